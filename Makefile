@@ -31,6 +31,13 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# Parts with build steps of their own (the eBPF sensor, the web front end) bring
+# a fragment in mk/ rather than editing this file: it may append objects to
+# LIB_OBJ, generated headers to GEN_HDR, libraries to LDLIBS, dirs to CLEAN_EXTRA.
+GEN_HDR     :=
+CLEAN_EXTRA :=
+-include $(sort $(wildcard mk/*.mk))
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
@@ -46,7 +53,7 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+$(BUILD)/%.o: %.c | $(DEPS_STAMP) $(GEN_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -86,10 +93,6 @@ demo: $(STOAT)
 	$(STOAT) hunt demo/
 
 clean:
-	rm -rf build build-san build-fuzz stoat
-
-# Parts with build steps of their own (the eBPF sensor, the web front end)
-# bring a fragment here rather than editing the rules above.
--include $(sort $(wildcard mk/*.mk))
+	rm -rf build build-san build-fuzz stoat $(CLEAN_EXTRA)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,290 @@
+/* See cli.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+bool cli_isatty(FILE *f)
+{
+    return isatty(fileno(f)) == 1;
+}
+
+bool cli_color(FILE *f)
+{
+    const char *nc = getenv("NO_COLOR");
+    return cli_isatty(f) && !(nc && *nc);
+}
+
+void cli_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct diag_printer *p = ctx;
+    if (p->quiet_rules && d->rule_id)
+        return;
+    if (p->quiet_rules && (d->code == STOAT_ERR_RULE || d->code == STOAT_ERR_PLACEHOLDER ||
+                           d->code == STOAT_ERR_SYNTAX || d->code == STOAT_ERR_LIMIT))
+        return;
+    if (d->severity == STOAT_SEV_NOTE) {
+        p->notes++;
+        if (p->quiet_notes)
+            return;
+    } else if (d->severity == STOAT_SEV_WARNING) {
+        p->warnings++;
+        if (p->quiet_warnings)
+            return;
+    } else {
+        p->errors++;
+    }
+    if (d->code == STOAT_ERR_INPUT && p->max_input_errors) {
+        if (++p->input_errors == p->max_input_errors + 1) {
+            fprintf(p->out, "stoat: more input errors follow; counting them without printing (see the summary)\n");
+            return;
+        }
+        if (p->input_errors > p->max_input_errors)
+            return;
+    }
+    char buf[2048];
+    stoat_diag_format(d, buf, sizeof(buf));
+    if (p->color) {
+        const char *col = d->severity == STOAT_SEV_ERROR ? "\033[31m" : d->severity == STOAT_SEV_WARNING ? "\033[33m"
+                                                                                                          : "\033[2m";
+        fprintf(p->out, "%s%s\033[0m\n", col, buf);
+    } else {
+        fprintf(p->out, "%s\n", buf);
+    }
+}
+
+static bool has_mapping(const char *dir)
+{
+    char *p = fs_join(dir, "data/mapping.yml");
+    struct stat st;
+    bool ok = stat(p, &st) == 0;
+    free(p);
+    return ok;
+}
+
+char *cli_home(void)
+{
+    const char *env = getenv("STOAT_HOME");
+    if (env && *env)
+        return xstrdup(env);
+    char *self = fs_self_dir();
+    if (!self)
+        return xstrdup(".");
+    const char *cands[] = {"", "..", "../share/stoat", NULL};
+    for (const char **c = cands; *c; c++) {
+        char *d = **c ? fs_join(self, *c) : xstrdup(self);
+        if (has_mapping(d)) {
+            free(self);
+            return d;
+        }
+        free(d);
+    }
+    free(self);
+    return xstrdup(".");
+}
+
+char *cli_home_path(const char *rel)
+{
+    char *home = cli_home();
+    char *p = fs_join(home, rel);
+    free(home);
+    struct stat st;
+    if (stat(p, &st) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static unsigned parse_mask(const char *v, bool levels, bool *ok)
+{
+    unsigned mask = 0;
+    *ok = true;
+    char *copy = xstrdup(v), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (levels) {
+            enum stoat_level l;
+            if (!stoat_level_parse(tok, &l))
+                *ok = false;
+            else
+                mask |= 1u << l;
+        } else {
+            enum stoat_status s;
+            if (!stoat_status_parse(tok, &s))
+                *ok = false;
+            else
+                mask |= 1u << s;
+        }
+    }
+    free(copy);
+    return mask;
+}
+
+const char *cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "stoat: %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_rule_option(struct rule_args *ra, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "-r") || !strcmp(a, "--rules")) {
+        const char *v = cli_value(argc, argv, i);
+        if (!v)
+            return -1;
+        if (ra->nrule_paths >= 256) {
+            fprintf(stderr, "stoat: too many -r paths\n");
+            return -1;
+        }
+        ra->rule_paths[ra->nrule_paths++] = v;
+        return 1;
+    }
+    if (!strcmp(a, "--no-default-rules")) {
+        ra->no_default_rules = true;
+        return 1;
+    }
+    if (!strcmp(a, "--mapping")) {
+        ra->mapping = cli_value(argc, argv, i);
+        return ra->mapping ? 1 : -1;
+    }
+    if (!strcmp(a, "--placeholders")) {
+        ra->placeholders = cli_value(argc, argv, i);
+        return ra->placeholders ? 1 : -1;
+    }
+    if (!strcmp(a, "--level") || !strcmp(a, "--status")) {
+        bool levels = !strcmp(a, "--level"), ok;
+        const char *v = cli_value(argc, argv, i);
+        if (!v)
+            return -1;
+        unsigned m = parse_mask(v, levels, &ok);
+        if (!ok) {
+            fprintf(stderr, "stoat: %s: unknown %s in '%s'\n", a, levels ? "level" : "status", v);
+            return -1;
+        }
+        if (levels)
+            ra->select.level_mask = m;
+        else
+            ra->select.status_mask = m;
+        return 1;
+    }
+    if (!strcmp(a, "--tag") || !strcmp(a, "--exclude-tag") || !strcmp(a, "--id") || !strcmp(a, "--exclude-id")) {
+        const char *v = cli_value(argc, argv, i);
+        if (!v)
+            return -1;
+        const char **arr;
+        size_t *n, cap;
+        if (!strcmp(a, "--tag")) {
+            arr = ra->tags;
+            n = &ra->select.ntags;
+            cap = 64;
+        } else if (!strcmp(a, "--exclude-tag")) {
+            arr = ra->exclude_tags;
+            n = &ra->select.nexclude_tags;
+            cap = 64;
+        } else if (!strcmp(a, "--id")) {
+            arr = ra->ids;
+            n = &ra->select.nids;
+            cap = 256;
+        } else {
+            arr = ra->exclude_ids;
+            n = &ra->select.nexclude_ids;
+            cap = 256;
+        }
+        if (*n >= cap) {
+            fprintf(stderr, "stoat: too many %s options\n", a);
+            return -1;
+        }
+        arr[(*n)++] = v;
+        return 1;
+    }
+    if (!strcmp(a, "--logsource")) {
+        /* product[:category[:service]], empty parts mean any */
+        const char *src = cli_value(argc, argv, i);
+        if (!src)
+            return -1;
+        if (strlen(src) >= sizeof(ra->logsource_buf)) {
+            fprintf(stderr, "stoat: --logsource value too long\n");
+            return -1;
+        }
+        char *v = strcpy(ra->logsource_buf, src);
+        char *parts[3] = {NULL, NULL, NULL};
+        char *p = v;
+        for (int k = 0; k < 3 && p; k++) {
+            char *c = strchr(p, ':');
+            if (c)
+                *c = 0;
+            parts[k] = *p ? p : NULL;
+            p = c ? c + 1 : NULL;
+        }
+        ra->select.product = parts[0];
+        ra->select.category = parts[1];
+        ra->select.service = parts[2];
+        return 1;
+    }
+    return 0;
+}
+
+void cli_rule_options_help(FILE *f)
+{
+    fputs("Rules:\n"
+          "  -r, --rules PATH        add a rule file or folder (repeatable)\n"
+          "      --no-default-rules  leave out stoat's own rules/ folder\n"
+          "      --placeholders FILE values for %placeholders% (the expand modifier)\n"
+          "      --mapping FILE      logsource and field mapping (default data/mapping.yml)\n"
+          "      --level L[,L]       only rules of these levels\n"
+          "      --status S[,S]      only rules of these statuses (default: all but deprecated, unsupported)\n"
+          "      --tag GLOB          only rules with a matching tag (repeatable), e.g. attack.t1003*\n"
+          "      --exclude-tag GLOB  leave out rules with a matching tag\n"
+          "      --id ID             only these rules, by id or name (repeatable, globs allowed)\n"
+          "      --exclude-id ID     leave out these rules\n"
+          "      --logsource P[:C[:S]]  only rules of this product/category/service (globs allowed)\n",
+          f);
+}
+
+struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_printer *dp,
+                                     struct stoat_load_stats *stats, bool default_rules)
+{
+    char *mapping = ra->mapping ? xstrdup(ra->mapping) : cli_home_path("data/mapping.yml");
+    if (!mapping) {
+        fprintf(stderr, "stoat: cannot find data/mapping.yml (set STOAT_HOME to the stoat folder or give --mapping)\n");
+        return NULL;
+    }
+    struct stoat_load_opts lo = {.mapping_path = mapping, .placeholders_path = ra->placeholders,
+                                 .select = ra->select, .diag = cli_diag, .diag_ctx = dp};
+    lo.select.tags = ra->tags;
+    lo.select.exclude_tags = ra->exclude_tags;
+    lo.select.ids = ra->ids;
+    lo.select.exclude_ids = ra->exclude_ids;
+    struct stoat_loader *l = NULL;
+    struct stoat_ruleset *rs = NULL;
+    if (stoat_loader_create(&lo, &l)) {
+        free(mapping);
+        return NULL;
+    }
+    if (default_rules && !ra->no_default_rules) {
+        char *own = cli_home_path("rules");
+        if (own)
+            stoat_loader_add_path(l, own);
+        free(own);
+    }
+    for (size_t i = 0; i < ra->nrule_paths; i++)
+        stoat_loader_add_path(l, ra->rule_paths[i]);
+    stoat_err e = stoat_loader_build(l, &rs);
+    if (stats)
+        stoat_loader_stats(l, stats);
+    if (e)
+        rs = NULL;
+    if (rs && stats)
+        stoat_ruleset_stats(rs, stats);
+    stoat_loader_destroy(l);
+    free(mapping);
+    return rs;
+}

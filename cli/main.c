@@ -1,0 +1,38 @@
+/* stoat: finds intrusions that live off the land, in event logs and live.
+ * This file only dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: stoat COMMAND [options]\n\n"
+          "Commands:\n"
+          "  hunt PATH...            hunt event logs with Sigma rules and report alerts\n"
+          "  rules check PATH...     validate Sigma rules\n"
+          "  rules test DIR          run the SigmaHQ regression suite\n"
+          "  help                    this text\n\n"
+          "`stoat COMMAND --help` describes each command.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "hunt"))
+        return cmd_hunt(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rules"))
+        return cmd_rules(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "stoat: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,183 @@
+/* `stoat rules check` and `stoat rules test`. Their last output lines are a
+ * contract with scripts: "rules: N loaded, M rejected" and
+ * "regression: P passed, F failed". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "stoat/regression.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: stoat rules check [options] PATH...\n"
+          "       stoat rules test [options] [--evtx] REGRESSION_DIR\n\n"
+          "check   loads every rule under PATH, reports each it cannot accept with\n"
+          "        file:line:column and the reason; last line: rules: N loaded, M rejected\n"
+          "test    runs the SigmaHQ regression suite (info.yml + event files) and checks\n"
+          "        each rule's match count; last line: regression: P passed, F failed.\n"
+          "        Rules come from -r, or else from the rules* folders next to REGRESSION_DIR.\n"
+          "  -v, --verbose           list every case (test) or every loaded rule (check)\n"
+          "      --evtx              run the .evtx event files instead of the .json ones\n\n",
+          f);
+    cli_rule_options_help(f);
+}
+
+static int check(int argc, char **argv)
+{
+    static struct rule_args ra;
+    bool verbose = false;
+    for (int i = 1; i < argc; i++) {
+        int t = cli_rule_option(&ra, argc, argv, &i);
+        if (t < 0)
+            return EXIT_USAGE;
+        if (t > 0)
+            continue;
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = true;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "stoat rules check: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        } else if (ra.nrule_paths < 256)
+            ra.rule_paths[ra.nrule_paths++] = argv[i];
+    }
+    if (!ra.nrule_paths) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* everything named, deprecated or not: check is about validity */
+    if (!ra.select.status_mask)
+        ra.select.status_mask = ~0u;
+    struct diag_printer dp = {.out = stdout, .color = cli_color(stdout), .quiet_notes = !verbose};
+    struct stoat_load_stats ls = {0};
+    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, false);
+    if (verbose && rs)
+        for (size_t i = 0; i < stoat_ruleset_count(rs); i++) {
+            const struct stoat_rule_meta *m = stoat_ruleset_rule(rs, i);
+            printf("loaded %s %s (%s)\n", m->id ? m->id : "-", m->title, m->file);
+        }
+    if (ls.unrouted)
+        printf("note: %zu loaded rule%s read a logsource the mapping file does not route to any event source\n",
+               ls.unrouted, ls.unrouted == 1 ? "" : "s");
+    if (ls.correlations || ls.filters)
+        printf("note: %zu correlation rule%s kept, %zu filter%s applied\n", ls.correlations,
+               ls.correlations == 1 ? "" : "s", ls.filters, ls.filters == 1 ? "" : "s");
+    printf("rules: %zu loaded, %zu rejected\n", ls.loaded + ls.correlations + ls.filters, ls.rejected);
+    stoat_ruleset_destroy(rs);
+    if (!rs)
+        return EXIT_FATAL;
+    return ls.rejected ? EXIT_ALERTS : EXIT_OK;
+}
+
+struct test_ctx {
+    bool verbose;
+    bool color;
+};
+
+static void on_case(void *ctx, const struct stoat_regression_case *c)
+{
+    struct test_ctx *t = ctx;
+    if (c->passed && !t->verbose)
+        return;
+    const char *tag = c->passed ? "PASS" : "FAIL";
+    if (t->color)
+        printf("%s%s\033[0m ", c->passed ? "\033[32m" : "\033[31m", tag);
+    else
+        printf("%s ", tag);
+    if (c->why)
+        printf("%s: %s (rule %s)\n", c->input ? c->input : c->info, c->why, c->rule_id ? c->rule_id : "?");
+    else if (c->expected < 0)
+        printf("%s: %s: expected at least 1 match, got %ld\n", c->input, c->rule_title, c->got);
+    else
+        printf("%s: %s: expected %ld match%s, got %ld\n", c->input, c->rule_title, c->expected,
+               c->expected == 1 ? "" : "es", c->got);
+}
+
+static int test(int argc, char **argv)
+{
+    static struct rule_args ra;
+    bool verbose = false, evtx = false;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        int t = cli_rule_option(&ra, argc, argv, &i);
+        if (t < 0)
+            return EXIT_USAGE;
+        if (t > 0)
+            continue;
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+            verbose = true;
+        else if (!strcmp(argv[i], "--evtx"))
+            evtx = true;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return EXIT_OK;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "stoat rules test: unknown option '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        } else
+            dir = argv[i];
+    }
+    if (!dir) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!fs_is_dir(dir)) {
+        fprintf(stderr, "stoat rules test: %s is not a folder\n", dir);
+        return EXIT_USAGE;
+    }
+    char *owned[8] = {0};
+    size_t nowned = 0;
+    if (!ra.nrule_paths) {
+        /* SigmaHQ layout: regression_data/ sits beside rules*, whose paths it mirrors */
+        static const char *const sets[] = {"rules", "rules-threat-hunting", "rules-emerging-threats",
+                                           "rules-placeholder", "rules-compliance"};
+        char *parent = fs_join(dir, "..");
+        for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+            char *p = fs_join(parent, sets[i]);
+            if (fs_is_dir(p))
+                ra.rule_paths[ra.nrule_paths++] = owned[nowned++] = p;
+            else
+                free(p);
+        }
+        free(parent);
+    }
+    if (!ra.select.status_mask)
+        ra.select.status_mask = ~0u;   /* deprecated rules have regression tests too */
+    ra.no_default_rules = true;
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
+                              .quiet_warnings = true, .quiet_rules = !verbose};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, false);
+    int rc = EXIT_FATAL;
+    if (rs) {
+        struct test_ctx tc = {.verbose = verbose, .color = cli_color(stdout)};
+        struct stoat_regression_totals tot;
+        stoat_regression_run(rs, dir, evtx, on_case, &tc, &tot);
+        if (tot.skipped)
+            printf("note: %u info.yml without a runnable test (no evtx test listed) skipped\n", tot.skipped);
+        printf("regression: %u passed, %u failed\n", tot.passed, tot.failed);
+        rc = tot.failed ? EXIT_ALERTS : EXIT_OK;
+        stoat_ruleset_destroy(rs);
+    }
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    return rc;
+}
+
+int cmd_rules(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "check"))
+        return check(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "test"))
+        return test(argc - 1, argv + 1);
+    fprintf(stderr, "stoat rules: unknown command '%s' (check, test)\n", argv[1]);
+    return EXIT_USAGE;
+}

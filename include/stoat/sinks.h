@@ -1,0 +1,36 @@
+/* The output formats that ship with stoat, as hunt sinks.
+ *
+ * jsonl:   one JSON object per alert, "kind": "alert" (later kinds join it).
+ * csv:     a timeline, one row per alert, sorted by event time.
+ * table:   one readable line per alert, for a terminal.
+ * summary: counts by level, rule and host, printed when the hunt ends.
+ * Each constructor fills a stoat_sink that stoat_hunt_add_sink takes over;
+ * the FILE stays the caller's. */
+#ifndef STOAT_SINKS_H
+#define STOAT_SINKS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "stoat/hunt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink);
+void stoat_sink_csv(FILE *out, struct stoat_sink *sink);
+void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink);
+
+struct stoat_summary_opts {
+    bool color;
+    unsigned top_rules;        /* rows of the rule table; 0 = 15 */
+    unsigned top_hosts;        /* 0 = 10 */
+    const struct stoat_load_stats *load;   /* printed when given */
+};
+void stoat_sink_summary(FILE *out, const struct stoat_summary_opts *opts, struct stoat_sink *sink);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,68 @@
+/* The per-thread matching context and the event model.
+ *
+ * An event is a list of (name, value) fields whose values are slices of the
+ * reader's buffer where possible; anything decoded (JSON escapes, UTF-16) goes
+ * into the context's scratch arena, reset (not freed) per event. Field names
+ * arrive already resolved to interned ids, and a generation-stamped index
+ * turns "the value of field 17" into one array read, so the match loop never
+ * hashes a string. A context belongs to one thread; the ruleset it reads is
+ * shared. */
+#ifndef STOAT_ENGINE_ENGINE_H
+#define STOAT_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/ruleset.h"
+#include "stoat/hunt.h"
+#include "util/buf.h"
+
+#define EVENT_MAX_FIELDS 4096
+
+struct ev_field {
+    const char *name;
+    const char *val;
+    const char *folded;     /* case-folded value, made on first need */
+    uint32_t name_len;
+    uint32_t val_len;
+    uint32_t id;            /* interned id or FIELD_UNKNOWN */
+    int32_t next;           /* next field with the same id, or -1 */
+    uint8_t type;           /* enum stoat_vtype */
+};
+
+struct engine_ctx;
+
+struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs);
+void engine_ctx_destroy(struct engine_ctx *c);
+
+/* Starts a new event: forgets the previous one and resets the scratch. */
+void engine_event_begin(struct engine_ctx *c);
+/* Per-event memory for decoded values; valid until the next begin. */
+char *engine_scratch(struct engine_ctx *c, size_t n);
+/* Adds a field; false when the event already has EVENT_MAX_FIELDS. */
+bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
+                      uint32_t val_len, uint8_t type);
+/* The product of the event's source when its channel is not in the mapping. */
+void engine_event_product(struct engine_ctx *c, const char *product);
+/* Resolves a field name to its id (FIELD_UNKNOWN when no rule knows it). */
+uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t len);
+
+/* Runs the rules of the event's logsource; returns how many matched and
+ * points *rules at their indexes (valid until the next begin). */
+size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules);
+
+/* The current event, for output. */
+size_t engine_event_fields(const struct engine_ctx *c, const struct ev_field **fields);
+/* First value of a field id, or NULL. */
+const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id);
+
+struct engine_counters {
+    uint64_t events;
+    uint64_t unrouted;      /* events whose source no loaded rule reads */
+    uint64_t evaluated;     /* rule evaluations (after the prefilter) */
+    uint64_t candidates;    /* rules of the events' logsources (before the prefilter) */
+};
+void engine_counters(const struct engine_ctx *c, struct engine_counters *out);
+
+#endif

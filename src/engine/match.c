@@ -1,0 +1,624 @@
+/* See engine.h. One event at a time: find its route (channel + event id),
+ * scan its values once with the route's prefilter database, then evaluate the
+ * rules the scan left standing, in rule order. Case folding of a value happens
+ * at most once per event and only when a rule needs it. */
+#include "engine/engine.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <string.h>
+
+#include "util/text.h"
+
+struct engine_ctx {
+    const struct stoat_ruleset *rs;
+    struct arena scratch;
+    struct ev_field *f;
+    uint32_t n, cap;
+    /* field id -> first field index, valid when gen matches */
+    uint32_t *slot_gen;
+    int32_t *slot_idx;
+    uint32_t gen;
+    size_t nslots;
+    /* renamed view: saved slots to restore */
+    uint32_t *saved_id;
+    uint32_t *saved_gen;
+    int32_t *saved_idx;
+    size_t nsaved, saved_cap;
+    const char *product;
+    hs_scratch_t *hs;
+    uint64_t *hits;
+    size_t hits_words;
+    struct buf scan;
+    pcre2_match_data *md;
+    uint32_t *matched;
+    size_t nmatched, matched_cap;
+    struct engine_counters counters;
+};
+
+struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
+{
+    struct engine_ctx *c = xcalloc(1, sizeof(*c));
+    c->rs = rs;
+    arena_init(&c->scratch, 1 << 16);
+    c->nslots = rs->fields.n + 1;
+    c->slot_gen = xcalloc(c->nslots, sizeof(*c->slot_gen));
+    c->slot_idx = xcalloc(c->nslots, sizeof(*c->slot_idx));
+    c->gen = 1;
+    size_t words = 1;
+    for (size_t i = 0; i < rs->nclasses; i++)
+        if (rs->classes[i].nwords > words)
+            words = rs->classes[i].nwords;
+    c->hits = xcalloc(words, sizeof(*c->hits));
+    c->hits_words = words;
+    if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
+        c->hs = NULL;
+    c->md = pcre2_match_data_create(1, NULL);
+    return c;
+}
+
+void engine_ctx_destroy(struct engine_ctx *c)
+{
+    if (!c)
+        return;
+    arena_free(&c->scratch);
+    free(c->f);
+    free(c->slot_gen);
+    free(c->slot_idx);
+    free(c->saved_id);
+    free(c->saved_gen);
+    free(c->saved_idx);
+    if (c->hs)
+        hs_free_scratch(c->hs);
+    free(c->hits);
+    buf_free(&c->scan);
+    pcre2_match_data_free(c->md);
+    free(c->matched);
+    free(c);
+}
+
+void engine_event_begin(struct engine_ctx *c)
+{
+    c->n = 0;
+    c->product = NULL;
+    c->nmatched = 0;
+    if (++c->gen == 0) {
+        memset(c->slot_gen, 0, c->nslots * sizeof(*c->slot_gen));
+        c->gen = 1;
+    }
+    arena_reset(&c->scratch);
+}
+
+char *engine_scratch(struct engine_ctx *c, size_t n)
+{
+    return arena_alloc(&c->scratch, n);
+}
+
+uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t len)
+{
+    return fieldtab_lookup(&c->rs->fields, name, len);
+}
+
+static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
+{
+    return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;
+}
+
+bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
+                      uint32_t val_len, uint8_t type)
+{
+    if (c->n >= EVENT_MAX_FIELDS)
+        return false;
+    if (c->n == c->cap) {
+        size_t cap = c->cap;
+        XGROW(c->f, cap, (size_t)c->n + 1);
+        c->cap = (uint32_t)cap;
+    }
+    struct ev_field *f = &c->f[c->n];
+    f->name = name;
+    f->name_len = name_len;
+    f->val = val;
+    f->val_len = val_len;
+    f->type = type;
+    f->id = id;
+    f->folded = NULL;
+    f->next = -1;
+    if (id < c->nslots) {
+        if (c->slot_gen[id] == c->gen) {
+            /* append to the chain of this name, keeping event order */
+            int32_t i = c->slot_idx[id];
+            while (c->f[i].next >= 0)
+                i = c->f[i].next;
+            c->f[i].next = (int32_t)c->n;
+        } else {
+            c->slot_gen[id] = c->gen;
+            c->slot_idx[id] = (int32_t)c->n;
+        }
+    }
+    c->n++;
+    return true;
+}
+
+void engine_event_product(struct engine_ctx *c, const char *product)
+{
+    c->product = product;
+}
+
+size_t engine_event_fields(const struct engine_ctx *c, const struct ev_field **fields)
+{
+    *fields = c->f;
+    return c->n;
+}
+
+const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
+{
+    int32_t i = slot_get(c, id);
+    return i >= 0 ? &c->f[i] : NULL;
+}
+
+void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
+{
+    *out = c->counters;
+}
+
+/* ----------------------------------------------------------- value tests */
+
+static const char *folded(struct engine_ctx *c, struct ev_field *f)
+{
+    if (!f->folded) {
+        if (is_folded(f->val, f->val_len)) {
+            f->folded = f->val;
+        } else {
+            char *o = arena_alloc(&c->scratch, f->val_len + 1);
+            fold_case(f->val, f->val_len, o);
+            o[f->val_len] = 0;
+            f->folded = o;
+        }
+    }
+    return f->folded;
+}
+
+static bool glob_match(const struct pattern *p, const char *s, size_t n)
+{
+    const struct glob_tok *t = p->toks;
+    uint32_t nt = p->ntoks, ti = 0;
+    size_t si = 0;
+    /* one backtrack point: the last '*' and where its match currently ends */
+    uint32_t star_t = UINT32_MAX;
+    size_t star_s = 0;
+    for (;;) {
+        if (ti < nt) {
+            const struct glob_tok *k = &t[ti];
+            switch (k->kind) {
+            case G_STAR:
+                if (ti + 1 == nt)
+                    return true;   /* a trailing star takes the rest */
+                star_t = ti++;
+                star_s = si;
+                continue;
+            case G_LIT:
+                if (star_t == ti - 1 && ti > 0) {
+                    /* right after a star: jump to the next occurrence */
+                    const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+                    if (!hit)
+                        return false;
+                    si = (size_t)(hit - s) + k->len;
+                    star_s = (size_t)(hit - s);
+                    ti++;
+                    continue;
+                }
+                if (n - si >= k->len && memcmp(s + si, p->lit + k->off, k->len) == 0) {
+                    si += k->len;
+                    ti++;
+                    continue;
+                }
+                break;
+            case G_ONE:
+                if (si < n) {
+                    si += utf8_char_len((const unsigned char *)s + si, n - si);
+                    ti++;
+                    continue;
+                }
+                break;
+            case G_DASH:
+                if (si < n && (s[si] == '-' || s[si] == '/')) {
+                    si++;
+                    ti++;
+                    continue;
+                }
+                if (n - si >= 3 && (unsigned char)s[si] == 0xE2 && (unsigned char)s[si + 1] == 0x80 &&
+                    (unsigned char)s[si + 2] >= 0x93 && (unsigned char)s[si + 2] <= 0x95) {
+                    si += 3;
+                    ti++;
+                    continue;
+                }
+                break;
+            }
+        } else if (si == n) {
+            return true;
+        }
+        /* mismatch: let the last star swallow one more character */
+        if (star_t == UINT32_MAX || star_s >= n)
+            return false;
+        star_s += utf8_char_len((const unsigned char *)s + star_s, n - star_s);
+        si = star_s;
+        ti = star_t + 1;
+        if (ti < nt && t[ti].kind == G_LIT) {
+            /* retry the literal search from the new start */
+            const struct glob_tok *k = &t[ti];
+            const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+            if (!hit)
+                return false;
+            star_s = (size_t)(hit - s);
+            si = star_s + k->len;
+            ti++;
+        }
+    }
+}
+
+static bool parse_ip(const char *s, size_t n, struct cidr *out)
+{
+    char buf[64];
+    while (n && (*s == ' ' || *s == '['))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == ']'))
+        n--;
+    if (n == 0 || n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    char *pct = strchr(buf, '%');   /* fe80::1%eth0 */
+    if (pct)
+        *pct = 0;
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = 4;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = 6;
+        /* an IPv4-mapped address is also the IPv4 address */
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(out->addr, mapped, 12) == 0) {
+            memmove(out->addr, out->addr + 12, 4);
+            memset(out->addr + 4, 0, 12);
+            out->family = 4;
+        }
+        return true;
+    }
+    return false;
+}
+
+static bool in_net(const struct cidr *ip, const struct cidr *net)
+{
+    if (ip->family != net->family)
+        return false;
+    uint8_t full = net->bits / 8, rest = net->bits % 8;
+    if (memcmp(ip->addr, net->addr, full) != 0)
+        return false;
+    if (rest) {
+        uint8_t mask = (uint8_t)(0xFF00u >> rest);
+        if ((ip->addr[full] & mask) != (net->addr[full] & mask))
+            return false;
+    }
+    return true;
+}
+
+static bool cmp_num(double v, uint8_t cmp, double ref)
+{
+    switch (cmp) {
+    case CMP_LT: return v < ref;
+    case CMP_LTE: return v <= ref;
+    case CMP_GT: return v > ref;
+    case CMP_GTE: return v >= ref;
+    default: return v == ref;
+    }
+}
+
+static bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
+{
+    switch (op) {
+    case P_EQ: return n == len && memcmp(s, lit, len) == 0;
+    case P_PREFIX: return n >= len && memcmp(s, lit, len) == 0;
+    case P_SUFFIX: return n >= len && memcmp(s + n - len, lit, len) == 0;
+    case P_CONTAINS: return len == 0 || (n >= len && memmem(s, n, lit, len) != NULL);
+    default: return false;
+    }
+}
+
+static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev_field *f)
+{
+    if (f->type == STOAT_V_NULL)
+        return false;
+    switch (p->op) {
+    case P_EQ:
+    case P_PREFIX:
+    case P_SUFFIX:
+    case P_CONTAINS: {
+        const char *s = p->cased ? f->val : folded(c, f);
+        return str_op(p->op, s, f->val_len, p->lit, p->len);
+    }
+    case P_GLOB:
+        return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
+    case P_ANYVALUE:
+        return true;
+    case P_RE: {
+        int rc = pcre2_match(p->re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, NULL);
+        return rc >= 0;
+    }
+    case P_CIDR: {
+        struct cidr ip;
+        return parse_ip(f->val, f->val_len, &ip) && in_net(&ip, &p->net);
+    }
+    case P_NUM: {
+        double v;
+        return parse_number(f->val, f->val_len, &v) && cmp_num(v, p->cmp, p->num);
+    }
+    case P_TIME: {
+        struct timestamp ts;
+        if (!parse_timestamp(f->val, f->val_len, &ts))
+            return false;
+        int part;
+        switch (p->part) {
+        case TP_MINUTE: part = ts.minute; break;
+        case TP_HOUR: part = ts.hour; break;
+        case TP_DAY: part = ts.day; break;
+        case TP_WEEK: part = timestamp_iso_week(&ts); break;
+        case TP_MONTH: part = ts.month; break;
+        default: part = ts.year; break;
+        }
+        return cmp_num(part, p->cmp, p->num);
+    }
+    case P_FIELDREF: {
+        for (int32_t i = slot_get(c, p->ref_field); i >= 0; i = c->f[i].next) {
+            struct ev_field *o = &c->f[i];
+            if (o->type == STOAT_V_NULL)
+                continue;
+            const char *a = p->cased ? f->val : folded(c, f);
+            const char *b = p->cased ? o->val : folded(c, o);
+            if (str_op(p->sub, a, f->val_len, b, o->val_len))
+                return true;
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool eval_test(struct engine_ctx *c, const struct test *t)
+{
+    if (t->field == FIELD_ANY) {
+        /* keywords: any value of the event */
+        for (uint32_t p = 0; p < t->npat; p++) {
+            bool found = false;
+            for (uint32_t i = 0; i < c->n && !found; i++)
+                found = match_value(c, &t->pat[p], &c->f[i]);
+            if (t->all && !found)
+                return false;
+            if (!t->all && found)
+                return true;
+        }
+        return t->all;
+    }
+    int32_t first = slot_get(c, t->field);
+    if (t->npat == 1) {
+        uint8_t op = t->pat[0].op;
+        if (op == P_EXISTS)
+            return first >= 0;
+        if (op == P_NOT_EXISTS)
+            return first < 0;
+        if (op == P_NULL) {
+            if (first < 0)
+                return true;
+            for (int32_t i = first; i >= 0; i = c->f[i].next)
+                if (c->f[i].type == STOAT_V_NULL)
+                    return true;
+            return false;
+        }
+    }
+    if (first < 0)
+        return false;
+    if (t->negate) {
+        for (int32_t i = first; i >= 0; i = c->f[i].next)
+            for (uint32_t p = 0; p < t->npat; p++)
+                if (match_value(c, &t->pat[p], &c->f[i]))
+                    return false;
+        return true;
+    }
+    for (uint32_t p = 0; p < t->npat; p++) {
+        bool found = false;
+        for (int32_t i = first; i >= 0 && !found; i = c->f[i].next)
+            found = match_value(c, &t->pat[p], &c->f[i]);
+        if (t->all && !found)
+            return false;
+        if (!t->all && found)
+            return true;
+    }
+    return t->all;
+}
+
+static bool eval(struct engine_ctx *c, const struct pnode *n)
+{
+    switch (n->op) {
+    case N_TEST:
+        return eval_test(c, n->u.test);
+    case N_AND:
+        for (uint32_t i = 0; i < n->n; i++)
+            if (!eval(c, n->u.kids[i]))
+                return false;
+        return true;
+    case N_OR:
+        for (uint32_t i = 0; i < n->n; i++)
+            if (eval(c, n->u.kids[i]))
+                return true;
+        return false;
+    case N_NOT:
+        return !eval(c, n->u.kids[0]);
+    case N_ATLEAST: {
+        uint32_t got = 0;
+        for (uint32_t i = 0; i < n->n; i++) {
+            if (eval(c, n->u.kids[i]) && ++got >= n->need)
+                return true;
+            if (got + (n->n - i - 1) < n->need)
+                return false;
+        }
+        return false;
+    }
+    case N_TRUE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static const struct ev_field *first_of(const struct engine_ctx *c, const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int32_t k = slot_get(c, ids[i]);
+        if (k >= 0 && c->f[k].type != STOAT_V_NULL)
+            return &c->f[k];
+    }
+    return NULL;
+}
+
+static const struct route_class *route(struct engine_ctx *c)
+{
+    const struct stoat_ruleset *rs = c->rs;
+    const struct ev_field *ch = first_of(c, rs->channel_ids, rs->nchannel_ids);
+    const struct ev_field *id = first_of(c, rs->eid_ids, rs->neid_ids);
+    char key[ROUTE_KEY_MAX];
+    uint32_t cls;
+    if (ch && ch->val_len + 32 < sizeof(key)) {
+        int64_t eid;
+        if (id && parse_int64(id->val, id->val_len, &eid)) {
+            size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, true, eid);
+            if (kl && strmap_get(&rs->routes, key, kl, &cls))
+                return &rs->classes[cls];
+        }
+        size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);
+        if (kl && strmap_get(&rs->routes, key, kl, &cls))
+            return &rs->classes[cls];
+        const char *prod = mapping_channel_product(rs->map, ch->val, ch->val_len);
+        if (prod && !c->product)
+            c->product = prod;
+    }
+    if (c->product) {
+        size_t kl = route_key_product(key, sizeof(key), c->product);
+        if (kl && strmap_get(&rs->routes, key, kl, &cls))
+            return &rs->classes[cls];
+    }
+    return NULL;
+}
+
+struct scan_ctx {
+    const struct route_class *cls;
+    uint64_t *hits;
+};
+
+static int on_atom(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    struct scan_ctx *s = ctx;
+    const struct route_class *cls = s->cls;
+    for (uint32_t k = cls->atom_off[id]; k < cls->atom_off[id + 1]; k++) {
+        uint32_t e = cls->atom_ent[k];
+        s->hits[e / 64] |= 1ull << (e % 64);
+    }
+    return 0;
+}
+
+/* Switches the field index to renameset r (0: the event as it is). */
+static void set_view(struct engine_ctx *c, uint16_t r)
+{
+    /* undo the previous view */
+    for (size_t i = c->nsaved; i-- > 0;) {
+        c->slot_gen[c->saved_id[i]] = c->saved_gen[i];
+        c->slot_idx[c->saved_id[i]] = c->saved_idx[i];
+    }
+    c->nsaved = 0;
+    if (!r)
+        return;
+    const struct renameset *rsn = &c->rs->rsets[r];
+    /* read every source first: renames happen at once (ProcessId becomes
+     * ParentProcessId while NewProcessId becomes ProcessId) */
+    int32_t src[64];
+    uint32_t n = rsn->n < 64 ? rsn->n : 64;
+    for (uint32_t i = 0; i < n; i++)
+        src[i] = slot_get(c, rsn->from[i]);
+    if (c->saved_cap < n) {
+        c->saved_cap = n;
+        c->saved_id = xrealloc(c->saved_id, n * sizeof(*c->saved_id));
+        c->saved_gen = xrealloc(c->saved_gen, n * sizeof(*c->saved_gen));
+        c->saved_idx = xrealloc(c->saved_idx, n * sizeof(*c->saved_idx));
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t to = rsn->to[i];
+        if (to >= c->nslots)
+            continue;
+        c->saved_id[c->nsaved] = to;
+        c->saved_gen[c->nsaved] = c->slot_gen[to];
+        c->saved_idx[c->nsaved] = c->slot_idx[to];
+        c->nsaved++;
+        if (src[i] >= 0) {
+            c->slot_gen[to] = c->gen;
+            c->slot_idx[to] = src[i];
+        } else {
+            c->slot_gen[to] = 0;   /* the renamed view has no such field */
+        }
+    }
+}
+
+size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
+{
+    c->counters.events++;
+    c->nmatched = 0;
+    *rules = c->matched;
+    const struct route_class *cls = route(c);
+    if (!cls) {
+        c->counters.unrouted++;
+        return 0;
+    }
+    c->counters.candidates += cls->n;
+    uint64_t *hits = c->hits;
+    memcpy(hits, cls->ungated, cls->nwords * sizeof(*hits));
+    if (cls->db && c->hs) {
+        buf_clear(&c->scan);
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (c->f[i].type == STOAT_V_NULL)
+                continue;
+            buf_put(&c->scan, c->f[i].val, c->f[i].val_len);
+            buf_putc(&c->scan, '\0');
+        }
+        struct scan_ctx sc = {cls, hits};
+        hs_scan(cls->db, c->scan.p ? c->scan.p : "", (unsigned)c->scan.len, 0, c->hs, on_atom, &sc);
+    }
+    uint16_t view = 0;
+    for (uint32_t w = 0; w < cls->nwords; w++) {
+        uint64_t bits = hits[w];
+        while (bits) {
+            uint32_t e = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            if (cls->rset[e] != view) {
+                view = cls->rset[e];
+                set_view(c, view);
+            }
+            c->counters.evaluated++;
+            uint32_t r = cls->rule[e];
+            if (eval(c, c->rs->rules[r].prog.root)) {
+                if (c->nmatched == c->matched_cap) {
+                    XGROW(c->matched, c->matched_cap, c->nmatched + 1);
+                }
+                c->matched[c->nmatched++] = r;
+            }
+        }
+    }
+    if (view)
+        set_view(c, 0);
+    *rules = c->matched;
+    return c->nmatched;
+}

@@ -1,0 +1,81 @@
+/* The compiled ruleset: immutable after build and shared by every hunting
+ * thread. Rules are grouped into "classes", one per distinct set of rules that
+ * a kind of event (channel + event id) must be checked against; each class
+ * has its own multi-pattern prefilter database, so one scan of an event's
+ * values tells which of its rules can possibly match. */
+#ifndef STOAT_ENGINE_RULESET_H
+#define STOAT_ENGINE_RULESET_H
+
+#include <hs/hs.h>
+
+#include "engine/fields.h"
+#include "engine/program.h"
+#include "rules/compile.h"
+#include "rules/mapping.h"
+#include "rules/sigma.h"
+#include "stoat/rules.h"
+
+struct rule {
+    struct stoat_rule_meta meta;
+    struct compiled prog;
+    const struct map_selector *sels;     /* the events of its logsource */
+    size_t nsels;
+    bool correlation_only;               /* referenced by a correlation without `generate` */
+};
+
+/* A renamed view of an event: field `to` reads the value of `from`. */
+struct renameset {
+    uint32_t n;
+    const uint32_t *from, *to;
+};
+
+struct route_class {
+    uint32_t n;                 /* entries */
+    const uint32_t *rule;       /* rule index per entry, ordered by (rset, rule) */
+    const uint16_t *rset;       /* renameset per entry; 0 = the event as it is */
+    uint32_t nwords;            /* bitmap words over entries */
+    const uint64_t *ungated;    /* entries to run on every event of the class */
+    hs_database_t *db;          /* NULL when no entry has atoms */
+    uint32_t natoms;
+    const uint32_t *atom_off;   /* entries of atom i: atom_ent[atom_off[i] .. atom_off[i+1]) */
+    const uint32_t *atom_ent;
+};
+
+/* A copy of a correlation rule that outlives the YAML it came from. */
+struct correlation {
+    struct stoat_rule_meta meta;
+    struct sigma_correlation corr;
+    const long *rule_index;       /* the rules (or correlations, as -2 - index) it reads; -1 unknown */
+};
+
+struct stoat_ruleset {
+    struct arena arena;
+    struct mapping *map;
+    struct fieldtab fields;
+    struct rule *rules;
+    size_t nrules;
+    struct correlation *corrs;
+    size_t ncorrs;
+    struct renameset *rsets;
+    size_t nrsets;
+    struct route_class *classes;
+    size_t nclasses;
+    struct strmap routes;        /* route key -> class index */
+    pcre2_code **regexes;        /* owned, freed with the ruleset */
+    size_t nregexes;
+    hs_scratch_t *scratch_proto; /* big enough for every class database */
+    uint32_t field_channel, field_eid, field_host, field_ts, field_provider;
+    const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
+    size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
+    struct stoat_load_stats stats;
+};
+
+/* Route keys: the folded channel and event id, the channel alone, or a product. */
+size_t route_key(char *buf, size_t cap, const char *channel, size_t clen, bool has_eid, int64_t eid);
+size_t route_key_product(char *buf, size_t cap, const char *product);
+#define ROUTE_KEY_MAX 600
+
+/* Builds classes, routes and prefilter databases (prefilter.c). */
+stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx);
+
+#endif

@@ -1,0 +1,100 @@
+/* Readers turn bytes into events. They know nothing about rules: a reader
+ * splits an input into work units on the reading thread (cheap: find record
+ * boundaries), then parses a unit on a worker thread, handing each record's
+ * fields to an event sink. Readers are listed in one registry table. */
+#ifndef STOAT_READERS_READER_H
+#define STOAT_READERS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/mapping.h"
+#include "stoat/hunt.h"
+#include "util/buf.h"
+
+struct input;
+
+/* One input file as the hunt sees it. */
+struct input_file {
+    const char *name;           /* as given; "-" for standard input */
+    const struct reader_ops *reader;
+    const char *product;        /* product of its events when the channel is unknown */
+    void *reader_state;         /* the reader's producer-side state */
+};
+
+/* A batch of records, made on the reading thread, parsed on a worker. */
+struct unit {
+    uint64_t seq;
+    struct input_file *file;
+    char *data;
+    size_t len, cap;
+    uint64_t first_line;        /* line number of data[0] (text formats) */
+    uint64_t file_offset;       /* offset of data[0] in the (decompressed) input */
+    int mode;                   /* reader-specific */
+    const uint8_t *map;         /* binary formats: the mapped file */
+    size_t map_len;
+    uint32_t part_begin, part_end;  /* binary formats: e.g. EVTX chunks */
+    bool last;                  /* the file's last unit: the writer closes it */
+    char note[320];             /* a problem the reading thread found (at note_line) */
+    uint64_t note_line;
+    /* filled by the worker */
+    struct buf out;
+    uint64_t records, events, skipped;
+};
+
+/* What a reader feeds, one record at a time. */
+struct event_sink {
+    void *ctx;
+    /* record counts from 1 within the unit; the hunt makes it file-wide */
+    void (*begin)(void *ctx, uint64_t record, uint64_t line, uint64_t offset);
+    char *(*scratch)(void *ctx, size_t n);
+    uint32_t (*field_id)(void *ctx, const char *name, size_t len);
+    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
+                  uint8_t type);
+    void (*end)(void *ctx);
+    /* A record that could not be read: line or offset, and why. */
+    void (*bad)(void *ctx, uint64_t line, uint64_t offset, bool has_offset, const char *why);
+    const struct mapping *map;
+};
+
+#define UNIT_BYTES (1u << 20)   /* text read per unit */
+#define RECORD_MAX_BYTES (16u << 20)
+
+struct reader_ops {
+    const char *name;
+    /* Does this head of an input look like the format? */
+    bool (*probe)(const unsigned char *head, size_t n);
+    /* Reading thread: open state for a file, then fill units until 0 (end)
+     * or <0 (error, reported through why). */
+    int (*open)(struct input_file *f, struct input *in, char *why, size_t whylen);
+    int (*fill)(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
+    void (*close)(struct input_file *f);
+    /* Worker thread: per-thread state, and parsing one unit. */
+    void *(*worker_create)(const struct mapping *map);
+    void (*worker_destroy)(void *ws);
+    void (*parse)(void *ws, struct unit *u, const struct event_sink *sink);
+};
+
+/* The registry: first reader whose probe accepts the head wins. */
+const struct reader_ops *reader_detect(const unsigned char *head, size_t n);
+const struct reader_ops *reader_by_name(const char *name);
+
+extern const struct reader_ops reader_json;
+
+/* ---- inputs: plain files, standard input, gzip (detected by magic) ---- */
+
+struct input *input_open(const char *path, char *why, size_t whylen);
+/* The first bytes (decompressed), for detection; does not consume them. */
+size_t input_peek(struct input *in, const unsigned char **head);
+/* Reads up to n decompressed bytes; 0 at the end; <0 on error (why set). */
+long input_read(struct input *in, char *buf, size_t n, char *why, size_t whylen);
+/* Bytes consumed from the underlying file (compressed size for .gz). */
+uint64_t input_raw_pos(const struct input *in);
+uint64_t input_raw_size(const struct input *in);   /* 0 when unknown */
+bool input_is_compressed(const struct input *in);
+/* The plain file's descriptor (for mmap), or -1 (stdin, gzip). */
+int input_fd(const struct input *in);
+void input_close(struct input *in);
+
+#endif

@@ -1,0 +1,1576 @@
+/* See compile.h.
+ *
+ * Values travel through modifiers as "symbol strings": bytes plus three
+ * special symbols (any sequence, any one character, and the windash class of
+ * -, /, en dash, em dash, horizontal bar). Wildcards and escapes are decoded
+ * once, by the specification's table, when the YAML scalar is read; after that
+ * transformations such as base64 or utf16 never confuse a literal '*' with a
+ * wildcard. The last step classifies each symbol string into the cheapest
+ * matcher that is exact for it (equals, prefix, suffix, contains, glob).
+ *
+ * Modifiers live in one registry table below, one entry each. */
+#include "rules/compile.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rules/condition.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+/* ------------------------------------------------------------------ symbols */
+
+typedef uint16_t sym;
+enum { S_STAR = 256, S_ONE = 257, S_DASH = 258 };
+
+struct symstr {
+    sym *s;
+    uint32_t n;
+};
+
+struct symvec {
+    struct symstr *v;
+    size_t n, cap;
+};
+
+/* ------------------------------------------------------------------ context */
+
+struct cctx {
+    struct compiler *c;
+    const struct sigma_rule *r;
+    struct arena tmp;       /* value processing scratch, freed per rule */
+    stoat_err err;
+};
+
+static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
+                  ...) __attribute__((format(printf, 5, 6)));
+static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
+                  ...)
+{
+    if (x->err)
+        return;
+    x->err = code;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (x->c->diag) {
+        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR,
+                               .file = loc && loc->file ? loc->file : x->r->meta.file,
+                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
+                               .rule_id = x->r->meta.id, .field = field, .message = msg};
+        x->c->diag(x->c->diag_ctx, &d);
+    }
+}
+
+static void symvec_push(struct cctx *x, struct symvec *v, struct symstr s)
+{
+    XGROW(v->v, v->cap, v->n + 1);
+    v->v[v->n++] = s;
+    (void)x;
+}
+
+static struct symstr sym_new(struct cctx *x, uint32_t n)
+{
+    struct symstr s = {.s = arena_alloc(&x->tmp, (n ? n : 1) * sizeof(sym)), .n = n};
+    return s;
+}
+
+/* The escape table of the specification: a backslash escapes '*', '?' and
+ * itself; before anything else it is a plain backslash. With expand, '%' may be
+ * escaped too (and then stays literal). */
+static struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
+{
+    struct symstr s = sym_new(x, (uint32_t)n);
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch == '\\' && i + 1 < n && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\' ||
+                                        (expand && v[i + 1] == '%'))) {
+            s.s[k++] = (unsigned char)v[++i];
+            continue;
+        }
+        s.s[k++] = ch == '*' ? S_STAR : ch == '?' ? S_ONE : ch;
+    }
+    s.n = k;
+    return s;
+}
+
+static struct symstr sym_literal(struct cctx *x, const char *v, size_t n)
+{
+    struct symstr s = sym_new(x, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        s.s[i] = (unsigned char)v[i];
+    return s;
+}
+
+/* --------------------------------------------------------------- values */
+
+enum vtype { V_NULL, V_BOOL, V_INT, V_FLOAT, V_STRING };
+
+struct value {
+    enum vtype type;
+    const char *text;     /* canonical text */
+    size_t len;
+    double num;
+    bool boolean;
+};
+
+static bool plain_is(const struct ynode *n, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(n->str, *words) == 0)
+            return true;
+    return false;
+}
+
+static struct value value_of(struct cctx *x, const struct ynode *n)
+{
+    struct value v = {.type = V_STRING, .text = n->str, .len = n->len};
+    if (!n->plain || n->tagged_str)
+        return v;
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    static const char *const trues[] = {"true", "True", "TRUE", NULL};
+    static const char *const falses[] = {"false", "False", "FALSE", NULL};
+    if (plain_is(n, nulls)) {
+        v.type = V_NULL;
+        return v;
+    }
+    if (plain_is(n, trues) || plain_is(n, falses)) {
+        v.type = V_BOOL;
+        v.boolean = n->str[0] == 't' || n->str[0] == 'T';
+        v.text = v.boolean ? "true" : "false";
+        v.len = strlen(v.text);
+        return v;
+    }
+    int64_t iv;
+    const char *s = n->str;
+    size_t len = n->len;
+    /* YAML 1.2 integers: decimal, 0x hex, 0o octal. */
+    if (len > 2 && s[0] == '0' && s[1] == 'o') {
+        int64_t o = 0;
+        bool ok = true;
+        for (size_t i = 2; i < len; i++) {
+            if (s[i] < '0' || s[i] > '7' || o > INT64_MAX / 8) {
+                ok = false;
+                break;
+            }
+            o = o * 8 + (s[i] - '0');
+        }
+        if (ok) {
+            v.type = V_INT;
+            v.num = (double)o;
+            v.text = arena_alloc(&x->tmp, 24);
+            v.len = (size_t)snprintf((char *)v.text, 24, "%lld", (long long)o);
+            return v;
+        }
+    }
+    if (parse_int64(s, len, &iv) && s[0] != ' ' && s[len - 1] != ' ') {
+        v.type = V_INT;
+        v.num = (double)iv;
+        v.text = arena_alloc(&x->tmp, 24);
+        v.len = (size_t)snprintf((char *)v.text, 24, "%lld", (long long)iv);
+        return v;
+    }
+    double d;
+    if (parse_number(s, len, &d)) {
+        v.type = V_FLOAT;
+        v.num = d;
+        return v;
+    }
+    return v;
+}
+
+/* ------------------------------------------------------------ transforms */
+
+struct item_state {
+    struct symvec vals;
+    bool all, cased, neq, expand;
+    enum { T_STR, T_RE, T_CIDR, T_CMP, T_EXISTS, T_FIELDREF, T_TIME } type;
+    uint8_t cmp;             /* enum cmp_op for T_CMP and T_TIME */
+    uint8_t part;            /* T_TIME */
+    uint8_t ref_sub;         /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
+    uint32_t re_flags;
+    bool encoded;            /* a byte encoding has been applied */
+    bool wildcarded;         /* contains/startswith/endswith applied */
+    const char *field;
+    const struct sigma_loc *loc;
+};
+
+typedef void (*xform_fn)(struct cctx *x, struct item_state *st);
+
+static void add_star(struct cctx *x, struct item_state *st, bool front, bool back)
+{
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr *s = &st->vals.v[i];
+        bool f = front && !(s->n && s->s[0] == S_STAR);
+        bool b = back && !(s->n && s->s[s->n - 1] == S_STAR);
+        struct symstr t = sym_new(x, s->n + f + b);
+        uint32_t k = 0;
+        if (f)
+            t.s[k++] = S_STAR;
+        memcpy(t.s + k, s->s, s->n * sizeof(sym));
+        k += s->n;
+        if (b)
+            t.s[k++] = S_STAR;
+        t.n = k;
+        *s = t;
+    }
+}
+
+static void xf_contains(struct cctx *x, struct item_state *st)
+{
+    if (st->type == T_FIELDREF) {
+        st->ref_sub = P_CONTAINS;
+        return;
+    }
+    add_star(x, st, true, true);
+    st->wildcarded = true;
+}
+
+static void xf_startswith(struct cctx *x, struct item_state *st)
+{
+    if (st->type == T_FIELDREF) {
+        st->ref_sub = P_PREFIX;
+        return;
+    }
+    add_star(x, st, false, true);
+    st->wildcarded = true;
+}
+
+static void xf_endswith(struct cctx *x, struct item_state *st)
+{
+    if (st->type == T_FIELDREF) {
+        st->ref_sub = P_SUFFIX;
+        return;
+    }
+    add_star(x, st, true, false);
+    st->wildcarded = true;
+}
+
+/* Encodings work on bytes: a windash class must first become its concrete
+ * alternatives, and wildcards cannot be encoded at all. */
+static bool expand_dashes(struct cctx *x, struct item_state *st, const char *mod)
+{
+    static const char *const dashes[] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
+    struct symvec out = {0};
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr s = st->vals.v[i];
+        uint32_t nd = 0;
+        for (uint32_t j = 0; j < s.n; j++) {
+            if (s.s[j] == S_STAR || s.s[j] == S_ONE) {
+                cfail(x, st->loc, st->field, STOAT_ERR_RULE, "'%s' cannot encode a value with wildcards", mod);
+                free(out.v);
+                return false;
+            }
+            nd += s.s[j] == S_DASH;
+        }
+        if (nd == 0) {
+            symvec_push(x, &out, s);
+            continue;
+        }
+        uint64_t combos = 1;
+        for (uint32_t j = 0; j < nd; j++)
+            combos *= 5;
+        if (combos + out.n > COMPILE_MAX_PATTERNS) {
+            cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "windash followed by '%s' gives too many values", mod);
+            free(out.v);
+            return false;
+        }
+        for (uint64_t c = 0; c < combos; c++) {
+            struct symstr t = sym_new(x, s.n * 3);
+            uint32_t k = 0;
+            uint64_t cc = c;
+            for (uint32_t j = 0; j < s.n; j++) {
+                if (s.s[j] != S_DASH) {
+                    t.s[k++] = s.s[j];
+                    continue;
+                }
+                const char *d = dashes[cc % 5];
+                cc /= 5;
+                for (; *d; d++)
+                    t.s[k++] = (unsigned char)*d;
+            }
+            t.n = k;
+            symvec_push(x, &out, t);
+        }
+    }
+    free(st->vals.v);
+    st->vals = out;
+    return true;
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static struct symstr b64_encode(struct cctx *x, const unsigned char *in, size_t n)
+{
+    struct symstr s = sym_new(x, (uint32_t)(4 * ((n + 2) / 3)));
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        s.s[k++] = (unsigned char)b64chars[(v >> 18) & 63];
+        s.s[k++] = (unsigned char)b64chars[(v >> 12) & 63];
+        s.s[k++] = i + 1 < n ? (unsigned char)b64chars[(v >> 6) & 63] : '=';
+        s.s[k++] = i + 2 < n ? (unsigned char)b64chars[v & 63] : '=';
+    }
+    s.n = k;
+    return s;
+}
+
+static unsigned char *sym_bytes(struct cctx *x, const struct symstr *s)
+{
+    unsigned char *b = arena_alloc(&x->tmp, s->n + 1);
+    for (uint32_t i = 0; i < s->n; i++)
+        b[i] = (unsigned char)s->s[i];
+    return b;
+}
+
+static void xf_base64(struct cctx *x, struct item_state *st)
+{
+    if (!expand_dashes(x, st, "base64"))
+        return;
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr *s = &st->vals.v[i];
+        *s = b64_encode(x, sym_bytes(x, s), s->n);
+    }
+    st->encoded = true;
+}
+
+/* The value may sit at any offset of the encoded data: encode it behind 0, 1
+ * and 2 filler bytes and keep only the characters that do not depend on the
+ * unknown neighbours (those before and after). */
+static void xf_base64offset(struct cctx *x, struct item_state *st)
+{
+    if (!expand_dashes(x, st, "base64offset"))
+        return;
+    struct symvec out = {0};
+    static const uint32_t lead[3] = {0, 2, 3};
+    static const uint32_t trail[3] = {0, 3, 2};
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr *s = &st->vals.v[i];
+        unsigned char *raw = sym_bytes(x, s);
+        for (uint32_t shift = 0; shift < 3; shift++) {
+            unsigned char *buf = arena_alloc(&x->tmp, s->n + 3);
+            memset(buf, ' ', shift);
+            memcpy(buf + shift, raw, s->n);
+            struct symstr e = b64_encode(x, buf, s->n + shift);
+            uint32_t cut_end = trail[(s->n + shift) % 3];
+            if (e.n < lead[shift] + cut_end || e.n - lead[shift] - cut_end == 0)
+                continue;
+            struct symstr t = {.s = e.s + lead[shift], .n = e.n - lead[shift] - cut_end};
+            symvec_push(x, &out, t);
+        }
+    }
+    free(st->vals.v);
+    st->vals = out;
+    st->encoded = true;
+}
+
+/* UTF-8 -> UTF-16 code units, little or big endian, optionally with a BOM.
+ * Wildcards pass through as wildcards. */
+static void utf16(struct cctx *x, struct item_state *st, bool big, bool bom)
+{
+    if (!expand_dashes(x, st, big ? "utf16be" : "utf16le"))
+        return;
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr *s = &st->vals.v[i];
+        struct symstr t = sym_new(x, s->n * 4 + 2);
+        uint32_t k = 0;
+        if (bom) {
+            t.s[k++] = big ? 0xFE : 0xFF;
+            t.s[k++] = big ? 0xFF : 0xFE;
+        }
+        unsigned char *raw = sym_bytes(x, s);
+        for (uint32_t j = 0; j < s->n;) {
+            uint32_t cp;
+            size_t l = utf8_valid_prefix(raw + j, s->n - j);
+            if (l == 0) {
+                cp = 0xFFFD;
+                l = 1;
+            } else if (l == 1) {
+                cp = raw[j];
+            } else if (l == 2) {
+                cp = ((raw[j] & 0x1Fu) << 6) | (raw[j + 1] & 0x3Fu);
+            } else if (l == 3) {
+                cp = ((raw[j] & 0x0Fu) << 12) | ((raw[j + 1] & 0x3Fu) << 6) | (raw[j + 2] & 0x3Fu);
+            } else {
+                cp = ((raw[j] & 0x07u) << 18) | ((raw[j + 1] & 0x3Fu) << 12) | ((raw[j + 2] & 0x3Fu) << 6) |
+                     (raw[j + 3] & 0x3Fu);
+            }
+            j += (uint32_t)l;
+            uint16_t units[2];
+            int nu = 1;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = (uint16_t)(0xD800 | (cp >> 10));
+                units[1] = (uint16_t)(0xDC00 | (cp & 0x3FF));
+                nu = 2;
+            } else {
+                units[0] = (uint16_t)cp;
+            }
+            for (int u = 0; u < nu; u++) {
+                t.s[k++] = big ? (units[u] >> 8) : (units[u] & 0xFF);
+                t.s[k++] = big ? (units[u] & 0xFF) : (units[u] >> 8);
+            }
+        }
+        t.n = k;
+        *s = t;
+    }
+    st->encoded = true;
+}
+
+static void xf_utf16le(struct cctx *x, struct item_state *st) { utf16(x, st, false, false); }
+static void xf_utf16be(struct cctx *x, struct item_state *st) { utf16(x, st, true, false); }
+static void xf_utf16(struct cctx *x, struct item_state *st) { utf16(x, st, false, true); }
+
+static bool is_word(sym c)
+{
+    return c < 256 && (c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80);
+}
+
+/* A '-' or '/' that starts a word after a non-word character (a command line
+ * switch) may be written with any of the five dash characters. */
+static void xf_windash(struct cctx *x, struct item_state *st)
+{
+    (void)x;
+    for (size_t i = 0; i < st->vals.n; i++) {
+        struct symstr *s = &st->vals.v[i];
+        for (uint32_t j = 0; j < s->n; j++) {
+            if (s->s[j] != '-' && s->s[j] != '/')
+                continue;
+            bool before_nonword = j == 0 || !is_word(s->s[j - 1]);
+            bool after_word = j + 1 < s->n && is_word(s->s[j + 1]);
+            if (before_nonword && after_word)
+                s->s[j] = S_DASH;
+        }
+    }
+}
+
+enum mod_kind { MK_XFORM, MK_FLAG, MK_TYPE, MK_REFLAG, MK_CMP, MK_TIME };
+enum mod_id {
+    M_CONTAINS, M_STARTSWITH, M_ENDSWITH, M_BASE64, M_BASE64OFFSET, M_UTF16LE, M_UTF16BE, M_UTF16, M_WIDE,
+    M_WINDASH, M_ALL, M_CASED, M_NEQ, M_EXPAND, M_RE, M_RE_I, M_RE_M, M_RE_S, M_CIDR, M_EXISTS, M_FIELDREF,
+    M_LT, M_LTE, M_GT, M_GTE, M_MINUTE, M_HOUR, M_DAY, M_WEEK, M_MONTH, M_YEAR,
+};
+
+struct modifier_def {
+    const char *name;
+    enum mod_id id;
+    enum mod_kind kind;
+    xform_fn xform;
+};
+
+/* The value modifiers of Sigma specification v2.1, one entry each. */
+static const struct modifier_def modifier_table[] = {
+    {"contains", M_CONTAINS, MK_XFORM, xf_contains},
+    {"startswith", M_STARTSWITH, MK_XFORM, xf_startswith},
+    {"endswith", M_ENDSWITH, MK_XFORM, xf_endswith},
+    {"base64", M_BASE64, MK_XFORM, xf_base64},
+    {"base64offset", M_BASE64OFFSET, MK_XFORM, xf_base64offset},
+    {"utf16le", M_UTF16LE, MK_XFORM, xf_utf16le},
+    {"utf16be", M_UTF16BE, MK_XFORM, xf_utf16be},
+    {"utf16", M_UTF16, MK_XFORM, xf_utf16},
+    {"wide", M_WIDE, MK_XFORM, xf_utf16le},
+    {"windash", M_WINDASH, MK_XFORM, xf_windash},
+    {"all", M_ALL, MK_FLAG, NULL},
+    {"cased", M_CASED, MK_FLAG, NULL},
+    {"neq", M_NEQ, MK_FLAG, NULL},
+    {"expand", M_EXPAND, MK_FLAG, NULL},
+    {"re", M_RE, MK_TYPE, NULL},
+    {"i", M_RE_I, MK_REFLAG, NULL},
+    {"m", M_RE_M, MK_REFLAG, NULL},
+    {"s", M_RE_S, MK_REFLAG, NULL},
+    {"cidr", M_CIDR, MK_TYPE, NULL},
+    {"exists", M_EXISTS, MK_TYPE, NULL},
+    {"fieldref", M_FIELDREF, MK_TYPE, NULL},
+    {"lt", M_LT, MK_CMP, NULL},
+    {"lte", M_LTE, MK_CMP, NULL},
+    {"gt", M_GT, MK_CMP, NULL},
+    {"gte", M_GTE, MK_CMP, NULL},
+    {"minute", M_MINUTE, MK_TIME, NULL},
+    {"hour", M_HOUR, MK_TIME, NULL},
+    {"day", M_DAY, MK_TIME, NULL},
+    {"week", M_WEEK, MK_TIME, NULL},
+    {"month", M_MONTH, MK_TIME, NULL},
+    {"year", M_YEAR, MK_TIME, NULL},
+};
+
+static const struct modifier_def *modifier_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(modifier_table) / sizeof(modifier_table[0]); i++)
+        if (strcmp(modifier_table[i].name, name) == 0)
+            return &modifier_table[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------- placeholders */
+
+struct placeholder {
+    const char *name;
+    const char *const *values;
+    size_t n;
+};
+
+struct placeholders {
+    struct arena a;
+    struct placeholder *v;
+    size_t n;
+};
+
+struct phload {
+    struct placeholders *p;
+    const char *file;
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    stoat_err err;
+};
+
+static int ph_doc(void *ctx, struct ynode *root, unsigned idx)
+{
+    struct phload *l = ctx;
+    const char *msg = NULL;
+    const struct ynode *bad = root;
+    if (idx > 0 || root->kind != YN_MAP) {
+        msg = "a placeholder file is one map of name: value or name: [values]";
+        goto out;
+    }
+    l->p->v = arena_zalloc(&l->p->a, (root->n + 1) * sizeof(*l->p->v));
+    for (uint32_t i = 0; i < root->n; i++) {
+        const struct ynode *k = root->items[2 * i], *v = root->items[2 * i + 1];
+        struct placeholder *ph = &l->p->v[l->p->n];
+        if (k->kind != YN_SCALAR) {
+            msg = "a placeholder name must be a string";
+            bad = k;
+            goto out;
+        }
+        ph->name = arena_strdup(&l->p->a, k->str);
+        const struct ynode *const *items = (const struct ynode *const *)&v;
+        uint32_t cnt = 1;
+        if (v->kind == YN_SEQ) {
+            items = (const struct ynode *const *)v->items;
+            cnt = v->n;
+        } else if (v->kind != YN_SCALAR) {
+            msg = "a placeholder value must be a string or a list of strings";
+            bad = v;
+            goto out;
+        }
+        const char **vals = arena_alloc(&l->p->a, (cnt ? cnt : 1) * sizeof(*vals));
+        for (uint32_t j = 0; j < cnt; j++) {
+            if (items[j]->kind != YN_SCALAR) {
+                msg = "a placeholder value must be a string or a list of strings";
+                bad = items[j];
+                goto out;
+            }
+            vals[j] = arena_strdup(&l->p->a, items[j]->str);
+        }
+        ph->values = vals;
+        ph->n = cnt;
+        l->p->n++;
+    }
+out:
+    if (msg) {
+        l->err = STOAT_ERR_CONFIG;
+        if (l->diag) {
+            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
+                                   .line = bad ? bad->line : 0, .column = bad ? bad->col : 0, .message = msg};
+            l->diag(l->diag_ctx, &d);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+stoat_err placeholders_load_text(const char *name, const char *text, size_t len, struct placeholders **out,
+                                 stoat_diag_fn diag, void *diag_ctx)
+{
+    struct placeholders *p = xcalloc(1, sizeof(*p));
+    arena_init(&p->a, 4096);
+    struct arena y;
+    arena_init(&y, 16384);
+    struct phload l = {.p = p, .file = name, .diag = diag, .diag_ctx = diag_ctx};
+    stoat_err e = yaml_parse(name, text, len, &y, ph_doc, &l, diag, diag_ctx);
+    arena_free(&y);
+    if (!e)
+        e = l.err;
+    if (e) {
+        placeholders_free(p);
+        *out = NULL;
+        return e;
+    }
+    *out = p;
+    return STOAT_OK;
+}
+
+stoat_err placeholders_load(const char *path, struct placeholders **out, stoat_diag_fn diag, void *diag_ctx)
+{
+    char *text;
+    size_t len;
+    char why[256];
+    if (fs_read_file(path, 4u << 20, &text, &len, why, sizeof(why))) {
+        if (diag) {
+            char msg[400];
+            snprintf(msg, sizeof(msg), "cannot read the placeholder file: %s", why);
+            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .file = path, .message = msg};
+            diag(diag_ctx, &d);
+        }
+        return STOAT_ERR_CONFIG;
+    }
+    stoat_err e = placeholders_load_text(path, text, len, out, diag, diag_ctx);
+    free(text);
+    return e;
+}
+
+void placeholders_free(struct placeholders *p)
+{
+    if (!p)
+        return;
+    arena_free(&p->a);
+    free(p);
+}
+
+static const struct placeholder *ph_find(const struct placeholders *p, const char *name, size_t len)
+{
+    if (!p)
+        return NULL;
+    for (size_t i = 0; i < p->n; i++)
+        if (strlen(p->v[i].name) == len && ascii_eq_nocase(p->v[i].name, name, len))
+            return &p->v[i];
+    return NULL;
+}
+
+/* Replaces each unescaped %name% by each of its values (a product when there
+ * are several placeholders). Placeholder values are Sigma strings (wildcards
+ * allowed). */
+static bool expand_value(struct cctx *x, struct item_state *st, const char *v, size_t n, struct symvec *out)
+{
+    /* find the first unescaped %...% */
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n) {
+            i++;
+            continue;
+        }
+        if (v[i] != '%')
+            continue;
+        const char *end = memchr(v + i + 1, '%', n - i - 1);
+        if (!end)
+            break;
+        size_t nl = (size_t)(end - (v + i + 1));
+        const struct placeholder *ph = ph_find(x->c->ph, v + i + 1, nl);
+        if (!ph) {
+            cfail(x, st->loc, st->field, STOAT_ERR_PLACEHOLDER,
+                  "placeholder %%%.*s%% has no value (give one in a placeholder file, --placeholders FILE)",
+                  (int)nl, v + i + 1);
+            return false;
+        }
+        for (size_t j = 0; j < ph->n; j++) {
+            size_t pl = strlen(ph->values[j]);
+            size_t rest = n - (size_t)(end + 1 - v);
+            char *joined = arena_alloc(&x->tmp, i + pl + rest + 1);
+            memcpy(joined, v, i);
+            /* The head before the placeholder is still in escaped form; the
+             * value is a Sigma string too, so both parse the same way. */
+            memcpy(joined + i, ph->values[j], pl);
+            memcpy(joined + i + pl, end + 1, rest);
+            /* Expansion continues after the substituted text only. */
+            struct symvec tail = {0};
+            if (!expand_value(x, st, end + 1, rest, &tail)) {
+                free(tail.v);
+                return false;
+            }
+            struct symstr head = sym_parse(x, joined, i + pl, true);
+            for (size_t t = 0; t < tail.n; t++) {
+                if (out->n >= COMPILE_MAX_PATTERNS) {
+                    free(tail.v);
+                    cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "placeholder expansion gives too many values");
+                    return false;
+                }
+                struct symstr c = sym_new(x, head.n + tail.v[t].n);
+                memcpy(c.s, head.s, head.n * sizeof(sym));
+                memcpy(c.s + head.n, tail.v[t].s, tail.v[t].n * sizeof(sym));
+                symvec_push(x, out, c);
+            }
+            free(tail.v);
+        }
+        return true;
+    }
+    symvec_push(x, out, sym_parse(x, v, n, true));
+    return true;
+}
+
+/* -------------------------------------------------------------- patterns */
+
+static const char *fold_dup(struct cctx *x, const unsigned char *b, size_t n, bool cased)
+{
+    char *o = arena_alloc(x->c->out, n + 1);
+    if (cased)
+        memcpy(o, b, n);
+    else
+        fold_case((const char *)b, n, o);
+    o[n] = 0;
+    return o;
+}
+
+/* Symbol string -> the cheapest exact matcher. */
+static void make_string_pattern(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
+{
+    /* collapse runs of '*' */
+    struct symstr s = sym_new(x, in->n);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < in->n; i++) {
+        if (in->s[i] == S_STAR && k && s.s[k - 1] == S_STAR)
+            continue;
+        s.s[k++] = in->s[i];
+    }
+    s.n = k;
+    memset(p, 0, sizeof(*p));
+    p->cased = cased;
+    uint32_t stars = 0, others = 0;
+    for (uint32_t i = 0; i < s.n; i++) {
+        if (s.s[i] == S_STAR)
+            stars++;
+        else if (s.s[i] > 255)
+            others++;
+    }
+    unsigned char *bytes = arena_alloc(&x->tmp, s.n + 1);
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < s.n; i++)
+        if (s.s[i] < 256)
+            bytes[nb++] = (unsigned char)s.s[i];
+    bool lead = s.n && s.s[0] == S_STAR, trail = s.n > 1 && s.s[s.n - 1] == S_STAR;
+    if (others == 0 && stars == 0) {
+        p->op = P_EQ;
+    } else if (others == 0 && s.n == 1 && stars == 1) {
+        p->op = P_ANYVALUE;
+    } else if (others == 0 && stars == 1 && lead) {
+        p->op = P_SUFFIX;
+    } else if (others == 0 && stars == 1 && s.s[s.n - 1] == S_STAR) {
+        p->op = P_PREFIX;
+    } else if (others == 0 && stars == 2 && lead && trail) {
+        p->op = P_CONTAINS;
+    } else {
+        p->op = P_GLOB;
+    }
+    if (p->op != P_GLOB) {
+        p->lit = fold_dup(x, bytes, nb, cased);
+        p->len = nb;
+        return;
+    }
+    /* glob: literal runs point into one folded buffer */
+    p->lit = fold_dup(x, bytes, nb, cased);
+    p->len = nb;
+    struct glob_tok *toks = arena_alloc(x->c->out, (s.n + 1) * sizeof(*toks));
+    uint32_t nt = 0, off = 0;
+    for (uint32_t i = 0; i < s.n;) {
+        if (s.s[i] < 256) {
+            uint32_t start = off;
+            while (i < s.n && s.s[i] < 256) {
+                i++;
+                off++;
+            }
+            toks[nt++] = (struct glob_tok){.kind = G_LIT, .off = start, .len = off - start};
+            continue;
+        }
+        toks[nt++] = (struct glob_tok){.kind = s.s[i] == S_STAR ? G_STAR : s.s[i] == S_ONE ? G_ONE : G_DASH};
+        i++;
+    }
+    p->toks = toks;
+    p->ntoks = nt;
+}
+
+static bool parse_cidr(const char *s, size_t n, struct cidr *out)
+{
+    char buf[64];
+    if (n >= sizeof(buf))
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    char *slash = strchr(buf, '/');
+    int bits = -1;
+    if (slash) {
+        *slash = 0;
+        int64_t b;
+        if (!parse_int64(slash + 1, strlen(slash + 1), &b) || b < 0 || b > 128)
+            return false;
+        bits = (int)b;
+    }
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        if (bits > 32)
+            return false;
+        out->family = 4;
+        out->bits = (uint8_t)(bits < 0 ? 32 : bits);
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = 6;
+        out->bits = (uint8_t)(bits < 0 ? 128 : bits);
+    } else {
+        return false;
+    }
+    /* host bits must be zero in a network; clear them rather than refuse */
+    for (int i = out->bits; i < (out->family == 4 ? 32 : 128); i++)
+        out->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    return true;
+}
+
+/* ------------------------------------------------------------------ items */
+
+static struct pnode *new_node(struct cctx *x, enum pnode_op op, uint32_t nkids)
+{
+    struct pnode *n = arena_zalloc(x->c->out, sizeof(*n));
+    n->op = (uint8_t)op;
+    n->n = nkids;
+    if (nkids)
+        n->u.kids = arena_zalloc(x->c->out, nkids * sizeof(struct pnode *));
+    return n;
+}
+
+static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
+{
+    struct item_state st = {.field = it->field, .loc = &it->loc};
+    uint32_t type_mods = 0;
+    bool saw_re = false, saw_time = false, saw_cmp = false;
+    const struct modifier_def *defs[32];
+    if (it->nmods > 32) {
+        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than 32 modifiers");
+        return NULL;
+    }
+    /* pass 1: names, type and flags */
+    for (size_t i = 0; i < it->nmods; i++) {
+        const struct modifier_def *d = modifier_find(it->mods[i]);
+        defs[i] = d;
+        if (!d) {
+            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "unknown modifier '%s'", it->mods[i]);
+            return NULL;
+        }
+        switch (d->kind) {
+        case MK_FLAG:
+            if (d->id == M_ALL)
+                st.all = true;
+            else if (d->id == M_CASED)
+                st.cased = true;
+            else if (d->id == M_NEQ)
+                st.neq = true;
+            else if (d->id == M_EXPAND)
+                st.expand = true;
+            break;
+        case MK_TYPE:
+            if (++type_mods > 1) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
+                      d->name);
+                return NULL;
+            }
+            st.type = d->id == M_RE ? T_RE : d->id == M_CIDR ? T_CIDR : d->id == M_EXISTS ? T_EXISTS : T_FIELDREF;
+            saw_re = d->id == M_RE;
+            break;
+        case MK_REFLAG:
+            if (!saw_re) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' is a sub-modifier of 're' and must follow it",
+                      d->name);
+                return NULL;
+            }
+            st.re_flags |= d->id == M_RE_I ? PCRE2_CASELESS : d->id == M_RE_M ? PCRE2_MULTILINE : PCRE2_DOTALL;
+            break;
+        case MK_CMP:
+            if (saw_cmp) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "only one of lt, lte, gt, gte may be given");
+                return NULL;
+            }
+            saw_cmp = true;
+            st.cmp = d->id == M_LT ? CMP_LT : d->id == M_LTE ? CMP_LTE : d->id == M_GT ? CMP_GT : CMP_GTE;
+            if (!saw_time) {
+                if (++type_mods > 1) {
+                    cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                          "'%s' cannot be combined with another type modifier", d->name);
+                    return NULL;
+                }
+                st.type = T_CMP;
+            }
+            break;
+        case MK_TIME:
+            if (saw_time || ++type_mods > 1) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
+                      d->name);
+                return NULL;
+            }
+            saw_time = true;
+            st.type = T_TIME;
+            st.part = d->id == M_MINUTE ? TP_MINUTE : d->id == M_HOUR ? TP_HOUR : d->id == M_DAY ? TP_DAY
+                      : d->id == M_WEEK ? TP_WEEK : d->id == M_MONTH ? TP_MONTH : TP_YEAR;
+            break;
+        case MK_XFORM:
+            if (st.type == T_RE || st.type == T_CIDR || st.type == T_EXISTS || st.type == T_CMP ||
+                st.type == T_TIME) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot follow a type modifier", d->name);
+                return NULL;
+            }
+            if (st.type == T_FIELDREF && d->id != M_CONTAINS && d->id != M_STARTSWITH && d->id != M_ENDSWITH) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be applied to a field reference",
+                      d->name);
+                return NULL;
+            }
+            break;
+        }
+    }
+    if (st.all && it->nvalues < 2) {
+        cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+              "'all' needs a list of two or more values (the specification forbids it on one)");
+        return NULL;
+    }
+    if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
+                       st.type == T_CIDR)) {
+        cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
+        return NULL;
+    }
+    for (size_t i = 0; i < it->nmods; i++)
+        if (defs[i]->kind == MK_XFORM && defs[i]->id != M_CONTAINS && defs[i]->id != M_STARTSWITH &&
+            defs[i]->id != M_ENDSWITH && st.type != T_STR) {
+            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' applies to string values only", defs[i]->name);
+            return NULL;
+        }
+
+    struct test *t = arena_zalloc(x->c->out, sizeof(*t));
+    t->field = it->field ? fieldtab_intern(x->c->fields, it->field, strlen(it->field)) : FIELD_ANY;
+    if (it->field && t->field == FIELD_UNKNOWN) {
+        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
+        return NULL;
+    }
+    t->all = st.all;
+    t->negate = st.neq;
+    struct pnode *node = new_node(x, N_TEST, 0);
+    node->u.test = t;
+
+    /* exists: one boolean */
+    if (st.type == T_EXISTS) {
+        struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
+        if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
+            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
+            return NULL;
+        }
+        struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
+        p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
+        t->pat = p;
+        t->npat = 1;
+        return node;
+    }
+
+    struct pattern *pats = NULL;
+    size_t npats = 0, cap = 0;
+    for (size_t vi = 0; vi < it->nvalues && !x->err; vi++) {
+        struct value v = value_of(x, it->values[vi]);
+        if (v.type == V_NULL) {
+            if (it->nmods) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
+                break;
+            }
+            if (it->nvalues > 1) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                      "null cannot be part of a list of values (use its own selection)");
+                break;
+            }
+            if (!it->field) {
+                cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
+                break;
+            }
+            XGROW(pats, cap, npats + 1);
+            memset(&pats[npats], 0, sizeof(*pats));
+            pats[npats++].op = P_NULL;
+            continue;
+        }
+        if (v.len > COMPILE_MAX_VALUE) {
+            cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
+            break;
+        }
+        switch (st.type) {
+        case T_RE: {
+            int errcode;
+            PCRE2_SIZE erroff;
+            uint32_t opts = st.re_flags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)v.text, v.len, opts, &errcode, &erroff, NULL);
+            if (!re) {
+                PCRE2_UCHAR msg[256];
+                pcre2_get_error_message(errcode, msg, sizeof(msg));
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
+                      (size_t)erroff, (const char *)msg);
+                break;
+            }
+            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
+            XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
+            x->c->regexes[x->c->nregexes++] = re;
+            XGROW(pats, cap, npats + 1);
+            struct pattern *p = &pats[npats++];
+            memset(p, 0, sizeof(*p));
+            p->op = P_RE;
+            p->re = re;
+            p->lit = arena_strndup(x->c->out, v.text, v.len);
+            p->len = (uint32_t)v.len;
+            p->cased = !(st.re_flags & PCRE2_CASELESS);
+            break;
+        }
+        case T_CIDR: {
+            XGROW(pats, cap, npats + 1);
+            struct pattern *p = &pats[npats];
+            memset(p, 0, sizeof(*p));
+            p->op = P_CIDR;
+            if (!parse_cidr(v.text, v.len, &p->net)) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
+                      (int)(v.len > 64 ? 64 : v.len), v.text);
+                break;
+            }
+            npats++;
+            break;
+        }
+        case T_CMP:
+        case T_TIME: {
+            double num;
+            if (v.type == V_INT || v.type == V_FLOAT)
+                num = v.num;
+            else if (!parse_number(v.text, v.len, &num)) {
+                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not a number",
+                      (int)(v.len > 64 ? 64 : v.len), v.text);
+                break;
+            }
+            XGROW(pats, cap, npats + 1);
+            struct pattern *p = &pats[npats++];
+            memset(p, 0, sizeof(*p));
+            p->op = st.type == T_CMP ? P_NUM : P_TIME;
+            p->cmp = st.cmp;   /* CMP_EQ (0) when a time part has no comparison */
+            p->part = st.part;
+            p->num = num;
+            break;
+        }
+        case T_FIELDREF: {
+            XGROW(pats, cap, npats + 1);
+            struct pattern *p = &pats[npats++];
+            memset(p, 0, sizeof(*p));
+            p->op = P_FIELDREF;
+            p->cased = st.cased;
+            p->ref_field = fieldtab_intern(x->c->fields, v.text, v.len);
+            p->lit = arena_strndup(x->c->out, v.text, v.len);
+            p->len = (uint32_t)v.len;
+            break;
+        }
+        default:
+            break;
+        case T_STR: {
+            struct symvec vals = {0};
+            if (v.type != V_STRING)
+                symvec_push(x, &vals, sym_literal(x, v.text, v.len));
+            else if (st.expand) {
+                if (!expand_value(x, &st, v.text, v.len, &vals)) {
+                    free(vals.v);
+                    break;
+                }
+            } else
+                symvec_push(x, &vals, sym_parse(x, v.text, v.len, false));
+            st.vals = vals;
+            st.encoded = st.wildcarded = false;
+            for (size_t i = 0; i < it->nmods && !x->err; i++)
+                if (defs[i]->kind == MK_XFORM)
+                    defs[i]->xform(x, &st);
+            /* A keyword is searched for inside every value. */
+            if (!it->field && !x->err)
+                add_star(x, &st, true, true);
+            for (size_t i = 0; i < st.vals.n && !x->err; i++) {
+                if (npats >= COMPILE_MAX_PATTERNS) {
+                    cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
+                          COMPILE_MAX_PATTERNS);
+                    break;
+                }
+                XGROW(pats, cap, npats + 1);
+                make_string_pattern(x, &st.vals.v[i], st.cased, &pats[npats++]);
+            }
+            free(st.vals.v);
+            st.vals = (struct symvec){0};
+            break;
+        }
+        }
+    }
+    if (st.type == T_FIELDREF)
+        for (size_t i = 0; i < npats; i++)
+            pats[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
+    if (x->err) {
+        free(pats);   /* regexes stay owned by the compiler's list */
+        return NULL;
+    }
+    t->pat = arena_memdup(x->c->out, pats, npats * sizeof(*pats));
+    t->npat = (uint32_t)npats;
+    free(pats);
+    return node;
+}
+
+/* Cost to evaluate, for ordering AND children: cheap, selective tests first. */
+static unsigned node_cost(const struct pnode *n)
+{
+    switch (n->op) {
+    case N_TEST: {
+        const struct test *t = n->u.test;
+        unsigned c = t->field == FIELD_ANY ? 40 : 1;
+        for (uint32_t i = 0; i < t->npat; i++) {
+            uint8_t op = t->pat[i].op;
+            c += op == P_RE ? 20 : op == P_GLOB ? 4 : op == P_CONTAINS ? 3 : 1;
+        }
+        return c;
+    }
+    case N_NOT:
+        return node_cost(n->u.kids[0]);
+    default: {
+        unsigned c = 2;
+        for (uint32_t i = 0; i < n->n && c < 100000; i++)
+            c += node_cost(n->u.kids[i]);
+        return c;
+    }
+    }
+}
+
+static void sort_by_cost(struct pnode *n)
+{
+    /* insertion sort: few children */
+    const struct pnode **k = (const struct pnode **)n->u.kids;
+    for (uint32_t i = 1; i < n->n; i++) {
+        const struct pnode *v = k[i];
+        unsigned cv = node_cost(v);
+        uint32_t j = i;
+        while (j > 0 && node_cost(k[j - 1]) > cv) {
+            k[j] = k[j - 1];
+            j--;
+        }
+        k[j] = v;
+    }
+}
+
+static const struct pnode *compile_search(struct cctx *x, const struct sigma_search *s)
+{
+    struct pnode *alts = new_node(x, N_OR, (uint32_t)s->nalts);
+    for (size_t a = 0; a < s->nalts; a++) {
+        const struct sigma_map *m = &s->alts[a];
+        struct pnode *and = new_node(x, N_AND, (uint32_t)m->n);
+        for (size_t i = 0; i < m->n; i++) {
+            struct pnode *t = compile_item(x, &m->items[i]);
+            if (!t)
+                return NULL;
+            ((const struct pnode **)and->u.kids)[i] = t;
+        }
+        sort_by_cost(and);
+        ((const struct pnode **)alts->u.kids)[a] = and->n == 1 ? and->u.kids[0] : and;
+    }
+    return alts->n == 1 ? alts->u.kids[0] : alts;
+}
+
+static const struct pnode *compile_cond(struct cctx *x, const struct cond_node *c, const struct pnode *const *searches)
+{
+    switch (c->op) {
+    case COND_REF:
+        return searches[c->search];
+    case COND_NOT: {
+        struct pnode *n = new_node(x, N_NOT, 1);
+        ((const struct pnode **)n->u.kids)[0] = compile_cond(x, c->kids[0], searches);
+        return n;
+    }
+    case COND_AND:
+    case COND_OR:
+    case COND_OF: {
+        enum pnode_op op = c->op == COND_AND ? N_AND : c->op == COND_OR ? N_OR
+                           : c->need == 1    ? N_OR
+                           : c->need == c->nkids ? N_AND
+                                                 : N_ATLEAST;
+        struct pnode *n = new_node(x, op, c->nkids);
+        n->need = c->need;
+        for (uint32_t i = 0; i < c->nkids; i++)
+            ((const struct pnode **)n->u.kids)[i] = compile_cond(x, c->kids[i], searches);
+        if (op == N_AND)
+            sort_by_cost(n);
+        return n->n == 1 ? n->u.kids[0] : n;
+    }
+    }
+    return NULL;
+}
+
+static const struct pnode *compile_det(struct cctx *x, const struct sigma_detection *d)
+{
+    const struct pnode **searches = arena_zalloc(&x->tmp, (d->nsearches + 1) * sizeof(*searches));
+    for (size_t i = 0; i < d->nsearches; i++) {
+        searches[i] = compile_search(x, &d->searches[i]);
+        if (!searches[i])
+            return NULL;
+    }
+    struct pnode *any = new_node(x, N_OR, (uint32_t)d->nconditions);
+    for (size_t i = 0; i < d->nconditions; i++) {
+        struct cond_node *cn;
+        if (cond_parse(d->conditions[i], d, &d->condition_locs[i], x->r->meta.id, &x->tmp, &cn, x->c->diag,
+                       x->c->diag_ctx)) {
+            x->err = STOAT_ERR_RULE;
+            return NULL;
+        }
+        ((const struct pnode **)any->u.kids)[i] = compile_cond(x, cn, searches);
+    }
+    return any->n == 1 ? any->u.kids[0] : any;
+}
+
+/* ------------------------------------------------------------------ atoms */
+
+struct atomset {
+    bool top;                 /* no requirement can be stated */
+    struct atom *v;
+    uint32_t n;
+    size_t cap;
+    uint32_t minlen;
+};
+
+static void as_add(struct atomset *s, const char *p, uint32_t len)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->v[i].len == len && memcmp(s->v[i].s, p, len) == 0)
+            return;
+    if (s->n >= COMPILE_MAX_ATOMS) {
+        s->top = true;
+        return;
+    }
+    XGROW(s->v, s->cap, s->n + 1);
+    s->v[s->n++] = (struct atom){p, len};
+    if (s->n == 1 || len < s->minlen)
+        s->minlen = len;
+}
+
+static void as_free(struct atomset *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* The longest run of ASCII bytes (the prefilter folds ASCII only). */
+static bool best_run(const char *p, uint32_t len, struct atom *out)
+{
+    uint32_t best = 0, bestoff = 0;
+    for (uint32_t i = 0; i < len;) {
+        while (i < len && (unsigned char)p[i] >= 0x80)
+            i++;
+        uint32_t st = i;
+        while (i < len && (unsigned char)p[i] < 0x80)
+            i++;
+        if (i - st > best) {
+            best = i - st;
+            bestoff = st;
+        }
+    }
+    if (best < COMPILE_MIN_ATOM)
+        return false;
+    out->s = p + bestoff;
+    out->len = best;
+    return true;
+}
+
+static bool pattern_atom(const struct pattern *p, struct atom *out)
+{
+    switch (p->op) {
+    case P_EQ:
+    case P_PREFIX:
+    case P_SUFFIX:
+    case P_CONTAINS:
+        return best_run(p->lit, p->len, out);
+    case P_GLOB: {
+        bool found = false;
+        for (uint32_t i = 0; i < p->ntoks; i++) {
+            struct atom a;
+            if (p->toks[i].kind == G_LIT && best_run(p->lit + p->toks[i].off, p->toks[i].len, &a) &&
+                (!found || a.len > out->len)) {
+                *out = a;
+                found = true;
+            }
+        }
+        return found;
+    }
+    case P_RE:
+        return out->s != NULL && out->len >= COMPILE_MIN_ATOM;   /* filled by caller */
+    default:
+        return false;
+    }
+}
+
+static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, int depth);
+
+static bool better(const struct atomset *a, const struct atomset *b)
+{
+    if (a->top)
+        return false;
+    if (b->top)
+        return true;
+    if (a->minlen != b->minlen)
+        return a->minlen > b->minlen;
+    return a->n < b->n;
+}
+
+static void req_test(struct arena *a, const struct test *t, struct atomset *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (t->negate || t->npat == 0) {
+        out->top = true;
+        return;
+    }
+    struct atom best = {0};
+    bool have_best = false;
+    for (uint32_t i = 0; i < t->npat; i++) {
+        struct atom at = {0};
+        const struct pattern *p = &t->pat[i];
+        bool ok;
+        if (p->op == P_RE) {
+            char *lit = arena_alloc(a, p->len + 1);
+            size_t l = regex_required_literal(p->lit, p->len, lit, p->len + 1);
+            struct atom tmp;
+            ok = l && best_run(lit, (uint32_t)l, &tmp);
+            if (ok) {
+                /* the prefilter is caseless: fold so the atom text is canonical */
+                fold_case(tmp.s, tmp.len, (char *)tmp.s);
+                at = tmp;
+            }
+        } else {
+            ok = pattern_atom(p, &at);
+        }
+        if (t->all) {
+            if (ok && (!have_best || at.len > best.len)) {
+                best = at;
+                have_best = true;
+            }
+            continue;
+        }
+        if (!ok) {
+            out->top = true;
+            return;
+        }
+        as_add(out, at.s, at.len);
+    }
+    if (t->all) {
+        if (!have_best)
+            out->top = true;
+        else
+            as_add(out, best.s, best.len);
+    }
+}
+
+static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, int depth)
+{
+    memset(out, 0, sizeof(*out));
+    if (depth > 200) {
+        out->top = true;
+        return;
+    }
+    switch (n->op) {
+    case N_TEST:
+        req_test(a, n->u.test, out);
+        return;
+    case N_AND: {
+        struct atomset best = {.top = true};
+        for (uint32_t i = 0; i < n->n; i++) {
+            struct atomset k;
+            req_of(a, n->u.kids[i], &k, depth + 1);
+            if (better(&k, &best)) {
+                as_free(&best);
+                best = k;
+            } else {
+                as_free(&k);
+            }
+        }
+        *out = best;
+        return;
+    }
+    case N_ATLEAST:
+    case N_OR: {
+        for (uint32_t i = 0; i < n->n; i++) {
+            struct atomset k;
+            req_of(a, n->u.kids[i], &k, depth + 1);
+            if (k.top) {
+                as_free(&k);
+                as_free(out);
+                out->top = true;
+                return;
+            }
+            for (uint32_t j = 0; j < k.n; j++)
+                as_add(out, k.v[j].s, k.v[j].len);
+            as_free(&k);
+            if (out->top)
+                return;
+        }
+        return;
+    }
+    default:
+        out->top = true;
+        return;
+    }
+}
+
+static void set_atoms(struct cctx *x, struct compiled *out)
+{
+    struct atomset s;
+    req_of(x->c->out, out->root, &s, 0);
+    if (s.top || s.n == 0) {
+        out->atoms = NULL;
+        out->natoms = 0;
+    } else {
+        struct atom *v = arena_alloc(x->c->out, s.n * sizeof(*v));
+        for (uint32_t i = 0; i < s.n; i++) {
+            v[i].s = arena_strndup(x->c->out, s.v[i].s, s.v[i].len);
+            v[i].len = s.v[i].len;
+        }
+        out->atoms = v;
+        out->natoms = s.n;
+    }
+    as_free(&s);
+}
+
+/* -------------------------------------------------------------- regexes */
+
+size_t regex_required_literal(const char *re, size_t len, char *out, size_t outcap)
+{
+    /* Walk the top level only: literal characters extend the current run; any
+     * construct we do not fully understand ends it. Top-level alternation
+     * means no single literal is required. */
+    char cur[512];
+    size_t ncur = 0, nbest = 0;
+    int depth = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < len; i++) {
+        if (in_class) {
+            if (re[i] == '\\')
+                i++;
+            else if (re[i] == ']')
+                in_class = false;
+            continue;
+        }
+        if (depth > 0) {
+            if (re[i] == '\\')
+                i++;
+            else if (re[i] == '[') {
+                in_class = true;
+                if (i + 1 < len && re[i + 1] == '^')
+                    i++;
+                if (i + 1 < len && re[i + 1] == ']')
+                    i++;
+            } else if (re[i] == '(')
+                depth++;
+            else if (re[i] == ')')
+                depth--;
+            continue;
+        }
+        char ch = re[i];
+        bool literal = false;
+        char lit = 0;
+        switch (ch) {
+        case '|':
+            return 0;
+        case '(':
+            depth = 1;
+            goto brk;
+        case '[':
+            in_class = true;
+            if (i + 1 < len && re[i + 1] == '^')
+                i++;
+            if (i + 1 < len && re[i + 1] == ']')
+                i++;
+            goto brk;
+        case '?':
+        case '*':
+            if (ncur)
+                ncur--;   /* the previous character was optional */
+            goto brk;
+        case '{':
+            if (i + 1 < len && re[i + 1] == '0' && ncur)
+                ncur--;
+            while (i < len && re[i] != '}')
+                i++;
+            goto brk;
+        case '+':
+            goto brk;     /* keep the character, but what follows is not adjacent */
+        case '.':
+        case '^':
+        case '$':
+            goto brk;
+        case '\\':
+            if (i + 1 >= len)
+                goto brk;
+            i++;
+            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9'))
+                goto brk; /* \d \s \x41 \1 ...: not a plain literal */
+            literal = true;
+            lit = re[i];
+            break;
+        default:
+            literal = true;
+            lit = ch;
+            break;
+        }
+        if (literal) {
+            /* a quantifier after this char may make it optional: handled above
+             * by dropping it from the run */
+            if (ncur < sizeof(cur))
+                cur[ncur++] = lit;
+            if (ncur > nbest && ncur <= outcap) {
+                /* run may still shrink if a quantifier follows; commit at break */
+            }
+            continue;
+        }
+    brk:
+        if (ncur > nbest && ncur <= outcap) {
+            memcpy(out, cur, ncur);
+            nbest = ncur;
+        }
+        ncur = 0;
+    }
+    if (depth != 0 || in_class)
+        return 0;
+    if (ncur > nbest && ncur <= outcap) {
+        memcpy(out, cur, ncur);
+        nbest = ncur;
+    }
+    return nbest;
+}
+
+/* ------------------------------------------------------------- entry points */
+
+stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, struct compiled *out)
+{
+    struct cctx x = {.c = c, .r = r};
+    arena_init(&x.tmp, 16384);
+    memset(out, 0, sizeof(*out));
+    const struct pnode *root = compile_det(&x, &r->det);
+    if (!root && !x.err)
+        x.err = STOAT_ERR_RULE;
+    if (!x.err) {
+        out->root = root;
+        set_atoms(&x, out);
+    }
+    arena_free(&x.tmp);
+    return x.err;
+}
+
+stoat_err compile_filter(struct compiler *c, const struct sigma_rule *f, const struct pnode **out)
+{
+    struct cctx x = {.c = c, .r = f};
+    arena_init(&x.tmp, 16384);
+    *out = compile_det(&x, &f->det);
+    if (!*out && !x.err)
+        x.err = STOAT_ERR_RULE;
+    arena_free(&x.tmp);
+    return x.err;
+}
+
+void compile_attach_filters(struct compiler *c, struct compiled *rule, const struct pnode *const *filters,
+                            size_t nfilters)
+{
+    struct cctx x = {.c = c};
+    struct pnode *and = new_node(&x, N_AND, (uint32_t)(nfilters + 1));
+    const struct pnode **k = (const struct pnode **)and->u.kids;
+    k[0] = rule->root;
+    for (size_t i = 0; i < nfilters; i++) {
+        struct pnode *not = new_node(&x, N_NOT, 1);
+        ((const struct pnode **)not->u.kids)[0] = filters[i];
+        k[i + 1] = not;
+    }
+    rule->root = and;
+    /* a NOT adds no requirement: the atoms of the rule still hold */
+}

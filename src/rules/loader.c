@@ -1,0 +1,572 @@
+/* The rule loader: files -> YAML -> Sigma tree -> compiled rules, one file at
+ * a time. Each file's YAML and syntax tree live in a scratch arena freed as
+ * soon as the file's rules are compiled, so loading thousands of rules never
+ * holds them all in parse form. What a rule keeps (metadata, program) is
+ * copied into the ruleset's arena. Building links filters and correlations to
+ * the rules they name and makes the routes and prefilter databases. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/ruleset.h"
+#include "rules/compile.h"
+#include "rules/yaml.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+struct pending_filter {
+    struct stoat_rule_meta meta;
+    const char **rules;
+    size_t nrules;
+    const struct pnode *root;
+};
+
+struct stoat_loader {
+    struct stoat_load_opts opts;
+    struct stoat_ruleset *rs;
+    struct compiler comp;
+    struct placeholders *ph;
+    struct rule *rules;
+    size_t nrules, rcap;
+    struct correlation *corrs;
+    size_t ncorrs, ccap;
+    struct pending_filter *filters;
+    size_t nfilters, fcap;
+    struct strmap ids;          /* id or name -> rule index + 1 */
+    struct stoat_load_stats stats;
+    struct timespec t0;
+    bool started;
+    stoat_err fatal;
+};
+
+/* ------------------------------------------------------------ small tables */
+
+static const char *const level_names[] = {"", "informational", "low", "medium", "high", "critical"};
+static const char *const status_names[] = {"", "stable", "test", "experimental", "deprecated", "unsupported"};
+
+const char *stoat_level_name(enum stoat_level level)
+{
+    return (unsigned)level < STOAT_LEVEL_COUNT ? level_names[level] : "";
+}
+
+bool stoat_level_parse(const char *name, enum stoat_level *out)
+{
+    for (int i = 1; i < STOAT_LEVEL_COUNT; i++)
+        if (str_ieq(name, level_names[i])) {
+            *out = (enum stoat_level)i;
+            return true;
+        }
+    if (str_ieq(name, "info")) {
+        *out = STOAT_LEVEL_INFORMATIONAL;
+        return true;
+    }
+    return false;
+}
+
+const char *stoat_status_name(enum stoat_status status)
+{
+    return (unsigned)status < STOAT_STATUS_COUNT ? status_names[status] : "";
+}
+
+bool stoat_status_parse(const char *name, enum stoat_status *out)
+{
+    for (int i = 1; i < STOAT_STATUS_COUNT; i++)
+        if (str_ieq(name, status_names[i])) {
+            *out = (enum stoat_status)i;
+            return true;
+        }
+    return false;
+}
+
+/* ---------------------------------------------------------------- copying */
+
+static const char *cp(struct arena *a, const char *s)
+{
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+static struct stoat_strlist cp_list(struct arena *a, struct stoat_strlist l)
+{
+    const char **v = arena_alloc(a, (l.n ? l.n : 1) * sizeof(*v));
+    for (size_t i = 0; i < l.n; i++)
+        v[i] = arena_strdup(a, l.items[i]);
+    return (struct stoat_strlist){v, l.n};
+}
+
+static void cp_meta(struct arena *a, const struct stoat_rule_meta *s, struct stoat_rule_meta *d)
+{
+    *d = *s;
+    d->id = cp(a, s->id);
+    d->name = cp(a, s->name);
+    d->title = cp(a, s->title);
+    d->description = cp(a, s->description);
+    d->author = cp(a, s->author);
+    d->date = cp(a, s->date);
+    d->modified = cp(a, s->modified);
+    d->license = cp(a, s->license);
+    d->taxonomy = cp(a, s->taxonomy);
+    d->product = cp(a, s->product);
+    d->category = cp(a, s->category);
+    d->service = cp(a, s->service);
+    d->definition = cp(a, s->definition);
+    d->tags = cp_list(a, s->tags);
+    d->references = cp_list(a, s->references);
+    d->falsepositives = cp_list(a, s->falsepositives);
+    d->fields = cp_list(a, s->fields);
+    d->scope = cp_list(a, s->scope);
+    d->attack_ids = cp_list(a, s->attack_ids);
+    d->attack_tactics = cp_list(a, s->attack_tactics);
+    d->file = cp(a, s->file);
+}
+
+static const char **cp_strv(struct arena *a, const char *const *v, size_t n)
+{
+    const char **o = arena_alloc(a, (n ? n : 1) * sizeof(*o));
+    for (size_t i = 0; i < n; i++)
+        o[i] = arena_strdup(a, v[i]);
+    return o;
+}
+
+static void cp_corr(struct arena *a, const struct sigma_correlation *s, struct sigma_correlation *d)
+{
+    *d = *s;
+    d->rules = cp_strv(a, s->rules, s->nrules);
+    d->group_by = cp_strv(a, s->group_by, s->ngroup_by);
+    d->timespan_text = cp(a, s->timespan_text);
+    d->cond.field = cp(a, s->cond.field);
+    d->aliases = arena_zalloc(a, (s->naliases ? s->naliases : 1) * sizeof(*d->aliases));
+    for (size_t i = 0; i < s->naliases; i++) {
+        d->aliases[i].name = cp(a, s->aliases[i].name);
+        d->aliases[i].n = s->aliases[i].n;
+        d->aliases[i].rules = cp_strv(a, s->aliases[i].rules, s->aliases[i].n);
+        d->aliases[i].fields = cp_strv(a, s->aliases[i].fields, s->aliases[i].n);
+    }
+}
+
+/* ------------------------------------------------------------- selection */
+
+static bool any_glob(const char *const *globs, size_t n, const char *s)
+{
+    if (!s)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (glob_simple_nocase(globs[i], s))
+            return true;
+    return false;
+}
+
+static bool list_any_glob(const char *const *globs, size_t n, const struct stoat_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (any_glob(globs, n, l->items[i]))
+            return true;
+    return false;
+}
+
+static bool selected(const struct stoat_rule_select *s, const struct stoat_rule_meta *m)
+{
+    if (s->level_mask && !(s->level_mask & (1u << m->level)))
+        return false;
+    unsigned sm = s->status_mask ? s->status_mask
+                                 : ~((1u << STOAT_STATUS_DEPRECATED) | (1u << STOAT_STATUS_UNSUPPORTED));
+    if (!(sm & (1u << m->status)))
+        return false;
+    if (s->ntags && !list_any_glob(s->tags, s->ntags, &m->tags))
+        return false;
+    if (s->nexclude_tags && list_any_glob(s->exclude_tags, s->nexclude_tags, &m->tags))
+        return false;
+    if (s->nids && !any_glob(s->ids, s->nids, m->id) && !any_glob(s->ids, s->nids, m->name))
+        return false;
+    if (s->nexclude_ids && (any_glob(s->exclude_ids, s->nexclude_ids, m->id) ||
+                            any_glob(s->exclude_ids, s->nexclude_ids, m->name)))
+        return false;
+    if (s->product && !any_glob(&s->product, 1, m->product))
+        return false;
+    if (s->category && !any_glob(&s->category, 1, m->category))
+        return false;
+    if (s->service && !any_glob(&s->service, 1, m->service))
+        return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ load */
+
+static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file,
+                      unsigned line, const char *rule_id, const char *msg)
+{
+    if (!l->opts.diag)
+        return;
+    struct stoat_diag d = {.code = code, .severity = sev, .file = file, .line = line, .rule_id = rule_id,
+                           .message = msg};
+    l->opts.diag(l->opts.diag_ctx, &d);
+}
+
+stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
+{
+    *out = NULL;
+    if (!opts || !opts->mapping_path)
+        return STOAT_ERR_ARG;
+    struct stoat_loader *l = xcalloc(1, sizeof(*l));
+    l->opts = *opts;
+    clock_gettime(CLOCK_MONOTONIC, &l->t0);
+    struct stoat_ruleset *rs = xcalloc(1, sizeof(*rs));
+    arena_init(&rs->arena, 1 << 20);
+    fieldtab_init(&rs->fields);
+    l->rs = rs;
+    strmap_init(&l->ids);
+    stoat_err e = mapping_load(opts->mapping_path, &rs->map, opts->diag, opts->diag_ctx);
+    if (!e && opts->placeholders_path)
+        e = placeholders_load(opts->placeholders_path, &l->ph, opts->diag, opts->diag_ctx);
+    if (e) {
+        stoat_loader_destroy(l);
+        return e;
+    }
+    l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
+                                .diag_ctx = opts->diag_ctx};
+    *out = l;
+    return STOAT_OK;
+}
+
+struct file_ctx {
+    struct stoat_loader *l;
+    const char *file;        /* in the ruleset arena: rule metadata points at it */
+    struct arena *parse;
+};
+
+static void add_detection(struct file_ctx *f, struct sigma_rule *r)
+{
+    struct stoat_loader *l = f->l;
+    struct stoat_ruleset *rs = l->rs;
+    if (!selected(&l->opts.select, &r->meta)) {
+        l->stats.deselected++;
+        return;
+    }
+    struct compiled prog;
+    if (compile_detection(&l->comp, r, &prog)) {
+        l->stats.rejected++;
+        return;
+    }
+    if (r->meta.id) {
+        uint32_t prev;
+        if (strmap_get(&l->ids, r->meta.id, strlen(r->meta.id), &prev)) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "duplicate rule id, first loaded from %s; both are kept",
+                     prev && prev <= l->nrules ? l->rules[prev - 1].meta.file : "?");
+            diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_RULE, f->file, r->meta.line, r->meta.id, msg);
+        }
+    }
+    XGROW(l->rules, l->rcap, l->nrules + 1);
+    struct rule *dst = &l->rules[l->nrules];
+    memset(dst, 0, sizeof(*dst));
+    cp_meta(&rs->arena, &r->meta, &dst->meta);
+    dst->meta.file = f->file;
+    dst->prog = prog;
+    struct map_selector *sels;
+    dst->nsels = mapping_resolve(rs->map, r->meta.product, r->meta.category, r->meta.service, &rs->arena, &sels);
+    dst->sels = sels;
+    if (!dst->nsels)
+        l->stats.unrouted++;
+    l->nrules++;
+    if (dst->meta.id)
+        strmap_put(&l->ids, dst->meta.id, strlen(dst->meta.id), (uint32_t)l->nrules);
+    if (dst->meta.name)
+        strmap_put(&l->ids, dst->meta.name, strlen(dst->meta.name), (uint32_t)l->nrules);
+    l->stats.loaded++;
+}
+
+static int on_doc(void *ctx, struct ynode *root, unsigned idx)
+{
+    (void)idx;
+    struct file_ctx *f = ctx;
+    struct stoat_loader *l = f->l;
+    struct sigma_rule r;
+    l->stats.documents++;
+    if (sigma_parse_doc(f->file, root, f->parse, &r, l->opts.diag, l->opts.diag_ctx)) {
+        l->stats.rejected++;
+        return 0;
+    }
+    switch (r.kind) {
+    case STOAT_RULE_DETECTION:
+        add_detection(f, &r);
+        break;
+    case STOAT_RULE_FILTER: {
+        const struct pnode *root_node;
+        if (compile_filter(&l->comp, &r, &root_node)) {
+            l->stats.rejected++;
+            break;
+        }
+        XGROW(l->filters, l->fcap, l->nfilters + 1);
+        struct pending_filter *pf = &l->filters[l->nfilters++];
+        cp_meta(&l->rs->arena, &r.meta, &pf->meta);
+        pf->meta.file = f->file;
+        pf->rules = cp_strv(&l->rs->arena, r.filter.rules, r.filter.nrules);
+        pf->nrules = r.filter.nrules;
+        pf->root = root_node;
+        break;
+    }
+    case STOAT_RULE_CORRELATION: {
+        if (!selected(&l->opts.select, &r.meta)) {
+            l->stats.deselected++;
+            break;
+        }
+        XGROW(l->corrs, l->ccap, l->ncorrs + 1);
+        struct correlation *c = &l->corrs[l->ncorrs++];
+        memset(c, 0, sizeof(*c));
+        cp_meta(&l->rs->arena, &r.meta, &c->meta);
+        c->meta.file = f->file;
+        cp_corr(&l->rs->arena, &r.corr, &c->corr);
+        l->stats.correlations++;
+        break;
+    }
+    }
+    return 0;
+}
+
+static bool rule_file_name(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && strcmp(name + n - 4, ".yml") == 0) || (n > 5 && strcmp(name + n - 5, ".yaml") == 0);
+}
+
+stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
+{
+    struct arena parse;
+    arena_init(&parse, 65536);
+    struct file_ctx f = {.l = l, .file = arena_strdup(&l->rs->arena, name), .parse = &parse};
+    l->stats.files++;
+    size_t before = l->stats.documents;
+    stoat_err e = yaml_parse(f.file, text, len, &parse, on_doc, &f, l->opts.diag, l->opts.diag_ctx);
+    if (e && l->stats.documents == before)
+        l->stats.rejected++;   /* a file that gave no document at all counts as one rejected */
+    arena_free(&parse);
+    return e;
+}
+
+static int load_file(void *ctx, const char *path)
+{
+    struct stoat_loader *l = ctx;
+    char *text;
+    size_t len;
+    char why[256];
+    if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+        l->stats.rejected++;
+        return 0;
+    }
+    stoat_loader_add_text(l, path, text, len);
+    free(text);
+    return 0;
+}
+
+static void walk_err(void *ctx, const char *path, const char *why)
+{
+    struct stoat_loader *l = ctx;
+    char msg[400];
+    snprintf(msg, sizeof(msg), "cannot read: %s", why);
+    diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+}
+
+stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
+{
+    if (!fs_is_dir(path)) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            walk_err(l, path, "no such file or directory");
+            return STOAT_ERR_IO;
+        }
+        fclose(f);
+    }
+    fs_walk(path, rule_file_name, load_file, walk_err, l);
+    return STOAT_OK;
+}
+
+/* ----------------------------------------------------------------- build */
+
+static long find_rule(struct stoat_loader *l, const char *ref)
+{
+    uint32_t v;
+    if (strmap_get(&l->ids, ref, strlen(ref), &v) && v)
+        return (long)v - 1;
+    return -1;
+}
+
+static long find_corr(struct stoat_loader *l, const char *ref)
+{
+    for (size_t i = 0; i < l->ncorrs; i++)
+        if ((l->corrs[i].meta.id && strcmp(l->corrs[i].meta.id, ref) == 0) ||
+            (l->corrs[i].meta.name && strcmp(l->corrs[i].meta.name, ref) == 0))
+            return (long)i;
+    return -1;
+}
+
+static void link_filters(struct stoat_loader *l)
+{
+    /* per rule: the filters naming it */
+    const struct pnode ***per = xcalloc(l->nrules + 1, sizeof(*per));
+    size_t *count = xcalloc(l->nrules + 1, sizeof(*count)), *cap = xcalloc(l->nrules + 1, sizeof(*cap));
+    for (size_t f = 0; f < l->nfilters; f++) {
+        const struct pending_filter *pf = &l->filters[f];
+        bool any = false;
+        for (size_t i = 0; i < pf->nrules; i++) {
+            long r = find_rule(l, pf->rules[i]);
+            if (r < 0)
+                continue;
+            any = true;
+            XGROW(per[r], cap[r], count[r] + 1);
+            per[r][count[r]++] = pf->root;
+        }
+        if (any)
+            l->stats.filters++;
+        else
+            diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_NOTFOUND, pf->meta.file, pf->meta.line, pf->meta.id,
+                      "filter names no loaded rule; it changes nothing");
+    }
+    for (size_t r = 0; r < l->nrules; r++) {
+        if (count[r])
+            compile_attach_filters(&l->comp, &l->rules[r].prog, per[r], count[r]);
+        free(per[r]);
+    }
+    free(per);
+    free(count);
+    free(cap);
+}
+
+static void link_correlations(struct stoat_loader *l)
+{
+    for (size_t c = 0; c < l->ncorrs; c++) {
+        struct correlation *k = &l->corrs[c];
+        long *idx = arena_alloc(&l->rs->arena, (k->corr.nrules ? k->corr.nrules : 1) * sizeof(*idx));
+        for (size_t i = 0; i < k->corr.nrules; i++) {
+            long r = find_rule(l, k->corr.rules[i]);
+            if (r >= 0) {
+                idx[i] = r;
+                if (!k->corr.generate)
+                    l->rules[r].correlation_only = true;
+                continue;
+            }
+            long cc = find_corr(l, k->corr.rules[i]);
+            idx[i] = cc >= 0 ? -2 - cc : -1;
+            if (cc < 0) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "correlation refers to '%s', which is not loaded", k->corr.rules[i]);
+                diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_NOTFOUND, k->meta.file, k->meta.line, k->meta.id, msg);
+            }
+        }
+        k->rule_index = idx;
+    }
+}
+
+static const uint32_t *intern_list(struct stoat_ruleset *rs, const char **names, size_t n)
+{
+    uint32_t *v = arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = fieldtab_intern(&rs->fields, names[i], strlen(names[i]));
+    return v;
+}
+
+stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
+{
+    *out = NULL;
+    struct stoat_ruleset *rs = l->rs;
+    link_filters(l);
+    link_correlations(l);
+    rs->regexes = l->comp.regexes;
+    rs->nregexes = l->comp.nregexes;
+    l->comp.regexes = NULL;
+    l->comp.nregexes = 0;
+    rs->rules = l->rules;
+    rs->nrules = l->nrules;
+    rs->corrs = l->corrs;
+    rs->ncorrs = l->ncorrs;
+    l->rules = NULL;
+    l->corrs = NULL;
+    l->nrules = l->ncorrs = 0;
+    const struct mapping *m = rs->map;
+    rs->ts_ids = intern_list(rs, (const char **)m->ts_fields, m->nts);
+    rs->nts_ids = m->nts;
+    rs->host_ids = intern_list(rs, (const char **)m->host_fields, m->nhost);
+    rs->nhost_ids = m->nhost;
+    rs->channel_ids = intern_list(rs, (const char **)m->channel_fields, m->nchannel);
+    rs->nchannel_ids = m->nchannel;
+    rs->eid_ids = intern_list(rs, (const char **)m->eid_fields, m->neid);
+    rs->neid_ids = m->neid;
+    stoat_err e = ruleset_build_routes(rs, l->opts.diag, l->opts.diag_ctx);
+    if (e) {
+        l->rs = rs;
+        return e;
+    }
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
+    rs->stats = l->stats;
+    l->rs = NULL;
+    *out = rs;
+    return STOAT_OK;
+}
+
+void stoat_loader_stats(const struct stoat_loader *l, struct stoat_load_stats *out)
+{
+    *out = l->stats;
+}
+
+void stoat_loader_destroy(struct stoat_loader *l)
+{
+    if (!l)
+        return;
+    stoat_ruleset_destroy(l->rs);   /* set only when build did not hand it over */
+    for (size_t i = 0; i < l->comp.nregexes; i++)
+        pcre2_code_free(l->comp.regexes[i]);
+    free(l->comp.regexes);
+    free(l->rules);
+    free(l->corrs);
+    free(l->filters);
+    strmap_free(&l->ids);
+    placeholders_free(l->ph);
+    free(l);
+}
+
+size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
+{
+    return rs ? rs->nrules : 0;
+}
+
+const struct stoat_rule_meta *stoat_ruleset_rule(const struct stoat_ruleset *rs, size_t i)
+{
+    return rs && i < rs->nrules ? &rs->rules[i].meta : NULL;
+}
+
+long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name)
+{
+    for (size_t i = 0; rs && i < rs->nrules; i++)
+        if ((rs->rules[i].meta.id && strcmp(rs->rules[i].meta.id, id_or_name) == 0) ||
+            (rs->rules[i].meta.name && strcmp(rs->rules[i].meta.name, id_or_name) == 0))
+            return (long)i;
+    return -1;
+}
+
+void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats *out)
+{
+    *out = rs->stats;
+}
+
+void stoat_ruleset_destroy(struct stoat_ruleset *rs)
+{
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->nclasses; i++)
+        hs_free_database(rs->classes[i].db);
+    hs_free_scratch(rs->scratch_proto);
+    for (size_t i = 0; i < rs->nregexes; i++)
+        pcre2_code_free(rs->regexes[i]);
+    free(rs->regexes);
+    free(rs->rules);
+    free(rs->corrs);
+    free(rs->rsets);
+    strmap_free(&rs->routes);
+    fieldtab_free(&rs->fields);
+    mapping_free(rs->map);
+    arena_free(&rs->arena);
+    free(rs);
+}

@@ -1,0 +1,66 @@
+/* The mapping data file (data/mapping.yml): which events make up each Sigma
+ * logsource, the field renames some sources need, how JSON paths flatten to
+ * Sigma field names, and which fields carry an event's time, host, channel and
+ * id. Loaded once per loader; read-only afterwards. */
+#ifndef STOAT_RULES_MAPPING_H
+#define STOAT_RULES_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/error.h"
+#include "util/mem.h"
+
+#define MAP_MAX_EVENT_IDS 256
+
+struct map_rename {
+    const char *from, *to;
+};
+
+/* A set of events: one channel (or every channel of a product) and some ids. */
+struct map_selector {
+    const char *channel;        /* as written; NULL = every channel of product */
+    const char *product;        /* lower case */
+    const int64_t *eids;        /* sorted; neids == 0 means any id */
+    size_t neids;
+    const struct map_rename *renames;
+    size_t nrenames;
+};
+
+struct map_entry {
+    const char *product, *category, *service;   /* lower case; NULL = not given */
+    struct map_selector *sels;
+    size_t nsels;
+};
+
+struct map_strip {
+    const char *prefix;         /* may contain "*" for one path component */
+};
+
+struct mapping {
+    struct arena a;
+    struct map_entry *entries;
+    size_t nentries;
+    struct map_rename *json_renames;
+    size_t njson_renames;
+    const char **strip;
+    size_t nstrip;
+    const char **ts_fields, **host_fields, **channel_fields, **eid_fields, **provider_fields;
+    size_t nts, nhost, nchannel, neid, nprovider;
+};
+
+stoat_err mapping_load(const char *path, struct mapping **out, stoat_diag_fn diag, void *diag_ctx);
+stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out,
+                            stoat_diag_fn diag, void *diag_ctx);
+void mapping_free(struct mapping *m);
+
+/* The selectors a rule with this logsource reads, allocated in a. Returns the
+ * count (0: no event source is mapped for it). */
+size_t mapping_resolve(const struct mapping *m, const char *product, const char *category, const char *service,
+                       struct arena *a, struct map_selector **out);
+
+/* The product a channel belongs to according to the mapping, or NULL. */
+const char *mapping_channel_product(const struct mapping *m, const char *channel, size_t len);
+
+#endif

@@ -1,0 +1,325 @@
+/* JSON lines and CSV output. The JSON form nests what belongs together
+ * (rule, source, event) and keeps event values typed: numbers stay numbers.
+ * A field that occurs several times in an event becomes a list. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "stoat/sinks.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/text.h"
+
+struct jsonl {
+    FILE *out;
+    struct buf b;
+};
+
+static void json_strlist(struct buf *b, const struct stoat_strlist *l)
+{
+    buf_putc(b, '[');
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, l->items[i], strlen(l->items[i]));
+    }
+    buf_putc(b, ']');
+}
+
+static void json_opt_str(struct buf *b, const char *key, const char *v)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (v)
+        buf_json_str(b, v, strlen(v));
+    else
+        buf_puts(b, "null");
+}
+
+static bool valid_json_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n)
+        return false;
+    if (s[i] == '0')
+        i++;
+    else if (s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    else
+        return false;
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return false;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return false;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    return i == n;
+}
+
+static void json_value(struct buf *b, const struct stoat_field *f)
+{
+    switch (f->type) {
+    case STOAT_V_NULL:
+        buf_puts(b, "null");
+        return;
+    case STOAT_V_BOOL:
+        buf_puts(b, f->value_len == 4 ? "true" : "false");
+        return;
+    case STOAT_V_NUMBER:
+        if (valid_json_number(f->value, f->value_len)) {
+            buf_put(b, f->value, f->value_len);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    buf_json_str(b, f->value, f->value_len);
+}
+
+/* Writes the event object; a repeated name becomes a list of its values. */
+void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
+void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
+{
+    buf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fs[i];
+        /* already written as part of an earlier list? */
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0;
+        if (seen)
+            continue;
+        size_t count = 1;
+        for (size_t j = i + 1; j < n; j++)
+            if (fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0)
+                count++;
+        if (!first)
+            buf_putc(b, ',');
+        first = false;
+        buf_json_str(b, f->name, f->name_len);
+        buf_putc(b, ':');
+        if (count == 1) {
+            json_value(b, f);
+            continue;
+        }
+        buf_putc(b, '[');
+        bool fv = true;
+        for (size_t j = i; j < n; j++)
+            if (fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0) {
+                if (!fv)
+                    buf_putc(b, ',');
+                fv = false;
+                json_value(b, &fs[j]);
+            }
+        buf_putc(b, ']');
+    }
+    buf_putc(b, '}');
+}
+
+static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct jsonl *j = ctx;
+    struct buf *b = &j->b;
+    const struct stoat_rule_meta *r = a->rule;
+    buf_clear(b);
+    buf_puts(b, "{\"kind\":\"alert\"");
+    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "host", a->host);
+    json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
+    buf_puts(b, ",\"rule\":{\"id\":");
+    if (r->id)
+        buf_json_str(b, r->id, strlen(r->id));
+    else
+        buf_puts(b, "null");
+    json_opt_str(b, "title", r->title);
+    json_opt_str(b, "status", stoat_status_name(r->status)[0] ? stoat_status_name(r->status) : NULL);
+    buf_puts(b, ",\"tags\":");
+    json_strlist(b, &r->tags);
+    buf_puts(b, ",\"attack\":{\"techniques\":");
+    json_strlist(b, &r->attack_ids);
+    buf_puts(b, ",\"tactics\":");
+    json_strlist(b, &r->attack_tactics);
+    buf_puts(b, "},\"logsource\":{");
+    bool first = true;
+    const char *ls[3][2] = {{"product", r->product}, {"category", r->category}, {"service", r->service}};
+    for (int i = 0; i < 3; i++)
+        if (ls[i][1]) {
+            if (!first)
+                buf_putc(b, ',');
+            first = false;
+            buf_printf(b, "\"%s\":", ls[i][0]);
+            buf_json_str(b, ls[i][1], strlen(ls[i][1]));
+        }
+    buf_putc(b, '}');
+    json_opt_str(b, "file", r->file);
+    buf_puts(b, "},\"source\":{\"file\":");
+    buf_json_str(b, a->pos.file, strlen(a->pos.file));
+    json_opt_str(b, "format", a->pos.format);
+    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
+    if (a->pos.line)
+        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
+    else
+        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
+    json_opt_str(b, "channel", a->channel);
+    json_opt_str(b, "event_id", a->event_id);
+    buf_puts(b, "},\"event\":");
+    stoat_json_event(b, a->fields, a->nfields);
+    buf_puts(b, "}\n");
+    if (fwrite(b->p, 1, b->len, j->out) != b->len)
+        return STOAT_ERR_IO;
+    return STOAT_OK;
+}
+
+static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
+{
+    (void)s;
+    struct jsonl *j = ctx;
+    return fflush(j->out) == 0 ? STOAT_OK : STOAT_ERR_IO;
+}
+
+static void jsonl_destroy(void *ctx)
+{
+    struct jsonl *j = ctx;
+    buf_free(&j->b);
+    free(j);
+}
+
+void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
+{
+    struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->out = out;
+    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .end = jsonl_end, .destroy = jsonl_destroy};
+}
+
+/* ------------------------------------------------------------------- csv */
+
+struct csv_row {
+    int64_t t;
+    uint64_t seq;
+    char *text;
+    size_t len;
+};
+
+struct csv {
+    FILE *out;
+    struct csv_row *rows;
+    size_t n, cap;
+    struct buf b;
+};
+
+static bool header_field(const struct stoat_field *f)
+{
+    static const char *const skip[] = {"Channel", "EventID", "Computer", "TimeCreated_SystemTime", "EventRecordID",
+                                       "Provider_Name", "Provider_Guid", "Keywords", "Level", "Task", "Opcode",
+                                       "Version", "Execution_ProcessID", "Execution_ThreadID", "Security_UserID",
+                                       NULL};
+    for (const char *const *s = skip; *s; s++)
+        if (strlen(*s) == f->name_len && memcmp(*s, f->name, f->name_len) == 0)
+            return true;
+    return false;
+}
+
+static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct csv *c = ctx;
+    struct buf *b = &c->b;
+    buf_clear(b);
+    const struct stoat_rule_meta *r = a->rule;
+    const char *cols[] = {a->timestamp ? a->timestamp : "", a->host ? a->host : "", stoat_level_name(r->level),
+                          r->id ? r->id : "", r->title ? r->title : ""};
+    for (size_t i = 0; i < 5; i++) {
+        buf_csv_field(b, cols[i], strlen(cols[i]));
+        buf_putc(b, ',');
+    }
+    struct buf tmp = {0};
+    for (size_t i = 0; i < r->attack_tactics.n; i++)
+        buf_printf(&tmp, "%s%s", i ? " " : "", r->attack_tactics.items[i]);
+    buf_csv_field(b, tmp.p ? tmp.p : "", tmp.len);
+    buf_putc(b, ',');
+    buf_clear(&tmp);
+    for (size_t i = 0; i < r->attack_ids.n; i++)
+        buf_printf(&tmp, "%s%s", i ? " " : "", r->attack_ids.items[i]);
+    buf_csv_field(b, tmp.p ? tmp.p : "", tmp.len);
+    buf_putc(b, ',');
+    const char *ch = a->channel ? a->channel : "", *eid = a->event_id ? a->event_id : "";
+    buf_csv_field(b, ch, strlen(ch));
+    buf_putc(b, ',');
+    buf_csv_field(b, eid, strlen(eid));
+    buf_putc(b, ',');
+    buf_csv_field(b, a->pos.file, strlen(a->pos.file));
+    buf_printf(b, ",%llu,%llu,", (unsigned long long)a->pos.record, (unsigned long long)a->pos.line);
+    buf_clear(&tmp);
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (header_field(f) || f->type == STOAT_V_NULL)
+            continue;
+        if (tmp.len)
+            buf_puts(&tmp, " | ");
+        buf_put(&tmp, f->name, f->name_len);
+        buf_puts(&tmp, ": ");
+        buf_put(&tmp, f->value, f->value_len);
+    }
+    buf_csv_field(b, tmp.p ? tmp.p : "", tmp.len);
+    buf_free(&tmp);
+    buf_puts(b, "\r\n");
+    XGROW(c->rows, c->cap, c->n + 1);
+    c->rows[c->n] = (struct csv_row){.t = a->time_ns, .seq = c->n, .text = xstrndup(b->p, b->len), .len = b->len};
+    c->n++;
+    return STOAT_OK;
+}
+
+static int cmp_row(const void *x, const void *y)
+{
+    const struct csv_row *a = x, *b = y;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static stoat_err csv_end(void *ctx, const struct stoat_hunt_stats *s)
+{
+    (void)s;
+    struct csv *c = ctx;
+    stoat_err e = STOAT_OK;
+    qsort(c->rows, c->n, sizeof(*c->rows), cmp_row);
+    static const char header[] =
+        "Timestamp,Host,Level,RuleId,RuleTitle,Tactics,Techniques,Channel,EventID,File,Record,Line,Details\r\n";
+    if (fwrite(header, 1, sizeof(header) - 1, c->out) != sizeof(header) - 1)
+        e = STOAT_ERR_IO;
+    for (size_t i = 0; i < c->n; i++)
+        if (fwrite(c->rows[i].text, 1, c->rows[i].len, c->out) != c->rows[i].len)
+            e = STOAT_ERR_IO;
+    if (fflush(c->out) != 0)
+        e = STOAT_ERR_IO;
+    return e;
+}
+
+static void csv_destroy(void *ctx)
+{
+    struct csv *c = ctx;
+    for (size_t i = 0; i < c->n; i++)
+        free(c->rows[i].text);
+    free(c->rows);
+    buf_free(&c->b);
+    free(c);
+}
+
+void stoat_sink_csv(FILE *out, struct stoat_sink *sink)
+{
+    struct csv *c = xcalloc(1, sizeof(*c));
+    c->out = out;
+    *sink = (struct stoat_sink){.ctx = c, .alert = csv_alert, .end = csv_end, .destroy = csv_destroy};
+}

@@ -1,0 +1,285 @@
+/* Human output: a line per alert (table) and the closing summary. Colour is
+ * the caller's decision (a TTY and no NO_COLOR); here it only picks escapes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "stoat/sinks.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/strmap.h"
+
+static const char *level_color(enum stoat_level l)
+{
+    switch (l) {
+    case STOAT_LEVEL_CRITICAL: return "\033[1;97;41m";
+    case STOAT_LEVEL_HIGH: return "\033[1;31m";
+    case STOAT_LEVEL_MEDIUM: return "\033[33m";
+    case STOAT_LEVEL_LOW: return "\033[36m";
+    default: return "\033[2m";
+    }
+}
+#define RESET "\033[0m"
+#define BOLD "\033[1m"
+
+/* Fields worth a glance, in the order an analyst reads them. */
+static const char *const key_fields[] = {
+    "Image", "CommandLine", "ParentImage", "TargetFilename", "ImageLoaded", "TargetObject", "Details",
+    "DestinationIp", "DestinationPort", "QueryName", "ScriptBlockText", "PipeName", "ServiceName",
+    "TargetUserName", "SubjectUserName", "IpAddress", "User", "exe", "cmd", "proctitle", NULL,
+};
+
+static void details(struct buf *b, const struct stoat_alert *a, size_t maxlen)
+{
+    size_t start = b->len;
+    for (const char *const *k = key_fields; *k; k++) {
+        size_t kl = strlen(*k);
+        for (size_t i = 0; i < a->nfields; i++) {
+            const struct stoat_field *f = &a->fields[i];
+            if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
+                continue;
+            buf_puts(b, b->len > start ? " | " : "");
+            buf_put(b, f->name, f->name_len);
+            buf_puts(b, ": ");
+            for (size_t j = 0; j < f->value_len; j++) {
+                char c = f->value[j];
+                buf_putc(b, (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
+            }
+            break;
+        }
+        if (b->len - start > maxlen)
+            break;
+    }
+    if (b->len - start > maxlen) {
+        b->len = start + maxlen;
+        buf_puts(b, "...");
+    }
+}
+
+struct table {
+    FILE *out;
+    bool color;
+    struct buf b;
+};
+
+static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct table *t = ctx;
+    struct buf *b = &t->b;
+    buf_clear(b);
+    char ts[24] = "-";
+    if (a->timestamp) {
+        snprintf(ts, sizeof(ts), "%.19s", a->timestamp);
+        if (ts[10] == 'T')
+            ts[10] = ' ';
+    }
+    const char *lvl = stoat_level_name(a->rule->level);
+    buf_printf(b, "%-19s  ", ts);
+    if (t->color)
+        buf_puts(b, level_color(a->rule->level));
+    buf_printf(b, "%-13s", lvl[0] ? lvl : "-");
+    if (t->color)
+        buf_puts(b, RESET);
+    buf_printf(b, "  %-18.18s  ", a->host ? a->host : "-");
+    if (t->color)
+        buf_puts(b, BOLD);
+    buf_puts(b, a->rule->title ? a->rule->title : "?");
+    if (t->color)
+        buf_puts(b, RESET);
+    buf_puts(b, "\n      ");
+    details(b, a, 240);
+    buf_putc(b, '\n');
+    return fwrite(b->p, 1, b->len, t->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+}
+
+static void table_destroy(void *ctx)
+{
+    struct table *t = ctx;
+    buf_free(&t->b);
+    free(t);
+}
+
+static stoat_err table_end(void *ctx, const struct stoat_hunt_stats *s)
+{
+    (void)s;
+    struct table *t = ctx;
+    return fflush(t->out) == 0 ? STOAT_OK : STOAT_ERR_IO;
+}
+
+void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink)
+{
+    struct table *t = xcalloc(1, sizeof(*t));
+    t->out = out;
+    t->color = color;
+    *sink = (struct stoat_sink){.ctx = t, .alert = table_alert, .end = table_end, .destroy = table_destroy};
+}
+
+/* ---------------------------------------------------------------- summary */
+
+struct rule_count {
+    const struct stoat_rule_meta *rule;
+    uint64_t n;
+};
+
+struct host_count {
+    const char *host;
+    uint64_t n;
+    uint64_t by_level[STOAT_LEVEL_COUNT];
+};
+
+struct summary {
+    FILE *out;
+    struct stoat_summary_opts opts;
+    struct strmap rule_idx, host_idx;
+    struct rule_count *rules;
+    size_t nrules, rcap;
+    struct host_count *hosts;
+    size_t nhosts, hcap;
+};
+
+static stoat_err summary_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct summary *s = ctx;
+    uint32_t i;
+    const void *key = &a->rule;
+    if (!strmap_get(&s->rule_idx, key, sizeof(a->rule), &i)) {
+        i = (uint32_t)s->nrules;
+        strmap_put(&s->rule_idx, key, sizeof(a->rule), i);
+        XGROW(s->rules, s->rcap, s->nrules + 1);
+        s->rules[s->nrules++] = (struct rule_count){.rule = a->rule};
+    }
+    s->rules[i].n++;
+    const char *host = a->host ? a->host : "(no host)";
+    if (!strmap_get(&s->host_idx, host, strlen(host), &i)) {
+        i = (uint32_t)s->nhosts;
+        strmap_put(&s->host_idx, host, strlen(host), i);
+        XGROW(s->hosts, s->hcap, s->nhosts + 1);
+        s->hosts[s->nhosts++] = (struct host_count){.host = strmap_key(&s->host_idx, host, strlen(host))};
+    }
+    s->hosts[i].n++;
+    s->hosts[i].by_level[a->rule->level]++;
+    return STOAT_OK;
+}
+
+static int cmp_rule(const void *x, const void *y)
+{
+    const struct rule_count *a = x, *b = y;
+    if (a->rule->level != b->rule->level)
+        return a->rule->level > b->rule->level ? -1 : 1;
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return strcmp(a->rule->title ? a->rule->title : "", b->rule->title ? b->rule->title : "");
+}
+
+static uint64_t weight(const struct host_count *h)
+{
+    return h->by_level[STOAT_LEVEL_CRITICAL] * 1000000 + h->by_level[STOAT_LEVEL_HIGH] * 10000 +
+           h->by_level[STOAT_LEVEL_MEDIUM] * 100 + h->by_level[STOAT_LEVEL_LOW];
+}
+
+static int cmp_host(const void *x, const void *y)
+{
+    const struct host_count *a = x, *b = y;
+    uint64_t wa = weight(a), wb = weight(b);
+    if (wa != wb)
+        return wa > wb ? -1 : 1;
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return strcmp(a->host, b->host);
+}
+
+static void num(char *out, size_t n, uint64_t v)
+{
+    char tmp[32];
+    int l = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < l && o + 2 < n; i++) {
+        if (i && (l - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = tmp[i];
+    }
+    out[o] = 0;
+}
+
+static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
+{
+    struct summary *s = ctx;
+    FILE *o = s->out;
+    bool c = s->opts.color;
+    char a[32], b[32], d[32];
+    fprintf(o, "\n%sstoat hunt summary%s\n", c ? BOLD : "", c ? RESET : "");
+    num(a, sizeof(a), st->events);
+    num(b, sizeof(b), st->skipped);
+    num(d, sizeof(d), st->files);
+    double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
+    fprintf(o, "  read %s file%s, %s events (%s malformed records skipped) in %.2f s, %.0f events/s\n", d,
+            st->files == 1 ? "" : "s", a, b, st->seconds, rate);
+    if (st->files_failed)
+        fprintf(o, "  %llu input%s could not be read (see the messages above)\n",
+                (unsigned long long)st->files_failed, st->files_failed == 1 ? "" : "s");
+    if (s->opts.load) {
+        const struct stoat_load_stats *l = s->opts.load;
+        fprintf(o, "  rules: %zu loaded, %zu rejected, %zu correlations, %zu filters (%.2f s to load)\n",
+                l->loaded, l->rejected, l->correlations, l->filters, l->load_seconds);
+    }
+    num(a, sizeof(a), st->alerts);
+    fprintf(o, "\n  %s alert%s", a, st->alerts == 1 ? "" : "s");
+    for (int l = STOAT_LEVEL_CRITICAL; l >= STOAT_LEVEL_NONE; l--) {
+        if (!st->alerts_by_level[l])
+            continue;
+        num(a, sizeof(a), st->alerts_by_level[l]);
+        fprintf(o, "   %s%s %s%s", c ? level_color((enum stoat_level)l) : "",
+                l ? stoat_level_name((enum stoat_level)l) : "no level", a, c ? RESET : "");
+    }
+    fputc('\n', o);
+    if (!s->nrules) {
+        fflush(o);
+        return STOAT_OK;
+    }
+    qsort(s->rules, s->nrules, sizeof(*s->rules), cmp_rule);
+    unsigned top = s->opts.top_rules ? s->opts.top_rules : 15;
+    fprintf(o, "\n  %-8s %-13s %s\n", "alerts", "level", "rule");
+    for (size_t i = 0; i < s->nrules && i < top; i++) {
+        const struct rule_count *r = &s->rules[i];
+        num(a, sizeof(a), r->n);
+        fprintf(o, "  %-8s %s%-13s%s %s\n", a, c ? level_color(r->rule->level) : "",
+                stoat_level_name(r->rule->level)[0] ? stoat_level_name(r->rule->level) : "-", c ? RESET : "",
+                r->rule->title ? r->rule->title : "?");
+    }
+    if (s->nrules > top)
+        fprintf(o, "  ... and %zu more rules\n", s->nrules - top);
+    qsort(s->hosts, s->nhosts, sizeof(*s->hosts), cmp_host);
+    unsigned toph = s->opts.top_hosts ? s->opts.top_hosts : 10;
+    fprintf(o, "\n  %-8s %-8s %-8s %-8s %s\n", "alerts", "crit", "high", "medium", "host");
+    for (size_t i = 0; i < s->nhosts && i < toph; i++) {
+        const struct host_count *h = &s->hosts[i];
+        num(a, sizeof(a), h->n);
+        fprintf(o, "  %-8s %-8llu %-8llu %-8llu %s\n", a, (unsigned long long)h->by_level[STOAT_LEVEL_CRITICAL],
+                (unsigned long long)h->by_level[STOAT_LEVEL_HIGH], (unsigned long long)h->by_level[STOAT_LEVEL_MEDIUM],
+                h->host);
+    }
+    if (s->nhosts > toph)
+        fprintf(o, "  ... and %zu more hosts\n", s->nhosts - toph);
+    fflush(o);
+    return STOAT_OK;
+}
+
+static void summary_destroy(void *ctx)
+{
+    struct summary *s = ctx;
+    strmap_free(&s->rule_idx);
+    strmap_free(&s->host_idx);
+    free(s->rules);
+    free(s->hosts);
+    free(s);
+}
+
+void stoat_sink_summary(FILE *out, const struct stoat_summary_opts *opts, struct stoat_sink *sink)
+{
+    struct summary *s = xcalloc(1, sizeof(*s));
+    s->out = out;
+    if (opts)
+        s->opts = *opts;
+    strmap_init(&s->rule_idx);
+    strmap_init(&s->host_idx);
+    *sink = (struct stoat_sink){.ctx = s, .alert = summary_alert, .end = summary_end, .destroy = summary_destroy};
+}

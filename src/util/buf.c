@@ -1,0 +1,120 @@
+/* See buf.h. */
+#include "util/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/mem.h"
+#include "util/text.h"
+
+void buf_reserve(struct buf *b, size_t extra)
+{
+    size_t need = b->len + extra;
+    if (need <= b->cap)
+        return;
+    size_t nc = b->cap ? b->cap : 256;
+    while (nc < need)
+        nc *= 2;
+    b->p = xrealloc(b->p, nc);
+    b->cap = nc;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return;
+    }
+    if (!b->p || (size_t)n >= b->cap - b->len) {
+        buf_reserve(b, (size_t)n + 1);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap2);
+    }
+    va_end(ap2);
+    b->len += (size_t)n;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    buf_reserve(b, n + 2);
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            buf_put(b, run, (size_t)(p - run));
+        if (p >= end)
+            break;
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t l = utf8_valid_prefix(p, (size_t)(end - p));
+            if (l) {
+                buf_put(b, p, l);
+                p += l;
+            } else {
+                buf_puts(b, "\\ufffd");
+                p++;
+            }
+            continue;
+        }
+        p++;
+        switch (c) {
+        case '"': buf_puts(b, "\\\""); break;
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        default: {
+            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+            buf_put(b, u, 6);
+        }
+        }
+    }
+}
+
+void buf_json_str(struct buf *b, const char *s, size_t n)
+{
+    buf_putc(b, '"');
+    buf_json_escape(b, s, n);
+    buf_putc(b, '"');
+}
+
+void buf_csv_field(struct buf *b, const char *s, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') {
+            quote = 1;
+            break;
+        }
+    if (!quote) {
+        buf_put(b, s, n);
+        return;
+    }
+    buf_putc(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            buf_putc(b, '"');
+        buf_putc(b, s[i]);
+    }
+    buf_putc(b, '"');
+}

@@ -1,0 +1,169 @@
+/* See mem.h: abort-on-exhaustion allocators and a bump arena. The arena's
+ * reset keeps one block, sized to the largest request seen, so that a
+ * per-event scratch arena settles into zero malloc calls per event. */
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct arena_block {
+    struct arena_block *next;
+    size_t size;
+    char data[];
+};
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "stoat: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+void xgrow(void **p, size_t *cap, size_t need, size_t esz)
+{
+    if (need <= *cap)
+        return;
+    size_t nc = *cap ? *cap : 8;
+    while (nc < need)
+        nc *= 2;
+    *p = xrealloc(*p, nc * esz);
+    *cap = nc;
+}
+
+void arena_init(struct arena *a, size_t block_size)
+{
+    memset(a, 0, sizeof(*a));
+    a->block_size = block_size ? block_size : 4096;
+}
+
+static void arena_new_block(struct arena *a, size_t n)
+{
+    size_t size = a->block_size;
+    while (size < n)
+        size *= 2;
+    struct arena_block *b = xmalloc(sizeof(*b) + size);
+    b->size = size;
+    b->next = a->head;
+    a->head = b;
+    a->cur = b->data;
+    a->end = b->data + size;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if ((size_t)(a->end - a->cur) < n)
+        arena_new_block(a, n);
+    void *p = a->cur;
+    a->cur += n;
+    a->used += n;
+    return p;
+}
+
+void *arena_zalloc(struct arena *a, size_t n)
+{
+    void *p = arena_alloc(a, n);
+    memset(p, 0, n);
+    return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_alloc(a, n + 1);
+    if (n)
+        memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+    return arena_strndup(a, s, strlen(s));
+}
+
+void *arena_memdup(struct arena *a, const void *src, size_t n)
+{
+    void *p = arena_alloc(a, n);
+    if (n)
+        memcpy(p, src, n);
+    return p;
+}
+
+void arena_reset(struct arena *a)
+{
+    if (!a->head)
+        return;
+    /* Keep the biggest block; when several exist, grow the default so the
+     * next round fits in one. */
+    struct arena_block *keep = a->head;
+    size_t total = 0;
+    for (struct arena_block *b = a->head; b; b = b->next) {
+        total += b->size;
+        if (b->size > keep->size)
+            keep = b;
+    }
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        if (b != keep)
+            free(b);
+        b = next;
+    }
+    if (total > keep->size && a->block_size < total)
+        a->block_size = total;
+    keep->next = NULL;
+    a->head = keep;
+    a->cur = keep->data;
+    a->end = keep->data + keep->size;
+    a->used = 0;
+}
+
+void arena_free(struct arena *a)
+{
+    struct arena_block *b = a->head;
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    a->head = NULL;
+    a->cur = a->end = NULL;
+    a->used = 0;
+}

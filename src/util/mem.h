@@ -1,0 +1,40 @@
+/* Allocation helpers. stoat bounds its memory with explicit caps on every
+ * input, so running out of memory means the machine is in trouble; like git's
+ * xmalloc we report and abort rather than thread NULL checks through every
+ * parser. Arenas give the compiled ruleset and per-event scratch their
+ * lifetime: one free (or one reset) for many objects. */
+#ifndef STOAT_UTIL_MEM_H
+#define STOAT_UTIL_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Grows *p (element size esz) so that it holds at least need elements. */
+void  xgrow(void **p, size_t *cap, size_t need, size_t esz);
+#define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+struct arena_block;
+struct arena {
+    struct arena_block *head;   /* newest block first */
+    char *cur, *end;
+    size_t block_size;
+    size_t used;                /* bytes handed out since the last reset */
+};
+
+void  arena_init(struct arena *a, size_t block_size);
+void *arena_alloc(struct arena *a, size_t n);        /* 8-byte aligned */
+void *arena_zalloc(struct arena *a, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+void *arena_memdup(struct arena *a, const void *p, size_t n);
+/* Keeps the first (largest) block so per-event scratch does not touch malloc. */
+void  arena_reset(struct arena *a);
+void  arena_free(struct arena *a);
+
+#endif

@@ -1,0 +1,35 @@
+/* Open-addressing map from byte strings to uint32 values. Used to intern
+ * field names (name -> id) when a ruleset is compiled, and for the other
+ * name lookups done at load time. Keys are copied into the map's arena. */
+#ifndef STOAT_UTIL_STRMAP_H
+#define STOAT_UTIL_STRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/mem.h"
+
+struct strmap_slot {
+    uint64_t hash;
+    const char *key;
+    uint32_t len;
+    uint32_t value;
+};
+
+struct strmap {
+    struct strmap_slot *slots;
+    size_t cap, count;       /* cap is a power of two */
+    struct arena keys;
+};
+
+void strmap_init(struct strmap *m);
+void strmap_free(struct strmap *m);
+/* Returns true and sets *value when the key is present. */
+bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *value);
+/* Inserts when absent; returns the value now stored (the old one if present). */
+uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value);
+/* The stored copy of a key (NUL-terminated), or NULL. */
+const char *strmap_key(const struct strmap *m, const char *key, size_t len);
+
+#endif

@@ -1,0 +1,412 @@
+/* See text.h. Case folding works on UTF-8 bytes without decoding whole
+ * strings: ASCII through a table, and the few two-byte ranges whose lower
+ * case stays two bytes long, which keeps folding length-preserving. */
+#include "util/text.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const unsigned char ascii_lower_table[256] = {
+#define R(i) ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
+#define R4(i) R(i), R(i + 1), R(i + 2), R(i + 3)
+#define R16(i) R4(i), R4(i + 4), R4(i + 8), R4(i + 12)
+#define R64(i) R16(i), R16(i + 16), R16(i + 32), R16(i + 48)
+    R64(0), R64(64), R64(128), R64(192)
+#undef R64
+#undef R16
+#undef R4
+#undef R
+};
+
+static uint32_t fold_cp2(uint32_t cp)
+{
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+        return cp + 0x20;                         /* Latin-1 */
+    if (cp >= 0x100 && cp <= 0x17F) {             /* Latin Extended-A */
+        if ((cp <= 0x137 || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1) && cp != 0x130)
+            return cp + 1;
+        if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && (cp & 1))
+            return cp + 1;
+        if (cp == 0x178)
+            return 0xFF;
+        return cp;
+    }
+    if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2)
+        return cp + 0x20;                         /* Greek */
+    if (cp >= 0x410 && cp <= 0x42F)
+        return cp + 0x20;                         /* Cyrillic */
+    if (cp >= 0x400 && cp <= 0x40F)
+        return cp + 0x50;
+    return cp;
+}
+
+void fold_case(const char *in, size_t n, char *out)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    unsigned char *o = (unsigned char *)out;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            o[i] = ascii_lower_table[c];
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xD3 && i + 1 < n && (s[i + 1] & 0xC0) == 0x80) {
+            uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+            uint32_t f = fold_cp2(cp);
+            o[i] = (unsigned char)(0xC0 | (f >> 6));
+            o[i + 1] = (unsigned char)(0x80 | (f & 0x3F));
+            i += 2;
+            continue;
+        }
+        o[i] = c;
+        i++;
+    }
+}
+
+bool is_folded(const char *in, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            return false;
+        if (c >= 0xC2 && c <= 0xD3 && i + 1 < n && (s[i + 1] & 0xC0) == 0x80) {
+            uint32_t cp = ((uint32_t)(c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+            if (fold_cp2(cp) != cp)
+                return false;
+            i++;
+        }
+    }
+    return true;
+}
+
+bool str_ieq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    return la == lb && ascii_eq_nocase(a, b, la);
+}
+
+size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0;                             /* overlong */
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0;                             /* surrogate */
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+size_t utf8_encode(uint32_t cp, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    if (cp > 0x10FFFF)
+        cp = 0xFFFD;
+    if (cp >= 0x10000) {
+        o[0] = (unsigned char)(0xF0 | (cp >> 18));
+        o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 4;
+    }
+    return utf8_encode(0xFFFD, out);
+}
+
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001B3ULL * 0x9E3779B1ULL;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)s[i] << (8 * i);
+    h = (h ^ w) * 0xC2B2AE3D27D4EB4FULL;
+    return hash_mix(h);
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t'))
+        (*s)++, (*n)--;
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+bool parse_int64(const char *s, size_t n, int64_t *out)
+{
+    trim(&s, &n);
+    if (!n)
+        return false;
+    bool neg = false;
+    size_t i = 0;
+    if (s[0] == '-' || s[0] == '+') {
+        neg = s[0] == '-';
+        i++;
+    }
+    if (i >= n)
+        return false;
+    uint64_t v = 0;
+    if (n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+        i += 2;
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            int d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+            if (d < 0 || v > (UINT64_MAX >> 4))
+                return false;
+            v = v * 16 + (uint64_t)d;
+        }
+        *out = neg ? -(int64_t)v : (int64_t)v;
+        return true;
+    }
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        if (v > (uint64_t)INT64_MAX / 10)
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return true;
+}
+
+bool parse_number(const char *s, size_t n, double *out)
+{
+    trim(&s, &n);
+    if (!n || n > 64)
+        return false;
+    int64_t iv;
+    if (parse_int64(s, n, &iv)) {
+        *out = (double)iv;
+        return true;
+    }
+    /* strtod on a bounded, NUL-terminated copy; reject what it does not consume,
+     * and the words (inf, nan) that are not numbers in an event log. */
+    char tmp[72];
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = tmp[i];
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
+            return false;
+    }
+    char *end;
+    double v = strtod(tmp, &end);
+    if (end != tmp + n || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool parse_timestamp(const char *s, size_t n, struct timestamp *ts)
+{
+    trim(&s, &n);
+    memset(ts, 0, sizeof(*ts));
+    if (n < 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    if (!digits(s, 4, &ts->year) || !digits(s + 5, 2, &ts->month) || !digits(s + 8, 2, &ts->day))
+        return false;
+    if (ts->month < 1 || ts->month > 12 || ts->day < 1 || ts->day > 31)
+        return false;
+    size_t i = 10;
+    if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ')) {
+        i++;
+        if (n - i < 5 || s[i + 2] != ':')
+            return false;
+        if (!digits(s + i, 2, &ts->hour) || !digits(s + i + 3, 2, &ts->minute))
+            return false;
+        i += 5;
+        if (i < n && s[i] == ':') {
+            if (n - i < 3 || !digits(s + i + 1, 2, &ts->second))
+                return false;
+            i += 3;
+            if (i < n && (s[i] == '.' || s[i] == ',')) {
+                i++;
+                long frac = 0;
+                int nd = 0;
+                while (i < n && s[i] >= '0' && s[i] <= '9') {
+                    if (nd < 9) {
+                        frac = frac * 10 + (s[i] - '0');
+                        nd++;
+                    }
+                    i++;
+                }
+                if (nd == 0)
+                    return false;
+                while (nd++ < 9)
+                    frac *= 10;
+                ts->nsec = frac;
+            }
+        }
+        if (ts->hour > 23 || ts->minute > 59 || ts->second > 60)
+            return false;
+        if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+            i++;
+        } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+            int sign = s[i] == '-' ? -1 : 1, oh, om = 0;
+            i++;
+            if (n - i < 2 || !digits(s + i, 2, &oh))
+                return false;
+            i += 2;
+            if (i < n && s[i] == ':')
+                i++;
+            if (n - i >= 2 && digits(s + i, 2, &om))
+                i += 2;
+            ts->offset_minutes = sign * (oh * 60 + om);
+        }
+    }
+    return i == n;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int64_t timestamp_to_ns(const struct timestamp *ts)
+{
+    int64_t days = days_from_civil(ts->year, ts->month, ts->day);
+    int64_t secs = days * 86400 + ts->hour * 3600 + ts->minute * 60 + ts->second - (int64_t)ts->offset_minutes * 60;
+    return secs * 1000000000LL + ts->nsec;
+}
+
+int timestamp_iso_week(const struct timestamp *ts)
+{
+    int64_t days = days_from_civil(ts->year, ts->month, ts->day);
+    int wday = (int)(((days % 7) + 7 + 3) % 7);   /* Monday = 0 */
+    int64_t jan1 = days_from_civil(ts->year, 1, 1);
+    int yday = (int)(days - jan1);
+    int week = (yday - wday + 10) / 7;
+    if (week < 1) {
+        struct timestamp prev = {.year = ts->year - 1, .month = 12, .day = 31};
+        return timestamp_iso_week(&prev);
+    }
+    if (week == 53) {
+        /* Week 53 only when Dec 31 is a Thursday, or Wednesday in a leap year. */
+        int64_t dec31 = days_from_civil(ts->year, 12, 31);
+        int w31 = (int)(((dec31 % 7) + 7 + 3) % 7);
+        if (w31 < 3)
+            return 1;
+    }
+    return week;
+}
+
+size_t format_time_ns(int64_t ns, char out[32])
+{
+    int64_t secs = ns / 1000000000LL;
+    long frac = (long)(ns % 1000000000LL);
+    if (frac < 0) {
+        frac += 1000000000L;
+        secs--;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    /* civil_from_days */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    y += m <= 2;
+    int n = snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%06ldZ", (long long)y, m, d, (int)(rem / 3600),
+                     (int)(rem / 60 % 60), (int)(rem % 60), frac / 1000);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static bool glob_impl(const char *p, const char *s, bool nocase)
+{
+    const char *star = NULL, *ss = NULL;
+    while (*s) {
+        if (*p == '*') {
+            star = p++;
+            ss = s;
+        } else if (*p && (nocase ? ascii_lower_table[(unsigned char)*p] == ascii_lower_table[(unsigned char)*s]
+                                 : *p == *s)) {
+            p++;
+            s++;
+        } else if (star) {
+            p = star + 1;
+            s = ++ss;
+        } else {
+            return false;
+        }
+    }
+    while (*p == '*')
+        p++;
+    return !*p;
+}
+
+bool glob_simple(const char *pat, const char *s) { return glob_impl(pat, s, false); }
+bool glob_simple_nocase(const char *pat, const char *s) { return glob_impl(pat, s, true); }

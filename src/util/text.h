@@ -1,0 +1,79 @@
+/* Byte-string helpers shared by the rule compiler, the readers and the
+ * matcher: case folding (one definition, so rule literals and event values
+ * fold identically), UTF-8 checks, hashing, numbers and timestamps. */
+#ifndef STOAT_UTIL_TEXT_H
+#define STOAT_UTIL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+extern const unsigned char ascii_lower_table[256];
+
+/* Folds case for matching: ASCII plus the two-byte UTF-8 letters of Latin-1,
+ * Latin Extended-A, Greek and Cyrillic. Never changes the length, so offsets
+ * into the folded copy are offsets into the original. out may equal in. */
+void fold_case(const char *in, size_t n, char *out);
+/* True when fold_case would change nothing (no upper-case letters). */
+bool is_folded(const char *s, size_t n);
+
+static inline bool ascii_eq_nocase(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower_table[(unsigned char)a[i]] != ascii_lower_table[(unsigned char)b[i]])
+            return false;
+    return true;
+}
+bool str_ieq(const char *a, const char *b);   /* ASCII, NUL-terminated */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+size_t utf8_valid_prefix(const unsigned char *s, size_t n);
+/* Length of one character for wildcard '?': a valid UTF-8 sequence, else one byte. */
+static inline size_t utf8_char_len(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t l = utf8_valid_prefix(s, n);
+    return l ? l : 1;
+}
+/* Encodes code point cp, returns bytes written (1..4). */
+size_t utf8_encode(uint32_t cp, char *out);
+
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+static inline uint64_t hash_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Decimal (optionally signed, fraction, exponent) or 0x-hex number. The
+ * whole slice must be the number, surrounding blanks allowed. */
+bool parse_number(const char *s, size_t n, double *out);
+bool parse_int64(const char *s, size_t n, int64_t *out);
+
+/* A calendar timestamp: ISO 8601 / RFC 3339 ("2025-11-27T07:40:10.165324Z",
+ * "+02:00" offsets) and the "2025-11-27 07:40:10.132" form of Sysmon's UtcTime. */
+struct timestamp {
+    int year, month, day, hour, minute, second;
+    long nsec;
+    int offset_minutes;   /* east of UTC as written; 0 when absent */
+};
+bool parse_timestamp(const char *s, size_t n, struct timestamp *ts);
+/* Nanoseconds since the epoch, UTC (the written offset applied). */
+int64_t timestamp_to_ns(const struct timestamp *ts);
+/* ISO week number 1..53. */
+int timestamp_iso_week(const struct timestamp *ts);
+/* "2025-11-27T07:40:10.165324Z" from nanoseconds; returns length (<= 31). */
+size_t format_time_ns(int64_t ns, char out[32]);
+
+/* Glob match used for rule selection and `1 of sel*` patterns: '*' only,
+ * case-sensitive. */
+bool glob_simple(const char *pat, const char *s);
+bool glob_simple_nocase(const char *pat, const char *s);
+
+#endif

@@ -200,6 +200,10 @@ int cmd_hunt(int argc, char **argv)
         fprintf(stderr, "\r%60s\r", "");
     struct stoat_hunt_stats st;
     stoat_hunt_stats(h, &st);
+    if (getenv("STOAT_STATS"))
+        fprintf(stderr, "prefilter: %.1f rules of the logsource per event, %.2f evaluated\n",
+                st.events ? (double)st.candidates / (double)st.events : 0,
+                st.events ? (double)st.evaluated / (double)st.events : 0);
     stoat_hunt_destroy(h);
     stoat_ruleset_destroy(rs);
     if (output && fclose(out) != 0)

@@ -28,11 +28,13 @@ struct engine_ctx {
     const char *product;
     hs_scratch_t *hs;
     uint64_t *hits;
-    size_t hits_words;
+    size_t *group_off;
     struct buf scan;
     pcre2_match_data *md;
     uint32_t *matched;
     size_t nmatched, matched_cap;
+    uint32_t *atom_stamp;     /* atom id -> gen of the last event whose scan saw it */
+    bool atoms_valid;         /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
 };
 
@@ -45,15 +47,19 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
     c->slot_gen = xcalloc(c->nslots, sizeof(*c->slot_gen));
     c->slot_idx = xcalloc(c->nslots, sizeof(*c->slot_idx));
     c->gen = 1;
-    size_t words = 1;
-    for (size_t i = 0; i < rs->nclasses; i++)
-        if (rs->classes[i].nwords > words)
-            words = rs->classes[i].nwords;
-    c->hits = xcalloc(words, sizeof(*c->hits));
-    c->hits_words = words;
+    /* one hit bitmap per group, side by side: a class scans all its groups
+     * before evaluating any */
+    c->group_off = xcalloc(rs->ngroups + 1, sizeof(*c->group_off));
+    size_t words = 0;
+    for (size_t i = 0; i < rs->ngroups; i++) {
+        c->group_off[i] = words;
+        words += rs->groups[i].nwords;
+    }
+    c->hits = xcalloc(words + 1, sizeof(*c->hits));
     if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
         c->hs = NULL;
     c->md = pcre2_match_data_create(1, NULL);
+    c->atom_stamp = xcalloc(rs->natoms + 1, sizeof(*c->atom_stamp));
     return c;
 }
 
@@ -71,9 +77,11 @@ void engine_ctx_destroy(struct engine_ctx *c)
     if (c->hs)
         hs_free_scratch(c->hs);
     free(c->hits);
+    free(c->group_off);
     buf_free(&c->scan);
     pcre2_match_data_free(c->md);
     free(c->matched);
+    free(c->atom_stamp);
     free(c);
 }
 
@@ -84,6 +92,7 @@ void engine_event_begin(struct engine_ctx *c)
     c->nmatched = 0;
     if (++c->gen == 0) {
         memset(c->slot_gen, 0, c->nslots * sizeof(*c->slot_gen));
+        memset(c->atom_stamp, 0, (c->rs->natoms + 1) * sizeof(*c->atom_stamp));
         c->gen = 1;
     }
     arena_reset(&c->scratch);
@@ -330,6 +339,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
 {
     if (f->type == STOAT_V_NULL)
         return false;
+    if (p->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[p->atom] != c->gen)
+        return false;   /* its literal is nowhere in the event */
     switch (p->op) {
     case P_EQ:
     case P_PREFIX:
@@ -514,8 +525,10 @@ static const struct route_class *route(struct engine_ctx *c)
 }
 
 struct scan_ctx {
-    const struct route_class *cls;
+    const struct rule_group *g;
     uint64_t *hits;
+    uint32_t *stamp;
+    uint32_t gen;
 };
 
 static int on_atom(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ctx)
@@ -524,9 +537,10 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     (void)to;
     (void)flags;
     struct scan_ctx *s = ctx;
-    const struct route_class *cls = s->cls;
-    for (uint32_t k = cls->atom_off[id]; k < cls->atom_off[id + 1]; k++) {
-        uint32_t e = cls->atom_ent[k];
+    const struct rule_group *g = s->g;
+    s->stamp[g->atom_gid[id]] = s->gen;
+    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++) {
+        uint32_t e = g->atom_rule[k];
         s->hits[e / 64] |= 1ull << (e % 64);
     }
     return 0;
@@ -573,6 +587,18 @@ static void set_view(struct engine_ctx *c, uint16_t r)
     }
 }
 
+/* The event's values, one after another, for the prefilter to scan. */
+static void build_scan(struct engine_ctx *c)
+{
+    buf_clear(&c->scan);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->f[i].type == STOAT_V_NULL)
+            continue;
+        buf_put(&c->scan, c->f[i].val, c->f[i].val_len);
+        buf_putc(&c->scan, '\0');
+    }
+}
+
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
 {
     c->counters.events++;
@@ -583,37 +609,52 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         c->counters.unrouted++;
         return 0;
     }
-    c->counters.candidates += cls->n;
-    uint64_t *hits = c->hits;
-    memcpy(hits, cls->ungated, cls->nwords * sizeof(*hits));
-    if (cls->db && c->hs) {
-        buf_clear(&c->scan);
-        for (uint32_t i = 0; i < c->n; i++) {
-            if (c->f[i].type == STOAT_V_NULL)
-                continue;
-            buf_put(&c->scan, c->f[i].val, c->f[i].val_len);
-            buf_putc(&c->scan, '\0');
+    bool scanned = false;
+    /* Stamps are per event, so a pattern checked in any group may use the
+     * atoms seen by every group's scan; scan all groups first. */
+    c->atoms_valid = c->hs != NULL;
+    for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
+        const struct rule_group *g = &c->rs->groups[cls->group[gi]];
+        if (!g->db)
+            continue;
+        if (!scanned) {
+            build_scan(c);
+            scanned = true;
         }
-        struct scan_ctx sc = {cls, hits};
-        hs_scan(cls->db, c->scan.p ? c->scan.p : "", (unsigned)c->scan.len, 0, c->hs, on_atom, &sc);
+        if (!c->hs)
+            break;
+        uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
+        memset(hits, 0, g->nwords * sizeof(*hits));
+        struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
+        if (hs_scan(g->db, c->scan.p ? c->scan.p : "", (unsigned)c->scan.len, 0, c->hs, on_atom, &sc) !=
+            HS_SUCCESS)
+            c->atoms_valid = false;
     }
     uint16_t view = 0;
-    for (uint32_t w = 0; w < cls->nwords; w++) {
-        uint64_t bits = hits[w];
-        while (bits) {
-            uint32_t e = w * 64 + (uint32_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            if (cls->rset[e] != view) {
-                view = cls->rset[e];
-                set_view(c, view);
-            }
-            c->counters.evaluated++;
-            uint32_t r = cls->rule[e];
-            if (eval(c, c->rs->rules[r].prog.root)) {
-                if (c->nmatched == c->matched_cap) {
-                    XGROW(c->matched, c->matched_cap, c->nmatched + 1);
+    for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
+        const struct rule_group *g = &c->rs->groups[cls->group[gi]];
+        c->counters.candidates += g->n;
+        uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
+        if (!g->db || !c->atoms_valid)
+            memset(hits, g->db ? 0xff : 0, g->nwords * sizeof(*hits));   /* no scan: run everything gated */
+        if (cls->rset[gi] != view) {
+            view = cls->rset[gi];
+            set_view(c, view);
+        }
+        for (uint32_t w = 0; w < g->nwords; w++) {
+            uint64_t bits = hits[w] | g->ungated[w];
+            while (bits) {
+                uint32_t e = w * 64 + (uint32_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                if (e >= g->n)
+                    break;
+                c->counters.evaluated++;
+                uint32_t r = g->rule[e];
+                if (eval(c, c->rs->rules[r].prog.root)) {
+                    if (c->nmatched == c->matched_cap)
+                        XGROW(c->matched, c->matched_cap, c->nmatched + 1);
+                    c->matched[c->nmatched++] = r;
                 }
-                c->matched[c->nmatched++] = r;
             }
         }
     }

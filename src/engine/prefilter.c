@@ -1,13 +1,15 @@
 /* Routing and the prefilter, built once per ruleset.
  *
- * Every kind of event the mapping names (a channel with an event id, a
- * channel with any other id, an unknown channel of a product) gets the list of
- * rules whose logsource covers it. Identical lists share one class. Each
- * class then compiles the literal atoms of its rules into one Hyperscan
- * database (caseless literals, one report per pattern per scan): scanning an
- * event's values once yields the atoms present, hence the rules worth
- * evaluating. Rules without atoms run on every event of the class. */
+ * Rules are grouped by logsource, and each group compiles the literal atoms
+ * of its rules into one Hyperscan database (caseless literals, one report per
+ * pattern per scan): scanning an event's values yields the atoms present,
+ * hence the rules worth evaluating; rules without atoms run on every event.
+ * Every kind of event the mapping names (a channel with an event id, a channel
+ * with any other id, an unknown channel of a product) gets a class: the
+ * groups whose logsource covers it. Groups are shared, so the big ones
+ * (process_creation) are compiled once however many event kinds read them. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,11 +46,6 @@ struct key {
     const char *channel;   /* K_CE, K_C */
     const char *product;   /* of the channel, or K_P's product */
     int64_t eid;
-};
-
-struct entry {
-    uint32_t rule;
-    uint16_t rset;
 };
 
 static bool has_eid(const struct map_selector *s, int64_t e)
@@ -111,25 +108,17 @@ static uint16_t intern_renames(struct stoat_ruleset *rs, size_t *cap, const stru
     return (uint16_t)rs->nrsets++;
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-    const struct entry *x = a, *y = b;
-    if (x->rset != y->rset)
-        return x->rset < y->rset ? -1 : 1;
-    return x->rule < y->rule ? -1 : x->rule > y->rule;
-}
-
 struct class_build {
-    struct entry *ent;
+    uint32_t *group;
+    uint16_t *rset;
     size_t n;
     uint64_t hash;
 };
 
-/* Compiles one class's atoms into its database. Runs on worker threads, so it
- * only touches its own class and reads the rules. */
+/* Compiles one group's atoms into its database. Runs on worker threads, so it
+ * only touches its own group. */
 struct hs_job {
-    struct stoat_ruleset *rs;
-    struct route_class *cls;
+    struct rule_group *g;
     const char **pats;
     unsigned *flags, *ids;
     size_t *lens;
@@ -147,44 +136,43 @@ static void *compile_jobs(void *arg)
             continue;
         hs_compile_error_t *err = NULL;
         if (hs_compile_lit_multi(j->pats, j->flags, j->ids, j->lens, (unsigned)j->npats, HS_MODE_BLOCK, NULL,
-                                 &j->cls->db, &err) != HS_SUCCESS) {
+                                 &j->g->db, &err) != HS_SUCCESS) {
             snprintf(j->errmsg, sizeof(j->errmsg), "%s", err && err->message ? err->message : "unknown error");
             j->failed = 1;
             hs_free_compile_error(err);
-            j->cls->db = NULL;
+            j->g->db = NULL;
         }
     }
     return NULL;
 }
 
-static void build_class_atoms(struct stoat_ruleset *rs, struct route_class *c, struct hs_job *job)
+/* The group's atom table (CSR atom -> rules) and the job that compiles it. */
+static void build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, struct hs_job *job)
 {
     struct strmap atoms;
     strmap_init(&atoms);
-    /* atom -> entries, CSR built in two passes */
     uint32_t *counts = NULL, *first = NULL;
-    size_t ccap = 0, fcap = 0;
-    c->nwords = (c->n + 63) / 64;
-    uint64_t *ungated = arena_zalloc(&rs->arena, (c->nwords ? c->nwords : 1) * sizeof(uint64_t));
+    size_t ccap = 0;
+    g->nwords = (g->n + 63) / 64;
+    uint64_t *ungated = arena_zalloc(&rs->arena, (g->nwords ? g->nwords : 1) * sizeof(uint64_t));
     size_t natoms = 0;
-    for (uint32_t e = 0; e < c->n; e++) {
-        const struct rule *r = &rs->rules[c->rule[e]];
-        if (!r->prog.atoms) {
+    for (uint32_t e = 0; e < g->n; e++) {
+        const struct rule *r = &rs->rules[g->rule[e]];
+        if (!r->prog.natoms)
             ungated[e / 64] |= 1ull << (e % 64);
-            continue;
-        }
-        for (uint32_t a = 0; a < r->prog.natoms; a++) {
+        for (uint32_t a = 0; a < r->prog.nall; a++) {
             uint32_t id = strmap_put(&atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, (uint32_t)natoms);
             if (id == natoms) {
                 XGROW(counts, ccap, natoms + 1);
                 counts[natoms] = 0;
                 natoms++;
             }
-            counts[id]++;
+            if (a < r->prog.natoms)
+                counts[id]++;   /* only requirement atoms wake the rule */
         }
     }
-    c->ungated = ungated;
-    c->natoms = (uint32_t)natoms;
+    g->ungated = ungated;
+    g->natoms = (uint32_t)natoms;
     uint32_t *off = arena_alloc(&rs->arena, (natoms + 1) * sizeof(*off));
     uint32_t total = 0;
     for (size_t i = 0; i < natoms; i++) {
@@ -193,45 +181,102 @@ static void build_class_atoms(struct stoat_ruleset *rs, struct route_class *c, s
     }
     off[natoms] = total;
     uint32_t *ent = arena_alloc(&rs->arena, (total ? total : 1) * sizeof(*ent));
-    XGROW(first, fcap, natoms + 1);
+    first = xcalloc(natoms + 1, sizeof(*first));
     for (size_t i = 0; i < natoms; i++)
         first[i] = off[i];
+    uint32_t *gid = arena_alloc(&rs->arena, (natoms + 1) * sizeof(*gid));
     job->pats = xcalloc(natoms + 1, sizeof(*job->pats));
     job->lens = xcalloc(natoms + 1, sizeof(*job->lens));
     job->flags = xcalloc(natoms + 1, sizeof(*job->flags));
     job->ids = xcalloc(natoms + 1, sizeof(*job->ids));
-    for (uint32_t e = 0; e < c->n; e++) {
-        const struct rule *r = &rs->rules[c->rule[e]];
-        for (uint32_t a = 0; r->prog.atoms && a < r->prog.natoms; a++) {
+    for (uint32_t e = 0; e < g->n; e++) {
+        const struct rule *r = &rs->rules[g->rule[e]];
+        for (uint32_t a = 0; a < r->prog.nall; a++) {
             uint32_t id;
             strmap_get(&atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, &id);
-            if (first[id] == off[id] || ent[first[id] - 1] != e)   /* a rule lists an atom once */
-                ent[first[id]++] = e;
+            if (a < r->prog.natoms)
+                ent[first[id]++] = e;   /* a rule lists an atom once */
             job->pats[id] = r->prog.atoms[a].s;
             job->lens[id] = r->prog.atoms[a].len;
+            strmap_get(&rs->atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, &gid[id]);
         }
     }
-    /* duplicates skipped above leave holes: compact each run */
-    uint32_t w = 0;
-    for (size_t i = 0; i < natoms; i++) {
-        uint32_t start = w;
-        for (uint32_t k = off[i]; k < first[i]; k++)
-            ent[w++] = ent[k];
-        off[i] = start;
-    }
-    off[natoms] = w;
-    c->atom_off = off;
-    c->atom_ent = ent;
+    g->atom_off = off;
+    g->atom_rule = ent;
+    g->atom_gid = gid;
     for (size_t i = 0; i < natoms; i++) {
         job->flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
         job->ids[i] = (unsigned)i;
     }
     job->npats = natoms;
-    job->rs = rs;
-    job->cls = c;
+    job->g = g;
     free(counts);
     free(first);
     strmap_free(&atoms);
+}
+
+/* A rule's group key: its resolved logsource. */
+static size_t group_key(const struct rule *r, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s|%s|%s", r->meta.product ? r->meta.product : "",
+                     r->meta.category ? r->meta.category : "", r->meta.service ? r->meta.service : "");
+    if (n < 0 || (size_t)n >= cap)
+        return 0;
+    for (int i = 0; i < n; i++)
+        buf[i] = (char)ascii_lower_table[(unsigned char)buf[i]];
+    return (size_t)n;
+}
+
+/* Deals the jobs to one thread per core, biggest first, and runs them. */
+static void compile_all(struct hs_job *jobs, size_t n)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+    if (nthreads > 16)
+        nthreads = 16;
+    struct hs_job ***lists = xcalloc(nthreads, sizeof(*lists));
+    for (size_t t = 0; t < nthreads; t++)
+        lists[t] = xcalloc(n + 1, sizeof(**lists));
+    size_t *order = xcalloc(n + 1, sizeof(*order));
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = 1; i < n; i++) {
+        size_t v = order[i], j = i;
+        while (j > 0 && jobs[order[j - 1]].npats < jobs[v].npats) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    size_t *fill = xcalloc(nthreads, sizeof(*fill));
+    size_t *load = xcalloc(nthreads, sizeof(*load));
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        for (size_t t = 1; t < nthreads; t++)
+            if (load[t] < load[best])
+                best = t;
+        lists[best][fill[best]++] = &jobs[order[i]];
+        load[best] += jobs[order[i]].npats + 1;
+    }
+    pthread_t *th = xcalloc(nthreads, sizeof(*th));
+    bool *started = xcalloc(nthreads, sizeof(*started));
+    for (size_t t = 1; t < nthreads; t++) {
+        started[t] = pthread_create(&th[t], NULL, compile_jobs, lists[t]) == 0;
+        if (!started[t])
+            compile_jobs(lists[t]);   /* run it here instead */
+    }
+    compile_jobs(lists[0]);
+    for (size_t t = 1; t < nthreads; t++)
+        if (started[t])
+            pthread_join(th[t], NULL);
+    for (size_t t = 0; t < nthreads; t++)
+        free(lists[t]);
+    free(lists);
+    free(th);
+    free(started);
+    free(order);
+    free(fill);
+    free(load);
 }
 
 stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx)
@@ -243,7 +288,52 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     strmap_init(&seen);
     char kb[ROUTE_KEY_MAX];
 
-    /* 1. the keys */
+    /* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
+    strmap_init(&rs->atoms);
+    for (size_t r = 0; r < rs->nrules; r++) {
+        struct compiled *p = &rs->rules[r].prog;
+        uint32_t *ids = xcalloc(p->nall + 1, sizeof(*ids));
+        for (uint32_t a = 0; a < p->nall; a++) {
+            ids[a] = strmap_put(&rs->atoms, p->atoms[a].s, p->atoms[a].len, (uint32_t)rs->natoms);
+            if (ids[a] == rs->natoms)
+                rs->natoms++;
+        }
+        for (uint32_t g = 0; g < p->ngated; g++)
+            p->gated[g].pat->atom = ids[p->gated[g].atom];
+        free(ids);
+    }
+
+    /* 1. groups: the rules of each logsource */
+    struct strmap gkeys;
+    strmap_init(&gkeys);
+    uint32_t *rule_group = xcalloc(rs->nrules + 1, sizeof(*rule_group));
+    size_t *gcount = NULL, gcap = 0, ng = 0;
+    for (size_t r = 0; r < rs->nrules; r++) {
+        if (!rs->rules[r].nsels)
+            continue;   /* unrouted: no event ever reaches it */
+        size_t kl = group_key(&rs->rules[r], kb, sizeof(kb));
+        uint32_t g = strmap_put(&gkeys, kb, kl, (uint32_t)ng);
+        if (g == ng) {
+            XGROW(gcount, gcap, ng + 1);
+            gcount[ng++] = 0;
+        }
+        rule_group[r] = g;
+        gcount[g]++;
+    }
+    rs->groups = arena_zalloc(&rs->arena, (ng ? ng : 1) * sizeof(*rs->groups));
+    rs->ngroups = ng;
+    for (size_t g = 0; g < ng; g++)
+        rs->groups[g].rule = arena_alloc(&rs->arena, gcount[g] * sizeof(uint32_t));
+    for (size_t r = 0; r < rs->nrules; r++)
+        if (rs->rules[r].nsels) {
+            struct rule_group *g = &rs->groups[rule_group[r]];
+            ((uint32_t *)g->rule)[g->n++] = (uint32_t)r;
+        }
+    struct hs_job *jobs = xcalloc(ng + 1, sizeof(*jobs));
+    for (size_t g = 0; g < ng; g++)
+        build_group_atoms(rs, &rs->groups[g], &jobs[g]);
+
+    /* 2. the keys */
     for (size_t r = 0; r < rs->nrules; r++) {
         for (size_t s = 0; s < rs->rules[r].nsels; s++) {
             const struct map_selector *sel = &rs->rules[r].sels[s];
@@ -272,9 +362,8 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             }
         }
     }
-    /* Channels named with ids also need their product-wide selectors for the
-     * ids not named: covered by K_C above. Products of named channels need a
-     * K_P key too, for channels nobody named. */
+    /* Products of named channels need a product-wide key too, for channels
+     * nobody named. */
     for (size_t k = 0, n = nkeys; k < n; k++) {
         if (keys[k].kind == K_P || !keys[k].product)
             continue;
@@ -286,36 +375,38 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
         keys[nkeys++] = (struct key){.kind = K_P, .product = keys[k].product};
     }
 
-    /* 2. entries per key, deduplicated into classes */
+    /* 3. per key, the groups that take it (all rules of a group share their
+     * selectors, so the group's first rule decides), deduplicated into classes */
     struct class_build *cb = NULL;
     size_t ncb = 0, cbcap = 0;
-    struct entry *tmp = NULL;
-    size_t tcap = 0;
+    uint32_t *tg = xcalloc(ng + 1, sizeof(*tg));
+    uint16_t *tr = xcalloc(ng + 1, sizeof(*tr));
     strmap_init(&rs->routes);
     for (size_t k = 0; k < nkeys; k++) {
         size_t n = 0;
-        for (size_t r = 0; r < rs->nrules; r++) {
-            for (size_t s = 0; s < rs->rules[r].nsels; s++) {
-                const struct map_selector *sel = &rs->rules[r].sels[s];
-                if (!accepts(sel, &keys[k]))
+        for (size_t g = 0; g < ng; g++) {
+            const struct rule *r0 = &rs->rules[rs->groups[g].rule[0]];
+            for (size_t s = 0; s < r0->nsels; s++) {
+                if (!accepts(&r0->sels[s], &keys[k]))
                     continue;
-                XGROW(tmp, tcap, n + 1);
-                tmp[n++] = (struct entry){.rule = (uint32_t)r, .rset = intern_renames(rs, &rcap, sel)};
-                break;   /* one view per rule and key: the first selector that takes it */
+                tg[n] = (uint32_t)g;
+                tr[n] = intern_renames(rs, &rcap, &r0->sels[s]);
+                n++;
+                break;   /* one view per group and key: the first selector that takes it */
             }
         }
         if (!n)
             continue;
-        qsort(tmp, n, sizeof(*tmp), cmp_entry);
-        uint64_t h = hash_bytes(tmp, n * sizeof(*tmp), 7);
+        uint64_t h = hash_bytes(tg, n * sizeof(*tg), 7) ^ hash_bytes(tr, n * sizeof(*tr), 9);
         size_t ci;
         for (ci = 0; ci < ncb; ci++)
-            if (cb[ci].hash == h && cb[ci].n == n && !memcmp(cb[ci].ent, tmp, n * sizeof(*tmp)))
+            if (cb[ci].hash == h && cb[ci].n == n && !memcmp(cb[ci].group, tg, n * sizeof(*tg)) &&
+                !memcmp(cb[ci].rset, tr, n * sizeof(*tr)))
                 break;
         if (ci == ncb) {
             XGROW(cb, cbcap, ncb + 1);
-            cb[ncb].ent = xmalloc(n * sizeof(*tmp));
-            memcpy(cb[ncb].ent, tmp, n * sizeof(*tmp));
+            cb[ncb].group = arena_memdup(&rs->arena, tg, n * sizeof(*tg));
+            cb[ncb].rset = arena_memdup(&rs->arena, tr, n * sizeof(*tr));
             cb[ncb].n = n;
             cb[ncb].hash = h;
             ncb++;
@@ -325,94 +416,44 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
                                                     keys[k].kind == K_CE, keys[k].eid);
         strmap_put(&rs->routes, kb, kl, (uint32_t)ci);
     }
-    free(tmp);
-
-    /* 3. classes and their databases, compiled on all cores */
     rs->classes = arena_zalloc(&rs->arena, (ncb ? ncb : 1) * sizeof(*rs->classes));
     rs->nclasses = ncb;
-    struct hs_job *jobs = xcalloc(ncb + 1, sizeof(*jobs));
-    for (size_t i = 0; i < ncb; i++) {
-        struct route_class *c = &rs->classes[i];
-        uint32_t *rule = arena_alloc(&rs->arena, cb[i].n * sizeof(*rule));
-        uint16_t *rset = arena_alloc(&rs->arena, cb[i].n * sizeof(*rset));
-        for (size_t e = 0; e < cb[i].n; e++) {
-            rule[e] = cb[i].ent[e].rule;
-            rset[e] = cb[i].ent[e].rset;
-        }
-        c->n = (uint32_t)cb[i].n;
-        c->rule = rule;
-        c->rset = rset;
-        build_class_atoms(rs, c, &jobs[i]);
-    }
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
-    if (nthreads > 16)
-        nthreads = 16;
-    /* deal the biggest databases out first, round robin */
-    struct hs_job ***lists = xcalloc(nthreads, sizeof(*lists));
-    for (size_t t = 0; t < nthreads; t++)
-        lists[t] = xcalloc(ncb + 1, sizeof(**lists));
-    size_t *order = xcalloc(ncb + 1, sizeof(*order));
     for (size_t i = 0; i < ncb; i++)
-        order[i] = i;
-    for (size_t i = 1; i < ncb; i++) {
-        size_t v = order[i], j = i;
-        while (j > 0 && jobs[order[j - 1]].npats < jobs[v].npats) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = v;
-    }
-    size_t *fill = xcalloc(nthreads, sizeof(*fill));
-    size_t *load = xcalloc(nthreads, sizeof(*load));
-    for (size_t i = 0; i < ncb; i++) {
-        size_t best = 0;
-        for (size_t t = 1; t < nthreads; t++)
-            if (load[t] < load[best])
-                best = t;
-        lists[best][fill[best]++] = &jobs[order[i]];
-        load[best] += jobs[order[i]].npats + 1;
-    }
-    pthread_t *th = xcalloc(nthreads, sizeof(*th));
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&th[t], NULL, compile_jobs, lists[t]) != 0) {
-            th[t] = 0;
-            compile_jobs(lists[t]);   /* run it here instead */
-        }
-    compile_jobs(lists[0]);
-    for (size_t t = 1; t < nthreads; t++)
-        if (th[t])
-            pthread_join(th[t], NULL);
-    for (size_t i = 0; i < ncb && !err; i++) {
-        if (jobs[i].failed) {
+        rs->classes[i] = (struct route_class){.ngroups = (uint32_t)cb[i].n, .group = cb[i].group,
+                                              .rset = cb[i].rset};
+
+    /* 4. the databases, compiled on all cores */
+    if (getenv("STOAT_STATS"))
+        for (size_t g = 0; g < ng; g++)
+            fprintf(stderr, "group %zu: %u rules, %zu atoms\n", g, rs->groups[g].n, jobs[g].npats);
+    compile_all(jobs, ng);
+    for (size_t g = 0; g < ng && !err; g++) {
+        if (jobs[g].failed) {
             if (diag) {
                 char msg[400];
-                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", jobs[i].errmsg);
+                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", jobs[g].errmsg);
                 struct stoat_diag d = {.code = STOAT_ERR_UNSUPPORTED, .message = msg};
                 diag(diag_ctx, &d);
             }
             err = STOAT_ERR_UNSUPPORTED;
         }
-        if (!err && rs->classes[i].db && hs_alloc_scratch(rs->classes[i].db, &rs->scratch_proto) != HS_SUCCESS)
+        if (!err && rs->groups[g].db && hs_alloc_scratch(rs->groups[g].db, &rs->scratch_proto) != HS_SUCCESS)
             err = STOAT_ERR_NOMEM;
     }
-    for (size_t i = 0; i < ncb; i++) {
-        free(jobs[i].pats);
-        free(jobs[i].lens);
-        free(jobs[i].flags);
-        free(jobs[i].ids);
-        free(cb[i].ent);
+    for (size_t g = 0; g < ng; g++) {
+        free(jobs[g].pats);
+        free(jobs[g].lens);
+        free(jobs[g].flags);
+        free(jobs[g].ids);
     }
-    for (size_t t = 0; t < nthreads; t++)
-        free(lists[t]);
-    free(lists);
-    free(th);
-    free(order);
-    free(fill);
-    free(load);
     free(jobs);
     free(cb);
+    free(tg);
+    free(tr);
     free(keys);
+    free(gcount);
+    free(rule_group);
+    strmap_free(&gkeys);
     strmap_free(&seen);
     return err;
 }

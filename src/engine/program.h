@@ -62,7 +62,12 @@ struct pattern {
     uint32_t ref_field;  /* P_FIELDREF */
     pcre2_code *re;
     struct cidr net;
+    /* A prefilter atom this pattern cannot match without (ruleset-wide id),
+     * or NO_ATOM: when the event's scan did not see it, skip the pattern. */
+    uint32_t atom;
 };
+
+#define NO_ATOM UINT32_MAX
 
 struct test {
     uint32_t field;      /* field id, or FIELD_ANY */
@@ -77,6 +82,7 @@ enum pnode_op { N_AND, N_OR, N_NOT, N_ATLEAST, N_TEST, N_TRUE, N_FALSE };
 struct pnode {
     uint8_t op;
     uint32_t need;       /* N_ATLEAST */
+    uint32_t gate;       /* N_AND: the child whose atoms gate the rule; it runs first */
     uint32_t n;
     union {
         const struct pnode *const *kids;

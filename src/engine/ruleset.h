@@ -1,8 +1,8 @@
 /* The compiled ruleset: immutable after build and shared by every hunting
- * thread. Rules are grouped into "classes", one per distinct set of rules that
- * a kind of event (channel + event id) must be checked against; each class
- * has its own multi-pattern prefilter database, so one scan of an event's
- * values tells which of its rules can possibly match. */
+ * thread. Rules are grouped by logsource; each group has a multi-pattern
+ * prefilter database, so one scan of an event's values tells which of its
+ * rules can possibly match. A kind of event (channel + event id) maps to a
+ * "class": the groups it must be checked against. */
 #ifndef STOAT_ENGINE_RULESET_H
 #define STOAT_ENGINE_RULESET_H
 
@@ -29,16 +29,28 @@ struct renameset {
     const uint32_t *from, *to;
 };
 
-struct route_class {
-    uint32_t n;                 /* entries */
-    const uint32_t *rule;       /* rule index per entry, ordered by (rset, rule) */
-    const uint16_t *rset;       /* renameset per entry; 0 = the event as it is */
-    uint32_t nwords;            /* bitmap words over entries */
-    const uint64_t *ungated;    /* entries to run on every event of the class */
-    hs_database_t *db;          /* NULL when no entry has atoms */
+/* The rules of one logsource (same product/category/service), with the
+ * prefilter database of their atoms. Events of several kinds share a group:
+ * Sysmon 1 and Security 4688 both read the process_creation group, and its
+ * database is compiled once. */
+struct rule_group {
+    uint32_t n;                 /* rules */
+    const uint32_t *rule;       /* rule indexes, ascending */
+    uint32_t nwords;            /* bitmap words over the group's rules */
+    const uint64_t *ungated;    /* rules to run on every event of the group */
+    hs_database_t *db;          /* NULL when no rule has atoms */
     uint32_t natoms;
-    const uint32_t *atom_off;   /* entries of atom i: atom_ent[atom_off[i] .. atom_off[i+1]) */
-    const uint32_t *atom_ent;
+    const uint32_t *atom_off;   /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
+    const uint32_t *atom_rule;  /* group-local rule positions */
+    const uint32_t *atom_gid;   /* ruleset-wide id of group atom i */
+};
+
+/* What one kind of event is checked against: groups, each seen through a
+ * renameset (0: the event as it is). */
+struct route_class {
+    uint32_t ngroups;
+    const uint32_t *group;
+    const uint16_t *rset;
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */
@@ -58,12 +70,16 @@ struct stoat_ruleset {
     size_t ncorrs;
     struct renameset *rsets;
     size_t nrsets;
+    struct rule_group *groups;
+    size_t ngroups;
     struct route_class *classes;
     size_t nclasses;
     struct strmap routes;        /* route key -> class index */
     pcre2_code **regexes;        /* owned, freed with the ruleset */
     size_t nregexes;
     hs_scratch_t *scratch_proto; /* big enough for every class database */
+    struct strmap atoms;         /* atom text -> ruleset-wide id */
+    size_t natoms;
     uint32_t field_channel, field_eid, field_host, field_ts, field_provider;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;

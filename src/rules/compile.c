@@ -731,6 +731,7 @@ static void make_string_pattern(struct cctx *x, const struct symstr *in, bool ca
     }
     s.n = k;
     memset(p, 0, sizeof(*p));
+    p->atom = NO_ATOM;
     p->cased = cased;
     uint32_t stars = 0, others = 0;
     for (uint32_t i = 0; i < s.n; i++) {
@@ -955,6 +956,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         }
         struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
         p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
+        p->atom = NO_ATOM;
         t->pat = p;
         t->npat = 1;
         return node;
@@ -1099,6 +1101,8 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         free(pats);   /* regexes stay owned by the compiler's list */
         return NULL;
     }
+    for (size_t i = 0; i < npats; i++)
+        pats[i].atom = NO_ATOM;
     t->pat = arena_memdup(x->c->out, pats, npats * sizeof(*pats));
     t->npat = (uint32_t)npats;
     free(pats);
@@ -1244,16 +1248,32 @@ static void as_free(struct atomset *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* The longest run of ASCII bytes (the prefilter folds ASCII only). */
+/* Bytes the caseless prefilter compares exactly as the matcher does: ASCII,
+ * and multi-byte sequences that case folding never changes. The two-byte
+ * letters that fold (lead bytes C3..D3) would need folding the prefilter does
+ * not do, so they end a run. */
+static uint32_t stable_len(const unsigned char *p, uint32_t i, uint32_t len)
+{
+    unsigned char c = p[i];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xD3)
+        return 0;
+    size_t l = utf8_valid_prefix(p + i, len - i);
+    return l ? (uint32_t)l : 1;
+}
+
+/* The longest run of stable bytes. */
 static bool best_run(const char *p, uint32_t len, struct atom *out)
 {
+    const unsigned char *u = (const unsigned char *)p;
     uint32_t best = 0, bestoff = 0;
     for (uint32_t i = 0; i < len;) {
-        while (i < len && (unsigned char)p[i] >= 0x80)
-            i++;
-        uint32_t st = i;
-        while (i < len && (unsigned char)p[i] < 0x80)
-            i++;
+        while (i < len && stable_len(u, i, len) == 0)
+            i += (u[i] >= 0xC2 && u[i] <= 0xD3 && i + 1 < len) ? 2 : 1;
+        uint32_t st = i, k;
+        while (i < len && (k = stable_len(u, i, len)) > 0)
+            i += k;
         if (i - st > best) {
             best = i - st;
             bestoff = st;
@@ -1306,6 +1326,21 @@ static bool better(const struct atomset *a, const struct atomset *b)
     return a->n < b->n;
 }
 
+/* The literal any match of p must contain, as the prefilter will see it. */
+static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct atom *at)
+{
+    memset(at, 0, sizeof(*at));
+    if (p->op != P_RE)
+        return pattern_atom(p, at);
+    char *lit = arena_alloc(a, p->len + 1);
+    size_t l = regex_required_literal(p->lit, p->len, lit, p->len + 1);
+    if (!l || !best_run(lit, (uint32_t)l, at))
+        return false;
+    /* the prefilter is caseless: fold so the atom text is canonical */
+    fold_case(at->s, at->len, (char *)at->s);
+    return true;
+}
+
 static void req_test(struct arena *a, const struct test *t, struct atomset *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1316,22 +1351,8 @@ static void req_test(struct arena *a, const struct test *t, struct atomset *out)
     struct atom best = {0};
     bool have_best = false;
     for (uint32_t i = 0; i < t->npat; i++) {
-        struct atom at = {0};
-        const struct pattern *p = &t->pat[i];
-        bool ok;
-        if (p->op == P_RE) {
-            char *lit = arena_alloc(a, p->len + 1);
-            size_t l = regex_required_literal(p->lit, p->len, lit, p->len + 1);
-            struct atom tmp;
-            ok = l && best_run(lit, (uint32_t)l, &tmp);
-            if (ok) {
-                /* the prefilter is caseless: fold so the atom text is canonical */
-                fold_case(tmp.s, tmp.len, (char *)tmp.s);
-                at = tmp;
-            }
-        } else {
-            ok = pattern_atom(p, &at);
-        }
+        struct atom at;
+        bool ok = pattern_best_atom(a, &t->pat[i], &at);
         if (t->all) {
             if (ok && (!have_best || at.len > best.len)) {
                 best = at;
@@ -1366,16 +1387,26 @@ static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, 
         return;
     case N_AND: {
         struct atomset best = {.top = true};
+        uint32_t gate = UINT32_MAX;
         for (uint32_t i = 0; i < n->n; i++) {
             struct atomset k;
             req_of(a, n->u.kids[i], &k, depth + 1);
             if (better(&k, &best)) {
                 as_free(&best);
                 best = k;
+                gate = i;
             } else {
                 as_free(&k);
             }
         }
+        /* The gating child is the most selective: evaluate it first. */
+        if (gate != UINT32_MAX && gate != 0) {
+            const struct pnode **kids = (const struct pnode **)n->u.kids;
+            const struct pnode *g = kids[gate];
+            memmove(kids + 1, kids, gate * sizeof(*kids));
+            kids[0] = g;
+        }
+        ((struct pnode *)n)->gate = gate == UINT32_MAX ? UINT32_MAX : 0;
         *out = best;
         return;
     }
@@ -1404,22 +1435,78 @@ static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, 
     }
 }
 
+struct gate_list {
+    struct gated_pattern *v;
+    size_t n, cap;
+    struct atom *atoms;       /* the requirement first, then every other pattern atom */
+    uint32_t natoms;
+    size_t acap;
+};
+
+static uint32_t gate_atom(struct gate_list *g, const struct atom *at)
+{
+    for (uint32_t k = 0; k < g->natoms; k++)
+        if (g->atoms[k].len == at->len && memcmp(g->atoms[k].s, at->s, at->len) == 0)
+            return k;
+    if (g->natoms >= COMPILE_MAX_ATOMS * 4)
+        return UINT32_MAX;
+    XGROW(g->atoms, g->acap, (size_t)g->natoms + 1);
+    g->atoms[g->natoms] = *at;
+    return g->natoms++;
+}
+
+/* A pattern cannot match where its own atom is absent, so each pattern with
+ * an atom gets one, scanned for with the rule's requirement. */
+static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *g, int depth)
+{
+    if (depth > 200)
+        return;
+    if (n->op != N_TEST) {
+        if (n->op != N_TRUE && n->op != N_FALSE)
+            for (uint32_t i = 0; i < n->n; i++)
+                mark_gated(x, n->u.kids[i], g, depth + 1);
+        return;
+    }
+    const struct test *t = n->u.test;
+    for (uint32_t i = 0; i < t->npat; i++) {
+        struct pattern *p = (struct pattern *)&t->pat[i];
+        if (p->atom != NO_ATOM)
+            continue;   /* a node shared by two references: done already */
+        struct atom at;
+        if (!pattern_best_atom(&x->tmp, p, &at))
+            continue;
+        uint32_t k = gate_atom(g, &at);
+        if (k == UINT32_MAX)
+            continue;
+        XGROW(g->v, g->cap, g->n + 1);
+        g->v[g->n++] = (struct gated_pattern){.pat = p, .atom = k};
+        p->atom = NO_ATOM - 1;   /* claimed; the ruleset gives the real id */
+    }
+}
+
 static void set_atoms(struct cctx *x, struct compiled *out)
 {
     struct atomset s;
     req_of(x->c->out, out->root, &s, 0);
-    if (s.top || s.n == 0) {
-        out->atoms = NULL;
-        out->natoms = 0;
-    } else {
-        struct atom *v = arena_alloc(x->c->out, s.n * sizeof(*v));
-        for (uint32_t i = 0; i < s.n; i++) {
-            v[i].s = arena_strndup(x->c->out, s.v[i].s, s.v[i].len);
-            v[i].len = s.v[i].len;
+    struct gate_list g = {0};
+    if (!s.top)
+        for (uint32_t i = 0; i < s.n; i++)
+            gate_atom(&g, &s.v[i]);
+    out->natoms = g.natoms;
+    mark_gated(x, out->root, &g, 0);
+    out->nall = g.natoms;
+    if (g.natoms) {
+        struct atom *v = arena_alloc(x->c->out, g.natoms * sizeof(*v));
+        for (uint32_t i = 0; i < g.natoms; i++) {
+            v[i].s = arena_strndup(x->c->out, g.atoms[i].s, g.atoms[i].len);
+            v[i].len = g.atoms[i].len;
         }
         out->atoms = v;
-        out->natoms = s.n;
     }
+    out->gated = arena_memdup(x->c->out, g.v, g.n * sizeof(*g.v));
+    out->ngated = (uint32_t)g.n;
+    free(g.v);
+    free(g.atoms);
     as_free(&s);
 }
 
@@ -1434,6 +1521,13 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
     size_t ncur = 0, nbest = 0;
     int depth = 0;
     bool in_class = false;
+    for (size_t i = 0; i + 2 < len; i++)
+        if (re[i] == '(' && re[i + 1] == '?') {
+            /* inline flags: with x, blanks in the pattern are not literals */
+            for (size_t j = i + 2; j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '-'); j++)
+                if (re[j] == 'x')
+                    return 0;
+        }
     for (size_t i = 0; i < len; i++) {
         if (in_class) {
             if (re[i] == '\\')

@@ -36,10 +36,22 @@ struct atom {
     uint32_t len;
 };
 
+/* A pattern that can skip itself when its atom (atoms[atom]) was not seen. */
+struct gated_pattern {
+    struct pattern *pat;
+    uint32_t atom;
+};
+
 struct compiled {
     const struct pnode *root;
-    const struct atom *atoms;        /* NULL: evaluate on every event of the logsource */
-    uint32_t natoms;
+    /* atoms[0..natoms): one of them must be in the event for the rule to
+     * match (natoms 0: run on every event of the logsource);
+     * atoms[natoms..nall): the other patterns' atoms, scanned for too so that
+     * those patterns can skip themselves. */
+    const struct atom *atoms;
+    uint32_t natoms, nall;
+    struct gated_pattern *gated;     /* patterns to give the ruleset-wide atom ids to */
+    uint32_t ngated;
 };
 
 stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, struct compiled *out);

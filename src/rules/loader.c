@@ -555,8 +555,8 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
 {
     if (!rs)
         return;
-    for (size_t i = 0; i < rs->nclasses; i++)
-        hs_free_database(rs->classes[i].db);
+    for (size_t i = 0; i < rs->ngroups; i++)
+        hs_free_database(rs->groups[i].db);
     hs_free_scratch(rs->scratch_proto);
     for (size_t i = 0; i < rs->nregexes; i++)
         pcre2_code_free(rs->regexes[i]);
@@ -565,6 +565,7 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     free(rs->corrs);
     free(rs->rsets);
     strmap_free(&rs->routes);
+    strmap_free(&rs->atoms);
     fieldtab_free(&rs->fields);
     mapping_free(rs->map);
     arena_free(&rs->arena);

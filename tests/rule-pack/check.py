@@ -30,6 +30,22 @@ except ImportError:  # pragma: no cover
     sys.stderr.write("check.py needs PyYAML (apt-get install python3-yaml)\n")
     sys.exit(2)
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys (YAML forbids them, PyYAML keeps the last)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for k, _ in node.value:
+        key = loader.construct_object(k, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), k.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
 REQUIRED = ["title", "id", "status", "description", "references", "author", "date", "tags",
             "logsource", "detection", "falsepositives", "level"]
 REQUIRED_CORR = ["title", "id", "status", "description", "references", "author", "date",
@@ -474,7 +490,7 @@ def main():
             stems[stem] = rel
             try:
                 with open(p, encoding="utf-8") as fh:
-                    doc = yaml.safe_load(fh)
+                    doc = yaml.load(fh, Loader=_UniqueKeyLoader)
             except yaml.YAMLError as e:
                 errs.append("%s: YAML: %s" % (rel, e))
                 continue

@@ -525,7 +525,7 @@ def main():
     for s in sorted(set(stems) & tstems):
         m = load_jsonl(os.path.join(tests_dir, s, "match.jsonl"), errs)
         n = load_jsonl(os.path.join(tests_dir, s, "nomatch.jsonl"), errs)
-        if not a.eval:
+        if not a.eval or s not in docs:
             continue
         doc = docs[s]
         if "correlation" in doc:

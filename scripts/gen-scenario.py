@@ -687,10 +687,13 @@ class WinHost(Host):
         self.msmpeng = self.proc("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MsMpEng.exe",
                                  "\"C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MsMpEng.exe\"",
                                  "NT AUTHORITY\\SYSTEM", boot, pid=3180)
+        self.smss = self.proc(S32 + "smss.exe", "\\SystemRoot\\System32\\smss.exe", "NT AUTHORITY\\SYSTEM", boot, pid=388)
+        self.termsvc = self.proc(S32 + "svchost.exe", "C:\\Windows\\System32\\svchost.exe -k termsvcs -s TermService",
+                                 "NT AUTHORITY\\NETWORK SERVICE", boot, pid=1096, logon="0x3e4")
         self.wsus = self.proc(S32 + "svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s wuauserv",
                               "NT AUTHORITY\\SYSTEM", boot, pid=2480)
 
-    def logon(self, t, user, logon_id, ltype, ip, admin=False, workstation="FAB-WS07", proc="C:\\Windows\\System32\\svchost.exe"):
+    def logon(self, t, user, logon_id, ltype, ip, admin=False, workstation="FAB-WS07", proc="C:\\Windows\\System32\\winlogon.exe"):
         f = {"SubjectUserSid": "S-1-5-18", "SubjectUserName": "FAB-WS07$", "SubjectDomainName": "CORP",
              "SubjectLogonId": "0x3e7", "TargetUserSid": SID.get(user, "S-1-5-18"), "TargetUserName": user,
              "TargetDomainName": "CORP", "TargetLogonId": logon_id, "LogonType": ltype,
@@ -728,7 +731,7 @@ def w_user_session(h, seed):
     rng = random.Random("%s:win:achen" % seed)
     u, lid = "CORP\\a.chen", "0x5a3c1f"
     t0 = at(7, 31, 12.4)
-    h.logon(t0, "a.chen", lid, 2, "127.0.0.1", proc="C:\\Windows\\System32\\svchost.exe")
+    h.logon(t0, "a.chen", lid, 2, "127.0.0.1")
     ui = h.spawn(t0 + timedelta(seconds=1.1), h.winlogon, S32 + "userinit.exe", "C:\\Windows\\system32\\userinit.exe",
                  user=u, logon=lid, session=1, integrity="Medium", dur=2.0, cwd="C:\\Windows\\system32\\")
     ex = h.spawn(t0 + timedelta(seconds=1.9), ui, "C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE",
@@ -891,12 +894,14 @@ def windows_attack(h, seed):
                                    "IpAddress": VPN_IP, "IpPort": "0"}, failure=True)
     t0 = at(22, 3, 41.6)
     h.logon(t0, "m.okafor", lid, 10, VPN_IP, admin=True)
-    wl = h.spawn(t0 - timedelta(seconds=2), h.services, S32 + "winlogon.exe", "winlogon.exe", user="NT AUTHORITY\\SYSTEM",
+    sm = h.spawn(t0 - timedelta(seconds=2.1), h.smss, S32 + "smss.exe", "\\SystemRoot\\System32\\smss.exe 000000f0 00000084",
+                 user="NT AUTHORITY\\SYSTEM", dur=0.3, session=2)
+    wl = h.spawn(t0 - timedelta(seconds=2), sm, S32 + "winlogon.exe", "winlogon.exe", user="NT AUTHORITY\\SYSTEM",
                  end=False, session=2)
     ui = h.spawn(t0 + timedelta(seconds=1.2), wl, S32 + "userinit.exe", "C:\\Windows\\system32\\userinit.exe", user=u,
                  logon=lid, session=2, integrity="Medium", dur=2)
     ex = h.spawn(t0 + timedelta(seconds=2.0), ui, "C:\\Windows\\explorer.exe", "C:\\Windows\\Explorer.EXE", end=False)
-    h.spawn(t0 + timedelta(seconds=3.1), wl, S32 + "rdpclip.exe", "rdpclip", user=u, logon=lid, session=2,
+    h.spawn(t0 + timedelta(seconds=3.1), h.termsvc, S32 + "rdpclip.exe", "rdpclip", user=u, logon=lid, session=2,
             integrity="Medium", end=False)
     cmd = h.spawn(at(22, 5, 10.2), ex, S32 + "cmd.exe", "\"C:\\Windows\\system32\\cmd.exe\" ", integrity="High",
                   end=False, cwd="C:\\Windows\\system32\\")

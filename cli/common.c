@@ -78,7 +78,12 @@ char *cli_home(void)
     for (const char **c = cands; *c; c++) {
         char *d = **c ? fs_join(self, *c) : xstrdup(self);
         if (has_mapping(d)) {
+            char *real = realpath(d, NULL);
             free(self);
+            if (real) {
+                free(d);
+                return real;
+            }
             return d;
         }
         free(d);

@@ -51,7 +51,8 @@ struct stoat_alert {
 
 struct stoat_hunt_stats {
     uint64_t files;             /* inputs read */
-    uint64_t files_failed;      /* inputs that could not be opened or recognised */
+    uint64_t files_failed;      /* inputs that could not be opened, recognised or read to the end */
+    uint64_t files_skipped;     /* files inside folders that are not event logs (a README, say) */
     uint64_t bytes;             /* bytes read (compressed size for .gz) */
     uint64_t records;           /* records seen */
     uint64_t events;            /* records turned into events */

@@ -491,9 +491,12 @@ static int hunt_file(void *ctx, const char *path)
     if (!ops) {
         if (nh == 0) {
             h->stats.files++;   /* an empty file: nothing to read, nothing wrong */
+        } else if (r->in_dir) {
+            report(h, STOAT_SEV_NOTE, STOAT_ERR_FORMAT, path, 0, 0, false, "not an event log stoat reads; skipped");
+            h->stats.files_skipped++;
         } else {
-            report(h, r->in_dir ? STOAT_SEV_NOTE : STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, 0, 0, false,
-                   "not a format stoat reads (JSON, JSON lines); skipped");
+            report(h, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, 0, 0, false,
+                   "not a format stoat reads (JSON lines, JSON arrays, JSON objects; gzip or not)");
             h->stats.files_failed++;
         }
         input_close(in);

@@ -213,6 +213,9 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
     double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
     fprintf(o, "  read %s file%s, %s events (%s malformed records skipped) in %.2f s, %.0f events/s\n", d,
             st->files == 1 ? "" : "s", a, b, st->seconds, rate);
+    if (st->files_skipped)
+        fprintf(o, "  %llu file%s in the folders given are not event logs and were skipped\n",
+                (unsigned long long)st->files_skipped, st->files_skipped == 1 ? "" : "s");
     if (st->files_failed)
         fprintf(o, "  %llu input%s could not be read (see the messages above)\n",
                 (unsigned long long)st->files_failed, st->files_failed == 1 ? "" : "s");

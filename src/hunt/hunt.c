@@ -277,7 +277,7 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
         report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false, u->note);
         h->stats.skipped++;
     }
-    const char *p = u->out.p, *end = u->out.p + u->out.len;
+    const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;
         if (kind == REC_DIAG) {
@@ -524,14 +524,15 @@ static int hunt_file(void *ctx, const char *path)
                 snprintf(u->note, sizeof(u->note), "read error, the rest of the file is skipped: %s", why);
                 h->stats.files_failed++;
             }
-            u->len = 0;
-            u->last = true;
+            /* Done reading: close before the last unit goes out, because
+             * whoever writes that unit frees f. */
+            ops->close(f);
+            u->last = true;   /* what the failed read left in the unit is still parsed */
             run_unit(r, u);
             break;
         }
         run_unit(r, u);
     }
-    ops->close(f);
     h->bytes_before += input_raw_pos(in);
     h->stats.bytes += input_raw_pos(in);
     input_close(in);

@@ -38,6 +38,8 @@ struct evtx_part {
 #define OP_ATTR   1u /* attribute: left out when its value is NULL */
 #define OP_TEXT   2u /* element text: a Binary XML value expands instead */
 #define OP_NESTED 4u /* only expands Binary XML values, never a field */
+#define OP_FIRST  8u /* first attribute of its element: marks the field count */
+#define OP_BARE  16u /* empty leaf: a field "" only if no attribute gave one */
 
 struct evtx_op {
     const char *name;
@@ -392,7 +394,7 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
             return -2;
         op.part0 = at->part0;
         op.nparts = at->nparts;
-        op.flags = OP_ATTR;
+        op.flags = OP_ATTR | (nfield_attrs ? 0 : OP_FIRST);
         rc = push_op(b, op);
         if (rc)
             return rc;
@@ -435,9 +437,11 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
 
     size_t ntext = b->ntext - text0;
     if (!has_child) {
-        if (ntext || !nfield_attrs) {
+        /* An empty leaf whose attributes all turn out NULL (<Correlation/>)
+           is an empty element: it gets "" like one without attributes. */
+        {
             struct evtx_op op = { 0 };
-            op.flags = OP_TEXT;
+            op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
             if (name_attr >= 0) {
                 op.npart0 = attrs[name_attr].part0;
                 op.nnparts = attrs[name_attr].nparts;
@@ -713,12 +717,18 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
                     const struct evtx_val *vals, uint32_t nvals, unsigned depth)
 {
     struct evtx_scratch *s = x->s;
+    size_t mark = 0;
     for (uint32_t i = 0; i < t->nops; i++) {
         const struct evtx_op *op = &t->ops[i];
         const struct evtx_part *p = t->parts + op->part0;
         const char *name = op->name;
         uint32_t nl = op->name_len;
         int rc;
+
+        if (op->flags & OP_FIRST)
+            mark = s->nfields;
+        if ((op->flags & OP_BARE) && s->nfields != mark)
+            continue;
 
         /* A Binary XML value expands in place of the text field. */
         if (op->flags & (OP_TEXT | OP_NESTED)) {

@@ -35,18 +35,24 @@ struct evtx_part {
     uint8_t opt;   /* optional substitution */
 };
 
-#define OP_ATTR   1u /* attribute: left out when its value is NULL */
-#define OP_TEXT   2u /* element text: a Binary XML value expands instead */
-#define OP_NESTED 4u /* only expands Binary XML values, never a field */
-#define OP_FIRST  8u /* first attribute of its element: marks the field count */
-#define OP_BARE  16u /* empty leaf: a field "" only if no attribute gave one */
+/* Elements vanish at run time: an optional substitution whose value is
+   NULL removes its whole element (with its attributes), and a parent whose
+   children all vanished is then an empty element. So each element's first
+   op pushes a mark (the field count then; `marks` says how many elements
+   start at that op) and its last op (OP_TEXT or OP_CLOSE) pops it. */
+#define OP_ATTR   1u  /* attribute: left out when its value is NULL */
+#define OP_TEXT   2u  /* leaf text, closes the element; Binary XML expands */
+#define OP_NESTED 4u  /* only expands Binary XML values, never a field */
+#define OP_BARE   8u  /* leaf with attributes, no text: "" only if no attribute gave a field */
+#define OP_CLOSE 16u  /* closes a parent: "" if nothing was emitted inside */
 
 struct evtx_op {
     const char *name;
     uint32_t name_len;
     uint32_t part0, nparts;   /* value */
     uint32_t npart0, nnparts; /* field name from <Data Name=...> parts */
-    uint32_t flags;
+    uint16_t flags;
+    uint16_t marks;
 };
 
 struct evtx_tpl {
@@ -327,6 +333,7 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     if (depth > EVTX_MAX_DEPTH)
         return -1;
     struct evtx_arena *a = &x->s->chunk_arena;
+    size_t first_op = b->nops;
     uint8_t tok = c->b[c->pos];
     /* The dependency identifier (2 bytes) is normally there; when the size
        read after it cannot fit but the one read without it can, it is not. */
@@ -394,7 +401,7 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
             return -2;
         op.part0 = at->part0;
         op.nparts = at->nparts;
-        op.flags = OP_ATTR | (nfield_attrs ? 0 : OP_FIRST);
+        op.flags = OP_ATTR;
         rc = push_op(b, op);
         if (rc)
             return rc;
@@ -437,34 +444,30 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
 
     size_t ntext = b->ntext - text0;
     if (!has_child) {
-        /* An empty leaf whose attributes all turn out NULL (<Correlation/>)
-           is an empty element: it gets "" like one without attributes. */
-        {
-            struct evtx_op op = { 0 };
-            op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
-            if (name_attr >= 0) {
-                op.npart0 = attrs[name_attr].part0;
-                op.nnparts = attrs[name_attr].nparts;
-                if (op.nnparts == 1 && b->parts[op.npart0].kind == P_STATIC) {
-                    op.name = b->parts[op.npart0].s;
-                    op.name_len = b->parts[op.npart0].len;
-                    op.nnparts = 0;
-                }
-            } else {
-                op.name = en;
-                op.name_len = el;
+        struct evtx_op op = { 0 };
+        op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
+        if (name_attr >= 0) {
+            op.npart0 = attrs[name_attr].part0;
+            op.nnparts = attrs[name_attr].nparts;
+            if (op.nnparts == 1 && b->parts[op.npart0].kind == P_STATIC) {
+                op.name = b->parts[op.npart0].s;
+                op.name_len = b->parts[op.npart0].len;
+                op.nnparts = 0;
             }
-            op.part0 = (uint32_t)b->nparts;
-            op.nparts = (uint32_t)ntext;
-            for (size_t i = 0; i < ntext; i++) {
-                rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
-                if (rc)
-                    return rc;
-            }
-            rc = push_op(b, op);
+        } else {
+            op.name = en;
+            op.name_len = el;
+        }
+        op.part0 = (uint32_t)b->nparts;
+        op.nparts = (uint32_t)ntext;
+        for (size_t i = 0; i < ntext; i++) {
+            rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
             if (rc)
                 return rc;
         }
+        rc = push_op(b, op);
+        if (rc)
+            return rc;
     } else {
         /* Mixed content: text between child elements is layout; only a
            Binary XML substitution there still carries fields. */
@@ -481,7 +484,15 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
             if (rc)
                 return rc;
         }
+        struct evtx_op op = { 0 };
+        op.flags = OP_CLOSE;
+        op.name = en;
+        op.name_len = el;
+        rc = push_op(b, op);
+        if (rc)
+            return rc;
     }
+    b->ops[first_op].marks++;
     b->ntext = text0;
     return 0;
 }
@@ -717,18 +728,39 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
                     const struct evtx_val *vals, uint32_t nvals, unsigned depth)
 {
     struct evtx_scratch *s = x->s;
-    size_t mark = 0;
+    size_t marks[EVTX_MAX_DEPTH + 4];
+    unsigned nmarks = 0;
     for (uint32_t i = 0; i < t->nops; i++) {
         const struct evtx_op *op = &t->ops[i];
         const struct evtx_part *p = t->parts + op->part0;
         const char *name = op->name;
         uint32_t nl = op->name_len;
+        size_t mark = 0;
         int rc;
 
-        if (op->flags & OP_FIRST)
-            mark = s->nfields;
+        for (unsigned k = 0; k < op->marks; k++) {
+            if (nmarks >= sizeof marks / sizeof marks[0])
+                return -1;
+            marks[nmarks++] = s->nfields;
+        }
+        if (op->flags & (OP_TEXT | OP_CLOSE)) {
+            if (!nmarks)
+                return -1;
+            mark = marks[--nmarks];
+        }
+        if (op->flags & OP_CLOSE) {
+            if (s->nfields == mark && (rc = add_field(s, name, nl, "", 0, EVTX_V_STRING)))
+                return rc;
+            continue;
+        }
         if ((op->flags & OP_BARE) && s->nfields != mark)
             continue;
+        /* an optional substitution with a NULL value: no element at all */
+        if ((op->flags & OP_TEXT) && op->nparts == 1 && p->kind == P_SUBST && p->opt &&
+            (p->idx >= nvals || vals[p->idx].type == EVTX_T_NULL)) {
+            s->nfields = mark;
+            continue;
+        }
 
         /* A Binary XML value expands in place of the text field. */
         if (op->flags & (OP_TEXT | OP_NESTED)) {

@@ -254,12 +254,31 @@ static int r_size(char *o, const uint8_t *d, size_t n)
     return n == 8 ? r_hex64(o, d, n) : r_hex32(o, d, n);
 }
 
+/* Floats print as evtxexport (and the Windows C runtime) print them: six
+   digits after the point and an exponent of at least three digits,
+   "3.199234e+003". */
+static int put_float(char *o, double v)
+{
+    int n = snprintf(o, 64, "%.6e", v);
+    char *e = strchr(o, 'e');
+    if (!e || n < 4)
+        return n; /* inf, nan */
+    size_t ed = strlen(e + 2); /* exponent digits after the sign */
+    if (ed < 3) {
+        size_t pad = 3 - ed;
+        memmove(e + 2 + pad, e + 2, ed + 1);
+        memset(e + 2, '0', pad);
+        n += (int)pad;
+    }
+    return n;
+}
+
 static int r_f32(char *o, const uint8_t *d, size_t n)
 {
     (void)n;
     float f;
     memcpy(&f, d, 4);
-    return snprintf(o, 64, "%.6e", (double)f);
+    return put_float(o, (double)f);
 }
 
 static int r_f64(char *o, const uint8_t *d, size_t n)
@@ -267,7 +286,7 @@ static int r_f64(char *o, const uint8_t *d, size_t n)
     (void)n;
     double f;
     memcpy(&f, d, 8);
-    return snprintf(o, 64, "%.14e", f);
+    return put_float(o, f);
 }
 
 static int r_bool(char *o, const uint8_t *d, size_t n)
@@ -478,6 +497,14 @@ int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data,
 {
     if (t == EVTX_T_STRING) {
         *vtype = EVTX_V_STRING;
+        /* A value that is one line feed shows as empty in Event Viewer and
+           evtxexport; follow them. */
+        if ((n == 2 || (n >= 4 && data[2] == 0 && data[3] == 0)) && data[0] == '\n' &&
+            data[1] == 0) {
+            *out = "";
+            *out_len = 0;
+            return 0;
+        }
         return evtx_utf16_to_utf8(a, data, n / 2, out, out_len);
     }
     if (t == EVTX_T_NULL) {

@@ -55,6 +55,7 @@ struct evtx_record {
     uint64_t record_id;
     uint64_t written_filetime; /* 100 ns intervals since 1601-01-01 UTC */
     uint64_t file_offset;      /* of the record header */
+    uint32_t size;             /* record size in bytes, header to trailing copy */
     uint32_t chunk;
     bool     recovered;        /* found in chunk slack, past the last record */
     size_t   nfields;

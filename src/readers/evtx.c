@@ -283,18 +283,27 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
 static size_t next_signature(const uint8_t *c, size_t pos, size_t end)
 {
     pos = (pos + 7) & ~(size_t)7;
-    for (; pos + 4 <= end; pos += 8)
-        if (c[pos] == 0x2a && c[pos + 1] == 0x2a && c[pos + 2] == 0 && c[pos + 3] == 0)
+    while (pos + 4 <= end) {
+        const uint8_t *q = memchr(c + pos, 0x2a, end - pos - 3);
+        if (!q)
+            break;
+        pos = (size_t)(q - c);
+        if (pos & 7) {
+            pos = (pos + 7) & ~(size_t)7;
+            continue;
+        }
+        if (c[pos + 1] == 0x2a && c[pos + 2] == 0 && c[pos + 3] == 0)
             return pos;
+        pos += 8;
+    }
     return end;
 }
 
+/* Unused chunks are 64 KiB of zeros: compare the block with itself shifted
+   by one byte, which libc does a vector at a time. */
 static bool all_zero(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
 /* Scans [pos, avail) for records that validate; delivered as recovered. */
@@ -393,7 +402,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
             pos = next_signature(c, pos + 8, end);
             continue;
         }
-        rc = do_record(&w, pos, size, resync, false);
+        rc = do_record(&w, pos, size, false, false);
         if (rc < 0)
             goto out;
         resync = false;

@@ -13,10 +13,18 @@ if ! command -v evtxexport >/dev/null 2>&1; then
     echo "evtx-compare: SKIP: evtxexport not installed (scripts/install-deps.sh installs libevtx-utils)"
     exit 0
 fi
-BUILD=${BUILD:-build}
-make -s "$BUILD/libstoat.a" >/dev/null || exit 1
+# SANITIZE=address,undefined runs the same comparison on the sanitizer build.
+SANITIZE=${SANITIZE:-}
+BUILD=build
+SANFLAGS=""
+if [ -n "$SANITIZE" ]; then
+    BUILD=build-san
+    SANFLAGS="-fsanitize=$SANITIZE -fno-omit-frame-pointer -fno-sanitize-recover=all"
+fi
+make -s SANITIZE="$SANITIZE" "$BUILD/libstoat.a" >/dev/null || exit 1
 mkdir -p "$BUILD/tests/evtx_compare"
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Isrc \
+# shellcheck disable=SC2086
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Isrc $SANFLAGS \
     -o "$BUILD/tests/evtx_compare/evtx_compare" tests/evtx_compare/evtx_compare.c \
     "$BUILD/libstoat.a" || exit 1
 find "$DATA/evtx" "$DATA/sigma/regression_data" -name '*.evtx' -print0 2>/dev/null |

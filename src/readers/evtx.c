@@ -252,6 +252,7 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
     const char *why = NULL;
     s->nfields = 0;
     evtx_arena_reset(&s->rec_arena);
+    w->x.strict = recovered;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
                                 size - EVTX_RECORD_MIN_SIZE, &why);
     if (rc == -2)

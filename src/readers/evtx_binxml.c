@@ -29,7 +29,7 @@ enum { P_STATIC = 0, P_SUBST = 1 };
 
 struct evtx_part {
     const char *s; /* P_STATIC: UTF-8 text */
-    uint32_t len;
+    uint32_t len;  /* P_STATIC: its length; P_SUBST: the declared value type */
     uint16_t idx;  /* P_SUBST: substitution index */
     uint8_t kind;
     uint8_t opt;   /* optional substitution */
@@ -275,6 +275,7 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
             return -1;
         p->kind = P_SUBST;
         p->idx = evtx_le16(c->b + c->pos + 1);
+        p->len = c->b[c->pos + 3];
         p->opt = t == 0x0e;
         c->pos += 4;
         return 0;
@@ -824,6 +825,37 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
     return 0;
 }
 
+/* Whether a value of type `actual` may fill a substitution declared as
+   `decl`: the same type, NULL, or a hex integer for a size_t. */
+static bool type_fits(uint32_t decl, uint8_t actual)
+{
+    if (actual == decl || actual == EVTX_T_NULL)
+        return true;
+    if ((decl & 0x7f) == EVTX_T_SIZE && (decl & EVTX_T_ARRAY) == (actual & EVTX_T_ARRAY))
+        return (actual & 0x7f) == EVTX_T_HEX32 || (actual & 0x7f) == EVTX_T_HEX64;
+    return false;
+}
+
+/* Records recovered from slack may point at a template that has since been
+   overwritten by another one; their values then land under the wrong
+   names. Such a record is only trusted when every value has the type its
+   substitution declares. */
+static bool values_fit(const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t n)
+{
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < t->nparts; i++) {
+        const struct evtx_part *p = &t->parts[i];
+        if (p->kind != P_SUBST)
+            continue;
+        if (p->idx >= n || !type_fits(p->len, vals[p->idx].type))
+            return false;
+        if (p->idx + 1u > used)
+            used = p->idx + 1u;
+    }
+    /* and the template uses exactly the values the instance carries */
+    return used == n;
+}
+
 /* A template instance at c->pos (on the 0x0c token): finds or compiles the
    template, reads the values and runs the template's ops. */
 static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth)
@@ -865,6 +897,8 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     if (data > c->end)
         return -1;
     c->pos = data;
+    if (x->strict && !values_fit(t, vals, n))
+        return -3;
     return exec_ops(x, t, vals, n, depth);
 }
 
@@ -917,6 +951,8 @@ int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len
     int rc = interp(x, pos, pos + len, 0);
     if (rc == -1)
         *why = "malformed Binary XML";
+    else if (rc == -3)
+        *why = "values do not fit their template";
     else if (rc == -2)
         *why = "out of memory";
     return rc;

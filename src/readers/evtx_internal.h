@@ -124,6 +124,7 @@ struct evtx_chunk_ctx {
     size_t len;            /* bytes of the chunk that are present */
     struct evtx_scratch *s;
     unsigned depth;        /* nesting guard across nested BinXML */
+    bool strict;           /* values must match their declared types */
 };
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s);

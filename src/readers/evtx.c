@@ -242,6 +242,25 @@ static int note_id(struct evtx_scratch *s, uint64_t id)
     return 0;
 }
 
+/* A recovered record whose EventRecordID field disagrees with its header
+   was decoded with a template that is not its own. */
+static bool event_id_agrees(const struct evtx_scratch *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct evtx_field *f = &s->fields[i];
+        if (f->name_len != 13 || memcmp(f->name, "EventRecordID", 13) != 0)
+            continue;
+        uint64_t v = 0;
+        for (uint32_t k = 0; k < f->value_len; k++) {
+            if (f->value[k] < '0' || f->value[k] > '9')
+                return false;
+            v = v * 10 + (uint64_t)(f->value[k] - '0');
+        }
+        return v == id;
+    }
+    return true;
+}
+
 /* Parses and delivers the record at pos (frame already checked). Returns 0
    when delivered, 1 when the record is damaged (reported unless quiet), -1
    when the visitor stops, -2 when out of memory. */
@@ -262,8 +281,11 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
             report(w, w->base + pos, why ? why : "malformed record");
         return 1;
     }
+    uint64_t id = evtx_le64(c + pos + 8);
+    if (recovered && !event_id_agrees(s, id))
+        return 1;
     struct evtx_record r = {
-        .record_id = evtx_le64(c + pos + 8),
+        .record_id = id,
         .written_filetime = evtx_le64(c + pos + 16),
         .file_offset = w->base + pos,
         .size = size,

@@ -58,6 +58,8 @@ struct evtx_op {
 struct evtx_tpl {
     uint32_t off;   /* chunk offset of the definition */
     int status;     /* 0 ok, -1 malformed */
+    bool names_ok;  /* names look like names, static text like text */
+    bool root_event; /* the root element is <Event> */
     const char *why;
     struct evtx_op *ops;
     struct evtx_part *parts;
@@ -79,6 +81,7 @@ struct builder {
     size_t nparts, parts_cap;
     struct evtx_part *text; /* text parts of the open elements, a stack */
     size_t ntext, text_cap;
+    bool names_bad, root_seen, root_event;
 };
 
 struct cursor {
@@ -189,6 +192,18 @@ static bool is_value_token(uint8_t t)
     default:
         return t == 0x0d || t == 0x0e;
     }
+}
+
+/* Static text with control characters (other than tab and line breaks) is
+   what a template decoded from overwritten bytes looks like. */
+static bool plausible_text(const char *s, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+            return false;
+    }
+    return true;
 }
 
 /* Reads one value-ish token (text, CDATA, char ref, entity ref,
@@ -319,6 +334,22 @@ static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el,
     return o;
 }
 
+/* XML names in event templates are ASCII identifiers; text decoded from
+   the wrong offset (a stale template under a recovered record) is not. */
+static bool plausible_name(const char *n, uint32_t len)
+{
+    if (len == 0 || len > 256)
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)n[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 struct attr {
     const char *name;
     uint32_t name_len;
@@ -352,6 +383,12 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     int rc = name_ref(x, c, &en, &el);
     if (rc)
         return rc;
+    if (!plausible_name(en, el))
+        b->names_bad = true;
+    if (!b->root_seen) {
+        b->root_seen = true;
+        b->root_event = el == 5 && memcmp(en, "Event", 5) == 0;
+    }
 
     struct attr attrs[MAX_ATTRS];
     unsigned nattrs = 0;
@@ -367,12 +404,16 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
             rc = name_ref(x, c, &at->name, &at->name_len);
             if (rc)
                 return rc;
+            if (!plausible_name(at->name, at->name_len))
+                b->names_bad = true;
             at->part0 = (uint32_t)b->nparts;
             while (have(c, 1) && is_value_token(c->b[c->pos])) {
                 struct evtx_part p;
                 rc = read_value_part(x, c, &p);
                 if (rc)
                     return rc;
+                if (p.kind == P_STATIC && !plausible_text(p.s, p.len))
+                    b->names_bad = true;
                 rc = push_part(&b->parts, &b->nparts, &b->parts_cap, p);
                 if (rc)
                     return rc;
@@ -429,6 +470,8 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
             } else if (is_value_token(t)) {
                 struct evtx_part p;
                 rc = read_value_part(x, c, &p);
+                if (!rc && p.kind == P_STATIC && !plausible_text(p.s, p.len))
+                    b->names_bad = true;
                 if (!rc)
                     rc = push_part(&b->text, &b->ntext, &b->text_cap, p);
             } else if (t == 0x0a || t == 0x0b) {
@@ -530,6 +573,7 @@ static int c_stream(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *
 static void builder_clear(struct builder *b)
 {
     b->nops = b->nparts = b->ntext = 0;
+    b->names_bad = b->root_seen = b->root_event = false;
 }
 
 /* Copies the builder's ops and parts into arena `a` as a template. */
@@ -545,6 +589,8 @@ static int builder_emit(struct builder *b, struct evtx_arena *a, struct evtx_tpl
         memcpy(t->parts, b->parts, b->nparts * sizeof *t->parts);
     t->nops = (uint32_t)b->nops;
     t->nparts = (uint32_t)b->nparts;
+    t->names_ok = !b->names_bad;
+    t->root_event = b->root_event;
     return 0;
 }
 
@@ -897,7 +943,7 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     if (data > c->end)
         return -1;
     c->pos = data;
-    if (x->strict && !values_fit(t, vals, n))
+    if (x->strict && (!t->names_ok || (depth == 0 && !t->root_event) || !values_fit(t, vals, n)))
         return -3;
     return exec_ops(x, t, vals, n, depth);
 }
@@ -927,6 +973,8 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
             struct builder *b = builder_of(x->s);
             builder_clear(b);
             rc = c_element(x, b, &c, depth);
+            if (!rc && x->strict && (b->names_bad || (depth == 0 && !b->root_event)))
+                rc = -3;
             if (!rc) {
                 struct evtx_tpl tmp = { 0 };
                 rc = builder_emit(b, &x->s->rec_arena, &tmp);

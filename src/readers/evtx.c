@@ -9,10 +9,16 @@
  * of the size) and parsed; a damaged record is reported and the walk
  * resynchronises on the next record signature; and slack is scanned for
  * records that validate, skipping any whose id was already delivered from
- * the same chunk (older copies of live records).
+ * the same chunk (older copies of live records). A slack record often points
+ * at a template that newer records have overwritten, which would put its
+ * values under the wrong names, so it is only delivered (flagged recovered)
+ * when its template looks like one (plausible names and text, <Event> at
+ * the root), every value has its substitution's declared type, the value
+ * count matches, and its EventRecordID agrees with its header.
  */
 #include "readers/evtx_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -53,13 +59,11 @@ static void crc_init(void)
             crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
 }
 
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {
-    static int ready; /* benign race: every thread computes the same table */
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        crc_init();
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    }
+    pthread_once(&crc_once, crc_init);
     crc = ~crc;
     while (n >= 8) {
         uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4);
@@ -274,6 +278,11 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
     w->x.strict = recovered;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
                                 size - EVTX_RECORD_MIN_SIZE, &why);
+    if (rc == -2 && (s->rec_arena.capped || s->chunk_arena.capped)) {
+        /* a record that expands past the size caps is damage, not OOM */
+        rc = -1;
+        why = "record expands past the size caps";
+    }
     if (rc == -2)
         return -2;
     if (rc) {
@@ -375,6 +384,10 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
 
     evtx_arena_reset(&s->chunk_arena);
     evtx_tpl_cache_reset(s);
+    if (++s->gen == 0) { /* wrapped: old entries could look current */
+        memset(s->names, 0, sizeof s->names);
+        s->gen = 1;
+    }
     s->nids = 0;
     w.x.chunk = c;
     w.x.len = avail;

@@ -113,17 +113,32 @@ static inline bool have(const struct cursor *c, size_t n)
     return c->pos <= c->end && c->end - c->pos >= n;
 }
 
-/* Reads a BinXML name at chunk offset `off` into the chunk arena. */
+/* Reads a BinXML name at chunk offset `off` into the chunk arena. Names
+   are referenced over and over (every element of a raw record names its
+   tag), so each chunk keeps a small cache from offset to decoded name. */
 static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off,
                      const char **out, uint32_t *out_len, size_t *name_size)
 {
     if ((size_t)off + 8 > chunk_end)
         return -1;
     size_t n = evtx_le16(x->chunk + off + 6);
-    if ((size_t)off + 8 + 2 * n > chunk_end)
+    if (n > EVTX_MAX_NAME || (size_t)off + 8 + 2 * n > chunk_end)
         return -1;
     *name_size = 8 + 2 * n + 2; /* plus the NUL after the characters */
-    return evtx_utf16_to_utf8(&x->s->chunk_arena, x->chunk + off + 8, n, out, out_len);
+    struct evtx_name_slot *slot = &x->s->names[(off >> 1) % EVTX_NAME_SLOTS];
+    if (slot->gen == x->s->gen && slot->off == off) {
+        *out = slot->s;
+        *out_len = slot->len;
+        return 0;
+    }
+    int rc = evtx_utf16_to_utf8(&x->s->chunk_arena, x->chunk + off + 8, n, out, out_len);
+    if (!rc) {
+        slot->gen = x->s->gen;
+        slot->off = off;
+        slot->s = *out;
+        slot->len = *out_len;
+    }
+    return rc;
 }
 
 /* A name is stored inline when its offset points right where we are; then
@@ -366,6 +381,8 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
         return -1;
     struct evtx_arena *a = &x->s->chunk_arena;
     size_t first_op = b->nops;
+    if (!have(c, 7))
+        return -1;
     uint8_t tok = c->b[c->pos];
     /* The dependency identifier (2 bytes) is normally there; when the size
        read after it cannot fit but the one read without it can, it is not. */
@@ -728,10 +745,11 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
                         const struct evtx_val *vals, uint32_t nvals,
                         const char **out, uint32_t *out_len, uint8_t *out_type)
 {
-    const char *sv[64];
-    uint32_t sl[64];
-    if (n > 64)
-        return -1;
+    struct evtx_arena *a = &x->s->rec_arena;
+    const char **sv = evtx_arena_alloc(a, (size_t)n * sizeof *sv + 1);
+    uint32_t *sl = evtx_arena_alloc(a, (size_t)n * sizeof *sl + 1);
+    if (!sv || !sl)
+        return -2;
     size_t total = 0;
     bool all_null = true;
     for (uint32_t i = 0; i < n; i++) {
@@ -756,7 +774,9 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
         }
         total += sl[i];
     }
-    char *o = evtx_arena_alloc(&x->s->rec_arena, total + 1);
+    if (total >= UINT32_MAX)
+        return -1;
+    char *o = evtx_arena_alloc(a, total + 1);
     if (!o)
         return -2;
     size_t k = 0;

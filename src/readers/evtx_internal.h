@@ -24,6 +24,8 @@
 #define EVTX_CHUNK_ARENA_CAP    (64u << 20) /* templates and names of one chunk */
 #define EVTX_RECORD_ARENA_CAP   (64u << 20) /* decoded values of one record */
 #define EVTX_MAX_TEMPLATES      1536u       /* distinct templates in one chunk */
+#define EVTX_MAX_NAME           1024u       /* characters in an element/attribute name */
+#define EVTX_NAME_SLOTS         256u        /* name cache entries per scratch */
 
 #define EVTX_CHUNK_HEADER_SIZE  512u
 #define EVTX_RECORD_HEADER_SIZE 24u
@@ -49,6 +51,7 @@ struct evtx_arena {
     struct evtx_block *head, *cur;
     size_t allocated; /* bytes in all blocks */
     size_t cap;
+    bool capped;      /* an allocation hit the cap (not a malloc failure) */
 };
 void  evtx_arena_init(struct evtx_arena *a, size_t cap);
 void *evtx_arena_alloc(struct evtx_arena *a, size_t n); /* 8-aligned, NULL past cap */
@@ -100,6 +103,11 @@ struct evtx_chunk_ctx;
 int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data,
                        size_t len, const char **why);
 
+struct evtx_name_slot {
+    uint32_t off, gen, len;
+    const char *s;
+};
+
 /* Everything one thread needs to parse a chunk. */
 struct evtx_tpl;
 struct builder; /* the template compiler's reusable vectors */
@@ -114,6 +122,8 @@ struct evtx_scratch {
     struct evtx_tpl **tpl_slots;
     uint32_t tpl_cap, tpl_count;
     struct builder *builder;
+    struct evtx_name_slot names[EVTX_NAME_SLOTS];
+    uint32_t gen;                   /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */
     uint64_t *ids;
     size_t nids, ids_cap;

@@ -28,6 +28,7 @@ void evtx_arena_init(struct evtx_arena *a, size_t cap)
 {
     a->head = a->cur = NULL;
     a->allocated = 0;
+    a->capped = false;
     a->cap = cap;
 }
 
@@ -48,8 +49,10 @@ void *evtx_arena_alloc(struct evtx_arena *a, size_t n)
             b->used = 0;
     }
     size_t sz = n > EVTX_BLOCK_MIN ? n : EVTX_BLOCK_MIN;
-    if (a->allocated + sz > a->cap)
+    if (a->allocated + sz > a->cap) {
+        a->capped = true;
         return NULL;
+    }
     b = malloc(sizeof *b + sz);
     if (!b)
         return NULL;
@@ -86,6 +89,7 @@ void evtx_arena_trim(struct evtx_arena *a, void *p, size_t keep)
 
 void evtx_arena_reset(struct evtx_arena *a)
 {
+    a->capped = false;
     a->cur = a->head;
     if (a->head)
         a->head->used = 0;
@@ -101,6 +105,7 @@ void evtx_arena_free(struct evtx_arena *a)
     }
     a->head = a->cur = NULL;
     a->allocated = 0;
+    a->capped = false;
 }
 
 /* ---------------------------------------------------------------- UTF-16 */

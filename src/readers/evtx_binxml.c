@@ -674,7 +674,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
             struct builder *b = builder_of(s);
             builder_clear(b);
             struct cursor c = { x->chunk, (size_t)off + 24, (size_t)off + 24 + size };
-            rc = c_stream(x, b, &c, x->depth);
+            rc = c_stream(x, b, &c, 0);
             if (!rc)
                 rc = builder_emit(b, &s->chunk_arena, t);
         }

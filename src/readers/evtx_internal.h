@@ -91,9 +91,6 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
    surrogates become U+FFFD. Trailing NULs are dropped. */
 int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
                        const char **out, uint32_t *out_len);
-/* Appends the UTF-8 form of UTF-16LE text to dst (room for 3*units bytes
-   must exist); returns bytes written. */
-size_t evtx_utf16_append(char *dst, const uint8_t *p, size_t units);
 
 /* ---- BinXML ---- */
 struct evtx_chunk_ctx;
@@ -133,7 +130,6 @@ struct evtx_chunk_ctx {
     const uint8_t *chunk;  /* start of the chunk */
     size_t len;            /* bytes of the chunk that are present */
     struct evtx_scratch *s;
-    unsigned depth;        /* nesting guard across nested BinXML */
     bool strict;           /* values must match their declared types */
 };
 

@@ -110,16 +110,20 @@ void evtx_arena_free(struct evtx_arena *a)
 
 /* ---------------------------------------------------------------- UTF-16 */
 
-size_t evtx_utf16_append(char *dst, const uint8_t *p, size_t units)
+/* Converts up to `units` UTF-16LE code units, stopping at the first NUL;
+   *consumed says how many units were read (the NUL not included). */
+static size_t utf16_convert(char *dst, const uint8_t *p, size_t units, size_t *consumed)
 {
     char *o = dst;
     size_t i = 0;
     while (i < units) {
-        /* ASCII fast path: most event text is plain ASCII. */
+        /* ASCII fast path: most event text is plain ASCII. Four units at a
+           time, leaving it for a unit >= 0x80 or a NUL. */
         while (i + 4 <= units) {
             uint64_t w;
             memcpy(&w, p + 2 * i, 8);
-            if (w & 0xff80ff80ff80ff80ull)
+            if ((w & 0xff80ff80ff80ff80ull) ||
+                ((w - 0x0001000100010001ull) & ~w & 0x8000800080008000ull))
                 break;
             o[0] = (char)(w & 0x7f);
             o[1] = (char)((w >> 16) & 0x7f);
@@ -131,6 +135,8 @@ size_t evtx_utf16_append(char *dst, const uint8_t *p, size_t units)
         if (i >= units)
             break;
         uint32_t c = evtx_le16(p + 2 * i);
+        if (c == 0)
+            break;
         i++;
         if (c < 0x80) {
             *o++ = (char)c;
@@ -161,6 +167,7 @@ size_t evtx_utf16_append(char *dst, const uint8_t *p, size_t units)
             *o++ = (char)(0x80 | (c & 0x3f));
         }
     }
+    *consumed = i;
     return (size_t)(o - dst);
 }
 
@@ -168,16 +175,11 @@ int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
                        const char **out, uint32_t *out_len)
 {
     /* A string value ends at its first NUL, as in the Windows API. */
-    for (size_t i = 0; i < units; i++) {
-        if (p[2 * i] == 0 && p[2 * i + 1] == 0) {
-            units = i;
-            break;
-        }
-    }
     char *d = evtx_arena_alloc(a, units * 3 + 1);
     if (!d)
         return -2;
-    size_t n = evtx_utf16_append(d, p, units);
+    size_t used;
+    size_t n = utf16_convert(d, p, units, &used);
     d[n] = 0;
     evtx_arena_trim(a, d, n + 1);
     *out = d;

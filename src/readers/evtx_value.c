@@ -443,6 +443,24 @@ static int r_systime(char *o, const uint8_t *d, size_t n)
     return (int)(p - o);
 }
 
+static int r_null(char *o, const uint8_t *d, size_t n)
+{
+    (void)o;
+    (void)d;
+    (void)n;
+    return 0;
+}
+
+static int r_utf16(char *o, const uint8_t *d, size_t n)
+{
+    /* A value that is one line feed shows as empty in Event Viewer and
+       evtxexport; follow them. */
+    if ((n == 2 || (n >= 4 && d[2] == 0 && d[3] == 0)) && d[0] == '\n' && d[1] == 0)
+        return 0;
+    size_t used;
+    return (int)utf16_convert(o, d, n / 2, &used);
+}
+
 static int r_ansi(char *o, const uint8_t *d, size_t n)
 {
     char *p = o;
@@ -476,6 +494,8 @@ struct evtx_vdesc {
 };
 
 static const struct evtx_vdesc vdesc[0x16] = {
+    [EVTX_T_NULL]     = { EVTX_V_NULL, 0, 0, 0, r_null },
+    [EVTX_T_STRING]   = { EVTX_V_STRING, 0, 2, 2, r_utf16 }, /* 3 bytes per 2 */
     [EVTX_T_ANSI]     = { EVTX_V_STRING, 0, 1, 3, r_ansi },
     [EVTX_T_I8]       = { EVTX_V_INT, 1, 0, 8, r_i8 },
     [EVTX_T_U8]       = { EVTX_V_UINT, 1, 0, 8, r_u8 },
@@ -502,19 +522,7 @@ int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data,
                       size_t n, const char **out, uint32_t *out_len,
                       uint8_t *vtype)
 {
-    if (t == EVTX_T_STRING) {
-        *vtype = EVTX_V_STRING;
-        /* A value that is one line feed shows as empty in Event Viewer and
-           evtxexport; follow them. */
-        if ((n == 2 || (n >= 4 && data[2] == 0 && data[3] == 0)) && data[0] == '\n' &&
-            data[1] == 0) {
-            *out = "";
-            *out_len = 0;
-            return 0;
-        }
-        return evtx_utf16_to_utf8(a, data, n / 2, out, out_len);
-    }
-    if (t == EVTX_T_NULL) {
+    if (t == EVTX_T_NULL) { /* the table's r_null, without an allocation */
         *vtype = EVTX_V_NULL;
         *out = "";
         *out_len = 0;

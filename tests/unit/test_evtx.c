@@ -10,6 +10,7 @@
 
 #include "readers/evtx.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -929,6 +930,66 @@ static void test_visitor_stop(void **state)
     free(f.b);
 }
 
+/* The file object is shared; each thread brings its own scratch. */
+struct thread_job {
+    const struct evtx_file *f;
+    uint32_t chunk;
+    unsigned long records, bytes;
+};
+
+static int count_rec(void *ctx, const struct evtx_record *r)
+{
+    struct thread_job *j = ctx;
+    j->records++;
+    for (size_t i = 0; i < r->nfields; i++)
+        j->bytes += r->fields[i].value_len;
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct thread_job *j = arg;
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = { j, count_rec, NULL };
+    for (int k = 0; k < 50; k++)
+        evtx_parse_chunk(j->f, j->chunk, s, &v);
+    evtx_scratch_destroy(s);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(&f, k);
+        for (unsigned i = 0; i < 3; i++) {
+            size_t r = rec_begin(&f, 10 * k + i + 1);
+            frag(&f.c);
+            typical_template(&f.c);
+            typical_values(&f.c);
+            u8(&f.c, 0);
+            rec_end(&f, r);
+        }
+        chunk_end(&f);
+    }
+    struct evtx_file *ef = NULL;
+    assert_int_equal(evtx_open_mem(f.b, f.len, "t", &ef, NULL), 0);
+    struct thread_job jobs[2] = { { ef, 0, 0, 0 }, { ef, 1, 0, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, thread_main, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(jobs[0].records, 150);
+    assert_int_equal(jobs[1].records, 150);
+    assert_int_equal(jobs[0].bytes, jobs[1].bytes);
+    evtx_close(ef);
+    free(f.b);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -981,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting_rejected),
         cmocka_unit_test(test_bad_template_offset),
         cmocka_unit_test(test_visitor_stop),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests_name("evtx", tests, NULL, NULL);

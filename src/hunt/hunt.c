@@ -203,11 +203,12 @@ static void ws_end(void *ctx)
     }
 }
 
-static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, const char *why)
+static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
 {
     struct worker *w = ctx;
     struct buf *b = &w->u->out;
     buf_putc(b, REC_DIAG);
+    buf_putc(b, (char)warning);
     put_u64(b, line);
     put_u64(b, offset);
     buf_putc(b, (char)has_offset);
@@ -281,11 +282,13 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
     while (p && p < end) {
         char kind = *p++;
         if (kind == REC_DIAG) {
+            bool warning = *p++;
             uint64_t line = get_u64(&p), offset = get_u64(&p);
             bool has_offset = *p++;
             uint32_t n;
             const char *msg = get_str(&p, &n);
-            report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, line, offset, has_offset, msg);
+            report(h, warning ? STOAT_SEV_WARNING : STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, line, offset,
+                   has_offset, msg);
             continue;
         }
         uint32_t nr = get_u32(&p);
@@ -404,6 +407,8 @@ static void *worker_main(void *arg)
 
 static void release_file(struct input_file *f)
 {
+    if (f->reader && f->reader->release)
+        f->reader->release(f);
     free((char *)f->name);
     free(f);
 }
@@ -496,7 +501,7 @@ static int hunt_file(void *ctx, const char *path)
             h->stats.files_skipped++;
         } else {
             report(h, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, 0, 0, false,
-                   "not a format stoat reads (JSON lines, JSON arrays, JSON objects; gzip or not)");
+                   "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects; gzip or not)");
             h->stats.files_failed++;
         }
         input_close(in);

@@ -752,12 +752,12 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
         uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? count_lines(p, (size_t)(w->err_at - p)) : 0);
-        s->bad(s->ctx, at, 0, false, msg);
+        s->bad(s->ctx, at, 0, false, false, msg);
         w->u->skipped++;
         return NULL;
     }
     if (w->too_many) {
-        s->bad(s->ctx, line, 0, false, "record has too many fields; the rest were not read");
+        s->bad(s->ctx, line, 0, false, true, "record has too many fields; the rest were not read");
     }
     s->end(s->ctx);
     w->u->events++;
@@ -791,7 +791,7 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
                     if (q < e && *q != ',') {
                         char msg[96];
                         snprintf(msg, sizeof(msg), "text after the JSON object on this line was ignored");
-                        sink->bad(sink->ctx, line, 0, false, msg);
+                        sink->bad(sink->ctx, line, 0, false, true, msg);
                     }
                 }
             }

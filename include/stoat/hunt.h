@@ -70,6 +70,8 @@ struct stoat_sink {
     void *ctx;
     stoat_err (*begin)(void *ctx);
     stoat_err (*alert)(void *ctx, const struct stoat_alert *a);
+    /* With stoat_hunt_opts.all_events: every event, matched or not (rule NULL). */
+    stoat_err (*event)(void *ctx, const struct stoat_alert *e);
     stoat_err (*end)(void *ctx, const struct stoat_hunt_stats *stats);
     void (*destroy)(void *ctx);
 };
@@ -77,6 +79,7 @@ struct stoat_sink {
 struct stoat_hunt_opts {
     unsigned threads;                  /* 0: one per core */
     enum stoat_level min_level;        /* alerts below are not reported */
+    bool all_events;                   /* hand every event to the sinks' event callback */
     stoat_diag_fn diag;                /* bad input, unreadable files */
     void *diag_ctx;
     /* Called from the reading thread now and then; bytes_total is 0 when

@@ -163,7 +163,7 @@ static void ws_end(void *ctx)
     const struct stoat_ruleset *rs = w->h->rs;
     const uint32_t *rules;
     size_t n = engine_event_match(w->eng, &rules);
-    if (!n)
+    if (!n && !w->h->opts.all_events)
         return;
     uint32_t keep[64];
     size_t nk = 0;
@@ -180,7 +180,7 @@ static void ws_end(void *ctx)
         nk++;
     }
     (void)keep;
-    if (!nk) {
+    if (!nk && !w->h->opts.all_events) {
         b->len = mark;
         return;
     }
@@ -321,6 +321,13 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
         struct timestamp tsv;
         if (a.timestamp && parse_timestamp(a.timestamp, h->wfields[ts].value_len, &tsv))
             a.time_ns = timestamp_to_ns(&tsv);
+        if (h->opts.all_events)
+            for (size_t s = 0; s < h->nsinks; s++)
+                if (h->sinks[s].event) {
+                    stoat_err e = h->sinks[s].event(h->sinks[s].ctx, &a);
+                    if (e && !h->sink_err)
+                        h->sink_err = e;
+                }
         for (uint32_t i = 0; i < nr; i++) {
             uint32_t r;
             memcpy(&r, rules + i * sizeof(uint32_t), sizeof(r));

@@ -129,6 +129,8 @@ void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
     buf_putc(b, '}');
 }
 
+static void json_source(struct buf *b, const struct stoat_alert *a);
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
@@ -165,17 +167,9 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         }
     buf_putc(b, '}');
     json_opt_str(b, "file", r->file);
-    buf_puts(b, "},\"source\":{\"file\":");
-    buf_json_str(b, a->pos.file, strlen(a->pos.file));
-    json_opt_str(b, "format", a->pos.format);
-    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
-    if (a->pos.line)
-        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
-    else
-        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
-    json_opt_str(b, "channel", a->channel);
-    json_opt_str(b, "event_id", a->event_id);
-    buf_puts(b, "},\"event\":");
+    buf_puts(b, "},");
+    json_source(b, a);
+    buf_puts(b, ",\"event\":");
     stoat_json_event(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
     if (fwrite(b->p, 1, b->len, j->out) != b->len)
@@ -202,6 +196,44 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
     *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .end = jsonl_end, .destroy = jsonl_destroy};
+}
+
+static void json_source(struct buf *b, const struct stoat_alert *a)
+{
+    buf_puts(b, "\"source\":{\"file\":");
+    buf_json_str(b, a->pos.file, strlen(a->pos.file));
+    json_opt_str(b, "format", a->pos.format);
+    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
+    if (a->pos.line)
+        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
+    else
+        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
+    json_opt_str(b, "channel", a->channel);
+    json_opt_str(b, "event_id", a->event_id);
+    buf_putc(b, '}');
+}
+
+static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
+{
+    struct jsonl *j = ctx;
+    struct buf *b = &j->b;
+    buf_clear(b);
+    buf_puts(b, "{\"kind\":\"event\"");
+    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "host", a->host);
+    buf_putc(b, ',');
+    json_source(b, a);
+    buf_puts(b, ",\"event\":");
+    stoat_json_event(b, a->fields, a->nfields);
+    buf_puts(b, "}\n");
+    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+}
+
+void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
+{
+    struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->out = out;
+    *sink = (struct stoat_sink){.ctx = j, .event = dump_event, .end = jsonl_end, .destroy = jsonl_destroy};
 }
 
 /* ------------------------------------------------------------------- csv */

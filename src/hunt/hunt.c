@@ -352,6 +352,12 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
 
 static void unit_reset(struct unit *u)
 {
+    if (u->cap > 4 * (size_t)UNIT_BYTES) {
+        /* a huge record grew it: give the memory back */
+        free(u->data);
+        u->data = NULL;
+        u->cap = 0;
+    }
     u->len = 0;
     u->map = NULL;
     u->map_len = 0;

@@ -157,11 +157,7 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
     u->len = 0;
     u->mode = s->mode;
     size_t want = UNIT_BYTES;
-    if (u->cap < want + 1) {
-        u->data = xrealloc(u->data, want + 1);
-        u->cap = want + 1;
-    }
-    /* carried bytes first */
+    /* carried bytes first; they may be more than one block */
     if (s->ncarry) {
         if (s->ncarry + 1 > u->cap) {
             u->data = xrealloc(u->data, s->ncarry + 1);
@@ -170,8 +166,14 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
         memcpy(u->data, s->carry, s->ncarry);
         u->len = s->ncarry;
         s->ncarry = 0;
+        if (u->len > want)
+            want = u->len;
     }
     for (;;) {
+        if (u->cap < want + 1) {
+            u->data = xrealloc(u->data, want + 1);
+            u->cap = want + 1;
+        }
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
             if (r < 0)
@@ -196,9 +198,8 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
         if (cut == 0) {
             /* one record bigger than the block: grow, up to the record cap */
             if (want >= RECORD_MAX_BYTES) {
-                uint64_t line = s->line;
                 snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
-                u->note_line = line;
+                u->note_line = s->line;
                 u->skipped++;
                 /* drop up to the next line start that can begin a record */
                 s->line += count_lines(u->data, u->len);
@@ -219,13 +220,9 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
                     s->eof = true;
                 u->first_line = s->line;
                 u->file_offset = s->offset;
-                return 1;   /* a unit with the diagnostic only */
+                return 1;   /* a unit with the note only */
             }
-            want *= 2;
-            if (want > RECORD_MAX_BYTES)
-                want = RECORD_MAX_BYTES;
-            u->data = xrealloc(u->data, want + 1);
-            u->cap = want + 1;
+            want = want * 2 < RECORD_MAX_BYTES ? want * 2 : RECORD_MAX_BYTES;
             continue;
         }
         /* keep the incomplete tail for the next unit */

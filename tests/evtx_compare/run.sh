@@ -7,10 +7,12 @@ cd "$(dirname "$0")/../.." || exit 1
 DATA=../shared/data
 if [ ! -d "$DATA/evtx" ] && [ ! -d "$DATA/sigma/regression_data" ]; then
     echo "evtx-compare: SKIP: $DATA is absent (shared test data lives beside the repo)"
+    echo "evtx-compare: 0 passed, 0 failed"
     exit 0
 fi
 if ! command -v evtxexport >/dev/null 2>&1; then
     echo "evtx-compare: SKIP: evtxexport not installed (scripts/install-deps.sh installs libevtx-utils)"
+    echo "evtx-compare: 0 passed, 0 failed"
     exit 0
 fi
 # SANITIZE=address,undefined runs the same comparison on the sanitizer build.

@@ -2,7 +2,6 @@
  * hunt (format detection, gzip, the JSON splitter and parser, flattening,
  * routing, matching and the JSON lines output). A small fixed ruleset is
  * built once; each input goes through a memfd so the real file path is used. */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

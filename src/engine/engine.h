@@ -24,6 +24,7 @@ struct ev_field {
     const char *name;
     const char *val;
     const char *folded;     /* case-folded value, made on first need */
+    const uint64_t *bytes_folded, *bytes_raw;   /* which byte values occur, made on first need */
     uint32_t name_len;
     uint32_t val_len;
     uint32_t id;            /* interned id or FIELD_UNKNOWN */

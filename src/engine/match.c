@@ -131,6 +131,7 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     f->type = type;
     f->id = id;
     f->folded = NULL;
+    f->bytes_folded = f->bytes_raw = NULL;
     f->next = -1;
     if (id < c->nslots) {
         if (c->slot_gen[id] == c->gen) {
@@ -185,6 +186,38 @@ static const char *folded(struct engine_ctx *c, struct ev_field *f)
         }
     }
     return f->folded;
+}
+
+static const uint64_t *byte_set(struct engine_ctx *c, const char *s, size_t n)
+{
+    uint64_t *set = arena_zalloc(&c->scratch, 4 * sizeof(uint64_t));
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        set[u[i] >> 6] |= 1ull << (u[i] & 63);
+    return set;
+}
+
+/* False when the value lacks one of the pattern's rare bytes: no match is
+ * possible, and no search is needed to know it. Short values are searched
+ * directly; the set only pays off on longer ones. */
+static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern *p, struct ev_field *f)
+{
+    if (!p->nrare || f->val_len < 24)
+        return true;
+    const uint64_t *set;
+    if (p->cased) {
+        if (!f->bytes_raw)
+            f->bytes_raw = byte_set(c, f->val, f->val_len);
+        set = f->bytes_raw;
+    } else {
+        if (!f->bytes_folded)
+            f->bytes_folded = byte_set(c, folded(c, f), f->val_len);
+        set = f->bytes_folded;
+    }
+    for (uint8_t i = 0; i < p->nrare; i++)
+        if (!(set[p->rare[i] >> 6] >> (p->rare[i] & 63) & 1))
+            return false;
+    return true;
 }
 
 static bool glob_match(const struct pattern *p, const char *s, size_t n)
@@ -345,11 +378,14 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_EQ:
     case P_PREFIX:
     case P_SUFFIX:
-    case P_CONTAINS: {
-        const char *s = p->cased ? f->val : folded(c, f);
-        return str_op(p->op, s, f->val_len, p->lit, p->len);
-    }
+        return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
+    case P_CONTAINS:
+        if (!rare_bytes_present(c, p, f))
+            return false;
+        return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
     case P_GLOB:
+        if (!rare_bytes_present(c, p, f))
+            return false;
         return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
     case P_ANYVALUE:
         return true;

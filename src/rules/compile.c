@@ -718,6 +718,46 @@ static const char *fold_dup(struct cctx *x, const unsigned char *b, size_t n, bo
     return o;
 }
 
+/* How common a byte is in command lines, paths and registry keys: lower is
+ * rarer. Letters by their frequency in such text, then digits and the usual
+ * separators; other punctuation and non-ASCII bytes are rare. */
+static int byte_commonness(unsigned char b)
+{
+    static const char letters[] = "etaoinsrhldcumfpgwybvkxjqz";
+    if (b >= 'a' && b <= 'z')
+        return 100 + 26 - (int)(strchr(letters, b) - letters);
+    if (b >= '0' && b <= '9')
+        return 90;
+    switch (b) {
+    case ' ': case '\\': case '.': case ':': case '/': case '-': case '"': case '_':
+        return 140;
+    case '=': case ',': case '\'': case '(': case ')':
+        return 60;
+    default:
+        return b >= 0x80 ? 20 : 40;
+    }
+}
+
+/* The two rarest distinct bytes of the literal text. */
+static void pick_rare(struct pattern *p, const char *s, uint32_t n)
+{
+    int best[2] = {1000, 1000};
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if ((p->nrare >= 1 && p->rare[0] == b) || (p->nrare >= 2 && p->rare[1] == b))
+            continue;
+        int c = byte_commonness(b);
+        if (p->nrare < 2) {
+            p->rare[p->nrare] = b;
+            best[p->nrare++] = c;
+        } else if (c < best[0] || c < best[1]) {
+            int k = best[0] > best[1] ? 0 : 1;
+            p->rare[k] = b;
+            best[k] = c;
+        }
+    }
+}
+
 /* Symbol string -> the cheapest exact matcher. */
 static void make_string_pattern(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
 {
@@ -762,6 +802,8 @@ static void make_string_pattern(struct cctx *x, const struct symstr *in, bool ca
     if (p->op != P_GLOB) {
         p->lit = fold_dup(x, bytes, nb, cased);
         p->len = nb;
+        if (p->op != P_ANYVALUE)
+            pick_rare(p, p->lit, p->len);
         return;
     }
     /* glob: literal runs point into one folded buffer */
@@ -784,6 +826,7 @@ static void make_string_pattern(struct cctx *x, const struct symstr *in, bool ca
     }
     p->toks = toks;
     p->ntoks = nt;
+    pick_rare(p, p->lit, p->len);   /* every literal byte of a glob must appear */
 }
 
 static bool parse_cidr(const char *s, size_t n, struct cidr *out)

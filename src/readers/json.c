@@ -11,6 +11,9 @@
  * unit buffer; escaped ones are decoded into the event scratch. */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "engine/fields.h"
 #include "readers/reader.h"
@@ -415,12 +418,30 @@ static int hexval(char c)
 
 /* Parses a string starting after the opening quote. Returns the position
  * after the closing quote, and the decoded value (a slice when unescaped). */
+/* The first '"' or backslash in [p, end), or end. Sixteen bytes at a time:
+ * string scanning is most of what parsing a record costs. */
+static inline const char *find_special(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        if (m)
+            return p + __builtin_ctz((unsigned)m);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 static const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
                                 uint32_t *vlen)
 {
     const char *start = p;
-    while (p < end && *p != '"' && *p != '\\')
-        p++;
+    p = find_special(p, end);
     if (p < end && *p == '"') {
         *val = start;
         *vlen = (uint32_t)(p - start);
@@ -429,9 +450,9 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     /* escapes: find the end, then decode into scratch */
     const char *q = p;
     while (q < end && *q != '"') {
-        if (*q == '\\')
-            q++;
-        q++;
+        q += 2;   /* the backslash and the character it escapes */
+        if (q < end)
+            q = find_special(q, end);
     }
     if (q >= end) {
         jerr(w, start, "unterminated string");
@@ -442,7 +463,11 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     memcpy(out, start, n);
     while (p < q) {
         if (*p != '\\') {
-            out[n++] = *p++;
+            const char *run = memchr(p, '\\', (size_t)(q - p));
+            size_t k = run ? (size_t)(run - p) : (size_t)(q - p);
+            memcpy(out + n, p, k);
+            n += k;
+            p += k;
             continue;
         }
         p++;

@@ -333,6 +333,7 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             memcpy(&r, rules + i * sizeof(uint32_t), sizeof(r));
             a.rule = &h->rs->rules[r].meta;
             h->stats.alerts++;
+            a.id = h->stats.alerts;
             h->stats.alerts_by_level[a.rule->level]++;
             for (size_t s = 0; s < h->nsinks; s++)
                 if (h->sinks[s].alert) {

@@ -137,7 +137,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &j->b;
     const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
-    buf_puts(b, "{\"kind\":\"alert\"");
+    buf_printf(b, "{\"kind\":\"alert\",\"id\":%llu", (unsigned long long)a->id);
     json_opt_str(b, "timestamp", a->timestamp);
     json_opt_str(b, "host", a->host);
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);

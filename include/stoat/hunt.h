@@ -94,6 +94,8 @@ struct stoat_hunt_stats {
     uint64_t unrouted;          /* events of sources no loaded rule reads */
     uint64_t alerts;
     uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
+    uint64_t incidents;
+    uint64_t proc_evicted;      /* processes dropped from the bounded process table */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
     double seconds;
@@ -112,10 +114,21 @@ struct stoat_sink {
     void (*destroy)(void *ctx);
 };
 
+/* Limits and thresholds of the analytics beyond single events; zeros take
+ * the defaults. */
+struct stoat_behaviour_opts {
+    size_t proc_max_entries;       /* process table cap (default 200,000) */
+    size_t proc_max_bytes;         /* and its bytes (default 64 MiB) */
+    int64_t incident_gap_ns;       /* alerts of a host further apart start a new chain (default 2 h) */
+    double incident_min_score;     /* chains scoring less are not incidents (default 50) */
+    size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
+};
+
 struct stoat_hunt_opts {
     unsigned threads;                  /* 0: one per core */
     enum stoat_level min_level;        /* alerts below are not reported */
     bool all_events;                   /* hand every event to the sinks' event callback */
+    struct stoat_behaviour_opts behaviour;
     stoat_diag_fn diag;                /* bad input, unreadable files */
     void *diag_ctx;
     /* Called from the reading thread now and then; bytes_total is 0 when

@@ -53,6 +53,10 @@ uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t le
  * points *rules at their indexes (valid until the next begin). */
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules);
 
+/* After engine_event_match: the process start/end spec of the event's kind
+ * (index into the ruleset's procs), or -1. */
+int engine_event_procspec(const struct engine_ctx *c);
+
 /* The current event, for output. */
 size_t engine_event_fields(const struct engine_ctx *c, const struct ev_field **fields);
 /* First value of a field id, or NULL. */

@@ -33,6 +33,8 @@ struct engine_ctx {
     pcre2_match_data *md;
     uint32_t *matched;
     size_t nmatched, matched_cap;
+    char route_key[ROUTE_KEY_MAX];   /* channel + event id of the event, for other lookups */
+    size_t route_key_len;            /* 0: the event has none */
     uint32_t *atom_stamp;     /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;         /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
@@ -164,6 +166,14 @@ const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
 {
     int32_t i = slot_get(c, id);
     return i >= 0 ? &c->f[i] : NULL;
+}
+
+int engine_event_procspec(const struct engine_ctx *c)
+{
+    uint32_t spec;
+    if (c->route_key_len && strmap_get(&c->rs->proc_routes, c->route_key, c->route_key_len, &spec))
+        return (int)spec;
+    return -1;
 }
 
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
@@ -538,11 +548,13 @@ static const struct route_class *route(struct engine_ctx *c)
     const struct ev_field *id = first_of(c, rs->eid_ids, rs->neid_ids);
     char key[ROUTE_KEY_MAX];
     uint32_t cls;
+    c->route_key_len = 0;
     if (ch && ch->val_len + 32 < sizeof(key)) {
         int64_t eid;
         if (id && parse_int64(id->val, id->val_len, &eid)) {
-            size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, true, eid);
-            if (kl && strmap_get(&rs->routes, key, kl, &cls))
+            size_t kl = route_key(c->route_key, sizeof(c->route_key), ch->val, ch->val_len, true, eid);
+            c->route_key_len = kl;
+            if (kl && strmap_get(&rs->routes, c->route_key, kl, &cls))
                 return &rs->classes[cls];
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);
@@ -640,7 +652,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     c->counters.events++;
     c->nmatched = 0;
     *rules = c->matched;
-    const struct route_class *cls = route(c);
+    const struct route_class *cls = route(c);   /* also sets route_key */
     if (!cls) {
         c->counters.unrouted++;
         return 0;

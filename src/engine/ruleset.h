@@ -21,6 +21,13 @@ struct rule {
     const struct map_selector *sels;     /* the events of its logsource */
     size_t nsels;
     bool correlation_only;               /* referenced by a correlation without `generate` */
+    bool feeds_correlation;              /* some correlation reads its matches */
+};
+
+/* A process start or end event kind, its details' field ids. */
+struct proc_spec {
+    bool end;
+    uint32_t f[PF_COUNT];                /* FIELD_UNKNOWN: not given */
 };
 
 /* A renamed view of an event: field `to` reads the value of `from`. */
@@ -80,6 +87,11 @@ struct stoat_ruleset {
     hs_scratch_t *scratch_proto; /* big enough for every class database */
     struct strmap atoms;         /* atom text -> ruleset-wide id */
     size_t natoms;
+    struct proc_spec *procs;
+    size_t nprocs;
+    struct strmap proc_routes;           /* route key (channel + event id) -> proc spec */
+    const uint32_t *actor_ids[AF_COUNT];
+    size_t nactor_ids[AF_COUNT];
     uint32_t field_channel, field_eid, field_host, field_ts, field_provider;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;

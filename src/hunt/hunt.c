@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "behaviour/behaviour.h"
 #include "engine/engine.h"
 #include "readers/reader.h"
 #include "stoat/hunt.h"
@@ -50,6 +51,7 @@ struct stoat_hunt {
     uint64_t wrecords;         /* records of that file before the unit */
     struct stoat_field *wfields;
     size_t wfields_cap;
+    struct behaviour *beh;     /* process trees, attack chains: the writer's */
     /* progress */
     uint64_t bytes_before;     /* bytes of finished inputs */
 };
@@ -72,7 +74,7 @@ struct worker {
 
 /* ------------------------------------------------------------- records */
 
-enum { REC_MATCH = 'M', REC_DIAG = 'D' };
+enum { REC_MATCH = 'M', REC_DIAG = 'D', REC_PROC = 'P' };
 
 static void put_u32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof(v)); }
 static void put_u64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof(v)); }
@@ -108,9 +110,25 @@ static int32_t get_i32(const char **p)
 static const char *get_str(const char **p, uint32_t *n)
 {
     *n = get_u32(p);
+    if (*n == UINT32_MAX) {   /* absent (NO_STR) */
+        *n = 0;
+        return NULL;
+    }
     const char *s = *p;
     *p += *n + 1;
     return s;
+}
+
+static int64_t str_pid(const char *s, uint32_t n)
+{
+    int64_t v;
+    return s && parse_int64(s, n, &v) && v >= 0 ? v : -1;
+}
+
+static int64_t str_time(const char *s, uint32_t n)
+{
+    struct timestamp t;
+    return s && parse_timestamp(s, n, &t) ? timestamp_to_ns(&t) : INT64_MIN;
 }
 
 /* ---------------------------------------------------------- event sink */
@@ -157,29 +175,59 @@ static const struct ev_field *first_of(struct engine_ctx *e, const uint32_t *ids
     return NULL;
 }
 
+#define NO_STR UINT32_MAX
+
+/* A string that may be absent. */
+static void put_opt(struct buf *b, const struct ev_field *f)
+{
+    if (!f || f->type == STOAT_V_NULL)
+        put_u32(b, NO_STR);
+    else
+        put_str(b, f->val, f->val_len);
+}
+
+static const struct ev_field *get_id(struct engine_ctx *e, uint32_t id)
+{
+    const struct ev_field *f = id == FIELD_UNKNOWN ? NULL : engine_event_get(e, id);
+    return f && f->type != STOAT_V_NULL ? f : NULL;
+}
+
 static void ws_end(void *ctx)
 {
     struct worker *w = ctx;
     const struct stoat_ruleset *rs = w->h->rs;
-    const uint32_t *rules;
-    size_t n = engine_event_match(w->eng, &rules);
-    if (!n && !w->h->opts.all_events)
-        return;
-    uint32_t keep[64];
-    size_t nk = 0;
+    struct engine_ctx *eng = w->eng;
     struct buf *b = &w->u->out;
-    size_t mark = b->len;
+    const uint32_t *rules;
+    size_t n = engine_event_match(eng, &rules);
+    const struct ev_field *host = first_of(eng, rs->host_ids, rs->nhost_ids);
+    const struct ev_field *ts = first_of(eng, rs->ts_ids, rs->nts_ids);
+
+    /* process starts and ends feed the writer's process table, matched or not */
+    int spec = engine_event_procspec(eng);
+    if (spec >= 0) {
+        const struct proc_spec *ps = &rs->procs[spec];
+        buf_putc(b, REC_PROC);
+        buf_putc(b, (char)ps->end);
+        put_opt(b, host);
+        put_opt(b, ts);
+        for (int f = 0; f < PF_COUNT; f++)
+            put_opt(b, get_id(eng, ps->f[f]));
+    }
+    /* rules to report, and rules whose matches feed correlations */
+    size_t mark = b->len, nk = 0;
     buf_putc(b, REC_MATCH);
     size_t count_at = b->len;
     put_u32(b, 0);
     for (size_t i = 0; i < n; i++) {
         const struct rule *r = &rs->rules[rules[i]];
-        if (r->correlation_only || r->meta.level < w->h->opts.min_level)
+        bool report = !r->correlation_only && r->meta.level >= w->h->opts.min_level;
+        if (!report && !r->feeds_correlation)
             continue;
         put_u32(b, rules[i]);
+        buf_putc(b, (char)report);
         nk++;
     }
-    (void)keep;
     if (!nk && !w->h->opts.all_events) {
         b->len = mark;
         return;
@@ -187,14 +235,28 @@ static void ws_end(void *ctx)
     uint32_t nk32 = (uint32_t)nk;
     memcpy(b->p + count_at, &nk32, sizeof(nk32));
     const struct ev_field *fs;
-    size_t nf = engine_event_fields(w->eng, &fs);
+    size_t nf = engine_event_fields(eng, &fs);
     put_u64(b, w->record);
     put_u64(b, w->line);
     put_u64(b, w->offset);
-    put_i32(b, index_of(fs, first_of(w->eng, rs->ts_ids, rs->nts_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->host_ids, rs->nhost_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->channel_ids, rs->nchannel_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->eid_ids, rs->neid_ids)));
+    put_i32(b, index_of(fs, ts));
+    put_i32(b, index_of(fs, host));
+    put_i32(b, index_of(fs, first_of(eng, rs->channel_ids, rs->nchannel_ids)));
+    put_i32(b, index_of(fs, first_of(eng, rs->eid_ids, rs->neid_ids)));
+    /* the process the event is about: a start names the new process itself */
+    const struct ev_field *guid, *pid, *logon;
+    if (spec >= 0 && !rs->procs[spec].end) {
+        guid = get_id(eng, rs->procs[spec].f[PF_GUID]);
+        pid = get_id(eng, rs->procs[spec].f[PF_PID]);
+        logon = get_id(eng, rs->procs[spec].f[PF_LOGON_ID]);
+    } else {
+        guid = first_of(eng, rs->actor_ids[AF_GUID], rs->nactor_ids[AF_GUID]);
+        pid = first_of(eng, rs->actor_ids[AF_PID], rs->nactor_ids[AF_PID]);
+        logon = first_of(eng, rs->actor_ids[AF_LOGON_ID], rs->nactor_ids[AF_LOGON_ID]);
+    }
+    put_opt(b, guid);
+    put_opt(b, pid);
+    put_opt(b, logon);
     put_u32(b, (uint32_t)nf);
     for (size_t i = 0; i < nf; i++) {
         put_str(b, fs[i].name, fs[i].name_len);
@@ -291,11 +353,34 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
                    has_offset, msg);
             continue;
         }
+        if (kind == REC_PROC) {
+            bool is_end = *p++;
+            uint32_t hl, tl, fl[PF_COUNT];
+            const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
+            for (int f = 0; f < PF_COUNT; f++)
+                fv[f] = get_str(&p, &fl[f]);
+            int64_t t = str_time(tss, tl);
+            if (is_end) {
+                behaviour_proc_end(h->beh, hs, fv[PF_GUID], str_pid(fv[PF_PID], fl[PF_PID]), t);
+                continue;
+            }
+            struct proc_start ps = {
+                .host = hs, .guid = fv[PF_GUID], .parent_guid = fv[PF_PARENT_GUID],
+                .pid = str_pid(fv[PF_PID], fl[PF_PID]), .ppid = str_pid(fv[PF_PPID], fl[PF_PPID]), .time_ns = t,
+                .image = fv[PF_IMAGE], .command_line = fv[PF_COMMAND_LINE], .user = fv[PF_USER],
+                .logon_id = fv[PF_LOGON_ID], .parent_image = fv[PF_PARENT_IMAGE],
+                .parent_command_line = fv[PF_PARENT_COMMAND_LINE], .parent_user = fv[PF_PARENT_USER],
+            };
+            behaviour_proc_start(h->beh, &ps);
+            continue;
+        }
         uint32_t nr = get_u32(&p);
         const char *rules = p;
-        p += nr * sizeof(uint32_t);
+        p += nr * (sizeof(uint32_t) + 1);
         uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
         int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+        uint32_t gl, pl, ll;
+        const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
         uint32_t nf = get_u32(&p);
         if (nf > h->wfields_cap) {
             h->wfields_cap = nf;
@@ -311,16 +396,13 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             .pos = {.file = u->file->name, .format = u->file->reader->name, .record = h->wrecords + record,
                     .line = line, .offset = offset},
             .timestamp = ts >= 0 ? h->wfields[ts].value : NULL,
-            .time_ns = INT64_MIN,
+            .time_ns = ts >= 0 ? str_time(h->wfields[ts].value, h->wfields[ts].value_len) : INT64_MIN,
             .host = host >= 0 ? h->wfields[host].value : NULL,
             .channel = chan >= 0 ? h->wfields[chan].value : NULL,
             .event_id = eid >= 0 ? h->wfields[eid].value : NULL,
             .fields = h->wfields,
             .nfields = nf,
         };
-        struct timestamp tsv;
-        if (a.timestamp && parse_timestamp(a.timestamp, h->wfields[ts].value_len, &tsv))
-            a.time_ns = timestamp_to_ns(&tsv);
         if (h->opts.all_events)
             for (size_t s = 0; s < h->nsinks; s++)
                 if (h->sinks[s].event) {
@@ -328,9 +410,18 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
                     if (e && !h->sink_err)
                         h->sink_err = e;
                 }
+        struct actor who = {.guid = guid, .pid = str_pid(pid, pl), .logon_id = logon};
+        bool enriched = false;
         for (uint32_t i = 0; i < nr; i++) {
             uint32_t r;
-            memcpy(&r, rules + i * sizeof(uint32_t), sizeof(r));
+            memcpy(&r, rules + i * (sizeof(uint32_t) + 1), sizeof(r));
+            bool reported = rules[i * (sizeof(uint32_t) + 1) + sizeof(uint32_t)];
+            if (!reported)
+                continue;   /* feeds correlations only */
+            if (!enriched) {
+                behaviour_enrich(h->beh, &a, &who);
+                enriched = true;
+            }
             a.rule = &h->rs->rules[r].meta;
             h->stats.alerts++;
             a.id = h->stats.alerts;
@@ -341,12 +432,25 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
                     if (e && !h->sink_err)
                         h->sink_err = e;
                 }
+            behaviour_alert(h->beh, &a);
         }
     }
     h->stats.records += u->records;
     h->stats.events += u->events;
     h->stats.skipped += u->skipped;
     h->wrecords += u->records;
+}
+
+static void on_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct stoat_hunt *h = ctx;
+    h->stats.incidents++;
+    for (size_t s = 0; s < h->nsinks; s++)
+        if (h->sinks[s].incident) {
+            stoat_err e = h->sinks[s].incident(h->sinks[s].ctx, inc);
+            if (e && !h->sink_err)
+                h->sink_err = e;
+        }
 }
 
 /* ------------------------------------------------------------ pipeline */
@@ -603,6 +707,8 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].begin)
             h->sinks[s].begin(h->sinks[s].ctx);
+    struct behaviour_out bo = {.ctx = h, .incident = on_incident};
+    h->beh = behaviour_create(h->rs, &h->opts.behaviour, &bo);
 
     bool threaded = h->nthreads > 1;
     h->nunits = threaded ? 2 * (size_t)h->nthreads + 2 : 1;
@@ -684,6 +790,12 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     pthread_cond_destroy(&h->cv_done);
     pthread_cond_destroy(&h->cv_free);
 
+    behaviour_finish(h->beh);
+    struct behaviour_stats bs;
+    behaviour_get_stats(h->beh, &bs);
+    h->stats.proc_evicted = bs.procs.evicted;
+    behaviour_destroy(h->beh);
+    h->beh = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     h->stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     stoat_err err = h->sink_err;

@@ -442,6 +442,7 @@ static void link_correlations(struct stoat_loader *l)
             long r = find_rule(l, k->corr.rules[i]);
             if (r >= 0) {
                 idx[i] = r;
+                l->rules[r].feeds_correlation = true;
                 if (!k->corr.generate)
                     l->rules[r].correlation_only = true;
                 continue;
@@ -458,7 +459,7 @@ static void link_correlations(struct stoat_loader *l)
     }
 }
 
-static const uint32_t *intern_list(struct stoat_ruleset *rs, const char **names, size_t n)
+static const uint32_t *intern_list(struct stoat_ruleset *rs, const char *const *names, size_t n)
 {
     uint32_t *v = arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*v));
     for (size_t i = 0; i < n; i++)
@@ -484,14 +485,35 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     l->corrs = NULL;
     l->nrules = l->ncorrs = 0;
     const struct mapping *m = rs->map;
-    rs->ts_ids = intern_list(rs, (const char **)m->ts_fields, m->nts);
+    rs->ts_ids = intern_list(rs, (const char *const *)m->ts_fields, m->nts);
     rs->nts_ids = m->nts;
-    rs->host_ids = intern_list(rs, (const char **)m->host_fields, m->nhost);
+    rs->host_ids = intern_list(rs, (const char *const *)m->host_fields, m->nhost);
     rs->nhost_ids = m->nhost;
-    rs->channel_ids = intern_list(rs, (const char **)m->channel_fields, m->nchannel);
+    rs->channel_ids = intern_list(rs, (const char *const *)m->channel_fields, m->nchannel);
     rs->nchannel_ids = m->nchannel;
-    rs->eid_ids = intern_list(rs, (const char **)m->eid_fields, m->neid);
+    rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
+    /* process start/end events, found by route key like rules */
+    strmap_init(&rs->proc_routes);
+    rs->procs = arena_zalloc(&rs->arena, (m->nprocs + 1) * sizeof(*rs->procs));
+    rs->nprocs = m->nprocs;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct map_proc *mp = &m->procs[i];
+        rs->procs[i].end = mp->end;
+        for (int f = 0; f < PF_COUNT; f++)
+            rs->procs[i].f[f] = mp->fields[f] ? fieldtab_intern(&rs->fields, mp->fields[f], strlen(mp->fields[f]))
+                                              : FIELD_UNKNOWN;
+        for (size_t k = 0; k < mp->neids; k++) {
+            char key[ROUTE_KEY_MAX];
+            size_t kl = route_key(key, sizeof(key), mp->channel, strlen(mp->channel), true, mp->eids[k]);
+            if (kl)
+                strmap_put(&rs->proc_routes, key, kl, (uint32_t)i);
+        }
+    }
+    for (int a = 0; a < AF_COUNT; a++) {
+        rs->actor_ids[a] = intern_list(rs, m->actor[a], m->nactor[a]);
+        rs->nactor_ids[a] = m->nactor[a];
+    }
     stoat_err e = ruleset_build_routes(rs, l->opts.diag, l->opts.diag_ctx);
     if (e) {
         l->rs = rs;
@@ -566,6 +588,7 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     free(rs->rsets);
     strmap_free(&rs->routes);
     strmap_free(&rs->atoms);
+    strmap_free(&rs->proc_routes);
     fieldtab_free(&rs->fields);
     mapping_free(rs->map);
     arena_free(&rs->arena);

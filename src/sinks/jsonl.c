@@ -169,12 +169,70 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     json_opt_str(b, "file", r->file);
     buf_puts(b, "},");
     json_source(b, a);
+    json_opt_str(b, "logon_id", a->logon_id);
+    if (a->nancestry) {
+        buf_puts(b, ",\"ancestry\":[");
+        for (size_t i = 0; i < a->nancestry; i++) {
+            const struct stoat_process *pr = &a->ancestry[i];
+            buf_puts(b, i ? ",{" : "{");
+            buf_puts(b, "\"image\":");
+            if (pr->image)
+                buf_json_str(b, pr->image, strlen(pr->image));
+            else
+                buf_puts(b, "null");
+            json_opt_str(b, "command_line", pr->command_line);
+            json_opt_str(b, "user", pr->user);
+            json_opt_str(b, "guid", pr->guid);
+            if (pr->pid >= 0)
+                buf_printf(b, ",\"pid\":%lld", (long long)pr->pid);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
     buf_puts(b, ",\"event\":");
     stoat_json_event(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
     if (fwrite(b->p, 1, b->len, j->out) != b->len)
         return STOAT_ERR_IO;
     return STOAT_OK;
+}
+
+static void json_time(struct buf *b, const char *key, int64_t ns)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (ns == INT64_MIN || ns == INT64_MAX) {
+        buf_puts(b, "null");
+        return;
+    }
+    char t[32];
+    size_t n = format_time_ns(ns, t);
+    buf_json_str(b, t, n);
+}
+
+static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct jsonl *j = ctx;
+    struct buf *b = &j->b;
+    buf_clear(b);
+    buf_printf(b, "{\"kind\":\"incident\",\"id\":%llu", (unsigned long long)inc->id);
+    json_opt_str(b, "host", inc->host);
+    json_opt_str(b, "logon_id", inc->logon_id);
+    json_opt_str(b, "title", inc->title);
+    buf_printf(b, ",\"score\":%.0f", inc->score);
+    json_opt_str(b, "level", stoat_level_name(inc->level));
+    json_time(b, "first", inc->first_ns);
+    json_time(b, "last", inc->last_ns);
+    buf_puts(b, ",\"tactics\":[");
+    for (size_t i = 0; i < inc->ntactics; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, inc->tactics[i], strlen(inc->tactics[i]));
+    }
+    buf_puts(b, "],\"alerts\":[");
+    for (size_t i = 0; i < inc->nalerts; i++)
+        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)inc->alert_ids[i]);
+    buf_puts(b, "]}\n");
+    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
 }
 
 static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
@@ -195,7 +253,8 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
-    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .end = jsonl_end, .destroy = jsonl_destroy};
+    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end,
+                                .destroy = jsonl_destroy};
 }
 
 static void json_source(struct buf *b, const struct stoat_alert *a)

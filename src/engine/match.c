@@ -529,6 +529,70 @@ static bool eval(struct engine_ctx *c, const struct pnode *n)
     }
 }
 
+/* Three-valued evaluation for rules that read fields only the writer knows
+ * (Ancestors): a test of such a field is "unknown", and the rule goes to the
+ * writer unless it is false whatever that field holds. */
+enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
+
+static bool is_late(const struct engine_ctx *c, uint32_t field)
+{
+    return field == c->rs->field_ancestors || field == c->rs->field_ancestor_cmds;
+}
+
+static int eval3(struct engine_ctx *c, const struct pnode *n)
+{
+    switch (n->op) {
+    case N_TEST: {
+        const struct test *t = n->u.test;
+        if (is_late(c, t->field))
+            return V_UNKNOWN;
+        for (uint32_t i = 0; i < t->npat; i++)
+            if (t->pat[i].op == P_FIELDREF && is_late(c, t->pat[i].ref_field))
+                return V_UNKNOWN;
+        return eval_test(c, t) ? V_TRUE : V_FALSE;
+    }
+    case N_AND: {
+        int r = V_TRUE;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            if (k == V_FALSE)
+                return V_FALSE;
+            if (k == V_UNKNOWN)
+                r = V_UNKNOWN;
+        }
+        return r;
+    }
+    case N_OR: {
+        int r = V_FALSE;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            if (k == V_TRUE)
+                return V_TRUE;
+            if (k == V_UNKNOWN)
+                r = V_UNKNOWN;
+        }
+        return r;
+    }
+    case N_NOT: {
+        int k = eval3(c, n->u.kids[0]);
+        return k == V_UNKNOWN ? V_UNKNOWN : k == V_TRUE ? V_FALSE : V_TRUE;
+    }
+    case N_ATLEAST: {
+        uint32_t yes = 0, maybe = 0;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            yes += k == V_TRUE;
+            maybe += k == V_UNKNOWN;
+        }
+        return yes >= n->need ? V_TRUE : yes + maybe >= n->need ? V_UNKNOWN : V_FALSE;
+    }
+    case N_TRUE:
+        return V_TRUE;
+    default:
+        return V_FALSE;
+    }
+}
+
 /* ---------------------------------------------------------------- routing */
 
 static const struct ev_field *first_of(const struct engine_ctx *c, const uint32_t *ids, size_t n)
@@ -698,10 +762,16 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
                     break;
                 c->counters.evaluated++;
                 uint32_t r = g->rule[e];
-                if (eval(c, c->rs->rules[r].prog.root)) {
+                const struct rule *ru = &c->rs->rules[r];
+                uint32_t hit = UINT32_MAX;
+                if (!ru->needs_ancestry)
+                    hit = eval(c, ru->prog.root) ? r : UINT32_MAX;
+                else if (eval3(c, ru->prog.root) != V_FALSE)
+                    hit = r | ENGINE_DEFERRED;
+                if (hit != UINT32_MAX) {
                     if (c->nmatched == c->matched_cap)
                         XGROW(c->matched, c->matched_cap, c->nmatched + 1);
-                    c->matched[c->nmatched++] = r;
+                    c->matched[c->nmatched++] = hit;
                 }
             }
         }
@@ -710,4 +780,21 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         set_view(c, 0);
     *rules = c->matched;
     return c->nmatched;
+}
+
+bool engine_eval_rule(struct engine_ctx *c, uint32_t rule)
+{
+    const struct stoat_ruleset *rs = c->rs;
+    const struct route_class *cls = route(c);
+    uint16_t view = 0;
+    for (uint32_t gi = 0; cls && gi < cls->ngroups; gi++)
+        if (cls->group[gi] == rs->rules[rule].group)
+            view = cls->rset[gi];
+    c->atoms_valid = false;   /* no scan: no pattern may skip itself */
+    if (view)
+        set_view(c, view);
+    bool ok = eval(c, rs->rules[rule].prog.root);
+    if (view)
+        set_view(c, 0);
+    return ok;
 }

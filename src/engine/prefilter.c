@@ -318,6 +318,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             gcount[ng++] = 0;
         }
         rule_group[r] = g;
+        rs->rules[r].group = g;
         gcount[g]++;
     }
     rs->groups = arena_zalloc(&rs->arena, (ng ? ng : 1) * sizeof(*rs->groups));

@@ -22,6 +22,8 @@ struct rule {
     size_t nsels;
     bool correlation_only;               /* referenced by a correlation without `generate` */
     bool feeds_correlation;              /* some correlation reads its matches */
+    bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
+    uint32_t group;                      /* its logsource group */
 };
 
 /* A process start or end event kind, its details' field ids. */
@@ -92,7 +94,7 @@ struct stoat_ruleset {
     struct strmap proc_routes;           /* route key (channel + event id) -> proc spec */
     const uint32_t *actor_ids[AF_COUNT];
     size_t nactor_ids[AF_COUNT];
-    uint32_t field_channel, field_eid, field_host, field_ts, field_provider;
+    uint32_t field_ancestors, field_ancestor_cmds;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;

@@ -52,6 +52,7 @@ struct stoat_hunt {
     struct stoat_field *wfields;
     size_t wfields_cap;
     struct behaviour *beh;     /* process trees, attack chains: the writer's */
+    struct engine_ctx *weng;   /* the writer's matcher, for rules that read Ancestors */
     /* progress */
     uint64_t bytes_before;     /* bytes of finished inputs */
 };
@@ -220,12 +221,14 @@ static void ws_end(void *ctx)
     size_t count_at = b->len;
     put_u32(b, 0);
     for (size_t i = 0; i < n; i++) {
-        const struct rule *r = &rs->rules[rules[i]];
+        uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
+        const struct rule *r = &rs->rules[idx];
         bool report = !r->correlation_only && r->meta.level >= w->h->opts.min_level;
         if (!report && !r->feeds_correlation)
             continue;
-        put_u32(b, rules[i]);
-        buf_putc(b, (char)report);
+        put_u32(b, idx);
+        /* 0: feeds correlations only; 1: report; 2: the writer decides (Ancestors) */
+        buf_putc(b, (char)((rules[i] & ENGINE_DEFERRED) ? 2 : report));
         nk++;
     }
     if (!nk && !w->h->opts.all_events) {
@@ -330,6 +333,28 @@ static void report(struct stoat_hunt *h, enum stoat_severity sev, stoat_err code
     h->opts.diag(h->opts.diag_ctx, &d);
 }
 
+/* The event again, in the writer's own engine context, with the extension
+ * fields from its ancestry (ancestry[0] is the process itself). */
+static void rebuild_event(struct stoat_hunt *h, const struct stoat_alert *a)
+{
+    struct engine_ctx *e = h->weng;
+    engine_event_begin(e);
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        engine_event_add(e, f->name, f->name_len, engine_field_id(e, f->name, f->name_len), f->value, f->value_len,
+                         f->type);
+    }
+    uint32_t ids[2] = {h->rs->field_ancestors, h->rs->field_ancestor_cmds};
+    static const char *const names[2] = {FIELD_ANCESTORS, FIELD_ANCESTOR_CMDS};
+    for (size_t i = 1; i < a->nancestry; i++) {
+        const char *v[2] = {a->ancestry[i].image, a->ancestry[i].command_line};
+        for (int k = 0; k < 2; k++)
+            if (v[k])
+                engine_event_add(e, names[k], (uint32_t)strlen(names[k]), ids[k], v[k], (uint32_t)strlen(v[k]),
+                                 STOAT_V_STRING);
+    }
+}
+
 static void write_unit(struct stoat_hunt *h, struct unit *u)
 {
     if (u->file != h->wfile) {
@@ -411,16 +436,26 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
                         h->sink_err = e;
                 }
         struct actor who = {.guid = guid, .pid = str_pid(pid, pl), .logon_id = logon};
-        bool enriched = false;
+        bool enriched = false, rebuilt = false;
         for (uint32_t i = 0; i < nr; i++) {
             uint32_t r;
             memcpy(&r, rules + i * (sizeof(uint32_t) + 1), sizeof(r));
-            bool reported = rules[i * (sizeof(uint32_t) + 1) + sizeof(uint32_t)];
-            if (!reported)
+            int how = rules[i * (sizeof(uint32_t) + 1) + sizeof(uint32_t)];
+            if (!how)
                 continue;   /* feeds correlations only */
             if (!enriched) {
                 behaviour_enrich(h->beh, &a, &who);
                 enriched = true;
+            }
+            if (how == 2) {
+                /* reads Ancestors: decide now that the process table knows them */
+                if (!rebuilt) {
+                    rebuild_event(h, &a);
+                    rebuilt = true;
+                }
+                const struct rule *ru = &h->rs->rules[r];
+                if (!engine_eval_rule(h->weng, r) || ru->correlation_only || ru->meta.level < h->opts.min_level)
+                    continue;
             }
             a.rule = &h->rs->rules[r].meta;
             h->stats.alerts++;
@@ -709,6 +744,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
             h->sinks[s].begin(h->sinks[s].ctx);
     struct behaviour_out bo = {.ctx = h, .incident = on_incident};
     h->beh = behaviour_create(h->rs, &h->opts.behaviour, &bo);
+    h->weng = engine_ctx_create(h->rs);
 
     bool threaded = h->nthreads > 1;
     h->nunits = threaded ? 2 * (size_t)h->nthreads + 2 : 1;
@@ -796,6 +832,8 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     h->stats.proc_evicted = bs.procs.evicted;
     behaviour_destroy(h->beh);
     h->beh = NULL;
+    engine_ctx_destroy(h->weng);
+    h->weng = NULL;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     h->stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     stoat_err err = h->sink_err;

@@ -1356,7 +1356,8 @@ static bool pattern_atom(const struct pattern *p, struct atom *out)
     }
 }
 
-static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, int depth);
+static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct atomset *out,
+                   int depth);
 
 static bool better(const struct atomset *a, const struct atomset *b)
 {
@@ -1384,10 +1385,15 @@ static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct a
     return true;
 }
 
-static void req_test(struct arena *a, const struct test *t, struct atomset *out)
+static bool late_field(const struct compiler *c, uint32_t field)
+{
+    return c && (field == c->late_fields[0] || field == c->late_fields[1]);
+}
+
+static void req_test(const struct compiler *c, struct arena *a, const struct test *t, struct atomset *out)
 {
     memset(out, 0, sizeof(*out));
-    if (t->negate || t->npat == 0) {
+    if (t->negate || t->npat == 0 || late_field(c, t->field)) {
         out->top = true;
         return;
     }
@@ -1417,7 +1423,8 @@ static void req_test(struct arena *a, const struct test *t, struct atomset *out)
     }
 }
 
-static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, int depth)
+static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct atomset *out,
+                   int depth)
 {
     memset(out, 0, sizeof(*out));
     if (depth > 200) {
@@ -1426,14 +1433,14 @@ static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, 
     }
     switch (n->op) {
     case N_TEST:
-        req_test(a, n->u.test, out);
+        req_test(c, a, n->u.test, out);
         return;
     case N_AND: {
         struct atomset best = {.top = true};
         uint32_t gate = UINT32_MAX;
         for (uint32_t i = 0; i < n->n; i++) {
             struct atomset k;
-            req_of(a, n->u.kids[i], &k, depth + 1);
+            req_of(c, a, n->u.kids[i], &k, depth + 1);
             if (better(&k, &best)) {
                 as_free(&best);
                 best = k;
@@ -1457,7 +1464,7 @@ static void req_of(struct arena *a, const struct pnode *n, struct atomset *out, 
     case N_OR: {
         for (uint32_t i = 0; i < n->n; i++) {
             struct atomset k;
-            req_of(a, n->u.kids[i], &k, depth + 1);
+            req_of(c, a, n->u.kids[i], &k, depth + 1);
             if (k.top) {
                 as_free(&k);
                 as_free(out);
@@ -1513,6 +1520,8 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
         return;
     }
     const struct test *t = n->u.test;
+    if (late_field(x->c, t->field))
+        return;   /* not in the scanned values */
     for (uint32_t i = 0; i < t->npat; i++) {
         struct pattern *p = (struct pattern *)&t->pat[i];
         if (p->atom != NO_ATOM)
@@ -1532,7 +1541,7 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
 static void set_atoms(struct cctx *x, struct compiled *out)
 {
     struct atomset s;
-    req_of(x->c->out, out->root, &s, 0);
+    req_of(x->c, x->c->out, out->root, &s, 0);
     struct gate_list g = {0};
     if (!s.top)
         for (uint32_t i = 0; i < s.n; i++)
@@ -1674,6 +1683,31 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
 }
 
 /* ------------------------------------------------------------- entry points */
+
+static bool reads_late(const struct compiler *c, const struct pnode *n, int depth)
+{
+    if (!n || depth > 200)
+        return false;
+    if (n->op == N_TEST) {
+        if (late_field(c, n->u.test->field))
+            return true;
+        for (uint32_t i = 0; i < n->u.test->npat; i++)
+            if (n->u.test->pat[i].op == P_FIELDREF && late_field(c, n->u.test->pat[i].ref_field))
+                return true;
+        return false;
+    }
+    if (n->op == N_TRUE || n->op == N_FALSE)
+        return false;
+    for (uint32_t i = 0; i < n->n; i++)
+        if (reads_late(c, n->u.kids[i], depth + 1))
+            return true;
+    return false;
+}
+
+bool compile_needs_late(const struct compiler *c, const struct pnode *root)
+{
+    return reads_late(c, root, 0);
+}
 
 stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, struct compiled *out)
 {

@@ -223,6 +223,10 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     }
     l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
                                 .diag_ctx = opts->diag_ctx};
+    l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
+    l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
+    rs->field_ancestors = l->comp.late_fields[0];
+    rs->field_ancestor_cmds = l->comp.late_fields[1];
     *out = l;
     return STOAT_OK;
 }
@@ -261,6 +265,7 @@ static void add_detection(struct file_ctx *f, struct sigma_rule *r)
     cp_meta(&rs->arena, &r->meta, &dst->meta);
     dst->meta.file = f->file;
     dst->prog = prog;
+    dst->needs_ancestry = compile_needs_late(&l->comp, prog.root);
     struct map_selector *sels;
     dst->nsels = mapping_resolve(rs->map, r->meta.product, r->meta.category, r->meta.service, &rs->arena, &sels);
     dst->sels = sels;

@@ -50,6 +50,7 @@ struct rule_args {
     bool no_default_rules;
     const char *mapping;
     const char *placeholders;
+    const char *jewels;
     struct stoat_rule_select select;
     const char *tags[64], *exclude_tags[64], *ids[256], *exclude_ids[256];
     char logsource_buf[512];

@@ -98,6 +98,7 @@ struct stoat_rule_select {
 struct stoat_load_opts {
     const char *mapping_path;        /* logsource and field mapping (data/mapping.yml) */
     const char *placeholders_path;   /* values for `expand`; NULL = none defined */
+    const char *jewels_path;         /* crown jewels (what must not leave); NULL = none */
     struct stoat_rule_select select;
     stoat_diag_fn diag;
     void *diag_ctx;

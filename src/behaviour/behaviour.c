@@ -66,8 +66,23 @@ struct chain {
     bool open;
 };
 
+/* A crown jewel was touched here: a transfer tool in the same session or
+ * tree soon after is data leaving. */
+struct touch {
+    uint32_t host_id;
+    char *logon;
+    uint64_t tree;
+    int64_t time_ns;
+    uint64_t alert_id;
+};
+
+#define MAX_TOUCHES 4096
+
 struct behaviour {
     const struct stoat_ruleset *rs;
+    struct touch touches[MAX_TOUCHES];  /* a ring, newest at (ntouch - 1) % MAX */
+    uint64_t ntouch;
+    uint64_t cur_tree;                  /* tree of the event last enriched (0: unknown) */
     struct behaviour_opts o;
     struct behaviour_out out;
     struct proctree *procs;
@@ -119,6 +134,8 @@ void behaviour_destroy(struct behaviour *b)
         chain_free(&b->chains[i]);
     free(b->chains);
     free(b->host_open);
+    for (size_t i = 0; i < MAX_TOUCHES; i++)
+        free(b->touches[i].logon);
     strmap_free(&b->hosts);
     proctree_destroy(b->procs);
     free(b);
@@ -138,6 +155,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
 {
     a->ancestry = NULL;
     a->nancestry = 0;
+    b->cur_tree = 0;
     if (!a->logon_id && who)
         a->logon_id = who->logon_id;
     if (!who || (!who->guid && who->pid < 0))
@@ -147,6 +165,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
         return;
     a->nancestry = proctree_ancestry(b->procs, e, b->anc, PROCTREE_MAX_DEPTH);
     a->ancestry = b->anc;
+    b->cur_tree = proctree_root_key(b->procs, e);
     if (!a->logon_id)
         a->logon_id = proctree_logon(e);
 }
@@ -253,18 +272,66 @@ static void close_chain(struct behaviour *b, size_t i)
     b->nchains--;
 }
 
-void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
+static uint32_t host_of(struct behaviour *b, const char *host)
 {
-    const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
-    if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
-        return;
-    const char *host = a->host ? a->host : "(no host)";
-    int64_t t = a->time_ns != INT64_MIN ? a->time_ns : b->now_ns;
     uint32_t hid = strmap_put(&b->hosts, host, strlen(host), (uint32_t)b->nhosts);
     if (hid == b->nhosts) {
         XGROW(b->host_open, b->host_open_cap, b->nhosts + 1);
         b->host_open[b->nhosts++] = 0;
     }
+    return hid;
+}
+
+static bool is_touch(const struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    if (!a->rule || a->rule < &rs->rules[0].meta || a->rule > &rs->rules[rs->nrules - 1].meta)
+        return false;
+    size_t idx = (size_t)((const char *)a->rule - (const char *)&rs->rules[0].meta) / sizeof(rs->rules[0]);
+    return idx < rs->nrules && rs->rules[idx].jewel_touch;
+}
+
+void behaviour_transfer(struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    if (rs->jewel_exfil_rule < 0 || !b->out.alert)
+        return;
+    const char *host = a->host ? a->host : "(no host)";
+    uint32_t hid = host_of(b, host);
+    uint64_t n = b->ntouch < MAX_TOUCHES ? b->ntouch : MAX_TOUCHES;
+    for (uint64_t k = 0; k < n; k++) {
+        const struct touch *t = &b->touches[(b->ntouch - 1 - k) % MAX_TOUCHES];
+        if (t->host_id != hid)
+            continue;
+        bool same = (b->cur_tree && t->tree == b->cur_tree) ||
+                    (a->logon_id && t->logon && strcmp(a->logon_id, t->logon) == 0);
+        if (!same)
+            continue;
+        if (a->time_ns != INT64_MIN && t->time_ns != INT64_MIN &&
+            (a->time_ns < t->time_ns || a->time_ns - t->time_ns > rs->jewel_window_ns))
+            continue;
+        struct stoat_alert x = *a;
+        x.rule = &rs->rules[rs->jewel_exfil_rule].meta;
+        b->out.alert(b->out.ctx, &x);
+        return;   /* one alert per transfer */
+    }
+}
+
+void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
+    if (m && is_touch(b, a)) {
+        struct touch *t = &b->touches[b->ntouch++ % MAX_TOUCHES];
+        free(t->logon);
+        *t = (struct touch){.host_id = host_of(b, a->host ? a->host : "(no host)"),
+                            .logon = a->logon_id ? xstrdup(a->logon_id) : NULL, .tree = b->cur_tree,
+                            .time_ns = a->time_ns, .alert_id = a->id};
+    }
+    if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
+        return;
+    const char *host = a->host ? a->host : "(no host)";
+    int64_t t = a->time_ns != INT64_MIN ? a->time_ns : b->now_ns;
+    uint32_t hid = host_of(b, host);
     uint32_t idx = b->host_open[hid];
     struct chain *c = idx ? &b->chains[idx - 1] : NULL;
     if (c && t != INT64_MIN && c->last_ns != INT64_MIN && t - c->last_ns > b->o.incident_gap_ns) {

@@ -20,6 +20,9 @@ struct stoat_ruleset;
 struct behaviour_out {
     void *ctx;
     void (*incident)(void *ctx, const struct stoat_incident *inc);
+    /* an alert behaviour concluded; the writer numbers it, reports it and
+     * hands it back to behaviour_alert */
+    void (*alert)(void *ctx, struct stoat_alert *a);
 };
 
 /* The process an alert's event was about (from the event's fields). */
@@ -43,6 +46,10 @@ void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid,
 void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct actor *who);
 /* An alert was reported: chain it. */
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
+/* A transfer tool ran (a behaviour-only rule matched, a enriched): after a
+ * crown jewel was touched in the same session or tree, data may be leaving. */
+void behaviour_transfer(struct behaviour *b, const struct stoat_alert *a);
+
 /* The newest event time seen: closes chains that can no longer grow. */
 void behaviour_advance(struct behaviour *b, int64_t now_ns);
 /* End of input: close everything. */

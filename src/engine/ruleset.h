@@ -23,6 +23,8 @@ struct rule {
     bool correlation_only;               /* referenced by a correlation without `generate` */
     bool feeds_correlation;              /* some correlation reads its matches */
     bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
+    bool jewel_touch;                    /* a crown-jewel access signal */
+    bool behaviour_only;                 /* matches go to the writer's behaviour, not reported */
     uint32_t group;                      /* its logsource group */
 };
 
@@ -95,6 +97,8 @@ struct stoat_ruleset {
     const uint32_t *actor_ids[AF_COUNT];
     size_t nactor_ids[AF_COUNT];
     uint32_t field_ancestors, field_ancestor_cmds;
+    long jewel_exfil_rule;               /* the rule whose name the exfiltration alert carries, or -1 */
+    int64_t jewel_window_ns;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;

@@ -223,12 +223,13 @@ static void ws_end(void *ctx)
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
         const struct rule *r = &rs->rules[idx];
-        bool report = !r->correlation_only && r->meta.level >= w->h->opts.min_level;
-        if (!report && !r->feeds_correlation)
+        bool report = !r->correlation_only && !r->behaviour_only && r->meta.level >= w->h->opts.min_level;
+        if (!report && !r->feeds_correlation && !r->behaviour_only)
             continue;
         put_u32(b, idx);
-        /* 0: feeds correlations only; 1: report; 2: the writer decides (Ancestors) */
-        buf_putc(b, (char)((rules[i] & ENGINE_DEFERRED) ? 2 : report));
+        /* 0: feeds correlations only; 1: report; 2: the writer decides
+         * (Ancestors); 3: for the writer's behaviour analytics only */
+        buf_putc(b, (char)(r->behaviour_only ? 3 : (rules[i] & ENGINE_DEFERRED) ? 2 : report));
         nk++;
     }
     if (!nk && !w->h->opts.all_events) {
@@ -447,6 +448,11 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
                 behaviour_enrich(h->beh, &a, &who);
                 enriched = true;
             }
+            if (how == 3) {
+                a.rule = &h->rs->rules[r].meta;
+                behaviour_transfer(h->beh, &a);
+                continue;
+            }
             if (how == 2) {
                 /* reads Ancestors: decide now that the process table knows them */
                 if (!rebuilt) {
@@ -474,6 +480,22 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
     h->stats.events += u->events;
     h->stats.skipped += u->skipped;
     h->wrecords += u->records;
+}
+
+/* An alert concluded by behaviour (not by a rule on one event). */
+static void on_behaviour_alert(void *ctx, struct stoat_alert *a)
+{
+    struct stoat_hunt *h = ctx;
+    h->stats.alerts++;
+    a->id = h->stats.alerts;
+    h->stats.alerts_by_level[a->rule->level]++;
+    for (size_t s = 0; s < h->nsinks; s++)
+        if (h->sinks[s].alert) {
+            stoat_err e = h->sinks[s].alert(h->sinks[s].ctx, a);
+            if (e && !h->sink_err)
+                h->sink_err = e;
+        }
+    behaviour_alert(h->beh, a);
 }
 
 static void on_incident(void *ctx, const struct stoat_incident *inc)
@@ -742,7 +764,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].begin)
             h->sinks[s].begin(h->sinks[s].ctx);
-    struct behaviour_out bo = {.ctx = h, .incident = on_incident};
+    struct behaviour_out bo = {.ctx = h, .incident = on_incident, .alert = on_behaviour_alert};
     h->beh = behaviour_create(h->rs, &h->opts.behaviour, &bo);
     h->weng = engine_ctx_create(h->rs);
 

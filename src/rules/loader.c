@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine/ruleset.h"
+#include "behaviour/jewels.h"
 #include "rules/compile.h"
 #include "rules/yaml.h"
 #include "util/fs.h"
@@ -26,6 +27,7 @@ struct stoat_loader {
     struct stoat_ruleset *rs;
     struct compiler comp;
     struct placeholders *ph;
+    struct jewels *jewels;
     struct rule *rules;
     size_t nrules, rcap;
     struct correlation *corrs;
@@ -223,10 +225,25 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     }
     l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
                                 .diag_ctx = opts->diag_ctx};
+    if (opts->jewels_path) {
+        if ((e = jewels_load(opts->jewels_path, &l->jewels, opts->diag, opts->diag_ctx))) {
+            stoat_loader_destroy(l);
+            return e;
+        }
+    }
     l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
     l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
     rs->field_ancestors = l->comp.late_fields[0];
     rs->field_ancestor_cmds = l->comp.late_fields[1];
+    rs->jewel_exfil_rule = -1;
+    if (l->jewels) {
+        char *text = jewels_rules(l->jewels);
+        char name[512];
+        snprintf(name, sizeof(name), "%s (rules generated from it)", l->jewels->name);
+        stoat_loader_add_text(l, name, text, strlen(text));
+        free(text);
+        l->stats.files--;   /* not a file the user gave */
+    }
     *out = l;
     return STOAT_OK;
 }
@@ -498,6 +515,25 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     rs->nchannel_ids = m->nchannel;
     rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
+    /* the crown-jewel rules' roles, by their fixed ids */
+    if (l->jewels) {
+        static const char *const touch[] = {JEWEL_RULE_SECURITY_READ, JEWEL_RULE_WIN_FILE, JEWEL_RULE_LNX_FILE,
+                                            JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE, JEWEL_RULE_CANARY_SECURITY,
+                                            JEWEL_RULE_CANARY_WIN, JEWEL_RULE_CANARY_LNX, NULL};
+        rs->jewel_window_ns = l->jewels->window_ns;
+        for (size_t r = 0; r < rs->nrules; r++) {
+            const char *id = rs->rules[r].meta.id;
+            if (!id)
+                continue;
+            for (const char *const *t = touch; *t; t++)
+                if (strcmp(id, *t) == 0)
+                    rs->rules[r].jewel_touch = true;
+            if (!strcmp(id, JEWEL_RULE_WIN_TRANSFER) || !strcmp(id, JEWEL_RULE_LNX_TRANSFER))
+                rs->rules[r].behaviour_only = true;
+            if (!strcmp(id, JEWEL_RULE_EXFIL))
+                rs->jewel_exfil_rule = (long)r;
+        }
+    }
     /* process start/end events, found by route key like rules */
     strmap_init(&rs->proc_routes);
     rs->procs = arena_zalloc(&rs->arena, (m->nprocs + 1) * sizeof(*rs->procs));
@@ -551,6 +587,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->filters);
     strmap_free(&l->ids);
     placeholders_free(l->ph);
+    jewels_free(l->jewels);
     free(l);
 }
 

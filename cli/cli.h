@@ -51,6 +51,8 @@ struct rule_args {
     const char *mapping;
     const char *placeholders;
     const char *jewels;
+    const char *baseline;
+    bool baseline_learn;
     struct stoat_rule_select select;
     const char *tags[64], *exclude_tags[64], *ids[256], *exclude_ids[256];
     char logsource_buf[512];
@@ -70,5 +72,6 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
 int cmd_hunt(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

@@ -122,6 +122,7 @@ struct stoat_behaviour_opts {
     int64_t incident_gap_ns;       /* alerts of a host further apart start a new chain (default 2 h) */
     double incident_min_score;     /* chains scoring less are not incidents (default 50) */
     size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
+    const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
 };
 
 struct stoat_hunt_opts {

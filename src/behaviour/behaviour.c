@@ -10,6 +10,7 @@
  * (a few discovery commands, a night's backup) stays below the line while one
  * intruder's evening crosses it. Informational alerts never join a chain. */
 #include "behaviour/behaviour.h"
+#include "behaviour/baseline.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -80,6 +81,7 @@ struct touch {
 
 struct behaviour {
     const struct stoat_ruleset *rs;
+    struct baseline *learn;             /* learning a profile */
     struct touch touches[MAX_TOUCHES];  /* a ring, newest at (ntouch - 1) % MAX */
     uint64_t ntouch;
     uint64_t cur_tree;                  /* tree of the event last enriched (0: unknown) */
@@ -113,6 +115,8 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     if (out)
         b->out = *out;
     b->procs = proctree_create(b->o.proc_max_entries, b->o.proc_max_bytes);
+    if (rs->baseline_learn)
+        b->learn = baseline_new();
     strmap_init(&b->hosts);
     b->now_ns = INT64_MIN;
     return b;
@@ -138,6 +142,7 @@ void behaviour_destroy(struct behaviour *b)
         free(b->touches[i].logon);
     strmap_free(&b->hosts);
     proctree_destroy(b->procs);
+    baseline_free(b->learn);
     free(b);
 }
 
@@ -282,18 +287,53 @@ static uint32_t host_of(struct behaviour *b, const char *host)
     return hid;
 }
 
+static size_t rule_index(const struct stoat_ruleset *rs, const struct stoat_rule_meta *m);
+
 static bool is_touch(const struct behaviour *b, const struct stoat_alert *a)
 {
-    const struct stoat_ruleset *rs = b->rs;
-    if (!a->rule || a->rule < &rs->rules[0].meta || a->rule > &rs->rules[rs->nrules - 1].meta)
-        return false;
-    size_t idx = (size_t)((const char *)a->rule - (const char *)&rs->rules[0].meta) / sizeof(rs->rules[0]);
-    return idx < rs->nrules && rs->rules[idx].jewel_touch;
+    size_t idx = rule_index(b->rs, a->rule);
+    return idx != SIZE_MAX && b->rs->rules[idx].jewel_touch;
 }
 
-void behaviour_transfer(struct behaviour *b, const struct stoat_alert *a)
+static size_t rule_index(const struct stoat_ruleset *rs, const struct stoat_rule_meta *m)
+{
+    if (!m || !rs->nrules || m < &rs->rules[0].meta || m > &rs->rules[rs->nrules - 1].meta)
+        return SIZE_MAX;
+    return (size_t)((const char *)m - (const char *)&rs->rules[0].meta) / sizeof(rs->rules[0]);
+}
+
+/* A watched tool started: learn it, or raise what is new about it. The
+ * process itself and its parent come from the ancestry (the start event was
+ * recorded just before). */
+static void baseline_event(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
+    if (!a->nancestry)
+        return;
+    const char *image = a->ancestry[0].image, *cmd = a->ancestry[0].command_line;
+    const char *parent = a->nancestry > 1 ? a->ancestry[1].image : NULL;
+    if (b->learn) {
+        baseline_record(b->learn, a->host, image, parent, cmd, a->time_ns);
+        return;
+    }
+    if (!rs->baseline || !b->out.alert)
+        return;
+    enum novelty nv = baseline_check(rs->baseline, a->host, image, parent, cmd);
+    if (nv == NOV_NONE || rs->baseline_rule[nv] < 0)
+        return;
+    struct stoat_alert x = *a;
+    x.rule = &rs->rules[rs->baseline_rule[nv]].meta;
+    b->out.alert(b->out.ctx, &x);
+}
+
+void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    size_t ri = rule_index(rs, a->rule);
+    if (ri != SIZE_MAX && rs->rules[ri].baseline_watch) {
+        baseline_event(b, a);
+        return;
+    }
     if (rs->jewel_exfil_rule < 0 || !b->out.alert)
         return;
     const char *host = a->host ? a->host : "(no host)";
@@ -397,6 +437,19 @@ void behaviour_advance(struct behaviour *b, int64_t now_ns)
         else
             i++;
     }
+}
+
+stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
+{
+    if (!b->learn)
+        return STOAT_OK;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return STOAT_ERR_IO;
+    stoat_err e = baseline_write(b->learn, f);
+    if (fclose(f) != 0)
+        e = STOAT_ERR_IO;
+    return e;
 }
 
 void behaviour_finish(struct behaviour *b)

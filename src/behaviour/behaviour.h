@@ -48,10 +48,13 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
 /* A transfer tool ran (a behaviour-only rule matched, a enriched): after a
  * crown jewel was touched in the same session or tree, data may be leaving. */
-void behaviour_transfer(struct behaviour *b, const struct stoat_alert *a);
+void behaviour_watch(struct behaviour *b, const struct stoat_alert *a);
 
 /* The newest event time seen: closes chains that can no longer grow. */
 void behaviour_advance(struct behaviour *b, int64_t now_ns);
+/* Learning a baseline: writes the profile. */
+stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
+
 /* End of input: close everything. */
 void behaviour_finish(struct behaviour *b);
 

@@ -25,6 +25,7 @@ struct rule {
     bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
     bool jewel_touch;                    /* a crown-jewel access signal */
     bool behaviour_only;                 /* matches go to the writer's behaviour, not reported */
+    bool baseline_watch;                 /* a watched tool started (baseline learn or check) */
     uint32_t group;                      /* its logsource group */
 };
 
@@ -98,6 +99,9 @@ struct stoat_ruleset {
     size_t nactor_ids[AF_COUNT];
     uint32_t field_ancestors, field_ancestor_cmds;
     long jewel_exfil_rule;               /* the rule whose name the exfiltration alert carries, or -1 */
+    struct baseline *baseline;           /* the profile to check against, or NULL */
+    bool baseline_learn;
+    long baseline_rule[4];               /* by enum novelty: the signal rules (index 0 unused) */
     int64_t jewel_window_ns;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;

@@ -450,7 +450,7 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             }
             if (how == 3) {
                 a.rule = &h->rs->rules[r].meta;
-                behaviour_transfer(h->beh, &a);
+                behaviour_watch(h->beh, &a);
                 continue;
             }
             if (how == 2) {
@@ -849,6 +849,9 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     pthread_cond_destroy(&h->cv_free);
 
     behaviour_finish(h->beh);
+    if (h->opts.behaviour.baseline_out && behaviour_write_baseline(h->beh, h->opts.behaviour.baseline_out) &&
+        !h->sink_err)
+        h->sink_err = STOAT_ERR_IO;
     struct behaviour_stats bs;
     behaviour_get_stats(h->beh, &bs);
     h->stats.proc_evicted = bs.procs.evicted;

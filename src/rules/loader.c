@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine/ruleset.h"
+#include "behaviour/baseline.h"
 #include "behaviour/jewels.h"
 #include "rules/compile.h"
 #include "rules/yaml.h"
@@ -236,6 +237,31 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     rs->field_ancestors = l->comp.late_fields[0];
     rs->field_ancestor_cmds = l->comp.late_fields[1];
     rs->jewel_exfil_rule = -1;
+    if (opts->baseline_path && (e = baseline_load(opts->baseline_path, &rs->baseline, opts->diag, opts->diag_ctx))) {
+        stoat_loader_destroy(l);
+        return e;
+    }
+    rs->baseline_learn = opts->baseline_learn;
+    if (rs->baseline || rs->baseline_learn) {
+        char *lotl = NULL;
+        if (opts->lotl_path) {
+            lotl = xstrdup(opts->lotl_path);
+        } else {
+            const char *slash = strrchr(opts->mapping_path, '/');
+            lotl = slash ? xstrndup(opts->mapping_path, (size_t)(slash - opts->mapping_path) + 1) : xstrdup("");
+            lotl = xrealloc(lotl, strlen(lotl) + 32);
+            strcat(lotl, "lotl-tools.yml");
+        }
+        char *text = baseline_rules(lotl, opts->diag, opts->diag_ctx);
+        free(lotl);
+        if (!text) {
+            stoat_loader_destroy(l);
+            return STOAT_ERR_CONFIG;
+        }
+        stoat_loader_add_text(l, "baseline watch (rules generated from lotl-tools.yml)", text, strlen(text));
+        free(text);
+        l->stats.files--;
+    }
     if (l->jewels) {
         char *text = jewels_rules(l->jewels);
         char name[512];
@@ -515,6 +541,22 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     rs->nchannel_ids = m->nchannel;
     rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
+    /* the baseline rules' roles, by their fixed ids */
+    for (int k = 0; k < 4; k++)
+        rs->baseline_rule[k] = -1;
+    for (size_t r = 0; r < rs->nrules && (rs->baseline || rs->baseline_learn); r++) {
+        const char *id = rs->rules[r].meta.id;
+        if (!id)
+            continue;
+        if (!strcmp(id, BASELINE_RULE_WIN_WATCH) || !strcmp(id, BASELINE_RULE_LNX_WATCH))
+            rs->rules[r].behaviour_only = rs->rules[r].baseline_watch = true;
+        else if (!strcmp(id, BASELINE_RULE_NEW_TOOL))
+            rs->baseline_rule[NOV_TOOL] = (long)r;
+        else if (!strcmp(id, BASELINE_RULE_NEW_PAIR))
+            rs->baseline_rule[NOV_PAIR] = (long)r;
+        else if (!strcmp(id, BASELINE_RULE_NEW_SHAPE))
+            rs->baseline_rule[NOV_SHAPE] = (long)r;
+    }
     /* the crown-jewel rules' roles, by their fixed ids */
     if (l->jewels) {
         static const char *const touch[] = {JEWEL_RULE_SECURITY_READ, JEWEL_RULE_WIN_FILE, JEWEL_RULE_LNX_FILE,
@@ -633,6 +675,7 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     strmap_free(&rs->proc_routes);
     fieldtab_free(&rs->fields);
     mapping_free(rs->map);
+    baseline_free(rs->baseline);
     arena_free(&rs->arena);
     free(rs);
 }

@@ -109,9 +109,11 @@ struct {
 struct sock_owner {
 	__u32 pid, tgid, uid;
 	__u8 initiated;
-	__u8 pad[3];
+	__u8 have_addrs;
+	__u8 pad[2];
 	__u64 start_ns;
 	char comm[SENSOR_COMM_LEN];
+	struct sensor_sa src, dst;   /* as established: at CLOSE the kernel may have released the port */
 };
 
 struct {
@@ -250,16 +252,42 @@ static __always_inline void sk_addrs(struct sock *sk, struct sensor_sa *src, str
 	src->port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	dst->port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (fam == AF_INET) {
-		BPF_CORE_READ_INTO(src->addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(dst->addr, sk, __sk_common.skc_daddr);
+		__u32 s4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 d4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(src->addr, &s4, 4);
+		__builtin_memcpy(dst->addr, &d4, 4);
 	} else {
-		BPF_CORE_READ_INTO(src->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(dst->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(src->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(dst->addr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
+/* TCP's counters count sequence space: the SYN of an active open and each
+ * FIN that was acknowledged or received take one unit. Payload bytes are what
+ * an analyst means by "sent", so the control units are taken off: the SYN
+ * when we initiated, our FIN when it was sent (only the FIN_WAIT1/FIN_WAIT2/
+ * CLOSING/LAST_ACK states follow it) and acknowledged (snd_una == write_seq),
+ * the peer's FIN when it was received (SOCK_DONE). */
+#define SOCK_DONE_BIT 1
+static __always_inline void payload_bytes(struct sock *sk, struct sock_owner *o, int oldstate,
+					  __u64 *sent, __u64 *recvd)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 acked = BPF_CORE_READ(tp, bytes_acked);
+	__u64 rcvd = BPF_CORE_READ(tp, bytes_received);
+	if (o->initiated && acked > 0)
+		acked--;
+	if ((oldstate == 4 || oldstate == 5 || oldstate == 11 || oldstate == 9) && acked > 0 &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		acked--;
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1ul << SOCK_DONE_BIT)) && rcvd > 0)
+		rcvd--;
+	*sent = acked;
+	*recvd = rcvd;
+}
+
 static __always_inline int emit_net(__u32 type, struct sock *sk, struct sock_owner *o,
-				    __s32 fd, __u32 flags)
+				    __s32 fd, __u32 flags, int oldstate)
 {
 	struct sensor_rec_net *r = bpf_ringbuf_reserve(&rb, sizeof(*r), 0);
 	if (!r) {
@@ -276,12 +304,14 @@ static __always_inline int emit_net(__u32 type, struct sock *sk, struct sock_own
 	r->h.uid = o->uid;
 	r->h.flags = flags;
 	__builtin_memcpy(r->h.comm, o->comm, sizeof(r->h.comm));
-	sk_addrs(sk, &r->src, &r->dst);
-	if (type == SENSOR_REC_CLOSE) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
-		r->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-		r->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (o->have_addrs) {
+		r->src = o->src;
+		r->dst = o->dst;
+	} else {
+		sk_addrs(sk, &r->src, &r->dst);
 	}
+	if (type == SENSOR_REC_CLOSE)
+		payload_bytes(sk, o, oldstate, &r->bytes_acked, &r->bytes_received);
 	r->sk = (__u64)sk;
 	r->fd = fd;
 	r->initiated = o->initiated;
@@ -457,7 +487,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->argv_len = alen;
 	__u32 size = sizeof(*e) + off + alen;
 	e->h.size = size;
-	if (bpf_ringbuf_output(&rb, es->buf, size & (sizeof(es->buf) - 1), 0) < 0)
+	if (size > sizeof(es->buf))
+		size = sizeof(es->buf);
+	if (bpf_ringbuf_output(&rb, es->buf, size, 0) < 0)
 		loss(SENSOR_KLOSS_RB_EXEC);
 
 	stdio_sockets(t);
@@ -634,7 +666,9 @@ static __always_inline int open_exit(long ret)
 	r->path_len = plen;
 	__u32 size = sizeof(*r) + (plen & (SENSOR_PATH_MAX - 1));
 	r->h.size = size;
-	if (bpf_ringbuf_output(&rb, es->buf, size & (sizeof(es->buf) - 1), 0) < 0)
+	if (size > sizeof(es->buf))
+		size = sizeof(es->buf);
+	if (bpf_ringbuf_output(&rb, es->buf, size, 0) < 0)
 		loss(SENSOR_KLOSS_RB_OPEN);
 	return 0;
 }
@@ -685,13 +719,16 @@ int BPF_PROG(on_sk_state, const struct sock *csk, const int oldstate, const int 
 	struct sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
 	if (!o)
 		return 0;
-	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_)
-		return emit_net(SENSOR_REC_CONNECT, sk, o, -1, 0);
+	if (oldstate == TCP_SYN_SENT_ && newstate == TCP_ESTABLISHED_) {
+		sk_addrs(sk, &o->src, &o->dst);
+		o->have_addrs = 1;
+		return emit_net(SENSOR_REC_CONNECT, sk, o, -1, 0, oldstate);
+	}
 	if (newstate == TCP_CLOSE_) {
 		if (oldstate == TCP_SYN_SENT_)
-			emit_net(SENSOR_REC_CONNECT, sk, o, -1, SENSOR_RF_FAILED);
+			emit_net(SENSOR_REC_CONNECT, sk, o, -1, SENSOR_RF_FAILED, oldstate);
 		else
-			emit_net(SENSOR_REC_CLOSE, sk, o, -1, 0);
+			emit_net(SENSOR_REC_CLOSE, sk, o, -1, 0, oldstate);
 		bpf_map_delete_elem(&sock_owners, &key);
 	}
 	return 0;
@@ -714,12 +751,14 @@ static __always_inline int accept_exit(long ret)
 		return 0;
 	struct sock_owner o = {};
 	owner_current(&o, t, 0);
+	sk_addrs(sk, &o.src, &o.dst);
+	o.have_addrs = 1;
 	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE_) {
 		__u64 key = (__u64)sk;
 		if (bpf_map_update_elem(&sock_owners, &key, &o, BPF_ANY) < 0)
 			loss(SENSOR_KLOSS_SOCK_TABLE);
 	}
-	return emit_net(SENSOR_REC_ACCEPT, sk, &o, (__s32)ret, 0);
+	return emit_net(SENSOR_REC_ACCEPT, sk, &o, (__s32)ret, 0, 0);
 }
 
 SEC("tp/syscalls/sys_exit_accept")

@@ -132,8 +132,8 @@ struct sensor_sa {
 struct sensor_rec_net {
 	struct sensor_rec_hdr h;
 	struct sensor_sa src, dst;   /* src = local side */
-	__u64 bytes_acked;           /* close: bytes sent and acknowledged */
-	__u64 bytes_received;
+	__u64 bytes_acked;           /* close: payload bytes sent and acknowledged */
+	__u64 bytes_received;        /* close: payload bytes received */
 	__u64 sk;                    /* socket cookie-like id, to join connect and close */
 	__s32 fd;                    /* accept: fd; stdio: 0..2 */
 	__u8 initiated;

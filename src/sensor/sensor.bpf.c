@@ -49,15 +49,26 @@ char LICENSE[] SEC("license") = "GPL";
 #define TCP_CLOSE_       7
 #define IPPROTO_TCP_     6
 
-const volatile __u32 self_tgid = 0;
-const volatile __u32 nwatch = 0;
-
-struct sensor_reg reg = {};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);   /* resized by user space before load */
 } rb SEC(".maps");
+
+const volatile __u32 self_tgid = 0;
+const volatile __u32 nwatch = 0;
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+/* Wake the reader only once enough is queued: a wakeup per record costs a
+ * context switch per event, which in an exec storm is most of the sensor's
+ * overhead. The reader polls on a short period anyway (sensor.c), so a quiet
+ * system still sees its events within that period. */
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									  : BPF_RB_NO_WAKEUP;
+}
+
+struct sensor_reg reg = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -316,7 +327,7 @@ static __always_inline int emit_net(__u32 type, struct sock *sk, struct sock_own
 	r->fd = fd;
 	r->initiated = o->initiated;
 	r->proto = IPPROTO_TCP_;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, rb_flags());
 	return 0;
 }
 
@@ -371,7 +382,7 @@ static __always_inline void stdio_sockets(struct task_struct *t)
 		r->sk = (__u64)sk;
 		r->fd = mask;
 		r->proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-		bpf_ringbuf_submit(r, 0);
+		bpf_ringbuf_submit(r, rb_flags());
 	}
 }
 
@@ -402,7 +413,7 @@ static long argv_part(__u32 i, void *arg)
 	if (bpf_probe_read_user((char *)(ap + 1), SENSOR_ARGV_CHUNK, (void *)(c->as + pstart)) < 0 &&
 	    bpf_probe_read_user((char *)(ap + 1), plen & (SENSOR_ARGV_CHUNK - 1), (void *)(c->as + pstart)) < 0)
 		ap->h.flags |= SENSOR_RF_ARGV_FAULT;
-	bpf_ringbuf_submit(ap, 0);
+	bpf_ringbuf_submit(ap, rb_flags());
 	return 0;
 }
 
@@ -489,7 +500,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->h.size = size;
 	if (size > sizeof(es->buf))
 		size = sizeof(es->buf);
-	if (bpf_ringbuf_output(&rb, es->buf, size, 0) < 0)
+	if (bpf_ringbuf_output(&rb, es->buf, size, rb_flags()) < 0)
 		loss(SENSOR_KLOSS_RB_EXEC);
 
 	stdio_sockets(t);
@@ -518,7 +529,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	struct task_struct *rp = BPF_CORE_READ(child, real_parent);
 	r->ppid = BPF_CORE_READ(rp, tgid);
 	r->pstart_ns = BPF_CORE_READ(rp, group_leader, start_boottime);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, rb_flags());
 	return 0;
 }
 
@@ -539,7 +550,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	unsigned int sflags = BPF_CORE_READ(sig, flags);
 	r->exit_code = (sflags & 0x4 /* SIGNAL_GROUP_EXIT */) ? BPF_CORE_READ(sig, group_exit_code)
 							   : BPF_CORE_READ(t, exit_code);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, rb_flags());
 	return 0;
 }
 
@@ -668,7 +679,7 @@ static __always_inline int open_exit(long ret)
 	r->h.size = size;
 	if (size > sizeof(es->buf))
 		size = sizeof(es->buf);
-	if (bpf_ringbuf_output(&rb, es->buf, size, 0) < 0)
+	if (bpf_ringbuf_output(&rb, es->buf, size, rb_flags()) < 0)
 		loss(SENSOR_KLOSS_RB_OPEN);
 	return 0;
 }

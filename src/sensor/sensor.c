@@ -47,6 +47,7 @@
 
 #define DEFAULT_RINGBUF (16u << 20)
 #define DEFAULT_PROCTAB 16384u
+#define SENSOR_POLL_SLICE_MS 20
 
 static const char *const loss_names[SENSOR_LOST_MAX_] = {
 	[SENSOR_LOST_RINGBUF_EXEC] = "ringbuf_full_exec",
@@ -305,6 +306,7 @@ static int ebpf_open(struct sensor *s, const struct sensor_opts *o, char *errbuf
 	}
 	sk->rodata->self_tgid = (uint32_t)getpid();
 	sk->rodata->nwatch = (uint32_t)s->nwatch;
+	sk->rodata->wakeup_bytes = p / 16;
 	bpf_map__set_max_entries(sk->maps.rb, (uint32_t)p);
 	if (s->nwatch == 0) {
 		/* no watched paths: the open hooks would only cost */
@@ -836,10 +838,28 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 	s->cbret = 0;
 	s->delivered = 0;
 	s->boot_to_wall_ns = sensor_boot_to_wall();
-	if (s->fallback)
+	if (s->fallback) {
 		r = fallback_poll(s, timeout_ms);
-	else
-		r = ring_buffer__poll(s->rb, timeout_ms);
+	} else {
+		/* the kernel wakes us only when 1/16 of the ring is queued, so look
+		 * every SENSOR_POLL_SLICE_MS until something arrives or time is up */
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			int slice = SENSOR_POLL_SLICE_MS;
+			if (timeout_ms >= 0) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				long el = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+				if (timeout_ms - el < slice)
+					slice = timeout_ms - el > 0 ? (int)(timeout_ms - el) : 0;
+			}
+			r = ring_buffer__poll(s->rb, slice);
+			if (r == 0)
+				r = ring_buffer__consume(s->rb);
+			if (r != 0 || s->delivered || slice == 0)
+				break;
+		}
+	}
 	s->cb = NULL;
 	if (s->cbret)
 		return s->cbret;
@@ -867,6 +887,17 @@ void sensor_stats(const struct sensor *s, struct sensor_stats *st)
 				st->lost[kloss_map[k]] += vals[c];
 		}
 		free(vals);
+		struct bpf_program *prog;
+		bpf_object__for_each_program(prog, s->skel->obj) {
+			struct bpf_prog_info info;
+			uint32_t len = sizeof(info);
+			int fd = bpf_program__fd(prog);
+			memset(&info, 0, sizeof(info));
+			if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+				st->bpf_run_ns += info.run_time_ns;
+				st->bpf_run_cnt += info.run_cnt;
+			}
+		}
 	}
 	st->proc_table_evictions = proctab_evictions(s->pt);
 	st->lost_total = 0;

@@ -127,6 +127,8 @@ struct sensor_stats {
 	uint64_t lost_total;             /* events dropped (not counting the "kept, marked" causes) */
 	uint64_t proc_table_evictions;
 	uint64_t proc_lookups_from_proc; /* processes that began before the sensor, read from /proc */
+	uint64_t bpf_run_ns, bpf_run_cnt;/* time spent in the kernel programs and their runs, all
+	                                    programs together (needs sysctl kernel.bpf_stats_enabled=1) */
 };
 
 int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbuf, size_t errlen);

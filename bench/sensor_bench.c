@@ -112,8 +112,19 @@ out:
 	return ret;
 }
 
+static double cpu_children(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double storm_cpu;   /* CPU seconds of the workers and their children */
+
 static unsigned long long storm(double secs, const char *marker)
 {
+	double cpu0 = cpu_children();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned long long *cnt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned long long total = 0;
@@ -147,6 +158,7 @@ static unsigned long long storm(double secs, const char *marker)
 	for (long w = 0; w < ncpu; w++)
 		if (pids[w] > 0)
 			waitpid(pids[w], NULL, 0);
+	storm_cpu = cpu_children() - cpu0;
 	for (long w = 0; w < ncpu; w++)
 		total += cnt[w];
 	munmap(cnt, 4096);
@@ -205,6 +217,8 @@ int main(int argc, char **argv)
 	double dt = now_s() - t0;
 	printf("storm: %llu processes in %.2f s = %.0f exec/s (%ld workers)\n", n, dt, (double)n / dt,
 	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("storm cpu: %.1f us per process (user+sys of the workers and their children)\n",
+	       n ? storm_cpu * 1e6 / (double)n : 0.0);
 	fflush(stdout);
 	if (sp > 0) {
 		usleep(300000);

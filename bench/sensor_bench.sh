@@ -26,6 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 rate() { sed -n 's/.*= \([0-9]*\) exec\/s.*/\1/p' "$1"; }
+cpu() { sed -n 's/^storm cpu: \([0-9.]*\) us.*/\1/p' "$1"; }
 spawned() { sed -n 's/^storm: \([0-9]*\) processes.*/\1/p' "$1"; }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
@@ -66,12 +67,12 @@ print(ns)' > "$W/snoop.ns.$r"
 	fi
 	if [ "$HAVE_AUDIT" = 1 ]; then
 		M=stoat-storm-audit-$r-$$
-		before=$(wc -l < "$AUDIT_LOG" 2>/dev/null || echo 0)
 		auditctl -a always,exit -F arch=b64 -S execve -k stoatbench >/dev/null
 		STOAT_BENCH_MARKER=$M "$BENCH" storm "$SECS" > "$W/audit.$r"
 		auditctl -d always,exit -F arch=b64 -S execve -k stoatbench >/dev/null
 		sleep 1
-		tail -n +"$((before + 1))" "$AUDIT_LOG" 2>/dev/null | grep -c -- "\"$M\"" > "$W/audit.got.$r"
+		# the marker is unique to this round; the log may have rotated meanwhile
+		cat "$AUDIT_LOG"* 2>/dev/null | grep -c -- "\"$M\"" > "$W/audit.got.$r"
 		auditctl -s | grep -E '^lost' | sed 's/^/  audit /' > "$W/audit.lost.$r"
 	fi
 done
@@ -79,26 +80,33 @@ done
 OFF=$(for r in $(seq "$ROUNDS"); do rate "$W/off.$r"; done | median)
 pct() { awk -v a="$1" -v b="$OFF" 'BEGIN { if (b > 0) printf "%+.1f%%", (a - b) * 100.0 / b; else print "n/a" }'; }
 echo "== exec storm: $(nproc) workers x fork+exec /bin/true, ${SECS}s per run, median of $ROUNDS interleaved rounds"
-printf '%-28s %10s %10s %s\n' condition exec/s vs-off "events captured / processes spawned (per round)"
-printf '%-28s %10s %10s\n' "sensor off" "$OFF" "-"
+COFF=$(for r in $(seq "$ROUNDS"); do cpu "$W/off.$r"; done | median)
+cpct() { awk -v a="$1" -v b="$COFF" 'BEGIN { if (b > 0) printf "%+.1f%%", (a - b) * 100.0 / b; else print "n/a" }'; }
+echo "(exec/s is wall-clock and moves with other load on the machine; cpu/proc is the storm's own"
+echo " user+sys time per process, in-context cost only: the hooks, not the daemons' own CPU)"
+printf '%-28s %8s %8s %10s %8s  %s\n' condition exec/s vs-off cpu/proc vs-off "events captured / processes spawned (per round)"
+printf '%-28s %8s %8s %8sus %8s\n' "sensor off" "$OFF" "-" "$COFF" "-"
 S=$(for r in $(seq "$ROUNDS"); do rate "$W/stoat.$r"; done | median)
+SC=$(for r in $(seq "$ROUNDS"); do cpu "$W/stoat.$r"; done | median)
 CAP=$(for r in $(seq "$ROUNDS"); do printf '%s/%s ' "$(sed -n 's/.*with argv+image: \([0-9]*\).*/\1/p' "$W/stoat.$r")" "$(spawned "$W/stoat.$r")"; done)
 LOST=$(for r in $(seq "$ROUNDS"); do sed -n 's/^sensor lost: \([0-9]*\).*/\1/p' "$W/stoat.$r"; done | tr '\n' ' ')
-printf '%-28s %10s %10s %s\n' "stoat sensor (ebpf)" "$S" "$(pct "$S")" "execs with argv: $CAP lost: $LOST"
+printf '%-28s %8s %8s %8sus %8s  %s\n' "stoat sensor (ebpf)" "$S" "$(pct "$S")" "$SC" "$(cpct "$SC")" "execs with argv: $CAP lost: $LOST"
 NS=$(for r in $(seq "$ROUNDS"); do awk '/^sensor kernel programs/ { print $6 * 1e9 }' "$W/stoat.$r" | head -1 | \
 	awk -v n="$(spawned "$W/stoat.$r")" '{ if (n > 0) printf "%.0f\n", $1 / n }'; done | median)
-printf '%-28s %10s\n' "  kernel time per process" "${NS} ns (all stoat programs: exec+fork+exit+open hooks)"
+printf '%-28s %8s\n' "  kernel time per process" "${NS} ns (all stoat programs: exec+fork+exit+open hooks)"
 if [ "$HAVE_EXECSNOOP" = 1 ]; then
 	X=$(for r in $(seq "$ROUNDS"); do rate "$W/snoop.$r"; done | median)
+	XC=$(for r in $(seq "$ROUNDS"); do cpu "$W/snoop.$r"; done | median)
 	CAP=$(for r in $(seq "$ROUNDS"); do printf '%s/%s ' "$(cat "$W/snoop.got.$r")" "$(spawned "$W/snoop.$r")"; done)
-	printf '%-28s %10s %10s %s\n' "execsnoop (libbpf-tools)" "$X" "$(pct "$X")" "lines: $CAP"
+	printf '%-28s %8s %8s %8sus %8s  %s\n' "execsnoop (libbpf-tools)" "$X" "$(pct "$X")" "$XC" "$(cpct "$XC")" "lines: $CAP"
 	NS=$(for r in $(seq "$ROUNDS"); do awk -v n="$(spawned "$W/snoop.$r")" '{ if (n > 0) printf "%.0f\n", $1 / n }' "$W/snoop.ns.$r"; done | median)
-	printf '%-28s %10s\n' "  kernel time per process" "${NS} ns (execsnoop's execve enter+exit programs)"
+	printf '%-28s %8s\n' "  kernel time per process" "${NS} ns (execsnoop's execve enter+exit programs)"
 fi
 if [ "$HAVE_AUDIT" = 1 ]; then
 	A=$(for r in $(seq "$ROUNDS"); do rate "$W/audit.$r"; done | median)
+	AC=$(for r in $(seq "$ROUNDS"); do cpu "$W/audit.$r"; done | median)
 	CAP=$(for r in $(seq "$ROUNDS"); do printf '%s/%s ' "$(cat "$W/audit.got.$r")" "$(spawned "$W/audit.$r")"; done)
-	printf '%-28s %10s %10s %s\n' "auditd (-S execve rule)" "$A" "$(pct "$A")" "EXECVE records: $CAP"
+	printf '%-28s %8s %8s %8sus %8s  %s\n' "auditd (-S execve rule)" "$A" "$(pct "$A")" "$AC" "$(cpct "$AC")" "EXECVE records: $CAP"
 	cat "$W/audit.lost.$ROUNDS"
 fi
 for r in $(seq "$ROUNDS"); do grep '^sensor lost' "$W/stoat.$r" | sed "s/^/  round $r stoat /"; done
@@ -109,20 +117,26 @@ if git rev-parse --verify -q "$BUILD_REF" >/dev/null; then
 	mkdir -p "$SRC"
 	git archive "$BUILD_REF" | tar -x -C "$SRC"
 	NC=$(ls "$SRC"/src/*/*.c 2>/dev/null | wc -l)
-	build() { (cd "$SRC" && rm -rf build && make -s -j"$(nproc)" build/libstoat.a >/dev/null 2>&1); }
-	build  # warm the page cache
-	t_off=(); t_on=()
-	for r in 1 2; do
-		s=$(date +%s.%N); build; t_off+=("$(echo "$(date +%s.%N) - $s" | bc)")
+	# prints "wall cpu" seconds of one clean build (cpu = user+sys of make and its children)
+	build() {
+		(cd "$SRC" && rm -rf build && s=$(date +%s.%N) && make -s -j"$(nproc)" build/libstoat.a >/dev/null 2>&1 &&
+		 e=$(date +%s.%N) && t=$(times | tail -1) && echo "$s $e $t") |
+		awk '{ split($3, a, /[ms]/); split($4, b, /[ms]/); printf "%.2f %.2f\n", $2 - $1, a[1] * 60 + a[2] + b[1] * 60 + b[2] }'
+	}
+	build > /dev/null  # warm the page cache
+	: > "$W/b.off"; : > "$W/b.on"
+	for r in 1 2 3; do
+		build >> "$W/b.off"
 		"$BENCH" watch > "$W/build.watch.$r" 2>&1 &
 		WP=$!
 		sleep 1
-		s=$(date +%s.%N); build; t_on+=("$(echo "$(date +%s.%N) - $s" | bc)")
+		build >> "$W/b.on"
 		kill -TERM "$WP"; wait "$WP"
 	done
-	OFFB=$(printf '%s\n' "${t_off[@]}" | sort -n | head -1)
-	ONB=$(printf '%s\n' "${t_on[@]}" | sort -n | head -1)
-	echo "== build of stoat $BUILD_REF ($NC C files, make -j$(nproc) build/libstoat.a), best of 2"
-	awk -v a="$OFFB" -v b="$ONB" 'BEGIN { printf "sensor off %.2f s, sensor on %.2f s: %+.1f%%\n", a, b, (b - a) * 100 / a }'
-	grep -h '^sensor events\|^sensor lost' "$W/build.watch.2" | sed 's/^/  /'
+	echo "== build of stoat $BUILD_REF ($NC C files, make -j$(nproc) build/libstoat.a), median of 3, interleaved"
+	WOFF=$(cut -d' ' -f1 "$W/b.off" | median); WON=$(cut -d' ' -f1 "$W/b.on" | median)
+	COF=$(cut -d' ' -f2 "$W/b.off" | median); CON=$(cut -d' ' -f2 "$W/b.on" | median)
+	awk -v a="$WOFF" -v b="$WON" 'BEGIN { printf "wall: sensor off %.2f s, on %.2f s: %+.1f%%\n", a, b, (b - a) * 100 / a }'
+	awk -v a="$COF" -v b="$CON" 'BEGIN { printf "cpu:  sensor off %.2f s, on %.2f s: %+.1f%%\n", a, b, (b - a) * 100 / a }'
+	grep -h '^sensor events\|^sensor lost\|^sensor kernel' "$W/build.watch.3" | sed 's/^/  /'
 fi

@@ -398,13 +398,18 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 	if (!pi)
 		return NULL;
 	pi->ppid = st.ppid;
-	if (proc_readlink((int)tgid, "exe", s->image_buf, PATH_MAX) >= 0)
-		proctab_set(&pi->image, s->image_buf, strlen(s->image_buf));
+	/* own buffers: the caller may hold pointers into image_buf and cmd */
+	if (proc_readlink((int)tgid, "exe", s->lookup_buf, PATH_MAX) >= 0)
+		proctab_set(&pi->image, s->lookup_buf, strlen(s->lookup_buf));
 	n = proc_read_file((int)tgid, "cmdline", s->pbuf, SENSOR_CMDLINE_KEEP + 1);
 	if (n > 0) {
-		uint32_t argc;
-		const char *c = sensor_join_argv(s, s->pbuf, (size_t)n, &argc);
-		proctab_set(&pi->cmdline, c, strlen(c));
+		size_t len = (size_t)n;
+		while (len > 0 && s->pbuf[len - 1] == 0)
+			len--;
+		for (size_t i = 0; i < len; i++)
+			if (s->pbuf[i] == 0)
+				s->pbuf[i] = ' ';
+		proctab_set(&pi->cmdline, s->pbuf, len);
 	}
 	s->st.proc_lookups_from_proc++;
 	return pi;
@@ -412,23 +417,26 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 
 void sensor_enrich(struct sensor *s, struct sensor_event *ev)
 {
+	/* Each lookup may insert, and an insert into a full table may evict: take
+	 * the scalars first, and the string pointers only after the last insert. */
 	struct proc_info *pi = proc_lookup(s, ev->tgid, ev->start_time_ns);
+	if (pi && !ev->ppid) {
+		ev->ppid = pi->ppid;
+		ev->parent_start_time_ns = pi->pstart_ns;
+	}
+	if (ev->ppid)
+		proc_lookup(s, ev->ppid, ev->parent_start_time_ns);
+	pi = proctab_get(s->pt, ev->tgid, ev->start_time_ns);
 	if (pi) {
 		if (!ev->image)
 			ev->image = pi->image;
 		if (!ev->cmdline)
 			ev->cmdline = pi->cmdline;
-		if (!ev->ppid) {
-			ev->ppid = pi->ppid;
-			ev->parent_start_time_ns = pi->pstart_ns;
-		}
 	}
-	if (ev->ppid && !ev->parent_image) {
-		struct proc_info *pp = proc_lookup(s, ev->ppid, ev->parent_start_time_ns);
-		if (pp) {
-			ev->parent_image = pp->image;
-			ev->parent_cmdline = pp->cmdline;
-		}
+	struct proc_info *pp = ev->ppid ? proctab_get(s->pt, ev->ppid, ev->parent_start_time_ns) : NULL;
+	if (pp && !ev->parent_image) {
+		ev->parent_image = pp->image;
+		ev->parent_cmdline = pp->cmdline;
 	}
 }
 
@@ -576,11 +584,7 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 		pending_release(p);
 
 	struct proc_info *pp = proc_lookup(s, ev.ppid, ev.parent_start_time_ns);
-	if (pp) {
-		ev.parent_image = pp->image;
-		ev.parent_cmdline = pp->cmdline;
-	}
-	struct proc_info *pi = proctab_put(s->pt, ev.tgid, ev.start_time_ns);
+	struct proc_info *pi = proctab_put(s->pt, ev.tgid, ev.start_time_ns);   /* may evict pp */
 	if (pi) {
 		pi->ppid = ev.ppid;
 		pi->pstart_ns = ev.parent_start_time_ns;
@@ -588,11 +592,11 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 		if (ev.image)
 			proctab_set(&pi->image, ev.image, strlen(ev.image));
 		proctab_set(&pi->cmdline, ev.cmdline, strlen(ev.cmdline));
-		pp = proctab_get(s->pt, ev.ppid, ev.parent_start_time_ns);   /* put may have moved nothing, re-read */
-		if (pp) {
-			ev.parent_image = pp->image;
-			ev.parent_cmdline = pp->cmdline;
-		}
+	}
+	pp = proctab_get(s->pt, ev.ppid, ev.parent_start_time_ns);
+	if (pp) {
+		ev.parent_image = pp->image;
+		ev.parent_cmdline = pp->cmdline;
 	}
 	sensor_deliver(s, &ev);
 	return 0;
@@ -758,9 +762,9 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 	s->pbuf = malloc(SENSOR_PROC_READ_MAX + 1);
 	s->image_buf = malloc(PATH_MAX + 1);
 	s->cwd_buf = malloc(PATH_MAX + 1);
-	s->fbuf = malloc(PATH_MAX + 256);
+	s->lookup_buf = malloc(PATH_MAX + 1);
 	s->argv_buf = malloc((size_t)SENSOR_ARGV_CHUNK * SENSOR_ARGV_MAX_PARTS + 1);
-	if (!s->argv_buf ||!s->pt || !s->pbuf || !s->image_buf || !s->cwd_buf || !s->fbuf)
+	if (!s->argv_buf ||!s->pt || !s->pbuf || !s->image_buf || !s->cwd_buf || !s->lookup_buf)
 		goto out;
 	if (opts->nwatch > 512) {
 		err = -E2BIG;
@@ -923,7 +927,7 @@ void sensor_close(struct sensor *s)
 	free(s->pbuf);
 	free(s->image_buf);
 	free(s->cwd_buf);
-	free(s->fbuf);
+	free(s->lookup_buf);
 	free(s->argv_buf);
 	free(s);
 }

@@ -97,8 +97,7 @@ struct sensor {
 	char *pbuf;                  /* /proc reads */
 	char *image_buf, *cwd_buf;   /* PATH_MAX each */
 	char *argv_buf;              /* the whole argv of one exec, NUL-terminated */
-	char *fbuf;                  /* sensor_event_fields formatting */
-	size_t fbuf_len;
+	char *lookup_buf;            /* proc_lookup's own readlink buffer */
 
 	struct { uint32_t uid; char name[64]; bool used; } users[SENSOR_USER_CACHE];
 };

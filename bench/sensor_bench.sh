@@ -119,9 +119,9 @@ if git rev-parse --verify -q "$BUILD_REF" >/dev/null; then
 	NC=$(ls "$SRC"/src/*/*.c 2>/dev/null | wc -l)
 	# prints "wall cpu" seconds of one clean build (cpu = user+sys of make and its children)
 	build() {
-		(cd "$SRC" && rm -rf build && s=$(date +%s.%N) && make -s -j"$(nproc)" build/libstoat.a >/dev/null 2>&1 &&
-		 e=$(date +%s.%N) && t=$(times | tail -1) && echo "$s $e $t") |
-		awk '{ split($3, a, /[ms]/); split($4, b, /[ms]/); printf "%.2f %.2f\n", $2 - $1, a[1] * 60 + a[2] + b[1] * 60 + b[2] }'
+		(cd "$SRC" && rm -rf build && TIMEFORMAT='%R %U %S' &&
+		 { time make -s -j"$(nproc)" build/libstoat.a >/dev/null 2>&1; } 2>&1) |
+		awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }'
 	}
 	build > /dev/null  # warm the page cache
 	: > "$W/b.off"; : > "$W/b.on"

@@ -26,15 +26,16 @@ $(SENSOR_SKEL): $(SENSOR_BPFO)
 	$(BPFTOOL) gen skeleton $< name sensor_bpf > $@.tmp && mv $@.tmp $@
 
 SENSOR_TEST_BIN := $(BUILD)/tests/sensor/sensor_probe
-$(SENSOR_TEST_BIN): tests/sensor/sensor_probe.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
+SENSOR_UNIT_BIN := $(BUILD)/tests/sensor/sensor_unit
+$(BUILD)/tests/sensor/%: tests/sensor/%.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libstoat.a $(LDFLAGS) $(LDLIBS)
 
 .PHONY: sensor sensor-test sensor-bench
-sensor: $(BUILD)/libstoat.a $(SENSOR_TEST_BIN) $(BUILD)/bench/sensor_bench
+sensor: $(BUILD)/libstoat.a $(SENSOR_TEST_BIN) $(SENSOR_UNIT_BIN) $(BUILD)/bench/sensor_bench
 
 # Needs root (loads eBPF, creates a network namespace); prints `sensor: P passed, F failed`.
-sensor-test: $(SENSOR_TEST_BIN)
+sensor-test: $(SENSOR_TEST_BIN) $(SENSOR_UNIT_BIN)
 	@tests/sensor/run.sh $(SENSOR_TEST_BIN)
 
 sensor-bench: $(BUILD)/bench/sensor_bench

@@ -118,13 +118,19 @@ int proc_read_stat(int pid, struct procstat *st)
 {
 	char buf[1024];
 	ssize_t n = proc_read_file(pid, "stat", buf, sizeof(buf));
-	const char *open_p, *close_p, *p, *end;
-	long long v;
 	memset(st, 0, sizeof(*st));
 	if (n < 0)
 		return (int)n;
+	return proc_parse_stat(buf, (size_t)n, st);
+}
+
+int proc_parse_stat(const char *buf, size_t n, struct procstat *st)
+{
+	const char *open_p, *close_p, *p, *end;
+	long long v;
+	memset(st, 0, sizeof(*st));
 	end = buf + n;
-	open_p = memchr(buf, '(', (size_t)n);
+	open_p = memchr(buf, '(', n);
 	close_p = NULL;
 	for (const char *q = end; q > buf; q--)
 		if (q[-1] == ')') {

@@ -48,6 +48,7 @@ struct procstat {
 };
 ssize_t proc_read_file(int pid, const char *name, char *buf, size_t cap);  /* -errno or bytes */
 int proc_read_stat(int pid, struct procstat *st);
+int proc_parse_stat(const char *buf, size_t len, struct procstat *st);   /* buf need not be NUL-terminated */
 int proc_readlink(int pid, const char *name, char *buf, size_t cap);
 uint64_t proc_ticks_to_ns(uint64_t ticks);
 

@@ -17,6 +17,18 @@ ok()   { echo "ok   $*"; PASS=$((PASS + 1)); }
 bad()  { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
 finish() { echo "sensor: $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
 
+# unprivileged unit checks first (parsers of /proc, process table, fields)
+UNIT=$(dirname "$PROBE")/sensor_unit
+if [ -x "$UNIT" ]; then
+	"$UNIT" > "${TMPDIR:-/tmp}/sensor-unit.$$" 2>&1
+	grep -E '^(ok|FAIL) ' "${TMPDIR:-/tmp}/sensor-unit.$$"
+	PASS=$((PASS + $(grep -c '^ok ' "${TMPDIR:-/tmp}/sensor-unit.$$")))
+	FAIL=$((FAIL + $(grep -c '^FAIL ' "${TMPDIR:-/tmp}/sensor-unit.$$")))
+	rm -f "${TMPDIR:-/tmp}/sensor-unit.$$"
+else
+	bad "unit binary $UNIT missing (make sensor)"
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skip: the sensor tests need root (eBPF, proc connector, fanotify, netns)"
 	finish

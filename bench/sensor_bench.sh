@@ -50,6 +50,7 @@ command -v execsnoop >/dev/null && HAVE_EXECSNOOP=1
 for r in $(seq "$ROUNDS"); do
 	"$BENCH" storm "$SECS" > "$W/off.$r"
 	"$BENCH" storm "$SECS" --sensor > "$W/stoat.$r"
+	"$BENCH" storm "$SECS" --fallback > "$W/fb.$r"
 	if [ "$HAVE_EXECSNOOP" = 1 ]; then
 		M=stoat-storm-snoop-$r-$$
 		execsnoop > "$W/snoop.out.$r" 2>&1 &
@@ -94,6 +95,11 @@ printf '%-28s %8s %8s %8sus %8s  %s\n' "stoat sensor (ebpf)" "$S" "$(pct "$S")" 
 NS=$(for r in $(seq "$ROUNDS"); do awk '/^sensor kernel programs/ { print $6 * 1e9 }' "$W/stoat.$r" | head -1 | \
 	awk -v n="$(spawned "$W/stoat.$r")" '{ if (n > 0) printf "%.0f\n", $1 / n }'; done | median)
 printf '%-28s %8s\n' "  kernel time per process" "${NS} ns (all stoat programs: exec+fork+exit+open hooks)"
+F=$(for r in $(seq "$ROUNDS"); do rate "$W/fb.$r"; done | median)
+FC=$(for r in $(seq "$ROUNDS"); do cpu "$W/fb.$r"; done | median)
+CAP=$(for r in $(seq "$ROUNDS"); do printf '%s/%s ' "$(sed -n 's/.*with argv+image: \([0-9]*\).*/\1/p' "$W/fb.$r")" "$(spawned "$W/fb.$r")"; done)
+RACE=$(for r in $(seq "$ROUNDS"); do sed -n 's/.*proc_race_fields_missing=\([0-9]*\).*/\1/p' "$W/fb.$r" | head -1; done | tr '\n' ' ')
+printf '%-28s %8s %8s %8sus %8s  %s\n' "stoat fallback (proc conn.)" "$F" "$(pct "$F")" "$FC" "$(cpct "$FC")" "execs with argv: $CAP /proc races: $RACE"
 if [ "$HAVE_EXECSNOOP" = 1 ]; then
 	X=$(for r in $(seq "$ROUNDS"); do rate "$W/snoop.$r"; done | median)
 	XC=$(for r in $(seq "$ROUNDS"); do cpu "$W/snoop.$r"; done | median)

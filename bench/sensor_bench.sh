@@ -35,10 +35,11 @@ AUDIT_LOG=/var/log/audit/audit.log
 if command -v auditctl >/dev/null && command -v auditd >/dev/null; then
 	if ! pgrep -x auditd >/dev/null; then
 		mkdir -p /var/log/audit
-		auditd -n >/dev/null 2>&1 &
+		auditd -n > "$W/auditd.log" 2>&1 < /dev/null &
 		AUDITD_PID=$!
 		sleep 1
 	fi
+	pgrep -x auditd > /dev/null || { echo "auditd did not start: $(tail -3 "$W/auditd.log")"; }
 	HAVE_AUDIT=1
 else
 	HAVE_AUDIT=0

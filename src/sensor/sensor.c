@@ -766,6 +766,11 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 	s->argv_buf = malloc((size_t)SENSOR_ARGV_CHUNK * SENSOR_ARGV_MAX_PARTS + 1);
 	if (!s->argv_buf ||!s->pt || !s->pbuf || !s->image_buf || !s->cwd_buf || !s->lookup_buf)
 		goto out;
+	if (opts->nwatch && !opts->watch_paths) {
+		err = -EINVAL;
+		seterr(errbuf, errlen, "nwatch without watch_paths");
+		goto out;
+	}
 	if (opts->nwatch > 512) {
 		err = -E2BIG;
 		seterr(errbuf, errlen, "at most 512 watched paths");

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "behaviour/behaviour.h"
 #include "engine/engine.h"
+#include "hunt/consume.h"
 #include "readers/reader.h"
 #include "stoat/hunt.h"
 #include "util/fs.h"
@@ -51,8 +51,10 @@ struct stoat_hunt {
     uint64_t wrecords;         /* records of that file before the unit */
     struct stoat_field *wfields;
     size_t wfields_cap;
-    struct behaviour *beh;     /* process trees, attack chains: the writer's */
-    struct engine_ctx *weng;   /* the writer's matcher, for rules that read Ancestors */
+    struct consumer con;       /* the serial stage: process trees, chains, sinks */
+    uint32_t *wrules;
+    uint8_t *wuse;
+    size_t wrules_cap;
     /* progress */
     uint64_t bytes_before;     /* bytes of finished inputs */
 };
@@ -71,6 +73,9 @@ struct worker {
     uint64_t record, line, offset;
     pthread_t th;
     struct engine_counters counters;
+    uint32_t *rules;           /* classify_matches' output */
+    uint8_t *use;
+    size_t cap;
 };
 
 /* ------------------------------------------------------------- records */
@@ -120,17 +125,7 @@ static const char *get_str(const char **p, uint32_t *n)
     return s;
 }
 
-static int64_t str_pid(const char *s, uint32_t n)
-{
-    int64_t v;
-    return s && parse_int64(s, n, &v) && v >= 0 ? v : -1;
-}
 
-static int64_t str_time(const char *s, uint32_t n)
-{
-    struct timestamp t;
-    return s && parse_timestamp(s, n, &t) ? timestamp_to_ns(&t) : INT64_MIN;
-}
 
 /* ---------------------------------------------------------- event sink */
 
@@ -215,29 +210,21 @@ static void ws_end(void *ctx)
         for (int f = 0; f < PF_COUNT; f++)
             put_opt(b, get_id(eng, ps->f[f]));
     }
-    /* rules to report, and rules whose matches feed correlations */
-    size_t mark = b->len, nk = 0;
-    buf_putc(b, REC_MATCH);
-    size_t count_at = b->len;
-    put_u32(b, 0);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
-        const struct rule *r = &rs->rules[idx];
-        bool report = !r->correlation_only && !r->behaviour_only && r->meta.level >= w->h->opts.min_level;
-        if (!report && !r->feeds_correlation && !r->behaviour_only)
-            continue;
-        put_u32(b, idx);
-        /* 0: feeds correlations only; 1: report; 2: the writer decides
-         * (Ancestors); 3: for the writer's behaviour analytics only */
-        buf_putc(b, (char)(r->behaviour_only ? 3 : (rules[i] & ENGINE_DEFERRED) ? 2 : report));
-        nk++;
+    /* rules to report, and rules whose matches feed correlations or behaviour */
+    if (n > w->cap) {
+        w->cap = n;
+        w->rules = xrealloc(w->rules, n * sizeof(*w->rules));
+        w->use = xrealloc(w->use, n * sizeof(*w->use));
     }
-    if (!nk && !w->h->opts.all_events) {
-        b->len = mark;
+    size_t nk = classify_matches(rs, w->h->opts.min_level, rules, n, w->rules, w->use);
+    if (!nk && !w->h->opts.all_events)
         return;
+    buf_putc(b, REC_MATCH);
+    put_u32(b, (uint32_t)nk);
+    for (size_t i = 0; i < nk; i++) {
+        put_u32(b, w->rules[i]);
+        buf_putc(b, (char)w->use[i]);
     }
-    uint32_t nk32 = (uint32_t)nk;
-    memcpy(b->p + count_at, &nk32, sizeof(nk32));
     const struct ev_field *fs;
     size_t nf = engine_event_fields(eng, &fs);
     put_u64(b, w->record);
@@ -320,6 +307,8 @@ static void worker_fini(struct worker *w)
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     engine_ctx_destroy(w->eng);
+    free(w->rules);
+    free(w->use);
 }
 
 /* -------------------------------------------------------------- writer */
@@ -332,28 +321,6 @@ static void report(struct stoat_hunt *h, enum stoat_severity sev, stoat_err code
     struct stoat_diag d = {.code = code, .severity = sev, .file = file, .line = line, .offset = offset,
                            .has_offset = has_offset, .message = msg};
     h->opts.diag(h->opts.diag_ctx, &d);
-}
-
-/* The event again, in the writer's own engine context, with the extension
- * fields from its ancestry (ancestry[0] is the process itself). */
-static void rebuild_event(struct stoat_hunt *h, const struct stoat_alert *a)
-{
-    struct engine_ctx *e = h->weng;
-    engine_event_begin(e);
-    for (size_t i = 0; i < a->nfields; i++) {
-        const struct stoat_field *f = &a->fields[i];
-        engine_event_add(e, f->name, f->name_len, engine_field_id(e, f->name, f->name_len), f->value, f->value_len,
-                         f->type);
-    }
-    uint32_t ids[2] = {h->rs->field_ancestors, h->rs->field_ancestor_cmds};
-    static const char *const names[2] = {FIELD_ANCESTORS, FIELD_ANCESTOR_CMDS};
-    for (size_t i = 1; i < a->nancestry; i++) {
-        const char *v[2] = {a->ancestry[i].image, a->ancestry[i].command_line};
-        for (int k = 0; k < 2; k++)
-            if (v[k])
-                engine_event_add(e, names[k], (uint32_t)strlen(names[k]), ids[k], v[k], (uint32_t)strlen(v[k]),
-                                 STOAT_V_STRING);
-    }
 }
 
 static void write_unit(struct stoat_hunt *h, struct unit *u)
@@ -385,24 +352,19 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
             for (int f = 0; f < PF_COUNT; f++)
                 fv[f] = get_str(&p, &fl[f]);
-            int64_t t = str_time(tss, tl);
-            if (is_end) {
-                behaviour_proc_end(h->beh, hs, fv[PF_GUID], str_pid(fv[PF_PID], fl[PF_PID]), t);
-                continue;
-            }
-            struct proc_start ps = {
-                .host = hs, .guid = fv[PF_GUID], .parent_guid = fv[PF_PARENT_GUID],
-                .pid = str_pid(fv[PF_PID], fl[PF_PID]), .ppid = str_pid(fv[PF_PPID], fl[PF_PPID]), .time_ns = t,
-                .image = fv[PF_IMAGE], .command_line = fv[PF_COMMAND_LINE], .user = fv[PF_USER],
-                .logon_id = fv[PF_LOGON_ID], .parent_image = fv[PF_PARENT_IMAGE],
-                .parent_command_line = fv[PF_PARENT_COMMAND_LINE], .parent_user = fv[PF_PARENT_USER],
-            };
-            behaviour_proc_start(h->beh, &ps);
+            consumer_proc(&h->con, is_end, hs, consume_time(tss, tl), fv, fl);
             continue;
         }
         uint32_t nr = get_u32(&p);
-        const char *rules = p;
-        p += nr * (sizeof(uint32_t) + 1);
+        if (nr > h->wrules_cap) {
+            h->wrules_cap = nr;
+            h->wrules = xrealloc(h->wrules, nr * sizeof(*h->wrules));
+            h->wuse = xrealloc(h->wuse, nr * sizeof(*h->wuse));
+        }
+        for (uint32_t i = 0; i < nr; i++) {
+            h->wrules[i] = get_u32(&p);
+            h->wuse[i] = (uint8_t)*p++;
+        }
         uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
         int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
         uint32_t gl, pl, ll;
@@ -422,92 +384,20 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             .pos = {.file = u->file->name, .format = u->file->reader->name, .record = h->wrecords + record,
                     .line = line, .offset = offset},
             .timestamp = ts >= 0 ? h->wfields[ts].value : NULL,
-            .time_ns = ts >= 0 ? str_time(h->wfields[ts].value, h->wfields[ts].value_len) : INT64_MIN,
+            .time_ns = ts >= 0 ? consume_time(h->wfields[ts].value, h->wfields[ts].value_len) : INT64_MIN,
             .host = host >= 0 ? h->wfields[host].value : NULL,
             .channel = chan >= 0 ? h->wfields[chan].value : NULL,
             .event_id = eid >= 0 ? h->wfields[eid].value : NULL,
             .fields = h->wfields,
             .nfields = nf,
         };
-        if (h->opts.all_events)
-            for (size_t s = 0; s < h->nsinks; s++)
-                if (h->sinks[s].event) {
-                    stoat_err e = h->sinks[s].event(h->sinks[s].ctx, &a);
-                    if (e && !h->sink_err)
-                        h->sink_err = e;
-                }
-        struct actor who = {.guid = guid, .pid = str_pid(pid, pl), .logon_id = logon};
-        bool enriched = false, rebuilt = false;
-        for (uint32_t i = 0; i < nr; i++) {
-            uint32_t r;
-            memcpy(&r, rules + i * (sizeof(uint32_t) + 1), sizeof(r));
-            int how = rules[i * (sizeof(uint32_t) + 1) + sizeof(uint32_t)];
-            if (!how)
-                continue;   /* feeds correlations only */
-            if (!enriched) {
-                behaviour_enrich(h->beh, &a, &who);
-                enriched = true;
-            }
-            if (how == 3) {
-                a.rule = &h->rs->rules[r].meta;
-                behaviour_watch(h->beh, &a);
-                continue;
-            }
-            if (how == 2) {
-                /* reads Ancestors: decide now that the process table knows them */
-                if (!rebuilt) {
-                    rebuild_event(h, &a);
-                    rebuilt = true;
-                }
-                const struct rule *ru = &h->rs->rules[r];
-                if (!engine_eval_rule(h->weng, r) || ru->correlation_only || ru->meta.level < h->opts.min_level)
-                    continue;
-            }
-            a.rule = &h->rs->rules[r].meta;
-            h->stats.alerts++;
-            a.id = h->stats.alerts;
-            h->stats.alerts_by_level[a.rule->level]++;
-            for (size_t s = 0; s < h->nsinks; s++)
-                if (h->sinks[s].alert) {
-                    stoat_err e = h->sinks[s].alert(h->sinks[s].ctx, &a);
-                    if (e && !h->sink_err)
-                        h->sink_err = e;
-                }
-            behaviour_alert(h->beh, &a);
-        }
+        struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
+        consumer_event(&h->con, &a, h->wrules, h->wuse, nr, &who);
     }
     h->stats.records += u->records;
     h->stats.events += u->events;
     h->stats.skipped += u->skipped;
     h->wrecords += u->records;
-}
-
-/* An alert concluded by behaviour (not by a rule on one event). */
-static void on_behaviour_alert(void *ctx, struct stoat_alert *a)
-{
-    struct stoat_hunt *h = ctx;
-    h->stats.alerts++;
-    a->id = h->stats.alerts;
-    h->stats.alerts_by_level[a->rule->level]++;
-    for (size_t s = 0; s < h->nsinks; s++)
-        if (h->sinks[s].alert) {
-            stoat_err e = h->sinks[s].alert(h->sinks[s].ctx, a);
-            if (e && !h->sink_err)
-                h->sink_err = e;
-        }
-    behaviour_alert(h->beh, a);
-}
-
-static void on_incident(void *ctx, const struct stoat_incident *inc)
-{
-    struct stoat_hunt *h = ctx;
-    h->stats.incidents++;
-    for (size_t s = 0; s < h->nsinks; s++)
-        if (h->sinks[s].incident) {
-            stoat_err e = h->sinks[s].incident(h->sinks[s].ctx, inc);
-            if (e && !h->sink_err)
-                h->sink_err = e;
-        }
 }
 
 /* ------------------------------------------------------------ pipeline */
@@ -764,9 +654,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].begin)
             h->sinks[s].begin(h->sinks[s].ctx);
-    struct behaviour_out bo = {.ctx = h, .incident = on_incident, .alert = on_behaviour_alert};
-    h->beh = behaviour_create(h->rs, &h->opts.behaviour, &bo);
-    h->weng = engine_ctx_create(h->rs);
+    consumer_init(&h->con, h->rs, h->sinks, h->nsinks, &h->opts, &h->stats);
 
     bool threaded = h->nthreads > 1;
     h->nunits = threaded ? 2 * (size_t)h->nthreads + 2 : 1;
@@ -848,17 +736,9 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     pthread_cond_destroy(&h->cv_done);
     pthread_cond_destroy(&h->cv_free);
 
-    behaviour_finish(h->beh);
-    if (h->opts.behaviour.baseline_out && behaviour_write_baseline(h->beh, h->opts.behaviour.baseline_out) &&
-        !h->sink_err)
-        h->sink_err = STOAT_ERR_IO;
-    struct behaviour_stats bs;
-    behaviour_get_stats(h->beh, &bs);
-    h->stats.proc_evicted = bs.procs.evicted;
-    behaviour_destroy(h->beh);
-    h->beh = NULL;
-    engine_ctx_destroy(h->weng);
-    h->weng = NULL;
+    consumer_fini(&h->con, &h->opts);
+    if (h->con.err && !h->sink_err)
+        h->sink_err = h->con.err;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     h->stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     stoat_err err = h->sink_err;
@@ -884,5 +764,7 @@ void stoat_hunt_destroy(struct stoat_hunt *h)
         if (h->sinks[s].destroy)
             h->sinks[s].destroy(h->sinks[s].ctx);
     free(h->wfields);
+    free(h->wrules);
+    free(h->wuse);
     free(h);
 }

@@ -80,6 +80,9 @@ part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh
 part sigmahq tests/sigmahq/run.sh
 part evtx-compare tests/evtx_compare/run.sh
+make -s sensor >/dev/null 2>&1
+part sensor tests/sensor/run.sh
+part watch tests/watch/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -95,6 +98,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-cli env STOAT=build-san/stoat tests/cli/run.sh
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
         part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
+        part san-watch env STOAT=build-san/stoat tests/watch/run.sh
         part sanitizer-reports sanitizer_reports
         unset ASAN_OPTIONS UBSAN_OPTIONS
     else

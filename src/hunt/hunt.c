@@ -526,12 +526,14 @@ static int hunt_file(void *ctx, const char *path)
             }
             u->len = 0;
             u->last = true;
+            /* The writer frees f with the file's last unit (at once when
+             * inline), so the reader's state must go before that unit does. */
+            ops->close(f);
             run_unit(r, u);
             break;
         }
         run_unit(r, u);
     }
-    ops->close(f);
     h->bytes_before += input_raw_pos(in);
     h->stats.bytes += input_raw_pos(in);
     input_close(in);

@@ -1094,6 +1094,13 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         }
         }
     }
+    if (st.type == T_FIELDREF) {
+        /* contains/startswith/endswith on a field reference only pick the
+         * comparison; the transforms above run for string values alone. */
+        for (size_t i = 0; i < it->nmods; i++)
+            if (defs[i]->kind == MK_XFORM)
+                defs[i]->xform(x, &st);
+    }
     if (st.type == T_FIELDREF)
         for (size_t i = 0; i < npats; i++)
             pats[i].sub = st.ref_sub ? st.ref_sub : P_EQ;

@@ -318,6 +318,7 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
                 struct sigma_loc *ls = arena_alloc(c->a, sizeof(*ls));
                 cs[0] = v->str;
                 ls[0] = loc_of(c, v);
+                ls[0].col += v->quoted;   /* columns inside the condition count from its text */
                 d->conditions = cs;
                 d->condition_locs = ls;
                 d->nconditions = 1;
@@ -329,6 +330,7 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
                         return fail(c, v->items[j], STOAT_ERR_RULE, "a condition must be a string");
                     cs[j] = v->items[j]->str;
                     ls[j] = loc_of(c, v->items[j]);
+                    ls[j].col += v->items[j]->quoted;
                 }
                 d->conditions = cs;
                 d->condition_locs = ls;

@@ -399,7 +399,8 @@ static stoat_err parse_number_node(struct sctx *c, const struct ynode *n, const 
     return STOAT_OK;
 }
 
-static stoat_err parse_correlation(struct sctx *c, const struct ynode *cn, struct sigma_correlation *k)
+static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, const struct ynode *cn,
+                                   struct sigma_correlation *k)
 {
     stoat_err e;
     const char *type;
@@ -514,9 +515,11 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *cn, struc
             a->fields = fs;
         }
     }
+    /* The JSON schema puts `generate` next to `correlation`; pySigma reads it
+     * inside the correlation map. Either will do. */
     const struct ynode *gen = ynode_get(cn, "generate");
     if (!gen)
-        gen = ynode_get(cn, "generate");
+        gen = ynode_get(root, "generate");
     if (gen) {
         if (gen->kind != YN_SCALAR || (strcmp(gen->str, "true") && strcmp(gen->str, "false") &&
                                        strcmp(gen->str, "True") && strcmp(gen->str, "False")))
@@ -548,7 +551,7 @@ stoat_err sigma_parse_doc(const char *file, const struct ynode *root, struct are
         return e;
     switch (out->kind) {
     case STOAT_RULE_CORRELATION:
-        return parse_correlation(&c, corr, &out->corr);
+        return parse_correlation(&c, root, corr, &out->corr);
     case STOAT_RULE_FILTER: {
         if (filt->kind != YN_MAP)
             return fail(&c, filt, STOAT_ERR_RULE, "'filter' must be a map");

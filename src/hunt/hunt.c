@@ -273,10 +273,10 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
         h->wfile = u->file;
         h->wrecords = 0;
     }
-    if (u->note[0]) {
+    /* A note is a diagnostic only: the records it skipped are the reader's
+     * to count (u->skipped), and a read error is counted in files_failed. */
+    if (u->note[0])
         report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false, u->note);
-        h->stats.skipped++;
-    }
     const char *p = u->out.p, *end = u->out.p + u->out.len;
     while (p && p < end) {
         char kind = *p++;

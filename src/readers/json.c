@@ -34,6 +34,7 @@ struct json_state {
     size_t ncarry, carry_cap;
     bool eof;
     bool skipping_long;    /* dropping the rest of an over-long line */
+    char *read_error;      /* an input error held back until the bytes before it are handed over */
 };
 
 static bool json_probe(const unsigned char *h, size_t n)
@@ -102,6 +103,7 @@ static void json_close(struct input_file *f)
     if (!s)
         return;
     free(s->carry);
+    free(s->read_error);
     free(s);
     f->reader_state = NULL;
 }
@@ -152,8 +154,12 @@ static size_t last_object_end(const char *p, size_t n)
 static int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct json_state *s = f->reader_state;
-    if (s->eof && s->ncarry == 0)
-        return 0;
+    if (s->eof && s->ncarry == 0) {
+        if (!s->read_error)
+            return 0;
+        snprintf(why, whylen, "%s", s->read_error);
+        return -1;
+    }
     u->len = 0;
     u->mode = s->mode;
     size_t want = UNIT_BYTES;
@@ -174,8 +180,15 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
     for (;;) {
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
-            if (r < 0)
+            if (r < 0 && u->len == 0)
                 return -1;
+            if (r < 0) {
+                /* The records read before the error (a truncated .gz, say)
+                 * are still good: hand them over, report on the next call. */
+                s->read_error = xstrdup(why);
+                s->eof = true;
+                break;
+            }
             if (r == 0)
                 s->eof = true;
             u->len += (size_t)r;

@@ -44,7 +44,10 @@ static bool json_probe(const unsigned char *h, size_t n)
         i = 3;
     while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\r' || h[i] == '\n'))
         i++;
-    return i < n && (h[i] == '{' || h[i] == '[');
+    /* Blank lines only: an empty JSON-lines log, not an unknown format. */
+    if (i == n)
+        return n > 0;
+    return h[i] == '{' || h[i] == '[';
 }
 
 /* Decides line mode or object mode from the first object of the head. */

@@ -216,18 +216,27 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
                 snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
                 u->note_line = line;
                 u->skipped++;
-                /* drop up to the next line start that can begin a record */
+                /* drop up to the next line start that can begin a record, a
+                 * block at a time; what follows that newline is kept */
                 s->line += count_lines(u->data, u->len);
                 s->offset += u->len;
                 u->len = 0;
-                char c;
                 long r;
-                while ((r = input_read(in, &c, 1, why, whylen)) == 1) {
-                    s->offset++;
-                    if (c == '\n') {
-                        s->line++;
-                        break;
+                while ((r = input_read(in, u->data, u->cap - 1, why, whylen)) > 0) {
+                    const char *nl = memchr(u->data, '\n', (size_t)r);
+                    if (!nl) {
+                        s->offset += (uint64_t)r;
+                        continue;
                     }
+                    size_t used = (size_t)(nl - u->data) + 1, rest = (size_t)r - used;
+                    s->offset += used;
+                    s->line++;
+                    if (rest) {
+                        XGROW(s->carry, s->carry_cap, rest);
+                        memcpy(s->carry, nl + 1, rest);
+                        s->ncarry = rest;
+                    }
+                    break;
                 }
                 if (r < 0)
                     return -1;

@@ -99,6 +99,59 @@ static void test_json_array(void **state)
     tu_hunt_free(&h);
 }
 
+/* A JSON array bigger than the 16 MiB record cap: its elements are the
+ * records, not the array. One line, and pretty-printed. */
+static void test_big_json_array(void **state)
+{
+    (void)state;
+    for (int pretty = 0; pretty < 2; pretty++) {
+        struct tu_str s = {0};
+        tu_str_puts(&s, pretty ? "[\n" : "[");
+        int n = 140000;
+        for (int i = 0; i < n; i++)
+            tu_str_printf(&s, "%s%s" EV("%s %d") "%s", i ? "," : "", pretty ? "\n  " : "",
+                          i % 1000 == 0 ? "marker" : "plain padding padding padding padding padding padding", i,
+                          "");
+        tu_str_puts(&s, pretty ? "\n]\n" : "]");
+        assert_true(s.len > (17u << 20));
+        struct tu_hunt h;
+        hunt(marker_rule, s.p, s.len, ".json", &h);
+        if (h.stats.records != (uint64_t)n)
+            tu_diags_print(&h.diags, pretty ? "pretty array" : "one-line array");
+        assert_int_equal(h.stats.records, n);
+        assert_int_equal(h.stats.skipped, 0);
+        assert_int_equal(h.n, n / 1000);
+        assert_int_equal(h.v[h.n - 1].record, (uint64_t)(n / 1000 - 1) * 1000 + 1);
+        tu_hunt_free(&h);
+        tu_str_free(&s);
+    }
+}
+
+/* A bad element in a pretty-printed array costs that element only. */
+static void test_malformed_array_element(void **state)
+{
+    (void)state;
+    const char *data = "[\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 1\"\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 2\" \"oops\",\n"
+                       "    \"Nested\": [\n      {\"a\": 1},\n      {\"b\": 2}\n    ]\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 3\"\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 4\"\n  }\n"
+                       "]\n";
+    struct tu_hunt h;
+    hunt(marker_rule, data, strlen(data), ".json", &h);
+    assert_int_equal(h.stats.skipped, 1);
+    assert_int_equal(h.diags.n, 1);
+    assert_int_equal(h.diags.v[0].line, 10);
+    if (h.n != 3)
+        fprintf(stderr, "  -- %zu alerts after one bad element, expected 3\n", h.n);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.events, 3);
+    assert_int_equal(h.v[1].line, 16);
+    assert_int_equal(h.v[2].line, 21);
+    tu_hunt_free(&h);
+}
+
 /* Like the .json files of SigmaHQ's regression_data: pretty-printed objects, one after
  * another, in the Event/System/EventData shape with #attributes. */
 static const char *const pretty =
@@ -582,6 +635,8 @@ int main(void)
         cmocka_unit_test(test_json_lines),
         cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_json_array),
+        cmocka_unit_test(test_big_json_array),
+        cmocka_unit_test(test_malformed_array_element),
         cmocka_unit_test(test_pretty_objects_sigmahq_shape),
         cmocka_unit_test(test_xmltodict_data),
         cmocka_unit_test(test_winlogbeat_shape),

@@ -139,14 +139,17 @@ static size_t last_object_end(const char *p, size_t n)
         }
         switch (c) {
         case '"': str = true; break;
-        case '{':
-        case '[': depth++; break;
+        case '{': depth++; break;
+        case '[':
+            /* At the top a '[' opens an array of records: its elements are
+             * the units' records, not the array (which may be any size). */
+            if (depth > 0)
+                depth++;
+            break;
         case '}':
         case ']':
             if (depth > 0 && --depth == 0)
                 last = i + 1;
-            else if (depth < 0)
-                depth = 0;
             break;
         default: break;
         }

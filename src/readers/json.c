@@ -852,7 +852,16 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
             p = q;
             continue;
         }
-        /* resynchronise at the next line that starts an object */
+        /* Resynchronise at the next line that starts an object as far in as
+         * this record's line or less: the next element of a pretty-printed
+         * array is indented like this one, the objects nested in this record
+         * deeper. */
+        const char *ls = p;
+        while (ls > u->data && ls[-1] != '\n')
+            ls--;
+        size_t indent = 0;
+        while (ls + indent < p && (ls[indent] == ' ' || ls[indent] == '\t'))
+            indent++;
         const char *r = p + 1;
         for (;;) {
             const char *nl = memchr(r, '\n', (size_t)(end - r));
@@ -861,8 +870,13 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
                 break;
             }
             r = nl + 1;
-            if (r < end && *r == '{')
+            size_t k = 0;
+            while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
+                k++;
+            if (k <= indent && r + k < end && r[k] == '{') {
+                r += k;
                 break;
+            }
         }
         p = r;
     }

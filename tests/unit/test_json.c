@@ -629,6 +629,49 @@ static void test_paths(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* Record numbers count within each file, however many files a hunt reads
+ * (short relative names, as a shell glob gives them). */
+static void test_records_per_file(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(marker_rule);
+    char *dir = tu_temp_dir();
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    enum { NF = 12 };
+    char names[NF][16];
+    const char *paths[NF];
+    for (int f = 0; f < NF; f++) {
+        snprintf(names[f], sizeof(names[f]), "f%02d.jsonl", f);
+        paths[f] = names[f];
+        FILE *fp = fopen(names[f], "w");
+        assert_non_null(fp);
+        for (int i = 0; i <= f % 3; i++)
+            fprintf(fp, EV("marker %d") "\n", i);
+        fclose(fp);
+    }
+    for (unsigned threads = 1; threads <= 4; threads += 3) {
+        struct tu_hunt h;
+        struct tu_hunt_opts o = {.threads = threads};
+        tu_hunt_paths(rs, paths, NF, &o, &h);
+        size_t k = 0;
+        for (int f = 0; f < NF; f++)
+            for (int i = 0; i <= f % 3; i++, k++) {
+                assert_true(k < h.n);
+                if (h.v[k].record != (uint64_t)i + 1)
+                    fail_msg("-j %u: file %d, event %d: record %llu, expected %d", threads, f, i,
+                             (unsigned long long)h.v[k].record, i + 1);
+            }
+        assert_int_equal(h.n, k);
+        tu_hunt_free(&h);
+    }
+    assert_int_equal(chdir(cwd), 0);
+    tu_rm_rf(dir);
+    free(dir);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_threads_keep_order),
         cmocka_unit_test(test_empty_and_blank_files),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_records_per_file),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

@@ -336,6 +336,12 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
     h->stats.events += u->events;
     h->stats.skipped += u->skipped;
     h->wrecords += u->records;
+    if (u->last) {
+        /* The file is freed with this unit and the next one may get its
+         * address: forget it here rather than compare pointers later. */
+        h->wfile = NULL;
+        h->wrecords = 0;
+    }
 }
 
 /* ------------------------------------------------------------ pipeline */

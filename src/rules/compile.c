@@ -925,7 +925,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         return NULL;
     }
     if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
-                       st.type == T_CIDR)) {
+                       st.type == T_CIDR || st.neq)) {
         cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
         return NULL;
     }

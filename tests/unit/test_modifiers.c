@@ -674,6 +674,9 @@ static void test_keywords(void **state)
     /* a field modifier makes no sense on a keyword */
     assert_true(rule_rejected(PROC_RULE("  keywords:\n    '|cidr': '10.0.0.0/8'\n  condition: keywords\n"),
                               "keyword"));
+    /* neq has no field to differ from: refused rather than matching the
+     * keyword it was meant to exclude */
+    assert_true(rule_rejected(PROC_RULE("  keywords:\n    '|neq': 'evil'\n  condition: keywords\n"), "keyword"));
 }
 
 /* ------------------------------------------------------- case folding */

@@ -640,7 +640,7 @@ static void test_records_per_file(void **state)
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     assert_int_equal(chdir(dir), 0);
     enum { NF = 12 };
-    char names[NF][16];
+    char names[NF][32];
     const char *paths[NF];
     for (int f = 0; f < NF; f++) {
         snprintf(names[f], sizeof(names[f]), "f%02d.jsonl", f);

@@ -92,7 +92,7 @@ fuzz: | $(DEPS_STAMP)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: $(STOAT)
-	$(STOAT) hunt demo/
+	$(STOAT) hunt --jewels config/crown-jewels.example.yml demo/
 
 clean:
 	rm -rf build build-san build-fuzz stoat $(CLEAN_EXTRA)

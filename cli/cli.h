@@ -50,6 +50,9 @@ struct rule_args {
     bool no_default_rules;
     const char *mapping;
     const char *placeholders;
+    const char *jewels;
+    const char *baseline;
+    bool baseline_learn;
     struct stoat_rule_select select;
     const char *tags[64], *exclude_tags[64], *ids[256], *exclude_ids[256];
     char logsource_buf[512];
@@ -68,5 +71,7 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
 
 int cmd_hunt(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

@@ -164,6 +164,14 @@ int cli_rule_option(struct rule_args *ra, int argc, char **argv, int *i)
         ra->placeholders = cli_value(argc, argv, i);
         return ra->placeholders ? 1 : -1;
     }
+    if (!strcmp(a, "--jewels")) {
+        ra->jewels = cli_value(argc, argv, i);
+        return ra->jewels ? 1 : -1;
+    }
+    if (!strcmp(a, "--baseline")) {
+        ra->baseline = cli_value(argc, argv, i);
+        return ra->baseline ? 1 : -1;
+    }
     if (!strcmp(a, "--level") || !strcmp(a, "--status")) {
         bool levels = !strcmp(a, "--level"), ok;
         const char *v = cli_value(argc, argv, i);
@@ -243,6 +251,9 @@ void cli_rule_options_help(FILE *f)
           "  -r, --rules PATH        add a rule file or folder (repeatable)\n"
           "      --no-default-rules  leave out stoat's own rules/ folder\n"
           "      --placeholders FILE values for %placeholders% (the expand modifier)\n"
+          "      --jewels FILE       crown jewels: what must not leave (config/crown-jewels.example.yml)\n"
+          "      --baseline FILE     raise first uses of tools, parents, command lines against this profile\n"
+          "                          (made by stoat baseline learn)\n"
           "      --mapping FILE      logsource and field mapping (default data/mapping.yml)\n"
           "      --level L[,L]       only rules of these levels\n"
           "      --status S[,S]      only rules of these statuses (default: all but deprecated, unsupported)\n"
@@ -263,6 +274,8 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
         return NULL;
     }
     struct stoat_load_opts lo = {.mapping_path = mapping, .placeholders_path = ra->placeholders,
+                                 .jewels_path = ra->jewels, .baseline_path = ra->baseline,
+                                 .baseline_learn = ra->baseline_learn,
                                  .select = ra->select, .diag = cli_diag, .diag_ctx = dp};
     lo.select.tags = ra->tags;
     lo.select.exclude_tags = ra->exclude_tags;

@@ -135,7 +135,7 @@ int cmd_hunt(int argc, char **argv)
     }
 
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .quiet_warnings = true, .max_input_errors = quiet ? 0 : 50};
+                              .quiet_warnings = quiet, .max_input_errors = quiet ? 0 : 50};
     if (quiet)
         dp.max_input_errors = 1;
     /* Rule problems are `stoat rules check`'s business: a hunt counts them,

@@ -12,6 +12,8 @@ static void usage(FILE *f)
           "  hunt PATH...            hunt event logs with Sigma rules and report alerts\n"
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
+          "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
+          "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
           "  help                    this text\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);
@@ -28,6 +30,10 @@ int main(int argc, char **argv)
         return cmd_hunt(argc - 1, argv + 1);
     if (!strcmp(cmd, "rules"))
         return cmd_rules(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dump"))
+        return cmd_dump(argc - 1, argv + 1);
+    if (!strcmp(cmd, "baseline"))
+        return cmd_baseline(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

@@ -2,7 +2,9 @@
 # Installs the Debian packages stoat builds and tests with. Idempotent: asks
 # apt-get only for what dpkg says is missing, so a ready machine costs nothing.
 set -eu
-PKGS="build-essential pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev"
+PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev libevtx-utils"
+# the live kernel sensor (src/sensor, mk/sensor.mk) and its tests and benchmark
+PKGS="$PKGS llvm libbpf-dev bpftool libelf-dev libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind"
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
 missing=""
 for p in $PKGS; do

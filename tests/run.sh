@@ -1,50 +1,113 @@
 #!/bin/sh
-# The whole suite, as `make test` runs it (after building stoat and the unit
-# tests): every unit test program, the golden folders, the unit tests again
-# under AddressSanitizer and UndefinedBehaviorSanitizer (SANITIZE=0 skips
-# that), and the fuzz harnesses for FUZZ_SECONDS each when tests/fuzz/run.sh
-# and clang are there. The SigmaHQ checks are in the unit tests
-# (test_sigmahq) and skip themselves without ../shared/data/sigma.
-#
-# One line per part, then "N passed, N failed"; exit 1 when anything failed.
+# stoat's whole test suite, as CI runs it (`make test`):
+#   unit tests (cmocka), golden folders, stoat's rule pack, command-line
+#   behaviour, the SigmaHQ rules and regression suite and the EVTX comparison
+#   with evtxexport (both need ../shared/data; skipped with a message when it
+#   is absent), then the same functional tests on the address+undefined
+#   sanitizer build (leaks fail the run), and a bounded fuzz run per harness.
+# Each part prints "<part>: P passed, F failed"; the last line is the total:
+#   "N passed, N failed".
+# Environment: FUZZ_SECONDS (default 30), SKIP_SANITIZE=1, SKIP_FUZZ=1.
 set -u
-cd "$(dirname "$0")/.." || exit 2
+cd "$(dirname "$0")/.."
+TOTAL_P=0
+TOTAL_F=0
+LOG=build/test-logs
+mkdir -p "$LOG"
 
-passed=0
-failed=0
-failures=
-log=$(mktemp -d "${TMPDIR:-/tmp}/stoat-test.XXXXXX") || exit 2
-trap 'rm -rf "$log"' EXIT INT TERM
-
-part() {   # name command...
-    name=$1
-    shift
-    if "$@" >"$log/$name.out" 2>&1; then
-        passed=$((passed + 1))
-        echo "ok    $name"
-    else
-        failed=$((failed + 1))
-        failures="$failures $name"
-        echo "FAIL  $name"
-        tail -n 40 "$log/$name.out" | sed 's/^/      /'
-    fi
+add() {   # add PART PASSED FAILED
+    echo "== $1: $2 passed, $3 failed"
+    TOTAL_P=$((TOTAL_P + $2))
+    TOTAL_F=$((TOTAL_F + $3))
 }
 
-for t in build/tests/unit/test_*; do
-    [ -x "$t" ] || continue
-    part "$(basename "$t")" "$t"
-done
+part() {  # part NAME COMMAND...: runs a script whose last line is "x: P passed, F failed"
+    name=$1; shift
+    "$@" >"$LOG/$name.log" 2>&1
+    rc=$?
+    grep -E '^(FAIL|SKIP)|skipped|not found' "$LOG/$name.log" | head -40
+    line=$(grep -E ': [0-9]+ passed, [0-9]+ failed$' "$LOG/$name.log" | tail -1)
+    p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then
+        echo "$name: no summary line (exit $rc); see $LOG/$name.log"
+        tail -20 "$LOG/$name.log"
+        p=0; f=1
+    elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "$name: exit $rc with no failure counted; see $LOG/$name.log"
+        f=1
+    fi
+    add "$name" "$p" "$f"
+}
 
-part golden tests/golden/run.sh
+unit() {  # unit BUILD_DIR: every cmocka binary; counts its test cases
+    dir=$1
+    p=0; f=0
+    for t in "$dir"/tests/unit/test_*; do
+        [ -x "$t" ] || continue
+        n=$(basename "$t")
+        "$t" >"$LOG/$n.log" 2>&1
+        rc=$?
+        tp=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG/$n.log" | tail -1)
+        tf=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG/$n.log" | tail -1)
+        tp=${tp:-0}; tf=${tf:-0}
+        if [ "$rc" -ne 0 ] && [ "$tf" -eq 0 ]; then
+            tf=1
+        fi
+        if [ "$tf" -ne 0 ]; then
+            echo "FAIL $n"
+            grep -E 'FAILED|ERROR|Sanitizer|runtime error' "$LOG/$n.log" | head -20
+        fi
+        p=$((p + tp)); f=$((f + tf))
+    done
+    echo "unit: $p passed, $f failed"
+}
 
-if [ "${SANITIZE:-1}" != 0 ]; then
-    part sanitizers make -s SANITIZE=address,undefined test-unit
+sanitizer_reports() {   # fails when the sanitizers wrote any report
+    if ls build-san/reports/* >/dev/null 2>&1; then
+        echo "FAIL sanitizer reports:"
+        head -60 build-san/reports/*
+        echo "sanitizer-reports: 0 passed, 1 failed"
+        return 1
+    fi
+    echo "sanitizer-reports: 1 passed, 0 failed"
+}
+
+# ---------------------------------------------------------------- normal build
+part unit unit build
+[ -x tests/golden/run.sh ] && part golden tests/golden/run.sh
+part rule-pack tests/rule-pack/run.sh
+part cli tests/cli/run.sh
+part sigmahq tests/sigmahq/run.sh
+part evtx-compare tests/evtx_compare/run.sh
+
+# ------------------------------------------------------------- sanitizer build
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+    echo "building with -fsanitize=address,undefined ..."
+    if make -s SANITIZE=address,undefined build-san/stoat $(ls tests/unit/test_*.c | sed 's|^\(.*\)\.c$|build-san/\1|') >"$LOG/san-build.log" 2>&1; then
+        rm -rf build-san/reports
+        mkdir -p build-san/reports
+        export ASAN_OPTIONS="log_path=$(pwd)/build-san/reports/asan:detect_leaks=1:abort_on_error=0"
+        export UBSAN_OPTIONS="log_path=$(pwd)/build-san/reports/ubsan:print_stacktrace=1:halt_on_error=1"
+        part san-unit unit build-san
+        [ -x tests/golden/run.sh ] && part san-golden env STOAT=build-san/stoat tests/golden/run.sh
+        part san-rule-pack env STOAT=build-san/stoat tests/rule-pack/run.sh
+        part san-cli env STOAT=build-san/stoat tests/cli/run.sh
+        part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
+        part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
+        part sanitizer-reports sanitizer_reports
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+    else
+        echo "sanitizer build failed; see $LOG/san-build.log"
+        tail -20 "$LOG/san-build.log"
+        add san-build 0 1
+    fi
 fi
 
-if [ -x tests/fuzz/run.sh ] && command -v clang >/dev/null 2>&1; then
-    part fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+# ------------------------------------------------------------------- fuzzing
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    part fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi
 
-[ -n "$failures" ] && echo "failed:$failures"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "$TOTAL_P passed, $TOTAL_F failed"
+[ "$TOTAL_F" -eq 0 ]

@@ -37,16 +37,50 @@ struct stoat_record_pos {
     uint64_t offset;
 };
 
+/* One process of an alert's ancestry (the process itself first, then its
+ * parent, grandparent, ...). Strings may be NULL when the logs did not say. */
+struct stoat_process {
+    const char *image;
+    const char *command_line;
+    const char *user;
+    const char *guid;          /* Sysmon ProcessGuid, or pid@start for other sources */
+    int64_t pid;               /* -1 when unknown */
+    int64_t start_ns;          /* INT64_MIN when unknown */
+};
+
 struct stoat_alert {
-    const struct stoat_rule_meta *rule;
+    uint64_t id;               /* 1, 2, 3, ... in output order within a run */
+    const struct stoat_rule_meta *rule;   /* NULL for a correlation's alert (see correlation) */
+    const struct stoat_rule_meta *correlation;   /* set when a correlation rule fired */
     struct stoat_record_pos pos;
     const char *timestamp;     /* as the event wrote it, NULL when absent */
     int64_t time_ns;           /* INT64_MIN when unknown */
     const char *host;          /* NULL when absent */
     const char *channel;
     const char *event_id;
+    const char *logon_id;      /* the logon session when the event names one, else NULL */
     const struct stoat_field *fields;
     size_t nfields;
+    const struct stoat_process *ancestry;   /* nancestry == 0 when unknown */
+    size_t nancestry;
+};
+
+/* Alerts of one host (and, where known, one logon session or process tree)
+ * joined over time into one story, scored by how far it got along the attack
+ * (discovery -> credential access -> collection -> exfiltration) and by the
+ * levels of its alerts. */
+struct stoat_incident {
+    uint64_t id;               /* 1, 2, 3, ... within a run */
+    const char *host;
+    const char *logon_id;      /* NULL when the alerts span sessions */
+    const char *title;         /* one line for a human */
+    double score;              /* 0..100 */
+    enum stoat_level level;
+    int64_t first_ns, last_ns;
+    const char *const *tactics;   /* ATT&CK tactics reached, in kill-chain order */
+    size_t ntactics;
+    const uint64_t *alert_ids;    /* the alerts it joins (stoat_alert.id) */
+    size_t nalerts;
 };
 
 struct stoat_hunt_stats {
@@ -60,6 +94,8 @@ struct stoat_hunt_stats {
     uint64_t unrouted;          /* events of sources no loaded rule reads */
     uint64_t alerts;
     uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
+    uint64_t incidents;
+    uint64_t proc_evicted;      /* processes dropped from the bounded process table */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
     double seconds;
@@ -70,13 +106,30 @@ struct stoat_sink {
     void *ctx;
     stoat_err (*begin)(void *ctx);
     stoat_err (*alert)(void *ctx, const struct stoat_alert *a);
+    /* With stoat_hunt_opts.all_events: every event, matched or not (rule NULL). */
+    stoat_err (*event)(void *ctx, const struct stoat_alert *e);
+    /* An incident, after all the alerts it names have been given to alert. */
+    stoat_err (*incident)(void *ctx, const struct stoat_incident *inc);
     stoat_err (*end)(void *ctx, const struct stoat_hunt_stats *stats);
     void (*destroy)(void *ctx);
+};
+
+/* Limits and thresholds of the analytics beyond single events; zeros take
+ * the defaults. */
+struct stoat_behaviour_opts {
+    size_t proc_max_entries;       /* process table cap (default 200,000) */
+    size_t proc_max_bytes;         /* and its bytes (default 64 MiB) */
+    int64_t incident_gap_ns;       /* alerts of a host further apart start a new chain (default 2 h) */
+    double incident_min_score;     /* chains scoring less are not incidents (default 50) */
+    size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
+    const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
 };
 
 struct stoat_hunt_opts {
     unsigned threads;                  /* 0: one per core */
     enum stoat_level min_level;        /* alerts below are not reported */
+    bool all_events;                   /* hand every event to the sinks' event callback */
+    struct stoat_behaviour_opts behaviour;
     stoat_diag_fn diag;                /* bad input, unreadable files */
     void *diag_ctx;
     /* Called from the reading thread now and then; bytes_total is 0 when

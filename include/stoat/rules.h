@@ -98,6 +98,10 @@ struct stoat_rule_select {
 struct stoat_load_opts {
     const char *mapping_path;        /* logsource and field mapping (data/mapping.yml) */
     const char *placeholders_path;   /* values for `expand`; NULL = none defined */
+    const char *jewels_path;         /* crown jewels (what must not leave); NULL = none */
+    const char *baseline_path;       /* a host profile to raise first uses against; NULL = none */
+    bool baseline_learn;             /* load the watch for learning a profile (stoat baseline learn) */
+    const char *lotl_path;           /* the watched tools; NULL = lotl-tools.yml beside the mapping */
     struct stoat_rule_select select;
     stoat_diag_fn diag;
     void *diag_ctx;

@@ -21,6 +21,9 @@ extern "C" {
 void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink);
 void stoat_sink_csv(FILE *out, struct stoat_sink *sink);
 void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink);
+/* Every event as one JSON object (its source and flattened fields), for
+ * `stoat dump`; needs stoat_hunt_opts.all_events. */
+void stoat_sink_dump(FILE *out, struct stoat_sink *sink);
 
 struct stoat_summary_opts {
     bool color;

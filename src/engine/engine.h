@@ -24,6 +24,7 @@ struct ev_field {
     const char *name;
     const char *val;
     const char *folded;     /* case-folded value, made on first need */
+    const uint64_t *bytes_folded, *bytes_raw;   /* which byte values occur, made on first need */
     uint32_t name_len;
     uint32_t val_len;
     uint32_t id;            /* interned id or FIELD_UNKNOWN */
@@ -49,8 +50,19 @@ void engine_event_product(struct engine_ctx *c, const char *product);
 uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t len);
 
 /* Runs the rules of the event's logsource; returns how many matched and
- * points *rules at their indexes (valid until the next begin). */
+ * points *rules at their indexes (valid until the next begin). An index with
+ * ENGINE_DEFERRED set is a rule that reads Ancestors and may match: the
+ * writer decides it with engine_eval_rule once it knows the ancestry. */
+#define ENGINE_DEFERRED 0x80000000u
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules);
+
+/* Evaluates one rule on the current event, as its logsource sees it (the
+ * writer, for rules that read Ancestors). */
+bool engine_eval_rule(struct engine_ctx *c, uint32_t rule);
+
+/* After engine_event_match: the process start/end spec of the event's kind
+ * (index into the ruleset's procs), or -1. */
+int engine_event_procspec(const struct engine_ctx *c);
 
 /* The current event, for output. */
 size_t engine_event_fields(const struct engine_ctx *c, const struct ev_field **fields);

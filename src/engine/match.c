@@ -33,6 +33,8 @@ struct engine_ctx {
     pcre2_match_data *md;
     uint32_t *matched;
     size_t nmatched, matched_cap;
+    char route_key[ROUTE_KEY_MAX];   /* channel + event id of the event, for other lookups */
+    size_t route_key_len;            /* 0: the event has none */
     uint32_t *atom_stamp;     /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;         /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
@@ -131,6 +133,7 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     f->type = type;
     f->id = id;
     f->folded = NULL;
+    f->bytes_folded = f->bytes_raw = NULL;
     f->next = -1;
     if (id < c->nslots) {
         if (c->slot_gen[id] == c->gen) {
@@ -165,6 +168,14 @@ const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
     return i >= 0 ? &c->f[i] : NULL;
 }
 
+int engine_event_procspec(const struct engine_ctx *c)
+{
+    uint32_t spec;
+    if (c->route_key_len && strmap_get(&c->rs->proc_routes, c->route_key, c->route_key_len, &spec))
+        return (int)spec;
+    return -1;
+}
+
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
 {
     *out = c->counters;
@@ -185,6 +196,38 @@ static const char *folded(struct engine_ctx *c, struct ev_field *f)
         }
     }
     return f->folded;
+}
+
+static const uint64_t *byte_set(struct engine_ctx *c, const char *s, size_t n)
+{
+    uint64_t *set = arena_zalloc(&c->scratch, 4 * sizeof(uint64_t));
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i++)
+        set[u[i] >> 6] |= 1ull << (u[i] & 63);
+    return set;
+}
+
+/* False when the value lacks one of the pattern's rare bytes: no match is
+ * possible, and no search is needed to know it. Short values are searched
+ * directly; the set only pays off on longer ones. */
+static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern *p, struct ev_field *f)
+{
+    if (!p->nrare || f->val_len < 24)
+        return true;
+    const uint64_t *set;
+    if (p->cased) {
+        if (!f->bytes_raw)
+            f->bytes_raw = byte_set(c, f->val, f->val_len);
+        set = f->bytes_raw;
+    } else {
+        if (!f->bytes_folded)
+            f->bytes_folded = byte_set(c, folded(c, f), f->val_len);
+        set = f->bytes_folded;
+    }
+    for (uint8_t i = 0; i < p->nrare; i++)
+        if (!(set[p->rare[i] >> 6] >> (p->rare[i] & 63) & 1))
+            return false;
+    return true;
 }
 
 static bool glob_match(const struct pattern *p, const char *s, size_t n)
@@ -345,11 +388,14 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_EQ:
     case P_PREFIX:
     case P_SUFFIX:
-    case P_CONTAINS: {
-        const char *s = p->cased ? f->val : folded(c, f);
-        return str_op(p->op, s, f->val_len, p->lit, p->len);
-    }
+        return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
+    case P_CONTAINS:
+        if (!rare_bytes_present(c, p, f))
+            return false;
+        return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
     case P_GLOB:
+        if (!rare_bytes_present(c, p, f))
+            return false;
         return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
     case P_ANYVALUE:
         return true;
@@ -483,6 +529,70 @@ static bool eval(struct engine_ctx *c, const struct pnode *n)
     }
 }
 
+/* Three-valued evaluation for rules that read fields only the writer knows
+ * (Ancestors): a test of such a field is "unknown", and the rule goes to the
+ * writer unless it is false whatever that field holds. */
+enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
+
+static bool is_late(const struct engine_ctx *c, uint32_t field)
+{
+    return field == c->rs->field_ancestors || field == c->rs->field_ancestor_cmds;
+}
+
+static int eval3(struct engine_ctx *c, const struct pnode *n)
+{
+    switch (n->op) {
+    case N_TEST: {
+        const struct test *t = n->u.test;
+        if (is_late(c, t->field))
+            return V_UNKNOWN;
+        for (uint32_t i = 0; i < t->npat; i++)
+            if (t->pat[i].op == P_FIELDREF && is_late(c, t->pat[i].ref_field))
+                return V_UNKNOWN;
+        return eval_test(c, t) ? V_TRUE : V_FALSE;
+    }
+    case N_AND: {
+        int r = V_TRUE;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            if (k == V_FALSE)
+                return V_FALSE;
+            if (k == V_UNKNOWN)
+                r = V_UNKNOWN;
+        }
+        return r;
+    }
+    case N_OR: {
+        int r = V_FALSE;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            if (k == V_TRUE)
+                return V_TRUE;
+            if (k == V_UNKNOWN)
+                r = V_UNKNOWN;
+        }
+        return r;
+    }
+    case N_NOT: {
+        int k = eval3(c, n->u.kids[0]);
+        return k == V_UNKNOWN ? V_UNKNOWN : k == V_TRUE ? V_FALSE : V_TRUE;
+    }
+    case N_ATLEAST: {
+        uint32_t yes = 0, maybe = 0;
+        for (uint32_t i = 0; i < n->n; i++) {
+            int k = eval3(c, n->u.kids[i]);
+            yes += k == V_TRUE;
+            maybe += k == V_UNKNOWN;
+        }
+        return yes >= n->need ? V_TRUE : yes + maybe >= n->need ? V_UNKNOWN : V_FALSE;
+    }
+    case N_TRUE:
+        return V_TRUE;
+    default:
+        return V_FALSE;
+    }
+}
+
 /* ---------------------------------------------------------------- routing */
 
 static const struct ev_field *first_of(const struct engine_ctx *c, const uint32_t *ids, size_t n)
@@ -502,11 +612,13 @@ static const struct route_class *route(struct engine_ctx *c)
     const struct ev_field *id = first_of(c, rs->eid_ids, rs->neid_ids);
     char key[ROUTE_KEY_MAX];
     uint32_t cls;
+    c->route_key_len = 0;
     if (ch && ch->val_len + 32 < sizeof(key)) {
         int64_t eid;
         if (id && parse_int64(id->val, id->val_len, &eid)) {
-            size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, true, eid);
-            if (kl && strmap_get(&rs->routes, key, kl, &cls))
+            size_t kl = route_key(c->route_key, sizeof(c->route_key), ch->val, ch->val_len, true, eid);
+            c->route_key_len = kl;
+            if (kl && strmap_get(&rs->routes, c->route_key, kl, &cls))
                 return &rs->classes[cls];
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);
@@ -604,7 +716,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     c->counters.events++;
     c->nmatched = 0;
     *rules = c->matched;
-    const struct route_class *cls = route(c);
+    const struct route_class *cls = route(c);   /* also sets route_key */
     if (!cls) {
         c->counters.unrouted++;
         return 0;
@@ -650,10 +762,16 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
                     break;
                 c->counters.evaluated++;
                 uint32_t r = g->rule[e];
-                if (eval(c, c->rs->rules[r].prog.root)) {
+                const struct rule *ru = &c->rs->rules[r];
+                uint32_t hit = UINT32_MAX;
+                if (!ru->needs_ancestry)
+                    hit = eval(c, ru->prog.root) ? r : UINT32_MAX;
+                else if (eval3(c, ru->prog.root) != V_FALSE)
+                    hit = r | ENGINE_DEFERRED;
+                if (hit != UINT32_MAX) {
                     if (c->nmatched == c->matched_cap)
                         XGROW(c->matched, c->matched_cap, c->nmatched + 1);
-                    c->matched[c->nmatched++] = r;
+                    c->matched[c->nmatched++] = hit;
                 }
             }
         }
@@ -662,4 +780,21 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         set_view(c, 0);
     *rules = c->matched;
     return c->nmatched;
+}
+
+bool engine_eval_rule(struct engine_ctx *c, uint32_t rule)
+{
+    const struct stoat_ruleset *rs = c->rs;
+    const struct route_class *cls = route(c);
+    uint16_t view = 0;
+    for (uint32_t gi = 0; cls && gi < cls->ngroups; gi++)
+        if (cls->group[gi] == rs->rules[rule].group)
+            view = cls->rset[gi];
+    c->atoms_valid = false;   /* no scan: no pattern may skip itself */
+    if (view)
+        set_view(c, view);
+    bool ok = eval(c, rs->rules[rule].prog.root);
+    if (view)
+        set_view(c, 0);
+    return ok;
 }

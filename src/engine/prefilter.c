@@ -318,6 +318,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             gcount[ng++] = 0;
         }
         rule_group[r] = g;
+        rs->rules[r].group = g;
         gcount[g]++;
     }
     rs->groups = arena_zalloc(&rs->arena, (ng ? ng : 1) * sizeof(*rs->groups));
@@ -425,7 +426,16 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     /* 4. the databases, compiled on all cores */
     if (getenv("STOAT_STATS"))
         for (size_t g = 0; g < ng; g++)
-            fprintf(stderr, "group %zu: %u rules, %zu atoms\n", g, rs->groups[g].n, jobs[g].npats);
+        {
+            unsigned ung = 0;
+            for (uint32_t e = 0; e < rs->groups[g].n; e++)
+                if (!rs->rules[rs->groups[g].rule[e]].prog.natoms) {
+                    ung++;
+                    if (getenv("STOAT_STATS")[0] == '2')
+                        fprintf(stderr, "  ungated: %s\n", rs->rules[rs->groups[g].rule[e]].meta.title);
+                }
+            fprintf(stderr, "group %zu: %u rules (%u ungated), %zu atoms\n", g, rs->groups[g].n, ung, jobs[g].npats);
+        }
     compile_all(jobs, ng);
     for (size_t g = 0; g < ng && !err; g++) {
         if (jobs[g].failed) {

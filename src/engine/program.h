@@ -65,6 +65,10 @@ struct pattern {
     /* A prefilter atom this pattern cannot match without (ruleset-wide id),
      * or NO_ATOM: when the event's scan did not see it, skip the pattern. */
     uint32_t atom;
+    /* Its rarest bytes (as compared: folded unless cased): a value holding
+     * neither cannot match, which a per-value byte set tells without a search. */
+    uint8_t rare[2];
+    uint8_t nrare;
 };
 
 #define NO_ATOM UINT32_MAX

@@ -21,6 +21,18 @@ struct rule {
     const struct map_selector *sels;     /* the events of its logsource */
     size_t nsels;
     bool correlation_only;               /* referenced by a correlation without `generate` */
+    bool feeds_correlation;              /* some correlation reads its matches */
+    bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
+    bool jewel_touch;                    /* a crown-jewel access signal */
+    bool behaviour_only;                 /* matches go to the writer's behaviour, not reported */
+    bool baseline_watch;                 /* a watched tool started (baseline learn or check) */
+    uint32_t group;                      /* its logsource group */
+};
+
+/* A process start or end event kind, its details' field ids. */
+struct proc_spec {
+    bool end;
+    uint32_t f[PF_COUNT];                /* FIELD_UNKNOWN: not given */
 };
 
 /* A renamed view of an event: field `to` reads the value of `from`. */
@@ -80,7 +92,17 @@ struct stoat_ruleset {
     hs_scratch_t *scratch_proto; /* big enough for every class database */
     struct strmap atoms;         /* atom text -> ruleset-wide id */
     size_t natoms;
-    uint32_t field_channel, field_eid, field_host, field_ts, field_provider;
+    struct proc_spec *procs;
+    size_t nprocs;
+    struct strmap proc_routes;           /* route key (channel + event id) -> proc spec */
+    const uint32_t *actor_ids[AF_COUNT];
+    size_t nactor_ids[AF_COUNT];
+    uint32_t field_ancestors, field_ancestor_cmds;
+    long jewel_exfil_rule;               /* the rule whose name the exfiltration alert carries, or -1 */
+    struct baseline *baseline;           /* the profile to check against, or NULL */
+    bool baseline_learn;
+    long baseline_rule[4];               /* by enum novelty: the signal rules (index 0 unused) */
+    int64_t jewel_window_ns;
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;

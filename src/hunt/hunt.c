@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "hunt/consume.h"
 #include "readers/reader.h"
 #include "stoat/hunt.h"
 #include "util/fs.h"
@@ -50,6 +51,10 @@ struct stoat_hunt {
     uint64_t wrecords;         /* records of that file before the unit */
     struct stoat_field *wfields;
     size_t wfields_cap;
+    struct consumer con;       /* the serial stage: process trees, chains, sinks */
+    uint32_t *wrules;
+    uint8_t *wuse;
+    size_t wrules_cap;
     /* progress */
     uint64_t bytes_before;     /* bytes of finished inputs */
 };
@@ -68,11 +73,14 @@ struct worker {
     uint64_t record, line, offset;
     pthread_t th;
     struct engine_counters counters;
+    uint32_t *rules;           /* classify_matches' output */
+    uint8_t *use;
+    size_t cap;
 };
 
 /* ------------------------------------------------------------- records */
 
-enum { REC_MATCH = 'M', REC_DIAG = 'D' };
+enum { REC_MATCH = 'M', REC_DIAG = 'D', REC_PROC = 'P' };
 
 static void put_u32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof(v)); }
 static void put_u64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof(v)); }
@@ -108,10 +116,16 @@ static int32_t get_i32(const char **p)
 static const char *get_str(const char **p, uint32_t *n)
 {
     *n = get_u32(p);
+    if (*n == UINT32_MAX) {   /* absent (NO_STR) */
+        *n = 0;
+        return NULL;
+    }
     const char *s = *p;
     *p += *n + 1;
     return s;
 }
+
+
 
 /* ---------------------------------------------------------- event sink */
 
@@ -157,44 +171,83 @@ static const struct ev_field *first_of(struct engine_ctx *e, const uint32_t *ids
     return NULL;
 }
 
+#define NO_STR UINT32_MAX
+
+/* A string that may be absent. */
+static void put_opt(struct buf *b, const struct ev_field *f)
+{
+    if (!f || f->type == STOAT_V_NULL)
+        put_u32(b, NO_STR);
+    else
+        put_str(b, f->val, f->val_len);
+}
+
+static const struct ev_field *get_id(struct engine_ctx *e, uint32_t id)
+{
+    const struct ev_field *f = id == FIELD_UNKNOWN ? NULL : engine_event_get(e, id);
+    return f && f->type != STOAT_V_NULL ? f : NULL;
+}
+
 static void ws_end(void *ctx)
 {
     struct worker *w = ctx;
     const struct stoat_ruleset *rs = w->h->rs;
-    const uint32_t *rules;
-    size_t n = engine_event_match(w->eng, &rules);
-    if (!n)
-        return;
-    uint32_t keep[64];
-    size_t nk = 0;
+    struct engine_ctx *eng = w->eng;
     struct buf *b = &w->u->out;
-    size_t mark = b->len;
-    buf_putc(b, REC_MATCH);
-    size_t count_at = b->len;
-    put_u32(b, 0);
-    for (size_t i = 0; i < n; i++) {
-        const struct rule *r = &rs->rules[rules[i]];
-        if (r->correlation_only || r->meta.level < w->h->opts.min_level)
-            continue;
-        put_u32(b, rules[i]);
-        nk++;
+    const uint32_t *rules;
+    size_t n = engine_event_match(eng, &rules);
+    const struct ev_field *host = first_of(eng, rs->host_ids, rs->nhost_ids);
+    const struct ev_field *ts = first_of(eng, rs->ts_ids, rs->nts_ids);
+
+    /* process starts and ends feed the writer's process table, matched or not */
+    int spec = engine_event_procspec(eng);
+    if (spec >= 0) {
+        const struct proc_spec *ps = &rs->procs[spec];
+        buf_putc(b, REC_PROC);
+        buf_putc(b, (char)ps->end);
+        put_opt(b, host);
+        put_opt(b, ts);
+        for (int f = 0; f < PF_COUNT; f++)
+            put_opt(b, get_id(eng, ps->f[f]));
     }
-    (void)keep;
-    if (!nk) {
-        b->len = mark;
+    /* rules to report, and rules whose matches feed correlations or behaviour */
+    if (n > w->cap) {
+        w->cap = n;
+        w->rules = xrealloc(w->rules, n * sizeof(*w->rules));
+        w->use = xrealloc(w->use, n * sizeof(*w->use));
+    }
+    size_t nk = classify_matches(rs, w->h->opts.min_level, rules, n, w->rules, w->use);
+    if (!nk && !w->h->opts.all_events)
         return;
+    buf_putc(b, REC_MATCH);
+    put_u32(b, (uint32_t)nk);
+    for (size_t i = 0; i < nk; i++) {
+        put_u32(b, w->rules[i]);
+        buf_putc(b, (char)w->use[i]);
     }
-    uint32_t nk32 = (uint32_t)nk;
-    memcpy(b->p + count_at, &nk32, sizeof(nk32));
     const struct ev_field *fs;
-    size_t nf = engine_event_fields(w->eng, &fs);
+    size_t nf = engine_event_fields(eng, &fs);
     put_u64(b, w->record);
     put_u64(b, w->line);
     put_u64(b, w->offset);
-    put_i32(b, index_of(fs, first_of(w->eng, rs->ts_ids, rs->nts_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->host_ids, rs->nhost_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->channel_ids, rs->nchannel_ids)));
-    put_i32(b, index_of(fs, first_of(w->eng, rs->eid_ids, rs->neid_ids)));
+    put_i32(b, index_of(fs, ts));
+    put_i32(b, index_of(fs, host));
+    put_i32(b, index_of(fs, first_of(eng, rs->channel_ids, rs->nchannel_ids)));
+    put_i32(b, index_of(fs, first_of(eng, rs->eid_ids, rs->neid_ids)));
+    /* the process the event is about: a start names the new process itself */
+    const struct ev_field *guid, *pid, *logon;
+    if (spec >= 0 && !rs->procs[spec].end) {
+        guid = get_id(eng, rs->procs[spec].f[PF_GUID]);
+        pid = get_id(eng, rs->procs[spec].f[PF_PID]);
+        logon = get_id(eng, rs->procs[spec].f[PF_LOGON_ID]);
+    } else {
+        guid = first_of(eng, rs->actor_ids[AF_GUID], rs->nactor_ids[AF_GUID]);
+        pid = first_of(eng, rs->actor_ids[AF_PID], rs->nactor_ids[AF_PID]);
+        logon = first_of(eng, rs->actor_ids[AF_LOGON_ID], rs->nactor_ids[AF_LOGON_ID]);
+    }
+    put_opt(b, guid);
+    put_opt(b, pid);
+    put_opt(b, logon);
     put_u32(b, (uint32_t)nf);
     for (size_t i = 0; i < nf; i++) {
         put_str(b, fs[i].name, fs[i].name_len);
@@ -203,11 +256,12 @@ static void ws_end(void *ctx)
     }
 }
 
-static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, const char *why)
+static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
 {
     struct worker *w = ctx;
     struct buf *b = &w->u->out;
     buf_putc(b, REC_DIAG);
+    buf_putc(b, (char)warning);
     put_u64(b, line);
     put_u64(b, offset);
     buf_putc(b, (char)has_offset);
@@ -253,6 +307,8 @@ static void worker_fini(struct worker *w)
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     engine_ctx_destroy(w->eng);
+    free(w->rules);
+    free(w->use);
 }
 
 /* -------------------------------------------------------------- writer */
@@ -277,22 +333,42 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
      * to count (u->skipped), and a read error is counted in files_failed. */
     if (u->note[0])
         report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false, u->note);
-    const char *p = u->out.p, *end = u->out.p + u->out.len;
+    const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;
         if (kind == REC_DIAG) {
+            bool warning = *p++;
             uint64_t line = get_u64(&p), offset = get_u64(&p);
             bool has_offset = *p++;
             uint32_t n;
             const char *msg = get_str(&p, &n);
-            report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, line, offset, has_offset, msg);
+            report(h, warning ? STOAT_SEV_WARNING : STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, line, offset,
+                   has_offset, msg);
+            continue;
+        }
+        if (kind == REC_PROC) {
+            bool is_end = *p++;
+            uint32_t hl, tl, fl[PF_COUNT];
+            const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
+            for (int f = 0; f < PF_COUNT; f++)
+                fv[f] = get_str(&p, &fl[f]);
+            consumer_proc(&h->con, is_end, hs, consume_time(tss, tl), fv, fl);
             continue;
         }
         uint32_t nr = get_u32(&p);
-        const char *rules = p;
-        p += nr * sizeof(uint32_t);
+        if (nr > h->wrules_cap) {
+            h->wrules_cap = nr;
+            h->wrules = xrealloc(h->wrules, nr * sizeof(*h->wrules));
+            h->wuse = xrealloc(h->wuse, nr * sizeof(*h->wuse));
+        }
+        for (uint32_t i = 0; i < nr; i++) {
+            h->wrules[i] = get_u32(&p);
+            h->wuse[i] = (uint8_t)*p++;
+        }
         uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
         int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+        uint32_t gl, pl, ll;
+        const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
         uint32_t nf = get_u32(&p);
         if (nf > h->wfields_cap) {
             h->wfields_cap = nf;
@@ -308,29 +384,15 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
             .pos = {.file = u->file->name, .format = u->file->reader->name, .record = h->wrecords + record,
                     .line = line, .offset = offset},
             .timestamp = ts >= 0 ? h->wfields[ts].value : NULL,
-            .time_ns = INT64_MIN,
+            .time_ns = ts >= 0 ? consume_time(h->wfields[ts].value, h->wfields[ts].value_len) : INT64_MIN,
             .host = host >= 0 ? h->wfields[host].value : NULL,
             .channel = chan >= 0 ? h->wfields[chan].value : NULL,
             .event_id = eid >= 0 ? h->wfields[eid].value : NULL,
             .fields = h->wfields,
             .nfields = nf,
         };
-        struct timestamp tsv;
-        if (a.timestamp && parse_timestamp(a.timestamp, h->wfields[ts].value_len, &tsv))
-            a.time_ns = timestamp_to_ns(&tsv);
-        for (uint32_t i = 0; i < nr; i++) {
-            uint32_t r;
-            memcpy(&r, rules + i * sizeof(uint32_t), sizeof(r));
-            a.rule = &h->rs->rules[r].meta;
-            h->stats.alerts++;
-            h->stats.alerts_by_level[a.rule->level]++;
-            for (size_t s = 0; s < h->nsinks; s++)
-                if (h->sinks[s].alert) {
-                    stoat_err e = h->sinks[s].alert(h->sinks[s].ctx, &a);
-                    if (e && !h->sink_err)
-                        h->sink_err = e;
-                }
-        }
+        struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
+        consumer_event(&h->con, &a, h->wrules, h->wuse, nr, &who);
     }
     h->stats.records += u->records;
     h->stats.events += u->events;
@@ -348,6 +410,12 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
 
 static void unit_reset(struct unit *u)
 {
+    if (u->cap > 4 * (size_t)UNIT_BYTES) {
+        /* a huge record grew it: give the memory back */
+        free(u->data);
+        u->data = NULL;
+        u->cap = 0;
+    }
     u->len = 0;
     u->map = NULL;
     u->map_len = 0;
@@ -410,6 +478,8 @@ static void *worker_main(void *arg)
 
 static void release_file(struct input_file *f)
 {
+    if (f->reader && f->reader->release)
+        f->reader->release(f);
     free((char *)f->name);
     free(f);
 }
@@ -502,7 +572,7 @@ static int hunt_file(void *ctx, const char *path)
             h->stats.files_skipped++;
         } else {
             report(h, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, 0, 0, false,
-                   "not a format stoat reads (JSON lines, JSON arrays, JSON objects; gzip or not)");
+                   "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects; gzip or not)");
             h->stats.files_failed++;
         }
         input_close(in);
@@ -530,11 +600,10 @@ static int hunt_file(void *ctx, const char *path)
                 snprintf(u->note, sizeof(u->note), "read error, the rest of the file is skipped: %s", why);
                 h->stats.files_failed++;
             }
-            u->len = 0;
-            u->last = true;
-            /* The writer frees f with the file's last unit (at once when
-             * inline), so the reader's state must go before that unit does. */
+            /* Done reading: close before the last unit goes out, because
+             * whoever writes that unit frees f. */
             ops->close(f);
+            u->last = true;   /* what the failed read left in the unit is still parsed */
             run_unit(r, u);
             break;
         }
@@ -591,6 +660,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].begin)
             h->sinks[s].begin(h->sinks[s].ctx);
+    consumer_init(&h->con, h->rs, h->sinks, h->nsinks, &h->opts, &h->stats);
 
     bool threaded = h->nthreads > 1;
     h->nunits = threaded ? 2 * (size_t)h->nthreads + 2 : 1;
@@ -672,6 +742,9 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     pthread_cond_destroy(&h->cv_done);
     pthread_cond_destroy(&h->cv_free);
 
+    consumer_fini(&h->con, &h->opts);
+    if (h->con.err && !h->sink_err)
+        h->sink_err = h->con.err;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     h->stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     stoat_err err = h->sink_err;
@@ -697,5 +770,7 @@ void stoat_hunt_destroy(struct stoat_hunt *h)
         if (h->sinks[s].destroy)
             h->sinks[s].destroy(h->sinks[s].ctx);
     free(h->wfields);
+    free(h->wrules);
+    free(h->wuse);
     free(h);
 }

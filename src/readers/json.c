@@ -11,6 +11,9 @@
  * unit buffer; escaped ones are decoded into the event scratch. */
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "engine/fields.h"
 #include "readers/reader.h"
@@ -169,11 +172,7 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
     u->len = 0;
     u->mode = s->mode;
     size_t want = UNIT_BYTES;
-    if (u->cap < want + 1) {
-        u->data = xrealloc(u->data, want + 1);
-        u->cap = want + 1;
-    }
-    /* carried bytes first */
+    /* carried bytes first; they may be more than one block */
     if (s->ncarry) {
         if (s->ncarry + 1 > u->cap) {
             u->data = xrealloc(u->data, s->ncarry + 1);
@@ -182,8 +181,14 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
         memcpy(u->data, s->carry, s->ncarry);
         u->len = s->ncarry;
         s->ncarry = 0;
+        if (u->len > want)
+            want = u->len;
     }
     for (;;) {
+        if (u->cap < want + 1) {
+            u->data = xrealloc(u->data, want + 1);
+            u->cap = want + 1;
+        }
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
             if (r < 0 && u->len == 0)
@@ -215,9 +220,8 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
         if (cut == 0) {
             /* one record bigger than the block: grow, up to the record cap */
             if (want >= RECORD_MAX_BYTES) {
-                uint64_t line = s->line;
                 snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
-                u->note_line = line;
+                u->note_line = s->line;
                 u->skipped++;
                 /* drop up to the next line start that can begin a record, a
                  * block at a time; what follows that newline is kept */
@@ -247,13 +251,9 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
                     s->eof = true;
                 u->first_line = s->line;
                 u->file_offset = s->offset;
-                return 1;   /* a unit with the diagnostic only */
+                return 1;   /* a unit with the note only */
             }
-            want *= 2;
-            if (want > RECORD_MAX_BYTES)
-                want = RECORD_MAX_BYTES;
-            u->data = xrealloc(u->data, want + 1);
-            u->cap = want + 1;
+            want = want * 2 < RECORD_MAX_BYTES ? want * 2 : RECORD_MAX_BYTES;
             continue;
         }
         /* keep the incomplete tail for the next unit */
@@ -446,12 +446,30 @@ static int hexval(char c)
 
 /* Parses a string starting after the opening quote. Returns the position
  * after the closing quote, and the decoded value (a slice when unescaped). */
+/* The first '"' or backslash in [p, end), or end. Sixteen bytes at a time:
+ * string scanning is most of what parsing a record costs. */
+static inline const char *find_special(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        if (m)
+            return p + __builtin_ctz((unsigned)m);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 static const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
                                 uint32_t *vlen)
 {
     const char *start = p;
-    while (p < end && *p != '"' && *p != '\\')
-        p++;
+    p = find_special(p, end);
     if (p < end && *p == '"') {
         *val = start;
         *vlen = (uint32_t)(p - start);
@@ -460,9 +478,9 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     /* escapes: find the end, then decode into scratch */
     const char *q = p;
     while (q < end && *q != '"') {
-        if (*q == '\\')
-            q++;
-        q++;
+        q += 2;   /* the backslash and the character it escapes */
+        if (q < end)
+            q = find_special(q, end);
     }
     if (q >= end) {
         jerr(w, start, "unterminated string");
@@ -473,7 +491,11 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     memcpy(out, start, n);
     while (p < q) {
         if (*p != '\\') {
-            out[n++] = *p++;
+            const char *run = memchr(p, '\\', (size_t)(q - p));
+            size_t k = run ? (size_t)(run - p) : (size_t)(q - p);
+            memcpy(out + n, p, k);
+            n += k;
+            p += k;
             continue;
         }
         p++;
@@ -780,12 +802,12 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
         uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? count_lines(p, (size_t)(w->err_at - p)) : 0);
-        s->bad(s->ctx, at, 0, false, msg);
+        s->bad(s->ctx, at, 0, false, false, msg);
         w->u->skipped++;
         return NULL;
     }
     if (w->too_many) {
-        s->bad(s->ctx, line, 0, false, "record has too many fields; the rest were not read");
+        s->bad(s->ctx, line, 0, false, true, "record has too many fields; the rest were not read");
     }
     s->end(s->ctx);
     w->u->events++;
@@ -819,7 +841,7 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
                     if (q < e && *q != ',') {
                         char msg[96];
                         snprintf(msg, sizeof(msg), "text after the JSON object on this line was ignored");
-                        sink->bad(sink->ctx, line, 0, false, msg);
+                        sink->bad(sink->ctx, line, 0, false, true, msg);
                     }
                 }
             }

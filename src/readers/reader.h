@@ -53,8 +53,9 @@ struct event_sink {
     bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
                   uint8_t type);
     void (*end)(void *ctx);
-    /* A record that could not be read: line or offset, and why. */
-    void (*bad)(void *ctx, uint64_t line, uint64_t offset, bool has_offset, const char *why);
+    /* A record that could not be read (or, with warning, damage that cost
+     * nothing): line or offset, and why. */
+    void (*bad)(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why);
     const struct mapping *map;
 };
 
@@ -70,6 +71,9 @@ struct reader_ops {
     int (*open)(struct input_file *f, struct input *in, char *why, size_t whylen);
     int (*fill)(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
     void (*close)(struct input_file *f);
+    /* Writer thread, after the file's last unit: frees what workers needed
+     * (a mapped file). May be NULL. */
+    void (*release)(struct input_file *f);
     /* Worker thread: per-thread state, and parsing one unit. */
     void *(*worker_create)(const struct mapping *map);
     void (*worker_destroy)(void *ws);
@@ -81,6 +85,7 @@ const struct reader_ops *reader_detect(const unsigned char *head, size_t n);
 const struct reader_ops *reader_by_name(const char *name);
 
 extern const struct reader_ops reader_json;
+extern const struct reader_ops reader_evtx;
 
 /* ---- inputs: plain files, standard input, gzip (detected by magic) ---- */
 

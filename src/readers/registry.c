@@ -6,6 +6,7 @@
 #include "readers/reader.h"
 
 static const struct reader_ops *const readers[] = {
+    &reader_evtx,
     &reader_json,
 };
 

@@ -28,7 +28,18 @@ struct compiler {
     void *diag_ctx;
     pcre2_code **regexes;            /* every regex compiled, owned here until handed to the ruleset */
     size_t nregexes, regex_cap;
+    /* Fields no reader gives: the writer adds them from the process table
+     * (the Ancestors extension). The prefilter cannot require them. */
+    uint32_t late_fields[2];
 };
+
+/* stoat's extension fields for rules that test a process's ancestry: the
+ * images and the command lines of all its ancestors (parent first). */
+#define FIELD_ANCESTORS "Ancestors"
+#define FIELD_ANCESTOR_CMDS "AncestorCommandLines"
+
+/* True when the program reads a late field (it must run in the writer). */
+bool compile_needs_late(const struct compiler *c, const struct pnode *root);
 
 /* A literal the prefilter must have seen for the rule to be worth running. */
 struct atom {
@@ -45,9 +56,9 @@ struct gated_pattern {
 struct compiled {
     const struct pnode *root;
     /* atoms[0..natoms): one of them must be in the event for the rule to
-     * match (natoms 0: run on every event of the logsource);
-     * atoms[natoms..nall): the other patterns' atoms, scanned for too so that
-     * those patterns can skip themselves. */
+     * match (natoms 0: run on every event of the logsource). nall == natoms;
+     * room for atoms scanned for only to let patterns skip (measured: not
+     * worth it for SigmaHQ, see set_atoms). */
     const struct atom *atoms;
     uint32_t natoms, nall;
     struct gated_pattern *gated;     /* patterns to give the ruleset-wide atom ids to */

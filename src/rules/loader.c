@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "engine/ruleset.h"
+#include "behaviour/baseline.h"
+#include "behaviour/jewels.h"
 #include "rules/compile.h"
 #include "rules/yaml.h"
 #include "util/fs.h"
@@ -26,6 +28,7 @@ struct stoat_loader {
     struct stoat_ruleset *rs;
     struct compiler comp;
     struct placeholders *ph;
+    struct jewels *jewels;
     struct rule *rules;
     size_t nrules, rcap;
     struct correlation *corrs;
@@ -223,6 +226,50 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     }
     l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
                                 .diag_ctx = opts->diag_ctx};
+    if (opts->jewels_path) {
+        if ((e = jewels_load(opts->jewels_path, &l->jewels, opts->diag, opts->diag_ctx))) {
+            stoat_loader_destroy(l);
+            return e;
+        }
+    }
+    l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
+    l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
+    rs->field_ancestors = l->comp.late_fields[0];
+    rs->field_ancestor_cmds = l->comp.late_fields[1];
+    rs->jewel_exfil_rule = -1;
+    if (opts->baseline_path && (e = baseline_load(opts->baseline_path, &rs->baseline, opts->diag, opts->diag_ctx))) {
+        stoat_loader_destroy(l);
+        return e;
+    }
+    rs->baseline_learn = opts->baseline_learn;
+    if (rs->baseline || rs->baseline_learn) {
+        char *lotl = NULL;
+        if (opts->lotl_path) {
+            lotl = xstrdup(opts->lotl_path);
+        } else {
+            const char *slash = strrchr(opts->mapping_path, '/');
+            lotl = slash ? xstrndup(opts->mapping_path, (size_t)(slash - opts->mapping_path) + 1) : xstrdup("");
+            lotl = xrealloc(lotl, strlen(lotl) + 32);
+            strcat(lotl, "lotl-tools.yml");
+        }
+        char *text = baseline_rules(lotl, opts->diag, opts->diag_ctx);
+        free(lotl);
+        if (!text) {
+            stoat_loader_destroy(l);
+            return STOAT_ERR_CONFIG;
+        }
+        stoat_loader_add_text(l, "baseline watch (rules generated from lotl-tools.yml)", text, strlen(text));
+        free(text);
+        l->stats.files--;
+    }
+    if (l->jewels) {
+        char *text = jewels_rules(l->jewels);
+        char name[512];
+        snprintf(name, sizeof(name), "%s (rules generated from it)", l->jewels->name);
+        stoat_loader_add_text(l, name, text, strlen(text));
+        free(text);
+        l->stats.files--;   /* not a file the user gave */
+    }
     *out = l;
     return STOAT_OK;
 }
@@ -261,6 +308,7 @@ static void add_detection(struct file_ctx *f, struct sigma_rule *r)
     cp_meta(&rs->arena, &r->meta, &dst->meta);
     dst->meta.file = f->file;
     dst->prog = prog;
+    dst->needs_ancestry = compile_needs_late(&l->comp, prog.root);
     struct map_selector *sels;
     dst->nsels = mapping_resolve(rs->map, r->meta.product, r->meta.category, r->meta.service, &rs->arena, &sels);
     dst->sels = sels;
@@ -442,6 +490,7 @@ static void link_correlations(struct stoat_loader *l)
             long r = find_rule(l, k->corr.rules[i]);
             if (r >= 0) {
                 idx[i] = r;
+                l->rules[r].feeds_correlation = true;
                 if (!k->corr.generate)
                     l->rules[r].correlation_only = true;
                 continue;
@@ -458,7 +507,7 @@ static void link_correlations(struct stoat_loader *l)
     }
 }
 
-static const uint32_t *intern_list(struct stoat_ruleset *rs, const char **names, size_t n)
+static const uint32_t *intern_list(struct stoat_ruleset *rs, const char *const *names, size_t n)
 {
     uint32_t *v = arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*v));
     for (size_t i = 0; i < n; i++)
@@ -484,14 +533,70 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     l->corrs = NULL;
     l->nrules = l->ncorrs = 0;
     const struct mapping *m = rs->map;
-    rs->ts_ids = intern_list(rs, (const char **)m->ts_fields, m->nts);
+    rs->ts_ids = intern_list(rs, (const char *const *)m->ts_fields, m->nts);
     rs->nts_ids = m->nts;
-    rs->host_ids = intern_list(rs, (const char **)m->host_fields, m->nhost);
+    rs->host_ids = intern_list(rs, (const char *const *)m->host_fields, m->nhost);
     rs->nhost_ids = m->nhost;
-    rs->channel_ids = intern_list(rs, (const char **)m->channel_fields, m->nchannel);
+    rs->channel_ids = intern_list(rs, (const char *const *)m->channel_fields, m->nchannel);
     rs->nchannel_ids = m->nchannel;
-    rs->eid_ids = intern_list(rs, (const char **)m->eid_fields, m->neid);
+    rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
+    /* the baseline rules' roles, by their fixed ids */
+    for (int k = 0; k < 4; k++)
+        rs->baseline_rule[k] = -1;
+    for (size_t r = 0; r < rs->nrules && (rs->baseline || rs->baseline_learn); r++) {
+        const char *id = rs->rules[r].meta.id;
+        if (!id)
+            continue;
+        if (!strcmp(id, BASELINE_RULE_WIN_WATCH) || !strcmp(id, BASELINE_RULE_LNX_WATCH))
+            rs->rules[r].behaviour_only = rs->rules[r].baseline_watch = true;
+        else if (!strcmp(id, BASELINE_RULE_NEW_TOOL))
+            rs->baseline_rule[NOV_TOOL] = (long)r;
+        else if (!strcmp(id, BASELINE_RULE_NEW_PAIR))
+            rs->baseline_rule[NOV_PAIR] = (long)r;
+        else if (!strcmp(id, BASELINE_RULE_NEW_SHAPE))
+            rs->baseline_rule[NOV_SHAPE] = (long)r;
+    }
+    /* the crown-jewel rules' roles, by their fixed ids */
+    if (l->jewels) {
+        static const char *const touch[] = {JEWEL_RULE_SECURITY_READ, JEWEL_RULE_WIN_FILE, JEWEL_RULE_LNX_FILE,
+                                            JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE, JEWEL_RULE_CANARY_SECURITY,
+                                            JEWEL_RULE_CANARY_WIN, JEWEL_RULE_CANARY_LNX, NULL};
+        rs->jewel_window_ns = l->jewels->window_ns;
+        for (size_t r = 0; r < rs->nrules; r++) {
+            const char *id = rs->rules[r].meta.id;
+            if (!id)
+                continue;
+            for (const char *const *t = touch; *t; t++)
+                if (strcmp(id, *t) == 0)
+                    rs->rules[r].jewel_touch = true;
+            if (!strcmp(id, JEWEL_RULE_WIN_TRANSFER) || !strcmp(id, JEWEL_RULE_LNX_TRANSFER))
+                rs->rules[r].behaviour_only = true;
+            if (!strcmp(id, JEWEL_RULE_EXFIL))
+                rs->jewel_exfil_rule = (long)r;
+        }
+    }
+    /* process start/end events, found by route key like rules */
+    strmap_init(&rs->proc_routes);
+    rs->procs = arena_zalloc(&rs->arena, (m->nprocs + 1) * sizeof(*rs->procs));
+    rs->nprocs = m->nprocs;
+    for (size_t i = 0; i < m->nprocs; i++) {
+        const struct map_proc *mp = &m->procs[i];
+        rs->procs[i].end = mp->end;
+        for (int f = 0; f < PF_COUNT; f++)
+            rs->procs[i].f[f] = mp->fields[f] ? fieldtab_intern(&rs->fields, mp->fields[f], strlen(mp->fields[f]))
+                                              : FIELD_UNKNOWN;
+        for (size_t k = 0; k < mp->neids; k++) {
+            char key[ROUTE_KEY_MAX];
+            size_t kl = route_key(key, sizeof(key), mp->channel, strlen(mp->channel), true, mp->eids[k]);
+            if (kl)
+                strmap_put(&rs->proc_routes, key, kl, (uint32_t)i);
+        }
+    }
+    for (int a = 0; a < AF_COUNT; a++) {
+        rs->actor_ids[a] = intern_list(rs, m->actor[a], m->nactor[a]);
+        rs->nactor_ids[a] = m->nactor[a];
+    }
     stoat_err e = ruleset_build_routes(rs, l->opts.diag, l->opts.diag_ctx);
     if (e) {
         l->rs = rs;
@@ -524,6 +629,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->filters);
     strmap_free(&l->ids);
     placeholders_free(l->ph);
+    jewels_free(l->jewels);
     free(l);
 }
 
@@ -566,8 +672,10 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     free(rs->rsets);
     strmap_free(&rs->routes);
     strmap_free(&rs->atoms);
+    strmap_free(&rs->proc_routes);
     fieldtab_free(&rs->fields);
     mapping_free(rs->map);
+    baseline_free(rs->baseline);
     arena_free(&rs->arena);
     free(rs);
 }

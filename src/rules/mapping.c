@@ -129,6 +129,68 @@ static void load_selector(struct mload *l, const struct ynode *n, const char *en
     }
 }
 
+const char *const proc_field_names[PF_COUNT] = {
+    "guid", "parent_guid", "pid", "ppid", "image", "command_line", "user", "logon_id",
+    "parent_image", "parent_command_line", "parent_user",
+};
+
+static void load_procs(struct mload *l, const struct ynode *list, bool end)
+{
+    struct mapping *m = l->m;
+    if (!list)
+        return;
+    if (list->kind != YN_SEQ) {
+        mfail(l, list, "processes: start and end are lists");
+        return;
+    }
+    size_t cap = m->nprocs + list->n + 1;
+    struct map_proc *v = arena_zalloc(&m->a, cap * sizeof(*v));
+    if (m->nprocs)
+        memcpy(v, m->procs, m->nprocs * sizeof(*v));
+    m->procs = v;
+    for (uint32_t i = 0; i < list->n && !l->err; i++) {
+        const struct ynode *e = list->items[i];
+        const struct ynode *ch = ynode_get(e, "channel"), *ids = ynode_get(e, "event_id"), *f = ynode_get(e, "fields");
+        if (!ch || ch->kind != YN_SCALAR || !f || f->kind != YN_MAP) {
+            mfail(l, e, "a process entry needs channel, event_id and fields");
+            return;
+        }
+        struct map_proc *p = &m->procs[m->nprocs++];
+        p->channel = arena_strdup(&m->a, ch->str);
+        p->end = end;
+        /* event ids as in a logsource selector */
+        if (ids) {
+            const struct ynode *const *items = (const struct ynode *const *)&ids;
+            uint32_t cnt = 1;
+            if (ids->kind == YN_SEQ) {
+                items = (const struct ynode *const *)ids->items;
+                cnt = ids->n;
+            }
+            int64_t *eids = arena_alloc(&m->a, (cnt ? cnt : 1) * sizeof(*eids));
+            for (uint32_t k = 0; k < cnt; k++)
+                if (items[k]->kind != YN_SCALAR || !parse_int64(items[k]->str, items[k]->len, &eids[k])) {
+                    mfail(l, items[k], "an event id must be an integer");
+                    return;
+                }
+            p->eids = eids;
+            p->neids = cnt;
+        }
+        for (uint32_t k = 0; k < f->n; k++) {
+            const struct ynode *key = f->items[2 * k], *val = f->items[2 * k + 1];
+            int which = -1;
+            for (int q = 0; q < PF_COUNT; q++)
+                if (key->kind == YN_SCALAR && strcmp(key->str, proc_field_names[q]) == 0)
+                    which = q;
+            if (which < 0 || val->kind != YN_SCALAR) {
+                mfail(l, key, "unknown process field (guid, parent_guid, pid, ppid, image, command_line, user, "
+                              "logon_id, parent_image, parent_command_line, parent_user)");
+                return;
+            }
+            p->fields[which] = arena_strdup(&m->a, val->str);
+        }
+    }
+}
+
 static int on_doc(void *ctx, struct ynode *root, unsigned idx)
 {
     struct mload *l = ctx;
@@ -179,6 +241,15 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
             m->njson_renames = rn->n;
         }
         load_strlist(l, ynode_get(js, "strip"), &m->strip, &m->nstrip);
+    }
+    const struct ynode *pr = ynode_get(root, "processes");
+    if (pr) {
+        load_procs(l, ynode_get(pr, "start"), false);
+        load_procs(l, ynode_get(pr, "end"), true);
+        const struct ynode *ac = ynode_get(pr, "actor");
+        static const char *const an[AF_COUNT] = {"guid", "pid", "image", "logon_id"};
+        for (int k = 0; k < AF_COUNT && ac; k++)
+            load_strlist(l, ynode_get(ac, an[k]), &m->actor[k], &m->nactor[k]);
     }
     const struct ynode *ev = ynode_get(root, "event");
     if (ev) {

@@ -38,8 +38,29 @@ struct map_strip {
     const char *prefix;         /* may contain "*" for one path component */
 };
 
+/* Where a process start or end event keeps each detail. */
+enum proc_field {
+    PF_GUID, PF_PARENT_GUID, PF_PID, PF_PPID, PF_IMAGE, PF_COMMAND_LINE, PF_USER, PF_LOGON_ID,
+    PF_PARENT_IMAGE, PF_PARENT_COMMAND_LINE, PF_PARENT_USER, PF_COUNT
+};
+extern const char *const proc_field_names[PF_COUNT];
+
+struct map_proc {
+    const char *channel;
+    const int64_t *eids;
+    size_t neids;
+    bool end;                       /* a process end (else a start) */
+    const char *fields[PF_COUNT];   /* NULL: the source does not say */
+};
+
+enum actor_field { AF_GUID, AF_PID, AF_IMAGE, AF_LOGON_ID, AF_COUNT };
+
 struct mapping {
     struct arena a;
+    struct map_proc *procs;
+    size_t nprocs;
+    const char **actor[AF_COUNT];   /* for other events: the acting process's fields, first found wins */
+    size_t nactor[AF_COUNT];
     struct map_entry *entries;
     size_t nentries;
     struct map_rename *json_renames;

@@ -88,6 +88,12 @@ static void free_stack(struct yparse *p)
 stoat_err yaml_parse(const char *file, const char *text, size_t len, struct arena *a, ydoc_fn fn, void *ctx,
                      stoat_diag_fn diag, void *diag_ctx)
 {
+    return yaml_parse_capped(file, text, len, YAML_MAX_FILE_BYTES, YAML_MAX_NODES, a, fn, ctx, diag, diag_ctx);
+}
+
+stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size_t max_bytes, size_t max_nodes,
+                            struct arena *a, ydoc_fn fn, void *ctx, stoat_diag_fn diag, void *diag_ctx)
+{
     struct yparse p = {.file = file, .a = a, .diag = diag, .diag_ctx = diag_ctx};
     yaml_parser_t parser;
     yaml_event_t ev;
@@ -96,8 +102,8 @@ stoat_err yaml_parse(const char *file, const char *text, size_t len, struct aren
     unsigned ndocs = 0;
     char msg[256];
 
-    if (len > YAML_MAX_FILE_BYTES) {
-        report(&p, STOAT_ERR_LIMIT, 0, 0, "file larger than the rule file cap (8 MiB)");
+    if (len > max_bytes) {
+        report(&p, STOAT_ERR_LIMIT, 0, 0, "file larger than its size cap");
         return STOAT_ERR_LIMIT;
     }
     if (!yaml_parser_initialize(&parser))
@@ -190,7 +196,7 @@ stoat_err yaml_parse(const char *file, const char *text, size_t len, struct aren
             break;
         }
         if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-            if (++p.nodes > YAML_MAX_NODES) {
+            if (++p.nodes > max_nodes) {
                 report(&p, STOAT_ERR_LIMIT, ev.start_mark.line + 1, ev.start_mark.column + 1,
                        "YAML document has too many nodes");
                 err = STOAT_ERR_LIMIT;

@@ -44,6 +44,11 @@ typedef int (*ydoc_fn)(void *ctx, struct ynode *root, unsigned doc_index);
 stoat_err yaml_parse(const char *file, const char *text, size_t len, struct arena *a, ydoc_fn fn, void *ctx,
                      stoat_diag_fn diag, void *diag_ctx);
 
+/* The same with other caps (data files such as baselines are bigger than
+ * rules). */
+stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size_t max_bytes, size_t max_nodes,
+                            struct arena *a, ydoc_fn fn, void *ctx, stoat_diag_fn diag, void *diag_ctx);
+
 /* Mapping lookup by key text; NULL when absent or when m is not a mapping. */
 struct ynode *ynode_get(const struct ynode *m, const char *key);
 bool ynode_is_scalar(const struct ynode *n);

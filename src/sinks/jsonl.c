@@ -129,13 +129,15 @@ void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
     buf_putc(b, '}');
 }
 
+static void json_source(struct buf *b, const struct stoat_alert *a);
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
-    buf_puts(b, "{\"kind\":\"alert\"");
+    buf_printf(b, "{\"kind\":\"alert\",\"id\":%llu", (unsigned long long)a->id);
     json_opt_str(b, "timestamp", a->timestamp);
     json_opt_str(b, "host", a->host);
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
@@ -165,22 +167,72 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         }
     buf_putc(b, '}');
     json_opt_str(b, "file", r->file);
-    buf_puts(b, "},\"source\":{\"file\":");
-    buf_json_str(b, a->pos.file, strlen(a->pos.file));
-    json_opt_str(b, "format", a->pos.format);
-    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
-    if (a->pos.line)
-        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
-    else
-        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
-    json_opt_str(b, "channel", a->channel);
-    json_opt_str(b, "event_id", a->event_id);
-    buf_puts(b, "},\"event\":");
+    buf_puts(b, "},");
+    json_source(b, a);
+    json_opt_str(b, "logon_id", a->logon_id);
+    if (a->nancestry) {
+        buf_puts(b, ",\"ancestry\":[");
+        for (size_t i = 0; i < a->nancestry; i++) {
+            const struct stoat_process *pr = &a->ancestry[i];
+            buf_puts(b, i ? ",{" : "{");
+            buf_puts(b, "\"image\":");
+            if (pr->image)
+                buf_json_str(b, pr->image, strlen(pr->image));
+            else
+                buf_puts(b, "null");
+            json_opt_str(b, "command_line", pr->command_line);
+            json_opt_str(b, "user", pr->user);
+            json_opt_str(b, "guid", pr->guid);
+            if (pr->pid >= 0)
+                buf_printf(b, ",\"pid\":%lld", (long long)pr->pid);
+            buf_putc(b, '}');
+        }
+        buf_putc(b, ']');
+    }
+    buf_puts(b, ",\"event\":");
     stoat_json_event(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
     if (fwrite(b->p, 1, b->len, j->out) != b->len)
         return STOAT_ERR_IO;
     return STOAT_OK;
+}
+
+static void json_time(struct buf *b, const char *key, int64_t ns)
+{
+    buf_printf(b, ",\"%s\":", key);
+    if (ns == INT64_MIN || ns == INT64_MAX) {
+        buf_puts(b, "null");
+        return;
+    }
+    char t[32];
+    size_t n = format_time_ns(ns, t);
+    buf_json_str(b, t, n);
+}
+
+static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct jsonl *j = ctx;
+    struct buf *b = &j->b;
+    buf_clear(b);
+    buf_printf(b, "{\"kind\":\"incident\",\"id\":%llu", (unsigned long long)inc->id);
+    json_opt_str(b, "host", inc->host);
+    json_opt_str(b, "logon_id", inc->logon_id);
+    json_opt_str(b, "title", inc->title);
+    buf_printf(b, ",\"score\":%.0f", inc->score);
+    json_opt_str(b, "level", stoat_level_name(inc->level));
+    json_time(b, "first", inc->first_ns);
+    json_time(b, "last", inc->last_ns);
+    buf_puts(b, ",\"tactics\":[");
+    for (size_t i = 0; i < inc->ntactics; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, inc->tactics[i], strlen(inc->tactics[i]));
+    }
+    buf_puts(b, "],\"alerts\":[");
+    for (size_t i = 0; i < inc->nalerts; i++)
+        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)inc->alert_ids[i]);
+    buf_puts(b, "]}\n");
+    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
 }
 
 static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
@@ -201,7 +253,46 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
-    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .end = jsonl_end, .destroy = jsonl_destroy};
+    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end,
+                                .destroy = jsonl_destroy};
+}
+
+static void json_source(struct buf *b, const struct stoat_alert *a)
+{
+    buf_puts(b, "\"source\":{\"file\":");
+    buf_json_str(b, a->pos.file, strlen(a->pos.file));
+    json_opt_str(b, "format", a->pos.format);
+    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
+    if (a->pos.line)
+        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
+    else
+        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
+    json_opt_str(b, "channel", a->channel);
+    json_opt_str(b, "event_id", a->event_id);
+    buf_putc(b, '}');
+}
+
+static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
+{
+    struct jsonl *j = ctx;
+    struct buf *b = &j->b;
+    buf_clear(b);
+    buf_puts(b, "{\"kind\":\"event\"");
+    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "host", a->host);
+    buf_putc(b, ',');
+    json_source(b, a);
+    buf_puts(b, ",\"event\":");
+    stoat_json_event(b, a->fields, a->nfields);
+    buf_puts(b, "}\n");
+    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+}
+
+void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
+{
+    struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->out = out;
+    *sink = (struct stoat_sink){.ctx = j, .event = dump_event, .end = jsonl_end, .destroy = jsonl_destroy};
 }
 
 /* ------------------------------------------------------------------- csv */

@@ -7,6 +7,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
+#include "util/text.h"
 
 static const char *level_color(enum stoat_level l)
 {
@@ -88,7 +89,47 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     buf_puts(b, "\n      ");
     details(b, a, 240);
     buf_putc(b, '\n');
+    if (a->nancestry > 1) {
+        /* the tree, root first: where did this come from */
+        buf_puts(b, "      tree: ");
+        for (size_t i = a->nancestry; i-- > 0;) {
+            const char *img = a->ancestry[i].image ? a->ancestry[i].image : "?";
+            const char *base = strrchr(img, '\\');
+            if (!base)
+                base = strrchr(img, '/');
+            buf_puts(b, base ? base + 1 : img);
+            if (i)
+                buf_puts(b, " > ");
+        }
+        buf_putc(b, '\n');
+    }
     return fwrite(b->p, 1, b->len, t->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+}
+
+static void span(char *out, size_t n, int64_t a, int64_t b)
+{
+    char x[64], y[64];
+    if (a == INT64_MIN) {
+        snprintf(out, n, "-");
+        return;
+    }
+    format_time_ns(a, x);
+    format_time_ns(b, y);
+    x[19] = y[19] = 0;
+    x[10] = ' ';
+    /* same day: print the day once */
+    snprintf(out, n, "%.19s to %.19s", x, strncmp(x, y, 10) == 0 ? y + 11 : y);
+}
+
+static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct table *t = ctx;
+    char when[64];
+    span(when, sizeof(when), inc->first_ns, inc->last_ns);
+    fprintf(t->out, "\n%sINCIDENT %llu%s  score %.0f  %s%s%s  %s\n  %s\n", t->color ? BOLD : "",
+            (unsigned long long)inc->id, t->color ? RESET : "", inc->score, t->color ? level_color(inc->level) : "",
+            stoat_level_name(inc->level), t->color ? RESET : "", when, inc->title);
+    return STOAT_OK;
 }
 
 static void table_destroy(void *ctx)
@@ -110,7 +151,8 @@ void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink)
     struct table *t = xcalloc(1, sizeof(*t));
     t->out = out;
     t->color = color;
-    *sink = (struct stoat_sink){.ctx = t, .alert = table_alert, .end = table_end, .destroy = table_destroy};
+    *sink = (struct stoat_sink){.ctx = t, .alert = table_alert, .incident = table_incident, .end = table_end,
+                                .destroy = table_destroy};
 }
 
 /* ---------------------------------------------------------------- summary */
@@ -126,8 +168,19 @@ struct host_count {
     uint64_t by_level[STOAT_LEVEL_COUNT];
 };
 
+struct incident_row {
+    uint64_t id;
+    char *host, *title;
+    double score;
+    enum stoat_level level;
+    int64_t first_ns, last_ns;
+    size_t nalerts;
+};
+
 struct summary {
     FILE *out;
+    struct incident_row *inc;
+    size_t ninc, inc_cap;
     struct stoat_summary_opts opts;
     struct strmap rule_idx, host_idx;
     struct rule_count *rules;
@@ -158,6 +211,25 @@ static stoat_err summary_alert(void *ctx, const struct stoat_alert *a)
     s->hosts[i].n++;
     s->hosts[i].by_level[a->rule->level]++;
     return STOAT_OK;
+}
+
+static stoat_err summary_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct summary *s = ctx;
+    XGROW(s->inc, s->inc_cap, s->ninc + 1);
+    s->inc[s->ninc++] = (struct incident_row){.id = inc->id, .host = xstrdup(inc->host ? inc->host : "-"),
+                                              .title = xstrdup(inc->title ? inc->title : "-"), .score = inc->score,
+                                              .level = inc->level, .first_ns = inc->first_ns,
+                                              .last_ns = inc->last_ns, .nalerts = inc->nalerts};
+    return STOAT_OK;
+}
+
+static int cmp_incident(const void *x, const void *y)
+{
+    const struct incident_row *a = x, *b = y;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
 }
 
 static int cmp_rule(const void *x, const void *y)
@@ -224,6 +296,20 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
         fprintf(o, "  rules: %zu loaded, %zu rejected, %zu correlations, %zu filters (%.2f s to load)\n",
                 l->loaded, l->rejected, l->correlations, l->filters, l->load_seconds);
     }
+    if (s->ninc) {
+        qsort(s->inc, s->ninc, sizeof(*s->inc), cmp_incident);
+        fprintf(o, "\n  %s%zu incident%s%s\n", c ? BOLD : "", s->ninc, s->ninc == 1 ? "" : "s", c ? RESET : "");
+        for (size_t i = 0; i < s->ninc; i++) {
+            const struct incident_row *r = &s->inc[i];
+            char when[64];
+            span(when, sizeof(when), r->first_ns, r->last_ns);
+            fprintf(o, "  #%-4llu %sscore %3.0f %-8s%s %s\n        %s\n", (unsigned long long)r->id,
+                    c ? level_color(r->level) : "", r->score, stoat_level_name(r->level), c ? RESET : "", when,
+                    r->title);
+        }
+    } else {
+        fprintf(o, "\n  no incidents\n");
+    }
     num(a, sizeof(a), st->alerts);
     fprintf(o, "\n  %s alert%s", a, st->alerts == 1 ? "" : "s");
     for (int l = STOAT_LEVEL_CRITICAL; l >= STOAT_LEVEL_NONE; l--) {
@@ -273,6 +359,11 @@ static void summary_destroy(void *ctx)
     strmap_free(&s->host_idx);
     free(s->rules);
     free(s->hosts);
+    for (size_t i = 0; i < s->ninc; i++) {
+        free(s->inc[i].host);
+        free(s->inc[i].title);
+    }
+    free(s->inc);
     free(s);
 }
 
@@ -284,5 +375,6 @@ void stoat_sink_summary(FILE *out, const struct stoat_summary_opts *opts, struct
         s->opts = *opts;
     strmap_init(&s->rule_idx);
     strmap_init(&s->host_idx);
-    *sink = (struct stoat_sink){.ctx = s, .alert = summary_alert, .end = summary_end, .destroy = summary_destroy};
+    *sink = (struct stoat_sink){.ctx = s, .alert = summary_alert, .incident = summary_incident, .end = summary_end,
+                                .destroy = summary_destroy};
 }

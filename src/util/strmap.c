@@ -59,6 +59,12 @@ bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *v
     return true;
 }
 
+uint32_t *strmap_value(struct strmap *m, const char *key, size_t len)
+{
+    struct strmap_slot *s = find(m, key, len, hash_bytes(key, len, STRMAP_SEED));
+    return s && s->key ? &s->value : NULL;
+}
+
 const char *strmap_key(const struct strmap *m, const char *key, size_t len)
 {
     struct strmap_slot *s = find(m, key, len, hash_bytes(key, len, STRMAP_SEED));

@@ -29,6 +29,8 @@ void strmap_free(struct strmap *m);
 bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *value);
 /* Inserts when absent; returns the value now stored (the old one if present). */
 uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value);
+/* The stored value of a key, writable in place; NULL when absent. */
+uint32_t *strmap_value(struct strmap *m, const char *key, size_t len);
 /* The stored copy of a key (NUL-terminated), or NULL. */
 const char *strmap_key(const struct strmap *m, const char *key, size_t len);
 

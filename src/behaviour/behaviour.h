@@ -1,0 +1,67 @@
+/* Behaviour beyond single events, run by the hunt's writer in input order:
+ * the process table (every alert's ancestry), attack chains joining alerts
+ * into incidents, and, as they land, correlations, crown jewels and
+ * baselines. It sees every process start and every match; what it concludes
+ * goes back to the writer as alerts and incidents through callbacks. */
+#ifndef STOAT_BEHAVIOUR_BEHAVIOUR_H
+#define STOAT_BEHAVIOUR_BEHAVIOUR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "behaviour/proctree.h"
+#include "stoat/hunt.h"
+
+struct stoat_ruleset;
+
+#define behaviour_opts stoat_behaviour_opts
+
+/* Where the writer sends what behaviour concludes. */
+struct behaviour_out {
+    void *ctx;
+    void (*incident)(void *ctx, const struct stoat_incident *inc);
+    /* an alert behaviour concluded; the writer numbers it, reports it and
+     * hands it back to behaviour_alert */
+    void (*alert)(void *ctx, struct stoat_alert *a);
+};
+
+/* The process an alert's event was about (from the event's fields). */
+struct actor {
+    const char *guid;
+    int64_t pid;
+    const char *logon_id;
+};
+
+struct behaviour;
+
+struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
+                                   const struct behaviour_out *out);
+void behaviour_destroy(struct behaviour *b);   /* accepts NULL */
+
+void behaviour_proc_start(struct behaviour *b, const struct proc_start *p);
+void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns);
+
+/* Fills a->ancestry (into storage owned by b, valid until the next call) and
+ * a->logon_id from the process table. */
+void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct actor *who);
+/* An alert was reported: chain it. */
+void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
+/* A transfer tool ran (a behaviour-only rule matched, a enriched): after a
+ * crown jewel was touched in the same session or tree, data may be leaving. */
+void behaviour_watch(struct behaviour *b, const struct stoat_alert *a);
+
+/* The newest event time seen: closes chains that can no longer grow. */
+void behaviour_advance(struct behaviour *b, int64_t now_ns);
+/* Learning a baseline: writes the profile. */
+stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
+
+/* End of input: close everything. */
+void behaviour_finish(struct behaviour *b);
+
+struct behaviour_stats {
+    struct proctree_stats procs;
+    uint64_t chains, incidents;
+};
+void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out);
+
+#endif

@@ -1,0 +1,73 @@
+/* Sigma correlation rules (specification v2.1), evaluated over the stream
+ * of base-rule matches that the hunt's writer sees in input order.
+ *
+ * The writer calls corr_feed() for every match of a rule that some
+ * correlation reads (rules marked correlation_only included: they feed
+ * correlations without being reported themselves), and corr_advance() as
+ * time moves on; a correlation that holds calls the emit callback. A fired
+ * correlation is itself fed to the correlations that name it (correlations
+ * of correlations). State is bounded by corr_opts; what had to be evicted is
+ * counted, never silently lost. */
+#ifndef STOAT_BEHAVIOUR_CORRELATE_H
+#define STOAT_BEHAVIOUR_CORRELATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/hunt.h"
+
+struct stoat_ruleset;
+
+struct corr_opts {
+    int64_t lateness_ns;        /* how late an event may arrive and still count (default 60 s) */
+    size_t max_groups;          /* open group states over all correlations (default 100,000) */
+    size_t max_bytes;           /* memory for all state (default 64 MiB) */
+};
+
+/* One base match, as the writer has it. */
+struct corr_input {
+    uint32_t rule;              /* index into the ruleset's rules */
+    uint64_t alert_id;          /* the alert's id when it was reported, else 0 */
+    int64_t time_ns;            /* the event's time (INT64_MIN: unknown, counts as "now") */
+    const struct stoat_field *fields;   /* the event */
+    size_t nfields;
+    const char *host;
+};
+
+/* A correlation that held. */
+struct corr_fire {
+    size_t corr;                        /* index into the ruleset's correlations */
+    const struct stoat_rule_meta *meta; /* the correlation rule's metadata */
+    int64_t first_ns, last_ns;          /* the window's events */
+    const char *const *group_names;     /* group-by fields (aliases resolved) */
+    const char *const *group_values;
+    size_t ngroup;
+    double value;                       /* the count, distinct count, sum, average or percentile */
+    const uint64_t *alert_ids;          /* reported base alerts inside the window (may be empty) */
+    size_t nalert_ids;
+    const char *host;                   /* when one host is involved, else NULL */
+};
+
+struct corr_stats {
+    uint64_t fed, fired, late_dropped;
+    uint64_t evicted_groups;            /* state dropped to stay within the caps */
+    size_t groups, bytes;               /* now */
+};
+
+typedef void (*corr_emit_fn)(void *ctx, const struct corr_fire *fire);
+
+struct corr_engine;
+
+/* NULL when the ruleset has no correlations. */
+struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct corr_opts *opts);
+/* True when rule feeds some correlation (the writer skips the others). */
+bool corr_reads(const struct corr_engine *e, uint32_t rule);
+void corr_feed(struct corr_engine *e, const struct corr_input *in, corr_emit_fn emit, void *ctx);
+/* Time has reached now_ns (the newest event time seen, minus nothing): close
+ * what can no longer change. INT64_MAX at the end of input closes all. */
+void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void *ctx);
+void corr_get_stats(const struct corr_engine *e, struct corr_stats *out);
+void corr_destroy(struct corr_engine *e);   /* accepts NULL */
+
+#endif

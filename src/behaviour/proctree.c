@@ -1,0 +1,438 @@
+/* See proctree.h.
+ *
+ * Entries live in a ring indexed by their insertion number (seq), which is
+ * also the eviction order: the oldest goes first. Two open-addressing maps
+ * find them: (host, GUID) -> seq and (host, pid) -> seq of the newest process
+ * with that pid; older processes with the same pid hang off it through
+ * prev_pid. Maps delete exactly on eviction (backward-shift deletion), so
+ * neither grows beyond the ring. Parents are found by key at walk time, not by
+ * pointer, so evicting a parent never leaves a dangling link. */
+#include "behaviour/proctree.h"
+
+#include <string.h>
+
+#include "util/mem.h"
+#include "util/strmap.h"
+#include "util/text.h"
+
+struct proc_entry {
+    uint64_t seq;               /* 0: free slot */
+    uint32_t host;              /* host id */
+    uint64_t prev_pid;          /* seq of the previous process with this pid on the host, 0 none */
+    int64_t pid, ppid, start_ns;
+    char *guid, *parent_guid;
+    char *image, *command_line, *user, *logon_id;
+    size_t bytes;
+};
+
+struct slot {
+    uint64_t hash;              /* 0: empty */
+    uint64_t seq;
+};
+
+struct map {
+    struct slot *s;
+    size_t cap, n;              /* cap a power of two */
+};
+
+struct proctree {
+    struct proc_entry *ring;
+    size_t cap;                 /* entries */
+    uint64_t next_seq;          /* seq of the next entry; seqs start at 1 */
+    uint64_t oldest;            /* seq of the oldest live entry */
+    size_t max_bytes, bytes, live;
+    struct map by_guid, by_pid;
+    struct strmap hosts;
+    const char **host_names;
+    size_t nhosts, hosts_cap;
+    struct proctree_stats st;
+};
+
+/* ----------------------------------------------------------------- maps */
+
+static void map_init(struct map *m, size_t entries)
+{
+    size_t cap = 16;
+    while (cap < entries * 2)
+        cap *= 2;
+    m->s = xcalloc(cap, sizeof(*m->s));
+    m->cap = cap;
+    m->n = 0;
+}
+
+static uint64_t nz(uint64_t h)
+{
+    return h ? h : 1;   /* 0 marks an empty slot */
+}
+
+static void map_put(struct map *m, uint64_t h, uint64_t seq)
+{
+    h = nz(h);
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        if (!m->s[i].hash) {
+            m->s[i] = (struct slot){h, seq};
+            m->n++;
+            return;
+        }
+        if (m->s[i].hash == h && m->s[i].seq == seq)
+            return;
+    }
+}
+
+/* Calls match(seq) on candidates until it says yes; returns that seq or 0. */
+static uint64_t map_find(const struct map *m, uint64_t h, bool (*match)(const void *, uint64_t), const void *ctx)
+{
+    h = nz(h);
+    size_t mask = m->cap - 1;
+    for (size_t i = h & mask; m->s[i].hash; i = (i + 1) & mask)
+        if (m->s[i].hash == h && match(ctx, m->s[i].seq))
+            return m->s[i].seq;
+    return 0;
+}
+
+static void map_del(struct map *m, uint64_t h, uint64_t seq)
+{
+    h = nz(h);
+    size_t mask = m->cap - 1, i = h & mask;
+    for (; m->s[i].hash; i = (i + 1) & mask)
+        if (m->s[i].hash == h && m->s[i].seq == seq)
+            break;
+    if (!m->s[i].hash)
+        return;
+    /* backward-shift: pull later entries of the cluster into the hole */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; m->s[j].hash; j = (j + 1) & mask) {
+        size_t home = m->s[j].hash & mask;
+        bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            m->s[hole] = m->s[j];
+            hole = j;
+        }
+    }
+    m->s[hole].hash = 0;
+    m->n--;
+}
+
+/* ---------------------------------------------------------------- table */
+
+struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
+{
+    struct proctree *t = xcalloc(1, sizeof(*t));
+    t->cap = max_entries ? max_entries : 200000;
+    t->max_bytes = max_bytes ? max_bytes : (64u << 20);
+    t->ring = xcalloc(t->cap, sizeof(*t->ring));
+    t->next_seq = 1;
+    t->oldest = 1;
+    map_init(&t->by_guid, t->cap);
+    map_init(&t->by_pid, t->cap);
+    strmap_init(&t->hosts);
+    return t;
+}
+
+static void free_entry(struct proc_entry *e)
+{
+    free(e->guid);
+    free(e->parent_guid);
+    free(e->image);
+    free(e->command_line);
+    free(e->user);
+    free(e->logon_id);
+    memset(e, 0, sizeof(*e));
+}
+
+void proctree_destroy(struct proctree *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->ring[i].seq)
+            free_entry(&t->ring[i]);
+    free(t->ring);
+    free(t->by_guid.s);
+    free(t->by_pid.s);
+    strmap_free(&t->hosts);
+    free(t->host_names);
+    free(t);
+}
+
+static uint32_t host_id(struct proctree *t, const char *host)
+{
+    if (!host)
+        host = "";
+    size_t n = strlen(host);
+    uint32_t id;
+    if (strmap_get(&t->hosts, host, n, &id))
+        return id;
+    id = (uint32_t)t->nhosts;
+    strmap_put(&t->hosts, host, n, id);
+    XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
+    t->host_names[t->nhosts++] = strmap_key(&t->hosts, host, n);
+    return id;
+}
+
+static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
+{
+    if (!host)
+        host = "";
+    return strmap_get(&t->hosts, host, strlen(host), id);
+}
+
+static uint64_t guid_hash(uint32_t host, const char *guid)
+{
+    return hash_bytes(guid, strlen(guid), 0x9d + host);
+}
+
+static uint64_t pid_hash(uint32_t host, int64_t pid)
+{
+    return hash_mix(((uint64_t)host << 40) ^ (uint64_t)pid ^ 0x51d7);
+}
+
+static struct proc_entry *at(const struct proctree *t, uint64_t seq)
+{
+    if (!seq)
+        return NULL;
+    struct proc_entry *e = &t->ring[seq % t->cap];
+    return e->seq == seq ? e : NULL;
+}
+
+static void evict_oldest(struct proctree *t)
+{
+    while (t->oldest < t->next_seq && !at(t, t->oldest))
+        t->oldest++;
+    struct proc_entry *e = at(t, t->oldest);
+    if (!e)
+        return;
+    if (e->guid)
+        map_del(&t->by_guid, guid_hash(e->host, e->guid), e->seq);
+    if (e->pid >= 0)
+        map_del(&t->by_pid, pid_hash(e->host, e->pid), e->seq);
+    t->bytes -= e->bytes;
+    t->live--;
+    t->st.evicted++;
+    free_entry(e);
+    t->oldest++;
+}
+
+static char *dup_opt(const char *s, size_t *bytes)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (n > 65536)
+        n = 65536;   /* an absurd command line is kept in part */
+    *bytes += n + 1;
+    return xstrndup(s, n);
+}
+
+struct guid_q {
+    const struct proctree *t;
+    uint32_t host;
+    const char *guid;
+};
+
+static bool guid_match(const void *ctx, uint64_t seq)
+{
+    const struct guid_q *q = ctx;
+    const struct proc_entry *e = at(q->t, seq);
+    return e && e->host == q->host && e->guid && strcmp(e->guid, q->guid) == 0;
+}
+
+struct pid_q {
+    const struct proctree *t;
+    uint32_t host;
+    int64_t pid;
+};
+
+static bool pid_match(const void *ctx, uint64_t seq)
+{
+    const struct pid_q *q = ctx;
+    const struct proc_entry *e = at(q->t, seq);
+    return e && e->host == q->host && e->pid == q->pid;
+}
+
+static uint64_t find_guid(const struct proctree *t, uint32_t host, const char *guid)
+{
+    struct guid_q q = {t, host, guid};
+    return map_find(&t->by_guid, guid_hash(host, guid), guid_match, &q);
+}
+
+/* Newest process with pid started at or before time_ns (unknown times match). */
+static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host, int64_t pid, int64_t time_ns)
+{
+    struct pid_q q = {t, host, pid};
+    uint64_t seq = map_find(&t->by_pid, pid_hash(host, pid), pid_match, &q);
+    for (int hops = 0; seq && hops < 64; hops++) {
+        const struct proc_entry *e = at(t, seq);
+        if (!e || e->host != host || e->pid != pid)
+            return NULL;
+        if (time_ns == INT64_MIN || e->start_ns == INT64_MIN || e->start_ns <= time_ns)
+            return e;
+        seq = e->prev_pid;
+    }
+    return NULL;
+}
+
+static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, const char *parent_guid,
+                                 int64_t pid, int64_t ppid, int64_t start, const char *image, const char *cmd,
+                                 const char *user, const char *logon)
+{
+    if (t->live == t->cap)
+        evict_oldest(t);
+    uint64_t seq = t->next_seq++;
+    struct proc_entry *e = &t->ring[seq % t->cap];
+    if (e->seq)
+        evict_oldest(t);   /* the ring slot is the oldest's: make room */
+    e->seq = seq;
+    e->host = host;
+    e->pid = pid;
+    e->ppid = ppid;
+    e->start_ns = start;
+    size_t bytes = sizeof(*e);
+    e->guid = dup_opt(guid, &bytes);
+    e->parent_guid = dup_opt(parent_guid, &bytes);
+    e->image = dup_opt(image, &bytes);
+    e->command_line = dup_opt(cmd, &bytes);
+    e->user = dup_opt(user, &bytes);
+    e->logon_id = dup_opt(logon, &bytes);
+    e->bytes = bytes;
+    t->bytes += bytes;
+    t->live++;
+    if (e->guid)
+        map_put(&t->by_guid, guid_hash(host, e->guid), seq);
+    if (pid >= 0) {
+        struct pid_q q = {t, host, pid};
+        uint64_t h = pid_hash(host, pid);
+        uint64_t prev = map_find(&t->by_pid, h, pid_match, &q);
+        if (prev)
+            map_del(&t->by_pid, h, prev);
+        e->prev_pid = prev;
+        map_put(&t->by_pid, h, seq);
+    }
+    while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != seq)
+        evict_oldest(t);
+    return e;
+}
+
+void proctree_start(struct proctree *t, const struct proc_start *p)
+{
+    uint32_t host = host_id(t, p->host);
+    t->st.starts++;
+    /* the parent, when the child's event describes it and we have not seen
+     * it start: a stub, so that the tree has its top */
+    bool have_parent = false;
+    if (p->parent_guid)
+        have_parent = find_guid(t, host, p->parent_guid) != 0;
+    else if (p->ppid >= 0)
+        have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
+    if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
+        insert(t, host, p->parent_guid, NULL, p->ppid, -1, INT64_MIN, p->parent_image, p->parent_command_line,
+               p->parent_user, NULL);
+    if (p->guid) {
+        uint64_t old = find_guid(t, host, p->guid);
+        struct proc_entry *e = at(t, old);
+        if (e && e->start_ns == INT64_MIN) {
+            /* a stub made from a child's event: now we see it start */
+            map_del(&t->by_guid, guid_hash(host, e->guid), e->seq);
+            if (e->pid >= 0)
+                map_del(&t->by_pid, pid_hash(host, e->pid), e->seq);
+            t->bytes -= e->bytes;
+            t->live--;
+            free_entry(e);
+        } else if (e) {
+            return;   /* the same start seen twice (two logs of one host) */
+        }
+    }
+    insert(t, host, p->guid, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
+           p->logon_id);
+}
+
+void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns)
+{
+    (void)host;
+    (void)guid;
+    (void)pid;
+    (void)time_ns;
+    /* Ended processes stay: their children's alerts still need them as
+     * ancestors, and a later start with the same pid is a new entry anyway.
+     * The count is for the statistics. */
+    t->st.ends++;
+}
+
+const struct proc_entry *proctree_find(const struct proctree *t, const char *host, const char *guid, int64_t pid,
+                                       int64_t time_ns)
+{
+    uint32_t h;
+    if (!host_known(t, host, &h))
+        return NULL;
+    if (guid) {
+        const struct proc_entry *e = at(t, find_guid(t, h, guid));
+        if (e)
+            return e;
+    }
+    if (pid >= 0)
+        return find_pid(t, h, pid, time_ns);
+    return NULL;
+}
+
+static const struct proc_entry *parent_of(const struct proctree *t, const struct proc_entry *e)
+{
+    const struct proc_entry *p = NULL;
+    if (e->parent_guid)
+        p = at(t, find_guid(t, e->host, e->parent_guid));
+    if (!p && e->ppid >= 0)
+        p = find_pid(t, e->host, e->ppid, e->start_ns);
+    return p == e ? NULL : p;
+}
+
+size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out,
+                         size_t max)
+{
+    size_t n = 0;
+    const struct proc_entry *seen[PROCTREE_MAX_DEPTH];
+    while (e && n < max && n < PROCTREE_MAX_DEPTH) {
+        for (size_t i = 0; i < n; i++)
+            if (seen[i] == e)
+                return n;   /* a loop in bad data */
+        seen[n] = e;
+        out[n++] = (struct stoat_process){.image = e->image, .command_line = e->command_line, .user = e->user,
+                                          .guid = e->guid, .pid = e->pid, .start_ns = e->start_ns};
+        e = parent_of(t, e);
+    }
+    return n;
+}
+
+uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
+{
+    const struct proc_entry *top = e;
+    for (int d = 0; e && d < PROCTREE_MAX_DEPTH; d++) {
+        top = e;
+        const struct proc_entry *p = parent_of(t, e);
+        /* the session manager, services and init are the roots of everything:
+         * a tree for our purpose stops below them */
+        if (!p || !p->image)
+            break;
+        const char *base = strrchr(p->image, '\\');
+        if (!base)
+            base = strrchr(p->image, '/');
+        base = base ? base + 1 : p->image;
+        if (str_ieq(base, "services.exe") || str_ieq(base, "wininit.exe") || str_ieq(base, "smss.exe") ||
+            str_ieq(base, "systemd") || str_ieq(base, "init") || str_ieq(base, "winlogon.exe") ||
+            str_ieq(base, "explorer.exe") || str_ieq(base, "sshd") || str_ieq(base, "svchost.exe"))
+            break;
+        e = p;
+    }
+    return top ? hash_mix(top->seq * 0x9E3779B97F4A7C15ULL + top->host) : 0;
+}
+
+const char *proctree_logon(const struct proc_entry *e)
+{
+    return e ? e->logon_id : NULL;
+}
+
+void proctree_get_stats(const struct proctree *t, struct proctree_stats *out)
+{
+    *out = t->st;
+    out->entries = t->live;
+    out->bytes = t->bytes;
+}

@@ -1,0 +1,61 @@
+/* The process table behind every alert's ancestry.
+ *
+ * Process start events (Sysmon 1, Security 4688, Sysmon for Linux, auditd
+ * exec, the live sensor) are recorded in input order, per host. A process is
+ * known by its GUID when the source gives one (Sysmon ProcessGuid), else by its
+ * pid and start time: a pid that is reused later starts a new entry, and a
+ * lookup by pid finds the newest process with that pid that started at or
+ * before the time asked, so reused pids never join the wrong tree. The table is
+ * bounded (entries and bytes); the oldest entries go first, counted. */
+#ifndef STOAT_BEHAVIOUR_PROCTREE_H
+#define STOAT_BEHAVIOUR_PROCTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/hunt.h"
+
+#define PROCTREE_MAX_DEPTH 12
+
+/* A process start as the writer gets it; strings may be NULL, need not be
+ * NUL-terminated beyond their lengths, and are copied. */
+struct proc_start {
+    const char *host;
+    const char *guid, *parent_guid;
+    int64_t pid, ppid;              /* -1 unknown */
+    int64_t time_ns;                /* INT64_MIN unknown */
+    const char *image, *command_line, *user, *logon_id;
+    const char *parent_image, *parent_command_line, *parent_user;
+};
+
+struct proc_entry;
+
+struct proctree_stats {
+    uint64_t starts, ends, evicted;
+    size_t entries, bytes;
+};
+
+struct proctree;
+
+struct proctree *proctree_create(size_t max_entries, size_t max_bytes);
+void proctree_destroy(struct proctree *t);   /* accepts NULL */
+
+void proctree_start(struct proctree *t, const struct proc_start *p);
+void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns);
+
+/* The process an event was about: by GUID, else the newest process with this
+ * pid on the host started at or before time_ns. NULL when unknown. */
+const struct proc_entry *proctree_find(const struct proctree *t, const char *host, const char *guid, int64_t pid,
+                                       int64_t time_ns);
+/* Fills out[0..] with the process and its ancestors (at most max); returns
+ * the count. Strings point into the table: valid until the next start. */
+size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out,
+                         size_t max);
+/* The topmost known ancestor's key within the host: processes of one tree
+ * share it (used to join alerts of one tree into an incident). */
+uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e);
+const char *proctree_logon(const struct proc_entry *e);
+void proctree_get_stats(const struct proctree *t, struct proctree_stats *out);
+
+#endif

@@ -1,0 +1,184 @@
+/* See consume.h. */
+#include "hunt/consume.h"
+
+#include <string.h>
+
+#include "rules/compile.h"
+#include "util/text.h"
+
+size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_level, const uint32_t *rules, size_t n,
+                        uint32_t *out, uint8_t *use)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
+        const struct rule *r = &rs->rules[idx];
+        bool report = !r->correlation_only && !r->behaviour_only && r->meta.level >= min_level;
+        if (!report && !r->feeds_correlation && !r->behaviour_only)
+            continue;
+        out[k] = idx;
+        use[k] = r->behaviour_only ? USE_BEHAVIOUR
+                 : (rules[i] & ENGINE_DEFERRED) ? USE_DEFERRED
+                 : report ? USE_REPORT
+                          : USE_CORRELATION;
+        k++;
+    }
+    return k;
+}
+
+int64_t consume_pid(const char *s, uint32_t n)
+{
+    int64_t v;
+    return s && parse_int64(s, n, &v) && v >= 0 ? v : -1;
+}
+
+int64_t consume_time(const char *s, uint32_t n)
+{
+    struct timestamp t;
+    return s && parse_timestamp(s, n, &t) ? timestamp_to_ns(&t) : INT64_MIN;
+}
+
+static void emit_alert(struct consumer *c, struct stoat_alert *a)
+{
+    c->stats->alerts++;
+    a->id = c->stats->alerts;
+    c->stats->alerts_by_level[a->rule->level]++;
+    for (size_t s = 0; s < c->nsinks; s++)
+        if (c->sinks[s].alert) {
+            stoat_err e = c->sinks[s].alert(c->sinks[s].ctx, a);
+            if (e && !c->err)
+                c->err = e;
+        }
+}
+
+/* An alert concluded by behaviour (not by a rule on one event). */
+static void on_behaviour_alert(void *ctx, struct stoat_alert *a)
+{
+    struct consumer *c = ctx;
+    emit_alert(c, a);
+    behaviour_alert(c->beh, a);
+}
+
+static void on_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct consumer *c = ctx;
+    c->stats->incidents++;
+    for (size_t s = 0; s < c->nsinks; s++)
+        if (c->sinks[s].incident) {
+            stoat_err e = c->sinks[s].incident(c->sinks[s].ctx, inc);
+            if (e && !c->err)
+                c->err = e;
+        }
+}
+
+void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
+                   size_t nsinks, const struct stoat_hunt_opts *opts, struct stoat_hunt_stats *stats)
+{
+    memset(c, 0, sizeof(*c));
+    c->rs = rs;
+    c->sinks = sinks;
+    c->nsinks = nsinks;
+    c->min_level = opts->min_level;
+    c->all_events = opts->all_events;
+    c->stats = stats;
+    struct behaviour_out bo = {.ctx = c, .incident = on_incident, .alert = on_behaviour_alert};
+    c->beh = behaviour_create(rs, &opts->behaviour, &bo);
+    c->eng = engine_ctx_create(rs);
+}
+
+void consumer_fini(struct consumer *c, const struct stoat_hunt_opts *opts)
+{
+    behaviour_finish(c->beh);
+    if (opts->behaviour.baseline_out && behaviour_write_baseline(c->beh, opts->behaviour.baseline_out) && !c->err)
+        c->err = STOAT_ERR_IO;
+    struct behaviour_stats bs;
+    behaviour_get_stats(c->beh, &bs);
+    c->stats->proc_evicted = bs.procs.evicted;
+    behaviour_destroy(c->beh);
+    engine_ctx_destroy(c->eng);
+    c->beh = NULL;
+    c->eng = NULL;
+}
+
+void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
+                   const uint32_t fl[PF_COUNT])
+{
+    if (end) {
+        behaviour_proc_end(c->beh, host, fv[PF_GUID], consume_pid(fv[PF_PID], fl[PF_PID]), t);
+        return;
+    }
+    struct proc_start ps = {
+        .host = host, .guid = fv[PF_GUID], .parent_guid = fv[PF_PARENT_GUID],
+        .pid = consume_pid(fv[PF_PID], fl[PF_PID]), .ppid = consume_pid(fv[PF_PPID], fl[PF_PPID]), .time_ns = t,
+        .image = fv[PF_IMAGE], .command_line = fv[PF_COMMAND_LINE], .user = fv[PF_USER],
+        .logon_id = fv[PF_LOGON_ID], .parent_image = fv[PF_PARENT_IMAGE],
+        .parent_command_line = fv[PF_PARENT_COMMAND_LINE], .parent_user = fv[PF_PARENT_USER],
+    };
+    behaviour_proc_start(c->beh, &ps);
+}
+
+/* The event again, in this stage's own engine context, with the extension
+ * fields from its ancestry (ancestry[0] is the process itself). */
+static void rebuild_event(struct consumer *c, const struct stoat_alert *a)
+{
+    struct engine_ctx *e = c->eng;
+    engine_event_begin(e);
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        engine_event_add(e, f->name, f->name_len, engine_field_id(e, f->name, f->name_len), f->value, f->value_len,
+                         f->type);
+    }
+    uint32_t ids[2] = {c->rs->field_ancestors, c->rs->field_ancestor_cmds};
+    static const char *const names[2] = {FIELD_ANCESTORS, FIELD_ANCESTOR_CMDS};
+    for (size_t i = 1; i < a->nancestry; i++) {
+        const char *v[2] = {a->ancestry[i].image, a->ancestry[i].command_line};
+        for (int k = 0; k < 2; k++)
+            if (v[k])
+                engine_event_add(e, names[k], (uint32_t)strlen(names[k]), ids[k], v[k], (uint32_t)strlen(v[k]),
+                                 STOAT_V_STRING);
+    }
+}
+
+void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,
+                    const struct actor *who)
+{
+    if (c->all_events)
+        for (size_t s = 0; s < c->nsinks; s++)
+            if (c->sinks[s].event) {
+                stoat_err e = c->sinks[s].event(c->sinks[s].ctx, a);
+                if (e && !c->err)
+                    c->err = e;
+            }
+    bool enriched = false, rebuilt = false;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = rules[i];
+        const struct rule *ru = &c->rs->rules[r];
+        if (use[i] == USE_CORRELATION)
+            continue;
+        if (!enriched) {
+            behaviour_enrich(c->beh, a, who);
+            enriched = true;
+        }
+        a->rule = &ru->meta;
+        if (use[i] == USE_BEHAVIOUR) {
+            behaviour_watch(c->beh, a);
+            continue;
+        }
+        if (use[i] == USE_DEFERRED) {
+            /* reads Ancestors: decide now that the process table knows them */
+            if (!rebuilt) {
+                rebuild_event(c, a);
+                rebuilt = true;
+            }
+            if (!engine_eval_rule(c->eng, r) || ru->correlation_only || ru->meta.level < c->min_level)
+                continue;
+        }
+        emit_alert(c, a);
+        behaviour_alert(c->beh, a);
+    }
+}
+
+void consumer_advance(struct consumer *c, int64_t now_ns)
+{
+    behaviour_advance(c->beh, now_ns);
+}

@@ -1,0 +1,484 @@
+/* EVTX files, chunks and records: everything above Binary XML.
+ *
+ * Why it works this way: the file header and chunk headers are advisory. A
+ * dirty or half-written file lies about its chunk count, a chunk can have a
+ * bad checksum and still hold good records, and old records linger in a
+ * chunk's slack after the last one the header claims. So chunks are counted
+ * from the file size, not the header; checksum mismatches are reported, not
+ * fatal; each record is validated on its own (signature, size, trailing copy
+ * of the size) and parsed; a damaged record is reported and the walk
+ * resynchronises on the next record signature; and slack is scanned for
+ * records that validate, skipping any whose id was already delivered from
+ * the same chunk (older copies of live records). A slack record often points
+ * at a template that newer records have overwritten, which would put its
+ * values under the wrong names, so it is only delivered (flagged recovered)
+ * when its template looks like one (plausible names and text, <Event> at
+ * the root), every value has its substitution's declared type, the value
+ * count matches, and its EventRecordID agrees with its header.
+ */
+#include "readers/evtx_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the EVTX reader assumes a little-endian host"
+#endif
+
+#define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
+_Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4,
+               "template table needs free slots");
+
+struct evtx_file {
+    const uint8_t *data;
+    size_t len;
+    char *name;
+    uint32_t nchunks;
+    /* header problems, reported with chunk 0 */
+    const char *hdr_problem[4];
+    unsigned nhdr_problems;
+    uint32_t hdr_chunks; /* what the header claims */
+};
+
+/* ---------------------------------------------------------------- CRC32 */
+
+/* RFC 1952 CRC-32, slicing by 16: chunk checksums cover most of the file,
+   so this runs over every byte once and is a fair share of the time. */
+static uint32_t crc_tab[16][256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_tab[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 16; t++)
+            crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+}
+
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+    crc = ~crc;
+    while (n >= 16) {
+        uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4), c = evtx_le32(p + 8),
+                 d = evtx_le32(p + 12);
+        crc = crc_tab[15][a & 0xff] ^ crc_tab[14][(a >> 8) & 0xff] ^
+              crc_tab[13][(a >> 16) & 0xff] ^ crc_tab[12][a >> 24] ^
+              crc_tab[11][b & 0xff] ^ crc_tab[10][(b >> 8) & 0xff] ^
+              crc_tab[9][(b >> 16) & 0xff] ^ crc_tab[8][b >> 24] ^
+              crc_tab[7][c & 0xff] ^ crc_tab[6][(c >> 8) & 0xff] ^
+              crc_tab[5][(c >> 16) & 0xff] ^ crc_tab[4][c >> 24] ^
+              crc_tab[3][d & 0xff] ^ crc_tab[2][(d >> 8) & 0xff] ^
+              crc_tab[1][(d >> 16) & 0xff] ^ crc_tab[0][d >> 24];
+        p += 16;
+        n -= 16;
+    }
+    while (n >= 8) {
+        uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4);
+        crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^
+              crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^
+              crc_tab[3][b & 0xff] ^ crc_tab[2][(b >> 8) & 0xff] ^
+              crc_tab[1][(b >> 16) & 0xff] ^ crc_tab[0][b >> 24];
+        p += 8;
+        n -= 8;
+    }
+    while (n--)
+        crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---------------------------------------------------------------- file */
+
+bool evtx_probe(const uint8_t *head, size_t len)
+{
+    return head && len >= 8 && memcmp(head, "ElfFile\0", 8) == 0;
+}
+
+static void set_err(struct evtx_error *err, const char *file, uint32_t chunk,
+                    uint64_t off, const char *reason)
+{
+    if (!err)
+        return;
+    err->file = file;
+    err->chunk = chunk;
+    err->offset = off;
+    err->reason = reason;
+}
+
+int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
+                  struct evtx_file **out, struct evtx_error *err)
+{
+    int ret = -1;
+    struct evtx_file *f = NULL;
+    *out = NULL;
+    if (!name)
+        name = "(memory)";
+    if (!evtx_probe(data, len)) {
+        set_err(err, name, UINT32_MAX, 0, "not an EVTX file (no ElfFile signature)");
+        goto out;
+    }
+    if (len < 128) {
+        set_err(err, name, UINT32_MAX, 0, "truncated file header");
+        goto out;
+    }
+    f = calloc(1, sizeof *f);
+    if (!f) {
+        set_err(err, name, UINT32_MAX, 0, "out of memory");
+        goto out;
+    }
+    f->name = strdup(name);
+    if (!f->name) {
+        set_err(err, name, UINT32_MAX, 0, "out of memory");
+        goto out;
+    }
+    f->data = data;
+    f->len = len;
+    if (crc32_update(0, data, 120) != evtx_le32(data + 124))
+        f->hdr_problem[f->nhdr_problems++] = "file header checksum mismatch";
+    if (evtx_le32(data + 120) & 1)
+        f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
+    size_t body = len > EVTX_FILE_HEADER_SIZE ? len - EVTX_FILE_HEADER_SIZE : 0;
+    size_t n = (body + EVTX_CHUNK_SIZE - 1) / EVTX_CHUNK_SIZE;
+    if (n > UINT32_MAX)
+        n = UINT32_MAX;
+    f->nchunks = (uint32_t)n;
+    if (len < EVTX_FILE_HEADER_SIZE)
+        f->hdr_problem[f->nhdr_problems++] = "file shorter than its header";
+    f->hdr_chunks = evtx_le16(data + 42);
+    *out = f;
+    f = NULL;
+    ret = 0;
+out:
+    evtx_close(f);
+    return ret;
+}
+
+uint32_t evtx_chunk_count(const struct evtx_file *f) { return f ? f->nchunks : 0; }
+const char *evtx_file_name(const struct evtx_file *f) { return f ? f->name : NULL; }
+size_t evtx_file_size(const struct evtx_file *f) { return f ? f->len : 0; }
+
+void evtx_close(struct evtx_file *f)
+{
+    if (!f)
+        return;
+    free(f->name);
+    free(f);
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+struct evtx_scratch *evtx_scratch_create(void)
+{
+    struct evtx_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    evtx_arena_init(&s->chunk_arena, EVTX_CHUNK_ARENA_CAP);
+    evtx_arena_init(&s->rec_arena, EVTX_RECORD_ARENA_CAP);
+    s->tpl_cap = TPL_SLOTS;
+    s->tpl_slots = calloc(TPL_SLOTS, sizeof *s->tpl_slots);
+    s->builder = evtx_builder_create();
+    if (!s->tpl_slots || !s->builder) {
+        evtx_scratch_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void evtx_scratch_destroy(struct evtx_scratch *s)
+{
+    if (!s)
+        return;
+    evtx_arena_free(&s->chunk_arena);
+    evtx_arena_free(&s->rec_arena);
+    evtx_builder_destroy(s->builder);
+    free(s->tpl_slots);
+    free(s->fields);
+    free(s->ids);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- chunks */
+
+struct walk {
+    const struct evtx_file *f;
+    uint32_t idx;
+    uint64_t base; /* file offset of the chunk */
+    const struct evtx_visitor *v;
+    struct evtx_chunk_ctx x;
+    int delivered;
+};
+
+static void report(const struct walk *w, uint64_t off, const char *reason)
+{
+    if (!w->v->error)
+        return;
+    struct evtx_error e = { w->f->name, w->idx, off, reason };
+    w->v->error(w->v->ctx, &e);
+}
+
+/* Checks the record frame at chunk offset pos: signature, sizes, copy. */
+static bool record_frame_ok(const uint8_t *c, size_t avail, size_t pos, uint32_t *size)
+{
+    if (pos + EVTX_RECORD_MIN_SIZE > avail)
+        return false;
+    if (memcmp(c + pos, "\x2a\x2a\0\0", 4) != 0)
+        return false;
+    uint32_t sz = evtx_le32(c + pos + 4);
+    if (sz < EVTX_RECORD_MIN_SIZE || sz > avail - pos)
+        return false;
+    if (evtx_le32(c + pos + sz - 4) != sz)
+        return false;
+    *size = sz;
+    return true;
+}
+
+static bool id_seen(const struct evtx_scratch *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->nids; i++)
+        if (s->ids[i] == id)
+            return true;
+    return false;
+}
+
+static int note_id(struct evtx_scratch *s, uint64_t id)
+{
+    if (s->nids == s->ids_cap) {
+        size_t n = s->ids_cap ? s->ids_cap * 2 : 256;
+        uint64_t *p = realloc(s->ids, n * sizeof *p);
+        if (!p)
+            return -2;
+        s->ids = p;
+        s->ids_cap = n;
+    }
+    s->ids[s->nids++] = id;
+    return 0;
+}
+
+/* A recovered record whose EventRecordID field disagrees with its header
+   was decoded with a template that is not its own. */
+static bool event_id_agrees(const struct evtx_scratch *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->nfields; i++) {
+        const struct evtx_field *f = &s->fields[i];
+        if (f->name_len != 13 || memcmp(f->name, "EventRecordID", 13) != 0)
+            continue;
+        uint64_t v = 0;
+        for (uint32_t k = 0; k < f->value_len; k++) {
+            if (f->value[k] < '0' || f->value[k] > '9')
+                return false;
+            v = v * 10 + (uint64_t)(f->value[k] - '0');
+        }
+        return v == id;
+    }
+    return true;
+}
+
+/* Parses and delivers the record at pos (frame already checked). Returns 0
+   when delivered, 1 when the record is damaged (reported unless quiet), -1
+   when the visitor stops, -2 when out of memory. */
+static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, bool quiet)
+{
+    struct evtx_scratch *s = w->x.s;
+    const uint8_t *c = w->x.chunk;
+    const char *why = NULL;
+    s->nfields = 0;
+    evtx_arena_reset(&s->rec_arena);
+    w->x.strict = recovered;
+    int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
+                                size - EVTX_RECORD_MIN_SIZE, &why);
+    if (rc == -2 && (s->rec_arena.capped || s->chunk_arena.capped)) {
+        /* a record that expands past the size caps is damage, not OOM */
+        rc = -1;
+        why = "record expands past the size caps";
+    }
+    if (rc == -2)
+        return -2;
+    if (rc) {
+        if (!quiet)
+            report(w, w->base + pos, why ? why : "malformed record");
+        return 1;
+    }
+    uint64_t id = evtx_le64(c + pos + 8);
+    if (recovered && !event_id_agrees(s, id))
+        return 1;
+    struct evtx_record r = {
+        .record_id = id,
+        .written_filetime = evtx_le64(c + pos + 16),
+        .file_offset = w->base + pos,
+        .size = size,
+        .chunk = w->idx,
+        .recovered = recovered,
+        .nfields = s->nfields,
+        .fields = s->fields,
+    };
+    if (note_id(s, r.record_id))
+        return -2;
+    w->delivered++;
+    int stop = w->v->record ? w->v->record(w->v->ctx, &r) : 0;
+    return stop ? -1 : 0;
+}
+
+/* Finds the next record signature at or after pos (8-byte aligned, like
+   every record Windows writes). */
+static size_t next_signature(const uint8_t *c, size_t pos, size_t end)
+{
+    pos = (pos + 7) & ~(size_t)7;
+    while (pos + 4 <= end) {
+        const uint8_t *q = memchr(c + pos, 0x2a, end - pos - 3);
+        if (!q)
+            break;
+        pos = (size_t)(q - c);
+        if (pos & 7) {
+            pos = (pos + 7) & ~(size_t)7;
+            continue;
+        }
+        if (c[pos + 1] == 0x2a && c[pos + 2] == 0 && c[pos + 3] == 0)
+            return pos;
+        pos += 8;
+    }
+    return end;
+}
+
+/* Unused chunks are 64 KiB of zeros: compare the block with itself shifted
+   by one byte, which libc does a vector at a time. */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Scans [pos, avail) for records that validate; delivered as recovered. */
+static int scan_slack(struct walk *w, size_t pos, size_t avail)
+{
+    const uint8_t *c = w->x.chunk;
+    while ((pos = next_signature(c, pos, avail)) < avail) {
+        uint32_t size;
+        if (record_frame_ok(c, avail, pos, &size) &&
+            !id_seen(w->x.s, evtx_le64(c + pos + 8))) {
+            int rc = do_record(w, pos, size, true, true);
+            if (rc < 0)
+                return rc;
+            if (rc == 0) {
+                pos += size;
+                continue;
+            }
+        }
+        pos += 8;
+    }
+    return 0;
+}
+
+int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratch *s,
+                     const struct evtx_visitor *v)
+{
+    if (!f || !s || !v || idx >= f->nchunks)
+        return 0;
+    struct walk w = { 0 };
+    w.f = f;
+    w.idx = idx;
+    w.v = v;
+    w.base = EVTX_FILE_HEADER_SIZE + (uint64_t)idx * EVTX_CHUNK_SIZE;
+    if (idx == 0) {
+        struct walk hw = w;
+        hw.idx = UINT32_MAX;
+        for (unsigned i = 0; i < f->nhdr_problems; i++)
+            report(&hw, 0, f->hdr_problem[i]);
+    }
+    if (w.base >= f->len)
+        return 0;
+    const uint8_t *c = f->data + w.base;
+    size_t avail = f->len - w.base;
+    if (avail > EVTX_CHUNK_SIZE)
+        avail = EVTX_CHUNK_SIZE;
+
+    evtx_arena_reset(&s->chunk_arena);
+    evtx_tpl_cache_reset(s);
+    if (++s->gen == 0) { /* wrapped: old entries could look current */
+        memset(s->names, 0, sizeof s->names);
+        s->gen = 1;
+    }
+    s->nids = 0;
+    w.x.chunk = c;
+    w.x.len = avail;
+    w.x.s = s;
+
+    int rc = 0;
+    if (avail < EVTX_CHUNK_HEADER_SIZE || memcmp(c, "ElfChnk\0", 8) != 0) {
+        if (all_zero(c, avail))
+            return 0; /* never used: normal at the end of a file */
+        report(&w, w.base, avail < EVTX_CHUNK_HEADER_SIZE ? "truncated chunk header"
+                                                          : "bad chunk signature");
+        if (avail > EVTX_CHUNK_HEADER_SIZE)
+            rc = scan_slack(&w, EVTX_CHUNK_HEADER_SIZE, avail);
+        goto out;
+    }
+    if (avail < EVTX_CHUNK_SIZE)
+        report(&w, w.base, "truncated chunk");
+    if (idx >= f->hdr_chunks)
+        report(&w, w.base, "chunk beyond the header's chunk count (dirty file)");
+
+    uint32_t hcrc = crc32_update(crc32_update(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
+    if (hcrc != evtx_le32(c + 124))
+        report(&w, w.base, "chunk header checksum mismatch");
+
+    uint32_t free_off = evtx_le32(c + 48);
+    size_t end = free_off;
+    if (free_off < EVTX_CHUNK_HEADER_SIZE || free_off > EVTX_CHUNK_SIZE) {
+        report(&w, w.base + 48, "chunk free-space offset out of range");
+        end = avail;
+    } else if (end > avail) {
+        end = avail;
+    } else if (crc32_update(0, c + EVTX_CHUNK_HEADER_SIZE, end - EVTX_CHUNK_HEADER_SIZE) !=
+               evtx_le32(c + 52)) {
+        report(&w, w.base, "chunk records checksum mismatch");
+    }
+
+    size_t pos = EVTX_CHUNK_HEADER_SIZE;
+    bool resync = false;
+    while (pos + EVTX_RECORD_MIN_SIZE <= end) {
+        uint32_t size;
+        if (!record_frame_ok(c, avail, pos, &size)) {
+            if (!resync) {
+                if (all_zero(c + pos, end - pos))
+                    break; /* zero fill before the free offset: nothing more */
+                report(&w, w.base + pos, "corrupt record header");
+            }
+            resync = true;
+            pos = next_signature(c, pos + 8, end);
+            continue;
+        }
+        rc = do_record(&w, pos, size, false, false);
+        if (rc < 0)
+            goto out;
+        resync = false;
+        pos += size;
+    }
+    rc = scan_slack(&w, pos > end ? pos : end, avail);
+out:
+    if (rc == -1 || rc == -2)
+        return rc;
+    return w.delivered;
+}
+
+long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s,
+                    const struct evtx_visitor *v)
+{
+    long total = 0;
+    if (f && f->nchunks == 0) {
+        struct walk w = { .f = f, .idx = UINT32_MAX, .v = v };
+        for (unsigned i = 0; i < f->nhdr_problems; i++)
+            report(&w, 0, f->hdr_problem[i]);
+    }
+    for (uint32_t i = 0; f && i < f->nchunks; i++) {
+        int rc = evtx_parse_chunk(f, i, s, v);
+        if (rc < 0)
+            return rc;
+        total += rc;
+    }
+    return total;
+}

@@ -1,0 +1,121 @@
+/* Windows XML Event Log (EVTX) reader.
+ *
+ * Why it looks like this: an EVTX file is a 4 KiB header followed by 64 KiB
+ * chunks that are self-contained (each has its own string and template
+ * tables), so a chunk is the unit of work. The file object is immutable after
+ * evtx_open_mem(); threads parse different chunks at once, each with its own
+ * evtx_scratch, which holds every decoded byte and is reset (not freed) per
+ * chunk. Records are not turned into XML: each one is flattened straight into
+ * (name, value) fields the way Sigma rules name them, and handed to a
+ * visitor; the fields live in the scratch and are valid only during the call.
+ *
+ * Damage (bad checksums, truncated or corrupt records, dirty headers) is
+ * reported through visitor->error and parsing goes on with whatever still
+ * validates. No function here reads outside the buffer it was given.
+ */
+#ifndef STOAT_READERS_EVTX_H
+#define STOAT_READERS_EVTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVTX_FILE_HEADER_SIZE 4096u
+#define EVTX_CHUNK_SIZE       65536u
+
+struct evtx_file;
+struct evtx_scratch;
+
+/* What a field's value text is; the text itself is always UTF-8 rendered the
+   way evtxexport renders that value type. */
+enum evtx_vtype {
+    EVTX_V_STRING = 0, /* UTF-16 or ANSI string, entity/char refs, CDATA */
+    EVTX_V_INT,        /* signed decimal */
+    EVTX_V_UINT,       /* unsigned decimal */
+    EVTX_V_FLOAT,
+    EVTX_V_BOOL,       /* "true" / "false" */
+    EVTX_V_NULL,       /* absent value: the text is "" */
+    EVTX_V_HEX,        /* hexadecimal integer (HexInt32/64, size_t): "0x..." */
+    EVTX_V_BINARY,     /* binary data as upper-case hex digits */
+    EVTX_V_GUID,       /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
+    EVTX_V_SID,        /* "S-1-5-..." */
+    EVTX_V_TIME,       /* FILETIME or SYSTEMTIME as ISO 8601 UTC */
+    EVTX_V_COUNT
+};
+
+struct evtx_field {
+    const char *name;
+    uint32_t    name_len;
+    const char *value; /* NUL-terminated as a convenience; value_len excludes it */
+    uint32_t    value_len;
+    uint8_t     type;  /* enum evtx_vtype */
+};
+
+struct evtx_record {
+    uint64_t record_id;
+    uint64_t written_filetime; /* 100 ns intervals since 1601-01-01 UTC */
+    uint64_t file_offset;      /* of the record header */
+    uint32_t size;             /* record size in bytes, header to trailing copy */
+    uint32_t chunk;
+    bool     recovered;        /* found in chunk slack, past the last record */
+    size_t   nfields;
+    const struct evtx_field *fields; /* valid only during the callback */
+};
+
+struct evtx_error {
+    const char *file;
+    uint32_t    chunk;  /* UINT32_MAX when the error is about the file header */
+    uint64_t    offset; /* file offset of the damaged structure */
+    const char *reason;
+};
+
+struct evtx_visitor {
+    void *ctx;
+    int  (*record)(void *ctx, const struct evtx_record *rec); /* non-zero stops */
+    void (*error)(void *ctx, const struct evtx_error *err);   /* may be NULL */
+};
+
+/* True when head starts with the EVTX file signature "ElfFile\0". */
+bool evtx_probe(const uint8_t *head, size_t len);
+
+/* Opens an in-memory EVTX file; data must outlive the file object. name is
+   copied and used in error reports. Returns 0, or -1 with *err filled (when
+   err is not NULL) if the buffer is not an EVTX file at all. A damaged but
+   usable header is not a failure: it is reported again, chunk UINT32_MAX, by
+   the first evtx_parse_chunk(chunk 0) call. */
+int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
+                  struct evtx_file **out, struct evtx_error *err);
+
+/* Number of chunk slots present in the data (not what the header claims: a
+   dirty file may hold more). Empty slots parse to no records. */
+uint32_t evtx_chunk_count(const struct evtx_file *f);
+
+/* Parses one chunk, calling v->record for each valid record in order, then
+   for records recovered from the chunk's slack. Returns the number of records
+   delivered, or -1 if the visitor asked to stop, or -2 when out of memory. */
+int evtx_parse_chunk(const struct evtx_file *f, uint32_t chunk,
+                     struct evtx_scratch *s, const struct evtx_visitor *v);
+
+/* Convenience: every chunk in order with one scratch. Same return rules,
+   summed. */
+long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s,
+                    const struct evtx_visitor *v);
+
+const char *evtx_file_name(const struct evtx_file *f);
+size_t      evtx_file_size(const struct evtx_file *f);
+
+struct evtx_scratch *evtx_scratch_create(void);
+void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */
+void evtx_close(struct evtx_file *f);              /* accepts NULL */
+
+/* Name of a value type ("string", "int", ...), for dumps and tests. */
+const char *evtx_vtype_name(uint8_t type);
+
+/* Appends the record as one JSON object and a newline to a malloc'd buffer
+   (*buf, *len used, *cap allocated; all may start as NULL/0). Control
+   characters are escaped and invalid UTF-8 becomes \ufffd. Field names that
+   repeat (e.g. unnamed Data) become one JSON array. Returns 0, -1 on ENOMEM. */
+int evtx_record_to_json(const struct evtx_record *rec, char **buf, size_t *len,
+                        size_t *cap);
+
+#endif

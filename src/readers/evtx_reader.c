@@ -1,0 +1,258 @@
+/* EVTX as a hunt input: the glue between the EVTX parser (evtx.h) and the
+ * reader interface. The file is memory-mapped (or, for standard input and
+ * gzip, read into memory up to a cap) and never copied; a unit is a run of
+ * chunks, so workers parse chunks of one file in parallel. The mapping lives
+ * until the writer has seen the file's last unit (release), because workers
+ * read it after the reading thread has moved on. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "readers/evtx.h"
+#include "readers/reader.h"
+#include "util/mem.h"
+
+#define EVTX_CHUNKS_PER_UNIT 16
+#define EVTX_MAX_IN_MEMORY (2ull << 30)   /* stdin or gzip: read whole, up to this */
+
+struct evtx_state {
+    struct evtx_file *ef;
+    uint8_t *data;
+    size_t len;
+    bool mapped;
+    uint32_t next, nchunks;
+};
+
+static bool evtx_reader_probe(const unsigned char *head, size_t n)
+{
+    return evtx_probe(head, n);
+}
+
+static int evtx_reader_open(struct input_file *f, struct input *in, char *why, size_t whylen)
+{
+    struct evtx_state *s = xcalloc(1, sizeof(*s));
+    int fd = input_fd(in);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            s->data = m;
+            s->len = (size_t)st.st_size;
+            s->mapped = true;
+            madvise(m, s->len, MADV_SEQUENTIAL);
+        }
+    }
+    if (!s->mapped) {
+        /* a pipe or a compressed file: read it whole (chunks refer to each
+         * other only through the header, but random access is simplest) */
+        size_t cap = 1 << 20;
+        s->data = xmalloc(cap);
+        for (;;) {
+            if (s->len == cap) {
+                if (cap >= EVTX_MAX_IN_MEMORY) {
+                    snprintf(why, whylen, "EVTX from a pipe or gzip larger than 2 GiB; give the plain file");
+                    free(s->data);
+                    free(s);
+                    return -1;
+                }
+                cap *= 2;
+                s->data = xrealloc(s->data, cap);
+            }
+            long r = input_read(in, (char *)s->data + s->len, cap - s->len, why, whylen);
+            if (r < 0) {
+                free(s->data);
+                free(s);
+                return -1;
+            }
+            if (r == 0)
+                break;
+            s->len += (size_t)r;
+        }
+    }
+    struct evtx_error err = {0};
+    if (evtx_open_mem(s->data, s->len, f->name, &s->ef, &err)) {
+        snprintf(why, whylen, "not a usable EVTX file: %s", err.reason ? err.reason : "bad header");
+        if (s->mapped)
+            munmap(s->data, s->len);
+        else
+            free(s->data);
+        free(s);
+        return -1;
+    }
+    s->nchunks = evtx_chunk_count(s->ef);
+    f->reader_state = s;
+    f->product = "windows";
+    return 0;
+}
+
+static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
+{
+    (void)in;
+    (void)why;
+    (void)whylen;
+    struct evtx_state *s = f->reader_state;
+    /* chunk 0 is always handed out, even when the file has none, so that
+     * header damage gets reported */
+    if (s->next >= s->nchunks && !(s->next == 0 && s->nchunks == 0))
+        return 0;
+    if (s->nchunks == 0) {
+        s->next = 1;
+        u->map = s->data;
+        u->map_len = s->len;
+        u->part_begin = u->part_end = 0;
+        return 1;
+    }
+    u->map = s->data;
+    u->map_len = s->len;
+    u->part_begin = s->next;
+    u->part_end = s->next + EVTX_CHUNKS_PER_UNIT < s->nchunks ? s->next + EVTX_CHUNKS_PER_UNIT : s->nchunks;
+    u->file_offset = EVTX_FILE_HEADER_SIZE + (uint64_t)s->next * EVTX_CHUNK_SIZE;
+    s->next = u->part_end;
+    return 1;
+}
+
+/* The producer is done; the mapping stays for the workers (see release). */
+static void evtx_reader_close(struct input_file *f)
+{
+    (void)f;
+}
+
+static void evtx_reader_release(struct input_file *f)
+{
+    struct evtx_state *s = f->reader_state;
+    if (!s)
+        return;
+    evtx_close(s->ef);
+    if (s->mapped)
+        munmap(s->data, s->len);
+    else
+        free(s->data);
+    free(s);
+    f->reader_state = NULL;
+}
+
+/* ----------------------------------------------------------------- worker */
+
+#define NAME_CACHE 512
+
+struct name_slot {
+    const char *name;
+    uint32_t len;
+    uint32_t id;
+};
+
+struct evtx_worker {
+    struct evtx_scratch *scratch;
+    /* field name -> id, keyed by the name's address: names live in the
+     * chunk's template table, so the cache is emptied per chunk */
+    struct name_slot cache[NAME_CACHE];
+    const struct event_sink *sink;
+    struct unit *u;
+    uint64_t local;
+};
+
+static void *evtx_worker_create(const struct mapping *map)
+{
+    (void)map;
+    struct evtx_worker *w = xcalloc(1, sizeof(*w));
+    w->scratch = evtx_scratch_create();
+    return w;
+}
+
+static void evtx_worker_destroy(void *ws)
+{
+    struct evtx_worker *w = ws;
+    if (!w)
+        return;
+    evtx_scratch_destroy(w->scratch);
+    free(w);
+}
+
+static uint8_t stoat_type(uint8_t t)
+{
+    switch (t) {
+    case EVTX_V_INT:
+    case EVTX_V_UINT:
+    case EVTX_V_FLOAT:
+        return STOAT_V_NUMBER;
+    case EVTX_V_BOOL:
+        return STOAT_V_BOOL;
+    case EVTX_V_NULL:
+        return STOAT_V_NULL;
+    default:
+        return STOAT_V_STRING;
+    }
+}
+
+static uint32_t name_id(struct evtx_worker *w, const char *name, uint32_t len)
+{
+    size_t slot = (((uintptr_t)name >> 3) ^ len) % NAME_CACHE;
+    struct name_slot *c = &w->cache[slot];
+    if (c->name == name && c->len == len)
+        return c->id;
+    c->name = name;
+    c->len = len;
+    c->id = w->sink->field_id(w->sink->ctx, name, len);
+    return c->id;
+}
+
+static int on_record(void *ctx, const struct evtx_record *rec)
+{
+    struct evtx_worker *w = ctx;
+    const struct event_sink *s = w->sink;
+    w->u->records++;
+    s->begin(s->ctx, ++w->local, 0, rec->file_offset);
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const struct evtx_field *f = &rec->fields[i];
+        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f->name, f->name_len), f->value, f->value_len,
+                      stoat_type(f->type)))
+            break;
+    }
+    s->end(s->ctx);
+    w->u->events++;
+    return 0;
+}
+
+static void on_error(void *ctx, const struct evtx_error *e)
+{
+    struct evtx_worker *w = ctx;
+    char msg[300];
+    if (e->chunk == UINT32_MAX) {
+        /* a dirty or inconsistent header: every chunk is still read */
+        snprintf(msg, sizeof(msg), "file header: %s (the chunks are read regardless)", e->reason);
+        w->sink->bad(w->sink->ctx, 0, e->offset, true, true, msg);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "chunk %u: %s; skipped, the valid records around it are kept", e->chunk, e->reason);
+    w->sink->bad(w->sink->ctx, 0, e->offset, true, false, msg);
+    w->u->skipped++;
+}
+
+static void evtx_parse(void *ws, struct unit *u, const struct event_sink *sink)
+{
+    struct evtx_worker *w = ws;
+    struct evtx_state *s = u->file->reader_state;
+    w->sink = sink;
+    w->u = u;
+    w->local = 0;
+    struct evtx_visitor v = {.ctx = w, .record = on_record, .error = on_error};
+    uint32_t end = u->part_end > u->part_begin ? u->part_end : u->part_begin + 1;
+    for (uint32_t c = u->part_begin; c < end; c++) {
+        memset(w->cache, 0, sizeof(w->cache));
+        if (c < s->nchunks || c == 0)
+            evtx_parse_chunk(s->ef, c, w->scratch, &v);
+    }
+}
+
+const struct reader_ops reader_evtx = {
+    .name = "evtx",
+    .probe = evtx_reader_probe,
+    .open = evtx_reader_open,
+    .fill = evtx_reader_fill,
+    .close = evtx_reader_close,
+    .release = evtx_reader_release,
+    .worker_create = evtx_worker_create,
+    .worker_destroy = evtx_worker_destroy,
+    .parse = evtx_parse,
+};

@@ -1,0 +1,120 @@
+/* Internals shared by the sensor's files (not for the engine): the sensor
+ * object, the process table and the helpers both capture modes use. Kept in
+ * one header so each mode stays a thin producer of struct sensor_event and the
+ * enrichment (process table, user names) lives in one place. */
+#ifndef STOAT_SENSOR_INT_H
+#define STOAT_SENSOR_INT_H
+
+#include "sensor/sensor.h"
+#include "sensor/sensor_abi_user.h"
+#include <sys/types.h>
+
+#define SENSOR_CMDLINE_KEEP   8192u   /* bytes of a command line kept in the process table */
+#define SENSOR_PROC_READ_MAX  (128u * 1024u)  /* cap on any /proc file we read */
+#define SENSOR_USER_CACHE     256u
+#define SENSOR_PENDING_ARGV   16u     /* execs whose argv parts are in flight */
+
+struct proc_info {
+	uint32_t tgid, ppid, uid;
+	uint64_t start_ns, pstart_ns;
+	char *image;
+	char *cmdline;
+	bool exited;
+	/* table links */
+	uint32_t hnext;              /* hash chain, index+1 */
+	uint32_t prev, next;         /* list (live LRU or exited FIFO), index+1 */
+	uint8_t on_list;             /* 0 free, 1 live, 2 exited */
+};
+
+struct proctab;
+struct proctab *proctab_new(size_t cap);
+void proctab_free(struct proctab *pt);
+/* start_ns == 0: the newest entry for tgid that has not exited. Otherwise an
+ * entry whose start matches to within one clock tick (/proc has ticks). */
+struct proc_info *proctab_get(struct proctab *pt, uint32_t tgid, uint64_t start_ns);
+/* Returns the entry for (tgid, start), created if missing (evicting if full). */
+struct proc_info *proctab_put(struct proctab *pt, uint32_t tgid, uint64_t start_ns);
+void proctab_exited(struct proctab *pt, struct proc_info *pi);
+uint64_t proctab_evictions(const struct proctab *pt);
+size_t proctab_count(const struct proctab *pt);
+int proctab_set(char **dst, const char *s, size_t len);   /* copies, capped, NUL-terminated */
+
+/* /proc helpers (hostile input: capped reads, parsed with bounds) */
+struct procstat {
+	uint32_t ppid, sid;
+	int32_t tty_nr;
+	uint64_t start_ticks;
+	char comm[16];
+};
+ssize_t proc_read_file(int pid, const char *name, char *buf, size_t cap);  /* -errno or bytes */
+int proc_read_stat(int pid, struct procstat *st);
+int proc_parse_stat(const char *buf, size_t len, struct procstat *st);   /* buf need not be NUL-terminated */
+int proc_readlink(int pid, const char *name, char *buf, size_t cap);
+uint64_t proc_ticks_to_ns(uint64_t ticks);
+
+struct argv_pending {
+	uint32_t tgid;
+	uint64_t start_ns;
+	uint64_t seq;
+	uint32_t nparts_seen;
+	uint32_t have_mask;          /* bit per part (32 parts max) */
+	size_t len;                  /* highest byte written */
+	char *buf;                   /* SENSOR_ARGV_CHUNK * SENSOR_ARGV_MAX_PARTS */
+};
+
+struct sensor_bpf;
+struct ring_buffer;
+
+struct sensor {
+	bool fallback;
+	char mode[512];
+	char **watch;                /* normalised absolute paths */
+	size_t nwatch;
+	struct proctab *pt;
+	struct sensor_stats st;
+	uint64_t kloss_base[SENSOR_LOST_MAX_];
+	int64_t boot_to_wall_ns;     /* wall = boot + this */
+	uint32_t boot_tag;           /* 32 bits of the boot id, for ProcessGuid */
+	char hostname[256];
+
+	/* ebpf */
+	struct sensor_bpf *skel;
+	struct ring_buffer *rb;
+	struct argv_pending pend[SENSOR_PENDING_ARGV];
+	uint64_t pend_seq;
+
+	/* fallback */
+	int nl_fd, fan_fd;
+
+	/* delivery */
+	int (*cb)(void *ctx, const struct sensor_event *ev);
+	void *cbctx;
+	int cbret;
+	int delivered;
+
+	/* scratch, reused per event */
+	char *cmd;                   /* joined command line */
+	size_t cmd_cap;
+	char *pbuf;                  /* /proc reads */
+	char *image_buf, *cwd_buf;   /* PATH_MAX each */
+	char *argv_buf;              /* the whole argv of one exec, NUL-terminated */
+	char *lookup_buf;            /* proc_lookup's own readlink buffer */
+
+	struct { uint32_t uid; char name[64]; bool used; } users[SENSOR_USER_CACHE];
+};
+
+/* sensor.c */
+int sensor_deliver(struct sensor *s, struct sensor_event *ev);
+const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc);
+void sensor_enrich(struct sensor *s, struct sensor_event *ev);
+int64_t sensor_boot_to_wall(void);
+
+/* fallback.c */
+int fallback_open(struct sensor *s, char *errbuf, size_t errlen);
+int fallback_poll(struct sensor *s, int timeout_ms);
+void fallback_close(struct sensor *s);
+
+/* fields.c */
+const char *sensor_user_name(struct sensor *s, uint32_t uid);
+
+#endif

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Runs stoat's own rule pack against its test events: for each rule file
+# rules/<...>/<stem>.yml, every event of tests/rule-pack/<stem>/match.jsonl
+# must raise the rule and no event of nomatch.jsonl may. Correlation rules are
+# checked with the rules they name. Last line: "rule-pack: P passed, F failed".
+set -u
+cd "$(dirname "$0")/../.."
+STOAT=${STOAT:-build/stoat}
+pass=0; fail=0; skip=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+count_lines() { grep -c . "$1" 2>/dev/null || echo 0; }
+for rule in $(find rules -name '*.yml' | sort); do
+    stem=$(basename "$rule" .yml)
+    dir=tests/rule-pack/$stem
+    if [ ! -d "$dir" ]; then
+        echo "FAIL $stem: no test folder $dir"; fail=$((fail+1)); continue
+    fi
+    rules_arg="-r $rule"
+    if grep -q '^correlation:' "$rule"; then
+        # a correlation needs the rules it names: the whole pack
+        rules_arg="-r rules"
+        if ! $STOAT hunt --help 2>/dev/null | grep -q correlat; then
+            echo "SKIP $stem: correlation rules are evaluated from the behaviour issue on"; skip=$((skip+1)); continue
+        fi
+    fi
+    want=$(count_lines "$dir/match.jsonl")
+    $STOAT hunt -q -j 1 --no-default-rules $rules_arg --format jsonl -o "$tmp/m.jsonl" "$dir/match.jsonl" 2>"$tmp/err"
+    got=$(grep -c "\"id\":\"$(sed -n 's/^id: *//p' "$rule" | head -1)\"" "$tmp/m.jsonl")
+    $STOAT hunt -q -j 1 --no-default-rules $rules_arg --format jsonl -o "$tmp/n.jsonl" "$dir/nomatch.jsonl" 2>>"$tmp/err"
+    bad=$(grep -c "\"id\":\"$(sed -n 's/^id: *//p' "$rule" | head -1)\"" "$tmp/n.jsonl")
+    if [ "$got" -eq "$want" ] && [ "$bad" -eq 0 ] && [ "$want" -gt 0 ]; then
+        pass=$((pass+1))
+    else
+        echo "FAIL $stem: $got of $want match events raised it, $bad nomatch events did"
+        sed 's/^/    /' "$tmp/err" | head -5
+        fail=$((fail+1))
+    fi
+done
+[ "$skip" -gt 0 ] && echo "rule-pack: $skip correlation rules skipped"
+echo "rule-pack: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

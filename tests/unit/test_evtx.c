@@ -1,0 +1,1049 @@
+/* Unit tests for the EVTX reader (src/readers/evtx*.c).
+ *
+ * Why hand-built buffers: the damage cases (bad checksums, truncated and
+ * corrupt records, records in slack, lying headers) and the rarer Binary XML
+ * shapes (every value type, arrays, nested Binary XML, entity and character
+ * references) hardly occur in real sample files, so a small writer below
+ * builds exactly the bytes each test needs, checksums included.
+ */
+#include "testutil.h"
+
+#include "readers/evtx.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ byte writer */
+
+struct w {
+    uint8_t *b;
+    size_t pos, cap;
+};
+
+static void put(struct w *w, const void *p, size_t n)
+{
+    assert_true(w->pos + n <= w->cap);
+    memcpy(w->b + w->pos, p, n);
+    w->pos += n;
+}
+static void u8(struct w *w, uint8_t v) { put(w, &v, 1); }
+static void u16(struct w *w, uint16_t v) { put(w, &v, 2); }
+static void u32(struct w *w, uint32_t v) { put(w, &v, 4); }
+static void u64(struct w *w, uint64_t v) { put(w, &v, 8); }
+static void set32(struct w *w, size_t at, uint32_t v) { memcpy(w->b + at, &v, 4); }
+
+static void utf16(struct w *w, const char *s)
+{
+    for (; *s; s++)
+        u16(w, (uint8_t)*s);
+}
+
+static uint32_t crc32_ref(const uint8_t *p, size_t n, uint32_t crc)
+{
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
+/* An inline name: the offset field points right after itself. */
+static void name(struct w *w, const char *s)
+{
+    u32(w, (uint32_t)(w->pos + 4));
+    u32(w, 0);
+    u16(w, 0);
+    u16(w, (uint16_t)strlen(s));
+    utf16(w, s);
+    u16(w, 0);
+}
+
+/* Element start; returns where its size field is so it can be patched. */
+static size_t open_el(struct w *w, const char *n, int has_attrs)
+{
+    u8(w, has_attrs ? 0x41 : 0x01);
+    u16(w, 0xffff);
+    size_t at = w->pos;
+    u32(w, 0);
+    name(w, n);
+    if (has_attrs)
+        u32(w, 0); /* attribute list size: not relied on */
+    return at;
+}
+static void end_size(struct w *w, size_t at) { set32(w, at, (uint32_t)(w->pos - at - 4)); }
+
+static void attr(struct w *w, const char *n, int more)
+{
+    u8(w, more ? 0x46 : 0x06);
+    name(w, n);
+}
+static void text(struct w *w, const char *s)
+{
+    u8(w, 0x05);
+    u8(w, 0x01);
+    u16(w, (uint16_t)strlen(s));
+    utf16(w, s);
+}
+static void sub(struct w *w, uint16_t idx, uint8_t type, int optional)
+{
+    u8(w, optional ? 0x0e : 0x0d);
+    u16(w, idx);
+    u8(w, type);
+}
+static void close_start(struct w *w) { u8(w, 0x02); }
+static void close_empty(struct w *w) { u8(w, 0x03); }
+static void end_el(struct w *w) { u8(w, 0x04); }
+static void frag(struct w *w)
+{
+    u8(w, 0x0f);
+    u8(w, 1);
+    u8(w, 1);
+    u8(w, 0);
+}
+
+/* <Data Name="n">%idx</Data> */
+static void data_sub(struct w *w, const char *n, uint16_t idx, uint8_t type, int optional)
+{
+    size_t at = open_el(w, "Data", 1);
+    attr(w, "Name", 0);
+    text(w, n);
+    close_start(w);
+    sub(w, idx, type, optional);
+    end_el(w);
+    end_size(w, at);
+}
+
+/* Template instance header with an inline definition; the body is written
+   by the caller between tpl_begin and tpl_end. */
+static size_t tpl_begin(struct w *w)
+{
+    u8(w, 0x0c);
+    u8(w, 1);
+    u32(w, 0x1234);
+    u32(w, (uint32_t)(w->pos + 4)); /* definition follows */
+    size_t def = w->pos;
+    u32(w, 0);
+    for (int i = 0; i < 16; i++)
+        u8(w, (uint8_t)i);
+    u32(w, 0); /* body size, patched */
+    frag(w);
+    return def;
+}
+static void tpl_end(struct w *w, size_t def)
+{
+    u8(w, 0x00);
+    set32(w, def + 20, (uint32_t)(w->pos - def - 24));
+}
+/* A reference to a template defined earlier at chunk offset def. */
+static void tpl_ref(struct w *w, size_t def)
+{
+    u8(w, 0x0c);
+    u8(w, 1);
+    u32(w, 0x1234);
+    u32(w, (uint32_t)def);
+}
+
+struct val {
+    uint8_t type;
+    const void *p;
+    uint16_t n;
+};
+static void values(struct w *w, const struct val *v, size_t n)
+{
+    u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        u16(w, v[i].n);
+        u8(w, v[i].type);
+        u8(w, 0);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].n)
+            put(w, v[i].p, v[i].n);
+}
+
+/* ------------------------------------------------------------ file builder */
+
+struct file {
+    uint8_t *b;
+    size_t len;
+    struct w c; /* the chunk being written */
+    size_t chunk_base;
+    uint64_t first_id, last_id;
+    size_t last_rec;
+};
+
+static void file_init(struct file *f, unsigned nchunks)
+{
+    f->len = 4096 + (size_t)nchunks * 65536;
+    f->b = calloc(1, f->len);
+    assert_non_null(f->b);
+    memcpy(f->b, "ElfFile\0", 8);
+    uint64_t last = nchunks ? nchunks - 1 : 0;
+    memcpy(f->b + 16, &last, 8);
+    f->b[32] = 128;
+    f->b[36] = 1;
+    f->b[38] = 3;
+    f->b[41] = 0x10;
+    f->b[42] = (uint8_t)nchunks;
+}
+
+static void file_header_crc(struct file *f)
+{
+    uint32_t crc = crc32_ref(f->b, 120, 0);
+    memcpy(f->b + 124, &crc, 4);
+}
+
+static void chunk_begin(struct file *f, unsigned idx)
+{
+    f->chunk_base = 4096 + (size_t)idx * 65536;
+    f->c.b = f->b + f->chunk_base;
+    f->c.cap = 65536;
+    f->c.pos = 512;
+    memcpy(f->c.b, "ElfChnk\0", 8);
+    f->c.b[40] = 128;
+    f->first_id = f->last_id = 0;
+}
+
+/* Starts a record; returns its chunk offset. */
+static size_t rec_begin(struct file *f, uint64_t id)
+{
+    size_t at = f->c.pos;
+    u32(&f->c, 0x00002a2a);
+    u32(&f->c, 0);
+    u64(&f->c, id);
+    u64(&f->c, 132000000000000000ull);
+    if (!f->first_id)
+        f->first_id = id;
+    f->last_id = id;
+    return at;
+}
+static void rec_end(struct file *f, size_t at)
+{
+    while ((f->c.pos + 4 - at) % 8)
+        u8(&f->c, 0);
+    uint32_t size = (uint32_t)(f->c.pos + 4 - at);
+    u32(&f->c, size);
+    set32(&f->c, at + 4, size);
+    f->last_rec = at;
+}
+
+/* Closes the chunk: free-space offset at the current position, checksums. */
+static void chunk_end(struct file *f)
+{
+    uint8_t *c = f->c.b;
+    memcpy(c + 8, &f->first_id, 8);
+    memcpy(c + 16, &f->last_id, 8);
+    memcpy(c + 24, &f->first_id, 8);
+    memcpy(c + 32, &f->last_id, 8);
+    uint32_t last = (uint32_t)f->last_rec, free_off = (uint32_t)f->c.pos;
+    memcpy(c + 44, &last, 4);
+    memcpy(c + 48, &free_off, 4);
+    uint32_t dcrc = crc32_ref(c + 512, free_off - 512, 0);
+    memcpy(c + 52, &dcrc, 4);
+    uint32_t hcrc = crc32_ref(c + 128, 384, crc32_ref(c, 120, 0));
+    memcpy(c + 124, &hcrc, 4);
+}
+
+/* ------------------------------------------------------------ collecting */
+
+struct fieldcopy {
+    char name[64];
+    char value[256];
+    uint8_t type;
+};
+struct reccopy {
+    uint64_t id;
+    bool recovered;
+    size_t n;
+    struct fieldcopy f[64];
+};
+struct got {
+    struct reccopy r[16];
+    size_t nrec;
+    char errors[16][128];
+    size_t nerr;
+    int stop_after;
+};
+
+static int on_rec(void *ctx, const struct evtx_record *r)
+{
+    struct got *g = ctx;
+    assert_true(g->nrec < 16);
+    struct reccopy *c = &g->r[g->nrec++];
+    c->id = r->record_id;
+    c->recovered = r->recovered;
+    c->n = r->nfields;
+    assert_true(r->nfields <= 64);
+    for (size_t i = 0; i < r->nfields; i++) {
+        snprintf(c->f[i].name, sizeof c->f[i].name, "%.*s", (int)r->fields[i].name_len,
+                 r->fields[i].name);
+        snprintf(c->f[i].value, sizeof c->f[i].value, "%.*s", (int)r->fields[i].value_len,
+                 r->fields[i].value);
+        assert_int_equal(strlen(r->fields[i].value), r->fields[i].value_len);
+        c->f[i].type = r->fields[i].type;
+    }
+    return g->stop_after && (int)g->nrec >= g->stop_after;
+}
+
+static void on_err(void *ctx, const struct evtx_error *e)
+{
+    struct got *g = ctx;
+    if (g->nerr < 16)
+        snprintf(g->errors[g->nerr++], 128, "%s", e->reason);
+}
+
+static long parse(struct file *f, struct got *g)
+{
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    assert_int_equal(evtx_open_mem(f->b, f->len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = { g, on_rec, on_err };
+    long n = evtx_parse_all(ef, s, &v);
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    return n;
+}
+
+static const struct fieldcopy *field(const struct reccopy *r, const char *n)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->f[i].name, n) == 0)
+            return &r->f[i];
+    return NULL;
+}
+
+static void expect(const struct reccopy *r, const char *n, const char *v, uint8_t type)
+{
+    const struct fieldcopy *f = field(r, n);
+    if (!f)
+        fail_msg("field %s missing", n);
+    assert_string_equal(f->value, v);
+    assert_int_equal(f->type, type);
+}
+
+static bool has_error(const struct got *g, const char *what)
+{
+    for (size_t i = 0; i < g->nerr; i++)
+        if (strstr(g->errors[i], what))
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------ a typical event */
+
+static const uint16_t U16_4688 = 4688;
+static const uint64_t FT = 132790500000000000ull; /* 2021-10-20T... */
+
+/* Writes an event in the usual shape: System with a few optional
+   substitutions, EventData with named, unnamed and Binary elements. */
+static size_t typical_template(struct w *c)
+{
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 1);
+    attr(c, "xmlns", 0);
+    text(c, "http://schemas.microsoft.com/win/2004/08/events/event");
+    close_start(c);
+    size_t sy = open_el(c, "System", 0);
+    close_start(c);
+    size_t pr = open_el(c, "Provider", 1);
+    attr(c, "Name", 0);
+    text(c, "Prov");
+    close_empty(c);
+    end_size(c, pr);
+    size_t id = open_el(c, "EventID", 0);
+    close_start(c);
+    sub(c, 0, 0x06, 0);
+    end_el(c);
+    end_size(c, id);
+    size_t tc = open_el(c, "TimeCreated", 1);
+    attr(c, "SystemTime", 0);
+    sub(c, 1, 0x11, 1);
+    close_empty(c);
+    end_size(c, tc);
+    size_t co = open_el(c, "Correlation", 1);
+    attr(c, "ActivityID", 0);
+    sub(c, 2, 0x0f, 1);
+    close_empty(c);
+    end_size(c, co);
+    end_el(c);
+    end_size(c, sy);
+    size_t ed = open_el(c, "EventData", 0);
+    close_start(c);
+    data_sub(c, "CommandLine", 3, 0x01, 1);
+    size_t d1 = open_el(c, "Data", 0);
+    close_start(c);
+    sub(c, 4, 0x01, 0);
+    end_el(c);
+    end_size(c, d1);
+    size_t d2 = open_el(c, "Data", 0);
+    close_start(c);
+    sub(c, 5, 0x01, 0);
+    end_el(c);
+    end_size(c, d2);
+    data_sub(c, "Gone", 6, 0x01, 1);   /* optional, NULL: no field */
+    data_sub(c, "Null", 7, 0x01, 0);   /* normal, NULL: null field */
+    end_el(c);
+    end_size(c, ed);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    return def;
+}
+
+static const uint8_t CMD[] = { 'c', 0, 'm', 0, 'd', 0, ' ', 0, '/', 0, 'c', 0 };
+static const uint8_t A_[] = { 'a', 0 };
+static const uint8_t B_[] = { 'b', 0, 0, 0 }; /* trailing NUL is dropped */
+
+static void typical_values(struct w *c)
+{
+    struct val v[] = {
+        { 0x06, &U16_4688, 2 }, { 0x11, &FT, 8 }, { 0x00, NULL, 0 }, { 0x01, CMD, sizeof CMD },
+        { 0x01, A_, 2 },        { 0x01, B_, 4 },  { 0x00, NULL, 0 }, { 0x00, NULL, 0 },
+    };
+    values(c, v, sizeof v / sizeof v[0]);
+}
+
+static void build_typical(struct file *f, unsigned nrec)
+{
+    file_init(f, 1);
+    file_header_crc(f);
+    chunk_begin(f, 0);
+    size_t def = 0;
+    for (unsigned i = 0; i < nrec; i++) {
+        size_t r = rec_begin(f, 100 + i);
+        frag(&f->c);
+        if (i == 0) {
+            def = typical_template(&f->c);
+        } else {
+            tpl_ref(&f->c, def);
+        }
+        typical_values(&f->c);
+        u8(&f->c, 0x00);
+        rec_end(f, r);
+    }
+    chunk_end(f);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_probe_and_open(void **state)
+{
+    (void)state;
+    uint8_t junk[200] = "NotAnEvtx";
+    struct evtx_file *f = NULL;
+    struct evtx_error err;
+    assert_false(evtx_probe(junk, sizeof junk));
+    assert_true(evtx_probe((const uint8_t *)"ElfFile\0xx", 10));
+    assert_false(evtx_probe((const uint8_t *)"ElfFile", 7));
+    assert_int_equal(evtx_open_mem(junk, sizeof junk, "j", &f, &err), -1);
+    assert_null(f);
+    assert_non_null(err.reason);
+    uint8_t shorty[16] = "ElfFile";
+    assert_int_equal(evtx_open_mem(shorty, sizeof shorty, "s", &f, &err), -1);
+    evtx_close(NULL);
+    evtx_scratch_destroy(NULL);
+}
+
+static void test_typical_event(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 2);
+    assert_int_equal(parse(&f, &g), 2);
+    assert_int_equal(g.nerr, 0);
+    for (int i = 0; i < 2; i++) {
+        const struct reccopy *r = &g.r[i];
+        assert_int_equal(r->id, 100 + i);
+        assert_false(r->recovered);
+        expect(r, "Provider_Name", "Prov", EVTX_V_STRING);
+        expect(r, "EventID", "4688", EVTX_V_UINT);
+        expect(r, "TimeCreated_SystemTime", "2021-10-18T17:00:00.000000000Z", EVTX_V_TIME);
+        /* all attributes NULL: an empty element */
+        expect(r, "Correlation", "", EVTX_V_STRING);
+        assert_null(field(r, "Correlation_ActivityID"));
+        expect(r, "CommandLine", "cmd /c", EVTX_V_STRING);
+        assert_null(field(r, "Gone"));
+        expect(r, "Null", "", EVTX_V_NULL);
+        assert_null(field(r, "Event_xmlns"));
+        /* unnamed Data: one field each, in order */
+        size_t nd = 0;
+        for (size_t k = 0; k < r->n; k++)
+            if (strcmp(r->f[k].name, "Data") == 0)
+                assert_string_equal(r->f[k].value, nd++ ? "b" : "a");
+        assert_int_equal(nd, 2);
+    }
+    free(f.b);
+}
+
+/* Every value type through one template. */
+static void test_value_types(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        uint8_t type;
+        uint8_t bytes[32];
+        uint16_t n;
+        const char *want;
+        uint8_t vtype;
+    } cases[] = {
+        { "S", 0x01, { 'h', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde }, 8, "h\xc3\xa9\xf0\x9f\x98\x80", EVTX_V_STRING },
+        { "A", 0x02, { 'x', 0x80, 0xe9 }, 3, "x\xe2\x82\xac\xc3\xa9", EVTX_V_STRING },
+        { "I8", 0x03, { 0xff }, 1, "-1", EVTX_V_INT },
+        { "U8", 0x04, { 0xff }, 1, "255", EVTX_V_UINT },
+        { "I16", 0x05, { 0x00, 0x80 }, 2, "-32768", EVTX_V_INT },
+        { "U16", 0x06, { 0xff, 0xff }, 2, "65535", EVTX_V_UINT },
+        { "I32", 0x07, { 0xfe, 0xff, 0xff, 0xff }, 4, "-2", EVTX_V_INT },
+        { "U32", 0x08, { 0xff, 0xff, 0xff, 0xff }, 4, "4294967295", EVTX_V_UINT },
+        { "I64", 0x09, { 0, 0, 0, 0, 0, 0, 0, 0x80 }, 8, "-9223372036854775808", EVTX_V_INT },
+        { "U64", 0x0a, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 8, "18446744073709551615", EVTX_V_UINT },
+        { "F32", 0x0b, { 0x00, 0x00, 0xc0, 0x3f }, 4, "1.500000e+000", EVTX_V_FLOAT },
+        { "F64", 0x0c, { 0, 0, 0, 0, 0, 0, 0x59, 0xc0 }, 8, "-1.000000e+002", EVTX_V_FLOAT },
+        { "B1", 0x0d, { 1, 0, 0, 0 }, 4, "true", EVTX_V_BOOL },
+        { "B0", 0x0d, { 0, 0, 0, 0 }, 4, "false", EVTX_V_BOOL },
+        { "Bin", 0x0e, { 0xde, 0xad, 0x01 }, 3, "DEAD01", EVTX_V_BINARY },
+        { "G", 0x0f, { 0x25, 0x96, 0x84, 0x54, 0x78, 0x54, 0x94, 0x49, 0xa5, 0xba, 0x3e, 0x3b, 0x03, 0x28, 0xc3, 0x0d }, 16,
+          "{54849625-5478-4994-A5BA-3E3B0328C30D}", EVTX_V_GUID },
+        { "Sz4", 0x10, { 0x10, 0, 0, 0 }, 4, "0x00000010", EVTX_V_HEX },
+        { "Sz8", 0x10, { 0x10, 0, 0, 0, 0, 0, 0, 0 }, 8, "0x0000000000000010", EVTX_V_HEX },
+        { "FT", 0x11, { 0x00, 0x80, 0x3e, 0xd5, 0xde, 0xb1, 0x9d, 0x01 }, 8, "1970-01-01T00:00:00.000000000Z", EVTX_V_TIME },
+        { "ST", 0x12, { 0xe5, 0x07, 10, 0, 3, 0, 20, 0, 13, 0, 39, 0, 12, 0, 0x2d, 0x01 }, 16, "2021-10-20T13:39:12.301000000Z", EVTX_V_TIME },
+        { "Sid", 0x13, { 1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0 }, 16, "S-1-5-32-544", EVTX_V_SID },
+        { "H32", 0x14, { 0xef, 0xbe, 0xad, 0xde }, 4, "0xdeadbeef", EVTX_V_HEX },
+        { "H64", 0x15, { 0x5f, 0xc6, 0xf4, 0x01, 0, 0, 0, 0 }, 8, "0x0000000001f4c65f", EVTX_V_HEX },
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 1);
+    struct w *c = &f.c;
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ed = open_el(c, "EventData", 0);
+    close_start(c);
+    for (int i = 0; i < N; i++)
+        data_sub(c, cases[i].name, (uint16_t)i, cases[i].type, 0);
+    end_el(c);
+    end_size(c, ed);
+    tpl_end(c, def);
+    struct val v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = (struct val){ cases[i].type, cases[i].bytes, cases[i].n };
+    values(c, v, N);
+    u8(c, 0);
+    rec_end(&f, r);
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 1);
+    assert_int_equal(g.nerr, 0);
+    for (int i = 0; i < N; i++)
+        expect(&g.r[0], cases[i].name, cases[i].want, cases[i].vtype);
+    free(f.b);
+}
+
+static void test_arrays(void **state)
+{
+    (void)state;
+    static const uint8_t strs[] = { 'a', 0, 0, 0, 'b', 0, 'c', 0, 0, 0 };
+    static const uint32_t nums[] = { 1, 2, 3 };
+    static const uint64_t hexes[] = { 0x10, 0x20 };
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 1);
+    struct w *c = &f.c;
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ed = open_el(c, "EventData", 0);
+    close_start(c);
+    data_sub(c, "Strs", 0, 0x81, 0);
+    data_sub(c, "Nums", 1, 0x88, 0);
+    data_sub(c, "Hex", 2, 0x95, 0);
+    data_sub(c, "Empty", 3, 0x81, 0);
+    end_el(c);
+    end_size(c, ed);
+    tpl_end(c, def);
+    struct val v[] = {
+        { 0x81, strs, sizeof strs }, { 0x88, nums, sizeof nums },
+        { 0x95, hexes, sizeof hexes }, { 0x81, NULL, 0 },
+    };
+    values(c, v, 4);
+    u8(c, 0);
+    rec_end(&f, r);
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 1);
+    const struct reccopy *rc = &g.r[0];
+    const char *want[][2] = {
+        { "Strs", "a" }, { "Strs", "bc" }, { "Nums", "1" }, { "Nums", "2" }, { "Nums", "3" },
+        { "Hex", "0x0000000000000010" }, { "Hex", "0x0000000000000020" }, { "Empty", "" },
+    };
+    assert_int_equal(rc->n, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(rc->f[i].name, want[i][0]);
+        assert_string_equal(rc->f[i].value, want[i][1]);
+    }
+    free(f.b);
+}
+
+/* UserData as a Binary XML substitution holding its own template. */
+static void test_nested_binxml(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 7);
+    struct w *c = &f.c;
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t ud = open_el(c, "UserData", 0);
+    close_start(c);
+    sub(c, 0, 0x21, 0);
+    end_el(c);
+    end_size(c, ud);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    /* the value: write it in place after the descriptor */
+    u32(c, 1);
+    size_t desc = c->pos;
+    u16(c, 0);
+    u8(c, 0x21);
+    u8(c, 0);
+    size_t start = c->pos;
+    frag(c);
+    size_t inner = tpl_begin(c);
+    size_t lf = open_el(c, "LogFileCleared", 1);
+    attr(c, "xmlns", 0);
+    text(c, "http://manifests.microsoft.com/win/2004/08/windows/eventlog");
+    close_start(c);
+    size_t un = open_el(c, "SubjectUserName", 0);
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, un);
+    size_t inf = open_el(c, "Info", 1);
+    attr(c, "Kind", 0);
+    sub(c, 1, 0x08, 0);
+    close_start(c);
+    text(c, "x");
+    u8(c, 0x48); /* char ref, more follows */
+    u16(c, 0x263a);
+    u8(c, 0x49); /* entity ref &amp; */
+    name(c, "amp");
+    u8(c, 0x07); /* CDATA */
+    u16(c, 2);
+    utf16(c, "<>");
+    end_el(c);
+    end_size(c, inf);
+    end_el(c);
+    end_size(c, lf);
+    tpl_end(c, inner);
+    static const uint8_t adm[] = { 'a', 0, 'd', 0, 'm', 0 };
+    static const uint32_t kind = 9;
+    struct val iv[] = { { 0x01, adm, sizeof adm }, { 0x08, &kind, 4 } };
+    values(c, iv, 2);
+    u8(c, 0x00);
+    uint16_t vsize = (uint16_t)(c->pos - start);
+    memcpy(c->b + desc, &vsize, 2);
+    u8(c, 0x00);
+    rec_end(&f, r);
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 1);
+    assert_int_equal(g.nerr, 0);
+    const struct reccopy *rc = &g.r[0];
+    expect(rc, "SubjectUserName", "adm", EVTX_V_STRING);
+    expect(rc, "Info_Kind", "9", EVTX_V_UINT);
+    expect(rc, "Info", "x\xe2\x98\xba&<>", EVTX_V_STRING);
+    assert_null(field(rc, "UserData"));
+    assert_null(field(rc, "LogFileCleared_xmlns"));
+    free(f.b);
+}
+
+/* A record of plain elements, no template; plus a processing instruction. */
+static void test_raw_elements(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 1);
+    struct w *c = &f.c;
+    frag(c);
+    u8(c, 0x0a); /* PI target */
+    name(c, "xml-stylesheet");
+    u8(c, 0x0b); /* PI data */
+    u16(c, 1);
+    utf16(c, "x");
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t a = open_el(c, "A", 0);
+    close_start(c);
+    text(c, "one");
+    end_el(c);
+    end_size(c, a);
+    size_t b = open_el(c, "B", 0);
+    close_empty(c);
+    end_size(c, b);
+    end_el(c);
+    end_size(c, ev);
+    u8(c, 0x00);
+    rec_end(&f, r);
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 1);
+    assert_int_equal(g.r[0].n, 2);
+    expect(&g.r[0], "A", "one", EVTX_V_STRING);
+    expect(&g.r[0], "B", "", EVTX_V_STRING);
+    free(f.b);
+}
+
+static void test_bad_checksums_keep_records(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 3);
+    f.c.b[600] ^= 0x55; /* inside the template name area of record 1? no: in its data */
+    f.c.b[124] ^= 1;    /* chunk header checksum */
+    f.b[124] ^= 1;      /* file header checksum */
+    long n = parse(&f, &g);
+    assert_true(has_error(&g, "file header checksum"));
+    assert_true(has_error(&g, "chunk header checksum"));
+    assert_true(has_error(&g, "records checksum"));
+    /* the flipped byte may damage record 1; records 2 and 3 stay */
+    assert_true(n >= 2);
+    free(f.b);
+}
+
+static void test_corrupt_record_skipped(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 3);
+    /* break record 2's trailing size copy */
+    uint32_t size1, size2;
+    memcpy(&size1, f.c.b + 512 + 4, 4);
+    memcpy(&size2, f.c.b + 512 + size1 + 4, 4);
+    f.c.b[512 + size1 + size2 - 4] ^= 0xff;
+    assert_int_equal(parse(&f, &g), 2);
+    assert_int_equal(g.r[0].id, 100);
+    assert_int_equal(g.r[1].id, 102);
+    assert_false(g.r[1].recovered);
+    assert_true(has_error(&g, "corrupt record"));
+    free(f.b);
+}
+
+static void test_truncated_binxml_reported(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 2);
+    /* record 2: the value count claims more values than there are bytes */
+    uint32_t size1;
+    memcpy(&size1, f.c.b + 512 + 4, 4);
+    size_t r2 = 512 + size1;
+    /* record 2 is header(24) frag(4) ref(10) then the value count */
+    uint32_t huge = 60000;
+    memcpy(f.c.b + r2 + 24 + 4 + 10, &huge, 4);
+    assert_int_equal(parse(&f, &g), 1);
+    assert_true(has_error(&g, "Binary XML"));
+    free(f.b);
+}
+
+static void test_slack_recovery(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 3);
+    /* pretend the chunk ends after record 2: record 3 is now slack */
+    uint32_t size1, size2;
+    memcpy(&size1, f.c.b + 512 + 4, 4);
+    memcpy(&size2, f.c.b + 512 + size1 + 4, 4);
+    size_t end2 = 512 + size1 + size2;
+    /* and put a stale copy of record 1 (same id) after record 3 */
+    size_t r3_end = f.c.pos;
+    memcpy(f.c.b + r3_end, f.c.b + 512, size1);
+    f.c.pos = end2;
+    f.last_id = 101;
+    f.last_rec = 512 + size1;
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 3);
+    assert_int_equal(g.nerr, 0);
+    assert_int_equal(g.r[2].id, 102);
+    assert_true(g.r[2].recovered);
+    expect(&g.r[2], "CommandLine", "cmd /c", EVTX_V_STRING);
+    free(f.b);
+}
+
+static void test_dirty_file_more_chunks(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    /* two chunks in the file, header says one and dirty */
+    file_init(&f, 2);
+    f.b[42] = 1;
+    f.b[120] = 1;
+    file_header_crc(&f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(&f, k);
+        size_t r = rec_begin(&f, 10 + k);
+        frag(&f.c);
+        typical_template(&f.c);
+        typical_values(&f.c);
+        u8(&f.c, 0);
+        rec_end(&f, r);
+        chunk_end(&f);
+    }
+    assert_int_equal(parse(&f, &g), 2);
+    assert_true(has_error(&g, "dirty"));
+    assert_true(has_error(&g, "beyond the header"));
+    free(f.b);
+}
+
+static void test_truncated_file(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 3);
+    uint32_t size1, size2;
+    memcpy(&size1, f.c.b + 512 + 4, 4);
+    memcpy(&size2, f.c.b + 512 + size1 + 4, 4);
+    /* cut the file in the middle of record 3 */
+    f.len = 4096 + 512 + size1 + size2 + 10;
+    assert_int_equal(parse(&f, &g), 2);
+    assert_true(has_error(&g, "truncated chunk"));
+    /* and a file cut inside the header */
+    f.len = 1000;
+    assert_int_equal(parse(&f, &g), 0);
+    assert_true(has_error(&g, "shorter than its header"));
+    free(f.b);
+}
+
+static void test_bad_chunk_signature(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    build_typical(&f, 2);
+    memcpy(f.c.b, "Garbage!", 8);
+    /* records are still found by scanning, as recovered */
+    assert_int_equal(parse(&f, &g), 2);
+    assert_true(g.r[0].recovered);
+    assert_true(has_error(&g, "bad chunk signature"));
+    free(f.b);
+}
+
+static void test_deep_nesting_rejected(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 1);
+    frag(&f.c);
+    for (int i = 0; i < 200; i++) {
+        open_el(&f.c, "E", 0);
+        close_start(&f.c);
+    }
+    for (int i = 0; i < 200; i++)
+        end_el(&f.c);
+    u8(&f.c, 0);
+    rec_end(&f, r);
+    chunk_end(&f);
+    assert_int_equal(parse(&f, &g), 0);
+    assert_true(has_error(&g, "Binary XML"));
+    free(f.b);
+}
+
+/* A template whose body is a reference loop / points outside the chunk. */
+static void test_bad_template_offset(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t r = rec_begin(&f, 1);
+    frag(&f.c);
+    tpl_ref(&f.c, 65530); /* definition would run past the chunk */
+    u32(&f.c, 0);
+    u8(&f.c, 0);
+    rec_end(&f, r);
+    r = rec_begin(&f, 2);
+    frag(&f.c);
+    tpl_ref(&f.c, 512); /* points at a record header, not a template */
+    u32(&f.c, 0);
+    u8(&f.c, 0);
+    rec_end(&f, r);
+    chunk_end(&f);
+    parse(&f, &g);
+    assert_true(has_error(&g, "Binary XML"));
+    free(f.b);
+}
+
+static void test_visitor_stop(void **state)
+{
+    (void)state;
+    struct file f;
+    build_typical(&f, 3);
+    struct evtx_file *ef = NULL;
+    assert_int_equal(evtx_open_mem(f.b, f.len, "t", &ef, NULL), 0);
+    assert_int_equal(evtx_chunk_count(ef), 1);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct got g;
+    memset(&g, 0, sizeof g);
+    g.stop_after = 1;
+    struct evtx_visitor v = { &g, on_rec, NULL };
+    assert_int_equal(evtx_parse_chunk(ef, 0, s, &v), -1);
+    assert_int_equal(g.nrec, 1);
+    /* the same scratch can parse again afterwards */
+    g.nrec = 0;
+    g.stop_after = 0;
+    assert_int_equal(evtx_parse_chunk(ef, 0, s, &v), 3);
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    free(f.b);
+}
+
+/* The file object is shared; each thread brings its own scratch. */
+struct thread_job {
+    const struct evtx_file *f;
+    uint32_t chunk;
+    unsigned long records, bytes;
+};
+
+static int count_rec(void *ctx, const struct evtx_record *r)
+{
+    struct thread_job *j = ctx;
+    j->records++;
+    for (size_t i = 0; i < r->nfields; i++)
+        j->bytes += r->fields[i].value_len;
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct thread_job *j = arg;
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = { j, count_rec, NULL };
+    for (int k = 0; k < 50; k++)
+        evtx_parse_chunk(j->f, j->chunk, s, &v);
+    evtx_scratch_destroy(s);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(&f, k);
+        for (unsigned i = 0; i < 3; i++) {
+            size_t r = rec_begin(&f, 10 * k + i + 1);
+            frag(&f.c);
+            typical_template(&f.c);
+            typical_values(&f.c);
+            u8(&f.c, 0);
+            rec_end(&f, r);
+        }
+        chunk_end(&f);
+    }
+    struct evtx_file *ef = NULL;
+    assert_int_equal(evtx_open_mem(f.b, f.len, "t", &ef, NULL), 0);
+    struct thread_job jobs[2] = { { ef, 0, 0, 0 }, { ef, 1, 0, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, thread_main, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(jobs[0].records, 150);
+    assert_int_equal(jobs[1].records, 150);
+    assert_int_equal(jobs[0].bytes, jobs[1].bytes);
+    evtx_close(ef);
+    free(f.b);
+}
+
+static void test_json(void **state)
+{
+    (void)state;
+    struct evtx_field fs[] = {
+        { "EventID", 7, "4688", 4, EVTX_V_UINT },
+        { "Cmd", 3, "a\"b\\c\n\x01\xff\xc3\xa9", 10, EVTX_V_STRING },
+        { "Data", 4, "x", 1, EVTX_V_STRING },
+        { "Data", 4, "y", 1, EVTX_V_STRING },
+        { "N", 1, "", 0, EVTX_V_NULL },
+        { "T", 1, "true", 4, EVTX_V_BOOL },
+    };
+    struct evtx_record r = { 0 };
+    r.record_id = 5;
+    r.chunk = 1;
+    r.file_offset = 70000;
+    r.nfields = 6;
+    r.fields = fs;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    assert_int_equal(evtx_record_to_json(&r, &buf, &len, &cap), 0);
+    char *line = strndup(buf, len); /* the buffer is not NUL-terminated */
+    assert_non_null(line);
+    assert_string_equal(line,
+                        "{\"_record_id\":5,\"_chunk\":1,\"_offset\":70000,\"EventID\":4688,"
+                        "\"Cmd\":\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\","
+                        "\"Data\":[\"x\",\"y\"],\"N\":null,\"T\":true}\n");
+    free(line);
+    /* appending keeps what was there */
+    assert_int_equal(evtx_record_to_json(&r, &buf, &len, &cap), 0);
+    assert_true(len > 100);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_and_open),
+        cmocka_unit_test(test_typical_event),
+        cmocka_unit_test(test_value_types),
+        cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_nested_binxml),
+        cmocka_unit_test(test_raw_elements),
+        cmocka_unit_test(test_bad_checksums_keep_records),
+        cmocka_unit_test(test_corrupt_record_skipped),
+        cmocka_unit_test(test_truncated_binxml_reported),
+        cmocka_unit_test(test_slack_recovery),
+        cmocka_unit_test(test_dirty_file_more_chunks),
+        cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_bad_chunk_signature),
+        cmocka_unit_test(test_deep_nesting_rejected),
+        cmocka_unit_test(test_bad_template_offset),
+        cmocka_unit_test(test_visitor_stop),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_json),
+    };
+    return cmocka_run_group_tests_name("evtx", tests, NULL, NULL);
+}

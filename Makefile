@@ -44,6 +44,7 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIB       := $(BUILD)/libstoat.a
 STOAT     := $(BUILD)/stoat
 
+.DEFAULT_GOAL := all
 .PHONY: all deps test test-unit bench fuzz demo clean
 all: $(STOAT)
 

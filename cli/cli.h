@@ -73,5 +73,6 @@ int cmd_hunt(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static void usage(FILE *f)
     fputs("usage: stoat COMMAND [options]\n\n"
           "Commands:\n"
           "  hunt PATH...            hunt event logs with Sigma rules and report alerts\n"
+          "  watch                   watch this Linux host live (kernel sensor, root)\n"
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
           "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
         return cmd_dump(argc - 1, argv + 1);
     if (!strcmp(cmd, "baseline"))
         return cmd_baseline(argc - 1, argv + 1);
+    if (!strcmp(cmd, "watch"))
+        return cmd_watch(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

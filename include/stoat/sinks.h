@@ -25,6 +25,9 @@ void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink);
  * `stoat dump`; needs stoat_hunt_opts.all_events. */
 void stoat_sink_dump(FILE *out, struct stoat_sink *sink);
 
+/* One line per alert and incident to the local syslog (facility authpriv). */
+void stoat_sink_syslog(const char *ident, struct stoat_sink *sink);
+
 struct stoat_summary_opts {
     bool color;
     unsigned top_rules;        /* rows of the rule table; 0 = 15 */

@@ -59,7 +59,8 @@ struct chain {
     size_t nalerts, cap;
     uint32_t tactic_mask;
     int64_t tactic_first[T_COUNT];      /* when each tactic was first seen */
-    const struct stoat_rule_meta *rules[CHAIN_MAX_RULES];
+    uint64_t rules[CHAIN_MAX_RULES];    /* distinct rules, by a hash of id and title: rulesets may
+                                         * be replaced (watch reloads) while a chain is open */
     size_t nrules;
     unsigned by_level[STOAT_LEVEL_COUNT];   /* distinct rules per level */
     char *logon;                        /* the one session, or NULL */
@@ -399,12 +400,14 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
         XGROW(c->alerts, c->cap, c->nalerts + 1);
         c->alerts[c->nalerts++] = a->id;
     }
+    uint64_t rk = hash_bytes(m->id ? m->id : "", m->id ? strlen(m->id) : 0,
+                             hash_bytes(m->title ? m->title : "", m->title ? strlen(m->title) : 0, 3));
     bool new_rule = true;
     for (size_t i = 0; i < c->nrules; i++)
-        if (c->rules[i] == m)
+        if (c->rules[i] == rk)
             new_rule = false;
     if (new_rule && c->nrules < CHAIN_MAX_RULES) {
-        c->rules[c->nrules++] = m;
+        c->rules[c->nrules++] = rk;
         c->by_level[m->level]++;
     }
     for (size_t i = 0; i < m->attack_tactics.n; i++) {
@@ -462,6 +465,11 @@ void behaviour_finish(struct behaviour *b)
                 oldest = i;
         close_chain(b, oldest);
     }
+}
+
+void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
+{
+    b->rs = rs;
 }
 
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)

@@ -58,6 +58,9 @@ stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
 /* End of input: close everything. */
 void behaviour_finish(struct behaviour *b);
 
+/* Rules were reloaded: the process table, chains and touches carry on. */
+void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs);
+
 struct behaviour_stats {
     struct proctree_stats procs;
     uint64_t chains, incidents;

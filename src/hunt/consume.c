@@ -178,6 +178,14 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
     }
 }
 
+void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs)
+{
+    engine_ctx_destroy(c->eng);
+    c->rs = rs;
+    c->eng = engine_ctx_create(rs);
+    behaviour_set_ruleset(c->beh, rs);
+}
+
 void consumer_advance(struct consumer *c, int64_t now_ns)
 {
     behaviour_advance(c->beh, now_ns);

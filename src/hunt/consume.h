@@ -47,6 +47,8 @@ void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_
  * rules/use as classify_matches made them. */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,
                     const struct actor *who);
+/* Rules were reloaded (watch): carry on with the new ones. */
+void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs);
 /* Wall-clock time for live use: closes chains that went quiet. */
 void consumer_advance(struct consumer *c, int64_t now_ns);
 

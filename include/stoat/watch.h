@@ -1,0 +1,61 @@
+/* Watching a live Linux host: the kernel sensor (eBPF on tracepoints, or the
+ * proc connector and fanotify where eBPF cannot load) feeding the same engine
+ * and the same behaviour analytics as `stoat hunt`, in one thread, as events
+ * happen. Rules can be replaced while it runs; nothing the sensor delivered
+ * is dropped by the swap, and everything it had to drop is counted. */
+#ifndef STOAT_WATCH_H
+#define STOAT_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/hunt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct stoat_watch_opts {
+    const char *const *watch_paths;   /* files whose opens are reported (prefixes) */
+    size_t nwatch;
+    bool force_fallback;              /* no eBPF: the proc connector and fanotify */
+    enum stoat_level min_level;
+    const char *record_path;          /* every event as JSON lines, for a later stoat hunt */
+    struct stoat_behaviour_opts behaviour;
+    stoat_diag_fn diag;
+    void *diag_ctx;
+};
+
+struct stoat_watch_stats {
+    uint64_t events;                  /* from the sensor */
+    uint64_t lost;                    /* events the sensor could not deliver (all causes) */
+    uint64_t marked;                  /* delivered but marked incomplete (argv cut, /proc race) */
+    uint64_t alerts, incidents;
+    uint64_t reloads;
+    char lost_detail[512];            /* per cause, for a human */
+};
+
+struct stoat_watch;
+
+/* Loads the sensor (needs root); after this the process keeps only the
+ * capabilities the sensor needs, so call it before starting threads. */
+stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
+                             struct stoat_watch **out, char *errbuf, size_t errlen);
+/* Which mode runs and what it cannot see. */
+const char *stoat_watch_mode(const struct stoat_watch *w);
+stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *sink);
+/* Handles what the sensor has, waiting up to timeout_ms; returns the number
+ * of events handled or -1 on a sensor error. */
+int stoat_watch_poll(struct stoat_watch *w, int timeout_ms);
+/* Replaces the rules between polls; the old ruleset may be freed after. */
+void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs);
+void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *out);
+/* Closes open chains (incidents are reported) and flushes the sinks. */
+stoat_err stoat_watch_finish(struct stoat_watch *w);
+void stoat_watch_destroy(struct stoat_watch *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,318 @@
+/* See stoat/watch.h. One thread: the sensor's callback builds each event in
+ * an engine context (field names are the sensor's string constants, so their
+ * ids are cached by address), matches it, and hands it to the same serial
+ * stage hunt's writer uses (consume.c). Live incidents close when a host's
+ * chain has been quiet for the gap, measured on the wall clock. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+#include "hunt/consume.h"
+#include "sensor/sensor.h"
+#include "stoat/watch.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/text.h"
+
+#define MAX_SINKS 8
+#define NAME_CACHE 256
+
+struct name_slot {
+    const char *name;
+    uint32_t id;
+};
+
+struct stoat_watch {
+    const struct stoat_ruleset *rs;
+    struct stoat_watch_opts opts;
+    struct stoat_hunt_opts hopts;      /* what the consumer reads */
+    struct sensor *sensor;
+    struct engine_ctx *eng;
+    struct consumer con;
+    bool con_ready;
+    struct stoat_sink sinks[MAX_SINKS];
+    size_t nsinks;
+    struct stoat_hunt_stats hstats;
+    struct name_slot names[NAME_CACHE];
+    FILE *record;
+    struct buf rec;
+    struct stoat_field *fields;
+    size_t fields_cap;
+    uint32_t *rules;
+    uint8_t *use;
+    size_t rules_cap;
+    uint64_t events, reloads;
+    int64_t last_advance;
+};
+
+static int64_t wall_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
+                             struct stoat_watch **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    struct stoat_watch *w = xcalloc(1, sizeof(*w));
+    w->rs = rs;
+    if (opts)
+        w->opts = *opts;
+    if (w->opts.record_path) {
+        w->record = fopen(w->opts.record_path, "a");
+        if (!w->record) {
+            snprintf(errbuf, errlen, "cannot open %s for the event record", w->opts.record_path);
+            free(w);
+            return STOAT_ERR_IO;
+        }
+    }
+    struct sensor_opts so = {.watch_paths = w->opts.watch_paths, .nwatch = w->opts.nwatch,
+                             .force_fallback = w->opts.force_fallback};
+    if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
+        if (w->record)
+            fclose(w->record);
+        free(w);
+        return STOAT_ERR_UNSUPPORTED;
+    }
+    w->eng = engine_ctx_create(rs);
+    w->hopts = (struct stoat_hunt_opts){.min_level = w->opts.min_level, .behaviour = w->opts.behaviour,
+                                        .diag = w->opts.diag, .diag_ctx = w->opts.diag_ctx};
+    *out = w;
+    return STOAT_OK;
+}
+
+const char *stoat_watch_mode(const struct stoat_watch *w)
+{
+    return sensor_mode(w->sensor);
+}
+
+stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *sink)
+{
+    if (w->nsinks >= MAX_SINKS || w->con_ready)
+        return STOAT_ERR_LIMIT;
+    w->sinks[w->nsinks++] = *sink;
+    if (sink->begin)
+        sink->begin(sink->ctx);
+    return STOAT_OK;
+}
+
+static void ready(struct stoat_watch *w)
+{
+    if (w->con_ready)
+        return;
+    consumer_init(&w->con, w->rs, w->sinks, w->nsinks, &w->hopts, &w->hstats);
+    w->con_ready = true;
+}
+
+void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs)
+{
+    engine_ctx_destroy(w->eng);
+    w->eng = engine_ctx_create(rs);
+    w->rs = rs;
+    memset(w->names, 0, sizeof(w->names));   /* ids belong to the ruleset */
+    if (w->con_ready)
+        consumer_set_ruleset(&w->con, rs);
+    w->reloads++;
+}
+
+static int add_field(void *ctx, const char *name, const char *value)
+{
+    struct stoat_watch *w = ctx;
+    struct name_slot *s = &w->names[((uintptr_t)name >> 3) % NAME_CACHE];
+    if (s->name != name) {
+        s->name = name;
+        s->id = engine_field_id(w->eng, name, strlen(name));
+    }
+    /* the sensor formats some values in a buffer it reuses for the next
+     * field: keep a copy for the event's life */
+    size_t n = strlen(value);
+    char *v = engine_scratch(w->eng, n + 1);
+    memcpy(v, value, n + 1);
+    engine_event_add(w->eng, name, (uint32_t)strlen(name), s->id, v, (uint32_t)n, STOAT_V_STRING);
+    return 0;
+}
+
+static const struct ev_field *first_of(struct engine_ctx *e, const uint32_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct ev_field *f = engine_event_get(e, ids[i]);
+        if (f && f->type != STOAT_V_NULL)
+            return f;
+    }
+    return NULL;
+}
+
+static const struct ev_field *get_id(struct engine_ctx *e, uint32_t id)
+{
+    return id == FIELD_UNKNOWN ? NULL : engine_event_get(e, id);
+}
+
+static void record_event(struct stoat_watch *w, const struct ev_field *fs, size_t nf)
+{
+    struct buf *b = &w->rec;
+    buf_clear(b);
+    buf_putc(b, '{');
+    for (size_t i = 0; i < nf; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, fs[i].name, fs[i].name_len);
+        buf_putc(b, ':');
+        buf_json_str(b, fs[i].val, fs[i].val_len);
+    }
+    buf_puts(b, "}\n");
+    fwrite(b->p, 1, b->len, w->record);
+}
+
+static int on_event(void *ctx, const struct sensor_event *ev)
+{
+    struct stoat_watch *w = ctx;
+    const struct stoat_ruleset *rs = w->rs;
+    struct engine_ctx *e = w->eng;
+    w->events++;
+    engine_event_begin(e);
+    engine_event_product(e, "linux");
+    sensor_event_fields(w->sensor, ev, add_field, w);
+    const struct ev_field *fs;
+    size_t nf = engine_event_fields(e, &fs);
+    if (w->record)
+        record_event(w, fs, nf);
+    const uint32_t *matched;
+    size_t n = engine_event_match(e, &matched);
+    const struct ev_field *host = first_of(e, rs->host_ids, rs->nhost_ids);
+    const struct ev_field *ts = first_of(e, rs->ts_ids, rs->nts_ids);
+    int64_t t = ts ? consume_time(ts->val, ts->val_len) : (int64_t)ev->ts_ns;
+    int spec = engine_event_procspec(e);
+    if (spec >= 0) {
+        const char *fv[PF_COUNT];
+        uint32_t fl[PF_COUNT];
+        for (int f = 0; f < PF_COUNT; f++) {
+            const struct ev_field *x = get_id(e, rs->procs[spec].f[f]);
+            fv[f] = x ? x->val : NULL;
+            fl[f] = x ? x->val_len : 0;
+        }
+        consumer_proc(&w->con, rs->procs[spec].end, host ? host->val : NULL, t, fv, fl);
+    }
+    if (!n)
+        return 0;
+    if (n > w->rules_cap) {
+        w->rules_cap = n;
+        w->rules = xrealloc(w->rules, n * sizeof(*w->rules));
+        w->use = xrealloc(w->use, n * sizeof(*w->use));
+    }
+    size_t nk = classify_matches(rs, w->opts.min_level, matched, n, w->rules, w->use);
+    if (!nk)
+        return 0;
+    if (nf > w->fields_cap) {
+        w->fields_cap = nf;
+        w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
+    }
+    for (size_t i = 0; i < nf; i++)
+        w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
+                                            .value_len = fs[i].val_len, .type = fs[i].type};
+    const struct ev_field *ch = first_of(e, rs->channel_ids, rs->nchannel_ids);
+    const struct ev_field *eid = first_of(e, rs->eid_ids, rs->neid_ids);
+    struct stoat_alert a = {
+        .pos = {.file = "live", .format = "sensor", .record = w->events},
+        .timestamp = ts ? ts->val : NULL,
+        .time_ns = t,
+        .host = host ? host->val : NULL,
+        .channel = ch ? ch->val : NULL,
+        .event_id = eid ? eid->val : NULL,
+        .fields = w->fields,
+        .nfields = nf,
+    };
+    const struct ev_field *guid, *pid, *logon;
+    if (spec >= 0 && !rs->procs[spec].end) {
+        guid = get_id(e, rs->procs[spec].f[PF_GUID]);
+        pid = get_id(e, rs->procs[spec].f[PF_PID]);
+        logon = get_id(e, rs->procs[spec].f[PF_LOGON_ID]);
+    } else {
+        guid = first_of(e, rs->actor_ids[AF_GUID], rs->nactor_ids[AF_GUID]);
+        pid = first_of(e, rs->actor_ids[AF_PID], rs->nactor_ids[AF_PID]);
+        logon = first_of(e, rs->actor_ids[AF_LOGON_ID], rs->nactor_ids[AF_LOGON_ID]);
+    }
+    struct actor who = {.guid = guid ? guid->val : NULL, .pid = pid ? consume_pid(pid->val, pid->val_len) : -1,
+                        .logon_id = logon ? logon->val : NULL};
+    consumer_event(&w->con, &a, w->rules, w->use, nk, &who);
+    return 0;
+}
+
+int stoat_watch_poll(struct stoat_watch *w, int timeout_ms)
+{
+    ready(w);
+    uint64_t before = w->events;
+    int rc = sensor_poll(w->sensor, timeout_ms, on_event, w);
+    int64_t now = wall_ns();
+    if (now - w->last_advance > 1000000000LL) {
+        /* live: a chain that went quiet for the gap is an incident now */
+        consumer_advance(&w->con, now);
+        w->last_advance = now;
+    }
+    if (w->record && w->events != before)
+        fflush(w->record);
+    return rc < 0 ? -1 : (int)(w->events - before);
+}
+
+void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct sensor_stats st;
+    sensor_stats(w->sensor, &st);
+    out->events = st.events;
+    out->lost = st.lost_total;
+    out->alerts = w->hstats.alerts;
+    out->incidents = w->hstats.incidents;
+    out->reloads = w->reloads;
+    size_t o = 0;
+    for (int i = 0; i < SENSOR_LOST_MAX_; i++) {
+        if (!st.lost[i])
+            continue;
+        if (i == SENSOR_LOST_ARGV_CAP || i == SENSOR_LOST_PATH_CAP || i == SENSOR_LOST_PROC_RACE)
+            out->marked += st.lost[i];
+        int k = snprintf(out->lost_detail + o, sizeof(out->lost_detail) - o, "%s%s %llu", o ? ", " : "",
+                         sensor_loss_name((enum sensor_loss)i), (unsigned long long)st.lost[i]);
+        if (k < 0 || (size_t)k >= sizeof(out->lost_detail) - o)
+            break;
+        o += (size_t)k;
+    }
+}
+
+stoat_err stoat_watch_finish(struct stoat_watch *w)
+{
+    ready(w);
+    consumer_fini(&w->con, &w->hopts);
+    w->con_ready = false;
+    stoat_err err = w->con.err;
+    for (size_t s = 0; s < w->nsinks; s++)
+        if (w->sinks[s].end) {
+            stoat_err e = w->sinks[s].end(w->sinks[s].ctx, &w->hstats);
+            if (e && !err)
+                err = e;
+        }
+    if (w->record && fflush(w->record) != 0 && !err)
+        err = STOAT_ERR_IO;
+    return err;
+}
+
+void stoat_watch_destroy(struct stoat_watch *w)
+{
+    if (!w)
+        return;
+    if (w->con_ready)
+        consumer_fini(&w->con, &w->hopts);
+    for (size_t s = 0; s < w->nsinks; s++)
+        if (w->sinks[s].destroy)
+            w->sinks[s].destroy(w->sinks[s].ctx);
+    sensor_close(w->sensor);
+    engine_ctx_destroy(w->eng);
+    if (w->record)
+        fclose(w->record);
+    buf_free(&w->rec);
+    free(w->fields);
+    free(w->rules);
+    free(w->use);
+    free(w);
+}

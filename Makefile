@@ -79,8 +79,10 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | $(DEPS_STAMP)
 test: $(STOAT) $(UNIT_BIN)
 	@tests/run.sh
 
+# Every test program runs, so a failing area does not hide the others.
 test-unit: $(UNIT_BIN)
-	@for t in $(UNIT_BIN); do $$t || exit 1; done
+	@failed=; for t in $(UNIT_BIN); do $$t || failed="$$failed $${t##*/}"; done; \
+	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 bench: $(STOAT) $(BENCH_BIN)
 	@bench/run.sh

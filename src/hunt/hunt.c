@@ -329,10 +329,10 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
         h->wfile = u->file;
         h->wrecords = 0;
     }
-    if (u->note[0]) {
+    /* A note is a diagnostic only: the records it skipped are the reader's
+     * to count (u->skipped), and a read error is counted in files_failed. */
+    if (u->note[0])
         report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false, u->note);
-        h->stats.skipped++;
-    }
     const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;
@@ -398,6 +398,12 @@ static void write_unit(struct stoat_hunt *h, struct unit *u)
     h->stats.events += u->events;
     h->stats.skipped += u->skipped;
     h->wrecords += u->records;
+    if (u->last) {
+        /* The file is freed with this unit and the next one may get its
+         * address: forget it here rather than compare pointers later. */
+        h->wfile = NULL;
+        h->wrecords = 0;
+    }
 }
 
 /* ------------------------------------------------------------ pipeline */

@@ -37,6 +37,7 @@ struct json_state {
     size_t ncarry, carry_cap;
     bool eof;
     bool skipping_long;    /* dropping the rest of an over-long line */
+    char *read_error;      /* an input error held back until the bytes before it are handed over */
 };
 
 static bool json_probe(const unsigned char *h, size_t n)
@@ -46,7 +47,10 @@ static bool json_probe(const unsigned char *h, size_t n)
         i = 3;
     while (i < n && (h[i] == ' ' || h[i] == '\t' || h[i] == '\r' || h[i] == '\n'))
         i++;
-    return i < n && (h[i] == '{' || h[i] == '[');
+    /* Blank lines only: an empty JSON-lines log, not an unknown format. */
+    if (i == n)
+        return n > 0;
+    return h[i] == '{' || h[i] == '[';
 }
 
 /* Decides line mode or object mode from the first object of the head. */
@@ -105,6 +109,7 @@ static void json_close(struct input_file *f)
     if (!s)
         return;
     free(s->carry);
+    free(s->read_error);
     free(s);
     f->reader_state = NULL;
 }
@@ -137,14 +142,17 @@ static size_t last_object_end(const char *p, size_t n)
         }
         switch (c) {
         case '"': str = true; break;
-        case '{':
-        case '[': depth++; break;
+        case '{': depth++; break;
+        case '[':
+            /* At the top a '[' opens an array of records: its elements are
+             * the units' records, not the array (which may be any size). */
+            if (depth > 0)
+                depth++;
+            break;
         case '}':
         case ']':
             if (depth > 0 && --depth == 0)
                 last = i + 1;
-            else if (depth < 0)
-                depth = 0;
             break;
         default: break;
         }
@@ -155,8 +163,12 @@ static size_t last_object_end(const char *p, size_t n)
 static int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct json_state *s = f->reader_state;
-    if (s->eof && s->ncarry == 0)
-        return 0;
+    if (s->eof && s->ncarry == 0) {
+        if (!s->read_error)
+            return 0;
+        snprintf(why, whylen, "%s", s->read_error);
+        return -1;
+    }
     u->len = 0;
     u->mode = s->mode;
     size_t want = UNIT_BYTES;
@@ -179,8 +191,15 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
         }
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
-            if (r < 0)
+            if (r < 0 && u->len == 0)
                 return -1;
+            if (r < 0) {
+                /* The records read before the error (a truncated .gz, say)
+                 * are still good: hand them over, report on the next call. */
+                s->read_error = xstrdup(why);
+                s->eof = true;
+                break;
+            }
             if (r == 0)
                 s->eof = true;
             u->len += (size_t)r;
@@ -204,18 +223,27 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
                 snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
                 u->note_line = s->line;
                 u->skipped++;
-                /* drop up to the next line start that can begin a record */
+                /* drop up to the next line start that can begin a record, a
+                 * block at a time; what follows that newline is kept */
                 s->line += count_lines(u->data, u->len);
                 s->offset += u->len;
                 u->len = 0;
-                char c;
                 long r;
-                while ((r = input_read(in, &c, 1, why, whylen)) == 1) {
-                    s->offset++;
-                    if (c == '\n') {
-                        s->line++;
-                        break;
+                while ((r = input_read(in, u->data, u->cap - 1, why, whylen)) > 0) {
+                    const char *nl = memchr(u->data, '\n', (size_t)r);
+                    if (!nl) {
+                        s->offset += (uint64_t)r;
+                        continue;
                     }
+                    size_t used = (size_t)(nl - u->data) + 1, rest = (size_t)r - used;
+                    s->offset += used;
+                    s->line++;
+                    if (rest) {
+                        XGROW(s->carry, s->carry_cap, rest);
+                        memcpy(s->carry, nl + 1, rest);
+                        s->ncarry = rest;
+                    }
+                    break;
                 }
                 if (r < 0)
                     return -1;
@@ -846,7 +874,16 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
             p = q;
             continue;
         }
-        /* resynchronise at the next line that starts an object */
+        /* Resynchronise at the next line that starts an object as far in as
+         * this record's line or less: the next element of a pretty-printed
+         * array is indented like this one, the objects nested in this record
+         * deeper. */
+        const char *ls = p;
+        while (ls > u->data && ls[-1] != '\n')
+            ls--;
+        size_t indent = 0;
+        while (ls + indent < p && (ls[indent] == ' ' || ls[indent] == '\t'))
+            indent++;
         const char *r = p + 1;
         for (;;) {
             const char *nl = memchr(r, '\n', (size_t)(end - r));
@@ -855,8 +892,13 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
                 break;
             }
             r = nl + 1;
-            if (r < end && *r == '{')
+            size_t k = 0;
+            while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
+                k++;
+            if (k <= indent && r + k < end && r[k] == '{') {
+                r += k;
                 break;
+            }
         }
         p = r;
     }

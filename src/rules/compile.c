@@ -968,7 +968,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         return NULL;
     }
     if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
-                       st.type == T_CIDR)) {
+                       st.type == T_CIDR || st.neq)) {
         cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
         return NULL;
     }
@@ -1136,6 +1136,13 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             break;
         }
         }
+    }
+    if (st.type == T_FIELDREF) {
+        /* contains/startswith/endswith on a field reference only pick the
+         * comparison; the transforms above run for string values alone. */
+        for (size_t i = 0; i < it->nmods; i++)
+            if (defs[i]->kind == MK_XFORM)
+                defs[i]->xform(x, &st);
     }
     if (st.type == T_FIELDREF)
         for (size_t i = 0; i < npats; i++)
@@ -1570,6 +1577,48 @@ static void set_atoms(struct cctx *x, struct compiled *out)
 
 /* -------------------------------------------------------------- regexes */
 
+/* re[i] follows a backslash: the index of the escape's last character, so
+ * that the arguments of \x41, \x{..}, \101, \cX, \k<n>, \g{1}, \pL, \p{..},
+ * \N{..} and \o{..}, and the text of \Q..\E, are not taken for literals. */
+static size_t escape_end(const char *re, size_t len, size_t i)
+{
+    char e = re[i];
+    size_t j = i + 1;
+    if (e == 'Q') {
+        for (; j + 1 < len; j++)
+            if (re[j] == '\\' && re[j + 1] == 'E')
+                return j + 1;
+        return len - 1;
+    }
+    if (j < len && (re[j] == '{' || ((e == 'k' || e == 'g') && (re[j] == '<' || re[j] == '\'')))) {
+        char close = re[j] == '{' ? '}' : re[j] == '<' ? '>' : '\'';
+        while (j < len && re[j] != close)
+            j++;
+        return j < len ? j : len - 1;
+    }
+    if (e >= '0' && e <= '9') {
+        while (j < len && re[j] >= '0' && re[j] <= '9')
+            j++;
+        return j - 1;
+    }
+    if (e == 'x') {
+        for (int k = 0; k < 2 && j < len && ((re[j] >= '0' && re[j] <= '9') || ((re[j] | 32) >= 'a' && (re[j] | 32) <= 'f'));
+             k++)
+            j++;
+        return j - 1;
+    }
+    if (e == 'g') {
+        if (j < len && (re[j] == '+' || re[j] == '-'))
+            j++;
+        while (j < len && re[j] >= '0' && re[j] <= '9')
+            j++;
+        return j - 1;
+    }
+    if ((e == 'c' || e == 'p' || e == 'P') && j < len)
+        return j;
+    return i;
+}
+
 size_t regex_required_literal(const char *re, size_t len, char *out, size_t outcap)
 {
     /* Walk the top level only: literal characters extend the current run; any
@@ -1588,15 +1637,24 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
         }
     for (size_t i = 0; i < len; i++) {
         if (in_class) {
-            if (re[i] == '\\')
-                i++;
-            else if (re[i] == ']')
+            if (re[i] == '\\' && i + 1 < len) {
+                i = escape_end(re, len, i + 1);
+            } else if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+                /* [:alpha:] inside a class: its ']' does not close the class */
+                const char *e = NULL;
+                for (size_t j = i + 2; j + 1 < len && !e; j++)
+                    if (re[j] == re[i + 1] && re[j + 1] == ']')
+                        e = re + j + 1;
+                if (e)
+                    i = (size_t)(e - re);
+            } else if (re[i] == ']') {
                 in_class = false;
+            }
             continue;
         }
         if (depth > 0) {
-            if (re[i] == '\\')
-                i++;
+            if (re[i] == '\\' && i + 1 < len)
+                i = escape_end(re, len, i + 1);
             else if (re[i] == '[') {
                 in_class = true;
                 if (i + 1 < len && re[i + 1] == '^')
@@ -1631,8 +1689,8 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
                 ncur--;   /* the previous character was optional */
             goto brk;
         case '{':
-            if (i + 1 < len && re[i + 1] == '0' && ncur)
-                ncur--;
+            if (i + 1 < len && (re[i + 1] == '0' || re[i + 1] == ',') && ncur)
+                ncur--;   /* {0,n}, and {,n} (PCRE2 10.43 and later): optional */
             while (i < len && re[i] != '}')
                 i++;
             goto brk;
@@ -1646,8 +1704,10 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
             if (i + 1 >= len)
                 goto brk;
             i++;
-            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9'))
+            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9')) {
+                i = escape_end(re, len, i);
                 goto brk; /* \d \s \x41 \1 ...: not a plain literal */
+            }
             literal = true;
             lit = re[i];
             break;

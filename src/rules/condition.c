@@ -316,6 +316,8 @@ stoat_err cond_parse(const char *text, const struct sigma_detection *det, const 
         struct tok *t = peek(&p);
         if (t->kind == T_RPAREN)
             cfail(&p, t->pos, "unbalanced ')'");
+        else if (t->kind == T_PIPE)
+            cfail(&p, t->pos, "aggregation expressions ('| count() ...') are Sigma 1.x syntax; use a correlation rule");
         else
             cfail(&p, t->pos, "expected 'and' or 'or' before '%.*s'", (int)t->len, t->s);
         n = NULL;

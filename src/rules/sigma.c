@@ -318,6 +318,7 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
                 struct sigma_loc *ls = arena_alloc(c->a, sizeof(*ls));
                 cs[0] = v->str;
                 ls[0] = loc_of(c, v);
+                ls[0].col += v->quoted;   /* columns inside the condition count from its text */
                 d->conditions = cs;
                 d->condition_locs = ls;
                 d->nconditions = 1;
@@ -329,6 +330,7 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
                         return fail(c, v->items[j], STOAT_ERR_RULE, "a condition must be a string");
                     cs[j] = v->items[j]->str;
                     ls[j] = loc_of(c, v->items[j]);
+                    ls[j].col += v->items[j]->quoted;
                 }
                 d->conditions = cs;
                 d->condition_locs = ls;
@@ -397,7 +399,8 @@ static stoat_err parse_number_node(struct sctx *c, const struct ynode *n, const 
     return STOAT_OK;
 }
 
-static stoat_err parse_correlation(struct sctx *c, const struct ynode *cn, struct sigma_correlation *k)
+static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, const struct ynode *cn,
+                                   struct sigma_correlation *k)
 {
     stoat_err e;
     const char *type;
@@ -512,9 +515,11 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *cn, struc
             a->fields = fs;
         }
     }
+    /* The JSON schema puts `generate` next to `correlation`; pySigma reads it
+     * inside the correlation map. Either will do. */
     const struct ynode *gen = ynode_get(cn, "generate");
     if (!gen)
-        gen = ynode_get(cn, "generate");
+        gen = ynode_get(root, "generate");
     if (gen) {
         if (gen->kind != YN_SCALAR || (strcmp(gen->str, "true") && strcmp(gen->str, "false") &&
                                        strcmp(gen->str, "True") && strcmp(gen->str, "False")))
@@ -546,7 +551,7 @@ stoat_err sigma_parse_doc(const char *file, const struct ynode *root, struct are
         return e;
     switch (out->kind) {
     case STOAT_RULE_CORRELATION:
-        return parse_correlation(&c, corr, &out->corr);
+        return parse_correlation(&c, root, corr, &out->corr);
     case STOAT_RULE_FILTER: {
         if (filt->kind != YN_MAP)
             return fail(&c, filt, STOAT_ERR_RULE, "'filter' must be a map");

@@ -143,6 +143,8 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
             n->len = (uint32_t)ev.data.scalar.length;
             n->plain = ev.data.scalar.plain_implicit && ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             n->tagged_str = ev.data.scalar.tag && strcmp((const char *)ev.data.scalar.tag, YAML_STR_TAG) == 0;
+            n->quoted = ev.data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                        ev.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             if (ev.data.scalar.tag && !n->tagged_str)
                 n->plain = true;   /* !!int etc.: let the text decide */
             add_anchor(&p, ev.data.scalar.anchor, n);

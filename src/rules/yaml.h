@@ -29,6 +29,7 @@ struct ynode {
     uint32_t len;
     bool plain;                  /* unquoted and untagged: type by its text */
     bool tagged_str;             /* explicit !!str */
+    bool quoted;                 /* '...' or "...": the text starts one column after the mark */
     bool open;                   /* container not yet closed: an alias to it would be a cycle */
     /* sequence: items[0..n); mapping: keys at items[2i], values at items[2i+1] */
     struct ynode **items;

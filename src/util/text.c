@@ -191,29 +191,33 @@ bool parse_int64(const char *s, size_t n, int64_t *out)
     }
     if (i >= n)
         return false;
+    /* Accumulate the magnitude with the bound of the sign (INT64_MIN has no
+     * positive twin), refusing what does not fit rather than wrapping. */
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     uint64_t v = 0;
     if (n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
         i += 2;
         for (; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
             int d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
-            if (d < 0 || v > (UINT64_MAX >> 4))
+            if (d < 0 || v > (limit - (uint64_t)d) / 16)
                 return false;
             v = v * 16 + (uint64_t)d;
         }
-        *out = neg ? -(int64_t)v : (int64_t)v;
-        return true;
+    } else {
+        for (; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return false;
+            uint64_t d = (uint64_t)(s[i] - '0');
+            if (v > (limit - d) / 10)
+                return false;
+            v = v * 10 + d;
+        }
     }
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        if (v > (uint64_t)INT64_MAX / 10)
-            return false;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (v > (uint64_t)INT64_MAX)
-        return false;
-    *out = neg ? -(int64_t)v : (int64_t)v;
+    if (!neg)
+        *out = (int64_t)v;
+    else
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
     return true;
 }
 

@@ -1,0 +1,700 @@
+/* The JSON reader, through whole hunts: JSON lines, arrays, concatenated
+ * pretty-printed objects, gzip, the SigmaHQ (#attributes/#text) and
+ * xmltodict (@Name/#text) shapes, Winlogbeat paths, escapes, malformed and
+ * oversized records (reported with file:line, skipped, the rest processed),
+ * and files that hold nothing. */
+#include "testutil.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* Matches any process-creation event whose CommandLine contains "marker". */
+static const char *const marker_rule =
+    PROC_RULE("  sel:\n    CommandLine|contains: 'marker'\n  condition: sel\n");
+
+#define EV(cl) "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"" cl "\"}"
+
+static struct stoat_ruleset *load(const char *rule)
+{
+    struct tu_diags ds = {0};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build1(rule, &ds, &ls);
+    if (!rs || ls.loaded != 1)
+        tu_diags_print(&ds, "loading");
+    assert_non_null(rs);
+    assert_int_equal(ls.loaded, 1);
+    tu_diags_free(&ds);
+    return rs;
+}
+
+/* Hunts data (as a file with suffix) with rule; h is the caller's to free. */
+static void hunt(const char *rule, const char *data, size_t len, const char *suffix, struct tu_hunt *h)
+{
+    struct stoat_ruleset *rs = load(rule);
+    struct tu_hunt_opts o = {.want_jsonl = true};
+    tu_hunt_data(rs, data, len, suffix, &o, h);
+    stoat_ruleset_destroy(rs);
+}
+
+static void hunt_str(const char *data, struct tu_hunt *h)
+{
+    hunt(marker_rule, data, strlen(data), ".jsonl", h);
+}
+
+static void test_json_lines(void **state)
+{
+    (void)state;
+    const char *data = EV("a marker") "\n" EV("nothing") "\n\n   \n" EV("marker b") "\r\n" EV("c marker");
+    struct tu_hunt h;
+    hunt_str(data, &h);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.files, 1);
+    assert_int_equal(h.stats.records, 4);
+    assert_int_equal(h.stats.events, 4);
+    assert_int_equal(h.stats.skipped, 0);
+    assert_int_equal(h.stats.files_failed, 0);
+    assert_int_equal(h.v[0].record, 1);
+    assert_int_equal(h.v[0].line, 1);
+    assert_int_equal(h.v[1].record, 3);
+    assert_int_equal(h.v[1].line, 5);   /* blank lines count as lines, not records */
+    assert_int_equal(h.v[2].record, 4);
+    assert_int_equal(h.v[2].line, 6);   /* no newline at the end */
+    assert_int_equal(h.diags.n, 0);
+    tu_hunt_free(&h);
+}
+
+static void test_byte_order_mark(void **state)
+{
+    (void)state;
+    struct tu_hunt h;
+    hunt_str("\xef\xbb\xbf" EV("marker") "\n" EV("marker") "\n", &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.skipped, 0);
+    tu_hunt_free(&h);
+    hunt_str("\xef\xbb\xbf[\n" EV("marker") ",\n" EV("marker") "\n]\n", &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.skipped, 0);
+    tu_hunt_free(&h);
+}
+
+static void test_json_array(void **state)
+{
+    (void)state;
+    struct tu_hunt h;
+    hunt_str("[" EV("marker 1") "," EV("no") "," EV("marker 3") "]", &h);   /* one line */
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.records, 3);
+    assert_int_equal(h.v[1].record, 3);
+    tu_hunt_free(&h);
+    hunt_str("[\n  " EV("marker 1") ",\n  " EV("no") ",\n  " EV("marker 3") "\n]\n", &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.records, 3);
+    assert_int_equal(h.v[0].line, 2);
+    assert_int_equal(h.v[1].line, 4);
+    tu_hunt_free(&h);
+    hunt_str("[]", &h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(h.stats.records, 0);
+    assert_int_equal(h.stats.files_failed, 0);
+    tu_hunt_free(&h);
+}
+
+/* A JSON array bigger than the 16 MiB record cap: its elements are the
+ * records, not the array. One line, and pretty-printed. */
+static void test_big_json_array(void **state)
+{
+    (void)state;
+    for (int pretty = 0; pretty < 2; pretty++) {
+        struct tu_str s = {0};
+        tu_str_puts(&s, pretty ? "[\n" : "[");
+        int n = 140000;
+        for (int i = 0; i < n; i++)
+            tu_str_printf(&s, "%s%s" EV("%s %d") "%s", i ? "," : "", pretty ? "\n  " : "",
+                          i % 1000 == 0 ? "marker" : "plain padding padding padding padding padding padding", i,
+                          "");
+        tu_str_puts(&s, pretty ? "\n]\n" : "]");
+        assert_true(s.len > (17u << 20));
+        struct tu_hunt h;
+        hunt(marker_rule, s.p, s.len, ".json", &h);
+        if (h.stats.records != (uint64_t)n)
+            tu_diags_print(&h.diags, pretty ? "pretty array" : "one-line array");
+        assert_int_equal(h.stats.records, n);
+        assert_int_equal(h.stats.skipped, 0);
+        assert_int_equal(h.n, n / 1000);
+        assert_int_equal(h.v[h.n - 1].record, (uint64_t)(n / 1000 - 1) * 1000 + 1);
+        tu_hunt_free(&h);
+        tu_str_free(&s);
+    }
+}
+
+/* A bad element in a pretty-printed array costs that element only. */
+static void test_malformed_array_element(void **state)
+{
+    (void)state;
+    const char *data = "[\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 1\"\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 2\" \"oops\",\n"
+                       "    \"Nested\": [\n      {\"a\": 1},\n      {\"b\": 2}\n    ]\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 3\"\n  },\n"
+                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 4\"\n  }\n"
+                       "]\n";
+    struct tu_hunt h;
+    hunt(marker_rule, data, strlen(data), ".json", &h);
+    assert_int_equal(h.stats.skipped, 1);
+    assert_int_equal(h.diags.n, 1);
+    assert_int_equal(h.diags.v[0].line, 10);
+    if (h.n != 3)
+        fprintf(stderr, "  -- %zu alerts after one bad element, expected 3\n", h.n);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.events, 3);
+    assert_int_equal(h.v[1].line, 16);
+    assert_int_equal(h.v[2].line, 21);
+    tu_hunt_free(&h);
+}
+
+/* Like the .json files of SigmaHQ's regression_data: pretty-printed objects, one after
+ * another, in the Event/System/EventData shape with #attributes. */
+static const char *const pretty =
+    "{\n"
+    "  \"Event\": {\n"
+    "    \"#attributes\": {\"xmlns\": \"http://schemas.microsoft.com/win/2004/08/events/event\"},\n"
+    "    \"System\": {\n"
+    "      \"Provider\": {\"#attributes\": {\"Name\": \"Microsoft-Windows-Sysmon\", \"Guid\": \"5770385F\"}},\n"
+    "      \"EventID\": 1,\n"
+    "      \"TimeCreated\": {\"#attributes\": {\"SystemTime\": \"2025-11-27T07:40:10.165324Z\"}},\n"
+    "      \"Correlation\": null,\n"
+    "      \"Execution\": {\"#attributes\": {\"ProcessID\": 3544, \"ThreadID\": 4272}},\n"
+    "      \"Channel\": \"Microsoft-Windows-Sysmon/Operational\",\n"
+    "      \"Computer\": \"ws1.corp\",\n"
+    "      \"Security\": {\"#attributes\": {\"UserID\": \"S-1-5-18\"}}\n"
+    "    },\n"
+    "    \"EventData\": {\n"
+    "      \"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\",\n"
+    "      \"CommandLine\": \"whoami /all\"\n"
+    "    }\n"
+    "  }\n"
+    "}\n"
+    "{\n"
+    "  \"Event\": {\n"
+    "    \"System\": {\n"
+    "      \"Provider\": {\"#attributes\": {\"Name\": \"Microsoft-Windows-Sysmon\"}},\n"
+    "      \"EventID\": {\"#attributes\": {\"Qualifiers\": \"\"}, \"#text\": \"1\"},\n"
+    "      \"TimeCreated\": {\"#attributes\": {\"SystemTime\": \"2025-11-27T07:41:00.000000Z\"}},\n"
+    "      \"Channel\": \"Microsoft-Windows-Sysmon/Operational\",\n"
+    "      \"Computer\": \"ws2.corp\"\n"
+    "    },\n"
+    "    \"EventData\": {\n"
+    "      \"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\",\n"
+    "      \"CommandLine\": \"whoami\"\n"
+    "    }\n"
+    "  }\n"
+    "}\n";
+
+static void test_pretty_objects_sigmahq_shape(void **state)
+{
+    (void)state;
+    const char *rule = PROC_RULE("  sel:\n    Image|endswith: '\\whoami.exe'\n"
+                                 "    Provider_Name: 'Microsoft-Windows-Sysmon'\n    Execution_ProcessID: 3544\n"
+                                 "  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, pretty, strlen(pretty), ".json", &h);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.stats.records, 2);
+    assert_int_equal(h.stats.events, 2);
+    assert_string_equal(h.v[0].host, "ws1.corp");
+    assert_string_equal(h.v[0].timestamp, "2025-11-27T07:40:10.165324Z");
+    assert_true(h.v[0].time_ns == 1764229210165324000LL);
+    assert_string_equal(h.v[0].channel, TU_SYSMON);
+    assert_string_equal(h.v[0].event_id, "1");
+    assert_int_equal(h.v[0].line, 1);
+    tu_hunt_free(&h);
+    /* the second event: EventID as {"#text": "1"} still routes */
+    const char *r2 = PROC_RULE("  sel:\n    CommandLine: 'whoami'\n    EventID_Qualifiers: ''\n  condition: sel\n");
+    hunt(r2, pretty, strlen(pretty), ".json", &h);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].host, "ws2.corp");
+    assert_string_equal(h.v[0].event_id, "1");
+    assert_int_equal(h.v[0].line, 20);
+    assert_int_equal(h.v[0].record, 2);
+    tu_hunt_free(&h);
+}
+
+static void test_xmltodict_data(void **state)
+{
+    (void)state;
+    const char *data =
+        "{\"Event\":{\"System\":{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"dc1\"},"
+        "\"EventData\":{\"Data\":[{\"@Name\":\"NewProcessName\",\"#text\":\"C:\\\\W\\\\ntdsutil.exe\"},"
+        "{\"@Name\":\"CommandLine\",\"#text\":\"ntdsutil \\\"ac i ntds\\\" ifm\"},"
+        "{\"#text\":\"0x2a\",\"@Name\":\"ProcessId\"},"
+        "{\"Name\":\"TokenElevationType\",\"#text\":1937}]}}}\n";
+    const char *rule = PROC_RULE("  sel:\n    Image|endswith: '\\ntdsutil.exe'\n    CommandLine|contains: 'ifm'\n"
+                                 "    ParentProcessId: '0x2a'\n    TokenElevationType: 1937\n  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".jsonl", &h);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].host, "dc1");
+    tu_hunt_free(&h);
+}
+
+static void test_winlogbeat_shape(void **state)
+{
+    (void)state;
+    const char *data =
+        "{\"@timestamp\":\"2025-01-02T03:04:05.000Z\",\"host\":{\"name\":\"srv9\"},"
+        "\"winlog\":{\"channel\":\"Security\",\"event_id\":4688,\"computer_name\":\"srv9.corp\","
+        "\"event_data\":{\"NewProcessName\":\"C:\\\\W\\\\vssadmin.exe\",\"CommandLine\":\"vssadmin create shadow\"}}}\n";
+    const char *rule = PROC_RULE("  sel:\n    Image|endswith: '\\vssadmin.exe'\n    CommandLine|contains: 'shadow'\n"
+                                 "  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".jsonl", &h);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].host, "srv9.corp");   /* Computer comes first in the mapping */
+    assert_string_equal(h.v[0].timestamp, "2025-01-02T03:04:05.000Z");
+    assert_string_equal(h.v[0].event_id, "4688");
+    tu_hunt_free(&h);
+}
+
+static void test_escapes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;   /* the JSON string body as written in the file */
+        const char *rule;   /* the rule value (YAML single-quoted) */
+    } cases[] = {
+        {"smile \\ud83d\\ude00 marker", "smile \xf0\x9f\x98\x80 marker"},   /* surrogate pair -> U+1F600 */
+        {"caf\\u00e9 marker", "café marker"},
+        {"\\u041f\\u0420\\u0418 marker", "при marker"},                /* and folded */
+        {"a\\\"q\\\" marker", "a\"q\" marker"},
+        {"C:\\\\Temp\\\\marker", "C:\\Temp\\marker"},
+        {"http:\\/\\/x\\/marker", "http://x/marker"},
+        {"tab\\tmarker", "tab\tmarker"},
+        {"lone \\ud800 marker", "lone \xef\xbf\xbd marker"},             /* lone surrogate -> U+FFFD */
+        {"lone \\udc00x marker", "lone \xef\xbf\xbdx marker"},
+        {"\\u0041\\u0062c marker", "Abc marker"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tu_str ev = {0}, rule = {0};
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"CommandLine\":\"%s\"}\n", TU_SYSMON, cases[i].json);
+        tu_str_printf(&rule, PROC_RULE("  sel:\n    CommandLine: '%s'\n  condition: sel\n"), cases[i].rule);
+        struct tu_hunt h;
+        hunt(rule.p, ev.p, ev.len, ".jsonl", &h);
+        if (h.n != 1) {
+            fprintf(stderr, "  -- escape case %zu: %s\n", i, ev.p);
+            tu_diags_print(&h.diags, NULL);
+        }
+        assert_int_equal(h.n, 1);
+        assert_int_equal(h.stats.skipped, 0);
+        tu_hunt_free(&h);
+        tu_str_free(&ev);
+        tu_str_free(&rule);
+    }
+    /* bad escapes make the record malformed */
+    struct tu_hunt h;
+    hunt_str("{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"bad \\x marker\"}\n"
+             "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"bad \\u12 marker\"}\n"
+             "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"bad \\uZZZZ marker\"}\n" EV("marker") "\n",
+             &h);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.stats.skipped, 3);
+    assert_int_equal(h.diags.n, 3);
+    tu_hunt_free(&h);
+}
+
+static void test_values_of_every_type(void **state)
+{
+    (void)state;
+    const char *data = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"Flag\":true,"
+                       "\"Off\":false,\"Nothing\":null,\"Num\":-1.5e3,\"Tags\":[\"a\",\"b\",[\"c\"]],"
+                       "\"Empty\":{},\"EmptyList\":[],\"Nested\":{\"Deep\":{\"Er\":\"x\"}}}\n";
+    const char *rule = PROC_RULE("  sel:\n    Flag: true\n    Off: 'false'\n    Num|lt: -1000\n    Tags: c\n"
+                                 "    Nested.Deep.Er: x\n    Nothing: null\n  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".jsonl", &h);
+    assert_int_equal(h.n, 1);
+    tu_hunt_free(&h);
+}
+
+static void test_malformed_records(void **state)
+{
+    (void)state;
+    const char *data = EV("marker 1") "\n"           /* 1 */
+                       "{\"Channel\": \"x\",\n"      /* 2: unterminated */
+                       EV("marker 3") "\n"           /* 3 */
+                       "not json at all\n"           /* 4 */
+                       "[1, 2]\n"                    /* 5: not an object */
+                       "{\"a\" 1}\n"                 /* 6: no colon */
+                       "{\"a\": tru}\n"              /* 7 */
+                       "{\"a\": \"unterminated}\n"   /* 8 */
+                       EV("marker 9") " trailing\n"  /* 9: processed, with a note */
+                       EV("marker 10") "\n";         /* 10 */
+    struct tu_hunt h;
+    hunt_str(data, &h);
+    assert_int_equal(h.n, 4);
+    assert_int_equal(h.stats.records, 10);
+    assert_int_equal(h.stats.events, 4);
+    assert_int_equal(h.stats.skipped, 6);
+    assert_int_equal(h.stats.files_failed, 0);
+    static const uint64_t bad_lines[] = {2, 4, 5, 6, 7, 8, 9};
+    assert_int_equal(h.diags.n, 7);
+    for (size_t i = 0; i < h.diags.n; i++) {
+        const struct tu_diag *d = &h.diags.v[i];
+        assert_int_equal(d->code, STOAT_ERR_INPUT);
+        assert_non_null(d->file);
+        assert_non_null(strstr(d->file, "/tmp/stoat-test-"));
+        if (d->line != bad_lines[i])
+            fprintf(stderr, "  -- diagnostic %zu at line %llu, expected %llu: %s\n", i, (unsigned long long)d->line,
+                    (unsigned long long)bad_lines[i], d->text);
+        assert_int_equal(d->line, bad_lines[i]);
+    }
+    assert_non_null(strstr(h.diags.v[6].text, "ignored"));
+    assert_int_equal(h.v[3].line, 10);
+    assert_int_equal(h.v[3].record, 10);
+    tu_hunt_free(&h);
+}
+
+static void test_malformed_in_pretty_objects(void **state)
+{
+    (void)state;
+    const char *data = "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n"
+                       "{\n  \"Channel\": \"" TU_SYSMON "\"\n  \"EventID\": 1\n}\n"   /* line 6: missing comma */
+                       "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n";
+    struct tu_hunt h;
+    hunt_str(data, &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.skipped, 1);
+    assert_int_equal(h.stats.events, 2);
+    assert_int_equal(h.diags.n, 1);
+    assert_int_equal(h.diags.v[0].line, 8);   /* where the comma is missing */
+    assert_int_equal(h.v[1].line, 10);
+    tu_hunt_free(&h);
+}
+
+static void test_deep_nesting(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    tu_str_puts(&s, EV("marker") "\n{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"x\":");
+    for (int i = 0; i < 100; i++)
+        tu_str_puts(&s, "{\"a\":");
+    tu_str_puts(&s, "1");
+    for (int i = 0; i < 100; i++)
+        tu_str_puts(&s, "}");
+    tu_str_puts(&s, "}\n{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"y\":");
+    for (int i = 0; i < 100000; i++)
+        tu_str_puts(&s, "[");   /* a stack-smashing attempt */
+    tu_str_puts(&s, "\n" EV("marker") "\n");
+    /* 60 levels are fine */
+    tu_str_puts(&s, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"z\":");
+    for (int i = 0; i < 60; i++)
+        tu_str_puts(&s, "[");
+    for (int i = 0; i < 60; i++)
+        tu_str_puts(&s, "]");
+    tu_str_puts(&s, "}\n");
+    struct tu_hunt h;
+    hunt_str(s.p, &h);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.skipped, 2);
+    assert_int_equal(h.diags.n, 2);
+    assert_non_null(strstr(h.diags.v[0].text, "deeper than 64"));
+    assert_int_equal(h.diags.v[0].line, 2);
+    assert_int_equal(h.diags.v[1].line, 3);
+    tu_hunt_free(&h);
+    tu_str_free(&s);
+}
+
+static void test_huge_record(void **state)
+{
+    (void)state;
+    /* 20 MiB on one line, between two good records */
+    size_t big = 20u << 20;
+    struct tu_str s = {0};
+    tu_str_puts(&s, EV("marker 1") "\n{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker ");
+    char *fill = malloc(big);
+    memset(fill, 'A', big);
+    tu_str_put(&s, fill, big);
+    free(fill);
+    tu_str_puts(&s, "\"}\n" EV("marker 3") "\n" EV("marker 4") "\n");
+    struct tu_hunt h;
+    hunt_str(s.p, &h);
+    tu_str_free(&s);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.skipped, 1);
+    assert_int_equal(h.diags.n, 1);
+    assert_non_null(strstr(h.diags.v[0].text, "longer than"));
+    assert_int_equal(h.diags.v[0].line, 2);
+    assert_int_equal(h.v[1].line, 3);   /* line numbers survive the skip */
+    assert_int_equal(h.v[2].line, 4);
+    tu_hunt_free(&h);
+
+    /* the same as a pretty-printed object stream */
+    s = (struct tu_str){0};
+    tu_str_puts(&s, "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n"
+                    "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"CommandLine\": \"");
+    fill = malloc(big);
+    memset(fill, 'B', big);
+    tu_str_put(&s, fill, big);
+    free(fill);
+    tu_str_puts(&s, "\"\n}\n{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n");
+    hunt_str(s.p, &h);
+    tu_str_free(&s);
+    assert_int_equal(h.n, 2);
+    assert_true(h.stats.skipped >= 1);
+    assert_true(h.diags.n >= 1);
+    tu_hunt_free(&h);
+}
+
+static void test_invalid_utf8_output_valid(void **state)
+{
+    (void)state;
+    const char *data = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker \xff\xfe \xc3\x28 \xed\xa0\x80"
+                       " \xf4\x90\x80\x80 \xe2\x82\",\"Bad\xc0\xafName\":\"v\",\"Ctl\":\"a\\u0001b\\u001fc\\u0000d\"}\n";
+    struct tu_hunt h;
+    hunt_str(data, &h);
+    assert_int_equal(h.n, 1);
+    assert_non_null(h.jsonl);
+    struct tu_json j;
+    const char *err = NULL;
+    char *nl = memchr(h.jsonl, '\n', h.jsonl_len);
+    assert_non_null(nl);
+    assert_int_equal((size_t)(nl - h.jsonl) + 1, h.jsonl_len);   /* one line */
+    bool ok = tu_json_parse(h.jsonl, (size_t)(nl - h.jsonl), &j, &err);
+    if (!ok)
+        fprintf(stderr, "  -- invalid JSON output (%s): %.*s\n", err, (int)h.jsonl_len, h.jsonl);
+    assert_true(ok);
+    const char *cl = tu_json_str(&j, "event.CommandLine");
+    assert_non_null(cl);
+    assert_true(strncmp(cl, "marker ", 7) == 0);
+    const char *ctl = tu_json_str(&j, "event.Ctl");
+    assert_non_null(ctl);
+    assert_memory_equal(ctl, "a\x01" "b\x1f" "c", 5);
+    tu_json_free(&j);
+    tu_hunt_free(&h);
+}
+
+static void test_gzip(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof(path), "/tmp/stoat-test-XXXXXX.jsonl.gz");
+    int fd = mkstemps(path, 9);
+    assert_true(fd >= 0);
+    close(fd);
+    /* two gzip members, as `cat a.gz b.gz` makes, and enough data for
+     * several units */
+    for (int member = 0; member < 2; member++) {
+        gzFile g = gzopen(path, member ? "ab" : "wb");
+        assert_non_null(g);
+        for (int i = 0; i < 30000; i++) {
+            char line[256];
+            int n = snprintf(line, sizeof(line), EV("%s %d") "\n", i % 1000 == 0 ? "marker" : "plain", i);
+            assert_int_equal(gzwrite(g, line, (unsigned)n), n);
+        }
+        assert_int_equal(gzclose(g), Z_OK);
+    }
+    struct stoat_ruleset *rs = load(marker_rule);
+    const char *paths[1] = {path};
+    struct tu_hunt h;
+    tu_hunt_paths(rs, paths, 1, NULL, &h);
+    assert_int_equal(h.n, 60);
+    assert_int_equal(h.stats.records, 60000);
+    assert_int_equal(h.stats.files_failed, 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(h.stats.bytes, (uint64_t)st.st_size);   /* compressed bytes */
+    assert_int_equal(h.v[59].record, 59001);
+    assert_int_equal(h.v[59].line, 59001);
+    tu_hunt_free(&h);
+
+    /* a truncated gzip file: what was read is processed, the file is reported */
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), st.st_size / 4), 0);   /* inside the first member */
+    fclose(f);
+    /* what zlib itself can still inflate: every complete line of it must
+     * become an event (none thrown away with the damaged block) */
+    gzFile g = gzopen(path, "rb");
+    assert_non_null(g);
+    uint64_t complete = 0, markers = 0;
+    struct tu_str all = {0};
+    char buf[65536];
+    int got;
+    while ((got = gzread(g, buf, sizeof(buf))) > 0)
+        tu_str_put(&all, buf, (size_t)got);
+    gzclose(g);
+    for (char *p = all.p, *nl; p && (nl = memchr(p, '\n', all.len - (size_t)(p - all.p))); p = nl + 1) {
+        complete++;
+        markers += memmem(p, (size_t)(nl - p), "marker", 6) != NULL;
+    }
+    tu_str_free(&all);
+    assert_true(complete > 1000 && complete < 30000);
+    tu_hunt_paths(rs, paths, 1, NULL, &h);
+    if (h.stats.events != complete)
+        fprintf(stderr, "  -- %llu events read of the truncated file, zlib inflates %llu complete lines\n",
+                (unsigned long long)h.stats.events, (unsigned long long)complete);
+    assert_int_equal(h.stats.events, complete);
+    assert_int_equal(h.n, markers);
+    assert_int_equal(h.stats.files_failed, 1);
+    assert_non_null(tu_diags_find(&h.diags, "truncated"));
+    tu_hunt_free(&h);
+    unlink(path);
+    stoat_ruleset_destroy(rs);
+}
+
+static void test_threads_keep_order(void **state)
+{
+    (void)state;
+    /* more than one unit (1 MiB each), four workers: alerts in input order */
+    struct tu_str s = {0};
+    for (int i = 0; i < 40000; i++)
+        tu_str_printf(&s, EV("%s %d padding padding padding") "\n", i % 7 == 0 ? "marker" : "plain", i);
+    struct stoat_ruleset *rs = load(marker_rule);
+    struct tu_hunt h;
+    struct tu_hunt_opts o = {.threads = 4};
+    tu_hunt_data(rs, s.p, s.len, ".jsonl", &o, &h);
+    assert_int_equal(h.n, (40000 + 6) / 7);
+    for (size_t i = 0; i < h.n; i++)
+        assert_int_equal(h.v[i].record, i * 7 + 1);
+    assert_int_equal(h.stats.records, 40000);
+    tu_hunt_free(&h);
+    stoat_ruleset_destroy(rs);
+    tu_str_free(&s);
+}
+
+static void test_empty_and_blank_files(void **state)
+{
+    (void)state;
+    struct tu_hunt h;
+    hunt_str("", &h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(h.stats.files, 1);
+    assert_int_equal(h.stats.files_failed, 0);
+    assert_int_equal(h.stats.records, 0);
+    assert_int_equal(h.diags.n, 0);
+    tu_hunt_free(&h);
+    /* a JSON-lines file of blank lines holds no records, and nothing is wrong */
+    hunt_str("\n\n   \r\n\t\n", &h);
+    assert_int_equal(h.n, 0);
+    if (h.stats.files_failed || h.diags.n)
+        tu_diags_print(&h.diags, "on a file of blanks");
+    assert_int_equal(h.stats.files_failed, 0);
+    assert_int_equal(h.stats.files, 1);
+    assert_int_equal(h.stats.records, 0);
+    assert_int_equal(h.diags.n, 0);
+    tu_hunt_free(&h);
+    /* something that is not JSON at all is an unknown format */
+    hunt_str("Nov 27 07:40:10 host sshd[1]: Accepted\n", &h);
+    assert_int_equal(h.stats.files_failed, 1);
+    assert_non_null(tu_diags_find(&h.diags, "not a format"));
+    tu_hunt_free(&h);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(marker_rule);
+    char *dir = tu_temp_dir();
+    char p1[4200], p2[4200], p3[4200], sub[4200];
+    snprintf(p1, sizeof(p1), "%s/a.jsonl", dir);
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    snprintf(p2, sizeof(p2), "%s/sub/b.json", dir);
+    snprintf(p3, sizeof(p3), "%s/README.md", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    FILE *f = fopen(p1, "w");
+    fputs(EV("marker a1") "\n" EV("marker a2") "\n", f);
+    fclose(f);
+    f = fopen(p2, "w");
+    fputs("[" EV("marker b1") "]", f);
+    fclose(f);
+    f = fopen(p3, "w");
+    fputs("# notes\n", f);
+    fclose(f);
+    const char *paths[2] = {dir, "/tmp/stoat-test-does-not-exist.jsonl"};
+    struct tu_hunt h;
+    tu_hunt_paths(rs, paths, 2, NULL, &h);
+    assert_int_equal(h.n, 3);
+    assert_int_equal(h.stats.files, 2);
+    assert_int_equal(h.stats.files_skipped, 1);   /* the README inside the folder */
+    assert_int_equal(h.stats.files_failed, 1);    /* the missing file */
+    /* sorted walk: README.md, a.jsonl, sub/b.json; records count per file */
+    assert_int_equal(h.v[0].record, 1);
+    assert_int_equal(h.v[1].record, 2);
+    assert_int_equal(h.v[2].record, 1);
+    const struct tu_diag *d = tu_diags_find(&h.diags, "does-not-exist");
+    assert_non_null(d);
+    assert_int_equal(d->severity, STOAT_SEV_ERROR);
+    tu_hunt_free(&h);
+    tu_rm_rf(dir);
+    free(dir);
+    stoat_ruleset_destroy(rs);
+}
+
+/* Record numbers count within each file, however many files a hunt reads
+ * (short relative names, as a shell glob gives them). */
+static void test_records_per_file(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(marker_rule);
+    char *dir = tu_temp_dir();
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    enum { NF = 12 };
+    char names[NF][32];
+    const char *paths[NF];
+    for (int f = 0; f < NF; f++) {
+        snprintf(names[f], sizeof(names[f]), "f%02d.jsonl", f);
+        paths[f] = names[f];
+        FILE *fp = fopen(names[f], "w");
+        assert_non_null(fp);
+        for (int i = 0; i <= f % 3; i++)
+            fprintf(fp, EV("marker %d") "\n", i);
+        fclose(fp);
+    }
+    for (unsigned threads = 1; threads <= 4; threads += 3) {
+        struct tu_hunt h;
+        struct tu_hunt_opts o = {.threads = threads};
+        tu_hunt_paths(rs, paths, NF, &o, &h);
+        size_t k = 0;
+        for (int f = 0; f < NF; f++)
+            for (int i = 0; i <= f % 3; i++, k++) {
+                assert_true(k < h.n);
+                if (h.v[k].record != (uint64_t)i + 1)
+                    fail_msg("-j %u: file %d, event %d: record %llu, expected %d", threads, f, i,
+                             (unsigned long long)h.v[k].record, i + 1);
+            }
+        assert_int_equal(h.n, k);
+        tu_hunt_free(&h);
+    }
+    assert_int_equal(chdir(cwd), 0);
+    tu_rm_rf(dir);
+    free(dir);
+    stoat_ruleset_destroy(rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_lines),
+        cmocka_unit_test(test_byte_order_mark),
+        cmocka_unit_test(test_json_array),
+        cmocka_unit_test(test_big_json_array),
+        cmocka_unit_test(test_malformed_array_element),
+        cmocka_unit_test(test_pretty_objects_sigmahq_shape),
+        cmocka_unit_test(test_xmltodict_data),
+        cmocka_unit_test(test_winlogbeat_shape),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_values_of_every_type),
+        cmocka_unit_test(test_malformed_records),
+        cmocka_unit_test(test_malformed_in_pretty_objects),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_huge_record),
+        cmocka_unit_test(test_invalid_utf8_output_valid),
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_threads_keep_order),
+        cmocka_unit_test(test_empty_and_blank_files),
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_records_per_file),
+    };
+    return cmocka_run_group_tests_name("json", tests, NULL, NULL);
+}

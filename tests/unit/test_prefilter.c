@@ -1,0 +1,248 @@
+/* The prefilter must never hide a match: the literal "atoms" a rule is gated
+ * on have to be in every event the rule matches. Checked on
+ * regex_required_literal directly (every subject PCRE2 matches must contain
+ * the literal, caselessly) and on whole rules whose atoms are easy to get
+ * wrong (regex escapes, negations, filters, keywords, encodings). */
+#include "testutil.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <strings.h>
+
+#include "rules/compile.h"
+
+static bool pcre_matches(const char *re, const char *subject)
+{
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err,
+                                  &off, NULL);
+    if (!c)
+        fail_msg("test regex '%s' does not compile (offset %zu)", re, (size_t)off);
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int rc = pcre2_match(c, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    pcre2_code_free(c);
+    return rc >= 0;
+}
+
+static bool contains_nocase(const char *hay, const char *needle, size_t n)
+{
+    size_t h = strlen(hay);
+    for (size_t i = 0; i + n <= h; i++)
+        if (strncasecmp(hay + i, needle, n) == 0)
+            return true;
+    return n == 0;
+}
+
+/* Each regex with subjects it matches (checked here with PCRE2 itself). */
+static const struct {
+    const char *re;
+    const char *subjects[4];
+    const char *want;   /* the literal expected, or NULL when only safety is checked */
+} regexes[] = {
+    {"whoami", {"cmd /c whoami"}, "whoami"},
+    {"abc|def", {"abc", "def"}, ""},
+    {"a(b|c)def", {"abdef", "acdef"}, "def"},
+    {"mimikatz?", {"mimikat", "mimikatz"}, "mimikat"},
+    {"mimikatz*x", {"mimikatx", "mimikatzzzx"}, "mimikat"},
+    {"vssadmin+ del", {"vssadminnnn del"}, NULL},
+    {"ab{0,2}cdef", {"acdef", "abbcdef"}, "cdef"},
+    {"(?i)mimikatz", {"MIMIKATZ"}, "mimikatz"},
+    {"\\.exe$", {"a.exe"}, ".exe"},
+    {"[abc]def", {"adef", "cdef"}, "def"},
+    {"[^x]yz", {"ayz"}, "yz"},
+    {"[]x]yz", {"]yz", "xyz"}, "yz"},
+    {"foo\\d+bar", {"foo12bar"}, NULL},
+    {"a.b", {"axb"}, NULL},
+    {"ab\\|cd", {"ab|cd"}, "ab|cd"},
+    {"(?!abc)def", {"def"}, "def"},
+    {"\\.?exe", {"exe", ".exe"}, "exe"},
+    {"(?x) a b c", {"abc"}, ""},
+    /* escapes that stand for other characters than the ones written */
+    {"\\x41BCDEF", {"ABCDEF"}, NULL},
+    {"\\x{41}BCDEF", {"ABCDEF"}, NULL},
+    {"\\101BCDEF", {"ABCDEF"}, NULL},
+    {"\\o{101}BCDEF", {"ABCDEF"}, NULL},
+    {"\\cAxyz", {"\x01xyz"}, NULL},
+    {"\\N{U+41}BCD", {"ABCD"}, NULL},
+    {"(?<w>ab)cd\\k<w>", {"abcdab"}, NULL},
+    {"(ab)xyz\\g{1}", {"abxyzab"}, NULL},
+    {"(ab)xyz\\g1", {"abxyzab"}, NULL},
+    {"\\p{Lu}abc", {"Xabc"}, NULL},
+    {"[[:alpha:]]abcd", {"Xabcd"}, NULL},
+    {"[[:digit:]x]abcd", {"1abcd"}, NULL},
+    {"ab{2}cd", {"abbcd"}, NULL},
+    {"\\Qa.b\\E", {"a.b"}, NULL},
+    {"\\u0041bc", {"u0041bc"}, NULL},   /* without PCRE2_ALT_BSUX \u is an error... see below */
+};
+
+static void test_regex_required_literal(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(regexes) / sizeof(regexes[0]); i++) {
+        const char *re = regexes[i].re;
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+        if (!c)
+            continue;   /* not a regex PCRE2 takes (the \u case): nothing to prefilter */
+        pcre2_code_free(c);
+        char lit[256];
+        size_t n = regex_required_literal(re, strlen(re), lit, sizeof(lit));
+        for (size_t s = 0; s < 4 && regexes[i].subjects[s]; s++) {
+            const char *subj = regexes[i].subjects[s];
+            assert_true(pcre_matches(re, subj));
+            if (!contains_nocase(subj, lit, n))
+                fail_msg("regex '%s': required literal '%.*s' is not in '%s', which it matches", re, (int)n, lit,
+                         subj);
+        }
+        if (regexes[i].want) {
+            if (n != strlen(regexes[i].want) || memcmp(lit, regexes[i].want, n) != 0)
+                fail_msg("regex '%s': literal '%.*s', expected '%s'", re, (int)n, lit, regexes[i].want);
+        }
+    }
+    /* a tiny output buffer is never overrun */
+    char small[4] = {'X', 'X', 'X', 'X'};
+    size_t n = regex_required_literal("abcdefgh", 8, small, 3);
+    assert_true(n <= 3);
+}
+
+/* The same through whole rules: a regex whose written characters are not
+ * the ones it matches must still fire. */
+static void test_regex_rules_not_hidden(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;       /* YAML single-quoted */
+        const char *value;    /* an event value it matches */
+    } cases[] = {
+        {"\\x41BCDEF", "xx ABCDEF yy"},
+        {"\\x{41}BCDEF", "ABCDEF"},
+        {"\\101BCDEF", "ABCDEF"},
+        {"\\cAxyz", "\x01xyz"},
+        {"[[:alpha:]]abcd", "Xabcd"},
+        {"(?<w>ab)cdef\\k<w>", "abcdefab"},
+        {"(ab)xyzw\\g{1}", "abxyzwab"},
+        {"\\N{U+41}BCD", "ABCD"},
+        {"\\o{101}BCDEF", "ABCDEF"},
+        {"mimikatz?", "mimikat"},
+        {"ab{0,2}cdef", "acdef"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char rule[512];
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|re: '%s'\n  condition: sel\n"), cases[i].re);
+        assert_true(pcre_matches(cases[i].re, cases[i].value));
+        int got = tu_match_proc(rule, "CommandLine", cases[i].value, NULL);
+        if (got != 1)
+            fprintf(stderr, "  -- re '%s' on '%s': %d alerts (the prefilter hid the match)\n", cases[i].re,
+                    cases[i].value, got);
+        assert_int_equal(got, 1);
+    }
+}
+
+static void test_atoms_with_logic(void **state)
+{
+    (void)state;
+    /* OR of a gated and an ungated branch: the ungated one still fires */
+    const char *or = PROC_RULE("  a:\n    CommandLine|contains: 'longliteral'\n  b:\n    IntegrityLevel|neq: 'x'\n"
+                               "  condition: a or b\n");
+    expect_proc(1, or, "IntegrityLevel", "High");
+    /* NOT of a gated selection */
+    const char *not = PROC_RULE("  a:\n    Image|endswith: '\\cmd.exe'\n  f:\n    CommandLine|contains: 'harmless'\n"
+                                "  condition: a and not f\n");
+    expect_proc(1, not, "Image", "C:\\cmd.exe", "CommandLine", "evil");
+    expect_proc(0, not, "Image", "C:\\cmd.exe", "CommandLine", "harmless");
+    /* 2 of 3 */
+    const char *two = PROC_RULE("  s1:\n    CommandLine|contains: 'alpha'\n  s2:\n    CommandLine|contains: 'bravo'\n"
+                                "  s3:\n    CommandLine|contains: 'charlie'\n  condition: 2 of s*\n");
+    expect_proc(1, two, "CommandLine", "charlie alpha");
+    expect_proc(0, two, "CommandLine", "charlie");
+    /* literals shorter than an atom, and wildcard-only values */
+    const char *shortv = PROC_RULE("  a:\n    CommandLine|contains: 'ab'\n    Image: '*'\n  condition: a\n");
+    expect_proc(1, shortv, "CommandLine", "xaby", "Image", "i");
+    /* the same atom in two rules and in a filter */
+    const char *texts[3] = {
+        "title: one\nid: r1\nlogsource: {product: windows, category: process_creation}\ndetection:\n  s:\n"
+        "    CommandLine|contains: 'secretsdump'\n  condition: s\n",
+        "title: two\nid: r2\nlogsource: {product: windows, category: process_creation}\ndetection:\n  s:\n"
+        "    CommandLine|contains|all: ['secretsdump', '-just-dc']\n  condition: s\n",
+        "title: f\nlogsource: {product: windows, category: process_creation}\nfilter:\n  rules: [r2]\n"
+        "  selection:\n    CommandLine|contains: 'secretsdump.py'\n  condition: selection\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                                  "\"CommandLine\":\"python secretsdump -just-dc x\"}\n", NULL), 2);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                                  "\"CommandLine\":\"python secretsdump.py -just-dc x\"}\n", NULL), 1);
+}
+
+static void test_atoms_case_and_encoding(void **state)
+{
+    (void)state;
+    /* the prefilter is caseless like the matcher, also for cased and re|i */
+    const char *c = PROC_RULE("  a:\n    CommandLine|contains|cased: 'DumpCreds'\n  condition: a\n");
+    expect_proc(1, c, "CommandLine", "x -DumpCreds");
+    const char *ri = PROC_RULE("  a:\n    CommandLine|re|i: 'invoke-mimikatz'\n  condition: a\n");
+    expect_proc(1, ri, "CommandLine", "INVOKE-MIMIKATZ");
+    /* non-ASCII letters fold in the matcher; atoms must not need them folded */
+    const char *na = PROC_RULE("  a:\n    CommandLine|contains: 'ÄÖÜabc'\n  condition: a\n");
+    expect_proc(1, na, "CommandLine", "x äöüABC y");
+    const char *cy = PROC_RULE("  a:\n    CommandLine|contains: 'ДОКУМЕНТЫ'\n  condition: a\n");
+    expect_proc(1, cy, "CommandLine", "copy документы");
+    /* values that span fields are not found (the scan separates values) */
+    const char *span = PROC_RULE("  a:\n    CommandLine|contains: 'alphabravo'\n  condition: a\n");
+    expect_proc(0, span, "CommandLine", "alpha", "Image", "bravo");
+}
+
+/* Many rules in one group: each fires on its own word, none on another's. */
+static void test_many_rules(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    char **texts = calloc(N, sizeof(*texts));
+    for (int i = 0; i < N; i++) {
+        texts[i] = malloc(512);
+        snprintf(texts[i], 512,
+                 "title: r%d\nid: id-%d\nlogsource: {product: windows, category: process_creation}\n"
+                 "detection:\n  s:\n    CommandLine|%s: 'word%04dx'\n  condition: s\n",
+                 i, i, i % 3 == 0 ? "contains" : i % 3 == 1 ? "endswith" : "startswith", i);
+    }
+    struct tu_rules r = {.texts = (const char *const *)texts, .ntexts = N};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&r, NULL, &ls);
+    assert_int_equal(ls.loaded, N);
+    struct tu_str ev = {0};
+    for (int i = 0; i < N; i++)
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"CommandLine\":\"word%04dx\"}\n", TU_SYSMON, i);
+    struct tu_hunt h;
+    tu_hunt_data(rs, ev.p, ev.len, ".jsonl", NULL, &h);
+    assert_int_equal(h.n, N);
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "id-%d", i);
+        assert_string_equal(h.v[i].rule_id, id);
+        assert_int_equal(h.v[i].record, (uint64_t)i + 1);
+    }
+    /* the prefilter did its job: far fewer evaluations than candidates */
+    assert_true(h.stats.candidates == (uint64_t)N * N);
+    assert_true(h.stats.evaluated < h.stats.candidates / 10);
+    tu_hunt_free(&h);
+    tu_str_free(&ev);
+    stoat_ruleset_destroy(rs);
+    for (int i = 0; i < N; i++)
+        free(texts[i]);
+    free(texts);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_regex_required_literal),
+        cmocka_unit_test(test_regex_rules_not_hidden),
+        cmocka_unit_test(test_atoms_with_logic),
+        cmocka_unit_test(test_atoms_case_and_encoding),
+        cmocka_unit_test(test_many_rules),
+    };
+    return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
+}

@@ -1,0 +1,444 @@
+/* The output sinks: the jsonl document (every documented key, typed event
+ * values, repeated names as lists, valid JSON whatever the input), the CSV
+ * timeline (quoting, sorting by event time), the table and the summary. */
+#include "testutil.h"
+
+static const char *const full_rule =
+    "title: Certutil download, \"quoted\"\n"
+    "id: 3b2c1d4e-0000-4000-8000-00000000c3a7\n"
+    "status: experimental\n"
+    "level: high\n"
+    "tags:\n  - attack.command_and_control\n  - attack.t1105\n  - attack.defense-evasion\n  - attack.t1027.013\n"
+    "  - detection.threat_hunting\n"
+    "logsource:\n  product: windows\n  category: process_creation\n"
+    "detection:\n  sel:\n    Image|endswith: '\\certutil.exe'\n  condition: sel\n";
+
+static const char *const sysmon_event =
+    "{\"Event\":{\"System\":{\"Provider\":{\"#attributes\":{\"Name\":\"Microsoft-Windows-Sysmon\"}},\"EventID\":1,"
+    "\"TimeCreated\":{\"#attributes\":{\"SystemTime\":\"2025-11-27T07:40:10.165324Z\"}},\"EventRecordID\":571146,"
+    "\"Correlation\":null,\"Channel\":\"Microsoft-Windows-Sysmon/Operational\",\"Computer\":\"ws7.corp\"},"
+    "\"EventData\":{\"Image\":\"C:\\\\Windows\\\\System32\\\\certutil.exe\","
+    "\"CommandLine\":\"certutil -urlcache -f http://x/a \\\"b\\\"\",\"ProcessId\":4460,\"Elevated\":true,"
+    "\"Hash\":[\"MD5=1\",\"SHA1=2\"],\"Num\":-2.5e3,\"Zero\":01,\"Dash\":-,\"Half\":1.}}}\n";
+
+struct out {
+    struct tu_hunt h;
+    struct tu_json *docs;
+    size_t n;
+};
+
+static void hunt_out(const char *rule, const char *events, struct out *o, bool csv)
+{
+    memset(o, 0, sizeof(*o));
+    struct tu_diags ds = {0};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build1(rule, &ds, &ls);
+    if (!rs || ls.loaded != 1)
+        tu_diags_print(&ds, "loading");
+    assert_int_equal(ls.loaded, 1);
+    tu_diags_free(&ds);
+    struct tu_hunt_opts ho = {.want_jsonl = true, .want_csv = csv};
+    tu_hunt_data(rs, events, strlen(events), ".jsonl", &ho, &o->h);
+    stoat_ruleset_destroy(rs);
+    /* every line of the jsonl output is one JSON document */
+    const char *p = o->h.jsonl, *end = p + o->h.jsonl_len;
+    o->docs = calloc(o->h.n + 1, sizeof(*o->docs));
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        const char *err = NULL;
+        assert_true(o->n < o->h.n);
+        if (!tu_json_parse(p, (size_t)(nl - p), &o->docs[o->n], &err))
+            fail_msg("output line %zu is not valid JSON (%s): %.*s", o->n + 1, err, (int)(nl - p), p);
+        o->n++;
+        p = nl + 1;
+    }
+    assert_int_equal(o->n, o->h.n);
+}
+
+static void out_free(struct out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        tu_json_free(&o->docs[i]);
+    free(o->docs);
+    tu_hunt_free(&o->h);
+}
+
+/* obj has every key of keys[0..n) and no others than those and optional. */
+static void expect_keys_opt(const struct tu_json *obj, const char *const *keys, size_t n, const char *const *optional)
+{
+    assert_non_null(obj);
+    assert_int_equal(obj->kind, TJ_OBJ);
+    for (size_t i = 0; i < n; i++)
+        if (!tu_json_get(obj, keys[i]))
+            fail_msg("key '%s' missing", keys[i]);
+    for (size_t i = 0; i < obj->n; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n && !known; k++)
+            known = strcmp(obj->keys[i], keys[k]) == 0;
+        for (const char *const *o = optional; o && *o && !known; o++)
+            known = strcmp(obj->keys[i], *o) == 0;
+        if (!known)
+            fail_msg("unexpected key '%s'", obj->keys[i]);
+    }
+}
+
+static void expect_keys(const struct tu_json *obj, const char *const *keys, size_t n)
+{
+    expect_keys_opt(obj, keys, n, NULL);
+}
+
+static void expect_strings(const struct tu_json *arr, const char *const *want, size_t n)
+{
+    assert_non_null(arr);
+    assert_int_equal(arr->kind, TJ_ARR);
+    assert_int_equal(arr->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(arr->items[i].kind, TJ_STR);
+        assert_string_equal(arr->items[i].str, want[i]);
+    }
+}
+
+static void test_jsonl_document(void **state)
+{
+    (void)state;
+    struct out o;
+    hunt_out(full_rule, sysmon_event, &o, false);
+    assert_int_equal(o.n, 1);
+    const struct tu_json *d = &o.docs[0];
+    static const char *const top[] = {"kind", "id", "timestamp", "host", "level", "rule", "source", "logon_id",
+                                      "event"};
+    static const char *const top_optional[] = {"ancestry", NULL};
+    expect_keys_opt(d, top, 9, top_optional);
+    assert_string_equal(tu_json_str(d, "kind"), "alert");
+    assert_int_equal(tu_json_get(d, "id")->kind, TJ_NUM);
+    assert_string_equal(tu_json_str(d, "timestamp"), "2025-11-27T07:40:10.165324Z");
+    assert_string_equal(tu_json_str(d, "host"), "ws7.corp");
+    assert_string_equal(tu_json_str(d, "level"), "high");
+
+    const struct tu_json *rule = tu_json_get(d, "rule");
+    static const char *const rkeys[] = {"id", "title", "status", "tags", "attack", "logsource", "file"};
+    expect_keys(rule, rkeys, 7);
+    assert_string_equal(tu_json_str(rule, "id"), "3b2c1d4e-0000-4000-8000-00000000c3a7");
+    assert_string_equal(tu_json_str(rule, "title"), "Certutil download, \"quoted\"");
+    assert_string_equal(tu_json_str(rule, "status"), "experimental");
+    assert_string_equal(tu_json_str(rule, "file"), "rule.yml");
+    static const char *const tags[] = {"attack.command_and_control", "attack.t1105", "attack.defense-evasion",
+                                       "attack.t1027.013", "detection.threat_hunting"};
+    expect_strings(tu_json_get(rule, "tags"), tags, 5);
+    static const char *const akeys[] = {"techniques", "tactics"};
+    expect_keys(tu_json_get(rule, "attack"), akeys, 2);
+    static const char *const techs[] = {"T1105", "T1027.013"};
+    expect_strings(tu_json_path(rule, "attack.techniques"), techs, 2);
+    static const char *const tactics[] = {"command-and-control", "defense-evasion"};
+    expect_strings(tu_json_path(rule, "attack.tactics"), tactics, 2);
+    static const char *const lkeys[] = {"product", "category"};
+    expect_keys(tu_json_get(rule, "logsource"), lkeys, 2);
+    assert_string_equal(tu_json_str(rule, "logsource.product"), "windows");
+    assert_string_equal(tu_json_str(rule, "logsource.category"), "process_creation");
+
+    const struct tu_json *src = tu_json_get(d, "source");
+    static const char *const skeys[] = {"file", "format", "record", "line", "channel", "event_id"};
+    expect_keys(src, skeys, 6);
+    assert_non_null(strstr(tu_json_str(src, "file"), "/tmp/stoat-test-"));
+    assert_string_equal(tu_json_str(src, "format"), "json");
+    assert_int_equal(tu_json_get(src, "record")->kind, TJ_NUM);
+    assert_true(tu_json_get(src, "record")->num == 1);
+    assert_true(tu_json_get(src, "line")->num == 1);
+    assert_string_equal(tu_json_str(src, "channel"), "Microsoft-Windows-Sysmon/Operational");
+    assert_string_equal(tu_json_str(src, "event_id"), "1");
+
+    const struct tu_json *ev = tu_json_get(d, "event");
+    assert_int_equal(ev->kind, TJ_OBJ);
+    assert_string_equal(tu_json_str(ev, "Image"), "C:\\Windows\\System32\\certutil.exe");
+    assert_string_equal(tu_json_str(ev, "CommandLine"), "certutil -urlcache -f http://x/a \"b\"");
+    assert_string_equal(tu_json_str(ev, "Provider_Name"), "Microsoft-Windows-Sysmon");
+    assert_string_equal(tu_json_str(ev, "TimeCreated_SystemTime"), "2025-11-27T07:40:10.165324Z");
+    assert_string_equal(tu_json_str(ev, "Computer"), "ws7.corp");
+    /* values keep their JSON types */
+    assert_int_equal(tu_json_get(ev, "EventID")->kind, TJ_NUM);
+    assert_true(tu_json_get(ev, "ProcessId")->num == 4460);
+    assert_true(tu_json_get(ev, "EventRecordID")->num == 571146);
+    assert_int_equal(tu_json_get(ev, "Elevated")->kind, TJ_BOOL);
+    assert_true(tu_json_get(ev, "Elevated")->b);
+    assert_int_equal(tu_json_get(ev, "Correlation")->kind, TJ_NULL);
+    assert_true(tu_json_get(ev, "Num")->num == -2500);
+    /* what the reader took for numbers but JSON does not allow become strings */
+    assert_string_equal(tu_json_str(ev, "Zero"), "01");
+    assert_string_equal(tu_json_str(ev, "Dash"), "-");
+    assert_string_equal(tu_json_str(ev, "Half"), "1.");
+    /* a name that occurs several times becomes a list, in event order */
+    static const char *const hashes[] = {"MD5=1", "SHA1=2"};
+    expect_strings(tu_json_get(ev, "Hash"), hashes, 2);
+    /* each name once */
+    for (size_t i = 0; i < ev->n; i++)
+        for (size_t j = i + 1; j < ev->n; j++)
+            assert_string_not_equal(ev->keys[i], ev->keys[j]);
+    out_free(&o);
+}
+
+static void test_jsonl_nulls(void **state)
+{
+    (void)state;
+    /* a rule without id, status or level; an event without time or host */
+    const char *rule = "title: bare\nlogsource: {product: windows}\ndetection:\n  s:\n    X: 'y'\n  condition: s\n";
+    const char *ev = "{\"Channel\":\"Security\",\"EventID\":4624,\"X\":\"y\",\"X\":\"z\"}\n";
+    struct out o;
+    hunt_out(rule, ev, &o, false);
+    assert_int_equal(o.n, 1);
+    const struct tu_json *d = &o.docs[0];
+    assert_int_equal(tu_json_get(d, "timestamp")->kind, TJ_NULL);
+    assert_int_equal(tu_json_get(d, "host")->kind, TJ_NULL);
+    assert_int_equal(tu_json_get(d, "level")->kind, TJ_NULL);
+    assert_int_equal(tu_json_path(d, "rule.id")->kind, TJ_NULL);
+    assert_int_equal(tu_json_path(d, "rule.status")->kind, TJ_NULL);
+    assert_int_equal(tu_json_path(d, "rule.tags")->n, 0);
+    assert_int_equal(tu_json_path(d, "rule.attack.techniques")->n, 0);
+    static const char *const lkeys[] = {"product"};
+    expect_keys(tu_json_path(d, "rule.logsource"), lkeys, 1);
+    /* a repeated key of the input object is a repeated field: a list */
+    static const char *const xs[] = {"y", "z"};
+    expect_strings(tu_json_path(d, "event.X"), xs, 2);
+    out_free(&o);
+}
+
+static void test_jsonl_hostile_values(void **state)
+{
+    (void)state;
+    const char *rule = PROC_RULE("  sel:\n    CommandLine|contains: 'm'\n  condition: sel\n");
+    const char *ev = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"m \\u0000 \\u0007 \\u001b[31m"
+                     " \\\" \\\\ \\n\\r\\t \xff \xc3\",\"K\\\"ey\\\\\":\"v\",\"\xe9t\xe9\":\"latin1\","
+                     "\"\\u2028\":\"sep\"}\n";
+    struct out o;
+    hunt_out(rule, ev, &o, false);
+    assert_int_equal(o.n, 1);
+    const struct tu_json *e = tu_json_get(&o.docs[0], "event");
+    const struct tu_json *cl = tu_json_get(e, "CommandLine");
+    assert_non_null(cl);
+    assert_memory_equal(cl->str, "m \0 \a \x1b[31m \" \\ \n\r\t ", 20);
+    assert_string_equal(tu_json_str(e, "K\"ey\\"), "v");
+    assert_string_equal(tu_json_str(e, "\xe2\x80\xa8"), "sep");
+    /* the Latin-1 name became valid UTF-8 (U+FFFD for each bad byte) */
+    assert_string_equal(tu_json_str(e, "\xef\xbf\xbdt\xef\xbf\xbd"), "latin1");
+    /* no raw control characters anywhere in the line */
+    for (size_t i = 0; i + 1 < o.h.jsonl_len; i++)
+        assert_true((unsigned char)o.h.jsonl[i] >= 0x20);
+    out_free(&o);
+}
+
+/* ------------------------------------------------------------------- csv */
+
+/* RFC 4180 rows: fields[row][col], CRLF line ends required. */
+struct csv {
+    char ***rows;
+    size_t *ncols;
+    size_t nrows;
+};
+
+static void csv_parse(const char *s, size_t n, struct csv *c)
+{
+    memset(c, 0, sizeof(*c));
+    size_t i = 0;
+    while (i < n) {
+        c->rows = realloc(c->rows, (c->nrows + 1) * sizeof(*c->rows));
+        c->ncols = realloc(c->ncols, (c->nrows + 1) * sizeof(*c->ncols));
+        char **row = NULL;
+        size_t nc = 0;
+        for (;;) {
+            struct tu_str f = {0};
+            tu_str_put(&f, "", 0);
+            if (i < n && s[i] == '"') {
+                i++;
+                for (;;) {
+                    assert_true(i < n);   /* unterminated quote */
+                    if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') {
+                        tu_str_put(&f, "\"", 1);
+                        i += 2;
+                    } else if (s[i] == '"') {
+                        i++;
+                        break;
+                    } else {
+                        tu_str_put(&f, s + i, 1);
+                        i++;
+                    }
+                }
+            } else {
+                while (i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n') {
+                    assert_true(s[i] != '"');   /* a quote only in a quoted field */
+                    tu_str_put(&f, s + i, 1);
+                    i++;
+                }
+            }
+            row = realloc(row, (nc + 1) * sizeof(*row));
+            row[nc++] = f.p;
+            if (i < n && s[i] == ',') {
+                i++;
+                continue;
+            }
+            assert_true(i + 1 < n + 1 && s[i] == '\r' && s[i + 1] == '\n');
+            i += 2;
+            break;
+        }
+        c->rows[c->nrows] = row;
+        c->ncols[c->nrows] = nc;
+        c->nrows++;
+    }
+}
+
+static void csv_free(struct csv *c)
+{
+    for (size_t r = 0; r < c->nrows; r++) {
+        for (size_t k = 0; k < c->ncols[r]; k++)
+            free(c->rows[r][k]);
+        free(c->rows[r]);
+    }
+    free(c->rows);
+    free(c->ncols);
+}
+
+static void test_csv_timeline(void **state)
+{
+    (void)state;
+    const char *rule = "title: Net use, with \"quotes\"\nid: r-csv\nlevel: medium\n"
+                       "tags: [attack.lateral_movement, attack.t1021.002]\n"
+                       "logsource: {product: windows, category: process_creation}\n"
+                       "detection:\n  s:\n    CommandLine|contains: 'net use'\n  condition: s\n";
+#define CSV_EV(ts, host, cl)                                                                                 \
+    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"UtcTime\":\"" ts "\",\"Computer\":\"" host                \
+    "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\"}\n"
+    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
+        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "net use x \\\"quoted\\\"")                        /* 09:00Z */
+        "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"net use no-time\"}\n"          /* no time */
+        CSV_EV("2025-01-01 09:30:00.000", "h3", "net use\\nsecond line")                             /* 09:30 */
+        CSV_EV("2025-01-01T09:00:00Z", "h4", "net use same-time");                                   /* 09:00Z */
+#undef CSV_EV
+    struct out o;
+    hunt_out(rule, events, &o, true);
+    assert_int_equal(o.n, 5);
+    assert_non_null(o.h.csv);
+    struct csv c;
+    csv_parse(o.h.csv, o.h.csv_len, &c);
+    assert_int_equal(c.nrows, 6);
+    static const char *const header[] = {"Timestamp", "Host",    "Level", "RuleId", "RuleTitle",
+                                         "Tactics",   "Techniques", "Channel", "EventID", "File",
+                                         "Record",    "Line",    "Details"};
+    assert_int_equal(c.ncols[0], 13);
+    for (size_t k = 0; k < 13; k++)
+        assert_string_equal(c.rows[0][k], header[k]);
+    for (size_t r = 1; r < c.nrows; r++)
+        assert_int_equal(c.ncols[r], 13);
+    /* sorted by event time (offsets applied); no time first; ties keep input order */
+    static const char *const order[] = {"", "h2", "h4", "h3", "h1"};
+    static const char *const records[] = {"3", "2", "5", "4", "1"};
+    for (size_t r = 1; r < c.nrows; r++) {
+        assert_string_equal(c.rows[r][1], order[r - 1]);
+        assert_string_equal(c.rows[r][10], records[r - 1]);
+    }
+    assert_string_equal(c.rows[1][0], "");
+    assert_string_equal(c.rows[2][0], "2025-01-01T11:00:00+02:00");   /* as the event wrote it */
+    assert_string_equal(c.rows[2][2], "medium");
+    assert_string_equal(c.rows[2][3], "r-csv");
+    assert_string_equal(c.rows[2][4], "Net use, with \"quotes\"");
+    assert_string_equal(c.rows[2][5], "lateral-movement");
+    assert_string_equal(c.rows[2][6], "T1021.002");
+    assert_string_equal(c.rows[2][7], TU_SYSMON);
+    assert_string_equal(c.rows[2][8], "1");
+    assert_non_null(strstr(c.rows[2][9], "/tmp/stoat-test-"));
+    assert_string_equal(c.rows[2][11], "2");
+    /* details: name: value pairs, quotes and commas and newlines intact */
+    assert_non_null(strstr(c.rows[2][12], "CommandLine: net use x \"quoted\""));
+    assert_non_null(strstr(c.rows[2][12], "Image: C:\\W\\net.exe"));
+    assert_null(strstr(c.rows[2][12], "Computer:"));   /* header fields are columns already */
+    assert_non_null(strstr(c.rows[5][12], "CommandLine: net use \\\\srv\\c$ /user:a,b"));
+    assert_non_null(strstr(c.rows[4][12], "net use\nsecond line"));
+    csv_free(&c);
+    out_free(&o);
+}
+
+/* -------------------------------------------------------- table, summary */
+
+static void test_table_and_summary(void **state)
+{
+    (void)state;
+    struct tu_diags ds = {0};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build1(full_rule, &ds, &ls);
+    assert_non_null(rs);
+    char *tbuf = NULL, *sbuf = NULL;
+    size_t tlen = 0, slen = 0;
+    FILE *tf = open_memstream(&tbuf, &tlen), *sf = open_memstream(&sbuf, &slen);
+    struct stoat_hunt *h = NULL;
+    struct stoat_hunt_opts ho = {.threads = 1};
+    assert_int_equal(stoat_hunt_create(rs, &ho, &h), STOAT_OK);
+    struct stoat_sink t, s;
+    stoat_sink_table(tf, false, &t);
+    struct stoat_summary_opts so = {.load = &ls};
+    stoat_sink_summary(sf, &so, &s);
+    stoat_hunt_add_sink(h, &t);
+    stoat_hunt_add_sink(h, &s);
+    char path[256];
+    struct tu_str ev = {0};
+    tu_str_puts(&ev, sysmon_event);
+    tu_str_puts(&ev, sysmon_event);
+    tu_write_temp(ev.p, ev.len, ".jsonl", path, sizeof(path));
+    const char *paths[1] = {path};
+    assert_int_equal(stoat_hunt_run(h, paths, 1), STOAT_OK);
+    stoat_hunt_destroy(h);
+    fclose(tf);
+    fclose(sf);
+    unlink(path);
+    tu_str_free(&ev);
+    /* two alerts: two lines each, no escape sequences without colour */
+    size_t lines = 0;
+    for (size_t i = 0; i < tlen; i++)
+        lines += tbuf[i] == '\n';
+    assert_int_equal(lines, 4);
+    assert_null(strchr(tbuf, '\033'));
+    assert_non_null(strstr(tbuf, "2025-11-27 07:40:10"));
+    assert_non_null(strstr(tbuf, "high"));
+    assert_non_null(strstr(tbuf, "ws7.corp"));
+    assert_non_null(strstr(tbuf, "Certutil download"));
+    assert_non_null(strstr(tbuf, "Image: C:\\Windows\\System32\\certutil.exe"));
+    assert_non_null(strstr(sbuf, "read 1 file, 2 events"));
+    assert_non_null(strstr(sbuf, "2 alerts"));
+    assert_non_null(strstr(sbuf, "high 2"));
+    assert_non_null(strstr(sbuf, "rules: 1 loaded"));
+    assert_non_null(strstr(sbuf, "ws7.corp"));
+    free(tbuf);
+    free(sbuf);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+}
+
+static void test_min_level(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = tu_build1(full_rule, NULL, NULL);   /* level high */
+    assert_non_null(rs);
+    struct tu_hunt h;
+    struct tu_hunt_opts o = {.min_level = STOAT_LEVEL_CRITICAL};
+    tu_hunt_data(rs, sysmon_event, strlen(sysmon_event), ".jsonl", &o, &h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(h.stats.alerts, 0);
+    tu_hunt_free(&h);
+    o.min_level = STOAT_LEVEL_HIGH;
+    tu_hunt_data(rs, sysmon_event, strlen(sysmon_event), ".jsonl", &o, &h);
+    assert_int_equal(h.n, 1);
+    assert_int_equal(h.stats.alerts, 1);
+    assert_int_equal(h.stats.alerts_by_level[STOAT_LEVEL_HIGH], 1);
+    tu_hunt_free(&h);
+    stoat_ruleset_destroy(rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jsonl_document),
+        cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values),
+        cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),
+        cmocka_unit_test(test_min_level),
+    };
+    return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
+}

@@ -1,0 +1,405 @@
+/* src/util/text.c: case folding, UTF-8 checks, numbers, timestamps, ISO
+ * weeks, globs and time formatting. ISO weeks are also checked day by day
+ * against an independent computation from the C library's gmtime. */
+#include "testutil.h"
+
+#include <time.h>
+
+#include "util/text.h"
+
+static void fold_expect(const char *in, const char *want)
+{
+    size_t n = strlen(in);
+    assert_int_equal(strlen(want), n);   /* folding never changes the length */
+    char out[256];
+    assert_true(n < sizeof(out));
+    fold_case(in, n, out);
+    out[n] = 0;
+    if (memcmp(out, want, n) != 0)
+        fprintf(stderr, "  -- fold_case(\"%s\") = \"%s\", expected \"%s\"\n", in, out, want);
+    assert_memory_equal(out, want, n);
+    /* in place gives the same */
+    char inplace[256];
+    memcpy(inplace, in, n + 1);
+    fold_case(inplace, n, inplace);
+    assert_memory_equal(inplace, want, n);
+    /* the result is folded; the input is folded only when nothing changed */
+    assert_true(is_folded(out, n));
+    assert_int_equal(is_folded(in, n), memcmp(in, want, n) == 0);
+}
+
+static void test_fold_ascii(void **state)
+{
+    (void)state;
+    fold_expect("", "");
+    fold_expect("C:\\Windows\\System32\\CMD.EXE", "c:\\windows\\system32\\cmd.exe");
+    fold_expect("AZaz09@[`{~", "azaz09@[`{~");
+    fold_expect("already lower", "already lower");
+}
+
+static void test_fold_latin1(void **state)
+{
+    (void)state;
+    fold_expect("ÀÉÎÕÜ", "àéîõü");
+    fold_expect("ÆØÅ", "æøå");
+    fold_expect("Þ", "þ");
+    fold_expect("×", "×");   /* U+00D7 multiplication sign is no letter */
+    fold_expect("ß", "ß");   /* no single-character upper case */
+    fold_expect("ÿ", "ÿ");
+}
+
+static void test_fold_latin_ext_a(void **state)
+{
+    (void)state;
+    fold_expect("ĀĂĄĆČĎĒĘĚĞĢĪĮĶ", "āăąćčďēęěğģīįķ");
+    fold_expect("ŁŃŇ", "łńň");               /* 0x139..0x148: odd upper */
+    fold_expect("ŊŌŐŒŘŚŠŤŪŮŰŲŴŶ", "ŋōőœřśšťūůűųŵŷ");
+    fold_expect("ŹŻŽ", "źżž");
+    fold_expect("Ÿ", "ÿ");                   /* U+0178 -> U+00FF */
+    fold_expect("İ", "İ");                   /* dotted I has no same-length lower case */
+    fold_expect("ı", "ı");
+    fold_expect("łukasz žofie", "łukasz žofie");
+}
+
+static void test_fold_greek_cyrillic(void **state)
+{
+    (void)state;
+    fold_expect("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩ", "αβγδεζηθικλμνξοπρστυφχψω");
+    fold_expect("ΪΫ", "ϊϋ");
+    fold_expect("АБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ", "абвгдежзийклмнопрстуфхцчшщъыьэюя");
+    fold_expect("ЀЁЂЃЄЅІЇЈЉЊЋЌЍЎЏ", "ѐёђѓєѕіїјљњћќѝўџ");
+    fold_expect("Привет, МИР", "привет, мир");
+}
+
+static void test_fold_leaves_the_rest(void **state)
+{
+    (void)state;
+    fold_expect("€ 日本 😀", "€ 日本 😀");     /* three and four byte characters */
+    /* invalid UTF-8 passes unchanged, ASCII around it still folds */
+    fold_expect("A\xc3", "a\xc3");            /* truncated sequence at the end */
+    fold_expect("\xc3" "A", "\xc3" "a");      /* lead byte without continuation */
+    fold_expect("\x80\xbfZ", "\x80\xbfz");    /* stray continuations */
+    fold_expect("\xc0\x80", "\xc0\x80");      /* overlong NUL */
+    fold_expect("\xff\xfe", "\xff\xfe");
+    /* a NUL byte inside is just a byte */
+    char in[4] = {'A', 0, 'B', 0}, out[4];
+    fold_case(in, 3, out);
+    assert_memory_equal(out, "a\0b", 3);
+}
+
+static void test_utf8_valid_prefix(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t n, want;
+    } cases[] = {
+        {"a", 1, 1},
+        {"\x7f", 1, 1},
+        {"\xc3\xa9", 2, 2},
+        {"\xc3\xa9xyz", 5, 2},
+        {"\xe2\x82\xac", 3, 3},
+        {"\xf0\x9f\x98\x80", 4, 4},
+        {"\xf4\x8f\xbf\xbf", 4, 4},     /* U+10FFFF */
+        {"\x80", 1, 0},                 /* continuation byte */
+        {"\xc0\x80", 2, 0},             /* overlong */
+        {"\xc1\xbf", 2, 0},
+        {"\xe0\x80\xaf", 3, 0},         /* overlong three-byte */
+        {"\xf0\x80\x80\xaf", 4, 0},     /* overlong four-byte */
+        {"\xed\xa0\x80", 3, 0},         /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0},     /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, 0},
+        {"\xe2\x82", 2, 0},             /* truncated */
+        {"\xe2\x82\xac", 2, 0},         /* truncated by n */
+        {"\xc3\x28", 2, 0},             /* bad continuation */
+        {"", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t got = utf8_valid_prefix((const unsigned char *)cases[i].s, cases[i].n);
+        if (got != cases[i].want)
+            fprintf(stderr, "  -- case %zu: got %zu\n", i, got);
+        assert_int_equal(got, cases[i].want);
+    }
+    char b[4];
+    assert_int_equal(utf8_encode(0x41, b), 1);
+    assert_int_equal(utf8_encode(0xE9, b), 2);
+    assert_memory_equal(b, "\xc3\xa9", 2);
+    assert_int_equal(utf8_encode(0x20AC, b), 3);
+    assert_memory_equal(b, "\xe2\x82\xac", 3);
+    assert_int_equal(utf8_encode(0x1F600, b), 4);
+    assert_memory_equal(b, "\xf0\x9f\x98\x80", 4);
+    assert_int_equal(utf8_encode(0x110000, b), 3);   /* out of range: U+FFFD */
+    assert_memory_equal(b, "\xef\xbf\xbd", 3);
+}
+
+static void num_ok(const char *s, double want)
+{
+    double v = -12345;
+    bool ok = parse_number(s, strlen(s), &v);
+    if (!ok || v != want)
+        fprintf(stderr, "  -- parse_number(\"%s\"): ok=%d v=%g, expected %g\n", s, ok, v, want);
+    assert_true(ok);
+    assert_true(v == want);
+}
+
+static void num_bad(const char *s)
+{
+    double v;
+    bool ok = parse_number(s, strlen(s), &v);
+    if (ok)
+        fprintf(stderr, "  -- parse_number(\"%s\") accepted: %g\n", s, v);
+    assert_false(ok);
+}
+
+static void test_parse_number(void **state)
+{
+    (void)state;
+    num_ok("0", 0);
+    num_ok("42", 42);
+    num_ok("-42", -42);
+    num_ok("+7", 7);
+    num_ok(" 7 ", 7);
+    num_ok("\t-3\t", -3);
+    num_ok("0x1F", 31);
+    num_ok("0X1f", 31);
+    num_ok("-0x10", -16);
+    num_ok("3.5", 3.5);
+    num_ok("-2.5e3", -2500);
+    num_ok("1e5", 100000);
+    num_ok("1E-2", 0.01);
+    num_ok(".5", 0.5);
+    num_ok("9007199254740993", 9007199254740992.0);   /* nearest double */
+    num_bad("");
+    num_bad("  ");
+    num_bad("abc");
+    num_bad("12abc");
+    num_bad("1.2.3");
+    num_bad("0x");
+    num_bad("0xG1");
+    num_bad("inf");
+    num_bad("nan");
+    num_bad("NaN");
+    num_bad("1e");
+    num_bad("--1");
+    num_bad("-");
+    num_bad("1 2");
+    num_bad("1e999");   /* not finite */
+    char longnum[100];
+    memset(longnum, '1', 80);
+    longnum[80] = 0;
+    num_bad(longnum);   /* longer than any number in a log */
+}
+
+static void test_parse_int64(void **state)
+{
+    (void)state;
+    int64_t v;
+    assert_true(parse_int64("4688", 4, &v));
+    assert_int_equal(v, 4688);
+    assert_true(parse_int64("-1", 2, &v));
+    assert_int_equal(v, -1);
+    assert_true(parse_int64("9223372036854775807", 19, &v));
+    assert_true(v == INT64_MAX);
+    assert_true(parse_int64("-9223372036854775808", 20, &v));
+    assert_true(v == INT64_MIN);
+    assert_false(parse_int64("9223372036854775808", 19, &v));
+    assert_false(parse_int64("-9223372036854775809", 20, &v));
+    assert_false(parse_int64("99999999999999999999", 20, &v));
+    assert_true(parse_int64("0x7fffffffffffffff", 18, &v));
+    assert_true(v == INT64_MAX);
+    assert_true(parse_int64("-0x8000000000000000", 19, &v));
+    assert_true(v == INT64_MIN);
+    /* beyond int64: refused, not wrapped */
+    assert_false(parse_int64("0x8000000000000000", 18, &v));
+    assert_false(parse_int64("0xffffffffffffffff", 18, &v));
+    assert_false(parse_int64("-0x8000000000000001", 19, &v));
+    assert_false(parse_int64("0x10000000000000000", 19, &v));
+    assert_false(parse_int64("1.0", 3, &v));
+    assert_false(parse_int64("", 0, &v));
+    assert_false(parse_int64("+", 1, &v));
+    /* only the given length counts */
+    assert_true(parse_int64("12345", 2, &v));
+    assert_int_equal(v, 12);
+}
+
+static void ts_ok(const char *s, int y, int mo, int d, int h, int mi, int sec, long ns, int off)
+{
+    struct timestamp t;
+    bool ok = parse_timestamp(s, strlen(s), &t);
+    if (!ok)
+        fprintf(stderr, "  -- parse_timestamp(\"%s\") refused\n", s);
+    assert_true(ok);
+    assert_int_equal(t.year, y);
+    assert_int_equal(t.month, mo);
+    assert_int_equal(t.day, d);
+    assert_int_equal(t.hour, h);
+    assert_int_equal(t.minute, mi);
+    assert_int_equal(t.second, sec);
+    assert_int_equal(t.nsec, ns);
+    assert_int_equal(t.offset_minutes, off);
+}
+
+static void ts_bad(const char *s)
+{
+    struct timestamp t;
+    bool ok = parse_timestamp(s, strlen(s), &t);
+    if (ok)
+        fprintf(stderr, "  -- parse_timestamp(\"%s\") accepted\n", s);
+    assert_false(ok);
+}
+
+static void test_parse_timestamp(void **state)
+{
+    (void)state;
+    ts_ok("2025-11-27T07:40:10.165324Z", 2025, 11, 27, 7, 40, 10, 165324000, 0);
+    ts_ok("2025-11-27T07:40:10Z", 2025, 11, 27, 7, 40, 10, 0, 0);
+    ts_ok("2025-11-27t07:40:10z", 2025, 11, 27, 7, 40, 10, 0, 0);
+    ts_ok("2025-11-27T07:40:10.1234567891Z", 2025, 11, 27, 7, 40, 10, 123456789, 0);   /* ns precision */
+    ts_ok("2025-11-27T07:40:10+02:00", 2025, 11, 27, 7, 40, 10, 0, 120);
+    ts_ok("2025-11-27T07:40:10-05:30", 2025, 11, 27, 7, 40, 10, 0, -330);
+    ts_ok("2025-11-27T07:40:10.5+0200", 2025, 11, 27, 7, 40, 10, 500000000, 120);
+    ts_ok("2025-11-27T07:40:10+02", 2025, 11, 27, 7, 40, 10, 0, 120);
+    ts_ok("2025-11-27 07:40:10.132", 2025, 11, 27, 7, 40, 10, 132000000, 0);   /* Sysmon UtcTime */
+    ts_ok("2025-11-27 07:40:10,132", 2025, 11, 27, 7, 40, 10, 132000000, 0);
+    ts_ok("2025-11-27T07:40", 2025, 11, 27, 7, 40, 0, 0, 0);
+    ts_ok("2025-11-27", 2025, 11, 27, 0, 0, 0, 0, 0);
+    ts_ok(" 2025-11-27T07:40:10Z ", 2025, 11, 27, 7, 40, 10, 0, 0);
+    ts_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 23, 59, 60, 0, 0);   /* leap second */
+    ts_bad("");
+    ts_bad("2025-13-01T00:00:00Z");
+    ts_bad("2025-00-01T00:00:00Z");
+    ts_bad("2025-11-32T00:00:00Z");
+    ts_bad("2025-11-00");
+    ts_bad("2025-11-27T24:00:00Z");
+    ts_bad("2025-11-27T07:60:00Z");
+    ts_bad("2025/11/27 07:40:10");
+    ts_bad("27.11.2025 07:40");
+    ts_bad("2025-11-27T07:40:10.Z");
+    ts_bad("2025-11-27T07:40:10Zjunk");
+    ts_bad("2025-11-27T7:40:10Z");
+    ts_bad("20251127T074010Z");
+    ts_bad("2025-11-27T");
+    ts_bad("Nov 27 07:40:10");
+}
+
+static void test_timestamp_to_ns_and_format(void **state)
+{
+    (void)state;
+    struct timestamp t;
+    char buf[32];
+    assert_true(parse_timestamp("1970-01-01T00:00:00Z", 20, &t));
+    assert_true(timestamp_to_ns(&t) == 0);
+    assert_true(parse_timestamp("2025-11-27T07:40:10.165324Z", 27, &t));
+    assert_true(timestamp_to_ns(&t) == 1764229210165324000LL);
+    /* offsets are applied: 09:40:10+02:00 is 07:40:10Z */
+    struct timestamp t2;
+    assert_true(parse_timestamp("2025-11-27T09:40:10.165324+02:00", 32, &t2));
+    assert_true(timestamp_to_ns(&t2) == timestamp_to_ns(&t));
+    assert_true(parse_timestamp("2024-02-29 23:59:59.000", 23, &t));
+    assert_true(timestamp_to_ns(&t) == 1709251199LL * 1000000000LL);
+
+    assert_int_equal(format_time_ns(0, buf), 27);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000000Z");
+    format_time_ns(1764229210165324999LL, buf);   /* microseconds, truncated */
+    assert_string_equal(buf, "2025-11-27T07:40:10.165324Z");
+    format_time_ns(-1, buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
+    format_time_ns(1709251199LL * 1000000000LL, buf);
+    assert_string_equal(buf, "2024-02-29T23:59:59.000000Z");
+    format_time_ns(951782400LL * 1000000000LL, buf);   /* 2000-02-29, a leap century */
+    assert_string_equal(buf, "2000-02-29T00:00:00.000000Z");
+    /* round trip every 17 hours and a bit across four years */
+    for (int64_t s = 1577836800; s < 1577836800 + 4 * 366 * 86400LL; s += 61237) {
+        int64_t ns = s * 1000000000LL + 123456000;
+        size_t n = format_time_ns(ns, buf);
+        assert_true(parse_timestamp(buf, n, &t));
+        assert_true(timestamp_to_ns(&t) == ns);
+    }
+}
+
+static int week_of(int y, int m, int d)
+{
+    struct timestamp t = {.year = y, .month = m, .day = d};
+    return timestamp_iso_week(&t);
+}
+
+static void test_iso_week(void **state)
+{
+    (void)state;
+    assert_int_equal(week_of(2025, 11, 27), 48);
+    assert_int_equal(week_of(2021, 1, 3), 53);
+    assert_int_equal(week_of(2021, 1, 4), 1);
+    assert_int_equal(week_of(2024, 12, 30), 1);
+    assert_int_equal(week_of(2026, 12, 31), 53);
+    assert_int_equal(week_of(2027, 1, 1), 53);
+    assert_int_equal(week_of(2020, 12, 31), 53);
+    assert_int_equal(week_of(2018, 12, 31), 1);
+    assert_int_equal(week_of(2016, 1, 3), 53);
+    assert_int_equal(week_of(2008, 12, 29), 1);
+    assert_int_equal(week_of(2010, 1, 3), 53);
+    /* every day from 1995 to 2035 against gmtime: the week of a day is the
+     * week of its Thursday, counted in the Thursday's year */
+    for (time_t s = 788918400; s < 2082758400; s += 86400) {
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        int wd = (tm.tm_wday + 6) % 7;   /* Monday 0 */
+        time_t thu = s + (time_t)(3 - wd) * 86400;
+        struct tm tt;
+        gmtime_r(&thu, &tt);
+        int want = tt.tm_yday / 7 + 1;
+        int got = week_of(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        if (got != want)
+            fprintf(stderr, "  -- %04d-%02d-%02d: week %d, expected %d\n", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, got, want);
+        assert_int_equal(got, want);
+    }
+}
+
+static void test_glob_simple(void **state)
+{
+    (void)state;
+    assert_true(glob_simple("*", ""));
+    assert_true(glob_simple("*", "anything"));
+    assert_true(glob_simple("", ""));
+    assert_false(glob_simple("", "a"));
+    assert_true(glob_simple("sel*", "sel"));
+    assert_true(glob_simple("sel*", "selection_1"));
+    assert_false(glob_simple("sel*", "filter"));
+    assert_false(glob_simple("sel*", "Sel1"));   /* case-sensitive */
+    assert_true(glob_simple("*_1", "sel_1"));
+    assert_false(glob_simple("*_1", "sel_10"));
+    assert_true(glob_simple("a*b*c", "axxbyyc"));
+    assert_true(glob_simple("a*b*c", "abbbc"));
+    assert_true(glob_simple("a*b*c", "abcbc"));
+    assert_false(glob_simple("a*b*c", "axxbyy"));
+    assert_true(glob_simple("a**c", "ac"));
+    assert_true(glob_simple("exact", "exact"));
+    assert_false(glob_simple("exact", "exactly"));
+    assert_false(glob_simple("exactly", "exact"));
+    assert_true(glob_simple("*aab", "aaab"));
+    assert_true(glob_simple("?", "?"));          /* only '*' is special */
+    assert_false(glob_simple("?", "a"));
+    assert_true(glob_simple_nocase("ATTACK.T1003*", "attack.t1003.001"));
+    assert_false(glob_simple_nocase("attack.t1003*", "attack.t1059"));
+    assert_true(str_ieq("Windows", "WINDOWS"));
+    assert_false(str_ieq("Windows", "Window"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_ascii),
+        cmocka_unit_test(test_fold_latin1),
+        cmocka_unit_test(test_fold_latin_ext_a),
+        cmocka_unit_test(test_fold_greek_cyrillic),
+        cmocka_unit_test(test_fold_leaves_the_rest),
+        cmocka_unit_test(test_utf8_valid_prefix),
+        cmocka_unit_test(test_parse_number),
+        cmocka_unit_test(test_parse_int64),
+        cmocka_unit_test(test_parse_timestamp),
+        cmocka_unit_test(test_timestamp_to_ns_and_format),
+        cmocka_unit_test(test_iso_week),
+        cmocka_unit_test(test_glob_simple),
+    };
+    return cmocka_run_group_tests_name("text", tests, NULL, NULL);
+}

@@ -13,7 +13,6 @@ Hosts (one chipmaker, corp.chipfab.example):
 
 Output (paths relative to --root, default the repository):
   demo/windows-fab-ws07.jsonl, demo/linux-design-srv01.jsonl          attack day
-  tests/scenario/attack/<same names>                                  same as demo/
   tests/scenario/benign/<same names>   intrusion replaced by benign noise, same event count
 
 Usage: python3 scripts/gen-scenario.py [--root DIR] [--check]
@@ -1022,7 +1021,6 @@ def generate(seed=20261119):
         assert len(a.events) == len(b.events), (kind, len(a.events), len(b.events))
         ta = a.render()
         out["demo/" + fname] = ta
-        out["tests/scenario/attack/" + fname] = ta
         out["tests/scenario/benign/" + fname] = b.render()
     return out
 

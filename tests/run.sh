@@ -1,9 +1,10 @@
 #!/bin/sh
 # stoat's whole test suite, as CI runs it (`make test`):
 #   unit tests (cmocka), golden folders, stoat's rule pack, command-line
-#   behaviour, the SigmaHQ rules and regression suite and the EVTX comparison
-#   with evtxexport (both need ../shared/data; skipped with a message when it
-#   is absent), then the same functional tests on the address+undefined
+#   behaviour, the behaviour layer on the scenario logs, the SigmaHQ rules
+#   and regression suite and the EVTX comparison with evtxexport (both need
+#   ../shared/data; skipped with a message when it is absent), the eBPF
+#   sensor and `stoat watch` in a network namespace, then the same functional tests on the address+undefined
 #   sanitizer build (leaks fail the run), and a bounded fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
 #   "N passed, N failed".
@@ -78,6 +79,7 @@ part unit unit build
 [ -x tests/golden/run.sh ] && part golden tests/golden/run.sh
 part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh
+part behaviour tests/behaviour/run.sh
 part sigmahq tests/sigmahq/run.sh
 part evtx-compare tests/evtx_compare/run.sh
 make -s sensor >/dev/null 2>&1
@@ -96,6 +98,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         [ -x tests/golden/run.sh ] && part san-golden env STOAT=build-san/stoat tests/golden/run.sh
         part san-rule-pack env STOAT=build-san/stoat tests/rule-pack/run.sh
         part san-cli env STOAT=build-san/stoat tests/cli/run.sh
+        part san-behaviour env STOAT=build-san/stoat tests/behaviour/run.sh
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
         part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
         part san-watch env STOAT=build-san/stoat tests/watch/run.sh

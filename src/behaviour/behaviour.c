@@ -163,7 +163,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
     a->nancestry = 0;
     b->cur_tree = 0;
     if (!a->logon_id && who)
-        a->logon_id = who->logon_id;
+        a->logon_id = proctree_real_logon(who->logon_id);
     if (!who || (!who->guid && who->pid < 0))
         return;
     const struct proc_entry *e = proctree_find(b->procs, a->host, who->guid, who->pid, a->time_ns);

@@ -366,7 +366,9 @@ char *jewels_rules(const struct jewels *j)
             const char *allow = allow_filter(&b, j);
             host_filter(&b, j, &hosts);
             buf_printf(&b, "    condition: tool and %s%s%s\n", cmd_cond(j), allow, hosts ? " and hosts" : "");
-            buf_puts(&b, "level: high\ntags:\n    - attack.collection\n    - attack.t1560.001\n");
+            /* medium: engineers zip their own designs for a review too; what
+             * makes it an intrusion is the transfer that follows (critical) */
+            buf_puts(&b, "level: medium\ntags:\n    - attack.collection\n    - attack.t1560.001\n");
         }
 
         /* 4. any other program started on jewels, not a usual reader */
@@ -378,10 +380,17 @@ char *jewels_rules(const struct jewels *j)
             jewel_cmdline(&b, j);
             if (j->nreaders)
                 values(&b, "    ", "readers:\n        Image", j->readers, j->nreaders, "", "");
+            /* archivers have their own rule above: one alert per run */
+            buf_puts(&b, "    archiver:\n        Image|endswith:\n");
+            for (const char *const *t = arch[k]; *t; t++) {
+                buf_puts(&b, "            - ");
+                q(&b, *t);
+                buf_putc(&b, '\n');
+            }
             const char *allow = allow_filter(&b, j);
             host_filter(&b, j, &hosts);
-            buf_printf(&b, "    condition: %s%s%s%s\n", cmd_cond(j), j->nreaders ? " and not readers" : "", allow,
-                       hosts ? " and hosts" : "");
+            buf_printf(&b, "    condition: %s%s and not archiver%s%s\n", cmd_cond(j),
+                       j->nreaders ? " and not readers" : "", allow, hosts ? " and hosts" : "");
             /* low: engineers name their design files on command lines all day;
              * this alone does not start the exfiltration watch */
             buf_puts(&b, "level: low\ntags:\n    - attack.collection\n    - attack.t1005\n");

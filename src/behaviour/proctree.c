@@ -314,6 +314,16 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     return e;
 }
 
+/* auditd's and Sysmon for Linux's "no login session" (auid/ses -1), which
+ * would otherwise join every daemon into one session. */
+const char *proctree_real_logon(const char *logon)
+{
+    if (!logon || !*logon || strcmp(logon, "4294967295") == 0 || strcmp(logon, "-1") == 0 ||
+        str_ieq(logon, "0xffffffff"))
+        return NULL;
+    return logon;
+}
+
 void proctree_start(struct proctree *t, const struct proc_start *p)
 {
     uint32_t host = host_id(t, p->host);
@@ -344,7 +354,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
         }
     }
     insert(t, host, p->guid, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
-           p->logon_id);
+           proctree_real_logon(p->logon_id));
 }
 
 void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns)

@@ -56,6 +56,8 @@ size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, s
  * share it (used to join alerts of one tree into an incident). */
 uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e);
 const char *proctree_logon(const struct proc_entry *e);
+/* logon, or NULL when it is a "no session" value (auid -1) */
+const char *proctree_real_logon(const char *logon);
 void proctree_get_stats(const struct proctree *t, struct proctree_stats *out);
 
 #endif

@@ -204,6 +204,19 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
     l->opts.diag(l->opts.diag_ctx, &d);
 }
 
+/* Problems in the configuration files (mapping, placeholders, jewels,
+ * baseline, tool list) stop the load, unlike a bad rule: they are reported as
+ * configuration errors, so a caller that hides rule syntax errors still shows
+ * them. */
+static void config_diag(void *ctx, const struct stoat_diag *d)
+{
+    const struct stoat_load_opts *o = ctx;
+    struct stoat_diag c = *d;
+    if (c.severity == STOAT_SEV_ERROR)
+        c.code = STOAT_ERR_CONFIG;
+    o->diag(o->diag_ctx, &c);
+}
+
 stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
 {
     *out = NULL;
@@ -217,9 +230,11 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     fieldtab_init(&rs->fields);
     l->rs = rs;
     strmap_init(&l->ids);
-    stoat_err e = mapping_load(opts->mapping_path, &rs->map, opts->diag, opts->diag_ctx);
+    stoat_diag_fn cdiag = opts->diag ? config_diag : NULL;
+    void *cctx = &l->opts;
+    stoat_err e = mapping_load(opts->mapping_path, &rs->map, cdiag, cctx);
     if (!e && opts->placeholders_path)
-        e = placeholders_load(opts->placeholders_path, &l->ph, opts->diag, opts->diag_ctx);
+        e = placeholders_load(opts->placeholders_path, &l->ph, cdiag, cctx);
     if (e) {
         stoat_loader_destroy(l);
         return e;
@@ -227,7 +242,7 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
                                 .diag_ctx = opts->diag_ctx};
     if (opts->jewels_path) {
-        if ((e = jewels_load(opts->jewels_path, &l->jewels, opts->diag, opts->diag_ctx))) {
+        if ((e = jewels_load(opts->jewels_path, &l->jewels, cdiag, cctx))) {
             stoat_loader_destroy(l);
             return e;
         }
@@ -237,7 +252,7 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     rs->field_ancestors = l->comp.late_fields[0];
     rs->field_ancestor_cmds = l->comp.late_fields[1];
     rs->jewel_exfil_rule = -1;
-    if (opts->baseline_path && (e = baseline_load(opts->baseline_path, &rs->baseline, opts->diag, opts->diag_ctx))) {
+    if (opts->baseline_path && (e = baseline_load(opts->baseline_path, &rs->baseline, cdiag, cctx))) {
         stoat_loader_destroy(l);
         return e;
     }
@@ -252,7 +267,7 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
             lotl = xrealloc(lotl, strlen(lotl) + 32);
             strcat(lotl, "lotl-tools.yml");
         }
-        char *text = baseline_rules(lotl, opts->diag, opts->diag_ctx);
+        char *text = baseline_rules(lotl, cdiag, cctx);
         free(lotl);
         if (!text) {
             stoat_loader_destroy(l);

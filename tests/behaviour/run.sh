@@ -1,0 +1,118 @@
+#!/bin/sh
+# The behaviour layer end to end, on the scenario logs (demo/ is the attack
+# day, tests/scenario/benign/ the same day without it): one high-scoring
+# incident per host carrying the whole chain with ancestry and none on the
+# benign day; the summary leads with incidents; crown-jewel exfiltration;
+# baselines learned, edited and applied; the Ancestors extension field.
+# Last line: "behaviour: P passed, F failed".
+set -u
+cd "$(dirname "$0")/../.."
+STOAT=${STOAT:-build/stoat}
+JEWELS=config/crown-jewels.example.yml
+pass=0; fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check() {   # check NAME COMMAND...: passes when the command succeeds
+    name=$1; shift
+    if "$@" >"$tmp/out" 2>&1; then pass=$((pass+1)); else echo "FAIL $name"; sed 's/^/    /' "$tmp/out" | head -20; fail=$((fail+1)); fi
+}
+# jq-like checks over a JSON-lines file: py FILE EXPR, EXPR sees `recs`
+py() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+alerts = [r for r in recs if r["kind"] == "alert"]
+incidents = [r for r in recs if r["kind"] == "incident"]
+ok = eval(sys.argv[2])
+if not ok:
+    print("not true:", sys.argv[2])
+    for i in incidents:
+        print("  incident", i["host"], i["score"], i["tactics"], len(i["alerts"]))
+    sys.exit(1)
+PY
+}
+
+$STOAT hunt -q --jewels $JEWELS --format jsonl demo/ >"$tmp/attack.jsonl" 2>"$tmp/attack.err"
+$STOAT hunt -q --jewels $JEWELS --format jsonl tests/scenario/benign/ >"$tmp/benign.jsonl" 2>"$tmp/benign.err"
+
+# --- incidents on the attack day
+check "attack day: exactly one incident per host" \
+    py "$tmp/attack.jsonl" 'sorted(i["host"].split(".")[0] for i in incidents) == ["design-srv01", "fab-ws07"]'
+check "attack day: each incident scores high (>= 80, level high or critical)" \
+    py "$tmp/attack.jsonl" 'all(i["score"] >= 80 and i["level"] in ("high", "critical") for i in incidents)'
+check "attack day: each incident carries the chain credential access -> collection -> exfiltration" \
+    py "$tmp/attack.jsonl" 'all({"credential-access", "collection", "exfiltration"} <= set(i["tactics"]) for i in incidents)'
+check "attack day: the Linux incident starts with discovery" \
+    py "$tmp/attack.jsonl" 'any(i["host"] == "design-srv01" and "discovery" in i["tactics"] for i in incidents)'
+check "attack day: an incident names alerts of its own host only, in its time span" \
+    py "$tmp/attack.jsonl" 'all(a["host"] == i["host"] and i["first"] <= a["timestamp"] <= i["last"] for i in incidents for a in alerts if a["id"] in i["alerts"])'
+check "attack day: the incidents' alerts carry their process ancestry" \
+    py "$tmp/attack.jsonl" 'all(sum(1 for a in alerts if a["id"] in i["alerts"] and len(a.get("ancestry") or []) >= 2) >= 0.8 * len(i["alerts"]) for i in incidents)'
+check "attack day: the Linux web shell's ancestry names php-fpm above the shell" \
+    py "$tmp/attack.jsonl" 'any(a["host"] == "design-srv01" and "php-fpm" in " ".join(p.get("image", "") for p in a["ancestry"][1:]) for a in alerts if a.get("ancestry"))'
+check "attack day: crown jewels sent out, on both hosts (critical)" \
+    py "$tmp/attack.jsonl" 'sorted({a["host"].split(".")[0] for a in alerts if a["rule"]["id"] == "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b6d" and a["level"] == "critical"}) == ["design-srv01", "fab-ws07"]'
+check "attack day: the exfiltration alerts are inside the incidents" \
+    py "$tmp/attack.jsonl" 'all(any(a["id"] in i["alerts"] for i in incidents) for a in alerts if a["rule"]["id"] == "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b6d")'
+check "attack day: no input errors" sh -c "[ ! -s '$tmp/attack.err' ]"
+
+# --- the benign day
+check "benign day: no incident" py "$tmp/benign.jsonl" 'incidents == []'
+check "benign day: nothing sent out, no alert above medium" \
+    py "$tmp/benign.jsonl" 'not [a for a in alerts if a["level"] in ("high", "critical")]'
+check "benign day: same event count as the attack day" sh -c "[ \$(cat demo/*.jsonl | wc -l) -eq \$(cat tests/scenario/benign/*.jsonl | wc -l) ]"
+
+# --- the summary leads with incidents, then alerts
+$STOAT hunt --jewels $JEWELS --format jsonl -o "$tmp/x.jsonl" demo/ 2>"$tmp/summary" >/dev/null
+check "summary: incidents come before the alert tables" sh -c "
+    inc=\$(grep -n 'incidents\$' '$tmp/summary' | head -1 | cut -d: -f1)
+    al=\$(grep -n -i 'alerts' '$tmp/summary' | grep -v incident | grep -v 'alerts, ' | head -1 | cut -d: -f1)
+    [ -n \"\$inc\" ] && [ -n \"\$al\" ] && [ \"\$inc\" -lt \"\$al\" ]"
+check "summary: names both incidents with their scores" sh -c "grep -c 'score 100' '$tmp/summary' | grep -qx 2"
+
+# --- baselines: learn the routine, raise the unusual
+$STOAT baseline learn -o "$tmp/base.yml" tests/scenario/benign/ 2>"$tmp/learn.err"
+check "baseline learn writes a readable profile per host" sh -c "grep -q 'design-srv01' '$tmp/base.yml' && grep -q 'fab-ws07' '$tmp/base.yml'"
+check "baseline: profile lists tools, parents and masked command-line shapes" \
+    sh -c "grep -qi 'tools' '$tmp/base.yml' && grep -qi 'pairs' '$tmp/base.yml' && grep -qi 'shapes' '$tmp/base.yml'"
+$STOAT hunt -q --no-default-rules --baseline "$tmp/base.yml" --format jsonl tests/scenario/benign/ >"$tmp/b-benign.jsonl" 2>&1
+check "baseline: the day it was learned from raises nothing" py "$tmp/b-benign.jsonl" 'alerts == []'
+$STOAT hunt -q --no-default-rules --baseline "$tmp/base.yml" --format jsonl demo/ >"$tmp/b-attack.jsonl" 2>&1
+check "baseline: the attack day raises first uses on both hosts" \
+    py "$tmp/b-attack.jsonl" 'sorted({a["host"].split(".")[0] for a in alerts}) == ["design-srv01", "fab-ws07"]'
+check "baseline: first uses name the attacker's tools" \
+    py "$tmp/b-attack.jsonl" 'any("ntdsutil" in (a.get("fields") or {}).get("Image", "").lower() or "ntdsutil" in json.dumps(a).lower() for a in alerts)'
+# an edited profile: remove a routine tool, it is raised again
+grep -v -i 'makecab' "$tmp/base.yml" >"$tmp/base-edited.yml"
+$STOAT hunt -q --no-default-rules --baseline "$tmp/base-edited.yml" --format jsonl tests/scenario/benign/ >"$tmp/b-edit.jsonl" 2>&1
+check "baseline: a tool removed from the profile by hand is raised again" \
+    py "$tmp/b-edit.jsonl" 'alerts and all("makecab" in json.dumps(a).lower() for a in alerts)'
+printf 'hosts:\n  x: [\n' >"$tmp/base-bad.yml"
+check "baseline: a broken profile is a clear error (exit 3)" sh -c "$STOAT hunt -q --baseline '$tmp/base-bad.yml' demo/ >/dev/null 2>'$tmp/bad.err'; [ \$? -eq 3 ] && grep -q 'base-bad.yml' '$tmp/bad.err'"
+
+# --- the Ancestors extension: a shell with a web server anywhere above it
+cat >"$tmp/anc.yml" <<'YML'
+title: Shell Below PHP-FPM
+id: 3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
+status: test
+logsource: {product: linux, category: process_creation}
+detection:
+    selection:
+        Image|endswith: ['/sh', '/dash', '/bash']
+        Ancestors|contains: 'php-fpm'
+    condition: selection
+level: high
+YML
+sed 's/php-fpm/no-such-daemon/; s/3f1c2d4e-5a6b/3f1c2d4e-5a6c/' "$tmp/anc.yml" >"$tmp/anc-none.yml"
+$STOAT hunt -q --no-default-rules -r "$tmp/anc.yml" --format jsonl tests/scenario/benign/ >"$tmp/anc.jsonl" 2>&1
+check "Ancestors|contains finds PHP's mail() shell under php-fpm" \
+    py "$tmp/anc.jsonl" 'alerts and all("php-fpm" in " ".join(p.get("image", "") for p in a["ancestry"][1:]) for a in alerts)'
+$STOAT hunt -q --no-default-rules -r "$tmp/anc-none.yml" --format jsonl tests/scenario/benign/ >"$tmp/anc-none.jsonl" 2>&1
+check "Ancestors|contains with an absent ancestor matches nothing" py "$tmp/anc-none.jsonl" 'alerts == []'
+
+# --- the jewel configuration itself
+check "crown-jewel example config: its rules load with none rejected" \
+    sh -c "$STOAT rules check --jewels $JEWELS rules/ 2>&1 | tail -1 | grep -q ' 0 rejected'"
+
+echo "behaviour: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,171 @@
+/* src/behaviour/proctree.c: the process table behind every alert's ancestry.
+ * Reused pids must never join the wrong tree, GUIDs win over pids, a child's
+ * event supplies a stub for a parent never seen starting, and the table stays
+ * within its caps. */
+#include "testutil.h"
+
+#include "behaviour/proctree.h"
+
+#define SEC 1000000000LL
+
+static void start_pid(struct proctree *t, const char *host, int64_t pid, int64_t ppid, int64_t at, const char *image)
+{
+    proctree_start(t, &(struct proc_start){.host = host, .pid = pid, .ppid = ppid, .time_ns = at, .image = image,
+                                          .command_line = image});
+}
+
+static void start_guid(struct proctree *t, const char *guid, const char *parent, const char *image,
+                       const char *parent_image)
+{
+    proctree_start(t, &(struct proc_start){.host = "h", .guid = guid, .parent_guid = parent, .pid = -1, .ppid = -1,
+                                          .time_ns = 1, .image = image, .parent_image = parent_image});
+}
+
+/* "a<b<c" for the ancestry of the process asked */
+static const char *chain(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t at)
+{
+    static char out[512];
+    out[0] = 0;
+    const struct proc_entry *e = proctree_find(t, host, guid, pid, at);
+    if (!e)
+        return "(unknown)";
+    struct stoat_process anc[PROCTREE_MAX_DEPTH];
+    size_t n = proctree_ancestry(t, e, anc, PROCTREE_MAX_DEPTH);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(out, "<");
+        strcat(out, anc[i].image ? anc[i].image : "?");
+    }
+    return out;
+}
+
+static void test_pid_reuse(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    start_pid(t, "srv", 100, 1, 10 * SEC, "nginx");
+    start_pid(t, "srv", 200, 100, 20 * SEC, "sh");          /* shell under the web server */
+    start_pid(t, "srv", 100, 1, 30 * SEC, "cron");           /* pid 100 reused after nginx died */
+    start_pid(t, "srv", 300, 100, 40 * SEC, "backup.sh");   /* child of cron */
+    /* the shell's ancestry still names nginx, not the later cron */
+    assert_string_equal(chain(t, "srv", NULL, 200, 25 * SEC), "sh<nginx");
+    assert_string_equal(chain(t, "srv", NULL, 300, 45 * SEC), "backup.sh<cron");
+    /* a lookup at a time before the reuse finds the first process */
+    assert_string_equal(chain(t, "srv", NULL, 100, 15 * SEC), "nginx");
+    assert_string_equal(chain(t, "srv", NULL, 100, 35 * SEC), "cron");
+    /* before anything with the pid started: unknown */
+    assert_string_equal(chain(t, "srv", NULL, 100, 5 * SEC), "(unknown)");
+    proctree_destroy(t);
+}
+
+static void test_hosts_apart(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    start_pid(t, "a", 10, 1, SEC, "sshd");
+    start_pid(t, "b", 10, 1, SEC, "httpd");
+    start_pid(t, "a", 11, 10, 2 * SEC, "bash");
+    assert_string_equal(chain(t, "a", NULL, 11, 3 * SEC), "bash<sshd");
+    assert_string_equal(chain(t, "b", NULL, 11, 3 * SEC), "(unknown)");
+    proctree_destroy(t);
+}
+
+static void test_guid_tree_and_stub_parent(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    /* the parent's own start is not in the log: the child's event names it */
+    start_guid(t, "{B}", "{A}", "cmd.exe", "w3wp.exe");
+    start_guid(t, "{C}", "{B}", "whoami.exe", NULL);
+    assert_string_equal(chain(t, "h", "{C}", -1, INT64_MIN), "whoami.exe<cmd.exe<w3wp.exe");
+    /* all three share one tree key */
+    uint64_t k = proctree_root_key(t, proctree_find(t, "h", "{C}", -1, INT64_MIN));
+    assert_true(k == proctree_root_key(t, proctree_find(t, "h", "{B}", -1, INT64_MIN)));
+    /* later the parent's start appears: it replaces the stub, its children stay */
+    start_guid(t, "{A}", "{S}", "w3wp.exe", "svchost.exe");
+    assert_string_equal(chain(t, "h", "{C}", -1, INT64_MIN), "whoami.exe<cmd.exe<w3wp.exe<svchost.exe");
+    /* the same start twice (two copies of a log) is one entry */
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    size_t before = st.entries;
+    start_guid(t, "{C}", "{B}", "whoami.exe", NULL);
+    proctree_get_stats(t, &st);
+    assert_int_equal(st.entries, before);
+    proctree_destroy(t);
+}
+
+static void test_cycle_and_depth(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    /* hostile logs: a process that is its own grandparent */
+    start_guid(t, "{X}", "{Y}", "x", NULL);
+    start_guid(t, "{Y}", "{X}", "y", NULL);
+    const struct proc_entry *e = proctree_find(t, "h", "{X}", -1, INT64_MIN);
+    struct stoat_process anc[PROCTREE_MAX_DEPTH];
+    size_t n = proctree_ancestry(t, e, anc, PROCTREE_MAX_DEPTH);
+    assert_true(n >= 1 && n <= PROCTREE_MAX_DEPTH);
+    /* a deep chain is cut at the depth cap */
+    char g[32], p[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(g, sizeof g, "{D%d}", i);
+        snprintf(p, sizeof p, "{D%d}", i - 1);
+        start_guid(t, g, i ? p : NULL, "deep", NULL);
+    }
+    e = proctree_find(t, "h", "{D39}", -1, INT64_MIN);
+    assert_int_equal(proctree_ancestry(t, e, anc, PROCTREE_MAX_DEPTH), PROCTREE_MAX_DEPTH);
+    proctree_destroy(t);
+}
+
+static void test_caps(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(64, 1 << 20);
+    for (int i = 0; i < 10000; i++)
+        start_pid(t, "h", 1000 + i, 1000 + i - 1, (int64_t)i * SEC, "p");
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_true(st.entries <= 64);
+    assert_true(st.evicted >= 10000 - 64);
+    /* the newest are kept */
+    assert_string_not_equal(chain(t, "h", NULL, 1000 + 9999, 10000 * SEC), "(unknown)");
+    proctree_destroy(t);
+
+    /* the byte cap: long command lines push the oldest out */
+    t = proctree_create(100000, 64 * 1024);
+    char big[4096];
+    memset(big, 'A', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    for (int i = 0; i < 1000; i++)
+        proctree_start(t, &(struct proc_start){.host = "h", .pid = i, .ppid = -1, .time_ns = i, .image = "p",
+                                              .command_line = big});
+    proctree_get_stats(t, &st);
+    assert_true(st.bytes <= 64 * 1024);
+    assert_true(st.evicted > 900);
+    proctree_destroy(t);
+}
+
+static void test_no_session_logon(void **state)
+{
+    (void)state;
+    assert_null(proctree_real_logon("4294967295"));
+    assert_null(proctree_real_logon("-1"));
+    assert_null(proctree_real_logon("0xFFFFFFFF"));
+    assert_null(proctree_real_logon(""));
+    assert_null(proctree_real_logon(NULL));
+    assert_string_equal(proctree_real_logon("0x8a31f2"), "0x8a31f2");
+    assert_string_equal(proctree_real_logon("1001"), "1001");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_hosts_apart),
+        cmocka_unit_test(test_guid_tree_and_stub_parent),
+        cmocka_unit_test(test_cycle_and_depth),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_no_session_logon),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -52,6 +52,8 @@ struct corr_fire {
 struct corr_stats {
     uint64_t fed, fired, late_dropped;
     uint64_t evicted_groups;            /* state dropped to stay within the caps */
+    uint64_t evicted_events;            /* oldest events of one group dropped to stay within max_bytes */
+    uint64_t unusable;                  /* (input, correlation) pairs without a group-by or value field */
     size_t groups, bytes;               /* now */
 };
 
@@ -59,7 +61,10 @@ typedef void (*corr_emit_fn)(void *ctx, const struct corr_fire *fire);
 
 struct corr_engine;
 
-/* NULL when the ruleset has no correlations. */
+/* The defaults above. In opts given to corr_create, max_groups or
+ * max_bytes 0 also mean the default; lateness_ns is taken as given. */
+void corr_default_opts(struct corr_opts *opts);
+/* NULL when the ruleset has no correlations. opts NULL: the defaults. */
 struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct corr_opts *opts);
 /* True when rule feeds some correlation (the writer skips the others). */
 bool corr_reads(const struct corr_engine *e, uint32_t rule);

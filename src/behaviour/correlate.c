@@ -141,31 +141,34 @@ struct vtab {
     size_t strbytes;
 };
 
+/* What every event touches comes first: the lookup, the window's ring, the
+ * host check; the key itself follows the struct in the same allocation. */
 struct group {
-    struct group *hnext, *lprev, *lnext;
+    struct group *hnext;
     uint64_t hash;
-    uint32_t corr;
-    uint32_t heap_at;
-    int64_t due;                     /* heap key; never later than the real deadline */
-    int64_t newest;
-    uint32_t pinned;                 /* firing: not to be evicted or trimmed */
-    bool armed, host_mixed;
-    char *host;
-    size_t hostlen;
-    char *key;                       /* per value: u32 length, bytes, NUL */
-    uint32_t keylen;
-    const char **vals;               /* into key; one more for value_percentile's value */
+    uint32_t corr, keylen;
     struct ent *ents;                /* ring, in time order */
     uint32_t head, len, cap;
-    double sum;
+    uint32_t pinned;                 /* firing: not to be evicted or trimmed */
+    int64_t newest;
     uint64_t count;
+    uint64_t host_hash;
+    bool armed, host_mixed;
+    uint32_t heap_at;
+    int64_t due;                     /* heap key; never later than the real deadline */
+    struct group *lprev, *lnext;
+    double sum;
     uint32_t pops;                   /* removals since sum was recomputed */
+    uint32_t al_next, al_len;
     int64_t *pt;                     /* per rule position: last time (temporal), chain start (ordered) */
     struct vtab *vt;
     int64_t *al_t;
     uint64_t *al_id;
-    uint32_t al_next, al_len;
+    char *host;
+    size_t hostlen;
+    const char **vals;               /* into key; one more for value_percentile's value */
     size_t bytes;
+    char key[];                      /* per value: u32 length, bytes, NUL */
 };
 
 struct cinfo {
@@ -570,7 +573,7 @@ static size_t group_size(const struct corr_engine *e, const struct group *g)
     const struct cinfo *ci = &e->ci[g->corr];
     size_t b = sizeof(*g) + g->keylen + (ci->ngroup + 1) * sizeof(char *) + (size_t)g->cap * sizeof(struct ent);
     if (g->pt)
-        b += ci->n * sizeof(int64_t);
+        b += ci->n * (ci->type == STOAT_CORR_TEMPORAL_ORDERED ? 2 : 1) * sizeof(int64_t);
     if (g->vt)
         b += sizeof(*g->vt) + g->vt->cap * sizeof(struct vslot) + g->vt->nbucket * sizeof(uint32_t) +
              g->vt->strbytes;
@@ -712,7 +715,6 @@ static void group_free(struct corr_engine *e, struct group *g)
     lru_unlink(e, g);
     e->ngroups--;
     e->gbytes -= g->bytes;
-    free(g->key);
     free(g->vals);
     free(g->ents);
     free(g->pt);
@@ -746,13 +748,12 @@ static struct group *group_get(struct corr_engine *e, uint32_t corr, const char 
         if (g->hash == h && g->corr == corr && g->keylen == keylen && memcmp(g->key, key, keylen) == 0)
             return g;
     const struct cinfo *ci = &e->ci[corr];
-    struct group *g = xcalloc(1, sizeof(*g));
+    struct group *g = xcalloc(1, sizeof(*g) + keylen);
     g->hash = h;
     g->corr = corr;
     g->heap_at = NOT_QUEUED;
     g->newest = CORR_NONE;
     g->armed = true;
-    g->key = xmalloc(keylen ? keylen : 1);
     memcpy(g->key, key, keylen);
     g->keylen = keylen;
     g->vals = xcalloc(ci->ngroup + 1, sizeof(*g->vals));
@@ -764,8 +765,9 @@ static struct group *group_get(struct corr_engine *e, uint32_t corr, const char 
         p += sizeof(len) + len + 1;
     }
     if (ci->type == STOAT_CORR_TEMPORAL || ci->type == STOAT_CORR_TEMPORAL_ORDERED) {
-        g->pt = xmalloc(ci->n * sizeof(*g->pt));
-        for (uint32_t i = 0; i < ci->n; i++)
+        uint32_t n = ci->n * (ci->type == STOAT_CORR_TEMPORAL_ORDERED ? 2 : 1);
+        g->pt = xmalloc(n * sizeof(*g->pt));
+        for (uint32_t i = 0; i < n; i++)
             g->pt[i] = CORR_NONE;
     }
     if (ci->type == STOAT_CORR_VALUE_COUNT || ci->share)
@@ -781,14 +783,17 @@ static struct group *group_get(struct corr_engine *e, uint32_t corr, const char 
     return g;
 }
 
-static void note_host(struct group *g, const char *host)
+/* Hosts compare by length and a 64-bit hash, so that the check costs no
+ * visit to the stored name. */
+static void note_host(struct group *g, const char *host, size_t len, uint64_t h)
 {
     if (!host || g->host_mixed)
         return;
     if (!g->host) {
-        g->hostlen = strlen(host);
-        g->host = xstrndup(host, g->hostlen);
-    } else if (strcmp(g->host, host) != 0) {
+        g->hostlen = len;
+        g->host_hash = h;
+        g->host = xstrndup(host, len);
+    } else if (g->host_hash != h || g->hostlen != len) {
         g->host_mixed = true;
     }
 }
@@ -860,12 +865,25 @@ static void ordered_step(int64_t *pt, uint32_t pos, int64_t t)
     }
 }
 
+/* pt[0..n) is the chain state over every event taken; pt[n..2n) over the
+ * runs folded out of the log, those no late event can come before any more
+ * (older than clock - lateness). So the log only holds the last lateness of
+ * runs, and a late event replays only those. */
 static void ordered_recompute(const struct cinfo *ci, struct group *g)
 {
-    for (uint32_t i = 0; i < ci->n; i++)
-        g->pt[i] = CORR_NONE;
+    memcpy(g->pt, g->pt + ci->n, ci->n * sizeof(*g->pt));
     for (uint32_t i = 0; i < g->len; i++)
         ordered_step(g->pt, ent_at(g, i)->aux, ent_at(g, i)->t);
+}
+
+static void ordered_fold(const struct cinfo *ci, struct group *g, int64_t until)
+{
+    while (g->len && ent_at(g, 0)->t < until) {
+        struct ent *x = ent_at(g, 0);
+        ordered_step(g->pt + ci->n, x->aux, x->t);
+        g->count -= x->n;
+        ents_pop(g);
+    }
 }
 
 /* A rising temporal_ordered keeps runs of one rule: within a run, which of
@@ -873,6 +891,7 @@ static void ordered_recompute(const struct cinfo *ci, struct group *g)
  * the window last. */
 static void ordered_add(struct corr_engine *e, const struct cinfo *ci, struct group *g, uint32_t pos, int64_t t)
 {
+    ordered_fold(ci, g, e->clock == CORR_NONE ? CORR_NONE : sat_sub(e->clock, e->o.lateness_ns));
     g->count++;
     if (!g->len || t >= ent_at(g, g->len - 1)->t) {
         ordered_step(g->pt, pos, t);
@@ -882,13 +901,11 @@ static void ordered_add(struct corr_engine *e, const struct cinfo *ci, struct gr
             tail->n++;
             return;
         }
-        bool dropped = ents_reserve(e, g, 1);
+        ents_reserve(e, g, 1);
         struct ent *x = ents_open(g, g->len);
         x->t = x->u.t0 = t;
         x->n = 1;
         x->aux = pos;
-        if (dropped)
-            ordered_recompute(ci, g);
         return;
     }
     ents_reserve(e, g, 2);
@@ -950,6 +967,8 @@ static void rising_expire(const struct cinfo *ci, struct group *g, int64_t w0)
             vt_release(g->vt, g->vt->first);
         return;
     }
+    if (ci->type == STOAT_CORR_TEMPORAL_ORDERED)
+        ordered_fold(ci, g, w0);
     while (g->len && ent_at(g, 0)->t < w0)
         drop_head(ci, g);
 }
@@ -1250,6 +1269,8 @@ static bool ents_reserve(struct corr_engine *e, struct group *g, uint32_t k)
             ents_resize(g, want);
         } else if (make_room(e, g, (size_t)(small - g->cap) * sizeof(struct ent)) || !g->len) {
             ents_resize(g, small);
+        } else if (ci->rising && ci->type == STOAT_CORR_TEMPORAL_ORDERED) {
+            ordered_fold(ci, g, sat_add(ent_at(g, 0)->t, 1));   /* loses only room for late events */
         } else {
             e->st.evicted_events += ent_at(g, 0)->n;
             drop_head(ci, g);
@@ -1321,6 +1342,8 @@ static void feed_source(struct corr_engine *e, size_t s, int64_t t, const struct
 {
     const struct source *src = &e->src[s];
     struct scratch *sc = &e->sc[e->depth];
+    size_t hostlen = host ? strlen(host) : 0;
+    uint64_t hosth = host ? hash_bytes(host, hostlen, 0x686f7374ULL) : 0;
     if (sc->nfound < src->nnames) {
         free(sc->found);
         sc->nfound = src->nnames;
@@ -1370,7 +1393,7 @@ static void feed_source(struct corr_engine *e, size_t s, int64_t t, const struct
         struct group *g = group_get(e, rd->corr, sc->key, keylen, h);
         lru_unlink(e, g);
         lru_append(e, g);
-        note_host(g, host);
+        note_host(g, host, hostlen, hosth);
         note_alerts(g, t, ids, nids);
         if (ci->rising)
             rising_event(e, g, rd->pos, t, num, sv, svlen, svh, emit, ctx);

@@ -6,9 +6,9 @@
  * group-by fields), what can still decide its condition. So each group keeps
  * the smallest state that decides it exactly: the newest K times when the
  * condition only asks about K events, the last time of each rule for
- * temporal, one slot per distinct value for value_count, a log of runs of
- * one rule for temporal_ordered, the values themselves only for sums, means
- * and percentiles. Groups live in one hash table keyed by (correlation,
+ * temporal, one slot per distinct value for value_count, the chain state
+ * plus the events of the last lateness for temporal_ordered, the values
+ * themselves only for sums, means and percentiles. Groups live in one hash table keyed by (correlation,
  * values); a timer heap closes or frees them as time passes; the least
  * recently fed group is evicted when the caps are reached. Field names are
  * resolved once per event: the event's names are compared with the few
@@ -77,9 +77,7 @@
  * tumbling window's first event opens that window earlier). Windows that
  * were already judged are not revisited: a late event that falls before its
  * group's sliding window (possible when the lateness exceeds the timespan)
- * is dropped and counted as late. For temporal_ordered, a late event inside
- * a run of another rule's events splits the run at its ends (the run's
- * inner times are not kept), which can only miss a chain, never invent one.
+ * is dropped and counted as late.
  *
  * Memory. Groups are capped by max_groups and all state by max_bytes; when
  * over, the least recently fed groups are dropped (evicted_groups), and if
@@ -107,14 +105,10 @@
 
 /* ---------------------------------------------------------------- types */
 
-/* One event, or several merged (same time; same rule or value), or for a
- * rising temporal_ordered a run of one rule's events from u.t0 to t. */
+/* One event, or several merged (same time and same rule or value). */
 struct ent {
     int64_t t;
-    union {
-        double v;                    /* sum of the merged values */
-        int64_t t0;                  /* first time of a run */
-    } u;
+    double v;                        /* the value, or the sum of the merged values */
     uint32_t n;                      /* events merged */
     uint32_t aux;                    /* rule position, or value slot */
 };
@@ -417,7 +411,7 @@ static bool add_point(struct corr_engine *e, struct group *g, int64_t t, double 
     if (merge && i > 0) {
         struct ent *p = ent_at(g, i - 1);
         if (p->t == t && p->aux == aux) {
-            p->u.v += v;
+            p->v += v;
             p->n++;
             return false;
         }
@@ -426,7 +420,7 @@ static bool add_point(struct corr_engine *e, struct group *g, int64_t t, double 
         i = ents_after(g, t);   /* the oldest went to make room */
     struct ent *x = ents_open(g, i);
     x->t = t;
-    x->u.v = v;
+    x->v = v;
     x->n = 1;
     x->aux = aux;
     return true;
@@ -833,7 +827,7 @@ static void sum_recompute(struct group *g)
 {
     double s = 0;
     for (uint32_t i = 0; i < g->len; i++)
-        s += ent_at(g, i)->u.v;
+        s += ent_at(g, i)->v;
     g->sum = s;
     g->pops = 0;
 }
@@ -845,7 +839,7 @@ static void drop_head(const struct cinfo *ci, struct group *g)
     uint32_t aux = x->aux;
     g->count -= x->n;
     if (ci->numeric)
-        g->sum -= x->u.v;
+        g->sum -= x->v;
     ents_pop(g);
     if (ci->slots && --g->vt->v[aux].refs == 0)
         vt_release(g->vt, aux);
@@ -886,76 +880,26 @@ static void ordered_fold(const struct cinfo *ci, struct group *g, int64_t until)
     }
 }
 
-/* A rising temporal_ordered keeps runs of one rule: within a run, which of
- * its events a chain uses does not matter, except that the last one leaves
- * the window last. */
+/* A rising temporal_ordered keeps the events of the last lateness (older
+ * ones are folded into pt[n..2n)), merging only events of one rule at one
+ * time; an event in time order extends the chain state in one step, a late
+ * one is placed among them and the log is replayed from the fold. */
 static void ordered_add(struct corr_engine *e, const struct cinfo *ci, struct group *g, uint32_t pos, int64_t t)
 {
     ordered_fold(ci, g, e->clock == CORR_NONE ? CORR_NONE : sat_sub(e->clock, e->o.lateness_ns));
-    g->count++;
-    if (!g->len || t >= ent_at(g, g->len - 1)->t) {
+    bool late = g->len && t < ent_at(g, g->len - 1)->t;
+    if (!late)
         ordered_step(g->pt, pos, t);
-        struct ent *tail = g->len ? ent_at(g, g->len - 1) : NULL;
-        if (tail && tail->aux == pos) {
-            tail->t = t;
-            tail->n++;
-            return;
-        }
-        ents_reserve(e, g, 1);
-        struct ent *x = ents_open(g, g->len);
-        x->t = x->u.t0 = t;
-        x->n = 1;
-        x->aux = pos;
-        return;
-    }
-    ents_reserve(e, g, 2);
-    if (!g->len || t >= ent_at(g, g->len - 1)->t) {   /* room was made from the runs before it */
-        struct ent *x = ents_open(g, g->len);
-        x->t = x->u.t0 = t;
-        x->n = 1;
-        x->aux = pos;
+    add_point(e, g, t, 0, pos, true);
+    if (late)
         ordered_recompute(ci, g);
-        return;
-    }
-    uint32_t i = ents_after(g, t);   /* < len: t is before the last run */
-    struct ent *next = ent_at(g, i);
-    if (next->u.t0 <= t) {
-        if (next->aux != pos) {   /* inside a run of another rule: split it at its ends */
-            int64_t t0 = next->u.t0;
-            uint32_t aux = next->aux;
-            next->u.t0 = next->t;
-            next->n = next->n > 1 ? next->n - 1 : 1;
-            struct ent *mid = ents_open(g, i);
-            mid->t = mid->u.t0 = t;
-            mid->n = 1;
-            mid->aux = pos;
-            struct ent *left = ents_open(g, i);
-            left->t = left->u.t0 = t0;
-            left->n = 1;
-            left->aux = aux;
-        } else {
-            next->n++;
-        }
-    } else if (i > 0 && ent_at(g, i - 1)->aux == pos) {
-        ent_at(g, i - 1)->t = t;
-        ent_at(g, i - 1)->n++;
-    } else if (next->aux == pos) {
-        next->u.t0 = t;
-        next->n++;
-    } else {
-        struct ent *x = ents_open(g, i);
-        x->t = x->u.t0 = t;
-        x->n = 1;
-        x->aux = pos;
-    }
-    ordered_recompute(ci, g);
 }
 
 static double window_percentile(struct corr_engine *e, const struct cinfo *ci, const struct group *g, uint32_t m)
 {
     double *x = dbl_scratch(e, m);
     for (uint32_t i = 0; i < m; i++)
-        x[i] = ent_at(g, i)->u.v;
+        x[i] = ent_at(g, i)->v;
     return nearest_rank(x, m, ci->cond.percentile);
 }
 
@@ -1177,7 +1121,7 @@ static void close_window(struct corr_engine *e, struct group *g, int64_t end, co
     case STOAT_CORR_VALUE_SUM:
     case STOAT_CORR_VALUE_AVG:
         for (uint32_t i = 0; i < m; i++)
-            sum += ent_at(g, i)->u.v;
+            sum += ent_at(g, i)->v;
         v = ci->type == STOAT_CORR_VALUE_SUM ? sum : sum / (double)events;
         break;
     case STOAT_CORR_VALUE_PERCENTILE:
@@ -1270,7 +1214,8 @@ static bool ents_reserve(struct corr_engine *e, struct group *g, uint32_t k)
         } else if (make_room(e, g, (size_t)(small - g->cap) * sizeof(struct ent)) || !g->len) {
             ents_resize(g, small);
         } else if (ci->rising && ci->type == STOAT_CORR_TEMPORAL_ORDERED) {
-            ordered_fold(ci, g, sat_add(ent_at(g, 0)->t, 1));   /* loses only room for late events */
+            /* folding loses nothing but the place of a late event before it */
+            ordered_fold(ci, g, sat_add(ent_at(g, 0)->t, 1));
         } else {
             e->st.evicted_events += ent_at(g, 0)->n;
             drop_head(ci, g);

@@ -1091,6 +1091,139 @@ static void test_no_correlations(void **state)
     env_close(&v);
 }
 
+/* ------------------------------------------------ correlations of correlations */
+
+static void test_cycle_and_depth(void **state)
+{
+    (void)state;
+    struct env v;
+    /* A reads B and B reads A: a firing never comes back to the correlation firing */
+    env_open(&v,
+             "title: A\nname: corr_a\n"
+             "correlation: {type: event_count, rules: [base, corr_b], group-by: [User], timespan: 10m,\n"
+             "              condition: {gte: 2}, generate: true}\n"
+             "---\n"
+             "title: B\nname: corr_b\n"
+             "correlation: {type: event_count, rules: [corr_a], group-by: [User], timespan: 10m,\n"
+             "              condition: {gte: 1}, generate: true}\n"
+             "---\n"
+             "title: Base\nname: base\nlogsource: {product: windows, service: security}\n"
+             "detection: {selection: {EventID: 1}, condition: selection}\n",
+             NULL);
+    feed(&v, "base", MIN(0), "User", "u");
+    feed(&v, "base", MIN(1), "User", "u");
+    assert_int_equal(count_title(&v, "A"), 1);
+    assert_int_equal(count_title(&v, "B"), 1);
+    feed(&v, "base", MIN(2), "User", "u");
+    assert_int_equal(v.n, 2);
+    env_close(&v);
+
+    /* a chain ten deep: firings go eight levels down, no further */
+    char yaml[8192];
+    size_t len = 0;
+    for (int i = 1; i <= 10; i++) {
+        char prev[16];
+        snprintf(prev, sizeof(prev), i == 1 ? "base" : "c%d", i - 1);
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                "title: C%d\nname: c%d\n"
+                                "correlation: {type: event_count, rules: [%s], group-by: [User], timespan: 10m,\n"
+                                "              condition: {gte: 1}, generate: true}\n---\n",
+                                i, i, prev);
+    }
+    snprintf(yaml + len, sizeof(yaml) - len,
+             "title: Base\nname: base\nlogsource: {product: windows, service: security}\n"
+             "detection: {selection: {EventID: 1}, condition: selection}\n");
+    env_open(&v, yaml, NULL);
+    feed(&v, "base", MIN(0), "User", "u");
+    assert_int_equal(v.n, 9);
+    assert_int_equal(count_title(&v, "C9"), 1);
+    assert_int_equal(count_title(&v, "C10"), 0);
+    env_close(&v);
+}
+
+/* A correlation judged when its window closes feeds a rising one: the inputs
+ * come during corr_advance, at the closed window's times. */
+static void test_close_feeds_rising(void **state)
+{
+    (void)state;
+    struct env v;
+    env_open(&v,
+             "title: Twice quiet\n"
+             "correlation: {type: event_count, rules: [quiet], group-by: [User], timespan: 1h, condition: {gte: 2}}\n"
+             "---\n"
+             "title: Quiet\nname: quiet\n"
+             "correlation: {type: event_count, rules: [base], group-by: [User], timespan: 10m, condition: {lt: 3}}\n"
+             "---\n"
+             "title: Base\nname: base\nlogsource: {product: windows, service: security}\n"
+             "detection: {selection: {EventID: 1}, condition: selection}\n",
+             NULL);
+    feed(&v, "base", MIN(0), "User", "u");
+    feed(&v, "base", MIN(1), "User", "u");
+    advance(&v, MIN(12));   /* [0:00, 10:00] closes: Quiet fires (hidden), Twice quiet counts 1 */
+    assert_int_equal(v.n, 0);
+    feed(&v, "base", MIN(30), "User", "u");
+    advance(&v, MIN(42));
+    assert_int_equal(v.n, 1);
+    assert_string_equal(v.f[0].title, "Twice quiet");
+    assert_true(v.f[0].first == MIN(1));    /* the first window's last event */
+    assert_true(v.f[0].last == MIN(30));
+    env_close(&v);
+}
+
+static struct env *reentry_env;
+
+static void on_fire_reenter(void *ctx, const struct corr_fire *f)
+{
+    on_fire(ctx, f);
+    /* not re-entrant: both are ignored from inside emit */
+    corr_advance(reentry_env->e, INT64_MAX, on_fire, ctx);
+    struct stoat_field fl = {.name = "User", .value = "x", .name_len = 4, .value_len = 1};
+    struct corr_input in = {.rule = (uint32_t)stoat_ruleset_find(reentry_env->rs, "fail"), .time_ns = f->last_ns,
+                            .fields = &fl, .nfields = 1};
+    corr_feed(reentry_env->e, &in, on_fire, ctx);
+}
+
+static void test_reentry_and_pressure(void **state)
+{
+    (void)state;
+    struct env v;
+    env_open(&v, count3_yaml, NULL);
+    reentry_env = &v;
+    struct stoat_field f = {.name = "User", .value = "u", .name_len = 4, .value_len = 1};
+    struct corr_input in = {.rule = rule(&v, "fail"), .fields = &f, .nfields = 1};
+    for (int i = 0; i < 3; i++) {
+        in.time_ns = MIN(i);
+        corr_feed(v.e, &in, on_fire_reenter, &v);
+    }
+    assert_int_equal(v.n, 1);
+    struct corr_stats s = stats(&v);
+    assert_int_equal(s.fed, 3);
+    assert_int_equal(s.groups, 1);
+    env_close(&v);
+
+    /* correlations of correlations with room for two groups: state is evicted
+     * while firings feed on, and nothing breaks (the sanitizer build checks) */
+    struct corr_opts o;
+    corr_default_opts(&o);
+    o.max_groups = 2;
+    spec_login(&v, true);
+    corr_destroy(v.e);
+    v.e = corr_create(v.rs, &o);
+    char user[16];
+    for (int round = 0; round < 3; round++)
+        for (int u = 0; u < 5; u++) {
+            snprintf(user, sizeof(user), "user%d", u);
+            failures(&v, user, MIN(round * 20 + u), 10);
+            feed(&v, "successful_login", MIN(round * 20 + u) + SEC(30) - T0, "User", user, "EventID", "4624");
+        }
+    advance(&v, INT64_MAX);
+    s = stats(&v);
+    assert_true(s.evicted_groups > 0);
+    assert_true(s.groups == 0);
+    assert_int_equal(count_title(&v, INNER), 15);   /* each burst of ten in its own group: fires */
+    env_close(&v);
+}
+
 /* ------------------------------------------- against a brute-force reference */
 
 /* Random in-order streams over three users and three rules, judged by the
@@ -1571,6 +1704,9 @@ int main(void)
         cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_fields_hosts_alerts),
         cmocka_unit_test(test_no_correlations),
+        cmocka_unit_test(test_cycle_and_depth),
+        cmocka_unit_test(test_close_feeds_rising),
+        cmocka_unit_test(test_reentry_and_pressure),
         cmocka_unit_test(test_random_against_reference),
         cmocka_unit_test(test_random_late_close),
         cmocka_unit_test(test_random_late_rising),

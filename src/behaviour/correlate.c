@@ -5,16 +5,17 @@
  * correlation only needs, per group (the correlation and the values of its
  * group-by fields), what can still decide its condition. So each group keeps
  * the smallest state that decides it exactly: the newest K times when the
- * condition only asks about K events, the last time of each rule for
- * temporal, one slot per distinct value for value_count, the chain state
- * plus the events of the last lateness for temporal_ordered, the values
- * themselves only for sums, means and percentiles. Groups live in one hash table keyed by (correlation,
- * values); a timer heap closes or frees them as time passes; the least
- * recently fed group is evicted when the caps are reached. Field names are
- * resolved once per event: the event's names are compared with the few
- * names that the correlations reading its rule need (folded as the
- * ruleset's field table folds them: ASCII case and spaces do not matter),
- * however many correlations read the rule.
+ * condition only asks about K events (K = its largest bound + 2), the last
+ * time of each rule for temporal, the K newest distinct values for
+ * value_count, the chain state plus the events of the last lateness for
+ * temporal_ordered, and the values themselves only for sums, means,
+ * percentiles and windows judged when they close. Groups live in one hash
+ * table keyed by (correlation, values); a timer heap closes them, or frees
+ * them once no event can reach their window any more; the least recently fed
+ * group is evicted at the caps. Field names are resolved once per event: the
+ * event's names are compared with the few names that the correlations
+ * reading its rule need (folded as the ruleset's field table folds them:
+ * ASCII case and spaces do not matter), however many correlations read it.
  *
  * Time. The clock is the newest event time seen (or given to corr_advance).
  * An event older than clock - lateness is dropped and counted
@@ -64,12 +65,17 @@
  *   (pySigma's key) the value is the P-th percentile of the window's numbers
  *   by nearest rank, the ceil(P/100 * N)-th smallest (judged at events: over
  *   the newest 1024 numbers of the window).
+ * - A firing names the window's first and last event times, the host when
+ *   all its group's events had the same one, and the alert ids of the
+ *   reported base alerts in the window (the group's last 64 at most).
  * - A firing is fed to the correlations that read this one, as an input at
- *   its last event time with its group names and values as fields. A
+ *   its last event time with its group names and values as fields (not
+ *   dropped as late: a window that closes is always behind the clock). A
  *   correlation read by another without `generate` is not reported (emit is
  *   not called), like a base rule; generate: true reports both. A
  *   correlation is never fed, even through others, while it is firing, so
- *   cycles end.
+ *   cycles end; chains deeper than 8 correlations stop there. emit must not
+ *   call corr_feed or corr_advance (they return at once).
  *
  * Late events. Within the lateness an event is placed in time order: it
  * counts in its group's current sliding window, or in its pending tumbling
@@ -79,9 +85,13 @@
  * group's sliding window (possible when the lateness exceeds the timespan)
  * is dropped and counted as late.
  *
- * Memory. Groups are capped by max_groups and all state by max_bytes; when
- * over, the least recently fed groups are dropped (evicted_groups), and if
- * one group alone is over, its oldest events go (evicted_events).
+ * Memory. Groups are capped by max_groups and all state by max_bytes. A
+ * group grows only when there is room; otherwise the least recently fed
+ * groups are dropped (evicted_groups), and when one group alone fills the
+ * cap its oldest events (value_count: its oldest value) go to make room for
+ * the new one (evicted_events). A temporal_ordered group folds its oldest
+ * events into its chain state instead, which loses nothing but the place of
+ * a late event that would come before them.
  */
 #include "behaviour/correlate.h"
 
@@ -860,9 +870,10 @@ static void ordered_step(int64_t *pt, uint32_t pos, int64_t t)
 }
 
 /* pt[0..n) is the chain state over every event taken; pt[n..2n) over the
- * runs folded out of the log, those no late event can come before any more
- * (older than clock - lateness). So the log only holds the last lateness of
- * runs, and a late event replays only those. */
+ * events folded out of the log: those that no late event can come before
+ * any more (older than clock - lateness) or that left the window. So the log
+ * holds at most the last lateness of events, and a late event replays only
+ * those. */
 static void ordered_recompute(const struct cinfo *ci, struct group *g)
 {
     memcpy(g->pt, g->pt + ci->n, ci->n * sizeof(*g->pt));

@@ -850,6 +850,35 @@ static void test_spec_aliases(void **state)
     env_close(&v);
 }
 
+static void count_diag(void *ctx, const struct stoat_diag *d)
+{
+    if (d->severity == STOAT_SEV_ERROR)
+        ++*(int *)ctx;
+}
+
+static void test_percentile_key_checked(void **state)
+{
+    (void)state;
+    static const char *bad[] = {"0", "100.5", "-3", "many"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "title: P\ncorrelation: {type: value_percentile, rules: [r], group-by: [Host], timespan: 1h,\n"
+                 "                condition: {field: N, percentile: %s, gte: 1}}\n",
+                 bad[i]);
+        int errors = 0;
+        struct stoat_load_opts o = {.mapping_path = "data/mapping.yml", .diag = count_diag, .diag_ctx = &errors};
+        struct stoat_loader *l = NULL;
+        assert_int_equal(stoat_loader_create(&o, &l), STOAT_OK);
+        stoat_loader_add_text(l, "bad.yml", yaml, strlen(yaml));
+        struct stoat_load_stats st;
+        stoat_loader_stats(l, &st);
+        assert_int_equal(st.rejected, 1);
+        assert_int_equal(errors, 1);
+        stoat_loader_destroy(l);
+    }
+}
+
 /* --------------------------------------------------------------- late events */
 
 static const char *count3_yaml = "title: Three in ten minutes\n"
@@ -1697,6 +1726,7 @@ int main(void)
         cmocka_unit_test(test_spec_value_avg),
         cmocka_unit_test(test_spec_value_percentile),
         cmocka_unit_test(test_value_percentile_numeric),
+        cmocka_unit_test(test_percentile_key_checked),
         cmocka_unit_test(test_spec_aliases),
         cmocka_unit_test(test_late_events),
         cmocka_unit_test(test_late_ordered),

@@ -60,6 +60,8 @@ struct stoat_corr_condition {
     const char *field;                 /* value_* and value_count */
     bool has_gt, has_gte, has_lt, has_lte, has_eq, has_neq;
     double gt, gte, lt, lte, eq, neq;
+    bool has_percentile;               /* value_percentile: `percentile: P` (pySigma's key, 0 < P <= 100) */
+    double percentile;
 };
 
 struct stoat_strlist {

@@ -40,10 +40,11 @@ struct corr_fire {
     size_t corr;                        /* index into the ruleset's correlations */
     const struct stoat_rule_meta *meta; /* the correlation rule's metadata */
     int64_t first_ns, last_ns;          /* the window's events */
-    const char *const *group_names;     /* group-by fields (aliases resolved) */
+    const char *const *group_names;     /* group-by names as the rule writes them (alias names), then
+                                           value_percentile's field when it fires per value */
     const char *const *group_values;
     size_t ngroup;
-    double value;                       /* the count, distinct count, sum, average or percentile */
+    double value;                       /* the count, distinct count, rules seen, sum, average, percentile or share */
     const uint64_t *alert_ids;          /* reported base alerts inside the window (may be empty) */
     size_t nalert_ids;
     const char *host;                   /* when one host is involved, else NULL */
@@ -52,6 +53,8 @@ struct corr_fire {
 struct corr_stats {
     uint64_t fed, fired, late_dropped;
     uint64_t evicted_groups;            /* state dropped to stay within the caps */
+    uint64_t evicted_events;            /* oldest events of one group dropped to stay within max_bytes */
+    uint64_t unusable;                  /* (input, correlation) pairs without a group-by or value field */
     size_t groups, bytes;               /* now */
 };
 
@@ -59,13 +62,23 @@ typedef void (*corr_emit_fn)(void *ctx, const struct corr_fire *fire);
 
 struct corr_engine;
 
-/* NULL when the ruleset has no correlations. */
+/* The defaults above. In opts given to corr_create, max_groups or
+ * max_bytes 0 also mean the default; lateness_ns is taken as given. */
+void corr_default_opts(struct corr_opts *opts);
+/* NULL when the ruleset has no correlations. opts NULL: the defaults. */
 struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct corr_opts *opts);
 /* True when rule feeds some correlation (the writer skips the others). */
 bool corr_reads(const struct corr_engine *e, uint32_t rule);
+/* in->fields are the event as the rule saw it (group-by names are looked up
+ * in them, ASCII case and spaces ignored); they are not kept after the call.
+ * emit runs for correlations that fire and are reported (not those read by
+ * another correlation without `generate`); the fire is valid during the call
+ * only, and emit must not call corr_feed or corr_advance (ignored). */
 void corr_feed(struct corr_engine *e, const struct corr_input *in, corr_emit_fn emit, void *ctx);
 /* Time has reached now_ns (the newest event time seen, minus nothing): close
- * what can no longer change. INT64_MAX at the end of input closes all. */
+ * what can no longer change. INT64_MAX at the end of input closes all.
+ * Conditions judged on complete windows (lt, lte, eq, neq; value_percentile
+ * without `percentile`) only fire from here. */
 void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void *ctx);
 void corr_get_stats(const struct corr_engine *e, struct corr_stats *out);
 void corr_destroy(struct corr_engine *e);   /* accepts NULL */

@@ -476,6 +476,14 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, con
                 cc->has_neq = true;
                 if ((e = parse_number_node(c, val, ks, &cc->neq)))
                     return e;
+            } else if (strcmp(ks, "percentile") == 0) {
+                /* not in the v2.1 text; pySigma reads it for value_percentile */
+                cc->has_percentile = true;
+                if ((e = parse_number_node(c, val, ks, &cc->percentile)))
+                    return e;
+                if (!(cc->percentile > 0 && cc->percentile <= 100))
+                    return fail(c, val, STOAT_ERR_RULE,
+                                "correlation condition 'percentile' must be above 0 and at most 100");
             } else {
                 return fail(c, key, STOAT_ERR_RULE, "unknown correlation condition '%s'", ks);
             }

@@ -65,6 +65,10 @@ const char *cli_value(int argc, char **argv, int *i);
  * returns 1 when taken, 0 when not a rule option, -1 on a bad value. */
 int cli_rule_option(struct rule_args *ra, int argc, char **argv, int *i);
 void cli_rule_options_help(FILE *f);
+/* Consumes one option of the analytics beyond single events (incidents,
+ * correlations, the process table) like cli_rule_option. */
+int cli_behaviour_option(struct stoat_behaviour_opts *o, int argc, char **argv, int *i);
+void cli_behaviour_options_help(FILE *f, bool live);
 /* Loads and builds; prints problems through the printer. NULL on failure. */
 struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_printer *dp,
                                      struct stoat_load_stats *stats, bool default_rules);

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+
+#include "rules/sigma.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -263,6 +265,67 @@ void cli_rule_options_help(FILE *f)
           "      --exclude-id ID     leave out these rules\n"
           "      --logsource P[:C[:S]]  only rules of this product/category/service (globs allowed)\n",
           f);
+}
+
+/* "90m", "2h", "30s" */
+static bool duration_ns(const char *v, int64_t *ns)
+{
+    int64_t ms;
+    if (!v || !sigma_parse_timespan(v, &ms) || ms <= 0 || ms > INT64_MAX / 1000000)
+        return false;
+    *ns = ms * 1000000;
+    return true;
+}
+
+static bool mebibytes(const char *v, size_t *bytes)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > 1024 * 1024)
+        return false;
+    *bytes = (size_t)n << 20;
+    return true;
+}
+
+int cli_behaviour_option(struct stoat_behaviour_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    bool ok;
+    if (!strcmp(a, "--incident-gap") || !strcmp(a, "--corr-lateness")) {
+        ok = duration_ns(cli_value(argc, argv, i), a[2] == 'i' ? &o->incident_gap_ns : &o->corr_lateness_ns);
+        if (!ok)
+            fprintf(stderr, "stoat: %s takes a duration such as 90s, 30m or 2h\n", a);
+    } else if (!strcmp(a, "--incident-min-score")) {
+        const char *v = cli_value(argc, argv, i);
+        char *end;
+        double d = v ? strtod(v, &end) : -1;
+        ok = v && !*end && d >= 0 && d <= 100;
+        if (ok)
+            o->incident_min_score = d > 0 ? d : 0.001;   /* 0 would mean the default */
+        else
+            fprintf(stderr, "stoat: --incident-min-score takes a score from 0 to 100\n");
+    } else if (!strcmp(a, "--corr-memory") || !strcmp(a, "--proc-memory")) {
+        ok = mebibytes(cli_value(argc, argv, i), a[2] == 'c' ? &o->corr_max_bytes : &o->proc_max_bytes);
+        if (!ok)
+            fprintf(stderr, "stoat: %s takes a size in MiB\n", a);
+    } else {
+        return 0;
+    }
+    return ok ? 1 : -1;
+}
+
+void cli_behaviour_options_help(FILE *f, bool live)
+{
+    fputs("Analytics:\n"
+          "      --incident-gap T    alerts of a host further apart start a new incident (default 2h)\n"
+          "      --incident-min-score N  attack chains scoring less are not incidents (default 50)\n"
+          "      --corr-memory MIB   memory for correlation state and kept matches (default 64 each)\n"
+          "      --proc-memory MIB   memory for the process table behind ancestries (default 64)\n",
+          f);
+    if (live)
+        fputs("      --corr-lateness T   how late an event may arrive and still count (default 60s)\n", f);
+    else
+        fputs("  Correlations read their matches in time order whatever the order of the files.\n", f);
 }
 
 struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_printer *dp,

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  -j, --threads N         worker threads (default: one per core)\n\n",
           f);
     cli_rule_options_help(f);
+    fputc('\n', f);
+    cli_behaviour_options_help(f, false);
     fputs("\nExit codes: 0 ran, 1 alerts (with --fail-on-alert), 2 usage, 3 fatal,\n"
           "4 ran but some inputs could not be read.\n",
           f);
@@ -68,10 +70,13 @@ int cmd_hunt(int argc, char **argv)
     unsigned threads = 0;
     enum stoat_level min_level = STOAT_LEVEL_NONE;
     bool quiet = false, no_summary = false, fail_on_alert = false;
+    struct stoat_behaviour_opts bo = {0};
     int rc = EXIT_OK;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int t = cli_rule_option(&ra, argc, argv, &i);
+        if (!t)
+            t = cli_behaviour_option(&bo, argc, argv, &i);
         if (t < 0) {
             rc = EXIT_USAGE;
             goto out;
@@ -176,7 +181,7 @@ int cmd_hunt(int argc, char **argv)
     prog.last = prog.start;
     struct stoat_hunt_opts ho = {.threads = threads, .min_level = min_level, .diag = cli_diag, .diag_ctx = &dp,
                                  .progress = (!quiet && cli_isatty(stderr)) ? on_progress : NULL,
-                                 .progress_ctx = &prog};
+                                 .progress_ctx = &prog, .behaviour = bo};
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;

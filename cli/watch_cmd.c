@@ -47,6 +47,8 @@ static void usage(FILE *f)
           "  -q, --quiet             no status lines on standard error\n\n",
           f);
     cli_rule_options_help(f);
+    fputc('\n', f);
+    cli_behaviour_options_help(f, true);
 }
 
 struct reload {
@@ -97,9 +99,12 @@ int cmd_watch(int argc, char **argv)
     bool use_syslog = false, fallback = false, quiet = false;
     double duration = 0;
     enum stoat_level min_level = STOAT_LEVEL_NONE;
+    struct stoat_behaviour_opts bo = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int t = cli_rule_option(&ra, argc, argv, &i);
+        if (!t)
+            t = cli_behaviour_option(&bo, argc, argv, &i);
         if (t < 0)
             return EXIT_USAGE;
         if (t > 0)
@@ -168,8 +173,8 @@ int cmd_watch(int argc, char **argv)
     if (!format)
         format = (!output && cli_isatty(stdout)) ? "table" : "jsonl";
     struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = npaths, .force_fallback = fallback,
-                                  .min_level = min_level, .record_path = record, .diag = cli_diag,
-                                  .diag_ctx = &dp};
+                                  .min_level = min_level, .record_path = record, .behaviour = bo,
+                                  .diag = cli_diag, .diag_ctx = &dp};
     char err[512];
     if (stoat_watch_create(rs, &wo, &w, err, sizeof(err))) {
         fprintf(stderr, "stoat watch: the sensor could not start: %s\n", err);

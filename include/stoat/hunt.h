@@ -48,11 +48,24 @@ struct stoat_process {
     int64_t start_ns;          /* INT64_MIN when unknown */
 };
 
+/* What a correlation rule saw when it fired. */
+struct stoat_corr_detail {
+    enum stoat_corr_type type;
+    double value;                  /* the count, distinct count, rules seen, sum, average, percentile or share */
+    int64_t first_ns, last_ns;     /* its window's events */
+    const char *const *group_names;   /* group-by fields (alias names) and their values */
+    const char *const *group_values;
+    size_t ngroup;
+    const uint64_t *alert_ids;     /* the reported alerts it joins (may be empty) */
+    size_t nalert_ids;
+};
+
 struct stoat_alert {
     uint64_t id;               /* 1, 2, 3, ... in output order within a run */
-    const struct stoat_rule_meta *rule;   /* NULL for a correlation's alert (see correlation) */
-    const struct stoat_rule_meta *correlation;   /* set when a correlation rule fired */
-    struct stoat_record_pos pos;
+    const struct stoat_rule_meta *rule;   /* the rule, or the correlation rule that fired */
+    const struct stoat_rule_meta *correlation;   /* the same as rule when a correlation fired, else NULL */
+    const struct stoat_corr_detail *corr;        /* with correlation: what it saw */
+    struct stoat_record_pos pos;               /* file NULL for a correlation's alert */
     const char *timestamp;     /* as the event wrote it, NULL when absent */
     int64_t time_ns;           /* INT64_MIN when unknown */
     const char *host;          /* NULL when absent */
@@ -96,6 +109,11 @@ struct stoat_hunt_stats {
     uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
     uint64_t incidents;
     uint64_t proc_evicted;      /* processes dropped from the bounded process table */
+    uint64_t corr_fired;        /* correlation alerts */
+    uint64_t corr_late;         /* matches too late for their correlation window (dropped) */
+    uint64_t corr_evicted;      /* correlation groups or events dropped to stay within memory */
+    uint64_t corr_unusable;     /* matches without a field their correlation groups by */
+    uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
     double seconds;
@@ -123,6 +141,12 @@ struct stoat_behaviour_opts {
     double incident_min_score;     /* chains scoring less are not incidents (default 50) */
     size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
     const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
+    /* Correlations. Offline (the default) the matches they read are kept
+     * and fed in time order at the end, so files may come in any order;
+     * live, they are fed as they come and may be corr_lateness_ns late. */
+    bool corr_live;
+    int64_t corr_lateness_ns;      /* live (default 60 s) */
+    size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
 };
 
 struct stoat_hunt_opts {

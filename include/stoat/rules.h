@@ -55,6 +55,9 @@ enum stoat_corr_type {
     STOAT_CORR_VALUE_PERCENTILE,
 };
 
+/* "event_count", "temporal_ordered", ... as the specification writes them */
+const char *stoat_corr_type_name(enum stoat_corr_type type);
+
 /* A correlation condition: each bound present is ANDed. */
 struct stoat_corr_condition {
     const char *field;                 /* value_* and value_count */

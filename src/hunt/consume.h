@@ -7,6 +7,7 @@
 #define STOAT_HUNT_CONSUME_H
 
 #include "behaviour/behaviour.h"
+#include "behaviour/correlate.h"
 #include "engine/engine.h"
 #include "stoat/hunt.h"
 
@@ -33,6 +34,15 @@ struct consumer {
     struct engine_ctx *eng;            /* for deferred rules */
     struct stoat_hunt_stats *stats;    /* counts alerts and incidents here */
     stoat_err err;                     /* first sink error */
+    /* correlations (NULL when the ruleset has none) */
+    struct corr_engine *corr;
+    bool corr_live;
+    struct corr_opts corr_opts;
+    struct fieldtab corr_names;        /* the fields correlations read */
+    struct buf corr_kept;              /* offline: matches kept until the end */
+    struct corr_kept *corr_index;
+    size_t ncorr_index, corr_index_cap;
+    int64_t corr_last_time;            /* for matches without a time */
 };
 
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
@@ -49,7 +59,8 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
                     const struct actor *who);
 /* Rules were reloaded (watch): carry on with the new ones. */
 void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs);
-/* Wall-clock time for live use: closes chains that went quiet. */
+/* Wall-clock time for live use: closes chains that went quiet and
+ * correlation windows that can no longer change. */
 void consumer_advance(struct consumer *c, int64_t now_ns);
 
 int64_t consume_pid(const char *s, uint32_t n);

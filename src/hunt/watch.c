@@ -80,6 +80,7 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
     w->eng = engine_ctx_create(rs);
     w->hopts = (struct stoat_hunt_opts){.min_level = w->opts.min_level, .behaviour = w->opts.behaviour,
                                         .diag = w->opts.diag, .diag_ctx = w->opts.diag_ctx};
+    w->hopts.behaviour.corr_live = true;   /* events come as they happen */
     *out = w;
     return STOAT_OK;
 }

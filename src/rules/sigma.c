@@ -392,6 +392,14 @@ static const struct {
     {"value_percentile", STOAT_CORR_VALUE_PERCENTILE},
 };
 
+const char *stoat_corr_type_name(enum stoat_corr_type type)
+{
+    for (size_t i = 0; i < sizeof(corr_types) / sizeof(corr_types[0]); i++)
+        if (corr_types[i].type == type)
+            return corr_types[i].name;
+    return "";
+}
+
 static stoat_err parse_number_node(struct sctx *c, const struct ynode *n, const char *key, double *out)
 {
     if (!n || n->kind != YN_SCALAR || !parse_number(n->str, n->len, out))

@@ -131,6 +131,35 @@ void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
 
 static void json_source(struct buf *b, const struct stoat_alert *a);
 
+static void json_time(struct buf *b, const char *key, int64_t ns);
+
+/* What a correlation saw: its type and value, window, groups and the
+ * reported alerts inside the window. */
+static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
+{
+    buf_puts(b, ",\"correlation\":{\"type\":");
+    const char *t = stoat_corr_type_name(d->type);
+    buf_json_str(b, t, strlen(t));
+    buf_printf(b, ",\"value\":%.15g", d->value);
+    json_time(b, "first", d->first_ns);
+    json_time(b, "last", d->last_ns);
+    buf_puts(b, ",\"group\":{");
+    for (size_t i = 0; i < d->ngroup; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, d->group_names[i], strlen(d->group_names[i]));
+        buf_putc(b, ':');
+        if (d->group_values[i])
+            buf_json_str(b, d->group_values[i], strlen(d->group_values[i]));
+        else
+            buf_puts(b, "null");
+    }
+    buf_puts(b, "},\"alerts\":[");
+    for (size_t i = 0; i < d->nalert_ids; i++)
+        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)d->alert_ids[i]);
+    buf_puts(b, "]}");
+}
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
@@ -168,7 +197,12 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     buf_putc(b, '}');
     json_opt_str(b, "file", r->file);
     buf_puts(b, "},");
-    json_source(b, a);
+    if (a->pos.file)
+        json_source(b, a);
+    else
+        buf_puts(b, "\"source\":null");
+    if (a->corr)
+        json_correlation(b, a->corr);
     json_opt_str(b, "logon_id", a->logon_id);
     if (a->nancestry) {
         buf_puts(b, ",\"ancestry\":[");
@@ -350,7 +384,7 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     buf_putc(b, ',');
     buf_csv_field(b, eid, strlen(eid));
     buf_putc(b, ',');
-    buf_csv_field(b, a->pos.file, strlen(a->pos.file));
+    buf_csv_field(b, a->pos.file ? a->pos.file : "", a->pos.file ? strlen(a->pos.file) : 0);
     buf_printf(b, ",%llu,%llu,", (unsigned long long)a->pos.record, (unsigned long long)a->pos.line);
     buf_clear(&tmp);
     for (size_t i = 0; i < a->nfields; i++) {

@@ -56,6 +56,26 @@ static void details(struct buf *b, const struct stoat_alert *a, size_t maxlen)
     }
 }
 
+static void span(char *out, size_t n, int64_t a, int64_t b);
+
+/* "event_count 5 from 22:01:00 to 22:05:10 | User: x | alerts #3 #4 #9" */
+static void corr_line(struct buf *b, const struct stoat_corr_detail *d)
+{
+    char when[80];
+    span(when, sizeof(when), d->first_ns, d->last_ns);
+    buf_printf(b, "%s %.6g, %s", stoat_corr_type_name(d->type), d->value, when);
+    for (size_t i = 0; i < d->ngroup; i++)
+        buf_printf(b, " | %s: %s", d->group_names[i], d->group_values[i] ? d->group_values[i] : "-");
+    if (d->nalert_ids) {
+        buf_puts(b, " | alerts");
+        size_t show = d->nalert_ids < 12 ? d->nalert_ids : 12;
+        for (size_t i = 0; i < show; i++)
+            buf_printf(b, " #%llu", (unsigned long long)d->alert_ids[i]);
+        if (show < d->nalert_ids)
+            buf_printf(b, " and %zu more", d->nalert_ids - show);
+    }
+}
+
 struct table {
     FILE *out;
     bool color;
@@ -87,7 +107,10 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     if (t->color)
         buf_puts(b, RESET);
     buf_puts(b, "\n      ");
-    details(b, a, 240);
+    if (a->corr)
+        corr_line(b, a->corr);
+    else
+        details(b, a, 240);
     buf_putc(b, '\n');
     if (a->nancestry > 1) {
         /* the tree, root first: where did this come from */
@@ -296,6 +319,22 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
         fprintf(o, "  rules: %zu loaded, %zu rejected, %zu correlations, %zu filters (%.2f s to load)\n",
                 l->loaded, l->rejected, l->correlations, l->filters, l->load_seconds);
     }
+    if (st->corr_fired || st->corr_late || st->corr_evicted || st->corr_unusable || st->corr_batches > 1) {
+        fprintf(o, "  correlations: %llu fired", (unsigned long long)st->corr_fired);
+        if (st->corr_batches > 1)
+            fprintf(o, "; matches fed in %llu time-sorted batches (memory cap)",
+                    (unsigned long long)st->corr_batches);
+        if (st->corr_late)
+            fprintf(o, "; %llu matches too late for their window", (unsigned long long)st->corr_late);
+        if (st->corr_evicted)
+            fprintf(o, "; %llu groups or events evicted to stay within memory", (unsigned long long)st->corr_evicted);
+        if (st->corr_unusable)
+            fprintf(o, "; %llu matches without a field they group by", (unsigned long long)st->corr_unusable);
+        fputc('\n', o);
+    }
+    if (st->proc_evicted)
+        fprintf(o, "  process table: %llu oldest processes evicted to stay within memory\n",
+                (unsigned long long)st->proc_evicted);
     if (s->ninc) {
         qsort(s->inc, s->ninc, sizeof(*s->inc), cmp_incident);
         fprintf(o, "\n  %s%zu incident%s%s\n", c ? BOLD : "", s->ninc, s->ninc == 1 ? "" : "s", c ? RESET : "");

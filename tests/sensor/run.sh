@@ -246,7 +246,14 @@ stop_probe
 # enough to be read, and opens (fanotify), not network.
 expect "fallback: curl exec with argv" "$FB" exec Image~'/curl$' "CommandLine~^curl -s --max-time 8 .*up-fb\$"
 expect "fallback: curl opened spec.bin" "$FB" open "TargetFilename=$T/jewels/spec.bin" Image~'/curl$'
-expect "fallback: tar opened jewels/sub/design.txt" "$FB" open "TargetFilename=$T/jewels/sub/design.txt" Image~'/tar$'
+# tar of a small folder may also be gone before /proc is read: the open must
+# be there, and name tar whenever it names a program at all
+L=$(find_ev "$FB" open "TargetFilename=$T/jewels/sub/design.txt")
+if [ -n "$L" ] && { ! printf '%s\n' "$L" | grep -q 'Image=' || printf '%s\n' "$L" | grep -Eq 'Image=[^	]*/tar(	|$)'; }; then
+	ok "fallback: tar opened jewels/sub/design.txt"
+else
+	bad "fallback: tar opened jewels/sub/design.txt"
+fi
 # base64 may exit before /proc is read (its Image can be missing): count the opens instead
 if [ "$(find_ev "$FB" open "TargetFilename=$T/jewels/spec.bin" | wc -l)" -ge 3 ]; then ok "fallback: spec.bin opened by curl, tar and base64"; else bad "fallback: spec.bin opens"; fi
 expect "fallback: crontab copy written" "$FB" open "TargetFilename=$T/spool/crontab" AccessMode=write

@@ -2,7 +2,7 @@
 # Installs the Debian packages stoat builds and tests with. Idempotent: asks
 # apt-get only for what dpkg says is missing, so a ready machine costs nothing.
 set -eu
-PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev libevtx-utils"
+PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev libevtx-utils libsqlite3-dev sqlite3 libmicrohttpd-dev"
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
 missing=""
 for p in $PKGS; do

@@ -69,5 +69,7 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
 int cmd_hunt(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

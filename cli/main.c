@@ -13,6 +13,8 @@ static void usage(FILE *f)
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
           "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
+          "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
+          "  serve DB                the live dashboard and JSON API over a store\n"
           "  help                    this text\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);
@@ -31,6 +33,10 @@ int main(int argc, char **argv)
         return cmd_rules(argc - 1, argv + 1);
     if (!strcmp(cmd, "dump"))
         return cmd_dump(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

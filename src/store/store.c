@@ -17,6 +17,7 @@
  *   ancestry of every alert of an incident folds into one tree.
  * - Retention deletes a prefix of alert ids (alerts are stored in order), so
  *   everything hanging off alerts is found by id ranges, not by scans. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,6 @@ static const char *const migrations[] = {
     "CREATE TABLE processes(id INTEGER PRIMARY KEY, host_id INTEGER NOT NULL, guid TEXT, pid INTEGER,"
     "  start_ns INTEGER, image TEXT, command_line TEXT, user TEXT, parent_id INTEGER);"
     "CREATE UNIQUE INDEX processes_guid ON processes(host_id, guid);"
-    "CREATE INDEX processes_parent ON processes(parent_id);"
     "CREATE TABLE alerts(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  time_ns INTEGER NOT NULL, timestamp TEXT, host_id INTEGER NOT NULL, rule_id INTEGER NOT NULL,"
     "  level INTEGER NOT NULL, event_id INTEGER, process_id INTEGER, logon_id TEXT, image TEXT,"
@@ -62,8 +62,8 @@ static const char *const migrations[] = {
     "CREATE INDEX alerts_host ON alerts(host_id, time_ns);"
     "CREATE INDEX alerts_rule ON alerts(rule_id, time_ns);"
     "CREATE INDEX alerts_level ON alerts(level, time_ns);"
-    "CREATE INDEX alerts_run ON alerts(run_id, seq);"
-    "CREATE VIRTUAL TABLE alert_text USING fts5(body, detail=column);"
+    "CREATE VIRTUAL TABLE alert_text USING fts5(body, content='', detail=none, columnsize=0, tokenize='ascii');"
+
     "CREATE TABLE incidents(id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
     "  host_id INTEGER NOT NULL, logon_id TEXT, title TEXT, score REAL, level INTEGER NOT NULL,"
     "  first_ns INTEGER, last_ns INTEGER, tactics TEXT, nalerts INTEGER NOT NULL,"
@@ -90,7 +90,7 @@ _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema vers
 /* Writer statements, by index into s->st. */
 enum {
     ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_EVENT_PUT, ST_PROC_PUT, ST_ALERT_PUT,
-    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_ALERT_BY_SEQ, ST_COMMIT_PUT, ST_BEGIN, ST_COMMIT, ST_COUNT_PUT,
+    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_GET, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_PUT,
     ST_COUNT
 };
 
@@ -107,19 +107,16 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_TECH_PUT] = "INSERT OR IGNORE INTO rule_techniques(technique, rule_id) VALUES(?1, ?2)",
     [ST_EVENT_PUT] = "INSERT INTO events(run_id, file, format, record, line, offset, channel, event_id, fields)"
                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-    [ST_PROC_PUT] = "INSERT INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
-                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(host_id, guid) DO UPDATE SET"
-                    " parent_id=coalesce(processes.parent_id, excluded.parent_id),"
-                    " image=coalesce(processes.image, excluded.image),"
-                    " command_line=coalesce(processes.command_line, excluded.command_line),"
-                    " user=coalesce(processes.user, excluded.user) RETURNING id",
+    [ST_PROC_PUT] = "INSERT OR IGNORE INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [ST_PROC_GET] = "SELECT id, parent_id FROM processes WHERE host_id = ?1 AND guid = ?2",
+    [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1",
     [ST_ALERT_PUT] = "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
                      " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_TEXT_PUT] = "INSERT INTO alert_text(rowid, body) VALUES(?1, ?2)",
     [ST_INC_PUT] = "INSERT INTO incidents(run_id, seq, host_id, logon_id, title, score, level, first_ns, last_ns,"
                    " tactics, nalerts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [ST_INC_ALERT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id) VALUES(?1, ?2)",
-    [ST_ALERT_BY_SEQ] = "SELECT id FROM alerts WHERE run_id = ?1 AND seq = ?2",
     [ST_COMMIT_PUT] = "INSERT INTO commits(last_alert, at_ns) VALUES(?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -194,10 +191,19 @@ void store_bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+/* For the hot path: v must stay unchanged until the statement has run. */
 static void bind_textn(sqlite3_stmt *st, int i, const char *v, size_t n)
 {
     if (v)
-        sqlite3_bind_text(st, i, v, (int)n, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, v, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_static(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -332,9 +338,18 @@ static stoat_err check_and_migrate(struct stoat_store *s, bool fresh_ok)
     return STOAT_OK;
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation; the
+ * store does not use them. Must run before SQLite is first used. */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out,
                            char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     static const struct stoat_store_opts dflt = {0};
     stoat_err e = STOAT_OK;
     if (!opts)
@@ -383,7 +398,7 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
             snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot switch the store to WAL mode", path);
             goto out;
         }
-        if (exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
+        if (exec(s, "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 16384; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
                     "PRAGMA cache_size = -65536") != SQLITE_OK) {
             e = STOAT_ERR_IO;
             goto out;
@@ -434,6 +449,7 @@ void stoat_store_close(struct stoat_store *s)
     strmap_free(&s->procs);
     free(s->rules);
     free(s->counts);
+    free(s->seq_rows);
     free(s->ev_file);
     buf_free(&s->scratch);
     free(s);
@@ -580,6 +596,8 @@ stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, con
         return store_fail(s, rc, "recording the run");
     s->run_id = sqlite3_last_insert_rowid(s->db);
     s->ev_id = 0;
+    s->nseq = 0;
+    s->seq_base = 0;
     return STOAT_OK;
 }
 
@@ -697,15 +715,15 @@ static int64_t event_row(struct stoat_store *s, const struct stoat_alert *a, int
         return s->ev_id;
     sqlite3_stmt *st = s->st[ST_EVENT_PUT];
     sqlite3_bind_int64(st, 1, s->run_id);
-    store_bind_text(st, 2, file);
-    store_bind_text(st, 3, a->pos.format);
+    bind_static(st, 2, file);
+    bind_static(st, 3, a->pos.format);
     sqlite3_bind_int64(st, 4, (int64_t)a->pos.record);
     if (a->pos.line)
         sqlite3_bind_int64(st, 5, (int64_t)a->pos.line);
     else
         sqlite3_bind_int64(st, 6, (int64_t)a->pos.offset);
-    store_bind_text(st, 7, a->channel);
-    store_bind_text(st, 8, a->event_id);
+    bind_static(st, 7, a->channel);
+    bind_static(st, 8, a->event_id);
     struct buf *b = &s->scratch;
     buf_clear(b);
     stoat_json_event(b, a->fields, a->nfields);
@@ -749,27 +767,46 @@ static int64_t process_rows(struct stoat_store *s, int64_t host, const struct st
         }
         sqlite3_stmt *st = s->st[ST_PROC_PUT];
         sqlite3_bind_int64(st, 1, host);
-        store_bind_text(st, 2, guid);
+        bind_static(st, 2, guid);
         if (p->pid >= 0)
             sqlite3_bind_int64(st, 3, p->pid);
         if (p->start_ns != INT64_MIN)
             sqlite3_bind_int64(st, 4, p->start_ns);
-        store_bind_text(st, 5, p->image);
-        store_bind_text(st, 6, p->command_line);
-        store_bind_text(st, 7, p->user);
+        bind_static(st, 5, p->image);
+        bind_static(st, 6, p->command_line);
+        bind_static(st, 7, p->user);
         if (parent)
             sqlite3_bind_int64(st, 8, parent);
-        int64_t id = 0;
-        *rc = sqlite3_step(st);
-        if (*rc == SQLITE_ROW)
-            id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        if (*rc != SQLITE_ROW) {
-            /* RETURNING gives a row; anything else is a failure */
-            if (*rc == SQLITE_DONE)
-                *rc = SQLITE_ERROR;
+        if ((*rc = step_done(st)) != SQLITE_OK)
             return 0;
+        int64_t id = 0;
+        if (sqlite3_changes(s->db) == 1) {
+            id = sqlite3_last_insert_rowid(s->db);
+        } else {
+            /* stored before (by an earlier run, or evicted from the cache):
+             * find it, and give it the parent it may lack */
+            sqlite3_stmt *g = s->st[ST_PROC_GET];
+            sqlite3_bind_int64(g, 1, host);
+            bind_static(g, 2, guid);
+            int64_t has_parent = 0;
+            *rc = sqlite3_step(g);
+            if (*rc == SQLITE_ROW) {
+                id = sqlite3_column_int64(g, 0);
+                has_parent = sqlite3_column_type(g, 1) != SQLITE_NULL;
+            }
+            sqlite3_reset(g);
+            sqlite3_clear_bindings(g);
+            if (*rc != SQLITE_ROW) {
+                if (*rc == SQLITE_DONE)
+                    *rc = SQLITE_ERROR;
+                return 0;
+            }
+            if (parent && !has_parent && parent != id) {
+                sqlite3_bind_int64(s->st[ST_PROC_LINK], 1, id);
+                sqlite3_bind_int64(s->st[ST_PROC_LINK], 2, parent);
+                if ((*rc = step_done(s->st[ST_PROC_LINK])) != SQLITE_OK)
+                    return 0;
+            }
         }
         *rc = SQLITE_OK;
         if (guid && id <= (int64_t)UINT32_MAX) {
@@ -803,6 +840,33 @@ static void text_add(struct buf *b, const char *s, size_t n)
     if (b->len)
         buf_putc(b, ' ');
     buf_put(b, s, n);
+}
+
+/* Remembers the row of run-local alert id seq (ids arrive in order). */
+static void seq_note(struct stoat_store *s, uint64_t seq, int64_t row)
+{
+    if (s->nseq == 0)
+        s->seq_base = seq;
+    if (seq != s->seq_base + s->nseq) {
+        /* a producer that numbers differently: start the window again */
+        s->nseq = 0;
+        s->seq_base = seq;
+    }
+    if (s->nseq == SEQ_WINDOW) {
+        size_t drop = SEQ_WINDOW / 2;
+        memmove(s->seq_rows, s->seq_rows + drop, (s->nseq - drop) * sizeof(*s->seq_rows));
+        s->nseq -= drop;
+        s->seq_base += drop;
+    }
+    XGROW(s->seq_rows, s->capseq, s->nseq + 1);
+    s->seq_rows[s->nseq++] = row;
+}
+
+static int64_t seq_row(const struct stoat_store *s, uint64_t seq)
+{
+    if (seq < s->seq_base || seq - s->seq_base >= s->nseq)
+        return 0;
+    return s->seq_rows[seq - s->seq_base];
 }
 
 stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a)
@@ -853,20 +917,21 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     sqlite3_bind_int64(st, 1, s->run_id);
     sqlite3_bind_int64(st, 2, (int64_t)a->id);
     sqlite3_bind_int64(st, 3, a->time_ns == INT64_MIN ? 0 : a->time_ns);
-    store_bind_text(st, 4, a->timestamp);
+    bind_static(st, 4, a->timestamp);
     sqlite3_bind_int64(st, 5, host);
     sqlite3_bind_int64(st, 6, rule);
     sqlite3_bind_int(st, 7, (int)r->level);
     sqlite3_bind_int64(st, 8, ev);
     if (proc)
         sqlite3_bind_int64(st, 9, proc);
-    store_bind_text(st, 10, a->logon_id);
+    bind_static(st, 10, a->logon_id);
     bind_textn(st, 11, img, imgn);
     bind_textn(st, 12, cmd, cmdn);
     bind_textn(st, 13, user, usern);
     if ((rc = step_done(st)) != SQLITE_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(s->db);
+    seq_note(s, a->id, id);
     if ((rc = count_add(s, hour_of(a->time_ns == INT64_MIN ? 0 : a->time_ns), host, rule, (int)r->level)) != SQLITE_OK)
         goto fail;
 
@@ -934,19 +999,9 @@ stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_inc
         goto fail;
     int64_t iid = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; i < inc->nalerts; i++) {
-        sqlite3_stmt *q = s->st[ST_ALERT_BY_SEQ];
-        sqlite3_bind_int64(q, 1, s->run_id);
-        sqlite3_bind_int64(q, 2, (int64_t)inc->alert_ids[i]);
-        int64_t aid = 0;
-        rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW)
-            aid = sqlite3_column_int64(q, 0);
-        sqlite3_reset(q);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            goto fail;
-        rc = SQLITE_OK;
+        int64_t aid = seq_row(s, inc->alert_ids[i]);
         if (!aid)
-            continue;   /* an alert below the store's level or pruned: the link is dropped */
+            continue;   /* not stored in this run (or too long ago): the link is dropped */
         sqlite3_bind_int64(s->st[ST_INC_ALERT], 1, iid);
         sqlite3_bind_int64(s->st[ST_INC_ALERT], 2, aid);
         if ((rc = step_done(s->st[ST_INC_ALERT])) != SQLITE_OK)

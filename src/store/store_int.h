@@ -12,6 +12,7 @@
 #include "util/buf.h"
 #include "util/strmap.h"
 
+#define SEQ_WINDOW (4u << 20)
 #define STORE_COUNT_SLOTS 4096   /* power of two */
 struct count_slot {
     int64_t hour, host, rule, n;
@@ -43,6 +44,12 @@ struct stoat_store {
     char *ev_file;
     uint64_t ev_record;
     int64_t ev_run, ev_id;
+    /* row ids of the current run's alerts by their run-local id (alert.id
+     * counts 1, 2, 3... within a run), so incidents find their alerts
+     * without an index; the newest SEQ_WINDOW are kept */
+    int64_t *seq_rows;
+    size_t nseq, capseq;
+    uint64_t seq_base;              /* run-local id of seq_rows[0] */
     struct count_slot *counts;      /* this batch's additions to alert_counts */
     size_t ncounts;
     struct buf scratch;

@@ -200,12 +200,17 @@ static bool parse_time(const char *v, int64_t *out)
     return true;
 }
 
-static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                const char *value, size_t value_size)
 {
     (void)kind;
     struct params *p = cls;
     if (p->bad[0])
         return MHD_NO;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        snprintf(p->bad, sizeof(p->bad), "a parameter holds a NUL byte");
+        return MHD_NO;
+    }
     if (++p->n > 20) {
         snprintf(p->bad, sizeof(p->bad), "too many parameters");
         return MHD_NO;
@@ -640,7 +645,7 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
     struct params p;
     memset(&p, 0, sizeof(p));
     stoat_filter_init(&p.f);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, param_cb, &p);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_cb, &p);
     if (p.bad[0])
         return send_error(c, MHD_HTTP_BAD_REQUEST, p.bad);
     char err[2048];

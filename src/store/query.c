@@ -212,39 +212,36 @@ static int64_t lookup_id(struct stoat_store *s, const char *sql, const char *nam
 }
 
 /* Turns what an analyst typed into an FTS5 query that can only mean "all
- * these words, as prefixes": each word becomes a quoted string, so FTS
- * syntax in the input (NEAR, column filters, parentheses) is plain text. */
+ * these words, as prefixes". The index keeps no positions (it is built for
+ * write speed), so "ntdsutil.exe" becomes the tokens ntdsutil AND exe, cut
+ * the way the index's ascii tokenizer cuts; each is quoted, so FTS syntax
+ * in the input (NEAR, column filters, parentheses) is only ever text. */
 static bool fts_query(const char *q, struct buf *out)
 {
     buf_clear(out);
-    size_t n = strlen(q);
+    size_t n = strlen(q), ntok = 0;
     if (n > Q_MAX)
         return false;
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (q[i] == ' ' || q[i] == '\t'))
+    for (size_t i = 0; i < n && ntok < 16;) {
+        unsigned char c = (unsigned char)q[i];
+        bool tok = c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+        if (!tok) {
             i++;
-        size_t st = i;
-        while (i < n && q[i] != ' ' && q[i] != '\t')
-            i++;
-        if (i == st)
-            break;
-        /* a word the tokenizer turns into no token (punctuation only) */
-        bool alnum = false;
-        for (size_t k = st; k < i; k++)
-            if ((unsigned char)q[k] >= 0x80 || (q[k] >= '0' && q[k] <= '9') || ((q[k] | 32) >= 'a' && (q[k] | 32) <= 'z'))
-                alnum = true;
-        if (!alnum)
             continue;
+        }
+        size_t st = i;
+        while (i < n) {
+            c = (unsigned char)q[i];
+            if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z')))
+                break;
+            i++;
+        }
         if (out->len)
             buf_puts(out, " AND ");
         buf_putc(out, '"');
-        for (size_t k = st; k < i; k++) {
-            if (q[k] == '"')
-                buf_putc(out, '"');
-            buf_putc(out, q[k]);
-        }
+        buf_put(out, q + st, i - st);   /* letters, digits and UTF-8 bytes: no quote inside */
         buf_puts(out, "\"*");
+        ntok++;
     }
     return true;
 }

@@ -833,13 +833,10 @@ static const struct stoat_field *field(const struct stoat_alert *a, const char *
 
 static void text_add(struct buf *b, const char *s, size_t n)
 {
-    if (!s || !n)
-        return;
-    if (n > 2000)
-        n = 2000;
     if (b->len)
         buf_putc(b, ' ');
-    buf_put(b, s, n);
+    if (s && n)
+        buf_put(b, s, n);
 }
 
 /* Remembers the row of run-local alert id seq (ids arrive in order). */
@@ -935,21 +932,17 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     if ((rc = count_add(s, hour_of(a->time_ns == INT64_MIN ? 0 : a->time_ns), host, rule, (int)r->level)) != SQLITE_OK)
         goto fail;
 
+    /* the searchable text: exactly what prune recomputes in SQL to take it
+     * out of the (contentless) index again, see TEXT_SQL */
     struct buf *b = &s->scratch;
     buf_clear(b);
-    text_add(b, r->title, r->title ? strlen(r->title) : 0);
-    text_add(b, a->host, a->host ? strlen(a->host) : 0);
+    const char *title = r->title ? r->title : r->name ? r->name : "(untitled rule)";
+    const char *hname = a->host && *a->host ? a->host : "(unknown host)";
+    text_add(b, title, strlen(title));
+    text_add(b, hname, strlen(hname));
     text_add(b, img, imgn);
     text_add(b, cmd, cmdn);
     text_add(b, user, usern);
-    if ((f = field(a, "ParentImage")))
-        text_add(b, f->value, f->value_len);
-    if ((f = field(a, "TargetFilename")))
-        text_add(b, f->value, f->value_len);
-    if ((f = field(a, "DestinationIp")))
-        text_add(b, f->value, f->value_len);
-    for (size_t i = 0; i < r->attack_ids.n; i++)
-        text_add(b, r->attack_ids.items[i], strlen(r->attack_ids.items[i]));
     sqlite3_bind_int64(s->st[ST_TEXT_PUT], 1, id);
     bind_textn(s->st[ST_TEXT_PUT], 2, b->p ? b->p : "", b->len);
     if ((rc = step_done(s->st[ST_TEXT_PUT])) != SQLITE_OK)
@@ -1093,8 +1086,12 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "  AND g.host_id = alert_counts.host_id AND g.rule_id = alert_counts.rule_id AND g.level = alert_counts.level)"
              "  WHERE (hour, host_id, rule_id, level) IN (SELECT hour, host_id, rule_id, level FROM gone_counts);"
              "DELETE FROM alert_counts WHERE n <= 0;"
+             "INSERT INTO alert_text(alert_text, rowid, body) SELECT 'delete', a.id,"
+             "  coalesce(r.title, '') || ' ' || coalesce(h.name, '') || ' ' || coalesce(a.image, '') || ' ' ||"
+             "  coalesce(a.command_line, '') || ' ' || coalesce(a.user, '')"
+             "  FROM alerts a LEFT JOIN rules r ON r.id = a.rule_id LEFT JOIN hosts h ON h.id = a.host_id"
+             "  WHERE a.id <= %1$lld;"
              "DELETE FROM alerts WHERE id <= %1$lld;"
-             "DELETE FROM alert_text WHERE rowid <= %1$lld;"
              "DELETE FROM events WHERE id IN (SELECT id FROM gone_ev);"
              "DELETE FROM incident_alerts WHERE alert_id <= %1$lld;"
              "DELETE FROM incidents WHERE NOT EXISTS (SELECT 1 FROM incident_alerts ia WHERE ia.incident_id = incidents.id);"

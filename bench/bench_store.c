@@ -136,7 +136,7 @@ int main(int argc, char **argv)
             /* ancestors are shared: a host's tree has a few roots and branches */
             uint64_t lineage = k == 0 ? i : (uint64_t)h * 1000 + (i / (1000 * k)) % 50 + k * 100;
             snprintf(guid[k], sizeof(guid[k]), "{%08x-0000-0000-0000-%012llx}", (unsigned)h, (unsigned long long)lineage);
-            snprintf(imgs[k], sizeof(imgs[k]), "%s", k == depth - 1 ? "C:\\Windows\\explorer.exe" : images[(lineage + k) % 10]);
+            snprintf(imgs[k], sizeof(imgs[k]), "%s", k == 0 ? img : k == depth - 1 ? "C:\\Windows\\explorer.exe" : images[(lineage + k) % 10]);
             anc[k] = (struct stoat_process){.image = imgs[k], .command_line = k == 0 ? cmd : imgs[k],
                                             .user = "CORP\\a.chen", .guid = guid[k], .pid = (int64_t)(lineage % 30000),
                                             .start_ns = t - (int64_t)k * 60000000000LL};

@@ -418,6 +418,19 @@
     return top;
   }
 
+  /* Without recorded ancestry, the event itself often names the process and
+     its parent (Sysmon, 4688): a two-level tree is better than none. */
+  function treeFromFields(f, a) {
+    function one(k) { var v = f[k]; return Array.isArray(v) ? String(v[0]) : v == null ? null : String(v); }
+    var img = one('Image') || one('NewProcessName') || one('exe');
+    if (!img) return [];
+    var nodes = [], parent = one('ParentImage') || one('ParentProcessName');
+    if (parent) nodes.push({ id: -2, parent: null, image: parent, cmd: one('ParentCommandLine'), user: one('ParentUser'), pid: one('ParentProcessId') });
+    nodes.push({ id: -1, parent: parent ? -2 : null, image: img, cmd: one('CommandLine') || one('proctitle'), user: one('User') || one('SubjectUserName'), pid: one('ProcessId') });
+    a.proc = -1;
+    return nodes;
+  }
+
   /* ------------------------------------------------------------ views */
 
   var views = {};
@@ -560,7 +573,9 @@
       });
       var ev = d.event || {};
       var src2 = h('p', { class: 'muted', text: [ev.file, ev.line ? 'line ' + ev.line : ev.offset ? 'offset ' + ev.offset : '', ev.channel, ev.event_id ? 'event ' + ev.event_id : ''].filter(Boolean).join(' · ') });
-      root.appendChild(h('div', { class: 'grid2' }, section('Process tree', ptree(d.tree.slice().reverse(), [a])),
+      var tree = d.tree.slice().reverse(), from = null;
+      if (!tree.length) { tree = treeFromFields(fields, a); if (tree.length) from = h('p', { class: 'muted', text: 'From the event\'s own parent fields; no ancestry was recorded.' }); }
+      root.appendChild(h('div', { class: 'grid2' }, section('Process tree', from, ptree(tree, [a])),
         section('Event', src2, kv)));
       root.appendChild(h('div', { style: 'height:16px' }));
       root.appendChild(section('Rule', h('dl', { class: 'kv' },

@@ -35,6 +35,10 @@
 #define PAGE_CSP                                                                                       \
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;"     \
     " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+/* the page's own copy (a <meta> CSP cannot carry frame-ancestors) */
+#define PAGE_META_CSP                                                                               \
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;" \
+    " connect-src 'self'; form-action 'none'; base-uri 'none'"
 #define MAX_READERS 64
 
 struct stoat_serve {
@@ -809,7 +813,7 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     }
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(sv->csrf + 2 * i, 3, "%02x", rnd[i]);
-    struct page_parts parts = {.mode = "live", .csp = PAGE_CSP, .csrf = sv->csrf, .data = "", .data_len = 0};
+    struct page_parts parts = {.mode = "live", .csp = PAGE_META_CSP, .csrf = sv->csrf, .data = "", .data_len = 0};
     page_build(&sv->page, &parts);
 
     struct sockaddr_storage ss;

@@ -107,14 +107,20 @@
   /* ------------------------------------------------------------ report source */
 
   function reportSource(D) {
-    var rules = {}, events = D.events || {}, procs = D.procs || {};
+    var rules = {}, events = null, procs = D.procs || {};
+    function eventOf(id) {
+      if (!events) events = unpack('stoat-events').then(function (t) { return t ? JSON.parse(t) : {}; });
+      return events.then(function (all) { return all[id]; });
+    }
     (D.rules || []).forEach(function (r) { rules[r.id] = r; });
     var storeKey = 'stoat-report:' + (D.meta && D.meta.id || 'x');
     var saved = {};
     try { saved = JSON.parse(localStorage.getItem(storeKey) || '{}') || {}; } catch (e) { saved = {}; }
     var alerts = D.alerts.map(function (a) {
+      var p = a[12] != null && procs[a[12]] || [];
       return { id: a[0], ns: a[1], ts: a[2], host: D.hosts[a[3]], level: a[4], rule: a[5], title: (rules[a[5]] || {}).title,
-        image: a[6], cmd: a[7], user: a[8], state: a[9], logon: a[10], run: a[11], proc: a[12], ev: a[13] };
+        image: a[6] != null ? a[6] : p[1], cmd: a[7] != null ? a[7] : p[2], user: a[8] != null ? a[8] : p[3],
+        state: a[9], logon: a[10], run: a[11], proc: a[12], ev: a[13] };
     });
     alerts.sort(function (x, y) { return y.ns - x.ns || y.id - x.id; });
     var byId = {};
@@ -237,10 +243,12 @@
       alert: function (id) {
         var a = byId[id];
         if (!a) return Promise.reject(new Error('no alert ' + id));
-        var e = events[a.ev] || [];
-        return resolve({ alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc),
-          event: { file: e[0], format: e[1], record: e[2], line: e[3], offset: e[4], channel: e[5], event_id: e[6], fields: e[7] || {} },
-          incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) });
+        return eventOf(a.ev).then(function (e) {
+          e = e || [];
+          return { alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc),
+            event: { file: e[0], format: e[1], record: e[2], line: e[3], offset: e[4], channel: e[5], event_id: e[6], fields: e[7] || {} },
+            incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) };
+        });
       },
       incidents: function (f) { var l = incList(f); return resolve({ incidents: l.map(incItem), total: l.length }); },
       incident: function (id) {
@@ -265,17 +273,18 @@
     };
   }
 
-  var src = live, meta = {};
-  if (MODE === 'report') {
-    try {
-      var D = JSON.parse(document.getElementById('stoat-data').textContent);
-      meta = D.meta || {};
-      src = reportSource(D);
-    } catch (e) {
-      clear(app).appendChild(h('p', { class: 'err', text: 'This report\'s data could not be read: ' + e.message }));
-      return;
-    }
+  /* The report's data: JSON, or (as stoat report writes it) base64 of
+     gzip, undone by the browser's own DecompressionStream. */
+  function unpack(id) {
+    var text = (document.getElementById(id) || {}).textContent || '';
+    if (!text || text.charAt(0) === '{') return Promise.resolve(text);
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text();
   }
+
+  var src = live, meta = {};
 
   /* ------------------------------------------------------------ common UI */
 
@@ -646,8 +655,16 @@
 
   var status = document.getElementById('status');
   if (MODE === 'report') {
-    status.textContent = 'Report · ' + (meta.generated || '') + (meta.db ? ' · ' + meta.db : '');
-    render();
+    unpack('stoat-data').then(function (t) {
+      var D = JSON.parse(t);
+      meta = D.meta || {};
+      src = reportSource(D);
+      status.textContent = 'Report · ' + (meta.generated || '') + (meta.db ? ' · ' + meta.db : '');
+      render();
+    }).catch(function (e) {
+      clear(app).appendChild(h('p', { class: 'err', text: 'This report\'s data could not be read: ' + e.message }));
+      document.body.setAttribute('data-ready', 'error');
+    });
   } else {
     status.className = 'status live';
     status.textContent = 'Live';

@@ -67,8 +67,15 @@ void page_build(struct buf *out, const struct page_parts *p)
         else if (nl == 2 && !memcmp(name, "JS", 2))
             buf_put(out, stoat_web_app_js, stoat_web_app_js_len);
         else if (nl == 4 && !memcmp(name, "DATA", 4)) {
-            if (p->data && p->data_len)
+            if (p->data && p->data_len && p->packed)
+                buf_put(out, p->data, p->data_len);
+            else if (p->data && p->data_len)
                 page_json_for_script(out, p->data, p->data_len);
+        } else if (nl == 6 && !memcmp(name, "EVENTS", 6)) {
+            if (p->events && p->events_len && p->packed)
+                buf_put(out, p->events, p->events_len);
+            else if (p->events && p->events_len)
+                page_json_for_script(out, p->events, p->events_len);
         }
         t = close + 3;
     }

@@ -3,6 +3,7 @@
 #ifndef STOAT_REPORT_PAGE_H
 #define STOAT_REPORT_PAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -16,6 +17,9 @@ struct page_parts {
     const char *csrf;          /* token the page sends with state changes ("" in a report) */
     const char *data;          /* JSON for the report ("" when live); made safe for a script element here */
     size_t data_len;
+    const char *events;        /* the report's events, parsed only when one is opened */
+    size_t events_len;
+    bool packed;               /* data and events are base64 of gzip: put in as they are */
 };
 
 /* Appends the page to out. */

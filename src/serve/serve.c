@@ -716,18 +716,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct stoat_serve *sv = cls;
     bool post = !strcmp(method, "POST");
     if (!*con_cls) {
+        /* answer only once the whole request is in: a response queued
+         * earlier makes libmicrohttpd close the connection after it */
         struct req *rq = xcalloc(1, sizeof(*rq));
         *con_cls = rq;
-        if (post)
-            return MHD_YES;   /* the body follows */
+        return MHD_YES;
     }
     struct req *rq = *con_cls;
-    if (post && *upload_size) {
-        if (rq->body.len + *upload_size > STOAT_SERVE_MAX_BODY)
-            rq->too_big = true;
-        else
-            buf_put(&rq->body, upload, *upload_size);
+    if (*upload_size) {
+        /* a body: kept up to the cap for POST, otherwise dropped; the
+         * answer (413, 405) comes once the request is in */
+        size_t n = *upload_size;
         *upload_size = 0;
+        if (!post || rq->too_big)
+            return MHD_YES;
+        if (rq->body.len + n > STOAT_SERVE_MAX_BODY) {
+            rq->too_big = true;
+            buf_free(&rq->body);
+        } else {
+            buf_put(&rq->body, upload, n);
+        }
         return MHD_YES;
     }
     enum MHD_Result ret;

@@ -8,8 +8,8 @@
  * - Lists page by a cursor (time, id of the last row), which costs the same
  *   on page 1 and page 10,000; counts stop at COUNT_CAP ("10,000 or more")
  *   instead of counting a million rows per request.
- * - Totals, hosts, rules and the timeline read alert_counts, the per-hour
- *   roll-up the writer keeps, never the alert table.
+ * - Totals, hosts, rules and the timeline read the roll-ups the writer
+ *   keeps (count_hour, count_host, count_rule), never the alert table.
  * - Text read back from the file is escaped as JSON strings (invalid UTF-8
  *   becomes U+FFFD); the stored event objects are checked with json_valid
  *   before being copied through, so a doctored file cannot break the page. */
@@ -289,9 +289,27 @@ static void w_free(struct where *w)
     buf_free(&w->fts);
 }
 
+/* How many alerts a filter on a set of rules or on words would find (capped
+ * at DRIVE_MAX), to choose the plan: a few are fetched through their index
+ * and sorted; many are met soonest by walking the time index newest first,
+ * which the unary + in front of the column forces. */
+#define DRIVE_MAX 2000
+
+static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return DRIVE_MAX;
+    store_bind_text(st, 1, v);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : DRIVE_MAX;
+    sqlite3_finalize(st);
+    return n;
+}
+
 static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool cursor)
 {
     memset(w, 0, sizeof(*w));
+    bool list = cursor;   /* the listing (not the count) chooses its plan */
     if (f->host && *f->host) {
         int64_t id = lookup_id(s, "SELECT id FROM hosts WHERE name = ?1", f->host);
         if (id < 0)
@@ -316,10 +334,18 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         }
         w_int(w, "a.rule_id = ?", id);
     }
-    if (f->tactic && *f->tactic)
-        w_text(w, "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
+    if (f->tactic && *f->tactic) {
+        bool many = list && estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                        " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)", f->tactic) >= DRIVE_MAX;
+        w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)"
+                       : "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
+    }
     if (f->technique && *f->technique) {
-        w_text(w, "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
+        bool many = list && estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                        " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
+                                        " OR (technique > ?1 || '.' AND technique < ?1 || '/'))", f->technique) >= DRIVE_MAX;
+        w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?"
+                       : "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
         /* sub-techniques sort between "T1003." and "T1003/" */
         buf_puts(&w->sql, " OR (technique > ? || '.' AND technique < ? || '/'))");
         w->kind[w->n] = 1;
@@ -342,8 +368,14 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
             snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
             return STOAT_ERR_LIMIT;
         }
-        if (w->fts.len)
-            w_text(w, "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
+        if (w->fts.len) {
+            char est[160];
+            snprintf(est, sizeof(est), "SELECT count(*) FROM (SELECT 1 FROM alert_text WHERE alert_text MATCH ?1 LIMIT %d)",
+                     DRIVE_MAX);
+            bool many = list && estimate(s, est, w->fts.p) >= DRIVE_MAX;
+            w_text(w, many ? "+a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)"
+                           : "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
+        }
     }
     if (cursor && f->has_cursor) {
         w_int(w, f->oldest_first ? "(a.time_ns > ?" : "(a.time_ns < ?", f->cursor_ns);
@@ -412,7 +444,7 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         }
         buf_clear(&sql);
         if (wc.n == 0)
-            buf_puts(&sql, "SELECT coalesce(sum(n), 0) FROM alert_counts");
+            buf_puts(&sql, "SELECT coalesce(sum(n), 0) FROM count_hour");
         else
             buf_printf(&sql, "SELECT count(*) FROM (SELECT 1 FROM alerts a%s LIMIT %d)", wc.sql.p, COUNT_CAP + 1);
         st = store_prepare(s, sql.p);
@@ -770,18 +802,17 @@ static void host_item(struct buf *b, sqlite3_stmt *st, int c)
     for (int i = 0; i < STOAT_LEVEL_COUNT; i++)
         buf_printf(b, "%s%lld", i ? "," : "", (long long)sqlite3_column_int64(st, c + 3 + i));
     buf_printf(b, "],\"first\":%lld,\"last\":%lld,\"incidents\":%lld,\"open\":%lld}",
-               (long long)sqlite3_column_int64(st, c + 9) * 3600000000000LL,
-               (long long)(sqlite3_column_int64(st, c + 10) + 1) * 3600000000000LL,
+               (long long)sqlite3_column_int64(st, c + 9), (long long)sqlite3_column_int64(st, c + 10),
                (long long)sqlite3_column_int64(st, c + 11), (long long)sqlite3_column_int64(st, c + 12));
 }
 
 #define HOSTS_SQL                                                                                             \
-    "SELECT h.name, c.n, c.mx, c.l0, c.l1, c.l2, c.l3, c.l4, c.l5, c.h0, c.h1,"                             \
+    "SELECT h.name, c.n, c.mx, c.l0, c.l1, c.l2, c.l3, c.l4, c.l5, c.t0, c.t1,"                             \
     " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id),"                                         \
     " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id AND i.state = 0)"                          \
     " FROM (SELECT host_id, sum(n) n, max(level) mx, sum(n * (level = 0)) l0, sum(n * (level = 1)) l1,"   \
     " sum(n * (level = 2)) l2, sum(n * (level = 3)) l3, sum(n * (level = 4)) l4, sum(n * (level = 5)) l5," \
-    " min(nullif(hour, 0)) h0, max(hour) h1 FROM alert_counts GROUP BY host_id) c"                          \
+    " min(nullif(first_ns, 0)) t0, max(last_ns) t1 FROM count_host GROUP BY host_id) c"                     \
     " JOIN hosts h ON h.id = c.host_id ORDER BY c.mx DESC, c.n DESC"
 
 static void rule_count_item(struct buf *b, sqlite3_stmt *st, int c)
@@ -793,8 +824,8 @@ static void rule_count_item(struct buf *b, sqlite3_stmt *st, int c)
 }
 
 #define RULES_SQL                                                                                  \
-    "SELECT c.n, c.hosts, " RULE_COLS " FROM (SELECT rule_id, sum(n) n, count(DISTINCT host_id) hosts" \
-    " FROM alert_counts GROUP BY rule_id) c JOIN rules r ON r.id = c.rule_id ORDER BY c.n DESC"
+    "SELECT c.n, c.hosts, " RULE_COLS " FROM (SELECT rule_id, sum(n) n, count(*) hosts"              \
+    " FROM count_rule GROUP BY rule_id) c JOIN rules r ON r.id = c.rule_id ORDER BY c.n DESC"
 
 static void hour_item(struct buf *b, sqlite3_stmt *st, int c)
 {
@@ -822,14 +853,14 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
         goto out;
     /* [hour, level, n] for the chart; the browser bins the hours */
     if ((e = simple_doc(s, ",\"hours\":",
-                        "SELECT hour, level, sum(n) FROM alert_counts WHERE hour > 0 GROUP BY hour, level ORDER BY hour"
-                        " LIMIT 200000",
+                        "SELECT hour, level, n FROM count_hour WHERE hour > 0 ORDER BY hour LIMIT 200000",
                         hour_item, &b)) != STOAT_OK)
         goto out;
     /* [tactic, technique, alerts, max level] for the ATT&CK matrix */
     if ((e = simple_doc(s, ",\"attack\":",
-                        "SELECT t.tactic, q.technique, sum(c.n), max(c.level) FROM alert_counts c"
-                        " JOIN rule_tactics t ON t.rule_id = c.rule_id"
+                        "SELECT t.tactic, q.technique, sum(c.n), max(r.level)"
+                        " FROM (SELECT rule_id, sum(n) n FROM count_rule GROUP BY rule_id) c"
+                        " JOIN rules r ON r.id = c.rule_id JOIN rule_tactics t ON t.rule_id = c.rule_id"
                         " LEFT JOIN rule_techniques q ON q.rule_id = c.rule_id GROUP BY 1, 2",
                         attack_item, &b)) != STOAT_OK)
         goto out;
@@ -839,7 +870,7 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
                         store_incident_item, &b)) != STOAT_OK)
         goto out;
     int64_t v = 0;
-    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM alert_counts),"
+    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_hour),"
                                         " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incidents WHERE state = 0),"
                                         " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs)");
     if (!st) {

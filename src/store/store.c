@@ -77,12 +77,14 @@ static const char *const migrations[] = {
     "  state INTEGER NOT NULL, note TEXT, who TEXT, at_ns INTEGER NOT NULL);"
     "CREATE INDEX triage_target ON triage(kind, target_id);"
     "CREATE TABLE commits(id INTEGER PRIMARY KEY, last_alert INTEGER NOT NULL, at_ns INTEGER NOT NULL);"
-    /* counts by hour, host, rule and level, kept by the writer: the overview,
-     * hosts and rules read these instead of counting a million alerts */
-    "CREATE TABLE alert_counts(hour INTEGER NOT NULL, host_id INTEGER NOT NULL, rule_id INTEGER NOT NULL,"
-    "  level INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY(hour, host_id, rule_id, level)) WITHOUT ROWID;"
-    "CREATE INDEX alert_counts_host ON alert_counts(host_id);"
-    "CREATE INDEX alert_counts_rule ON alert_counts(rule_id);",
+    /* roll-ups kept by the writer, each small whatever the number of
+     * alerts: the overview, hosts and rules read these, never the alerts */
+    "CREATE TABLE count_hour(hour INTEGER NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,"
+    "  PRIMARY KEY(hour, level)) WITHOUT ROWID;"
+    "CREATE TABLE count_host(host_id INTEGER NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,"
+    "  first_ns INTEGER, last_ns INTEGER, PRIMARY KEY(host_id, level)) WITHOUT ROWID;"
+    "CREATE TABLE count_rule(rule_id INTEGER NOT NULL, host_id INTEGER NOT NULL, n INTEGER NOT NULL,"
+    "  PRIMARY KEY(rule_id, host_id)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");
@@ -90,7 +92,7 @@ _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema vers
 /* Writer statements, by index into s->st. */
 enum {
     ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_EVENT_PUT, ST_PROC_PUT, ST_ALERT_PUT,
-    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_GET, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_PUT,
+    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_GET, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_HOUR, ST_COUNT_HOST, ST_COUNT_RULE,
     ST_COUNT
 };
 
@@ -120,8 +122,13 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_COMMIT_PUT] = "INSERT INTO commits(last_alert, at_ns) VALUES(?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
-    [ST_COUNT_PUT] = "INSERT INTO alert_counts(hour, host_id, rule_id, level, n) VALUES(?1,?2,?3,?4,?5)"
-                     " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    [ST_COUNT_HOUR] = "INSERT INTO count_hour(hour, level, n) VALUES(?1,?2,?3)"
+                      " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    [ST_COUNT_HOST] = "INSERT INTO count_host(host_id, level, n, first_ns, last_ns) VALUES(?1,?2,?3,?4,?5)"
+                      " ON CONFLICT DO UPDATE SET n = n + excluded.n, first_ns = min(first_ns, excluded.first_ns),"
+                      " last_ns = max(last_ns, excluded.last_ns)",
+    [ST_COUNT_RULE] = "INSERT INTO count_rule(rule_id, host_id, n) VALUES(?1,?2,?3)"
+                      " ON CONFLICT DO UPDATE SET n = n + excluded.n",
 };
 
 struct rule_cache {
@@ -478,7 +485,7 @@ static stoat_err tx_begin(struct stoat_store *s)
     return STOAT_OK;
 }
 
-/* Adds the batch's counts to alert_counts. */
+/* Adds the batch's counts to the roll-ups. */
 static int counts_flush(struct stoat_store *s)
 {
     int rc = SQLITE_OK;
@@ -486,35 +493,39 @@ static int counts_flush(struct stoat_store *s)
         struct count_slot *c = &s->counts[i];
         if (!c->n)
             continue;
-        sqlite3_stmt *st = s->st[ST_COUNT_PUT];
-        sqlite3_bind_int64(st, 1, c->hour);
-        sqlite3_bind_int64(st, 2, c->host);
-        sqlite3_bind_int64(st, 3, c->rule);
-        sqlite3_bind_int(st, 4, c->level);
-        sqlite3_bind_int64(st, 5, c->n);
+        sqlite3_stmt *st = s->st[c->kind == 0 ? ST_COUNT_HOUR : c->kind == 1 ? ST_COUNT_HOST : ST_COUNT_RULE];
+        sqlite3_bind_int64(st, 1, c->a);
+        sqlite3_bind_int64(st, 2, c->b);
+        sqlite3_bind_int64(st, 3, c->n);
+        if (c->kind == 1) {
+            sqlite3_bind_int64(st, 4, c->first);
+            sqlite3_bind_int64(st, 5, c->last);
+        }
         if (rc == SQLITE_OK)
             rc = step_done(st);
         c->n = 0;
-        s->ncounts--;
     }
     s->ncounts = 0;
     return rc;
 }
 
-static int count_add(struct stoat_store *s, int64_t hour, int64_t host, int64_t rule, int level)
+static int count_add(struct stoat_store *s, int kind, int64_t a, int64_t b, int64_t t)
 {
     if (!s->counts)
         s->counts = xcalloc(STORE_COUNT_SLOTS, sizeof(*s->counts));
-    uint64_t h = hash_mix((uint64_t)hour * 0x9e3779b97f4a7c15ULL ^ (uint64_t)host * 0xc2b2ae3d27d4eb4fULL ^
-                          (uint64_t)rule * 0x165667b19e3779f9ULL ^ (uint64_t)level);
+    uint64_t h = hash_mix((uint64_t)a * 0x9e3779b97f4a7c15ULL ^ (uint64_t)b * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)kind);
     for (size_t k = 0; k < STORE_COUNT_SLOTS; k++) {
         struct count_slot *c = &s->counts[(h + k) & (STORE_COUNT_SLOTS - 1)];
-        if (c->n && c->hour == hour && c->host == host && c->rule == rule && c->level == level) {
+        if (c->n && c->kind == kind && c->a == a && c->b == b) {
             c->n++;
+            if (t && (!c->first || t < c->first))
+                c->first = t;
+            if (t > c->last)
+                c->last = t;
             return SQLITE_OK;
         }
         if (!c->n) {
-            *c = (struct count_slot){hour, host, rule, 1, level};
+            *c = (struct count_slot){a, b, 1, t, t, kind};
             if (++s->ncounts >= STORE_COUNT_SLOTS * 3 / 4)
                 return counts_flush(s);
             return SQLITE_OK;
@@ -929,7 +940,9 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(s->db);
     seq_note(s, a->id, id);
-    if ((rc = count_add(s, hour_of(a->time_ns == INT64_MIN ? 0 : a->time_ns), host, rule, (int)r->level)) != SQLITE_OK)
+    int64_t t = a->time_ns == INT64_MIN || a->time_ns < 0 ? 0 : a->time_ns;
+    if ((rc = count_add(s, 0, hour_of(t), (int)r->level, 0)) != SQLITE_OK ||
+        (rc = count_add(s, 1, host, (int)r->level, t)) != SQLITE_OK || (rc = count_add(s, 2, rule, host, 0)) != SQLITE_OK)
         goto fail;
 
     /* the searchable text: exactly what prune recomputes in SQL to take it
@@ -1078,14 +1091,27 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "DELETE FROM gone_ev;"
              "INSERT OR IGNORE INTO gone_ev SELECT event_id FROM alerts WHERE id <= %1$lld AND event_id NOT NULL;"
              "DELETE FROM gone_ev WHERE id IN (SELECT event_id FROM alerts WHERE id > %1$lld AND event_id <= (SELECT max(id) FROM gone_ev));"
-             "CREATE TEMP TABLE IF NOT EXISTS gone_counts(hour, host_id, rule_id, level, n);"
-             "DELETE FROM gone_counts;"
-             "INSERT INTO gone_counts SELECT time_ns / 3600000000000, host_id, rule_id, level, count(*)"
-             "  FROM alerts WHERE id <= %1$lld GROUP BY 1, 2, 3, 4;"
-             "UPDATE alert_counts SET n = n - (SELECT g.n FROM gone_counts g WHERE g.hour = alert_counts.hour"
-             "  AND g.host_id = alert_counts.host_id AND g.rule_id = alert_counts.rule_id AND g.level = alert_counts.level)"
-             "  WHERE (hour, host_id, rule_id, level) IN (SELECT hour, host_id, rule_id, level FROM gone_counts);"
-             "DELETE FROM alert_counts WHERE n <= 0;"
+             /* the roll-ups lose what the deleted alerts added (a host's first
+              * and last times stay as they were: they only widen the range) */
+             "CREATE TEMP TABLE IF NOT EXISTS gone_hour(hour, level, n);"
+             "DELETE FROM gone_hour;"
+             "INSERT INTO gone_hour SELECT max(time_ns, 0) / 3600000000000, level, count(*) FROM alerts"
+             "  WHERE id <= %1$lld GROUP BY 1, 2;"
+             "UPDATE count_hour SET n = n - (SELECT g.n FROM gone_hour g WHERE g.hour = count_hour.hour"
+             "  AND g.level = count_hour.level) WHERE (hour, level) IN (SELECT hour, level FROM gone_hour);"
+             "CREATE TEMP TABLE IF NOT EXISTS gone_host(host_id, level, n);"
+             "DELETE FROM gone_host;"
+             "INSERT INTO gone_host SELECT host_id, level, count(*) FROM alerts WHERE id <= %1$lld GROUP BY 1, 2;"
+             "UPDATE count_host SET n = n - (SELECT g.n FROM gone_host g WHERE g.host_id = count_host.host_id"
+             "  AND g.level = count_host.level) WHERE (host_id, level) IN (SELECT host_id, level FROM gone_host);"
+             "CREATE TEMP TABLE IF NOT EXISTS gone_rule(rule_id, host_id, n);"
+             "DELETE FROM gone_rule;"
+             "INSERT INTO gone_rule SELECT rule_id, host_id, count(*) FROM alerts WHERE id <= %1$lld GROUP BY 1, 2;"
+             "UPDATE count_rule SET n = n - (SELECT g.n FROM gone_rule g WHERE g.rule_id = count_rule.rule_id"
+             "  AND g.host_id = count_rule.host_id) WHERE (rule_id, host_id) IN (SELECT rule_id, host_id FROM gone_rule);"
+             "DELETE FROM count_hour WHERE n <= 0;"
+             "DELETE FROM count_host WHERE n <= 0;"
+             "DELETE FROM count_rule WHERE n <= 0;"
              "INSERT INTO alert_text(alert_text, rowid, body) SELECT 'delete', a.id,"
              "  coalesce(r.title, '') || ' ' || coalesce(h.name, '') || ' ' || coalesce(a.image, '') || ' ' ||"
              "  coalesce(a.command_line, '') || ' ' || coalesce(a.user, '')"

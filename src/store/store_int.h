@@ -14,9 +14,12 @@
 
 #define SEQ_WINDOW (4u << 20)
 #define STORE_COUNT_SLOTS 4096   /* power of two */
+/* One row of a roll-up: kind 0 count_hour (a = hour, b = level), 1
+ * count_host (a = host, b = level, with first and last time), 2 count_rule
+ * (a = rule, b = host). */
 struct count_slot {
-    int64_t hour, host, rule, n;
-    int level;
+    int64_t a, b, n, first, last;
+    int kind;
 };
 
 /* Caches of the writer: names and rules seen, so a batch of alerts does not
@@ -50,7 +53,7 @@ struct stoat_store {
     int64_t *seq_rows;
     size_t nseq, capseq;
     uint64_t seq_base;              /* run-local id of seq_rows[0] */
-    struct count_slot *counts;      /* this batch's additions to alert_counts */
+    struct count_slot *counts;      /* this batch's additions to the roll-ups */
     size_t ncounts;
     struct buf scratch;
     sqlite3_stmt *st[24];           /* prepared writer statements, see store.c */

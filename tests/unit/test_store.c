@@ -382,7 +382,9 @@ static void test_retention(void **state)
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
     assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 41);
     assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
-    assert_int_equal(count(file, "SELECT sum(n) FROM alert_counts"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_hour"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_rule"), 10);
     assert_int_equal(count(file, "SELECT count(*) FROM incidents"), 0);   /* its alerts were 1, 3, 5 */
     /* the search index no longer finds the deleted alerts' words */
     assert_int_equal(count(file, "SELECT count(*) FROM alert_text WHERE alert_text MATCH 'ntdsutil'"), 10);

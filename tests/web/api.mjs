@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 const DB = process.argv[2];
 const snapshot = () => sql(DB, "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents), (SELECT count(*) FROM triage), (SELECT count(*) FROM hosts), (SELECT count(*) FROM rules), (SELECT count(*) FROM sqlite_schema), (SELECT group_concat(state) FROM incidents), (SELECT sum(state) FROM alerts)");
 
+sql(DB, 'UPDATE incidents SET state = 0; UPDATE alerts SET state = 0; DELETE FROM triage;');   // as made
 const srv = await serve(DB);
 const P = srv.port;
 const before = snapshot();

@@ -545,7 +545,9 @@
   views.alerts = function (p, q) {
     return Promise.all([filterBar(q, 'alerts', true), src.alerts(q)]).then(function (r) {
       var res = r[1], root = section('Alerts', r[0]);
-      root.appendChild(h('p', { class: 'muted', id: 'alert-count', text: fmtNum(res.total) + (res.more ? '+' : '') + ' alert' + (res.total === 1 ? '' : 's') }));
+      root.appendChild(h('p', { class: 'muted', id: 'alert-count', text: fmtNum(res.total) + (res.more ? '+' : '') + ' alert' + (res.total === 1 && !res.more ? '' : 's') +
+        (res.order === 'stored' ? ' · many matches: newest stored first' : '') }));
+      if (res.partial) root.appendChild(h('p', { class: 'banner', text: 'Few alerts match and the search stopped early: narrow it with a host, a rule or a level to see them all.' }));
       var t = h('table', { id: 'alerts-table' }, h('tr', null, h('th', { text: 'Time (UTC)' }), h('th', { text: 'Level' }), h('th', { text: 'Host' }), h('th', { text: 'Rule' }), h('th', { text: 'Process / command line' }), h('th', { text: 'State' })));
       res.alerts.forEach(function (a) {
         t.appendChild(h('tr', { class: 'click', 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },

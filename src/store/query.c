@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 #include "util/mem.h"
@@ -215,8 +216,11 @@ static int64_t lookup_id(struct stoat_store *s, const char *sql, const char *nam
  * these words, as prefixes". The index keeps no positions (it is built for
  * write speed), so "ntdsutil.exe" becomes the tokens ntdsutil AND exe, cut
  * the way the index's ascii tokenizer cuts; each is quoted, so FTS syntax
- * in the input (NEAR, column filters, parentheses) is only ever text. */
-static bool fts_query(const char *q, struct buf *out)
+ * in the input (NEAR, column filters, parentheses) is only ever text.
+ * Whole words first: the index walks those without reading them whole.
+ * Only when that finds nothing is the last word taken as a prefix (what is
+ * still being typed), whose matching words are merged before the search. */
+static bool fts_query(const char *q, bool prefix, struct buf *out)
 {
     buf_clear(out);
     size_t n = strlen(q), ntok = 0;
@@ -240,13 +244,20 @@ static bool fts_query(const char *q, struct buf *out)
             buf_puts(out, " AND ");
         buf_putc(out, '"');
         buf_put(out, q + st, i - st);   /* letters, digits and UTF-8 bytes: no quote inside */
-        buf_puts(out, "\"*");
+        buf_putc(out, '"');
         ntok++;
     }
+    /* only the last word is a prefix (what is being typed): prefix terms
+     * are merged into one list before the search, exact ones are skipped
+     * through, so "whoami domain 99" costs what "99" costs */
+    if (ntok && prefix)
+        buf_putc(out, '*');
     return true;
 }
 
 struct where {
+    bool fts_join;     /* the words are matched as "t" joined to the alerts */
+    bool store_order;  /* many matches: walk the word index newest stored first */
     struct buf sql;
     /* parameters in order: kinds and values */
     int n;
@@ -335,15 +346,21 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w_int(w, "a.rule_id = ?", id);
     }
     if (f->tactic && *f->tactic) {
-        bool many = list && estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
-                                        " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)", f->tactic) >= DRIVE_MAX;
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)", f->tactic);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
         w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)"
                        : "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
     }
     if (f->technique && *f->technique) {
-        bool many = list && estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
-                                        " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
-                                        " OR (technique > ?1 || '.' AND technique < ?1 || '/'))", f->technique) >= DRIVE_MAX;
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
+                                  " OR (technique > ?1 || '.' AND technique < ?1 || '/'))", f->technique);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
         w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?"
                        : "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
         /* sub-techniques sort between "T1003." and "T1003/" */
@@ -364,7 +381,7 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
     if (f->to_ns)
         w_int(w, "a.time_ns <= ?", f->to_ns);
     if (f->q && *f->q) {
-        if (!fts_query(f->q, &w->fts)) {
+        if (!fts_query(f->q, false, &w->fts)) {
             snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
             return STOAT_ERR_LIMIT;
         }
@@ -372,12 +389,29 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
             char est[160];
             snprintf(est, sizeof(est), "SELECT count(*) FROM (SELECT 1 FROM alert_text WHERE alert_text MATCH ?1 LIMIT %d)",
                      DRIVE_MAX);
-            bool many = list && estimate(s, est, w->fts.p) >= DRIVE_MAX;
-            w_text(w, many ? "+a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)"
-                           : "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
+            int64_t n = estimate(s, est, w->fts.p);
+            if (n == 0) {
+                fts_query(f->q, true, &w->fts);
+                n = estimate(s, est, w->fts.p);
+            }
+            bool many = list && n >= DRIVE_MAX;
+            if (n == 0)
+                w->empty = true;
+            if (!list || many) {
+                /* counting, or listing many: walk the matches in the index
+                 * (newest stored first) and stop at the cap or the page */
+                w->fts_join = true;
+                w->store_order = list;
+                w_text(w, "t.alert_text MATCH ?", w->fts.p);
+            } else {
+                w_text(w, many ? "+a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)"
+                               : "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
+            }
         }
     }
-    if (cursor && f->has_cursor) {
+    if (cursor && f->has_cursor && w->store_order) {
+        w_int(w, f->oldest_first ? "t.rowid > ?" : "t.rowid < ?", (int64_t)f->cursor_id);
+    } else if (cursor && f->has_cursor) {
         w_int(w, f->oldest_first ? "(a.time_ns > ?" : "(a.time_ns < ?", f->cursor_ns);
         buf_puts(&w->sql, f->oldest_first ? " OR (a.time_ns = ? AND a.id > ?))" : " OR (a.time_ns = ? AND a.id < ?))");
         w->kind[w->n] = 0;
@@ -386,6 +420,30 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w->iv[w->n++] = (int64_t)f->cursor_id;
     }
     return STOAT_OK;
+}
+
+#define COUNT_MS 25
+#define LIST_MS 250
+
+struct deadline {
+    int64_t at;
+    bool hit;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int past_deadline(void *ctx)
+{
+    struct deadline *d = ctx;
+    if (mono_ns() < d->at)
+        return 0;
+    d->hit = true;
+    return 1;
 }
 
 static unsigned clamp_limit(unsigned l)
@@ -406,21 +464,36 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     buf_puts(&b, "{\"alerts\":[");
     int64_t last_ns = 0, last_id = 0;
     unsigned got = 0;
+    bool partial = false;
     if (!w.empty) {
-        buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
-                   w.sql.p ? w.sql.p : "", f->oldest_first ? "ASC" : "DESC", f->oldest_first ? "ASC" : "DESC",
-                   limit, f->offset > 1000000 ? 1000000 : f->offset);
+        const char *dir = f->oldest_first ? "ASC" : "DESC";
+        if (w.store_order)
+            buf_printf(&sql, "SELECT " ALERT_COLS " FROM alert_text t CROSS JOIN alerts a ON a.id = t.rowid" ALERT_JOINS
+                             "%s ORDER BY t.rowid %s LIMIT %u OFFSET %u",
+                       w.sql.p, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
+        else
+            buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
+                       w.sql.p ? w.sql.p : "", dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
         if (!(st = store_prepare(s, sql.p))) {
             e = STOAT_ERR_IO;
             goto out;
         }
         w_bind(&w, st, 1);
+        /* a filter that almost nothing matches can walk the whole table:
+         * it is stopped after LIST_MS with what it found ("partial") */
+        struct deadline dl = {mono_ns() + LIST_MS * 1000000LL, false};
+        sqlite3_progress_handler(s->db, 2000, past_deadline, &dl);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (got++)
                 buf_putc(&b, ',');
             store_alert_item(&b, st, 0);
             last_ns = sqlite3_column_int64(st, 1);
             last_id = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_progress_handler(s->db, 0, NULL, NULL);
+        if (rc == SQLITE_INTERRUPT && dl.hit) {
+            rc = SQLITE_DONE;
+            partial = true;
         }
         if (rc != SQLITE_DONE) {
             e = store_fail(s, rc, "listing alerts");
@@ -430,12 +503,16 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         st = NULL;
     }
     buf_putc(&b, ']');
+    if (partial)
+        buf_puts(&b, ",\"partial\":true");
     if (got == limit)
-        buf_printf(&b, ",\"next\":\"%lld:%lld\"", (long long)last_ns, (long long)last_id);
+        buf_printf(&b, ",\"next\":\"%lld:%lld\",\"order\":\"%s\"", (long long)last_ns, (long long)last_id,
+                   w.store_order ? "stored" : "time");
     else
         buf_puts(&b, ",\"next\":null");
     /* the count ignores the cursor: "N alerts match" */
     int64_t total = 0;
+    bool more = false;
     if (!w.empty) {
         struct where wc;
         if ((e = alert_where(s, f, &wc, false)) != STOAT_OK) {
@@ -446,7 +523,8 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         if (wc.n == 0)
             buf_puts(&sql, "SELECT coalesce(sum(n), 0) FROM count_hour");
         else
-            buf_printf(&sql, "SELECT count(*) FROM (SELECT 1 FROM alerts a%s LIMIT %d)", wc.sql.p, COUNT_CAP + 1);
+            buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %d",
+                       wc.fts_join ? "alert_text t CROSS JOIN alerts a ON a.id = t.rowid" : "alerts a", wc.sql.p, COUNT_CAP + 1);
         st = store_prepare(s, sql.p);
         if (!st) {
             w_free(&wc);
@@ -454,18 +532,36 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
             goto out;
         }
         w_bind(&wc, st, 1);
-        rc = sqlite3_step(st);
+        if (wc.n == 0) {
+            rc = sqlite3_step(st);
+            total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+            rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+        } else {
+            /* count the matches one by one, for at most COUNT_MS: past
+             * that the answer is "at least N" */
+            struct deadline dl = {mono_ns() + COUNT_MS * 1000000LL, false};
+            sqlite3_progress_handler(s->db, 2000, past_deadline, &dl);
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                total++;
+            sqlite3_progress_handler(s->db, 0, NULL, NULL);
+            if (rc == SQLITE_INTERRUPT && dl.hit) {
+                rc = SQLITE_DONE;
+                more = true;
+            }
+        }
         w_free(&wc);
-        if (rc != SQLITE_ROW) {
+        if (rc != SQLITE_DONE) {
             e = store_fail(s, rc, "counting alerts");
             goto out;
         }
-        total = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
         st = NULL;
     }
-    bool capped = w.n > 0 && total > COUNT_CAP;
-    buf_printf(&b, ",\"total\":%lld,\"more\":%s}", (long long)(capped ? COUNT_CAP : total), capped ? "true" : "false");
+    if (w.n > 0 && total > COUNT_CAP) {
+        total = COUNT_CAP;
+        more = true;
+    }
+    buf_printf(&b, ",\"total\":%lld,\"more\":%s}", (long long)total, more ? "true" : "false");
 out:
     sqlite3_finalize(st);
     w_free(&w);

@@ -27,7 +27,7 @@ if [ ! -s "$SMALL" ] || [ "${BENCH_STORE_FRESH:-0}" = 1 ]; then
     build/bench/bench_store --alerts 100000 --db "$SMALL" --keep --quiet
 fi
 
-echo "== dashboard API on 1,000,000 alerts (wrk, loopback, 2 threads, 16 connections, 5 s a route)"
+echo "== dashboard API on 1,000,000 alerts (wrk on loopback: 2 threads, BENCH_WRK_CONNECTIONS=4 connections, 5 s a route)"
 if command -v wrk >/dev/null; then
     $STOAT serve "$BIG" --listen 127.0.0.1:0 >"$C/serve.out" 2>&1 &
     SPID=$!
@@ -39,11 +39,11 @@ if command -v wrk >/dev/null; then
         sleep 0.3
     done
     for route in /api/overview /api/alerts '/api/alerts?host=srv07.corp.example' '/api/alerts?level=critical' \
-                 '/api/alerts?tactic=exfiltration' '/api/alerts?technique=T1100' '/api/alerts?cursor=1797000000000000000:999999' \
+                 '/api/alerts?tactic=exfiltration' '/api/alerts?technique=T1100' '/api/alerts?cursor=1797000000000000000:999999' '/api/search?q=ntdsutil' '/api/alerts?q=ntdsutil&host=srv07.corp.example' \
                  /api/alerts/500000 /api/alerts/500000/tree /api/incidents '/api/incidents?host=srv07.corp.example' \
-                 /api/incidents/2000 /api/hosts /api/rules '/api/search?q=ntdsutil' '/api/search?q=whoami%20domain%209973' \
+                 /api/incidents/2000 /api/hosts /api/rules '/api/search?q=whoami%20domain%209972' \
                  /api/version; do
-        out=$(wrk -t2 -c16 -d5s --latency "http://127.0.0.1:$PORT$route" 2>&1)
+        out=$(wrk -t2 -c${BENCH_WRK_CONNECTIONS:-4} -d${BENCH_WRK_SECONDS:-5}s --latency "http://127.0.0.1:$PORT$route" 2>&1)
         p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
         p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
         rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

@@ -54,6 +54,10 @@ struct stoat_serve {
     struct stoat_store *readers[MAX_READERS];
     size_t nreaders;
     struct stoat_store *writer;
+    /* overview, hosts and rules change only when the store does: their last
+     * answer is kept with the version stamp it was made at */
+    char *cache_key[3], *cache_val[3];
+    size_t cache_len[3];
 };
 
 static _Thread_local struct stoat_store *tl_reader;
@@ -667,7 +671,37 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
     if (doc) {
         if (p.n)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes no parameters");
+        int slot = doc == stoat_store_overview_json ? 0 : doc == stoat_store_hosts_json ? 1
+                   : doc == stoat_store_rules_json  ? 2 : -1;
+        char *ver = NULL;
+        size_t vlen = 0;
+        if (slot >= 0 && stoat_store_version_json(s, &ver, &vlen) == STOAT_OK) {
+            pthread_mutex_lock(&sv->lock);
+            if (sv->cache_key[slot] && !strcmp(sv->cache_key[slot], ver)) {
+                len = sv->cache_len[slot];
+                json = xmalloc(len + 1);
+                memcpy(json, sv->cache_val[slot], len + 1);
+            }
+            pthread_mutex_unlock(&sv->lock);
+            if (json) {
+                free(ver);
+                return send_json(c, MHD_HTTP_OK, json, len);
+            }
+        }
         e = doc(s, &json, &len);
+        if (e == STOAT_OK && ver) {
+            char *copy = xmalloc(len + 1);
+            memcpy(copy, json, len + 1);
+            pthread_mutex_lock(&sv->lock);
+            free(sv->cache_key[slot]);
+            free(sv->cache_val[slot]);
+            sv->cache_key[slot] = ver;
+            sv->cache_val[slot] = copy;
+            sv->cache_len[slot] = len;
+            pthread_mutex_unlock(&sv->lock);
+            ver = NULL;
+        }
+        free(ver);
         return answer(sv, c, e, s, json, len);
     }
     if (!strcmp(r, "alerts") || !strcmp(r, "search")) {
@@ -878,6 +912,10 @@ void stoat_serve_stop(struct stoat_serve *sv)
     for (size_t i = 0; i < sv->nreaders; i++)
         stoat_store_close(sv->readers[i]);
     stoat_store_close(sv->writer);
+    for (int i = 0; i < 3; i++) {
+        free(sv->cache_key[i]);
+        free(sv->cache_val[i]);
+    }
     buf_free(&sv->page);
     pthread_mutex_destroy(&sv->lock);
     free(sv);

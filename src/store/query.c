@@ -412,10 +412,8 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
     if (cursor && f->has_cursor && w->store_order) {
         w_int(w, f->oldest_first ? "t.rowid > ?" : "t.rowid < ?", (int64_t)f->cursor_id);
     } else if (cursor && f->has_cursor) {
-        w_int(w, f->oldest_first ? "(a.time_ns > ?" : "(a.time_ns < ?", f->cursor_ns);
-        buf_puts(&w->sql, f->oldest_first ? " OR (a.time_ns = ? AND a.id > ?))" : " OR (a.time_ns = ? AND a.id < ?))");
-        w->kind[w->n] = 0;
-        w->iv[w->n++] = f->cursor_ns;
+        /* a row value: the time index serves it as a range */
+        w_int(w, f->oldest_first ? "(a.time_ns, a.id) > (?, ?)" : "(a.time_ns, a.id) < (?, ?)", f->cursor_ns);
         w->kind[w->n] = 0;
         w->iv[w->n++] = (int64_t)f->cursor_id;
     }

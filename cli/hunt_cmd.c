@@ -233,7 +233,7 @@ int cmd_hunt(int argc, char **argv)
         for (int k = 0; k < argc && ba.len < sizeof(ba.text) - 1; k++)
             ba.len += (size_t)snprintf(ba.text + ba.len, sizeof(ba.text) - ba.len, "%s%s", k ? " " : "stoat ", argv[k]);
         struct stoat_sink ss;
-        stoat_sink_store(store, false, ba.text, &ss);
+        stoat_sink_store(store, false, "hunt", ba.text, &ss);
         stoat_hunt_add_sink(h, &ss);
     }
     if (!quiet && !no_summary) {

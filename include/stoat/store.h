@@ -66,9 +66,13 @@ stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_sta
 /* Applies the retention setting now; *deleted (may be NULL) counts alerts removed. */
 stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted);
 
-/* A hunt sink writing into s (run begin, alerts, incidents, run end). With
- * own the sink closes the store when it is destroyed. */
-void stoat_sink_store(struct stoat_store *s, bool own, const char *args, struct stoat_sink *sink);
+/* A hunt sink writing into s (run begin, alerts, incidents, run end), the
+ * run recorded as producer ("hunt", "watch") with args (the command line).
+ * With own the sink closes the store when it is destroyed. A producer that
+ * may sit idle with alerts pending (a live sensor) calls stoat_store_commit
+ * when idle, or opens the store with batch_alerts = 1. */
+void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
+                      struct stoat_sink *sink);
 
 /* -------------------------------------------------------------- triage */
 

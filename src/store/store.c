@@ -1236,13 +1236,13 @@ out:
 struct store_sink {
     struct stoat_store *s;
     bool own;
-    char *args;
+    char *producer, *args;
 };
 
 static stoat_err sink_begin(void *ctx)
 {
     struct store_sink *k = ctx;
-    return stoat_store_run_begin(k->s, "hunt", k->args);
+    return stoat_store_run_begin(k->s, k->producer, k->args);
 }
 
 static stoat_err sink_alert(void *ctx, const struct stoat_alert *a)
@@ -1270,15 +1270,18 @@ static void sink_destroy(void *ctx)
         return;
     if (k->own)
         stoat_store_close(k->s);
+    free(k->producer);
     free(k->args);
     free(k);
 }
 
-void stoat_sink_store(struct stoat_store *s, bool own, const char *args, struct stoat_sink *sink)
+void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
+                      struct stoat_sink *sink)
 {
     struct store_sink *k = xcalloc(1, sizeof(*k));
     k->s = s;
     k->own = own;
+    k->producer = xstrdup(producer ? producer : "unknown");
     k->args = args ? xstrdup(args) : NULL;
     *sink = (struct stoat_sink){.ctx = k, .begin = sink_begin, .alert = sink_alert, .incident = sink_incident,
                                 .end = sink_end, .destroy = sink_destroy};

@@ -501,6 +501,39 @@ static void test_corrupt(void **state)
     stoat_store_close(s);
 }
 
+/* The sink: what `stoat hunt --db` and any other producer plug in. */
+static void test_sink(void **state)
+{
+    (void)state;
+    const char *file = path("s.db");
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    struct stoat_sink k;
+    stoat_sink_store(s, true, "watch", "stoat watch --db s.db", &k);
+    assert_int_equal(k.begin(k.ctx), STOAT_OK);
+    for (unsigned i = 1; i <= 4; i++) {
+        struct stoat_alert a;
+        struct stoat_field fs[3];
+        struct stoat_process anc[3];
+        char guid[3][32];
+        make_alert(&a, i, "sensor-host", fs, anc, guid);
+        a.nancestry = i % 2 ? 3 : 0;   /* with and without ancestry */
+        assert_int_equal(k.alert(k.ctx, &a), STOAT_OK);
+    }
+    uint64_t ids[] = {2, 4, 99};   /* 99 was never stored: its link is dropped */
+    struct stoat_incident inc = {.id = 1, .host = "sensor-host", .title = "t", .level = STOAT_LEVEL_LOW,
+                                 .alert_ids = ids, .nalerts = 3};
+    assert_int_equal(k.incident(k.ctx, &inc), STOAT_OK);
+    struct stoat_hunt_stats st = {.files = 1, .alerts = 4};
+    assert_int_equal(k.end(k.ctx, &st), STOAT_OK);
+    k.destroy(k.ctx);   /* closes the store it owns */
+    assert_true(text_is(file, "SELECT producer || ' ' || status || ' ' || alerts FROM runs", "watch done 4"));
+    assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 2);
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE process_id IS NULL"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
         cmocka_unit_test(test_retention),         cmocka_unit_test(test_crash),
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_sink),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

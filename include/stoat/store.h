@@ -129,6 +129,11 @@ stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_f
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
 stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len);
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len);
+/* Queries of this handle running past ms milliseconds from now stop with
+ * an error (0: no limit). A server sets one per request, so a pathological
+ * filter cannot hold a thread. */
+void stoat_store_set_deadline(struct stoat_store *s, unsigned ms);
+
 /* A small stamp that changes whenever alerts, incidents or triage change. */
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len);
 

@@ -40,6 +40,7 @@
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;" \
     " connect-src 'self'; form-action 'none'; base-uri 'none'"
 #define MAX_READERS 64
+#define REQUEST_MS 3000   /* no request holds a thread longer than this */
 
 struct stoat_serve {
     struct MHD_Daemon *d;
@@ -660,6 +661,7 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
     struct stoat_store *s = reader(sv, err, sizeof(err));
     if (!s)
         return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+    stoat_store_set_deadline(s, REQUEST_MS);
     char *json = NULL;
     size_t len = 0;
     stoat_err e;

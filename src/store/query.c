@@ -423,27 +423,6 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
 #define COUNT_MS 25
 #define LIST_MS 250
 
-struct deadline {
-    int64_t at;
-    bool hit;
-};
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int past_deadline(void *ctx)
-{
-    struct deadline *d = ctx;
-    if (mono_ns() < d->at)
-        return 0;
-    d->hit = true;
-    return 1;
-}
-
 static unsigned clamp_limit(unsigned l)
 {
     return l == 0 ? 100 : l > 1000 ? 1000 : l;
@@ -479,8 +458,8 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         w_bind(&w, st, 1);
         /* a filter that almost nothing matches can walk the whole table:
          * it is stopped after LIST_MS with what it found ("partial") */
-        struct deadline dl = {mono_ns() + LIST_MS * 1000000LL, false};
-        sqlite3_progress_handler(s->db, 2000, past_deadline, &dl);
+        s->local_deadline_ns = store_mono_ns() + LIST_MS * 1000000LL;
+        s->local_hit = false;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (got++)
                 buf_putc(&b, ',');
@@ -488,8 +467,8 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
             last_ns = sqlite3_column_int64(st, 1);
             last_id = sqlite3_column_int64(st, 0);
         }
-        sqlite3_progress_handler(s->db, 0, NULL, NULL);
-        if (rc == SQLITE_INTERRUPT && dl.hit) {
+        s->local_deadline_ns = 0;
+        if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
             rc = SQLITE_DONE;
             partial = true;
         }
@@ -537,12 +516,12 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         } else {
             /* count the matches one by one, for at most COUNT_MS: past
              * that the answer is "at least N" */
-            struct deadline dl = {mono_ns() + COUNT_MS * 1000000LL, false};
-            sqlite3_progress_handler(s->db, 2000, past_deadline, &dl);
+            s->local_deadline_ns = store_mono_ns() + COUNT_MS * 1000000LL;
+            s->local_hit = false;
             while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 total++;
-            sqlite3_progress_handler(s->db, 0, NULL, NULL);
-            if (rc == SQLITE_INTERRUPT && dl.hit) {
+            s->local_deadline_ns = 0;
+            if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
                 rc = SQLITE_DONE;
                 more = true;
             }

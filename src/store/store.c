@@ -145,6 +145,33 @@ int64_t store_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t store_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* SQLite calls this every few thousand steps of a statement. */
+static int store_progress(void *ctx)
+{
+    struct stoat_store *s = ctx;
+    if (!s->deadline_ns && !s->local_deadline_ns)
+        return 0;
+    int64_t now = store_mono_ns();
+    if (s->local_deadline_ns && now >= s->local_deadline_ns) {
+        s->local_hit = true;
+        return 1;
+    }
+    return s->deadline_ns && now >= s->deadline_ns;
+}
+
+void stoat_store_set_deadline(struct stoat_store *s, unsigned ms)
+{
+    if (s)
+        s->deadline_ns = ms ? store_mono_ns() + (int64_t)ms * 1000000LL : 0;
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -427,6 +454,7 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
             }
     } else {
         exec(s, "PRAGMA query_only = ON; PRAGMA cache_size = -32768");
+        sqlite3_progress_handler(s->db, 4000, store_progress, s);
     }
 out:
     if (e != STOAT_OK) {

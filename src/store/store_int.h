@@ -31,6 +31,10 @@ struct stoat_store {
     char path[1024];
     bool readonly;
     char errmsg[2048];
+    /* reads stop (SQLITE_INTERRUPT) at these monotonic times, 0 = never:
+     * the caller's (stoat_store_set_deadline) and a query's own */
+    int64_t deadline_ns, local_deadline_ns;
+    bool local_hit;
     /* writer state */
     unsigned batch_alerts, batch_ms;
     int64_t retain_days, retain_alerts;
@@ -60,6 +64,7 @@ struct stoat_store {
 };
 
 int64_t store_now_ns(void);
+int64_t store_mono_ns(void);
 /* Prepares sql, reporting failures into s->errmsg. */
 sqlite3_stmt *store_prepare(struct stoat_store *s, const char *sql);
 /* Maps an SQLite result code to stoat's errors, keeping the message. */

@@ -63,3 +63,6 @@ if [ -d ../shared/data/evtx ]; then
     $B -n "$RUNS" --bytes "$ebytes" --label "hunt shared EVTX, all rules, 1 thread" -- \
         $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null ../shared/data/evtx
 fi
+
+echo "== store, dashboard and report"
+bench/web.sh

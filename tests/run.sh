@@ -4,7 +4,8 @@
 #   behaviour, the behaviour layer on the scenario logs, the SigmaHQ rules
 #   and regression suite and the EVTX comparison with evtxexport (both need
 #   ../shared/data; skipped with a message when it is absent), the eBPF
-#   sensor and `stoat watch` in a network namespace, then the same functional tests on the address+undefined
+#   sensor and `stoat watch` in a network namespace, the store, report and
+#   dashboard (API and a headless browser), then the same functional tests on the address+undefined
 #   sanitizer build (leaks fail the run), and a bounded fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
 #   "N passed, N failed".
@@ -85,6 +86,7 @@ part evtx-compare tests/evtx_compare/run.sh
 make -s sensor >/dev/null 2>&1
 part sensor tests/sensor/run.sh
 part watch tests/watch/run.sh
+part web tests/web/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

@@ -12,7 +12,7 @@ static void usage(FILE *f)
           "  hunt PATH...            hunt event logs with Sigma rules and report alerts\n"
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
-          "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
+          "  dump PATH...            print every record as JSON lines (any input format)\n"
           "  help                    this text\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);

@@ -11,6 +11,7 @@ static const struct reader_ops *const readers[] = {
     &reader_evtx,
     &reader_json,
     &reader_auditd,
+    &reader_sysmon_linux,
 };
 
 const struct reader_ops *reader_detect(const unsigned char *head, size_t n)

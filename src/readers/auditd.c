@@ -616,14 +616,14 @@ struct au_state {
 static bool au_probe(const unsigned char *h, size_t n)
 {
     const char *p = (const char *)h, *end = p + n;
-    /* skip blank lines and ausearch's ---- separators */
+    /* skip blank lines, ausearch's ---- separators and time-> lines */
     for (int lines = 0; p < end && lines < 8; lines++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         const char *s = p;
         while (s < le && (*s == ' ' || *s == '\r' || *s == '\t'))
             s++;
-        if (s == le || (le - s >= 4 && memcmp(s, "----", 4) == 0)) {
+        if (s == le || (le - s >= 4 && memcmp(s, "----", 4) == 0) || (le - s >= 6 && memcmp(s, "time->", 6) == 0)) {
             if (!nl)
                 return false;
             p = nl + 1;
@@ -782,6 +782,8 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
         p++;
     if (p == end)
         return;
+    if (end - p >= 6 && memcmp(p, "time->", 6) == 0)
+        return;   /* ausearch without -i: the time of the next event, also in its records */
     if (end - p >= 4 && memcmp(p, "----", 4) == 0) {
         /* ausearch: the events so far are complete */
         for (uint32_t i = 0; i < s->nopen; i++)
@@ -803,7 +805,8 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
         bad_line(u, line, "record header too long");
         return;
     }
-    memcpy(key, h.node, h.node_len);
+    if (h.node_len)
+        memcpy(key, h.node, h.node_len);
     key[h.node_len] = '|';
     memcpy(key + h.node_len + 1, h.stamp, h.stamp_len);
     uint64_t hash = hash_bytes(key, klen, 5);

@@ -37,7 +37,7 @@ struct capture {
     struct stoat_hunt_stats st;
 };
 
-static char *cap_strndup(const char *s, size_t n)
+static inline char *cap_strndup(const char *s, size_t n)
 {
     char *o = malloc(n + 1);
     if (n)
@@ -46,7 +46,7 @@ static char *cap_strndup(const char *s, size_t n)
     return o;
 }
 
-static stoat_err cap_event_cb(void *ctx, const struct stoat_alert *a)
+static inline stoat_err cap_event_cb(void *ctx, const struct stoat_alert *a)
 {
     struct capture *c = ctx;
     if (c->n == c->cap) {
@@ -71,7 +71,7 @@ static stoat_err cap_event_cb(void *ctx, const struct stoat_alert *a)
 }
 
 /* Alerts of an event come right after the event itself. */
-static stoat_err cap_alert_cb(void *ctx, const struct stoat_alert *a)
+static inline stoat_err cap_alert_cb(void *ctx, const struct stoat_alert *a)
 {
     struct capture *c = ctx;
     if (c->n && c->ev[c->n - 1].nrules < 16 && a->rule)
@@ -79,7 +79,7 @@ static stoat_err cap_alert_cb(void *ctx, const struct stoat_alert *a)
     return STOAT_OK;
 }
 
-static void cap_diag_cb(void *ctx, const struct stoat_diag *d)
+static inline void cap_diag_cb(void *ctx, const struct stoat_diag *d)
 {
     struct capture *c = ctx;
     if (c->ndiag < 256) {
@@ -91,7 +91,7 @@ static void cap_diag_cb(void *ctx, const struct stoat_diag *d)
     }
 }
 
-static void cap_quiet(void *ctx, const struct stoat_diag *d)
+static inline void cap_quiet(void *ctx, const struct stoat_diag *d)
 {
     (void)ctx;
     if (d->severity == STOAT_SEV_ERROR)
@@ -114,7 +114,7 @@ static struct stoat_ruleset *cap_rules(const char *yaml)
 
 /* Hunts the files at paths (or text written to a temporary file when
  * npaths is 0). */
-static void cap_run_paths(struct capture *c, const struct stoat_ruleset *rs, const char *const *paths, size_t npaths,
+static inline void cap_run_paths(struct capture *c, const struct stoat_ruleset *rs, const char *const *paths, size_t npaths,
                           const char *host, unsigned threads)
 {
     memset(c, 0, sizeof(*c));
@@ -129,7 +129,7 @@ static void cap_run_paths(struct capture *c, const struct stoat_ruleset *rs, con
     stoat_hunt_destroy(h);
 }
 
-static void cap_run(struct capture *c, const struct stoat_ruleset *rs, const char *text, size_t len, const char *host,
+static inline void cap_run(struct capture *c, const struct stoat_ruleset *rs, const char *text, size_t len, const char *host,
                     unsigned threads)
 {
     char path[] = "/tmp/stoat-reader-test-XXXXXX";
@@ -151,7 +151,7 @@ static void cap_run(struct capture *c, const struct stoat_ruleset *rs, const cha
     unlink(path);
 }
 
-static void cap_free(struct capture *c)
+static inline void cap_free(struct capture *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         struct cap_event *e = &c->ev[i];
@@ -187,7 +187,7 @@ static const struct cap_event *cap_find(const struct capture *c, const char *cha
     return NULL;
 }
 
-static size_t cap_count(const struct capture *c, const char *channel, const char *eid)
+static inline size_t cap_count(const struct capture *c, const char *channel, const char *eid)
 {
     size_t n = 0;
     while (cap_find(c, channel, eid, n))
@@ -196,7 +196,7 @@ static size_t cap_count(const struct capture *c, const char *channel, const char
 }
 
 /* The nth value of a field, or NULL. */
-static const char *ev_get(const struct cap_event *e, const char *name, size_t nth)
+static inline const char *ev_get(const struct cap_event *e, const char *name, size_t nth)
 {
     if (!e)
         return NULL;
@@ -206,7 +206,7 @@ static const char *ev_get(const struct cap_event *e, const char *name, size_t nt
     return NULL;
 }
 
-static size_t ev_nvalues(const struct cap_event *e, const char *name)
+static inline size_t ev_nvalues(const struct cap_event *e, const char *name)
 {
     size_t n = 0;
     while (ev_get(e, name, n))
@@ -214,7 +214,7 @@ static size_t ev_nvalues(const struct cap_event *e, const char *name)
     return n;
 }
 
-static bool ev_fired(const struct cap_event *e, const char *title)
+static inline bool ev_fired(const struct cap_event *e, const char *title)
 {
     if (!e)
         return false;
@@ -224,7 +224,7 @@ static bool ev_fired(const struct cap_event *e, const char *title)
     return false;
 }
 
-static size_t cap_alerts(const struct capture *c, const char *title)
+static inline size_t cap_alerts(const struct capture *c, const char *title)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->n; i++)

@@ -1407,10 +1407,10 @@ static void event_time(struct au_worker *w, const struct au_hdr *h)
     uint32_t n = h->time_len;
     if (!h->interp) {
         const char *dot = memchr(t, '.', n);
-        bool ok;
-        int64_t sec = dot && dot - t <= 12 ? parse_dec(t, (uint32_t)(dot - t), &ok) : 0;
-        if (!dot || !ok)
-            return;
+        bool ok = false;
+        int64_t sec = dot && dot - t <= 11 ? parse_dec(t, (uint32_t)(dot - t), &ok) : 0;
+        if (!dot || !ok || sec > 9000000000LL)
+            goto asis;   /* past the year 2255: not a time we can format */
         int64_t frac = 0;
         int digits = 0;
         for (const char *q = dot + 1; q < t + n && digits < 9; q++, digits++)

@@ -3,6 +3,9 @@
 # apt-get only for what dpkg says is missing, so a ready machine costs nothing.
 set -eu
 PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev libevtx-utils"
+# the auditd reader's tests log real commands with Debian's auditd (and read
+# them back through ausearch); curl and python3 make their network traffic
+PKGS="$PKGS auditd curl python3"
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
 missing=""
 for p in $PKGS; do

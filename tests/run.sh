@@ -3,8 +3,10 @@
 #   unit tests (cmocka), golden folders, stoat's rule pack, command-line
 #   behaviour, the SigmaHQ rules and regression suite and the EVTX comparison
 #   with evtxexport (both need ../shared/data; skipped with a message when it
-#   is absent), then the same functional tests on the address+undefined
-#   sanitizer build (leaks fail the run), and a bounded fuzz run per harness.
+#   is absent), a folder of mixed input formats, the auditd reader against the
+#   real auditd (needs root; skipped with a message otherwise), then the same
+#   functional tests on the address+undefined sanitizer build (leaks fail the
+#   run), and a bounded fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
 #   "N passed, N failed".
 # Environment: FUZZ_SECONDS (default 30), SKIP_SANITIZE=1, SKIP_FUZZ=1.
@@ -80,6 +82,8 @@ part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh
 part sigmahq tests/sigmahq/run.sh
 part evtx-compare tests/evtx_compare/run.sh
+part readers tests/readers/run.sh
+part auditd tests/auditd/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -95,6 +99,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-cli env STOAT=build-san/stoat tests/cli/run.sh
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
         part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
+        part san-readers env STOAT=build-san/stoat tests/readers/run.sh
+        part san-auditd env STOAT=build-san/stoat tests/auditd/run.sh
         part sanitizer-reports sanitizer_reports
         unset ASAN_OPTIONS UBSAN_OPTIONS
     else

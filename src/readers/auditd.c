@@ -71,6 +71,7 @@
 #define AU_MAX_ARGS 4096                 /* argv entries read */
 #define AU_ARG_FIELDS 1024               /* argv entries given as a0.. fields */
 #define AU_MAX_PATHS 32                  /* PATH records used by the views */
+#define AU_MAX_PIECES 8192               /* a<N>[k] pieces of long arguments, per event */
 
 #define CHANNEL_RAW "auditd"
 #define CHANNEL_VIEW "auditd-derived"
@@ -943,6 +944,13 @@ struct au_arg {
     bool set;
 };
 
+struct au_piece {
+    const char *v;
+    uint32_t len;
+    uint32_t arg, piece;
+    bool hex;
+};
+
 struct au_path {
     const char *name, *nametype;
     uint32_t name_len, nametype_len;
@@ -976,11 +984,11 @@ struct au_worker {
     char *dec;                 /* decoded values of the current event */
     size_t dec_len, dec_cap;
     struct au_arg *argv;
-    int split_arg;             /* argument being joined from a<N>[k] pieces, or -1 */
-    size_t split_end;
+    struct au_piece *pieces;   /* a<N>[k] of long arguments, joined at the end */
+    uint32_t npieces;
     struct au_facts f;
     bool full;                 /* the sink refused a field */
-    bool warned_split;
+    bool warned_pieces;
     uint64_t line;             /* of the record being read */
     uint64_t record;
 };
@@ -990,6 +998,7 @@ static void *au_worker_create(const struct mapping *map)
     (void)map;
     struct au_worker *w = xcalloc(1, sizeof(*w));
     w->argv = xcalloc(AU_MAX_ARGS, sizeof(*w->argv));
+    w->pieces = xcalloc(AU_MAX_PIECES, sizeof(*w->pieces));
     return w;
 }
 
@@ -1000,6 +1009,7 @@ static void au_worker_destroy(void *ws)
         return;
     free(w->dec);
     free(w->argv);
+    free(w->pieces);
     free(w);
 }
 
@@ -1119,24 +1129,55 @@ static void execve_field(struct au_worker *w, const struct au_kv *kv, bool raw)
         *a = (struct au_arg){v, n, true};
         return;
     }
-    /* a piece: append to the argument's region at the end of the buffer */
-    size_t need = hex ? n / 2 : n;
-    bool cont = w->split_arg == (int)idx && a->set && w->split_end == w->dec_len && piece > 0;
-    if (!cont && piece > 0 && !w->warned_split) {
-        warn(w, w->line, "argument pieces out of order; the argument is kept in part");
-        w->warned_split = true;
-    }
-    char *o = dec_alloc(w, need);
-    if (!o)
+    /* a piece: kept until every record is in (ausearch -i prints the
+     * records of an event last to first) */
+    if (w->npieces == AU_MAX_PIECES) {
+        if (!w->warned_pieces)
+            warn(w, w->line, "more than 8192 pieces of long arguments; the rest were left out");
+        w->warned_pieces = true;
         return;
-    size_t got = hex ? hex_decode(v, n, o) : (memcpy(o, v, n), (size_t)n);
-    if (cont) {
-        a->len += (uint32_t)got;
-    } else {
-        *a = (struct au_arg){o, (uint32_t)got, true};
-        w->split_arg = (int)idx;
     }
-    w->split_end = w->dec_len;
+    w->pieces[w->npieces++] = (struct au_piece){v, n, idx, piece, hex};
+    a->set = true;
+}
+
+static int piece_cmp(const void *a, const void *b)
+{
+    const struct au_piece *x = a, *y = b;
+    if (x->arg != y->arg)
+        return x->arg < y->arg ? -1 : 1;
+    return x->piece < y->piece ? -1 : x->piece > y->piece;
+}
+
+/* Long arguments from their pieces, in piece order. */
+static void join_pieces(struct au_worker *w)
+{
+    if (!w->npieces)
+        return;
+    qsort(w->pieces, w->npieces, sizeof(*w->pieces), piece_cmp);
+    for (uint32_t i = 0; i < w->npieces;) {
+        uint32_t j = i;
+        size_t total = 0;
+        while (j < w->npieces && w->pieces[j].arg == w->pieces[i].arg) {
+            total += w->pieces[j].hex ? w->pieces[j].len / 2 : w->pieces[j].len;
+            j++;
+        }
+        char *o = dec_alloc(w, total);
+        if (o) {
+            size_t k = 0;
+            for (uint32_t p = i; p < j; p++) {
+                const struct au_piece *pc = &w->pieces[p];
+                if (pc->hex) {
+                    k += hex_decode(pc->v, pc->len, o + k);
+                } else {
+                    memcpy(o + k, pc->v, pc->len);
+                    k += pc->len;
+                }
+            }
+            w->argv[w->pieces[i].arg] = (struct au_arg){o, (uint32_t)k, true};
+        }
+        i = j;
+    }
 }
 
 /* SOCKADDR saddr in hex: family, address, port (ausearch's names). */
@@ -1704,9 +1745,8 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
     struct ev_payload ep = *evp;
     memset(&w->f, 0, sizeof(w->f));
     w->full = false;
-    w->split_arg = -1;
-    w->split_end = 0;
-    w->warned_split = false;
+    w->npieces = 0;
+    w->warned_pieces = false;
     /* decoded values never outgrow three times the event's bytes (hex
      * halves, joined arguments and paths at most double it) */
     size_t need = 3 * (size_t)ep.bytes + 4096;
@@ -1812,6 +1852,7 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
         p += ITEM_SIZE(it.len);
     }
     /* the argument vector, now that every piece is in */
+    join_pieces(w);
     if (w->f.has_execve) {
         uint32_t n = w->f.nargs < AU_ARG_FIELDS ? w->f.nargs : AU_ARG_FIELDS;
         for (uint32_t i = 0; i < n; i++) {

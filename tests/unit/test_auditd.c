@@ -299,14 +299,19 @@ static const char INTERPRETED[] =
     "tty=pts1 ses=7 comm=curl exe=/usr/bin/curl key=net_connect \n"
     "----\n"
     "type=USER_CMD msg=audit(11/19/26 21:37:06.000:4569) : pid=900 uid=alice auid=alice ses=7 "
-    "msg='cwd=/home/alice cmd=ls -la /root terminal=pts/1 res=success' \n";
+    "msg='cwd=/home/alice cmd=ls -la /root terminal=pts/1 res=success' \n"
+    /* ausearch -i prints the records last to first: pieces come reversed */
+    "----\n"
+    "type=EXECVE msg=audit(11/19/26 21:37:07.000:4570) : a1[2]=ijk a2=z \n"
+    "type=EXECVE msg=audit(11/19/26 21:37:07.000:4570) : a1[1]=efgh \n"
+    "type=EXECVE msg=audit(11/19/26 21:37:07.000:4570) : argc=3 a0=echo a1_len=11 a1[0]=abcd \n";
 
 static void test_interpreted(void **state)
 {
     (void)state;
     struct capture c;
     hunt(&c, INTERPRETED);
-    assert_int_equal(cap_count(&c, "auditd", NULL), 3);
+    assert_int_equal(cap_count(&c, "auditd", NULL), 4);
     const struct cap_event *e = cap_find(&c, "auditd", "1300", 0);
     assert_non_null(e);
     assert_int_equal(e->line, 2);
@@ -335,6 +340,9 @@ static void test_interpreted(void **state)
     assert_true(ev_fired(k, "T key net"));
     const struct cap_event *u = cap_find(&c, "auditd", "1123", 0);
     assert_str(ev_get(u, "cmd", 0), "ls -la /root");
+    const struct cap_event *x = cap_find(&c, "auditd", "1309", 0);
+    assert_str(ev_get(x, "a1", 0), "abcdefghijk");
+    assert_str(ev_get(x, "a2", 0), "z");
     assert_int_equal(c.ndiag, 0);
     cap_free(&c);
 }

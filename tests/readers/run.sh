@@ -110,6 +110,23 @@ PY
     expect "SigmaHQ auditd keyword rule (grep password)" 1 /audit.log 'Credentials In Files' auditd
     check "SigmaHQ auditd rules never fire on the derived views" \
         sh -c "! grep -q '\"service\":\"auditd\".*\"channel\":\"auditd-derived\"' '$tmp/alerts.jsonl'"
+    # every SigmaHQ rule of service auditd fires on its sample event
+    # (tests/readers/sigmahq-auditd.log, written by gen-sigmahq-auditd.py)
+    grep -rl 'service: auditd' "$SHARED"/sigma/rules* >"$tmp/auditd-rules" 2>/dev/null
+    set --
+    while IFS= read -r f; do set -- "$@" -r "$f"; done <"$tmp/auditd-rules"
+    "$STOAT" hunt -q --no-default-rules "$@" --format jsonl tests/readers/sigmahq-auditd.log >"$tmp/sa.jsonl" 2>"$tmp/sa.err"
+    python3 - "$tmp/sa.jsonl" "$tmp/auditd-rules" >"$tmp/sa.out" <<'PY'
+import sys, json, os
+fired = {json.loads(l)["rule"]["file"] for l in open(sys.argv[1])}
+rules = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+missing = [r for r in rules if not any(os.path.samefile(r, f) for f in fired if os.path.exists(f))]
+print("%d of %d" % (len(rules) - len(missing), len(rules)))
+for m in missing:
+    print("did not fire:", m)
+PY
+    check "every SigmaHQ auditd rule fires on its sample ($(head -1 "$tmp/sa.out"))" \
+        sh -c "cat '$tmp/sa.out'; ! grep -q 'did not fire' '$tmp/sa.out' && [ \$(wc -l <'$tmp/auditd-rules') -gt 50 ]"
 else
     skip "SigmaHQ rules ($rules not found)"
 fi

@@ -558,9 +558,38 @@ static int rtype_num(const char *t, uint32_t n)
         int64_t v = parse_dec(t + 8, n - 9, &ok);
         return ok && v > 0 && v < 100000 ? (int)v : 0;
     }
-    for (size_t i = 0; i < sizeof(au_rtypes) / sizeof(au_rtypes[0]); i++)
-        if (au_rtypes[i].name[0] == t[0] && strlen(au_rtypes[i].name) == n && memcmp(au_rtypes[i].name, t, n) == 0)
+    /* the records of nearly every event first */
+    switch (n) {
+    case 3:
+        if (SLICE_IS(t, n, "CWD"))
+            return 1307;
+        if (SLICE_IS(t, n, "EOE"))
+            return 1320;
+        break;
+    case 4:
+        if (SLICE_IS(t, n, "PATH"))
+            return 1302;
+        break;
+    case 6:
+        if (SLICE_IS(t, n, "EXECVE"))
+            return 1309;
+        break;
+    case 7:
+        if (SLICE_IS(t, n, "SYSCALL"))
+            return 1300;
+        break;
+    case 9:
+        if (SLICE_IS(t, n, "PROCTITLE"))
+            return 1327;
+        break;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < sizeof(au_rtypes) / sizeof(au_rtypes[0]); i++) {
+        const char *name = au_rtypes[i].name;
+        if (name[0] == t[0] && strncmp(name, t, n) == 0 && name[n] == 0)
             return au_rtypes[i].num;
+    }
     return 0;
 }
 
@@ -580,7 +609,6 @@ static bool rtype_aux(int num)
 /* ------------------------------------------------------------ producer */
 
 struct au_open {
-    uint64_t hash;
     char key[AU_KEY_MAX];
     uint32_t key_len;
     struct buf st;             /* its IT_REC items */
@@ -810,11 +838,11 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
         memcpy(key, h.node, h.node_len);
     key[h.node_len] = '|';
     memcpy(key + h.node_len + 1, h.stamp, h.stamp_len);
-    uint64_t hash = hash_bytes(key, klen, 5);
     struct au_open *e = NULL;
     for (uint32_t i = s->nopen; i-- > 0;) {
         struct au_open *c = &s->slot[(s->head + i) % AU_MAX_OPEN];
-        if (c->hash == hash && c->key_len == klen && memcmp(c->key, key, klen) == 0 && !c->done) {
+        /* the serial is at the end: compare from there */
+        if (c->key_len == klen && c->key[klen - 1] == key[klen - 1] && memcmp(c->key, key, klen) == 0 && !c->done) {
             e = c;
             break;
         }
@@ -827,7 +855,6 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
             flush_head(s, u);
         e = &s->slot[(s->head + s->nopen) % AU_MAX_OPEN];
         s->nopen++;
-        e->hash = hash;
         memcpy(e->key, key, klen);
         e->key_len = klen;
         e->nrec = e->dropped = 0;
@@ -978,12 +1005,24 @@ struct au_facts {
     uint32_t eid_len;
 };
 
+#define AU_NAME_CACHE 512
+
+struct au_name_slot {
+    char name[23];
+    uint8_t len;               /* 0: empty */
+    uint32_t id;
+};
+
 struct au_worker {
     const struct event_sink *sink;
+    struct au_name_slot names[AU_NAME_CACHE];   /* field name -> id, the ruleset's for this hunt */
     struct unit *u;
     char *dec;                 /* decoded values of the current event */
     size_t dec_len, dec_cap;
     struct au_arg *argv;
+    struct au_hdr *hdrs;       /* the current event's record headers (NULL type: unreadable) */
+    const char **rec_end;
+    uint64_t *rec_line;
     struct au_piece *pieces;   /* a<N>[k] of long arguments, joined at the end */
     uint32_t npieces;
     struct au_facts f;
@@ -991,6 +1030,9 @@ struct au_worker {
     bool warned_pieces;
     uint64_t line;             /* of the record being read */
     uint64_t record;
+    int64_t time_sec;          /* the last second formatted */
+    char time_str[32];
+    size_t time_len;
 };
 
 static void *au_worker_create(const struct mapping *map)
@@ -999,6 +1041,9 @@ static void *au_worker_create(const struct mapping *map)
     struct au_worker *w = xcalloc(1, sizeof(*w));
     w->argv = xcalloc(AU_MAX_ARGS, sizeof(*w->argv));
     w->pieces = xcalloc(AU_MAX_PIECES, sizeof(*w->pieces));
+    w->hdrs = xcalloc(AU_MAX_RECORDS, sizeof(*w->hdrs));
+    w->rec_end = xcalloc(AU_MAX_RECORDS, sizeof(*w->rec_end));
+    w->rec_line = xcalloc(AU_MAX_RECORDS, sizeof(*w->rec_line));
     return w;
 }
 
@@ -1010,6 +1055,9 @@ static void au_worker_destroy(void *ws)
     free(w->dec);
     free(w->argv);
     free(w->pieces);
+    free(w->hdrs);
+    free(w->rec_end);
+    free(w->rec_line);
     free(w);
 }
 
@@ -1024,20 +1072,36 @@ static char *dec_alloc(struct au_worker *w, size_t n)
     return p;
 }
 
+/* Field names repeat endlessly (pid, uid, exe, ...): a small direct-mapped
+ * cache spares the ruleset's name table a lookup per field. */
+static uint32_t name_id(struct au_worker *w, const char *name, uint32_t nlen)
+{
+    const struct event_sink *s = w->sink;
+    if (nlen == 0 || nlen > sizeof(w->names[0].name))
+        return s->field_id(s->ctx, name, nlen);
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < nlen; i++)
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    struct au_name_slot *c = &w->names[(h ^ (h >> 15)) % AU_NAME_CACHE];
+    if (c->len == nlen && memcmp(c->name, name, nlen) == 0)
+        return c->id;
+    c->id = s->field_id(s->ctx, name, nlen);
+    memcpy(c->name, name, nlen);
+    c->len = (uint8_t)nlen;
+    return c->id;
+}
+
 static void emit(struct au_worker *w, const char *name, uint32_t nlen, const char *val, uint32_t vlen, uint8_t type)
 {
     if (w->full)
         return;
     const struct event_sink *s = w->sink;
-    uint32_t id = s->field_id(s->ctx, name, nlen);
-    if (!s->field(s->ctx, name, nlen, id, val, vlen, type))
+    if (!s->field(s->ctx, name, nlen, name_id(w, name, nlen), val, vlen, type))
         w->full = true;
 }
 
-static void emit_lit(struct au_worker *w, const char *name, const char *val, uint32_t vlen)
-{
-    emit(w, name, (uint32_t)strlen(name), val, vlen, STOAT_V_STRING);
-}
+/* A field whose name is a string literal. */
+#define emit_lit(w, lit, val, vlen) emit((w), (lit), sizeof(lit) - 1, (val), (vlen), STOAT_V_STRING)
 
 static void warn(struct au_worker *w, uint64_t line, const char *why)
 {
@@ -1458,9 +1522,16 @@ static void event_time(struct au_worker *w, const struct au_hdr *h)
             frac = frac * 10 + (*q - '0');
         while (digits++ < 9)
             frac *= 10;
-        char tmp[32];
-        size_t l = format_time_ns(sec * 1000000000LL + frac, tmp);
-        memcpy(o, tmp, l);
+        /* events of one second share the date: format it once */
+        if (sec != w->time_sec || !w->time_len) {
+            w->time_len = format_time_ns(sec * 1000000000LL, w->time_str);
+            w->time_sec = sec;
+        }
+        size_t l = w->time_len;   /* "...:SS.000000Z": the micro-seconds go in place */
+        memcpy(o, w->time_str, l);
+        long us = (long)(frac / 1000);
+        for (int k = 6; k > 0; k--, us /= 10)
+            o[l - 1 - 7 + k] = (char)('0' + us % 10);
         w->f.time = o;
         w->f.time_len = (uint32_t)l;
         return;
@@ -1520,10 +1591,7 @@ asis:
     w->f.time_len = n < 40 ? n : 40;
 }
 
-static bool is_sc(const struct au_facts *f, const char *name)
-{
-    return f->sc && f->sc_len == strlen(name) && memcmp(f->sc, name, f->sc_len) == 0;
-}
+#define is_sc(f, lit) ((f)->sc && SLICE_IS((f)->sc, (f)->sc_len, lit))
 
 static bool succeeded(const struct au_facts *f)
 {
@@ -1772,9 +1840,14 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
             w->f.parent = pl;
             w->f.parent_len = it.len;
         } else if (it.kind == IT_REC) {
+            struct au_hdr *hp = &w->hdrs[nrec];
+            w->rec_end[nrec] = pl + it.len;
+            w->rec_line[nrec] = it.line;
             nrec++;
-            struct au_hdr h;
-            if (!au_header(pl, pl + it.len, &h)) {
+            if (au_header(pl, pl + it.len, hp)) {
+                hp->type = NULL;
+            } else {
+                const struct au_hdr h = *hp;
                 if (!have_h0) {
                     h0 = h;
                     have_h0 = true;
@@ -1809,7 +1882,12 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
     if (main_num) {
         char *o = dec_alloc(w, 8);
         if (o) {
-            int l = snprintf(o, 8, "%d", main_num);
+            int l = 0;
+            char rev[8];
+            for (int x = main_num; x && l < 6; x /= 10)
+                rev[l++] = (char)('0' + x % 10);
+            for (int k = 0; k < l; k++)
+                o[k] = rev[l - 1 - k];
             w->f.eid = o;
             w->f.eid_len = (uint32_t)l;
             emit(w, "EventID", 7, o, (uint32_t)l, STOAT_V_NUMBER);
@@ -1833,24 +1911,12 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
         emit_lit(w, "serial", h0.serial, h0.serial_len);
     }
     /* second pass: the records' fields */
-    nrec = 0;
-    while (p < end && nrec < ep.nrec) {
-        struct item it;
-        memcpy(&it, p, sizeof(it));
-        if ((size_t)(end - p) < ITEM_SIZE(it.len))
-            break;
-        const char *pl = p + sizeof(it);
-        if (it.kind == IT_REC) {
-            nrec++;
-            struct au_hdr h;
-            w->line = it.line;
-            if (!au_header(pl, pl + it.len, &h))
-                one_record(w, &h, pl + it.len);
-        } else if (it.kind != IT_PARENT) {
-            break;
-        }
-        p += ITEM_SIZE(it.len);
+    for (uint32_t i = 0; i < nrec; i++) {
+        w->line = w->rec_line[i];
+        if (w->hdrs[i].type)
+            one_record(w, &w->hdrs[i], w->rec_end[i]);
     }
+    p = q;
     /* the argument vector, now that every piece is in */
     join_pieces(w);
     if (w->f.has_execve) {

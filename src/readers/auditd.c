@@ -1,5 +1,7 @@
 /* Linux auditd logs: raw /var/log/audit/audit.log (RAW or ENRICHED format,
- * with or without node=) and the interpreted `ausearch -i` form.
+ * with or without node=), `ausearch` output (its ---- and time-> lines) and
+ * the interpreted `ausearch -i` form (decoded values, names for numbers, local
+ * times, the records of an event printed last to first).
  *
  * auditd writes one event as several records (SYSCALL, EXECVE, CWD, PATH...,
  * PROCTITLE, EOE) that share `msg=audit(TIME:SERIAL)`, and records of
@@ -36,13 +38,22 @@
  * (the first record that is neither SYSCALL nor auxiliary, else SYSCALL),
  * Computer (node= or the host option), audit_time, serial.
  *
- * Derived views: an execve becomes a second event on channel
- * "auditd-derived" with Sysmon's numbering and Sigma's field names: 1
- * (process_creation), a connect/accept with an inet SOCKADDR 3
- * (network_connection), a successful create/open for writing 11 (file_event),
- * a delete 23 (file_delete). data/mapping.yml routes them; the raw event
- * stays on channel auditd only, so a process_creation rule never sees a
- * non-exec event and an auditd rule never sees the same event twice.
+ * Derived views: a successful execve also becomes a second event on channel
+ * "auditd-derived" with Sysmon's numbering and Sigma's field names, 1
+ * (process_creation: Image, CommandLine = argv joined by blanks,
+ * CurrentDirectory, User, LogonId = ses, ProcessId, ParentProcessId,
+ * ParentImage when the parent pid was seen earlier in the file); so does a
+ * connect/accept with an inet SOCKADDR, 3 (network_connection); a
+ * successful create or open for writing, 11 (file_event: reads are not file
+ * events, they stay in the auditd view); a delete, 23 (file_delete).
+ * data/mapping.yml routes them; the raw event stays on channel auditd only,
+ * so a process_creation rule never sees a non-exec event and an auditd rule
+ * never sees the same event twice.
+ *
+ * ausearch -i leaves values unquoted, blanks and all: a value there ends
+ * where a blank is followed by name=, an EXECVE argument only where one is
+ * followed by a<N>=, and a proctitle runs to the end of the line. Its times
+ * have no zone and are kept as the local times they are.
  *
  * Memory: values are slices of the unit where possible. Decoded values go to
  * a per-worker buffer reserved once per event (never moved while the event is
@@ -1815,9 +1826,11 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
     w->full = false;
     w->npieces = 0;
     w->warned_pieces = false;
-    /* decoded values never outgrow three times the event's bytes (hex
-     * halves, joined arguments and paths at most double it) */
-    size_t need = 3 * (size_t)ep.bytes + 4096;
+    /* what is decoded stays within four times the event's bytes (hex
+     * halves, arguments joined from pieces, the command line and the paths
+     * joined to cwd each take at most the bytes once more) plus the names of
+     * the argument fields; dec_alloc refuses rather than overflow anyway */
+    size_t need = 4 * (size_t)ep.bytes + 32768;
     if (w->dec_cap < need) {
         free(w->dec);
         w->dec_cap = need;

@@ -1962,9 +1962,14 @@ static const char *one_event(struct au_worker *w, uint64_t line, const struct ev
     s->end(s->ctx);
     w->u->events++;
     views(w, line);
-    /* forget this event's arguments */
+    /* forget this event's arguments; a huge event's buffer goes back */
     for (uint32_t i = 0; i < w->f.nargs && i < AU_MAX_ARGS; i++)
         w->argv[i] = (struct au_arg){0};
+    if (w->dec_cap > (8u << 20)) {
+        free(w->dec);
+        w->dec = NULL;
+        w->dec_cap = w->dec_len = 0;
+    }
     return p;
 }
 

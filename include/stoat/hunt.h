@@ -160,6 +160,9 @@ struct stoat_hunt_opts {
      * unknown (standard input, compressed files count compressed bytes). */
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ctx;
+    /* The host of events whose log does not name one (an audit.log without
+     * node=); NULL leaves them without a host. */
+    const char *host;
 };
 
 struct stoat_hunt;

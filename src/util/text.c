@@ -336,6 +336,12 @@ int64_t timestamp_to_ns(const struct timestamp *ts)
 {
     int64_t days = days_from_civil(ts->year, ts->month, ts->day);
     int64_t secs = days * 86400 + ts->hour * 3600 + ts->minute * 60 + ts->second - (int64_t)ts->offset_minutes * 60;
+    /* nanoseconds since 1970 fit in 64 bits from 1677 to 2262: saturate
+     * outside (year 0000 and 9999 are valid to parse_timestamp) */
+    if (secs <= INT64_MIN / 1000000000LL)
+        return INT64_MIN + 1;
+    if (secs >= INT64_MAX / 1000000000LL)
+        return INT64_MAX;
     return secs * 1000000000LL + ts->nsec;
 }
 

@@ -40,11 +40,19 @@ for h in tests/fuzz/fuzz_*.c; do
         fuzz_rules) seeds="rules tests/golden" ;;
         fuzz_json) seeds="demo tests/golden tests/rule-pack" ;;
         fuzz_evtx) seeds="" ;;
+        fuzz_auditd|fuzz_sysmon_linux) seeds="tests/readers/mixed" ;;
         *) seeds="" ;;
     esac
     for d in $seeds; do
         [ -d "$d" ] && find "$d" -type f \( -name '*.yml' -o -name '*.json' -o -name '*.jsonl' -o -name '*.gz' \) -size -64k -exec cp {} "$corpus/" \; 2>/dev/null
     done
+    if [ "$name" = fuzz_auditd ] || [ "$name" = fuzz_sysmon_linux ]; then
+        # text logs of any name: the mixed evidence folder, cut into small pieces
+        for f in tests/readers/mixed/*; do
+            case "$f" in *.md) continue ;; esac
+            split -l 8 -a 3 "$f" "$corpus/$(basename "$f")." 2>/dev/null
+        done
+    fi
     if [ "$name" = fuzz_rules ] && [ -d ../shared/data/sigma/rules ]; then
         find ../shared/data/sigma/rules -name '*.yml' | head -300 | xargs -r cp -t "$corpus/" 2>/dev/null
     fi

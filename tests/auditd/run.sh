@@ -337,8 +337,10 @@ sigma="$SHARED/sigma/rules/linux"
 alerts() {  # alerts TITLE-PART CHANNEL: count
     python3 - "$TMP/alerts.jsonl" "$1" "$2" <<'PY'
 import sys, json
-print(sum(1 for l in open(sys.argv[1]) if sys.argv[2] in json.loads(l)["rule"]["title"]
-          and json.loads(l)["source"]["channel"] == sys.argv[3]))
+# alerts of single events (not incidents, not correlations' alerts)
+recs = [json.loads(l) for l in open(sys.argv[1])]
+print(sum(1 for a in recs if a["kind"] == "alert" and a.get("source") and sys.argv[2] in a["rule"]["title"]
+          and a["source"]["channel"] == sys.argv[3]))
 PY
 }
 n=$(alerts "Curl To Loopback" auditd-derived)

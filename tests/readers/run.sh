@@ -93,6 +93,8 @@ import sys, json
 n = 0
 for l in open(sys.argv[1]):
     a = json.loads(l)
+    if a["kind"] != "alert" or not a.get("source"):
+        continue   # incidents, correlations' alerts
     if a["source"]["file"].endswith(sys.argv[2]) and sys.argv[3] in a["rule"]["title"] and a["source"]["channel"] == sys.argv[4]:
         n += 1
 print(n)
@@ -118,7 +120,7 @@ PY
     "$STOAT" hunt -q --no-default-rules "$@" --format jsonl tests/readers/sigmahq-auditd.log >"$tmp/sa.jsonl" 2>"$tmp/sa.err"
     python3 - "$tmp/sa.jsonl" "$tmp/auditd-rules" >"$tmp/sa.out" <<'PY'
 import sys, json, os
-fired = {json.loads(l)["rule"]["file"] for l in open(sys.argv[1])}
+fired = {r["rule"]["file"] for r in map(json.loads, open(sys.argv[1])) if r["kind"] == "alert"}
 rules = [l.strip() for l in open(sys.argv[2]) if l.strip()]
 missing = [r for r in rules if not any(os.path.samefile(r, f) for f in fired if os.path.exists(f))]
 print("%d of %d" % (len(rules) - len(missing), len(rules)))

@@ -142,6 +142,11 @@ check "correlation: the discovery burst joins each host's incident on the attack
 check "correlation: the benign day has no burst" py "$tmp/benign.jsonl" 'not [a for a in alerts if "correlation" in a]'
 check "correlation: summary counts the fired correlations" grep -q "correlations: 2 fired" "$tmp/summary"
 
+# --- process trees from auditd's execve records (pid and time, no GUID)
+$STOAT hunt -q --format jsonl tests/readers/mixed/audit.log >"$tmp/audit.jsonl" 2>&1
+check "auditd: alerts carry their ancestry (tar under the user's bash)" \
+    py "$tmp/audit.jsonl" 'alerts and all([p["image"] for p in a["ancestry"]][:2] == ["/usr/bin/tar", "/usr/bin/bash"] for a in alerts)'
+
 # --- the jewel configuration itself
 check "crown-jewel example config: its rules load with none rejected" \
     sh -c "$STOAT rules check --jewels $JEWELS rules/ 2>&1 | tail -1 | grep -q ' 0 rejected'"

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 const unsigned char ascii_lower_table[256] = {
-#define R(i) ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
+#define R(i) ((i) >= 'A' && (i) <= 'Z' ? ((i) | 32) : (i))   /* | not +: no constant above 255 */
 #define R4(i) R(i), R(i + 1), R(i + 2), R(i + 3)
 #define R16(i) R4(i), R4(i + 4), R4(i + 8), R4(i + 12)
 #define R64(i) R16(i), R16(i + 16), R16(i + 32), R16(i + 48)

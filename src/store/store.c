@@ -669,17 +669,6 @@ static int64_t host_id(struct stoat_store *s, const char *name, int *rc)
     return id;
 }
 
-static void json_list(struct buf *b, const struct stoat_strlist *l)
-{
-    buf_putc(b, '[');
-    for (size_t i = 0; i < l->n; i++) {
-        if (i)
-            buf_putc(b, ',');
-        buf_json_str(b, l->items[i], strlen(l->items[i]));
-    }
-    buf_putc(b, ']');
-}
-
 static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, int *rc)
 {
     *rc = SQLITE_OK;
@@ -704,13 +693,13 @@ static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, i
     const char *status = stoat_status_name(r->status);
     store_bind_text(st, 6, status && *status ? status : NULL);
     buf_clear(b);
-    json_list(b, &r->tags);
+    buf_json_strs(b, r->tags.items, r->tags.n);
     store_bind_text(st, 7, b->p);
     buf_clear(b);
-    json_list(b, &r->attack_ids);
+    buf_json_strs(b, r->attack_ids.items, r->attack_ids.n);
     store_bind_text(st, 8, b->p);
     buf_clear(b);
-    json_list(b, &r->attack_tactics);
+    buf_json_strs(b, r->attack_tactics.items, r->attack_tactics.n);
     store_bind_text(st, 9, b->p);
     store_bind_text(st, 10, r->product);
     store_bind_text(st, 11, r->category);

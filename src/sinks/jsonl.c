@@ -146,6 +146,14 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
     buf_puts(b, "},\"alerts\":[");
     for (size_t i = 0; i < d->nalert_ids; i++)
         buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)d->alert_ids[i]);
+    buf_puts(b, "],\"evidence\":[");
+    for (size_t i = 0; i < d->nevidence; i++) {
+        buf_puts(b, i ? ",{\"rule\":" : "{\"rule\":");
+        buf_json_str(b, d->evidence[i].rule, strlen(d->evidence[i].rule));
+        json_time(b, "time", d->evidence[i].time_ns);
+        json_opt_str(b, "event", d->evidence[i].summary);
+        buf_putc(b, '}');
+    }
     buf_puts(b, "]}");
 }
 

@@ -2,10 +2,11 @@
  * an engine context (field names are the sensor's string constants, so their
  * ids are cached by address), matches it, and hands it to the same serial
  * stage hunt's writer uses (consume.c). Live incidents close when a host's
- * chain has been quiet for the gap, measured on the wall clock. */
+ * chain has been quiet for the gap, measured on the sensor's clock: the wall
+ * clock live, the clock the capture recorded when a capture is replayed. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/engine.h"
 #include "hunt/consume.h"
@@ -46,13 +47,6 @@ struct stoat_watch {
     int64_t last_advance;
 };
 
-static int64_t wall_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
                              struct stoat_watch **out, char *errbuf, size_t errlen)
 {
@@ -70,7 +64,8 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
         }
     }
     struct sensor_opts so = {.watch_paths = w->opts.watch_paths, .nwatch = w->opts.nwatch,
-                             .force_fallback = w->opts.force_fallback};
+                             .force_fallback = w->opts.force_fallback, .capture_path = w->opts.capture_path,
+                             .replay_path = w->opts.replay_path, .replay_passes = w->opts.replay_passes};
     if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
         if (w->record)
             fclose(w->record);
@@ -246,7 +241,8 @@ int stoat_watch_poll(struct stoat_watch *w, int timeout_ms)
     ready(w);
     uint64_t before = w->events;
     int rc = sensor_poll(w->sensor, timeout_ms, on_event, w);
-    int64_t now = wall_ns();
+    /* the sensor's clock: the wall clock live, the recorded one in a replay */
+    int64_t now = sensor_clock_ns(w->sensor);
     if (now - w->last_advance > 1000000000LL) {
         /* live: a chain that went quiet for the gap is an incident now */
         consumer_advance(&w->con, now);
@@ -254,6 +250,8 @@ int stoat_watch_poll(struct stoat_watch *w, int timeout_ms)
     }
     if (w->record && w->events != before)
         fflush(w->record);
+    if (rc == -ENODATA)
+        return STOAT_WATCH_END;
     return rc < 0 ? -1 : (int)(w->events - before);
 }
 
@@ -267,6 +265,7 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
     out->alerts = w->hstats.alerts;
     out->incidents = w->hstats.incidents;
     out->reloads = w->reloads;
+    out->capture_error = st.capture_error;
     size_t o = 0;
     for (int i = 0; i < SENSOR_LOST_MAX_; i++) {
         if (!st.lost[i])

@@ -276,6 +276,7 @@ static int ensure_tracefs(void)
 }
 
 static int on_record(void *ctx, void *data, size_t size);
+static int64_t wall_now_ns(void);
 
 static int ebpf_open(struct sensor *s, const struct sensor_opts *o, char *errbuf, size_t errlen)
 {
@@ -386,7 +387,9 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 	struct proc_info *pi = proctab_get(s->pt, tgid, start_ns);
 	struct procstat st;
 	ssize_t n;
-	if (pi || tgid == 0)
+	/* a replay has the live run's /proc reads in the capture, applied
+	 * before the record that needed them; this host's /proc is not that one */
+	if (pi || tgid == 0 || s->rp)
 		return pi;
 	if (proc_read_stat((int)tgid, &st) < 0)
 		return NULL;
@@ -412,6 +415,8 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 		proctab_set(&pi->cmdline, s->pbuf, len);
 	}
 	s->st.proc_lookups_from_proc++;
+	if (s->cap)
+		capture_proc(s, pi);
 	return pi;
 }
 
@@ -708,10 +713,10 @@ static int dec_net(struct sensor *s, const struct sensor_rec_net *r, size_t size
 	return sensor_deliver(s, &ev), 0;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+int sensor_on_record(struct sensor *s, void *data, size_t size)
 {
-	struct sensor *s = ctx;
 	const struct sensor_rec_hdr *h = data;
+	size_t rsize = size;
 	int r = -1;
 	if (s->cbret)
 		return s->cbret < 0 ? s->cbret : -ECANCELED;
@@ -731,10 +736,19 @@ static int on_record(void *ctx, void *data, size_t size)
 	default: break;
 	}
 	if (r == 0)
-		return s->cbret ? -ECANCELED : 0;
+		goto out;
 bad:
 	s->st.lost[SENSOR_LOST_BAD_RECORD]++;
-	return 0;
+out:
+	/* after decoding, so the /proc reads it made come first in the capture */
+	if (s->cap)
+		capture_frame(s, CAP_RECORD, data, rsize, NULL, 0, NULL, 0);
+	return s->cbret ? -ECANCELED : 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	return sensor_on_record(ctx, data, size);
 }
 
 /* ---- public ---- */
@@ -776,12 +790,12 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 		seterr(errbuf, errlen, "at most 512 watched paths");
 		goto out;
 	}
-	if (opts->nwatch) {
+	if (opts->nwatch && !opts->replay_path) {
 		s->watch = calloc(opts->nwatch, sizeof(*s->watch));
 		if (!s->watch)
 			goto out;
 	}
-	for (size_t i = 0; i < opts->nwatch; i++) {
+	for (size_t i = 0; i < opts->nwatch && !opts->replay_path; i++) {
 		if ((err = watch_normalise(opts->watch_paths[i], &s->watch[i], errbuf, errlen)) < 0)
 			goto out;
 		s->nwatch = i + 1;
@@ -797,7 +811,17 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 		fclose(bf);
 	}
 	s->boot_to_wall_ns = sensor_boot_to_wall();
+	s->clock_ns = wall_now_ns();
 
+	if (opts->replay_path) {
+		/* no kernel interface and nothing to drop: the capture is the source */
+		if ((err = replay_open(s, opts->replay_path, opts->replay_passes, errbuf, errlen)) < 0)
+			goto out;
+		*out = s;
+		s = NULL;
+		err = 0;
+		goto out;
+	}
 	err = -1;
 	if (!opts->force_fallback)
 		err = ebpf_open(s, opts, ebpf_err, sizeof(ebpf_err));
@@ -818,6 +842,16 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 			size_t l = strlen(s->mode);
 			snprintf(s->mode + l, sizeof(s->mode) - l, " [forced]");
 		}
+	}
+	if (opts->capture_path) {
+		if (s->fallback) {
+			err = -ENOTSUP;
+			seterr(errbuf, errlen, "capturing ring-buffer records needs the eBPF mode; it runs %s", s->mode);
+			goto out;
+		}
+		/* opened before the privileges go: the path may be anywhere root can write */
+		if ((err = capture_open(s, opts->capture_path, errbuf, errlen)) < 0)
+			goto out;
 	}
 	if (!opts->keep_privileges && (err = drop_caps()) < 0) {
 		seterr(errbuf, errlen, "dropping capabilities: %s", strerror(-err));
@@ -846,7 +880,16 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 	s->cbctx = ctx;
 	s->cbret = 0;
 	s->delivered = 0;
+	if (s->rp) {
+		r = replay_poll(s);
+		s->cb = NULL;
+		if (s->cbret)
+			return s->cbret;
+		return r < 0 ? r : s->delivered;
+	}
 	s->boot_to_wall_ns = sensor_boot_to_wall();
+	if (s->cap)
+		capture_frame(s, CAP_POLL, &s->boot_to_wall_ns, sizeof(s->boot_to_wall_ns), NULL, 0, NULL, 0);
 	if (s->fallback) {
 		r = fallback_poll(s, timeout_ms);
 	} else {
@@ -870,11 +913,28 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 		}
 	}
 	s->cb = NULL;
+	s->clock_ns = wall_now_ns();
+	if (s->cap) {
+		capture_frame(s, CAP_CLOCK, &s->clock_ns, sizeof(s->clock_ns), NULL, 0, NULL, 0);
+		capture_flush(s);
+	}
 	if (s->cbret)
 		return s->cbret;
 	if (r < 0 && r != -EINTR && r != -ECANCELED)
 		return r;
 	return s->delivered;
+}
+
+static int64_t wall_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+int64_t sensor_clock_ns(const struct sensor *s)
+{
+	return s ? s->clock_ns : wall_now_ns();
 }
 
 void sensor_stats(const struct sensor *s, struct sensor_stats *st)
@@ -908,6 +968,7 @@ void sensor_stats(const struct sensor *s, struct sensor_stats *st)
 			}
 		}
 	}
+	capture_stats(s, st);
 	st->proc_table_evictions = proctab_evictions(s->pt);
 	st->lost_total = 0;
 	for (int l = 0; l < SENSOR_LOST_MAX_; l++)
@@ -922,6 +983,8 @@ void sensor_close(struct sensor *s)
 	ring_buffer__free(s->rb);
 	sensor_bpf__destroy(s->skel);
 	fallback_close(s);
+	capture_close(s);
+	replay_close(s);
 	for (size_t i = 0; i < s->nwatch; i++)
 		free(s->watch[i]);
 	free(s->watch);

@@ -22,6 +22,7 @@
 struct name_slot {
     const char *name;
     uint32_t id;
+    uint32_t len;
 };
 
 struct stoat_watch {
@@ -120,14 +121,15 @@ static int add_field(void *ctx, const char *name, const char *value)
     struct name_slot *s = &w->names[((uintptr_t)name >> 3) % NAME_CACHE];
     if (s->name != name) {
         s->name = name;
-        s->id = engine_field_id(w->eng, name, strlen(name));
+        s->len = (uint32_t)strlen(name);
+        s->id = engine_field_id(w->eng, name, s->len);
     }
     /* the sensor formats some values in a buffer it reuses for the next
      * field: keep a copy for the event's life */
     size_t n = strlen(value);
     char *v = engine_scratch(w->eng, n + 1);
     memcpy(v, value, n + 1);
-    engine_event_add(w->eng, name, (uint32_t)strlen(name), s->id, v, (uint32_t)n, STOAT_V_STRING);
+    engine_event_add(w->eng, name, s->len, s->id, v, (uint32_t)n, STOAT_V_STRING);
     return 0;
 }
 

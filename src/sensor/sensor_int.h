@@ -108,6 +108,11 @@ struct sensor {
 	char *lookup_buf;            /* proc_lookup's own readlink buffer */
 
 	struct { uint32_t uid; char name[64]; bool used; } users[SENSOR_USER_CACHE];
+	/* UtcTime down to the second, made when the second changes (fields.c) */
+	int64_t utc_sec;
+	size_t utc_len;
+	bool utc_valid;
+	char utc[48];
 };
 
 /* sensor.c */

@@ -46,6 +46,13 @@ struct stoat_watch {
     size_t rules_cap;
     uint64_t events, reloads;
     int64_t last_advance;
+    /* Per sensor event kind, whether the ruleset reads it at all: 0 not
+     * known yet, 1 yes, -1 no (no rule's logsource routes it and it is no
+     * process start or end). Routing looks at the channel, event id and
+     * product only, which are fixed per kind, so once one event of a kind
+     * went nowhere they all do: without --record, such events (forks, most
+     * of all) are counted and not built. Reset with the rules. */
+    int8_t kind_read[SENSOR_KIND_MAX_];
 };
 
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
@@ -110,6 +117,7 @@ void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs
     w->eng = engine_ctx_create(rs);
     w->rs = rs;
     memset(w->names, 0, sizeof(w->names));   /* ids belong to the ruleset */
+    memset(w->kind_read, 0, sizeof(w->kind_read));
     if (w->con_ready)
         consumer_set_ruleset(&w->con, rs);
     w->reloads++;
@@ -170,6 +178,9 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     const struct stoat_ruleset *rs = w->rs;
     struct engine_ctx *e = w->eng;
     w->events++;
+    int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
+    if (read && *read < 0 && !w->record)
+        return 0;
     engine_event_begin(e);
     engine_event_product(e, "linux");
     sensor_event_fields(w->sensor, ev, add_field, w);
@@ -178,10 +189,18 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     if (w->record)
         record_event(w, fs, nf);
     const uint32_t *matched;
+    struct engine_counters before, after;
+    if (read && !*read)
+        engine_counters(e, &before);
     size_t n = engine_event_match(e, &matched);
+    if (read && !*read) {
+        engine_counters(e, &after);
+        *read = after.unrouted == before.unrouted || engine_event_procspec(e) >= 0 ? 1 : -1;
+    }
     const struct ev_field *host = first_of(e, rs->host_ids, rs->nhost_ids);
     const struct ev_field *ts = first_of(e, rs->ts_ids, rs->nts_ids);
-    int64_t t = ts ? consume_time(ts->val, ts->val_len) : (int64_t)ev->ts_ns;
+    /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
+    int64_t t = ts ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
     int spec = engine_event_procspec(e);
     if (spec >= 0) {
         const char *fv[PF_COUNT];

@@ -23,7 +23,11 @@
  *   other users) stay; CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_ADMIN and
  *   the rest are dropped from the effective, permitted and inheritable sets of
  *   the calling thread. Loaded programs, the ring buffer mapping, the netlink
- *   and fanotify descriptors keep working without them.
+ *   and fanotify descriptors keep working without them. Root keeps uid 0,
+ *   and an execve by uid 0 would be given every capability back: so, while
+ *   CAP_SETPCAP is still held, the bounding set is cut to the two kept, the
+ *   securebits stop uid 0 from meaning capabilities (SECBIT_NOROOT, locked)
+ *   and no_new_privs is set, so nothing this process runs can regain them.
  */
 #include "sensor/sensor_int.h"
 #include "sensor/sensor_abi_user.h"
@@ -35,11 +39,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -254,6 +260,26 @@ static int drop_caps(void)
 		return -errno;
 	uint64_t have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
 	keep &= have;
+	if (have & (1ull << CAP_SETPCAP)) {
+		/* needs CAP_SETPCAP, so before the capset below; without it (an
+		 * unprivileged replay, a container that withheld it) the bounding
+		 * set and securebits are someone else's to set */
+		/* up to the running kernel's last capability, which may be newer than our headers */
+		for (int c = 0; c < 64; c++) {
+			int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+			if (in < 0)
+				break;
+			if (in == 1 && !(keep & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+				return -errno;
+		}
+		int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+		int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+			   SECBIT_NO_SETUID_FIXUP_LOCKED;
+		if (bits < 0 || ((bits & want) != want && prctl(PR_SET_SECUREBITS, bits | want, 0, 0, 0) < 0))
+			return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
 	data[0].effective = data[0].permitted = (uint32_t)keep;
 	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
 	data[0].inheritable = data[1].inheritable = 0;

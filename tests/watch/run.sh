@@ -34,6 +34,17 @@ trap cleanup EXIT
 ip netns add "$NS" || { bad "ip netns add"; finish; }
 ip netns exec "$NS" ip link set lo up
 N() { ip netns exec "$NS" "$@"; }
+# a listener is ready when the namespace shows it listening (a fixed sleep is
+# not enough on a loaded machine: the client is refused and the listener waits)
+wait_listen() {   # wait_listen PORT...
+    local p
+    for p in "$@"; do
+        for _ in $(seq 1 100); do
+            N ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && break
+            sleep 0.1
+        done
+    done
+}
 
 # fixtures: the jewels, test copies of persistence files
 mkdir -p "$T/design/tapeout" "$T/home/eng/.ssh" "$T/spool"
@@ -108,7 +119,7 @@ try:
 except Exception: pass
 ' &
     local RPID=$!
-    sleep 0.5
+    wait_listen 9000 4444
 
     # discovery burst
     N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
@@ -230,13 +241,14 @@ replay_check() {
     N python3 -c '
 import socket
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",9001)); s.listen(2)
+s.settimeout(60)
 for _ in range(2):
     c,_=s.accept()
     while c.recv(65536): pass
     c.close()
 ' &
     local LPID=$!
-    sleep 0.3
+    wait_listen 9001
     N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
     N bash -c "cd '$T' && tar czf /tmp/.stage-r$$.tgz design && base64 -w0 design/tapeout/n2-top.gds >/dev/null"
     N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/127.0.0.1/9001"

@@ -6,7 +6,7 @@
 #   BENCH_GB=1         size of the main corpus in GB (the issue asks for >= 1)
 #   BENCH_LARGE=1      also a 4 GB corpus, to show memory does not grow
 #   BENCH_RUNS=3       runs per figure (minimum and median are printed)
-#   BENCH_PARTS="hunt sensor"   which parts run
+#   BENCH_PARTS="hunt web sensor"   which parts run
 #   Sensor part (root; skipped with a message otherwise): the user-space side
 #   of stoat watch alone (bench_watch: record a mixed workload, replay it),
 #   then bench/sensor_bench.sh (exec storm, a C build) with
@@ -38,7 +38,7 @@ corpus() {   # corpus NAME MB ATTACK_SHARE
 count() { wc -l <"$1" | tr -d ' '; }
 size() { stat -c %s "$1"; }
 
-PARTS=${BENCH_PARTS:-hunt sensor}
+PARTS=${BENCH_PARTS:-hunt web sensor}
 case " $PARTS " in *" hunt "*) ;; *) SKIP_HUNT=1 ;; esac
 if [ -z "${SKIP_HUNT:-}" ]; then
 echo "== corpus"
@@ -73,6 +73,12 @@ if [ -d ../shared/data/evtx ]; then
         $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null ../shared/data/evtx
 fi
 fi
+
+case " $PARTS " in *" web "*)
+    echo "== store, dashboard and report"
+    bench/web.sh
+    ;;
+esac
 
 case " $PARTS " in *" sensor "*) ;; *) exit 0 ;; esac
 echo "== stoat watch, user space alone: a recorded sensor workload replayed through one watch thread"

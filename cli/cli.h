@@ -78,5 +78,7 @@ int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

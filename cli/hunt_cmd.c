@@ -6,23 +6,32 @@
 
 #include "cli.h"
 #include "stoat/sinks.h"
+#include "stoat/store.h"
 
 static void usage(FILE *f)
 {
     fputs("usage: stoat hunt [options] PATH...\n"
           "Hunts event logs (files, folders searched recursively, - for standard input;\n"
-          "JSON lines, JSON arrays, concatenated JSON objects, gzip-compressed or not)\n"
+          "EVTX, JSON lines, JSON arrays, concatenated JSON objects, auditd logs raw or\n"
+          "from ausearch -i, Sysmon for Linux in syslog; gzip-compressed or not)\n"
           "with Sigma rules: stoat's own rules/ plus any given with -r.\n\n"
           "Output:\n"
           "      --format F          jsonl, csv or table (default: table on a terminal,\n"
           "                          jsonl otherwise or with -o)\n"
           "  -o, --output FILE       write alerts to FILE\n"
+          "      --db FILE           also store alerts, incidents, their events and process\n"
+          "                          trees in the SQLite store FILE (created when absent), for\n"
+          "                          `stoat report` and `stoat serve`\n"
+          "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
+          "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
           "      --min-level L       report alerts of level L and above\n"
           "                          (informational, low, medium, high, critical)\n"
           "      --no-summary        no summary table at the end\n"
           "  -q, --quiet             no summary, no progress bar, input errors counted only\n"
           "      --fail-on-alert     exit 1 when an alert was reported\n"
-          "  -j, --threads N         worker threads (default: one per core)\n\n",
+          "  -j, --threads N         worker threads (default: one per core)\n"
+          "      --host NAME         host of events whose log names none (an audit.log\n"
+          "                          without node=)\n\n",
           f);
     cli_rule_options_help(f);
     fputc('\n', f);
@@ -64,7 +73,8 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_hunt(int argc, char **argv)
 {
     static struct rule_args ra;
-    const char *format = NULL, *output = NULL;
+    const char *format = NULL, *output = NULL, *db = NULL, *host = NULL;
+    int64_t retain_days = 0, retain_alerts = 0;
     const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
     size_t npaths = 0;
     unsigned threads = 0;
@@ -102,6 +112,24 @@ int cmd_hunt(int argc, char **argv)
                 rc = EXIT_USAGE;
                 goto out;
             }
+        } else if (!strcmp(a, "--db")) {
+            if (!(db = cli_value(argc, argv, &i))) {
+                rc = EXIT_USAGE;
+                goto out;
+            }
+        } else if (!strcmp(a, "--retain-days") || !strcmp(a, "--retain-alerts")) {
+            const char *v = cli_value(argc, argv, &i);
+            char *end;
+            long long n = v ? strtoll(v, &end, 10) : 0;
+            if (!v || *end || n < 1 || n > 1000000000000LL) {
+                fprintf(stderr, "stoat: %s takes a positive number\n", a);
+                rc = EXIT_USAGE;
+                goto out;
+            }
+            if (a[9] == 'd')
+                retain_days = n;
+            else
+                retain_alerts = n;
         } else if (!strcmp(a, "--min-level")) {
             const char *v = cli_value(argc, argv, &i);
             if (!v || !stoat_level_parse(v, &min_level)) {
@@ -119,6 +147,11 @@ int cmd_hunt(int argc, char **argv)
                 goto out;
             }
             threads = (unsigned)n;
+        } else if (!strcmp(a, "--host")) {
+            if (!(host = cli_value(argc, argv, &i))) {
+                rc = EXIT_USAGE;
+                goto out;
+            }
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = true;
         } else if (!strcmp(a, "--no-summary")) {
@@ -164,11 +197,23 @@ int cmd_hunt(int argc, char **argv)
         fprintf(stderr, "stoat: %zu rule document%s rejected (stoat rules check PATH lists why)\n", ls.rejected,
                 ls.rejected == 1 ? "" : "s");
 
+    struct stoat_store *store = NULL;
+    if (db) {
+        char err[2048];
+        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts};
+        if (stoat_store_open(db, &so, &store, err, sizeof(err)) != STOAT_OK) {
+            fprintf(stderr, "stoat: %s\n", err);
+            stoat_ruleset_destroy(rs);
+            rc = EXIT_FATAL;
+            goto out;
+        }
+    }
     FILE *out = stdout;
     if (output) {
         out = fopen(output, "w");
         if (!out) {
             perror(output);
+            stoat_store_close(store);
             stoat_ruleset_destroy(rs);
             rc = EXIT_FATAL;
             goto out;
@@ -181,7 +226,7 @@ int cmd_hunt(int argc, char **argv)
     prog.last = prog.start;
     struct stoat_hunt_opts ho = {.threads = threads, .min_level = min_level, .diag = cli_diag, .diag_ctx = &dp,
                                  .progress = (!quiet && cli_isatty(stderr)) ? on_progress : NULL,
-                                 .progress_ctx = &prog, .behaviour = bo};
+                                 .progress_ctx = &prog, .behaviour = bo, .host = host};
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;
@@ -192,6 +237,18 @@ int cmd_hunt(int argc, char **argv)
     else
         stoat_sink_jsonl(out, &sink);
     stoat_hunt_add_sink(h, &sink);
+    if (store) {
+        /* the command line, for the store's record of runs */
+        struct buf_args {
+            char text[1024];
+            size_t len;
+        } ba = {.len = 0};
+        for (int k = 0; k < argc && ba.len < sizeof(ba.text) - 1; k++)
+            ba.len += (size_t)snprintf(ba.text + ba.len, sizeof(ba.text) - ba.len, "%s%s", k ? " " : "stoat ", argv[k]);
+        struct stoat_sink ss;
+        stoat_sink_store(store, false, "hunt", ba.text, &ss);
+        stoat_hunt_add_sink(h, &ss);
+    }
     if (!quiet && !no_summary) {
         /* the summary follows a table on the same stream; otherwise it goes to stderr */
         FILE *sf = !strcmp(format, "table") ? out : stderr;
@@ -211,10 +268,15 @@ int cmd_hunt(int argc, char **argv)
                 st.events ? (double)st.evaluated / (double)st.events : 0);
     stoat_hunt_destroy(h);
     stoat_ruleset_destroy(rs);
+    if (store && e != STOAT_OK && e != STOAT_ERR_IO)
+        fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(store));
+    if (store && e == STOAT_ERR_IO && stoat_store_errmsg(store)[0])
+        fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(store));
+    stoat_store_close(store);
     if (output && fclose(out) != 0)
         e = STOAT_ERR_IO;
-    if (e == STOAT_ERR_IO) {
-        fprintf(stderr, "stoat: writing the output failed\n");
+    if (e == STOAT_ERR_IO || (db && e != STOAT_OK)) {
+        fprintf(stderr, "stoat: writing the output failed%s\n", db ? " (or the store could not be written)" : "");
         rc = EXIT_FATAL;
     } else if (st.files_failed) {
         rc = st.files == 0 ? EXIT_FATAL : EXIT_PARTIAL;

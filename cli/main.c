@@ -13,8 +13,10 @@ static void usage(FILE *f)
           "  watch                   watch this Linux host live (kernel sensor, root)\n"
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
-          "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
+          "  dump PATH...            print every record as JSON lines (any input format)\n"
           "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
+          "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
+          "  serve DB                the live dashboard and JSON API over a store\n"
           "  help                    this text\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
         return cmd_baseline(argc - 1, argv + 1);
     if (!strcmp(cmd, "watch"))
         return cmd_watch(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

@@ -3,6 +3,8 @@
 # apt-get only for what dpkg says is missing, so a ready machine costs nothing.
 set -eu
 PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libcmocka-dev libevtx-utils"
+# the store, report and dashboard (src/store, src/serve, tests/web)
+PKGS="$PKGS libsqlite3-dev sqlite3 libmicrohttpd-dev chromium wrk"
 # the live kernel sensor (src/sensor, mk/sensor.mk) and its tests and benchmark
 PKGS="$PKGS llvm libbpf-dev bpftool libelf-dev libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind"
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
@@ -10,6 +12,10 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# the web tests need node and npm; a machine with Node.js from elsewhere
+# (which brings its own npm) keeps it, Debian's are installed otherwise
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
 SUDO=""

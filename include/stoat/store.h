@@ -1,0 +1,143 @@
+/* The alert store: alerts, incidents, the events they cite, process
+ * ancestry, rule metadata, runs and the analysts' triage, in one SQLite file.
+ *
+ * Any producer writes through the same calls (`stoat hunt --db`, the live
+ * sensor): begin a run, put alerts and incidents, end the run. Writes are
+ * batched into transactions that commit every `batch_alerts` alerts or
+ * `batch_ms` milliseconds, whichever comes first; the file is in WAL mode,
+ * so readers (the report, the dashboard) see the last commit and are never
+ * blocked by the writer, and a crash loses only the batch not yet committed.
+ *
+ * Readers ask for JSON: the same documents feed the dashboard's API and the
+ * report, so the browser code reads one shape from both. A store handle is
+ * one SQLite connection: use it from one thread at a time, open one per
+ * thread. A file that is not a stoat store, a store made by a newer stoat,
+ * or a damaged one gives STOAT_ERR_FORMAT and a message, never a crash. */
+#ifndef STOAT_STORE_H
+#define STOAT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/error.h"
+#include "stoat/hunt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STOAT_STORE_SCHEMA 1   /* the schema version this stoat writes */
+
+struct stoat_store_opts {
+    bool readonly;             /* report, dashboard readers */
+    bool create;               /* create the file when it does not exist */
+    unsigned batch_alerts;     /* alerts per transaction; 0 = 4096 */
+    unsigned batch_ms;         /* longest an alert waits for its commit; 0 = 1000 */
+    /* Retention, saved in the store by a writer that sets it (0 = leave the
+     * store's setting as it is; a negative value clears it): alerts older
+     * than retain_days (by when they were stored) and the oldest beyond
+     * retain_alerts are deleted with what only they referenced. */
+    int64_t retain_days;
+    int64_t retain_alerts;
+};
+
+struct stoat_store;
+
+/* On failure *out is NULL and err (when given) says why, for a human. */
+stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out,
+                           char *err, size_t errlen);
+/* Commits what is pending. Accepts NULL. */
+void stoat_store_close(struct stoat_store *s);
+/* The last error's message (SQLite's or stoat's). */
+const char *stoat_store_errmsg(const struct stoat_store *s);
+
+/* ------------------------------------------------------------- writing */
+
+/* producer: "hunt", "watch", ...; args: the command line, for the record. */
+stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args);
+stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a);
+/* Its alert_ids are the ids of alerts of the current run put before it. */
+stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc);
+/* Commits the open batch now (a live producer calls it when idle). */
+stoat_err stoat_store_commit(struct stoat_store *s);
+/* Commits, records the run's figures (stats may be NULL) and applies retention. */
+stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_stats *stats);
+/* Applies the retention setting now; *deleted (may be NULL) counts alerts removed. */
+stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted);
+
+/* A hunt sink writing into s (run begin, alerts, incidents, run end), the
+ * run recorded as producer ("hunt", "watch") with args (the command line).
+ * With own the sink closes the store when it is destroyed. A producer that
+ * may sit idle with alerts pending (a live sensor) calls stoat_store_commit
+ * when idle, or opens the store with batch_alerts = 1. */
+void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
+                      struct stoat_sink *sink);
+
+/* -------------------------------------------------------------- triage */
+
+enum stoat_triage {
+    STOAT_TRIAGE_NEW = 0,
+    STOAT_TRIAGE_ACKNOWLEDGED = 1,
+    STOAT_TRIAGE_FALSE_POSITIVE = 2,
+    STOAT_TRIAGE_CLOSED = 3,
+};
+#define STOAT_TRIAGE_COUNT 4
+const char *stoat_triage_name(enum stoat_triage t);   /* "new", "acknowledged", "false-positive", "closed" */
+bool stoat_triage_parse(const char *name, enum stoat_triage *out);
+
+enum stoat_target { STOAT_TARGET_ALERT = 0, STOAT_TARGET_INCIDENT = 1 };
+
+#define STOAT_TRIAGE_NOTE_MAX 4000
+#define STOAT_TRIAGE_WHO_MAX 100
+
+/* Sets the state of one alert or incident and records who did it, when and
+ * why. STOAT_ERR_NOTFOUND when there is no such target. */
+stoat_err stoat_store_set_triage(struct stoat_store *s, enum stoat_target kind, uint64_t id, enum stoat_triage state,
+                                 const char *note, const char *who);
+
+/* ------------------------------------------------------------- queries */
+
+/* Filters shared by the alert and incident lists. Zero values mean "any". */
+struct stoat_filter {
+    const char *host;
+    const char *rule;          /* rule id (uuid) or title */
+    const char *tactic;        /* "credential-access" */
+    const char *technique;     /* "T1003" matches its sub-techniques too */
+    const char *q;             /* words searched in titles, hosts, images, command lines, users */
+    int min_level;             /* 0 = any */
+    int state;                 /* -1 = any, else enum stoat_triage */
+    uint64_t incident;         /* alerts of this incident */
+    int64_t from_ns, to_ns;    /* 0 = unbounded */
+    /* Paging: newest first. cursor_ns/cursor_id (from the last page's
+     * "next") continue a listing; offset is for small jumps. */
+    bool has_cursor;
+    int64_t cursor_ns;
+    uint64_t cursor_id;
+    unsigned offset;
+    unsigned limit;            /* 0 = 100; at most 1000 */
+    bool oldest_first;
+};
+void stoat_filter_init(struct stoat_filter *f);
+
+/* Each returns a malloc'd, NUL-terminated JSON document in *json. */
+stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len);
+stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len);
+stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
+stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len);
+stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len);
+stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
+stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len);
+stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len);
+/* Queries of this handle running past ms milliseconds from now stop with
+ * an error (0: no limit). A server sets one per request, so a pathological
+ * filter cannot hold a thread. */
+void stoat_store_set_deadline(struct stoat_store *s, unsigned ms);
+
+/* A small stamp that changes whenever alerts, incidents or triage change. */
+stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1013 @@
+/* Reading the store as JSON documents, for the dashboard's API.
+ *
+ * Why it works this way:
+ * - Every value from a request is bound as a parameter; the only SQL text
+ *   built at run time is a choice among fixed fragments (which filters are
+ *   present), never a value. Names (host, rule) are resolved to row ids
+ *   first, so the big table is filtered on integers through its indexes.
+ * - Lists page by a cursor (time, id of the last row), which costs the same
+ *   on page 1 and page 10,000; counts stop at COUNT_CAP ("10,000 or more")
+ *   instead of counting a million rows per request.
+ * - Totals, hosts, rules and the timeline read the roll-ups the writer
+ *   keeps (count_hour, count_host, count_rule), never the alert table.
+ * - Text read back from the file is escaped as JSON strings (invalid UTF-8
+ *   becomes U+FFFD); the stored event objects are checked with json_valid
+ *   before being copied through, so a doctored file cannot break the page. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_int.h"
+#include "util/mem.h"
+#include "util/text.h"
+
+#define COUNT_CAP 10000
+#define Q_MAX 512          /* longest search text accepted */
+
+void stoat_filter_init(struct stoat_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->state = -1;
+}
+
+/* ------------------------------------------------------------ JSON bits */
+
+void json_key(struct buf *b, bool *first, const char *key)
+{
+    if (!*first)
+        buf_putc(b, ',');
+    *first = false;
+    buf_putc(b, '"');
+    buf_puts(b, key);
+    buf_puts(b, "\":");
+}
+
+void json_col_text(struct buf *b, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        buf_puts(b, "null");
+        return;
+    }
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    buf_json_str(b, t ? t : "", t ? (size_t)n : 0);
+}
+
+/* A column that holds JSON we wrote; anything that does not parse is null. */
+static void json_col_raw(struct buf *b, sqlite3_stmt *st, int col, const char *fallback)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        buf_puts(b, fallback);
+        return;
+    }
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    if (!t || n == 0)
+        buf_puts(b, fallback);
+    else
+        buf_put(b, t, (size_t)n);
+}
+
+static void json_col_int(struct buf *b, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        buf_puts(b, "null");
+    else
+        buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, col));
+}
+
+void json_ns_iso(struct buf *b, int64_t ns)
+{
+    if (ns <= 0) {
+        buf_puts(b, "null");
+        return;
+    }
+    char t[32];
+    size_t n = format_time_ns(ns, t);
+    buf_putc(b, '"');
+    buf_put(b, t, n);
+    buf_putc(b, '"');
+}
+
+void store_alert_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "{\"id\":%lld,\"ns\":%lld,\"ts\":", (long long)sqlite3_column_int64(st, c),
+               (long long)sqlite3_column_int64(st, c + 1));
+    json_col_text(b, st, c + 2);
+    buf_puts(b, ",\"host\":");
+    json_col_text(b, st, c + 3);
+    buf_printf(b, ",\"level\":%d,\"rule\":%lld,\"title\":", sqlite3_column_int(st, c + 4),
+               (long long)sqlite3_column_int64(st, c + 5));
+    json_col_text(b, st, c + 6);
+    buf_puts(b, ",\"image\":");
+    json_col_text(b, st, c + 7);
+    buf_puts(b, ",\"cmd\":");
+    json_col_text(b, st, c + 8);
+    buf_puts(b, ",\"user\":");
+    json_col_text(b, st, c + 9);
+    buf_printf(b, ",\"state\":%d,\"logon\":", sqlite3_column_int(st, c + 10));
+    json_col_text(b, st, c + 11);
+    buf_printf(b, ",\"run\":%lld,\"proc\":", (long long)sqlite3_column_int64(st, c + 12));
+    json_col_int(b, st, c + 13);
+    buf_puts(b, ",\"ev\":");
+    json_col_int(b, st, c + 14);
+    buf_putc(b, '}');
+}
+
+void store_rule_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "{\"id\":%lld,\"uid\":", (long long)sqlite3_column_int64(st, c));
+    json_col_text(b, st, c + 1);
+    buf_puts(b, ",\"title\":");
+    json_col_text(b, st, c + 2);
+    buf_printf(b, ",\"level\":%d,\"status\":", sqlite3_column_int(st, c + 3));
+    json_col_text(b, st, c + 4);
+    buf_puts(b, ",\"tags\":");
+    json_col_raw(b, st, c + 5, "[]");
+    buf_puts(b, ",\"techniques\":");
+    json_col_raw(b, st, c + 6, "[]");
+    buf_puts(b, ",\"tactics\":");
+    json_col_raw(b, st, c + 7, "[]");
+    buf_puts(b, ",\"product\":");
+    json_col_text(b, st, c + 8);
+    buf_puts(b, ",\"category\":");
+    json_col_text(b, st, c + 9);
+    buf_puts(b, ",\"service\":");
+    json_col_text(b, st, c + 10);
+    buf_puts(b, ",\"description\":");
+    json_col_text(b, st, c + 11);
+    buf_puts(b, ",\"file\":");
+    json_col_text(b, st, c + 12);
+    buf_printf(b, ",\"correlation\":%s}", sqlite3_column_int(st, c + 13) == 1 ? "true" : "false");
+}
+
+void store_incident_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "{\"id\":%lld,\"host\":", (long long)sqlite3_column_int64(st, c));
+    json_col_text(b, st, c + 1);
+    buf_puts(b, ",\"logon\":");
+    json_col_text(b, st, c + 2);
+    buf_puts(b, ",\"title\":");
+    json_col_text(b, st, c + 3);
+    buf_printf(b, ",\"score\":%.1f,\"level\":%d,\"first\":%lld,\"last\":%lld,\"tactics\":",
+               sqlite3_column_double(st, c + 4), sqlite3_column_int(st, c + 5),
+               (long long)sqlite3_column_int64(st, c + 6), (long long)sqlite3_column_int64(st, c + 7));
+    json_col_raw(b, st, c + 8, "[]");
+    buf_printf(b, ",\"n\":%lld,\"state\":%d,\"run\":%lld}", (long long)sqlite3_column_int64(st, c + 9),
+               sqlite3_column_int(st, c + 10), (long long)sqlite3_column_int64(st, c + 11));
+}
+
+/* ------------------------------------------------------------ plumbing */
+
+static stoat_err hand_over(struct buf *b, char **json, size_t *len)
+{
+    if (!b->p)
+        buf_puts(b, "");
+    *json = b->p;
+    if (len)
+        *len = b->len;
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return STOAT_OK;
+}
+
+static stoat_err step_fail(struct stoat_store *s, sqlite3_stmt *st, int rc, struct buf *b)
+{
+    stoat_err e = store_fail(s, rc, "reading");
+    sqlite3_finalize(st);
+    buf_free(b);
+    return e;
+}
+
+/* Runs st (bound by the caller) and appends each row with emit, as a JSON
+ * array. Finalizes st. */
+static int rows(sqlite3_stmt *st, struct buf *b, void (*emit)(struct buf *, sqlite3_stmt *, int))
+{
+    int rc;
+    bool first = true;
+    buf_putc(b, '[');
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!first)
+            buf_putc(b, ',');
+        first = false;
+        emit(b, st, 0);
+    }
+    buf_putc(b, ']');
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* id of a row by name, 0 when absent, -1 on a database error. */
+static int64_t lookup_id(struct stoat_store *s, const char *sql, const char *name)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return -1;
+    store_bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+    if (id < 0)
+        store_fail(s, rc, "reading");
+    sqlite3_finalize(st);
+    return id;
+}
+
+/* Turns what an analyst typed into an FTS5 query that can only mean "all
+ * these words, as prefixes". The index keeps no positions (it is built for
+ * write speed), so "ntdsutil.exe" becomes the tokens ntdsutil AND exe, cut
+ * the way the index's ascii tokenizer cuts; each is quoted, so FTS syntax
+ * in the input (NEAR, column filters, parentheses) is only ever text.
+ * Whole words first: the index walks those without reading them whole.
+ * Only when that finds nothing is the last word taken as a prefix (what is
+ * still being typed), whose matching words are merged before the search. */
+static bool fts_query(const char *q, bool prefix, struct buf *out)
+{
+    buf_clear(out);
+    size_t n = strlen(q), ntok = 0;
+    if (n > Q_MAX)
+        return false;
+    for (size_t i = 0; i < n && ntok < 16;) {
+        unsigned char c = (unsigned char)q[i];
+        bool tok = c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+        if (!tok) {
+            i++;
+            continue;
+        }
+        size_t st = i;
+        while (i < n) {
+            c = (unsigned char)q[i];
+            if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z')))
+                break;
+            i++;
+        }
+        if (out->len)
+            buf_puts(out, " AND ");
+        buf_putc(out, '"');
+        buf_put(out, q + st, i - st);   /* letters, digits and UTF-8 bytes: no quote inside */
+        buf_putc(out, '"');
+        ntok++;
+    }
+    /* only the last word is a prefix (what is being typed): prefix terms
+     * are merged into one list before the search, exact ones are skipped
+     * through, so "whoami domain 99" costs what "99" costs */
+    if (ntok && prefix)
+        buf_putc(out, '*');
+    return true;
+}
+
+struct where {
+    bool fts_join;     /* the words are matched as "t" joined to the alerts */
+    bool store_order;  /* many matches: walk the word index newest stored first */
+    struct buf sql;
+    /* parameters in order: kinds and values */
+    int n;
+    int kind[16];      /* 0 int64, 1 text */
+    int64_t iv[16];
+    const char *tv[16];
+    struct buf fts;
+    bool empty;        /* a name that does not exist: nothing can match */
+};
+
+static void w_int(struct where *w, const char *frag, int64_t v)
+{
+    buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
+    buf_puts(&w->sql, frag);
+    w->kind[w->n] = 0;
+    w->iv[w->n++] = v;
+}
+
+static void w_text(struct where *w, const char *frag, const char *v)
+{
+    buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
+    buf_puts(&w->sql, frag);
+    w->kind[w->n] = 1;
+    w->tv[w->n++] = v;
+}
+
+static void w_bind(struct where *w, sqlite3_stmt *st, int base)
+{
+    for (int i = 0; i < w->n; i++) {
+        if (w->kind[i] == 0)
+            sqlite3_bind_int64(st, base + i, w->iv[i]);
+        else
+            store_bind_text(st, base + i, w->tv[i]);
+    }
+}
+
+static void w_free(struct where *w)
+{
+    buf_free(&w->sql);
+    buf_free(&w->fts);
+}
+
+/* How many alerts a filter on a set of rules or on words would find (capped
+ * at DRIVE_MAX), to choose the plan: a few are fetched through their index
+ * and sorted; many are met soonest by walking the time index newest first,
+ * which the unary + in front of the column forces. */
+#define DRIVE_MAX 2000
+
+static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return DRIVE_MAX;
+    store_bind_text(st, 1, v);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : DRIVE_MAX;
+    sqlite3_finalize(st);
+    return n;
+}
+
+static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool cursor)
+{
+    memset(w, 0, sizeof(*w));
+    bool list = cursor;   /* the listing (not the count) chooses its plan */
+    if (f->host && *f->host) {
+        int64_t id = lookup_id(s, "SELECT id FROM hosts WHERE name = ?1", f->host);
+        if (id < 0)
+            return STOAT_ERR_IO;
+        if (!id)
+            w->empty = true;
+        w_int(w, "a.host_id = ?", id);
+    }
+    if (f->rule && *f->rule) {
+        int64_t id = lookup_id(s, "SELECT id FROM rules WHERE uid = ?1 OR title = ?1 OR key = ?1 ORDER BY id LIMIT 1",
+                               f->rule);
+        if (id < 0)
+            return STOAT_ERR_IO;
+        if (!id) {
+            /* a numeric rule row id, as the dashboard links use */
+            char *end;
+            long long v = strtoll(f->rule, &end, 10);
+            if (*end == 0 && v > 0)
+                id = v;
+            else
+                w->empty = true;
+        }
+        w_int(w, "a.rule_id = ?", id);
+    }
+    if (f->tactic && *f->tactic) {
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)", f->tactic);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
+        w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)"
+                       : "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
+    }
+    if (f->technique && *f->technique) {
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
+                                  " OR (technique > ?1 || '.' AND technique < ?1 || '/'))", f->technique);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
+        w_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?"
+                       : "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
+        /* sub-techniques sort between "T1003." and "T1003/" */
+        buf_puts(&w->sql, " OR (technique > ? || '.' AND technique < ? || '/'))");
+        w->kind[w->n] = 1;
+        w->tv[w->n++] = f->technique;
+        w->kind[w->n] = 1;
+        w->tv[w->n++] = f->technique;
+    }
+    if (f->min_level > 0)
+        w_int(w, "a.level >= ?", f->min_level);
+    if (f->state >= 0)
+        w_int(w, "a.state = ?", f->state);
+    if (f->incident)
+        w_int(w, "a.id IN (SELECT alert_id FROM incident_alerts WHERE incident_id = ?)", (int64_t)f->incident);
+    if (f->from_ns)
+        w_int(w, "a.time_ns >= ?", f->from_ns);
+    if (f->to_ns)
+        w_int(w, "a.time_ns <= ?", f->to_ns);
+    if (f->q && *f->q) {
+        if (!fts_query(f->q, false, &w->fts)) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
+            return STOAT_ERR_LIMIT;
+        }
+        if (w->fts.len) {
+            char est[160];
+            snprintf(est, sizeof(est), "SELECT count(*) FROM (SELECT 1 FROM alert_text WHERE alert_text MATCH ?1 LIMIT %d)",
+                     DRIVE_MAX);
+            int64_t n = estimate(s, est, w->fts.p);
+            if (n == 0) {
+                fts_query(f->q, true, &w->fts);
+                n = estimate(s, est, w->fts.p);
+            }
+            bool many = list && n >= DRIVE_MAX;
+            if (n == 0)
+                w->empty = true;
+            if (!list || many) {
+                /* counting, or listing many: walk the matches in the index
+                 * (newest stored first) and stop at the cap or the page */
+                w->fts_join = true;
+                w->store_order = list;
+                w_text(w, "t.alert_text MATCH ?", w->fts.p);
+            } else {
+                w_text(w, many ? "+a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)"
+                               : "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
+            }
+        }
+    }
+    if (cursor && f->has_cursor && w->store_order) {
+        w_int(w, f->oldest_first ? "t.rowid > ?" : "t.rowid < ?", (int64_t)f->cursor_id);
+    } else if (cursor && f->has_cursor) {
+        /* a row value: the time index serves it as a range */
+        w_int(w, f->oldest_first ? "(a.time_ns, a.id) > (?, ?)" : "(a.time_ns, a.id) < (?, ?)", f->cursor_ns);
+        w->kind[w->n] = 0;
+        w->iv[w->n++] = (int64_t)f->cursor_id;
+    }
+    return STOAT_OK;
+}
+
+#define COUNT_MS 25
+#define LIST_MS 250
+
+static unsigned clamp_limit(unsigned l)
+{
+    return l == 0 ? 100 : l > 1000 ? 1000 : l;
+}
+
+stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
+{
+    struct buf b = {0}, sql = {0};
+    struct where w;
+    sqlite3_stmt *st = NULL;
+    stoat_err e = alert_where(s, f, &w, true);
+    int rc = SQLITE_OK;
+    unsigned limit = clamp_limit(f->limit);
+    if (e != STOAT_OK)
+        goto out;
+    buf_puts(&b, "{\"alerts\":[");
+    int64_t last_ns = 0, last_id = 0;
+    unsigned got = 0;
+    bool partial = false;
+    if (!w.empty) {
+        const char *dir = f->oldest_first ? "ASC" : "DESC";
+        if (w.store_order)
+            buf_printf(&sql, "SELECT " ALERT_COLS " FROM alert_text t CROSS JOIN alerts a ON a.id = t.rowid" ALERT_JOINS
+                             "%s ORDER BY t.rowid %s LIMIT %u OFFSET %u",
+                       w.sql.p, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
+        else
+            buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
+                       w.sql.p ? w.sql.p : "", dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
+        if (!(st = store_prepare(s, sql.p))) {
+            e = STOAT_ERR_IO;
+            goto out;
+        }
+        w_bind(&w, st, 1);
+        /* a filter that almost nothing matches can walk the whole table:
+         * it is stopped after LIST_MS with what it found ("partial") */
+        s->local_deadline_ns = store_mono_ns() + LIST_MS * 1000000LL;
+        s->local_hit = false;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (got++)
+                buf_putc(&b, ',');
+            store_alert_item(&b, st, 0);
+            last_ns = sqlite3_column_int64(st, 1);
+            last_id = sqlite3_column_int64(st, 0);
+        }
+        s->local_deadline_ns = 0;
+        if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
+            rc = SQLITE_DONE;
+            partial = true;
+        }
+        if (rc != SQLITE_DONE) {
+            e = store_fail(s, rc, "listing alerts");
+            goto out;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    buf_putc(&b, ']');
+    if (partial)
+        buf_puts(&b, ",\"partial\":true");
+    if (got == limit)
+        buf_printf(&b, ",\"next\":\"%lld:%lld\",\"order\":\"%s\"", (long long)last_ns, (long long)last_id,
+                   w.store_order ? "stored" : "time");
+    else
+        buf_puts(&b, ",\"next\":null");
+    /* the count ignores the cursor: "N alerts match" */
+    int64_t total = 0;
+    bool more = false;
+    if (!w.empty) {
+        struct where wc;
+        if ((e = alert_where(s, f, &wc, false)) != STOAT_OK) {
+            w_free(&wc);
+            goto out;
+        }
+        buf_clear(&sql);
+        if (wc.n == 0)
+            buf_puts(&sql, "SELECT coalesce(sum(n), 0) FROM count_hour");
+        else
+            buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %d",
+                       wc.fts_join ? "alert_text t CROSS JOIN alerts a ON a.id = t.rowid" : "alerts a", wc.sql.p, COUNT_CAP + 1);
+        st = store_prepare(s, sql.p);
+        if (!st) {
+            w_free(&wc);
+            e = STOAT_ERR_IO;
+            goto out;
+        }
+        w_bind(&wc, st, 1);
+        if (wc.n == 0) {
+            rc = sqlite3_step(st);
+            total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+            rc = rc == SQLITE_ROW ? SQLITE_DONE : rc;
+        } else {
+            /* count the matches one by one, for at most COUNT_MS: past
+             * that the answer is "at least N" */
+            s->local_deadline_ns = store_mono_ns() + COUNT_MS * 1000000LL;
+            s->local_hit = false;
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                total++;
+            s->local_deadline_ns = 0;
+            if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
+                rc = SQLITE_DONE;
+                more = true;
+            }
+        }
+        w_free(&wc);
+        if (rc != SQLITE_DONE) {
+            e = store_fail(s, rc, "counting alerts");
+            goto out;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (w.n > 0 && total > COUNT_CAP) {
+        total = COUNT_CAP;
+        more = true;
+    }
+    buf_printf(&b, ",\"total\":%lld,\"more\":%s}", (long long)total, more ? "true" : "false");
+out:
+    sqlite3_finalize(st);
+    w_free(&w);
+    buf_free(&sql);
+    if (e != STOAT_OK) {
+        buf_free(&b);
+        return e;
+    }
+    return hand_over(&b, json, len);
+}
+
+/* ------------------------------------------------------------ one alert */
+
+static int triage_history(struct stoat_store *s, struct buf *b, int kind, int64_t id)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT state, note, who, at_ns FROM triage WHERE kind = ?1 AND target_id = ?2"
+                                        " ORDER BY id DESC LIMIT 100");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_int64(st, 2, id);
+    int rc;
+    bool first = true;
+    buf_putc(b, '[');
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!first)
+            buf_putc(b, ',');
+        first = false;
+        buf_printf(b, "{\"state\":%d,\"note\":", sqlite3_column_int(st, 0));
+        json_col_text(b, st, 1);
+        buf_puts(b, ",\"who\":");
+        json_col_text(b, st, 2);
+        buf_printf(b, ",\"at\":%lld}", (long long)sqlite3_column_int64(st, 3));
+    }
+    buf_putc(b, ']');
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void proc_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "{\"id\":%lld,\"parent\":", (long long)sqlite3_column_int64(st, c));
+    json_col_int(b, st, c + 1);
+    buf_puts(b, ",\"image\":");
+    json_col_text(b, st, c + 2);
+    buf_puts(b, ",\"cmd\":");
+    json_col_text(b, st, c + 3);
+    buf_puts(b, ",\"user\":");
+    json_col_text(b, st, c + 4);
+    buf_puts(b, ",\"pid\":");
+    json_col_int(b, st, c + 5);
+    buf_puts(b, ",\"start\":");
+    json_col_int(b, st, c + 6);
+    buf_puts(b, ",\"guid\":");
+    json_col_text(b, st, c + 7);
+    buf_putc(b, '}');
+}
+
+#define PROC_COLS "p.id, p.parent_id, p.image, p.command_line, p.user, p.pid, p.start_ns, p.guid"
+
+/* The ancestry of a process, itself first (depth-capped: a doctored file
+ * with a parent cycle ends after 64 steps). */
+static int chain(struct stoat_store *s, struct buf *b, int64_t proc)
+{
+    sqlite3_stmt *st = store_prepare(s, "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0 UNION ALL"
+                                        " SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
+                                        " WHERE p.parent_id NOT NULL AND up.depth < 63)"
+                                        " SELECT " PROC_COLS " FROM up JOIN processes p ON p.id = up.id ORDER BY up.depth");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, proc);
+    return rows(st, b, proc_item) == SQLITE_OK ? (sqlite3_finalize(st), SQLITE_OK) : (sqlite3_finalize(st), SQLITE_ERROR);
+}
+
+stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
+{
+    struct buf b = {0};
+    if (id > INT64_MAX)
+        return STOAT_ERR_NOTFOUND;
+    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS ", e.file, e.format, e.record, e.line,"
+                                        " e.offset, e.channel, e.event_id,"
+                                        " CASE WHEN json_valid(e.fields) THEN e.fields END"
+                                        " FROM alerts a" ALERT_JOINS " LEFT JOIN events e ON e.id = a.event_id"
+                                        " WHERE a.id = ?1");
+    if (!st)
+        return STOAT_ERR_IO;
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        snprintf(s->errmsg, sizeof(s->errmsg), "no alert %llu", (unsigned long long)id);
+        return STOAT_ERR_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return step_fail(s, st, rc, &b);
+    buf_puts(&b, "{\"alert\":");
+    store_alert_item(&b, st, 0);
+    buf_puts(&b, ",\"rule\":");
+    store_rule_item(&b, st, 15);
+    int c = 29;
+    buf_puts(&b, ",\"event\":{\"file\":");
+    json_col_text(&b, st, c);
+    buf_puts(&b, ",\"format\":");
+    json_col_text(&b, st, c + 1);
+    buf_puts(&b, ",\"record\":");
+    json_col_int(&b, st, c + 2);
+    buf_puts(&b, ",\"line\":");
+    json_col_int(&b, st, c + 3);
+    buf_puts(&b, ",\"offset\":");
+    json_col_int(&b, st, c + 4);
+    buf_puts(&b, ",\"channel\":");
+    json_col_text(&b, st, c + 5);
+    buf_puts(&b, ",\"event_id\":");
+    json_col_text(&b, st, c + 6);
+    buf_puts(&b, ",\"fields\":");
+    json_col_raw(&b, st, c + 7, "{}");
+    buf_putc(&b, '}');
+    int64_t proc = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
+    sqlite3_finalize(st);
+    buf_puts(&b, ",\"tree\":");
+    if (proc)
+        rc = chain(s, &b, proc);
+    else
+        buf_puts(&b, "[]"), rc = SQLITE_OK;
+    if (rc != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"incidents\":[");
+    st = store_prepare(s, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?1 ORDER BY incident_id");
+    if (!st)
+        return step_fail(s, NULL, SQLITE_ERROR, &b);
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    bool first = true;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        buf_printf(&b, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
+        first = false;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, "],\"triage\":");
+    if ((rc = triage_history(s, &b, STOAT_TARGET_ALERT, (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_putc(&b, '}');
+    return hand_over(&b, json, len);
+}
+
+stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len)
+{
+    struct buf b = {0};
+    if (alert_id > INT64_MAX)
+        return STOAT_ERR_NOTFOUND;
+    sqlite3_stmt *st = store_prepare(s, "SELECT process_id FROM alerts WHERE id = ?1");
+    if (!st)
+        return STOAT_ERR_IO;
+    sqlite3_bind_int64(st, 1, (int64_t)alert_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        snprintf(s->errmsg, sizeof(s->errmsg), "no alert %llu", (unsigned long long)alert_id);
+        return STOAT_ERR_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return step_fail(s, st, rc, &b);
+    int64_t proc = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    buf_printf(&b, "{\"alert\":%llu,\"tree\":", (unsigned long long)alert_id);
+    if (proc)
+        rc = chain(s, &b, proc);
+    else
+        buf_puts(&b, "[]");
+    if (rc != SQLITE_OK && rc != SQLITE_ROW)
+        return step_fail(s, NULL, rc, &b);
+    buf_putc(&b, '}');
+    return hand_over(&b, json, len);
+}
+
+/* ------------------------------------------------------------ incidents */
+
+stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
+{
+    struct buf b = {0}, sql = {0};
+    struct where w;
+    memset(&w, 0, sizeof(w));
+    sqlite3_stmt *st = NULL;
+    stoat_err e = STOAT_OK;
+    int rc;
+    if (f->host && *f->host) {
+        int64_t id = lookup_id(s, "SELECT id FROM hosts WHERE name = ?1", f->host);
+        if (id < 0) {
+            e = STOAT_ERR_IO;
+            goto out;
+        }
+        w_int(&w, "i.host_id = ?", id);
+    }
+    if (f->min_level > 0)
+        w_int(&w, "i.level >= ?", f->min_level);
+    if (f->state >= 0)
+        w_int(&w, "i.state = ?", f->state);
+    if (f->tactic && *f->tactic)
+        w_text(&w, "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(i.tactics) THEN i.tactics END) j"
+                   " WHERE j.value = ?)", f->tactic);
+    if (f->q && *f->q) {
+        if (strlen(f->q) > Q_MAX) {
+            e = STOAT_ERR_LIMIT;
+            snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
+            goto out;
+        }
+        w_text(&w, "instr(lower(i.title || ' ' || h.name), lower(?)) > 0", f->q);
+    }
+    if (f->from_ns)
+        w_int(&w, "i.last_ns >= ?", f->from_ns);
+    if (f->to_ns)
+        w_int(&w, "i.first_ns <= ?", f->to_ns);
+    buf_printf(&sql, "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id%s"
+                     " ORDER BY i.state = 0 DESC, i.level DESC, i.score DESC, i.last_ns DESC LIMIT %u OFFSET %u",
+               w.sql.p ? w.sql.p : "", clamp_limit(f->limit), f->offset > 1000000 ? 1000000 : f->offset);
+    if (!(st = store_prepare(s, sql.p))) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    w_bind(&w, st, 1);
+    buf_puts(&b, "{\"incidents\":");
+    rc = rows(st, &b, store_incident_item);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK) {
+        e = store_fail(s, rc, "listing incidents");
+        goto out;
+    }
+    buf_clear(&sql);
+    buf_printf(&sql, "SELECT count(*) FROM incidents i JOIN hosts h ON h.id = i.host_id%s", w.sql.p ? w.sql.p : "");
+    if (!(st = store_prepare(s, sql.p))) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    w_bind(&w, st, 1);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        e = store_fail(s, rc, "counting incidents");
+        goto out;
+    }
+    buf_printf(&b, ",\"total\":%lld}", (long long)sqlite3_column_int64(st, 0));
+out:
+    sqlite3_finalize(st);
+    w_free(&w);
+    buf_free(&sql);
+    if (e != STOAT_OK) {
+        buf_free(&b);
+        return e;
+    }
+    return hand_over(&b, json, len);
+}
+
+static void alert_row(struct buf *b, sqlite3_stmt *st, int c)
+{
+    store_alert_item(b, st, c);
+}
+
+stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
+{
+    struct buf b = {0};
+    if (id > INT64_MAX)
+        return STOAT_ERR_NOTFOUND;
+    sqlite3_stmt *st = store_prepare(s, "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id"
+                                        " WHERE i.id = ?1");
+    if (!st)
+        return STOAT_ERR_IO;
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        snprintf(s->errmsg, sizeof(s->errmsg), "no incident %llu", (unsigned long long)id);
+        return STOAT_ERR_NOTFOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return step_fail(s, st, rc, &b);
+    buf_puts(&b, "{\"incident\":");
+    store_incident_item(&b, st, 0);
+    sqlite3_finalize(st);
+    buf_puts(&b, ",\"alerts\":");
+    st = store_prepare(s, "SELECT " ALERT_COLS " FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" ALERT_JOINS
+                          " WHERE ia.incident_id = ?1 ORDER BY a.time_ns, a.id LIMIT 5000");
+    if (!st)
+        return step_fail(s, NULL, SQLITE_ERROR, &b);
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    rc = rows(st, &b, alert_row);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    /* the union of the ancestries of its alerts: one tree (or a few) */
+    buf_puts(&b, ",\"tree\":");
+    st = store_prepare(s, "WITH RECURSIVE up(id, depth) AS ("
+                          " SELECT DISTINCT a.process_id, 0 FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id"
+                          " WHERE ia.incident_id = ?1 AND a.process_id NOT NULL"
+                          " UNION SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
+                          " WHERE p.parent_id NOT NULL AND up.depth < 63)"
+                          " SELECT " PROC_COLS " FROM processes p WHERE p.id IN (SELECT id FROM up)"
+                          " ORDER BY p.start_ns, p.id LIMIT 5000");
+    if (!st)
+        return step_fail(s, NULL, SQLITE_ERROR, &b);
+    sqlite3_bind_int64(st, 1, (int64_t)id);
+    rc = rows(st, &b, proc_item);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"triage\":");
+    if ((rc = triage_history(s, &b, STOAT_TARGET_INCIDENT, (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_putc(&b, '}');
+    return hand_over(&b, json, len);
+}
+
+/* ------------------------------------------------------------ overview */
+
+static stoat_err simple_doc(struct stoat_store *s, const char *head, const char *sql,
+                            void (*emit)(struct buf *, sqlite3_stmt *, int), struct buf *b)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return STOAT_ERR_IO;
+    buf_puts(b, head);
+    int rc = rows(st, b, emit);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "reading");
+    return STOAT_OK;
+}
+
+static void host_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_puts(b, "{\"host\":");
+    json_col_text(b, st, c);
+    buf_printf(b, ",\"n\":%lld,\"max\":%d,\"levels\":[", (long long)sqlite3_column_int64(st, c + 1),
+               sqlite3_column_int(st, c + 2));
+    for (int i = 0; i < STOAT_LEVEL_COUNT; i++)
+        buf_printf(b, "%s%lld", i ? "," : "", (long long)sqlite3_column_int64(st, c + 3 + i));
+    buf_printf(b, "],\"first\":%lld,\"last\":%lld,\"incidents\":%lld,\"open\":%lld}",
+               (long long)sqlite3_column_int64(st, c + 9), (long long)sqlite3_column_int64(st, c + 10),
+               (long long)sqlite3_column_int64(st, c + 11), (long long)sqlite3_column_int64(st, c + 12));
+}
+
+#define HOSTS_SQL                                                                                             \
+    "SELECT h.name, c.n, c.mx, c.l0, c.l1, c.l2, c.l3, c.l4, c.l5, c.t0, c.t1,"                             \
+    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id),"                                         \
+    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id AND i.state = 0)"                          \
+    " FROM (SELECT host_id, sum(n) n, max(level) mx, sum(n * (level = 0)) l0, sum(n * (level = 1)) l1,"   \
+    " sum(n * (level = 2)) l2, sum(n * (level = 3)) l3, sum(n * (level = 4)) l4, sum(n * (level = 5)) l5," \
+    " min(nullif(first_ns, 0)) t0, max(last_ns) t1 FROM count_host GROUP BY host_id) c"                     \
+    " JOIN hosts h ON h.id = c.host_id ORDER BY c.mx DESC, c.n DESC"
+
+static void rule_count_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "{\"n\":%lld,\"hosts\":%lld,\"rule\":", (long long)sqlite3_column_int64(st, c),
+               (long long)sqlite3_column_int64(st, c + 1));
+    store_rule_item(b, st, c + 2);
+    buf_putc(b, '}');
+}
+
+#define RULES_SQL                                                                                  \
+    "SELECT c.n, c.hosts, " RULE_COLS " FROM (SELECT rule_id, sum(n) n, count(*) hosts"              \
+    " FROM count_rule GROUP BY rule_id) c JOIN rules r ON r.id = c.rule_id ORDER BY c.n DESC"
+
+static void hour_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_printf(b, "[%lld,%d,%lld]", (long long)sqlite3_column_int64(st, c), sqlite3_column_int(st, c + 1),
+               (long long)sqlite3_column_int64(st, c + 2));
+}
+
+static void attack_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_puts(b, "[");
+    json_col_text(b, st, c);
+    buf_putc(b, ',');
+    json_col_text(b, st, c + 1);
+    buf_printf(b, ",%lld,%d]", (long long)sqlite3_column_int64(st, c + 2), sqlite3_column_int(st, c + 3));
+}
+
+stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len)
+{
+    struct buf b = {0};
+    stoat_err e;
+    buf_putc(&b, '{');
+    if ((e = simple_doc(s, "\"hosts\":", HOSTS_SQL, host_item, &b)) != STOAT_OK)
+        goto out;
+    if ((e = simple_doc(s, ",\"rules\":", RULES_SQL " LIMIT 50", rule_count_item, &b)) != STOAT_OK)
+        goto out;
+    /* [hour, level, n] for the chart; the browser bins the hours */
+    if ((e = simple_doc(s, ",\"hours\":",
+                        "SELECT hour, level, n FROM count_hour WHERE hour > 0 ORDER BY hour LIMIT 200000",
+                        hour_item, &b)) != STOAT_OK)
+        goto out;
+    /* [tactic, technique, alerts, max level] for the ATT&CK matrix */
+    if ((e = simple_doc(s, ",\"attack\":",
+                        "SELECT t.tactic, q.technique, sum(c.n), max(r.level)"
+                        " FROM (SELECT rule_id, sum(n) n FROM count_rule GROUP BY rule_id) c"
+                        " JOIN rules r ON r.id = c.rule_id JOIN rule_tactics t ON t.rule_id = c.rule_id"
+                        " LEFT JOIN rule_techniques q ON q.rule_id = c.rule_id GROUP BY 1, 2",
+                        attack_item, &b)) != STOAT_OK)
+        goto out;
+    if ((e = simple_doc(s, ",\"incidents\":",
+                        "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id"
+                        " ORDER BY i.state = 0 DESC, i.level DESC, i.score DESC, i.last_ns DESC LIMIT 20",
+                        store_incident_item, &b)) != STOAT_OK)
+        goto out;
+    int64_t v = 0;
+    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_hour),"
+                                        " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incidents WHERE state = 0),"
+                                        " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs)");
+    if (!st) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        e = store_fail(s, rc, "reading");
+        sqlite3_finalize(st);
+        goto out;
+    }
+    v = sqlite3_column_int64(st, 0);
+    buf_printf(&b, ",\"total\":%lld,\"nincidents\":%lld,\"open\":%lld,\"runs\":%lld,\"last_run\":%lld}",
+               (long long)v, (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
+               (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4));
+    sqlite3_finalize(st);
+out:
+    if (e != STOAT_OK) {
+        buf_free(&b);
+        return e;
+    }
+    return hand_over(&b, json, len);
+}
+
+stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len)
+{
+    struct buf b = {0};
+    stoat_err e = simple_doc(s, "{\"hosts\":", HOSTS_SQL, host_item, &b);
+    if (e != STOAT_OK) {
+        buf_free(&b);
+        return e;
+    }
+    buf_putc(&b, '}');
+    return hand_over(&b, json, len);
+}
+
+stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len)
+{
+    struct buf b = {0};
+    stoat_err e = simple_doc(s, "{\"rules\":", RULES_SQL, rule_count_item, &b);
+    if (e != STOAT_OK) {
+        buf_free(&b);
+        return e;
+    }
+    buf_putc(&b, '}');
+    return hand_over(&b, json, len);
+}
+
+stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len)
+{
+    struct buf b = {0};
+    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(max(id), 0) FROM alerts),"
+                                        " (SELECT coalesce(max(id), 0) FROM incidents),"
+                                        " (SELECT coalesce(max(id), 0) FROM triage),"
+                                        " (SELECT coalesce(max(id), 0) FROM runs)");
+    if (!st)
+        return STOAT_ERR_IO;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return step_fail(s, st, rc, &b);
+    buf_printf(&b, "{\"alerts\":%lld,\"incidents\":%lld,\"triage\":%lld,\"runs\":%lld}",
+               (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+               (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3));
+    sqlite3_finalize(st);
+    return hand_over(&b, json, len);
+}

@@ -1,0 +1,94 @@
+/* What the store's files share with each other and with the report and the
+ * dashboard (which are parts of the library): the handle, its SQLite
+ * connection and small helpers for binding and for writing JSON. */
+#ifndef STOAT_STORE_INT_H
+#define STOAT_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stoat/store.h"
+#include "util/buf.h"
+#include "util/strmap.h"
+
+#define SEQ_WINDOW (4u << 20)
+#define STORE_COUNT_SLOTS 4096   /* power of two */
+/* One row of a roll-up: kind 0 count_hour (a = hour, b = level), 1
+ * count_host (a = host, b = level, with first and last time), 2 count_rule
+ * (a = rule, b = host). */
+struct count_slot {
+    int64_t a, b, n, first, last;
+    int kind;
+};
+
+/* Caches of the writer: names and rules seen, so a batch of alerts does not
+ * look the same host up a thousand times. Bounded: cleared when full. */
+#define STORE_CACHE_MAX 65536
+
+struct stoat_store {
+    sqlite3 *db;
+    char path[1024];
+    bool readonly;
+    char errmsg[2048];
+    /* reads stop (SQLITE_INTERRUPT) at these monotonic times, 0 = never:
+     * the caller's (stoat_store_set_deadline) and a query's own */
+    int64_t deadline_ns, local_deadline_ns;
+    bool local_hit;
+    /* writer state */
+    unsigned batch_alerts, batch_ms;
+    int64_t retain_days, retain_alerts;
+    int64_t run_id;
+    bool in_tx;
+    unsigned pending;
+    int64_t tx_started_ns;
+    uint64_t last_alert_id, commits;
+    struct strmap hosts;            /* host name -> row id */
+    struct strmap procs;            /* "host_id|guid" -> row id */
+    struct rule_cache *rules;       /* rule meta pointer -> row id */
+    size_t nrules, caprules;
+    /* the event of the last alert, so alerts of one event share its row */
+    char *ev_file;
+    uint64_t ev_record;
+    int64_t ev_run, ev_id;
+    /* row ids of the current run's alerts by their run-local id (alert.id
+     * counts 1, 2, 3... within a run), so incidents find their alerts
+     * without an index; the newest SEQ_WINDOW are kept */
+    int64_t *seq_rows;
+    size_t nseq, capseq;
+    uint64_t seq_base;              /* run-local id of seq_rows[0] */
+    struct count_slot *counts;      /* this batch's additions to the roll-ups */
+    size_t ncounts;
+    struct buf scratch;
+    sqlite3_stmt *st[24];           /* prepared writer statements, see store.c */
+};
+
+int64_t store_now_ns(void);
+int64_t store_mono_ns(void);
+/* Prepares sql, reporting failures into s->errmsg. */
+sqlite3_stmt *store_prepare(struct stoat_store *s, const char *sql);
+/* Maps an SQLite result code to stoat's errors, keeping the message. */
+stoat_err store_fail(struct stoat_store *s, int rc, const char *what);
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* JSON helpers for column values. */
+void json_col_text(struct buf *b, sqlite3_stmt *st, int col);   /* string or null */
+void json_key(struct buf *b, bool *first, const char *key);
+void json_ns_iso(struct buf *b, int64_t ns);                    /* "2026-...Z" or null */
+
+/* Writes an alert list item (the columns of ALERT_COLS at col). */
+#define ALERT_COLS                                                                                      \
+    "a.id, a.time_ns, a.timestamp, h.name, a.level, a.rule_id, r.title, a.image, a.command_line, a.user, " \
+    "a.state, a.logon_id, a.run_id, a.process_id, a.event_id"
+#define ALERT_JOINS " JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id"
+void store_alert_item(struct buf *b, sqlite3_stmt *st, int col);
+/* Rule object from the columns of RULE_COLS. */
+#define RULE_COLS "r.id, r.uid, r.title, r.level, r.status, r.tags, r.techniques, r.tactics, r.product, r.category, r.service, r.description, r.file, r.kind"
+void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
+/* The incident list item from INCIDENT_COLS. */
+#define INCIDENT_COLS                                                                                  \
+    "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
+    "i.state, i.run_id"
+void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
+
+#endif

@@ -1,0 +1,547 @@
+/* Unit tests for the store (src/store): schema and refusals of foreign or
+ * damaged files, writing alerts with ancestry and incidents, every query's
+ * JSON (checked with SQLite's own json_valid), filters with hostile values,
+ * triage, retention, readers during a write, and a writer killed in the
+ * middle of a batch. Each test makes its own file in a temporary folder. */
+#include "testutil.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stoat/store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/stoat-store-test-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *path(const char *name)
+{
+    static char p[4][160];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+    return p[k];
+}
+
+static bool json_ok(const char *json)
+{
+    sqlite3 *db;
+    sqlite3_open(":memory:", &db);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &st, NULL);
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    bool ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+/* A rule, a host and an alert with a three-deep ancestry. */
+static const char *tac[] = {"credential-access", "discovery"};
+static const char *tech[] = {"T1003.003", "T1087"};
+static struct stoat_rule_meta rule = {.id = "11111111-2222-4333-8444-555555555555",
+                                      .title = "NTDS Copied With ntdsutil",
+                                      .level = STOAT_LEVEL_HIGH,
+                                      .status = STOAT_STATUS_TEST,
+                                      .product = "windows",
+                                      .category = "process_creation",
+                                      .attack_tactics = {tac, 2},
+                                      .attack_ids = {tech, 2}};
+static struct stoat_rule_meta rule2 = {.id = "99999999-2222-4333-8444-555555555555",
+                                       .title = "Whoami",
+                                       .level = STOAT_LEVEL_MEDIUM,
+                                       .attack_tactics = {tac + 1, 1},
+                                       .attack_ids = {tech + 1, 1}};
+
+static void make_alert(struct stoat_alert *a, uint64_t id, const char *host, struct stoat_field *fs,
+                       struct stoat_process *anc, char guid[3][32])
+{
+    for (int k = 0; k < 3; k++)
+        snprintf(guid[k], 32, "{g-%s-%llu-%d}", host, (unsigned long long)(k == 0 ? id : 1), k);
+    anc[0] = (struct stoat_process){"C:\\Windows\\System32\\ntdsutil.exe", "ntdsutil \"ac i ntds\" ifm", "CORP\\m.okafor",
+                                    guid[0], 4000 + (int64_t)id, 1000};
+    anc[1] = (struct stoat_process){"C:\\Windows\\System32\\cmd.exe", "cmd.exe /c ntdsutil", "CORP\\m.okafor", guid[1], 300,
+                                    900};
+    anc[2] = (struct stoat_process){"C:\\Windows\\explorer.exe", NULL, "CORP\\m.okafor", guid[2], 200, 800};
+    fs[0] = (struct stoat_field){"Image", anc[0].image, 5, (uint32_t)strlen(anc[0].image), STOAT_V_STRING};
+    fs[1] = (struct stoat_field){"CommandLine", anc[0].command_line, 11, (uint32_t)strlen(anc[0].command_line),
+                                 STOAT_V_STRING};
+    fs[2] = (struct stoat_field){"ProcessId", "4242", 9, 4, STOAT_V_NUMBER};
+    *a = (struct stoat_alert){.id = id, .rule = id % 3 ? &rule : &rule2,
+                              .pos = {.file = "ws07.evtx", .format = "evtx", .record = id, .offset = id * 100},
+                              .timestamp = "2026-11-19T22:31:04Z", .time_ns = 1795127464000000000LL + (int64_t)id * 1000000000LL,
+                              .host = host, .channel = "Microsoft-Windows-Sysmon/Operational", .event_id = "1",
+                              .logon_id = "0x1234", .fields = fs, .nfields = 3, .ancestry = anc, .nancestry = 3};
+}
+
+static struct stoat_store *fill(const char *file, unsigned nalerts, bool incident)
+{
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "test", "unit"), STOAT_OK);
+    for (unsigned i = 1; i <= nalerts; i++) {
+        struct stoat_alert a;
+        struct stoat_field fs[3];
+        struct stoat_process anc[3];
+        char guid[3][32];
+        make_alert(&a, i, i % 2 ? "fab-ws07" : "design-srv01", fs, anc, guid);
+        assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
+    }
+    if (incident) {
+        uint64_t ids[] = {1, 3, 5};
+        const char *itac[] = {"discovery", "credential-access"};
+        struct stoat_incident inc = {.id = 1, .host = "fab-ws07", .logon_id = "0x1234",
+                                     .title = "Credential theft on fab-ws07", .score = 72, .level = STOAT_LEVEL_HIGH,
+                                     .first_ns = 1, .last_ns = 2, .tactics = itac, .ntactics = 2, .alert_ids = ids,
+                                     .nalerts = 3};
+        assert_int_equal(stoat_store_put_incident(s, &inc), STOAT_OK);
+    }
+    assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
+    return s;
+}
+
+static struct stoat_store *reader(const char *file)
+{
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.readonly = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    return s;
+}
+
+static bool text_is(const char *file, const char *sql, const char *want)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    bool ok = !strcmp((const char *)sqlite3_column_text(st, 0), want);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok;
+}
+
+static int64_t count(const char *file, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts ro = {.readonly = true}, rw = {.create = true};
+    assert_int_equal(stoat_store_open(path("missing.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_NOTFOUND);
+    assert_null(s);
+
+    FILE *f = fopen(path("text.db"), "w");
+    fputs("this is not a database, just some text that is long enough to look like a header..........\n", f);
+    fclose(f);
+    assert_int_equal(stoat_store_open(path("text.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_non_null(strstr(err, "not a stoat store"));
+
+    sqlite3 *db;
+    sqlite3_open(path("foreign.db"), &db);
+    sqlite3_exec(db, "CREATE TABLE customers(name); INSERT INTO customers VALUES('x');", NULL, NULL, NULL);
+    sqlite3_close(db);
+    assert_int_equal(stoat_store_open(path("foreign.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_non_null(strstr(err, "another program"));
+    assert_int_equal(count(path("foreign.db"), "SELECT count(*) FROM customers"), 1);   /* untouched */
+
+    stoat_store_close(fill(path("newer.db"), 1, false));
+    sqlite3_open(path("newer.db"), &db);
+    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    assert_int_equal(stoat_store_open(path("newer.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_non_null(strstr(err, "newer stoat"));
+    stoat_store_close(NULL);   /* accepts NULL */
+}
+
+static void test_write_and_read(void **state)
+{
+    (void)state;
+    const char *file = path("a.db");
+    stoat_store_close(fill(file, 10, true));
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
+    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    /* ancestors are shared: 10 own processes + cmd and explorer per host */
+    assert_int_equal(count(file, "SELECT count(*) FROM processes"), 14);
+    assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 3);
+    assert_true(text_is(file, "PRAGMA journal_mode", "wal"));
+
+    struct stoat_store *s = reader(file);
+    char *j = NULL;
+    size_t n = 0;
+    assert_int_equal(stoat_store_overview_json(s, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "\"total\":10"));
+    assert_non_null(strstr(j, "\"nincidents\":1"));
+    free(j);
+    assert_int_equal(stoat_store_alert_json(s, 3, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "explorer.exe"));
+    assert_non_null(strstr(j, "\"incidents\":[1]"));
+    free(j);
+    assert_int_equal(stoat_store_tree_json(s, 3, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 1, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    /* the tree of the incident: 3 own processes under one cmd under explorer */
+    int nodes = 0;
+    for (const char *p = strstr(j, "\"tree\":"); p && (p = strstr(p, "\"guid\"")); p++)
+        nodes++;
+    assert_int_equal(nodes, 5);
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 2, &j, &n), STOAT_ERR_NOTFOUND);
+    assert_int_equal(stoat_store_alert_json(s, 999, &j, &n), STOAT_ERR_NOTFOUND);
+    assert_int_equal(stoat_store_hosts_json(s, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    free(j);
+    assert_int_equal(stoat_store_rules_json(s, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    free(j);
+    assert_int_equal(stoat_store_version_json(s, &j, &n), STOAT_OK);
+    assert_string_equal(j, "{\"alerts\":10,\"incidents\":1,\"triage\":0,\"runs\":1}");
+    free(j);
+    stoat_store_close(s);
+}
+
+static int64_t total_of(struct stoat_store *s, const struct stoat_filter *f)
+{
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_alerts_json(s, f, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    const char *t = strstr(j, "\"total\":");
+    assert_non_null(t);
+    int64_t v = strtoll(t + 8, NULL, 10);
+    free(j);
+    return v;
+}
+
+static void test_filters(void **state)
+{
+    (void)state;
+    const char *file = path("f.db");
+    stoat_store_close(fill(file, 30, true));
+    struct stoat_store *s = reader(file);
+    struct stoat_filter f;
+    stoat_filter_init(&f);
+    assert_int_equal(total_of(s, &f), 30);
+    f.host = "fab-ws07";
+    assert_int_equal(total_of(s, &f), 15);
+    f.min_level = STOAT_LEVEL_HIGH;
+    assert_int_equal(total_of(s, &f), 10);   /* ids 1..29 odd, not multiples of 3 */
+    stoat_filter_init(&f);
+    f.technique = "T1003";   /* the sub-technique T1003.003 counts */
+    assert_int_equal(total_of(s, &f), 20);
+    stoat_filter_init(&f);
+    f.tactic = "discovery";
+    assert_int_equal(total_of(s, &f), 30);
+    stoat_filter_init(&f);
+    f.incident = 1;
+    assert_int_equal(total_of(s, &f), 3);
+    stoat_filter_init(&f);
+    f.q = "ntdsutil.exe m.okafor";
+    assert_int_equal(total_of(s, &f), 30);
+    f.q = "nosuchword";
+    assert_int_equal(total_of(s, &f), 0);
+    /* SQL and FTS metacharacters are only ever text */
+    const char *evil[] = {"x' OR '1'='1", "\"; DROP TABLE alerts; --", "NEAR(a b) OR *", "%_\\", "' UNION SELECT 1 --",
+                          "a\"b", "^", NULL};
+    for (const char **e = evil; *e; e++) {
+        stoat_filter_init(&f);
+        f.host = *e;
+        assert_int_equal(total_of(s, &f), 0);
+        stoat_filter_init(&f);
+        f.rule = *e;
+        assert_int_equal(total_of(s, &f), 0);
+        stoat_filter_init(&f);
+        f.tactic = *e;
+        assert_int_equal(total_of(s, &f), 0);
+        stoat_filter_init(&f);
+        f.technique = *e;
+        assert_int_equal(total_of(s, &f), 0);
+        stoat_filter_init(&f);
+        f.q = *e;
+        char *j = NULL;
+        size_t n;
+        assert_int_equal(stoat_store_alerts_json(s, &f, &j, &n), STOAT_OK);
+        free(j);
+        assert_int_equal(stoat_store_incidents_json(s, &f, &j, &n), STOAT_OK);
+        assert_true(json_ok(j));
+        free(j);
+    }
+    /* paging by cursor visits every alert once */
+    stoat_filter_init(&f);
+    f.limit = 7;
+    int seen = 0;
+    for (int page = 0; page < 10; page++) {
+        char *j = NULL;
+        size_t n;
+        assert_int_equal(stoat_store_alerts_json(s, &f, &j, &n), STOAT_OK);
+        for (const char *p = j; (p = strstr(p, "{\"id\":")); p++)
+            seen++;
+        const char *nx = strstr(j, "\"next\":\"");
+        if (!nx) {
+            free(j);
+            break;
+        }
+        f.has_cursor = true;
+        f.cursor_ns = strtoll(nx + 8, NULL, 10);
+        f.cursor_id = strtoull(strchr(nx + 8, ':') + 1, NULL, 10);
+        free(j);
+    }
+    assert_int_equal(seen, 30);
+    stoat_store_close(s);
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 30);
+}
+
+static void test_triage(void **state)
+{
+    (void)state;
+    const char *file = path("t.db");
+    struct stoat_store *w = fill(file, 5, true);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_INCIDENT, 1, STOAT_TRIAGE_ACKNOWLEDGED, "checked the DC",
+                                            "ana"),
+                     STOAT_OK);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 2, STOAT_TRIAGE_FALSE_POSITIVE, NULL, NULL), STOAT_OK);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_INCIDENT, 7, STOAT_TRIAGE_CLOSED, NULL, NULL),
+                     STOAT_ERR_NOTFOUND);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 1, (enum stoat_triage)9, NULL, NULL), STOAT_ERR_ARG);
+    char big[STOAT_TRIAGE_NOTE_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 1, STOAT_TRIAGE_CLOSED, big, NULL), STOAT_ERR_LIMIT);
+    stoat_store_close(w);
+    struct stoat_store *s = reader(file);
+    assert_int_equal(stoat_store_set_triage(s, STOAT_TARGET_ALERT, 1, STOAT_TRIAGE_CLOSED, NULL, NULL), STOAT_ERR_ARG);
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_incident_json(s, 1, &j, &n), STOAT_OK);
+    assert_non_null(strstr(j, "\"state\":1"));
+    assert_non_null(strstr(j, "checked the DC"));
+    assert_non_null(strstr(j, "\"who\":\"ana\""));
+    free(j);
+    struct stoat_filter f;
+    stoat_filter_init(&f);
+    f.state = STOAT_TRIAGE_FALSE_POSITIVE;
+    assert_int_equal(total_of(s, &f), 1);
+    stoat_store_close(s);
+    enum stoat_triage t;
+    assert_true(stoat_triage_parse("false-positive", &t));
+    assert_int_equal(t, STOAT_TRIAGE_FALSE_POSITIVE);
+    assert_false(stoat_triage_parse("open", &t));
+}
+
+static void test_retention(void **state)
+{
+    (void)state;
+    const char *file = path("r.db");
+    stoat_store_close(fill(file, 50, true));
+    struct stoat_store *w = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.retain_alerts = 10};
+    assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
+    uint64_t gone = 0;
+    assert_int_equal(stoat_store_prune(w, &gone), STOAT_OK);
+    assert_int_equal(gone, 40);
+    stoat_store_close(w);
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
+    assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 41);
+    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_hour"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM count_rule"), 10);
+    assert_int_equal(count(file, "SELECT count(*) FROM incidents"), 0);   /* its alerts were 1, 3, 5 */
+    /* the search index no longer finds the deleted alerts' words */
+    assert_int_equal(count(file, "SELECT count(*) FROM alert_text WHERE alert_text MATCH 'ntdsutil'"), 10);
+    /* the setting stays in the store: the next writer applies it too */
+    stoat_store_close(fill(file, 5, false));
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
+}
+
+/* A writer killed mid-batch: what it committed is there, the rest is not,
+ * and the file opens cleanly. */
+static void test_crash(void **state)
+{
+    (void)state;
+    const char *file = path("c.db");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct stoat_store *s = NULL;
+        char err[512];
+        struct stoat_store_opts o = {.create = true, .batch_alerts = 100000, .batch_ms = 1000000};
+        if (stoat_store_open(file, &o, &s, err, sizeof(err)) != STOAT_OK || stoat_store_run_begin(s, "t", NULL))
+            _exit(1);
+        for (unsigned i = 1; i <= 300; i++) {
+            struct stoat_alert a;
+            struct stoat_field fs[3];
+            struct stoat_process anc[3];
+            char guid[3][32];
+            make_alert(&a, i, "h", fs, anc, guid);
+            if (stoat_store_put_alert(s, &a) != STOAT_OK)
+                _exit(1);
+            if (i == 200 && stoat_store_commit(s) != STOAT_OK)
+                _exit(1);
+        }
+        _exit(0);   /* no close, no commit of the last 100 */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct stoat_store *s = reader(file);
+    struct stoat_filter f;
+    stoat_filter_init(&f);
+    assert_int_equal(total_of(s, &f), 200);
+    stoat_store_close(s);
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 200);
+    assert_true(text_is(file, "PRAGMA quick_check", "ok"));
+}
+
+/* A reader is answered while a writer holds an open transaction. */
+static void test_reader_not_blocked(void **state)
+{
+    (void)state;
+    const char *file = path("b.db");
+    struct stoat_store *w = fill(file, 5, false);
+    assert_int_equal(stoat_store_run_begin(w, "t", NULL), STOAT_OK);
+    struct stoat_alert a;
+    struct stoat_field fs[3];
+    struct stoat_process anc[3];
+    char guid[3][32];
+    make_alert(&a, 1, "h2", fs, anc, guid);
+    assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);   /* transaction open, not committed */
+    struct stoat_store *r = reader(file);
+    struct stoat_filter f;
+    stoat_filter_init(&f);
+    assert_int_equal(total_of(r, &f), 5);
+    assert_int_equal(stoat_store_commit(w), STOAT_OK);
+    assert_int_equal(total_of(r, &f), 6);
+    stoat_store_close(r);
+    stoat_store_close(w);
+}
+
+/* Damage in the middle of the file: every query returns, with data or an
+ * error, and nothing crashes (the sanitizer build checks the "nothing"). */
+static void test_corrupt(void **state)
+{
+    (void)state;
+    const char *file = path("x.db");
+    stoat_store_close(fill(file, 400, true));
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    unsigned seed = 7;
+    for (long off = 4096; off < size; off += 3000) {
+        fseek(f, off, SEEK_SET);
+        for (int k = 0; k < 64; k++)
+            fputc((int)((seed = seed * 1103515245u + 12345u) >> 16), f);
+    }
+    fclose(f);
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts ro = {.readonly = true};
+    if (stoat_store_open(file, &ro, &s, err, sizeof(err)) != STOAT_OK) {
+        assert_true(strlen(err) > 0);
+        return;
+    }
+    char *j = NULL;
+    size_t n;
+    struct stoat_filter fl;
+    stoat_filter_init(&fl);
+    stoat_err e;
+    if ((e = stoat_store_overview_json(s, &j, &n)) == STOAT_OK)
+        free(j);
+    if ((e = stoat_store_alerts_json(s, &fl, &j, &n)) == STOAT_OK)
+        free(j);
+    fl.q = "ntdsutil";
+    if ((e = stoat_store_alerts_json(s, &fl, &j, &n)) == STOAT_OK)
+        free(j);
+    for (uint64_t id = 1; id < 400; id += 37) {
+        if ((e = stoat_store_alert_json(s, id, &j, &n)) == STOAT_OK)
+            free(j);
+    }
+    if ((e = stoat_store_incident_json(s, 1, &j, &n)) == STOAT_OK)
+        free(j);
+    stoat_store_close(s);
+}
+
+/* The sink: what `stoat hunt --db` and any other producer plug in. */
+static void test_sink(void **state)
+{
+    (void)state;
+    const char *file = path("s.db");
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    struct stoat_sink k;
+    stoat_sink_store(s, true, "watch", "stoat watch --db s.db", &k);
+    assert_int_equal(k.begin(k.ctx), STOAT_OK);
+    for (unsigned i = 1; i <= 4; i++) {
+        struct stoat_alert a;
+        struct stoat_field fs[3];
+        struct stoat_process anc[3];
+        char guid[3][32];
+        make_alert(&a, i, "sensor-host", fs, anc, guid);
+        a.nancestry = i % 2 ? 3 : 0;   /* with and without ancestry */
+        assert_int_equal(k.alert(k.ctx, &a), STOAT_OK);
+    }
+    uint64_t ids[] = {2, 4, 99};   /* 99 was never stored: its link is dropped */
+    struct stoat_incident inc = {.id = 1, .host = "sensor-host", .title = "t", .level = STOAT_LEVEL_LOW,
+                                 .alert_ids = ids, .nalerts = 3};
+    assert_int_equal(k.incident(k.ctx, &inc), STOAT_OK);
+    struct stoat_hunt_stats st = {.files = 1, .alerts = 4};
+    assert_int_equal(k.end(k.ctx, &st), STOAT_OK);
+    k.destroy(k.ctx);   /* closes the store it owns */
+    assert_true(text_is(file, "SELECT producer || ' ' || status || ' ' || alerts FROM runs", "watch done 4"));
+    assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 2);
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE process_id IS NULL"), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals),          cmocka_unit_test(test_write_and_read),
+        cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
+        cmocka_unit_test(test_retention),         cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_sink),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

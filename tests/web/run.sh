@@ -1,0 +1,71 @@
+#!/bin/sh
+# The web tests: API tests of `stoat serve` (node, no browser) and
+# end-to-end tests of the dashboard and the report in headless Chromium
+# (Debian's chromium, driven by playwright-core from npm, installed here with
+# `npm ci` from tests/web/package-lock.json). The stores are made here: one
+# by a real hunt of demo/, one synthetic with incidents and process trees
+# (build/bench/bench_store). Screenshots and stores stay in build/web-test/.
+# Prints one line per check and last "web: P passed, F failed". The browser
+# part is skipped, with a message, only when Chromium cannot start at all.
+set -u
+cd "$(dirname "$0")/../.."
+STOAT=${STOAT:-build/stoat}
+BENCH_STORE=${BENCH_STORE:-build/bench/bench_store}
+OUT=build/web-test
+export STOAT
+pass=0; fail=0
+note() { echo "$*"; }
+count() {   # count LOGFILE: adds the "x: P passed, F failed" line of a part
+    line=$(grep -E ': [0-9]+ passed, [0-9]+ failed$' "$1" | tail -1)
+    p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then p=0; f=1; echo "FAIL $(basename "$1" .log): no summary line"; tail -5 "$1"; fi
+    pass=$((pass + p)); fail=$((fail + f))
+}
+
+make -s "$STOAT" "$BENCH_STORE" >/dev/null || { echo "FAIL build"; echo "web: 0 passed, 1 failed"; exit 1; }
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# ---------------------------------------------------------------- node deps
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "FAIL node and npm are needed (scripts/install-deps.sh installs them)"
+    echo "web: 0 passed, 1 failed"; exit 1
+fi
+if ! (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >"../../$OUT/npm.log" 2>&1); then
+    echo "FAIL npm ci in tests/web (see $OUT/npm.log)"; tail -5 "$OUT/npm.log"
+    echo "web: 0 passed, 1 failed"; exit 1
+fi
+
+# ---------------------------------------------------------------- stores
+DEMO_DB=$OUT/demo.db
+SYNTH_DB=$OUT/synth.db
+"$STOAT" hunt -q demo/ --db "$DEMO_DB" -o /dev/null || { echo "FAIL stoat hunt demo/ --db"; fail=$((fail + 1)); }
+"$BENCH_STORE" --alerts 3000 --quiet --db "$SYNTH_DB" || { echo "FAIL synthetic store"; fail=$((fail + 1)); }
+"$STOAT" report "$DEMO_DB" -o "$OUT/demo-report.html" 2>/dev/null || { echo "FAIL stoat report (demo)"; fail=$((fail + 1)); }
+"$STOAT" report "$SYNTH_DB" -o "$OUT/synth-report.html" 2>/dev/null || { echo "FAIL stoat report (synthetic)"; fail=$((fail + 1)); }
+if grep -qE '(src|href)="https?://' "$OUT/demo-report.html"; then
+    echo "FAIL the report links something on the network"; fail=$((fail + 1))
+else
+    echo "ok   the report file names no network resource"; pass=$((pass + 1))
+fi
+
+# ---------------------------------------------------------------- API
+node tests/web/api.mjs "$SYNTH_DB" >"$OUT/api.log" 2>&1
+cat "$OUT/api.log"
+count "$OUT/api.log"
+
+# ---------------------------------------------------------------- browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if ! "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$OUT/chromium-probe" \
+        --dump-dom "data:text/html,<p>ok</p>" >"$OUT/chromium-probe.log" 2>&1; then
+    note "SKIP e2e: Chromium cannot start here ($CHROMIUM; see $OUT/chromium-probe.log)"
+else
+    CHROMIUM=$CHROMIUM node tests/web/e2e.mjs "$OUT" "$DEMO_DB" "$OUT/demo-report.html" "$SYNTH_DB" \
+        "$OUT/synth-report.html" >"$OUT/e2e.log" 2>&1
+    cat "$OUT/e2e.log"
+    count "$OUT/e2e.log"
+    echo "screenshots: $OUT/*.png"
+fi
+echo "web: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,689 @@
+/* stoat's front end: the same views for the offline report and the live
+ * dashboard. Why it is built this way:
+ * - One data-source interface with two implementations: "live" asks the JSON
+ *   API, "report" answers the same questions from the data inlined in the
+ *   page. Views never know which one they talk to.
+ * - The DOM is built with textContent and attributes only (the h() helper),
+ *   never from HTML strings, so nothing read from logs can become markup.
+ * - Long lists are paged (100 rows) and the report's filters run over plain
+ *   arrays, so 100,000 alerts stay responsive without a framework.
+ * - No dependencies, no network in the report: everything is in this file. */
+(function () {
+  'use strict';
+
+  var MODE = document.documentElement.getAttribute('data-mode') === 'live' ? 'live' : 'report';
+  var LEVELS = ['none', 'informational', 'low', 'medium', 'high', 'critical'];
+  var STATES = ['new', 'acknowledged', 'false-positive', 'closed'];
+  var TACTICS = ['reconnaissance', 'resource-development', 'initial-access', 'execution', 'persistence',
+    'privilege-escalation', 'defense-evasion', 'credential-access', 'discovery', 'lateral-movement',
+    'collection', 'command-and-control', 'exfiltration', 'impact'];
+  var PAGE = 100;
+  var app = document.getElementById('app');
+
+  /* ------------------------------------------------------------ helpers */
+
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      for (var k in attrs) {
+        if (!Object.prototype.hasOwnProperty.call(attrs, k) || attrs[k] == null || attrs[k] === false) continue;
+        if (k === 'class') el.className = attrs[k];
+        else if (k === 'text') el.textContent = attrs[k];
+        else if (k.slice(0, 2) === 'on') el.addEventListener(k.slice(2), attrs[k]);
+        else el.setAttribute(k, attrs[k] === true ? '' : String(attrs[k]));
+      }
+    }
+    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
+    return el;
+  }
+  function add(el, c) {
+    if (c == null || c === false) return;
+    if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); return; }
+    el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+  function lvl(l) { return h('span', { class: 'lvl lvl-' + (l | 0), text: LEVELS[l | 0] || '?' }); }
+  function stateTag(s) { return h('span', { class: 'state state-' + (s | 0), text: STATES[s | 0] || '?' }); }
+  function fmtTime(ns) {
+    if (!ns) return '–';
+    var d = new Date(Math.floor(ns / 1e6));
+    return d.toISOString().replace('T', ' ').slice(0, 19);
+  }
+  function fmtNum(n) { return (n || 0).toLocaleString('en-US'); }
+  function base(p) { if (!p) return ''; var i = Math.max(p.lastIndexOf('\\'), p.lastIndexOf('/')); return i >= 0 ? p.slice(i + 1) : p; }
+  function link(href, text, cls) { return h('a', { href: href, class: cls, text: text }); }
+  function qs(obj) {
+    var parts = [];
+    Object.keys(obj).forEach(function (k) { if (obj[k] !== '' && obj[k] != null) parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(obj[k])); });
+    return parts.join('&');
+  }
+  function parseHash() {
+    var hs = location.hash.replace(/^#\/?/, '');
+    var qi = hs.indexOf('?');
+    var path = qi >= 0 ? hs.slice(0, qi) : hs;
+    var q = {};
+    if (qi >= 0) hs.slice(qi + 1).split('&').forEach(function (kv) {
+      if (!kv) return;
+      var i = kv.indexOf('=');
+      try { q[decodeURIComponent(i >= 0 ? kv.slice(0, i) : kv)] = decodeURIComponent(i >= 0 ? kv.slice(i + 1) : ''); } catch (e) { /* a bad escape: ignored */ }
+    });
+    return { parts: path.split('/').filter(Boolean), q: q };
+  }
+  function tacticOrder(t) { var i = TACTICS.indexOf(t); return i < 0 ? 99 : i; }
+
+  /* ------------------------------------------------------------ live source */
+
+  var csrf = (document.querySelector('meta[name="stoat-csrf"]') || {}).content || '';
+  function api(path) {
+    return fetch(path, { headers: { 'Accept': 'application/json' }, credentials: 'same-origin' }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (!r.ok) throw new Error(j.error || ('HTTP ' + r.status));
+        return j;
+      });
+    });
+  }
+  function filterQuery(f) {
+    return qs({ host: f.host, rule: f.rule, tactic: f.tactic, technique: f.technique, q: f.q, level: f.level,
+      state: f.state, incident: f.incident, cursor: f.cursor, limit: f.limit });
+  }
+  var live = {
+    overview: function () { return api('/api/overview'); },
+    alerts: function (f) { return api('/api/alerts?' + filterQuery(f)); },
+    alert: function (id) { return api('/api/alerts/' + encodeURIComponent(id)); },
+    incidents: function (f) { return api('/api/incidents?' + filterQuery(f)); },
+    incident: function (id) { return api('/api/incidents/' + encodeURIComponent(id)); },
+    hosts: function () { return api('/api/hosts'); },
+    rules: function () { return api('/api/rules'); },
+    version: function () { return api('/api/version'); },
+    setTriage: function (kind, id, state, note, who) {
+      return fetch('/api/triage', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-Stoat-CSRF': csrf },
+        body: JSON.stringify({ kind: kind, id: id, state: STATES[state], note: note, who: who })
+      }).then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.error || r.status); return j; }); });
+    }
+  };
+
+  /* ------------------------------------------------------------ report source */
+
+  function reportSource(D) {
+    var rules = {}, events = null, procs = D.procs || {};
+    function eventOf(id) {
+      if (!events) events = unpack('stoat-events').then(function (t) { return t ? JSON.parse(t) : {}; });
+      return events.then(function (all) { return all[id]; });
+    }
+    (D.rules || []).forEach(function (r) { rules[r.id] = r; });
+    var storeKey = 'stoat-report:' + (D.meta && D.meta.id || 'x');
+    var saved = {};
+    try { saved = JSON.parse(localStorage.getItem(storeKey) || '{}') || {}; } catch (e) { saved = {}; }
+    var alerts = D.alerts.map(function (a) {
+      var p = a[12] != null && procs[a[12]] || [];
+      return { id: a[0], ns: a[1], ts: a[2], host: D.hosts[a[3]], level: a[4], rule: a[5], title: (rules[a[5]] || {}).title,
+        image: a[6] != null ? a[6] : p[1], cmd: a[7] != null ? a[7] : p[2], user: a[8] != null ? a[8] : p[3],
+        state: a[9], logon: a[10], run: a[11], proc: a[12], ev: a[13] };
+    });
+    alerts.sort(function (x, y) { return y.ns - x.ns || y.id - x.id; });
+    var byId = {};
+    alerts.forEach(function (a) { byId[a.id] = a; });
+    var incidents = D.incidents || [];
+    var incOfAlert = {};
+    incidents.forEach(function (i) { (i.alerts || []).forEach(function (id) { (incOfAlert[id] = incOfAlert[id] || []).push(i.id); }); });
+    var triage = D.triage || {};
+    function history(key) {
+      var mine = (saved[key] || []).slice().reverse();
+      return mine.concat(triage[key] || []);
+    }
+    Object.keys(saved).forEach(function (key) {
+      var last = saved[key][saved[key].length - 1];
+      if (!last) return;
+      var id = +key.slice(2);
+      if (key[0] === 'a' && byId[id]) byId[id].state = last.state;
+      if (key[0] === 'i') incidents.forEach(function (i) { if (i.id === id) i.state = last.state; });
+    });
+    var lowered = null;
+    function text(a) {
+      if (!lowered) lowered = {};
+      var t = lowered[a.id];
+      if (t === undefined) {
+        var r = rules[a.rule] || {};
+        t = lowered[a.id] = [a.title, a.host, a.image, a.cmd, a.user, (r.techniques || []).join(' ')].join(' ').toLowerCase();
+      }
+      return t;
+    }
+    function ruleMatch(a, f) {
+      var r = rules[a.rule] || {};
+      if (f.rule && String(a.rule) !== String(f.rule) && r.uid !== f.rule && r.title !== f.rule) return false;
+      if (f.tactic && (r.tactics || []).indexOf(f.tactic) < 0) return false;
+      if (f.technique && !(r.techniques || []).some(function (t) { return t === f.technique || t.indexOf(f.technique + '.') === 0; })) return false;
+      return true;
+    }
+    function matches(f) {
+      var words = (f.q || '').toLowerCase().split(/\s+/).filter(Boolean);
+      var inc = f.incident ? {} : null;
+      if (inc) incidents.forEach(function (i) { if (String(i.id) === String(f.incident)) (i.alerts || []).forEach(function (id) { inc[id] = 1; }); });
+      var minL = +f.level || 0, st = f.state === '' || f.state == null ? -1 : STATES.indexOf(f.state);
+      return alerts.filter(function (a) {
+        if (f.host && a.host !== f.host) return false;
+        if (minL && a.level < minL) return false;
+        if (st >= 0 && a.state !== st) return false;
+        if (inc && !inc[a.id]) return false;
+        if ((f.rule || f.tactic || f.technique) && !ruleMatch(a, f)) return false;
+        if (words.length) { var t = text(a); for (var i = 0; i < words.length; i++) if (t.indexOf(words[i]) < 0) return false; }
+        return true;
+      });
+    }
+    function chain(pid) {
+      var out = [], seen = {};
+      while (pid && procs[pid] && !seen[pid] && out.length < 64) {
+        seen[pid] = 1;
+        out.push(procNode(pid));
+        pid = procs[pid][0];
+      }
+      return out;
+    }
+    function procNode(id) {
+      var p = procs[id];
+      return { id: +id, parent: p[0], image: p[1], cmd: p[2], user: p[3], pid: p[4], start: p[5], guid: p[6] };
+    }
+    function counts() {
+      var hosts = {}, rc = {}, hours = {}, attack = {};
+      alerts.forEach(function (a) {
+        var x = hosts[a.host] || (hosts[a.host] = { host: a.host, n: 0, max: 0, levels: [0, 0, 0, 0, 0, 0], first: 0, last: 0, incidents: 0, open: 0 });
+        x.n++; x.levels[a.level]++; if (a.level > x.max) x.max = a.level;
+        if (a.ns && (!x.first || a.ns < x.first)) x.first = a.ns;
+        if (a.ns > x.last) x.last = a.ns;
+        var y = rc[a.rule] || (rc[a.rule] = { n: 0, hostset: {}, rule: rules[a.rule] || { id: a.rule, title: a.title, level: a.level } });
+        y.n++; y.hostset[a.host] = 1;
+        if (a.ns > 0) { var hr = Math.floor(a.ns / 3.6e12), k = hr + ':' + a.level; hours[k] = (hours[k] || 0) + 1; }
+      });
+      incidents.forEach(function (i) { var x = hosts[i.host]; if (x) { x.incidents++; if (!i.state) x.open++; } });
+      var hl = Object.keys(hosts).map(function (k) { return hosts[k]; }).sort(function (a, b) { return b.max - a.max || b.n - a.n; });
+      var rl = Object.keys(rc).map(function (k) { var y = rc[k]; return { n: y.n, hosts: Object.keys(y.hostset).length, rule: y.rule }; })
+        .sort(function (a, b) { return b.n - a.n; });
+      rl.forEach(function (y) {
+        var r = y.rule;
+        (r.tactics || []).forEach(function (t) {
+          var techs = (r.techniques || []).length ? r.techniques : [null];
+          techs.forEach(function (q) { var k = t + '|' + q; var z = attack[k] || (attack[k] = [t, q, 0, 0]); z[2] += y.n; z[3] = Math.max(z[3], r.level || 0); });
+        });
+      });
+      var hl2 = Object.keys(hours).map(function (k) { var p = k.split(':'); return [+p[0], +p[1], hours[k]]; }).sort(function (a, b) { return a[0] - b[0]; });
+      return { hosts: hl, rules: rl, hours: hl2, attack: Object.keys(attack).map(function (k) { return attack[k]; }) };
+    }
+    var cached = null;
+    function incList(f) {
+      var minL = +f.level || 0, st = f.state === '' || f.state == null ? -1 : STATES.indexOf(f.state), q = (f.q || '').toLowerCase();
+      return incidents.filter(function (i) {
+        if (f.host && i.host !== f.host) return false;
+        if (minL && i.level < minL) return false;
+        if (st >= 0 && i.state !== st) return false;
+        if (f.tactic && (i.tactics || []).indexOf(f.tactic) < 0) return false;
+        if (q && (i.title + ' ' + i.host).toLowerCase().indexOf(q) < 0) return false;
+        return true;
+      }).sort(function (a, b) { return (!!b.state === false) - (!!a.state === false) || b.level - a.level || b.score - a.score || b.last - a.last; });
+    }
+    function incItem(i) {
+      var o = {}; for (var k in i) if (k !== 'alerts') o[k] = i[k];
+      return o;
+    }
+    function resolve(v) { return Promise.resolve(v); }
+    return {
+      overview: function () {
+        cached = cached || counts();
+        var open = incidents.filter(function (i) { return !i.state; }).length;
+        return resolve({ hosts: cached.hosts, rules: cached.rules.slice(0, 50), hours: cached.hours, attack: cached.attack,
+          incidents: incList({}).slice(0, 20).map(incItem), total: alerts.length, nincidents: incidents.length, open: open,
+          runs: (D.meta.runs || []).length });
+      },
+      alerts: function (f) {
+        var list = matches(f), off = +f.cursor || 0;
+        var page = list.slice(off, off + PAGE);
+        return resolve({ alerts: page, next: off + PAGE < list.length ? String(off + PAGE) : null, total: list.length, more: false });
+      },
+      alert: function (id) {
+        var a = byId[id];
+        if (!a) return Promise.reject(new Error('no alert ' + id));
+        return eventOf(a.ev).then(function (e) {
+          e = e || [];
+          return { alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc),
+            event: { file: e[0], format: e[1], record: e[2], line: e[3], offset: e[4], channel: e[5], event_id: e[6], fields: e[7] || {} },
+            incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) };
+        });
+      },
+      incidents: function (f) { var l = incList(f); return resolve({ incidents: l.map(incItem), total: l.length }); },
+      incident: function (id) {
+        var inc = incidents.filter(function (i) { return String(i.id) === String(id); })[0];
+        if (!inc) return Promise.reject(new Error('no incident ' + id));
+        var al = (inc.alerts || []).map(function (x) { return byId[x]; }).filter(Boolean).sort(function (a, b) { return a.ns - b.ns || a.id - b.id; });
+        var nodes = {};
+        al.forEach(function (a) { chain(a.proc).forEach(function (n) { nodes[n.id] = n; }); });
+        var tree = Object.keys(nodes).map(function (k) { return nodes[k]; }).sort(function (a, b) { return (a.start || 0) - (b.start || 0) || a.id - b.id; });
+        return resolve({ incident: incItem(inc), alerts: al, tree: tree, triage: history('i:' + inc.id) });
+      },
+      hosts: function () { cached = cached || counts(); return resolve({ hosts: cached.hosts }); },
+      rules: function () { cached = cached || counts(); return resolve({ rules: cached.rules }); },
+      setTriage: function (kind, id, state, note, who) {
+        var key = (kind === 'incident' ? 'i:' : 'a:') + id;
+        (saved[key] = saved[key] || []).push({ state: state, note: note || null, who: who || null, at: Date.now() * 1e6 });
+        try { localStorage.setItem(storeKey, JSON.stringify(saved)); } catch (e) { return Promise.reject(new Error('the browser refused to save: ' + e.message)); }
+        if (kind === 'incident') incidents.forEach(function (i) { if (String(i.id) === String(id)) i.state = state; });
+        else if (byId[id]) byId[id].state = state;
+        return resolve({ ok: true });
+      }
+    };
+  }
+
+  /* The report's data: JSON, or (as stoat report writes it) base64 of
+     gzip, undone by the browser's own DecompressionStream. */
+  function unpack(id) {
+    var text = (document.getElementById(id) || {}).textContent || '';
+    if (!text || text.charAt(0) === '{') return Promise.resolve(text);
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text();
+  }
+
+  var src = live, meta = {};
+
+  /* ------------------------------------------------------------ common UI */
+
+  function section(title) { var p = h('section', { class: 'panel' }); if (title) p.appendChild(h('h2', { text: title })); for (var i = 1; i < arguments.length; i++) add(p, arguments[i]); return p; }
+  function fail(e) { clear(app).appendChild(h('p', { class: 'err', text: String(e && e.message || e) })); }
+  function chainEl(tactics) {
+    var t = (tactics || []).slice().sort(function (a, b) { return tacticOrder(a) - tacticOrder(b); });
+    var out = h('div', { class: 'chain' });
+    t.forEach(function (x, i) { if (i) out.appendChild(h('i', { text: '→' })); out.appendChild(h('span', { text: x.replace(/-/g, ' ') })); });
+    return out;
+  }
+  function incidentCard(i) {
+    return h('div', { class: 'inc', 'data-incident': i.id, onclick: function () { location.hash = '#/incident/' + i.id; } },
+      h('div', { class: 'stripe bar-' + i.level }),
+      h('div', { class: 'title' }, lvl(i.level), ' ', link('#/incident/' + i.id, i.title || ('Incident ' + i.id)), ' ', stateTag(i.state)),
+      h('div', { class: 'score', text: Math.round(i.score || 0) }, h('small', { text: 'score' })),
+      h('div', { class: 'meta' }, h('b', { text: i.host }), i.logon ? ' · logon ' + i.logon : '', ' · ', fmtTime(i.first), ' → ', fmtTime(i.last),
+        ' · ', fmtNum(i.n), ' alerts', chainEl(i.tactics)));
+  }
+  function levelBar(levels, total) {
+    var bar = h('div', { class: 'hbar', title: levels.map(function (n, l) { return n ? LEVELS[l] + ': ' + n : ''; }).filter(Boolean).join(', ') });
+    for (var l = 5; l >= 0; l--) if (levels[l]) bar.appendChild(h('div', { class: 'bar-' + l, style: 'width:' + (100 * levels[l] / Math.max(1, total)).toFixed(2) + '%' }));
+    return bar;
+  }
+
+  function chart(hours) {
+    var wrap = h('div', { class: 'chart' });
+    if (!hours.length) { wrap.appendChild(h('p', { class: 'muted', text: 'No timed alerts.' })); return wrap; }
+    var h0 = hours[0][0], h1 = hours[hours.length - 1][0], span = h1 - h0 + 1;
+    var per = Math.max(1, Math.ceil(span / 96)), nb = Math.ceil(span / per), bins = [];
+    for (var i = 0; i < nb; i++) bins.push([0, 0, 0, 0, 0, 0]);
+    hours.forEach(function (x) { bins[Math.floor((x[0] - h0) / per)][x[1]] += x[2]; });
+    var max = 1; bins.forEach(function (b) { var s = b.reduce(function (p, c) { return p + c; }, 0); if (s > max) max = s; });
+    var NS = 'http://www.w3.org/2000/svg', W = 1000, H = 180, top = 8, bot = 22, left = 40;
+    var svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H); svg.setAttribute('preserveAspectRatio', 'none');
+    svg.setAttribute('role', 'img'); svg.setAttribute('aria-label', 'Alerts by level over time');
+    var bw = (W - left) / nb;
+    function t(x, y, s, anchor) { var e = document.createElementNS(NS, 'text'); e.setAttribute('x', x); e.setAttribute('y', y); e.setAttribute('class', 'axis'); if (anchor) e.setAttribute('text-anchor', anchor); e.textContent = s; svg.appendChild(e); }
+    t(left - 6, top + 8, fmtNum(max), 'end'); t(left - 6, H - bot, '0', 'end');
+    bins.forEach(function (b, i) {
+      var y = H - bot;
+      for (var l = 0; l <= 5; l++) {
+        if (!b[l]) continue;
+        var hh = (H - bot - top) * b[l] / max;
+        var r = document.createElementNS(NS, 'rect');
+        r.setAttribute('x', (left + i * bw + 0.5).toFixed(1)); r.setAttribute('width', Math.max(1, bw - 1).toFixed(1));
+        r.setAttribute('y', (y - hh).toFixed(1)); r.setAttribute('height', hh.toFixed(1)); r.setAttribute('class', 'bar-' + l);
+        var tt = document.createElementNS(NS, 'title'); tt.textContent = fmtTime((h0 + i * per) * 3.6e12) + ' UTC: ' + b[l] + ' ' + LEVELS[l];
+        r.appendChild(tt); svg.appendChild(r); y -= hh;
+      }
+    });
+    var ticks = Math.min(6, nb);
+    for (var k = 0; k < ticks; k++) { var bi = Math.floor(k * nb / ticks); t(left + bi * bw, H - 6, fmtTime((h0 + bi * per) * 3.6e12).slice(5, 16), 'start'); }
+    wrap.appendChild(svg);
+    var lg = h('div', { class: 'legend' });
+    [5, 4, 3, 2, 1].forEach(function (l) { lg.appendChild(h('span', { style: '--c: var(--' + ['none', 'info', 'low', 'med', 'high', 'crit'][l] + ')', text: LEVELS[l] })); });
+    lg.appendChild(h('span', { class: 'muted', style: '--c: transparent', text: (per === 1 ? 'one bar per hour' : 'one bar per ' + per + ' hours') + ', UTC' }));
+    wrap.appendChild(lg);
+    return wrap;
+  }
+
+  function matrix(attack) {
+    var by = {}, max = 1;
+    attack.forEach(function (x) { (by[x[0]] = by[x[0]] || []).push(x); if (x[2] > max) max = x[2]; });
+    var m = h('div', { class: 'matrix', id: 'attack-matrix' });
+    var tactics = TACTICS.slice();
+    Object.keys(by).forEach(function (t) { if (tactics.indexOf(t) < 0) tactics.push(t); });
+    tactics.forEach(function (t) {
+      var col = h('div', { class: 'col' }, h('div', { class: 'tac', text: t.replace(/-/g, ' ') }));
+      var cells = (by[t] || []).sort(function (a, b) { return b[2] - a[2]; });
+      if (!cells.length) col.appendChild(h('div', { class: 'empty', text: '—' }));
+      cells.forEach(function (c) {
+        var a = 0.12 + 0.78 * Math.log(1 + c[2]) / Math.log(1 + max);
+        var rgb = c[3] >= 5 ? '155,28,28' : c[3] >= 4 ? '209,67,47' : c[3] >= 3 ? '217,138,0' : '43,138,158';
+        var href = '#/alerts?' + qs(c[1] ? { technique: c[1] } : { tactic: t });
+        col.appendChild(h('a', { class: 'cell', href: href, style: 'background: rgba(' + rgb + ',' + a.toFixed(2) + ');' + (a > 0.55 ? 'color:#fff' : ''),
+          title: fmtNum(c[2]) + ' alerts' }, c[1] || '(tactic only)', h('b', { text: fmtNum(c[2]) })));
+      });
+      m.appendChild(col);
+    });
+    return m;
+  }
+
+  /* ------------------------------------------------------------ triage */
+
+  var who = '';
+  try { who = localStorage.getItem('stoat-who') || ''; } catch (e) { who = ''; }
+  function triagePanel(kind, id, state, hist, after) {
+    var sel = h('select', { id: 'triage-state', 'aria-label': 'Triage state' });
+    STATES.forEach(function (s, i) { sel.appendChild(h('option', { value: i, text: s, selected: i === state })); });
+    var note = h('textarea', { id: 'triage-note', placeholder: 'What did you check? (kept with the state)', maxlength: 4000 });
+    var whoIn = h('input', { id: 'triage-who', placeholder: 'Your name', value: who, maxlength: 100 });
+    var msg = h('span', { class: 'muted', id: 'triage-msg' });
+    var btn = h('button', { class: 'primary', id: 'triage-save', text: 'Save', onclick: function () {
+      btn.disabled = true; msg.textContent = 'Saving…';
+      who = whoIn.value.trim();
+      try { localStorage.setItem('stoat-who', who); } catch (e) { /* private mode */ }
+      src.setTriage(kind, id, +sel.value, note.value.trim(), who).then(function () {
+        msg.textContent = 'Saved.'; btn.disabled = false; after();
+      }, function (e) { msg.textContent = 'Not saved: ' + e.message; btn.disabled = false; });
+    } });
+    var list = h('ul', { class: 'hist' });
+    (hist || []).forEach(function (t) {
+      list.appendChild(h('li', null, stateTag(t.state), ' ', t.who || 'someone', ', ', fmtTime(t.at), t.note ? ' — ' + t.note : ''));
+    });
+    return section('Triage',
+      h('div', { class: 'triage' }, h('span', null, 'State: ', h('b', { class: 'triage-current', text: STATES[state] })), sel, whoIn, btn, msg), note,
+      MODE === 'report' ? h('p', { class: 'muted', text: 'In a report file the triage is kept in this browser only.' }) : null,
+      hist && hist.length ? list : null);
+  }
+
+  /* ------------------------------------------------------------ process trees */
+
+  function ptree(nodes, alerts) {
+    if (!nodes || !nodes.length) return h('p', { class: 'muted', id: 'ptree-none', text: 'No process ancestry was recorded for this.' });
+    var byId = {}, kids = {}, roots = [], hits = {};
+    nodes.forEach(function (n) { byId[n.id] = n; });
+    (alerts || []).forEach(function (a) { if (a.proc) (hits[a.proc] = hits[a.proc] || []).push(a); });
+    nodes.forEach(function (n) { if (n.parent && byId[n.parent] && n.parent !== n.id) (kids[n.parent] = kids[n.parent] || []).push(n); else roots.push(n); });
+    var seen = {};
+    function item(n, depth) {
+      if (seen[n.id] || depth > 64) return null;
+      seen[n.id] = 1;
+      var hl = hits[n.id] || [], maxL = 0;
+      hl.forEach(function (a) { if (a.level > maxL) maxL = a.level; });
+      var box = h('div', { class: 'pnode' + (hl.length ? ' hit l' + maxL : ''), 'data-proc': n.id },
+        h('span', { class: 'img', text: base(n.image) || '(unknown image)', title: n.image || '' }),
+        n.pid != null ? h('span', { class: 'pid', text: 'pid ' + n.pid }) : null,
+        n.user ? h('span', { class: 'usr', text: n.user }) : null,
+        n.cmd ? h('div', { class: 'cl', text: n.cmd }) : null,
+        hl.length ? h('div', { class: 'hits' }, hl.map(function (a) { return [lvl(a.level), ' ', link('#/alert/' + a.id, a.title)]; })) : null);
+      var li = h('li', null, box);
+      var ch = (kids[n.id] || []).sort(function (a, b) { return (a.start || 0) - (b.start || 0) || a.id - b.id; });
+      if (ch.length) { var ul = h('ul'); ch.forEach(function (c) { var x = item(c, depth + 1); if (x) ul.appendChild(x); }); li.appendChild(ul); }
+      return li;
+    }
+    var top = h('ul', { class: 'ptree', id: 'ptree' });
+    roots.forEach(function (r) { var x = item(r, 0); if (x) top.appendChild(x); });
+    return top;
+  }
+
+  /* Without recorded ancestry, the event itself often names the process and
+     its parent (Sysmon, 4688): a two-level tree is better than none. */
+  function treeFromFields(f, a) {
+    function one(k) { var v = f[k]; return Array.isArray(v) ? String(v[0]) : v == null ? null : String(v); }
+    var img = one('Image') || one('NewProcessName') || one('exe');
+    if (!img) return [];
+    var nodes = [], parent = one('ParentImage') || one('ParentProcessName');
+    if (parent) nodes.push({ id: -2, parent: null, image: parent, cmd: one('ParentCommandLine'), user: one('ParentUser'), pid: one('ParentProcessId') });
+    nodes.push({ id: -1, parent: parent ? -2 : null, image: img, cmd: one('CommandLine') || one('proctitle'), user: one('User') || one('SubjectUserName'), pid: one('ProcessId') });
+    a.proc = -1;
+    return nodes;
+  }
+
+  /* ------------------------------------------------------------ views */
+
+  var views = {};
+  var current = null;
+
+  views.overview = function () {
+    return src.overview().then(function (o) {
+      var lv = [0, 0, 0, 0, 0, 0];
+      o.hosts.forEach(function (x) { x.levels.forEach(function (n, l) { lv[l] += n; }); });
+      var root = h('div');
+      root.appendChild(h('div', { class: 'cards' },
+        h('div', { class: 'card' }, h('div', { class: 'v', id: 'total-alerts', text: fmtNum(o.total) }), h('div', { class: 'k', text: 'alerts' })),
+        h('div', { class: 'card crit' }, h('div', { class: 'v', text: fmtNum(lv[5]) }), h('div', { class: 'k', text: 'critical' })),
+        h('div', { class: 'card high' }, h('div', { class: 'v', text: fmtNum(lv[4]) }), h('div', { class: 'k', text: 'high' })),
+        h('div', { class: 'card' }, h('div', { class: 'v', text: fmtNum(o.open) + ' / ' + fmtNum(o.nincidents) }), h('div', { class: 'k', text: 'incidents open' })),
+        h('div', { class: 'card' }, h('div', { class: 'v', text: fmtNum(o.hosts.length) }), h('div', { class: 'k', text: 'hosts with alerts' }))));
+      var inc = section('Incidents');
+      if (!o.incidents.length) inc.appendChild(h('p', { class: 'muted', text: 'No incidents: no chain of alerts was joined into a story.' }));
+      o.incidents.forEach(function (i) { inc.appendChild(incidentCard(i)); });
+      if (o.nincidents > o.incidents.length) inc.appendChild(link('#/incidents', 'All ' + fmtNum(o.nincidents) + ' incidents →'));
+      root.appendChild(inc);
+      root.appendChild(section('Alerts by level over time', chart(o.hours)));
+      var ht = h('table', null, h('tr', null, h('th', { text: 'Host' }), h('th', { text: 'Worst' }), h('th', { text: 'Levels' }), h('th', { class: 'num', text: 'Alerts' }), h('th', { class: 'num', text: 'Incidents' })));
+      o.hosts.slice(0, 12).forEach(function (x) {
+        ht.appendChild(h('tr', { class: 'click', onclick: function () { location.hash = '#/alerts?' + qs({ host: x.host }); } },
+          h('td', null, link('#/alerts?' + qs({ host: x.host }), x.host)), h('td', null, lvl(x.max)), h('td', null, levelBar(x.levels, x.n)),
+          h('td', { class: 'n', text: fmtNum(x.n) }), h('td', { class: 'n', text: x.open ? x.open + ' open' : fmtNum(x.incidents) })));
+      });
+      var rt = h('table', null, h('tr', null, h('th', { text: 'Rule' }), h('th', { text: 'Level' }), h('th', { class: 'num', text: 'Hosts' }), h('th', { class: 'num', text: 'Alerts' })));
+      o.rules.slice(0, 12).forEach(function (y) {
+        rt.appendChild(h('tr', { class: 'click', onclick: function () { location.hash = '#/alerts?' + qs({ rule: y.rule.id }); } },
+          h('td', null, link('#/alerts?' + qs({ rule: y.rule.id }), y.rule.title)), h('td', null, lvl(y.rule.level)),
+          h('td', { class: 'n', text: fmtNum(y.hosts) }), h('td', { class: 'n', text: fmtNum(y.n) })));
+      });
+      root.appendChild(h('div', { class: 'grid2' }, section('Hosts on fire', ht), section('Top rules', rt)));
+      root.appendChild(h('div', { style: 'height:16px' }));
+      root.appendChild(section('ATT&CK techniques seen', matrix(o.attack)));
+      return root;
+    });
+  };
+
+  function hostOptions(sel, chosen) {
+    return src.hosts().then(function (r) {
+      sel.appendChild(h('option', { value: '', text: 'All hosts' }));
+      r.hosts.forEach(function (x) { sel.appendChild(h('option', { value: x.host, text: x.host + ' (' + fmtNum(x.n) + ')', selected: x.host === chosen })); });
+    });
+  }
+  function filterBar(q, route, withRuleFilters) {
+    function go(k, v) { var n = {}; for (var x in q) if (x !== 'cursor' && x !== 'page') n[x] = q[x]; n[k] = v; location.hash = '#/' + route + '?' + qs(n); }
+    var host = h('select', { id: 'f-host', 'aria-label': 'Host', onchange: function () { go('host', host.value); } });
+    var level = h('select', { id: 'f-level', 'aria-label': 'Lowest level', onchange: function () { go('level', level.value); } });
+    level.appendChild(h('option', { value: '', text: 'Any level' }));
+    [5, 4, 3, 2, 1].forEach(function (l) { level.appendChild(h('option', { value: l, text: LEVELS[l] + (l < 5 ? ' and above' : ''), selected: String(l) === q.level })); });
+    var state = h('select', { id: 'f-state', 'aria-label': 'Triage state', onchange: function () { go('state', state.value); } });
+    state.appendChild(h('option', { value: '', text: 'Any state' }));
+    STATES.forEach(function (s) { state.appendChild(h('option', { value: s, text: s, selected: s === q.state })); });
+    var tactic = h('select', { id: 'f-tactic', 'aria-label': 'Tactic', onchange: function () { go('tactic', tactic.value); } });
+    tactic.appendChild(h('option', { value: '', text: 'Any tactic' }));
+    TACTICS.forEach(function (t) { tactic.appendChild(h('option', { value: t, text: t.replace(/-/g, ' '), selected: t === q.tactic })); });
+    var text = h('input', { id: 'f-q', type: 'search', placeholder: 'Search…', value: q.q || '' });
+    var timer = null;
+    text.addEventListener('input', function () { clearTimeout(timer); timer = setTimeout(function () { go('q', text.value); }, 350); });
+    var bar = h('div', { class: 'filters' }, host, level, tactic, state, text,
+      withRuleFilters && q.rule ? h('span', { class: 'chain' }, h('span', { text: 'rule ' + q.rule })) : null,
+      withRuleFilters && q.technique ? h('span', { class: 'chain' }, h('span', { text: q.technique })) : null,
+      withRuleFilters && q.incident ? h('span', { class: 'chain' }, h('span', { text: 'incident ' + q.incident })) : null,
+      h('button', { text: 'Clear', onclick: function () { location.hash = '#/' + route; } }));
+    return hostOptions(host, q.host || '').then(function () { return bar; });
+  }
+
+  views.incidents = function (p, q) {
+    return Promise.all([filterBar(q, 'incidents', false), src.incidents(q)]).then(function (r) {
+      var root = section('Incidents', r[0]);
+      root.appendChild(h('p', { class: 'muted', id: 'inc-count', text: fmtNum(r[1].total) + ' incident' + (r[1].total === 1 ? '' : 's') }));
+      r[1].incidents.forEach(function (i) { root.appendChild(incidentCard(i)); });
+      return root;
+    });
+  };
+
+  views.incident = function (p) {
+    var id = p[1];
+    return src.incident(id).then(function (d) {
+      var i = d.incident, root = h('div', { id: 'incident-view', 'data-id': i.id });
+      root.appendChild(section(null,
+        h('div', { class: 'head' }, lvl(i.level), h('h1', { text: i.title || ('Incident ' + i.id) }), stateTag(i.state),
+          h('span', { class: 'muted', text: 'score ' + Math.round(i.score) + ' / 100' })),
+        h('div', { class: 'muted' }, 'Host ', link('#/alerts?' + qs({ host: i.host }), i.host), i.logon ? ', logon session ' + i.logon : '',
+          ' · ', fmtTime(i.first), ' → ', fmtTime(i.last), ' UTC · ', fmtNum(i.n), ' alerts'),
+        chainEl(i.tactics)));
+      root.appendChild(triagePanel('incident', i.id, i.state, d.triage, function () { render(); }));
+      var tl = h('ol', { class: 'timeline', id: 'incident-timeline' });
+      d.alerts.forEach(function (a) {
+        tl.appendChild(h('li', { class: 'l' + a.level, onclick: function () { location.hash = '#/alert/' + a.id; } },
+          h('div', { class: 'when', text: fmtTime(a.ns) + ' · ' + LEVELS[a.level] }),
+          h('div', { class: 'what', text: a.title }),
+          a.cmd || a.image ? h('div', { class: 'mono muted', text: a.cmd || a.image }) : null));
+      });
+      root.appendChild(h('div', { class: 'grid2' }, section('The chain, in time', tl), section('Process tree', ptree(d.tree, d.alerts))));
+      return root;
+    });
+  };
+
+  views.alerts = function (p, q) {
+    return Promise.all([filterBar(q, 'alerts', true), src.alerts(q)]).then(function (r) {
+      var res = r[1], root = section('Alerts', r[0]);
+      root.appendChild(h('p', { class: 'muted', id: 'alert-count', text: fmtNum(res.total) + (res.more ? '+' : '') + ' alert' + (res.total === 1 && !res.more ? '' : 's') +
+        (res.order === 'stored' ? ' · many matches: newest stored first' : '') }));
+      if (res.partial) root.appendChild(h('p', { class: 'banner', text: 'Few alerts match and the search stopped early: narrow it with a host, a rule or a level to see them all.' }));
+      var t = h('table', { id: 'alerts-table' }, h('tr', null, h('th', { text: 'Time (UTC)' }), h('th', { text: 'Level' }), h('th', { text: 'Host' }), h('th', { text: 'Rule' }), h('th', { text: 'Process / command line' }), h('th', { text: 'State' })));
+      res.alerts.forEach(function (a) {
+        t.appendChild(h('tr', { class: 'click', 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },
+          h('td', { class: 't', text: fmtTime(a.ns) }), h('td', null, lvl(a.level)), h('td', { text: a.host }),
+          h('td', null, link('#/alert/' + a.id, a.title)), h('td', { class: 'cmd', title: a.cmd || a.image || '', text: a.cmd || a.image || '' }),
+          h('td', null, stateTag(a.state))));
+      });
+      root.appendChild(t);
+      var pager = h('div', { class: 'pager' });
+      if (q.cursor) pager.appendChild(h('button', { text: '← First page', onclick: function () { var n = {}; for (var k in q) if (k !== 'cursor') n[k] = q[k]; location.hash = '#/alerts?' + qs(n); } }));
+      if (res.next) pager.appendChild(h('button', { id: 'next-page', text: 'Older →', onclick: function () { var n = {}; for (var k in q) n[k] = q[k]; n.cursor = res.next; location.hash = '#/alerts?' + qs(n); } }));
+      root.appendChild(pager);
+      return root;
+    });
+  };
+
+  views.alert = function (p) {
+    return src.alert(p[1]).then(function (d) {
+      var a = d.alert, r = d.rule || {}, root = h('div', { id: 'alert-view', 'data-id': a.id });
+      root.appendChild(section(null,
+        h('div', { class: 'head' }, lvl(a.level), h('h1', { text: a.title }), stateTag(a.state)),
+        h('div', { class: 'muted' }, fmtTime(a.ns), ' UTC on ', link('#/alerts?' + qs({ host: a.host }), a.host), a.logon ? ' · logon ' + a.logon : '',
+          d.incidents.length ? [' · part of ', d.incidents.map(function (i, k) { return [k ? ', ' : '', link('#/incident/' + i, 'incident ' + i)]; })] : ''),
+        chainEl(r.tactics),
+        r.techniques && r.techniques.length ? h('div', { class: 'chain' }, r.techniques.map(function (t) { return h('a', { href: '#/alerts?' + qs({ technique: t }), text: t }); })) : null,
+        r.description ? h('p', { text: r.description }) : null));
+      root.appendChild(triagePanel('alert', a.id, a.state, d.triage, function () { render(); }));
+      var kv = h('dl', { class: 'kv', id: 'alert-fields' });
+      var fields = d.event && d.event.fields || {};
+      Object.keys(fields).forEach(function (k) {
+        var v = fields[k];
+        kv.appendChild(h('dt', { text: k }));
+        kv.appendChild(h('dd', { text: Array.isArray(v) ? v.map(String).join('\n') : v === null ? 'null' : String(v) }));
+      });
+      var ev = d.event || {};
+      var src2 = h('p', { class: 'muted', text: [ev.file, ev.line ? 'line ' + ev.line : ev.offset ? 'offset ' + ev.offset : '', ev.channel, ev.event_id ? 'event ' + ev.event_id : ''].filter(Boolean).join(' · ') });
+      var tree = d.tree.slice().reverse(), from = null;
+      if (!tree.length) { tree = treeFromFields(fields, a); if (tree.length) from = h('p', { class: 'muted', text: 'From the event\'s own parent fields; no ancestry was recorded.' }); }
+      root.appendChild(h('div', { class: 'grid2' }, section('Process tree', from, ptree(tree, [a])),
+        section('Event', src2, kv)));
+      root.appendChild(h('div', { style: 'height:16px' }));
+      root.appendChild(section('Rule', h('dl', { class: 'kv' },
+        h('dt', { text: 'title' }), h('dd', { text: r.title || '' }),
+        h('dt', { text: 'id' }), h('dd', { text: r.uid || '' }),
+        h('dt', { text: 'status' }), h('dd', { text: r.status || '' }),
+        h('dt', { text: 'logsource' }), h('dd', { text: [r.product, r.category, r.service].filter(Boolean).join(' / ') }),
+        h('dt', { text: 'tags' }), h('dd', { text: (r.tags || []).join(', ') }),
+        h('dt', { text: 'file' }), h('dd', { text: r.file || '' }))));
+      return root;
+    });
+  };
+
+  views.attack = function () {
+    return src.overview().then(function (o) { return section('ATT&CK matrix: alerts per technique, by tactic', matrix(o.attack)); });
+  };
+
+  views.hosts = function () {
+    return src.hosts().then(function (r) {
+      var t = h('table', { id: 'hosts-table' }, h('tr', null, h('th', { text: 'Host' }), h('th', { text: 'Worst' }), h('th', { text: 'Levels' }), h('th', { class: 'num', text: 'Alerts' }), h('th', { class: 'num', text: 'Incidents' }), h('th', { text: 'First' }), h('th', { text: 'Last' })));
+      r.hosts.forEach(function (x) {
+        t.appendChild(h('tr', { class: 'click', onclick: function () { location.hash = '#/alerts?' + qs({ host: x.host }); } },
+          h('td', null, link('#/alerts?' + qs({ host: x.host }), x.host)), h('td', null, lvl(x.max)), h('td', null, levelBar(x.levels, x.n)),
+          h('td', { class: 'n', text: fmtNum(x.n) }), h('td', { class: 'n', text: fmtNum(x.incidents) }),
+          h('td', { class: 't', text: fmtTime(x.first) }), h('td', { class: 't', text: fmtTime(x.last) })));
+      });
+      return section('Hosts', t);
+    });
+  };
+
+  views.rules = function () {
+    return src.rules().then(function (r) {
+      var t = h('table', { id: 'rules-table' }, h('tr', null, h('th', { text: 'Rule' }), h('th', { text: 'Level' }), h('th', { text: 'Tactics' }), h('th', { class: 'num', text: 'Hosts' }), h('th', { class: 'num', text: 'Alerts' })));
+      r.rules.forEach(function (y) {
+        t.appendChild(h('tr', { class: 'click', onclick: function () { location.hash = '#/alerts?' + qs({ rule: y.rule.id }); } },
+          h('td', null, link('#/alerts?' + qs({ rule: y.rule.id }), y.rule.title)), h('td', null, lvl(y.rule.level)),
+          h('td', null, chainEl(y.rule.tactics)), h('td', { class: 'n', text: fmtNum(y.hosts) }), h('td', { class: 'n', text: fmtNum(y.n) })));
+      });
+      return section('Rules that fired', t);
+    });
+  };
+
+  /* ------------------------------------------------------------ routing */
+
+  var seq = 0;
+  function render() {
+    var r = parseHash(), name = r.parts[0] || 'overview';
+    if (!views[name]) name = 'overview';
+    current = name;
+    var mine = ++seq;
+    Array.prototype.forEach.call(document.querySelectorAll('#nav a'), function (a) {
+      var v = a.getAttribute('data-view');
+      a.className = (v === name || (name === 'incident' && v === 'incidents') || (name === 'alert' && v === 'alerts')) ? 'on' : '';
+    });
+    var gq = document.getElementById('gq');
+    if (name === 'alerts' && document.activeElement !== gq) gq.value = r.q.q || '';
+    return views[name](r.parts, r.q).then(function (el) {
+      if (mine !== seq) return;
+      clear(app).appendChild(el);
+      document.body.setAttribute('data-ready', name);
+    }, function (e) { if (mine === seq) { fail(e); document.body.setAttribute('data-ready', 'error'); } });
+  }
+  window.addEventListener('hashchange', render);
+  document.getElementById('gsearch').addEventListener('submit', function (e) {
+    e.preventDefault();
+    location.hash = '#/alerts?' + qs({ q: document.getElementById('gq').value });
+  });
+
+  var status = document.getElementById('status');
+  if (MODE === 'report') {
+    unpack('stoat-data').then(function (t) {
+      var D = JSON.parse(t);
+      meta = D.meta || {};
+      src = reportSource(D);
+      status.textContent = 'Report · ' + (meta.generated || '') + (meta.db ? ' · ' + meta.db : '');
+      render();
+    }).catch(function (e) {
+      clear(app).appendChild(h('p', { class: 'err', text: 'This report\'s data could not be read: ' + e.message }));
+      document.body.setAttribute('data-ready', 'error');
+    });
+  } else {
+    status.className = 'status live';
+    status.textContent = 'Live';
+    var last = null;
+    var poll = function () {
+      live.version().then(function (v) {
+        var key = JSON.stringify(v);
+        if (last !== null && key !== last) {
+          var typing = document.activeElement && /^(TEXTAREA|INPUT|SELECT)$/.test(document.activeElement.tagName);
+          if (!typing) render();
+          status.textContent = 'Live · updated ' + new Date().toLocaleTimeString();
+        }
+        last = key;
+        status.className = 'status live';
+      }, function () { status.className = 'status'; status.textContent = 'Disconnected'; })
+        .then(function () { setTimeout(poll, 3000); });
+    };
+    render().then(poll);
+  }
+})();

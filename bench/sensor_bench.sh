@@ -226,4 +226,5 @@ if [ "$BUILD_ROUNDS" -gt 0 ] && git rev-parse --verify -q "$BUILD_REF" >/dev/nul
 	awk -v a="$WOFF" -v b="$WON" 'BEGIN { printf "wall: stoat watch off %.2f s, on %.2f s: %+.1f%%\n", a, b, (b - a) * 100 / a }'
 	awk -v a="$COF" -v b="$CON" 'BEGIN { printf "cpu:  stoat watch off %.2f s, on %.2f s: %+.1f%% (the build'"'"'s own user+sys)\n", a, b, (b - a) * 100 / a }'
 	for r in $(seq "$BUILD_ROUNDS"); do grep -h '^stoat watch: [0-9]* events' "$W/build.$r.err" | sed "s/^/  round $r /"; done
+	[ "$BUILD_ROUNDS" -ge 3 ] || echo "  (fewer than 3 rounds on a shared machine: indicative only; BUILD_ROUNDS=3 or more for a figure)"
 fi

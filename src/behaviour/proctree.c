@@ -22,6 +22,7 @@ struct proc_entry {
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
+    char *strings;                      /* the one allocation the strings above point into */
     size_t bytes;
 };
 
@@ -132,12 +133,7 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
 
 static void free_entry(struct proc_entry *e)
 {
-    free(e->guid);
-    free(e->parent_guid);
-    free(e->image);
-    free(e->command_line);
-    free(e->user);
-    free(e->logon_id);
+    free(e->strings);
     memset(e, 0, sizeof(*e));
 }
 
@@ -214,15 +210,27 @@ static void evict_oldest(struct proctree *t)
     t->oldest++;
 }
 
-static char *dup_opt(const char *s, size_t *bytes)
+/* An entry's strings share one allocation: a process start costs one
+ * malloc, not six. An absurd command line is kept in part. */
+#define PROC_STRING_MAX 65536
+
+static size_t opt_len(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t n = strnlen(s, PROC_STRING_MAX);
+    return n + 1;
+}
+
+static char *put_opt(char **at, const char *s, size_t len)
 {
     if (!s)
         return NULL;
-    size_t n = strlen(s);
-    if (n > 65536)
-        n = 65536;   /* an absurd command line is kept in part */
-    *bytes += n + 1;
-    return xstrndup(s, n);
+    char *r = *at;
+    memcpy(r, s, len - 1);
+    r[len - 1] = 0;
+    *at += len;
+    return r;
 }
 
 struct guid_q {
@@ -289,12 +297,18 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->ppid = ppid;
     e->start_ns = start;
     size_t bytes = sizeof(*e);
-    e->guid = dup_opt(guid, &bytes);
-    e->parent_guid = dup_opt(parent_guid, &bytes);
-    e->image = dup_opt(image, &bytes);
-    e->command_line = dup_opt(cmd, &bytes);
-    e->user = dup_opt(user, &bytes);
-    e->logon_id = dup_opt(logon, &bytes);
+    const char *src[6] = {guid, parent_guid, image, cmd, user, logon};
+    size_t len[6], total = 0;
+    for (int k = 0; k < 6; k++)
+        total += len[k] = opt_len(src[k]);
+    char *at = e->strings = total ? xmalloc(total) : NULL;
+    e->guid = put_opt(&at, guid, len[0]);
+    e->parent_guid = put_opt(&at, parent_guid, len[1]);
+    e->image = put_opt(&at, image, len[2]);
+    e->command_line = put_opt(&at, cmd, len[3]);
+    e->user = put_opt(&at, user, len[4]);
+    e->logon_id = put_opt(&at, logon, len[5]);
+    bytes += total;
     e->bytes = bytes;
     t->bytes += bytes;
     t->live++;

@@ -4,6 +4,7 @@
  * events are reported every ten seconds they occur, and at exit. */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -86,8 +87,23 @@ static size_t jewel_paths(const char *jewels, const char **out, size_t max)
             len--;
         while (len > 1 && p[len - 1] == '/')
             len--;
-        if (len > 1)
-            out[n++] = xstrndup(p, len);
+        if (len <= 1)
+            continue;
+        char *w = xstrndup(p, len);
+        /* The sensor watches a path by its folder's inode: a jewel folder
+         * this host does not have (the example file's, say) is named and
+         * left out rather than stopping the watch; rules still apply. */
+        char *slash = strrchr(w, '/');
+        char *dir = xstrndup(w, slash > w ? (size_t)(slash - w) : 1);
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "stoat watch: warning: crown-jewel path %s: %s is not a folder here; not watched\n", w,
+                    dir);
+            free(w);
+        } else {
+            out[n++] = w;
+        }
+        free(dir);
     }
     jewels_free(j);
     return n;

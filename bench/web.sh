@@ -34,7 +34,7 @@ if command -v wrk >/dev/null; then
     trap 'kill $SPID 2>/dev/null' EXIT
     PORT=""
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-        PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/$/\1/p' "$C/serve.out")
+        PORT=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/$/\1/p' "$C/serve.out" 2>/dev/null || true)
         [ -n "$PORT" ] && break
         sleep 0.3
     done

@@ -27,12 +27,12 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 1   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 2   /* the schema version this stoat writes */
 
 struct stoat_store_opts {
     bool readonly;             /* report, dashboard readers */
     bool create;               /* create the file when it does not exist */
-    unsigned batch_alerts;     /* alerts per transaction; 0 = 4096 */
+    unsigned batch_alerts;     /* alerts per transaction; 0 = 16384 */
     unsigned batch_ms;         /* longest an alert waits for its commit; 0 = 1000 */
     /* Retention, saved in the store by a writer that sets it (0 = leave the
      * store's setting as it is; a negative value clears it): alerts older

@@ -112,6 +112,8 @@ void store_alert_item(struct buf *b, sqlite3_stmt *st, int c)
     json_col_int(b, st, c + 13);
     buf_puts(b, ",\"ev\":");
     json_col_int(b, st, c + 14);
+    if (sqlite3_column_int(st, c + 15) == STOAT_RULE_CORRELATION)
+        buf_puts(b, ",\"corr\":true");
     buf_putc(b, '}');
 }
 
@@ -370,8 +372,20 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w->kind[w->n] = 1;
         w->tv[w->n++] = f->technique;
     }
-    if (f->min_level > 0)
+    if (f->min_level > 0) {
+        /* an alert's level is its rule's: the rule index finds them, and
+         * the level itself is checked too (a rule may have changed since) */
+        char lv[16];
+        snprintf(lv, sizeof(lv), "%d", f->min_level);
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT id FROM rules WHERE level >= CAST(?1 AS INTEGER))", lv);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
+        w_int(w, many ? "+a.rule_id IN (SELECT id FROM rules WHERE level >= ?)"
+                      : "a.rule_id IN (SELECT id FROM rules WHERE level >= ?)", f->min_level);
         w_int(w, "a.level >= ?", f->min_level);
+    }
     if (f->state >= 0)
         w_int(w, "a.state = ?", f->state);
     if (f->incident)
@@ -613,15 +627,67 @@ static int chain(struct stoat_store *s, struct buf *b, int64_t proc)
     return rows(st, b, proc_item) == SQLITE_OK ? (sqlite3_finalize(st), SQLITE_OK) : (sqlite3_finalize(st), SQLITE_ERROR);
 }
 
+/* A correlation alert's window, value and group, and the alerts it joins. */
+static int correlation_doc(struct stoat_store *s, struct buf *b, int64_t id)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT type, value, first_ns, last_ns,"
+                                        " CASE WHEN json_valid(grp) AND json_type(grp) = 'object' THEN grp END"
+                                        " FROM correlations WHERE alert_id = ?1");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        buf_puts(b, "null");
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    buf_puts(b, "{\"type\":");
+    json_col_text(b, st, 0);
+    buf_printf(b, ",\"value\":%.15g,\"first\":", sqlite3_column_double(st, 1));
+    json_col_int(b, st, 2);
+    buf_puts(b, ",\"last\":");
+    json_col_int(b, st, 3);
+    buf_puts(b, ",\"group\":");
+    json_col_raw(b, st, 4, "{}");
+    sqlite3_finalize(st);
+    buf_puts(b, ",\"alerts\":");
+    st = store_prepare(s, "SELECT " ALERT_COLS " FROM correlation_alerts ca JOIN alerts a ON a.id = ca.alert_id"
+                          ALERT_JOINS " WHERE ca.corr_id = ?1 ORDER BY a.time_ns, a.id LIMIT 1000");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    rc = rows(st, b, store_alert_item);
+    sqlite3_finalize(st);
+    buf_putc(b, '}');
+    return rc;
+}
+
+/* ids of rows named by sql (bound to id), as a JSON array */
+static int id_list(struct stoat_store *s, struct buf *b, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    bool first = true;
+    buf_putc(b, '[');
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        buf_printf(b, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
+        first = false;
+    }
+    buf_putc(b, ']');
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS ", e.file, e.format, e.record, e.line,"
-                                        " e.offset, e.channel, e.event_id,"
-                                        " CASE WHEN json_valid(e.fields) THEN e.fields END"
-                                        " FROM alerts a" ALERT_JOINS " LEFT JOIN events e ON e.id = a.event_id"
+    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS " FROM alerts a" ALERT_JOINS
                                         " WHERE a.id = ?1");
     if (!st)
         return STOAT_ERR_IO;
@@ -637,27 +703,14 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
     buf_puts(&b, "{\"alert\":");
     store_alert_item(&b, st, 0);
     buf_puts(&b, ",\"rule\":");
-    store_rule_item(&b, st, 15);
-    int c = 29;
-    buf_puts(&b, ",\"event\":{\"file\":");
-    json_col_text(&b, st, c);
-    buf_puts(&b, ",\"format\":");
-    json_col_text(&b, st, c + 1);
-    buf_puts(&b, ",\"record\":");
-    json_col_int(&b, st, c + 2);
-    buf_puts(&b, ",\"line\":");
-    json_col_int(&b, st, c + 3);
-    buf_puts(&b, ",\"offset\":");
-    json_col_int(&b, st, c + 4);
-    buf_puts(&b, ",\"channel\":");
-    json_col_text(&b, st, c + 5);
-    buf_puts(&b, ",\"event_id\":");
-    json_col_text(&b, st, c + 6);
-    buf_puts(&b, ",\"fields\":");
-    json_col_raw(&b, st, c + 7, "{}");
-    buf_putc(&b, '}');
+    store_rule_item(&b, st, ALERT_NCOLS);
     int64_t proc = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
+    int64_t ev = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+    bool corr = sqlite3_column_int(st, 15) == STOAT_RULE_CORRELATION;
     sqlite3_finalize(st);
+    buf_puts(&b, ",\"event\":");
+    if ((rc = store_event_json(s, ev, &b)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
     buf_puts(&b, ",\"tree\":");
     if (proc)
         rc = chain(s, &b, proc);
@@ -665,20 +718,23 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
         buf_puts(&b, "[]"), rc = SQLITE_OK;
     if (rc != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
-    buf_puts(&b, ",\"incidents\":[");
-    st = store_prepare(s, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?1 ORDER BY incident_id");
-    if (!st)
-        return step_fail(s, NULL, SQLITE_ERROR, &b);
-    sqlite3_bind_int64(st, 1, (int64_t)id);
-    bool first = true;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        buf_printf(&b, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
-        first = false;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    buf_puts(&b, ",\"correlation\":");
+    if (corr)
+        rc = correlation_doc(s, &b, (int64_t)id);
+    else
+        buf_puts(&b, "null");
+    if (rc != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
-    buf_puts(&b, "],\"triage\":");
+    /* the correlations that joined this alert */
+    buf_puts(&b, ",\"correlations\":");
+    if ((rc = id_list(s, &b, "SELECT corr_id FROM correlation_alerts WHERE alert_id = ?1 ORDER BY corr_id LIMIT 100",
+                      (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"incidents\":");
+    if ((rc = id_list(s, &b, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?1 ORDER BY incident_id",
+                      (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"triage\":");
     if ((rc = triage_history(s, &b, STOAT_TARGET_ALERT, (int64_t)id)) != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
     buf_putc(&b, '}');

@@ -194,7 +194,7 @@ static void test_write_and_read(void **state)
     const char *file = path("a.db");
     stoat_store_close(fill(file, 10, true));
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
-    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM event_packs"), 10);
     /* ancestors are shared: 10 own processes + cmd and explorer per host */
     assert_int_equal(count(file, "SELECT count(*) FROM processes"), 14);
     assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 3);
@@ -212,6 +212,12 @@ static void test_write_and_read(void **state)
     assert_true(json_ok(j));
     assert_non_null(strstr(j, "explorer.exe"));
     assert_non_null(strstr(j, "\"incidents\":[1]"));
+    /* the event, from its pack */
+    assert_non_null(strstr(j, "\"event\":{\"file\":\"ws07.evtx\",\"format\":\"evtx\",\"record\":3,"));
+    assert_non_null(strstr(j, "\"ProcessId\":4242"));
+    /* image and command line from the process row written with the alert */
+    assert_non_null(strstr(j, "\"cmd\":\"ntdsutil \\\"ac i ntds\\\" ifm\""));
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE command_line IS NULL"), 10);
     free(j);
     assert_int_equal(stoat_store_tree_json(s, 3, &j, &n), STOAT_OK);
     assert_true(json_ok(j));
@@ -370,18 +376,27 @@ static void test_retention(void **state)
 {
     (void)state;
     const char *file = path("r.db");
-    stoat_store_close(fill(file, 50, true));
+    stoat_store_close(fill(file, 200, true));
     struct stoat_store *w = NULL;
     char err[512];
     struct stoat_store_opts o = {.retain_alerts = 10};
     assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
     uint64_t gone = 0;
     assert_int_equal(stoat_store_prune(w, &gone), STOAT_OK);
-    assert_int_equal(gone, 40);
+    assert_int_equal(gone, 190);
     stoat_store_close(w);
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
-    assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 41);
-    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 191);
+    /* packs of 64 events: those wholly before event 191 are gone */
+    assert_int_equal(count(file, "SELECT count(*) FROM event_packs"), 2);
+    assert_int_equal(count(file, "SELECT min(id) FROM event_packs"), 129);
+    struct stoat_store *r = reader(file);
+    char *j = NULL;
+    size_t n = 0;
+    assert_int_equal(stoat_store_alert_json(r, 191, &j, &n), STOAT_OK);
+    assert_non_null(strstr(j, "\"record\":191"));
+    free(j);
+    stoat_store_close(r);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_hour"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_rule"), 10);

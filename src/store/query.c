@@ -262,6 +262,10 @@ static bool fts_query(const char *q, bool prefix, struct buf *out)
  * and sorted; many are met soonest by walking the time index newest first,
  * which the unary + in front of the column forces. */
 #define DRIVE_MAX 2000
+/* A search is run once per request, up to this many matches: fewer are all
+ * of them (read by id, in time order); more are walked in the index, newest
+ * stored first. Kept small because it is paid by every search. */
+#define SEARCH_FEW 500
 
 struct where {
     bool fts_join;     /* the words are matched as "t" joined to the alerts */
@@ -275,10 +279,10 @@ struct where {
     struct buf fts;
     bool empty;        /* a name that does not exist: nothing can match */
     /* the search, done once per request: how many matches (up to
-     * DRIVE_MAX) and, when that is all of them, their ids as a JSON array */
+     * SEARCH_FEW) and, when that is all of them, their ids as a JSON array */
     bool fts_done, fts_prefix;
     bool noidx;
-    bool ids_partial;   /* counting in the newest DRIVE_MAX matches only */
+    bool ids_partial;   /* counting in the newest SEARCH_FEW matches only */
     int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
     int64_t fts_n;
     struct buf ids;
@@ -398,12 +402,12 @@ static void fts_and_host_word(struct stoat_store *s, struct buf *out, const char
 }
 
 /* Runs the search once, newest stored first: the number of matches up to
- * DRIVE_MAX, and their ids (a JSON array) when that is all of them. */
+ * SEARCH_FEW, and their ids (a JSON array) when that is all of them. */
 static int64_t fts_collect(struct stoat_store *s, const char *q, struct buf *ids)
 {
     char sql[160];
     snprintf(sql, sizeof(sql), "SELECT rowid FROM alert_text WHERE alert_text MATCH ?1 ORDER BY rowid DESC LIMIT %d",
-             DRIVE_MAX);
+             SEARCH_FEW);
     sqlite3_stmt *st = store_prepare(s, sql);
     buf_clear(ids);
     if (!st)
@@ -454,12 +458,12 @@ static void terms_of(const char *fq, struct terms *ts)
     }
 }
 
-/* Whole words, several of them: each is looked up alone (up to DRIVE_MAX
+/* Whole words, several of them: each is looked up alone (up to SEARCH_FEW
  * matches, cheap), and when one has few matches its alerts are checked for
  * the other words in their text, rebuilt from the columns exactly as it was
  * indexed. The index's own AND of two words that every alert has and one
  * that few have reads both long lists; this reads the short one. Returns
- * the number of matches (< DRIVE_MAX, ids set) or -2 when no word is rare
+ * the number of matches (< SEARCH_FEW, ids set) or -2 when no word is rare
  * (the index's AND is then the way). */
 static int64_t collect_by_rarest(struct stoat_store *s, const struct terms *ts, struct buf *ids)
 {
@@ -478,7 +482,7 @@ static int64_t collect_by_rarest(struct stoat_store *s, const struct terms *ts, 
             nbest = -1;
             goto out;
         }
-        if (n < DRIVE_MAX && (nbest < 0 || n < nbest)) {
+        if (n < SEARCH_FEW && (nbest < 0 || n < nbest)) {
             buf_free(&best);
             best = got;
             nbest = n;
@@ -584,14 +588,14 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
             w->fts_n = n;
             if (n == 0) {
                 w->empty = true;
-            } else if (n < DRIVE_MAX) {
+            } else if (n < SEARCH_FEW) {
                 /* all of them: the alerts are read by id and put in time
                  * order, and the other filters only check them */
                 w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
                 w->noidx = true;
             } else if (!list && others) {
                 /* counting many matches that other filters narrow: in the
-                 * newest DRIVE_MAX matches only, already at hand ("N or
+                 * newest SEARCH_FEW matches only, already at hand ("N or
                  * more"), rather than searching again and reading on */
                 w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
                 w->noidx = true;
@@ -801,7 +805,7 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     /* the count ignores the cursor: "N alerts match" */
     int64_t total = 0, cap = COUNT_CAP;
     bool more = false;
-    if (!w.empty && w.fts_prefix && w.fts_n >= DRIVE_MAX) {
+    if (!w.empty && w.fts_prefix && w.fts_n >= SEARCH_FEW) {
         /* a word still being typed that starts many words: the index merges
          * all of them for every pass, so it is not walked again to count;
          * "at least" what was seen */
@@ -821,9 +825,9 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         } else {
             /* the search alone is counted in its index, without reading
              * alerts; many matches with other filters are each read, so
-             * that count stops sooner, at DRIVE_MAX ("2,000 or more") */
+             * that count stops sooner, at SEARCH_FEW ("500 or more") */
             if (wc.fts_join && wc.n > 1)
-                cap = DRIVE_MAX;
+                cap = SEARCH_FEW;
             buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %lld",
                        !wc.fts_join ? "alerts a" : wc.n == 1 ? "alert_text t" : "alert_text t CROSS JOIN alerts a ON a.id = t.rowid",
                        wc.sql.p, (long long)cap + 1);

@@ -212,6 +212,8 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
     stoat_err e = STOAT_OK;
     int rc = SQLITE_OK;
     sqlite3_stmt *st = NULL;
+    if ((e = store_quiesce(s)) != STOAT_OK)
+        return e;
     if (!opts)
         opts = &dflt;
     if (!stats)

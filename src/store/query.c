@@ -745,6 +745,9 @@ static bool rollup_count(struct stoat_store *s, const struct stoat_filter *f, co
 
 stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0}, sql = {0};
     struct where w;
     sqlite3_stmt *st = NULL;
@@ -1002,6 +1005,9 @@ static int id_list(struct stoat_store *s, struct buf *b, const char *sql, int64_
 
 stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
@@ -1061,6 +1067,9 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
 
 stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (alert_id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
@@ -1093,6 +1102,9 @@ stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char *
 
 stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0}, sql = {0};
     struct where w;
     memset(&w, 0, sizeof(w));
@@ -1172,6 +1184,9 @@ static void alert_row(struct buf *b, sqlite3_stmt *st, int c)
 
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
@@ -1291,6 +1306,9 @@ static void attack_item(struct buf *b, sqlite3_stmt *st, int c)
 
 stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e;
     buf_putc(&b, '{');
@@ -1345,6 +1363,9 @@ out:
 
 stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e = simple_doc(s, "{\"hosts\":", HOSTS_SQL, host_item, &b);
     if (e != STOAT_OK) {
@@ -1357,6 +1378,9 @@ stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len
 
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e = simple_doc(s, "{\"rules\":", RULES_SQL, rule_count_item, &b);
     if (e != STOAT_OK) {
@@ -1369,6 +1393,9 @@ stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len
 
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(max(id), 0) FROM alerts),"
                                         " (SELECT coalesce(max(id), 0) FROM incidents),"

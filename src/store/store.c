@@ -31,6 +31,7 @@
  * - Retention deletes a prefix of alert ids (alerts are stored in order), so
  *   everything hanging off alerts is found by id ranges, not by scans. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,14 @@
 
 /* Writes the event object (sinks/jsonl.c); a repeated name becomes a list. */
 void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
+
+/* A rule as the producer gave it, copied: a watch frees its old ruleset
+ * after a reload while alerts of it may still wait in the queue. */
+struct rule_snap {
+    const struct stoat_rule_meta *src;
+    struct stoat_rule_meta m;
+    struct arena mem;
+};
 
 /* ------------------------------------------------------------ schema */
 
@@ -515,15 +524,29 @@ out:
 }
 
 static stoat_err tx_end(struct stoat_store *s);
+static void writer_stop(struct stoat_store *s);
+static void chunk_unref(struct job_chunk *c);
+static stoat_err run_begin_now(struct stoat_store *s, const char *producer, const char *args);
 
 void stoat_store_close(struct stoat_store *s)
 {
     if (!s)
         return;
+    store_quiesce(s);
+    writer_stop(s);
+    chunk_unref(s->pchunk);
     if (s->in_tx)
         tx_end(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (size_t i = 0; i < s->nsnaps; i++) {
+        arena_free(&s->snaps[i]->mem);
+        free(s->snaps[i]);
+    }
+    free(s->snaps);
+    free(s->pev_file);
+    buf_free(&s->prec);
+    buf_free(&s->ptext);
     sqlite3_finalize(s->rp_get);
     sqlite3_finalize(s->rp_valid);
     if (s->db && !s->readonly)
@@ -954,7 +977,7 @@ stoat_err stoat_store_commit(struct stoat_store *s)
 {
     if (!s || s->readonly)
         return STOAT_ERR_ARG;
-    return tx_end(s);
+    return s->threaded ? store_quiesce(s) : tx_end(s);
 }
 
 static stoat_err maybe_commit(struct stoat_store *s)
@@ -964,10 +987,8 @@ static stoat_err maybe_commit(struct stoat_store *s)
     return STOAT_OK;
 }
 
-stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args)
+static stoat_err run_begin_now(struct stoat_store *s, const char *producer, const char *args)
 {
-    if (!s || s->readonly)
-        return STOAT_ERR_ARG;
     stoat_err e = tx_end(s);
     if (e != STOAT_OK)
         return e;
@@ -986,6 +1007,18 @@ stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, con
     s->nseq = 0;
     s->seq_base = 0;
     return STOAT_OK;
+}
+
+stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args)
+{
+    if (!s || s->readonly)
+        return STOAT_ERR_ARG;
+    stoat_err e = store_quiesce(s);
+    if (e != STOAT_OK)
+        return e;
+    free(s->pev_file);
+    s->pev_file = NULL;
+    return run_begin_now(s, producer, args);
 }
 
 static int64_t host_id(struct stoat_store *s, const char *name, int *rc)
@@ -1093,55 +1126,33 @@ static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, i
     return id;
 }
 
-static int64_t event_row(struct stoat_store *s, const struct stoat_alert *a, int *rc)
+/* What an alert needs that is worked out from the alert alone: done by the
+ * producer's thread (put_alert), so the writer's thread only writes. */
+#define PRE_ANC 64
+struct pre {
+    const char *rec;             /* the event's record (a JSON object) */
+    size_t recn;
+    bool shared_ev;              /* the same event as the alert before */
+    const char *img, *cmd, *user;
+    size_t imgn, cmdn, usern;
+    bool from_anc;               /* all three from ancestry[0] (may then be left to its row) */
+    const char *text;            /* the searchable words */
+    size_t textn;
+    size_t nanc;
+    uint64_t ph[PRE_ANC];        /* keyed hash of host and GUID per ancestor, 0 without a GUID */
+    const char *guid[PRE_ANC];   /* the GUID, or pid@start made up */
+};
+
+static int64_t event_row(struct stoat_store *s, const struct pre *p, int *rc)
 {
     *rc = SQLITE_OK;
-    const char *file = a->pos.file;
-    /* several alerts on one event share it; a correlation's alert has no
-     * event of its own (no file), only its group's fields */
-    if (file && s->ev_id && s->ev_run == s->run_id && s->ev_record == a->pos.record && s->ev_file &&
-        !strcmp(s->ev_file, file))
+    if (p->shared_ev && s->ev_id && s->ev_run == s->run_id)
         return s->ev_id;
-    struct buf *b = &s->scratch;
-    buf_clear(b);
-    buf_puts(b, "{\"file\":");
-    if (file)
-        buf_json_str(b, file, strlen(file));
-    else
-        buf_puts(b, "null");
-    buf_puts(b, ",\"format\":");
-    if (a->pos.format)
-        buf_json_str(b, a->pos.format, strlen(a->pos.format));
-    else
-        buf_puts(b, "null");
-    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
-    if (a->pos.line)
-        buf_printf(b, ",\"line\":%llu,\"offset\":null", (unsigned long long)a->pos.line);
-    else
-        buf_printf(b, ",\"line\":null,\"offset\":%llu", (unsigned long long)a->pos.offset);
-    buf_puts(b, ",\"channel\":");
-    if (a->channel)
-        buf_json_str(b, a->channel, strlen(a->channel));
-    else
-        buf_puts(b, "null");
-    buf_puts(b, ",\"event_id\":");
-    if (a->event_id)
-        buf_json_str(b, a->event_id, strlen(a->event_id));
-    else
-        buf_puts(b, "null");
-    buf_puts(b, ",\"fields\":");
-    stoat_json_event(b, a->fields, a->nfields);
-    buf_putc(b, '}');
     int64_t num = 0;
-    if ((*rc = pack_add(s, b->p, b->len, &num)) != SQLITE_OK)
+    if ((*rc = pack_add(s, p->rec, p->recn, &num)) != SQLITE_OK)
         return 0;
-    if (file) {
-        free(s->ev_file);
-        s->ev_file = xstrdup(file);
-        s->ev_record = a->pos.record;
-        s->ev_run = s->run_id;
-        s->ev_id = num;
-    }
+    s->ev_run = s->run_id;
+    s->ev_id = num;
     return num;
 }
 
@@ -1149,25 +1160,17 @@ static int64_t event_row(struct stoat_store *s, const struct stoat_alert *a, int
  * row of the alert's own process (ancestry[0]), *fresh when this call
  * wrote that row (so it holds exactly the alert's image, command line and
  * user). */
-static int64_t process_rows(struct stoat_store *s, int64_t host, const struct stoat_alert *a, bool *fresh, int *rc)
+static int64_t process_rows(struct stoat_store *s, int64_t host, const struct stoat_alert *a, const struct pre *pr,
+                            bool *fresh, int *rc)
 {
     *rc = SQLITE_OK;
     *fresh = false;
     int64_t parent = 0;
-    size_t n = a->nancestry > 64 ? 64 : a->nancestry;
-    for (size_t k = n; k-- > 0;) {
+    for (size_t k = pr->nanc; k-- > 0;) {
         const struct stoat_process *p = &a->ancestry[k];
-        char gbuf[64];
-        const char *guid = p->guid;
-        if (!guid && p->pid >= 0 && p->start_ns != INT64_MIN) {
-            snprintf(gbuf, sizeof(gbuf), "%lld@%lld", (long long)p->pid, (long long)p->start_ns);
-            guid = gbuf;
-        }
-        uint64_t h = 0;
-        if (guid) {
-            /* keyed by a seed of this handle: no input can aim at a collision */
-            h = hash_bytes(guid, strlen(guid), s->proc_seed ^ hash_mix((uint64_t)host));
-            h += !h;
+        const char *guid = pr->guid[k];
+        uint64_t h = pr->ph[k];
+        if (h) {
             struct proc_slot *c = proc_get(s, h);
             if (c) {
                 if (parent && !c->has_parent && parent != c->row) {
@@ -1291,16 +1294,115 @@ static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat
     return rc;
 }
 
-stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a)
+/* ------------------------------------------------------------ putting alerts */
+
+static const char *rule_title(const struct stoat_rule_meta *r)
 {
-    if (!s || s->readonly || !a)
-        return STOAT_ERR_ARG;
+    return r->title ? r->title : r->name ? r->name : "(untitled rule)";
+}
+
+/* Works out pre for a; rec, text and gbuf hold what it points to. */
+static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct stoat_rule_meta *r, struct pre *p,
+                      struct buf *rec, struct buf *text, char (*gbuf)[48], const char **last_file, uint64_t *last_record)
+{
+    memset(p, 0, sizeof(*p));
+    /* several alerts on one event share it; a correlation's alert has no
+     * event of its own (no file), only its group's fields */
+    const char *file = a->pos.file;
+    p->shared_ev = file && *last_file && *last_record == a->pos.record && !strcmp(*last_file, file);
+    *last_file = file;
+    *last_record = a->pos.record;
+    buf_clear(rec);
+    buf_puts(rec, "{\"file\":");
+    if (file)
+        buf_json_str(rec, file, strlen(file));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"format\":");
+    if (a->pos.format)
+        buf_json_str(rec, a->pos.format, strlen(a->pos.format));
+    else
+        buf_puts(rec, "null");
+    buf_printf(rec, ",\"record\":%llu", (unsigned long long)a->pos.record);
+    if (a->pos.line)
+        buf_printf(rec, ",\"line\":%llu,\"offset\":null", (unsigned long long)a->pos.line);
+    else
+        buf_printf(rec, ",\"line\":null,\"offset\":%llu", (unsigned long long)a->pos.offset);
+    buf_puts(rec, ",\"channel\":");
+    if (a->channel)
+        buf_json_str(rec, a->channel, strlen(a->channel));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"event_id\":");
+    if (a->event_id)
+        buf_json_str(rec, a->event_id, strlen(a->event_id));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"fields\":");
+    stoat_json_event(rec, a->fields, a->nfields);
+    buf_putc(rec, '}');
+    p->rec = rec->p;
+    p->recn = rec->len;
+
+    /* what the list shows without opening the event: the process's image,
+     * command line and user, from the ancestry or the event's fields */
+    if (a->nancestry) {
+        p->img = a->ancestry[0].image, p->cmd = a->ancestry[0].command_line, p->user = a->ancestry[0].user;
+        p->imgn = p->img ? strlen(p->img) : 0, p->cmdn = p->cmd ? strlen(p->cmd) : 0;
+        p->usern = p->user ? strlen(p->user) : 0;
+        p->from_anc = true;
+    }
+    const struct stoat_field *f;
+    if (!p->img && ((f = FIELD(a, "Image")) || (f = FIELD(a, "exe")) || (f = FIELD(a, "NewProcessName"))))
+        p->img = f->value, p->imgn = f->value_len, p->from_anc = false;
+    if (!p->cmd && ((f = FIELD(a, "CommandLine")) || (f = FIELD(a, "proctitle")) || (f = FIELD(a, "ScriptBlockText"))))
+        p->cmd = f->value, p->cmdn = f->value_len, p->from_anc = false;
+    if (!p->user && ((f = FIELD(a, "User")) || (f = FIELD(a, "TargetUserName")) || (f = FIELD(a, "SubjectUserName"))))
+        p->user = f->value, p->usern = f->value_len, p->from_anc = false;
+    if (p->cmdn > 8192) {
+        p->cmdn = 8192;
+        p->from_anc = false;   /* the row has it whole, the list and the index a prefix */
+    }
+
+    /* the searchable text: exactly what prune and the search rebuild from
+     * the columns (see stoat_store_prune, query.c) */
+    const char *title = rule_title(r);
+    const char *hname = a->host && *a->host ? a->host : "(unknown host)";
+    buf_clear(text);
+    text_add(text, title, strlen(title));
+    text_add(text, hname, strlen(hname));
+    text_add(text, p->img, p->imgn);
+    text_add(text, p->cmd, p->cmdn);
+    text_add(text, p->user, p->usern);
+    p->text = text->p ? text->p : "";
+    p->textn = text->len;
+
+    /* processes by a hash keyed by a seed of this handle: no input can aim
+     * at a collision */
+    p->nanc = a->nancestry > PRE_ANC ? PRE_ANC : a->nancestry;
+    uint64_t hseed = seed ^ hash_bytes(hname, strlen(hname), seed);
+    for (size_t k = 0; k < p->nanc; k++) {
+        const struct stoat_process *q = &a->ancestry[k];
+        const char *guid = q->guid;
+        if (!guid && q->pid >= 0 && q->start_ns != INT64_MIN) {
+            snprintf(gbuf[k], 48, "%lld@%lld", (long long)q->pid, (long long)q->start_ns);
+            guid = gbuf[k];
+        }
+        p->guid[k] = guid;
+        if (guid) {
+            uint64_t h = hash_bytes(guid, strlen(guid), hseed);
+            p->ph[k] = h + !h;
+        }
+    }
+}
+
+/* The writer's part of an alert. */
+static stoat_err write_alert(struct stoat_store *s, const struct stoat_alert *a, const struct pre *p)
+{
     const struct stoat_rule_meta *r = a->rule ? a->rule : a->correlation;
-    if (!r)
-        return STOAT_ERR_ARG;
     stoat_err e = STOAT_OK;
     int rc = SQLITE_OK;
-    if (!s->run_id && (e = stoat_store_run_begin(s, "unknown", NULL)) != STOAT_OK)
+    if (!s->run_id && (e = run_begin_now(s, "unknown", NULL)) != STOAT_OK)
         return e;
     if ((e = tx_begin(s)) != STOAT_OK)
         return e;
@@ -1310,35 +1412,15 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     int64_t rule = rule_id(s, r, &rc);
     if (rc != SQLITE_OK)
         goto fail;
-    int64_t ev = event_row(s, a, &rc);
+    int64_t ev = event_row(s, p, &rc);
     if (rc != SQLITE_OK)
         goto fail;
     bool fresh = false;
-    int64_t proc = process_rows(s, host, a, &fresh, &rc);
+    int64_t proc = process_rows(s, host, a, p, &fresh, &rc);
     if (rc != SQLITE_OK)
         goto fail;
-
-    /* what the list shows without opening the event: the process's image,
-     * command line and user, from the ancestry or the event's fields */
-    const char *img = NULL, *cmd = NULL, *user = NULL;
-    size_t imgn = 0, cmdn = 0, usern = 0;
-    if (a->nancestry) {
-        img = a->ancestry[0].image, cmd = a->ancestry[0].command_line, user = a->ancestry[0].user;
-        imgn = img ? strlen(img) : 0, cmdn = cmd ? strlen(cmd) : 0, usern = user ? strlen(user) : 0;
-    }
     /* the process row just written holds these: the alert row need not */
-    bool in_proc = fresh && proc;
-    const struct stoat_field *f;
-    if (!img && ((f = FIELD(a, "Image")) || (f = FIELD(a, "exe")) || (f = FIELD(a, "NewProcessName"))))
-        img = f->value, imgn = f->value_len, in_proc = false;
-    if (!cmd && ((f = FIELD(a, "CommandLine")) || (f = FIELD(a, "proctitle")) || (f = FIELD(a, "ScriptBlockText"))))
-        cmd = f->value, cmdn = f->value_len, in_proc = false;
-    if (!user && ((f = FIELD(a, "User")) || (f = FIELD(a, "TargetUserName")) || (f = FIELD(a, "SubjectUserName"))))
-        user = f->value, usern = f->value_len, in_proc = false;
-    if (cmdn > 8192) {
-        cmdn = 8192;
-        in_proc = false;   /* the row has it whole, the list and the index a prefix */
-    }
+    bool in_proc = fresh && proc && p->from_anc;
 
     sqlite3_stmt *st = s->st[ST_ALERT_PUT];
     sqlite3_bind_int64(st, 1, s->run_id);
@@ -1354,11 +1436,11 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
         sqlite3_bind_int64(st, 9, proc);
     bind_static(st, 10, a->logon_id);
     if (!in_proc) {
-        bind_textn(st, 11, img, imgn);
-        bind_textn(st, 12, cmd, cmdn);
+        bind_textn(st, 11, p->img, p->imgn);
+        bind_textn(st, 12, p->cmd, p->cmdn);
         /* three NULLs with a process mean "see the process row" to the
          * readers and to prune's search-index delete: say "none" otherwise */
-        bind_textn(st, 13, user || img || cmd || !proc ? user : "", usern);
+        bind_textn(st, 13, p->user || p->img || p->cmd || !proc ? p->user : "", p->usern);
     }
     if ((rc = step_done(st)) != SQLITE_OK)
         goto fail;
@@ -1370,20 +1452,8 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
         goto fail;
     if (a->corr && (rc = correlation_row(s, id, a->corr)) != SQLITE_OK)
         goto fail;
-
-    /* the searchable text: exactly what prune recomputes in SQL to take it
-     * out of the (contentless) index again, see stoat_store_prune */
-    struct buf *b = &s->scratch;
-    buf_clear(b);
-    const char *title = r->title ? r->title : r->name ? r->name : "(untitled rule)";
-    const char *hname = a->host && *a->host ? a->host : "(unknown host)";
-    text_add(b, title, strlen(title));
-    text_add(b, hname, strlen(hname));
-    text_add(b, img, imgn);
-    text_add(b, cmd, cmdn);
-    text_add(b, user, usern);
     sqlite3_bind_int64(s->st[ST_TEXT_PUT], 1, id);
-    bind_textn(s->st[ST_TEXT_PUT], 2, b->p ? b->p : "", b->len);
+    bind_textn(s->st[ST_TEXT_PUT], 2, p->text, p->textn);
     if ((rc = step_done(s->st[ST_TEXT_PUT])) != SQLITE_OK)
         goto fail;
     s->last_alert_id = (uint64_t)id;
@@ -1393,13 +1463,11 @@ fail:
     return store_fail(s, rc, "storing an alert");
 }
 
-stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc)
+static stoat_err write_incident(struct stoat_store *s, const struct stoat_incident *inc)
 {
-    if (!s || s->readonly || !inc)
-        return STOAT_ERR_ARG;
     stoat_err e;
     int rc = SQLITE_OK;
-    if (!s->run_id && (e = stoat_store_run_begin(s, "unknown", NULL)) != STOAT_OK)
+    if (!s->run_id && (e = run_begin_now(s, "unknown", NULL)) != STOAT_OK)
         return e;
     if ((e = tx_begin(s)) != STOAT_OK)
         return e;
@@ -1445,11 +1513,397 @@ fail:
     return store_fail(s, rc, "storing an incident");
 }
 
+/* ------------------------------------------------------------ the writer's thread */
+
+static const char *snap_str(struct arena *a, const char *v)
+{
+    if (!v)
+        return NULL;
+    size_t n = strlen(v);
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, v, n + 1);
+    return p;
+}
+
+static struct stoat_strlist snap_list(struct arena *a, struct stoat_strlist l)
+{
+    const char **items = arena_alloc(a, (l.n ? l.n : 1) * sizeof(*items));
+    for (size_t i = 0; i < l.n; i++)
+        items[i] = snap_str(a, l.items[i]);
+    return (struct stoat_strlist){items, l.n};
+}
+
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The copy of r (made on first sight; a freed rule's address given again
+ * to another rule is told apart by its id, title, level and file). */
+static const struct stoat_rule_meta *rule_snap(struct stoat_store *s, const struct stoat_rule_meta *r)
+{
+    for (size_t i = s->nsnaps; i-- > 0;) {
+        struct rule_snap *k = s->snaps[i];
+        if (k->src == r && k->m.level == r->level && k->m.kind == r->kind && str_same(k->m.id, r->id) &&
+            str_same(k->m.title, r->title) && str_same(k->m.file, r->file))
+            return &k->m;
+    }
+    struct rule_snap *k = xcalloc(1, sizeof(*k));
+    arena_init(&k->mem, 1024);
+    k->src = r;
+    k->m = (struct stoat_rule_meta){.kind = r->kind, .level = r->level, .status = r->status};
+    k->m.id = snap_str(&k->mem, r->id);
+    k->m.name = snap_str(&k->mem, r->name);
+    k->m.title = snap_str(&k->mem, r->title);
+    k->m.description = snap_str(&k->mem, r->description);
+    k->m.product = snap_str(&k->mem, r->product);
+    k->m.category = snap_str(&k->mem, r->category);
+    k->m.service = snap_str(&k->mem, r->service);
+    k->m.file = snap_str(&k->mem, r->file);
+    k->m.tags = snap_list(&k->mem, r->tags);
+    k->m.attack_ids = snap_list(&k->mem, r->attack_ids);
+    k->m.attack_tactics = snap_list(&k->mem, r->attack_tactics);
+    XGROW(s->snaps, s->capsnaps, s->nsnaps + 1);
+    s->snaps[s->nsnaps++] = k;
+    return &k->m;
+}
+
+enum { JOB_ALERT, JOB_INCIDENT };
+
+/* Jobs are cut from chunks of CHUNK_BYTES (a malloc and a free per alert,
+ * the free on another thread, cost more than the copy); a chunk goes when
+ * the producer has left it and the writer has done all its jobs. */
+#define CHUNK_BYTES (1u << 20)
+struct job_chunk {
+    atomic_size_t refs;         /* its jobs not yet written, + 1 while the producer fills it */
+    size_t used, cap;
+    _Alignas(16) char data[];
+};
+
+static void chunk_unref(struct job_chunk *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        free(c);
+}
+
+/* What was put, copied into its chunk. */
+struct store_job {
+    struct store_job *next;
+    struct job_chunk *chunk;
+    int kind;
+    struct stoat_alert a;
+    struct stoat_corr_detail corr;
+    struct stoat_incident inc;
+    struct pre pre;
+    char data[];
+};
+
+struct bump {
+    char *p;
+    size_t used, cap;
+};
+
+static void *bump(struct bump *b, size_t n)
+{
+    size_t at = (b->used + 7) & ~(size_t)7;
+    b->used = at + n;
+    return b->p ? b->p + at : NULL;   /* NULL while sizing */
+}
+
+static const char *bump_str(struct bump *b, const char *v, size_t n)
+{
+    if (!v)
+        return NULL;
+    char *p = bump(b, n + 1);
+    if (p) {
+        memcpy(p, v, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+#define BSTR(b, v) bump_str((b), (v), (v) ? strlen(v) : 0)
+
+/* Copies a (and its pre, rec and text) into j's data; with j NULL only
+ * sizes it. */
+static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const struct stoat_rule_meta *rule,
+                        const struct pre *pr)
+{
+    struct bump b = {j ? j->data : NULL, 0, 0};
+    struct stoat_alert *c = j ? &j->a : &(struct stoat_alert){0};
+    *c = *a;
+    c->rule = rule;
+    c->correlation = a->correlation ? rule : NULL;
+    c->pos.file = BSTR(&b, a->pos.file);
+    c->pos.format = BSTR(&b, a->pos.format);
+    c->timestamp = BSTR(&b, a->timestamp);
+    c->host = BSTR(&b, a->host);
+    c->channel = BSTR(&b, a->channel);
+    c->event_id = BSTR(&b, a->event_id);
+    c->logon_id = BSTR(&b, a->logon_id);
+    /* fields are not needed by the writer: the record holds the event */
+    c->fields = NULL;
+    c->nfields = 0;
+    size_t nanc = pr->nanc;
+    struct stoat_process *anc = bump(&b, nanc * sizeof(*anc));
+    for (size_t k = 0; k < nanc; k++) {
+        const struct stoat_process *q = &a->ancestry[k];
+        struct stoat_process t = {BSTR(&b, q->image), BSTR(&b, q->command_line), BSTR(&b, q->user), NULL, q->pid,
+                                  q->start_ns};
+        if (anc)
+            anc[k] = t;
+    }
+    c->ancestry = anc;
+    c->nancestry = nanc;
+    struct pre *p = j ? &j->pre : &(struct pre){0};
+    *p = *pr;
+    for (size_t k = 0; k < nanc; k++)
+        p->guid[k] = BSTR(&b, pr->guid[k]);
+    p->rec = bump_str(&b, pr->rec, pr->recn);
+    p->text = bump_str(&b, pr->text, pr->textn);
+    /* img, cmd and user point into the ancestry or the fields: copied */
+    p->img = bump_str(&b, pr->img, pr->imgn);
+    p->cmd = bump_str(&b, pr->cmd, pr->cmdn);
+    p->user = bump_str(&b, pr->user, pr->usern);
+    if (a->corr) {
+        const struct stoat_corr_detail *d = a->corr;
+        struct stoat_corr_detail *cd = j ? &j->corr : &(struct stoat_corr_detail){0};
+        *cd = *d;
+        const char **gn = bump(&b, (d->ngroup ? d->ngroup : 1) * sizeof(char *));
+        const char **gv = bump(&b, (d->ngroup ? d->ngroup : 1) * sizeof(char *));
+        for (size_t i = 0; i < d->ngroup; i++) {
+            const char *n = BSTR(&b, d->group_names[i]), *v = BSTR(&b, d->group_values[i]);
+            if (gn)
+                gn[i] = n, gv[i] = v;
+        }
+        uint64_t *ids = bump(&b, (d->nalert_ids ? d->nalert_ids : 1) * sizeof(uint64_t));
+        if (ids && d->nalert_ids)
+            memcpy(ids, d->alert_ids, d->nalert_ids * sizeof(uint64_t));
+        cd->group_names = gn;
+        cd->group_values = gv;
+        cd->alert_ids = ids;
+        c->corr = j ? &j->corr : NULL;
+    }
+    return b.used;
+}
+
+static size_t job_incident(struct store_job *j, const struct stoat_incident *inc)
+{
+    struct bump b = {j ? j->data : NULL, 0, 0};
+    struct stoat_incident *c = j ? &j->inc : &(struct stoat_incident){0};
+    *c = *inc;
+    c->host = BSTR(&b, inc->host);
+    c->logon_id = BSTR(&b, inc->logon_id);
+    c->title = BSTR(&b, inc->title);
+    const char **t = bump(&b, (inc->ntactics ? inc->ntactics : 1) * sizeof(char *));
+    for (size_t i = 0; i < inc->ntactics; i++) {
+        const char *v = BSTR(&b, inc->tactics[i]);
+        if (t)
+            t[i] = v;
+    }
+    c->tactics = t;
+    uint64_t *ids = bump(&b, (inc->nalerts ? inc->nalerts : 1) * sizeof(uint64_t));
+    if (ids && inc->nalerts)
+        memcpy(ids, inc->alert_ids, inc->nalerts * sizeof(uint64_t));
+    c->alert_ids = ids;
+    return b.used;
+}
+
+/* A queue this long makes the producer wait: about 1.5 KiB a job. */
+#define QUEUE_MAX 16384
+
+static void *writer_main(void *arg)
+{
+    struct stoat_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        bool due = false;
+        while (!s->qhead && !s->stop && s->flush_req == s->flush_done) {
+            if (!s->in_tx) {
+                pthread_cond_wait(&s->cv_work, &s->mu);
+                continue;
+            }
+            /* an open batch is committed after batch_ms even if nothing
+             * else comes: a live producer's last alert is not kept back */
+            int64_t at = s->tx_started_ns + (int64_t)s->batch_ms;   /* monotonic ms */
+            struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
+            if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) != 0 && mono_ms() >= at) {
+                due = true;
+                break;
+            }
+        }
+        struct store_job *list = s->qhead;
+        s->qhead = s->qtail = NULL;
+        s->qlen = 0;
+        uint64_t req = s->flush_req;
+        bool stop = s->stop;
+        pthread_cond_broadcast(&s->cv_done);   /* room in the queue */
+        pthread_mutex_unlock(&s->mu);
+        stoat_err e = s->werr;
+        while (list) {
+            struct store_job *j = list;
+            list = j->next;
+            if (e == STOAT_OK)
+                e = j->kind == JOB_ALERT ? write_alert(s, &j->a, &j->pre) : write_incident(s, &j->inc);
+            chunk_unref(j->chunk);
+        }
+        if (e == STOAT_OK && (due || stop || req != s->flush_done))
+            e = tx_end(s);
+        pthread_mutex_lock(&s->mu);
+        if (e != STOAT_OK && s->werr == STOAT_OK)
+            s->werr = e;
+        s->flush_done = req;
+        pthread_cond_broadcast(&s->cv_done);
+        if (stop && !s->qhead)
+            break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static stoat_err writer_start(struct stoat_store *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv_work, &ca);
+    pthread_cond_init(&s->cv_done, NULL);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&s->thr, NULL, writer_main, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv_work);
+        pthread_cond_destroy(&s->cv_done);
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot start the writer's thread", s->path);
+        return STOAT_ERR_NOMEM;
+    }
+    s->threaded = true;
+    return STOAT_OK;
+}
+
+static stoat_err enqueue(struct stoat_store *s, struct store_job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->qlen >= QUEUE_MAX && s->werr == STOAT_OK)
+        pthread_cond_wait(&s->cv_done, &s->mu);
+    stoat_err e = s->werr;
+    if (e == STOAT_OK) {
+        j->next = NULL;
+        if (s->qtail)
+            s->qtail->next = j;
+        else
+            s->qhead = j;
+        s->qtail = j;
+        if (s->qlen++ == 0)
+            pthread_cond_signal(&s->cv_work);
+        j = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (j)
+        chunk_unref(j->chunk);
+    return e;
+}
+
+/* Room for a job of need bytes after its header, in the producer's chunk. */
+static struct store_job *job_new(struct stoat_store *s, size_t need)
+{
+    size_t size = (sizeof(struct store_job) + need + 15) & ~(size_t)15;
+    struct job_chunk *c = s->pchunk;
+    if (!c || c->cap - c->used < size) {
+        chunk_unref(c);   /* the producer leaves it */
+        size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+        c = s->pchunk = xmalloc(sizeof(*c) + cap);
+        atomic_init(&c->refs, 1);
+        c->used = 0;
+        c->cap = cap;
+    }
+    struct store_job *j = (struct store_job *)(c->data + c->used);
+    c->used += size;
+    atomic_fetch_add(&c->refs, 1);
+    j->chunk = c;
+    return j;
+}
+
+stoat_err store_quiesce(struct stoat_store *s)
+{
+    if (!s->threaded)
+        return STOAT_OK;
+    pthread_mutex_lock(&s->mu);
+    uint64_t req = ++s->flush_req;
+    pthread_cond_signal(&s->cv_work);
+    while (s->flush_done < req)
+        pthread_cond_wait(&s->cv_done, &s->mu);
+    stoat_err e = s->werr;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+static void writer_stop(struct stoat_store *s)
+{
+    if (!s->threaded)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thr, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv_work);
+    pthread_cond_destroy(&s->cv_done);
+    s->threaded = false;
+}
+
+stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a)
+{
+    if (!s || s->readonly || !a)
+        return STOAT_ERR_ARG;
+    const struct stoat_rule_meta *r = a->rule ? a->rule : a->correlation;
+    if (!r)
+        return STOAT_ERR_ARG;
+    if (!s->threaded) {
+        stoat_err e = writer_start(s);
+        if (e != STOAT_OK)
+            return e;
+    }
+    struct pre pr;
+    char gbuf[PRE_ANC][48];
+    const char *last = s->pev_file;
+    pre_build(s->proc_seed, a, r, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
+    if (last != s->pev_file) {
+        free(s->pev_file);
+        s->pev_file = last ? xstrdup(last) : NULL;
+    }
+    const struct stoat_rule_meta *snap = rule_snap(s, r);
+    size_t need = job_alert(NULL, a, snap, &pr);
+    struct store_job *j = job_new(s, need);
+    j->kind = JOB_ALERT;
+    job_alert(j, a, snap, &pr);
+    return enqueue(s, j);
+}
+
+stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc)
+{
+    if (!s || s->readonly || !inc)
+        return STOAT_ERR_ARG;
+    if (!s->threaded) {
+        stoat_err e = writer_start(s);
+        if (e != STOAT_OK)
+            return e;
+    }
+    size_t need = job_incident(NULL, inc);
+    struct store_job *j = job_new(s, need);
+    j->kind = JOB_INCIDENT;
+    job_incident(j, inc);
+    return enqueue(s, j);
+}
+
 stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_stats *stats)
 {
     if (!s || s->readonly)
         return STOAT_ERR_ARG;
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     if (!s->run_id)
@@ -1485,7 +1939,9 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
         return STOAT_ERR_ARG;
     if (!s->retain_days && !s->retain_alerts)
         return STOAT_OK;
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     /* the highest alert id to delete */
@@ -1612,7 +2068,9 @@ stoat_err stoat_store_set_triage(struct stoat_store *s, enum stoat_target kind, 
         snprintf(s->errmsg, sizeof(s->errmsg), "note or name too long");
         return STOAT_ERR_LIMIT;
     }
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     sqlite3_stmt *up = NULL, *log = NULL;

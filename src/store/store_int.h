@@ -4,6 +4,7 @@
 #ifndef STOAT_STORE_INT_H
 #define STOAT_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +46,10 @@ struct proc_gen {
 #define PACK_EVENTS 64
 #define PACK_RAW_MAX (64u * 1024)
 #define PACK_READ_MAX (64u << 20)   /* a pack claiming more is damaged */
+
+struct store_job;
+struct job_chunk;
+struct rule_snap;
 
 struct stoat_store {
     sqlite3 *db;
@@ -95,7 +100,32 @@ struct stoat_store {
     size_t ncounts;
     struct buf scratch;
     sqlite3_stmt *st[24];           /* prepared writer statements, see store.c */
+    /* The writer's thread, started by the first alert or incident put:
+     * put_* queue a copy of what they are given (with what can be worked
+     * out from it alone) and return; every other call waits until the
+     * queue is written and committed (store_quiesce), so the connection is
+     * only ever used by one thread at a time. */
+    bool threaded, stop;
+    pthread_t thr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    struct store_job *qhead, *qtail;
+    size_t qlen;
+    uint64_t flush_req, flush_done;
+    stoat_err werr;                 /* the writer's first failure; s->errmsg says why */
+    /* the producer's side: copies of the rules it was given (a ruleset may
+     * be freed while its alerts wait), the last event, its scratch */
+    struct job_chunk *pchunk;       /* the chunk jobs are cut from */
+    struct rule_snap **snaps;
+    size_t nsnaps, capsnaps;
+    char *pev_file;
+    uint64_t pev_record;
+    struct buf prec, ptext;
 };
+
+/* Waits until everything put is written and committed; the writer's error
+ * if it failed. Every call but put_* starts with it. */
+stoat_err store_quiesce(struct stoat_store *s);
 
 /* Appends the JSON object of event number ev ({"file":..,"fields":{..}})
  * to b, or null when the store does not have it. A pack that does not

@@ -1715,6 +1715,7 @@ static size_t job_incident(struct store_job *j, const struct stoat_incident *inc
 static void *writer_main(void *arg)
 {
     struct stoat_store *s = arg;
+    pthread_setname_np(pthread_self(), "stoat-store");   /* for top and perf */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool due = false;

@@ -30,11 +30,11 @@ struct count_slot {
 /* Processes the writer has stored, by a keyed hash of host and GUID: two
  * generations of PROC_SLOTS slots; when the young one is half full (short
  * probes) the old one is dropped, and what is still used moves up. */
-#define PROC_SLOTS (1u << 17)   /* power of two */
+#define PROC_SLOTS (1u << 16)   /* power of two; 1 MiB a generation, near the CPU's cache */
 struct proc_slot {
     uint64_t h;                 /* 0: empty */
-    int64_t row;
-    bool has_parent;
+    int64_t row : 63;
+    bool has_parent : 1;
 };
 struct proc_gen {
     struct proc_slot *slots;

@@ -1870,7 +1870,7 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     char gbuf[PRE_ANC][48];
     const char *last = s->pev_file;
     pre_build(s->proc_seed, a, r, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
-    if (last != s->pev_file) {
+    if (!str_same(last, s->pev_file)) {   /* a new file: kept to tell the next alert's */
         free(s->pev_file);
         s->pev_file = last ? xstrdup(last) : NULL;
     }

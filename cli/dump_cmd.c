@@ -9,8 +9,9 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: stoat dump [-o FILE] [-j THREADS] PATH...\n"
-          "Prints every record of the inputs (EVTX, JSON; folders recursively; - for stdin)\n"
+    fputs("usage: stoat dump [-o FILE] [-j THREADS] [--host NAME] PATH...\n"
+          "Prints every record of the inputs (EVTX, JSON, auditd, Sysmon for Linux; folders\n"
+          "recursively; - for stdin)\n"
           "as JSON lines: {\"kind\":\"event\",\"timestamp\",\"host\",\"source\":{...},\"event\":{...}},\n"
           "with the flattened field names that Sigma rules use.\n",
           f);
@@ -21,7 +22,7 @@ int cmd_dump(int argc, char **argv)
     static struct rule_args ra;
     const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
     size_t npaths = 0;
-    const char *output = NULL;
+    const char *output = NULL, *host = NULL;
     unsigned threads = 0;
     int rc = EXIT_OK;
     for (int i = 1; i < argc; i++) {
@@ -42,6 +43,11 @@ int cmd_dump(int argc, char **argv)
                 goto out;
             }
             threads = (unsigned)atoi(v);
+        } else if (!strcmp(a, "--host")) {
+            if (!(host = cli_value(argc, argv, &i))) {
+                rc = EXIT_USAGE;
+                goto out;
+            }
         } else if (!strcmp(a, "--mapping")) {
             if (!(ra.mapping = cli_value(argc, argv, &i))) {
                 rc = EXIT_USAGE;
@@ -75,7 +81,8 @@ int cmd_dump(int argc, char **argv)
         rc = EXIT_FATAL;
         goto out;
     }
-    struct stoat_hunt_opts ho = {.threads = threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp};
+    struct stoat_hunt_opts ho = {.threads = threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp,
+                                 .host = host};
     struct stoat_hunt *h;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;

@@ -12,7 +12,8 @@ static void usage(FILE *f)
 {
     fputs("usage: stoat hunt [options] PATH...\n"
           "Hunts event logs (files, folders searched recursively, - for standard input;\n"
-          "JSON lines, JSON arrays, concatenated JSON objects, gzip-compressed or not)\n"
+          "EVTX, JSON lines, JSON arrays, concatenated JSON objects, auditd logs raw or\n"
+          "from ausearch -i, Sysmon for Linux in syslog; gzip-compressed or not)\n"
           "with Sigma rules: stoat's own rules/ plus any given with -r.\n\n"
           "Output:\n"
           "      --format F          jsonl, csv or table (default: table on a terminal,\n"
@@ -28,7 +29,9 @@ static void usage(FILE *f)
           "      --no-summary        no summary table at the end\n"
           "  -q, --quiet             no summary, no progress bar, input errors counted only\n"
           "      --fail-on-alert     exit 1 when an alert was reported\n"
-          "  -j, --threads N         worker threads (default: one per core)\n\n",
+          "  -j, --threads N         worker threads (default: one per core)\n"
+          "      --host NAME         host of events whose log names none (an audit.log\n"
+          "                          without node=)\n\n",
           f);
     cli_rule_options_help(f);
     fputc('\n', f);
@@ -70,7 +73,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_hunt(int argc, char **argv)
 {
     static struct rule_args ra;
-    const char *format = NULL, *output = NULL, *db = NULL;
+    const char *format = NULL, *output = NULL, *db = NULL, *host = NULL;
     int64_t retain_days = 0, retain_alerts = 0;
     const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
     size_t npaths = 0;
@@ -144,6 +147,11 @@ int cmd_hunt(int argc, char **argv)
                 goto out;
             }
             threads = (unsigned)n;
+        } else if (!strcmp(a, "--host")) {
+            if (!(host = cli_value(argc, argv, &i))) {
+                rc = EXIT_USAGE;
+                goto out;
+            }
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = true;
         } else if (!strcmp(a, "--no-summary")) {
@@ -218,7 +226,7 @@ int cmd_hunt(int argc, char **argv)
     prog.last = prog.start;
     struct stoat_hunt_opts ho = {.threads = threads, .min_level = min_level, .diag = cli_diag, .diag_ctx = &dp,
                                  .progress = (!quiet && cli_isatty(stderr)) ? on_progress : NULL,
-                                 .progress_ctx = &prog, .behaviour = bo};
+                                 .progress_ctx = &prog, .behaviour = bo, .host = host};
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;

@@ -13,7 +13,7 @@ static void usage(FILE *f)
           "  watch                   watch this Linux host live (kernel sensor, root)\n"
           "  rules check PATH...     validate Sigma rules\n"
           "  rules test DIR          run the SigmaHQ regression suite\n"
-          "  dump PATH...            print every record as JSON lines (EVTX, JSON)\n"
+          "  dump PATH...            print every record as JSON lines (any input format)\n"
           "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
           "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
           "  serve DB                the live dashboard and JSON API over a store\n"

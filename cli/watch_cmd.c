@@ -47,6 +47,9 @@ static void usage(FILE *f)
           "                          shows them live\n"
           "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
           "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
+          "      --capture FILE      the sensor's raw ring-buffer records (eBPF mode), for --replay\n"
+          "      --replay FILE       no sensor: run a --capture file through the same decoding, rules\n"
+          "                          and analytics as fast as it goes, then stop (no root needed)\n"
           "      --min-level L       report alerts of level L and above\n"
           "      --fallback          do not use eBPF (proc connector and fanotify)\n"
           "      --duration SECONDS  stop after this long (default: run until stopped)\n"
@@ -101,7 +104,7 @@ int cmd_watch(int argc, char **argv)
     static struct rule_args ra;
     const char *paths[256];
     size_t npaths = 0, nowned = 0;
-    const char *output = NULL, *format = NULL, *record = NULL, *db = NULL;
+    const char *output = NULL, *format = NULL, *record = NULL, *capture = NULL, *replay = NULL, *db = NULL;
     int64_t retain_days = 0, retain_alerts = 0;
     struct stoat_store *store = NULL;
     bool use_syslog = false, fallback = false, quiet = false;
@@ -148,6 +151,12 @@ int cmd_watch(int argc, char **argv)
                 return EXIT_USAGE;
             }
             *(a[9] == 'd' ? &retain_days : &retain_alerts) = n;
+        } else if (!strcmp(a, "--capture")) {
+            if (!(capture = cli_value(argc, argv, &i)))
+                return EXIT_USAGE;
+        } else if (!strcmp(a, "--replay")) {
+            if (!(replay = cli_value(argc, argv, &i)))
+                return EXIT_USAGE;
         } else if (!strcmp(a, "--syslog")) {
             use_syslog = true;
         } else if (!strcmp(a, "--fallback")) {
@@ -203,7 +212,8 @@ int cmd_watch(int argc, char **argv)
     if (!format)
         format = (!output && cli_isatty(stdout)) ? "table" : "jsonl";
     struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = npaths, .force_fallback = fallback,
-                                  .min_level = min_level, .record_path = record, .behaviour = bo,
+                                  .min_level = min_level, .record_path = record, .capture_path = capture,
+                                  .replay_path = replay, .behaviour = bo,
                                   .diag = cli_diag, .diag_ctx = &dp};
     char err[512];
     if (stoat_watch_create(rs, &wo, &w, err, sizeof(err))) {
@@ -248,14 +258,17 @@ int cmd_watch(int argc, char **argv)
     pthread_t rt;
     bool reloading = false;
     while (!stop_requested) {
-        if (stoat_watch_poll(w, 200) < 0) {
+        int n = stoat_watch_poll(w, 200);
+        if (n == STOAT_WATCH_END)
+            break;   /* a replay is through */
+        if (n < 0) {
             fprintf(stderr, "stoat watch: the sensor failed\n");
             rc = EXIT_FATAL;
             break;
         }
-        /* an alert waits at most one poll for its commit: a dashboard on
-         * the store shows it now, not when the batch fills */
-        if (store && stoat_store_commit(store) != STOAT_OK) {
+        /* live, an alert waits at most one poll for its commit: a dashboard
+         * on the store shows it now (a replay goes by the store's batches) */
+        if (store && !replay && stoat_store_commit(store) != STOAT_OK) {
             fprintf(stderr, "stoat watch: %s\n", stoat_store_errmsg(store));
             rc = EXIT_FATAL;
             break;
@@ -301,6 +314,10 @@ int cmd_watch(int argc, char **argv)
         rc = EXIT_FATAL;
     struct stoat_watch_stats st;
     stoat_watch_stats(w, &st);
+    if (st.capture_error) {
+        fprintf(stderr, "stoat watch: writing the capture failed: %s\n", strerror(st.capture_error));
+        rc = EXIT_FATAL;
+    }
     if (!quiet || st.lost)
         fprintf(stderr, "stoat watch: %llu events, %llu lost%s%s%s, %llu alerts, %llu incidents\n",
                 (unsigned long long)st.events, (unsigned long long)st.lost, st.lost_detail[0] ? " (" : "",

@@ -5,8 +5,11 @@
 #   and regression suite and the EVTX comparison with evtxexport (both need
 #   ../shared/data; skipped with a message when it is absent), the eBPF
 #   sensor and `stoat watch` in a network namespace, the store, report and
-#   dashboard (API and a headless browser), then the same functional tests on the address+undefined
-#   sanitizer build (leaks fail the run), and a bounded fuzz run per harness.
+#   dashboard (API and a headless browser), a folder of mixed input formats,
+#   the auditd reader against the real auditd (needs root; skipped with a
+#   message otherwise), then the same functional tests on the
+#   address+undefined sanitizer build (leaks fail the run), and a bounded
+#   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
 #   "N passed, N failed".
 # Environment: FUZZ_SECONDS (default 30), SKIP_SANITIZE=1, SKIP_FUZZ=1.
@@ -87,6 +90,8 @@ make -s sensor >/dev/null 2>&1
 part sensor tests/sensor/run.sh
 part watch tests/watch/run.sh
 part web tests/web/run.sh
+part readers tests/readers/run.sh
+part auditd tests/auditd/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -104,6 +109,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
         part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
         part san-watch env STOAT=build-san/stoat tests/watch/run.sh
+        part san-readers env STOAT=build-san/stoat tests/readers/run.sh
+        part san-auditd env STOAT=build-san/stoat tests/auditd/run.sh
         part sanitizer-reports sanitizer_reports
         unset ASAN_OPTIONS UBSAN_OPTIONS
     else

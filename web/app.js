@@ -247,7 +247,7 @@
         return eventOf(a.ev).then(function (e) {
           var c = corrs[a.id];
           return { alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc), event: e || null,
-            correlation: c ? { type: c.type, value: c.value, first: c.first, last: c.last, group: c.group || {},
+            correlation: c ? { type: c.type, value: c.value, first: c.first, last: c.last, group: c.group || {}, evidence: c.evidence || [],
               alerts: (c.alerts || []).map(function (x) { return byId[x]; }).filter(Boolean) } : null,
             correlations: corrOf[a.id] || [], incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) };
         });
@@ -620,8 +620,15 @@
     (c.alerts || []).forEach(function (x) {
       list.appendChild(h('li', null, link('#/alert/' + x.id, x.title || ('alert ' + x.id)), ' ', h('span', { class: 'muted', text: fmtTime(x.ns) + ' · ' + (x.host || '') })));
     });
-    return section('Correlation', kv, (c.alerts || []).length ? [h('h3', { text: 'Alerts it joins' }), list]
-      : h('p', { class: 'muted', text: 'The rules it counts are not reported on their own, so there are no alerts to link.' }));
+    var ev = h('ul', { id: 'corr-evidence' });
+    (c.evidence || []).forEach(function (x) {
+      ev.appendChild(h('li', null, h('span', { class: 't', text: fmtTime(x.time) }), ' ', x.rule || '',
+        x.summary ? h('div', { class: 'mono muted', text: x.summary }) : null));
+    });
+    return section('Correlation', kv,
+      (c.alerts || []).length ? [h('h3', { text: 'Alerts it joins' }), list] : null,
+      (c.evidence || []).length ? [h('h3', { text: 'Matches it counted (not reported on their own)' }), ev] : null,
+      !(c.alerts || []).length && !(c.evidence || []).length ? h('p', { class: 'muted', text: 'No alerts or matches were kept for it.' }) : null);
   }
 
   views.attack = function () {

@@ -48,6 +48,14 @@ struct stoat_process {
     int64_t start_ns;          /* INT64_MIN when unknown */
 };
 
+/* A match a correlation counted that was not reported on its own (its rule
+ * only feeds correlations): what it was, for the analyst. */
+struct stoat_corr_evidence {
+    int64_t time_ns;
+    const char *rule;              /* the rule's title */
+    const char *summary;           /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
+};
+
 /* What a correlation rule saw when it fired. */
 struct stoat_corr_detail {
     enum stoat_corr_type type;
@@ -58,6 +66,8 @@ struct stoat_corr_detail {
     size_t ngroup;
     const uint64_t *alert_ids;     /* the reported alerts it joins (may be empty) */
     size_t nalert_ids;
+    const struct stoat_corr_evidence *evidence;   /* the unreported matches, oldest first, as far as kept */
+    size_t nevidence;
 };
 
 struct stoat_alert {
@@ -160,6 +170,9 @@ struct stoat_hunt_opts {
      * unknown (standard input, compressed files count compressed bytes). */
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ctx;
+    /* The host of events whose log does not name one (an audit.log without
+     * node=); NULL leaves them without a host. */
+    const char *host;
 };
 
 struct stoat_hunt;

@@ -22,6 +22,14 @@ struct stoat_watch_opts {
     bool force_fallback;              /* no eBPF: the proc connector and fanotify */
     enum stoat_level min_level;
     const char *record_path;          /* every event as JSON lines, for a later stoat hunt */
+    /* The sensor's raw records: capture_path writes every ring-buffer record
+     * as received (eBPF mode only); replay_path reads such a capture instead
+     * of the kernel (no root needed), through the same decoding, process
+     * table, rules and analytics, as fast as it goes; replay_passes repeats
+     * it (0: once), each pass later in time so its processes are new ones. */
+    const char *capture_path;
+    const char *replay_path;
+    unsigned replay_passes;
     struct stoat_behaviour_opts behaviour;
     stoat_diag_fn diag;
     void *diag_ctx;
@@ -33,20 +41,24 @@ struct stoat_watch_stats {
     uint64_t marked;                  /* delivered but marked incomplete (argv cut, /proc race) */
     uint64_t alerts, incidents;
     uint64_t reloads;
+    int capture_error;                /* errno of a failed capture write (capturing stopped), 0 */
     char lost_detail[512];            /* per cause, for a human */
 };
 
 struct stoat_watch;
 
-/* Loads the sensor (needs root); after this the process keeps only the
- * capabilities the sensor needs, so call it before starting threads. */
+/* Loads the sensor (needs root, except for a replay); after this the process
+ * keeps only the capabilities the sensor needs, so call it before starting
+ * threads. */
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
                              struct stoat_watch **out, char *errbuf, size_t errlen);
 /* Which mode runs and what it cannot see. */
 const char *stoat_watch_mode(const struct stoat_watch *w);
 stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *sink);
 /* Handles what the sensor has, waiting up to timeout_ms; returns the number
- * of events handled or -1 on a sensor error. */
+ * of events handled, -1 on a sensor error, or STOAT_WATCH_END once a replay
+ * has handled the whole capture. */
+#define STOAT_WATCH_END (-2)
 int stoat_watch_poll(struct stoat_watch *w, int timeout_ms);
 /* Replaces the rules between polls; the old ruleset may be freed after. */
 void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs);

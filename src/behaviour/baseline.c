@@ -291,22 +291,12 @@ stoat_err baseline_write(const struct baseline *b, FILE *out)
 
 struct bload {
     struct baseline *b;
-    const char *file;
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    stoat_err err;
+    struct yreport r;
 };
 
 static void bfail(struct bload *l, const struct ynode *n, const char *msg)
 {
-    if (l->err)
-        return;
-    l->err = STOAT_ERR_CONFIG;
-    if (l->diag) {
-        struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0, .message = msg};
-        l->diag(l->diag_ctx, &d);
-    }
+    yreport_fail(&l->r, n, msg);
 }
 
 static int on_doc(void *ctx, struct ynode *root, unsigned idx)
@@ -317,7 +307,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         bfail(l, root, "a baseline is a map with 'hosts' (as stoat baseline learn writes it)");
         return 1;
     }
-    for (uint32_t i = 0; hosts->kind == YN_MAP && i < hosts->n && !l->err; i++) {
+    for (uint32_t i = 0; hosts->kind == YN_MAP && i < hosts->n && !l->r.err; i++) {
         const struct ynode *hn = hosts->items[2 * i], *hv = hosts->items[2 * i + 1];
         if (hn->kind != YN_SCALAR || (hv->kind != YN_MAP && !ynode_is_null(hv))) {
             bfail(l, hn, "each host maps to tools, pairs and shapes");
@@ -370,7 +360,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
                 }
         }
     }
-    return l->err != 0;
+    return l->r.err != 0;
 }
 
 stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn diag, void *diag_ctx)
@@ -391,12 +381,12 @@ stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn d
     struct baseline *b = baseline_new();
     struct arena a;
     arena_init(&a, 1 << 16);
-    struct bload l = {.b = b, .file = path, .diag = diag, .diag_ctx = diag_ctx};
+    struct bload l = {.b = b, .r = {.file = path, .diag = diag, .diag_ctx = diag_ctx}};
     stoat_err e = yaml_parse_capped(path, text, len, BASELINE_MAX_FILE, 20u << 20, &a, on_doc, &l, diag, diag_ctx);
     arena_free(&a);
     free(text);
     if (!e)
-        e = l.err;
+        e = l.r.err;
     if (e) {
         baseline_free(b);
         return e;

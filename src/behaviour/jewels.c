@@ -16,22 +16,12 @@
 
 struct jload {
     struct jewels *j;
-    const char *file;
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    stoat_err err;
+    struct yreport r;
 };
 
 static void jfail(struct jload *l, const struct ynode *n, const char *msg)
 {
-    if (l->err)
-        return;
-    l->err = STOAT_ERR_CONFIG;
-    if (l->diag) {
-        struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0, .message = msg};
-        l->diag(l->diag_ctx, &d);
-    }
+    yreport_fail(&l->r, n, msg);
 }
 
 static void list(struct jload *l, const struct ynode *root, const char *key, char ***out, size_t *n)
@@ -108,9 +98,9 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         }
         j->window_ns = ms * 1000000;
     }
-    if (!l->err && !j->npaths && !j->nextensions && !j->ncanaries)
+    if (!l->r.err && !j->npaths && !j->nextensions && !j->ncanaries)
         jfail(l, root, "name at least one of paths, extensions, canaries");
-    return l->err != 0;
+    return l->r.err != 0;
 }
 
 stoat_err jewels_load_text(const char *name, const char *text, size_t len, struct jewels **out,
@@ -121,11 +111,11 @@ stoat_err jewels_load_text(const char *name, const char *text, size_t len, struc
     j->window_ns = 6 * 3600 * 1000000000LL;
     struct arena a;
     arena_init(&a, 16384);
-    struct jload l = {.j = j, .file = name, .diag = diag, .diag_ctx = diag_ctx};
+    struct jload l = {.j = j, .r = {.file = name, .diag = diag, .diag_ctx = diag_ctx}};
     stoat_err e = yaml_parse(name, text, len, &a, on_doc, &l, diag, diag_ctx);
     arena_free(&a);
     if (!e)
-        e = l.err;
+        e = l.r.err;
     if (e) {
         jewels_free(j);
         *out = NULL;

@@ -367,12 +367,14 @@ static bool cmp_num(double v, uint8_t cmp, double ref)
     }
 }
 
+/* The first (or last) byte is compared inline: most patterns of a long list
+ * fail there, and a memcmp call costs more than the comparison. */
 static bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
 {
     switch (op) {
-    case P_EQ: return n == len && memcmp(s, lit, len) == 0;
-    case P_PREFIX: return n >= len && memcmp(s, lit, len) == 0;
-    case P_SUFFIX: return n >= len && memcmp(s + n - len, lit, len) == 0;
+    case P_EQ: return n == len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
+    case P_PREFIX: return n >= len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
+    case P_SUFFIX: return n >= len && (len == 0 || (s[n - 1] == lit[len - 1] && memcmp(s + n - len, lit, len) == 0));
     case P_CONTAINS: return len == 0 || (n >= len && memmem(s, n, lit, len) != NULL);
     default: return false;
     }
@@ -703,6 +705,8 @@ static void set_view(struct engine_ctx *c, uint16_t r)
 static void build_scan(struct engine_ctx *c)
 {
     buf_clear(&c->scan);
+    /* every value between NULs: atoms of startswith/endswith/equals carry them */
+    buf_putc(&c->scan, '\0');
     for (uint32_t i = 0; i < c->n; i++) {
         if (c->f[i].type == STOAT_V_NULL)
             continue;

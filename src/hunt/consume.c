@@ -6,6 +6,7 @@
 
 #include "engine/ruleset.h"
 #include "rules/compile.h"
+#include "sinks/glance.h"
 #include "util/text.h"
 
 size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_level, const uint32_t *rules, size_t n,
@@ -90,6 +91,43 @@ struct corr_kept {
 };
 
 #define CORR_VIEW_MAX 64   /* fields a correlation may read per event */
+
+/* Matches of rules that only feed correlations are not alerts, so a firing
+ * would name nothing the analyst can see. Each one fed gets an evidence id
+ * (the correlation engine keeps it like an alert id, marked by the top bit)
+ * and a line in this ring; a firing shows the lines still here. */
+#define EVIDENCE_BIT (1ull << 63)
+#define EVIDENCE_RING 4096
+#define EVIDENCE_GLANCE 300
+struct corr_evidence {
+    uint64_t id;        /* 0: empty */
+    int64_t time_ns;
+    char *rule, *summary;
+};
+
+static uint64_t note_evidence(struct consumer *c, uint32_t rule, int64_t t, const char *summary, size_t n)
+{
+    if (!c->evidence)
+        c->evidence = xcalloc(EVIDENCE_RING, sizeof(*c->evidence));
+    uint64_t id = ++c->nevidence;
+    struct corr_evidence *e = &c->evidence[id % EVIDENCE_RING];
+    free(e->rule);
+    free(e->summary);
+    const char *title = c->rs->rules[rule].meta.title;
+    *e = (struct corr_evidence){.id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"),
+                                .summary = xstrndup(summary, n)};
+    return id | EVIDENCE_BIT;
+}
+
+static void free_evidence(struct consumer *c)
+{
+    for (size_t i = 0; c->evidence && i < EVIDENCE_RING; i++) {
+        free(c->evidence[i].rule);
+        free(c->evidence[i].summary);
+    }
+    free(c->evidence);
+    c->evidence = NULL;
+}
 
 static void corr_want(struct consumer *c, const char *name)
 {
@@ -213,10 +251,24 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
                                      .value = f->group_values[i] ? f->group_values[i] : "",
                                      .value_len = f->group_values[i] ? (uint32_t)strlen(f->group_values[i]) : 0,
                                      .type = STOAT_V_STRING};
+    uint64_t ids[64];
+    struct stoat_corr_evidence ev[64];
+    size_t nids = 0, nev = 0;
+    for (size_t i = 0; i < f->nalert_ids; i++) {
+        uint64_t id = f->alert_ids[i];
+        if (!(id & EVIDENCE_BIT)) {
+            if (nids < 64)
+                ids[nids++] = id;
+            continue;
+        }
+        const struct corr_evidence *e = c->evidence ? &c->evidence[(id & ~EVIDENCE_BIT) % EVIDENCE_RING] : NULL;
+        if (e && e->id == (id & ~EVIDENCE_BIT) && nev < 64)
+            ev[nev++] = (struct stoat_corr_evidence){.time_ns = e->time_ns, .rule = e->rule, .summary = e->summary};
+    }
     struct stoat_corr_detail d = {
         .type = c->rs->corrs[f->corr].corr.type, .value = f->value, .first_ns = f->first_ns, .last_ns = f->last_ns,
         .group_names = f->group_names, .group_values = f->group_values, .ngroup = f->ngroup,
-        .alert_ids = f->alert_ids, .nalert_ids = f->nalert_ids,
+        .alert_ids = ids, .nalert_ids = nids, .evidence = ev, .nevidence = nev,
     };
     char ts[32];
     bool timed = f->last_ns != INT64_MIN && f->last_ns != INT64_MAX;
@@ -261,9 +313,12 @@ static void corr_feed_kept(struct consumer *c)
         struct corr_input in = {.rule = get32(&p)};
         in.alert_id = get64(&p);
         in.time_ns = (int64_t)get64(&p);
-        uint32_t hl = get32(&p), nf = get32(&p);
+        uint32_t hl = get32(&p), nf = get32(&p), gl = get32(&p);
         in.host = hl ? p : NULL;
         p += hl ? hl + 1 : 0;
+        if (!in.alert_id)
+            in.alert_id = note_evidence(c, in.rule, in.time_ns, p, gl);
+        p += gl;
         for (uint32_t k = 0; k < nf; k++) {
             view[k].name_len = get32(&p);
             view[k].value_len = get32(&p);
@@ -287,7 +342,13 @@ static void corr_match(struct consumer *c, const struct stoat_alert *a, uint32_t
 {
     struct stoat_field view[CORR_VIEW_MAX];
     size_t nf = corr_view(c, a, rule, view);
+    struct buf glance = {0};
+    if (!alert_id)
+        sink_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
     if (c->corr_live) {
+        if (!alert_id)
+            alert_id = note_evidence(c, rule, a->time_ns, glance.p ? glance.p : "", glance.len);
+        buf_free(&glance);
         struct corr_input in = {.rule = rule, .alert_id = alert_id, .time_ns = a->time_ns, .fields = view,
                                 .nfields = nf, .host = a->host};
         corr_feed_now(c, &in);
@@ -298,7 +359,7 @@ static void corr_match(struct consumer *c, const struct stoat_alert *a, uint32_t
     size_t need = 32;
     for (size_t i = 0; i < nf; i++)
         need += 9 + view[i].name_len + view[i].value_len;
-    need += a->host ? strlen(a->host) + 1 : 0;
+    need += (a->host ? strlen(a->host) + 1 : 0) + glance.len;
     if (c->corr_kept.len && c->corr_kept.len + need > c->corr_opts.max_bytes)
         corr_feed_kept(c);
     XGROW(c->corr_index, c->corr_index_cap, c->ncorr_index + 1);
@@ -312,10 +373,13 @@ static void corr_match(struct consumer *c, const struct stoat_alert *a, uint32_t
     size_t hl = a->host ? strlen(a->host) : 0;
     put32(b, (uint32_t)hl);
     put32(b, (uint32_t)nf);
+    put32(b, (uint32_t)glance.len);
     if (hl) {
         buf_put(b, a->host, hl);
         buf_putc(b, 0);
     }
+    buf_put(b, glance.p, glance.len);
+    buf_free(&glance);
     for (size_t i = 0; i < nf; i++) {
         put32(b, view[i].name_len);
         put32(b, view[i].value_len);
@@ -340,6 +404,7 @@ static void corr_finish(struct consumer *c)
 
 static void corr_teardown(struct consumer *c)
 {
+    free_evidence(c);
     corr_destroy(c->corr);
     c->corr = NULL;
     fieldtab_free(&c->corr_names);

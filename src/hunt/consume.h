@@ -43,6 +43,8 @@ struct consumer {
     struct corr_kept *corr_index;
     size_t ncorr_index, corr_index_cap;
     int64_t corr_last_time;            /* for matches without a time */
+    struct corr_evidence *evidence;    /* a ring of the unreported matches fed lately */
+    uint64_t nevidence;
 };
 
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,

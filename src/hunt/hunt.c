@@ -572,7 +572,8 @@ static int hunt_file(void *ctx, const char *path)
             h->stats.files_skipped++;
         } else {
             report(h, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, 0, 0, false,
-                   "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects; gzip or not)");
+                   "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects, auditd logs, "
+                   "Sysmon for Linux syslog; gzip or not)");
             h->stats.files_failed++;
         }
         input_close(in);
@@ -581,6 +582,7 @@ static int hunt_file(void *ctx, const char *path)
     struct input_file *f = xcalloc(1, sizeof(*f));
     f->name = xstrdup(path);
     f->reader = ops;
+    f->host = h->opts.host;
     if (ops->open(f, in, why, sizeof(why))) {
         report(h, STOAT_SEV_ERROR, STOAT_ERR_INPUT, path, 0, 0, false, why);
         h->stats.files_failed++;

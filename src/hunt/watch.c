@@ -2,10 +2,11 @@
  * an engine context (field names are the sensor's string constants, so their
  * ids are cached by address), matches it, and hands it to the same serial
  * stage hunt's writer uses (consume.c). Live incidents close when a host's
- * chain has been quiet for the gap, measured on the wall clock. */
+ * chain has been quiet for the gap, measured on the sensor's clock: the wall
+ * clock live, the clock the capture recorded when a capture is replayed. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/engine.h"
 #include "hunt/consume.h"
@@ -21,6 +22,7 @@
 struct name_slot {
     const char *name;
     uint32_t id;
+    uint32_t len;
 };
 
 struct stoat_watch {
@@ -44,14 +46,14 @@ struct stoat_watch {
     size_t rules_cap;
     uint64_t events, reloads;
     int64_t last_advance;
+    /* Per sensor event kind, whether the ruleset reads it at all: 0 not
+     * known yet, 1 yes, -1 no (no rule's logsource routes it and it is no
+     * process start or end). Routing looks at the channel, event id and
+     * product only, which are fixed per kind, so once one event of a kind
+     * went nowhere they all do: without --record, such events (forks, most
+     * of all) are counted and not built. Reset with the rules. */
+    int8_t kind_read[SENSOR_KIND_MAX_];
 };
-
-static int64_t wall_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
                              struct stoat_watch **out, char *errbuf, size_t errlen)
@@ -70,7 +72,8 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
         }
     }
     struct sensor_opts so = {.watch_paths = w->opts.watch_paths, .nwatch = w->opts.nwatch,
-                             .force_fallback = w->opts.force_fallback};
+                             .force_fallback = w->opts.force_fallback, .capture_path = w->opts.capture_path,
+                             .replay_path = w->opts.replay_path, .replay_passes = w->opts.replay_passes};
     if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
         if (w->record)
             fclose(w->record);
@@ -114,6 +117,7 @@ void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs
     w->eng = engine_ctx_create(rs);
     w->rs = rs;
     memset(w->names, 0, sizeof(w->names));   /* ids belong to the ruleset */
+    memset(w->kind_read, 0, sizeof(w->kind_read));
     if (w->con_ready)
         consumer_set_ruleset(&w->con, rs);
     w->reloads++;
@@ -125,14 +129,15 @@ static int add_field(void *ctx, const char *name, const char *value)
     struct name_slot *s = &w->names[((uintptr_t)name >> 3) % NAME_CACHE];
     if (s->name != name) {
         s->name = name;
-        s->id = engine_field_id(w->eng, name, strlen(name));
+        s->len = (uint32_t)strlen(name);
+        s->id = engine_field_id(w->eng, name, s->len);
     }
     /* the sensor formats some values in a buffer it reuses for the next
      * field: keep a copy for the event's life */
     size_t n = strlen(value);
     char *v = engine_scratch(w->eng, n + 1);
     memcpy(v, value, n + 1);
-    engine_event_add(w->eng, name, (uint32_t)strlen(name), s->id, v, (uint32_t)n, STOAT_V_STRING);
+    engine_event_add(w->eng, name, s->len, s->id, v, (uint32_t)n, STOAT_V_STRING);
     return 0;
 }
 
@@ -173,6 +178,9 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     const struct stoat_ruleset *rs = w->rs;
     struct engine_ctx *e = w->eng;
     w->events++;
+    int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
+    if (read && *read < 0 && !w->record)
+        return 0;
     engine_event_begin(e);
     engine_event_product(e, "linux");
     sensor_event_fields(w->sensor, ev, add_field, w);
@@ -181,10 +189,18 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     if (w->record)
         record_event(w, fs, nf);
     const uint32_t *matched;
+    struct engine_counters before, after;
+    if (read && !*read)
+        engine_counters(e, &before);
     size_t n = engine_event_match(e, &matched);
+    if (read && !*read) {
+        engine_counters(e, &after);
+        *read = after.unrouted == before.unrouted || engine_event_procspec(e) >= 0 ? 1 : -1;
+    }
     const struct ev_field *host = first_of(e, rs->host_ids, rs->nhost_ids);
     const struct ev_field *ts = first_of(e, rs->ts_ids, rs->nts_ids);
-    int64_t t = ts ? consume_time(ts->val, ts->val_len) : (int64_t)ev->ts_ns;
+    /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
+    int64_t t = ts ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
     int spec = engine_event_procspec(e);
     if (spec >= 0) {
         const char *fv[PF_COUNT];
@@ -246,7 +262,8 @@ int stoat_watch_poll(struct stoat_watch *w, int timeout_ms)
     ready(w);
     uint64_t before = w->events;
     int rc = sensor_poll(w->sensor, timeout_ms, on_event, w);
-    int64_t now = wall_ns();
+    /* the sensor's clock: the wall clock live, the recorded one in a replay */
+    int64_t now = sensor_clock_ns(w->sensor);
     if (now - w->last_advance > 1000000000LL) {
         /* live: a chain that went quiet for the gap is an incident now */
         consumer_advance(&w->con, now);
@@ -254,6 +271,8 @@ int stoat_watch_poll(struct stoat_watch *w, int timeout_ms)
     }
     if (w->record && w->events != before)
         fflush(w->record);
+    if (rc == -ENODATA)
+        return STOAT_WATCH_END;
     return rc < 0 ? -1 : (int)(w->events - before);
 }
 
@@ -267,6 +286,7 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
     out->alerts = w->hstats.alerts;
     out->incidents = w->hstats.incidents;
     out->reloads = w->reloads;
+    out->capture_error = st.capture_error;
     size_t o = 0;
     for (int i = 0; i < SENSOR_LOST_MAX_; i++) {
         if (!st.lost[i])

@@ -21,6 +21,7 @@ struct input_file {
     const struct reader_ops *reader;
     const char *product;        /* product of its events when the channel is unknown */
     void *reader_state;         /* the reader's producer-side state */
+    const char *host;           /* the hunt's host option (NULL: none), for logs that name no host */
 };
 
 /* A batch of records, made on the reading thread, parsed on a worker. */
@@ -86,6 +87,8 @@ const struct reader_ops *reader_by_name(const char *name);
 
 extern const struct reader_ops reader_json;
 extern const struct reader_ops reader_evtx;
+extern const struct reader_ops reader_auditd;
+extern const struct reader_ops reader_sysmon_linux;
 
 /* ---- inputs: plain files, standard input, gzip (detected by magic) ---- */
 

@@ -1,6 +1,8 @@
 /* The reader registry: one entry per input format, tried in order. Binary
  * formats with a magic number come before the text formats whose probes are
- * guesses. */
+ * guesses; those probes exclude each other (JSON starts with { or [, an audit
+ * record with type= or node=, a Sysmon-for-Linux line holds its provider's
+ * XML), so their order only matters for damaged heads. */
 #include <string.h>
 
 #include "readers/reader.h"
@@ -8,6 +10,8 @@
 static const struct reader_ops *const readers[] = {
     &reader_evtx,
     &reader_json,
+    &reader_auditd,
+    &reader_sysmon_linux,
 };
 
 const struct reader_ops *reader_detect(const unsigned char *head, size_t n)

@@ -179,10 +179,15 @@ static void emit_corr(struct buf *b, sqlite3_stmt *st)
         buf_puts(b, "{}");
     else
         buf_put(b, sqlite3_column_text(st, 5), (size_t)sqlite3_column_bytes(st, 5));
+    buf_puts(b, ",\"evidence\":");
+    if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+        buf_puts(b, "[]");
+    else
+        buf_put(b, sqlite3_column_text(st, 6), (size_t)sqlite3_column_bytes(st, 6));
     buf_puts(b, ",\"alerts\":[");
     /* group_concat of integers: digits and commas only */
-    if (sqlite3_column_type(st, 6) != SQLITE_NULL)
-        buf_put(b, sqlite3_column_text(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        buf_put(b, sqlite3_column_text(st, 7), (size_t)sqlite3_column_bytes(st, 7));
     buf_puts(b, "]}");
 }
 
@@ -310,6 +315,7 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
     buf_clear(&q);
     buf_printf(&q, "SELECT c.alert_id, c.type, c.value, c.first_ns, c.last_ns,"
                    " CASE WHEN json_valid(c.grp) AND json_type(c.grp) = 'object' THEN c.grp END,"
+                   " CASE WHEN json_valid(c.evidence) AND json_type(c.evidence) = 'array' THEN c.evidence END,"
                    " (SELECT group_concat(alert_id) FROM (SELECT ca.alert_id FROM correlation_alerts ca"
                    "  WHERE ca.corr_id = c.alert_id ORDER BY ca.alert_id LIMIT 1000))"
                    " FROM correlations c JOIN alerts a ON a.id = c.alert_id WHERE %s ORDER BY c.alert_id", sel.p);

@@ -1377,12 +1377,77 @@ static bool better(const struct atomset *a, const struct atomset *b)
     return a->n < b->n;
 }
 
+/* Stable bytes at the start (head) and at the end (tail) of a literal. */
+static void edge_runs(const char *p, uint32_t len, uint32_t *head, uint32_t *tail)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    uint32_t i = 0, k, st = 0;
+    *head = 0;
+    while (i < len && (k = stable_len(u, i, len)) > 0)
+        i += k;
+    *head = i;
+    /* the last run that reaches the end */
+    for (i = 0; i < len;) {
+        k = stable_len(u, i, len);
+        if (k == 0) {
+            i += (u[i] >= 0xC2 && u[i] <= 0xD3 && i + 1 < len) ? 2 : 1;
+            st = i;
+        } else {
+            i += k;
+        }
+    }
+    *tail = len - st;
+}
+
+/* The prefilter scans an event's values each between NUL bytes, so a
+ * literal that must start or end a value can carry that NUL: Image|endswith
+ * '/id' gives the atom "/id\0", selective where "/id" alone is too short and
+ * too common. Returns an atom at least as long as *at when it finds one. */
+static bool anchored_atom(struct arena *a, const struct pattern *p, struct atom *at, bool have)
+{
+    if (p->op != P_EQ && p->op != P_PREFIX && p->op != P_SUFFIX)
+        return false;
+    uint32_t head, tail;
+    edge_runs(p->lit, p->len, &head, &tail);
+    bool whole = head == p->len;
+    uint32_t pre = (p->op == P_PREFIX || p->op == P_EQ) ? head : 0;
+    uint32_t post = (p->op == P_SUFFIX || p->op == P_EQ) ? tail : 0;
+    uint32_t n;
+    char *s;
+    if (whole && p->op == P_EQ) {
+        n = p->len + 2;
+        s = arena_alloc(a, n);
+        s[0] = 0;
+        memcpy(s + 1, p->lit, p->len);
+        s[n - 1] = 0;
+    } else if (pre && pre >= post) {
+        n = pre + 1;
+        s = arena_alloc(a, n);
+        s[0] = 0;
+        memcpy(s + 1, p->lit, pre);
+    } else if (post) {
+        n = post + 1;
+        s = arena_alloc(a, n);
+        memcpy(s, p->lit + p->len - post, post);
+        s[n - 1] = 0;
+    } else {
+        return false;
+    }
+    if (n < COMPILE_MIN_ATOM || (have && n <= at->len))
+        return false;
+    at->s = s;
+    at->len = n;
+    return true;
+}
+
 /* The literal any match of p must contain, as the prefilter will see it. */
 static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct atom *at)
 {
     memset(at, 0, sizeof(*at));
-    if (p->op != P_RE)
-        return pattern_atom(p, at);
+    if (p->op != P_RE) {
+        bool have = pattern_atom(p, at);
+        return anchored_atom(a, p, at, have) || have;
+    }
     char *lit = arena_alloc(a, p->len + 1);
     size_t l = regex_required_literal(p->lit, p->len, lit, p->len + 1);
     if (!l || !best_run(lit, (uint32_t)l, at))

@@ -15,22 +15,12 @@
 
 struct mload {
     struct mapping *m;
-    const char *file;
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    stoat_err err;
+    struct yreport r;
 };
 
 static void mfail(struct mload *l, const struct ynode *n, const char *msg)
 {
-    if (l->err)
-        return;
-    l->err = STOAT_ERR_CONFIG;
-    if (l->diag) {
-        struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0, .message = msg};
-        l->diag(l->diag_ctx, &d);
-    }
+    yreport_fail(&l->r, n, msg);
 }
 
 static char *lower_dup(struct arena *a, const char *s)
@@ -148,7 +138,7 @@ static void load_procs(struct mload *l, const struct ynode *list, bool end)
     if (m->nprocs)
         memcpy(v, m->procs, m->nprocs * sizeof(*v));
     m->procs = v;
-    for (uint32_t i = 0; i < list->n && !l->err; i++) {
+    for (uint32_t i = 0; i < list->n && !l->r.err; i++) {
         const struct ynode *e = list->items[i];
         const struct ynode *ch = ynode_get(e, "channel"), *ids = ynode_get(e, "event_id"), *f = ynode_get(e, "fields");
         if (!ch || ch->kind != YN_SCALAR || !f || f->kind != YN_MAP) {
@@ -210,7 +200,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         return 1;
     }
     m->entries = arena_zalloc(a, (ls->n + 1) * sizeof(*m->entries));
-    for (uint32_t i = 0; i < ls->n && !l->err; i++) {
+    for (uint32_t i = 0; i < ls->n && !l->r.err; i++) {
         const struct ynode *e = ls->items[i];
         const struct ynode *src = ynode_get(e, "logsource"), *evs = ynode_get(e, "events");
         if (!src || src->kind != YN_MAP || !evs || evs->kind != YN_SEQ) {
@@ -225,7 +215,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         me->service = s && s->kind == YN_SCALAR ? lower_dup(a, s->str) : NULL;
         me->sels = arena_zalloc(a, (evs->n + 1) * sizeof(*me->sels));
         me->nsels = evs->n;
-        for (uint32_t j = 0; j < evs->n && !l->err; j++)
+        for (uint32_t j = 0; j < evs->n && !l->r.err; j++)
             load_selector(l, evs->items[j], me->product, &me->sels[j]);
     }
     const struct ynode *js = ynode_get(root, "json");
@@ -259,7 +249,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         load_strlist(l, ynode_get(ev, "event_id"), &m->eid_fields, &m->neid);
         load_strlist(l, ynode_get(ev, "provider"), &m->provider_fields, &m->nprovider);
     }
-    return l->err != 0;
+    return l->r.err != 0;
 }
 
 stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out,
@@ -269,14 +259,14 @@ stoat_err mapping_load_text(const char *name, const char *text, size_t len, stru
     arena_init(&m->a, 16384);
     struct arena yarena;
     arena_init(&yarena, 65536);
-    struct mload l = {.m = m, .file = arena_strdup(&m->a, name), .diag = diag, .diag_ctx = diag_ctx};
-    stoat_err e = yaml_parse(l.file, text, len, &yarena, on_doc, &l, diag, diag_ctx);
+    struct mload l = {.m = m, .r = {.file = arena_strdup(&m->a, name), .diag = diag, .diag_ctx = diag_ctx}};
+    stoat_err e = yaml_parse(l.r.file, text, len, &yarena, on_doc, &l, diag, diag_ctx);
     arena_free(&yarena);
     if (!e)
-        e = l.err;
+        e = l.r.err;
     if (!e && m->nentries == 0) {
         mfail(&l, NULL, "the mapping file defines no logsources");
-        e = l.err;
+        e = l.r.err;
     }
     if (e) {
         mapping_free(m);

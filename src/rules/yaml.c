@@ -239,3 +239,15 @@ bool ynode_is_null(const struct ynode *n)
     return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
            strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
 }
+
+void yreport_fail(struct yreport *r, const struct ynode *n, const char *msg)
+{
+    if (r->err)
+        return;
+    r->err = STOAT_ERR_CONFIG;
+    if (r->diag) {
+        struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = r->file,
+                               .line = n ? n->line : 0, .column = n ? n->col : 0, .message = msg};
+        r->diag(r->diag_ctx, &d);
+    }
+}

@@ -57,4 +57,14 @@ static inline const char *ynode_str(const struct ynode *n) { return n && n->kind
 /* A plain scalar meaning null: "", "~", "null", "Null", "NULL". */
 bool ynode_is_null(const struct ynode *n);
 
+/* Where the loader of a configuration file (mapping, jewels, baseline)
+ * reports its first problem, with the file and the node's line and column. */
+struct yreport {
+    const char *file;
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    stoat_err err;      /* STOAT_ERR_CONFIG once a problem was reported */
+};
+void yreport_fail(struct yreport *r, const struct ynode *n, const char *msg);
+
 #endif

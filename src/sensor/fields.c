@@ -17,18 +17,24 @@
  *   sock_stdio   1002     ProcessGuid ProcessId Image CommandLine User StdioFds Protocol
  *                         SourceIp SourcePort DestinationIp DestinationPort
  *
- * Why it works this way: values are formatted into one scratch buffer owned by
- * the sensor, so emitting costs no allocation; user names are resolved once
- * per uid and cached (a fixed table, replaced round-robin), because
- * getpwuid per event would read /etc/passwd per event. ProcessGuid is made
- * from 32 bits of the boot id, the start time and the pid: the same process
- * always gets the same id, two processes never share one within a boot.
+ * Why it works this way: values are formatted into buffers on the stack, so
+ * emitting costs no allocation; user names are resolved once per uid and
+ * cached (a fixed table, replaced round-robin), because getpwuid per event
+ * would read /etc/passwd per event. ProcessGuid is made from 32 bits of the
+ * boot id, the start time and the pid: the same process always gets the same
+ * id, two processes never share one within a boot.
+ *
+ * Numbers, ids and times are formatted by hand, not with snprintf: every
+ * event has a dozen of them, and printf's generality (format parsing, the
+ * stdio string machinery) was the largest single cost of the whole
+ * user-space side in the replay benchmark (bench/bench_watch.c). UtcTime's
+ * date and time of day are made once per second (gmtime and strftime are
+ * dear) and the milliseconds appended.
  */
 #include "sensor/sensor_int.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,25 +76,90 @@ static void put(struct fctx *f, const char *name, const char *value)
 		f->n++;
 }
 
-static void putf(struct fctx *f, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void putf(struct fctx *f, const char *name, const char *fmt, ...)
+/* v in decimal at out (room for 21 bytes), NUL-terminated; returns the length */
+static size_t fmt_u64(char *out, uint64_t v)
 {
-	char v[128];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
-	va_end(ap);
-	put(f, name, v);
+	char t[20];
+	size_t n = 0, i = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out[i++] = t[--n];
+	out[i] = 0;
+	return i;
 }
 
+static void putu(struct fctx *f, const char *name, uint64_t v)
+{
+	char b[24];
+	fmt_u64(b, v);
+	put(f, name, b);
+}
+
+static void puti(struct fctx *f, const char *name, int64_t v)
+{
+	char b[24];
+	if (v < 0) {
+		b[0] = '-';
+		fmt_u64(b + 1, (uint64_t)0 - (uint64_t)v);
+	} else {
+		fmt_u64(b, (uint64_t)v);
+	}
+	put(f, name, b);
+}
+
+/* the low `digits` hex digits of v, lower case, zero-padded */
+static void fmt_hex(char *out, uint64_t v, int digits)
+{
+	for (int i = digits - 1; i >= 0; i--) {
+		out[i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	}
+}
+
+/* {bbbbbbbb-ssss-ssss-ssss-sssspppppppp}: boot tag, start time, pid */
 static void guid(struct fctx *f, const char *name, uint32_t pid, uint64_t start)
 {
+	char b[40];
 	if (!pid)
 		return;
-	putf(f, name, "{%08x-%04x-%04x-%04x-%04x%08x}", f->s->boot_tag,
-	     (unsigned)(start >> 48) & 0xffff, (unsigned)(start >> 32) & 0xffff,
-	     (unsigned)(start >> 16) & 0xffff, (unsigned)start & 0xffff, pid);
+	b[0] = '{';
+	fmt_hex(b + 1, f->s->boot_tag, 8);
+	b[9] = '-';
+	fmt_hex(b + 10, start >> 48, 4);
+	b[14] = '-';
+	fmt_hex(b + 15, start >> 32, 4);
+	b[19] = '-';
+	fmt_hex(b + 20, start >> 16, 4);
+	b[24] = '-';
+	fmt_hex(b + 25, start, 4);
+	fmt_hex(b + 29, pid, 8);
+	b[37] = '}';
+	b[38] = 0;
+	put(f, name, b);
+}
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC) into out (room for 64 bytes) */
+static void utc_time(struct sensor *s, uint64_t ts_ns, char *out)
+{
+	int64_t secs = (int64_t)(ts_ns / 1000000000ull);
+	if (!s->utc_valid || s->utc_sec != secs) {
+		time_t t = (time_t)secs;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		s->utc_len = strftime(s->utc, sizeof(s->utc), "%Y-%m-%d %H:%M:%S", &tm);
+		s->utc_sec = secs;
+		s->utc_valid = true;
+	}
+	unsigned ms = (unsigned)(ts_ns / 1000000ull % 1000);
+	memcpy(out, s->utc, s->utc_len);
+	out[s->utc_len] = '.';
+	out[s->utc_len + 1] = (char)('0' + ms / 100);
+	out[s->utc_len + 2] = (char)('0' + ms / 10 % 10);
+	out[s->utc_len + 3] = (char)('0' + ms % 10);
+	out[s->utc_len + 4] = 0;
 }
 
 static void addr(struct fctx *f, const char *isv6, const char *ip, const char *port,
@@ -107,7 +178,7 @@ static void addr(struct fctx *f, const char *isv6, const char *ip, const char *p
 		put(f, isv6, "false");
 	}
 	put(f, ip, buf);
-	putf(f, port, "%u", a->port);
+	putu(f, port, a->port);
 }
 
 static const char *access_mode(char *buf, size_t len, uint32_t fl, bool guess)
@@ -125,11 +196,7 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
 	char tbuf[64], mbuf[64];
 	if (!s || !ev || !emit)
 		return -1;
-	time_t secs = (time_t)(ev->ts_ns / 1000000000ull);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t tl = strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(tbuf + tl, sizeof(tbuf) - tl, ".%03u", (unsigned)(ev->ts_ns / 1000000ull % 1000));
+	utc_time(s, ev->ts_ns, tbuf);
 
 	put(&f, "Channel", "stoat-sensor");
 	switch (ev->kind) {
@@ -144,9 +211,9 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
 	put(&f, "Computer", s->hostname);
 	put(&f, "UtcTime", tbuf);
 	guid(&f, "ProcessGuid", ev->tgid, ev->start_time_ns);
-	putf(&f, "ProcessId", "%u", ev->tgid);
+	putu(&f, "ProcessId", ev->tgid);
 	if (ev->pid != ev->tgid)
-		putf(&f, "ThreadId", "%u", ev->pid);
+		putu(&f, "ThreadId", ev->pid);
 	put(&f, "Image", ev->image ? ev->image : ev->comm);
 
 	switch (ev->kind) {
@@ -156,25 +223,25 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
 		if (ev->kind == SENSOR_EXEC) {
 			put(&f, "CurrentDirectory", ev->cwd);
 			put(&f, "User", sensor_user_name(s, ev->uid));
-			putf(&f, "UserId", "%u", ev->uid);
+			putu(&f, "UserId", ev->uid);
 			if (ev->euid != ev->uid)
 				put(&f, "EffectiveUser", sensor_user_name(s, ev->euid));
 			if (ev->sessionid != (uint32_t)-1)
-				putf(&f, "LogonId", "%u", ev->sessionid);
-			putf(&f, "TerminalSessionId", "%u", ev->sid);
+				putu(&f, "LogonId", ev->sessionid);
+			putu(&f, "TerminalSessionId", ev->sid);
 			put(&f, "Tty", ev->tty);
-			putf(&f, "CgroupId", "%llu", (unsigned long long)ev->cgroup_id);
+			putu(&f, "CgroupId", ev->cgroup_id);
 			if (ev->flags & (SENSOR_EF_ARGV_TRUNC | SENSOR_EF_ARGV_MISSING))
 				put(&f, "ArgvTruncated", "true");
 		}
 		guid(&f, "ParentProcessGuid", ev->ppid, ev->parent_start_time_ns);
-		putf(&f, "ParentProcessId", "%u", ev->ppid);
+		putu(&f, "ParentProcessId", ev->ppid);
 		put(&f, "ParentImage", ev->parent_image);
 		put(&f, "ParentCommandLine", ev->parent_cmdline);
 		break;
 	case SENSOR_EXIT:
 		put(&f, "User", sensor_user_name(s, ev->uid));
-		putf(&f, "ExitCode", "%d", ev->exit_code);
+		puti(&f, "ExitCode", ev->exit_code);
 		break;
 	case SENSOR_OPEN:
 		put(&f, "User", sensor_user_name(s, ev->uid));
@@ -192,8 +259,16 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
 		put(&f, "Protocol", ev->protocol == 6 ? "tcp" : ev->protocol == 17 ? "udp" : "other");
 		if (ev->kind == SENSOR_SOCK_STDIO) {
 			put(&f, "CommandLine", ev->cmdline);
-			putf(&f, "StdioFds", "%s%s%s", ev->fd & 1 ? "0" : "", ev->fd & 2 ? (ev->fd & 1 ? ",1" : "1") : "",
-			     ev->fd & 4 ? (ev->fd & 3 ? ",2" : "2") : "");
+			char fds[8];
+			size_t o = 0;
+			for (int i = 0; i < 3; i++)
+				if (ev->fd & (1 << i)) {
+					if (o)
+						fds[o++] = ',';
+					fds[o++] = (char)('0' + i);
+				}
+			fds[o] = 0;
+			put(&f, "StdioFds", fds);
 		} else {
 			put(&f, "Initiated", ev->initiated ? "true" : "false");
 			put(&f, "NetworkEvent", sensor_kind_name(ev->kind));
@@ -201,8 +276,8 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
 		addr(&f, "SourceIsIpv6", "SourceIp", "SourcePort", &ev->src);
 		addr(&f, "DestinationIsIpv6", "DestinationIp", "DestinationPort", &ev->dst);
 		if (ev->kind == SENSOR_CLOSE_STATS) {
-			putf(&f, "BytesSent", "%llu", (unsigned long long)ev->bytes_sent);
-			putf(&f, "BytesReceived", "%llu", (unsigned long long)ev->bytes_received);
+			putu(&f, "BytesSent", ev->bytes_sent);
+			putu(&f, "BytesReceived", ev->bytes_received);
 		}
 		if (ev->flags & SENSOR_EF_FAILED)
 			put(&f, "ConnectionFailed", "true");

@@ -23,7 +23,11 @@
  *   other users) stay; CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_ADMIN and
  *   the rest are dropped from the effective, permitted and inheritable sets of
  *   the calling thread. Loaded programs, the ring buffer mapping, the netlink
- *   and fanotify descriptors keep working without them.
+ *   and fanotify descriptors keep working without them. Root keeps uid 0,
+ *   and an execve by uid 0 would be given every capability back: so, while
+ *   CAP_SETPCAP is still held, the bounding set is cut to the two kept, the
+ *   securebits stop uid 0 from meaning capabilities (SECBIT_NOROOT, locked)
+ *   and no_new_privs is set, so nothing this process runs can regain them.
  */
 #include "sensor/sensor_int.h"
 #include "sensor/sensor_abi_user.h"
@@ -35,11 +39,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -254,6 +260,26 @@ static int drop_caps(void)
 		return -errno;
 	uint64_t have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
 	keep &= have;
+	if (have & (1ull << CAP_SETPCAP)) {
+		/* needs CAP_SETPCAP, so before the capset below; without it (an
+		 * unprivileged replay, a container that withheld it) the bounding
+		 * set and securebits are someone else's to set */
+		/* up to the running kernel's last capability, which may be newer than our headers */
+		for (int c = 0; c < 64; c++) {
+			int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+			if (in < 0)
+				break;
+			if (in == 1 && !(keep & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+				return -errno;
+		}
+		int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+		int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+			   SECBIT_NO_SETUID_FIXUP_LOCKED;
+		if (bits < 0 || ((bits & want) != want && prctl(PR_SET_SECUREBITS, bits | want, 0, 0, 0) < 0))
+			return -errno;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
 	data[0].effective = data[0].permitted = (uint32_t)keep;
 	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
 	data[0].inheritable = data[1].inheritable = 0;
@@ -276,6 +302,7 @@ static int ensure_tracefs(void)
 }
 
 static int on_record(void *ctx, void *data, size_t size);
+static int64_t wall_now_ns(void);
 
 static int ebpf_open(struct sensor *s, const struct sensor_opts *o, char *errbuf, size_t errlen)
 {
@@ -386,7 +413,9 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 	struct proc_info *pi = proctab_get(s->pt, tgid, start_ns);
 	struct procstat st;
 	ssize_t n;
-	if (pi || tgid == 0)
+	/* a replay has the live run's /proc reads in the capture, applied
+	 * before the record that needed them; this host's /proc is not that one */
+	if (pi || tgid == 0 || s->rp)
 		return pi;
 	if (proc_read_stat((int)tgid, &st) < 0)
 		return NULL;
@@ -412,6 +441,8 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 		proctab_set(&pi->cmdline, s->pbuf, len);
 	}
 	s->st.proc_lookups_from_proc++;
+	if (s->cap)
+		capture_proc(s, pi);
 	return pi;
 }
 
@@ -708,10 +739,10 @@ static int dec_net(struct sensor *s, const struct sensor_rec_net *r, size_t size
 	return sensor_deliver(s, &ev), 0;
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+int sensor_on_record(struct sensor *s, void *data, size_t size)
 {
-	struct sensor *s = ctx;
 	const struct sensor_rec_hdr *h = data;
+	size_t rsize = size;
 	int r = -1;
 	if (s->cbret)
 		return s->cbret < 0 ? s->cbret : -ECANCELED;
@@ -731,10 +762,19 @@ static int on_record(void *ctx, void *data, size_t size)
 	default: break;
 	}
 	if (r == 0)
-		return s->cbret ? -ECANCELED : 0;
+		goto out;
 bad:
 	s->st.lost[SENSOR_LOST_BAD_RECORD]++;
-	return 0;
+out:
+	/* after decoding, so the /proc reads it made come first in the capture */
+	if (s->cap)
+		capture_frame(s, CAP_RECORD, data, rsize, NULL, 0, NULL, 0);
+	return s->cbret ? -ECANCELED : 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	return sensor_on_record(ctx, data, size);
 }
 
 /* ---- public ---- */
@@ -776,12 +816,12 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 		seterr(errbuf, errlen, "at most 512 watched paths");
 		goto out;
 	}
-	if (opts->nwatch) {
+	if (opts->nwatch && !opts->replay_path) {
 		s->watch = calloc(opts->nwatch, sizeof(*s->watch));
 		if (!s->watch)
 			goto out;
 	}
-	for (size_t i = 0; i < opts->nwatch; i++) {
+	for (size_t i = 0; i < opts->nwatch && !opts->replay_path; i++) {
 		if ((err = watch_normalise(opts->watch_paths[i], &s->watch[i], errbuf, errlen)) < 0)
 			goto out;
 		s->nwatch = i + 1;
@@ -797,7 +837,17 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 		fclose(bf);
 	}
 	s->boot_to_wall_ns = sensor_boot_to_wall();
+	s->clock_ns = wall_now_ns();
 
+	if (opts->replay_path) {
+		/* no kernel interface and nothing to drop: the capture is the source */
+		if ((err = replay_open(s, opts->replay_path, opts->replay_passes, errbuf, errlen)) < 0)
+			goto out;
+		*out = s;
+		s = NULL;
+		err = 0;
+		goto out;
+	}
 	err = -1;
 	if (!opts->force_fallback)
 		err = ebpf_open(s, opts, ebpf_err, sizeof(ebpf_err));
@@ -818,6 +868,16 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 			size_t l = strlen(s->mode);
 			snprintf(s->mode + l, sizeof(s->mode) - l, " [forced]");
 		}
+	}
+	if (opts->capture_path) {
+		if (s->fallback) {
+			err = -ENOTSUP;
+			seterr(errbuf, errlen, "capturing ring-buffer records needs the eBPF mode; it runs %s", s->mode);
+			goto out;
+		}
+		/* opened before the privileges go: the path may be anywhere root can write */
+		if ((err = capture_open(s, opts->capture_path, errbuf, errlen)) < 0)
+			goto out;
 	}
 	if (!opts->keep_privileges && (err = drop_caps()) < 0) {
 		seterr(errbuf, errlen, "dropping capabilities: %s", strerror(-err));
@@ -846,7 +906,16 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 	s->cbctx = ctx;
 	s->cbret = 0;
 	s->delivered = 0;
+	if (s->rp) {
+		r = replay_poll(s);
+		s->cb = NULL;
+		if (s->cbret)
+			return s->cbret;
+		return r < 0 ? r : s->delivered;
+	}
 	s->boot_to_wall_ns = sensor_boot_to_wall();
+	if (s->cap)
+		capture_frame(s, CAP_POLL, &s->boot_to_wall_ns, sizeof(s->boot_to_wall_ns), NULL, 0, NULL, 0);
 	if (s->fallback) {
 		r = fallback_poll(s, timeout_ms);
 	} else {
@@ -870,11 +939,28 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 		}
 	}
 	s->cb = NULL;
+	s->clock_ns = wall_now_ns();
+	if (s->cap) {
+		capture_frame(s, CAP_CLOCK, &s->clock_ns, sizeof(s->clock_ns), NULL, 0, NULL, 0);
+		capture_flush(s);
+	}
 	if (s->cbret)
 		return s->cbret;
 	if (r < 0 && r != -EINTR && r != -ECANCELED)
 		return r;
 	return s->delivered;
+}
+
+static int64_t wall_now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000ll + t.tv_nsec;
+}
+
+int64_t sensor_clock_ns(const struct sensor *s)
+{
+	return s ? s->clock_ns : wall_now_ns();
 }
 
 void sensor_stats(const struct sensor *s, struct sensor_stats *st)
@@ -908,6 +994,7 @@ void sensor_stats(const struct sensor *s, struct sensor_stats *st)
 			}
 		}
 	}
+	capture_stats(s, st);
 	st->proc_table_evictions = proctab_evictions(s->pt);
 	st->lost_total = 0;
 	for (int l = 0; l < SENSOR_LOST_MAX_; l++)
@@ -922,6 +1009,8 @@ void sensor_close(struct sensor *s)
 	ring_buffer__free(s->rb);
 	sensor_bpf__destroy(s->skel);
 	fallback_close(s);
+	capture_close(s);
+	replay_close(s);
 	for (size_t i = 0; i < s->nwatch; i++)
 		free(s->watch[i]);
 	free(s->watch);

@@ -14,6 +14,15 @@
  *    details + fanotify for watched paths; no network. Used when eBPF cannot
  *    load or when asked for.
  *
+ * Capture and replay, for measuring and checking the user-space side alone:
+ * with capture_path, every ring-buffer record is written to a file as it was
+ * received, with what decoding took from outside the records (the clock
+ * offset of each poll, the /proc reads of processes older than the sensor,
+ * the wall clock at the end of each poll). With replay_path, the sensor opens
+ * no kernel interface at all: sensor_poll feeds such a file through the same
+ * decoding, process table and enrichment, one recorded poll per call, so a
+ * replay delivers the events the live run delivered (capture.c says how).
+ *
  * Threading: one sensor is driven by one thread (sensor_poll and
  * sensor_event_fields are not reentrant for the same sensor). Call
  * sensor_open before starting other threads if privileges are to be dropped:
@@ -36,6 +45,12 @@ struct sensor_opts {
 	bool keep_privileges;            /* default: drop capabilities after loading */
 	size_t ringbuf_bytes;            /* 0: 16 MiB; rounded up to a power of two */
 	size_t proc_table_size;          /* 0: 16384 processes kept for enrichment */
+	const char *capture_path;        /* eBPF mode: every ring-buffer record to this file (created) */
+	const char *replay_path;         /* decode this capture instead of the kernel: no BPF, no
+	                                    privileges; watch_paths, force_fallback, keep_privileges
+	                                    and ringbuf_bytes are ignored (the capture names its paths) */
+	unsigned replay_passes;          /* replay the file this many times (0: once), each pass moved
+	                                    later in time by the capture's length, so processes differ */
 };
 
 enum sensor_kind {
@@ -129,16 +144,25 @@ struct sensor_stats {
 	uint64_t proc_lookups_from_proc; /* processes that began before the sensor, read from /proc */
 	uint64_t bpf_run_ns, bpf_run_cnt;/* time spent in the kernel programs and their runs, all
 	                                    programs together (needs sysctl kernel.bpf_stats_enabled=1) */
+	uint64_t capture_bytes;          /* written to capture_path */
+	int capture_error;               /* errno of the first failed capture write (capturing stops), 0 */
 };
 
 int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbuf, size_t errlen);
 const char *sensor_mode(const struct sensor *s);
 /* Waits up to timeout_ms (-1: forever) for events and calls cb for each one
  * ready. Returns the number of events delivered, or a negative errno; a
- * non-zero return of cb stops the batch and is returned as is. */
+ * non-zero return of cb stops the batch and is returned as is. A replay
+ * delivers one recorded poll per call without waiting, and returns -ENODATA
+ * once the file (all its passes) has been delivered. */
 int sensor_poll(struct sensor *s, int timeout_ms,
 		int (*cb)(void *ctx, const struct sensor_event *ev), void *ctx);
 void sensor_stats(const struct sensor *s, struct sensor_stats *st);
+/* The wall clock (ns since the epoch) when the last sensor_poll returned:
+ * the time a live consumer should judge quiet periods by. A replay gives
+ * the time the capture recorded there, so it closes windows where the live
+ * run closed them. */
+int64_t sensor_clock_ns(const struct sensor *s);
 void sensor_close(struct sensor *s);
 const char *sensor_loss_name(enum sensor_loss l);
 const char *sensor_kind_name(enum sensor_kind k);

@@ -64,6 +64,8 @@ struct argv_pending {
 
 struct sensor_bpf;
 struct ring_buffer;
+struct capture;
+struct replay;
 
 struct sensor {
 	bool fallback;
@@ -86,6 +88,11 @@ struct sensor {
 	/* fallback */
 	int nl_fd, fan_fd;
 
+	/* capture (eBPF mode) and replay (capture.c) */
+	struct capture *cap;
+	struct replay *rp;
+	int64_t clock_ns;            /* wall clock at the end of the last poll */
+
 	/* delivery */
 	int (*cb)(void *ctx, const struct sensor_event *ev);
 	void *cbctx;
@@ -101,6 +108,11 @@ struct sensor {
 	char *lookup_buf;            /* proc_lookup's own readlink buffer */
 
 	struct { uint32_t uid; char name[64]; bool used; } users[SENSOR_USER_CACHE];
+	/* UtcTime down to the second, made when the second changes (fields.c) */
+	int64_t utc_sec;
+	size_t utc_len;
+	bool utc_valid;
+	char utc[48];
 };
 
 /* sensor.c */
@@ -108,6 +120,33 @@ int sensor_deliver(struct sensor *s, struct sensor_event *ev);
 const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc);
 void sensor_enrich(struct sensor *s, struct sensor_event *ev);
 int64_t sensor_boot_to_wall(void);
+
+int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
+
+/* capture.c. The capture file: "STOATCP1", then frames of
+ * [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
+enum cap_tag {
+	CAP_HEADER = 1,   /* u32 boot_tag, u32 nwatch, hostname NUL, nwatch paths NUL each */
+	CAP_RECORD,       /* one ring-buffer record, bytes as received */
+	CAP_POLL,         /* i64 boot_to_wall_ns: a poll starts */
+	CAP_CLOCK,        /* i64 wall-clock ns: the poll ended (sensor_clock_ns) */
+	CAP_PROC,         /* struct cap_proc + image + command line: a process read from /proc */
+};
+struct cap_proc {
+	uint32_t tgid, ppid;
+	uint64_t start_ns;
+	uint32_t image_len, cmd_len; /* UINT32_MAX: absent */
+};
+int capture_open(struct sensor *s, const char *path, char *errbuf, size_t errlen);
+void capture_frame(struct sensor *s, enum cap_tag tag, const void *a, size_t alen, const void *b, size_t blen,
+		   const void *c, size_t clen);
+void capture_proc(struct sensor *s, const struct proc_info *pi);
+void capture_flush(struct sensor *s);
+void capture_close(struct sensor *s);
+void capture_stats(const struct sensor *s, struct sensor_stats *st);
+int replay_open(struct sensor *s, const char *path, unsigned passes, char *errbuf, size_t errlen);
+int replay_poll(struct sensor *s);
+void replay_close(struct sensor *s);
 
 /* fallback.c */
 int fallback_open(struct sensor *s, char *errbuf, size_t errlen);

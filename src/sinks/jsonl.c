@@ -14,17 +14,6 @@ struct jsonl {
     struct buf b;
 };
 
-static void json_strlist(struct buf *b, const struct stoat_strlist *l)
-{
-    buf_putc(b, '[');
-    for (size_t i = 0; i < l->n; i++) {
-        if (i)
-            buf_putc(b, ',');
-        buf_json_str(b, l->items[i], strlen(l->items[i]));
-    }
-    buf_putc(b, ']');
-}
-
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
     buf_printf(b, ",\"%s\":", key);
@@ -157,6 +146,14 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
     buf_puts(b, "},\"alerts\":[");
     for (size_t i = 0; i < d->nalert_ids; i++)
         buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)d->alert_ids[i]);
+    buf_puts(b, "],\"evidence\":[");
+    for (size_t i = 0; i < d->nevidence; i++) {
+        buf_puts(b, i ? ",{\"rule\":" : "{\"rule\":");
+        buf_json_str(b, d->evidence[i].rule, strlen(d->evidence[i].rule));
+        json_time(b, "time", d->evidence[i].time_ns);
+        json_opt_str(b, "event", d->evidence[i].summary);
+        buf_putc(b, '}');
+    }
     buf_puts(b, "]}");
 }
 
@@ -178,11 +175,11 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     json_opt_str(b, "title", r->title);
     json_opt_str(b, "status", stoat_status_name(r->status)[0] ? stoat_status_name(r->status) : NULL);
     buf_puts(b, ",\"tags\":");
-    json_strlist(b, &r->tags);
+    buf_json_strs(b, r->tags.items, r->tags.n);
     buf_puts(b, ",\"attack\":{\"techniques\":");
-    json_strlist(b, &r->attack_ids);
+    buf_json_strs(b, r->attack_ids.items, r->attack_ids.n);
     buf_puts(b, ",\"tactics\":");
-    json_strlist(b, &r->attack_tactics);
+    buf_json_strs(b, r->attack_tactics.items, r->attack_tactics.n);
     buf_puts(b, "},\"logsource\":{");
     bool first = true;
     const char *ls[3][2] = {{"product", r->product}, {"category", r->category}, {"service", r->service}};

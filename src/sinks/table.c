@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "stoat/sinks.h"
+#include "sinks/glance.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -24,18 +25,18 @@ static const char *level_color(enum stoat_level l)
 
 /* Fields worth a glance, in the order an analyst reads them. */
 static const char *const key_fields[] = {
-    "Image", "CommandLine", "ParentImage", "TargetFilename", "ImageLoaded", "TargetObject", "Details",
+    "Image", "NewProcessName", "CommandLine", "ParentImage", "ParentProcessName", "TargetFilename", "ImageLoaded", "TargetObject", "Details",
     "DestinationIp", "DestinationPort", "QueryName", "ScriptBlockText", "PipeName", "ServiceName",
     "TargetUserName", "SubjectUserName", "IpAddress", "User", "exe", "cmd", "proctitle", NULL,
 };
 
-static void details(struct buf *b, const struct stoat_alert *a, size_t maxlen)
+void sink_glance(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
 {
     size_t start = b->len;
     for (const char *const *k = key_fields; *k; k++) {
         size_t kl = strlen(*k);
-        for (size_t i = 0; i < a->nfields; i++) {
-            const struct stoat_field *f = &a->fields[i];
+        for (size_t i = 0; i < n; i++) {
+            const struct stoat_field *f = &fields[i];
             if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
                 continue;
             buf_puts(b, b->len > start ? " | " : "");
@@ -74,6 +75,14 @@ static void corr_line(struct buf *b, const struct stoat_corr_detail *d)
         if (show < d->nalert_ids)
             buf_printf(b, " and %zu more", d->nalert_ids - show);
     }
+    /* what it counted, one line each */
+    for (size_t i = 0; i < d->nevidence; i++) {
+        char t[32] = "-";
+        if (d->evidence[i].time_ns != INT64_MIN)
+            format_time_ns(d->evidence[i].time_ns, t);
+        buf_printf(b, "\n        %.8s  %s: %s", t[0] != '-' ? t + 11 : t, d->evidence[i].rule,
+                   d->evidence[i].summary);
+    }
 }
 
 struct table {
@@ -110,7 +119,7 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     if (a->corr)
         corr_line(b, a->corr);
     else
-        details(b, a, 240);
+        sink_glance(b, a->fields, a->nfields, 240);
     buf_putc(b, '\n');
     if (a->nancestry > 1) {
         /* the tree, root first: where did this come from */

@@ -952,7 +952,8 @@ static int chain(struct stoat_store *s, struct buf *b, int64_t proc)
 static int correlation_doc(struct stoat_store *s, struct buf *b, int64_t id)
 {
     sqlite3_stmt *st = store_prepare(s, "SELECT type, value, first_ns, last_ns,"
-                                        " CASE WHEN json_valid(grp) AND json_type(grp) = 'object' THEN grp END"
+                                        " CASE WHEN json_valid(grp) AND json_type(grp) = 'object' THEN grp END,"
+                                        " CASE WHEN json_valid(evidence) AND json_type(evidence) = 'array' THEN evidence END"
                                         " FROM correlations WHERE alert_id = ?1");
     if (!st)
         return SQLITE_ERROR;
@@ -971,6 +972,9 @@ static int correlation_doc(struct stoat_store *s, struct buf *b, int64_t id)
     json_col_int(b, st, 3);
     buf_puts(b, ",\"group\":");
     json_col_raw(b, st, 4, "{}");
+    /* the matches it counted that were not reported (rule, time, a glance) */
+    buf_puts(b, ",\"evidence\":");
+    json_col_raw(b, st, 5, "[]");
     sqlite3_finalize(st);
     buf_puts(b, ",\"alerts\":");
     st = store_prepare(s, "SELECT " ALERT_COLS " FROM correlation_alerts ca JOIN alerts a ON a.id = ca.alert_id"

@@ -118,7 +118,7 @@ static const char *const schema_v2 =
     "DROP INDEX alerts_level;"
     "DROP INDEX processes_guid;"
     "CREATE TABLE correlations(alert_id INTEGER PRIMARY KEY, type TEXT, value REAL, first_ns INTEGER,"
-    "  last_ns INTEGER, grp TEXT);"
+    "  last_ns INTEGER, grp TEXT, evidence TEXT);"
     "CREATE TABLE correlation_alerts(corr_id INTEGER NOT NULL, alert_id INTEGER NOT NULL,"
     "  PRIMARY KEY(corr_id, alert_id)) WITHOUT ROWID;"
     "CREATE INDEX correlation_alerts_alert ON correlation_alerts(alert_id);";
@@ -176,7 +176,8 @@ static const char *const writer_sql[ST_COUNT] = {
                       " last_ns = max(last_ns, excluded.last_ns)",
     [ST_COUNT_RULE] = "INSERT INTO count_rule(rule_id, host_id, n) VALUES(?1,?2,?3)"
                       " ON CONFLICT DO UPDATE SET n = n + excluded.n",
-    [ST_CORR_PUT] = "INSERT INTO correlations(alert_id, type, value, first_ns, last_ns, grp) VALUES(?1,?2,?3,?4,?5,?6)",
+    [ST_CORR_PUT] = "INSERT INTO correlations(alert_id, type, value, first_ns, last_ns, grp, evidence)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [ST_CORR_ALERT] = "INSERT OR IGNORE INTO correlation_alerts(corr_id, alert_id) VALUES(?1, ?2)",
 };
 
@@ -1050,17 +1051,6 @@ static int64_t host_id(struct stoat_store *s, const char *name, int *rc)
     return id;
 }
 
-static void json_list(struct buf *b, const struct stoat_strlist *l)
-{
-    buf_putc(b, '[');
-    for (size_t i = 0; i < l->n; i++) {
-        if (i)
-            buf_putc(b, ',');
-        buf_json_str(b, l->items[i], strlen(l->items[i]));
-    }
-    buf_putc(b, ']');
-}
-
 static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, int *rc)
 {
     *rc = SQLITE_OK;
@@ -1085,13 +1075,13 @@ static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, i
     const char *status = stoat_status_name(r->status);
     store_bind_text(st, 6, status && *status ? status : NULL);
     buf_clear(b);
-    json_list(b, &r->tags);
+    buf_json_strs(b, r->tags.items, r->tags.n);
     store_bind_text(st, 7, b->p);
     buf_clear(b);
-    json_list(b, &r->attack_ids);
+    buf_json_strs(b, r->attack_ids.items, r->attack_ids.n);
     store_bind_text(st, 8, b->p);
     buf_clear(b);
-    json_list(b, &r->attack_tactics);
+    buf_json_strs(b, r->attack_tactics.items, r->attack_tactics.n);
     store_bind_text(st, 9, b->p);
     store_bind_text(st, 10, r->product);
     store_bind_text(st, 11, r->category);
@@ -1138,6 +1128,8 @@ struct pre {
     bool from_anc;               /* all three from ancestry[0] (may then be left to its row) */
     const char *text;            /* the searchable words */
     size_t textn;
+    const char *evidence;        /* a correlation's unreported matches, a JSON array (or NULL) */
+    size_t evidencen;
     size_t nanc;
     uint64_t ph[PRE_ANC];        /* keyed hash of host and GUID per ancestor, 0 without a GUID */
     const char *guid[PRE_ANC];   /* the GUID, or pid@start made up */
@@ -1256,7 +1248,7 @@ static int64_t seq_row(const struct stoat_store *s, uint64_t seq)
 
 /* What a correlation saw, beside its alert row: type, value, window, group
  * and links to the alerts it joins that were stored in this run. */
-static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat_corr_detail *d)
+static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat_corr_detail *d, const char *evidence)
 {
     struct buf *b = &s->scratch;
     buf_clear(b);
@@ -1282,6 +1274,7 @@ static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat
     if (d->last_ns != INT64_MIN)
         sqlite3_bind_int64(st, 5, d->last_ns);
     bind_textn(st, 6, b->p, b->len);
+    bind_static(st, 7, evidence);
     int rc = step_done(st);
     for (size_t i = 0; i < d->nalert_ids && rc == SQLITE_OK; i++) {
         int64_t aid = seq_row(s, d->alert_ids[i]);
@@ -1306,6 +1299,7 @@ static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct s
                       struct buf *rec, struct buf *text, char (*gbuf)[48], const char **last_file, uint64_t *last_record)
 {
     memset(p, 0, sizeof(*p));
+
     /* several alerts on one event share it; a correlation's alert has no
      * event of its own (no file), only its group's fields */
     const char *file = a->pos.file;
@@ -1376,6 +1370,30 @@ static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct s
     text_add(text, p->user, p->usern);
     p->text = text->p ? text->p : "";
     p->textn = text->len;
+    if (a->corr && a->corr->nevidence) {
+        /* what the correlation counted that was not reported: [{time, rule,
+         * summary}], oldest first; after the text in its buffer */
+        size_t at = text->len;
+        buf_putc(text, '[');
+        for (size_t i = 0; i < a->corr->nevidence && i < 1000; i++) {
+            const struct stoat_corr_evidence *v = &a->corr->evidence[i];
+            buf_printf(text, "%s{\"time\":%lld,\"rule\":", i ? "," : "", (long long)(v->time_ns == INT64_MIN ? 0 : v->time_ns));
+            if (v->rule)
+                buf_json_str(text, v->rule, strlen(v->rule));
+            else
+                buf_puts(text, "null");
+            buf_puts(text, ",\"summary\":");
+            if (v->summary)
+                buf_json_str(text, v->summary, strlen(v->summary));
+            else
+                buf_puts(text, "null");
+            buf_putc(text, '}');
+        }
+        buf_putc(text, ']');
+        p->text = text->p;   /* the buffer may have moved */
+        p->evidence = text->p + at;
+        p->evidencen = text->len - at;
+    }
 
     /* processes by a hash keyed by a seed of this handle: no input can aim
      * at a collision */
@@ -1450,7 +1468,7 @@ static stoat_err write_alert(struct stoat_store *s, const struct stoat_alert *a,
     if ((rc = count_add(s, 0, hour_of(t), (int)r->level, 0)) != SQLITE_OK ||
         (rc = count_add(s, 1, host, (int)r->level, t)) != SQLITE_OK || (rc = count_add(s, 2, rule, host, 0)) != SQLITE_OK)
         goto fail;
-    if (a->corr && (rc = correlation_row(s, id, a->corr)) != SQLITE_OK)
+    if (a->corr && (rc = correlation_row(s, id, a->corr, p->evidence)) != SQLITE_OK)
         goto fail;
     sqlite3_bind_int64(s->st[ST_TEXT_PUT], 1, id);
     bind_textn(s->st[ST_TEXT_PUT], 2, p->text, p->textn);
@@ -1661,6 +1679,7 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
         p->guid[k] = BSTR(&b, pr->guid[k]);
     p->rec = bump_str(&b, pr->rec, pr->recn);
     p->text = bump_str(&b, pr->text, pr->textn);
+    p->evidence = bump_str(&b, pr->evidence, pr->evidencen);
     /* img, cmd and user point into the ancestry or the fields: copied */
     p->img = bump_str(&b, pr->img, pr->imgn);
     p->cmd = bump_str(&b, pr->cmd, pr->cmdn);
@@ -1682,6 +1701,8 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
         cd->group_names = gn;
         cd->group_values = gv;
         cd->alert_ids = ids;
+        cd->evidence = NULL;   /* in pre, as JSON */
+        cd->nevidence = 0;
         c->corr = j ? &j->corr : NULL;
     }
     return b.used;

@@ -118,3 +118,14 @@ void buf_csv_field(struct buf *b, const char *s, size_t n)
     }
     buf_putc(b, '"');
 }
+
+void buf_json_strs(struct buf *b, const char *const *items, size_t n)
+{
+    buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        buf_json_str(b, items[i], strlen(items[i]));
+    }
+    buf_putc(b, ']');
+}

@@ -39,6 +39,8 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_json_escape(struct buf *b, const char *s, size_t n);
 /* The same with the surrounding quotes. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
+/* A JSON array of strings. */
+void buf_json_strs(struct buf *b, const char *const *items, size_t n);
 /* CSV field: quoted when it holds a comma, quote, CR or LF. */
 void buf_csv_field(struct buf *b, const char *s, size_t n);
 

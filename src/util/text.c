@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 const unsigned char ascii_lower_table[256] = {
-#define R(i) ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
+#define R(i) ((i) >= 'A' && (i) <= 'Z' ? ((i) | 32) : (i))   /* | not +: no constant above 255 */
 #define R4(i) R(i), R(i + 1), R(i + 2), R(i + 3)
 #define R16(i) R4(i), R4(i + 4), R4(i + 8), R4(i + 12)
 #define R64(i) R16(i), R16(i + 16), R16(i + 32), R16(i + 48)
@@ -336,6 +336,12 @@ int64_t timestamp_to_ns(const struct timestamp *ts)
 {
     int64_t days = days_from_civil(ts->year, ts->month, ts->day);
     int64_t secs = days * 86400 + ts->hour * 3600 + ts->minute * 60 + ts->second - (int64_t)ts->offset_minutes * 60;
+    /* nanoseconds since 1970 fit in 64 bits from 1677 to 2262: saturate
+     * outside (year 0000 and 9999 are valid to parse_timestamp) */
+    if (secs <= INT64_MIN / 1000000000LL)
+        return INT64_MIN + 1;
+    if (secs >= INT64_MAX / 1000000000LL)
+        return INT64_MAX;
     return secs * 1000000000LL + ts->nsec;
 }
 

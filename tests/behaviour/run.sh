@@ -139,8 +139,15 @@ check "correlation: a burst of Security 4688 events groups by the renamed User" 
     py "$tmp/sec.jsonl" '[a["correlation"]["group"]["User"] for a in alerts if a["rule"]["id"] == "'$CORR'"] == ["a.chen"]'
 check "correlation: the discovery burst joins each host's incident on the attack day" \
     py "$tmp/attack.jsonl" 'all(any(a["id"] in i["alerts"] and "correlation" in a for a in alerts) for i in incidents)'
+check "correlation: its alert shows the commands it counted (evidence)" \
+    py "$tmp/attack.jsonl" 'all(len(a["correlation"]["evidence"]) >= 4 and all(e["rule"] and "CommandLine: " in e["event"] for e in a["correlation"]["evidence"]) for a in alerts if "correlation" in a)'
 check "correlation: the benign day has no burst" py "$tmp/benign.jsonl" 'not [a for a in alerts if "correlation" in a]'
 check "correlation: summary counts the fired correlations" grep -q "correlations: 2 fired" "$tmp/summary"
+
+# --- process trees from auditd's execve records (pid and time, no GUID)
+$STOAT hunt -q --format jsonl tests/readers/mixed/audit.log >"$tmp/audit.jsonl" 2>&1
+check "auditd: alerts carry their ancestry (tar under the user's bash)" \
+    py "$tmp/audit.jsonl" 'alerts and all([p["image"] for p in a["ancestry"]][:2] == ["/usr/bin/tar", "/usr/bin/bash"] for a in alerts)'
 
 # --- the jewel configuration itself
 check "crown-jewel example config: its rules load with none rejected" \

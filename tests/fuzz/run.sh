@@ -20,7 +20,9 @@ FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,
 LIBS="$(pkg-config --libs yaml-0.1 libpcre2-8 libhs zlib) -lpthread -lm"
 # the library, once
 objs=""
-for src in $(ls src/*/*.c | grep -v '\.bpf\.c$' | grep -v '^src/sensor/' | grep -v '^src/hunt/watch.c'); do
+# (the sensor, the store, the report and the server are not fuzzed here: the
+#  harnesses drive the readers and the rule loader)
+for src in $(ls src/*/*.c | grep -v '\.bpf\.c$' | grep -Ev '^src/(sensor|store|report|serve)/' | grep -v '^src/hunt/watch.c'); do
     obj="$OUT/obj/$(echo "$src" | tr / _).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
         $CC $FLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj" || { echo "fuzz: build failed ($src)"; echo "fuzz: 0 passed, 1 failed"; exit 1; }
@@ -40,11 +42,19 @@ for h in tests/fuzz/fuzz_*.c; do
         fuzz_rules) seeds="rules tests/golden" ;;
         fuzz_json) seeds="demo tests/golden tests/rule-pack" ;;
         fuzz_evtx) seeds="" ;;
+        fuzz_auditd|fuzz_sysmon_linux) seeds="tests/readers/mixed" ;;
         *) seeds="" ;;
     esac
     for d in $seeds; do
         [ -d "$d" ] && find "$d" -type f \( -name '*.yml' -o -name '*.json' -o -name '*.jsonl' -o -name '*.gz' \) -size -64k -exec cp {} "$corpus/" \; 2>/dev/null
     done
+    if [ "$name" = fuzz_auditd ] || [ "$name" = fuzz_sysmon_linux ]; then
+        # text logs of any name: the mixed evidence folder, cut into small pieces
+        for f in tests/readers/mixed/*; do
+            case "$f" in *.md) continue ;; esac
+            split -l 8 -a 3 "$f" "$corpus/$(basename "$f")." 2>/dev/null
+        done
+    fi
     if [ "$name" = fuzz_rules ] && [ -d ../shared/data/sigma/rules ]; then
         find ../shared/data/sigma/rules -name '*.yml' | head -300 | xargs -r cp -t "$corpus/" 2>/dev/null
     fi

@@ -195,6 +195,32 @@ static void test_atoms_case_and_encoding(void **state)
     expect_proc(0, span, "CommandLine", "alpha", "Image", "bravo");
 }
 
+/* Short startswith/endswith/equals literals are gated on the value's edges
+ * (the scan puts a NUL between values): the edge must be the value's own. */
+static void test_edge_atoms(void **state)
+{
+    (void)state;
+    const char *end = PROC_RULE("  a:\n    Image|endswith: '/id'\n  condition: a\n");
+    expect_proc(1, end, "Image", "/usr/bin/id");
+    expect_proc(1, end, "Image", "/ID");
+    expect_proc(0, end, "Image", "/usr/bin/idx");
+    expect_proc(1, end, "CommandLine", "x", "Image", "/bin/id");   /* not the first value */
+    expect_proc(1, end, "Image", "/bin/id", "CommandLine", "x");   /* not the last */
+    const char *start = PROC_RULE("  a:\n    CommandLine|startswith: 'w '\n  condition: a\n");
+    expect_proc(1, start, "CommandLine", "w -h");
+    expect_proc(1, start, "Image", "/usr/bin/w", "CommandLine", "w -h");
+    expect_proc(0, start, "CommandLine", "ls w -h");
+    /* the event's very first value */
+    assert_int_equal(count_matches(start, "{\"CommandLine\":\"w -h\",\"Channel\":\"" TU_SYSMON "\",\"EventID\":1}\n"), 1);
+    const char *eq = PROC_RULE("  a:\n    User: 'ab'\n  condition: a\n");
+    expect_proc(1, eq, "User", "AB");
+    expect_proc(0, eq, "User", "abc");
+    expect_proc(1, eq, "CommandLine", "ab", "User", "ab");
+    /* a value that itself holds a NUL byte does not confuse the edges */
+    const char *nul = PROC_RULE("  a:\n    Image|endswith: '/id'\n  condition: a\n");
+    expect_proc(1, nul, "Image", "a\\u0000/bin/id");
+}
+
 /* Many rules in one group: each fires on its own word, none on another's. */
 static void test_many_rules(void **state)
 {
@@ -242,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_regex_rules_not_hidden),
         cmocka_unit_test(test_atoms_with_logic),
         cmocka_unit_test(test_atoms_case_and_encoding),
+        cmocka_unit_test(test_edge_atoms),
         cmocka_unit_test(test_many_rules),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);

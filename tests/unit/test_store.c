@@ -585,9 +585,10 @@ static void test_correlation(void **state)
                                                .kind = STOAT_RULE_CORRELATION};
     const char *gn[] = {"Computer", "User"}, *gv[] = {"fab-ws07", NULL};
     uint64_t joined[] = {1, 2, 77};   /* 77 was never stored: no link */
+    struct stoat_corr_evidence ev[] = {{1795127465500000000LL, "Whoami Run", "Image: /usr/bin/whoami | \"x\""}};
     struct stoat_corr_detail d = {.type = STOAT_CORR_VALUE_COUNT, .value = 4, .first_ns = 1795127465000000000LL,
                                   .last_ns = 1795127466000000000LL, .group_names = gn, .group_values = gv,
-                                  .ngroup = 2, .alert_ids = joined, .nalert_ids = 3};
+                                  .ngroup = 2, .alert_ids = joined, .nalert_ids = 3, .evidence = ev, .nevidence = 1};
     struct stoat_field cf[1] = {{"Computer", "fab-ws07", 8, 8, STOAT_V_STRING}};
     struct stoat_alert c = {.id = 3, .rule = &corr_rule, .correlation = &corr_rule, .corr = &d,
                             .time_ns = 1795127466000000000LL, .host = "fab-ws07", .fields = cf, .nfields = 1};
@@ -602,7 +603,8 @@ static void test_correlation(void **state)
     assert_non_null(strstr(j, "\"corr\":true"));
     assert_non_null(strstr(j, "\"correlation\":{\"type\":\"value_count\",\"value\":4,\"first\":1795127465000000000,"
                               "\"last\":1795127466000000000,\"group\":{\"Computer\":\"fab-ws07\",\"User\":null},"
-                              "\"alerts\":[{\"id\":1,"));
+                              "\"evidence\":[{\"time\":1795127465500000000,\"rule\":\"Whoami Run\","
+                              "\"summary\":\"Image: /usr/bin/whoami | \\\"x\\\"\"}],\"alerts\":[{\"id\":1,"));
     assert_non_null(strstr(j, "{\"id\":2,"));
     assert_non_null(strstr(j, "\"fields\":{\"Computer\":\"fab-ws07\"}"));
     free(j);

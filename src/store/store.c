@@ -590,6 +590,17 @@ static stoat_err tx_begin(struct stoat_store *s)
     s->in_tx = true;
     s->pending = 0;
     s->tx_started_ns = mono_ms();
+    /* another writer (a hunt beside a watch) may have added packs since:
+     * numbers are taken from the file under the write lock */
+    int64_t next = 0;
+    if ((rc = pragma_int(s, "SELECT id + n FROM event_packs ORDER BY id DESC LIMIT 1", &next)) != SQLITE_OK) {
+        stoat_err e = store_fail(s, rc, "reading the event packs");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_tx = false;
+        return e;
+    }
+    if (next > s->next_event)
+        s->next_event = next;
     s->tx_next_event = s->next_event;
     return STOAT_OK;
 }

@@ -13,6 +13,7 @@
 #include "behaviour/jewels.h"
 #include "cli.h"
 #include "stoat/sinks.h"
+#include "stoat/store.h"
 #include "stoat/watch.h"
 #include "util/mem.h"
 
@@ -42,6 +43,11 @@ static void usage(FILE *f)
           "  -o, --output FILE       alerts to FILE (appended)\n"
           "      --syslog            alerts and incidents to syslog as well\n"
           "      --record FILE       every event as JSON lines, for a later stoat hunt\n"
+          "      --db FILE           also store alerts, incidents, events and process trees in the\n"
+          "                          SQLite store FILE (created when absent); `stoat serve FILE`\n"
+          "                          shows them live\n"
+          "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
+          "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
           "      --capture FILE      the sensor's raw ring-buffer records (eBPF mode), for --replay\n"
           "      --replay FILE       no sensor: run a --capture file through the same decoding, rules\n"
           "                          and analytics as fast as it goes, then stop (no root needed)\n"
@@ -114,7 +120,9 @@ int cmd_watch(int argc, char **argv)
     static struct rule_args ra;
     const char *paths[256];
     size_t npaths = 0, nowned = 0;
-    const char *output = NULL, *format = NULL, *record = NULL, *capture = NULL, *replay = NULL;
+    const char *output = NULL, *format = NULL, *record = NULL, *capture = NULL, *replay = NULL, *db = NULL;
+    int64_t retain_days = 0, retain_alerts = 0;
+    struct stoat_store *store = NULL;
     bool use_syslog = false, fallback = false, quiet = false;
     double duration = 0;
     enum stoat_level min_level = STOAT_LEVEL_NONE;
@@ -147,6 +155,18 @@ int cmd_watch(int argc, char **argv)
         } else if (!strcmp(a, "--record")) {
             if (!(record = cli_value(argc, argv, &i)))
                 return EXIT_USAGE;
+        } else if (!strcmp(a, "--db")) {
+            if (!(db = cli_value(argc, argv, &i)))
+                return EXIT_USAGE;
+        } else if (!strcmp(a, "--retain-days") || !strcmp(a, "--retain-alerts")) {
+            const char *v = cli_value(argc, argv, &i);
+            char *end;
+            long long n = v ? strtoll(v, &end, 10) : 0;
+            if (!v || *end || n < 1 || n > 1000000000000LL) {
+                fprintf(stderr, "stoat watch: %s takes a positive number\n", a);
+                return EXIT_USAGE;
+            }
+            *(a[9] == 'd' ? &retain_days : &retain_alerts) = n;
         } else if (!strcmp(a, "--capture")) {
             if (!(capture = cli_value(argc, argv, &i)))
                 return EXIT_USAGE;
@@ -183,6 +203,7 @@ int cmd_watch(int argc, char **argv)
     int rc = EXIT_OK;
     struct stoat_watch *w = NULL;
     FILE *out = NULL;
+    bool store_owned = false;
     if (!rs) {
         fprintf(stderr, "stoat watch: rules could not be loaded\n");
         rc = EXIT_FATAL;
@@ -194,6 +215,15 @@ int cmd_watch(int argc, char **argv)
         perror(output);
         rc = EXIT_FATAL;
         goto out;
+    }
+    if (db) {
+        char serr[2048];
+        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts};
+        if (stoat_store_open(db, &so, &store, serr, sizeof(serr)) != STOAT_OK) {
+            fprintf(stderr, "stoat watch: %s\n", serr);
+            rc = EXIT_FATAL;
+            goto out;
+        }
     }
     if (!format)
         format = (!output && cli_isatty(stdout)) ? "table" : "jsonl";
@@ -216,6 +246,15 @@ int cmd_watch(int argc, char **argv)
     if (use_syslog) {
         stoat_sink_syslog("stoat", &sink);
         stoat_watch_add_sink(w, &sink);
+    }
+    if (store) {
+        char args[1024];
+        size_t len = 0;
+        for (int k = 0; k < argc && len < sizeof(args) - 1; k++)
+            len += (size_t)snprintf(args + len, sizeof(args) - len, "%s%s", k ? " " : "stoat ", argv[k]);
+        stoat_sink_store(store, true, "watch", args, &sink);
+        stoat_watch_add_sink(w, &sink);
+        store_owned = true;
     }
     if (!quiet)
         fprintf(stderr, "stoat watch: %zu rules, mode: %s\n", ls.loaded, stoat_watch_mode(w));
@@ -240,6 +279,13 @@ int cmd_watch(int argc, char **argv)
             break;   /* a replay is through */
         if (n < 0) {
             fprintf(stderr, "stoat watch: the sensor failed\n");
+            rc = EXIT_FATAL;
+            break;
+        }
+        /* live, an alert waits at most one poll for its commit: a dashboard
+         * on the store shows it now (a replay goes by the store's batches) */
+        if (store && !replay && stoat_store_commit(store) != STOAT_OK) {
+            fprintf(stderr, "stoat watch: %s\n", stoat_store_errmsg(store));
             rc = EXIT_FATAL;
             break;
         }
@@ -294,7 +340,9 @@ int cmd_watch(int argc, char **argv)
                 st.lost_detail, st.lost_detail[0] ? ")" : "", (unsigned long long)st.alerts,
                 (unsigned long long)st.incidents);
 out:
-    stoat_watch_destroy(w);
+    stoat_watch_destroy(w);   /* closes the store when its sink was added */
+    if (!store_owned)
+        stoat_store_close(store);
     if (out && out != stdout)
         fclose(out);
     stoat_ruleset_destroy(rs);

@@ -107,7 +107,8 @@
   /* ------------------------------------------------------------ report source */
 
   function reportSource(D) {
-    var rules = {}, events = null, procs = D.procs || {};
+    var rules = {}, events = null, procs = D.procs || {}, corrs = D.corrs || {}, corrOf = {};
+    Object.keys(corrs).forEach(function (k) { (corrs[k].alerts || []).forEach(function (id) { (corrOf[id] = corrOf[id] || []).push(+k); }); });
     function eventOf(id) {
       if (!events) events = unpack('stoat-events').then(function (t) { return t ? JSON.parse(t) : {}; });
       return events.then(function (all) { return all[id]; });
@@ -120,7 +121,7 @@
       var p = a[12] != null && procs[a[12]] || [];
       return { id: a[0], ns: a[1], ts: a[2], host: D.hosts[a[3]], level: a[4], rule: a[5], title: (rules[a[5]] || {}).title,
         image: a[6] != null ? a[6] : p[1], cmd: a[7] != null ? a[7] : p[2], user: a[8] != null ? a[8] : p[3],
-        state: a[9], logon: a[10], run: a[11], proc: a[12], ev: a[13] };
+        state: a[9], logon: a[10], run: a[11], proc: a[12], ev: a[13], corr: !!(rules[a[5]] || {}).correlation || undefined };
     });
     alerts.sort(function (x, y) { return y.ns - x.ns || y.id - x.id; });
     var byId = {};
@@ -244,10 +245,11 @@
         var a = byId[id];
         if (!a) return Promise.reject(new Error('no alert ' + id));
         return eventOf(a.ev).then(function (e) {
-          e = e || [];
-          return { alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc),
-            event: { file: e[0], format: e[1], record: e[2], line: e[3], offset: e[4], channel: e[5], event_id: e[6], fields: e[7] || {} },
-            incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) };
+          var c = corrs[a.id];
+          return { alert: a, rule: rules[a.rule] || {}, tree: chain(a.proc), event: e || null,
+            correlation: c ? { type: c.type, value: c.value, first: c.first, last: c.last, group: c.group || {}, evidence: c.evidence || [],
+              alerts: (c.alerts || []).map(function (x) { return byId[x]; }).filter(Boolean) } : null,
+            correlations: corrOf[a.id] || [], incidents: incOfAlert[a.id] || [], triage: history('a:' + a.id) };
         });
       },
       incidents: function (f) { var l = incList(f); return resolve({ incidents: l.map(incItem), total: l.length }); },
@@ -552,7 +554,8 @@
       res.alerts.forEach(function (a) {
         t.appendChild(h('tr', { class: 'click', 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },
           h('td', { class: 't', text: fmtTime(a.ns) }), h('td', null, lvl(a.level)), h('td', { text: a.host }),
-          h('td', null, link('#/alert/' + a.id, a.title)), h('td', { class: 'cmd', title: a.cmd || a.image || '', text: a.cmd || a.image || '' }),
+          h('td', null, link('#/alert/' + a.id, a.title), a.corr ? [' ', h('span', { class: 'tag', text: 'correlation' })] : null),
+          h('td', { class: 'cmd', title: a.cmd || a.image || '', text: a.cmd || a.image || '' }),
           h('td', null, stateTag(a.state))));
       });
       root.appendChild(t);
@@ -570,11 +573,13 @@
       root.appendChild(section(null,
         h('div', { class: 'head' }, lvl(a.level), h('h1', { text: a.title }), stateTag(a.state)),
         h('div', { class: 'muted' }, fmtTime(a.ns), ' UTC on ', link('#/alerts?' + qs({ host: a.host }), a.host), a.logon ? ' · logon ' + a.logon : '',
-          d.incidents.length ? [' · part of ', d.incidents.map(function (i, k) { return [k ? ', ' : '', link('#/incident/' + i, 'incident ' + i)]; })] : ''),
+          d.incidents.length ? [' · part of ', d.incidents.map(function (i, k) { return [k ? ', ' : '', link('#/incident/' + i, 'incident ' + i)]; })] : '',
+          (d.correlations || []).length ? [' · joined by ', d.correlations.map(function (c, k) { return [k ? ', ' : '', link('#/alert/' + c, 'correlation ' + c)]; })] : ''),
         chainEl(r.tactics),
         r.techniques && r.techniques.length ? h('div', { class: 'chain' }, r.techniques.map(function (t) { return h('a', { href: '#/alerts?' + qs({ technique: t }), text: t }); })) : null,
         r.description ? h('p', { text: r.description }) : null));
       root.appendChild(triagePanel('alert', a.id, a.state, d.triage, function () { render(); }));
+      if (d.correlation) root.appendChild(corrPanel(d.correlation));
       var kv = h('dl', { class: 'kv', id: 'alert-fields' });
       var fields = d.event && d.event.fields || {};
       Object.keys(fields).forEach(function (k) {
@@ -599,6 +604,32 @@
       return root;
     });
   };
+
+  /* What a correlation saw: its type and value, the window, the group it
+   * counted in, and the alerts it joins (when they were reported). */
+  function corrPanel(c) {
+    var g = c.group || {}, kv = h('dl', { class: 'kv', id: 'corr-detail' },
+      h('dt', { text: 'type' }), h('dd', { text: c.type || '' }),
+      h('dt', { text: 'value' }), h('dd', { text: c.value == null ? '' : String(c.value) }),
+      h('dt', { text: 'window' }), h('dd', { text: fmtTime(c.first) + ' → ' + fmtTime(c.last) + ' UTC' }));
+    Object.keys(g).forEach(function (k) {
+      kv.appendChild(h('dt', { text: 'group: ' + k }));
+      kv.appendChild(h('dd', { text: g[k] == null ? 'null' : String(g[k]) }));
+    });
+    var list = h('ul', { id: 'corr-alerts' });
+    (c.alerts || []).forEach(function (x) {
+      list.appendChild(h('li', null, link('#/alert/' + x.id, x.title || ('alert ' + x.id)), ' ', h('span', { class: 'muted', text: fmtTime(x.ns) + ' · ' + (x.host || '') })));
+    });
+    var ev = h('ul', { id: 'corr-evidence' });
+    (c.evidence || []).forEach(function (x) {
+      ev.appendChild(h('li', null, h('span', { class: 't', text: fmtTime(x.time) }), ' ', x.rule || '',
+        x.summary ? h('div', { class: 'mono muted', text: x.summary }) : null));
+    });
+    return section('Correlation', kv,
+      (c.alerts || []).length ? [h('h3', { text: 'Alerts it joins' }), list] : null,
+      (c.evidence || []).length ? [h('h3', { text: 'Matches it counted (not reported on their own)' }), ev] : null,
+      !(c.alerts || []).length && !(c.evidence || []).length ? h('p', { class: 'muted', text: 'No alerts or matches were kept for it.' }) : null);
+  }
 
   views.attack = function () {
     return src.overview().then(function (o) { return section('ATT&CK matrix: alerts per technique, by tactic', matrix(o.attack)); });

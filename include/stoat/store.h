@@ -2,11 +2,16 @@
  * ancestry, rule metadata, runs and the analysts' triage, in one SQLite file.
  *
  * Any producer writes through the same calls (`stoat hunt --db`, the live
- * sensor): begin a run, put alerts and incidents, end the run. Writes are
- * batched into transactions that commit every `batch_alerts` alerts or
- * `batch_ms` milliseconds, whichever comes first; the file is in WAL mode,
- * so readers (the report, the dashboard) see the last commit and are never
- * blocked by the writer, and a crash loses only the batch not yet committed.
+ * sensor): begin a run, put alerts and incidents, end the run. A writer has
+ * a thread of its own: put_alert and put_incident copy what they are given
+ * into its queue and return, so the producer is not held up by SQLite (a
+ * full queue makes it wait); every other call first waits until the queue
+ * is written and committed. Writes are batched into transactions that
+ * commit every `batch_alerts` alerts or `batch_ms` milliseconds, whichever
+ * comes first, also when nothing more comes; the file is in WAL mode, so
+ * readers (the report, the dashboard) see the last commit and are never
+ * blocked by the writer, and a crash loses only what was not committed
+ * (what stoat_store_commit or run_end returned for is committed).
  *
  * Readers ask for JSON: the same documents feed the dashboard's API and the
  * report, so the browser code reads one shape from both. A store handle is
@@ -27,12 +32,12 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 1   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 2   /* the schema version this stoat writes */
 
 struct stoat_store_opts {
     bool readonly;             /* report, dashboard readers */
     bool create;               /* create the file when it does not exist */
-    unsigned batch_alerts;     /* alerts per transaction; 0 = 4096 */
+    unsigned batch_alerts;     /* alerts per transaction; 0 = 16384 */
     unsigned batch_ms;         /* longest an alert waits for its commit; 0 = 1000 */
     /* Retention, saved in the store by a writer that sets it (0 = leave the
      * store's setting as it is; a negative value clears it): alerts older
@@ -56,10 +61,15 @@ const char *stoat_store_errmsg(const struct stoat_store *s);
 
 /* producer: "hunt", "watch", ...; args: the command line, for the record. */
 stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args);
+/* Queued: an error of the writer is returned by the next call (put_*,
+ * commit, run_end, close's is only in errmsg). A correlation's alert keeps
+ * its type, value, window and group, and links to the alerts it joins that
+ * were put in this run. */
 stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a);
 /* Its alert_ids are the ids of alerts of the current run put before it. */
 stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc);
-/* Commits the open batch now (a live producer calls it when idle). */
+/* Writes what is queued and commits it; when it returns, it is in the file
+ * (a live producer may call it when idle to show alerts at once). */
 stoat_err stoat_store_commit(struct stoat_store *s);
 /* Commits, records the run's figures (stats may be NULL) and applies retention. */
 stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_stats *stats);

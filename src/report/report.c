@@ -148,31 +148,6 @@ static void emit_alert(struct buf *b, sqlite3_stmt *st)
     buf_putc(b, ']');
 }
 
-/* "id": [file, format, record, line, offset, channel, event_id, fields] */
-static void emit_event(struct buf *b, sqlite3_stmt *st)
-{
-    buf_printf(b, "\"%lld\":[", (long long)sqlite3_column_int64(st, 0));
-    json_col_text(b, st, 1);
-    buf_putc(b, ',');
-    json_col_text(b, st, 2);
-    buf_putc(b, ',');
-    col_int(b, st, 3);
-    buf_putc(b, ',');
-    col_int(b, st, 4);
-    buf_putc(b, ',');
-    col_int(b, st, 5);
-    buf_putc(b, ',');
-    json_col_text(b, st, 6);
-    buf_putc(b, ',');
-    json_col_text(b, st, 7);
-    buf_putc(b, ',');
-    if (sqlite3_column_type(st, 8) == SQLITE_NULL)
-        buf_puts(b, "{}");
-    else
-        buf_put(b, sqlite3_column_text(st, 8), (size_t)sqlite3_column_bytes(st, 8));
-    buf_putc(b, ']');
-}
-
 /* "id": [parent, image, cmd, user, pid, start, guid] */
 static void emit_proc(struct buf *b, sqlite3_stmt *st)
 {
@@ -189,6 +164,31 @@ static void emit_proc(struct buf *b, sqlite3_stmt *st)
     buf_putc(b, ',');
     json_col_text(b, st, 7);
     buf_putc(b, ']');
+}
+
+static void emit_corr(struct buf *b, sqlite3_stmt *st)
+{
+    buf_printf(b, "\"%lld\":{\"type\":", (long long)sqlite3_column_int64(st, 0));
+    json_col_text(b, st, 1);
+    buf_printf(b, ",\"value\":%.15g,\"first\":", sqlite3_column_double(st, 2));
+    col_int(b, st, 3);
+    buf_puts(b, ",\"last\":");
+    col_int(b, st, 4);
+    buf_puts(b, ",\"group\":");
+    if (sqlite3_column_type(st, 5) == SQLITE_NULL)
+        buf_puts(b, "{}");
+    else
+        buf_put(b, sqlite3_column_text(st, 5), (size_t)sqlite3_column_bytes(st, 5));
+    buf_puts(b, ",\"evidence\":");
+    if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+        buf_puts(b, "[]");
+    else
+        buf_put(b, sqlite3_column_text(st, 6), (size_t)sqlite3_column_bytes(st, 6));
+    buf_puts(b, ",\"alerts\":[");
+    /* group_concat of integers: digits and commas only */
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        buf_put(b, sqlite3_column_text(st, 7), (size_t)sqlite3_column_bytes(st, 7));
+    buf_puts(b, "]}");
 }
 
 static void emit_incident(struct buf *b, sqlite3_stmt *st)
@@ -217,6 +217,8 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
     stoat_err e = STOAT_OK;
     int rc = SQLITE_OK;
     sqlite3_stmt *st = NULL;
+    if ((e = store_quiesce(s)) != STOAT_OK)
+        return e;
     if (!opts)
         opts = &dflt;
     if (!stats)
@@ -268,26 +270,34 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
         goto fail;
     }
     buf_puts(&d, "]");
+    /* "id": {file, format, record, line, offset, channel, event_id, fields},
+     * as the store keeps them (in order, so each pack is unpacked once) */
     buf_putc(&ev, '{');
     buf_clear(&q);
-    buf_printf(&q, "SELECT e.id, e.file, e.format, e.record, e.line, e.offset, e.channel, e.event_id,"
-                   " CASE WHEN json_valid(e.fields) THEN e.fields END FROM events e"
-                   " WHERE %s ORDER BY e.id",
-               opts->max_alerts ? "e.id IN (SELECT a.event_id FROM alerts a WHERE " : "1");
-    if (opts->max_alerts) {
-        buf_puts(&q, "");
-        /* the selection goes inside the sub-select */
-        struct buf q2 = {0};
-        buf_printf(&q2, "SELECT e.id, e.file, e.format, e.record, e.line, e.offset, e.channel, e.event_id,"
-                        " CASE WHEN json_valid(e.fields) THEN e.fields END FROM events e"
-                        " WHERE e.id IN (SELECT a.event_id FROM alerts a WHERE %s) ORDER BY e.id", sel.p);
-        buf_free(&q);
-        q = q2;
-    }
-    rc = each(s, q.p, 0, &ev, ",\n", emit_event, &stats->events);
+    buf_printf(&q, "SELECT DISTINCT a.event_id FROM alerts a WHERE (%s) AND a.event_id NOT NULL ORDER BY 1", sel.p);
+    st = store_prepare(s, q.p);
     buf_free(&q);
-    if (rc != SQLITE_OK)
+    if (!st) {
+        rc = SQLITE_ERROR;
         goto fail;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (stats->events)
+            buf_puts(&ev, ",\n");
+        buf_printf(&ev, "\"%lld\":", (long long)id);
+        int erc = store_event_json(s, id, &ev);
+        if (erc != SQLITE_OK) {
+            rc = erc;
+            break;
+        }
+        stats->events++;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_DONE)
+        goto fail;
+    rc = SQLITE_OK;
     buf_putc(&ev, '}');
     buf_puts(&d, ",\"procs\":{");
     buf_clear(&q);
@@ -297,6 +307,19 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
                    " SELECT id, parent_id, image, command_line, user, pid, start_ns, guid FROM processes"
                    " WHERE id IN (SELECT id FROM up) ORDER BY id", sel.p);
     rc = each(s, q.p, 0, &d, ",\n", emit_proc, &stats->processes);
+    buf_free(&q);
+    if (rc != SQLITE_OK)
+        goto fail;
+    /* correlation alerts: "alert id": {type, value, first, last, group, alerts} */
+    buf_puts(&d, "},\"corrs\":{");
+    buf_clear(&q);
+    buf_printf(&q, "SELECT c.alert_id, c.type, c.value, c.first_ns, c.last_ns,"
+                   " CASE WHEN json_valid(c.grp) AND json_type(c.grp) = 'object' THEN c.grp END,"
+                   " CASE WHEN json_valid(c.evidence) AND json_type(c.evidence) = 'array' THEN c.evidence END,"
+                   " (SELECT group_concat(alert_id) FROM (SELECT ca.alert_id FROM correlation_alerts ca"
+                   "  WHERE ca.corr_id = c.alert_id ORDER BY ca.alert_id LIMIT 1000))"
+                   " FROM correlations c JOIN alerts a ON a.id = c.alert_id WHERE %s ORDER BY c.alert_id", sel.p);
+    rc = each(s, q.p, 0, &d, ",\n", emit_corr, NULL);
     buf_free(&q);
     if (rc != SQLITE_OK)
         goto fail;

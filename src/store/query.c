@@ -112,6 +112,8 @@ void store_alert_item(struct buf *b, sqlite3_stmt *st, int c)
     json_col_int(b, st, c + 13);
     buf_puts(b, ",\"ev\":");
     json_col_int(b, st, c + 14);
+    if (sqlite3_column_int(st, c + 15) == STOAT_RULE_CORRELATION)
+        buf_puts(b, ",\"corr\":true");
     buf_putc(b, '}');
 }
 
@@ -255,6 +257,16 @@ static bool fts_query(const char *q, bool prefix, struct buf *out)
     return true;
 }
 
+/* How many alerts a filter on a set of rules or on words would find (capped
+ * at DRIVE_MAX), to choose the plan: a few are fetched through their index
+ * and sorted; many are met soonest by walking the time index newest first,
+ * which the unary + in front of the column forces. */
+#define DRIVE_MAX 2000
+/* A search is run once per request, up to this many matches: fewer are all
+ * of them (read by id, in time order); more are walked in the index, newest
+ * stored first. Kept small because it is paid by every search. */
+#define SEARCH_FEW 500
+
 struct where {
     bool fts_join;     /* the words are matched as "t" joined to the alerts */
     bool store_order;  /* many matches: walk the word index newest stored first */
@@ -266,20 +278,40 @@ struct where {
     const char *tv[16];
     struct buf fts;
     bool empty;        /* a name that does not exist: nothing can match */
+    /* the search, done once per request: how many matches (up to
+     * SEARCH_FEW) and, when that is all of them, their ids as a JSON array */
+    bool fts_done, fts_prefix;
+    bool noidx;
+    bool ids_partial;   /* counting in the newest SEARCH_FEW matches only */
+    int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
+    int64_t fts_n;
+    struct buf ids;
 };
+
+/* With noidx a condition on an indexed column of the alerts is written so
+ * that no index serves it ("+a.host_id"): the search's ids drive instead. */
+static void w_frag(struct where *w, const char *frag)
+{
+    buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
+    if (w->noidx && !strncmp(frag, "a.", 2))
+        buf_putc(&w->sql, '+');
+    else if (w->noidx && !strncmp(frag, "(a.", 3)) {
+        buf_puts(&w->sql, "(+");
+        frag++;
+    }
+    buf_puts(&w->sql, frag);
+}
 
 static void w_int(struct where *w, const char *frag, int64_t v)
 {
-    buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
-    buf_puts(&w->sql, frag);
+    w_frag(w, frag);
     w->kind[w->n] = 0;
     w->iv[w->n++] = v;
 }
 
 static void w_text(struct where *w, const char *frag, const char *v)
 {
-    buf_puts(&w->sql, w->sql.len ? " AND " : " WHERE ");
-    buf_puts(&w->sql, frag);
+    w_frag(w, frag);
     w->kind[w->n] = 1;
     w->tv[w->n++] = v;
 }
@@ -298,13 +330,101 @@ static void w_free(struct where *w)
 {
     buf_free(&w->sql);
     buf_free(&w->fts);
+    buf_free(&w->ids);
 }
 
-/* How many alerts a filter on a set of rules or on words would find (capped
- * at DRIVE_MAX), to choose the plan: a few are fetched through their index
- * and sorted; many are met soonest by walking the time index newest first,
- * which the unary + in front of the column forces. */
-#define DRIVE_MAX 2000
+static bool tok_char(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+}
+
+static bool has_token(const char *text, const char *tok, size_t n)
+{
+    for (const char *p = text; (p = strcasestr(p, tok)); p++) {
+        /* strcasestr found the bytes; they must be a whole token */
+        if ((p == text || !tok_char((unsigned char)p[-1])) && !tok_char((unsigned char)p[n]))
+            return true;
+    }
+    return false;
+}
+
+/* With a host filter, the word of the host's name that the fewest other
+ * host names share (srv07 of srv07.corp.example) is added to the search:
+ * it is in every alert of that host, and the index intersects it with the
+ * searched words far faster than alerts can be read and compared. Only one
+ * word, and only a rare one: intersecting with a word every alert has
+ * (corp, example) costs more than it saves. The host filter itself is still
+ * applied exactly. */
+static void fts_and_host_word(struct stoat_store *s, struct buf *out, const char *host)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT name FROM hosts LIMIT 20000");
+    if (!st)
+        return;
+    const char *toks[16];
+    size_t lens[16], shared[16], ntok = 0, nhosts = 0;
+    size_t hn = strlen(host);
+    for (size_t i = 0; i < hn && ntok < 16;) {
+        if (!tok_char((unsigned char)host[i])) {
+            i++;
+            continue;
+        }
+        size_t st0 = i;
+        while (i < hn && tok_char((unsigned char)host[i]))
+            i++;
+        if (i - st0 < 64) {
+            toks[ntok] = host + st0;
+            lens[ntok] = i - st0;
+            shared[ntok++] = 0;
+        }
+    }
+    while (ntok && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name)
+            continue;
+        nhosts++;
+        for (size_t k = 0; k < ntok; k++) {
+            char t[64];
+            memcpy(t, toks[k], lens[k]);
+            t[lens[k]] = 0;
+            shared[k] += has_token(name, t, lens[k]);
+        }
+    }
+    sqlite3_finalize(st);
+    size_t best = 16;
+    for (size_t k = 0; k < ntok; k++)
+        if (best == 16 || shared[k] < shared[best] || (shared[k] == shared[best] && lens[k] > lens[best]))
+            best = k;
+    if (best < 16 && shared[best] * 2 <= nhosts) {
+        buf_puts(out, " AND \"");
+        buf_put(out, toks[best], lens[best]);
+        buf_putc(out, '"');
+    }
+}
+
+/* Runs the search once, newest stored first: the number of matches up to
+ * SEARCH_FEW, and their ids (a JSON array) when that is all of them. */
+static int64_t fts_collect(struct stoat_store *s, const char *q, struct buf *ids)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT rowid FROM alert_text WHERE alert_text MATCH ?1 ORDER BY rowid DESC LIMIT %d",
+             SEARCH_FEW);
+    sqlite3_stmt *st = store_prepare(s, sql);
+    buf_clear(ids);
+    if (!st)
+        return -1;
+    store_bind_text(st, 1, q);
+    int64_t n = 0;
+    int rc;
+    buf_putc(ids, '[');
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        buf_printf(ids, "%s%lld", n++ ? "," : "", (long long)sqlite3_column_int64(st, 0));
+    buf_putc(ids, ']');
+    if (rc != SQLITE_DONE)
+        store_fail(s, rc, "searching");
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
 
 static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
 {
@@ -317,16 +437,185 @@ static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
     return n;
 }
 
-static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool cursor)
+/* The words of a search, as the index cuts them (at most 17: the query's
+ * 16 and a host's word). */
+struct terms {
+    char t[17][65];
+    size_t n;
+};
+
+/* The quoted words of a query made by fts_query (and fts_and_host_word). */
+static void terms_of(const char *fq, struct terms *ts)
+{
+    for (const char *p = fq; (p = strchr(p, '"')) && ts->n < 17;) {
+        const char *e = strchr(++p, '"');
+        if (!e)
+            break;
+        size_t l = (size_t)(e - p) < 64 ? (size_t)(e - p) : 64;
+        memcpy(ts->t[ts->n], p, l);
+        ts->t[ts->n++][l] = 0;
+        p = e + 1;
+    }
+}
+
+/* Whole words, several of them: each is looked up alone (up to SEARCH_FEW
+ * matches, cheap), and when one has few matches its alerts are checked for
+ * the other words in their text, rebuilt from the columns exactly as it was
+ * indexed. The index's own AND of two words that every alert has and one
+ * that few have reads both long lists; this reads the short one. Returns
+ * the number of matches (< SEARCH_FEW, ids set) or -2 when no word is rare
+ * (the index's AND is then the way). */
+static int64_t collect_by_rarest(struct stoat_store *s, const struct terms *ts, struct buf *ids)
+{
+    struct buf one = {0}, best = {0};
+    int64_t nbest = -2;
+    size_t ibest = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        buf_clear(&one);
+        buf_putc(&one, '"');
+        buf_puts(&one, ts->t[i]);
+        buf_putc(&one, '"');
+        struct buf got = {0};
+        int64_t n = fts_collect(s, one.p, &got);
+        if (n < 0) {
+            buf_free(&got);
+            nbest = -1;
+            goto out;
+        }
+        if (n < SEARCH_FEW && (nbest < 0 || n < nbest)) {
+            buf_free(&best);
+            best = got;
+            nbest = n;
+            ibest = i;
+        } else {
+            buf_free(&got);
+        }
+        if (n == 0)
+            break;
+    }
+    if (nbest <= 0)
+        goto out;
+    sqlite3_stmt *st = store_prepare(s, "SELECT a.id, r.title, h.name, coalesce(a.image, p.image),"
+                                        " coalesce(a.command_line, p.command_line), coalesce(a.user, p.user)"
+                                        " FROM alerts a LEFT JOIN rules r ON r.id = a.rule_id"
+                                        " LEFT JOIN hosts h ON h.id = a.host_id LEFT JOIN processes p ON p.id = a.process_id"
+                                        " AND a.image IS NULL AND a.command_line IS NULL AND a.user IS NULL"
+                                        " WHERE a.id IN (SELECT value FROM json_each(?1)) ORDER BY a.id DESC");
+    if (!st) {
+        nbest = -1;
+        goto out;
+    }
+    store_bind_text(st, 1, best.p);
+    buf_clear(ids);
+    buf_putc(ids, '[');
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        bool all = true;
+        for (size_t k = 0; k < ts->n && all; k++) {
+            if (k == ibest)
+                continue;
+            size_t l = strlen(ts->t[k]);
+            bool in = false;
+            for (int c = 1; c <= 5 && !in; c++) {
+                const char *t = (const char *)sqlite3_column_text(st, c);
+                in = t && has_token(t, ts->t[k], l);
+            }
+            all = in;
+        }
+        if (all)
+            buf_printf(ids, "%s%lld", n++ ? "," : "", (long long)sqlite3_column_int64(st, 0));
+    }
+    buf_putc(ids, ']');
+    if (rc != SQLITE_DONE) {
+        store_fail(s, rc, "searching");
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    nbest = n;
+out:
+    buf_free(&one);
+    buf_free(&best);
+    return nbest;
+}
+
+/* prev: the same filter's listing, whose search is reused for the count. */
+static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool cursor,
+                             const struct where *prev)
 {
     memset(w, 0, sizeof(*w));
     bool list = cursor;   /* the listing (not the count) chooses its plan */
+    /* the words first: when few alerts have them, their ids drive */
+    const char *host_name = f->host && *f->host ? f->host : NULL;
+    bool others = host_name || (f->rule && *f->rule) || (f->tactic && *f->tactic) || (f->technique && *f->technique) ||
+                  f->min_level > 0 || f->state >= 0 || f->incident || f->from_ns || f->to_ns;
+    if (f->q && *f->q) {
+        if (!fts_query(f->q, false, &w->fts)) {
+            snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
+            return STOAT_ERR_LIMIT;
+        }
+        if (w->fts.len) {
+            int64_t n;
+            if (prev && prev->fts_done) {
+                buf_clear(&w->fts);
+                buf_put(&w->fts, prev->fts.p, prev->fts.len);
+                buf_put(&w->ids, prev->ids.p, prev->ids.len);
+                n = prev->fts_n;
+                w->fts_prefix = prev->fts_prefix;
+            } else {
+                if (host_name)
+                    fts_and_host_word(s, &w->fts, host_name);
+                struct terms ts = {.n = 0};
+                terms_of(w->fts.p, &ts);
+                n = ts.n > 1 ? collect_by_rarest(s, &ts, &w->ids) : -2;
+                if (n == -2)
+                    n = fts_collect(s, w->fts.p, &w->ids);
+                if (n == 0) {
+                    /* nothing has these whole words: the last one is still
+                     * being typed */
+                    fts_query(f->q, true, &w->fts);
+                    w->fts_prefix = true;
+                    if (host_name)
+                        fts_and_host_word(s, &w->fts, host_name);
+                    n = fts_collect(s, w->fts.p, &w->ids);
+                }
+                if (n < 0) {
+                    w->empty = true;   /* the index could not be read: store_fail has said why */
+                    return STOAT_ERR_IO;
+                }
+            }
+            w->fts_done = true;
+            w->fts_n = n;
+            if (n == 0) {
+                w->empty = true;
+            } else if (n < SEARCH_FEW) {
+                /* all of them: the alerts are read by id and put in time
+                 * order, and the other filters only check them */
+                w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
+                w->noidx = true;
+            } else if (!list && others) {
+                /* counting many matches that other filters narrow: in the
+                 * newest SEARCH_FEW matches only, already at hand ("N or
+                 * more"), rather than searching again and reading on */
+                w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
+                w->noidx = true;
+                w->ids_partial = true;
+            } else {
+                /* many: walk the matches in the index (newest stored first)
+                 * and stop at the page, or count them in the index */
+                w->fts_join = true;
+                w->store_order = list;
+                w_text(w, "t.alert_text MATCH ?", w->fts.p);
+            }
+        }
+    }
     if (f->host && *f->host) {
         int64_t id = lookup_id(s, "SELECT id FROM hosts WHERE name = ?1", f->host);
         if (id < 0)
             return STOAT_ERR_IO;
         if (!id)
             w->empty = true;
+        w->host_id = id;
         w_int(w, "a.host_id = ?", id);
     }
     if (f->rule && *f->rule) {
@@ -343,6 +632,7 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
             else
                 w->empty = true;
         }
+        w->rule_id = id;
         w_int(w, "a.rule_id = ?", id);
     }
     if (f->tactic && *f->tactic) {
@@ -370,8 +660,20 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w->kind[w->n] = 1;
         w->tv[w->n++] = f->technique;
     }
-    if (f->min_level > 0)
+    if (f->min_level > 0) {
+        /* an alert's level is its rule's: the rule index finds them, and
+         * the level itself is checked too (a rule may have changed since) */
+        char lv[16];
+        snprintf(lv, sizeof(lv), "%d", f->min_level);
+        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                                  " (SELECT id FROM rules WHERE level >= CAST(?1 AS INTEGER))", lv);
+        bool many = list && est >= DRIVE_MAX;
+        if (est == 0)
+            w->empty = true;
+        w_int(w, many ? "+a.rule_id IN (SELECT id FROM rules WHERE level >= ?)"
+                      : "a.rule_id IN (SELECT id FROM rules WHERE level >= ?)", f->min_level);
         w_int(w, "a.level >= ?", f->min_level);
+    }
     if (f->state >= 0)
         w_int(w, "a.state = ?", f->state);
     if (f->incident)
@@ -380,35 +682,6 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w_int(w, "a.time_ns >= ?", f->from_ns);
     if (f->to_ns)
         w_int(w, "a.time_ns <= ?", f->to_ns);
-    if (f->q && *f->q) {
-        if (!fts_query(f->q, false, &w->fts)) {
-            snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
-            return STOAT_ERR_LIMIT;
-        }
-        if (w->fts.len) {
-            char est[160];
-            snprintf(est, sizeof(est), "SELECT count(*) FROM (SELECT 1 FROM alert_text WHERE alert_text MATCH ?1 LIMIT %d)",
-                     DRIVE_MAX);
-            int64_t n = estimate(s, est, w->fts.p);
-            if (n == 0) {
-                fts_query(f->q, true, &w->fts);
-                n = estimate(s, est, w->fts.p);
-            }
-            bool many = list && n >= DRIVE_MAX;
-            if (n == 0)
-                w->empty = true;
-            if (!list || many) {
-                /* counting, or listing many: walk the matches in the index
-                 * (newest stored first) and stop at the cap or the page */
-                w->fts_join = true;
-                w->store_order = list;
-                w_text(w, "t.alert_text MATCH ?", w->fts.p);
-            } else {
-                w_text(w, many ? "+a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)"
-                               : "a.id IN (SELECT rowid FROM alert_text WHERE alert_text MATCH ?)", w->fts.p);
-            }
-        }
-    }
     if (cursor && f->has_cursor && w->store_order) {
         w_int(w, f->oldest_first ? "t.rowid > ?" : "t.rowid < ?", (int64_t)f->cursor_id);
     } else if (cursor && f->has_cursor) {
@@ -428,12 +701,57 @@ static unsigned clamp_limit(unsigned l)
     return l == 0 ? 100 : l > 1000 ? 1000 : l;
 }
 
+/* A filter made only of hosts and of what rules are (rule, level, tactic,
+ * technique) is counted exactly from the count_rule roll-up, without
+ * reading an alert. false when the filter has anything else. */
+static bool rollup_count(struct stoat_store *s, const struct stoat_filter *f, const struct where *w, int64_t *total)
+{
+    if ((f->q && *f->q) || f->state >= 0 || f->incident || f->from_ns || f->to_ns)
+        return false;
+    struct where c;
+    memset(&c, 0, sizeof(c));
+    if (w->host_id)
+        w_int(&c, "c.host_id = ?", w->host_id);
+    if (w->rule_id)
+        w_int(&c, "c.rule_id = ?", w->rule_id);
+    if (f->tactic && *f->tactic)
+        w_text(&c, "c.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
+    if (f->technique && *f->technique) {
+        w_text(&c, "c.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
+        buf_puts(&c.sql, " OR (technique > ? || '.' AND technique < ? || '/'))");
+        c.kind[c.n] = 1;
+        c.tv[c.n++] = f->technique;
+        c.kind[c.n] = 1;
+        c.tv[c.n++] = f->technique;
+    }
+    if (f->min_level > 0)
+        w_int(&c, "c.rule_id IN (SELECT id FROM rules WHERE level >= ?)", f->min_level);
+    struct buf sql = {0};
+    buf_printf(&sql, "SELECT coalesce(sum(c.n), 0) FROM count_rule c%s", c.sql.p ? c.sql.p : "");
+    sqlite3_stmt *st = store_prepare(s, sql.p);
+    bool ok = false;
+    if (st) {
+        w_bind(&c, st, 1);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *total = sqlite3_column_int64(st, 0);
+            ok = true;
+        }
+    }
+    sqlite3_finalize(st);
+    buf_free(&sql);
+    w_free(&c);
+    return ok;
+}
+
 stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0}, sql = {0};
     struct where w;
     sqlite3_stmt *st = NULL;
-    stoat_err e = alert_where(s, f, &w, true);
+    stoat_err e = alert_where(s, f, &w, true, NULL);
     int rc = SQLITE_OK;
     unsigned limit = clamp_limit(f->limit);
     if (e != STOAT_OK)
@@ -488,20 +806,35 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     else
         buf_puts(&b, ",\"next\":null");
     /* the count ignores the cursor: "N alerts match" */
-    int64_t total = 0;
+    int64_t total = 0, cap = COUNT_CAP;
     bool more = false;
-    if (!w.empty) {
+    if (!w.empty && w.fts_prefix && w.fts_n >= SEARCH_FEW) {
+        /* a word still being typed that starts many words: the index merges
+         * all of them for every pass, so it is not walked again to count;
+         * "at least" what was seen */
+        total = w.n == 1 ? w.fts_n : (int64_t)got;
+        more = true;
+    } else if (!w.empty && w.n > 0 && rollup_count(s, f, &w, &total)) {
+        cap = INT64_MAX;   /* exact, however many */
+    } else if (!w.empty) {
         struct where wc;
-        if ((e = alert_where(s, f, &wc, false)) != STOAT_OK) {
+        if ((e = alert_where(s, f, &wc, false, &w)) != STOAT_OK) {
             w_free(&wc);
             goto out;
         }
         buf_clear(&sql);
-        if (wc.n == 0)
+        if (wc.n == 0) {
             buf_puts(&sql, "SELECT coalesce(sum(n), 0) FROM count_hour");
-        else
-            buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %d",
-                       wc.fts_join ? "alert_text t CROSS JOIN alerts a ON a.id = t.rowid" : "alerts a", wc.sql.p, COUNT_CAP + 1);
+        } else {
+            /* the search alone is counted in its index, without reading
+             * alerts; many matches with other filters are each read, so
+             * that count stops sooner, at SEARCH_FEW ("500 or more") */
+            if (wc.fts_join && wc.n > 1)
+                cap = SEARCH_FEW;
+            buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %lld",
+                       !wc.fts_join ? "alerts a" : wc.n == 1 ? "alert_text t" : "alert_text t CROSS JOIN alerts a ON a.id = t.rowid",
+                       wc.sql.p, (long long)cap + 1);
+        }
         st = store_prepare(s, sql.p);
         if (!st) {
             w_free(&wc);
@@ -526,6 +859,8 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
                 more = true;
             }
         }
+        if (wc.ids_partial)
+            more = true;
         w_free(&wc);
         if (rc != SQLITE_DONE) {
             e = store_fail(s, rc, "counting alerts");
@@ -534,8 +869,8 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         sqlite3_finalize(st);
         st = NULL;
     }
-    if (w.n > 0 && total > COUNT_CAP) {
-        total = COUNT_CAP;
+    if (w.n > 0 && total > cap) {
+        total = cap;
         more = true;
     }
     buf_printf(&b, ",\"total\":%lld,\"more\":%s}", (long long)total, more ? "true" : "false");
@@ -613,15 +948,74 @@ static int chain(struct stoat_store *s, struct buf *b, int64_t proc)
     return rows(st, b, proc_item) == SQLITE_OK ? (sqlite3_finalize(st), SQLITE_OK) : (sqlite3_finalize(st), SQLITE_ERROR);
 }
 
+/* A correlation alert's window, value and group, and the alerts it joins. */
+static int correlation_doc(struct stoat_store *s, struct buf *b, int64_t id)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT type, value, first_ns, last_ns,"
+                                        " CASE WHEN json_valid(grp) AND json_type(grp) = 'object' THEN grp END,"
+                                        " CASE WHEN json_valid(evidence) AND json_type(evidence) = 'array' THEN evidence END"
+                                        " FROM correlations WHERE alert_id = ?1");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        buf_puts(b, "null");
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    buf_puts(b, "{\"type\":");
+    json_col_text(b, st, 0);
+    buf_printf(b, ",\"value\":%.15g,\"first\":", sqlite3_column_double(st, 1));
+    json_col_int(b, st, 2);
+    buf_puts(b, ",\"last\":");
+    json_col_int(b, st, 3);
+    buf_puts(b, ",\"group\":");
+    json_col_raw(b, st, 4, "{}");
+    /* the matches it counted that were not reported (rule, time, a glance) */
+    buf_puts(b, ",\"evidence\":");
+    json_col_raw(b, st, 5, "[]");
+    sqlite3_finalize(st);
+    buf_puts(b, ",\"alerts\":");
+    st = store_prepare(s, "SELECT " ALERT_COLS " FROM correlation_alerts ca JOIN alerts a ON a.id = ca.alert_id"
+                          ALERT_JOINS " WHERE ca.corr_id = ?1 ORDER BY a.time_ns, a.id LIMIT 1000");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    rc = rows(st, b, store_alert_item);
+    sqlite3_finalize(st);
+    buf_putc(b, '}');
+    return rc;
+}
+
+/* ids of rows named by sql (bound to id), as a JSON array */
+static int id_list(struct stoat_store *s, struct buf *b, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = store_prepare(s, sql);
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int rc;
+    bool first = true;
+    buf_putc(b, '[');
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        buf_printf(b, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
+        first = false;
+    }
+    buf_putc(b, ']');
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS ", e.file, e.format, e.record, e.line,"
-                                        " e.offset, e.channel, e.event_id,"
-                                        " CASE WHEN json_valid(e.fields) THEN e.fields END"
-                                        " FROM alerts a" ALERT_JOINS " LEFT JOIN events e ON e.id = a.event_id"
+    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS " FROM alerts a" ALERT_JOINS
                                         " WHERE a.id = ?1");
     if (!st)
         return STOAT_ERR_IO;
@@ -637,27 +1031,14 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
     buf_puts(&b, "{\"alert\":");
     store_alert_item(&b, st, 0);
     buf_puts(&b, ",\"rule\":");
-    store_rule_item(&b, st, 15);
-    int c = 29;
-    buf_puts(&b, ",\"event\":{\"file\":");
-    json_col_text(&b, st, c);
-    buf_puts(&b, ",\"format\":");
-    json_col_text(&b, st, c + 1);
-    buf_puts(&b, ",\"record\":");
-    json_col_int(&b, st, c + 2);
-    buf_puts(&b, ",\"line\":");
-    json_col_int(&b, st, c + 3);
-    buf_puts(&b, ",\"offset\":");
-    json_col_int(&b, st, c + 4);
-    buf_puts(&b, ",\"channel\":");
-    json_col_text(&b, st, c + 5);
-    buf_puts(&b, ",\"event_id\":");
-    json_col_text(&b, st, c + 6);
-    buf_puts(&b, ",\"fields\":");
-    json_col_raw(&b, st, c + 7, "{}");
-    buf_putc(&b, '}');
+    store_rule_item(&b, st, ALERT_NCOLS);
     int64_t proc = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
+    int64_t ev = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+    bool corr = sqlite3_column_int(st, 15) == STOAT_RULE_CORRELATION;
     sqlite3_finalize(st);
+    buf_puts(&b, ",\"event\":");
+    if ((rc = store_event_json(s, ev, &b)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
     buf_puts(&b, ",\"tree\":");
     if (proc)
         rc = chain(s, &b, proc);
@@ -665,20 +1046,23 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
         buf_puts(&b, "[]"), rc = SQLITE_OK;
     if (rc != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
-    buf_puts(&b, ",\"incidents\":[");
-    st = store_prepare(s, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?1 ORDER BY incident_id");
-    if (!st)
-        return step_fail(s, NULL, SQLITE_ERROR, &b);
-    sqlite3_bind_int64(st, 1, (int64_t)id);
-    bool first = true;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        buf_printf(&b, "%s%lld", first ? "" : ",", (long long)sqlite3_column_int64(st, 0));
-        first = false;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    buf_puts(&b, ",\"correlation\":");
+    if (corr)
+        rc = correlation_doc(s, &b, (int64_t)id);
+    else
+        buf_puts(&b, "null");
+    if (rc != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
-    buf_puts(&b, "],\"triage\":");
+    /* the correlations that joined this alert */
+    buf_puts(&b, ",\"correlations\":");
+    if ((rc = id_list(s, &b, "SELECT corr_id FROM correlation_alerts WHERE alert_id = ?1 ORDER BY corr_id LIMIT 100",
+                      (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"incidents\":");
+    if ((rc = id_list(s, &b, "SELECT incident_id FROM incident_alerts WHERE alert_id = ?1 ORDER BY incident_id",
+                      (int64_t)id)) != SQLITE_OK)
+        return step_fail(s, NULL, rc, &b);
+    buf_puts(&b, ",\"triage\":");
     if ((rc = triage_history(s, &b, STOAT_TARGET_ALERT, (int64_t)id)) != SQLITE_OK)
         return step_fail(s, NULL, rc, &b);
     buf_putc(&b, '}');
@@ -687,6 +1071,9 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
 
 stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (alert_id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
@@ -719,6 +1106,9 @@ stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char *
 
 stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0}, sql = {0};
     struct where w;
     memset(&w, 0, sizeof(w));
@@ -798,6 +1188,9 @@ static void alert_row(struct buf *b, sqlite3_stmt *st, int c)
 
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
@@ -917,6 +1310,9 @@ static void attack_item(struct buf *b, sqlite3_stmt *st, int c)
 
 stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e;
     buf_putc(&b, '{');
@@ -971,6 +1367,9 @@ out:
 
 stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e = simple_doc(s, "{\"hosts\":", HOSTS_SQL, host_item, &b);
     if (e != STOAT_OK) {
@@ -983,6 +1382,9 @@ stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len
 
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     stoat_err e = simple_doc(s, "{\"rules\":", RULES_SQL, rule_count_item, &b);
     if (e != STOAT_OK) {
@@ -995,6 +1397,9 @@ stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len
 
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len)
 {
+    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    if (qe != STOAT_OK)
+        return qe;
     struct buf b = {0};
     sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(max(id), 0) FROM alerts),"
                                         " (SELECT coalesce(max(id), 0) FROM incidents),"

@@ -8,21 +8,37 @@
  *   Older schemas are brought forward by the migrations below, each in one
  *   transaction, so a crash during a migration leaves the old schema intact.
  * - WAL journal and synchronous=FULL: readers never wait for the writer, and
- *   what was committed survives a crash of the process or of the machine.
+ *   what was committed survives a crash of the process or of the machine
+ *   (NORMAL would only fsync at checkpoints, so a power cut could take the
+ *   last commits back; with a few commits a second the fsync costs little).
  *   Writes are grouped into transactions (batch_alerts or batch_ms) because
  *   a commit costs an fsync; per-alert commits would cap a hunt at a few
  *   hundred alerts per second.
+ * - What a writer pays per alert is what decides the rate, so each alert is
+ *   one row of `alerts` with three indexes (time, host, rule: level and
+ *   tactic filters go through the rule), its words in the search index,
+ *   and a row for its own process. The events an alert cites are not rows:
+ *   they are written in packs of up to 64, zlib-compressed (event text is
+ *   most of the bytes and compresses several times over), so the file and
+ *   the WAL grow by a fraction of what they would.
  * - An event cited by several alerts is stored once; processes are stored
- *   once per host and process GUID with a link to their parent, so the
- *   ancestry of every alert of an incident folds into one tree.
+ *   once per host and process GUID (within what the writer remembers, a
+ *   bounded two-generation table of keyed hashes, so no index has to be
+ *   kept for them) with a link to their parent, so the ancestry of every
+ *   alert of an incident folds into one tree. An alert's image, command
+ *   line and user are left NULL when its own process row, written with it,
+ *   holds the same; readers take them from there.
  * - Retention deletes a prefix of alert ids (alerts are stored in order), so
  *   everything hanging off alerts is found by id ranges, not by scans. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "store/store_int.h"
 #include "util/mem.h"
@@ -33,10 +49,17 @@
 /* Writes the event object (sinks/jsonl.c); a repeated name becomes a list. */
 void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
 
+/* A rule as the producer gave it, copied: a watch frees its old ruleset
+ * after a reload while alerts of it may still wait in the queue. */
+struct rule_snap {
+    const struct stoat_rule_meta *src;
+    struct stoat_rule_meta m;
+    struct arena mem;
+};
+
 /* ------------------------------------------------------------ schema */
 
-static const char *const migrations[] = {
-    /* 0 -> 1 */
+static const char *const schema_v1 =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE runs(id INTEGER PRIMARY KEY, producer TEXT NOT NULL, args TEXT, started_ns INTEGER NOT NULL,"
     "  ended_ns INTEGER, files INTEGER, records INTEGER, events INTEGER, skipped INTEGER, alerts INTEGER,"
@@ -84,17 +107,43 @@ static const char *const migrations[] = {
     "CREATE TABLE count_host(host_id INTEGER NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,"
     "  first_ns INTEGER, last_ns INTEGER, PRIMARY KEY(host_id, level)) WITHOUT ROWID;"
     "CREATE TABLE count_rule(rule_id INTEGER NOT NULL, host_id INTEGER NOT NULL, n INTEGER NOT NULL,"
-    "  PRIMARY KEY(rule_id, host_id)) WITHOUT ROWID;",
+    "  PRIMARY KEY(rule_id, host_id)) WITHOUT ROWID;";
+
+/* 1 -> 2: events in compressed packs (events_to_packs moves them); no
+ * index on alert levels (a level is its rule's: filtered through rules)
+ * nor on process GUIDs (the writer remembers them); correlations with
+ * their window, value, group and the alerts they join. */
+static const char *const schema_v2 =
+    "CREATE TABLE event_packs(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, raw INTEGER NOT NULL, data BLOB NOT NULL);"
+    "DROP INDEX alerts_level;"
+    "DROP INDEX processes_guid;"
+    "CREATE TABLE correlations(alert_id INTEGER PRIMARY KEY, type TEXT, value REAL, first_ns INTEGER,"
+    "  last_ns INTEGER, grp TEXT, evidence TEXT);"
+    "CREATE TABLE correlation_alerts(corr_id INTEGER NOT NULL, alert_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(corr_id, alert_id)) WITHOUT ROWID;"
+    "CREATE INDEX correlation_alerts_alert ON correlation_alerts(alert_id);";
+
+static int events_to_packs(struct stoat_store *s);
+
+struct migration {
+    const char *const *sql;
+    int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
+};
+static const struct migration migrations[] = {
+    {&schema_v1, NULL},             /* 0 -> 1 */
+    {&schema_v2, events_to_packs},  /* 1 -> 2 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");
 
 /* Writer statements, by index into s->st. */
 enum {
-    ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_EVENT_PUT, ST_PROC_PUT, ST_ALERT_PUT,
-    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_GET, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_HOUR, ST_COUNT_HOST, ST_COUNT_RULE,
+    ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_PACK_PUT, ST_PROC_PUT, ST_ALERT_PUT,
+    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_HOUR,
+    ST_COUNT_HOST, ST_COUNT_RULE, ST_CORR_PUT, ST_CORR_ALERT,
     ST_COUNT
 };
+_Static_assert(ST_COUNT <= sizeof(((struct stoat_store *)0)->st) / sizeof(sqlite3_stmt *), "room for the statements");
 
 static const char *const writer_sql[ST_COUNT] = {
     [ST_HOST_GET] = "SELECT id FROM hosts WHERE name = ?1",
@@ -107,12 +156,10 @@ static const char *const writer_sql[ST_COUNT] = {
                     " RETURNING id",
     [ST_TACTIC_PUT] = "INSERT OR IGNORE INTO rule_tactics(tactic, rule_id) VALUES(?1, ?2)",
     [ST_TECH_PUT] = "INSERT OR IGNORE INTO rule_techniques(technique, rule_id) VALUES(?1, ?2)",
-    [ST_EVENT_PUT] = "INSERT INTO events(run_id, file, format, record, line, offset, channel, event_id, fields)"
-                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
-    [ST_PROC_PUT] = "INSERT OR IGNORE INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
+    [ST_PACK_PUT] = "INSERT INTO event_packs(id, n, raw, data) VALUES(?1,?2,?3,?4)",
+    [ST_PROC_PUT] = "INSERT INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-    [ST_PROC_GET] = "SELECT id, parent_id FROM processes WHERE host_id = ?1 AND guid = ?2",
-    [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1",
+    [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1 AND parent_id IS NULL",
     [ST_ALERT_PUT] = "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
                      " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_TEXT_PUT] = "INSERT INTO alert_text(rowid, body) VALUES(?1, ?2)",
@@ -129,6 +176,9 @@ static const char *const writer_sql[ST_COUNT] = {
                       " last_ns = max(last_ns, excluded.last_ns)",
     [ST_COUNT_RULE] = "INSERT INTO count_rule(rule_id, host_id, n) VALUES(?1,?2,?3)"
                       " ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    [ST_CORR_PUT] = "INSERT INTO correlations(alert_id, type, value, first_ns, last_ns, grp, evidence)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [ST_CORR_ALERT] = "INSERT OR IGNORE INTO correlation_alerts(corr_id, alert_id) VALUES(?1, ?2)",
 };
 
 struct rule_cache {
@@ -359,7 +409,8 @@ static stoat_err check_and_migrate(struct stoat_store *s, bool fresh_ok)
             return STOAT_ERR_IO;
         snprintf(tail, sizeof(tail), "PRAGMA application_id = %d; PRAGMA user_version = %lld;", STOAT_APP_ID,
                  (long long)v + 1);
-        if ((rc = exec(s, migrations[v])) != SQLITE_OK || (rc = exec(s, tail)) != SQLITE_OK) {
+        if ((rc = exec(s, *migrations[v].sql)) != SQLITE_OK ||
+            (migrations[v].then && (rc = migrations[v].then(s)) != SQLITE_OK) || (rc = exec(s, tail)) != SQLITE_OK) {
             char keep[sizeof(s->errmsg)];
             memcpy(keep, s->errmsg, sizeof(keep));
             exec(s, "ROLLBACK");
@@ -392,10 +443,10 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
     struct stoat_store *s = xcalloc(1, sizeof(*s));
     snprintf(s->path, sizeof(s->path), "%s", path ? path : "");
     s->readonly = opts->readonly;
-    s->batch_alerts = opts->batch_alerts ? opts->batch_alerts : 4096;
+    s->batch_alerts = opts->batch_alerts ? opts->batch_alerts : 16384;
     s->batch_ms = opts->batch_ms ? opts->batch_ms : 1000;
     strmap_init(&s->hosts);
-    strmap_init(&s->procs);
+    s->proc_seed = hash_mix((uint64_t)store_now_ns() ^ (uint64_t)(uintptr_t)s ^ (uint64_t)getpid() << 32);
     if (!path || !*path) {
         snprintf(s->errmsg, sizeof(s->errmsg), "no store file given");
         e = STOAT_ERR_ARG;
@@ -447,6 +498,12 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
         }
         s->retain_days = meta_int(s, "retain_days", 0);
         s->retain_alerts = meta_int(s, "retain_alerts", 0);
+        if ((rc = pragma_int(s, "SELECT id + n FROM event_packs ORDER BY id DESC LIMIT 1", &s->next_event)) != SQLITE_OK) {
+            e = store_fail(s, rc, "reading the event packs");
+            goto out;
+        }
+        if (s->next_event < 1)
+            s->next_event = 1;
         for (int i = 0; i < ST_COUNT; i++)
             if (!(s->st[i] = store_prepare(s, writer_sql[i]))) {
                 e = STOAT_ERR_IO;
@@ -468,24 +525,47 @@ out:
 }
 
 static stoat_err tx_end(struct stoat_store *s);
+static void writer_stop(struct stoat_store *s);
+static void chunk_unref(struct job_chunk *c);
+static stoat_err run_begin_now(struct stoat_store *s, const char *producer, const char *args);
 
 void stoat_store_close(struct stoat_store *s)
 {
     if (!s)
         return;
+    store_quiesce(s);
+    writer_stop(s);
+    chunk_unref(s->pchunk);
     if (s->in_tx)
         tx_end(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
+    for (size_t i = 0; i < s->nsnaps; i++) {
+        arena_free(&s->snaps[i]->mem);
+        free(s->snaps[i]);
+    }
+    free(s->snaps);
+    free(s->pev_file);
+    buf_free(&s->prec);
+    buf_free(&s->ptext);
+    sqlite3_finalize(s->rp_get);
+    sqlite3_finalize(s->rp_valid);
     if (s->db && !s->readonly)
         sqlite3_exec(s->db, "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close_v2(s->db);
     strmap_free(&s->hosts);
-    strmap_free(&s->procs);
+    free(s->procs[0].slots);
+    free(s->procs[1].slots);
     free(s->rules);
     free(s->counts);
     free(s->seq_rows);
     free(s->ev_file);
+    free(s->zbuf);
+    if (s->zs)
+        deflateEnd(s->zs);
+    free(s->zs);
+    buf_free(&s->pk);
+    buf_free(&s->rp);
     buf_free(&s->scratch);
     free(s);
 }
@@ -510,7 +590,73 @@ static stoat_err tx_begin(struct stoat_store *s)
     s->in_tx = true;
     s->pending = 0;
     s->tx_started_ns = mono_ms();
+    /* another writer (a hunt beside a watch) may have added packs since:
+     * numbers are taken from the file under the write lock */
+    int64_t next = 0;
+    if ((rc = pragma_int(s, "SELECT id + n FROM event_packs ORDER BY id DESC LIMIT 1", &next)) != SQLITE_OK) {
+        stoat_err e = store_fail(s, rc, "reading the event packs");
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_tx = false;
+        return e;
+    }
+    if (next > s->next_event)
+        s->next_event = next;
+    s->tx_next_event = s->next_event;
     return STOAT_OK;
+}
+
+/* ------------------------------------------------------------ processes */
+
+static void procs_clear(struct stoat_store *s)
+{
+    for (int g = 0; g < 2; g++) {
+        free(s->procs[g].slots);
+        s->procs[g] = (struct proc_gen){0};
+    }
+}
+
+static struct proc_slot *proc_find(struct proc_gen *g, uint64_t h)
+{
+    if (!g->slots)
+        return NULL;
+    for (size_t i = h & (PROC_SLOTS - 1);; i = (i + 1) & (PROC_SLOTS - 1)) {
+        if (g->slots[i].h == h)
+            return &g->slots[i];
+        if (!g->slots[i].h)
+            return NULL;
+    }
+}
+
+static struct proc_slot *proc_put(struct stoat_store *s, uint64_t h, int64_t row, bool has_parent)
+{
+    struct proc_gen *y = &s->procs[0];
+    if (y->count >= PROC_SLOTS / 2) {
+        /* the old generation goes; what is used from now on moves up */
+        free(s->procs[1].slots);
+        s->procs[1] = *y;
+        *y = (struct proc_gen){0};
+    }
+    if (!y->slots)
+        y->slots = xcalloc(PROC_SLOTS, sizeof(*y->slots));
+    size_t i = h & (PROC_SLOTS - 1);
+    while (y->slots[i].h && y->slots[i].h != h)
+        i = (i + 1) & (PROC_SLOTS - 1);
+    if (!y->slots[i].h)
+        y->count++;
+    y->slots[i] = (struct proc_slot){h, row, has_parent};
+    return &y->slots[i];
+}
+
+/* The slot of a process stored before, young or old (moved to the young). */
+static struct proc_slot *proc_get(struct stoat_store *s, uint64_t h)
+{
+    struct proc_slot *p = proc_find(&s->procs[0], h);
+    if (p)
+        return p;
+    if (!(p = proc_find(&s->procs[1], h)))
+        return NULL;
+    struct proc_slot keep = *p;
+    return proc_put(s, h, keep.row, keep.has_parent);
 }
 
 /* Adds the batch's counts to the roll-ups. */
@@ -569,11 +715,246 @@ static int64_t hour_of(int64_t ns)
     return ns / 3600000000000LL;
 }
 
+/* ------------------------------------------------------------ event packs */
+
+/* A pack is zlib(offsets then records): n little-endian uint32 ends of the
+ * records, counted from the first record, then the records, each a JSON
+ * object. Its row id is the number of its first event; the others follow
+ * on, so an event is found by the row at or below its number. */
+static int pack_flush(struct stoat_store *s)
+{
+    if (!s->pk_n)
+        return SQLITE_OK;
+    size_t head = (size_t)s->pk_n * 4, raw = head + s->pk.len;
+    unsigned char *in = xmalloc(raw);
+    for (unsigned i = 0; i < s->pk_n; i++) {
+        uint32_t v = s->pk_end[i];
+        in[i * 4] = (unsigned char)v, in[i * 4 + 1] = (unsigned char)(v >> 8);
+        in[i * 4 + 2] = (unsigned char)(v >> 16), in[i * 4 + 3] = (unsigned char)(v >> 24);
+    }
+    memcpy(in + head, s->pk.p, s->pk.len);
+    z_stream *z = s->zs;
+    if (!z) {
+        z = s->zs = xcalloc(1, sizeof(*z));
+        /* raw deflate (no zlib header, no checksum: SQLite checks the page,
+         * and the reader checks the size and the records) at level 1:
+         * event text is repetitive enough that the fastest level already
+         * shrinks it several times; more would cost the writer's rate */
+        if (deflateInit2(z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(z);
+            s->zs = NULL;
+            free(in);
+            return SQLITE_NOMEM;
+        }
+    } else {
+        deflateReset(z);
+    }
+    size_t zn = deflateBound(z, (uLong)raw);
+    if (s->zcap < zn) {
+        free(s->zbuf);
+        s->zbuf = xmalloc(zn);
+        s->zcap = zn;
+    }
+    z->next_in = in;
+    z->avail_in = (uInt)raw;
+    z->next_out = s->zbuf;
+    z->avail_out = (uInt)zn;
+    int rc = SQLITE_OK;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END) {
+        rc = SQLITE_NOMEM;
+    } else {
+        sqlite3_stmt *st = s->st[ST_PACK_PUT];
+        sqlite3_bind_int64(st, 1, s->pk_first);
+        sqlite3_bind_int(st, 2, (int)s->pk_n);
+        sqlite3_bind_int64(st, 3, (int64_t)raw);
+        sqlite3_bind_blob(st, 4, s->zbuf, (int)(zn - z->avail_out), SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    free(in);
+    s->pk_n = 0;
+    buf_clear(&s->pk);
+    return rc;
+}
+
+/* Adds an event record to the open pack; returns its number. */
+static int pack_add(struct stoat_store *s, const char *rec, size_t n, int64_t *num)
+{
+    if (s->pk_n && s->pk.len + n > UINT32_MAX / 2) {
+        int rc = pack_flush(s);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    if (!s->pk_n)
+        s->pk_first = s->next_event;
+    buf_put(&s->pk, rec, n);
+    s->pk_end[s->pk_n++] = (uint32_t)s->pk.len;
+    *num = s->next_event++;
+    if (s->pk_n == PACK_EVENTS || s->pk.len >= PACK_RAW_MAX)
+        return pack_flush(s);
+    return SQLITE_OK;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Unpacks the pack holding ev into s->rp (kept for the next call: the
+ * report reads events in order). *found is false when there is none or it
+ * is damaged. */
+static int pack_load(struct stoat_store *s, int64_t ev, bool *found)
+{
+    *found = false;
+    if (s->rp_n && ev >= s->rp_id && ev - s->rp_id < (int64_t)s->rp_n) {
+        *found = true;
+        return SQLITE_OK;
+    }
+    if (!s->rp_get && !(s->rp_get = store_prepare(s, "SELECT id, n, raw, data FROM event_packs WHERE id <= ?1"
+                                                     " ORDER BY id DESC LIMIT 1")))
+        return SQLITE_ERROR;
+    sqlite3_stmt *st = s->rp_get;
+    sqlite3_bind_int64(st, 1, ev);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 1), raw = sqlite3_column_int64(st, 2);
+        const void *zd = sqlite3_column_blob(st, 3);
+        int zn = sqlite3_column_bytes(st, 3);
+        s->rp_n = 0;
+        buf_clear(&s->rp);
+        bool ok = n > 0 && n <= PACK_EVENTS && ev - id < n && raw >= n * 4 && raw <= (int64_t)PACK_READ_MAX && zd;
+        if (ok) {
+            buf_reserve(&s->rp, (size_t)raw);
+            z_stream z;
+            memset(&z, 0, sizeof(z));
+            ok = inflateInit2(&z, -15) == Z_OK;
+            if (ok) {
+                z.next_in = (unsigned char *)zd;
+                z.avail_in = (uInt)zn;
+                z.next_out = (unsigned char *)s->rp.p;
+                z.avail_out = (uInt)raw;
+                /* exactly raw bytes, no more: a pack that lies is damaged */
+                ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.avail_out == 0;
+                inflateEnd(&z);
+            }
+        }
+        if (ok) {
+            s->rp.len = (size_t)raw;
+            /* the ends must rise and stay inside */
+            const unsigned char *o = (const unsigned char *)s->rp.p;
+            uint32_t last = 0;
+            for (int64_t i = 0; i < n && ok; i++) {
+                uint32_t v = le32(o + i * 4);
+                ok = v >= last && v <= (uint64_t)raw - (uint64_t)n * 4;
+                last = v;
+            }
+        }
+        if (ok) {
+            s->rp_id = id;
+            s->rp_n = (unsigned)n;
+            *found = true;
+        }
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_event_json(struct stoat_store *s, int64_t ev, struct buf *b)
+{
+    bool found = false;
+    int rc = ev > 0 ? pack_load(s, ev, &found) : SQLITE_OK;
+    if (rc != SQLITE_OK || !found) {
+        buf_puts(b, "null");
+        return rc;
+    }
+    const unsigned char *o = (const unsigned char *)s->rp.p;
+    size_t k = (size_t)(ev - s->rp_id), head = (size_t)s->rp_n * 4;
+    uint32_t from = k ? le32(o + (k - 1) * 4) : 0, to = le32(o + k * 4);
+    const char *rec = s->rp.p + head + from;
+    size_t n = to - from;
+    /* our writer made it, but the file may not be ours any more */
+    if (!s->rp_valid && !(s->rp_valid = store_prepare(s, "SELECT json_valid(?1) AND json_type(?1) = 'object'")))
+        return SQLITE_ERROR;
+    sqlite3_stmt *v = s->rp_valid;
+    sqlite3_bind_text(v, 1, rec, (int)n, SQLITE_STATIC);
+    bool valid = sqlite3_step(v) == SQLITE_ROW && sqlite3_column_int(v, 0) == 1;
+    sqlite3_reset(v);
+    if (valid)
+        buf_put(b, rec, n);
+    else
+        buf_puts(b, "null");
+    return SQLITE_OK;
+}
+
+/* 1 -> 2: the rows of `events` become packs, numbered as they were (a gap
+ * left by retention starts a new pack), and the table goes. */
+static int events_to_packs(struct stoat_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT id, file, format, record, line, offset, channel, event_id,"
+                                       " CASE WHEN json_valid(fields) THEN fields END FROM events ORDER BY id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!s->st[ST_PACK_PUT] && (rc = sqlite3_prepare_v2(s->db, writer_sql[ST_PACK_PUT], -1, &s->st[ST_PACK_PUT], NULL)) !=
+                                   SQLITE_OK) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    struct buf r = {0};
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (s->pk_n && id != s->next_event && (rc = pack_flush(s)) != SQLITE_OK)
+            break;
+        s->next_event = id;
+        buf_clear(&r);
+        buf_puts(&r, "{\"file\":");
+        json_col_text(&r, st, 1);
+        buf_puts(&r, ",\"format\":");
+        json_col_text(&r, st, 2);
+        static const char *const ints[] = {"record", "line", "offset"};
+        for (int c = 0; c < 3; c++) {
+            buf_printf(&r, ",\"%s\":", ints[c]);
+            if (sqlite3_column_type(st, 3 + c) == SQLITE_NULL)
+                buf_puts(&r, "null");
+            else
+                buf_printf(&r, "%lld", (long long)sqlite3_column_int64(st, 3 + c));
+        }
+        buf_puts(&r, ",\"channel\":");
+        json_col_text(&r, st, 6);
+        buf_puts(&r, ",\"event_id\":");
+        json_col_text(&r, st, 7);
+        buf_puts(&r, ",\"fields\":");
+        if (sqlite3_column_type(st, 8) == SQLITE_NULL)
+            buf_puts(&r, "{}");
+        else
+            buf_put(&r, sqlite3_column_text(st, 8), (size_t)sqlite3_column_bytes(st, 8));
+        buf_putc(&r, '}');
+        int64_t num;
+        if ((rc = pack_add(s, r.p, r.len, &num)) != SQLITE_OK)
+            break;
+    }
+    if (rc == SQLITE_DONE)
+        rc = pack_flush(s);
+    sqlite3_finalize(st);
+    sqlite3_finalize(s->st[ST_PACK_PUT]);
+    s->st[ST_PACK_PUT] = NULL;
+    buf_free(&r);
+    s->next_event = 0;
+    if (rc == SQLITE_OK)
+        rc = exec(s, "DROP TABLE events");
+    return rc;
+}
+
 static stoat_err tx_end(struct stoat_store *s)
 {
     if (!s->in_tx)
         return STOAT_OK;
     int rc = counts_flush(s);
+    if (rc == SQLITE_OK)
+        rc = pack_flush(s);
     if (rc == SQLITE_OK && s->pending) {
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 1, (int64_t)s->last_alert_id);
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 2, store_now_ns());
@@ -588,10 +969,12 @@ static stoat_err tx_end(struct stoat_store *s)
         /* the caches may name rows that were rolled back */
         strmap_free(&s->hosts);
         strmap_init(&s->hosts);
-        strmap_free(&s->procs);
-        strmap_init(&s->procs);
+        procs_clear(s);
         s->nrules = 0;
         s->ev_id = 0;
+        s->pk_n = 0;
+        buf_clear(&s->pk);
+        s->next_event = s->tx_next_event;
         if (s->counts)
             memset(s->counts, 0, STORE_COUNT_SLOTS * sizeof(*s->counts));
         s->ncounts = 0;
@@ -606,7 +989,7 @@ stoat_err stoat_store_commit(struct stoat_store *s)
 {
     if (!s || s->readonly)
         return STOAT_ERR_ARG;
-    return tx_end(s);
+    return s->threaded ? store_quiesce(s) : tx_end(s);
 }
 
 static stoat_err maybe_commit(struct stoat_store *s)
@@ -616,10 +999,8 @@ static stoat_err maybe_commit(struct stoat_store *s)
     return STOAT_OK;
 }
 
-stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args)
+static stoat_err run_begin_now(struct stoat_store *s, const char *producer, const char *args)
 {
-    if (!s || s->readonly)
-        return STOAT_ERR_ARG;
     stoat_err e = tx_end(s);
     if (e != STOAT_OK)
         return e;
@@ -638,6 +1019,18 @@ stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, con
     s->nseq = 0;
     s->seq_base = 0;
     return STOAT_OK;
+}
+
+stoat_err stoat_store_run_begin(struct stoat_store *s, const char *producer, const char *args)
+{
+    if (!s || s->readonly)
+        return STOAT_ERR_ARG;
+    stoat_err e = store_quiesce(s);
+    if (e != STOAT_OK)
+        return e;
+    free(s->pev_file);
+    s->pev_file = NULL;
+    return run_begin_now(s, producer, args);
 }
 
 static int64_t host_id(struct stoat_store *s, const char *name, int *rc)
@@ -734,64 +1127,64 @@ static int64_t rule_id(struct stoat_store *s, const struct stoat_rule_meta *r, i
     return id;
 }
 
-static int64_t event_row(struct stoat_store *s, const struct stoat_alert *a, int *rc)
+/* What an alert needs that is worked out from the alert alone: done by the
+ * producer's thread (put_alert), so the writer's thread only writes. */
+#define PRE_ANC 64
+struct pre {
+    const char *rec;             /* the event's record (a JSON object) */
+    size_t recn;
+    bool shared_ev;              /* the same event as the alert before */
+    const char *img, *cmd, *user;
+    size_t imgn, cmdn, usern;
+    bool from_anc;               /* all three from ancestry[0] (may then be left to its row) */
+    const char *text;            /* the searchable words */
+    size_t textn;
+    const char *evidence;        /* a correlation's unreported matches, a JSON array (or NULL) */
+    size_t evidencen;
+    size_t nanc;
+    uint64_t ph[PRE_ANC];        /* keyed hash of host and GUID per ancestor, 0 without a GUID */
+    const char *guid[PRE_ANC];   /* the GUID, or pid@start made up */
+};
+
+static int64_t event_row(struct stoat_store *s, const struct pre *p, int *rc)
 {
     *rc = SQLITE_OK;
-    const char *file = a->pos.file ? a->pos.file : "";
-    /* several alerts on one event share its row; a correlation's alert has
-     * no event of its own (no file), only its group's fields */
-    if (a->pos.file && s->ev_id && s->ev_run == s->run_id && s->ev_record == a->pos.record && s->ev_file &&
-        !strcmp(s->ev_file, file))
+    if (p->shared_ev && s->ev_id && s->ev_run == s->run_id)
         return s->ev_id;
-    sqlite3_stmt *st = s->st[ST_EVENT_PUT];
-    sqlite3_bind_int64(st, 1, s->run_id);
-    bind_static(st, 2, file);
-    bind_static(st, 3, a->pos.format);
-    sqlite3_bind_int64(st, 4, (int64_t)a->pos.record);
-    if (a->pos.line)
-        sqlite3_bind_int64(st, 5, (int64_t)a->pos.line);
-    else
-        sqlite3_bind_int64(st, 6, (int64_t)a->pos.offset);
-    bind_static(st, 7, a->channel);
-    bind_static(st, 8, a->event_id);
-    struct buf *b = &s->scratch;
-    buf_clear(b);
-    stoat_json_event(b, a->fields, a->nfields);
-    bind_textn(st, 9, b->p, b->len);
-    if ((*rc = step_done(st)) != SQLITE_OK)
+    int64_t num = 0;
+    if ((*rc = pack_add(s, p->rec, p->recn, &num)) != SQLITE_OK)
         return 0;
-    free(s->ev_file);
-    s->ev_file = xstrdup(file);
-    s->ev_record = a->pos.record;
     s->ev_run = s->run_id;
-    s->ev_id = sqlite3_last_insert_rowid(s->db);
-    return s->ev_id;
+    s->ev_id = num;
+    return num;
 }
 
 /* Stores the ancestry, root first, each linked to its parent; returns the
- * row of the alert's own process (ancestry[0]). */
-static int64_t process_rows(struct stoat_store *s, int64_t host, const struct stoat_alert *a, int *rc)
+ * row of the alert's own process (ancestry[0]), *fresh when this call
+ * wrote that row (so it holds exactly the alert's image, command line and
+ * user). */
+static int64_t process_rows(struct stoat_store *s, int64_t host, const struct stoat_alert *a, const struct pre *pr,
+                            bool *fresh, int *rc)
 {
     *rc = SQLITE_OK;
+    *fresh = false;
     int64_t parent = 0;
-    size_t n = a->nancestry > 64 ? 64 : a->nancestry;
-    char key[600];
-    for (size_t k = n; k-- > 0;) {
+    for (size_t k = pr->nanc; k-- > 0;) {
         const struct stoat_process *p = &a->ancestry[k];
-        char gbuf[64];
-        const char *guid = p->guid;
-        if (!guid && p->pid >= 0 && p->start_ns != INT64_MIN) {
-            snprintf(gbuf, sizeof(gbuf), "%lld@%lld", (long long)p->pid, (long long)p->start_ns);
-            guid = gbuf;
-        }
-        int kl = 0;
-        if (guid) {
-            kl = snprintf(key, sizeof(key), "%lld|%s", (long long)host, guid);
-            if (kl >= (int)sizeof(key))
-                kl = (int)sizeof(key) - 1;
-            uint32_t v;
-            if (strmap_get(&s->procs, key, (size_t)kl, &v)) {
-                parent = v;
+        const char *guid = pr->guid[k];
+        uint64_t h = pr->ph[k];
+        if (h) {
+            struct proc_slot *c = proc_get(s, h);
+            if (c) {
+                if (parent && !c->has_parent && parent != c->row) {
+                    /* first seen as the top of a chain, now its parent is known */
+                    sqlite3_bind_int64(s->st[ST_PROC_LINK], 1, c->row);
+                    sqlite3_bind_int64(s->st[ST_PROC_LINK], 2, parent);
+                    if ((*rc = step_done(s->st[ST_PROC_LINK])) != SQLITE_OK)
+                        return 0;
+                    c->has_parent = true;
+                }
+                parent = c->row;
                 continue;
             }
         }
@@ -809,57 +1202,25 @@ static int64_t process_rows(struct stoat_store *s, int64_t host, const struct st
             sqlite3_bind_int64(st, 8, parent);
         if ((*rc = step_done(st)) != SQLITE_OK)
             return 0;
-        int64_t id = 0;
-        if (sqlite3_changes(s->db) == 1) {
-            id = sqlite3_last_insert_rowid(s->db);
-        } else {
-            /* stored before (by an earlier run, or evicted from the cache):
-             * find it, and give it the parent it may lack */
-            sqlite3_stmt *g = s->st[ST_PROC_GET];
-            sqlite3_bind_int64(g, 1, host);
-            bind_static(g, 2, guid);
-            int64_t has_parent = 0;
-            *rc = sqlite3_step(g);
-            if (*rc == SQLITE_ROW) {
-                id = sqlite3_column_int64(g, 0);
-                has_parent = sqlite3_column_type(g, 1) != SQLITE_NULL;
-            }
-            sqlite3_reset(g);
-            sqlite3_clear_bindings(g);
-            if (*rc != SQLITE_ROW) {
-                if (*rc == SQLITE_DONE)
-                    *rc = SQLITE_ERROR;
-                return 0;
-            }
-            if (parent && !has_parent && parent != id) {
-                sqlite3_bind_int64(s->st[ST_PROC_LINK], 1, id);
-                sqlite3_bind_int64(s->st[ST_PROC_LINK], 2, parent);
-                if ((*rc = step_done(s->st[ST_PROC_LINK])) != SQLITE_OK)
-                    return 0;
-            }
-        }
-        *rc = SQLITE_OK;
-        if (guid && id <= (int64_t)UINT32_MAX) {
-            if (s->procs.count >= STORE_CACHE_MAX) {
-                strmap_free(&s->procs);
-                strmap_init(&s->procs);
-            }
-            strmap_put(&s->procs, key, (size_t)kl, (uint32_t)id);
-        }
+        int64_t id = sqlite3_last_insert_rowid(s->db);
+        if (h)
+            proc_put(s, h, id, parent != 0);
+        if (k == 0)
+            *fresh = true;
         parent = id;
     }
     return parent;
 }
 
 /* First value of a field, by name. */
-static const struct stoat_field *field(const struct stoat_alert *a, const char *name)
+static const struct stoat_field *field(const struct stoat_alert *a, const char *name, size_t n)
 {
-    size_t n = strlen(name);
     for (size_t i = 0; i < a->nfields; i++)
         if (a->fields[i].name_len == n && memcmp(a->fields[i].name, name, n) == 0 && a->fields[i].value_len)
             return &a->fields[i];
     return NULL;
 }
+#define FIELD(a, lit) field((a), lit, sizeof(lit) - 1)
 
 static void text_add(struct buf *b, const char *s, size_t n)
 {
@@ -896,16 +1257,181 @@ static int64_t seq_row(const struct stoat_store *s, uint64_t seq)
     return s->seq_rows[seq - s->seq_base];
 }
 
-stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a)
+/* What a correlation saw, beside its alert row: type, value, window, group
+ * and links to the alerts it joins that were stored in this run. */
+static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat_corr_detail *d, const char *evidence)
 {
-    if (!s || s->readonly || !a)
-        return STOAT_ERR_ARG;
+    struct buf *b = &s->scratch;
+    buf_clear(b);
+    buf_putc(b, '{');
+    for (size_t i = 0; i < d->ngroup; i++) {
+        if (i)
+            buf_putc(b, ',');
+        const char *k = d->group_names[i] ? d->group_names[i] : "";
+        buf_json_str(b, k, strlen(k));
+        buf_putc(b, ':');
+        if (d->group_values[i])
+            buf_json_str(b, d->group_values[i], strlen(d->group_values[i]));
+        else
+            buf_puts(b, "null");
+    }
+    buf_putc(b, '}');
+    sqlite3_stmt *st = s->st[ST_CORR_PUT];
+    sqlite3_bind_int64(st, 1, id);
+    bind_static(st, 2, stoat_corr_type_name(d->type));
+    sqlite3_bind_double(st, 3, d->value);
+    if (d->first_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 4, d->first_ns);
+    if (d->last_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 5, d->last_ns);
+    bind_textn(st, 6, b->p, b->len);
+    bind_static(st, 7, evidence);
+    int rc = step_done(st);
+    for (size_t i = 0; i < d->nalert_ids && rc == SQLITE_OK; i++) {
+        int64_t aid = seq_row(s, d->alert_ids[i]);
+        if (!aid)
+            continue;   /* not stored in this run (or too long ago) */
+        sqlite3_bind_int64(s->st[ST_CORR_ALERT], 1, id);
+        sqlite3_bind_int64(s->st[ST_CORR_ALERT], 2, aid);
+        rc = step_done(s->st[ST_CORR_ALERT]);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ putting alerts */
+
+static const char *rule_title(const struct stoat_rule_meta *r)
+{
+    return r->title ? r->title : r->name ? r->name : "(untitled rule)";
+}
+
+/* Works out pre for a; rec, text and gbuf hold what it points to. */
+static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct stoat_rule_meta *r, struct pre *p,
+                      struct buf *rec, struct buf *text, char (*gbuf)[48], const char **last_file, uint64_t *last_record)
+{
+    memset(p, 0, sizeof(*p));
+
+    /* several alerts on one event share it; a correlation's alert has no
+     * event of its own (no file), only its group's fields */
+    const char *file = a->pos.file;
+    p->shared_ev = file && *last_file && *last_record == a->pos.record && !strcmp(*last_file, file);
+    *last_file = file;
+    *last_record = a->pos.record;
+    buf_clear(rec);
+    buf_puts(rec, "{\"file\":");
+    if (file)
+        buf_json_str(rec, file, strlen(file));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"format\":");
+    if (a->pos.format)
+        buf_json_str(rec, a->pos.format, strlen(a->pos.format));
+    else
+        buf_puts(rec, "null");
+    buf_printf(rec, ",\"record\":%llu", (unsigned long long)a->pos.record);
+    if (a->pos.line)
+        buf_printf(rec, ",\"line\":%llu,\"offset\":null", (unsigned long long)a->pos.line);
+    else
+        buf_printf(rec, ",\"line\":null,\"offset\":%llu", (unsigned long long)a->pos.offset);
+    buf_puts(rec, ",\"channel\":");
+    if (a->channel)
+        buf_json_str(rec, a->channel, strlen(a->channel));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"event_id\":");
+    if (a->event_id)
+        buf_json_str(rec, a->event_id, strlen(a->event_id));
+    else
+        buf_puts(rec, "null");
+    buf_puts(rec, ",\"fields\":");
+    stoat_json_event(rec, a->fields, a->nfields);
+    buf_putc(rec, '}');
+    p->rec = rec->p;
+    p->recn = rec->len;
+
+    /* what the list shows without opening the event: the process's image,
+     * command line and user, from the ancestry or the event's fields */
+    if (a->nancestry) {
+        p->img = a->ancestry[0].image, p->cmd = a->ancestry[0].command_line, p->user = a->ancestry[0].user;
+        p->imgn = p->img ? strlen(p->img) : 0, p->cmdn = p->cmd ? strlen(p->cmd) : 0;
+        p->usern = p->user ? strlen(p->user) : 0;
+        p->from_anc = true;
+    }
+    const struct stoat_field *f;
+    if (!p->img && ((f = FIELD(a, "Image")) || (f = FIELD(a, "exe")) || (f = FIELD(a, "NewProcessName"))))
+        p->img = f->value, p->imgn = f->value_len, p->from_anc = false;
+    if (!p->cmd && ((f = FIELD(a, "CommandLine")) || (f = FIELD(a, "proctitle")) || (f = FIELD(a, "ScriptBlockText"))))
+        p->cmd = f->value, p->cmdn = f->value_len, p->from_anc = false;
+    if (!p->user && ((f = FIELD(a, "User")) || (f = FIELD(a, "TargetUserName")) || (f = FIELD(a, "SubjectUserName"))))
+        p->user = f->value, p->usern = f->value_len, p->from_anc = false;
+    if (p->cmdn > 8192) {
+        p->cmdn = 8192;
+        p->from_anc = false;   /* the row has it whole, the list and the index a prefix */
+    }
+
+    /* the searchable text: exactly what prune and the search rebuild from
+     * the columns (see stoat_store_prune, query.c) */
+    const char *title = rule_title(r);
+    const char *hname = a->host && *a->host ? a->host : "(unknown host)";
+    buf_clear(text);
+    text_add(text, title, strlen(title));
+    text_add(text, hname, strlen(hname));
+    text_add(text, p->img, p->imgn);
+    text_add(text, p->cmd, p->cmdn);
+    text_add(text, p->user, p->usern);
+    p->text = text->p ? text->p : "";
+    p->textn = text->len;
+    if (a->corr && a->corr->nevidence) {
+        /* what the correlation counted that was not reported: [{time, rule,
+         * summary}], oldest first; after the text in its buffer */
+        size_t at = text->len;
+        buf_putc(text, '[');
+        for (size_t i = 0; i < a->corr->nevidence && i < 1000; i++) {
+            const struct stoat_corr_evidence *v = &a->corr->evidence[i];
+            buf_printf(text, "%s{\"time\":%lld,\"rule\":", i ? "," : "", (long long)(v->time_ns == INT64_MIN ? 0 : v->time_ns));
+            if (v->rule)
+                buf_json_str(text, v->rule, strlen(v->rule));
+            else
+                buf_puts(text, "null");
+            buf_puts(text, ",\"summary\":");
+            if (v->summary)
+                buf_json_str(text, v->summary, strlen(v->summary));
+            else
+                buf_puts(text, "null");
+            buf_putc(text, '}');
+        }
+        buf_putc(text, ']');
+        p->text = text->p;   /* the buffer may have moved */
+        p->evidence = text->p + at;
+        p->evidencen = text->len - at;
+    }
+
+    /* processes by a hash keyed by a seed of this handle: no input can aim
+     * at a collision */
+    p->nanc = a->nancestry > PRE_ANC ? PRE_ANC : a->nancestry;
+    uint64_t hseed = seed ^ hash_bytes(hname, strlen(hname), seed);
+    for (size_t k = 0; k < p->nanc; k++) {
+        const struct stoat_process *q = &a->ancestry[k];
+        const char *guid = q->guid;
+        if (!guid && q->pid >= 0 && q->start_ns != INT64_MIN) {
+            snprintf(gbuf[k], 48, "%lld@%lld", (long long)q->pid, (long long)q->start_ns);
+            guid = gbuf[k];
+        }
+        p->guid[k] = guid;
+        if (guid) {
+            uint64_t h = hash_bytes(guid, strlen(guid), hseed);
+            p->ph[k] = h + !h;
+        }
+    }
+}
+
+/* The writer's part of an alert. */
+static stoat_err write_alert(struct stoat_store *s, const struct stoat_alert *a, const struct pre *p)
+{
     const struct stoat_rule_meta *r = a->rule ? a->rule : a->correlation;
-    if (!r)
-        return STOAT_ERR_ARG;
     stoat_err e = STOAT_OK;
     int rc = SQLITE_OK;
-    if (!s->run_id && (e = stoat_store_run_begin(s, "unknown", NULL)) != STOAT_OK)
+    if (!s->run_id && (e = run_begin_now(s, "unknown", NULL)) != STOAT_OK)
         return e;
     if ((e = tx_begin(s)) != STOAT_OK)
         return e;
@@ -915,30 +1441,15 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     int64_t rule = rule_id(s, r, &rc);
     if (rc != SQLITE_OK)
         goto fail;
-    int64_t ev = event_row(s, a, &rc);
+    int64_t ev = event_row(s, p, &rc);
     if (rc != SQLITE_OK)
         goto fail;
-    int64_t proc = process_rows(s, host, a, &rc);
+    bool fresh = false;
+    int64_t proc = process_rows(s, host, a, p, &fresh, &rc);
     if (rc != SQLITE_OK)
         goto fail;
-
-    /* what the list shows without opening the event: the process's image,
-     * command line and user, from the ancestry or the event's fields */
-    const char *img = NULL, *cmd = NULL, *user = NULL;
-    size_t imgn = 0, cmdn = 0, usern = 0;
-    if (a->nancestry) {
-        img = a->ancestry[0].image, cmd = a->ancestry[0].command_line, user = a->ancestry[0].user;
-        imgn = img ? strlen(img) : 0, cmdn = cmd ? strlen(cmd) : 0, usern = user ? strlen(user) : 0;
-    }
-    const struct stoat_field *f;
-    if (!img && ((f = field(a, "Image")) || (f = field(a, "exe")) || (f = field(a, "NewProcessName"))))
-        img = f->value, imgn = f->value_len;
-    if (!cmd && ((f = field(a, "CommandLine")) || (f = field(a, "proctitle")) || (f = field(a, "ScriptBlockText"))))
-        cmd = f->value, cmdn = f->value_len;
-    if (!user && ((f = field(a, "User")) || (f = field(a, "TargetUserName")) || (f = field(a, "SubjectUserName"))))
-        user = f->value, usern = f->value_len;
-    if (cmdn > 8192)
-        cmdn = 8192;
+    /* the process row just written holds these: the alert row need not */
+    bool in_proc = fresh && proc && p->from_anc;
 
     sqlite3_stmt *st = s->st[ST_ALERT_PUT];
     sqlite3_bind_int64(st, 1, s->run_id);
@@ -948,13 +1459,18 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     sqlite3_bind_int64(st, 5, host);
     sqlite3_bind_int64(st, 6, rule);
     sqlite3_bind_int(st, 7, (int)r->level);
-    sqlite3_bind_int64(st, 8, ev);
+    if (ev)
+        sqlite3_bind_int64(st, 8, ev);
     if (proc)
         sqlite3_bind_int64(st, 9, proc);
     bind_static(st, 10, a->logon_id);
-    bind_textn(st, 11, img, imgn);
-    bind_textn(st, 12, cmd, cmdn);
-    bind_textn(st, 13, user, usern);
+    if (!in_proc) {
+        bind_textn(st, 11, p->img, p->imgn);
+        bind_textn(st, 12, p->cmd, p->cmdn);
+        /* three NULLs with a process mean "see the process row" to the
+         * readers and to prune's search-index delete: say "none" otherwise */
+        bind_textn(st, 13, p->user || p->img || p->cmd || !proc ? p->user : "", p->usern);
+    }
     if ((rc = step_done(st)) != SQLITE_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(s->db);
@@ -963,20 +1479,10 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     if ((rc = count_add(s, 0, hour_of(t), (int)r->level, 0)) != SQLITE_OK ||
         (rc = count_add(s, 1, host, (int)r->level, t)) != SQLITE_OK || (rc = count_add(s, 2, rule, host, 0)) != SQLITE_OK)
         goto fail;
-
-    /* the searchable text: exactly what prune recomputes in SQL to take it
-     * out of the (contentless) index again, see TEXT_SQL */
-    struct buf *b = &s->scratch;
-    buf_clear(b);
-    const char *title = r->title ? r->title : r->name ? r->name : "(untitled rule)";
-    const char *hname = a->host && *a->host ? a->host : "(unknown host)";
-    text_add(b, title, strlen(title));
-    text_add(b, hname, strlen(hname));
-    text_add(b, img, imgn);
-    text_add(b, cmd, cmdn);
-    text_add(b, user, usern);
+    if (a->corr && (rc = correlation_row(s, id, a->corr, p->evidence)) != SQLITE_OK)
+        goto fail;
     sqlite3_bind_int64(s->st[ST_TEXT_PUT], 1, id);
-    bind_textn(s->st[ST_TEXT_PUT], 2, b->p ? b->p : "", b->len);
+    bind_textn(s->st[ST_TEXT_PUT], 2, p->text, p->textn);
     if ((rc = step_done(s->st[ST_TEXT_PUT])) != SQLITE_OK)
         goto fail;
     s->last_alert_id = (uint64_t)id;
@@ -986,13 +1492,11 @@ fail:
     return store_fail(s, rc, "storing an alert");
 }
 
-stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc)
+static stoat_err write_incident(struct stoat_store *s, const struct stoat_incident *inc)
 {
-    if (!s || s->readonly || !inc)
-        return STOAT_ERR_ARG;
     stoat_err e;
     int rc = SQLITE_OK;
-    if (!s->run_id && (e = stoat_store_run_begin(s, "unknown", NULL)) != STOAT_OK)
+    if (!s->run_id && (e = run_begin_now(s, "unknown", NULL)) != STOAT_OK)
         return e;
     if ((e = tx_begin(s)) != STOAT_OK)
         return e;
@@ -1038,11 +1542,401 @@ fail:
     return store_fail(s, rc, "storing an incident");
 }
 
+/* ------------------------------------------------------------ the writer's thread */
+
+static const char *snap_str(struct arena *a, const char *v)
+{
+    if (!v)
+        return NULL;
+    size_t n = strlen(v);
+    char *p = arena_alloc(a, n + 1);
+    memcpy(p, v, n + 1);
+    return p;
+}
+
+static struct stoat_strlist snap_list(struct arena *a, struct stoat_strlist l)
+{
+    const char **items = arena_alloc(a, (l.n ? l.n : 1) * sizeof(*items));
+    for (size_t i = 0; i < l.n; i++)
+        items[i] = snap_str(a, l.items[i]);
+    return (struct stoat_strlist){items, l.n};
+}
+
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The copy of r (made on first sight; a freed rule's address given again
+ * to another rule is told apart by its id, title, level and file). */
+static const struct stoat_rule_meta *rule_snap(struct stoat_store *s, const struct stoat_rule_meta *r)
+{
+    for (size_t i = s->nsnaps; i-- > 0;) {
+        struct rule_snap *k = s->snaps[i];
+        if (k->src == r && k->m.level == r->level && k->m.kind == r->kind && str_same(k->m.id, r->id) &&
+            str_same(k->m.title, r->title) && str_same(k->m.file, r->file))
+            return &k->m;
+    }
+    struct rule_snap *k = xcalloc(1, sizeof(*k));
+    arena_init(&k->mem, 1024);
+    k->src = r;
+    k->m = (struct stoat_rule_meta){.kind = r->kind, .level = r->level, .status = r->status};
+    k->m.id = snap_str(&k->mem, r->id);
+    k->m.name = snap_str(&k->mem, r->name);
+    k->m.title = snap_str(&k->mem, r->title);
+    k->m.description = snap_str(&k->mem, r->description);
+    k->m.product = snap_str(&k->mem, r->product);
+    k->m.category = snap_str(&k->mem, r->category);
+    k->m.service = snap_str(&k->mem, r->service);
+    k->m.file = snap_str(&k->mem, r->file);
+    k->m.tags = snap_list(&k->mem, r->tags);
+    k->m.attack_ids = snap_list(&k->mem, r->attack_ids);
+    k->m.attack_tactics = snap_list(&k->mem, r->attack_tactics);
+    XGROW(s->snaps, s->capsnaps, s->nsnaps + 1);
+    s->snaps[s->nsnaps++] = k;
+    return &k->m;
+}
+
+enum { JOB_ALERT, JOB_INCIDENT };
+
+/* Jobs are cut from chunks of CHUNK_BYTES (a malloc and a free per alert,
+ * the free on another thread, cost more than the copy); a chunk goes when
+ * the producer has left it and the writer has done all its jobs. */
+#define CHUNK_BYTES (1u << 20)
+struct job_chunk {
+    atomic_size_t refs;         /* its jobs not yet written, + 1 while the producer fills it */
+    size_t used, cap;
+    _Alignas(16) char data[];
+};
+
+static void chunk_unref(struct job_chunk *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        free(c);
+}
+
+/* What was put, copied into its chunk. */
+struct store_job {
+    struct store_job *next;
+    struct job_chunk *chunk;
+    int kind;
+    struct stoat_alert a;
+    struct stoat_corr_detail corr;
+    struct stoat_incident inc;
+    struct pre pre;
+    char data[];
+};
+
+struct bump {
+    char *p;
+    size_t used, cap;
+};
+
+static void *bump(struct bump *b, size_t n)
+{
+    size_t at = (b->used + 7) & ~(size_t)7;
+    b->used = at + n;
+    return b->p ? b->p + at : NULL;   /* NULL while sizing */
+}
+
+static const char *bump_str(struct bump *b, const char *v, size_t n)
+{
+    if (!v)
+        return NULL;
+    char *p = bump(b, n + 1);
+    if (p) {
+        memcpy(p, v, n);
+        p[n] = 0;
+    }
+    return p;
+}
+
+#define BSTR(b, v) bump_str((b), (v), (v) ? strlen(v) : 0)
+
+/* Copies a (and its pre, rec and text) into j's data; with j NULL only
+ * sizes it. */
+static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const struct stoat_rule_meta *rule,
+                        const struct pre *pr)
+{
+    struct bump b = {j ? j->data : NULL, 0, 0};
+    struct stoat_alert *c = j ? &j->a : &(struct stoat_alert){0};
+    *c = *a;
+    c->rule = rule;
+    c->correlation = a->correlation ? rule : NULL;
+    c->pos.file = BSTR(&b, a->pos.file);
+    c->pos.format = BSTR(&b, a->pos.format);
+    c->timestamp = BSTR(&b, a->timestamp);
+    c->host = BSTR(&b, a->host);
+    c->channel = BSTR(&b, a->channel);
+    c->event_id = BSTR(&b, a->event_id);
+    c->logon_id = BSTR(&b, a->logon_id);
+    /* fields are not needed by the writer: the record holds the event */
+    c->fields = NULL;
+    c->nfields = 0;
+    size_t nanc = pr->nanc;
+    struct stoat_process *anc = bump(&b, nanc * sizeof(*anc));
+    for (size_t k = 0; k < nanc; k++) {
+        const struct stoat_process *q = &a->ancestry[k];
+        struct stoat_process t = {BSTR(&b, q->image), BSTR(&b, q->command_line), BSTR(&b, q->user), NULL, q->pid,
+                                  q->start_ns};
+        if (anc)
+            anc[k] = t;
+    }
+    c->ancestry = anc;
+    c->nancestry = nanc;
+    struct pre *p = j ? &j->pre : &(struct pre){0};
+    *p = *pr;
+    for (size_t k = 0; k < nanc; k++)
+        p->guid[k] = BSTR(&b, pr->guid[k]);
+    p->rec = bump_str(&b, pr->rec, pr->recn);
+    p->text = bump_str(&b, pr->text, pr->textn);
+    p->evidence = bump_str(&b, pr->evidence, pr->evidencen);
+    /* img, cmd and user point into the ancestry or the fields: copied */
+    p->img = bump_str(&b, pr->img, pr->imgn);
+    p->cmd = bump_str(&b, pr->cmd, pr->cmdn);
+    p->user = bump_str(&b, pr->user, pr->usern);
+    if (a->corr) {
+        const struct stoat_corr_detail *d = a->corr;
+        struct stoat_corr_detail *cd = j ? &j->corr : &(struct stoat_corr_detail){0};
+        *cd = *d;
+        const char **gn = bump(&b, (d->ngroup ? d->ngroup : 1) * sizeof(char *));
+        const char **gv = bump(&b, (d->ngroup ? d->ngroup : 1) * sizeof(char *));
+        for (size_t i = 0; i < d->ngroup; i++) {
+            const char *n = BSTR(&b, d->group_names[i]), *v = BSTR(&b, d->group_values[i]);
+            if (gn)
+                gn[i] = n, gv[i] = v;
+        }
+        uint64_t *ids = bump(&b, (d->nalert_ids ? d->nalert_ids : 1) * sizeof(uint64_t));
+        if (ids && d->nalert_ids)
+            memcpy(ids, d->alert_ids, d->nalert_ids * sizeof(uint64_t));
+        cd->group_names = gn;
+        cd->group_values = gv;
+        cd->alert_ids = ids;
+        cd->evidence = NULL;   /* in pre, as JSON */
+        cd->nevidence = 0;
+        c->corr = j ? &j->corr : NULL;
+    }
+    return b.used;
+}
+
+static size_t job_incident(struct store_job *j, const struct stoat_incident *inc)
+{
+    struct bump b = {j ? j->data : NULL, 0, 0};
+    struct stoat_incident *c = j ? &j->inc : &(struct stoat_incident){0};
+    *c = *inc;
+    c->host = BSTR(&b, inc->host);
+    c->logon_id = BSTR(&b, inc->logon_id);
+    c->title = BSTR(&b, inc->title);
+    const char **t = bump(&b, (inc->ntactics ? inc->ntactics : 1) * sizeof(char *));
+    for (size_t i = 0; i < inc->ntactics; i++) {
+        const char *v = BSTR(&b, inc->tactics[i]);
+        if (t)
+            t[i] = v;
+    }
+    c->tactics = t;
+    uint64_t *ids = bump(&b, (inc->nalerts ? inc->nalerts : 1) * sizeof(uint64_t));
+    if (ids && inc->nalerts)
+        memcpy(ids, inc->alert_ids, inc->nalerts * sizeof(uint64_t));
+    c->alert_ids = ids;
+    return b.used;
+}
+
+/* A queue this long makes the producer wait: about 1.5 KiB a job. */
+#define QUEUE_MAX 16384
+
+static void *writer_main(void *arg)
+{
+    struct stoat_store *s = arg;
+    pthread_setname_np(pthread_self(), "stoat-store");   /* for top and perf */
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        bool due = false;
+        while (!s->qhead && !s->stop && s->flush_req == s->flush_done) {
+            if (!s->in_tx) {
+                pthread_cond_wait(&s->cv_work, &s->mu);
+                continue;
+            }
+            /* an open batch is committed after batch_ms even if nothing
+             * else comes: a live producer's last alert is not kept back */
+            int64_t at = s->tx_started_ns + (int64_t)s->batch_ms;   /* monotonic ms */
+            struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
+            if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) != 0 && mono_ms() >= at) {
+                due = true;
+                break;
+            }
+        }
+        struct store_job *list = s->qhead;
+        s->qhead = s->qtail = NULL;
+        s->qlen = 0;
+        uint64_t req = s->flush_req;
+        bool stop = s->stop;
+        pthread_cond_broadcast(&s->cv_done);   /* room in the queue */
+        pthread_mutex_unlock(&s->mu);
+        stoat_err e = s->werr;
+        while (list) {
+            struct store_job *j = list;
+            list = j->next;
+            if (e == STOAT_OK)
+                e = j->kind == JOB_ALERT ? write_alert(s, &j->a, &j->pre) : write_incident(s, &j->inc);
+            chunk_unref(j->chunk);
+        }
+        if (e == STOAT_OK && (due || stop || req != s->flush_done))
+            e = tx_end(s);
+        pthread_mutex_lock(&s->mu);
+        if (e != STOAT_OK && s->werr == STOAT_OK)
+            s->werr = e;
+        s->flush_done = req;
+        pthread_cond_broadcast(&s->cv_done);
+        if (stop && !s->qhead)
+            break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static stoat_err writer_start(struct stoat_store *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv_work, &ca);
+    pthread_cond_init(&s->cv_done, NULL);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&s->thr, NULL, writer_main, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv_work);
+        pthread_cond_destroy(&s->cv_done);
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot start the writer's thread", s->path);
+        return STOAT_ERR_NOMEM;
+    }
+    s->threaded = true;
+    return STOAT_OK;
+}
+
+static stoat_err enqueue(struct stoat_store *s, struct store_job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->qlen >= QUEUE_MAX && s->werr == STOAT_OK)
+        pthread_cond_wait(&s->cv_done, &s->mu);
+    stoat_err e = s->werr;
+    if (e == STOAT_OK) {
+        j->next = NULL;
+        if (s->qtail)
+            s->qtail->next = j;
+        else
+            s->qhead = j;
+        s->qtail = j;
+        if (s->qlen++ == 0)
+            pthread_cond_signal(&s->cv_work);
+        j = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (j)
+        chunk_unref(j->chunk);
+    return e;
+}
+
+/* Room for a job of need bytes after its header, in the producer's chunk. */
+static struct store_job *job_new(struct stoat_store *s, size_t need)
+{
+    size_t size = (sizeof(struct store_job) + need + 15) & ~(size_t)15;
+    struct job_chunk *c = s->pchunk;
+    if (!c || c->cap - c->used < size) {
+        chunk_unref(c);   /* the producer leaves it */
+        size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
+        c = s->pchunk = xmalloc(sizeof(*c) + cap);
+        atomic_init(&c->refs, 1);
+        c->used = 0;
+        c->cap = cap;
+    }
+    struct store_job *j = (struct store_job *)(c->data + c->used);
+    c->used += size;
+    atomic_fetch_add(&c->refs, 1);
+    j->chunk = c;
+    return j;
+}
+
+stoat_err store_quiesce(struct stoat_store *s)
+{
+    if (!s->threaded)
+        return STOAT_OK;
+    pthread_mutex_lock(&s->mu);
+    uint64_t req = ++s->flush_req;
+    pthread_cond_signal(&s->cv_work);
+    while (s->flush_done < req)
+        pthread_cond_wait(&s->cv_done, &s->mu);
+    stoat_err e = s->werr;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+static void writer_stop(struct stoat_store *s)
+{
+    if (!s->threaded)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thr, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv_work);
+    pthread_cond_destroy(&s->cv_done);
+    s->threaded = false;
+}
+
+stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert *a)
+{
+    if (!s || s->readonly || !a)
+        return STOAT_ERR_ARG;
+    const struct stoat_rule_meta *r = a->rule ? a->rule : a->correlation;
+    if (!r)
+        return STOAT_ERR_ARG;
+    if (!s->threaded) {
+        stoat_err e = writer_start(s);
+        if (e != STOAT_OK)
+            return e;
+    }
+    struct pre pr;
+    char gbuf[PRE_ANC][48];
+    const char *last = s->pev_file;
+    pre_build(s->proc_seed, a, r, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
+    if (!str_same(last, s->pev_file)) {   /* a new file: kept to tell the next alert's */
+        free(s->pev_file);
+        s->pev_file = last ? xstrdup(last) : NULL;
+    }
+    const struct stoat_rule_meta *snap = rule_snap(s, r);
+    size_t need = job_alert(NULL, a, snap, &pr);
+    struct store_job *j = job_new(s, need);
+    j->kind = JOB_ALERT;
+    job_alert(j, a, snap, &pr);
+    return enqueue(s, j);
+}
+
+stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_incident *inc)
+{
+    if (!s || s->readonly || !inc)
+        return STOAT_ERR_ARG;
+    if (!s->threaded) {
+        stoat_err e = writer_start(s);
+        if (e != STOAT_OK)
+            return e;
+    }
+    size_t need = job_incident(NULL, inc);
+    struct store_job *j = job_new(s, need);
+    j->kind = JOB_INCIDENT;
+    job_incident(j, inc);
+    return enqueue(s, j);
+}
+
 stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_stats *stats)
 {
     if (!s || s->readonly)
         return STOAT_ERR_ARG;
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     if (!s->run_id)
@@ -1078,7 +1972,9 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
         return STOAT_ERR_ARG;
     if (!s->retain_days && !s->retain_alerts)
         return STOAT_OK;
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     /* the highest alert id to delete */
@@ -1106,10 +2002,6 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
     char sql[4096];
     snprintf(sql, sizeof(sql),
              "BEGIN IMMEDIATE;"
-             "CREATE TEMP TABLE IF NOT EXISTS gone_ev(id INTEGER PRIMARY KEY);"
-             "DELETE FROM gone_ev;"
-             "INSERT OR IGNORE INTO gone_ev SELECT event_id FROM alerts WHERE id <= %1$lld AND event_id NOT NULL;"
-             "DELETE FROM gone_ev WHERE id IN (SELECT event_id FROM alerts WHERE id > %1$lld AND event_id <= (SELECT max(id) FROM gone_ev));"
              /* the roll-ups lose what the deleted alerts added (a host's first
               * and last times stay as they were: they only widen the range) */
              "CREATE TEMP TABLE IF NOT EXISTS gone_hour(hour, level, n);"
@@ -1131,13 +2023,21 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "DELETE FROM count_hour WHERE n <= 0;"
              "DELETE FROM count_host WHERE n <= 0;"
              "DELETE FROM count_rule WHERE n <= 0;"
+             /* the words as put_alert indexed them, the process row standing
+              * in for the alert's NULL image, command line and user */
              "INSERT INTO alert_text(alert_text, rowid, body) SELECT 'delete', a.id,"
-             "  coalesce(r.title, '') || ' ' || coalesce(h.name, '') || ' ' || coalesce(a.image, '') || ' ' ||"
-             "  coalesce(a.command_line, '') || ' ' || coalesce(a.user, '')"
+             "  coalesce(r.title, '') || ' ' || coalesce(h.name, '') || ' ' || coalesce(a.image, p.image, '') || ' ' ||"
+             "  coalesce(a.command_line, p.command_line, '') || ' ' || coalesce(a.user, p.user, '')"
              "  FROM alerts a LEFT JOIN rules r ON r.id = a.rule_id LEFT JOIN hosts h ON h.id = a.host_id"
-             "  WHERE a.id <= %1$lld;"
+             "  LEFT JOIN processes p ON p.id = a.process_id AND a.image IS NULL AND a.command_line IS NULL"
+             "  AND a.user IS NULL WHERE a.id <= %1$lld;"
              "DELETE FROM alerts WHERE id <= %1$lld;"
-             "DELETE FROM events WHERE id IN (SELECT id FROM gone_ev);"
+             /* events are numbered in the order of their alerts: the packs
+              * wholly below the first event still cited go */
+             "DELETE FROM event_packs WHERE id + n <= coalesce((SELECT event_id FROM alerts"
+             "  WHERE event_id NOT NULL ORDER BY id LIMIT 1), (SELECT max(id + n) FROM event_packs));"
+             "DELETE FROM correlation_alerts WHERE corr_id <= %1$lld OR alert_id <= %1$lld;"
+             "DELETE FROM correlations WHERE alert_id <= %1$lld;"
              "DELETE FROM incident_alerts WHERE alert_id <= %1$lld;"
              "DELETE FROM incidents WHERE NOT EXISTS (SELECT 1 FROM incident_alerts ia WHERE ia.incident_id = incidents.id);"
              "DELETE FROM triage WHERE kind = 0 AND target_id <= %1$lld;"
@@ -1164,8 +2064,7 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
     }
     pragma_int(s, "SELECT count(*) FROM alerts", &after);
     /* cached process rows may be gone */
-    strmap_free(&s->procs);
-    strmap_init(&s->procs);
+    procs_clear(s);
     s->ev_id = 0;
     if (deleted)
         *deleted = (uint64_t)(before - after);
@@ -1202,7 +2101,9 @@ stoat_err stoat_store_set_triage(struct stoat_store *s, enum stoat_target kind, 
         snprintf(s->errmsg, sizeof(s->errmsg), "note or name too long");
         return STOAT_ERR_LIMIT;
     }
-    stoat_err e = tx_end(s);
+    stoat_err e = store_quiesce(s);
+    if (e == STOAT_OK)
+        e = tx_end(s);
     if (e != STOAT_OK)
         return e;
     sqlite3_stmt *up = NULL, *log = NULL;

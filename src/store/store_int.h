@@ -4,6 +4,7 @@
 #ifndef STOAT_STORE_INT_H
 #define STOAT_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +27,30 @@ struct count_slot {
  * look the same host up a thousand times. Bounded: cleared when full. */
 #define STORE_CACHE_MAX 65536
 
+/* Processes the writer has stored, by a keyed hash of host and GUID: two
+ * generations of PROC_SLOTS slots; when the young one is half full (short
+ * probes) the old one is dropped, and what is still used moves up. */
+#define PROC_SLOTS (1u << 16)   /* power of two; 1 MiB a generation, near the CPU's cache */
+struct proc_slot {
+    uint64_t h;                 /* 0: empty */
+    int64_t row : 63;
+    bool has_parent : 1;
+};
+struct proc_gen {
+    struct proc_slot *slots;
+    size_t count;
+};
+
+/* Events go into the file in packs (see store.c): at most PACK_EVENTS,
+ * closed early once their text passes PACK_RAW_MAX bytes. */
+#define PACK_EVENTS 64
+#define PACK_RAW_MAX (64u * 1024)
+#define PACK_READ_MAX (64u << 20)   /* a pack claiming more is damaged */
+
+struct store_job;
+struct job_chunk;
+struct rule_snap;
+
 struct stoat_store {
     sqlite3 *db;
     char path[1024];
@@ -44,13 +69,27 @@ struct stoat_store {
     int64_t tx_started_ns;
     uint64_t last_alert_id, commits;
     struct strmap hosts;            /* host name -> row id */
-    struct strmap procs;            /* "host_id|guid" -> row id */
+    struct proc_gen procs[2];       /* [0] young, [1] old */
+    uint64_t proc_seed;
     struct rule_cache *rules;       /* rule meta pointer -> row id */
     size_t nrules, caprules;
-    /* the event of the last alert, so alerts of one event share its row */
+    /* the event of the last alert, so alerts of one event share it */
     char *ev_file;
     uint64_t ev_record;
     int64_t ev_run, ev_id;
+    /* the open pack: event records (JSON objects) and where each ends */
+    struct buf pk;
+    uint32_t pk_end[PACK_EVENTS];
+    unsigned pk_n;
+    int64_t pk_first, next_event, tx_next_event;
+    unsigned char *zbuf;
+    size_t zcap;
+    void *zs;                       /* the writer's z_stream, reused: a fresh one per pack costs page faults */
+    /* readers: the last pack unpacked, as offsets then records */
+    int64_t rp_id;
+    unsigned rp_n;
+    struct buf rp;
+    sqlite3_stmt *rp_get, *rp_valid;
     /* row ids of the current run's alerts by their run-local id (alert.id
      * counts 1, 2, 3... within a run), so incidents find their alerts
      * without an index; the newest SEQ_WINDOW are kept */
@@ -61,7 +100,38 @@ struct stoat_store {
     size_t ncounts;
     struct buf scratch;
     sqlite3_stmt *st[24];           /* prepared writer statements, see store.c */
+    /* The writer's thread, started by the first alert or incident put:
+     * put_* queue a copy of what they are given (with what can be worked
+     * out from it alone) and return; every other call waits until the
+     * queue is written and committed (store_quiesce), so the connection is
+     * only ever used by one thread at a time. */
+    bool threaded, stop;
+    pthread_t thr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    struct store_job *qhead, *qtail;
+    size_t qlen;
+    uint64_t flush_req, flush_done;
+    stoat_err werr;                 /* the writer's first failure; s->errmsg says why */
+    /* the producer's side: copies of the rules it was given (a ruleset may
+     * be freed while its alerts wait), the last event, its scratch */
+    struct job_chunk *pchunk;       /* the chunk jobs are cut from */
+    struct rule_snap **snaps;
+    size_t nsnaps, capsnaps;
+    char *pev_file;
+    uint64_t pev_record;
+    struct buf prec, ptext;
 };
+
+/* Waits until everything put is written and committed; the writer's error
+ * if it failed. Every call but put_* starts with it. */
+stoat_err store_quiesce(struct stoat_store *s);
+
+/* Appends the JSON object of event number ev ({"file":..,"fields":{..}})
+ * to b, or null when the store does not have it. A pack that does not
+ * unpack or a record that is not valid JSON reads as null: the file may
+ * have been doctored. SQLITE_OK or a read error. */
+int store_event_json(struct stoat_store *s, int64_t ev, struct buf *b);
 
 int64_t store_now_ns(void);
 int64_t store_mono_ns(void);
@@ -77,10 +147,16 @@ void json_key(struct buf *b, bool *first, const char *key);
 void json_ns_iso(struct buf *b, int64_t ns);                    /* "2026-...Z" or null */
 
 /* Writes an alert list item (the columns of ALERT_COLS at col). */
-#define ALERT_COLS                                                                                      \
-    "a.id, a.time_ns, a.timestamp, h.name, a.level, a.rule_id, r.title, a.image, a.command_line, a.user, " \
-    "a.state, a.logon_id, a.run_id, a.process_id, a.event_id"
-#define ALERT_JOINS " JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id"
+/* An alert's image, command line and user are NULL when its process row
+ * holds them (store.c), hence the join. */
+#define ALERT_COLS                                                                                          \
+    "a.id, a.time_ns, a.timestamp, h.name, a.level, a.rule_id, r.title, coalesce(a.image, ap.image),"       \
+    " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user), a.state, a.logon_id, a.run_id,"  \
+    " a.process_id, a.event_id, r.kind"
+#define ALERT_JOINS                                                           \
+    " JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id" \
+    " LEFT JOIN processes ap ON ap.id = a.process_id"
+#define ALERT_NCOLS 16
 void store_alert_item(struct buf *b, sqlite3_stmt *st, int col);
 /* Rule object from the columns of RULE_COLS. */
 #define RULE_COLS "r.id, r.uid, r.title, r.level, r.status, r.tags, r.techniques, r.tactics, r.product, r.category, r.service, r.description, r.file, r.kind"

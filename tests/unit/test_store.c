@@ -194,7 +194,7 @@ static void test_write_and_read(void **state)
     const char *file = path("a.db");
     stoat_store_close(fill(file, 10, true));
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
-    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    assert_int_equal(count(file, "SELECT sum(n) FROM event_packs"), 10);
     /* ancestors are shared: 10 own processes + cmd and explorer per host */
     assert_int_equal(count(file, "SELECT count(*) FROM processes"), 14);
     assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 3);
@@ -212,6 +212,12 @@ static void test_write_and_read(void **state)
     assert_true(json_ok(j));
     assert_non_null(strstr(j, "explorer.exe"));
     assert_non_null(strstr(j, "\"incidents\":[1]"));
+    /* the event, from its pack */
+    assert_non_null(strstr(j, "\"event\":{\"file\":\"ws07.evtx\",\"format\":\"evtx\",\"record\":3,"));
+    assert_non_null(strstr(j, "\"ProcessId\":4242"));
+    /* image and command line from the process row written with the alert */
+    assert_non_null(strstr(j, "\"cmd\":\"ntdsutil \\\"ac i ntds\\\" ifm\""));
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE command_line IS NULL"), 10);
     free(j);
     assert_int_equal(stoat_store_tree_json(s, 3, &j, &n), STOAT_OK);
     assert_true(json_ok(j));
@@ -370,18 +376,27 @@ static void test_retention(void **state)
 {
     (void)state;
     const char *file = path("r.db");
-    stoat_store_close(fill(file, 50, true));
+    stoat_store_close(fill(file, 200, true));
     struct stoat_store *w = NULL;
     char err[512];
     struct stoat_store_opts o = {.retain_alerts = 10};
     assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
     uint64_t gone = 0;
     assert_int_equal(stoat_store_prune(w, &gone), STOAT_OK);
-    assert_int_equal(gone, 40);
+    assert_int_equal(gone, 190);
     stoat_store_close(w);
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
-    assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 41);
-    assert_int_equal(count(file, "SELECT count(*) FROM events"), 10);
+    assert_int_equal(count(file, "SELECT min(id) FROM alerts"), 191);
+    /* packs of 64 events: those wholly before event 191 are gone */
+    assert_int_equal(count(file, "SELECT count(*) FROM event_packs"), 2);
+    assert_int_equal(count(file, "SELECT min(id) FROM event_packs"), 129);
+    struct stoat_store *r = reader(file);
+    char *j = NULL;
+    size_t n = 0;
+    assert_int_equal(stoat_store_alert_json(r, 191, &j, &n), STOAT_OK);
+    assert_non_null(strstr(j, "\"record\":191"));
+    free(j);
+    stoat_store_close(r);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_hour"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_rule"), 10);
@@ -432,7 +447,9 @@ static void test_crash(void **state)
     assert_true(text_is(file, "PRAGMA quick_check", "ok"));
 }
 
-/* A reader is answered while a writer holds an open transaction. */
+/* A reader is answered while a writer holds an open transaction: the
+ * store's own (its thread may or may not have begun the batch yet) and,
+ * for certain, one held open by a second connection. */
 static void test_reader_not_blocked(void **state)
 {
     (void)state;
@@ -444,15 +461,25 @@ static void test_reader_not_blocked(void **state)
     struct stoat_process anc[3];
     char guid[3][32];
     make_alert(&a, 1, "h2", fs, anc, guid);
-    assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);   /* transaction open, not committed */
+    assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);   /* not committed */
     struct stoat_store *r = reader(file);
     struct stoat_filter f;
     stoat_filter_init(&f);
     assert_int_equal(total_of(r, &f), 5);
     assert_int_equal(stoat_store_commit(w), STOAT_OK);
     assert_int_equal(total_of(r, &f), 6);
-    stoat_store_close(r);
     stoat_store_close(w);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM alerts;", NULL, NULL, NULL), SQLITE_OK);
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_alert_json(r, 6, &j, &n), STOAT_OK);   /* answered, from the last commit */
+    free(j);
+    assert_int_equal(total_of(r, &f), 6);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    stoat_store_close(r);
 }
 
 /* Damage in the middle of the file: every query returns, with data or an
@@ -534,6 +561,60 @@ static void test_sink(void **state)
     assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE process_id IS NULL"), 2);
 }
 
+/* A correlation's alert: its type, value, window and group are kept, with
+ * links to the alerts it joins; both sides name each other. */
+static void test_correlation(void **state)
+{
+    (void)state;
+    const char *file = path("k.db");
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "test", NULL), STOAT_OK);
+    for (unsigned i = 1; i <= 2; i++) {
+        struct stoat_alert a;
+        struct stoat_field fs[3];
+        struct stoat_process anc[3];
+        char guid[3][32];
+        make_alert(&a, i, "fab-ws07", fs, anc, guid);
+        assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
+    }
+    static struct stoat_rule_meta corr_rule = {.id = "c0000000-2222-4333-8444-555555555555",
+                                               .title = "Burst Of Discovery", .level = STOAT_LEVEL_MEDIUM,
+                                               .kind = STOAT_RULE_CORRELATION};
+    const char *gn[] = {"Computer", "User"}, *gv[] = {"fab-ws07", NULL};
+    uint64_t joined[] = {1, 2, 77};   /* 77 was never stored: no link */
+    struct stoat_corr_evidence ev[] = {{1795127465500000000LL, "Whoami Run", "Image: /usr/bin/whoami | \"x\""}};
+    struct stoat_corr_detail d = {.type = STOAT_CORR_VALUE_COUNT, .value = 4, .first_ns = 1795127465000000000LL,
+                                  .last_ns = 1795127466000000000LL, .group_names = gn, .group_values = gv,
+                                  .ngroup = 2, .alert_ids = joined, .nalert_ids = 3, .evidence = ev, .nevidence = 1};
+    struct stoat_field cf[1] = {{"Computer", "fab-ws07", 8, 8, STOAT_V_STRING}};
+    struct stoat_alert c = {.id = 3, .rule = &corr_rule, .correlation = &corr_rule, .corr = &d,
+                            .time_ns = 1795127466000000000LL, .host = "fab-ws07", .fields = cf, .nfields = 1};
+    assert_int_equal(stoat_store_put_alert(s, &c), STOAT_OK);
+    assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
+    stoat_store_close(s);
+    struct stoat_store *r = reader(file);
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_alert_json(r, 3, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "\"corr\":true"));
+    assert_non_null(strstr(j, "\"correlation\":{\"type\":\"value_count\",\"value\":4,\"first\":1795127465000000000,"
+                              "\"last\":1795127466000000000,\"group\":{\"Computer\":\"fab-ws07\",\"User\":null},"
+                              "\"evidence\":[{\"time\":1795127465500000000,\"rule\":\"Whoami Run\","
+                              "\"summary\":\"Image: /usr/bin/whoami | \\\"x\\\"\"}],\"alerts\":[{\"id\":1,"));
+    assert_non_null(strstr(j, "{\"id\":2,"));
+    assert_non_null(strstr(j, "\"fields\":{\"Computer\":\"fab-ws07\"}"));
+    free(j);
+    assert_int_equal(stoat_store_alert_json(r, 1, &j, &n), STOAT_OK);
+    assert_non_null(strstr(j, "\"correlation\":null,\"correlations\":[3]"));
+    free(j);
+    stoat_store_close(r);
+    assert_int_equal(count(file, "SELECT count(*) FROM correlation_alerts"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,7 +622,7 @@ int main(void)
         cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
         cmocka_unit_test(test_retention),         cmocka_unit_test(test_crash),
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_sink),
+        cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

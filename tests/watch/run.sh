@@ -142,6 +142,7 @@ except Exception: pass
     N bash -c "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHacker attacker@x' >> '$T/home/eng/.ssh/authorized_keys'"
     rm -f "/tmp/.stage-$$.tgz"
     wait "$LPID" "$RPID" 2>/dev/null
+    [ -n "${STORE_DB:-}" ] && live_store "$STORE_DB"
     sleep 1
     kill -TERM "$WPID"
     wait "$WPID"
@@ -151,6 +152,52 @@ except Exception: pass
     grep -q "rules reloaded" "$out/stderr" && ok "stoat watch $* reloaded its rules on SIGHUP" ||
         bad "stoat watch $* did not reload on SIGHUP: $(cat "$out/stderr")"
     return 0
+}
+
+# stoat watch --db: while the watch still runs, `stoat serve` on the same
+# store answers with the alerts it wrote (each is committed within a poll,
+# not when a batch fills or the next alert comes: the last one is asked
+# for). Waits for it at most 20 s; never times anything.
+live_store() {   # live_store DB
+    local db=$1 sout=$T/serve.out port= n=0
+    "$STOAT" serve "$db" --listen 127.0.0.1:0 >"$sout" 2>&1 &
+    local SPID=$!
+    for _ in $(seq 1 100); do
+        port=$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\)\/$/\1/p' "$sout" 2>/dev/null)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        bad "stoat serve on the watch's store did not start: $(cat "$sout")"
+    else
+        for _ in $(seq 1 100); do
+            n=$(curl -s "http://127.0.0.1:$port/api/alerts?q=authorized" |
+                python3 -c 'import json,sys; print(len(json.load(sys.stdin)["alerts"]))' 2>/dev/null)
+            [ "${n:-0}" -gt 0 ] && break
+            sleep 0.2
+        done
+        [ "${n:-0}" -gt 0 ] && ok "stoat serve shows the last alert of the running stoat watch --db (authorized_keys)" ||
+            bad "no alert of the running watch reached the API of stoat serve"
+    fi
+    kill "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+}
+
+# After the watch: the store holds every alert and incident it printed.
+check_store() {   # check_store OUTDIR DB
+    python3 - "$1/alerts.jsonl" "$2" <<'PY'
+import json, sqlite3, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+db = sqlite3.connect(sys.argv[2])
+na = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
+ni = db.execute("SELECT count(*) FROM incidents").fetchone()[0]
+run = db.execute("SELECT producer, status FROM runs").fetchall()
+want_a = sum(1 for l in lines if l["kind"] == "alert")
+want_i = sum(1 for l in lines if l["kind"] == "incident")
+print(("ok  " if na == want_a and na > 0 else "FAIL") + " store: every alert of the watch stored (%d of %d)" % (na, want_a))
+print(("ok  " if ni == want_i else "FAIL") + " store: every incident stored (%d of %d)" % (ni, want_i))
+print(("ok  " if run == [("watch", "done")] else "FAIL") + " store: the run recorded as a finished watch %s" % run)
+PY
 }
 
 check() {   # check OUTDIR MODE: python assertions, one line each
@@ -277,10 +324,13 @@ for _ in range(2):
         bad "replay: the events differ from the live run's: $(diff "$out/live-record.jsonl" "$out/replay-record.jsonl" | head -c 600)"
 }
 
-run_scenario "$T/ebpf" && check "$T/ebpf" ebpf > "$T/ebpf.res" && cat "$T/ebpf.res"
+STORE_DB=$T/ebpf/store.db
+run_scenario "$T/ebpf" --db "$STORE_DB" && check "$T/ebpf" ebpf > "$T/ebpf.res" && cat "$T/ebpf.res" &&
+    check_store "$T/ebpf" "$STORE_DB" > "$T/store.res" && cat "$T/store.res"
+STORE_DB=
 run_scenario "$T/fallback" --fallback && check "$T/fallback" fallback > "$T/fallback.res" && cat "$T/fallback.res"
 replay_check
-for f in "$T/ebpf.res" "$T/fallback.res"; do
+for f in "$T/ebpf.res" "$T/store.res" "$T/fallback.res"; do
     [ -f "$f" ] || continue
     PASS=$((PASS + $(grep -c '^ok ' "$f")))
     FAIL=$((FAIL + $(grep -c '^FAIL' "$f")))

@@ -175,6 +175,22 @@ await check('dashboard: new alerts written to the served store appear without a 
   } finally { await ctx.close(); await s.stop(); }
 });
 
+// A correlation's alert (the rule pack's discovery burst fires on demo/):
+// its view shows type, value, window and group, and the matches it counted.
+const demoCorr = sql(DEMO_DB, 'SELECT alert_id FROM correlations ORDER BY alert_id LIMIT 1');
+async function correlationFlow(page, url, label) {
+  assert(demoCorr, 'the demo hunt stored a correlation');
+  await page.goto(url + '#/alert/' + demoCorr);
+  await ready(page, 'alert');
+  const kv = await page.$$eval('#corr-detail dt', (ds) => ds.map((d) => d.textContent));
+  for (const k of ['type', 'value', 'window']) assert(kv.includes(k), `the correlation's ${k} is shown`);
+  assert(kv.some((k) => k.startsWith('group: ')), 'its group is shown');
+  const ev = await page.$$('#corr-evidence li');
+  const linked = await page.$$('#corr-alerts li a');
+  assert(ev.length + linked.length > 0, 'the matches or alerts it joins are listed');
+  await page.screenshot({ path: `${OUT}/${label}-correlation.png`, fullPage: true });
+}
+
 // ------------------------------------------------------------ the demo hunt
 
 const demoIncidents = +sql(DEMO_DB, 'SELECT count(*) FROM incidents');
@@ -188,6 +204,12 @@ try {
     const { ctx, page, problems } = await newPage();
     await overview(page, demo.base + '/', 'dashboard-demo');
     await alertFlow(page, demo.base + '/', 'dashboard-demo', demoHost);
+    noProblems(problems);
+    await ctx.close();
+  });
+  await check('dashboard (demo hunt): a correlation alert with its type, value, window, group and matches', async () => {
+    const { ctx, page, problems } = await newPage();
+    await correlationFlow(page, demo.base + '/', 'dashboard-demo');
     noProblems(problems);
     await ctx.close();
   });
@@ -211,6 +233,13 @@ await check('report (demo hunt, from disk): overview, alerts of one host', async
   const url = 'file://' + resolve(DEMO_REPORT);
   await overview(page, url, 'report-demo');
   await alertFlow(page, url, 'report-demo', demoHost);
+  noProblems(problems);
+  await ctx.close();
+});
+
+await check('report (demo hunt, from disk): a correlation alert with its type, value, window, group and matches', async () => {
+  const { ctx, page, problems } = await newPage();
+  await correlationFlow(page, 'file://' + resolve(DEMO_REPORT), 'report-demo');
   noProblems(problems);
   await ctx.close();
 });

@@ -214,78 +214,173 @@ static int64_t lookup_id(struct stoat_store *s, const char *sql, const char *nam
     return id;
 }
 
-/* Turns what an analyst typed into an FTS5 query that can only mean "all
- * these words, as prefixes". The index keeps no positions (it is built for
- * write speed), so "ntdsutil.exe" becomes the tokens ntdsutil AND exe, cut
- * the way the index's ascii tokenizer cuts; each is quoted, so FTS syntax
- * in the input (NEAR, column filters, parentheses) is only ever text.
- * Whole words first: the index walks those without reading them whole.
- * Only when that finds nothing is the last word taken as a prefix (what is
- * still being typed), whose matching words are merged before the search. */
-static bool fts_query(const char *q, bool prefix, struct buf *out)
+/* ------------------------------------------------------------ search
+ *
+ * An alert has a word when the word is a token (as FTS5's ascii tokenizer
+ * cuts and folds: letters, digits and UTF-8 bytes, ASCII case folded) of
+ * its rule's title, its host's name, its image, command line or user; a
+ * search finds the alerts that have all its words. The index (alert_words,
+ * see store.c) holds runs of consecutive alerts, without titles and host
+ * names, and keeps no positions (it is built for write speed), so:
+ * - the words that are in no host name and no rule title ("pure" words)
+ *   are matched in the index, all of them at once, which finds the runs
+ *   that may hold such alerts; each alert of those runs is then checked
+ *   for every word of the search against what it shows (stoat_words), so
+ *   a word split across two alerts of a run, or a host's word, is exact;
+ * - when every word is in some host name or rule title, the alerts of
+ *   those hosts and rules (and those the index finds for the word in
+ *   their text) are the candidates, checked the same way.
+ * Each word is quoted in the MATCH expression, so FTS syntax in the input
+ * (NEAR, column filters, parentheses) is only ever text. */
+
+#define WORDS_MAX 16   /* words of a search; more are ignored */
+
+struct words {
+    char buf[Q_MAX + WORDS_MAX + 1];
+    const char *t[WORDS_MAX];
+    size_t len[WORDS_MAX];
+    size_t n;
+    bool prefix;        /* the last word is a prefix (what is still being typed) */
+};
+
+/* Cuts q into words; false when it is too long. A trailing '*' after the
+ * last word makes it a prefix (the form stoat_words is given). */
+static bool words_of(const char *q, struct words *ws)
 {
-    buf_clear(out);
-    size_t n = strlen(q), ntok = 0;
+    ws->n = 0;
+    ws->prefix = false;
+    size_t n = strlen(q), at = 0;
     if (n > Q_MAX)
         return false;
-    for (size_t i = 0; i < n && ntok < 16;) {
-        unsigned char c = (unsigned char)q[i];
-        bool tok = c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
-        if (!tok) {
+    for (size_t i = 0; i < n && ws->n < WORDS_MAX;) {
+        if (!store_tok_char((unsigned char)q[i])) {
             i++;
             continue;
         }
-        size_t st = i;
-        while (i < n) {
-            c = (unsigned char)q[i];
-            if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z')))
-                break;
+        size_t from = i;
+        while (i < n && store_tok_char((unsigned char)q[i]))
             i++;
-        }
-        if (out->len)
-            buf_puts(out, " AND ");
-        buf_putc(out, '"');
-        buf_put(out, q + st, i - st);   /* letters, digits and UTF-8 bytes: no quote inside */
-        buf_putc(out, '"');
-        ntok++;
+        ws->t[ws->n] = ws->buf + at;
+        ws->len[ws->n++] = i - from;
+        memcpy(ws->buf + at, q + from, i - from);
+        at += i - from;
+        ws->buf[at++] = 0;
     }
-    /* only the last word is a prefix (what is being typed): prefix terms
-     * are merged into one list before the search, exact ones are skipped
-     * through, so "whoami domain 99" costs what "99" costs */
-    if (ntok && prefix)
-        buf_putc(out, '*');
+    ws->prefix = ws->n && n && q[n - 1] == '*';
     return true;
 }
+
+/* The form stoat_words and a later words_of read back. */
+static void words_put(const struct words *ws, struct buf *b)
+{
+    buf_clear(b);
+    for (size_t i = 0; i < ws->n; i++) {
+        if (i)
+            buf_putc(b, ' ');
+        buf_put(b, ws->t[i], ws->len[i]);
+    }
+    if (ws->prefix)
+        buf_putc(b, '*');
+}
+
+/* Whether text has the word w (n bytes) as a token, or as the start of
+ * one. */
+static bool has_word(const char *text, const char *w, size_t n, bool prefix)
+{
+    for (const char *p = text; (p = strcasestr(p, w)); p++) {
+        /* strcasestr found the bytes; they must be (the start of) a token */
+        if ((p == text || !store_tok_char((unsigned char)p[-1])) && (prefix || !store_tok_char((unsigned char)p[n])))
+            return true;
+    }
+    return false;
+}
+
+static bool word_in(const struct words *ws, size_t k, const char *text)
+{
+    return text && has_word(text, ws->t[k], ws->len[k], ws->prefix && k + 1 == ws->n);
+}
+
+/* stoat_words(words, text, ...): 1 when each of the words is in one of the
+ * texts. The words, parsed once per statement, are kept with it. */
+static void words_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct words local, *ws = sqlite3_get_auxdata(ctx, 0);
+    if (!ws) {
+        const char *q = (const char *)sqlite3_value_text(argv[0]);
+        if (!q || !words_of(q, &local)) {
+            sqlite3_result_int(ctx, 0);
+            return;
+        }
+        struct words *keep = sqlite3_malloc(sizeof(*keep));
+        ws = &local;
+        if (keep) {
+            /* the words point into buf: moved with it */
+            *keep = local;
+            for (size_t i = 0; i < keep->n; i++)
+                keep->t[i] = keep->buf + (local.t[i] - local.buf);
+            sqlite3_set_auxdata(ctx, 0, keep, sqlite3_free);
+        }
+    }
+    bool all = ws->n > 0;
+    for (size_t k = 0; k < ws->n && all; k++) {
+        bool in = false;
+        for (int c = 1; c < argc && !in; c++)
+            in = word_in(ws, k, (const char *)sqlite3_value_text(argv[c]));
+        all = in;
+    }
+    sqlite3_result_int(ctx, all);
+}
+
+int store_words_register(sqlite3 *db)
+{
+    return sqlite3_create_function_v2(db, "stoat_words", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                      words_fn, NULL, NULL, NULL);
+}
+
+/* An alert's check against the words (bound first), with ALERT_JOINS. */
+#define WORDS_CHECK                                                                                              \
+    "stoat_words(?, r.title, h.name, coalesce(a.image, ap.image), coalesce(a.command_line, ap.command_line)," \
+    " coalesce(a.user, ap.user))"
+/* The runs of the index and their alerts (see store_int.h), newest stored
+ * first when ordered by t.rowid, a.id. */
+#define RUN_JOIN "alert_words t CROSS JOIN alerts a ON a.id BETWEEN t.rowid >> 4 AND (t.rowid >> 4) + (t.rowid & 15)"
+_Static_assert(WORDS_SHIFT == 4, "RUN_JOIN");
+
+/* A search is run once per request, up to this many matches: fewer are all
+ * of them (read by id, in time order); more are walked in the index, newest
+ * stored first. Kept small because it is paid by every search. */
+#define SEARCH_FEW 500
+#define COLLECT_MS 100   /* past this, the matches found so far stand for "many" */
 
 /* How many alerts a filter on a set of rules or on words would find (capped
  * at DRIVE_MAX), to choose the plan: a few are fetched through their index
  * and sorted; many are met soonest by walking the time index newest first,
  * which the unary + in front of the column forces. */
 #define DRIVE_MAX 2000
-/* A search is run once per request, up to this many matches: fewer are all
- * of them (read by id, in time order); more are walked in the index, newest
- * stored first. Kept small because it is paid by every search. */
-#define SEARCH_FEW 500
 
 struct where {
-    bool fts_join;     /* the words are matched as "t" joined to the alerts */
-    bool store_order;  /* many matches: walk the word index newest stored first */
+    bool fts_join;     /* the runs of the index are joined to the alerts as "t" */
+    bool store_order;  /* many matches: walk the index newest stored first */
     struct buf sql;
     /* parameters in order: kinds and values */
     int n;
-    int kind[16];      /* 0 int64, 1 text */
-    int64_t iv[16];
-    const char *tv[16];
-    struct buf fts;
+    int kind[24];      /* 0 int64, 1 text */
+    int64_t iv[24];
+    const char *tv[24];
     bool empty;        /* a name that does not exist: nothing can match */
-    /* the search, done once per request: how many matches (up to
-     * SEARCH_FEW) and, when that is all of them, their ids as a JSON array */
+    /* the search, done once per request (and reused for the count) */
     bool fts_done, fts_prefix;
     bool noidx;
     bool ids_partial;   /* counting in the newest SEARCH_FEW matches only */
+    bool joins;         /* the conditions name h, r, ap (ALERT_JOINS) */
+    int nsearch;        /* parameters of the search */
     int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
-    int64_t fts_n;
-    struct buf ids;
+    int64_t fts_n;      /* matches found, up to SEARCH_FEW */
+    int64_t named_est;  /* every word named a host or rule: their alerts, by the roll-ups */
+    struct buf fts;     /* the MATCH expression of the pure words ("" when none) */
+    struct buf words;   /* the words, for stoat_words */
+    struct buf ids;     /* up to SEARCH_FEW matches, a JSON array */
+    struct buf hids, rids;   /* no pure word: the hosts and rules that have the chosen one */
 };
 
 /* With noidx a condition on an indexed column of the alerts is written so
@@ -316,6 +411,12 @@ static void w_text(struct where *w, const char *frag, const char *v)
     w->tv[w->n++] = v;
 }
 
+static void w_more_text(struct where *w, const char *v)
+{
+    w->kind[w->n] = 1;
+    w->tv[w->n++] = v;
+}
+
 static void w_bind(struct where *w, sqlite3_stmt *st, int base)
 {
     for (int i = 0; i < w->n; i++) {
@@ -330,101 +431,149 @@ static void w_free(struct where *w)
 {
     buf_free(&w->sql);
     buf_free(&w->fts);
+    buf_free(&w->words);
     buf_free(&w->ids);
+    buf_free(&w->hids);
+    buf_free(&w->rids);
 }
 
-static bool tok_char(unsigned char c)
+/* The alerts of the runs that match, checked for the words, newest stored
+ * first: how many (up to SEARCH_FEW; SEARCH_FEW also when COLLECT_MS
+ * passed first) and their ids as a JSON array. */
+static int64_t fts_collect(struct stoat_store *s, const char *match, const char *words, struct buf *ids)
 {
-    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
-}
-
-static bool has_token(const char *text, const char *tok, size_t n)
-{
-    for (const char *p = text; (p = strcasestr(p, tok)); p++) {
-        /* strcasestr found the bytes; they must be a whole token */
-        if ((p == text || !tok_char((unsigned char)p[-1])) && !tok_char((unsigned char)p[n]))
-            return true;
-    }
-    return false;
-}
-
-/* With a host filter, the word of the host's name that the fewest other
- * host names share (srv07 of srv07.corp.example) is added to the search:
- * it is in every alert of that host, and the index intersects it with the
- * searched words far faster than alerts can be read and compared. Only one
- * word, and only a rare one: intersecting with a word every alert has
- * (corp, example) costs more than it saves. The host filter itself is still
- * applied exactly. */
-static void fts_and_host_word(struct stoat_store *s, struct buf *out, const char *host)
-{
-    sqlite3_stmt *st = store_prepare(s, "SELECT name FROM hosts LIMIT 20000");
-    if (!st)
-        return;
-    const char *toks[16];
-    size_t lens[16], shared[16], ntok = 0, nhosts = 0;
-    size_t hn = strlen(host);
-    for (size_t i = 0; i < hn && ntok < 16;) {
-        if (!tok_char((unsigned char)host[i])) {
-            i++;
-            continue;
-        }
-        size_t st0 = i;
-        while (i < hn && tok_char((unsigned char)host[i]))
-            i++;
-        if (i - st0 < 64) {
-            toks[ntok] = host + st0;
-            lens[ntok] = i - st0;
-            shared[ntok++] = 0;
-        }
-    }
-    while (ntok && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        if (!name)
-            continue;
-        nhosts++;
-        for (size_t k = 0; k < ntok; k++) {
-            char t[64];
-            memcpy(t, toks[k], lens[k]);
-            t[lens[k]] = 0;
-            shared[k] += has_token(name, t, lens[k]);
-        }
-    }
-    sqlite3_finalize(st);
-    size_t best = 16;
-    for (size_t k = 0; k < ntok; k++)
-        if (best == 16 || shared[k] < shared[best] || (shared[k] == shared[best] && lens[k] > lens[best]))
-            best = k;
-    if (best < 16 && shared[best] * 2 <= nhosts) {
-        buf_puts(out, " AND \"");
-        buf_put(out, toks[best], lens[best]);
-        buf_putc(out, '"');
-    }
-}
-
-/* Runs the search once, newest stored first: the number of matches up to
- * SEARCH_FEW, and their ids (a JSON array) when that is all of them. */
-static int64_t fts_collect(struct stoat_store *s, const char *q, struct buf *ids)
-{
-    char sql[160];
-    snprintf(sql, sizeof(sql), "SELECT rowid FROM alert_text WHERE alert_text MATCH ?1 ORDER BY rowid DESC LIMIT %d",
-             SEARCH_FEW);
+    char sql[640];
+    snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
+             " ORDER BY t.rowid DESC, a.id DESC LIMIT %d", SEARCH_FEW);
     sqlite3_stmt *st = store_prepare(s, sql);
     buf_clear(ids);
     if (!st)
         return -1;
-    store_bind_text(st, 1, q);
+    store_bind_text(st, 1, match);
+    store_bind_text(st, 2, words);
     int64_t n = 0;
     int rc;
     buf_putc(ids, '[');
+    s->local_deadline_ns = store_mono_ns() + COLLECT_MS * 1000000LL;
+    s->local_hit = false;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         buf_printf(ids, "%s%lld", n++ ? "," : "", (long long)sqlite3_column_int64(st, 0));
+    s->local_deadline_ns = 0;
     buf_putc(ids, ']');
+    if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
+        rc = SQLITE_DONE;
+        n = SEARCH_FEW;   /* not all of them: many */
+    }
     if (rc != SQLITE_DONE)
         store_fail(s, rc, "searching");
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? n : -1;
 }
 
+/* For each word, the hosts and the rules whose name or title has it (JSON
+ * arrays, empty when none). SQLITE_OK or a read error. */
+static int named_words(struct stoat_store *s, const struct words *ws, struct buf *hosts, struct buf *rules)
+{
+    static const char *const sql[2] = {"SELECT id, name FROM hosts", "SELECT id, title FROM rules"};
+    for (int k = 0; k < 2; k++) {
+        struct buf *out = k ? rules : hosts;
+        sqlite3_stmt *st = store_prepare(s, sql[k]);
+        if (!st)
+            return SQLITE_ERROR;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 1);
+            for (size_t i = 0; i < ws->n && name; i++)
+                if (word_in(ws, i, name))
+                    buf_printf(&out[i], "%s%lld", out[i].len ? "," : "[", (long long)sqlite3_column_int64(st, 0));
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return store_fail(s, rc, "searching"), rc;
+    }
+    for (size_t i = 0; i < ws->n; i++) {
+        if (hosts[i].len)
+            buf_putc(&hosts[i], ']');
+        if (rules[i].len)
+            buf_putc(&rules[i], ']');
+    }
+    return SQLITE_OK;
+}
+
+/* Alerts of the hosts and rules (JSON arrays or empty), by the roll-ups: an
+ * estimate (an alert of both counts twice). */
+static int64_t named_count(struct stoat_store *s, const struct buf *hosts, const struct buf *rules)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_host WHERE host_id IN"
+                                        " (SELECT value FROM json_each(?1))) + (SELECT coalesce(sum(n), 0) FROM count_rule"
+                                        " WHERE rule_id IN (SELECT value FROM json_each(?2)))");
+    if (!st)
+        return DRIVE_MAX;
+    store_bind_text(st, 1, hosts->len ? hosts->p : "[]");
+    store_bind_text(st, 2, rules->len ? rules->p : "[]");
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : DRIVE_MAX;
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Runs the search once: sets w->fts, words, ids, fts_n and, when every
+ * word names a host or a rule, hids, rids and named_est. -1 on a read
+ * error (store_fail has said why). */
+static int search_run(struct stoat_store *s, const struct words *ws, struct where *w)
+{
+    struct buf hosts[WORDS_MAX], rules[WORDS_MAX];
+    memset(hosts, 0, sizeof(hosts));
+    memset(rules, 0, sizeof(rules));
+    int ret = 0;
+    words_put(ws, &w->words);
+    buf_clear(&w->fts);
+    buf_clear(&w->hids);
+    buf_clear(&w->rids);
+    w->named_est = 0;
+    if (named_words(s, ws, hosts, rules) != SQLITE_OK) {
+        ret = -1;
+        goto out;
+    }
+    /* the pure words, all of them, in the index */
+    size_t chosen = 0;
+    int64_t best = -1;
+    for (size_t i = 0; i < ws->n; i++) {
+        if (hosts[i].len || rules[i].len) {
+            int64_t est = named_count(s, &hosts[i], &rules[i]);
+            if (best < 0 || est < best)
+                best = est, chosen = i;
+            continue;
+        }
+        if (w->fts.len)
+            buf_puts(&w->fts, " AND ");
+        buf_putc(&w->fts, '"');
+        buf_put(&w->fts, ws->t[i], ws->len[i]);   /* letters, digits and UTF-8 bytes: no quote inside */
+        buf_putc(&w->fts, '"');
+        if (ws->prefix && i + 1 == ws->n)
+            buf_putc(&w->fts, '*');
+    }
+    if (!w->fts.len) {
+        /* every word names hosts or rules: the one with the fewest alerts
+         * there chooses the candidates, with its matches in the index */
+        buf_put(&w->hids, hosts[chosen].p, hosts[chosen].len);
+        buf_put(&w->rids, rules[chosen].p, rules[chosen].len);
+        w->named_est = best > 0 ? best : 1;
+        buf_putc(&w->fts, '"');
+        buf_put(&w->fts, ws->t[chosen], ws->len[chosen]);
+        buf_putc(&w->fts, '"');
+        if (ws->prefix && chosen + 1 == ws->n)
+            buf_putc(&w->fts, '*');
+    }
+    w->fts_n = fts_collect(s, w->fts.p, w->words.p, &w->ids);
+    if (w->fts_n < 0)
+        ret = -1;
+out:
+    for (size_t i = 0; i < WORDS_MAX; i++) {
+        buf_free(&hosts[i]);
+        buf_free(&rules[i]);
+    }
+    return ret;
+}
 
 static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
 {
@@ -437,156 +586,71 @@ static int64_t estimate(struct stoat_store *s, const char *sql, const char *v)
     return n;
 }
 
-/* The words of a search, as the index cuts them (at most 17: the query's
- * 16 and a host's word). */
-struct terms {
-    char t[17][65];
-    size_t n;
-};
-
-/* The quoted words of a query made by fts_query (and fts_and_host_word). */
-static void terms_of(const char *fq, struct terms *ts)
-{
-    for (const char *p = fq; (p = strchr(p, '"')) && ts->n < 17;) {
-        const char *e = strchr(++p, '"');
-        if (!e)
-            break;
-        size_t l = (size_t)(e - p) < 64 ? (size_t)(e - p) : 64;
-        memcpy(ts->t[ts->n], p, l);
-        ts->t[ts->n++][l] = 0;
-        p = e + 1;
-    }
-}
-
-/* Whole words, several of them: each is looked up alone (up to SEARCH_FEW
- * matches, cheap), and when one has few matches its alerts are checked for
- * the other words in their text, rebuilt from the columns exactly as it was
- * indexed. The index's own AND of two words that every alert has and one
- * that few have reads both long lists; this reads the short one. Returns
- * the number of matches (< SEARCH_FEW, ids set) or -2 when no word is rare
- * (the index's AND is then the way). */
-static int64_t collect_by_rarest(struct stoat_store *s, const struct terms *ts, struct buf *ids)
-{
-    struct buf one = {0}, best = {0};
-    int64_t nbest = -2;
-    size_t ibest = 0;
-    for (size_t i = 0; i < ts->n; i++) {
-        buf_clear(&one);
-        buf_putc(&one, '"');
-        buf_puts(&one, ts->t[i]);
-        buf_putc(&one, '"');
-        struct buf got = {0};
-        int64_t n = fts_collect(s, one.p, &got);
-        if (n < 0) {
-            buf_free(&got);
-            nbest = -1;
-            goto out;
-        }
-        if (n < SEARCH_FEW && (nbest < 0 || n < nbest)) {
-            buf_free(&best);
-            best = got;
-            nbest = n;
-            ibest = i;
-        } else {
-            buf_free(&got);
-        }
-        if (n == 0)
-            break;
-    }
-    if (nbest <= 0)
-        goto out;
-    sqlite3_stmt *st = store_prepare(s, "SELECT a.id, r.title, h.name, coalesce(a.image, p.image),"
-                                        " coalesce(a.command_line, p.command_line), coalesce(a.user, p.user)"
-                                        " FROM alerts a LEFT JOIN rules r ON r.id = a.rule_id"
-                                        " LEFT JOIN hosts h ON h.id = a.host_id LEFT JOIN processes p ON p.id = a.process_id"
-                                        " AND a.image IS NULL AND a.command_line IS NULL AND a.user IS NULL"
-                                        " WHERE a.id IN (SELECT value FROM json_each(?1)) ORDER BY a.id DESC");
-    if (!st) {
-        nbest = -1;
-        goto out;
-    }
-    store_bind_text(st, 1, best.p);
-    buf_clear(ids);
-    buf_putc(ids, '[');
-    int64_t n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        bool all = true;
-        for (size_t k = 0; k < ts->n && all; k++) {
-            if (k == ibest)
-                continue;
-            size_t l = strlen(ts->t[k]);
-            bool in = false;
-            for (int c = 1; c <= 5 && !in; c++) {
-                const char *t = (const char *)sqlite3_column_text(st, c);
-                in = t && has_token(t, ts->t[k], l);
-            }
-            all = in;
-        }
-        if (all)
-            buf_printf(ids, "%s%lld", n++ ? "," : "", (long long)sqlite3_column_int64(st, 0));
-    }
-    buf_putc(ids, ']');
-    if (rc != SQLITE_DONE) {
-        store_fail(s, rc, "searching");
-        n = -1;
-    }
-    sqlite3_finalize(st);
-    nbest = n;
-out:
-    buf_free(&one);
-    buf_free(&best);
-    return nbest;
-}
-
 /* prev: the same filter's listing, whose search is reused for the count. */
 static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool cursor,
                              const struct where *prev)
 {
     memset(w, 0, sizeof(*w));
     bool list = cursor;   /* the listing (not the count) chooses its plan */
-    /* the words first: when few alerts have them, their ids drive */
     const char *host_name = f->host && *f->host ? f->host : NULL;
     bool others = host_name || (f->rule && *f->rule) || (f->tactic && *f->tactic) || (f->technique && *f->technique) ||
                   f->min_level > 0 || f->state >= 0 || f->incident || f->from_ns || f->to_ns;
+    /* filters with an index of their own that can drive a walk */
+    bool drives = host_name || (f->rule && *f->rule) || f->incident;
     if (f->q && *f->q) {
-        if (!fts_query(f->q, false, &w->fts)) {
+        struct words ws;
+        if (!words_of(f->q, &ws)) {
             snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
             return STOAT_ERR_LIMIT;
         }
-        if (w->fts.len) {
-            int64_t n;
+        ws.prefix = false;   /* a '*' typed is not syntax */
+        if (ws.n) {
             if (prev && prev->fts_done) {
-                buf_clear(&w->fts);
                 buf_put(&w->fts, prev->fts.p, prev->fts.len);
+                buf_put(&w->words, prev->words.p, prev->words.len);
                 buf_put(&w->ids, prev->ids.p, prev->ids.len);
-                n = prev->fts_n;
+                buf_put(&w->hids, prev->hids.p, prev->hids.len);
+                buf_put(&w->rids, prev->rids.p, prev->rids.len);
+                w->fts_n = prev->fts_n;
+                w->named_est = prev->named_est;
                 w->fts_prefix = prev->fts_prefix;
             } else {
-                if (host_name)
-                    fts_and_host_word(s, &w->fts, host_name);
-                struct terms ts = {.n = 0};
-                terms_of(w->fts.p, &ts);
-                n = ts.n > 1 ? collect_by_rarest(s, &ts, &w->ids) : -2;
-                if (n == -2)
-                    n = fts_collect(s, w->fts.p, &w->ids);
-                if (n == 0) {
+                if (search_run(s, &ws, w) < 0) {
+                    w->empty = true;
+                    return STOAT_ERR_IO;
+                }
+                if (w->fts_n == 0 && !w->named_est) {
                     /* nothing has these whole words: the last one is still
                      * being typed */
-                    fts_query(f->q, true, &w->fts);
+                    ws.prefix = true;
                     w->fts_prefix = true;
-                    if (host_name)
-                        fts_and_host_word(s, &w->fts, host_name);
-                    n = fts_collect(s, w->fts.p, &w->ids);
-                }
-                if (n < 0) {
-                    w->empty = true;   /* the index could not be read: store_fail has said why */
-                    return STOAT_ERR_IO;
+                    if (search_run(s, &ws, w) < 0) {
+                        w->empty = true;
+                        return STOAT_ERR_IO;
+                    }
                 }
             }
             w->fts_done = true;
-            w->fts_n = n;
-            if (n == 0) {
+            int64_t n = w->fts_n;
+            if (w->named_est) {
+                /* the hosts' and rules' alerts and the index's matches of
+                 * the chosen word, each checked for all the words; many
+                 * candidates are met soonest walking the time index */
+                if (n < SEARCH_FEW) {
+                    w_frag(w, w->named_est >= DRIVE_MAX
+                                  ? "(+a.host_id IN (SELECT value FROM json_each(?)) OR +a.rule_id IN"
+                                    " (SELECT value FROM json_each(?)) OR +a.id IN (SELECT value FROM json_each(?)))"
+                                  : "(a.host_id IN (SELECT value FROM json_each(?)) OR a.rule_id IN"
+                                    " (SELECT value FROM json_each(?)) OR a.id IN (SELECT value FROM json_each(?)))");
+                    w_more_text(w, w->hids.len ? w->hids.p : "[]");
+                    w_more_text(w, w->rids.len ? w->rids.p : "[]");
+                    w_more_text(w, w->ids.p);
+                }
+                /* else the word is in too many alerts' text to list: the
+                 * check alone, walking the time index */
+                w_text(w, WORDS_CHECK, w->words.p);
+                w->joins = true;
+            } else if (n == 0) {
                 w->empty = true;
             } else if (n < SEARCH_FEW) {
                 /* all of them: the alerts are read by id and put in time
@@ -600,13 +664,21 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                 w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
                 w->noidx = true;
                 w->ids_partial = true;
+            } else if (drives) {
+                /* many, and a host, rule or incident: its index drives and
+                 * each of its alerts is checked */
+                w_text(w, WORDS_CHECK, w->words.p);
+                w->joins = true;
             } else {
-                /* many: walk the matches in the index (newest stored first)
-                 * and stop at the page, or count them in the index */
+                /* many: walk the runs in the index (newest stored first)
+                 * and stop at the page */
                 w->fts_join = true;
                 w->store_order = list;
-                w_text(w, "t.alert_text MATCH ?", w->fts.p);
+                w->joins = true;
+                w_text(w, "t.alert_words MATCH ?", w->fts.p);
+                w_text(w, WORDS_CHECK, w->words.p);
             }
+            w->nsearch = w->n;
         }
     }
     if (f->host && *f->host) {
@@ -683,7 +755,13 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
     if (f->to_ns)
         w_int(w, "a.time_ns <= ?", f->to_ns);
     if (cursor && f->has_cursor && w->store_order) {
-        w_int(w, f->oldest_first ? "t.rowid > ?" : "t.rowid < ?", (int64_t)f->cursor_id);
+        /* the runs that can hold alerts past the cursor's, then those alerts */
+        int64_t c = f->cursor_id > (uint64_t)INT64_MAX >> WORDS_SHIFT ? INT64_MAX >> WORDS_SHIFT : (int64_t)f->cursor_id;
+        if (f->oldest_first)
+            w_int(w, "t.rowid >= ?", (c > WORDS_GROUP ? c - WORDS_GROUP + 1 : 0) << WORDS_SHIFT);
+        else
+            w_int(w, "t.rowid < ?", (c + 1) << WORDS_SHIFT);
+        w_int(w, f->oldest_first ? "a.id > ?" : "a.id < ?", c);
     } else if (cursor && f->has_cursor) {
         /* a row value: the time index serves it as a range */
         w_int(w, f->oldest_first ? "(a.time_ns, a.id) > (?, ?)" : "(a.time_ns, a.id) < (?, ?)", f->cursor_ns);
@@ -763,9 +841,9 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     if (!w.empty) {
         const char *dir = f->oldest_first ? "ASC" : "DESC";
         if (w.store_order)
-            buf_printf(&sql, "SELECT " ALERT_COLS " FROM alert_text t CROSS JOIN alerts a ON a.id = t.rowid" ALERT_JOINS
-                             "%s ORDER BY t.rowid %s LIMIT %u OFFSET %u",
-                       w.sql.p, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
+            buf_printf(&sql, "SELECT " ALERT_COLS " FROM " RUN_JOIN ALERT_JOINS "%s ORDER BY t.rowid %s, a.id %s"
+                             " LIMIT %u OFFSET %u",
+                       w.sql.p, dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
         else
             buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
                        w.sql.p ? w.sql.p : "", dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
@@ -812,7 +890,7 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
         /* a word still being typed that starts many words: the index merges
          * all of them for every pass, so it is not walked again to count;
          * "at least" what was seen */
-        total = w.n == 1 ? w.fts_n : (int64_t)got;
+        total = w.n == w.nsearch ? w.fts_n : (int64_t)got;
         more = true;
     } else if (!w.empty && w.n > 0 && rollup_count(s, f, &w, &total)) {
         cap = INT64_MAX;   /* exact, however many */
@@ -829,11 +907,10 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
             /* the search alone is counted in its index, without reading
              * alerts; many matches with other filters are each read, so
              * that count stops sooner, at SEARCH_FEW ("500 or more") */
-            if (wc.fts_join && wc.n > 1)
+            if (wc.fts_join && wc.n > wc.nsearch)
                 cap = SEARCH_FEW;
-            buf_printf(&sql, "SELECT 1 FROM %s%s LIMIT %lld",
-                       !wc.fts_join ? "alerts a" : wc.n == 1 ? "alert_text t" : "alert_text t CROSS JOIN alerts a ON a.id = t.rowid",
-                       wc.sql.p, (long long)cap + 1);
+            buf_printf(&sql, "SELECT 1 FROM %s%s%s LIMIT %lld", wc.fts_join ? RUN_JOIN : "alerts a",
+                       wc.joins ? ALERT_JOINS : "", wc.sql.p, (long long)cap + 1);
         }
         st = store_prepare(s, sql.p);
         if (!st) {

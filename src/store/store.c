@@ -16,8 +16,19 @@
  *   hundred alerts per second.
  * - What a writer pays per alert is what decides the rate, so each alert is
  *   one row of `alerts` with three indexes (time, host, rule: level and
- *   tactic filters go through the rule), its words in the search index,
- *   and a row for its own process. The events an alert cites are not rows:
+ *   tactic filters go through the rule) and a row for its own process.
+ * - The search index costs per word per document, not per byte: most words
+ *   of an alert (the user, the image's path, the usual arguments) are those
+ *   of the alerts written just before it. So a document of `alert_words` is
+ *   a run of up to WORDS_GROUP consecutive alerts of one transaction, each
+ *   word in it once (its row id says which alerts: see store_int.h); a
+ *   search finds the runs and checks each of their alerts for the words
+ *   (query.c). Rule titles and host names are not in it at all: a few
+ *   hundred rows of `rules` and `hosts` hold them, and a search matches
+ *   them there. The FTS table keeps its text, so retention deletes the
+ *   runs by row id. New files get 16 KiB pages: a quarter of the page
+ *   writes, WAL frames and index splits of 4 KiB ones.
+ * - The events an alert cites are not rows:
  *   they are written in packs of up to 64, zlib-compressed (event text is
  *   most of the bytes and compresses several times over), so the file and
  *   the WAL grow by a fraction of what they would.
@@ -123,7 +134,17 @@ static const char *const schema_v2 =
     "  PRIMARY KEY(corr_id, alert_id)) WITHOUT ROWID;"
     "CREATE INDEX correlation_alerts_alert ON correlation_alerts(alert_id);";
 
+/* 2 -> 3: the search index becomes runs of alerts without rule titles and
+ * host names (words_rebuild fills it from the alerts); its pending words
+ * are flushed once per transaction rather than every megabyte, so a
+ * transaction leaves one segment to merge instead of several. */
+static const char *const schema_v3 =
+    "DROP TABLE alert_text;"
+    "CREATE VIRTUAL TABLE alert_words USING fts5(body, detail=none, columnsize=0, tokenize='ascii');"
+    "INSERT INTO alert_words(alert_words, rank) VALUES('hashsize', 33554432);";
+
 static int events_to_packs(struct stoat_store *s);
+static int words_rebuild(struct stoat_store *s);
 
 struct migration {
     const char *const *sql;
@@ -132,6 +153,7 @@ struct migration {
 static const struct migration migrations[] = {
     {&schema_v1, NULL},             /* 0 -> 1 */
     {&schema_v2, events_to_packs},  /* 1 -> 2 */
+    {&schema_v3, words_rebuild},    /* 2 -> 3 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");
@@ -162,7 +184,7 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1 AND parent_id IS NULL",
     [ST_ALERT_PUT] = "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
                      " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-    [ST_TEXT_PUT] = "INSERT INTO alert_text(rowid, body) VALUES(?1, ?2)",
+    [ST_TEXT_PUT] = "INSERT INTO alert_words(rowid, body) VALUES(?1, ?2)",
     [ST_INC_PUT] = "INSERT INTO incidents(run_id, seq, host_id, logon_id, title, score, level, first_ns, last_ns,"
                    " tactics, nalerts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
     [ST_INC_ALERT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id) VALUES(?1, ?2)",
@@ -468,8 +490,15 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 10000);
+    if ((rc = store_words_register(s->db)) != SQLITE_OK) {
+        e = store_fail(s, rc, "opening");
+        goto out;
+    }
     /* Tolerate damage in reads rather than assert: never trust the file. */
     exec(s, "PRAGMA cell_size_check = ON");
+    /* only takes effect on a file without tables yet (see the top) */
+    if (!opts->readonly)
+        exec(s, "PRAGMA page_size = 16384");
     if ((e = check_and_migrate(s, !opts->readonly)) != STOAT_OK)
         goto out;
     if (!opts->readonly) {
@@ -558,6 +587,8 @@ void stoat_store_close(struct stoat_store *s)
     free(s->procs[1].slots);
     free(s->rules);
     free(s->counts);
+    free(s->wr_set);
+    buf_free(&s->wr_text);
     free(s->seq_rows);
     free(s->ev_file);
     free(s->zbuf);
@@ -948,11 +979,124 @@ static int events_to_packs(struct stoat_store *s)
     return rc;
 }
 
+/* ------------------------------------------------------------ the search index */
+
+/* Adds the words of text to the open run, each once: a word is folded to
+ * lower case as the tokenizer folds it, appended, and taken back when the
+ * run has it already. */
+static void words_add(struct stoat_store *s, const char *text, size_t n)
+{
+    if (!s->wr_set)
+        s->wr_set = xcalloc(WORDS_SET, sizeof(*s->wr_set));
+    struct buf *b = &s->wr_text;
+    for (size_t i = 0; text && i < n;) {
+        if (!store_tok_char((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        size_t at = b->len, from = i;
+        while (i < n && store_tok_char((unsigned char)text[i]))
+            i++;
+        if (at)
+            buf_putc(b, ' ');
+        size_t w = b->len, len = i - from;
+        buf_put(b, text + from, len);
+        uint32_t h = 2166136261u;
+        for (size_t k = 0; k < len; k++) {
+            unsigned char c = (unsigned char)b->p[w + k];
+            if (c >= 'A' && c <= 'Z')
+                b->p[w + k] = (char)(c | 32);
+            h = (h ^ (unsigned char)b->p[w + k]) * 16777619u;
+        }
+        if (len > UINT32_MAX || w > UINT32_MAX)
+            continue;
+        for (uint32_t j = h & (WORDS_SET - 1);; j = (j + 1) & (WORDS_SET - 1)) {
+            struct word_slot *e = &s->wr_set[j];
+            if (e->gen != s->wr_gen + 1) {
+                if (s->wr_nset < WORDS_SET * 3 / 4) {
+                    *e = (struct word_slot){s->wr_gen + 1, h, (uint32_t)w, (uint32_t)len};
+                    s->wr_nset++;
+                }
+                break;
+            }
+            if (e->h == h && e->len == len && !memcmp(b->p + e->off, b->p + w, len)) {
+                b->len = at;   /* the run has it */
+                break;
+            }
+        }
+    }
+}
+
+/* Writes the open run (with st: the writer's statement, or the
+ * migration's). */
+static int words_flush(struct stoat_store *s, sqlite3_stmt *st)
+{
+    if (!s->wr_n)
+        return SQLITE_OK;
+    sqlite3_bind_int64(st, 1, (int64_t)((uint64_t)s->wr_first << WORDS_SHIFT | (s->wr_n - 1)));
+    bind_textn(st, 2, s->wr_text.p ? s->wr_text.p : "", s->wr_text.len);
+    int rc = step_done(st);
+    s->wr_n = 0;
+    s->wr_nset = 0;
+    s->wr_gen++;   /* empties the set without touching it */
+    if (s->wr_gen == UINT32_MAX - 1) {
+        memset(s->wr_set, 0, WORDS_SET * sizeof(*s->wr_set));
+        s->wr_gen = 0;
+    }
+    buf_clear(&s->wr_text);
+    return rc;
+}
+
+/* Puts alert id into the open run, or into a new one when the run is full
+ * or id does not follow it. */
+static int words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const char *const *texts,
+                       const size_t *lens, int ntexts)
+{
+    int rc = SQLITE_OK;
+    if (s->wr_n && (s->wr_n == WORDS_GROUP || id != s->wr_first + (int64_t)s->wr_n))
+        rc = words_flush(s, st);
+    if (!s->wr_n)
+        s->wr_first = id;
+    s->wr_n++;
+    for (int i = 0; i < ntexts; i++)
+        words_add(s, texts[i], lens[i]);
+    return rc;
+}
+
+/* 2 -> 3: the runs made from the alerts already stored, with what readers
+ * show for each (its own columns, else its process's). */
+static int words_rebuild(struct stoat_store *s)
+{
+    sqlite3_stmt *st = NULL, *put = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT a.id, coalesce(a.image, p.image), coalesce(a.command_line, p.command_line),"
+                                       " coalesce(a.user, p.user) FROM alerts a LEFT JOIN processes p ON p.id = a.process_id"
+                                       " ORDER BY a.id", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, writer_sql[ST_TEXT_PUT], -1, &put, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t[3];
+        size_t n[3];
+        for (int c = 0; c < 3; c++) {
+            t[c] = (const char *)sqlite3_column_text(st, c + 1);
+            n[c] = (size_t)sqlite3_column_bytes(st, c + 1);
+        }
+        rc = words_alert(s, put, sqlite3_column_int64(st, 0), t, n, 3);
+    }
+    if (rc == SQLITE_DONE)
+        rc = words_flush(s, put);
+    sqlite3_finalize(st);
+    sqlite3_finalize(put);
+    return rc;
+}
+
 static stoat_err tx_end(struct stoat_store *s)
 {
     if (!s->in_tx)
         return STOAT_OK;
-    int rc = counts_flush(s);
+    /* a run never spans two transactions: retention and readers see whole runs */
+    int rc = words_flush(s, s->st[ST_TEXT_PUT]);
+    if (rc == SQLITE_OK)
+        rc = counts_flush(s);
     if (rc == SQLITE_OK)
         rc = pack_flush(s);
     if (rc == SQLITE_OK && s->pending) {
@@ -974,6 +1118,10 @@ static stoat_err tx_end(struct stoat_store *s)
         s->ev_id = 0;
         s->pk_n = 0;
         buf_clear(&s->pk);
+        s->wr_n = 0;
+        s->wr_nset = 0;
+        s->wr_gen++;
+        buf_clear(&s->wr_text);
         s->next_event = s->tx_next_event;
         if (s->counts)
             memset(s->counts, 0, STORE_COUNT_SLOTS * sizeof(*s->counts));
@@ -1300,13 +1448,8 @@ static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat
 
 /* ------------------------------------------------------------ putting alerts */
 
-static const char *rule_title(const struct stoat_rule_meta *r)
-{
-    return r->title ? r->title : r->name ? r->name : "(untitled rule)";
-}
-
 /* Works out pre for a; rec, text and gbuf hold what it points to. */
-static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct stoat_rule_meta *r, struct pre *p,
+static void pre_build(uint64_t seed, const struct stoat_alert *a, struct pre *p,
                       struct buf *rec, struct buf *text, char (*gbuf)[48], const char **last_file, uint64_t *last_record)
 {
     memset(p, 0, sizeof(*p));
@@ -1369,13 +1512,10 @@ static void pre_build(uint64_t seed, const struct stoat_alert *a, const struct s
         p->from_anc = false;   /* the row has it whole, the list and the index a prefix */
     }
 
-    /* the searchable text: exactly what prune and the search rebuild from
-     * the columns (see stoat_store_prune, query.c) */
-    const char *title = rule_title(r);
+    /* the words of the search index: what the search checks an alert
+     * against, less the rule's title and the host's name (see the top) */
     const char *hname = a->host && *a->host ? a->host : "(unknown host)";
     buf_clear(text);
-    text_add(text, title, strlen(title));
-    text_add(text, hname, strlen(hname));
     text_add(text, p->img, p->imgn);
     text_add(text, p->cmd, p->cmdn);
     text_add(text, p->user, p->usern);
@@ -1481,9 +1621,7 @@ static stoat_err write_alert(struct stoat_store *s, const struct stoat_alert *a,
         goto fail;
     if (a->corr && (rc = correlation_row(s, id, a->corr, p->evidence)) != SQLITE_OK)
         goto fail;
-    sqlite3_bind_int64(s->st[ST_TEXT_PUT], 1, id);
-    bind_textn(s->st[ST_TEXT_PUT], 2, p->text, p->textn);
-    if ((rc = step_done(s->st[ST_TEXT_PUT])) != SQLITE_OK)
+    if ((rc = words_alert(s, s->st[ST_TEXT_PUT], id, &p->text, &p->textn, 1)) != SQLITE_OK)
         goto fail;
     s->last_alert_id = (uint64_t)id;
     s->pending++;
@@ -1901,7 +2039,7 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     struct pre pr;
     char gbuf[PRE_ANC][48];
     const char *last = s->pev_file;
-    pre_build(s->proc_seed, a, r, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
+    pre_build(s->proc_seed, a, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
     if (!str_same(last, s->pev_file)) {   /* a new file: kept to tell the next alert's */
         free(s->pev_file);
         s->pev_file = last ? xstrdup(last) : NULL;
@@ -2000,6 +2138,7 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
     if (upto <= 0)
         return STOAT_OK;
     char sql[4096];
+    _Static_assert(WORDS_SHIFT == 4, "the runs' row ids below");
     snprintf(sql, sizeof(sql),
              "BEGIN IMMEDIATE;"
              /* the roll-ups lose what the deleted alerts added (a host's first
@@ -2023,14 +2162,9 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "DELETE FROM count_hour WHERE n <= 0;"
              "DELETE FROM count_host WHERE n <= 0;"
              "DELETE FROM count_rule WHERE n <= 0;"
-             /* the words as put_alert indexed them, the process row standing
-              * in for the alert's NULL image, command line and user */
-             "INSERT INTO alert_text(alert_text, rowid, body) SELECT 'delete', a.id,"
-             "  coalesce(r.title, '') || ' ' || coalesce(h.name, '') || ' ' || coalesce(a.image, p.image, '') || ' ' ||"
-             "  coalesce(a.command_line, p.command_line, '') || ' ' || coalesce(a.user, p.user, '')"
-             "  FROM alerts a LEFT JOIN rules r ON r.id = a.rule_id LEFT JOIN hosts h ON h.id = a.host_id"
-             "  LEFT JOIN processes p ON p.id = a.process_id AND a.image IS NULL AND a.command_line IS NULL"
-             "  AND a.user IS NULL WHERE a.id <= %1$lld;"
+             /* the runs of the search index whose alerts all go (one that
+              * straddles the cut stays: the search checks each alert) */
+             "DELETE FROM alert_words WHERE rowid < (%1$lld + 1) << 4 AND (rowid >> 4) + (rowid & 15) <= %1$lld;"
              "DELETE FROM alerts WHERE id <= %1$lld;"
              /* events are numbered in the order of their alerts: the packs
               * wholly below the first event still cited go */

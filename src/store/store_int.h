@@ -47,6 +47,26 @@ struct proc_gen {
 #define PACK_RAW_MAX (64u * 1024)
 #define PACK_READ_MAX (64u << 20)   /* a pack claiming more is damaged */
 
+/* The search index (alert_words) holds runs of up to WORDS_GROUP
+ * consecutive alerts of one transaction, each word once; a run's row id is
+ * its first alert's id << WORDS_SHIFT | (alerts in it - 1). Its words are
+ * those of the alerts' images, command lines and users, cut as FTS5's
+ * ascii tokenizer cuts them (store_tok_char). */
+#define WORDS_SHIFT 4
+#define WORDS_GROUP (1 << WORDS_SHIFT)
+#define WORDS_SET 1024   /* words a run keeps once each; past 3/4 of it they may repeat */
+struct word_slot {
+    uint32_t gen, h, off, len;
+};
+
+static inline bool store_tok_char(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+}
+
+/* Registers stoat_words(words, text...) on a connection (query.c). */
+int store_words_register(sqlite3 *db);
+
 struct store_job;
 struct job_chunk;
 struct rule_snap;
@@ -96,6 +116,11 @@ struct stoat_store {
     int64_t *seq_rows;
     size_t nseq, capseq;
     uint64_t seq_base;              /* run-local id of seq_rows[0] */
+    /* the open run of the search index: its first alert, how many, its words */
+    int64_t wr_first;
+    unsigned wr_n, wr_nset, wr_gen;
+    struct buf wr_text;
+    struct word_slot *wr_set;
     struct count_slot *counts;      /* this batch's additions to the roll-ups */
     size_t ncounts;
     struct buf scratch;

@@ -376,6 +376,8 @@ struct where {
     int nsearch;        /* parameters of the search */
     int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
     int64_t fts_n;      /* matches found, up to SEARCH_FEW */
+    bool named_any;     /* some word is in host names or rule titles: ids are of the pure words only */
+    int64_t run_bound;  /* store_order: the runs' row ids below (newest first) or from (oldest) */
     int64_t named_est;  /* every word named a host or rule: their alerts, by the roll-ups */
     struct buf fts;     /* the MATCH expression of the pure words ("" when none) */
     struct buf words;   /* the words, for stoat_words */
@@ -437,14 +439,14 @@ static void w_free(struct where *w)
     buf_free(&w->rids);
 }
 
-/* The alerts of the runs that match, checked for the words, newest stored
+/* The alerts of the runs that match, checked for the words, newest runs
  * first: how many (up to SEARCH_FEW; SEARCH_FEW also when COLLECT_MS
  * passed first) and their ids as a JSON array. */
 static int64_t fts_collect(struct stoat_store *s, const char *match, const char *words, struct buf *ids)
 {
     char sql[640];
     snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
-             " ORDER BY t.rowid DESC, a.id DESC LIMIT %d", SEARCH_FEW);
+             " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
     sqlite3_stmt *st = store_prepare(s, sql);
     buf_clear(ids);
     if (!st)
@@ -516,9 +518,25 @@ static int64_t named_count(struct stoat_store *s, const struct buf *hosts, const
     return n;
 }
 
-/* Runs the search once: sets w->fts, words, ids, fts_n and, when every
- * word names a host or a rule, hids, rids and named_est. -1 on a read
- * error (store_fail has said why). */
+static void fts_word(struct buf *fts, const struct words *ws, size_t i)
+{
+    if (fts->len)
+        buf_puts(fts, " AND ");
+    buf_putc(fts, '"');
+    buf_put(fts, ws->t[i], ws->len[i]);   /* letters, digits and UTF-8 bytes: no quote inside */
+    buf_putc(fts, '"');
+    if (ws->prefix && i + 1 == ws->n)
+        buf_putc(fts, '*');
+}
+
+/* Runs the search once, choosing how its matches are found:
+ * - the pure words in the index (w->fts), when they have few matches or
+ *   no word names a host or rule: their ids (fewer than SEARCH_FEW) or
+ *   "many";
+ * - else by the word that names hosts or rules with the fewest alerts:
+ *   the alerts of those (hids, rids, named_est) and the index's matches
+ *   of the pure words with that word in their text (ids), all checked.
+ * -1 on a read error (store_fail has said why). */
 static int search_run(struct stoat_store *s, const struct words *ws, struct where *w)
 {
     struct buf hosts[WORDS_MAX], rules[WORDS_MAX];
@@ -534,40 +552,59 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
         ret = -1;
         goto out;
     }
-    /* the pure words, all of them, in the index */
-    size_t chosen = 0;
+    size_t chosen = WORDS_MAX;
     int64_t best = -1;
+    struct words pw = {.n = 0};   /* the pure words */
+    memcpy(pw.buf, ws->buf, sizeof(pw.buf));
     for (size_t i = 0; i < ws->n; i++) {
         if (hosts[i].len || rules[i].len) {
             int64_t est = named_count(s, &hosts[i], &rules[i]);
             if (best < 0 || est < best)
                 best = est, chosen = i;
-            continue;
+        } else {
+            fts_word(&w->fts, ws, i);
+            pw.t[pw.n] = pw.buf + (ws->t[i] - ws->buf);
+            pw.len[pw.n++] = ws->len[i];
+            pw.prefix = ws->prefix && i + 1 == ws->n;
         }
-        if (w->fts.len)
-            buf_puts(&w->fts, " AND ");
-        buf_putc(&w->fts, '"');
-        buf_put(&w->fts, ws->t[i], ws->len[i]);   /* letters, digits and UTF-8 bytes: no quote inside */
-        buf_putc(&w->fts, '"');
-        if (ws->prefix && i + 1 == ws->n)
-            buf_putc(&w->fts, '*');
     }
-    if (!w->fts.len) {
-        /* every word names hosts or rules: the one with the fewest alerts
-         * there chooses the candidates, with its matches in the index */
+    w->named_any = chosen != WORDS_MAX;
+    if (w->fts.len) {
+        /* checked for the pure words only: a word of hosts or rules that
+         * few of these alerts have would make this walk long */
+        struct buf pws = {0};
+        words_put(&pw, &pws);
+        w->fts_n = fts_collect(s, w->fts.p, pws.p, &w->ids);
+        buf_free(&pws);
+        if (w->fts_n < SEARCH_FEW || !w->named_any)
+            goto out;   /* none (nothing can match), few (their ids), an error, or many of the words alone */
+    }
+    /* a word of hosts or rules chooses the candidates; with the pure words
+     * the index finds those that have it in their text */
+    struct buf pure = {0};
+    buf_put(&pure, w->fts.p, w->fts.len);
+    fts_word(&w->fts, ws, chosen);
+    struct buf ids = {0};
+    int64_t n = fts_collect(s, w->fts.p, w->words.p, &ids);
+    if (n >= 0 && n >= SEARCH_FEW && pure.len) {
+        /* too many of those too: the pure words' many matches stay the way */
+        buf_clear(&w->fts);
+        buf_put(&w->fts, pure.p, pure.len);
+    } else if (n >= 0) {
+        buf_clear(&w->ids);
+        buf_put(&w->ids, ids.p, ids.len);
+        w->fts_n = n;
         buf_put(&w->hids, hosts[chosen].p, hosts[chosen].len);
         buf_put(&w->rids, rules[chosen].p, rules[chosen].len);
         w->named_est = best > 0 ? best : 1;
-        buf_putc(&w->fts, '"');
-        buf_put(&w->fts, ws->t[chosen], ws->len[chosen]);
-        buf_putc(&w->fts, '"');
-        if (ws->prefix && chosen + 1 == ws->n)
-            buf_putc(&w->fts, '*');
+    } else {
+        ret = -1;
     }
-    w->fts_n = fts_collect(s, w->fts.p, w->words.p, &w->ids);
+    buf_free(&pure);
+    buf_free(&ids);
+out:
     if (w->fts_n < 0)
         ret = -1;
-out:
     for (size_t i = 0; i < WORDS_MAX; i++) {
         buf_free(&hosts[i]);
         buf_free(&rules[i]);
@@ -613,6 +650,7 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                 buf_put(&w->rids, prev->rids.p, prev->rids.len);
                 w->fts_n = prev->fts_n;
                 w->named_est = prev->named_est;
+                w->named_any = prev->named_any;
                 w->fts_prefix = prev->fts_prefix;
             } else {
                 if (search_run(s, &ws, w) < 0) {
@@ -637,14 +675,28 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                  * the chosen word, each checked for all the words; many
                  * candidates are met soonest walking the time index */
                 if (n < SEARCH_FEW) {
-                    w_frag(w, w->named_est >= DRIVE_MAX
-                                  ? "(+a.host_id IN (SELECT value FROM json_each(?)) OR +a.rule_id IN"
-                                    " (SELECT value FROM json_each(?)) OR +a.id IN (SELECT value FROM json_each(?)))"
-                                  : "(a.host_id IN (SELECT value FROM json_each(?)) OR a.rule_id IN"
-                                    " (SELECT value FROM json_each(?)) OR a.id IN (SELECT value FROM json_each(?)))");
-                    w_more_text(w, w->hids.len ? w->hids.p : "[]");
-                    w_more_text(w, w->rids.len ? w->rids.p : "[]");
-                    w_more_text(w, w->ids.p);
+                    /* only the kinds of candidates there are: each arm
+                     * costs a look-up per alert walked */
+                    static const char *const arm[3] = {"a.host_id IN (SELECT value FROM json_each(?))",
+                                                       "a.rule_id IN (SELECT value FROM json_each(?))",
+                                                       "a.id IN (SELECT value FROM json_each(?))"};
+                    const char *v[3] = {w->hids.len ? w->hids.p : NULL, w->rids.len ? w->rids.p : NULL,
+                                        n ? w->ids.p : NULL};
+                    char frag[400] = "(";
+                    for (int k = 0; k < 3; k++) {
+                        if (!v[k])
+                            continue;
+                        if (frag[1])
+                            strcat(frag, " OR ");
+                        if (w->named_est >= DRIVE_MAX)
+                            strcat(frag, "+");
+                        strcat(frag, arm[k]);
+                    }
+                    strcat(frag, ")");
+                    w_frag(w, frag);
+                    for (int k = 0; k < 3; k++)
+                        if (v[k])
+                            w_more_text(w, v[k]);
                 }
                 /* else the word is in too many alerts' text to list: the
                  * check alone, walking the time index */
@@ -652,28 +704,36 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                 w->joins = true;
             } else if (n == 0) {
                 w->empty = true;
-            } else if (n < SEARCH_FEW) {
+            } else if (n < SEARCH_FEW || (!list && others)) {
                 /* all of them: the alerts are read by id and put in time
-                 * order, and the other filters only check them */
-                w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
-                w->noidx = true;
-            } else if (!list && others) {
-                /* counting many matches that other filters narrow: in the
+                 * order, and the other filters only check them. Or
+                 * counting many matches that other filters narrow: in the
                  * newest SEARCH_FEW matches only, already at hand ("N or
                  * more"), rather than searching again and reading on */
                 w_text(w, "a.id IN (SELECT value FROM json_each(?))", w->ids.p);
                 w->noidx = true;
-                w->ids_partial = true;
+                w->ids_partial = n >= SEARCH_FEW;
+                if (w->named_any) {
+                    /* the ids have the pure words: now all of them */
+                    w_text(w, WORDS_CHECK, w->words.p);
+                    w->joins = true;
+                }
             } else if (drives) {
                 /* many, and a host, rule or incident: its index drives and
                  * each of its alerts is checked */
                 w_text(w, WORDS_CHECK, w->words.p);
                 w->joins = true;
+            } else if (list) {
+                /* many: the runs in the index are walked newest stored
+                 * first, each run's alerts read and checked, up to the page
+                 * (the listing does it: SQLite would sort all the matches
+                 * to order by run and alert at once) */
+                w->store_order = true;
+                w->joins = true;
+                w_text(w, WORDS_CHECK, w->words.p);
             } else {
-                /* many: walk the runs in the index (newest stored first)
-                 * and stop at the page */
+                /* counting many: the runs joined to their alerts */
                 w->fts_join = true;
-                w->store_order = list;
                 w->joins = true;
                 w_text(w, "t.alert_words MATCH ?", w->fts.p);
                 w_text(w, WORDS_CHECK, w->words.p);
@@ -754,13 +814,12 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         w_int(w, "a.time_ns >= ?", f->from_ns);
     if (f->to_ns)
         w_int(w, "a.time_ns <= ?", f->to_ns);
+    w->run_bound = f->oldest_first ? 0 : INT64_MAX;
     if (cursor && f->has_cursor && w->store_order) {
         /* the runs that can hold alerts past the cursor's, then those alerts */
         int64_t c = f->cursor_id > (uint64_t)INT64_MAX >> WORDS_SHIFT ? INT64_MAX >> WORDS_SHIFT : (int64_t)f->cursor_id;
-        if (f->oldest_first)
-            w_int(w, "t.rowid >= ?", (c > WORDS_GROUP ? c - WORDS_GROUP + 1 : 0) << WORDS_SHIFT);
-        else
-            w_int(w, "t.rowid < ?", (c + 1) << WORDS_SHIFT);
+        w->run_bound = f->oldest_first ? (c > WORDS_GROUP ? c - WORDS_GROUP + 1 : 0) << WORDS_SHIFT
+                                       : (c + 1) << WORDS_SHIFT;
         w_int(w, f->oldest_first ? "a.id > ?" : "a.id < ?", c);
     } else if (cursor && f->has_cursor) {
         /* a row value: the time index serves it as a range */
@@ -821,6 +880,70 @@ static bool rollup_count(struct stoat_store *s, const struct stoat_filter *f, co
     return ok;
 }
 
+/* The listing of many matches, newest stored first: the matching runs from
+ * the index, and the alerts of each that pass the filters (w), in order,
+ * until the page is full or LIST_MS has passed ("partial"). */
+static stoat_err list_by_runs(struct stoat_store *s, const struct stoat_filter *f, struct where *w, unsigned limit,
+                              struct buf *b, unsigned *got, int64_t *last_ns, int64_t *last_id, bool *partial)
+{
+    struct buf sql = {0};
+    stoat_err e = STOAT_OK;
+    sqlite3_stmt *runs = store_prepare(s, f->oldest_first
+                                              ? "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid >= ?2"
+                                                " ORDER BY rowid"
+                                              : "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid < ?2"
+                                                " ORDER BY rowid DESC");
+    /* w's conditions begin " WHERE ": they follow the run's range here */
+    buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS " WHERE a.id BETWEEN ?1 AND ?2 AND %s ORDER BY a.id %s",
+               w->sql.p + 7, f->oldest_first ? "ASC" : "DESC");
+    sqlite3_stmt *st = runs ? store_prepare(s, sql.p) : NULL;
+    if (!st) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    store_bind_text(runs, 1, w->fts.p);
+    sqlite3_bind_int64(runs, 2, w->run_bound);
+    unsigned skip = f->offset > 1000000 ? 1000000 : f->offset;
+    int rc;
+    s->local_deadline_ns = store_mono_ns() + LIST_MS * 1000000LL;
+    s->local_hit = false;
+    while (*got < limit && (rc = sqlite3_step(runs)) == SQLITE_ROW) {
+        int64_t r = sqlite3_column_int64(runs, 0), first = (int64_t)((uint64_t)r >> WORDS_SHIFT);
+        sqlite3_bind_int64(st, 1, first);
+        sqlite3_bind_int64(st, 2, first + (r & (WORDS_GROUP - 1)));
+        w_bind(w, st, 3);
+        while (*got < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (skip) {
+                skip--;
+                continue;
+            }
+            if ((*got)++)
+                buf_putc(b, ',');
+            store_alert_item(b, st, 0);
+            *last_ns = sqlite3_column_int64(st, 1);
+            *last_id = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            break;
+        rc = SQLITE_DONE;
+    }
+    s->local_deadline_ns = 0;
+    if (*got >= limit)
+        rc = SQLITE_DONE;
+    if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
+        rc = SQLITE_DONE;
+        *partial = true;
+    }
+    if (rc != SQLITE_DONE)
+        e = store_fail(s, rc, "listing alerts");
+out:
+    sqlite3_finalize(runs);
+    sqlite3_finalize(st);
+    buf_free(&sql);
+    return e;
+}
+
 stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
     stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
@@ -840,40 +963,41 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     bool partial = false;
     if (!w.empty) {
         const char *dir = f->oldest_first ? "ASC" : "DESC";
-        if (w.store_order)
-            buf_printf(&sql, "SELECT " ALERT_COLS " FROM " RUN_JOIN ALERT_JOINS "%s ORDER BY t.rowid %s, a.id %s"
-                             " LIMIT %u OFFSET %u",
-                       w.sql.p, dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
-        else
+        if (w.store_order) {
+            e = list_by_runs(s, f, &w, limit, &b, &got, &last_ns, &last_id, &partial);
+            if (e != STOAT_OK)
+                goto out;
+        } else {
             buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
                        w.sql.p ? w.sql.p : "", dir, dir, limit, f->offset > 1000000 ? 1000000 : f->offset);
-        if (!(st = store_prepare(s, sql.p))) {
-            e = STOAT_ERR_IO;
-            goto out;
+            if (!(st = store_prepare(s, sql.p))) {
+                e = STOAT_ERR_IO;
+                goto out;
+            }
+            w_bind(&w, st, 1);
+            /* a filter that almost nothing matches can walk the whole table:
+             * it is stopped after LIST_MS with what it found ("partial") */
+            s->local_deadline_ns = store_mono_ns() + LIST_MS * 1000000LL;
+            s->local_hit = false;
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (got++)
+                    buf_putc(&b, ',');
+                store_alert_item(&b, st, 0);
+                last_ns = sqlite3_column_int64(st, 1);
+                last_id = sqlite3_column_int64(st, 0);
+            }
+            s->local_deadline_ns = 0;
+            if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
+                rc = SQLITE_DONE;
+                partial = true;
+            }
+            if (rc != SQLITE_DONE) {
+                e = store_fail(s, rc, "listing alerts");
+                goto out;
+            }
+            sqlite3_finalize(st);
+            st = NULL;
         }
-        w_bind(&w, st, 1);
-        /* a filter that almost nothing matches can walk the whole table:
-         * it is stopped after LIST_MS with what it found ("partial") */
-        s->local_deadline_ns = store_mono_ns() + LIST_MS * 1000000LL;
-        s->local_hit = false;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (got++)
-                buf_putc(&b, ',');
-            store_alert_item(&b, st, 0);
-            last_ns = sqlite3_column_int64(st, 1);
-            last_id = sqlite3_column_int64(st, 0);
-        }
-        s->local_deadline_ns = 0;
-        if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
-            rc = SQLITE_DONE;
-            partial = true;
-        }
-        if (rc != SQLITE_DONE) {
-            e = store_fail(s, rc, "listing alerts");
-            goto out;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
     }
     buf_putc(&b, ']');
     if (partial)
@@ -886,10 +1010,11 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     /* the count ignores the cursor: "N alerts match" */
     int64_t total = 0, cap = COUNT_CAP;
     bool more = false;
-    if (!w.empty && w.fts_prefix && w.fts_n >= SEARCH_FEW) {
-        /* a word still being typed that starts many words: the index merges
-         * all of them for every pass, so it is not walked again to count;
-         * "at least" what was seen */
+    if (!w.empty && !w.named_est && w.fts_n >= SEARCH_FEW && (w.fts_prefix || w.n == w.nsearch)) {
+        /* many matches of the words alone: counting them would read and
+         * check each of their alerts, so it is "at least" the SEARCH_FEW
+         * already found; and a word still being typed that starts many
+         * words is not merged again in the index to count */
         total = w.n == w.nsearch ? w.fts_n : (int64_t)got;
         more = true;
     } else if (!w.empty && w.n > 0 && rollup_count(s, f, &w, &total)) {

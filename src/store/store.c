@@ -512,8 +512,14 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
             snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot switch the store to WAL mode", path);
             goto out;
         }
-        if (exec(s, "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 16384; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
-                    "PRAGMA cache_size = -65536") != SQLITE_OK) {
+        /* the WAL is copied into the file past 64 MiB (in pages of this
+         * file, 16 KiB for new ones, 4 KiB for older) */
+        int64_t psz = 0;
+        pragma_int(s, "PRAGMA page_size", &psz);
+        char ck[64];
+        snprintf(ck, sizeof(ck), "PRAGMA wal_autocheckpoint = %lld", (long long)((64 << 20) / (psz > 0 ? psz : 4096)));
+        if (exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
+                    "PRAGMA cache_size = -65536") != SQLITE_OK || exec(s, ck) != SQLITE_OK) {
             e = STOAT_ERR_IO;
             goto out;
         }
@@ -608,6 +614,15 @@ static int step_done(sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* For the statements run for every alert, which bind each parameter every
+ * time (NULL included): clearing them all again costs more than it is worth. */
+static int step_bound(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
@@ -1341,14 +1356,20 @@ static int64_t process_rows(struct stoat_store *s, int64_t host, const struct st
         bind_static(st, 2, guid);
         if (p->pid >= 0)
             sqlite3_bind_int64(st, 3, p->pid);
+        else
+            sqlite3_bind_null(st, 3);
         if (p->start_ns != INT64_MIN)
             sqlite3_bind_int64(st, 4, p->start_ns);
+        else
+            sqlite3_bind_null(st, 4);
         bind_static(st, 5, p->image);
         bind_static(st, 6, p->command_line);
         bind_static(st, 7, p->user);
         if (parent)
             sqlite3_bind_int64(st, 8, parent);
-        if ((*rc = step_done(st)) != SQLITE_OK)
+        else
+            sqlite3_bind_null(st, 8);
+        if ((*rc = step_bound(st)) != SQLITE_OK)
             return 0;
         int64_t id = sqlite3_last_insert_rowid(s->db);
         if (h)
@@ -1601,17 +1622,24 @@ static stoat_err write_alert(struct stoat_store *s, const struct stoat_alert *a,
     sqlite3_bind_int(st, 7, (int)r->level);
     if (ev)
         sqlite3_bind_int64(st, 8, ev);
+    else
+        sqlite3_bind_null(st, 8);
     if (proc)
         sqlite3_bind_int64(st, 9, proc);
+    else
+        sqlite3_bind_null(st, 9);
     bind_static(st, 10, a->logon_id);
     if (!in_proc) {
         bind_textn(st, 11, p->img, p->imgn);
         bind_textn(st, 12, p->cmd, p->cmdn);
         /* three NULLs with a process mean "see the process row" to the
-         * readers and to prune's search-index delete: say "none" otherwise */
+         * readers: say "none" otherwise */
         bind_textn(st, 13, p->user || p->img || p->cmd || !proc ? p->user : "", p->usern);
+    } else {
+        for (int i = 11; i <= 13; i++)
+            sqlite3_bind_null(st, i);
     }
-    if ((rc = step_done(st)) != SQLITE_OK)
+    if ((rc = step_bound(st)) != SQLITE_OK)
         goto fail;
     int64_t id = sqlite3_last_insert_rowid(s->db);
     seq_note(s, a->id, id);

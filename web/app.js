@@ -662,9 +662,13 @@
 
   /* ------------------------------------------------------------ routing */
 
+  /* body[data-ready] names the view last drawn and body[data-hash] the
+   * address it was drawn for: a test (or a script) that changed the address
+   * waits for both, since the view of the address before may still be on
+   * the page, or be drawn after the change by a render already under way. */
   var seq = 0;
   function render() {
-    var r = parseHash(), name = r.parts[0] || 'overview';
+    var hash = location.hash, r = parseHash(), name = r.parts[0] || 'overview';
     if (!views[name]) name = 'overview';
     current = name;
     var mine = ++seq;
@@ -677,8 +681,11 @@
     return views[name](r.parts, r.q).then(function (el) {
       if (mine !== seq) return;
       clear(app).appendChild(el);
+      document.body.setAttribute('data-hash', hash);
       document.body.setAttribute('data-ready', name);
-    }, function (e) { if (mine === seq) { fail(e); document.body.setAttribute('data-ready', 'error'); } });
+    }, function (e) {
+      if (mine === seq) { fail(e); document.body.setAttribute('data-hash', hash); document.body.setAttribute('data-ready', 'error'); }
+    });
   }
   window.addEventListener('hashchange', render);
   document.getElementById('gsearch').addEventListener('submit', function (e) {

@@ -7,7 +7,7 @@
 //   node e2e.mjs OUT DEMO_DB DEMO_REPORT SYNTH_DB SYNTH_REPORT
 import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { check, counts, assert, eq, serve, sql, STOAT } from './lib.mjs';
 
@@ -35,8 +35,29 @@ async function newPage() {
   return { ctx, page, problems };
 }
 
+// Every check waits for the state it then reads, never for a moment: the
+// page is drawn asynchronously (and the dashboard redraws itself when the
+// store changes), so a check that reads right after an action can read the
+// page as it was before it.
+
+// The view drawn for the page's current address (app.js sets data-hash with
+// data-ready): after a change of address the view of the address before is
+// still there until the new one is drawn.
 async function ready(page, view) {
-  await page.waitForSelector(`body[data-ready="${view}"]`, { timeout: 15000 });
+  await page.waitForFunction((v) => document.body.getAttribute('data-ready') === v &&
+    document.body.getAttribute('data-hash') === location.hash, view, { timeout: 15000 });
+}
+
+// Waits until fn (run in the page with arg) is true; on a timeout the error
+// says what was expected and what the page showed last (show, also run in
+// the page).
+async function until(page, what, fn, arg, show) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout: 15000 });
+  } catch (e) {
+    const seen = show ? await page.evaluate(show, arg).catch(() => '?') : '';
+    throw new Error(`${what}${show ? ': the page shows ' + JSON.stringify(seen) : ''} (${e.message.split('\n')[0]})`);
+  }
 }
 
 // The flow the issue asks for. host: the host to filter by (null: the host
@@ -53,13 +74,20 @@ async function incidentFlow(page, url, label, host) {
   }
   assert(options.includes(host), `host ${host} in the filter`);
   await page.selectOption('#f-host', host);
-  await page.waitForFunction((h) => location.hash.includes('host=' + encodeURIComponent(h)), host);
+  await until(page, `the address filters by ${host}`, (h) => location.hash.includes('host=' + encodeURIComponent(h)), host,
+    () => location.hash);
   await ready(page, 'incidents');
+  // the list drawn for the filtered address: its incidents, all of that host
+  await until(page, `only incidents of ${host} after filtering`, (h) => {
+    const bs = Array.from(document.querySelectorAll('.inc .meta b'));
+    return bs.length > 0 && bs.every((b) => b.textContent === h);
+  }, host, () => Array.from(document.querySelectorAll('.inc .meta b')).map((b) => b.textContent).slice(0, 5));
   const hosts = await page.$$eval('.inc .meta b', (bs) => bs.map((b) => b.textContent));
   assert(hosts.length > 0, `incidents on ${host}`);
   assert(hosts.every((h) => h === host), 'only incidents of that host after filtering');
+  const href = await page.$eval('.inc .title a', (a) => a.getAttribute('href'));
   await page.click('.inc .title a');
-  await page.waitForSelector('#incident-view');
+  await until(page, `the address of the incident ${href}`, (hr) => location.hash === hr, href, () => location.hash);
   await ready(page, 'incident');
   const id = await page.$eval('#incident-view', (e) => e.getAttribute('data-id'));
   const timeline = await page.$$('#incident-timeline li');
@@ -74,8 +102,8 @@ async function incidentFlow(page, url, label, host) {
   await page.fill('#triage-note', `checked by the ${label} test`);
   await page.fill('#triage-who', 'e2e');
   await page.click('#triage-save');
-  await page.waitForFunction(() => (document.querySelector('.triage-current') || {}).textContent === 'acknowledged',
-    null, { timeout: 10000 });
+  await until(page, 'the state saved', () => (document.querySelector('.triage-current') || {}).textContent === 'acknowledged',
+    null, () => (document.querySelector('.triage-current') || {}).textContent);
   await page.reload();
   await ready(page, 'incident');
   eq(await page.$eval('.triage-current', (e) => e.textContent), 'acknowledged', 'state after a reload');
@@ -90,7 +118,9 @@ async function alertFlow(page, url, label, host) {
   const cells = await page.$$eval('#alerts-table tr[data-alert] td:nth-child(3)', (tds) => tds.map((t) => t.textContent));
   assert(cells.length > 0, 'alerts of the host');
   assert(cells.every((h) => h === host), 'only that host');
+  const href = await page.$eval('#alerts-table tr[data-alert] td:nth-child(4) a', (a) => a.getAttribute('href'));
   await page.click('#alerts-table tr[data-alert] td:nth-child(4) a');
+  await until(page, `the address of the alert ${href}`, (hr) => location.hash === hr, href, () => location.hash);
   await ready(page, 'alert');
   const fields = await page.$$('#alert-fields dt');
   assert(fields.length > 0, 'the event fields are shown');
@@ -160,6 +190,8 @@ await check('report (synthetic, from disk): filter by host, open the incident, p
 
 await check('dashboard: new alerts written to the served store appear without a reload', async () => {
   const copy = `${OUT}/live.db`;
+  // a WAL left beside an older copy would be read into this one
+  for (const x of ['', '-wal', '-shm']) rmSync(copy + x, { force: true });
   copyFileSync(DEMO_DB, copy);
   const s = await serve(copy);
   const { ctx, page, problems } = await newPage();
@@ -167,10 +199,15 @@ await check('dashboard: new alerts written to the served store appear without a 
     const before = await overview(page, s.base + '/', 'dashboard-live');
     const r = spawnSync(STOAT, ['hunt', '-q', 'demo/', '--db', copy, '-o', '/dev/null'], { encoding: 'utf8' });
     eq(r.status, 0, 'second hunt into the served store: ' + r.stderr);
-    await page.waitForFunction((b) => document.querySelector('#total-alerts') &&
-      document.querySelector('#total-alerts').textContent !== b, before, { timeout: 15000 });
+    // the page redraws on its own; it may first show a part of the second
+    // hunt (a commit while it ran): wait for all of it
+    const want = 2 * +before.replace(/,/g, '');
+    await until(page, `twice the alerts (${want})`, (w) => {
+      const e = document.querySelector('#total-alerts');
+      return !!e && +e.textContent.replace(/,/g, '') === w;
+    }, want, () => (document.querySelector('#total-alerts') || {}).textContent);
     const after = await page.$eval('#total-alerts', (e) => e.textContent);
-    eq(+after.replace(/,/g, ''), 2 * +before.replace(/,/g, ''), 'twice the alerts');
+    eq(+after.replace(/,/g, ''), want, 'twice the alerts');
     noProblems(problems);
   } finally { await ctx.close(); await s.stop(); }
 });

@@ -343,8 +343,7 @@ int store_words_register(sqlite3 *db)
     " coalesce(a.user, ap.user))"
 /* The runs of the index and their alerts (see store_int.h), newest stored
  * first when ordered by t.rowid, a.id. */
-#define RUN_JOIN "alert_words t CROSS JOIN alerts a ON a.id BETWEEN t.rowid >> 4 AND (t.rowid >> 4) + (t.rowid & 15)"
-_Static_assert(WORDS_SHIFT == 4, "RUN_JOIN");
+#define RUN_JOIN "alert_words t CROSS JOIN alerts a ON a.id BETWEEN " WORDS_SQL_FIRST("t.rowid") " AND " WORDS_SQL_LAST("t.rowid")
 
 /* A search is run once per request, up to this many matches: fewer are all
  * of them (read by id, in time order); more are walked in the index, newest

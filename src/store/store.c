@@ -2166,7 +2166,6 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
     if (upto <= 0)
         return STOAT_OK;
     char sql[4096];
-    _Static_assert(WORDS_SHIFT == 4, "the runs' row ids below");
     snprintf(sql, sizeof(sql),
              "BEGIN IMMEDIATE;"
              /* the roll-ups lose what the deleted alerts added (a host's first
@@ -2192,7 +2191,7 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "DELETE FROM count_rule WHERE n <= 0;"
              /* the runs of the search index whose alerts all go (one that
               * straddles the cut stays: the search checks each alert) */
-             "DELETE FROM alert_words WHERE rowid < (%1$lld + 1) << 4 AND (rowid >> 4) + (rowid & 15) <= %1$lld;"
+             "DELETE FROM alert_words WHERE rowid < %2$lld AND " WORDS_SQL_LAST("rowid") " <= %1$lld;"
              "DELETE FROM alerts WHERE id <= %1$lld;"
              /* events are numbered in the order of their alerts: the packs
               * wholly below the first event still cited go */
@@ -2214,7 +2213,7 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted)
              "  WHERE p.parent_id NOT NULL AND up.depth < 64) SELECT id FROM up;"
              "DELETE FROM processes WHERE id NOT IN (SELECT id FROM keep_proc);"
              "COMMIT;",
-             (long long)upto);
+             (long long)upto, (long long)(upto < INT64_MAX >> WORDS_SHIFT ? (upto + 1) << WORDS_SHIFT : INT64_MAX));
     int64_t before = 0, after = 0;
     pragma_int(s, "SELECT count(*) FROM alerts", &before);
     if ((rc = exec(s, sql)) != SQLITE_OK) {

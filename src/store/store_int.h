@@ -54,6 +54,10 @@ struct proc_gen {
  * ascii tokenizer cuts them (store_tok_char). */
 #define WORDS_SHIFT 4
 #define WORDS_GROUP (1 << WORDS_SHIFT)
+/* the same in SQL text: a run's first alert and its last */
+#define WORDS_SQL_FIRST(r) "((" r ") >> 4)"
+#define WORDS_SQL_LAST(r) "((" r ") >> 4) + ((" r ") & 15)"
+_Static_assert(WORDS_SHIFT == 4, "WORDS_SQL_FIRST and WORDS_SQL_LAST");
 #define WORDS_SET 1024   /* words a run keeps once each; past 3/4 of it they may repeat */
 struct word_slot {
     uint32_t gen, h, off, len;

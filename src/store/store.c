@@ -561,6 +561,8 @@ out:
 
 static stoat_err tx_end(struct stoat_store *s);
 static void writer_stop(struct stoat_store *s);
+static void packer_stop(struct stoat_store *s);
+static void zjob_free(struct zjob *j);
 static void chunk_unref(struct job_chunk *c);
 static stoat_err run_begin_now(struct stoat_store *s, const char *producer, const char *args);
 
@@ -597,10 +599,9 @@ void stoat_store_close(struct stoat_store *s)
     buf_free(&s->wr_text);
     free(s->seq_rows);
     free(s->ev_file);
-    free(s->zbuf);
-    if (s->zs)
-        deflateEnd(s->zs);
-    free(s->zs);
+    packer_stop(s);
+    zjob_free(s->zsync);
+    free(s->zsync);
     buf_free(&s->pk);
     buf_free(&s->rp);
     buf_free(&s->scratch);
@@ -766,11 +767,181 @@ static int64_t hour_of(int64_t ns)
 /* A pack is zlib(offsets then records): n little-endian uint32 ends of the
  * records, counted from the first record, then the records, each a JSON
  * object. Its row id is the number of its first event; the others follow
- * on, so an event is found by the row at or below its number. */
-static int pack_flush(struct stoat_store *s)
+ * on, so an event is found by the row at or below its number.
+ *
+ * Compressing a pack costs the writer about as much as an alert's row and
+ * indexes, so a full pack is handed to a thread of its own (the packer)
+ * while the writer goes on with the next; its row is inserted when the
+ * next pack is full, and always before the transaction commits: a commit
+ * never holds an alert whose event is not in the file. The open pack at a
+ * commit, and all packs of a writer not on its own thread (a migration),
+ * are compressed by the writer itself. */
+
+/* A pack's bytes and, once compressed, its row. */
+struct zjob {
+    unsigned char *in;    /* offsets then records (owned) */
+    size_t raw;
+    int64_t id;
+    unsigned n;
+    z_stream *z;          /* reused: a fresh one per pack costs page faults */
+    unsigned char *out;   /* reused */
+    size_t cap, outn;
+    bool ok;
+};
+
+static void zjob_compress(struct zjob *j)
+{
+    j->ok = false;
+    if (!j->z) {
+        j->z = xcalloc(1, sizeof(*j->z));
+        /* raw deflate (no zlib header, no checksum: SQLite checks the page,
+         * and the reader checks the size and the records) at level 1:
+         * event text is repetitive enough that the fastest level already
+         * shrinks it several times; more would cost the writer's rate */
+        if (deflateInit2(j->z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(j->z);
+            j->z = NULL;
+            return;
+        }
+    } else {
+        deflateReset(j->z);
+    }
+    size_t zn = deflateBound(j->z, (uLong)j->raw);
+    if (j->cap < zn) {
+        free(j->out);
+        j->out = xmalloc(zn);
+        j->cap = zn;
+    }
+    j->z->next_in = j->in;
+    j->z->avail_in = (uInt)j->raw;
+    j->z->next_out = j->out;
+    j->z->avail_out = (uInt)zn;
+    j->ok = deflate(j->z, Z_FINISH) == Z_STREAM_END;
+    j->outn = zn - j->z->avail_out;
+}
+
+static void zjob_free(struct zjob *j)
+{
+    if (!j)
+        return;
+    free(j->in);
+    free(j->out);
+    if (j->z)
+        deflateEnd(j->z);
+    free(j->z);
+}
+
+static int zjob_insert(struct stoat_store *s, struct zjob *j)
+{
+    if (!j->ok)
+        return SQLITE_NOMEM;
+    sqlite3_stmt *st = s->st[ST_PACK_PUT];
+    sqlite3_bind_int64(st, 1, j->id);
+    sqlite3_bind_int(st, 2, (int)j->n);
+    sqlite3_bind_int64(st, 3, (int64_t)j->raw);
+    sqlite3_bind_blob(st, 4, j->out, (int)j->outn, SQLITE_STATIC);
+    return step_done(st);
+}
+
+enum { PACKER_IDLE, PACKER_WORK, PACKER_DONE };
+struct packer {
+    pthread_t thr;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* a pack given, done, or stop */
+    int state;
+    bool stop;
+    struct zjob job;
+};
+
+static void *packer_main(void *arg)
+{
+    struct packer *k = arg;
+    pthread_setname_np(pthread_self(), "stoat-pack");   /* for top and perf */
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (k->state != PACKER_WORK && !k->stop)
+            pthread_cond_wait(&k->cv, &k->mu);
+        if (k->state != PACKER_WORK)
+            break;
+        pthread_mutex_unlock(&k->mu);
+        zjob_compress(&k->job);
+        pthread_mutex_lock(&k->mu);
+        k->state = PACKER_DONE;
+        pthread_cond_broadcast(&k->cv);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* The packer, started on first need by the writer's thread; NULL for any
+ * other caller, or when the thread cannot start (the writer compresses). */
+static struct packer *packer_get(struct stoat_store *s)
+{
+    if (!s->on_writer)
+        return NULL;
+    if (!s->packer) {
+        struct packer *k = xcalloc(1, sizeof(*k));
+        pthread_mutex_init(&k->mu, NULL);
+        pthread_cond_init(&k->cv, NULL);
+        if (pthread_create(&k->thr, NULL, packer_main, k) != 0) {
+            pthread_mutex_destroy(&k->mu);
+            pthread_cond_destroy(&k->cv);
+            free(k);
+            s->on_writer = false;   /* not again */
+            return NULL;
+        }
+        s->packer = k;
+    }
+    return s->packer;
+}
+
+/* Waits for the pack given to the packer, if any, and inserts its row
+ * (keep) or drops it (a rollback). */
+static int pack_collect(struct stoat_store *s, bool keep)
+{
+    struct packer *k = s->packer;
+    if (!k)
+        return SQLITE_OK;
+    pthread_mutex_lock(&k->mu);
+    bool had = k->state != PACKER_IDLE;
+    while (k->state == PACKER_WORK)
+        pthread_cond_wait(&k->cv, &k->mu);
+    pthread_mutex_unlock(&k->mu);
+    if (!had)
+        return SQLITE_OK;
+    int rc = keep ? zjob_insert(s, &k->job) : SQLITE_OK;
+    free(k->job.in);
+    k->job.in = NULL;
+    pthread_mutex_lock(&k->mu);
+    k->state = PACKER_IDLE;
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static void packer_stop(struct stoat_store *s)
+{
+    struct packer *k = s->packer;
+    if (!k)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->thr, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    zjob_free(&k->job);
+    free(k);
+    s->packer = NULL;
+}
+
+/* Closes the open pack: to the packer (later: the row is inserted by the
+ * next pack_collect), or compressed and inserted now (!later, or no
+ * packer). Either way the pack before is inserted first. */
+static int pack_flush(struct stoat_store *s, bool later)
 {
     if (!s->pk_n)
-        return SQLITE_OK;
+        return pack_collect(s, true);
     size_t head = (size_t)s->pk_n * 4, raw = head + s->pk.len;
     unsigned char *in = xmalloc(raw);
     for (unsigned i = 0; i < s->pk_n; i++) {
@@ -779,46 +950,30 @@ static int pack_flush(struct stoat_store *s)
         in[i * 4 + 2] = (unsigned char)(v >> 16), in[i * 4 + 3] = (unsigned char)(v >> 24);
     }
     memcpy(in + head, s->pk.p, s->pk.len);
-    z_stream *z = s->zs;
-    if (!z) {
-        z = s->zs = xcalloc(1, sizeof(*z));
-        /* raw deflate (no zlib header, no checksum: SQLite checks the page,
-         * and the reader checks the size and the records) at level 1:
-         * event text is repetitive enough that the fastest level already
-         * shrinks it several times; more would cost the writer's rate */
-        if (deflateInit2(z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            free(z);
-            s->zs = NULL;
-            free(in);
-            return SQLITE_NOMEM;
-        }
-    } else {
-        deflateReset(z);
-    }
-    size_t zn = deflateBound(z, (uLong)raw);
-    if (s->zcap < zn) {
-        free(s->zbuf);
-        s->zbuf = xmalloc(zn);
-        s->zcap = zn;
-    }
-    z->next_in = in;
-    z->avail_in = (uInt)raw;
-    z->next_out = s->zbuf;
-    z->avail_out = (uInt)zn;
-    int rc = SQLITE_OK;
-    if (deflate(z, Z_FINISH) != Z_STREAM_END) {
-        rc = SQLITE_NOMEM;
-    } else {
-        sqlite3_stmt *st = s->st[ST_PACK_PUT];
-        sqlite3_bind_int64(st, 1, s->pk_first);
-        sqlite3_bind_int(st, 2, (int)s->pk_n);
-        sqlite3_bind_int64(st, 3, (int64_t)raw);
-        sqlite3_bind_blob(st, 4, s->zbuf, (int)(zn - z->avail_out), SQLITE_STATIC);
-        rc = step_done(st);
-    }
-    free(in);
+    int64_t id = s->pk_first;
+    unsigned n = s->pk_n;
     s->pk_n = 0;
     buf_clear(&s->pk);
+    int rc = pack_collect(s, true);
+    struct packer *k = later && rc == SQLITE_OK ? packer_get(s) : NULL;
+    if (k) {
+        k->job.in = in, k->job.raw = raw, k->job.id = id, k->job.n = n;
+        pthread_mutex_lock(&k->mu);
+        k->state = PACKER_WORK;
+        pthread_cond_broadcast(&k->cv);
+        pthread_mutex_unlock(&k->mu);
+        return SQLITE_OK;
+    }
+    if (rc == SQLITE_OK) {
+        if (!s->zsync)
+            s->zsync = xcalloc(1, sizeof(*s->zsync));
+        struct zjob *j = s->zsync;
+        j->in = in, j->raw = raw, j->id = id, j->n = n;
+        zjob_compress(j);
+        rc = zjob_insert(s, j);
+        j->in = NULL;
+    }
+    free(in);
     return rc;
 }
 
@@ -826,7 +981,7 @@ static int pack_flush(struct stoat_store *s)
 static int pack_add(struct stoat_store *s, const char *rec, size_t n, int64_t *num)
 {
     if (s->pk_n && s->pk.len + n > UINT32_MAX / 2) {
-        int rc = pack_flush(s);
+        int rc = pack_flush(s, true);
         if (rc != SQLITE_OK)
             return rc;
     }
@@ -836,7 +991,7 @@ static int pack_add(struct stoat_store *s, const char *rec, size_t n, int64_t *n
     s->pk_end[s->pk_n++] = (uint32_t)s->pk.len;
     *num = s->next_event++;
     if (s->pk_n == PACK_EVENTS || s->pk.len >= PACK_RAW_MAX)
-        return pack_flush(s);
+        return pack_flush(s, true);
     return SQLITE_OK;
 }
 
@@ -952,7 +1107,7 @@ static int events_to_packs(struct stoat_store *s)
     struct buf r = {0};
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
-        if (s->pk_n && id != s->next_event && (rc = pack_flush(s)) != SQLITE_OK)
+        if (s->pk_n && id != s->next_event && (rc = pack_flush(s, false)) != SQLITE_OK)
             break;
         s->next_event = id;
         buf_clear(&r);
@@ -983,7 +1138,7 @@ static int events_to_packs(struct stoat_store *s)
             break;
     }
     if (rc == SQLITE_DONE)
-        rc = pack_flush(s);
+        rc = pack_flush(s, false);
     sqlite3_finalize(st);
     sqlite3_finalize(s->st[ST_PACK_PUT]);
     s->st[ST_PACK_PUT] = NULL;
@@ -1113,7 +1268,7 @@ static stoat_err tx_end(struct stoat_store *s)
     if (rc == SQLITE_OK)
         rc = counts_flush(s);
     if (rc == SQLITE_OK)
-        rc = pack_flush(s);
+        rc = pack_flush(s, false);   /* and the packer's: all in before the commit */
     if (rc == SQLITE_OK && s->pending) {
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 1, (int64_t)s->last_alert_id);
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 2, store_now_ns());
@@ -1125,6 +1280,7 @@ static stoat_err tx_end(struct stoat_store *s)
         stoat_err e = store_fail(s, rc, "committing");
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->in_tx = false;
+        pack_collect(s, false);
         /* the caches may name rows that were rolled back */
         strmap_free(&s->hosts);
         strmap_init(&s->hosts);
@@ -1914,6 +2070,7 @@ static void *writer_main(void *arg)
 {
     struct stoat_store *s = arg;
     pthread_setname_np(pthread_self(), "stoat-store");   /* for top and perf */
+    s->on_writer = true;   /* only this thread reads it from now on */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool due = false;

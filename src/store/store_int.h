@@ -73,6 +73,8 @@ int store_words_register(sqlite3 *db);
 
 struct store_job;
 struct job_chunk;
+struct zjob;
+struct packer;
 struct rule_snap;
 
 struct stoat_store {
@@ -106,9 +108,9 @@ struct stoat_store {
     uint32_t pk_end[PACK_EVENTS];
     unsigned pk_n;
     int64_t pk_first, next_event, tx_next_event;
-    unsigned char *zbuf;
-    size_t zcap;
-    void *zs;                       /* the writer's z_stream, reused: a fresh one per pack costs page faults */
+    struct zjob *zsync;             /* a pack compressed by the writer itself, its buffers reused */
+    struct packer *packer;          /* the thread compressing full packs for the writer (store.c) */
+    bool on_writer;                 /* the caller is the writer's thread */
     /* readers: the last pack unpacked, as offsets then records */
     int64_t rp_id;
     unsigned rp_n;

@@ -623,6 +623,42 @@ static void test_correlation(void **state)
     assert_int_equal(count(file, "SELECT count(*) FROM correlation_alerts"), 2);
 }
 
+/* Packs are compressed beside the writer and inserted before each commit:
+ * over many packs and commits every alert's event is there. */
+static void test_packs(void **state)
+{
+    (void)state;
+    const char *file = path("packs.db");
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true, .batch_alerts = 100};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "test", "packs"), STOAT_OK);
+    for (unsigned i = 1; i <= 1000; i++) {
+        struct stoat_alert a;
+        struct stoat_field fs[3];
+        struct stoat_process anc[3];
+        char guid[3][32];
+        make_alert(&a, i, "fab-ws07", fs, anc, guid);
+        assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
+    }
+    assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
+    stoat_store_close(s);
+    assert_true(count(file, "SELECT count(*) FROM event_packs") >= 1000 / 64);
+    assert_int_equal(count(file, "SELECT sum(n) FROM event_packs"), 1000);
+    struct stoat_store *r = reader(file);
+    for (unsigned i = 1; i <= 1000; i++) {
+        char *j = NULL, want[32];
+        size_t n;
+        assert_int_equal(stoat_store_alert_json(r, i, &j, &n), STOAT_OK);
+        snprintf(want, sizeof(want), "\"record\":%u,", i);
+        if (!strstr(j, want))
+            fail_msg("alert %u: its event is not there", i);
+        free(j);
+    }
+    stoat_store_close(r);
+}
+
 /* ------------------------------------------------------------ search */
 
 #define SN 1200
@@ -849,7 +885,7 @@ int main(void)
         cmocka_unit_test(test_retention),         cmocka_unit_test(test_crash),
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
-        cmocka_unit_test(test_search),
+        cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -517,6 +517,13 @@ static int64_t named_count(struct stoat_store *s, const struct buf *hosts, const
     return n;
 }
 
+/* Appends src to dst (an empty src may have no memory at all). */
+static void buf_add(struct buf *dst, const struct buf *src)
+{
+    if (src->len)
+        buf_put(dst, src->p, src->len);
+}
+
 static void fts_word(struct buf *fts, const struct words *ws, size_t i)
 {
     if (fts->len)
@@ -581,20 +588,20 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
     /* a word of hosts or rules chooses the candidates; with the pure words
      * the index finds those that have it in their text */
     struct buf pure = {0};
-    buf_put(&pure, w->fts.p, w->fts.len);
+    buf_add(&pure, &w->fts);
     fts_word(&w->fts, ws, chosen);
     struct buf ids = {0};
     int64_t n = fts_collect(s, w->fts.p, w->words.p, &ids);
     if (n >= 0 && n >= SEARCH_FEW && pure.len) {
         /* too many of those too: the pure words' many matches stay the way */
         buf_clear(&w->fts);
-        buf_put(&w->fts, pure.p, pure.len);
+        buf_add(&w->fts, &pure);
     } else if (n >= 0) {
         buf_clear(&w->ids);
-        buf_put(&w->ids, ids.p, ids.len);
+        buf_add(&w->ids, &ids);
         w->fts_n = n;
-        buf_put(&w->hids, hosts[chosen].p, hosts[chosen].len);
-        buf_put(&w->rids, rules[chosen].p, rules[chosen].len);
+        buf_add(&w->hids, &hosts[chosen]);
+        buf_add(&w->rids, &rules[chosen]);
         w->named_est = best > 0 ? best : 1;
     } else {
         ret = -1;
@@ -642,11 +649,11 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
         ws.prefix = false;   /* a '*' typed is not syntax */
         if (ws.n) {
             if (prev && prev->fts_done) {
-                buf_put(&w->fts, prev->fts.p, prev->fts.len);
-                buf_put(&w->words, prev->words.p, prev->words.len);
-                buf_put(&w->ids, prev->ids.p, prev->ids.len);
-                buf_put(&w->hids, prev->hids.p, prev->hids.len);
-                buf_put(&w->rids, prev->rids.p, prev->rids.len);
+                buf_add(&w->fts, &prev->fts);
+                buf_add(&w->words, &prev->words);
+                buf_add(&w->ids, &prev->ids);
+                buf_add(&w->hids, &prev->hids);
+                buf_add(&w->rids, &prev->rids);
                 w->fts_n = prev->fts_n;
                 w->named_est = prev->named_est;
                 w->named_any = prev->named_any;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "store/store_int.h"
@@ -283,22 +284,32 @@ static void words_put(const struct words *ws, struct buf *b)
         buf_putc(b, '*');
 }
 
-/* Whether text has the word w (n bytes) as a token, or as the start of
- * one. */
-static bool has_word(const char *text, const char *w, size_t n, bool prefix)
+/* Marks in found[] the words that are tokens of text (or, for a prefix,
+ * start one), comparing as the tokenizer folds: ASCII case only. Returns
+ * how many words are found now. Each search checks every alert it reads
+ * this way: one pass over the text, not one per word. */
+static size_t words_in(const struct words *ws, const char *text, bool *found, size_t nfound)
 {
-    for (const char *p = text; (p = strcasestr(p, w)); p++) {
-        /* strcasestr found the bytes; they must be (the start of) a token */
-        if ((p == text || !store_tok_char((unsigned char)p[-1])) && (prefix || !store_tok_char((unsigned char)p[n])))
-            return true;
+    for (const char *p = text; p && *p && nfound < ws->n;) {
+        if (!store_tok_char((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        const char *from = p;
+        while (*p && store_tok_char((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - from);
+        for (size_t k = 0; k < ws->n; k++) {
+            size_t n = ws->len[k];
+            if (!found[k] && (len == n || (len > n && ws->prefix && k + 1 == ws->n)) && !strncasecmp(from, ws->t[k], n)) {
+                found[k] = true;
+                nfound++;
+            }
+        }
     }
-    return false;
+    return nfound;
 }
 
-static bool word_in(const struct words *ws, size_t k, const char *text)
-{
-    return text && has_word(text, ws->t[k], ws->len[k], ws->prefix && k + 1 == ws->n);
-}
 
 /* stoat_words(words, text, ...): 1 when each of the words is in one of the
  * texts. The words, parsed once per statement, are kept with it. */
@@ -321,14 +332,11 @@ static void words_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
             sqlite3_set_auxdata(ctx, 0, keep, sqlite3_free);
         }
     }
-    bool all = ws->n > 0;
-    for (size_t k = 0; k < ws->n && all; k++) {
-        bool in = false;
-        for (int c = 1; c < argc && !in; c++)
-            in = word_in(ws, k, (const char *)sqlite3_value_text(argv[c]));
-        all = in;
-    }
-    sqlite3_result_int(ctx, all);
+    bool found[WORDS_MAX] = {false};
+    size_t n = 0;
+    for (int c = 1; c < argc && n < ws->n; c++)
+        n = words_in(ws, (const char *)sqlite3_value_text(argv[c]), found, n);
+    sqlite3_result_int(ctx, ws->n > 0 && n == ws->n);
 }
 
 int store_words_register(sqlite3 *db)
@@ -376,6 +384,8 @@ struct where {
     int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
     int64_t fts_n;      /* matches found, up to SEARCH_FEW */
     bool named_any;     /* some word is in host names or rule titles: ids are of the pure words only */
+    bool ids_none;      /* many matches, not read: no ids */
+    bool fts_sure;      /* at least fts_n alerts have the words (read, or runs of one pure word) */
     int64_t run_bound;  /* store_order: the runs' row ids below (newest first) or from (oldest) */
     int64_t named_est;  /* every word named a host or rule: their alerts, by the roll-ups */
     struct buf fts;     /* the MATCH expression of the pure words ("" when none) */
@@ -440,12 +450,20 @@ static void w_free(struct where *w)
 
 /* The alerts of the runs that match, checked for the words, newest runs
  * first: how many (up to SEARCH_FEW; SEARCH_FEW also when COLLECT_MS
- * passed first) and their ids as a JSON array. */
-static int64_t fts_collect(struct stoat_store *s, const char *match, const char *words, struct buf *ids)
+ * passed first) and their ids as a JSON array. Without names the words
+ * are pure (in no host name or rule title): only the alerts' own text is
+ * read. */
+static int64_t fts_collect(struct stoat_store *s, const char *match, const char *words, bool names, struct buf *ids)
 {
     char sql[640];
-    snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
-             " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
+    if (names)
+        snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
+                 " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
+    else
+        snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN " LEFT JOIN processes ap ON ap.id = a.process_id"
+                 " WHERE t.alert_words MATCH ?1 AND stoat_words(?2, coalesce(a.image, ap.image),"
+                 " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user))"
+                 " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
     sqlite3_stmt *st = store_prepare(s, sql);
     buf_clear(ids);
     if (!st)
@@ -471,6 +489,25 @@ static int64_t fts_collect(struct stoat_store *s, const char *match, const char 
     return rc == SQLITE_DONE ? n : -1;
 }
 
+/* How many runs of the index match (up to cap), without reading an alert:
+ * as many runs have at least as many alerts with a single word, and the
+ * words of several are most often in one alert of a run. -1 on an error. */
+static int64_t fts_runs(struct stoat_store *s, const char *match, int64_t cap)
+{
+    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM (SELECT 1 FROM alert_words WHERE alert_words MATCH ?1"
+                                        " LIMIT ?2)");
+    if (!st)
+        return -1;
+    store_bind_text(st, 1, match);
+    sqlite3_bind_int64(st, 2, cap);
+    int rc = sqlite3_step(st);
+    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    if (n < 0)
+        store_fail(s, rc, "searching");
+    sqlite3_finalize(st);
+    return n;
+}
+
 /* For each word, the hosts and the rules whose name or title has it (JSON
  * arrays, empty when none). SQLITE_OK or a read error. */
 static int named_words(struct stoat_store *s, const struct words *ws, struct buf *hosts, struct buf *rules)
@@ -483,9 +520,10 @@ static int named_words(struct stoat_store *s, const struct words *ws, struct buf
             return SQLITE_ERROR;
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            const char *name = (const char *)sqlite3_column_text(st, 1);
-            for (size_t i = 0; i < ws->n && name; i++)
-                if (word_in(ws, i, name))
+            bool found[WORDS_MAX] = {false};
+            words_in(ws, (const char *)sqlite3_column_text(st, 1), found, 0);
+            for (size_t i = 0; i < ws->n; i++)
+                if (found[i])
                     buf_printf(&out[i], "%s%lld", out[i].len ? "," : "[", (long long)sqlite3_column_int64(st, 0));
         }
         sqlite3_finalize(st);
@@ -576,12 +614,22 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
     }
     w->named_any = chosen != WORDS_MAX;
     if (w->fts.len) {
-        /* checked for the pure words only: a word of hosts or rules that
-         * few of these alerts have would make this walk long */
-        struct buf pws = {0};
-        words_put(&pw, &pws);
-        w->fts_n = fts_collect(s, w->fts.p, pws.p, &w->ids);
-        buf_free(&pws);
+        /* runs enough for many matches are not read: the listing meets
+         * them soonest */
+        int64_t runs = fts_runs(s, w->fts.p, SEARCH_FEW);
+        if (runs < 0 || runs >= SEARCH_FEW) {
+            w->fts_n = runs < 0 ? -1 : SEARCH_FEW;
+            w->ids_none = true;
+            w->fts_sure = pw.n == 1;   /* each of its runs has an alert with it */
+        } else {
+            /* checked for the pure words only: a word of hosts or rules
+             * that few of these alerts have would make this walk long */
+            struct buf pws = {0};
+            words_put(&pw, &pws);
+            w->fts_n = fts_collect(s, w->fts.p, pws.p, false, &w->ids);
+            w->fts_sure = !w->named_any;
+            buf_free(&pws);
+        }
         if (w->fts_n < SEARCH_FEW || !w->named_any)
             goto out;   /* none (nothing can match), few (their ids), an error, or many of the words alone */
     }
@@ -591,7 +639,9 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
     buf_add(&pure, &w->fts);
     fts_word(&w->fts, ws, chosen);
     struct buf ids = {0};
-    int64_t n = fts_collect(s, w->fts.p, w->words.p, &ids);
+    int64_t n = fts_runs(s, w->fts.p, SEARCH_FEW);
+    if (n >= 0 && n < SEARCH_FEW)
+        n = fts_collect(s, w->fts.p, w->words.p, true, &ids);
     if (n >= 0 && n >= SEARCH_FEW && pure.len) {
         /* too many of those too: the pure words' many matches stay the way */
         buf_clear(&w->fts);
@@ -600,6 +650,7 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
         buf_clear(&w->ids);
         buf_add(&w->ids, &ids);
         w->fts_n = n;
+        w->ids_none = n >= SEARCH_FEW;
         buf_add(&w->hids, &hosts[chosen]);
         buf_add(&w->rids, &rules[chosen]);
         w->named_est = best > 0 ? best : 1;
@@ -657,6 +708,8 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                 w->fts_n = prev->fts_n;
                 w->named_est = prev->named_est;
                 w->named_any = prev->named_any;
+                w->ids_none = prev->ids_none;
+                w->fts_sure = prev->fts_sure;
                 w->fts_prefix = prev->fts_prefix;
             } else {
                 if (search_run(s, &ws, w) < 0) {
@@ -710,7 +763,7 @@ static stoat_err alert_where(struct stoat_store *s, const struct stoat_filter *f
                 w->joins = true;
             } else if (n == 0) {
                 w->empty = true;
-            } else if (n < SEARCH_FEW || (!list && others)) {
+            } else if (n < SEARCH_FEW || (!list && others && !w->ids_none)) {
                 /* all of them: the alerts are read by id and put in time
                  * order, and the other filters only check them. Or
                  * counting many matches that other filters narrow: in the
@@ -1016,13 +1069,14 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
     /* the count ignores the cursor: "N alerts match" */
     int64_t total = 0, cap = COUNT_CAP;
     bool more = false;
-    if (!w.empty && !w.named_est && w.fts_n >= SEARCH_FEW && (w.fts_prefix || w.n == w.nsearch)) {
-        /* many matches of the words alone: counting them would read and
-         * check each of their alerts, so it is "at least" the SEARCH_FEW
-         * already found; and a word still being typed that starts many
-         * words is not merged again in the index to count */
-        total = w.n == w.nsearch ? w.fts_n : (int64_t)got;
-        more = true;
+    if (!w.empty && !w.named_est && w.fts_n >= SEARCH_FEW) {
+        /* many matches: counting them would read and check each of their
+         * alerts (and merge again every word a prefix starts), so it is
+         * "at least" the SEARCH_FEW known for the words alone, or what the
+         * page found; all of them when the page saw every match */
+        bool sure = w.fts_sure && w.n == w.nsearch;
+        total = sure ? w.fts_n : (int64_t)got;
+        more = sure || got == limit || partial || f->has_cursor || f->offset;
     } else if (!w.empty && w.n > 0 && rollup_count(s, f, &w, &total)) {
         cap = INT64_MAX;   /* exact, however many */
     } else if (!w.empty) {

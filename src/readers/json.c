@@ -276,28 +276,53 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
 
 /* ------------------------------------------------------------ worker */
 
-struct path_entry {
+/* The names of a record form a tree: "Event" -> "System" -> "Provider" ...
+ * Each worker keeps the nodes of that tree it has seen, keyed by (parent,
+ * key), so a field costs a look-up of its own key rather than a hash of its
+ * whole dotted path, and the flattened path and its Sigma name are worked out
+ * once per node. Records of one log repeat their names in the same order, so
+ * a node also remembers the key that came first under it and the key that
+ * followed it last time; the parser tries that guess against the input bytes
+ * first and, when it holds (most keys), needs neither a scan for the closing
+ * quote nor a hash. */
+
+enum key_kind {
+    KK_PLAIN,
+    KK_NAME,         /* Name or @Name: an object that starts with it may be a named value */
+    KK_ATTRIBUTES,   /* #attributes: no component; its children join with '_' */
+    KK_TEXT,         /* #text: no component; may start a named value too */
+};
+
+struct jnode {
+    uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
+    const char *key;              /* decoded; cached nodes: qkey */
+    const char *qkey;             /* cached nodes: the key, '"', zero-padded to 8 bytes */
+    const char *path;             /* cached nodes: the flattened path */
+    struct jnode *parent;
+    struct jnode *first, *next;   /* guesses: first child, next sibling (cached nodes only) */
+    const char *name;             /* the Sigma name, once resolved */
     uint64_t hash;
-    char *path;
-    uint32_t path_len;
-    const char *name;      /* the Sigma field name */
-    uint32_t name_len;
-    uint32_t id;
+    uint32_t klen, qlen, plen;
+    uint32_t serial;              /* seeds the children's hashes; 0: not cached */
+    uint32_t name_len, id;
+    uint8_t kind;                 /* enum key_kind */
+    bool attr;                    /* children join with '_' (after #attributes) */
+    bool resolved;
 };
 
 struct json_worker {
     const struct mapping *map;
-    struct path_entry *cache;
-    size_t cache_cap, cache_n;
-    struct arena cache_mem;
-    char path[PATH_MAX_BYTES];
-    size_t plen;
-    bool after_attributes;   /* the last path component was #attributes */
+    struct jnode root;            /* the record; its children are the top-level names */
+    struct jnode named;           /* parent of the X of {"Name": X, "#text": v}: the path is X alone */
+    struct jnode **table;         /* cached nodes by (parent, key) */
+    size_t table_cap, nnodes;
+    uint32_t serials;
+    struct arena mem;             /* cached nodes, their keys and paths */
+    char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
     const struct event_sink *sink;
     struct unit *u;
-    const char *err;         /* first parse error of the record */
+    const char *err;              /* first parse error of the record */
     const char *err_at;
-    uint32_t nfields;
     bool too_many;
 };
 
@@ -305,9 +330,14 @@ static void *json_worker_create(const struct mapping *map)
 {
     struct json_worker *w = xcalloc(1, sizeof(*w));
     w->map = map;
-    w->cache_cap = 1024;
-    w->cache = xcalloc(w->cache_cap, sizeof(*w->cache));
-    arena_init(&w->cache_mem, 65536);
+    w->table_cap = 1024;
+    w->table = xcalloc(w->table_cap, sizeof(*w->table));
+    arena_init(&w->mem, 65536);
+    /* the two roots are cached (their children are) but never guessed:
+     * a mask of 0 cannot give a head of 1 */
+    w->root = (struct jnode){.path = "", .serial = 1, .head = 1};
+    w->named = (struct jnode){.path = "", .serial = 2, .head = 1};
+    w->serials = 2;
     return w;
 }
 
@@ -316,8 +346,8 @@ static void json_worker_destroy(void *ws)
     struct json_worker *w = ws;
     if (!w)
         return;
-    free(w->cache);
-    arena_free(&w->cache_mem);
+    free(w->table);
+    arena_free(&w->mem);
     free(w);
 }
 
@@ -362,66 +392,168 @@ static void map_path(struct json_worker *w, const char *p, size_t n, const char 
     *nlen = n;
 }
 
-static const struct path_entry *resolve(struct json_worker *w)
+static enum key_kind key_kind(const char *key, uint32_t klen)
 {
-    uint64_t h = hash_bytes(w->path, w->plen, 11);
-    size_t mask = w->cache_cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        struct path_entry *e = &w->cache[i];
-        if (!e->path)
-            break;
-        if (e->hash == h && e->path_len == w->plen && memcmp(e->path, w->path, w->plen) == 0)
-            return e;
+    if (klen == 11 && memcmp(key, "#attributes", 11) == 0)
+        return KK_ATTRIBUTES;
+    if (klen == 5 && memcmp(key, "#text", 5) == 0)
+        return KK_TEXT;
+    if ((klen == 4 && memcmp(key, "Name", 4) == 0) || (klen == 5 && memcmp(key, "@Name", 5) == 0))
+        return KK_NAME;
+    return KK_PLAIN;
+}
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Does the input at p (after an opening quote) hold g's key and its closing
+ * quote? Only keys without '"' or '\' can be told from raw bytes; for the
+ * others mask is 0 and head 1, which never holds. */
+static inline bool guess_holds(const struct jnode *g, const char *p, const char *end)
+{
+    size_t q = g->qlen;
+    if ((size_t)(end - p) < (q > 8 ? q : 8))
+        return false;   /* the end of the record is near: the slow way */
+    if ((load64(p) & g->mask) != g->head)
+        return false;
+    for (size_t i = 8; i < q; i += 8) {
+        size_t at = i + 8 <= q ? i : q - 8;   /* the last word overlaps the one before */
+        if (load64(p + at) != load64(g->qkey + at))
+            return false;
     }
-    /* miss: compute, and cache when there is room */
+    return true;
+}
+
+static void cache_insert(struct json_worker *w, struct jnode *n)
+{
+    if ((w->nnodes + 1) * 2 > w->table_cap) {
+        size_t nc = w->table_cap * 2;
+        struct jnode **nt = xcalloc(nc, sizeof(*nt));
+        for (size_t i = 0; i < w->table_cap; i++) {
+            if (!w->table[i])
+                continue;
+            size_t j = w->table[i]->hash & (nc - 1);
+            while (nt[j])
+                j = (j + 1) & (nc - 1);
+            nt[j] = w->table[i];
+        }
+        free(w->table);
+        w->table = nt;
+        w->table_cap = nc;
+    }
+    size_t mask = w->table_cap - 1, i = n->hash & mask;
+    while (w->table[i])
+        i = (i + 1) & mask;
+    w->table[i] = n;
+    w->nnodes++;
+}
+
+/* The child of parent named key: a cached node, or *tmp filled in when the
+ * parent is not cached or the cache is full. NULL when the path would be too
+ * long. Under w->named every key is a plain component. */
+static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const char *key, uint32_t klen,
+                              struct jnode *tmp)
+{
+    bool named = parent == &w->named;
+    enum key_kind kind = named ? KK_PLAIN : key_kind(key, klen);
+    bool component = kind == KK_PLAIN || kind == KK_NAME;
+    if (component && !named && parent->plen + klen + 1 >= PATH_MAX_BYTES)
+        return NULL;
+    uint64_t h = 0;
+    if (parent->serial) {
+        h = hash_bytes(key, klen, parent->serial);
+        size_t mask = w->table_cap - 1;
+        for (size_t i = h & mask; w->table[i]; i = (i + 1) & mask) {
+            struct jnode *e = w->table[i];
+            if (e->hash == h && e->parent == parent && e->klen == klen && memcmp(e->key, key, klen) == 0)
+                return e;
+        }
+    }
+    *tmp = (struct jnode){
+        .key = key,
+        .parent = parent,
+        .head = 1,
+        .klen = klen,
+        .qlen = klen + 1,
+        .plen = !component ? parent->plen : parent->plen ? parent->plen + 1 + klen : klen,
+        .kind = (uint8_t)kind,
+        .attr = kind == KK_ATTRIBUTES,
+    };
+    /* a hostile input with endless distinct names: stop caching */
+    if (!parent->serial || w->nnodes >= PATH_CACHE_MAX)
+        return tmp;
+    struct jnode *n = arena_alloc(&w->mem, sizeof(*n));
+    *n = *tmp;
+    n->serial = ++w->serials;
+    n->hash = h;
+    char *q = arena_zalloc(&w->mem, klen + 1 < 8 ? 8 : klen + 1);
+    memcpy(q, key, klen);
+    q[klen] = '"';
+    n->key = n->qkey = q;
+    if (!memchr(key, '"', klen) && !memchr(key, '\\', klen)) {
+        unsigned char ones[8] = {0};
+        memset(ones, 0xFF, n->qlen < 8 ? n->qlen : 8);
+        memcpy(&n->mask, ones, sizeof(n->mask));
+        n->head = load64(q) & n->mask;
+    }
+    if (!component) {
+        n->path = parent->path;
+    } else if (!parent->plen) {
+        n->path = q;   /* the key alone */
+    } else {
+        char *path = arena_alloc(&w->mem, n->plen);
+        memcpy(path, parent->path, parent->plen);
+        path[parent->plen] = parent->attr ? '_' : '.';
+        memcpy(path + parent->plen + 1, key, klen);
+        n->path = path;
+    }
+    cache_insert(w, n);
+    return n;
+}
+
+/* Works out n's Sigma name and id. A node that is not cached has its path
+ * built from its chain of keys up to the nearest cached ancestor, and a name
+ * taken from that path is copied into the event scratch: the engine keeps the
+ * pointer until the end of the event. */
+static void resolve(struct json_worker *w, struct jnode *n)
+{
+    const char *path = n->path;
+    if (!n->serial) {
+        const struct jnode *a = n;
+        for (; !a->serial; a = a->parent) {
+            if (a->kind == KK_ATTRIBUTES || a->kind == KK_TEXT)
+                continue;
+            uint32_t at = a->plen - a->klen;
+            memcpy(w->path + at, a->key, a->klen);
+            if (a->parent->plen)
+                w->path[at - 1] = a->parent->attr ? '_' : '.';
+        }
+        memcpy(w->path, a->path, a->plen);
+        path = w->path;
+    }
     const char *name;
     size_t nlen;
-    map_path(w, w->path, w->plen, &name, &nlen);
-    static __thread struct path_entry tmp;
-    if (w->cache_n >= PATH_CACHE_MAX) {
-        /* a hostile input with endless distinct names: stop caching */
-        tmp.name = name;   /* points into w->path: valid until the path changes */
-        tmp.name_len = (uint32_t)nlen;
-        tmp.id = w->sink->field_id(w->sink->ctx, name, nlen);
-        return &tmp;
+    map_path(w, path, n->plen, &name, &nlen);
+    if (!n->serial && name >= w->path && name < w->path + n->plen) {
+        char *copy = w->sink->scratch(w->sink->ctx, nlen + 1);
+        memcpy(copy, name, nlen);
+        copy[nlen] = 0;
+        name = copy;
     }
-    if ((w->cache_n + 1) * 2 > w->cache_cap) {
-        size_t nc = w->cache_cap * 2;
-        struct path_entry *nt = xcalloc(nc, sizeof(*nt));
-        for (size_t i = 0; i < w->cache_cap; i++) {
-            if (!w->cache[i].path)
-                continue;
-            size_t j = w->cache[i].hash & (nc - 1);
-            while (nt[j].path)
-                j = (j + 1) & (nc - 1);
-            nt[j] = w->cache[i];
-        }
-        free(w->cache);
-        w->cache = nt;
-        w->cache_cap = nc;
-        mask = nc - 1;
-    }
-    size_t i = h & mask;
-    while (w->cache[i].path)
-        i = (i + 1) & mask;
-    struct path_entry *e = &w->cache[i];
-    e->hash = h;
-    e->path = arena_memdup(&w->cache_mem, w->path, w->plen);
-    e->path_len = (uint32_t)w->plen;
-    /* the name is a suffix of the path or a mapping string */
-    if (name >= w->path && name < w->path + w->plen)
-        e->name = e->path + (name - w->path);
-    else
-        e->name = name;
-    e->name_len = (uint32_t)nlen;
-    e->id = w->sink->field_id(w->sink->ctx, e->name, nlen);
-    w->cache_n++;
-    return e;
+    n->name = name;
+    n->name_len = (uint32_t)nlen;
+    n->id = w->sink->field_id(w->sink->ctx, name, nlen);
+    n->resolved = true;
 }
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    /* records are mostly compact: one test passes a byte that is not blank */
+    while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -444,8 +576,6 @@ static int hexval(char c)
     return -1;
 }
 
-/* Parses a string starting after the opening quote. Returns the position
- * after the closing quote, and the decoded value (a slice when unescaped). */
 /* The first '"' or backslash in [p, end), or end. Sixteen bytes at a time:
  * string scanning is most of what parsing a record costs. */
 static inline const char *find_special(const char *p, const char *end)
@@ -465,6 +595,8 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
+/* Parses a string starting after the opening quote. Returns the position
+ * after the closing quote, and the decoded value (a slice when unescaped). */
 static const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
                                 uint32_t *vlen)
 {
@@ -545,43 +677,20 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     return q + 1;
 }
 
-static void emit(struct json_worker *w, const char *val, uint32_t vlen, uint8_t type)
+static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
 {
-    if (w->plen == 0)
+    if (n->plen == 0)
         return;   /* a scalar at the top level: nothing to name it */
-    const struct path_entry *e = resolve(w);
-    if (!w->sink->field(w->sink->ctx, e->name, e->name_len, e->id, val, vlen, type))
+    if (!n->resolved)
+        resolve(w, n);
+    if (!w->sink->field(w->sink->ctx, n->name, n->name_len, n->id, val, vlen, type))
         w->too_many = true;
 }
 
-static const char *parse_value(struct json_worker *w, const char *p, const char *end, int depth);
-
-/* Appends ".key" (or "_key" after #attributes; nothing for #text). Returns
- * the previous path length to restore, or -1 when the path is too long. */
-static long path_push(struct json_worker *w, const char *key, uint32_t klen, bool *was_attr)
-{
-    size_t old = w->plen;
-    *was_attr = w->after_attributes;
-    if (klen == 11 && memcmp(key, "#attributes", 11) == 0) {
-        w->after_attributes = true;
-        return (long)old;
-    }
-    if (klen == 5 && memcmp(key, "#text", 5) == 0) {
-        w->after_attributes = false;
-        return (long)old;
-    }
-    if (w->plen + klen + 1 >= sizeof(w->path))
-        return -1;
-    if (w->plen)
-        w->path[w->plen++] = w->after_attributes ? '_' : '.';
-    memcpy(w->path + w->plen, key, klen);
-    w->plen += klen;
-    w->after_attributes = false;
-    return (long)old;
-}
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
 
 /* {"Name": "X", "#text": "v"} (xmltodict's rendering of <Data Name="X">v</Data>)
- * becomes the field X. */
+ * becomes the field X. p is after the object's '{'. */
 static const char *try_named_value(struct json_worker *w, const char *p, const char *end, bool *done)
 {
     *done = false;
@@ -637,28 +746,21 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
     }
     if (q >= end || *q != '}' || !name || !val)
         return p;
-    /* emit under the name alone, as <Data Name="X"> would be */
-    size_t saved = w->plen;
-    bool saved_attr = w->after_attributes;
-    if (nlen >= sizeof(w->path))
+    if (nlen >= PATH_MAX_BYTES)
         return p;
-    memcpy(w->path, name, nlen);
-    w->plen = nlen;
-    w->after_attributes = false;
-    emit(w, val, vlen, vtype);
-    w->plen = saved;
-    w->after_attributes = saved_attr;
+    /* emit under the name alone, as <Data Name="X"> would be */
+    struct jnode tmp;
+    emit(w, child_of(w, &w->named, name, nlen, &tmp), val, vlen, vtype);
     *done = true;
     return q + 1;
 }
 
-static const char *parse_object(struct json_worker *w, const char *p, const char *end, int depth)
+static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
     /* p is after '{' */
-    bool named;
-    const char *after = try_named_value(w, p, end, &named);
-    if (named)
-        return after;
+    const char *open = p;
+    struct jnode **guess = obj->serial ? &obj->first : NULL;   /* where the guess for the next key is kept */
+    bool first = true;
     p = skip_ws(p, end);
     if (p < end && *p == '}')
         return p + 1;
@@ -668,27 +770,61 @@ static const char *parse_object(struct json_worker *w, const char *p, const char
             jerr(w, p, "expected a quoted name");
             return NULL;
         }
+        p++;
+        struct jnode *child = guess ? *guess : NULL;
         const char *key;
         uint32_t klen;
-        p = parse_string(w, p + 1, end, &key, &klen);
-        if (!p)
-            return NULL;
+        if (child && guess_holds(child, p, end)) {
+            key = p;
+            klen = child->klen;
+            p += child->qlen;
+        } else {
+            child = NULL;
+            p = parse_string(w, p, end, &key, &klen);
+            if (!p)
+                return NULL;
+        }
+        if (first) {
+            first = false;
+            enum key_kind kind = child ? (enum key_kind)child->kind : key_kind(key, klen);
+            if (kind == KK_NAME || kind == KK_TEXT) {
+                bool named;
+                const char *after = try_named_value(w, open, end, &named);
+                if (named)
+                    return after;
+            }
+        }
         p = skip_ws(p, end);
         if (p >= end || *p != ':') {
             jerr(w, p, "expected ':'");
             return NULL;
         }
-        bool was_attr;
-        long old = path_push(w, key, klen, &was_attr);
-        if (old < 0) {
-            jerr(w, key, "field name path too long");
-            return NULL;
+        struct jnode tmp;
+        if (!child) {
+            child = child_of(w, obj, key, klen, &tmp);
+            if (!child) {
+                jerr(w, key, "field name path too long");
+                return NULL;
+            }
+            if (guess && child->serial)
+                *guess = child;
         }
-        p = parse_value(w, skip_ws(p + 1, end), end, depth + 1);
-        w->plen = (size_t)old;
-        w->after_attributes = was_attr;
-        if (!p)
-            return NULL;
+        p = skip_ws(p + 1, end);
+        /* a string, the usual value, without the call (parse_value would
+         * refuse it only past the depth cap) */
+        if (p < end && *p == '"' && depth < JSON_MAX_DEPTH) {
+            const char *v;
+            uint32_t vl;
+            p = parse_string(w, p + 1, end, &v, &vl);
+            if (!p)
+                return NULL;
+            emit(w, child, v, vl, STOAT_V_STRING);
+        } else {
+            p = parse_value(w, child, p, end, depth + 1);
+            if (!p)
+                return NULL;
+        }
+        guess = child->serial ? &child->next : NULL;
         p = skip_ws(p, end);
         if (p < end && *p == ',') {
             p++;
@@ -701,7 +837,7 @@ static const char *parse_object(struct json_worker *w, const char *p, const char
     }
 }
 
-static const char *parse_value(struct json_worker *w, const char *p, const char *end, int depth)
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)
 {
     if (depth > JSON_MAX_DEPTH) {
         jerr(w, p, "nesting deeper than 64 levels");
@@ -717,17 +853,17 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
         uint32_t vl;
         p = parse_string(w, p + 1, end, &v, &vl);
         if (p)
-            emit(w, v, vl, STOAT_V_STRING);
+            emit(w, n, v, vl, STOAT_V_STRING);
         return p;
     }
     case '{':
-        return parse_object(w, p + 1, end, depth);
+        return parse_object(w, n, p + 1, end, depth);
     case '[': {
         p = skip_ws(p + 1, end);
         if (p < end && *p == ']')
             return p + 1;
         for (;;) {
-            p = parse_value(w, skip_ws(p, end), end, depth + 1);
+            p = parse_value(w, n, skip_ws(p, end), end, depth + 1);
             if (!p)
                 return NULL;
             p = skip_ws(p, end);
@@ -743,19 +879,19 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
     }
     case 't':
         if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
-            emit(w, "true", 4, STOAT_V_BOOL);
+            emit(w, n, "true", 4, STOAT_V_BOOL);
             return p + 4;
         }
         break;
     case 'f':
         if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
-            emit(w, "false", 5, STOAT_V_BOOL);
+            emit(w, n, "false", 5, STOAT_V_BOOL);
             return p + 5;
         }
         break;
     case 'n':
         if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
-            emit(w, "", 0, STOAT_V_NULL);
+            emit(w, n, "", 0, STOAT_V_NULL);
             return p + 4;
         }
         break;
@@ -766,7 +902,7 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
             while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
                                *p == '-'))
                 p++;
-            emit(w, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            emit(w, n, st, (uint32_t)(p - st), STOAT_V_NUMBER);
             return p;
         }
         break;
@@ -787,8 +923,6 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
 {
     const struct event_sink *s = w->sink;
     w->err = NULL;
-    w->plen = 0;
-    w->after_attributes = false;
     w->too_many = false;
     s->begin(s->ctx, record, line, w->u->file_offset + (uint64_t)(p - w->u->data));
     const char *q;
@@ -796,7 +930,7 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
         jerr(w, p, "a record must be a JSON object");
         q = NULL;
     } else {
-        q = parse_object(w, p + 1, end, 1);
+        q = parse_object(w, &w->root, p + 1, end, 1);
     }
     if (!q) {
         char msg[160];

@@ -295,6 +295,7 @@ enum key_kind {
 
 struct jnode {
     uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
+    uint64_t tail;                /* the last 8 bytes of qkey (of a qkey longer than 8) */
     const char *key;              /* decoded; cached nodes: qkey */
     const char *qkey;             /* cached nodes: the key, '"', zero-padded to 8 bytes */
     const char *path;             /* cached nodes: the flattened path */
@@ -303,6 +304,7 @@ struct jnode {
     const char *name;             /* the Sigma name, once resolved */
     uint64_t hash;
     uint32_t klen, qlen, plen;
+    uint32_t need;                /* bytes the guess test reads: max(qlen, 8) */
     uint32_t serial;              /* seeds the children's hashes; 0: not cached */
     uint32_t name_len, id;
     uint8_t kind;                 /* enum key_kind */
@@ -415,16 +417,19 @@ static inline uint64_t load64(const char *p)
  * others mask is 0 and head 1, which never holds. */
 static inline bool guess_holds(const struct jnode *g, const char *p, const char *end)
 {
-    size_t q = g->qlen;
-    if ((size_t)(end - p) < (q > 8 ? q : 8))
+    if ((size_t)(end - p) < g->need)
         return false;   /* the end of the record is near: the slow way */
     if ((load64(p) & g->mask) != g->head)
         return false;
-    for (size_t i = 8; i < q; i += 8) {
-        size_t at = i + 8 <= q ? i : q - 8;   /* the last word overlaps the one before */
-        if (load64(p + at) != load64(g->qkey + at))
+    size_t q = g->qlen;
+    if (q <= 8)
+        return true;
+    /* most keys are done by the last word, which overlaps the first */
+    if (load64(p + q - 8) != g->tail)
+        return false;
+    for (size_t i = 8; i + 8 < q; i += 8)
+        if (load64(p + i) != load64(g->qkey + i))
             return false;
-    }
     return true;
 }
 
@@ -500,6 +505,9 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
         memcpy(&n->mask, ones, sizeof(n->mask));
         n->head = load64(q) & n->mask;
     }
+    n->need = n->qlen < 8 ? 8 : n->qlen;
+    if (n->qlen > 8)
+        n->tail = load64(q + n->qlen - 8);
     if (!component) {
         n->path = parent->path;
     } else if (!parent->plen) {
@@ -552,10 +560,19 @@ static void resolve(struct json_worker *w, struct jnode *n)
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    /* records are mostly compact: one test passes a byte that is not blank */
-    while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
+}
+
+/* Is the byte at p (after any blanks) c? Records are mostly compact, so the
+ * byte itself is tried first and blanks are skipped only when it is not c. */
+static inline bool expect(const char **p, const char *end, char c)
+{
+    if (*p < end && **p == c)
+        return true;
+    *p = skip_ws(*p, end);
+    return *p < end && **p == c;
 }
 
 static void jerr(struct json_worker *w, const char *at, const char *msg)
@@ -595,19 +612,12 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
-/* Parses a string starting after the opening quote. Returns the position
- * after the closing quote, and the decoded value (a slice when unescaped). */
-static const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
-                                uint32_t *vlen)
+/* The rest of parse_string when the string has escapes (or no end): p is
+ * the first backslash (or end). Out of line: most strings have none. */
+static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
+                                                           const char *end, const char **val, uint32_t *vlen)
 {
-    const char *start = p;
-    p = find_special(p, end);
-    if (p < end && *p == '"') {
-        *val = start;
-        *vlen = (uint32_t)(p - start);
-        return p + 1;
-    }
-    /* escapes: find the end, then decode into scratch */
+    /* find the end, then decode into scratch */
     const char *q = p;
     while (q < end && *q != '"') {
         q += 2;   /* the backslash and the character it escapes */
@@ -675,6 +685,20 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
     *val = out;
     *vlen = (uint32_t)n;
     return q + 1;
+}
+
+/* Parses a string starting after the opening quote. Returns the position
+ * after the closing quote, and the decoded value (a slice when unescaped). */
+static inline const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
+                                       uint32_t *vlen)
+{
+    const char *q = find_special(p, end);
+    if (q < end && *q == '"') {
+        *val = p;
+        *vlen = (uint32_t)(q - p);
+        return q + 1;
+    }
+    return parse_escaped(w, p, q, end, val, vlen);
 }
 
 static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
@@ -755,18 +779,24 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
     return q + 1;
 }
 
+static const char *scan_number(const char *p, const char *end)
+{
+    p++;
+    while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
+        p++;
+    return p;
+}
+
 static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
     /* p is after '{' */
     const char *open = p;
     struct jnode **guess = obj->serial ? &obj->first : NULL;   /* where the guess for the next key is kept */
-    bool first = true;
-    p = skip_ws(p, end);
-    if (p < end && *p == '}')
+    if (expect(&p, end, '}'))
         return p + 1;
+    bool first = true;
     for (;;) {
-        p = skip_ws(p, end);
-        if (p >= end || *p != '"') {
+        if (!expect(&p, end, '"')) {
             jerr(w, p, "expected a quoted name");
             return NULL;
         }
@@ -794,8 +824,7 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
                     return after;
             }
         }
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':') {
+        if (!expect(&p, end, ':')) {
             jerr(w, p, "expected ':'");
             return NULL;
         }
@@ -810,23 +839,31 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
                 *guess = child;
         }
         p = skip_ws(p + 1, end);
-        /* a string, the usual value, without the call (parse_value would
-         * refuse it only past the depth cap) */
-        if (p < end && *p == '"' && depth < JSON_MAX_DEPTH) {
+        /* strings, numbers and objects without going through parse_value,
+         * whose depth check they pass when depth < JSON_MAX_DEPTH */
+        char c = p < end && depth < JSON_MAX_DEPTH ? *p : 0;
+        if (c == '"') {
             const char *v;
             uint32_t vl;
             p = parse_string(w, p + 1, end, &v, &vl);
             if (!p)
                 return NULL;
             emit(w, child, v, vl, STOAT_V_STRING);
+        } else if ((c >= '0' && c <= '9') || c == '-') {
+            const char *st = p;
+            p = scan_number(p, end);
+            emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+        } else if (c == '{') {
+            p = parse_object(w, child, p + 1, end, depth + 1);
+            if (!p)
+                return NULL;
         } else {
             p = parse_value(w, child, p, end, depth + 1);
             if (!p)
                 return NULL;
         }
         guess = child->serial ? &child->next : NULL;
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
+        if (expect(&p, end, ',')) {
             p++;
             continue;
         }
@@ -898,10 +935,7 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
     default:
         if (*p == '-' || (*p >= '0' && *p <= '9')) {
             const char *st = p;
-            p++;
-            while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
-                               *p == '-'))
-                p++;
+            p = scan_number(p, end);
             emit(w, n, st, (uint32_t)(p - st), STOAT_V_NUMBER);
             return p;
         }

@@ -283,8 +283,15 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
  * once per node. Records of one log repeat their names in the same order, so
  * a node also remembers the key that came first under it and the key that
  * followed it last time; the parser tries that guess against the input bytes
- * first and, when it holds (most keys), needs neither a scan for the closing
- * quote nor a hash. */
+ * ("key": with its quotes and colon) first and, when it holds (most keys),
+ * needs neither a scan for the closing quote nor a hash. */
+
+/* Whether a value under a node is handed on. */
+enum node_state {
+    NS_UNRESOLVED,   /* the Sigma name and id are not known yet */
+    NS_READY,
+    NS_SILENT,       /* an empty path (a value at the top level): nothing to name it */
+};
 
 enum key_kind {
     KK_PLAIN,
@@ -296,11 +303,13 @@ enum key_kind {
 struct jnode {
     uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
     uint64_t tail;                /* the last 8 bytes of qkey (of a qkey longer than 8) */
-    const char *key;              /* decoded; cached nodes: qkey */
-    const char *qkey;             /* cached nodes: the key, '"', zero-padded to 8 bytes */
+    const char *key;              /* decoded; cached nodes: in qkey */
+    const char *qkey;             /* cached nodes: "key": as in compact JSON, zero-padded to 8 bytes */
     const char *path;             /* cached nodes: the flattened path */
     struct jnode *parent;
-    struct jnode *first, *next;   /* guesses: first child, next sibling (cached nodes only) */
+    /* guesses: first child, next sibling. Only cached nodes are stored
+     * there; a node that is not cached keeps NULL in both. */
+    struct jnode *first, *next;
     const char *name;             /* the Sigma name, once resolved */
     uint64_t hash;
     uint32_t klen, qlen, plen;
@@ -308,8 +317,8 @@ struct jnode {
     uint32_t serial;              /* seeds the children's hashes; 0: not cached */
     uint32_t name_len, id;
     uint8_t kind;                 /* enum key_kind */
+    uint8_t state;                /* enum node_state */
     bool attr;                    /* children join with '_' (after #attributes) */
-    bool resolved;
 };
 
 struct json_worker {
@@ -322,6 +331,9 @@ struct json_worker {
     struct arena mem;             /* cached nodes, their keys and paths */
     char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
     const struct event_sink *sink;
+    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
+                  uint8_t type);   /* the sink's, called per value */
+    void *ctx;
     struct unit *u;
     const char *err;              /* first parse error of the record */
     const char *err_at;
@@ -337,8 +349,8 @@ static void *json_worker_create(const struct mapping *map)
     arena_init(&w->mem, 65536);
     /* the two roots are cached (their children are) but never guessed:
      * a mask of 0 cannot give a head of 1 */
-    w->root = (struct jnode){.path = "", .serial = 1, .head = 1};
-    w->named = (struct jnode){.path = "", .serial = 2, .head = 1};
+    w->root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
+    w->named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
     w->serials = 2;
     return w;
 }
@@ -412,8 +424,7 @@ static inline uint64_t load64(const char *p)
     return v;
 }
 
-/* Does the input at p (after an opening quote) hold g's key and its closing
- * quote? Only keys without '"' or '\' can be told from raw bytes; for the
+/* Does the input at p hold g's key, quoted, and a colon? Only keys without '"' or '\' can be told from raw bytes; for the
  * others mask is 0 and head 1, which never holds. */
 static inline bool guess_holds(const struct jnode *g, const char *p, const char *end)
 {
@@ -483,11 +494,12 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
         .parent = parent,
         .head = 1,
         .klen = klen,
-        .qlen = klen + 1,
+        .qlen = klen + 3,
         .plen = !component ? parent->plen : parent->plen ? parent->plen + 1 + klen : klen,
         .kind = (uint8_t)kind,
         .attr = kind == KK_ATTRIBUTES,
     };
+    tmp->state = tmp->plen ? NS_UNRESOLVED : NS_SILENT;
     /* a hostile input with endless distinct names: stop caching */
     if (!parent->serial || w->nnodes >= PATH_CACHE_MAX)
         return tmp;
@@ -495,10 +507,13 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
     *n = *tmp;
     n->serial = ++w->serials;
     n->hash = h;
-    char *q = arena_zalloc(&w->mem, klen + 1 < 8 ? 8 : klen + 1);
-    memcpy(q, key, klen);
-    q[klen] = '"';
-    n->key = n->qkey = q;
+    char *q = arena_zalloc(&w->mem, n->qlen < 8 ? 8 : n->qlen);
+    q[0] = '"';
+    memcpy(q + 1, key, klen);
+    q[klen + 1] = '"';
+    q[klen + 2] = ':';
+    n->qkey = q;
+    n->key = q + 1;
     if (!memchr(key, '"', klen) && !memchr(key, '\\', klen)) {
         unsigned char ones[8] = {0};
         memset(ones, 0xFF, n->qlen < 8 ? n->qlen : 8);
@@ -511,7 +526,7 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
     if (!component) {
         n->path = parent->path;
     } else if (!parent->plen) {
-        n->path = q;   /* the key alone */
+        n->path = n->key;   /* the key alone */
     } else {
         char *path = arena_alloc(&w->mem, n->plen);
         memcpy(path, parent->path, parent->plen);
@@ -555,7 +570,7 @@ static void resolve(struct json_worker *w, struct jnode *n)
     n->name = name;
     n->name_len = (uint32_t)nlen;
     n->id = w->sink->field_id(w->sink->ctx, name, nlen);
-    n->resolved = true;
+    n->state = NS_READY;
 }
 
 static inline const char *skip_ws(const char *p, const char *end)
@@ -703,11 +718,12 @@ static inline const char *parse_string(struct json_worker *w, const char *p, con
 
 static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
 {
-    if (n->plen == 0)
-        return;   /* a scalar at the top level: nothing to name it */
-    if (!n->resolved)
+    if (n->state != NS_READY) {
+        if (n->state == NS_SILENT)
+            return;
         resolve(w, n);
-    if (!w->sink->field(w->sink->ctx, n->name, n->name_len, n->id, val, vlen, type))
+    }
+    if (!w->field(w->ctx, n->name, n->name_len, n->id, val, vlen, type))
         w->too_many = true;
 }
 
@@ -779,7 +795,7 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
     return q + 1;
 }
 
-static const char *scan_number(const char *p, const char *end)
+static inline const char *scan_number(const char *p, const char *end)
 {
     p++;
     while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
@@ -791,54 +807,60 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
 {
     /* p is after '{' */
     const char *open = p;
-    struct jnode **guess = obj->serial ? &obj->first : NULL;   /* where the guess for the next key is kept */
-    if (expect(&p, end, '}'))
-        return p + 1;
+    struct jnode **guess = &obj->first;   /* where the guess for the next key is kept */
+    struct jnode tmp;                     /* a child that is not cached */
     bool first = true;
+    p = skip_ws(p, end);
+    if (p < end && *p == '}')
+        return p + 1;
     for (;;) {
-        if (!expect(&p, end, '"')) {
-            jerr(w, p, "expected a quoted name");
-            return NULL;
-        }
-        p++;
-        struct jnode *child = guess ? *guess : NULL;
-        const char *key;
-        uint32_t klen;
+        struct jnode *child = *guess;
         if (child && guess_holds(child, p, end)) {
-            key = p;
-            klen = child->klen;
             p += child->qlen;
+            if (first) {
+                first = false;
+                if (child->kind == KK_NAME || child->kind == KK_TEXT) {
+                    bool named;
+                    const char *after = try_named_value(w, open, end, &named);
+                    if (named)
+                        return after;
+                }
+            }
         } else {
-            child = NULL;
-            p = parse_string(w, p, end, &key, &klen);
+            if (p >= end || *p != '"') {
+                jerr(w, p, "expected a quoted name");
+                return NULL;
+            }
+            const char *key;
+            uint32_t klen;
+            p = parse_string(w, p + 1, end, &key, &klen);
             if (!p)
                 return NULL;
-        }
-        if (first) {
-            first = false;
-            enum key_kind kind = child ? (enum key_kind)child->kind : key_kind(key, klen);
-            if (kind == KK_NAME || kind == KK_TEXT) {
-                bool named;
-                const char *after = try_named_value(w, open, end, &named);
-                if (named)
-                    return after;
+            if (first) {
+                first = false;
+                enum key_kind kind = key_kind(key, klen);
+                if (kind == KK_NAME || kind == KK_TEXT) {
+                    bool named;
+                    const char *after = try_named_value(w, open, end, &named);
+                    if (named)
+                        return after;
+                }
             }
-        }
-        if (!expect(&p, end, ':')) {
-            jerr(w, p, "expected ':'");
-            return NULL;
-        }
-        struct jnode tmp;
-        if (!child) {
+            if (!expect(&p, end, ':')) {
+                jerr(w, p, "expected ':'");
+                return NULL;
+            }
+            p++;
             child = child_of(w, obj, key, klen, &tmp);
             if (!child) {
                 jerr(w, key, "field name path too long");
                 return NULL;
             }
-            if (guess && child->serial)
+            if (child->serial)
                 *guess = child;
         }
-        p = skip_ws(p + 1, end);
+        if (p < end && (unsigned char)*p <= ' ')
+            p = skip_ws(p, end);
         /* strings, numbers and objects without going through parse_value,
          * whose depth check they pass when depth < JSON_MAX_DEPTH */
         char c = p < end && depth < JSON_MAX_DEPTH ? *p : 0;
@@ -862,15 +884,16 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
             if (!p)
                 return NULL;
         }
-        guess = child->serial ? &child->next : NULL;
-        if (expect(&p, end, ',')) {
-            p++;
-            continue;
+        /* a child that is not cached has NULL here, and what the next key
+         * writes there is never read: tmp is reused */
+        guess = &child->next;
+        if (!expect(&p, end, ',')) {
+            if (p < end && *p == '}')
+                return p + 1;
+            jerr(w, p, "expected ',' or '}'");
+            return NULL;
         }
-        if (p < end && *p == '}')
-            return p + 1;
-        jerr(w, p, "expected ',' or '}'");
-        return NULL;
+        p = skip_ws(p + 1, end);
     }
 }
 
@@ -986,6 +1009,8 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct json_worker *w = ws;
     w->sink = sink;
+    w->field = sink->field;
+    w->ctx = sink->ctx;
     w->u = u;
     const char *p = u->data, *end = u->data + u->len;
     uint64_t line = u->first_line, record = 0;   /* records are counted within the unit */

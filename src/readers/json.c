@@ -302,7 +302,7 @@ enum key_kind {
 
 struct jnode {
     uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
-    uint64_t tail;                /* the last 8 bytes of qkey (of a qkey longer than 8) */
+    uint64_t tail, tail_mask;     /* the last 8 bytes of qkey; for a short key, the head again */
     const char *key;              /* decoded; cached nodes: in qkey */
     const char *qkey;             /* cached nodes: "key": as in compact JSON, zero-padded to 8 bytes */
     const char *path;             /* cached nodes: the flattened path */
@@ -314,6 +314,7 @@ struct jnode {
     uint64_t hash;
     uint32_t klen, qlen, plen;
     uint32_t need;                /* bytes the guess test reads: max(qlen, 8) */
+    uint32_t tail_at;             /* where the tail word starts: max(qlen, 8) - 8 */
     uint32_t serial;              /* seeds the children's hashes; 0: not cached */
     uint32_t name_len, id;
     uint8_t kind;                 /* enum key_kind */
@@ -430,18 +431,10 @@ static inline bool guess_holds(const struct jnode *g, const char *p, const char 
 {
     if ((size_t)(end - p) < g->need)
         return false;   /* the end of the record is near: the slow way */
-    if ((load64(p) & g->mask) != g->head)
+    /* the first and last words cover keys of up to 13 bytes */
+    if ((load64(p) & g->mask) != g->head || (load64(p + g->tail_at) & g->tail_mask) != g->tail)
         return false;
-    size_t q = g->qlen;
-    if (q <= 8)
-        return true;
-    /* most keys are done by the last word, which overlaps the first */
-    if (load64(p + q - 8) != g->tail)
-        return false;
-    for (size_t i = 8; i + 8 < q; i += 8)
-        if (load64(p + i) != load64(g->qkey + i))
-            return false;
-    return true;
+    return g->qlen <= 16 || memcmp(p + 8, g->qkey + 8, g->qlen - 16) == 0;
 }
 
 static void cache_insert(struct json_worker *w, struct jnode *n)
@@ -521,8 +514,9 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
         n->head = load64(q) & n->mask;
     }
     n->need = n->qlen < 8 ? 8 : n->qlen;
-    if (n->qlen > 8)
-        n->tail = load64(q + n->qlen - 8);
+    n->tail_at = n->need - 8;
+    n->tail_mask = n->tail_at ? ~(uint64_t)0 : n->mask;
+    n->tail = load64(q + n->tail_at) & n->tail_mask;
     if (!component) {
         n->path = parent->path;
     } else if (!parent->plen) {
@@ -644,17 +638,33 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         return NULL;
     }
     char *out = w->sink->scratch(w->sink->ctx, (size_t)(q - start) + 1);
-    size_t n = (size_t)(p - start);
-    memcpy(out, start, n);
-    while (p < q) {
-        if (*p != '\\') {
-            const char *run = memchr(p, '\\', (size_t)(q - p));
-            size_t k = run ? (size_t)(run - p) : (size_t)(q - p);
-            memcpy(out + n, p, k);
-            n += k;
-            p += k;
-            continue;
+    size_t n = 0;
+    p = start;
+    for (;;) {
+        /* Copy the run before the next backslash. The runs are short (path
+         * components), so sixteen bytes are stored at a time without a call;
+         * a store may go past the backslash but not past q - start, the
+         * size of out, as decoding never makes the text longer (n <= p - start). */
+#ifdef __SSE2__
+        const __m128i bslash = _mm_set1_epi8('\\');
+        while (q - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)(out + n), v);
+            int m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                n += k;
+                p += k;
+                break;
+            }
+            n += 16;
+            p += 16;
         }
+#endif
+        while (p < q && *p != '\\')
+            out[n++] = *p++;
+        if (p >= q)
+            break;
         p++;
         char c = *p++;
         switch (c) {
@@ -795,10 +805,16 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
     return q + 1;
 }
 
+/* The bytes a number may go on with: digits . e E + - */
+static const bool number_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+};
+
 static inline const char *scan_number(const char *p, const char *end)
 {
     p++;
-    while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' || *p == '-'))
+    while (p < end && number_byte[(unsigned char)*p])
         p++;
     return p;
 }

@@ -637,28 +637,28 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         jerr(w, start, "unterminated string");
         return NULL;
     }
-    char *out = w->sink->scratch(w->sink->ctx, (size_t)(q - start) + 1);
+    char *out = w->sink->scratch(w->sink->ctx, (size_t)(q - start) + 1 + 16);   /* + 16: see below */
     size_t n = 0;
     p = start;
     for (;;) {
-        /* Copy the run before the next backslash. The runs are short (path
-         * components), so sixteen bytes are stored at a time without a call;
-         * a store may go past the backslash but not past q - start, the
-         * size of out, as decoding never makes the text longer (n <= p - start). */
+        /* Copy the run before the next backslash (or q), sixteen bytes at a
+         * time while the record has them: the runs are short (path
+         * components), so this beats a memchr and a memcpy per run. A store
+         * may go up to 16 bytes past the run, which out has room for: n
+         * never passes p - start, as decoding never lengthens the text. */
 #ifdef __SSE2__
         const __m128i bslash = _mm_set1_epi8('\\');
-        while (q - p >= 16) {
+        while (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             _mm_storeu_si128((__m128i *)(void *)(out + n), v);
             int m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
-            if (m) {
-                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
-                n += k;
-                p += k;
+            size_t k = m ? (size_t)__builtin_ctz((unsigned)m) : 16, left = (size_t)(q - p);
+            if (k > left)
+                k = left;
+            n += k;
+            p += k;
+            if (k < 16)
                 break;
-            }
-            n += 16;
-            p += 16;
         }
 #endif
         while (p < q && *p != '\\')
@@ -739,37 +739,42 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
 
+/* The bytes a number may go on with: digits . e E + - */
+static const bool number_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+};
+
+static inline const char *scan_number(const char *p, const char *end)
+{
+    p++;
+    while (p < end && number_byte[(unsigned char)*p])
+        p++;
+    return p;
+}
+
 /* {"Name": "X", "#text": "v"} (xmltodict's rendering of <Data Name="X">v</Data>)
- * becomes the field X. p is after the object's '{'. */
-static const char *try_named_value(struct json_worker *w, const char *p, const char *end, bool *done)
+ * becomes the field X. The caller has read the object's first key, of kind
+ * KK_NAME or KK_TEXT, and its ':'; q is after the colon. Returns where the
+ * object ends, or NULL (done false) when it is not that shape. */
+static const char *try_named_value(struct json_worker *w, enum key_kind kind, const char *q, const char *end,
+                                   bool *done)
 {
     *done = false;
-    const char *q = skip_ws(p, end);
     const char *name = NULL, *val = NULL;
     uint32_t nlen = 0, vlen = 0;
     uint8_t vtype = STOAT_V_STRING;
-    for (int k = 0; k < 2; k++) {
-        if (q >= end || *q != '"')
-            return p;
-        const char *key;
-        uint32_t klen;
-        q = parse_string(w, q + 1, end, &key, &klen);
-        if (!q)
-            return p;
+    for (int k = 0;; k++) {
         q = skip_ws(q, end);
-        if (q >= end || *q != ':')
-            return p;
-        q = skip_ws(q + 1, end);
-        bool is_name = (klen == 4 && memcmp(key, "Name", 4) == 0) || (klen == 5 && memcmp(key, "@Name", 5) == 0);
-        bool is_text = klen == 5 && memcmp(key, "#text", 5) == 0;
+        bool is_name = kind == KK_NAME, is_text = kind == KK_TEXT;
         if (!is_name && !is_text)
-            return p;
+            return NULL;
         if (q < end && *q == '"') {
             const char *v;
             uint32_t vl;
             q = parse_string(w, q + 1, end, &v, &vl);
             if (!q)
-                return p;
+                return NULL;
             if (is_name) {
                 name = v;
                 nlen = vl;
@@ -785,19 +790,32 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
             vlen = (uint32_t)(q - st);
             vtype = STOAT_V_NUMBER;
         } else {
-            return p;
+            return NULL;
         }
         q = skip_ws(q, end);
-        if (k == 0) {
-            if (q >= end || *q != ',')
-                return p;
-            q = skip_ws(q + 1, end);
-        }
+        if (k == 1)
+            break;
+        /* the second key */
+        if (q >= end || *q != ',')
+            return NULL;
+        q = skip_ws(q + 1, end);
+        if (q >= end || *q != '"')
+            return NULL;
+        const char *key;
+        uint32_t klen;
+        q = parse_string(w, q + 1, end, &key, &klen);
+        if (!q)
+            return NULL;
+        q = skip_ws(q, end);
+        if (q >= end || *q != ':')
+            return NULL;
+        q++;
+        kind = key_kind(key, klen);
     }
     if (q >= end || *q != '}' || !name || !val)
-        return p;
+        return NULL;
     if (nlen >= PATH_MAX_BYTES)
-        return p;
+        return NULL;
     /* emit under the name alone, as <Data Name="X"> would be */
     struct jnode tmp;
     emit(w, child_of(w, &w->named, name, nlen, &tmp), val, vlen, vtype);
@@ -805,68 +823,57 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
     return q + 1;
 }
 
-/* The bytes a number may go on with: digits . e E + - */
-static const bool number_byte[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
-};
-
-static inline const char *scan_number(const char *p, const char *end)
-{
-    p++;
-    while (p < end && number_byte[(unsigned char)*p])
-        p++;
-    return p;
-}
-
 static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
     /* p is after '{' */
-    const char *open = p;
     struct jnode **guess = &obj->first;   /* where the guess for the next key is kept */
     struct jnode tmp;                     /* a child that is not cached */
+    /* past the depth cap every value is refused (by parse_value) */
+    const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
     bool first = true;
-    p = skip_ws(p, end);
-    if (p < end && *p == '}')
-        return p + 1;
     for (;;) {
+        /* the key: the guess is tried before blanks are skipped, as
+         * compact records have none */
         struct jnode *child = *guess;
-        if (child && guess_holds(child, p, end)) {
+        bool hit = child && guess_holds(child, p, end);
+        if (!hit && p < end && (unsigned char)*p <= ' ') {
+            p = skip_ws(p, end);
+            hit = child && guess_holds(child, p, end);
+        }
+        enum key_kind kind;
+        const char *key = NULL;
+        uint32_t klen = 0;
+        if (hit) {
             p += child->qlen;
-            if (first) {
-                first = false;
-                if (child->kind == KK_NAME || child->kind == KK_TEXT) {
-                    bool named;
-                    const char *after = try_named_value(w, open, end, &named);
-                    if (named)
-                        return after;
-                }
-            }
+            kind = (enum key_kind)child->kind;
         } else {
+            child = NULL;
+            if (first && p < end && *p == '}')
+                return p + 1;
             if (p >= end || *p != '"') {
                 jerr(w, p, "expected a quoted name");
                 return NULL;
             }
-            const char *key;
-            uint32_t klen;
             p = parse_string(w, p + 1, end, &key, &klen);
             if (!p)
                 return NULL;
-            if (first) {
-                first = false;
-                enum key_kind kind = key_kind(key, klen);
-                if (kind == KK_NAME || kind == KK_TEXT) {
-                    bool named;
-                    const char *after = try_named_value(w, open, end, &named);
-                    if (named)
-                        return after;
-                }
-            }
             if (!expect(&p, end, ':')) {
                 jerr(w, p, "expected ':'");
                 return NULL;
             }
             p++;
+            kind = key_kind(key, klen);
+        }
+        if (first) {
+            first = false;
+            if (kind == KK_NAME || kind == KK_TEXT) {
+                bool named;
+                const char *after = try_named_value(w, kind, p, end, &named);
+                if (named)
+                    return after;
+            }
+        }
+        if (!child) {
             child = child_of(w, obj, key, klen, &tmp);
             if (!child) {
                 jerr(w, key, "field name path too long");
@@ -875,30 +882,34 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
             if (child->serial)
                 *guess = child;
         }
-        if (p < end && (unsigned char)*p <= ' ')
-            p = skip_ws(p, end);
-        /* strings, numbers and objects without going through parse_value,
-         * whose depth check they pass when depth < JSON_MAX_DEPTH */
-        char c = p < end && depth < JSON_MAX_DEPTH ? *p : 0;
-        if (c == '"') {
-            const char *v;
-            uint32_t vl;
-            p = parse_string(w, p + 1, end, &v, &vl);
-            if (!p)
-                return NULL;
-            emit(w, child, v, vl, STOAT_V_STRING);
-        } else if ((c >= '0' && c <= '9') || c == '-') {
-            const char *st = p;
-            p = scan_number(p, end);
-            emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
-        } else if (c == '{') {
-            p = parse_object(w, child, p + 1, end, depth + 1);
-            if (!p)
-                return NULL;
-        } else {
-            p = parse_value(w, child, p, end, depth + 1);
-            if (!p)
-                return NULL;
+        /* the value: strings, numbers and objects without going through
+         * parse_value; blanks before it skipped only when there are some */
+        for (;;) {
+            char c = p < lim ? *p : 0;
+            if (c == '"') {
+                const char *v;
+                uint32_t vl;
+                p = parse_string(w, p + 1, end, &v, &vl);
+                if (!p)
+                    return NULL;
+                emit(w, child, v, vl, STOAT_V_STRING);
+            } else if ((c >= '0' && c <= '9') || c == '-') {
+                const char *st = p;
+                p = scan_number(p, end);
+                emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            } else if (c == '{') {
+                p = parse_object(w, child, p + 1, end, depth + 1);
+                if (!p)
+                    return NULL;
+            } else if (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+                p = skip_ws(p, end);
+                continue;
+            } else {
+                p = parse_value(w, child, p, end, depth + 1);
+                if (!p)
+                    return NULL;
+            }
+            break;
         }
         /* a child that is not cached has NULL here, and what the next key
          * writes there is never read: tmp is reused */
@@ -909,7 +920,7 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
             jerr(w, p, "expected ',' or '}'");
             return NULL;
         }
-        p = skip_ws(p + 1, end);
+        p++;
     }
 }
 

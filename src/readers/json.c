@@ -21,8 +21,12 @@
 
 #define JSON_MAX_DEPTH 64
 #define PATH_MAX_BYTES 2048
+/* What a worker caches of the names it has seen (tests may build with less) */
 #ifndef PATH_CACHE_MAX
-#define PATH_CACHE_MAX 65536   /* cached path nodes per worker (tests may build with fewer) */
+#define PATH_CACHE_MAX 65536            /* nodes */
+#endif
+#ifndef PATH_CACHE_BYTES
+#define PATH_CACHE_BYTES (32u << 20)    /* their keys and paths */
 #endif
 
 enum json_mode { JM_LINES = 1, JM_OBJECTS = 2 };
@@ -330,6 +334,7 @@ struct json_worker {
     struct jnode named;           /* parent of the X of {"Name": X, "#text": v}: the path is X alone */
     struct jnode **table;         /* cached nodes by (parent, key) */
     size_t table_cap, nnodes;
+    size_t cache_bytes;           /* held by the nodes, their keys and paths */
     uint32_t serials;
     struct arena mem;             /* cached nodes, their keys and paths */
     char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
@@ -496,8 +501,9 @@ static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const
     };
     tmp->state = tmp->plen ? NS_UNRESOLVED : NS_SILENT;
     /* a hostile input with endless distinct names: stop caching */
-    if (!parent->serial || w->nnodes >= PATH_CACHE_MAX)
+    if (!parent->serial || w->nnodes >= PATH_CACHE_MAX || w->cache_bytes >= PATH_CACHE_BYTES)
         return tmp;
+    w->cache_bytes += sizeof(struct jnode) + tmp->qlen + 8 + tmp->plen;
     struct jnode *n = arena_alloc(&w->mem, sizeof(*n));
     *n = *tmp;
     n->serial = ++w->serials;

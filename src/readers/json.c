@@ -6,9 +6,13 @@
  * parse records with a small recursive-descent parser (depth capped) that
  * flattens nested names into Sigma field names as the mapping file says:
  * "Event.System.Provider.#attributes.Name" becomes "Provider_Name". Each
- * distinct path is resolved once per worker and cached, so the per-field cost
- * is one hash of the path. String values without escapes are slices of the
- * unit buffer; escaped ones are decoded into the event scratch. */
+ * worker keeps a tree of the names it has seen, so a path and its Sigma name
+ * are worked out once; and as the records of a log name their fields in the
+ * same order, the parser first checks the input against the key that came
+ * next last time, which for most keys replaces scanning and hashing them by
+ * comparing a word or two (see struct jnode). String values without escapes
+ * are slices of the unit buffer; escaped ones are decoded into the event
+ * scratch. */
 #include <stdio.h>
 #include <string.h>
 #ifdef __SSE2__

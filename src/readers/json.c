@@ -354,6 +354,8 @@ struct json_worker {
     uint32_t serials;
     struct arena mem;             /* cached nodes, their keys and paths */
     char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
+    char *dec;                    /* escaped strings are decoded here first */
+    size_t dec_cap;
     const struct event_sink *sink;
     bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
                   uint8_t type);   /* the sink's, called per value */
@@ -385,6 +387,7 @@ static void json_worker_destroy(void *ws)
     if (!w)
         return;
     free(w->table);
+    free(w->dec);
     arena_free(&w->mem);
     free(w);
 }
@@ -675,49 +678,47 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
-/* The rest of parse_string when the string has escapes (or no end): p is
- * the first backslash (or end). Out of line: most strings have none. */
-static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
-                                                           const char *end, const char **val, uint32_t *vlen)
+/* The closing quote of the string that starts at start, as the escapes
+ * leave it (a backslash and the byte after it are skipped), or NULL. */
+static const char *string_end(const char *start, const char *end)
 {
-    /* find the end, then decode into scratch */
-    const char *q = p;
+    const char *q = find_special(start, end);
     while (q < end && *q != '"') {
         q += 2;   /* the backslash and the character it escapes */
         if (q < end)
             q = find_special(q, end);
     }
-    if (q >= end) {
-        jerr(w, start, "unterminated string");
-        return NULL;
+    return q < end ? q : NULL;
+}
+
+/* The rest of parse_string when the string has escapes (or no end): p is
+ * the first backslash (or end). The value is decoded in one pass into the
+ * worker's buffer, then copied into the event scratch at its size; a
+ * malformed string is reported as it was by a pass that found its end first:
+ * "unterminated" wins over a bad escape. Out of line: most strings have no
+ * escapes. */
+static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
+                                                           const char *end, const char **val, uint32_t *vlen)
+{
+    /* the decoded text is never longer than the input it comes from; 16
+     * more for the stores below */
+    size_t need = (size_t)(end - start) + 16;
+    if (w->dec_cap < need) {
+        w->dec_cap = need > 2 * w->dec_cap ? need : 2 * w->dec_cap;
+        free(w->dec);
+        w->dec = xmalloc(w->dec_cap);
     }
-    char *out = w->sink->scratch(w->sink->ctx, (size_t)(q - start) + 1 + 16);   /* + 16: see below */
-    size_t n = 0;
-    p = start;
+    char *out = w->dec;
+    size_t n = (size_t)(p - start);
+    memcpy(out, start, n);
+    const char *bad = NULL, *why = NULL;
     for (;;) {
-        /* Copy the run before the next backslash (or q), sixteen bytes at a
-         * time while the record has them: the runs are short (path
-         * components), so this beats a memchr and a memcpy per run. A store
-         * may go up to 16 bytes past the run, which out has room for: n
-         * never passes p - start, as decoding never lengthens the text. */
-#ifdef __SSE2__
-        const __m128i bslash = _mm_set1_epi8('\\');
-        while (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-            _mm_storeu_si128((__m128i *)(void *)(out + n), v);
-            int m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
-            size_t k = m ? (size_t)__builtin_ctz((unsigned)m) : 16, left = (size_t)(q - p);
-            if (k > left)
-                k = left;
-            n += k;
-            p += k;
-            if (k < 16)
-                break;
-        }
-#endif
-        while (p < q && *p != '\\')
-            out[n++] = *p++;
-        if (p >= q)
+        if (p >= end)
+            break;   /* no closing quote (string_end decides below) */
+        if (*p == '"')
+            goto done;
+        /* a backslash, and the byte it escapes */
+        if (end - p < 2)
             break;
         p++;
         char c = *p++;
@@ -731,18 +732,22 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         case 'r': out[n++] = '\r'; break;
         case 't': out[n++] = '\t'; break;
         case 'u': {
-            if (q - p < 4) {
-                jerr(w, p, "bad \\u escape");
-                return NULL;
+            /* a quote among the four makes one of them no hex digit */
+            int h0 = -1, h1 = -1, h2 = -1, h3 = -1;
+            if (end - p >= 4) {
+                h0 = hexval(p[0]);
+                h1 = hexval(p[1]);
+                h2 = hexval(p[2]);
+                h3 = hexval(p[3]);
             }
-            int h0 = hexval(p[0]), h1 = hexval(p[1]), h2 = hexval(p[2]), h3 = hexval(p[3]);
             if (h0 < 0 || h1 < 0 || h2 < 0 || h3 < 0) {
-                jerr(w, p, "bad \\u escape");
-                return NULL;
+                bad = p;
+                why = "bad \\u escape";
+                break;
             }
             uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
             p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+            if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
                 int l0 = hexval(p[2]), l1 = hexval(p[3]), l2 = hexval(p[4]), l3 = hexval(p[5]);
                 uint32_t lo = (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0) ? 0 : (uint32_t)(l0 << 12 | l1 << 8 | l2 << 4 | l3);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
@@ -756,14 +761,59 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
             break;
         }
         default:
-            jerr(w, p - 1, "bad escape in string");
-            return NULL;
+            bad = p - 1;
+            why = "bad escape in string";
+            break;
         }
+        if (bad)
+            break;
+        /* Copy the run up to the next quote or backslash, sixteen bytes at
+         * a time while the record has them: the runs are short (path
+         * components), so this beats a search and a copy call per run. A
+         * store may pass the run by up to 16 bytes: out has room, as n
+         * never passes p - start. */
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        for (;;) {
+            if (end - p < 16) {
+                const char *r = find_special(p, end);
+                memcpy(out + n, p, (size_t)(r - p));
+                n += (size_t)(r - p);
+                p = r;
+                break;
+            }
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)(out + n), v);
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                n += k;
+                p += k;
+                break;
+            }
+            n += 16;
+            p += 16;
+        }
+#else
+        const char *r = find_special(p, end);
+        memcpy(out + n, p, (size_t)(r - p));
+        n += (size_t)(r - p);
+        p = r;
+#endif
     }
-    out[n] = 0;
-    *val = out;
+    /* malformed: unterminated comes first */
+    if (!string_end(start, end))
+        jerr(w, start, "unterminated string");
+    else
+        jerr(w, bad, why);
+    return NULL;
+done:;
+    char *copy = w->sink->scratch(w->sink->ctx, n + 1);
+    memcpy(copy, out, n);
+    copy[n] = 0;
+    *val = copy;
     *vlen = (uint32_t)n;
-    return q + 1;
+    return p + 1;
 }
 
 /* Parses a string starting after the opening quote. Returns the position

@@ -330,7 +330,8 @@ struct jnode {
     const char *path;             /* cached nodes: the flattened path */
     struct jnode *parent;
     /* guesses: first child, next sibling. Only cached nodes are stored
-     * there; a node that is not cached keeps NULL in both. */
+     * there; a node that is not cached starts with NULL in both and is
+     * never guessed from (see parse_object). */
     struct jnode *first, *next;
     const char *name;             /* the Sigma name, once resolved */
     uint64_t hash;
@@ -451,8 +452,9 @@ static inline uint64_t load64(const char *p)
     return v;
 }
 
-/* Does the input at p hold g's key, quoted, and a colon? Only keys without '"' or '\' can be told from raw bytes; for the
- * others mask is 0 and head 1, which never holds. */
+/* Does the input at p hold g's key, quoted, and a colon? Only keys without
+ * '"' or '\' can be told from raw bytes; for the others mask is 0 and head
+ * 1, which never holds. */
 static inline bool guess_holds(const struct jnode *g, const char *p, const char *end)
 {
     if ((size_t)(end - p) < g->need)

@@ -251,7 +251,7 @@ static bool glob_match(const struct pattern *p, const char *s, size_t n)
             case G_LIT:
                 if (star_t == ti - 1 && ti > 0) {
                     /* right after a star: jump to the next occurrence */
-                    const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+                    const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
                     if (!hit)
                         return false;
                     si = (size_t)(hit - s) + k->len;
@@ -298,7 +298,7 @@ static bool glob_match(const struct pattern *p, const char *s, size_t n)
         if (ti < nt && t[ti].kind == G_LIT) {
             /* retry the literal search from the new start */
             const struct glob_tok *k = &t[ti];
-            const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+            const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
             if (!hit)
                 return false;
             star_s = (size_t)(hit - s);
@@ -375,7 +375,7 @@ static bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t 
     case P_EQ: return n == len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
     case P_PREFIX: return n >= len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
     case P_SUFFIX: return n >= len && (len == 0 || (s[n - 1] == lit[len - 1] && memcmp(s + n - len, lit, len) == 0));
-    case P_CONTAINS: return len == 0 || (n >= len && memmem(s, n, lit, len) != NULL);
+    case P_CONTAINS: return len == 0 || (n >= len && find_bytes(s, n, lit, len) != NULL);
     default: return false;
     }
 }

@@ -183,19 +183,23 @@ void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
 
 /* ----------------------------------------------------------- value tests */
 
-static const char *folded(struct engine_ctx *c, struct ev_field *f)
+static const char *fold_value(struct engine_ctx *c, struct ev_field *f)
 {
-    if (!f->folded) {
-        if (is_folded(f->val, f->val_len)) {
-            f->folded = f->val;
-        } else {
-            char *o = arena_alloc(&c->scratch, f->val_len + 1);
-            fold_case(f->val, f->val_len, o);
-            o[f->val_len] = 0;
-            f->folded = o;
-        }
+    if (is_folded(f->val, f->val_len)) {
+        f->folded = f->val;
+    } else {
+        char *o = arena_alloc(&c->scratch, f->val_len + 1);
+        fold_case(f->val, f->val_len, o);
+        o[f->val_len] = 0;
+        f->folded = o;
     }
     return f->folded;
+}
+
+/* The value case-folded, made on first need and kept for the event. */
+static inline const char *folded(struct engine_ctx *c, struct ev_field *f)
+{
+    return f->folded ? f->folded : fold_value(c, f);
 }
 
 static const uint64_t *byte_set(struct engine_ctx *c, const char *s, size_t n)
@@ -369,7 +373,7 @@ static bool cmp_num(double v, uint8_t cmp, double ref)
 
 /* The first (or last) byte is compared inline: most patterns of a long list
  * fail there, and a memcmp call costs more than the comparison. */
-static bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
+static inline bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
 {
     switch (op) {
     case P_EQ: return n == len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
@@ -484,6 +488,30 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
                 if (match_value(c, &t->pat[p], &c->f[i]))
                     return false;
         return true;
+    }
+    if (c->f[first].next < 0 && !t->all) {
+        /* one value, any pattern: the plain string tests (most of a long
+         * list) run here without a call each */
+        struct ev_field *f = &c->f[first];
+        if (f->type == STOAT_V_NULL)
+            return false;
+        for (uint32_t p = 0; p < t->npat; p++) {
+            const struct pattern *pt = &t->pat[p];
+            if (pt->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[pt->atom] != c->gen)
+                continue;   /* its literal is nowhere in the event */
+            switch (pt->op) {
+            case P_EQ:
+            case P_PREFIX:
+            case P_SUFFIX:
+                if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                    return true;
+                break;
+            default:
+                if (match_value(c, pt, f))
+                    return true;
+            }
+        }
+        return false;
     }
     for (uint32_t p = 0; p < t->npat; p++) {
         bool found = false;

@@ -506,6 +506,11 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
                 if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
                     return true;
                 break;
+            case P_CONTAINS:
+                if (rare_bytes_present(c, pt, f) &&
+                    str_op(P_CONTAINS, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                    return true;
+                break;
             default:
                 if (match_value(c, pt, f))
                     return true;

@@ -2,6 +2,7 @@
  * rules on a thread of their own while events keep flowing; the new ruleset
  * is swapped in between two polls. SIGTERM and SIGINT flush and exit. Lost
  * events are reported every ten seconds they occur, and at exit. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ static void usage(FILE *f)
     fputs("usage: stoat watch [options]\n"
           "Watches this Linux host live (root): a kernel sensor (eBPF on tracepoints; the proc\n"
           "connector and fanotify where eBPF cannot load) feeding stoat's rules, process trees,\n"
-          "correlations and crown-jewel watch. SIGHUP reloads the rules, SIGTERM stops.\n\n"
+          "correlations and crown-jewel watch. SIGHUP reloads the rules and reopens -o (for\nlog rotation), SIGTERM stops.\n\n"
           "  --watch-path PATH       report opens of files under PATH (repeatable; the crown-jewel\n"
           "                          file's folders are watched too)\n"
           "  --format F              table (default on a terminal) or jsonl\n"
@@ -291,6 +292,19 @@ int cmd_watch(int argc, char **argv)
         }
         if (reload_requested && !reloading) {
             reload_requested = 0;
+            /* log rotation: the output file is opened again by name, here on
+             * the thread the sinks write from */
+            if (output && out && out != stdout) {
+                /* the new file takes the old descriptor's place, so the sinks'
+                 * FILE stays valid; if it cannot be opened, writing goes on */
+                fflush(out);
+                FILE *fresh = fopen(output, "a");
+                if (!fresh || dup2(fileno(fresh), fileno(out)) < 0)
+                    fprintf(stderr, "stoat watch: cannot reopen %s: %s; still writing the old file\n", output,
+                            strerror(errno));
+                if (fresh)
+                    fclose(fresh);
+            }
             rl.done = 0;
             rl.rs = NULL;
             reloading = pthread_create(&rt, NULL, reload_main, &rl) == 0;

@@ -183,19 +183,23 @@ void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
 
 /* ----------------------------------------------------------- value tests */
 
-static const char *folded(struct engine_ctx *c, struct ev_field *f)
+static const char *fold_value(struct engine_ctx *c, struct ev_field *f)
 {
-    if (!f->folded) {
-        if (is_folded(f->val, f->val_len)) {
-            f->folded = f->val;
-        } else {
-            char *o = arena_alloc(&c->scratch, f->val_len + 1);
-            fold_case(f->val, f->val_len, o);
-            o[f->val_len] = 0;
-            f->folded = o;
-        }
+    if (is_folded(f->val, f->val_len)) {
+        f->folded = f->val;
+    } else {
+        char *o = arena_alloc(&c->scratch, f->val_len + 1);
+        fold_case(f->val, f->val_len, o);
+        o[f->val_len] = 0;
+        f->folded = o;
     }
     return f->folded;
+}
+
+/* The value case-folded, made on first need and kept for the event. */
+static inline const char *folded(struct engine_ctx *c, struct ev_field *f)
+{
+    return f->folded ? f->folded : fold_value(c, f);
 }
 
 static const uint64_t *byte_set(struct engine_ctx *c, const char *s, size_t n)
@@ -251,7 +255,7 @@ static bool glob_match(const struct pattern *p, const char *s, size_t n)
             case G_LIT:
                 if (star_t == ti - 1 && ti > 0) {
                     /* right after a star: jump to the next occurrence */
-                    const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+                    const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
                     if (!hit)
                         return false;
                     si = (size_t)(hit - s) + k->len;
@@ -298,7 +302,7 @@ static bool glob_match(const struct pattern *p, const char *s, size_t n)
         if (ti < nt && t[ti].kind == G_LIT) {
             /* retry the literal search from the new start */
             const struct glob_tok *k = &t[ti];
-            const char *hit = n - si >= k->len ? memmem(s + si, n - si, p->lit + k->off, k->len) : NULL;
+            const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
             if (!hit)
                 return false;
             star_s = (size_t)(hit - s);
@@ -369,13 +373,13 @@ static bool cmp_num(double v, uint8_t cmp, double ref)
 
 /* The first (or last) byte is compared inline: most patterns of a long list
  * fail there, and a memcmp call costs more than the comparison. */
-static bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
+static inline bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
 {
     switch (op) {
     case P_EQ: return n == len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
     case P_PREFIX: return n >= len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
     case P_SUFFIX: return n >= len && (len == 0 || (s[n - 1] == lit[len - 1] && memcmp(s + n - len, lit, len) == 0));
-    case P_CONTAINS: return len == 0 || (n >= len && memmem(s, n, lit, len) != NULL);
+    case P_CONTAINS: return len == 0 || (n >= len && find_bytes(s, n, lit, len) != NULL);
     default: return false;
     }
 }
@@ -484,6 +488,35 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
                 if (match_value(c, &t->pat[p], &c->f[i]))
                     return false;
         return true;
+    }
+    if (c->f[first].next < 0 && !t->all) {
+        /* one value, any pattern: the plain string tests (most of a long
+         * list) run here without a call each */
+        struct ev_field *f = &c->f[first];
+        if (f->type == STOAT_V_NULL)
+            return false;
+        for (uint32_t p = 0; p < t->npat; p++) {
+            const struct pattern *pt = &t->pat[p];
+            if (pt->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[pt->atom] != c->gen)
+                continue;   /* its literal is nowhere in the event */
+            switch (pt->op) {
+            case P_EQ:
+            case P_PREFIX:
+            case P_SUFFIX:
+                if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                    return true;
+                break;
+            case P_CONTAINS:
+                if (rare_bytes_present(c, pt, f) &&
+                    str_op(P_CONTAINS, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                    return true;
+                break;
+            default:
+                if (match_value(c, pt, f))
+                    return true;
+            }
+        }
+        return false;
     }
     for (uint32_t p = 0; p < t->npat; p++) {
         bool found = false;

@@ -24,8 +24,20 @@ size_t route_key(char *buf, size_t cap, const char *channel, size_t clen, bool h
     buf[0] = 'c';
     fold_case(channel, clen, buf + 1);
     size_t n = 1 + clen;
-    if (has_eid)
-        n += (size_t)snprintf(buf + n, cap - n, "\x1f%lld", (long long)eid);
+    if (has_eid) {
+        /* by hand: this runs for every event, and snprintf costs more than the rest */
+        char digits[24];
+        size_t nd = 0;
+        uint64_t v = eid < 0 ? (uint64_t)0 - (uint64_t)eid : (uint64_t)eid;
+        do
+            digits[nd++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        buf[n++] = '\x1f';
+        if (eid < 0)
+            buf[n++] = '-';
+        while (nd)
+            buf[n++] = digits[--nd];
+    }
     else
         buf[n++] = '\x1e';
     return n;

@@ -6,9 +6,13 @@
  * parse records with a small recursive-descent parser (depth capped) that
  * flattens nested names into Sigma field names as the mapping file says:
  * "Event.System.Provider.#attributes.Name" becomes "Provider_Name". Each
- * distinct path is resolved once per worker and cached, so the per-field cost
- * is one hash of the path. String values without escapes are slices of the
- * unit buffer; escaped ones are decoded into the event scratch. */
+ * worker keeps a tree of the names it has seen, so a path and its Sigma name
+ * are worked out once; and as the records of a log name their fields in the
+ * same order, the parser first checks the input against the key that came
+ * next last time, which for most keys replaces scanning and hashing them by
+ * comparing a word or two (see struct jnode). String values without escapes
+ * are slices of the unit buffer; escaped ones are decoded into the event
+ * scratch. */
 #include <stdio.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -21,7 +25,13 @@
 
 #define JSON_MAX_DEPTH 64
 #define PATH_MAX_BYTES 2048
-#define PATH_CACHE_MAX 65536
+/* What a worker caches of the names it has seen (tests may build with less) */
+#ifndef PATH_CACHE_MAX
+#define PATH_CACHE_MAX 65536            /* nodes */
+#endif
+#ifndef PATH_CACHE_BYTES
+#define PATH_CACHE_BYTES (32u << 20)    /* their keys and paths */
+#endif
 
 enum json_mode { JM_LINES = 1, JM_OBJECTS = 2 };
 
@@ -114,14 +124,36 @@ static void json_close(struct input_file *f)
     f->reader_state = NULL;
 }
 
-static uint64_t count_lines(const char *p, size_t n)
+/* Newlines in [p, p + n). Pretty-printed records have one every few dozen
+ * bytes, so they are counted sixteen bytes at a time; in JSON lines they are
+ * a record apart, and memchr, which jumps from one to the next faster than
+ * the count reads, is used (sparse). */
+static uint64_t count_lines(const char *p, size_t n, bool sparse)
 {
     uint64_t c = 0;
-    const char *end = p + n;
-    while ((p = memchr(p, '\n', (size_t)(end - p)))) {
-        c++;
-        p++;
+    if (sparse) {
+        const char *end = p + n;
+        while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+            c++;
+            p++;
+        }
+        return c;
     }
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+#define NL16(at) _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (at))), nl)
+    while (n >= 64) {
+        /* per-byte counters (four a round), summed before any can pass 255 */
+        __m128i acc = zero;
+        for (int k = 0; k < 63 && n >= 64; k++, p += 64, n -= 64)
+            acc = _mm_sub_epi8(acc, _mm_add_epi8(_mm_add_epi8(NL16(0), NL16(16)), _mm_add_epi8(NL16(32), NL16(48))));
+        __m128i sum = _mm_sad_epu8(acc, zero);
+        c += (uint64_t)_mm_cvtsi128_si32(sum) + (uint64_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8));
+    }
+#undef NL16
+#endif
+    for (; n; p++, n--)
+        c += *p == '\n';
     return c;
 }
 
@@ -225,7 +257,7 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
                 u->skipped++;
                 /* drop up to the next line start that can begin a record, a
                  * block at a time; what follows that newline is kept */
-                s->line += count_lines(u->data, u->len);
+                s->line += count_lines(u->data, u->len, s->mode == JM_LINES);
                 s->offset += u->len;
                 u->len = 0;
                 long r;
@@ -269,35 +301,79 @@ static int json_fill(struct input_file *f, struct input *in, struct unit *u, cha
     u->data[u->len] = 0;
     u->first_line = s->line;
     u->file_offset = s->offset;
-    s->line += count_lines(u->data, u->len);
+    s->line += count_lines(u->data, u->len, s->mode == JM_LINES);
     s->offset += u->len;
     return 1;
 }
 
 /* ------------------------------------------------------------ worker */
 
-struct path_entry {
+/* The names of a record form a tree: "Event" -> "System" -> "Provider" ...
+ * Each worker keeps the nodes of that tree it has seen, keyed by (parent,
+ * key), so a field costs a look-up of its own key rather than a hash of its
+ * whole dotted path, and the flattened path and its Sigma name are worked out
+ * once per node. Records of one log repeat their names in the same order, so
+ * a node also remembers the key that came first under it and the key that
+ * followed it last time; the parser tries that guess against the input bytes
+ * ("key": with its quotes and colon) first and, when it holds (most keys),
+ * needs neither a scan for the closing quote nor a hash. */
+
+/* Whether a value under a node is handed on. */
+enum node_state {
+    NS_UNRESOLVED,   /* the Sigma name and id are not known yet */
+    NS_READY,
+    NS_SILENT,       /* an empty path (a value at the top level): nothing to name it */
+};
+
+enum key_kind {
+    KK_PLAIN,
+    KK_NAME,         /* Name or @Name: an object that starts with it may be a named value */
+    KK_ATTRIBUTES,   /* #attributes: no component; its children join with '_' */
+    KK_TEXT,         /* #text: no component; may start a named value too */
+};
+
+struct jnode {
+    uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
+    uint64_t tail, tail_mask;     /* the last 8 bytes of qkey; for a short key, the head again */
+    const char *key;              /* decoded; cached nodes: in qkey */
+    const char *qkey;             /* cached nodes: "key": as in compact JSON, zero-padded to 8 bytes */
+    const char *path;             /* cached nodes: the flattened path */
+    struct jnode *parent;
+    /* guesses: first child, next sibling. Only cached nodes are stored
+     * there; a node that is not cached starts with NULL in both and is
+     * never guessed from (see parse_object). */
+    struct jnode *first, *next;
+    const char *name;             /* the Sigma name, once resolved */
     uint64_t hash;
-    char *path;
-    uint32_t path_len;
-    const char *name;      /* the Sigma field name */
-    uint32_t name_len;
-    uint32_t id;
+    uint32_t klen, qlen, plen;
+    uint32_t need;                /* bytes the guess test reads: max(qlen, 8) */
+    uint32_t tail_at;             /* where the tail word starts: max(qlen, 8) - 8 */
+    uint32_t serial;              /* seeds the children's hashes; 0: not cached */
+    uint32_t name_len, id;
+    uint8_t kind;                 /* enum key_kind */
+    uint8_t state;                /* enum node_state */
+    bool attr;                    /* children join with '_' (after #attributes) */
 };
 
 struct json_worker {
     const struct mapping *map;
-    struct path_entry *cache;
-    size_t cache_cap, cache_n;
-    struct arena cache_mem;
-    char path[PATH_MAX_BYTES];
-    size_t plen;
-    bool after_attributes;   /* the last path component was #attributes */
+    struct jnode root;            /* the record; its children are the top-level names */
+    struct jnode named;           /* parent of the X of {"Name": X, "#text": v}: the path is X alone */
+    struct jnode **table;         /* cached nodes by (parent, key) */
+    size_t table_cap, nnodes;
+    size_t cache_bytes;           /* held by the nodes, their keys and paths */
+    uint32_t serials;
+    struct arena mem;             /* cached nodes, their keys and paths */
+    char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
+    char *dec;                    /* escaped strings are decoded here first */
+    size_t dec_cap;
     const struct event_sink *sink;
+    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
+                  uint8_t type);   /* the sink's, called per value */
+    void *ctx;
     struct unit *u;
-    const char *err;         /* first parse error of the record */
+    const char *err;              /* first parse error of the record */
     const char *err_at;
-    uint32_t nfields;
     bool too_many;
 };
 
@@ -305,9 +381,14 @@ static void *json_worker_create(const struct mapping *map)
 {
     struct json_worker *w = xcalloc(1, sizeof(*w));
     w->map = map;
-    w->cache_cap = 1024;
-    w->cache = xcalloc(w->cache_cap, sizeof(*w->cache));
-    arena_init(&w->cache_mem, 65536);
+    w->table_cap = 1024;
+    w->table = xcalloc(w->table_cap, sizeof(*w->table));
+    arena_init(&w->mem, 65536);
+    /* the two roots are cached (their children are) but never guessed:
+     * a mask of 0 cannot give a head of 1 */
+    w->root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
+    w->named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
+    w->serials = 2;
     return w;
 }
 
@@ -316,8 +397,9 @@ static void json_worker_destroy(void *ws)
     struct json_worker *w = ws;
     if (!w)
         return;
-    free(w->cache);
-    arena_free(&w->cache_mem);
+    free(w->table);
+    free(w->dec);
+    arena_free(&w->mem);
     free(w);
 }
 
@@ -362,68 +444,213 @@ static void map_path(struct json_worker *w, const char *p, size_t n, const char 
     *nlen = n;
 }
 
-static const struct path_entry *resolve(struct json_worker *w)
+static enum key_kind key_kind(const char *key, uint32_t klen)
 {
-    uint64_t h = hash_bytes(w->path, w->plen, 11);
-    size_t mask = w->cache_cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        struct path_entry *e = &w->cache[i];
-        if (!e->path)
-            break;
-        if (e->hash == h && e->path_len == w->plen && memcmp(e->path, w->path, w->plen) == 0)
-            return e;
+    if (klen == 11 && memcmp(key, "#attributes", 11) == 0)
+        return KK_ATTRIBUTES;
+    if (klen == 5 && memcmp(key, "#text", 5) == 0)
+        return KK_TEXT;
+    if ((klen == 4 && memcmp(key, "Name", 4) == 0) || (klen == 5 && memcmp(key, "@Name", 5) == 0))
+        return KK_NAME;
+    return KK_PLAIN;
+}
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Does the input at p hold g's key, quoted, and a colon? Only keys without
+ * '"' or '\' can be told from raw bytes; for the others mask is 0 and head
+ * 1, which never holds. */
+static inline bool guess_holds(const struct jnode *g, const char *p, const char *end)
+{
+    if ((size_t)(end - p) < g->need)
+        return false;   /* the end of the record is near: the slow way */
+    /* the first and last words cover keys of up to 13 bytes */
+    if ((load64(p) & g->mask) != g->head || (load64(p + g->tail_at) & g->tail_mask) != g->tail)
+        return false;
+    return g->qlen <= 16 || memcmp(p + 8, g->qkey + 8, g->qlen - 16) == 0;
+}
+
+static void cache_insert(struct json_worker *w, struct jnode *n)
+{
+    if ((w->nnodes + 1) * 2 > w->table_cap) {
+        size_t nc = w->table_cap * 2;
+        struct jnode **nt = xcalloc(nc, sizeof(*nt));
+        for (size_t i = 0; i < w->table_cap; i++) {
+            if (!w->table[i])
+                continue;
+            size_t j = w->table[i]->hash & (nc - 1);
+            while (nt[j])
+                j = (j + 1) & (nc - 1);
+            nt[j] = w->table[i];
+        }
+        free(w->table);
+        w->table = nt;
+        w->table_cap = nc;
     }
-    /* miss: compute, and cache when there is room */
+    size_t mask = w->table_cap - 1, i = n->hash & mask;
+    while (w->table[i])
+        i = (i + 1) & mask;
+    w->table[i] = n;
+    w->nnodes++;
+}
+
+/* The child of parent named key: a cached node, or *tmp filled in when the
+ * parent is not cached or the cache is full. NULL when the path would be too
+ * long. Under w->named every key is a plain component. */
+static struct jnode *child_of(struct json_worker *w, struct jnode *parent, const char *key, uint32_t klen,
+                              struct jnode *tmp)
+{
+    bool named = parent == &w->named;
+    enum key_kind kind = named ? KK_PLAIN : key_kind(key, klen);
+    bool component = kind == KK_PLAIN || kind == KK_NAME;
+    if (component && !named && parent->plen + klen + 1 >= PATH_MAX_BYTES)
+        return NULL;
+    uint64_t h = 0;
+    if (parent->serial) {
+        h = hash_bytes(key, klen, parent->serial);
+        size_t mask = w->table_cap - 1;
+        for (size_t i = h & mask; w->table[i]; i = (i + 1) & mask) {
+            struct jnode *e = w->table[i];
+            if (e->hash == h && e->parent == parent && e->klen == klen && memcmp(e->key, key, klen) == 0)
+                return e;
+        }
+    }
+    *tmp = (struct jnode){
+        .key = key,
+        .parent = parent,
+        .head = 1,
+        .klen = klen,
+        .qlen = klen + 3,
+        .plen = !component ? parent->plen : parent->plen ? parent->plen + 1 + klen : klen,
+        .kind = (uint8_t)kind,
+        .attr = kind == KK_ATTRIBUTES,
+    };
+    tmp->state = tmp->plen ? NS_UNRESOLVED : NS_SILENT;
+    /* a hostile input with endless distinct names: stop caching */
+    if (!parent->serial || w->nnodes >= PATH_CACHE_MAX || w->cache_bytes >= PATH_CACHE_BYTES)
+        return tmp;
+    w->cache_bytes += sizeof(struct jnode) + tmp->qlen + 8 + tmp->plen;
+    struct jnode *n = arena_alloc(&w->mem, sizeof(*n));
+    *n = *tmp;
+    n->serial = ++w->serials;
+    n->hash = h;
+    char *q = arena_zalloc(&w->mem, n->qlen < 8 ? 8 : n->qlen);
+    q[0] = '"';
+    memcpy(q + 1, key, klen);
+    q[klen + 1] = '"';
+    q[klen + 2] = ':';
+    n->qkey = q;
+    n->key = q + 1;
+    if (!memchr(key, '"', klen) && !memchr(key, '\\', klen)) {
+        unsigned char ones[8] = {0};
+        memset(ones, 0xFF, n->qlen < 8 ? n->qlen : 8);
+        memcpy(&n->mask, ones, sizeof(n->mask));
+        n->head = load64(q) & n->mask;
+    }
+    n->need = n->qlen < 8 ? 8 : n->qlen;
+    n->tail_at = n->need - 8;
+    n->tail_mask = n->tail_at ? ~(uint64_t)0 : n->mask;
+    n->tail = load64(q + n->tail_at) & n->tail_mask;
+    if (!component) {
+        n->path = parent->path;
+    } else if (!parent->plen) {
+        n->path = n->key;   /* the key alone */
+    } else {
+        char *path = arena_alloc(&w->mem, n->plen);
+        memcpy(path, parent->path, parent->plen);
+        path[parent->plen] = parent->attr ? '_' : '.';
+        memcpy(path + parent->plen + 1, key, klen);
+        n->path = path;
+    }
+    cache_insert(w, n);
+    return n;
+}
+
+/* Works out n's Sigma name and id. A node that is not cached has its path
+ * built from its chain of keys up to the nearest cached ancestor, and a name
+ * taken from that path is copied into the event scratch: the engine keeps the
+ * pointer until the end of the event. */
+static void resolve(struct json_worker *w, struct jnode *n)
+{
+    const char *path = n->path;
+    if (!n->serial) {
+        const struct jnode *a = n;
+        for (; !a->serial; a = a->parent) {
+            if (a->kind == KK_ATTRIBUTES || a->kind == KK_TEXT)
+                continue;
+            uint32_t at = a->plen - a->klen;
+            memcpy(w->path + at, a->key, a->klen);
+            if (a->parent->plen)
+                w->path[at - 1] = a->parent->attr ? '_' : '.';
+        }
+        memcpy(w->path, a->path, a->plen);
+        path = w->path;
+    }
     const char *name;
     size_t nlen;
-    map_path(w, w->path, w->plen, &name, &nlen);
-    static __thread struct path_entry tmp;
-    if (w->cache_n >= PATH_CACHE_MAX) {
-        /* a hostile input with endless distinct names: stop caching */
-        tmp.name = name;   /* points into w->path: valid until the path changes */
-        tmp.name_len = (uint32_t)nlen;
-        tmp.id = w->sink->field_id(w->sink->ctx, name, nlen);
-        return &tmp;
+    map_path(w, path, n->plen, &name, &nlen);
+    if (!n->serial && name >= w->path && name < w->path + n->plen) {
+        char *copy = w->sink->scratch(w->sink->ctx, nlen + 1);
+        memcpy(copy, name, nlen);
+        copy[nlen] = 0;
+        name = copy;
     }
-    if ((w->cache_n + 1) * 2 > w->cache_cap) {
-        size_t nc = w->cache_cap * 2;
-        struct path_entry *nt = xcalloc(nc, sizeof(*nt));
-        for (size_t i = 0; i < w->cache_cap; i++) {
-            if (!w->cache[i].path)
-                continue;
-            size_t j = w->cache[i].hash & (nc - 1);
-            while (nt[j].path)
-                j = (j + 1) & (nc - 1);
-            nt[j] = w->cache[i];
-        }
-        free(w->cache);
-        w->cache = nt;
-        w->cache_cap = nc;
-        mask = nc - 1;
+    n->name = name;
+    n->name_len = (uint32_t)nlen;
+    n->id = w->sink->field_id(w->sink->ctx, name, nlen);
+    n->state = NS_READY;
+}
+
+static inline bool is_blank(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* The rest of a run of blanks (p is on its second byte): the indentation
+ * of pretty-printed JSON, sixteen bytes at a time. */
+static __attribute__((noinline)) const char *skip_blank_run(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+                  tab = _mm_set1_epi8('\t');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+        unsigned m = (unsigned)_mm_movemask_epi8(b) ^ 0xFFFFu;   /* the bytes that are not blank */
+        if (m)
+            return p + __builtin_ctz(m);
+        p += 16;
     }
-    size_t i = h & mask;
-    while (w->cache[i].path)
-        i = (i + 1) & mask;
-    struct path_entry *e = &w->cache[i];
-    e->hash = h;
-    e->path = arena_memdup(&w->cache_mem, w->path, w->plen);
-    e->path_len = (uint32_t)w->plen;
-    /* the name is a suffix of the path or a mapping string */
-    if (name >= w->path && name < w->path + w->plen)
-        e->name = e->path + (name - w->path);
-    else
-        e->name = name;
-    e->name_len = (uint32_t)nlen;
-    e->id = w->sink->field_id(w->sink->ctx, e->name, nlen);
-    w->cache_n++;
-    return e;
+#endif
+    while (p < end && is_blank(*p))
+        p++;
+    return p;
 }
 
 static inline const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    if (p < end && is_blank(*p)) {
         p++;
+        if (p < end && is_blank(*p))
+            p = skip_blank_run(p, end);
+    }
     return p;
+}
+
+/* Is the byte at p (after any blanks) c? Records are mostly compact, so the
+ * byte itself is tried first and blanks are skipped only when it is not c. */
+static inline bool expect(const char **p, const char *end, char c)
+{
+    if (*p < end && **p == c)
+        return true;
+    *p = skip_ws(*p, end);
+    return *p < end && **p == c;
 }
 
 static void jerr(struct json_worker *w, const char *at, const char *msg)
@@ -444,8 +671,6 @@ static int hexval(char c)
     return -1;
 }
 
-/* Parses a string starting after the opening quote. Returns the position
- * after the closing quote, and the decoded value (a slice when unescaped). */
 /* The first '"' or backslash in [p, end), or end. Sixteen bytes at a time:
  * string scanning is most of what parsing a record costs. */
 static inline const char *find_special(const char *p, const char *end)
@@ -465,39 +690,48 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
-static const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
-                                uint32_t *vlen)
+/* The closing quote of the string that starts at start, as the escapes
+ * leave it (a backslash and the byte after it are skipped), or NULL. */
+static const char *string_end(const char *start, const char *end)
 {
-    const char *start = p;
-    p = find_special(p, end);
-    if (p < end && *p == '"') {
-        *val = start;
-        *vlen = (uint32_t)(p - start);
-        return p + 1;
-    }
-    /* escapes: find the end, then decode into scratch */
-    const char *q = p;
+    const char *q = find_special(start, end);
     while (q < end && *q != '"') {
         q += 2;   /* the backslash and the character it escapes */
         if (q < end)
             q = find_special(q, end);
     }
-    if (q >= end) {
-        jerr(w, start, "unterminated string");
-        return NULL;
+    return q < end ? q : NULL;
+}
+
+/* The rest of parse_string when the string has escapes (or no end): p is
+ * the first backslash (or end). The value is decoded in one pass into the
+ * worker's buffer, then copied into the event scratch at its size; a
+ * malformed string is reported as it was by a pass that found its end first:
+ * "unterminated" wins over a bad escape. Out of line: most strings have no
+ * escapes. */
+static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
+                                                           const char *end, const char **val, uint32_t *vlen)
+{
+    /* the decoded text is never longer than the input it comes from; 16
+     * more for the stores below */
+    size_t need = (size_t)(end - start) + 16;
+    if (w->dec_cap < need) {
+        w->dec_cap = need > 2 * w->dec_cap ? need : 2 * w->dec_cap;
+        free(w->dec);
+        w->dec = xmalloc(w->dec_cap);
     }
-    char *out = w->sink->scratch(w->sink->ctx, (size_t)(q - start) + 1);
+    char *out = w->dec;
     size_t n = (size_t)(p - start);
     memcpy(out, start, n);
-    while (p < q) {
-        if (*p != '\\') {
-            const char *run = memchr(p, '\\', (size_t)(q - p));
-            size_t k = run ? (size_t)(run - p) : (size_t)(q - p);
-            memcpy(out + n, p, k);
-            n += k;
-            p += k;
-            continue;
-        }
+    const char *bad = NULL, *why = NULL;
+    for (;;) {
+        if (p >= end)
+            break;   /* no closing quote (string_end decides below) */
+        if (*p == '"')
+            goto done;
+        /* a backslash, and the byte it escapes */
+        if (end - p < 2)
+            break;
         p++;
         char c = *p++;
         switch (c) {
@@ -510,18 +744,22 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
         case 'r': out[n++] = '\r'; break;
         case 't': out[n++] = '\t'; break;
         case 'u': {
-            if (q - p < 4) {
-                jerr(w, p, "bad \\u escape");
-                return NULL;
+            /* a quote among the four makes one of them no hex digit */
+            int h0 = -1, h1 = -1, h2 = -1, h3 = -1;
+            if (end - p >= 4) {
+                h0 = hexval(p[0]);
+                h1 = hexval(p[1]);
+                h2 = hexval(p[2]);
+                h3 = hexval(p[3]);
             }
-            int h0 = hexval(p[0]), h1 = hexval(p[1]), h2 = hexval(p[2]), h3 = hexval(p[3]);
             if (h0 < 0 || h1 < 0 || h2 < 0 || h3 < 0) {
-                jerr(w, p, "bad \\u escape");
-                return NULL;
+                bad = p;
+                why = "bad \\u escape";
+                break;
             }
             uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
             p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+            if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
                 int l0 = hexval(p[2]), l1 = hexval(p[3]), l2 = hexval(p[4]), l3 = hexval(p[5]);
                 uint32_t lo = (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0) ? 0 : (uint32_t)(l0 << 12 | l1 << 8 | l2 << 4 | l3);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
@@ -535,82 +773,124 @@ static const char *parse_string(struct json_worker *w, const char *p, const char
             break;
         }
         default:
-            jerr(w, p - 1, "bad escape in string");
-            return NULL;
+            bad = p - 1;
+            why = "bad escape in string";
+            break;
         }
+        if (bad)
+            break;
+        /* Copy the run up to the next quote or backslash, sixteen bytes at
+         * a time while the record has them: the runs are short (path
+         * components), so this beats a search and a copy call per run. A
+         * store may pass the run by up to 16 bytes: out has room, as n
+         * never passes p - start. */
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        for (;;) {
+            if (end - p < 16) {
+                const char *r = find_special(p, end);
+                memcpy(out + n, p, (size_t)(r - p));
+                n += (size_t)(r - p);
+                p = r;
+                break;
+            }
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)(out + n), v);
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                n += k;
+                p += k;
+                break;
+            }
+            n += 16;
+            p += 16;
+        }
+#else
+        const char *r = find_special(p, end);
+        memcpy(out + n, p, (size_t)(r - p));
+        n += (size_t)(r - p);
+        p = r;
+#endif
     }
-    out[n] = 0;
-    *val = out;
+    /* malformed: unterminated comes first */
+    if (!string_end(start, end))
+        jerr(w, start, "unterminated string");
+    else
+        jerr(w, bad, why);
+    return NULL;
+done:;
+    char *copy = w->sink->scratch(w->sink->ctx, n + 1);
+    memcpy(copy, out, n);
+    copy[n] = 0;
+    *val = copy;
     *vlen = (uint32_t)n;
-    return q + 1;
+    return p + 1;
 }
 
-static void emit(struct json_worker *w, const char *val, uint32_t vlen, uint8_t type)
+/* Parses a string starting after the opening quote. Returns the position
+ * after the closing quote, and the decoded value (a slice when unescaped). */
+static inline const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
+                                       uint32_t *vlen)
 {
-    if (w->plen == 0)
-        return;   /* a scalar at the top level: nothing to name it */
-    const struct path_entry *e = resolve(w);
-    if (!w->sink->field(w->sink->ctx, e->name, e->name_len, e->id, val, vlen, type))
+    const char *q = find_special(p, end);
+    if (q < end && *q == '"') {
+        *val = p;
+        *vlen = (uint32_t)(q - p);
+        return q + 1;
+    }
+    return parse_escaped(w, p, q, end, val, vlen);
+}
+
+static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
+{
+    if (n->state != NS_READY) {
+        if (n->state == NS_SILENT)
+            return;
+        resolve(w, n);
+    }
+    if (!w->field(w->ctx, n->name, n->name_len, n->id, val, vlen, type))
         w->too_many = true;
 }
 
-static const char *parse_value(struct json_worker *w, const char *p, const char *end, int depth);
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
 
-/* Appends ".key" (or "_key" after #attributes; nothing for #text). Returns
- * the previous path length to restore, or -1 when the path is too long. */
-static long path_push(struct json_worker *w, const char *key, uint32_t klen, bool *was_attr)
+/* The bytes a number may go on with: digits . e E + - */
+static const bool number_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+};
+
+static inline const char *scan_number(const char *p, const char *end)
 {
-    size_t old = w->plen;
-    *was_attr = w->after_attributes;
-    if (klen == 11 && memcmp(key, "#attributes", 11) == 0) {
-        w->after_attributes = true;
-        return (long)old;
-    }
-    if (klen == 5 && memcmp(key, "#text", 5) == 0) {
-        w->after_attributes = false;
-        return (long)old;
-    }
-    if (w->plen + klen + 1 >= sizeof(w->path))
-        return -1;
-    if (w->plen)
-        w->path[w->plen++] = w->after_attributes ? '_' : '.';
-    memcpy(w->path + w->plen, key, klen);
-    w->plen += klen;
-    w->after_attributes = false;
-    return (long)old;
+    p++;
+    while (p < end && number_byte[(unsigned char)*p])
+        p++;
+    return p;
 }
 
 /* {"Name": "X", "#text": "v"} (xmltodict's rendering of <Data Name="X">v</Data>)
- * becomes the field X. */
-static const char *try_named_value(struct json_worker *w, const char *p, const char *end, bool *done)
+ * becomes the field X. The caller has read the object's first key, of kind
+ * KK_NAME or KK_TEXT, and its ':'; q is after the colon. Returns where the
+ * object ends, or NULL (done false) when it is not that shape. */
+static const char *try_named_value(struct json_worker *w, enum key_kind kind, const char *q, const char *end,
+                                   bool *done)
 {
     *done = false;
-    const char *q = skip_ws(p, end);
     const char *name = NULL, *val = NULL;
     uint32_t nlen = 0, vlen = 0;
     uint8_t vtype = STOAT_V_STRING;
-    for (int k = 0; k < 2; k++) {
-        if (q >= end || *q != '"')
-            return p;
-        const char *key;
-        uint32_t klen;
-        q = parse_string(w, q + 1, end, &key, &klen);
-        if (!q)
-            return p;
+    for (int k = 0;; k++) {
         q = skip_ws(q, end);
-        if (q >= end || *q != ':')
-            return p;
-        q = skip_ws(q + 1, end);
-        bool is_name = (klen == 4 && memcmp(key, "Name", 4) == 0) || (klen == 5 && memcmp(key, "@Name", 5) == 0);
-        bool is_text = klen == 5 && memcmp(key, "#text", 5) == 0;
+        bool is_name = kind == KK_NAME, is_text = kind == KK_TEXT;
         if (!is_name && !is_text)
-            return p;
+            return NULL;
         if (q < end && *q == '"') {
             const char *v;
             uint32_t vl;
             q = parse_string(w, q + 1, end, &v, &vl);
             if (!q)
-                return p;
+                return NULL;
             if (is_name) {
                 name = v;
                 nlen = vl;
@@ -626,82 +906,141 @@ static const char *try_named_value(struct json_worker *w, const char *p, const c
             vlen = (uint32_t)(q - st);
             vtype = STOAT_V_NUMBER;
         } else {
-            return p;
+            return NULL;
         }
         q = skip_ws(q, end);
-        if (k == 0) {
-            if (q >= end || *q != ',')
-                return p;
-            q = skip_ws(q + 1, end);
-        }
+        if (k == 1)
+            break;
+        /* the second key */
+        if (q >= end || *q != ',')
+            return NULL;
+        q = skip_ws(q + 1, end);
+        if (q >= end || *q != '"')
+            return NULL;
+        const char *key;
+        uint32_t klen;
+        q = parse_string(w, q + 1, end, &key, &klen);
+        if (!q)
+            return NULL;
+        q = skip_ws(q, end);
+        if (q >= end || *q != ':')
+            return NULL;
+        q++;
+        kind = key_kind(key, klen);
     }
     if (q >= end || *q != '}' || !name || !val)
-        return p;
+        return NULL;
+    if (nlen >= PATH_MAX_BYTES)
+        return NULL;
     /* emit under the name alone, as <Data Name="X"> would be */
-    size_t saved = w->plen;
-    bool saved_attr = w->after_attributes;
-    if (nlen >= sizeof(w->path))
-        return p;
-    memcpy(w->path, name, nlen);
-    w->plen = nlen;
-    w->after_attributes = false;
-    emit(w, val, vlen, vtype);
-    w->plen = saved;
-    w->after_attributes = saved_attr;
+    struct jnode tmp;
+    emit(w, child_of(w, &w->named, name, nlen, &tmp), val, vlen, vtype);
     *done = true;
     return q + 1;
 }
 
-static const char *parse_object(struct json_worker *w, const char *p, const char *end, int depth)
+static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
     /* p is after '{' */
-    bool named;
-    const char *after = try_named_value(w, p, end, &named);
-    if (named)
-        return after;
-    p = skip_ws(p, end);
-    if (p < end && *p == '}')
-        return p + 1;
+    struct jnode **guess = &obj->first;   /* where the guess for the next key is kept */
+    struct jnode tmp;                     /* a child that is not cached */
+    /* past the depth cap every value is refused (by parse_value) */
+    const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    bool first = true;
     for (;;) {
-        p = skip_ws(p, end);
-        if (p >= end || *p != '"') {
-            jerr(w, p, "expected a quoted name");
-            return NULL;
+        /* the key: the guess is tried before blanks are skipped, as
+         * compact records have none */
+        struct jnode *child = *guess;
+        bool hit = child && guess_holds(child, p, end);
+        if (!hit && p < end && (unsigned char)*p <= ' ') {
+            p = skip_ws(p, end);
+            hit = child && guess_holds(child, p, end);
         }
-        const char *key;
-        uint32_t klen;
-        p = parse_string(w, p + 1, end, &key, &klen);
-        if (!p)
-            return NULL;
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':') {
-            jerr(w, p, "expected ':'");
-            return NULL;
-        }
-        bool was_attr;
-        long old = path_push(w, key, klen, &was_attr);
-        if (old < 0) {
-            jerr(w, key, "field name path too long");
-            return NULL;
-        }
-        p = parse_value(w, skip_ws(p + 1, end), end, depth + 1);
-        w->plen = (size_t)old;
-        w->after_attributes = was_attr;
-        if (!p)
-            return NULL;
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
+        enum key_kind kind;
+        const char *key = NULL;
+        uint32_t klen = 0;
+        if (hit) {
+            p += child->qlen;
+            kind = (enum key_kind)child->kind;
+        } else {
+            child = NULL;
+            if (first && p < end && *p == '}')
+                return p + 1;
+            if (p >= end || *p != '"') {
+                jerr(w, p, "expected a quoted name");
+                return NULL;
+            }
+            p = parse_string(w, p + 1, end, &key, &klen);
+            if (!p)
+                return NULL;
+            if (!expect(&p, end, ':')) {
+                jerr(w, p, "expected ':'");
+                return NULL;
+            }
             p++;
-            continue;
+            kind = key_kind(key, klen);
         }
-        if (p < end && *p == '}')
-            return p + 1;
-        jerr(w, p, "expected ',' or '}'");
-        return NULL;
+        if (first) {
+            first = false;
+            if (kind == KK_NAME || kind == KK_TEXT) {
+                bool named;
+                const char *after = try_named_value(w, kind, p, end, &named);
+                if (named)
+                    return after;
+            }
+        }
+        if (!child) {
+            child = child_of(w, obj, key, klen, &tmp);
+            if (!child) {
+                jerr(w, key, "field name path too long");
+                return NULL;
+            }
+            if (child->serial)
+                *guess = child;
+        }
+        /* the value: strings, numbers and objects without going through
+         * parse_value; blanks before it skipped only when there are some */
+        for (;;) {
+            char c = p < lim ? *p : 0;
+            if (c == '"') {
+                const char *v;
+                uint32_t vl;
+                p = parse_string(w, p + 1, end, &v, &vl);
+                if (!p)
+                    return NULL;
+                emit(w, child, v, vl, STOAT_V_STRING);
+            } else if ((c >= '0' && c <= '9') || c == '-') {
+                const char *st = p;
+                p = scan_number(p, end);
+                emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            } else if (c == '{') {
+                p = parse_object(w, child, p + 1, end, depth + 1);
+                if (!p)
+                    return NULL;
+            } else if (p < end && is_blank(*p)) {
+                p = skip_ws(p, end);
+                continue;
+            } else {
+                p = parse_value(w, child, p, end, depth + 1);
+                if (!p)
+                    return NULL;
+            }
+            break;
+        }
+        /* a child that is not cached has NULL here, and what the next key
+         * writes there is never read: tmp is reused */
+        guess = &child->next;
+        if (!expect(&p, end, ',')) {
+            if (p < end && *p == '}')
+                return p + 1;
+            jerr(w, p, "expected ',' or '}'");
+            return NULL;
+        }
+        p++;
     }
 }
 
-static const char *parse_value(struct json_worker *w, const char *p, const char *end, int depth)
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)
 {
     if (depth > JSON_MAX_DEPTH) {
         jerr(w, p, "nesting deeper than 64 levels");
@@ -717,17 +1056,17 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
         uint32_t vl;
         p = parse_string(w, p + 1, end, &v, &vl);
         if (p)
-            emit(w, v, vl, STOAT_V_STRING);
+            emit(w, n, v, vl, STOAT_V_STRING);
         return p;
     }
     case '{':
-        return parse_object(w, p + 1, end, depth);
+        return parse_object(w, n, p + 1, end, depth);
     case '[': {
         p = skip_ws(p + 1, end);
         if (p < end && *p == ']')
             return p + 1;
         for (;;) {
-            p = parse_value(w, skip_ws(p, end), end, depth + 1);
+            p = parse_value(w, n, skip_ws(p, end), end, depth + 1);
             if (!p)
                 return NULL;
             p = skip_ws(p, end);
@@ -743,30 +1082,27 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
     }
     case 't':
         if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
-            emit(w, "true", 4, STOAT_V_BOOL);
+            emit(w, n, "true", 4, STOAT_V_BOOL);
             return p + 4;
         }
         break;
     case 'f':
         if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
-            emit(w, "false", 5, STOAT_V_BOOL);
+            emit(w, n, "false", 5, STOAT_V_BOOL);
             return p + 5;
         }
         break;
     case 'n':
         if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
-            emit(w, "", 0, STOAT_V_NULL);
+            emit(w, n, "", 0, STOAT_V_NULL);
             return p + 4;
         }
         break;
     default:
         if (*p == '-' || (*p >= '0' && *p <= '9')) {
             const char *st = p;
-            p++;
-            while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
-                               *p == '-'))
-                p++;
-            emit(w, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            p = scan_number(p, end);
+            emit(w, n, st, (uint32_t)(p - st), STOAT_V_NUMBER);
             return p;
         }
         break;
@@ -778,7 +1114,7 @@ static const char *parse_value(struct json_worker *w, const char *p, const char 
 static uint64_t line_at(const struct unit *u, const char *from, uint64_t from_line, const char *at)
 {
     (void)u;
-    return from_line + count_lines(from, (size_t)(at - from));
+    return from_line + count_lines(from, (size_t)(at - from), false);
 }
 
 /* One record: [p, end). Returns where parsing stopped (end of the value). */
@@ -787,8 +1123,6 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
 {
     const struct event_sink *s = w->sink;
     w->err = NULL;
-    w->plen = 0;
-    w->after_attributes = false;
     w->too_many = false;
     s->begin(s->ctx, record, line, w->u->file_offset + (uint64_t)(p - w->u->data));
     const char *q;
@@ -796,12 +1130,12 @@ static const char *parse_record(struct json_worker *w, const char *p, const char
         jerr(w, p, "a record must be a JSON object");
         q = NULL;
     } else {
-        q = parse_object(w, p + 1, end, 1);
+        q = parse_object(w, &w->root, p + 1, end, 1);
     }
     if (!q) {
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
-        uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? count_lines(p, (size_t)(w->err_at - p)) : 0);
+        uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? count_lines(p, (size_t)(w->err_at - p), w->u->mode == JM_LINES) : 0);
         s->bad(s->ctx, at, 0, false, false, msg);
         w->u->skipped++;
         return NULL;
@@ -818,6 +1152,8 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct json_worker *w = ws;
     w->sink = sink;
+    w->field = sink->field;
+    w->ctx = sink->ctx;
     w->u = u;
     const char *p = u->data, *end = u->data + u->len;
     uint64_t line = u->first_line, record = 0;   /* records are counted within the unit */

@@ -19,7 +19,8 @@ static inline void buf_put(struct buf *b, const void *s, size_t n)
 {
     if (b->cap - b->len < n + 1)
         buf_reserve(b, n + 1);
-    memcpy(b->p + b->len, s, n);
+    if (n)   /* an empty buffer's NULL is a valid source of nothing, not for memcpy */
+        memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
 }

@@ -3,7 +3,11 @@
  * case stays two bytes long, which keeps folding length-preserving. */
 #include "util/text.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <math.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,11 +45,32 @@ static uint32_t fold_cp2(uint32_t cp)
     return cp;
 }
 
+#ifdef __SSE2__
+/* Sixteen ASCII bytes at a time: 'A'..'Z' get bit 5 set. Stops (returning
+ * the bytes done) at the first block holding a byte >= 0x80. */
+static size_t fold_ascii16(const unsigned char *s, size_t n, unsigned char *o)
+{
+    const __m128i a1 = _mm_set1_epi8('A' - 1), z1 = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        if (_mm_movemask_epi8(v))
+            break;   /* non-ASCII: the byte loop folds this block */
+        __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, a1), _mm_cmplt_epi8(v, z1));
+        _mm_storeu_si128((__m128i *)(void *)(o + i), _mm_or_si128(v, _mm_and_si128(up, bit)));
+    }
+    return i;
+}
+#endif
+
 void fold_case(const char *in, size_t n, char *out)
 {
     const unsigned char *s = (const unsigned char *)in;
     unsigned char *o = (unsigned char *)out;
     size_t i = 0;
+#ifdef __SSE2__
+    i = fold_ascii16(s, n, o);
+#endif
     while (i < n) {
         unsigned char c = s[i];
         if (c < 0x80) {
@@ -69,7 +94,19 @@ void fold_case(const char *in, size_t n, char *out)
 bool is_folded(const char *in, size_t n)
 {
     const unsigned char *s = (const unsigned char *)in;
-    for (size_t i = 0; i < n; i++) {
+    size_t start = 0;
+#ifdef __SSE2__
+    /* ASCII blocks without capitals are folded already */
+    const __m128i a1 = _mm_set1_epi8('A' - 1), z1 = _mm_set1_epi8('Z' + 1);
+    for (; start + 16 <= n; start += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + start));
+        if (_mm_movemask_epi8(v))
+            break;
+        if (_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, a1), _mm_cmplt_epi8(v, z1))))
+            return false;
+    }
+#endif
+    for (size_t i = start; i < n; i++) {
         unsigned char c = s[i];
         if (c >= 'A' && c <= 'Z')
             return false;
@@ -420,3 +457,36 @@ static bool glob_impl(const char *p, const char *s, bool nocase)
 
 bool glob_simple(const char *pat, const char *s) { return glob_impl(pat, s, false); }
 bool glob_simple_nocase(const char *pat, const char *s) { return glob_impl(pat, s, true); }
+
+const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len)
+{
+    if (len == 0)
+        return hay;
+    if (len > n)
+        return NULL;
+    if (len == 1)
+        return memchr(hay, (unsigned char)needle[0], n);
+    size_t last = n - len;   /* the last start position */
+    size_t i = 0;
+#ifdef __SSE2__
+    /* Candidates are the positions where both the needle's first and last
+     * bytes sit; sixteen positions are tested at once, and only those get a
+     * full comparison. Most values have none. */
+    const __m128i f = _mm_set1_epi8(needle[0]), l = _mm_set1_epi8(needle[len - 1]);
+    for (; i + 16 <= last + 1; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(hay + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(hay + i + len - 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (memcmp(hay + i + k + 1, needle + 1, len - 2) == 0)
+                return hay + i + k;
+            m &= m - 1;
+        }
+    }
+#endif
+    for (; i <= last; i++)
+        if (hay[i] == needle[0] && hay[i + len - 1] == needle[len - 1] && memcmp(hay + i + 1, needle + 1, len - 2) == 0)
+            return hay + i;
+    return NULL;
+}

@@ -17,6 +17,9 @@ extern const unsigned char ascii_lower_table[256];
 void fold_case(const char *in, size_t n, char *out);
 /* True when fold_case would change nothing (no upper-case letters). */
 bool is_folded(const char *s, size_t n);
+/* The first occurrence of needle in hay (memmem, faster for the short
+ * needles and values of events), or NULL. */
+const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len);
 
 static inline bool ascii_eq_nocase(const char *a, const char *b, size_t n)
 {

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "util/buf.h"
+
 /* Matches any process-creation event whose CommandLine contains "marker". */
 static const char *const marker_rule =
     PROC_RULE("  sel:\n    CommandLine|contains: 'marker'\n  condition: sel\n");
@@ -235,6 +237,54 @@ static void test_xmltodict_data(void **state)
     assert_int_equal(h.n, 1);
     assert_string_equal(h.v[0].host, "dc1");
     tu_hunt_free(&h);
+}
+
+/* Named values may come before the System element: the names that follow
+ * them keep their own paths (Channel, EventID and Computer still route). */
+static void test_xmltodict_data_before_system(void **state)
+{
+    (void)state;
+    const char *data =
+        "{\"Event\":{\"EventData\":{\"Data\":[{\"@Name\":\"NewProcessName\",\"#text\":\"C:\\\\W\\\\ntdsutil.exe\"},"
+        "{\"@Name\":\"CommandLine\",\"#text\":\"ntdsutil ifm\"}],\"Extra\":{\"Name\":\"x\",\"Other\":1}},"
+        "\"System\":{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"dc1\"}}}\n";
+    const char *rule = PROC_RULE("  sel:\n    Image|endswith: '\\ntdsutil.exe'\n    CommandLine|contains: 'ifm'\n"
+                                 "  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".jsonl", &h);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].host, "dc1");
+    assert_string_equal(h.v[0].channel, "Security");
+    assert_string_equal(h.v[0].event_id, "4688");
+    /* an object that only starts like a named value is flattened as usual */
+    assert_non_null(strstr(h.jsonl, "\"Extra.Name\":\"x\""));
+    assert_non_null(strstr(h.jsonl, "\"Extra.Other\":1"));
+    tu_hunt_free(&h);
+}
+
+/* More distinct names than the reader caches (records of 4000 fields, each
+ * name new): the names after the cache is full are worked out per record,
+ * and the event still carries them right. */
+static void test_more_names_than_the_cache(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    for (int r = 0; r < 18; r++) {
+        buf_puts(&b, "{\"Junk\":{");
+        for (int i = 0; i < 4000; i++)
+            buf_printf(&b, "%s\"j%d_%d\":1", i ? "," : "", r, i);
+        buf_puts(&b, "}}\n");
+    }
+    buf_puts(&b, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker late\",\"Image\":\"C:\\\\x.exe\","
+                 "\"Deep\":{\"A\":{\"#attributes\":{\"B\":7}}}}\n");
+    struct tu_hunt h;
+    hunt(marker_rule, b.p, b.len, ".jsonl", &h);
+    assert_int_equal(h.n, 1);
+    assert_non_null(strstr(h.jsonl, "\"CommandLine\":\"marker late\""));
+    assert_non_null(strstr(h.jsonl, "\"Image\":\"C:\\\\x.exe\""));
+    assert_non_null(strstr(h.jsonl, "\"Deep.A_B\":7"));
+    tu_hunt_free(&h);
+    buf_free(&b);
 }
 
 static void test_winlogbeat_shape(void **state)
@@ -682,6 +732,8 @@ int main(void)
         cmocka_unit_test(test_malformed_array_element),
         cmocka_unit_test(test_pretty_objects_sigmahq_shape),
         cmocka_unit_test(test_xmltodict_data),
+        cmocka_unit_test(test_xmltodict_data_before_system),
+        cmocka_unit_test(test_more_names_than_the_cache),
         cmocka_unit_test(test_winlogbeat_shape),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_values_of_every_type),

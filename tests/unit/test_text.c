@@ -87,6 +87,76 @@ static void test_fold_leaves_the_rest(void **state)
     assert_memory_equal(out, "a\0b", 3);
 }
 
+/* Reference fold: byte by byte, the way fold_case treats each byte without
+ * its sixteen-byte fast path (ASCII through the table; the rest compared
+ * with fold_case on that one character). */
+static void fold_reference(const unsigned char *in, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n;) {
+        size_t k = (in[i] >= 0xC2 && in[i] <= 0xD3 && i + 1 < n && (in[i + 1] & 0xC0) == 0x80) ? 2 : 1;
+        fold_case((const char *)in + i, k, (char *)out + i);
+        i += k;
+    }
+}
+
+/* Long values go sixteen bytes at a time while they are ASCII: every length
+ * and every place of a capital or a multi-byte letter gives what the byte
+ * loop gives, and is_folded agrees. */
+static void test_fold_long_values(void **state)
+{
+    (void)state;
+    unsigned char in[80], want[80], got[80];
+    static const char *const pieces[] = {"A", "z", "\\", "\xc3\x84", "\xd0\x94", "\xce\xa3", "\x80", " "};
+    unsigned seed = 7;
+    for (int round = 0; round < 5000; round++) {
+        size_t n = 0;
+        size_t target = (size_t)(round % 70);
+        while (n < target) {
+            seed = seed * 1103515245u + 12345u;
+            const char *p = pieces[(seed >> 16) % 8];
+            size_t l = strlen(p);
+            if ((seed >> 8) % 4 && n + 1 <= target) {
+                in[n++] = (unsigned char)('a' + (seed >> 20) % 26 - ((seed >> 12) % 3 == 0 ? 32 : 0));
+                continue;
+            }
+            if (n + l > target)
+                break;
+            memcpy(in + n, p, l);
+            n += l;
+        }
+        fold_reference(in, n, want);
+        fold_case((const char *)in, n, (char *)got);
+        assert_memory_equal(got, want, n);
+        assert_int_equal(is_folded((const char *)in, n), memcmp(in, want, n) == 0);
+        assert_true(is_folded((const char *)got, n));
+    }
+}
+
+/* find_bytes against memmem on values with many near misses. */
+static void test_find_bytes(void **state)
+{
+    (void)state;
+    char hay[100], needle[12];
+    unsigned seed = 3;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(round % 100), len = 1 + (size_t)(round / 100) % 11;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            hay[i] = "ab\\c"[(seed >> 16) % 4];
+        }
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            needle[i] = "ab\\c"[(seed >> 16) % 4];
+        }
+        const char *want = memmem(hay, n, needle, len);
+        assert_ptr_equal(find_bytes(hay, n, needle, len), want);
+    }
+    assert_ptr_equal(find_bytes("abc", 3, "", 0), "abc");
+    const char *h = "C:\\Windows\\System32\\cmd.exe /c whoami /all";
+    assert_ptr_equal(find_bytes(h, strlen(h), "whoami", 6), strstr(h, "whoami"));
+    assert_null(find_bytes(h, strlen(h), "whoamis", 7));
+}
+
 static void test_utf8_valid_prefix(void **state)
 {
     (void)state;
@@ -393,6 +463,8 @@ int main(void)
         cmocka_unit_test(test_fold_latin_ext_a),
         cmocka_unit_test(test_fold_greek_cyrillic),
         cmocka_unit_test(test_fold_leaves_the_rest),
+        cmocka_unit_test(test_fold_long_values),
+        cmocka_unit_test(test_find_bytes),
         cmocka_unit_test(test_utf8_valid_prefix),
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_parse_int64),

@@ -123,7 +123,9 @@ except Exception: pass
 
     # discovery burst
     N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
-    # rules reloaded while events flow (the events after it must still alert)
+    # rules reloaded while events flow (the events after it must still alert);
+    # the output file rotated just before, as logrotate would: SIGHUP reopens it
+    mv "$out/alerts.jsonl" "$out/alerts.before-rotation"
     kill -HUP "$WPID"
     for _ in $(seq 1 100); do
         grep -q "rules reloaded" "$out/stderr" 2>/dev/null && break
@@ -149,6 +151,12 @@ except Exception: pass
     local rc=$?
     WPID=
     [ "$rc" -eq 0 ] && ok "stoat watch $* stopped cleanly on SIGTERM" || bad "stoat watch $* exited $rc"
+    # the alerts after the rotation are in the reopened file; the checks
+    # below read both parts as one
+    [ -s "$out/alerts.jsonl" ] && ok "stoat watch $* wrote to the reopened -o file after SIGHUP" ||
+        bad "stoat watch $* wrote nothing to -o after the rotation"
+    cat "$out/alerts.jsonl" >>"$out/alerts.before-rotation"
+    mv "$out/alerts.before-rotation" "$out/alerts.jsonl"
     grep -q "rules reloaded" "$out/stderr" && ok "stoat watch $* reloaded its rules on SIGHUP" ||
         bad "stoat watch $* did not reload on SIGHUP: $(cat "$out/stderr")"
     return 0

@@ -123,6 +123,15 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     return b;
 }
 
+/* later - earlier > span without overflow: event times come from the logs
+ * and may be anywhere in int64 */
+static bool apart_more_than(int64_t earlier, int64_t later, int64_t span)
+{
+    if (later <= earlier)
+        return false;
+    return (uint64_t)later - (uint64_t)earlier > (uint64_t)(span < 0 ? 0 : span);
+}
+
 static void chain_free(struct chain *c)
 {
     free(c->host);
@@ -349,7 +358,7 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         if (!same)
             continue;
         if (a->time_ns != INT64_MIN && t->time_ns != INT64_MIN &&
-            (a->time_ns < t->time_ns || a->time_ns - t->time_ns > rs->jewel_window_ns))
+            (a->time_ns < t->time_ns || apart_more_than(t->time_ns, a->time_ns, rs->jewel_window_ns)))
             continue;
         struct stoat_alert x = *a;
         x.rule = &rs->rules[rs->jewel_exfil_rule].meta;
@@ -375,7 +384,7 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     uint32_t hid = host_of(b, host);
     uint32_t idx = b->host_open[hid];
     struct chain *c = idx ? &b->chains[idx - 1] : NULL;
-    if (c && t != INT64_MIN && c->last_ns != INT64_MIN && t - c->last_ns > b->o.incident_gap_ns) {
+    if (c && t != INT64_MIN && c->last_ns != INT64_MIN && apart_more_than(c->last_ns, t, b->o.incident_gap_ns)) {
         close_chain(b, idx - 1);
         c = NULL;
     }
@@ -435,7 +444,7 @@ void behaviour_advance(struct behaviour *b, int64_t now_ns)
     b->now_ns = now_ns;
     for (size_t i = 0; i < b->nchains;) {
         struct chain *c = &b->chains[i];
-        if (c->last_ns != INT64_MIN && now_ns - c->last_ns > b->o.incident_gap_ns)
+        if (c->last_ns != INT64_MIN && apart_more_than(c->last_ns, now_ns, b->o.incident_gap_ns))
             close_chain(b, i);   /* moves the last chain into i */
         else
             i++;

@@ -50,6 +50,8 @@ for h in tests/fuzz/fuzz_*.c; do
     for d in $seeds; do
         [ -d "$d" ] && find "$d" -type f \( -name '*.yml' -o -name '*.json' -o -name '*.jsonl' -o -name '*.gz' \) -size -64k -exec cp {} "$corpus/" \; 2>/dev/null
     done
+    # inputs that once failed run first in every session
+    [ -d "tests/fuzz/found/$name" ] && cp tests/fuzz/found/"$name"/* "$corpus/"
     if [ "$name" = fuzz_auditd ] || [ "$name" = fuzz_sysmon_linux ]; then
         # text logs of any name: the mixed evidence folder, cut into small pieces
         for f in tests/readers/mixed/*; do

@@ -16,7 +16,9 @@ struct jsonl {
 
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
-    buf_printf(b, ",\"%s\":", key);
+    buf_puts(b, ",\"");   /* keys are ours: nothing to escape, no printf */
+    buf_puts(b, key);
+    buf_puts(b, "\":");
     if (v)
         buf_json_str(b, v, strlen(v));
     else
@@ -77,24 +79,64 @@ static void json_value(struct buf *b, const struct stoat_field *f)
     buf_json_str(b, f->value, f->value_len);
 }
 
+static bool same_name(const struct stoat_field *a, const struct stoat_field *b)
+{
+    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+/* True when no two fields share a name, found with a small open-addressing
+ * table (the pairwise check costs more than the rest of an alert). */
+static bool names_unique(const struct stoat_field *fs, size_t n)
+{
+    enum { SLOTS = 256 };
+    if (n > SLOTS / 2)
+        return false;   /* the pairwise path decides */
+    uint16_t slot[SLOTS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fs[i];
+        uint32_t h = (uint32_t)f->name_len * 0x9e3779b1u;
+        if (f->name_len)
+            h ^= ((uint32_t)(unsigned char)f->name[0] << 8 | (unsigned char)f->name[f->name_len - 1]) * 0x85ebca6bu;
+        for (uint32_t k = h >> 24;; k = (k + 1) % SLOTS) {
+            if (!slot[k]) {
+                slot[k] = (uint16_t)(i + 1);
+                break;
+            }
+            if (same_name(&fs[slot[k] - 1], f))
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Writes the event object; a repeated name becomes a list of its values. */
 void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
 void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
 {
     buf_putc(b, '{');
+    if (names_unique(fs, n)) {
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                buf_putc(b, ',');
+            buf_json_str(b, fs[i].name, fs[i].name_len);
+            buf_putc(b, ':');
+            json_value(b, &fs[i]);
+        }
+        buf_putc(b, '}');
+        return;
+    }
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const struct stoat_field *f = &fs[i];
         /* already written as part of an earlier list? */
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0;
+            seen = same_name(&fs[j], f);
         if (seen)
             continue;
         size_t count = 1;
         for (size_t j = i + 1; j < n; j++)
-            if (fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0)
-                count++;
+            count += same_name(&fs[j], f);
         if (!first)
             buf_putc(b, ',');
         first = false;
@@ -107,7 +149,7 @@ void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
         buf_putc(b, '[');
         bool fv = true;
         for (size_t j = i; j < n; j++)
-            if (fs[j].name_len == f->name_len && memcmp(fs[j].name, f->name, f->name_len) == 0) {
+            if (same_name(&fs[j], f)) {
                 if (!fv)
                     buf_putc(b, ',');
                 fv = false;

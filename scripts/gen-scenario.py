@@ -12,7 +12,7 @@ Hosts (one chipmaker, corp.chipfab.example):
   design-srv01 Debian design-file server with a partner portal (Sysmon for Linux)
 
 Output (paths relative to --root, default the repository):
-  demo/windows-fab-ws07.jsonl, demo/linux-design-srv01.jsonl          attack day
+  demo/windows-fab-ws07.jsonl.gz, demo/linux-design-srv01.jsonl.gz    attack day
   tests/scenario/benign/<same names>   intrusion replaced by benign noise, same event count
 
 Usage: python3 scripts/gen-scenario.py [--root DIR] [--check]
@@ -20,6 +20,7 @@ Usage: python3 scripts/gen-scenario.py [--root DIR] [--check]
 """
 
 import argparse
+import gzip
 import hashlib
 import os
 import random
@@ -1014,7 +1015,7 @@ def build(kind, attack, seed=20261119):
 
 def generate(seed=20261119):
     out = {}
-    for kind, fname in (("windows", "windows-fab-ws07.jsonl"), ("linux", "linux-design-srv01.jsonl")):
+    for kind, fname in (("windows", "windows-fab-ws07.jsonl.gz"), ("linux", "linux-design-srv01.jsonl.gz")):
         a = build(kind, True, seed)
         b = build(kind, False, seed)
         (linux_extra if kind == "linux" else windows_extra)(b, seed, len(a.events))
@@ -1036,7 +1037,7 @@ def main():
         p = os.path.join(a.root, rel)
         if a.check:
             try:
-                with open(p, encoding="utf-8") as fh:
+                with gzip.open(p, "rt", encoding="utf-8") as fh:
                     same = fh.read() == text
             except OSError:
                 same = False
@@ -1045,8 +1046,10 @@ def main():
                 bad += 1
             continue
         os.makedirs(os.path.dirname(p), exist_ok=True)
-        with open(p, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        # gzip (stoat reads it as it is) with no name or time inside: the same
+        # text gives the same bytes, so a regeneration changes nothing in git
+        with open(p, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as fh:
+            fh.write(text.encode("utf-8"))
         print("%-48s %6d events %9d bytes" % (rel, text.count("\n"), len(text.encode())))
     return 1 if bad else 0
 

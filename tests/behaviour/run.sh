@@ -60,7 +60,7 @@ check "attack day: no input errors" sh -c "[ ! -s '$tmp/attack.err' ]"
 check "benign day: no incident" py "$tmp/benign.jsonl" 'incidents == []'
 check "benign day: nothing sent out, no alert above medium" \
     py "$tmp/benign.jsonl" 'not [a for a in alerts if a["level"] in ("high", "critical")]'
-check "benign day: same event count as the attack day" sh -c "[ \$(cat demo/*.jsonl | wc -l) -eq \$(cat tests/scenario/benign/*.jsonl | wc -l) ]"
+check "benign day: same event count as the attack day" sh -c "[ \$(zcat demo/*.jsonl.gz | wc -l) -eq \$(zcat tests/scenario/benign/*.jsonl.gz | wc -l) ]"
 
 # --- the summary leads with incidents, then alerts
 $STOAT hunt --jewels $JEWELS --format jsonl -o "$tmp/x.jsonl" demo/ 2>"$tmp/summary" >/dev/null

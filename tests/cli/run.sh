@@ -83,7 +83,7 @@ check "demo hunt alerts on the Linux host" grep -q '"host":"design-srv01","level
 check "demo hunt: the README in demo/ is skipped, not an error" sh -c "! grep -q error '$tmp/demo.err'"
 
 # dump
-check "dump prints every record" sh -c "[ \$($STOAT dump demo/windows-fab-ws07.jsonl | wc -l) -eq \$(grep -c . demo/windows-fab-ws07.jsonl) ]"
+check "dump prints every record" sh -c "[ \$($STOAT dump demo/windows-fab-ws07.jsonl.gz | wc -l) -eq \$(zcat demo/windows-fab-ws07.jsonl.gz | grep -c .) ]"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

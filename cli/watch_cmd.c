@@ -49,6 +49,7 @@ static void usage(FILE *f)
           "                          shows them live\n"
           "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
           "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
+          "                          (both applied every minute while watching)\n"
           "      --capture FILE      the sensor's raw ring-buffer records (eBPF mode), for --replay\n"
           "      --replay FILE       no sensor: run a --capture file through the same decoding, rules\n"
           "                          and analytics as fast as it goes, then stop (no root needed)\n"
@@ -219,7 +220,9 @@ int cmd_watch(int argc, char **argv)
     }
     if (db) {
         char serr[2048];
-        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts};
+        /* a watch runs for weeks: retention every minute, not only at its end */
+        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts,
+                                      .prune_every_ms = 60000};
         if (stoat_store_open(db, &so, &store, serr, sizeof(serr)) != STOAT_OK) {
             fprintf(stderr, "stoat watch: %s\n", serr);
             rc = EXIT_FATAL;

@@ -45,6 +45,9 @@ struct stoat_store_opts {
      * retain_alerts are deleted with what only they referenced. */
     int64_t retain_days;
     int64_t retain_alerts;
+    /* A writer that runs for weeks (stoat watch) applies retention in its
+     * commits too, at most this often; 0 = at the run's end only. */
+    unsigned prune_every_ms;
 };
 
 struct stoat_store;

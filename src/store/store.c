@@ -533,6 +533,8 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
         }
         s->retain_days = meta_int(s, "retain_days", 0);
         s->retain_alerts = meta_int(s, "retain_alerts", 0);
+        s->prune_every_ms = opts->prune_every_ms;
+        s->last_prune_ms = mono_ms();
         if ((rc = pragma_int(s, "SELECT id + n FROM event_packs ORDER BY id DESC LIMIT 1", &s->next_event)) != SQLITE_OK) {
             e = store_fail(s, rc, "reading the event packs");
             goto out;
@@ -1308,7 +1310,12 @@ stoat_err stoat_store_commit(struct stoat_store *s)
 {
     if (!s || s->readonly)
         return STOAT_ERR_ARG;
-    return s->threaded ? store_quiesce(s) : tx_end(s);
+    stoat_err e = s->threaded ? store_quiesce(s) : tx_end(s);
+    if (e == STOAT_OK && s->prune_every_ms && mono_ms() - s->last_prune_ms >= s->prune_every_ms) {
+        s->last_prune_ms = mono_ms();
+        e = stoat_store_prune(s, NULL);
+    }
+    return e;
 }
 
 static stoat_err maybe_commit(struct stoat_store *s)

@@ -89,6 +89,7 @@ struct stoat_store {
     /* writer state */
     unsigned batch_alerts, batch_ms;
     int64_t retain_days, retain_alerts;
+    int64_t prune_every_ms, last_prune_ms;   /* retention during a run: see stoat_store_opts */
     int64_t run_id;
     bool in_tx;
     unsigned pending;

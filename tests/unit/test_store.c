@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stoat/store.h"
@@ -414,6 +415,42 @@ static void test_retention(void **state)
     /* the setting stays in the store: the next writer applies it too */
     stoat_store_close(fill(file, 5, false));
     assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
+}
+
+/* A writer that never ends its run (stoat watch) applies retention in its
+ * commits, at most every prune_every_ms: the store stays bounded while the
+ * run goes on, and without the setting nothing is pruned before the end. */
+static void test_retention_during_a_run(void **state)
+{
+    (void)state;
+    for (int pruning = 0; pruning < 2; pruning++) {
+        const char *file = path(pruning ? "live-pruned.db" : "live.db");
+        struct stoat_store *w = NULL;
+        char err[512];
+        struct stoat_store_opts o = {.create = true, .retain_alerts = 10, .prune_every_ms = pruning ? 1 : 0};
+        assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
+        assert_int_equal(stoat_store_run_begin(w, "watch", "unit"), STOAT_OK);
+        for (unsigned i = 1; i <= 60; i++) {
+            struct stoat_alert a;
+            struct stoat_field fs[3];
+            struct stoat_process anc[3];
+            char guid[3][32];
+            make_alert(&a, i, "fab-ws07", fs, anc, guid);
+            assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);
+            if (i % 20 == 0) {
+                struct timespec pause = {0, 2000000};   /* past prune_every_ms */
+                nanosleep(&pause, NULL);
+                assert_int_equal(stoat_store_commit(w), STOAT_OK);
+            }
+        }
+        /* the run is still open: only commits have happened */
+        assert_int_equal(count(file, "SELECT count(*) FROM alerts"), pruning ? 10 : 60);
+        assert_int_equal(count(file, "SELECT min(id) FROM alerts"), pruning ? 51 : 1);
+        assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), pruning ? 10 : 60);
+        assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
+        stoat_store_close(w);
+        assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 10);
+    }
 }
 
 /* A writer killed mid-batch: what it committed is there, the rest is not,
@@ -887,7 +924,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),          cmocka_unit_test(test_write_and_read),
         cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
-        cmocka_unit_test(test_retention),         cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention_during_a_run),         cmocka_unit_test(test_crash),
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),

@@ -1627,13 +1627,15 @@ out:
     return hand_over(&b, json, len);
 }
 
-stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len)
+/* {"<name>": [the rows of sql, each written by emit]} */
+static stoat_err list_doc(struct stoat_store *s, const char *head, const char *sql,
+                          void (*emit)(struct buf *, sqlite3_stmt *, int), char **json, size_t *len)
 {
     stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
-    stoat_err e = simple_doc(s, "{\"hosts\":", HOSTS_SQL, host_item, &b);
+    stoat_err e = simple_doc(s, head, sql, emit, &b);
     if (e != STOAT_OK) {
         buf_free(&b);
         return e;
@@ -1642,19 +1644,14 @@ stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len
     return hand_over(&b, json, len);
 }
 
+stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len)
+{
+    return list_doc(s, "{\"hosts\":", HOSTS_SQL, host_item, json, len);
+}
+
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
-    if (qe != STOAT_OK)
-        return qe;
-    struct buf b = {0};
-    stoat_err e = simple_doc(s, "{\"rules\":", RULES_SQL, rule_count_item, &b);
-    if (e != STOAT_OK) {
-        buf_free(&b);
-        return e;
-    }
-    buf_putc(&b, '}');
-    return hand_over(&b, json, len);
+    return list_doc(s, "{\"rules\":", RULES_SQL, rule_count_item, json, len);
 }
 
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len)

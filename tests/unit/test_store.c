@@ -92,14 +92,10 @@ static void make_alert(struct stoat_alert *a, uint64_t id, const char *host, str
                               .logon_id = "0x1234", .fields = fs, .nfields = 3, .ancestry = anc, .nancestry = 3};
 }
 
-static struct stoat_store *fill(const char *file, unsigned nalerts, bool incident)
+/* Alerts first..first+n-1 of make_alert, on two hosts by turns. */
+static void put_alerts(struct stoat_store *s, unsigned first, unsigned n)
 {
-    struct stoat_store *s = NULL;
-    char err[512];
-    struct stoat_store_opts o = {.create = true};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
-    assert_int_equal(stoat_store_run_begin(s, "test", "unit"), STOAT_OK);
-    for (unsigned i = 1; i <= nalerts; i++) {
+    for (unsigned i = first; i < first + n; i++) {
         struct stoat_alert a;
         struct stoat_field fs[3];
         struct stoat_process anc[3];
@@ -107,6 +103,16 @@ static struct stoat_store *fill(const char *file, unsigned nalerts, bool inciden
         make_alert(&a, i, i % 2 ? "fab-ws07" : "design-srv01", fs, anc, guid);
         assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
     }
+}
+
+static struct stoat_store *fill(const char *file, unsigned nalerts, bool incident)
+{
+    struct stoat_store *s = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "test", "unit"), STOAT_OK);
+    put_alerts(s, 1, nalerts);
     if (incident) {
         uint64_t ids[] = {1, 3, 5};
         const char *itac[] = {"discovery", "credential-access"};
@@ -430,18 +436,11 @@ static void test_retention_during_a_run(void **state)
         struct stoat_store_opts o = {.create = true, .retain_alerts = 10, .prune_every_ms = pruning ? 1 : 0};
         assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
         assert_int_equal(stoat_store_run_begin(w, "watch", "unit"), STOAT_OK);
-        for (unsigned i = 1; i <= 60; i++) {
-            struct stoat_alert a;
-            struct stoat_field fs[3];
-            struct stoat_process anc[3];
-            char guid[3][32];
-            make_alert(&a, i, "fab-ws07", fs, anc, guid);
-            assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);
-            if (i % 20 == 0) {
-                struct timespec pause = {0, 2000000};   /* past prune_every_ms */
-                nanosleep(&pause, NULL);
-                assert_int_equal(stoat_store_commit(w), STOAT_OK);
-            }
+        for (unsigned i = 1; i <= 60; i += 20) {
+            put_alerts(w, i, 20);
+            struct timespec pause = {0, 2000000};   /* past prune_every_ms */
+            nanosleep(&pause, NULL);
+            assert_int_equal(stoat_store_commit(w), STOAT_OK);
         }
         /* the run is still open: only commits have happened */
         assert_int_equal(count(file, "SELECT count(*) FROM alerts"), pruning ? 10 : 60);

@@ -79,6 +79,11 @@ struct test {
     uint8_t negate;      /* neq: the field exists and no pattern matches */
     uint32_t npat;
     const struct pattern *pat;
+    /* When some pattern has no atom and every one needs a byte (as folded)
+     * from need_any: a value holding none of those bytes matches none of
+     * them, which one look at its byte set tells. */
+    uint8_t has_need;
+    uint64_t need_any[4];
 };
 
 enum pnode_op { N_AND, N_OR, N_NOT, N_ATLEAST, N_TEST, N_TRUE, N_FALSE };

@@ -765,7 +765,7 @@ static void pick_rare(struct pattern *p, const char *s, uint32_t n)
 static void pick_rare_regex(struct cctx *x, struct pattern *p, const char *re, size_t len)
 {
     char *lit = arena_alloc(&x->tmp, len + 1);
-    size_t n = regex_required_literal(re, len, lit, len + 1), k = 0;
+    size_t n = regex_required_bytes(re, len, lit, len + 1), k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char b = (unsigned char)lit[i];
         if (b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z'))
@@ -1627,6 +1627,58 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
     }
 }
 
+/* The byte of a pattern that is rarest and the same in a folded value, or
+ * -1: a cased pattern's or a regex's letters and non-ASCII bytes may fold. */
+static int need_byte(const struct pattern *p)
+{
+    switch (p->op) {
+    case P_EQ: case P_PREFIX: case P_SUFFIX: case P_CONTAINS: case P_GLOB: case P_RE: break;
+    default: return -1;
+    }
+    int best = -1, best_c = 1000;
+    for (uint8_t k = 0; k < p->nrare; k++) {
+        unsigned char b = p->rare[k];
+        bool same_folded = b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
+        if ((p->cased || p->op == P_RE) && !same_folded)
+            continue;
+        if (byte_commonness(b) < best_c) {
+            best = b;
+            best_c = byte_commonness(b);
+        }
+    }
+    return best;
+}
+
+/* A list whose patterns are not all gated by atoms (short literals,
+ * regexes) gets a byte mask that rejects most values in a few operations. */
+static void set_needs(const struct pnode *n, int depth)
+{
+    if (depth > 200)
+        return;
+    if (n->op != N_TEST) {
+        if (n->op != N_TRUE && n->op != N_FALSE)
+            for (uint32_t i = 0; i < n->n; i++)
+                set_needs(n->u.kids[i], depth + 1);
+        return;
+    }
+    struct test *t = (struct test *)n->u.test;
+    if (t->all || t->negate || t->npat < 2)
+        return;   /* one pattern checks its own rare bytes */
+    uint64_t m[4] = {0};
+    bool ungated = false;
+    for (uint32_t i = 0; i < t->npat; i++) {
+        int b = need_byte(&t->pat[i]);
+        if (b < 0)
+            return;
+        m[b >> 6] |= 1ull << (b & 63);
+        ungated |= t->pat[i].atom == NO_ATOM;
+    }
+    if (!ungated)
+        return;
+    memcpy(t->need_any, m, sizeof(m));
+    t->has_need = 1;
+}
+
 static void set_atoms(struct cctx *x, struct compiled *out)
 {
     struct atomset s;
@@ -1642,6 +1694,7 @@ static void set_atoms(struct cctx *x, struct compiled *out)
     g.frozen = true;
     if (g.natoms)
         mark_gated(x, out->root, &g, 0);
+    set_needs(out->root, 0);
     if (g.natoms) {
         struct atom *v = arena_alloc(x->c->out, g.natoms * sizeof(*v));
         for (uint32_t i = 0; i < g.natoms; i++) {
@@ -1699,6 +1752,180 @@ static size_t escape_end(const char *re, size_t len, size_t i)
     if ((e == 'c' || e == 'p' || e == 'P') && j < len)
         return j;
     return i;
+}
+
+/* The index of the ')' closing the group opened at re[open], or len. */
+static size_t group_end(const char *re, size_t len, size_t open)
+{
+    int depth = 0;
+    bool in_class = false;
+    for (size_t i = open; i < len; i++) {
+        if (re[i] == '\\' && i + 1 < len) {
+            i = escape_end(re, len, i + 1);
+        } else if (in_class) {
+            if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+                for (size_t j = i + 2; j + 1 < len; j++)
+                    if (re[j] == re[i + 1] && re[j + 1] == ']') {
+                        i = j + 1;
+                        break;
+                    }
+            } else if (re[i] == ']') {
+                in_class = false;
+            }
+        } else if (re[i] == '[') {
+            in_class = true;
+            if (i + 1 < len && re[i + 1] == '^')
+                i++;
+            if (i + 1 < len && re[i + 1] == ']')
+                i++;
+        } else if (re[i] == '(') {
+            depth++;
+        } else if (re[i] == ')' && --depth == 0) {
+            return i;
+        }
+    }
+    return len;
+}
+
+/* Appends to out the literal characters that every match of re[0, len)
+ * contains, from the top level and from the groups that must occur (not
+ * optional, no alternation, not lookarounds). false: re has an alternation
+ * at this level, so nothing is known; out[*n] is then as it was. */
+static bool required_bytes(const char *re, size_t len, char *out, size_t cap, size_t *n, int depth)
+{
+    size_t start = *n;
+    bool last_lit = false;   /* out[*n - 1] is the character just read */
+    if (depth > 32)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = re[i];
+        bool lit = false;
+        switch (ch) {
+        case '|':
+            *n = start;
+            return false;
+        case '(': {
+            size_t end = group_end(re, len, i);
+            if (end >= len) {
+                *n = start;
+                return false;
+            }
+            size_t body = i + 1;
+            bool skip = body < end && re[body] == '*';   /* (*UTF) and other verbs */
+            if (!skip && body < end && re[body] == '?') {
+                size_t j = body + 1;
+                if (j < end && re[j] == ':') {
+                    body = j + 1;
+                } else if (j < end && (re[j] == '<' || re[j] == 'P' || re[j] == '\'') && j + 1 < end &&
+                           re[j + 1] != '=' && re[j + 1] != '!') {
+                    /* named group: its body follows the name */
+                    char close = re[j] == '\'' ? '\'' : '>';
+                    size_t k = j + 1 + (re[j] == 'P');
+                    while (k < end && re[k] != close)
+                        k++;
+                    body = k + 1;
+                    skip = k >= end;
+                } else {
+                    /* flags, (?i:..), lookarounds, comments, conditionals... */
+                    while (j < end && ((re[j] >= 'a' && re[j] <= 'z') || (re[j] >= 'A' && re[j] <= 'Z') || re[j] == '-' ||
+                                       re[j] == '^'))
+                        j++;
+                    if (j < end && re[j] == ':')
+                        body = j + 1;   /* (?i:...) */
+                    else
+                        skip = true;    /* (?i) has no body; the rest may not be required */
+                }
+            }
+            size_t q = end + 1;
+            bool optional = q < len && (re[q] == '?' || re[q] == '*' ||
+                                        (re[q] == '{' && q + 1 < len && (re[q + 1] == '0' || re[q + 1] == ',')));
+            if (!skip && !optional && body <= end)
+                required_bytes(re + body, end - body, out, cap, n, depth + 1);
+            i = end;
+            last_lit = false;
+            continue;
+        }
+        case '[': {
+            size_t j = i + 1;
+            if (j < len && re[j] == '^')
+                j++;
+            if (j < len && re[j] == ']')
+                j++;   /* a ']' first in the class is a member */
+            for (; j < len && re[j] != ']'; j++) {
+                if (re[j] == '\\' && j + 1 < len) {
+                    j = escape_end(re, len, j + 1);
+                } else if (re[j] == '[' && j + 1 < len && (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
+                    for (size_t k = j + 2; k + 1 < len; k++)
+                        if (re[k] == re[j + 1] && re[k + 1] == ']') {
+                            j = k + 1;
+                            break;
+                        }
+                }
+            }
+            if (j >= len) {
+                *n = start;
+                return false;
+            }
+            i = j;
+            last_lit = false;
+            continue;
+        }
+        case '?':
+        case '*':
+            if (last_lit)
+                (*n)--;   /* the character before was optional */
+            last_lit = false;
+            continue;
+        case '{':
+            if (last_lit && i + 1 < len && (re[i + 1] == '0' || re[i + 1] == ','))
+                (*n)--;
+            while (i < len && re[i] != '}')
+                i++;
+            last_lit = false;
+            continue;
+        case '+':
+        case '.':
+        case '^':
+        case '$':
+            last_lit = false;
+            continue;
+        case '\\':
+            if (i + 1 >= len) {
+                last_lit = false;
+                continue;
+            }
+            i++;
+            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9')) {
+                i = escape_end(re, len, i);
+                last_lit = false;
+                continue;
+            }
+            lit = true;
+            ch = re[i];
+            break;
+        default:
+            lit = true;
+            break;
+        }
+        if (lit && *n < cap) {
+            out[(*n)++] = ch;
+            last_lit = true;
+        } else {
+            last_lit = false;
+        }
+    }
+    return true;
+}
+
+size_t regex_required_bytes(const char *re, size_t len, char *out, size_t cap)
+{
+    for (size_t i = 0; i + 2 < len; i++)
+        if (re[i] == '(' && re[i + 1] == '?')
+            for (size_t j = i + 2; j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '-'); j++)
+                if (re[j] == 'x')
+                    return 0;   /* extended: blanks and # comments are not literals */
+    size_t n = 0;
+    return required_bytes(re, len, out, cap, &n, 0) ? n : 0;
 }
 
 size_t regex_required_literal(const char *re, size_t len, char *out, size_t outcap)

@@ -81,5 +81,8 @@ void placeholders_free(struct placeholders *p);
 /* The longest literal any match of the regular expression must contain
  * (conservative: nothing when unsure). Exposed for tests. */
 size_t regex_required_literal(const char *re, size_t len, char *out, size_t outcap);
+/* Every literal character a match contains (not in order, not contiguous):
+ * the top level's and those of groups that must occur. */
+size_t regex_required_bytes(const char *re, size_t len, char *out, size_t cap);
 
 #endif

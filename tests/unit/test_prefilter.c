@@ -108,6 +108,77 @@ static void test_regex_required_literal(void **state)
     assert_true(n <= 3);
 }
 
+static bool holds_caseless(const char *subject, char b)
+{
+    for (const char *s = subject; *s; s++)
+        if (*s == b || ((b | 0x20) >= 'a' && (b | 0x20) <= 'z' && (*s | 0x20) == (b | 0x20)))
+            return true;
+    return false;
+}
+
+/* Every byte regex_required_bytes names is in every subject the regex
+ * matches; and groups that must occur give theirs. */
+static void test_regex_required_bytes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;
+        const char *subjects[4];
+        const char *want;   /* the bytes in order, or NULL: only safety */
+    } more[] = {
+        {"\"(?:\\{\\d\\})+\"\\s*-f", {"\"{0}{1}\" -f"}, "\"{}\"-f"},
+        {"\\w+`(?:\\w+|-|.)`[\\w+|\\s]", {"a`b`c"}, "``"},
+        {"(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}", {"${env:path}", "${e`nv:pAth}"}, "${env:path}"},
+        {"a(?:bc)?d", {"ad", "abcd"}, "ad"},
+        {"a(?:bc)*d", {"ad"}, "ad"},
+        {"a(?:bc){0,2}d", {"ad"}, "ad"},
+        {"a(?:bc){2}d", {"abcbcd"}, "abcd"},
+        {"a(?:b|c)d", {"abd", "acd"}, "ad"},
+        {"a(?<n>x;y)b", {"ax;yb"}, "ax;yb"},
+        {"a(?=;)", {"a;"}, "a"},
+        {"a(?<!;)b", {"ab"}, "ab"},
+        {"(*UTF)x;y", {"x;y"}, "x;y"},
+        {"a(?i)b", {"aB"}, "ab"},
+        {"a(?i:B;)c", {"ab;c"}, "aB;c"},
+        {"a((b)c)+d", {"abcd"}, "abcd"},
+        {"x[(;]y", {"x(y"}, "xy"},
+        {"x[]a]y", {"x]y"}, "xy"},
+        {"(a|b)|c", {"c"}, ""},
+        {"(?x) a ; b", {"a;b"}, ""},
+    };
+    char got[256];
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        size_t n = regex_required_bytes(more[i].re, strlen(more[i].re), got, sizeof(got));
+        for (size_t s = 0; s < 4 && more[i].subjects[s]; s++) {
+            assert_true(pcre_matches(more[i].re, more[i].subjects[s]));
+            for (size_t k = 0; k < n; k++)
+                if (!holds_caseless(more[i].subjects[s], got[k]))
+                    fail_msg("regex '%s': byte '%c' is not in '%s', which it matches", more[i].re, got[k],
+                             more[i].subjects[s]);
+        }
+        if (more[i].want && (n != strlen(more[i].want) || memcmp(got, more[i].want, n) != 0))
+            fail_msg("regex '%s': bytes '%.*s', expected '%s'", more[i].re, (int)n, got, more[i].want);
+    }
+    /* and the literal table's regexes: no byte outside what they match */
+    for (size_t i = 0; i < sizeof(regexes) / sizeof(regexes[0]); i++) {
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *c = pcre2_compile((PCRE2_SPTR)regexes[i].re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+        if (!c)
+            continue;
+        pcre2_code_free(c);
+        size_t n = regex_required_bytes(regexes[i].re, strlen(regexes[i].re), got, sizeof(got));
+        for (size_t s = 0; s < 4 && regexes[i].subjects[s]; s++)
+            for (size_t k = 0; k < n; k++)
+                if (!holds_caseless(regexes[i].subjects[s], got[k]))
+                    fail_msg("regex '%s': byte '%c' is not in '%s', which it matches", regexes[i].re, got[k],
+                             regexes[i].subjects[s]);
+    }
+    /* a tiny output buffer is never overrun */
+    char small[4] = {'X', 'X', 'X', 'X'};
+    assert_true(regex_required_bytes("a;b;c;d;e", 9, small, 3) <= 3);
+}
+
 /* The same through whole rules: a regex whose written characters are not
  * the ones it matches must still fire. */
 static void test_regex_rules_not_hidden(void **state)
@@ -265,6 +336,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_regex_required_literal),
+        cmocka_unit_test(test_regex_required_bytes),
         cmocka_unit_test(test_regex_rules_not_hidden),
         cmocka_unit_test(test_atoms_with_logic),
         cmocka_unit_test(test_atoms_case_and_encoding),

@@ -32,7 +32,8 @@ struct engine_ctx {
     hs_scratch_t *hs;
     uint64_t *hits;
     size_t *group_off;
-    struct buf scan;
+    struct buf scan;          /* the values of the class's named fields */
+    struct buf scan_all;      /* every value, for keyword groups */
     pcre2_match_data *md;
     uint32_t *matched;
     size_t nmatched, matched_cap;
@@ -84,6 +85,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     free(c->hits);
     free(c->group_off);
     buf_free(&c->scan);
+    buf_free(&c->scan_all);
     pcre2_match_data_free(c->md);
     free(c->matched);
     free(c->atom_stamp);
@@ -775,27 +777,50 @@ static void set_view(struct engine_ctx *c, uint16_t r)
     }
 }
 
-/* The event's values, one after another, for the prefilter to scan. */
-static void build_scan(struct engine_ctx *c)
+/* The event's values, one after another, for the prefilter to scan: those
+ * of the fields the class's rules name, and when a keyword group needs them,
+ * all. Every value sits between NULs: atoms of startswith/endswith/equals
+ * carry them. */
+static void build_scan(struct engine_ctx *c, const struct route_class *cls)
 {
-    /* every value between NULs: atoms of startswith/endswith/equals carry them */
     size_t total = 1;
     for (uint32_t i = 0; i < c->n; i++)
         total += c->f[i].val_len + 1;
     buf_clear(&c->scan);
     buf_reserve(&c->scan, total + 1);
-    char *o = c->scan.p;
+    char *o = c->scan.p, *a = NULL;
+    if (cls->scan_all) {
+        buf_clear(&c->scan_all);
+        buf_reserve(&c->scan_all, total + 1);
+        a = c->scan_all.p;
+        *a++ = 0;
+    }
     *o++ = 0;
+    const uint64_t *named = cls->scan_fields;
+    uint32_t nfields = (uint32_t)c->rs->fields.n;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->f[i].type == STOAT_V_NULL)
+        const struct ev_field *f = &c->f[i];
+        if (f->type == STOAT_V_NULL)
             continue;
-        if (c->f[i].val_len)
-            memcpy(o, c->f[i].val, c->f[i].val_len);
-        o += c->f[i].val_len;
-        *o++ = 0;
+        if (a) {
+            if (f->val_len)
+                memcpy(a, f->val, f->val_len);
+            a += f->val_len;
+            *a++ = 0;
+        }
+        if (f->id < nfields && (named[f->id / 64] >> (f->id % 64) & 1)) {
+            if (f->val_len)
+                memcpy(o, f->val, f->val_len);
+            o += f->val_len;
+            *o++ = 0;
+        }
     }
     c->scan.len = (size_t)(o - c->scan.p);
     *o = 0;
+    if (a) {
+        c->scan_all.len = (size_t)(a - c->scan_all.p);
+        *a = 0;
+    }
 }
 
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
@@ -817,7 +842,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         if (!g->db)
             continue;
         if (!scanned) {
-            build_scan(c);
+            build_scan(c, cls);
             scanned = true;
         }
         if (!c->hs)
@@ -825,8 +850,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         memset(hits, 0, g->nwords * sizeof(*hits));
         struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
-        if (hs_scan(g->db, c->scan.p ? c->scan.p : "", (unsigned)c->scan.len, 0, c->hs, on_atom, &sc) !=
-            HS_SUCCESS)
+        const struct buf *b = g->scan_all ? &c->scan_all : &c->scan;
+        if (hs_scan(g->db, b->p ? b->p : "", (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
             c->atoms_valid = false;
     }
     uint16_t view = 0;

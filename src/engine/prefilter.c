@@ -227,16 +227,111 @@ static void build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, st
     strmap_free(&atoms);
 }
 
-/* A rule's group key: its resolved logsource. */
-static size_t group_key(const struct rule *r, char *buf, size_t cap)
+/* The fields a rule's tests read, and whether it has keyword tests (which
+ * read every value). */
+struct field_use {
+    uint32_t *ids;
+    size_t n, cap;
+    bool any;
+};
+
+static void use_fields(const struct pnode *n, struct field_use *u, int depth)
 {
-    int n = snprintf(buf, cap, "%s|%s|%s", r->meta.product ? r->meta.product : "",
-                     r->meta.category ? r->meta.category : "", r->meta.service ? r->meta.service : "");
+    if (depth > 200) {
+        u->any = true;   /* deeper than we look: assume it reads everything */
+        return;
+    }
+    if (n->op == N_TEST) {
+        uint32_t f = n->u.test->field;
+        if (f == FIELD_ANY) {
+            u->any = true;
+        } else {
+            XGROW(u->ids, u->cap, u->n + 1);
+            u->ids[u->n++] = f;
+        }
+        return;
+    }
+    if (n->op == N_TRUE || n->op == N_FALSE)
+        return;
+    for (uint32_t i = 0; i < n->n; i++)
+        use_fields(n->u.kids[i], u, depth + 1);
+}
+
+static bool has_keywords(const struct rule *r)
+{
+    struct field_use u = {0};
+    if (r->prog.root)
+        use_fields(r->prog.root, &u, 0);
+    free(u.ids);
+    return u.any;
+}
+
+/* A rule's group key: its resolved logsource, and whether it has keywords. */
+static size_t group_key(const struct rule *r, bool keywords, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s|%s|%s|%c", r->meta.product ? r->meta.product : "",
+                     r->meta.category ? r->meta.category : "", r->meta.service ? r->meta.service : "",
+                     keywords ? 'k' : '-');
     if (n < 0 || (size_t)n >= cap)
         return 0;
     for (int i = 0; i < n; i++)
         buf[i] = (char)ascii_lower_table[(unsigned char)buf[i]];
     return (size_t)n;
+}
+
+/* The fields of a group's rules, each once. */
+static void group_fields(struct stoat_ruleset *rs, struct rule_group *g, uint64_t *seen)
+{
+    struct field_use u = {0};
+    for (uint32_t e = 0; e < g->n; e++) {
+        const struct rule *r = &rs->rules[g->rule[e]];
+        if (r->prog.root)
+            use_fields(r->prog.root, &u, 0);
+    }
+    g->scan_all = u.any;
+    uint32_t *ids = arena_alloc(&rs->arena, (u.n ? u.n : 1) * sizeof(*ids));
+    uint32_t k = 0;
+    for (size_t i = 0; i < u.n; i++) {
+        uint32_t f = u.ids[i];
+        if (f >= rs->fields.n || (seen[f / 64] >> (f % 64) & 1))
+            continue;
+        seen[f / 64] |= 1ull << (f % 64);
+        ids[k++] = f;
+    }
+    for (uint32_t i = 0; i < k; i++)
+        seen[ids[i] / 64] &= ~(1ull << (ids[i] % 64));
+    g->fields = ids;
+    g->nfields = k;
+    free(u.ids);
+}
+
+/* The event fields a class's named-field groups scan: each group's fields,
+ * with its renames undone (a view's `to` reads the event's `from`). */
+static void class_scan_fields(struct stoat_ruleset *rs, struct route_class *cls, const struct hs_job *jobs)
+{
+    size_t words = rs->fields.n / 64 + 1;
+    uint64_t *bits = arena_zalloc(&rs->arena, words * sizeof(*bits));
+    for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
+        const struct rule_group *g = &rs->groups[cls->group[gi]];
+        if (!jobs[cls->group[gi]].npats)
+            continue;   /* no database: it scans nothing */
+        if (g->scan_all) {
+            cls->scan_all = true;
+            continue;
+        }
+        const struct renameset *rn = cls->rset[gi] ? &rs->rsets[cls->rset[gi]] : NULL;
+        for (uint32_t i = 0; i < g->nfields; i++) {
+            uint32_t f = g->fields[i];
+            for (uint32_t k = 0; rn && k < rn->n; k++)
+                if (rn->to[k] == f) {
+                    f = rn->from[k];
+                    break;
+                }
+            if (f < rs->fields.n)
+                bits[f / 64] |= 1ull << (f % 64);
+        }
+    }
+    cls->scan_fields = bits;
 }
 
 /* Deals the jobs to one thread per core, biggest first, and runs them. */
@@ -323,7 +418,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     for (size_t r = 0; r < rs->nrules; r++) {
         if (!rs->rules[r].nsels)
             continue;   /* unrouted: no event ever reaches it */
-        size_t kl = group_key(&rs->rules[r], kb, sizeof(kb));
+        size_t kl = group_key(&rs->rules[r], has_keywords(&rs->rules[r]), kb, sizeof(kb));
         uint32_t g = strmap_put(&gkeys, kb, kl, (uint32_t)ng);
         if (g == ng) {
             XGROW(gcount, gcap, ng + 1);
@@ -343,8 +438,12 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             ((uint32_t *)g->rule)[g->n++] = (uint32_t)r;
         }
     struct hs_job *jobs = xcalloc(ng + 1, sizeof(*jobs));
-    for (size_t g = 0; g < ng; g++)
+    uint64_t *seen_fields = xcalloc(rs->fields.n / 64 + 1, sizeof(*seen_fields));
+    for (size_t g = 0; g < ng; g++) {
         build_group_atoms(rs, &rs->groups[g], &jobs[g]);
+        group_fields(rs, &rs->groups[g], seen_fields);
+    }
+    free(seen_fields);
 
     /* 2. the keys */
     for (size_t r = 0; r < rs->nrules; r++) {
@@ -431,9 +530,11 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     }
     rs->classes = arena_zalloc(&rs->arena, (ncb ? ncb : 1) * sizeof(*rs->classes));
     rs->nclasses = ncb;
-    for (size_t i = 0; i < ncb; i++)
+    for (size_t i = 0; i < ncb; i++) {
         rs->classes[i] = (struct route_class){.ngroups = (uint32_t)cb[i].n, .group = cb[i].group,
                                               .rset = cb[i].rset};
+        class_scan_fields(rs, &rs->classes[i], jobs);
+    }
 
     /* 4. the databases, compiled on all cores */
     if (getenv("STOAT_STATS"))

@@ -55,6 +55,12 @@ struct rule_group {
     const uint32_t *atom_off;   /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
     const uint32_t *atom_rule;  /* group-local rule positions */
     const uint32_t *atom_gid;   /* ruleset-wide id of group atom i */
+    /* Keyword rules (which search every value) form groups of their own,
+     * which scan every value; the other groups scan only the values of the
+     * fields their rules name, often half of an event's bytes. */
+    bool scan_all;
+    uint32_t nfields;
+    const uint32_t *fields;     /* field ids the rules' tests read */
 };
 
 /* What one kind of event is checked against: groups, each seen through a
@@ -63,6 +69,11 @@ struct route_class {
     uint32_t ngroups;
     const uint32_t *group;
     const uint16_t *rset;
+    /* The event's fields (by id, as the event names them: renames undone)
+     * whose values the class's named-field groups scan; and whether some
+     * group scans every value. */
+    const uint64_t *scan_fields;
+    bool scan_all;
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */

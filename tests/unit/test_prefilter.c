@@ -292,6 +292,31 @@ static void test_edge_atoms(void **state)
     expect_proc(1, nul, "Image", "a\\u0000/bin/id");
 }
 
+/* The scan holds only the values of fields the rules name: keywords still
+ * see every value, and a renamed field is scanned under the event's name. */
+static void test_named_field_scan(void **state)
+{
+    (void)state;
+    const char *texts[2] = {
+        "title: kw\nid: kw\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  k:\n    - 'kwlongliteral'\n  condition: k\n",
+        "title: img\nid: img\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\evilbinary.exe'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 2};
+    /* a keyword in a field no rule names */
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                                  "\"NoRuleNamesThis\":\"x kwlongliteral y\"}\n", NULL), 1);
+    /* the field rule's literal only in an unnamed field: no match */
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                                  "\"Image\":\"C:\\\\a.exe\",\"Other\":\"C:\\\\evilbinary.exe\"}\n", NULL), 0);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                                  "\"Image\":\"C:\\\\evilbinary.exe\"}\n", NULL), 1);
+    /* Security 4688 names the image NewProcessName: renamed to Image */
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"Security\",\"EventID\":4688,"
+                                  "\"NewProcessName\":\"C:\\\\evilbinary.exe\"}\n", NULL), 1);
+}
+
 /* Many rules in one group: each fires on its own word, none on another's. */
 static void test_many_rules(void **state)
 {
@@ -341,6 +366,7 @@ int main(void)
         cmocka_unit_test(test_atoms_with_logic),
         cmocka_unit_test(test_atoms_case_and_encoding),
         cmocka_unit_test(test_edge_atoms),
+        cmocka_unit_test(test_named_field_scan),
         cmocka_unit_test(test_many_rules),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);

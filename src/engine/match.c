@@ -32,8 +32,8 @@ struct engine_ctx {
     hs_scratch_t *hs;
     uint64_t *hits;
     size_t *group_off;
-    struct buf scan;          /* the values of the class's named fields */
-    struct buf scan_all;      /* every value, for keyword groups */
+    struct buf scan;          /* one field's values, for its database */
+    struct buf scan_all;      /* every value, for keyword databases */
     pcre2_match_data *md;
     uint32_t *matched;
     size_t nmatched, matched_cap;
@@ -777,50 +777,55 @@ static void set_view(struct engine_ctx *c, uint16_t r)
     }
 }
 
-/* The event's values, one after another, for the prefilter to scan: those
- * of the fields the class's rules name, and when a keyword group needs them,
- * all. Every value sits between NULs: atoms of startswith/endswith/equals
- * carry them. */
-static void build_scan(struct engine_ctx *c, const struct route_class *cls)
+/* Every value of the event, each between NULs (atoms of startswith,
+ * endswith and equals carry them), for keyword databases. */
+static void build_scan_all(struct engine_ctx *c)
 {
-    size_t total = 1;
+    size_t total = 2;
     for (uint32_t i = 0; i < c->n; i++)
         total += c->f[i].val_len + 1;
-    buf_clear(&c->scan);
-    buf_reserve(&c->scan, total + 1);
-    char *o = c->scan.p, *a = NULL;
-    if (cls->scan_all) {
-        buf_clear(&c->scan_all);
-        buf_reserve(&c->scan_all, total + 1);
-        a = c->scan_all.p;
-        *a++ = 0;
-    }
+    buf_clear(&c->scan_all);
+    buf_reserve(&c->scan_all, total);
+    char *o = c->scan_all.p;
     *o++ = 0;
-    const uint64_t *named = cls->scan_fields;
-    uint32_t nfields = (uint32_t)c->rs->fields.n;
     for (uint32_t i = 0; i < c->n; i++) {
         const struct ev_field *f = &c->f[i];
         if (f->type == STOAT_V_NULL)
             continue;
-        if (a) {
-            if (f->val_len)
-                memcpy(a, f->val, f->val_len);
-            a += f->val_len;
-            *a++ = 0;
-        }
-        if (f->id < nfields && (named[f->id / 64] >> (f->id % 64) & 1)) {
-            if (f->val_len)
-                memcpy(o, f->val, f->val_len);
-            o += f->val_len;
-            *o++ = 0;
-        }
+        if (f->val_len)
+            memcpy(o, f->val, f->val_len);
+        o += f->val_len;
+        *o++ = 0;
+    }
+    c->scan_all.len = (size_t)(o - c->scan_all.p);
+    *o = 0;
+}
+
+/* The values of one field, each between NULs; false when it has none. */
+static bool build_scan_field(struct engine_ctx *c, uint32_t id)
+{
+    int32_t first = slot_get(c, id);
+    if (first < 0)
+        return false;
+    size_t total = 2;
+    for (int32_t i = first; i >= 0; i = c->f[i].next)
+        total += c->f[i].val_len + 1;
+    buf_clear(&c->scan);
+    buf_reserve(&c->scan, total);
+    char *o = c->scan.p;
+    *o++ = 0;
+    for (int32_t i = first; i >= 0; i = c->f[i].next) {
+        const struct ev_field *f = &c->f[i];
+        if (f->type == STOAT_V_NULL)
+            continue;
+        if (f->val_len)
+            memcpy(o, f->val, f->val_len);
+        o += f->val_len;
+        *o++ = 0;
     }
     c->scan.len = (size_t)(o - c->scan.p);
     *o = 0;
-    if (a) {
-        c->scan_all.len = (size_t)(a - c->scan_all.p);
-        *a = 0;
-    }
+    return c->scan.len > 1;
 }
 
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
@@ -833,34 +838,43 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         c->counters.unrouted++;
         return 0;
     }
-    bool scanned = false;
     /* Stamps are per event, so a pattern checked in any group may use the
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
+    bool all_built = false;
+    const uint32_t *db_field = cls->db_field;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
-        if (!g->db)
+        const uint32_t *fields = db_field;
+        db_field += g->ndbs;
+        if (!g->ndbs || !c->hs)
             continue;
-        if (!scanned) {
-            build_scan(c, cls);
-            scanned = true;
-        }
-        if (!c->hs)
-            break;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         memset(hits, 0, g->nwords * sizeof(*hits));
         struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
-        const struct buf *b = g->scan_all ? &c->scan_all : &c->scan;
-        if (hs_scan(g->db, b->p ? b->p : "", (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
-            c->atoms_valid = false;
+        for (uint32_t d = 0; d < g->ndbs; d++) {
+            const struct buf *b;
+            if (fields[d] == FIELD_ANY) {
+                if (!all_built)
+                    build_scan_all(c);
+                all_built = true;
+                b = &c->scan_all;
+            } else if (build_scan_field(c, fields[d])) {
+                b = &c->scan;
+            } else {
+                continue;   /* the event has no such field: nothing to find */
+            }
+            if (hs_scan(g->dbs[d].db, b->p, (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
+                c->atoms_valid = false;
+        }
     }
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
         c->counters.candidates += g->n;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
-        if (!g->db || !c->atoms_valid)
-            memset(hits, g->db ? 0xff : 0, g->nwords * sizeof(*hits));   /* no scan: run everything gated */
+        if (!g->ndbs || !c->atoms_valid)
+            memset(hits, g->ndbs ? 0xff : 0, g->nwords * sizeof(*hits));   /* no scan: run everything gated */
         if (cls->rset[gi] != view) {
             view = cls->rset[gi];
             set_view(c, view);

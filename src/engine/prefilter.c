@@ -127,10 +127,10 @@ struct class_build {
     uint64_t hash;
 };
 
-/* Compiles one group's atoms into its database. Runs on worker threads, so it
- * only touches its own group. */
+/* Compiles one field's atoms of a group into a database. Runs on worker
+ * threads, so it only touches its own output. */
 struct hs_job {
-    struct rule_group *g;
+    hs_database_t **out;
     const char **pats;
     unsigned *flags, *ids;
     size_t *lens;
@@ -148,23 +148,41 @@ static void *compile_jobs(void *arg)
             continue;
         hs_compile_error_t *err = NULL;
         if (hs_compile_lit_multi(j->pats, j->flags, j->ids, j->lens, (unsigned)j->npats, HS_MODE_BLOCK, NULL,
-                                 &j->g->db, &err) != HS_SUCCESS) {
+                                 j->out, &err) != HS_SUCCESS) {
             snprintf(j->errmsg, sizeof(j->errmsg), "%s", err && err->message ? err->message : "unknown error");
             j->failed = 1;
             hs_free_compile_error(err);
-            j->g->db = NULL;
+            *j->out = NULL;
         }
     }
     return NULL;
 }
 
-/* The group's atom table (CSR atom -> rules) and the job that compiles it. */
-static void build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, struct hs_job *job)
+/* An atom's key in the maps: its text and its field, for the same text in
+ * two fields is two atoms (each found in its own field's values). */
+static size_t atom_key(char **buf, size_t *cap, const struct atom *a)
+{
+    size_t n = a->len + sizeof(a->field);
+    if (n > *cap) {
+        *buf = xrealloc(*buf, n);
+        *cap = n;
+    }
+    memcpy(*buf, a->s, a->len);
+    memcpy(*buf + a->len, &a->field, sizeof(a->field));
+    return n;
+}
+
+/* The group's atom table (CSR atom -> rules) and the jobs that compile its
+ * databases, one per field; returns how many jobs it appended. */
+static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, struct hs_job **jobs, size_t *njobs,
+                                size_t *jcap)
 {
     struct strmap atoms;
     strmap_init(&atoms);
-    uint32_t *counts = NULL, *first = NULL;
-    size_t ccap = 0;
+    uint32_t *counts = NULL, *first = NULL, *field = NULL;
+    size_t ccap = 0, fcap = 0;
+    char *kb = NULL;
+    size_t kcap = 0;
     g->nwords = (g->n + 63) / 64;
     uint64_t *ungated = arena_zalloc(&rs->arena, (g->nwords ? g->nwords : 1) * sizeof(uint64_t));
     size_t natoms = 0;
@@ -173,10 +191,13 @@ static void build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, st
         if (!r->prog.natoms)
             ungated[e / 64] |= 1ull << (e % 64);
         for (uint32_t a = 0; a < r->prog.nall; a++) {
-            uint32_t id = strmap_put(&atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, (uint32_t)natoms);
+            size_t kl = atom_key(&kb, &kcap, &r->prog.atoms[a]);
+            uint32_t id = strmap_put(&atoms, kb, kl, (uint32_t)natoms);
             if (id == natoms) {
                 XGROW(counts, ccap, natoms + 1);
+                XGROW(field, fcap, natoms + 1);
                 counts[natoms] = 0;
+                field[natoms] = r->prog.atoms[a].field;
                 natoms++;
             }
             if (a < r->prog.natoms)
@@ -197,34 +218,70 @@ static void build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, st
     for (size_t i = 0; i < natoms; i++)
         first[i] = off[i];
     uint32_t *gid = arena_alloc(&rs->arena, (natoms + 1) * sizeof(*gid));
-    job->pats = xcalloc(natoms + 1, sizeof(*job->pats));
-    job->lens = xcalloc(natoms + 1, sizeof(*job->lens));
-    job->flags = xcalloc(natoms + 1, sizeof(*job->flags));
-    job->ids = xcalloc(natoms + 1, sizeof(*job->ids));
+    const char **text = xcalloc(natoms + 1, sizeof(*text));
+    size_t *lens = xcalloc(natoms + 1, sizeof(*lens));
     for (uint32_t e = 0; e < g->n; e++) {
         const struct rule *r = &rs->rules[g->rule[e]];
         for (uint32_t a = 0; a < r->prog.nall; a++) {
             uint32_t id;
-            strmap_get(&atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, &id);
+            size_t kl = atom_key(&kb, &kcap, &r->prog.atoms[a]);
+            strmap_get(&atoms, kb, kl, &id);
             if (a < r->prog.natoms)
                 ent[first[id]++] = e;   /* a rule lists an atom once */
-            job->pats[id] = r->prog.atoms[a].s;
-            job->lens[id] = r->prog.atoms[a].len;
-            strmap_get(&rs->atoms, r->prog.atoms[a].s, r->prog.atoms[a].len, &gid[id]);
+            text[id] = r->prog.atoms[a].s;
+            lens[id] = r->prog.atoms[a].len;
+            strmap_get(&rs->atoms, kb, kl, &gid[id]);
         }
     }
     g->atom_off = off;
     g->atom_rule = ent;
     g->atom_gid = gid;
+    /* one database per field, its atoms keeping their group-wide ids */
+    uint32_t *fields = NULL;
+    size_t nf = 0, nfcap = 0;
     for (size_t i = 0; i < natoms; i++) {
-        job->flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
-        job->ids[i] = (unsigned)i;
+        size_t k;
+        for (k = 0; k < nf && fields[k] != field[i]; k++)
+            ;
+        if (k == nf) {
+            XGROW(fields, nfcap, nf + 1);
+            fields[nf++] = field[i];
+        }
     }
-    job->npats = natoms;
-    job->g = g;
+    g->ndbs = (uint32_t)nf;
+    g->dbs = arena_zalloc(&rs->arena, (nf ? nf : 1) * sizeof(*g->dbs));
+    for (size_t k = 0; k < nf; k++) {
+        g->dbs[k].field = fields[k];
+        XGROW(*jobs, *jcap, *njobs + 1);
+        struct hs_job *job = &(*jobs)[(*njobs)++];
+        memset(job, 0, sizeof(*job));
+        job->out = &g->dbs[k].db;
+        size_t n = 0;
+        for (size_t i = 0; i < natoms; i++)
+            n += field[i] == fields[k];
+        job->pats = xcalloc(n + 1, sizeof(*job->pats));
+        job->lens = xcalloc(n + 1, sizeof(*job->lens));
+        job->flags = xcalloc(n + 1, sizeof(*job->flags));
+        job->ids = xcalloc(n + 1, sizeof(*job->ids));
+        for (size_t i = 0; i < natoms; i++) {
+            if (field[i] != fields[k])
+                continue;
+            job->pats[job->npats] = text[i];
+            job->lens[job->npats] = lens[i];
+            job->flags[job->npats] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+            job->ids[job->npats] = (unsigned)i;
+            job->npats++;
+        }
+    }
+    free(fields);
+    free(text);
+    free(lens);
+    free(kb);
     free(counts);
     free(first);
+    free(field);
     strmap_free(&atoms);
+    return nf;
 }
 
 /* The fields a rule's tests read, and whether it has keyword tests (which
@@ -279,59 +336,31 @@ static size_t group_key(const struct rule *r, bool keywords, char *buf, size_t c
     return (size_t)n;
 }
 
-/* The fields of a group's rules, each once. */
-static void group_fields(struct stoat_ruleset *rs, struct rule_group *g, uint64_t *seen)
+/* Each database's field as the class's events name it: a group seen through
+ * renames reads `to` from the event's `from`. */
+static void class_db_fields(struct stoat_ruleset *rs, struct route_class *cls)
 {
-    struct field_use u = {0};
-    for (uint32_t e = 0; e < g->n; e++) {
-        const struct rule *r = &rs->rules[g->rule[e]];
-        if (r->prog.root)
-            use_fields(r->prog.root, &u, 0);
-    }
-    g->scan_all = u.any;
-    uint32_t *ids = arena_alloc(&rs->arena, (u.n ? u.n : 1) * sizeof(*ids));
-    uint32_t k = 0;
-    for (size_t i = 0; i < u.n; i++) {
-        uint32_t f = u.ids[i];
-        if (f >= rs->fields.n || (seen[f / 64] >> (f % 64) & 1))
-            continue;
-        seen[f / 64] |= 1ull << (f % 64);
-        ids[k++] = f;
-    }
-    for (uint32_t i = 0; i < k; i++)
-        seen[ids[i] / 64] &= ~(1ull << (ids[i] % 64));
-    g->fields = ids;
-    g->nfields = k;
-    free(u.ids);
-}
-
-/* The event fields a class's named-field groups scan: each group's fields,
- * with its renames undone (a view's `to` reads the event's `from`). */
-static void class_scan_fields(struct stoat_ruleset *rs, struct route_class *cls, const struct hs_job *jobs)
-{
-    size_t words = rs->fields.n / 64 + 1;
-    uint64_t *bits = arena_zalloc(&rs->arena, words * sizeof(*bits));
+    size_t n = 0;
+    for (uint32_t gi = 0; gi < cls->ngroups; gi++)
+        n += rs->groups[cls->group[gi]].ndbs;
+    uint32_t *out = arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*out));
+    size_t k = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &rs->groups[cls->group[gi]];
-        if (!jobs[cls->group[gi]].npats)
-            continue;   /* no database: it scans nothing */
-        if (g->scan_all) {
-            cls->scan_all = true;
-            continue;
-        }
         const struct renameset *rn = cls->rset[gi] ? &rs->rsets[cls->rset[gi]] : NULL;
-        for (uint32_t i = 0; i < g->nfields; i++) {
-            uint32_t f = g->fields[i];
-            for (uint32_t k = 0; rn && k < rn->n; k++)
-                if (rn->to[k] == f) {
-                    f = rn->from[k];
+        for (uint32_t d = 0; d < g->ndbs; d++) {
+            uint32_t f = g->dbs[d].field;
+            if (f == FIELD_ANY)
+                cls->scan_all = true;
+            for (uint32_t i = 0; rn && f != FIELD_ANY && i < rn->n; i++)
+                if (rn->to[i] == f) {
+                    f = rn->from[i];
                     break;
                 }
-            if (f < rs->fields.n)
-                bits[f / 64] |= 1ull << (f % 64);
+            out[k++] = f;
         }
     }
-    cls->scan_fields = bits;
+    cls->db_field = out;
 }
 
 /* Deals the jobs to one thread per core, biggest first, and runs them. */
@@ -397,11 +426,14 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
 
     /* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
     strmap_init(&rs->atoms);
+    char *akb = NULL;
+    size_t akcap = 0;
     for (size_t r = 0; r < rs->nrules; r++) {
         struct compiled *p = &rs->rules[r].prog;
         uint32_t *ids = xcalloc(p->nall + 1, sizeof(*ids));
         for (uint32_t a = 0; a < p->nall; a++) {
-            ids[a] = strmap_put(&rs->atoms, p->atoms[a].s, p->atoms[a].len, (uint32_t)rs->natoms);
+            size_t akl = atom_key(&akb, &akcap, &p->atoms[a]);
+            ids[a] = strmap_put(&rs->atoms, akb, akl, (uint32_t)rs->natoms);
             if (ids[a] == rs->natoms)
                 rs->natoms++;
         }
@@ -409,6 +441,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             p->gated[g].pat->atom = ids[p->gated[g].atom];
         free(ids);
     }
+    free(akb);
 
     /* 1. groups: the rules of each logsource */
     struct strmap gkeys;
@@ -437,13 +470,14 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             struct rule_group *g = &rs->groups[rule_group[r]];
             ((uint32_t *)g->rule)[g->n++] = (uint32_t)r;
         }
-    struct hs_job *jobs = xcalloc(ng + 1, sizeof(*jobs));
-    uint64_t *seen_fields = xcalloc(rs->fields.n / 64 + 1, sizeof(*seen_fields));
+    struct hs_job *jobs = NULL;
+    size_t njobs = 0, jcap = 0;
+    size_t *group_jobs = xcalloc(ng + 1, sizeof(*group_jobs));   /* the first job of each group */
     for (size_t g = 0; g < ng; g++) {
-        build_group_atoms(rs, &rs->groups[g], &jobs[g]);
-        group_fields(rs, &rs->groups[g], seen_fields);
+        group_jobs[g] = njobs;
+        build_group_atoms(rs, &rs->groups[g], &jobs, &njobs, &jcap);
     }
-    free(seen_fields);
+    group_jobs[ng] = njobs;
 
     /* 2. the keys */
     for (size_t r = 0; r < rs->nrules; r++) {
@@ -533,7 +567,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     for (size_t i = 0; i < ncb; i++) {
         rs->classes[i] = (struct route_class){.ngroups = (uint32_t)cb[i].n, .group = cb[i].group,
                                               .rset = cb[i].rset};
-        class_scan_fields(rs, &rs->classes[i], jobs);
+        class_db_fields(rs, &rs->classes[i]);
     }
 
     /* 4. the databases, compiled on all cores */
@@ -547,29 +581,34 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
                     if (getenv("STOAT_STATS")[0] == '2')
                         fprintf(stderr, "  ungated: %s\n", rs->rules[rs->groups[g].rule[e]].meta.title);
                 }
-            fprintf(stderr, "group %zu: %u rules (%u ungated), %zu atoms\n", g, rs->groups[g].n, ung, jobs[g].npats);
+            size_t natoms = 0;
+            for (size_t j = group_jobs[g]; j < group_jobs[g + 1]; j++)
+                natoms += jobs[j].npats;
+            fprintf(stderr, "group %zu: %u rules (%u ungated), %zu atoms in %zu databases\n", g, rs->groups[g].n,
+                    ung, natoms, group_jobs[g + 1] - group_jobs[g]);
         }
-    compile_all(jobs, ng);
-    for (size_t g = 0; g < ng && !err; g++) {
-        if (jobs[g].failed) {
+    compile_all(jobs, njobs);
+    for (size_t j = 0; j < njobs && !err; j++) {
+        if (jobs[j].failed) {
             if (diag) {
                 char msg[400];
-                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", jobs[g].errmsg);
+                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", jobs[j].errmsg);
                 struct stoat_diag d = {.code = STOAT_ERR_UNSUPPORTED, .message = msg};
                 diag(diag_ctx, &d);
             }
             err = STOAT_ERR_UNSUPPORTED;
         }
-        if (!err && rs->groups[g].db && hs_alloc_scratch(rs->groups[g].db, &rs->scratch_proto) != HS_SUCCESS)
+        if (!err && *jobs[j].out && hs_alloc_scratch(*jobs[j].out, &rs->scratch_proto) != HS_SUCCESS)
             err = STOAT_ERR_NOMEM;
     }
-    for (size_t g = 0; g < ng; g++) {
-        free(jobs[g].pats);
-        free(jobs[g].lens);
-        free(jobs[g].flags);
-        free(jobs[g].ids);
+    for (size_t j = 0; j < njobs; j++) {
+        free(jobs[j].pats);
+        free(jobs[j].lens);
+        free(jobs[j].flags);
+        free(jobs[j].ids);
     }
     free(jobs);
+    free(group_jobs);
     free(cb);
     free(tg);
     free(tr);

@@ -50,17 +50,18 @@ struct rule_group {
     const uint32_t *rule;       /* rule indexes, ascending */
     uint32_t nwords;            /* bitmap words over the group's rules */
     const uint64_t *ungated;    /* rules to run on every event of the group */
-    hs_database_t *db;          /* NULL when no rule has atoms */
+    /* One database per field the atoms are found in (FIELD_ANY: keywords,
+     * every value): a database scans only its field's values, so each one
+     * is small and fast. None when no rule has atoms. */
+    uint32_t ndbs;
+    struct group_db {
+        uint32_t field;
+        hs_database_t *db;
+    } *dbs;
     uint32_t natoms;
     const uint32_t *atom_off;   /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
     const uint32_t *atom_rule;  /* group-local rule positions */
     const uint32_t *atom_gid;   /* ruleset-wide id of group atom i */
-    /* Keyword rules (which search every value) form groups of their own,
-     * which scan every value; the other groups scan only the values of the
-     * fields their rules name, often half of an event's bytes. */
-    bool scan_all;
-    uint32_t nfields;
-    const uint32_t *fields;     /* field ids the rules' tests read */
 };
 
 /* What one kind of event is checked against: groups, each seen through a
@@ -69,10 +70,9 @@ struct route_class {
     uint32_t ngroups;
     const uint32_t *group;
     const uint16_t *rset;
-    /* The event's fields (by id, as the event names them: renames undone)
-     * whose values the class's named-field groups scan; and whether some
-     * group scans every value. */
-    const uint64_t *scan_fields;
+    /* Per group, side by side: the event field (renames undone) each of its
+     * databases scans; and whether some database scans every value. */
+    const uint32_t *db_field;
     bool scan_all;
 };
 

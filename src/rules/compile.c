@@ -1294,17 +1294,17 @@ struct atomset {
     uint32_t minlen;
 };
 
-static void as_add(struct atomset *s, const char *p, uint32_t len)
+static void as_add(struct atomset *s, const char *p, uint32_t len, uint32_t field)
 {
     for (uint32_t i = 0; i < s->n; i++)
-        if (s->v[i].len == len && memcmp(s->v[i].s, p, len) == 0)
+        if (s->v[i].len == len && s->v[i].field == field && memcmp(s->v[i].s, p, len) == 0)
             return;
     if (s->n >= COMPILE_MAX_ATOMS) {
         s->top = true;
         return;
     }
     XGROW(s->v, s->cap, s->n + 1);
-    s->v[s->n++] = (struct atom){p, len};
+    s->v[s->n++] = (struct atom){p, len, field};
     if (s->n == 1 || len < s->minlen)
         s->minlen = len;
 }
@@ -1502,13 +1502,13 @@ static void req_test(const struct compiler *c, struct arena *a, const struct tes
             out->top = true;
             return;
         }
-        as_add(out, at.s, at.len);
+        as_add(out, at.s, at.len, t->field);
     }
     if (t->all) {
         if (!have_best)
             out->top = true;
         else
-            as_add(out, best.s, best.len);
+            as_add(out, best.s, best.len, t->field);
     }
 }
 
@@ -1561,7 +1561,7 @@ static void req_of(const struct compiler *c, struct arena *a, const struct pnode
                 return;
             }
             for (uint32_t j = 0; j < k.n; j++)
-                as_add(out, k.v[j].s, k.v[j].len);
+                as_add(out, k.v[j].s, k.v[j].len, k.v[j].field);
             as_free(&k);
             if (out->top)
                 return;
@@ -1586,7 +1586,7 @@ struct gate_list {
 static uint32_t gate_atom(struct gate_list *g, const struct atom *at)
 {
     for (uint32_t k = 0; k < g->natoms; k++)
-        if (g->atoms[k].len == at->len && memcmp(g->atoms[k].s, at->s, at->len) == 0)
+        if (g->atoms[k].len == at->len && g->atoms[k].field == at->field && memcmp(g->atoms[k].s, at->s, at->len) == 0)
             return k;
     if (g->frozen || g->natoms >= COMPILE_MAX_ATOMS)
         return UINT32_MAX;
@@ -1618,6 +1618,7 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
         struct atom at;
         if (!pattern_best_atom(&x->tmp, p, &at))
             continue;
+        at.field = t->field;
         uint32_t k = gate_atom(g, &at);
         if (k == UINT32_MAX)
             continue;
@@ -1700,6 +1701,7 @@ static void set_atoms(struct cctx *x, struct compiled *out)
         for (uint32_t i = 0; i < g.natoms; i++) {
             v[i].s = arena_strndup(x->c->out, g.atoms[i].s, g.atoms[i].len);
             v[i].len = g.atoms[i].len;
+            v[i].field = g.atoms[i].field;
         }
         out->atoms = v;
     }

@@ -45,6 +45,7 @@ bool compile_needs_late(const struct compiler *c, const struct pnode *root);
 struct atom {
     const char *s;
     uint32_t len;
+    uint32_t field;   /* the field whose values hold it; FIELD_ANY for keywords */
 };
 
 /* A pattern that can skip itself when its atom (atoms[atom]) was not seen. */

@@ -677,7 +677,8 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     if (!rs)
         return;
     for (size_t i = 0; i < rs->ngroups; i++)
-        hs_free_database(rs->groups[i].db);
+        for (uint32_t k = 0; k < rs->groups[i].ndbs; k++)
+            hs_free_database(rs->groups[i].dbs[k].db);
     hs_free_scratch(rs->scratch_proto);
     for (size_t i = 0; i < rs->nregexes; i++)
         pcre2_code_free(rs->regexes[i]);

@@ -801,28 +801,29 @@ static void build_scan_all(struct engine_ctx *c)
     *o = 0;
 }
 
-/* The values of one field, each between NULs; false when it has none. */
-static bool build_scan_field(struct engine_ctx *c, uint32_t id)
+/* The values of some fields, each between NULs; false when there are none. */
+static bool build_scan_fields(struct engine_ctx *c, const uint32_t *ids, uint32_t nids)
 {
-    int32_t first = slot_get(c, id);
-    if (first < 0)
-        return false;
     size_t total = 2;
-    for (int32_t i = first; i >= 0; i = c->f[i].next)
-        total += c->f[i].val_len + 1;
+    for (uint32_t k = 0; k < nids; k++)
+        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next)
+            total += c->f[i].val_len + 1;
+    if (total == 2)
+        return false;
     buf_clear(&c->scan);
     buf_reserve(&c->scan, total);
     char *o = c->scan.p;
     *o++ = 0;
-    for (int32_t i = first; i >= 0; i = c->f[i].next) {
-        const struct ev_field *f = &c->f[i];
-        if (f->type == STOAT_V_NULL)
-            continue;
-        if (f->val_len)
-            memcpy(o, f->val, f->val_len);
-        o += f->val_len;
-        *o++ = 0;
-    }
+    for (uint32_t k = 0; k < nids; k++)
+        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next) {
+            const struct ev_field *f = &c->f[i];
+            if (f->type == STOAT_V_NULL)
+                continue;
+            if (f->val_len)
+                memcpy(o, f->val, f->val_len);
+            o += f->val_len;
+            *o++ = 0;
+        }
     c->scan.len = (size_t)(o - c->scan.p);
     *o = 0;
     return c->scan.len > 1;
@@ -842,27 +843,29 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
     bool all_built = false;
-    const uint32_t *db_field = cls->db_field;
+    uint32_t dbi = 0;   /* the class's database index, across its groups */
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
-        const uint32_t *fields = db_field;
-        db_field += g->ndbs;
+        uint32_t first = dbi;
+        dbi += g->ndbs;
         if (!g->ndbs || !c->hs)
             continue;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         memset(hits, 0, g->nwords * sizeof(*hits));
         struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
         for (uint32_t d = 0; d < g->ndbs; d++) {
+            const uint32_t *ids = cls->db_fields + cls->db_off[first + d];
+            uint32_t nids = cls->db_off[first + d + 1] - cls->db_off[first + d];
             const struct buf *b;
-            if (fields[d] == FIELD_ANY) {
+            if (nids == 1 && ids[0] == FIELD_ANY) {
                 if (!all_built)
                     build_scan_all(c);
                 all_built = true;
                 b = &c->scan_all;
-            } else if (build_scan_field(c, fields[d])) {
+            } else if (build_scan_fields(c, ids, nids)) {
                 b = &c->scan;
             } else {
-                continue;   /* the event has no such field: nothing to find */
+                continue;   /* the event has none of its fields: nothing to find */
             }
             if (hs_scan(g->dbs[d].db, b->p, (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
                 c->atoms_valid = false;

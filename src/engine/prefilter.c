@@ -158,6 +158,11 @@ static void *compile_jobs(void *arg)
     return NULL;
 }
 
+/* A field with at least this many atoms, and a quarter of its group's, has a
+ * database of its own (measured with make bench: fewer databases per event
+ * cost less than smaller ones) */
+#define OWN_DB_MIN_ATOMS 64
+
 /* An atom's key in the maps: its text and its field, for the same text in
  * two fields is two atoms (each found in its own field's values). */
 static size_t atom_key(char **buf, size_t *cap, const struct atom *a)
@@ -236,35 +241,61 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     g->atom_off = off;
     g->atom_rule = ent;
     g->atom_gid = gid;
-    /* one database per field, its atoms keeping their group-wide ids */
-    uint32_t *fields = NULL;
-    size_t nf = 0, nfcap = 0;
+    /* databases: keywords alone, each field with a large share of the atoms
+     * alone, the other fields together; atoms keep their group-wide ids */
+    uint32_t *fields = NULL, *fcount = NULL, *fdb = NULL;
+    size_t nf = 0, nfcap = 0, nccap = 0, ndcap = 0, nfield_atoms = 0;
     for (size_t i = 0; i < natoms; i++) {
         size_t k;
         for (k = 0; k < nf && fields[k] != field[i]; k++)
             ;
         if (k == nf) {
             XGROW(fields, nfcap, nf + 1);
-            fields[nf++] = field[i];
+            XGROW(fcount, nccap, nf + 1);
+            fields[nf] = field[i];
+            fcount[nf++] = 0;
+        }
+        fcount[k]++;
+        nfield_atoms += field[i] != FIELD_ANY;
+    }
+    XGROW(fdb, ndcap, nf + 1);
+    uint32_t ndb = 0, shared = UINT32_MAX;
+    for (size_t k = 0; k < nf; k++) {
+        bool alone = fields[k] == FIELD_ANY || (fcount[k] >= OWN_DB_MIN_ATOMS && fcount[k] * 4 >= nfield_atoms);
+        if (alone) {
+            fdb[k] = ndb++;
+        } else {
+            if (shared == UINT32_MAX)
+                shared = ndb++;
+            fdb[k] = shared;
         }
     }
-    g->ndbs = (uint32_t)nf;
-    g->dbs = arena_zalloc(&rs->arena, (nf ? nf : 1) * sizeof(*g->dbs));
-    for (size_t k = 0; k < nf; k++) {
-        g->dbs[k].field = fields[k];
+    g->ndbs = ndb;
+    g->dbs = arena_zalloc(&rs->arena, (ndb ? ndb : 1) * sizeof(*g->dbs));
+    for (uint32_t d = 0; d < ndb; d++) {
+        struct group_db *db = &g->dbs[d];
+        uint32_t *fl = arena_alloc(&rs->arena, (nf ? nf : 1) * sizeof(*fl));
+        for (size_t k = 0; k < nf; k++)
+            if (fdb[k] == d)
+                fl[db->nfields++] = fields[k];
+        db->fields = fl;
         XGROW(*jobs, *jcap, *njobs + 1);
         struct hs_job *job = &(*jobs)[(*njobs)++];
         memset(job, 0, sizeof(*job));
-        job->out = &g->dbs[k].db;
+        job->out = &db->db;
         size_t n = 0;
-        for (size_t i = 0; i < natoms; i++)
-            n += field[i] == fields[k];
+        for (size_t k = 0; k < nf; k++)
+            if (fdb[k] == d)
+                n += fcount[k];
         job->pats = xcalloc(n + 1, sizeof(*job->pats));
         job->lens = xcalloc(n + 1, sizeof(*job->lens));
         job->flags = xcalloc(n + 1, sizeof(*job->flags));
         job->ids = xcalloc(n + 1, sizeof(*job->ids));
         for (size_t i = 0; i < natoms; i++) {
-            if (field[i] != fields[k])
+            size_t k;
+            for (k = 0; fields[k] != field[i]; k++)
+                ;
+            if (fdb[k] != d)
                 continue;
             job->pats[job->npats] = text[i];
             job->lens[job->npats] = lens[i];
@@ -273,6 +304,8 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
             job->npats++;
         }
     }
+    free(fcount);
+    free(fdb);
     free(fields);
     free(text);
     free(lens);
@@ -281,7 +314,7 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     free(first);
     free(field);
     strmap_free(&atoms);
-    return nf;
+    return ndb;
 }
 
 /* The fields a rule's tests read, and whether it has keyword tests (which
@@ -336,31 +369,41 @@ static size_t group_key(const struct rule *r, bool keywords, char *buf, size_t c
     return (size_t)n;
 }
 
-/* Each database's field as the class's events name it: a group seen through
- * renames reads `to` from the event's `from`. */
+/* Each database's fields as the class's events name them: a group seen
+ * through renames reads `to` from the event's `from`. */
 static void class_db_fields(struct stoat_ruleset *rs, struct route_class *cls)
 {
-    size_t n = 0;
-    for (uint32_t gi = 0; gi < cls->ngroups; gi++)
-        n += rs->groups[cls->group[gi]].ndbs;
-    uint32_t *out = arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*out));
-    size_t k = 0;
+    size_t ndb = 0, nf = 0;
+    for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
+        const struct rule_group *g = &rs->groups[cls->group[gi]];
+        ndb += g->ndbs;
+        for (uint32_t d = 0; d < g->ndbs; d++)
+            nf += g->dbs[d].nfields;
+    }
+    uint32_t *off = arena_alloc(&rs->arena, (ndb + 1) * sizeof(*off));
+    uint32_t *out = arena_alloc(&rs->arena, (nf ? nf : 1) * sizeof(*out));
+    size_t k = 0, j = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &rs->groups[cls->group[gi]];
         const struct renameset *rn = cls->rset[gi] ? &rs->rsets[cls->rset[gi]] : NULL;
         for (uint32_t d = 0; d < g->ndbs; d++) {
-            uint32_t f = g->dbs[d].field;
-            if (f == FIELD_ANY)
-                cls->scan_all = true;
-            for (uint32_t i = 0; rn && f != FIELD_ANY && i < rn->n; i++)
-                if (rn->to[i] == f) {
-                    f = rn->from[i];
-                    break;
-                }
-            out[k++] = f;
+            off[k++] = (uint32_t)j;
+            for (uint32_t x = 0; x < g->dbs[d].nfields; x++) {
+                uint32_t f = g->dbs[d].fields[x];
+                if (f == FIELD_ANY)
+                    cls->scan_all = true;
+                for (uint32_t i = 0; rn && f != FIELD_ANY && i < rn->n; i++)
+                    if (rn->to[i] == f) {
+                        f = rn->from[i];
+                        break;
+                    }
+                out[j++] = f;
+            }
         }
     }
-    cls->db_field = out;
+    off[k] = (uint32_t)j;
+    cls->db_off = off;
+    cls->db_fields = out;
 }
 
 /* Deals the jobs to one thread per core, biggest first, and runs them. */

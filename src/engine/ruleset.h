@@ -50,12 +50,14 @@ struct rule_group {
     const uint32_t *rule;       /* rule indexes, ascending */
     uint32_t nwords;            /* bitmap words over the group's rules */
     const uint64_t *ungated;    /* rules to run on every event of the group */
-    /* One database per field the atoms are found in (FIELD_ANY: keywords,
-     * every value): a database scans only its field's values, so each one
-     * is small and fast. None when no rule has atoms. */
+    /* Databases by the fields whose values they scan: a field with many of
+     * the group's atoms has its own, the other fields share one (a database
+     * costs about as much to start as to scan a short value), keywords
+     * (FIELD_ANY) scan every value. None when no rule has atoms. */
     uint32_t ndbs;
     struct group_db {
-        uint32_t field;
+        uint32_t nfields;
+        const uint32_t *fields;
         hs_database_t *db;
     } *dbs;
     uint32_t natoms;
@@ -70,9 +72,10 @@ struct route_class {
     uint32_t ngroups;
     const uint32_t *group;
     const uint16_t *rset;
-    /* Per group, side by side: the event field (renames undone) each of its
-     * databases scans; and whether some database scans every value. */
-    const uint32_t *db_field;
+    /* Per database of its groups, side by side: the event fields (renames
+     * undone) it scans, db_fields[db_off[k] .. db_off[k + 1]); and whether
+     * some database scans every value. */
+    const uint32_t *db_off, *db_fields;
     bool scan_all;
 };
 

@@ -891,11 +891,11 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
                     break;
                 c->counters.evaluated++;
                 uint32_t r = g->rule[e];
-                const struct rule *ru = &c->rs->rules[r];
+                uintptr_t root = g->root[e];
                 uint32_t hit = UINT32_MAX;
-                if (!ru->needs_ancestry)
-                    hit = eval(c, ru->prog.root) ? r : UINT32_MAX;
-                else if (eval3(c, ru->prog.root) != V_FALSE)
+                if (!(root & 1))
+                    hit = eval(c, (const struct pnode *)root) ? r : UINT32_MAX;
+                else if (eval3(c, (const struct pnode *)(root & ~(uintptr_t)1)) != V_FALSE)
                     hit = r | ENGINE_DEFERRED;
                 if (hit != UINT32_MAX) {
                     if (c->nmatched == c->matched_cap)

@@ -513,6 +513,14 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             struct rule_group *g = &rs->groups[rule_group[r]];
             ((uint32_t *)g->rule)[g->n++] = (uint32_t)r;
         }
+    for (size_t g = 0; g < ng; g++) {
+        uintptr_t *roots = arena_alloc(&rs->arena, (rs->groups[g].n ? rs->groups[g].n : 1) * sizeof(*roots));
+        for (uint32_t e = 0; e < rs->groups[g].n; e++) {
+            const struct rule *r = &rs->rules[rs->groups[g].rule[e]];
+            roots[e] = (uintptr_t)r->prog.root | (r->needs_ancestry ? 1u : 0u);
+        }
+        rs->groups[g].root = roots;
+    }
     struct hs_job *jobs = NULL;
     size_t njobs = 0, jcap = 0;
     size_t *group_jobs = xcalloc(ng + 1, sizeof(*group_jobs));   /* the first job of each group */

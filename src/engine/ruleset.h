@@ -48,6 +48,9 @@ struct renameset {
 struct rule_group {
     uint32_t n;                 /* rules */
     const uint32_t *rule;       /* rule indexes, ascending */
+    /* Each rule's program root, tagged in bit 0 when it reads Ancestors:
+     * evaluation reads this small array, not the large rule records. */
+    const uintptr_t *root;
     uint32_t nwords;            /* bitmap words over the group's rules */
     const uint64_t *ungated;    /* rules to run on every event of the group */
     /* Databases by the fields whose values they scan: a field with many of

@@ -59,7 +59,7 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
     size_t words = 0;
     for (size_t i = 0; i < rs->ngroups; i++) {
         c->group_off[i] = words;
-        words += rs->groups[i].nwords;
+        words += 2 * (size_t)rs->groups[i].nwords;   /* set A's bitmap, then set B's */
     }
     c->hits = xcalloc(words + 1, sizeof(*c->hits));
     if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
@@ -730,8 +730,8 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     const struct rule_group *g = s->g;
     s->stamp[g->atom_gid[id]] = s->gen;
     for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++) {
-        uint32_t e = g->atom_rule[k];
-        s->hits[e / 64] |= 1ull << (e % 64);
+        uint32_t v = g->atom_rule[k], e = v >> 1;
+        s->hits[(v & 1) * g->nwords + e / 64] |= 1ull << (e % 64);
     }
     return 0;
 }
@@ -851,7 +851,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         if (!g->ndbs || !c->hs)
             continue;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
-        memset(hits, 0, g->nwords * sizeof(*hits));
+        memset(hits, 0, 2 * g->nwords * sizeof(*hits));
         struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
         for (uint32_t d = 0; d < g->ndbs; d++) {
             const uint32_t *ids = cls->db_fields + cls->db_off[first + d];
@@ -877,13 +877,14 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         c->counters.candidates += g->n;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         if (!g->ndbs || !c->atoms_valid)
-            memset(hits, g->ndbs ? 0xff : 0, g->nwords * sizeof(*hits));   /* no scan: run everything gated */
+            memset(hits, g->ndbs ? 0xff : 0, 2 * g->nwords * sizeof(*hits));   /* no scan: run everything gated */
         if (cls->rset[gi] != view) {
             view = cls->rset[gi];
             set_view(c, view);
         }
+        const uint64_t *hits_b = hits + g->nwords;
         for (uint32_t w = 0; w < g->nwords; w++) {
-            uint64_t bits = hits[w] | g->ungated[w];
+            uint64_t bits = (hits[w] | g->ungated[w]) & (hits_b[w] | g->one_set[w]);
             while (bits) {
                 uint32_t e = w * 64 + (uint32_t)__builtin_ctzll(bits);
                 bits &= bits - 1;

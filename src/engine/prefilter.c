@@ -190,11 +190,17 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     size_t kcap = 0;
     g->nwords = (g->n + 63) / 64;
     uint64_t *ungated = arena_zalloc(&rs->arena, (g->nwords ? g->nwords : 1) * sizeof(uint64_t));
+    uint64_t *one_set = arena_zalloc(&rs->arena, (g->nwords ? g->nwords : 1) * sizeof(uint64_t));
     size_t natoms = 0;
     for (uint32_t e = 0; e < g->n; e++) {
         const struct rule *r = &rs->rules[g->rule[e]];
         if (!r->prog.natoms)
             ungated[e / 64] |= 1ull << (e % 64);
+        bool has_b = false;
+        for (uint32_t a = 0; a < r->prog.natoms; a++)
+            has_b |= (r->prog.atoms[a].sets & 2) != 0;
+        if (!has_b)
+            one_set[e / 64] |= 1ull << (e % 64);
         for (uint32_t a = 0; a < r->prog.nall; a++) {
             size_t kl = atom_key(&kb, &kcap, &r->prog.atoms[a]);
             uint32_t id = strmap_put(&atoms, kb, kl, (uint32_t)natoms);
@@ -205,11 +211,12 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
                 field[natoms] = r->prog.atoms[a].field;
                 natoms++;
             }
-            if (a < r->prog.natoms)
-                counts[id]++;   /* only requirement atoms wake the rule */
+            if (a < r->prog.natoms)   /* only requirement atoms wake the rule */
+                counts[id] += (r->prog.atoms[a].sets & 1) + (r->prog.atoms[a].sets >> 1 & 1);
         }
     }
     g->ungated = ungated;
+    g->one_set = one_set;
     g->natoms = (uint32_t)natoms;
     uint32_t *off = arena_alloc(&rs->arena, (natoms + 1) * sizeof(*off));
     uint32_t total = 0;
@@ -231,8 +238,12 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
             uint32_t id;
             size_t kl = atom_key(&kb, &kcap, &r->prog.atoms[a]);
             strmap_get(&atoms, kb, kl, &id);
-            if (a < r->prog.natoms)
-                ent[first[id]++] = e;   /* a rule lists an atom once */
+            if (a < r->prog.natoms) {   /* a rule lists an atom once, in A, B or both */
+                if (r->prog.atoms[a].sets & 1)
+                    ent[first[id]++] = e * 2;
+                if (r->prog.atoms[a].sets & 2)
+                    ent[first[id]++] = e * 2 + 1;
+            }
             text[id] = r->prog.atoms[a].s;
             lens[id] = r->prog.atoms[a].len;
             strmap_get(&rs->atoms, kb, kl, &gid[id]);

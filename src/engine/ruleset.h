@@ -53,6 +53,7 @@ struct rule_group {
     const uintptr_t *root;
     uint32_t nwords;            /* bitmap words over the group's rules */
     const uint64_t *ungated;    /* rules to run on every event of the group */
+    const uint64_t *one_set;    /* rules whose requirement has no set B */
     /* Databases by the fields whose values they scan: a field with many of
      * the group's atoms has its own, the other fields share one (a database
      * costs about as much to start as to scan a short value), keywords
@@ -65,7 +66,7 @@ struct rule_group {
     } *dbs;
     uint32_t natoms;
     const uint32_t *atom_off;   /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
-    const uint32_t *atom_rule;  /* group-local rule positions */
+    const uint32_t *atom_rule;  /* group-local rule position * 2 + the set (0 A, 1 B) */
     const uint32_t *atom_gid;   /* ruleset-wide id of group atom i */
 };
 

@@ -1380,8 +1380,15 @@ static bool pattern_atom(const struct pattern *p, struct atom *out)
     }
 }
 
-static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct atomset *out,
-                   int depth);
+/* A rule's requirement: every match holds some atom of a and, unless b is
+ * top, some atom of b. Two sets from the two best children of an AND gate a
+ * rule far better than one: Company 'Microsoft Corporation' and Image
+ * endswith '\\csi.exe' each alone are common or short, together rare. */
+struct req {
+    struct atomset a, b;
+};
+
+static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct req *out, int depth);
 
 static bool better(const struct atomset *a, const struct atomset *b)
 {
@@ -1512,31 +1519,56 @@ static void req_test(const struct compiler *c, struct arena *a, const struct tes
     }
 }
 
-static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct atomset *out,
-                   int depth)
+static void req_free(struct req *r)
+{
+    as_free(&r->a);
+    as_free(&r->b);
+}
+
+static void as_add_all(struct atomset *dst, const struct atomset *src)
+{
+    for (uint32_t j = 0; j < src->n && !dst->top; j++)
+        as_add(dst, src->v[j].s, src->v[j].len, src->v[j].field);
+}
+
+/* Keeps the two best sets offered (ownership passes); returns whether s
+ * became the best. */
+static bool offer(struct atomset *best, struct atomset *second, struct atomset *s)
+{
+    if (better(s, best)) {
+        as_free(second);
+        *second = *best;
+        *best = *s;
+        return true;
+    }
+    if (better(s, second)) {
+        as_free(second);
+        *second = *s;
+    } else {
+        as_free(s);
+    }
+    return false;
+}
+
+static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct req *out, int depth)
 {
     memset(out, 0, sizeof(*out));
-    if (depth > 200) {
-        out->top = true;
+    out->a.top = out->b.top = true;
+    if (depth > 200)
         return;
-    }
     switch (n->op) {
     case N_TEST:
-        req_test(c, a, n->u.test, out);
+        req_test(c, a, n->u.test, &out->a);
         return;
     case N_AND: {
-        struct atomset best = {.top = true};
+        struct atomset best = {.top = true}, second = {.top = true};
         uint32_t gate = UINT32_MAX;
         for (uint32_t i = 0; i < n->n; i++) {
-            struct atomset k;
+            struct req k;
             req_of(c, a, n->u.kids[i], &k, depth + 1);
-            if (better(&k, &best)) {
-                as_free(&best);
-                best = k;
+            if (offer(&best, &second, &k.a))
                 gate = i;
-            } else {
-                as_free(&k);
-            }
+            offer(&best, &second, &k.b);
         }
         /* The gating child is the most selective: evaluate it first. */
         if (gate != UINT32_MAX && gate != 0) {
@@ -1546,30 +1578,45 @@ static void req_of(const struct compiler *c, struct arena *a, const struct pnode
             kids[0] = g;
         }
         ((struct pnode *)n)->gate = gate == UINT32_MAX ? UINT32_MAX : 0;
-        *out = best;
+        out->a = best;
+        out->b = second;
         return;
     }
     case N_ATLEAST:
     case N_OR: {
+        /* (A1 and B1) or A2 = (A1 or A2) and (B1 or A2) */
+        out->a.top = out->b.top = false;
+        bool any_b = false;
         for (uint32_t i = 0; i < n->n; i++) {
-            struct atomset k;
+            struct req k;
             req_of(c, a, n->u.kids[i], &k, depth + 1);
-            if (k.top) {
-                as_free(&k);
-                as_free(out);
-                out->top = true;
+            if (k.a.top) {
+                req_free(&k);
+                req_free(out);
+                out->a.top = out->b.top = true;
                 return;
             }
-            for (uint32_t j = 0; j < k.n; j++)
-                as_add(out, k.v[j].s, k.v[j].len, k.v[j].field);
-            as_free(&k);
-            if (out->top)
+            as_add_all(&out->a, &k.a);
+            if (!k.b.top) {
+                as_add_all(&out->b, &k.b);
+                any_b = true;
+            } else {
+                as_add_all(&out->b, &k.a);
+            }
+            req_free(&k);
+            if (out->a.top) {
+                req_free(out);
+                out->a.top = out->b.top = true;
                 return;
+            }
+        }
+        if (!any_b || out->b.top) {
+            as_free(&out->b);
+            out->b.top = true;
         }
         return;
     }
     default:
-        out->top = true;
         return;
     }
 }
@@ -1680,14 +1727,26 @@ static void set_needs(const struct pnode *n, int depth)
     t->has_need = 1;
 }
 
+static void mark_set(struct gate_list *g, uint32_t k, uint8_t bit)
+{
+    if (k != UINT32_MAX)
+        g->atoms[k].sets |= bit;
+}
+
 static void set_atoms(struct cctx *x, struct compiled *out)
 {
-    struct atomset s;
+    struct req s;
     req_of(x->c, x->c->out, out->root, &s, 0);
     struct gate_list g = {0};
-    if (!s.top)
-        for (uint32_t i = 0; i < s.n; i++)
-            gate_atom(&g, &s.v[i]);
+    if (!s.a.top) {
+        for (uint32_t i = 0; i < s.a.n; i++)
+            mark_set(&g, gate_atom(&g, &s.a.v[i]), 1);
+        /* set B only when all of it fits beside A: a missing atom of B
+         * would hide the rule */
+        if (!s.b.top && g.natoms + s.b.n <= COMPILE_MAX_ATOMS)
+            for (uint32_t i = 0; i < s.b.n; i++)
+                mark_set(&g, gate_atom(&g, &s.b.v[i]), 2);
+    }
     out->natoms = out->nall = g.natoms;
     /* Only the requirement's atoms are scanned for: adding every pattern's
      * atom made the databases a third bigger, slower to build and to scan,
@@ -1702,6 +1761,7 @@ static void set_atoms(struct cctx *x, struct compiled *out)
             v[i].s = arena_strndup(x->c->out, g.atoms[i].s, g.atoms[i].len);
             v[i].len = g.atoms[i].len;
             v[i].field = g.atoms[i].field;
+            v[i].sets = g.atoms[i].sets;
         }
         out->atoms = v;
     }
@@ -1709,7 +1769,7 @@ static void set_atoms(struct cctx *x, struct compiled *out)
     out->ngated = (uint32_t)g.n;
     free(g.v);
     free(g.atoms);
-    as_free(&s);
+    req_free(&s);
 }
 
 /* -------------------------------------------------------------- regexes */

@@ -46,6 +46,7 @@ struct atom {
     const char *s;
     uint32_t len;
     uint32_t field;   /* the field whose values hold it; FIELD_ANY for keywords */
+    uint8_t sets;     /* of a rule's requirement: bit 0 in set A, bit 1 in set B */
 };
 
 /* A pattern that can skip itself when its atom (atoms[atom]) was not seen. */

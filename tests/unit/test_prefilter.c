@@ -317,6 +317,52 @@ static void test_named_field_scan(void **state)
                                   "\"NewProcessName\":\"C:\\\\evilbinary.exe\"}\n", NULL), 1);
 }
 
+/* Two requirement sets: a rule whose AND has two gating parts is evaluated
+ * only on events holding an atom of each, and matches exactly as before. */
+static void test_two_set_gating(void **state)
+{
+    (void)state;
+    const char *texts[2] = {
+        "title: csi\nid: csi\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  img:\n    Image|endswith: '\\csi.exe'\n  co:\n    Company: 'Microsoft Corporation'\n"
+        "  condition: img and co\n",
+        "title: or\nid: or\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  a:\n    CommandLine|contains: 'alphalit'\n  b:\n    User|contains: 'bravolit'\n"
+        "  c:\n    Image|endswith: '\\charlie.exe'\n  condition: (a and b) or c\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 2};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&r, NULL, &ls);
+    assert_int_equal(ls.loaded, 2);
+    struct tu_str ev = {0};
+    /* 50 events with the common part only: nothing evaluated */
+    for (int i = 0; i < 50; i++)
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"Company\":\"Microsoft Corporation\","
+                           "\"Image\":\"C:\\\\w\\\\other%d.exe\",\"CommandLine\":\"alphalit\"}\n", TU_SYSMON, i);
+    struct tu_hunt h;
+    tu_hunt_data(rs, ev.p, ev.len, ".jsonl", NULL, &h);
+    assert_int_equal(h.n, 0);
+    assert_int_equal(h.stats.evaluated, 0);
+    tu_hunt_free(&h);
+    tu_str_free(&ev);
+    stoat_ruleset_destroy(rs);
+    /* and the matches are the specification's */
+    const char *both = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Company\":\"Microsoft Corporation\","
+                       "\"Image\":\"C:\\\\x\\\\csi.exe\"}\n";
+    assert_int_equal(tu_count(&r, both, NULL), 1);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\x\\\\csi.exe\"}\n",
+                              NULL), 0);
+    /* (a and b) or c: c alone, a with b, not a alone */
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\charlie.exe\"}\n",
+                              NULL), 1);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\","
+                                  "\"User\":\"bravolit\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\"}\n",
+                              NULL), 0);
+    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"alphalit\","
+                                  "\"User\":\"bravolit\",\"Image\":\"C:\\\\charlie.exe\"}\n", NULL), 1);
+}
+
 /* Many rules in one group: each fires on its own word, none on another's. */
 static void test_many_rules(void **state)
 {
@@ -367,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_atoms_case_and_encoding),
         cmocka_unit_test(test_edge_atoms),
         cmocka_unit_test(test_named_field_scan),
+        cmocka_unit_test(test_two_set_gating),
         cmocka_unit_test(test_many_rules),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);

@@ -1288,11 +1288,36 @@ static const struct pnode *compile_det(struct cctx *x, const struct sigma_detect
 
 struct atomset {
     bool top;                 /* no requirement can be stated */
+    bool common;              /* some atom is in text most events hold */
     struct atom *v;
     uint32_t n;
     size_t cap;
     uint32_t minlen;
 };
+
+/* Text most events of a Windows or Linux host hold (as the prefilter sees
+ * it: folded, values between NULs). An atom inside it gates nothing and
+ * costs a match on nearly every scan, so a requirement without such atoms
+ * is preferred (measured on the benchmark corpus: half the scan matches of
+ * process starts were these). */
+static const struct {
+    const char *s;
+    uint32_t len;
+} ubiquitous[] = {
+#define U(lit) {lit, sizeof(lit) - 1}
+    U("\0c:\\windows\\system32\\"), U("\0c:\\windows\\syswow64\\"), U("\0c:\\program files (x86)\\"),
+    U("\0c:\\users\\"), U(".exe\0"), U("\0microsoft corporation\0"), U("\0medium\0"), U("\0high\0"),
+    U("\0system\0"), U("\0nt authority\\system\0"), U("\0/usr/bin/"), U("\0/usr/sbin/"), U("\0/usr/lib/"),
+#undef U
+};
+
+static bool ubiquitous_atom(const char *p, uint32_t len)
+{
+    for (size_t i = 0; i < sizeof(ubiquitous) / sizeof(ubiquitous[0]); i++)
+        if (len <= ubiquitous[i].len && memmem(ubiquitous[i].s, ubiquitous[i].len, p, len))
+            return true;
+    return false;
+}
 
 static void as_add(struct atomset *s, const char *p, uint32_t len, uint32_t field)
 {
@@ -1305,6 +1330,7 @@ static void as_add(struct atomset *s, const char *p, uint32_t len, uint32_t fiel
     }
     XGROW(s->v, s->cap, s->n + 1);
     s->v[s->n++] = (struct atom){p, len, field};
+    s->common |= ubiquitous_atom(p, len);
     if (s->n == 1 || len < s->minlen)
         s->minlen = len;
 }
@@ -1396,6 +1422,8 @@ static bool better(const struct atomset *a, const struct atomset *b)
         return false;
     if (b->top)
         return true;
+    if (a->common != b->common)
+        return !a->common;
     if (a->minlen != b->minlen)
         return a->minlen > b->minlen;
     return a->n < b->n;
@@ -1743,7 +1771,7 @@ static void set_atoms(struct cctx *x, struct compiled *out)
             mark_set(&g, gate_atom(&g, &s.a.v[i]), 1);
         /* set B only when all of it fits beside A: a missing atom of B
          * would hide the rule */
-        if (!s.b.top && g.natoms + s.b.n <= COMPILE_MAX_ATOMS)
+        if (!s.b.top && !s.b.common && g.natoms + s.b.n <= COMPILE_MAX_ATOMS)
             for (uint32_t i = 0; i < s.b.n; i++)
                 mark_set(&g, gate_atom(&g, &s.b.v[i]), 2);
     }

@@ -66,7 +66,7 @@ if [ "${BENCH_LARGE:-0}" = 1 ]; then
     $B -n 1 --events "$(count "$BIG")" --bytes "$(size "$BIG")" --less-load "$LOAD" --label "realistic 4 GB, 1 thread" -- \
         $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$BIG"
     $B -n 1 --events "$(count "$BIG")" --bytes "$(size "$BIG")" --less-load "$LOAD" --label "realistic 4 GB, $nproc threads" -- \
-        $STOAT hunt -q -j "$nproc" $PH $SIGMA --format jsonl -o /dev/null "$BIG""
+        $STOAT hunt -q -j "$nproc" $PH $SIGMA --format jsonl -o /dev/null "$BIG"
 fi
 
 if [ -d ../shared/data/evtx ]; then

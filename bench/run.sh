@@ -31,7 +31,7 @@ PH="--placeholders config/placeholders.example.yml"
 corpus() {   # corpus NAME MB ATTACK_SHARE
     f="$C/$1.jsonl"
     if [ ! -s "$f" ]; then
-        python3 bench/gen_corpus.py "$f" "$2" --attack-share "$3"
+        python3 bench/gen_corpus.py "$f" "$2" --attack-share "$3" >&2   # stdout is the path
     fi
     echo "$f"
 }

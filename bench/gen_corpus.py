@@ -16,6 +16,7 @@ usage: gen_corpus.py OUT.jsonl SIZE_MB [--attack-share F] [--seed N]
 import argparse
 import copy
 import glob
+import gzip
 import json
 import os
 import random
@@ -41,7 +42,9 @@ USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "iv
 
 def load_events(path):
     """JSON lines or concatenated pretty-printed objects."""
-    text = open(path, encoding="utf-8", errors="replace").read()
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        text = f.read()
     dec = json.JSONDecoder()
     i, n, out = 0, len(text), []
     while i < n:
@@ -132,10 +135,11 @@ def main():
         evs = load_events(f)
         attack += evs
         benign += [benignify(e, rnd) for e in evs]
-    for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "benign", "*.jsonl"))):
+    # the scenario logs are stored gzip-compressed
+    for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "benign", "*.jsonl*"))):
         benign += load_events(f)
     if not attack:
-        attack = [e for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "attack", "*.jsonl")))
+        attack = [e for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "attack", "*.jsonl*")))
                   for e in load_events(f)]
     if not benign:
         sys.exit("gen_corpus: no templates found")

@@ -777,6 +777,18 @@ static void set_view(struct engine_ctx *c, uint16_t r)
     }
 }
 
+/* Appends a value and the NUL after it (a null value adds nothing). */
+static inline char *put_value(char *o, const struct ev_field *f)
+{
+    if (f->type == STOAT_V_NULL)
+        return o;
+    if (f->val_len)
+        memcpy(o, f->val, f->val_len);
+    o += f->val_len;
+    *o++ = 0;
+    return o;
+}
+
 /* Every value of the event, each between NULs (atoms of startswith,
  * endswith and equals carry them), for keyword databases. */
 static void build_scan_all(struct engine_ctx *c)
@@ -788,15 +800,8 @@ static void build_scan_all(struct engine_ctx *c)
     buf_reserve(&c->scan_all, total);
     char *o = c->scan_all.p;
     *o++ = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        const struct ev_field *f = &c->f[i];
-        if (f->type == STOAT_V_NULL)
-            continue;
-        if (f->val_len)
-            memcpy(o, f->val, f->val_len);
-        o += f->val_len;
-        *o++ = 0;
-    }
+    for (uint32_t i = 0; i < c->n; i++)
+        o = put_value(o, &c->f[i]);
     c->scan_all.len = (size_t)(o - c->scan_all.p);
     *o = 0;
 }
@@ -815,15 +820,8 @@ static bool build_scan_fields(struct engine_ctx *c, const uint32_t *ids, uint32_
     char *o = c->scan.p;
     *o++ = 0;
     for (uint32_t k = 0; k < nids; k++)
-        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next) {
-            const struct ev_field *f = &c->f[i];
-            if (f->type == STOAT_V_NULL)
-                continue;
-            if (f->val_len)
-                memcpy(o, f->val, f->val_len);
-            o += f->val_len;
-            *o++ = 0;
-        }
+        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next)
+            o = put_value(o, &c->f[i]);
     c->scan.len = (size_t)(o - c->scan.p);
     *o = 0;
     return c->scan.len > 1;

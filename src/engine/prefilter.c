@@ -127,7 +127,7 @@ struct class_build {
     uint64_t hash;
 };
 
-/* Compiles one field's atoms of a group into a database. Runs on worker
+/* Compiles some of a group's atoms into one database. Runs on worker
  * threads, so it only touches its own output. */
 struct hs_job {
     hs_database_t **out;
@@ -178,7 +178,7 @@ static size_t atom_key(char **buf, size_t *cap, const struct atom *a)
 }
 
 /* The group's atom table (CSR atom -> rules) and the jobs that compile its
- * databases, one per field; returns how many jobs it appended. */
+ * databases (see rule_group); returns how many jobs it appended. */
 static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, struct hs_job **jobs, size_t *njobs,
                                 size_t *jcap)
 {

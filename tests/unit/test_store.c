@@ -163,6 +163,18 @@ static int64_t count(const char *file, const char *sql)
 
 /* ------------------------------------------------------------ tests */
 
+/* Points the filter at the page after a listing; false on the last page. */
+static bool next_page(struct stoat_filter *f, const char *listing)
+{
+    const char *nx = strstr(listing, "\"next\":\"");
+    if (!nx)
+        return false;
+    f->has_cursor = true;
+    f->cursor_ns = strtoll(nx + 8, NULL, 10);
+    f->cursor_id = strtoull(strchr(nx + 8, ':') + 1, NULL, 10);
+    return true;
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -327,15 +339,10 @@ static void test_filters(void **state)
         assert_int_equal(stoat_store_alerts_json(s, &f, &j, &n), STOAT_OK);
         for (const char *p = j; (p = strstr(p, "{\"id\":")); p++)
             seen++;
-        const char *nx = strstr(j, "\"next\":\"");
-        if (!nx) {
-            free(j);
-            break;
-        }
-        f.has_cursor = true;
-        f.cursor_ns = strtoll(nx + 8, NULL, 10);
-        f.cursor_id = strtoull(strchr(nx + 8, ':') + 1, NULL, 10);
+        bool more = next_page(&f, j);
         free(j);
+        if (!more)
+            break;
     }
     assert_int_equal(seen, 30);
     stoat_store_close(s);
@@ -838,15 +845,10 @@ static void search_pages(struct stoat_store *s, const char *q, bool oldest)
             seen[id] = true;
             got++;
         }
-        const char *nx = strstr(j, "\"next\":\"");
-        if (!nx) {
-            free(j);
-            break;
-        }
-        f.has_cursor = true;
-        f.cursor_ns = strtoll(nx + 8, NULL, 10);
-        f.cursor_id = strtoull(strchr(nx + 8, ':') + 1, NULL, 10);
+        bool more = next_page(&f, j);
         free(j);
+        if (!more)
+            break;
     }
     assert_int_equal(got, nwant);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"

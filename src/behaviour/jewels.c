@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "rules/sigma.h"
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "stoat/regression.h"
 #include "util/fs.h"
 

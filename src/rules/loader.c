@@ -12,7 +12,7 @@
 #include "behaviour/baseline.h"
 #include "behaviour/jewels.h"
 #include "rules/compile.h"
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "util/fs.h"
 #include "util/text.h"
 

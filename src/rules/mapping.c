@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "util/fs.h"
 #include "util/text.h"
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rules/yaml.h"
+#include "util/yaml.h"
 #include "stoat/rules.h"
 
 struct sigma_loc {

@@ -1,7 +1,7 @@
 /* See yaml.h. The parser keeps an explicit stack of open containers (depth
  * capped, so no recursion on input), collects children in growable vectors and
  * moves them into the arena when the container closes. */
-#include "rules/yaml.h"
+#include "util/yaml.h"
 
 #include <stdio.h>
 #include <string.h>

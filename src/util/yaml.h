@@ -1,11 +1,14 @@
 /* A small YAML document tree on top of libyaml's event parser.
  *
- * libyaml gives events; rules need a tree with line/column marks for every
- * node so that each complaint about a rule points at the exact spot. The tree
- * lives in the caller's arena. Anchors and aliases are resolved by sharing
- * nodes (no copies), and every cap below is enforced while parsing. */
-#ifndef STOAT_RULES_YAML_H
-#define STOAT_RULES_YAML_H
+ * libyaml gives events; rules and the configuration files (mapping,
+ * placeholders, crown jewels, baselines) need a tree with line/column marks
+ * for every node so that each complaint points at the exact spot. It sits in
+ * util/ because every floor above reads YAML: the event mapping below the
+ * rules as much as the rules themselves. The tree lives in the caller's
+ * arena. Anchors and aliases are resolved by sharing nodes (no copies), and
+ * every cap below is enforced while parsing. */
+#ifndef STOAT_UTIL_YAML_H
+#define STOAT_UTIL_YAML_H
 
 #include <stdbool.h>
 #include <stddef.h>

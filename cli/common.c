@@ -6,9 +6,9 @@
 
 #include "cli.h"
 
-#include "rules/sigma.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 bool cli_isatty(FILE *f)
 {
@@ -271,7 +271,7 @@ void cli_rule_options_help(FILE *f)
 static bool duration_ns(const char *v, int64_t *ns)
 {
     int64_t ms;
-    if (!v || !sigma_parse_timespan(v, &ms) || ms <= 0 || ms > INT64_MAX / 1000000)
+    if (!v || !parse_timespan(v, &ms) || ms <= 0 || ms > INT64_MAX / 1000000)
         return false;
     *ns = ms * 1000000;
     return true;

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/yaml.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 #include "util/text.h"
+#include "util/yaml.h"
 
 #define BASELINE_MAX_FILE (256u << 20)
 

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rules/sigma.h"
-#include "util/yaml.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/text.h"
+#include "util/yaml.h"
 
 struct jload {
     struct jewels *j;
@@ -92,7 +92,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
     const struct ynode *w = ynode_get(root, "transfer_window");
     if (w) {
         int64_t ms;
-        if (w->kind != YN_SCALAR || !sigma_parse_timespan(w->str, &ms)) {
+        if (w->kind != YN_SCALAR || !parse_timespan(w->str, &ms)) {
             jfail(l, w, "transfer_window is a number and a unit: 30m, 6h, 2d");
             return 1;
         }

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/yaml.h"
 #include "stoat/regression.h"
 #include "util/fs.h"
+#include "util/yaml.h"
 
 struct counter {
     const struct stoat_rule_meta *rule;

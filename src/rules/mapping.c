@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/yaml.h"
 #include "util/fs.h"
 #include "util/text.h"
+#include "util/yaml.h"
 
 struct mload {
     struct mapping *m;

@@ -356,32 +356,6 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
     return STOAT_OK;
 }
 
-bool sigma_parse_timespan(const char *s, int64_t *ms)
-{
-    size_t n = strlen(s);
-    if (n < 2)
-        return false;
-    int64_t v = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX / 1000 / 604800 / 10))
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    int64_t unit;
-    switch (s[n - 1]) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60000; break;
-    case 'h': unit = 3600000; break;
-    case 'd': unit = 86400000; break;
-    case 'w': unit = 604800000; break;
-    case 'M': unit = 2592000000LL; break;   /* 30 days, as pySigma */
-    case 'y': unit = 31536000000LL; break;
-    default: return false;
-    }
-    *ms = v * unit;
-    return v > 0;
-}
-
 static const struct {
     const char *name;
     enum stoat_corr_type type;
@@ -441,7 +415,7 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, con
         ts = ynode_get(cn, "timeframe");
     if (!ts || ts->kind != YN_SCALAR)
         return fail(c, ts ? ts : cn, STOAT_ERR_RULE, "correlation without a 'timespan'");
-    if (!sigma_parse_timespan(ts->str, &k->timespan_ms))
+    if (!parse_timespan(ts->str, &k->timespan_ms))
         return fail(c, ts, STOAT_ERR_RULE, "timespan '%s' is not a number followed by s, m, h or d", ts->str);
     k->timespan_text = ts->str;
 

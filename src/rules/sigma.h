@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/yaml.h"
 #include "stoat/rules.h"
+#include "util/yaml.h"
 
 struct sigma_loc {
     const char *file;
@@ -91,8 +91,5 @@ struct sigma_rule {
  * (file:line:column, rule id when known) and returns non-zero. */
 stoat_err sigma_parse_doc(const char *file, const struct ynode *root, struct arena *a, struct sigma_rule *out,
                           stoat_diag_fn diag, void *diag_ctx);
-
-/* Timespan "90m" -> milliseconds; false when malformed. */
-bool sigma_parse_timespan(const char *s, int64_t *ms);
 
 #endif

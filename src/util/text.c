@@ -298,6 +298,32 @@ static bool digits(const char *s, size_t n, int *out)
     return true;
 }
 
+bool parse_timespan(const char *s, int64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n < 2)
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX / 1000 / 604800 / 10))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    int64_t unit;
+    switch (s[n - 1]) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60000; break;
+    case 'h': unit = 3600000; break;
+    case 'd': unit = 86400000; break;
+    case 'w': unit = 604800000; break;
+    case 'M': unit = 2592000000LL; break;   /* 30 days, as pySigma */
+    case 'y': unit = 31536000000LL; break;
+    default: return false;
+    }
+    *ms = v * unit;
+    return v > 0;
+}
+
 bool parse_timestamp(const char *s, size_t n, struct timestamp *ts)
 {
     trim(&s, &n);

@@ -1,6 +1,7 @@
 /* Byte-string helpers shared by the rule compiler, the readers and the
  * matcher: case folding (one definition, so rule literals and event values
- * fold identically), UTF-8 checks, hashing, numbers and timestamps. */
+ * fold identically), UTF-8 checks, hashing, numbers, timestamps and
+ * timespans. */
 #ifndef STOAT_UTIL_TEXT_H
 #define STOAT_UTIL_TEXT_H
 
@@ -58,6 +59,10 @@ static inline uint64_t hash_mix(uint64_t h)
  * whole slice must be the number, surrounding blanks allowed. */
 bool parse_number(const char *s, size_t n, double *out);
 bool parse_int64(const char *s, size_t n, int64_t *out);
+/* A span of time as Sigma correlations and stoat's own files write it: a
+ * positive whole number and a unit (s, m, h, d, w, M for 30 days, y), "90m"
+ * -> milliseconds; false when malformed. */
+bool parse_timespan(const char *s, int64_t *ms);
 
 /* A calendar timestamp: ISO 8601 / RFC 3339 ("2025-11-27T07:40:10.165324Z",
  * "+02:00" offsets) and the "2025-11-27 07:40:10.132" form of Sysmon's UtcTime. */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "util/buf.h"
-#include "util/fs.h"
+#include "util/config.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 #include "util/text.h"
@@ -363,36 +363,29 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
     return l->r.err != 0;
 }
 
-stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn diag, void *diag_ctx)
+static stoat_err parse_baseline(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
+                                void *diag_ctx)
 {
-    char *text;
-    size_t len;
-    char why[256];
-    *out = NULL;
-    if (fs_read_file(path, BASELINE_MAX_FILE, &text, &len, why, sizeof(why))) {
-        if (diag) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "cannot read the baseline: %s", why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .file = path, .message = msg};
-            diag(diag_ctx, &d);
-        }
-        return STOAT_ERR_CONFIG;
-    }
     struct baseline *b = baseline_new();
     struct arena a;
     arena_init(&a, 1 << 16);
-    struct bload l = {.b = b, .r = {.file = path, .diag = diag, .diag_ctx = diag_ctx}};
-    stoat_err e = yaml_parse_capped(path, text, len, BASELINE_MAX_FILE, 20u << 20, &a, on_doc, &l, diag, diag_ctx);
+    struct bload l = {.b = b, .r = {.file = name, .diag = diag, .diag_ctx = diag_ctx}};
+    stoat_err e = yaml_parse_capped(name, text, len, BASELINE_MAX_FILE, 20u << 20, &a, on_doc, &l, diag, diag_ctx);
     arena_free(&a);
-    free(text);
     if (!e)
         e = l.r.err;
     if (e) {
         baseline_free(b);
         return e;
     }
-    *out = b;
+    *(struct baseline **)out = b;
     return STOAT_OK;
+}
+
+stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn diag, void *diag_ctx)
+{
+    *out = NULL;
+    return config_load(path, BASELINE_MAX_FILE, "the baseline", parse_baseline, out, diag, diag_ctx);
 }
 
 /* ------------------------------------------------------------------ rules */
@@ -400,10 +393,6 @@ stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn d
 struct tools {
     char **win, **lnx;
     size_t nwin, nlnx;
-    stoat_err err;
-    const char *file;
-    stoat_diag_fn diag;
-    void *diag_ctx;
 };
 
 static void take_list(struct tools *t, const struct ynode *v, char ***out, size_t *n)
@@ -455,26 +444,21 @@ static void signal_rule(struct buf *b, const char *id, const char *title, const 
                title, id, desc, level);
 }
 
-char *baseline_rules(const char *lotl_path, stoat_diag_fn diag, void *diag_ctx)
+static stoat_err parse_tools(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
+                             void *diag_ctx)
 {
-    char *text;
-    size_t len;
-    char why[256];
-    if (fs_read_file(lotl_path, 1u << 20, &text, &len, why, sizeof(why))) {
-        if (diag) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "cannot read the list of living-off-the-land tools: %s", why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .file = lotl_path, .message = msg};
-            diag(diag_ctx, &d);
-        }
-        return NULL;
-    }
-    struct tools t = {.file = lotl_path, .diag = diag, .diag_ctx = diag_ctx};
     struct arena a;
     arena_init(&a, 16384);
-    stoat_err e = yaml_parse(lotl_path, text, len, &a, tools_doc, &t, diag, diag_ctx);
+    stoat_err e = yaml_parse(name, text, len, &a, tools_doc, out, diag, diag_ctx);
     arena_free(&a);
-    free(text);
+    return e;
+}
+
+char *baseline_rules(const char *lotl_path, stoat_diag_fn diag, void *diag_ctx)
+{
+    struct tools t = {0};
+    stoat_err e = config_load(lotl_path, 1u << 20, "the list of living-off-the-land tools", parse_tools, &t, diag,
+                              diag_ctx);
     struct buf b = {0};
     if (!e && (t.nwin || t.nlnx)) {
         if (t.nwin)

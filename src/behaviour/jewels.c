@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "util/buf.h"
-#include "util/fs.h"
+#include "util/config.h"
 #include "util/mem.h"
 #include "util/text.h"
 #include "util/yaml.h"
+
+#define JEWELS_MAX_FILE (1u << 20)
 
 struct jload {
     struct jewels *j;
@@ -125,23 +127,16 @@ stoat_err jewels_load_text(const char *name, const char *text, size_t len, struc
     return STOAT_OK;
 }
 
+static stoat_err parse_jewels(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
+                              void *diag_ctx)
+{
+    return jewels_load_text(name, text, len, out, diag, diag_ctx);
+}
+
 stoat_err jewels_load(const char *path, struct jewels **out, stoat_diag_fn diag, void *diag_ctx)
 {
-    char *text;
-    size_t len;
-    char why[256];
-    if (fs_read_file(path, 1u << 20, &text, &len, why, sizeof(why))) {
-        if (diag) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "cannot read the crown-jewel file: %s", why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .file = path, .message = msg};
-            diag(diag_ctx, &d);
-        }
-        return STOAT_ERR_CONFIG;
-    }
-    stoat_err e = jewels_load_text(path, text, len, out, diag, diag_ctx);
-    free(text);
-    return e;
+    *out = NULL;
+    return config_load(path, JEWELS_MAX_FILE, "the crown-jewel file", parse_jewels, out, diag, diag_ctx);
 }
 
 static void free_list(char **v, size_t n)

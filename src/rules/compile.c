@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "rules/condition.h"
-#include "util/fs.h"
+#include "util/config.h"
 #include "util/text.h"
 
 /* ------------------------------------------------------------------ symbols */
@@ -609,23 +609,16 @@ stoat_err placeholders_load_text(const char *name, const char *text, size_t len,
     return STOAT_OK;
 }
 
+static stoat_err parse_placeholders(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
+                                    void *diag_ctx)
+{
+    return placeholders_load_text(name, text, len, out, diag, diag_ctx);
+}
+
 stoat_err placeholders_load(const char *path, struct placeholders **out, stoat_diag_fn diag, void *diag_ctx)
 {
-    char *text;
-    size_t len;
-    char why[256];
-    if (fs_read_file(path, 4u << 20, &text, &len, why, sizeof(why))) {
-        if (diag) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "cannot read the placeholder file: %s", why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .file = path, .message = msg};
-            diag(diag_ctx, &d);
-        }
-        return STOAT_ERR_CONFIG;
-    }
-    stoat_err e = placeholders_load_text(path, text, len, out, diag, diag_ctx);
-    free(text);
-    return e;
+    *out = NULL;
+    return config_load(path, 4u << 20, "the placeholder file", parse_placeholders, out, diag, diag_ctx);
 }
 
 void placeholders_free(struct placeholders *p)

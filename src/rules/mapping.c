@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/fs.h"
+#include "util/config.h"
 #include "util/text.h"
 #include "util/yaml.h"
 
@@ -277,24 +277,16 @@ stoat_err mapping_load_text(const char *name, const char *text, size_t len, stru
     return STOAT_OK;
 }
 
+static stoat_err parse_mapping(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
+                               void *diag_ctx)
+{
+    return mapping_load_text(name, text, len, out, diag, diag_ctx);
+}
+
 stoat_err mapping_load(const char *path, struct mapping **out, stoat_diag_fn diag, void *diag_ctx)
 {
-    char *text = NULL;
-    size_t len = 0;
-    char why[256];
-    if (fs_read_file(path, 4u << 20, &text, &len, why, sizeof(why))) {
-        if (diag) {
-            char msg[400];
-            snprintf(msg, sizeof(msg), "cannot read the mapping file: %s", why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = path,
-                                   .message = msg};
-            diag(diag_ctx, &d);
-        }
-        return STOAT_ERR_CONFIG;
-    }
-    stoat_err e = mapping_load_text(path, text, len, out, diag, diag_ctx);
-    free(text);
-    return e;
+    *out = NULL;
+    return config_load(path, 4u << 20, "the mapping file", parse_mapping, out, diag, diag_ctx);
 }
 
 void mapping_free(struct mapping *m)

@@ -42,45 +42,6 @@ struct stoat_loader {
     stoat_err fatal;
 };
 
-/* ------------------------------------------------------------ small tables */
-
-static const char *const level_names[] = {"", "informational", "low", "medium", "high", "critical"};
-static const char *const status_names[] = {"", "stable", "test", "experimental", "deprecated", "unsupported"};
-
-const char *stoat_level_name(enum stoat_level level)
-{
-    return (unsigned)level < STOAT_LEVEL_COUNT ? level_names[level] : "";
-}
-
-bool stoat_level_parse(const char *name, enum stoat_level *out)
-{
-    for (int i = 1; i < STOAT_LEVEL_COUNT; i++)
-        if (str_ieq(name, level_names[i])) {
-            *out = (enum stoat_level)i;
-            return true;
-        }
-    if (str_ieq(name, "info")) {
-        *out = STOAT_LEVEL_INFORMATIONAL;
-        return true;
-    }
-    return false;
-}
-
-const char *stoat_status_name(enum stoat_status status)
-{
-    return (unsigned)status < STOAT_STATUS_COUNT ? status_names[status] : "";
-}
-
-bool stoat_status_parse(const char *name, enum stoat_status *out)
-{
-    for (int i = 1; i < STOAT_STATUS_COUNT; i++)
-        if (str_ieq(name, status_names[i])) {
-            *out = (enum stoat_status)i;
-            return true;
-        }
-    return false;
-}
-
 /* ---------------------------------------------------------------- copying */
 
 static const char *cp(struct arena *a, const char *s)

@@ -137,6 +137,45 @@ static void split_attack_tags(struct sctx *c, struct stoat_rule_meta *m)
     m->attack_tactics = (struct stoat_strlist){tactics, nt};
 }
 
+/* Levels and statuses by their Sigma names; public, for the command line and
+ * the dashboard read them too. */
+static const char *const level_names[] = {"", "informational", "low", "medium", "high", "critical"};
+static const char *const status_names[] = {"", "stable", "test", "experimental", "deprecated", "unsupported"};
+
+const char *stoat_level_name(enum stoat_level level)
+{
+    return (unsigned)level < STOAT_LEVEL_COUNT ? level_names[level] : "";
+}
+
+bool stoat_level_parse(const char *name, enum stoat_level *out)
+{
+    for (int i = 1; i < STOAT_LEVEL_COUNT; i++)
+        if (str_ieq(name, level_names[i])) {
+            *out = (enum stoat_level)i;
+            return true;
+        }
+    if (str_ieq(name, "info")) {
+        *out = STOAT_LEVEL_INFORMATIONAL;
+        return true;
+    }
+    return false;
+}
+
+const char *stoat_status_name(enum stoat_status status)
+{
+    return (unsigned)status < STOAT_STATUS_COUNT ? status_names[status] : "";
+}
+
+bool stoat_status_parse(const char *name, enum stoat_status *out)
+{
+    for (int i = 1; i < STOAT_STATUS_COUNT; i++)
+        if (str_ieq(name, status_names[i])) {
+            *out = (enum stoat_status)i;
+            return true;
+        }
+    return false;
+}
+
 static stoat_err parse_meta(struct sctx *c, const struct ynode *root, struct stoat_rule_meta *m)
 {
     stoat_err e;

@@ -1,12 +1,10 @@
-/* The per-thread matching context and the event model.
+/* The per-thread matching context: run time only.
  *
- * An event is a list of (name, value) fields whose values are slices of the
- * reader's buffer where possible; anything decoded (JSON escapes, UTF-16) goes
- * into the context's scratch arena, reset (not freed) per event. Field names
- * arrive already resolved to interned ids, and a generation-stamped index
- * turns "the value of field 17" into one array read, so the match loop never
- * hashes a string. A context belongs to one thread; the ruleset it reads is
- * shared. */
+ * A context holds one event at a time (event/event.h): its fields, and the
+ * scratch arena its decoded values live in, reset (not freed) per event. A
+ * generation-stamped index turns "the value of field 17" into one array read,
+ * so the match loop never hashes a string. A context belongs to one thread;
+ * the ruleset it reads (built by rules/, immutable) is shared. */
 #ifndef STOAT_ENGINE_ENGINE_H
 #define STOAT_ENGINE_ENGINE_H
 
@@ -15,22 +13,9 @@
 #include <stdint.h>
 
 #include "engine/ruleset.h"
+#include "event/event.h"
 #include "stoat/hunt.h"
 #include "util/buf.h"
-
-#define EVENT_MAX_FIELDS 4096
-
-struct ev_field {
-    const char *name;
-    const char *val;
-    const char *folded;     /* case-folded value, made on first need */
-    const uint64_t *bytes_folded, *bytes_raw;   /* which byte values occur, made on first need */
-    uint32_t name_len;
-    uint32_t val_len;
-    uint32_t id;            /* interned id or FIELD_UNKNOWN */
-    int32_t next;           /* next field with the same id, or -1 */
-    uint8_t type;           /* enum stoat_vtype */
-};
 
 struct engine_ctx;
 

@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "event/route.h"
 #include "util/text.h"
 
 struct engine_ctx {

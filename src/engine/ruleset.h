@@ -8,10 +8,10 @@
 
 #include <hs/hs.h>
 
-#include "engine/fields.h"
 #include "engine/program.h"
+#include "event/fields.h"
+#include "event/mapping.h"
 #include "rules/compile.h"
-#include "rules/mapping.h"
 #include "rules/sigma.h"
 #include "stoat/rules.h"
 
@@ -27,12 +27,6 @@ struct rule {
     bool behaviour_only;                 /* matches go to the writer's behaviour, not reported */
     bool baseline_watch;                 /* a watched tool started (baseline learn or check) */
     uint32_t group;                      /* its logsource group */
-};
-
-/* A process start or end event kind, its details' field ids. */
-struct proc_spec {
-    bool end;
-    uint32_t f[PF_COUNT];                /* FIELD_UNKNOWN: not given */
 };
 
 /* A renamed view of an event: field `to` reads the value of `from`. */
@@ -125,11 +119,6 @@ struct stoat_ruleset {
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;
 };
-
-/* Route keys: the folded channel and event id, the channel alone, or a product. */
-size_t route_key(char *buf, size_t cap, const char *channel, size_t clen, bool has_eid, int64_t eid);
-size_t route_key_product(char *buf, size_t cap, const char *product);
-#define ROUTE_KEY_MAX 600
 
 /* Builds classes, routes and prefilter databases (prefilter.c). */
 stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx);

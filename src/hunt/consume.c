@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/ruleset.h"
+#include "event/route.h"
 #include "rules/compile.h"
 #include "sinks/glance.h"
 #include "util/text.h"

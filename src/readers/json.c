@@ -19,7 +19,6 @@
 #include <emmintrin.h>
 #endif
 
-#include "engine/fields.h"
 #include "readers/reader.h"
 #include "util/text.h"
 

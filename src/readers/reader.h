@@ -1,7 +1,8 @@
-/* Readers turn bytes into events. They know nothing about rules: a reader
- * splits an input into work units on the reading thread (cheap: find record
- * boundaries), then parses a unit on a worker thread, handing each record's
- * fields to an event sink. Readers are listed in one registry table. */
+/* Readers turn bytes into events. They know the event model (event/) and
+ * nothing about rules or the engine: a reader splits an input into work units
+ * on the reading thread (cheap: find record boundaries), then parses a unit on
+ * a worker thread, handing each record's fields to an event sink. Readers are
+ * listed in one registry table. */
 #ifndef STOAT_READERS_READER_H
 #define STOAT_READERS_READER_H
 
@@ -9,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rules/mapping.h"
+#include "event/event.h"
+#include "event/mapping.h"
 #include "stoat/hunt.h"
 #include "util/buf.h"
 
@@ -42,22 +44,6 @@ struct unit {
     /* filled by the worker */
     struct buf out;
     uint64_t records, events, skipped;
-};
-
-/* What a reader feeds, one record at a time. */
-struct event_sink {
-    void *ctx;
-    /* record counts from 1 within the unit; the hunt makes it file-wide */
-    void (*begin)(void *ctx, uint64_t record, uint64_t line, uint64_t offset);
-    char *(*scratch)(void *ctx, size_t n);
-    uint32_t (*field_id)(void *ctx, const char *name, size_t len);
-    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
-                  uint8_t type);
-    void (*end)(void *ctx);
-    /* A record that could not be read (or, with warning, damage that cost
-     * nothing): line or offset, and why. */
-    void (*bad)(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why);
-    const struct mapping *map;
 };
 
 #define UNIT_BYTES (1u << 20)   /* text read per unit */

@@ -9,7 +9,7 @@
 #ifndef STOAT_RULES_COMPILE_H
 #define STOAT_RULES_COMPILE_H
 
-#include "engine/fields.h"
+#include "event/fields.h"
 #include "engine/program.h"
 #include "rules/sigma.h"
 

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/ruleset.h"
 #include "behaviour/baseline.h"
 #include "behaviour/jewels.h"
+#include "engine/ruleset.h"
+#include "event/route.h"
 #include "rules/compile.h"
-#include "util/yaml.h"
 #include "util/fs.h"
 #include "util/text.h"
+#include "util/yaml.h"
 
 struct pending_filter {
     struct stoat_rule_meta meta;

@@ -1,9 +1,12 @@
 /* The mapping data file (data/mapping.yml): which events make up each Sigma
  * logsource, the field renames some sources need, how JSON paths flatten to
- * Sigma field names, and which fields carry an event's time, host, channel and
- * id. Loaded once per loader; read-only afterwards. */
-#ifndef STOAT_RULES_MAPPING_H
-#define STOAT_RULES_MAPPING_H
+ * Sigma field names, which fields carry an event's time, host, channel and
+ * id, and where process starts keep their details. It describes events, not
+ * rules, so it sits with the event model: readers flatten JSON with it, the
+ * rule compiler resolves logsources with it, the matcher finds the product of
+ * a channel with it. Loaded once per loader; read-only afterwards. */
+#ifndef STOAT_EVENT_MAPPING_H
+#define STOAT_EVENT_MAPPING_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +54,13 @@ struct map_proc {
     size_t neids;
     bool end;                       /* a process end (else a start) */
     const char *fields[PF_COUNT];   /* NULL: the source does not say */
+};
+
+/* The same with the names interned: a process start or end event kind, its
+ * details' field ids (the compiled ruleset's copy, found by route key). */
+struct proc_spec {
+    bool end;
+    uint32_t f[PF_COUNT];           /* FIELD_UNKNOWN: not given */
 };
 
 enum actor_field { AF_GUID, AF_PID, AF_IMAGE, AF_LOGON_ID, AF_COUNT };

@@ -3,7 +3,7 @@
  * what the rule says; else the intersection of the entries the rule narrows
  * (a rule of product windows, category process_creation, service sysmon reads
  * the events that are both). */
-#include "rules/mapping.h"
+#include "event/mapping.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* See fields.h. Folding happens into a stack buffer; names longer than
  * FIELD_NAME_MAX are never interned and look up as unknown. */
-#include "engine/fields.h"
+#include "event/fields.h"
 
 #include <string.h>
 

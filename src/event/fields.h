@@ -2,9 +2,11 @@
  * header logic refers to gets a small integer id when the ruleset is
  * compiled; readers turn an event's field names into ids once per name, and
  * the matcher then compares integers only. Names are matched without regard
- * to ASCII case ("CommandLine" and "commandline" are one field). */
-#ifndef STOAT_ENGINE_FIELDS_H
-#define STOAT_ENGINE_FIELDS_H
+ * to ASCII case ("CommandLine" and "commandline" are one field). The ids are
+ * the event model's vocabulary (readers, compiler and matcher all speak them),
+ * so the table sits in event/, below all three. */
+#ifndef STOAT_EVENT_FIELDS_H
+#define STOAT_EVENT_FIELDS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,51 @@
+/* What an event is, and how its producer hands it over.
+ *
+ * An event is a list of (name, value) fields whose values are slices of the
+ * producer's buffer where possible; anything decoded (JSON escapes, UTF-16)
+ * goes into per-event scratch that the consumer resets, not frees, per event.
+ * Field names arrive already resolved to interned ids (event/fields.h), so
+ * nothing downstream hashes a string per event. This sits below the readers,
+ * the rules and the engine: readers make events, the engine matches them, and
+ * neither needs to know the other. */
+#ifndef STOAT_EVENT_EVENT_H
+#define STOAT_EVENT_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/hunt.h"
+
+#define EVENT_MAX_FIELDS 4096
+
+struct ev_field {
+    const char *name;
+    const char *val;
+    const char *folded;     /* case-folded value, made on first need */
+    const uint64_t *bytes_folded, *bytes_raw;   /* which byte values occur, made on first need */
+    uint32_t name_len;
+    uint32_t val_len;
+    uint32_t id;            /* interned id or FIELD_UNKNOWN */
+    int32_t next;           /* next field with the same id, or -1 */
+    uint8_t type;           /* enum stoat_vtype */
+};
+
+struct mapping;
+
+/* What a producer (a reader) feeds, one record at a time. */
+struct event_sink {
+    void *ctx;
+    /* record counts from 1 within the unit; the hunt makes it file-wide */
+    void (*begin)(void *ctx, uint64_t record, uint64_t line, uint64_t offset);
+    char *(*scratch)(void *ctx, size_t n);
+    uint32_t (*field_id)(void *ctx, const char *name, size_t len);
+    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
+                  uint8_t type);
+    void (*end)(void *ctx);
+    /* A record that could not be read (or, with warning, damage that cost
+     * nothing): line or offset, and why. */
+    void (*bad)(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why);
+    const struct mapping *map;
+};
+
+#endif

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "behaviour/correlate.h"
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 
 static const char *default_rules =
     "title: Brute force\n"

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"

@@ -99,7 +99,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "util/mem.h"
 #include "util/text.h"
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "event/event.h"
 #include "stoat/hunt.h"
 #include "util/buf.h"

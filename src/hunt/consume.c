@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "event/route.h"
 #include "rules/compile.h"
 #include "sinks/glance.h"

@@ -1,4 +1,4 @@
-/* From the Sigma syntax tree to the match program (engine/program.h).
+/* From the Sigma syntax tree to the match program (rules/program.h).
  *
  * This is where a rule's meaning is checked: every modifier against the
  * registry, every value against what its modifiers need, the condition
@@ -10,7 +10,7 @@
 #define STOAT_RULES_COMPILE_H
 
 #include "event/fields.h"
-#include "engine/program.h"
+#include "rules/program.h"
 #include "rules/sigma.h"
 
 #define COMPILE_MAX_PATTERNS  10000   /* per test, after expansions */

@@ -10,7 +10,7 @@
 
 #include "behaviour/baseline.h"
 #include "behaviour/jewels.h"
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "event/route.h"
 #include "rules/compile.h"
 #include "util/fs.h"

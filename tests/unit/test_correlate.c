@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "behaviour/correlate.h"
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 
 #define T0     ((int64_t)1767225600 * 1000000000)   /* 2026-01-01T00:00:00Z */
 #define SEC(x) (T0 + (int64_t)((x) * 1e9))

@@ -1,4 +1,5 @@
-/* Routing and the prefilter, built once per ruleset.
+/* Routing and the prefilter, built once per ruleset. This is the build
+ * only; engine/match.c routes and scans each event with what it makes.
  *
  * Rules are grouped by logsource, and each group compiles the literal atoms
  * of its rules into one Hyperscan database (caseless literals, one report per
@@ -14,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/ruleset.h"
+#include "rules/ruleset.h"
 #include "event/route.h"
 #include "util/text.h"
 
@@ -434,16 +435,20 @@ static void compile_all(struct hs_job *jobs, size_t n)
     free(load);
 }
 
-stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx)
-{
-    stoat_err err = STOAT_OK;
-    struct key *keys = NULL;
-    size_t nkeys = 0, kcap = 0, rcap = 0;
-    struct strmap seen;
-    strmap_init(&seen);
-    char kb[ROUTE_KEY_MAX];
+/* What the route build carries from one step to the next. */
+struct route_build {
+    struct stoat_ruleset *rs;
+    struct hs_job *jobs;        /* the databases to compile */
+    size_t njobs, jcap;
+    size_t *group_jobs;         /* the first job of each group, and njobs at [ngroups] */
+    struct key *keys;           /* every kind of event some rule reads */
+    size_t nkeys, kcap;
+    size_t rcap;                /* of rs->rsets */
+};
 
-    /* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
+/* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
+static void number_atoms(struct stoat_ruleset *rs)
+{
     strmap_init(&rs->atoms);
     char *akb = NULL;
     size_t akcap = 0;
@@ -461,8 +466,14 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
         free(ids);
     }
     free(akb);
+}
 
-    /* 1. groups: the rules of each logsource */
+/* 1. groups: the rules of each logsource, their roots and atom tables, and
+ * the jobs that compile their databases */
+static void build_groups(struct route_build *b)
+{
+    struct stoat_ruleset *rs = b->rs;
+    char kb[ROUTE_KEY_MAX];
     struct strmap gkeys;
     strmap_init(&gkeys);
     uint32_t *rule_group = xcalloc(rs->nrules + 1, sizeof(*rule_group));
@@ -497,16 +508,35 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
         }
         rs->groups[g].root = roots;
     }
-    struct hs_job *jobs = NULL;
-    size_t njobs = 0, jcap = 0;
-    size_t *group_jobs = xcalloc(ng + 1, sizeof(*group_jobs));   /* the first job of each group */
+    b->group_jobs = xcalloc(ng + 1, sizeof(*b->group_jobs));
     for (size_t g = 0; g < ng; g++) {
-        group_jobs[g] = njobs;
-        build_group_atoms(rs, &rs->groups[g], &jobs, &njobs, &jcap);
+        b->group_jobs[g] = b->njobs;
+        build_group_atoms(rs, &rs->groups[g], &b->jobs, &b->njobs, &b->jcap);
     }
-    group_jobs[ng] = njobs;
+    b->group_jobs[ng] = b->njobs;
+    free(gcount);
+    free(rule_group);
+    strmap_free(&gkeys);
+}
 
-    /* 2. the keys */
+/* Appends a key not seen yet. */
+static void add_key(struct route_build *b, struct strmap *seen, const char *kb, size_t kl, struct key k)
+{
+    if (!kl || strmap_get(seen, kb, kl, NULL))
+        return;
+    strmap_put(seen, kb, kl, 0);
+    XGROW(b->keys, b->kcap, b->nkeys + 1);
+    b->keys[b->nkeys++] = k;
+}
+
+/* 2. the keys: every channel with each event id a rule names, every channel
+ * with any id, every product */
+static void collect_keys(struct route_build *b)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    char kb[ROUTE_KEY_MAX];
+    struct strmap seen;
+    strmap_init(&seen);
     for (size_t r = 0; r < rs->nrules; r++) {
         for (size_t s = 0; s < rs->rules[r].nsels; s++) {
             const struct map_selector *sel = &rs->rules[r].sels[s];
@@ -518,52 +548,50 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
                     bool any = e == sel->neids;
                     size_t kl = route_key(kb, sizeof(kb), sel->channel, strlen(sel->channel), !any,
                                           any ? 0 : sel->eids[e]);
-                    if (!kl || strmap_get(&seen, kb, kl, NULL))
-                        continue;
-                    strmap_put(&seen, kb, kl, 0);
-                    XGROW(keys, kcap, nkeys + 1);
-                    keys[nkeys++] = (struct key){.kind = any ? K_C : K_CE, .channel = sel->channel,
-                                                 .product = product, .eid = any ? 0 : sel->eids[e]};
+                    add_key(b, &seen, kb, kl,
+                            (struct key){.kind = any ? K_C : K_CE, .channel = sel->channel, .product = product,
+                                         .eid = any ? 0 : sel->eids[e]});
                 }
             } else if (product) {
                 size_t kl = route_key_product(kb, sizeof(kb), product);
-                if (!kl || strmap_get(&seen, kb, kl, NULL))
-                    continue;
-                strmap_put(&seen, kb, kl, 0);
-                XGROW(keys, kcap, nkeys + 1);
-                keys[nkeys++] = (struct key){.kind = K_P, .product = product};
+                add_key(b, &seen, kb, kl, (struct key){.kind = K_P, .product = product});
             }
         }
     }
     /* Products of named channels need a product-wide key too, for channels
      * nobody named. */
-    for (size_t k = 0, n = nkeys; k < n; k++) {
-        if (keys[k].kind == K_P || !keys[k].product)
+    for (size_t k = 0, n = b->nkeys; k < n; k++) {
+        if (b->keys[k].kind == K_P || !b->keys[k].product)
             continue;
-        size_t kl = route_key_product(kb, sizeof(kb), keys[k].product);
-        if (!kl || strmap_get(&seen, kb, kl, NULL))
-            continue;
-        strmap_put(&seen, kb, kl, 0);
-        XGROW(keys, kcap, nkeys + 1);
-        keys[nkeys++] = (struct key){.kind = K_P, .product = keys[k].product};
+        const char *product = b->keys[k].product;
+        size_t kl = route_key_product(kb, sizeof(kb), product);
+        add_key(b, &seen, kb, kl, (struct key){.kind = K_P, .product = product});
     }
+    strmap_free(&seen);
+}
 
-    /* 3. per key, the groups that take it (all rules of a group share their
-     * selectors, so the group's first rule decides), deduplicated into classes */
+/* 3. per key, the groups that take it (all rules of a group share their
+ * selectors, so the group's first rule decides), deduplicated into classes */
+static void build_classes(struct route_build *b)
+{
+    struct stoat_ruleset *rs = b->rs;
+    size_t ng = rs->ngroups;
+    char kb[ROUTE_KEY_MAX];
     struct class_build *cb = NULL;
     size_t ncb = 0, cbcap = 0;
     uint32_t *tg = xcalloc(ng + 1, sizeof(*tg));
     uint16_t *tr = xcalloc(ng + 1, sizeof(*tr));
     strmap_init(&rs->routes);
-    for (size_t k = 0; k < nkeys; k++) {
+    for (size_t k = 0; k < b->nkeys; k++) {
+        const struct key *key = &b->keys[k];
         size_t n = 0;
         for (size_t g = 0; g < ng; g++) {
             const struct rule *r0 = &rs->rules[rs->groups[g].rule[0]];
             for (size_t s = 0; s < r0->nsels; s++) {
-                if (!accepts(&r0->sels[s], &keys[k]))
+                if (!accepts(&r0->sels[s], key))
                     continue;
                 tg[n] = (uint32_t)g;
-                tr[n] = intern_renames(rs, &rcap, &r0->sels[s]);
+                tr[n] = intern_renames(rs, &b->rcap, &r0->sels[s]);
                 n++;
                 break;   /* one view per group and key: the first selector that takes it */
             }
@@ -584,9 +612,9 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
             cb[ncb].hash = h;
             ncb++;
         }
-        size_t kl = keys[k].kind == K_P ? route_key_product(kb, sizeof(kb), keys[k].product)
-                                        : route_key(kb, sizeof(kb), keys[k].channel, strlen(keys[k].channel),
-                                                    keys[k].kind == K_CE, keys[k].eid);
+        size_t kl = key->kind == K_P ? route_key_product(kb, sizeof(kb), key->product)
+                                     : route_key(kb, sizeof(kb), key->channel, strlen(key->channel),
+                                                 key->kind == K_CE, key->eid);
         strmap_put(&rs->routes, kb, kl, (uint32_t)ci);
     }
     rs->classes = arena_zalloc(&rs->arena, (ncb ? ncb : 1) * sizeof(*rs->classes));
@@ -596,53 +624,71 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
                                               .rset = cb[i].rset};
         class_db_fields(rs, &rs->classes[i]);
     }
+    free(cb);
+    free(tg);
+    free(tr);
+}
 
-    /* 4. the databases, compiled on all cores */
-    if (getenv("STOAT_STATS"))
-        for (size_t g = 0; g < ng; g++)
-        {
-            unsigned ung = 0;
-            for (uint32_t e = 0; e < rs->groups[g].n; e++)
-                if (!rs->rules[rs->groups[g].rule[e]].prog.natoms) {
-                    ung++;
-                    if (getenv("STOAT_STATS")[0] == '2')
-                        fprintf(stderr, "  ungated: %s\n", rs->rules[rs->groups[g].rule[e]].meta.title);
-                }
-            size_t natoms = 0;
-            for (size_t j = group_jobs[g]; j < group_jobs[g + 1]; j++)
-                natoms += jobs[j].npats;
-            fprintf(stderr, "group %zu: %u rules (%u ungated), %zu atoms in %zu databases\n", g, rs->groups[g].n,
-                    ung, natoms, group_jobs[g + 1] - group_jobs[g]);
-        }
-    compile_all(jobs, njobs);
-    for (size_t j = 0; j < njobs && !err; j++) {
-        if (jobs[j].failed) {
+/* STOAT_STATS=1: each group's size, ungated rules and databases on standard
+ * error (=2: the ungated rules' titles too), for tuning the prefilter. */
+static void print_group_stats(const struct route_build *b)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    for (size_t g = 0; g < rs->ngroups; g++) {
+        unsigned ung = 0;
+        for (uint32_t e = 0; e < rs->groups[g].n; e++)
+            if (!rs->rules[rs->groups[g].rule[e]].prog.natoms) {
+                ung++;
+                if (getenv("STOAT_STATS")[0] == '2')
+                    fprintf(stderr, "  ungated: %s\n", rs->rules[rs->groups[g].rule[e]].meta.title);
+            }
+        size_t natoms = 0;
+        for (size_t j = b->group_jobs[g]; j < b->group_jobs[g + 1]; j++)
+            natoms += b->jobs[j].npats;
+        fprintf(stderr, "group %zu: %u rules (%u ungated), %zu atoms in %zu databases\n", g, rs->groups[g].n, ung,
+                natoms, b->group_jobs[g + 1] - b->group_jobs[g]);
+    }
+}
+
+/* 4. the databases, compiled on all cores, and the scratch that fits them all */
+static stoat_err compile_databases(struct route_build *b, stoat_diag_fn diag, void *diag_ctx)
+{
+    stoat_err err = STOAT_OK;
+    compile_all(b->jobs, b->njobs);
+    for (size_t j = 0; j < b->njobs && !err; j++) {
+        if (b->jobs[j].failed) {
             if (diag) {
                 char msg[400];
-                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", jobs[j].errmsg);
+                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", b->jobs[j].errmsg);
                 struct stoat_diag d = {.code = STOAT_ERR_UNSUPPORTED, .message = msg};
                 diag(diag_ctx, &d);
             }
             err = STOAT_ERR_UNSUPPORTED;
         }
-        if (!err && *jobs[j].out && hs_alloc_scratch(*jobs[j].out, &rs->scratch_proto) != HS_SUCCESS)
+        if (!err && *b->jobs[j].out && hs_alloc_scratch(*b->jobs[j].out, &b->rs->scratch_proto) != HS_SUCCESS)
             err = STOAT_ERR_NOMEM;
     }
-    for (size_t j = 0; j < njobs; j++) {
-        free(jobs[j].pats);
-        free(jobs[j].lens);
-        free(jobs[j].flags);
-        free(jobs[j].ids);
+    return err;
+}
+
+stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx)
+{
+    struct route_build b = {.rs = rs};
+    number_atoms(rs);
+    build_groups(&b);
+    collect_keys(&b);
+    build_classes(&b);
+    if (getenv("STOAT_STATS"))
+        print_group_stats(&b);
+    stoat_err err = compile_databases(&b, diag, diag_ctx);
+    for (size_t j = 0; j < b.njobs; j++) {
+        free(b.jobs[j].pats);
+        free(b.jobs[j].lens);
+        free(b.jobs[j].flags);
+        free(b.jobs[j].ids);
     }
-    free(jobs);
-    free(group_jobs);
-    free(cb);
-    free(tg);
-    free(tr);
-    free(keys);
-    free(gcount);
-    free(rule_group);
-    strmap_free(&gkeys);
-    strmap_free(&seen);
+    free(b.jobs);
+    free(b.group_jobs);
+    free(b.keys);
     return err;
 }

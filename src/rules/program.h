@@ -1,12 +1,14 @@
-/* The compiled form of a detection: what the matcher runs per event.
+/* The compiled form of a detection: what the matcher runs per event. The
+ * compiler writes it and the engine only reads it, so it belongs to the
+ * rules' floor and the engine includes it from above.
  *
  * Each rule is a small tree of boolean nodes over tests; a test is one field
  * (or every field, for keywords) against a list of patterns. Everything here
  * is immutable once the ruleset is built, lives in the ruleset's arena, and is
  * shared by all hunting threads. Field names are integers (interned when the
  * ruleset was compiled); literals are already case-folded unless `cased`. */
-#ifndef STOAT_ENGINE_PROGRAM_H
-#define STOAT_ENGINE_PROGRAM_H
+#ifndef STOAT_RULES_PROGRAM_H
+#define STOAT_RULES_PROGRAM_H
 
 #include <stdbool.h>
 #include <stdint.h>

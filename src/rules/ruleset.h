@@ -2,13 +2,15 @@
  * thread. Rules are grouped by logsource; each group has a multi-pattern
  * prefilter database, so one scan of an event's values tells which of its
  * rules can possibly match. A kind of event (channel + event id) maps to a
- * "class": the groups it must be checked against. */
-#ifndef STOAT_ENGINE_RULESET_H
-#define STOAT_ENGINE_RULESET_H
+ * "class": the groups it must be checked against. The loader and the
+ * prefilter build (both here in rules/) make it; the engine and the stages
+ * above only read it. */
+#ifndef STOAT_RULES_RULESET_H
+#define STOAT_RULES_RULESET_H
 
 #include <hs/hs.h>
 
-#include "engine/program.h"
+#include "rules/program.h"
 #include "event/fields.h"
 #include "event/mapping.h"
 #include "rules/compile.h"

@@ -10,11 +10,12 @@
  * (a few discovery commands, a night's backup) stays below the line while one
  * intruder's evening crosses it. Informational alerts never join a chain. */
 #include "behaviour/behaviour.h"
-#include "behaviour/baseline.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "behaviour/baseline.h"
+#include "behaviour/sources.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -82,6 +83,12 @@ struct touch {
 
 struct behaviour {
     const struct stoat_ruleset *rs;
+    /* from the ruleset: its behaviour data and the rules of the roles that
+     * behaviour reports as (-1: none) */
+    const struct baseline *profile;     /* the profile to check against, or NULL */
+    int64_t jewel_window_ns;
+    long exfil_rule;
+    long novelty_rule[4];               /* by enum novelty (index 0 unused) */
     struct baseline *learn;             /* learning a profile */
     struct touch touches[MAX_TOUCHES];  /* a ring, newest at (ntouch - 1) % MAX */
     uint64_t ntouch;
@@ -100,11 +107,31 @@ struct behaviour {
     struct behaviour_stats st;
 };
 
+/* Takes the ruleset's behaviour data, and finds the rules behaviour reports
+ * as by their roles (the last such rule, should several carry one). */
+static void take_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
+{
+    const struct behaviour_data *d = behaviour_data_of(rs);
+    b->rs = rs;
+    b->profile = d ? d->baseline : NULL;
+    b->jewel_window_ns = d ? d->jewel_window_ns : 0;
+    b->exfil_rule = -1;
+    for (int k = 0; k < 4; k++)
+        b->novelty_rule[k] = -1;
+    for (size_t r = 0; r < rs->nrules; r++) {
+        uint8_t role = rs->rules[r].role;
+        if (role == ROLE_JEWEL_EXFIL)
+            b->exfil_rule = (long)r;
+        else if (role >= ROLE_BASELINE_NEW_TOOL && role <= ROLE_BASELINE_NEW_SHAPE)
+            b->novelty_rule[NOV_TOOL + (role - ROLE_BASELINE_NEW_TOOL)] = (long)r;
+    }
+}
+
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
                                    const struct behaviour_out *out)
 {
     struct behaviour *b = xcalloc(1, sizeof(*b));
-    b->rs = rs;
+    take_ruleset(b, rs);
     if (opts)
         b->o = *opts;
     if (!b->o.incident_gap_ns)
@@ -116,7 +143,8 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     if (out)
         b->out = *out;
     b->procs = proctree_create(b->o.proc_max_entries, b->o.proc_max_bytes);
-    if (rs->baseline_learn)
+    const struct behaviour_data *d = behaviour_data_of(rs);
+    if (d && d->baseline_learn)
         b->learn = baseline_new();
     strmap_init(&b->hosts);
     b->now_ns = INT64_MIN;
@@ -302,7 +330,7 @@ static size_t rule_index(const struct stoat_ruleset *rs, const struct stoat_rule
 static bool is_touch(const struct behaviour *b, const struct stoat_alert *a)
 {
     size_t idx = rule_index(b->rs, a->rule);
-    return idx != SIZE_MAX && b->rs->rules[idx].jewel_touch;
+    return idx != SIZE_MAX && b->rs->rules[idx].role == ROLE_JEWEL_TOUCH;
 }
 
 static size_t rule_index(const struct stoat_ruleset *rs, const struct stoat_rule_meta *m)
@@ -326,13 +354,13 @@ static void baseline_event(struct behaviour *b, const struct stoat_alert *a)
         baseline_record(b->learn, a->host, image, parent, cmd, a->time_ns);
         return;
     }
-    if (!rs->baseline || !b->out.alert)
+    if (!b->profile || !b->out.alert)
         return;
-    enum novelty nv = baseline_check(rs->baseline, a->host, image, parent, cmd);
-    if (nv == NOV_NONE || rs->baseline_rule[nv] < 0)
+    enum novelty nv = baseline_check(b->profile, a->host, image, parent, cmd);
+    if (nv == NOV_NONE || b->novelty_rule[nv] < 0)
         return;
     struct stoat_alert x = *a;
-    x.rule = &rs->rules[rs->baseline_rule[nv]].meta;
+    x.rule = &rs->rules[b->novelty_rule[nv]].meta;
     b->out.alert(b->out.ctx, &x);
 }
 
@@ -340,11 +368,11 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
     size_t ri = rule_index(rs, a->rule);
-    if (ri != SIZE_MAX && rs->rules[ri].baseline_watch) {
+    if (ri != SIZE_MAX && rs->rules[ri].role == ROLE_BASELINE_WATCH) {
         baseline_event(b, a);
         return;
     }
-    if (rs->jewel_exfil_rule < 0 || !b->out.alert)
+    if (b->exfil_rule < 0 || !b->out.alert)
         return;
     const char *host = a->host ? a->host : "(no host)";
     uint32_t hid = host_of(b, host);
@@ -358,10 +386,10 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         if (!same)
             continue;
         if (a->time_ns != INT64_MIN && t->time_ns != INT64_MIN &&
-            (a->time_ns < t->time_ns || apart_more_than(t->time_ns, a->time_ns, rs->jewel_window_ns)))
+            (a->time_ns < t->time_ns || apart_more_than(t->time_ns, a->time_ns, b->jewel_window_ns)))
             continue;
         struct stoat_alert x = *a;
-        x.rule = &rs->rules[rs->jewel_exfil_rule].meta;
+        x.rule = &rs->rules[b->exfil_rule].meta;
         b->out.alert(b->out.ctx, &x);
         return;   /* one alert per transfer */
     }
@@ -478,7 +506,7 @@ void behaviour_finish(struct behaviour *b)
 
 void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
 {
-    b->rs = rs;
+    take_ruleset(b, rs);
 }
 
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)

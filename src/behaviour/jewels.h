@@ -1,12 +1,13 @@
 /* Crown jewels: what must not leave (product specifications, chip layouts,
  * photographs of the fab), named by the operator in a YAML file.
  *
- * The file becomes Sigma rules, generated at load time, so that the ordinary
- * engine watches for the single-event signals (an unusual process opens a
- * jewel, an archiver or encoder touches one, anything touches a canary) on
- * every logsource that can show them; and a rule for transfer tools that is
- * not reported itself but tells the writer when, in the same logon session or
- * process tree, data may be leaving after a jewel was touched. */
+ * The file becomes Sigma rules, generated at load time (sources.c hands them
+ * to the loader with their roles), so that the ordinary engine watches for the
+ * single-event signals (an unusual process opens a jewel, an archiver or
+ * encoder touches one, anything touches a canary) on every logsource that can
+ * show them; and a rule for transfer tools that is not reported itself but
+ * tells the writer when, in the same logon session or process tree, data may
+ * be leaving after a jewel was touched. */
 #ifndef STOAT_BEHAVIOUR_JEWELS_H
 #define STOAT_BEHAVIOUR_JEWELS_H
 
@@ -14,7 +15,8 @@
 
 #include "stoat/error.h"
 
-/* Fixed ids of the generated rules, so alerts and tests can name them. */
+/* Fixed ids of the generated rules, so alerts and tests can name them and
+ * sources.c can give them their roles. */
 #define JEWEL_RULE_SECURITY_READ   "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b61"
 #define JEWEL_RULE_WIN_FILE        "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b62"
 #define JEWEL_RULE_LNX_FILE        "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b63"

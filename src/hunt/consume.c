@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/ruleset.h"
+#include "behaviour/sources.h"
 #include "event/route.h"
 #include "rules/compile.h"
+#include "rules/ruleset.h"
 #include "sinks/glance.h"
 #include "util/text.h"
 
@@ -17,11 +18,12 @@ size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_lev
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
         const struct rule *r = &rs->rules[idx];
-        bool report = !r->correlation_only && !r->behaviour_only && r->meta.level >= min_level;
-        if (!report && !r->feeds_correlation && !r->behaviour_only)
+        bool silent = behaviour_role_silent(r->role);
+        bool report = !r->correlation_only && !silent && r->meta.level >= min_level;
+        if (!report && !r->feeds_correlation && !silent)
             continue;
         out[k] = idx;
-        use[k] = r->behaviour_only ? USE_BEHAVIOUR
+        use[k] = silent ? USE_BEHAVIOUR
                  : (rules[i] & ENGINE_DEFERRED) ? USE_DEFERRED
                  : report ? USE_REPORT
                           : USE_CORRELATION;

@@ -3,16 +3,17 @@
  * soon as the file's rules are compiled, so loading thousands of rules never
  * holds them all in parse form. What a rule keeps (metadata, program) is
  * copied into the ruleset's arena. Building links filters and correlations to
- * the rules they name and makes the routes and prefilter databases. */
+ * the rules they name, gives rules the roles generated sources named them for
+ * (loader.h) and makes the routes and prefilter databases. */
+#include "rules/loader.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "behaviour/baseline.h"
-#include "behaviour/jewels.h"
-#include "rules/ruleset.h"
 #include "event/route.h"
 #include "rules/compile.h"
+#include "rules/ruleset.h"
 #include "util/fs.h"
 #include "util/text.h"
 #include "util/yaml.h"
@@ -29,7 +30,7 @@ struct stoat_loader {
     struct stoat_ruleset *rs;
     struct compiler comp;
     struct placeholders *ph;
-    struct jewels *jewels;
+    struct strmap roles;        /* rule id -> role, from generated sources */
     struct rule *rules;
     size_t nrules, rcap;
     struct correlation *corrs;
@@ -166,20 +167,9 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
     l->opts.diag(l->opts.diag_ctx, &d);
 }
 
-/* Problems in the configuration files (mapping, placeholders, jewels,
- * baseline, tool list) stop the load, unlike a bad rule: they are reported as
- * configuration errors, so a caller that hides rule syntax errors still shows
- * them. */
-static void config_diag(void *ctx, const struct stoat_diag *d)
-{
-    const struct stoat_load_opts *o = ctx;
-    struct stoat_diag c = *d;
-    if (c.severity == STOAT_SEV_ERROR)
-        c.code = STOAT_ERR_CONFIG;
-    o->diag(o->diag_ctx, &c);
-}
-
-stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
+/* The mapping and the placeholders are configuration files: a problem with
+ * them stops the load (config_load reports it as a configuration error). */
+stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
 {
     *out = NULL;
     if (!opts || !opts->mapping_path)
@@ -192,63 +182,37 @@ stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_l
     fieldtab_init(&rs->fields);
     l->rs = rs;
     strmap_init(&l->ids);
-    stoat_diag_fn cdiag = opts->diag ? config_diag : NULL;
-    void *cctx = &l->opts;
-    stoat_err e = mapping_load(opts->mapping_path, &rs->map, cdiag, cctx);
+    strmap_init(&l->roles);
+    stoat_err e = mapping_load(opts->mapping_path, &rs->map, opts->diag, opts->diag_ctx);
     if (!e && opts->placeholders_path)
-        e = placeholders_load(opts->placeholders_path, &l->ph, cdiag, cctx);
+        e = placeholders_load(opts->placeholders_path, &l->ph, opts->diag, opts->diag_ctx);
     if (e) {
         stoat_loader_destroy(l);
         return e;
     }
     l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
                                 .diag_ctx = opts->diag_ctx};
-    if (opts->jewels_path) {
-        if ((e = jewels_load(opts->jewels_path, &l->jewels, cdiag, cctx))) {
-            stoat_loader_destroy(l);
-            return e;
-        }
-    }
     l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
     l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
     rs->field_ancestors = l->comp.late_fields[0];
     rs->field_ancestor_cmds = l->comp.late_fields[1];
-    rs->jewel_exfil_rule = -1;
-    if (opts->baseline_path && (e = baseline_load(opts->baseline_path, &rs->baseline, cdiag, cctx))) {
-        stoat_loader_destroy(l);
-        return e;
-    }
-    rs->baseline_learn = opts->baseline_learn;
-    if (rs->baseline || rs->baseline_learn) {
-        char *lotl = NULL;
-        if (opts->lotl_path) {
-            lotl = xstrdup(opts->lotl_path);
-        } else {
-            const char *slash = strrchr(opts->mapping_path, '/');
-            lotl = slash ? xstrndup(opts->mapping_path, (size_t)(slash - opts->mapping_path) + 1) : xstrdup("");
-            lotl = xrealloc(lotl, strlen(lotl) + 32);
-            strcat(lotl, "lotl-tools.yml");
-        }
-        char *text = baseline_rules(lotl, cdiag, cctx);
-        free(lotl);
-        if (!text) {
-            stoat_loader_destroy(l);
-            return STOAT_ERR_CONFIG;
-        }
-        stoat_loader_add_text(l, "baseline watch (rules generated from lotl-tools.yml)", text, strlen(text));
-        free(text);
-        l->stats.files--;
-    }
-    if (l->jewels) {
-        char *text = jewels_rules(l->jewels);
-        char name[512];
-        snprintf(name, sizeof(name), "%s (rules generated from it)", l->jewels->name);
-        stoat_loader_add_text(l, name, text, strlen(text));
-        free(text);
-        l->stats.files--;   /* not a file the user gave */
-    }
     *out = l;
     return STOAT_OK;
+}
+
+stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *src)
+{
+    for (size_t i = 0; i < src->nroles; i++)
+        strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
+    stoat_err e = stoat_loader_add_text(l, src->name, src->text, src->len);
+    l->stats.files--;   /* not a file the user gave */
+    return e;
+}
+
+void loader_attach(struct stoat_loader *l, void *data, void (*free_fn)(void *data))
+{
+    l->rs->attached = data;
+    l->rs->attached_free = free_fn;
 }
 
 struct file_ctx {
@@ -518,40 +482,12 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     rs->nchannel_ids = m->nchannel;
     rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
-    /* the baseline rules' roles, by their fixed ids */
-    for (int k = 0; k < 4; k++)
-        rs->baseline_rule[k] = -1;
-    for (size_t r = 0; r < rs->nrules && (rs->baseline || rs->baseline_learn); r++) {
+    /* the roles generated sources gave, by rule id */
+    for (size_t r = 0; r < rs->nrules && l->roles.count; r++) {
         const char *id = rs->rules[r].meta.id;
-        if (!id)
-            continue;
-        if (!strcmp(id, BASELINE_RULE_WIN_WATCH) || !strcmp(id, BASELINE_RULE_LNX_WATCH))
-            rs->rules[r].behaviour_only = rs->rules[r].baseline_watch = true;
-        else if (!strcmp(id, BASELINE_RULE_NEW_TOOL))
-            rs->baseline_rule[NOV_TOOL] = (long)r;
-        else if (!strcmp(id, BASELINE_RULE_NEW_PAIR))
-            rs->baseline_rule[NOV_PAIR] = (long)r;
-        else if (!strcmp(id, BASELINE_RULE_NEW_SHAPE))
-            rs->baseline_rule[NOV_SHAPE] = (long)r;
-    }
-    /* the crown-jewel rules' roles, by their fixed ids */
-    if (l->jewels) {
-        static const char *const touch[] = {JEWEL_RULE_SECURITY_READ, JEWEL_RULE_WIN_FILE, JEWEL_RULE_LNX_FILE,
-                                            JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE, JEWEL_RULE_CANARY_SECURITY,
-                                            JEWEL_RULE_CANARY_WIN, JEWEL_RULE_CANARY_LNX, NULL};
-        rs->jewel_window_ns = l->jewels->window_ns;
-        for (size_t r = 0; r < rs->nrules; r++) {
-            const char *id = rs->rules[r].meta.id;
-            if (!id)
-                continue;
-            for (const char *const *t = touch; *t; t++)
-                if (strcmp(id, *t) == 0)
-                    rs->rules[r].jewel_touch = true;
-            if (!strcmp(id, JEWEL_RULE_WIN_TRANSFER) || !strcmp(id, JEWEL_RULE_LNX_TRANSFER))
-                rs->rules[r].behaviour_only = true;
-            if (!strcmp(id, JEWEL_RULE_EXFIL))
-                rs->jewel_exfil_rule = (long)r;
-        }
+        uint32_t role;
+        if (id && strmap_get(&l->roles, id, strlen(id), &role))
+            rs->rules[r].role = (uint8_t)role;
     }
     /* process start/end events, found by route key like rules */
     strmap_init(&rs->proc_routes);
@@ -605,8 +541,8 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->corrs);
     free(l->filters);
     strmap_free(&l->ids);
+    strmap_free(&l->roles);
     placeholders_free(l->ph);
-    jewels_free(l->jewels);
     free(l);
 }
 
@@ -653,7 +589,8 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     strmap_free(&rs->proc_routes);
     fieldtab_free(&rs->fields);
     mapping_free(rs->map);
-    baseline_free(rs->baseline);
+    if (rs->attached_free)
+        rs->attached_free(rs->attached);
     arena_free(&rs->arena);
     free(rs);
 }

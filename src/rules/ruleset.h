@@ -10,10 +10,10 @@
 
 #include <hs/hs.h>
 
-#include "rules/program.h"
 #include "event/fields.h"
 #include "event/mapping.h"
 #include "rules/compile.h"
+#include "rules/program.h"
 #include "rules/sigma.h"
 #include "stoat/rules.h"
 
@@ -25,9 +25,7 @@ struct rule {
     bool correlation_only;               /* referenced by a correlation without `generate` */
     bool feeds_correlation;              /* some correlation reads its matches */
     bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
-    bool jewel_touch;                    /* a crown-jewel access signal */
-    bool behaviour_only;                 /* matches go to the writer's behaviour, not reported */
-    bool baseline_watch;                 /* a watched tool started (baseline learn or check) */
+    uint8_t role;                        /* given by a generated source (rules/loader.h); 0: none */
     uint32_t group;                      /* its logsource group */
 };
 
@@ -112,11 +110,11 @@ struct stoat_ruleset {
     const uint32_t *actor_ids[AF_COUNT];
     size_t nactor_ids[AF_COUNT];
     uint32_t field_ancestors, field_ancestor_cmds;
-    long jewel_exfil_rule;               /* the rule whose name the exfiltration alert carries, or -1 */
-    struct baseline *baseline;           /* the profile to check against, or NULL */
-    bool baseline_learn;
-    long baseline_rule[4];               /* by enum novelty: the signal rules (index 0 unused) */
-    int64_t jewel_window_ns;
+    /* What the stage that generated rule sources keeps with the rules it
+     * generated (loader_attach): read files go with the ruleset they were
+     * read for, so a reload swaps both at once. Opaque here. */
+    void *attached;
+    void (*attached_free)(void *attached);
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;

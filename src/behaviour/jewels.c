@@ -287,156 +287,180 @@ static const char *cmd_cond(const struct jewels *j)
     return j->npaths && j->nextensions ? "1 of jewel*" : j->npaths ? "(jewel or jewel_cwd)" : "jewel_ext";
 }
 
-char *jewels_rules(const struct jewels *j)
+/* 1. Security 4663 and 2. file events: a jewel opened or written by a program
+ * that is not one of its usual readers */
+static void access_rules(struct buf *b, const struct jewels *j)
 {
-    struct buf b = {0};
     bool hosts;
     const char *hc;
 
     /* 1. Security 4663: an object in the jewels opened by an unusual process */
-    if (j->npaths || j->nextensions) {
-        header(&b, j, "Crown Jewel Opened By An Unusual Process", JEWEL_RULE_SECURITY_READ, "windows", NULL,
-               "security", "A file named in the crown-jewel file was opened by a program not listed as one of "
+    header(b, j, "Crown Jewel Opened By An Unusual Process", JEWEL_RULE_SECURITY_READ, "windows", NULL,
+           "security", "A file named in the crown-jewel file was opened by a program not listed as one of "
+           "its usual readers");
+    buf_puts(b, "    access:\n        EventID: 4663\n");
+    jewel_files(b, j, "ObjectName");
+    if (j->nreaders)
+        values(b, "    ", "readers:\n        ProcessName", j->readers, j->nreaders, "", "");
+    host_filter(b, j, &hosts);
+    hc = hosts ? " and hosts" : "";
+    buf_printf(b, "    condition: access and %s%s%s\n", jewel_cond(j), j->nreaders ? " and not readers" : "", hc);
+    buf_puts(b, "level: high\ntags:\n    - attack.collection\n    - attack.t1005\n");
+
+    /* 2. a file created in the jewels (Sysmon), or opened (the sensor) */
+    static const struct {
+        const char *id, *product, *title, *level;
+    } files[] = {
+        {JEWEL_RULE_WIN_FILE, "windows", "Crown Jewel File Written By An Unusual Process", "medium"},
+        {JEWEL_RULE_LNX_FILE, "linux", "Crown Jewel File Opened By An Unusual Process", "high"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        header(b, j, files[k].title, files[k].id, files[k].product, "file_event", NULL,
+               "A file named in the crown-jewel file was written or opened by a program not listed as one of "
                "its usual readers");
-        buf_puts(&b, "    access:\n        EventID: 4663\n");
-        jewel_files(&b, j, "ObjectName");
+        jewel_files(b, j, "TargetFilename");
         if (j->nreaders)
-            values(&b, "    ", "readers:\n        ProcessName", j->readers, j->nreaders, "", "");
-        host_filter(&b, j, &hosts);
-        hc = hosts ? " and hosts" : "";
-        buf_printf(&b, "    condition: access and %s%s%s\n", jewel_cond(j), j->nreaders ? " and not readers" : "", hc);
-        buf_puts(&b, "level: high\ntags:\n    - attack.collection\n    - attack.t1005\n");
+            values(b, "    ", "readers:\n        Image", j->readers, j->nreaders, "", "");
+        host_filter(b, j, &hosts);
+        buf_printf(b, "    condition: %s%s%s\n", jewel_cond(j), j->nreaders ? " and not readers" : "",
+                   hosts ? " and hosts" : "");
+        buf_printf(b, "level: %s\ntags:\n    - attack.collection\n    - attack.t1005\n", files[k].level);
+    }
+}
 
-        /* 2. a file created in the jewels (Sysmon), or opened (the sensor) */
-        static const struct {
-            const char *id, *product, *title, *level;
-        } files[] = {
-            {JEWEL_RULE_WIN_FILE, "windows", "Crown Jewel File Written By An Unusual Process", "medium"},
-            {JEWEL_RULE_LNX_FILE, "linux", "Crown Jewel File Opened By An Unusual Process", "high"},
-        };
-        for (size_t k = 0; k < 2; k++) {
-            header(&b, j, files[k].title, files[k].id, files[k].product, "file_event", NULL,
-                   "A file named in the crown-jewel file was written or opened by a program not listed as one of "
-                   "its usual readers");
-            jewel_files(&b, j, "TargetFilename");
-            if (j->nreaders)
-                values(&b, "    ", "readers:\n        Image", j->readers, j->nreaders, "", "");
-            host_filter(&b, j, &hosts);
-            buf_printf(&b, "    condition: %s%s%s\n", jewel_cond(j), j->nreaders ? " and not readers" : "",
-                       hosts ? " and hosts" : "");
-            buf_printf(&b, "level: %s\ntags:\n    - attack.collection\n    - attack.t1005\n", files[k].level);
-        }
+/* 3. and 4.: programs started on jewels */
+static void command_rules(struct buf *b, const struct jewels *j)
+{
+    bool hosts;
 
-        /* 3. an archiver or encoder with jewels on its command line or run in them */
-        static const char *const win_archivers[] = {"\\7z.exe", "\\7za.exe", "\\7zr.exe", "\\rar.exe", "\\winrar.exe",
-                                                    "\\makecab.exe", "\\tar.exe", "\\certutil.exe",
-                                                    "\\compact.exe", "\\diantz.exe", "\\zip.exe", NULL};
-        static const char *const lnx_archivers[] = {"/tar", "/zip", "/7z", "/7za", "/rar", "/gzip", "/bzip2", "/xz",
-                                                    "/zstd", "/base64", "/base32", "/openssl", "/split", "/cpio",
-                                                    "/gpg", "/xxd", "/uuencode", NULL};
-        const char *const *arch[2] = {win_archivers, lnx_archivers};
-        const char *ids[2] = {JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE};
-        const char *prods[2] = {"windows", "linux"};
-        for (size_t k = 0; k < 2; k++) {
-            header(&b, j, "Crown Jewels Archived Or Encoded", ids[k], prods[k], "process_creation", NULL,
-                   "An archiver or encoder was run on files named in the crown-jewel file: the usual staging "
-                   "step before they are sent out");
-            buf_puts(&b, "    tool:\n        Image|endswith:\n");
-            for (const char *const *t = arch[k]; *t; t++) {
-                buf_puts(&b, "            - ");
-                q(&b, *t);
-                buf_putc(&b, '\n');
-            }
-            jewel_cmdline(&b, j);
-            const char *allow = allow_filter(&b, j);
-            host_filter(&b, j, &hosts);
-            buf_printf(&b, "    condition: tool and %s%s%s\n", cmd_cond(j), allow, hosts ? " and hosts" : "");
-            /* medium: engineers zip their own designs for a review too; what
-             * makes it an intrusion is the transfer that follows (critical) */
-            buf_puts(&b, "level: medium\ntags:\n    - attack.collection\n    - attack.t1560.001\n");
+    /* 3. an archiver or encoder with jewels on its command line or run in them */
+    static const char *const win_archivers[] = {"\\7z.exe", "\\7za.exe", "\\7zr.exe", "\\rar.exe", "\\winrar.exe",
+                                                "\\makecab.exe", "\\tar.exe", "\\certutil.exe",
+                                                "\\compact.exe", "\\diantz.exe", "\\zip.exe", NULL};
+    static const char *const lnx_archivers[] = {"/tar", "/zip", "/7z", "/7za", "/rar", "/gzip", "/bzip2", "/xz",
+                                                "/zstd", "/base64", "/base32", "/openssl", "/split", "/cpio",
+                                                "/gpg", "/xxd", "/uuencode", NULL};
+    const char *const *arch[2] = {win_archivers, lnx_archivers};
+    const char *ids[2] = {JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE};
+    const char *prods[2] = {"windows", "linux"};
+    for (size_t k = 0; k < 2; k++) {
+        header(b, j, "Crown Jewels Archived Or Encoded", ids[k], prods[k], "process_creation", NULL,
+               "An archiver or encoder was run on files named in the crown-jewel file: the usual staging "
+               "step before they are sent out");
+        buf_puts(b, "    tool:\n        Image|endswith:\n");
+        for (const char *const *t = arch[k]; *t; t++) {
+            buf_puts(b, "            - ");
+            q(b, *t);
+            buf_putc(b, '\n');
         }
-
-        /* 4. any other program started on jewels, not a usual reader */
-        const char *cids[2] = {JEWEL_RULE_WIN_CMDLINE, JEWEL_RULE_LNX_CMDLINE};
-        for (size_t k = 0; k < 2; k++) {
-            header(&b, j, "Crown Jewels Named On An Unusual Command Line", cids[k], prods[k], "process_creation",
-                   NULL, "A program not listed as a usual reader was started with files named in the crown-jewel "
-                   "file on its command line");
-            jewel_cmdline(&b, j);
-            if (j->nreaders)
-                values(&b, "    ", "readers:\n        Image", j->readers, j->nreaders, "", "");
-            /* archivers have their own rule above: one alert per run */
-            buf_puts(&b, "    archiver:\n        Image|endswith:\n");
-            for (const char *const *t = arch[k]; *t; t++) {
-                buf_puts(&b, "            - ");
-                q(&b, *t);
-                buf_putc(&b, '\n');
-            }
-            const char *allow = allow_filter(&b, j);
-            host_filter(&b, j, &hosts);
-            buf_printf(&b, "    condition: %s%s and not archiver%s%s\n", cmd_cond(j),
-                       j->nreaders ? " and not readers" : "", allow, hosts ? " and hosts" : "");
-            /* low: engineers name their design files on command lines all day;
-             * this alone does not start the exfiltration watch */
-            buf_puts(&b, "level: low\ntags:\n    - attack.collection\n    - attack.t1005\n");
-        }
+        jewel_cmdline(b, j);
+        const char *allow = allow_filter(b, j);
+        host_filter(b, j, &hosts);
+        buf_printf(b, "    condition: tool and %s%s%s\n", cmd_cond(j), allow, hosts ? " and hosts" : "");
+        /* medium: engineers zip their own designs for a review too; what
+         * makes it an intrusion is the transfer that follows (critical) */
+        buf_puts(b, "level: medium\ntags:\n    - attack.collection\n    - attack.t1560.001\n");
     }
 
-    /* 5. canaries: nobody has a reason to touch them */
-    if (j->ncanaries) {
-        header(&b, j, "Canary File Accessed", JEWEL_RULE_CANARY_SECURITY, "windows", NULL, "security",
-               "A decoy file listed as a canary in the crown-jewel file was accessed");
-        buf_puts(&b, "    access:\n        EventID: [4656, 4663]\n");
-        values(&b, "    ", "canary:\n        ObjectName", j->canaries, j->ncanaries, "", "");
-        buf_puts(&b, "    condition: access and canary\nlevel: critical\ntags:\n    - attack.collection\n"
-                     "    - attack.t1005\n");
-        const char *fids[2] = {JEWEL_RULE_CANARY_WIN, JEWEL_RULE_CANARY_LNX};
-        const char *fprods[2] = {"windows", "linux"};
-        for (size_t k = 0; k < 2; k++) {
-            header(&b, j, "Canary File Touched", fids[k], fprods[k], "file_event", NULL,
-                   "A decoy file listed as a canary in the crown-jewel file was written or opened");
-            values(&b, "    ", "canary:\n        TargetFilename", j->canaries, j->ncanaries, "", "");
-            buf_puts(&b, "    condition: canary\nlevel: critical\ntags:\n    - attack.collection\n"
-                         "    - attack.t1005\n");
+    /* 4. any other program started on jewels, not a usual reader */
+    const char *cids[2] = {JEWEL_RULE_WIN_CMDLINE, JEWEL_RULE_LNX_CMDLINE};
+    for (size_t k = 0; k < 2; k++) {
+        header(b, j, "Crown Jewels Named On An Unusual Command Line", cids[k], prods[k], "process_creation",
+               NULL, "A program not listed as a usual reader was started with files named in the crown-jewel "
+               "file on its command line");
+        jewel_cmdline(b, j);
+        if (j->nreaders)
+            values(b, "    ", "readers:\n        Image", j->readers, j->nreaders, "", "");
+        /* archivers have their own rule above: one alert per run */
+        buf_puts(b, "    archiver:\n        Image|endswith:\n");
+        for (const char *const *t = arch[k]; *t; t++) {
+            buf_puts(b, "            - ");
+            q(b, *t);
+            buf_putc(b, '\n');
         }
+        const char *allow = allow_filter(b, j);
+        host_filter(b, j, &hosts);
+        buf_printf(b, "    condition: %s%s and not archiver%s%s\n", cmd_cond(j),
+                   j->nreaders ? " and not readers" : "", allow, hosts ? " and hosts" : "");
+        /* low: engineers name their design files on command lines all day;
+         * this alone does not start the exfiltration watch */
+        buf_puts(b, "level: low\ntags:\n    - attack.collection\n    - attack.t1005\n");
     }
+}
 
-    /* 6. transfer tools: not reported; the writer watches them after a jewel
-     * was touched in the same session or process tree */
-    header(&b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_WIN_TRANSFER, "windows", "process_creation",
+/* 5. canaries: nobody has a reason to touch them */
+static void canary_rules(struct buf *b, const struct jewels *j)
+{
+    header(b, j, "Canary File Accessed", JEWEL_RULE_CANARY_SECURITY, "windows", NULL, "security",
+           "A decoy file listed as a canary in the crown-jewel file was accessed");
+    buf_puts(b, "    access:\n        EventID: [4656, 4663]\n");
+    values(b, "    ", "canary:\n        ObjectName", j->canaries, j->ncanaries, "", "");
+    buf_puts(b, "    condition: access and canary\nlevel: critical\ntags:\n    - attack.collection\n"
+                "    - attack.t1005\n");
+    const char *fids[2] = {JEWEL_RULE_CANARY_WIN, JEWEL_RULE_CANARY_LNX};
+    const char *fprods[2] = {"windows", "linux"};
+    for (size_t k = 0; k < 2; k++) {
+        header(b, j, "Canary File Touched", fids[k], fprods[k], "file_event", NULL,
+               "A decoy file listed as a canary in the crown-jewel file was written or opened");
+        values(b, "    ", "canary:\n        TargetFilename", j->canaries, j->ncanaries, "", "");
+        buf_puts(b, "    condition: canary\nlevel: critical\ntags:\n    - attack.collection\n"
+                    "    - attack.t1005\n");
+    }
+}
+
+/* 6. transfer tools: not reported; the writer watches them after a jewel was
+ * touched in the same session or process tree */
+static void transfer_rules(struct buf *b, const struct jewels *j)
+{
+    header(b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_WIN_TRANSFER, "windows", "process_creation",
            NULL, "A program that can send data out was started; reported only after crown-jewel access");
-    buf_puts(&b, "    tool:\n        Image|endswith:\n"
-                 "            - '\\curl.exe'\n            - '\\bitsadmin.exe'\n            - '\\scp.exe'\n"
-                 "            - '\\sftp.exe'\n            - '\\ftp.exe'\n            - '\\rclone.exe'\n"
-                 "            - '\\pscp.exe'\n            - '\\winscp.exe'\n            - '\\megacmd.exe'\n"
-                 "    certutil:\n        Image|endswith: '\\certutil.exe'\n"
-                 "        CommandLine|contains|windash: ['-urlcache', '-split', '-verifyctl']\n"
-                 "    powershell:\n        Image|endswith: ['\\powershell.exe', '\\pwsh.exe']\n"
-                 "        CommandLine|contains:\n            - 'Invoke-WebRequest'\n            - 'iwr '\n"
-                 "            - 'Invoke-RestMethod'\n            - 'irm '\n            - 'Start-BitsTransfer'\n"
-                 "            - 'UploadFile'\n            - 'UploadData'\n            - 'Net.WebClient'\n");
+    buf_puts(b, "    tool:\n        Image|endswith:\n"
+                "            - '\\curl.exe'\n            - '\\bitsadmin.exe'\n            - '\\scp.exe'\n"
+                "            - '\\sftp.exe'\n            - '\\ftp.exe'\n            - '\\rclone.exe'\n"
+                "            - '\\pscp.exe'\n            - '\\winscp.exe'\n            - '\\megacmd.exe'\n"
+                "    certutil:\n        Image|endswith: '\\certutil.exe'\n"
+                "        CommandLine|contains|windash: ['-urlcache', '-split', '-verifyctl']\n"
+                "    powershell:\n        Image|endswith: ['\\powershell.exe', '\\pwsh.exe']\n"
+                "        CommandLine|contains:\n            - 'Invoke-WebRequest'\n            - 'iwr '\n"
+                "            - 'Invoke-RestMethod'\n            - 'irm '\n            - 'Start-BitsTransfer'\n"
+                "            - 'UploadFile'\n            - 'UploadData'\n            - 'Net.WebClient'\n");
     if (j->ninternal)
-        values(&b, "    ", "internal:\n        CommandLine|contains", j->internal, j->ninternal, "", "");
-    buf_printf(&b, "    condition: (tool or certutil or powershell)%s\nlevel: informational\ntags:\n"
-                   "    - attack.exfiltration\n", j->ninternal ? " and not internal" : "");
-    buf_puts(&b, "");
-    header(&b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_LNX_TRANSFER, "linux", "process_creation", NULL,
+        values(b, "    ", "internal:\n        CommandLine|contains", j->internal, j->ninternal, "", "");
+    buf_printf(b, "    condition: (tool or certutil or powershell)%s\nlevel: informational\ntags:\n"
+                  "    - attack.exfiltration\n", j->ninternal ? " and not internal" : "");
+    header(b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_LNX_TRANSFER, "linux", "process_creation", NULL,
            "A program that can send data out was started; reported only after crown-jewel access");
-    buf_puts(&b, "    tool:\n        Image|endswith:\n"
-                 "            - '/curl'\n            - '/wget'\n            - '/scp'\n            - '/sftp'\n"
-                 "            - '/rsync'\n            - '/nc'\n            - '/ncat'\n            - '/netcat'\n"
-                 "            - '/socat'\n            - '/ftp'\n            - '/rclone'\n            - '/ssh'\n"
-                 "            - '/aws'\n            - '/gsutil'\n            - '/azcopy'\n");
+    buf_puts(b, "    tool:\n        Image|endswith:\n"
+                "            - '/curl'\n            - '/wget'\n            - '/scp'\n            - '/sftp'\n"
+                "            - '/rsync'\n            - '/nc'\n            - '/ncat'\n            - '/netcat'\n"
+                "            - '/socat'\n            - '/ftp'\n            - '/rclone'\n            - '/ssh'\n"
+                "            - '/aws'\n            - '/gsutil'\n            - '/azcopy'\n");
     if (j->ninternal)
-        values(&b, "    ", "internal:\n        CommandLine|contains", j->internal, j->ninternal, "", "");
-    buf_printf(&b, "    condition: tool%s\nlevel: informational\ntags:\n    - attack.exfiltration\n",
+        values(b, "    ", "internal:\n        CommandLine|contains", j->internal, j->ninternal, "", "");
+    buf_printf(b, "    condition: tool%s\nlevel: informational\ntags:\n    - attack.exfiltration\n",
                j->ninternal ? " and not internal" : "");
+}
 
-    /* 7. what the writer reports: no event routes here, the rule is its name */
-    header(&b, j, "Data Sent Out After Crown-Jewel Access", JEWEL_RULE_EXFIL, "stoat", NULL, "behaviour",
+/* 7. what the writer reports: no event routes here, the rule is its name */
+static void exfil_rule(struct buf *b, const struct jewels *j)
+{
+    header(b, j, "Data Sent Out After Crown-Jewel Access", JEWEL_RULE_EXFIL, "stoat", NULL, "behaviour",
            "A transfer tool ran in the same logon session or process tree shortly after crown jewels were opened, "
            "archived or encoded there");
-    buf_puts(&b, "    never:\n        EventID: -1\n    condition: never\nlevel: critical\ntags:\n"
-                 "    - attack.exfiltration\n    - attack.t1048\n    - attack.t1567\n");
+    buf_puts(b, "    never:\n        EventID: -1\n    condition: never\nlevel: critical\ntags:\n"
+                "    - attack.exfiltration\n    - attack.t1048\n    - attack.t1567\n");
+}
+
+char *jewels_rules(const struct jewels *j)
+{
+    struct buf b = {0};
+    if (j->npaths || j->nextensions) {
+        access_rules(&b, j);
+        command_rules(&b, j);
+    }
+    if (j->ncanaries)
+        canary_rules(&b, j);
+    transfer_rules(&b, j);
+    exfil_rule(&b, j);
     return b.p;
 }

@@ -12,21 +12,12 @@
 #include <stdint.h>
 
 #include "stoat/error.h"
+#include "stoat/event.h"
 #include "stoat/rules.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum stoat_vtype { STOAT_V_STRING = 0, STOAT_V_NUMBER = 1, STOAT_V_BOOL = 2, STOAT_V_NULL = 3 };
-
-struct stoat_field {
-    const char *name;
-    const char *value;
-    uint32_t name_len;
-    uint32_t value_len;
-    uint8_t type;              /* enum stoat_vtype */
-};
 
 /* Where an event came from. line is 0 for binary formats (offset is set). */
 struct stoat_record_pos {

@@ -14,7 +14,6 @@
 
 #include "rules/ruleset.h"
 #include "event/event.h"
-#include "stoat/hunt.h"
 #include "util/buf.h"
 
 struct engine_ctx;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stoat/hunt.h"
+#include "stoat/event.h"
 
 #define EVENT_MAX_FIELDS 4096
 

@@ -12,7 +12,6 @@
 
 #include "event/event.h"
 #include "event/mapping.h"
-#include "stoat/hunt.h"
 #include "util/buf.h"
 
 struct input;

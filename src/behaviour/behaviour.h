@@ -2,7 +2,9 @@
  * the process table (every alert's ancestry), attack chains joining alerts
  * into incidents, and, as they land, correlations, crown jewels and
  * baselines. It sees every process start and every match; what it concludes
- * goes back to the writer as alerts and incidents through callbacks. */
+ * goes back to the writer as alerts and incidents through callbacks. The
+ * rules it generated for jewels and baselines it knows by their roles
+ * (sources.h), looked up whenever it is given a ruleset. */
 #ifndef STOAT_BEHAVIOUR_BEHAVIOUR_H
 #define STOAT_BEHAVIOUR_BEHAVIOUR_H
 
@@ -58,7 +60,8 @@ stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
 /* End of input: close everything. */
 void behaviour_finish(struct behaviour *b);
 
-/* Rules were reloaded: the process table, chains and touches carry on. */
+/* Rules were reloaded: the process table, chains and touches carry on; the
+ * roles, the baseline profile and the jewels' window come from rs now. */
 void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs);
 
 struct behaviour_stats {

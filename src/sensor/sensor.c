@@ -29,6 +29,7 @@
  *   securebits stop uid 0 from meaning capabilities (SECBIT_NOROOT, locked)
  *   and no_new_privs is set, so nothing this process runs can regain them.
  */
+#include "sensor/sensor.h"
 #include "sensor/sensor_int.h"
 #include "sensor/sensor_abi_user.h"
 #include "sensor.skel.h"
@@ -54,41 +55,6 @@
 #define DEFAULT_RINGBUF (16u << 20)
 #define DEFAULT_PROCTAB 16384u
 #define SENSOR_POLL_SLICE_MS 20
-
-static const char *const loss_names[SENSOR_LOST_MAX_] = {
-	[SENSOR_LOST_RINGBUF_EXEC] = "ringbuf_full_exec",
-	[SENSOR_LOST_RINGBUF_ARGV] = "ringbuf_full_argv_part",
-	[SENSOR_LOST_RINGBUF_FORK] = "ringbuf_full_fork",
-	[SENSOR_LOST_RINGBUF_EXIT] = "ringbuf_full_exit",
-	[SENSOR_LOST_RINGBUF_OPEN] = "ringbuf_full_open",
-	[SENSOR_LOST_RINGBUF_NET] = "ringbuf_full_net",
-	[SENSOR_LOST_ARGV_CAP] = "argv_truncated_at_cap",
-	[SENSOR_LOST_ARGV_READ] = "argv_unreadable",
-	[SENSOR_LOST_PATH_CAP] = "path_truncated_at_cap",
-	[SENSOR_LOST_SOCK_TABLE] = "socket_table_full",
-	[SENSOR_LOST_OPEN_TABLE] = "open_table_full",
-	[SENSOR_LOST_ARGV_PART] = "argv_part_missing",
-	[SENSOR_LOST_BAD_RECORD] = "bad_record",
-	[SENSOR_LOST_NETLINK] = "proc_connector_overrun",
-	[SENSOR_LOST_FANOTIFY] = "fanotify_overflow",
-	[SENSOR_LOST_PROC_RACE] = "proc_race_fields_missing",
-};
-
-static const char *const kind_names[SENSOR_KIND_MAX_] = {
-	[SENSOR_EXEC] = "exec", [SENSOR_FORK] = "fork", [SENSOR_EXIT] = "exit",
-	[SENSOR_OPEN] = "open", [SENSOR_CONNECT] = "connect", [SENSOR_ACCEPT] = "accept",
-	[SENSOR_CLOSE_STATS] = "close", [SENSOR_SOCK_STDIO] = "sock_stdio",
-};
-
-const char *sensor_loss_name(enum sensor_loss l)
-{
-	return (unsigned)l < SENSOR_LOST_MAX_ ? loss_names[l] : "?";
-}
-
-const char *sensor_kind_name(enum sensor_kind k)
-{
-	return (unsigned)k < SENSOR_KIND_MAX_ && kind_names[k] ? kind_names[k] : "?";
-}
 
 /* the kernel's loss counters map onto the public ones one to one */
 static const enum sensor_loss kloss_map[SENSOR_KLOSS_MAX_] = {

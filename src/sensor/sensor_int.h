@@ -5,7 +5,7 @@
 #ifndef STOAT_SENSOR_INT_H
 #define STOAT_SENSOR_INT_H
 
-#include "sensor/sensor.h"
+#include "sensor/sensor_event.h"
 #include "sensor/sensor_abi_user.h"
 #include <sys/types.h>
 

@@ -22,7 +22,7 @@
  * the wall clock at the end of each poll). With replay_path, the sensor opens
  * no kernel interface at all: sensor_poll feeds such a file through the same
  * decoding, process table and enrichment, one recorded poll per call, so a
- * replay delivers the events the live run delivered (capture.c says how).
+ * replay delivers the events the live run delivered (replay.c says how).
  *
  * Threading: one sensor is driven by one thread (sensor_poll and
  * sensor_event_fields are not reentrant for the same sensor). Call

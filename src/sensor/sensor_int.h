@@ -88,7 +88,7 @@ struct sensor {
 	/* fallback */
 	int nl_fd, fan_fd;
 
-	/* capture (eBPF mode) and replay (capture.c) */
+	/* capture (eBPF mode, capture.c) and replay (replay.c) */
 	struct capture *cap;
 	struct replay *rp;
 	int64_t clock_ns;            /* wall clock at the end of the last poll */
@@ -123,8 +123,16 @@ int64_t sensor_boot_to_wall(void);
 
 int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
 
-/* capture.c. The capture file: "STOATCP1", then frames of
- * [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
+/* capture.c writes, replay.c reads. The capture file: "STOATCP1", then
+ * frames of [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
+#define CAP_MAGIC "STOATCP1"
+#define CAP_MAGIC_LEN 8u
+#define CAP_FRAME_MAX (3u << 20)          /* the header may name 512 paths of PATH_MAX */
+struct cap_frame {
+	uint32_t len;
+	uint32_t tag;
+};
+static inline size_t cap_pad8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 enum cap_tag {
 	CAP_HEADER = 1,   /* u32 boot_tag, u32 nwatch, hostname NUL, nwatch paths NUL each */
 	CAP_RECORD,       /* one ring-buffer record, bytes as received */

@@ -115,13 +115,20 @@ struct sensor {
 	char utc[48];
 };
 
-/* sensor.c */
+/* deliver.c: what every mode shares */
 int sensor_deliver(struct sensor *s, struct sensor_event *ev);
 const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc);
+struct proc_info *sensor_proc_lookup(struct sensor *s, uint32_t tgid, uint64_t start_ns);
 void sensor_enrich(struct sensor *s, struct sensor_event *ev);
-int64_t sensor_boot_to_wall(void);
 
+/* decode.c */
 int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
+
+/* ebpf.c */
+int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errlen);
+int ebpf_poll(struct sensor *s, int timeout_ms);
+void ebpf_stats(const struct sensor *s, struct sensor_stats *st);
+void ebpf_close(struct sensor *s);
 
 /* capture.c writes, replay.c reads. The capture file: "STOATCP1", then
  * frames of [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */

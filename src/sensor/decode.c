@@ -21,19 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void hdr_to_event(struct sensor *s, const struct sensor_rec_hdr *h, struct sensor_event *ev)
+static void hdr_to_event(struct sensor *s, const struct sensor_rec_hdr *h, enum sensor_kind kind,
+			 struct sensor_event *ev)
 {
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = h->ts_ns + (uint64_t)s->boot_to_wall_ns;
-	ev->pid = h->pid;
-	ev->tgid = h->tgid;
+	sensor_event_init(ev, kind, h->ts_ns + (uint64_t)s->boot_to_wall_ns, h->pid, h->tgid);
 	ev->start_time_ns = h->start_ns;
 	ev->uid = h->uid;
-	ev->loginuid = ev->sessionid = (uint32_t)-1;
 	memcpy(ev->comm, h->comm, sizeof(ev->comm));
 	ev->comm[sizeof(ev->comm) - 1] = 0;
-	ev->watch_index = -1;
-	ev->fd = -1;
 }
 
 static struct argv_pending *pending_find(struct sensor *s, uint32_t tgid, uint64_t start, bool create)
@@ -95,8 +90,7 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 	    e->argv_len > SENSOR_ARGV_CHUNK || e->nparts == 0 || e->nparts > SENSOR_ARGV_MAX_PARTS ||
 	    sizeof(*e) + (size_t)e->exe_len + e->cwd_len + e->argv_len > size)
 		return -1;
-	hdr_to_event(s, &e->h, &ev);
-	ev.kind = SENSOR_EXEC;
+	hdr_to_event(s, &e->h, SENSOR_EXEC, &ev);
 	ev.ppid = e->ppid;
 	ev.parent_start_time_ns = e->pstart_ns;
 	ev.gid = e->gid;
@@ -149,22 +143,7 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 	if (p)
 		pending_release(p);
 
-	struct proc_info *pp = sensor_proc_lookup(s, ev.ppid, ev.parent_start_time_ns);
-	struct proc_info *pi = proctab_put(s->pt, ev.tgid, ev.start_time_ns);   /* may evict pp */
-	if (pi) {
-		pi->ppid = ev.ppid;
-		pi->pstart_ns = ev.parent_start_time_ns;
-		pi->uid = ev.uid;
-		if (ev.image)
-			proctab_set(&pi->image, ev.image, strlen(ev.image));
-		proctab_set(&pi->cmdline, ev.cmdline, strlen(ev.cmdline));
-	}
-	pp = proctab_get(s->pt, ev.ppid, ev.parent_start_time_ns);
-	if (pp) {
-		ev.parent_image = pp->image;
-		ev.parent_cmdline = pp->cmdline;
-	}
-	sensor_deliver(s, &ev);
+	sensor_deliver_proc(s, &ev);
 	return 0;
 }
 
@@ -173,29 +152,10 @@ static int dec_fork(struct sensor *s, const struct sensor_rec_fork *r, size_t si
 	struct sensor_event ev;
 	if (size < sizeof(*r))
 		return -1;
-	hdr_to_event(s, &r->h, &ev);
-	ev.kind = SENSOR_FORK;
+	hdr_to_event(s, &r->h, SENSOR_FORK, &ev);
 	ev.ppid = r->ppid;
 	ev.parent_start_time_ns = r->pstart_ns;
-	struct proc_info *pp = sensor_proc_lookup(s, r->ppid, r->pstart_ns);
-	struct proc_info *pi = proctab_put(s->pt, ev.tgid, ev.start_time_ns);
-	pp = proctab_get(s->pt, r->ppid, r->pstart_ns);   /* the put may have evicted it */
-	if (pi) {
-		pi->ppid = ev.ppid;
-		pi->pstart_ns = ev.parent_start_time_ns;
-		pi->uid = ev.uid;
-		if (pp && pp->image)
-			proctab_set(&pi->image, pp->image, strlen(pp->image));
-		if (pp && pp->cmdline)
-			proctab_set(&pi->cmdline, pp->cmdline, strlen(pp->cmdline));
-		ev.image = pi->image;
-		ev.cmdline = pi->cmdline;
-	}
-	if (pp) {
-		ev.parent_image = pp->image;
-		ev.parent_cmdline = pp->cmdline;
-	}
-	return sensor_deliver(s, &ev), 0;
+	return sensor_deliver_proc(s, &ev), 0;
 }
 
 static int dec_exit(struct sensor *s, const struct sensor_rec_exit *r, size_t size)
@@ -203,20 +163,9 @@ static int dec_exit(struct sensor *s, const struct sensor_rec_exit *r, size_t si
 	struct sensor_event ev;
 	if (size < sizeof(*r))
 		return -1;
-	hdr_to_event(s, &r->h, &ev);
-	ev.kind = SENSOR_EXIT;
+	hdr_to_event(s, &r->h, SENSOR_EXIT, &ev);
 	ev.exit_code = r->exit_code;
-	struct proc_info *pi = proctab_get(s->pt, ev.tgid, ev.start_time_ns);
-	if (pi) {
-		ev.image = pi->image;
-		ev.cmdline = pi->cmdline;
-		ev.ppid = pi->ppid;
-		ev.parent_start_time_ns = pi->pstart_ns;
-	}
-	sensor_deliver(s, &ev);
-	if (pi)
-		proctab_exited(s->pt, pi);
-	return 0;
+	return sensor_deliver_proc(s, &ev), 0;
 }
 
 static int dec_open(struct sensor *s, const struct sensor_rec_open *r, size_t size)
@@ -225,8 +174,7 @@ static int dec_open(struct sensor *s, const struct sensor_rec_open *r, size_t si
 	if (size < sizeof(*r) || r->path_len >= SENSOR_PATH_MAX || sizeof(*r) + r->path_len > size ||
 	    r->watch >= s->nwatch)
 		return -1;
-	hdr_to_event(s, &r->h, &ev);
-	ev.kind = SENSOR_OPEN;
+	hdr_to_event(s, &r->h, SENSOR_OPEN, &ev);
 	memcpy(s->cwd_buf, r + 1, r->path_len);
 	s->cwd_buf[r->path_len] = 0;
 	ev.path = s->cwd_buf;
@@ -253,13 +201,14 @@ static int dec_net(struct sensor *s, const struct sensor_rec_net *r, size_t size
 	struct sensor_event ev;
 	if (size < sizeof(*r))
 		return -1;
-	hdr_to_event(s, &r->h, &ev);
+	enum sensor_kind kind;
 	switch (r->h.type) {
-	case SENSOR_REC_CONNECT: ev.kind = SENSOR_CONNECT; break;
-	case SENSOR_REC_ACCEPT: ev.kind = SENSOR_ACCEPT; break;
-	case SENSOR_REC_CLOSE: ev.kind = SENSOR_CLOSE_STATS; break;
-	default: ev.kind = SENSOR_SOCK_STDIO; break;
+	case SENSOR_REC_CONNECT: kind = SENSOR_CONNECT; break;
+	case SENSOR_REC_ACCEPT: kind = SENSOR_ACCEPT; break;
+	case SENSOR_REC_CLOSE: kind = SENSOR_CLOSE_STATS; break;
+	default: kind = SENSOR_SOCK_STDIO; break;
 	}
+	hdr_to_event(s, &r->h, kind, &ev);
 	sa_copy(&ev.src, &r->src);
 	sa_copy(&ev.dst, &r->dst);
 	ev.bytes_sent = r->bytes_acked;

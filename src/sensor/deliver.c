@@ -1,9 +1,20 @@
 /* Where both capture modes end: an event is completed from the process
  * table and handed to the callback. The eBPF decoder (decode.c) and the
  * fallback (fallback.c) make events; what the sensor knows about processes
- * is added to them here.
+ * is kept, and added to their events, here and only here.
  *
  * Why it works this way:
+ * - exec, fork and exit keep the process table in step
+ *   (sensor_deliver_proc): an exec records the new program, a fork a new
+ *   process that starts as a copy of its parent, an exit marks the entry
+ *   exited but keeps it a while for its children's late events. Other
+ *   events of a process take its image, command line and parent from the
+ *   table (sensor_enrich).
+ * - The modes differ in what they know, not in what is done with it: a
+ *   ring-buffer record names the parent by pid and start time; the fallback
+ *   reads /proc after the fact (SENSOR_EF_FROM_PROC) and knows the parent by
+ *   pid only, so the parent is that pid's newest live entry; its exits carry
+ *   neither start time nor uid, so those come from the table.
  * - A process the table does not know (began before the sensor, or was
  *   evicted) is read once from /proc if its start time still matches, so a
  *   reused pid never lends its details to another process. A replay has the
@@ -19,6 +30,19 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An event of which nothing is known yet; "none" is -1 where 0 is a value. */
+void sensor_event_init(struct sensor_event *ev, enum sensor_kind kind, uint64_t ts_ns, uint32_t pid, uint32_t tgid)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = kind;
+	ev->ts_ns = ts_ns;
+	ev->pid = pid;
+	ev->tgid = tgid;
+	ev->loginuid = ev->sessionid = (uint32_t)-1;
+	ev->watch_index = -1;
+	ev->fd = -1;
+}
 
 const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc)
 {
@@ -50,7 +74,7 @@ const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uin
 
 /* A process we have no record of (began before the sensor, or evicted):
  * read it from /proc if it is the same process (start time within a tick). */
-struct proc_info *sensor_proc_lookup(struct sensor *s, uint32_t tgid, uint64_t start_ns)
+static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t start_ns)
 {
 	struct proc_info *pi = proctab_get(s->pt, tgid, start_ns);
 	struct procstat st;
@@ -92,13 +116,13 @@ void sensor_enrich(struct sensor *s, struct sensor_event *ev)
 {
 	/* Each lookup may insert, and an insert into a full table may evict: take
 	 * the scalars first, and the string pointers only after the last insert. */
-	struct proc_info *pi = sensor_proc_lookup(s, ev->tgid, ev->start_time_ns);
+	struct proc_info *pi = proc_lookup(s, ev->tgid, ev->start_time_ns);
 	if (pi && !ev->ppid) {
 		ev->ppid = pi->ppid;
 		ev->parent_start_time_ns = pi->pstart_ns;
 	}
 	if (ev->ppid)
-		sensor_proc_lookup(s, ev->ppid, ev->parent_start_time_ns);
+		proc_lookup(s, ev->ppid, ev->parent_start_time_ns);
 	pi = proctab_get(s->pt, ev->tgid, ev->start_time_ns);
 	if (pi) {
 		if (!ev->image)
@@ -111,6 +135,69 @@ void sensor_enrich(struct sensor *s, struct sensor_event *ev)
 		ev->parent_image = pp->image;
 		ev->parent_cmdline = pp->cmdline;
 	}
+}
+
+/* exec and fork: the process's entry takes the new program (exec) or starts
+ * as a copy of its parent's (fork); the event takes its parent's details. */
+static void proc_started(struct sensor *s, struct sensor_event *ev)
+{
+	bool fork = ev->kind == SENSOR_FORK;
+	struct proc_info *pi, *pp;
+	if (ev->flags & SENSOR_EF_FROM_PROC) {
+		/* read from /proc after the fact: the parent is known by pid only */
+		pp = ev->ppid ? proctab_get(s->pt, ev->ppid, 0) : NULL;
+		if (pp)
+			ev->parent_start_time_ns = pp->start_ns;
+	} else {
+		proc_lookup(s, ev->ppid, ev->parent_start_time_ns);
+	}
+	pi = proctab_put(s->pt, ev->tgid, ev->start_time_ns);
+	pp = proctab_get(s->pt, ev->ppid, ev->parent_start_time_ns);   /* the put may have evicted it */
+	if (pi) {
+		const char *image = fork ? (pp ? pp->image : NULL) : ev->image;
+		const char *cmdline = fork ? (pp ? pp->cmdline : NULL) : ev->cmdline;
+		pi->ppid = ev->ppid;
+		pi->pstart_ns = ev->parent_start_time_ns;
+		pi->uid = ev->uid;
+		if (image)
+			proctab_set(&pi->image, image, strlen(image));
+		if (cmdline)
+			proctab_set(&pi->cmdline, cmdline, strlen(cmdline));
+		if (fork) {
+			ev->image = pi->image;
+			ev->cmdline = pi->cmdline;
+		}
+	}
+	if (pp) {
+		ev->parent_image = pp->image;
+		ev->parent_cmdline = pp->cmdline;
+	}
+}
+
+int sensor_deliver_proc(struct sensor *s, struct sensor_event *ev)
+{
+	struct proc_info *pi;
+	int r;
+	if (ev->kind != SENSOR_EXIT) {
+		proc_started(s, ev);
+		return sensor_deliver(s, ev);
+	}
+	pi = proctab_get(s->pt, ev->tgid, ev->start_time_ns);
+	if (pi) {
+		if (!ev->start_time_ns) {
+			/* the proc connector names the pid only: the rest is the table's */
+			ev->start_time_ns = pi->start_ns;
+			ev->uid = pi->uid;
+		}
+		ev->image = pi->image;
+		ev->cmdline = pi->cmdline;
+		ev->ppid = pi->ppid;
+		ev->parent_start_time_ns = pi->pstart_ns;
+	}
+	r = sensor_deliver(s, ev);
+	if (pi)
+		proctab_exited(s->pt, pi);   /* kept a while: its children's events may come late */
+	return r;
 }
 
 int sensor_deliver(struct sensor *s, struct sensor_event *ev)

@@ -116,10 +116,15 @@ struct sensor {
 };
 
 /* deliver.c: what every mode shares */
-int sensor_deliver(struct sensor *s, struct sensor_event *ev);
+void sensor_event_init(struct sensor_event *ev, enum sensor_kind kind, uint64_t ts_ns, uint32_t pid, uint32_t tgid);
 const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc);
-struct proc_info *sensor_proc_lookup(struct sensor *s, uint32_t tgid, uint64_t start_ns);
+/* an event of a process (open, network): image, command line and parent from the table */
 void sensor_enrich(struct sensor *s, struct sensor_event *ev);
+/* exec, fork, exit: the table follows the process, the event takes what the
+ * table knows; then delivered. SENSOR_EF_FROM_PROC: the parent's start time
+ * is not known (the fallback); an exit without a start time is the fallback's. */
+int sensor_deliver_proc(struct sensor *s, struct sensor_event *ev);
+int sensor_deliver(struct sensor *s, struct sensor_event *ev);
 
 /* decode.c */
 int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */

@@ -1,7 +1,9 @@
 /* Internals shared by the sensor's files (not for the engine): the sensor
- * object, the process table and the helpers both capture modes use. Kept in
- * one header so each mode stays a thin producer of struct sensor_event and the
- * enrichment (process table, user names) lives in one place. */
+ * object, the process table, the capture file format and the functions the
+ * files call across, grouped by the file that defines them. Kept in one
+ * header so each mode stays a thin producer of struct sensor_event and the
+ * enrichment (process table, user names) lives in one place. It includes the
+ * event types (sensor_event.h), never the front's sensor.h. */
 #ifndef STOAT_SENSOR_INT_H
 #define STOAT_SENSOR_INT_H
 

@@ -291,11 +291,7 @@ int sensor_poll(struct sensor *s, int timeout_ms,
 	s->boot_to_wall_ns = boot_to_wall();
 	if (s->cap)
 		capture_frame(s, CAP_POLL, &s->boot_to_wall_ns, sizeof(s->boot_to_wall_ns), NULL, 0, NULL, 0);
-	if (s->fallback) {
-		r = fallback_poll(s, timeout_ms);
-	} else {
-		r = ebpf_poll(s, timeout_ms);
-	}
+	r = s->fallback ? fallback_poll(s, timeout_ms) : ebpf_poll(s, timeout_ms);
 	s->cb = NULL;
 	s->clock_ns = wall_now_ns();
 	if (s->cap) {

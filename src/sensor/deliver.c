@@ -141,7 +141,7 @@ void sensor_enrich(struct sensor *s, struct sensor_event *ev)
  * as a copy of its parent's (fork); the event takes its parent's details. */
 static void proc_started(struct sensor *s, struct sensor_event *ev)
 {
-	bool fork = ev->kind == SENSOR_FORK;
+	bool is_fork = ev->kind == SENSOR_FORK;
 	struct proc_info *pi, *pp;
 	if (ev->flags & SENSOR_EF_FROM_PROC) {
 		/* read from /proc after the fact: the parent is known by pid only */
@@ -154,8 +154,8 @@ static void proc_started(struct sensor *s, struct sensor_event *ev)
 	pi = proctab_put(s->pt, ev->tgid, ev->start_time_ns);
 	pp = proctab_get(s->pt, ev->ppid, ev->parent_start_time_ns);   /* the put may have evicted it */
 	if (pi) {
-		const char *image = fork ? (pp ? pp->image : NULL) : ev->image;
-		const char *cmdline = fork ? (pp ? pp->cmdline : NULL) : ev->cmdline;
+		const char *image = is_fork ? (pp ? pp->image : NULL) : ev->image;
+		const char *cmdline = is_fork ? (pp ? pp->cmdline : NULL) : ev->cmdline;
 		pi->ppid = ev->ppid;
 		pi->pstart_ns = ev->parent_start_time_ns;
 		pi->uid = ev->uid;
@@ -163,7 +163,7 @@ static void proc_started(struct sensor *s, struct sensor_event *ev)
 			proctab_set(&pi->image, image, strlen(image));
 		if (cmdline)
 			proctab_set(&pi->cmdline, cmdline, strlen(cmdline));
-		if (fork) {
+		if (is_fork) {
 			ev->image = pi->image;
 			ev->cmdline = pi->cmdline;
 		}

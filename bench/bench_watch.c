@@ -28,7 +28,7 @@
  * file instead of the ring buffer, so the figure is the user-space cost per
  * event and nothing else; the first replay checks that it is also the same
  * work (the same alerts) as live. Passes after the first are moved later in
- * time by the sensor (see src/sensor/capture.c), so they are new processes,
+ * time by the sensor (see src/sensor/replay.c), so they are new processes,
  * not the same ones again. */
 #include <errno.h>
 #include <fcntl.h>

@@ -244,13 +244,7 @@ static void on_exec(struct sensor *s, uint32_t pid, uint32_t tgid, uint64_t ts)
 {
 	struct sensor_event ev;
 	struct procstat st;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = SENSOR_EXEC;
-	ev.ts_ns = ts;
-	ev.pid = pid;
-	ev.tgid = tgid;
-	ev.loginuid = ev.sessionid = (uint32_t)-1;
-	ev.watch_index = ev.fd = -1;
+	sensor_event_init(&ev, SENSOR_EXEC, ts, pid, tgid);
 	ev.flags = SENSOR_EF_FROM_PROC;
 	bool race = false;
 	if (proc_read_stat((int)tgid, &st) == 0) {
@@ -258,12 +252,6 @@ static void on_exec(struct sensor *s, uint32_t pid, uint32_t tgid, uint64_t ts)
 		ev.sid = st.sid;
 		ev.start_time_ns = proc_ticks_to_ns(st.start_ticks);
 		memcpy(ev.comm, st.comm, sizeof(ev.comm));
-		struct proc_info *pp = proctab_get(s->pt, st.ppid, 0);
-		if (pp) {
-			ev.parent_start_time_ns = pp->start_ns;
-			ev.parent_image = pp->image;
-			ev.parent_cmdline = pp->cmdline;
-		}
 	} else {
 		race = true;
 	}
@@ -297,22 +285,7 @@ static void on_exec(struct sensor *s, uint32_t pid, uint32_t tgid, uint64_t ts)
 		ev.flags |= SENSOR_EF_PROC_RACE;
 		s->st.lost[SENSOR_LOST_PROC_RACE]++;
 	}
-	struct proc_info *pi = proctab_put(s->pt, tgid, ev.start_time_ns);
-	if (pi) {
-		pi->ppid = ev.ppid;
-		pi->pstart_ns = ev.parent_start_time_ns;
-		pi->uid = ev.uid;
-		if (ev.image)
-			proctab_set(&pi->image, ev.image, strlen(ev.image));
-		if (ev.cmdline)
-			proctab_set(&pi->cmdline, ev.cmdline, strlen(ev.cmdline));
-		struct proc_info *pp = proctab_get(s->pt, ev.ppid, ev.parent_start_time_ns);
-		if (pp) {
-			ev.parent_image = pp->image;
-			ev.parent_cmdline = pp->cmdline;
-		}
-	}
-	sensor_deliver(s, &ev);
+	sensor_deliver_proc(s, &ev);
 	if (!race)
 		stdio_sockets(s, &ev);
 }
@@ -323,14 +296,8 @@ static void on_fork(struct sensor *s, uint32_t ppid, uint32_t pid, uint32_t tgid
 	struct procstat st;
 	if (pid != tgid)
 		return;   /* thread */
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = SENSOR_FORK;
-	ev.ts_ns = ts;
-	ev.pid = pid;
-	ev.tgid = tgid;
+	sensor_event_init(&ev, SENSOR_FORK, ts, pid, tgid);
 	ev.ppid = ppid;
-	ev.loginuid = ev.sessionid = (uint32_t)-1;
-	ev.watch_index = ev.fd = -1;
 	ev.flags = SENSOR_EF_FROM_PROC;
 	if (proc_read_stat((int)tgid, &st) == 0) {
 		ev.start_time_ns = proc_ticks_to_ns(st.start_ticks);
@@ -340,31 +307,9 @@ static void on_fork(struct sensor *s, uint32_t ppid, uint32_t pid, uint32_t tgid
 		s->st.lost[SENSOR_LOST_PROC_RACE]++;
 		ev.start_time_ns = now_boot_ns();   /* best guess: it started just now */
 	}
-	struct proc_info *pp = proctab_get(s->pt, ppid, 0);
-	if (!pp) {
-		sensor_enrich(s, &(struct sensor_event){ .tgid = ppid });
-		pp = proctab_get(s->pt, ppid, 0);
-	}
-	struct proc_info *pi = proctab_put(s->pt, tgid, ev.start_time_ns);
-	pp = proctab_get(s->pt, ppid, 0);
-	if (pi) {
-		pi->ppid = ppid;
-		if (pp) {
-			pi->pstart_ns = pp->start_ns;
-			if (pp->image)
-				proctab_set(&pi->image, pp->image, strlen(pp->image));
-			if (pp->cmdline)
-				proctab_set(&pi->cmdline, pp->cmdline, strlen(pp->cmdline));
-		}
-		ev.image = pi->image;
-		ev.cmdline = pi->cmdline;
-	}
-	if (pp) {
-		ev.parent_start_time_ns = pp->start_ns;
-		ev.parent_image = pp->image;
-		ev.parent_cmdline = pp->cmdline;
-	}
-	sensor_deliver(s, &ev);
+	if (!proctab_get(s->pt, ppid, 0))
+		sensor_enrich(s, &(struct sensor_event){ .tgid = ppid });   /* a parent older than the sensor */
+	sensor_deliver_proc(s, &ev);
 }
 
 static void on_exit_ev(struct sensor *s, uint32_t pid, uint32_t tgid, uint32_t code, uint64_t ts)
@@ -372,26 +317,9 @@ static void on_exit_ev(struct sensor *s, uint32_t pid, uint32_t tgid, uint32_t c
 	struct sensor_event ev;
 	if (pid != tgid)
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = SENSOR_EXIT;
-	ev.ts_ns = ts;
-	ev.pid = pid;
-	ev.tgid = tgid;
+	sensor_event_init(&ev, SENSOR_EXIT, ts, pid, tgid);
 	ev.exit_code = (int32_t)code;
-	ev.loginuid = ev.sessionid = (uint32_t)-1;
-	ev.watch_index = ev.fd = -1;
-	struct proc_info *pi = proctab_get(s->pt, tgid, 0);
-	if (pi) {
-		ev.start_time_ns = pi->start_ns;
-		ev.image = pi->image;
-		ev.cmdline = pi->cmdline;
-		ev.ppid = pi->ppid;
-		ev.parent_start_time_ns = pi->pstart_ns;
-		ev.uid = pi->uid;
-	}
-	sensor_deliver(s, &ev);
-	if (pi)
-		proctab_exited(s->pt, pi);
+	sensor_deliver_proc(s, &ev);   /* start time, uid and the rest from the table */
 }
 
 static void nl_drain(struct sensor *s)
@@ -491,12 +419,8 @@ static void fan_drain(struct sensor *s)
 			if (!under_watch(s, s->cwd_buf, &idx) || m->pid == getpid())
 				continue;
 			struct sensor_event ev;
-			memset(&ev, 0, sizeof(ev));
-			ev.kind = SENSOR_OPEN;
-			ev.ts_ns = now_boot_ns() + (uint64_t)s->boot_to_wall_ns;
-			ev.pid = ev.tgid = (uint32_t)m->pid;
-			ev.loginuid = ev.sessionid = (uint32_t)-1;
-			ev.fd = -1;
+			sensor_event_init(&ev, SENSOR_OPEN, now_boot_ns() + (uint64_t)s->boot_to_wall_ns,
+					  (uint32_t)m->pid, (uint32_t)m->pid);
 			ev.path = s->cwd_buf;
 			ev.watch_index = idx;
 			ev.open_flags = (m->mask & FAN_CLOSE_WRITE) ? O_WRONLY : O_RDONLY;

@@ -1,7 +1,8 @@
 /* The sensor's events as Sigma-taxonomy fields, named as Sysmon for Linux
  * names them, so rules written for Sysmon (process_creation,
  * network_connection, file_event, process_termination on linux) match the live
- * sensor unchanged.
+ * sensor unchanged. The names of event kinds (EventType) and of loss causes
+ * (the summary) are here too.
  *
  *   kind         EventID  fields (besides Channel, EventID, EventType, Computer, UtcTime)
  *   exec         1        ProcessGuid ProcessId Image CommandLine CurrentDirectory User UserId
@@ -40,6 +41,41 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+static const char *const loss_names[SENSOR_LOST_MAX_] = {
+	[SENSOR_LOST_RINGBUF_EXEC] = "ringbuf_full_exec",
+	[SENSOR_LOST_RINGBUF_ARGV] = "ringbuf_full_argv_part",
+	[SENSOR_LOST_RINGBUF_FORK] = "ringbuf_full_fork",
+	[SENSOR_LOST_RINGBUF_EXIT] = "ringbuf_full_exit",
+	[SENSOR_LOST_RINGBUF_OPEN] = "ringbuf_full_open",
+	[SENSOR_LOST_RINGBUF_NET] = "ringbuf_full_net",
+	[SENSOR_LOST_ARGV_CAP] = "argv_truncated_at_cap",
+	[SENSOR_LOST_ARGV_READ] = "argv_unreadable",
+	[SENSOR_LOST_PATH_CAP] = "path_truncated_at_cap",
+	[SENSOR_LOST_SOCK_TABLE] = "socket_table_full",
+	[SENSOR_LOST_OPEN_TABLE] = "open_table_full",
+	[SENSOR_LOST_ARGV_PART] = "argv_part_missing",
+	[SENSOR_LOST_BAD_RECORD] = "bad_record",
+	[SENSOR_LOST_NETLINK] = "proc_connector_overrun",
+	[SENSOR_LOST_FANOTIFY] = "fanotify_overflow",
+	[SENSOR_LOST_PROC_RACE] = "proc_race_fields_missing",
+};
+
+static const char *const kind_names[SENSOR_KIND_MAX_] = {
+	[SENSOR_EXEC] = "exec", [SENSOR_FORK] = "fork", [SENSOR_EXIT] = "exit",
+	[SENSOR_OPEN] = "open", [SENSOR_CONNECT] = "connect", [SENSOR_ACCEPT] = "accept",
+	[SENSOR_CLOSE_STATS] = "close", [SENSOR_SOCK_STDIO] = "sock_stdio",
+};
+
+const char *sensor_loss_name(enum sensor_loss l)
+{
+	return (unsigned)l < SENSOR_LOST_MAX_ ? loss_names[l] : "?";
+}
+
+const char *sensor_kind_name(enum sensor_kind k)
+{
+	return (unsigned)k < SENSOR_KIND_MAX_ && kind_names[k] ? kind_names[k] : "?";
+}
 
 const char *sensor_user_name(struct sensor *s, uint32_t uid)
 {

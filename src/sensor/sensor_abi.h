@@ -141,7 +141,7 @@ struct sensor_rec_net {
 	__u16 pad;
 };
 
-/* Result of registering a watched directory (see sensor.c, watch_register). */
+/* Result of registering a watched directory (see ebpf.c, watch_register). */
 struct sensor_reg {
 	__u32 armed;
 	__u32 seq;

@@ -1,11 +1,13 @@
 /* Internals shared by the sensor's files (not for the engine): the sensor
- * object, the process table and the helpers both capture modes use. Kept in
- * one header so each mode stays a thin producer of struct sensor_event and the
- * enrichment (process table, user names) lives in one place. */
+ * object, the process table, the capture file format and the functions the
+ * files call across, grouped by the file that defines them. Kept in one
+ * header so each mode stays a thin producer of struct sensor_event and the
+ * enrichment (process table, user names) lives in one place. It includes the
+ * event types (sensor_event.h), never the front's sensor.h. */
 #ifndef STOAT_SENSOR_INT_H
 #define STOAT_SENSOR_INT_H
 
-#include "sensor/sensor.h"
+#include "sensor/sensor_event.h"
 #include "sensor/sensor_abi_user.h"
 #include <sys/types.h>
 
@@ -88,7 +90,7 @@ struct sensor {
 	/* fallback */
 	int nl_fd, fan_fd;
 
-	/* capture (eBPF mode) and replay (capture.c) */
+	/* capture (eBPF mode, capture.c) and replay (replay.c) */
 	struct capture *cap;
 	struct replay *rp;
 	int64_t clock_ns;            /* wall clock at the end of the last poll */
@@ -115,16 +117,36 @@ struct sensor {
 	char utc[48];
 };
 
-/* sensor.c */
-int sensor_deliver(struct sensor *s, struct sensor_event *ev);
+/* deliver.c: what every mode shares */
+void sensor_event_init(struct sensor_event *ev, enum sensor_kind kind, uint64_t ts_ns, uint32_t pid, uint32_t tgid);
 const char *sensor_join_argv(struct sensor *s, const char *argv, size_t len, uint32_t *argc);
+/* an event of a process (open, network): image, command line and parent from the table */
 void sensor_enrich(struct sensor *s, struct sensor_event *ev);
-int64_t sensor_boot_to_wall(void);
+/* exec, fork, exit: the table follows the process, the event takes what the
+ * table knows; then delivered. SENSOR_EF_FROM_PROC: the parent's start time
+ * is not known (the fallback); an exit without a start time is the fallback's. */
+int sensor_deliver_proc(struct sensor *s, struct sensor_event *ev);
+int sensor_deliver(struct sensor *s, struct sensor_event *ev);
 
+/* decode.c */
 int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
 
-/* capture.c. The capture file: "STOATCP1", then frames of
- * [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
+/* ebpf.c */
+int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errlen);
+int ebpf_poll(struct sensor *s, int timeout_ms);
+void ebpf_stats(const struct sensor *s, struct sensor_stats *st);
+void ebpf_close(struct sensor *s);
+
+/* capture.c writes, replay.c reads. The capture file: "STOATCP1", then
+ * frames of [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
+#define CAP_MAGIC "STOATCP1"
+#define CAP_MAGIC_LEN 8u
+#define CAP_FRAME_MAX (3u << 20)          /* the header may name 512 paths of PATH_MAX */
+struct cap_frame {
+	uint32_t len;
+	uint32_t tag;
+};
+static inline size_t cap_pad8(size_t n) { return (n + 7u) & ~(size_t)7u; }
 enum cap_tag {
 	CAP_HEADER = 1,   /* u32 boot_tag, u32 nwatch, hostname NUL, nwatch paths NUL each */
 	CAP_RECORD,       /* one ring-buffer record, bytes as received */

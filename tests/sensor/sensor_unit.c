@@ -1,7 +1,8 @@
 /* Unprivileged unit checks of the sensor's user-space parts that take hostile
  * input or hold bounded state: /proc/<pid>/stat parsing (comm may contain
  * anything, the file may be cut short), the process table's eviction and
- * (pid, start time) identity, and the field mapping of a decoded event.
+ * (pid, start time) identity, the field mapping of a decoded event, and the
+ * process bookkeeping both capture modes share.
  * Prints one line per check and `sensor-unit: P passed, F failed`. */
 #include "sensor/sensor_int.h"
 
@@ -106,11 +107,92 @@ static void test_fields(void)
 	      strstr(out, "ProcessGuid={abcdef01-0102-0304-0506-07080000002a}\n") != NULL);
 }
 
+struct seen {
+	int n;
+	char image[64], parent_image[64];
+	bool parent_known;
+	uint64_t start;
+	uint32_t uid;
+};
+
+static int seen_cb(void *ctx, const struct sensor_event *ev)
+{
+	struct seen *w = ctx;
+	w->n++;
+	snprintf(w->image, sizeof(w->image), "%s", ev->image ? ev->image : "");
+	snprintf(w->parent_image, sizeof(w->parent_image), "%s", ev->parent_image ? ev->parent_image : "");
+	w->parent_known = ev->parent_image != NULL;
+	w->start = ev->start_time_ns;
+	w->uid = ev->uid;
+	return 0;
+}
+
+/* The process bookkeeping both modes share, on fallback-style events (known
+ * from /proc, so no /proc is read here): an exec whose table insert evicts
+ * the parent must not hand out the parent's freed strings (the fallback did,
+ * before the two modes shared this code; ASan sees it); a fork starts as a
+ * copy of its parent; an exit that names only the pid takes the rest from
+ * the table. */
+static void test_deliver_proc(void)
+{
+	struct sensor s;
+	struct seen w;
+	struct sensor_event ev;
+	uint64_t tick = proc_ticks_to_ns(1);
+	memset(&s, 0, sizeof(s));
+	memset(&w, 0, sizeof(w));
+	s.pt = proctab_new(16);
+	s.cb = seen_cb;
+	s.cbctx = &w;
+	if (!s.pt) {
+		CHECK("deliver_proc: table created", false);
+		return;
+	}
+	struct proc_info *par = proctab_put(s.pt, 500, 5 * tick);   /* the oldest live entry */
+	proctab_set(&par->image, "/usr/bin/bash", 13);
+	for (uint32_t i = 0; i < 15; i++)
+		proctab_put(s.pt, 1000 + i, (uint64_t)(i + 10) * tick);
+	sensor_event_init(&ev, SENSOR_EXEC, 1, 600, 600);
+	ev.flags = SENSOR_EF_FROM_PROC;
+	ev.ppid = 500;
+	ev.start_time_ns = 40 * tick;
+	ev.image = "/usr/bin/id";
+	ev.cmdline = "id";
+	sensor_deliver_proc(&s, &ev);
+	CHECK("deliver_proc: an exec that evicts its parent hands out no parent strings",
+	      w.n == 1 && !w.parent_known && strcmp(w.image, "/usr/bin/id") == 0 &&
+	      proctab_get(s.pt, 500, 0) == NULL);
+
+	struct proc_info *q = proctab_put(s.pt, 700, 50 * tick);
+	proctab_set(&q->image, "/usr/sbin/sshd", 14);
+	sensor_event_init(&ev, SENSOR_FORK, 2, 701, 701);
+	ev.flags = SENSOR_EF_FROM_PROC;
+	ev.ppid = 700;
+	ev.start_time_ns = 60 * tick;
+	sensor_deliver_proc(&s, &ev);
+	struct proc_info *child = proctab_get(s.pt, 701, 60 * tick);
+	CHECK("deliver_proc: a fork starts as a copy of its parent",
+	      w.n == 2 && strcmp(w.image, "/usr/sbin/sshd") == 0 && strcmp(w.parent_image, "/usr/sbin/sshd") == 0 &&
+	      child && child->image && strcmp(child->image, "/usr/sbin/sshd") == 0 && child->pstart_ns == 50 * tick);
+
+	if (child)
+		child->uid = 1001;
+	sensor_event_init(&ev, SENSOR_EXIT, 3, 701, 701);
+	sensor_deliver_proc(&s, &ev);
+	CHECK("deliver_proc: an exit by pid only takes start, uid and image from the table, then is marked exited",
+	      w.n == 3 && w.start == 60 * tick && w.uid == 1001 && strcmp(w.image, "/usr/sbin/sshd") == 0 &&
+	      proctab_get(s.pt, 701, 0) == NULL && proctab_get(s.pt, 701, 60 * tick) != NULL);
+	CHECK("deliver_proc: counted by kind", s.st.events == 3 && s.st.by_kind[SENSOR_EXEC] == 1 &&
+	      s.st.by_kind[SENSOR_FORK] == 1 && s.st.by_kind[SENSOR_EXIT] == 1);
+	proctab_free(s.pt);
+}
+
 int main(void)
 {
 	test_stat();
 	test_proctab();
 	test_fields();
+	test_deliver_proc();
 	printf("sensor-unit: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
 }

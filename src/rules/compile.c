@@ -9,7 +9,7 @@
  * matcher that is exact for it (equals, prefix, suffix, contains, glob).
  *
  * Modifiers live in one registry table below, one entry each. */
-#include "rules/compile.h"
+#include "rules/compile_int.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -21,33 +21,9 @@
 #include "util/fs.h"
 #include "util/text.h"
 
-/* ------------------------------------------------------------------ symbols */
-
-typedef uint16_t sym;
-enum { S_STAR = 256, S_ONE = 257, S_DASH = 258 };
-
-struct symstr {
-    sym *s;
-    uint32_t n;
-};
-
-struct symvec {
-    struct symstr *v;
-    size_t n, cap;
-};
-
 /* ------------------------------------------------------------------ context */
 
-struct cctx {
-    struct compiler *c;
-    const struct sigma_rule *r;
-    struct arena tmp;       /* value processing scratch, freed per rule */
-    stoat_err err;
-};
-
-static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
-static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
+void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
                   ...)
 {
     if (x->err)
@@ -67,23 +43,12 @@ static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field
     }
 }
 
-static void symvec_push(struct cctx *x, struct symvec *v, struct symstr s)
-{
-    XGROW(v->v, v->cap, v->n + 1);
-    v->v[v->n++] = s;
-    (void)x;
-}
-
-static struct symstr sym_new(struct cctx *x, uint32_t n)
-{
-    struct symstr s = {.s = arena_alloc(&x->tmp, (n ? n : 1) * sizeof(sym)), .n = n};
-    return s;
-}
+/* ------------------------------------------------------------------ symbols */
 
 /* The escape table of the specification: a backslash escapes '*', '?' and
  * itself; before anything else it is a plain backslash. With expand, '%' may be
  * escaped too (and then stays literal). */
-static struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
+struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
 {
     struct symstr s = sym_new(x, (uint32_t)n);
     uint32_t k = 0;
@@ -187,20 +152,6 @@ static struct value value_of(struct cctx *x, const struct ynode *n)
 
 /* ------------------------------------------------------------ transforms */
 
-struct item_state {
-    struct symvec vals;
-    bool all, cased, neq, expand;
-    enum { T_STR, T_RE, T_CIDR, T_CMP, T_EXISTS, T_FIELDREF, T_TIME } type;
-    uint8_t cmp;             /* enum cmp_op for T_CMP and T_TIME */
-    uint8_t part;            /* T_TIME */
-    uint8_t ref_sub;         /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
-    uint32_t re_flags;
-    bool encoded;            /* a byte encoding has been applied */
-    bool wildcarded;         /* contains/startswith/endswith applied */
-    const char *field;
-    const struct sigma_loc *loc;
-};
-
 typedef void (*xform_fn)(struct cctx *x, struct item_state *st);
 
 static void add_star(struct cctx *x, struct item_state *st, bool front, bool back)
@@ -263,7 +214,7 @@ static bool expand_dashes(struct cctx *x, struct item_state *st, const char *mod
         uint32_t nd = 0;
         for (uint32_t j = 0; j < s.n; j++) {
             if (s.s[j] == S_STAR || s.s[j] == S_ONE) {
-                cfail(x, st->loc, st->field, STOAT_ERR_RULE, "'%s' cannot encode a value with wildcards", mod);
+                compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%s' cannot encode a value with wildcards", mod);
                 free(out.v);
                 return false;
             }
@@ -277,7 +228,7 @@ static bool expand_dashes(struct cctx *x, struct item_state *st, const char *mod
         for (uint32_t j = 0; j < nd; j++)
             combos *= 5;
         if (combos + out.n > COMPILE_MAX_PATTERNS) {
-            cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "windash followed by '%s' gives too many values", mod);
+            compile_fail(x, st->loc, st->field, STOAT_ERR_LIMIT, "windash followed by '%s' gives too many values", mod);
             free(out.v);
             return false;
         }
@@ -665,7 +616,7 @@ static bool expand_value(struct cctx *x, struct item_state *st, const char *v, s
         size_t nl = (size_t)(end - (v + i + 1));
         const struct placeholder *ph = ph_find(x->c->ph, v + i + 1, nl);
         if (!ph) {
-            cfail(x, st->loc, st->field, STOAT_ERR_PLACEHOLDER,
+            compile_fail(x, st->loc, st->field, STOAT_ERR_PLACEHOLDER,
                   "placeholder %%%.*s%% has no value (give one in a placeholder file, --placeholders FILE)",
                   (int)nl, v + i + 1);
             return false;
@@ -689,7 +640,7 @@ static bool expand_value(struct cctx *x, struct item_state *st, const char *v, s
             for (size_t t = 0; t < tail.n; t++) {
                 if (out->n >= COMPILE_MAX_PATTERNS) {
                     free(tail.v);
-                    cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "placeholder expansion gives too many values");
+                    compile_fail(x, st->loc, st->field, STOAT_ERR_LIMIT, "placeholder expansion gives too many values");
                     return false;
                 }
                 struct symstr c = sym_new(x, head.n + tail.v[t].n);
@@ -702,180 +653,6 @@ static bool expand_value(struct cctx *x, struct item_state *st, const char *v, s
         return true;
     }
     symvec_push(x, out, sym_parse(x, v, n, true));
-    return true;
-}
-
-/* -------------------------------------------------------------- patterns */
-
-static const char *fold_dup(struct cctx *x, const unsigned char *b, size_t n, bool cased)
-{
-    char *o = arena_alloc(x->c->out, n + 1);
-    if (cased)
-        memcpy(o, b, n);
-    else
-        fold_case((const char *)b, n, o);
-    o[n] = 0;
-    return o;
-}
-
-/* How common a byte is in command lines, paths and registry keys: lower is
- * rarer. Letters by their frequency in such text, then digits and the usual
- * separators; other punctuation and non-ASCII bytes are rare. */
-static int byte_commonness(unsigned char b)
-{
-    static const char letters[] = "etaoinsrhldcumfpgwybvkxjqz";
-    if (b >= 'a' && b <= 'z')
-        return 100 + 26 - (int)(strchr(letters, b) - letters);
-    if (b >= '0' && b <= '9')
-        return 90;
-    switch (b) {
-    case ' ': case '\\': case '.': case ':': case '/': case '-': case '"': case '_':
-        return 140;
-    case '=': case ',': case '\'': case '(': case ')':
-        return 60;
-    default:
-        return b >= 0x80 ? 20 : 40;
-    }
-}
-
-/* The two rarest distinct bytes of the literal text. */
-static void pick_rare(struct pattern *p, const char *s, uint32_t n)
-{
-    int best[2] = {1000, 1000};
-    for (uint32_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)s[i];
-        if ((p->nrare >= 1 && p->rare[0] == b) || (p->nrare >= 2 && p->rare[1] == b))
-            continue;
-        int c = byte_commonness(b);
-        if (p->nrare < 2) {
-            p->rare[p->nrare] = b;
-            best[p->nrare++] = c;
-        } else if (c < best[0] || c < best[1]) {
-            int k = best[0] > best[1] ? 0 : 1;
-            p->rare[k] = b;
-            best[k] = c;
-        }
-    }
-}
-
-/* A regular expression's rare bytes: from the literal every match contains,
- * only ASCII bytes that are not letters, which no case rule (Unicode's
- * caseless k matches the Kelvin sign) can match differently. A value without
- * them is not given to PCRE2 at all. */
-static void pick_rare_regex(struct cctx *x, struct pattern *p, const char *re, size_t len)
-{
-    char *lit = arena_alloc(&x->tmp, len + 1);
-    size_t n = regex_required_bytes(re, len, lit, len + 1), k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)lit[i];
-        if (b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z'))
-            lit[k++] = (char)b;
-    }
-    pick_rare(p, lit, (uint32_t)k);
-}
-
-/* Symbol string -> the cheapest exact matcher. */
-static void make_string_pattern(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
-{
-    /* collapse runs of '*' */
-    struct symstr s = sym_new(x, in->n);
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < in->n; i++) {
-        if (in->s[i] == S_STAR && k && s.s[k - 1] == S_STAR)
-            continue;
-        s.s[k++] = in->s[i];
-    }
-    s.n = k;
-    memset(p, 0, sizeof(*p));
-    p->atom = NO_ATOM;
-    p->cased = cased;
-    uint32_t stars = 0, others = 0;
-    for (uint32_t i = 0; i < s.n; i++) {
-        if (s.s[i] == S_STAR)
-            stars++;
-        else if (s.s[i] > 255)
-            others++;
-    }
-    unsigned char *bytes = arena_alloc(&x->tmp, s.n + 1);
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < s.n; i++)
-        if (s.s[i] < 256)
-            bytes[nb++] = (unsigned char)s.s[i];
-    bool lead = s.n && s.s[0] == S_STAR, trail = s.n > 1 && s.s[s.n - 1] == S_STAR;
-    if (others == 0 && stars == 0) {
-        p->op = P_EQ;
-    } else if (others == 0 && s.n == 1 && stars == 1) {
-        p->op = P_ANYVALUE;
-    } else if (others == 0 && stars == 1 && lead) {
-        p->op = P_SUFFIX;
-    } else if (others == 0 && stars == 1 && s.s[s.n - 1] == S_STAR) {
-        p->op = P_PREFIX;
-    } else if (others == 0 && stars == 2 && lead && trail) {
-        p->op = P_CONTAINS;
-    } else {
-        p->op = P_GLOB;
-    }
-    if (p->op != P_GLOB) {
-        p->lit = fold_dup(x, bytes, nb, cased);
-        p->len = nb;
-        if (p->op != P_ANYVALUE)
-            pick_rare(p, p->lit, p->len);
-        return;
-    }
-    /* glob: literal runs point into one folded buffer */
-    p->lit = fold_dup(x, bytes, nb, cased);
-    p->len = nb;
-    struct glob_tok *toks = arena_alloc(x->c->out, (s.n + 1) * sizeof(*toks));
-    uint32_t nt = 0, off = 0;
-    for (uint32_t i = 0; i < s.n;) {
-        if (s.s[i] < 256) {
-            uint32_t start = off;
-            while (i < s.n && s.s[i] < 256) {
-                i++;
-                off++;
-            }
-            toks[nt++] = (struct glob_tok){.kind = G_LIT, .off = start, .len = off - start};
-            continue;
-        }
-        toks[nt++] = (struct glob_tok){.kind = s.s[i] == S_STAR ? G_STAR : s.s[i] == S_ONE ? G_ONE : G_DASH};
-        i++;
-    }
-    p->toks = toks;
-    p->ntoks = nt;
-    pick_rare(p, p->lit, p->len);   /* every literal byte of a glob must appear */
-}
-
-static bool parse_cidr(const char *s, size_t n, struct cidr *out)
-{
-    char buf[64];
-    if (n >= sizeof(buf))
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *slash = strchr(buf, '/');
-    int bits = -1;
-    if (slash) {
-        *slash = 0;
-        int64_t b;
-        if (!parse_int64(slash + 1, strlen(slash + 1), &b) || b < 0 || b > 128)
-            return false;
-        bits = (int)b;
-    }
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        if (bits > 32)
-            return false;
-        out->family = 4;
-        out->bits = (uint8_t)(bits < 0 ? 32 : bits);
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = 6;
-        out->bits = (uint8_t)(bits < 0 ? 128 : bits);
-    } else {
-        return false;
-    }
-    /* host bits must be zero in a network; clear them rather than refuse */
-    for (int i = out->bits; i < (out->family == 4 ? 32 : 128); i++)
-        out->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
     return true;
 }
 
@@ -898,7 +675,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
     bool saw_re = false, saw_time = false, saw_cmp = false;
     const struct modifier_def *defs[32];
     if (it->nmods > 32) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than 32 modifiers");
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than 32 modifiers");
         return NULL;
     }
     /* pass 1: names, type and flags */
@@ -906,7 +683,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         const struct modifier_def *d = modifier_find(it->mods[i]);
         defs[i] = d;
         if (!d) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "unknown modifier '%s'", it->mods[i]);
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "unknown modifier '%s'", it->mods[i]);
             return NULL;
         }
         switch (d->kind) {
@@ -922,7 +699,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             break;
         case MK_TYPE:
             if (++type_mods > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
                       d->name);
                 return NULL;
             }
@@ -931,7 +708,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             break;
         case MK_REFLAG:
             if (!saw_re) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' is a sub-modifier of 're' and must follow it",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' is a sub-modifier of 're' and must follow it",
                       d->name);
                 return NULL;
             }
@@ -939,14 +716,14 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             break;
         case MK_CMP:
             if (saw_cmp) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "only one of lt, lte, gt, gte may be given");
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "only one of lt, lte, gt, gte may be given");
                 return NULL;
             }
             saw_cmp = true;
             st.cmp = d->id == M_LT ? CMP_LT : d->id == M_LTE ? CMP_LTE : d->id == M_GT ? CMP_GT : CMP_GTE;
             if (!saw_time) {
                 if (++type_mods > 1) {
-                    cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                    compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
                           "'%s' cannot be combined with another type modifier", d->name);
                     return NULL;
                 }
@@ -955,7 +732,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             break;
         case MK_TIME:
             if (saw_time || ++type_mods > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
                       d->name);
                 return NULL;
             }
@@ -967,11 +744,11 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         case MK_XFORM:
             if (st.type == T_RE || st.type == T_CIDR || st.type == T_EXISTS || st.type == T_CMP ||
                 st.type == T_TIME) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot follow a type modifier", d->name);
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot follow a type modifier", d->name);
                 return NULL;
             }
             if (st.type == T_FIELDREF && d->id != M_CONTAINS && d->id != M_STARTSWITH && d->id != M_ENDSWITH) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be applied to a field reference",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be applied to a field reference",
                       d->name);
                 return NULL;
             }
@@ -979,26 +756,26 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         }
     }
     if (st.all && it->nvalues < 2) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
               "'all' needs a list of two or more values (the specification forbids it on one)");
         return NULL;
     }
     if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
                        st.type == T_CIDR || st.neq)) {
-        cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
+        compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
         return NULL;
     }
     for (size_t i = 0; i < it->nmods; i++)
         if (defs[i]->kind == MK_XFORM && defs[i]->id != M_CONTAINS && defs[i]->id != M_STARTSWITH &&
             defs[i]->id != M_ENDSWITH && st.type != T_STR) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' applies to string values only", defs[i]->name);
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' applies to string values only", defs[i]->name);
             return NULL;
         }
 
     struct test *t = arena_zalloc(x->c->out, sizeof(*t));
     t->field = it->field ? fieldtab_intern(x->c->fields, it->field, strlen(it->field)) : FIELD_ANY;
     if (it->field && t->field == FIELD_UNKNOWN) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
         return NULL;
     }
     t->all = st.all;
@@ -1010,7 +787,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
     if (st.type == T_EXISTS) {
         struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
         if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
             return NULL;
         }
         struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
@@ -1027,16 +804,16 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
         struct value v = value_of(x, it->values[vi]);
         if (v.type == V_NULL) {
             if (it->nmods) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
                 break;
             }
             if (it->nvalues > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
                       "null cannot be part of a list of values (use its own selection)");
                 break;
             }
             if (!it->field) {
-                cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
+                compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
                 break;
             }
             XGROW(pats, cap, npats + 1);
@@ -1045,7 +822,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             continue;
         }
         if (v.len > COMPILE_MAX_VALUE) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
             break;
         }
         switch (st.type) {
@@ -1057,7 +834,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             if (!re) {
                 PCRE2_UCHAR msg[256];
                 pcre2_get_error_message(errcode, msg, sizeof(msg));
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
                       (size_t)erroff, (const char *)msg);
                 break;
             }
@@ -1072,7 +849,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             p->lit = arena_strndup(x->c->out, v.text, v.len);
             p->len = (uint32_t)v.len;
             p->cased = !(st.re_flags & PCRE2_CASELESS);
-            pick_rare_regex(x, p, v.text, v.len);
+            pattern_regex_rare(x, p, v.text, v.len);
             break;
         }
         case T_CIDR: {
@@ -1080,8 +857,8 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             struct pattern *p = &pats[npats];
             memset(p, 0, sizeof(*p));
             p->op = P_CIDR;
-            if (!parse_cidr(v.text, v.len, &p->net)) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
+            if (!pattern_parse_cidr(v.text, v.len, &p->net)) {
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
                       (int)(v.len > 64 ? 64 : v.len), v.text);
                 break;
             }
@@ -1094,7 +871,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             if (v.type == V_INT || v.type == V_FLOAT)
                 num = v.num;
             else if (!parse_number(v.text, v.len, &num)) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not a number",
+                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not a number",
                       (int)(v.len > 64 ? 64 : v.len), v.text);
                 break;
             }
@@ -1141,12 +918,12 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
                 add_star(x, &st, true, true);
             for (size_t i = 0; i < st.vals.n && !x->err; i++) {
                 if (npats >= COMPILE_MAX_PATTERNS) {
-                    cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
+                    compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
                           COMPILE_MAX_PATTERNS);
                     break;
                 }
                 XGROW(pats, cap, npats + 1);
-                make_string_pattern(x, &st.vals.v[i], st.cased, &pats[npats++]);
+                pattern_from_symbols(x, &st.vals.v[i], st.cased, &pats[npats++]);
             }
             free(st.vals.v);
             st.vals = (struct symvec){0};
@@ -1509,11 +1286,6 @@ static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct a
     return true;
 }
 
-static bool late_field(const struct compiler *c, uint32_t field)
-{
-    return c && (field == c->late_fields[0] || field == c->late_fields[1]);
-}
-
 static void req_test(const struct compiler *c, struct arena *a, const struct test *t, struct atomset *out)
 {
     memset(out, 0, sizeof(*out));
@@ -1703,58 +1475,6 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
     }
 }
 
-/* The byte of a pattern that is rarest and the same in a folded value, or
- * -1: a cased pattern's or a regex's letters and non-ASCII bytes may fold. */
-static int need_byte(const struct pattern *p)
-{
-    switch (p->op) {
-    case P_EQ: case P_PREFIX: case P_SUFFIX: case P_CONTAINS: case P_GLOB: case P_RE: break;
-    default: return -1;
-    }
-    int best = -1, best_c = 1000;
-    for (uint8_t k = 0; k < p->nrare; k++) {
-        unsigned char b = p->rare[k];
-        bool same_folded = b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
-        if ((p->cased || p->op == P_RE) && !same_folded)
-            continue;
-        if (byte_commonness(b) < best_c) {
-            best = b;
-            best_c = byte_commonness(b);
-        }
-    }
-    return best;
-}
-
-/* A list whose patterns are not all gated by atoms (short literals,
- * regexes) gets a byte mask that rejects most values in a few operations. */
-static void set_needs(const struct pnode *n, int depth)
-{
-    if (depth > 200)
-        return;
-    if (n->op != N_TEST) {
-        if (n->op != N_TRUE && n->op != N_FALSE)
-            for (uint32_t i = 0; i < n->n; i++)
-                set_needs(n->u.kids[i], depth + 1);
-        return;
-    }
-    struct test *t = (struct test *)n->u.test;
-    if (t->all || t->negate || t->npat < 2)
-        return;   /* one pattern checks its own rare bytes */
-    uint64_t m[4] = {0};
-    bool ungated = false;
-    for (uint32_t i = 0; i < t->npat; i++) {
-        int b = need_byte(&t->pat[i]);
-        if (b < 0)
-            return;
-        m[b >> 6] |= 1ull << (b & 63);
-        ungated |= t->pat[i].atom == NO_ATOM;
-    }
-    if (!ungated)
-        return;
-    memcpy(t->need_any, m, sizeof(m));
-    t->has_need = 1;
-}
-
 static void mark_set(struct gate_list *g, uint32_t k, uint8_t bit)
 {
     if (k != UINT32_MAX)
@@ -1782,7 +1502,6 @@ static void set_atoms(struct cctx *x, struct compiled *out)
     g.frozen = true;
     if (g.natoms)
         mark_gated(x, out->root, &g, 0);
-    set_needs(out->root, 0);
     if (g.natoms) {
         struct atom *v = arena_alloc(x->c->out, g.natoms * sizeof(*v));
         for (uint32_t i = 0; i < g.natoms; i++) {
@@ -1838,6 +1557,7 @@ stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, stru
     if (!x.err) {
         out->root = root;
         set_atoms(&x, out);
+        patterns_set_needs(out->root);   /* after the gating: it masks lists not all gated */
     }
     arena_free(&x.tmp);
     return x.err;

@@ -60,7 +60,7 @@ struct compiled {
     /* atoms[0..natoms): one of them must be in the event for the rule to
      * match (natoms 0: run on every event of the logsource). nall == natoms;
      * room for atoms scanned for only to let patterns skip (measured: not
-     * worth it for SigmaHQ, see set_atoms). */
+     * worth it for SigmaHQ, see atoms_set). */
     const struct atom *atoms;
     uint32_t natoms, nall;
     struct gated_pattern *gated;     /* patterns to give the ruleset-wide atom ids to */

@@ -88,6 +88,10 @@ static inline bool late_field(const struct compiler *c, uint32_t field)
     return c && (field == c->late_fields[0] || field == c->late_fields[1]);
 }
 
+/* atoms.c: the rule's requirement into out->atoms, gated patterns into
+ * out->gated. */
+void atoms_set(struct cctx *x, struct compiled *out);
+
 /* patterns.c */
 void pattern_from_symbols(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p);
 void pattern_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len);

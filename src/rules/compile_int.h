@@ -92,6 +92,10 @@ static inline bool late_field(const struct compiler *c, uint32_t field)
  * out->gated. */
 void atoms_set(struct cctx *x, struct compiled *out);
 
+/* placeholders.c: v with each unescaped %name% replaced by each of its
+ * values, as symbol strings appended to out; false after compile_fail. */
+bool placeholders_expand(struct cctx *x, struct item_state *st, const char *v, size_t n, struct symvec *out);
+
 /* patterns.c */
 void pattern_from_symbols(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p);
 void pattern_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len);

@@ -1,4 +1,6 @@
-/* See compile.h.
+/* See compile.h. The driver: a rule's detection, search by search and item
+ * by item, becomes the match tree; compile_int.h lists the files that do
+ * the rest (modifiers, placeholders, patterns, atoms, regex literals).
  *
  * Values travel through modifiers as "symbol strings": bytes plus three
  * special symbols (any sequence, any one character, and the windash class of
@@ -8,7 +10,12 @@
  * wildcard. The last step classifies each symbol string into the cheapest
  * matcher that is exact for it (equals, prefix, suffix, contains, glob).
  *
- * Modifiers live in one registry table below, one entry each. */
+ * An item is read in two passes: its modifiers first (modifiers_setup: the
+ * registry says what each makes of the item, and refuses what cannot
+ * combine), then its values, each turned into patterns by the item's type.
+ * The first error of a rule is the one reported (compile_fail). AND children
+ * are ordered cheapest first; the prefilter's atoms are chosen last, over
+ * the whole tree (atoms.c). */
 #include "rules/compile_int.h"
 
 #include <arpa/inet.h>
@@ -150,318 +157,6 @@ static struct value value_of(struct cctx *x, const struct ynode *n)
     return v;
 }
 
-/* ------------------------------------------------------------ transforms */
-
-typedef void (*xform_fn)(struct cctx *x, struct item_state *st);
-
-static void add_star(struct cctx *x, struct item_state *st, bool front, bool back)
-{
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        bool f = front && !(s->n && s->s[0] == S_STAR);
-        bool b = back && !(s->n && s->s[s->n - 1] == S_STAR);
-        struct symstr t = sym_new(x, s->n + f + b);
-        uint32_t k = 0;
-        if (f)
-            t.s[k++] = S_STAR;
-        memcpy(t.s + k, s->s, s->n * sizeof(sym));
-        k += s->n;
-        if (b)
-            t.s[k++] = S_STAR;
-        t.n = k;
-        *s = t;
-    }
-}
-
-static void xf_contains(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_CONTAINS;
-        return;
-    }
-    add_star(x, st, true, true);
-    st->wildcarded = true;
-}
-
-static void xf_startswith(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_PREFIX;
-        return;
-    }
-    add_star(x, st, false, true);
-    st->wildcarded = true;
-}
-
-static void xf_endswith(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_SUFFIX;
-        return;
-    }
-    add_star(x, st, true, false);
-    st->wildcarded = true;
-}
-
-/* Encodings work on bytes: a windash class must first become its concrete
- * alternatives, and wildcards cannot be encoded at all. */
-static bool expand_dashes(struct cctx *x, struct item_state *st, const char *mod)
-{
-    static const char *const dashes[] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
-    struct symvec out = {0};
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr s = st->vals.v[i];
-        uint32_t nd = 0;
-        for (uint32_t j = 0; j < s.n; j++) {
-            if (s.s[j] == S_STAR || s.s[j] == S_ONE) {
-                compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%s' cannot encode a value with wildcards", mod);
-                free(out.v);
-                return false;
-            }
-            nd += s.s[j] == S_DASH;
-        }
-        if (nd == 0) {
-            symvec_push(x, &out, s);
-            continue;
-        }
-        uint64_t combos = 1;
-        for (uint32_t j = 0; j < nd; j++)
-            combos *= 5;
-        if (combos + out.n > COMPILE_MAX_PATTERNS) {
-            compile_fail(x, st->loc, st->field, STOAT_ERR_LIMIT, "windash followed by '%s' gives too many values", mod);
-            free(out.v);
-            return false;
-        }
-        for (uint64_t c = 0; c < combos; c++) {
-            struct symstr t = sym_new(x, s.n * 3);
-            uint32_t k = 0;
-            uint64_t cc = c;
-            for (uint32_t j = 0; j < s.n; j++) {
-                if (s.s[j] != S_DASH) {
-                    t.s[k++] = s.s[j];
-                    continue;
-                }
-                const char *d = dashes[cc % 5];
-                cc /= 5;
-                for (; *d; d++)
-                    t.s[k++] = (unsigned char)*d;
-            }
-            t.n = k;
-            symvec_push(x, &out, t);
-        }
-    }
-    free(st->vals.v);
-    st->vals = out;
-    return true;
-}
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static struct symstr b64_encode(struct cctx *x, const unsigned char *in, size_t n)
-{
-    struct symstr s = sym_new(x, (uint32_t)(4 * ((n + 2) / 3)));
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        s.s[k++] = (unsigned char)b64chars[(v >> 18) & 63];
-        s.s[k++] = (unsigned char)b64chars[(v >> 12) & 63];
-        s.s[k++] = i + 1 < n ? (unsigned char)b64chars[(v >> 6) & 63] : '=';
-        s.s[k++] = i + 2 < n ? (unsigned char)b64chars[v & 63] : '=';
-    }
-    s.n = k;
-    return s;
-}
-
-static unsigned char *sym_bytes(struct cctx *x, const struct symstr *s)
-{
-    unsigned char *b = arena_alloc(&x->tmp, s->n + 1);
-    for (uint32_t i = 0; i < s->n; i++)
-        b[i] = (unsigned char)s->s[i];
-    return b;
-}
-
-static void xf_base64(struct cctx *x, struct item_state *st)
-{
-    if (!expand_dashes(x, st, "base64"))
-        return;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        *s = b64_encode(x, sym_bytes(x, s), s->n);
-    }
-    st->encoded = true;
-}
-
-/* The value may sit at any offset of the encoded data: encode it behind 0, 1
- * and 2 filler bytes and keep only the characters that do not depend on the
- * unknown neighbours (those before and after). */
-static void xf_base64offset(struct cctx *x, struct item_state *st)
-{
-    if (!expand_dashes(x, st, "base64offset"))
-        return;
-    struct symvec out = {0};
-    static const uint32_t lead[3] = {0, 2, 3};
-    static const uint32_t trail[3] = {0, 3, 2};
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        unsigned char *raw = sym_bytes(x, s);
-        for (uint32_t shift = 0; shift < 3; shift++) {
-            unsigned char *buf = arena_alloc(&x->tmp, s->n + 3);
-            memset(buf, ' ', shift);
-            memcpy(buf + shift, raw, s->n);
-            struct symstr e = b64_encode(x, buf, s->n + shift);
-            uint32_t cut_end = trail[(s->n + shift) % 3];
-            if (e.n < lead[shift] + cut_end || e.n - lead[shift] - cut_end == 0)
-                continue;
-            struct symstr t = {.s = e.s + lead[shift], .n = e.n - lead[shift] - cut_end};
-            symvec_push(x, &out, t);
-        }
-    }
-    free(st->vals.v);
-    st->vals = out;
-    st->encoded = true;
-}
-
-/* UTF-8 -> UTF-16 code units, little or big endian, optionally with a BOM.
- * Wildcards pass through as wildcards. */
-static void utf16(struct cctx *x, struct item_state *st, bool big, bool bom)
-{
-    if (!expand_dashes(x, st, big ? "utf16be" : "utf16le"))
-        return;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        struct symstr t = sym_new(x, s->n * 4 + 2);
-        uint32_t k = 0;
-        if (bom) {
-            t.s[k++] = big ? 0xFE : 0xFF;
-            t.s[k++] = big ? 0xFF : 0xFE;
-        }
-        unsigned char *raw = sym_bytes(x, s);
-        for (uint32_t j = 0; j < s->n;) {
-            uint32_t cp;
-            size_t l = utf8_valid_prefix(raw + j, s->n - j);
-            if (l == 0) {
-                cp = 0xFFFD;
-                l = 1;
-            } else if (l == 1) {
-                cp = raw[j];
-            } else if (l == 2) {
-                cp = ((raw[j] & 0x1Fu) << 6) | (raw[j + 1] & 0x3Fu);
-            } else if (l == 3) {
-                cp = ((raw[j] & 0x0Fu) << 12) | ((raw[j + 1] & 0x3Fu) << 6) | (raw[j + 2] & 0x3Fu);
-            } else {
-                cp = ((raw[j] & 0x07u) << 18) | ((raw[j + 1] & 0x3Fu) << 12) | ((raw[j + 2] & 0x3Fu) << 6) |
-                     (raw[j + 3] & 0x3Fu);
-            }
-            j += (uint32_t)l;
-            uint16_t units[2];
-            int nu = 1;
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                units[0] = (uint16_t)(0xD800 | (cp >> 10));
-                units[1] = (uint16_t)(0xDC00 | (cp & 0x3FF));
-                nu = 2;
-            } else {
-                units[0] = (uint16_t)cp;
-            }
-            for (int u = 0; u < nu; u++) {
-                t.s[k++] = big ? (units[u] >> 8) : (units[u] & 0xFF);
-                t.s[k++] = big ? (units[u] & 0xFF) : (units[u] >> 8);
-            }
-        }
-        t.n = k;
-        *s = t;
-    }
-    st->encoded = true;
-}
-
-static void xf_utf16le(struct cctx *x, struct item_state *st) { utf16(x, st, false, false); }
-static void xf_utf16be(struct cctx *x, struct item_state *st) { utf16(x, st, true, false); }
-static void xf_utf16(struct cctx *x, struct item_state *st) { utf16(x, st, false, true); }
-
-static bool is_word(sym c)
-{
-    return c < 256 && (c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80);
-}
-
-/* A '-' or '/' that starts a word after a non-word character (a command line
- * switch) may be written with any of the five dash characters. */
-static void xf_windash(struct cctx *x, struct item_state *st)
-{
-    (void)x;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        for (uint32_t j = 0; j < s->n; j++) {
-            if (s->s[j] != '-' && s->s[j] != '/')
-                continue;
-            bool before_nonword = j == 0 || !is_word(s->s[j - 1]);
-            bool after_word = j + 1 < s->n && is_word(s->s[j + 1]);
-            if (before_nonword && after_word)
-                s->s[j] = S_DASH;
-        }
-    }
-}
-
-enum mod_kind { MK_XFORM, MK_FLAG, MK_TYPE, MK_REFLAG, MK_CMP, MK_TIME };
-enum mod_id {
-    M_CONTAINS, M_STARTSWITH, M_ENDSWITH, M_BASE64, M_BASE64OFFSET, M_UTF16LE, M_UTF16BE, M_UTF16, M_WIDE,
-    M_WINDASH, M_ALL, M_CASED, M_NEQ, M_EXPAND, M_RE, M_RE_I, M_RE_M, M_RE_S, M_CIDR, M_EXISTS, M_FIELDREF,
-    M_LT, M_LTE, M_GT, M_GTE, M_MINUTE, M_HOUR, M_DAY, M_WEEK, M_MONTH, M_YEAR,
-};
-
-struct modifier_def {
-    const char *name;
-    enum mod_id id;
-    enum mod_kind kind;
-    xform_fn xform;
-};
-
-/* The value modifiers of Sigma specification v2.1, one entry each. */
-static const struct modifier_def modifier_table[] = {
-    {"contains", M_CONTAINS, MK_XFORM, xf_contains},
-    {"startswith", M_STARTSWITH, MK_XFORM, xf_startswith},
-    {"endswith", M_ENDSWITH, MK_XFORM, xf_endswith},
-    {"base64", M_BASE64, MK_XFORM, xf_base64},
-    {"base64offset", M_BASE64OFFSET, MK_XFORM, xf_base64offset},
-    {"utf16le", M_UTF16LE, MK_XFORM, xf_utf16le},
-    {"utf16be", M_UTF16BE, MK_XFORM, xf_utf16be},
-    {"utf16", M_UTF16, MK_XFORM, xf_utf16},
-    {"wide", M_WIDE, MK_XFORM, xf_utf16le},
-    {"windash", M_WINDASH, MK_XFORM, xf_windash},
-    {"all", M_ALL, MK_FLAG, NULL},
-    {"cased", M_CASED, MK_FLAG, NULL},
-    {"neq", M_NEQ, MK_FLAG, NULL},
-    {"expand", M_EXPAND, MK_FLAG, NULL},
-    {"re", M_RE, MK_TYPE, NULL},
-    {"i", M_RE_I, MK_REFLAG, NULL},
-    {"m", M_RE_M, MK_REFLAG, NULL},
-    {"s", M_RE_S, MK_REFLAG, NULL},
-    {"cidr", M_CIDR, MK_TYPE, NULL},
-    {"exists", M_EXISTS, MK_TYPE, NULL},
-    {"fieldref", M_FIELDREF, MK_TYPE, NULL},
-    {"lt", M_LT, MK_CMP, NULL},
-    {"lte", M_LTE, MK_CMP, NULL},
-    {"gt", M_GT, MK_CMP, NULL},
-    {"gte", M_GTE, MK_CMP, NULL},
-    {"minute", M_MINUTE, MK_TIME, NULL},
-    {"hour", M_HOUR, MK_TIME, NULL},
-    {"day", M_DAY, MK_TIME, NULL},
-    {"week", M_WEEK, MK_TIME, NULL},
-    {"month", M_MONTH, MK_TIME, NULL},
-    {"year", M_YEAR, MK_TIME, NULL},
-};
-
-static const struct modifier_def *modifier_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof(modifier_table) / sizeof(modifier_table[0]); i++)
-        if (strcmp(modifier_table[i].name, name) == 0)
-            return &modifier_table[i];
-    return NULL;
-}
-
 /* ------------------------------------------------------------------ items */
 
 static struct pnode *new_node(struct cctx *x, enum pnode_op op, uint32_t nkids)
@@ -474,110 +169,177 @@ static struct pnode *new_node(struct cctx *x, enum pnode_op op, uint32_t nkids)
     return n;
 }
 
+struct patvec {
+    struct pattern *v;
+    size_t n, cap;
+};
+
+static struct pattern *pat_add(struct patvec *pv)
+{
+    XGROW(pv->v, pv->cap, pv->n + 1);
+    struct pattern *p = &pv->v[pv->n++];
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+/* exists: one boolean, alone. */
+static bool item_exists(struct cctx *x, const struct sigma_item *it, struct test *t)
+{
+    struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
+    if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
+        return false;
+    }
+    struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
+    p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
+    p->atom = NO_ATOM;
+    t->pat = p;
+    t->npat = 1;
+    return true;
+}
+
+static void item_regex(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    int errcode;
+    PCRE2_SIZE erroff;
+    uint32_t opts = st->re_flags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)v->text, v->len, opts, &errcode, &erroff, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
+                     (size_t)erroff, (const char *)msg);
+        return;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
+    XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
+    x->c->regexes[x->c->nregexes++] = re;
+    struct pattern *p = pat_add(pv);
+    p->op = P_RE;
+    p->re = re;
+    p->lit = arena_strndup(x->c->out, v->text, v->len);
+    p->len = (uint32_t)v->len;
+    p->cased = !(st->re_flags & PCRE2_CASELESS);
+    pattern_regex_rare(x, p, v->text, v->len);
+}
+
+static void item_cidr(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct pattern *p = pat_add(pv);
+    p->op = P_CIDR;
+    if (!pattern_parse_cidr(v->text, v->len, &p->net))
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
+                     (int)(v->len > 64 ? 64 : v->len), v->text);
+}
+
+/* lt..gte, and the time parts (with or without a comparison). */
+static void item_number(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    double num;
+    if (v->type == V_INT || v->type == V_FLOAT) {
+        num = v->num;
+    } else if (!parse_number(v->text, v->len, &num)) {
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%.*s' is not a number", (int)(v->len > 64 ? 64 : v->len),
+                     v->text);
+        return;
+    }
+    struct pattern *p = pat_add(pv);
+    p->op = st->type == T_CMP ? P_NUM : P_TIME;
+    p->cmp = st->cmp;   /* CMP_EQ (0) when a time part has no comparison */
+    p->part = st->part;
+    p->num = num;
+}
+
+static void item_fieldref(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct pattern *p = pat_add(pv);
+    p->op = P_FIELDREF;
+    p->cased = st->cased;
+    p->ref_field = fieldtab_intern(x->c->fields, v->text, v->len);
+    p->lit = arena_strndup(x->c->out, v->text, v->len);
+    p->len = (uint32_t)v->len;
+}
+
+/* A string value through the modifiers' transforms, then one pattern per
+ * value they make. */
+static void item_strings(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct symvec vals = {0};
+    if (v->type != V_STRING) {
+        symvec_push(x, &vals, sym_literal(x, v->text, v->len));
+    } else if (st->expand) {
+        if (!placeholders_expand(x, st, v->text, v->len, &vals)) {
+            free(vals.v);
+            return;
+        }
+    } else {
+        symvec_push(x, &vals, sym_parse(x, v->text, v->len, false));
+    }
+    st->vals = vals;
+    modifiers_apply(x, st);
+    /* A keyword is searched for inside every value. */
+    if (!st->field && !x->err)
+        modifiers_add_star(x, st, true, true);
+    for (size_t i = 0; i < st->vals.n && !x->err; i++) {
+        if (pv->n >= COMPILE_MAX_PATTERNS) {
+            compile_fail(x, st->loc, st->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
+                         COMPILE_MAX_PATTERNS);
+            break;
+        }
+        pattern_from_symbols(x, &st->vals.v[i], st->cased, pat_add(pv));
+    }
+    free(st->vals.v);
+    st->vals = (struct symvec){0};
+}
+
+/* One value of the item: null, or the patterns the item's type makes of it. */
+static void item_value(struct cctx *x, const struct sigma_item *it, struct item_state *st, const struct ynode *n,
+                       struct patvec *pv)
+{
+    struct value v = value_of(x, n);
+    if (v.type == V_NULL) {
+        if (it->nmods)
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
+        else if (it->nvalues > 1)
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                         "null cannot be part of a list of values (use its own selection)");
+        else if (!it->field)
+            compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
+        else
+            pat_add(pv)->op = P_NULL;
+        return;
+    }
+    if (v.len > COMPILE_MAX_VALUE) {
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
+        return;
+    }
+    switch (st->type) {
+    case T_RE:
+        item_regex(x, st, &v, pv);
+        break;
+    case T_CIDR:
+        item_cidr(x, st, &v, pv);
+        break;
+    case T_CMP:
+    case T_TIME:
+        item_number(x, st, &v, pv);
+        break;
+    case T_FIELDREF:
+        item_fieldref(x, st, &v, pv);
+        break;
+    case T_STR:
+        item_strings(x, st, &v, pv);
+        break;
+    case T_EXISTS:
+        break;
+    }
+}
+
 static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
 {
     struct item_state st = {.field = it->field, .loc = &it->loc};
-    uint32_t type_mods = 0;
-    bool saw_re = false, saw_time = false, saw_cmp = false;
-    const struct modifier_def *defs[32];
-    if (it->nmods > 32) {
-        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than 32 modifiers");
+    if (!modifiers_setup(x, it, &st))
         return NULL;
-    }
-    /* pass 1: names, type and flags */
-    for (size_t i = 0; i < it->nmods; i++) {
-        const struct modifier_def *d = modifier_find(it->mods[i]);
-        defs[i] = d;
-        if (!d) {
-            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "unknown modifier '%s'", it->mods[i]);
-            return NULL;
-        }
-        switch (d->kind) {
-        case MK_FLAG:
-            if (d->id == M_ALL)
-                st.all = true;
-            else if (d->id == M_CASED)
-                st.cased = true;
-            else if (d->id == M_NEQ)
-                st.neq = true;
-            else if (d->id == M_EXPAND)
-                st.expand = true;
-            break;
-        case MK_TYPE:
-            if (++type_mods > 1) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
-                      d->name);
-                return NULL;
-            }
-            st.type = d->id == M_RE ? T_RE : d->id == M_CIDR ? T_CIDR : d->id == M_EXISTS ? T_EXISTS : T_FIELDREF;
-            saw_re = d->id == M_RE;
-            break;
-        case MK_REFLAG:
-            if (!saw_re) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' is a sub-modifier of 're' and must follow it",
-                      d->name);
-                return NULL;
-            }
-            st.re_flags |= d->id == M_RE_I ? PCRE2_CASELESS : d->id == M_RE_M ? PCRE2_MULTILINE : PCRE2_DOTALL;
-            break;
-        case MK_CMP:
-            if (saw_cmp) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "only one of lt, lte, gt, gte may be given");
-                return NULL;
-            }
-            saw_cmp = true;
-            st.cmp = d->id == M_LT ? CMP_LT : d->id == M_LTE ? CMP_LTE : d->id == M_GT ? CMP_GT : CMP_GTE;
-            if (!saw_time) {
-                if (++type_mods > 1) {
-                    compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
-                          "'%s' cannot be combined with another type modifier", d->name);
-                    return NULL;
-                }
-                st.type = T_CMP;
-            }
-            break;
-        case MK_TIME:
-            if (saw_time || ++type_mods > 1) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
-                      d->name);
-                return NULL;
-            }
-            saw_time = true;
-            st.type = T_TIME;
-            st.part = d->id == M_MINUTE ? TP_MINUTE : d->id == M_HOUR ? TP_HOUR : d->id == M_DAY ? TP_DAY
-                      : d->id == M_WEEK ? TP_WEEK : d->id == M_MONTH ? TP_MONTH : TP_YEAR;
-            break;
-        case MK_XFORM:
-            if (st.type == T_RE || st.type == T_CIDR || st.type == T_EXISTS || st.type == T_CMP ||
-                st.type == T_TIME) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot follow a type modifier", d->name);
-                return NULL;
-            }
-            if (st.type == T_FIELDREF && d->id != M_CONTAINS && d->id != M_STARTSWITH && d->id != M_ENDSWITH) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be applied to a field reference",
-                      d->name);
-                return NULL;
-            }
-            break;
-        }
-    }
-    if (st.all && it->nvalues < 2) {
-        compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
-              "'all' needs a list of two or more values (the specification forbids it on one)");
-        return NULL;
-    }
-    if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
-                       st.type == T_CIDR || st.neq)) {
-        compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
-        return NULL;
-    }
-    for (size_t i = 0; i < it->nmods; i++)
-        if (defs[i]->kind == MK_XFORM && defs[i]->id != M_CONTAINS && defs[i]->id != M_STARTSWITH &&
-            defs[i]->id != M_ENDSWITH && st.type != T_STR) {
-            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' applies to string values only", defs[i]->name);
-            return NULL;
-        }
-
     struct test *t = arena_zalloc(x->c->out, sizeof(*t));
     t->field = it->field ? fieldtab_intern(x->c->fields, it->field, strlen(it->field)) : FIELD_ANY;
     if (it->field && t->field == FIELD_UNKNOWN) {
@@ -588,174 +350,28 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
     t->negate = st.neq;
     struct pnode *node = new_node(x, N_TEST, 0);
     node->u.test = t;
+    if (st.type == T_EXISTS)
+        return item_exists(x, it, t) ? node : NULL;
 
-    /* exists: one boolean */
-    if (st.type == T_EXISTS) {
-        struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
-        if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
-            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
-            return NULL;
-        }
-        struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
-        p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
-        p->atom = NO_ATOM;
-        t->pat = p;
-        t->npat = 1;
-        return node;
-    }
-
-    struct pattern *pats = NULL;
-    size_t npats = 0, cap = 0;
-    for (size_t vi = 0; vi < it->nvalues && !x->err; vi++) {
-        struct value v = value_of(x, it->values[vi]);
-        if (v.type == V_NULL) {
-            if (it->nmods) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
-                break;
-            }
-            if (it->nvalues > 1) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
-                      "null cannot be part of a list of values (use its own selection)");
-                break;
-            }
-            if (!it->field) {
-                compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
-                break;
-            }
-            XGROW(pats, cap, npats + 1);
-            memset(&pats[npats], 0, sizeof(*pats));
-            pats[npats++].op = P_NULL;
-            continue;
-        }
-        if (v.len > COMPILE_MAX_VALUE) {
-            compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
-            break;
-        }
-        switch (st.type) {
-        case T_RE: {
-            int errcode;
-            PCRE2_SIZE erroff;
-            uint32_t opts = st.re_flags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-            pcre2_code *re = pcre2_compile((PCRE2_SPTR)v.text, v.len, opts, &errcode, &erroff, NULL);
-            if (!re) {
-                PCRE2_UCHAR msg[256];
-                pcre2_get_error_message(errcode, msg, sizeof(msg));
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
-                      (size_t)erroff, (const char *)msg);
-                break;
-            }
-            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
-            XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
-            x->c->regexes[x->c->nregexes++] = re;
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = P_RE;
-            p->re = re;
-            p->lit = arena_strndup(x->c->out, v.text, v.len);
-            p->len = (uint32_t)v.len;
-            p->cased = !(st.re_flags & PCRE2_CASELESS);
-            pattern_regex_rare(x, p, v.text, v.len);
-            break;
-        }
-        case T_CIDR: {
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats];
-            memset(p, 0, sizeof(*p));
-            p->op = P_CIDR;
-            if (!pattern_parse_cidr(v.text, v.len, &p->net)) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
-                      (int)(v.len > 64 ? 64 : v.len), v.text);
-                break;
-            }
-            npats++;
-            break;
-        }
-        case T_CMP:
-        case T_TIME: {
-            double num;
-            if (v.type == V_INT || v.type == V_FLOAT)
-                num = v.num;
-            else if (!parse_number(v.text, v.len, &num)) {
-                compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not a number",
-                      (int)(v.len > 64 ? 64 : v.len), v.text);
-                break;
-            }
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = st.type == T_CMP ? P_NUM : P_TIME;
-            p->cmp = st.cmp;   /* CMP_EQ (0) when a time part has no comparison */
-            p->part = st.part;
-            p->num = num;
-            break;
-        }
-        case T_FIELDREF: {
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = P_FIELDREF;
-            p->cased = st.cased;
-            p->ref_field = fieldtab_intern(x->c->fields, v.text, v.len);
-            p->lit = arena_strndup(x->c->out, v.text, v.len);
-            p->len = (uint32_t)v.len;
-            break;
-        }
-        default:
-            break;
-        case T_STR: {
-            struct symvec vals = {0};
-            if (v.type != V_STRING)
-                symvec_push(x, &vals, sym_literal(x, v.text, v.len));
-            else if (st.expand) {
-                if (!placeholders_expand(x, &st, v.text, v.len, &vals)) {
-                    free(vals.v);
-                    break;
-                }
-            } else
-                symvec_push(x, &vals, sym_parse(x, v.text, v.len, false));
-            st.vals = vals;
-            st.encoded = st.wildcarded = false;
-            for (size_t i = 0; i < it->nmods && !x->err; i++)
-                if (defs[i]->kind == MK_XFORM)
-                    defs[i]->xform(x, &st);
-            /* A keyword is searched for inside every value. */
-            if (!it->field && !x->err)
-                add_star(x, &st, true, true);
-            for (size_t i = 0; i < st.vals.n && !x->err; i++) {
-                if (npats >= COMPILE_MAX_PATTERNS) {
-                    compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
-                          COMPILE_MAX_PATTERNS);
-                    break;
-                }
-                XGROW(pats, cap, npats + 1);
-                pattern_from_symbols(x, &st.vals.v[i], st.cased, &pats[npats++]);
-            }
-            free(st.vals.v);
-            st.vals = (struct symvec){0};
-            break;
-        }
-        }
-    }
+    struct patvec pv = {0};
+    for (size_t vi = 0; vi < it->nvalues && !x->err; vi++)
+        item_value(x, it, &st, it->values[vi], &pv);
     if (st.type == T_FIELDREF) {
         /* contains/startswith/endswith on a field reference only pick the
          * comparison; the transforms above run for string values alone. */
-        for (size_t i = 0; i < it->nmods; i++)
-            if (defs[i]->kind == MK_XFORM)
-                defs[i]->xform(x, &st);
+        modifiers_apply(x, &st);
+        for (size_t i = 0; i < pv.n; i++)
+            pv.v[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
     }
-    if (st.type == T_FIELDREF)
-        for (size_t i = 0; i < npats; i++)
-            pats[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
     if (x->err) {
-        free(pats);   /* regexes stay owned by the compiler's list */
+        free(pv.v);   /* regexes stay owned by the compiler's list */
         return NULL;
     }
-    for (size_t i = 0; i < npats; i++)
-        pats[i].atom = NO_ATOM;
-    t->pat = arena_memdup(x->c->out, pats, npats * sizeof(*pats));
-    t->npat = (uint32_t)npats;
-    free(pats);
+    for (size_t i = 0; i < pv.n; i++)
+        pv.v[i].atom = NO_ATOM;
+    t->pat = arena_memdup(x->c->out, pv.v, pv.n * sizeof(*pv.v));
+    t->npat = (uint32_t)pv.n;
+    free(pv.v);
     return node;
 }
 

@@ -67,20 +67,45 @@ static inline struct symstr sym_new(struct cctx *x, uint32_t n)
  * expand, '%' may be escaped too). */
 struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand);
 
+#define COMPILE_MAX_MODS 32   /* modifiers of one item */
+
+struct item_state;
+struct modifier;
+typedef bool (*modifier_setup_fn)(struct cctx *x, struct item_state *st, const struct modifier *m);
+typedef void (*modifier_apply_fn)(struct cctx *x, struct item_state *st);
+
+/* One entry of the modifier registry (modifiers.c). */
+struct modifier {
+    const char *name;
+    modifier_setup_fn setup;   /* when the item is read: its type, a flag, an option; false: refused */
+    modifier_apply_fn apply;   /* on the string values, in the rule's order (NULL: nothing to do) */
+    uint32_t arg;              /* for setup: which flag, type, regex option, comparison or time part */
+};
+
 /* One detection item (field|modifiers: values) while it is compiled. */
 struct item_state {
-    struct symvec vals;
+    struct symvec vals;      /* the current value, as the transforms so far made it */
     bool all, cased, neq, expand;
     enum { T_STR, T_RE, T_CIDR, T_CMP, T_EXISTS, T_FIELDREF, T_TIME } type;
     uint8_t cmp;             /* enum cmp_op for T_CMP and T_TIME */
     uint8_t part;            /* T_TIME */
     uint8_t ref_sub;         /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
     uint32_t re_flags;
-    bool encoded;            /* a byte encoding has been applied */
-    bool wildcarded;         /* contains/startswith/endswith applied */
     const char *field;
     const struct sigma_loc *loc;
+    const struct modifier *mods[COMPILE_MAX_MODS];
+    uint32_t nmods;
+    uint8_t ntypes;          /* type modifiers seen */
+    bool saw_re, saw_time, saw_cmp;
 };
+
+/* modifiers.c: reads the item's modifiers from the registry into st and
+ * checks how they combine; false after compile_fail. */
+bool modifiers_setup(struct cctx *x, const struct sigma_item *it, struct item_state *st);
+/* Runs the transforms on st->vals, in the rule's order. */
+void modifiers_apply(struct cctx *x, struct item_state *st);
+/* '*' before and/or after each value (unless one is there). */
+void modifiers_add_star(struct cctx *x, struct item_state *st, bool front, bool back);
 
 /* True for the fields the writer adds (struct compiler's late_fields). */
 static inline bool late_field(const struct compiler *c, uint32_t field)

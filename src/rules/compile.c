@@ -198,7 +198,7 @@ static bool item_exists(struct cctx *x, const struct sigma_item *it, struct test
     return true;
 }
 
-static void item_regex(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+static void item_regex(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
 {
     int errcode;
     PCRE2_SIZE erroff;
@@ -223,7 +223,7 @@ static void item_regex(struct cctx *x, const struct item_state *st, const struct
     pattern_regex_rare(x, p, v->text, v->len);
 }
 
-static void item_cidr(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+static void item_cidr(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
 {
     struct pattern *p = pat_add(pv);
     p->op = P_CIDR;
@@ -233,7 +233,7 @@ static void item_cidr(struct cctx *x, const struct item_state *st, const struct 
 }
 
 /* lt..gte, and the time parts (with or without a comparison). */
-static void item_number(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+static void item_number(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
 {
     double num;
     if (v->type == V_INT || v->type == V_FLOAT) {
@@ -250,7 +250,7 @@ static void item_number(struct cctx *x, const struct item_state *st, const struc
     p->num = num;
 }
 
-static void item_fieldref(struct cctx *x, const struct item_state *st, const struct value *v, struct patvec *pv)
+static void item_fieldref(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
 {
     struct pattern *p = pat_add(pv);
     p->op = P_FIELDREF;
@@ -292,6 +292,17 @@ static void item_strings(struct cctx *x, struct item_state *st, const struct val
     st->vals = (struct symvec){0};
 }
 
+/* What each type of item makes of one value (exists: item_exists). */
+typedef void (*item_value_fn)(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv);
+static const item_value_fn value_by_type[] = {
+    [T_STR] = item_strings,
+    [T_RE] = item_regex,
+    [T_CIDR] = item_cidr,
+    [T_CMP] = item_number,
+    [T_TIME] = item_number,
+    [T_FIELDREF] = item_fieldref,
+};
+
 /* One value of the item: null, or the patterns the item's type makes of it. */
 static void item_value(struct cctx *x, const struct sigma_item *it, struct item_state *st, const struct ynode *n,
                        struct patvec *pv)
@@ -313,26 +324,8 @@ static void item_value(struct cctx *x, const struct sigma_item *it, struct item_
         compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
         return;
     }
-    switch (st->type) {
-    case T_RE:
-        item_regex(x, st, &v, pv);
-        break;
-    case T_CIDR:
-        item_cidr(x, st, &v, pv);
-        break;
-    case T_CMP:
-    case T_TIME:
-        item_number(x, st, &v, pv);
-        break;
-    case T_FIELDREF:
-        item_fieldref(x, st, &v, pv);
-        break;
-    case T_STR:
-        item_strings(x, st, &v, pv);
-        break;
-    case T_EXISTS:
-        break;
-    }
+    if (value_by_type[st->type])
+        value_by_type[st->type](x, st, &v, pv);
 }
 
 static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)

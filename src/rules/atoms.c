@@ -244,7 +244,7 @@ static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct a
 static void req_test(const struct compiler *c, struct arena *a, const struct test *t, struct atomset *out)
 {
     memset(out, 0, sizeof(*out));
-    if (t->negate || t->npat == 0 || late_field(c, t->field)) {
+    if (t->negate || t->npat == 0 || compile_late_field(c, t->field)) {
         out->top = true;
         return;
     }
@@ -411,7 +411,7 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
         return;
     }
     const struct test *t = n->u.test;
-    if (late_field(x->c, t->field))
+    if (compile_late_field(x->c, t->field))
         return;   /* not in the scanned values */
     for (uint32_t i = 0; i < t->npat; i++) {
         struct pattern *p = (struct pattern *)&t->pat[i];

@@ -220,14 +220,14 @@ static void item_regex(struct cctx *x, struct item_state *st, const struct value
     p->lit = arena_strndup(x->c->out, v->text, v->len);
     p->len = (uint32_t)v->len;
     p->cased = !(st->re_flags & PCRE2_CASELESS);
-    pattern_regex_rare(x, p, v->text, v->len);
+    patterns_regex_rare(x, p, v->text, v->len);
 }
 
 static void item_cidr(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
 {
     struct pattern *p = pat_add(pv);
     p->op = P_CIDR;
-    if (!pattern_parse_cidr(v->text, v->len, &p->net))
+    if (!patterns_parse_cidr(v->text, v->len, &p->net))
         compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
                      (int)(v->len > 64 ? 64 : v->len), v->text);
 }
@@ -286,7 +286,7 @@ static void item_strings(struct cctx *x, struct item_state *st, const struct val
                          COMPILE_MAX_PATTERNS);
             break;
         }
-        pattern_from_symbols(x, &st->vals.v[i], st->cased, pat_add(pv));
+        patterns_make_string(x, &st->vals.v[i], st->cased, pat_add(pv));
     }
     free(st->vals.v);
     st->vals = (struct symvec){0};
@@ -483,10 +483,10 @@ static bool reads_late(const struct compiler *c, const struct pnode *n, int dept
     if (!n || depth > 200)
         return false;
     if (n->op == N_TEST) {
-        if (late_field(c, n->u.test->field))
+        if (compile_late_field(c, n->u.test->field))
             return true;
         for (uint32_t i = 0; i < n->u.test->npat; i++)
-            if (n->u.test->pat[i].op == P_FIELDREF && late_field(c, n->u.test->pat[i].ref_field))
+            if (n->u.test->pat[i].op == P_FIELDREF && compile_late_field(c, n->u.test->pat[i].ref_field))
                 return true;
         return false;
     }

@@ -10,7 +10,7 @@
  *
  * They share one per-rule context (struct cctx: the compiler, the rule, a
  * scratch arena freed per rule, the first error) and the "symbol strings"
- * values travel in through the modifiers (see compile.c). */
+ * in which values travel through the modifiers (see compile.c). */
 #ifndef STOAT_RULES_COMPILE_INT_H
 #define STOAT_RULES_COMPILE_INT_H
 
@@ -108,7 +108,7 @@ void modifiers_apply(struct cctx *x, struct item_state *st);
 void modifiers_add_star(struct cctx *x, struct item_state *st, bool front, bool back);
 
 /* True for the fields the writer adds (struct compiler's late_fields). */
-static inline bool late_field(const struct compiler *c, uint32_t field)
+static inline bool compile_late_field(const struct compiler *c, uint32_t field)
 {
     return c && (field == c->late_fields[0] || field == c->late_fields[1]);
 }
@@ -121,10 +121,12 @@ void atoms_set(struct cctx *x, struct compiled *out);
  * values, as symbol strings appended to out; false after compile_fail. */
 bool placeholders_expand(struct cctx *x, struct item_state *st, const char *v, size_t n, struct symvec *out);
 
-/* patterns.c */
-void pattern_from_symbols(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p);
-void pattern_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len);
-bool pattern_parse_cidr(const char *s, size_t n, struct cidr *out);
+/* patterns.c: a symbol string -> the cheapest exact matcher, in *p. */
+void patterns_make_string(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p);
+/* A regex pattern's rare bytes (those no case rule changes). */
+void patterns_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len);
+/* "addr" or "addr/bits", IPv4 or IPv6; host bits cleared. */
+bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out);
 /* Gives each list of patterns that are not all gated a byte mask (after
  * atoms_set, which marks the gated ones). */
 void patterns_set_needs(const struct pnode *root);

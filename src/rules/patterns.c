@@ -71,7 +71,7 @@ static void pick_rare(struct pattern *p, const char *s, uint32_t n)
  * only ASCII bytes that are not letters, which no case rule (Unicode's
  * caseless k matches the Kelvin sign) can match differently. A value without
  * them is not given to PCRE2 at all. */
-void pattern_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len)
+void patterns_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_t len)
 {
     char *lit = arena_alloc(&x->tmp, len + 1);
     size_t n = regex_required_bytes(re, len, lit, len + 1), k = 0;
@@ -84,7 +84,7 @@ void pattern_regex_rare(struct cctx *x, struct pattern *p, const char *re, size_
 }
 
 /* Symbol string -> the cheapest exact matcher. */
-void pattern_from_symbols(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
+void patterns_make_string(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
 {
     /* collapse runs of '*' */
     struct symstr s = sym_new(x, in->n);
@@ -154,7 +154,7 @@ void pattern_from_symbols(struct cctx *x, const struct symstr *in, bool cased, s
     pick_rare(p, p->lit, p->len);   /* every literal byte of a glob must appear */
 }
 
-bool pattern_parse_cidr(const char *s, size_t n, struct cidr *out)
+bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out)
 {
     char buf[64];
     if (n >= sizeof(buf))

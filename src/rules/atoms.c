@@ -16,6 +16,7 @@
  * themselves on events whose scan did not see it. */
 #include "rules/compile_int.h"
 
+#include "rules/regex_literal.h"
 #include "util/text.h"
 
 struct atomset {

@@ -16,6 +16,8 @@
  * The first error of a rule is the one reported (compile_fail). AND children
  * are ordered cheapest first; the prefilter's atoms are chosen last, over
  * the whole tree (atoms.c). */
+#include "rules/compile.h"
+
 #include "rules/compile_int.h"
 
 #include <arpa/inet.h>
@@ -28,49 +30,7 @@
 #include "util/fs.h"
 #include "util/text.h"
 
-/* ------------------------------------------------------------------ context */
-
-void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...)
-{
-    if (x->err)
-        return;
-    x->err = code;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (x->c->diag) {
-        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR,
-                               .file = loc && loc->file ? loc->file : x->r->meta.file,
-                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
-                               .rule_id = x->r->meta.id, .field = field, .message = msg};
-        x->c->diag(x->c->diag_ctx, &d);
-    }
-}
-
 /* ------------------------------------------------------------------ symbols */
-
-/* The escape table of the specification: a backslash escapes '*', '?' and
- * itself; before anything else it is a plain backslash. With expand, '%' may be
- * escaped too (and then stays literal). */
-struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
-{
-    struct symstr s = sym_new(x, (uint32_t)n);
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch == '\\' && i + 1 < n && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\' ||
-                                        (expand && v[i + 1] == '%'))) {
-            s.s[k++] = (unsigned char)v[++i];
-            continue;
-        }
-        s.s[k++] = ch == '*' ? S_STAR : ch == '?' ? S_ONE : ch;
-    }
-    s.n = k;
-    return s;
-}
 
 static struct symstr sym_literal(struct cctx *x, const char *v, size_t n)
 {

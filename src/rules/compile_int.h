@@ -1,12 +1,13 @@
 /* What the files of the rules compiler share, and nothing outside rules/
- * includes (the loader uses compile.h).
+ * includes (the loader uses compile.h, which holds the entry points).
  *
  * compile.c      the driver: a rule's detection -> match tree, item by item
+ * compile_ctx.c  the context below: the first error, symbol strings
  * modifiers.c    the value modifiers, one registry entry each
  * placeholders.c the `expand` modifier's values, from the placeholder file
  * patterns.c     one value -> the cheapest exact matcher and its rare bytes
  * atoms.c        the literals the prefilter gates a rule on
- * regex_literal.c what every match of a regex contains (declared in compile.h)
+ * regex_literal.c what every match of a regex contains (regex_literal.h)
  *
  * They share one per-rule context (struct cctx: the compiler, the rule, a
  * scratch arena freed per rule, the first error) and the "symbol strings"
@@ -16,7 +17,8 @@
 
 #include <string.h>
 
-#include "rules/compile.h"
+#include "rules/compile_types.h"
+#include "rules/sigma.h"
 #include "util/mem.h"
 
 /* A value's bytes (0..255) plus three symbols no byte can be mistaken for. */
@@ -116,10 +118,6 @@ static inline bool compile_late_field(const struct compiler *c, uint32_t field)
 /* atoms.c: the rule's requirement into out->atoms, gated patterns into
  * out->gated. */
 void atoms_set(struct cctx *x, struct compiled *out);
-
-/* placeholders.c: v with each unescaped %name% replaced by each of its
- * values, as symbol strings appended to out; false after compile_fail. */
-bool placeholders_expand(struct cctx *x, struct item_state *st, const char *v, size_t n, struct symvec *out);
 
 /* patterns.c: a symbol string -> the cheapest exact matcher, in *p. */
 void patterns_make_string(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p);

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 
+#include "rules/regex_literal.h"
 #include "util/text.h"
 
 static const char *fold_dup(struct cctx *x, const unsigned char *b, size_t n, bool cased)

@@ -9,6 +9,8 @@
  * COMPILE_MAX_PATTERNS. A name without a value rejects the rule with a
  * message that says how to give one: a rule that silently matched nothing
  * would look like a clean result. Names compare without ASCII case. */
+#include "rules/placeholders.h"
+
 #include "rules/compile_int.h"
 
 #include <stdio.h>

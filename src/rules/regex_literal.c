@@ -1,5 +1,5 @@
 /* What any match of a regular expression must contain, for the prefilter
- * (see compile.h: regex_required_literal, regex_required_bytes).
+ * (regex_literal.h: regex_required_literal, regex_required_bytes).
  *
  * Why it works this way. A rule's atoms and a pattern's rare bytes may only
  * name text that every match holds, or the prefilter would hide a match; a
@@ -9,8 +9,9 @@
  * gives up, naming nothing, on what it does not understand: alternation at
  * the level it reads, extended mode, unbalanced text. Quantifiers that allow
  * zero take back the character before them. */
-#include "rules/compile.h"
+#include "rules/regex_literal.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* re[i] follows a backslash: the index of the escape's last character, so

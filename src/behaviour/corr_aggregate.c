@@ -1,5 +1,5 @@
 /* Each correlation type's state and the value its condition judges (see
- * correlate.c for the whole engine and the rules it follows).
+ * corr_engine.c for the whole engine and the rules it follows).
  *
  * Why it works this way. A group keeps only what decides its condition:
  * event_count and value_count over a rising condition keep the newest K

@@ -1,6 +1,6 @@
 /* Feeding and firing: one input into the groups of the correlations that
  * read it, and a correlation that holds reported and fed onward (see
- * correlate.c for the rules).
+ * corr_engine.c for the rules).
  *
  * Why it works this way. The names a source's correlations need are looked
  * up once per input, however many correlations read it; the group key is

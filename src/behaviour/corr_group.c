@@ -1,5 +1,5 @@
 /* Group state of the correlation engine: where each group keeps its window
- * and how all groups stay within the caps (see correlate.c for the whole).
+ * and how all groups stay within the caps (see corr_engine.c for the whole).
  *
  * Why it works this way. A group's events are a ring of entries in time
  * order, merged when they share a time and a rule or value, so a burst

@@ -1,16 +1,17 @@
 /* What the files of the correlation engine share; nothing outside
  * behaviour/ includes it (the writer uses correlate.h).
  *
- * correlate.c      the API (feed, advance, stats) and building the engine
- *                  from the ruleset: which rules each correlation reads
+ * corr_engine.c    the API of correlate.h (create, feed, advance, stats,
+ *                  destroy) and building the engine from the ruleset:
+ *                  which rules each correlation reads
  * corr_fire.c      one input into the groups of the correlations that read
  *                  it; windows judged, correlations fired and fed onward
  * corr_aggregate.c each correlation type's state and the value it judges
  * corr_group.c     group state: the entry ring, value slots, the group table,
  *                  the timer heap, the LRU list and the memory caps
  *
- * Each file uses only the ones listed below it. correlate.c says at its top
- * how the engine works and why. */
+ * Each file uses only the ones listed below it. corr_engine.c says at its
+ * top how the engine works and why. */
 #ifndef STOAT_BEHAVIOUR_CORRELATE_INT_H
 #define STOAT_BEHAVIOUR_CORRELATE_INT_H
 

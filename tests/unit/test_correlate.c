@@ -1,5 +1,5 @@
-/* Unit tests for the correlation engine (src/behaviour/correlate.c and the
- * corr_*.c files beside it).
+/* Unit tests for the correlation engine (src/behaviour/correlate.h, the
+ * corr_*.c files).
  *
  * Rules are loaded with the real loader, as the hunt loads them, so names,
  * aliases, generate and references to correlations resolve exactly as in a

@@ -93,10 +93,10 @@
  * events into its chain state instead, which loses nothing but the place of
  * a late event that would come before them.
  *
- * Files. This one holds the API and builds the engine from the ruleset
- * (which rules and correlations each correlation reads, under which names);
- * corr_fire.c feeds and fires, corr_aggregate.c keeps each type's state,
- * corr_group.c the groups and the caps (correlate_int.h).
+ * Files. This one implements correlate.h and builds the engine from the
+ * ruleset (which rules and correlations each correlation reads, under which
+ * names); corr_fire.c feeds and fires, corr_aggregate.c keeps each type's
+ * state, corr_group.c the groups and the caps (correlate_int.h).
  */
 #include "behaviour/correlate_int.h"
 

@@ -211,7 +211,7 @@ static char *fold_dup(const char *s, uint32_t *len)
     return o;
 }
 
-static uint32_t source_name(struct source *s, const char *name)
+static uint32_t source_name(struct corr_source *s, const char *name)
 {
     uint32_t fl;
     char *f = fold_dup(name, &fl);
@@ -307,13 +307,13 @@ static void add_reader(struct corr_engine *e, uint32_t c, uint32_t pos)
         s = e->nrules + (size_t)(-2 - ix);
     else
         return;   /* not loaded: the loader warned */
-    struct source *src = &e->src[s];
+    struct corr_source *src = &e->src[s];
     if (ci->type != STOAT_CORR_TEMPORAL_ORDERED)
         for (uint32_t i = 0; i < src->nrd; i++)
             if (src->rd[i].corr == c)
                 return;   /* named twice: one event still counts once */
     src->rd = xrealloc(src->rd, (src->nrd + 1) * sizeof(*src->rd));
-    struct reader *rd = &src->rd[src->nrd++];
+    struct corr_reader *rd = &src->rd[src->nrd++];
     rd->corr = c;
     rd->pos = pos;
     rd->gname = xmalloc((ci->ngroup ? ci->ngroup : 1) * sizeof(*rd->gname));
@@ -381,7 +381,7 @@ void corr_destroy(struct corr_engine *e)
     while (e->lru_first)
         corr_group_free(e, e->lru_first);
     for (size_t s = 0; s < e->nsrc; s++) {
-        struct source *src = &e->src[s];
+        struct corr_source *src = &e->src[s];
         for (uint32_t i = 0; i < src->nrd; i++)
             free(src->rd[i].gname);
         for (uint32_t i = 0; i < src->nnames; i++)

@@ -73,7 +73,7 @@ static void fire(struct corr_engine *e, uint32_t c, struct group *g, int64_t fir
         emit(ctx, &f);
     size_t s = e->nrules + c;
     if (e->src[s].nrd && e->depth < CORR_DEPTH_MAX) {
-        struct scratch *sc = &e->sc[e->depth + 1];
+        struct corr_scratch *sc = &e->sc[e->depth + 1];
         if (sc->nfields < ng) {
             free(sc->fields);
             sc->nfields = ng;
@@ -183,7 +183,7 @@ static void close_event(struct corr_engine *e, struct group *g, uint32_t pos, in
     }
 }
 
-static bool build_key(struct scratch *sc, const struct reader *rd, uint32_t ngroup, uint32_t *keylen)
+static bool build_key(struct corr_scratch *sc, const struct corr_reader *rd, uint32_t ngroup, uint32_t *keylen)
 {
     size_t need = 0;
     for (uint32_t i = 0; i < ngroup; i++) {
@@ -216,8 +216,8 @@ static bool build_key(struct scratch *sc, const struct reader *rd, uint32_t ngro
 void corr_feed_source(struct corr_engine *e, size_t s, int64_t t, const struct stoat_field *fields, size_t nfields,
                         const char *host, const uint64_t *ids, size_t nids, corr_emit_fn emit, void *ctx)
 {
-    const struct source *src = &e->src[s];
-    struct scratch *sc = &e->sc[e->depth];
+    const struct corr_source *src = &e->src[s];
+    struct corr_scratch *sc = &e->sc[e->depth];
     size_t hostlen = host ? strlen(host) : 0;
     uint64_t hosth = host ? hash_bytes(host, hostlen, 0x686f7374ULL) : 0;
     if (sc->nfound < src->nnames) {
@@ -239,7 +239,7 @@ void corr_feed_source(struct corr_engine *e, size_t s, int64_t t, const struct s
             }
     }
     for (uint32_t r = 0; r < src->nrd; r++) {
-        const struct reader *rd = &src->rd[r];
+        const struct corr_reader *rd = &src->rd[r];
         const struct cinfo *ci = &e->ci[rd->corr];
         if (e->active[rd->corr])
             continue;

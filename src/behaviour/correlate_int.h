@@ -104,22 +104,22 @@ struct cinfo {
     const char **names;              /* group-by names (+ the field, for share) */
 };
 
-struct reader {
+struct corr_reader {
     uint32_t corr, pos;
     uint32_t *gname;                 /* per group-by field: index into the source's names */
     uint32_t vname;
 };
 
 /* What reads one base rule (or one correlation's firings). */
-struct source {
-    struct reader *rd;
+struct corr_source {
+    struct corr_reader *rd;
     uint32_t nrd;
     char **names;                    /* folded */
     uint32_t *nlen;
     uint32_t nnames;
 };
 
-struct scratch {
+struct corr_scratch {
     const struct stoat_field **found;
     size_t nfound;
     char *key;
@@ -133,7 +133,7 @@ struct corr_engine {
     struct corr_opts o;
     size_t nrules, ncorrs, nsrc;
     struct cinfo *ci;
-    struct source *src;
+    struct corr_source *src;
     bool *active;                    /* firing now */
     struct group **bucket;
     size_t nbucket, ngroups;
@@ -145,7 +145,7 @@ struct corr_engine {
     struct corr_stats st;
     unsigned depth;
     bool busy;
-    struct scratch sc[CORR_DEPTH_MAX + 1];
+    struct corr_scratch sc[CORR_DEPTH_MAX + 1];
     double *dbl;
     size_t dblcap;
     uint8_t *seen;

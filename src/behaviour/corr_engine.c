@@ -95,8 +95,8 @@
  *
  * Files. This one implements correlate.h and builds the engine from the
  * ruleset (which rules and correlations each correlation reads, under which
- * names); corr_fire.c feeds and fires, corr_aggregate.c keeps each type's
- * state, corr_group.c the groups and the caps (correlate_int.h).
+ * names); corr_window.c feeds, keeps each type's state and fires;
+ * corr_group.c keeps the groups and the caps (correlate_int.h).
  */
 #include "behaviour/correlate_int.h"
 

@@ -424,50 +424,6 @@ struct group *corr_group_get(struct corr_engine *e, uint32_t corr, const char *k
     return g;
 }
 
-/* Hosts compare by length and a 64-bit hash, so that the check costs no
- * visit to the stored name. */
-void corr_note_host(struct group *g, const char *host, size_t len, uint64_t h)
-{
-    if (!host || g->host_mixed)
-        return;
-    if (!g->host) {
-        g->hostlen = len;
-        g->host_hash = h;
-        g->host = xstrndup(host, len);
-    } else if (g->host_hash != h || g->hostlen != len) {
-        g->host_mixed = true;
-    }
-}
-
-void corr_note_alerts(struct group *g, int64_t t, const uint64_t *ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!ids[i])
-            continue;
-        if (!g->al_t) {
-            g->al_t = xmalloc(CORR_ALERTS_MAX * sizeof(*g->al_t));
-            g->al_id = xmalloc(CORR_ALERTS_MAX * sizeof(*g->al_id));
-        }
-        g->al_t[g->al_next] = t;
-        g->al_id[g->al_next] = ids[i];
-        g->al_next = (g->al_next + 1) % CORR_ALERTS_MAX;
-        if (g->al_len < CORR_ALERTS_MAX)
-            g->al_len++;
-    }
-}
-
-size_t corr_collect_alerts(const struct group *g, int64_t first, int64_t last, uint64_t *out)
-{
-    size_t k = 0;
-    uint32_t start = (g->al_next + CORR_ALERTS_MAX - g->al_len) % CORR_ALERTS_MAX;
-    for (uint32_t i = 0; i < g->al_len; i++) {
-        uint32_t j = (start + i) % CORR_ALERTS_MAX;
-        if (g->al_t[j] >= first && g->al_t[j] <= last)
-            out[k++] = g->al_id[j];
-    }
-    return k;
-}
-
 /* ------------------------------------------------------------ dropping */
 
 static void sum_recompute(struct group *g)
@@ -492,18 +448,6 @@ void corr_drop_head(const struct cinfo *ci, struct group *g)
         corr_vt_release(g->vt, aux);
     if (ci->numeric && (!g->len || ++g->pops >= 4096))
         sum_recompute(g);   /* what subtraction drifted, from the entries (0 when none) */
-}
-
-/* One step of the ordered chain: pt[k] is the latest start of a chain of
- * the first k+1 rules, in order, among the events taken so far. */
-void corr_ordered_step(int64_t *pt, uint32_t pos, int64_t t)
-{
-    if (pos == 0) {
-        if (pt[0] == CORR_NONE || t > pt[0])
-            pt[0] = t;
-    } else if (pt[pos - 1] != CORR_NONE && (pt[pos] == CORR_NONE || pt[pos - 1] > pt[pos])) {
-        pt[pos] = pt[pos - 1];
-    }
 }
 
 void corr_ordered_fold(const struct cinfo *ci, struct group *g, int64_t until)

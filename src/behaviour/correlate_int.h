@@ -4,9 +4,9 @@
  * corr_engine.c    the API of correlate.h (create, feed, advance, stats,
  *                  destroy) and building the engine from the ruleset:
  *                  which rules each correlation reads
- * corr_fire.c      one input into the groups of the correlations that read
- *                  it; windows judged, correlations fired and fed onward
- * corr_aggregate.c each correlation type's state and the value it judges
+ * corr_window.c    the event path: one input into the groups of the
+ *                  correlations that read it, each type's state and value,
+ *                  windows judged, correlations fired and fed onward
  * corr_group.c     group state: the entry ring, value slots, the group table,
  *                  the timer heap, the LRU list and the memory caps
  *
@@ -167,6 +167,18 @@ static inline struct ent *ent_at(const struct group *g, uint32_t i)
     return &g->ents[j >= g->cap ? j - g->cap : j];
 }
 
+/* One step of the ordered chain: pt[k] is the latest start of a chain of
+ * the first k+1 rules, in order, among the events taken so far. */
+static inline void corr_ordered_step(int64_t *pt, uint32_t pos, int64_t t)
+{
+    if (pos == 0) {
+        if (pt[0] == CORR_NONE || t > pt[0])
+            pt[0] = t;
+    } else if (pt[pos - 1] != CORR_NONE && (pt[pos] == CORR_NONE || pt[pos - 1] > pt[pos])) {
+        pt[pos] = pt[pos - 1];
+    }
+}
+
 /* ---- corr_group.c: entries, value slots, groups, the heap, the caps */
 /* Adds one event at t (aux: rule position or value slot); merges it with an
  * entry of the same time and aux when merge is set. True when a new entry
@@ -176,7 +188,6 @@ uint32_t corr_vt_add(struct corr_engine *e, struct group *g, const char *s, uint
 void corr_vt_link(struct vtab *vt, uint32_t i);
 void corr_vt_unlink(struct vtab *vt, uint32_t i);
 void corr_vt_release(struct vtab *vt, uint32_t i);
-void corr_ordered_step(int64_t *pt, uint32_t pos, int64_t t);
 void corr_ordered_fold(const struct cinfo *ci, struct group *g, int64_t until);
 /* Removes the oldest entry and what it added to the aggregates. */
 void corr_drop_head(const struct cinfo *ci, struct group *g);
@@ -192,21 +203,8 @@ void corr_heap_down(struct corr_engine *e, size_t i);
 void corr_heap_remove(struct corr_engine *e, struct group *g);
 size_t corr_engine_bytes(const struct corr_engine *e);
 void corr_enforce_caps(struct corr_engine *e, struct group *cur);
-void corr_note_host(struct group *g, const char *host, size_t len, uint64_t h);
-void corr_note_alerts(struct group *g, int64_t t, const uint64_t *ids, size_t n);
-size_t corr_collect_alerts(const struct group *g, int64_t first, int64_t last, uint64_t *out);
 
-/* ---- corr_aggregate.c: per type, the state a rising window keeps and the
- * value it judges (w0: the window's start); a closing window's value */
-void corr_rising_expire(const struct cinfo *ci, struct group *g, int64_t w0);
-double corr_rising_value(struct corr_engine *e, const struct cinfo *ci, const struct group *g, int64_t w0);
-void corr_rising_add(struct corr_engine *e, const struct cinfo *ci, struct group *g, uint32_t pos, int64_t t,
-                     double num, const char *sv, uint32_t svlen, uint64_t svh);
-int64_t corr_rising_first(const struct cinfo *ci, const struct group *g, int64_t w0, double value);
-double corr_window_value(struct corr_engine *e, const struct cinfo *ci, const struct group *g, uint32_t m,
-                         uint64_t events);
-
-/* ---- corr_fire.c */
+/* ---- corr_window.c */
 /* Feeds one input of source s (a rule, or nrules + a correlation's index)
  * to the correlations that read it. */
 void corr_feed_source(struct corr_engine *e, size_t s, int64_t t, const struct stoat_field *fields, size_t nfields,

@@ -66,7 +66,7 @@ $(STOAT): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 	@ln -sf $(BUILD)/stoat stoat 2>/dev/null || true
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/testutil.h | $(DEPS_STAMP)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -1,4 +1,6 @@
-/* See compile.h.
+/* See compile.h. The driver: a rule's detection, search by search and item
+ * by item, becomes the match tree; compile_int.h lists the files that do
+ * the rest (modifiers, placeholders, patterns, atoms, regex literals).
  *
  * Values travel through modifiers as "symbol strings": bytes plus three
  * special symbols (any sequence, any one character, and the windash class of
@@ -8,97 +10,23 @@
  * wildcard. The last step classifies each symbol string into the cheapest
  * matcher that is exact for it (equals, prefix, suffix, contains, glob).
  *
- * Modifiers live in one registry table below, one entry each. */
+ * An item is read in two passes: its modifiers first (modifiers_setup: the
+ * registry says what each makes of the item, and refuses what cannot
+ * combine), then its values, each turned into patterns by the item's type.
+ * The first error of a rule is the one reported (compile_fail). AND children
+ * are ordered cheapest first; the prefilter's atoms are chosen last, over
+ * the whole tree (atoms.c). */
 #include "rules/compile.h"
 
-#include <arpa/inet.h>
-#include <math.h>
-#include <stdarg.h>
+#include "rules/compile_int.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "rules/condition.h"
-#include "util/config.h"
 #include "util/text.h"
 
 /* ------------------------------------------------------------------ symbols */
-
-typedef uint16_t sym;
-enum { S_STAR = 256, S_ONE = 257, S_DASH = 258 };
-
-struct symstr {
-    sym *s;
-    uint32_t n;
-};
-
-struct symvec {
-    struct symstr *v;
-    size_t n, cap;
-};
-
-/* ------------------------------------------------------------------ context */
-
-struct cctx {
-    struct compiler *c;
-    const struct sigma_rule *r;
-    struct arena tmp;       /* value processing scratch, freed per rule */
-    stoat_err err;
-};
-
-static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
-static void cfail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...)
-{
-    if (x->err)
-        return;
-    x->err = code;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (x->c->diag) {
-        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR,
-                               .file = loc && loc->file ? loc->file : x->r->meta.file,
-                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
-                               .rule_id = x->r->meta.id, .field = field, .message = msg};
-        x->c->diag(x->c->diag_ctx, &d);
-    }
-}
-
-static void symvec_push(struct cctx *x, struct symvec *v, struct symstr s)
-{
-    XGROW(v->v, v->cap, v->n + 1);
-    v->v[v->n++] = s;
-    (void)x;
-}
-
-static struct symstr sym_new(struct cctx *x, uint32_t n)
-{
-    struct symstr s = {.s = arena_alloc(&x->tmp, (n ? n : 1) * sizeof(sym)), .n = n};
-    return s;
-}
-
-/* The escape table of the specification: a backslash escapes '*', '?' and
- * itself; before anything else it is a plain backslash. With expand, '%' may be
- * escaped too (and then stays literal). */
-static struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
-{
-    struct symstr s = sym_new(x, (uint32_t)n);
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch == '\\' && i + 1 < n && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\' ||
-                                        (expand && v[i + 1] == '%'))) {
-            s.s[k++] = (unsigned char)v[++i];
-            continue;
-        }
-        s.s[k++] = ch == '*' ? S_STAR : ch == '?' ? S_ONE : ch;
-    }
-    s.n = k;
-    return s;
-}
 
 static struct symstr sym_literal(struct cctx *x, const char *v, size_t n)
 {
@@ -185,693 +113,6 @@ static struct value value_of(struct cctx *x, const struct ynode *n)
     return v;
 }
 
-/* ------------------------------------------------------------ transforms */
-
-struct item_state {
-    struct symvec vals;
-    bool all, cased, neq, expand;
-    enum { T_STR, T_RE, T_CIDR, T_CMP, T_EXISTS, T_FIELDREF, T_TIME } type;
-    uint8_t cmp;             /* enum cmp_op for T_CMP and T_TIME */
-    uint8_t part;            /* T_TIME */
-    uint8_t ref_sub;         /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
-    uint32_t re_flags;
-    bool encoded;            /* a byte encoding has been applied */
-    bool wildcarded;         /* contains/startswith/endswith applied */
-    const char *field;
-    const struct sigma_loc *loc;
-};
-
-typedef void (*xform_fn)(struct cctx *x, struct item_state *st);
-
-static void add_star(struct cctx *x, struct item_state *st, bool front, bool back)
-{
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        bool f = front && !(s->n && s->s[0] == S_STAR);
-        bool b = back && !(s->n && s->s[s->n - 1] == S_STAR);
-        struct symstr t = sym_new(x, s->n + f + b);
-        uint32_t k = 0;
-        if (f)
-            t.s[k++] = S_STAR;
-        memcpy(t.s + k, s->s, s->n * sizeof(sym));
-        k += s->n;
-        if (b)
-            t.s[k++] = S_STAR;
-        t.n = k;
-        *s = t;
-    }
-}
-
-static void xf_contains(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_CONTAINS;
-        return;
-    }
-    add_star(x, st, true, true);
-    st->wildcarded = true;
-}
-
-static void xf_startswith(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_PREFIX;
-        return;
-    }
-    add_star(x, st, false, true);
-    st->wildcarded = true;
-}
-
-static void xf_endswith(struct cctx *x, struct item_state *st)
-{
-    if (st->type == T_FIELDREF) {
-        st->ref_sub = P_SUFFIX;
-        return;
-    }
-    add_star(x, st, true, false);
-    st->wildcarded = true;
-}
-
-/* Encodings work on bytes: a windash class must first become its concrete
- * alternatives, and wildcards cannot be encoded at all. */
-static bool expand_dashes(struct cctx *x, struct item_state *st, const char *mod)
-{
-    static const char *const dashes[] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
-    struct symvec out = {0};
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr s = st->vals.v[i];
-        uint32_t nd = 0;
-        for (uint32_t j = 0; j < s.n; j++) {
-            if (s.s[j] == S_STAR || s.s[j] == S_ONE) {
-                cfail(x, st->loc, st->field, STOAT_ERR_RULE, "'%s' cannot encode a value with wildcards", mod);
-                free(out.v);
-                return false;
-            }
-            nd += s.s[j] == S_DASH;
-        }
-        if (nd == 0) {
-            symvec_push(x, &out, s);
-            continue;
-        }
-        uint64_t combos = 1;
-        for (uint32_t j = 0; j < nd; j++)
-            combos *= 5;
-        if (combos + out.n > COMPILE_MAX_PATTERNS) {
-            cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "windash followed by '%s' gives too many values", mod);
-            free(out.v);
-            return false;
-        }
-        for (uint64_t c = 0; c < combos; c++) {
-            struct symstr t = sym_new(x, s.n * 3);
-            uint32_t k = 0;
-            uint64_t cc = c;
-            for (uint32_t j = 0; j < s.n; j++) {
-                if (s.s[j] != S_DASH) {
-                    t.s[k++] = s.s[j];
-                    continue;
-                }
-                const char *d = dashes[cc % 5];
-                cc /= 5;
-                for (; *d; d++)
-                    t.s[k++] = (unsigned char)*d;
-            }
-            t.n = k;
-            symvec_push(x, &out, t);
-        }
-    }
-    free(st->vals.v);
-    st->vals = out;
-    return true;
-}
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static struct symstr b64_encode(struct cctx *x, const unsigned char *in, size_t n)
-{
-    struct symstr s = sym_new(x, (uint32_t)(4 * ((n + 2) / 3)));
-    uint32_t k = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        s.s[k++] = (unsigned char)b64chars[(v >> 18) & 63];
-        s.s[k++] = (unsigned char)b64chars[(v >> 12) & 63];
-        s.s[k++] = i + 1 < n ? (unsigned char)b64chars[(v >> 6) & 63] : '=';
-        s.s[k++] = i + 2 < n ? (unsigned char)b64chars[v & 63] : '=';
-    }
-    s.n = k;
-    return s;
-}
-
-static unsigned char *sym_bytes(struct cctx *x, const struct symstr *s)
-{
-    unsigned char *b = arena_alloc(&x->tmp, s->n + 1);
-    for (uint32_t i = 0; i < s->n; i++)
-        b[i] = (unsigned char)s->s[i];
-    return b;
-}
-
-static void xf_base64(struct cctx *x, struct item_state *st)
-{
-    if (!expand_dashes(x, st, "base64"))
-        return;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        *s = b64_encode(x, sym_bytes(x, s), s->n);
-    }
-    st->encoded = true;
-}
-
-/* The value may sit at any offset of the encoded data: encode it behind 0, 1
- * and 2 filler bytes and keep only the characters that do not depend on the
- * unknown neighbours (those before and after). */
-static void xf_base64offset(struct cctx *x, struct item_state *st)
-{
-    if (!expand_dashes(x, st, "base64offset"))
-        return;
-    struct symvec out = {0};
-    static const uint32_t lead[3] = {0, 2, 3};
-    static const uint32_t trail[3] = {0, 3, 2};
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        unsigned char *raw = sym_bytes(x, s);
-        for (uint32_t shift = 0; shift < 3; shift++) {
-            unsigned char *buf = arena_alloc(&x->tmp, s->n + 3);
-            memset(buf, ' ', shift);
-            memcpy(buf + shift, raw, s->n);
-            struct symstr e = b64_encode(x, buf, s->n + shift);
-            uint32_t cut_end = trail[(s->n + shift) % 3];
-            if (e.n < lead[shift] + cut_end || e.n - lead[shift] - cut_end == 0)
-                continue;
-            struct symstr t = {.s = e.s + lead[shift], .n = e.n - lead[shift] - cut_end};
-            symvec_push(x, &out, t);
-        }
-    }
-    free(st->vals.v);
-    st->vals = out;
-    st->encoded = true;
-}
-
-/* UTF-8 -> UTF-16 code units, little or big endian, optionally with a BOM.
- * Wildcards pass through as wildcards. */
-static void utf16(struct cctx *x, struct item_state *st, bool big, bool bom)
-{
-    if (!expand_dashes(x, st, big ? "utf16be" : "utf16le"))
-        return;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        struct symstr t = sym_new(x, s->n * 4 + 2);
-        uint32_t k = 0;
-        if (bom) {
-            t.s[k++] = big ? 0xFE : 0xFF;
-            t.s[k++] = big ? 0xFF : 0xFE;
-        }
-        unsigned char *raw = sym_bytes(x, s);
-        for (uint32_t j = 0; j < s->n;) {
-            uint32_t cp;
-            size_t l = utf8_valid_prefix(raw + j, s->n - j);
-            if (l == 0) {
-                cp = 0xFFFD;
-                l = 1;
-            } else if (l == 1) {
-                cp = raw[j];
-            } else if (l == 2) {
-                cp = ((raw[j] & 0x1Fu) << 6) | (raw[j + 1] & 0x3Fu);
-            } else if (l == 3) {
-                cp = ((raw[j] & 0x0Fu) << 12) | ((raw[j + 1] & 0x3Fu) << 6) | (raw[j + 2] & 0x3Fu);
-            } else {
-                cp = ((raw[j] & 0x07u) << 18) | ((raw[j + 1] & 0x3Fu) << 12) | ((raw[j + 2] & 0x3Fu) << 6) |
-                     (raw[j + 3] & 0x3Fu);
-            }
-            j += (uint32_t)l;
-            uint16_t units[2];
-            int nu = 1;
-            if (cp >= 0x10000) {
-                cp -= 0x10000;
-                units[0] = (uint16_t)(0xD800 | (cp >> 10));
-                units[1] = (uint16_t)(0xDC00 | (cp & 0x3FF));
-                nu = 2;
-            } else {
-                units[0] = (uint16_t)cp;
-            }
-            for (int u = 0; u < nu; u++) {
-                t.s[k++] = big ? (units[u] >> 8) : (units[u] & 0xFF);
-                t.s[k++] = big ? (units[u] & 0xFF) : (units[u] >> 8);
-            }
-        }
-        t.n = k;
-        *s = t;
-    }
-    st->encoded = true;
-}
-
-static void xf_utf16le(struct cctx *x, struct item_state *st) { utf16(x, st, false, false); }
-static void xf_utf16be(struct cctx *x, struct item_state *st) { utf16(x, st, true, false); }
-static void xf_utf16(struct cctx *x, struct item_state *st) { utf16(x, st, false, true); }
-
-static bool is_word(sym c)
-{
-    return c < 256 && (c == '_' || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c >= 0x80);
-}
-
-/* A '-' or '/' that starts a word after a non-word character (a command line
- * switch) may be written with any of the five dash characters. */
-static void xf_windash(struct cctx *x, struct item_state *st)
-{
-    (void)x;
-    for (size_t i = 0; i < st->vals.n; i++) {
-        struct symstr *s = &st->vals.v[i];
-        for (uint32_t j = 0; j < s->n; j++) {
-            if (s->s[j] != '-' && s->s[j] != '/')
-                continue;
-            bool before_nonword = j == 0 || !is_word(s->s[j - 1]);
-            bool after_word = j + 1 < s->n && is_word(s->s[j + 1]);
-            if (before_nonword && after_word)
-                s->s[j] = S_DASH;
-        }
-    }
-}
-
-enum mod_kind { MK_XFORM, MK_FLAG, MK_TYPE, MK_REFLAG, MK_CMP, MK_TIME };
-enum mod_id {
-    M_CONTAINS, M_STARTSWITH, M_ENDSWITH, M_BASE64, M_BASE64OFFSET, M_UTF16LE, M_UTF16BE, M_UTF16, M_WIDE,
-    M_WINDASH, M_ALL, M_CASED, M_NEQ, M_EXPAND, M_RE, M_RE_I, M_RE_M, M_RE_S, M_CIDR, M_EXISTS, M_FIELDREF,
-    M_LT, M_LTE, M_GT, M_GTE, M_MINUTE, M_HOUR, M_DAY, M_WEEK, M_MONTH, M_YEAR,
-};
-
-struct modifier_def {
-    const char *name;
-    enum mod_id id;
-    enum mod_kind kind;
-    xform_fn xform;
-};
-
-/* The value modifiers of Sigma specification v2.1, one entry each. */
-static const struct modifier_def modifier_table[] = {
-    {"contains", M_CONTAINS, MK_XFORM, xf_contains},
-    {"startswith", M_STARTSWITH, MK_XFORM, xf_startswith},
-    {"endswith", M_ENDSWITH, MK_XFORM, xf_endswith},
-    {"base64", M_BASE64, MK_XFORM, xf_base64},
-    {"base64offset", M_BASE64OFFSET, MK_XFORM, xf_base64offset},
-    {"utf16le", M_UTF16LE, MK_XFORM, xf_utf16le},
-    {"utf16be", M_UTF16BE, MK_XFORM, xf_utf16be},
-    {"utf16", M_UTF16, MK_XFORM, xf_utf16},
-    {"wide", M_WIDE, MK_XFORM, xf_utf16le},
-    {"windash", M_WINDASH, MK_XFORM, xf_windash},
-    {"all", M_ALL, MK_FLAG, NULL},
-    {"cased", M_CASED, MK_FLAG, NULL},
-    {"neq", M_NEQ, MK_FLAG, NULL},
-    {"expand", M_EXPAND, MK_FLAG, NULL},
-    {"re", M_RE, MK_TYPE, NULL},
-    {"i", M_RE_I, MK_REFLAG, NULL},
-    {"m", M_RE_M, MK_REFLAG, NULL},
-    {"s", M_RE_S, MK_REFLAG, NULL},
-    {"cidr", M_CIDR, MK_TYPE, NULL},
-    {"exists", M_EXISTS, MK_TYPE, NULL},
-    {"fieldref", M_FIELDREF, MK_TYPE, NULL},
-    {"lt", M_LT, MK_CMP, NULL},
-    {"lte", M_LTE, MK_CMP, NULL},
-    {"gt", M_GT, MK_CMP, NULL},
-    {"gte", M_GTE, MK_CMP, NULL},
-    {"minute", M_MINUTE, MK_TIME, NULL},
-    {"hour", M_HOUR, MK_TIME, NULL},
-    {"day", M_DAY, MK_TIME, NULL},
-    {"week", M_WEEK, MK_TIME, NULL},
-    {"month", M_MONTH, MK_TIME, NULL},
-    {"year", M_YEAR, MK_TIME, NULL},
-};
-
-static const struct modifier_def *modifier_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof(modifier_table) / sizeof(modifier_table[0]); i++)
-        if (strcmp(modifier_table[i].name, name) == 0)
-            return &modifier_table[i];
-    return NULL;
-}
-
-/* ---------------------------------------------------------- placeholders */
-
-struct placeholder {
-    const char *name;
-    const char *const *values;
-    size_t n;
-};
-
-struct placeholders {
-    struct arena a;
-    struct placeholder *v;
-    size_t n;
-};
-
-struct phload {
-    struct placeholders *p;
-    const char *file;
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    stoat_err err;
-};
-
-static int ph_doc(void *ctx, struct ynode *root, unsigned idx)
-{
-    struct phload *l = ctx;
-    const char *msg = NULL;
-    const struct ynode *bad = root;
-    if (idx > 0 || root->kind != YN_MAP) {
-        msg = "a placeholder file is one map of name: value or name: [values]";
-        goto out;
-    }
-    l->p->v = arena_zalloc(&l->p->a, (root->n + 1) * sizeof(*l->p->v));
-    for (uint32_t i = 0; i < root->n; i++) {
-        const struct ynode *k = root->items[2 * i], *v = root->items[2 * i + 1];
-        struct placeholder *ph = &l->p->v[l->p->n];
-        if (k->kind != YN_SCALAR) {
-            msg = "a placeholder name must be a string";
-            bad = k;
-            goto out;
-        }
-        ph->name = arena_strdup(&l->p->a, k->str);
-        const struct ynode *const *items = (const struct ynode *const *)&v;
-        uint32_t cnt = 1;
-        if (v->kind == YN_SEQ) {
-            items = (const struct ynode *const *)v->items;
-            cnt = v->n;
-        } else if (v->kind != YN_SCALAR) {
-            msg = "a placeholder value must be a string or a list of strings";
-            bad = v;
-            goto out;
-        }
-        const char **vals = arena_alloc(&l->p->a, (cnt ? cnt : 1) * sizeof(*vals));
-        for (uint32_t j = 0; j < cnt; j++) {
-            if (items[j]->kind != YN_SCALAR) {
-                msg = "a placeholder value must be a string or a list of strings";
-                bad = items[j];
-                goto out;
-            }
-            vals[j] = arena_strdup(&l->p->a, items[j]->str);
-        }
-        ph->values = vals;
-        ph->n = cnt;
-        l->p->n++;
-    }
-out:
-    if (msg) {
-        l->err = STOAT_ERR_CONFIG;
-        if (l->diag) {
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
-                                   .line = bad ? bad->line : 0, .column = bad ? bad->col : 0, .message = msg};
-            l->diag(l->diag_ctx, &d);
-        }
-        return 1;
-    }
-    return 0;
-}
-
-stoat_err placeholders_load_text(const char *name, const char *text, size_t len, struct placeholders **out,
-                                 stoat_diag_fn diag, void *diag_ctx)
-{
-    struct placeholders *p = xcalloc(1, sizeof(*p));
-    arena_init(&p->a, 4096);
-    struct arena y;
-    arena_init(&y, 16384);
-    struct phload l = {.p = p, .file = name, .diag = diag, .diag_ctx = diag_ctx};
-    stoat_err e = yaml_parse(name, text, len, &y, ph_doc, &l, diag, diag_ctx);
-    arena_free(&y);
-    if (!e)
-        e = l.err;
-    if (e) {
-        placeholders_free(p);
-        *out = NULL;
-        return e;
-    }
-    *out = p;
-    return STOAT_OK;
-}
-
-static stoat_err parse_placeholders(const char *name, const char *text, size_t len, void *out, stoat_diag_fn diag,
-                                    void *diag_ctx)
-{
-    return placeholders_load_text(name, text, len, out, diag, diag_ctx);
-}
-
-stoat_err placeholders_load(const char *path, struct placeholders **out, stoat_diag_fn diag, void *diag_ctx)
-{
-    *out = NULL;
-    return config_load(path, 4u << 20, "the placeholder file", parse_placeholders, out, diag, diag_ctx);
-}
-
-void placeholders_free(struct placeholders *p)
-{
-    if (!p)
-        return;
-    arena_free(&p->a);
-    free(p);
-}
-
-static const struct placeholder *ph_find(const struct placeholders *p, const char *name, size_t len)
-{
-    if (!p)
-        return NULL;
-    for (size_t i = 0; i < p->n; i++)
-        if (strlen(p->v[i].name) == len && ascii_eq_nocase(p->v[i].name, name, len))
-            return &p->v[i];
-    return NULL;
-}
-
-/* Replaces each unescaped %name% by each of its values (a product when there
- * are several placeholders). Placeholder values are Sigma strings (wildcards
- * allowed). */
-static bool expand_value(struct cctx *x, struct item_state *st, const char *v, size_t n, struct symvec *out)
-{
-    /* find the first unescaped %...% */
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == '\\' && i + 1 < n) {
-            i++;
-            continue;
-        }
-        if (v[i] != '%')
-            continue;
-        const char *end = memchr(v + i + 1, '%', n - i - 1);
-        if (!end)
-            break;
-        size_t nl = (size_t)(end - (v + i + 1));
-        const struct placeholder *ph = ph_find(x->c->ph, v + i + 1, nl);
-        if (!ph) {
-            cfail(x, st->loc, st->field, STOAT_ERR_PLACEHOLDER,
-                  "placeholder %%%.*s%% has no value (give one in a placeholder file, --placeholders FILE)",
-                  (int)nl, v + i + 1);
-            return false;
-        }
-        for (size_t j = 0; j < ph->n; j++) {
-            size_t pl = strlen(ph->values[j]);
-            size_t rest = n - (size_t)(end + 1 - v);
-            char *joined = arena_alloc(&x->tmp, i + pl + rest + 1);
-            memcpy(joined, v, i);
-            /* The head before the placeholder is still in escaped form; the
-             * value is a Sigma string too, so both parse the same way. */
-            memcpy(joined + i, ph->values[j], pl);
-            memcpy(joined + i + pl, end + 1, rest);
-            /* Expansion continues after the substituted text only. */
-            struct symvec tail = {0};
-            if (!expand_value(x, st, end + 1, rest, &tail)) {
-                free(tail.v);
-                return false;
-            }
-            struct symstr head = sym_parse(x, joined, i + pl, true);
-            for (size_t t = 0; t < tail.n; t++) {
-                if (out->n >= COMPILE_MAX_PATTERNS) {
-                    free(tail.v);
-                    cfail(x, st->loc, st->field, STOAT_ERR_LIMIT, "placeholder expansion gives too many values");
-                    return false;
-                }
-                struct symstr c = sym_new(x, head.n + tail.v[t].n);
-                memcpy(c.s, head.s, head.n * sizeof(sym));
-                memcpy(c.s + head.n, tail.v[t].s, tail.v[t].n * sizeof(sym));
-                symvec_push(x, out, c);
-            }
-            free(tail.v);
-        }
-        return true;
-    }
-    symvec_push(x, out, sym_parse(x, v, n, true));
-    return true;
-}
-
-/* -------------------------------------------------------------- patterns */
-
-static const char *fold_dup(struct cctx *x, const unsigned char *b, size_t n, bool cased)
-{
-    char *o = arena_alloc(x->c->out, n + 1);
-    if (cased)
-        memcpy(o, b, n);
-    else
-        fold_case((const char *)b, n, o);
-    o[n] = 0;
-    return o;
-}
-
-/* How common a byte is in command lines, paths and registry keys: lower is
- * rarer. Letters by their frequency in such text, then digits and the usual
- * separators; other punctuation and non-ASCII bytes are rare. */
-static int byte_commonness(unsigned char b)
-{
-    static const char letters[] = "etaoinsrhldcumfpgwybvkxjqz";
-    if (b >= 'a' && b <= 'z')
-        return 100 + 26 - (int)(strchr(letters, b) - letters);
-    if (b >= '0' && b <= '9')
-        return 90;
-    switch (b) {
-    case ' ': case '\\': case '.': case ':': case '/': case '-': case '"': case '_':
-        return 140;
-    case '=': case ',': case '\'': case '(': case ')':
-        return 60;
-    default:
-        return b >= 0x80 ? 20 : 40;
-    }
-}
-
-/* The two rarest distinct bytes of the literal text. */
-static void pick_rare(struct pattern *p, const char *s, uint32_t n)
-{
-    int best[2] = {1000, 1000};
-    for (uint32_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)s[i];
-        if ((p->nrare >= 1 && p->rare[0] == b) || (p->nrare >= 2 && p->rare[1] == b))
-            continue;
-        int c = byte_commonness(b);
-        if (p->nrare < 2) {
-            p->rare[p->nrare] = b;
-            best[p->nrare++] = c;
-        } else if (c < best[0] || c < best[1]) {
-            int k = best[0] > best[1] ? 0 : 1;
-            p->rare[k] = b;
-            best[k] = c;
-        }
-    }
-}
-
-/* A regular expression's rare bytes: from the literal every match contains,
- * only ASCII bytes that are not letters, which no case rule (Unicode's
- * caseless k matches the Kelvin sign) can match differently. A value without
- * them is not given to PCRE2 at all. */
-static void pick_rare_regex(struct cctx *x, struct pattern *p, const char *re, size_t len)
-{
-    char *lit = arena_alloc(&x->tmp, len + 1);
-    size_t n = regex_required_bytes(re, len, lit, len + 1), k = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)lit[i];
-        if (b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z'))
-            lit[k++] = (char)b;
-    }
-    pick_rare(p, lit, (uint32_t)k);
-}
-
-/* Symbol string -> the cheapest exact matcher. */
-static void make_string_pattern(struct cctx *x, const struct symstr *in, bool cased, struct pattern *p)
-{
-    /* collapse runs of '*' */
-    struct symstr s = sym_new(x, in->n);
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < in->n; i++) {
-        if (in->s[i] == S_STAR && k && s.s[k - 1] == S_STAR)
-            continue;
-        s.s[k++] = in->s[i];
-    }
-    s.n = k;
-    memset(p, 0, sizeof(*p));
-    p->atom = NO_ATOM;
-    p->cased = cased;
-    uint32_t stars = 0, others = 0;
-    for (uint32_t i = 0; i < s.n; i++) {
-        if (s.s[i] == S_STAR)
-            stars++;
-        else if (s.s[i] > 255)
-            others++;
-    }
-    unsigned char *bytes = arena_alloc(&x->tmp, s.n + 1);
-    uint32_t nb = 0;
-    for (uint32_t i = 0; i < s.n; i++)
-        if (s.s[i] < 256)
-            bytes[nb++] = (unsigned char)s.s[i];
-    bool lead = s.n && s.s[0] == S_STAR, trail = s.n > 1 && s.s[s.n - 1] == S_STAR;
-    if (others == 0 && stars == 0) {
-        p->op = P_EQ;
-    } else if (others == 0 && s.n == 1 && stars == 1) {
-        p->op = P_ANYVALUE;
-    } else if (others == 0 && stars == 1 && lead) {
-        p->op = P_SUFFIX;
-    } else if (others == 0 && stars == 1 && s.s[s.n - 1] == S_STAR) {
-        p->op = P_PREFIX;
-    } else if (others == 0 && stars == 2 && lead && trail) {
-        p->op = P_CONTAINS;
-    } else {
-        p->op = P_GLOB;
-    }
-    if (p->op != P_GLOB) {
-        p->lit = fold_dup(x, bytes, nb, cased);
-        p->len = nb;
-        if (p->op != P_ANYVALUE)
-            pick_rare(p, p->lit, p->len);
-        return;
-    }
-    /* glob: literal runs point into one folded buffer */
-    p->lit = fold_dup(x, bytes, nb, cased);
-    p->len = nb;
-    struct glob_tok *toks = arena_alloc(x->c->out, (s.n + 1) * sizeof(*toks));
-    uint32_t nt = 0, off = 0;
-    for (uint32_t i = 0; i < s.n;) {
-        if (s.s[i] < 256) {
-            uint32_t start = off;
-            while (i < s.n && s.s[i] < 256) {
-                i++;
-                off++;
-            }
-            toks[nt++] = (struct glob_tok){.kind = G_LIT, .off = start, .len = off - start};
-            continue;
-        }
-        toks[nt++] = (struct glob_tok){.kind = s.s[i] == S_STAR ? G_STAR : s.s[i] == S_ONE ? G_ONE : G_DASH};
-        i++;
-    }
-    p->toks = toks;
-    p->ntoks = nt;
-    pick_rare(p, p->lit, p->len);   /* every literal byte of a glob must appear */
-}
-
-static bool parse_cidr(const char *s, size_t n, struct cidr *out)
-{
-    char buf[64];
-    if (n >= sizeof(buf))
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *slash = strchr(buf, '/');
-    int bits = -1;
-    if (slash) {
-        *slash = 0;
-        int64_t b;
-        if (!parse_int64(slash + 1, strlen(slash + 1), &b) || b < 0 || b > 128)
-            return false;
-        bits = (int)b;
-    }
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        if (bits > 32)
-            return false;
-        out->family = 4;
-        out->bits = (uint8_t)(bits < 0 ? 32 : bits);
-    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = 6;
-        out->bits = (uint8_t)(bits < 0 ? 128 : bits);
-    } else {
-        return false;
-    }
-    /* host bits must be zero in a network; clear them rather than refuse */
-    for (int i = out->bits; i < (out->family == 4 ? 32 : 128); i++)
-        out->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
-    return true;
-}
-
 /* ------------------------------------------------------------------ items */
 
 static struct pnode *new_node(struct cctx *x, enum pnode_op op, uint32_t nkids)
@@ -884,288 +125,202 @@ static struct pnode *new_node(struct cctx *x, enum pnode_op op, uint32_t nkids)
     return n;
 }
 
+struct patvec {
+    struct pattern *v;
+    size_t n, cap;
+};
+
+static struct pattern *pat_add(struct patvec *pv)
+{
+    XGROW(pv->v, pv->cap, pv->n + 1);
+    struct pattern *p = &pv->v[pv->n++];
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+/* exists: one boolean, alone. */
+static bool item_exists(struct cctx *x, const struct sigma_item *it, struct test *t)
+{
+    struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
+    if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
+        return false;
+    }
+    struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
+    p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
+    p->atom = NO_ATOM;
+    t->pat = p;
+    t->npat = 1;
+    return true;
+}
+
+static void item_regex(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    int errcode;
+    PCRE2_SIZE erroff;
+    uint32_t opts = st->re_flags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)v->text, v->len, opts, &errcode, &erroff, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(errcode, msg, sizeof(msg));
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
+                     (size_t)erroff, (const char *)msg);
+        return;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
+    XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
+    x->c->regexes[x->c->nregexes++] = re;
+    struct pattern *p = pat_add(pv);
+    p->op = P_RE;
+    p->re = re;
+    p->lit = arena_strndup(x->c->out, v->text, v->len);
+    p->len = (uint32_t)v->len;
+    p->cased = !(st->re_flags & PCRE2_CASELESS);
+    patterns_regex_rare(x, p, v->text, v->len);
+}
+
+static void item_cidr(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct pattern *p = pat_add(pv);
+    p->op = P_CIDR;
+    if (!patterns_parse_cidr(v->text, v->len, &p->net))
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
+                     (int)(v->len > 64 ? 64 : v->len), v->text);
+}
+
+/* lt..gte, and the time parts (with or without a comparison). */
+static void item_number(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    double num;
+    if (v->type == V_INT || v->type == V_FLOAT) {
+        num = v->num;
+    } else if (!parse_number(v->text, v->len, &num)) {
+        compile_fail(x, st->loc, st->field, STOAT_ERR_RULE, "'%.*s' is not a number", (int)(v->len > 64 ? 64 : v->len),
+                     v->text);
+        return;
+    }
+    struct pattern *p = pat_add(pv);
+    p->op = st->type == T_CMP ? P_NUM : P_TIME;
+    p->cmp = st->cmp;   /* CMP_EQ (0) when a time part has no comparison */
+    p->part = st->part;
+    p->num = num;
+}
+
+static void item_fieldref(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct pattern *p = pat_add(pv);
+    p->op = P_FIELDREF;
+    p->cased = st->cased;
+    p->ref_field = fieldtab_intern(x->c->fields, v->text, v->len);
+    p->lit = arena_strndup(x->c->out, v->text, v->len);
+    p->len = (uint32_t)v->len;
+}
+
+/* A string value through the modifiers' transforms, then one pattern per
+ * value they make. */
+static void item_strings(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv)
+{
+    struct symvec vals = {0};
+    if (v->type != V_STRING) {
+        symvec_push(x, &vals, sym_literal(x, v->text, v->len));
+    } else if (st->expand) {
+        if (!placeholders_expand(x, st, v->text, v->len, &vals)) {
+            free(vals.v);
+            return;
+        }
+    } else {
+        symvec_push(x, &vals, sym_parse(x, v->text, v->len, false));
+    }
+    st->vals = vals;
+    modifiers_apply(x, st);
+    /* A keyword is searched for inside every value. */
+    if (!st->field && !x->err)
+        modifiers_add_star(x, st, true, true);
+    for (size_t i = 0; i < st->vals.n && !x->err; i++) {
+        if (pv->n >= COMPILE_MAX_PATTERNS) {
+            compile_fail(x, st->loc, st->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
+                         COMPILE_MAX_PATTERNS);
+            break;
+        }
+        patterns_make_string(x, &st->vals.v[i], st->cased, pat_add(pv));
+    }
+    free(st->vals.v);
+    st->vals = (struct symvec){0};
+}
+
+/* What each type of item makes of one value (exists: item_exists). */
+typedef void (*item_value_fn)(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv);
+static const item_value_fn value_by_type[] = {
+    [T_STR] = item_strings,
+    [T_RE] = item_regex,
+    [T_CIDR] = item_cidr,
+    [T_CMP] = item_number,
+    [T_TIME] = item_number,
+    [T_FIELDREF] = item_fieldref,
+};
+
+/* One value of the item: null, or the patterns the item's type makes of it. */
+static void item_value(struct cctx *x, const struct sigma_item *it, struct item_state *st, const struct ynode *n,
+                       struct patvec *pv)
+{
+    struct value v = value_of(x, n);
+    if (v.type == V_NULL) {
+        if (it->nmods)
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
+        else if (it->nvalues > 1)
+            compile_fail(x, &it->loc, it->field, STOAT_ERR_RULE,
+                         "null cannot be part of a list of values (use its own selection)");
+        else if (!it->field)
+            compile_fail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
+        else
+            pat_add(pv)->op = P_NULL;
+        return;
+    }
+    if (v.len > COMPILE_MAX_VALUE) {
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
+        return;
+    }
+    if (value_by_type[st->type])
+        value_by_type[st->type](x, st, &v, pv);
+}
+
 static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
 {
     struct item_state st = {.field = it->field, .loc = &it->loc};
-    uint32_t type_mods = 0;
-    bool saw_re = false, saw_time = false, saw_cmp = false;
-    const struct modifier_def *defs[32];
-    if (it->nmods > 32) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than 32 modifiers");
+    if (!modifiers_setup(x, it, &st))
         return NULL;
-    }
-    /* pass 1: names, type and flags */
-    for (size_t i = 0; i < it->nmods; i++) {
-        const struct modifier_def *d = modifier_find(it->mods[i]);
-        defs[i] = d;
-        if (!d) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "unknown modifier '%s'", it->mods[i]);
-            return NULL;
-        }
-        switch (d->kind) {
-        case MK_FLAG:
-            if (d->id == M_ALL)
-                st.all = true;
-            else if (d->id == M_CASED)
-                st.cased = true;
-            else if (d->id == M_NEQ)
-                st.neq = true;
-            else if (d->id == M_EXPAND)
-                st.expand = true;
-            break;
-        case MK_TYPE:
-            if (++type_mods > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
-                      d->name);
-                return NULL;
-            }
-            st.type = d->id == M_RE ? T_RE : d->id == M_CIDR ? T_CIDR : d->id == M_EXISTS ? T_EXISTS : T_FIELDREF;
-            saw_re = d->id == M_RE;
-            break;
-        case MK_REFLAG:
-            if (!saw_re) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' is a sub-modifier of 're' and must follow it",
-                      d->name);
-                return NULL;
-            }
-            st.re_flags |= d->id == M_RE_I ? PCRE2_CASELESS : d->id == M_RE_M ? PCRE2_MULTILINE : PCRE2_DOTALL;
-            break;
-        case MK_CMP:
-            if (saw_cmp) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "only one of lt, lte, gt, gte may be given");
-                return NULL;
-            }
-            saw_cmp = true;
-            st.cmp = d->id == M_LT ? CMP_LT : d->id == M_LTE ? CMP_LTE : d->id == M_GT ? CMP_GT : CMP_GTE;
-            if (!saw_time) {
-                if (++type_mods > 1) {
-                    cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
-                          "'%s' cannot be combined with another type modifier", d->name);
-                    return NULL;
-                }
-                st.type = T_CMP;
-            }
-            break;
-        case MK_TIME:
-            if (saw_time || ++type_mods > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be combined with another type modifier",
-                      d->name);
-                return NULL;
-            }
-            saw_time = true;
-            st.type = T_TIME;
-            st.part = d->id == M_MINUTE ? TP_MINUTE : d->id == M_HOUR ? TP_HOUR : d->id == M_DAY ? TP_DAY
-                      : d->id == M_WEEK ? TP_WEEK : d->id == M_MONTH ? TP_MONTH : TP_YEAR;
-            break;
-        case MK_XFORM:
-            if (st.type == T_RE || st.type == T_CIDR || st.type == T_EXISTS || st.type == T_CMP ||
-                st.type == T_TIME) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot follow a type modifier", d->name);
-                return NULL;
-            }
-            if (st.type == T_FIELDREF && d->id != M_CONTAINS && d->id != M_STARTSWITH && d->id != M_ENDSWITH) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' cannot be applied to a field reference",
-                      d->name);
-                return NULL;
-            }
-            break;
-        }
-    }
-    if (st.all && it->nvalues < 2) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
-              "'all' needs a list of two or more values (the specification forbids it on one)");
-        return NULL;
-    }
-    if (!it->field && (st.type == T_EXISTS || st.type == T_FIELDREF || st.type == T_CMP || st.type == T_TIME ||
-                       st.type == T_CIDR || st.neq)) {
-        cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "a keyword search cannot use a field modifier");
-        return NULL;
-    }
-    for (size_t i = 0; i < it->nmods; i++)
-        if (defs[i]->kind == MK_XFORM && defs[i]->id != M_CONTAINS && defs[i]->id != M_STARTSWITH &&
-            defs[i]->id != M_ENDSWITH && st.type != T_STR) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%s' applies to string values only", defs[i]->name);
-            return NULL;
-        }
-
     struct test *t = arena_zalloc(x->c->out, sizeof(*t));
     t->field = it->field ? fieldtab_intern(x->c->fields, it->field, strlen(it->field)) : FIELD_ANY;
     if (it->field && t->field == FIELD_UNKNOWN) {
-        cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
+        compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
         return NULL;
     }
     t->all = st.all;
     t->negate = st.neq;
     struct pnode *node = new_node(x, N_TEST, 0);
     node->u.test = t;
+    if (st.type == T_EXISTS)
+        return item_exists(x, it, t) ? node : NULL;
 
-    /* exists: one boolean */
-    if (st.type == T_EXISTS) {
-        struct value v = it->nvalues == 1 ? value_of(x, it->values[0]) : (struct value){.type = V_NULL};
-        if (it->nvalues != 1 || v.type != V_BOOL || it->nmods != 1) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'exists' takes one value, true or false, alone");
-            return NULL;
-        }
-        struct pattern *p = arena_zalloc(x->c->out, sizeof(*p));
-        p->op = v.boolean ? P_EXISTS : P_NOT_EXISTS;
-        p->atom = NO_ATOM;
-        t->pat = p;
-        t->npat = 1;
-        return node;
-    }
-
-    struct pattern *pats = NULL;
-    size_t npats = 0, cap = 0;
-    for (size_t vi = 0; vi < it->nvalues && !x->err; vi++) {
-        struct value v = value_of(x, it->values[vi]);
-        if (v.type == V_NULL) {
-            if (it->nmods) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "null takes no modifiers");
-                break;
-            }
-            if (it->nvalues > 1) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE,
-                      "null cannot be part of a list of values (use its own selection)");
-                break;
-            }
-            if (!it->field) {
-                cfail(x, &it->loc, NULL, STOAT_ERR_RULE, "null needs a field");
-                break;
-            }
-            XGROW(pats, cap, npats + 1);
-            memset(&pats[npats], 0, sizeof(*pats));
-            pats[npats++].op = P_NULL;
-            continue;
-        }
-        if (v.len > COMPILE_MAX_VALUE) {
-            cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "value longer than %d bytes", COMPILE_MAX_VALUE);
-            break;
-        }
-        switch (st.type) {
-        case T_RE: {
-            int errcode;
-            PCRE2_SIZE erroff;
-            uint32_t opts = st.re_flags | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
-            pcre2_code *re = pcre2_compile((PCRE2_SPTR)v.text, v.len, opts, &errcode, &erroff, NULL);
-            if (!re) {
-                PCRE2_UCHAR msg[256];
-                pcre2_get_error_message(errcode, msg, sizeof(msg));
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "regular expression error at offset %zu: %s",
-                      (size_t)erroff, (const char *)msg);
-                break;
-            }
-            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
-            XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
-            x->c->regexes[x->c->nregexes++] = re;
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = P_RE;
-            p->re = re;
-            p->lit = arena_strndup(x->c->out, v.text, v.len);
-            p->len = (uint32_t)v.len;
-            p->cased = !(st.re_flags & PCRE2_CASELESS);
-            pick_rare_regex(x, p, v.text, v.len);
-            break;
-        }
-        case T_CIDR: {
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats];
-            memset(p, 0, sizeof(*p));
-            p->op = P_CIDR;
-            if (!parse_cidr(v.text, v.len, &p->net)) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not an IPv4 or IPv6 network",
-                      (int)(v.len > 64 ? 64 : v.len), v.text);
-                break;
-            }
-            npats++;
-            break;
-        }
-        case T_CMP:
-        case T_TIME: {
-            double num;
-            if (v.type == V_INT || v.type == V_FLOAT)
-                num = v.num;
-            else if (!parse_number(v.text, v.len, &num)) {
-                cfail(x, &it->loc, it->field, STOAT_ERR_RULE, "'%.*s' is not a number",
-                      (int)(v.len > 64 ? 64 : v.len), v.text);
-                break;
-            }
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = st.type == T_CMP ? P_NUM : P_TIME;
-            p->cmp = st.cmp;   /* CMP_EQ (0) when a time part has no comparison */
-            p->part = st.part;
-            p->num = num;
-            break;
-        }
-        case T_FIELDREF: {
-            XGROW(pats, cap, npats + 1);
-            struct pattern *p = &pats[npats++];
-            memset(p, 0, sizeof(*p));
-            p->op = P_FIELDREF;
-            p->cased = st.cased;
-            p->ref_field = fieldtab_intern(x->c->fields, v.text, v.len);
-            p->lit = arena_strndup(x->c->out, v.text, v.len);
-            p->len = (uint32_t)v.len;
-            break;
-        }
-        default:
-            break;
-        case T_STR: {
-            struct symvec vals = {0};
-            if (v.type != V_STRING)
-                symvec_push(x, &vals, sym_literal(x, v.text, v.len));
-            else if (st.expand) {
-                if (!expand_value(x, &st, v.text, v.len, &vals)) {
-                    free(vals.v);
-                    break;
-                }
-            } else
-                symvec_push(x, &vals, sym_parse(x, v.text, v.len, false));
-            st.vals = vals;
-            st.encoded = st.wildcarded = false;
-            for (size_t i = 0; i < it->nmods && !x->err; i++)
-                if (defs[i]->kind == MK_XFORM)
-                    defs[i]->xform(x, &st);
-            /* A keyword is searched for inside every value. */
-            if (!it->field && !x->err)
-                add_star(x, &st, true, true);
-            for (size_t i = 0; i < st.vals.n && !x->err; i++) {
-                if (npats >= COMPILE_MAX_PATTERNS) {
-                    cfail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "more than %d values after modifiers",
-                          COMPILE_MAX_PATTERNS);
-                    break;
-                }
-                XGROW(pats, cap, npats + 1);
-                make_string_pattern(x, &st.vals.v[i], st.cased, &pats[npats++]);
-            }
-            free(st.vals.v);
-            st.vals = (struct symvec){0};
-            break;
-        }
-        }
-    }
+    struct patvec pv = {0};
+    for (size_t vi = 0; vi < it->nvalues && !x->err; vi++)
+        item_value(x, it, &st, it->values[vi], &pv);
     if (st.type == T_FIELDREF) {
         /* contains/startswith/endswith on a field reference only pick the
          * comparison; the transforms above run for string values alone. */
-        for (size_t i = 0; i < it->nmods; i++)
-            if (defs[i]->kind == MK_XFORM)
-                defs[i]->xform(x, &st);
+        modifiers_apply(x, &st);
+        for (size_t i = 0; i < pv.n; i++)
+            pv.v[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
     }
-    if (st.type == T_FIELDREF)
-        for (size_t i = 0; i < npats; i++)
-            pats[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
     if (x->err) {
-        free(pats);   /* regexes stay owned by the compiler's list */
+        free(pv.v);   /* regexes stay owned by the compiler's list */
         return NULL;
     }
-    for (size_t i = 0; i < npats; i++)
-        pats[i].atom = NO_ATOM;
-    t->pat = arena_memdup(x->c->out, pats, npats * sizeof(*pats));
-    t->npat = (uint32_t)npats;
-    free(pats);
+    for (size_t i = 0; i < pv.n; i++)
+        pv.v[i].atom = NO_ATOM;
+    t->pat = arena_memdup(x->c->out, pv.v, pv.n * sizeof(*pv.v));
+    t->npat = (uint32_t)pv.n;
+    free(pv.v);
     return node;
 }
 
@@ -1277,863 +432,6 @@ static const struct pnode *compile_det(struct cctx *x, const struct sigma_detect
     return any->n == 1 ? any->u.kids[0] : any;
 }
 
-/* ------------------------------------------------------------------ atoms */
-
-struct atomset {
-    bool top;                 /* no requirement can be stated */
-    bool common;              /* some atom is in text most events hold */
-    struct atom *v;
-    uint32_t n;
-    size_t cap;
-    uint32_t minlen;
-};
-
-/* Text most events of a Windows or Linux host hold (as the prefilter sees
- * it: folded, values between NULs). An atom inside it gates nothing and
- * costs a match on nearly every scan, so a requirement without such atoms
- * is preferred (measured on the benchmark corpus: half the scan matches of
- * process starts were these). */
-static const struct {
-    const char *s;
-    uint32_t len;
-} ubiquitous[] = {
-#define U(lit) {lit, sizeof(lit) - 1}
-    U("\0c:\\windows\\system32\\"), U("\0c:\\windows\\syswow64\\"), U("\0c:\\program files (x86)\\"),
-    U("\0c:\\users\\"), U(".exe\0"), U("\0microsoft corporation\0"), U("\0medium\0"), U("\0high\0"),
-    U("\0system\0"), U("\0nt authority\\system\0"), U("\0/usr/bin/"), U("\0/usr/sbin/"), U("\0/usr/lib/"),
-#undef U
-};
-
-static bool ubiquitous_atom(const char *p, uint32_t len)
-{
-    for (size_t i = 0; i < sizeof(ubiquitous) / sizeof(ubiquitous[0]); i++)
-        if (len <= ubiquitous[i].len && memmem(ubiquitous[i].s, ubiquitous[i].len, p, len))
-            return true;
-    return false;
-}
-
-static void as_add(struct atomset *s, const char *p, uint32_t len, uint32_t field)
-{
-    for (uint32_t i = 0; i < s->n; i++)
-        if (s->v[i].len == len && s->v[i].field == field && memcmp(s->v[i].s, p, len) == 0)
-            return;
-    if (s->n >= COMPILE_MAX_ATOMS) {
-        s->top = true;
-        return;
-    }
-    XGROW(s->v, s->cap, s->n + 1);
-    s->v[s->n++] = (struct atom){p, len, field};
-    s->common |= ubiquitous_atom(p, len);
-    if (s->n == 1 || len < s->minlen)
-        s->minlen = len;
-}
-
-static void as_free(struct atomset *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof(*s));
-}
-
-/* Bytes the caseless prefilter compares exactly as the matcher does: ASCII,
- * and multi-byte sequences that case folding never changes. The two-byte
- * letters that fold (lead bytes C3..D3) would need folding the prefilter does
- * not do, so they end a run. */
-static uint32_t stable_len(const unsigned char *p, uint32_t i, uint32_t len)
-{
-    unsigned char c = p[i];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xD3)
-        return 0;
-    size_t l = utf8_valid_prefix(p + i, len - i);
-    return l ? (uint32_t)l : 1;
-}
-
-/* The longest run of stable bytes. */
-static bool best_run(const char *p, uint32_t len, struct atom *out)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    uint32_t best = 0, bestoff = 0;
-    for (uint32_t i = 0; i < len;) {
-        while (i < len && stable_len(u, i, len) == 0)
-            i += (u[i] >= 0xC2 && u[i] <= 0xD3 && i + 1 < len) ? 2 : 1;
-        uint32_t st = i, k;
-        while (i < len && (k = stable_len(u, i, len)) > 0)
-            i += k;
-        if (i - st > best) {
-            best = i - st;
-            bestoff = st;
-        }
-    }
-    if (best < COMPILE_MIN_ATOM)
-        return false;
-    out->s = p + bestoff;
-    out->len = best;
-    return true;
-}
-
-static bool pattern_atom(const struct pattern *p, struct atom *out)
-{
-    switch (p->op) {
-    case P_EQ:
-    case P_PREFIX:
-    case P_SUFFIX:
-    case P_CONTAINS:
-        return best_run(p->lit, p->len, out);
-    case P_GLOB: {
-        bool found = false;
-        for (uint32_t i = 0; i < p->ntoks; i++) {
-            struct atom a;
-            if (p->toks[i].kind == G_LIT && best_run(p->lit + p->toks[i].off, p->toks[i].len, &a) &&
-                (!found || a.len > out->len)) {
-                *out = a;
-                found = true;
-            }
-        }
-        return found;
-    }
-    case P_RE:
-        return out->s != NULL && out->len >= COMPILE_MIN_ATOM;   /* filled by caller */
-    default:
-        return false;
-    }
-}
-
-/* A rule's requirement: every match holds some atom of a and, unless b is
- * top, some atom of b. Two sets from the two best children of an AND gate a
- * rule far better than one: Company 'Microsoft Corporation' and Image
- * endswith '\\csi.exe' each alone are common or short, together rare. */
-struct req {
-    struct atomset a, b;
-};
-
-static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct req *out, int depth);
-
-static bool better(const struct atomset *a, const struct atomset *b)
-{
-    if (a->top)
-        return false;
-    if (b->top)
-        return true;
-    if (a->common != b->common)
-        return !a->common;
-    if (a->minlen != b->minlen)
-        return a->minlen > b->minlen;
-    return a->n < b->n;
-}
-
-/* Stable bytes at the start (head) and at the end (tail) of a literal. */
-static void edge_runs(const char *p, uint32_t len, uint32_t *head, uint32_t *tail)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    uint32_t i = 0, k, st = 0;
-    *head = 0;
-    while (i < len && (k = stable_len(u, i, len)) > 0)
-        i += k;
-    *head = i;
-    /* the last run that reaches the end */
-    for (i = 0; i < len;) {
-        k = stable_len(u, i, len);
-        if (k == 0) {
-            i += (u[i] >= 0xC2 && u[i] <= 0xD3 && i + 1 < len) ? 2 : 1;
-            st = i;
-        } else {
-            i += k;
-        }
-    }
-    *tail = len - st;
-}
-
-/* The prefilter scans an event's values each between NUL bytes, so a
- * literal that must start or end a value can carry that NUL: Image|endswith
- * '/id' gives the atom "/id\0", selective where "/id" alone is too short and
- * too common. Returns an atom at least as long as *at when it finds one. */
-static bool anchored_atom(struct arena *a, const struct pattern *p, struct atom *at, bool have)
-{
-    if (p->op != P_EQ && p->op != P_PREFIX && p->op != P_SUFFIX)
-        return false;
-    uint32_t head, tail;
-    edge_runs(p->lit, p->len, &head, &tail);
-    bool whole = head == p->len;
-    uint32_t pre = (p->op == P_PREFIX || p->op == P_EQ) ? head : 0;
-    uint32_t post = (p->op == P_SUFFIX || p->op == P_EQ) ? tail : 0;
-    uint32_t n;
-    char *s;
-    if (whole && p->op == P_EQ) {
-        n = p->len + 2;
-        s = arena_alloc(a, n);
-        s[0] = 0;
-        memcpy(s + 1, p->lit, p->len);
-        s[n - 1] = 0;
-    } else if (pre && pre >= post) {
-        n = pre + 1;
-        s = arena_alloc(a, n);
-        s[0] = 0;
-        memcpy(s + 1, p->lit, pre);
-    } else if (post) {
-        n = post + 1;
-        s = arena_alloc(a, n);
-        memcpy(s, p->lit + p->len - post, post);
-        s[n - 1] = 0;
-    } else {
-        return false;
-    }
-    if (n < COMPILE_MIN_ATOM || (have && n <= at->len))
-        return false;
-    at->s = s;
-    at->len = n;
-    return true;
-}
-
-/* The literal any match of p must contain, as the prefilter will see it. */
-static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct atom *at)
-{
-    memset(at, 0, sizeof(*at));
-    if (p->op != P_RE) {
-        bool have = pattern_atom(p, at);
-        return anchored_atom(a, p, at, have) || have;
-    }
-    char *lit = arena_alloc(a, p->len + 1);
-    size_t l = regex_required_literal(p->lit, p->len, lit, p->len + 1);
-    if (!l || !best_run(lit, (uint32_t)l, at))
-        return false;
-    /* the prefilter is caseless: fold so the atom text is canonical */
-    fold_case(at->s, at->len, (char *)at->s);
-    return true;
-}
-
-static bool late_field(const struct compiler *c, uint32_t field)
-{
-    return c && (field == c->late_fields[0] || field == c->late_fields[1]);
-}
-
-static void req_test(const struct compiler *c, struct arena *a, const struct test *t, struct atomset *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (t->negate || t->npat == 0 || late_field(c, t->field)) {
-        out->top = true;
-        return;
-    }
-    struct atom best = {0};
-    bool have_best = false;
-    for (uint32_t i = 0; i < t->npat; i++) {
-        struct atom at;
-        bool ok = pattern_best_atom(a, &t->pat[i], &at);
-        if (t->all) {
-            if (ok && (!have_best || at.len > best.len)) {
-                best = at;
-                have_best = true;
-            }
-            continue;
-        }
-        if (!ok) {
-            out->top = true;
-            return;
-        }
-        as_add(out, at.s, at.len, t->field);
-    }
-    if (t->all) {
-        if (!have_best)
-            out->top = true;
-        else
-            as_add(out, best.s, best.len, t->field);
-    }
-}
-
-static void req_free(struct req *r)
-{
-    as_free(&r->a);
-    as_free(&r->b);
-}
-
-static void as_add_all(struct atomset *dst, const struct atomset *src)
-{
-    for (uint32_t j = 0; j < src->n && !dst->top; j++)
-        as_add(dst, src->v[j].s, src->v[j].len, src->v[j].field);
-}
-
-/* Keeps the two best sets offered (ownership passes); returns whether s
- * became the best. */
-static bool offer(struct atomset *best, struct atomset *second, struct atomset *s)
-{
-    if (better(s, best)) {
-        as_free(second);
-        *second = *best;
-        *best = *s;
-        return true;
-    }
-    if (better(s, second)) {
-        as_free(second);
-        *second = *s;
-    } else {
-        as_free(s);
-    }
-    return false;
-}
-
-static void req_of(const struct compiler *c, struct arena *a, const struct pnode *n, struct req *out, int depth)
-{
-    memset(out, 0, sizeof(*out));
-    out->a.top = out->b.top = true;
-    if (depth > 200)
-        return;
-    switch (n->op) {
-    case N_TEST:
-        req_test(c, a, n->u.test, &out->a);
-        return;
-    case N_AND: {
-        struct atomset best = {.top = true}, second = {.top = true};
-        uint32_t gate = UINT32_MAX;
-        for (uint32_t i = 0; i < n->n; i++) {
-            struct req k;
-            req_of(c, a, n->u.kids[i], &k, depth + 1);
-            if (offer(&best, &second, &k.a))
-                gate = i;
-            offer(&best, &second, &k.b);
-        }
-        /* The gating child is the most selective: evaluate it first. */
-        if (gate != UINT32_MAX && gate != 0) {
-            const struct pnode **kids = (const struct pnode **)n->u.kids;
-            const struct pnode *g = kids[gate];
-            memmove(kids + 1, kids, gate * sizeof(*kids));
-            kids[0] = g;
-        }
-        ((struct pnode *)n)->gate = gate == UINT32_MAX ? UINT32_MAX : 0;
-        out->a = best;
-        out->b = second;
-        return;
-    }
-    case N_ATLEAST:
-    case N_OR: {
-        /* (A1 and B1) or A2 = (A1 or A2) and (B1 or A2) */
-        out->a.top = out->b.top = false;
-        bool any_b = false;
-        for (uint32_t i = 0; i < n->n; i++) {
-            struct req k;
-            req_of(c, a, n->u.kids[i], &k, depth + 1);
-            if (k.a.top) {
-                req_free(&k);
-                req_free(out);
-                out->a.top = out->b.top = true;
-                return;
-            }
-            as_add_all(&out->a, &k.a);
-            if (!k.b.top) {
-                as_add_all(&out->b, &k.b);
-                any_b = true;
-            } else {
-                as_add_all(&out->b, &k.a);
-            }
-            req_free(&k);
-            if (out->a.top) {
-                req_free(out);
-                out->a.top = out->b.top = true;
-                return;
-            }
-        }
-        if (!any_b || out->b.top) {
-            as_free(&out->b);
-            out->b.top = true;
-        }
-        return;
-    }
-    default:
-        return;
-    }
-}
-
-struct gate_list {
-    struct gated_pattern *v;
-    size_t n, cap;
-    struct atom *atoms;       /* the rule's requirement */
-    uint32_t natoms;
-    size_t acap;
-    bool frozen;              /* no atoms are added: patterns only look theirs up */
-};
-
-static uint32_t gate_atom(struct gate_list *g, const struct atom *at)
-{
-    for (uint32_t k = 0; k < g->natoms; k++)
-        if (g->atoms[k].len == at->len && g->atoms[k].field == at->field && memcmp(g->atoms[k].s, at->s, at->len) == 0)
-            return k;
-    if (g->frozen || g->natoms >= COMPILE_MAX_ATOMS)
-        return UINT32_MAX;
-    XGROW(g->atoms, g->acap, (size_t)g->natoms + 1);
-    g->atoms[g->natoms] = *at;
-    return g->natoms++;
-}
-
-/* A pattern cannot match where its own atom is absent: every pattern whose
- * atom is among the rule's (hence in the database) can skip itself on events
- * whose scan did not see it. */
-static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *g, int depth)
-{
-    if (depth > 200)
-        return;
-    if (n->op != N_TEST) {
-        if (n->op != N_TRUE && n->op != N_FALSE)
-            for (uint32_t i = 0; i < n->n; i++)
-                mark_gated(x, n->u.kids[i], g, depth + 1);
-        return;
-    }
-    const struct test *t = n->u.test;
-    if (late_field(x->c, t->field))
-        return;   /* not in the scanned values */
-    for (uint32_t i = 0; i < t->npat; i++) {
-        struct pattern *p = (struct pattern *)&t->pat[i];
-        if (p->atom != NO_ATOM)
-            continue;   /* a node shared by two references: done already */
-        struct atom at;
-        if (!pattern_best_atom(&x->tmp, p, &at))
-            continue;
-        at.field = t->field;
-        uint32_t k = gate_atom(g, &at);
-        if (k == UINT32_MAX)
-            continue;
-        XGROW(g->v, g->cap, g->n + 1);
-        g->v[g->n++] = (struct gated_pattern){.pat = p, .atom = k};
-        p->atom = NO_ATOM - 1;   /* claimed; the ruleset gives the real id */
-    }
-}
-
-/* The byte of a pattern that is rarest and the same in a folded value, or
- * -1: a cased pattern's or a regex's letters and non-ASCII bytes may fold. */
-static int need_byte(const struct pattern *p)
-{
-    switch (p->op) {
-    case P_EQ: case P_PREFIX: case P_SUFFIX: case P_CONTAINS: case P_GLOB: case P_RE: break;
-    default: return -1;
-    }
-    int best = -1, best_c = 1000;
-    for (uint8_t k = 0; k < p->nrare; k++) {
-        unsigned char b = p->rare[k];
-        bool same_folded = b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
-        if ((p->cased || p->op == P_RE) && !same_folded)
-            continue;
-        if (byte_commonness(b) < best_c) {
-            best = b;
-            best_c = byte_commonness(b);
-        }
-    }
-    return best;
-}
-
-/* A list whose patterns are not all gated by atoms (short literals,
- * regexes) gets a byte mask that rejects most values in a few operations. */
-static void set_needs(const struct pnode *n, int depth)
-{
-    if (depth > 200)
-        return;
-    if (n->op != N_TEST) {
-        if (n->op != N_TRUE && n->op != N_FALSE)
-            for (uint32_t i = 0; i < n->n; i++)
-                set_needs(n->u.kids[i], depth + 1);
-        return;
-    }
-    struct test *t = (struct test *)n->u.test;
-    if (t->all || t->negate || t->npat < 2)
-        return;   /* one pattern checks its own rare bytes */
-    uint64_t m[4] = {0};
-    bool ungated = false;
-    for (uint32_t i = 0; i < t->npat; i++) {
-        int b = need_byte(&t->pat[i]);
-        if (b < 0)
-            return;
-        m[b >> 6] |= 1ull << (b & 63);
-        ungated |= t->pat[i].atom == NO_ATOM;
-    }
-    if (!ungated)
-        return;
-    memcpy(t->need_any, m, sizeof(m));
-    t->has_need = 1;
-}
-
-static void mark_set(struct gate_list *g, uint32_t k, uint8_t bit)
-{
-    if (k != UINT32_MAX)
-        g->atoms[k].sets |= bit;
-}
-
-static void set_atoms(struct cctx *x, struct compiled *out)
-{
-    struct req s;
-    req_of(x->c, x->c->out, out->root, &s, 0);
-    struct gate_list g = {0};
-    if (!s.a.top) {
-        for (uint32_t i = 0; i < s.a.n; i++)
-            mark_set(&g, gate_atom(&g, &s.a.v[i]), 1);
-        /* set B only when all of it fits beside A: a missing atom of B
-         * would hide the rule */
-        if (!s.b.top && !s.b.common && g.natoms + s.b.n <= COMPILE_MAX_ATOMS)
-            for (uint32_t i = 0; i < s.b.n; i++)
-                mark_set(&g, gate_atom(&g, &s.b.v[i]), 2);
-    }
-    out->natoms = out->nall = g.natoms;
-    /* Only the requirement's atoms are scanned for: adding every pattern's
-     * atom made the databases a third bigger, slower to build and to scan,
-     * for less than it saved in evaluation (measured with make bench). */
-    g.frozen = true;
-    if (g.natoms)
-        mark_gated(x, out->root, &g, 0);
-    set_needs(out->root, 0);
-    if (g.natoms) {
-        struct atom *v = arena_alloc(x->c->out, g.natoms * sizeof(*v));
-        for (uint32_t i = 0; i < g.natoms; i++) {
-            v[i].s = arena_strndup(x->c->out, g.atoms[i].s, g.atoms[i].len);
-            v[i].len = g.atoms[i].len;
-            v[i].field = g.atoms[i].field;
-            v[i].sets = g.atoms[i].sets;
-        }
-        out->atoms = v;
-    }
-    out->gated = arena_memdup(x->c->out, g.v, g.n * sizeof(*g.v));
-    out->ngated = (uint32_t)g.n;
-    free(g.v);
-    free(g.atoms);
-    req_free(&s);
-}
-
-/* -------------------------------------------------------------- regexes */
-
-/* re[i] follows a backslash: the index of the escape's last character, so
- * that the arguments of \x41, \x{..}, \101, \cX, \k<n>, \g{1}, \pL, \p{..},
- * \N{..} and \o{..}, and the text of \Q..\E, are not taken for literals. */
-static size_t escape_end(const char *re, size_t len, size_t i)
-{
-    char e = re[i];
-    size_t j = i + 1;
-    if (e == 'Q') {
-        for (; j + 1 < len; j++)
-            if (re[j] == '\\' && re[j + 1] == 'E')
-                return j + 1;
-        return len - 1;
-    }
-    if (j < len && (re[j] == '{' || ((e == 'k' || e == 'g') && (re[j] == '<' || re[j] == '\'')))) {
-        char close = re[j] == '{' ? '}' : re[j] == '<' ? '>' : '\'';
-        while (j < len && re[j] != close)
-            j++;
-        return j < len ? j : len - 1;
-    }
-    if (e >= '0' && e <= '9') {
-        while (j < len && re[j] >= '0' && re[j] <= '9')
-            j++;
-        return j - 1;
-    }
-    if (e == 'x') {
-        for (int k = 0; k < 2 && j < len && ((re[j] >= '0' && re[j] <= '9') || ((re[j] | 32) >= 'a' && (re[j] | 32) <= 'f'));
-             k++)
-            j++;
-        return j - 1;
-    }
-    if (e == 'g') {
-        if (j < len && (re[j] == '+' || re[j] == '-'))
-            j++;
-        while (j < len && re[j] >= '0' && re[j] <= '9')
-            j++;
-        return j - 1;
-    }
-    if ((e == 'c' || e == 'p' || e == 'P') && j < len)
-        return j;
-    return i;
-}
-
-/* The index of the ')' closing the group opened at re[open], or len. */
-static size_t group_end(const char *re, size_t len, size_t open)
-{
-    int depth = 0;
-    bool in_class = false;
-    for (size_t i = open; i < len; i++) {
-        if (re[i] == '\\' && i + 1 < len) {
-            i = escape_end(re, len, i + 1);
-        } else if (in_class) {
-            if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
-                for (size_t j = i + 2; j + 1 < len; j++)
-                    if (re[j] == re[i + 1] && re[j + 1] == ']') {
-                        i = j + 1;
-                        break;
-                    }
-            } else if (re[i] == ']') {
-                in_class = false;
-            }
-        } else if (re[i] == '[') {
-            in_class = true;
-            if (i + 1 < len && re[i + 1] == '^')
-                i++;
-            if (i + 1 < len && re[i + 1] == ']')
-                i++;
-        } else if (re[i] == '(') {
-            depth++;
-        } else if (re[i] == ')' && --depth == 0) {
-            return i;
-        }
-    }
-    return len;
-}
-
-/* Appends to out the literal characters that every match of re[0, len)
- * contains, from the top level and from the groups that must occur (not
- * optional, no alternation, not lookarounds). false: re has an alternation
- * at this level, so nothing is known; out[*n] is then as it was. */
-static bool required_bytes(const char *re, size_t len, char *out, size_t cap, size_t *n, int depth)
-{
-    size_t start = *n;
-    bool last_lit = false;   /* out[*n - 1] is the character just read */
-    if (depth > 32)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = re[i];
-        bool lit = false;
-        switch (ch) {
-        case '|':
-            *n = start;
-            return false;
-        case '(': {
-            size_t end = group_end(re, len, i);
-            if (end >= len) {
-                *n = start;
-                return false;
-            }
-            size_t body = i + 1;
-            bool skip = body < end && re[body] == '*';   /* (*UTF) and other verbs */
-            if (!skip && body < end && re[body] == '?') {
-                size_t j = body + 1;
-                if (j < end && re[j] == ':') {
-                    body = j + 1;
-                } else if (j < end && (re[j] == '<' || re[j] == 'P' || re[j] == '\'') && j + 1 < end &&
-                           re[j + 1] != '=' && re[j + 1] != '!') {
-                    /* named group: its body follows the name */
-                    char close = re[j] == '\'' ? '\'' : '>';
-                    size_t k = j + 1 + (re[j] == 'P');
-                    while (k < end && re[k] != close)
-                        k++;
-                    body = k + 1;
-                    skip = k >= end;
-                } else {
-                    /* flags, (?i:..), lookarounds, comments, conditionals... */
-                    while (j < end && ((re[j] >= 'a' && re[j] <= 'z') || (re[j] >= 'A' && re[j] <= 'Z') || re[j] == '-' ||
-                                       re[j] == '^'))
-                        j++;
-                    if (j < end && re[j] == ':')
-                        body = j + 1;   /* (?i:...) */
-                    else
-                        skip = true;    /* (?i) has no body; the rest may not be required */
-                }
-            }
-            size_t q = end + 1;
-            bool optional = q < len && (re[q] == '?' || re[q] == '*' ||
-                                        (re[q] == '{' && q + 1 < len && (re[q + 1] == '0' || re[q + 1] == ',')));
-            if (!skip && !optional && body <= end)
-                required_bytes(re + body, end - body, out, cap, n, depth + 1);
-            i = end;
-            last_lit = false;
-            continue;
-        }
-        case '[': {
-            size_t j = i + 1;
-            if (j < len && re[j] == '^')
-                j++;
-            if (j < len && re[j] == ']')
-                j++;   /* a ']' first in the class is a member */
-            for (; j < len && re[j] != ']'; j++) {
-                if (re[j] == '\\' && j + 1 < len) {
-                    j = escape_end(re, len, j + 1);
-                } else if (re[j] == '[' && j + 1 < len && (re[j + 1] == ':' || re[j + 1] == '.' || re[j + 1] == '=')) {
-                    for (size_t k = j + 2; k + 1 < len; k++)
-                        if (re[k] == re[j + 1] && re[k + 1] == ']') {
-                            j = k + 1;
-                            break;
-                        }
-                }
-            }
-            if (j >= len) {
-                *n = start;
-                return false;
-            }
-            i = j;
-            last_lit = false;
-            continue;
-        }
-        case '?':
-        case '*':
-            if (last_lit)
-                (*n)--;   /* the character before was optional */
-            last_lit = false;
-            continue;
-        case '{':
-            if (last_lit && i + 1 < len && (re[i + 1] == '0' || re[i + 1] == ','))
-                (*n)--;
-            while (i < len && re[i] != '}')
-                i++;
-            last_lit = false;
-            continue;
-        case '+':
-        case '.':
-        case '^':
-        case '$':
-            last_lit = false;
-            continue;
-        case '\\':
-            if (i + 1 >= len) {
-                last_lit = false;
-                continue;
-            }
-            i++;
-            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9')) {
-                i = escape_end(re, len, i);
-                last_lit = false;
-                continue;
-            }
-            lit = true;
-            ch = re[i];
-            break;
-        default:
-            lit = true;
-            break;
-        }
-        if (lit && *n < cap) {
-            out[(*n)++] = ch;
-            last_lit = true;
-        } else {
-            last_lit = false;
-        }
-    }
-    return true;
-}
-
-size_t regex_required_bytes(const char *re, size_t len, char *out, size_t cap)
-{
-    for (size_t i = 0; i + 2 < len; i++)
-        if (re[i] == '(' && re[i + 1] == '?')
-            for (size_t j = i + 2; j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '-'); j++)
-                if (re[j] == 'x')
-                    return 0;   /* extended: blanks and # comments are not literals */
-    size_t n = 0;
-    return required_bytes(re, len, out, cap, &n, 0) ? n : 0;
-}
-
-size_t regex_required_literal(const char *re, size_t len, char *out, size_t outcap)
-{
-    /* Walk the top level only: literal characters extend the current run; any
-     * construct we do not fully understand ends it. Top-level alternation
-     * means no single literal is required. */
-    char cur[512];
-    size_t ncur = 0, nbest = 0;
-    int depth = 0;
-    bool in_class = false;
-    for (size_t i = 0; i + 2 < len; i++)
-        if (re[i] == '(' && re[i + 1] == '?') {
-            /* inline flags: with x, blanks in the pattern are not literals */
-            for (size_t j = i + 2; j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '-'); j++)
-                if (re[j] == 'x')
-                    return 0;
-        }
-    for (size_t i = 0; i < len; i++) {
-        if (in_class) {
-            if (re[i] == '\\' && i + 1 < len) {
-                i = escape_end(re, len, i + 1);
-            } else if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
-                /* [:alpha:] inside a class: its ']' does not close the class */
-                const char *e = NULL;
-                for (size_t j = i + 2; j + 1 < len && !e; j++)
-                    if (re[j] == re[i + 1] && re[j + 1] == ']')
-                        e = re + j + 1;
-                if (e)
-                    i = (size_t)(e - re);
-            } else if (re[i] == ']') {
-                in_class = false;
-            }
-            continue;
-        }
-        if (depth > 0) {
-            if (re[i] == '\\' && i + 1 < len)
-                i = escape_end(re, len, i + 1);
-            else if (re[i] == '[') {
-                in_class = true;
-                if (i + 1 < len && re[i + 1] == '^')
-                    i++;
-                if (i + 1 < len && re[i + 1] == ']')
-                    i++;
-            } else if (re[i] == '(')
-                depth++;
-            else if (re[i] == ')')
-                depth--;
-            continue;
-        }
-        char ch = re[i];
-        bool literal = false;
-        char lit = 0;
-        switch (ch) {
-        case '|':
-            return 0;
-        case '(':
-            depth = 1;
-            goto brk;
-        case '[':
-            in_class = true;
-            if (i + 1 < len && re[i + 1] == '^')
-                i++;
-            if (i + 1 < len && re[i + 1] == ']')
-                i++;
-            goto brk;
-        case '?':
-        case '*':
-            if (ncur)
-                ncur--;   /* the previous character was optional */
-            goto brk;
-        case '{':
-            if (i + 1 < len && (re[i + 1] == '0' || re[i + 1] == ',') && ncur)
-                ncur--;   /* {0,n}, and {,n} (PCRE2 10.43 and later): optional */
-            while (i < len && re[i] != '}')
-                i++;
-            goto brk;
-        case '+':
-            goto brk;     /* keep the character, but what follows is not adjacent */
-        case '.':
-        case '^':
-        case '$':
-            goto brk;
-        case '\\':
-            if (i + 1 >= len)
-                goto brk;
-            i++;
-            if ((re[i] >= 'a' && re[i] <= 'z') || (re[i] >= 'A' && re[i] <= 'Z') || (re[i] >= '0' && re[i] <= '9')) {
-                i = escape_end(re, len, i);
-                goto brk; /* \d \s \x41 \1 ...: not a plain literal */
-            }
-            literal = true;
-            lit = re[i];
-            break;
-        default:
-            literal = true;
-            lit = ch;
-            break;
-        }
-        if (literal) {
-            /* a quantifier after this char may make it optional: handled above
-             * by dropping it from the run */
-            if (ncur < sizeof(cur))
-                cur[ncur++] = lit;
-            if (ncur > nbest && ncur <= outcap) {
-                /* run may still shrink if a quantifier follows; commit at break */
-            }
-            continue;
-        }
-    brk:
-        if (ncur > nbest && ncur <= outcap) {
-            memcpy(out, cur, ncur);
-            nbest = ncur;
-        }
-        ncur = 0;
-    }
-    if (depth != 0 || in_class)
-        return 0;
-    if (ncur > nbest && ncur <= outcap) {
-        memcpy(out, cur, ncur);
-        nbest = ncur;
-    }
-    return nbest;
-}
-
 /* ------------------------------------------------------------- entry points */
 
 static bool reads_late(const struct compiler *c, const struct pnode *n, int depth)
@@ -2141,10 +439,10 @@ static bool reads_late(const struct compiler *c, const struct pnode *n, int dept
     if (!n || depth > 200)
         return false;
     if (n->op == N_TEST) {
-        if (late_field(c, n->u.test->field))
+        if (compile_late_field(c, n->u.test->field))
             return true;
         for (uint32_t i = 0; i < n->u.test->npat; i++)
-            if (n->u.test->pat[i].op == P_FIELDREF && late_field(c, n->u.test->pat[i].ref_field))
+            if (n->u.test->pat[i].op == P_FIELDREF && compile_late_field(c, n->u.test->pat[i].ref_field))
                 return true;
         return false;
     }
@@ -2171,7 +469,8 @@ stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, stru
         x.err = STOAT_ERR_RULE;
     if (!x.err) {
         out->root = root;
-        set_atoms(&x, out);
+        atoms_set(&x, out);
+        patterns_set_needs(out->root);   /* after the gating: it masks lists not all gated */
     }
     arena_free(&x.tmp);
     return x.err;

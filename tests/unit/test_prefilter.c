@@ -9,7 +9,7 @@
 #include <pcre2.h>
 #include <strings.h>
 
-#include "rules/compile.h"
+#include "rules/regex_literal.h"
 
 static bool pcre_matches(const char *re, const char *subject)
 {

@@ -20,7 +20,10 @@
 
 #include "report/page.h"
 #include "stoat/report.h"
-#include "store/store_int.h"
+#include "store/db.h"
+#include "store/packs.h"
+#include "store/queue.h"
+#include "store/rows.h"
 #include "util/mem.h"
 #include "util/text.h"
 

@@ -71,9 +71,10 @@ int cmd_report(int argc, char **argv)
         return EXIT_FATAL;
     }
     struct stoat_report_stats st;
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr)};
+    ro.diag = cli_diag;
+    ro.diag_ctx = &dp;
     stoat_err e = stoat_report_write(s, &ro, out, &st);
-    if (e != STOAT_OK)
-        fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(s));
     if (out != stdout && fclose(out) != 0 && e == STOAT_OK) {
         perror(output);
         e = STOAT_ERR_IO;

@@ -16,7 +16,8 @@
  *   (NORMAL would only fsync at checkpoints, so a power cut could take the
  *   last commits back; with a few commits a second the fsync costs little).
  * - A store that cannot be opened says why in the caller's err; later
- *   failures are read with stoat_store_errmsg. */
+ *   failures are read with stoat_store_errmsg or handed on with
+ *   stoat_store_diag. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +165,23 @@ void stoat_store_close(struct stoat_store *s)
 const char *stoat_store_errmsg(const struct stoat_store *s)
 {
     return s ? s->errmsg : "no store";
+}
+
+const char *stoat_store_path(const struct stoat_store *s)
+{
+    return s ? s->path : "";
+}
+
+void stoat_store_diag(const struct stoat_store *s, stoat_err e, stoat_diag_fn diag, void *diag_ctx)
+{
+    if (!diag)
+        return;
+    const char *msg = s && s->errmsg[0] ? s->errmsg : stoat_strerror(e);
+    size_t n = s ? strlen(s->path) : 0;
+    bool about_file = n && !strncmp(msg, s->path, n) && msg[n] == ':' && msg[n + 1] == ' ';
+    struct stoat_diag d = {.code = e, .severity = STOAT_SEV_ERROR, .file = about_file ? s->path : NULL,
+                           .message = about_file ? msg + n + 2 : msg};
+    diag(diag_ctx, &d);
 }
 
 /* ------------------------------------------------------------ runs */

@@ -1,8 +1,9 @@
 /* Unit tests for the store (src/store): schema and refusals of foreign or
  * damaged files, writing alerts with ancestry and incidents, every query's
  * JSON (checked with SQLite's own json_valid), filters with hostile values,
- * triage, retention, readers during a write, and a writer killed in the
- * middle of a batch. Each test makes its own file in a temporary folder. */
+ * triage, retention, readers during a write, a writer killed in the
+ * middle of a batch, and the report's export. Each test makes its own file
+ * in a temporary folder. */
 #include "testutil.h"
 
 #include <sqlite3.h>
@@ -920,6 +921,71 @@ static void test_search(void **state)
     stoat_store_close(r);
 }
 
+/* One part of the export, checked as a JSON value; its row count. */
+static uint64_t export_part(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts, char **json)
+{
+    size_t n = 0;
+    uint64_t rows = 0;
+    assert_int_equal(stoat_store_export_json(s, part, max_alerts, json, &n, &rows), STOAT_OK);
+    assert_int_equal(strlen(*json), n);
+    assert_true(json_ok(*json));
+    return rows;
+}
+
+static void test_export(void **state)
+{
+    (void)state;
+    const char *file = path("export.db");
+    struct stoat_store *w = fill(file, 10, true);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 3, STOAT_TRIAGE_FALSE_POSITIVE, "first", "ana"),
+                     STOAT_OK);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 3, STOAT_TRIAGE_CLOSED, "second", "bo"), STOAT_OK);
+    stoat_store_close(w);
+    struct stoat_store *s = reader(file);
+    static const char opens[STOAT_EXPORT_COUNT] = {'[', '[', '{', '[', '{', '{', '{', '[', '{'};
+    uint64_t rows[STOAT_EXPORT_COUNT];
+    char *parts[STOAT_EXPORT_COUNT];
+    for (int p = 0; p < STOAT_EXPORT_COUNT; p++) {
+        rows[p] = export_part(s, (enum stoat_export_part)p, 0, &parts[p]);
+        assert_int_equal(parts[p][0], opens[p]);
+    }
+    assert_int_equal(rows[STOAT_EXPORT_ALERTS], 10);
+    assert_int_equal(rows[STOAT_EXPORT_INCIDENTS], 1);
+    assert_int_equal(rows[STOAT_EXPORT_EVENTS], count(file, "SELECT count(DISTINCT event_id) FROM alerts"));
+    assert_int_equal(rows[STOAT_EXPORT_PROCESSES], count(file, "SELECT count(*) FROM processes"));
+    /* a rule and an incident are written as the dashboard's documents write them */
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_alert_json(s, 1, &j, &n), STOAT_OK);
+    char *r = strstr(j, "\"rule\":{"), *end = r ? strstr(r, "},\"event\":") : NULL;
+    assert_non_null(end);
+    end[1] = 0;
+    assert_non_null(strstr(parts[STOAT_EXPORT_RULES], r + 7));
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 1, &j, &n), STOAT_OK);
+    char *inc = strstr(j, "\"incident\":{"), *iend = inc ? strstr(inc, ",\"run\":") : NULL;
+    assert_non_null(iend);
+    *iend = 0;
+    assert_non_null(strstr(parts[STOAT_EXPORT_INCIDENTS], inc + 11));
+    assert_non_null(strstr(parts[STOAT_EXPORT_INCIDENTS], "\"alerts\":[1,3,5]"));
+    free(j);
+    /* triage by target, newest first */
+    char *a3 = strstr(parts[STOAT_EXPORT_TRIAGE], "\"a:3\":[");
+    assert_non_null(a3);
+    assert_true(strstr(a3, "second") < strstr(a3, "first"));
+    for (int p = 0; p < STOAT_EXPORT_COUNT; p++)
+        free(parts[p]);
+    /* the newest 3 alerts and those of the incident (1, 3, 5) */
+    assert_int_equal(export_part(s, STOAT_EXPORT_ALERTS, 3, &j), 6);
+    assert_non_null(strstr(j, "[5,"));
+    assert_null(strstr(j, "[6,"));
+    free(j);
+    uint64_t none = 7;
+    assert_int_equal(stoat_store_export_json(s, STOAT_EXPORT_COUNT, 0, &j, &n, &none), STOAT_ERR_ARG);
+    assert_int_equal(none, 0);
+    stoat_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +996,7 @@ int main(void)
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
+        cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

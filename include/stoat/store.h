@@ -49,13 +49,16 @@ struct stoat_store_opts {
     /* A writer that runs for weeks (stoat watch) applies retention in its
      * commits too, at most this often; 0 = at the run's end only. */
     unsigned prune_every_ms;
+    /* Why the store could not be opened, for a human: one diagnostic (its
+     * file the store's path). May be NULL. */
+    stoat_diag_fn diag;
+    void *diag_ctx;
 };
 
 struct stoat_store;
 
-/* On failure *out is NULL and err (when given) says why, for a human. */
-stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out,
-                           char *err, size_t errlen);
+/* On failure *out is NULL and opts->diag (when given) has said why. */
+stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out);
 /* Commits what is pending. Accepts NULL. */
 void stoat_store_close(struct stoat_store *s);
 /* The last error's message (SQLite's or stoat's), beginning with the

@@ -15,9 +15,10 @@
  *   what was committed survives a crash of the process or of the machine
  *   (NORMAL would only fsync at checkpoints, so a power cut could take the
  *   last commits back; with a few commits a second the fsync costs little).
- * - A store that cannot be opened says why in the caller's err; later
- *   failures are read with stoat_store_errmsg or handed on with
- *   stoat_store_diag. */
+ * - A store that cannot be opened says why once, through the caller's
+ *   diagnostic callback (stoat_store_opts.diag), like every other create
+ *   function of the library; later failures are read with
+ *   stoat_store_errmsg or handed on with stoat_store_diag. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,8 +111,7 @@ static stoat_err open_file(struct stoat_store *s, const char *path, const struct
     return store_schema_check(s, !opts->readonly);
 }
 
-stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out,
-                           char *err, size_t errlen)
+stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_setup);
@@ -134,8 +134,7 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
         store_watch_deadlines(s);
     }
     if (e != STOAT_OK) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s", s->errmsg[0] ? s->errmsg : stoat_strerror(e));
+        stoat_store_diag(s, e, opts->diag, opts->diag_ctx);
         stoat_store_close(s);
         return e;
     }

@@ -1,7 +1,7 @@
 /* The report: one self-contained HTML file made from a store, for reading
  * offline and handing on. Everything (styles, code, data) is inside the
  * file; it makes no network request. It reads the store through the
- * store's export (stoat_store_export_json). */
+ * store's export (stoat_store_export). */
 #ifndef STOAT_REPORT_H
 #define STOAT_REPORT_H
 

@@ -181,12 +181,16 @@ enum stoat_export_part {
 };
 #define STOAT_EXPORT_COUNT 9
 
-/* One part as a malloc'd, NUL-terminated JSON value in *json; *count (may
- * be NULL) is how many rows it holds. max_alerts: only the newest N alerts
- * (0 = all) and every alert of an incident, and the events, processes and
- * correlations of those. */
-stoat_err stoat_store_export_json(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts,
-                                  char **json, size_t *len, uint64_t *count);
+/* Receives the text of an export, in pieces, in order. */
+typedef void (*stoat_text_fn)(void *ctx, const char *text, size_t len);
+
+/* Writes one part, a JSON value, through write (in pieces, in order: what
+ * has been written when an error comes back is to be thrown away); *count
+ * (may be NULL) is how many rows it holds. max_alerts: only the newest N
+ * alerts (0 = all) and every alert of an incident, and the events,
+ * processes and correlations of those. */
+stoat_err stoat_store_export(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts,
+                             stoat_text_fn write, void *ctx, uint64_t *count);
 
 #ifdef __cplusplus
 }

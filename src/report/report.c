@@ -1,7 +1,7 @@
 /* `stoat report`: a store as one HTML file.
  *
  * The data goes into the page as one JSON document in compact form, made
- * of the store's export parts (stoat_store_export_json): alerts as arrays
+ * of the store's export parts (stoat_store_export): alerts as arrays
  * (not objects) with hosts, rules, events and processes given once and
  * referred to by id, because a report of 100,000 alerts must parse and
  * render in a browser in well under two seconds. The browser code (web/
@@ -96,6 +96,11 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void append(void *ctx, const char *text, size_t len)
+{
+    buf_put(ctx, text, len);
+}
+
 /* The data document (d) and the events (ev); stats counts what they hold. */
 static stoat_err report_data(struct stoat_store *s, const struct stoat_report_opts *opts, struct buf *d, struct buf *ev,
                              struct stoat_report_stats *stats)
@@ -113,16 +118,12 @@ static stoat_err report_data(struct stoat_store *s, const struct stoat_report_op
                (unsigned long long)hash_bytes(path, strlen(path), 7), gen);
     buf_json_str(d, title, strlen(title));
     for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
-        char *json;
-        size_t len;
         uint64_t n;
-        stoat_err e = stoat_store_export_json(s, layout[i].part, opts->max_alerts, &json, &len, &n);
-        if (e != STOAT_OK)
-            return e;
         if (layout[i].key)
             buf_puts(d, layout[i].key);
-        buf_put(layout[i].key ? d : ev, json, len);
-        free(json);
+        stoat_err e = stoat_store_export(s, layout[i].part, opts->max_alerts, append, layout[i].key ? d : ev, &n);
+        if (e != STOAT_OK)
+            return e;
         switch (layout[i].part) {
         case STOAT_EXPORT_ALERTS: stats->alerts = n; break;
         case STOAT_EXPORT_EVENTS: stats->events = n; break;

@@ -14,7 +14,10 @@
  * - With max_alerts the parts keep the newest alerts and every alert of an
  *   incident, and what those alerts cite (events, processes,
  *   correlations); events are read in order, so each pack is unpacked
- *   once. */
+ *   once.
+ * - A part is handed to the caller in pieces as it is written, not as one
+ *   string: a report's events run to a hundred megabytes, which would
+ *   otherwise be held, and copied, twice. */
 #include <stdio.h>
 
 #include "store/db.h"
@@ -110,8 +113,26 @@ static void emit_incident(struct buf *b, sqlite3_stmt *st, int c)
 
 /* ------------------------------------------------------------ parts */
 
+/* The text of a part on its way to the caller: rows are written into b and
+ * handed over in pieces of about EXPORT_PIECE bytes, so a part of a
+ * hundred megabytes is never held twice. */
+#define EXPORT_PIECE (64u * 1024)
+struct out {
+    struct buf b;
+    stoat_text_fn write;
+    void *ctx;
+};
+
+static void out_flush(struct out *o, bool all)
+{
+    if (o->b.len && (all || o->b.len >= EXPORT_PIECE)) {
+        o->write(o->ctx, o->b.p, o->b.len);
+        buf_clear(&o->b);
+    }
+}
+
 /* Runs sql and lets emit write each row; between rows writes sep. */
-static stoat_err export_rows(struct stoat_store *s, const char *sql, struct buf *b, const char *sep,
+static stoat_err export_rows(struct stoat_store *s, const char *sql, struct out *o, const char *sep,
                              void (*emit)(struct buf *, sqlite3_stmt *, int), uint64_t *count)
 {
     sqlite3_stmt *st = store_prepare(s, sql);
@@ -121,8 +142,9 @@ static stoat_err export_rows(struct stoat_store *s, const char *sql, struct buf 
     uint64_t n = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n++)
-            buf_puts(b, sep);
-        emit(b, st, 0);
+            buf_puts(&o->b, sep);
+        emit(&o->b, st, 0);
+        out_flush(o, false);
     }
     stoat_err e = rc == SQLITE_DONE ? STOAT_OK : store_fail(s, rc, "reading for the report");
     sqlite3_finalize(st);
@@ -132,7 +154,7 @@ static stoat_err export_rows(struct stoat_store *s, const char *sql, struct buf 
 
 /* "id": {file, format, record, line, offset, channel, event_id, fields},
  * as the store keeps them */
-static stoat_err export_events(struct stoat_store *s, const char *sel, struct buf *b, uint64_t *count)
+static stoat_err export_events(struct stoat_store *s, const char *sel, struct out *o, uint64_t *count)
 {
     struct buf q = {0};
     buf_printf(&q, "SELECT DISTINCT a.event_id FROM alerts a WHERE (%s) AND a.event_id NOT NULL ORDER BY 1", sel);
@@ -144,14 +166,15 @@ static stoat_err export_events(struct stoat_store *s, const char *sel, struct bu
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (*count)
-            buf_puts(b, ",\n");
-        buf_printf(b, "\"%lld\":", (long long)id);
-        int erc = store_event_json(s, id, b);
+            buf_puts(&o->b, ",\n");
+        buf_printf(&o->b, "\"%lld\":", (long long)id);
+        int erc = store_event_json(s, id, &o->b);
         if (erc != SQLITE_OK) {
             rc = erc;
             break;
         }
         (*count)++;
+        out_flush(o, false);
     }
     stoat_err e = rc == SQLITE_DONE ? STOAT_OK : store_fail(s, rc, "reading for the report");
     sqlite3_finalize(st);
@@ -159,12 +182,13 @@ static stoat_err export_events(struct stoat_store *s, const char *sel, struct bu
 }
 
 /* "a:12" or "i:3": [{state, note, who, at}, ...] newest first */
-static stoat_err export_triage(struct stoat_store *s, struct buf *b)
+static stoat_err export_triage(struct stoat_store *s, struct out *o)
 {
     sqlite3_stmt *st = store_prepare(s, "SELECT kind, target_id, " TRIAGE_COLS " FROM triage"
                                         " ORDER BY kind, target_id, id DESC");
     if (!st)
         return STOAT_ERR_IO;
+    struct buf *b = &o->b;
     int rc, kind = -1;
     int64_t target = 0;
     bool open = false;
@@ -180,6 +204,7 @@ static stoat_err export_triage(struct stoat_store *s, struct buf *b)
             buf_putc(b, ',');
         }
         store_triage_item(b, st, 2);
+        out_flush(o, false);
     }
     if (open)
         buf_putc(b, ']');
@@ -232,19 +257,20 @@ static const struct part parts[STOAT_EXPORT_COUNT] = {
     [STOAT_EXPORT_TRIAGE] = {"{", "}", ",", NULL, false, NULL},
 };
 
-stoat_err stoat_store_export_json(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts,
-                                  char **json, size_t *len, uint64_t *count)
+stoat_err stoat_store_export(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts,
+                             stoat_text_fn write, void *ctx, uint64_t *count)
 {
     uint64_t n = 0;
     if (count)
         *count = 0;
-    if (!s || (unsigned)part >= STOAT_EXPORT_COUNT)
+    if (!s || !write || (unsigned)part >= STOAT_EXPORT_COUNT)
         return STOAT_ERR_ARG;
     stoat_err e = store_quiesce(s);   /* a writer's own queue first */
     if (e != STOAT_OK)
         return e;
     const struct part *p = &parts[part];
-    struct buf b = {0}, sel = {0}, sql = {0};
+    struct buf sel = {0}, sql = {0};
+    struct out o = {.write = write, .ctx = ctx};
     /* which alerts: all, or the newest N plus those of incidents */
     if (max_alerts)
         buf_printf(&sel, "a.id > coalesce((SELECT id FROM alerts ORDER BY id DESC LIMIT 1 OFFSET %llu), 0)"
@@ -252,26 +278,26 @@ stoat_err stoat_store_export_json(struct stoat_store *s, enum stoat_export_part 
                    (unsigned long long)max_alerts);
     else
         buf_puts(&sel, "1");
-    buf_puts(&b, p->open);
+    buf_puts(&o.b, p->open);
     if (part == STOAT_EXPORT_EVENTS) {
-        e = export_events(s, sel.p, &b, &n);
+        e = export_events(s, sel.p, &o, &n);
     } else if (part == STOAT_EXPORT_TRIAGE) {
-        e = export_triage(s, &b);
+        e = export_triage(s, &o);
     } else {
         if (p->selected)
             buf_printf(&sql, p->sql, sel.p);
         else
             buf_puts(&sql, p->sql);
-        e = export_rows(s, sql.p, &b, p->sep, p->emit, &n);
+        e = export_rows(s, sql.p, &o, p->sep, p->emit, &n);
     }
-    buf_puts(&b, p->close);
+    if (e == STOAT_OK) {
+        buf_puts(&o.b, p->close);
+        out_flush(&o, true);
+        if (count)
+            *count = n;
+    }
+    buf_free(&o.b);
     buf_free(&sel);
     buf_free(&sql);
-    if (e != STOAT_OK) {
-        buf_free(&b);
-        return e;
-    }
-    if (count)
-        *count = n;
-    return store_hand_over(&b, json, len);
+    return e;
 }

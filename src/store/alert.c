@@ -19,7 +19,6 @@
  * - Incidents and correlations link to the alerts of the current run by
  *   their run-local ids, through a window of the newest rows (seq_note). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "store/alert.h"

@@ -17,7 +17,6 @@
  *   WAL frames and index splits of 4 KiB ones.
  * - Settings that outlive a writer (retention) are rows of `meta`. */
 #include <stdio.h>
-#include <string.h>
 
 #include "store/db.h"
 #include "store/packs.h"

@@ -1,6 +1,5 @@
 /* Filters and the search: a request's filter as SQL conditions, with the
- * plan the search chose (search.c), for the listings of query.c and
- * overview.c. */
+ * plan the search chose (search.c), for the listings of query.c. */
 #ifndef STOAT_STORE_SEARCH_H
 #define STOAT_STORE_SEARCH_H
 

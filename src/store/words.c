@@ -16,7 +16,6 @@
  * - Words are cut and folded as FTS5's ascii tokenizer cuts and folds them
  *   (store_tok_char, ASCII case only), on both sides, so what the index
  *   finds and what the check accepts agree. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

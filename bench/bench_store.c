@@ -24,6 +24,12 @@
 
 #include "stoat/store.h"
 
+static void print_diag(void *ctx, const struct stoat_diag *d)
+{
+    (void)ctx;
+    fprintf(stderr, "bench_store: %s%s%s\n", d->file ? d->file : "", d->file ? ": " : "", d->message);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -155,13 +161,10 @@ int main(int argc, char **argv)
     for (int h = 0; h < NHOSTS; h++)
         snprintf(hosts[h], sizeof(hosts[h]), h % 2 ? "srv%02d.corp.example" : "ws%02d.corp.example", h);
 
-    char err[2048];
     struct stoat_store *s = NULL;
-    struct stoat_store_opts so = {.create = true, .batch_alerts = batch};
-    if (stoat_store_open(db, &so, &s, err, sizeof(err)) != STOAT_OK) {
-        fprintf(stderr, "bench_store: %s\n", err);
+    struct stoat_store_opts so = {.create = true, .batch_alerts = batch, .diag = print_diag};
+    if (stoat_store_open(db, &so, &s) != STOAT_OK)
         return 1;
-    }
     if (stoat_store_run_begin(s, "bench", "bench_store") != STOAT_OK)
         goto fail;
     int64_t t0 = 1795000000LL * 1000000000LL;

@@ -199,10 +199,9 @@ int cmd_hunt(int argc, char **argv)
 
     struct stoat_store *store = NULL;
     if (db) {
-        char err[2048];
-        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts};
-        if (stoat_store_open(db, &so, &store, err, sizeof(err)) != STOAT_OK) {
-            fprintf(stderr, "stoat: %s\n", err);
+        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts,
+                                      .diag = cli_diag, .diag_ctx = &dp};
+        if (stoat_store_open(db, &so, &store) != STOAT_OK) {
             stoat_ruleset_destroy(rs);
             rc = EXIT_FATAL;
             goto out;

@@ -57,13 +57,11 @@ int cmd_report(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
-    char err[2048];
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr)};
     struct stoat_store *s = NULL;
-    struct stoat_store_opts so = {.readonly = true};
-    if (stoat_store_open(db, &so, &s, err, sizeof(err)) != STOAT_OK) {
-        fprintf(stderr, "stoat: %s\n", err);
+    struct stoat_store_opts so = {.readonly = true, .diag = cli_diag, .diag_ctx = &dp};
+    if (stoat_store_open(db, &so, &s) != STOAT_OK)
         return EXIT_FATAL;
-    }
     FILE *out = strcmp(output, "-") ? fopen(output, "w") : stdout;
     if (!out) {
         perror(output);
@@ -71,9 +69,9 @@ int cmd_report(int argc, char **argv)
         return EXIT_FATAL;
     }
     struct stoat_report_stats st;
+    ro.diag = cli_diag;
+    ro.diag_ctx = &dp;
     stoat_err e = stoat_report_write(s, &ro, out, &st);
-    if (e != STOAT_OK)
-        fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(s));
     if (out != stdout && fclose(out) != 0 && e == STOAT_OK) {
         perror(output);
         e = STOAT_ERR_IO;

@@ -219,12 +219,12 @@ int cmd_watch(int argc, char **argv)
         goto out;
     }
     if (db) {
-        char serr[2048];
-        /* a watch runs for weeks: retention every minute, not only at its end */
+        /* a watch runs for weeks: retention every minute, not only at its end;
+         * dp is quiet about limits (of rules), the store's are printed */
+        struct diag_printer sdp = {.out = stderr, .color = cli_color(stderr)};
         struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts,
-                                      .prune_every_ms = 60000};
-        if (stoat_store_open(db, &so, &store, serr, sizeof(serr)) != STOAT_OK) {
-            fprintf(stderr, "stoat watch: %s\n", serr);
+                                      .prune_every_ms = 60000, .diag = cli_diag, .diag_ctx = &sdp};
+        if (stoat_store_open(db, &so, &store) != STOAT_OK) {
             rc = EXIT_FATAL;
             goto out;
         }

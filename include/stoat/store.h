@@ -13,11 +13,12 @@
  * blocked by the writer, and a crash loses only what was not committed
  * (what stoat_store_commit or run_end returned for is committed).
  *
- * Readers ask for JSON: the same documents feed the dashboard's API and the
- * report, so the browser code reads one shape from both. A store handle is
- * one SQLite connection: use it from one thread at a time, open one per
- * thread. A file that is not a stoat store, a store made by a newer stoat,
- * or a damaged one gives STOAT_ERR_FORMAT and a message, never a crash. */
+ * Readers ask for JSON: the dashboard's API reads documents, the report
+ * reads the export's parts, and what both carry has one shape, so the
+ * browser code reads one shape from both. A store handle is one SQLite
+ * connection: use it from one thread at a time, open one per thread. A
+ * file that is not a stoat store, a store made by a newer stoat, or a
+ * damaged one gives STOAT_ERR_FORMAT and a message, never a crash. */
 #ifndef STOAT_STORE_H
 #define STOAT_STORE_H
 
@@ -48,17 +49,26 @@ struct stoat_store_opts {
     /* A writer that runs for weeks (stoat watch) applies retention in its
      * commits too, at most this often; 0 = at the run's end only. */
     unsigned prune_every_ms;
+    /* Why the store could not be opened, for a human: one diagnostic (its
+     * file the store's path). May be NULL. */
+    stoat_diag_fn diag;
+    void *diag_ctx;
 };
 
 struct stoat_store;
 
-/* On failure *out is NULL and err (when given) says why, for a human. */
-stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out,
-                           char *err, size_t errlen);
+/* On failure *out is NULL and opts->diag (when given) has said why. */
+stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts, struct stoat_store **out);
 /* Commits what is pending. Accepts NULL. */
 void stoat_store_close(struct stoat_store *s);
-/* The last error's message (SQLite's or stoat's). */
+/* The last error's message (SQLite's or stoat's), beginning with the
+ * store's path when it is about the file. */
 const char *stoat_store_errmsg(const struct stoat_store *s);
+/* Hands the last error (e, with stoat_store_errmsg's message) to diag: its
+ * file is the store's path when the message is about the file. */
+void stoat_store_diag(const struct stoat_store *s, stoat_err e, stoat_diag_fn diag, void *diag_ctx);
+/* The path the store was opened with. */
+const char *stoat_store_path(const struct stoat_store *s);
 
 /* ------------------------------------------------------------- writing */
 
@@ -149,6 +159,38 @@ void stoat_store_set_deadline(struct stoat_store *s, unsigned ms);
 
 /* A small stamp that changes whenever alerts, incidents or triage change. */
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len);
+
+/* -------------------------------------------------------------- export */
+
+/* The parts of a store that `stoat report` puts in its page, each one JSON
+ * value in the compact form the page reads: rows that others cite (hosts,
+ * events, processes) are given once, keyed by id, and alerts and processes
+ * are arrays. Rules, incidents, triage entries and correlations have the
+ * shapes of the documents above. */
+enum stoat_export_part {
+    STOAT_EXPORT_RUNS = 0,      /* [{id, producer, args, started, ended, alerts}] */
+    STOAT_EXPORT_RULES,         /* [rule] */
+    STOAT_EXPORT_HOSTS,         /* {"<id>": name} */
+    STOAT_EXPORT_ALERTS,        /* [[id, ns, ts, host, level, rule, image, cmd, user, state, logon, run, proc, ev]],
+                                 * image, cmd, user null when the process (proc) says the same */
+    STOAT_EXPORT_EVENTS,        /* {"<id>": event} of those alerts */
+    STOAT_EXPORT_PROCESSES,     /* {"<id>": [parent, image, cmd, user, pid, start, guid]}: their ancestries */
+    STOAT_EXPORT_CORRELATIONS,  /* {"<alert id>": {type, value, first, last, group, evidence, alerts: [ids]}} */
+    STOAT_EXPORT_INCIDENTS,     /* [incident with "alerts": [ids]] */
+    STOAT_EXPORT_TRIAGE,        /* {"a:<id>" or "i:<id>": [{state, note, who, at}], newest first} */
+};
+#define STOAT_EXPORT_COUNT 9
+
+/* Receives the text of an export, in pieces, in order. */
+typedef void (*stoat_text_fn)(void *ctx, const char *text, size_t len);
+
+/* Writes one part, a JSON value, through write (in pieces, in order: what
+ * has been written when an error comes back is to be thrown away); *count
+ * (may be NULL) is how many rows it holds. max_alerts: only the newest N
+ * alerts (0 = all) and every alert of an incident, and the events,
+ * processes and correlations of those. */
+stoat_err stoat_store_export(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts,
+                             stoat_text_fn write, void *ctx, uint64_t *count);
 
 #ifdef __cplusplus
 }

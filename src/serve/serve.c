@@ -144,13 +144,38 @@ static unsigned status_of(stoat_err e)
 
 /* ------------------------------------------------------------ store handles */
 
+/* A store's diagnostic as one line for the answer or the caller. */
+struct err_line {
+    char *p;
+    size_t len;
+};
+
+static void err_line_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct err_line *e = ctx;
+    if (d->file)
+        snprintf(e->p, e->len, "%s: %s", d->file, d->message);
+    else
+        snprintf(e->p, e->len, "%s", d->message);
+}
+
+/* Opens the store with o; on failure err says why. */
+static stoat_err open_store(struct stoat_serve *sv, struct stoat_store_opts *o, struct stoat_store **out, char *err,
+                            size_t errlen)
+{
+    struct err_line line = {err, errlen};
+    o->diag = err_line_diag;
+    o->diag_ctx = &line;
+    return stoat_store_open(sv->db, o, out);
+}
+
 static struct stoat_store *reader(struct stoat_serve *sv, char *err, size_t errlen)
 {
     if (tl_reader && tl_owner == sv)
         return tl_reader;
     struct stoat_store *s = NULL;
     struct stoat_store_opts o = {.readonly = true};
-    if (stoat_store_open(sv->db, &o, &s, err, errlen) != STOAT_OK)
+    if (open_store(sv, &o, &s, err, errlen) != STOAT_OK)
         return NULL;
     pthread_mutex_lock(&sv->lock);
     if (sv->nreaders == MAX_READERS) {
@@ -509,7 +534,7 @@ static enum MHD_Result do_triage(struct stoat_serve *sv, struct MHD_Connection *
     stoat_err e = STOAT_OK;
     if (!sv->writer) {
         struct stoat_store_opts o = {.create = false, .batch_alerts = 1};
-        e = stoat_store_open(sv->db, &o, &sv->writer, err, sizeof(err));
+        e = open_store(sv, &o, &sv->writer, err, sizeof(err));
     }
     if (e == STOAT_OK) {
         e = stoat_store_set_triage(sv->writer, target, id, t, note, who);
@@ -844,7 +869,7 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     char serr[2048];
     struct stoat_store *probe = NULL;
     struct stoat_store_opts ro = {.readonly = true};
-    if ((e = stoat_store_open(sv->db, &ro, &probe, serr, sizeof(serr))) != STOAT_OK) {
+    if ((e = open_store(sv, &ro, &probe, serr, sizeof(serr))) != STOAT_OK) {
         snprintf(err, errlen, "%s", serr);
         goto out;
     }

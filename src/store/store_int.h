@@ -1,6 +1,8 @@
-/* What the store's files share with each other and with the report and the
- * dashboard (which are parts of the library): the handle, its SQLite
- * connection and small helpers for binding and for writing JSON. */
+/* The store's handle and the layout of what it writes, shared by the
+ * store's files: the handle holds one SQLite connection and the state of
+ * every part (the writer, its thread, the packs, the search index, the
+ * readers' cache), so each part finds its own fields here. The parts'
+ * functions are in their own headers (db.h at the bottom: see store.c). */
 #ifndef STOAT_STORE_INT_H
 #define STOAT_STORE_INT_H
 
@@ -31,17 +33,17 @@ struct count_slot {
  * generations of PROC_SLOTS slots; when the young one is half full (short
  * probes) the old one is dropped, and what is still used moves up. */
 #define PROC_SLOTS (1u << 16)   /* power of two; 1 MiB a generation, near the CPU's cache */
-struct proc_slot {
+struct store_proc_slot {
     uint64_t h;                 /* 0: empty */
     int64_t row : 63;
     bool has_parent : 1;
 };
 struct proc_gen {
-    struct proc_slot *slots;
+    struct store_proc_slot *slots;
     size_t count;
 };
 
-/* Events go into the file in packs (see store.c): at most PACK_EVENTS,
+/* Events go into the file in packs (see packs.c): at most PACK_EVENTS,
  * closed early once their text passes PACK_RAW_MAX bytes. */
 #define PACK_EVENTS 64
 #define PACK_RAW_MAX (64u * 1024)
@@ -51,7 +53,7 @@ struct proc_gen {
  * consecutive alerts of one transaction, each word once; a run's row id is
  * its first alert's id << WORDS_SHIFT | (alerts in it - 1). Its words are
  * those of the alerts' images, command lines and users, cut as FTS5's
- * ascii tokenizer cuts them (store_tok_char). */
+ * ascii tokenizer cuts them (store_tok_char). See words.c. */
 #define WORDS_SHIFT 4
 #define WORDS_GROUP (1 << WORDS_SHIFT)
 /* the same in SQL text: a run's first alert and its last */
@@ -68,14 +70,21 @@ static inline bool store_tok_char(unsigned char c)
     return c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
 }
 
-/* Registers stoat_words(words, text...) on a connection (query.c). */
-int store_words_register(sqlite3 *db);
+/* The writer's statements, by index into s->st, prepared when a writer
+ * opens (their SQL: writer.c). */
+enum {
+    ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_PACK_PUT, ST_PROC_PUT, ST_ALERT_PUT,
+    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_HOUR,
+    ST_COUNT_HOST, ST_COUNT_RULE, ST_CORR_PUT, ST_CORR_ALERT,
+    ST_COUNT
+};
 
 struct store_job;
 struct job_chunk;
 struct zjob;
 struct packer;
 struct rule_snap;
+struct rule_cache;
 
 struct stoat_store {
     sqlite3 *db;
@@ -110,7 +119,7 @@ struct stoat_store {
     unsigned pk_n;
     int64_t pk_first, next_event, tx_next_event;
     struct zjob *zsync;             /* a pack compressed by the writer itself, its buffers reused */
-    struct packer *packer;          /* the thread compressing full packs for the writer (store.c) */
+    struct packer *packer;          /* the thread compressing full packs for the writer (packs.c) */
     bool on_writer;                 /* the caller is the writer's thread */
     /* readers: the last pack unpacked, as offsets then records */
     int64_t rp_id;
@@ -131,7 +140,7 @@ struct stoat_store {
     struct count_slot *counts;      /* this batch's additions to the roll-ups */
     size_t ncounts;
     struct buf scratch;
-    sqlite3_stmt *st[24];           /* prepared writer statements, see store.c */
+    sqlite3_stmt *st[24];           /* prepared writer statements, by ST_ */
     /* The writer's thread, started by the first alert or incident put:
      * put_* queue a copy of what they are given (with what can be worked
      * out from it alone) and return; every other call waits until the
@@ -154,49 +163,6 @@ struct stoat_store {
     uint64_t pev_record;
     struct buf prec, ptext;
 };
-
-/* Waits until everything put is written and committed; the writer's error
- * if it failed. Every call but put_* starts with it. */
-stoat_err store_quiesce(struct stoat_store *s);
-
-/* Appends the JSON object of event number ev ({"file":..,"fields":{..}})
- * to b, or null when the store does not have it. A pack that does not
- * unpack or a record that is not valid JSON reads as null: the file may
- * have been doctored. SQLITE_OK or a read error. */
-int store_event_json(struct stoat_store *s, int64_t ev, struct buf *b);
-
-int64_t store_now_ns(void);
-int64_t store_mono_ns(void);
-/* Prepares sql, reporting failures into s->errmsg. */
-sqlite3_stmt *store_prepare(struct stoat_store *s, const char *sql);
-/* Maps an SQLite result code to stoat's errors, keeping the message. */
-stoat_err store_fail(struct stoat_store *s, int rc, const char *what);
-void store_bind_text(sqlite3_stmt *st, int i, const char *v);
-
-/* JSON helpers for column values. */
-void json_col_text(struct buf *b, sqlite3_stmt *st, int col);   /* string or null */
-void json_key(struct buf *b, bool *first, const char *key);
-void json_ns_iso(struct buf *b, int64_t ns);                    /* "2026-...Z" or null */
-
-/* Writes an alert list item (the columns of ALERT_COLS at col). */
-/* An alert's image, command line and user are NULL when its process row
- * holds them (store.c), hence the join. */
-#define ALERT_COLS                                                                                          \
-    "a.id, a.time_ns, a.timestamp, h.name, a.level, a.rule_id, r.title, coalesce(a.image, ap.image),"       \
-    " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user), a.state, a.logon_id, a.run_id,"  \
-    " a.process_id, a.event_id, r.kind"
-#define ALERT_JOINS                                                           \
-    " JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id" \
-    " LEFT JOIN processes ap ON ap.id = a.process_id"
-#define ALERT_NCOLS 16
-void store_alert_item(struct buf *b, sqlite3_stmt *st, int col);
-/* Rule object from the columns of RULE_COLS. */
-#define RULE_COLS "r.id, r.uid, r.title, r.level, r.status, r.tags, r.techniques, r.tactics, r.product, r.category, r.service, r.description, r.file, r.kind"
-void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
-/* The incident list item from INCIDENT_COLS. */
-#define INCIDENT_COLS                                                                                  \
-    "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
-    "i.state, i.run_id"
-void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
+_Static_assert(ST_COUNT <= sizeof(((struct stoat_store *)0)->st) / sizeof(sqlite3_stmt *), "room for the statements");
 
 #endif

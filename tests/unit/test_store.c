@@ -1,8 +1,9 @@
 /* Unit tests for the store (src/store): schema and refusals of foreign or
  * damaged files, writing alerts with ancestry and incidents, every query's
  * JSON (checked with SQLite's own json_valid), filters with hostile values,
- * triage, retention, readers during a write, and a writer killed in the
- * middle of a batch. Each test makes its own file in a temporary folder. */
+ * triage, retention, readers during a write, a writer killed in the
+ * middle of a batch, the report's export and the diagnostics of opening.
+ * Each test makes its own file in a temporary folder. */
 #include "testutil.h"
 
 #include <sqlite3.h>
@@ -105,12 +106,35 @@ static void put_alerts(struct stoat_store *s, unsigned first, unsigned n)
     }
 }
 
+/* stoat_store_open with its diagnostic kept in err, as "file: message". */
+struct err_buf {
+    char *p;
+    size_t len;
+};
+
+static void keep_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct err_buf *e = ctx;
+    snprintf(e->p, e->len, "%s%s%s", d->file ? d->file : "", d->file ? ": " : "", d->message);
+}
+
+static stoat_err open_store(const char *file, const struct stoat_store_opts *opts, struct stoat_store **out, char *err,
+                            size_t errlen)
+{
+    struct err_buf eb = {err, errlen};
+    struct stoat_store_opts o = *opts;
+    o.diag = keep_diag;
+    o.diag_ctx = &eb;
+    err[0] = 0;
+    return stoat_store_open(file, &o, out);
+}
+
 static struct stoat_store *fill(const char *file, unsigned nalerts, bool incident)
 {
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts o = {.create = true};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     assert_int_equal(stoat_store_run_begin(s, "test", "unit"), STOAT_OK);
     put_alerts(s, 1, nalerts);
     if (incident) {
@@ -131,7 +155,7 @@ static struct stoat_store *reader(const char *file)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts o = {.readonly = true};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     return s;
 }
 
@@ -181,20 +205,20 @@ static void test_refusals(void **state)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts ro = {.readonly = true}, rw = {.create = true};
-    assert_int_equal(stoat_store_open(path("missing.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_NOTFOUND);
+    assert_int_equal(open_store(path("missing.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_NOTFOUND);
     assert_null(s);
 
     FILE *f = fopen(path("text.db"), "w");
     fputs("this is not a database, just some text that is long enough to look like a header..........\n", f);
     fclose(f);
-    assert_int_equal(stoat_store_open(path("text.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_int_equal(open_store(path("text.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
     assert_non_null(strstr(err, "not a stoat store"));
 
     sqlite3 *db;
     sqlite3_open(path("foreign.db"), &db);
     sqlite3_exec(db, "CREATE TABLE customers(name); INSERT INTO customers VALUES('x');", NULL, NULL, NULL);
     sqlite3_close(db);
-    assert_int_equal(stoat_store_open(path("foreign.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_int_equal(open_store(path("foreign.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
     assert_non_null(strstr(err, "another program"));
     assert_int_equal(count(path("foreign.db"), "SELECT count(*) FROM customers"), 1);   /* untouched */
 
@@ -202,7 +226,7 @@ static void test_refusals(void **state)
     sqlite3_open(path("newer.db"), &db);
     sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
     sqlite3_close(db);
-    assert_int_equal(stoat_store_open(path("newer.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
+    assert_int_equal(open_store(path("newer.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
     assert_non_null(strstr(err, "newer stoat"));
     stoat_store_close(NULL);   /* accepts NULL */
 }
@@ -394,7 +418,7 @@ static void test_retention(void **state)
     struct stoat_store *w = NULL;
     char err[512];
     struct stoat_store_opts o = {.retain_alerts = 10};
-    assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &w, err, sizeof(err)), STOAT_OK);
     uint64_t gone = 0;
     assert_int_equal(stoat_store_prune(w, &gone), STOAT_OK);
     assert_int_equal(gone, 190);
@@ -441,7 +465,7 @@ static void test_retention_during_a_run(void **state)
         struct stoat_store *w = NULL;
         char err[512];
         struct stoat_store_opts o = {.create = true, .retain_alerts = 10, .prune_every_ms = pruning ? 1 : 0};
-        assert_int_equal(stoat_store_open(file, &o, &w, err, sizeof(err)), STOAT_OK);
+        assert_int_equal(open_store(file, &o, &w, err, sizeof(err)), STOAT_OK);
         assert_int_equal(stoat_store_run_begin(w, "watch", "unit"), STOAT_OK);
         for (unsigned i = 1; i <= 60; i += 20) {
             put_alerts(w, i, 20);
@@ -471,7 +495,7 @@ static void test_crash(void **state)
         struct stoat_store *s = NULL;
         char err[512];
         struct stoat_store_opts o = {.create = true, .batch_alerts = 100000, .batch_ms = 1000000};
-        if (stoat_store_open(file, &o, &s, err, sizeof(err)) != STOAT_OK || stoat_store_run_begin(s, "t", NULL))
+        if (open_store(file, &o, &s, err, sizeof(err)) != STOAT_OK || stoat_store_run_begin(s, "t", NULL))
             _exit(1);
         for (unsigned i = 1; i <= 300; i++) {
             struct stoat_alert a;
@@ -554,7 +578,7 @@ static void test_corrupt(void **state)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts ro = {.readonly = true};
-    if (stoat_store_open(file, &ro, &s, err, sizeof(err)) != STOAT_OK) {
+    if (open_store(file, &ro, &s, err, sizeof(err)) != STOAT_OK) {
         assert_true(strlen(err) > 0);
         return;
     }
@@ -587,7 +611,7 @@ static void test_sink(void **state)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts o = {.create = true};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     struct stoat_sink k;
     stoat_sink_store(s, true, "watch", "stoat watch --db s.db", &k);
     assert_int_equal(k.begin(k.ctx), STOAT_OK);
@@ -621,7 +645,7 @@ static void test_correlation(void **state)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts o = {.create = true};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     assert_int_equal(stoat_store_run_begin(s, "test", NULL), STOAT_OK);
     for (unsigned i = 1; i <= 2; i++) {
         struct stoat_alert a;
@@ -675,7 +699,7 @@ static void test_packs(void **state)
     struct stoat_store *s = NULL;
     char err[512];
     struct stoat_store_opts o = {.create = true, .batch_alerts = 100};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     assert_int_equal(stoat_store_run_begin(s, "test", "packs"), STOAT_OK);
     for (unsigned i = 1; i <= 1000; i++) {
         struct stoat_alert a;
@@ -868,7 +892,7 @@ static void test_search(void **state)
     char err[512];
     /* small batches: runs of the index end with their transaction */
     struct stoat_store_opts o = {.create = true, .batch_alerts = 100};
-    assert_int_equal(stoat_store_open(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
     assert_int_equal(stoat_store_run_begin(s, "test", "search"), STOAT_OK);
     for (unsigned i = 1; i <= SN; i++) {
         struct stoat_alert a;
@@ -909,15 +933,158 @@ static void test_search(void **state)
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     struct stoat_store_opts ro = {.readonly = true};
-    assert_int_equal(stoat_store_open(file, &ro, &r, err, sizeof(err)), STOAT_ERR_FORMAT);   /* readers do not upgrade */
+    assert_int_equal(open_store(file, &ro, &r, err, sizeof(err)), STOAT_ERR_FORMAT);   /* readers do not upgrade */
     struct stoat_store_opts wo = {0};
-    assert_int_equal(stoat_store_open(file, &wo, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(open_store(file, &wo, &s, err, sizeof(err)), STOAT_OK);
     stoat_store_close(s);
     assert_int_equal(count(file, "PRAGMA user_version"), STOAT_STORE_SCHEMA);
     r = reader(file);
     for (const char *const *q = s_queries; *q; q++)
         search_check(r, *q);
     stoat_store_close(r);
+}
+
+/* One part of the export, gathered from its pieces and checked as a JSON
+ * value; its row count. */
+struct gather {
+    char *p;
+    size_t len, pieces;
+};
+
+static void gather(void *ctx, const char *text, size_t len)
+{
+    struct gather *g = ctx;
+    g->p = realloc(g->p, g->len + len + 1);
+    memcpy(g->p + g->len, text, len);
+    g->len += len;
+    g->p[g->len] = 0;
+    g->pieces++;
+}
+
+static uint64_t export_part(struct stoat_store *s, enum stoat_export_part part, uint64_t max_alerts, char **json)
+{
+    struct gather g = {0};
+    uint64_t rows = 0;
+    assert_int_equal(stoat_store_export(s, part, max_alerts, gather, &g, &rows), STOAT_OK);
+    assert_non_null(g.p);
+    assert_true(json_ok(g.p));
+    *json = g.p;
+    return rows;
+}
+
+static void test_export(void **state)
+{
+    (void)state;
+    const char *file = path("export.db");
+    struct stoat_store *w = fill(file, 10, true);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 3, STOAT_TRIAGE_FALSE_POSITIVE, "first", "ana"),
+                     STOAT_OK);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 3, STOAT_TRIAGE_CLOSED, "second", "bo"), STOAT_OK);
+    stoat_store_close(w);
+    struct stoat_store *s = reader(file);
+    static const char opens[STOAT_EXPORT_COUNT] = {'[', '[', '{', '[', '{', '{', '{', '[', '{'};
+    uint64_t rows[STOAT_EXPORT_COUNT];
+    char *parts[STOAT_EXPORT_COUNT];
+    for (int p = 0; p < STOAT_EXPORT_COUNT; p++) {
+        rows[p] = export_part(s, (enum stoat_export_part)p, 0, &parts[p]);
+        assert_int_equal(parts[p][0], opens[p]);
+    }
+    assert_int_equal(rows[STOAT_EXPORT_ALERTS], 10);
+    assert_int_equal(rows[STOAT_EXPORT_INCIDENTS], 1);
+    assert_int_equal(rows[STOAT_EXPORT_EVENTS], count(file, "SELECT count(DISTINCT event_id) FROM alerts"));
+    assert_int_equal(rows[STOAT_EXPORT_PROCESSES], count(file, "SELECT count(*) FROM processes"));
+    /* a rule and an incident are written as the dashboard's documents write them */
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_alert_json(s, 1, &j, &n), STOAT_OK);
+    char *r = strstr(j, "\"rule\":{"), *end = r ? strstr(r, "},\"event\":") : NULL;
+    assert_non_null(end);
+    end[1] = 0;
+    assert_non_null(strstr(parts[STOAT_EXPORT_RULES], r + 7));
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 1, &j, &n), STOAT_OK);
+    char *inc = strstr(j, "\"incident\":{"), *iend = inc ? strstr(inc, ",\"run\":") : NULL;
+    assert_non_null(iend);
+    *iend = 0;
+    assert_non_null(strstr(parts[STOAT_EXPORT_INCIDENTS], inc + 11));
+    assert_non_null(strstr(parts[STOAT_EXPORT_INCIDENTS], "\"alerts\":[1,3,5]"));
+    free(j);
+    /* triage by target, newest first */
+    char *a3 = strstr(parts[STOAT_EXPORT_TRIAGE], "\"a:3\":[");
+    assert_non_null(a3);
+    assert_true(strstr(a3, "second") < strstr(a3, "first"));
+    for (int p = 0; p < STOAT_EXPORT_COUNT; p++)
+        free(parts[p]);
+    /* the newest 3 alerts and those of the incident (1, 3, 5) */
+    assert_int_equal(export_part(s, STOAT_EXPORT_ALERTS, 3, &j), 6);
+    assert_non_null(strstr(j, "[5,"));
+    assert_null(strstr(j, "[6,"));
+    free(j);
+    uint64_t none = 7;
+    struct gather g = {0};
+    assert_int_equal(stoat_store_export(s, STOAT_EXPORT_COUNT, 0, gather, &g, &none), STOAT_ERR_ARG);
+    assert_int_equal(none, 0);
+    assert_int_equal(g.pieces, 0);
+    stoat_store_close(s);
+    /* a big part comes in pieces that join into one value */
+    const char *big = path("export-big.db");
+    stoat_store_close(fill(big, 1500, false));
+    s = reader(big);
+    g = (struct gather){0};
+    uint64_t nrows = 0;
+    assert_int_equal(stoat_store_export(s, STOAT_EXPORT_EVENTS, 0, gather, &g, &nrows), STOAT_OK);
+    assert_true(g.pieces > 1);
+    assert_true(json_ok(g.p));
+    assert_int_equal(nrows, count(big, "SELECT count(DISTINCT event_id) FROM alerts"));
+    free(g.p);
+    stoat_store_close(s);
+}
+
+/* A store that cannot be opened says why through the diagnostic callback:
+ * the store's path as the file, the sentence as the message. */
+struct diag_seen {
+    int n;
+    struct stoat_diag d;
+    char file[160], message[512];
+};
+
+static void see_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct diag_seen *seen = ctx;
+    seen->n++;
+    seen->d = *d;
+    snprintf(seen->file, sizeof(seen->file), "%s", d->file ? d->file : "(none)");
+    snprintf(seen->message, sizeof(seen->message), "%s", d->message ? d->message : "(none)");
+}
+
+static void test_open_diagnostic(void **state)
+{
+    (void)state;
+    struct diag_seen seen = {0};
+    struct stoat_store *s = NULL;
+    struct stoat_store_opts ro = {.readonly = true, .diag = see_diag, .diag_ctx = &seen};
+    const char *missing = path("not-here.db");
+    assert_int_equal(stoat_store_open(missing, &ro, &s), STOAT_ERR_NOTFOUND);
+    assert_null(s);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.d.code, STOAT_ERR_NOTFOUND);
+    assert_int_equal(seen.d.severity, STOAT_SEV_ERROR);
+    assert_string_equal(seen.file, missing);
+    assert_string_equal(seen.message, "no such store");
+    assert_int_equal(stoat_store_open("", &ro, &s), STOAT_ERR_ARG);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.file, "(none)");
+    assert_string_equal(seen.message, "no store file given");
+    /* a handle's later errors go the same way */
+    const char *file = path("diag.db");
+    stoat_store_close(fill(file, 2, false));
+    s = reader(file);
+    assert_int_equal(stoat_store_alert_json(s, 99, &(char *){NULL}, NULL), STOAT_ERR_NOTFOUND);
+    stoat_store_diag(s, STOAT_ERR_NOTFOUND, see_diag, &seen);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.message, "no alert 99");
+    assert_string_equal(stoat_store_path(s), file);
+    stoat_store_close(s);
 }
 
 int main(void)
@@ -930,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
+        cmocka_unit_test(test_export),            cmocka_unit_test(test_open_diagnostic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

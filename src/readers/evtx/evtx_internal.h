@@ -12,7 +12,7 @@
 #ifndef STOAT_READERS_EVTX_INTERNAL_H
 #define STOAT_READERS_EVTX_INTERNAL_H
 
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
  * the root), every value has its substitution's declared type, the value
  * count matches, and its EventRecordID agrees with its header.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>

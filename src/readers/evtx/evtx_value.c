@@ -8,7 +8,7 @@
  * tests/evtx_compare). Keeping them in one table means a new type or a fix is
  * one line, not a hunt through the parser.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

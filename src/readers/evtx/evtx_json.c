@@ -7,7 +7,7 @@
  * control characters are escaped and invalid UTF-8 becomes \ufffd, so the
  * output is always valid JSON.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

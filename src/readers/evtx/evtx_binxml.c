@@ -21,7 +21,7 @@
  * Every offset read from the chunk is checked against the chunk; element
  * nesting and nested Binary XML share one depth cap.
  */
-#include "readers/evtx/evtx_internal.h"
+#include "readers/evtx/evtx_int.h"
 
 #include <stdlib.h>
 

@@ -75,7 +75,7 @@ static void event_reset(struct au_worker *w, uint64_t bytes)
     /* what is decoded stays within four times the event's bytes (hex
      * halves, arguments joined from pieces, the command line and the paths
      * joined to cwd each take at most the bytes once more) plus the names of
-     * the argument fields; dec_alloc refuses rather than overflow anyway */
+     * the argument fields; au_dec_alloc refuses rather than overflow anyway */
     size_t need = 4 * (size_t)bytes + 32768;
     if (w->dec_cap < need) {
         free(w->dec);

@@ -1,20 +1,14 @@
-/* The EVTX reader's arena: a list of blocks with a pointer bump, reset (not
- * freed) per chunk or per record, with a cap on the bytes it may hold.
+/* The EVTX reader's arena (evtx_arena.h says why), all but the inline
+ * common case: the next block when the current one is full, reset and free.
  *
- * Why: see evtx_int.h. Every decoded byte of a chunk lives here, so the
- * reader never frees piece by piece and hostile input meets the cap, not
- * the memory of the machine. Blocks kept by a reset are used again in order
- * before a new one is asked for.
+ * Every decoded byte of a chunk lives here, so the reader never frees piece
+ * by piece and hostile input meets the cap, not the memory of the machine.
+ * Blocks kept by a reset are used again in order before a new one is asked
+ * for.
  */
-#include "readers/evtx/evtx_int.h"
+#include "readers/evtx/evtx_arena.h"
 
 #include <stdlib.h>
-
-struct evtx_block {
-    struct evtx_block *next;
-    size_t size, used;
-    _Alignas(16) unsigned char data[];
-};
 
 #define EVTX_BLOCK_MIN (256u << 10)
 
@@ -26,10 +20,9 @@ void evtx_arena_init(struct evtx_arena *a, size_t cap)
     a->cap = cap;
 }
 
-void *evtx_arena_alloc(struct evtx_arena *a, size_t n)
+void *evtx_arena_next(struct evtx_arena *a, size_t n)
 {
     struct evtx_block *b = a->cur;
-    n = (n + 7u) & ~(size_t)7u;
     while (b) {
         if (b->size - b->used >= n) {
             void *p = b->data + b->used;
@@ -65,20 +58,6 @@ void *evtx_arena_alloc(struct evtx_arena *a, size_t n)
     }
     a->cur = b;
     return b->data;
-}
-
-void evtx_arena_trim(struct evtx_arena *a, void *p, size_t keep)
-{
-    struct evtx_block *b = a->cur;
-    if (!b)
-        return;
-    unsigned char *c = p;
-    if (c < b->data || c > b->data + b->used)
-        return;
-    keep = (keep + 7u) & ~(size_t)7u;
-    size_t off = (size_t)(c - b->data) + keep;
-    if (off <= b->used)
-        b->used = off;
 }
 
 void evtx_arena_reset(struct evtx_arena *a)

@@ -1,20 +1,14 @@
 /* Internals shared by the EVTX reader's files, from the ground up:
- * evtx_arena.c (the arena), evtx_value.c (value rendering), evtx_binxml.c
- * (Binary XML and templates), evtx.c (file, chunks and records). Each of them
- * uses only what lies below it; the JSON dump writer (evtx_json.c) and the
- * hunt glue (evtx_reader.c) need only the public evtx.h.
+ * evtx_arena.c (the arena, declared in evtx_arena.h), evtx_value.c (value
+ * rendering), evtx_binxml.c (Binary XML and templates), evtx.c (file, chunks
+ * and records). Each of them uses only what lies below it; the JSON dump
+ * writer (evtx_json.c) and the hunt glue (evtx_reader.c) need only the
+ * public evtx.h.
  *
  * Why one header below them all: the named caps, the little-endian reads and
  * the scratch are what every layer shares, and keeping them here (with the
- * field types of evtx_field.h, not the file API of evtx.h) is what lets each
- * file include downwards only.
- *
- * Why an arena: a chunk is at most 64 KiB and everything decoded from it
- * (names, compiled templates, field values) dies with it, so allocation is a
- * pointer bump and the reset per chunk keeps the blocks for the next one. The
- * record arena is reset after every record and holds only that record's
- * values. Both have a cap, so hostile input cannot make memory grow without
- * bound.
+ * field types of evtx_field.h and the arena of evtx_arena.h, not the file
+ * API of evtx.h) is what lets each file include downwards only.
  */
 #ifndef STOAT_READERS_EVTX_INT_H
 #define STOAT_READERS_EVTX_INT_H
@@ -24,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "readers/evtx/evtx_arena.h"
 #include "readers/evtx/evtx_field.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -58,21 +53,6 @@ static inline uint64_t evtx_le64(const uint8_t *p)
     memcpy(&v, p, 8);
     return v;
 }
-
-/* ---- arena (evtx_arena.c) ---- */
-struct evtx_block;
-struct evtx_arena {
-    struct evtx_block *head, *cur;
-    size_t allocated; /* bytes in all blocks */
-    size_t cap;
-    bool capped;      /* an allocation hit the cap (not a malloc failure) */
-};
-void  evtx_arena_init(struct evtx_arena *a, size_t cap);
-void *evtx_arena_alloc(struct evtx_arena *a, size_t n); /* 8-aligned, NULL past cap */
-/* Gives back the tail of the most recent allocation p, keeping `keep` bytes. */
-void  evtx_arena_trim(struct evtx_arena *a, void *p, size_t keep);
-void  evtx_arena_reset(struct evtx_arena *a);
-void  evtx_arena_free(struct evtx_arena *a);
 
 /* ---- values (evtx_value.c) ---- */
 /* BinXML value types (the on-disk codes). */

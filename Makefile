@@ -24,7 +24,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 LDFLAGS += $(SANLD)
 
-LIB_SRC   := $(sort $(filter-out %.bpf.c,$(wildcard src/*/*.c)))
+LIB_SRC   := $(sort $(filter-out %.bpf.c,$(wildcard src/*/*.c src/*/*/*.c)))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

@@ -10,7 +10,7 @@
  * Usage: bench_evtx [-n N] [-x] [DIR|FILE...]   (default: ../shared/data/evtx
  *        and ../shared/data/sigma/regression_data; -x skips evtxexport)
  */
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -203,7 +203,7 @@ if [ "$BUILD_ROUNDS" -gt 0 ] && git rev-parse --verify -q "$BUILD_REF" >/dev/nul
 	SRC=$W/src
 	mkdir -p "$SRC"
 	git archive "$BUILD_REF" | tar -x -C "$SRC"
-	NC=$(ls "$SRC"/src/*/*.c 2>/dev/null | wc -l)
+	NC=$(ls "$SRC"/src/*/*.c "$SRC"/src/*/*/*.c 2>/dev/null | wc -l)
 	# prints "wall cpu" seconds of one clean build (cpu = user+sys of make and its children)
 	build() {
 		(cd "$SRC" && rm -rf build && TIMEFORMAT='%R %U %S' &&

@@ -307,6 +307,76 @@ static void field(struct sl_worker *w, const char *name, uint32_t nlen, const ch
         w->full = true;
 }
 
+/* The attributes of a start tag, p just after its name, up to its '>' or
+ * '/' (where *pp is left): each gives Element_Attribute, the Name of a <Data>
+ * names its field, namespace declarations give nothing. Returns NULL, or why
+ * the tag is malformed. */
+static const char *parse_attrs(struct sl_worker *w, struct sl_elem *e, const char **pp, const char *end)
+{
+    const char *p = *pp;
+    const char *nm = e->name;
+    uint32_t nl = e->name_len;
+    bool is_data = nl == 4 && !memcmp(nm, "Data", 4);
+    unsigned nattr = 0;
+    for (;;) {
+        const char *ws = p;
+        while (p < end && xml_space(*p))
+            p++;
+        if (p >= end)
+            return "unterminated start tag";
+        if (*p == '>' || *p == '/') {
+            *pp = p;
+            return NULL;
+        }
+        if (p == ws)
+            return "attributes must be separated by blanks";
+        const char *an = p;
+        if (!name_start(*p))
+            return "bad attribute name";
+        while (p < end && name_char(*p))
+            p++;
+        uint32_t anl = (uint32_t)(p - an);
+        while (p < end && xml_space(*p))
+            p++;
+        if (p >= end || *p != '=')
+            return "attribute without a value";
+        p++;
+        while (p < end && xml_space(*p))
+            p++;
+        if (p >= end || (*p != '"' && *p != '\''))
+            return "attribute value not quoted";
+        char q = *p++;
+        const char *av = p;
+        const char *close = memchr(p, q, (size_t)(end - p));
+        if (!close)
+            return "unterminated attribute value";
+        if (memchr(av, '<', (size_t)(close - av)))
+            return "'<' in an attribute value";
+        uint32_t avl = (uint32_t)(close - av);
+        p = close + 1;
+        if (++nattr > SL_MAX_ATTRS)
+            return "more than 16 attributes on an element";
+        if (memchr(av, '&', avl) && !(av = unescape(w, av, avl, &avl)))
+            return "bad entity in an attribute value";
+        if (anl >= 5 && !memcmp(an, "xmlns", 5) && (anl == 5 || an[5] == ':'))
+            continue;   /* namespace declarations are not fields */
+        if (is_data && anl == 4 && !memcmp(an, "Name", 4)) {
+            e->field = av;
+            e->field_len = avl;
+            continue;
+        }
+        /* Element_Attribute */
+        uint32_t fl = nl + 1 + anl;
+        char *fname = w->sink->scratch(w->sink->ctx, fl + 1);
+        memcpy(fname, nm, nl);
+        fname[nl] = '_';
+        memcpy(fname + nl + 1, an, anl);
+        fname[fl] = 0;
+        field(w, fname, fl, av, avl);
+        e->attrs = true;
+    }
+}
+
 /* Parses <Event ...> ... </Event> at p. Returns NULL on success, else why. */
 static const char *parse_event(struct sl_worker *w, const char *p, const char *end)
 {
@@ -393,63 +463,9 @@ static const char *parse_event(struct sl_worker *w, const char *p, const char *e
         memset(e, 0, sizeof(*e));
         e->name = nm;
         e->name_len = nl;
-        bool is_data = nl == 4 && !memcmp(nm, "Data", 4);
-        unsigned nattr = 0;
-        for (;;) {
-            const char *ws = p;
-            while (p < end && xml_space(*p))
-                p++;
-            if (p >= end)
-                return "unterminated start tag";
-            if (*p == '>' || *p == '/')
-                break;
-            if (p == ws)
-                return "attributes must be separated by blanks";
-            const char *an = p;
-            if (!name_start(*p))
-                return "bad attribute name";
-            while (p < end && name_char(*p))
-                p++;
-            uint32_t anl = (uint32_t)(p - an);
-            while (p < end && xml_space(*p))
-                p++;
-            if (p >= end || *p != '=')
-                return "attribute without a value";
-            p++;
-            while (p < end && xml_space(*p))
-                p++;
-            if (p >= end || (*p != '"' && *p != '\''))
-                return "attribute value not quoted";
-            char q = *p++;
-            const char *av = p;
-            const char *close = memchr(p, q, (size_t)(end - p));
-            if (!close)
-                return "unterminated attribute value";
-            if (memchr(av, '<', (size_t)(close - av)))
-                return "'<' in an attribute value";
-            uint32_t avl = (uint32_t)(close - av);
-            p = close + 1;
-            if (++nattr > SL_MAX_ATTRS)
-                return "more than 16 attributes on an element";
-            if (memchr(av, '&', avl) && !(av = unescape(w, av, avl, &avl)))
-                return "bad entity in an attribute value";
-            if (anl >= 5 && !memcmp(an, "xmlns", 5) && (anl == 5 || an[5] == ':'))
-                continue;   /* namespace declarations are not fields */
-            if (is_data && anl == 4 && !memcmp(an, "Name", 4)) {
-                e->field = av;
-                e->field_len = avl;
-                continue;
-            }
-            /* Element_Attribute */
-            uint32_t fl = nl + 1 + anl;
-            char *fname = w->sink->scratch(w->sink->ctx, fl + 1);
-            memcpy(fname, nm, nl);
-            fname[nl] = '_';
-            memcpy(fname + nl + 1, an, anl);
-            fname[fl] = 0;
-            field(w, fname, fl, av, avl);
-            e->attrs = true;
-        }
+        const char *why = parse_attrs(w, e, &p, end);
+        if (why)
+            return why;
         if (*p == '/') {
             p++;
             if (p >= end || *p != '>')

@@ -16,7 +16,7 @@
  * Known differences that are bugs of evtxexport are listed in `known[]`
  * below, each with the file and record it was seen in and why.
  */
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 
 #include <errno.h>
 #include <stdbool.h>

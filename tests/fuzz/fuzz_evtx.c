@@ -7,7 +7,7 @@
  * where the parsing is. Every record is also rendered as JSON so the writer
  * sees hostile field text too.
  */
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the auditd reader (src/readers/auditd.c).
+/* Unit tests for the auditd reader (src/readers/auditd*.c).
  *
  * Why whole hunts over hand-written logs: what matters is what a rule sees,
  * which needs the join on the reading thread, the decoding on the worker, the

@@ -1,4 +1,4 @@
-/* Unit tests for the EVTX reader (src/readers/evtx*.c).
+/* Unit tests for the EVTX reader (src/readers/evtx/).
  *
  * Why hand-built buffers: the damage cases (bad checksums, truncated and
  * corrupt records, records in slack, lying headers) and the rarer Binary XML
@@ -8,7 +8,7 @@
  */
 #include "testutil.h"
 
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 
 #include <pthread.h>
 #include <stdio.h>

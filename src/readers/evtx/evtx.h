@@ -12,6 +12,10 @@
  * Damage (bad checksums, truncated or corrupt records, dirty headers) is
  * reported through visitor->error and parsing goes on with whatever still
  * validates. No function here reads outside the buffer it was given.
+ *
+ * The field types (struct evtx_field, enum evtx_vtype) are in evtx_field.h,
+ * which this header includes: the parser's lower files need them without
+ * the file API.
  */
 #ifndef STOAT_READERS_EVTX_H
 #define STOAT_READERS_EVTX_H
@@ -20,36 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "readers/evtx/evtx_field.h"
+
 #define EVTX_FILE_HEADER_SIZE 4096u
 #define EVTX_CHUNK_SIZE       65536u
 
 struct evtx_file;
 struct evtx_scratch;
-
-/* What a field's value text is; the text itself is always UTF-8 rendered the
-   way evtxexport renders that value type. */
-enum evtx_vtype {
-    EVTX_V_STRING = 0, /* UTF-16 or ANSI string, entity/char refs, CDATA */
-    EVTX_V_INT,        /* signed decimal */
-    EVTX_V_UINT,       /* unsigned decimal */
-    EVTX_V_FLOAT,
-    EVTX_V_BOOL,       /* "true" / "false" */
-    EVTX_V_NULL,       /* absent value: the text is "" */
-    EVTX_V_HEX,        /* hexadecimal integer (HexInt32/64, size_t): "0x..." */
-    EVTX_V_BINARY,     /* binary data as upper-case hex digits */
-    EVTX_V_GUID,       /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
-    EVTX_V_SID,        /* "S-1-5-..." */
-    EVTX_V_TIME,       /* FILETIME or SYSTEMTIME as ISO 8601 UTC */
-    EVTX_V_COUNT
-};
-
-struct evtx_field {
-    const char *name;
-    uint32_t    name_len;
-    const char *value; /* NUL-terminated as a convenience; value_len excludes it */
-    uint32_t    value_len;
-    uint8_t     type;  /* enum evtx_vtype */
-};
 
 struct evtx_record {
     uint64_t record_id;
@@ -107,9 +88,6 @@ size_t      evtx_file_size(const struct evtx_file *f);
 struct evtx_scratch *evtx_scratch_create(void);
 void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */
 void evtx_close(struct evtx_file *f);              /* accepts NULL */
-
-/* Name of a value type ("string", "int", ...), for dumps and tests. */
-const char *evtx_vtype_name(uint8_t type);
 
 /* Appends the record as one JSON object and a newline to a malloc'd buffer
    (*buf, *len used, *cap allocated; all may start as NULL/0). Control

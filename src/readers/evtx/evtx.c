@@ -16,14 +16,11 @@
  * the root), every value has its substitution's declared type, the value
  * count matches, and its EventRecordID agrees with its header.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx.h"
+#include "readers/evtx/evtx_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the EVTX reader assumes a little-endian host"
-#endif
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
 _Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4,

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "readers/evtx.h"
+#include "readers/evtx/evtx.h"
 #include "readers/reader.h"
 #include "util/mem.h"
 

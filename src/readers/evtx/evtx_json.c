@@ -7,11 +7,12 @@
  * control characters are escaped and invalid UTF-8 becomes \ufffd, so the
  * output is always valid JSON.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct jbuf {
     char **buf;

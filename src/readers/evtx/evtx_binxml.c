@@ -21,7 +21,7 @@
  * Every offset read from the chunk is checked against the chunk; element
  * nesting and nested Binary XML share one depth cap.
  */
-#include "readers/evtx_internal.h"
+#include "readers/evtx/evtx_int.h"
 
 #include <stdlib.h>
 
@@ -373,13 +373,165 @@ struct attr {
 
 #define MAX_ATTRS 64u
 
+static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
+                     unsigned depth);
+
+/* Reads an element's attribute list (cursor on its size) into attrs, their
+   values as parts in b->parts. */
+static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
+                       struct attr *attrs, unsigned *nattrs)
+{
+    if (!have(c, 4))
+        return -1;
+    c->pos += 4; /* attribute list size: the tokens delimit it anyway */
+    while (have(c, 1) && (c->b[c->pos] & 0xbf) == 0x06) {
+        if (*nattrs >= MAX_ATTRS)
+            return -1;
+        c->pos++;
+        struct attr *at = &attrs[(*nattrs)++];
+        int rc = name_ref(x, c, &at->name, &at->name_len);
+        if (rc)
+            return rc;
+        if (!plausible_name(at->name, at->name_len))
+            b->names_bad = true;
+        at->part0 = (uint32_t)b->nparts;
+        while (have(c, 1) && is_value_token(c->b[c->pos])) {
+            struct evtx_part p;
+            rc = read_value_part(x, c, &p);
+            if (rc)
+                return rc;
+            if (p.kind == P_STATIC && !plausible_text(p.s, p.len))
+                b->names_bad = true;
+            rc = push_part(&b->parts, &b->nparts, &b->parts_cap, p);
+            if (rc)
+                return rc;
+        }
+        at->nparts = (uint32_t)b->nparts - at->part0;
+    }
+    return 0;
+}
+
+/* An op per attribute that is a field (Element_Attribute): not the Name of
+   <Data Name="X">, not an xmlns declaration. *nfield counts them. */
+static int c_attr_ops(struct evtx_chunk_ctx *x, struct builder *b, const char *en, uint32_t el,
+                      const struct attr *attrs, unsigned nattrs, int name_attr, unsigned *nfield)
+{
+    for (unsigned i = 0; i < nattrs; i++) {
+        const struct attr *at = &attrs[i];
+        if ((int)i == name_attr)
+            continue;
+        if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 &&
+            (at->name_len == 5 || at->name[5] == ':'))
+            continue;
+        struct evtx_op op = { 0 };
+        op.name = join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
+        if (!op.name)
+            return -2;
+        op.part0 = at->part0;
+        op.nparts = at->nparts;
+        op.flags = OP_ATTR;
+        int rc = push_op(b, op);
+        if (rc)
+            return rc;
+        (*nfield)++;
+    }
+    return 0;
+}
+
+/* An element's content up to its end tag: child elements are compiled,
+   text is kept on b->text for the element's own op. */
+static int c_content(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
+                     unsigned depth, bool *has_child)
+{
+    for (;;) {
+        if (!have(c, 1))
+            return -1;
+        uint8_t t = c->b[c->pos];
+        if (t == 0x04) {
+            c->pos++;
+            return 0;
+        }
+        int rc;
+        if ((t & 0xbf) == 0x01) {
+            *has_child = true;
+            rc = c_element(x, b, c, depth + 1);
+        } else if (is_value_token(t)) {
+            struct evtx_part p;
+            rc = read_value_part(x, c, &p);
+            if (!rc && p.kind == P_STATIC && !plausible_text(p.s, p.len))
+                b->names_bad = true;
+            if (!rc)
+                rc = push_part(&b->text, &b->ntext, &b->text_cap, p);
+        } else if (t == 0x0a || t == 0x0b) {
+            rc = skip_pi(x, c);
+        } else {
+            return -1;
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+/* The ops that close an element whose text parts start at b->text[text0]:
+   a leaf's field (named by its tag, or by name_at for <Data Name="X">), or
+   for a parent the Binary XML its text may hold and OP_CLOSE. */
+static int c_close_ops(struct builder *b, const char *en, uint32_t el, const struct attr *name_at,
+                       unsigned nfield_attrs, size_t text0, bool has_child)
+{
+    int rc;
+    size_t ntext = b->ntext - text0;
+    if (!has_child) {
+        struct evtx_op op = { 0 };
+        op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
+        if (name_at) {
+            op.npart0 = name_at->part0;
+            op.nnparts = name_at->nparts;
+            if (op.nnparts == 1 && b->parts[op.npart0].kind == P_STATIC) {
+                op.name = b->parts[op.npart0].s;
+                op.name_len = b->parts[op.npart0].len;
+                op.nnparts = 0;
+            }
+        } else {
+            op.name = en;
+            op.name_len = el;
+        }
+        op.part0 = (uint32_t)b->nparts;
+        op.nparts = (uint32_t)ntext;
+        for (size_t i = 0; i < ntext; i++) {
+            rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
+            if (rc)
+                return rc;
+        }
+        return push_op(b, op);
+    }
+    /* Mixed content: text between child elements is layout; only a
+       Binary XML substitution there still carries fields. */
+    for (size_t i = 0; i < ntext; i++) {
+        if (b->text[text0 + i].kind != P_SUBST)
+            continue;
+        struct evtx_op op = { 0 };
+        op.flags = OP_NESTED;
+        op.part0 = (uint32_t)b->nparts;
+        op.nparts = 1;
+        rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
+        if (!rc)
+            rc = push_op(b, op);
+        if (rc)
+            return rc;
+    }
+    struct evtx_op op = { 0 };
+    op.flags = OP_CLOSE;
+    op.name = en;
+    op.name_len = el;
+    return push_op(b, op);
+}
+
 /* Compiles one element (cursor on its open tag) and its subtree. */
 static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
                      unsigned depth)
 {
     if (depth > EVTX_MAX_DEPTH)
         return -1;
-    struct evtx_arena *a = &x->s->chunk_arena;
     size_t first_op = b->nops;
     if (!have(c, 7))
         return -1;
@@ -410,35 +562,10 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     struct attr attrs[MAX_ATTRS];
     unsigned nattrs = 0;
     if (tok & 0x40) {
-        if (!have(c, 4))
-            return -1;
-        c->pos += 4; /* attribute list size: the tokens delimit it anyway */
-        while (have(c, 1) && (c->b[c->pos] & 0xbf) == 0x06) {
-            if (nattrs >= MAX_ATTRS)
-                return -1;
-            c->pos++;
-            struct attr *at = &attrs[nattrs++];
-            rc = name_ref(x, c, &at->name, &at->name_len);
-            if (rc)
-                return rc;
-            if (!plausible_name(at->name, at->name_len))
-                b->names_bad = true;
-            at->part0 = (uint32_t)b->nparts;
-            while (have(c, 1) && is_value_token(c->b[c->pos])) {
-                struct evtx_part p;
-                rc = read_value_part(x, c, &p);
-                if (rc)
-                    return rc;
-                if (p.kind == P_STATIC && !plausible_text(p.s, p.len))
-                    b->names_bad = true;
-                rc = push_part(&b->parts, &b->nparts, &b->parts_cap, p);
-                if (rc)
-                    return rc;
-            }
-            at->nparts = (uint32_t)b->nparts - at->part0;
-        }
+        rc = c_attr_list(x, b, c, attrs, &nattrs);
+        if (rc)
+            return rc;
     }
-
     /* <Data Name="X"> names its field X. */
     int name_attr = -1;
     if (el == 4 && memcmp(en, "Data", 4) == 0) {
@@ -447,25 +574,9 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
                 name_attr = (int)i;
     }
     unsigned nfield_attrs = 0;
-    for (unsigned i = 0; i < nattrs; i++) {
-        const struct attr *at = &attrs[i];
-        if ((int)i == name_attr)
-            continue;
-        if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 &&
-            (at->name_len == 5 || at->name[5] == ':'))
-            continue;
-        struct evtx_op op = { 0 };
-        op.name = join_name(a, en, el, at->name, at->name_len, &op.name_len);
-        if (!op.name)
-            return -2;
-        op.part0 = at->part0;
-        op.nparts = at->nparts;
-        op.flags = OP_ATTR;
-        rc = push_op(b, op);
-        if (rc)
-            return rc;
-        nfield_attrs++;
-    }
+    rc = c_attr_ops(x, b, en, el, attrs, nattrs, name_attr, &nfield_attrs);
+    if (rc)
+        return rc;
 
     if (!have(c, 1))
         return -1;
@@ -473,86 +584,16 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     bool has_child = false;
     size_t text0 = b->ntext;
     if (close == 0x02) {
-        for (;;) {
-            if (!have(c, 1))
-                return -1;
-            uint8_t t = c->b[c->pos];
-            if (t == 0x04) {
-                c->pos++;
-                break;
-            }
-            if ((t & 0xbf) == 0x01) {
-                has_child = true;
-                rc = c_element(x, b, c, depth + 1);
-            } else if (is_value_token(t)) {
-                struct evtx_part p;
-                rc = read_value_part(x, c, &p);
-                if (!rc && p.kind == P_STATIC && !plausible_text(p.s, p.len))
-                    b->names_bad = true;
-                if (!rc)
-                    rc = push_part(&b->text, &b->ntext, &b->text_cap, p);
-            } else if (t == 0x0a || t == 0x0b) {
-                rc = skip_pi(x, c);
-            } else {
-                return -1;
-            }
-            if (rc)
-                return rc;
-        }
+        rc = c_content(x, b, c, depth, &has_child);
+        if (rc)
+            return rc;
     } else if (close != 0x03) {
         return -1;
     }
-
-    size_t ntext = b->ntext - text0;
-    if (!has_child) {
-        struct evtx_op op = { 0 };
-        op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
-        if (name_attr >= 0) {
-            op.npart0 = attrs[name_attr].part0;
-            op.nnparts = attrs[name_attr].nparts;
-            if (op.nnparts == 1 && b->parts[op.npart0].kind == P_STATIC) {
-                op.name = b->parts[op.npart0].s;
-                op.name_len = b->parts[op.npart0].len;
-                op.nnparts = 0;
-            }
-        } else {
-            op.name = en;
-            op.name_len = el;
-        }
-        op.part0 = (uint32_t)b->nparts;
-        op.nparts = (uint32_t)ntext;
-        for (size_t i = 0; i < ntext; i++) {
-            rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
-            if (rc)
-                return rc;
-        }
-        rc = push_op(b, op);
-        if (rc)
-            return rc;
-    } else {
-        /* Mixed content: text between child elements is layout; only a
-           Binary XML substitution there still carries fields. */
-        for (size_t i = 0; i < ntext; i++) {
-            if (b->text[text0 + i].kind != P_SUBST)
-                continue;
-            struct evtx_op op = { 0 };
-            op.flags = OP_NESTED;
-            op.part0 = (uint32_t)b->nparts;
-            op.nparts = 1;
-            rc = push_part(&b->parts, &b->nparts, &b->parts_cap, b->text[text0 + i]);
-            if (!rc)
-                rc = push_op(b, op);
-            if (rc)
-                return rc;
-        }
-        struct evtx_op op = { 0 };
-        op.flags = OP_CLOSE;
-        op.name = en;
-        op.name_len = el;
-        rc = push_op(b, op);
-        if (rc)
-            return rc;
-    }
+    rc = c_close_ops(b, en, el, name_attr >= 0 ? &attrs[name_attr] : NULL, nfield_attrs, text0,
+                     has_child);
+    if (rc)
+        return rc;
     b->ops[first_op].marks++;
     b->ntext = text0;
     return 0;

@@ -1,20 +1,29 @@
-/* Internals shared by the EVTX reader's files (evtx.c: file, chunks and
- * records; evtx_binxml.c: Binary XML and templates; evtx_value.c: value
- * rendering; evtx_json.c: the JSON dump writer).
+/* Internals shared by the EVTX reader's files, from the ground up:
+ * evtx_arena.c (the arena, declared in evtx_arena.h), evtx_value.c (value
+ * rendering), evtx_binxml.c (Binary XML and templates), evtx.c (file, chunks
+ * and records). Each of them uses only what lies below it; the JSON dump
+ * writer (evtx_json.c) and the hunt glue (evtx_reader.c) need only the
+ * public evtx.h.
  *
- * Why an arena: a chunk is at most 64 KiB and everything decoded from it
- * (names, compiled templates, field values) dies with it, so allocation is a
- * pointer bump and the reset per chunk keeps the blocks for the next one. The
- * record arena is reset after every record and holds only that record's
- * values. Both have a cap, so hostile input cannot make memory grow without
- * bound.
+ * Why one header below them all: the named caps, the little-endian reads and
+ * the scratch are what every layer shares, and keeping them here (with the
+ * field types of evtx_field.h and the arena of evtx_arena.h, not the file
+ * API of evtx.h) is what lets each file include downwards only.
  */
-#ifndef STOAT_READERS_EVTX_INTERNAL_H
-#define STOAT_READERS_EVTX_INTERNAL_H
+#ifndef STOAT_READERS_EVTX_INT_H
+#define STOAT_READERS_EVTX_INT_H
 
-#include "readers/evtx.h"
-
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "readers/evtx/evtx_arena.h"
+#include "readers/evtx/evtx_field.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the EVTX reader assumes a little-endian host"
+#endif
 
 /* Named size caps. */
 #define EVTX_MAX_DEPTH          32u         /* element nesting + nested BinXML */
@@ -36,7 +45,7 @@ static inline uint32_t evtx_le32(const uint8_t *p)
 {
     uint32_t v;
     memcpy(&v, p, 4);
-    return v; /* little-endian hosts only: checked in evtx.c */
+    return v; /* little-endian hosts only: checked above */
 }
 static inline uint64_t evtx_le64(const uint8_t *p)
 {
@@ -45,22 +54,7 @@ static inline uint64_t evtx_le64(const uint8_t *p)
     return v;
 }
 
-/* ---- arena ---- */
-struct evtx_block;
-struct evtx_arena {
-    struct evtx_block *head, *cur;
-    size_t allocated; /* bytes in all blocks */
-    size_t cap;
-    bool capped;      /* an allocation hit the cap (not a malloc failure) */
-};
-void  evtx_arena_init(struct evtx_arena *a, size_t cap);
-void *evtx_arena_alloc(struct evtx_arena *a, size_t n); /* 8-aligned, NULL past cap */
-/* Gives back the tail of the most recent allocation p, keeping `keep` bytes. */
-void  evtx_arena_trim(struct evtx_arena *a, void *p, size_t keep);
-void  evtx_arena_reset(struct evtx_arena *a);
-void  evtx_arena_free(struct evtx_arena *a);
-
-/* ---- values ---- */
+/* ---- values (evtx_value.c) ---- */
 /* BinXML value types (the on-disk codes). */
 enum {
     EVTX_T_NULL = 0x00, EVTX_T_STRING = 0x01, EVTX_T_ANSI = 0x02,
@@ -92,7 +86,7 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
 int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
                        const char **out, uint32_t *out_len);
 
-/* ---- BinXML ---- */
+/* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
    scratch's field list. Returns 0, -1 on malformed data (*why set), -2 on

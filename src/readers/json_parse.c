@@ -1,0 +1,562 @@
+/* The JSON reader's parser, on a worker: one record, a JSON object, into
+ * fields. A small recursive-descent parser (depth capped at JSON_MAX_DEPTH)
+ * walks the tree of names (json_names.c) as it goes, trying each node's
+ * guess of the next key against the input before it scans and hashes one.
+ * String values without escapes are slices of the unit buffer; escaped ones
+ * are decoded into the event scratch. {"Name": "X", "#text": "v"}, the way
+ * xmltodict writes <Data Name="X">v</Data>, becomes the field X.
+ *
+ * Why the scanner (blanks, strings, numbers) and the parser share a file:
+ * scanning strings is most of what a record costs, so parse_object inlines
+ * the scanner's fast paths (sixteen bytes at a time where SSE2 is there)
+ * into its loop; the rare slow paths (escapes, long runs of blanks) are
+ * kept out of line. */
+#include <stdio.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "readers/json_int.h"
+#include "util/text.h"
+
+static inline bool is_blank(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* The rest of a run of blanks (p is on its second byte): the indentation
+ * of pretty-printed JSON, sixteen bytes at a time. */
+static __attribute__((noinline)) const char *skip_blank_run(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
+                  tab = _mm_set1_epi8('\t');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
+        unsigned m = (unsigned)_mm_movemask_epi8(b) ^ 0xFFFFu;   /* the bytes that are not blank */
+        if (m)
+            return p + __builtin_ctz(m);
+        p += 16;
+    }
+#endif
+    while (p < end && is_blank(*p))
+        p++;
+    return p;
+}
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+    if (p < end && is_blank(*p)) {
+        p++;
+        if (p < end && is_blank(*p))
+            p = skip_blank_run(p, end);
+    }
+    return p;
+}
+
+const char *json_skip_ws(const char *p, const char *end)
+{
+    return skip_ws(p, end);
+}
+
+/* Is the byte at p (after any blanks) c? Records are mostly compact, so the
+ * byte itself is tried first and blanks are skipped only when it is not c. */
+static inline bool expect(const char **p, const char *end, char c)
+{
+    if (*p < end && **p == c)
+        return true;
+    *p = skip_ws(*p, end);
+    return *p < end && **p == c;
+}
+
+static void jerr(struct json_worker *w, const char *at, const char *msg)
+{
+    if (!w->err) {
+        w->err = msg;
+        w->err_at = at;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 32);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* The first '"' or backslash in [p, end), or end. Sixteen bytes at a time:
+ * string scanning is most of what parsing a record costs. */
+static inline const char *find_special(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        if (m)
+            return p + __builtin_ctz((unsigned)m);
+        p += 16;
+    }
+#endif
+    while (p < end && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* The closing quote of the string that starts at start, as the escapes
+ * leave it (a backslash and the byte after it are skipped), or NULL. */
+static const char *string_end(const char *start, const char *end)
+{
+    const char *q = find_special(start, end);
+    while (q < end && *q != '"') {
+        q += 2;   /* the backslash and the character it escapes */
+        if (q < end)
+            q = find_special(q, end);
+    }
+    return q < end ? q : NULL;
+}
+
+/* The rest of parse_string when the string has escapes (or no end): p is
+ * the first backslash (or end). The value is decoded in one pass into the
+ * worker's buffer, then copied into the event scratch at its size; a
+ * malformed string is reported as it was by a pass that found its end first:
+ * "unterminated" wins over a bad escape. Out of line: most strings have no
+ * escapes. */
+static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
+                                                           const char *end, const char **val, uint32_t *vlen)
+{
+    /* the decoded text is never longer than the input it comes from; 16
+     * more for the stores below */
+    size_t need = (size_t)(end - start) + 16;
+    if (w->dec_cap < need) {
+        w->dec_cap = need > 2 * w->dec_cap ? need : 2 * w->dec_cap;
+        free(w->dec);
+        w->dec = xmalloc(w->dec_cap);
+    }
+    char *out = w->dec;
+    size_t n = (size_t)(p - start);
+    memcpy(out, start, n);
+    const char *bad = NULL, *why = NULL;
+    for (;;) {
+        if (p >= end)
+            break;   /* no closing quote (string_end decides below) */
+        if (*p == '"')
+            goto done;
+        /* a backslash, and the byte it escapes */
+        if (end - p < 2)
+            break;
+        p++;
+        char c = *p++;
+        switch (c) {
+        case '"': out[n++] = '"'; break;
+        case '\\': out[n++] = '\\'; break;
+        case '/': out[n++] = '/'; break;
+        case 'b': out[n++] = '\b'; break;
+        case 'f': out[n++] = '\f'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 'r': out[n++] = '\r'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'u': {
+            /* a quote among the four makes one of them no hex digit */
+            int h0 = -1, h1 = -1, h2 = -1, h3 = -1;
+            if (end - p >= 4) {
+                h0 = hexval(p[0]);
+                h1 = hexval(p[1]);
+                h2 = hexval(p[2]);
+                h3 = hexval(p[3]);
+            }
+            if (h0 < 0 || h1 < 0 || h2 < 0 || h3 < 0) {
+                bad = p;
+                why = "bad \\u escape";
+                break;
+            }
+            uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                int l0 = hexval(p[2]), l1 = hexval(p[3]), l2 = hexval(p[4]), l3 = hexval(p[5]);
+                uint32_t lo = (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0) ? 0 : (uint32_t)(l0 << 12 | l1 << 8 | l2 << 4 | l3);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF)
+                cp = 0xFFFD;   /* a lone surrogate */
+            n += utf8_encode(cp, out + n);
+            break;
+        }
+        default:
+            bad = p - 1;
+            why = "bad escape in string";
+            break;
+        }
+        if (bad)
+            break;
+        /* Copy the run up to the next quote or backslash, sixteen bytes at
+         * a time while the record has them: the runs are short (path
+         * components), so this beats a search and a copy call per run. A
+         * store may pass the run by up to 16 bytes: out has room, as n
+         * never passes p - start. */
+#ifdef __SSE2__
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        for (;;) {
+            if (end - p < 16) {
+                const char *r = find_special(p, end);
+                memcpy(out + n, p, (size_t)(r - p));
+                n += (size_t)(r - p);
+                p = r;
+                break;
+            }
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)(out + n), v);
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz((unsigned)m);
+                n += k;
+                p += k;
+                break;
+            }
+            n += 16;
+            p += 16;
+        }
+#else
+        const char *r = find_special(p, end);
+        memcpy(out + n, p, (size_t)(r - p));
+        n += (size_t)(r - p);
+        p = r;
+#endif
+    }
+    /* malformed: unterminated comes first */
+    if (!string_end(start, end))
+        jerr(w, start, "unterminated string");
+    else
+        jerr(w, bad, why);
+    return NULL;
+done:;
+    char *copy = w->sink->scratch(w->sink->ctx, n + 1);
+    memcpy(copy, out, n);
+    copy[n] = 0;
+    *val = copy;
+    *vlen = (uint32_t)n;
+    return p + 1;
+}
+
+/* Parses a string starting after the opening quote. Returns the position
+ * after the closing quote, and the decoded value (a slice when unescaped). */
+static inline const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
+                                       uint32_t *vlen)
+{
+    const char *q = find_special(p, end);
+    if (q < end && *q == '"') {
+        *val = p;
+        *vlen = (uint32_t)(q - p);
+        return q + 1;
+    }
+    return parse_escaped(w, p, q, end, val, vlen);
+}
+
+static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
+{
+    if (n->state != NS_READY) {
+        if (n->state == NS_SILENT)
+            return;
+        json_resolve(w, n);
+    }
+    if (!w->field(w->ctx, n->name, n->name_len, n->id, val, vlen, type))
+        w->too_many = true;
+}
+
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
+
+/* The bytes a number may go on with: digits . e E + - */
+static const bool number_byte[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+};
+
+static inline const char *scan_number(const char *p, const char *end)
+{
+    p++;
+    while (p < end && number_byte[(unsigned char)*p])
+        p++;
+    return p;
+}
+
+/* {"Name": "X", "#text": "v"} (xmltodict's rendering of <Data Name="X">v</Data>)
+ * becomes the field X. The caller has read the object's first key, of kind
+ * KK_NAME or KK_TEXT, and its ':'; q is after the colon. Returns where the
+ * object ends, or NULL (done false) when it is not that shape. */
+static const char *try_named_value(struct json_worker *w, enum key_kind kind, const char *q, const char *end,
+                                   bool *done)
+{
+    *done = false;
+    const char *name = NULL, *val = NULL;
+    uint32_t nlen = 0, vlen = 0;
+    uint8_t vtype = STOAT_V_STRING;
+    for (int k = 0;; k++) {
+        q = skip_ws(q, end);
+        bool is_name = kind == KK_NAME, is_text = kind == KK_TEXT;
+        if (!is_name && !is_text)
+            return NULL;
+        if (q < end && *q == '"') {
+            const char *v;
+            uint32_t vl;
+            q = parse_string(w, q + 1, end, &v, &vl);
+            if (!q)
+                return NULL;
+            if (is_name) {
+                name = v;
+                nlen = vl;
+            } else {
+                val = v;
+                vlen = vl;
+            }
+        } else if (is_text && q < end && (*q == '-' || (*q >= '0' && *q <= '9'))) {
+            const char *st = q;
+            while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
+                q++;
+            val = st;
+            vlen = (uint32_t)(q - st);
+            vtype = STOAT_V_NUMBER;
+        } else {
+            return NULL;
+        }
+        q = skip_ws(q, end);
+        if (k == 1)
+            break;
+        /* the second key */
+        if (q >= end || *q != ',')
+            return NULL;
+        q = skip_ws(q + 1, end);
+        if (q >= end || *q != '"')
+            return NULL;
+        const char *key;
+        uint32_t klen;
+        q = parse_string(w, q + 1, end, &key, &klen);
+        if (!q)
+            return NULL;
+        q = skip_ws(q, end);
+        if (q >= end || *q != ':')
+            return NULL;
+        q++;
+        kind = json_key_kind(key, klen);
+    }
+    if (q >= end || *q != '}' || !name || !val)
+        return NULL;
+    if (nlen >= PATH_MAX_BYTES)
+        return NULL;
+    /* emit under the name alone, as <Data Name="X"> would be */
+    struct jnode tmp;
+    emit(w, json_child_of(w, &w->named, name, nlen, &tmp), val, vlen, vtype);
+    *done = true;
+    return q + 1;
+}
+
+static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
+{
+    /* p is after '{' */
+    struct jnode **guess = &obj->first;   /* where the guess for the next key is kept */
+    struct jnode tmp;                     /* a child that is not cached */
+    /* past the depth cap every value is refused (by parse_value) */
+    const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    bool first = true;
+    for (;;) {
+        /* the key: the guess is tried before blanks are skipped, as
+         * compact records have none */
+        struct jnode *child = *guess;
+        bool hit = child && json_guess_holds(child, p, end);
+        if (!hit && p < end && (unsigned char)*p <= ' ') {
+            p = skip_ws(p, end);
+            hit = child && json_guess_holds(child, p, end);
+        }
+        enum key_kind kind;
+        const char *key = NULL;
+        uint32_t klen = 0;
+        if (hit) {
+            p += child->qlen;
+            kind = (enum key_kind)child->kind;
+        } else {
+            child = NULL;
+            if (first && p < end && *p == '}')
+                return p + 1;
+            if (p >= end || *p != '"') {
+                jerr(w, p, "expected a quoted name");
+                return NULL;
+            }
+            p = parse_string(w, p + 1, end, &key, &klen);
+            if (!p)
+                return NULL;
+            if (!expect(&p, end, ':')) {
+                jerr(w, p, "expected ':'");
+                return NULL;
+            }
+            p++;
+            kind = json_key_kind(key, klen);
+        }
+        if (first) {
+            first = false;
+            if (kind == KK_NAME || kind == KK_TEXT) {
+                bool named;
+                const char *after = try_named_value(w, kind, p, end, &named);
+                if (named)
+                    return after;
+            }
+        }
+        if (!child) {
+            child = json_child_of(w, obj, key, klen, &tmp);
+            if (!child) {
+                jerr(w, key, "field name path too long");
+                return NULL;
+            }
+            if (child->serial)
+                *guess = child;
+        }
+        /* the value: strings, numbers and objects without going through
+         * parse_value; blanks before it skipped only when there are some */
+        for (;;) {
+            char c = p < lim ? *p : 0;
+            if (c == '"') {
+                const char *v;
+                uint32_t vl;
+                p = parse_string(w, p + 1, end, &v, &vl);
+                if (!p)
+                    return NULL;
+                emit(w, child, v, vl, STOAT_V_STRING);
+            } else if ((c >= '0' && c <= '9') || c == '-') {
+                const char *st = p;
+                p = scan_number(p, end);
+                emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            } else if (c == '{') {
+                p = parse_object(w, child, p + 1, end, depth + 1);
+                if (!p)
+                    return NULL;
+            } else if (p < end && is_blank(*p)) {
+                p = skip_ws(p, end);
+                continue;
+            } else {
+                p = parse_value(w, child, p, end, depth + 1);
+                if (!p)
+                    return NULL;
+            }
+            break;
+        }
+        /* a child that is not cached has NULL here, and what the next key
+         * writes there is never read: tmp is reused */
+        guess = &child->next;
+        if (!expect(&p, end, ',')) {
+            if (p < end && *p == '}')
+                return p + 1;
+            jerr(w, p, "expected ',' or '}'");
+            return NULL;
+        }
+        p++;
+    }
+}
+
+static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)
+{
+    if (depth > JSON_MAX_DEPTH) {
+        jerr(w, p, "nesting deeper than 64 levels");
+        return NULL;
+    }
+    if (p >= end) {
+        jerr(w, p, "unexpected end of record");
+        return NULL;
+    }
+    switch (*p) {
+    case '"': {
+        const char *v;
+        uint32_t vl;
+        p = parse_string(w, p + 1, end, &v, &vl);
+        if (p)
+            emit(w, n, v, vl, STOAT_V_STRING);
+        return p;
+    }
+    case '{':
+        return parse_object(w, n, p + 1, end, depth);
+    case '[': {
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == ']')
+            return p + 1;
+        for (;;) {
+            p = parse_value(w, n, skip_ws(p, end), end, depth + 1);
+            if (!p)
+                return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']')
+                return p + 1;
+            jerr(w, p, "expected ',' or ']'");
+            return NULL;
+        }
+    }
+    case 't':
+        if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+            emit(w, n, "true", 4, STOAT_V_BOOL);
+            return p + 4;
+        }
+        break;
+    case 'f':
+        if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+            emit(w, n, "false", 5, STOAT_V_BOOL);
+            return p + 5;
+        }
+        break;
+    case 'n':
+        if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            emit(w, n, "", 0, STOAT_V_NULL);
+            return p + 4;
+        }
+        break;
+    default:
+        if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            const char *st = p;
+            p = scan_number(p, end);
+            emit(w, n, st, (uint32_t)(p - st), STOAT_V_NUMBER);
+            return p;
+        }
+        break;
+    }
+    jerr(w, p, "unexpected character");
+    return NULL;
+}
+
+/* One record: [p, end). Returns where parsing stopped (end of the value). */
+const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record,
+                                uint64_t line)
+{
+    const struct event_sink *s = w->sink;
+    w->err = NULL;
+    w->too_many = false;
+    s->begin(s->ctx, record, line, w->u->file_offset + (uint64_t)(p - w->u->data));
+    const char *q;
+    if (*p != '{') {
+        jerr(w, p, "a record must be a JSON object");
+        q = NULL;
+    } else {
+        q = parse_object(w, &w->root, p + 1, end, 1);
+    }
+    if (!q) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
+        uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? json_count_lines(p, (size_t)(w->err_at - p), w->u->mode == JM_LINES) : 0);
+        s->bad(s->ctx, at, 0, false, false, msg);
+        w->u->skipped++;
+        return NULL;
+    }
+    if (w->too_many) {
+        s->bad(s->ctx, line, 0, false, true, "record has too many fields; the rest were not read");
+    }
+    s->end(s->ctx);
+    w->u->events++;
+    return q;
+}

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
-#include "hunt/consume.h"
+#include "pipeline/consume.h"
 #include "readers/reader.h"
 #include "stoat/hunt.h"
 #include "util/fs.h"

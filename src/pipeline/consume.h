@@ -3,8 +3,8 @@
  * with their ancestry, feed process trees, correlations and behaviour, and
  * hand alerts and incidents to the sinks. The matching before it runs in
  * parallel (hunt) or inline (watch); what happens here needs order. */
-#ifndef STOAT_HUNT_CONSUME_H
-#define STOAT_HUNT_CONSUME_H
+#ifndef STOAT_PIPELINE_CONSUME_H
+#define STOAT_PIPELINE_CONSUME_H
 
 #include "behaviour/behaviour.h"
 #include "behaviour/correlate.h"

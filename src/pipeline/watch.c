@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "hunt/consume.h"
+#include "pipeline/consume.h"
 #include "sensor/sensor.h"
 #include "stoat/watch.h"
 #include "util/buf.h"

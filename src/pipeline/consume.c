@@ -1,5 +1,5 @@
 /* See consume.h. */
-#include "hunt/consume.h"
+#include "pipeline/consume.h"
 
 #include <stdlib.h>
 #include <string.h>

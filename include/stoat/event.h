@@ -1,8 +1,7 @@
 /* An event's fields as the library hands them out: a name, a value and the
- * value's type. The hunt's alerts carry them (stoat/hunt.h includes this);
- * they have a header of their own because the parts that make and match
- * events (readers, the engine) need the value types and nothing of the
- * hunt. */
+ * value's type. Alerts carry them (stoat/alert.h includes this); they
+ * have a header of their own because the parts that make and match events
+ * (readers, the engine) need the value types and nothing of the alerts. */
 #ifndef STOAT_EVENT_H
 #define STOAT_EVENT_H
 

@@ -3,7 +3,9 @@
  * A hunt reads files, directories (recursively) and standard input, in any
  * format stoat recognises, spreads the work over threads and hands every
  * alert, in input order, to the sinks added to it. Bad records are reported
- * (file, line or offset, reason) and skipped; everything else is processed. */
+ * (file, line or offset, reason) and skipped; everything else is processed.
+ * What it hands out (alerts, incidents, the sink interface) is stoat/alert.h's,
+ * the same for every pipeline. */
 #ifndef STOAT_HUNT_H
 #define STOAT_HUNT_H
 
@@ -11,144 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stoat/alert.h"
+#include "stoat/behaviour.h"
 #include "stoat/error.h"
-#include "stoat/event.h"
 #include "stoat/rules.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Where an event came from. line is 0 for binary formats (offset is set). */
-struct stoat_record_pos {
-    const char *file;          /* "-" for standard input */
-    const char *format;        /* "json", "evtx", ... */
-    uint64_t record;           /* 1-based index of the record in the file */
-    uint64_t line;
-    uint64_t offset;
-};
-
-/* One process of an alert's ancestry (the process itself first, then its
- * parent, grandparent, ...). Strings may be NULL when the logs did not say. */
-struct stoat_process {
-    const char *image;
-    const char *command_line;
-    const char *user;
-    const char *guid;          /* Sysmon ProcessGuid, or pid@start for other sources */
-    int64_t pid;               /* -1 when unknown */
-    int64_t start_ns;          /* INT64_MIN when unknown */
-};
-
-/* A match a correlation counted that was not reported on its own (its rule
- * only feeds correlations): what it was, for the analyst. */
-struct stoat_corr_evidence {
-    int64_t time_ns;
-    const char *rule;              /* the rule's title */
-    const char *summary;           /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
-};
-
-/* What a correlation rule saw when it fired. */
-struct stoat_corr_detail {
-    enum stoat_corr_type type;
-    double value;                  /* the count, distinct count, rules seen, sum, average, percentile or share */
-    int64_t first_ns, last_ns;     /* its window's events */
-    const char *const *group_names;   /* group-by fields (alias names) and their values */
-    const char *const *group_values;
-    size_t ngroup;
-    const uint64_t *alert_ids;     /* the reported alerts it joins (may be empty) */
-    size_t nalert_ids;
-    const struct stoat_corr_evidence *evidence;   /* the unreported matches, oldest first, as far as kept */
-    size_t nevidence;
-};
-
-struct stoat_alert {
-    uint64_t id;               /* 1, 2, 3, ... in output order within a run */
-    const struct stoat_rule_meta *rule;   /* the rule, or the correlation rule that fired */
-    const struct stoat_rule_meta *correlation;   /* the same as rule when a correlation fired, else NULL */
-    const struct stoat_corr_detail *corr;        /* with correlation: what it saw */
-    struct stoat_record_pos pos;               /* file NULL for a correlation's alert */
-    const char *timestamp;     /* as the event wrote it, NULL when absent */
-    int64_t time_ns;           /* INT64_MIN when unknown */
-    const char *host;          /* NULL when absent */
-    const char *channel;
-    const char *event_id;
-    const char *logon_id;      /* the logon session when the event names one, else NULL */
-    const struct stoat_field *fields;
-    size_t nfields;
-    const struct stoat_process *ancestry;   /* nancestry == 0 when unknown */
-    size_t nancestry;
-};
-
-/* Alerts of one host (and, where known, one logon session or process tree)
- * joined over time into one story, scored by how far it got along the attack
- * (discovery -> credential access -> collection -> exfiltration) and by the
- * levels of its alerts. */
-struct stoat_incident {
-    uint64_t id;               /* 1, 2, 3, ... within a run */
-    const char *host;
-    const char *logon_id;      /* NULL when the alerts span sessions */
-    const char *title;         /* one line for a human */
-    double score;              /* 0..100 */
-    enum stoat_level level;
-    int64_t first_ns, last_ns;
-    const char *const *tactics;   /* ATT&CK tactics reached, in kill-chain order */
-    size_t ntactics;
-    const uint64_t *alert_ids;    /* the alerts it joins (stoat_alert.id) */
-    size_t nalerts;
-};
-
-struct stoat_hunt_stats {
-    uint64_t files;             /* inputs read */
-    uint64_t files_failed;      /* inputs that could not be opened, recognised or read to the end */
-    uint64_t files_skipped;     /* files inside folders that are not event logs (a README, say) */
-    uint64_t bytes;             /* bytes read (compressed size for .gz) */
-    uint64_t records;           /* records seen */
-    uint64_t events;            /* records turned into events */
-    uint64_t skipped;           /* malformed records skipped */
-    uint64_t unrouted;          /* events of sources no loaded rule reads */
-    uint64_t alerts;
-    uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
-    uint64_t incidents;
-    uint64_t proc_evicted;      /* processes dropped from the bounded process table */
-    uint64_t corr_fired;        /* correlation alerts */
-    uint64_t corr_late;         /* matches too late for their correlation window (dropped) */
-    uint64_t corr_evicted;      /* correlation groups or events dropped to stay within memory */
-    uint64_t corr_unusable;     /* matches without a field their correlation groups by */
-    uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
-    uint64_t evaluated;         /* rule evaluations after the prefilter */
-    uint64_t candidates;        /* rules that routing alone would have evaluated */
-    double seconds;
-};
-
-/* A sink receives alerts one at a time, in input order, from one thread. */
-struct stoat_sink {
-    void *ctx;
-    stoat_err (*begin)(void *ctx);
-    stoat_err (*alert)(void *ctx, const struct stoat_alert *a);
-    /* With stoat_hunt_opts.all_events: every event, matched or not (rule NULL). */
-    stoat_err (*event)(void *ctx, const struct stoat_alert *e);
-    /* An incident, after all the alerts it names have been given to alert. */
-    stoat_err (*incident)(void *ctx, const struct stoat_incident *inc);
-    stoat_err (*end)(void *ctx, const struct stoat_hunt_stats *stats);
-    void (*destroy)(void *ctx);
-};
-
-/* Limits and thresholds of the analytics beyond single events; zeros take
- * the defaults. */
-struct stoat_behaviour_opts {
-    size_t proc_max_entries;       /* process table cap (default 200,000) */
-    size_t proc_max_bytes;         /* and its bytes (default 64 MiB) */
-    int64_t incident_gap_ns;       /* alerts of a host further apart start a new chain (default 2 h) */
-    double incident_min_score;     /* chains scoring less are not incidents (default 50) */
-    size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
-    const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
-    /* Correlations. Offline (the default) the matches they read are kept
-     * and fed in time order at the end, so files may come in any order;
-     * live, they are fed as they come and may be corr_lateness_ns late. */
-    bool corr_live;
-    int64_t corr_lateness_ns;      /* live (default 60 s) */
-    size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
-};
 
 struct stoat_hunt_opts {
     unsigned threads;                  /* 0: one per core */

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "stoat/hunt.h"
+#include "stoat/alert.h"
 
 #ifdef __cplusplus
 extern "C" {

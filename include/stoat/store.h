@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stoat/alert.h"
 #include "stoat/error.h"
-#include "stoat/hunt.h"
 
 #ifdef __cplusplus
 extern "C" {

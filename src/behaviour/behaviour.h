@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #include "behaviour/proctree.h"
-#include "stoat/hunt.h"
+#include "stoat/alert.h"
+#include "stoat/behaviour.h"
 
 struct stoat_ruleset;
 

@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stoat/hunt.h"
+#include "stoat/event.h"
+#include "stoat/rules.h"
 
 struct stoat_ruleset;
 

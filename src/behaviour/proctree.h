@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stoat/hunt.h"
+#include "stoat/alert.h"
 
 #define PROCTREE_MAX_DEPTH 12
 

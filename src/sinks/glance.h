@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "stoat/hunt.h"
+#include "stoat/alert.h"
 #include "util/buf.h"
 
 /* Appends at most about maxlen bytes (cut with "..."); line breaks and tabs

@@ -1,0 +1,36 @@
+/* The analytics beyond single events (process trees, attack chains,
+ * correlations, crown jewels, baselines) as a caller tunes them. Each
+ * pipeline's options carry these; the behaviour stage reads them and nothing
+ * else of the pipeline that runs it. */
+#ifndef STOAT_BEHAVIOUR_H
+#define STOAT_BEHAVIOUR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits and thresholds of the analytics beyond single events; zeros take
+ * the defaults. */
+struct stoat_behaviour_opts {
+    size_t proc_max_entries;       /* process table cap (default 200,000) */
+    size_t proc_max_bytes;         /* and its bytes (default 64 MiB) */
+    int64_t incident_gap_ns;       /* alerts of a host further apart start a new chain (default 2 h) */
+    double incident_min_score;     /* chains scoring less are not incidents (default 50) */
+    size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
+    const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
+    /* Correlations. Offline (the default) the matches they read are kept
+     * and fed in time order at the end, so files may come in any order;
+     * live, they are fed as they come and may be corr_lateness_ns late. */
+    bool corr_live;
+    int64_t corr_lateness_ns;      /* live (default 60 s) */
+    size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "behaviour/sources.h"
+#include "event/render.h"
 #include "event/route.h"
 #include "rules/compile.h"
 #include "rules/ruleset.h"
-#include "sinks/glance.h"
 #include "util/text.h"
 
 size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_level, const uint32_t *rules, size_t n,
@@ -347,7 +347,7 @@ static void corr_match(struct consumer *c, const struct stoat_alert *a, uint32_t
     size_t nf = corr_view(c, a, rule, view);
     struct buf glance = {0};
     if (!alert_id)
-        sink_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
+        event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
     if (c->corr_live) {
         if (!alert_id)
             alert_id = note_evidence(c, rule, a->time_ns, glance.p ? glance.p : "", glance.len);

@@ -1,9 +1,11 @@
 /* JSON lines and CSV output. The JSON form nests what belongs together
  * (rule, source, event) and keeps event values typed: numbers stay numbers.
- * A field that occurs several times in an event becomes a list. */
+ * A field that occurs several times in an event becomes a list. The event
+ * object itself is event/render.c's, because the store keeps the same one. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/render.h"
 #include "stoat/sinks.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -23,141 +25,6 @@ static void json_opt_str(struct buf *b, const char *key, const char *v)
         buf_json_str(b, v, strlen(v));
     else
         buf_puts(b, "null");
-}
-
-static bool valid_json_number(const char *s, size_t n)
-{
-    size_t i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i >= n)
-        return false;
-    if (s[i] == '0')
-        i++;
-    else if (s[i] >= '1' && s[i] <= '9')
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    else
-        return false;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || s[i] < '0' || s[i] > '9')
-            return false;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || s[i] < '0' || s[i] > '9')
-            return false;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    }
-    return i == n;
-}
-
-static void json_value(struct buf *b, const struct stoat_field *f)
-{
-    switch (f->type) {
-    case STOAT_V_NULL:
-        buf_puts(b, "null");
-        return;
-    case STOAT_V_BOOL:
-        buf_puts(b, f->value_len == 4 ? "true" : "false");
-        return;
-    case STOAT_V_NUMBER:
-        if (valid_json_number(f->value, f->value_len)) {
-            buf_put(b, f->value, f->value_len);
-            return;
-        }
-        break;
-    default:
-        break;
-    }
-    buf_json_str(b, f->value, f->value_len);
-}
-
-static bool same_name(const struct stoat_field *a, const struct stoat_field *b)
-{
-    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
-}
-
-/* True when no two fields share a name, found with a small open-addressing
- * table (the pairwise check costs more than the rest of an alert). */
-static bool names_unique(const struct stoat_field *fs, size_t n)
-{
-    enum { SLOTS = 256 };
-    if (n > SLOTS / 2)
-        return false;   /* the pairwise path decides */
-    uint16_t slot[SLOTS] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const struct stoat_field *f = &fs[i];
-        uint32_t h = (uint32_t)f->name_len * 0x9e3779b1u;
-        if (f->name_len)
-            h ^= ((uint32_t)(unsigned char)f->name[0] << 8 | (unsigned char)f->name[f->name_len - 1]) * 0x85ebca6bu;
-        for (uint32_t k = h >> 24;; k = (k + 1) % SLOTS) {
-            if (!slot[k]) {
-                slot[k] = (uint16_t)(i + 1);
-                break;
-            }
-            if (same_name(&fs[slot[k] - 1], f))
-                return false;
-        }
-    }
-    return true;
-}
-
-/* Writes the event object; a repeated name becomes a list of its values. */
-void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
-void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n)
-{
-    buf_putc(b, '{');
-    if (names_unique(fs, n)) {
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            buf_json_str(b, fs[i].name, fs[i].name_len);
-            buf_putc(b, ':');
-            json_value(b, &fs[i]);
-        }
-        buf_putc(b, '}');
-        return;
-    }
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        const struct stoat_field *f = &fs[i];
-        /* already written as part of an earlier list? */
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = same_name(&fs[j], f);
-        if (seen)
-            continue;
-        size_t count = 1;
-        for (size_t j = i + 1; j < n; j++)
-            count += same_name(&fs[j], f);
-        if (!first)
-            buf_putc(b, ',');
-        first = false;
-        buf_json_str(b, f->name, f->name_len);
-        buf_putc(b, ':');
-        if (count == 1) {
-            json_value(b, f);
-            continue;
-        }
-        buf_putc(b, '[');
-        bool fv = true;
-        for (size_t j = i; j < n; j++)
-            if (same_name(&fs[j], f)) {
-                if (!fv)
-                    buf_putc(b, ',');
-                fv = false;
-                json_value(b, &fs[j]);
-            }
-        buf_putc(b, ']');
-    }
-    buf_putc(b, '}');
 }
 
 static void json_source(struct buf *b, const struct stoat_alert *a);
@@ -263,7 +130,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         buf_putc(b, ']');
     }
     buf_puts(b, ",\"event\":");
-    stoat_json_event(b, a->fields, a->nfields);
+    event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
     if (fwrite(b->p, 1, b->len, j->out) != b->len)
         return STOAT_ERR_IO;
@@ -356,7 +223,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     buf_putc(b, ',');
     json_source(b, a);
     buf_puts(b, ",\"event\":");
-    stoat_json_event(b, a->fields, a->nfields);
+    event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
     return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
 }

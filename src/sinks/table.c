@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/render.h"
 #include "stoat/sinks.h"
-#include "sinks/glance.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -22,40 +22,6 @@ static const char *level_color(enum stoat_level l)
 }
 #define RESET "\033[0m"
 #define BOLD "\033[1m"
-
-/* Fields worth a glance, in the order an analyst reads them. */
-static const char *const key_fields[] = {
-    "Image", "NewProcessName", "CommandLine", "ParentImage", "ParentProcessName", "TargetFilename", "ImageLoaded", "TargetObject", "Details",
-    "DestinationIp", "DestinationPort", "QueryName", "ScriptBlockText", "PipeName", "ServiceName",
-    "TargetUserName", "SubjectUserName", "IpAddress", "User", "exe", "cmd", "proctitle", NULL,
-};
-
-void sink_glance(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
-{
-    size_t start = b->len;
-    for (const char *const *k = key_fields; *k; k++) {
-        size_t kl = strlen(*k);
-        for (size_t i = 0; i < n; i++) {
-            const struct stoat_field *f = &fields[i];
-            if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
-                continue;
-            buf_puts(b, b->len > start ? " | " : "");
-            buf_put(b, f->name, f->name_len);
-            buf_puts(b, ": ");
-            for (size_t j = 0; j < f->value_len; j++) {
-                char c = f->value[j];
-                buf_putc(b, (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
-            }
-            break;
-        }
-        if (b->len - start > maxlen)
-            break;
-    }
-    if (b->len - start > maxlen) {
-        b->len = start + maxlen;
-        buf_puts(b, "...");
-    }
-}
 
 static void span(char *out, size_t n, int64_t a, int64_t b);
 
@@ -119,7 +85,7 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     if (a->corr)
         corr_line(b, a->corr);
     else
-        sink_glance(b, a->fields, a->nfields, 240);
+        event_glance(b, a->fields, a->nfields, 240);
     buf_putc(b, '\n');
     if (a->nancestry > 1) {
         /* the tree, root first: where did this come from */

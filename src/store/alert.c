@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "event/render.h"
 #include "store/alert.h"
 #include "store/db.h"
 #include "store/packs.h"
@@ -28,9 +29,6 @@
 #include "store/writer.h"
 #include "util/mem.h"
 #include "util/text.h"
-
-/* Writes the event object (sinks/jsonl.c); a repeated name becomes a list. */
-void stoat_json_event(struct buf *b, const struct stoat_field *fs, size_t n);
 
 struct rule_cache {
     const struct stoat_rule_meta *meta;
@@ -327,7 +325,7 @@ static void event_record(struct buf *rec, const struct stoat_alert *a)
     buf_puts(rec, ",\"event_id\":");
     json_str_or_null(rec, a->event_id);
     buf_puts(rec, ",\"fields\":");
-    stoat_json_event(rec, a->fields, a->nfields);
+    event_json_write(rec, a->fields, a->nfields);
     buf_putc(rec, '}');
 }
 

@@ -7,7 +7,7 @@
 #define STOAT_PIPELINE_CONSUME_H
 
 #include "behaviour/behaviour.h"
-#include "behaviour/correlate.h"
+#include "behaviour/corr_stream.h"
 #include "engine/engine.h"
 #include "stoat/hunt.h"
 
@@ -34,17 +34,8 @@ struct consumer {
     struct engine_ctx *eng;            /* for deferred rules */
     struct stoat_hunt_stats *stats;    /* counts alerts and incidents here */
     stoat_err err;                     /* first sink error */
-    /* correlations (NULL when the ruleset has none) */
-    struct corr_engine *corr;
-    bool corr_live;
-    struct corr_opts corr_opts;
-    struct fieldtab corr_names;        /* the fields correlations read */
-    struct buf corr_kept;              /* offline: matches kept until the end */
-    struct corr_kept *corr_index;
-    size_t ncorr_index, corr_index_cap;
-    int64_t corr_last_time;            /* for matches without a time */
-    struct corr_evidence *evidence;    /* a ring of the unreported matches fed lately */
-    uint64_t nevidence;
+    struct stoat_behaviour_opts beh_opts;
+    struct corr_stream *corr;          /* NULL when the ruleset has no correlations */
 };
 
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,

@@ -1,0 +1,376 @@
+/* See corr_stream.h. The state between the serial stage and the
+ * correlation engine (corr_engine.c): which fields correlations read, the
+ * kept matches of an offline run, and the evidence of matches that were not
+ * reported. */
+#include "behaviour/corr_stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/render.h"
+#include "event/route.h"
+#include "rules/ruleset.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/strmap.h"
+#include "util/text.h"
+
+/* Offline, the matches correlations read are kept (only the fields they
+ * read) and fed in time order when the input ends: logs of one host come in
+ * several files (Security, Sysmon, PowerShell), so input order is not time
+ * order. When the kept matches reach their memory cap they are fed as one
+ * time-sorted batch and keeping starts again; later batches' events that are
+ * older than the correlation clock allows are counted as late. Live, matches
+ * arrive in time order give or take the lateness and are fed at once. */
+struct corr_kept {
+    int64_t key;      /* time (or the last time before it) */
+    uint64_t seq;     /* input order among equal times */
+    size_t off;       /* into corr_kept */
+};
+
+#define CORR_VIEW_MAX 64   /* fields a correlation may read per event */
+
+/* Matches of rules that only feed correlations are not alerts, so a firing
+ * would name nothing the analyst can see. Each one fed gets an evidence id
+ * (the correlation engine keeps it like an alert id, marked by the top bit)
+ * and a line in this ring; a firing shows the lines still here. */
+#define EVIDENCE_BIT (1ull << 63)
+#define EVIDENCE_RING 4096
+#define EVIDENCE_GLANCE 300
+struct corr_evidence {
+    uint64_t id;        /* 0: empty */
+    int64_t time_ns;
+    char *rule, *summary;
+};
+
+struct corr_stream {
+    const struct stoat_ruleset *rs;
+    enum stoat_level min_level;        /* firings below are not reported */
+    struct stoat_hunt_stats *stats;
+    corr_alert_fn emit;
+    void *emit_ctx;
+    struct corr_engine *corr;
+    bool corr_live;
+    struct corr_opts corr_opts;
+    struct fieldtab corr_names;        /* the fields correlations read */
+    struct buf corr_kept;              /* offline: matches kept until the end */
+    struct corr_kept *corr_index;
+    size_t ncorr_index, corr_index_cap;
+    int64_t corr_last_time;            /* for matches without a time */
+    struct corr_evidence *evidence;    /* a ring of the unreported matches fed lately */
+    uint64_t nevidence;
+};
+
+static uint64_t note_evidence(struct corr_stream *s, uint32_t rule, int64_t t, const char *summary, size_t n)
+{
+    if (!s->evidence)
+        s->evidence = xcalloc(EVIDENCE_RING, sizeof(*s->evidence));
+    uint64_t id = ++s->nevidence;
+    struct corr_evidence *e = &s->evidence[id % EVIDENCE_RING];
+    free(e->rule);
+    free(e->summary);
+    const char *title = s->rs->rules[rule].meta.title;
+    *e = (struct corr_evidence){.id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"),
+                                .summary = xstrndup(summary, n)};
+    return id | EVIDENCE_BIT;
+}
+
+static void free_evidence(struct corr_stream *s)
+{
+    for (size_t i = 0; s->evidence && i < EVIDENCE_RING; i++) {
+        free(s->evidence[i].rule);
+        free(s->evidence[i].summary);
+    }
+    free(s->evidence);
+    s->evidence = NULL;
+}
+
+static void corr_want(struct corr_stream *s, const char *name)
+{
+    if (name && *name)
+        fieldtab_intern(&s->corr_names, name, strlen(name));
+}
+
+/* The renamed view the rule saw this event through (Security 4688 read as
+ * process_creation calls SubjectUserName "User"), or NULL. */
+static const struct renameset *rule_view(const struct stoat_ruleset *rs, const struct stoat_alert *a, uint32_t rule)
+{
+    if (!a->channel || !rs->nrsets)
+        return NULL;
+    char key[ROUTE_KEY_MAX];
+    uint32_t cls;
+    int64_t eid;
+    size_t clen = strlen(a->channel), kl = 0;
+    if (clen + 32 >= sizeof(key))
+        return NULL;
+    if (a->event_id && parse_int64(a->event_id, strlen(a->event_id), &eid))
+        kl = route_key(key, sizeof(key), a->channel, clen, true, eid);
+    if (!kl || !strmap_get(&rs->routes, key, kl, &cls)) {
+        kl = route_key(key, sizeof(key), a->channel, clen, false, 0);
+        if (!kl || !strmap_get(&rs->routes, key, kl, &cls))
+            return NULL;
+    }
+    const struct route_class *rc = &rs->classes[cls];
+    for (uint32_t g = 0; g < rc->ngroups; g++)
+        if (rc->group[g] == rs->rules[rule].group)
+            return rc->rset[g] ? &rs->rsets[rc->rset[g]] : NULL;
+    return NULL;
+}
+
+static bool view_has(const struct stoat_field *v, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].name_len == len && strncasecmp(v[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+static bool renamed_to(const struct renameset *rv, uint32_t id)
+{
+    for (uint32_t k = 0; rv && id != FIELD_UNKNOWN && k < rv->n; k++)
+        if (rv->to[k] == id)
+            return true;
+    return false;
+}
+
+/* The event's fields that correlations read, as the rule saw it: through a
+ * renamed view a target name (ProcessId for 4688) is the renamed field's,
+ * never the raw field of that name. */
+static size_t corr_view(const struct corr_stream *s, const struct stoat_alert *a, uint32_t rule,
+                        struct stoat_field out[CORR_VIEW_MAX])
+{
+    const struct renameset *rv = rule_view(s->rs, a, rule);
+    const struct fieldtab *ft = &s->rs->fields;
+    size_t n = 0;
+    for (size_t i = 0; i < a->nfields && n < CORR_VIEW_MAX; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (fieldtab_lookup(&s->corr_names, f->name, f->name_len) == FIELD_UNKNOWN)
+            continue;
+        if (rv && renamed_to(rv, fieldtab_lookup(ft, f->name, f->name_len)))
+            continue;
+        out[n++] = *f;
+    }
+    for (size_t i = 0; rv && i < a->nfields && n < CORR_VIEW_MAX; i++) {
+        uint32_t id = fieldtab_lookup(ft, a->fields[i].name, a->fields[i].name_len);
+        for (uint32_t k = 0; id != FIELD_UNKNOWN && k < rv->n && n < CORR_VIEW_MAX; k++) {
+            if (rv->from[k] != id)
+                continue;
+            const char *to = fieldtab_name(ft, rv->to[k]);
+            size_t tl = strlen(to);
+            if (fieldtab_lookup(&s->corr_names, to, tl) == FIELD_UNKNOWN || view_has(out, n, to, tl))
+                continue;
+            out[n] = a->fields[i];
+            out[n].name = to;
+            out[n].name_len = (uint32_t)tl;
+            n++;
+        }
+    }
+    return n;
+}
+
+static void on_corr_fire(void *ctx, const struct corr_fire *f)
+{
+    struct corr_stream *s = ctx;
+    if (f->meta->level < s->min_level)
+        return;
+    struct stoat_field gf[32];
+    size_t ng = f->ngroup < 32 ? f->ngroup : 32;
+    for (size_t i = 0; i < ng; i++)
+        gf[i] = (struct stoat_field){.name = f->group_names[i], .name_len = (uint32_t)strlen(f->group_names[i]),
+                                     .value = f->group_values[i] ? f->group_values[i] : "",
+                                     .value_len = f->group_values[i] ? (uint32_t)strlen(f->group_values[i]) : 0,
+                                     .type = STOAT_V_STRING};
+    uint64_t ids[64];
+    struct stoat_corr_evidence ev[64];
+    size_t nids = 0, nev = 0;
+    for (size_t i = 0; i < f->nalert_ids; i++) {
+        uint64_t id = f->alert_ids[i];
+        if (!(id & EVIDENCE_BIT)) {
+            if (nids < 64)
+                ids[nids++] = id;
+            continue;
+        }
+        const struct corr_evidence *e = s->evidence ? &s->evidence[(id & ~EVIDENCE_BIT) % EVIDENCE_RING] : NULL;
+        if (e && e->id == (id & ~EVIDENCE_BIT) && nev < 64)
+            ev[nev++] = (struct stoat_corr_evidence){.time_ns = e->time_ns, .rule = e->rule, .summary = e->summary};
+    }
+    struct stoat_corr_detail d = {
+        .type = s->rs->corrs[f->corr].corr.type, .value = f->value, .first_ns = f->first_ns, .last_ns = f->last_ns,
+        .group_names = f->group_names, .group_values = f->group_values, .ngroup = f->ngroup,
+        .alert_ids = ids, .nalert_ids = nids, .evidence = ev, .nevidence = nev,
+    };
+    char ts[32];
+    bool timed = f->last_ns != INT64_MIN && f->last_ns != INT64_MAX;
+    if (timed)
+        format_time_ns(f->last_ns, ts);
+    struct stoat_alert a = {
+        .rule = f->meta, .correlation = f->meta, .corr = &d, .timestamp = timed ? ts : NULL,
+        .time_ns = timed ? f->last_ns : INT64_MIN, .host = f->host, .fields = gf, .nfields = ng,
+    };
+    s->stats->corr_fired++;
+    s->emit(s->emit_ctx, &a);
+}
+
+static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
+{
+    corr_feed(s->corr, in, on_corr_fire, s);
+}
+
+static void put32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof v); }
+static void put64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof v); }
+static uint32_t get32(const char **p) { uint32_t v; memcpy(&v, *p, sizeof v); *p += sizeof v; return v; }
+static uint64_t get64(const char **p) { uint64_t v; memcpy(&v, *p, sizeof v); *p += sizeof v; return v; }
+
+static int kept_cmp(const void *x, const void *y)
+{
+    const struct corr_kept *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Feeds the kept matches in time order and forgets them. */
+static void corr_feed_kept(struct corr_stream *s)
+{
+    if (!s->ncorr_index)
+        return;
+    qsort(s->corr_index, s->ncorr_index, sizeof(*s->corr_index), kept_cmp);
+    struct stoat_field view[CORR_VIEW_MAX];
+    for (size_t i = 0; i < s->ncorr_index; i++) {
+        const char *p = s->corr_kept.p + s->corr_index[i].off;
+        struct corr_input in = {.rule = get32(&p)};
+        in.alert_id = get64(&p);
+        in.time_ns = (int64_t)get64(&p);
+        uint32_t hl = get32(&p), nf = get32(&p), gl = get32(&p);
+        in.host = hl ? p : NULL;
+        p += hl ? hl + 1 : 0;
+        if (!in.alert_id)
+            in.alert_id = note_evidence(s, in.rule, in.time_ns, p, gl);
+        p += gl;
+        for (uint32_t k = 0; k < nf; k++) {
+            view[k].name_len = get32(&p);
+            view[k].value_len = get32(&p);
+            view[k].type = (uint8_t)*p++;
+            view[k].name = p;
+            p += view[k].name_len;
+            view[k].value = p;
+            p += view[k].value_len;
+        }
+        in.fields = view;
+        in.nfields = nf;
+        corr_feed_now(s, &in);
+    }
+    s->stats->corr_batches++;
+    s->ncorr_index = 0;
+    buf_clear(&s->corr_kept);
+}
+
+void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id)
+{
+    struct stoat_field view[CORR_VIEW_MAX];
+    size_t nf = corr_view(s, a, rule, view);
+    struct buf glance = {0};
+    if (!alert_id)
+        event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
+    if (s->corr_live) {
+        if (!alert_id)
+            alert_id = note_evidence(s, rule, a->time_ns, glance.p ? glance.p : "", glance.len);
+        buf_free(&glance);
+        struct corr_input in = {.rule = rule, .alert_id = alert_id, .time_ns = a->time_ns, .fields = view,
+                                .nfields = nf, .host = a->host};
+        corr_feed_now(s, &in);
+        return;
+    }
+    if (a->time_ns != INT64_MIN)
+        s->corr_last_time = a->time_ns;
+    size_t need = 32;
+    for (size_t i = 0; i < nf; i++)
+        need += 9 + view[i].name_len + view[i].value_len;
+    need += (a->host ? strlen(a->host) + 1 : 0) + glance.len;
+    if (s->corr_kept.len && s->corr_kept.len + need > s->corr_opts.max_bytes)
+        corr_feed_kept(s);
+    XGROW(s->corr_index, s->corr_index_cap, s->ncorr_index + 1);
+    s->corr_index[s->ncorr_index] = (struct corr_kept){.key = s->corr_last_time, .seq = s->ncorr_index,
+                                                       .off = s->corr_kept.len};
+    s->ncorr_index++;
+    struct buf *b = &s->corr_kept;
+    put32(b, rule);
+    put64(b, alert_id);
+    put64(b, (uint64_t)a->time_ns);
+    size_t hl = a->host ? strlen(a->host) : 0;
+    put32(b, (uint32_t)hl);
+    put32(b, (uint32_t)nf);
+    put32(b, (uint32_t)glance.len);
+    if (hl) {
+        buf_put(b, a->host, hl);
+        buf_putc(b, 0);
+    }
+    buf_put(b, glance.p, glance.len);
+    buf_free(&glance);
+    for (size_t i = 0; i < nf; i++) {
+        put32(b, view[i].name_len);
+        put32(b, view[i].value_len);
+        buf_putc(b, (char)view[i].type);
+        buf_put(b, view[i].name, view[i].name_len);
+        buf_put(b, view[i].value, view[i].value_len);
+    }
+}
+
+void corr_stream_finish(struct corr_stream *s)
+{
+    corr_feed_kept(s);
+    corr_advance(s->corr, INT64_MAX, on_corr_fire, s);
+    struct corr_stats cs;
+    corr_get_stats(s->corr, &cs);
+    s->stats->corr_late += cs.late_dropped;
+    s->stats->corr_evicted += cs.evicted_groups + cs.evicted_events;
+    s->stats->corr_unusable += cs.unusable;
+}
+
+struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
+                                       enum stoat_level min_level, struct stoat_hunt_stats *stats,
+                                       corr_alert_fn emit, void *ctx)
+{
+    struct corr_stream *s = xcalloc(1, sizeof(*s));
+    *s = (struct corr_stream){.rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx};
+    corr_default_opts(&s->corr_opts);
+    s->corr_live = o->corr_live;
+    if (o->corr_live && o->corr_lateness_ns > 0)
+        s->corr_opts.lateness_ns = o->corr_lateness_ns;
+    if (o->corr_max_bytes)
+        s->corr_opts.max_bytes = o->corr_max_bytes;
+    s->corr_last_time = INT64_MIN;
+    fieldtab_init(&s->corr_names);
+    if (!rs->ncorrs || !(s->corr = corr_create(rs, &s->corr_opts))) {
+        corr_stream_destroy(s);
+        return NULL;
+    }
+    for (size_t k = 0; k < rs->ncorrs; k++) {
+        const struct sigma_correlation *sc = &rs->corrs[k].corr;
+        for (size_t i = 0; i < sc->ngroup_by; i++)
+            corr_want(s, sc->group_by[i]);
+        for (size_t i = 0; i < sc->naliases; i++)
+            for (size_t j = 0; j < sc->aliases[i].n; j++)
+                corr_want(s, sc->aliases[i].fields[j]);
+        corr_want(s, sc->cond.field);
+    }
+    return s;
+}
+
+void corr_stream_advance(struct corr_stream *s, int64_t now_ns)
+{
+    if (s->corr_live && now_ns != INT64_MIN)
+        corr_advance(s->corr, now_ns, on_corr_fire, s);
+}
+
+void corr_stream_destroy(struct corr_stream *s)
+{
+    if (!s)
+        return;
+    free_evidence(s);
+    corr_destroy(s->corr);
+    fieldtab_free(&s->corr_names);
+    buf_free(&s->corr_kept);
+    free(s->corr_index);
+    free(s);
+}

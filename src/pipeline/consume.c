@@ -4,30 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "behaviour/sources.h"
 #include "rules/ruleset.h"
 #include "util/text.h"
-
-size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_level, const uint32_t *rules, size_t n,
-                        uint32_t *out, uint8_t *use)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t idx = rules[i] & ~ENGINE_DEFERRED;
-        const struct rule *r = &rs->rules[idx];
-        bool silent = behaviour_role_silent(r->role);
-        bool report = !r->correlation_only && !silent && r->meta.level >= min_level;
-        if (!report && !r->feeds_correlation && !silent)
-            continue;
-        out[k] = idx;
-        use[k] = silent ? USE_BEHAVIOUR
-                 : (rules[i] & ENGINE_DEFERRED) ? USE_DEFERRED
-                 : report ? USE_REPORT
-                          : USE_CORRELATION;
-        k++;
-    }
-    return k;
-}
 
 int64_t consume_pid(const char *s, uint32_t n)
 {
@@ -76,30 +54,31 @@ static void on_incident(void *ctx, const struct stoat_incident *inc)
 }
 
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
-                   size_t nsinks, const struct stoat_hunt_opts *opts, struct stoat_hunt_stats *stats)
+                   size_t nsinks, enum stoat_level min_level, bool all_events,
+                   const struct stoat_behaviour_opts *bo, struct stoat_hunt_stats *stats)
 {
     memset(c, 0, sizeof(*c));
     c->rs = rs;
     c->sinks = sinks;
     c->nsinks = nsinks;
-    c->min_level = opts->min_level;
-    c->all_events = opts->all_events;
+    c->min_level = min_level;
+    c->all_events = all_events;
     c->stats = stats;
-    struct behaviour_out bo = {.ctx = c, .incident = on_incident, .alert = on_behaviour_alert};
-    c->beh_opts = opts->behaviour;
-    c->beh = behaviour_create(rs, &opts->behaviour, &bo);
+    c->beh_opts = *bo;
+    struct behaviour_out out = {.ctx = c, .incident = on_incident, .alert = on_behaviour_alert};
+    c->beh = behaviour_create(rs, &c->beh_opts, &out);
     c->eng = engine_ctx_create(rs);
     c->corr = corr_stream_create(rs, &c->beh_opts, c->min_level, stats, on_behaviour_alert, c);
 }
 
-void consumer_fini(struct consumer *c, const struct stoat_hunt_opts *opts)
+stoat_err consumer_fini(struct consumer *c)
 {
     if (c->corr)
         corr_stream_finish(c->corr);   /* its alerts join incidents: before the chains close */
     corr_stream_destroy(c->corr);
     c->corr = NULL;
     behaviour_finish(c->beh);
-    if (opts->behaviour.baseline_out && behaviour_write_baseline(c->beh, opts->behaviour.baseline_out) && !c->err)
+    if (c->beh_opts.baseline_out && behaviour_write_baseline(c->beh, c->beh_opts.baseline_out) && !c->err)
         c->err = STOAT_ERR_IO;
     struct behaviour_stats bs;
     behaviour_get_stats(c->beh, &bs);
@@ -108,6 +87,7 @@ void consumer_fini(struct consumer *c, const struct stoat_hunt_opts *opts)
     engine_ctx_destroy(c->eng);
     c->beh = NULL;
     c->eng = NULL;
+    return c->err;
 }
 
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],

@@ -1,28 +1,17 @@
-/* The serial stage that hunt's writer and the live watch share: given an
- * event's matches, in input order, decide what is reported, enrich alerts
- * with their ancestry, feed process trees, correlations and behaviour, and
- * hand alerts and incidents to the sinks. The matching before it runs in
- * parallel (hunt) or inline (watch); what happens here needs order. */
+/* The serial stage every pipeline ends in (hunt's writer, watch's callback,
+ * next the fleet's consumer): given an event's matches, in input order,
+ * decide what is reported, enrich alerts with their ancestry, feed process
+ * trees, correlations (behaviour/corr_stream.h) and behaviour, and hand
+ * alerts and incidents to the sinks. The matching before it runs in parallel
+ * (hunt) or inline (watch); what happens here needs order. It knows the
+ * sinks and the behaviour stage, nothing of where events come from. */
 #ifndef STOAT_PIPELINE_CONSUME_H
 #define STOAT_PIPELINE_CONSUME_H
 
 #include "behaviour/behaviour.h"
 #include "behaviour/corr_stream.h"
-#include "engine/engine.h"
-#include "stoat/hunt.h"
-
-/* How a matched rule is used (decided where the match happens). */
-enum match_use {
-    USE_CORRELATION = 0,   /* feeds correlations only */
-    USE_REPORT = 1,        /* an alert */
-    USE_DEFERRED = 2,      /* reads Ancestors: decided here */
-    USE_BEHAVIOUR = 3,     /* for the behaviour analytics only */
-};
-
-/* Splits a match list (engine_event_match's) into the rules worth passing
- * on and their use; returns how many. out/use hold n entries. */
-size_t classify_matches(const struct stoat_ruleset *rs, enum stoat_level min_level, const uint32_t *rules, size_t n,
-                        uint32_t *out, uint8_t *use);
+#include "pipeline/matcher.h"
+#include "stoat/alert.h"
 
 struct consumer {
     const struct stoat_ruleset *rs;
@@ -38,16 +27,19 @@ struct consumer {
     struct corr_stream *corr;          /* NULL when the ruleset has no correlations */
 };
 
+/* all_events: every event goes to the sinks' event callback too. */
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
-                   size_t nsinks, const struct stoat_hunt_opts *opts, struct stoat_hunt_stats *stats);
-/* Closes chains, writes a learned baseline, frees. */
-void consumer_fini(struct consumer *c, const struct stoat_hunt_opts *opts);
+                   size_t nsinks, enum stoat_level min_level, bool all_events,
+                   const struct stoat_behaviour_opts *bo, struct stoat_hunt_stats *stats);
+/* Closes correlations and chains, writes a learned baseline, frees; returns
+ * the first sink (or baseline) error. */
+stoat_err consumer_fini(struct consumer *c);
 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns,
                    const char *const fields[PF_COUNT], const uint32_t lens[PF_COUNT]);
 /* An event with matches: a has the event (fields, host, time, position);
- * rules/use as classify_matches made them. */
+ * rules/use as the matcher passed them on (matcher.h). */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,
                     const struct actor *who);
 /* Rules were reloaded (watch): carry on with the new ones. */
@@ -56,6 +48,8 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs);
  * correlation windows that can no longer change. */
 void consumer_advance(struct consumer *c, int64_t now_ns);
 
+/* Event values as the serial stage reads them: a pid (-1 when absent or
+ * not a number) and a timestamp (INT64_MIN when absent or unreadable). */
 int64_t consume_pid(const char *s, uint32_t n);
 int64_t consume_time(const char *s, uint32_t n);
 

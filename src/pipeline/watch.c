@@ -1,15 +1,23 @@
-/* See stoat/watch.h. One thread: the sensor's callback builds each event in
- * an engine context (field names are the sensor's string constants, so their
- * ids are cached by address), matches it, and hands it to the same serial
- * stage hunt's writer uses (consume.c). Live incidents close when a host's
- * chain has been quiet for the gap, measured on the sensor's clock: the wall
- * clock live, the clock the capture recorded when a capture is replayed. */
+/* See stoat/watch.h. `stoat watch` as a composition of the pipeline's
+ * stages, in one thread:
+ *
+ *   sensor (source) --events--> matcher (matcher.h) --> consumer (consume.h) --> sinks
+ *
+ * The sensor's callback builds each event in the matcher's engine context
+ * (field names are the sensor's string constants, so their ids are cached by
+ * address); the matcher matches it and finds its head, as for a hunt's
+ * workers; the results go straight to the same serial stage hunt's writer
+ * feeds, with no units between (one thread, nothing to reorder). Live
+ * incidents close when a host's chain has been quiet for the gap, measured on
+ * the sensor's clock: the wall clock live, the clock the capture recorded
+ * when a capture is replayed. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
 #include "pipeline/consume.h"
+#include "pipeline/matcher.h"
 #include "sensor/sensor.h"
 #include "stoat/watch.h"
 #include "util/buf.h"
@@ -28,9 +36,9 @@ struct name_slot {
 struct stoat_watch {
     const struct stoat_ruleset *rs;
     struct stoat_watch_opts opts;
-    struct stoat_hunt_opts hopts;      /* what the consumer reads */
+    struct stoat_behaviour_opts bopts; /* the consumer's: correlations live */
     struct sensor *sensor;
-    struct engine_ctx *eng;
+    struct matcher m;
     struct consumer con;
     bool con_ready;
     struct stoat_sink sinks[MAX_SINKS];
@@ -41,9 +49,6 @@ struct stoat_watch {
     struct buf rec;
     struct stoat_field *fields;
     size_t fields_cap;
-    uint32_t *rules;
-    uint8_t *use;
-    size_t rules_cap;
     uint64_t events, reloads;
     int64_t last_advance;
     /* Per sensor event kind, whether the ruleset reads it at all: 0 not
@@ -80,10 +85,9 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
         free(w);
         return STOAT_ERR_UNSUPPORTED;
     }
-    w->eng = engine_ctx_create(rs);
-    w->hopts = (struct stoat_hunt_opts){.min_level = w->opts.min_level, .behaviour = w->opts.behaviour,
-                                        .diag = w->opts.diag, .diag_ctx = w->opts.diag_ctx};
-    w->hopts.behaviour.corr_live = true;   /* events come as they happen */
+    matcher_init(&w->m, rs, w->opts.min_level);
+    w->bopts = w->opts.behaviour;
+    w->bopts.corr_live = true;   /* events come as they happen */
     *out = w;
     return STOAT_OK;
 }
@@ -107,14 +111,14 @@ static void ready(struct stoat_watch *w)
 {
     if (w->con_ready)
         return;
-    consumer_init(&w->con, w->rs, w->sinks, w->nsinks, &w->hopts, &w->hstats);
+    consumer_init(&w->con, w->rs, w->sinks, w->nsinks, w->opts.min_level, false, &w->bopts, &w->hstats);
     w->con_ready = true;
 }
 
 void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs)
 {
-    engine_ctx_destroy(w->eng);
-    w->eng = engine_ctx_create(rs);
+    matcher_fini(&w->m);
+    matcher_init(&w->m, rs, w->opts.min_level);
     w->rs = rs;
     memset(w->names, 0, sizeof(w->names));   /* ids belong to the ruleset */
     memset(w->kind_read, 0, sizeof(w->kind_read));
@@ -130,30 +134,15 @@ static int add_field(void *ctx, const char *name, const char *value)
     if (s->name != name) {
         s->name = name;
         s->len = (uint32_t)strlen(name);
-        s->id = engine_field_id(w->eng, name, s->len);
+        s->id = engine_field_id(w->m.eng, name, s->len);
     }
     /* the sensor formats some values in a buffer it reuses for the next
      * field: keep a copy for the event's life */
     size_t n = strlen(value);
-    char *v = engine_scratch(w->eng, n + 1);
+    char *v = engine_scratch(w->m.eng, n + 1);
     memcpy(v, value, n + 1);
-    engine_event_add(w->eng, name, s->len, s->id, v, (uint32_t)n, STOAT_V_STRING);
+    engine_event_add(w->m.eng, name, s->len, s->id, v, (uint32_t)n, STOAT_V_STRING);
     return 0;
-}
-
-static const struct ev_field *first_of(struct engine_ctx *e, const uint32_t *ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct ev_field *f = engine_event_get(e, ids[i]);
-        if (f && f->type != STOAT_V_NULL)
-            return f;
-    }
-    return NULL;
-}
-
-static const struct ev_field *get_id(struct engine_ctx *e, uint32_t id)
-{
-    return id == FIELD_UNKNOWN ? NULL : engine_event_get(e, id);
 }
 
 static void record_event(struct stoat_watch *w, const struct ev_field *fs, size_t nf)
@@ -172,56 +161,23 @@ static void record_event(struct stoat_watch *w, const struct ev_field *fs, size_
     fwrite(b->p, 1, b->len, w->record);
 }
 
-static int on_event(void *ctx, const struct sensor_event *ev)
+/* The process start or end the event is, for the process table. */
+static void feed_proc(struct stoat_watch *w, const struct match_result *r, int64_t t)
 {
-    struct stoat_watch *w = ctx;
-    const struct stoat_ruleset *rs = w->rs;
-    struct engine_ctx *e = w->eng;
-    w->events++;
-    int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
-    if (read && *read < 0 && !w->record)
-        return 0;
-    engine_event_begin(e);
-    engine_event_product(e, "linux");
-    sensor_event_fields(w->sensor, ev, add_field, w);
+    const char *fv[PF_COUNT];
+    uint32_t fl[PF_COUNT];
+    for (int f = 0; f < PF_COUNT; f++) {
+        fv[f] = r->head.proc[f] ? r->head.proc[f]->val : NULL;
+        fl[f] = r->head.proc[f] ? r->head.proc[f]->val_len : 0;
+    }
+    consumer_proc(&w->con, w->rs->procs[r->spec].end, r->head.host ? r->head.host->val : NULL, t, fv, fl);
+}
+
+/* An event with rules passed on, to the serial stage. */
+static void feed_event(struct stoat_watch *w, const struct match_result *r, int64_t t)
+{
     const struct ev_field *fs;
-    size_t nf = engine_event_fields(e, &fs);
-    if (w->record)
-        record_event(w, fs, nf);
-    const uint32_t *matched;
-    struct engine_counters before, after;
-    if (read && !*read)
-        engine_counters(e, &before);
-    size_t n = engine_event_match(e, &matched);
-    if (read && !*read) {
-        engine_counters(e, &after);
-        *read = after.unrouted == before.unrouted || engine_event_procspec(e) >= 0 ? 1 : -1;
-    }
-    const struct ev_field *host = first_of(e, rs->host_ids, rs->nhost_ids);
-    const struct ev_field *ts = first_of(e, rs->ts_ids, rs->nts_ids);
-    /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
-    int64_t t = ts ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
-    int spec = engine_event_procspec(e);
-    if (spec >= 0) {
-        const char *fv[PF_COUNT];
-        uint32_t fl[PF_COUNT];
-        for (int f = 0; f < PF_COUNT; f++) {
-            const struct ev_field *x = get_id(e, rs->procs[spec].f[f]);
-            fv[f] = x ? x->val : NULL;
-            fl[f] = x ? x->val_len : 0;
-        }
-        consumer_proc(&w->con, rs->procs[spec].end, host ? host->val : NULL, t, fv, fl);
-    }
-    if (!n)
-        return 0;
-    if (n > w->rules_cap) {
-        w->rules_cap = n;
-        w->rules = xrealloc(w->rules, n * sizeof(*w->rules));
-        w->use = xrealloc(w->use, n * sizeof(*w->use));
-    }
-    size_t nk = classify_matches(rs, w->opts.min_level, matched, n, w->rules, w->use);
-    if (!nk)
-        return 0;
+    size_t nf = engine_event_fields(w->m.eng, &fs);
     if (nf > w->fields_cap) {
         w->fields_cap = nf;
         w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
@@ -229,31 +185,56 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     for (size_t i = 0; i < nf; i++)
         w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
                                             .value_len = fs[i].val_len, .type = fs[i].type};
-    const struct ev_field *ch = first_of(e, rs->channel_ids, rs->nchannel_ids);
-    const struct ev_field *eid = first_of(e, rs->eid_ids, rs->neid_ids);
+    const struct event_head *h = &r->head;
     struct stoat_alert a = {
         .pos = {.file = "live", .format = "sensor", .record = w->events},
-        .timestamp = ts ? ts->val : NULL,
+        .timestamp = h->time ? h->time->val : NULL,
         .time_ns = t,
-        .host = host ? host->val : NULL,
-        .channel = ch ? ch->val : NULL,
-        .event_id = eid ? eid->val : NULL,
+        .host = h->host ? h->host->val : NULL,
+        .channel = h->channel ? h->channel->val : NULL,
+        .event_id = h->event_id ? h->event_id->val : NULL,
         .fields = w->fields,
         .nfields = nf,
     };
-    const struct ev_field *guid, *pid, *logon;
-    if (spec >= 0 && !rs->procs[spec].end) {
-        guid = get_id(e, rs->procs[spec].f[PF_GUID]);
-        pid = get_id(e, rs->procs[spec].f[PF_PID]);
-        logon = get_id(e, rs->procs[spec].f[PF_LOGON_ID]);
-    } else {
-        guid = first_of(e, rs->actor_ids[AF_GUID], rs->nactor_ids[AF_GUID]);
-        pid = first_of(e, rs->actor_ids[AF_PID], rs->nactor_ids[AF_PID]);
-        logon = first_of(e, rs->actor_ids[AF_LOGON_ID], rs->nactor_ids[AF_LOGON_ID]);
+    struct actor who = {.guid = h->guid ? h->guid->val : NULL,
+                        .pid = h->pid ? consume_pid(h->pid->val, h->pid->val_len) : -1,
+                        .logon_id = h->logon_id ? h->logon_id->val : NULL};
+    consumer_event(&w->con, &a, r->rules, r->use, r->n, &who);
+}
+
+static int on_event(void *ctx, const struct sensor_event *ev)
+{
+    struct stoat_watch *w = ctx;
+    struct engine_ctx *e = w->m.eng;
+    w->events++;
+    int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
+    if (read && *read < 0 && !w->record)
+        return 0;
+    engine_event_begin(e);
+    engine_event_product(e, "linux");
+    sensor_event_fields(w->sensor, ev, add_field, w);
+    if (w->record) {
+        const struct ev_field *fs;
+        size_t nf = engine_event_fields(e, &fs);
+        record_event(w, fs, nf);
     }
-    struct actor who = {.guid = guid ? guid->val : NULL, .pid = pid ? consume_pid(pid->val, pid->val_len) : -1,
-                        .logon_id = logon ? logon->val : NULL};
-    consumer_event(&w->con, &a, w->rules, w->use, nk, &who);
+    struct engine_counters before, after;
+    if (read && !*read)
+        engine_counters(e, &before);
+    struct match_result r;
+    matcher_run(&w->m, false, &r);
+    if (read && !*read) {
+        engine_counters(e, &after);
+        *read = after.unrouted == before.unrouted || r.spec >= 0 ? 1 : -1;
+    }
+    if (!r.has_head)
+        return 0;   /* no rule passed on, no process start or end */
+    /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
+    int64_t t = r.head.time ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
+    if (r.spec >= 0)
+        feed_proc(w, &r, t);
+    if (r.n)
+        feed_event(w, &r, t);
     return 0;
 }
 
@@ -304,9 +285,8 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
 stoat_err stoat_watch_finish(struct stoat_watch *w)
 {
     ready(w);
-    consumer_fini(&w->con, &w->hopts);
+    stoat_err err = consumer_fini(&w->con);
     w->con_ready = false;
-    stoat_err err = w->con.err;
     for (size_t s = 0; s < w->nsinks; s++)
         if (w->sinks[s].end) {
             stoat_err e = w->sinks[s].end(w->sinks[s].ctx, &w->hstats);
@@ -323,17 +303,15 @@ void stoat_watch_destroy(struct stoat_watch *w)
     if (!w)
         return;
     if (w->con_ready)
-        consumer_fini(&w->con, &w->hopts);
+        consumer_fini(&w->con);
     for (size_t s = 0; s < w->nsinks; s++)
         if (w->sinks[s].destroy)
             w->sinks[s].destroy(w->sinks[s].ctx);
     sensor_close(w->sensor);
-    engine_ctx_destroy(w->eng);
+    matcher_fini(&w->m);
     if (w->record)
         fclose(w->record);
     buf_free(&w->rec);
     free(w->fields);
-    free(w->rules);
-    free(w->use);
     free(w);
 }

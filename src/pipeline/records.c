@@ -1,0 +1,322 @@
+/* See records.h. A record is a kind byte and fixed-width fields copied with
+ * memcpy (the same process writes and reads them); strings are a length,
+ * the bytes and a NUL, so the writer hands them on without copying again;
+ * an absent string is the length NO_STR. Field positions (time, host,
+ * channel, event id) are indexes into the event's fields rather than copies. */
+#include "pipeline/records.h"
+
+#include <string.h>
+
+#include "rules/ruleset.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+enum { REC_MATCH = 'M', REC_DIAG = 'D', REC_PROC = 'P' };
+
+#define NO_STR UINT32_MAX
+
+static void put_u32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof(v)); }
+static void put_u64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof(v)); }
+static void put_i32(struct buf *b, int32_t v) { buf_put(b, &v, sizeof(v)); }
+static void put_str(struct buf *b, const char *s, uint32_t n)
+{
+    put_u32(b, n);
+    buf_put(b, s, n);
+    buf_putc(b, 0);
+}
+
+static uint32_t get_u32(const char **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, sizeof(v));
+    *p += sizeof(v);
+    return v;
+}
+static uint64_t get_u64(const char **p)
+{
+    uint64_t v;
+    memcpy(&v, *p, sizeof(v));
+    *p += sizeof(v);
+    return v;
+}
+static int32_t get_i32(const char **p)
+{
+    int32_t v;
+    memcpy(&v, *p, sizeof(v));
+    *p += sizeof(v);
+    return v;
+}
+static const char *get_str(const char **p, uint32_t *n)
+{
+    *n = get_u32(p);
+    if (*n == NO_STR) {
+        *n = 0;
+        return NULL;
+    }
+    const char *s = *p;
+    *p += *n + 1;
+    return s;
+}
+
+/* A string that may be absent. */
+static void put_opt(struct buf *b, const struct ev_field *f)
+{
+    if (!f || f->type == STOAT_V_NULL)
+        put_u32(b, NO_STR);
+    else
+        put_str(b, f->val, f->val_len);
+}
+
+static int32_t index_of(const struct ev_field *base, const struct ev_field *f)
+{
+    return f ? (int32_t)(f - base) : -1;
+}
+
+/* ------------------------------------------------- the worker's end */
+
+static void ws_begin(void *ctx, uint64_t record, uint64_t line, uint64_t offset)
+{
+    struct unit_worker *w = ctx;
+    engine_event_begin(w->m.eng);
+    if (w->u->file->product)
+        engine_event_product(w->m.eng, w->u->file->product);
+    w->record = record;
+    w->line = line;
+    w->offset = offset;
+}
+
+static char *ws_scratch(void *ctx, size_t n)
+{
+    return engine_scratch(((struct unit_worker *)ctx)->m.eng, n);
+}
+
+static uint32_t ws_field_id(void *ctx, const char *name, size_t len)
+{
+    return engine_field_id(((struct unit_worker *)ctx)->m.eng, name, len);
+}
+
+static bool ws_field(void *ctx, const char *name, uint32_t nlen, uint32_t id, const char *val, uint32_t vlen,
+                     uint8_t type)
+{
+    return engine_event_add(((struct unit_worker *)ctx)->m.eng, name, nlen, id, val, vlen, type);
+}
+
+static void ws_end(void *ctx)
+{
+    struct unit_worker *w = ctx;
+    struct buf *b = &w->u->out;
+    struct match_result r;
+    matcher_run(&w->m, w->all_events, &r);
+    const struct event_head *h = &r.head;
+    /* process starts and ends feed the writer's process table, matched or not */
+    if (r.spec >= 0) {
+        buf_putc(b, REC_PROC);
+        buf_putc(b, (char)w->m.rs->procs[r.spec].end);
+        put_opt(b, h->host);
+        put_opt(b, h->time);
+        for (int f = 0; f < PF_COUNT; f++)
+            put_opt(b, h->proc[f]);
+    }
+    /* rules to report, and rules whose matches feed correlations or behaviour */
+    if (!r.n && !w->all_events)
+        return;
+    buf_putc(b, REC_MATCH);
+    put_u32(b, (uint32_t)r.n);
+    for (size_t i = 0; i < r.n; i++) {
+        put_u32(b, r.rules[i]);
+        buf_putc(b, (char)r.use[i]);
+    }
+    const struct ev_field *fs;
+    size_t nf = engine_event_fields(w->m.eng, &fs);
+    put_u64(b, w->record);
+    put_u64(b, w->line);
+    put_u64(b, w->offset);
+    put_i32(b, index_of(fs, h->time));
+    put_i32(b, index_of(fs, h->host));
+    put_i32(b, index_of(fs, h->channel));
+    put_i32(b, index_of(fs, h->event_id));
+    put_opt(b, h->guid);
+    put_opt(b, h->pid);
+    put_opt(b, h->logon_id);
+    put_u32(b, (uint32_t)nf);
+    for (size_t i = 0; i < nf; i++) {
+        put_str(b, fs[i].name, fs[i].name_len);
+        put_str(b, fs[i].val, fs[i].val_len);
+        buf_putc(b, (char)fs[i].type);
+    }
+}
+
+static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
+{
+    struct unit_worker *w = ctx;
+    struct buf *b = &w->u->out;
+    buf_putc(b, REC_DIAG);
+    buf_putc(b, (char)warning);
+    put_u64(b, line);
+    put_u64(b, offset);
+    buf_putc(b, (char)has_offset);
+    put_str(b, why, (uint32_t)strlen(why));
+}
+
+static void *reader_state(struct unit_worker *w, const struct reader_ops *ops)
+{
+    for (size_t i = 0; i < w->nws; i++)
+        if (w->ws[i].ops == ops)
+            return w->ws[i].state;
+    if (w->nws == sizeof(w->ws) / sizeof(w->ws[0]))
+        return NULL;
+    w->ws[w->nws].ops = ops;
+    w->ws[w->nws].state = ops->worker_create(w->m.rs->map);
+    return w->ws[w->nws++].state;
+}
+
+void unit_parse(struct unit_worker *w, struct unit *u)
+{
+    if (!u->len && !u->map)
+        return;
+    w->u = u;
+    struct event_sink sink = {
+        .ctx = w, .begin = ws_begin, .scratch = ws_scratch, .field_id = ws_field_id, .field = ws_field,
+        .end = ws_end, .bad = ws_bad, .map = w->m.rs->map,
+    };
+    void *st = reader_state(w, u->file->reader);
+    if (st)
+        u->file->reader->parse(st, u, &sink);
+}
+
+void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,
+                      bool all_events)
+{
+    memset(w, 0, sizeof(*w));
+    matcher_init(&w->m, rs, min_level);
+    w->all_events = all_events;
+}
+
+void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)
+{
+    engine_counters(w->m.eng, out);
+    for (size_t i = 0; i < w->nws; i++)
+        w->ws[i].ops->worker_destroy(w->ws[i].state);
+    matcher_fini(&w->m);
+}
+
+/* ------------------------------------------------- the writer's end */
+
+void input_report(stoat_diag_fn fn, void *ctx, enum stoat_severity sev, stoat_err code, const char *file,
+                  uint64_t line, uint64_t offset, bool has_offset, const char *msg)
+{
+    if (!fn)
+        return;
+    struct stoat_diag d = {.code = code, .severity = sev, .file = file, .line = line, .offset = offset,
+                           .has_offset = has_offset, .message = msg};
+    fn(ctx, &d);
+}
+
+static const char *write_diag(struct unit_writer *w, const struct unit *u, const char *p)
+{
+    bool warning = *p++;
+    uint64_t line = get_u64(&p), offset = get_u64(&p);
+    bool has_offset = *p++;
+    uint32_t n;
+    const char *msg = get_str(&p, &n);
+    input_report(w->diag, w->diag_ctx, warning ? STOAT_SEV_WARNING : STOAT_SEV_ERROR, STOAT_ERR_INPUT,
+                 u->file->name, line, offset, has_offset, msg);
+    return p;
+}
+
+static const char *write_proc(struct unit_writer *w, const char *p)
+{
+    bool is_end = *p++;
+    uint32_t hl, tl, fl[PF_COUNT];
+    const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
+    for (int f = 0; f < PF_COUNT; f++)
+        fv[f] = get_str(&p, &fl[f]);
+    consumer_proc(w->con, is_end, hs, consume_time(tss, tl), fv, fl);
+    return p;
+}
+
+static const char *write_match(struct unit_writer *w, const struct unit *u, const char *p)
+{
+    uint32_t nr = get_u32(&p);
+    if (nr > w->rules_cap) {
+        w->rules_cap = nr;
+        w->rules = xrealloc(w->rules, nr * sizeof(*w->rules));
+        w->use = xrealloc(w->use, nr * sizeof(*w->use));
+    }
+    for (uint32_t i = 0; i < nr; i++) {
+        w->rules[i] = get_u32(&p);
+        w->use[i] = (uint8_t)*p++;
+    }
+    uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
+    int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+    uint32_t gl, pl, ll;
+    const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
+    uint32_t nf = get_u32(&p);
+    if (nf > w->fields_cap) {
+        w->fields_cap = nf;
+        w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
+    }
+    for (uint32_t i = 0; i < nf; i++) {
+        struct stoat_field *f = &w->fields[i];
+        f->name = get_str(&p, &f->name_len);
+        f->value = get_str(&p, &f->value_len);
+        f->type = (uint8_t)*p++;
+    }
+    struct stoat_alert a = {
+        .pos = {.file = u->file->name, .format = u->file->reader->name, .record = w->records + record,
+                .line = line, .offset = offset},
+        .timestamp = ts >= 0 ? w->fields[ts].value : NULL,
+        .time_ns = ts >= 0 ? consume_time(w->fields[ts].value, w->fields[ts].value_len) : INT64_MIN,
+        .host = host >= 0 ? w->fields[host].value : NULL,
+        .channel = chan >= 0 ? w->fields[chan].value : NULL,
+        .event_id = eid >= 0 ? w->fields[eid].value : NULL,
+        .fields = w->fields,
+        .nfields = nf,
+    };
+    struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
+    consumer_event(w->con, &a, w->rules, w->use, nr, &who);
+    return p;
+}
+
+void unit_write(struct unit_writer *w, struct unit *u)
+{
+    if (u->file != w->file) {
+        w->file = u->file;
+        w->records = 0;
+    }
+    /* A note is a diagnostic only: the records it skipped are the reader's
+     * to count (u->skipped), and a read error is counted in files_failed. */
+    if (u->note[0])
+        input_report(w->diag, w->diag_ctx, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false,
+                     u->note);
+    const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
+    while (p && p < end) {
+        char kind = *p++;
+        if (kind == REC_DIAG)
+            p = write_diag(w, u, p);
+        else if (kind == REC_PROC)
+            p = write_proc(w, p);
+        else
+            p = write_match(w, u, p);
+    }
+    w->stats->records += u->records;
+    w->stats->events += u->events;
+    w->stats->skipped += u->skipped;
+    w->records += u->records;
+    if (u->last) {
+        /* The file is freed with this unit and the next one may get its
+         * address: forget it here rather than compare pointers later. */
+        w->file = NULL;
+        w->records = 0;
+    }
+}
+
+void unit_writer_fini(struct unit_writer *w)
+{
+    free(w->fields);
+    free(w->rules);
+    free(w->use);
+    w->fields = NULL;
+    w->rules = NULL;
+    w->use = NULL;
+}

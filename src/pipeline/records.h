@@ -1,0 +1,66 @@
+/* What a unit carries from the matching stage to the serial stage.
+ *
+ * A worker parses a unit with the unit's reader; each event is matched
+ * (matcher.h) and what the serial stage needs is written into the unit's
+ * output buffer as records: a process start or end, an event with the rules
+ * it passed on (and, with all_events, every event), a bad-record note. The
+ * event's own memory is gone by the time the writer runs, so the records
+ * carry copies. The writer reads them back, strictly in the order units were
+ * sent, and hands them to the consumer (consume.h). Both ends of the format
+ * live in records.c, so they cannot drift apart. */
+#ifndef STOAT_PIPELINE_RECORDS_H
+#define STOAT_PIPELINE_RECORDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pipeline/consume.h"
+#include "pipeline/matcher.h"
+#include "readers/reader.h"
+
+struct reader_ws {
+    const struct reader_ops *ops;
+    void *state;
+};
+
+/* The matching stage on one thread. */
+struct unit_worker {
+    struct matcher m;
+    bool all_events;
+    struct reader_ws ws[8];    /* per-thread state of each reader met */
+    size_t nws;
+    struct unit *u;            /* being parsed */
+    uint64_t record, line, offset;
+};
+
+void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,
+                      bool all_events);
+/* Frees; the engine's counts go to out. */
+void unit_worker_fini(struct unit_worker *w, struct engine_counters *out);
+/* Parses u into events, matches them, writes the records into u->out. */
+void unit_parse(struct unit_worker *w, struct unit *u);
+
+/* The serial end: one, fed units in order. */
+struct unit_writer {
+    struct consumer *con;
+    struct stoat_hunt_stats *stats;    /* records, events, skipped */
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    struct input_file *file;           /* file of the previous unit */
+    uint64_t records;                  /* records of that file before the unit */
+    struct stoat_field *fields;
+    size_t fields_cap;
+    uint32_t *rules;
+    uint8_t *use;
+    size_t rules_cap;
+};
+
+/* Reads u's records back into the consumer; counts. */
+void unit_write(struct unit_writer *w, struct unit *u);
+void unit_writer_fini(struct unit_writer *w);
+
+/* A diagnostic about an input (file, and line or offset), when fn is set. */
+void input_report(stoat_diag_fn fn, void *ctx, enum stoat_severity sev, stoat_err code, const char *file,
+                  uint64_t line, uint64_t offset, bool has_offset, const char *msg);
+
+#endif

@@ -1,0 +1,129 @@
+/* The files source (units.h): paths, folders walked recursively, and "-" for
+ * standard input. Each input is recognised by its content (reader_detect),
+ * opened by its reader on this thread, and filled into units until it ends;
+ * what a reader cannot read is named with the reason and counted, and the
+ * hunt goes on with the next input. */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/records.h"
+#include "pipeline/units.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+void source_files_release(void *ctx, struct input_file *f)
+{
+    (void)ctx;
+    if (f->reader && f->reader->release)
+        f->reader->release(f);
+    free((char *)f->name);
+    free(f);
+}
+
+static void report(struct files_source *s, enum stoat_severity sev, stoat_err code, const char *path,
+                   const char *msg)
+{
+    input_report(s->diag, s->diag_ctx, sev, code, path, 0, 0, false, msg);
+}
+
+static void progress(struct files_source *s, struct input *in, uint64_t total)
+{
+    if (s->progress)
+        s->progress(s->progress_ctx, s->bytes_before + input_raw_pos(in), total);
+}
+
+/* An input no reader takes: nothing to read in an empty file, a note inside
+ * a folder (a README), an error when named. */
+static void unknown_format(struct files_source *s, const char *path, size_t nhead)
+{
+    if (nhead == 0) {
+        s->stats->files++;   /* an empty file: nothing to read, nothing wrong */
+    } else if (s->in_dir) {
+        report(s, STOAT_SEV_NOTE, STOAT_ERR_FORMAT, path, "not an event log stoat reads; skipped");
+        s->stats->files_skipped++;
+    } else {
+        report(s, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path,
+               "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects, auditd logs, "
+               "Sysmon for Linux syslog; gzip or not)");
+        s->stats->files_failed++;
+    }
+}
+
+static int read_file(void *ctx, const char *path)
+{
+    struct files_source *s = ctx;
+    char why[256];
+    struct input *in = input_open(path, why, sizeof(why));
+    if (!in) {
+        report(s, STOAT_SEV_ERROR, STOAT_ERR_IO, path, why);
+        s->stats->files_failed++;
+        return 0;
+    }
+    const unsigned char *head;
+    size_t nh = input_peek(in, &head);
+    const struct reader_ops *ops = reader_detect(head, nh);
+    if (!ops) {
+        unknown_format(s, path, nh);
+        input_close(in);
+        return 0;
+    }
+    struct input_file *f = xcalloc(1, sizeof(*f));
+    f->name = xstrdup(path);
+    f->reader = ops;
+    f->host = s->host;
+    if (ops->open(f, in, why, sizeof(why))) {
+        report(s, STOAT_SEV_ERROR, STOAT_ERR_INPUT, path, why);
+        s->stats->files_failed++;
+        source_files_release(s, f);
+        input_close(in);
+        return 0;
+    }
+    s->stats->files++;
+    uint64_t total = input_raw_size(in);
+    for (;;) {
+        struct unit *u = units_take(s->units);
+        u->file = f;
+        int rc = ops->fill(f, in, u, why, sizeof(why));
+        progress(s, in, total);
+        if (rc <= 0) {
+            if (rc < 0) {
+                snprintf(u->note, sizeof(u->note), "read error, the rest of the file is skipped: %s", why);
+                s->stats->files_failed++;
+            }
+            /* Done reading: close before the last unit goes out, because
+             * whoever writes that unit frees f. */
+            ops->close(f);
+            u->last = true;   /* what the failed read left in the unit is still parsed */
+            units_send(s->units, u);
+            break;
+        }
+        units_send(s->units, u);
+    }
+    s->bytes_before += input_raw_pos(in);
+    s->stats->bytes += input_raw_pos(in);
+    input_close(in);
+    return 0;
+}
+
+static void walk_err(void *ctx, const char *path, const char *why)
+{
+    struct files_source *s = ctx;
+    report(s, STOAT_SEV_ERROR, STOAT_ERR_IO, path, why);
+    s->stats->files_failed++;
+}
+
+void source_files_run(struct files_source *s, const char *const *paths, size_t npaths)
+{
+    for (size_t i = 0; i < npaths; i++) {
+        if (strcmp(paths[i], "-") == 0) {
+            s->in_dir = false;
+            read_file(s, "-");
+        } else if (fs_is_dir(paths[i])) {
+            s->in_dir = true;
+            fs_walk(paths[i], NULL, read_file, walk_err, s);
+        } else {
+            s->in_dir = false;
+            read_file(s, paths[i]);
+        }
+    }
+}

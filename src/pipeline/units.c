@@ -1,0 +1,230 @@
+/* See units.h. One mutex guards the pool: a free list, a FIFO ring of units
+ * for the workers, and the done slots the writer reads by sequence number
+ * (slot seq % nunits, which cannot collide: at most nunits units are out). */
+#include "pipeline/units.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "pipeline/records.h"
+#include "util/mem.h"
+
+struct worker {
+    struct units *p;
+    struct unit_worker w;
+    pthread_t th;
+    struct engine_counters counters;
+};
+
+struct units {
+    struct units_opts o;
+    struct stoat_hunt_stats *stats;
+    unsigned nthreads;
+    bool threaded;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done, cv_free;
+    struct unit *units;
+    size_t nunits;
+    struct unit **freel;
+    size_t nfree;
+    struct unit **work;        /* FIFO ring */
+    size_t work_head, work_n;
+    struct unit **done;        /* slot seq % nunits */
+    uint64_t next_seq;         /* to dispatch */
+    bool producing_done;
+    struct worker *workers;
+    size_t started;            /* threads running */
+    pthread_t writer;
+    struct unit_writer wr;
+};
+
+static void unit_reset(struct unit *u)
+{
+    if (u->cap > 4 * (size_t)UNIT_BYTES) {
+        /* a huge record grew it: give the memory back */
+        free(u->data);
+        u->data = NULL;
+        u->cap = 0;
+    }
+    u->len = 0;
+    u->map = NULL;
+    u->map_len = 0;
+    u->part_begin = u->part_end = 0;
+    u->last = false;
+    u->note[0] = 0;
+    u->note_line = 0;
+    u->mode = 0;
+    u->first_line = 0;
+    u->file_offset = 0;
+    buf_clear(&u->out);
+    u->records = u->events = u->skipped = 0;
+}
+
+/* The writer's part for one unit, on whichever thread writes. */
+static void write_one(struct units *p, struct unit *u)
+{
+    unit_write(&p->wr, u);
+    if (u->last && p->o.release)
+        p->o.release(p->o.release_ctx, u->file);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    struct units *p = wk->p;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->work_n == 0 && !p->producing_done)
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->work_n == 0) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        struct unit *u = p->work[p->work_head];
+        p->work_head = (p->work_head + 1) % p->nunits;
+        p->work_n--;
+        pthread_mutex_unlock(&p->mu);
+        unit_parse(&wk->w, u);
+        pthread_mutex_lock(&p->mu);
+        p->done[u->seq % p->nunits] = u;
+        pthread_cond_broadcast(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+    struct units *p = arg;
+    uint64_t next = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        struct unit *u;
+        while (!(u = p->done[next % p->nunits]) || u->seq != next) {
+            if (p->producing_done && next == p->next_seq) {
+                pthread_mutex_unlock(&p->mu);
+                return NULL;
+            }
+            pthread_cond_wait(&p->cv_done, &p->mu);
+        }
+        p->done[next % p->nunits] = NULL;
+        pthread_mutex_unlock(&p->mu);
+        write_one(p, u);
+        next++;
+        pthread_mutex_lock(&p->mu);
+        p->freel[p->nfree++] = u;
+        pthread_cond_signal(&p->cv_free);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+struct units *units_start(const struct stoat_ruleset *rs, const struct units_opts *o, struct consumer *con,
+                          struct stoat_hunt_stats *stats)
+{
+    struct units *p = xcalloc(1, sizeof(*p));
+    p->o = *o;
+    p->stats = stats;
+    p->nthreads = o->threads ? o->threads : 1;
+    p->wr = (struct unit_writer){.con = con, .stats = stats, .diag = o->diag, .diag_ctx = o->diag_ctx};
+    bool threaded = p->nthreads > 1;
+    p->nunits = threaded ? 2 * (size_t)p->nthreads + 2 : 1;
+    p->units = xcalloc(p->nunits, sizeof(*p->units));
+    p->freel = xcalloc(p->nunits, sizeof(*p->freel));
+    p->work = xcalloc(p->nunits, sizeof(*p->work));
+    p->done = xcalloc(p->nunits, sizeof(*p->done));
+    for (size_t i = 0; i < p->nunits; i++)
+        p->freel[p->nfree++] = &p->units[i];
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    pthread_cond_init(&p->cv_free, NULL);
+
+    p->workers = xcalloc(p->nthreads, sizeof(*p->workers));
+    if (threaded) {
+        for (unsigned i = 0; i < p->nthreads; i++) {
+            p->workers[i].p = p;
+            unit_worker_init(&p->workers[i].w, rs, o->min_level, o->all_events);
+            if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) == 0)
+                p->started++;
+        }
+        if (pthread_create(&p->writer, NULL, writer_main, p) != 0 || p->started == 0)
+            threaded = false;   /* cannot happen in practice; keep going inline */
+    }
+    if (!threaded && !p->started) {
+        p->workers[0].p = p;
+        unit_worker_init(&p->workers[0].w, rs, o->min_level, o->all_events);
+    }
+    p->threaded = threaded;
+    return p;
+}
+
+struct unit *units_take(struct units *p)
+{
+    struct unit *u;
+    if (!p->threaded) {
+        u = p->freel[--p->nfree];
+    } else {
+        pthread_mutex_lock(&p->mu);
+        while (p->nfree == 0)
+            pthread_cond_wait(&p->cv_free, &p->mu);
+        u = p->freel[--p->nfree];
+        pthread_mutex_unlock(&p->mu);
+    }
+    unit_reset(u);
+    return u;
+}
+
+void units_send(struct units *p, struct unit *u)
+{
+    if (!p->threaded) {
+        /* one thread: parse where we read */
+        unit_parse(&p->workers[0].w, u);
+        write_one(p, u);
+        p->freel[p->nfree++] = u;
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    u->seq = p->next_seq++;
+    p->work[(p->work_head + p->work_n) % p->nunits] = u;
+    p->work_n++;
+    pthread_cond_signal(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void units_finish(struct units *p)
+{
+    if (p->threaded) {
+        pthread_mutex_lock(&p->mu);
+        p->producing_done = true;
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_cond_broadcast(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < p->started; i++)
+            pthread_join(p->workers[i].th, NULL);
+        pthread_join(p->writer, NULL);
+    }
+    size_t nw = p->threaded ? p->started : 1;
+    for (size_t i = 0; i < (p->threaded ? p->nthreads : 1); i++) {
+        unit_worker_fini(&p->workers[i].w, &p->workers[i].counters);
+        if (i < nw) {
+            p->stats->unrouted += p->workers[i].counters.unrouted;
+            p->stats->evaluated += p->workers[i].counters.evaluated;
+            p->stats->candidates += p->workers[i].counters.candidates;
+        }
+    }
+    free(p->workers);
+    for (size_t i = 0; i < p->nunits; i++) {
+        free(p->units[i].data);
+        buf_free(&p->units[i].out);
+    }
+    free(p->units);
+    free(p->freel);
+    free(p->work);
+    free(p->done);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+    pthread_cond_destroy(&p->cv_free);
+    unit_writer_fini(&p->wr);
+    free(p);
+}

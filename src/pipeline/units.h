@@ -1,0 +1,72 @@
+/* The stages between a source of units and the serial stage, as `stoat hunt`
+ * runs them and as the next pipeline, the fleet's consumer, will:
+ *
+ *   source ----units----> N match workers ----units with records----> ordered writer --> consumer --> sinks
+ *   (caller's thread)     (unit_parse: records.c)                     (unit_write)        (consume.c)
+ *
+ * A source is whatever turns its inputs into units (readers/reader.h) on the
+ * caller's thread: files and folders (source_files.c) today, bus messages
+ * next. It takes a free unit with units_take, which waits while every unit
+ * of the fixed pool is out (so memory is bounded by the pool, whatever the
+ * input size), fills it as a reader's fill does (bytes, or a mapped part;
+ * u->file names the input and the reader whose parse runs on a worker), and
+ * hands it on with units_send. The writer takes units back strictly in the
+ * order they were sent, so alerts come out in input order whatever the
+ * thread count. The source marks a file's last unit (u->last); once the
+ * writer has written it, the file goes back to the source's release. With
+ * one thread everything runs inline, without queues. */
+#ifndef STOAT_PIPELINE_UNITS_H
+#define STOAT_PIPELINE_UNITS_H
+
+#include <stdbool.h>
+
+#include "pipeline/consume.h"
+#include "readers/reader.h"
+
+struct units_opts {
+    unsigned threads;                  /* >= 1; 1 runs inline */
+    enum stoat_level min_level;
+    bool all_events;                   /* every event goes to the consumer, matched or not */
+    stoat_diag_fn diag;                /* bad records and notes of the units */
+    void *diag_ctx;
+    /* The source's: the writer is through with f (its last unit was
+     * written). Called on the writer's thread. */
+    void (*release)(void *ctx, struct input_file *f);
+    void *release_ctx;
+};
+
+struct units;
+
+/* Starts the workers and the writer, which hands what it reads to con and
+ * counts records, events and skipped records in stats. */
+struct units *units_start(const struct stoat_ruleset *rs, const struct units_opts *o, struct consumer *con,
+                          struct stoat_hunt_stats *stats);
+/* A free unit, reset (waits for one). */
+struct unit *units_take(struct units *p);
+/* To the workers, and in this order to the writer. */
+void units_send(struct units *p, struct unit *u);
+/* Waits until every unit sent is written, stops the threads, adds the
+ * workers' counts (unrouted, evaluated, candidates) to stats and frees. */
+void units_finish(struct units *p);
+
+/* ---- sources ---- */
+
+struct files_source {
+    struct units *units;
+    struct stoat_hunt_stats *stats;    /* files, failed, skipped, bytes */
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
+    void *progress_ctx;
+    const char *host;                  /* for logs that name none */
+    bool in_dir;                       /* unknown formats inside folders are notes */
+    uint64_t bytes_before;             /* bytes of finished inputs */
+};
+
+/* Files, folders (recursive) and "-" for standard input, each read by the
+ * reader its content calls for. */
+void source_files_run(struct files_source *s, const char *const *paths, size_t npaths);
+/* units_opts.release for its files. */
+void source_files_release(void *ctx, struct input_file *f);
+
+#endif

@@ -1,6 +1,8 @@
-/* See stoat/regression.h. Each case is an ordinary single-threaded hunt of
- * one file with a sink that counts the alerts of the case's rule, so the
- * suite tests exactly what `stoat hunt` does. */
+/* See stoat/regression.h (`stoat rules test`). Each case is an ordinary
+ * single-threaded hunt of one file with a sink that counts the alerts of the
+ * case's rule, so the suite tests exactly what `stoat hunt` does. That is why
+ * it lives here, beside the hunt it runs, and not in rules/ with what it
+ * tests: rules/ sits below the pipeline and may not call a hunt. */
 #include <stdio.h>
 #include <string.h>
 

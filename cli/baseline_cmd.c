@@ -1,5 +1,6 @@
 /* `stoat baseline learn`: a profile of what is normal per host, from a
  * period's logs, for `stoat hunt --baseline`. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,74 +18,84 @@ static void usage(FILE *f)
           f);
 }
 
+struct baseline_args {
+    struct rule_args ra;
+    const char *output;
+    unsigned threads;
+    const char **paths;
+    size_t npaths;
+};
+
+static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    if (!v || atoi(v) < 1 || atoi(v) > 256)
+        return false;
+    *(unsigned *)field = (unsigned)atoi(v);
+    return true;
+}
+
+static bool add_path(void *args, const char *a)
+{
+    struct baseline_args *b = args;
+    b->paths[b->npaths++] = a;
+    return true;
+}
+
+#define BA(f) offsetof(struct baseline_args, f)
+static const struct cli_option options[] = {
+    {CLI_HELP, "--help", "-h"},
+    {CLI_STRING, "--output", "-o", BA(output)},
+    {CLI_PARSE, "--threads", "-j", BA(threads), parse_threads},
+    {CLI_STRING, "--mapping", NULL, BA(ra.mapping)},
+    {CLI_END},
+};
+#undef BA
+
+static const struct cli_command command = {
+    .name = "stoat baseline learn", .say = "stoat", .usage = usage, .options = options, .arg = add_path,
+    .dash_is_arg = true,
+};
+
 int cmd_baseline(int argc, char **argv)
 {
-    static struct rule_args ra;
     if (argc < 2 || strcmp(argv[1], "learn") != 0) {
         usage(argc < 2 || strcmp(argv[1], "--help") ? stderr : stdout);
         return argc >= 2 && !strcmp(argv[1], "--help") ? EXIT_OK : EXIT_USAGE;
     }
-    const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
-    size_t npaths = 0;
-    const char *output = "/dev/stdout";
-    unsigned threads = 0;
-    int rc = EXIT_OK;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            goto out;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!(output = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || atoi(v) < 1 || atoi(v) > 256) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            threads = (unsigned)atoi(v);
-        } else if (!strcmp(a, "--mapping")) {
-            if (!(ra.mapping = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stoat baseline learn: unknown option '%s'\n", a);
-            rc = EXIT_USAGE;
-            goto out;
-        } else {
-            paths[npaths++] = a;
-        }
-    }
-    if (!npaths) {
+    struct baseline_args ba = {.output = "/dev/stdout"};
+    ba.paths = calloc((size_t)argc + 1, sizeof(*ba.paths));
+    int rc = cli_parse(&command, argc, argv, 2, &ba);
+    if (rc != CLI_GO)
+        goto out;
+    rc = EXIT_OK;
+    if (!ba.npaths) {
         usage(stderr);
         rc = EXIT_USAGE;
         goto out;
     }
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
                               .max_input_errors = 50};
-    ra.no_default_rules = true;
-    ra.baseline_learn = true;
+    ba.ra.no_default_rules = true;
+    ba.ra.baseline_learn = true;
     struct stoat_load_stats ls;
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, false);
+    struct stoat_ruleset *rs = cli_load_rules(&ba.ra, &dp, &ls, false);
     if (!rs) {
         rc = EXIT_FATAL;
         goto out;
     }
-    struct stoat_hunt_opts ho = {.threads = threads, .diag = cli_diag, .diag_ctx = &dp};
-    ho.behaviour.baseline_out = output;
+    struct stoat_hunt_opts ho = {.threads = ba.threads, .diag = cli_diag, .diag_ctx = &dp};
+    ho.behaviour.baseline_out = ba.output;
     struct stoat_hunt *h;
     stoat_hunt_create(rs, &ho, &h);
-    stoat_err e = stoat_hunt_run(h, paths, npaths);
+    stoat_err e = stoat_hunt_run(h, ba.paths, ba.npaths);
     struct stoat_hunt_stats st;
     stoat_hunt_stats(h, &st);
     stoat_hunt_destroy(h);
     stoat_ruleset_destroy(rs);
     if (e) {
-        fprintf(stderr, "stoat: writing the baseline to %s failed\n", output);
+        fprintf(stderr, "stoat: writing the baseline to %s failed\n", ba.output);
         rc = EXIT_FATAL;
     } else {
         fprintf(stderr, "stoat: baseline learned from %llu events of %llu files\n", (unsigned long long)st.events,
@@ -93,6 +104,6 @@ int cmd_baseline(int argc, char **argv)
             rc = st.files ? EXIT_PARTIAL : EXIT_FATAL;
     }
 out:
-    free(paths);
+    free(ba.paths);
     return rc;
 }

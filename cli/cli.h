@@ -1,6 +1,6 @@
 /* Shared bits of the stoat command: finding the project's data files,
- * printing diagnostics, option helpers. Each subcommand lives in its own file
- * and is a thin user of libstoat. */
+ * printing diagnostics, the option tables and their one parser. Each
+ * subcommand lives in its own file and is a thin user of libstoat. */
 #ifndef STOAT_CLI_H
 #define STOAT_CLI_H
 
@@ -58,17 +58,65 @@ struct rule_args {
     char logsource_buf[512];
 };
 
-/* The value after option argv[*i] (advancing *i), or NULL with a message. */
-const char *cli_value(int argc, char **argv, int *i);
+/* ---- options, from one declarative table per command ----
+ *
+ * A command describes its options in a table (name, alias, what the value
+ * is, where in the command's argument struct it goes) and cli_parse reads
+ * argv against it, so every command treats a missing value, an unknown
+ * option and --help the same way. Shared groups (the rule options, the
+ * analytics' options) are tables of their own, included by a CLI_GROUP row. */
+struct cli_command;
 
-/* Consumes one rule option at argv[*i] (advancing *i past its value);
- * returns 1 when taken, 0 when not a rule option, -1 on a bad value. */
-int cli_rule_option(struct rule_args *ra, int argc, char **argv, int *i);
+enum cli_kind {
+    CLI_END = 0,     /* ends a table */
+    CLI_FLAG,        /* no value: sets the bool at off */
+    CLI_STRING,      /* the value, as const char *, at off */
+    CLI_PARSE,       /* the value (NULL when missing) given to parse with the field at off */
+    CLI_HELP,        /* the usage to standard output, exit 0 */
+    CLI_GROUP,       /* the rows of group, over the struct at off */
+};
+
+struct cli_option {
+    enum cli_kind kind;
+    const char *name;          /* "--output" */
+    const char *alias;         /* "-o", or NULL */
+    size_t off;                /* offsetof in the command's argument struct (or the group's) */
+    /* CLI_PARSE: false on a bad or missing value (after saying why, if the
+     * command ever did). value NULL: missing, "needs a value" was said. */
+    bool (*parse)(const struct cli_command *cmd, const char *opt, const char *value, void *field);
+    const struct cli_option *group;
+};
+
+struct cli_command {
+    const char *name;          /* "stoat hunt": begins the unknown-option message */
+    const char *say;           /* begins messages about values: "stoat" or "stoat watch" */
+    bool see_help;             /* an unknown option adds "(see NAME --help)" */
+    void (*usage)(FILE *f);
+    const struct cli_option *options;
+    /* An argument that is not an option (false: a bad command line). NULL:
+     * the command takes none, and each is an unknown option. */
+    bool (*arg)(void *args, const char *a);
+    bool dash_is_arg;          /* "-" alone is an argument (standard input), not an option */
+};
+
+#define CLI_GO (-1)
+/* Reads argv[first..] into args by cmd's table. CLI_GO when the command goes
+ * on; else its exit code: EXIT_OK after --help, EXIT_USAGE on a bad line. */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, void *args);
+
+/* The groups: the rule options over a struct rule_args, the analytics'
+ * over a struct stoat_behaviour_opts. */
+extern const struct cli_option cli_rule_options[];
+extern const struct cli_option cli_behaviour_options[];
 void cli_rule_options_help(FILE *f);
-/* Consumes one option of the analytics beyond single events (incidents,
- * correlations, the process table) like cli_rule_option. */
-int cli_behaviour_option(struct stoat_behaviour_opts *o, int argc, char **argv, int *i);
 void cli_behaviour_options_help(FILE *f, bool live);
+
+/* Parsers shared by commands: a positive count up to 10^12 ("NAME: OPT
+ * takes a positive number", NAME the command's say). */
+bool cli_parse_count(const struct cli_command *cmd, const char *opt, const char *v, void *field);
+/* The command line as one string, for the store's record of runs. */
+void cli_command_line(int argc, char **argv, char *out, size_t outlen);
+
 /* Loads and builds; prints problems through the printer. NULL on failure. */
 struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_printer *dp,
                                      struct stoat_load_stats *stats, bool default_rules);

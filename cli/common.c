@@ -1,4 +1,5 @@
 /* See cli.h. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -131,7 +132,8 @@ static unsigned parse_mask(const char *v, bool levels, bool *ok)
     return mask;
 }
 
-const char *cli_value(int argc, char **argv, int *i)
+/* The value after option argv[*i] (advancing *i), or NULL with a message. */
+static const char *value_after(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
         fprintf(stderr, "stoat: %s needs a value\n", argv[*i]);
@@ -140,112 +142,220 @@ const char *cli_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
-int cli_rule_option(struct rule_args *ra, int argc, char **argv, int *i)
+/* The row of table (or of a group in it) named a; *base moves to the
+ * struct the row's offset is into. */
+static const struct cli_option *find_option(const struct cli_option *t, const char *a, char **base)
 {
-    const char *a = argv[*i];
-    if (!strcmp(a, "-r") || !strcmp(a, "--rules")) {
-        const char *v = cli_value(argc, argv, i);
-        if (!v)
-            return -1;
-        if (ra->nrule_paths >= 256) {
-            fprintf(stderr, "stoat: too many -r paths\n");
-            return -1;
+    for (; t->kind != CLI_END; t++) {
+        if (t->kind == CLI_GROUP) {
+            char *inner = *base + t->off;
+            const struct cli_option *o = find_option(t->group, a, &inner);
+            if (o) {
+                *base = inner;
+                return o;
+            }
+        } else if (!strcmp(a, t->name) || (t->alias && !strcmp(a, t->alias))) {
+            return t;
         }
-        ra->rule_paths[ra->nrule_paths++] = v;
-        return 1;
     }
-    if (!strcmp(a, "--no-default-rules")) {
-        ra->no_default_rules = true;
-        return 1;
-    }
-    if (!strcmp(a, "--mapping")) {
-        ra->mapping = cli_value(argc, argv, i);
-        return ra->mapping ? 1 : -1;
-    }
-    if (!strcmp(a, "--placeholders")) {
-        ra->placeholders = cli_value(argc, argv, i);
-        return ra->placeholders ? 1 : -1;
-    }
-    if (!strcmp(a, "--jewels")) {
-        ra->jewels = cli_value(argc, argv, i);
-        return ra->jewels ? 1 : -1;
-    }
-    if (!strcmp(a, "--baseline")) {
-        ra->baseline = cli_value(argc, argv, i);
-        return ra->baseline ? 1 : -1;
-    }
-    if (!strcmp(a, "--level") || !strcmp(a, "--status")) {
-        bool levels = !strcmp(a, "--level"), ok;
-        const char *v = cli_value(argc, argv, i);
-        if (!v)
-            return -1;
-        unsigned m = parse_mask(v, levels, &ok);
-        if (!ok) {
-            fprintf(stderr, "stoat: %s: unknown %s in '%s'\n", a, levels ? "level" : "status", v);
-            return -1;
-        }
-        if (levels)
-            ra->select.level_mask = m;
-        else
-            ra->select.status_mask = m;
-        return 1;
-    }
-    if (!strcmp(a, "--tag") || !strcmp(a, "--exclude-tag") || !strcmp(a, "--id") || !strcmp(a, "--exclude-id")) {
-        const char *v = cli_value(argc, argv, i);
-        if (!v)
-            return -1;
-        const char **arr;
-        size_t *n, cap;
-        if (!strcmp(a, "--tag")) {
-            arr = ra->tags;
-            n = &ra->select.ntags;
-            cap = 64;
-        } else if (!strcmp(a, "--exclude-tag")) {
-            arr = ra->exclude_tags;
-            n = &ra->select.nexclude_tags;
-            cap = 64;
-        } else if (!strcmp(a, "--id")) {
-            arr = ra->ids;
-            n = &ra->select.nids;
-            cap = 256;
-        } else {
-            arr = ra->exclude_ids;
-            n = &ra->select.nexclude_ids;
-            cap = 256;
-        }
-        if (*n >= cap) {
-            fprintf(stderr, "stoat: too many %s options\n", a);
-            return -1;
-        }
-        arr[(*n)++] = v;
-        return 1;
-    }
-    if (!strcmp(a, "--logsource")) {
-        /* product[:category[:service]], empty parts mean any */
-        const char *src = cli_value(argc, argv, i);
-        if (!src)
-            return -1;
-        if (strlen(src) >= sizeof(ra->logsource_buf)) {
-            fprintf(stderr, "stoat: --logsource value too long\n");
-            return -1;
-        }
-        char *v = strcpy(ra->logsource_buf, src);
-        char *parts[3] = {NULL, NULL, NULL};
-        char *p = v;
-        for (int k = 0; k < 3 && p; k++) {
-            char *c = strchr(p, ':');
-            if (c)
-                *c = 0;
-            parts[k] = *p ? p : NULL;
-            p = c ? c + 1 : NULL;
-        }
-        ra->select.product = parts[0];
-        ra->select.category = parts[1];
-        ra->select.service = parts[2];
-        return 1;
-    }
-    return 0;
+    return NULL;
 }
+
+int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, void *args)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        char *base = args;
+        const struct cli_option *o = find_option(cmd->options, a, &base);
+        if (!o) {
+            bool is_option = a[0] == '-' && (a[1] || !cmd->dash_is_arg);
+            if (is_option || !cmd->arg) {
+                fprintf(stderr, "%s: unknown option '%s'", cmd->name, a);
+                if (cmd->see_help)
+                    fprintf(stderr, " (see %s --help)", cmd->name);
+                fputc('\n', stderr);
+                return EXIT_USAGE;
+            }
+            if (!cmd->arg(args, a))
+                return EXIT_USAGE;
+            continue;
+        }
+        void *field = base + o->off;
+        const char *v;
+        switch (o->kind) {
+        case CLI_FLAG:
+            *(bool *)field = true;
+            break;
+        case CLI_STRING:
+            if (!(v = value_after(argc, argv, &i)))
+                return EXIT_USAGE;
+            *(const char **)field = v;
+            break;
+        case CLI_PARSE:
+            v = value_after(argc, argv, &i);
+            if (!o->parse(cmd, a, v, field))
+                return EXIT_USAGE;
+            break;
+        case CLI_HELP:
+            cmd->usage(stdout);
+            return EXIT_OK;
+        default:
+            break;
+        }
+    }
+    return CLI_GO;
+}
+
+bool cli_parse_count(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    char *end;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > 1000000000000LL) {
+        fprintf(stderr, "%s: %s takes a positive number\n", cmd->say, opt);
+        return false;
+    }
+    *(int64_t *)field = n;
+    return true;
+}
+
+void cli_command_line(int argc, char **argv, char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int k = 0; k < argc && len < outlen - 1; k++)
+        len += (size_t)snprintf(out + len, outlen - len, "%s%s", k ? " " : "stoat ", argv[k]);
+}
+
+/* ---- the rule options (over struct rule_args) ---- */
+
+static bool rule_path(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    struct rule_args *ra = field;
+    if (!v)
+        return false;
+    if (ra->nrule_paths >= 256) {
+        fprintf(stderr, "stoat: too many -r paths\n");
+        return false;
+    }
+    ra->rule_paths[ra->nrule_paths++] = v;
+    return true;
+}
+
+static bool mask_of(const char *opt, const char *v, bool levels, unsigned *mask)
+{
+    bool ok;
+    if (!v)
+        return false;
+    unsigned m = parse_mask(v, levels, &ok);
+    if (!ok) {
+        fprintf(stderr, "stoat: %s: unknown %s in '%s'\n", opt, levels ? "level" : "status", v);
+        return false;
+    }
+    *mask = m;
+    return true;
+}
+
+static bool rule_levels(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    return mask_of(opt, v, true, field);
+}
+
+static bool rule_statuses(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    return mask_of(opt, v, false, field);
+}
+
+/* --tag, --exclude-tag, --id, --exclude-id: repeatable, up to cap. */
+static bool add_glob(const char *opt, const char *v, const char **arr, size_t *n, size_t cap)
+{
+    if (!v)
+        return false;
+    if (*n >= cap) {
+        fprintf(stderr, "stoat: too many %s options\n", opt);
+        return false;
+    }
+    arr[(*n)++] = v;
+    return true;
+}
+
+static bool rule_tag(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    struct rule_args *ra = field;
+    return add_glob(opt, v, ra->tags, &ra->select.ntags, 64);
+}
+
+static bool rule_exclude_tag(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    struct rule_args *ra = field;
+    return add_glob(opt, v, ra->exclude_tags, &ra->select.nexclude_tags, 64);
+}
+
+static bool rule_id(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    struct rule_args *ra = field;
+    return add_glob(opt, v, ra->ids, &ra->select.nids, 256);
+}
+
+static bool rule_exclude_id(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    struct rule_args *ra = field;
+    return add_glob(opt, v, ra->exclude_ids, &ra->select.nexclude_ids, 256);
+}
+
+/* product[:category[:service]], empty parts mean any */
+static bool rule_logsource(const struct cli_command *cmd, const char *opt, const char *src, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    struct rule_args *ra = field;
+    if (!src)
+        return false;
+    if (strlen(src) >= sizeof(ra->logsource_buf)) {
+        fprintf(stderr, "stoat: --logsource value too long\n");
+        return false;
+    }
+    char *v = strcpy(ra->logsource_buf, src);
+    char *parts[3] = {NULL, NULL, NULL};
+    char *p = v;
+    for (int k = 0; k < 3 && p; k++) {
+        char *c = strchr(p, ':');
+        if (c)
+            *c = 0;
+        parts[k] = *p ? p : NULL;
+        p = c ? c + 1 : NULL;
+    }
+    ra->select.product = parts[0];
+    ra->select.category = parts[1];
+    ra->select.service = parts[2];
+    return true;
+}
+
+#define RA(f) offsetof(struct rule_args, f)
+const struct cli_option cli_rule_options[] = {
+    {CLI_PARSE, "--rules", "-r", 0, rule_path},
+    {CLI_FLAG, "--no-default-rules", NULL, RA(no_default_rules)},
+    {CLI_STRING, "--mapping", NULL, RA(mapping)},
+    {CLI_STRING, "--placeholders", NULL, RA(placeholders)},
+    {CLI_STRING, "--jewels", NULL, RA(jewels)},
+    {CLI_STRING, "--baseline", NULL, RA(baseline)},
+    {CLI_PARSE, "--level", NULL, RA(select.level_mask), rule_levels},
+    {CLI_PARSE, "--status", NULL, RA(select.status_mask), rule_statuses},
+    {CLI_PARSE, "--tag", NULL, 0, rule_tag},
+    {CLI_PARSE, "--exclude-tag", NULL, 0, rule_exclude_tag},
+    {CLI_PARSE, "--id", NULL, 0, rule_id},
+    {CLI_PARSE, "--exclude-id", NULL, 0, rule_exclude_id},
+    {CLI_PARSE, "--logsource", NULL, 0, rule_logsource},
+    {CLI_END},
+};
+#undef RA
 
 void cli_rule_options_help(FILE *f)
 {
@@ -287,32 +397,48 @@ static bool mebibytes(const char *v, size_t *bytes)
     return true;
 }
 
-int cli_behaviour_option(struct stoat_behaviour_opts *o, int argc, char **argv, int *i)
+static bool beh_duration(const struct cli_command *cmd, const char *opt, const char *v, void *field)
 {
-    const char *a = argv[*i];
-    bool ok;
-    if (!strcmp(a, "--incident-gap") || !strcmp(a, "--corr-lateness")) {
-        ok = duration_ns(cli_value(argc, argv, i), a[2] == 'i' ? &o->incident_gap_ns : &o->corr_lateness_ns);
-        if (!ok)
-            fprintf(stderr, "stoat: %s takes a duration such as 90s, 30m or 2h\n", a);
-    } else if (!strcmp(a, "--incident-min-score")) {
-        const char *v = cli_value(argc, argv, i);
-        char *end;
-        double d = v ? strtod(v, &end) : -1;
-        ok = v && !*end && d >= 0 && d <= 100;
-        if (ok)
-            o->incident_min_score = d > 0 ? d : 0.001;   /* 0 would mean the default */
-        else
-            fprintf(stderr, "stoat: --incident-min-score takes a score from 0 to 100\n");
-    } else if (!strcmp(a, "--corr-memory") || !strcmp(a, "--proc-memory")) {
-        ok = mebibytes(cli_value(argc, argv, i), a[2] == 'c' ? &o->corr_max_bytes : &o->proc_max_bytes);
-        if (!ok)
-            fprintf(stderr, "stoat: %s takes a size in MiB\n", a);
-    } else {
-        return 0;
-    }
-    return ok ? 1 : -1;
+    (void)cmd;
+    if (duration_ns(v, field))
+        return true;
+    fprintf(stderr, "stoat: %s takes a duration such as 90s, 30m or 2h\n", opt);
+    return false;
 }
+
+static bool beh_score(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    char *end;
+    double d = v ? strtod(v, &end) : -1;
+    if (!(v && !*end && d >= 0 && d <= 100)) {
+        fprintf(stderr, "stoat: --incident-min-score takes a score from 0 to 100\n");
+        return false;
+    }
+    *(double *)field = d > 0 ? d : 0.001;   /* 0 would mean the default */
+    return true;
+}
+
+static bool beh_memory(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    if (mebibytes(v, field))
+        return true;
+    fprintf(stderr, "stoat: %s takes a size in MiB\n", opt);
+    return false;
+}
+
+#define BO(f) offsetof(struct stoat_behaviour_opts, f)
+const struct cli_option cli_behaviour_options[] = {
+    {CLI_PARSE, "--incident-gap", NULL, BO(incident_gap_ns), beh_duration},
+    {CLI_PARSE, "--corr-lateness", NULL, BO(corr_lateness_ns), beh_duration},
+    {CLI_PARSE, "--incident-min-score", NULL, BO(incident_min_score), beh_score},
+    {CLI_PARSE, "--corr-memory", NULL, BO(corr_max_bytes), beh_memory},
+    {CLI_PARSE, "--proc-memory", NULL, BO(proc_max_bytes), beh_memory},
+    {CLI_END},
+};
+#undef BO
 
 void cli_behaviour_options_help(FILE *f, bool live)
 {

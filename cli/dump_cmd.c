@@ -1,6 +1,7 @@
 /* `stoat dump`: every record of the inputs as one JSON object per line, with
  * the field names rules see (what evtx_dump is used for, for every format
  * stoat reads). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,89 +18,95 @@ static void usage(FILE *f)
           f);
 }
 
+struct dump_args {
+    struct rule_args ra;
+    const char *output, *host;
+    unsigned threads;
+    const char **paths;
+    size_t npaths;
+};
+
+static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    if (!v || atoi(v) < 1 || atoi(v) > 256) {
+        fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
+        return false;
+    }
+    *(unsigned *)field = (unsigned)atoi(v);
+    return true;
+}
+
+static bool add_path(void *args, const char *a)
+{
+    struct dump_args *d = args;
+    d->paths[d->npaths++] = a;
+    return true;
+}
+
+#define DA(f) offsetof(struct dump_args, f)
+static const struct cli_option options[] = {
+    {CLI_HELP, "--help", "-h"},
+    {CLI_STRING, "--output", "-o", DA(output)},
+    {CLI_PARSE, "--threads", "-j", DA(threads), parse_threads},
+    {CLI_STRING, "--host", NULL, DA(host)},
+    {CLI_STRING, "--mapping", NULL, DA(ra.mapping)},
+    {CLI_END},
+};
+#undef DA
+
+static const struct cli_command command = {
+    .name = "stoat dump", .say = "stoat", .usage = usage, .options = options, .arg = add_path, .dash_is_arg = true,
+};
+
 int cmd_dump(int argc, char **argv)
 {
-    static struct rule_args ra;
-    const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
-    size_t npaths = 0;
-    const char *output = NULL, *host = NULL;
-    unsigned threads = 0;
-    int rc = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            goto out;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!(output = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || atoi(v) < 1 || atoi(v) > 256) {
-                fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            threads = (unsigned)atoi(v);
-        } else if (!strcmp(a, "--host")) {
-            if (!(host = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "--mapping")) {
-            if (!(ra.mapping = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stoat dump: unknown option '%s'\n", a);
-            rc = EXIT_USAGE;
-            goto out;
-        } else {
-            paths[npaths++] = a;
-        }
-    }
-    if (!npaths) {
+    struct dump_args da = {0};
+    da.paths = calloc((size_t)argc + 1, sizeof(*da.paths));
+    int rc = cli_parse(&command, argc, argv, 1, &da);
+    if (rc != CLI_GO)
+        goto out;
+    rc = EXIT_OK;
+    if (!da.npaths) {
         usage(stderr);
         rc = EXIT_USAGE;
         goto out;
     }
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
                               .max_input_errors = 50};
-    ra.no_default_rules = true;
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, NULL, false);
+    da.ra.no_default_rules = true;
+    struct stoat_ruleset *rs = cli_load_rules(&da.ra, &dp, NULL, false);
     if (!rs) {
         rc = EXIT_FATAL;
         goto out;
     }
-    FILE *out = output ? fopen(output, "w") : stdout;
+    FILE *out = da.output ? fopen(da.output, "w") : stdout;
     if (!out) {
-        perror(output);
+        perror(da.output);
         stoat_ruleset_destroy(rs);
         rc = EXIT_FATAL;
         goto out;
     }
-    struct stoat_hunt_opts ho = {.threads = threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp,
-                                 .host = host};
+    struct stoat_hunt_opts ho = {.threads = da.threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp,
+                                 .host = da.host};
     struct stoat_hunt *h;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;
     stoat_sink_dump(out, &sink);
     stoat_hunt_add_sink(h, &sink);
-    stoat_err e = stoat_hunt_run(h, paths, npaths);
+    stoat_err e = stoat_hunt_run(h, da.paths, da.npaths);
     struct stoat_hunt_stats st;
     stoat_hunt_stats(h, &st);
     stoat_hunt_destroy(h);
     stoat_ruleset_destroy(rs);
-    if (output && fclose(out) != 0)
+    if (da.output && fclose(out) != 0)
         e = STOAT_ERR_IO;
     if (e)
         rc = EXIT_FATAL;
     else if (st.files_failed)
         rc = st.files ? EXIT_PARTIAL : EXIT_FATAL;
 out:
-    free(paths);
+    free(da.paths);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* `stoat hunt`: load rules, read logs, report alerts. Only wiring: the work
  * is libstoat's. The progress bar and colours appear only on a terminal. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,193 +71,191 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-int cmd_hunt(int argc, char **argv)
+struct hunt_args {
+    struct rule_args ra;
+    struct stoat_behaviour_opts bo;
+    const char *format, *output, *db, *host;
+    int64_t retain_days, retain_alerts;
+    unsigned threads;
+    enum stoat_level min_level;
+    bool quiet, no_summary, fail_on_alert;
+    const char **paths;
+    size_t npaths;
+};
+
+static bool parse_format(const struct cli_command *cmd, const char *opt, const char *v, void *field)
 {
-    static struct rule_args ra;
-    const char *format = NULL, *output = NULL, *db = NULL, *host = NULL;
-    int64_t retain_days = 0, retain_alerts = 0;
-    const char **paths = calloc((size_t)argc + 1, sizeof(*paths));
-    size_t npaths = 0;
-    unsigned threads = 0;
-    enum stoat_level min_level = STOAT_LEVEL_NONE;
-    bool quiet = false, no_summary = false, fail_on_alert = false;
-    struct stoat_behaviour_opts bo = {0};
-    int rc = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int t = cli_rule_option(&ra, argc, argv, &i);
-        if (!t)
-            t = cli_behaviour_option(&bo, argc, argv, &i);
-        if (t < 0) {
-            rc = EXIT_USAGE;
-            goto out;
-        }
-        if (t > 0)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            goto out;
-        } else if (!strcmp(a, "--format")) {
-            if (!(format = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            if (strcmp(format, "jsonl") && strcmp(format, "csv") && strcmp(format, "table") &&
-                strcmp(format, "json")) {
-                fprintf(stderr, "stoat: unknown format '%s' (jsonl, csv, table)\n", format);
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!(output = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "--db")) {
-            if (!(db = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "--retain-days") || !strcmp(a, "--retain-alerts")) {
-            const char *v = cli_value(argc, argv, &i);
-            char *end;
-            long long n = v ? strtoll(v, &end, 10) : 0;
-            if (!v || *end || n < 1 || n > 1000000000000LL) {
-                fprintf(stderr, "stoat: %s takes a positive number\n", a);
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            if (a[9] == 'd')
-                retain_days = n;
-            else
-                retain_alerts = n;
-        } else if (!strcmp(a, "--min-level")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || !stoat_level_parse(v, &min_level)) {
-                fprintf(stderr, "stoat: --min-level takes informational, low, medium, high or critical\n");
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
-            const char *v = cli_value(argc, argv, &i);
-            char *end;
-            long n = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || n < 1 || n > 256) {
-                fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
-                rc = EXIT_USAGE;
-                goto out;
-            }
-            threads = (unsigned)n;
-        } else if (!strcmp(a, "--host")) {
-            if (!(host = cli_value(argc, argv, &i))) {
-                rc = EXIT_USAGE;
-                goto out;
-            }
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = true;
-        } else if (!strcmp(a, "--no-summary")) {
-            no_summary = true;
-        } else if (!strcmp(a, "--fail-on-alert")) {
-            fail_on_alert = true;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stoat hunt: unknown option '%s' (see stoat hunt --help)\n", a);
-            rc = EXIT_USAGE;
-            goto out;
-        } else {
-            paths[npaths++] = a;
-        }
+    (void)cmd;
+    (void)opt;
+    if (!v)
+        return false;
+    if (strcmp(v, "jsonl") && strcmp(v, "csv") && strcmp(v, "table") && strcmp(v, "json")) {
+        fprintf(stderr, "stoat: unknown format '%s' (jsonl, csv, table)\n", v);
+        return false;
     }
-    if (!npaths) {
-        usage(stderr);
-        rc = EXIT_USAGE;
-        goto out;
-    }
+    *(const char **)field = v;
+    return true;
+}
 
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .quiet_warnings = quiet, .max_input_errors = quiet ? 0 : 50};
-    if (quiet)
-        dp.max_input_errors = 1;
-    /* Rule problems are `stoat rules check`'s business: a hunt counts them,
-     * and prints only what stops it (a broken mapping file, say). */
-    struct diag_printer rule_dp = dp;
-    rule_dp.quiet_rules = true;
-    struct stoat_load_stats ls;
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &rule_dp, &ls, true);
-    if (!rs) {
-        fprintf(stderr, "stoat: rules could not be loaded\n");
-        rc = EXIT_FATAL;
-        goto out;
+static bool parse_min_level(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    if (!v || !stoat_level_parse(v, field)) {
+        fprintf(stderr, "stoat: --min-level takes informational, low, medium, high or critical\n");
+        return false;
     }
-    if (ls.loaded == 0) {
-        fprintf(stderr, "stoat: no rules loaded\n");
-        stoat_ruleset_destroy(rs);
-        rc = EXIT_FATAL;
-        goto out;
-    }
-    if (ls.rejected && !quiet)
-        fprintf(stderr, "stoat: %zu rule document%s rejected (stoat rules check PATH lists why)\n", ls.rejected,
-                ls.rejected == 1 ? "" : "s");
+    return true;
+}
 
-    struct stoat_store *store = NULL;
-    if (db) {
-        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts,
-                                      .diag = cli_diag, .diag_ctx = &dp};
-        if (stoat_store_open(db, &so, &store) != STOAT_OK) {
-            stoat_ruleset_destroy(rs);
-            rc = EXIT_FATAL;
-            goto out;
-        }
+static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > 256) {
+        fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
+        return false;
     }
-    FILE *out = stdout;
-    if (output) {
-        out = fopen(output, "w");
-        if (!out) {
-            perror(output);
-            stoat_store_close(store);
-            stoat_ruleset_destroy(rs);
-            rc = EXIT_FATAL;
-            goto out;
-        }
-    }
-    if (!format)
-        format = (!output && cli_isatty(stdout)) ? "table" : "jsonl";
-    struct progress prog = {0};
-    clock_gettime(CLOCK_MONOTONIC, &prog.start);
-    prog.last = prog.start;
-    struct stoat_hunt_opts ho = {.threads = threads, .min_level = min_level, .diag = cli_diag, .diag_ctx = &dp,
-                                 .progress = (!quiet && cli_isatty(stderr)) ? on_progress : NULL,
-                                 .progress_ctx = &prog, .behaviour = bo, .host = host};
-    struct stoat_hunt *h = NULL;
-    stoat_hunt_create(rs, &ho, &h);
+    *(unsigned *)field = (unsigned)n;
+    return true;
+}
+
+static bool add_path(void *args, const char *a)
+{
+    struct hunt_args *h = args;
+    h->paths[h->npaths++] = a;
+    return true;
+}
+
+#define HA(f) offsetof(struct hunt_args, f)
+static const struct cli_option options[] = {
+    {CLI_GROUP, .off = HA(ra), .group = cli_rule_options},
+    {CLI_GROUP, .off = HA(bo), .group = cli_behaviour_options},
+    {CLI_HELP, "--help", "-h"},
+    {CLI_PARSE, "--format", NULL, HA(format), parse_format},
+    {CLI_STRING, "--output", "-o", HA(output)},
+    {CLI_STRING, "--db", NULL, HA(db)},
+    {CLI_PARSE, "--retain-days", NULL, HA(retain_days), cli_parse_count},
+    {CLI_PARSE, "--retain-alerts", NULL, HA(retain_alerts), cli_parse_count},
+    {CLI_PARSE, "--min-level", NULL, HA(min_level), parse_min_level},
+    {CLI_PARSE, "--threads", "-j", HA(threads), parse_threads},
+    {CLI_STRING, "--host", NULL, HA(host)},
+    {CLI_FLAG, "--quiet", "-q", HA(quiet)},
+    {CLI_FLAG, "--no-summary", NULL, HA(no_summary)},
+    {CLI_FLAG, "--fail-on-alert", NULL, HA(fail_on_alert)},
+    {CLI_END},
+};
+#undef HA
+
+static const struct cli_command command = {
+    .name = "stoat hunt", .say = "stoat", .see_help = true, .usage = usage, .options = options,
+    .arg = add_path, .dash_is_arg = true,
+};
+
+/* The output sink, the store's and the summary. */
+static void add_sinks(struct stoat_hunt *h, const struct hunt_args *ha, FILE *out, struct stoat_store *store,
+                      const struct stoat_load_stats *ls, int argc, char **argv)
+{
     struct stoat_sink sink;
-    if (!strcmp(format, "csv"))
+    if (!strcmp(ha->format, "csv"))
         stoat_sink_csv(out, &sink);
-    else if (!strcmp(format, "table"))
+    else if (!strcmp(ha->format, "table"))
         stoat_sink_table(out, out == stdout && cli_color(stdout), &sink);
     else
         stoat_sink_jsonl(out, &sink);
     stoat_hunt_add_sink(h, &sink);
     if (store) {
         /* the command line, for the store's record of runs */
-        struct buf_args {
-            char text[1024];
-            size_t len;
-        } ba = {.len = 0};
-        for (int k = 0; k < argc && ba.len < sizeof(ba.text) - 1; k++)
-            ba.len += (size_t)snprintf(ba.text + ba.len, sizeof(ba.text) - ba.len, "%s%s", k ? " " : "stoat ", argv[k]);
-        struct stoat_sink ss;
-        stoat_sink_store(store, false, "hunt", ba.text, &ss);
-        stoat_hunt_add_sink(h, &ss);
+        char args[1024];
+        cli_command_line(argc, argv, args, sizeof(args));
+        stoat_sink_store(store, false, "hunt", args, &sink);
+        stoat_hunt_add_sink(h, &sink);
     }
-    if (!quiet && !no_summary) {
+    if (!ha->quiet && !ha->no_summary) {
         /* the summary follows a table on the same stream; otherwise it goes to stderr */
-        FILE *sf = !strcmp(format, "table") ? out : stderr;
-        struct stoat_summary_opts so = {.color = cli_color(sf), .load = &ls};
-        struct stoat_sink sum;
-        stoat_sink_summary(sf, &so, &sum);
-        stoat_hunt_add_sink(h, &sum);
+        FILE *sf = !strcmp(ha->format, "table") ? out : stderr;
+        struct stoat_summary_opts so = {.color = cli_color(sf), .load = ls};
+        stoat_sink_summary(sf, &so, &sink);
+        stoat_hunt_add_sink(h, &sink);
     }
-    stoat_err e = stoat_hunt_run(h, paths, npaths);
+}
+
+/* Rule problems are `stoat rules check`'s business: a hunt counts them, and
+ * prints only what stops it (a broken mapping file, say). */
+static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_printer *dp,
+                                        struct stoat_load_stats *ls)
+{
+    struct diag_printer rule_dp = *dp;
+    rule_dp.quiet_rules = true;
+    struct stoat_ruleset *rs = cli_load_rules(&ha->ra, &rule_dp, ls, true);
+    if (!rs) {
+        fprintf(stderr, "stoat: rules could not be loaded\n");
+        return NULL;
+    }
+    if (ls->loaded == 0) {
+        fprintf(stderr, "stoat: no rules loaded\n");
+        stoat_ruleset_destroy(rs);
+        return NULL;
+    }
+    if (ls->rejected && !ha->quiet)
+        fprintf(stderr, "stoat: %zu rule document%s rejected (stoat rules check PATH lists why)\n", ls->rejected,
+                ls->rejected == 1 ? "" : "s");
+    return rs;
+}
+
+int cmd_hunt(int argc, char **argv)
+{
+    struct hunt_args ha = {.min_level = STOAT_LEVEL_NONE};
+    ha.paths = calloc((size_t)argc + 1, sizeof(*ha.paths));
+    int rc = cli_parse(&command, argc, argv, 1, &ha);
+    if (rc != CLI_GO)
+        goto out;
+    rc = EXIT_OK;
+    if (!ha.npaths) {
+        usage(stderr);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
+                              .quiet_warnings = ha.quiet, .max_input_errors = ha.quiet ? 1 : 50};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = load_rules(&ha, &dp, &ls);
+    if (!rs) {
+        rc = EXIT_FATAL;
+        goto out;
+    }
+    struct stoat_store *store = NULL;
+    if (ha.db) {
+        struct stoat_store_opts so = {.create = true, .retain_days = ha.retain_days,
+                                      .retain_alerts = ha.retain_alerts, .diag = cli_diag, .diag_ctx = &dp};
+        if (stoat_store_open(ha.db, &so, &store) != STOAT_OK) {
+            stoat_ruleset_destroy(rs);
+            rc = EXIT_FATAL;
+            goto out;
+        }
+    }
+    FILE *out = stdout;
+    if (ha.output && !(out = fopen(ha.output, "w"))) {
+        perror(ha.output);
+        stoat_store_close(store);
+        stoat_ruleset_destroy(rs);
+        rc = EXIT_FATAL;
+        goto out;
+    }
+    if (!ha.format)
+        ha.format = (!ha.output && cli_isatty(stdout)) ? "table" : "jsonl";
+    struct progress prog = {0};
+    clock_gettime(CLOCK_MONOTONIC, &prog.start);
+    prog.last = prog.start;
+    struct stoat_hunt_opts ho = {.threads = ha.threads, .min_level = ha.min_level, .diag = cli_diag, .diag_ctx = &dp,
+                                 .progress = (!ha.quiet && cli_isatty(stderr)) ? on_progress : NULL,
+                                 .progress_ctx = &prog, .behaviour = ha.bo, .host = ha.host};
+    struct stoat_hunt *h = NULL;
+    stoat_hunt_create(rs, &ho, &h);
+    add_sinks(h, &ha, out, store, &ls, argc, argv);
+    stoat_err e = stoat_hunt_run(h, ha.paths, ha.npaths);
     if (prog.on)
         fprintf(stderr, "\r%60s\r", "");
     struct stoat_hunt_stats st;
@@ -272,17 +271,17 @@ int cmd_hunt(int argc, char **argv)
     if (store && e == STOAT_ERR_IO && stoat_store_errmsg(store)[0])
         fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(store));
     stoat_store_close(store);
-    if (output && fclose(out) != 0)
+    if (ha.output && fclose(out) != 0)
         e = STOAT_ERR_IO;
-    if (e == STOAT_ERR_IO || (db && e != STOAT_OK)) {
-        fprintf(stderr, "stoat: writing the output failed%s\n", db ? " (or the store could not be written)" : "");
+    if (e == STOAT_ERR_IO || (ha.db && e != STOAT_OK)) {
+        fprintf(stderr, "stoat: writing the output failed%s\n", ha.db ? " (or the store could not be written)" : "");
         rc = EXIT_FATAL;
     } else if (st.files_failed) {
         rc = st.files == 0 ? EXIT_FATAL : EXIT_PARTIAL;
-    } else if (fail_on_alert && st.alerts) {
+    } else if (ha.fail_on_alert && st.alerts) {
         rc = EXIT_ALERTS;
     }
 out:
-    free(paths);
+    free(ha.paths);
     return rc;
 }

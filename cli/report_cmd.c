@@ -1,5 +1,6 @@
 /* `stoat report DB -o FILE`: the store as one self-contained HTML file.
  * Only wiring: the work is libstoat's (src/report). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,49 +19,67 @@ static void usage(FILE *f)
           f);
 }
 
+struct report_args {
+    const char *db, *output;
+    struct stoat_report_opts ro;
+};
+
+static bool parse_max_alerts(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    char *end;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || *end || n < 1) {
+        fprintf(stderr, "stoat: --max-alerts takes a positive number\n");
+        return false;
+    }
+    *(uint64_t *)field = (uint64_t)n;
+    return true;
+}
+
+static bool set_db(void *args, const char *a)
+{
+    struct report_args *r = args;
+    if (r->db) {
+        fprintf(stderr, "stoat report: one store at a time\n");
+        return false;
+    }
+    r->db = a;
+    return true;
+}
+
+#define RA(f) offsetof(struct report_args, f)
+static const struct cli_option options[] = {
+    {CLI_HELP, "--help", "-h"},
+    {CLI_STRING, "--output", "-o", RA(output)},
+    {CLI_STRING, "--title", NULL, RA(ro.title)},
+    {CLI_PARSE, "--max-alerts", NULL, RA(ro.max_alerts), parse_max_alerts},
+    {CLI_END},
+};
+#undef RA
+
+static const struct cli_command command = {
+    .name = "stoat report", .say = "stoat", .see_help = true, .usage = usage, .options = options, .arg = set_db,
+    .dash_is_arg = true,
+};
+
 int cmd_report(int argc, char **argv)
 {
-    const char *db = NULL, *output = "report.html";
-    struct stoat_report_opts ro = {0};
-    int rc = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!(output = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--title")) {
-            if (!(ro.title = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--max-alerts")) {
-            const char *v = cli_value(argc, argv, &i);
-            char *end;
-            long long n = v ? strtoll(v, &end, 10) : 0;
-            if (!v || *end || n < 1) {
-                fprintf(stderr, "stoat: --max-alerts takes a positive number\n");
-                return EXIT_USAGE;
-            }
-            ro.max_alerts = (uint64_t)n;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stoat report: unknown option '%s' (see stoat report --help)\n", a);
-            return EXIT_USAGE;
-        } else if (!db) {
-            db = a;
-        } else {
-            fprintf(stderr, "stoat report: one store at a time\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (!db) {
+    struct report_args ra = {.output = "report.html"};
+    int rc = cli_parse(&command, argc, argv, 1, &ra);
+    if (rc != CLI_GO)
+        return rc;
+    rc = EXIT_OK;
+    const char *output = ra.output;
+    if (!ra.db) {
         usage(stderr);
         return EXIT_USAGE;
     }
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr)};
     struct stoat_store *s = NULL;
     struct stoat_store_opts so = {.readonly = true, .diag = cli_diag, .diag_ctx = &dp};
-    if (stoat_store_open(db, &so, &s) != STOAT_OK)
+    if (stoat_store_open(ra.db, &so, &s) != STOAT_OK)
         return EXIT_FATAL;
     FILE *out = strcmp(output, "-") ? fopen(output, "w") : stdout;
     if (!out) {
@@ -69,9 +88,9 @@ int cmd_report(int argc, char **argv)
         return EXIT_FATAL;
     }
     struct stoat_report_stats st;
-    ro.diag = cli_diag;
-    ro.diag_ctx = &dp;
-    stoat_err e = stoat_report_write(s, &ro, out, &st);
+    ra.ro.diag = cli_diag;
+    ra.ro.diag_ctx = &dp;
+    stoat_err e = stoat_report_write(s, &ra.ro, out, &st);
     if (out != stdout && fclose(out) != 0 && e == STOAT_OK) {
         perror(output);
         e = STOAT_ERR_IO;

@@ -1,6 +1,7 @@
 /* `stoat rules check` and `stoat rules test`. Their last output lines are a
  * contract with scripts: "rules: N loaded, M rejected" and
  * "regression: P passed, F failed". */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,38 +25,69 @@ static void usage(FILE *f)
     cli_rule_options_help(f);
 }
 
+struct rules_args {
+    struct rule_args ra;
+    bool verbose, evtx;
+    const char *dir;
+};
+
+static bool add_rule_path(void *args, const char *a)
+{
+    struct rule_args *ra = &((struct rules_args *)args)->ra;
+    if (ra->nrule_paths < 256)
+        ra->rule_paths[ra->nrule_paths++] = a;
+    return true;
+}
+
+static bool set_dir(void *args, const char *a)
+{
+    ((struct rules_args *)args)->dir = a;
+    return true;
+}
+
+#define RA(f) offsetof(struct rules_args, f)
+static const struct cli_option check_options[] = {
+    {CLI_GROUP, .off = RA(ra), .group = cli_rule_options},
+    {CLI_FLAG, "--verbose", "-v", RA(verbose)},
+    {CLI_HELP, "--help", "-h"},
+    {CLI_END},
+};
+
+static const struct cli_option test_options[] = {
+    {CLI_GROUP, .off = RA(ra), .group = cli_rule_options},
+    {CLI_FLAG, "--verbose", "-v", RA(verbose)},
+    {CLI_FLAG, "--evtx", NULL, RA(evtx)},
+    {CLI_HELP, "--help", "-h"},
+    {CLI_END},
+};
+#undef RA
+
+static const struct cli_command check_command = {
+    .name = "stoat rules check", .say = "stoat", .usage = usage, .options = check_options, .arg = add_rule_path,
+};
+
+static const struct cli_command test_command = {
+    .name = "stoat rules test", .say = "stoat", .usage = usage, .options = test_options, .arg = set_dir,
+};
+
 static int check(int argc, char **argv)
 {
-    static struct rule_args ra;
-    bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        int t = cli_rule_option(&ra, argc, argv, &i);
-        if (t < 0)
-            return EXIT_USAGE;
-        if (t > 0)
-            continue;
-        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-            verbose = true;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "stoat rules check: unknown option '%s'\n", argv[i]);
-            return EXIT_USAGE;
-        } else if (ra.nrule_paths < 256)
-            ra.rule_paths[ra.nrule_paths++] = argv[i];
-    }
-    if (!ra.nrule_paths) {
+    struct rules_args a = {0};
+    int rc = cli_parse(&check_command, argc, argv, 1, &a);
+    if (rc != CLI_GO)
+        return rc;
+    struct rule_args *ra = &a.ra;
+    if (!ra->nrule_paths) {
         usage(stderr);
         return EXIT_USAGE;
     }
     /* everything named, deprecated or not: check is about validity */
-    if (!ra.select.status_mask)
-        ra.select.status_mask = ~0u;
-    struct diag_printer dp = {.out = stdout, .color = cli_color(stdout), .quiet_notes = !verbose};
+    if (!ra->select.status_mask)
+        ra->select.status_mask = ~0u;
+    struct diag_printer dp = {.out = stdout, .color = cli_color(stdout), .quiet_notes = !a.verbose};
     struct stoat_load_stats ls = {0};
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, false);
-    if (verbose && rs)
+    struct stoat_ruleset *rs = cli_load_rules(ra, &dp, &ls, false);
+    if (a.verbose && rs)
         for (size_t i = 0; i < stoat_ruleset_count(rs); i++) {
             const struct stoat_rule_meta *m = stoat_ruleset_rule(rs, i);
             printf("loaded %s %s (%s)\n", m->id ? m->id : "-", m->title, m->file);
@@ -99,28 +131,13 @@ static void on_case(void *ctx, const struct stoat_regression_case *c)
 
 static int test(int argc, char **argv)
 {
-    static struct rule_args ra;
-    bool verbose = false, evtx = false;
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        int t = cli_rule_option(&ra, argc, argv, &i);
-        if (t < 0)
-            return EXIT_USAGE;
-        if (t > 0)
-            continue;
-        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
-            verbose = true;
-        else if (!strcmp(argv[i], "--evtx"))
-            evtx = true;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "stoat rules test: unknown option '%s'\n", argv[i]);
-            return EXIT_USAGE;
-        } else
-            dir = argv[i];
-    }
+    struct rules_args a = {0};
+    int rc = cli_parse(&test_command, argc, argv, 1, &a);
+    if (rc != CLI_GO)
+        return rc;
+    struct rule_args *ra = &a.ra;
+    bool verbose = a.verbose, evtx = a.evtx;
+    const char *dir = a.dir;
     if (!dir) {
         usage(stderr);
         return EXIT_USAGE;
@@ -131,7 +148,7 @@ static int test(int argc, char **argv)
     }
     char *owned[8] = {0};
     size_t nowned = 0;
-    if (!ra.nrule_paths) {
+    if (!ra->nrule_paths) {
         /* SigmaHQ layout: regression_data/ sits beside rules*, whose paths it mirrors */
         static const char *const sets[] = {"rules", "rules-threat-hunting", "rules-emerging-threats",
                                            "rules-placeholder", "rules-compliance"};
@@ -139,20 +156,20 @@ static int test(int argc, char **argv)
         for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
             char *p = fs_join(parent, sets[i]);
             if (fs_is_dir(p))
-                ra.rule_paths[ra.nrule_paths++] = owned[nowned++] = p;
+                ra->rule_paths[ra->nrule_paths++] = owned[nowned++] = p;
             else
                 free(p);
         }
         free(parent);
     }
-    if (!ra.select.status_mask)
-        ra.select.status_mask = ~0u;   /* deprecated rules have regression tests too */
-    ra.no_default_rules = true;
+    if (!ra->select.status_mask)
+        ra->select.status_mask = ~0u;   /* deprecated rules have regression tests too */
+    ra->no_default_rules = true;
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
                               .quiet_warnings = true, .quiet_rules = !verbose};
     struct stoat_load_stats ls;
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, false);
-    int rc = EXIT_FATAL;
+    struct stoat_ruleset *rs = cli_load_rules(ra, &dp, &ls, false);
+    rc = EXIT_FATAL;
     if (rs) {
         struct test_ctx tc = {.verbose = verbose, .color = cli_color(stdout)};
         struct stoat_regression_totals tot;

@@ -2,6 +2,7 @@
  * server is libstoat's (src/serve). Runs until SIGINT or SIGTERM. */
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,64 +78,88 @@ static bool parse_listen(const char *v, char *addr, size_t alen, uint16_t *port)
     return true;
 }
 
+struct serve_args {
+    const char *db, *token, *token_file;
+    char addr[128];
+    uint16_t port;
+    unsigned threads;
+    bool log;
+};
+
+static bool parse_listen_opt(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    struct serve_args *sa = field;
+    if (!v || !parse_listen(v, sa->addr, sizeof(sa->addr), &sa->port)) {
+        fprintf(stderr, "stoat: --listen takes ADDR:PORT (127.0.0.1:8080, [::1]:8080)\n");
+        return false;
+    }
+    return true;
+}
+
+static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > 32) {
+        fprintf(stderr, "stoat: --threads takes 1 to 32\n");
+        return false;
+    }
+    *(unsigned *)field = (unsigned)n;
+    return true;
+}
+
+static bool set_db(void *args, const char *a)
+{
+    struct serve_args *sa = args;
+    if (sa->db) {
+        fprintf(stderr, "stoat serve: one store at a time\n");
+        return false;
+    }
+    sa->db = a;
+    return true;
+}
+
+#define SA(f) offsetof(struct serve_args, f)
+static const struct cli_option options[] = {
+    {CLI_HELP, "--help", "-h"},
+    {CLI_PARSE, "--listen", NULL, 0, parse_listen_opt},
+    {CLI_STRING, "--token", NULL, SA(token)},
+    {CLI_STRING, "--token-file", NULL, SA(token_file)},
+    {CLI_PARSE, "--threads", "-j", SA(threads), parse_threads},
+    {CLI_FLAG, "--log", NULL, SA(log)},
+    {CLI_END},
+};
+#undef SA
+
+static const struct cli_command command = {
+    .name = "stoat serve", .say = "stoat", .see_help = true, .usage = usage, .options = options, .arg = set_db,
+    .dash_is_arg = true,
+};
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *db = NULL, *token = NULL, *token_file = NULL;
-    char addr[128] = "127.0.0.1";
-    uint16_t port = 8080;
-    unsigned threads = 0;
-    bool log = false;
+    struct serve_args sa = {.addr = "127.0.0.1", .port = 8080};
     char *file_token = NULL;
-    int rc = EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--listen")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || !parse_listen(v, addr, sizeof(addr), &port)) {
-                fprintf(stderr, "stoat: --listen takes ADDR:PORT (127.0.0.1:8080, [::1]:8080)\n");
-                return EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--token")) {
-            if (!(token = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--token-file")) {
-            if (!(token_file = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "-j") || !strcmp(a, "--threads")) {
-            const char *v = cli_value(argc, argv, &i);
-            char *end;
-            long n = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || n < 1 || n > 32) {
-                fprintf(stderr, "stoat: --threads takes 1 to 32\n");
-                return EXIT_USAGE;
-            }
-            threads = (unsigned)n;
-        } else if (!strcmp(a, "--log")) {
-            log = true;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "stoat serve: unknown option '%s' (see stoat serve --help)\n", a);
-            return EXIT_USAGE;
-        } else if (!db) {
-            db = a;
-        } else {
-            fprintf(stderr, "stoat serve: one store at a time\n");
-            return EXIT_USAGE;
-        }
-    }
-    if (!db) {
+    int rc = cli_parse(&command, argc, argv, 1, &sa);
+    if (rc != CLI_GO)
+        return rc;
+    rc = EXIT_OK;
+    const char *token = sa.token, *addr = sa.addr;
+    if (!sa.db) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (token && token_file) {
+    if (token && sa.token_file) {
         fprintf(stderr, "stoat: --token or --token-file, not both\n");
         return EXIT_USAGE;
     }
-    if (token_file) {
-        if (!(file_token = read_token_file(token_file))) {
-            perror(token_file);
+    if (sa.token_file) {
+        if (!(file_token = read_token_file(sa.token_file))) {
+            perror(sa.token_file);
             return EXIT_FATAL;
         }
         token = file_token;
@@ -150,8 +175,8 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    struct stoat_serve_opts so = {.db_path = db, .addr = addr, .port = port, .token = token, .threads = threads,
-                                  .log = log};
+    struct stoat_serve_opts so = {.db_path = sa.db, .addr = addr, .port = sa.port, .token = token,
+                                  .threads = sa.threads, .log = sa.log};
     struct stoat_serve *sv = NULL;
     char err[2048];
     if (stoat_serve_start(&so, &sv, err, sizeof(err)) != STOAT_OK) {
@@ -160,7 +185,8 @@ int cmd_serve(int argc, char **argv)
         return EXIT_FATAL;
     }
     bool v6 = strchr(addr, ':') != NULL;
-    printf("stoat: serving %s on http://%s%s%s:%u/\n", db, v6 ? "[" : "", addr, v6 ? "]" : "", stoat_serve_port(sv));
+    printf("stoat: serving %s on http://%s%s%s:%u/\n", sa.db, v6 ? "[" : "", addr, v6 ? "]" : "",
+           stoat_serve_port(sv));
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

@@ -5,8 +5,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/stat.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 }
 
 struct reload {
-    struct rule_args *ra;
+    const struct rule_args *ra;
     struct diag_printer *dp;
     struct stoat_ruleset *rs;      /* the result */
     volatile int done;
@@ -117,168 +118,157 @@ static size_t jewel_paths(const char *jewels, const char **out, size_t max)
     return n;
 }
 
-int cmd_watch(int argc, char **argv)
+struct watch_args {
+    struct rule_args ra;
+    struct stoat_behaviour_opts bo;
+    const char *paths[256];    /* given with --watch-path, then the jewels' folders */
+    size_t npaths;
+    const char *output, *format, *record, *capture, *replay, *db;
+    int64_t retain_days, retain_alerts;
+    bool use_syslog, fallback, quiet;
+    double duration;
+    enum stoat_level min_level;
+};
+
+static bool parse_watch_path(const struct cli_command *cmd, const char *opt, const char *v, void *field)
 {
-    static struct rule_args ra;
-    const char *paths[256];
-    size_t npaths = 0, nowned = 0;
-    const char *output = NULL, *format = NULL, *record = NULL, *capture = NULL, *replay = NULL, *db = NULL;
-    int64_t retain_days = 0, retain_alerts = 0;
-    struct stoat_store *store = NULL;
-    bool use_syslog = false, fallback = false, quiet = false;
-    double duration = 0;
-    enum stoat_level min_level = STOAT_LEVEL_NONE;
-    struct stoat_behaviour_opts bo = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int t = cli_rule_option(&ra, argc, argv, &i);
-        if (!t)
-            t = cli_behaviour_option(&bo, argc, argv, &i);
-        if (t < 0)
-            return EXIT_USAGE;
-        if (t > 0)
-            continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--watch-path")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || npaths >= 200)
-                return EXIT_USAGE;
-            paths[npaths++] = v;
-        } else if (!strcmp(a, "--format")) {
-            if (!(format = cli_value(argc, argv, &i)) || (strcmp(format, "table") && strcmp(format, "jsonl"))) {
-                fprintf(stderr, "stoat watch: --format takes table or jsonl\n");
-                return EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (!(output = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--record")) {
-            if (!(record = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--db")) {
-            if (!(db = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--retain-days") || !strcmp(a, "--retain-alerts")) {
-            const char *v = cli_value(argc, argv, &i);
-            char *end;
-            long long n = v ? strtoll(v, &end, 10) : 0;
-            if (!v || *end || n < 1 || n > 1000000000000LL) {
-                fprintf(stderr, "stoat watch: %s takes a positive number\n", a);
-                return EXIT_USAGE;
-            }
-            *(a[9] == 'd' ? &retain_days : &retain_alerts) = n;
-        } else if (!strcmp(a, "--capture")) {
-            if (!(capture = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--replay")) {
-            if (!(replay = cli_value(argc, argv, &i)))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--syslog")) {
-            use_syslog = true;
-        } else if (!strcmp(a, "--fallback")) {
-            fallback = true;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            quiet = true;
-        } else if (!strcmp(a, "--min-level")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || !stoat_level_parse(v, &min_level))
-                return EXIT_USAGE;
-        } else if (!strcmp(a, "--duration")) {
-            const char *v = cli_value(argc, argv, &i);
-            if (!v || (duration = atof(v)) <= 0)
-                return EXIT_USAGE;
-        } else {
-            fprintf(stderr, "stoat watch: unknown option '%s' (see stoat watch --help)\n", a);
-            return EXIT_USAGE;
-        }
-    }
-    size_t ngiven = npaths;
-    nowned = jewel_paths(ra.jewels, paths + npaths, 256 - npaths);
-    npaths += nowned;
+    (void)cmd;
+    (void)opt;
+    struct watch_args *wa = field;
+    if (!v || wa->npaths >= 200)
+        return false;
+    wa->paths[wa->npaths++] = v;
+    return true;
+}
 
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .quiet_warnings = true, .quiet_rules = true};
-    struct stoat_load_stats ls;
-    struct stoat_ruleset *rs = cli_load_rules(&ra, &dp, &ls, true);
-    int rc = EXIT_OK;
-    struct stoat_watch *w = NULL;
-    FILE *out = NULL;
-    bool store_owned = false;
-    if (!rs) {
-        fprintf(stderr, "stoat watch: rules could not be loaded\n");
-        rc = EXIT_FATAL;
-        goto out;
+static bool parse_format(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)opt;
+    if (!v || (strcmp(v, "table") && strcmp(v, "jsonl"))) {
+        fprintf(stderr, "%s: --format takes table or jsonl\n", cmd->say);
+        return false;
     }
-    /* outputs first: after the sensor loads, privileges are dropped */
-    out = output ? fopen(output, "a") : stdout;
-    if (!out) {
-        perror(output);
-        rc = EXIT_FATAL;
-        goto out;
-    }
-    if (db) {
-        /* a watch runs for weeks: retention every minute, not only at its end;
-         * dp is quiet about limits (of rules), the store's are printed */
-        struct diag_printer sdp = {.out = stderr, .color = cli_color(stderr)};
-        struct stoat_store_opts so = {.create = true, .retain_days = retain_days, .retain_alerts = retain_alerts,
-                                      .prune_every_ms = 60000, .diag = cli_diag, .diag_ctx = &sdp};
-        if (stoat_store_open(db, &so, &store) != STOAT_OK) {
-            rc = EXIT_FATAL;
-            goto out;
-        }
-    }
-    if (!format)
-        format = (!output && cli_isatty(stdout)) ? "table" : "jsonl";
-    struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = npaths, .force_fallback = fallback,
-                                  .min_level = min_level, .record_path = record, .capture_path = capture,
-                                  .replay_path = replay, .behaviour = bo,
-                                  .diag = cli_diag, .diag_ctx = &dp};
-    char err[512];
-    if (stoat_watch_create(rs, &wo, &w, err, sizeof(err))) {
-        fprintf(stderr, "stoat watch: the sensor could not start: %s\n", err);
-        rc = EXIT_FATAL;
-        goto out;
-    }
+    *(const char **)field = v;
+    return true;
+}
+
+static bool parse_min_level(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    return v && stoat_level_parse(v, field);
+}
+
+static bool parse_duration(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+{
+    (void)cmd;
+    (void)opt;
+    return v && (*(double *)field = atof(v)) > 0;
+}
+
+#define WA(f) offsetof(struct watch_args, f)
+static const struct cli_option options[] = {
+    {CLI_GROUP, .off = WA(ra), .group = cli_rule_options},
+    {CLI_GROUP, .off = WA(bo), .group = cli_behaviour_options},
+    {CLI_HELP, "--help", "-h"},
+    {CLI_PARSE, "--watch-path", NULL, 0, parse_watch_path},
+    {CLI_PARSE, "--format", NULL, WA(format), parse_format},
+    {CLI_STRING, "--output", "-o", WA(output)},
+    {CLI_STRING, "--record", NULL, WA(record)},
+    {CLI_STRING, "--db", NULL, WA(db)},
+    {CLI_PARSE, "--retain-days", NULL, WA(retain_days), cli_parse_count},
+    {CLI_PARSE, "--retain-alerts", NULL, WA(retain_alerts), cli_parse_count},
+    {CLI_STRING, "--capture", NULL, WA(capture)},
+    {CLI_STRING, "--replay", NULL, WA(replay)},
+    {CLI_FLAG, "--syslog", NULL, WA(use_syslog)},
+    {CLI_FLAG, "--fallback", NULL, WA(fallback)},
+    {CLI_FLAG, "--quiet", "-q", WA(quiet)},
+    {CLI_PARSE, "--min-level", NULL, WA(min_level), parse_min_level},
+    {CLI_PARSE, "--duration", NULL, WA(duration), parse_duration},
+    {CLI_END},
+};
+#undef WA
+
+static const struct cli_command command = {
+    .name = "stoat watch", .say = "stoat watch", .see_help = true, .usage = usage, .options = options,
+};
+
+/* What the loop works with. */
+struct watch_run {
+    const struct watch_args *wa;
+    struct diag_printer *dp;
+    struct stoat_watch *w;
+    struct stoat_ruleset *rs;
+    struct stoat_store *store;
+    FILE *out;
+};
+
+/* The alerts' sink, syslog's and the store's; true when the store's sink
+ * took the store over. */
+static bool add_sinks(struct watch_run *r, int argc, char **argv)
+{
     struct stoat_sink sink;
-    if (!strcmp(format, "table"))
-        stoat_sink_table(out, out == stdout && cli_color(stdout), &sink);
+    if (!strcmp(r->wa->format, "table"))
+        stoat_sink_table(r->out, r->out == stdout && cli_color(stdout), &sink);
     else
-        stoat_sink_jsonl(out, &sink);
-    stoat_watch_add_sink(w, &sink);
-    if (use_syslog) {
+        stoat_sink_jsonl(r->out, &sink);
+    stoat_watch_add_sink(r->w, &sink);
+    if (r->wa->use_syslog) {
         stoat_sink_syslog("stoat", &sink);
-        stoat_watch_add_sink(w, &sink);
+        stoat_watch_add_sink(r->w, &sink);
     }
-    if (store) {
-        char args[1024];
-        size_t len = 0;
-        for (int k = 0; k < argc && len < sizeof(args) - 1; k++)
-            len += (size_t)snprintf(args + len, sizeof(args) - len, "%s%s", k ? " " : "stoat ", argv[k]);
-        stoat_sink_store(store, true, "watch", args, &sink);
-        stoat_watch_add_sink(w, &sink);
-        store_owned = true;
+    if (!r->store)
+        return false;
+    char args[1024];
+    cli_command_line(argc, argv, args, sizeof(args));
+    stoat_sink_store(r->store, true, "watch", args, &sink);
+    stoat_watch_add_sink(r->w, &sink);
+    return true;
+}
+
+/* Log rotation: the output file is opened again by name, here on the thread
+ * the sinks write from. The new file takes the old descriptor's place, so
+ * the sinks' FILE stays valid; if it cannot be opened, writing goes on. */
+static void reopen_output(const char *output, FILE *out)
+{
+    if (!output || !out || out == stdout)
+        return;
+    fflush(out);
+    FILE *fresh = fopen(output, "a");
+    if (!fresh || dup2(fileno(fresh), fileno(out)) < 0)
+        fprintf(stderr, "stoat watch: cannot reopen %s: %s; still writing the old file\n", output, strerror(errno));
+    if (fresh)
+        fclose(fresh);
+}
+
+/* A reload that finished: its rules replace the running ones. */
+static void take_reload(struct watch_run *r, struct reload *rl)
+{
+    if (!rl->rs) {
+        fprintf(stderr, "stoat watch: reloading failed; the previous rules stay\n");
+        return;
     }
-    if (!quiet)
-        fprintf(stderr, "stoat watch: %zu rules, mode: %s\n", ls.loaded, stoat_watch_mode(w));
+    stoat_watch_set_rules(r->w, rl->rs);
+    stoat_ruleset_destroy(r->rs);
+    r->rs = rl->rs;
+    if (!r->wa->quiet)
+        fprintf(stderr, "stoat watch: rules reloaded (%zu)\n", stoat_ruleset_count(r->rs));
+}
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
-
+/* Polls until stopped, the replay is through, the duration is up or the
+ * sensor fails; returns the exit code so far. */
+static int watch_loop(struct watch_run *r)
+{
+    int rc = EXIT_OK;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t reported_lost = 0;
     time_t last_report = 0;
-    struct reload rl = {.ra = &ra, .dp = &dp};
+    struct reload rl = {.ra = &r->wa->ra, .dp = r->dp};
     pthread_t rt;
     bool reloading = false;
     while (!stop_requested) {
-        int n = stoat_watch_poll(w, 200);
+        int n = stoat_watch_poll(r->w, 200);
         if (n == STOAT_WATCH_END)
             break;   /* a replay is through */
         if (n < 0) {
@@ -288,26 +278,14 @@ int cmd_watch(int argc, char **argv)
         }
         /* live, an alert waits at most one poll for its commit: a dashboard
          * on the store shows it now (a replay goes by the store's batches) */
-        if (store && !replay && stoat_store_commit(store) != STOAT_OK) {
-            fprintf(stderr, "stoat watch: %s\n", stoat_store_errmsg(store));
+        if (r->store && !r->wa->replay && stoat_store_commit(r->store) != STOAT_OK) {
+            fprintf(stderr, "stoat watch: %s\n", stoat_store_errmsg(r->store));
             rc = EXIT_FATAL;
             break;
         }
         if (reload_requested && !reloading) {
             reload_requested = 0;
-            /* log rotation: the output file is opened again by name, here on
-             * the thread the sinks write from */
-            if (output && out && out != stdout) {
-                /* the new file takes the old descriptor's place, so the sinks'
-                 * FILE stays valid; if it cannot be opened, writing goes on */
-                fflush(out);
-                FILE *fresh = fopen(output, "a");
-                if (!fresh || dup2(fileno(fresh), fileno(out)) < 0)
-                    fprintf(stderr, "stoat watch: cannot reopen %s: %s; still writing the old file\n", output,
-                            strerror(errno));
-                if (fresh)
-                    fclose(fresh);
-            }
+            reopen_output(r->wa->output, r->out);
             rl.done = 0;
             rl.rs = NULL;
             reloading = pthread_create(&rt, NULL, reload_main, &rl) == 0;
@@ -315,19 +293,11 @@ int cmd_watch(int argc, char **argv)
         if (reloading && __atomic_load_n(&rl.done, __ATOMIC_ACQUIRE)) {
             pthread_join(rt, NULL);
             reloading = false;
-            if (rl.rs) {
-                stoat_watch_set_rules(w, rl.rs);
-                stoat_ruleset_destroy(rs);
-                rs = rl.rs;
-                if (!quiet)
-                    fprintf(stderr, "stoat watch: rules reloaded (%zu)\n", stoat_ruleset_count(rs));
-            } else {
-                fprintf(stderr, "stoat watch: reloading failed; the previous rules stay\n");
-            }
+            take_reload(r, &rl);
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         struct stoat_watch_stats st;
-        stoat_watch_stats(w, &st);
+        stoat_watch_stats(r->w, &st);
         if (st.lost > reported_lost && now.tv_sec - last_report >= 10) {
             /* never silent: say what was lost and why */
             fprintf(stderr, "stoat watch: %llu events lost so far (%s)\n", (unsigned long long)st.lost,
@@ -335,35 +305,105 @@ int cmd_watch(int argc, char **argv)
             reported_lost = st.lost;
             last_report = now.tv_sec;
         }
-        if (duration > 0 && (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
+        double ran = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (r->wa->duration > 0 && ran >= r->wa->duration)
             break;
     }
     if (reloading) {
         pthread_join(rt, NULL);
         stoat_ruleset_destroy(rl.rs);
     }
-    stoat_watch_poll(w, 0);   /* what the kernel still holds */
-    if (stoat_watch_finish(w))
+    return rc;
+}
+
+/* What the kernel still holds, the end of chains and sinks, the last word. */
+static int watch_finish(struct watch_run *r, int rc)
+{
+    stoat_watch_poll(r->w, 0);
+    if (stoat_watch_finish(r->w))
         rc = EXIT_FATAL;
     struct stoat_watch_stats st;
-    stoat_watch_stats(w, &st);
+    stoat_watch_stats(r->w, &st);
     if (st.capture_error) {
         fprintf(stderr, "stoat watch: writing the capture failed: %s\n", strerror(st.capture_error));
         rc = EXIT_FATAL;
     }
-    if (!quiet || st.lost)
+    if (!r->wa->quiet || st.lost)
         fprintf(stderr, "stoat watch: %llu events, %llu lost%s%s%s, %llu alerts, %llu incidents\n",
                 (unsigned long long)st.events, (unsigned long long)st.lost, st.lost_detail[0] ? " (" : "",
                 st.lost_detail, st.lost_detail[0] ? ")" : "", (unsigned long long)st.alerts,
                 (unsigned long long)st.incidents);
+    return rc;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    struct watch_args wa = {.min_level = STOAT_LEVEL_NONE};
+    int rc = cli_parse(&command, argc, argv, 1, &wa);
+    if (rc != CLI_GO)
+        return rc;
+    size_t ngiven = wa.npaths;
+    wa.npaths += jewel_paths(wa.ra.jewels, wa.paths + wa.npaths, 256 - wa.npaths);
+
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
+                              .quiet_warnings = true, .quiet_rules = true};
+    struct stoat_load_stats ls;
+    struct watch_run r = {.wa = &wa, .dp = &dp, .rs = cli_load_rules(&wa.ra, &dp, &ls, true)};
+    rc = EXIT_OK;
+    bool store_owned = false;
+    if (!r.rs) {
+        fprintf(stderr, "stoat watch: rules could not be loaded\n");
+        rc = EXIT_FATAL;
+        goto out;
+    }
+    /* outputs first: after the sensor loads, privileges are dropped */
+    r.out = wa.output ? fopen(wa.output, "a") : stdout;
+    if (!r.out) {
+        perror(wa.output);
+        rc = EXIT_FATAL;
+        goto out;
+    }
+    if (wa.db) {
+        /* a watch runs for weeks: retention every minute, not only at its end;
+         * dp is quiet about limits (of rules), the store's are printed */
+        struct diag_printer sdp = {.out = stderr, .color = cli_color(stderr)};
+        struct stoat_store_opts so = {.create = true, .retain_days = wa.retain_days, .retain_alerts = wa.retain_alerts,
+                                      .prune_every_ms = 60000, .diag = cli_diag, .diag_ctx = &sdp};
+        if (stoat_store_open(wa.db, &so, &r.store) != STOAT_OK) {
+            rc = EXIT_FATAL;
+            goto out;
+        }
+    }
+    if (!wa.format)
+        wa.format = (!wa.output && cli_isatty(stdout)) ? "table" : "jsonl";
+    struct stoat_watch_opts wo = {.watch_paths = wa.paths, .nwatch = wa.npaths, .force_fallback = wa.fallback,
+                                  .min_level = wa.min_level, .record_path = wa.record, .capture_path = wa.capture,
+                                  .replay_path = wa.replay, .behaviour = wa.bo, .diag = cli_diag, .diag_ctx = &dp};
+    char err[512];
+    if (stoat_watch_create(r.rs, &wo, &r.w, err, sizeof(err))) {
+        fprintf(stderr, "stoat watch: the sensor could not start: %s\n", err);
+        rc = EXIT_FATAL;
+        goto out;
+    }
+    store_owned = add_sinks(&r, argc, argv);
+    if (!wa.quiet)
+        fprintf(stderr, "stoat watch: %zu rules, mode: %s\n", ls.loaded, stoat_watch_mode(r.w));
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+    rc = watch_finish(&r, watch_loop(&r));
 out:
-    stoat_watch_destroy(w);   /* closes the store when its sink was added */
+    stoat_watch_destroy(r.w);   /* closes the store when its sink was added */
     if (!store_owned)
-        stoat_store_close(store);
-    if (out && out != stdout)
-        fclose(out);
-    stoat_ruleset_destroy(rs);
-    for (size_t i = ngiven; i < npaths; i++)
-        free((char *)paths[i]);
+        stoat_store_close(r.store);
+    if (r.out && r.out != stdout)
+        fclose(r.out);
+    stoat_ruleset_destroy(r.rs);
+    for (size_t i = ngiven; i < wa.npaths; i++)
+        free((char *)wa.paths[i]);
     return rc;
 }

@@ -67,17 +67,20 @@ static const struct ev_field *get_id(const struct engine_ctx *e, uint32_t id)
     return f && f->type != STOAT_V_NULL ? f : NULL;
 }
 
-/* The one event header lookup every pipeline shares. */
-static void find_head(const struct stoat_ruleset *rs, const struct engine_ctx *e, int spec, struct event_head *h)
+/* The one event header lookup every pipeline shares (see event_head). */
+static void find_head(const struct stoat_ruleset *rs, const struct engine_ctx *e, const struct match_result *r,
+                      struct event_head *h)
 {
+    int spec = r->spec;
     h->time = first_of(e, rs->ts_ids, rs->nts_ids);
     h->host = first_of(e, rs->host_ids, rs->nhost_ids);
-    h->channel = first_of(e, rs->channel_ids, rs->nchannel_ids);
-    h->event_id = first_of(e, rs->eid_ids, rs->neid_ids);
-    if (spec >= 0) {
+    if (spec >= 0)
         for (int f = 0; f < PF_COUNT; f++)
             h->proc[f] = get_id(e, rs->procs[spec].f[f]);
-    }
+    if (!r->passed)
+        return;
+    h->channel = first_of(e, rs->channel_ids, rs->nchannel_ids);
+    h->event_id = first_of(e, rs->eid_ids, rs->neid_ids);
     if (spec >= 0 && !rs->procs[spec].end) {
         /* a start names the new process itself */
         h->guid = h->proc[PF_GUID];
@@ -103,7 +106,7 @@ void matcher_run(struct matcher *m, bool always, struct match_result *r)
     r->rules = m->rules;
     r->use = m->use;
     r->spec = engine_event_procspec(m->eng);
-    r->has_head = r->n || r->spec >= 0 || always;
-    if (r->has_head)
-        find_head(m->rs, m->eng, r->spec, &r->head);
+    r->passed = r->n || always;
+    if (r->passed || r->spec >= 0)
+        find_head(m->rs, m->eng, r, &r->head);
 }

@@ -31,11 +31,15 @@ enum match_use {
 };
 
 /* Fields of the current event by role; NULL when the event has none (or
- * only a null value). They point into the engine context's event. */
+ * only a null value). They point into the engine context's event. Each part
+ * is found only when someone reads it (most events are neither passed on
+ * nor process starts): time and host when the event is passed on or is a
+ * process start or end, proc[] for a start or end, the rest when passed on. */
 struct event_head {
-    const struct ev_field *time, *host, *channel, *event_id;
-    const struct ev_field *guid, *pid, *logon_id;   /* the process the event is about */
+    const struct ev_field *time, *host;
     const struct ev_field *proc[PF_COUNT];          /* a process start or end: its details */
+    const struct ev_field *channel, *event_id;
+    const struct ev_field *guid, *pid, *logon_id;   /* the process the event is about */
 };
 
 struct match_result {
@@ -43,7 +47,7 @@ struct match_result {
     const uint8_t *use;        /* and their enum match_use */
     size_t n;
     int spec;                  /* the event's process start/end spec (ruleset procs), or -1 */
-    bool has_head;             /* head is filled */
+    bool passed;               /* the event goes on to the serial stage (n > 0, or always) */
     struct event_head head;
 };
 
@@ -60,10 +64,9 @@ struct matcher {
 void matcher_init(struct matcher *m, const struct stoat_ruleset *rs, enum stoat_level min_level);
 void matcher_fini(struct matcher *m);
 
-/* Matches the event built in m->eng. The head is found when the event
- * matters to the serial stage (a rule passed on, a process start or end), or
- * always when always is set (every event goes on). Valid until the next
- * event. */
+/* Matches the event built in m->eng and finds its head as far as the
+ * serial stage will read it. always: every event goes on, matched or not.
+ * Valid until the next event. */
 void matcher_run(struct matcher *m, bool always, struct match_result *r);
 
 #endif

@@ -118,7 +118,7 @@ static void ws_end(void *ctx)
             put_opt(b, h->proc[f]);
     }
     /* rules to report, and rules whose matches feed correlations or behaviour */
-    if (!r.n && !w->all_events)
+    if (!r.passed)
         return;
     buf_putc(b, REC_MATCH);
     put_u32(b, (uint32_t)r.n);

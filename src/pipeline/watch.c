@@ -227,13 +227,13 @@ static int on_event(void *ctx, const struct sensor_event *ev)
         engine_counters(e, &after);
         *read = after.unrouted == before.unrouted || r.spec >= 0 ? 1 : -1;
     }
-    if (!r.has_head)
+    if (!r.passed && r.spec < 0)
         return 0;   /* no rule passed on, no process start or end */
     /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
     int64_t t = r.head.time ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
     if (r.spec >= 0)
         feed_proc(w, &r, t);
-    if (r.n)
+    if (r.passed)
         feed_event(w, &r, t);
     return 0;
 }

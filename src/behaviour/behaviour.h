@@ -1,8 +1,9 @@
-/* Behaviour beyond single events, run by the hunt's writer in input order:
+/* Behaviour beyond single events, run by a pipeline's serial stage (the
+ * hunt's writer, watch's callback) in input order:
  * the process table (every alert's ancestry), attack chains joining alerts
  * into incidents, and, as they land, correlations, crown jewels and
  * baselines. It sees every process start and every match; what it concludes
- * goes back to the writer as alerts and incidents through callbacks. The
+ * goes back to that stage as alerts and incidents through callbacks. The
  * rules it generated for jewels and baselines it knows by their roles
  * (sources.h), looked up whenever it is given a ruleset. */
 #ifndef STOAT_BEHAVIOUR_BEHAVIOUR_H

@@ -1,7 +1,7 @@
 /* Sigma correlation rules (specification v2.1), evaluated over the stream
- * of base-rule matches that the hunt's writer sees in input order.
+ * of base-rule matches that a pipeline's serial stage sees in input order.
  *
- * The writer calls corr_feed() for every match of a rule that some
+ * corr_stream.c calls corr_feed() for every match of a rule that some
  * correlation reads (rules marked correlation_only included: they feed
  * correlations without being reported themselves), and corr_advance() as
  * time moves on; a correlation that holds calls the emit callback. A fired

@@ -67,9 +67,9 @@ static const struct ev_field *get_id(const struct engine_ctx *e, uint32_t id)
     return f && f->type != STOAT_V_NULL ? f : NULL;
 }
 
-/* The one event header lookup every pipeline shares (see event_head). */
+/* The one event header lookup every pipeline shares (see match_head). */
 static void find_head(const struct stoat_ruleset *rs, const struct engine_ctx *e, const struct match_result *r,
-                      struct event_head *h)
+                      struct match_head *h)
 {
     int spec = r->spec;
     h->time = first_of(e, rs->ts_ids, rs->nts_ids);

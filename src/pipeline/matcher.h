@@ -35,7 +35,7 @@ enum match_use {
  * is found only when someone reads it (most events are neither passed on
  * nor process starts): time and host when the event is passed on or is a
  * process start or end, proc[] for a start or end, the rest when passed on. */
-struct event_head {
+struct match_head {
     const struct ev_field *time, *host;
     const struct ev_field *proc[PF_COUNT];          /* a process start or end: its details */
     const struct ev_field *channel, *event_id;
@@ -48,7 +48,7 @@ struct match_result {
     size_t n;
     int spec;                  /* the event's process start/end spec (ruleset procs), or -1 */
     bool passed;               /* the event goes on to the serial stage (n > 0, or always) */
-    struct event_head head;
+    struct match_head head;
 };
 
 /* One per thread. */

@@ -107,7 +107,7 @@ static void ws_end(void *ctx)
     struct buf *b = &w->u->out;
     struct match_result r;
     matcher_run(&w->m, w->all_events, &r);
-    const struct event_head *h = &r.head;
+    const struct match_head *h = &r.head;
     /* process starts and ends feed the writer's process table, matched or not */
     if (r.spec >= 0) {
         buf_putc(b, REC_PROC);

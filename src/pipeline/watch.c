@@ -185,7 +185,7 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
     for (size_t i = 0; i < nf; i++)
         w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
                                             .value_len = fs[i].val_len, .type = fs[i].type};
-    const struct event_head *h = &r->head;
+    const struct match_head *h = &r->head;
     struct stoat_alert a = {
         .pos = {.file = "live", .format = "sensor", .record = w->events},
         .timestamp = h->time ? h->time->val : NULL,

@@ -22,24 +22,14 @@ struct baseline_args {
     struct rule_args ra;
     const char *output;
     unsigned threads;
-    const char **paths;
-    size_t npaths;
+    struct cli_paths paths;
 };
 
-static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_threads(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
-    if (!v || atoi(v) < 1 || atoi(v) > 256)
+    if (!val->v || atoi(val->v) < 1 || atoi(val->v) > 256)
         return false;
-    *(unsigned *)field = (unsigned)atoi(v);
-    return true;
-}
-
-static bool add_path(void *args, const char *a)
-{
-    struct baseline_args *b = args;
-    b->paths[b->npaths++] = a;
+    *(unsigned *)field = (unsigned)atoi(val->v);
     return true;
 }
 
@@ -51,12 +41,12 @@ static const struct cli_option options[] = {
     {CLI_STRING, "--mapping", NULL, BA(ra.mapping)},
     {CLI_END},
 };
-#undef BA
 
 static const struct cli_command command = {
-    .name = "stoat baseline learn", .say = "stoat", .usage = usage, .options = options, .arg = add_path,
-    .dash_is_arg = true,
+    .name = "stoat baseline learn", .say = "stoat", .usage = usage, .options = options, .arg = cli_arg_path,
+    .arg_off = BA(paths), .dash_is_arg = true,
 };
+#undef BA
 
 int cmd_baseline(int argc, char **argv)
 {
@@ -65,12 +55,12 @@ int cmd_baseline(int argc, char **argv)
         return argc >= 2 && !strcmp(argv[1], "--help") ? EXIT_OK : EXIT_USAGE;
     }
     struct baseline_args ba = {.output = "/dev/stdout"};
-    ba.paths = calloc((size_t)argc + 1, sizeof(*ba.paths));
+    ba.paths.v = calloc((size_t)argc + 1, sizeof(*ba.paths.v));
     int rc = cli_parse(&command, argc, argv, 2, &ba);
     if (rc != CLI_GO)
         goto out;
     rc = EXIT_OK;
-    if (!ba.npaths) {
+    if (!ba.paths.n) {
         usage(stderr);
         rc = EXIT_USAGE;
         goto out;
@@ -89,7 +79,7 @@ int cmd_baseline(int argc, char **argv)
     ho.behaviour.baseline_out = ba.output;
     struct stoat_hunt *h;
     stoat_hunt_create(rs, &ho, &h);
-    stoat_err e = stoat_hunt_run(h, ba.paths, ba.npaths);
+    stoat_err e = stoat_hunt_run(h, ba.paths.v, ba.paths.n);
     struct stoat_hunt_stats st;
     stoat_hunt_stats(h, &st);
     stoat_hunt_destroy(h);
@@ -104,6 +94,6 @@ int cmd_baseline(int argc, char **argv)
             rc = st.files ? EXIT_PARTIAL : EXIT_FATAL;
     }
 out:
-    free(ba.paths);
+    free(ba.paths.v);
     return rc;
 }

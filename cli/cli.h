@@ -64,16 +64,27 @@ struct rule_args {
  * is, where in the command's argument struct it goes) and cli_parse reads
  * argv against it, so every command treats a missing value, an unknown
  * option and --help the same way. Shared groups (the rule options, the
- * analytics' options) are tables of their own, included by a CLI_GROUP row. */
+ * analytics' options) are tables of their own, included by a CLI_GROUP row.
+ * The messages about bad values are each command's own, as they always
+ * were: the table says which. */
 struct cli_command;
+struct cli_option;
 
 enum cli_kind {
     CLI_END = 0,     /* ends a table */
     CLI_FLAG,        /* no value: sets the bool at off */
     CLI_STRING,      /* the value, as const char *, at off */
-    CLI_PARSE,       /* the value (NULL when missing) given to parse with the field at off */
+    CLI_PARSE,       /* the value given to parse, with the field at off */
     CLI_HELP,        /* the usage to standard output, exit 0 */
     CLI_GROUP,       /* the rows of group, over the struct at off */
+};
+
+/* What a parse function is given besides the field. */
+struct cli_value {
+    const struct cli_command *cmd;
+    const struct cli_option *row;
+    const char *opt;           /* as written: "-j" or "--threads" */
+    const char *v;             /* NULL when missing ("needs a value" was said) */
 };
 
 struct cli_option {
@@ -81,10 +92,12 @@ struct cli_option {
     const char *name;          /* "--output" */
     const char *alias;         /* "-o", or NULL */
     size_t off;                /* offsetof in the command's argument struct (or the group's) */
-    /* CLI_PARSE: false on a bad or missing value (after saying why, if the
-     * command ever did). value NULL: missing, "needs a value" was said. */
-    bool (*parse)(const struct cli_command *cmd, const char *opt, const char *value, void *field);
+    /* CLI_PARSE: false on a bad or missing value, after saying why where
+     * the command does. */
+    bool (*parse)(const struct cli_value *val, void *field);
     const struct cli_option *group;
+    long max;                  /* for cli_parse_threads: the most */
+    const char *bad;           /* for cli_parse_threads: the message on a bad value */
 };
 
 struct cli_command {
@@ -93,9 +106,11 @@ struct cli_command {
     bool see_help;             /* an unknown option adds "(see NAME --help)" */
     void (*usage)(FILE *f);
     const struct cli_option *options;
-    /* An argument that is not an option (false: a bad command line). NULL:
-     * the command takes none, and each is an unknown option. */
-    bool (*arg)(void *args, const char *a);
+    /* An argument that is not an option, with the field at arg_off (false:
+     * a bad command line). NULL: the command takes none, and each is an
+     * unknown option. */
+    bool (*arg)(const struct cli_command *cmd, void *field, const char *a);
+    size_t arg_off;
     bool dash_is_arg;          /* "-" alone is an argument (standard input), not an option */
 };
 
@@ -111,9 +126,21 @@ extern const struct cli_option cli_behaviour_options[];
 void cli_rule_options_help(FILE *f);
 void cli_behaviour_options_help(FILE *f, bool live);
 
-/* Parsers shared by commands: a positive count up to 10^12 ("NAME: OPT
- * takes a positive number", NAME the command's say). */
-bool cli_parse_count(const struct cli_command *cmd, const char *opt, const char *v, void *field);
+/* Parsers shared by commands. A positive count up to 10^12 into an int64_t
+ * ("SAY: OPT takes a positive number"); a thread count from 1 to the row's
+ * max into an unsigned (the row's bad message). */
+bool cli_parse_count(const struct cli_value *val, void *field);
+bool cli_parse_threads(const struct cli_value *val, void *field);
+
+/* Arguments: paths into a struct cli_paths (its v holds argc entries), or
+ * one store ("NAME: one store at a time") into a const char *. */
+struct cli_paths {
+    const char **v;
+    size_t n;
+};
+bool cli_arg_path(const struct cli_command *cmd, void *field, const char *a);
+bool cli_arg_store(const struct cli_command *cmd, void *field, const char *a);
+
 /* The command line as one string, for the store's record of runs. */
 void cli_command_line(int argc, char **argv, char *out, size_t outlen);
 

@@ -176,12 +176,13 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, v
                 fputc('\n', stderr);
                 return EXIT_USAGE;
             }
-            if (!cmd->arg(args, a))
+            if (!cmd->arg(cmd, (char *)args + cmd->arg_off, a))
                 return EXIT_USAGE;
             continue;
         }
         void *field = base + o->off;
         const char *v;
+        struct cli_value val = {.cmd = cmd, .row = o, .opt = a};
         switch (o->kind) {
         case CLI_FLAG:
             *(bool *)field = true;
@@ -192,8 +193,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, v
             *(const char **)field = v;
             break;
         case CLI_PARSE:
-            v = value_after(argc, argv, &i);
-            if (!o->parse(cmd, a, v, field))
+            val.v = value_after(argc, argv, &i);
+            if (!o->parse(&val, field))
                 return EXIT_USAGE;
             break;
         case CLI_HELP:
@@ -206,15 +207,52 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, v
     return CLI_GO;
 }
 
-bool cli_parse_count(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+/* v as a whole number from 1 to max (nothing after it). */
+static bool number_in(const char *v, long long max, long long *n)
 {
     char *end;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || *end || n < 1 || n > 1000000000000LL) {
-        fprintf(stderr, "%s: %s takes a positive number\n", cmd->say, opt);
+    *n = v ? strtoll(v, &end, 10) : 0;
+    return v && !*end && *n >= 1 && *n <= max;
+}
+
+bool cli_parse_count(const struct cli_value *val, void *field)
+{
+    long long n;
+    if (!number_in(val->v, 1000000000000LL, &n)) {
+        fprintf(stderr, "%s: %s takes a positive number\n", val->cmd->say, val->opt);
         return false;
     }
     *(int64_t *)field = n;
+    return true;
+}
+
+bool cli_parse_threads(const struct cli_value *val, void *field)
+{
+    long long n;
+    if (!number_in(val->v, val->row->max, &n)) {
+        fprintf(stderr, "%s\n", val->row->bad);
+        return false;
+    }
+    *(unsigned *)field = (unsigned)n;
+    return true;
+}
+
+bool cli_arg_path(const struct cli_command *cmd, void *field, const char *a)
+{
+    (void)cmd;
+    struct cli_paths *p = field;
+    p->v[p->n++] = a;
+    return true;
+}
+
+bool cli_arg_store(const struct cli_command *cmd, void *field, const char *a)
+{
+    const char **db = field;
+    if (*db) {
+        fprintf(stderr, "%s: one store at a time\n", cmd->name);
+        return false;
+    }
+    *db = a;
     return true;
 }
 
@@ -228,94 +266,86 @@ void cli_command_line(int argc, char **argv, char *out, size_t outlen)
 
 /* ---- the rule options (over struct rule_args) ---- */
 
-static bool rule_path(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_path(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     struct rule_args *ra = field;
-    if (!v)
+    if (!val->v)
         return false;
     if (ra->nrule_paths >= 256) {
         fprintf(stderr, "stoat: too many -r paths\n");
         return false;
     }
-    ra->rule_paths[ra->nrule_paths++] = v;
+    ra->rule_paths[ra->nrule_paths++] = val->v;
     return true;
 }
 
-static bool mask_of(const char *opt, const char *v, bool levels, unsigned *mask)
+/* --level, --status: a comma-separated list into a bit mask. */
+static bool mask_of(const struct cli_value *val, bool levels, unsigned *mask)
 {
     bool ok;
-    if (!v)
+    if (!val->v)
         return false;
-    unsigned m = parse_mask(v, levels, &ok);
+    unsigned m = parse_mask(val->v, levels, &ok);
     if (!ok) {
-        fprintf(stderr, "stoat: %s: unknown %s in '%s'\n", opt, levels ? "level" : "status", v);
+        fprintf(stderr, "stoat: %s: unknown %s in '%s'\n", val->opt, levels ? "level" : "status", val->v);
         return false;
     }
     *mask = m;
     return true;
 }
 
-static bool rule_levels(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_levels(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    return mask_of(opt, v, true, field);
+    return mask_of(val, true, field);
 }
 
-static bool rule_statuses(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_statuses(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    return mask_of(opt, v, false, field);
+    return mask_of(val, false, field);
 }
 
 /* --tag, --exclude-tag, --id, --exclude-id: repeatable, up to cap. */
-static bool add_glob(const char *opt, const char *v, const char **arr, size_t *n, size_t cap)
+static bool add_glob(const struct cli_value *val, const char **arr, size_t *n, size_t cap)
 {
-    if (!v)
+    if (!val->v)
         return false;
     if (*n >= cap) {
-        fprintf(stderr, "stoat: too many %s options\n", opt);
+        fprintf(stderr, "stoat: too many %s options\n", val->opt);
         return false;
     }
-    arr[(*n)++] = v;
+    arr[(*n)++] = val->v;
     return true;
 }
 
-static bool rule_tag(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_tag(const struct cli_value *val, void *field)
 {
-    (void)cmd;
     struct rule_args *ra = field;
-    return add_glob(opt, v, ra->tags, &ra->select.ntags, 64);
+    return add_glob(val, ra->tags, &ra->select.ntags, 64);
 }
 
-static bool rule_exclude_tag(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_exclude_tag(const struct cli_value *val, void *field)
 {
-    (void)cmd;
     struct rule_args *ra = field;
-    return add_glob(opt, v, ra->exclude_tags, &ra->select.nexclude_tags, 64);
+    return add_glob(val, ra->exclude_tags, &ra->select.nexclude_tags, 64);
 }
 
-static bool rule_id(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_id(const struct cli_value *val, void *field)
 {
-    (void)cmd;
     struct rule_args *ra = field;
-    return add_glob(opt, v, ra->ids, &ra->select.nids, 256);
+    return add_glob(val, ra->ids, &ra->select.nids, 256);
 }
 
-static bool rule_exclude_id(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool rule_exclude_id(const struct cli_value *val, void *field)
 {
-    (void)cmd;
     struct rule_args *ra = field;
-    return add_glob(opt, v, ra->exclude_ids, &ra->select.nexclude_ids, 256);
+    return add_glob(val, ra->exclude_ids, &ra->select.nexclude_ids, 256);
 }
 
 /* product[:category[:service]], empty parts mean any */
-static bool rule_logsource(const struct cli_command *cmd, const char *opt, const char *src, void *field)
+static bool rule_logsource(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     struct rule_args *ra = field;
+    const char *src = val->v;
     if (!src)
         return false;
     if (strlen(src) >= sizeof(ra->logsource_buf)) {
@@ -397,22 +427,19 @@ static bool mebibytes(const char *v, size_t *bytes)
     return true;
 }
 
-static bool beh_duration(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool beh_duration(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    if (duration_ns(v, field))
+    if (duration_ns(val->v, field))
         return true;
-    fprintf(stderr, "stoat: %s takes a duration such as 90s, 30m or 2h\n", opt);
+    fprintf(stderr, "stoat: %s takes a duration such as 90s, 30m or 2h\n", val->opt);
     return false;
 }
 
-static bool beh_score(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool beh_score(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     char *end;
-    double d = v ? strtod(v, &end) : -1;
-    if (!(v && !*end && d >= 0 && d <= 100)) {
+    double d = val->v ? strtod(val->v, &end) : -1;
+    if (!(val->v && !*end && d >= 0 && d <= 100)) {
         fprintf(stderr, "stoat: --incident-min-score takes a score from 0 to 100\n");
         return false;
     }
@@ -420,12 +447,11 @@ static bool beh_score(const struct cli_command *cmd, const char *opt, const char
     return true;
 }
 
-static bool beh_memory(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool beh_memory(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    if (mebibytes(v, field))
+    if (mebibytes(val->v, field))
         return true;
-    fprintf(stderr, "stoat: %s takes a size in MiB\n", opt);
+    fprintf(stderr, "stoat: %s takes a size in MiB\n", val->opt);
     return false;
 }
 

@@ -22,26 +22,16 @@ struct dump_args {
     struct rule_args ra;
     const char *output, *host;
     unsigned threads;
-    const char **paths;
-    size_t npaths;
+    struct cli_paths paths;
 };
 
-static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_threads(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
-    if (!v || atoi(v) < 1 || atoi(v) > 256) {
+    if (!val->v || atoi(val->v) < 1 || atoi(val->v) > 256) {
         fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
         return false;
     }
-    *(unsigned *)field = (unsigned)atoi(v);
-    return true;
-}
-
-static bool add_path(void *args, const char *a)
-{
-    struct dump_args *d = args;
-    d->paths[d->npaths++] = a;
+    *(unsigned *)field = (unsigned)atoi(val->v);
     return true;
 }
 
@@ -54,21 +44,22 @@ static const struct cli_option options[] = {
     {CLI_STRING, "--mapping", NULL, DA(ra.mapping)},
     {CLI_END},
 };
-#undef DA
 
 static const struct cli_command command = {
-    .name = "stoat dump", .say = "stoat", .usage = usage, .options = options, .arg = add_path, .dash_is_arg = true,
+    .name = "stoat dump", .say = "stoat", .usage = usage, .options = options, .arg = cli_arg_path,
+    .arg_off = DA(paths), .dash_is_arg = true,
 };
+#undef DA
 
 int cmd_dump(int argc, char **argv)
 {
     struct dump_args da = {0};
-    da.paths = calloc((size_t)argc + 1, sizeof(*da.paths));
+    da.paths.v = calloc((size_t)argc + 1, sizeof(*da.paths.v));
     int rc = cli_parse(&command, argc, argv, 1, &da);
     if (rc != CLI_GO)
         goto out;
     rc = EXIT_OK;
-    if (!da.npaths) {
+    if (!da.paths.n) {
         usage(stderr);
         rc = EXIT_USAGE;
         goto out;
@@ -95,7 +86,7 @@ int cmd_dump(int argc, char **argv)
     struct stoat_sink sink;
     stoat_sink_dump(out, &sink);
     stoat_hunt_add_sink(h, &sink);
-    stoat_err e = stoat_hunt_run(h, da.paths, da.npaths);
+    stoat_err e = stoat_hunt_run(h, da.paths.v, da.paths.n);
     struct stoat_hunt_stats st;
     stoat_hunt_stats(h, &st);
     stoat_hunt_destroy(h);
@@ -107,6 +98,6 @@ int cmd_dump(int argc, char **argv)
     else if (st.files_failed)
         rc = st.files ? EXIT_PARTIAL : EXIT_FATAL;
 out:
-    free(da.paths);
+    free(da.paths.v);
     return rc;
 }

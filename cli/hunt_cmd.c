@@ -79,14 +79,12 @@ struct hunt_args {
     unsigned threads;
     enum stoat_level min_level;
     bool quiet, no_summary, fail_on_alert;
-    const char **paths;
-    size_t npaths;
+    struct cli_paths paths;
 };
 
-static bool parse_format(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_format(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
+    const char *v = val->v;
     if (!v)
         return false;
     if (strcmp(v, "jsonl") && strcmp(v, "csv") && strcmp(v, "table") && strcmp(v, "json")) {
@@ -97,36 +95,12 @@ static bool parse_format(const struct cli_command *cmd, const char *opt, const c
     return true;
 }
 
-static bool parse_min_level(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_min_level(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
-    if (!v || !stoat_level_parse(v, field)) {
-        fprintf(stderr, "stoat: --min-level takes informational, low, medium, high or critical\n");
-        return false;
-    }
-    return true;
-}
-
-static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
-{
-    (void)cmd;
-    (void)opt;
-    char *end;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || n < 1 || n > 256) {
-        fprintf(stderr, "stoat: -j takes a number of threads from 1 to 256\n");
-        return false;
-    }
-    *(unsigned *)field = (unsigned)n;
-    return true;
-}
-
-static bool add_path(void *args, const char *a)
-{
-    struct hunt_args *h = args;
-    h->paths[h->npaths++] = a;
-    return true;
+    if (val->v && stoat_level_parse(val->v, field))
+        return true;
+    fprintf(stderr, "stoat: --min-level takes informational, low, medium, high or critical\n");
+    return false;
 }
 
 #define HA(f) offsetof(struct hunt_args, f)
@@ -140,19 +114,20 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--retain-days", NULL, HA(retain_days), cli_parse_count},
     {CLI_PARSE, "--retain-alerts", NULL, HA(retain_alerts), cli_parse_count},
     {CLI_PARSE, "--min-level", NULL, HA(min_level), parse_min_level},
-    {CLI_PARSE, "--threads", "-j", HA(threads), parse_threads},
+    {CLI_PARSE, "--threads", "-j", HA(threads), cli_parse_threads, .max = 256,
+     .bad = "stoat: -j takes a number of threads from 1 to 256"},
     {CLI_STRING, "--host", NULL, HA(host)},
     {CLI_FLAG, "--quiet", "-q", HA(quiet)},
     {CLI_FLAG, "--no-summary", NULL, HA(no_summary)},
     {CLI_FLAG, "--fail-on-alert", NULL, HA(fail_on_alert)},
     {CLI_END},
 };
-#undef HA
 
 static const struct cli_command command = {
     .name = "stoat hunt", .say = "stoat", .see_help = true, .usage = usage, .options = options,
-    .arg = add_path, .dash_is_arg = true,
+    .arg = cli_arg_path, .arg_off = HA(paths), .dash_is_arg = true,
 };
+#undef HA
 
 /* The output sink, the store's and the summary. */
 static void add_sinks(struct stoat_hunt *h, const struct hunt_args *ha, FILE *out, struct stoat_store *store,
@@ -208,12 +183,12 @@ static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_
 int cmd_hunt(int argc, char **argv)
 {
     struct hunt_args ha = {.min_level = STOAT_LEVEL_NONE};
-    ha.paths = calloc((size_t)argc + 1, sizeof(*ha.paths));
+    ha.paths.v = calloc((size_t)argc + 1, sizeof(*ha.paths.v));
     int rc = cli_parse(&command, argc, argv, 1, &ha);
     if (rc != CLI_GO)
         goto out;
     rc = EXIT_OK;
-    if (!ha.npaths) {
+    if (!ha.paths.n) {
         usage(stderr);
         rc = EXIT_USAGE;
         goto out;
@@ -255,7 +230,7 @@ int cmd_hunt(int argc, char **argv)
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     add_sinks(h, &ha, out, store, &ls, argc, argv);
-    stoat_err e = stoat_hunt_run(h, ha.paths, ha.npaths);
+    stoat_err e = stoat_hunt_run(h, ha.paths.v, ha.paths.n);
     if (prog.on)
         fprintf(stderr, "\r%60s\r", "");
     struct stoat_hunt_stats st;
@@ -282,6 +257,6 @@ int cmd_hunt(int argc, char **argv)
         rc = EXIT_ALERTS;
     }
 out:
-    free(ha.paths);
+    free(ha.paths.v);
     return rc;
 }

@@ -24,28 +24,15 @@ struct report_args {
     struct stoat_report_opts ro;
 };
 
-static bool parse_max_alerts(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_max_alerts(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     char *end;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || *end || n < 1) {
+    long long n = val->v ? strtoll(val->v, &end, 10) : 0;
+    if (!val->v || *end || n < 1) {
         fprintf(stderr, "stoat: --max-alerts takes a positive number\n");
         return false;
     }
     *(uint64_t *)field = (uint64_t)n;
-    return true;
-}
-
-static bool set_db(void *args, const char *a)
-{
-    struct report_args *r = args;
-    if (r->db) {
-        fprintf(stderr, "stoat report: one store at a time\n");
-        return false;
-    }
-    r->db = a;
     return true;
 }
 
@@ -57,12 +44,12 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--max-alerts", NULL, RA(ro.max_alerts), parse_max_alerts},
     {CLI_END},
 };
-#undef RA
 
 static const struct cli_command command = {
-    .name = "stoat report", .say = "stoat", .see_help = true, .usage = usage, .options = options, .arg = set_db,
-    .dash_is_arg = true,
+    .name = "stoat report", .say = "stoat", .see_help = true, .usage = usage, .options = options,
+    .arg = cli_arg_store, .arg_off = RA(db), .dash_is_arg = true,
 };
+#undef RA
 
 int cmd_report(int argc, char **argv)
 {

@@ -31,17 +31,21 @@ struct rules_args {
     const char *dir;
 };
 
-static bool add_rule_path(void *args, const char *a)
+/* check: every argument is a rule path (beyond 256, left out) */
+static bool add_rule_path(const struct cli_command *cmd, void *field, const char *a)
 {
-    struct rule_args *ra = &((struct rules_args *)args)->ra;
+    (void)cmd;
+    struct rule_args *ra = field;
     if (ra->nrule_paths < 256)
         ra->rule_paths[ra->nrule_paths++] = a;
     return true;
 }
 
-static bool set_dir(void *args, const char *a)
+/* test: the last argument is the folder */
+static bool set_dir(const struct cli_command *cmd, void *field, const char *a)
 {
-    ((struct rules_args *)args)->dir = a;
+    (void)cmd;
+    *(const char **)field = a;
     return true;
 }
 
@@ -60,15 +64,17 @@ static const struct cli_option test_options[] = {
     {CLI_HELP, "--help", "-h"},
     {CLI_END},
 };
-#undef RA
 
 static const struct cli_command check_command = {
     .name = "stoat rules check", .say = "stoat", .usage = usage, .options = check_options, .arg = add_rule_path,
+    .arg_off = RA(ra),
 };
 
 static const struct cli_command test_command = {
     .name = "stoat rules test", .say = "stoat", .usage = usage, .options = test_options, .arg = set_dir,
+    .arg_off = RA(dir),
 };
+#undef RA
 
 static int check(int argc, char **argv)
 {

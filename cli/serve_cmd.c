@@ -86,41 +86,13 @@ struct serve_args {
     bool log;
 };
 
-static bool parse_listen_opt(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_listen_opt(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     struct serve_args *sa = field;
-    if (!v || !parse_listen(v, sa->addr, sizeof(sa->addr), &sa->port)) {
-        fprintf(stderr, "stoat: --listen takes ADDR:PORT (127.0.0.1:8080, [::1]:8080)\n");
-        return false;
-    }
-    return true;
-}
-
-static bool parse_threads(const struct cli_command *cmd, const char *opt, const char *v, void *field)
-{
-    (void)cmd;
-    (void)opt;
-    char *end;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || n < 1 || n > 32) {
-        fprintf(stderr, "stoat: --threads takes 1 to 32\n");
-        return false;
-    }
-    *(unsigned *)field = (unsigned)n;
-    return true;
-}
-
-static bool set_db(void *args, const char *a)
-{
-    struct serve_args *sa = args;
-    if (sa->db) {
-        fprintf(stderr, "stoat serve: one store at a time\n");
-        return false;
-    }
-    sa->db = a;
-    return true;
+    if (val->v && parse_listen(val->v, sa->addr, sizeof(sa->addr), &sa->port))
+        return true;
+    fprintf(stderr, "stoat: --listen takes ADDR:PORT (127.0.0.1:8080, [::1]:8080)\n");
+    return false;
 }
 
 #define SA(f) offsetof(struct serve_args, f)
@@ -129,16 +101,17 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--listen", NULL, 0, parse_listen_opt},
     {CLI_STRING, "--token", NULL, SA(token)},
     {CLI_STRING, "--token-file", NULL, SA(token_file)},
-    {CLI_PARSE, "--threads", "-j", SA(threads), parse_threads},
+    {CLI_PARSE, "--threads", "-j", SA(threads), cli_parse_threads, .max = 32,
+     .bad = "stoat: --threads takes 1 to 32"},
     {CLI_FLAG, "--log", NULL, SA(log)},
     {CLI_END},
 };
-#undef SA
 
 static const struct cli_command command = {
-    .name = "stoat serve", .say = "stoat", .see_help = true, .usage = usage, .options = options, .arg = set_db,
-    .dash_is_arg = true,
+    .name = "stoat serve", .say = "stoat", .see_help = true, .usage = usage, .options = options,
+    .arg = cli_arg_store, .arg_off = SA(db), .dash_is_arg = true,
 };
+#undef SA
 
 int cmd_serve(int argc, char **argv)
 {

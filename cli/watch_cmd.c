@@ -130,40 +130,35 @@ struct watch_args {
     enum stoat_level min_level;
 };
 
-static bool parse_watch_path(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_watch_path(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
     struct watch_args *wa = field;
-    if (!v || wa->npaths >= 200)
+    if (!val->v || wa->npaths >= 200)
         return false;
-    wa->paths[wa->npaths++] = v;
+    wa->paths[wa->npaths++] = val->v;
     return true;
 }
 
-static bool parse_format(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_format(const struct cli_value *val, void *field)
 {
-    (void)opt;
+    const char *v = val->v;
     if (!v || (strcmp(v, "table") && strcmp(v, "jsonl"))) {
-        fprintf(stderr, "%s: --format takes table or jsonl\n", cmd->say);
+        fprintf(stderr, "stoat watch: --format takes table or jsonl\n");
         return false;
     }
     *(const char **)field = v;
     return true;
 }
 
-static bool parse_min_level(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+/* --min-level and --duration say nothing of a bad value */
+static bool parse_min_level(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
-    return v && stoat_level_parse(v, field);
+    return val->v && stoat_level_parse(val->v, field);
 }
 
-static bool parse_duration(const struct cli_command *cmd, const char *opt, const char *v, void *field)
+static bool parse_duration(const struct cli_value *val, void *field)
 {
-    (void)cmd;
-    (void)opt;
-    return v && (*(double *)field = atof(v)) > 0;
+    return val->v && (*(double *)field = atof(val->v)) > 0;
 }
 
 #define WA(f) offsetof(struct watch_args, f)

@@ -22,10 +22,6 @@ void matcher_fini(struct matcher *m)
     engine_ctx_destroy(m->eng);
     free(m->rules);
     free(m->use);
-    m->eng = NULL;
-    m->rules = NULL;
-    m->use = NULL;
-    m->cap = 0;
 }
 
 /* Splits engine_event_match's list into the rules worth passing on and

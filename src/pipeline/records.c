@@ -316,7 +316,4 @@ void unit_writer_fini(struct unit_writer *w)
     free(w->fields);
     free(w->rules);
     free(w->use);
-    w->fields = NULL;
-    w->rules = NULL;
-    w->use = NULL;
 }

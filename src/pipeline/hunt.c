@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pipeline/consume.h"
+#include "pipeline/source_files.h"
 #include "pipeline/units.h"
 #include "stoat/hunt.h"
 #include "util/mem.h"

@@ -202,14 +202,15 @@ void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)
 
 /* ------------------------------------------------- the writer's end */
 
-void input_report(stoat_diag_fn fn, void *ctx, enum stoat_severity sev, stoat_err code, const char *file,
-                  uint64_t line, uint64_t offset, bool has_offset, const char *msg)
+/* A bad record or a note of u's file. */
+static void report(const struct unit_writer *w, const struct unit *u, enum stoat_severity sev, uint64_t line,
+                   uint64_t offset, bool has_offset, const char *msg)
 {
-    if (!fn)
+    if (!w->diag)
         return;
-    struct stoat_diag d = {.code = code, .severity = sev, .file = file, .line = line, .offset = offset,
-                           .has_offset = has_offset, .message = msg};
-    fn(ctx, &d);
+    struct stoat_diag d = {.code = STOAT_ERR_INPUT, .severity = sev, .file = u->file->name, .line = line,
+                           .offset = offset, .has_offset = has_offset, .message = msg};
+    w->diag(w->diag_ctx, &d);
 }
 
 static const char *write_diag(struct unit_writer *w, const struct unit *u, const char *p)
@@ -219,8 +220,7 @@ static const char *write_diag(struct unit_writer *w, const struct unit *u, const
     bool has_offset = *p++;
     uint32_t n;
     const char *msg = get_str(&p, &n);
-    input_report(w->diag, w->diag_ctx, warning ? STOAT_SEV_WARNING : STOAT_SEV_ERROR, STOAT_ERR_INPUT,
-                 u->file->name, line, offset, has_offset, msg);
+    report(w, u, warning ? STOAT_SEV_WARNING : STOAT_SEV_ERROR, line, offset, has_offset, msg);
     return p;
 }
 
@@ -287,8 +287,7 @@ void unit_write(struct unit_writer *w, struct unit *u)
     /* A note is a diagnostic only: the records it skipped are the reader's
      * to count (u->skipped), and a read error is counted in files_failed. */
     if (u->note[0])
-        input_report(w->diag, w->diag_ctx, STOAT_SEV_ERROR, STOAT_ERR_INPUT, u->file->name, u->note_line, 0, false,
-                     u->note);
+        report(w, u, STOAT_SEV_ERROR, u->note_line, 0, false, u->note);
     const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;

@@ -59,8 +59,4 @@ struct unit_writer {
 void unit_write(struct unit_writer *w, struct unit *u);
 void unit_writer_fini(struct unit_writer *w);
 
-/* A diagnostic about an input (file, and line or offset), when fn is set. */
-void input_report(stoat_diag_fn fn, void *ctx, enum stoat_severity sev, stoat_err code, const char *file,
-                  uint64_t line, uint64_t offset, bool has_offset, const char *msg);
-
 #endif

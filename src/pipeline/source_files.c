@@ -1,13 +1,13 @@
-/* The files source (units.h): paths, folders walked recursively, and "-" for
- * standard input. Each input is recognised by its content (reader_detect),
- * opened by its reader on this thread, and filled into units until it ends;
- * what a reader cannot read is named with the reason and counted, and the
- * hunt goes on with the next input. */
+/* See source_files.h. Each input is recognised by its content
+ * (reader_detect), opened by its reader on this thread, and filled into units
+ * until it ends; what a reader cannot read is named with the reason and
+ * counted, and the hunt goes on with the next input. */
+#include "pipeline/source_files.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "pipeline/records.h"
-#include "pipeline/units.h"
+#include "readers/reader.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -20,10 +20,14 @@ void source_files_release(void *ctx, struct input_file *f)
     free(f);
 }
 
+/* A file that cannot be read, or is skipped. */
 static void report(struct files_source *s, enum stoat_severity sev, stoat_err code, const char *path,
                    const char *msg)
 {
-    input_report(s->diag, s->diag_ctx, sev, code, path, 0, 0, false, msg);
+    if (!s->diag)
+        return;
+    struct stoat_diag d = {.code = code, .severity = sev, .file = path, .message = msg};
+    s->diag(s->diag_ctx, &d);
 }
 
 static void progress(struct files_source *s, struct input *in, uint64_t total)

@@ -5,8 +5,8 @@
  *   (caller's thread)     (unit_parse: records.c)                     (unit_write)        (consume.c)
  *
  * A source is whatever turns its inputs into units (readers/reader.h) on the
- * caller's thread: files and folders (source_files.c) today, bus messages
- * next. It takes a free unit with units_take, which waits while every unit
+ * caller's thread: files and folders (source_files.h) today, bus messages
+ * next; it needs nothing but this header. It takes a free unit with units_take, which waits while every unit
  * of the fixed pool is out (so memory is bounded by the pool, whatever the
  * input size), fills it as a reader's fill does (bytes, or a mapped part;
  * u->file names the input and the reader whose parse runs on a worker), and
@@ -20,8 +20,10 @@
 
 #include <stdbool.h>
 
-#include "pipeline/consume.h"
 #include "readers/reader.h"
+#include "stoat/alert.h"
+
+struct consumer;
 
 struct units_opts {
     unsigned threads;                  /* >= 1; 1 runs inline */
@@ -48,25 +50,5 @@ void units_send(struct units *p, struct unit *u);
 /* Waits until every unit sent is written, stops the threads, adds the
  * workers' counts (unrouted, evaluated, candidates) to stats and frees. */
 void units_finish(struct units *p);
-
-/* ---- sources ---- */
-
-struct files_source {
-    struct units *units;
-    struct stoat_hunt_stats *stats;    /* files, failed, skipped, bytes */
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
-    void *progress_ctx;
-    const char *host;                  /* for logs that name none */
-    bool in_dir;                       /* unknown formats inside folders are notes */
-    uint64_t bytes_before;             /* bytes of finished inputs */
-};
-
-/* Files, folders (recursive) and "-" for standard input, each read by the
- * reader its content calls for. */
-void source_files_run(struct files_source *s, const char *const *paths, size_t npaths);
-/* units_opts.release for its files. */
-void source_files_release(void *ctx, struct input_file *f);
 
 #endif

@@ -1,20 +1,21 @@
 /* The stages between a source of units and the serial stage, as `stoat hunt`
  * runs them and as the next pipeline, the fleet's consumer, will:
  *
- *   source ----units----> N match workers ----units with records----> ordered writer --> consumer --> sinks
- *   (caller's thread)     (unit_parse: records.c)                     (unit_write)        (consume.c)
+ *   source --units--> N match workers --units+records--> ordered writer --> consumer --> sinks
+ *   (caller's thread)  (unit_parse, records.c)            (unit_write)       (consume.c)
  *
  * A source is whatever turns its inputs into units (readers/reader.h) on the
  * caller's thread: files and folders (source_files.h) today, bus messages
- * next; it needs nothing but this header. It takes a free unit with units_take, which waits while every unit
- * of the fixed pool is out (so memory is bounded by the pool, whatever the
- * input size), fills it as a reader's fill does (bytes, or a mapped part;
- * u->file names the input and the reader whose parse runs on a worker), and
- * hands it on with units_send. The writer takes units back strictly in the
- * order they were sent, so alerts come out in input order whatever the
- * thread count. The source marks a file's last unit (u->last); once the
- * writer has written it, the file goes back to the source's release. With
- * one thread everything runs inline, without queues. */
+ * next; it needs nothing but this header. It takes a free unit with
+ * units_take, which waits while every unit of the fixed pool is out (so
+ * memory is bounded by the pool, whatever the input size), fills it as a
+ * reader's fill does (bytes, or a mapped part; u->file names the input and
+ * the reader whose parse runs on a worker), and hands it on with units_send.
+ * The writer takes units back strictly in the order they were sent, so
+ * alerts come out in input order whatever the thread count. The source marks
+ * a file's last unit (u->last); once the writer has written it, the file
+ * goes back to the source's release. With one thread everything runs inline,
+ * without queues. */
 #ifndef STOAT_PIPELINE_UNITS_H
 #define STOAT_PIPELINE_UNITS_H
 

@@ -10,6 +10,9 @@
  *   DNS rebinding), the token when one is configured, and for state changes
  *   the CSRF header, a JSON content type and a same-origin Origin. What
  *   fails a check changes nothing and gets a JSON error with the status.
+ * - Connections are bounded before any of that: libmicrohttpd caps them in
+ *   number and per client address; guard.c gives each a deadline for its
+ *   whole request and keeps a reserve of slots for new clients.
  * - Query parameters are validated one by one against a list; an unknown
  *   or malformed one is a 400, never silently ignored. Values reach SQL
  *   only as bound parameters (src/store/query.c). */
@@ -26,6 +29,7 @@
 #include <time.h>
 
 #include "report/page.h"
+#include "serve/guard.h"
 #include "stoat/serve.h"
 #include "stoat/store.h"
 #include "util/buf.h"
@@ -44,6 +48,7 @@
 
 struct stoat_serve {
     struct MHD_Daemon *d;
+    struct serve_guard *guard;       /* deadlines and the reserve of slots */
     char db[1024];
     char token[512];
     size_t token_len;
@@ -799,6 +804,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
+    serve_guard_request_in(sv->guard, c);
     enum MHD_Result ret;
     unsigned st = 0;
     if (strlen(url) > STOAT_SERVE_MAX_URL)
@@ -827,9 +833,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
+    struct stoat_serve *sv = cls;
     (void)toe;
+    serve_guard_answered(sv->guard, c);
     struct req *rq = *con_cls;
     if (rq) {
         buf_free(&rq->body);
@@ -905,10 +911,20 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     unsigned threads = o->threads ? o->threads : 4;
     if (threads > 32)
         threads = 32;
+    sv->guard = serve_guard_start(STOAT_SERVE_MAX_CONNECTIONS, STOAT_SERVE_RESERVE, STOAT_SERVE_REQUEST_S * 1000u,
+                                  STOAT_SERVE_ANSWER_S * 1000u, err, errlen);
+    if (!sv->guard) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    /* the idle timeout stays as a second line: the guard's deadlines are
+     * what bound a connection that keeps trickling */
     sv->d = MHD_start_daemon(flags, o->port, NULL, NULL, handler, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, sv, MHD_OPTION_END);
+                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                             (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                             (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                             sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
     if (!sv->d) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, o->port, strerror(errno));
         e = STOAT_ERR_IO;
@@ -936,6 +952,7 @@ void stoat_serve_stop(struct stoat_serve *sv)
         return;
     if (sv->d)
         MHD_stop_daemon(sv->d);
+    serve_guard_stop(sv->guard);   /* after the daemon: it reports the last closes */
     for (size_t i = 0; i < sv->nreaders; i++)
         stoat_store_close(sv->readers[i]);
     stoat_store_close(sv->writer);

@@ -562,6 +562,9 @@ out:
 
 /* ------------------------------------------------------------ checks */
 
+/* "NAME", "NAME:PORT", "[V6]" or "[V6]:PORT", where NAME is localhost or a
+ * loopback literal and PORT ours; no port means 80, HTTP's default, which is
+ * what browsers send for a server on port 80. */
 static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 {
     if (!sv->loopback)
@@ -569,22 +572,25 @@ static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!h)
         return false;
-    char want[3][64];
-    snprintf(want[0], sizeof(want[0]), "127.0.0.1:%u", sv->port);
-    snprintf(want[1], sizeof(want[1]), "localhost:%u", sv->port);
-    snprintf(want[2], sizeof(want[2]), "[::1]:%u", sv->port);
-    for (int i = 0; i < 3; i++)
-        if (!strcasecmp(h, want[i]))
-            return true;
-    /* other loopback literals (127.0.0.2:port) */
+    const char *name = h, *end;
+    if (h[0] == '[') {
+        name = h + 1;
+        if (!(end = strchr(name, ']')))
+            return false;
+        end++;   /* the port, if any, follows the bracket */
+    } else {
+        end = h + strcspn(h, ":");
+    }
+    size_t nlen = (size_t)(end - name) - (h[0] == '[');
     char addr[64];
-    const char *colon = strrchr(h, ':');
-    if (!colon || (size_t)(colon - h) >= sizeof(addr))
+    if (nlen == 0 || nlen >= sizeof(addr))
         return false;
-    memcpy(addr, h, (size_t)(colon - h));
-    addr[colon - h] = 0;
-    uint64_t port;
-    return parse_u64(colon + 1, 65535, &port) && port == sv->port && addr[0] != '[' && stoat_serve_is_loopback(addr);
+    memcpy(addr, name, nlen);
+    addr[nlen] = 0;
+    uint64_t port = 80;
+    if (*end && (*end != ':' || !parse_u64(end + 1, 65535, &port)))
+        return false;
+    return port == sv->port && (!strcasecmp(addr, "localhost") || stoat_serve_is_loopback(addr));
 }
 
 static bool token_ok(struct stoat_serve *sv, struct MHD_Connection *c)

@@ -91,6 +91,7 @@ await check('methods other than GET and POST are refused', async () => {
 await check('a foreign Host header is refused (DNS rebinding)', async () => {
   eq((await req(P, 'GET', '/api/overview', { headers: { Host: 'attacker.example' } })).status, 403, 'Host');
   eq((await req(P, 'GET', '/', { headers: { Host: `attacker.example:${P}` } })).status, 403, 'Host with port');
+  eq((await req(P, 'GET', '/', { headers: { Host: '127.0.0.1' } })).status, 403, 'no port: 80, not ours');
 });
 
 const evil = ["x' OR '1'='1", '"; DROP TABLE alerts; --', "' UNION SELECT name FROM sqlite_master --", '%', '_',

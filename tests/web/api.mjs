@@ -5,6 +5,9 @@
 //   node api.mjs SYNTH_DB
 import { check, counts, assert, eq, serve, req, sql, csrfOf, STOAT } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DB = process.argv[2];
 const snapshot = () => sql(DB, "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents), (SELECT count(*) FROM triage), (SELECT count(*) FROM hosts), (SELECT count(*) FROM rules), (SELECT count(*) FROM sqlite_schema), (SELECT group_concat(state) FROM incidents), (SELECT sum(state) FROM alerts)");
@@ -181,6 +184,23 @@ await check('with a token: none or a wrong one is 401, bearer and login cookie w
     eq(t.status, 401, 'triage without token');
   } finally { await s2.stop(); }
   eq(snapshot(), before, 'the store after the token checks');
+});
+
+await check('--token-file: an empty file or first line is named as such, exit 3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stoat-token-'));
+  try {
+    const cases = [['empty', '', /token file is empty/], ['blank', '\n', /first line is empty/],
+      ['crlf', '\r\nsecond-line-token-0123456789\n', /first line is empty/]];
+    for (const [name, text, why] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = spawnSync(STOAT, ['serve', DB, '--listen', '127.0.0.1:0', '--token-file', join(dir, name)], { encoding: 'utf8', timeout: 5000 });
+      eq(r.status, 3, `${name}: exit code`);
+      assert(why.test(r.stderr) && r.stderr.includes(join(dir, name)), `${name}: ${r.stderr.trim()}`);
+    }
+    const r = spawnSync(STOAT, ['serve', DB, '--listen', '127.0.0.1:0', '--token-file', join(dir, 'none')], { encoding: 'utf8', timeout: 5000 });
+    eq(r.status, 3, 'missing file: exit code');
+    assert(/No such file/.test(r.stderr), 'missing file: ' + r.stderr.trim());
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 await check('a file that is not a stoat store is refused at start', async () => {

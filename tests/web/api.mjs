@@ -1,4 +1,6 @@
-// API tests of `stoat serve`: bad parameters, a missing or wrong token, CSRF
+// API tests of `stoat serve`: the rows the time, state and incident filters
+// return, checked one by one against SQL; bad parameters, a missing or wrong
+// token, an empty token file, CSRF
 // attempts, a foreign Host, oversized requests and SQL metacharacters in
 // every filter. Each refusal must come with the right status, and nothing
 // may change: the store's tables are compared before and after.
@@ -59,6 +61,94 @@ await check('filters: host, level, tactic, technique, search, paging', async () 
   const p2 = await req(P, 'GET', '/api/alerts?limit=3&cursor=' + encodeURIComponent(p1.json.next));
   eq(p2.status, 200, 'second page');
   assert(p2.json.alerts[0].id !== p1.json.alerts[0].id, 'the cursor moves on');
+});
+
+// The time, state and incident filters, each checked for the rows it
+// returns: every page of the listing, in order, against the same question
+// asked of the store in SQL. Each case must keep some rows and drop others,
+// so a filter that is ignored (or inverted) fails. Times stay strings: they
+// are nanoseconds, beyond a JavaScript number's precision.
+const sqlIds = (q) => { const t = sql(DB, q); return t ? t.split('\n').map(Number) : []; };
+const nsAt = (table, col, offset) => sql(DB, `SELECT ${col} FROM ${table} ORDER BY ${col} LIMIT 1 OFFSET ${offset}`);
+const NEWEST = 'ORDER BY time_ns DESC, id DESC';
+async function alertIds(query) {
+  const ids = [];
+  let next = null, total = null;
+  for (let page = 0; page < 10; page++) {
+    const r = await req(P, 'GET', `/api/alerts?${query}&limit=1000${next ? '&cursor=' + encodeURIComponent(next) : ''}`);
+    eq(r.status, 200, query);
+    if (total === null) total = r.json.total;
+    ids.push(...r.json.alerts.map((a) => a.id));
+    if (r.json.alerts.length < 1000 || !r.json.next) break;
+    next = r.json.next;
+  }
+  return { ids, total };
+}
+function sameRows(got, want, what) {
+  const i = got.findIndex((id, k) => id !== want[k]);
+  if (got.length !== want.length || i >= 0)
+    throw new Error(`${what}: ${got.length} rows, want ${want.length}; first difference at ${i < 0 ? Math.min(got.length, want.length) : i}`);
+}
+async function expectAlerts(query, where) {
+  const all = +sql(DB, 'SELECT count(*) FROM alerts');
+  const want = sqlIds(`SELECT id FROM alerts a WHERE ${where} ${NEWEST}`);
+  assert(want.length > 0 && want.length < all, `${query}: the case must keep some alerts and drop others (${want.length} of ${all})`);
+  const { ids, total } = await alertIds(query);
+  sameRows(ids, want, `/api/alerts?${query}`);
+  eq(total, want.length, `${query}: total`);
+}
+async function expectIncidents(query, where) {
+  const all = +sql(DB, 'SELECT count(*) FROM incidents');
+  const want = sqlIds(`SELECT id FROM incidents WHERE ${where} ORDER BY id`);
+  assert(want.length > 0 && want.length < all, `${query}: the case must keep some incidents and drop others (${want.length} of ${all})`);
+  const r = await req(P, 'GET', `/api/incidents?${query}&limit=1000`);
+  eq(r.status, 200, query);
+  sameRows(r.json.incidents.map((i) => i.id).sort((a, b) => a - b), want, `/api/incidents?${query}`);
+  eq(r.json.total, want.length, `${query}: total`);
+}
+const isoOf = (ns) => new Date(Number(BigInt(ns) / 1000000n)).toISOString();   // ns on whole ms
+
+await check('filters: from and to return exactly the alerts in the range, bounds included', async () => {
+  const F = nsAt('alerts', 'time_ns', 1000), T = nsAt('alerts', 'time_ns', 2000);
+  await expectAlerts(`from=${F}`, `time_ns >= ${F}`);
+  await expectAlerts(`to=${T}`, `time_ns <= ${T}`);
+  await expectAlerts(`from=${F}&to=${T}`, `time_ns BETWEEN ${F} AND ${T}`);
+  assert(BigInt(F) % 1000000n === 0n && BigInt(T) % 1000000n === 0n, 'the bounds fall on whole milliseconds');
+  await expectAlerts(`from=${encodeURIComponent(isoOf(F))}&to=${encodeURIComponent(isoOf(T))}`, `time_ns BETWEEN ${F} AND ${T}`);
+  const empty = await alertIds(`from=${T}&to=${F}`);
+  eq(empty.ids.length, 0, 'from after to');
+});
+
+await check('filters: incident returns exactly the alerts of that incident', async () => {
+  const incidents = sqlIds('SELECT id FROM incidents ORDER BY id');
+  assert(incidents.length >= 2, 'the store has incidents');
+  for (const id of incidents)
+    await expectAlerts(`incident=${id}`, `id IN (SELECT alert_id FROM incident_alerts WHERE incident_id = ${id})`);
+  eq((await alertIds('incident=999999')).ids.length, 0, 'an incident that does not exist');
+});
+
+await check('filters: state returns exactly the alerts and incidents in that state', async () => {
+  sql(DB, 'UPDATE alerts SET state = id % 4; UPDATE incidents SET state = id % 4;');
+  try {
+    const names = ['new', 'acknowledged', 'false-positive', 'closed'];
+    for (let st = 0; st < 4; st++) {
+      await expectAlerts(`state=${names[st]}`, `state = ${st}`);
+      await expectIncidents(`state=${names[st]}`, `state = ${st}`);
+    }
+    const F = nsAt('alerts', 'time_ns', 1000), T = nsAt('alerts', 'time_ns', 2000);
+    await expectAlerts(`state=closed&from=${F}&to=${T}`, `state = 3 AND time_ns BETWEEN ${F} AND ${T}`);
+  } finally {
+    sql(DB, 'UPDATE alerts SET state = 0; UPDATE incidents SET state = 0;');   // as made
+  }
+});
+
+await check('filters: from and to return exactly the incidents that overlap the range', async () => {
+  const n = +sql(DB, 'SELECT count(*) FROM incidents');
+  const F = nsAt('incidents', 'last_ns', Math.floor(n / 2)), T = nsAt('incidents', 'first_ns', Math.floor(n / 2));
+  await expectIncidents(`from=${F}`, `last_ns >= ${F}`);
+  await expectIncidents(`to=${T}`, `first_ns <= ${T}`);
+  const F2 = nsAt('incidents', 'first_ns', Math.floor(n / 3)), T2 = nsAt('incidents', 'last_ns', Math.floor(2 * n / 3));
+  await expectIncidents(`from=${F2}&to=${T2}`, `last_ns >= ${F2} AND first_ns <= ${T2}`);
 });
 
 const bad = [

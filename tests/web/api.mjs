@@ -1,9 +1,9 @@
 // API tests of `stoat serve`: the rows the time, state and incident filters
 // return, checked one by one against SQL; bad parameters, a missing or wrong
-// token, an empty token file, CSRF
-// attempts, a foreign Host, oversized requests and SQL metacharacters in
-// every filter. Each refusal must come with the right status, and nothing
-// may change: the store's tables are compared before and after.
+// token, an empty token file, CSRF attempts, a foreign Host, oversized
+// requests and SQL metacharacters in every filter. Each refusal must come
+// with the right status, and nothing may change: the store's tables are
+// compared before and after.
 //   node api.mjs SYNTH_DB
 import { check, counts, assert, eq, serve, req, sql, csrfOf, STOAT } from './lib.mjs';
 import { spawnSync } from 'node:child_process';

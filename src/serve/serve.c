@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,9 @@ struct stoat_serve {
     char token[512];
     size_t token_len;
     bool loopback, log;
-    uint16_t port;
+    /* known before the daemon starts unless it was 0 (any free port):
+     * then the request threads may read it while it is set */
+    _Atomic uint16_t port;
     char csrf[65];
     struct buf page;                 /* the live page, built once */
     pthread_mutex_t lock;            /* readers list and the writer */
@@ -590,7 +593,8 @@ static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
     uint64_t port = 80;
     if (*end && (*end != ':' || !parse_u64(end + 1, 65535, &port)))
         return false;
-    return port == sv->port && (!strcasecmp(addr, "localhost") || stoat_serve_is_loopback(addr));
+    return port == atomic_load_explicit(&sv->port, memory_order_relaxed) &&
+           (!strcasecmp(addr, "localhost") || stoat_serve_is_loopback(addr));
 }
 
 static bool token_ok(struct stoat_serve *sv, struct MHD_Connection *c)
@@ -861,6 +865,7 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     pthread_mutex_init(&sv->lock, NULL);
     snprintf(sv->db, sizeof(sv->db), "%s", o->db_path ? o->db_path : "");
     sv->loopback = stoat_serve_is_loopback(addr);
+    atomic_init(&sv->port, o->port);
     sv->log = o->log;
     if (o->token) {
         size_t n = strlen(o->token);
@@ -937,7 +942,8 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
-    sv->port = info ? info->port : o->port;
+    if (info)
+        atomic_store_explicit(&sv->port, info->port, memory_order_relaxed);
 out:
     if (e != STOAT_OK) {
         stoat_serve_stop(sv);
@@ -949,7 +955,7 @@ out:
 
 uint16_t stoat_serve_port(const struct stoat_serve *s)
 {
-    return s ? s->port : 0;
+    return s ? atomic_load_explicit(&s->port, memory_order_relaxed) : 0;
 }
 
 void stoat_serve_stop(struct stoat_serve *sv)

@@ -83,7 +83,7 @@ struct chain {
     bool mixed_logons;
     int64_t first_ns, last_ns;          /* of the alerts with a time; INT64_MIN: none */
     int64_t span_lo, span_hi;           /* of the records' times (stand-ins included), for joining */
-    uint64_t first_seq;
+    uint64_t first_tie, first_seq;      /* of its first record: ties between chains starting together */
     uint64_t *alerts;
     size_t nalerts, acap;
     uint64_t total;                     /* alerts joined, listed or not */
@@ -99,6 +99,7 @@ struct chain {
 struct pend {
     struct chain_alert a;
     int64_t when;       /* the time, or the last one before it in input order */
+    uint64_t tie;       /* equal times: by what the record says, not where it came in */
     uint64_t seq;       /* input order */
 };
 
@@ -355,6 +356,7 @@ static struct chain *chain_new(struct chains *c, const struct pend *p)
     ch->key = p->a.key;
     ch->first_ns = ch->last_ns = INT64_MIN;
     ch->span_lo = ch->span_hi = p->when;
+    ch->first_tie = p->tie;
     ch->first_seq = p->seq;
     for (int k = 0; k < T_COUNT; k++)
         ch->tactic_first[k] = INT64_MAX;
@@ -436,6 +438,8 @@ static int cmp_done(const void *x, const void *y)
     const struct chain *a = x, *b = y;
     if (a->span_lo != b->span_lo)
         return a->span_lo < b->span_lo ? -1 : 1;
+    if (a->first_tie != b->first_tie)
+        return a->first_tie < b->first_tie ? -1 : 1;
     return a->first_seq < b->first_seq ? -1 : a->first_seq > b->first_seq;
 }
 
@@ -520,6 +524,8 @@ static int cmp_pend(const void *x, const void *y)
     const struct pend *a = x, *b = y;
     if (a->when != b->when)
         return a->when < b->when ? -1 : 1;
+    if (a->tie != b->tie)
+        return a->tie < b->tie ? -1 : 1;
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
@@ -539,6 +545,11 @@ static void release(struct chains *c, int64_t upto)
 void chains_add(struct chains *c, const struct chain_alert *a)
 {
     struct pend p = {.a = *a, .seq = ++c->seq};
+    /* ids of hosts and rules follow input order: their names decide ties */
+    const struct rule_info *ri = &c->rules[a->rule];
+    const char *host = c->hosts[a->host];
+    p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ hash_bytes(host, strlen(host), 1) ^
+            hash_bytes(ri->title, strlen(ri->title), ri->level);
     if (a->time_ns != INT64_MIN)
         c->last_time = a->time_ns;
     p.when = a->time_ns != INT64_MIN ? a->time_ns : c->last_time;

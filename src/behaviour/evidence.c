@@ -666,9 +666,9 @@ static void size_text(char *out, size_t n, uint64_t bytes)
 {
     if (bytes < 10000)
         snprintf(out, n, "%llu bytes", (unsigned long long)bytes);
-    else if (bytes < 10000000)
+    else if (bytes < 1000000)
         snprintf(out, n, "%.1f KB", (double)bytes / 1e3);
-    else if (bytes < 10000000000ULL)
+    else if (bytes < 1000000000)
         snprintf(out, n, "%.1f MB", (double)bytes / 1e6);
     else
         snprintf(out, n, "%.1f GB", (double)bytes / 1e9);

@@ -292,12 +292,14 @@ static void raise_exfil(struct behaviour *b, const struct stoat_alert *a)
     b->out.alert(b->out.ctx, &x);
 }
 
+/* The program, as the event names it (after an exec the process table may
+ * still know the one before), else as the table does. */
 static const char *image_of(const struct stoat_alert *a, char *buf, size_t n)
 {
-    if (a->nancestry && a->ancestry[0].image)
-        return a->ancestry[0].image;
     const char *v = field(a, "Image", buf, n);
-    return v ? v : field(a, "NewProcessName", buf, n);
+    if (!v)
+        v = field(a, "NewProcessName", buf, n);
+    return v ? v : a->nancestry ? a->ancestry[0].image : NULL;
 }
 
 static int64_t pid_of(const struct stoat_alert *a)

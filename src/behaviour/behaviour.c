@@ -12,6 +12,7 @@
  * an upload of a file. */
 #include "behaviour/behaviour.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,8 +402,14 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
  * one, else the process tree, else none. */
 static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *k)
 {
-    if (a->logon_id && *a->logon_id)
-        return hash_bytes(a->logon_id, strlen(a->logon_id), 0x5e55) | 1;
+    if (a->logon_id && *a->logon_id) {
+        /* Sysmon and Security may spell the same hex id in different cases */
+        char id[64];
+        size_t n = 0;
+        for (; a->logon_id[n] && n < sizeof(id); n++)
+            id[n] = (char)tolower((unsigned char)a->logon_id[n]);
+        return hash_bytes(id, n, 0x5e55) | 1;
+    }
     return k->tree & ~1ull;   /* even: never a session's */
 }
 

@@ -747,7 +747,8 @@ void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, si
         if (p && p->host == host)
             judge_one(e, p, out);
     }
-    qsort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
+    if (e->nlines > 1)
+        qsort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
     XGROW(e->out, e->out_cap, e->nlines + 1);
     for (size_t i = 0; i < e->nlines; i++)
         e->out[i] = (struct stoat_incident_evidence){.tactic = e->lines[i].tactic, .time_ns = e->lines[i].time_ns,

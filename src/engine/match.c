@@ -834,10 +834,10 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     c->nmatched = 0;
     *rules = c->matched;
     const struct route_class *cls = route(c);   /* also sets route_key */
-    if (!cls) {
-        c->counters.unrouted++;
+    if (!cls || cls->hidden_only)
+        c->counters.unrouted++;   /* no rule of the user's reads it (behaviour's may) */
+    if (!cls)
         return 0;
-    }
     /* Stamps are per event, so a pattern checked in any group may use the
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
@@ -873,7 +873,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
-        c->counters.candidates += g->n;
+        c->counters.candidates += g->n - g->nhidden;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         if (!g->ndbs || !c->atoms_valid)
             memset(hits, g->ndbs ? 0xff : 0, 2 * g->nwords * sizeof(*hits));   /* no scan: run everything gated */

@@ -83,6 +83,8 @@ stoat_err consumer_fini(struct consumer *c)
     struct behaviour_stats bs;
     behaviour_get_stats(c->beh, &bs);
     c->stats->proc_evicted = bs.procs.evicted;
+    c->stats->incident_batches = bs.incident_batches;
+    c->stats->incident_late = bs.incident_late;
     behaviour_destroy(c->beh);
     engine_ctx_destroy(c->eng);
     c->beh = NULL;

@@ -36,6 +36,7 @@ void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
 #define INCIDENT_COLS                                                                                  \
     "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
     "i.state, i.run_id"
+#define INCIDENT_NCOLS 12
 void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A process from PROC_COLS. */
 #define PROC_COLS "p.id, p.parent_id, p.image, p.command_line, p.user, p.pid, p.start_ns, p.guid"

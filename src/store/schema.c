@@ -100,6 +100,28 @@ static const char *const schema_v3 =
     "CREATE VIRTUAL TABLE alert_words USING fts5(body, detail=none, columnsize=0, tokenize='ascii');"
     "INSERT INTO alert_words(alert_words, rank) VALUES('hashsize', 33554432);";
 
+/* 3 -> 4: an incident keeps what its claims rest on (evidence) and its
+ * alerts counted by rule, both JSON arrays; older incidents have neither.
+ * The columns are added by incidents_v4, only where missing. */
+static const char *const schema_v4 = "";
+
+static int incidents_v4(struct stoat_store *s)
+{
+    static const char *const cols[] = {"evidence", "rules"};
+    for (size_t i = 0; i < 2; i++) {
+        char sql[160];
+        int64_t have = 0;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
+        int rc = store_pragma_int(s, sql, &have);
+        if (rc != SQLITE_OK)
+            return rc;
+        snprintf(sql, sizeof(sql), "ALTER TABLE incidents ADD COLUMN %s TEXT", cols[i]);
+        if (!have && (rc = store_exec(s, sql)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -108,6 +130,7 @@ static const struct migration migrations[] = {
     {&schema_v1, NULL},                 /* 0 -> 1 */
     {&schema_v2, store_packs_migrate},  /* 1 -> 2 */
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
+    {&schema_v4, incidents_v4},         /* 3 -> 4 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

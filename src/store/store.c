@@ -47,11 +47,21 @@ static void sqlite_setup(void)
  * statements. */
 static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opts *opts)
 {
+    /* Switching a rollback-journal file to WAL takes its exclusive lock
+     * without SQLite's busy handler: writers opening a new file together
+     * (schema.c) find it held by each other, so the switch is retried for
+     * as long as the busy timeout would wait. */
     int64_t mode = 0;
-    sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        mode = sqlite3_column_bytes(st, 0) == 3;
-    sqlite3_finalize(st);
+    for (int tries = 0; tries < 1000 && !mode; tries++) {
+        sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
+        int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+        if (rc == SQLITE_ROW)
+            mode = sqlite3_column_bytes(st, 0) == 3;
+        sqlite3_finalize(st);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(10);
+    }
     if (!mode) {
         snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot switch the store to WAL mode", s->path);
         return STOAT_ERR_IO;

@@ -1087,6 +1087,75 @@ static void test_open_diagnostic(void **state)
     stoat_store_close(s);
 }
 
+/* Many first writers of one new file at once (two hunts given the same new
+ * --db): each creates or finds the schema, none fails, every alert of
+ * each is stored. They start together: each waits on a pipe the parent
+ * closes once all are forked. */
+#define RACE_WRITERS 16
+#define RACE_ALERTS 5
+static void test_creation_race(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        char name[32];
+        snprintf(name, sizeof(name), "race%d.db", round);
+        const char *file = path(name);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t pids[RACE_WRITERS];
+        for (int i = 0; i < RACE_WRITERS; i++) {
+            pids[i] = fork();
+            assert_true(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(go[1]);
+                char c;
+                if (read(go[0], &c, 1) != 0)
+                    _exit(3);
+                struct stoat_store *s = NULL;
+                char err[512];
+                struct stoat_store_opts o = {.create = true};
+                if (open_store(file, &o, &s, err, sizeof(err)) != STOAT_OK) {
+                    fprintf(stderr, "writer %d: %s\n", i, err);
+                    _exit(1);
+                }
+                if (stoat_store_run_begin(s, "race", NULL) != STOAT_OK) {
+                    fprintf(stderr, "writer %d: %s\n", i, stoat_store_errmsg(s));
+                    _exit(1);
+                }
+                for (unsigned k = 1; k <= RACE_ALERTS; k++) {
+                    struct stoat_alert a;
+                    struct stoat_field fs[3];
+                    struct stoat_process anc[3];
+                    char guid[3][32], host[16];
+                    snprintf(host, sizeof(host), "w%d", i);
+                    make_alert(&a, k, host, fs, anc, guid);
+                    if (stoat_store_put_alert(s, &a) != STOAT_OK)
+                        _exit(1);
+                }
+                stoat_err e = stoat_store_run_end(s, NULL);
+                if (e != STOAT_OK)
+                    fprintf(stderr, "writer %d: %s\n", i, stoat_store_errmsg(s));
+                stoat_store_close(s);
+                _exit(e == STOAT_OK ? 0 : 1);
+            }
+        }
+        close(go[0]);
+        close(go[1]);   /* all go */
+        int failed = 0;
+        for (int i = 0; i < RACE_WRITERS; i++) {
+            int st;
+            assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+            failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        assert_int_equal(failed, 0);
+        assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'done'"), RACE_WRITERS);
+        assert_int_equal(count(file, "SELECT count(*) FROM alerts"), RACE_WRITERS * RACE_ALERTS);
+        assert_int_equal(count(file, "SELECT count(DISTINCT host_id) FROM alerts"), RACE_WRITERS);
+        assert_int_equal(count(file, "PRAGMA user_version"), STOAT_STORE_SCHEMA);
+        assert_true(text_is(file, "PRAGMA quick_check", "ok"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
         cmocka_unit_test(test_export),            cmocka_unit_test(test_open_diagnostic),
+        cmocka_unit_test(test_creation_race),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

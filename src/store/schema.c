@@ -19,7 +19,9 @@
  *   overview, hosts and rules read small roll-ups the writer keeps, never
  *   the alerts. New files get 16 KiB pages: a quarter of the page writes,
  *   WAL frames and index splits of 4 KiB ones.
- * - Settings that outlive a writer (retention) are rows of `meta`. */
+ * - Settings that outlive a writer (retention) are rows of `meta`.
+ * - A run's status is 'running', 'done', or 'aborted' when its writer went
+ *   without recording its end (runs.c). */
 #include <stdio.h>
 
 #include "store/db.h"
@@ -104,6 +106,13 @@ static const char *const schema_v3 =
     "CREATE VIRTUAL TABLE alert_words USING fts5(body, detail=none, columnsize=0, tokenize='ascii');"
     "INSERT INTO alert_words(alert_words, rank) VALUES('hashsize', 33554432);";
 
+/* 3 -> 4: a run records its writer (pid, host) and whether the writer
+ * holds the run's lock, so a run whose writer is gone can be told (runs.c). */
+static const char *const schema_v4 =
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN host TEXT;"
+    "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -112,6 +121,7 @@ static const struct migration migrations[] = {
     {&schema_v1, NULL},                 /* 0 -> 1 */
     {&schema_v2, store_packs_migrate},  /* 1 -> 2 */
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
+    {&schema_v4, NULL},                 /* 3 -> 4 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

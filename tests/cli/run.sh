@@ -82,6 +82,24 @@ check "demo hunt alerts on the Windows host" grep -q '"host":"fab-ws07.corp.chip
 check "demo hunt alerts on the Linux host" grep -q '"host":"design-srv01","level":"critical"' "$tmp/demo.jsonl"
 check "demo hunt: the README in demo/ is skipped, not an error" sh -c "! grep -q error '$tmp/demo.err'"
 
+# a hunt killed with SIGKILL in the middle of its run: the next writer of
+# the store marks its run aborted (its writer's lock is gone), and the
+# dashboard's overview says so
+mkfifo "$tmp/feed"
+(printf '%s\n' "$EV"; sleep 60) >"$tmp/feed" &
+feeder=$!
+$STOAT hunt -q --no-default-rules -r "$RULE" --db "$tmp/k.db" - <"$tmp/feed" >/dev/null 2>&1 &
+hunter=$!
+for _ in $(seq 200); do
+    [ "$(sqlite3 "$tmp/k.db" "SELECT count(*) FROM runs WHERE status = 'running'" 2>/dev/null)" = 1 ] && break
+    sleep 0.1
+done
+kill -9 "$hunter"; wait "$hunter" 2>/dev/null
+kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
+check "a killed hunt's run is still running until someone looks" sh -c "[ \"\$(sqlite3 '$tmp/k.db' 'SELECT status FROM runs')\" = running ]"
+$STOAT hunt -q --no-default-rules -r "$RULE" --db "$tmp/k.db" "$tmp/mixed.jsonl" >/dev/null 2>&1
+check "the next hunt marks the killed hunt's run aborted" sh -c "[ \"\$(sqlite3 '$tmp/k.db' 'SELECT group_concat(status) FROM (SELECT status FROM runs ORDER BY id)')\" = aborted,done ]"
+
 # dump
 check "dump prints every record" sh -c "[ \$($STOAT dump demo/windows-fab-ws07.jsonl.gz | wc -l) -eq \$(zcat demo/windows-fab-ws07.jsonl.gz | grep -c .) ]"
 

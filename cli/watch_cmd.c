@@ -272,8 +272,8 @@ int cmd_watch(int argc, char **argv)
 
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t reported_lost = 0;
-    time_t last_report = 0;
+    uint64_t reported_lost = 0, reported_re = 0;
+    time_t last_report = 0, last_re_report = 0;
     struct reload rl = {.ra = &ra, .dp = &dp};
     pthread_t rt;
     bool reloading = false;
@@ -335,6 +335,12 @@ int cmd_watch(int argc, char **argv)
             reported_lost = st.lost;
             last_report = now.tv_sec;
         }
+        if (st.regex_limited > reported_re && now.tv_sec - last_re_report >= 10) {
+            fprintf(stderr, "stoat watch: %llu rule evaluations undecided at a regex limit so far (%s)\n",
+                    (unsigned long long)st.regex_limited, st.regex_detail);
+            reported_re = st.regex_limited;
+            last_re_report = now.tv_sec;
+        }
         if (duration > 0 && (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
             break;
     }
@@ -356,6 +362,9 @@ int cmd_watch(int argc, char **argv)
                 (unsigned long long)st.events, (unsigned long long)st.lost, st.lost_detail[0] ? " (" : "",
                 st.lost_detail, st.lost_detail[0] ? ")" : "", (unsigned long long)st.alerts,
                 (unsigned long long)st.incidents);
+    if (st.regex_limited)
+        fprintf(stderr, "stoat watch: %llu rule evaluations undecided at a regex limit, counted as no match (%s)\n",
+                (unsigned long long)st.regex_limited, st.regex_detail);
 out:
     stoat_watch_destroy(w);   /* closes the store when its sink was added */
     if (!store_owned)

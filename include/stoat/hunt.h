@@ -97,6 +97,16 @@ struct stoat_incident {
     size_t nalerts;
 };
 
+/* A rule some of whose evaluations a regular expression could not decide:
+ * it hit PCRE2's match, depth or heap limit (a pattern that backtracks
+ * without end on some value, ^(a+)+$ on "aaa...ab"). Such an evaluation
+ * counts as no match. */
+struct stoat_rule_limit {
+    const struct stoat_rule_meta *rule;   /* the ruleset's: valid while it lives */
+    uint64_t evaluations;
+};
+#define STOAT_LIMIT_RULES 8
+
 struct stoat_hunt_stats {
     uint64_t files;             /* inputs read */
     uint64_t files_failed;      /* inputs that could not be opened, recognised or read to the end */
@@ -117,6 +127,9 @@ struct stoat_hunt_stats {
     uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
+    uint64_t regex_limited;     /* rule evaluations a regex limit left undecided (counted as no match) */
+    size_t regex_limited_rules; /* how many rules had some; the first STOAT_LIMIT_RULES, most first: */
+    struct stoat_rule_limit regex_limits[STOAT_LIMIT_RULES];
     double seconds;
 };
 

@@ -45,12 +45,21 @@ struct consumer {
     int64_t corr_last_time;            /* for matches without a time */
     struct corr_evidence *evidence;    /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
+    /* rule evaluations a regex limit stopped, per rule of rs: the matching
+     * threads' engines add theirs (engine_regex_limited_add) when they end
+     * or the rules change; and the count of earlier rulesets */
+    uint64_t *regex_limited;
+    uint64_t regex_limited_before;
 };
 
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
                    size_t nsinks, const struct stoat_hunt_opts *opts, struct stoat_hunt_stats *stats);
-/* Closes chains, writes a learned baseline, frees. */
+/* Closes chains, writes a learned baseline, fills the regex limit figures
+ * of the stats, frees. */
 void consumer_fini(struct consumer *c, const struct stoat_hunt_opts *opts);
+/* The regex limit figures of st from what the consumer holds and its own
+ * engine's, with those of more (may be NULL): a live producer's engine. */
+void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *more, struct stoat_hunt_stats *st);
 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns,

@@ -304,6 +304,7 @@ static void worker_init(struct worker *w, struct stoat_hunt *h)
 static void worker_fini(struct worker *w)
 {
     engine_counters(w->eng, &w->counters);
+    engine_regex_limited_add(w->eng, &w->h->con.regex_limited);
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     engine_ctx_destroy(w->eng);

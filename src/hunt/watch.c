@@ -113,6 +113,8 @@ static void ready(struct stoat_watch *w)
 
 void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs)
 {
+    if (w->con_ready)   /* its regex limit counts, before the rule numbers change */
+        engine_regex_limited_add(w->eng, &w->con.regex_limited);
     engine_ctx_destroy(w->eng);
     w->eng = engine_ctx_create(rs);
     w->rs = rs;
@@ -299,11 +301,26 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
             break;
         o += (size_t)k;
     }
+    /* live, or as the finish left them */
+    struct stoat_hunt_stats hs = w->hstats;
+    if (w->con_ready)
+        consumer_regex_stats(&w->con, w->eng, &hs);
+    out->regex_limited = hs.regex_limited;
+    o = 0;
+    for (size_t i = 0; i < hs.regex_limited_rules && i < STOAT_LIMIT_RULES; i++) {
+        const struct stoat_rule_meta *m = hs.regex_limits[i].rule;
+        int k = snprintf(out->regex_detail + o, sizeof(out->regex_detail) - o, "%s%s %llu", o ? ", " : "",
+                         m->title ? m->title : m->id ? m->id : "?", (unsigned long long)hs.regex_limits[i].evaluations);
+        if (k < 0 || (size_t)k >= sizeof(out->regex_detail) - o)
+            break;
+        o += (size_t)k;
+    }
 }
 
 stoat_err stoat_watch_finish(struct stoat_watch *w)
 {
     ready(w);
+    engine_regex_limited_add(w->eng, &w->con.regex_limited);
     consumer_fini(&w->con, &w->hopts);
     w->con_ready = false;
     stoat_err err = w->con.err;

@@ -11,6 +11,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+static void compile_diag(struct cctx *x, enum stoat_severity sev, const struct sigma_loc *loc, const char *field,
+                         stoat_err code, const char *msg)
+{
+    if (x->c->diag) {
+        struct stoat_diag d = {.code = code, .severity = sev,
+                               .file = loc && loc->file ? loc->file : x->r->meta.file,
+                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
+                               .rule_id = x->r->meta.id, .field = field, .message = msg};
+        x->c->diag(x->c->diag_ctx, &d);
+    }
+}
+
 void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
                   ...)
 {
@@ -22,13 +34,17 @@ void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (x->c->diag) {
-        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR,
-                               .file = loc && loc->file ? loc->file : x->r->meta.file,
-                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
-                               .rule_id = x->r->meta.id, .field = field, .message = msg};
-        x->c->diag(x->c->diag_ctx, &d);
-    }
+    compile_diag(x, STOAT_SEV_ERROR, loc, field, code, msg);
+}
+
+void compile_warn(struct cctx *x, const struct sigma_loc *loc, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    compile_diag(x, STOAT_SEV_WARNING, loc, field, STOAT_ERR_RULE, msg);
 }
 
 /* The escape table of the specification: a backslash escapes '*', '?' and

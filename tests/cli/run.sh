@@ -83,7 +83,7 @@ check "demo hunt alerts on the Linux host" grep -q '"host":"design-srv01","level
 check "demo hunt: the README in demo/ is skipped, not an error" sh -c "! grep -q error '$tmp/demo.err'"
 
 # a regex that backtracks without end: stopped at its limit, counted as no
-# match, and named in the hunt's summary
+# match, and named in the hunt's summary; rules check warns about it
 cat >"$tmp/evil.yml" <<'YML'
 title: Evil Nested Quantifier
 id: 5b6a1c2e-0000-4000-8000-0000000000e1
@@ -106,6 +106,9 @@ $STOAT hunt --no-default-rules -r "$tmp/evil.yml" --format jsonl "$tmp/evil.json
 check "regex limit: the values it decides still match" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/evil.out') -eq 2 ]"
 check "regex limit: the summary names the rule and its count" grep -q "^    5 *Evil Nested Quantifier (5b6a1c2e-0000-4000-8000-0000000000e1)" "$tmp/evil.err"
 check "regex limit: the summary says they counted as no match" grep -q "regex limits: 5 rule evaluations undecided (counted as no match) in 1 rule" "$tmp/evil.err"
+$STOAT rules check "$tmp/evil.yml" >"$tmp/evil.check" 2>&1
+check "rules check warns about a nested quantifier" grep -q "evil.yml:7:9: warning: regular expression may backtrack without end: the repeated group '(a+)+'" "$tmp/evil.check"
+check "rules check still loads the rule" sh -c "tail -1 '$tmp/evil.check' | grep -qx 'rules: 1 loaded, 0 rejected'"
 
 # a hunt killed with SIGKILL in the middle of its run: the next writer of
 # the store marks its run aborted (its writer's lock is gone), and the

@@ -1,7 +1,9 @@
 /* Regular expressions under limits: a pattern that backtracks without end
  * (^(a+)+$ on "aaa...ab") stops at the engine's match limit, the
  * evaluation counts as no match and is counted for its rule in the hunt's
- * figures, whichever thread ran it. Nothing here is timed: the values are sized so that PCRE2's own
+ * figures, whichever thread ran it; and the rules check warns about such
+ * patterns (a lint over the pattern text) while leaving alone the usual
+ * ones. Nothing here is timed: the values are sized so that PCRE2's own
  * default limit (ten million steps) would let the match run to its end
  * (about four million steps), so only stoat's limit can stop it. */
 #include "testutil.h"
@@ -133,12 +135,74 @@ static void test_no_limit_no_count(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* ------------------------------------------------------------ the lint */
+
+/* Warnings of loading a process-creation rule with this regex. */
+static size_t lint_warnings(const char *re, bool caseless, struct tu_diags *ds)
+{
+    char rule[512];
+    snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|re%s: '%s'\n  condition: sel\n"),
+             caseless ? "|i" : "", re);
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build1(rule, ds, &ls);
+    assert_non_null(rs);
+    assert_int_equal(ls.loaded, 1);   /* a warning, never a rejection */
+    stoat_ruleset_destroy(rs);
+    return tu_diags_count(ds, STOAT_SEV_WARNING);
+}
+
+static void test_lint_warns(void **state)
+{
+    (void)state;
+    static const char *const risky[] = {
+        "^(a+)+$", "(a*)*", "(a|a)*", "(.*a){5}", "(\\w+\\s?)+", "x(\\s*\\w+)+y", "(?:(a+)|b)+", "(a|aa)+",
+        "([a-z]+[0-9]*)+", "(\\w|\\d)+",
+    };
+    for (size_t i = 0; i < sizeof(risky) / sizeof(risky[0]); i++) {
+        struct tu_diags ds = {0};
+        if (lint_warnings(risky[i], false, &ds) != 1)
+            fail_msg("no warning for %s", risky[i]);
+        const struct tu_diag *d = tu_diags_find(&ds, "may backtrack without end");
+        assert_non_null(d);
+        assert_string_equal(d->field, "CommandLine");
+        assert_int_equal(d->line, 8);   /* the value's line in the rule */
+        tu_diags_free(&ds);
+    }
+    /* the group named is the repeated one */
+    struct tu_diags ds = {0};
+    lint_warnings("^start(x+)+end$", false, &ds);
+    assert_non_null(tu_diags_find(&ds, "the repeated group '(x+)+'"));
+    tu_diags_free(&ds);
+    /* caseless: A and a are the same text */
+    lint_warnings("(A|a)+", true, &ds);
+    assert_int_equal(tu_diags_count(&ds, STOAT_SEV_WARNING), 1);
+    tu_diags_free(&ds);
+}
+
+static void test_lint_leaves_usual_patterns(void **state)
+{
+    (void)state;
+    static const char *const fine[] = {
+        "whoami\\s+/(all|priv)", "(\\d+\\.){3}\\d+", "(\\d{1,3}\\.){3}\\d{1,3}", "(\\w+\\s)+end", "(ab|ac)+",
+        "(\\\\|/)+", "(?:[^\"]*\"){2}", "(?>a+)+", "(a++)+", "(a+)++", "(\\.exe|\\.dll)+$", "[\\x00-\\x1f]+",
+        "(A|a)+",   /* case-sensitive: not the same text */
+    };
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        struct tu_diags ds = {0};
+        if (lint_warnings(fine[i], false, &ds) != 0)
+            fail_msg("a warning for %s: %s", fine[i], ds.v[0].text);
+        tu_diags_free(&ds);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_limit_counted),
         cmocka_unit_test(test_limit_counted_threads),
         cmocka_unit_test(test_no_limit_no_count),
+        cmocka_unit_test(test_lint_warns),
+        cmocka_unit_test(test_lint_leaves_usual_patterns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,9 +11,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static void compile_diag(struct cctx *x, enum stoat_severity sev, const struct sigma_loc *loc, const char *field,
-                         stoat_err code, const char *msg)
+/* Formats and reports one diagnostic about the rule. */
+static void compile_vdiag(struct cctx *x, enum stoat_severity sev, const struct sigma_loc *loc, const char *field,
+                          stoat_err code, const char *fmt, va_list ap)
 {
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     if (x->c->diag) {
         struct stoat_diag d = {.code = code, .severity = sev,
                                .file = loc && loc->file ? loc->file : x->r->meta.file,
@@ -29,22 +32,18 @@ void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field
     if (x->err)
         return;
     x->err = code;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    compile_vdiag(x, STOAT_SEV_ERROR, loc, field, code, fmt, ap);
     va_end(ap);
-    compile_diag(x, STOAT_SEV_ERROR, loc, field, code, msg);
 }
 
 void compile_warn(struct cctx *x, const struct sigma_loc *loc, const char *field, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    compile_vdiag(x, STOAT_SEV_WARNING, loc, field, STOAT_ERR_RULE, fmt, ap);
     va_end(ap);
-    compile_diag(x, STOAT_SEV_WARNING, loc, field, STOAT_ERR_RULE, msg);
 }
 
 /* The escape table of the specification: a backslash escapes '*', '?' and

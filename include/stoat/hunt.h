@@ -97,16 +97,6 @@ struct stoat_incident {
     size_t nalerts;
 };
 
-/* A rule some of whose evaluations a regular expression could not decide:
- * it hit PCRE2's match, depth or heap limit (a pattern that backtracks
- * without end on some value, ^(a+)+$ on "aaa...ab"). Such an evaluation
- * counts as no match. */
-struct stoat_rule_limit {
-    const struct stoat_rule_meta *rule;   /* the ruleset's: valid while it lives */
-    uint64_t evaluations;
-};
-#define STOAT_LIMIT_RULES 8
-
 struct stoat_hunt_stats {
     uint64_t files;             /* inputs read */
     uint64_t files_failed;      /* inputs that could not be opened, recognised or read to the end */
@@ -128,7 +118,7 @@ struct stoat_hunt_stats {
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
     uint64_t regex_limited;     /* rule evaluations a regex limit left undecided (counted as no match) */
-    size_t regex_limited_rules; /* how many rules had some; the first STOAT_LIMIT_RULES, most first: */
+    size_t regex_limited_rules; /* how many rules had some; the first STOAT_LIMIT_RULES, most first (rules.h): */
     struct stoat_rule_limit regex_limits[STOAT_LIMIT_RULES];
     double seconds;
 };

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "rules/ruleset.h"
-#include "stoat/hunt.h"
+#include "stoat/rules.h"
 #include "event/event.h"
 #include "util/buf.h"
 

@@ -140,6 +140,9 @@ struct stoat_hunt_stats {
     uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
+    uint64_t regex_limited;     /* rule evaluations a regex limit left undecided (counted as no match) */
+    size_t regex_limited_rules; /* how many rules had some; the first STOAT_LIMIT_RULES, most first (rules.h): */
+    struct stoat_rule_limit regex_limits[STOAT_LIMIT_RULES];
     double seconds;
 };
 

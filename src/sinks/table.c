@@ -331,6 +331,19 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
     if (st->proc_evicted)
         fprintf(o, "  process table: %llu oldest processes evicted to stay within memory\n",
                 (unsigned long long)st->proc_evicted);
+    if (st->regex_limited) {
+        /* never silent: these rules may have missed what they look for */
+        num(a, sizeof(a), st->regex_limited);
+        fprintf(o, "  %sregex limits:%s %s rule evaluations undecided (counted as no match) in %zu rule%s:\n",
+                c ? BOLD : "", c ? RESET : "", a, st->regex_limited_rules, st->regex_limited_rules == 1 ? "" : "s");
+        for (size_t i = 0; i < st->regex_limited_rules && i < STOAT_LIMIT_RULES; i++) {
+            const struct stoat_rule_meta *m = st->regex_limits[i].rule;
+            num(a, sizeof(a), st->regex_limits[i].evaluations);
+            fprintf(o, "    %-8s %s (%s)\n", a, m->title ? m->title : "?", m->id ? m->id : "no id");
+        }
+        if (st->regex_limited_rules > STOAT_LIMIT_RULES)
+            fprintf(o, "    ... and %zu more rules\n", st->regex_limited_rules - STOAT_LIMIT_RULES);
+    }
     if (s->ninc) {
         qsort(s->inc, s->ninc, sizeof(*s->inc), cmp_incident);
         fprintf(o, "\n  %s%zu incident%s%s\n", c ? BOLD : "", s->ninc, s->ninc == 1 ? "" : "s", c ? RESET : "");

@@ -26,6 +26,7 @@
 #include "store/db.h"
 #include "store/packs.h"
 #include "store/words.h"
+#include "store/runs.h"
 #include "store/writer.h"
 #include "util/mem.h"
 #include "util/text.h"

@@ -41,6 +41,10 @@ void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A process from PROC_COLS. */
 #define PROC_COLS "p.id, p.parent_id, p.image, p.command_line, p.user, p.pid, p.start_ns, p.guid"
 void store_proc_item(struct buf *b, sqlite3_stmt *st, int col);
+/* A run from RUN_COLS (table runs): {id, producer, args, started, ended,
+ * alerts, status, pid, host}; status "running", "done" or "aborted". */
+#define RUN_COLS "id, producer, args, started_ns, ended_ns, alerts, status, pid, host"
+void store_run_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A triage entry from TRIAGE_COLS: {state, note, who, at}. */
 #define TRIAGE_COLS "state, note, who, at_ns"
 void store_triage_item(struct buf *b, sqlite3_stmt *st, int col);

@@ -82,6 +82,31 @@ check "the long argument is whole" sh -c "grep -q 'base64 -w0 A\{900\}\"' '$tmp/
 "$STOAT" dump --host fab-db07 - <tests/readers/mixed/audit.log >"$tmp/stdin.jsonl" 2>/dev/null
 check "auditd from standard input, host from --host" sh -c "grep -q '\"host\":\"fab-db07\",\"source\":{\"file\":\"-\",\"format\":\"auditd\"' '$tmp/stdin.jsonl'"
 
+# ------------------------------------------------------- EVTX work bombs
+# records of ~150 bytes that expand 300^3 nested elements each, between
+# ordinary records, in two chunks (tests/readers/gen-evtx-bomb.py)
+python3 tests/readers/gen-evtx-bomb.py "$tmp/bomb.evtx" --fanout 300 --depth 2 --bombs 3 --chunks 2 >"$tmp/bomb.list"
+"$STOAT" dump "$tmp/bomb.evtx" >"$tmp/bomb.jsonl" 2>"$tmp/bomb.err"
+python3 - "$tmp/bomb.list" "$tmp/bomb.jsonl" "$tmp/bomb.err" >"$tmp/bomb.out" <<'PY'
+import sys, json, re
+want = {"good": set(), "bomb": set()}
+for l in open(sys.argv[1]):
+    kind, rid, off = l.split()
+    want[kind].add((int(rid), int(off)))
+# every event read, in order: a bomb delivered as an event has no record id
+got = [json.loads(l)["event"].get("EventRecordID", -1) for l in open(sys.argv[2])]
+reported = set()
+for l in open(sys.argv[3]):
+    m = re.match(r".*bomb\.evtx @(\d+): error: chunk \d+: record expands past the work cap", l)
+    if m:
+        reported.add(int(m.group(1)))
+print("good records read:", got == sorted(r for r, _ in want["good"]))
+print("bombs reported at their offsets:", reported == {o for _, o in want["bomb"]})
+PY
+check "EVTX: the ordinary records around the work bombs are read, the bombs are not" grep -q "good records read: True" "$tmp/bomb.out"
+check "EVTX: each work bomb is reported (file, offset, work cap) and skipped" \
+    grep -q "bombs reported at their offsets: True" "$tmp/bomb.out"
+
 # ----------------------------------------------------- SigmaHQ rules fire
 rules="$SHARED/sigma/rules/linux"
 if [ -d "$rules" ]; then

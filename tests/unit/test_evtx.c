@@ -265,6 +265,7 @@ struct got {
     struct reccopy r[16];
     size_t nrec;
     char errors[16][128];
+    uint64_t err_off[16];
     size_t nerr;
     int stop_after;
 };
@@ -292,11 +293,14 @@ static int on_rec(void *ctx, const struct evtx_record *r)
 static void on_err(void *ctx, const struct evtx_error *e)
 {
     struct got *g = ctx;
-    if (g->nerr < 16)
+    if (g->nerr < 16) {
+        g->err_off[g->nerr] = e->offset;
         snprintf(g->errors[g->nerr++], 128, "%s", e->reason);
+    }
 }
 
-static long parse(struct file *f, struct got *g)
+/* Parses the whole file; *work (when not NULL) gets the work units spent. */
+static long parse_work(struct file *f, struct got *g, uint64_t *work)
 {
     struct evtx_file *ef = NULL;
     struct evtx_error err;
@@ -305,9 +309,16 @@ static long parse(struct file *f, struct got *g)
     struct evtx_scratch *s = evtx_scratch_create();
     struct evtx_visitor v = { g, on_rec, on_err };
     long n = evtx_parse_all(ef, s, &v);
+    if (work)
+        *work = evtx_scratch_work(s);
     evtx_scratch_destroy(s);
     evtx_close(ef);
     return n;
+}
+
+static long parse(struct file *f, struct got *g)
+{
+    return parse_work(f, g, NULL);
 }
 
 static const struct fieldcopy *field(const struct reccopy *r, const char *n)
@@ -906,6 +917,157 @@ static void test_bad_template_offset(void **state)
     free(f.b);
 }
 
+/* ------------------------------------------------------------ work bombs */
+
+/* The bomb template: FANOUT top-level <A>%0</A>, %0 optional. No parent
+   element, so when every <A> vanishes nothing reaches the field list. */
+static size_t bomb_template(struct w *c, int fanout)
+{
+    size_t def = tpl_begin(c);
+    size_t name_at = 0;
+    for (int i = 0; i < fanout; i++) {
+        u8(c, 0x01);
+        u16(c, 0xffff);
+        size_t at = c->pos;
+        u32(c, 0);
+        if (i == 0) {
+            name_at = c->pos + 4;
+            name(c, "A");
+        } else {
+            u32(c, (uint32_t)name_at); /* the name written by the first one */
+        }
+        close_start(c);
+        sub(c, 0, 0x21, 1);
+        end_el(c);
+        end_size(c, at);
+    }
+    tpl_end(c, def);
+    return def;
+}
+
+/* The values of a bomb instance: %0 is Binary XML instantiating the bomb
+   template again, `depth` levels down; at the bottom %0 is NULL. */
+static void bomb_values(struct w *c, size_t def, int depth)
+{
+    u32(c, 1);
+    size_t desc = c->pos;
+    u16(c, 0);
+    u8(c, depth ? 0x21 : 0x00);
+    u8(c, 0);
+    if (!depth)
+        return;
+    size_t start = c->pos;
+    frag(c);
+    tpl_ref(c, def);
+    bomb_values(c, def, depth - 1);
+    u8(c, 0x00);
+    uint16_t size = (uint16_t)(c->pos - start);
+    memcpy(c->b + desc, &size, 2);
+}
+
+/* A record of the typical event (its template defined at *tdef, or here
+   when that is 0); returns the record's chunk offset. */
+static size_t typical_record(struct file *f, uint64_t id, size_t *tdef)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    if (*tdef)
+        tpl_ref(&f->c, *tdef);
+    else
+        *tdef = typical_template(&f->c);
+    typical_values(&f->c);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+    return r;
+}
+
+/* A bomb record: 40 elements, each expanding a value that holds 40 more,
+   three levels down: 40^4 element visits from about 150 bytes. */
+static size_t bomb_record(struct file *f, uint64_t id, size_t *bdef)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    if (*bdef)
+        tpl_ref(&f->c, *bdef);
+    else
+        *bdef = bomb_template(&f->c, 40);
+    bomb_values(&f->c, *bdef, 3);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+    return r;
+}
+
+/* A record whose expansion passes the work cap is reported (file offset,
+   reason) and skipped; the records around it are read, and the work spent
+   on it stops at the cap. */
+static void test_work_bomb_skipped(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t tdef = 0, bdef = 0;
+    typical_record(&f, 1, &tdef);
+    size_t b1 = bomb_record(&f, 2, &bdef);
+    typical_record(&f, 3, &tdef);
+    size_t b2 = bomb_record(&f, 4, &bdef);
+    typical_record(&f, 5, &tdef);
+    chunk_end(&f);
+    uint64_t work;
+    assert_int_equal(parse_work(&f, &g, &work), 3);
+    assert_int_equal(g.r[0].id, 1);
+    assert_int_equal(g.r[1].id, 3);
+    assert_int_equal(g.r[2].id, 5);
+    expect(&g.r[2], "CommandLine", "cmd /c", EVTX_V_STRING);
+    assert_int_equal(g.nerr, 2);
+    assert_non_null(strstr(g.errors[0], "work cap"));
+    assert_non_null(strstr(g.errors[1], "work cap"));
+    assert_int_equal(g.err_off[0], 4096 + b1);
+    assert_int_equal(g.err_off[1], 4096 + b2);
+    /* each bomb ran to the cap and no further; the good records cost
+       next to nothing */
+    assert_true(work > 2ull * EVTX_MAX_RECORD_WORK);
+    assert_true(work < 2ull * EVTX_MAX_RECORD_WORK + 1000);
+    free(f.b);
+}
+
+/* Many bombs in one chunk: the chunk's budget ends the chunk (reported
+   once), so its cost does not grow with the number of bombs; the next
+   chunk has a budget of its own and is read whole. */
+static void test_work_bomb_chunk_cap(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t tdef = 0, bdef = 0;
+    for (uint64_t id = 1; id <= 200; id += 2) {
+        typical_record(&f, id, &tdef);
+        bomb_record(&f, id + 1, &bdef);
+    }
+    chunk_end(&f);
+    chunk_begin(&f, 1);
+    tdef = 0;
+    for (uint64_t id = 1001; id <= 1005; id++)
+        typical_record(&f, id, &tdef);
+    chunk_end(&f);
+    uint64_t work;
+    long n = parse_work(&f, &g, &work);
+    unsigned per_chunk = EVTX_MAX_CHUNK_WORK / EVTX_MAX_RECORD_WORK;
+    /* chunk 0: the good record before each bomb until its budget is spent
+       (per_chunk bombs: the last one ends the chunk); then chunk 1 whole */
+    assert_int_equal(n, per_chunk + 5);
+    assert_int_equal(g.r[g.nrec - 1].id, 1005);
+    assert_true(has_error(&g, "per-chunk work cap"));
+    assert_true(work <= (uint64_t)EVTX_MAX_CHUNK_WORK + 1000);
+    assert_true(work >= (uint64_t)EVTX_MAX_CHUNK_WORK);
+    free(f.b);
+}
+
 static void test_visitor_stop(void **state)
 {
     (void)state;
@@ -1041,6 +1203,8 @@ int main(void)
         cmocka_unit_test(test_bad_chunk_signature),
         cmocka_unit_test(test_deep_nesting_rejected),
         cmocka_unit_test(test_bad_template_offset),
+        cmocka_unit_test(test_work_bomb_skipped),
+        cmocka_unit_test(test_work_bomb_chunk_cap),
         cmocka_unit_test(test_visitor_stop),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json),

@@ -15,6 +15,11 @@
  * when its template looks like one (plausible names and text, <Event> at
  * the root), every value has its substitution's declared type, the value
  * count matches, and its EventRecordID agrees with its header.
+ *
+ * Time is bounded like memory: each record gets a work budget (the caps in
+ * evtx.h) that the Binary XML layer charges as it expands, and the records
+ * of a chunk, slack included, share a larger one. So a crafted chunk costs
+ * at most a fixed amount, whatever its records do.
  */
 #include "readers/evtx/evtx.h"
 #include "readers/evtx/evtx_int.h"
@@ -187,6 +192,8 @@ struct evtx_scratch *evtx_scratch_create(void)
     return s;
 }
 
+uint64_t evtx_scratch_work(const struct evtx_scratch *s) { return s ? s->total_work : 0; }
+
 void evtx_scratch_destroy(struct evtx_scratch *s)
 {
     if (!s)
@@ -211,12 +218,17 @@ struct walk {
     int delivered;
 };
 
-static void report(const struct walk *w, uint64_t off, const char *reason)
+static void report_how(const struct walk *w, uint64_t off, const char *reason, bool rest)
 {
     if (!w->v->error)
         return;
-    struct evtx_error e = { w->f->name, w->idx, off, reason };
+    struct evtx_error e = { w->f->name, w->idx, off, reason, rest };
     w->v->error(w->v->ctx, &e);
+}
+
+static void report(const struct walk *w, uint64_t off, const char *reason)
+{
+    report_how(w, off, reason, false);
 }
 
 /* Checks the record frame at chunk offset pos: signature, sizes, copy. */
@@ -277,18 +289,29 @@ static bool event_id_agrees(const struct evtx_scratch *s, uint64_t id)
 }
 
 /* Parses and delivers the record at pos (frame already checked). Returns 0
-   when delivered, 1 when the record is damaged (reported unless quiet), -1
-   when the visitor stops, -2 when out of memory. */
+   when delivered, 1 when the record is damaged (reported unless quiet), 2
+   when the chunk's work budget is spent (the caller reports it and stops),
+   -1 when the visitor stops, -2 when out of memory. */
 static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, bool quiet)
 {
     struct evtx_scratch *s = w->x.s;
     const uint8_t *c = w->x.chunk;
     const char *why = NULL;
+    if (s->chunk_work >= EVTX_MAX_CHUNK_WORK)
+        return 2;
     s->nfields = 0;
     evtx_arena_reset(&s->rec_arena);
     w->x.strict = recovered;
+    s->work = 0;
+    s->work_limit = EVTX_MAX_CHUNK_WORK - s->chunk_work;
+    if (s->work_limit > EVTX_MAX_RECORD_WORK)
+        s->work_limit = EVTX_MAX_RECORD_WORK;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
                                 size - EVTX_RECORD_MIN_SIZE, &why);
+    s->chunk_work += s->work;
+    s->total_work += s->work;
+    if (rc == -4 && s->chunk_work >= EVTX_MAX_CHUNK_WORK)
+        return 2;
     if (rc == -2 && (s->rec_arena.capped || s->chunk_arena.capped)) {
         /* a record that expands past the size caps is damage, not OOM */
         rc = -1;
@@ -349,7 +372,8 @@ static bool all_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* Scans [pos, avail) for records that validate; delivered as recovered. */
+/* Scans [pos, avail) for records that validate; delivered as recovered.
+   Returns 0, or do_record's 2, -1 or -2. */
 static int scan_slack(struct walk *w, size_t pos, size_t avail)
 {
     const uint8_t *c = w->x.chunk;
@@ -358,7 +382,7 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
         if (record_frame_ok(c, avail, pos, &size) &&
             !id_seen(w->x.s, evtx_le64(c + pos + 8))) {
             int rc = do_record(w, pos, size, true, true);
-            if (rc < 0)
+            if (rc < 0 || rc == 2)
                 return rc;
             if (rc == 0) {
                 pos += size;
@@ -400,6 +424,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         s->gen = 1;
     }
     s->nids = 0;
+    s->chunk_work = 0;
     w.x.chunk = c;
     w.x.len = avail;
     w.x.s = s;
@@ -450,13 +475,15 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
             continue;
         }
         rc = do_record(&w, pos, size, false, false);
-        if (rc < 0)
+        if (rc < 0 || rc == 2)
             goto out;
         resync = false;
         pos += size;
     }
     rc = scan_slack(&w, pos > end ? pos : end, avail);
 out:
+    if (rc == 2)
+        report_how(&w, w.base, "the chunk's records pass the per-chunk work cap", true);
     if (rc == -1 || rc == -2)
         return rc;
     return w.delivered;

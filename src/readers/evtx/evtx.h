@@ -29,6 +29,20 @@
 #define EVTX_FILE_HEADER_SIZE 4096u
 #define EVTX_CHUNK_SIZE       65536u
 
+/* Work caps. Binary XML can make a record of a hundred bytes cost billions
+   of steps (a template whose elements each expand the same nested Binary
+   XML value, nested again), while the memory caps see nothing because the
+   elements vanish. So the expansion is counted in work units: one per
+   template op run, template instance, value read, array element and raw
+   element compiled, and one per 64 bytes rendered. A record that passes
+   EVTX_MAX_RECORD_WORK is reported and skipped; a chunk whose records
+   together pass EVTX_MAX_CHUNK_WORK has the rest of its records skipped
+   (reported once), so the time a file costs is bounded by its size. Real
+   records stay far below both (the largest in the shared samples is
+   noted in README). */
+#define EVTX_MAX_RECORD_WORK  (1u << 20)
+#define EVTX_MAX_CHUNK_WORK   (1u << 22)
+
 struct evtx_file;
 struct evtx_scratch;
 
@@ -48,6 +62,7 @@ struct evtx_error {
     uint32_t    chunk;  /* UINT32_MAX when the error is about the file header */
     uint64_t    offset; /* file offset of the damaged structure */
     const char *reason;
+    bool        rest_skipped; /* the rest of the chunk is not read */
 };
 
 struct evtx_visitor {
@@ -87,6 +102,8 @@ size_t      evtx_file_size(const struct evtx_file *f);
 
 struct evtx_scratch *evtx_scratch_create(void);
 void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */
+/* Work units spent by this scratch since it was created (see the caps). */
+uint64_t evtx_scratch_work(const struct evtx_scratch *s);
 void evtx_close(struct evtx_file *f);              /* accepts NULL */
 
 /* Appends the record as one JSON object and a newline to a malloc'd buffer

@@ -19,7 +19,10 @@
  * expanded in place instead of giving a text field.
  *
  * Every offset read from the chunk is checked against the chunk; element
- * nesting and nested Binary XML share one depth cap.
+ * nesting and nested Binary XML share one depth cap. Because a nested value
+ * is expanded each time an op refers to it, the run time of a record is not
+ * bounded by its size: every step of the execution is charged to the
+ * record's work budget (spend()), and running out of it ends the record.
  */
 #include "readers/evtx/evtx_int.h"
 
@@ -733,6 +736,13 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
 
 static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned depth);
 
+/* Charges n work units to the record; true when that passes its limit. */
+static inline bool spend(struct evtx_scratch *s, uint64_t n)
+{
+    s->work += n;
+    return s->work > s->work_limit;
+}
+
 static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl,
                      const char *v, uint32_t vl, uint8_t type)
 {
@@ -767,6 +777,8 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
     uint32_t vl;
     uint8_t vt;
     int rc = evtx_render_value(&ac->x->s->rec_arena, ac->t, p, n, &v, &vl, &vt);
+    if (!rc && spend(ac->x->s, 1 + vl / 64))
+        rc = -4;
     if (!rc)
         rc = add_field(ac->x->s, ac->name, ac->name_len, v, vl, vt);
     ac->rc = rc;
@@ -777,8 +789,11 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
 static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v,
                       const char **out, uint32_t *len, uint8_t *vt)
 {
-    return evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size,
-                             out, len, vt);
+    int rc = evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size,
+                               out, len, vt);
+    if (!rc && spend(x->s, *len / 64))
+        rc = -4;
+    return rc;
 }
 
 /* Concatenates parts (static text and substitutions) into one string. */
@@ -817,6 +832,8 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     }
     if (total >= UINT32_MAX)
         return -1;
+    if (spend(x->s, n + total / 64))
+        return -4;
     char *o = evtx_arena_alloc(a, total + 1);
     if (!o)
         return -2;
@@ -846,6 +863,8 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
         size_t mark = 0;
         int rc;
 
+        if (spend(s, 1))
+            return -4;
         for (unsigned k = 0; k < op->marks; k++) {
             if (nmarks >= sizeof marks / sizeof marks[0])
                 return -1;
@@ -990,6 +1009,8 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     c->pos += 4;
     if (n > EVTX_MAX_VALUES || !have(c, 4 * (size_t)n))
         return -1;
+    if (spend(x->s, 1 + (uint64_t)n))
+        return -4;
     struct evtx_val *vals = evtx_arena_alloc(&x->s->rec_arena, (size_t)n * sizeof *vals + 1);
     if (!vals)
         return -2;
@@ -1019,6 +1040,8 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
     while (have(&c, 1)) {
         uint8_t t = c.b[c.pos];
         int rc;
+        if (spend(x->s, 1))
+            return -4;
         if (t == 0x00) {
             return 0;
         } else if (t == 0x0f) {
@@ -1032,8 +1055,12 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
             /* Elements without a template: compile them into a throwaway
                op list in the record arena and run it with no values. */
             struct builder *b = builder_of(x->s);
+            size_t start = c.pos;
             builder_clear(b);
             rc = c_element(x, b, &c, depth);
+            /* compiled anew each time it is expanded: charge its bytes */
+            if (!rc && spend(x->s, (c.pos - start) / 4 + b->nops + b->nparts))
+                rc = -4;
             if (!rc && x->strict && (b->names_bad || (depth == 0 && !b->root_event)))
                 rc = -3;
             if (!rc) {
@@ -1062,6 +1089,8 @@ int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len
         *why = "malformed Binary XML";
     else if (rc == -3)
         *why = "values do not fit their template";
+    else if (rc == -4)
+        *why = "record expands past the work cap";
     else if (rc == -2)
         *why = "out of memory";
     return rc;

@@ -224,7 +224,10 @@ static void on_error(void *ctx, const struct evtx_error *e)
         w->sink->bad(w->sink->ctx, 0, e->offset, true, true, msg);
         return;
     }
-    snprintf(msg, sizeof(msg), "chunk %u: %s; skipped, the valid records around it are kept", e->chunk, e->reason);
+    if (e->rest_skipped)
+        snprintf(msg, sizeof(msg), "chunk %u: %s; the rest of the chunk is skipped", e->chunk, e->reason);
+    else
+        snprintf(msg, sizeof(msg), "chunk %u: %s; skipped, the valid records around it are kept", e->chunk, e->reason);
     w->sink->bad(w->sink->ctx, 0, e->offset, true, false, msg);
     w->u->skipped++;
 }

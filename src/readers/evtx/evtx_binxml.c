@@ -111,6 +111,13 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* Charges n work units to the record; true when that passes its limit. */
+static inline bool spend(struct evtx_scratch *s, uint64_t n)
+{
+    s->work += n;
+    return s->work > s->work_limit;
+}
+
 static inline bool have(const struct cursor *c, size_t n)
 {
     return c->pos <= c->end && c->end - c->pos >= n;
@@ -712,6 +719,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     t->off = off;
     /* definition: next offset (4), GUID (16), body size (4), body */
     int rc = -1;
+    uint64_t cost = 1;
     if ((size_t)off + 24 <= x->len) {
         uint32_t size = evtx_le32(x->chunk + off + 20);
         if ((size_t)off + 24 + size <= x->len) {
@@ -721,6 +729,8 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
             rc = c_stream(x, b, &c, 0);
             if (!rc)
                 rc = builder_emit(b, &s->chunk_arena, t);
+            /* definitions may overlap, so compiling is work too */
+            cost += (c.pos - ((size_t)off + 24)) / 4 + b->nops + b->nparts;
         }
     }
     if (rc == -2)
@@ -729,19 +739,15 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     *slot = t;
     s->tpl_count++;
     *out = t;
+    /* charged once, after caching: the template itself is fine */
+    if (spend(s, cost))
+        return -4;
     return rc;
 }
 
 /* ------------------------------------------------------------ execution */
 
 static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned depth);
-
-/* Charges n work units to the record; true when that passes its limit. */
-static inline bool spend(struct evtx_scratch *s, uint64_t n)
-{
-    s->work += n;
-    return s->work > s->work_limit;
-}
 
 static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl,
                      const char *v, uint32_t vl, uint8_t type)

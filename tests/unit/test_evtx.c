@@ -257,6 +257,7 @@ struct fieldcopy {
 };
 struct reccopy {
     uint64_t id;
+    uint64_t off;
     bool recovered;
     size_t n;
     struct fieldcopy f[64];
@@ -276,6 +277,7 @@ static int on_rec(void *ctx, const struct evtx_record *r)
     assert_true(g->nrec < 16);
     struct reccopy *c = &g->r[g->nrec++];
     c->id = r->record_id;
+    c->off = r->file_offset;
     c->recovered = r->recovered;
     c->n = r->nfields;
     assert_true(r->nfields <= 64);
@@ -439,6 +441,22 @@ static void build_typical(struct file *f, unsigned nrec)
         rec_end(f, r);
     }
     chunk_end(f);
+}
+
+/* A record of the typical event (its template defined at *tdef, or here
+   when that is 0); returns the record's chunk offset. */
+static size_t typical_record(struct file *f, uint64_t id, size_t *tdef)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    if (*tdef)
+        tpl_ref(&f->c, *tdef);
+    else
+        *tdef = typical_template(&f->c);
+    typical_values(&f->c);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+    return r;
 }
 
 /* ------------------------------------------------------------ tests */
@@ -845,10 +863,98 @@ static void test_truncated_file(void **state)
     f.len = 4096 + 512 + size1 + size2 + 10;
     assert_int_equal(parse(&f, &g), 2);
     assert_true(has_error(&g, "truncated chunk"));
+    /* the header's one chunk is not all there: said once for the file */
+    assert_true(has_error(&g, "file truncated: "));
     /* and a file cut inside the header */
     f.len = 1000;
     assert_int_equal(parse(&f, &g), 0);
-    assert_true(has_error(&g, "shorter than its header"));
+    assert_true(has_error(&g, "truncated inside its header (1000 of 4096 bytes)"));
+    free(f.b);
+}
+
+/* Three chunk slots: chunks 0 and 1 hold records 1-3 and 4-6, slot 2 was
+   never used. */
+static void build_two_chunks(struct file *f)
+{
+    file_init(f, 3);
+    f->b[42] = 2;
+    file_header_crc(f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(f, k);
+        size_t tdef = 0;
+        for (unsigned i = 1; i <= 3; i++)
+            typical_record(f, 3 * k + i, &tdef);
+        chunk_end(f);
+    }
+}
+
+static void expect_same_records(const struct got *a, const struct got *b, int64_t shift)
+{
+    assert_int_equal(a->nrec, b->nrec);
+    for (size_t i = 0; i < a->nrec; i++) {
+        assert_int_equal(a->r[i].id, b->r[i].id);
+        assert_int_equal(a->r[i].off + (uint64_t)shift, b->r[i].off);
+        assert_int_equal(a->r[i].recovered, b->r[i].recovered);
+        assert_int_equal(a->r[i].n, b->r[i].n);
+        for (size_t k = 0; k < a->r[i].n; k++) {
+            assert_string_equal(a->r[i].f[k].name, b->r[i].f[k].name);
+            assert_string_equal(a->r[i].f[k].value, b->r[i].f[k].value);
+        }
+    }
+}
+
+/* A file whose header is wiped (zeros, or overwritten) or gone (the chunks
+   carved out alone) but whose chunks are intact: the chunks are found by
+   their signatures and read as they would have been, and it is said. */
+static void test_header_damaged_recovered(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got intact, g;
+    build_two_chunks(&f);
+    assert_int_equal(parse(&f, &intact), 6);
+    assert_int_equal(intact.nerr, 0);
+
+    uint8_t *copy = malloc(f.len);
+    assert_non_null(copy);
+    memcpy(copy, f.b, f.len);
+    for (int fill = 0; fill < 2; fill++) {
+        memset(f.b, fill ? 0xa5 : 0, EVTX_FILE_HEADER_SIZE);
+        assert_false(evtx_probe(f.b, f.len));
+        assert_true(evtx_probe_chunks(f.b, f.len));
+        assert_int_equal(parse(&f, &g), 6);
+        expect_same_records(&intact, &g, 0);
+        assert_int_equal(g.nerr, 1);
+        assert_non_null(strstr(g.errors[0], "file header damaged"));
+        assert_non_null(strstr(g.errors[0], "2 chunks recovered by scanning"));
+    }
+
+    struct file carved = f;
+    carved.b = copy + EVTX_FILE_HEADER_SIZE;
+    carved.len = f.len - EVTX_FILE_HEADER_SIZE;
+    assert_true(evtx_probe_chunks(carved.b, carved.len));
+    assert_int_equal(parse(&carved, &g), 6);
+    expect_same_records(&intact, &g, -(int64_t)EVTX_FILE_HEADER_SIZE);
+
+    /* header and first chunk header both gone: chunk 1 still fixes the
+       grid; chunk 0's records are found by scanning it, as recovered */
+    memset(f.b, 0, EVTX_FILE_HEADER_SIZE + 8);
+    assert_false(evtx_probe_chunks(f.b, f.len));
+    assert_int_equal(parse(&f, &g), 6);
+    assert_true(has_error(&g, "1 chunk recovered by scanning"));
+    assert_true(has_error(&g, "bad chunk signature"));
+    assert_true(g.r[0].recovered);
+    assert_int_equal(g.r[3].id, 4);
+    assert_false(g.r[3].recovered);
+
+    /* no header and no chunk that validates: not an EVTX file */
+    memset(f.b + EVTX_FILE_HEADER_SIZE + EVTX_CHUNK_SIZE + 124, 0, 4);
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    assert_int_equal(evtx_open_mem(f.b, f.len, "x", &ef, &err), -1);
+    assert_null(ef);
+    assert_non_null(strstr(err.reason, "no chunk found"));
+    free(copy);
     free(f.b);
 }
 
@@ -963,22 +1069,6 @@ static void bomb_values(struct w *c, size_t def, int depth)
     u8(c, 0x00);
     uint16_t size = (uint16_t)(c->pos - start);
     memcpy(c->b + desc, &size, 2);
-}
-
-/* A record of the typical event (its template defined at *tdef, or here
-   when that is 0); returns the record's chunk offset. */
-static size_t typical_record(struct file *f, uint64_t id, size_t *tdef)
-{
-    size_t r = rec_begin(f, id);
-    frag(&f->c);
-    if (*tdef)
-        tpl_ref(&f->c, *tdef);
-    else
-        *tdef = typical_template(&f->c);
-    typical_values(&f->c);
-    u8(&f->c, 0x00);
-    rec_end(f, r);
-    return r;
 }
 
 /* A bomb record: 40 elements, each expanding a value that holds 40 more,
@@ -1200,6 +1290,7 @@ int main(void)
         cmocka_unit_test(test_slack_recovery),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_header_damaged_recovered),
         cmocka_unit_test(test_bad_chunk_signature),
         cmocka_unit_test(test_deep_nesting_rejected),
         cmocka_unit_test(test_bad_template_offset),

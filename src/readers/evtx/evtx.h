@@ -73,18 +73,29 @@ struct evtx_visitor {
 
 /* True when head starts with the EVTX file signature "ElfFile\0". */
 bool evtx_probe(const uint8_t *head, size_t len);
+/* True when head has no file signature but a chunk signature "ElfChnk\0"
+   where the first chunk would be: at 0 (no header at all) or at 4096 (the
+   header wiped). Needs 4104 bytes of head for the second. */
+bool evtx_probe_chunks(const uint8_t *head, size_t len);
 
 /* Opens an in-memory EVTX file; data must outlive the file object. name is
    copied and used in error reports. Returns 0, or -1 with *err filled (when
    err is not NULL) if the buffer is not an EVTX file at all. A damaged but
    usable header is not a failure: it is reported again, chunk UINT32_MAX, by
-   the first evtx_parse_chunk(chunk 0) call. */
+   the first evtx_parse_chunk(chunk 0) call. So is a header that is gone
+   (no file signature): then the chunks are found by scanning for chunk
+   signatures whose chunk header checksum holds, as forensic readers do,
+   and the report says how many were found; and a file shorter than its
+   header's chunk count says. */
 int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
                   struct evtx_file **out, struct evtx_error *err);
 
 /* Number of chunk slots present in the data (not what the header claims: a
    dirty file may hold more). Empty slots parse to no records. */
 uint32_t evtx_chunk_count(const struct evtx_file *f);
+/* File offset of a chunk slot: after the header, or on the grid that the
+   scan found when the header is gone. */
+uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk);
 
 /* Parses one chunk, calling v->record for each valid record in order, then
    for records recovered from the chunk's slack. Returns the number of records

@@ -58,36 +58,8 @@ static uint64_t line_at(const struct unit *u, const char *from, uint64_t from_li
     return from_line + json_count_lines(from, (size_t)(at - from), false);
 }
 
-/* The end of the braces (and brackets) that open at p, counted as the
- * reading thread counts them but with a string also ending at a line end,
- * so that a broken quote costs one line; NULL when they do not close. */
-static const char *balanced_end(const char *p, const char *end)
-{
-    int depth = 0;
-    bool str = false;
-    for (; p < end; p++) {
-        char c = *p;
-        if (str) {
-            if (c == '\\' && end - p > 1 && p[1] != '\n')
-                p++;
-            else if (c == '"' || c == '\n')
-                str = false;
-            continue;
-        }
-        if (c == '"')
-            str = true;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if ((c == '}' || c == ']') && --depth <= 0)
-            return p + 1;
-    }
-    return NULL;
-}
-
-/* Object mode: the next line that starts an object as far in as the line of
- * p or less. The next element of a pretty-printed array is indented like
- * this one, the objects nested in this record deeper. */
-static const char *next_object_line(const struct unit *u, const char *p, const char *end)
+/* How far in the line of p starts (blanks before its first byte). */
+static size_t indent_of(const struct unit *u, const char *p)
 {
     const char *ls = p;
     while (ls > u->data && ls[-1] != '\n')
@@ -95,30 +67,58 @@ static const char *next_object_line(const struct unit *u, const char *p, const c
     size_t indent = 0;
     while (ls + indent < p && (ls[indent] == ' ' || ls[indent] == '\t'))
         indent++;
-    const char *r = p + 1;
-    for (;;) {
-        const char *nl = memchr(r, '\n', (size_t)(end - r));
-        if (!nl)
-            return end;
-        r = nl + 1;
-        size_t k = 0;
-        while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
-            k++;
-        if (k <= indent && r + k < end && r[k] == '{')
-            return r + k;
-    }
+    return indent;
 }
 
 /* Where to go on after the malformed record at p: past its braces when they
- * balance, or for one that is not even an object at the next '{'; but in
- * object mode no further than the next line that starts an object (in line
- * mode, the end of the line). So one bad record costs only itself, also in
- * an array written on one line. */
+ * balance (counted as the reading thread counts them, but with a string also
+ * ending at a line end, so that a broken quote costs one line), or for one
+ * that is not even an object at the next '{'; but in object mode no further
+ * than the next line that starts an object as far in as the line of p or
+ * less (the next element of a pretty-printed array is indented like this
+ * one, the objects nested in this record deeper), and in line mode no
+ * further than the line. So one bad record costs only itself, also in an
+ * array written on one line. One pass, which stops at the first of these,
+ * and the indent is looked up once the pass leaves the line of p: the work
+ * is that of the bytes skipped. */
 static const char *resync(const struct unit *u, const char *p, const char *end)
 {
-    const char *limit = u->mode == JM_LINES ? end : next_object_line(u, p, end);
-    const char *r = *p == '{' ? balanced_end(p, limit) : memchr(p + 1, '{', (size_t)(limit - p - 1));
-    return r ? r : limit;
+    bool opener = *p == '{', str = false;
+    int depth = 0;
+    size_t indent = SIZE_MAX;
+    for (const char *q = p; q < end; q++) {
+        char c = *q;
+        if (c == '\n') {
+            str = false;
+            if (u->mode == JM_LINES)
+                continue;
+            if (indent == SIZE_MAX)
+                indent = indent_of(u, p);
+            const char *r = q + 1;
+            size_t k = 0;
+            while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
+                k++;
+            if (k <= indent && r + k < end && r[k] == '{')
+                return r + k;
+            continue;
+        }
+        if (!opener) {
+            if (c == '{')
+                return q;
+        } else if (str) {
+            if (c == '\\' && end - q > 1 && q[1] != '\n')
+                q++;
+            else if (c == '"')
+                str = false;
+        } else if (c == '"') {
+            str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth <= 0) {
+            return q + 1;
+        }
+    }
+    return end;
 }
 
 /* Whether the '[' at p opens an array of records (the file's array, or an

@@ -212,6 +212,31 @@ static void test_array_elements_not_objects(void **state)
     }
 }
 
+/* Many malformed records on one line, and in pretty-printed objects each
+ * on a line indented deeper than the last: each is counted once, and the
+ * event after them is read. */
+static void test_many_bad_records(void **state)
+{
+    (void)state;
+    for (int pretty = 0; pretty < 2; pretty++) {
+        struct tu_str s = {0};
+        tu_str_puts(&s, "[");
+        for (int i = 0; i < 2000; i++) {
+            if (pretty)
+                tu_str_printf(&s, "\n%*s", 1 + i % 40, "");
+            tu_str_puts(&s, "{\"a\": },");
+        }
+        tu_str_puts(&s, pretty ? "\n" EV("marker") "]\n" : EV("marker") "]");
+        struct tu_hunt h;
+        hunt(marker_rule, s.p, s.len, ".json", &h);
+        assert_int_equal(h.n, 1);
+        assert_int_equal(h.stats.skipped, 2000);
+        assert_int_equal(h.stats.records, 2001);
+        tu_hunt_free(&h);
+        free(s.p);
+    }
+}
+
 /* Like the .json files of SigmaHQ's regression_data: pretty-printed objects, one after
  * another, in the Event/System/EventData shape with #attributes. */
 static const char *const pretty =
@@ -801,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_malformed_records),
         cmocka_unit_test(test_several_records_on_a_line),
         cmocka_unit_test(test_array_elements_not_objects),
+        cmocka_unit_test(test_many_bad_records),
         cmocka_unit_test(test_malformed_in_pretty_objects),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge_record),

@@ -374,14 +374,15 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
     s->nfields = 0;
     evtx_arena_reset(&s->rec_arena);
     w->x.strict = recovered;
-    s->work = 0;
-    s->work_limit = EVTX_MAX_CHUNK_WORK - s->chunk_work;
-    if (s->work_limit > EVTX_MAX_RECORD_WORK)
-        s->work_limit = EVTX_MAX_RECORD_WORK;
+    int64_t budget = EVTX_MAX_CHUNK_WORK - (int64_t)s->chunk_work;
+    if (budget > EVTX_MAX_RECORD_WORK)
+        budget = EVTX_MAX_RECORD_WORK;
+    w->x.work_left = budget;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
                                 size - EVTX_RECORD_MIN_SIZE, &why);
-    s->chunk_work += s->work;
-    s->total_work += s->work;
+    uint64_t spent = (uint64_t)(budget - w->x.work_left);
+    s->chunk_work += spent;
+    s->total_work += spent;
     if (rc == -4 && s->chunk_work >= EVTX_MAX_CHUNK_WORK)
         return 2;
     if (rc == -2 && (s->rec_arena.capped || s->chunk_arena.capped)) {

@@ -111,11 +111,20 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Charges n work units to the record; true when that passes its limit. */
-static inline bool spend(struct evtx_scratch *s, uint64_t n)
+/* Charges n work units to the record; true when that passes its budget. */
+static inline bool spend(struct evtx_chunk_ctx *x, uint64_t n)
 {
-    s->work += n;
-    return s->work > s->work_limit;
+    x->work_left -= (int64_t)n;
+    return x->work_left < 0;
+}
+
+/* The same without the test, for the bytes of a rendered value: it runs for
+   nearly every value, so the test is left to the next instance or token
+   (and evtx_binxml_record at the end); what can run up in between is
+   bounded by the record arena's cap. */
+static inline void charge(struct evtx_chunk_ctx *x, uint64_t n)
+{
+    x->work_left -= (int64_t)n;
 }
 
 static inline bool have(const struct cursor *c, size_t n)
@@ -740,7 +749,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     s->tpl_count++;
     *out = t;
     /* charged once, after caching: the template itself is fine */
-    if (spend(s, cost))
+    if (spend(x, cost))
         return -4;
     return rc;
 }
@@ -783,7 +792,7 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
     uint32_t vl;
     uint8_t vt;
     int rc = evtx_render_value(&ac->x->s->rec_arena, ac->t, p, n, &v, &vl, &vt);
-    if (!rc && spend(ac->x->s, 1 + vl / 64))
+    if (!rc && spend(ac->x, 1 + vl / 64))
         rc = -4;
     if (!rc)
         rc = add_field(ac->x->s, ac->name, ac->name_len, v, vl, vt);
@@ -792,14 +801,12 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
 }
 
 /* Renders one substitution value (not array, not BinXML) to text. */
+/* Renders one substitution value (not array, not BinXML) to text. */
 static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v,
                       const char **out, uint32_t *len, uint8_t *vt)
 {
-    int rc = evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size,
-                               out, len, vt);
-    if (!rc && spend(x->s, *len / 64))
-        rc = -4;
-    return rc;
+    return evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size,
+                             out, len, vt);
 }
 
 /* Concatenates parts (static text and substitutions) into one string. */
@@ -838,7 +845,7 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     }
     if (total >= UINT32_MAX)
         return -1;
-    if (spend(x->s, n + total / 64))
+    if (spend(x, n + total / 64))
         return -4;
     char *o = evtx_arena_alloc(a, total + 1);
     if (!o)
@@ -861,6 +868,10 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
     struct evtx_scratch *s = x->s;
     size_t marks[EVTX_MAX_DEPTH + 4];
     unsigned nmarks = 0;
+    /* every op runs once here (nested values are charged by their own
+       run), so the instance is charged for them all up front */
+    if (spend(x, 1 + (uint64_t)t->nops))
+        return -4;
     for (uint32_t i = 0; i < t->nops; i++) {
         const struct evtx_op *op = &t->ops[i];
         const struct evtx_part *p = t->parts + op->part0;
@@ -869,8 +880,6 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
         size_t mark = 0;
         int rc;
 
-        if (spend(s, 1))
-            return -4;
         for (unsigned k = 0; k < op->marks; k++) {
             if (nmarks >= sizeof marks / sizeof marks[0])
                 return -1;
@@ -940,8 +949,10 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
                 uint32_t vl;
                 uint8_t vt;
                 rc = render_val(x, v, &val, &vl, &vt);
-                if (!rc)
+                if (!rc) {
+                    charge(x, vl / 64);
                     rc = add_field(s, name, nl, val, vl, vt);
+                }
             }
         } else {
             const char *val;
@@ -1015,7 +1026,7 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     c->pos += 4;
     if (n > EVTX_MAX_VALUES || !have(c, 4 * (size_t)n))
         return -1;
-    if (spend(x->s, 1 + (uint64_t)n))
+    if (spend(x, 1 + (uint64_t)n))
         return -4;
     struct evtx_val *vals = evtx_arena_alloc(&x->s->rec_arena, (size_t)n * sizeof *vals + 1);
     if (!vals)
@@ -1046,7 +1057,7 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
     while (have(&c, 1)) {
         uint8_t t = c.b[c.pos];
         int rc;
-        if (spend(x->s, 1))
+        if (spend(x, 1))
             return -4;
         if (t == 0x00) {
             return 0;
@@ -1065,7 +1076,7 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
             builder_clear(b);
             rc = c_element(x, b, &c, depth);
             /* compiled anew each time it is expanded: charge its bytes */
-            if (!rc && spend(x->s, (c.pos - start) / 4 + b->nops + b->nparts))
+            if (!rc && spend(x, (c.pos - start) / 4 + b->nops + b->nparts))
                 rc = -4;
             if (!rc && x->strict && (b->names_bad || (depth == 0 && !b->root_event)))
                 rc = -3;
@@ -1091,6 +1102,8 @@ int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len
 {
     size_t pos = (size_t)(data - x->chunk);
     int rc = interp(x, pos, pos + len, 0);
+    if (rc == 0 && x->work_left < 0)
+        rc = -4; /* the bytes of the last values rendered */
     if (rc == -1)
         *why = "malformed Binary XML";
     else if (rc == -3)

@@ -91,8 +91,8 @@ int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
 /* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
-   scratch's field list, spending at most s->work_limit work units (counted
-   in s->work). Returns 0, -1 on malformed data (*why set), -2 on out of
+   scratch's field list, spending at most c->work_left work units (what is
+   left when it returns, below 0 past the budget). Returns 0, -1 on malformed data (*why set), -2 on out of
    memory, -3 when a strict record's values do not fit its template, -4 when
    the work limit was reached. */
 int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data,
@@ -122,9 +122,9 @@ struct evtx_scratch {
     /* record-id set for slack recovery (offsets of records seen) */
     uint64_t *ids;
     size_t nids, ids_cap;
-    /* Work units (see evtx.h): spent on the current record, what it may
-       spend, spent on the current chunk, and since the scratch was made. */
-    uint64_t work, work_limit, chunk_work, total_work;
+    /* Work units (see evtx.h) spent on the current chunk, and since the
+       scratch was made. */
+    uint64_t chunk_work, total_work;
 };
 
 struct evtx_chunk_ctx {
@@ -132,6 +132,8 @@ struct evtx_chunk_ctx {
     size_t len;            /* bytes of the chunk that are present */
     struct evtx_scratch *s;
     bool strict;           /* values must match their declared types */
+    int64_t work_left;     /* of the current record's budget: one counter,
+                              counted down, as it is touched for every value */
 };
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s);

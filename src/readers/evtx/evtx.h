@@ -34,7 +34,8 @@
    XML value, nested again), while the memory caps see nothing because the
    elements vanish. So the expansion is counted in work units: one per
    template op run, template instance, value read, array element and raw
-   element compiled, and one per 64 bytes rendered. A record that passes
+   element compiled, one per 64 bytes rendered and one per 4 bytes of a
+   template or raw element compiled. A record that passes
    EVTX_MAX_RECORD_WORK is reported and skipped; a chunk whose records
    together pass EVTX_MAX_CHUNK_WORK has the rest of its records skipped
    (reported once), so the time a file costs is bounded by its size. Real

@@ -801,7 +801,6 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
 }
 
 /* Renders one substitution value (not array, not BinXML) to text. */
-/* Renders one substitution value (not array, not BinXML) to text. */
 static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v,
                       const char **out, uint32_t *len, uint8_t *vt)
 {

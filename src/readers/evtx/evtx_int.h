@@ -92,9 +92,9 @@ int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
    scratch's field list, spending at most c->work_left work units (what is
-   left when it returns, below 0 past the budget). Returns 0, -1 on malformed data (*why set), -2 on out of
-   memory, -3 when a strict record's values do not fit its template, -4 when
-   the work limit was reached. */
+   left when it returns; below 0 past the budget). Returns 0, -1 on
+   malformed data (*why set), -2 on out of memory, -3 when a strict record's
+   values do not fit its template, -4 when the budget ran out. */
 int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data,
                        size_t len, const char **why);
 

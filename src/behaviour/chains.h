@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stoat/hunt.h"
+#include "stoat/alert.h"
 
 #define CHAIN_LOGON_MAX 24   /* logon ids kept for display (longer ones are cut; the key has them whole) */
 

@@ -115,6 +115,14 @@ static void diag_print(void *ctx, const struct stoat_diag *d)
     }
 }
 
+/* Every problem of starting a watch, whatever its code. */
+static void diag_all(void *ctx, const struct stoat_diag *d)
+{
+    char b[1024];
+    stoat_diag_format(d, b, sizeof(b));
+    fprintf(stderr, "%s: %s\n", (const char *)ctx, b);
+}
+
 /* The ruleset stoat watch would load with --jewels DIR/jewels.yml -r SIGMA_LINUX. */
 static struct stoat_ruleset *load_rules(const char *dir, bool say)
 {
@@ -460,7 +468,7 @@ static int make_fixtures(const char *dir)
 /* The live watch, in its own process, capturing; "R" on ready_fd once it runs. */
 static int live_watch(const char *dir, int ready_fd)
 {
-    char w[4096], cap[4096], alerts[4096], err[1024];
+    char w[4096], cap[4096], alerts[4096];
     path(w, sizeof(w), dir, "watched");
     path(cap, sizeof(cap), dir, "capture");
     path(alerts, sizeof(alerts), dir, "live-alerts.jsonl");
@@ -471,11 +479,10 @@ static int live_watch(const char *dir, int ready_fd)
     if (!rs || !out)
         goto out;
     const char *paths[] = {w};
-    struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = 1, .capture_path = cap};
-    if (stoat_watch_create(rs, &wo, &wt, err, sizeof(err))) {
-        fprintf(stderr, "watch: %s\n", err);
+    struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = 1, .capture_path = cap, .diag = diag_all,
+                                  .diag_ctx = "watch"};
+    if (stoat_watch_create(rs, &wo, &wt))
         goto out;
-    }
     printf("live: %s\n", stoat_watch_mode(wt));
     fflush(stdout);
     struct stoat_sink sink;
@@ -591,12 +598,10 @@ static int replay_run(const struct stoat_ruleset *rs, const char *cap, unsigned 
                       struct run_result *res)
 {
     struct stoat_watch *w = NULL;
-    struct stoat_watch_opts wo = {.replay_path = cap, .replay_passes = passes};
-    char err[512];
-    if (stoat_watch_create(rs, &wo, &w, err, sizeof(err))) {
-        fprintf(stderr, "replay: %s\n", err);
+    struct stoat_watch_opts wo = {.replay_path = cap, .replay_passes = passes, .diag = diag_all,
+                                  .diag_ctx = "replay"};
+    if (stoat_watch_create(rs, &wo, &w))
         return -1;
-    }
     struct stoat_sink sink;
     stoat_sink_jsonl(out, &sink);
     stoat_watch_add_sink(w, &sink);

@@ -155,12 +155,11 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr)};
     struct stoat_serve_opts so = {.db_path = sa.db, .addr = addr, .port = sa.port, .token = token,
-                                  .threads = sa.threads, .log = sa.log};
+                                  .threads = sa.threads, .log = sa.log, .diag = cli_diag, .diag_ctx = &dp};
     struct stoat_serve *sv = NULL;
-    char err[2048];
-    if (stoat_serve_start(&so, &sv, err, sizeof(err)) != STOAT_OK) {
-        fprintf(stderr, "stoat: %s\n", err);
+    if (stoat_serve_start(&so, &sv) != STOAT_OK) {
         free(file_token);
         return EXIT_FATAL;
     }

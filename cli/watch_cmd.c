@@ -383,9 +383,8 @@ int cmd_watch(int argc, char **argv)
     struct stoat_watch_opts wo = {.watch_paths = wa.paths, .nwatch = wa.npaths, .force_fallback = wa.fallback,
                                   .min_level = wa.min_level, .record_path = wa.record, .capture_path = wa.capture,
                                   .replay_path = wa.replay, .behaviour = wa.bo, .diag = cli_diag, .diag_ctx = &dp};
-    char err[512];
-    if (stoat_watch_create(r.rs, &wo, &r.w, err, sizeof(err))) {
-        fprintf(stderr, "stoat watch: the sensor could not start: %s\n", err);
+    if (stoat_watch_create(r.rs, &wo, &r.w)) {
+        fprintf(stderr, "stoat watch: the sensor could not start (the reason is above)\n");
         rc = EXIT_FATAL;
         goto out;
     }

@@ -39,13 +39,16 @@ struct stoat_serve_opts {
     const char *token;         /* required unless addr is a loopback address */
     unsigned threads;          /* 0 = 4 */
     bool log;                  /* one line per request on standard error */
+    stoat_diag_fn diag;        /* why the dashboard could not start (may be NULL) */
+    void *diag_ctx;
 };
 
 struct stoat_serve;
 
 /* True for 127.0.0.0/8 and ::1. */
 bool stoat_serve_is_loopback(const char *addr);
-stoat_err stoat_serve_start(const struct stoat_serve_opts *opts, struct stoat_serve **out, char *err, size_t errlen);
+/* On failure *out is NULL and opts->diag (when given) has said why. */
+stoat_err stoat_serve_start(const struct stoat_serve_opts *opts, struct stoat_serve **out);
 uint16_t stoat_serve_port(const struct stoat_serve *s);
 /* Stops and frees; accepts NULL. */
 void stoat_serve_stop(struct stoat_serve *s);

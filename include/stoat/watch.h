@@ -51,9 +51,9 @@ struct stoat_watch;
 
 /* Loads the sensor (needs root, except for a replay); after this the process
  * keeps only the capabilities the sensor needs, so call it before starting
- * threads. */
+ * threads. On failure *out is NULL and opts->diag (when given) has said why. */
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
-                             struct stoat_watch **out, char *errbuf, size_t errlen);
+                             struct stoat_watch **out);
 /* Which mode runs and what it cannot see. */
 const char *stoat_watch_mode(const struct stoat_watch *w);
 stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *sink);

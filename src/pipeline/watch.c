@@ -60,10 +60,22 @@ struct stoat_watch {
     int8_t kind_read[SENSOR_KIND_MAX_];
 };
 
+/* The one error of a create function goes to the caller's diag, as every
+ * other problem does. */
+static void create_failed(const struct stoat_watch_opts *o, stoat_err e, const char *msg)
+{
+    if (!o || !o->diag)
+        return;
+    struct stoat_diag d = {.code = e, .severity = STOAT_SEV_ERROR, .message = msg};
+    o->diag(o->diag_ctx, &d);
+}
+
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
-                             struct stoat_watch **out, char *errbuf, size_t errlen)
+                             struct stoat_watch **out)
 {
     *out = NULL;
+    char errbuf[512] = "";
+    const size_t errlen = sizeof(errbuf);
     struct stoat_watch *w = xcalloc(1, sizeof(*w));
     w->rs = rs;
     if (opts)
@@ -72,6 +84,7 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
         w->record = fopen(w->opts.record_path, "a");
         if (!w->record) {
             snprintf(errbuf, errlen, "cannot open %s for the event record", w->opts.record_path);
+            create_failed(opts, STOAT_ERR_IO, errbuf);
             free(w);
             return STOAT_ERR_IO;
         }
@@ -80,6 +93,7 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
                              .force_fallback = w->opts.force_fallback, .capture_path = w->opts.capture_path,
                              .replay_path = w->opts.replay_path, .replay_passes = w->opts.replay_passes};
     if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
+        create_failed(opts, STOAT_ERR_UNSUPPORTED, errbuf);
         if (w->record)
             fclose(w->record);
         free(w);

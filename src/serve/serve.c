@@ -856,9 +856,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 /* ------------------------------------------------------------ life */
 
-stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve **out, char *err, size_t errlen)
+stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve **out)
 {
     *out = NULL;
+    char err[2048] = "";
+    const size_t errlen = sizeof(err);
     const char *addr = o->addr ? o->addr : "127.0.0.1";
     struct stoat_serve *sv = xcalloc(1, sizeof(*sv));
     stoat_err e = STOAT_OK;
@@ -946,6 +948,10 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
         atomic_store_explicit(&sv->port, info->port, memory_order_relaxed);
 out:
     if (e != STOAT_OK) {
+        if (o->diag) {
+            struct stoat_diag d = {.code = e, .severity = STOAT_SEV_ERROR, .message = err};
+            o->diag(o->diag_ctx, &d);
+        }
         stoat_serve_stop(sv);
         return e;
     }

@@ -1,5 +1,8 @@
-# stoat build. Everything under src/ goes into libstoat.a; cli/ is the stoat
-# command; tests/, bench/ and tests/fuzz/ are programs linked against the library.
+# stoat build. Everything under src/ goes into libstoat.a, which tests/, bench/
+# and tests/fuzz/ link (they test the parts); the stoat command (cli/) links
+# libstoat-api.a instead, the same code with only the stoat_* API left global,
+# and util/ on its own: so the command is a user of the public headers, and the
+# house's internals can neither be reached nor clash with a caller's names.
 # `make SANITIZE=address,undefined` builds the same into build-san/.
 
 CC       ?= cc
@@ -42,6 +45,9 @@ CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIB       := $(BUILD)/libstoat.a
+API_LIB   := $(BUILD)/libstoat-api.a
+UTIL_LIB  := $(BUILD)/libstoat-util.a
+UTIL_OBJ  := $(filter $(BUILD)/src/util/%,$(LIB_OBJ))
 STOAT     := $(BUILD)/stoat
 
 .DEFAULT_GOAL := all
@@ -62,8 +68,19 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(STOAT): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+# One relocatable object in which every global but stoat_* becomes local.
+$(API_LIB): $(LIB_OBJ)
+	@rm -f $@ $(@:.a=.o)
+	$(LD) -r -o $(@:.a=.o) $^
+	objcopy --wildcard --keep-global-symbol='stoat_*' $(@:.a=.o)
+	ar rcs $@ $(@:.a=.o)
+
+$(UTIL_LIB): $(UTIL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(STOAT): $(CLI_OBJ) $(API_LIB) $(UTIL_LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(API_LIB) $(UTIL_LIB) $(LDLIBS)
 	@ln -sf $(BUILD)/stoat stoat 2>/dev/null || true
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h) | $(DEPS_STAMP)

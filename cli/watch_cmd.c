@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "behaviour/jewels.h"
+#include "stoat/behaviour.h"
 #include "cli.h"
 #include "stoat/sinks.h"
 #include "stoat/store.h"
@@ -82,23 +82,11 @@ static void *reload_main(void *arg)
 /* Watched paths: the ones given, and the literal folders of the jewels. */
 static size_t jewel_paths(const char *jewels, const char **out, size_t max)
 {
-    struct jewels *j = NULL;
-    if (!jewels || jewels_load(jewels, &j, NULL, NULL))
-        return 0;
+    char *found[256];
+    size_t nfound = stoat_jewels_folders(jewels, found, max < 256 ? max : 256, NULL, NULL);
     size_t n = 0;
-    for (size_t i = 0; i < j->npaths + j->ncanaries && n < max; i++) {
-        const char *p = i < j->npaths ? j->paths[i] : j->canaries[i - j->npaths];
-        if (p[0] != '/')
-            continue;   /* Windows paths mean nothing here */
-        /* the part before the first wildcard, cut back to a folder */
-        size_t len = strcspn(p, "*?");
-        while (len > 1 && p[len - 1] != '/' && p[len] != 0)
-            len--;
-        while (len > 1 && p[len - 1] == '/')
-            len--;
-        if (len <= 1)
-            continue;
-        char *w = xstrndup(p, len);
+    for (size_t i = 0; i < nfound; i++) {
+        char *w = found[i];
         /* The sensor watches a path by its folder's inode: a jewel folder
          * this host does not have (the example file's, say) is named and
          * left out rather than stopping the watch; rules still apply. */
@@ -114,7 +102,6 @@ static size_t jewel_paths(const char *jewels, const char **out, size_t max)
         }
         free(dir);
     }
-    jewels_free(j);
     return n;
 }
 

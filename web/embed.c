@@ -1,7 +1,7 @@
 /* Build-time helper: turns the front end's files (web/) into one C file of
  * byte arrays, so the report and the dashboard carry their page inside the
  * stoat binary and never read web/ at run time. Each file F becomes
- * stoat_web_<F with . and / as _> and its _len. Deliberately tiny: no
+ * web_asset_<F with . and / as _> and its _len. Deliberately tiny: no
  * xxd needed on the build machine. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +33,14 @@ int main(int argc, char **argv)
         for (const char *p = base; *p && k < sizeof(name) - 1; p++)
             name[k++] = (*p == '.' || *p == '-' || *p == '/') ? '_' : *p;
         name[k] = 0;
-        fprintf(out, "const char stoat_web_%s[] = {", name);
+        fprintf(out, "const char web_asset_%s[] = {", name);
         int c;
         size_t n = 0;
         while ((c = fgetc(in)) != EOF) {
             fprintf(out, "%s%d", n == 0 ? "\n" : n % 24 ? "," : ",\n", c);
             n++;
         }
-        fprintf(out, "%s0};\nconst size_t stoat_web_%s_len = %zu;\n", n ? "," : "", name, n);
+        fprintf(out, "%s0};\nconst size_t web_asset_%s_len = %zu;\n", n ? "," : "", name, n);
         fclose(in);
     }
     return fclose(out) == 0 ? 0 : 1;

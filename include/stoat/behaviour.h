@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stoat/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -33,6 +35,14 @@ struct stoat_behaviour_opts {
     int64_t corr_lateness_ns;      /* live (default 60 s) */
     size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
 };
+
+/* The folders a live sensor should watch for the crown-jewel file at path:
+ * of each absolute path or canary it names, the part before the first
+ * wildcard, cut back to a folder (/srv/designs/ANY.gds gives /srv/designs).
+ * Windows paths are left out: they mean nothing to a Linux sensor. Up to
+ * max malloc'd strings go to out (the caller frees each); returns how many.
+ * A file that cannot be read gives 0 and, with diag, says why. */
+size_t stoat_jewels_folders(const char *path, char **out, size_t max, stoat_diag_fn diag, void *diag_ctx);
 
 #ifdef __cplusplus
 }

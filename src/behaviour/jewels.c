@@ -4,6 +4,7 @@
  * compiler every other rule does. Globs in the file are Sigma values already
  * ('*' and '?'), quoted for YAML here. */
 #include "behaviour/jewels.h"
+#include "stoat/behaviour.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -463,4 +464,26 @@ char *jewels_rules(const struct jewels *j)
     transfer_rules(&b, j);
     exfil_rule(&b, j);
     return b.p;
+}
+
+size_t stoat_jewels_folders(const char *path, char **out, size_t max, stoat_diag_fn diag, void *diag_ctx)
+{
+    struct jewels *j = NULL;
+    if (!path || jewels_load(path, &j, diag, diag_ctx) != STOAT_OK)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < j->npaths + j->ncanaries && n < max; i++) {
+        const char *p = i < j->npaths ? j->paths[i] : j->canaries[i - j->npaths];
+        if (p[0] != '/')
+            continue;
+        size_t len = strcspn(p, "*?");
+        while (len > 1 && p[len - 1] != '/' && p[len] != 0)
+            len--;
+        while (len > 1 && p[len - 1] == '/')
+            len--;
+        if (len > 1)
+            out[n++] = xstrndup(p, len);
+    }
+    jewels_free(j);
+    return n;
 }

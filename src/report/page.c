@@ -40,7 +40,7 @@ static void attr(struct buf *out, const char *v)
 
 void page_build(struct buf *out, const struct page_parts *p)
 {
-    const char *t = stoat_web_index_html, *end = t + stoat_web_index_html_len;
+    const char *t = web_asset_index_html, *end = t + web_asset_index_html_len;
     static const char mark[] = "<!--STOAT:";
     while (t < end) {
         const char *m = strstr(t, mark);
@@ -63,9 +63,9 @@ void page_build(struct buf *out, const struct page_parts *p)
         else if (nl == 4 && !memcmp(name, "CSRF", 4))
             attr(out, p->csrf);
         else if (nl == 3 && !memcmp(name, "CSS", 3))
-            buf_put(out, stoat_web_app_css, stoat_web_app_css_len);
+            buf_put(out, web_asset_app_css, web_asset_app_css_len);
         else if (nl == 2 && !memcmp(name, "JS", 2))
-            buf_put(out, stoat_web_app_js, stoat_web_app_js_len);
+            buf_put(out, web_asset_app_js, web_asset_app_js_len);
         else if (nl == 4 && !memcmp(name, "DATA", 4)) {
             if (p->data && p->data_len && p->packed)
                 buf_put(out, p->data, p->data_len);

@@ -8,8 +8,8 @@
 
 #include "util/buf.h"
 
-extern const char stoat_web_index_html[], stoat_web_app_css[], stoat_web_app_js[];
-extern const size_t stoat_web_index_html_len, stoat_web_app_css_len, stoat_web_app_js_len;
+extern const char web_asset_index_html[], web_asset_app_css[], web_asset_app_js[];
+extern const size_t web_asset_index_html_len, web_asset_app_css_len, web_asset_app_js_len;
 
 struct page_parts {
     const char *mode;          /* "report" or "live" */

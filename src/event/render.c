@@ -35,7 +35,10 @@ void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, siz
             break;
     }
     if (b->len - start > maxlen) {
-        b->len = start + maxlen;
+        size_t cut = start + maxlen;
+        while (cut > start && ((unsigned char)b->p[cut] & 0xC0) == 0x80)
+            cut--;   /* not inside a character */
+        b->len = cut;
         buf_puts(b, "...");
     }
 }

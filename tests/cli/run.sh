@@ -69,6 +69,43 @@ check "hostile input: over-long record reported" grep -q "record longer than 16 
 check "hostile input: both good records still matched" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/h.out') -eq 2 ]"
 check "hostile input: output is valid JSON despite invalid UTF-8" python3 -c "import json,sys; [json.loads(l) for l in open('$tmp/h.out')]"
 
+# terminal escapes in an event or a rule title never reach the terminal raw:
+# OSC 52 (clipboard), clear screen, a carriage return forging a line, C1, bidi
+cat >"$tmp/esc.yml" <<'YML'
+title: "Escape \e[2J rule"
+id: 7d1c9a52-1e0f-4f6b-9a1e-52c1a2b3c4d5
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|contains: 'payload'
+    condition: selection
+level: high
+YML
+python3 - "$tmp/esc.jsonl" <<'PY'
+import json, sys
+ev = {"Event": {"System": {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+      "Computer": "ws1\x1b]52;c;Y3VybCBldmlsfHNo\x07",
+      "TimeCreated": {"#attributes": {"SystemTime": "2026-01-02T03:04:05.000000Z"}}},
+      "EventData": {"Image": "C:\\x\\invoice\u202egpj.exe", "ParentImage": "C:\\x\\p\x1b[8m.exe",
+                    "CommandLine": "payload \x1b[2J\x1b[H\r2026-01-02 03:04:05  low  ws1  Benign \u009b31m"}}}
+open(sys.argv[1], "w").write(json.dumps(ev) + "\n")
+PY
+$STOAT hunt --no-default-rules -r "$tmp/esc.yml" --format table "$tmp/esc.jsonl" >"$tmp/esc.out" 2>"$tmp/esc.err"
+inert() {   # inert FILE: no byte a terminal acts on (C0 but newline, DEL, C1, bidi, bad UTF-8)
+    python3 - "$1" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")   # raises on invalid UTF-8
+bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) < 0xa0
+       or c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+sys.exit(1 if bad else 0)
+PY
+}
+check "escapes: the table and its summary were written" sh -c "grep -q 'Escape' '$tmp/esc.out' && grep -q 'stoat hunt summary' '$tmp/esc.out'"
+check "escapes: table output holds no raw control character" inert "$tmp/esc.out"
+check "escapes: shown, not hidden" sh -c "grep -qF 'ws1\\x1b]52;c;' '$tmp/esc.out' && grep -qF 'payload \\x1b[2J\\x1b[H 2026' '$tmp/esc.out' && grep -qF 'invoice\\u202egpj.exe' '$tmp/esc.out' && grep -qF 'Escape \\x1b[2J rule' '$tmp/esc.out'"
+
 # rules check / test: the last lines are a contract
 printf 'title: x\nlogsource: {product: windows}\ndetection: {sel: {a|nosuch: 1}, condition: sel}\n---\ntitle: y\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel and}\n---\ntitle: fine\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel}\n' >"$tmp/bad.yml"
 $STOAT rules check "$tmp/bad.yml" "$RULE" >"$tmp/c.out" 2>&1

@@ -459,6 +459,7 @@ struct hostile {
     struct stoat_alert a, c;
     const char *tactics[1];
     uint64_t ids[2];
+    struct stoat_incident_evidence iev[1];
     struct stoat_incident inc;
 };
 
@@ -496,6 +497,10 @@ static void hostile_init(struct hostile *h)
                                      .score = 80, .level = STOAT_LEVEL_HIGH, .first_ns = 0,
                                      .last_ns = 1764229210165324000LL, .tactics = h->tactics, .ntactics = 1,
                                      .alert_ids = h->ids, .nalerts = 2};
+    h->iev[0] = (struct stoat_incident_evidence){.tactic = "exfiltration", .time_ns = INT64_MIN,
+                                                 .text = "sent by " HOSTILE_IMAGE " \x1b]8;;http://x\x1b\\"};
+    h->inc.evidence = h->iev;
+    h->inc.nevidence = 1;
 }
 
 static void feed(struct stoat_sink *k, const struct hostile *h, bool end)
@@ -539,6 +544,7 @@ static void test_table_hostile_text(void **state)
             assert_non_null(strstr(buf, "tree: \\rsshd > cmd\\x1b[31m.exe > invoice\\u202egpj.exe"));
             assert_non_null(strstr(buf, "User\\x1b[2J: CORP\\\\x1b]52;c;eA==\\x07"));
             assert_non_null(strstr(buf, "07:40:10  Quiet\\x1b[2J"));   /* the correlation's evidence */
+            assert_non_null(strstr(buf, "evidence: sent by C:\\Users\\x\\invoice\\u202egpj.exe \\x1b]8;;http://x\\x1b\\"));
             /* each alert is its lines and no more: nothing forged one */
             size_t lines = 0;
             for (size_t i = 0; i < len; i++)

@@ -72,8 +72,9 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &j->b;
     const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
+    char t[32];
     buf_printf(b, "{\"kind\":\"alert\",\"id\":%llu", (unsigned long long)a->id);
-    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
     buf_puts(b, ",\"rule\":{\"id\":");
@@ -241,8 +242,9 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     buf_clear(b);
+    char t[32];
     buf_puts(b, "{\"kind\":\"event\"");
-    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
     json_source(b, a);
@@ -293,7 +295,9 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &c->b;
     buf_clear(b);
     const struct stoat_rule_meta *r = a->rule;
-    const char *cols[] = {a->timestamp ? a->timestamp : "", a->host ? a->host : "", stoat_level_name(r->level),
+    char t[32];
+    const char *when = time_rfc3339(a->timestamp, a->time_ns, t);
+    const char *cols[] = {when ? when : "", a->host ? a->host : "", stoat_level_name(r->level),
                           r->id ? r->id : "", r->title ? r->title : ""};
     for (size_t i = 0; i < 5; i++) {
         buf_csv_field(b, cols[i], strlen(cols[i]));

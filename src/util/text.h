@@ -78,6 +78,14 @@ int64_t timestamp_to_ns(const struct timestamp *ts);
 int timestamp_iso_week(const struct timestamp *ts);
 /* "2025-11-27T07:40:10.165324Z" from nanoseconds; returns length (<= 31). */
 size_t format_time_ns(int64_t ns, char out[32]);
+/* The one time form of machine output (JSON lines, CSV, the store): RFC 3339
+ * in UTC. raw, an event's own time text, is returned as it is when it is
+ * already that form ("2025-11-27T07:40:10.1653247Z": its precision kept);
+ * otherwise the instant ns (raw's time, read) is written into out, so
+ * Sysmon's "2025-11-27 07:40:10.132" and "+02:00" offsets come out as
+ * "...T...Z"; raw that is no time at all is returned unchanged (the event
+ * said it; there is nothing to convert), NULL when there is neither. */
+const char *time_rfc3339(const char *raw, int64_t ns, char out[32]);
 
 /* Glob match used for rule selection and `1 of sel*` patterns: '*' only,
  * case-sensitive. */

@@ -52,6 +52,15 @@ check "gzip input" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format 
 check "csv timeline has a header and the alerts" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format csv '$tmp/mixed.jsonl' | sed -n 1p | grep -q '^Timestamp,Host,Level,RuleId'"
 check "min-level hides lower alerts" sh -c "[ -z \"\$($STOAT hunt -q --min-level high --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl')\" ]"
 
+# one time form in machine output: RFC 3339 UTC, whatever the event wrote
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02 03:04:05.905/' >"$tmp/times.jsonl"
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02T05:04:06+02:00/' >>"$tmp/times.jsonl"
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02T03:04:07.1234567Z/' >>"$tmp/times.jsonl"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format jsonl "$tmp/times.jsonl" >"$tmp/times.out" 2>&1
+check "times: JSON lines write RFC 3339 UTC" sh -c "grep -o '\"timestamp\":\"[^\"]*\"' '$tmp/times.out' | tr '\n' ' ' | grep -qx '\"timestamp\":\"2026-01-02T03:04:05.905000Z\" \"timestamp\":\"2026-01-02T03:04:06.000000Z\" \"timestamp\":\"2026-01-02T03:04:07.1234567Z\" '"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format csv "$tmp/times.jsonl" >"$tmp/times.csv" 2>&1
+check "times: the CSV timeline writes RFC 3339 UTC" sh -c "sed 1d '$tmp/times.csv' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ' | grep -qx '2026-01-02T03:04:05.905000Z 2026-01-02T03:04:06.000000Z 2026-01-02T03:04:07.1234567Z '"
+
 # hostile input: deep nesting, a huge value, invalid UTF-8, a huge line
 python3 - "$tmp" <<'PY'
 import sys

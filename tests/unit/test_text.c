@@ -394,6 +394,36 @@ static int week_of(int y, int m, int d)
     return timestamp_iso_week(&t);
 }
 
+/* Machine output has one time form: RFC 3339 UTC. */
+static void test_time_rfc3339(void **state)
+{
+    (void)state;
+    char out[32];
+    struct timestamp ts;
+    /* already the form: kept as written, precision and all */
+    const char *evtx = "2019-03-19T23:34:25.1234567Z";
+    assert_ptr_equal(time_rfc3339(evtx, 0, out), evtx);
+    const char *whole = "2026-12-03T09:00:01Z";
+    assert_ptr_equal(time_rfc3339(whole, 0, out), whole);
+    /* Sysmon's UtcTime, as the live sensor writes it */
+    const char *sysmon = "2026-12-04 19:24:22.905";
+    assert_true(parse_timestamp(sysmon, strlen(sysmon), &ts));
+    assert_string_equal(time_rfc3339(sysmon, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.905000Z");
+    /* an offset east of UTC: the same instant in UTC */
+    const char *east = "2026-12-04T21:24:22+02:00";
+    assert_true(parse_timestamp(east, strlen(east), &ts));
+    assert_string_equal(time_rfc3339(east, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    /* near misses of the form are rewritten too */
+    const char *lower = "2026-12-04t19:24:22z", *nofrac = "2026-12-04T19:24:22.Z";
+    assert_true(parse_timestamp(lower, strlen(lower), &ts));
+    assert_string_equal(time_rfc3339(lower, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    assert_string_equal(time_rfc3339(nofrac, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    /* nothing to convert: the event's text, or nothing */
+    assert_string_equal(time_rfc3339("yesterday", INT64_MIN, out), "yesterday");
+    assert_null(time_rfc3339(NULL, INT64_MIN, out));
+    assert_string_equal(time_rfc3339(NULL, 0, out), "1970-01-01T00:00:00.000000Z");
+}
+
 static void test_iso_week(void **state)
 {
     (void)state;
@@ -617,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_parse_timestamp),
         cmocka_unit_test(test_timestamp_to_ns_and_format),
         cmocka_unit_test(test_iso_week),
+        cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
         cmocka_unit_test(test_visible_escapes),

@@ -319,12 +319,25 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     buf_csv_field(b, eid, strlen(eid));
     buf_putc(b, ',');
     buf_csv_field(b, a->pos.file ? a->pos.file : "", a->pos.file ? strlen(a->pos.file) : 0);
-    buf_printf(b, ",%llu,%llu,", (unsigned long long)a->pos.record, (unsigned long long)a->pos.line);
+    /* Record: the event's own EventRecordID, the number Windows tools and
+     * other timelines show (empty when the event has none); Line: where a
+     * text input holds it, empty for EVTX and other binary inputs, which
+     * have no lines (the record id finds the event there). */
+    buf_putc(b, ',');
+    for (size_t i = 0; i < a->nfields; i++)
+        if (a->fields[i].name_len == 13 && memcmp(a->fields[i].name, "EventRecordID", 13) == 0) {
+            buf_csv_field(b, a->fields[i].value, a->fields[i].value_len);
+            break;
+        }
+    buf_putc(b, ',');
+    if (a->pos.line)
+        buf_printf(b, "%llu", (unsigned long long)a->pos.line);
+    buf_putc(b, ',');
     buf_clear(&tmp);
     for (size_t i = 0; i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (header_field(f) || f->type == STOAT_V_NULL)
-            continue;
+        if (header_field(f) || f->type == STOAT_V_NULL || f->value_len == 0)
+            continue;   /* details say what the event holds: no empty fields */
         if (tmp.len)
             buf_puts(&tmp, " | ");
         buf_put(&tmp, f->name, f->name_len);

@@ -61,6 +61,36 @@ check "times: JSON lines write RFC 3339 UTC" sh -c "grep -o '\"timestamp\":\"[^\
 $STOAT hunt -q --no-default-rules -r "$RULE" --format csv "$tmp/times.jsonl" >"$tmp/times.csv" 2>&1
 check "times: the CSV timeline writes RFC 3339 UTC" sh -c "sed 1d '$tmp/times.csv' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ' | grep -qx '2026-01-02T03:04:05.905000Z 2026-01-02T03:04:06.000000Z 2026-01-02T03:04:07.1234567Z '"
 
+# the CSV timeline's rows: Record is the EventRecordID, Line the line of a
+# text input (empty for EVTX), Details only fields with a value
+printf '%s\n' "$EV" | sed 's/"EventID":1,/"EventID":1,"EventRecordID":90210,/; s/"CommandLine"/"ParentUser":"","CommandLine"/' >"$tmp/rows.jsonl"
+printf '%s\n' "$EV" >>"$tmp/rows.jsonl"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format csv "$tmp/rows.jsonl" >"$tmp/rows.csv" 2>&1
+check "csv rows: record id, line, non-empty details" python3 - "$tmp/rows.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert [(r["Record"], r["Line"]) for r in rows] == [("90210", "1"), ("", "2")], rows
+for r in rows:
+    assert r["Host"] == "ws1" and r["RuleTitle"] == "Whoami All" and r["EventID"] == "1", r
+    assert "CommandLine: whoami -all" in r["Details"] and "ParentUser" not in r["Details"], r
+PY
+evtx_csv=$(find ../shared/data/evtx -name 'Powershell-Invoke-Obfuscation-string-menu.evtx' 2>/dev/null | head -1)
+if [ -n "$evtx_csv" ]; then
+    printf 'title: Script block\nid: 0b2f2b4e-4d6a-4c44-9f4e-2a7d1f3c5e12\nlogsource: {product: windows}\ndetection: {sel: {EventID: 4104}, condition: sel}\nlevel: low\n' >"$tmp/sb.yml"
+    $STOAT hunt -q --no-default-rules -r "$tmp/sb.yml" --format csv "$evtx_csv" >"$tmp/evtx.csv" 2>&1
+    $STOAT dump "$evtx_csv" >"$tmp/evtx.dump" 2>/dev/null
+    check "csv rows from EVTX: Record is the EventRecordID, Line empty" python3 - "$tmp/evtx.csv" "$tmp/evtx.dump" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+ids = sorted(str(e["event"]["EventRecordID"]) for e in map(json.loads, open(sys.argv[2])) if e["event"].get("EventID") == 4104)
+assert rows and sorted(r["Record"] for r in rows) == ids, (len(rows), len(ids))
+assert all(r["Line"] == "" for r in rows)
+assert all(r["Record"] != str(i + 1) for i, r in enumerate(rows))
+PY
+else
+    echo "SKIP csv rows from EVTX (no ../shared/data)"
+fi
+
 # hostile input: deep nesting, a huge value, invalid UTF-8, a huge line
 python3 - "$tmp" <<'PY'
 import sys

@@ -307,14 +307,14 @@ static void test_csv_timeline(void **state)
                        "tags: [attack.lateral_movement, attack.t1021.002]\n"
                        "logsource: {product: windows, category: process_creation}\n"
                        "detection:\n  s:\n    CommandLine|contains: 'net use'\n  condition: s\n";
-#define CSV_EV(ts, host, cl)                                                                                 \
-    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"UtcTime\":\"" ts "\",\"Computer\":\"" host                \
-    "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\"}\n"
-    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
-        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "net use x \\\"quoted\\\"")                        /* 09:00Z */
+#define CSV_EV(ts, host, rid, cl)                                                                            \
+    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"EventRecordID\":" rid ",\"UtcTime\":\"" ts           \
+    "\",\"Computer\":\"" host "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\",\"ParentUser\":\"\"}\n"
+    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "7101", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
+        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "7102", "net use x \\\"quoted\\\"")                        /* 09:00Z */
         "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"net use no-time\"}\n"          /* no time */
-        CSV_EV("2025-01-01 09:30:00.000", "h3", "net use\\nsecond line")                             /* 09:30 */
-        CSV_EV("2025-01-01T09:00:00Z", "h4", "net use same-time");                                   /* 09:00Z */
+        CSV_EV("2025-01-01 09:30:00.000", "h3", "7104", "net use\\nsecond line")                             /* 09:30 */
+        CSV_EV("2025-01-01T09:00:00Z", "h4", "7105", "net use same-time");                                   /* 09:00Z */
 #undef CSV_EV
     struct out o;
     hunt_out(rule, events, &o, true);
@@ -333,10 +333,15 @@ static void test_csv_timeline(void **state)
         assert_int_equal(c.ncols[r], 13);
     /* sorted by event time (offsets applied); no time first; ties keep input order */
     static const char *const order[] = {"", "h2", "h4", "h3", "h1"};
-    static const char *const records[] = {"3", "2", "5", "4", "1"};
+    /* Record is the event's EventRecordID (none: empty), Line its line */
+    static const char *const records[] = {"", "7102", "7105", "7104", "7101"};
+    static const char *const lines[] = {"3", "2", "5", "4", "1"};
     for (size_t r = 1; r < c.nrows; r++) {
         assert_string_equal(c.rows[r][1], order[r - 1]);
         assert_string_equal(c.rows[r][10], records[r - 1]);
+        assert_string_equal(c.rows[r][11], lines[r - 1]);
+        assert_null(strstr(c.rows[r][12], "ParentUser"));   /* empty fields are no details */
+        assert_null(strstr(c.rows[r][12], "EventRecordID"));
     }
     assert_string_equal(c.rows[1][0], "");
     /* one time form, RFC 3339 UTC: kept when the event wrote it so, else the instant in UTC */

@@ -152,6 +152,10 @@ check "rules check last line" sh -c "tail -1 '$tmp/c.out' | grep -qx 'rules: 2 l
 check "rejected rule has file:line:column and reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/c.out"
 check "bad condition has its column" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/c.out"
 
+# `make demo` piped or redirected prints the table and summary the README shows
+make -s --no-print-directory demo STOAT="$STOAT" >"$tmp/demo.table" 2>"$tmp/demo.table.err"
+check "make demo redirected: the table, not JSON lines" sh -c "head -1 '$tmp/demo.table' | grep -Eq '^2026-11-19 [0-9:]{8}  (low|medium|high|critical) ' && ! grep -q '\"kind\"' '$tmp/demo.table'"
+check "make demo redirected: the README's lines are there" sh -c "grep -q '^      tree: php-fpm8.2 > dash\$' '$tmp/demo.table' && grep -q '^stoat hunt summary\$' '$tmp/demo.table' && grep -q '^  #1    score 100 critical 2026-11-19 21:37:05 to 22:41:31\$' '$tmp/demo.table'"
 # the demo: both hosts raise high alerts
 $STOAT hunt --format jsonl demo/ >"$tmp/demo.jsonl" 2>"$tmp/demo.err"
 check "demo hunt alerts on the Windows host" grep -q '"host":"fab-ws07.corp.chipfab.example","level":"critical"' "$tmp/demo.jsonl"

@@ -359,11 +359,20 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
     double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
     fprintf(o, "  read %s file%s, %s events (%s malformed records skipped) in %.2f s, %.0f events/s\n", d,
             st->files == 1 ? "" : "s", a, b, st->seconds, rate);
-    if (st->files_skipped)
-        fprintf(o, "  %llu file%s in the folders given are not event logs and were skipped\n",
-                (unsigned long long)st->files_skipped, st->files_skipped == 1 ? "" : "s");
+    if (st->files_skipped) {
+        /* named, so a damaged log cannot hide among READMEs: the first few here, all with --verbose */
+        fprintf(o, "  %llu file%s in the folders given %s skipped:", (unsigned long long)st->files_skipped,
+                st->files_skipped == 1 ? "" : "s",
+                st->files_skipped == 1 ? "is not an event log and was" : "are not event logs and were");
+        size_t named = 0;
+        for (size_t i = 0; i < STOAT_SKIPPED_NAMED && st->skipped_names[i]; i++, named++)
+            fprintf(o, "%s %s", i ? "," : "", summary_shown(s, st->skipped_names[i]));
+        if (st->files_skipped > named)
+            fprintf(o, " and %llu more (--verbose names each)", (unsigned long long)(st->files_skipped - named));
+        fputc('\n', o);
+    }
     if (st->files_failed)
-        fprintf(o, "  %llu input%s could not be read (see the messages above)\n",
+        fprintf(o, "  %llu input%s could not be read, or not whole (see the messages above)\n",
                 (unsigned long long)st->files_failed, st->files_failed == 1 ? "" : "s");
     if (s->opts.load) {
         const struct stoat_load_stats *l = s->opts.load;

@@ -38,6 +38,41 @@ check "a hunt with alerts exits 0" sh -c "$STOAT hunt -q --no-default-rules -r '
 check "--fail-on-alert exits 1" sh -c "$STOAT hunt -q --fail-on-alert --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 1 ]"
 check "one unreadable input among good ones exits 4" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' /nonexistent >/dev/null 2>&1; [ \$? -eq 4 ]"
 
+# a rules path that does not exist: exit 2 before any work (no hunt with the default rules alone)
+$STOAT hunt -r /nonexistent/rules "$tmp/mixed.jsonl" >"$tmp/norules.out" 2>"$tmp/norules.err"; rc=$?
+check "missing -r path exits 2" sh -c "[ $rc -eq 2 ]"
+check "missing -r path is named, before any work" sh -c "grep -q '/nonexistent/rules' '$tmp/norules.err' && ! grep -q 'summary' '$tmp/norules.err' && [ ! -s '$tmp/norules.out' ]"
+check "missing --jewels file exits 2" sh -c "$STOAT hunt --jewels /nonexistent/j.yml '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 2 ]"
+
+# skipped and damaged files inside a folder are named; damage is a failure (exit 4)
+mkdir -p "$tmp/folder"
+cp "$tmp/mixed.jsonl" "$tmp/folder/good.jsonl"
+for i in 1 2 3 4 5 6 7; do echo "notes $i" >"$tmp/folder/notes$i.txt"; done
+printf '\001\002 garbage' >"$tmp/folder/broken.json"
+head -c 8192 /dev/urandom >"$tmp/folder/random.evtx"
+$STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/folder" >/dev/null 2>"$tmp/folder.err"; rc=$?
+check "a damaged file in a folder makes the exit code 4" sh -c "[ $rc -eq 4 ]"
+check "a damaged .json in a folder is named with the reason" grep -q "folder/broken.json: error: damaged: named .json, but its content is neither JSON" "$tmp/folder.err"
+check "a damaged .evtx in a folder is named with the reason" grep -q "folder/random.evtx: error: not a usable EVTX file: not an EVTX file (no ElfFile signature, and no chunk found" "$tmp/folder.err"
+check "the summary names the first skipped files and counts the rest" grep -q "7 files in the folders given are not event logs and were skipped: $tmp/folder/notes1.txt, $tmp/folder/notes2.txt, $tmp/folder/notes3.txt, $tmp/folder/notes4.txt, $tmp/folder/notes5.txt and 2 more (--verbose names each)" "$tmp/folder.err"
+$STOAT hunt -v --no-default-rules -r "$RULE" --format jsonl "$tmp/folder" >/dev/null 2>"$tmp/folderv.err"
+check "--verbose names every skipped file" sh -c "[ \$(grep -c 'folder/notes[0-9].txt: note: not an event log stoat reads; skipped' '$tmp/folderv.err') -eq 7 ]"
+
+# a truncated EVTX is reported, read as far as it goes, and the exit code says so
+evtx_cut=$(find ../shared/data/evtx -name 'Powershell-Invoke-Obfuscation-string-menu.evtx' 2>/dev/null | head -1)
+if [ -n "$evtx_cut" ]; then
+    head -c 40000 "$evtx_cut" >"$tmp/cut.evtx"
+    $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/cut.evtx" >/dev/null 2>"$tmp/cut.err"; rc=$?
+    check "truncated EVTX exits 4" sh -c "[ $rc -eq 4 ]"
+    check "truncated EVTX is reported and counted" sh -c "grep -q 'cut.evtx @0: warning: file truncated: 40000 bytes' '$tmp/cut.err' && grep -q '1 input could not be read, or not whole' '$tmp/cut.err'"
+    head -c 3000 "$evtx_cut" >"$tmp/head.evtx"
+    $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/head.evtx" >/dev/null 2>"$tmp/head.err"; rc=$?
+    check "EVTX cut inside its header: reported, exit 4" sh -c "[ $rc -eq 4 ] && grep -q 'head.evtx @0: warning: file truncated inside its header (3000 of 4096 bytes)' '$tmp/head.err'"
+    check "a whole EVTX exits 0" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$evtx_cut' >/dev/null 2>&1"
+else
+    echo "SKIP truncated EVTX (no ../shared/data)"
+fi
+
 # bad records: reported with file:line, skipped, the rest processed
 $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/mixed.jsonl" >"$tmp/alerts" 2>"$tmp/err"
 check "malformed record reported with file and line" grep -q "mixed.jsonl:2: error: malformed JSON" "$tmp/err"

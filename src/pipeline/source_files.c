@@ -68,7 +68,7 @@ static bool named_as_events(const char *ext)
 
 /* An input no reader takes: nothing to read in an empty file, a note inside
  * a folder (a README; named in the summary too), an error when named on the
- * command line or when its name says it holds events. */
+ * command line, or inside a folder when its name says it holds events. */
 static void unknown_format(struct files_source *s, const char *path, size_t nhead)
 {
     char ext[16];
@@ -80,7 +80,7 @@ static void unknown_format(struct files_source *s, const char *path, size_t nhea
         if (s->stats->files_skipped < STOAT_SKIPPED_NAMED)
             s->stats->skipped_names[s->stats->files_skipped] = xstrdup(path);
         s->stats->files_skipped++;
-    } else if (named_as_events(ext)) {
+    } else if (s->in_dir) {
         char why[160];   /* (.evtx never gets here: its reader is tried and says why it fails) */
         snprintf(why, sizeof(why), "damaged: named .%s, but its content is neither JSON nor another format "
                  "stoat reads", ext);

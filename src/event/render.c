@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event/render.h"
+#include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
 static const char *const key_fields[] = {
@@ -35,10 +36,7 @@ void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, siz
             break;
     }
     if (b->len - start > maxlen) {
-        size_t cut = start + maxlen;
-        while (cut > start && ((unsigned char)b->p[cut] & 0xC0) == 0x80)
-            cut--;   /* not inside a character */
-        b->len = cut;
+        b->len = start + utf8_cut(b->p + start, maxlen);   /* not inside a character */
         buf_puts(b, "...");
     }
 }

@@ -70,11 +70,8 @@ void syslog_alert_line(struct buf *b, const struct stoat_alert *a)
 {
     size_t il = 0, cl = 0;
     const char *img = field(a, "Image", &il), *cmd = field(a, "CommandLine", &cl);
-    if (cl > CMD_MAX) {
-        cl = CMD_MAX;
-        while (cl > 0 && ((unsigned char)cmd[cl] & 0xC0) == 0x80)
-            cl--;
-    }
+    if (cl > CMD_MAX)
+        cl = utf8_cut(cmd, CMD_MAX);
     buf_printf(b, "alert %llu", (unsigned long long)a->id);
     kv_time(b, "time", a->time_ns);
     buf_printf(b, " level=%s", stoat_level_name(a->rule->level)[0] ? stoat_level_name(a->rule->level) : "-");

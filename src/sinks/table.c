@@ -44,11 +44,8 @@ static void shown_column(struct buf *b, const char *s, size_t width)
     size_t start = b->len;
     shown(b, s);
     if (b->len - start > width) {
-        size_t cut = start + width;
-        while (cut > start && ((unsigned char)b->p[cut] & 0xC0) == 0x80)
-            cut--;
-        b->len = cut;
-        b->p[cut] = 0;
+        b->len = start + utf8_cut(b->p + start, width);
+        b->p[b->len] = 0;
     }
     while (b->len - start < width)
         buf_putc(b, ' ');

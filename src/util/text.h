@@ -43,6 +43,14 @@ static inline size_t utf8_char_len(const unsigned char *s, size_t n)
     size_t l = utf8_valid_prefix(s, n);
     return l ? l : 1;
 }
+/* Where to cut s to at most n bytes without splitting a character: n moved
+ * back over continuation bytes (s holds more than n bytes). */
+static inline size_t utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
 /* Encodes code point cp, returns bytes written (1..4). */
 size_t utf8_encode(uint32_t cp, char *out);
 

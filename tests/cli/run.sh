@@ -44,6 +44,8 @@ check "missing -r path exits 2" sh -c "[ $rc -eq 2 ]"
 check "missing -r path is named, before any work" sh -c "grep -q '/nonexistent/rules' '$tmp/norules.err' && ! grep -q 'summary' '$tmp/norules.err' && [ ! -s '$tmp/norules.out' ]"
 check "missing --jewels file exits 2" sh -c "$STOAT hunt --jewels /nonexistent/j.yml '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 2 ]"
 
+check "hunt --help says what each exit code means" sh -c "$STOAT hunt --help | grep -q '^  4  ran, but some inputs could not be read, or not whole' && $STOAT hunt --help | grep -q '^  2  usage: a bad option, or a rules path'"
+
 # skipped and damaged files inside a folder are named; damage is a failure (exit 4)
 mkdir -p "$tmp/folder"
 cp "$tmp/mixed.jsonl" "$tmp/folder/good.jsonl"

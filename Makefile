@@ -110,7 +110,7 @@ fuzz: | $(DEPS_STAMP)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo: $(STOAT)
-	$(STOAT) hunt --jewels config/crown-jewels.example.yml demo/
+	$(STOAT) hunt --format table --jewels config/crown-jewels.example.yml demo/
 
 clean:
 	rm -rf build build-san build-fuzz stoat $(CLEAN_EXTRA)

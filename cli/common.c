@@ -1,4 +1,5 @@
 /* See cli.h. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,10 +267,30 @@ void cli_command_line(int argc, char **argv, char *out, size_t outlen)
 
 /* ---- the rule options (over struct rule_args) ---- */
 
+/* A rule path or rules-side file that is not there is a mistake on the
+ * command line: said before any work, exit 2. Going on would hunt with the
+ * default rules alone and look like a clean result. */
+static bool path_exists(const struct cli_value *val)
+{
+    struct stat sb;
+    if (stat(val->v, &sb) == 0)
+        return true;
+    fprintf(stderr, "%s: %s %s: %s\n", val->cmd->say, val->opt, val->v, strerror(errno));
+    return false;
+}
+
+static bool existing_file(const struct cli_value *val, void *field)
+{
+    if (!val->v || !path_exists(val))
+        return false;
+    *(const char **)field = val->v;
+    return true;
+}
+
 static bool rule_path(const struct cli_value *val, void *field)
 {
     struct rule_args *ra = field;
-    if (!val->v)
+    if (!val->v || !path_exists(val))
         return false;
     if (ra->nrule_paths >= 256) {
         fprintf(stderr, "stoat: too many -r paths\n");
@@ -372,9 +393,9 @@ static bool rule_logsource(const struct cli_value *val, void *field)
 const struct cli_option cli_rule_options[] = {
     {CLI_PARSE, "--rules", "-r", 0, rule_path},
     {CLI_FLAG, "--no-default-rules", NULL, RA(no_default_rules)},
-    {CLI_STRING, "--mapping", NULL, RA(mapping)},
-    {CLI_STRING, "--placeholders", NULL, RA(placeholders)},
-    {CLI_STRING, "--jewels", NULL, RA(jewels)},
+    {CLI_PARSE, "--mapping", NULL, RA(mapping), existing_file},
+    {CLI_PARSE, "--placeholders", NULL, RA(placeholders), existing_file},
+    {CLI_PARSE, "--jewels", NULL, RA(jewels), existing_file},
     {CLI_STRING, "--baseline", NULL, RA(baseline)},
     {CLI_PARSE, "--level", NULL, RA(select.level_mask), rule_levels},
     {CLI_PARSE, "--status", NULL, RA(select.status_mask), rule_statuses},

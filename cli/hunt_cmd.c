@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "                          (informational, low, medium, high, critical)\n"
           "      --no-summary        no summary table at the end\n"
           "  -q, --quiet             no summary, no progress bar, input errors counted only\n"
+          "  -v, --verbose           name every file skipped as not an event log (the\n"
+          "                          summary names the first few)\n"
           "      --fail-on-alert     exit 1 when an alert was reported\n"
           "  -j, --threads N         worker threads (default: one per core)\n"
           "      --host NAME         host of events whose log names none (an audit.log\n"
@@ -37,8 +39,15 @@ static void usage(FILE *f)
     cli_rule_options_help(f);
     fputc('\n', f);
     cli_behaviour_options_help(f, false);
-    fputs("\nExit codes: 0 ran, 1 alerts (with --fail-on-alert), 2 usage, 3 fatal,\n"
-          "4 ran but some inputs could not be read.\n",
+    fputs("\nExit codes:\n"
+          "  0  ran; every input was read whole (malformed records are skipped and counted)\n"
+          "  1  alerts were reported and --fail-on-alert was given\n"
+          "  2  usage: a bad option, or a rules path (-r, --jewels, --placeholders,\n"
+          "     --mapping) that does not exist; said before any work\n"
+          "  3  fatal: nothing hunted (no rules loaded, no input readable, output or\n"
+          "     store not writable)\n"
+          "  4  ran, but some inputs could not be read, or not whole: missing,\n"
+          "     unreadable, damaged, truncated (an EVTX cut short); each is named\n",
           f);
 }
 
@@ -78,7 +87,7 @@ struct hunt_args {
     int64_t retain_days, retain_alerts;
     unsigned threads;
     enum stoat_level min_level;
-    bool quiet, no_summary, fail_on_alert;
+    bool quiet, no_summary, fail_on_alert, verbose;
     struct cli_paths paths;
 };
 
@@ -120,6 +129,7 @@ static const struct cli_option options[] = {
     {CLI_FLAG, "--quiet", "-q", HA(quiet)},
     {CLI_FLAG, "--no-summary", NULL, HA(no_summary)},
     {CLI_FLAG, "--fail-on-alert", NULL, HA(fail_on_alert)},
+    {CLI_FLAG, "--verbose", "-v", HA(verbose)},
     {CLI_END},
 };
 
@@ -193,7 +203,7 @@ int cmd_hunt(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = !ha.verbose,
                               .quiet_warnings = ha.quiet, .max_input_errors = ha.quiet ? 1 : 50};
     struct stoat_load_stats ls;
     struct stoat_ruleset *rs = load_rules(&ha, &dp, &ls);

@@ -118,10 +118,15 @@ struct stoat_incident {
     size_t nrules;
 };
 
+#define STOAT_SKIPPED_NAMED 5
+
 struct stoat_hunt_stats {
     uint64_t files;             /* inputs read */
-    uint64_t files_failed;      /* inputs that could not be opened, recognised or read to the end */
+    uint64_t files_failed;      /* inputs that could not be opened, recognised or read whole (a truncated EVTX) */
     uint64_t files_skipped;     /* files inside folders that are not event logs (a README, say) */
+    /* The first STOAT_SKIPPED_NAMED of them by name, for the summary; the hunt
+     * owns the strings until it is destroyed. */
+    const char *skipped_names[STOAT_SKIPPED_NAMED];
     uint64_t bytes;             /* bytes read (compressed size for .gz) */
     uint64_t records;           /* records seen */
     uint64_t events;            /* records turned into events */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event/render.h"
+#include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
 static const char *const key_fields[] = {
@@ -35,7 +36,7 @@ void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, siz
             break;
     }
     if (b->len - start > maxlen) {
-        b->len = start + maxlen;
+        b->len = start + utf8_cut(b->p + start, maxlen);   /* not inside a character */
         buf_puts(b, "...");
     }
 }

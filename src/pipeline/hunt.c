@@ -99,5 +99,7 @@ void stoat_hunt_destroy(struct stoat_hunt *h)
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].destroy)
             h->sinks[s].destroy(h->sinks[s].ctx);
+    for (size_t i = 0; i < STOAT_SKIPPED_NAMED; i++)
+        free((char *)h->stats.skipped_names[i]);
     free(h);
 }

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "readers/reader.h"
 #include "util/fs.h"
@@ -36,15 +37,55 @@ static void progress(struct files_source *s, struct input *in, uint64_t total)
         s->progress(s->progress_ctx, s->bytes_before + input_raw_pos(in), total);
 }
 
+/* The extension of path, lower case, past a ".gz" (into ext, "" if none). */
+static void extension(const char *path, char ext[16])
+{
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t n = strlen(base);
+    if (n > 3 && strcasecmp(base + n - 3, ".gz") == 0)
+        n -= 3;
+    size_t dot = n;
+    while (dot > 0 && base[dot - 1] != '.')
+        dot--;
+    ext[0] = 0;
+    if (dot == 0 || n - dot >= 16)
+        return;
+    for (size_t i = dot; i < n; i++)
+        ext[i - dot] = (char)((base[i] >= 'A' && base[i] <= 'Z') ? base[i] + 32 : base[i]);
+    ext[n - dot] = 0;
+}
+
+/* A name that says "event data": such a file no reader takes is damaged,
+ * not a stray README, and is said so even inside a folder. */
+static bool named_as_events(const char *ext)
+{
+    static const char *const names[] = {"evtx", "json", "jsonl", "ndjson", NULL};
+    for (const char *const *n = names; *n; n++)
+        if (strcmp(ext, *n) == 0)
+            return true;
+    return false;
+}
+
 /* An input no reader takes: nothing to read in an empty file, a note inside
- * a folder (a README), an error when named. */
+ * a folder (a README; named in the summary too), an error when named on the
+ * command line, or inside a folder when its name says it holds events. */
 static void unknown_format(struct files_source *s, const char *path, size_t nhead)
 {
+    char ext[16];
+    extension(path, ext);
     if (nhead == 0) {
         s->stats->files++;   /* an empty file: nothing to read, nothing wrong */
-    } else if (s->in_dir) {
+    } else if (s->in_dir && !named_as_events(ext)) {
         report(s, STOAT_SEV_NOTE, STOAT_ERR_FORMAT, path, "not an event log stoat reads; skipped");
+        if (s->stats->files_skipped < STOAT_SKIPPED_NAMED)
+            s->stats->skipped_names[s->stats->files_skipped] = xstrdup(path);
         s->stats->files_skipped++;
+    } else if (s->in_dir) {
+        char why[160];   /* (.evtx never gets here: its reader is tried and says why it fails) */
+        snprintf(why, sizeof(why), "damaged: named .%s, but its content is neither JSON nor another format "
+                 "stoat reads", ext);
+        report(s, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, why);
+        s->stats->files_failed++;
     } else {
         report(s, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path,
                "not a format stoat reads (EVTX, JSON lines, JSON arrays, JSON objects, auditd logs, "
@@ -66,6 +107,10 @@ static int read_file(void *ctx, const char *path)
     const unsigned char *head;
     size_t nh = input_peek(in, &head);
     const struct reader_ops *ops = reader_detect(head, nh);
+    char ext[16];
+    extension(path, ext);
+    if (!ops && nh && strcmp(ext, "evtx") == 0)
+        ops = &reader_evtx;   /* its reader scans the whole file for chunks, or says why not */
     if (!ops) {
         unknown_format(s, path, nh);
         input_close(in);
@@ -83,6 +128,8 @@ static int read_file(void *ctx, const char *path)
         return 0;
     }
     s->stats->files++;
+    if (f->incomplete)
+        s->stats->files_failed++;   /* read as far as it goes; the reader said where it ends */
     uint64_t total = input_raw_size(in);
     for (;;) {
         struct unit *u = units_take(s->units);

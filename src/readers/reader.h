@@ -23,6 +23,8 @@ struct input_file {
     const char *product;        /* product of its events when the channel is unknown */
     void *reader_state;         /* the reader's producer-side state */
     const char *host;           /* the hunt's host option (NULL: none), for logs that name no host */
+    bool incomplete;            /* open found the file cut short (a truncated EVTX): it is read, as far as it
+                                 * goes, reported by the reader, and counted as not read whole */
 };
 
 /* A batch of records, made on the reading thread, parsed on a worker. */

@@ -72,8 +72,9 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &j->b;
     const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
+    char t[32];
     buf_printf(b, "{\"kind\":\"alert\",\"id\":%llu", (unsigned long long)a->id);
-    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
     buf_puts(b, ",\"rule\":{\"id\":");
@@ -241,8 +242,9 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     buf_clear(b);
+    char t[32];
     buf_puts(b, "{\"kind\":\"event\"");
-    json_opt_str(b, "timestamp", a->timestamp);
+    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
     json_source(b, a);
@@ -293,7 +295,9 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &c->b;
     buf_clear(b);
     const struct stoat_rule_meta *r = a->rule;
-    const char *cols[] = {a->timestamp ? a->timestamp : "", a->host ? a->host : "", stoat_level_name(r->level),
+    char t[32];
+    const char *when = time_rfc3339(a->timestamp, a->time_ns, t);
+    const char *cols[] = {when ? when : "", a->host ? a->host : "", stoat_level_name(r->level),
                           r->id ? r->id : "", r->title ? r->title : ""};
     for (size_t i = 0; i < 5; i++) {
         buf_csv_field(b, cols[i], strlen(cols[i]));
@@ -315,12 +319,25 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     buf_csv_field(b, eid, strlen(eid));
     buf_putc(b, ',');
     buf_csv_field(b, a->pos.file ? a->pos.file : "", a->pos.file ? strlen(a->pos.file) : 0);
-    buf_printf(b, ",%llu,%llu,", (unsigned long long)a->pos.record, (unsigned long long)a->pos.line);
+    /* Record: the event's own EventRecordID, the number Windows tools and
+     * other timelines show (empty when the event has none); Line: where a
+     * text input holds it, empty for EVTX and other binary inputs, which
+     * have no lines (the record id finds the event there). */
+    buf_putc(b, ',');
+    for (size_t i = 0; i < a->nfields; i++)
+        if (a->fields[i].name_len == 13 && memcmp(a->fields[i].name, "EventRecordID", 13) == 0) {
+            buf_csv_field(b, a->fields[i].value, a->fields[i].value_len);
+            break;
+        }
+    buf_putc(b, ',');
+    if (a->pos.line)
+        buf_printf(b, "%llu", (unsigned long long)a->pos.line);
+    buf_putc(b, ',');
     buf_clear(&tmp);
     for (size_t i = 0; i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (header_field(f) || f->type == STOAT_V_NULL)
-            continue;
+        if (header_field(f) || f->type == STOAT_V_NULL || f->value_len == 0)
+            continue;   /* details say what the event holds: no empty fields */
         if (tmp.len)
             buf_puts(&tmp, " | ");
         buf_put(&tmp, f->name, f->name_len);

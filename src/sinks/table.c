@@ -1,5 +1,10 @@
 /* Human output: a line per alert (table) and the closing summary. Colour is
- * the caller's decision (a TTY and no NO_COLOR); here it only picks escapes. */
+ * the caller's decision (a TTY and no NO_COLOR); here it only picks escapes.
+ * Every string that comes from outside (an event's host, image, command
+ * line, a rule's title, a correlation's group values) goes through
+ * buf_visible on its way to the terminal, so the only escape sequences that
+ * reach it are the colours written here. Times are UTC, from the alert's
+ * nanoseconds, in one form for alerts and incident ranges. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,14 +30,39 @@ static const char *level_color(enum stoat_level l)
 
 static void span(char *out, size_t n, int64_t a, int64_t b);
 
+/* Outside text, escaped (see buf_visible). */
+static void shown(struct buf *b, const char *s)
+{
+    if (s)
+        buf_visible(b, s, strlen(s), false);
+}
+
+/* Outside text in a column of width bytes: escaped, then cut (on a
+ * character's boundary) or padded. */
+static void shown_column(struct buf *b, const char *s, size_t width)
+{
+    size_t start = b->len;
+    shown(b, s);
+    if (b->len - start > width) {
+        b->len = start + utf8_cut(b->p + start, width);
+        b->p[b->len] = 0;
+    }
+    while (b->len - start < width)
+        buf_putc(b, ' ');
+}
+
 /* "event_count 5 from 22:01:00 to 22:05:10 | User: x | alerts #3 #4 #9" */
 static void corr_line(struct buf *b, const struct stoat_corr_detail *d)
 {
     char when[80];
     span(when, sizeof(when), d->first_ns, d->last_ns);
     buf_printf(b, "%s %.6g, %s", stoat_corr_type_name(d->type), d->value, when);
-    for (size_t i = 0; i < d->ngroup; i++)
-        buf_printf(b, " | %s: %s", d->group_names[i], d->group_values[i] ? d->group_values[i] : "-");
+    for (size_t i = 0; i < d->ngroup; i++) {
+        buf_puts(b, " | ");
+        shown(b, d->group_names[i]);
+        buf_puts(b, ": ");
+        shown(b, d->group_values[i] ? d->group_values[i] : "-");
+    }
     if (d->nalert_ids) {
         buf_puts(b, " | alerts");
         size_t show = d->nalert_ids < 12 ? d->nalert_ids : 12;
@@ -46,15 +76,17 @@ static void corr_line(struct buf *b, const struct stoat_corr_detail *d)
         char t[32] = "-";
         if (d->evidence[i].time_ns != INT64_MIN)
             format_time_ns(d->evidence[i].time_ns, t);
-        buf_printf(b, "\n        %.8s  %s: %s", t[0] != '-' ? t + 11 : t, d->evidence[i].rule,
-                   d->evidence[i].summary);
+        buf_printf(b, "\n        %.8s  ", t[0] != '-' ? t + 11 : t);
+        shown(b, d->evidence[i].rule);
+        buf_puts(b, ": ");
+        shown(b, d->evidence[i].summary);
     }
 }
 
 struct table {
     FILE *out;
     bool color;
-    struct buf b;
+    struct buf b, glance;
 };
 
 static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
@@ -62,11 +94,11 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     struct table *t = ctx;
     struct buf *b = &t->b;
     buf_clear(b);
-    char ts[24] = "-";
-    if (a->timestamp) {
-        snprintf(ts, sizeof(ts), "%.19s", a->timestamp);
-        if (ts[10] == 'T')
-            ts[10] = ' ';
+    char ts[32] = "-";
+    if (a->time_ns != INT64_MIN) {
+        format_time_ns(a->time_ns, ts);
+        ts[10] = ' ';
+        ts[19] = 0;
     }
     const char *lvl = stoat_level_name(a->rule->level);
     buf_printf(b, "%-19s  ", ts);
@@ -75,17 +107,23 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
     buf_printf(b, "%-13s", lvl[0] ? lvl : "-");
     if (t->color)
         buf_puts(b, RESET);
-    buf_printf(b, "  %-18.18s  ", a->host ? a->host : "-");
+    buf_puts(b, "  ");
+    shown_column(b, a->host ? a->host : "-", 18);
+    buf_puts(b, "  ");
     if (t->color)
         buf_puts(b, BOLD);
-    buf_puts(b, a->rule->title ? a->rule->title : "?");
+    shown(b, a->rule->title ? a->rule->title : "?");
     if (t->color)
         buf_puts(b, RESET);
     buf_puts(b, "\n      ");
-    if (a->corr)
+    if (a->corr) {
         corr_line(b, a->corr);
-    else
-        event_glance(b, a->fields, a->nfields, 240);
+    } else {
+        buf_clear(&t->glance);
+        event_glance(&t->glance, a->fields, a->nfields, 240);
+        if (t->glance.len)
+            buf_visible(b, t->glance.p, t->glance.len, false);
+    }
     buf_putc(b, '\n');
     if (a->nancestry > 1) {
         /* the tree, root first: where did this come from */
@@ -95,7 +133,7 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
             const char *base = strrchr(img, '\\');
             if (!base)
                 base = strrchr(img, '/');
-            buf_puts(b, base ? base + 1 : img);
+            shown(b, base ? base + 1 : img);
             if (i)
                 buf_puts(b, " > ");
         }
@@ -122,20 +160,28 @@ static void span(char *out, size_t n, int64_t a, int64_t b)
 static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct table *t = ctx;
+    struct buf *b = &t->b;
     char when[64];
     span(when, sizeof(when), inc->first_ns, inc->last_ns);
-    fprintf(t->out, "\n%sINCIDENT %llu%s  score %.0f  %s%s%s  %s\n  %s\n", t->color ? BOLD : "",
-            (unsigned long long)inc->id, t->color ? RESET : "", inc->score, t->color ? level_color(inc->level) : "",
-            stoat_level_name(inc->level), t->color ? RESET : "", when, inc->title);
-    for (size_t i = 0; i < inc->nevidence; i++)
-        fprintf(t->out, "  %s %s\n", inc->evidence[i].tactic ? "evidence:" : "observed:", inc->evidence[i].text);
-    return STOAT_OK;
+    buf_clear(b);
+    buf_printf(b, "\n%sINCIDENT %llu%s  score %.0f  %s%s%s  %s\n  ", t->color ? BOLD : "", (unsigned long long)inc->id,
+               t->color ? RESET : "", inc->score, t->color ? level_color(inc->level) : "", stoat_level_name(inc->level),
+               t->color ? RESET : "", when);
+    shown(b, inc->title);
+    buf_putc(b, '\n');
+    for (size_t i = 0; i < inc->nevidence; i++) {
+        buf_puts(b, inc->evidence[i].tactic ? "  evidence: " : "  observed: ");
+        shown(b, inc->evidence[i].text);
+        buf_putc(b, '\n');
+    }
+    return fwrite(b->p, 1, b->len, t->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
 }
 
 static void table_destroy(void *ctx)
 {
     struct table *t = ctx;
     buf_free(&t->b);
+    buf_free(&t->glance);
     free(t);
 }
 
@@ -191,7 +237,16 @@ struct summary {
     size_t nrules, rcap;
     struct host_count *hosts;
     size_t nhosts, hcap;
+    struct buf text;
 };
+
+/* Outside text for the summary: escaped into s->text, which it returns. */
+static const char *summary_shown(struct summary *s, const char *v)
+{
+    buf_clear(&s->text);
+    buf_visible(&s->text, v ? v : "", v ? strlen(v) : 0, false);   /* a string even for "" */
+    return s->text.p;
+}
 
 static stoat_err summary_alert(void *ctx, const struct stoat_alert *a)
 {
@@ -301,11 +356,20 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
     double rate = st->seconds > 0 ? (double)st->events / st->seconds : 0;
     fprintf(o, "  read %s file%s, %s events (%s malformed records skipped) in %.2f s, %.0f events/s\n", d,
             st->files == 1 ? "" : "s", a, b, st->seconds, rate);
-    if (st->files_skipped)
-        fprintf(o, "  %llu file%s in the folders given are not event logs and were skipped\n",
-                (unsigned long long)st->files_skipped, st->files_skipped == 1 ? "" : "s");
+    if (st->files_skipped) {
+        /* named, so a damaged log cannot hide among READMEs: the first few here, all with --verbose */
+        fprintf(o, "  %llu file%s in the folders given %s skipped:", (unsigned long long)st->files_skipped,
+                st->files_skipped == 1 ? "" : "s",
+                st->files_skipped == 1 ? "is not an event log and was" : "are not event logs and were");
+        size_t named = 0;
+        for (size_t i = 0; i < STOAT_SKIPPED_NAMED && st->skipped_names[i]; i++, named++)
+            fprintf(o, "%s %s", i ? "," : "", summary_shown(s, st->skipped_names[i]));
+        if (st->files_skipped > named)
+            fprintf(o, " and %llu more (--verbose names each)", (unsigned long long)(st->files_skipped - named));
+        fputc('\n', o);
+    }
     if (st->files_failed)
-        fprintf(o, "  %llu input%s could not be read (see the messages above)\n",
+        fprintf(o, "  %llu input%s could not be read, or not whole (see the messages above)\n",
                 (unsigned long long)st->files_failed, st->files_failed == 1 ? "" : "s");
     if (s->opts.load) {
         const struct stoat_load_stats *l = s->opts.load;
@@ -353,9 +417,9 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             span(when, sizeof(when), r->first_ns, r->last_ns);
             fprintf(o, "  #%-4llu %sscore %3.0f %-8s%s %s\n        %s\n", (unsigned long long)r->id,
                     c ? level_color(r->level) : "", r->score, stoat_level_name(r->level), c ? RESET : "", when,
-                    r->title);
+                    summary_shown(s, r->title));
             for (size_t k = 0; k < r->nevidence; k++)
-                fprintf(o, "        evidence: %s\n", r->evidence[k]);
+                fprintf(o, "        evidence: %s\n", summary_shown(s, r->evidence[k]));
             if (r->more)
                 fprintf(o, "        evidence: %zu more\n", r->more);
         }
@@ -384,7 +448,7 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
         num(a, sizeof(a), r->n);
         fprintf(o, "  %-8s %s%-13s%s %s\n", a, c ? level_color(r->rule->level) : "",
                 stoat_level_name(r->rule->level)[0] ? stoat_level_name(r->rule->level) : "-", c ? RESET : "",
-                r->rule->title ? r->rule->title : "?");
+                summary_shown(s, r->rule->title ? r->rule->title : "?"));
     }
     if (s->nrules > top)
         fprintf(o, "  ... and %zu more rules\n", s->nrules - top);
@@ -396,7 +460,7 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
         num(a, sizeof(a), h->n);
         fprintf(o, "  %-8s %-8llu %-8llu %-8llu %s\n", a, (unsigned long long)h->by_level[STOAT_LEVEL_CRITICAL],
                 (unsigned long long)h->by_level[STOAT_LEVEL_HIGH], (unsigned long long)h->by_level[STOAT_LEVEL_MEDIUM],
-                h->host);
+                summary_shown(s, h->host));
     }
     if (s->nhosts > toph)
         fprintf(o, "  ... and %zu more hosts\n", s->nhosts - toph);
@@ -411,6 +475,7 @@ static void summary_destroy(void *ctx)
     strmap_free(&s->host_idx);
     free(s->rules);
     free(s->hosts);
+    buf_free(&s->text);
     for (size_t i = 0; i < s->ninc; i++) {
         free(s->inc[i].host);
         free(s->inc[i].title);

@@ -453,7 +453,12 @@ stoat_err store_alert_write(struct stoat_store *s, const struct stoat_alert *a, 
     sqlite3_bind_int64(st, 1, s->run_id);
     sqlite3_bind_int64(st, 2, (int64_t)a->id);
     sqlite3_bind_int64(st, 3, a->time_ns == INT64_MIN ? 0 : a->time_ns);
-    store_bind_static(st, 4, a->timestamp);
+    char tbuf[32];
+    const char *when = time_rfc3339(a->timestamp, a->time_ns, tbuf);   /* one time form in machine output */
+    if (when)
+        sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, host);
     sqlite3_bind_int64(st, 6, rule);
     sqlite3_bind_int(st, 7, (int)r->level);

@@ -142,3 +142,58 @@ void buf_json_strs(struct buf *b, const char *const *items, size_t n)
     }
     buf_putc(b, ']');
 }
+
+/* Unicode's Bidi_Control characters: each can make a line read in another
+ * order than it is written (a file name ending "exe.txt" shown as "txt.exe"). */
+static bool bidi_control(uint32_t cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static uint32_t utf8_decode(const unsigned char *p, size_t l)
+{
+    if (l == 2)
+        return (uint32_t)(p[0] & 0x1F) << 6 | (p[1] & 0x3F);
+    if (l == 3)
+        return (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+    return (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 | (p[3] & 0x3F);
+}
+
+void buf_visible(struct buf *b, const char *s, size_t n, bool quoted)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    buf_reserve(b, n + 1);
+    b->p[b->len] = 0;   /* a string even when nothing is added */
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x7F && !(quoted && (*p == '"' || *p == '\\')))
+            p++;
+        if (p > run)
+            buf_put(b, run, (size_t)(p - run));
+        if (p >= end)
+            break;
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t l = utf8_valid_prefix(p, (size_t)(end - p));
+            uint32_t cp = l ? utf8_decode(p, l) : 0;
+            if (l && cp >= 0xA0 && !bidi_control(cp))
+                buf_put(b, p, l);
+            else if (l)
+                buf_printf(b, "\\u%04x", (unsigned)cp);
+            else
+                buf_printf(b, "\\x%02x", c);
+            p += l ? l : 1;
+            continue;
+        }
+        p++;
+        switch (c) {
+        case '"': buf_puts(b, "\\\""); break;
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        default: buf_printf(b, "\\x%02x", c);
+        }
+    }
+}

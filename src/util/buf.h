@@ -4,6 +4,7 @@
 #define STOAT_UTIL_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -44,5 +45,14 @@ void buf_json_str(struct buf *b, const char *s, size_t n);
 void buf_json_strs(struct buf *b, const char *const *items, size_t n);
 /* CSV field: quoted when it holds a comma, quote, CR or LF. */
 void buf_csv_field(struct buf *b, const char *s, size_t n);
+/* Text from outside (an event, a rule file) for a person's terminal or a log
+ * line, so it cannot move the cursor, set the clipboard, forge a line or
+ * reorder what is shown: every control character (C0, DEL, C1 as a byte or
+ * as UTF-8 U+0080..U+009F) and every Unicode bidi control (U+061C, U+200E,
+ * U+200F, U+202A..U+202E, U+2066..U+2069) is written escaped, visibly:
+ * \n \r \t, \x1b, \u202e; so is each byte of invalid UTF-8 (\xff).
+ * quoted: for the inside of "...", also \" and \\. The one escaping of
+ * every human-facing sink (table, summary, syslog). */
+void buf_visible(struct buf *b, const char *s, size_t n, bool quoted);
 
 #endif

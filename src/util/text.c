@@ -516,3 +516,33 @@ const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len
             return hay + i;
     return NULL;
 }
+
+/* "YYYY-MM-DDTHH:MM:SS[.f]Z", strictly: the form time_rfc3339 keeps. */
+static bool rfc3339_utc(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i = 0;
+    for (; shape[i]; i++)
+        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+            return false;
+    if (s[i] == '.') {
+        size_t d = ++i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d || i - d > 9)
+            return false;
+    }
+    struct timestamp ts;
+    return s[i] == 'Z' && s[i + 1] == 0 && parse_timestamp(s, i + 1, &ts);
+}
+
+const char *time_rfc3339(const char *raw, int64_t ns, char out[32])
+{
+    if (raw && rfc3339_utc(raw))
+        return raw;
+    if (ns != INT64_MIN && ns != INT64_MAX) {
+        format_time_ns(ns, out);
+        return out;
+    }
+    return raw;
+}

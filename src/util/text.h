@@ -43,6 +43,14 @@ static inline size_t utf8_char_len(const unsigned char *s, size_t n)
     size_t l = utf8_valid_prefix(s, n);
     return l ? l : 1;
 }
+/* Where to cut s to at most n bytes without splitting a character: n moved
+ * back over continuation bytes (s holds more than n bytes). */
+static inline size_t utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
 /* Encodes code point cp, returns bytes written (1..4). */
 size_t utf8_encode(uint32_t cp, char *out);
 
@@ -78,6 +86,14 @@ int64_t timestamp_to_ns(const struct timestamp *ts);
 int timestamp_iso_week(const struct timestamp *ts);
 /* "2025-11-27T07:40:10.165324Z" from nanoseconds; returns length (<= 31). */
 size_t format_time_ns(int64_t ns, char out[32]);
+/* The one time form of machine output (JSON lines, CSV, the store): RFC 3339
+ * in UTC. raw, an event's own time text, is returned as it is when it is
+ * already that form ("2025-11-27T07:40:10.1653247Z": its precision kept);
+ * otherwise the instant ns (raw's time, read) is written into out, so
+ * Sysmon's "2025-11-27 07:40:10.132" and "+02:00" offsets come out as
+ * "...T...Z"; raw that is no time at all is returned unchanged (the event
+ * said it; there is nothing to convert), NULL when there is neither. */
+const char *time_rfc3339(const char *raw, int64_t ns, char out[32]);
 
 /* Glob match used for rule selection and `1 of sel*` patterns: '*' only,
  * case-sensitive. */

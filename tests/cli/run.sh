@@ -38,6 +38,43 @@ check "a hunt with alerts exits 0" sh -c "$STOAT hunt -q --no-default-rules -r '
 check "--fail-on-alert exits 1" sh -c "$STOAT hunt -q --fail-on-alert --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 1 ]"
 check "one unreadable input among good ones exits 4" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' /nonexistent >/dev/null 2>&1; [ \$? -eq 4 ]"
 
+# a rules path that does not exist: exit 2 before any work (no hunt with the default rules alone)
+$STOAT hunt -r /nonexistent/rules "$tmp/mixed.jsonl" >"$tmp/norules.out" 2>"$tmp/norules.err"; rc=$?
+check "missing -r path exits 2" sh -c "[ $rc -eq 2 ]"
+check "missing -r path is named, before any work" sh -c "grep -q '/nonexistent/rules' '$tmp/norules.err' && ! grep -q 'summary' '$tmp/norules.err' && [ ! -s '$tmp/norules.out' ]"
+check "missing --jewels file exits 2" sh -c "$STOAT hunt --jewels /nonexistent/j.yml '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 2 ]"
+
+check "hunt --help says what each exit code means" sh -c "$STOAT hunt --help | grep -q '^  4  ran, but some inputs could not be read, or not whole' && $STOAT hunt --help | grep -q '^  2  usage: a bad option, or a rules path'"
+
+# skipped and damaged files inside a folder are named; damage is a failure (exit 4)
+mkdir -p "$tmp/folder"
+cp "$tmp/mixed.jsonl" "$tmp/folder/good.jsonl"
+for i in 1 2 3 4 5 6 7; do echo "notes $i" >"$tmp/folder/notes$i.txt"; done
+printf '\001\002 garbage' >"$tmp/folder/broken.json"
+head -c 8192 /dev/urandom >"$tmp/folder/random.evtx"
+$STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/folder" >/dev/null 2>"$tmp/folder.err"; rc=$?
+check "a damaged file in a folder makes the exit code 4" sh -c "[ $rc -eq 4 ]"
+check "a damaged .json in a folder is named with the reason" grep -q "folder/broken.json: error: damaged: named .json, but its content is neither JSON" "$tmp/folder.err"
+check "a damaged .evtx in a folder is named with the reason" grep -q "folder/random.evtx: error: not a usable EVTX file: not an EVTX file (no ElfFile signature, and no chunk found" "$tmp/folder.err"
+check "the summary names the first skipped files and counts the rest" grep -q "7 files in the folders given are not event logs and were skipped: $tmp/folder/notes1.txt, $tmp/folder/notes2.txt, $tmp/folder/notes3.txt, $tmp/folder/notes4.txt, $tmp/folder/notes5.txt and 2 more (--verbose names each)" "$tmp/folder.err"
+$STOAT hunt -v --no-default-rules -r "$RULE" --format jsonl "$tmp/folder" >/dev/null 2>"$tmp/folderv.err"
+check "--verbose names every skipped file" sh -c "[ \$(grep -c 'folder/notes[0-9].txt: note: not an event log stoat reads; skipped' '$tmp/folderv.err') -eq 7 ]"
+
+# a truncated EVTX is reported, read as far as it goes, and the exit code says so
+evtx_cut=$(find ../shared/data/evtx -name 'Powershell-Invoke-Obfuscation-string-menu.evtx' 2>/dev/null | head -1)
+if [ -n "$evtx_cut" ]; then
+    head -c 40000 "$evtx_cut" >"$tmp/cut.evtx"
+    $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/cut.evtx" >/dev/null 2>"$tmp/cut.err"; rc=$?
+    check "truncated EVTX exits 4" sh -c "[ $rc -eq 4 ]"
+    check "truncated EVTX is reported and counted" sh -c "grep -q 'cut.evtx @0: warning: file truncated: 40000 bytes' '$tmp/cut.err' && grep -q '1 input could not be read, or not whole' '$tmp/cut.err'"
+    head -c 3000 "$evtx_cut" >"$tmp/head.evtx"
+    $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/head.evtx" >/dev/null 2>"$tmp/head.err"; rc=$?
+    check "EVTX cut inside its header: reported, exit 4" sh -c "[ $rc -eq 4 ] && grep -q 'head.evtx @0: warning: file truncated inside its header (3000 of 4096 bytes)' '$tmp/head.err'"
+    check "a whole EVTX exits 0" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$evtx_cut' >/dev/null 2>&1"
+else
+    echo "SKIP truncated EVTX (no ../shared/data)"
+fi
+
 # bad records: reported with file:line, skipped, the rest processed
 $STOAT hunt --no-default-rules -r "$RULE" --format jsonl "$tmp/mixed.jsonl" >"$tmp/alerts" 2>"$tmp/err"
 check "malformed record reported with file and line" grep -q "mixed.jsonl:2: error: malformed JSON" "$tmp/err"
@@ -51,6 +88,45 @@ gzip -c "$tmp/mixed.jsonl" >"$tmp/mixed.jsonl.gz"
 check "gzip input" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl.gz' | grep -c '\"kind\":\"alert\"' | grep -qx 2"
 check "csv timeline has a header and the alerts" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format csv '$tmp/mixed.jsonl' | sed -n 1p | grep -q '^Timestamp,Host,Level,RuleId'"
 check "min-level hides lower alerts" sh -c "[ -z \"\$($STOAT hunt -q --min-level high --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl')\" ]"
+
+# one time form in machine output: RFC 3339 UTC, whatever the event wrote
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02 03:04:05.905/' >"$tmp/times.jsonl"
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02T05:04:06+02:00/' >>"$tmp/times.jsonl"
+printf '%s\n' "$EV" | sed 's/2026-01-02T03:04:05.000000Z/2026-01-02T03:04:07.1234567Z/' >>"$tmp/times.jsonl"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format jsonl "$tmp/times.jsonl" >"$tmp/times.out" 2>&1
+check "times: JSON lines write RFC 3339 UTC" sh -c "grep -o '\"timestamp\":\"[^\"]*\"' '$tmp/times.out' | tr '\n' ' ' | grep -qx '\"timestamp\":\"2026-01-02T03:04:05.905000Z\" \"timestamp\":\"2026-01-02T03:04:06.000000Z\" \"timestamp\":\"2026-01-02T03:04:07.1234567Z\" '"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format csv "$tmp/times.jsonl" >"$tmp/times.csv" 2>&1
+check "times: the CSV timeline writes RFC 3339 UTC" sh -c "sed 1d '$tmp/times.csv' | cut -d, -f1 | tr -d '\r' | tr '\n' ' ' | grep -qx '2026-01-02T03:04:05.905000Z 2026-01-02T03:04:06.000000Z 2026-01-02T03:04:07.1234567Z '"
+
+# the CSV timeline's rows: Record is the EventRecordID, Line the line of a
+# text input (empty for EVTX), Details only fields with a value
+printf '%s\n' "$EV" | sed 's/"EventID":1,/"EventID":1,"EventRecordID":90210,/; s/"CommandLine"/"ParentUser":"","CommandLine"/' >"$tmp/rows.jsonl"
+printf '%s\n' "$EV" >>"$tmp/rows.jsonl"
+$STOAT hunt -q --no-default-rules -r "$RULE" --format csv "$tmp/rows.jsonl" >"$tmp/rows.csv" 2>&1
+check "csv rows: record id, line, non-empty details" python3 - "$tmp/rows.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+assert [(r["Record"], r["Line"]) for r in rows] == [("90210", "1"), ("", "2")], rows
+for r in rows:
+    assert r["Host"] == "ws1" and r["RuleTitle"] == "Whoami All" and r["EventID"] == "1", r
+    assert "CommandLine: whoami -all" in r["Details"] and "ParentUser" not in r["Details"], r
+PY
+evtx_csv=$(find ../shared/data/evtx -name 'Powershell-Invoke-Obfuscation-string-menu.evtx' 2>/dev/null | head -1)
+if [ -n "$evtx_csv" ]; then
+    printf 'title: Script block\nid: 0b2f2b4e-4d6a-4c44-9f4e-2a7d1f3c5e12\nlogsource: {product: windows}\ndetection: {sel: {EventID: 4104}, condition: sel}\nlevel: low\n' >"$tmp/sb.yml"
+    $STOAT hunt -q --no-default-rules -r "$tmp/sb.yml" --format csv "$evtx_csv" >"$tmp/evtx.csv" 2>&1
+    $STOAT dump "$evtx_csv" >"$tmp/evtx.dump" 2>/dev/null
+    check "csv rows from EVTX: Record is the EventRecordID, Line empty" python3 - "$tmp/evtx.csv" "$tmp/evtx.dump" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+ids = sorted(str(e["event"]["EventRecordID"]) for e in map(json.loads, open(sys.argv[2])) if e["event"].get("EventID") == 4104)
+assert rows and sorted(r["Record"] for r in rows) == ids, (len(rows), len(ids))
+assert all(r["Line"] == "" for r in rows)
+assert all(r["Record"] != str(i + 1) for i, r in enumerate(rows))
+PY
+else
+    echo "SKIP csv rows from EVTX (no ../shared/data)"
+fi
 
 # hostile input: deep nesting, a huge value, invalid UTF-8, a huge line
 python3 - "$tmp" <<'PY'
@@ -69,6 +145,43 @@ check "hostile input: over-long record reported" grep -q "record longer than 16 
 check "hostile input: both good records still matched" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/h.out') -eq 2 ]"
 check "hostile input: output is valid JSON despite invalid UTF-8" python3 -c "import json,sys; [json.loads(l) for l in open('$tmp/h.out')]"
 
+# terminal escapes in an event or a rule title never reach the terminal raw:
+# OSC 52 (clipboard), clear screen, a carriage return forging a line, C1, bidi
+cat >"$tmp/esc.yml" <<'YML'
+title: "Escape \e[2J rule"
+id: 7d1c9a52-1e0f-4f6b-9a1e-52c1a2b3c4d5
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|contains: 'payload'
+    condition: selection
+level: high
+YML
+python3 - "$tmp/esc.jsonl" <<'PY'
+import json, sys
+ev = {"Event": {"System": {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+      "Computer": "ws1\x1b]52;c;Y3VybCBldmlsfHNo\x07",
+      "TimeCreated": {"#attributes": {"SystemTime": "2026-01-02T03:04:05.000000Z"}}},
+      "EventData": {"Image": "C:\\x\\invoice\u202egpj.exe", "ParentImage": "C:\\x\\p\x1b[8m.exe",
+                    "CommandLine": "payload \x1b[2J\x1b[H\r2026-01-02 03:04:05  low  ws1  Benign \u009b31m"}}}
+open(sys.argv[1], "w").write(json.dumps(ev) + "\n")
+PY
+$STOAT hunt --no-default-rules -r "$tmp/esc.yml" --format table "$tmp/esc.jsonl" >"$tmp/esc.out" 2>"$tmp/esc.err"
+inert() {   # inert FILE: no byte a terminal acts on (C0 but newline, DEL, C1, bidi, bad UTF-8)
+    python3 - "$1" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+text = data.decode("utf-8")   # raises on invalid UTF-8
+bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) < 0xa0
+       or c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+sys.exit(1 if bad else 0)
+PY
+}
+check "escapes: the table and its summary were written" sh -c "grep -q 'Escape' '$tmp/esc.out' && grep -q 'stoat hunt summary' '$tmp/esc.out'"
+check "escapes: table output holds no raw control character" inert "$tmp/esc.out"
+check "escapes: shown, not hidden" sh -c "grep -qF 'ws1\\x1b]52;c;' '$tmp/esc.out' && grep -qF 'payload \\x1b[2J\\x1b[H 2026' '$tmp/esc.out' && grep -qF 'invoice\\u202egpj.exe' '$tmp/esc.out' && grep -qF 'Escape \\x1b[2J rule' '$tmp/esc.out'"
+
 # rules check / test: the last lines are a contract
 printf 'title: x\nlogsource: {product: windows}\ndetection: {sel: {a|nosuch: 1}, condition: sel}\n---\ntitle: y\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel and}\n---\ntitle: fine\nlogsource: {product: windows}\ndetection: {sel: {a: 1}, condition: sel}\n' >"$tmp/bad.yml"
 $STOAT rules check "$tmp/bad.yml" "$RULE" >"$tmp/c.out" 2>&1
@@ -76,6 +189,10 @@ check "rules check last line" sh -c "tail -1 '$tmp/c.out' | grep -qx 'rules: 2 l
 check "rejected rule has file:line:column and reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/c.out"
 check "bad condition has its column" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/c.out"
 
+# `make demo` piped or redirected prints the table and summary the README shows
+make -s --no-print-directory demo STOAT="$STOAT" >"$tmp/demo.table" 2>"$tmp/demo.table.err"
+check "make demo redirected: the table, not JSON lines" sh -c "head -1 '$tmp/demo.table' | grep -Eq '^2026-11-19 [0-9:]{8}  (low|medium|high|critical) ' && ! grep -q '\"kind\"' '$tmp/demo.table'"
+check "make demo redirected: the README's lines are there" sh -c "grep -q '^      tree: php-fpm8.2 > dash\$' '$tmp/demo.table' && grep -q '^stoat hunt summary\$' '$tmp/demo.table' && grep -q '^  #1    score 100 critical 2026-11-19 21:37:05 to 22:41:31\$' '$tmp/demo.table'"
 # the demo: both hosts raise high alerts
 $STOAT hunt --format jsonl demo/ >"$tmp/demo.jsonl" 2>"$tmp/demo.err"
 check "demo hunt alerts on the Windows host" grep -q '"host":"fab-ws07.corp.chipfab.example","level":"critical"' "$tmp/demo.jsonl"

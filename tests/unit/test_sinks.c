@@ -3,6 +3,10 @@
  * timeline (quoting, sorting by event time), the table and the summary. */
 #include "testutil.h"
 
+#include "sinks/syslog_line.h"
+#include "util/buf.h"
+#include "util/text.h"
+
 static const char *const full_rule =
     "title: Certutil download, \"quoted\"\n"
     "id: 3b2c1d4e-0000-4000-8000-00000000c3a7\n"
@@ -303,14 +307,14 @@ static void test_csv_timeline(void **state)
                        "tags: [attack.lateral_movement, attack.t1021.002]\n"
                        "logsource: {product: windows, category: process_creation}\n"
                        "detection:\n  s:\n    CommandLine|contains: 'net use'\n  condition: s\n";
-#define CSV_EV(ts, host, cl)                                                                                 \
-    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"UtcTime\":\"" ts "\",\"Computer\":\"" host                \
-    "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\"}\n"
-    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
-        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "net use x \\\"quoted\\\"")                        /* 09:00Z */
+#define CSV_EV(ts, host, rid, cl)                                                                            \
+    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"EventRecordID\":" rid ",\"UtcTime\":\"" ts           \
+    "\",\"Computer\":\"" host "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\",\"ParentUser\":\"\"}\n"
+    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "7101", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
+        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "7102", "net use x \\\"quoted\\\"")                        /* 09:00Z */
         "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"net use no-time\"}\n"          /* no time */
-        CSV_EV("2025-01-01 09:30:00.000", "h3", "net use\\nsecond line")                             /* 09:30 */
-        CSV_EV("2025-01-01T09:00:00Z", "h4", "net use same-time");                                   /* 09:00Z */
+        CSV_EV("2025-01-01 09:30:00.000", "h3", "7104", "net use\\nsecond line")                             /* 09:30 */
+        CSV_EV("2025-01-01T09:00:00Z", "h4", "7105", "net use same-time");                                   /* 09:00Z */
 #undef CSV_EV
     struct out o;
     hunt_out(rule, events, &o, true);
@@ -329,13 +333,21 @@ static void test_csv_timeline(void **state)
         assert_int_equal(c.ncols[r], 13);
     /* sorted by event time (offsets applied); no time first; ties keep input order */
     static const char *const order[] = {"", "h2", "h4", "h3", "h1"};
-    static const char *const records[] = {"3", "2", "5", "4", "1"};
+    /* Record is the event's EventRecordID (none: empty), Line its line */
+    static const char *const records[] = {"", "7102", "7105", "7104", "7101"};
+    static const char *const lines[] = {"3", "2", "5", "4", "1"};
     for (size_t r = 1; r < c.nrows; r++) {
         assert_string_equal(c.rows[r][1], order[r - 1]);
         assert_string_equal(c.rows[r][10], records[r - 1]);
+        assert_string_equal(c.rows[r][11], lines[r - 1]);
+        assert_null(strstr(c.rows[r][12], "ParentUser"));   /* empty fields are no details */
+        assert_null(strstr(c.rows[r][12], "EventRecordID"));
     }
     assert_string_equal(c.rows[1][0], "");
-    assert_string_equal(c.rows[2][0], "2025-01-01T11:00:00+02:00");   /* as the event wrote it */
+    /* one time form, RFC 3339 UTC: kept when the event wrote it so, else the instant in UTC */
+    assert_string_equal(c.rows[2][0], "2025-01-01T09:00:00.000000Z");
+    assert_string_equal(c.rows[3][0], "2025-01-01T09:00:00Z");
+    assert_string_equal(c.rows[4][0], "2025-01-01T09:30:00.000000Z");
     assert_string_equal(c.rows[2][2], "medium");
     assert_string_equal(c.rows[2][3], "r-csv");
     assert_string_equal(c.rows[2][4], "Net use, with \"quotes\"");
@@ -410,6 +422,275 @@ static void test_table_and_summary(void **state)
     tu_diags_free(&ds);
 }
 
+/* ------------------------------------------------- hostile text, human sinks */
+
+/* What an attacker controls in an event or a rule file: OSC 52 (sets the
+ * clipboard), OSC 0 (the window title), clear screen, a carriage return that
+ * overwrites the line with a forged one, an 8-bit CSI byte, UTF-8 encoded
+ * C1 controls, a right-to-left override hiding an extension, DEL. */
+#define HOSTILE_HOST "ws7\x1b]52;c;Y3VybCBldmlsfHNo\x07"
+#define HOSTILE_TITLE "Quiet\x1b[2J\x1b[H title\r2026-01-01 00:00:00  low  fake"
+#define HOSTILE_IMAGE "C:\\Users\\x\\invoice\xe2\x80\xaegpj.exe"
+#define HOSTILE_CMD "cmd \x1b]0;pwned\x07 /c \x9b" "31m red \xc2\x9b" "0m \xe2\x81\xa6iso\xe2\x81\xa9 \x7f \"q\" \\ end"
+
+/* A terminal acts on none of what remains: no C0 but the line ends, no
+ * DEL, no C1 (raw byte or UTF-8), no bidi control, only valid UTF-8. */
+static void expect_inert(const char *what, const char *s, size_t n, bool newlines)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(newlines && c == '\n')) || c == 0x7f)
+            fail_msg("%s: raw control byte 0x%02x at byte %zu of %zu", what, c, i, n);
+        size_t l = c < 0x80 ? 1 : utf8_valid_prefix((const unsigned char *)s + i, n - i);
+        if (!l)
+            fail_msg("%s: invalid UTF-8 at %zu", what, i);
+        uint32_t cp = c;
+        if (l == 2)
+            cp = (uint32_t)(c & 0x1f) << 6 | ((unsigned char)s[i + 1] & 0x3f);
+        else if (l == 3)
+            cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)((unsigned char)s[i + 1] & 0x3f) << 6 |
+                 ((unsigned char)s[i + 2] & 0x3f);
+        if ((cp >= 0x80 && cp < 0xa0) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+            fail_msg("%s: control U+%04X at %zu", what, (unsigned)cp, i);
+        i += l;
+    }
+}
+
+struct hostile {
+    struct stoat_rule_meta rule;
+    struct stoat_field fields[3];
+    struct stoat_process anc[3];
+    const char *gnames[1], *gvalues[1];
+    struct stoat_corr_evidence ev[1];
+    struct stoat_corr_detail corr;
+    struct stoat_alert a, c;
+    const char *tactics[1];
+    uint64_t ids[2];
+    struct stoat_incident_evidence iev[1];
+    struct stoat_incident inc;
+};
+
+static void hostile_init(struct hostile *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->rule = (struct stoat_rule_meta){.title = HOSTILE_TITLE, .id = "id\"\x1b[8m", .level = STOAT_LEVEL_HIGH};
+    static const char *const names[] = {"Image", "CommandLine", "ParentImage"};
+    const char *values[] = {HOSTILE_IMAGE, HOSTILE_CMD, "C:\\p\x1b[1A\\explorer.exe"};
+    for (int i = 0; i < 3; i++)
+        h->fields[i] = (struct stoat_field){.name = names[i], .name_len = (uint32_t)strlen(names[i]),
+                                            .value = values[i], .value_len = (uint32_t)strlen(values[i]),
+                                            .type = STOAT_V_STRING};
+    h->anc[0] = (struct stoat_process){.image = HOSTILE_IMAGE, .pid = 1};
+    h->anc[1] = (struct stoat_process){.image = "C:\\W\\cmd\x1b[31m.exe", .pid = 2};
+    h->anc[2] = (struct stoat_process){.image = "/usr/bin/\rsshd", .pid = 3};
+    h->a = (struct stoat_alert){.id = 1, .rule = &h->rule, .time_ns = 1764229210165324000LL,
+                                .timestamp = "2025-11-27T07:40:10.165324Z", .host = HOSTILE_HOST,
+                                .fields = h->fields, .nfields = 3, .ancestry = h->anc, .nancestry = 3};
+    h->gnames[0] = "User\x1b[2J";
+    h->gvalues[0] = "CORP\\\x1b]52;c;eA==\x07";
+    h->ev[0] = (struct stoat_corr_evidence){.time_ns = 1764229210165324000LL, .rule = HOSTILE_TITLE,
+                                            .summary = "CommandLine: " HOSTILE_CMD};
+    h->corr = (struct stoat_corr_detail){.type = STOAT_CORR_EVENT_COUNT, .value = 3, .first_ns = 0,
+                                         .last_ns = 1764229210165324000LL, .group_names = h->gnames,
+                                         .group_values = h->gvalues, .ngroup = 1, .evidence = h->ev, .nevidence = 1};
+    h->c = h->a;
+    h->c.id = 2;
+    h->c.corr = &h->corr;
+    h->c.correlation = &h->rule;
+    h->tactics[0] = "discovery";
+    h->ids[0] = 1;
+    h->ids[1] = 2;
+    h->inc = (struct stoat_incident){.id = 1, .host = HOSTILE_HOST, .title = HOSTILE_HOST ": " HOSTILE_TITLE,
+                                     .score = 80, .level = STOAT_LEVEL_HIGH, .first_ns = 0,
+                                     .last_ns = 1764229210165324000LL, .tactics = h->tactics, .ntactics = 1,
+                                     .alert_ids = h->ids, .nalerts = 2};
+    h->iev[0] = (struct stoat_incident_evidence){.tactic = "exfiltration", .time_ns = INT64_MIN,
+                                                 .text = "sent by " HOSTILE_IMAGE " \x1b]8;;http://x\x1b\\"};
+    h->inc.evidence = h->iev;
+    h->inc.nevidence = 1;
+}
+
+static void feed(struct stoat_sink *k, const struct hostile *h, bool end)
+{
+    if (k->alert) {
+        assert_int_equal(k->alert(k->ctx, &h->a), STOAT_OK);
+        assert_int_equal(k->alert(k->ctx, &h->c), STOAT_OK);
+    }
+    if (k->incident)
+        assert_int_equal(k->incident(k->ctx, &h->inc), STOAT_OK);
+    struct stoat_hunt_stats st = {.files = 1, .events = 2, .alerts = 2};
+    st.alerts_by_level[STOAT_LEVEL_HIGH] = 2;
+    if (end && k->end)
+        assert_int_equal(k->end(k->ctx, &st), STOAT_OK);
+    k->destroy(k->ctx);
+}
+
+static void test_table_hostile_text(void **state)
+{
+    (void)state;
+    struct hostile h;
+    hostile_init(&h);
+    for (int color = 0; color < 2; color++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        struct stoat_sink t, s;
+        stoat_sink_table(f, color, &t);
+        feed(&t, &h, true);
+        struct stoat_summary_opts so = {.color = color};
+        stoat_sink_summary(f, &so, &s);
+        feed(&s, &h, true);
+        fclose(f);
+        if (!color) {
+            expect_inert("table", buf, len, true);
+            /* shown, not hidden: a person sees what was there */
+            assert_non_null(strstr(buf, "ws7\\x1b]52;c;Y3Vy"));
+            assert_non_null(strstr(buf, "Quiet\\x1b[2J\\x1b[H title\\r2026-01-01"));
+            assert_non_null(strstr(buf, "invoice\\u202egpj.exe"));
+            assert_non_null(strstr(buf, "\\x1b]0;pwned\\x07 /c \\x9b31m red \\u009b0m \\u2066iso\\u2069 \\x7f"));
+            assert_non_null(strstr(buf, "tree: \\rsshd > cmd\\x1b[31m.exe > invoice\\u202egpj.exe"));
+            assert_non_null(strstr(buf, "User\\x1b[2J: CORP\\\\x1b]52;c;eA==\\x07"));
+            assert_non_null(strstr(buf, "07:40:10  Quiet\\x1b[2J"));   /* the correlation's evidence */
+            assert_non_null(strstr(buf, "evidence: sent by C:\\Users\\x\\invoice\\u202egpj.exe \\x1b]8;;http://x\\x1b\\"));
+            /* each alert is its lines and no more: nothing forged one */
+            size_t lines = 0;
+            for (size_t i = 0; i < len; i++)
+                lines += buf[i] == '\n';
+            assert_true(lines > 8);
+        } else {
+            /* with colour, the only escapes are stoat's own SGR colours */
+            for (size_t i = 0; i < len; i++) {
+                if (buf[i] != '\x1b')
+                    continue;
+                assert_true(i + 1 < len && buf[i + 1] == '[');
+                size_t j = i + 2;
+                while (j < len && ((buf[j] >= '0' && buf[j] <= '9') || buf[j] == ';'))
+                    j++;
+                assert_true(j < len && buf[j] == 'm');
+            }
+            assert_null(strstr(buf, "\x1b]"));
+            assert_null(strstr(buf, "\x1b[2J"));
+            assert_null(strchr(buf, '\r'));
+        }
+        free(buf);
+    }
+    /* the glance is cut at about 240 bytes, never inside a character */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct stoat_sink t;
+    stoat_sink_table(f, false, &t);
+    char accents[401];
+    for (int i = 0; i < 200; i++)
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    h.fields[1].value = accents;
+    h.fields[1].value_len = 400;
+    for (uint32_t shift = 0; shift < 2; shift++) {
+        h.fields[0].value_len = shift;   /* moves the cut by a byte */
+        assert_int_equal(t.alert(t.ctx, &h.a), STOAT_OK);
+    }
+    t.destroy(t.ctx);
+    fclose(f);
+    assert_non_null(strstr(buf, "\xc3\xa9..."));
+    assert_null(strstr(buf, "\\xc3"));
+    free(buf);
+}
+
+/* key=value pairs of a syslog line: bare values end at a space, quoted ones
+ * at an unescaped quote; returns the (still escaped) value of key. */
+static bool kv_get(const char *line, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = line; (p = strchr(p, ' ')) != NULL;) {
+        p++;
+        bool hit = strncmp(p, key, kl) == 0 && p[kl] == '=';
+        const char *v = strchr(p, '=');
+        if (!v)
+            return false;
+        v++;
+        const char *e = v;
+        if (*v == '"') {
+            for (e = v + 1; *e && *e != '"'; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+            assert_true(*e == '"');   /* every quote closes */
+            e++;
+        } else {
+            while (*e && *e != ' ')
+                e++;
+        }
+        if (hit) {
+            size_t n = (size_t)(e - v);
+            assert_true(n < cap);
+            memcpy(out, v, n);
+            out[n] = 0;
+            return true;
+        }
+        p = e;
+    }
+    return false;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void test_syslog_lines(void **state)
+{
+    (void)state;
+    struct hostile h;
+    hostile_init(&h);
+    struct buf b = {0};
+    char v[1024];
+    syslog_alert_line(&b, &h.a);
+    expect_inert("syslog alert", b.p, b.len, false);
+    assert_true(starts_with(b.p, "alert 1 time=2025-11-27T07:40:10.165324Z level=high "));
+    assert_true(kv_get(b.p, "host", v, sizeof v));
+    assert_string_equal(v, "\"ws7\\x1b]52;c;Y3VybCBldmlsfHNo\\x07\"");
+    assert_true(kv_get(b.p, "rule", v, sizeof v));
+    assert_string_equal(v, "\"Quiet\\x1b[2J\\x1b[H title\\r2026-01-01 00:00:00  low  fake\"");
+    assert_true(kv_get(b.p, "id", v, sizeof v));
+    assert_string_equal(v, "\"id\\\"\\x1b[8m\"");
+    assert_true(kv_get(b.p, "image", v, sizeof v));
+    assert_string_equal(v, "\"C:\\\\Users\\\\x\\\\invoice\\u202egpj.exe\"");
+    assert_true(kv_get(b.p, "cmd", v, sizeof v));
+    assert_string_equal(v, "\"cmd \\x1b]0;pwned\\x07 /c \\x9b31m red \\u009b0m \\u2066iso\\u2069 \\x7f \\\"q\\\" \\\\ end\"");
+    /* a quote in a value cannot start a key of its own */
+    assert_false(kv_get(b.p, "end", v, sizeof v));
+
+    /* absent values are a bare "-"; a long command line is cut on a character */
+    struct stoat_field f[1] = {{.name = "CommandLine", .name_len = 11, .type = STOAT_V_STRING}};
+    char longcmd[512];
+    memset(longcmd, 'a', sizeof longcmd);
+    memcpy(longcmd + 398, "\xe2\x82\xac", 3);   /* a euro sign across byte 400 */
+    f[0].value = longcmd;
+    f[0].value_len = sizeof longcmd;
+    struct stoat_rule_meta bare = {0};
+    struct stoat_alert a = {.id = 7, .rule = &bare, .time_ns = INT64_MIN, .fields = f, .nfields = 1};
+    buf_clear(&b);
+    syslog_alert_line(&b, &a);
+    expect_inert("syslog bare alert", b.p, b.len, false);
+    assert_true(starts_with(b.p, "alert 7 time=- level=- host=- rule=- id=- image=- cmd=\""));
+    assert_true(kv_get(b.p, "cmd", v, sizeof v));
+    assert_int_equal(strlen(v), 398 + 2);
+
+    buf_clear(&b);
+    syslog_incident_line(&b, &h.inc);
+    expect_inert("syslog incident", b.p, b.len, false);
+    assert_true(starts_with(b.p, "incident 1 score=80 level=high host=\"ws7\\x1b]52"));
+    assert_true(kv_get(b.p, "title", v, sizeof v));
+    assert_string_equal(v, "\"ws7\\x1b]52;c;Y3VybCBldmlsfHNo\\x07: Quiet\\x1b[2J\\x1b[H title\\r2026-01-01 00:00:00  low  fake\"");
+    assert_true(kv_get(b.p, "first", v, sizeof v));
+    assert_string_equal(v, "1970-01-01T00:00:00.000000Z");
+    assert_true(kv_get(b.p, "last", v, sizeof v));
+    assert_string_equal(v, "2025-11-27T07:40:10.165324Z");
+    assert_true(kv_get(b.p, "alerts", v, sizeof v));
+    assert_string_equal(v, "2");
+    buf_free(&b);
+}
+
 static void test_min_level(void **state)
 {
     (void)state;
@@ -439,6 +720,8 @@ int main(void)
         cmocka_unit_test(test_csv_timeline),
         cmocka_unit_test(test_table_and_summary),
         cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),
+        cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

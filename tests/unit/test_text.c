@@ -394,6 +394,36 @@ static int week_of(int y, int m, int d)
     return timestamp_iso_week(&t);
 }
 
+/* Machine output has one time form: RFC 3339 UTC. */
+static void test_time_rfc3339(void **state)
+{
+    (void)state;
+    char out[32];
+    struct timestamp ts;
+    /* already the form: kept as written, precision and all */
+    const char *evtx = "2019-03-19T23:34:25.1234567Z";
+    assert_ptr_equal(time_rfc3339(evtx, 0, out), evtx);
+    const char *whole = "2026-12-03T09:00:01Z";
+    assert_ptr_equal(time_rfc3339(whole, 0, out), whole);
+    /* Sysmon's UtcTime, as the live sensor writes it */
+    const char *sysmon = "2026-12-04 19:24:22.905";
+    assert_true(parse_timestamp(sysmon, strlen(sysmon), &ts));
+    assert_string_equal(time_rfc3339(sysmon, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.905000Z");
+    /* an offset east of UTC: the same instant in UTC */
+    const char *east = "2026-12-04T21:24:22+02:00";
+    assert_true(parse_timestamp(east, strlen(east), &ts));
+    assert_string_equal(time_rfc3339(east, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    /* near misses of the form are rewritten too */
+    const char *lower = "2026-12-04t19:24:22z", *nofrac = "2026-12-04T19:24:22.Z";
+    assert_true(parse_timestamp(lower, strlen(lower), &ts));
+    assert_string_equal(time_rfc3339(lower, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    assert_string_equal(time_rfc3339(nofrac, timestamp_to_ns(&ts), out), "2026-12-04T19:24:22.000000Z");
+    /* nothing to convert: the event's text, or nothing */
+    assert_string_equal(time_rfc3339("yesterday", INT64_MIN, out), "yesterday");
+    assert_null(time_rfc3339(NULL, INT64_MIN, out));
+    assert_string_equal(time_rfc3339(NULL, 0, out), "1970-01-01T00:00:00.000000Z");
+}
+
 static void test_iso_week(void **state)
 {
     (void)state;
@@ -485,6 +515,92 @@ static void test_json_escape_every_position(void **state)
     buf_free(&want);
 }
 
+/* buf_visible: what reaches a terminal or a syslog line holds no control
+ * character, no bidi control and no invalid UTF-8, and shows each of them. */
+static void visible_expect(const char *in, size_t n, bool quoted, const char *want)
+{
+    struct buf b = {0};
+    buf_visible(&b, in, n, quoted);
+    assert_string_equal(b.p ? b.p : "", want);
+    buf_free(&b);
+}
+
+#define VISIBLE(in, quoted, want) visible_expect(in, sizeof(in) - 1, quoted, want)
+
+/* True when s holds a byte or code point a terminal may act on. */
+static bool holds_control(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x20 || s[i] == 0x7f)
+            return true;
+        size_t l = utf8_char_len(s + i, n - i);
+        if (s[i] >= 0x80 && !utf8_valid_prefix(s + i, n - i))
+            return true;
+        uint32_t cp = s[i];
+        if (l == 2)
+            cp = (uint32_t)(s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f);
+        else if (l == 3)
+            cp = (uint32_t)(s[i] & 0x0f) << 12 | (uint32_t)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
+        if ((cp >= 0x80 && cp < 0xa0) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+            (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+            return true;
+        i += l;
+    }
+    return false;
+}
+
+static void test_visible_escapes(void **state)
+{
+    (void)state;
+    VISIBLE("plain C:\\Windows\\cmd.exe \"x\"", false, "plain C:\\Windows\\cmd.exe \"x\"");
+    VISIBLE("a \"b\" c\\d", true, "a \\\"b\\\" c\\\\d");
+    /* OSC 52 (clipboard), clear screen, a carriage return forging a line */
+    VISIBLE("\x1b]52;c;ZWNobyBoaQ==\x07", false, "\\x1b]52;c;ZWNobyBoaQ==\\x07");
+    VISIBLE("\x1b[2J\x1b[H", false, "\\x1b[2J\\x1b[H");
+    VISIBLE("ok\r2026-01-01 critical forged\n", false, "ok\\r2026-01-01 critical forged\\n");
+    VISIBLE("\t\x00\x7f", false, "\\t\\x00\\x7f");
+    /* C1: a raw byte (8-bit CSI) is not UTF-8; U+009B encoded is a control */
+    VISIBLE("\x9b" "31m", false, "\\x9b31m");
+    VISIBLE("\xc2\x9b" "31m \xc2\x85", false, "\\u009b31m \\u0085");
+    /* bidi: "gpj.exe" shown reversed by U+202E; isolates and marks too */
+    VISIBLE("invoice\xe2\x80\xaegpj.exe", false, "invoice\\u202egpj.exe");
+    VISIBLE("\xe2\x81\xa6x\xe2\x81\xa9 \xe2\x80\x8f \xd8\x9c", false, "\\u2066x\\u2069 \\u200f \\u061c");
+    /* other text is kept: accents, U+00A0, CJK, emoji; invalid UTF-8 shown */
+    VISIBLE("\xc3\xa9t\xc3\xa9 \xc2\xa0 \xe6\x97\xa5 \xf0\x9f\x90\xbf", false,
+                   "\xc3\xa9t\xc3\xa9 \xc2\xa0 \xe6\x97\xa5 \xf0\x9f\x90\xbf");
+    VISIBLE("\xff\xc3 \xe2\x80", false, "\\xff\\xc3 \\xe2\\x80");
+    VISIBLE("", true, "");
+
+    /* every byte value, alone and between letters, in both modes */
+    struct buf b = {0};
+    for (int q = 0; q < 2; q++)
+        for (unsigned c = 0; c < 256; c++) {
+            unsigned char v[3] = {'a', (unsigned char)c, 'z'};
+            buf_clear(&b);
+            buf_visible(&b, (const char *)v, 3, q);
+            assert_false(holds_control((const unsigned char *)b.p, b.len));
+        }
+    /* every code point up to U+2FFF encoded in UTF-8 */
+    for (uint32_t cp = 1; cp < 0x3000; cp++) {
+        if (cp >= 0xd800 && cp < 0xe000)
+            continue;
+        char v[8];
+        size_t l = utf8_encode(cp, v);
+        buf_clear(&b);
+        buf_visible(&b, v, l, false);
+        assert_false(holds_control((const unsigned char *)b.p, b.len));
+        bool shown = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+                     (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+        if (!shown) {
+            assert_int_equal(b.len, l);   /* kept as it is */
+            assert_memory_equal(b.p, v, l);
+        } else {
+            assert_true(b.p[0] == '\\');
+        }
+    }
+    buf_free(&b);
+}
+
 static void test_glob_simple(void **state)
 {
     (void)state;
@@ -531,8 +647,10 @@ int main(void)
         cmocka_unit_test(test_parse_timestamp),
         cmocka_unit_test(test_timestamp_to_ns_and_format),
         cmocka_unit_test(test_iso_week),
+        cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
+        cmocka_unit_test(test_visible_escapes),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

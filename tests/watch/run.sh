@@ -288,6 +288,12 @@ else:
     # the write itself it always sees
     check("the write to the crontab copy recorded",
           any(r.get("EventID") == "11" and r.get("TargetFilename", "").endswith("/spool/crontab") for r in record))
+import re
+rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
+times = [a.get("timestamp") for a in alerts if a["kind"] == "alert" and a.get("timestamp")] + \
+        [a[k] for a in alerts if a["kind"] == "incident" for k in ("first", "last") if a.get(k)]
+check("every time in the JSON lines is RFC 3339 UTC (%d)" % len(times),
+      times and all(rfc3339.match(t) for t in times), str([t for t in times if not rfc3339.match(t)][:5]))
 incs = [a for a in alerts if a["kind"] == "incident"]
 check("one incident for the host, high or critical", len(incs) >= 1 and incs[0]["level"] in ("high", "critical"),
       str([(i["title"], i["score"]) for i in incs]))

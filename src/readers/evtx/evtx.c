@@ -43,6 +43,7 @@ struct evtx_file {
     unsigned nhdr_problems;
     char hdr_msg[2][160]; /* room for the problems that carry figures */
     uint32_t hdr_chunks; /* what the header claims */
+    bool truncated;      /* cut short: fewer bytes than the header's chunks, or a partial last chunk */
 };
 
 /* ---------------------------------------------------------------- CRC32 */
@@ -191,6 +192,7 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
     if (n > UINT32_MAX)
         n = UINT32_MAX;
     f->nchunks = (uint32_t)n;
+    f->truncated = body % EVTX_CHUNK_SIZE != 0;
     if (headless) {
         /* what the header would say is unknown: no check against it */
         snprintf(f->hdr_msg[0], sizeof f->hdr_msg[0],
@@ -209,6 +211,8 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
         f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
     f->hdr_chunks = evtx_le16(data + 42);
     uint64_t want = EVTX_FILE_HEADER_SIZE + (uint64_t)f->hdr_chunks * EVTX_CHUNK_SIZE;
+    if (len < want)
+        f->truncated = true;
     if (len < EVTX_FILE_HEADER_SIZE) {
         snprintf(f->hdr_msg[1], sizeof f->hdr_msg[1],
                  "file truncated inside its header (%zu of %u bytes): no chunk to read", len,
@@ -236,6 +240,7 @@ uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk)
 }
 const char *evtx_file_name(const struct evtx_file *f) { return f ? f->name : NULL; }
 size_t evtx_file_size(const struct evtx_file *f) { return f ? f->len : 0; }
+bool evtx_file_truncated(const struct evtx_file *f) { return f && f->truncated; }
 
 void evtx_close(struct evtx_file *f)
 {
@@ -470,7 +475,7 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
 int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratch *s,
                      const struct evtx_visitor *v)
 {
-    if (!f || !s || !v || idx >= f->nchunks)
+    if (!f || !s || !v || (idx >= f->nchunks && idx != 0))
         return 0;
     struct walk w = { 0 };
     w.f = f;
@@ -483,8 +488,8 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         for (unsigned i = 0; i < f->nhdr_problems; i++)
             report(&hw, 0, f->hdr_problem[i]);
     }
-    if (w.base >= f->len)
-        return 0;
+    if (idx >= f->nchunks || w.base >= f->len)
+        return 0;   /* chunk 0 of a file with none: its header problems are all there is */
     const uint8_t *c = f->data + w.base;
     size_t avail = f->len - w.base;
     if (avail > EVTX_CHUNK_SIZE)

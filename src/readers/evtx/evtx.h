@@ -111,6 +111,8 @@ long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s,
 
 const char *evtx_file_name(const struct evtx_file *f);
 size_t      evtx_file_size(const struct evtx_file *f);
+/* Cut short: shorter than its header's chunks, or ending inside a chunk. */
+bool        evtx_file_truncated(const struct evtx_file *f);
 
 struct evtx_scratch *evtx_scratch_create(void);
 void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */

@@ -81,6 +81,7 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
         return -1;
     }
     s->nchunks = evtx_chunk_count(s->ef);
+    f->incomplete = evtx_file_truncated(s->ef);
     f->reader_state = s;
     f->product = "windows";
     return 0;

@@ -75,6 +75,11 @@ $STOAT rules check "$tmp/bad.yml" "$RULE" >"$tmp/c.out" 2>&1
 check "rules check last line" sh -c "tail -1 '$tmp/c.out' | grep -qx 'rules: 2 loaded, 2 rejected'"
 check "rejected rule has file:line:column and reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/c.out"
 check "bad condition has its column" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/c.out"
+# a hunt names each rejected document and why, as rules check does (not a bare count)
+$STOAT hunt --no-default-rules -r "$tmp/bad.yml" -r "$RULE" --format jsonl demo/ >/dev/null 2>"$tmp/hr.err"
+check "hunt names a rejected rule document with its reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/hr.err"
+check "hunt names every rejected rule document" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/hr.err"
+check "hunt counts the rejected documents" grep -q "2 rule documents rejected" "$tmp/hr.err"
 
 # the demo: both hosts raise high alerts
 $STOAT hunt --format jsonl demo/ >"$tmp/demo.jsonl" 2>"$tmp/demo.err"

@@ -8,8 +8,9 @@
 
 #include "util/buf.h"
 
-extern const char stoat_web_index_html[], stoat_web_app_css[], stoat_web_app_js[];
-extern const size_t stoat_web_index_html_len, stoat_web_app_css_len, stoat_web_app_js_len;
+extern const char stoat_web_index_html[], stoat_web_app_css[], stoat_web_app_js[], stoat_web_attack_techniques_tsv[];
+extern const size_t stoat_web_index_html_len, stoat_web_app_css_len, stoat_web_app_js_len,
+    stoat_web_attack_techniques_tsv_len;
 
 struct page_parts {
     const char *mode;          /* "report" or "live" */

@@ -12,7 +12,14 @@
  * tests use it to make stores with incidents and process trees, which real
  * hunts only produce once correlation lands; tests never read its timing.
  *
+ * --start SECONDS puts the first alert at that time (the web tests cross a
+ * new year with it); --big-incident adds one incident joining every alert
+ * of the run (the paged and grouped incident views are tested on it), and
+ * gives the oldest ancestor of every third alert no image and no start, as
+ * a parent known only from its child's event.
+ *
  *   bench_store [--alerts N] [--db FILE] [--keep] [--quiet] [--batch N]
+ *               [--start SECONDS] [--big-incident]
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -106,8 +113,9 @@ int main(int argc, char **argv)
 {
     uint64_t n = 1000000;
     const char *db = NULL;
-    bool keep = false, quiet = false;
+    bool keep = false, quiet = false, big = false;
     unsigned batch = 0;
+    int64_t start_s = 1795000000LL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--alerts") && i + 1 < argc)
             n = strtoull(argv[++i], NULL, 10);
@@ -115,12 +123,17 @@ int main(int argc, char **argv)
             db = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (unsigned)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--start") && i + 1 < argc)
+            start_s = strtoll(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--big-incident"))
+            big = true;
         else if (!strcmp(argv[i], "--keep"))
             keep = true;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = true;
         else {
-            fprintf(stderr, "usage: bench_store [--alerts N] [--db FILE] [--keep] [--quiet] [--batch N]\n");
+            fprintf(stderr, "usage: bench_store [--alerts N] [--db FILE] [--keep] [--quiet] [--batch N]"
+                            " [--start SECONDS] [--big-incident]\n");
             return 2;
         }
     }
@@ -162,12 +175,15 @@ int main(int argc, char **argv)
         snprintf(hosts[h], sizeof(hosts[h]), h % 2 ? "srv%02d.corp.example" : "ws%02d.corp.example", h);
 
     struct stoat_store *s = NULL;
+    uint64_t *all_ids = NULL;
     struct stoat_store_opts so = {.create = true, .batch_alerts = batch, .diag = print_diag};
     if (stoat_store_open(db, &so, &s) != STOAT_OK)
         return 1;
     if (stoat_store_run_begin(s, "bench", "bench_store") != STOAT_OK)
         goto fail;
-    int64_t t0 = 1795000000LL * 1000000000LL;
+    int64_t t0 = start_s * 1000000000LL;
+    all_ids = big ? calloc(n ? n : 1, sizeof(*all_ids)) : NULL;
+    uint64_t per_rule[NRULES] = {0};
     char ts[40], cmd[200], guid[5][48], imgs[5][80];
     struct stoat_process anc[5];
     struct stoat_field fields[10];
@@ -195,6 +211,13 @@ int main(int argc, char **argv)
                                             .user = "CORP\\a.chen", .guid = guid[k], .pid = (int64_t)(lineage % 30000),
                                             .start_ns = t - (int64_t)k * 60000000000LL};
         }
+        if (big && i % 3 == 0) {
+            /* a parent seen only as a child's parent: pid, nothing else */
+            anc[depth - 1].image = NULL;
+            anc[depth - 1].command_line = NULL;
+            anc[depth - 1].user = NULL;
+            anc[depth - 1].start_ns = INT64_MIN;
+        }
         const char *names[10] = {"Image", "CommandLine", "ParentImage", "User", "ProcessGuid", "ProcessId",
                                  "CurrentDirectory", "IntegrityLevel", "Hashes", "UtcTime"};
         const char *vals[10] = {img, cmd, imgs[1], "CORP\\a.chen", guid[0], "4242", "C:\\Users\\a.chen\\",
@@ -210,6 +233,10 @@ int main(int argc, char **argv)
                                 .nancestry = depth};
         if (stoat_store_put_alert(s, &a) != STOAT_OK)
             goto fail;
+        if (big) {
+            all_ids[i - 1] = i;
+            per_rule[r]++;
+        }
         if (h == 7 && ninc < 8)
             inc_ids[ninc++] = i;
         if (i % 200 == 0 && ninc) {
@@ -225,6 +252,23 @@ int main(int argc, char **argv)
             ninc = 0;
         }
     }
+    if (big && n) {
+        struct stoat_incident_rule ir[NRULES];
+        size_t nir = 0;
+        for (int r = 0; r < NRULES; r++)
+            if (per_rule[r])
+                ir[nir++] = (struct stoat_incident_rule){.id = ids[r], .title = titles[r], .level = rules[r].level,
+                                                         .alerts = per_rule[r]};
+        const char *itac[2] = {"discovery", "credential-access"};
+        struct stoat_incident inc = {.id = ++incidents, .host = hosts[7], .title = "Big synthetic incident",
+                                     .score = 90, .level = STOAT_LEVEL_CRITICAL, .first_ns = t0 + 2500000000LL,
+                                     .last_ns = t0 + (int64_t)n * 2500000000LL, .tactics = itac, .ntactics = 2,
+                                     .alert_ids = all_ids, .nalerts = n, .rules = ir, .nrules = nir};
+        if (stoat_store_put_incident(s, &inc) != STOAT_OK)
+            goto fail;
+    }
+    free(all_ids);
+    all_ids = NULL;
     if (stoat_store_run_end(s, NULL) != STOAT_OK)
         goto fail;
     double secs = now() - start;
@@ -252,6 +296,7 @@ int main(int argc, char **argv)
     }
     return 0;
 fail:
+    free(all_ids);
     fprintf(stderr, "bench_store: %s\n", stoat_store_errmsg(s));
     stoat_store_close(s);
     return 1;

@@ -27,6 +27,9 @@ struct diag_printer {
     bool quiet_notes;      /* notes (e.g. unknown files in folders) not printed */
     bool quiet_warnings;
     bool quiet_rules;      /* problems with single rules not printed */
+    size_t name_rejected;  /* with quiet_rules: still print this many rule errors (a
+                              rejected document and why), then only count them */
+    size_t rejected_named, rejected_unnamed;
     size_t errors, warnings, notes;
     size_t max_input_errors;   /* input problems printed before going quiet; 0 = all */
     size_t input_errors;

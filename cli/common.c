@@ -26,11 +26,19 @@ bool cli_color(FILE *f)
 void cli_diag(void *ctx, const struct stoat_diag *d)
 {
     struct diag_printer *p = ctx;
-    if (p->quiet_rules && d->rule_id)
-        return;
-    if (p->quiet_rules && (d->code == STOAT_ERR_RULE || d->code == STOAT_ERR_PLACEHOLDER ||
-                           d->code == STOAT_ERR_SYNTAX || d->code == STOAT_ERR_LIMIT))
-        return;
+    bool rule_problem = d->rule_id || d->code == STOAT_ERR_RULE || d->code == STOAT_ERR_PLACEHOLDER ||
+                        d->code == STOAT_ERR_SYNTAX || d->code == STOAT_ERR_LIMIT;
+    if (p->quiet_rules && rule_problem) {
+        /* a rejected document is named with its reason even so: a count
+         * alone leaves the user to guess which rule went missing */
+        if (d->severity != STOAT_SEV_ERROR || !p->name_rejected)
+            return;
+        if (p->rejected_named >= p->name_rejected) {
+            p->rejected_unnamed++;
+            return;
+        }
+        p->rejected_named++;
+    }
     if (d->severity == STOAT_SEV_NOTE) {
         p->notes++;
         if (p->quiet_notes)

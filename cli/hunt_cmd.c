@@ -167,13 +167,16 @@ static void add_sinks(struct stoat_hunt *h, const struct hunt_args *ha, FILE *ou
     }
 }
 
-/* Rule problems are `stoat rules check`'s business: a hunt counts them, and
- * prints only what stops it (a broken mapping file, say). */
+/* Rule problems are `stoat rules check`'s business: a hunt names the first
+ * 20 rejected documents with their reason (a count alone says nothing about
+ * which detections are missing), keeps warnings quiet, and prints what stops
+ * it (a broken mapping file, say). */
 static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_printer *dp,
                                         struct stoat_load_stats *ls)
 {
     struct diag_printer rule_dp = *dp;
     rule_dp.quiet_rules = true;
+    rule_dp.name_rejected = ha->quiet ? 0 : 20;
     struct stoat_ruleset *rs = cli_load_rules(&ha->ra, &rule_dp, ls, true);
     if (!rs) {
         fprintf(stderr, "stoat: rules could not be loaded\n");
@@ -185,8 +188,8 @@ static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_
         return NULL;
     }
     if (ls->rejected && !ha->quiet)
-        fprintf(stderr, "stoat: %zu rule document%s rejected (stoat rules check PATH lists why)\n", ls->rejected,
-                ls->rejected == 1 ? "" : "s");
+        fprintf(stderr, "stoat: %zu rule document%s rejected%s\n", ls->rejected, ls->rejected == 1 ? "" : "s",
+                rule_dp.rejected_unnamed ? " (stoat rules check PATH lists the others)" : " (named above)");
     return rs;
 }
 

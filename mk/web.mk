@@ -4,7 +4,8 @@
 # This file is included before the top Makefile names its first target.
 .DEFAULT_GOAL := all
 
-WEB_SRC := web/index.html web/app.css web/app.js
+# data/attack-techniques.tsv: technique names and tactics for the ATT&CK matrix
+WEB_SRC := web/index.html web/app.css web/app.js data/attack-techniques.tsv
 WEB_DIR := $(BUILD)/gen
 WEB_GEN := $(WEB_DIR)/web_assets.c
 WEB_OBJ := $(WEB_DIR)/web_assets.o

@@ -14,10 +14,13 @@
   var MODE = document.documentElement.getAttribute('data-mode') === 'live' ? 'live' : 'report';
   var LEVELS = ['none', 'informational', 'low', 'medium', 'high', 'critical'];
   var STATES = ['new', 'acknowledged', 'false-positive', 'closed'];
+  /* ATT&CK's tactics in kill-chain order; "defense-evasion" is what older
+     rules (ours among them) tag, since split into stealth and impairment */
   var TACTICS = ['reconnaissance', 'resource-development', 'initial-access', 'execution', 'persistence',
-    'privilege-escalation', 'defense-evasion', 'credential-access', 'discovery', 'lateral-movement',
-    'collection', 'command-and-control', 'exfiltration', 'impact'];
-  var PAGE = 100;
+    'privilege-escalation', 'stealth', 'defense-impairment', 'defense-evasion', 'credential-access', 'discovery',
+    'lateral-movement', 'collection', 'command-and-control', 'exfiltration', 'impact'];
+  var TECH = techniqueTable();
+  var PAGE = 100, INC_PAGE = 200;   /* INC_PAGE: STOAT_INCIDENT_PAGE of the store */
   var app = document.getElementById('app');
 
   /* ------------------------------------------------------------ helpers */
@@ -69,6 +72,24 @@
     });
     return { parts: path.split('/').filter(Boolean), q: q };
   }
+  /* data/attack-techniques.tsv, put in the page by the C side: ID -> name
+     and the technique's own tactics (a sub-technique falls back on its parent) */
+  function techniqueTable() {
+    var out = {}, el = document.getElementById('stoat-attack');
+    ((el && el.textContent) || '').split('\n').forEach(function (line) {
+      if (!line || line.charAt(0) === '#') return;
+      var c = line.split('\t');
+      if (c.length >= 3) out[c[0]] = { name: c[1], tactics: c[2].split(',').filter(Boolean) };
+    });
+    return out;
+  }
+  function techInfo(id) { id = String(id || '').toUpperCase(); return TECH[id] || TECH[id.split('.')[0]] || null; }
+  function techName(id) {
+    var t = TECH[String(id || '').toUpperCase()];
+    if (t) return t.name;
+    var p = techInfo(id);
+    return p ? p.name + ' (sub-technique)' : '';
+  }
   function tacticOrder(t) { var i = TACTICS.indexOf(t); return i < 0 ? 99 : i; }
 
   /* ------------------------------------------------------------ live source */
@@ -92,6 +113,7 @@
     alert: function (id) { return api('/api/alerts/' + encodeURIComponent(id)); },
     incidents: function (f) { return api('/api/incidents?' + filterQuery(f)); },
     incident: function (id) { return api('/api/incidents/' + encodeURIComponent(id)); },
+    incidentAlerts: function (id, off) { return api('/api/incidents/' + encodeURIComponent(id) + '/alerts?' + qs({ offset: off })); },
     hosts: function () { return api('/api/hosts'); },
     rules: function () { return api('/api/rules'); },
     version: function () { return api('/api/version'); },
@@ -208,8 +230,18 @@
           techs.forEach(function (q) { var k = t + '|' + q; var z = attack[k] || (attack[k] = [t, q, 0, 0]); z[2] += y.n; z[3] = Math.max(z[3], r.level || 0); });
         });
       });
+      var techs = {};
+      rl.forEach(function (y) {
+        var r = y.rule;
+        (r.techniques || []).forEach(function (q) {
+          var z = techs[q] || (techs[q] = [q, 0, 0, {}]);
+          z[1] += y.n; z[2] = Math.max(z[2], r.level || 0);
+          (r.tactics || []).forEach(function (t) { z[3][t] = 1; });
+        });
+      });
       var hl2 = Object.keys(hours).map(function (k) { var p = k.split(':'); return [+p[0], +p[1], hours[k]]; }).sort(function (a, b) { return a[0] - b[0]; });
-      return { hosts: hl, rules: rl, hours: hl2, attack: Object.keys(attack).map(function (k) { return attack[k]; }) };
+      return { hosts: hl, rules: rl, hours: hl2, attack: Object.keys(attack).map(function (k) { return attack[k]; }),
+        techniques: Object.keys(techs).map(function (k) { var z = techs[k]; return [z[0], z[1], z[2], Object.keys(z[3]).join(',')]; }) };
     }
     var cached = null;
     function incList(f) {
@@ -228,11 +260,42 @@
       return o;
     }
     function resolve(v) { return Promise.resolve(v); }
+    /* an incident's alerts in event time, a page of them with their trees,
+       and all of them grouped by rule and top of their process tree: the
+       same shapes as the dashboard's API (src/store/incident.c) */
+    function incAlerts(inc) {
+      return (inc.alerts || []).map(function (x) { return byId[x]; }).filter(Boolean).sort(function (a, b) { return a.ns - b.ns || a.id - b.id; });
+    }
+    function incPage(al, off) {
+      var page = al.slice(off, off + INC_PAGE), nodes = {};
+      page.forEach(function (a) { chain(a.proc).forEach(function (n) { nodes[n.id] = n; }); });
+      var tree = Object.keys(nodes).map(function (k) { return nodes[k]; }).sort(function (a, b) { return (a.start || 0) - (b.start || 0) || a.id - b.id; });
+      return { alerts: page, tree: tree, offset: off, total: al.length, next: off + INC_PAGE < al.length ? off + INC_PAGE : null };
+    }
+    function topOf(pid) { var c = chain(pid); return c.length ? c[c.length - 1] : null; }
+    function incGroups(al) {
+      var g = {}, r = {}, tops = {};
+      al.forEach(function (a) {
+        if (a.proc != null && !(a.proc in tops)) tops[a.proc] = topOf(a.proc);
+        var top = a.proc != null ? tops[a.proc] : null, k = a.rule + '|' + (top ? top.id : '');
+        var x = g[k] || (g[k] = { rule: a.rule, uid: (rules[a.rule] || {}).uid, title: a.title, level: a.level, n: 0, first: a.ns, last: a.ns, alert: a.id,
+          root: top ? { id: top.id, image: top.image, pid: top.pid, seen: top.start != null } : null });
+        x.n++; if (a.ns < x.first) x.first = a.ns; if (a.ns > x.last) x.last = a.ns; if (a.id < x.alert) x.alert = a.id;
+      });
+      Object.keys(g).forEach(function (k) {
+        var x = g[k], y = r[x.rule] || (r[x.rule] = { rule: x.rule, uid: x.uid, title: x.title, level: x.level, n: 0, first: x.first, last: x.last, alert: x.alert, trees: 0 });
+        y.n += x.n; y.first = Math.min(y.first, x.first); y.last = Math.max(y.last, x.last); y.alert = Math.min(y.alert, x.alert); if (x.root) y.trees++;
+      });
+      function big(a, b) { return b.n - a.n || a.first - b.first; }
+      return { by_rule: Object.keys(r).map(function (k) { return r[k]; }).sort(big),
+        groups: Object.keys(g).map(function (k) { return g[k]; }).sort(big).slice(0, 300) };
+    }
     return {
       overview: function () {
         cached = cached || counts();
         var open = incidents.filter(function (i) { return !i.state; }).length;
         return resolve({ hosts: cached.hosts, rules: cached.rules.slice(0, 50), hours: cached.hours, attack: cached.attack,
+          techniques: cached.techniques,
           incidents: incList({}).slice(0, 20).map(incItem), total: alerts.length, nincidents: incidents.length, open: open,
           runs: (D.meta.runs || []).length, recent_runs: (D.meta.runs || []).slice(-10).reverse() });
       },
@@ -256,11 +319,14 @@
       incident: function (id) {
         var inc = incidents.filter(function (i) { return String(i.id) === String(id); })[0];
         if (!inc) return Promise.reject(new Error('no incident ' + id));
-        var al = (inc.alerts || []).map(function (x) { return byId[x]; }).filter(Boolean).sort(function (a, b) { return a.ns - b.ns || a.id - b.id; });
-        var nodes = {};
-        al.forEach(function (a) { chain(a.proc).forEach(function (n) { nodes[n.id] = n; }); });
-        var tree = Object.keys(nodes).map(function (k) { return nodes[k]; }).sort(function (a, b) { return (a.start || 0) - (b.start || 0) || a.id - b.id; });
-        return resolve({ incident: incItem(inc), alerts: al, tree: tree, triage: history('i:' + inc.id) });
+        var al = incAlerts(inc), g = incGroups(al), pg = incPage(al, 0);
+        return resolve({ incident: incItem(inc), alerts: pg.alerts, tree: pg.tree, total: pg.total, next: pg.next, offset: 0,
+          by_rule: g.by_rule, groups: g.groups, evidence: inc.evidence || [], triage: history('i:' + inc.id) });
+      },
+      incidentAlerts: function (id, off) {
+        var inc = incidents.filter(function (i) { return String(i.id) === String(id); })[0];
+        if (!inc) return Promise.reject(new Error('no incident ' + id));
+        return resolve(incPage(incAlerts(inc), +off || 0));
       },
       hosts: function () { cached = cached || counts(); return resolve({ hosts: cached.hosts }); },
       rules: function () { cached = cached || counts(); return resolve({ rules: cached.rules }); },
@@ -339,8 +405,9 @@
         r.appendChild(tt); svg.appendChild(r); y -= hh;
       }
     });
-    var ticks = Math.min(6, nb);
-    for (var k = 0; k < ticks; k++) { var bi = Math.floor(k * nb / ticks); t(left + bi * bw, H - 6, fmtTime((h0 + bi * per) * 3.6e12).slice(5, 16), 'start'); }
+    /* month-day hour:minute, with the year when the span crosses one */
+    var ticks = Math.min(6, nb), years = fmtTime(h0 * 3.6e12).slice(0, 4) !== fmtTime(h1 * 3.6e12).slice(0, 4);
+    for (var k = 0; k < ticks; k++) { var bi = Math.floor(k * nb / ticks); t(left + bi * bw, H - 6, fmtTime((h0 + bi * per) * 3.6e12).slice(years ? 0 : 5, 16), 'start'); }
     wrap.appendChild(svg);
     var lg = h('div', { class: 'legend' });
     [5, 4, 3, 2, 1].forEach(function (l) { lg.appendChild(h('span', { style: '--c: var(--' + ['none', 'info', 'low', 'med', 'high', 'crit'][l] + ')', text: LEVELS[l] })); });
@@ -349,22 +416,39 @@
     return wrap;
   }
 
-  function matrix(attack) {
-    var by = {}, max = 1;
-    attack.forEach(function (x) { (by[x[0]] = by[x[0]] || []).push(x); if (x[2] > max) max = x[2]; });
+  /* One column per tactic, wrapping onto more rows rather than scrolling
+     sideways. A technique sits under its own tactics (the technique table),
+     not under every tactic its rule is tagged with: a rule tagged
+     persistence and T1105 puts T1105 under command and control only. A
+     technique the table does not know falls back on its rules' tactics
+     (marked so); alerts of rules without techniques count per tactic. */
+  function matrix(o) {
+    var cells = [], by = {}, max = 1;
+    (o.techniques || []).forEach(function (x) {
+      var info = techInfo(x[0]);
+      var tacs = info ? info.tactics : String(x[3] || '').split(',').filter(Boolean);
+      tacs.forEach(function (t) { cells.push({ tactic: t, tech: x[0], n: x[1], level: x[2], guessed: !info }); });
+    });
+    (o.attack || []).forEach(function (x) { if (x[1] == null) cells.push({ tactic: x[0], tech: null, n: x[2], level: x[3] }); });
+    cells.forEach(function (c) { (by[c.tactic] = by[c.tactic] || []).push(c); if (c.n > max) max = c.n; });
     var m = h('div', { class: 'matrix', id: 'attack-matrix' });
-    var tactics = TACTICS.slice();
+    var tactics = TACTICS.filter(function (t) { return t !== 'defense-evasion' || by[t]; });
     Object.keys(by).forEach(function (t) { if (tactics.indexOf(t) < 0) tactics.push(t); });
     tactics.forEach(function (t) {
-      var col = h('div', { class: 'col' }, h('div', { class: 'tac', text: t.replace(/-/g, ' ') }));
-      var cells = (by[t] || []).sort(function (a, b) { return b[2] - a[2]; });
-      if (!cells.length) col.appendChild(h('div', { class: 'empty', text: '—' }));
-      cells.forEach(function (c) {
-        var a = 0.12 + 0.78 * Math.log(1 + c[2]) / Math.log(1 + max);
-        var rgb = c[3] >= 5 ? '155,28,28' : c[3] >= 4 ? '209,67,47' : c[3] >= 3 ? '217,138,0' : '43,138,158';
-        var href = '#/alerts?' + qs(c[1] ? { technique: c[1] } : { tactic: t });
-        col.appendChild(h('a', { class: 'cell', href: href, style: 'background: rgba(' + rgb + ',' + a.toFixed(2) + ');' + (a > 0.55 ? 'color:#fff' : ''),
-          title: fmtNum(c[2]) + ' alerts' }, c[1] || '(tactic only)', h('b', { text: fmtNum(c[2]) })));
+      var col = h('div', { class: 'col', 'data-tactic': t }, h('div', { class: 'tac', text: t.replace(/-/g, ' ') }));
+      var list = (by[t] || []).sort(function (a, b) { return b.n - a.n || String(a.tech).localeCompare(String(b.tech)); });
+      if (!list.length) col.appendChild(h('div', { class: 'empty', text: '—' }));
+      list.forEach(function (c) {
+        var a = 0.12 + 0.78 * Math.log(1 + c.n) / Math.log(1 + max);
+        var rgb = c.level >= 5 ? '155,28,28' : c.level >= 4 ? '209,67,47' : c.level >= 3 ? '217,138,0' : '43,138,158';
+        var href = '#/alerts?' + qs(c.tech ? { technique: c.tech } : { tactic: t });
+        var name = c.tech ? techName(c.tech) : '';
+        col.appendChild(h('a', { class: 'cell', href: href, 'data-technique': c.tech || '',
+          style: 'background: rgba(' + rgb + ',' + a.toFixed(2) + ');' + (a > 0.55 ? 'color:#fff' : ''),
+          title: (c.tech ? c.tech + (name ? ' ' + name : '') + ': ' : '') + fmtNum(c.n) + ' alerts' +
+            (c.guessed ? ' (not in the technique table: placed by its rules\' tactics)' : '') },
+          h('span', { class: 'tid', text: c.tech || '(tactic only)' }), h('b', { text: fmtNum(c.n) }),
+          name ? h('span', { class: 'tname', text: name }) : null));
       });
       m.appendChild(col);
     });
@@ -413,10 +497,15 @@
       seen[n.id] = 1;
       var hl = hits[n.id] || [], maxL = 0;
       hl.forEach(function (a) { if (a.level > maxL) maxL = a.level; });
-      var box = h('div', { class: 'pnode' + (hl.length ? ' hit l' + maxL : ''), 'data-proc': n.id },
-        h('span', { class: 'img', text: base(n.image) || '(unknown image)', title: n.image || '' }),
-        n.pid != null ? h('span', { class: 'pid', text: 'pid ' + n.pid }) : null,
+      /* a process known only from a child's event (a parent whose start the
+         logs do not hold) says so, with what is known of it */
+      var unseen = !n.image || (n.start == null && n.id > 0);
+      var box = h('div', { class: 'pnode' + (hl.length ? ' hit l' + maxL : '') + (unseen ? ' unseen' : ''), 'data-proc': n.id },
+        h('span', { class: 'img', text: base(n.image) || 'process not in the logs', title: n.image || '' }),
+        n.pid != null && n.pid !== '' ? h('span', { class: 'pid', text: 'pid ' + n.pid }) : null,
         n.user ? h('span', { class: 'usr', text: n.user }) : null,
+        unseen && n.image ? h('span', { class: 'muted nil', text: 'start not in the logs' }) : null,
+        unseen && !n.image && n.pid == null ? h('span', { class: 'muted nil', text: 'nothing else is known of it' }) : null,
         n.cmd ? h('div', { class: 'cl', text: n.cmd }) : null,
         hl.length ? h('div', { class: 'hits' }, hl.map(function (a) { return [lvl(a.level), ' ', link('#/alert/' + a.id, a.title)]; })) : null);
       var li = h('li', null, box);
@@ -478,7 +567,7 @@
       });
       root.appendChild(h('div', { class: 'grid2' }, section('Hosts on fire', ht), section('Top rules', rt)));
       root.appendChild(h('div', { style: 'height:16px' }));
-      root.appendChild(section('ATT&CK techniques seen', matrix(o.attack)));
+      root.appendChild(section('ATT&CK techniques seen', matrix(o)));
       if (o.recent_runs && o.recent_runs.length) root.appendChild(section('Recent runs', runTable(o.recent_runs)));
       return root;
     });
@@ -535,10 +624,13 @@
     });
   };
 
-  views.incident = function (p) {
-    var id = p[1];
-    return src.incident(id).then(function (d) {
-      var i = d.incident, root = h('div', { id: 'incident-view', 'data-id': i.id });
+  /* An incident of any size: its alerts grouped by rule (and, under each,
+     by the top of their process tree) first, then the chain in time a page
+     at a time (?at=OFFSET), with the process trees of that page only. */
+  views.incident = function (p, q) {
+    var id = p[1], at = Math.max(0, +q.at || 0);
+    return Promise.all([src.incident(id), at ? src.incidentAlerts(id, at) : null]).then(function (r) {
+      var d = r[0], pg = r[1] || d, i = d.incident, root = h('div', { id: 'incident-view', 'data-id': i.id });
       root.appendChild(section(null,
         h('div', { class: 'head' }, lvl(i.level), h('h1', { text: i.title || ('Incident ' + i.id) }), stateTag(i.state),
           h('span', { class: 'muted', text: 'score ' + Math.round(i.score) + ' / 100' })),
@@ -546,17 +638,50 @@
           ' · ', fmtTime(i.first), ' → ', fmtTime(i.last), ' UTC · ', fmtNum(i.n), ' alerts'),
         chainEl(i.tactics)));
       root.appendChild(triagePanel('incident', i.id, i.state, d.triage, function () { render(); }));
-      var tl = h('ol', { class: 'timeline', id: 'incident-timeline' });
-      d.alerts.forEach(function (a) {
-        tl.appendChild(h('li', { class: 'l' + a.level, onclick: function () { location.hash = '#/alert/' + a.id; } },
+      root.appendChild(groupsPanel(i, d.by_rule || [], d.groups || []));
+      var total = pg.total != null ? pg.total : pg.alerts.length, off = pg.offset || 0;
+      var tl = h('ol', { class: 'timeline', id: 'incident-timeline', start: off + 1 });
+      pg.alerts.forEach(function (a) {
+        tl.appendChild(h('li', { class: 'l' + a.level, 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },
           h('div', { class: 'when', text: fmtTime(a.ns) + ' · ' + LEVELS[a.level] }),
           h('div', { class: 'what', text: a.title }),
           a.cmd || a.image ? h('div', { class: 'mono muted', text: a.cmd || a.image }) : null));
       });
-      root.appendChild(h('div', { class: 'grid2' }, section('The chain, in time', tl), section('Process tree', ptree(d.tree, d.alerts))));
+      function goAt(n) { location.hash = '#/incident/' + i.id + (n ? '?' + qs({ at: n }) : ''); }
+      var pager = h('div', { class: 'pager', id: 'incident-pager' },
+        h('span', { class: 'muted', id: 'incident-page', text: total ? 'alerts ' + fmtNum(off + 1) + '–' + fmtNum(off + pg.alerts.length) + ' of ' + fmtNum(total) : 'no alerts stored' }),
+        off ? h('button', { id: 'incident-prev', text: '← Earlier', onclick: function () { goAt(Math.max(0, off - INC_PAGE)); } }) : null,
+        pg.next != null ? h('button', { id: 'incident-next', text: 'Later →', onclick: function () { goAt(pg.next); } }) : null);
+      root.appendChild(h('div', { class: 'grid2' }, section('The chain, in time', pager, tl),
+        section(total > pg.alerts.length ? 'Process trees of these alerts' : 'Process tree', ptree(pg.tree, pg.alerts))));
       return root;
     });
   };
+
+  function procLabel(r) {
+    if (!r) return 'no process recorded';
+    var pid = r.pid != null ? 'pid ' + r.pid : '';
+    if (!r.image) return 'process not in the logs' + (pid ? ' (' + pid + ')' : '');
+    return base(r.image) + (pid ? ' (' + pid + ')' : '') + (r.seen === false ? ', start not in the logs' : '');
+  }
+  function groupsPanel(i, byRule, groups) {
+    var t = h('table', { id: 'incident-groups' }, h('tr', null, h('th', { text: 'Rule / process tree' }), h('th', { text: 'Level' }),
+      h('th', { class: 'num', text: 'Alerts' }), h('th', { text: 'First' }), h('th', { text: 'Last' })));
+    byRule.forEach(function (y) {
+      var href = '#/alerts?' + qs({ incident: i.id, rule: y.uid || y.title });
+      t.appendChild(h('tr', { class: 'grp-rule', 'data-rule': y.rule },
+        h('td', null, link(href, y.title), y.trees > 1 ? h('span', { class: 'muted', text: ' · ' + fmtNum(y.trees) + ' process trees' }) : null),
+        h('td', null, lvl(y.level)), h('td', { class: 'n', text: fmtNum(y.n) }),
+        h('td', { class: 't', text: fmtTime(y.first) }), h('td', { class: 't', text: fmtTime(y.last) })));
+      groups.filter(function (g) { return g.rule === y.rule && g.root; }).slice(0, 3).forEach(function (g) {
+        t.appendChild(h('tr', { class: 'grp-tree', 'data-rule': g.rule },
+          h('td', { class: 'sub' }, 'under ', h('span', { class: 'mono', text: procLabel(g.root) }), ' · ', link('#/alert/' + g.alert, 'first alert')),
+          h('td'), h('td', { class: 'n', text: fmtNum(g.n) }),
+          h('td', { class: 't', text: fmtTime(g.first) }), h('td', { class: 't', text: fmtTime(g.last) })));
+      });
+    });
+    return section('Alerts by rule and process tree', t);
+  }
 
   views.alerts = function (p, q) {
     return Promise.all([filterBar(q, 'alerts', true), src.alerts(q)]).then(function (r) {
@@ -590,7 +715,7 @@
           d.incidents.length ? [' · part of ', d.incidents.map(function (i, k) { return [k ? ', ' : '', link('#/incident/' + i, 'incident ' + i)]; })] : '',
           (d.correlations || []).length ? [' · joined by ', d.correlations.map(function (c, k) { return [k ? ', ' : '', link('#/alert/' + c, 'correlation ' + c)]; })] : ''),
         chainEl(r.tactics),
-        r.techniques && r.techniques.length ? h('div', { class: 'chain' }, r.techniques.map(function (t) { return h('a', { href: '#/alerts?' + qs({ technique: t }), text: t }); })) : null,
+        r.techniques && r.techniques.length ? h('div', { class: 'chain', id: 'alert-techniques' }, r.techniques.map(function (t) { var nm = techName(t); return h('a', { href: '#/alerts?' + qs({ technique: t }), text: t + (nm ? ' ' + nm : '') }); })) : null,
         r.description ? h('p', { text: r.description }) : null));
       root.appendChild(triagePanel('alert', a.id, a.state, d.triage, function () { render(); }));
       if (d.correlation) root.appendChild(corrPanel(d.correlation));
@@ -646,7 +771,7 @@
   }
 
   views.attack = function () {
-    return src.overview().then(function (o) { return section('ATT&CK matrix: alerts per technique, by tactic', matrix(o.attack)); });
+    return src.overview().then(function (o) { return section('ATT&CK matrix: alerts per technique, by tactic', matrix(o)); });
   };
 
   views.hosts = function () {

@@ -149,7 +149,15 @@ stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filt
 stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
 stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len);
 stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len);
+/* One incident: its evidence, its alerts' groups (by rule and process tree)
+ * and the first STOAT_INCIDENT_PAGE of its alerts in event time with their
+ * trees; the others a page at a time from stoat_store_incident_alerts_json
+ * (offset into time order; limit 0 = a page, at most STOAT_INCIDENT_PAGE_MAX). */
+#define STOAT_INCIDENT_PAGE 200
+#define STOAT_INCIDENT_PAGE_MAX 1000
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
+stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, unsigned offset, unsigned limit,
+                                           char **json, size_t *len);
 stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len);
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len);
 /* Queries of this handle running past ms milliseconds from now stop with

@@ -38,6 +38,22 @@ static void attr(struct buf *out, const char *v)
     }
 }
 
+/* The technique table (data/attack-techniques.tsv) goes into a text
+ * <script>: our own file, with any '<' dropped all the same so that no line
+ * of it can close the element. */
+static void techniques(struct buf *out)
+{
+    const char *t = web_asset_attack_techniques_tsv;
+    size_t n = web_asset_attack_techniques_tsv_len, start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] != '<')
+            continue;
+        buf_put(out, t + start, i - start);
+        start = i + 1;
+    }
+    buf_put(out, t + start, n - start);
+}
+
 void page_build(struct buf *out, const struct page_parts *p)
 {
     const char *t = web_asset_index_html, *end = t + web_asset_index_html_len;
@@ -66,6 +82,8 @@ void page_build(struct buf *out, const struct page_parts *p)
             buf_put(out, web_asset_app_css, web_asset_app_css_len);
         else if (nl == 2 && !memcmp(name, "JS", 2))
             buf_put(out, web_asset_app_js, web_asset_app_js_len);
+        else if (nl == 6 && !memcmp(name, "ATTACK", 6))
+            techniques(out);
         else if (nl == 4 && !memcmp(name, "DATA", 4)) {
             if (p->data && p->data_len && p->packed)
                 buf_put(out, p->data, p->data_len);

@@ -8,8 +8,9 @@
 
 #include "util/buf.h"
 
-extern const char web_asset_index_html[], web_asset_app_css[], web_asset_app_js[];
-extern const size_t web_asset_index_html_len, web_asset_app_css_len, web_asset_app_js_len;
+extern const char web_asset_index_html[], web_asset_app_css[], web_asset_app_js[], web_asset_attack_techniques_tsv[];
+extern const size_t web_asset_index_html_len, web_asset_app_css_len, web_asset_app_js_len,
+    web_asset_attack_techniques_tsv_len;
 
 struct page_parts {
     const char *mode;          /* "report" or "live" */

@@ -205,6 +205,7 @@ struct params {
     struct stoat_filter f;
     char bad[256];
     int n;
+    int paging;      /* of n: offset and limit */
     bool search;     /* /api/search: q is required */
 };
 
@@ -298,11 +299,13 @@ static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *
         else if (*v)
             f->incident = u;
     } else if (!strcmp(key, "limit")) {
+        p->paging++;
         if (!parse_u64(v, 1000, &u) || u == 0)
             snprintf(p->bad, sizeof(p->bad), "limit must be a number from 1 to 1000");
         else
             f->limit = (unsigned)u;
     } else if (!strcmp(key, "offset")) {
+        p->paging++;
         if (!parse_u64(v, 100000, &u))
             snprintf(p->bad, sizeof(p->bad), "offset must be a number from 0 to 100000");
         else
@@ -756,7 +759,7 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
         e = stoat_store_incidents_json(s, &p.f, &json, &len);
         return answer(sv, c, e, s, json, len);
     }
-    /* alerts/ID, alerts/ID/tree, incidents/ID */
+    /* alerts/ID, alerts/ID/tree, incidents/ID, incidents/ID/alerts (paged) */
     bool inc = !strncmp(r, "incidents/", 10), al = !strncmp(r, "alerts/", 7);
     if (inc || al) {
         const char *idp = r + (inc ? 10 : 7);
@@ -770,6 +773,12 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
         idbuf[il] = 0;
         if (!parse_u64(idbuf, INT64_MAX, &id) || id == 0)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "the id must be a positive number");
+        if (inc && slash && !strcmp(slash, "/alerts")) {
+            if (p.n != p.paging)
+                return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes only offset and limit");
+            e = stoat_store_incident_alerts_json(s, id, p.f.offset, p.f.limit, &json, &len);
+            return answer(sv, c, e, s, json, len);
+        }
         if (p.n)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes no parameters");
         one_fn one = NULL;

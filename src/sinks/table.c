@@ -129,11 +129,19 @@ static stoat_err table_alert(void *ctx, const struct stoat_alert *a)
         /* the tree, root first: where did this come from */
         buf_puts(b, "      tree: ");
         for (size_t i = a->nancestry; i-- > 0;) {
-            const char *img = a->ancestry[i].image ? a->ancestry[i].image : "?";
-            const char *base = strrchr(img, '\\');
-            if (!base)
-                base = strrchr(img, '/');
-            shown(b, base ? base + 1 : img);
+            const char *img = a->ancestry[i].image;
+            if (!img) {
+                /* known only from its child's event: say so, with its pid */
+                if (a->ancestry[i].pid >= 0)
+                    buf_printf(b, "pid %lld (image not in the logs)", (long long)a->ancestry[i].pid);
+                else
+                    buf_puts(b, "(a process not in the logs)");
+            } else {
+                const char *base = strrchr(img, '\\');
+                if (!base)
+                    base = strrchr(img, '/');
+                shown(b, base ? base + 1 : img);
+            }
             if (i)
                 buf_puts(b, " > ");
         }

@@ -74,6 +74,15 @@ static void attack_item(struct buf *b, sqlite3_stmt *st, int c)
     buf_printf(b, ",%lld,%d]", (long long)sqlite3_column_int64(st, c + 2), sqlite3_column_int(st, c + 3));
 }
 
+static void technique_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_puts(b, "[");
+    json_col_text(b, st, c);
+    buf_printf(b, ",%lld,%d,", (long long)sqlite3_column_int64(st, c + 1), sqlite3_column_int(st, c + 2));
+    json_col_text(b, st, c + 3);
+    buf_putc(b, ']');
+}
+
 stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len)
 {
     stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
@@ -98,6 +107,19 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
                         " JOIN rules r ON r.id = c.rule_id JOIN rule_tactics t ON t.rule_id = c.rule_id"
                         " LEFT JOIN rule_techniques q ON q.rule_id = c.rule_id GROUP BY 1, 2",
                         attack_item, &b)) != STOAT_OK)
+        goto out;
+    /* [technique, alerts, max level, "tactics,of,its,rules"]: the page
+     * places a technique under its own tactics (data/attack-techniques.tsv)
+     * and counts each alert once, whatever its rule's other tags; its
+     * rules' tactics are only for a technique the table does not know */
+    if ((e = simple_doc(s, ",\"techniques\":",
+                        "SELECT q.technique, sum(c.n), max(r.level), (SELECT group_concat(DISTINCT t.tactic)"
+                        " FROM rule_tactics t JOIN rule_techniques q2 ON q2.rule_id = t.rule_id"
+                        " WHERE q2.technique = q.technique)"
+                        " FROM (SELECT rule_id, sum(n) n FROM count_rule GROUP BY rule_id) c"
+                        " JOIN rules r ON r.id = c.rule_id JOIN rule_techniques q ON q.rule_id = c.rule_id"
+                        " GROUP BY q.technique",
+                        technique_item, &b)) != STOAT_OK)
         goto out;
     if ((e = simple_doc(s, ",\"incidents\":",
                         "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store/db.h"
+#include "store/incident.h"
 #include "store/packs.h"
 #include "store/queue.h"
 #include "store/rows.h"
@@ -541,31 +542,12 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     buf_puts(&b, ",\"rules\":");
     json_col_raw(&b, st, INCIDENT_NCOLS + 1, "[]");
     sqlite3_finalize(st);
-    buf_puts(&b, ",\"alerts\":");
-    st = store_prepare(s, "SELECT " ALERT_COLS " FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" ALERT_JOINS
-                          " WHERE ia.incident_id = ?1 ORDER BY a.time_ns, a.id LIMIT 5000");
-    if (!st)
-        return store_read_fail(s, NULL, SQLITE_ERROR, &b);
-    sqlite3_bind_int64(st, 1, (int64_t)id);
-    rc = store_rows(st, &b, store_alert_item);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
+    /* a page of its alerts, and all of them grouped: see incident.c */
+    buf_putc(&b, ',');
+    if ((rc = store_incident_page(s, &b, (int64_t)id, 0, STOAT_INCIDENT_PAGE)) != SQLITE_OK)
         return store_read_fail(s, NULL, rc, &b);
-    /* the union of the ancestries of its alerts: one tree (or a few) */
-    buf_puts(&b, ",\"tree\":");
-    st = store_prepare(s, "WITH RECURSIVE up(id, depth) AS ("
-                          " SELECT DISTINCT a.process_id, 0 FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id"
-                          " WHERE ia.incident_id = ?1 AND a.process_id NOT NULL"
-                          " UNION SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
-                          " WHERE p.parent_id NOT NULL AND up.depth < 63)"
-                          " SELECT " PROC_COLS " FROM processes p WHERE p.id IN (SELECT id FROM up)"
-                          " ORDER BY p.start_ns, p.id LIMIT 5000");
-    if (!st)
-        return store_read_fail(s, NULL, SQLITE_ERROR, &b);
-    sqlite3_bind_int64(st, 1, (int64_t)id);
-    rc = store_rows(st, &b, store_proc_item);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
+    buf_putc(&b, ',');
+    if ((rc = store_incident_groups(s, &b, (int64_t)id)) != SQLITE_OK)
         return store_read_fail(s, NULL, rc, &b);
     buf_puts(&b, ",\"triage\":");
     if ((rc = triage_history(s, &b, STOAT_TARGET_INCIDENT, (int64_t)id)) != SQLITE_OK)

@@ -188,6 +188,17 @@ $STOAT rules check "$tmp/bad.yml" "$RULE" >"$tmp/c.out" 2>&1
 check "rules check last line" sh -c "tail -1 '$tmp/c.out' | grep -qx 'rules: 2 loaded, 2 rejected'"
 check "rejected rule has file:line:column and reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/c.out"
 check "bad condition has its column" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/c.out"
+# a parent known only from its child's event (command line, pid, no image):
+# the table's tree says so with its pid, not "?"
+printf '%s\n' '{"Event":{"System":{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Computer":"ws1","TimeCreated":{"#attributes":{"SystemTime":"2026-01-02T03:04:05.000000Z"}}},"EventData":{"Image":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami -all","ProcessId":"4242","ProcessGuid":"{a}","ParentProcessId":"836","ParentProcessGuid":"{b}","ParentCommandLine":"cmd.exe /c whoami -all"}}}' >"$tmp/stub.json"
+$STOAT hunt --no-default-rules -r "$RULE" --format table "$tmp/stub.json" >"$tmp/stub.out" 2>/dev/null
+check "table tree: a parent not in the logs is named by its pid" grep -q 'tree: pid 836 (image not in the logs) > whoami.exe' "$tmp/stub.out"
+check "table tree: no '?' for an unknown process" sh -c "! grep -q 'tree: .*?' '$tmp/stub.out'"
+# a hunt names each rejected document and why, as rules check does (not a bare count)
+$STOAT hunt --no-default-rules -r "$tmp/bad.yml" -r "$RULE" --format jsonl demo/ >/dev/null 2>"$tmp/hr.err"
+check "hunt names a rejected rule document with its reason" grep -q "bad.yml:3:[0-9]*: error: unknown modifier 'nosuch'" "$tmp/hr.err"
+check "hunt names every rejected rule document" grep -q "bad.yml:7:[0-9]*: error: condition ends where an operand was expected" "$tmp/hr.err"
+check "hunt counts the rejected documents" grep -q "2 rule documents rejected" "$tmp/hr.err"
 
 # `make demo` piped or redirected prints the table and summary the README shows
 make -s --no-print-directory demo STOAT="$STOAT" >"$tmp/demo.table" 2>"$tmp/demo.table.err"

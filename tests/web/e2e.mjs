@@ -4,14 +4,19 @@
 // process tree, change its triage state, reload and find it kept. Runs on
 // the store of a real hunt of demo/ and on a synthetic store with incidents
 // and deep process trees (bench_store). Screenshots go to OUT.
-//   node e2e.mjs OUT DEMO_DB DEMO_REPORT SYNTH_DB SYNTH_REPORT
+// A store with a 10,000-alert incident crossing a new year (BIG_DB) tests
+// the grouped and paged incident view and the chart's axis.
+//   node e2e.mjs OUT DEMO_DB DEMO_REPORT SYNTH_DB SYNTH_REPORT BIG_DB BIG_REPORT
+// E2E_ONLY=TEXT runs only the checks whose name holds TEXT (while working).
 import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { check, counts, assert, eq, serve, sql, STOAT } from './lib.mjs';
 
-const [OUT, DEMO_DB, DEMO_REPORT, SYNTH_DB, SYNTH_REPORT] = process.argv.slice(2);
+const [OUT, DEMO_DB, DEMO_REPORT, SYNTH_DB, SYNTH_REPORT, BIG_DB, BIG_REPORT] = process.argv.slice(2);
+const ONLY = process.env.E2E_ONLY || '';
+function checkIf(name, fn) { return !ONLY || name.includes(ONLY) ? check(name, fn) : Promise.resolve(); }
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -144,13 +149,13 @@ function noProblems(problems) { eq(problems.join('; '), '', 'page errors and for
 const srv = await serve(SYNTH_DB);
 const LIVE = srv.base + '/';
 try {
-  await check('dashboard (synthetic): overview with chart and ATT&CK matrix', async () => {
+  await checkIf('dashboard (synthetic): overview with chart and ATT&CK matrix', async () => {
     const { ctx, page, problems } = await newPage();
     await overview(page, LIVE, 'dashboard-synthetic');
     noProblems(problems);
     await ctx.close();
   });
-  await check('dashboard (synthetic): filter by host, open the incident, process tree, triage kept', async () => {
+  await checkIf('dashboard (synthetic): filter by host, open the incident, process tree, triage kept', async () => {
     const { ctx, page, problems } = await newPage();
     const { id } = await incidentFlow(page, LIVE, 'dashboard-synthetic', 'srv07.corp.example');
     eq(sql(SYNTH_DB, `SELECT state FROM incidents WHERE id = ${+id}`), '1', 'state in the store');
@@ -158,13 +163,13 @@ try {
     noProblems(problems);
     await ctx.close();
   });
-  await check('dashboard (synthetic): alerts filtered by host, an alert with its event', async () => {
+  await checkIf('dashboard (synthetic): alerts filtered by host, an alert with its event', async () => {
     const { ctx, page, problems } = await newPage();
     await alertFlow(page, LIVE, 'dashboard-synthetic', 'ws04.corp.example');
     noProblems(problems);
     await ctx.close();
   });
-  await check('dashboard (synthetic): hostile text in the page stays text', async () => {
+  await checkIf('dashboard (synthetic): hostile text in the page stays text', async () => {
     const { ctx, page, problems } = await newPage();
     await page.goto(LIVE + '#/alerts?q=' + encodeURIComponent('<img src=x onerror=alert(1)>'));
     await ready(page, 'alerts');
@@ -176,7 +181,7 @@ try {
   await srv.stop();
 }
 
-await check('report (synthetic, from disk): filter by host, open the incident, process tree, triage kept', async () => {
+await checkIf('report (synthetic, from disk): filter by host, open the incident, process tree, triage kept', async () => {
   const { ctx, page, problems } = await newPage();
   const url = 'file://' + resolve(SYNTH_REPORT);
   await overview(page, url, 'report-synthetic');
@@ -188,7 +193,7 @@ await check('report (synthetic, from disk): filter by host, open the incident, p
 
 // ------------------------------------------------------------ live updates
 
-await check('dashboard: new alerts written to the served store appear without a reload', async () => {
+await checkIf('dashboard: new alerts written to the served store appear without a reload', async () => {
   const copy = `${OUT}/live.db`;
   // a WAL left beside an older copy would be read into this one
   for (const x of ['', '-wal', '-shm']) rmSync(copy + x, { force: true });
@@ -237,20 +242,20 @@ const NEEDS = demoIncidents ? '' : ' [needs incidents from the correlation work:
 
 const demo = await serve(DEMO_DB);
 try {
-  await check('dashboard (demo hunt): overview, alerts of one host with their events', async () => {
+  await checkIf('dashboard (demo hunt): overview, alerts of one host with their events', async () => {
     const { ctx, page, problems } = await newPage();
     await overview(page, demo.base + '/', 'dashboard-demo');
     await alertFlow(page, demo.base + '/', 'dashboard-demo', demoHost);
     noProblems(problems);
     await ctx.close();
   });
-  await check('dashboard (demo hunt): a correlation alert with its type, value, window, group and matches', async () => {
+  await checkIf('dashboard (demo hunt): a correlation alert with its type, value, window, group and matches', async () => {
     const { ctx, page, problems } = await newPage();
     await correlationFlow(page, demo.base + '/', 'dashboard-demo');
     noProblems(problems);
     await ctx.close();
   });
-  await check('dashboard (demo hunt): filter by host, open the incident, process tree, triage kept' + NEEDS, async () => {
+  await checkIf('dashboard (demo hunt): filter by host, open the incident, process tree, triage kept' + NEEDS, async () => {
     const { ctx, page, problems } = await newPage();
     try {
       const { id } = await incidentFlow(page, demo.base + '/', 'dashboard-demo', demoHost);
@@ -265,7 +270,7 @@ try {
   await demo.stop();
 }
 
-await check('report (demo hunt, from disk): overview, alerts of one host', async () => {
+await checkIf('report (demo hunt, from disk): overview, alerts of one host', async () => {
   const { ctx, page, problems } = await newPage();
   const url = 'file://' + resolve(DEMO_REPORT);
   await overview(page, url, 'report-demo');
@@ -274,14 +279,14 @@ await check('report (demo hunt, from disk): overview, alerts of one host', async
   await ctx.close();
 });
 
-await check('report (demo hunt, from disk): a correlation alert with its type, value, window, group and matches', async () => {
+await checkIf('report (demo hunt, from disk): a correlation alert with its type, value, window, group and matches', async () => {
   const { ctx, page, problems } = await newPage();
   await correlationFlow(page, 'file://' + resolve(DEMO_REPORT), 'report-demo');
   noProblems(problems);
   await ctx.close();
 });
 
-await check('report (demo hunt, from disk): filter by host, open the incident, process tree, triage kept' + NEEDS, async () => {
+await checkIf('report (demo hunt, from disk): filter by host, open the incident, process tree, triage kept' + NEEDS, async () => {
   const { ctx, page, problems } = await newPage();
   try {
     await incidentFlow(page, 'file://' + resolve(DEMO_REPORT), 'report-demo', demoHost);
@@ -290,6 +295,147 @@ await check('report (demo hunt, from disk): filter by host, open the incident, p
     await ctx.close();
   }
 });
+
+// ------------------------------------------------------------ ATT&CK matrix
+
+// Where each technique cell sits (its column's tactic) and whether the
+// matrix fits: no column right of the window, no sideways scroll.
+async function matrixAt(page, url, width, label) {
+  await page.setViewportSize({ width, height: 1000 });
+  await page.goto(url + '#/attack');
+  await ready(page, 'attack');
+  await page.screenshot({ path: `${OUT}/${label}-attack-${width}.png`, fullPage: true });
+  return page.evaluate(() => {
+    const m = document.querySelector('#attack-matrix');
+    const cols = Array.from(m.querySelectorAll('.col'));
+    const where = {};
+    m.querySelectorAll('.cell[data-technique]').forEach((c) => {
+      const t = c.getAttribute('data-technique');
+      if (!t) return;
+      (where[t] = where[t] || []).push(c.closest('.col').getAttribute('data-tactic'));
+    });
+    return {
+      tactics: cols.map((c) => c.getAttribute('data-tactic')),
+      outside: cols.filter((c) => { const r = c.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth + 0.5; })
+        .map((c) => c.getAttribute('data-tactic')),
+      scroll: document.scrollingElement.scrollWidth - window.innerWidth,
+      matrixScroll: m.scrollWidth - m.clientWidth,
+      where,
+      unnamed: Array.from(m.querySelectorAll('.cell[data-technique]')).filter((c) => c.getAttribute('data-technique') &&
+        !(c.querySelector('.tname') || {}).textContent).map((c) => c.getAttribute('data-technique')),
+    };
+  });
+}
+async function matrixFlow(url, label) {
+  const { ctx, page, problems } = await newPage();
+  try {
+    for (const width of [1280, 1600, 2200]) {
+      const m = await matrixAt(page, url, width, label);
+      for (const t of ['initial-access', 'execution', 'persistence', 'stealth', 'credential-access', 'exfiltration', 'command-and-control', 'impact'])
+        assert(m.tactics.includes(t), `tactic ${t} has a column (${m.tactics.join(', ')})`);
+      eq(m.outside.join(', '), '', `tactics beyond the window at ${width} px`);
+      assert(m.scroll <= 0 && m.matrixScroll <= 0, `no sideways scroll at ${width} px (page ${m.scroll}, matrix ${m.matrixScroll})`);
+      eq(m.unnamed.join(', '), '', `technique cells without a name at ${width} px`);
+      // the demo's rules tag T1105 with defense evasion and exfiltration too: it is command and control only
+      eq(JSON.stringify(m.where.T1105), JSON.stringify(['command-and-control']), 'T1105 under its own tactic only');
+      eq(JSON.stringify(m.where.T1048), JSON.stringify(['exfiltration']), 'T1048 under its own tactic only');
+      eq(JSON.stringify(m.where['T1059.004']), JSON.stringify(['execution']), 'T1059.004 under its own tactic only');
+    }
+    const name = await page.$eval('#attack-matrix .cell[data-technique="T1105"] .tname', (e) => e.textContent);
+    eq(name, 'Ingress Tool Transfer', 'T1105 named');
+    noProblems(problems);
+  } finally { await ctx.close(); }
+}
+{
+  const s = await serve(DEMO_DB);
+  try {
+    await checkIf('ATT&CK matrix (dashboard, demo hunt): names, each technique under its own tactics, every tactic in sight at 1280-2200 px',
+      () => matrixFlow(s.base + '/', 'dashboard-demo'));
+  } finally { await s.stop(); }
+  await checkIf('ATT&CK matrix (report, demo hunt): names, each technique under its own tactics, every tactic in sight at 1280-2200 px',
+    () => matrixFlow('file://' + resolve(DEMO_REPORT), 'report-demo'));
+}
+
+// ------------------------------------------------------------ a big incident, a new year
+
+const BIG = BIG_DB ? +sql(BIG_DB, 'SELECT id FROM incidents ORDER BY nalerts DESC, id LIMIT 1') : 0;
+const BIG_N = BIG ? +sql(BIG_DB, `SELECT count(*) FROM incident_alerts WHERE incident_id = ${BIG}`) : 0;
+const BIG_RULES = BIG ? +sql(BIG_DB, `SELECT count(DISTINCT a.rule_id) FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id WHERE ia.incident_id = ${BIG}`) : 0;
+const bigOrder = BIG ? sql(BIG_DB, `SELECT a.id FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id WHERE ia.incident_id = ${BIG} ORDER BY a.time_ns, a.id`).split('\n').map(Number) : [];
+
+async function bigIncidentFlow(page, url, label) {
+  await page.goto(url + '#/incident/' + BIG);
+  await ready(page, 'incident');
+  const v = await page.evaluate(() => ({
+    rules: document.querySelectorAll('#incident-groups tr.grp-rule').length,
+    sum: Array.from(document.querySelectorAll('#incident-groups tr.grp-rule td.n')).reduce((s, td) => s + +td.textContent.replace(/,/g, ''), 0),
+    trees: document.querySelectorAll('#incident-groups tr.grp-tree').length,
+    unseen: Array.from(document.querySelectorAll('#incident-groups tr.grp-tree')).some((tr) => /process not in the logs \(pid \d+\)/.test(tr.textContent)),
+    items: document.querySelectorAll('#incident-timeline li').length,
+    first: +(document.querySelector('#incident-timeline li') || { getAttribute: () => 0 }).getAttribute('data-alert'),
+    pager: (document.querySelector('#incident-page') || {}).textContent,
+    elements: document.getElementsByTagName('*').length,
+    groupsFirst: (() => { const g = document.querySelector('#incident-groups'), t = document.querySelector('#incident-timeline');
+      return !!g && !!t && !!(g.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING); })(),
+    treeUnseen: Array.from(document.querySelectorAll('#ptree .pnode.unseen')).map((n) => n.textContent),
+  }));
+  eq(v.rules, BIG_RULES, 'one group row per rule');
+  eq(v.sum, BIG_N, 'the rule groups add up to the incident');
+  assert(v.trees > 0, 'process-tree groups under the rules');
+  assert(v.unseen, 'a tree whose top is not in the logs says so, with its pid');
+  assert(v.groupsFirst, 'the groups come before the timeline');
+  eq(v.items, 200, 'one page of the timeline');
+  eq(v.first, bigOrder[0], 'the first alert in event time first');
+  eq(v.pager, `alerts 1–200 of ${BIG_N.toLocaleString('en-US')}`, 'the page says where it is');
+  assert(v.elements < 12000, `the page stays small (${v.elements} elements)`);
+  assert(v.treeUnseen.some((t) => /process not in the logs/.test(t) && /pid \d+/.test(t)) && !v.treeUnseen.some((t) => /\?/.test(t)),
+    `unknown processes in the tree say "not in the logs" with their pid (${v.treeUnseen.slice(0, 2).join(' | ')})`);
+  await page.screenshot({ path: `${OUT}/${label}-big-incident.png`, fullPage: false });
+  await page.click('#incident-next');
+  await until(page, 'the second page', () => /alerts 201–400 of/.test((document.querySelector('#incident-page') || {}).textContent || ''), null,
+    () => (document.querySelector('#incident-page') || {}).textContent);
+  await ready(page, 'incident');
+  const second = await page.$$eval('#incident-timeline li', (ls) => ls.map((l) => +l.getAttribute('data-alert')));
+  eq(JSON.stringify(second), JSON.stringify(bigOrder.slice(200, 400)), 'the second page is the next 200 in event time');
+  // a rule's group opens its alerts in the incident
+  const href = await page.$eval('#incident-groups tr.grp-rule a', (a) => a.getAttribute('href'));
+  const n = await page.$eval('#incident-groups tr.grp-rule td.n', (td) => td.textContent);
+  await page.click('#incident-groups tr.grp-rule a');
+  await until(page, 'the address of the group', (hr) => location.hash === hr, href, () => location.hash);
+  await ready(page, 'alerts');
+  const count = await page.$eval('#alert-count', (e) => e.textContent);
+  eq(count.split(' ')[0], n, 'the group\'s alerts, listed');
+}
+
+async function yearAxis(page, url) {
+  await page.goto(url);
+  await ready(page, 'overview');
+  const ticks = await page.$$eval('.chart svg text.axis', (ts) => ts.map((t) => t.textContent));
+  assert(ticks.some((t) => /^2026-12-31 /.test(t)) && ticks.some((t) => /^2027-01-01 /.test(t)),
+    `the axis names the years it crosses (${ticks.join(' | ')})`);
+}
+
+if (BIG) {
+  const s = await serve(BIG_DB);
+  try {
+    await checkIf(`big incident (dashboard): ${BIG_N} alerts grouped by rule and tree first, then paged`, async () => {
+      const { ctx, page, problems } = await newPage();
+      try { await bigIncidentFlow(page, s.base + '/', 'dashboard'); noProblems(problems); } finally { await ctx.close(); }
+    });
+    await checkIf('timeline (dashboard): the axis shows the year when the alerts cross one', async () => {
+      const { ctx, page, problems } = await newPage();
+      try { await yearAxis(page, s.base + '/'); noProblems(problems); } finally { await ctx.close(); }
+    });
+  } finally { await s.stop(); }
+  await checkIf(`big incident (report): ${BIG_N} alerts grouped by rule and tree first, then paged`, async () => {
+    const { ctx, page, problems } = await newPage();
+    try { await bigIncidentFlow(page, 'file://' + resolve(BIG_REPORT), 'report'); noProblems(problems); } finally { await ctx.close(); }
+  });
+  await checkIf('timeline (report): the axis shows the year when the alerts cross one', async () => {
+    const { ctx, page, problems } = await newPage();
+    try { await yearAxis(page, 'file://' + resolve(BIG_REPORT)); noProblems(problems); } finally { await ctx.close(); }
+  });
+}
 
 await browser.close();
 const { passed, failed } = counts();

@@ -5,7 +5,8 @@
 # (Debian's chromium, driven by playwright-core from npm, installed here with
 # `npm ci` from tests/web/package-lock.json). The stores are made here: one
 # by a real hunt of demo/, one synthetic with incidents and process trees
-# (build/bench/bench_store). Screenshots and stores stay in build/web-test/.
+# (build/bench/bench_store), and one with a 10,000-alert incident whose
+# alerts cross a new year (bench_store --big-incident --start). Screenshots and stores stay in build/web-test/.
 # Prints one line per check and last "web: P passed, F failed". The browser
 # part is skipped, with a message, only when Chromium cannot start at all.
 set -u
@@ -41,8 +42,12 @@ fi
 # ---------------------------------------------------------------- stores
 DEMO_DB=$OUT/demo.db
 SYNTH_DB=$OUT/synth.db
+BIG_DB=$OUT/big.db
 "$STOAT" hunt -q demo/ --db "$DEMO_DB" -o /dev/null || { echo "FAIL stoat hunt demo/ --db"; fail=$((fail + 1)); }
 "$BENCH_STORE" --alerts 3000 --quiet --db "$SYNTH_DB" || { echo "FAIL synthetic store"; fail=$((fail + 1)); }
+# 2026-12-31 23:00 UTC: its 10,000 alerts, 2.5 s apart, run into 2027
+"$BENCH_STORE" --alerts 10000 --quiet --db "$BIG_DB" --big-incident --start 1798758000 || { echo "FAIL big-incident store"; fail=$((fail + 1)); }
+"$STOAT" report "$BIG_DB" -o "$OUT/big-report.html" 2>/dev/null || { echo "FAIL stoat report (big incident)"; fail=$((fail + 1)); }
 "$STOAT" report "$DEMO_DB" -o "$OUT/demo-report.html" 2>/dev/null || { echo "FAIL stoat report (demo)"; fail=$((fail + 1)); }
 "$STOAT" report "$SYNTH_DB" -o "$OUT/synth-report.html" 2>/dev/null || { echo "FAIL stoat report (synthetic)"; fail=$((fail + 1)); }
 if grep -qE '(src|href)="https?://' "$OUT/demo-report.html"; then
@@ -51,10 +56,31 @@ else
     echo "ok   the report file names no network resource"; pass=$((pass + 1))
 fi
 
+# ------------------------------------------------- ATT&CK technique table
+# the matrix names and places every technique our rules and SigmaHQ's cite
+missing=$(grep -rhoiE 'attack\.t[0-9]{4}(\.[0-9]{3})?' rules $( [ -d ../shared/data/sigma ] && echo ../shared/data/sigma ) |
+    tr a-z A-Z | sed 's/^ATTACK\.//' | sort -u | while read -r t; do
+        grep -q "^$t	" data/attack-techniques.tsv || echo "$t"
+    done)
+if [ -z "$missing" ]; then
+    echo "ok   data/attack-techniques.tsv names every technique the rules cite"; pass=$((pass + 1))
+else
+    echo "FAIL techniques cited by rules but not in data/attack-techniques.tsv: $(echo $missing | head -c 300)"; fail=$((fail + 1))
+fi
+bad=$(grep -v '^#' data/attack-techniques.tsv | awk -F'\t' 'NF != 3 || $1 !~ /^T[0-9][0-9][0-9][0-9](\.[0-9][0-9][0-9])?$/ || $2 == "" || $3 !~ /^[a-z-]+(,[a-z-]+)*$/' | head -3)
+if [ -z "$bad" ]; then
+    echo "ok   data/attack-techniques.tsv: ID, name, tactics on every line"; pass=$((pass + 1))
+else
+    echo "FAIL data/attack-techniques.tsv lines not of the form ID<TAB>name<TAB>tactics: $bad"; fail=$((fail + 1))
+fi
+
 # ---------------------------------------------------------------- API
 node tests/web/api.mjs "$SYNTH_DB" >"$OUT/api.log" 2>&1
 cat "$OUT/api.log"
 count "$OUT/api.log"
+node tests/web/bigincident.mjs "$BIG_DB" >"$OUT/bigincident.log" 2>&1
+cat "$OUT/bigincident.log"
+count "$OUT/bigincident.log"
 node tests/web/flood.mjs "$SYNTH_DB" >"$OUT/flood.log" 2>&1
 cat "$OUT/flood.log"
 count "$OUT/flood.log"
@@ -75,7 +101,7 @@ if ! "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$OUT/chr
     note "SKIP e2e: Chromium cannot start here ($CHROMIUM; see $OUT/chromium-probe.log)"
 else
     CHROMIUM=$CHROMIUM node tests/web/e2e.mjs "$OUT" "$DEMO_DB" "$OUT/demo-report.html" "$SYNTH_DB" \
-        "$OUT/synth-report.html" >"$OUT/e2e.log" 2>&1
+        "$OUT/synth-report.html" "$BIG_DB" "$OUT/big-report.html" >"$OUT/e2e.log" 2>&1
     cat "$OUT/e2e.log"
     count "$OUT/e2e.log"
     echo "screenshots: $OUT/*.png"

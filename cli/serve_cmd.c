@@ -1,5 +1,6 @@
 /* `stoat serve DB`: the live dashboard and its JSON API. Only wiring: the
  * server is libstoat's (src/serve). Runs until SIGINT or SIGTERM. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -29,20 +30,25 @@ static void usage(FILE *f)
           f);
 }
 
-static char *read_token_file(const char *path)
+/* The first line of path into *out; NULL, or why not. */
+static const char *read_token_file(const char *path, char **out)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return NULL;
+        return strerror(errno);
     char line[600];
-    char *r = NULL;
-    if (fgets(line, sizeof(line), f)) {
-        size_t n = strcspn(line, "\r\n");
-        line[n] = 0;
-        r = strdup(line);
+    const char *why = NULL;
+    if (!fgets(line, sizeof(line), f)) {
+        why = ferror(f) ? strerror(errno) : "the token file is empty";
+    } else {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0])
+            why = "the token file's first line is empty (the token must be on it)";
+        else
+            *out = strdup(line);
     }
     fclose(f);
-    return r;
+    return why;
 }
 
 /* "ADDR:PORT", "[V6]:PORT" or "PORT" */
@@ -131,8 +137,9 @@ int cmd_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (sa.token_file) {
-        if (!(file_token = read_token_file(sa.token_file))) {
-            perror(sa.token_file);
+        const char *why = read_token_file(sa.token_file, &file_token);
+        if (why) {
+            fprintf(stderr, "stoat: %s: %s\n", sa.token_file, why);
             return EXIT_FATAL;
         }
         token = file_token;

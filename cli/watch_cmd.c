@@ -257,8 +257,8 @@ static int watch_loop(struct watch_run *r)
     int rc = EXIT_OK;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t reported_lost = 0;
-    time_t last_report = 0;
+    uint64_t reported_lost = 0, reported_re = 0;
+    time_t last_report = 0, last_re_report = 0;
     struct reload rl = {.ra = &r->wa->ra, .dp = r->dp};
     pthread_t rt;
     bool reloading = false;
@@ -300,6 +300,12 @@ static int watch_loop(struct watch_run *r)
             reported_lost = st.lost;
             last_report = now.tv_sec;
         }
+        if (st.regex_limited > reported_re && now.tv_sec - last_re_report >= 10) {
+            fprintf(stderr, "stoat watch: %llu rule evaluations undecided at a regex limit so far (%s)\n",
+                    (unsigned long long)st.regex_limited, st.regex_detail);
+            reported_re = st.regex_limited;
+            last_re_report = now.tv_sec;
+        }
         double ran = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
         if (r->wa->duration > 0 && ran >= r->wa->duration)
             break;
@@ -328,6 +334,9 @@ static int watch_finish(struct watch_run *r, int rc)
                 (unsigned long long)st.events, (unsigned long long)st.lost, st.lost_detail[0] ? " (" : "",
                 st.lost_detail, st.lost_detail[0] ? ")" : "", (unsigned long long)st.alerts,
                 (unsigned long long)st.incidents);
+    if (st.regex_limited)
+        fprintf(stderr, "stoat watch: %llu rule evaluations undecided at a regex limit, counted as no match (%s)\n",
+                (unsigned long long)st.regex_limited, st.regex_detail);
     return rc;
 }
 

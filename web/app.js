@@ -234,7 +234,7 @@
         var open = incidents.filter(function (i) { return !i.state; }).length;
         return resolve({ hosts: cached.hosts, rules: cached.rules.slice(0, 50), hours: cached.hours, attack: cached.attack,
           incidents: incList({}).slice(0, 20).map(incItem), total: alerts.length, nincidents: incidents.length, open: open,
-          runs: (D.meta.runs || []).length });
+          runs: (D.meta.runs || []).length, recent_runs: (D.meta.runs || []).slice(-10).reverse() });
       },
       alerts: function (f) {
         var list = matches(f), off = +f.cursor || 0;
@@ -479,9 +479,23 @@
       root.appendChild(h('div', { class: 'grid2' }, section('Hosts on fire', ht), section('Top rules', rt)));
       root.appendChild(h('div', { style: 'height:16px' }));
       root.appendChild(section('ATT&CK techniques seen', matrix(o.attack)));
+      if (o.recent_runs && o.recent_runs.length) root.appendChild(section('Recent runs', runTable(o.recent_runs)));
       return root;
     });
   };
+
+  /* "aborted": its writer went without recording its end (killed, crashed) */
+  function runTable(runs) {
+    var t = h('table', { id: 'runs-table' }, h('tr', null, h('th', { text: 'Run' }), h('th', { text: 'By' }), h('th', { text: 'Started' }),
+      h('th', { text: 'Ended' }), h('th', { text: 'State' }), h('th', { class: 'num', text: 'Alerts' })));
+    runs.forEach(function (r) {
+      var who = r.producer + (r.pid ? ' (pid ' + r.pid + (r.host ? ' on ' + r.host : '') + ')' : '');
+      t.appendChild(h('tr', { 'data-run': r.id }, h('td', { text: '#' + r.id }), h('td', { text: who }), h('td', { text: fmtTime(r.started) }),
+        h('td', { text: fmtTime(r.ended) }), h('td', null, h('span', { class: 'run run-' + (r.status || 'done'), text: r.status || 'done' })),
+        h('td', { class: 'n', text: r.alerts == null ? '–' : fmtNum(r.alerts) })));
+    });
+    return t;
+  }
 
   function hostOptions(sel, chosen) {
     return src.hosts().then(function (r) {

@@ -79,10 +79,27 @@ struct stoat_alert {
     size_t nancestry;
 };
 
+/* What an incident's claims rest on: something observed, not a rule's tag. */
+struct stoat_incident_evidence {
+    const char *tactic;        /* "exfiltration", "command-and-control", or NULL: observed, no claim (nothing sent) */
+    int64_t time_ns;           /* INT64_MIN when unknown */
+    const char *text;          /* for a human: "1.2 MB sent to 203.0.113.7:443 by curl (pid 812)" */
+};
+
+/* The alerts of an incident by rule, for grouping a large one. */
+struct stoat_incident_rule {
+    const char *id;            /* may be NULL */
+    const char *title;
+    enum stoat_level level;
+    uint64_t alerts;           /* its alerts in the incident (all of them, listed or not) */
+};
+
 /* Alerts of one host (and, where known, one logon session or process tree)
- * joined over time into one story, scored by how far it got along the attack
- * (discovery -> credential access -> collection -> exfiltration) and by the
- * levels of its alerts. */
+ * joined in event time into one story, scored by how far it got along the
+ * attack (discovery -> credential access -> collection -> exfiltration) and by
+ * the levels of its alerts. Exfiltration and command and control are claimed
+ * only on evidence (data sent out, an upload of a file that exists, a
+ * connection to an outside address), never on a rule's tag alone. */
 struct stoat_incident {
     uint64_t id;               /* 1, 2, 3, ... within a run */
     const char *host;
@@ -95,6 +112,10 @@ struct stoat_incident {
     size_t ntactics;
     const uint64_t *alert_ids;    /* the alerts it joins (stoat_alert.id) */
     size_t nalerts;
+    const struct stoat_incident_evidence *evidence;   /* what the claims rest on, oldest first */
+    size_t nevidence;
+    const struct stoat_incident_rule *rules;          /* its rules, in the order they first alerted */
+    size_t nrules;
 };
 
 struct stoat_hunt_stats {
@@ -109,6 +130,8 @@ struct stoat_hunt_stats {
     uint64_t alerts;
     uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
     uint64_t incidents;
+    uint64_t incident_batches;  /* time-sorted batches alerts were chained in (1 unless memory ran out) */
+    uint64_t incident_late;     /* alerts chained after later ones (live: later than the lateness allows) */
     uint64_t proc_evicted;      /* processes dropped from the bounded process table */
     uint64_t corr_fired;        /* correlation alerts */
     uint64_t corr_late;         /* matches too late for their correlation window (dropped) */
@@ -117,6 +140,9 @@ struct stoat_hunt_stats {
     uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
+    uint64_t regex_limited;     /* rule evaluations a regex limit left undecided (counted as no match) */
+    size_t regex_limited_rules; /* how many rules had some; the first STOAT_LIMIT_RULES, most first (rules.h): */
+    struct stoat_rule_limit regex_limits[STOAT_LIMIT_RULES];
     double seconds;
 };
 

@@ -85,6 +85,16 @@ struct stoat_rule_meta {
     uint32_t line;
 };
 
+/* A rule some of whose evaluations a regular expression could not decide:
+ * it hit PCRE2's match, depth or heap limit (a pattern that backtracks
+ * without end on some value, ^(a+)+$ on "aaa...ab"). Such an evaluation
+ * counts as no match. The hunt's and the watch's figures name them. */
+struct stoat_rule_limit {
+    const struct stoat_rule_meta *rule;   /* the ruleset's: valid while it lives */
+    uint64_t evaluations;
+};
+#define STOAT_LIMIT_RULES 8
+
 /* Which rules to keep (all given criteria must hold). Globs use '*'. */
 struct stoat_rule_select {
     unsigned level_mask;       /* bit per enum stoat_level; 0 = all */

@@ -5,7 +5,9 @@
  * a token (compared in constant time; sent as "Authorization: Bearer" or the
  * cookie set by /login). State changes need the page's CSRF token in a
  * header, a JSON body and, when the browser says where it came from, the
- * same origin. Requests and bodies are capped in size. */
+ * same origin. Requests and bodies are capped in size, and so are the
+ * connections: per client address, in number, and in time (a whole request
+ * has a deadline, however busily it trickles in). */
 #ifndef STOAT_SERVE_H
 #define STOAT_SERVE_H
 
@@ -22,6 +24,13 @@ extern "C" {
 #define STOAT_SERVE_MAX_BODY 16384      /* bytes of a POST body */
 #define STOAT_SERVE_MAX_URL 4096        /* bytes of a request target */
 #define STOAT_SERVE_MAX_PARAM 512       /* bytes of one query parameter */
+/* Connections: a slow or idle client must not hold a slot for long, and one
+ * address, or many, must not take them all. */
+#define STOAT_SERVE_MAX_CONNECTIONS 512 /* open at once */
+#define STOAT_SERVE_PER_ADDRESS 32      /* open at once from one client address */
+#define STOAT_SERVE_RESERVE 64          /* kept free: beyond 448 open, the longest waiting is closed */
+#define STOAT_SERVE_REQUEST_S 10        /* a whole request, from the connection or the last answer */
+#define STOAT_SERVE_ANSWER_S 60         /* making and sending an answer */
 
 struct stoat_serve_opts {
     const char *db_path;

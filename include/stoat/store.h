@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 3   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 5   /* the schema version this stoat writes */
 
 struct stoat_store_opts {
     bool readonly;             /* report, dashboard readers */
@@ -168,7 +168,7 @@ stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *l
  * are arrays. Rules, incidents, triage entries and correlations have the
  * shapes of the documents above. */
 enum stoat_export_part {
-    STOAT_EXPORT_RUNS = 0,      /* [{id, producer, args, started, ended, alerts}] */
+    STOAT_EXPORT_RUNS = 0,      /* [{id, producer, args, started, ended, alerts, status, pid, host}] */
     STOAT_EXPORT_RULES,         /* [rule] */
     STOAT_EXPORT_HOSTS,         /* {"<id>": name} */
     STOAT_EXPORT_ALERTS,        /* [[id, ns, ts, host, level, rule, image, cmd, user, state, logon, run, proc, ev]],

@@ -48,6 +48,8 @@ struct stoat_watch_stats {
     uint64_t reloads;
     int capture_error;                /* errno of a failed capture write (capturing stopped), 0 */
     char lost_detail[512];            /* per cause, for a human */
+    uint64_t regex_limited;           /* rule evaluations a regex limit left undecided (as in stoat_hunt_stats) */
+    char regex_detail[512];           /* the rules with most of them and how many, for a human */
 };
 
 struct stoat_watch;

@@ -1,73 +1,30 @@
 /* See behaviour.h.
  *
- * Attack chains: per host, alerts closer in time than the gap join one open
- * chain. A chain closes when event time has moved a gap past its last alert
- * (or at the end of input) and becomes an incident when its score reaches the
- * threshold. The score follows how far the chain got along the intrusion an
- * analyst fears here (discovery, then credentials, then collection and staging,
- * then exfiltration or command and control), with smaller weight for the
- * steps in between and for the rules' levels, so that routine administration
- * (a few discovery commands, a night's backup) stays below the line while one
- * intruder's evening crosses it. Informational alerts never join a chain. */
+ * Alerts are chained into incidents by chains.c, in event time; here each
+ * alert gets its chain key (the logon session the event or its process
+ * names, else the process tree, else none) and the process it is about, and
+ * the evidence the incident's claims rest on is gathered (evidence.c) from
+ * the rules behaviour adds to every load. The crown-jewel watch raises "data
+ * sent out" after a jewel was touched in the same session or tree: live,
+ * when the sensor counted bytes going out to an outside address (by a
+ * transfer tool started after the touch, or in a flow that sent more than it
+ * received); from logs, which count no bytes, when a transfer tool was run as
+ * an upload of a file. */
 #include "behaviour/behaviour.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "behaviour/baseline.h"
+#include "behaviour/chains.h"
+#include "behaviour/evidence.h"
 #include "behaviour/sources.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
-#include "util/strmap.h"
 #include "util/text.h"
-
-/* Tactics as kill-chain steps. The first four are the story's stages. */
-enum tactic {
-    T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2,
-    T_RECON, T_INITIAL, T_EXECUTION, T_PERSISTENCE, T_PRIVESC, T_EVASION, T_LATERAL, T_IMPACT,
-    T_COUNT
-};
-
-static const struct {
-    const char *name;      /* as in attack.<name> tags, hyphenated */
-    int order;             /* kill-chain position, for output */
-    int points;
-} tactics[T_COUNT] = {
-    [T_RECON] = {"reconnaissance", 0, 3},
-    [T_INITIAL] = {"initial-access", 1, 5},
-    [T_EXECUTION] = {"execution", 2, 4},
-    [T_PERSISTENCE] = {"persistence", 3, 5},
-    [T_PRIVESC] = {"privilege-escalation", 4, 5},
-    [T_EVASION] = {"defense-evasion", 5, 4},
-    [T_CREDENTIAL] = {"credential-access", 6, 20},
-    [T_DISCOVERY] = {"discovery", 7, 10},
-    [T_LATERAL] = {"lateral-movement", 8, 8},
-    [T_COLLECTION] = {"collection", 9, 20},
-    [T_C2] = {"command-and-control", 10, 15},
-    [T_EXFIL] = {"exfiltration", 11, 25},
-    [T_IMPACT] = {"impact", 12, 10},
-};
-
-#define CHAIN_MAX_RULES 256
-#define CHAIN_MAX_LOGONS 4
-
-struct chain {
-    char *host;
-    uint32_t host_id;
-    int64_t first_ns, last_ns;
-    uint64_t *alerts;
-    size_t nalerts, cap;
-    uint32_t tactic_mask;
-    int64_t tactic_first[T_COUNT];      /* when each tactic was first seen */
-    uint64_t rules[CHAIN_MAX_RULES];    /* distinct rules, by a hash of id and title: rulesets may
-                                         * be replaced (watch reloads) while a chain is open */
-    size_t nrules;
-    unsigned by_level[STOAT_LEVEL_COUNT];   /* distinct rules per level */
-    char *logon;                        /* the one session, or NULL */
-    bool mixed_logons;
-    bool open;
-};
 
 /* A crown jewel was touched here: a transfer tool in the same session or
  * tree soon after is data leaving. */
@@ -81,6 +38,11 @@ struct touch {
 
 #define MAX_TOUCHES 4096
 
+/* the event last enriched: its process and tree */
+struct actor_keys {
+    uint64_t tree, proc, parent;
+};
+
 struct behaviour {
     const struct stoat_ruleset *rs;
     /* from the ruleset: its behaviour data and the rules of the roles that
@@ -92,18 +54,13 @@ struct behaviour {
     struct baseline *learn;             /* learning a profile */
     struct touch touches[MAX_TOUCHES];  /* a ring, newest at (ntouch - 1) % MAX */
     uint64_t ntouch;
-    uint64_t cur_tree;                  /* tree of the event last enriched (0: unknown) */
+    struct actor_keys cur;              /* of the event last enriched (0: unknown) */
     struct behaviour_opts o;
     struct behaviour_out out;
     struct proctree *procs;
     struct stoat_process anc[PROCTREE_MAX_DEPTH];
-    struct strmap hosts;                /* host -> host id */
-    uint32_t *host_open;                /* host id -> index of its open chain + 1 (0: none) */
-    size_t host_open_cap, nhosts;
-    struct chain *chains;               /* open chains */
-    size_t nchains, chains_cap;
-    uint64_t next_incident;
-    int64_t now_ns;
+    struct chains *chains;
+    struct evidence *ev;
     struct behaviour_stats st;
 };
 
@@ -127,6 +84,19 @@ static void take_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
     }
 }
 
+static void judge(void *ctx, uint32_t host, const uint64_t *procs, size_t nprocs, struct chain_claims *out)
+{
+    struct behaviour *b = ctx;
+    evidence_judge(b->ev, host, procs, nprocs, out);
+}
+
+static void on_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct behaviour *b = ctx;
+    if (b->out.incident)
+        b->out.incident(b->out.ctx, inc);
+}
+
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
                                    const struct behaviour_out *out)
 {
@@ -146,8 +116,12 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     const struct behaviour_data *d = behaviour_data_of(rs);
     if (d && d->baseline_learn)
         b->learn = baseline_new();
-    strmap_init(&b->hosts);
-    b->now_ns = INT64_MIN;
+    struct chains_opts co = {.gap_ns = b->o.incident_gap_ns, .min_score = b->o.incident_min_score,
+                             .max_alerts = b->o.incident_max_alerts, .max_bytes = b->o.incident_max_bytes,
+                             .live = b->o.corr_live,
+                             .lateness_ns = b->o.corr_lateness_ns > 0 ? b->o.corr_lateness_ns : 60 * 1000000000LL};
+    b->chains = chains_create(&co, &(struct chains_out){.ctx = b, .judge = judge, .incident = on_incident});
+    b->ev = evidence_create(0);
     return b;
 }
 
@@ -160,25 +134,14 @@ static bool apart_more_than(int64_t earlier, int64_t later, int64_t span)
     return (uint64_t)later - (uint64_t)earlier > (uint64_t)(span < 0 ? 0 : span);
 }
 
-static void chain_free(struct chain *c)
-{
-    free(c->host);
-    free(c->alerts);
-    free(c->logon);
-    memset(c, 0, sizeof(*c));
-}
-
 void behaviour_destroy(struct behaviour *b)
 {
     if (!b)
         return;
-    for (size_t i = 0; i < b->nchains; i++)
-        chain_free(&b->chains[i]);
-    free(b->chains);
-    free(b->host_open);
+    chains_destroy(b->chains);
+    evidence_destroy(b->ev);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
-    strmap_free(&b->hosts);
     proctree_destroy(b->procs);
     baseline_free(b->learn);
     free(b);
@@ -194,135 +157,73 @@ void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid,
     proctree_end(b->procs, host, guid, pid, time_ns);
 }
 
+/* A process the table does not know, by what the event says of it. */
+static uint64_t loose_key(const char *host, const struct actor *who)
+{
+    if (who->guid)
+        return hash_bytes(who->guid, strlen(who->guid), hash_bytes(host, strlen(host), 11));
+    if (who->pid >= 0)
+        return hash_mix((uint64_t)who->pid * 0x9E3779B97F4A7C15ULL ^ hash_bytes(host, strlen(host), 13));
+    return 0;
+}
+
 void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct actor *who)
 {
     a->ancestry = NULL;
     a->nancestry = 0;
-    b->cur_tree = 0;
+    b->cur = (struct actor_keys){0};
     if (!a->logon_id && who)
         a->logon_id = proctree_real_logon(who->logon_id);
     if (!who || (!who->guid && who->pid < 0))
         return;
     const struct proc_entry *e = proctree_find(b->procs, a->host, who->guid, who->pid, a->time_ns);
-    if (!e)
+    if (!e) {
+        b->cur.proc = loose_key(a->host ? a->host : "", who);
         return;
+    }
     a->nancestry = proctree_ancestry(b->procs, e, b->anc, PROCTREE_MAX_DEPTH);
     a->ancestry = b->anc;
-    b->cur_tree = proctree_root_key(b->procs, e);
+    b->cur = (struct actor_keys){.tree = proctree_root_key(b->procs, e), .proc = proctree_proc_key(e),
+                                 .parent = proctree_parent_key(b->procs, e)};
     if (!a->logon_id)
         a->logon_id = proctree_logon(e);
 }
 
-/* ---------------------------------------------------------------- chains */
-
-static int tactic_of(const char *name)
+static const char *host_name(const struct stoat_alert *a)
 {
-    for (int t = 0; t < T_COUNT; t++)
-        if (strcmp(tactics[t].name, name) == 0)
-            return t;
-    return -1;
+    return a->host ? a->host : "(no host)";
 }
 
-static double chain_score(const struct chain *c)
+/* An alert of an event has been enriched just before (the consumer does so
+ * for every event it reports); a correlation's alert has no event. */
+static const struct actor_keys *keys_of(const struct behaviour *b, const struct stoat_alert *a)
 {
-    double s = 0, between = 0;
-    for (int t = 0; t < T_COUNT; t++)
-        if (c->tactic_mask & (1u << t)) {
-            if (t <= T_C2)
-                s += tactics[t].points;
-            else
-                between += tactics[t].points;
-        }
-    s += between > 15 ? 15 : between;
-    /* the story in order: discovery before credentials before collection
-     * before the data leaves */
-    static const int story[] = {T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL};
-    int in_order = 0;
-    int64_t prev = INT64_MIN;
-    for (size_t i = 0; i < 4; i++) {
-        int t = story[i];
-        if (!(c->tactic_mask & (1u << t)))
+    static const struct actor_keys none;
+    return a->pos.file ? &b->cur : &none;
+}
+
+/* The value of an event field, copied (NULL when absent or empty). */
+static const char *field(const struct stoat_alert *a, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (f->name_len != nl || strncasecmp(f->name, name, nl) != 0 || !f->value_len)
             continue;
-        if (c->tactic_first[t] >= prev) {
-            in_order++;
-            prev = c->tactic_first[t];
-        }
+        size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
+        memcpy(out, f->value, n);
+        out[n] = 0;
+        return out;
     }
-    if (in_order >= 3)
-        s += 10;
-    double lv = 0;
-    if (c->by_level[STOAT_LEVEL_CRITICAL])
-        lv += 15;
-    lv += c->by_level[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : c->by_level[STOAT_LEVEL_HIGH] * 4.0;
-    lv += c->by_level[STOAT_LEVEL_MEDIUM] > 5 ? 5 : c->by_level[STOAT_LEVEL_MEDIUM];
-    s += lv;
-    return s > 100 ? 100 : s;
+    return NULL;
 }
 
-static void close_chain(struct behaviour *b, size_t i)
+static uint64_t field_u64(const struct stoat_alert *a, const char *name, bool *found)
 {
-    struct chain *c = &b->chains[i];
-    double score = chain_score(c);
-    b->st.chains++;
-    if (score >= b->o.incident_min_score && b->out.incident) {
-        const char *names[T_COUNT];
-        size_t nt = 0;
-        /* tactics in kill-chain order */
-        for (int ord = 0; ord < T_COUNT; ord++)
-            for (int t = 0; t < T_COUNT; t++)
-                if ((c->tactic_mask & (1u << t)) && tactics[t].order == ord)
-                    names[nt++] = tactics[t].name;
-        struct buf title = {0};
-        buf_printf(&title, "%s: ", c->host);
-        static const int story[] = {T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2};
-        static const char *const label[] = {"discovery", "credential access", "collection", "exfiltration",
-                                            "command and control"};
-        bool any = false;
-        for (size_t k = 0; k < 5; k++)
-            if (c->tactic_mask & (1u << story[k])) {
-                buf_printf(&title, "%s%s", any ? " -> " : "", label[k]);
-                any = true;
-            }
-        if (!any)
-            buf_puts(&title, nt ? names[0] : "suspicious activity");
-        buf_printf(&title, " (%zu alerts, %zu rules)", c->nalerts, c->nrules);
-        struct stoat_incident inc = {
-            .id = ++b->next_incident,
-            .host = c->host,
-            .logon_id = c->mixed_logons ? NULL : c->logon,
-            .title = title.p,
-            .score = score,
-            .level = score >= 80 ? STOAT_LEVEL_CRITICAL : score >= 60 ? STOAT_LEVEL_HIGH : STOAT_LEVEL_MEDIUM,
-            .first_ns = c->first_ns,
-            .last_ns = c->last_ns,
-            .tactics = names,
-            .ntactics = nt,
-            .alert_ids = c->alerts,
-            .nalerts = c->nalerts,
-        };
-        b->st.incidents++;
-        b->out.incident(b->out.ctx, &inc);
-        buf_free(&title);
-    }
-    b->host_open[c->host_id] = 0;
-    chain_free(c);
-    /* keep the array dense: move the last chain here and fix its host's index */
-    if (i != b->nchains - 1) {
-        b->chains[i] = b->chains[b->nchains - 1];
-        memset(&b->chains[b->nchains - 1], 0, sizeof(*c));
-        b->host_open[b->chains[i].host_id] = (uint32_t)i + 1;
-    }
-    b->nchains--;
-}
-
-static uint32_t host_of(struct behaviour *b, const char *host)
-{
-    uint32_t hid = strmap_put(&b->hosts, host, strlen(host), (uint32_t)b->nhosts);
-    if (hid == b->nhosts) {
-        XGROW(b->host_open, b->host_open_cap, b->nhosts + 1);
-        b->host_open[b->nhosts++] = 0;
-    }
-    return hid;
+    char v[32];
+    int64_t n;
+    *found = field(a, name, v, sizeof(v)) && parse_int64(v, strlen(v), &n) && n >= 0;
+    return *found ? (uint64_t)n : 0;
 }
 
 static size_t rule_index(const struct stoat_ruleset *rs, const struct stoat_rule_meta *m);
@@ -364,119 +265,177 @@ static void baseline_event(struct behaviour *b, const struct stoat_alert *a)
     b->out.alert(b->out.ctx, &x);
 }
 
-void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
+/* The touch of a crown jewel this event follows: same host, same session or
+ * tree, within the window before it. */
+static const struct touch *touch_before(const struct behaviour *b, const struct stoat_alert *a, uint32_t hid)
 {
-    const struct stoat_ruleset *rs = b->rs;
-    size_t ri = rule_index(rs, a->rule);
-    if (ri != SIZE_MAX && rs->rules[ri].role == ROLE_BASELINE_WATCH) {
-        baseline_event(b, a);
-        return;
-    }
-    if (b->exfil_rule < 0 || !b->out.alert)
-        return;
-    const char *host = a->host ? a->host : "(no host)";
-    uint32_t hid = host_of(b, host);
+    uint64_t tree = keys_of(b, a)->tree;
     uint64_t n = b->ntouch < MAX_TOUCHES ? b->ntouch : MAX_TOUCHES;
     for (uint64_t k = 0; k < n; k++) {
         const struct touch *t = &b->touches[(b->ntouch - 1 - k) % MAX_TOUCHES];
         if (t->host_id != hid)
             continue;
-        bool same = (b->cur_tree && t->tree == b->cur_tree) ||
-                    (a->logon_id && t->logon && strcmp(a->logon_id, t->logon) == 0);
+        bool same = (tree && t->tree == tree) || (a->logon_id && t->logon && strcmp(a->logon_id, t->logon) == 0);
         if (!same)
             continue;
         if (a->time_ns != INT64_MIN && t->time_ns != INT64_MIN &&
             (a->time_ns < t->time_ns || apart_more_than(t->time_ns, a->time_ns, b->jewel_window_ns)))
             continue;
-        struct stoat_alert x = *a;
-        x.rule = &rs->rules[b->exfil_rule].meta;
-        b->out.alert(b->out.ctx, &x);
-        return;   /* one alert per transfer */
+        return t;
     }
+    return NULL;
+}
+
+static void raise_exfil(struct behaviour *b, const struct stoat_alert *a)
+{
+    struct stoat_alert x = *a;
+    x.rule = &b->rs->rules[b->exfil_rule].meta;
+    b->out.alert(b->out.ctx, &x);
+}
+
+/* The program, as the event names it (after an exec the process table may
+ * still know the one before), else as the table does. */
+static const char *image_of(const struct stoat_alert *a, char *buf, size_t n)
+{
+    const char *v = field(a, "Image", buf, n);
+    if (!v)
+        v = field(a, "NewProcessName", buf, n);
+    return v ? v : a->nancestry ? a->ancestry[0].image : NULL;
+}
+
+static int64_t pid_of(const struct stoat_alert *a)
+{
+    if (a->nancestry)
+        return a->ancestry[0].pid;
+    bool ok;
+    uint64_t v = field_u64(a, "ProcessId", &ok);
+    return ok ? (int64_t)v : -1;
+}
+
+/* The file an upload command of this process-start event sends, or NULL. */
+static const char *upload_of(const struct stoat_alert *a, char *out, size_t n)
+{
+    char img[512], cwd[512];
+    static char cmd[8192];   /* behaviour runs on one thread */
+    const char *image = image_of(a, img, sizeof(img));
+    const char *cl = a->nancestry && a->ancestry[0].command_line ? a->ancestry[0].command_line
+                                                                 : field(a, "CommandLine", cmd, sizeof(cmd));
+    return evidence_upload_file(image, cl, field(a, "CurrentDirectory", cwd, sizeof(cwd)), out, n);
+}
+
+/* A connection to an outside address: evidence, and live (where the bytes
+ * are counted) the crown-jewel watch's proof that data left. */
+static void net_event(struct behaviour *b, const struct stoat_alert *a, uint32_t hid)
+{
+    char ip[64], port[16], img[512], failed[16];
+    bool counted, have_recv;
+    struct ev_net n = {.host = hid, .proc = keys_of(b, a)->proc, .pid = pid_of(a), .image = image_of(a, img, sizeof(img)),
+                       .time_ns = a->time_ns, .dst_ip = field(a, "DestinationIp", ip, sizeof(ip)),
+                       .dst_port = field(a, "DestinationPort", port, sizeof(port))};
+    n.sent = field_u64(a, "BytesSent", &counted);
+    n.received = field_u64(a, "BytesReceived", &have_recv);
+    n.counted = counted;
+    n.failed = field(a, "ConnectionFailed", failed, sizeof(failed)) && strcasecmp(failed, "true") == 0;
+    if (!n.dst_ip || !evidence_outside(n.dst_ip))
+        return;
+    evidence_net(b->ev, &n);
+    if (b->exfil_rule < 0 || !b->out.alert || n.failed || !n.counted || !n.sent || !touch_before(b, a, hid))
+        return;
+    /* a transfer tool started after the touch (or its child: scp's ssh), or
+     * any program sending more than it receives */
+    const struct actor_keys *k = keys_of(b, a);
+    bool transfer = evidence_is_transfer(b->ev, k->proc) || evidence_is_transfer(b->ev, k->parent);
+    if ((transfer || n.sent >= n.received) && evidence_take_alert(b->ev, hid, k->proc, n.pid, n.image))
+        raise_exfil(b, a);
+}
+
+/* A transfer tool started after a jewel was touched. */
+static void transfer_event(struct behaviour *b, const struct stoat_alert *a, uint32_t hid)
+{
+    if (b->exfil_rule < 0 || !b->out.alert || !touch_before(b, a, hid))
+        return;
+    const struct actor_keys *k = keys_of(b, a);
+    char img[512], file[1024];
+    if (b->o.corr_live) {
+        /* the sensor counts the bytes: wait for them (net_event) */
+        evidence_mark_transfer(b->ev, hid, k->proc, pid_of(a), image_of(a, img, sizeof(img)));
+        return;
+    }
+    /* logs count no bytes: an upload of a file is the evidence */
+    if (upload_of(a, file, sizeof(file)) &&
+        evidence_take_alert(b->ev, hid, k->proc, pid_of(a), image_of(a, img, sizeof(img))))
+        raise_exfil(b, a);
+}
+
+void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_ruleset *rs = b->rs;
+    size_t ri = rule_index(rs, a->rule);
+    uint8_t role = ri != SIZE_MAX ? rs->rules[ri].role : ROLE_NONE;
+    if (role == ROLE_BASELINE_WATCH) {
+        baseline_event(b, a);
+        return;
+    }
+    uint32_t hid = chains_host(b->chains, host_name(a));
+    char buf[1024], img[512];
+    switch (role) {
+    case ROLE_EVIDENCE_NET:
+        net_event(b, a, hid);
+        break;
+    case ROLE_EVIDENCE_FILE:
+        evidence_file(b->ev, hid, field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
+        break;
+    case ROLE_EVIDENCE_UPLOAD:
+        if (upload_of(a, buf, sizeof(buf)))
+            evidence_upload(b->ev, hid, keys_of(b, a)->proc, pid_of(a), image_of(a, img, sizeof(img)), a->time_ns,
+                            buf);
+        break;
+    case ROLE_JEWEL_TRANSFER:
+        transfer_event(b, a, hid);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The chain key: the logon session when the event or its process names
+ * one, else the process tree, else none. */
+static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *k)
+{
+    if (a->logon_id && *a->logon_id) {
+        /* Sysmon and Security may spell the same hex id in different cases */
+        char id[64];
+        size_t n = 0;
+        for (; a->logon_id[n] && n < sizeof(id); n++)
+            id[n] = (char)tolower((unsigned char)a->logon_id[n]);
+        return hash_bytes(id, n, 0x5e55) | 1;
+    }
+    return k->tree & ~1ull;   /* even: never a session's */
 }
 
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
+    uint32_t hid = chains_host(b->chains, host_name(a));
+    const struct actor_keys *k = keys_of(b, a);
     if (m && is_touch(b, a)) {
         struct touch *t = &b->touches[b->ntouch++ % MAX_TOUCHES];
         free(t->logon);
-        *t = (struct touch){.host_id = host_of(b, a->host ? a->host : "(no host)"),
-                            .logon = a->logon_id ? xstrdup(a->logon_id) : NULL, .tree = b->cur_tree,
+        *t = (struct touch){.host_id = hid, .logon = a->logon_id ? xstrdup(a->logon_id) : NULL, .tree = k->tree,
                             .time_ns = a->time_ns, .alert_id = a->id};
     }
     if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    const char *host = a->host ? a->host : "(no host)";
-    int64_t t = a->time_ns != INT64_MIN ? a->time_ns : b->now_ns;
-    uint32_t hid = host_of(b, host);
-    uint32_t idx = b->host_open[hid];
-    struct chain *c = idx ? &b->chains[idx - 1] : NULL;
-    if (c && t != INT64_MIN && c->last_ns != INT64_MIN && apart_more_than(c->last_ns, t, b->o.incident_gap_ns)) {
-        close_chain(b, idx - 1);
-        c = NULL;
-    }
-    if (!c) {
-        XGROW(b->chains, b->chains_cap, b->nchains + 1);
-        c = &b->chains[b->nchains++];
-        memset(c, 0, sizeof(*c));
-        c->host = xstrdup(host);
-        c->host_id = hid;
-        c->first_ns = c->last_ns = t;
-        for (int k = 0; k < T_COUNT; k++)
-            c->tactic_first[k] = INT64_MAX;
-        b->host_open[hid] = (uint32_t)b->nchains;
-    }
-    if (t != INT64_MIN) {
-        if (c->first_ns == INT64_MIN || t < c->first_ns)
-            c->first_ns = t;
-        if (c->last_ns == INT64_MIN || t > c->last_ns)
-            c->last_ns = t;
-    }
-    if (c->nalerts < b->o.incident_max_alerts) {
-        XGROW(c->alerts, c->cap, c->nalerts + 1);
-        c->alerts[c->nalerts++] = a->id;
-    }
-    uint64_t rk = hash_bytes(m->id ? m->id : "", m->id ? strlen(m->id) : 0,
-                             hash_bytes(m->title ? m->title : "", m->title ? strlen(m->title) : 0, 3));
-    bool new_rule = true;
-    for (size_t i = 0; i < c->nrules; i++)
-        if (c->rules[i] == rk)
-            new_rule = false;
-    if (new_rule && c->nrules < CHAIN_MAX_RULES) {
-        c->rules[c->nrules++] = rk;
-        c->by_level[m->level]++;
-    }
-    for (size_t i = 0; i < m->attack_tactics.n; i++) {
-        int tac = tactic_of(m->attack_tactics.items[i]);
-        if (tac < 0)
-            continue;
-        c->tactic_mask |= 1u << tac;
-        if (t != INT64_MIN && t < c->tactic_first[tac])
-            c->tactic_first[tac] = t;
-        else if (t == INT64_MIN && c->tactic_first[tac] == INT64_MAX)
-            c->tactic_first[tac] = (int64_t)c->nalerts;   /* no clock: input order stands in */
-    }
-    if (a->logon_id && !c->mixed_logons) {
-        if (!c->logon)
-            c->logon = xstrdup(a->logon_id);
-        else if (strcmp(c->logon, a->logon_id) != 0)
-            c->mixed_logons = true;
-    }
+    struct chain_alert r = {.id = a->id, .time_ns = a->time_ns, .key = chain_key(a, k), .proc = k->proc,
+                            .host = hid, .rule = chains_rule(b->chains, m)};
+    if (a->logon_id)
+        snprintf(r.logon, sizeof(r.logon), "%s", a->logon_id);
+    chains_add(b->chains, &r);
 }
 
 void behaviour_advance(struct behaviour *b, int64_t now_ns)
 {
-    if (now_ns == INT64_MIN || (b->now_ns != INT64_MIN && now_ns <= b->now_ns))
-        return;
-    b->now_ns = now_ns;
-    for (size_t i = 0; i < b->nchains;) {
-        struct chain *c = &b->chains[i];
-        if (c->last_ns != INT64_MIN && apart_more_than(c->last_ns, now_ns, b->o.incident_gap_ns))
-            close_chain(b, i);   /* moves the last chain into i */
-        else
-            i++;
-    }
+    chains_advance(b->chains, now_ns);
 }
 
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
@@ -494,14 +453,7 @@ stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
 
 void behaviour_finish(struct behaviour *b)
 {
-    /* oldest first, so incident ids follow time */
-    while (b->nchains) {
-        size_t oldest = 0;
-        for (size_t i = 1; i < b->nchains; i++)
-            if (b->chains[i].first_ns < b->chains[oldest].first_ns)
-                oldest = i;
-        close_chain(b, oldest);
-    }
+    chains_finish(b->chains);
 }
 
 void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
@@ -513,4 +465,13 @@ void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)
 {
     *out = b->st;
     proctree_get_stats(b->procs, &out->procs);
+    struct chains_stats cs;
+    chains_get_stats(b->chains, &cs);
+    out->chains = cs.chains;
+    out->incidents = cs.incidents;
+    out->incident_batches = cs.batches;
+    out->incident_late = cs.late;
+    struct evidence_stats es;
+    evidence_get_stats(b->ev, &es);
+    out->evidence_evicted = es.procs_evicted;
 }

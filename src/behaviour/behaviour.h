@@ -1,8 +1,9 @@
 /* Behaviour beyond single events, run by a pipeline's serial stage (the
  * hunt's writer, watch's callback) in input order:
  * the process table (every alert's ancestry), attack chains joining alerts
- * into incidents, and, as they land, correlations, crown jewels and
- * baselines. It sees every process start and every match; what it concludes
+ * into incidents in event time (chains.h) on the evidence of what was sent
+ * and to where (evidence.h), and, as they land, correlations, crown jewels
+ * and baselines. It sees every process start and every match; what it concludes
  * goes back to that stage as alerts and incidents through callbacks. The
  * rules it generated for jewels and baselines it knows by their roles
  * (sources.h), looked up whenever it is given a ruleset. */
@@ -54,7 +55,8 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
  * crown jewel was touched in the same session or tree, data may be leaving. */
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a);
 
-/* The newest event time seen: closes chains that can no longer grow. */
+/* Live: event time has reached now_ns; alerts older than the lateness are
+ * chained and chains that can no longer grow become incidents. */
 void behaviour_advance(struct behaviour *b, int64_t now_ns);
 /* Learning a baseline: writes the profile. */
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
@@ -69,6 +71,8 @@ void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs);
 struct behaviour_stats {
     struct proctree_stats procs;
     uint64_t chains, incidents;
+    uint64_t incident_batches, incident_late;   /* chains_stats' batches and late */
+    uint64_t evidence_evicted;                  /* processes whose evidence was dropped (evidence.h) */
 };
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out);
 

@@ -478,6 +478,17 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
     return top ? hash_mix(top->seq * 0x9E3779B97F4A7C15ULL + top->host) : 0;
 }
 
+uint64_t proctree_proc_key(const struct proc_entry *e)
+{
+    /* seqs are unique in the run; the host keeps the key apart from the tree's */
+    return e ? hash_mix(e->seq * 0xC2B2AE3D27D4EB4FULL + e->host + 1) : 0;
+}
+
+uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *e)
+{
+    return e ? proctree_proc_key(parent_of(t, e)) : 0;
+}
+
 const char *proctree_logon(const struct proc_entry *e)
 {
     return e ? e->logon_id : NULL;

@@ -55,6 +55,10 @@ size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, s
 /* The topmost known ancestor's key within the host: processes of one tree
  * share it (used to join alerts of one tree into an incident). */
 uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e);
+/* The process itself within the run (evidence about it is kept by this key),
+ * and its parent's (0: not known). */
+uint64_t proctree_proc_key(const struct proc_entry *e);
+uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *e);
 const char *proctree_logon(const struct proc_entry *e);
 /* logon, or NULL when it is a "no session" value (auid -1) */
 const char *proctree_real_logon(const char *logon);

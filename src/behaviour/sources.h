@@ -1,6 +1,6 @@
 /* The rule sources behaviour adds to every load, and what their roles mean.
  *
- * Crown jewels and baselines are watched with ordinary Sigma rules that
+ * The evidence incidents rest on, crown jewels and baselines are watched with ordinary Sigma rules that
  * behaviour generates from the operator's files (jewels.c, baseline.c), so
  * the compiler, the prefilter and the matcher treat them like any rule. The
  * loader (rules/) only carries them: it loads each generated source, stores
@@ -28,12 +28,15 @@ enum behaviour_role {
     ROLE_BASELINE_NEW_TOOL,     /* the rules first uses are reported as, in enum novelty's order */
     ROLE_BASELINE_NEW_PAIR,
     ROLE_BASELINE_NEW_SHAPE,
+    ROLE_EVIDENCE_NET,          /* a connection to an outside address: evidence for incidents (evidence.h) */
+    ROLE_EVIDENCE_FILE,         /* a file event: the file exists */
+    ROLE_EVIDENCE_UPLOAD,       /* a program that uploads started: its command line names what it sends */
 };
 
 /* Matches of a rule in this role are not reported: they go to behaviour_watch. */
 static inline bool behaviour_role_silent(uint8_t role)
 {
-    return role == ROLE_JEWEL_TRANSFER || role == ROLE_BASELINE_WATCH;
+    return role == ROLE_JEWEL_TRANSFER || role == ROLE_BASELINE_WATCH || role >= ROLE_EVIDENCE_NET;
 }
 
 /* What a ruleset carries for behaviour from the files its generated rules

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "rules/ruleset.h"
+#include "stoat/rules.h"
 #include "event/event.h"
 #include "util/buf.h"
 
@@ -58,7 +59,30 @@ struct engine_counters {
     uint64_t unrouted;      /* events whose source no loaded rule reads */
     uint64_t evaluated;     /* rule evaluations (after the prefilter) */
     uint64_t candidates;    /* rules of the events' logsources (before the prefilter) */
+    uint64_t regex_limited; /* evaluations where a regex hit a limit (counted as no match) */
 };
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out);
+
+/* The limits a regular expression runs under, per value it is tried on:
+ * backtracking steps (what JIT code and the interpreter both count: about
+ * 0.3 ms of a pathological pattern), the interpreter's backtracking depth
+ * and heap, and the JIT code's stack. Every SigmaHQ rule on the shared
+ * EVTX logs needs at most 5,000 steps for a value (measured by lowering the
+ * limit until evaluations hit it): a twentieth of this. */
+#define ENGINE_RE_MATCH_LIMIT 100000u
+#define ENGINE_RE_DEPTH_LIMIT 100000u
+#define ENGINE_RE_HEAP_KIB (32u * 1024)
+#define ENGINE_RE_JIT_STACK (1u << 20)
+
+/* Adds c's evaluations stopped by a regex limit, per rule index, into *sum
+ * (allocated, nrules entries, when c has some and *sum is NULL). */
+void engine_regex_limited_add(const struct engine_ctx *c, uint64_t **sum);
+/* c's own, per rule index; NULL when none. */
+const uint64_t *engine_regex_limited(const struct engine_ctx *c);
+/* The rules with such evaluations in the sums of per-rule counts (NULL
+ * ones are empty), most first, the first max of them into top; returns how
+ * many rules have some, *total (may be NULL) their evaluations. */
+size_t engine_regex_limited_top(const struct stoat_ruleset *rs, const uint64_t *const *sums, size_t nsums,
+                                struct stoat_rule_limit *top, size_t max, uint64_t *total);
 
 #endif

@@ -1,7 +1,15 @@
 /* See engine.h. One event at a time: find its route (channel + event id),
  * scan its values once with the route's prefilter database, then evaluate the
  * rules the scan left standing, in rule order. Case folding of a value happens
- * at most once per event and only when a rule needs it. */
+ * at most once per event and only when a rule needs it.
+ *
+ * A regular expression runs under limits (a match context per thread): a
+ * pattern that backtracks without end on some value (^(a+)+$ on "aaa...ab")
+ * stops at ENGINE_RE_MATCH_LIMIT steps instead of taking the thread for
+ * seconds. Such an evaluation cannot say "match", so it counts as no match,
+ * but never silently: a flag set by the regex is looked at once per rule
+ * evaluation, and the evaluations it marks are counted per rule in this
+ * context (no atomics; the pipeline sums the contexts at the end). */
 #include "engine/engine.h"
 
 #include <arpa/inet.h>
@@ -36,6 +44,10 @@ struct engine_ctx {
     struct buf scan;          /* one field's values, for its database */
     struct buf scan_all;      /* every value, for keyword databases */
     pcre2_match_data *md;
+    pcre2_match_context *mctx;   /* the regex limits */
+    pcre2_jit_stack *jit_stack;
+    bool re_limited;             /* a regex of the rule being evaluated hit a limit */
+    uint64_t *re_limited_rules;  /* per rule index, evaluations that did; NULL until one does */
     uint32_t *matched;
     size_t nmatched, matched_cap;
     char route_key[ROUTE_KEY_MAX];   /* channel + event id of the event, for other lookups */
@@ -66,6 +78,17 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
     if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
         c->hs = NULL;
     c->md = pcre2_match_data_create(1, NULL);
+    c->mctx = pcre2_match_context_create(NULL);
+    if (c->mctx) {
+        pcre2_set_match_limit(c->mctx, ENGINE_RE_MATCH_LIMIT);
+        pcre2_set_depth_limit(c->mctx, ENGINE_RE_DEPTH_LIMIT);
+        pcre2_set_heap_limit(c->mctx, ENGINE_RE_HEAP_KIB);
+        /* JIT code backtracks on a stack of its own, 32 KiB unless given
+         * one: a long value could exhaust that long before the step limit */
+        c->jit_stack = pcre2_jit_stack_create(32 * 1024, ENGINE_RE_JIT_STACK, NULL);
+        if (c->jit_stack)
+            pcre2_jit_stack_assign(c->mctx, NULL, c->jit_stack);
+    }
     c->atom_stamp = xcalloc(rs->natoms + 1, sizeof(*c->atom_stamp));
     return c;
 }
@@ -88,6 +111,9 @@ void engine_ctx_destroy(struct engine_ctx *c)
     buf_free(&c->scan);
     buf_free(&c->scan_all);
     pcre2_match_data_free(c->md);
+    pcre2_match_context_free(c->mctx);
+    pcre2_jit_stack_free(c->jit_stack);
+    free(c->re_limited_rules);
     free(c->matched);
     free(c->atom_stamp);
     free(c);
@@ -185,6 +211,60 @@ int engine_event_procspec(const struct engine_ctx *c)
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
 {
     *out = c->counters;
+}
+
+/* The evaluation of rule r just ended with a regex stopped by a limit. */
+static void note_re_limited(struct engine_ctx *c, uint32_t r)
+{
+    c->re_limited = false;
+    if (!c->re_limited_rules)
+        c->re_limited_rules = xcalloc(c->rs->nrules + 1, sizeof(*c->re_limited_rules));
+    if (r < c->rs->nrules)
+        c->re_limited_rules[r]++;
+    c->counters.regex_limited++;
+}
+
+void engine_regex_limited_add(const struct engine_ctx *c, uint64_t **sum)
+{
+    if (!c || !c->re_limited_rules)
+        return;
+    if (!*sum)
+        *sum = xcalloc(c->rs->nrules + 1, sizeof(**sum));
+    for (size_t r = 0; r < c->rs->nrules; r++)
+        (*sum)[r] += c->re_limited_rules[r];
+}
+
+const uint64_t *engine_regex_limited(const struct engine_ctx *c)
+{
+    return c ? c->re_limited_rules : NULL;
+}
+
+size_t engine_regex_limited_top(const struct stoat_ruleset *rs, const uint64_t *const *sums, size_t nsums,
+                                struct stoat_rule_limit *top, size_t max, uint64_t *total)
+{
+    size_t nrules = 0, ntop = 0;
+    uint64_t all = 0;
+    for (size_t r = 0; r < rs->nrules; r++) {
+        uint64_t n = 0;
+        for (size_t k = 0; k < nsums; k++)
+            n += sums[k] ? sums[k][r] : 0;
+        if (!n)
+            continue;
+        nrules++;
+        all += n;
+        /* into the few kept, most first (ties: rule order) */
+        size_t k = ntop < max ? ntop++ : max;
+        while (k > 0 && top[k - 1].evaluations < n) {
+            if (k < max)
+                top[k] = top[k - 1];
+            k--;
+        }
+        if (k < max)
+            top[k] = (struct stoat_rule_limit){&rs->rules[r].meta, n};
+    }
+    if (total)
+        *total = all;
+    return nrules;
 }
 
 /* ----------------------------------------------------------- value tests */
@@ -448,8 +528,12 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_RE: {
         if (!rare_bytes_present(c, p, f))
             return false;
-        int rc = pcre2_match(p->re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, NULL);
-        return rc >= 0;
+        int rc = pcre2_match(p->re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, c->mctx);
+        if (rc >= 0)
+            return true;
+        if (rc != PCRE2_ERROR_NOMATCH)
+            c->re_limited = true;   /* a limit (or memory): undecided, counted by the caller */
+        return false;
     }
     case P_CIDR: {
         struct cidr ip;
@@ -834,10 +918,10 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     c->nmatched = 0;
     *rules = c->matched;
     const struct route_class *cls = route(c);   /* also sets route_key */
-    if (!cls) {
-        c->counters.unrouted++;
+    if (!cls || cls->hidden_only)
+        c->counters.unrouted++;   /* no rule of the user's reads it (behaviour's may) */
+    if (!cls)
         return 0;
-    }
     /* Stamps are per event, so a pattern checked in any group may use the
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
@@ -873,7 +957,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
-        c->counters.candidates += g->n;
+        c->counters.candidates += g->n - g->nhidden;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         if (!g->ndbs || !c->atoms_valid)
             memset(hits, g->ndbs ? 0xff : 0, 2 * g->nwords * sizeof(*hits));   /* no scan: run everything gated */
@@ -897,6 +981,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
                     hit = eval(c, (const struct pnode *)root) ? r : UINT32_MAX;
                 else if (eval3(c, (const struct pnode *)(root & ~(uintptr_t)1)) != V_FALSE)
                     hit = r | ENGINE_DEFERRED;
+                if (__builtin_expect(c->re_limited, 0))
+                    note_re_limited(c, r);
                 if (hit != UINT32_MAX) {
                     if (c->nmatched == c->matched_cap)
                         XGROW(c->matched, c->matched_cap, c->nmatched + 1);
@@ -923,6 +1009,8 @@ bool engine_eval_rule(struct engine_ctx *c, uint32_t rule)
     if (view)
         set_view(c, view);
     bool ok = eval(c, rs->rules[rule].prog.root);
+    if (c->re_limited)
+        note_re_limited(c, rule);
     if (view)
         set_view(c, 0);
     return ok;

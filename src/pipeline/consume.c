@@ -83,11 +83,24 @@ stoat_err consumer_fini(struct consumer *c)
     struct behaviour_stats bs;
     behaviour_get_stats(c->beh, &bs);
     c->stats->proc_evicted = bs.procs.evicted;
+    c->stats->incident_batches = bs.incident_batches;
+    c->stats->incident_late = bs.incident_late;
+    consumer_regex_stats(c, NULL, c->stats);
+    free(c->regex_limited);
+    c->regex_limited = NULL;
     behaviour_destroy(c->beh);
     engine_ctx_destroy(c->eng);
     c->beh = NULL;
     c->eng = NULL;
     return c->err;
+}
+
+void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *more, struct stoat_hunt_stats *st)
+{
+    const uint64_t *sums[3] = {c->regex_limited, engine_regex_limited(c->eng), engine_regex_limited(more)};
+    st->regex_limited_rules =
+        engine_regex_limited_top(c->rs, sums, 3, st->regex_limits, STOAT_LIMIT_RULES, &st->regex_limited);
+    st->regex_limited += c->regex_limited_before;
 }
 
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
@@ -184,6 +197,11 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs)
     if (c->corr)
         corr_stream_finish(c->corr);
     corr_stream_destroy(c->corr);
+    struct stoat_hunt_stats st = {0};   /* the old rules' regex limit counts: their total stays */
+    consumer_regex_stats(c, NULL, &st);
+    c->regex_limited_before = st.regex_limited;
+    free(c->regex_limited);
+    c->regex_limited = NULL;
     engine_ctx_destroy(c->eng);
     c->rs = rs;
     c->eng = engine_ctx_create(rs);

@@ -25,15 +25,24 @@ struct consumer {
     stoat_err err;                     /* first sink error */
     struct stoat_behaviour_opts beh_opts;
     struct corr_stream *corr;          /* NULL when the ruleset has no correlations */
+    /* rule evaluations a regex limit stopped, per rule of rs: the matching
+     * threads' engines add theirs (engine_regex_limited_add) when they end
+     * or the rules change; and the count of earlier rulesets */
+    uint64_t *regex_limited;
+    uint64_t regex_limited_before;
 };
 
 /* all_events: every event goes to the sinks' event callback too. */
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
                    size_t nsinks, enum stoat_level min_level, bool all_events,
                    const struct stoat_behaviour_opts *bo, struct stoat_hunt_stats *stats);
-/* Closes correlations and chains, writes a learned baseline, frees; returns
- * the first sink (or baseline) error. */
+/* Closes correlations and chains, writes a learned baseline, fills the
+ * regex limit figures of the stats, frees; returns the first sink (or
+ * baseline) error. */
 stoat_err consumer_fini(struct consumer *c);
+/* The regex limit figures of st from what the consumer holds and its own
+ * engine's, with those of more (may be NULL): a live producer's engine. */
+void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *more, struct stoat_hunt_stats *st);
 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns,

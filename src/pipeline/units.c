@@ -205,6 +205,7 @@ void units_finish(struct units *p)
     }
     size_t nw = p->threaded ? p->started : 1;
     for (size_t i = 0; i < (p->threaded ? p->nthreads : 1); i++) {
+        engine_regex_limited_add(p->workers[i].w.m.eng, &p->wr.con->regex_limited);
         unit_worker_fini(&p->workers[i].w, &p->workers[i].counters);
         if (i < nw) {
             p->stats->unrouted += p->workers[i].counters.unrouted;

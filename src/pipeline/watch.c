@@ -118,6 +118,8 @@ static void ready(struct stoat_watch *w)
 
 void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs)
 {
+    if (w->con_ready)   /* its regex limit counts, before the rule numbers change */
+        engine_regex_limited_add(w->m.eng, &w->con.regex_limited);
     matcher_fini(&w->m);
     matcher_init(&w->m, rs, w->opts.min_level);
     w->rs = rs;
@@ -281,11 +283,26 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
             break;
         o += (size_t)k;
     }
+    /* live, or as the finish left them */
+    struct stoat_hunt_stats hs = w->hstats;
+    if (w->con_ready)
+        consumer_regex_stats(&w->con, w->m.eng, &hs);
+    out->regex_limited = hs.regex_limited;
+    o = 0;
+    for (size_t i = 0; i < hs.regex_limited_rules && i < STOAT_LIMIT_RULES; i++) {
+        const struct stoat_rule_meta *m = hs.regex_limits[i].rule;
+        int k = snprintf(out->regex_detail + o, sizeof(out->regex_detail) - o, "%s%s %llu", o ? ", " : "",
+                         m->title ? m->title : m->id ? m->id : "?", (unsigned long long)hs.regex_limits[i].evaluations);
+        if (k < 0 || (size_t)k >= sizeof(out->regex_detail) - o)
+            break;
+        o += (size_t)k;
+    }
 }
 
 stoat_err stoat_watch_finish(struct stoat_watch *w)
 {
     ready(w);
+    engine_regex_limited_add(w->m.eng, &w->con.regex_limited);
     stoat_err err = consumer_fini(&w->con);
     w->con_ready = false;
     for (size_t s = 0; s < w->nsinks; s++)

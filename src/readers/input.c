@@ -15,7 +15,9 @@
 #include "util/mem.h"
 
 #define RAW_BLOCK (256u << 10)
-#define PEEK_BYTES 4096
+/* Past the 4 KiB EVTX file header: the first chunk's signature there is how
+ * an EVTX file whose header was wiped is recognised. */
+#define PEEK_BYTES 8192
 
 struct input {
     int fd;

@@ -10,11 +10,13 @@
  * names each worker has seen (json_names.c), so a path and its Sigma name
  * are worked out once and most keys are matched by comparing a word or two.
  *
- * This file is a worker's loop over a unit: in line mode a record per line;
- * in object mode objects one after another (maybe in [ ], maybe separated by
- * commas), and after a malformed one the loop resynchronises at the next
- * line that starts an object no deeper than it, so one bad record costs only
- * itself. */
+ * This file is a worker's loop over a unit: objects one after another (maybe
+ * in [ ], maybe separated by commas), over the whole unit in object mode and
+ * over each line in line mode (a line may hold several). Every element is a
+ * record, and no event is dropped unsaid: an element that is not an object is
+ * reported and counted, and after a malformed one the loop resynchronises
+ * past its braces, or at the next line that starts an object no deeper than
+ * it, so one bad record costs only itself. */
 #include <stdio.h>
 #include <string.h>
 
@@ -56,6 +58,112 @@ static uint64_t line_at(const struct unit *u, const char *from, uint64_t from_li
     return from_line + json_count_lines(from, (size_t)(at - from), false);
 }
 
+/* How far in the line of p starts (blanks before its first byte). */
+static size_t indent_of(const struct unit *u, const char *p)
+{
+    const char *ls = p;
+    while (ls > u->data && ls[-1] != '\n')
+        ls--;
+    size_t indent = 0;
+    while (ls + indent < p && (ls[indent] == ' ' || ls[indent] == '\t'))
+        indent++;
+    return indent;
+}
+
+/* Where to go on after the malformed record at p: past its braces when they
+ * balance (counted as the reading thread counts them, but with a string also
+ * ending at a line end, so that a broken quote costs one line), or for one
+ * that is not even an object at the next '{'; but in object mode no further
+ * than the next line that starts an object as far in as the line of p or
+ * less (the next element of a pretty-printed array is indented like this
+ * one, the objects nested in this record deeper), and in line mode no
+ * further than the line. So one bad record costs only itself, also in an
+ * array written on one line. One pass, which stops at the first of these,
+ * and the indent is looked up once the pass leaves the line of p: the work
+ * is that of the bytes skipped. */
+static const char *resync(const struct unit *u, const char *p, const char *end)
+{
+    bool opener = *p == '{', str = false;
+    int depth = 0;
+    size_t indent = SIZE_MAX;
+    for (const char *q = p; q < end; q++) {
+        char c = *q;
+        if (c == '\n') {
+            str = false;
+            if (u->mode == JM_LINES)
+                continue;
+            if (indent == SIZE_MAX)
+                indent = indent_of(u, p);
+            const char *r = q + 1;
+            size_t k = 0;
+            while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
+                k++;
+            if (k <= indent && r + k < end && r[k] == '{')
+                return r + k;
+            continue;
+        }
+        if (!opener) {
+            if (c == '{')
+                return q;
+        } else if (str) {
+            if (c == '\\' && end - q > 1 && q[1] != '\n')
+                q++;
+            else if (c == '"')
+                str = false;
+        } else if (c == '"') {
+            str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth <= 0) {
+            return q + 1;
+        }
+    }
+    return end;
+}
+
+/* Whether the '[' at p opens an array of records (the file's array, or an
+ * array of them in it): its first element is an object or another such
+ * array. Otherwise the array is one element, not an event. */
+static bool opens_records(const char *p, const char *end)
+{
+    const char *q = p;
+    do
+        q = json_skip_ws(q + 1, end);
+    while (q < end && *q == '[');
+    return q >= end || *q == '{' || *q == ']';
+}
+
+/* The records of [p, end), one after another: objects, maybe inside [ ],
+ * maybe separated by commas; in line mode the span is one line, which may
+ * hold several. Every element is a record: one that is not an object is
+ * reported and counted, and the elements after it are still read. */
+static void parse_span(struct json_worker *w, struct unit *u, const char *p, const char *end, uint64_t line,
+                       uint64_t *record)
+{
+    const char *line_base = p;
+    uint64_t base_line = line;
+    while (p < end) {
+        p = json_skip_ws(p, end);
+        if (p >= end)
+            break;
+        if (*p == ',' || *p == ']' || (*p == '[' && opens_records(p, end))) {
+            p++;
+            continue;
+        }
+        if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {   /* byte order mark */
+            p += 3;
+            continue;
+        }
+        uint64_t at = line_at(u, line_base, base_line, p);
+        line_base = p;
+        base_line = at;
+        u->records++;
+        (*record)++;
+        const char *q = json_parse_record(w, p, end, *record, at);
+        p = q ? q : resync(u, p, end);
+    }
+}
+
 static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct json_worker *w = ws;
@@ -65,86 +173,16 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
     w->u = u;
     const char *p = u->data, *end = u->data + u->len;
     uint64_t line = u->first_line, record = 0;   /* records are counted within the unit */
-    if (u->mode == JM_LINES) {
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *le = nl ? nl : end;
-            const char *s = json_skip_ws(p, le);
-            const char *e = le;
-            while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (s < e) {
-                if (p == u->data && line == 1 && e - s >= 3 && (unsigned char)s[0] == 0xEF &&
-                    (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF)
-                    s += 3;   /* byte order mark */
-                u->records++;
-                record++;
-                const char *q = json_parse_record(w, s, e, record, line);
-                if (q) {
-                    q = json_skip_ws(q, e);
-                    if (q < e && *q != ',') {
-                        char msg[96];
-                        snprintf(msg, sizeof(msg), "text after the JSON object on this line was ignored");
-                        sink->bad(sink->ctx, line, 0, false, true, msg);
-                    }
-                }
-            }
-            line++;
-            p = le + 1;
-        }
+    if (u->mode != JM_LINES) {
+        parse_span(w, u, p, end, line, &record);
         return;
     }
-    /* objects: one after another, maybe inside [ ], maybe comma-separated */
-    const char *line_base = p;
-    uint64_t base_line = line;
     while (p < end) {
-        p = json_skip_ws(p, end);
-        if (p < end && (*p == ',' || *p == '[' || *p == ']' || (unsigned char)*p == 0xEF)) {
-            if ((unsigned char)*p == 0xEF && end - p >= 3)
-                p += 3;
-            else
-                p++;
-            continue;
-        }
-        if (p >= end)
-            break;
-        uint64_t at = line_at(u, line_base, base_line, p);
-        line_base = p;
-        base_line = at;
-        u->records++;
-        record++;
-        const char *q = json_parse_record(w, p, end, record, at);
-        if (q) {
-            p = q;
-            continue;
-        }
-        /* Resynchronise at the next line that starts an object as far in as
-         * this record's line or less: the next element of a pretty-printed
-         * array is indented like this one, the objects nested in this record
-         * deeper. */
-        const char *ls = p;
-        while (ls > u->data && ls[-1] != '\n')
-            ls--;
-        size_t indent = 0;
-        while (ls + indent < p && (ls[indent] == ' ' || ls[indent] == '\t'))
-            indent++;
-        const char *r = p + 1;
-        for (;;) {
-            const char *nl = memchr(r, '\n', (size_t)(end - r));
-            if (!nl) {
-                r = end;
-                break;
-            }
-            r = nl + 1;
-            size_t k = 0;
-            while (r + k < end && k <= indent && (r[k] == ' ' || r[k] == '\t'))
-                k++;
-            if (k <= indent && r + k < end && r[k] == '{') {
-                r += k;
-                break;
-            }
-        }
-        p = r;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        parse_span(w, u, p, le, line, &record);
+        line++;
+        p = le + 1;
     }
 }
 

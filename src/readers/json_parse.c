@@ -530,7 +530,68 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
     return NULL;
 }
 
-/* One record: [p, end). Returns where parsing stopped (end of the value). */
+/* Steps over one well-formed JSON value that is not looked at (a record
+ * that is not an object); *what names its kind. NULL when it is malformed. */
+static const char *skip_value(const char *p, const char *end, int depth, const char **what)
+{
+    p = skip_ws(p, end);
+    if (p >= end || depth > JSON_MAX_DEPTH)
+        return NULL;
+    char c = *p;
+    if (c == '"') {
+        *what = "string";
+        p = string_end(p + 1, end);
+        return p ? p + 1 : NULL;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        *what = "number";
+        return scan_number(p, end);
+    }
+    static const char *const lits[] = {"true", "false", "null"};
+    for (size_t i = 0; i < sizeof(lits) / sizeof(lits[0]); i++) {
+        size_t n = strlen(lits[i]);
+        if ((size_t)(end - p) >= n && memcmp(p, lits[i], n) == 0) {
+            *what = i < 2 ? "boolean" : "null";
+            return p + n;
+        }
+    }
+    if (c != '[' && c != '{')
+        return NULL;
+    char close = c == '[' ? ']' : '}';
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close) {
+        *what = c == '[' ? "array" : "object";
+        return p + 1;
+    }
+    for (;;) {
+        const char *ignored;
+        if (c == '{') {   /* the key */
+            if (!expect(&p, end, '"') || !(p = string_end(p + 1, end)))
+                return NULL;
+            p++;
+            if (!expect(&p, end, ':'))
+                return NULL;
+            p++;
+        }
+        p = skip_value(p, end, depth + 1, &ignored);
+        if (!p)
+            return NULL;
+        if (expect(&p, end, ',')) {
+            p++;
+            continue;
+        }
+        if (p < end && *p == close) {
+            *what = c == '[' ? "array" : "object";
+            return p + 1;
+        }
+        return NULL;
+    }
+}
+
+/* One record: [p, end). Returns where parsing stopped (the end of the
+ * value), or NULL when the record is malformed. A well-formed value that is
+ * not an object (an element of an array of events, say) is reported, counted
+ * as skipped, and stepped over: what follows it is still read. */
 const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record,
                                 uint64_t line)
 {
@@ -540,6 +601,15 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
     s->begin(s->ctx, record, line, w->u->file_offset + (uint64_t)(p - w->u->data));
     const char *q;
     if (*p != '{') {
+        const char *what = NULL;
+        q = skip_value(p, end, 1, &what);
+        if (q) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "not an event, skipped: a JSON %s where an object was expected", what);
+            s->bad(s->ctx, line, 0, false, false, msg);
+            w->u->skipped++;
+            return q;
+        }
         jerr(w, p, "a record must be a JSON object");
         q = NULL;
     } else {

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "rules/condition.h"
+#include "rules/regex_check.h"
 #include "util/text.h"
 
 /* ------------------------------------------------------------------ symbols */
@@ -168,6 +169,13 @@ static void item_regex(struct cctx *x, struct item_state *st, const struct value
         return;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
+    char frag[64];
+    if (regex_backtrack_risk(v->text, v->len, st->re_flags & PCRE2_CASELESS, frag, sizeof(frag)))
+        compile_warn(x, st->loc, st->field,
+                     "regular expression may backtrack without end: the repeated group '%s' can match the same"
+                     " text in many ways (nested quantifiers or overlapping alternatives); on a value that sets"
+                     " it off, matching stops at the regex limit and counts as no match",
+                     frag);
     XGROW(x->c->regexes, x->c->regex_cap, x->c->nregexes + 1);
     x->c->regexes[x->c->nregexes++] = re;
     struct pattern *p = pat_add(pv);

@@ -11,24 +11,39 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+/* Formats and reports one diagnostic about the rule. */
+static void compile_vdiag(struct cctx *x, enum stoat_severity sev, const struct sigma_loc *loc, const char *field,
+                          stoat_err code, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (x->c->diag) {
+        struct stoat_diag d = {.code = code, .severity = sev,
+                               .file = loc && loc->file ? loc->file : x->r->meta.file,
+                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
+                               .rule_id = x->r->meta.id, .field = field, .message = msg};
+        x->c->diag(x->c->diag_ctx, &d);
+    }
+}
+
 void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
                   ...)
 {
     if (x->err)
         return;
     x->err = code;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    compile_vdiag(x, STOAT_SEV_ERROR, loc, field, code, fmt, ap);
     va_end(ap);
-    if (x->c->diag) {
-        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR,
-                               .file = loc && loc->file ? loc->file : x->r->meta.file,
-                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
-                               .rule_id = x->r->meta.id, .field = field, .message = msg};
-        x->c->diag(x->c->diag_ctx, &d);
-    }
+}
+
+void compile_warn(struct cctx *x, const struct sigma_loc *loc, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    compile_vdiag(x, STOAT_SEV_WARNING, loc, field, STOAT_ERR_RULE, fmt, ap);
+    va_end(ap);
 }
 
 /* The escape table of the specification: a backslash escapes '*', '?' and

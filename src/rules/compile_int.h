@@ -51,6 +51,9 @@ struct cctx {
  * dropped, so one mistake gives one message. */
 void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
+/* A warning about the rule, which is kept. */
+void compile_warn(struct cctx *x, const struct sigma_loc *loc, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static inline void symvec_push(struct cctx *x, struct symvec *v, struct symstr s)
 {

@@ -41,6 +41,12 @@ struct stoat_loader {
     struct stoat_load_stats stats;
     struct timespec t0;
     bool started;
+    bool hidden;                /* adding a hidden source (loader.h) */
+    struct hidden_source {      /* added when the ruleset is built, after every other rule */
+        char *name, *text;
+        size_t len;
+    } *deferred;
+    size_t ndeferred;
     stoat_err fatal;
 };
 
@@ -204,6 +210,13 @@ stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *sr
 {
     for (size_t i = 0; i < src->nroles; i++)
         strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
+    if (src->hidden) {
+        /* its rules go last, so that the user's keep their indexes */
+        l->deferred = xrealloc(l->deferred, (l->ndeferred + 1) * sizeof(*l->deferred));
+        l->deferred[l->ndeferred++] = (struct hidden_source){.name = xstrdup(src->name),
+                                                             .text = xstrndup(src->text, src->len), .len = src->len};
+        return STOAT_OK;
+    }
     stoat_err e = stoat_loader_add_text(l, src->name, src->text, src->len);
     l->stats.files--;   /* not a file the user gave */
     return e;
@@ -225,7 +238,7 @@ static void add_detection(struct file_ctx *f, struct sigma_rule *r)
 {
     struct stoat_loader *l = f->l;
     struct stoat_ruleset *rs = l->rs;
-    if (!selected(&l->opts.select, &r->meta)) {
+    if (!l->hidden && !selected(&l->opts.select, &r->meta)) {
         l->stats.deselected++;
         return;
     }
@@ -456,10 +469,24 @@ static const uint32_t *intern_list(struct stoat_ruleset *rs, const char *const *
     return v;
 }
 
+/* The hidden sources' rules, after all others, neither counted nor selected. */
+static void add_hidden(struct stoat_loader *l)
+{
+    struct stoat_load_stats before = l->stats;
+    size_t first = l->nrules;
+    l->hidden = true;
+    for (size_t i = 0; i < l->ndeferred; i++)
+        stoat_loader_add_text(l, l->deferred[i].name, l->deferred[i].text, l->deferred[i].len);
+    l->hidden = false;
+    l->stats = before;
+    l->rs->nhidden = l->nrules - first;
+}
+
 stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 {
     *out = NULL;
     struct stoat_ruleset *rs = l->rs;
+    add_hidden(l);
     link_filters(l);
     link_correlations(l);
     rs->regexes = l->comp.regexes;
@@ -543,22 +570,28 @@ void stoat_loader_destroy(struct stoat_loader *l)
     strmap_free(&l->ids);
     strmap_free(&l->roles);
     placeholders_free(l->ph);
+    for (size_t i = 0; i < l->ndeferred; i++) {
+        free(l->deferred[i].name);
+        free(l->deferred[i].text);
+    }
+    free(l->deferred);
     free(l);
 }
 
+/* the user's rules: hidden ones are behaviour's machinery */
 size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
 {
-    return rs ? rs->nrules : 0;
+    return rs ? rs->nrules - rs->nhidden : 0;
 }
 
 const struct stoat_rule_meta *stoat_ruleset_rule(const struct stoat_ruleset *rs, size_t i)
 {
-    return rs && i < rs->nrules ? &rs->rules[i].meta : NULL;
+    return i < stoat_ruleset_count(rs) ? &rs->rules[i].meta : NULL;
 }
 
 long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name)
 {
-    for (size_t i = 0; rs && i < rs->nrules; i++)
+    for (size_t i = 0; i < stoat_ruleset_count(rs); i++)
         if ((rs->rules[i].meta.id && strcmp(rs->rules[i].meta.id, id_or_name) == 0) ||
             (rs->rules[i].meta.name && strcmp(rs->rules[i].meta.name, id_or_name) == 0))
             return (long)i;

@@ -12,6 +12,7 @@
 #ifndef STOAT_RULES_LOADER_H
 #define STOAT_RULES_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,9 @@ struct rule_source {
     size_t len;
     const struct rule_role *roles;
     size_t nroles;
+    bool hidden;                    /* machinery, not the user's rules: loaded last (when the ruleset is
+                                     * built), neither counted nor selected, invisible to the public API
+                                     * (ruleset.h's nhidden) */
 };
 
 /* The loader with the mapping and the placeholders read: stoat_loader_create

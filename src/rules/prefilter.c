@@ -499,6 +499,7 @@ static void build_groups(struct route_build *b)
         if (rs->rules[r].nsels) {
             struct rule_group *g = &rs->groups[rule_group[r]];
             ((uint32_t *)g->rule)[g->n++] = (uint32_t)r;
+            g->nhidden += r >= rs->nrules - rs->nhidden;
         }
     for (size_t g = 0; g < ng; g++) {
         uintptr_t *roots = arena_alloc(&rs->arena, (rs->groups[g].n ? rs->groups[g].n : 1) * sizeof(*roots));
@@ -621,7 +622,9 @@ static void build_classes(struct route_build *b)
     rs->nclasses = ncb;
     for (size_t i = 0; i < ncb; i++) {
         rs->classes[i] = (struct route_class){.ngroups = (uint32_t)cb[i].n, .group = cb[i].group,
-                                              .rset = cb[i].rset};
+                                              .rset = cb[i].rset, .hidden_only = true};
+        for (size_t g = 0; g < cb[i].n; g++)
+            rs->classes[i].hidden_only &= rs->groups[cb[i].group[g]].n == rs->groups[cb[i].group[g]].nhidden;
         class_db_fields(rs, &rs->classes[i]);
     }
     free(cb);

@@ -41,6 +41,7 @@ struct renameset {
  * database is compiled once. */
 struct rule_group {
     uint32_t n;                 /* rules */
+    uint32_t nhidden;           /* of them hidden (the ruleset's nhidden): not counted as candidates */
     const uint32_t *rule;       /* rule indexes, ascending */
     /* Each rule's program root, tagged in bit 0 when it reads Ancestors:
      * evaluation reads this small array, not the large rule records. */
@@ -75,6 +76,7 @@ struct route_class {
      * some database scans every value. */
     const uint32_t *db_off, *db_fields;
     bool scan_all;
+    bool hidden_only;           /* only hidden rules read these events: counted as unrouted */
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */
@@ -90,6 +92,7 @@ struct stoat_ruleset {
     struct fieldtab fields;
     struct rule *rules;
     size_t nrules;
+    size_t nhidden;              /* the last nhidden rules came from hidden sources (loader.h) */
     struct correlation *corrs;
     size_t ncorrs;
     struct renameset *rsets;

@@ -10,6 +10,9 @@
  *   DNS rebinding), the token when one is configured, and for state changes
  *   the CSRF header, a JSON content type and a same-origin Origin. What
  *   fails a check changes nothing and gets a JSON error with the status.
+ * - Connections are bounded before any of that: libmicrohttpd caps them in
+ *   number and per client address; guard.c gives each a deadline for its
+ *   whole request and keeps a reserve of slots for new clients.
  * - Query parameters are validated one by one against a list; an unknown
  *   or malformed one is a 400, never silently ignored. Values reach SQL
  *   only as bound parameters (src/store/query.c). */
@@ -18,6 +21,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@
 #include <time.h>
 
 #include "report/page.h"
+#include "serve/guard.h"
 #include "stoat/serve.h"
 #include "stoat/store.h"
 #include "util/buf.h"
@@ -44,11 +49,14 @@
 
 struct stoat_serve {
     struct MHD_Daemon *d;
+    struct serve_guard *guard;       /* deadlines and the reserve of slots */
     char db[1024];
     char token[512];
     size_t token_len;
     bool loopback, log;
-    uint16_t port;
+    /* known before the daemon starts unless it was 0 (any free port):
+     * then the request threads may read it while it is set */
+    _Atomic uint16_t port;
     char csrf[65];
     struct buf page;                 /* the live page, built once */
     pthread_mutex_t lock;            /* readers list and the writer */
@@ -557,6 +565,9 @@ out:
 
 /* ------------------------------------------------------------ checks */
 
+/* "NAME", "NAME:PORT", "[V6]" or "[V6]:PORT", where NAME is localhost or a
+ * loopback literal and PORT ours; no port means 80, HTTP's default, which is
+ * what browsers send for a server on port 80. */
 static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 {
     if (!sv->loopback)
@@ -564,22 +575,26 @@ static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!h)
         return false;
-    char want[3][64];
-    snprintf(want[0], sizeof(want[0]), "127.0.0.1:%u", sv->port);
-    snprintf(want[1], sizeof(want[1]), "localhost:%u", sv->port);
-    snprintf(want[2], sizeof(want[2]), "[::1]:%u", sv->port);
-    for (int i = 0; i < 3; i++)
-        if (!strcasecmp(h, want[i]))
-            return true;
-    /* other loopback literals (127.0.0.2:port) */
+    const char *name = h, *end;
+    if (h[0] == '[') {
+        name = h + 1;
+        if (!(end = strchr(name, ']')))
+            return false;
+        end++;   /* the port, if any, follows the bracket */
+    } else {
+        end = h + strcspn(h, ":");
+    }
+    size_t nlen = (size_t)(end - name) - (h[0] == '[');
     char addr[64];
-    const char *colon = strrchr(h, ':');
-    if (!colon || (size_t)(colon - h) >= sizeof(addr))
+    if (nlen == 0 || nlen >= sizeof(addr))
         return false;
-    memcpy(addr, h, (size_t)(colon - h));
-    addr[colon - h] = 0;
-    uint64_t port;
-    return parse_u64(colon + 1, 65535, &port) && port == sv->port && addr[0] != '[' && stoat_serve_is_loopback(addr);
+    memcpy(addr, name, nlen);
+    addr[nlen] = 0;
+    uint64_t port = 80;
+    if (*end && (*end != ':' || !parse_u64(end + 1, 65535, &port)))
+        return false;
+    return port == atomic_load_explicit(&sv->port, memory_order_relaxed) &&
+           (!strcasecmp(addr, "localhost") || stoat_serve_is_loopback(addr));
 }
 
 static bool token_ok(struct stoat_serve *sv, struct MHD_Connection *c)
@@ -799,6 +814,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return MHD_YES;
     }
+    serve_guard_request_in(sv->guard, c);
     enum MHD_Result ret;
     unsigned st = 0;
     if (strlen(url) > STOAT_SERVE_MAX_URL)
@@ -827,9 +843,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
+    struct stoat_serve *sv = cls;
     (void)toe;
+    serve_guard_answered(sv->guard, c);
     struct req *rq = *con_cls;
     if (rq) {
         buf_free(&rq->body);
@@ -849,6 +865,7 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     pthread_mutex_init(&sv->lock, NULL);
     snprintf(sv->db, sizeof(sv->db), "%s", o->db_path ? o->db_path : "");
     sv->loopback = stoat_serve_is_loopback(addr);
+    atomic_init(&sv->port, o->port);
     sv->log = o->log;
     if (o->token) {
         size_t n = strlen(o->token);
@@ -905,17 +922,28 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     unsigned threads = o->threads ? o->threads : 4;
     if (threads > 32)
         threads = 32;
+    sv->guard = serve_guard_start(STOAT_SERVE_MAX_CONNECTIONS, STOAT_SERVE_RESERVE, STOAT_SERVE_REQUEST_S * 1000u,
+                                  STOAT_SERVE_ANSWER_S * 1000u, err, errlen);
+    if (!sv->guard) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
+    /* the idle timeout stays as a second line: the guard's deadlines are
+     * what bound a connection that keeps trickling */
     sv->d = MHD_start_daemon(flags, o->port, NULL, NULL, handler, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, 512u,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, sv, MHD_OPTION_END);
+                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                             (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                             (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                             sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
     if (!sv->d) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, o->port, strerror(errno));
         e = STOAT_ERR_IO;
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
-    sv->port = info ? info->port : o->port;
+    if (info)
+        atomic_store_explicit(&sv->port, info->port, memory_order_relaxed);
 out:
     if (e != STOAT_OK) {
         stoat_serve_stop(sv);
@@ -927,7 +955,7 @@ out:
 
 uint16_t stoat_serve_port(const struct stoat_serve *s)
 {
-    return s ? s->port : 0;
+    return s ? atomic_load_explicit(&s->port, memory_order_relaxed) : 0;
 }
 
 void stoat_serve_stop(struct stoat_serve *sv)
@@ -936,6 +964,7 @@ void stoat_serve_stop(struct stoat_serve *sv)
         return;
     if (sv->d)
         MHD_stop_daemon(sv->d);
+    serve_guard_stop(sv->guard);   /* after the daemon: it reports the last closes */
     for (size_t i = 0; i < sv->nreaders; i++)
         stoat_store_close(sv->readers[i]);
     stoat_store_close(sv->writer);

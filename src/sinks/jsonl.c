@@ -171,6 +171,30 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
     buf_puts(b, "],\"alerts\":[");
     for (size_t i = 0; i < inc->nalerts; i++)
         buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)inc->alert_ids[i]);
+    buf_puts(b, "],\"evidence\":[");
+    for (size_t i = 0; i < inc->nevidence; i++) {
+        const struct stoat_incident_evidence *ev = &inc->evidence[i];
+        buf_puts(b, i ? ",{\"tactic\":" : "{\"tactic\":");
+        if (ev->tactic)
+            buf_json_str(b, ev->tactic, strlen(ev->tactic));
+        else
+            buf_puts(b, "null");
+        json_time(b, "time", ev->time_ns);
+        json_opt_str(b, "text", ev->text);
+        buf_putc(b, '}');
+    }
+    buf_puts(b, "],\"rules\":[");
+    for (size_t i = 0; i < inc->nrules; i++) {
+        const struct stoat_incident_rule *r = &inc->rules[i];
+        buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        if (r->id)
+            buf_json_str(b, r->id, strlen(r->id));
+        else
+            buf_puts(b, "null");
+        json_opt_str(b, "title", r->title);
+        json_opt_str(b, "level", stoat_level_name(r->level));
+        buf_printf(b, ",\"alerts\":%llu}", (unsigned long long)r->alerts);
+    }
     buf_puts(b, "]}\n");
     return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
 }

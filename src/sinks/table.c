@@ -127,6 +127,8 @@ static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
     fprintf(t->out, "\n%sINCIDENT %llu%s  score %.0f  %s%s%s  %s\n  %s\n", t->color ? BOLD : "",
             (unsigned long long)inc->id, t->color ? RESET : "", inc->score, t->color ? level_color(inc->level) : "",
             stoat_level_name(inc->level), t->color ? RESET : "", when, inc->title);
+    for (size_t i = 0; i < inc->nevidence; i++)
+        fprintf(t->out, "  %s %s\n", inc->evidence[i].tactic ? "evidence:" : "observed:", inc->evidence[i].text);
     return STOAT_OK;
 }
 
@@ -166,9 +168,13 @@ struct host_count {
     uint64_t by_level[STOAT_LEVEL_COUNT];
 };
 
+#define SUMMARY_EVIDENCE 3   /* evidence lines shown per incident */
+
 struct incident_row {
     uint64_t id;
     char *host, *title;
+    char *evidence[SUMMARY_EVIDENCE];   /* the first lines that support a claim */
+    size_t nevidence, more;
     double score;
     enum stoat_level level;
     int64_t first_ns, last_ns;
@@ -219,6 +225,18 @@ static stoat_err summary_incident(void *ctx, const struct stoat_incident *inc)
                                               .title = xstrdup(inc->title ? inc->title : "-"), .score = inc->score,
                                               .level = inc->level, .first_ns = inc->first_ns,
                                               .last_ns = inc->last_ns, .nalerts = inc->nalerts};
+    struct incident_row *r = &s->inc[s->ninc - 1];
+    /* data leaving first, then the rest that supports a claim */
+    for (size_t k = 0; k < 2 * inc->nevidence; k++) {
+        size_t i = k % inc->nevidence;
+        const char *tac = inc->evidence[i].tactic;
+        if (!tac || (k < inc->nevidence) != (strcmp(tac, "exfiltration") == 0))
+            continue;
+        if (r->nevidence < SUMMARY_EVIDENCE)
+            r->evidence[r->nevidence++] = xstrdup(inc->evidence[i].text);
+        else
+            r->more++;
+    }
     return STOAT_OK;
 }
 
@@ -307,9 +325,25 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "; %llu matches without a field they group by", (unsigned long long)st->corr_unusable);
         fputc('\n', o);
     }
+    if (st->incident_batches > 1 || st->incident_late)
+        fprintf(o, "  incidents: alerts chained in %llu time-sorted batches (memory cap), %llu out of time order\n",
+                (unsigned long long)st->incident_batches, (unsigned long long)st->incident_late);
     if (st->proc_evicted)
         fprintf(o, "  process table: %llu oldest processes evicted to stay within memory\n",
                 (unsigned long long)st->proc_evicted);
+    if (st->regex_limited) {
+        /* never silent: these rules may have missed what they look for */
+        num(a, sizeof(a), st->regex_limited);
+        fprintf(o, "  %sregex limits:%s %s rule evaluations undecided (counted as no match) in %zu rule%s:\n",
+                c ? BOLD : "", c ? RESET : "", a, st->regex_limited_rules, st->regex_limited_rules == 1 ? "" : "s");
+        for (size_t i = 0; i < st->regex_limited_rules && i < STOAT_LIMIT_RULES; i++) {
+            const struct stoat_rule_meta *m = st->regex_limits[i].rule;
+            num(a, sizeof(a), st->regex_limits[i].evaluations);
+            fprintf(o, "    %-8s %s (%s)\n", a, m->title ? m->title : "?", m->id ? m->id : "no id");
+        }
+        if (st->regex_limited_rules > STOAT_LIMIT_RULES)
+            fprintf(o, "    ... and %zu more rules\n", st->regex_limited_rules - STOAT_LIMIT_RULES);
+    }
     if (s->ninc) {
         qsort(s->inc, s->ninc, sizeof(*s->inc), cmp_incident);
         fprintf(o, "\n  %s%zu incident%s%s\n", c ? BOLD : "", s->ninc, s->ninc == 1 ? "" : "s", c ? RESET : "");
@@ -320,6 +354,10 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "  #%-4llu %sscore %3.0f %-8s%s %s\n        %s\n", (unsigned long long)r->id,
                     c ? level_color(r->level) : "", r->score, stoat_level_name(r->level), c ? RESET : "", when,
                     r->title);
+            for (size_t k = 0; k < r->nevidence; k++)
+                fprintf(o, "        evidence: %s\n", r->evidence[k]);
+            if (r->more)
+                fprintf(o, "        evidence: %zu more\n", r->more);
         }
     } else {
         fprintf(o, "\n  no incidents\n");
@@ -376,6 +414,8 @@ static void summary_destroy(void *ctx)
     for (size_t i = 0; i < s->ninc; i++) {
         free(s->inc[i].host);
         free(s->inc[i].title);
+        for (size_t k = 0; k < s->inc[i].nevidence; k++)
+            free(s->inc[i].evidence[k]);
     }
     free(s->inc);
     free(s);

@@ -26,6 +26,7 @@
 #include "store/db.h"
 #include "store/packs.h"
 #include "store/words.h"
+#include "store/runs.h"
 #include "store/writer.h"
 #include "util/mem.h"
 #include "util/text.h"
@@ -495,6 +496,40 @@ fail:
     return store_fail(s, rc, "storing an alert");
 }
 
+static void incident_evidence_json(struct buf *b, const struct stoat_incident *inc)
+{
+    buf_putc(b, '[');
+    for (size_t i = 0; i < inc->nevidence; i++) {
+        const struct stoat_incident_evidence *e = &inc->evidence[i];
+        buf_puts(b, i ? ",{\"tactic\":" : "{\"tactic\":");
+        if (e->tactic)
+            buf_json_str(b, e->tactic, strlen(e->tactic));
+        else
+            buf_puts(b, "null");
+        buf_printf(b, ",\"time\":%lld,\"text\":", (long long)(e->time_ns == INT64_MIN ? 0 : e->time_ns));
+        buf_json_str(b, e->text ? e->text : "", e->text ? strlen(e->text) : 0);
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+}
+
+static void incident_rules_json(struct buf *b, const struct stoat_incident *inc)
+{
+    buf_putc(b, '[');
+    for (size_t i = 0; i < inc->nrules; i++) {
+        const struct stoat_incident_rule *r = &inc->rules[i];
+        buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        if (r->id)
+            buf_json_str(b, r->id, strlen(r->id));
+        else
+            buf_puts(b, "null");
+        buf_puts(b, ",\"title\":");
+        buf_json_str(b, r->title ? r->title : "", r->title ? strlen(r->title) : 0);
+        buf_printf(b, ",\"level\":%d,\"alerts\":%llu}", (int)r->level, (unsigned long long)r->alerts);
+    }
+    buf_putc(b, ']');
+}
+
 stoat_err store_incident_write(struct stoat_store *s, const struct stoat_incident *inc)
 {
     stoat_err e;
@@ -527,7 +562,17 @@ stoat_err store_incident_write(struct stoat_store *s, const struct stoat_inciden
     sqlite3_bind_int64(st, 9, inc->last_ns == INT64_MIN ? 0 : inc->last_ns);
     store_bind_text(st, 10, b->p);
     sqlite3_bind_int64(st, 11, (int64_t)inc->nalerts);
-    if ((rc = store_step_done(st)) != SQLITE_OK)
+    /* what the claims rest on and the alerts by rule, as JSON (tactics went
+     * to the scratch buffer first: bound by value above) */
+    struct buf ev = {0}, ru = {0};
+    incident_evidence_json(&ev, inc);
+    incident_rules_json(&ru, inc);
+    sqlite3_bind_text(st, 12, ev.p, (int)ev.len, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 13, ru.p, (int)ru.len, SQLITE_TRANSIENT);
+    rc = store_step_done(st);
+    buf_free(&ev);
+    buf_free(&ru);
+    if (rc != SQLITE_OK)
         goto fail;
     int64_t iid = sqlite3_last_insert_rowid(s->db);
     for (size_t i = 0; i < inc->nalerts; i++) {

@@ -27,21 +27,6 @@
 
 /* ------------------------------------------------------------ rows */
 
-static void emit_run(struct buf *b, sqlite3_stmt *st, int c)
-{
-    buf_printf(b, "{\"id\":%lld,\"producer\":", (long long)sqlite3_column_int64(st, c));
-    json_col_text(b, st, c + 1);
-    buf_puts(b, ",\"args\":");
-    json_col_text(b, st, c + 2);
-    buf_puts(b, ",\"started\":");
-    json_col_int(b, st, c + 3);
-    buf_puts(b, ",\"ended\":");
-    json_col_int(b, st, c + 4);
-    buf_puts(b, ",\"alerts\":");
-    json_col_int(b, st, c + 5);
-    buf_putc(b, '}');
-}
-
 /* "id": name */
 static void emit_host(struct buf *b, sqlite3_stmt *st, int c)
 {
@@ -221,8 +206,8 @@ struct part {
 };
 
 static const struct part parts[STOAT_EXPORT_COUNT] = {
-    [STOAT_EXPORT_RUNS] = {"[", "]", ",", "SELECT id, producer, args, started_ns, ended_ns, alerts FROM runs ORDER BY id",
-                           false, emit_run},
+    [STOAT_EXPORT_RUNS] = {"[", "]", ",", "SELECT " RUN_COLS " FROM runs ORDER BY id", false,
+                           store_run_item},
     [STOAT_EXPORT_RULES] = {"[", "]", ",", "SELECT " RULE_COLS " FROM rules r ORDER BY r.id", false, store_rule_item},
     [STOAT_EXPORT_HOSTS] = {"{", "}", ",", "SELECT id, name FROM hosts ORDER BY id", false, emit_host},
     /* image, command line and user are left out (null) when the alert's

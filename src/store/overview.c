@@ -1,5 +1,6 @@
 /* The dashboard's overview documents: totals, hosts, rules, the timeline,
- * the ATT&CK matrix, and a stamp that changes with the store.
+ * the ATT&CK matrix, the newest runs and their states, and a stamp that
+ * changes with the store.
  *
  * Each of them reads the roll-ups the writer keeps (count_hour,
  * count_host, count_rule: writer.c), never the alert table, so they cost
@@ -103,10 +104,17 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
                         " ORDER BY i.state = 0 DESC, i.level DESC, i.score DESC, i.last_ns DESC LIMIT 20",
                         store_incident_item, &b)) != STOAT_OK)
         goto out;
+    /* the newest runs, a killed writer's among them (runs.c) */
+    if ((e = simple_doc(s, ",\"recent_runs\":", "SELECT " RUN_COLS " FROM runs ORDER BY id DESC LIMIT 10",
+                        store_run_item, &b)) != STOAT_OK)
+        goto out;
     int64_t v = 0;
     sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_hour),"
                                         " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incidents WHERE state = 0),"
-                                        " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs)");
+                                        " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs),"
+                                        " (SELECT count(*) FROM runs WHERE status = 'running'),"
+                                        " (SELECT count(*) FROM runs WHERE status = 'done'),"
+                                        " (SELECT count(*) FROM runs WHERE status = 'aborted')");
     if (!st) {
         e = STOAT_ERR_IO;
         goto out;
@@ -118,9 +126,12 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
         goto out;
     }
     v = sqlite3_column_int64(st, 0);
-    buf_printf(&b, ",\"total\":%lld,\"nincidents\":%lld,\"open\":%lld,\"runs\":%lld,\"last_run\":%lld}",
+    buf_printf(&b, ",\"total\":%lld,\"nincidents\":%lld,\"open\":%lld,\"runs\":%lld,\"last_run\":%lld,"
+               "\"run_states\":{\"running\":%lld,\"done\":%lld,\"aborted\":%lld}}",
                (long long)v, (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
-               (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4));
+               (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
+               (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 6),
+               (long long)sqlite3_column_int64(st, 7));
     sqlite3_finalize(st);
 out:
     if (e != STOAT_OK) {

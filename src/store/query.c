@@ -520,8 +520,8 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id"
-                                        " WHERE i.id = ?1");
+    sqlite3_stmt *st = store_prepare(s, "SELECT " INCIDENT_COLS ", i.evidence, i.rules FROM incidents i"
+                                        " JOIN hosts h ON h.id = i.host_id WHERE i.id = ?1");
     if (!st)
         return STOAT_ERR_IO;
     sqlite3_bind_int64(st, 1, (int64_t)id);
@@ -535,6 +535,11 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
         return store_read_fail(s, st, rc, &b);
     buf_puts(&b, "{\"incident\":");
     store_incident_item(&b, st, 0);
+    /* what its claims rest on, and its alerts by rule (for grouping a large one) */
+    buf_puts(&b, ",\"evidence\":");
+    json_col_raw(&b, st, INCIDENT_NCOLS, "[]");
+    buf_puts(&b, ",\"rules\":");
+    json_col_raw(&b, st, INCIDENT_NCOLS + 1, "[]");
     sqlite3_finalize(st);
     buf_puts(&b, ",\"alerts\":");
     st = store_prepare(s, "SELECT " ALERT_COLS " FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" ALERT_JOINS

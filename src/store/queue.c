@@ -231,6 +231,22 @@ static size_t job_incident(struct store_job *j, const struct stoat_incident *inc
     if (ids && inc->nalerts)
         memcpy(ids, inc->alert_ids, inc->nalerts * sizeof(uint64_t));
     c->alert_ids = ids;
+    struct stoat_incident_evidence *ev = bump(&b, (inc->nevidence ? inc->nevidence : 1) * sizeof(*ev));
+    for (size_t i = 0; i < inc->nevidence; i++) {
+        const char *tactic = BSTR(&b, inc->evidence[i].tactic), *text = BSTR(&b, inc->evidence[i].text);
+        if (ev)
+            ev[i] = (struct stoat_incident_evidence){.tactic = tactic, .time_ns = inc->evidence[i].time_ns,
+                                                     .text = text};
+    }
+    c->evidence = ev;
+    struct stoat_incident_rule *ru = bump(&b, (inc->nrules ? inc->nrules : 1) * sizeof(*ru));
+    for (size_t i = 0; i < inc->nrules; i++) {
+        const char *id = BSTR(&b, inc->rules[i].id), *title = BSTR(&b, inc->rules[i].title);
+        if (ru)
+            ru[i] = (struct stoat_incident_rule){.id = id, .title = title, .level = inc->rules[i].level,
+                                                 .alerts = inc->rules[i].alerts};
+    }
+    c->rules = ru;
     return b.used;
 }
 

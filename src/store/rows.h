@@ -36,10 +36,15 @@ void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
 #define INCIDENT_COLS                                                                                  \
     "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
     "i.state, i.run_id"
+#define INCIDENT_NCOLS 12
 void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A process from PROC_COLS. */
 #define PROC_COLS "p.id, p.parent_id, p.image, p.command_line, p.user, p.pid, p.start_ns, p.guid"
 void store_proc_item(struct buf *b, sqlite3_stmt *st, int col);
+/* A run from RUN_COLS (table runs): {id, producer, args, started, ended,
+ * alerts, status, pid, host}; status "running", "done" or "aborted". */
+#define RUN_COLS "id, producer, args, started_ns, ended_ns, alerts, status, pid, host"
+void store_run_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A triage entry from TRIAGE_COLS: {state, note, who, at}. */
 #define TRIAGE_COLS "state, note, who, at_ns"
 void store_triage_item(struct buf *b, sqlite3_stmt *st, int col);

@@ -9,13 +9,19 @@
  *   transaction, so a crash during a migration leaves the old schema intact.
  *   What SQL alone cannot do in a migration is done by the part that owns
  *   the data (packs.c, words.c), in the same transaction.
+ * - Several writers may open one new file at the same moment (two hunts
+ *   given the same --db): each migration re-reads the version under the
+ *   write lock (BEGIN IMMEDIATE) and does only what is still to be done,
+ *   so the second finds the first's schema instead of creating it again.
  * - What a writer pays per alert is what decides the rate, so each alert is
  *   one row of `alerts` with three indexes (time, host, rule: level and
  *   tactic filters go through the rule) and a row for its own process; the
  *   overview, hosts and rules read small roll-ups the writer keeps, never
  *   the alerts. New files get 16 KiB pages: a quarter of the page writes,
  *   WAL frames and index splits of 4 KiB ones.
- * - Settings that outlive a writer (retention) are rows of `meta`. */
+ * - Settings that outlive a writer (retention) are rows of `meta`.
+ * - A run's status is 'running', 'done', or 'aborted' when its writer went
+ *   without recording its end (runs.c). */
 #include <stdio.h>
 
 #include "store/db.h"
@@ -100,6 +106,35 @@ static const char *const schema_v3 =
     "CREATE VIRTUAL TABLE alert_words USING fts5(body, detail=none, columnsize=0, tokenize='ascii');"
     "INSERT INTO alert_words(alert_words, rank) VALUES('hashsize', 33554432);";
 
+/* 3 -> 4: an incident keeps what its claims rest on (evidence) and its
+ * alerts counted by rule, both JSON arrays; older incidents have neither.
+ * The columns are added by incidents_v4, only where missing. */
+static const char *const schema_v4 = "";
+
+static int incidents_v4(struct stoat_store *s)
+{
+    static const char *const cols[] = {"evidence", "rules"};
+    for (size_t i = 0; i < 2; i++) {
+        char sql[160];
+        int64_t have = 0;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
+        int rc = store_pragma_int(s, sql, &have);
+        if (rc != SQLITE_OK)
+            return rc;
+        snprintf(sql, sizeof(sql), "ALTER TABLE incidents ADD COLUMN %s TEXT", cols[i]);
+        if (!have && (rc = store_exec(s, sql)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* 4 -> 5: a run records its writer (pid, host) and whether the writer
+ * holds the run's lock, so a run whose writer is gone can be told (runs.c). */
+static const char *const schema_v5 =
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN host TEXT;"
+    "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -108,6 +143,8 @@ static const struct migration migrations[] = {
     {&schema_v1, NULL},                 /* 0 -> 1 */
     {&schema_v2, store_packs_migrate},  /* 1 -> 2 */
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
+    {&schema_v4, incidents_v4},         /* 3 -> 4 */
+    {&schema_v5, NULL},                 /* 4 -> 5 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");
@@ -144,9 +181,13 @@ int store_meta_set_int(struct stoat_store *s, const char *key, int64_t v, bool c
 
 /* ------------------------------------------------------------ checking */
 
-stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
+/* What the file is: OK with *ver its schema (0: a new, empty file), or why
+ * it is refused. Run once outside any transaction, then again inside each
+ * migration's write transaction: another writer may have created or
+ * migrated the file in between. */
+static stoat_err schema_read(struct stoat_store *s, bool fresh_ok, int64_t *ver)
 {
-    int64_t app = 0, ver = 0, ntables = 0;
+    int64_t app = 0, ntables = 0;
     int rc = store_pragma_int(s, "PRAGMA application_id", &app);
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_NOTADB) {
@@ -155,7 +196,7 @@ stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
         }
         return store_fail(s, rc, "reading the header");
     }
-    if ((rc = store_pragma_int(s, "PRAGMA user_version", &ver)) != SQLITE_OK)
+    if ((rc = store_pragma_int(s, "PRAGMA user_version", ver)) != SQLITE_OK)
         return store_fail(s, rc, "reading the schema version");
     if ((rc = store_pragma_int(s, "SELECT count(*) FROM sqlite_schema", &ntables)) != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_NOTADB) {
@@ -176,24 +217,31 @@ stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
             return STOAT_ERR_FORMAT;
         }
     }
-    if (ver > STOAT_STORE_SCHEMA) {
+    if (*ver > STOAT_STORE_SCHEMA) {
         snprintf(s->errmsg, sizeof(s->errmsg),
-                 "%s: made by a newer stoat (schema %lld; this stoat reads up to %d)", s->path, (long long)ver,
+                 "%s: made by a newer stoat (schema %lld; this stoat reads up to %d)", s->path, (long long)*ver,
                  STOAT_STORE_SCHEMA);
         return STOAT_ERR_FORMAT;
     }
-    if (ver == STOAT_STORE_SCHEMA)
-        return STOAT_OK;
-    if (s->readonly) {
-        snprintf(s->errmsg, sizeof(s->errmsg),
-                 "%s: schema %lld is older than this stoat's (%d); open it once for writing to upgrade",
-                 s->path, (long long)ver, STOAT_STORE_SCHEMA);
-        return STOAT_ERR_FORMAT;
+    return STOAT_OK;
+}
+
+/* One step forward from the version read under the write lock, which may
+ * be past `from` already: another writer that opened the new file at the
+ * same moment created or migrated it first. *ver: the version after. */
+static stoat_err schema_step(struct stoat_store *s, bool fresh_ok, int64_t *ver)
+{
+    int rc = store_exec(s, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "locking the store to upgrade it");
+    int64_t v = 0;
+    stoat_err e = schema_read(s, fresh_ok, &v);
+    if (e != STOAT_OK) {
+        store_rollback(s);
+        return e;
     }
-    for (int64_t v = ver; v < STOAT_STORE_SCHEMA; v++) {
+    if (v < STOAT_STORE_SCHEMA) {
         char tail[96];
-        if ((rc = store_exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
-            return STOAT_ERR_IO;
         snprintf(tail, sizeof(tail), "PRAGMA application_id = %d; PRAGMA user_version = %lld;", STOAT_APP_ID,
                  (long long)v + 1);
         if ((rc = store_exec(s, *migrations[v].sql)) != SQLITE_OK ||
@@ -201,8 +249,36 @@ stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
             store_rollback(s);
             return STOAT_ERR_IO;
         }
-        if ((rc = store_exec(s, "COMMIT")) != SQLITE_OK)
-            return STOAT_ERR_IO;
+        v++;
     }
+    if ((rc = store_exec(s, "COMMIT")) != SQLITE_OK) {
+        store_rollback(s);
+        return STOAT_ERR_IO;
+    }
+    *ver = v;
+    return STOAT_OK;
+}
+
+stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
+{
+    /* in one read transaction: the header and the tables of one moment,
+     * not a new file's empty header and another writer's first tables */
+    int64_t ver = 0;
+    int rc = store_exec(s, "BEGIN");
+    if (rc != SQLITE_OK)
+        return store_fail(s, rc, "reading the header");
+    stoat_err e = schema_read(s, fresh_ok, &ver);
+    store_rollback(s);
+    if (e != STOAT_OK || ver == STOAT_STORE_SCHEMA)
+        return e;
+    if (s->readonly) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "%s: schema %lld is older than this stoat's (%d); open it once for writing to upgrade",
+                 s->path, (long long)ver, STOAT_STORE_SCHEMA);
+        return STOAT_ERR_FORMAT;
+    }
+    while (ver < STOAT_STORE_SCHEMA)
+        if ((e = schema_step(s, fresh_ok, &ver)) != STOAT_OK)
+            return e;
     return STOAT_OK;
 }

@@ -7,7 +7,8 @@
  *   packs.c (event packs) and words.c (the search index) on it; schema.c
  *   (the file and its migrations) and writer.c (transactions, caches) on
  *   those; alert.c (what an alert writes), queue.c (the writer's thread),
- *   retention.c and triage.c above; this file on top of the writing side.
+ *   runs.c (a run's row and the lock held for its life), retention.c and
+ *   triage.c above; this file on top of the writing side.
  *   The readers stand beside it: search.c (filters and the search plan),
  *   query.c and overview.c (the dashboard's documents) and export.c (the
  *   report's parts). store_int.h holds the handle they share.
@@ -28,6 +29,7 @@
 #include "store/db.h"
 #include "store/packs.h"
 #include "store/queue.h"
+#include "store/runs.h"
 #include "store/schema.h"
 #include "store/words.h"
 #include "store/writer.h"
@@ -47,11 +49,21 @@ static void sqlite_setup(void)
  * statements. */
 static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opts *opts)
 {
+    /* Switching a rollback-journal file to WAL takes its exclusive lock
+     * without SQLite's busy handler: writers opening a new file together
+     * (schema.c) find it held by each other, so the switch is retried for
+     * as long as the busy timeout would wait. */
     int64_t mode = 0;
-    sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        mode = sqlite3_column_bytes(st, 0) == 3;
-    sqlite3_finalize(st);
+    for (int tries = 0; tries < 1000 && !mode; tries++) {
+        sqlite3_stmt *st = store_prepare(s, "PRAGMA journal_mode = WAL");
+        int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+        if (rc == SQLITE_ROW)
+            mode = sqlite3_column_bytes(st, 0) == 3;
+        sqlite3_finalize(st);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(10);
+    }
     if (!mode) {
         snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot switch the store to WAL mode", s->path);
         return STOAT_ERR_IO;
@@ -80,6 +92,7 @@ static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opt
         return store_fail(s, rc, "reading the event packs");
     if (s->next_event < 1)
         s->next_event = 1;
+    store_runs_reap(s);   /* not fatal: what it cannot judge now waits for the next open */
     return store_writer_prepare(s);
 }
 
@@ -125,6 +138,7 @@ stoat_err stoat_store_open(const char *path, const struct stoat_store_opts *opts
     s->batch_alerts = opts->batch_alerts ? opts->batch_alerts : 16384;
     s->batch_ms = opts->batch_ms ? opts->batch_ms : 1000;
     strmap_init(&s->hosts);
+    s->runs_fd = -1;
     s->proc_seed = hash_mix((uint64_t)store_now_ns() ^ (uint64_t)(uintptr_t)s ^ (uint64_t)getpid() << 32);
     stoat_err e = open_file(s, path, opts);
     if (e == STOAT_OK && !opts->readonly) {
@@ -150,6 +164,8 @@ void stoat_store_close(struct stoat_store *s)
     store_queue_close(s);
     if (s->in_tx)
         store_tx_end(s);
+    store_run_abandon(s);   /* a run not ended by its producer */
+    store_runs_close(s);
     store_writer_close(s);
     store_packs_close(s);
     if (s->db && !s->readonly)
@@ -218,24 +234,8 @@ stoat_err stoat_store_run_end(struct stoat_store *s, const struct stoat_hunt_sta
         return e;
     if (!s->run_id)
         return STOAT_OK;
-    sqlite3_stmt *st = store_prepare(s, "UPDATE runs SET ended_ns=?2, files=?3, records=?4, events=?5, skipped=?6,"
-                                        " alerts=?7, status='done' WHERE id=?1");
-    if (!st)
-        return STOAT_ERR_IO;
-    sqlite3_bind_int64(st, 1, s->run_id);
-    sqlite3_bind_int64(st, 2, store_now_ns());
-    if (stats) {
-        sqlite3_bind_int64(st, 3, (int64_t)stats->files);
-        sqlite3_bind_int64(st, 4, (int64_t)stats->records);
-        sqlite3_bind_int64(st, 5, (int64_t)stats->events);
-        sqlite3_bind_int64(st, 6, (int64_t)stats->skipped);
-        sqlite3_bind_int64(st, 7, (int64_t)stats->alerts);
-    }
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc, "recording the run's end");
-    s->run_id = 0;
+    if ((e = store_run_finish(s, stats)) != STOAT_OK)
+        return e;
     return stoat_store_prune(s, NULL);
 }
 

@@ -100,6 +100,8 @@ struct stoat_store {
     int64_t retain_days, retain_alerts;
     int64_t prune_every_ms, last_prune_ms;   /* retention during a run: see stoat_store_opts */
     int64_t run_id;
+    bool run_locked;                /* its writer's lock is held (runs.c) */
+    int runs_fd;                    /* the lock file beside the store, -1 when not open */
     bool in_tx;
     unsigned pending;
     int64_t tx_started_ns;

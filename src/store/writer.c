@@ -1,5 +1,5 @@
 /* The writer's transactions and what they keep between alerts: its
- * statements, the run, the caches of rows written, the roll-ups.
+ * statements, the caches of rows written, the roll-ups.
  *
  * Why it works this way:
  * - Writes are grouped into transactions (batch_alerts or batch_ms, see
@@ -45,7 +45,7 @@ static const char *const writer_sql[ST_COUNT] = {
                      " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_TEXT_PUT] = store_sql_words_put,
     [ST_INC_PUT] = "INSERT INTO incidents(run_id, seq, host_id, logon_id, title, score, level, first_ns, last_ns,"
-                   " tactics, nalerts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                   " tactics, nalerts, evidence, rules) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_INC_ALERT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id) VALUES(?1, ?2)",
     [ST_COMMIT_PUT] = "INSERT INTO commits(last_alert, at_ns) VALUES(?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -260,29 +260,5 @@ stoat_err store_tx_maybe_end(struct stoat_store *s)
 {
     if (s->pending >= s->batch_alerts || store_mono_ms() - s->tx_started_ns >= (int64_t)s->batch_ms)
         return store_tx_end(s);
-    return STOAT_OK;
-}
-
-/* ------------------------------------------------------------ runs */
-
-stoat_err store_run_start(struct stoat_store *s, const char *producer, const char *args)
-{
-    stoat_err e = store_tx_end(s);
-    if (e != STOAT_OK)
-        return e;
-    sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(producer, args, started_ns) VALUES(?1, ?2, ?3)");
-    if (!st)
-        return STOAT_ERR_IO;
-    store_bind_text(st, 1, producer ? producer : "unknown");
-    store_bind_text(st, 2, args);
-    sqlite3_bind_int64(st, 3, store_now_ns());
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc, "recording the run");
-    s->run_id = sqlite3_last_insert_rowid(s->db);
-    s->ev_id = 0;
-    s->nseq = 0;
-    s->seq_base = 0;
     return STOAT_OK;
 }

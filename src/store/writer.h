@@ -1,4 +1,4 @@
-/* The writer's transactions, run, caches and roll-ups (writer.c); what one
+/* The writer's transactions, caches and roll-ups (writer.c); what one
  * alert writes is alert.c's, the thread that calls them queue.c's. */
 #ifndef STOAT_STORE_WRITER_H
 #define STOAT_STORE_WRITER_H
@@ -19,10 +19,6 @@ stoat_err store_tx_begin(struct stoat_store *s);
 stoat_err store_tx_end(struct stoat_store *s);
 /* Commits when the batch is full or old enough. */
 stoat_err store_tx_maybe_end(struct stoat_store *s);
-
-/* Commits and records a new run (stoat_store_run_begin, or the first put
- * of a producer that began none). */
-stoat_err store_run_start(struct stoat_store *s, const char *producer, const char *args);
 
 /* The processes the writer has stored, by keyed hash (never 0). */
 struct store_proc_slot *store_proc_get(struct stoat_store *s, uint64_t h);

@@ -56,6 +56,75 @@ check "attack day: the exfiltration alerts are inside the incidents" \
     py "$tmp/attack.jsonl" 'all(any(a["id"] in i["alerts"] for i in incidents) for a in alerts if a["rule"]["id"] == "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b6d")'
 check "attack day: no input errors" sh -c "[ ! -s '$tmp/attack.err' ]"
 
+check "attack day: each incident says what its exfiltration claim rests on (an upload of a file seen before)" \
+    py "$tmp/attack.jsonl" 'all(any(e["tactic"] == "exfiltration" and e["text"].startswith("upload of ") for e in i["evidence"]) for i in incidents)'
+check "attack day: and its command and control (a connection to an outside address)" \
+    py "$tmp/attack.jsonl" 'all(any(e["tactic"] == "command-and-control" and "203.0.113." in e["text"] for e in i["evidence"]) for i in incidents)'
+check "attack day: an incident counts its alerts by rule" \
+    py "$tmp/attack.jsonl" 'all(sum(r["alerts"] for r in i["rules"]) == len(i["alerts"]) and len(i["rules"]) >= 10 for i in incidents)'
+
+# --- incidents in event time, whatever the order of the files
+# one file per log of the Windows host (Security, Sysmon, PowerShell), given
+# in two orders: the same incidents (alerts named by time and rule, as ids
+# follow the input order)
+mkdir -p "$tmp/bylog"
+zcat demo/windows-fab-ws07.jsonl.gz | python3 -c '
+import json, sys
+out = {}
+for line in sys.stdin:
+    ch = json.loads(line)["Event"]["System"]["Channel"].split("/")[0].replace(" ", "_")
+    out.setdefault(ch, []).append(line)
+for ch, lines in out.items():
+    open(sys.argv[1] + "/" + ch + ".jsonl", "w").writelines(lines)
+' "$tmp/bylog"
+ls "$tmp"/bylog/*.jsonl | sort >"$tmp/order1"
+sort -r "$tmp/order1" >"$tmp/order2"
+$STOAT hunt -q --jewels $JEWELS --format jsonl $(cat "$tmp/order1") >"$tmp/o1.jsonl" 2>&1
+$STOAT hunt -q --jewels $JEWELS --format jsonl $(cat "$tmp/order2") >"$tmp/o2.jsonl" 2>&1
+incidents_as_text() {
+    python3 - "$1" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+alerts = {r["id"]: (r["timestamp"], r["rule"]["title"]) for r in recs if r["kind"] == "alert"}
+for i in recs:
+    if i["kind"] == "incident":
+        print(i["title"], i["score"], i["first"], i["last"], i["tactics"], sorted(alerts[a] for a in i["alerts"]),
+              sorted(e["text"] for e in i["evidence"]))
+PY
+}
+incidents_as_text "$tmp/o1.jsonl" >"$tmp/o1.txt"
+incidents_as_text "$tmp/o2.jsonl" >"$tmp/o2.txt"
+check "files in any order: the Windows host's logs give the same incidents both ways" \
+    sh -c "grep -q exfiltration '$tmp/o1.txt' && cmp '$tmp/o1.txt' '$tmp/o2.txt'"
+check "files in any order: the incident is the evening's, not joined to the day's routine archiving" \
+    py "$tmp/o2.jsonl" 'incidents and all(i["first"] >= "2026-11-19T21" for i in incidents)' 
+# the same day twice, 600 days apart, the later copy read first (a folder of
+# samples): two incidents, each within its own evening, not one of 600 days
+zcat demo/windows-fab-ws07.jsonl.gz | python3 -c '
+import json, sys, datetime
+shift = datetime.timedelta(days=600)
+for line in sys.stdin:
+    e = json.loads(line)
+    def move(s):
+        t = datetime.datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S") + shift
+        return t.strftime("%Y-%m-%dT%H:%M:%S") + s[19:]
+    a = e["Event"]["System"]["TimeCreated"]["#attributes"]
+    a["SystemTime"] = move(a["SystemTime"])
+    d = e["Event"].get("EventData") or {}
+    for k in ("UtcTime", "CreationUtcTime"):
+        if isinstance(d.get(k), str) and len(d[k]) >= 19:
+            d[k] = move(d[k].replace(" ", "T")).replace("T", " ")
+    print(json.dumps(e))
+' >"$tmp/a-later.jsonl"
+zcat demo/windows-fab-ws07.jsonl.gz >"$tmp/b-earlier.jsonl"
+$STOAT hunt -q --jewels $JEWELS --format jsonl "$tmp/a-later.jsonl" "$tmp/b-earlier.jsonl" >"$tmp/twice.jsonl" 2>&1
+check "a day seen twice 600 days apart, later copy first: one incident per copy, each within hours" \
+    py "$tmp/twice.jsonl" 'len(incidents) == 2 and all(i["first"][:10] == i["last"][:10] for i in incidents) and incidents[0]["first"] < incidents[1]["first"]'
+# --incident-gap: no incident joins alerts further apart than the gap
+$STOAT hunt -q --jewels $JEWELS --incident-gap 4m --incident-min-score 1 --format jsonl demo/ >"$tmp/gap.jsonl" 2>&1
+check "--incident-gap 4m: within an incident no two successive alerts are more than 4 minutes apart" \
+    py "$tmp/gap.jsonl" 'len(incidents) > 2 and all(all((b - a).total_seconds() <= 240 for a, b in zip(ts, ts[1:])) for ts in [sorted(__import__("datetime").datetime.fromisoformat(x["timestamp"].replace("Z", "+00:00")) for x in alerts if x["id"] in i["alerts"] and x.get("timestamp")) for i in incidents])'
+
 # --- the benign day
 check "benign day: no incident" py "$tmp/benign.jsonl" 'incidents == []'
 check "benign day: nothing sent out, no alert above medium" \

@@ -82,6 +82,52 @@ check "demo hunt alerts on the Windows host" grep -q '"host":"fab-ws07.corp.chip
 check "demo hunt alerts on the Linux host" grep -q '"host":"design-srv01","level":"critical"' "$tmp/demo.jsonl"
 check "demo hunt: the README in demo/ is skipped, not an error" sh -c "! grep -q error '$tmp/demo.err'"
 
+# a regex that backtracks without end: stopped at its limit, counted as no
+# match, and named in the hunt's summary; rules check warns about it
+cat >"$tmp/evil.yml" <<'YML'
+title: Evil Nested Quantifier
+id: 5b6a1c2e-0000-4000-8000-0000000000e1
+status: test
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re: '^(a+)+$'
+    condition: selection
+level: medium
+YML
+python3 - "$tmp/evil.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for v in ["a" * 22 + "b"] * 5 + ["a" * 12] * 2:
+        f.write(json.dumps({"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1, "Computer": "ws1",
+                            "Image": "C:\\x.exe", "CommandLine": v}) + "\n")
+PY
+$STOAT hunt --no-default-rules -r "$tmp/evil.yml" --format jsonl "$tmp/evil.jsonl" >"$tmp/evil.out" 2>"$tmp/evil.err"
+check "regex limit: the values it decides still match" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/evil.out') -eq 2 ]"
+check "regex limit: the summary names the rule and its count" grep -q "^    5 *Evil Nested Quantifier (5b6a1c2e-0000-4000-8000-0000000000e1)" "$tmp/evil.err"
+check "regex limit: the summary says they counted as no match" grep -q "regex limits: 5 rule evaluations undecided (counted as no match) in 1 rule" "$tmp/evil.err"
+$STOAT rules check "$tmp/evil.yml" >"$tmp/evil.check" 2>&1
+check "rules check warns about a nested quantifier" grep -q "evil.yml:7:9: warning: regular expression may backtrack without end: the repeated group '(a+)+'" "$tmp/evil.check"
+check "rules check still loads the rule" sh -c "tail -1 '$tmp/evil.check' | grep -qx 'rules: 1 loaded, 0 rejected'"
+
+# a hunt killed with SIGKILL in the middle of its run: the next writer of
+# the store marks its run aborted (its writer's lock is gone), and the
+# dashboard's overview says so
+mkfifo "$tmp/feed"
+(printf '%s\n' "$EV"; sleep 60) >"$tmp/feed" &
+feeder=$!
+$STOAT hunt -q --no-default-rules -r "$RULE" --db "$tmp/k.db" - <"$tmp/feed" >/dev/null 2>&1 &
+hunter=$!
+for _ in $(seq 200); do
+    [ "$(sqlite3 "$tmp/k.db" "SELECT count(*) FROM runs WHERE status = 'running'" 2>/dev/null)" = 1 ] && break
+    sleep 0.1
+done
+kill -9 "$hunter"; wait "$hunter" 2>/dev/null
+kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
+check "a killed hunt's run is still running until someone looks" sh -c "[ \"\$(sqlite3 '$tmp/k.db' 'SELECT status FROM runs')\" = running ]"
+$STOAT hunt -q --no-default-rules -r "$RULE" --db "$tmp/k.db" "$tmp/mixed.jsonl" >/dev/null 2>&1
+check "the next hunt marks the killed hunt's run aborted" sh -c "[ \"\$(sqlite3 '$tmp/k.db' 'SELECT group_concat(status) FROM (SELECT status FROM runs ORDER BY id)')\" = aborted,done ]"
+
 # dump
 check "dump prints every record" sh -c "[ \$($STOAT dump demo/windows-fab-ws07.jsonl.gz | wc -l) -eq \$(zcat demo/windows-fab-ws07.jsonl.gz | grep -c .) ]"
 

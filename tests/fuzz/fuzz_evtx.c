@@ -4,8 +4,10 @@
  * more than a fuzzer mutates well. Input that starts with the file signature
  * is taken as a whole file; anything else becomes the body of chunk 0 behind
  * a fixed header, so mutations land in chunk headers, records and Binary XML
- * where the parsing is. Every record is also rendered as JSON so the writer
- * sees hostile field text too.
+ * where the parsing is; such input is then also opened as it is, as a file
+ * whose header is gone, which the reader recovers by scanning for chunks.
+ * Every record is also rendered as JSON so the writer sees hostile field
+ * text too.
  */
 #include "readers/evtx/evtx.h"
 
@@ -59,6 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct { char *buf; size_t cap; } j = { NULL, 0 };
     struct evtx_visitor v = { &j, on_record, on_error };
     if (evtx_open_mem(p, n, "fuzz", &f, &err) == 0) {
+        for (uint32_t i = 0; i < evtx_chunk_count(f); i++)
+            evtx_parse_chunk(f, i, s, &v);
+    }
+    evtx_close(f);
+    /* and the same bytes as a file whose header is gone: the chunk scan */
+    f = NULL;
+    if (buf && evtx_open_mem(data, size, "fuzz-headless", &f, &err) == 0) {
         for (uint32_t i = 0; i < evtx_chunk_count(f); i++)
             evtx_parse_chunk(f, i, s, &v);
     }

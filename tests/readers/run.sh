@@ -82,6 +82,74 @@ check "the long argument is whole" sh -c "grep -q 'base64 -w0 A\{900\}\"' '$tmp/
 "$STOAT" dump --host fab-db07 - <tests/readers/mixed/audit.log >"$tmp/stdin.jsonl" 2>/dev/null
 check "auditd from standard input, host from --host" sh -c "grep -q '\"host\":\"fab-db07\",\"source\":{\"file\":\"-\",\"format\":\"auditd\"' '$tmp/stdin.jsonl'"
 
+# ------------------------------------------------------- EVTX work bombs
+# records of ~150 bytes that expand 300^3 nested elements each, between
+# ordinary records, in two chunks (tests/readers/gen-evtx-bomb.py)
+python3 tests/readers/gen-evtx-bomb.py "$tmp/bomb.evtx" --fanout 300 --depth 2 --bombs 3 --chunks 2 >"$tmp/bomb.list"
+"$STOAT" dump "$tmp/bomb.evtx" >"$tmp/bomb.jsonl" 2>"$tmp/bomb.err"
+python3 - "$tmp/bomb.list" "$tmp/bomb.jsonl" "$tmp/bomb.err" >"$tmp/bomb.out" <<'PY'
+import sys, json, re
+want = {"good": set(), "bomb": set()}
+for l in open(sys.argv[1]):
+    kind, rid, off = l.split()
+    want[kind].add((int(rid), int(off)))
+# every event read, in order: a bomb delivered as an event has no record id
+got = [json.loads(l)["event"].get("EventRecordID", -1) for l in open(sys.argv[2])]
+reported = set()
+for l in open(sys.argv[3]):
+    m = re.match(r".*bomb\.evtx @(\d+): error: chunk \d+: record expands past the work cap", l)
+    if m:
+        reported.add(int(m.group(1)))
+print("good records read:", got == sorted(r for r, _ in want["good"]))
+print("bombs reported at their offsets:", reported == {o for _, o in want["bomb"]})
+PY
+check "EVTX: the ordinary records around the work bombs are read, the bombs are not" grep -q "good records read: True" "$tmp/bomb.out"
+check "EVTX: each work bomb is reported (file, offset, work cap) and skipped" \
+    grep -q "bombs reported at their offsets: True" "$tmp/bomb.out"
+
+# ------------------------------------------- EVTX damaged header, truncated
+# a copy of the real EVTX file with its 4 KiB header zeroed: the chunks are
+# found by their signatures and give the same records; and the copy cut in
+# the middle of its last record: said clearly, the records before it read
+if [ -n "$evtx" ]; then
+    cp "$evtx" "$tmp/wiped.evtx"
+    chmod u+w "$tmp/wiped.evtx"
+    dd if=/dev/zero of="$tmp/wiped.evtx" bs=4096 count=1 conv=notrunc 2>/dev/null
+    cut_at=$(python3 -c '
+import sys, json
+offs = [json.loads(l)["source"]["offset"] for l in open(sys.argv[1]) if "/security.evtx" in l]
+print(max(offs) + 16)' "$tmp/dump.jsonl")
+    head -c "$cut_at" "$evtx" >"$tmp/cut.evtx"
+    for f in wiped cut; do
+        "$STOAT" dump "$tmp/$f.evtx" >"$tmp/$f.jsonl" 2>"$tmp/$f.err"
+    done
+    python3 - "$tmp/dump.jsonl" "$tmp/wiped.jsonl" "$tmp/cut.jsonl" >"$tmp/damaged.out" <<'PY'
+import sys, json
+def records(path, only=None):
+    out = []
+    for l in open(path):
+        d = json.loads(l)
+        if only and not d["source"]["file"].endswith(only):
+            continue
+        out.append((d["source"]["offset"], d["event"]))
+    return out
+intact = records(sys.argv[1], "/security.evtx")
+wiped = records(sys.argv[2])
+cut = records(sys.argv[3])
+print("wiped same:", bool(intact) and wiped == intact)
+print("cut prefix:", 0 < len(cut) < len(intact) and cut == intact[:len(cut)])
+PY
+    check "EVTX with its header zeroed gives the same records as the intact file" \
+        grep -q "wiped same: True" "$tmp/damaged.out"
+    check "... and says the header is damaged and how many chunks the scan found" \
+        grep -Eq "wiped\.evtx @0: warning: file header damaged .*: [1-9][0-9]* chunks? recovered by scanning" "$tmp/wiped.err"
+    check "EVTX cut short: the records before the cut are read" grep -q "cut prefix: True" "$tmp/damaged.out"
+    check "... and the cut is reported for the file" \
+        grep -Eq "cut\.evtx @0: warning: file truncated: $cut_at bytes, where the header's [0-9]+ chunks? take" "$tmp/cut.err"
+else
+    skip "EVTX damaged header and truncation ($SHARED/evtx not found)"
+fi
+
 # ----------------------------------------------------- SigmaHQ rules fire
 rules="$SHARED/sigma/rules/linux"
 if [ -d "$rules" ]; then

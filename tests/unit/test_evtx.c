@@ -257,6 +257,7 @@ struct fieldcopy {
 };
 struct reccopy {
     uint64_t id;
+    uint64_t off;
     bool recovered;
     size_t n;
     struct fieldcopy f[64];
@@ -265,6 +266,7 @@ struct got {
     struct reccopy r[16];
     size_t nrec;
     char errors[16][128];
+    uint64_t err_off[16];
     size_t nerr;
     int stop_after;
 };
@@ -275,6 +277,7 @@ static int on_rec(void *ctx, const struct evtx_record *r)
     assert_true(g->nrec < 16);
     struct reccopy *c = &g->r[g->nrec++];
     c->id = r->record_id;
+    c->off = r->file_offset;
     c->recovered = r->recovered;
     c->n = r->nfields;
     assert_true(r->nfields <= 64);
@@ -292,11 +295,14 @@ static int on_rec(void *ctx, const struct evtx_record *r)
 static void on_err(void *ctx, const struct evtx_error *e)
 {
     struct got *g = ctx;
-    if (g->nerr < 16)
+    if (g->nerr < 16) {
+        g->err_off[g->nerr] = e->offset;
         snprintf(g->errors[g->nerr++], 128, "%s", e->reason);
+    }
 }
 
-static long parse(struct file *f, struct got *g)
+/* Parses the whole file; *work (when not NULL) gets the work units spent. */
+static long parse_work(struct file *f, struct got *g, uint64_t *work)
 {
     struct evtx_file *ef = NULL;
     struct evtx_error err;
@@ -305,9 +311,16 @@ static long parse(struct file *f, struct got *g)
     struct evtx_scratch *s = evtx_scratch_create();
     struct evtx_visitor v = { g, on_rec, on_err };
     long n = evtx_parse_all(ef, s, &v);
+    if (work)
+        *work = evtx_scratch_work(s);
     evtx_scratch_destroy(s);
     evtx_close(ef);
     return n;
+}
+
+static long parse(struct file *f, struct got *g)
+{
+    return parse_work(f, g, NULL);
 }
 
 static const struct fieldcopy *field(const struct reccopy *r, const char *n)
@@ -428,6 +441,22 @@ static void build_typical(struct file *f, unsigned nrec)
         rec_end(f, r);
     }
     chunk_end(f);
+}
+
+/* A record of the typical event (its template defined at *tdef, or here
+   when that is 0); returns the record's chunk offset. */
+static size_t typical_record(struct file *f, uint64_t id, size_t *tdef)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    if (*tdef)
+        tpl_ref(&f->c, *tdef);
+    else
+        *tdef = typical_template(&f->c);
+    typical_values(&f->c);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+    return r;
 }
 
 /* ------------------------------------------------------------ tests */
@@ -834,10 +863,98 @@ static void test_truncated_file(void **state)
     f.len = 4096 + 512 + size1 + size2 + 10;
     assert_int_equal(parse(&f, &g), 2);
     assert_true(has_error(&g, "truncated chunk"));
+    /* the header's one chunk is not all there: said once for the file */
+    assert_true(has_error(&g, "file truncated: "));
     /* and a file cut inside the header */
     f.len = 1000;
     assert_int_equal(parse(&f, &g), 0);
-    assert_true(has_error(&g, "shorter than its header"));
+    assert_true(has_error(&g, "truncated inside its header (1000 of 4096 bytes)"));
+    free(f.b);
+}
+
+/* Three chunk slots: chunks 0 and 1 hold records 1-3 and 4-6, slot 2 was
+   never used. */
+static void build_two_chunks(struct file *f)
+{
+    file_init(f, 3);
+    f->b[42] = 2;
+    file_header_crc(f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(f, k);
+        size_t tdef = 0;
+        for (unsigned i = 1; i <= 3; i++)
+            typical_record(f, 3 * k + i, &tdef);
+        chunk_end(f);
+    }
+}
+
+static void expect_same_records(const struct got *a, const struct got *b, int64_t shift)
+{
+    assert_int_equal(a->nrec, b->nrec);
+    for (size_t i = 0; i < a->nrec; i++) {
+        assert_int_equal(a->r[i].id, b->r[i].id);
+        assert_int_equal(a->r[i].off + (uint64_t)shift, b->r[i].off);
+        assert_int_equal(a->r[i].recovered, b->r[i].recovered);
+        assert_int_equal(a->r[i].n, b->r[i].n);
+        for (size_t k = 0; k < a->r[i].n; k++) {
+            assert_string_equal(a->r[i].f[k].name, b->r[i].f[k].name);
+            assert_string_equal(a->r[i].f[k].value, b->r[i].f[k].value);
+        }
+    }
+}
+
+/* A file whose header is wiped (zeros, or overwritten) or gone (the chunks
+   carved out alone) but whose chunks are intact: the chunks are found by
+   their signatures and read as they would have been, and it is said. */
+static void test_header_damaged_recovered(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got intact, g;
+    build_two_chunks(&f);
+    assert_int_equal(parse(&f, &intact), 6);
+    assert_int_equal(intact.nerr, 0);
+
+    uint8_t *copy = malloc(f.len);
+    assert_non_null(copy);
+    memcpy(copy, f.b, f.len);
+    for (int fill = 0; fill < 2; fill++) {
+        memset(f.b, fill ? 0xa5 : 0, EVTX_FILE_HEADER_SIZE);
+        assert_false(evtx_probe(f.b, f.len));
+        assert_true(evtx_probe_chunks(f.b, f.len));
+        assert_int_equal(parse(&f, &g), 6);
+        expect_same_records(&intact, &g, 0);
+        assert_int_equal(g.nerr, 1);
+        assert_non_null(strstr(g.errors[0], "file header damaged"));
+        assert_non_null(strstr(g.errors[0], "2 chunks recovered by scanning"));
+    }
+
+    struct file carved = f;
+    carved.b = copy + EVTX_FILE_HEADER_SIZE;
+    carved.len = f.len - EVTX_FILE_HEADER_SIZE;
+    assert_true(evtx_probe_chunks(carved.b, carved.len));
+    assert_int_equal(parse(&carved, &g), 6);
+    expect_same_records(&intact, &g, -(int64_t)EVTX_FILE_HEADER_SIZE);
+
+    /* header and first chunk header both gone: chunk 1 still fixes the
+       grid; chunk 0's records are found by scanning it, as recovered */
+    memset(f.b, 0, EVTX_FILE_HEADER_SIZE + 8);
+    assert_false(evtx_probe_chunks(f.b, f.len));
+    assert_int_equal(parse(&f, &g), 6);
+    assert_true(has_error(&g, "1 chunk recovered by scanning"));
+    assert_true(has_error(&g, "bad chunk signature"));
+    assert_true(g.r[0].recovered);
+    assert_int_equal(g.r[3].id, 4);
+    assert_false(g.r[3].recovered);
+
+    /* no header and no chunk that validates: not an EVTX file */
+    memset(f.b + EVTX_FILE_HEADER_SIZE + EVTX_CHUNK_SIZE + 124, 0, 4);
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    assert_int_equal(evtx_open_mem(f.b, f.len, "x", &ef, &err), -1);
+    assert_null(ef);
+    assert_non_null(strstr(err.reason, "no chunk found"));
+    free(copy);
     free(f.b);
 }
 
@@ -903,6 +1020,141 @@ static void test_bad_template_offset(void **state)
     chunk_end(&f);
     parse(&f, &g);
     assert_true(has_error(&g, "Binary XML"));
+    free(f.b);
+}
+
+/* ------------------------------------------------------------ work bombs */
+
+/* The bomb template: FANOUT top-level <A>%0</A>, %0 optional. No parent
+   element, so when every <A> vanishes nothing reaches the field list. */
+static size_t bomb_template(struct w *c, int fanout)
+{
+    size_t def = tpl_begin(c);
+    size_t name_at = 0;
+    for (int i = 0; i < fanout; i++) {
+        u8(c, 0x01);
+        u16(c, 0xffff);
+        size_t at = c->pos;
+        u32(c, 0);
+        if (i == 0) {
+            name_at = c->pos + 4;
+            name(c, "A");
+        } else {
+            u32(c, (uint32_t)name_at); /* the name written by the first one */
+        }
+        close_start(c);
+        sub(c, 0, 0x21, 1);
+        end_el(c);
+        end_size(c, at);
+    }
+    tpl_end(c, def);
+    return def;
+}
+
+/* The values of a bomb instance: %0 is Binary XML instantiating the bomb
+   template again, `depth` levels down; at the bottom %0 is NULL. */
+static void bomb_values(struct w *c, size_t def, int depth)
+{
+    u32(c, 1);
+    size_t desc = c->pos;
+    u16(c, 0);
+    u8(c, depth ? 0x21 : 0x00);
+    u8(c, 0);
+    if (!depth)
+        return;
+    size_t start = c->pos;
+    frag(c);
+    tpl_ref(c, def);
+    bomb_values(c, def, depth - 1);
+    u8(c, 0x00);
+    uint16_t size = (uint16_t)(c->pos - start);
+    memcpy(c->b + desc, &size, 2);
+}
+
+/* A bomb record: 40 elements, each expanding a value that holds 40 more,
+   three levels down: 40^4 element visits from about 150 bytes. */
+static size_t bomb_record(struct file *f, uint64_t id, size_t *bdef)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    if (*bdef)
+        tpl_ref(&f->c, *bdef);
+    else
+        *bdef = bomb_template(&f->c, 40);
+    bomb_values(&f->c, *bdef, 3);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+    return r;
+}
+
+/* A record whose expansion passes the work cap is reported (file offset,
+   reason) and skipped; the records around it are read, and the work spent
+   on it stops at the cap. */
+static void test_work_bomb_skipped(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t tdef = 0, bdef = 0;
+    typical_record(&f, 1, &tdef);
+    size_t b1 = bomb_record(&f, 2, &bdef);
+    typical_record(&f, 3, &tdef);
+    size_t b2 = bomb_record(&f, 4, &bdef);
+    typical_record(&f, 5, &tdef);
+    chunk_end(&f);
+    uint64_t work;
+    assert_int_equal(parse_work(&f, &g, &work), 3);
+    assert_int_equal(g.r[0].id, 1);
+    assert_int_equal(g.r[1].id, 3);
+    assert_int_equal(g.r[2].id, 5);
+    expect(&g.r[2], "CommandLine", "cmd /c", EVTX_V_STRING);
+    assert_int_equal(g.nerr, 2);
+    assert_non_null(strstr(g.errors[0], "work cap"));
+    assert_non_null(strstr(g.errors[1], "work cap"));
+    assert_int_equal(g.err_off[0], 4096 + b1);
+    assert_int_equal(g.err_off[1], 4096 + b2);
+    /* each bomb ran to the cap and no further; the good records cost
+       next to nothing */
+    assert_true(work > 2ull * EVTX_MAX_RECORD_WORK);
+    assert_true(work < 2ull * EVTX_MAX_RECORD_WORK + 1000);
+    free(f.b);
+}
+
+/* Many bombs in one chunk: the chunk's budget ends the chunk (reported
+   once), so its cost does not grow with the number of bombs; the next
+   chunk has a budget of its own and is read whole. */
+static void test_work_bomb_chunk_cap(void **state)
+{
+    (void)state;
+    struct file f;
+    struct got g;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t tdef = 0, bdef = 0;
+    for (uint64_t id = 1; id <= 200; id += 2) {
+        typical_record(&f, id, &tdef);
+        bomb_record(&f, id + 1, &bdef);
+    }
+    chunk_end(&f);
+    chunk_begin(&f, 1);
+    tdef = 0;
+    for (uint64_t id = 1001; id <= 1005; id++)
+        typical_record(&f, id, &tdef);
+    chunk_end(&f);
+    uint64_t work;
+    long n = parse_work(&f, &g, &work);
+    unsigned per_chunk = EVTX_MAX_CHUNK_WORK / EVTX_MAX_RECORD_WORK;
+    /* chunk 0: the good record before each bomb until its budget is spent
+       (per_chunk bombs: the last one ends the chunk); then chunk 1 whole */
+    assert_int_equal(n, per_chunk + 5);
+    assert_int_equal(g.r[g.nrec - 1].id, 1005);
+    assert_true(has_error(&g, "per-chunk work cap"));
+    assert_true(work <= (uint64_t)EVTX_MAX_CHUNK_WORK + 1000);
+    assert_true(work >= (uint64_t)EVTX_MAX_CHUNK_WORK);
     free(f.b);
 }
 
@@ -1038,9 +1290,12 @@ int main(void)
         cmocka_unit_test(test_slack_recovery),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_header_damaged_recovered),
         cmocka_unit_test(test_bad_chunk_signature),
         cmocka_unit_test(test_deep_nesting_rejected),
         cmocka_unit_test(test_bad_template_offset),
+        cmocka_unit_test(test_work_bomb_skipped),
+        cmocka_unit_test(test_work_bomb_chunk_cap),
         cmocka_unit_test(test_visitor_stop),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json),

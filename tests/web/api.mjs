@@ -1,10 +1,15 @@
-// API tests of `stoat serve`: bad parameters, a missing or wrong token, CSRF
-// attempts, a foreign Host, oversized requests and SQL metacharacters in
-// every filter. Each refusal must come with the right status, and nothing
-// may change: the store's tables are compared before and after.
+// API tests of `stoat serve`: the rows the time, state and incident filters
+// return, checked one by one against SQL; bad parameters, a missing or wrong
+// token, an empty token file, CSRF attempts, a foreign Host, oversized
+// requests and SQL metacharacters in every filter. Each refusal must come
+// with the right status, and nothing may change: the store's tables are
+// compared before and after.
 //   node api.mjs SYNTH_DB
 import { check, counts, assert, eq, serve, req, sql, csrfOf, STOAT } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DB = process.argv[2];
 const snapshot = () => sql(DB, "SELECT (SELECT count(*) FROM alerts), (SELECT count(*) FROM incidents), (SELECT count(*) FROM triage), (SELECT count(*) FROM hosts), (SELECT count(*) FROM rules), (SELECT count(*) FROM sqlite_schema), (SELECT group_concat(state) FROM incidents), (SELECT sum(state) FROM alerts)");
@@ -58,6 +63,94 @@ await check('filters: host, level, tactic, technique, search, paging', async () 
   assert(p2.json.alerts[0].id !== p1.json.alerts[0].id, 'the cursor moves on');
 });
 
+// The time, state and incident filters, each checked for the rows it
+// returns: every page of the listing, in order, against the same question
+// asked of the store in SQL. Each case must keep some rows and drop others,
+// so a filter that is ignored (or inverted) fails. Times stay strings: they
+// are nanoseconds, beyond a JavaScript number's precision.
+const sqlIds = (q) => { const t = sql(DB, q); return t ? t.split('\n').map(Number) : []; };
+const nsAt = (table, col, offset) => sql(DB, `SELECT ${col} FROM ${table} ORDER BY ${col} LIMIT 1 OFFSET ${offset}`);
+const NEWEST = 'ORDER BY time_ns DESC, id DESC';
+async function alertIds(query) {
+  const ids = [];
+  let next = null, total = null;
+  for (let page = 0; page < 10; page++) {
+    const r = await req(P, 'GET', `/api/alerts?${query}&limit=1000${next ? '&cursor=' + encodeURIComponent(next) : ''}`);
+    eq(r.status, 200, query);
+    if (total === null) total = r.json.total;
+    ids.push(...r.json.alerts.map((a) => a.id));
+    if (r.json.alerts.length < 1000 || !r.json.next) break;
+    next = r.json.next;
+  }
+  return { ids, total };
+}
+function sameRows(got, want, what) {
+  const i = got.findIndex((id, k) => id !== want[k]);
+  if (got.length !== want.length || i >= 0)
+    throw new Error(`${what}: ${got.length} rows, want ${want.length}; first difference at ${i < 0 ? Math.min(got.length, want.length) : i}`);
+}
+async function expectAlerts(query, where) {
+  const all = +sql(DB, 'SELECT count(*) FROM alerts');
+  const want = sqlIds(`SELECT id FROM alerts a WHERE ${where} ${NEWEST}`);
+  assert(want.length > 0 && want.length < all, `${query}: the case must keep some alerts and drop others (${want.length} of ${all})`);
+  const { ids, total } = await alertIds(query);
+  sameRows(ids, want, `/api/alerts?${query}`);
+  eq(total, want.length, `${query}: total`);
+}
+async function expectIncidents(query, where) {
+  const all = +sql(DB, 'SELECT count(*) FROM incidents');
+  const want = sqlIds(`SELECT id FROM incidents WHERE ${where} ORDER BY id`);
+  assert(want.length > 0 && want.length < all, `${query}: the case must keep some incidents and drop others (${want.length} of ${all})`);
+  const r = await req(P, 'GET', `/api/incidents?${query}&limit=1000`);
+  eq(r.status, 200, query);
+  sameRows(r.json.incidents.map((i) => i.id).sort((a, b) => a - b), want, `/api/incidents?${query}`);
+  eq(r.json.total, want.length, `${query}: total`);
+}
+const isoOf = (ns) => new Date(Number(BigInt(ns) / 1000000n)).toISOString();   // ns on whole ms
+
+await check('filters: from and to return exactly the alerts in the range, bounds included', async () => {
+  const F = nsAt('alerts', 'time_ns', 1000), T = nsAt('alerts', 'time_ns', 2000);
+  await expectAlerts(`from=${F}`, `time_ns >= ${F}`);
+  await expectAlerts(`to=${T}`, `time_ns <= ${T}`);
+  await expectAlerts(`from=${F}&to=${T}`, `time_ns BETWEEN ${F} AND ${T}`);
+  assert(BigInt(F) % 1000000n === 0n && BigInt(T) % 1000000n === 0n, 'the bounds fall on whole milliseconds');
+  await expectAlerts(`from=${encodeURIComponent(isoOf(F))}&to=${encodeURIComponent(isoOf(T))}`, `time_ns BETWEEN ${F} AND ${T}`);
+  const empty = await alertIds(`from=${T}&to=${F}`);
+  eq(empty.ids.length, 0, 'from after to');
+});
+
+await check('filters: incident returns exactly the alerts of that incident', async () => {
+  const incidents = sqlIds('SELECT id FROM incidents ORDER BY id');
+  assert(incidents.length >= 2, 'the store has incidents');
+  for (const id of incidents)
+    await expectAlerts(`incident=${id}`, `id IN (SELECT alert_id FROM incident_alerts WHERE incident_id = ${id})`);
+  eq((await alertIds('incident=999999')).ids.length, 0, 'an incident that does not exist');
+});
+
+await check('filters: state returns exactly the alerts and incidents in that state', async () => {
+  sql(DB, 'UPDATE alerts SET state = id % 4; UPDATE incidents SET state = id % 4;');
+  try {
+    const names = ['new', 'acknowledged', 'false-positive', 'closed'];
+    for (let st = 0; st < 4; st++) {
+      await expectAlerts(`state=${names[st]}`, `state = ${st}`);
+      await expectIncidents(`state=${names[st]}`, `state = ${st}`);
+    }
+    const F = nsAt('alerts', 'time_ns', 1000), T = nsAt('alerts', 'time_ns', 2000);
+    await expectAlerts(`state=closed&from=${F}&to=${T}`, `state = 3 AND time_ns BETWEEN ${F} AND ${T}`);
+  } finally {
+    sql(DB, 'UPDATE alerts SET state = 0; UPDATE incidents SET state = 0;');   // as made
+  }
+});
+
+await check('filters: from and to return exactly the incidents that overlap the range', async () => {
+  const n = +sql(DB, 'SELECT count(*) FROM incidents');
+  const F = nsAt('incidents', 'last_ns', Math.floor(n / 2)), T = nsAt('incidents', 'first_ns', Math.floor(n / 2));
+  await expectIncidents(`from=${F}`, `last_ns >= ${F}`);
+  await expectIncidents(`to=${T}`, `first_ns <= ${T}`);
+  const F2 = nsAt('incidents', 'first_ns', Math.floor(n / 3)), T2 = nsAt('incidents', 'last_ns', Math.floor(2 * n / 3));
+  await expectIncidents(`from=${F2}&to=${T2}`, `last_ns >= ${F2} AND first_ns <= ${T2}`);
+});
+
 const bad = [
   ['/api/alerts?limit=abc', 400], ['/api/alerts?limit=0', 400], ['/api/alerts?limit=5000', 400],
   ['/api/alerts?level=9', 400], ['/api/alerts?level=severe', 400], ['/api/alerts?state=open', 400],
@@ -91,6 +184,7 @@ await check('methods other than GET and POST are refused', async () => {
 await check('a foreign Host header is refused (DNS rebinding)', async () => {
   eq((await req(P, 'GET', '/api/overview', { headers: { Host: 'attacker.example' } })).status, 403, 'Host');
   eq((await req(P, 'GET', '/', { headers: { Host: `attacker.example:${P}` } })).status, 403, 'Host with port');
+  eq((await req(P, 'GET', '/', { headers: { Host: '127.0.0.1' } })).status, 403, 'no port: 80, not ours');
 });
 
 const evil = ["x' OR '1'='1", '"; DROP TABLE alerts; --', "' UNION SELECT name FROM sqlite_master --", '%', '_',
@@ -180,6 +274,23 @@ await check('with a token: none or a wrong one is 401, bearer and login cookie w
     eq(t.status, 401, 'triage without token');
   } finally { await s2.stop(); }
   eq(snapshot(), before, 'the store after the token checks');
+});
+
+await check('--token-file: an empty file or first line is named as such, exit 3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stoat-token-'));
+  try {
+    const cases = [['empty', '', /token file is empty/], ['blank', '\n', /first line is empty/],
+      ['crlf', '\r\nsecond-line-token-0123456789\n', /first line is empty/]];
+    for (const [name, text, why] of cases) {
+      writeFileSync(join(dir, name), text);
+      const r = spawnSync(STOAT, ['serve', DB, '--listen', '127.0.0.1:0', '--token-file', join(dir, name)], { encoding: 'utf8', timeout: 5000 });
+      eq(r.status, 3, `${name}: exit code`);
+      assert(why.test(r.stderr) && r.stderr.includes(join(dir, name)), `${name}: ${r.stderr.trim()}`);
+    }
+    const r = spawnSync(STOAT, ['serve', DB, '--listen', '127.0.0.1:0', '--token-file', join(dir, 'none')], { encoding: 'utf8', timeout: 5000 });
+    eq(r.status, 3, 'missing file: exit code');
+    assert(/No such file/.test(r.stderr), 'missing file: ' + r.stderr.trim());
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 await check('a file that is not a stoat store is refused at start', async () => {

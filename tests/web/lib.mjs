@@ -47,23 +47,29 @@ export function serve(db, extra = []) {
   });
 }
 
-// One HTTP request; resolves to {status, headers, text, json}.
-export function req(port, method, path, { headers = {}, body = null } = {}) {
+// One HTTP request; resolves to {status, headers, text, json}, or fails when
+// the whole answer is not in within `timeout` ms. `from` sends it from another
+// loopback address (127.x.y.z), on a connection of its own.
+export function req(port, method, path, { headers = {}, body = null, from = null, timeout = 10000 } = {}) {
   return new Promise((resolve, reject) => {
     const h = { Host: `127.0.0.1:${port}`, ...headers };
     if (body != null) h['Content-Length'] = Buffer.byteLength(body);
-    const r = http.request({ host: '127.0.0.1', port, method, path, headers: h, timeout: 10000 }, (res) => {
+    const o = { host: '127.0.0.1', port, method, path, headers: h };
+    if (from) Object.assign(o, { localAddress: from, agent: false });
+    const r = http.request(o, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
+      res.on('error', (e) => { clearTimeout(timer); reject(e); });
       res.on('end', () => {
+        clearTimeout(timer);
         const text = Buffer.concat(chunks).toString('utf8');
         let json = null;
         try { json = JSON.parse(text); } catch { json = null; }
         resolve({ status: res.statusCode, headers: res.headers, text, json });
       });
     });
-    r.on('error', reject);
-    r.on('timeout', () => r.destroy(new Error('timeout')));
+    const timer = setTimeout(() => r.destroy(new Error(`no answer within ${timeout} ms`)), timeout);
+    r.on('error', (e) => { clearTimeout(timer); reject(e); });
     if (body != null) r.write(body);
     r.end();
   });

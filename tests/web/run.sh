@@ -1,6 +1,7 @@
 #!/bin/sh
-# The web tests: API tests of `stoat serve` (node, no browser) and
-# end-to-end tests of the dashboard and the report in headless Chromium
+# The web tests: API tests of `stoat serve` (node, no browser), a flood of
+# slow clients against it (loopback only), and end-to-end tests of the
+# dashboard and the report in headless Chromium
 # (Debian's chromium, driven by playwright-core from npm, installed here with
 # `npm ci` from tests/web/package-lock.json). The stores are made here: one
 # by a real hunt of demo/, one synthetic with incidents and process trees
@@ -54,6 +55,18 @@ fi
 node tests/web/api.mjs "$SYNTH_DB" >"$OUT/api.log" 2>&1
 cat "$OUT/api.log"
 count "$OUT/api.log"
+node tests/web/flood.mjs "$SYNTH_DB" >"$OUT/flood.log" 2>&1
+cat "$OUT/flood.log"
+count "$OUT/flood.log"
+# port 80 in a network namespace of its own: binding it needs one, and the
+# machine's own port 80 stays out of it
+if unshare -rn true 2>/dev/null; then
+    unshare -rn sh -c 'ip link set lo up && node tests/web/port80.mjs "$1"' sh "$SYNTH_DB" >"$OUT/port80.log" 2>&1
+    cat "$OUT/port80.log"
+    count "$OUT/port80.log"
+else
+    note "SKIP port 80: no network namespace can be made here (unshare -rn)"
+fi
 
 # ---------------------------------------------------------------- browser
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}

@@ -15,11 +15,17 @@
  * when its template looks like one (plausible names and text, <Event> at
  * the root), every value has its substitution's declared type, the value
  * count matches, and its EventRecordID agrees with its header.
+ *
+ * Time is bounded like memory: each record gets a work budget (the caps in
+ * evtx.h) that the Binary XML layer charges as it expands, and the records
+ * of a chunk, slack included, share a larger one. So a crafted chunk costs
+ * at most a fixed amount, whatever its records do.
  */
 #include "readers/evtx/evtx.h"
 #include "readers/evtx/evtx_int.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
@@ -31,9 +37,11 @@ struct evtx_file {
     size_t len;
     char *name;
     uint32_t nchunks;
+    size_t base;         /* file offset of chunk 0: after the header, or found by scanning */
     /* header problems, reported with chunk 0 */
     const char *hdr_problem[4];
     unsigned nhdr_problems;
+    char hdr_msg[2][160]; /* room for the problems that carry figures */
     uint32_t hdr_chunks; /* what the header claims */
 };
 
@@ -97,6 +105,43 @@ bool evtx_probe(const uint8_t *head, size_t len)
     return head && len >= 8 && memcmp(head, "ElfFile\0", 8) == 0;
 }
 
+bool evtx_probe_chunks(const uint8_t *head, size_t len)
+{
+    if (!head)
+        return false;
+    if (len >= 8 && memcmp(head, "ElfChnk\0", 8) == 0)
+        return true; /* no header at all: chunks carved out of something */
+    return len >= EVTX_FILE_HEADER_SIZE + 8 &&
+           memcmp(head + EVTX_FILE_HEADER_SIZE, "ElfChnk\0", 8) == 0;
+}
+
+/* A chunk whose own header validates: signature and header checksum. */
+static bool chunk_header_ok(const uint8_t *c, size_t avail)
+{
+    if (avail < EVTX_CHUNK_HEADER_SIZE || memcmp(c, "ElfChnk\0", 8) != 0)
+        return false;
+    uint32_t hcrc = crc32_update(crc32_update(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
+    return hcrc == evtx_le32(c + 124);
+}
+
+/* With no file header to say where the chunks are, the first chunk that
+   validates, at a 512-byte boundary (a sector: where a header wiped in
+   place or a carved file leaves it), fixes the 64 KiB grid they lie on.
+   Returns how many chunks on that grid validate, and the grid's start. */
+static uint32_t scan_for_chunks(const uint8_t *data, size_t len, size_t *base)
+{
+    for (size_t off = 0; off + EVTX_CHUNK_HEADER_SIZE <= len; off += 512) {
+        if (!chunk_header_ok(data + off, len - off))
+            continue;
+        *base = off % EVTX_CHUNK_SIZE;
+        uint32_t n = 0;
+        for (size_t c = *base; c + EVTX_CHUNK_HEADER_SIZE <= len; c += EVTX_CHUNK_SIZE)
+            n += chunk_header_ok(data + c, len - c);
+        return n;
+    }
+    return 0;
+}
+
 static void set_err(struct evtx_error *err, const char *file, uint32_t chunk,
                     uint64_t off, const char *reason)
 {
@@ -116,12 +161,16 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
     *out = NULL;
     if (!name)
         name = "(memory)";
-    if (!evtx_probe(data, len)) {
-        set_err(err, name, UINT32_MAX, 0, "not an EVTX file (no ElfFile signature)");
+    bool headless = !evtx_probe(data, len);
+    size_t base = EVTX_FILE_HEADER_SIZE;
+    uint32_t found = 0;
+    if (headless && (!data || (found = scan_for_chunks(data, len, &base)) == 0)) {
+        set_err(err, name, UINT32_MAX, 0,
+                "not an EVTX file (no ElfFile signature, and no chunk found by scanning)");
         goto out;
     }
-    if (len < 128) {
-        set_err(err, name, UINT32_MAX, 0, "truncated file header");
+    if (!headless && len < 128) {
+        set_err(err, name, UINT32_MAX, 0, "file truncated inside its header (under 128 bytes)");
         goto out;
     }
     f = calloc(1, sizeof *f);
@@ -136,18 +185,42 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
     }
     f->data = data;
     f->len = len;
-    if (crc32_update(0, data, 120) != evtx_le32(data + 124))
-        f->hdr_problem[f->nhdr_problems++] = "file header checksum mismatch";
-    if (evtx_le32(data + 120) & 1)
-        f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
-    size_t body = len > EVTX_FILE_HEADER_SIZE ? len - EVTX_FILE_HEADER_SIZE : 0;
+    f->base = base;
+    size_t body = len > base ? len - base : 0;
     size_t n = (body + EVTX_CHUNK_SIZE - 1) / EVTX_CHUNK_SIZE;
     if (n > UINT32_MAX)
         n = UINT32_MAX;
     f->nchunks = (uint32_t)n;
-    if (len < EVTX_FILE_HEADER_SIZE)
-        f->hdr_problem[f->nhdr_problems++] = "file shorter than its header";
+    if (headless) {
+        /* what the header would say is unknown: no check against it */
+        snprintf(f->hdr_msg[0], sizeof f->hdr_msg[0],
+                 "file header damaged (no ElfFile signature): %u chunk%s recovered by scanning "
+                 "for chunk signatures", found, found == 1 ? "" : "s");
+        f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[0];
+        f->hdr_chunks = UINT32_MAX;
+        *out = f;
+        f = NULL;
+        ret = 0;
+        goto out;
+    }
+    if (crc32_update(0, data, 120) != evtx_le32(data + 124))
+        f->hdr_problem[f->nhdr_problems++] = "file header checksum mismatch";
+    if (evtx_le32(data + 120) & 1)
+        f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
     f->hdr_chunks = evtx_le16(data + 42);
+    uint64_t want = EVTX_FILE_HEADER_SIZE + (uint64_t)f->hdr_chunks * EVTX_CHUNK_SIZE;
+    if (len < EVTX_FILE_HEADER_SIZE) {
+        snprintf(f->hdr_msg[1], sizeof f->hdr_msg[1],
+                 "file truncated inside its header (%zu of %u bytes): no chunk to read", len,
+                 EVTX_FILE_HEADER_SIZE);
+        f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[1];
+    } else if (len < want) {
+        snprintf(f->hdr_msg[1], sizeof f->hdr_msg[1],
+                 "file truncated: %zu bytes, where the header's %u chunk%s take %llu; the "
+                 "records before the cut are read", len, f->hdr_chunks,
+                 f->hdr_chunks == 1 ? "" : "s", (unsigned long long)want);
+        f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[1];
+    }
     *out = f;
     f = NULL;
     ret = 0;
@@ -157,6 +230,10 @@ out:
 }
 
 uint32_t evtx_chunk_count(const struct evtx_file *f) { return f ? f->nchunks : 0; }
+uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk)
+{
+    return f ? f->base + (uint64_t)chunk * EVTX_CHUNK_SIZE : 0;
+}
 const char *evtx_file_name(const struct evtx_file *f) { return f ? f->name : NULL; }
 size_t evtx_file_size(const struct evtx_file *f) { return f ? f->len : 0; }
 
@@ -187,6 +264,8 @@ struct evtx_scratch *evtx_scratch_create(void)
     return s;
 }
 
+uint64_t evtx_scratch_work(const struct evtx_scratch *s) { return s ? s->total_work : 0; }
+
 void evtx_scratch_destroy(struct evtx_scratch *s)
 {
     if (!s)
@@ -211,12 +290,17 @@ struct walk {
     int delivered;
 };
 
-static void report(const struct walk *w, uint64_t off, const char *reason)
+static void report_how(const struct walk *w, uint64_t off, const char *reason, bool rest)
 {
     if (!w->v->error)
         return;
-    struct evtx_error e = { w->f->name, w->idx, off, reason };
+    struct evtx_error e = { w->f->name, w->idx, off, reason, rest };
     w->v->error(w->v->ctx, &e);
+}
+
+static void report(const struct walk *w, uint64_t off, const char *reason)
+{
+    report_how(w, off, reason, false);
 }
 
 /* Checks the record frame at chunk offset pos: signature, sizes, copy. */
@@ -277,18 +361,30 @@ static bool event_id_agrees(const struct evtx_scratch *s, uint64_t id)
 }
 
 /* Parses and delivers the record at pos (frame already checked). Returns 0
-   when delivered, 1 when the record is damaged (reported unless quiet), -1
-   when the visitor stops, -2 when out of memory. */
+   when delivered, 1 when the record is damaged (reported unless quiet), 2
+   when the chunk's work budget is spent (the caller reports it and stops),
+   -1 when the visitor stops, -2 when out of memory. */
 static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, bool quiet)
 {
     struct evtx_scratch *s = w->x.s;
     const uint8_t *c = w->x.chunk;
     const char *why = NULL;
+    if (s->chunk_work >= EVTX_MAX_CHUNK_WORK)
+        return 2;
     s->nfields = 0;
     evtx_arena_reset(&s->rec_arena);
     w->x.strict = recovered;
+    int64_t budget = EVTX_MAX_CHUNK_WORK - (int64_t)s->chunk_work;
+    if (budget > EVTX_MAX_RECORD_WORK)
+        budget = EVTX_MAX_RECORD_WORK;
+    w->x.work_left = budget;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
                                 size - EVTX_RECORD_MIN_SIZE, &why);
+    uint64_t spent = (uint64_t)(budget - w->x.work_left);
+    s->chunk_work += spent;
+    s->total_work += spent;
+    if (rc == -4 && s->chunk_work >= EVTX_MAX_CHUNK_WORK)
+        return 2;
     if (rc == -2 && (s->rec_arena.capped || s->chunk_arena.capped)) {
         /* a record that expands past the size caps is damage, not OOM */
         rc = -1;
@@ -349,7 +445,8 @@ static bool all_zero(const uint8_t *p, size_t n)
     return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* Scans [pos, avail) for records that validate; delivered as recovered. */
+/* Scans [pos, avail) for records that validate; delivered as recovered.
+   Returns 0, or do_record's 2, -1 or -2. */
 static int scan_slack(struct walk *w, size_t pos, size_t avail)
 {
     const uint8_t *c = w->x.chunk;
@@ -358,7 +455,7 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
         if (record_frame_ok(c, avail, pos, &size) &&
             !id_seen(w->x.s, evtx_le64(c + pos + 8))) {
             int rc = do_record(w, pos, size, true, true);
-            if (rc < 0)
+            if (rc < 0 || rc == 2)
                 return rc;
             if (rc == 0) {
                 pos += size;
@@ -379,7 +476,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
     w.f = f;
     w.idx = idx;
     w.v = v;
-    w.base = EVTX_FILE_HEADER_SIZE + (uint64_t)idx * EVTX_CHUNK_SIZE;
+    w.base = evtx_chunk_offset(f, idx);
     if (idx == 0) {
         struct walk hw = w;
         hw.idx = UINT32_MAX;
@@ -400,6 +497,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         s->gen = 1;
     }
     s->nids = 0;
+    s->chunk_work = 0;
     w.x.chunk = c;
     w.x.len = avail;
     w.x.s = s;
@@ -415,7 +513,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         goto out;
     }
     if (avail < EVTX_CHUNK_SIZE)
-        report(&w, w.base, "truncated chunk");
+        report(&w, w.base, "truncated chunk: cut short by the end of the file");
     if (idx >= f->hdr_chunks)
         report(&w, w.base, "chunk beyond the header's chunk count (dirty file)");
 
@@ -450,13 +548,15 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
             continue;
         }
         rc = do_record(&w, pos, size, false, false);
-        if (rc < 0)
+        if (rc < 0 || rc == 2)
             goto out;
         resync = false;
         pos += size;
     }
     rc = scan_slack(&w, pos > end ? pos : end, avail);
 out:
+    if (rc == 2)
+        report_how(&w, w.base, "the chunk's records pass the per-chunk work cap", true);
     if (rc == -1 || rc == -2)
         return rc;
     return w.delivered;

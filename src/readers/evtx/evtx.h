@@ -29,6 +29,21 @@
 #define EVTX_FILE_HEADER_SIZE 4096u
 #define EVTX_CHUNK_SIZE       65536u
 
+/* Work caps. Binary XML can make a record of a hundred bytes cost billions
+   of steps (a template whose elements each expand the same nested Binary
+   XML value, nested again), while the memory caps see nothing because the
+   elements vanish. So the expansion is counted in work units: one per
+   template op run, template instance, value read, array element and raw
+   element compiled, one per 64 bytes rendered and one per 4 bytes of a
+   template or raw element compiled. A record that passes
+   EVTX_MAX_RECORD_WORK is reported and skipped; a chunk whose records
+   together pass EVTX_MAX_CHUNK_WORK has the rest of its records skipped
+   (reported once), so the time a file costs is bounded by its size. Real
+   records stay far below both (the largest in the shared samples is
+   noted in README). */
+#define EVTX_MAX_RECORD_WORK  (1u << 20)
+#define EVTX_MAX_CHUNK_WORK   (1u << 22)
+
 struct evtx_file;
 struct evtx_scratch;
 
@@ -48,6 +63,7 @@ struct evtx_error {
     uint32_t    chunk;  /* UINT32_MAX when the error is about the file header */
     uint64_t    offset; /* file offset of the damaged structure */
     const char *reason;
+    bool        rest_skipped; /* the rest of the chunk is not read */
 };
 
 struct evtx_visitor {
@@ -58,18 +74,29 @@ struct evtx_visitor {
 
 /* True when head starts with the EVTX file signature "ElfFile\0". */
 bool evtx_probe(const uint8_t *head, size_t len);
+/* True when head has no file signature but a chunk signature "ElfChnk\0"
+   where the first chunk would be: at 0 (no header at all) or at 4096 (the
+   header wiped). Needs 4104 bytes of head for the second. */
+bool evtx_probe_chunks(const uint8_t *head, size_t len);
 
 /* Opens an in-memory EVTX file; data must outlive the file object. name is
    copied and used in error reports. Returns 0, or -1 with *err filled (when
    err is not NULL) if the buffer is not an EVTX file at all. A damaged but
    usable header is not a failure: it is reported again, chunk UINT32_MAX, by
-   the first evtx_parse_chunk(chunk 0) call. */
+   the first evtx_parse_chunk(chunk 0) call. So is a header that is gone
+   (no file signature): then the chunks are found by scanning for chunk
+   signatures whose chunk header checksum holds, as forensic readers do,
+   and the report says how many were found; and a file shorter than its
+   header's chunk count says. */
 int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
                   struct evtx_file **out, struct evtx_error *err);
 
 /* Number of chunk slots present in the data (not what the header claims: a
    dirty file may hold more). Empty slots parse to no records. */
 uint32_t evtx_chunk_count(const struct evtx_file *f);
+/* File offset of a chunk slot: after the header, or on the grid that the
+   scan found when the header is gone. */
+uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk);
 
 /* Parses one chunk, calling v->record for each valid record in order, then
    for records recovered from the chunk's slack. Returns the number of records
@@ -87,6 +114,8 @@ size_t      evtx_file_size(const struct evtx_file *f);
 
 struct evtx_scratch *evtx_scratch_create(void);
 void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */
+/* Work units spent by this scratch since it was created (see the caps). */
+uint64_t evtx_scratch_work(const struct evtx_scratch *s);
 void evtx_close(struct evtx_file *f);              /* accepts NULL */
 
 /* Appends the record as one JSON object and a newline to a malloc'd buffer

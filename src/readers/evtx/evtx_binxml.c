@@ -19,7 +19,10 @@
  * expanded in place instead of giving a text field.
  *
  * Every offset read from the chunk is checked against the chunk; element
- * nesting and nested Binary XML share one depth cap.
+ * nesting and nested Binary XML share one depth cap. Because a nested value
+ * is expanded each time an op refers to it, the run time of a record is not
+ * bounded by its size: every step of the execution is charged to the
+ * record's work budget (spend()), and running out of it ends the record.
  */
 #include "readers/evtx/evtx_int.h"
 
@@ -106,6 +109,22 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     *p = q;
     *cap = n;
     return 0;
+}
+
+/* Charges n work units to the record; true when that passes its budget. */
+static inline bool spend(struct evtx_chunk_ctx *x, uint64_t n)
+{
+    x->work_left -= (int64_t)n;
+    return x->work_left < 0;
+}
+
+/* The same without the test, for the bytes of a rendered value: it runs for
+   nearly every value, so the test is left to the next instance or token
+   (and evtx_binxml_record at the end); what can run up in between is
+   bounded by the record arena's cap. */
+static inline void charge(struct evtx_chunk_ctx *x, uint64_t n)
+{
+    x->work_left -= (int64_t)n;
 }
 
 static inline bool have(const struct cursor *c, size_t n)
@@ -709,6 +728,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     t->off = off;
     /* definition: next offset (4), GUID (16), body size (4), body */
     int rc = -1;
+    uint64_t cost = 1;
     if ((size_t)off + 24 <= x->len) {
         uint32_t size = evtx_le32(x->chunk + off + 20);
         if ((size_t)off + 24 + size <= x->len) {
@@ -718,6 +738,8 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
             rc = c_stream(x, b, &c, 0);
             if (!rc)
                 rc = builder_emit(b, &s->chunk_arena, t);
+            /* definitions may overlap, so compiling is work too */
+            cost += (c.pos - ((size_t)off + 24)) / 4 + b->nops + b->nparts;
         }
     }
     if (rc == -2)
@@ -726,6 +748,9 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     *slot = t;
     s->tpl_count++;
     *out = t;
+    /* charged once, after caching: the template itself is fine */
+    if (spend(x, cost))
+        return -4;
     return rc;
 }
 
@@ -767,6 +792,8 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
     uint32_t vl;
     uint8_t vt;
     int rc = evtx_render_value(&ac->x->s->rec_arena, ac->t, p, n, &v, &vl, &vt);
+    if (!rc && spend(ac->x, 1 + vl / 64))
+        rc = -4;
     if (!rc)
         rc = add_field(ac->x->s, ac->name, ac->name_len, v, vl, vt);
     ac->rc = rc;
@@ -817,6 +844,8 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     }
     if (total >= UINT32_MAX)
         return -1;
+    if (spend(x, n + total / 64))
+        return -4;
     char *o = evtx_arena_alloc(a, total + 1);
     if (!o)
         return -2;
@@ -838,6 +867,10 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
     struct evtx_scratch *s = x->s;
     size_t marks[EVTX_MAX_DEPTH + 4];
     unsigned nmarks = 0;
+    /* every op runs once here (nested values are charged by their own
+       run), so the instance is charged for them all up front */
+    if (spend(x, 1 + (uint64_t)t->nops))
+        return -4;
     for (uint32_t i = 0; i < t->nops; i++) {
         const struct evtx_op *op = &t->ops[i];
         const struct evtx_part *p = t->parts + op->part0;
@@ -915,8 +948,10 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
                 uint32_t vl;
                 uint8_t vt;
                 rc = render_val(x, v, &val, &vl, &vt);
-                if (!rc)
+                if (!rc) {
+                    charge(x, vl / 64);
                     rc = add_field(s, name, nl, val, vl, vt);
+                }
             }
         } else {
             const char *val;
@@ -990,6 +1025,8 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     c->pos += 4;
     if (n > EVTX_MAX_VALUES || !have(c, 4 * (size_t)n))
         return -1;
+    if (spend(x, 1 + (uint64_t)n))
+        return -4;
     struct evtx_val *vals = evtx_arena_alloc(&x->s->rec_arena, (size_t)n * sizeof *vals + 1);
     if (!vals)
         return -2;
@@ -1019,6 +1056,8 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
     while (have(&c, 1)) {
         uint8_t t = c.b[c.pos];
         int rc;
+        if (spend(x, 1))
+            return -4;
         if (t == 0x00) {
             return 0;
         } else if (t == 0x0f) {
@@ -1032,8 +1071,12 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
             /* Elements without a template: compile them into a throwaway
                op list in the record arena and run it with no values. */
             struct builder *b = builder_of(x->s);
+            size_t start = c.pos;
             builder_clear(b);
             rc = c_element(x, b, &c, depth);
+            /* compiled anew each time it is expanded: charge its bytes */
+            if (!rc && spend(x, (c.pos - start) / 4 + b->nops + b->nparts))
+                rc = -4;
             if (!rc && x->strict && (b->names_bad || (depth == 0 && !b->root_event)))
                 rc = -3;
             if (!rc) {
@@ -1058,10 +1101,14 @@ int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len
 {
     size_t pos = (size_t)(data - x->chunk);
     int rc = interp(x, pos, pos + len, 0);
+    if (rc == 0 && x->work_left < 0)
+        rc = -4; /* the bytes of the last values rendered */
     if (rc == -1)
         *why = "malformed Binary XML";
     else if (rc == -3)
         *why = "values do not fit their template";
+    else if (rc == -4)
+        *why = "record expands past the work cap";
     else if (rc == -2)
         *why = "out of memory";
     return rc;

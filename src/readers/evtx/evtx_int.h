@@ -35,6 +35,8 @@
 #define EVTX_MAX_TEMPLATES      1536u       /* distinct templates in one chunk */
 #define EVTX_MAX_NAME           1024u       /* characters in an element/attribute name */
 #define EVTX_NAME_SLOTS         256u        /* name cache entries per scratch */
+/* The work caps (EVTX_MAX_RECORD_WORK, EVTX_MAX_CHUNK_WORK) are public, in
+   evtx.h: a caller may want to say what was skipped and why. */
 
 #define EVTX_CHUNK_HEADER_SIZE  512u
 #define EVTX_RECORD_HEADER_SIZE 24u
@@ -89,8 +91,10 @@ int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
 /* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
-   scratch's field list. Returns 0, -1 on malformed data (*why set), -2 on
-   out of memory. */
+   scratch's field list, spending at most c->work_left work units (what is
+   left when it returns; below 0 past the budget). Returns 0, -1 on
+   malformed data (*why set), -2 on out of memory, -3 when a strict record's
+   values do not fit its template, -4 when the budget ran out. */
 int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data,
                        size_t len, const char **why);
 
@@ -118,6 +122,9 @@ struct evtx_scratch {
     /* record-id set for slack recovery (offsets of records seen) */
     uint64_t *ids;
     size_t nids, ids_cap;
+    /* Work units (see evtx.h) spent on the current chunk, and since the
+       scratch was made. */
+    uint64_t chunk_work, total_work;
 };
 
 struct evtx_chunk_ctx {
@@ -125,6 +132,8 @@ struct evtx_chunk_ctx {
     size_t len;            /* bytes of the chunk that are present */
     struct evtx_scratch *s;
     bool strict;           /* values must match their declared types */
+    int64_t work_left;     /* of the current record's budget: one counter,
+                              counted down, as it is touched for every value */
 };
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s);

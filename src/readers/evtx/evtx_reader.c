@@ -26,7 +26,7 @@ struct evtx_state {
 
 static bool evtx_reader_probe(const unsigned char *head, size_t n)
 {
-    return evtx_probe(head, n);
+    return evtx_probe(head, n) || evtx_probe_chunks(head, n);
 }
 
 static int evtx_reader_open(struct input_file *f, struct input *in, char *why, size_t whylen)
@@ -107,7 +107,7 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
     u->map_len = s->len;
     u->part_begin = s->next;
     u->part_end = s->next + EVTX_CHUNKS_PER_UNIT < s->nchunks ? s->next + EVTX_CHUNKS_PER_UNIT : s->nchunks;
-    u->file_offset = EVTX_FILE_HEADER_SIZE + (uint64_t)s->next * EVTX_CHUNK_SIZE;
+    u->file_offset = evtx_chunk_offset(s->ef, s->next);
     s->next = u->part_end;
     return 1;
 }
@@ -219,12 +219,16 @@ static void on_error(void *ctx, const struct evtx_error *e)
     struct evtx_worker *w = ctx;
     char msg[300];
     if (e->chunk == UINT32_MAX) {
-        /* a dirty or inconsistent header: every chunk is still read */
-        snprintf(msg, sizeof(msg), "file header: %s (the chunks are read regardless)", e->reason);
+        /* a dirty, inconsistent, missing or short header: a warning,
+         * the chunks that are there are still read */
+        snprintf(msg, sizeof(msg), "%s", e->reason);
         w->sink->bad(w->sink->ctx, 0, e->offset, true, true, msg);
         return;
     }
-    snprintf(msg, sizeof(msg), "chunk %u: %s; skipped, the valid records around it are kept", e->chunk, e->reason);
+    if (e->rest_skipped)
+        snprintf(msg, sizeof(msg), "chunk %u: %s; the rest of the chunk is skipped", e->chunk, e->reason);
+    else
+        snprintf(msg, sizeof(msg), "chunk %u: %s; skipped, the valid records around it are kept", e->chunk, e->reason);
     w->sink->bad(w->sink->ctx, 0, e->offset, true, false, msg);
     w->u->skipped++;
 }

@@ -1,0 +1,601 @@
+/* See chains.h.
+ *
+ * Joining: records are fed in event time. A record joins the open chain of
+ * its host and key (session or tree) when it is within the gap of that
+ * chain's last alert; a record with a key and no chain of its own takes over
+ * the host's open chain without a key (a correlation's alert, a script block
+ * log came first); a record without a key joins the host's chain that was
+ * active last. A chain closes when event time has moved a gap past its last
+ * alert, or at the end; closed chains become incidents, oldest first, when
+ * their score reaches the threshold.
+ *
+ * The score follows how far the chain got along the intrusion an analyst
+ * fears here (discovery, then credentials, then collection and staging, then
+ * exfiltration or command and control), with smaller weight for the steps in
+ * between and for the rules' levels, so that routine administration (a few
+ * discovery commands, a night's backup) stays below the line while one
+ * intruder's evening crosses it. Exfiltration and command and control count
+ * only where the judge found evidence; a rule's tag alone claims neither.
+ * Informational alerts never reach here.
+ *
+ * Order: a record that arrives after later ones were chained (live: beyond
+ * the lateness; offline: in a later batch) joins an open chain when it is
+ * within the gap of that chain's span, else it starts a chain of its own. */
+#include "behaviour/chains.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/strmap.h"
+#include "util/text.h"
+
+/* Tactics as kill-chain steps. The first five are the story's stages. */
+enum tactic {
+    T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2,
+    T_RECON, T_INITIAL, T_EXECUTION, T_PERSISTENCE, T_PRIVESC, T_EVASION, T_LATERAL, T_IMPACT,
+    T_COUNT
+};
+
+static const struct {
+    const char *name;      /* as in attack.<name> tags, hyphenated */
+    int order;             /* kill-chain position, for output */
+    int points;
+} tactics[T_COUNT] = {
+    [T_RECON] = {"reconnaissance", 0, 3},
+    [T_INITIAL] = {"initial-access", 1, 5},
+    [T_EXECUTION] = {"execution", 2, 4},
+    [T_PERSISTENCE] = {"persistence", 3, 5},
+    [T_PRIVESC] = {"privilege-escalation", 4, 5},
+    [T_EVASION] = {"defense-evasion", 5, 4},
+    [T_CREDENTIAL] = {"credential-access", 6, 20},
+    [T_DISCOVERY] = {"discovery", 7, 10},
+    [T_LATERAL] = {"lateral-movement", 8, 8},
+    [T_COLLECTION] = {"collection", 9, 20},
+    [T_C2] = {"command-and-control", 10, 15},
+    [T_EXFIL] = {"exfiltration", 11, 25},
+    [T_IMPACT] = {"impact", 12, 10},
+};
+
+/* what the rule tags may claim by themselves */
+#define CLAIMED_BY_EVIDENCE ((1u << T_EXFIL) | (1u << T_C2))
+#define IN_ORDER_BONUS 10
+
+#define CHAIN_MAX_RULES 256    /* distinct rules counted per chain */
+#define CHAIN_MAX_PROCS 512    /* distinct processes asked about per chain */
+
+struct rule_info {
+    char *id, *title;
+    enum stoat_level level;
+    uint32_t tactic_mask;
+};
+
+struct rule_count {
+    uint32_t rule;
+    uint64_t n;
+};
+
+struct chain {
+    uint32_t host;
+    uint64_t key;
+    char logon[CHAIN_LOGON_MAX];
+    bool mixed_logons;
+    int64_t first_ns, last_ns;          /* of the alerts with a time; INT64_MIN: none */
+    int64_t span_lo, span_hi;           /* of the records' times (stand-ins included), for joining */
+    uint64_t first_tie, first_seq;      /* of its first record: ties between chains starting together */
+    uint64_t *alerts;
+    size_t nalerts, acap;
+    uint64_t total;                     /* alerts joined, listed or not */
+    struct rule_count *rules;
+    size_t nrules, rcap;
+    unsigned by_level[STOAT_LEVEL_COUNT];   /* distinct rules per level */
+    uint32_t tactic_mask;
+    int64_t tactic_first[T_COUNT];      /* when each tactic was first seen */
+    uint64_t *procs;
+    size_t nprocs, pcap;
+};
+
+struct pend {
+    struct chain_alert a;
+    int64_t when;       /* the time, or the last one before it in input order */
+    uint64_t tie;       /* equal times: by what the record says, not where it came in */
+    uint64_t seq;       /* input order */
+};
+
+struct chains {
+    struct chains_opts o;
+    struct chains_out out;
+    struct strmap host_ids;
+    char **hosts;
+    size_t nhosts, hosts_cap;
+    struct strmap rule_ids;
+    struct rule_info *rules;
+    size_t nrules, rules_cap;
+    struct pend *pending;
+    size_t npending, pending_cap, max_pending;
+    uint64_t seq;
+    int64_t last_time;                  /* the last known time in input order */
+    int64_t fed_upto;                   /* records up to this time have been chained (INT64_MIN: none) */
+    int64_t clock;                      /* the newest time chained */
+    int64_t soonest;                    /* no open chain closes before the clock passes this */
+    struct chain *open;
+    size_t nopen, open_cap;
+    struct chain *done;                 /* closed, waiting to be reported oldest first */
+    size_t ndone, done_cap;
+    uint64_t next_incident;
+    struct chains_stats st;
+};
+
+/* a + b, saturating: event times come from the logs and may be anywhere in int64 */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+struct chains *chains_create(const struct chains_opts *o, const struct chains_out *out)
+{
+    struct chains *c = xcalloc(1, sizeof(*c));
+    c->o = *o;
+    if (c->o.gap_ns < 0)
+        c->o.gap_ns = 0;
+    if (out)
+        c->out = *out;
+    size_t bytes = c->o.max_bytes ? c->o.max_bytes : (size_t)64 << 20;
+    c->max_pending = bytes / sizeof(struct pend);
+    if (c->max_pending < 16)
+        c->max_pending = 16;
+    strmap_init(&c->host_ids);
+    strmap_init(&c->rule_ids);
+    c->last_time = c->fed_upto = c->clock = INT64_MIN;
+    c->soonest = INT64_MAX;
+    return c;
+}
+
+static void chain_free(struct chain *ch)
+{
+    free(ch->alerts);
+    free(ch->rules);
+    free(ch->procs);
+    memset(ch, 0, sizeof(*ch));
+}
+
+void chains_destroy(struct chains *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nopen; i++)
+        chain_free(&c->open[i]);
+    for (size_t i = 0; i < c->ndone; i++)
+        chain_free(&c->done[i]);
+    free(c->open);
+    free(c->done);
+    free(c->pending);
+    for (size_t i = 0; i < c->nhosts; i++)
+        free(c->hosts[i]);
+    free(c->hosts);
+    for (size_t i = 0; i < c->nrules; i++) {
+        free(c->rules[i].id);
+        free(c->rules[i].title);
+    }
+    free(c->rules);
+    strmap_free(&c->host_ids);
+    strmap_free(&c->rule_ids);
+    free(c);
+}
+
+uint32_t chains_host(struct chains *c, const char *name)
+{
+    uint32_t id = strmap_put(&c->host_ids, name, strlen(name), (uint32_t)c->nhosts);
+    if (id == c->nhosts) {
+        XGROW(c->hosts, c->hosts_cap, c->nhosts + 1);
+        c->hosts[c->nhosts++] = xstrdup(name);
+    }
+    return id;
+}
+
+static int tactic_of(const char *name)
+{
+    for (int t = 0; t < T_COUNT; t++)
+        if (strcmp(tactics[t].name, name) == 0)
+            return t;
+    return -1;
+}
+
+uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
+{
+    /* id, title and level, each ended by a NUL */
+    struct buf k = {0};
+    buf_put(&k, m->id ? m->id : "", m->id ? strlen(m->id) + 1 : 1);
+    buf_put(&k, m->title ? m->title : "", m->title ? strlen(m->title) + 1 : 1);
+    buf_putc(&k, (char)('0' + m->level));
+    uint32_t id = strmap_put(&c->rule_ids, k.p, k.len, (uint32_t)c->nrules);
+    buf_free(&k);
+    if (id != c->nrules)
+        return id;
+    uint32_t mask = 0;
+    for (size_t i = 0; i < m->attack_tactics.n; i++) {
+        int t = tactic_of(m->attack_tactics.items[i]);
+        if (t >= 0)
+            mask |= 1u << t;
+    }
+    XGROW(c->rules, c->rules_cap, c->nrules + 1);
+    c->rules[c->nrules++] = (struct rule_info){.id = m->id ? xstrdup(m->id) : NULL,
+                                               .title = xstrdup(m->title ? m->title : "?"),
+                                               .level = m->level, .tactic_mask = mask};
+    return id;
+}
+
+/* ------------------------------------------------------------- scoring */
+
+/* The tactics a chain reached: its rules' tags, but exfiltration and command
+ * and control only where the evidence shows them. */
+static uint32_t claimed_mask(const struct chain *ch, const struct chain_claims *cl, int64_t first[T_COUNT])
+{
+    uint32_t mask = ch->tactic_mask & ~CLAIMED_BY_EVIDENCE;
+    memcpy(first, ch->tactic_first, sizeof(ch->tactic_first));
+    if (cl->exfil) {
+        mask |= 1u << T_EXFIL;
+        first[T_EXFIL] = cl->exfil_ns != INT64_MIN ? cl->exfil_ns : ch->last_ns;
+    }
+    if (cl->c2) {
+        mask |= 1u << T_C2;
+        first[T_C2] = cl->c2_ns != INT64_MIN ? cl->c2_ns : ch->last_ns;
+    }
+    return mask;
+}
+
+static double chain_score(const struct chain *ch, uint32_t mask, const int64_t first[T_COUNT])
+{
+    double s = 0, between = 0;
+    for (int t = 0; t < T_COUNT; t++)
+        if (mask & (1u << t)) {
+            if (t <= T_C2)
+                s += tactics[t].points;
+            else
+                between += tactics[t].points;
+        }
+    s += between > 15 ? 15 : between;
+    /* the story in order: discovery before credentials before collection
+     * before the data leaves */
+    static const int story[] = {T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL};
+    int in_order = 0;
+    int64_t prev = INT64_MIN;
+    for (size_t i = 0; i < 4; i++) {
+        int t = story[i];
+        if (!(mask & (1u << t)))
+            continue;
+        if (first[t] >= prev) {
+            in_order++;
+            prev = first[t];
+        }
+    }
+    if (in_order >= 3)
+        s += IN_ORDER_BONUS;
+    double lv = 0;
+    if (ch->by_level[STOAT_LEVEL_CRITICAL])
+        lv += 15;
+    lv += ch->by_level[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : ch->by_level[STOAT_LEVEL_HIGH] * 4.0;
+    lv += ch->by_level[STOAT_LEVEL_MEDIUM] > 5 ? 5 : ch->by_level[STOAT_LEVEL_MEDIUM];
+    s += lv;
+    return s > 100 ? 100 : s;
+}
+
+/* -------------------------------------------------------------- chains */
+
+static void chain_add_proc(struct chain *ch, uint64_t proc)
+{
+    if (!proc || ch->nprocs >= CHAIN_MAX_PROCS)
+        return;
+    for (size_t i = 0; i < ch->nprocs; i++)
+        if (ch->procs[i] == proc)
+            return;
+    XGROW(ch->procs, ch->pcap, ch->nprocs + 1);
+    ch->procs[ch->nprocs++] = proc;
+}
+
+static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
+{
+    const struct chain_alert *a = &p->a;
+    int64_t t = a->time_ns;
+    if (t != INT64_MIN) {
+        if (ch->first_ns == INT64_MIN || t < ch->first_ns)
+            ch->first_ns = t;
+        if (ch->last_ns == INT64_MIN || t > ch->last_ns)
+            ch->last_ns = t;
+    }
+    if (p->when < ch->span_lo)
+        ch->span_lo = p->when;
+    if (p->when > ch->span_hi)
+        ch->span_hi = p->when;
+    ch->total++;
+    if (ch->nalerts < c->o.max_alerts) {
+        XGROW(ch->alerts, ch->acap, ch->nalerts + 1);
+        ch->alerts[ch->nalerts++] = a->id;
+    }
+    const struct rule_info *ri = &c->rules[a->rule];
+    size_t k = 0;
+    while (k < ch->nrules && ch->rules[k].rule != a->rule)
+        k++;
+    if (k < ch->nrules) {
+        ch->rules[k].n++;
+    } else if (ch->nrules < CHAIN_MAX_RULES) {
+        XGROW(ch->rules, ch->rcap, ch->nrules + 1);
+        ch->rules[ch->nrules++] = (struct rule_count){.rule = a->rule, .n = 1};
+        ch->by_level[ri->level]++;
+    }
+    for (int tac = 0; tac < T_COUNT; tac++) {
+        if (!(ri->tactic_mask & (1u << tac)))
+            continue;
+        ch->tactic_mask |= 1u << tac;
+        if (p->when < ch->tactic_first[tac])
+            ch->tactic_first[tac] = p->when;
+    }
+    if (a->logon[0] && !ch->mixed_logons) {
+        if (!ch->logon[0])
+            memcpy(ch->logon, a->logon, sizeof(ch->logon));
+        else if (strncmp(ch->logon, a->logon, sizeof(ch->logon)) != 0)
+            ch->mixed_logons = true;
+    }
+    chain_add_proc(ch, a->proc);
+    int64_t close_at = add_sat(ch->span_hi, c->o.gap_ns);
+    if (close_at < c->soonest)
+        c->soonest = close_at;
+}
+
+static struct chain *chain_new(struct chains *c, const struct pend *p)
+{
+    XGROW(c->open, c->open_cap, c->nopen + 1);
+    struct chain *ch = &c->open[c->nopen++];
+    memset(ch, 0, sizeof(*ch));
+    ch->host = p->a.host;
+    ch->key = p->a.key;
+    ch->first_ns = ch->last_ns = INT64_MIN;
+    ch->span_lo = ch->span_hi = p->when;
+    ch->first_tie = p->tie;
+    ch->first_seq = p->seq;
+    for (int k = 0; k < T_COUNT; k++)
+        ch->tactic_first[k] = INT64_MAX;
+    return ch;
+}
+
+/* t within the gap of the chain's span (later alerts: of its last one) */
+static bool within(const struct chains *c, const struct chain *ch, int64_t t)
+{
+    return t <= add_sat(ch->span_hi, c->o.gap_ns) && t >= add_sat(ch->span_lo, -c->o.gap_ns);
+}
+
+/* Moves open chain i to the closed ones (the last open chain takes its place). */
+static void chain_close(struct chains *c, size_t i)
+{
+    XGROW(c->done, c->done_cap, c->ndone + 1);
+    c->done[c->ndone++] = c->open[i];
+    c->open[i] = c->open[--c->nopen];
+    c->st.chains++;
+}
+
+/* Closes the chains that can no longer grow now that time reached t. */
+static void sweep(struct chains *c, int64_t t)
+{
+    if (t == INT64_MIN || t <= c->soonest)
+        return;
+    c->soonest = INT64_MAX;
+    for (size_t i = 0; i < c->nopen;) {
+        int64_t close_at = add_sat(c->open[i].span_hi, c->o.gap_ns);
+        if (t > close_at) {
+            chain_close(c, i);
+            continue;
+        }
+        if (close_at < c->soonest)
+            c->soonest = close_at;
+        i++;
+    }
+}
+
+static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
+{
+    struct chain *keyless = NULL, *latest = NULL;
+    for (size_t i = 0; i < c->nopen; i++) {
+        struct chain *ch = &c->open[i];
+        if (ch->host != a->host || !within(c, ch, t))
+            continue;
+        if (a->key && ch->key == a->key)
+            return ch;
+        if (!ch->key && (!keyless || ch->span_hi > keyless->span_hi))
+            keyless = ch;
+        if (!latest || ch->span_hi > latest->span_hi)
+            latest = ch;
+    }
+    if (a->key) {
+        if (keyless)
+            keyless->key = a->key;   /* the session or tree it was about, now known */
+        return keyless;
+    }
+    return latest;
+}
+
+static void feed(struct chains *c, const struct pend *p)
+{
+    if (p->when != INT64_MIN && p->when < c->clock)
+        c->st.late++;
+    if (p->when > c->clock)
+        c->clock = p->when;
+    sweep(c, c->clock);
+    struct chain *ch = find_chain(c, &p->a, p->when);
+    if (!ch)
+        ch = chain_new(c, p);
+    chain_join(c, ch, p);
+}
+
+/* ------------------------------------------------------------ incidents */
+
+static int cmp_done(const void *x, const void *y)
+{
+    const struct chain *a = x, *b = y;
+    if (a->span_lo != b->span_lo)
+        return a->span_lo < b->span_lo ? -1 : 1;
+    if (a->first_tie != b->first_tie)
+        return a->first_tie < b->first_tie ? -1 : 1;
+    return a->first_seq < b->first_seq ? -1 : a->first_seq > b->first_seq;
+}
+
+static void report(struct chains *c, struct chain *ch)
+{
+    struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+    if (c->out.judge && ch->nprocs)
+        c->out.judge(c->out.ctx, ch->host, ch->procs, ch->nprocs, &cl);
+    int64_t first[T_COUNT];
+    uint32_t mask = claimed_mask(ch, &cl, first);
+    double score = chain_score(ch, mask, first);
+    if (score < c->o.min_score || !c->out.incident)
+        return;
+    const char *names[T_COUNT];
+    size_t nt = 0;
+    /* tactics in kill-chain order */
+    for (int ord = 0; ord < T_COUNT; ord++)
+        for (int t = 0; t < T_COUNT; t++)
+            if ((mask & (1u << t)) && tactics[t].order == ord)
+                names[nt++] = tactics[t].name;
+    const char *host = c->hosts[ch->host];
+    struct buf title = {0};
+    buf_printf(&title, "%s: ", host);
+    static const int story[] = {T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2};
+    static const char *const label[] = {"discovery", "credential access", "collection", "exfiltration",
+                                        "command and control"};
+    bool any = false;
+    for (size_t k = 0; k < 5; k++)
+        if (mask & (1u << story[k])) {
+            buf_printf(&title, "%s%s", any ? " -> " : "", label[k]);
+            any = true;
+        }
+    if (!any)
+        buf_puts(&title, nt ? names[0] : "suspicious activity");
+    buf_printf(&title, " (%llu alerts, %zu rules)", (unsigned long long)ch->total, ch->nrules);
+    struct stoat_incident_rule *rules = xcalloc(ch->nrules ? ch->nrules : 1, sizeof(*rules));
+    for (size_t i = 0; i < ch->nrules; i++) {
+        const struct rule_info *ri = &c->rules[ch->rules[i].rule];
+        rules[i] = (struct stoat_incident_rule){.id = ri->id, .title = ri->title, .level = ri->level,
+                                                .alerts = ch->rules[i].n};
+    }
+    struct stoat_incident inc = {
+        .id = ++c->next_incident,
+        .host = host,
+        .logon_id = ch->mixed_logons || !ch->logon[0] ? NULL : ch->logon,
+        .title = title.p,
+        .score = score,
+        .level = score >= 80 ? STOAT_LEVEL_CRITICAL : score >= 60 ? STOAT_LEVEL_HIGH : STOAT_LEVEL_MEDIUM,
+        .first_ns = ch->first_ns,
+        .last_ns = ch->last_ns,
+        .tactics = names,
+        .ntactics = nt,
+        .alert_ids = ch->alerts,
+        .nalerts = ch->nalerts,
+        .evidence = cl.evidence,
+        .nevidence = cl.nevidence,
+        .rules = rules,
+        .nrules = ch->nrules,
+    };
+    c->st.incidents++;
+    c->out.incident(c->out.ctx, &inc);
+    free(rules);
+    buf_free(&title);
+}
+
+/* Reports the closed chains, oldest first, so incident ids follow time. */
+static void report_done(struct chains *c)
+{
+    if (c->ndone > 1)
+        qsort(c->done, c->ndone, sizeof(*c->done), cmp_done);
+    for (size_t i = 0; i < c->ndone; i++) {
+        report(c, &c->done[i]);
+        chain_free(&c->done[i]);
+    }
+    c->ndone = 0;
+}
+
+/* -------------------------------------------------------------- records */
+
+static int cmp_pend(const void *x, const void *y)
+{
+    const struct pend *a = x, *b = y;
+    if (a->when != b->when)
+        return a->when < b->when ? -1 : 1;
+    if (a->tie != b->tie)
+        return a->tie < b->tie ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Chains the kept records up to time upto, in time order. */
+static void release(struct chains *c, int64_t upto)
+{
+    if (!c->npending)
+        return;
+    qsort(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
+    size_t n = 0;
+    while (n < c->npending && c->pending[n].when <= upto)
+        feed(c, &c->pending[n++]);
+    memmove(c->pending, c->pending + n, (c->npending - n) * sizeof(*c->pending));
+    c->npending -= n;
+}
+
+void chains_add(struct chains *c, const struct chain_alert *a)
+{
+    struct pend p = {.a = *a, .seq = ++c->seq};
+    /* ids of hosts and rules follow input order: their names decide ties */
+    const struct rule_info *ri = &c->rules[a->rule];
+    const char *host = c->hosts[a->host];
+    p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ hash_bytes(host, strlen(host), 1) ^
+            hash_bytes(ri->title, strlen(ri->title), ri->level);
+    if (a->time_ns != INT64_MIN)
+        c->last_time = a->time_ns;
+    p.when = a->time_ns != INT64_MIN ? a->time_ns : c->last_time;
+    if (c->o.live && c->fed_upto != INT64_MIN && p.when <= c->fed_upto) {
+        /* later than the lateness allowed: chained now, out of order */
+        feed(c, &p);
+        report_done(c);
+        return;
+    }
+    if (c->npending >= c->max_pending) {
+        /* the cap: chain what was kept as one batch and carry on */
+        c->st.batches++;
+        release(c, INT64_MAX);
+        report_done(c);
+    }
+    XGROW(c->pending, c->pending_cap, c->npending + 1);
+    c->pending[c->npending++] = p;
+}
+
+void chains_advance(struct chains *c, int64_t now_ns)
+{
+    if (!c->o.live || now_ns == INT64_MIN)
+        return;
+    int64_t upto = add_sat(now_ns, -(c->o.lateness_ns > 0 ? c->o.lateness_ns : 0));
+    release(c, upto);
+    if (upto > c->fed_upto)
+        c->fed_upto = upto;
+    if (upto > c->clock)
+        c->clock = upto;
+    sweep(c, c->clock);
+    report_done(c);
+}
+
+void chains_finish(struct chains *c)
+{
+    if (c->npending || !c->st.batches)
+        c->st.batches++;
+    release(c, INT64_MAX);
+    while (c->nopen)
+        chain_close(c, c->nopen - 1);
+    report_done(c);
+}
+
+void chains_get_stats(const struct chains *c, struct chains_stats *out)
+{
+    *out = c->st;
+    if (c->o.live)
+        out->batches = 0;
+}

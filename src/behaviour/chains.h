@@ -1,0 +1,84 @@
+/* Attack chains: alerts joined over event time into incidents.
+ *
+ * Alerts reach behaviour in input order, which is not time order when a hunt
+ * reads a folder of log files (Security.evtx before Sysmon.evtx, samples of
+ * different years). So chaining works on small records of the alerts, kept
+ * and sorted by event time before they are joined: a hunt keeps them all and
+ * chains at the end (or, when they reach their memory cap, chains what it kept
+ * as one batch and carries on); live, they wait a lateness window and are
+ * chained as event time passes it. The chain's score and claims are decided
+ * when it closes; what the evidence says about exfiltration and command and
+ * control is asked of the caller (judge), so this module knows nothing of
+ * events and can be tested with records alone. */
+#ifndef STOAT_BEHAVIOUR_CHAINS_H
+#define STOAT_BEHAVIOUR_CHAINS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/hunt.h"
+
+#define CHAIN_LOGON_MAX 24   /* logon ids kept for display (longer ones are cut; the key has them whole) */
+
+/* One alert as chaining needs it. */
+struct chain_alert {
+    uint64_t id;                 /* the alert's id */
+    int64_t time_ns;             /* INT64_MIN: unknown (the time of the alert before it in input order stands in) */
+    uint64_t key;                /* the logon session or process tree within the host; 0: the event names neither */
+    uint64_t proc;               /* the process the alert is about; 0: unknown */
+    uint32_t host;               /* chains_host */
+    uint32_t rule;               /* chains_rule */
+    char logon[CHAIN_LOGON_MAX]; /* the session, "" when none */
+};
+
+/* What the evidence shows about a chain's processes. Strings and the array
+ * stay valid until the judge is called again. */
+struct chain_claims {
+    bool exfil, c2;              /* data left; a process talked to an outside address */
+    int64_t exfil_ns, c2_ns;     /* when first seen (INT64_MIN: unknown) */
+    const struct stoat_incident_evidence *evidence;
+    size_t nevidence;
+};
+
+struct chains_out {
+    void *ctx;
+    /* may be NULL: then nothing is claimed beyond the alerts' own tactics */
+    void (*judge)(void *ctx, uint32_t host, const uint64_t *procs, size_t nprocs, struct chain_claims *out);
+    void (*incident)(void *ctx, const struct stoat_incident *inc);
+};
+
+struct chains_opts {
+    int64_t gap_ns;              /* alerts further apart than this (from the chain's last) start a new chain */
+    double min_score;            /* chains scoring less are not incidents */
+    size_t max_alerts;           /* alert ids listed per incident */
+    size_t max_bytes;            /* records kept waiting to be chained */
+    bool live;                   /* records wait lateness_ns of event time, then are chained */
+    int64_t lateness_ns;
+};
+
+struct chains_stats {
+    uint64_t chains, incidents;
+    uint64_t batches;            /* offline: time-sorted batches chained (1 unless the cap was reached) */
+    uint64_t late;               /* records chained after later ones (live: beyond the lateness) */
+};
+
+struct chains;
+
+struct chains *chains_create(const struct chains_opts *o, const struct chains_out *out);
+void chains_destroy(struct chains *c);   /* accepts NULL */
+
+/* Ids for hosts and rules (rules by id, title and level: a reload may bring
+ * other rules while chains are open). */
+uint32_t chains_host(struct chains *c, const char *name);
+uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m);
+
+void chains_add(struct chains *c, const struct chain_alert *a);
+/* Live: event time has reached now_ns; records older than the lateness are
+ * chained, chains that can no longer grow become incidents. */
+void chains_advance(struct chains *c, int64_t now_ns);
+/* End of input: chain everything, close every chain. */
+void chains_finish(struct chains *c);
+void chains_get_stats(const struct chains *c, struct chains_stats *out);
+
+#endif

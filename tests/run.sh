@@ -99,6 +99,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
     if make -s SANITIZE=address,undefined build-san/stoat $(ls tests/unit/test_*.c | sed 's|^\(.*\)\.c$|build-san/\1|') >"$LOG/san-build.log" 2>&1; then
         rm -rf build-san/reports
         mkdir -p build-san/reports
+        # stoat watch writes its reports as the user it becomes after loading
+        chmod 1777 build-san/reports
         export ASAN_OPTIONS="log_path=$(pwd)/build-san/reports/asan:detect_leaks=1:abort_on_error=0"
         export UBSAN_OPTIONS="log_path=$(pwd)/build-san/reports/ubsan:print_stacktrace=1:halt_on_error=1"
         part san-unit unit build-san

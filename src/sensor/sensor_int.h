@@ -85,6 +85,8 @@ struct sensor {
 	/* ebpf */
 	struct sensor_bpf *skel;
 	struct ring_buffer *rb;
+	const uint64_t *kloss;       /* the kernel's loss counters, mapped (ebpf.c) */
+	size_t kloss_len;
 	struct argv_pending pend[SENSOR_PENDING_ARGV];
 	uint64_t pend_seq;
 

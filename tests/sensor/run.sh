@@ -269,6 +269,24 @@ else
 	if printf '%s' "$ST" | grep -q 'lost_total=0'; then ok "ebpf: no event lost ($ST)"; else bad "ebpf: losses: $ST"; fi
 fi
 
+# Losses are still counted once the privileges are gone: a 4 KiB ring
+# buffer not read for 3 s while 200 processes start must drop records,
+# and the kernel's counters must say so.
+LS=$T/loss.txt
+if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
+	"$PROBE" --user nobody --ringbuf 4 --stall 3 --quiet > "$LS" 2> "$LS.err" &
+	PROBE_PID=$!
+	for _ in $(seq 100); do grep -q '^READY' "$LS" && break; sleep 0.1; done
+	for _ in $(seq 200); do /bin/true "$LONGARG"; done
+	sleep 3
+	stop_probe
+	if grep -Eq '^STATS .*lost_total=[1-9].* ringbuf_full_[a-z_]+=[1-9]' "$LS"; then
+		ok "ebpf: kernel losses counted after the drop ($(grep '^STATS' "$LS"))"
+	else
+		bad "ebpf: no kernel loss counted with a stalled 4 KiB ring: $(grep '^STATS' "$LS") $(head -c 300 "$LS.err")"
+	fi
+fi
+
 # ---------------- fallback: proc connector + fanotify ----------------
 FB=$T/fallback.txt
 if ! start_probe "$FB" --fallback; then

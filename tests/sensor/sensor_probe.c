@@ -11,8 +11,12 @@
  * "PRIVS etc=<result> ptrace:<pid>=<result>..." (OK or the errno's name)
  * before READY.
  *
+ * --ringbuf KIB and --stall SECONDS (no reading for that long after READY)
+ * make the kernel drop records, to check that losses are still counted after
+ * the privileges are gone.
+ *
  * usage: sensor_probe [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]...
- *                     [--quiet] [--watch PATH]...
+ *                     [--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...
  */
 #include "sensor/sensor.h"
 
@@ -100,6 +104,7 @@ int main(int argc, char **argv)
 {
 	pid_t targets[8];
 	int ntargets = 0;
+	unsigned stall = 0;
 	const char *watch[64];
 	struct sensor_opts o = {0};
 	struct sensor *s = NULL;
@@ -117,13 +122,17 @@ int main(int argc, char **argv)
 			o.run_as = argv[++i];
 		else if (strcmp(argv[i], "--try-ptrace") == 0 && i + 1 < argc && ntargets < 8)
 			targets[ntargets++] = (pid_t)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--ringbuf") == 0 && i + 1 < argc)
+			o.ringbuf_bytes = (size_t)atoi(argv[++i]) << 10;
+		else if (strcmp(argv[i], "--stall") == 0 && i + 1 < argc)
+			stall = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--quiet") == 0)
 			p.quiet = true;
 		else if (strcmp(argv[i], "--watch") == 0 && i + 1 < argc && o.nwatch < 64)
 			watch[o.nwatch++] = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]... "
-				"[--quiet] [--watch PATH]...\n", argv[0]);
+				"[--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -139,6 +148,8 @@ int main(int argc, char **argv)
 	if (o.run_as)
 		try_privs(targets, ntargets);
 	printf("READY %s\n", sensor_mode(s));
+	if (stall)
+		sleep(stall);
 	while (!stop) {
 		int r = sensor_poll(s, 100, on_event, &p);
 		if (r < 0 && r != -4 /* EINTR */) {

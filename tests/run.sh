@@ -7,7 +7,8 @@
 #   sensor and `stoat watch` in a network namespace, the store, report and
 #   dashboard (API and a headless browser), a folder of mixed input formats,
 #   the auditd reader against the real auditd (needs root; skipped with a
-#   message otherwise), then the same functional tests on the
+#   message otherwise), make install into a DESTDIR, the man page and a
+#   build without the eBPF sensor, then the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
@@ -92,6 +93,7 @@ part watch tests/watch/run.sh
 part web tests/web/run.sh
 part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh
+part install tests/install/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

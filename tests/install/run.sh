@@ -54,6 +54,10 @@ case "$out" in
     "stoat $V"|"stoat $V (git "*")") ok "installed stoat --version: $out" ;;
     *) bad "installed stoat --version: '$out' (VERSION says $V)" ;;
 esac
+# outside a git checkout (a release tarball) the version stands alone
+GIT_DIR=/nonexistent GIT_CEILING_DIRECTORIES=/ scripts/gen-version.sh | grep -qx '#define STOAT_GIT_DESCRIBE ""' &&
+    GIT_DIR=/nonexistent scripts/gen-version.sh | grep -qx "#define STOAT_VERSION \"$V\"" &&
+    ok "without git the version is VERSION's alone" || bad "gen-version without git: $(GIT_DIR=/nonexistent scripts/gen-version.sh | tr '\n' ' ')"
 [ "$out" = "$("$STOAT" --version)" ] && ok "installed and built binaries report the same version" ||
     bad "versions differ: '$out' and '$("$STOAT" --version)'"
 (cd / && env -u STOAT_HOME "$D/usr/bin/stoat" hunt -q --format jsonl "$REPO/demo/") >"$tmp/installed.jsonl" 2>"$tmp/installed.err"

@@ -24,8 +24,9 @@
  *   another process with it. On an architecture the filter does not know,
  *   CAP_SYS_PTRACE is not kept (the fallback then misses other users'
  *   images, working directories and stdio sockets).
- * - Nothing comes back: the bounding set is cut to what is kept and the
- *   securebits are locked (NOROOT: uid 0 means no capabilities at exec,
+ * - Nothing comes back: the bounding set is emptied (it limits what an
+ *   exec could gain, not what is held, so the kept capabilities need no
+ *   place in it) and the securebits are locked (NOROOT: uid 0 means no capabilities at exec,
  *   NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE) while CAP_SETPCAP is still held;
  *   no_new_privs is set; the process is not dumpable (no other process of
  *   the user may ptrace it or read its memory); inheritable and ambient sets
@@ -165,15 +166,15 @@ static int thread_count(void)
 	return n;
 }
 
-/* Bounding set cut to keep, securebits set and locked: needs CAP_SETPCAP. */
-static int seal(uint64_t keep)
+/* Bounding set emptied, securebits set and locked: needs CAP_SETPCAP. */
+static int seal(void)
 {
 	/* up to the running kernel's last capability, which may be newer than our headers */
 	for (int c = 0; c < 64; c++) {
 		int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
 		if (in < 0)
 			break;
-		if (in == 1 && !(keep & CAPBIT(c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+		if (in == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
 			return -errno;
 	}
 	int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
@@ -228,8 +229,8 @@ int sensor_drop_privileges(struct sensor *s, const char *run_as, char *errbuf, s
 	if (have & CAPBIT(CAP_SETPCAP)) {
 		/* without it (a replay, a container that withheld it) the
 		 * bounding set and securebits are someone else's to set */
-		if ((err = seal(keep)) < 0)
-			return fail(errbuf, errlen, err, "cutting the bounding set");
+		if ((err = seal()) < 0)
+			return fail(errbuf, errlen, err, "emptying the bounding set");
 	}
 	if (change) {
 		snprintf(what, sizeof(what), "becoming user %s (uid %u, gid %u)", run_as, (unsigned)uid, (unsigned)gid);

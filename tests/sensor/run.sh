@@ -112,8 +112,8 @@ stop_probe() {
 }
 
 # After loading the probe is nobody, with only CAP_DAC_READ_SEARCH (2), and
-# in the fallback CAP_SYS_PTRACE (19) for /proc's access checks, in every
-# set; no_new_privs and the seccomp filter are on; and from inside it,
+# in the fallback CAP_SYS_PTRACE (19) for /proc's access checks, effective
+# and permitted; an empty bounding set; no_new_privs and the seccomp filter are on; and from inside it,
 # writing /etc and ptrace of another process both failed.
 check_privs() {   # check_privs MODE CAPS OUT
 	local st want k bad_keys=""
@@ -121,10 +121,10 @@ check_privs() {   # check_privs MODE CAPS OUT
 	for k in Uid Gid; do
 		echo "$st" | grep -Eq "^$k:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$" || bad_keys="$bad_keys $k"
 	done
-	for k in CapEff CapPrm CapBnd; do
+	for k in CapEff CapPrm; do
 		echo "$st" | grep -q "^$k:[[:space:]]*$2$" || bad_keys="$bad_keys $k"
 	done
-	for k in CapInh CapAmb; do
+	for k in CapBnd CapInh CapAmb; do
 		echo "$st" | grep -q "^$k:[[:space:]]*0000000000000000$" || bad_keys="$bad_keys $k"
 	done
 	echo "$st" | grep -q "^NoNewPrivs:[[:space:]]*1$" || bad_keys="$bad_keys NoNewPrivs"

@@ -63,18 +63,18 @@ EOF
 
 # After loading, every thread of the watch runs as the default user (stoat
 # when the host has one, else nobody) and keeps only CAP_DAC_READ_SEARCH
-# (0x4), plus CAP_SYS_PTRACE (0x80004) in the fallback, in its effective,
-# permitted and bounding sets, none inheritable or ambient; no_new_privs and
+# (0x4), plus CAP_SYS_PTRACE (0x80004) in the fallback, in its effective
+# and permitted sets, none bounding, inheritable or ambient; no_new_privs and
 # the seccomp filter are set: an exec could not win anything back.
 RUN_UID=$(id -u stoat 2>/dev/null || id -u nobody)
 check_caps() {   # check_caps LABEL CAPS (the watch is $WPID)
     local t st k bad_tasks=""
     for t in /proc/"$WPID"/task/*; do
         st=$(cat "$t/status" 2>/dev/null) || continue
-        for k in CapEff CapPrm CapBnd; do
+        for k in CapEff CapPrm; do
             echo "$st" | grep -q "^$k:[[:space:]]*$2$" || bad_tasks="$bad_tasks ${t##*/}:$k"
         done
-        for k in CapInh CapAmb; do
+        for k in CapBnd CapInh CapAmb; do
             echo "$st" | grep -q "^$k:[[:space:]]*0000000000000000$" || bad_tasks="$bad_tasks ${t##*/}:$k"
         done
         echo "$st" | grep -Eq "^Uid:[[:space:]]+$RUN_UID[[:space:]]+$RUN_UID[[:space:]]+$RUN_UID[[:space:]]+$RUN_UID$" ||
@@ -83,7 +83,7 @@ check_caps() {   # check_caps LABEL CAPS (the watch is $WPID)
         echo "$st" | grep -q "^Seccomp:[[:space:]]*2$" || bad_tasks="$bad_tasks ${t##*/}:Seccomp"
     done
     if [ -z "$bad_tasks" ] && [ -d /proc/"$WPID"/task ]; then
-        ok "$1: runs as uid $RUN_UID with capabilities $2 only (CapEff/CapPrm/CapBnd), NoNewPrivs, seccomp"
+        ok "$1: runs as uid $RUN_UID with capabilities $2 only (CapEff/CapPrm; CapBnd/CapInh/CapAmb empty), NoNewPrivs, seccomp"
     else
         bad "$1: privileges not dropped:$bad_tasks $(grep -h '^Uid\|^Cap\|^NoNew\|^Seccomp' /proc/"$WPID"/status 2>/dev/null | tr '\n' ' ')"
     fi

@@ -4,6 +4,10 @@
 # and util/ on its own: so the command is a user of the public headers, and the
 # house's internals can neither be reached nor clash with a caller's names.
 # `make SANITIZE=address,undefined` builds the same into build-san/.
+# `make SENSOR=0` builds without the eBPF programs (mk/sensor.mk; automatic when
+# clang, bpftool, libbpf or the kernel's BTF is missing). `make install` honours
+# PREFIX and DESTDIR. A plain `make` installs the build dependencies only;
+# `make test` also the test-only ones (scripts/install-deps.sh --test).
 
 CC       ?= cc
 PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd
@@ -18,6 +22,7 @@ SANLD    := -fsanitize=$(SANITIZE)
 endif
 
 DEPS_STAMP := $(BUILD)/.deps-ok
+TEST_DEPS_STAMP := $(BUILD)/.test-deps-ok
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -50,15 +55,37 @@ UTIL_LIB  := $(BUILD)/libstoat-util.a
 UTIL_OBJ  := $(filter $(BUILD)/src/util/%,$(LIB_OBJ))
 STOAT     := $(BUILD)/stoat
 
+# The version is written in VERSION only; the header adds `git describe`,
+# and is rewritten only when that changes.
+VERSION_HDR := $(BUILD)/gen/version.h
+GEN_HDR     += $(VERSION_HDR)
+CFLAGS      += -I$(BUILD)/gen
+MAN_PAGE    := $(BUILD)/stoat.1
+
 .DEFAULT_GOAL := all
-.PHONY: all deps test test-unit bench fuzz demo clean
-all: $(STOAT)
+.PHONY: all deps test-deps test test-unit bench fuzz demo clean install uninstall man FORCE
+all: $(STOAT) $(MAN_PAGE)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
 	@mkdir -p $(@D)
 	@scripts/install-deps.sh
 	@touch $@
+
+test-deps: $(TEST_DEPS_STAMP)
+$(TEST_DEPS_STAMP): scripts/install-deps.sh | $(DEPS_STAMP)
+	@scripts/install-deps.sh --test
+	@touch $@
+
+$(VERSION_HDR): FORCE
+	@mkdir -p $(@D)
+	@scripts/gen-version.sh > $@.tmp && { cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@; }
+
+# stoat(1) is written once, in docs/stoat.1.md; a small awk script makes troff of it
+man: $(MAN_PAGE)
+$(MAN_PAGE): docs/stoat.1.md scripts/md2man.awk VERSION
+	@mkdir -p $(@D)
+	awk -v version="$$(cat VERSION)" -f scripts/md2man.awk docs/stoat.1.md > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.o: %.c | $(DEPS_STAMP) $(GEN_HDR)
 	@mkdir -p $(@D)
@@ -81,7 +108,7 @@ $(UTIL_LIB): $(UTIL_OBJ)
 
 $(STOAT): $(CLI_OBJ) $(API_LIB) $(UTIL_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(API_LIB) $(UTIL_LIB) $(LDLIBS)
-	@ln -sf $(BUILD)/stoat stoat 2>/dev/null || true
+	@[ "$(BUILD)" != build ] || ln -sf $(BUILD)/stoat stoat 2>/dev/null || true
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -93,7 +120,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB) | $(DEPS_STAMP)
 
 # The whole suite: unit tests, golden folders, SigmaHQ checks when ../shared is
 # present, a bounded fuzz run and the sanitizer build. Prints `N passed, N failed`.
-test: $(STOAT) $(UNIT_BIN)
+test: $(TEST_DEPS_STAMP) $(STOAT) $(MAN_PAGE) $(UNIT_BIN)
 	@tests/run.sh
 
 # Every test program runs, so a failing area does not hide the others.
@@ -114,5 +141,37 @@ demo: $(STOAT)
 
 clean:
 	rm -rf build build-san build-fuzz stoat $(CLEAN_EXTRA)
+
+# Installed like any Unix tool: the binary finds its rules and mapping in
+# ../share/stoat next to it (or STOAT_HOME, which the unit sets). The unit's
+# paths are rewritten for PREFIX; the stoat user is created by
+# systemd-sysusers from the sysusers.d file (or useradd; dist/README.md).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/stoat
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/stoat
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL     ?= install
+
+install: $(STOAT) $(MAN_PAGE)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 0755 $(STOAT) $(DESTDIR)$(BINDIR)/stoat
+	find data rules config -type f \( -name '*.yml' -o -name README.md \) \
+		-exec $(INSTALL) -D -m 0644 {} $(DESTDIR)$(DATADIR)/{} \;
+	$(INSTALL) -m 0644 $(MAN_PAGE) $(DESTDIR)$(MANDIR)/man1/stoat.1
+	$(INSTALL) -m 0644 README.md LICENSE CHANGELOG.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 dist/README.md $(DESTDIR)$(DOCDIR)/stoat-watch.service.md
+	sed -e 's|/usr/local/bin/stoat|$(BINDIR)/stoat|g' -e 's|/usr/local/share/stoat|$(DATADIR)|g' \
+		dist/stoat-watch.service > $(DESTDIR)$(UNITDIR)/stoat-watch.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/stoat-watch.service
+	$(INSTALL) -m 0644 dist/stoat.sysusers $(DESTDIR)$(SYSUSERSDIR)/stoat.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/stoat $(DESTDIR)$(MANDIR)/man1/stoat.1 \
+		$(DESTDIR)$(UNITDIR)/stoat-watch.service $(DESTDIR)$(SYSUSERSDIR)/stoat.conf
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

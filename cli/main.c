@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "version.h"   /* build/gen: VERSION and git describe (scripts/gen-version.sh) */
 
 static void usage(FILE *f)
 {
@@ -17,7 +18,8 @@ static void usage(FILE *f)
           "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
           "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
           "  serve DB                the live dashboard and JSON API over a store\n"
-          "  help                    this text\n\n"
+          "  help                    this text\n"
+          "  --version               the version (and the git commit it was built from)\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);
 }
@@ -43,6 +45,11 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--version")) {
+        printf("stoat %s%s%s%s\n", STOAT_VERSION, STOAT_GIT_DESCRIBE[0] ? " (git " : "", STOAT_GIT_DESCRIBE,
+               STOAT_GIT_DESCRIBE[0] ? ")" : "");
+        return EXIT_OK;
+    }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

@@ -4,6 +4,7 @@
  * events are reported every ten seconds they occur, and at exit. */
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -56,6 +57,9 @@ static void usage(FILE *f)
           "                          and analytics as fast as it goes, then stop (no root needed)\n"
           "      --min-level L       report alerts of level L and above\n"
           "      --fallback          do not use eBPF (proc connector and fanotify)\n"
+          "      --user NAME         once the sensor is loaded, run as NAME and its group with\n"
+          "                          only the capabilities the sensor still needs (default: stoat\n"
+          "                          when that user exists, else nobody; root keeps uid 0)\n"
           "      --duration SECONDS  stop after this long (default: run until stopped)\n"
           "  -q, --quiet             no status lines on standard error\n\n",
           f);
@@ -110,7 +114,7 @@ struct watch_args {
     struct stoat_behaviour_opts bo;
     const char *paths[256];    /* given with --watch-path, then the jewels' folders */
     size_t npaths;
-    const char *output, *format, *record, *capture, *replay, *db;
+    const char *output, *format, *record, *capture, *replay, *db, *user;
     int64_t retain_days, retain_alerts;
     bool use_syslog, fallback, quiet;
     double duration;
@@ -148,6 +152,21 @@ static bool parse_duration(const struct cli_value *val, void *field)
     return val->v && (*(double *)field = atof(val->v)) > 0;
 }
 
+/* The user the sensor runs as once loaded: a dedicated system user when the
+ * host has one (make install documents how to create it), else nobody, which
+ * every Linux host has; a user other than root stays who they are. root is taken at its word: uid 0 stays, with the
+ * same capabilities cut (it still owns root's files). */
+static const char *run_as_user(const char *given)
+{
+    if (given)
+        return strcmp(given, "root") ? given : NULL;
+    if (getuid() != 0)
+        return NULL;   /* started as someone already: stays them */
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    return getpwnam_r("stoat", &pw, buf, sizeof(buf), &res) == 0 && res ? "stoat" : "nobody";
+}
+
 #define WA(f) offsetof(struct watch_args, f)
 static const struct cli_option options[] = {
     {CLI_GROUP, .off = WA(ra), .group = cli_rule_options},
@@ -162,6 +181,7 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--retain-alerts", NULL, WA(retain_alerts), cli_parse_count},
     {CLI_STRING, "--capture", NULL, WA(capture)},
     {CLI_STRING, "--replay", NULL, WA(replay)},
+    {CLI_STRING, "--user", NULL, WA(user)},
     {CLI_FLAG, "--syslog", NULL, WA(use_syslog)},
     {CLI_FLAG, "--fallback", NULL, WA(fallback)},
     {CLI_FLAG, "--quiet", "-q", WA(quiet)},
@@ -218,7 +238,8 @@ static void reopen_output(const char *output, FILE *out)
     fflush(out);
     FILE *fresh = fopen(output, "a");
     if (!fresh || dup2(fileno(fresh), fileno(out)) < 0)
-        fprintf(stderr, "stoat watch: cannot reopen %s: %s; still writing the old file\n", output, strerror(errno));
+        fprintf(stderr, "stoat watch: cannot reopen %s: %s (it is opened as the user the watch runs as, see "
+                "--user); still writing the old file\n", output, strerror(errno));
     if (fresh)
         fclose(fresh);
 }
@@ -368,6 +389,7 @@ int cmd_watch(int argc, char **argv)
     if (!wa.format)
         wa.format = (!wa.output && cli_isatty(stdout)) ? "table" : "jsonl";
     struct stoat_watch_opts wo = {.watch_paths = wa.paths, .nwatch = wa.npaths, .force_fallback = wa.fallback,
+                                  .run_as = run_as_user(wa.user),
                                   .min_level = wa.min_level, .record_path = wa.record, .capture_path = wa.capture,
                                   .replay_path = wa.replay, .behaviour = wa.bo, .diag = cli_diag, .diag_ctx = &dp};
     if (stoat_watch_create(r.rs, &wo, &r.w)) {

@@ -7,7 +7,8 @@
 #   sensor and `stoat watch` in a network namespace, the store, report and
 #   dashboard (API and a headless browser), a folder of mixed input formats,
 #   the auditd reader against the real auditd (needs root; skipped with a
-#   message otherwise), then the same functional tests on the
+#   message otherwise), make install into a DESTDIR, the man page and a
+#   build without the eBPF sensor, then the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
@@ -93,6 +94,7 @@ part watch tests/watch/run.sh
 part web tests/web/run.sh
 part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh
+part install tests/install/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -100,6 +102,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
     if make -s SANITIZE=address,undefined build-san/stoat $(ls tests/unit/test_*.c | sed 's|^\(.*\)\.c$|build-san/\1|') >"$LOG/san-build.log" 2>&1; then
         rm -rf build-san/reports
         mkdir -p build-san/reports
+        # stoat watch writes its reports as the user it becomes after loading
+        chmod 1777 build-san/reports
         export ASAN_OPTIONS="log_path=$(pwd)/build-san/reports/asan:detect_leaks=1:abort_on_error=0"
         export UBSAN_OPTIONS="log_path=$(pwd)/build-san/reports/ubsan:print_stacktrace=1:halt_on_error=1"
         part san-unit unit build-san

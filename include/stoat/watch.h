@@ -20,6 +20,11 @@ struct stoat_watch_opts {
     const char *const *watch_paths;   /* files whose opens are reported (prefixes) */
     size_t nwatch;
     bool force_fallback;              /* no eBPF: the proc connector and fanotify */
+    /* After loading, the process becomes this user (its primary group, no
+     * others) and keeps only CAP_DAC_READ_SEARCH, plus CAP_SYS_PTRACE in
+     * the fallback (src/sensor/privs.c says why). NULL: the user stays (root
+     * keeps uid 0, with the same capabilities only). Ignored by a replay. */
+    const char *run_as;
     enum stoat_level min_level;
     const char *record_path;          /* every event as JSON lines, for a later stoat hunt */
     /* The sensor's raw records: capture_path writes every ring-buffer record
@@ -50,8 +55,8 @@ struct stoat_watch_stats {
 struct stoat_watch;
 
 /* Loads the sensor (needs root, except for a replay); after this the process
- * keeps only the capabilities the sensor needs, so call it before starting
- * threads. On failure *out is NULL and opts->diag (when given) has said why. */
+ * runs as opts->run_as with only the capabilities the sensor needs, so open
+ * whatever needs root first, and call it before starting threads. On failure *out is NULL and opts->diag (when given) has said why. */
 stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_watch_opts *opts,
                              struct stoat_watch **out);
 /* Which mode runs and what it cannot see. */

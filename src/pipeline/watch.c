@@ -90,7 +90,8 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
         }
     }
     struct sensor_opts so = {.watch_paths = w->opts.watch_paths, .nwatch = w->opts.nwatch,
-                             .force_fallback = w->opts.force_fallback, .capture_path = w->opts.capture_path,
+                             .force_fallback = w->opts.force_fallback, .run_as = w->opts.run_as,
+                             .capture_path = w->opts.capture_path,
                              .replay_path = w->opts.replay_path, .replay_passes = w->opts.replay_passes};
     if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
         create_failed(opts, STOAT_ERR_UNSUPPORTED, errbuf);

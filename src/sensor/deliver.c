@@ -20,6 +20,10 @@
  *   reused pid never lends its details to another process. A replay has the
  *   live run's reads in its capture and never reads this host's /proc; a
  *   capture records each read before the record that needed it.
+ * - When the sensor will not keep CAP_SYS_PTRACE (privs.c), the exe link of
+ *   another user's process cannot be read later: every process alive at
+ *   start is read then (sensor_proc_prime), through the same lookup, so it
+ *   is captured and replayed like any other read.
  * - Each table insert may evict: an event takes the table's string
  *   pointers only after the last insert made for it.
  * - Counting happens at delivery (events, by kind); a non-zero return of the
@@ -27,9 +31,11 @@
  */
 #include "sensor/sensor_int.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* An event of which nothing is known yet; "none" is -1 where 0 is a value. */
 void sensor_event_init(struct sensor_event *ev, enum sensor_kind kind, uint64_t ts_ns, uint32_t pid, uint32_t tgid)
@@ -110,6 +116,25 @@ static struct proc_info *proc_lookup(struct sensor *s, uint32_t tgid, uint64_t s
 	if (s->cap)
 		capture_proc(s, pi);
 	return pi;
+}
+
+void sensor_proc_prime(struct sensor *s, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	uint32_t self = (uint32_t)getpid();
+	size_t n = 0;
+	if (!d)
+		return;
+	while (n < max && (de = readdir(d))) {
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		if (end == de->d_name || *end || pid == 0 || pid > UINT32_MAX || pid == self)
+			continue;
+		if (proc_lookup(s, (uint32_t)pid, 0))
+			n++;
+	}
+	closedir(d);
 }
 
 void sensor_enrich(struct sensor *s, struct sensor_event *ev)

@@ -201,6 +201,7 @@ void proctab_exited(struct proctab *pt, struct proc_info *p)
 
 uint64_t proctab_evictions(const struct proctab *pt) { return pt ? pt->evictions : 0; }
 size_t proctab_count(const struct proctab *pt) { return pt ? pt->count : 0; }
+size_t proctab_capacity(const struct proctab *pt) { return pt ? pt->cap : 0; }
 
 int proctab_set(char **dst, const char *s, size_t len)
 {

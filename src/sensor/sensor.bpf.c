@@ -12,7 +12,10 @@
  *   execs costs a few hundred bytes each, not the 12 KiB worst case.
  * - A long argv goes in continuation records sent BEFORE the exec record that
  *   counts them; a hard cap truncates only with a flag and a counter.
- * - Every drop has a counter (kloss, per CPU), nothing is lost silently.
+ * - Every drop has a counter (kloss), nothing is lost silently. The counters
+ *   are one mmapable array, added to atomically (drops are rare), so user
+ *   space reads them from memory: after it drops its privileges, older
+ *   kernels refuse it the bpf() calls a per-CPU map's lookup would need.
  * - Watched files are matched by inode, not by string: user space registers
  *   each watched path as (parent directory inode, hash of the last name), and
  *   an open matches when, walking up from the opened dentry, some ancestor is a
@@ -71,7 +74,8 @@ static __always_inline __u64 rb_flags(void)
 struct sensor_reg reg = {};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, SENSOR_KLOSS_MAX_);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -138,7 +142,7 @@ static __always_inline void loss(__u32 cause)
 {
 	__u64 *v = bpf_map_lookup_elem(&kloss, &cause);
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline void fill_hdr(struct sensor_rec_hdr *h, __u32 type, __u32 size,

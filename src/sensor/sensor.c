@@ -10,17 +10,11 @@
  * - The modes only make events (ebpf.c with decode.c, fallback.c, replay.c);
  *   the process table and the delivery they share are below them
  *   (deliver.c), and this file above them, so no mode knows another.
- * - Capabilities: after attach, only CAP_SYS_PTRACE (readlink of
- *   /proc/<pid>/exe and cwd of other users' processes, for processes that
- *   began before the sensor) and CAP_DAC_READ_SEARCH (read /proc files of
- *   other users) stay; CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON, CAP_NET_ADMIN and
- *   the rest are dropped from the effective, permitted and inheritable sets of
- *   the calling thread. Loaded programs, the ring buffer mapping, the netlink
- *   and fanotify descriptors keep working without them. Root keeps uid 0,
- *   and an execve by uid 0 would be given every capability back: so, while
- *   CAP_SETPCAP is still held, the bounding set is cut to the two kept, the
- *   securebits stop uid 0 from meaning capabilities (SECBIT_NOROOT, locked)
- *   and no_new_privs is set, so nothing this process runs can regain them.
+ * - Privileges: once everything that needs root is open (programs, ring
+ *   buffer, netlink and fanotify descriptors, the capture file), privs.c
+ *   makes the process the user asked for with only what the running mode
+ *   still needs; it is the last step of sensor_open, so a sensor that could
+ *   not drop them is not handed out.
  */
 #include "sensor/sensor.h"
 #include "sensor/sensor_int.h"
@@ -28,14 +22,10 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,46 +100,6 @@ static int watch_normalise(const char *in, char **out, char *errbuf, size_t errl
 	ret = *out ? 0 : -ENOMEM;
 out:
 	return ret;
-}
-
-/* ---- privileges ---- */
-
-static int drop_caps(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[2];
-	memset(data, 0, sizeof(data));
-	uint64_t keep = (1ull << CAP_SYS_PTRACE) | (1ull << CAP_DAC_READ_SEARCH);
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -errno;
-	uint64_t have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
-	keep &= have;
-	if (have & (1ull << CAP_SETPCAP)) {
-		/* needs CAP_SETPCAP, so before the capset below; without it (an
-		 * unprivileged replay, a container that withheld it) the bounding
-		 * set and securebits are someone else's to set */
-		/* up to the running kernel's last capability, which may be newer than our headers */
-		for (int c = 0; c < 64; c++) {
-			int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-			if (in < 0)
-				break;
-			if (in == 1 && !(keep & (1ull << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-				return -errno;
-		}
-		int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-		int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-			   SECBIT_NO_SETUID_FIXUP_LOCKED;
-		if (bits < 0 || ((bits & want) != want && prctl(PR_SET_SECUREBITS, bits | want, 0, 0, 0) < 0))
-			return -errno;
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	data[0].effective = data[0].permitted = (uint32_t)keep;
-	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
-	data[0].inheritable = data[1].inheritable = 0;
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -errno;
-	return 0;
 }
 
 /* ---- the API ---- */
@@ -254,10 +204,8 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
 		if ((err = capture_open(s, opts->capture_path, errbuf, errlen)) < 0)
 			goto out;
 	}
-	if (!opts->keep_privileges && (err = drop_caps()) < 0) {
-		seterr(errbuf, errlen, "dropping capabilities: %s", strerror(-err));
+	if (!opts->keep_privileges && (err = sensor_drop_privileges(s, opts->run_as, errbuf, errlen)) < 0)
 		goto out;
-	}
 	*out = s;
 	s = NULL;
 	err = 0;

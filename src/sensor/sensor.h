@@ -27,7 +27,8 @@
  * Threading: one sensor is driven by one thread (sensor_poll and
  * sensor_event_fields are not reentrant for the same sensor). Call
  * sensor_open before starting other threads if privileges are to be dropped:
- * capabilities are per thread.
+ * capabilities are per thread, and it refuses to drop them with other
+ * threads alive.
  */
 #ifndef STOAT_SENSOR_H
 #define STOAT_SENSOR_H
@@ -45,13 +46,15 @@ struct sensor_opts {
 	                                    boundaries: "/srv/specs" covers /srv/specs/a/b.pdf */
 	size_t nwatch;
 	bool force_fallback;             /* skip eBPF even when it could load */
-	bool keep_privileges;            /* default: drop capabilities after loading */
+	bool keep_privileges;            /* default: drop privileges after loading (privs.c) */
+	const char *run_as;              /* and become this user, with its primary group only;
+	                                    NULL: keep the user (root keeps uid 0, not its powers) */
 	size_t ringbuf_bytes;            /* 0: 16 MiB; rounded up to a power of two */
 	size_t proc_table_size;          /* 0: 16384 processes kept for enrichment */
 	const char *capture_path;        /* eBPF mode: every ring-buffer record to this file (created) */
 	const char *replay_path;         /* decode this capture instead of the kernel: no BPF, no
-	                                    privileges; watch_paths, force_fallback, keep_privileges
-	                                    and ringbuf_bytes are ignored (the capture names its paths) */
+	                                    privileges; watch_paths, force_fallback, keep_privileges,
+	                                    run_as and ringbuf_bytes are ignored (the capture names its paths) */
 	unsigned replay_passes;          /* replay the file this many times (0: once), each pass moved
 	                                    later in time by the capture's length, so processes differ */
 };

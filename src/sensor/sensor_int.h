@@ -39,6 +39,7 @@ struct proc_info *proctab_put(struct proctab *pt, uint32_t tgid, uint64_t start_
 void proctab_exited(struct proctab *pt, struct proc_info *pi);
 uint64_t proctab_evictions(const struct proctab *pt);
 size_t proctab_count(const struct proctab *pt);
+size_t proctab_capacity(const struct proctab *pt);
 int proctab_set(char **dst, const char *s, size_t len);   /* copies, capped, NUL-terminated */
 
 /* /proc helpers (hostile input: capped reads, parsed with bounds) */
@@ -84,6 +85,8 @@ struct sensor {
 	/* ebpf */
 	struct sensor_bpf *skel;
 	struct ring_buffer *rb;
+	const uint64_t *kloss;       /* the kernel's loss counters, mapped (ebpf.c) */
+	size_t kloss_len;
 	struct argv_pending pend[SENSOR_PENDING_ARGV];
 	uint64_t pend_seq;
 
@@ -127,6 +130,8 @@ void sensor_enrich(struct sensor *s, struct sensor_event *ev);
  * is not known (the fallback); an exit without a start time is the fallback's. */
 int sensor_deliver_proc(struct sensor *s, struct sensor_event *ev);
 int sensor_deliver(struct sensor *s, struct sensor_event *ev);
+/* every process alive now into the table (at most max), read from /proc */
+void sensor_proc_prime(struct sensor *s, size_t max);
 
 /* decode.c */
 int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
@@ -174,6 +179,10 @@ void replay_close(struct sensor *s);
 int fallback_open(struct sensor *s, char *errbuf, size_t errlen);
 int fallback_poll(struct sensor *s, int timeout_ms);
 void fallback_close(struct sensor *s);
+
+/* privs.c: after loading, become run_as (NULL: keep the user) with only
+ * what the running mode needs; see privs.c for what stays and why */
+int sensor_drop_privileges(struct sensor *s, const char *run_as, char *errbuf, size_t errlen);
 
 /* fields.c */
 const char *sensor_user_name(struct sensor *s, uint32_t uid);

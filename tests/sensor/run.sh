@@ -38,8 +38,10 @@ fi
 T=$(mktemp -d /tmp/stoat-sensor.XXXXXX)
 NS=stoat-sensor-$$
 PROBE_PID=
+TARGETS=
 cleanup() {
 	[ -n "$PROBE_PID" ] && kill "$PROBE_PID" 2>/dev/null
+	for p in $TARGETS; do kill "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
 	[ -n "${STOAT_KEEP:-}" ] || rm -rf "$T"
 }
@@ -89,10 +91,15 @@ field() {  # field LINE NAME
 }
 wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 
+# The probe drops to nobody as stoat watch does, and tries what that must
+# refuse: a file in /etc, ptrace of a root process and of one of its own
+# user (which the seccomp filter refuses even where the kernel would allow).
+sleep 600 & TARGETS="$TARGETS $!"; ROOT_TARGET=$!
+setpriv --reuid=nobody --regid=nogroup --clear-groups sleep 600 & TARGETS="$TARGETS $!"; OWN_TARGET=$!
 start_probe() {  # start_probe OUT [--fallback]
 	local out=$1
 	shift
-	"$PROBE" "$@" --watch "$T/jewels" --watch "$T/home/.ssh/authorized_keys" --watch "$T/spool/crontab" \
+	"$PROBE" "$@" --user nobody --try-ptrace "$ROOT_TARGET" --try-ptrace "$OWN_TARGET" --watch "$T/jewels" --watch "$T/home/.ssh/authorized_keys" --watch "$T/spool/crontab" \
 		> "$out" 2> "$out.err" &
 	PROBE_PID=$!
 	for _ in $(seq 100); do grep -q '^READY' "$out" && return 0; sleep 0.1; done
@@ -102,6 +109,37 @@ stop_probe() {
 	kill -TERM "$PROBE_PID" 2>/dev/null
 	wait "$PROBE_PID" 2>/dev/null
 	PROBE_PID=
+}
+
+# After loading the probe is nobody, with only CAP_DAC_READ_SEARCH (2), and
+# in the fallback CAP_SYS_PTRACE (19) for /proc's access checks, effective
+# and permitted; an empty bounding set; no_new_privs and the seccomp filter are on; and from inside it,
+# writing /etc and ptrace of another process both failed.
+check_privs() {   # check_privs MODE CAPS OUT
+	local st want k bad_keys=""
+	st=$(cat "/proc/$PROBE_PID/status")
+	for k in Uid Gid; do
+		echo "$st" | grep -Eq "^$k:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$" || bad_keys="$bad_keys $k"
+	done
+	for k in CapEff CapPrm; do
+		echo "$st" | grep -q "^$k:[[:space:]]*$2$" || bad_keys="$bad_keys $k"
+	done
+	for k in CapBnd CapInh CapAmb; do
+		echo "$st" | grep -q "^$k:[[:space:]]*0000000000000000$" || bad_keys="$bad_keys $k"
+	done
+	echo "$st" | grep -q "^NoNewPrivs:[[:space:]]*1$" || bad_keys="$bad_keys NoNewPrivs"
+	echo "$st" | grep -q "^Seccomp:[[:space:]]*2$" || bad_keys="$bad_keys Seccomp"
+	if [ -z "$bad_keys" ]; then
+		ok "$1: runs as nobody with capabilities $2 only, no_new_privs, seccomp"
+	else
+		bad "$1: privileges after loading:$bad_keys ($(echo "$st" | grep -E '^(Uid|Cap|NoNew|Seccomp)' | tr '\n' ' '))"
+	fi
+	want="PRIVS etc=EACCES ptrace:$ROOT_TARGET=EPERM ptrace:$OWN_TARGET=EPERM"
+	if grep -qx "$want" "$3"; then
+		ok "$1: from inside, writing /etc and ptrace of a root and a same-user process fail"
+	else
+		bad "$1: from inside: $(grep '^PRIVS' "$3") (want $want)"
+	fi
 }
 
 # The workload: the same commands for both modes.
@@ -158,9 +196,7 @@ elif grep -q '^READY fallback' "$EV"; then
 	stop_probe
 else
 	ok "ebpf: sensor started ($(head -c 40 "$EV" | sed 's/^READY //'))"
-	# after loading, only CAP_SYS_PTRACE (19) and CAP_DAC_READ_SEARCH (2) stay
-	CAPS=$(sed -n 's/^CapEff:\s*//p' "/proc/$PROBE_PID/status")
-	if [ "$CAPS" = "0000000000080004" ]; then ok "ebpf: capabilities dropped (CapEff $CAPS)"; else bad "ebpf: CapEff $CAPS"; fi
+	check_privs ebpf 0000000000000004 "$EV"
 	workload ebpf
 	stop_probe
 	SZ=$(stat -c %s "$T/jewels/spec.bin")
@@ -233,6 +269,24 @@ else
 	if printf '%s' "$ST" | grep -q 'lost_total=0'; then ok "ebpf: no event lost ($ST)"; else bad "ebpf: losses: $ST"; fi
 fi
 
+# Losses are still counted once the privileges are gone: a 4 KiB ring
+# buffer not read for 3 s while 200 processes start must drop records,
+# and the kernel's counters must say so.
+LS=$T/loss.txt
+if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
+	"$PROBE" --user nobody --ringbuf 4 --stall 3 --quiet > "$LS" 2> "$LS.err" &
+	PROBE_PID=$!
+	for _ in $(seq 100); do grep -q '^READY' "$LS" && break; sleep 0.1; done
+	for _ in $(seq 200); do /bin/true "$LONGARG"; done
+	sleep 3
+	stop_probe
+	if grep -Eq '^STATS .*lost_total=[1-9].* ringbuf_full_[a-z_]+=[1-9]' "$LS"; then
+		ok "ebpf: kernel losses counted after the drop ($(grep '^STATS' "$LS"))"
+	else
+		bad "ebpf: no kernel loss counted with a stalled 4 KiB ring: $(grep '^STATS' "$LS") $(head -c 300 "$LS.err")"
+	fi
+fi
+
 # ---------------- fallback: proc connector + fanotify ----------------
 FB=$T/fallback.txt
 if ! start_probe "$FB" --fallback; then
@@ -240,6 +294,7 @@ if ! start_probe "$FB" --fallback; then
 	finish
 fi
 ok "fallback: sensor started"
+check_privs fallback 0000000000080004 "$FB"
 workload fb
 stop_probe
 # The fallback reads details from /proc after the fact: check what lives long

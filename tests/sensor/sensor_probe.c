@@ -5,14 +5,31 @@
  * Kept dumb on purpose: the assertions live in the script, next to the
  * commands they check.
  *
- * usage: sensor_probe [--fallback] [--keep-privs] [--quiet] [--watch PATH]...
+ * With --user, the probe then tries what the dropped privileges must refuse,
+ * from inside the process that holds the sensor: creating a file in /etc
+ * and attaching with ptrace to each --try-ptrace PID, and prints
+ * "PRIVS etc=<result> ptrace:<pid>=<result>..." (OK or the errno's name)
+ * before READY.
+ *
+ * --ringbuf KIB and --stall SECONDS (no reading for that long after READY)
+ * make the kernel drop records, to check that losses are still counted after
+ * the privileges are gone.
+ *
+ * usage: sensor_probe [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]...
+ *                     [--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...
  */
 #include "sensor/sensor.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop;
 static void on_sig(int sig) { (void)sig; stop = 1; }
@@ -49,8 +66,45 @@ static int on_event(void *ctx, const struct sensor_event *ev)
 	return 0;
 }
 
+static const char *result(int rc)
+{
+	if (rc == 0)
+		return "OK";
+	switch (errno) {
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case EROFS: return "EROFS";
+	default: return strerror(errno);
+	}
+}
+
+/* What the dropped privileges must refuse, tried for real. */
+static void try_privs(const pid_t *targets, int ntargets)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/etc/.stoat-probe-%d", (int)getpid());
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	printf("PRIVS etc=%s", result(fd < 0 ? -1 : 0));
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
+	for (int i = 0; i < ntargets; i++) {
+		long r = ptrace(PTRACE_ATTACH, targets[i], NULL, NULL);
+		printf(" ptrace:%d=%s", (int)targets[i], result(r < 0 ? -1 : 0));
+		if (r == 0) {
+			waitpid(targets[i], NULL, __WALL);
+			ptrace(PTRACE_DETACH, targets[i], NULL, NULL);
+		}
+	}
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
+	pid_t targets[8];
+	int ntargets = 0;
+	unsigned stall = 0;
 	const char *watch[64];
 	struct sensor_opts o = {0};
 	struct sensor *s = NULL;
@@ -64,12 +118,21 @@ int main(int argc, char **argv)
 			o.force_fallback = true;
 		else if (strcmp(argv[i], "--keep-privs") == 0)
 			o.keep_privileges = true;
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			o.run_as = argv[++i];
+		else if (strcmp(argv[i], "--try-ptrace") == 0 && i + 1 < argc && ntargets < 8)
+			targets[ntargets++] = (pid_t)atoi(argv[++i]);
+		else if (strcmp(argv[i], "--ringbuf") == 0 && i + 1 < argc)
+			o.ringbuf_bytes = (size_t)atoi(argv[++i]) << 10;
+		else if (strcmp(argv[i], "--stall") == 0 && i + 1 < argc)
+			stall = (unsigned)atoi(argv[++i]);
 		else if (strcmp(argv[i], "--quiet") == 0)
 			p.quiet = true;
 		else if (strcmp(argv[i], "--watch") == 0 && i + 1 < argc && o.nwatch < 64)
 			watch[o.nwatch++] = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--fallback] [--keep-privs] [--quiet] [--watch PATH]...\n", argv[0]);
+			fprintf(stderr, "usage: %s [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]... "
+				"[--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...\n", argv[0]);
 			return 2;
 		}
 	}
@@ -82,7 +145,11 @@ int main(int argc, char **argv)
 	}
 	p.s = s;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (o.run_as)
+		try_privs(targets, ntargets);
 	printf("READY %s\n", sensor_mode(s));
+	if (stall)
+		sleep(stall);
 	while (!stop) {
 		int r = sensor_poll(s, 100, on_event, &p);
 		if (r < 0 && r != -4 /* EINTR */) {

@@ -155,5 +155,6 @@ int cmd_baseline(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
 
 #endif

@@ -135,6 +135,19 @@ static const char *const schema_v5 =
     "ALTER TABLE runs ADD COLUMN host TEXT;"
     "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
 
+/* 5 -> 6: the fleet's centre (stoat fleet). fleet_seen holds, per
+ * publishing host and run, the intervals of batch sequences whose alerts
+ * are stored, written in the transaction of those alerts, so a batch the
+ * bus delivers again is recognised and never alerts twice. A host's row
+ * keeps its last heartbeat (when, the JSON as sent) and whether it is
+ * flagged silent. */
+static const char *const schema_v6 =
+    "CREATE TABLE fleet_seen(host TEXT NOT NULL, run TEXT NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
+    "  PRIMARY KEY(host, run, lo)) WITHOUT ROWID;"
+    "ALTER TABLE hosts ADD COLUMN last_seen_ns INTEGER;"
+    "ALTER TABLE hosts ADD COLUMN heartbeat TEXT;"
+    "ALTER TABLE hosts ADD COLUMN silent INTEGER NOT NULL DEFAULT 0;";
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -145,6 +158,7 @@ static const struct migration migrations[] = {
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
     {&schema_v4, incidents_v4},         /* 3 -> 4 */
     {&schema_v5, NULL},                 /* 4 -> 5 */
+    {&schema_v6, NULL},                 /* 5 -> 6 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

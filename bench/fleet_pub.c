@@ -1,0 +1,187 @@
+/* fleet_pub: a small publisher of `stoat dump` JSON lines for the fleet's
+ * tests and benchmark, standing in for `stoat publish` where the test must
+ * steer what a publisher does (a fixed run id, resending batches, many
+ * simulated hosts at once):
+ *
+ *   fleet_pub --server URL [--run HEX] [--repeat N] [--batch N] HOST=FILE...
+ *
+ * Each FILE (JSON lines) is published as HOST's events in batches with the
+ * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
+ * Publishes are asynchronous; a publish that fails (a node died, a timeout)
+ * is sent again with the same message id until acknowledged, so the stream
+ * gets each batch once. Prints "published: N events, M batches, A acked". */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static natsMsg **failed;
+static size_t nfailed, capfailed;
+static uint64_t acked;
+
+static void on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js, (void)closure, (void)pa;
+    pthread_mutex_lock(&mu);
+    if (pae) {
+        XGROW(failed, capfailed, nfailed + 1);
+        failed[nfailed++] = pae->Msg;
+        pae->Msg = NULL;   /* ours now: sent again */
+    } else {
+        acked++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!pae)
+        natsMsg_Destroy(m);
+}
+
+static void sent_now(char *out, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+}
+
+static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
+                    const char *data, size_t len, unsigned count)
+{
+    natsMsg *m = NULL;
+    natsMsg_Create(&m, subject, NULL, data, (int)len);
+    char id[400], num[32], sent[64];
+    snprintf(id, sizeof(id), "%s:%s:%llu", tok, run, (unsigned long long)seq);
+    natsMsgHeader_Set(m, BUS_HDR_MSG_ID, id);
+    natsMsgHeader_Set(m, BUS_HDR_HOST, host);
+    natsMsgHeader_Set(m, BUS_HDR_RUN, run);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+    natsMsgHeader_Set(m, BUS_HDR_SEQ, num);
+    snprintf(num, sizeof(num), "%u", count);
+    natsMsgHeader_Set(m, BUS_HDR_COUNT, num);
+    sent_now(sent, sizeof(sent));
+    natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
+    while (js_PublishMsgAsync(js, &m, NULL) != NATS_OK)
+        usleep(10000);
+}
+
+/* Sends the failed ones again until none is left. */
+static void settle(jsCtx *js)
+{
+    for (;;) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 30000;
+        js_PublishAsyncComplete(js, &po);
+        pthread_mutex_lock(&mu);
+        natsMsg **list = failed;
+        size_t n = nfailed;
+        failed = NULL;
+        nfailed = capfailed = 0;
+        pthread_mutex_unlock(&mu);
+        if (!n) {
+            free(list);
+            return;
+        }
+        usleep(200000);
+        for (size_t i = 0; i < n; i++) {
+            natsMsg *m = list[i];
+            while (js_PublishMsgAsync(js, &m, NULL) != NATS_OK)
+                usleep(10000);
+        }
+        free(list);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *servers[BUS_MAX_SERVERS];
+    size_t nservers = 0;
+    char run[17];
+    snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
+    unsigned repeat = 1, batch = 1000;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
+            servers[nservers++] = argv[++i];
+        else if (!strcmp(argv[i], "--run") && i + 1 < argc)
+            snprintf(run, sizeof(run), "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+            repeat = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+            batch = (unsigned)atoi(argv[++i]);
+        else
+            break;
+    }
+    if (i >= argc || !batch) {
+        fprintf(stderr, "usage: fleet_pub --server URL [--run HEX] [--repeat N] [--batch N] HOST=FILE...\n");
+        return 2;
+    }
+    struct bus_opts bo = {.servers = servers, .nservers = nservers, .name = "fleet_pub"};
+    struct bus_conn *c = NULL;
+    char why[512];
+    if (bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK || !bus_conn_wait(c, 10000)) {
+        fprintf(stderr, "fleet_pub: cannot connect %s\n", why);
+        return 1;
+    }
+    unsigned parts = 0;
+    if (bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK) {
+        fprintf(stderr, "fleet_pub: %s\n", why);
+        return 1;
+    }
+    jsCtx *js = NULL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = 256;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.Wait = 10000;
+    natsConnection_JetStream(&js, bus_nats(c), &jo);
+    uint64_t events = 0, batches = 0;
+    for (int k = i; k < argc; k++) {
+        char *eq = strchr(argv[k], '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        const char *host = argv[k], *path = eq + 1;
+        char *data = NULL;
+        size_t len = 0;
+        if (fs_read_file(path, (size_t)1 << 31, &data, &len, why, sizeof(why)) != 0) {
+            fprintf(stderr, "fleet_pub: %s\n", why);
+            return 1;
+        }
+        char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX];
+        bus_host_token(host, strlen(host), tok);
+        bus_subject_events(subject, tok, bus_partition(tok, parts));
+        uint64_t seq = 0;
+        for (unsigned r = 0; r < repeat; r++) {
+            size_t off = 0;
+            while (off < len) {
+                size_t start = off;
+                unsigned count = 0;
+                while (off < len && count < batch && off - start < (200u << 10)) {
+                    const char *nl = memchr(data + off, '\n', len - off);
+                    off = nl ? (size_t)(nl - data) + 1 : len;
+                    count++;
+                }
+                publish(js, subject, host, tok, run, ++seq, data + start, off - start, count);
+                events += count;
+                batches++;
+            }
+        }
+        free(data);
+    }
+    settle(js);
+    printf("published: %llu events, %llu batches, %llu acked\n", (unsigned long long)events,
+           (unsigned long long)batches, (unsigned long long)acked);
+    jsCtx_Destroy(js);
+    bus_close(c);
+    bus_shutdown();
+    return acked == batches ? 0 : 1;
+}

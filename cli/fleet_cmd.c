@@ -39,7 +39,7 @@ static void usage(FILE *f)
           "      --db FILE           the store (required; created when absent)\n"
           "  -o, --output FILE       also write alerts as JSON lines to FILE\n"
           "      --duration S        stop after S seconds (default: until SIGINT/SIGTERM)\n"
-          "      --id NAME           this worker's name (default: host-pid-random)\n"
+          "      --worker NAME       this worker's name (default: host-pid-random)\n"
           "      --silence S         a host without heartbeat for S seconds is reported (30)\n"
           "  -j, --threads N         match workers (default 2)\n"
           "  -v, --verbose           leases taken and given, reloads\n\n",
@@ -86,7 +86,7 @@ static const struct cli_option options[] = {
     {CLI_STRING, "--tls-ca", NULL, FA(tls_ca)},
     {CLI_STRING, "--db", NULL, FA(db)},
     {CLI_STRING, "--output", "-o", FA(output)},
-    {CLI_STRING, "--id", NULL, FA(id)},
+    {CLI_STRING, "--worker", NULL, FA(id)},
     {CLI_PARSE, "--duration", NULL, FA(duration), cli_parse_count},
     {CLI_PARSE, "--silence", NULL, FA(silence), cli_parse_count},
     {CLI_PARSE, "--replicas", NULL, FA(replicas), cli_parse_count},

@@ -41,6 +41,10 @@ static void usage(FILE *f)
           "      --duration S        stop after S seconds (default: until SIGINT/SIGTERM)\n"
           "      --worker NAME       this worker's name (default: host-pid-random)\n"
           "      --silence S         a host without heartbeat for S seconds is reported (30)\n"
+          "      --replay S          a partition taken over first replays the last S seconds of\n"
+          "                          its stored batches, alerts muted, to rebuild process trees\n"
+          "                          and correlation windows (default 900)\n"
+          "      --no-replay         do not\n"
           "  -j, --threads N         match workers (default 2)\n"
           "  -v, --verbose           leases taken and given, reloads\n\n",
           f);
@@ -55,7 +59,8 @@ struct fleet_args {
     const char *servers[BUS_MAX_SERVERS];
     size_t nservers;
     const char *creds, *tls_ca, *db, *output, *id;
-    int64_t duration, silence, replicas, partitions, max_age, max_bytes;
+    int64_t duration, silence, replicas, partitions, max_age, max_bytes, replay;
+    bool no_replay;
     unsigned threads;
     enum stoat_level min_level;
     bool verbose;
@@ -89,6 +94,8 @@ static const struct cli_option options[] = {
     {CLI_STRING, "--worker", NULL, FA(id)},
     {CLI_PARSE, "--duration", NULL, FA(duration), cli_parse_count},
     {CLI_PARSE, "--silence", NULL, FA(silence), cli_parse_count},
+    {CLI_PARSE, "--replay", NULL, FA(replay), cli_parse_count},
+    {CLI_FLAG, "--no-replay", NULL, FA(no_replay)},
     {CLI_PARSE, "--replicas", NULL, FA(replicas), cli_parse_count},
     {CLI_PARSE, "--partitions", NULL, FA(partitions), cli_parse_count},
     {CLI_PARSE, "--max-age", NULL, FA(max_age), cli_parse_count},
@@ -112,10 +119,13 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/* Set before closing: the connection's going is then no news. */
+static volatile int bus_closing;
+
 static void bus_say(void *ctx, enum stoat_severity sev, const char *msg)
 {
     (void)ctx;
-    if (sev != STOAT_SEV_NOTE)
+    if (sev != STOAT_SEV_NOTE && !bus_closing)
         fprintf(stderr, "stoat: %s\n", msg);
 }
 
@@ -131,6 +141,7 @@ static struct bus_conn *connect_bus(const struct fleet_args *fa, const char *nam
     }
     if (!bus_conn_wait(c, 5000)) {
         fprintf(stderr, "stoat: no NATS server answered\n");
+        bus_closing = 1;
         bus_close(c);
         return NULL;
     }
@@ -158,6 +169,7 @@ static int do_setup(const struct fleet_args *fa)
         printf("fleet: streams, %u partition consumers, health consumer and buckets ready (replicas %d)\n", parts,
                fa->replicas > 0 ? (int)fa->replicas : 1);
     }
+    bus_closing = 1;
     bus_close(c);
     bus_shutdown();
     return rc;
@@ -217,6 +229,7 @@ static int do_status(const struct fleet_args *fa)
     struct bus_conn *c = connect_bus(fa, "stoat fleet status");
     if (c) {
         status_consumers(c);
+        bus_closing = 1;
         bus_close(c);
         bus_shutdown();
     }
@@ -259,6 +272,7 @@ static int do_push(const struct fleet_args *fa, const char *const *paths, size_t
     } else {
         printf("rules: version %s pushed\n", ver);
     }
+    bus_closing = 1;
     bus_close(c);
     bus_shutdown();
     return rc;
@@ -367,22 +381,24 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     struct fleet_opts fo = {.rs = rs, .rule_version = "local", .sinks = sinks, .nsinks = nsinks, .store = store,
                             .db_path = fa->db, .min_level = fa->min_level, .beh = fa->bo,
                             .threads = fa->threads ? fa->threads : 2, .id = id, .duration_s = (double)fa->duration,
-                            .silence_ms = fa->silence * 1000, .stop = &stop_flag, .reload = reload_rules,
+                            .silence_ms = fa->silence * 1000,
+                            .replay_s = fa->no_replay ? -1 : (double)fa->replay, .stop = &stop_flag, .reload = reload_rules,
                             .reload_ctx = &rctx, .diag = fleet_diag, .diag_ctx = &dp, .verbose = fa->verbose};
     struct fleet_stats fs;
     stoat_err e = fleet_run(c, &fo, &fs);
     fprintf(stderr,
             "fleet %s: %llu batches, %llu events, %llu alerts, %llu duplicates dropped, %llu heartbeats, "
-            "%llu silent, %llu reloads; latency p50 %.3f s, p99 %.3f s over %llu batches\n",
+            "%llu silent, %llu reloads, %llu replayed; latency p50 %.3f s, p99 %.3f s over %llu batches\n",
             id, (unsigned long long)fs.batches, (unsigned long long)fs.events, (unsigned long long)fs.hunt.alerts,
             (unsigned long long)fs.duplicates, (unsigned long long)fs.heartbeats, (unsigned long long)fs.silent,
-            (unsigned long long)fs.reloads, fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+            (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)
         if (sinks[i].destroy)
             sinks[i].destroy(sinks[i].ctx);
 out:
+    bus_closing = 1;
     bus_close(c);
     if (c)
         bus_shutdown();

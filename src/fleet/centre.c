@@ -16,7 +16,16 @@
  *   silent hosts raised. Memory is bounded by the round: partitions held
  *   times the batch, each message at most 1 MiB (the server's cap).
  * - The health role (heartbeats) is a lease like a partition, so exactly
- *   one worker raises a silent host's alert. */
+ *   one worker raises a silent host's alert.
+ * - A batch is acknowledged once its own alerts are stored, but its events
+ *   also live on in state: process trees, open correlation windows, chains
+ *   whose alerts come later. A worker that takes a partition over (from a
+ *   dead worker, or at start) first replays the partition's recent stored
+ *   batches (--replay, by the stream's time: the longest correlation window
+ *   and then some) through the same stages with the sinks muted: the state
+ *   is rebuilt, and what those events raise again, already stored by the
+ *   worker before, is not stored twice. Only batches with a mark are
+ *   replayed: the others are still the durable consumer's to deliver. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +50,7 @@ struct batch {
     char host[256], run[64];
     uint64_t seq;
     int64_t sent_ns;              /* INT64_MIN: unknown */
+    bool replay;                  /* state only: no mark, no ack */
 };
 
 struct centre {
@@ -59,6 +69,7 @@ struct centre {
     natsSubscription **subs;      /* per role, while held */
     struct fleet_leases *leases;
     bool *held;
+    bool *ever;                   /* held before in this process: its state is here, not replayed */
     /* the round */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -68,10 +79,46 @@ struct centre {
     size_t nround, capround;
     natsMsg **acks;               /* duplicates: acknowledged with the round */
     size_t nacks, capacks;
+    natsMsg **hbs;                /* heartbeats: stored after the round's commit */
+    size_t nhbs, caphbs;
     double *lat;
     size_t nlat;
     uint64_t seen_lat;
+    /* the sinks the consumer sees: the caller's, muted during a replay */
+    struct stoat_sink *mute;
+    struct mute_ctx *mute_ctx;
+    bool muted;
 };
+
+struct mute_ctx {
+    struct centre *c;
+    const struct stoat_sink *in;
+};
+
+/* Writer's thread; the flag only changes while the pipeline is idle. */
+static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->alert)
+        return STOAT_OK;
+    return m->in->alert(m->in->ctx, a);
+}
+
+static stoat_err mute_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->incident)
+        return STOAT_OK;
+    return m->in->incident(m->in->ctx, inc);
+}
+
+static stoat_err mute_event(void *ctx, const struct stoat_alert *e)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->event)
+        return STOAT_OK;
+    return m->in->event(m->in->ctx, e);
+}
 
 static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...)
@@ -132,7 +179,7 @@ static void batch_done(void *ctx, struct bus_input *in)
     struct batch *b = (struct batch *)in;
     struct centre *c = b->c;
     stoat_err e = STOAT_OK;
-    if (b->run[0])
+    if (b->run[0] && !b->replay)
         e = stoat_store_put_mark(c->o->store, b->host, b->run, b->seq);
     pthread_mutex_lock(&c->mu);
     if (e != STOAT_OK && c->mark_err == STOAT_OK)
@@ -148,6 +195,9 @@ static void pipeline_start(struct centre *c)
                                 .diag = c->o->diag, .diag_ctx = c->o->diag_ctx, .release = source_bus_release};
     c->units = units_start(c->rs, &c->uo, &c->con, c->stats);
 }
+
+static void replay_partition(struct centre *c, unsigned p);
+static const char *header(natsMsg *m, const char *name);
 
 /* ------------------------------------------------------------ subscriptions */
 
@@ -181,8 +231,12 @@ static void subs_follow_leases(struct centre *c)
                 say(c, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying",
                     durable, natsStatus_GetText(s), (int)je);
                 c->subs[r] = NULL;
-            } else if (c->o->verbose) {
-                say(c, STOAT_SEV_NOTE, "fleet: %s reads %s", c->o->id, durable);
+            } else {
+                if (c->o->verbose)
+                    say(c, STOAT_SEV_NOTE, "fleet: %s reads %s", c->o->id, durable);
+                if (r < c->partitions && !c->ever[r])
+                    replay_partition(c, r);
+                c->ever[r] = true;
             }
         } else if (!c->held[r] && c->subs[r]) {
             natsSubscription_Destroy(c->subs[r]);   /* not Unsubscribe: that could delete the consumer */
@@ -329,9 +383,10 @@ static bool round_fetch(struct centre *c, unsigned batch)
             list.Msgs[i] = NULL;
             any = true;
             if (r == c->partitions) {
-                take_heartbeat(c, m);
-                XGROW(c->acks, c->capacks, c->nacks + 1);
-                c->acks[c->nacks++] = m;
+                /* not now: storing one commits, and the round's alerts
+                 * and marks must commit together */
+                XGROW(c->hbs, c->caphbs, c->nhbs + 1);
+                c->hbs[c->nhbs++] = m;
             } else {
                 take_event_batch(c, m);
             }
@@ -349,7 +404,7 @@ static stoat_err round_settle(struct centre *c)
         pthread_cond_wait(&c->cv, &c->mu);
     stoat_err e = c->mark_err;
     pthread_mutex_unlock(&c->mu);
-    if (e == STOAT_OK && (c->nround || c->nacks))
+    if (e == STOAT_OK && c->nround)
         e = stoat_store_commit(c->o->store);
     if (e != STOAT_OK) {
         /* nothing acknowledged: the bus delivers it all again */
@@ -361,7 +416,9 @@ static stoat_err round_settle(struct centre *c)
         }
         for (size_t i = 0; i < c->nacks; i++)
             natsMsg_Destroy(c->acks[i]);
-        c->nround = c->nacks = 0;
+        for (size_t i = 0; i < c->nhbs; i++)
+            natsMsg_Destroy(c->hbs[i]);
+        c->nround = c->nacks = c->nhbs = 0;
         return e;
     }
     int64_t now = wall_ns();
@@ -382,10 +439,111 @@ static stoat_err round_settle(struct centre *c)
         natsMsg_Destroy(c->acks[i]);
     }
     c->nround = c->nacks = 0;
+    /* the pipeline is idle now: heartbeats may commit and alert */
+    for (size_t i = 0; i < c->nhbs; i++) {
+        take_heartbeat(c, c->hbs[i]);
+        natsMsg_Ack(c->hbs[i], NULL);
+        natsMsg_Destroy(c->hbs[i]);
+    }
+    c->nhbs = 0;
     return STOAT_OK;
 }
 
 /* ------------------------------------------------------------ between rounds */
+
+static void wait_idle(struct centre *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->outstanding)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Partition p was just taken: its recent stored batches rebuild the state
+ * (sinks muted). Between rounds, so nothing else is in flight. */
+static void replay_partition(struct centre *c, unsigned p)
+{
+    if (c->o->replay_s < 0)
+        return;
+    char filter[64];
+    snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = BUS_STREAM_EVENTS;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9);
+    natsSubscription *sub = NULL;
+    jsErrCode je = 0;
+    if (js_SubscribeSync(&sub, bus_js(c->conn), filter, NULL, &so, &je) != NATS_OK) {
+        say(c, STOAT_SEV_WARNING, "fleet: cannot replay partition %u (JetStream error %d): its hosts' process "
+                                  "trees and open correlation windows start empty", p, (int)je);
+        return;
+    }
+    c->muted = true;
+    uint64_t n = 0;
+    struct batch **held = NULL;
+    size_t nheld = 0, capheld = 0;
+    for (;;) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
+            break;   /* nothing within a second: the end */
+        uint64_t pending = 0;
+        jsMsgMetaData *md = NULL;
+        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+            pending = md->NumPending;
+            jsMsgMetaData_Destroy(md);
+        }
+        const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
+        uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
+        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1) {
+            struct batch *b = xcalloc(1, sizeof(*b));
+            b->c = c;
+            b->msg = m;
+            b->replay = true;
+            snprintf(b->host, sizeof(b->host), "%s", host);
+            snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
+            b->in.file.name = b->name;
+            b->in.file.host = b->host;
+            b->in.done = batch_done;
+            b->in.ctx = c;
+            XGROW(held, capheld, nheld + 1);
+            held[nheld++] = b;
+            pthread_mutex_lock(&c->mu);
+            c->outstanding++;
+            pthread_mutex_unlock(&c->mu);
+            const char *data = natsMsg_GetData(m);
+            int len = natsMsg_GetDataLength(m);
+            source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+            n++;
+            if (nheld >= 256) {   /* bounded: let the writer catch up */
+                wait_idle(c);
+                for (size_t i = 0; i < nheld; i++) {
+                    natsMsg_Destroy(held[i]->msg);
+                    free(held[i]);
+                }
+                nheld = 0;
+            }
+        } else {
+            natsMsg_Destroy(m);
+        }
+        if (!pending)
+            break;
+    }
+    wait_idle(c);
+    for (size_t i = 0; i < nheld; i++) {
+        natsMsg_Destroy(held[i]->msg);
+        free(held[i]);
+    }
+    free(held);
+    c->muted = false;
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    c->fs->replayed += n;
+    if (c->o->verbose)
+        say(c, STOAT_SEV_NOTE, "fleet: %s replayed %llu stored batches of partition %u", c->o->id,
+            (unsigned long long)n, p);
+}
 
 static void maybe_reload(struct centre *c)
 {
@@ -451,6 +609,7 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
         return STOAT_ERR_IO;
     c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
     c->held = xcalloc(c->partitions + 1, sizeof(bool));
+    c->ever = xcalloc(c->partitions + 1, sizeof(bool));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
     return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
 }
@@ -469,7 +628,14 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     for (size_t s = 0; s < o->nsinks; s++)
         if (o->sinks[s].begin)
             o->sinks[s].begin(o->sinks[s].ctx);
-    consumer_init(&c.con, c.rs, o->sinks, o->nsinks, o->min_level, false, &o->beh, c.stats);
+    c.mute = xcalloc(o->nsinks ? o->nsinks : 1, sizeof(*c.mute));
+    c.mute_ctx = xcalloc(o->nsinks ? o->nsinks : 1, sizeof(*c.mute_ctx));
+    for (size_t s = 0; s < o->nsinks; s++) {
+        c.mute_ctx[s] = (struct mute_ctx){&c, &o->sinks[s]};
+        c.mute[s] = (struct stoat_sink){.ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident,
+                                        .event = mute_event};
+    }
+    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
     double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s();
@@ -510,8 +676,12 @@ out:
         natsSubscription_Destroy(c.subs[r]);
     free(c.subs);
     free(c.held);
+    free(c.ever);
     free(c.round);
     free(c.acks);
+    free(c.hbs);
+    free(c.mute);
+    free(c.mute_ctx);
     free(c.lat);
     fleet_leases_close(c.leases);
     stoat_store_close(c.rd);

@@ -72,6 +72,8 @@ struct fleet_opts {
     double duration_s;                 /* 0: until stopped */
     int64_t silence_ms;                /* a host silent this long is reported; 0: 3 heartbeats */
     unsigned batch;                    /* 0: FLEET_BATCH */
+    double replay_s;                   /* a partition taken over replays this much of its stored
+                                          batches (stream time) to rebuild state; 0: 900; <0: none */
     volatile sig_atomic_t *stop;       /* set by a signal handler */
     fleet_reload_fn reload;
     void *reload_ctx;
@@ -81,7 +83,7 @@ struct fleet_opts {
 };
 
 struct fleet_stats {
-    uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads;
+    uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
     uint64_t latency_n;
     double latency_p50_s, latency_p99_s;   /* Stoat-Sent to the commit of its alerts */
     struct stoat_hunt_stats hunt;

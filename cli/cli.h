@@ -149,11 +149,31 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
                                      struct stoat_load_stats *stats, bool default_rules);
 
 int cmd_hunt(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+
+/* ---- the bus (cli/bus_args.c): options shared by the fleet commands ---- */
+#include "bus/publish.h"
+#define CLI_SPOOL_DEFAULT "/var/lib/stoat/spool"
+struct bus_args {
+    const char *servers[BUS_MAX_SERVERS];
+    size_t nservers;
+    const char *creds, *tls_ca, *spool;
+    uint64_t spool_max;
+    double spool_rate;
+};
+extern const struct cli_option cli_bus_options[];
+void cli_bus_options_help(FILE *f);
+/* Connects as host (the inbox prefix _INBOX_<token> with --creds); NULL
+ * after saying why. */
+struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp);
+/* The publisher's options from the bus options. */
+void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
+                      struct bus_pub_opts *o);
 
 #endif

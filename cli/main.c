@@ -17,6 +17,7 @@ static void usage(FILE *f)
           "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
           "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
           "  serve DB                the live dashboard and JSON API over a store\n"
+          "  publish PATH...|-       publish logs' events to the fleet (NATS JetStream)\n"
           "  help                    this text\n\n"
           "`stoat COMMAND --help` describes each command.\n",
           f);
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "publish"))
+        return cmd_publish(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

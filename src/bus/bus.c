@@ -32,6 +32,7 @@ struct bus_conn {
     pthread_cond_t cv;
     enum bus_state state;
     bool ever_connected;
+    bool closing;                 /* bus_close: the disconnect it causes is not news */
     struct bus_conn_stats st;
     bus_diag_fn diag;
     void *diag_ctx;
@@ -283,7 +284,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
     (void)nc;
     struct bus_conn *c = closure;
     pthread_mutex_lock(&c->mu);
-    bool was = c->ever_connected;
+    bool was = c->ever_connected && !c->closing;
     if (was)
         c->st.disconnects++;
     pthread_mutex_unlock(&c->mu);
@@ -666,6 +667,9 @@ void bus_close(struct bus_conn *c)
 {
     if (!c)
         return;
+    pthread_mutex_lock(&c->mu);
+    c->closing = true;
+    pthread_mutex_unlock(&c->mu);
     if (c->nc) {
         natsConnection_FlushTimeout(c->nc, 1000);
         natsConnection_Close(c->nc);

@@ -13,8 +13,18 @@
 
 struct jsonl {
     FILE *out;
+    stoat_line_fn line;   /* instead of out: each line handed over (the fleet's publisher) */
+    void *line_ctx;
     struct buf b;
 };
+
+/* The line in j->b to its file or its taker; host is the record's (NULL when none). */
+static stoat_err emit(struct jsonl *j, const char *host)
+{
+    if (j->line)
+        return j->line(j->line_ctx, host, j->b.p, j->b.len);
+    return fwrite(j->b.p, 1, j->b.len, j->out) == j->b.len ? STOAT_OK : STOAT_ERR_IO;
+}
 
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
@@ -132,9 +142,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     buf_puts(b, ",\"event\":");
     event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
-    if (fwrite(b->p, 1, b->len, j->out) != b->len)
-        return STOAT_ERR_IO;
-    return STOAT_OK;
+    return emit(j, a->host);
 }
 
 static void json_time(struct buf *b, const char *key, int64_t ns)
@@ -196,13 +204,15 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
         buf_printf(b, ",\"alerts\":%llu}", (unsigned long long)r->alerts);
     }
     buf_puts(b, "]}\n");
-    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+    return emit(j, inc->host);
 }
 
 static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
 {
     (void)s;
     struct jsonl *j = ctx;
+    if (!j->out)
+        return STOAT_OK;
     return fflush(j->out) == 0 ? STOAT_OK : STOAT_ERR_IO;
 }
 
@@ -249,7 +259,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     buf_puts(b, ",\"event\":");
     event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
-    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+    return emit(j, a->host);
 }
 
 void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
@@ -257,6 +267,20 @@ void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
     *sink = (struct stoat_sink){.ctx = j, .event = dump_event, .end = jsonl_end, .destroy = jsonl_destroy};
+}
+
+void stoat_sink_lines(stoat_line_fn fn, void *ctx, bool events, struct stoat_sink *sink)
+{
+    struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->line = fn;
+    j->line_ctx = ctx;
+    *sink = (struct stoat_sink){.ctx = j, .end = jsonl_end, .destroy = jsonl_destroy};
+    if (events) {
+        sink->event = dump_event;
+    } else {
+        sink->alert = jsonl_alert;
+        sink->incident = jsonl_incident;
+    }
 }
 
 /* ------------------------------------------------------------------- csv */

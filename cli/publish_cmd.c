@@ -348,6 +348,12 @@ int cmd_publish(int argc, char **argv)
     if (ps.spool.dropped_events)
         fprintf(stderr, "stoat publish: %" PRIu64 " events (%" PRIu64 " batches) dropped: the spool was full\n",
                 ps.spool.dropped_events, ps.spool.dropped_batches);
+    if (ps.spooled_events)
+        fprintf(stderr, "stoat publish: %" PRIu64 " events went through the spool (%" PRIu64 " batches resent)\n",
+                ps.spooled_events, ps.resent);
+    if (ps.duplicates)
+        fprintf(stderr, "stoat publish: %" PRIu64 " batches were duplicates the stream already held\n",
+                ps.duplicates);
     if (ps.earlier_acked_events)
         fprintf(stderr, "stoat publish: %" PRIu64 " events of an earlier run, left in the spool, acknowledged\n",
                 ps.earlier_acked_events);

@@ -2,8 +2,10 @@
  * (rule, source, event) and keeps event values typed: numbers stay numbers.
  * A field that occurs several times in an event becomes a list. The event
  * object itself is event/render.c's, because the store keeps the same one. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event/render.h"
 #include "stoat/sinks.h"
@@ -246,13 +248,34 @@ static void json_source(struct buf *b, const struct stoat_alert *a)
     buf_putc(b, '}');
 }
 
+/* For the fleet every event has a time, RFC 3339 UTC: the event's own (its
+ * written form stays among its fields), else the time it was read, said by
+ * "timestamp_received" (a log that carries no time at all). */
+static void fleet_time(struct buf *b, const struct stoat_alert *a)
+{
+    char t[32];
+    bool known = a->time_ns != INT64_MIN;
+    struct timespec now;
+    if (!known)
+        clock_gettime(CLOCK_REALTIME, &now);
+    format_time_ns(known ? a->time_ns : (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, t);
+    buf_puts(b, ",\"timestamp\":\"");
+    buf_puts(b, t);
+    buf_putc(b, '"');
+    if (!known)
+        buf_puts(b, ",\"timestamp_received\":true");
+}
+
 static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     buf_clear(b);
     buf_puts(b, "{\"kind\":\"event\"");
-    json_opt_str(b, "timestamp", a->timestamp);
+    if (j->line)
+        fleet_time(b, a);
+    else
+        json_opt_str(b, "timestamp", a->timestamp);
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
     json_source(b, a);

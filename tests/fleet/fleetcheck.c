@@ -8,7 +8,8 @@
  *       one "host NAME EVENTS" line per host (from the payload's "host"):
  *       messages in the stream, distinct Nats-Msg-Id, event lines, messages
  *       whose Stoat-Count is not their line count, lines without a host.
- *   fleetcheck last URL STREAM   the newest message's payload */
+ *   fleetcheck last URL STREAM   the newest message's payload
+ *   fleetcheck lines URL STREAM  every payload, as it is */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static struct bus_conn *conn(const char *url)
     return c;
 }
 
-static int count(struct bus_conn *c, const char *stream, bool last_only)
+static int count(struct bus_conn *c, const char *stream, bool last_only, bool print)
 {
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
@@ -57,6 +58,8 @@ static int count(struct bus_conn *c, const char *stream, bool last_only)
         if (js_GetMsg(&m, bus_js(c), stream, seq, NULL, &je) != NATS_OK)
             continue;   /* deleted */
         n++;
+        if (print)
+            printf("%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
         const char *id = NULL, *cnt = NULL;
         natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
         natsMsgHeader_Get(m, "Stoat-Count", &cnt);
@@ -88,11 +91,14 @@ static int count(struct bus_conn *c, const char *stream, bool last_only)
             bad++;
         natsMsg_Destroy(m);
     }
+    if (print)
+        goto out;
     printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64 "\n",
            n, ids.count, events, bad, hosts.count, nohost);
     for (size_t i = 0; i < hosts.cap; i++)
         if (hosts.slots[i].key && hosts.slots[i].value < 100000)
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);
+out:
     free(hostev);
     strmap_free(&ids);
     strmap_free(&hosts);
@@ -118,9 +124,11 @@ int main(int argc, char **argv)
         if (!rc && bus_read_partitions(c, &p, why, sizeof why) == STOAT_OK)
             printf("partitions %u\n", p);
     } else if (!strcmp(argv[1], "count") && argc > 3) {
-        rc = count(c, argv[3], false);
+        rc = count(c, argv[3], false, false);
     } else if (!strcmp(argv[1], "last") && argc > 3) {
-        rc = count(c, argv[3], true);
+        rc = count(c, argv[3], true, false);
+    } else if (!strcmp(argv[1], "lines") && argc > 3) {
+        rc = count(c, argv[3], false, true);
     } else {
         rc = 2;
     }

@@ -100,6 +100,20 @@ done
 # the subjects: per host token and partition
 "$CHECK" last "$URL" STOAT_HEALTH | grep -q '"role":"publish"' && ok "a heartbeat reached STOAT_HEALTH" ||
     bad "no heartbeat"
+# the Windows shippers' shapes: every event with a host and an RFC 3339 UTC time
+"$CHECK" setup "$URL" 4 >/dev/null
+before=$(field events "$("$CHECK" count "$URL" STOAT_EVENTS)")
+"$STOAT" publish --server "$URL" --spool "$T/sp1" tests/fleet/shapes/ >"$T/p1b.out" 2>"$T/p1b.err" ||
+    bad "publish of the shipper shapes: $(cat "$T/p1b.err")"
+"$CHECK" lines "$URL" STOAT_EVENTS | tail -n +$((before + 1)) > "$T/shapes.jsonl"
+for want in 'fs01.corp.example","2026-11-19T06:03:00.000000Z' 'fs01.corp.example","2026-11-19T06:04:10.000000Z' \
+            'dc01.corp.example","2026-11-19T06:03:00.000000Z' 'ws07.corp.example","2026-11-19T06:05:00.125000Z'; do
+    h=${want%%\",*}; t=${want##*,\"}; t=${t%\"}
+    grep -q "\"timestamp\":\"$t\",\"host\":\"$h\"" "$T/shapes.jsonl" && ok "shape: $h at $t" ||
+        bad "shape: no event of $h at $t in $(cut -c1-100 "$T/shapes.jsonl")"
+done
+[ "$(wc -l < "$T/shapes.jsonl")" = 4 ] && ! grep -q '"timestamp":null\|"host":null' "$T/shapes.jsonl" &&
+    ok "every shipper event has a time and a host" || bad "shapes: $(wc -l < "$T/shapes.jsonl") lines"
 stop_server
 
 # ------------------------------------------------------------ 2. resend dedupe

@@ -176,4 +176,19 @@ struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, str
 void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
                       struct bus_pub_opts *o);
 
+/* `stoat watch --publish` (cli/watch_publish.c). */
+struct stoat_watch;
+struct watch_pub;
+/* Connects, starts the publisher, adds its sinks to w, watches the rules
+ * bucket; NULL after saying why. */
+struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *w, struct diag_printer *dp);
+void watch_pub_update(struct watch_pub *wp, uint64_t lost);
+/* A new bundle version in the bucket since the last call (wp may be NULL). */
+bool watch_pub_new_rules(struct watch_pub *wp, char *version, size_t vlen);
+/* Fetches the bundle into the spool folder; its folder (malloc'd) or NULL. */
+char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version);
+/* The rules of dir now run (its last component is the version). */
+void watch_pub_rules_taken(struct watch_pub *wp, const char *dir);
+void watch_pub_stop(struct watch_pub *wp, bool quiet);
+
 #endif

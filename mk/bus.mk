@@ -1,4 +1,4 @@
-# The fleet tests' helper program (tests/fleet/fleetcheck.c), built like a unit test.
+# The fleet host tests' helper program (tests/fleet/fleetcheck.c), built like a unit test.
 FLEETCHECK := $(BUILD)/tests/fleet/fleetcheck
 $(FLEETCHECK): tests/fleet/fleetcheck.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
 	@mkdir -p $(@D)

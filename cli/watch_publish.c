@@ -50,7 +50,8 @@ struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *
         return NULL;
     pthread_mutex_init(&wp->mu, NULL);
     snprintf(wp->rule_version, sizeof wp->rule_version, "local");
-    snprintf(wp->mode, sizeof wp->mode, "%s", stoat_watch_mode(w));
+    const char *mode = stoat_watch_mode(w);   /* its first part: what runs, not what it cannot see */
+    snprintf(wp->mode, sizeof wp->mode, "%.*s", (int)strcspn(mode, ";"), mode);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     if (!(wp->conn = cli_bus_connect(b, host, dp)))

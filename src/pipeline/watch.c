@@ -260,7 +260,10 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     if (read && !*read)
         engine_counters(e, &before);
     struct match_result r;
-    matcher_run(&w->m, false, &r);
+    /* publishing every event needs every event's head: "always", and then
+     * only the events a rule matched go on to the consumer, as before */
+    matcher_run(&w->m, w->events_sink.event != NULL, &r);
+    r.passed = r.n > 0;
     if (read && !*read) {
         engine_counters(e, &after);
         *read = after.unrouted == before.unrouted || r.spec >= 0 ? 1 : -1;

@@ -9,13 +9,20 @@
  *       messages in the stream, distinct Nats-Msg-Id, event lines, messages
  *       whose Stoat-Count is not their line count, lines without a host.
  *   fleetcheck last URL STREAM   the newest message's payload
- *   fleetcheck lines URL STREAM  every payload, as it is */
+ *   fleetcheck lines URL STREAM  every payload, as it is
+ *   fleetcheck push URL FILE...  a rule bundle of these files, as `stoat fleet
+ *       rules push` writes one (docs/fleet.md); prints its version */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <zlib.h>
+
 #include "bus/bus.h"
+#include "util/buf.h"
+#include "util/fs.h"
 #include "util/strmap.h"
 
 static struct bus_conn *conn(const char *url)
@@ -105,6 +112,49 @@ out:
     return 0;
 }
 
+static int push(struct bus_conn *c, char **files, int n)
+{
+    struct buf raw = {0};
+    for (int i = 0; i < n; i++) {
+        char *text = NULL, why[256];
+        size_t len = 0;
+        if (fs_read_file(files[i], 1 << 20, &text, &len, why, sizeof why) != 0) {
+            fprintf(stderr, "fleetcheck: %s: %s\n", files[i], why);
+            return 2;
+        }
+        const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+        buf_printf(&raw, "%s\n%zu\n", base, len);
+        buf_put(&raw, text, len);
+        free(text);
+    }
+    uLongf zlen = compressBound(raw.len);
+    unsigned char *z = malloc(zlen);
+    compress2(z, &zlen, (const Bytef *)raw.p, raw.len, 9);
+    unsigned char h[32];
+    unsigned hl = 0;
+    EVP_Digest(z, zlen, h, &hl, EVP_sha256(), NULL);
+    char sha[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", h[i]);
+    kvStore *kv = NULL;
+    uint64_t rev;
+    char key[64], cur[256];
+    int rc = js_KeyValue(&kv, bus_js(c), BUS_KV_RULES) == NATS_OK ? 0 : 2;
+    snprintf(key, sizeof key, "bundle.%.16s.0", sha);
+    if (!rc && kvStore_Put(&rev, kv, key, z, (int)zlen) != NATS_OK)
+        rc = 2;
+    snprintf(cur, sizeof cur, "{\"version\":\"%.16s\",\"sha256\":\"%s\",\"chunks\":1,\"bytes\":%zu,\"pushed\":0}", sha,
+             sha, raw.len);
+    if (!rc && kvStore_PutString(&rev, kv, "current", cur) != NATS_OK)
+        rc = 2;
+    if (!rc)
+        printf("%.16s\n", sha);
+    kvStore_Destroy(kv);
+    free(z);
+    buf_free(&raw);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -127,6 +177,8 @@ int main(int argc, char **argv)
         rc = count(c, argv[3], false, false);
     } else if (!strcmp(argv[1], "last") && argc > 3) {
         rc = count(c, argv[3], true, false);
+    } else if (!strcmp(argv[1], "push") && argc > 3) {
+        rc = push(c, argv + 3, argc - 3);
     } else if (!strcmp(argv[1], "lines") && argc > 3) {
         rc = count(c, argv[3], false, true);
     } else {

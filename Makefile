@@ -3,7 +3,7 @@
 # `make SANITIZE=address,undefined` builds the same into build-san/.
 
 CC       ?= cc
-PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd libnats
+PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd libnats libcrypto
 SANITIZE ?=
 BUILD    ?= build
 OPT      ?= -O2

@@ -7,6 +7,8 @@ PKGS="build-essential clang pkg-config libyaml-dev libpcre2-dev libhyperscan-dev
 PKGS="$PKGS libsqlite3-dev sqlite3 libmicrohttpd-dev chromium wrk"
 # the live kernel sensor (src/sensor, mk/sensor.mk) and its tests and benchmark
 PKGS="$PKGS llvm libbpf-dev bpftool libelf-dev libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind"
+# the fleet bus (src/bus, src/fleet): the NATS client library, and the server the tests start
+PKGS="$PKGS libnats-dev libssl-dev nats-server"
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
 missing=""
 for p in $PKGS; do

@@ -7,7 +7,8 @@
 #   sensor and `stoat watch` in a network namespace, the store, report and
 #   dashboard (API and a headless browser), a folder of mixed input formats,
 #   the auditd reader against the real auditd (needs root; skipped with a
-#   message otherwise), then the same functional tests on the
+#   message otherwise), the fleet's host side against a nats-server it
+#   starts (skipped with a message when nats-server is absent), then the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
@@ -92,6 +93,8 @@ part watch tests/watch/run.sh
 part web tests/web/run.sh
 part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh
+make -s fleetcheck >/dev/null 2>&1
+part fleet-host tests/fleet/host.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -111,6 +114,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-watch env STOAT=build-san/stoat tests/watch/run.sh
         part san-readers env STOAT=build-san/stoat tests/readers/run.sh
         part san-auditd env STOAT=build-san/stoat tests/auditd/run.sh
+        part san-fleet-host env STOAT=build-san/stoat tests/fleet/host.sh
         part sanitizer-reports sanitizer_reports
         unset ASAN_OPTIONS UBSAN_OPTIONS
     else

@@ -219,9 +219,15 @@ static void status_consumers(struct bus_conn *c)
         }
         kvStore_Destroy(kv);
     }
-    char ver[80];
-    if (fleet_bundle_fetch(c, NULL, ver, sizeof(ver), why, sizeof(why)) == STOAT_OK)
-        printf("rules: %s\n", ver[0] ? ver : "(no bundle pushed)");
+    kvStore *rk = NULL;
+    kvEntry *cur = NULL;
+    if (js_KeyValue(&rk, bus_js(c), BUS_KV_RULES) == NATS_OK && kvStore_Get(&cur, rk, "current") == NATS_OK)
+        printf("rules: %.*s\n", kvEntry_ValueLen(cur) < 400 ? kvEntry_ValueLen(cur) : 400,
+               (const char *)kvEntry_Value(cur));
+    else
+        printf("rules: (no bundle pushed)\n");
+    kvEntry_Destroy(cur);
+    kvStore_Destroy(rk);
 }
 
 static int do_status(const struct fleet_args *fa)

@@ -1,4 +1,5 @@
-/* Rule bundles in KV stoat_rules.
+/* Rule bundles in KV stoat_rules: the pushing side (fetching and checking
+ * is the bus's, src/bus/rules.h, shared with `stoat watch --publish`).
  *
  * A bundle is every rule file given, as entries "<name>\n<length>\n<bytes>"
  * (name: the file's path below the folder given, '/' separated, no "..";
@@ -10,16 +11,13 @@
  * is the first 16 hex digits of that hash: the same rules give the same
  * version, pushed again or not.
  *
- * Reading is hostile-input code: a bundle is only as trusted as whoever
- * may write the bucket, so sizes are capped (FLEET_BUNDLE_MAX unpacked),
- * names are checked before a file is written, and a bundle whose hash does
- * not match is refused whole. */
-#include <errno.h>
+ * The reader (bus_rules_fetch) treats a bundle as hostile input: sizes
+ * capped, names checked before a file is written, a bundle whose hash does
+ * not match refused whole. */
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -152,157 +150,6 @@ stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t
 out:
     free(z);
     buf_free(&p.raw);
-    kvStore_Destroy(kv);
-    return err;
-}
-
-/* A string or number member of the small "current" object (ours, but read
- * as a stranger's). */
-static bool member(const char *json, const char *name, char *out, size_t outlen)
-{
-    char pat[40];
-    snprintf(pat, sizeof(pat), "\"%s\":", name);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return false;
-    p += strlen(pat);
-    bool quoted = *p == '"';
-    p += quoted;
-    size_t n = 0;
-    while (p[n] && n + 1 < outlen && (quoted ? p[n] != '"' : (p[n] >= '0' && p[n] <= '9')))
-        n++;
-    if (!n || (quoted && p[n] != '"'))
-        return false;
-    memcpy(out, p, n);
-    out[n] = 0;
-    return true;
-}
-
-static bool safe_name(const char *name, size_t n)
-{
-    if (!n || n > 4096 || name[0] == '/')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!name[i] || name[i] == '\n')
-            return false;
-        if (name[i] == '.' && name[i + 1] == '.' && (i == 0 || name[i - 1] == '/') &&
-            (i + 2 == n || name[i + 2] == '/'))
-            return false;
-    }
-    return true;
-}
-
-/* Writes the entries of raw under dir. */
-static stoat_err unpack(const char *dir, const char *raw, size_t n, char *why, size_t whylen)
-{
-    size_t off = 0;
-    while (off < n) {
-        const char *nl = memchr(raw + off, '\n', n - off);
-        if (!nl)
-            goto bad;
-        size_t namelen = (size_t)(nl - (raw + off));
-        if (!safe_name(raw + off, namelen))
-            goto bad;
-        char *name = xmalloc(namelen + 1);
-        memcpy(name, raw + off, namelen);
-        name[namelen] = 0;
-        off += namelen + 1;
-        char *end = NULL;
-        unsigned long long len = strtoull(raw + off, &end, 10);
-        if (end == raw + off || *end != '\n' || len > n - (size_t)(end + 1 - raw)) {
-            free(name);
-            goto bad;
-        }
-        off = (size_t)(end + 1 - raw);
-        char *path = fs_join(dir, name);
-        free(name);
-        for (char *s = path + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
-            *s = 0;
-            mkdir(path, 0700);
-            *s = '/';
-        }
-        FILE *f = fopen(path, "wbx");
-        bool ok = f && fwrite(raw + off, 1, len, f) == len;
-        if (f && fclose(f) != 0)
-            ok = false;
-        if (!ok) {
-            snprintf(why, whylen, "fleet: cannot write %s: %s", path, strerror(errno));
-            free(path);
-            return STOAT_ERR_IO;
-        }
-        free(path);
-        off += len;
-    }
-    return STOAT_OK;
-bad:
-    snprintf(why, whylen, "fleet: the rule bundle is damaged at byte %zu; not loaded", off);
-    return STOAT_ERR_FORMAT;
-}
-
-stoat_err fleet_bundle_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
-                             size_t whylen)
-{
-    version[0] = 0;
-    kvStore *kv = NULL;
-    kvEntry *e = NULL;
-    struct buf z = {0};
-    char *raw = NULL;
-    stoat_err err = kv_open(c, &kv, why, whylen);
-    if (err != STOAT_OK)
-        return err;
-    natsStatus s = kvStore_Get(&e, kv, "current");
-    if (s == NATS_NOT_FOUND) {
-        err = STOAT_OK;   /* no bundle pushed yet */
-        goto out;
-    }
-    char ver[32], sha[80], chunks_s[16], bytes_s[24];
-    const char *cur = s == NATS_OK ? kvEntry_ValueString(e) : NULL;
-    err = STOAT_ERR_FORMAT;
-    if (!cur || !member(cur, "version", ver, sizeof(ver)) || !member(cur, "sha256", sha, sizeof(sha)) ||
-        !member(cur, "chunks", chunks_s, sizeof(chunks_s)) || !member(cur, "bytes", bytes_s, sizeof(bytes_s))) {
-        snprintf(why, whylen, "fleet: %s current is not a rule bundle's", BUS_KV_RULES);
-        goto out;
-    }
-    snprintf(version, vlen, "%s", ver);
-    if (!dir) {
-        err = STOAT_OK;
-        goto out;
-    }
-    unsigned long chunks = strtoul(chunks_s, NULL, 10), bytes = strtoul(bytes_s, NULL, 10);
-    if (!chunks || chunks > FLEET_BUNDLE_MAX / FLEET_BUNDLE_CHUNK + 1 || bytes > FLEET_BUNDLE_MAX) {
-        snprintf(why, whylen, "fleet: rule bundle %s: %lu chunks, %lu bytes: over the caps", ver, chunks, bytes);
-        goto out;
-    }
-    for (unsigned long k = 0; k < chunks; k++) {
-        char key[96];
-        snprintf(key, sizeof(key), "bundle.%s.%lu", ver, k);
-        kvEntry *ce = NULL;
-        if (kvStore_Get(&ce, kv, key) != NATS_OK) {
-            snprintf(why, whylen, "fleet: rule bundle %s: chunk %lu missing", ver, k);
-            goto out;
-        }
-        buf_put(&z, kvEntry_Value(ce), (size_t)kvEntry_ValueLen(ce));
-        kvEntry_Destroy(ce);
-    }
-    unsigned char h[SHA256_DIGEST_LENGTH];
-    char got[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256((const unsigned char *)z.p, z.len, h);
-    hex(h, sizeof(h), got);
-    if (strcmp(got, sha)) {
-        snprintf(why, whylen, "fleet: rule bundle %s: its SHA-256 does not match; not loaded", ver);
-        goto out;
-    }
-    uLongf rawlen = bytes;
-    raw = xmalloc(bytes + 1);
-    if (uncompress((Bytef *)raw, &rawlen, (const Bytef *)z.p, z.len) != Z_OK || rawlen != bytes) {
-        snprintf(why, whylen, "fleet: rule bundle %s does not decompress to its size; not loaded", ver);
-        goto out;
-    }
-    err = unpack(dir, raw, rawlen, why, whylen);
-out:
-    free(raw);
-    buf_free(&z);
-    kvEntry_Destroy(e);
     kvStore_Destroy(kv);
     return err;
 }

@@ -68,6 +68,7 @@ struct centre {
     unsigned partitions;
     natsSubscription **subs;      /* per role, while held */
     struct fleet_leases *leases;
+    struct bus_rules_watch *rules;   /* NULL: no reload */
     bool *held;
     bool *ever;                   /* held before in this process: its state is here, not replayed */
     /* the round */
@@ -547,17 +548,14 @@ static void replay_partition(struct centre *c, unsigned p)
 
 static void maybe_reload(struct centre *c)
 {
-    if (!c->o->reload)
-        return;
     char version[80], why[512];
-    if (fleet_bundle_fetch(c->conn, NULL, version, sizeof(version), why, sizeof(why)) != STOAT_OK || !version[0] ||
-        !strcmp(version, c->version))
+    if (!c->rules || !bus_rules_watch_changed(c->rules, version, sizeof(version)) || !strcmp(version, c->version))
         return;
     char dir[] = "/tmp/stoat-rules-XXXXXX";
     if (!mkdtemp(dir))
         return;
     struct stoat_ruleset *rs = NULL;
-    if (fleet_bundle_fetch(c->conn, dir, version, sizeof(version), why, sizeof(why)) == STOAT_OK)
+    if (bus_rules_fetch(c->conn, dir, version, sizeof(version), why, sizeof(why)) == STOAT_OK && version[0])
         rs = c->o->reload(c->o->reload_ctx, dir, version);
     else
         say(c, STOAT_SEV_WARNING, "%s", why);
@@ -611,6 +609,8 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
     c->held = xcalloc(c->partitions + 1, sizeof(bool));
     c->ever = xcalloc(c->partitions + 1, sizeof(bool));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
+    if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
+        return STOAT_ERR_IO;
     return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
 }
 
@@ -684,6 +684,7 @@ out:
     free(c.mute_ctx);
     free(c.lat);
     fleet_leases_close(c.leases);
+    bus_rules_watch_stop(c.rules);
     stoat_store_close(c.rd);
     stoat_ruleset_destroy(c.owned);
     pthread_mutex_destroy(&c.mu);

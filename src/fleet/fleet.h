@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "bus/rules.h"
 #include "stoat/alert.h"
 #include "stoat/behaviour.h"
 #include "stoat/store.h"
@@ -54,8 +55,8 @@ void fleet_leases_close(struct fleet_leases *l);
 
 /* ---- the centre (centre.c) ---- */
 
-/* A new rule set from the stoat_rules bucket (bundle.c unpacked it into
- * dir): the caller loads it; NULL keeps the old one. */
+/* A new rule set from the stoat_rules bucket (bus_rules_fetch unpacked it
+ * into dir): the caller loads it; NULL keeps the old one. */
 typedef struct stoat_ruleset *(*fleet_reload_fn)(void *ctx, const char *dir, const char *version);
 
 struct fleet_opts {
@@ -102,15 +103,11 @@ const struct stoat_rule_meta *fleet_silence_rule(bool returned);
 
 /* ---- rule bundles (bundle.c): KV stoat_rules keys bundle.<v>.<n> and
  * current = {"version","sha256","chunks","bytes","pushed"} ---- */
-#define FLEET_BUNDLE_MAX (64u << 20)    /* unpacked bytes of a bundle */
-#define FLEET_BUNDLE_CHUNK (512u << 10)
+#define FLEET_BUNDLE_MAX BUS_BUNDLE_MAX     /* unpacked bytes of a bundle */
+#define FLEET_BUNDLE_CHUNK BUS_BUNDLE_CHUNK
 /* Packs every .yml/.yaml file under the paths and stores it; version out. */
 stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
                             char *why, size_t whylen);
-/* The current bundle's version ("" when none) and, when dir is given,
- * its files unpacked under dir. */
-stoat_err fleet_bundle_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
-                             size_t whylen);
 
 /* ---- credentials (creds.c) ---- */
 /* Writes a new creds file for host at path (0600, refusing to overwrite)

@@ -3,7 +3,7 @@
  * steer what a publisher does (a fixed run id, resending batches, many
  * simulated hosts at once):
  *
- *   fleet_pub --server URL [--creds F] [--run HEX] [--repeat N] [--batch N] [--once]
+ *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
  *             [--hb HOST] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     char run[17];
     snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
     unsigned repeat = 1, batch = 1000;
-    const char *creds = NULL, *hb = NULL;
+    const char *creds = NULL, *hb = NULL, *tls_ca = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
@@ -153,6 +153,8 @@ int main(int argc, char **argv)
             repeat = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--creds") && i + 1 < argc)
             creds = argv[++i];
+        else if (!strcmp(argv[i], "--tls-ca") && i + 1 < argc)
+            tls_ca = argv[++i];
         else if (!strcmp(argv[i], "--hb") && i + 1 < argc)
             hb = argv[++i];
         else if (!strcmp(argv[i], "--once"))
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
         }
         snprintf(inbox, sizeof(inbox), "_INBOX_%s", cr.user);
     }
-    struct bus_opts bo = {.servers = servers, .nservers = nservers, .name = "fleet_pub", .creds = creds,
+    struct bus_opts bo = {.servers = servers, .nservers = nservers, .name = "fleet_pub", .creds = creds, .tls_ca = tls_ca,
                           .inbox = inbox[0] ? inbox : NULL};
     struct bus_conn *c = NULL;
     char why[512];

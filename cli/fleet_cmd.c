@@ -183,7 +183,8 @@ static void status_consumers(struct bus_conn *c)
     char why[256];
     if (bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK)
         return;
-    uint64_t pending = 0, acked_pending = 0, delivered = 0;
+    uint64_t pending = 0, acked_pending = 0;
+    unsigned read = 0;
     for (unsigned p = 0; p <= parts; p++) {
         char name[32];
         if (p == parts)
@@ -195,12 +196,16 @@ static void status_consumers(struct bus_conn *c)
         if (js_GetConsumerInfo(&ci, bus_js(c), p == parts ? BUS_STREAM_HEALTH : BUS_STREAM_EVENTS, name, NULL,
                                &je) != NATS_OK)
             continue;
+        read++;
         if (p < parts) {
             pending += ci->NumPending;
             acked_pending += (uint64_t)ci->NumAckPending;
-            delivered += ci->Delivered.Stream;
         }
         jsConsumerInfo_Destroy(ci);
+    }
+    if (!read) {
+        fprintf(stderr, "stoat: cannot read the consumers (has `stoat fleet setup` run, and may this user read them?)\n");
+        return;
     }
     printf("partitions: %u, lag: %llu batches waiting, %llu awaiting acks\n", parts, (unsigned long long)pending,
            (unsigned long long)acked_pending);

@@ -8,7 +8,8 @@
 #   dashboard (API and a headless browser), a folder of mixed input formats,
 #   the auditd reader against the real auditd (needs root; skipped with a
 #   message otherwise), the fleet's host side against a nats-server it
-#   starts (skipped with a message when nats-server is absent), then the same functional tests on the
+#   starts (skipped with a message when nats-server is absent), the fleet's
+#   centre against a three-node cluster it starts (likewise), then the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
@@ -95,6 +96,8 @@ part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh
 make -s fleetcheck >/dev/null 2>&1
 part fleet-host tests/fleet/host.sh
+make -s build/bench/fleet_pub >/dev/null 2>&1
+part fleet-centre tests/fleet-centre/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

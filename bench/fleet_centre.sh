@@ -1,5 +1,5 @@
 #!/bin/sh
-# The fleet's end-to-end figures: events/s from publish to stored alert, and
+# The fleet centre's end-to-end figures: events/s from publish to stored alert, and
 # the latency from a batch's publish (Stoat-Sent) to the commit of its
 # alerts (p50, p99), through a three-node JetStream cluster with R3 streams
 # on this machine. Timings belong here, never in tests.
@@ -8,8 +8,11 @@
 #   FLEET_WORKERS=1      `stoat fleet` processes sharing the partitions
 #   FLEET_PUBLISHERS=2   publishing processes (hosts split between them)
 #   FLEET_PARTITIONS=8
+#   FLEET_PHASED=1       publish everything first, then start the workers and
+#                        time the drain alone (the centre's own rate)
 # Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
-# p99 B s; worker peak RSS M MB". Skipped when nats-server is absent.
+# p99 B s; worker peak RSS M MB" (phased: "fleet centre alone: ...").
+# Skipped when nats-server is absent.
 set -u
 cd "$(dirname "$0")/.."
 STOAT=build/stoat
@@ -46,13 +49,18 @@ while [ $h -lt "$HOSTS" ]; do
     else sed "s/FAB-WS07/FAB-WS$h/g; s/fab-ws07/fab-ws$h/g" "$T/win.jsonl" >"$T/host$h.jsonl"; fi
     h=$((h + 1))
 done
+start_workers() {
 w=0
 while [ $w -lt "$WORKERS" ]; do
     /usr/bin/time -f "%M" -o "$T/rss$w" $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
     PIDS="$PIDS $!"
     w=$((w + 1))
 done
-sleep 6   # leases taken
+}
+if [ -z "${FLEET_PHASED:-}" ]; then
+    start_workers
+    sleep 6   # leases taken
+fi
 start=$(date +%s.%N)
 p=0
 while [ $p -lt "$PUBS" ]; do
@@ -64,6 +72,10 @@ while [ $p -lt "$PUBS" ]; do
 done
 wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/pub$f.out" ]; do sleep 0.2; done; done; }
 wait_pubs
+if [ -n "${FLEET_PHASED:-}" ]; then
+    start=$(date +%s.%N)
+    start_workers
+fi
 i=0
 while :; do
     $STOAT fleet status $SRV >"$T/status" 2>/dev/null
@@ -77,8 +89,8 @@ events=$(cat "$T"/pub*.out | sed -n 's/published: \([0-9]*\) events.*/\1/p' | aw
 stored=$(grep -ho "[0-9]* events," "$T"/w*.log | awk '{s += $1} END {print s}')
 lat=$(grep -h "latency" "$T"/w*.log | sed -n 's/.*p50 \([0-9.]*\) s, p99 \([0-9.]*\) s.*/\1 \2/p' | sort -k2 -n | tail -1)
 rss=$(cat "$T"/rss* 2>/dev/null | sort -n | tail -1)
-awk -v n="$events" -v st="$stored" -v a="$start" -v b="$end" -v l="$lat" -v r="${rss:-0}" 'BEGIN {
+awk -v ph="${FLEET_PHASED:+ centre alone (published first, timed from the workers' start)}" -v n="$events" -v st="$stored" -v a="$start" -v b="$end" -v l="$lat" -v r="${rss:-0}" 'BEGIN {
     split(l, x, " "); s = b - a;
-    printf "fleet: %d events published, %d stored, in %.1f s: %.0f events/s end to end (3-node cluster, R3); latency p50 %s s, p99 %s s; worker peak RSS %.0f MB\n",
-        n, st, s, n / s, x[1], x[2], r / 1024 }'
+    printf "fleet%s: %d events published, %d stored, in %.1f s: %.0f events/s end to end (3-node cluster, R3); latency p50 %s s, p99 %s s; worker peak RSS %.0f MB\n",
+        ph, n, st, s, n / s, x[1], x[2], r / 1024 }'
 cat "$T"/w*.log | grep "^fleet " | sed 's/^/  /'

@@ -25,7 +25,7 @@
 
 #include "store/alert.h"
 #include "store/db.h"
-#include "store/fleet.h"
+#include "store/marks.h"
 #include "store/queue.h"
 #include "store/writer.h"
 #include "util/mem.h"

@@ -4,14 +4,16 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--hb HOST] HOST=FILE...
+ *             [--hb HOST] [--claim NAME] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
  * Publishes are asynchronous; a publish that fails (a node died, a timeout)
  * is sent again with the same message id until acknowledged, so the stream
  * gets each batch once (--once: no second try, and a short wait, for the
- * test of refused subjects). --hb HOST publishes one heartbeat. Prints "published: N events, M batches, A acked". */
+ * test of refused subjects). --hb HOST publishes one heartbeat; --claim
+ * NAME puts NAME in the batches' Stoat-Host (a forgery the centre must
+ * drop). Prints "published: N events, M batches, A acked". */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +144,7 @@ int main(int argc, char **argv)
     char run[17];
     snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
     unsigned repeat = 1, batch = 1000;
-    const char *creds = NULL, *hb = NULL, *tls_ca = NULL;
+    const char *creds = NULL, *hb = NULL, *tls_ca = NULL, *claim = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
@@ -153,6 +155,8 @@ int main(int argc, char **argv)
             repeat = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--creds") && i + 1 < argc)
             creds = argv[++i];
+        else if (!strcmp(argv[i], "--claim") && i + 1 < argc)
+            claim = argv[++i];
         else if (!strcmp(argv[i], "--tls-ca") && i + 1 < argc)
             tls_ca = argv[++i];
         else if (!strcmp(argv[i], "--hb") && i + 1 < argc)
@@ -237,7 +241,7 @@ int main(int argc, char **argv)
                     off = nl ? (size_t)(nl - data) + 1 : len;
                     count++;
                 }
-                publish(js, subject, host, tok, run, ++seq, data + start, off - start, count);
+                publish(js, subject, claim ? claim : host, tok, run, ++seq, data + start, off - start, count);
                 events += count;
                 batches++;
                 published_n++;

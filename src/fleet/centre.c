@@ -270,6 +270,20 @@ static void take_event_batch(struct centre *c, natsMsg *m)
             snprintf(b->run, sizeof(b->run), "%s", run);
     }
     b->sent_ns = parse_sent(header(m, BUS_HDR_SENT));
+    /* The server lets a host publish only under its own token: a batch whose
+     * header names another host is a forgery (or a broken publisher). */
+    char tok[BUS_TOKEN_MAX + 1];
+    const char *subj = natsMsg_GetSubject(m);
+    size_t tl = bus_host_token(b->host, strlen(b->host), tok);
+    if (!host || !subj || strncmp(subj, "stoat.ev.", 9) || strncmp(subj + 9, tok, tl) || subj[9 + tl] != '.') {
+        c->fs->forged++;
+        say(c, STOAT_SEV_WARNING, "fleet: a batch on %s names host \"%.64s\": not its subject's; dropped",
+            subj ? subj : "?", b->host);
+        XGROW(c->acks, c->capacks, c->nacks + 1);
+        c->acks[c->nacks++] = m;
+        free(b);
+        return;
+    }
     if (b->run[0]) {
         int marked = stoat_store_marked(c->rd, b->host, b->run, b->seq);
         if (marked == 1) {

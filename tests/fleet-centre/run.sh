@@ -8,6 +8,7 @@
 #   - then: the alerts stored are exactly `stoat hunt`'s over the same logs
 #     (no loss, no duplicate), every batch is marked once, a batch sent
 #     again is dropped;
+#   - a batch whose header names another host than its subject is dropped;
 #   - heartbeats reach the store's host table, a silent host raises "Host
 #     stopped reporting";
 #   - a rule bundle pushed is loaded by a running worker;
@@ -141,6 +142,10 @@ drained && ok "every partition drained after the worker died" || { bad "lag"; ca
 grep -q "$SID replayed [1-9][0-9]* stored batches" "$SLOG" && ok "the taken partitions' stored batches were replayed" ||
     { bad "no replay"; grep replayed "$SLOG"; }
 
+# a host naming another host in its batches' headers: dropped, counted
+head -20 "$T/lin.jsonl" >"$T/forged.jsonl"
+$PUB $SRV --claim design-srv01 fs99="$T/forged.jsonl" >/dev/null 2>&1
+
 # heartbeats, then silence
 $PUB $SRV --hb design-srv01 >/dev/null 2>&1 && ok "heartbeat published" || bad "heartbeat"
 sleep 8
@@ -154,6 +159,8 @@ kill -TERM $SPID
 wait $SPID 2>/dev/null
 cat "$SLOG" | tail -3
 
+grep -q "1 forged" "$SLOG" && ok "a batch naming another host than its subject's was dropped" ||
+    { bad "forged batch not dropped"; tail -3 "$SLOG"; }
 alerts "$T/fleet.db" >"$T/got"
 if cmp -s "$T/expect" "$T/got"; then ok "the same $(wc -l <"$T/got") alerts as stoat hunt: none lost, none twice"
 else bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head -20; fi
@@ -177,40 +184,70 @@ grep -q "rules .* loaded" "$SLOG" && ok "the running worker loaded the pushed bu
 $STOAT fleet status $SRV --db "$T/fleet.db" | grep -q '"name":"design-srv01"' && ok "status lists hosts" ||
     bad "status"
 
-# ---- security: per-host users; a host cannot publish as another ----
+# ---- security: dist/nats-server.conf, TLS, per-host users; a host cannot
+# publish as another ----
 A=$((BASE + 20))
 $STOAT fleet creds fs01 -o "$T/fs01.creds" >"$T/fs01.conf" 2>/dev/null
 [ "$(stat -c %a "$T/fs01.creds")" = "600" ] && ok "creds file is 0600" || bad "creds mode"
 grep -q '\$2b\$' "$T/fs01.conf" && ok "server block carries a bcrypt hash" || bad "no bcrypt hash"
-cat >"$T/auth.conf" <<EOF
-listen: 127.0.0.1:$A
-jetstream { store_dir: "$T/jsa" }
-accounts {
-  STOAT {
-    jetstream: enabled
-    users = [
-      { user: centre, password: centrepw }
-$(cat "$T/fs01.conf" | grep -v '^#')
-    ]
-  }
-}
-EOF
+# a CA and a certificate for 127.0.0.1
+mkdir -p "$T/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls/ca.key" -out "$T/tls/ca.crt" -subj /CN=stoat-test-ca \
+    -days 1 >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$T/tls/n.key" -out "$T/tls/n.csr" -subj /CN=127.0.0.1 >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$T/tls/ext"
+openssl x509 -req -in "$T/tls/n.csr" -CA "$T/tls/ca.crt" -CAkey "$T/tls/ca.key" -CAcreateserial -out "$T/tls/n.crt" \
+    -days 1 -extfile "$T/tls/ext" >/dev/null 2>&1
+# the example config, on loopback, one node (its cluster block dropped), with
+# this test's centre password and fs01's block as `stoat fleet creds` printed it
+python3 - "$T" "$A" <<'EOF2'
+import re, sys
+t, port = sys.argv[1], sys.argv[2]
+c = open("dist/nats-server.conf").read()
+i = c.index("\ncluster {")
+depth, j = 0, i + 1
+while True:
+    if c[j] == "{": depth += 1
+    if c[j] == "}":
+        depth -= 1
+        if depth == 0: break
+    j += 1
+c = c[:i] + c[j + 1:]
+c = c.replace("0.0.0.0:4222", "127.0.0.1:" + port).replace("127.0.0.1:8222", "127.0.0.1:0")
+c = c.replace("/etc/nats/tls/nats-1.crt", t + "/tls/n.crt").replace("/etc/nats/tls/nats-1.key", t + "/tls/n.key")
+c = c.replace("/etc/nats/tls/ca.crt", t + "/tls/ca.crt").replace("/var/lib/nats/jetstream", t + "/jsa")
+c = re.sub(r'\{ user: centre, password: "[^"]*" \}', '{ user: centre, password: centrepw }', c)
+block = "".join(l for l in open(t + "/fs01.conf") if not l.startswith("#"))
+a = c.index('      { user: "fs01"')
+b = c.index("} }", a) + 3
+c = c[:a] + block + c[b:]
+open(t + "/auth.conf", "w").write(c)
+EOF2
+nats-server -c "$T/auth.conf" -t >/dev/null 2>&1 && ok "dist/nats-server.conf with a host's block is a valid config" ||
+    { bad "config invalid"; nats-server -c "$T/auth.conf" -t; }
 nats-server -c "$T/auth.conf" >"$T/auth.log" 2>&1 &
 PIDS="$PIDS $!"
-sleep 1
 printf 'user: centre\npassword: centrepw\n' >"$T/centre.creds"; chmod 600 "$T/centre.creds"
-$STOAT fleet setup --server "nats://127.0.0.1:$A" --creds "$T/centre.creds" --partitions 2 >/dev/null 2>&1 ||
-    bad "setup on the server with users"
+TLS="--server tls://127.0.0.1:$A --tls-ca $T/tls/ca.crt"
+i=0
+until $STOAT fleet setup $TLS --creds "$T/centre.creds" --partitions 2 >"$T/tls-setup.out" 2>&1; do
+    i=$((i + 1)); [ $i -gt 10 ] && break; sleep 1
+done
+grep -q "2 partition consumers" "$T/tls-setup.out" && ok "the centre sets up over TLS with its user" ||
+    { bad "setup over TLS"; cat "$T/tls-setup.out"; }
 head -20 "$T/lin.jsonl" | sed 's/design-srv01/fs01/g' >"$T/fs01.jsonl"
-if $PUB --server "nats://127.0.0.1:$A" --creds "$T/fs01.creds" --once fs01="$T/fs01.jsonl" >"$T/own.out" 2>&1; then
-    ok "a host publishes under its own subject"
+if $PUB $TLS --creds "$T/fs01.creds" --once fs01="$T/fs01.jsonl" >"$T/own.out" 2>&1; then
+    ok "a host publishes under its own subject, over TLS"
 else bad "own subject refused"; cat "$T/own.out" "$T/fs01.conf"; fi
-if $PUB --server "nats://127.0.0.1:$A" --creds "$T/fs01.creds" --once dc01="$T/fs01.jsonl" >"$T/other.out" 2>&1; then
+if $PUB $TLS --creds "$T/fs01.creds" --once dc01="$T/fs01.jsonl" >"$T/other.out" 2>&1; then
     bad "a host published under another host's subject"
 else
     grep -q "Publish Violation - User \"fs01\", Subject \"stoat.ev.dc01" "$T/auth.log" &&
         ok "publishing under another host's subject is refused by the server" ||
         { bad "refused, but not by permissions"; tail -5 "$T/auth.log"; }
 fi
+if $STOAT fleet status $TLS --creds "$T/fs01.creds" 2>&1 | grep -q "lag:"; then
+    bad "a host read the centre's consumers"
+else ok "a host cannot read the event consumers"; fi
 echo "fleet-centre: $P passed, $F failed"
 [ "$F" -eq 0 ]

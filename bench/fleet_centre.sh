@@ -27,7 +27,8 @@ command -v nats-server >/dev/null 2>&1 || { echo "fleet: skipped (nats-server no
 T=$(mktemp -d /tmp/stoat-fleet-bench.XXXXXX)
 PIDS=""
 cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 BASE=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 19000))
 ROUTES="nats://127.0.0.1:$((BASE + 10)),nats://127.0.0.1:$((BASE + 11)),nats://127.0.0.1:$((BASE + 12))"
 SRV=""

@@ -36,7 +36,8 @@ cleanup() {
     wait 2>/dev/null
     rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 BASE=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 19000))
 C1=$((BASE)); C2=$((BASE + 1)); C3=$((BASE + 2))
 R1=$((BASE + 10)); R2=$((BASE + 11)); R3=$((BASE + 12))

@@ -10,7 +10,7 @@
 # `make test` also the test-only ones (scripts/install-deps.sh --test).
 
 CC       ?= cc
-PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd
+PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd libnats libcrypto
 SANITIZE ?=
 BUILD    ?= build
 OPT      ?= -O2
@@ -51,6 +51,9 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIB       := $(BUILD)/libstoat.a
 API_LIB   := $(BUILD)/libstoat-api.a
+# What stays global in it: the public API, and (until the fleet's commands
+# have a stoat_* face of their own) the fleet layer's bus_ and fleet_ calls.
+API_PREFIXES := stoat_ bus_ fleet_
 UTIL_LIB  := $(BUILD)/libstoat-util.a
 UTIL_OBJ  := $(filter $(BUILD)/src/util/%,$(LIB_OBJ))
 STOAT     := $(BUILD)/stoat
@@ -96,10 +99,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 # One relocatable object in which every global but stoat_* becomes local.
-$(API_LIB): $(LIB_OBJ)
+$(API_LIB): $(LIB_OBJ) Makefile
 	@rm -f $@ $(@:.a=.o)
-	$(LD) -r -o $(@:.a=.o) $^
-	objcopy --wildcard --keep-global-symbol='stoat_*' $(@:.a=.o)
+	$(LD) -r -o $(@:.a=.o) $(LIB_OBJ)
+	objcopy --wildcard $(API_PREFIXES:%=--keep-global-symbol='%*') $(@:.a=.o)
 	ar rcs $@ $(@:.a=.o)
 
 $(UTIL_LIB): $(UTIL_OBJ)

@@ -152,11 +152,47 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
                                      struct stoat_load_stats *stats, bool default_rules);
 
 int cmd_hunt(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
+
+/* ---- the bus (cli/bus_args.c): options shared by the fleet commands ---- */
+#include "bus/publish.h"
+#define CLI_SPOOL_DEFAULT "/var/lib/stoat/spool"
+struct bus_args {
+    const char *servers[BUS_MAX_SERVERS];
+    size_t nservers;
+    const char *creds, *tls_ca, *spool;
+    uint64_t spool_max;
+    double spool_rate;
+};
+extern const struct cli_option cli_bus_options[];
+void cli_bus_options_help(FILE *f);
+/* Connects as host (the inbox prefix _INBOX_<token> with --creds); NULL
+ * after saying why. */
+struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp);
+/* The publisher's options from the bus options. */
+void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
+                      struct bus_pub_opts *o);
+
+/* `stoat watch --publish` (cli/watch_publish.c). */
+struct stoat_watch;
+struct watch_pub;
+/* Connects, starts the publisher, adds its sinks to w, watches the rules
+ * bucket; NULL after saying why. */
+struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *w, struct diag_printer *dp);
+void watch_pub_update(struct watch_pub *wp, uint64_t lost);
+/* A new bundle version in the bucket since the last call (wp may be NULL). */
+bool watch_pub_new_rules(struct watch_pub *wp, char *version, size_t vlen);
+/* Fetches the bundle into the spool folder; its folder (malloc'd) or NULL. */
+char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version);
+/* The rules of dir now run (its last component is the version). */
+void watch_pub_rules_taken(struct watch_pub *wp, const char *dir);
+void watch_pub_stop(struct watch_pub *wp, bool quiet);
 
 #endif

@@ -18,6 +18,9 @@ static void usage(FILE *f)
           "  baseline learn PATH...  learn what is normal per host (for hunt --baseline)\n"
           "  report DB               write a store (hunt --db DB) as one offline HTML report\n"
           "  serve DB                the live dashboard and JSON API over a store\n"
+          "  publish PATH...|-       publish logs' events to the fleet (NATS JetStream)\n"
+          "  fleet                   the centre of a fleet on NATS JetStream (setup, status,\n"
+          "                          rules push, creds)\n"
           "  help                    this text\n"
           "  --version               the version (and the git commit it was built from)\n\n"
           "`stoat COMMAND --help` describes each command.\n",
@@ -43,6 +46,8 @@ int main(int argc, char **argv)
         return cmd_watch(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fleet"))
+        return cmd_fleet(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "--version")) {
@@ -50,6 +55,8 @@ int main(int argc, char **argv)
                STOAT_GIT_DESCRIBE[0] ? ")" : "");
         return EXIT_OK;
     }
+    if (!strcmp(cmd, "publish"))
+        return cmd_publish(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return EXIT_OK;

@@ -61,8 +61,13 @@ static void usage(FILE *f)
           "                          only the capabilities the sensor still needs (default: stoat\n"
           "                          when that user exists, else nobody; root keeps uid 0)\n"
           "      --duration SECONDS  stop after this long (default: run until stopped)\n"
-          "  -q, --quiet             no status lines on standard error\n\n",
+          "  -q, --quiet             no status lines on standard error\n"
+          "      --publish URL       also publish every event and alert to the fleet's NATS\n"
+          "                          JetStream at URL (nats://HOST:PORT; the bus options below);\n"
+          "                          detection stays local, the bus being down or not\n\n",
           f);
+    cli_bus_options_help(f);
+    fputc('\n', f);
     cli_rule_options_help(f);
     fputc('\n', f);
     cli_behaviour_options_help(f, true);
@@ -71,6 +76,9 @@ static void usage(FILE *f)
 struct reload {
     const struct rule_args *ra;
     struct diag_printer *dp;
+    struct watch_pub *wp;          /* with --publish */
+    char version[40];              /* a bundle from the fleet's bucket to load, or "" (SIGHUP) */
+    char *dir;                     /* where that bundle was unpacked */
     struct stoat_ruleset *rs;      /* the result */
     volatile int done;
 };
@@ -78,7 +86,16 @@ struct reload {
 static void *reload_main(void *arg)
 {
     struct reload *r = arg;
-    r->rs = cli_load_rules(r->ra, r->dp, NULL, true);
+    if (!r->version[0]) {
+        r->rs = cli_load_rules(r->ra, r->dp, NULL, true);
+    } else if ((r->dir = watch_pub_fetch_rules(r->wp, r->version))) {
+        /* the bundle replaces the rule paths; jewels, baseline and the rest stay */
+        struct rule_args ra = *r->ra;
+        ra.rule_paths[0] = r->dir;
+        ra.nrule_paths = 1;
+        ra.no_default_rules = true;
+        r->rs = cli_load_rules(&ra, r->dp, NULL, false);
+    }
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -119,6 +136,8 @@ struct watch_args {
     bool use_syslog, fallback, quiet;
     double duration;
     enum stoat_level min_level;
+    bool publish;
+    struct bus_args bus;
 };
 
 static bool parse_watch_path(const struct cli_value *val, void *field)
@@ -127,6 +146,22 @@ static bool parse_watch_path(const struct cli_value *val, void *field)
     if (!val->v || wa->npaths >= 200)
         return false;
     wa->paths[wa->npaths++] = val->v;
+    return true;
+}
+
+static bool parse_publish(const struct cli_value *val, void *field)
+{
+    struct watch_args *wa = field;
+    if (!val->v)
+        return false;
+    if (strncmp(val->v, "nats://", 7) != 0 && strncmp(val->v, "tls://", 6) != 0) {
+        fprintf(stderr, "stoat watch: --publish takes nats://HOST:PORT or tls://HOST:PORT\n");
+        return false;
+    }
+    if (wa->bus.nservers >= BUS_MAX_SERVERS)
+        return false;
+    wa->bus.servers[wa->bus.nservers++] = val->v;
+    wa->publish = true;
     return true;
 }
 
@@ -187,6 +222,8 @@ static const struct cli_option options[] = {
     {CLI_FLAG, "--quiet", "-q", WA(quiet)},
     {CLI_PARSE, "--min-level", NULL, WA(min_level), parse_min_level},
     {CLI_PARSE, "--duration", NULL, WA(duration), parse_duration},
+    {CLI_PARSE, "--publish", NULL, 0, parse_publish},
+    {CLI_GROUP, .off = WA(bus), .group = cli_bus_options},
     {CLI_END},
 };
 #undef WA
@@ -203,6 +240,7 @@ struct watch_run {
     struct stoat_ruleset *rs;
     struct stoat_store *store;
     FILE *out;
+    struct watch_pub *wp;          /* --publish */
 };
 
 /* The alerts' sink, syslog's and the store's; true when the store's sink
@@ -254,8 +292,11 @@ static void take_reload(struct watch_run *r, struct reload *rl)
     stoat_watch_set_rules(r->w, rl->rs);
     stoat_ruleset_destroy(r->rs);
     r->rs = rl->rs;
+    if (r->wp)
+        watch_pub_rules_taken(r->wp, rl->dir ? rl->dir : "local");
     if (!r->wa->quiet)
-        fprintf(stderr, "stoat watch: rules reloaded (%zu)\n", stoat_ruleset_count(r->rs));
+        fprintf(stderr, "stoat watch: rules reloaded (%zu)%s%s\n", stoat_ruleset_count(r->rs),
+                rl->dir ? " from the fleet's bundle " : "", rl->dir ? rl->version : "");
 }
 
 /* Polls until stopped, the replay is through, the duration is up or the
@@ -267,7 +308,7 @@ static int watch_loop(struct watch_run *r)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t reported_lost = 0, reported_re = 0;
     time_t last_report = 0, last_re_report = 0;
-    struct reload rl = {.ra = &r->wa->ra, .dp = r->dp};
+    struct reload rl = {.ra = &r->wa->ra, .dp = r->dp, .wp = r->wp};
     pthread_t rt;
     bool reloading = false;
     while (!stop_requested) {
@@ -286,9 +327,14 @@ static int watch_loop(struct watch_run *r)
             rc = EXIT_FATAL;
             break;
         }
-        if (reload_requested && !reloading) {
-            reload_requested = 0;
-            reopen_output(r->wa->output, r->out);
+        bool bundle = false;
+        if (!reloading && (reload_requested || (bundle = watch_pub_new_rules(r->wp, rl.version,
+                                                                             sizeof(rl.version))))) {
+            if (!bundle) {
+                reload_requested = 0;
+                reopen_output(r->wa->output, r->out);
+                rl.version[0] = 0;
+            }
             rl.done = 0;
             rl.rs = NULL;
             reloading = pthread_create(&rt, NULL, reload_main, &rl) == 0;
@@ -297,10 +343,14 @@ static int watch_loop(struct watch_run *r)
             pthread_join(rt, NULL);
             reloading = false;
             take_reload(r, &rl);
+            free(rl.dir);
+            rl.dir = NULL;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         struct stoat_watch_stats st;
         stoat_watch_stats(r->w, &st);
+        if (r->wp)
+            watch_pub_update(r->wp, st.lost);
         if (st.lost > reported_lost && now.tv_sec - last_report >= 10) {
             /* never silent: say what was lost and why */
             fprintf(stderr, "stoat watch: %llu events lost so far (%s)\n", (unsigned long long)st.lost,
@@ -321,6 +371,7 @@ static int watch_loop(struct watch_run *r)
     if (reloading) {
         pthread_join(rt, NULL);
         stoat_ruleset_destroy(rl.rs);
+        free(rl.dir);
     }
     return rc;
 }
@@ -398,6 +449,10 @@ int cmd_watch(int argc, char **argv)
         goto out;
     }
     store_owned = add_sinks(&r, argc, argv);
+    if (wa.publish && !(r.wp = watch_pub_start(&wa.bus, r.w, &dp))) {
+        rc = EXIT_FATAL;
+        goto out;
+    }
     if (!wa.quiet)
         fprintf(stderr, "stoat watch: %zu rules, mode: %s\n", ls.loaded, stoat_watch_mode(r.w));
 
@@ -409,6 +464,7 @@ int cmd_watch(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     rc = watch_finish(&r, watch_loop(&r));
 out:
+    watch_pub_stop(r.wp, wa.quiet);
     stoat_watch_destroy(r.w);   /* closes the store when its sink was added */
     if (!store_owned)
         stoat_store_close(r.store);

@@ -16,6 +16,8 @@ esac
 # tools (clang for the BPF object, bpftool for vmlinux.h and the skeleton;
 # without them `make` builds without the eBPF programs, see mk/sensor.mk)
 PKGS="build-essential pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev"
+# the fleet bus (src/bus, src/fleet): the NATS client library
+PKGS="$PKGS libnats-dev libssl-dev"
 PKGS="$PKGS clang libbpf-dev bpftool libelf-dev"
 if [ "$TEST" = 1 ]; then
     # unit tests, the EVTX comparison, the store's command-line checks, the man page check
@@ -24,6 +26,8 @@ if [ "$TEST" = 1 ]; then
     PKGS="$PKGS chromium wrk"
     # the sensor and watch tests and benchmark
     PKGS="$PKGS libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind"
+    # the fleet tests start their own NATS servers
+    PKGS="$PKGS nats-server"
 fi
 [ "${STOAT_DEPS_EXTRA:-}" ] && PKGS="$PKGS $STOAT_DEPS_EXTRA"
 missing=""

@@ -8,7 +8,10 @@
 #   dashboard (API and a headless browser), a folder of mixed input formats,
 #   the auditd reader against the real auditd (needs root; skipped with a
 #   message otherwise), make install into a DESTDIR, the man page and a
-#   build without the eBPF sensor, then the same functional tests on the
+#   build without the eBPF sensor, the fleet's host side against a
+#   nats-server it starts and its centre against a three-node cluster it
+#   starts (both skipped with a message when nats-server is absent), then
+#   the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
 # Each part prints "<part>: P passed, F failed"; the last line is the total:
@@ -95,6 +98,10 @@ part web tests/web/run.sh
 part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh
 part install tests/install/run.sh
+make -s fleetcheck >/dev/null 2>&1
+part fleet-host tests/fleet/host.sh
+make -s build/bench/fleet_pub >/dev/null 2>&1
+part fleet-centre tests/fleet-centre/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
@@ -116,6 +123,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-watch env STOAT=build-san/stoat tests/watch/run.sh
         part san-readers env STOAT=build-san/stoat tests/readers/run.sh
         part san-auditd env STOAT=build-san/stoat tests/auditd/run.sh
+        part san-fleet-host env STOAT=build-san/stoat tests/fleet/host.sh
         part sanitizer-reports sanitizer_reports
         unset ASAN_OPTIONS UBSAN_OPTIONS
     else

@@ -116,6 +116,7 @@
     incidentAlerts: function (id, off) { return api('/api/incidents/' + encodeURIComponent(id) + '/alerts?' + qs({ offset: off })); },
     hosts: function () { return api('/api/hosts'); },
     rules: function () { return api('/api/rules'); },
+    fleet: function () { return api('/api/fleet'); },
     version: function () { return api('/api/version'); },
     setTriage: function (kind, id, state, note, who) {
       return fetch('/api/triage', {
@@ -330,6 +331,7 @@
       },
       hosts: function () { cached = cached || counts(); return resolve({ hosts: cached.hosts }); },
       rules: function () { cached = cached || counts(); return resolve({ rules: cached.rules }); },
+      fleet: function () { return resolve({ hosts: [] }); },   /* heartbeats are the live dashboard's */
       setTriage: function (kind, id, state, note, who) {
         var key = (kind === 'incident' ? 'i:' : 'a:') + id;
         (saved[key] = saved[key] || []).push({ state: state, note: note || null, who: who || null, at: Date.now() * 1e6 });
@@ -784,6 +786,29 @@
           h('td', { class: 't', text: fmtTime(x.first) }), h('td', { class: 't', text: fmtTime(x.last) })));
       });
       return section('Hosts', t);
+    });
+  };
+
+  /* The fleet's hosts from their heartbeats (stoat fleet): when each was
+   * last heard, whether it is silent, the rule version it runs, its counts. */
+  views.fleet = function () {
+    return src.fleet().then(function (r) {
+      var t = h('table', { id: 'fleet-table' }, h('tr', null, h('th', { text: 'Host' }), h('th', { text: 'Last seen' }), h('th', { text: 'State' }),
+        h('th', { text: 'Rules' }), h('th', { text: 'Role' }), h('th', { class: 'num', text: 'Events/s' }), h('th', { class: 'num', text: 'Lost' }),
+        h('th', { class: 'num', text: 'Spooled' }), h('th', { class: 'num', text: 'Dropped' }), h('th', { class: 'num', text: 'Alerts' })));
+      r.hosts.forEach(function (x) {
+        var b = x.heartbeat || {};
+        t.appendChild(h('tr', { class: 'click' + (x.silent ? ' silent' : ''), onclick: function () { location.hash = '#/alerts?' + qs({ host: x.name }); } },
+          h('td', null, link('#/alerts?' + qs({ host: x.name }), x.name)), h('td', { class: 't', text: fmtTime(x.last_seen_ns) }),
+          h('td', null, x.silent ? h('span', { class: 'tag silent', text: 'silent' }) : h('span', { class: 'tag', text: 'reporting' })),
+          h('td', { class: 'mono', text: b.rule_version || '' }), h('td', { text: b.role || b.sensor_mode || '' }),
+          h('td', { class: 'n', text: b.events_per_s != null ? fmtNum(Math.round(b.events_per_s)) : '' }),
+          h('td', { class: 'n', text: b.lost != null ? fmtNum(b.lost) : '' }), h('td', { class: 'n', text: b.spooled_bytes != null ? fmtNum(b.spooled_bytes) : '' }),
+          h('td', { class: 'n', text: b.spool_dropped != null ? fmtNum(b.spool_dropped) : '' }), h('td', { class: 'n', text: fmtNum(x.alerts) })));
+      });
+      var silent = r.hosts.filter(function (x) { return x.silent; }).length;
+      return section('Fleet: ' + fmtNum(r.hosts.length) + ' hosts' + (silent ? ', ' + silent + ' silent' : ''),
+        r.hosts.length ? t : h('p', { class: 'muted', text: 'No host has sent a heartbeat to this store (stoat fleet stores them).' }));
     });
   };
 

@@ -25,6 +25,14 @@ void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink);
  * `stoat dump`; needs stoat_hunt_opts.all_events. */
 void stoat_sink_dump(FILE *out, struct stoat_sink *sink);
 
+/* The same lines handed to fn instead of written to a file (the fleet's
+ * publisher): with events, every event as stoat_sink_dump writes it (needs
+ * all_events); else every alert and incident as stoat_sink_jsonl writes
+ * them. host is the record's host (NULL when none); the line ends in '\n'
+ * and is valid only during the call. */
+typedef stoat_err (*stoat_line_fn)(void *ctx, const char *host, const char *line, size_t len);
+void stoat_sink_lines(stoat_line_fn fn, void *ctx, bool events, struct stoat_sink *sink);
+
 /* One line per alert and incident to the local syslog (facility authpriv). */
 void stoat_sink_syslog(const char *ident, struct stoat_sink *sink);
 

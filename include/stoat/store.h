@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 5   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 6   /* the schema version this stoat writes */
 
 struct stoat_store_opts {
     bool readonly;             /* report, dashboard readers */
@@ -96,6 +96,30 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted);
  * when idle, or opens the store with batch_alerts = 1. */
 void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
                       struct stoat_sink *sink);
+
+/* --------------------------------------------------------------- fleet */
+
+/* The centre of a fleet (`stoat fleet`) records which batches of a host's
+ * run it has stored. Queued like an alert, so it is written in the same
+ * transaction as the alerts put before it: a batch is marked exactly when
+ * its alerts are in the file. */
+stoat_err stoat_store_put_mark(struct stoat_store *s, const char *host, const char *run, uint64_t seq);
+/* 1 when batch seq of (host, run) is marked, 0 when not, -1 on an error.
+ * Reads what is committed: use a handle of its own (not a writer's). */
+int stoat_store_marked(struct stoat_store *s, const char *host, const char *run, uint64_t seq);
+
+/* A host's heartbeat (the JSON as it came, at most 64 KiB) seen at seen_ns.
+ * *was_silent (may be NULL) says the host had been flagged silent; the flag
+ * is cleared. Commits what is queued first. */
+stoat_err stoat_store_put_heartbeat(struct stoat_store *s, const char *host, int64_t seen_ns, const char *json,
+                                    bool *was_silent);
+/* Flags silent the hosts with a heartbeat none of which came since
+ * before_ns, and not flagged yet; each is handed to fn (name, last seen). */
+stoat_err stoat_store_flag_silent(struct stoat_store *s, int64_t before_ns,
+                                  void (*fn)(void *ctx, const char *host, int64_t last_ns), void *ctx);
+/* {"hosts":[{name, last_seen_ns, silent, alerts, heartbeat}]}: the hosts
+ * that sent heartbeats, by name. */
+stoat_err stoat_store_fleet_json(struct stoat_store *s, char **json, size_t *len);
 
 /* -------------------------------------------------------------- triage */
 

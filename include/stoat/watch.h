@@ -62,6 +62,9 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
 /* Which mode runs and what it cannot see. */
 const char *stoat_watch_mode(const struct stoat_watch *w);
 stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *sink);
+/* Every event the sensor delivers, matched or not, to sink's event callback
+ * (the fleet's publisher: stoat_sink_lines with events); one such sink. */
+stoat_err stoat_watch_add_event_sink(struct stoat_watch *w, const struct stoat_sink *sink);
 /* Handles what the sensor has, waiting up to timeout_ms; returns the number
  * of events handled, -1 on a sensor error, or STOAT_WATCH_END once a replay
  * has handled the whole capture. */

@@ -43,6 +43,7 @@ struct stoat_watch {
     bool con_ready;
     struct stoat_sink sinks[MAX_SINKS];
     size_t nsinks;
+    struct stoat_sink events_sink;     /* every event (the fleet's publisher), when its event is set */
     struct stoat_hunt_stats hstats;
     struct name_slot names[NAME_CACHE];
     FILE *record;
@@ -117,6 +118,16 @@ stoat_err stoat_watch_add_sink(struct stoat_watch *w, const struct stoat_sink *s
     if (w->nsinks >= MAX_SINKS || w->con_ready)
         return STOAT_ERR_LIMIT;
     w->sinks[w->nsinks++] = *sink;
+    if (sink->begin)
+        sink->begin(sink->ctx);
+    return STOAT_OK;
+}
+
+stoat_err stoat_watch_add_event_sink(struct stoat_watch *w, const struct stoat_sink *sink)
+{
+    if (w->events_sink.event || !sink->event)
+        return STOAT_ERR_LIMIT;
+    w->events_sink = *sink;
     if (sink->begin)
         sink->begin(sink->ctx);
     return STOAT_OK;
@@ -219,13 +230,38 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
     consumer_event(&w->con, &a, r->rules, r->use, r->n, &who);
 }
 
+/* Every event to the events sink, matched or not (rule NULL). */
+static void pass_event(struct stoat_watch *w, const struct match_head *h, int64_t t)
+{
+    const struct ev_field *fs;
+    size_t nf = engine_event_fields(w->m.eng, &fs);
+    if (nf > w->fields_cap) {
+        w->fields_cap = nf;
+        w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
+    }
+    for (size_t i = 0; i < nf; i++)
+        w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
+                                            .value_len = fs[i].val_len, .type = fs[i].type};
+    struct stoat_alert a = {
+        .pos = {.file = "live", .format = "sensor", .record = w->events},
+        .timestamp = h->time ? h->time->val : NULL,
+        .time_ns = t,
+        .host = h->host ? h->host->val : NULL,
+        .channel = h->channel ? h->channel->val : NULL,
+        .event_id = h->event_id ? h->event_id->val : NULL,
+        .fields = w->fields,
+        .nfields = nf,
+    };
+    w->events_sink.event(w->events_sink.ctx, &a);
+}
+
 static int on_event(void *ctx, const struct sensor_event *ev)
 {
     struct stoat_watch *w = ctx;
     struct engine_ctx *e = w->m.eng;
     w->events++;
     int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
-    if (read && *read < 0 && !w->record)
+    if (read && *read < 0 && !w->record && !w->events_sink.event)
         return 0;
     engine_event_begin(e);
     engine_event_product(e, "linux");
@@ -239,15 +275,20 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     if (read && !*read)
         engine_counters(e, &before);
     struct match_result r;
-    matcher_run(&w->m, false, &r);
+    /* publishing every event needs every event's head: "always", and then
+     * only the events a rule matched go on to the consumer, as before */
+    matcher_run(&w->m, w->events_sink.event != NULL, &r);
+    r.passed = r.n > 0;
     if (read && !*read) {
         engine_counters(e, &after);
         *read = after.unrouted == before.unrouted || r.spec >= 0 ? 1 : -1;
     }
-    if (!r.passed && r.spec < 0)
-        return 0;   /* no rule passed on, no process start or end */
     /* UtcTime is the sensor's own ts_ns to the millisecond: no need to parse it back */
     int64_t t = r.head.time ? (int64_t)(ev->ts_ns - ev->ts_ns % 1000000u) : (int64_t)ev->ts_ns;
+    if (w->events_sink.event)
+        pass_event(w, &r.head, t);
+    if (!r.passed && r.spec < 0)
+        return 0;   /* no rule passed on, no process start or end */
     if (r.spec >= 0)
         feed_proc(w, &r, t);
     if (r.passed)
@@ -339,6 +380,8 @@ void stoat_watch_destroy(struct stoat_watch *w)
     for (size_t s = 0; s < w->nsinks; s++)
         if (w->sinks[s].destroy)
             w->sinks[s].destroy(w->sinks[s].ctx);
+    if (w->events_sink.destroy)
+        w->events_sink.destroy(w->events_sink.ctx);
     sensor_close(w->sensor);
     matcher_fini(&w->m);
     if (w->record)

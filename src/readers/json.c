@@ -186,6 +186,8 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
     }
 }
 
+_Static_assert(READER_JSON_LINES == JM_LINES, "reader.h names the lines mode");
+
 const struct reader_ops reader_json = {
     .name = "json",
     .probe = json_probe,

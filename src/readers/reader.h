@@ -73,6 +73,9 @@ const struct reader_ops *reader_detect(const unsigned char *head, size_t n);
 const struct reader_ops *reader_by_name(const char *name);
 
 extern const struct reader_ops reader_json;
+/* reader_json's unit mode for JSON lines: what a source that fills units
+ * itself (the fleet's bus batches, JSON lines by contract) sets. */
+#define READER_JSON_LINES 1
 extern const struct reader_ops reader_evtx;
 extern const struct reader_ops reader_auditd;
 extern const struct reader_ops reader_sysmon_linux;

@@ -712,6 +712,7 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
                  : !strcmp(r, "hosts")  ? stoat_store_hosts_json
                  : !strcmp(r, "rules")  ? stoat_store_rules_json
                  : !strcmp(r, "version") ? stoat_store_version_json
+                 : !strcmp(r, "fleet")  ? stoat_store_fleet_json
                                         : NULL;
     if (doc) {
         if (p.n)

@@ -2,8 +2,10 @@
  * (rule, source, event) and keeps event values typed: numbers stay numbers.
  * A field that occurs several times in an event becomes a list. The event
  * object itself is event/render.c's, because the store keeps the same one. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event/render.h"
 #include "stoat/sinks.h"
@@ -13,8 +15,18 @@
 
 struct jsonl {
     FILE *out;
+    stoat_line_fn line;   /* instead of out: each line handed over (the fleet's publisher) */
+    void *line_ctx;
     struct buf b;
 };
+
+/* The line in j->b to its file or its taker; host is the record's (NULL when none). */
+static stoat_err emit(struct jsonl *j, const char *host)
+{
+    if (j->line)
+        return j->line(j->line_ctx, host, j->b.p, j->b.len);
+    return fwrite(j->b.p, 1, j->b.len, j->out) == j->b.len ? STOAT_OK : STOAT_ERR_IO;
+}
 
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
@@ -133,9 +145,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     buf_puts(b, ",\"event\":");
     event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
-    if (fwrite(b->p, 1, b->len, j->out) != b->len)
-        return STOAT_ERR_IO;
-    return STOAT_OK;
+    return emit(j, a->host);
 }
 
 static void json_time(struct buf *b, const char *key, int64_t ns)
@@ -197,13 +207,15 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
         buf_printf(b, ",\"alerts\":%llu}", (unsigned long long)r->alerts);
     }
     buf_puts(b, "]}\n");
-    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+    return emit(j, inc->host);
 }
 
 static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
 {
     (void)s;
     struct jsonl *j = ctx;
+    if (!j->out)
+        return STOAT_OK;
     return fflush(j->out) == 0 ? STOAT_OK : STOAT_ERR_IO;
 }
 
@@ -237,6 +249,24 @@ static void json_source(struct buf *b, const struct stoat_alert *a)
     buf_putc(b, '}');
 }
 
+/* For the fleet every event has a time, RFC 3339 UTC: the event's own (its
+ * written form stays among its fields), else the time it was read, said by
+ * "timestamp_received" (a log that carries no time at all). */
+static void fleet_time(struct buf *b, const struct stoat_alert *a)
+{
+    char t[32];
+    bool known = a->time_ns != INT64_MIN;
+    struct timespec now;
+    if (!known)
+        clock_gettime(CLOCK_REALTIME, &now);
+    format_time_ns(known ? a->time_ns : (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, t);
+    buf_puts(b, ",\"timestamp\":\"");
+    buf_puts(b, t);
+    buf_putc(b, '"');
+    if (!known)
+        buf_puts(b, ",\"timestamp_received\":true");
+}
+
 static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
@@ -244,14 +274,17 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     buf_clear(b);
     char t[32];
     buf_puts(b, "{\"kind\":\"event\"");
-    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
+    if (j->line)
+        fleet_time(b, a);
+    else
+        json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
     json_source(b, a);
     buf_puts(b, ",\"event\":");
     event_json_write(b, a->fields, a->nfields);
     buf_puts(b, "}\n");
-    return fwrite(b->p, 1, b->len, j->out) == b->len ? STOAT_OK : STOAT_ERR_IO;
+    return emit(j, a->host);
 }
 
 void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
@@ -259,6 +292,20 @@ void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
     *sink = (struct stoat_sink){.ctx = j, .event = dump_event, .end = jsonl_end, .destroy = jsonl_destroy};
+}
+
+void stoat_sink_lines(stoat_line_fn fn, void *ctx, bool events, struct stoat_sink *sink)
+{
+    struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->line = fn;
+    j->line_ctx = ctx;
+    *sink = (struct stoat_sink){.ctx = j, .end = jsonl_end, .destroy = jsonl_destroy};
+    if (events) {
+        sink->event = dump_event;
+    } else {
+        sink->alert = jsonl_alert;
+        sink->incident = jsonl_incident;
+    }
 }
 
 /* ------------------------------------------------------------------- csv */

@@ -25,6 +25,7 @@
 
 #include "store/alert.h"
 #include "store/db.h"
+#include "store/marks.h"
 #include "store/queue.h"
 #include "store/writer.h"
 #include "util/mem.h"
@@ -90,7 +91,7 @@ static const struct stoat_rule_meta *rule_snap(struct stoat_store *s, const stru
     return &k->m;
 }
 
-enum { JOB_ALERT, JOB_INCIDENT };
+enum { JOB_ALERT, JOB_INCIDENT, JOB_MARK };
 
 /* Jobs are cut from chunks of CHUNK_BYTES (a malloc and a free per alert,
  * the free on another thread, cost more than the copy); a chunk goes when
@@ -287,7 +288,9 @@ static void *writer_main(void *arg)
             struct store_job *j = list;
             list = j->next;
             if (e == STOAT_OK)
-                e = j->kind == JOB_ALERT ? store_alert_write(s, &j->a, &j->pre) : store_incident_write(s, &j->inc);
+                e = j->kind == JOB_ALERT      ? store_alert_write(s, &j->a, &j->pre)
+                    : j->kind == JOB_INCIDENT ? store_incident_write(s, &j->inc)
+                                              : store_mark_write(s, j->data, j->data + strlen(j->data) + 1, j->pre.recn);
             chunk_unref(j->chunk);
         }
         if (e == STOAT_OK && (due || stop || req != s->flush_done))
@@ -445,6 +448,26 @@ stoat_err stoat_store_put_incident(struct stoat_store *s, const struct stoat_inc
     struct store_job *j = job_new(s, need);
     j->kind = JOB_INCIDENT;
     job_incident(j, inc);
+    return enqueue(s, j);
+}
+
+/* The mark's host and run follow the job as two strings; its sequence
+ * rides in pre.recn. */
+stoat_err stoat_store_put_mark(struct stoat_store *s, const char *host, const char *run, uint64_t seq)
+{
+    if (!s || s->readonly || !host || !run)
+        return STOAT_ERR_ARG;
+    if (!s->threaded) {
+        stoat_err e = writer_start(s);
+        if (e != STOAT_OK)
+            return e;
+    }
+    size_t hn = strlen(host), rn = strlen(run);
+    struct store_job *j = job_new(s, hn + rn + 2);
+    j->kind = JOB_MARK;
+    memcpy(j->data, host, hn + 1);
+    memcpy(j->data + hn + 1, run, rn + 1);
+    j->pre.recn = (size_t)seq;
     return enqueue(s, j);
 }
 

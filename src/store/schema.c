@@ -135,6 +135,36 @@ static const char *const schema_v5 =
     "ALTER TABLE runs ADD COLUMN host TEXT;"
     "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
 
+/* 5 -> 6: the fleet's centre (stoat fleet). fleet_seen holds, per
+ * publishing host and run, the intervals of batch sequences whose alerts
+ * are stored, written in the transaction of those alerts, so a batch the
+ * bus delivers again is recognised and never alerts twice. A host's row
+ * keeps its last heartbeat (when, the JSON as sent) and whether it is
+ * flagged silent. */
+static const char *const schema_v6 =
+    "CREATE TABLE IF NOT EXISTS fleet_seen(host TEXT NOT NULL, run TEXT NOT NULL, lo INTEGER NOT NULL,"
+    "  hi INTEGER NOT NULL, PRIMARY KEY(host, run, lo)) WITHOUT ROWID;";
+
+/* The hosts' columns, each added only where missing (a store may have
+ * been brought back to an older version number by hand, as the tests do). */
+static int hosts_v6(struct stoat_store *s)
+{
+    static const char *const cols[][2] = {{"last_seen_ns", "INTEGER"}, {"heartbeat", "TEXT"},
+                                          {"silent", "INTEGER NOT NULL DEFAULT 0"}};
+    for (size_t i = 0; i < 3; i++) {
+        char sql[160];
+        int64_t have = 0;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('hosts') WHERE name = '%s'", cols[i][0]);
+        int rc = store_pragma_int(s, sql, &have);
+        if (rc != SQLITE_OK)
+            return rc;
+        snprintf(sql, sizeof(sql), "ALTER TABLE hosts ADD COLUMN %s %s", cols[i][0], cols[i][1]);
+        if (!have && (rc = store_exec(s, sql)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -145,6 +175,7 @@ static const struct migration migrations[] = {
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
     {&schema_v4, incidents_v4},         /* 3 -> 4 */
     {&schema_v5, NULL},                 /* 4 -> 5 */
+    {&schema_v6, hosts_v6},             /* 5 -> 6 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

@@ -366,6 +366,9 @@ bool parse_timestamp(const char *s, size_t n, struct timestamp *ts)
         }
         if (ts->hour > 23 || ts->minute > 59 || ts->second > 60)
             return false;
+        /* "2022-03-18 13:43:22 +0900": Fluent Bit's in_winevtlog puts a blank before the zone */
+        if (i + 1 < n && s[i] == ' ' && (s[i + 1] == '+' || s[i + 1] == '-' || s[i + 1] == 'Z'))
+            i++;
         if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
             i++;
         } else if (i < n && (s[i] == '+' || s[i] == '-')) {

@@ -388,6 +388,52 @@ static void test_winlogbeat_shape(void **state)
     tu_hunt_free(&h);
 }
 
+/* NXLog's flat shape (im_msvistalog, to_json): EventTime is the time
+ * (zone-less: taken as UTC, which NXLog writes when configured as
+ * docs/shippers.md says), Hostname the host, SourceName the provider. */
+static void test_nxlog_shape(void **state)
+{
+    (void)state;
+    const char *data =
+        "{\"EventTime\":\"2026-11-19 06:03:00\",\"Hostname\":\"fs01.corp.example\",\"EventType\":\"AUDIT_SUCCESS\","
+        "\"EventID\":4624,\"SourceName\":\"Microsoft-Windows-Security-Auditing\",\"Channel\":\"Security\","
+        "\"TargetUserName\":\"alice\",\"LogonType\":\"3\",\"IpAddress\":\"10.0.0.5\","
+        "\"EventReceivedTime\":\"2026-11-19 06:03:01\",\"SourceModuleType\":\"im_msvistalog\"}\n"
+        "{\"EventTime\":\"2026-11-19T07:03:00.250+01:00\",\"Hostname\":\"fs02\",\"EventID\":4624,"
+        "\"SourceName\":\"Microsoft-Windows-Security-Auditing\",\"Channel\":\"Security\",\"TargetUserName\":\"alice\"}\n";
+    const char *rule = TU_RULE("{product: windows, service: security}",
+                               "  sel:\n    EventID: 4624\n    TargetUserName: alice\n"
+                               "    Provider_Name: Microsoft-Windows-Security-Auditing\n  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".json", &h);
+    assert_int_equal(h.n, 2);
+    assert_string_equal(h.v[0].host, "fs01.corp.example");
+    assert_true(h.v[0].time_ns == 1795068180000000000LL);   /* 2026-11-19T06:03:00Z */
+    assert_string_equal(h.v[1].host, "fs02");
+    assert_true(h.v[1].time_ns == 1795068180250000000LL);   /* the same instant, written with its zone */
+    tu_hunt_free(&h);
+}
+
+/* Fluent Bit's in_winevtlog: ComputerName is the host, TimeCreated has a
+ * blank before its zone, ProviderName the provider. */
+static void test_fluentbit_shape(void **state)
+{
+    (void)state;
+    const char *data =
+        "{\"Channel\":\"Security\",\"ProviderName\":\"Microsoft-Windows-Security-Auditing\",\"EventID\":4624,"
+        "\"TimeCreated\":\"2026-11-19 15:03:00 +0900\",\"EventRecordID\":7,\"ComputerName\":\"dc01.corp\","
+        "\"Message\":\"An account was successfully logged on.\",\"StringInserts\":[\"S-1-5-18\",\"alice\"]}\n";
+    const char *rule = TU_RULE("{product: windows, service: security}",
+                               "  sel:\n    EventID: 4624\n    Provider_Name: Microsoft-Windows-Security-Auditing\n"
+                               "  condition: sel\n");
+    struct tu_hunt h;
+    hunt(rule, data, strlen(data), ".json", &h);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.v[0].host, "dc01.corp");
+    assert_true(h.v[0].time_ns == 1795068180000000000LL);   /* 2026-11-19T06:03:00Z */
+    tu_hunt_free(&h);
+}
+
 static void test_escapes(void **state)
 {
     (void)state;
@@ -821,6 +867,8 @@ int main(void)
         cmocka_unit_test(test_xmltodict_data_before_system),
         cmocka_unit_test(test_more_names_than_the_cache),
         cmocka_unit_test(test_winlogbeat_shape),
+        cmocka_unit_test(test_nxlog_shape),
+        cmocka_unit_test(test_fluentbit_shape),
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_values_of_every_type),
         cmocka_unit_test(test_malformed_records),

@@ -1,0 +1,97 @@
+#!/bin/sh
+# The fleet centre's end-to-end figures: events/s from publish to stored alert, and
+# the latency from a batch's publish (Stoat-Sent) to the commit of its
+# alerts (p50, p99), through a three-node JetStream cluster with R3 streams
+# on this machine. Timings belong here, never in tests.
+#   FLEET_HOSTS=40       simulated hosts (each the demo's Linux or Windows day)
+#   FLEET_REPEAT=4       times each host's day is published
+#   FLEET_WORKERS=1      `stoat fleet` processes sharing the partitions
+#   FLEET_PUBLISHERS=2   publishing processes (hosts split between them)
+#   FLEET_PARTITIONS=8
+#   FLEET_PHASED=1       publish everything first, then start the workers and
+#                        time the drain alone (the centre's own rate)
+# Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
+# p99 B s; worker peak RSS M MB" (phased: "fleet centre alone: ...").
+# Skipped when nats-server is absent.
+set -u
+cd "$(dirname "$0")/.."
+STOAT=build/stoat
+PUB=build/bench/fleet_pub
+HOSTS=${FLEET_HOSTS:-40}
+REPEAT=${FLEET_REPEAT:-4}
+WORKERS=${FLEET_WORKERS:-1}
+PUBS=${FLEET_PUBLISHERS:-2}
+PARTS=${FLEET_PARTITIONS:-8}
+command -v nats-server >/dev/null 2>&1 || { echo "fleet: skipped (nats-server not installed)"; exit 0; }
+[ -x "$PUB" ] || make -s "$PUB" >/dev/null
+T=$(mktemp -d /tmp/stoat-fleet-bench.XXXXXX)
+PIDS=""
+cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+BASE=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 19000))
+ROUTES="nats://127.0.0.1:$((BASE + 10)),nats://127.0.0.1:$((BASE + 11)),nats://127.0.0.1:$((BASE + 12))"
+SRV=""
+for n in 0 1 2; do
+    nats-server -a 127.0.0.1 -p $((BASE + n)) -js -sd "$T/js$n" -n "n$n" --cluster_name stoatb \
+        --cluster "nats://127.0.0.1:$((BASE + 10 + n))" --routes "$ROUTES" >"$T/n$n.log" 2>&1 &
+    PIDS="$PIDS $!"
+    SRV="$SRV --server nats://127.0.0.1:$((BASE + n))"
+done
+i=0
+until $STOAT fleet setup $SRV --replicas 3 --partitions "$PARTS" >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 30 ] && { echo "fleet: the cluster did not start"; exit 1; }; sleep 1
+done
+$STOAT dump demo/linux-design-srv01.jsonl.gz >"$T/lin.jsonl"
+$STOAT dump demo/windows-fab-ws07.jsonl.gz >"$T/win.jsonl"
+h=0
+while [ $h -lt "$HOSTS" ]; do
+    if [ $((h % 2)) -eq 0 ]; then sed "s/design-srv01/design-srv$h/g" "$T/lin.jsonl" >"$T/host$h.jsonl"
+    else sed "s/FAB-WS07/FAB-WS$h/g; s/fab-ws07/fab-ws$h/g" "$T/win.jsonl" >"$T/host$h.jsonl"; fi
+    h=$((h + 1))
+done
+start_workers() {
+w=0
+while [ $w -lt "$WORKERS" ]; do
+    /usr/bin/time -f "%M" -o "$T/rss$w" $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
+    PIDS="$PIDS $!"
+    w=$((w + 1))
+done
+}
+if [ -z "${FLEET_PHASED:-}" ]; then
+    start_workers
+    sleep 6   # leases taken
+fi
+start=$(date +%s.%N)
+p=0
+while [ $p -lt "$PUBS" ]; do
+    args=""
+    h=$p
+    while [ $h -lt "$HOSTS" ]; do args="$args host$h=$T/host$h.jsonl"; h=$((h + PUBS)); done
+    (cd "$T" && exec "$OLDPWD/$PUB" $SRV --repeat "$REPEAT" $args >"$T/pub$p.out" 2>&1) &
+    p=$((p + 1))
+done
+wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/pub$f.out" ]; do sleep 0.2; done; done; }
+wait_pubs
+if [ -n "${FLEET_PHASED:-}" ]; then
+    start=$(date +%s.%N)
+    start_workers
+fi
+i=0
+while :; do
+    $STOAT fleet status $SRV >"$T/status" 2>/dev/null
+    grep -q "lag: 0 batches waiting, 0 awaiting" "$T/status" && break
+    i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.2
+done
+end=$(date +%s.%N)
+for p in $(pgrep -f "^build/stoat fleet --server nats://127.0.0.1:$BASE" || true); do kill -TERM "$p" 2>/dev/null; done
+sleep 3
+events=$(cat "$T"/pub*.out | sed -n 's/published: \([0-9]*\) events.*/\1/p' | awk '{s += $1} END {print s}')
+stored=$(grep -ho "[0-9]* events," "$T"/w*.log | awk '{s += $1} END {print s}')
+lat=$(grep -h "latency" "$T"/w*.log | sed -n 's/.*p50 \([0-9.]*\) s, p99 \([0-9.]*\) s.*/\1 \2/p' | sort -k2 -n | tail -1)
+rss=$(cat "$T"/rss* 2>/dev/null | sort -n | tail -1)
+awk -v ph="${FLEET_PHASED:+ centre alone (published first, timed from the workers' start)}" -v n="$events" -v st="$stored" -v a="$start" -v b="$end" -v l="$lat" -v r="${rss:-0}" 'BEGIN {
+    split(l, x, " "); s = b - a;
+    printf "fleet%s: %d events published, %d stored, in %.1f s: %.0f events/s end to end (3-node cluster, R3); latency p50 %s s, p99 %s s; worker peak RSS %.0f MB\n",
+        ph, n, st, s, n / s, x[1], x[2], r / 1024 }'
+cat "$T"/w*.log | grep "^fleet " | sed 's/^/  /'

@@ -1,0 +1,7 @@
+# The fleet host tests' helper program (tests/fleet/fleetcheck.c), built like a unit test.
+FLEETCHECK := $(BUILD)/tests/fleet/fleetcheck
+$(FLEETCHECK): tests/fleet/fleetcheck.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+.PHONY: fleetcheck
+fleetcheck: $(FLEETCHECK)

@@ -1,0 +1,755 @@
+/* The publisher (publish.h has the picture and the why). Here: a batch is a
+ * payload of JSON lines with the fields of its message id; a host's state
+ * (keyed by its subject token, so two names that make one token share one
+ * sequence and never reuse an id) holds its open batches and sequences; the
+ * thread seals aged batches, publishes the queue, drains the spool under a
+ * token bucket and sends heartbeats; nats.c's ack handler settles batches.
+ *
+ * Counting rule: a batch is "acknowledged" once, when the stream answered
+ * for it (stored or duplicate); it is live in exactly one place at a time
+ * (open, queued, in flight, or in the spool), so no event is counted twice
+ * and none is lost from the counts. */
+#include "bus/publish.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+#include "util/strmap.h"
+#include "util/text.h"
+
+struct batch {
+    struct batch *next;
+    uint8_t kind;
+    char token[BUS_TOKEN_MAX + 1];
+    char host[SPOOL_HOST_MAX + 1];
+    char id[SPOOL_ID_MAX + 1];
+    uint32_t count;
+    int64_t sealed_ns;            /* wall clock */
+    int64_t opened_ms;            /* monotonic */
+    struct buf payload;
+    uint64_t segment;             /* from the spool: its segment; 0 live */
+    bool from_spool, earlier;     /* earlier: an earlier run's */
+};
+
+struct hoststate {
+    char token[BUS_TOKEN_MAX + 1];
+    char host[SPOOL_HOST_MAX + 1];
+    uint64_t seq[3];              /* by kind */
+    struct batch *open[3];
+};
+
+struct bus_pub {
+    struct bus_conn *conn;
+    struct bus_pub_opts o;
+    char *agent, *role, *spool_dir;
+    struct spool *spool;
+    jsCtx *js;
+    char run[17];
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake;          /* the thread: work queued, or stop */
+    pthread_cond_t room;          /* callers: the queue has room; finish: progress */
+    bool stop;
+    struct strmap hostidx;        /* token -> index into hosts */
+    struct hoststate *hosts;
+    size_t nhosts, caphosts;
+    struct batch *qhead, *qtail;
+    unsigned qlen;
+    struct batch **inflight;      /* max_pending slots */
+    unsigned ninflight, nspool_inflight;
+    unsigned partitions;
+    int64_t pause_until_ms;       /* after a failure: no spool draining until then */
+    struct bus_pub_stats st;
+    uint64_t hb_events_mark;
+    int64_t hb_mark_ms;
+    bool said_stream;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void say(struct bus_pub *p, enum stoat_severity sev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct bus_pub *p, enum stoat_severity sev, const char *fmt, ...)
+{
+    if (!p->o.diag)
+        return;
+    char msg[640];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->o.diag(p->o.diag_ctx, sev, msg);
+}
+
+static void batch_free(struct batch *b)
+{
+    if (!b)
+        return;
+    buf_free(&b->payload);
+    free(b);
+}
+
+/* ------------------------------------------------------------ the spool */
+
+/* Writes b to the spool (any thread; without p->mu) and frees it. */
+static void to_spool(struct bus_pub *p, struct batch *b)
+{
+    struct spool_rec r = {.kind = b->kind, .count = b->count, .sealed_ns = b->sealed_ns, .host = b->host,
+                          .host_len = strlen(b->host), .id = b->id, .id_len = strlen(b->id),
+                          .payload = b->payload.p, .len = b->payload.len};
+    spool_append(p->spool, &r);
+    pthread_mutex_lock(&p->mu);
+    p->st.spooled_batches++;
+    p->st.spooled_events += b->count;
+    pthread_mutex_unlock(&p->mu);
+    if (b->from_spool)
+        spool_done(p->spool, b->segment);
+    batch_free(b);
+}
+
+/* ------------------------------------------------------------ batches */
+
+static struct hoststate *host_state(struct bus_pub *p, const char *host, size_t hlen)
+{
+    if (!host || hlen == 0) {
+        host = p->agent;
+        hlen = strlen(p->agent);
+    }
+    char tok[BUS_TOKEN_MAX + 1];
+    size_t tl = bus_host_token(host, hlen, tok);
+    uint32_t idx;
+    if (strmap_get(&p->hostidx, tok, tl, &idx))
+        return &p->hosts[idx];
+    xgrow((void **)&p->hosts, &p->caphosts, p->nhosts + 1, sizeof *p->hosts);
+    struct hoststate *h = &p->hosts[p->nhosts];
+    memset(h, 0, sizeof *h);
+    memcpy(h->token, tok, tl + 1);
+    size_t n = hlen > SPOOL_HOST_MAX ? SPOOL_HOST_MAX : hlen;
+    memcpy(h->host, host, n);
+    h->host[n] = 0;
+    strmap_put(&p->hostidx, tok, tl, (uint32_t)p->nhosts);
+    return &p->hosts[p->nhosts++];
+}
+
+/* Seals h's open batch of kind into the queue (p->mu held). Returns a batch
+ * the queue had no room for, which the caller spools after unlocking, or
+ * NULL. With block, waits for room instead. */
+static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind)
+{
+    struct batch *b = h->open[kind];
+    if (!b)
+        return NULL;
+    h->open[kind] = NULL;
+    b->sealed_ns = wall_ns();
+    snprintf(b->id, sizeof b->id, "%s:%s:%" PRIu64, h->token, p->run, ++h->seq[kind]);
+    p->st.batches++;
+    while (p->o.block && p->qlen >= p->o.queue && !p->stop)
+        pthread_cond_wait(&p->room, &p->mu);
+    if (p->qlen >= p->o.queue) {
+        p->st.overflow++;
+        return b;
+    }
+    b->next = NULL;
+    if (p->qtail)
+        p->qtail->next = b;
+    else
+        p->qhead = b;
+    p->qtail = b;
+    p->qlen++;
+    pthread_cond_signal(&p->wake);
+    return NULL;
+}
+
+static void add_line(struct bus_pub *p, uint8_t kind, const char *host, size_t hlen, const char *line, size_t len)
+{
+    struct batch *over = NULL, *over2 = NULL;
+    bool nl = len && line[len - 1] == '\n';
+    pthread_mutex_lock(&p->mu);
+    if (kind == BUS_KIND_EVENTS)
+        p->st.events++;
+    else
+        p->st.alerts++;
+    if (len + !nl > BUS_LINE_MAX) {
+        if (p->st.too_long++ == 0) {
+            pthread_mutex_unlock(&p->mu);
+            say(p, STOAT_SEV_WARNING, "bus: a record of %zu bytes is over the %u a message can carry; not sent "
+                "(counted as not acknowledged)", len, BUS_LINE_MAX);
+            return;
+        }
+        goto out;
+    }
+    struct hoststate *h = host_state(p, host, hlen);
+    struct batch *b = h->open[kind];
+    if (b && b->payload.len + len + 1 > p->o.batch_bytes)
+        over = seal(p, h, kind);
+    if (!h->open[kind]) {
+        b = h->open[kind] = xcalloc(1, sizeof *b);
+        b->kind = kind;
+        memcpy(b->token, h->token, sizeof b->token);
+        memcpy(b->host, h->host, sizeof b->host);
+        b->opened_ms = mono_ms();
+    }
+    b = h->open[kind];
+    buf_put(&b->payload, line, len);
+    if (!nl)
+        buf_putc(&b->payload, '\n');
+    if (++b->count >= p->o.batch_events)
+        over2 = seal(p, h, kind);
+out:
+    pthread_mutex_unlock(&p->mu);
+    if (over)
+        to_spool(p, over);
+    if (over2)
+        to_spool(p, over2);
+}
+
+void bus_pub_event(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
+{
+    add_line(p, BUS_KIND_EVENTS, host, hlen, line, len);
+}
+
+void bus_pub_alert(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
+{
+    add_line(p, BUS_KIND_ALERTS, host, hlen, line, len);
+}
+
+stoat_err bus_pub_event_line(void *p, const char *host, const char *line, size_t len)
+{
+    add_line(p, BUS_KIND_EVENTS, host, host ? strlen(host) : 0, line, len);
+    return STOAT_OK;
+}
+
+stoat_err bus_pub_alert_line(void *p, const char *host, const char *line, size_t len)
+{
+    add_line(p, BUS_KIND_ALERTS, host, host ? strlen(host) : 0, line, len);
+    return STOAT_OK;
+}
+
+/* Seals what is open (all, or what is older than flush_ms); overflow spooled. */
+static void seal_open(struct bus_pub *p, bool all)
+{
+    int64_t now = mono_ms();
+    for (;;) {
+        struct batch *over = NULL;
+        pthread_mutex_lock(&p->mu);
+        for (size_t i = 0; i < p->nhosts && !over; i++)
+            for (uint8_t k = 1; k <= 2 && !over; k++) {
+                struct batch *b = p->hosts[i].open[k];
+                if (b && (all || now - b->opened_ms >= p->o.flush_ms))
+                    over = seal(p, &p->hosts[i], k);
+            }
+        bool again = over != NULL;
+        pthread_mutex_unlock(&p->mu);
+        if (!again)
+            return;
+        to_spool(p, over);
+    }
+}
+
+void bus_pub_flush(struct bus_pub *p) { seal_open(p, true); }
+
+/* ------------------------------------------------------------ sending */
+
+static struct batch *inflight_take(struct bus_pub *p, const char *id)
+{
+    for (unsigned i = 0; i < p->ninflight; i++) {
+        struct batch *b = p->inflight[i];
+        if (strcmp(b->id, id) == 0) {
+            p->inflight[i] = p->inflight[--p->ninflight];
+            if (b->from_spool)
+                p->nspool_inflight--;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    struct bus_pub *p = closure;
+    const char *id = NULL;
+    natsMsgHeader_Get(msg, BUS_HDR_MSG_ID, &id);
+    pthread_mutex_lock(&p->mu);
+    struct batch *b = id ? inflight_take(p, id) : NULL;
+    if (b && pa) {
+        p->st.acked_batches++;
+        if (pa->Duplicate)
+            p->st.duplicates++;
+        if (b->earlier)
+            p->st.earlier_acked_events += b->count;
+        else if (b->kind == BUS_KIND_EVENTS)
+            p->st.acked_events += b->count;
+        else
+            p->st.acked_alerts += b->count;
+    } else if (b) {
+        p->st.failed++;
+        p->pause_until_ms = mono_ms() + 1000;
+    }
+    pthread_cond_broadcast(&p->room);
+    pthread_mutex_unlock(&p->mu);
+    if (b && pa) {
+        if (b->from_spool)
+            spool_done(p->spool, b->segment);
+        batch_free(b);
+    } else if (b) {
+        const char *why = pae && pae->ErrText && *pae->ErrText ? pae->ErrText
+                          : natsStatus_GetText(pae ? pae->Err : NATS_ERR);
+        if (pae && pae->Err == NATS_NO_RESPONDERS && !p->said_stream) {
+            p->said_stream = true;
+            say(p, STOAT_SEV_WARNING, "bus: no stream takes %s's messages (run `stoat fleet setup`); spooling",
+                b->token);
+        } else {
+            say(p, STOAT_SEV_NOTE, "bus: batch %s not acknowledged (%s); spooled to send again", b->id, why);
+        }
+        to_spool(p, b);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* The id's run and sequence: "<token>:<run>:<seq>". */
+static void id_parts(const char *id, char run[32], char seq[32])
+{
+    const char *c2 = strrchr(id, ':');
+    const char *c1 = c2 ? memrchr(id, ':', (size_t)(c2 - id)) : NULL;
+    run[0] = seq[0] = 0;
+    if (!c1)
+        return;
+    snprintf(run, 32, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+    snprintf(seq, 32, "%s", c2 + 1);
+}
+
+/* A header value: no control bytes, at most 200 bytes. */
+static void header_safe(char *out, size_t outlen, const char *s)
+{
+    size_t n = 0;
+    for (; s[n] && n + 1 < outlen && n < 200; n++)
+        out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+    out[n] = 0;
+}
+
+/* Publishes b (already in flight in the table). false: it was not sent and
+ * is taken out again (the caller spools it). */
+static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
+{
+    char subject[BUS_SUBJECT_MAX], run[32], seq[32], count[16], sent[32], host[256];
+    if (b->kind == BUS_KIND_EVENTS)
+        bus_subject_events(subject, b->token, bus_partition(b->token, partitions));
+    else
+        bus_subject_alerts(subject, b->token);
+    id_parts(b->id, run, seq);
+    snprintf(count, sizeof count, "%" PRIu32, b->count);
+    format_time_ns(b->sealed_ns, sent);
+    if (strlen(sent) > 24)
+        memcpy(sent + 23, "Z", 2);   /* milliseconds */
+    header_safe(host, sizeof host, b->host);
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, b->id);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_HOST, host);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_RUN, run);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_SEQ, seq);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_COUNT, count);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = p->o.ack_wait_ms;
+    bool resend = b->from_spool;   /* b may be settled and freed as soon as it is sent */
+    char id[SPOOL_ID_MAX + 1];
+    memcpy(id, b->id, sizeof id);
+    if (s == NATS_OK)
+        s = js_PublishMsgAsync(p->js, &m, &po);
+    natsMsg_Destroy(m);   /* NULL when the library took it */
+    if (s == NATS_OK) {
+        pthread_mutex_lock(&p->mu);
+        p->st.published++;
+        if (resend)
+            p->st.resent++;
+        pthread_mutex_unlock(&p->mu);
+        return true;
+    }
+    pthread_mutex_lock(&p->mu);
+    struct batch *again = inflight_take(p, id);
+    p->st.failed++;
+    p->pause_until_ms = mono_ms() + 1000;
+    pthread_mutex_unlock(&p->mu);
+    /* the ack handler may have taken it already (an immediate failure) */
+    return again == NULL;
+}
+
+/* Sends queued live batches while there is room in flight; when the
+ * connection is down, moves them to the spool. */
+static void send_live(struct bus_pub *p, bool up, unsigned parts)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        struct batch *b = p->qhead;
+        if (!b || (up && p->ninflight >= p->o.max_pending)) {
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+        p->qhead = b->next;
+        if (!p->qhead)
+            p->qtail = NULL;
+        p->qlen--;
+        pthread_cond_broadcast(&p->room);
+        if (up)
+            p->inflight[p->ninflight++] = b;
+        pthread_mutex_unlock(&p->mu);
+        if (!up || !send_batch(p, b, parts))
+            to_spool(p, b);
+    }
+}
+
+/* One spooled batch into a batch object, or NULL. */
+static struct batch *from_spool(struct bus_pub *p, struct buf *store)
+{
+    struct spool_item it;
+    if (!spool_next(p->spool, &it, store))
+        return NULL;
+    struct batch *b = xcalloc(1, sizeof *b);
+    b->kind = it.rec.kind;
+    b->count = it.rec.count;
+    b->sealed_ns = it.rec.sealed_ns;
+    b->segment = it.segment;
+    b->from_spool = true;
+    snprintf(b->host, sizeof b->host, "%.*s", (int)it.rec.host_len, it.rec.host);
+    snprintf(b->id, sizeof b->id, "%.*s", (int)it.rec.id_len, it.rec.id);
+    const char *c = memchr(b->id, ':', strlen(b->id));
+    size_t tl = c ? (size_t)(c - b->id) : 0;
+    if (tl == 0 || tl > BUS_TOKEN_MAX)
+        bus_host_token(b->host, strlen(b->host), b->token);
+    else
+        snprintf(b->token, sizeof b->token, "%.*s", (int)tl, b->id);
+    char run[32], seq[32];
+    id_parts(b->id, run, seq);
+    b->earlier = strcmp(run, p->run) != 0;
+    buf_put(&b->payload, it.rec.payload, it.rec.len);
+    return b;
+}
+
+/* Drains the spool: oldest first, within the rate and half the window. */
+static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf *store)
+{
+    while (*tokens > 0) {
+        pthread_mutex_lock(&p->mu);
+        bool room = p->nspool_inflight < (p->o.max_pending + 1) / 2 && p->ninflight < p->o.max_pending &&
+                    mono_ms() >= p->pause_until_ms;
+        pthread_mutex_unlock(&p->mu);
+        if (!room)
+            return;
+        struct batch *b = from_spool(p, store);
+        if (!b)
+            return;
+        *tokens -= b->count;
+        pthread_mutex_lock(&p->mu);
+        p->inflight[p->ninflight++] = b;
+        p->nspool_inflight++;
+        pthread_mutex_unlock(&p->mu);
+        if (!send_batch(p, b, parts))
+            to_spool(p, b);
+    }
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+static void heartbeat(struct bus_pub *p)
+{
+    struct bus_hb_extra x = {.events_per_s = -1};
+    if (p->o.hb_extra)
+        p->o.hb_extra(p->o.hb_ctx, &x);
+    struct bus_pub_stats st;
+    bus_pub_stats(p, &st);
+    int64_t now = mono_ms();
+    if (x.events_per_s < 0) {
+        double dt = (double)(now - p->hb_mark_ms) / 1000.0;
+        x.events_per_s = dt > 0 ? (double)(st.events - p->hb_events_mark) / dt : 0;
+    }
+    p->hb_mark_ms = now;
+    p->hb_events_mark = st.events;
+    char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], t[32];
+    bus_host_token(p->agent, strlen(p->agent), tok);
+    bus_subject_heartbeat(subject, tok);
+    format_time_ns(wall_ns(), t);
+    struct buf b = {0};
+    buf_puts(&b, "{\"host\":");
+    buf_json_str(&b, p->agent, strlen(p->agent));
+    buf_printf(&b, ",\"run\":\"%s\",\"role\":", p->run);
+    buf_json_str(&b, p->role, strlen(p->role));
+    buf_printf(&b, ",\"time\":\"%s\",\"events_per_s\":%.1f,\"events\":%" PRIu64 ",\"alerts\":%" PRIu64
+               ",\"lost\":%" PRIu64 ",\"spooled_bytes\":%" PRIu64 ",\"spooled_events\":%" PRIu64
+               ",\"spool_dropped\":%" PRIu64 ",\"spool_dropped_batches\":%" PRIu64 ",\"published\":%" PRIu64
+               ",\"acked\":%" PRIu64 ",\"rule_version\":",
+               t, x.events_per_s, st.events, st.alerts, x.lost, st.spool.bytes, st.spool.events,
+               st.spool.dropped_events, st.spool.dropped_batches, st.published, st.acked_events);
+    buf_json_str(&b, x.rule_version[0] ? x.rule_version : "local", strlen(x.rule_version[0] ? x.rule_version : "local"));
+    buf_puts(&b, ",\"sensor_mode\":");
+    if (x.sensor_mode[0])
+        buf_json_str(&b, x.sensor_mode, strlen(x.sensor_mode));
+    else
+        buf_puts(&b, "null");
+    buf_puts(&b, ",\"format\":1}");
+    if (natsConnection_Publish(bus_nats(p->conn), subject, b.p, (int)b.len) == NATS_OK) {
+        pthread_mutex_lock(&p->mu);
+        p->st.heartbeats++;
+        pthread_mutex_unlock(&p->mu);
+    }
+    buf_free(&b);
+}
+
+/* ------------------------------------------------------------ the thread */
+
+static void *pub_thread(void *arg)
+{
+    struct bus_pub *p = arg;
+    struct buf store = {0};
+    double tokens = 0;
+    int64_t last = mono_ms(), next_hb = last + 1000;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        if (!p->stop && !p->qhead) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_nsec += 20 * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&p->wake, &p->mu, &dl);
+        }
+        bool stop = p->stop;
+        unsigned parts = p->partitions;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        int64_t now = mono_ms();
+        tokens += p->o.spool_rate * (double)(now - last) / 1000.0;
+        if (tokens > p->o.spool_rate)
+            tokens = p->o.spool_rate;
+        last = now;
+        seal_open(p, false);
+        bool up = bus_conn_state(p->conn) == BUS_CONNECTED;
+        if (up && !parts) {
+            char why[256];
+            unsigned n = 0;
+            if (bus_read_partitions(p->conn, &n, why, sizeof why) == STOAT_OK) {
+                pthread_mutex_lock(&p->mu);
+                parts = p->partitions = p->st.partitions = n;
+                pthread_mutex_unlock(&p->mu);
+            } else {
+                say(p, STOAT_SEV_WARNING, "%s; retrying", why);
+                up = false;
+            }
+        }
+        send_live(p, up, parts);
+        if (up)
+            drain(p, parts, &tokens, &store);
+        if (up && p->o.heartbeat_ms > 0 && now >= next_hb) {
+            heartbeat(p);
+            next_hb = now + p->o.heartbeat_ms;
+        }
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->room);
+        pthread_mutex_unlock(&p->mu);
+    }
+    buf_free(&store);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ life */
+
+stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struct bus_pub **out, char *why,
+                         size_t whylen)
+{
+    *out = NULL;
+    if (!o->spool_dir) {
+        snprintf(why, whylen, "bus: the publisher needs a spool folder");
+        return STOAT_ERR_ARG;
+    }
+    struct bus_pub *p = xcalloc(1, sizeof *p);
+    p->conn = c;
+    p->o = *o;
+    p->agent = xstrdup(o->agent && *o->agent ? o->agent : "unknown");
+    p->role = xstrdup(o->role ? o->role : "publish");
+    p->spool_dir = xstrdup(o->spool_dir);
+    p->o.agent = p->agent;
+    p->o.role = p->role;
+    p->o.spool_dir = p->spool_dir;
+    if (!p->o.spool_rate)
+        p->o.spool_rate = 5000;
+    if (!p->o.max_pending)
+        p->o.max_pending = 64;
+    if (!p->o.queue)
+        p->o.queue = 32;
+    if (!p->o.ack_wait_ms)
+        p->o.ack_wait_ms = 10000;
+    if (!p->o.flush_ms)
+        p->o.flush_ms = 200;
+    if (!p->o.batch_events || p->o.batch_events > SPOOL_COUNT_MAX)
+        p->o.batch_events = BUS_BATCH_EVENTS;
+    if (!p->o.batch_bytes || p->o.batch_bytes > BUS_BATCH_BYTES)
+        p->o.batch_bytes = BUS_BATCH_BYTES;
+    if (!p->o.heartbeat_ms)
+        p->o.heartbeat_ms = 10000;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->room, NULL);
+    strmap_init(&p->hostidx);
+    p->inflight = xcalloc(p->o.max_pending, sizeof *p->inflight);
+    p->hb_mark_ms = mono_ms();
+    /* the run id: 64 random bits, so that ids of two runs never meet */
+    uint64_t r = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&r, sizeof r, 1, f) != 1)
+        r = (uint64_t)wall_ns() ^ ((uint64_t)getpid() << 32);
+    if (f)
+        fclose(f);
+    snprintf(p->run, sizeof p->run, "%016" PRIx64, r);
+
+    stoat_err err;
+    struct spool_opts so = {.dir = p->spool_dir, .max_bytes = o->spool_max, .diag = o->diag,
+                            .diag_ctx = o->diag_ctx};
+    if ((err = spool_open(&so, &p->spool, why, whylen)) != STOAT_OK)
+        goto fail;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = p->o.ack_wait_ms;
+    jo.PublishAsync.MaxPending = (int64_t)p->o.max_pending * 2;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = p;
+    natsStatus s = natsConnection_JetStream(&p->js, bus_nats(c), &jo);
+    if (s != NATS_OK) {
+        snprintf(why, whylen, "bus: JetStream context: %s", natsStatus_GetText(s));
+        err = STOAT_ERR_IO;
+        goto fail;
+    }
+    if (pthread_create(&p->thread, NULL, pub_thread, p) != 0) {
+        snprintf(why, whylen, "bus: cannot start the publisher thread");
+        err = STOAT_ERR_NOMEM;
+        goto fail;
+    }
+    p->thread_started = true;
+    *out = p;
+    return STOAT_OK;
+fail:
+    bus_pub_destroy(p);
+    return err;
+}
+
+/* Everything settled: nothing open, queued, in flight or spooled. */
+static bool settled(struct bus_pub *p)
+{
+    struct spool_stats ss;
+    spool_stats(p->spool, &ss);
+    pthread_mutex_lock(&p->mu);
+    bool open = false;
+    for (size_t i = 0; i < p->nhosts && !open; i++)
+        open = p->hosts[i].open[1] || p->hosts[i].open[2];
+    bool done = !open && !p->qhead && p->ninflight == 0 && ss.batches == 0 && ss.segments == 0;
+    pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
+{
+    bus_pub_flush(p);
+    int64_t end = mono_ms() + wait_ms;
+    while (!settled(p)) {
+        if (mono_ms() >= end)
+            return false;
+        usleep(20000);
+    }
+    if (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED) {
+        heartbeat(p);
+        natsConnection_FlushTimeout(bus_nats(p->conn), 2000);
+    }
+    return true;
+}
+
+void bus_pub_stats(struct bus_pub *p, struct bus_pub_stats *out)
+{
+    struct spool_stats ss;
+    spool_stats(p->spool, &ss);
+    pthread_mutex_lock(&p->mu);
+    *out = p->st;
+    pthread_mutex_unlock(&p->mu);
+    out->spool = ss;
+}
+
+const char *bus_pub_run(const struct bus_pub *p) { return p->run; }
+
+void bus_pub_destroy(struct bus_pub *p)
+{
+    if (!p)
+        return;
+    if (p->thread_started) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_broadcast(&p->wake);
+        pthread_cond_broadcast(&p->room);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+    }
+    if (p->spool) {
+        seal_open(p, true);
+        send_live(p, false, 0);   /* the queue to the spool */
+        if (p->js) {   /* acks still due get a last chance */
+            jsPubOptions po;
+            jsPubOptions_Init(&po);
+            po.MaxWait = 2000;
+            js_PublishAsyncComplete(p->js, &po);
+        }
+        for (;;) {   /* what is still in flight goes to the spool for the next run */
+            pthread_mutex_lock(&p->mu);
+            struct batch *b = p->ninflight ? p->inflight[--p->ninflight] : NULL;
+            if (b && b->from_spool)
+                p->nspool_inflight--;
+            pthread_mutex_unlock(&p->mu);
+            if (!b)
+                break;
+            to_spool(p, b);
+        }
+    }
+    jsCtx_Destroy(p->js);
+    spool_close(p->spool);
+    for (size_t i = 0; i < p->nhosts; i++)
+        for (int k = 0; k < 3; k++)
+            batch_free(p->hosts[i].open[k]);
+    free(p->hosts);
+    strmap_free(&p->hostidx);
+    free(p->inflight);
+    pthread_cond_destroy(&p->room);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
+    free(p->agent);
+    free(p->role);
+    free(p->spool_dir);
+    free(p);
+}

@@ -1,0 +1,48 @@
+/* Rule bundles in KV stoat_rules, the host's side: watch the key `current`
+ * and fetch the bundle it names, for `stoat watch --publish` to reload.
+ *
+ * The format is the one `stoat fleet rules push` writes (src/fleet/bundle.c,
+ * docs/fleet.md): every rule file as "<name>\n<length>\n<bytes>", the whole
+ * zlib-compressed and cut into chunks bundle.<version>.<n> (n from 0), then
+ * current = {"version","sha256","chunks","bytes","pushed"}, written last, so
+ * a reader never sees half a bundle. version is the first 16 hex digits of
+ * the SHA-256 of the compressed bytes; a bundle whose hash or size does not
+ * match is refused whole.
+ *
+ * Why a thread of our own around nats.c's watcher: the bucket may not exist
+ * yet and the bus may be down when the watch starts, and a watcher does not
+ * outlive every outage; the thread binds, watches, and binds again, and the
+ * caller only asks "changed since I last asked?" between two polls of its
+ * sensor, so a reload never runs on the library's threads. */
+#ifndef STOAT_BUS_RULES_H
+#define STOAT_BUS_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bus/bus.h"
+
+#define BUS_BUNDLE_MAX (64u << 20)      /* unpacked bytes */
+#define BUS_BUNDLE_CHUNK (512u << 10)
+#define BUS_VERSION_MAX 32
+
+struct bus_rules_watch;
+
+stoat_err bus_rules_watch_start(struct bus_conn *c, struct bus_rules_watch **out, char *why, size_t whylen);
+/* The newest version `current` named since the last call; true (and the
+ * version in out) when it is new. */
+bool bus_rules_watch_changed(struct bus_rules_watch *w, char *out, size_t outlen);
+/* NULL is fine. */
+void bus_rules_watch_stop(struct bus_rules_watch *w);
+
+/* The current bundle's files, unpacked under dir (created, 0700; it must
+ * not hold files of the same names), and its version; version "" and
+ * nothing written when none was pushed yet. */
+stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
+                          size_t whylen);
+
+/* The bundle's entries (the unpacked bytes) into files under dir; for the
+ * fetch and for tests. */
+stoat_err bus_rules_unpack(const char *dir, const char *raw, size_t n, char *why, size_t whylen);
+
+#endif

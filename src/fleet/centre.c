@@ -1,0 +1,707 @@
+/* The centre's loop: rounds of fetch, process, commit, acknowledge.
+ *
+ * Why it works this way:
+ * - A round fetches up to a batch of messages from every partition whose
+ *   lease this worker holds (without waiting on empty ones), hands their
+ *   events to the same stages as a hunt (pipeline/source_bus.h), waits
+ *   until the writer has passed every batch through the consumer, commits
+ *   the store, and only then acknowledges. A batch's mark is queued on the
+ *   writer's thread right after its alerts, and the store commits only when
+ *   told (its batch sizes are set out of reach), so alerts and marks share
+ *   one transaction: the bus may deliver a batch again (a worker died, an
+ *   ack was lost) and the mark makes it a no-op.
+ * - Between rounds nothing is in flight: that is when leases move, the
+ *   rules are swapped for a newly pushed bundle (the workers are restarted
+ *   on the new set; no event is between stages), heartbeats are stored and
+ *   silent hosts raised. Memory is bounded by the round: partitions held
+ *   times the batch, each message at most 1 MiB (the server's cap).
+ * - The health role (heartbeats) is a lease like a partition, so exactly
+ *   one worker raises a silent host's alert.
+ * - A batch is acknowledged once its own alerts are stored, but its events
+ *   also live on in state: process trees, open correlation windows, chains
+ *   whose alerts come later. A worker that takes a partition over (from a
+ *   dead worker, or at start) first replays the partition's recent stored
+ *   batches (--replay, by the stream's time: the longest correlation window
+ *   and then some) through the same stages with the sinks muted: the state
+ *   is rebuilt, and what those events raise again, already stored by the
+ *   worker before, is not stored twice. Only batches with a mark are
+ *   replayed: the others are still the durable consumer's to deliver. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fleet/fleet.h"
+#include "pipeline/consume.h"
+#include "pipeline/source_bus.h"
+#include "pipeline/units.h"
+#include "util/mem.h"
+
+#define LATENCY_SAMPLES 200000   /* kept for the percentiles; beyond, a reservoir */
+#define MAX_SINKS 8
+
+struct batch {
+    struct bus_input in;          /* first: the writer hands it back */
+    struct centre *c;
+    natsMsg *msg;
+    char name[360];               /* "bus:<host>:<run>:<seq>" for positions */
+    char host[256], run[64];
+    uint64_t seq;
+    int64_t sent_ns;              /* INT64_MIN: unknown */
+    bool replay;                  /* state only: no mark, no ack */
+};
+
+struct centre {
+    const struct fleet_opts *o;
+    struct bus_conn *conn;
+    struct fleet_stats *fs;
+    struct stoat_hunt_stats *stats;
+    const struct stoat_ruleset *rs;
+    struct stoat_ruleset *owned;  /* a reloaded set, ours to free */
+    char version[80];
+    struct units *units;
+    struct consumer con;
+    struct units_opts uo;
+    struct stoat_store *rd;       /* marks are read here */
+    unsigned partitions;
+    natsSubscription **subs;      /* per role, while held */
+    struct fleet_leases *leases;
+    struct bus_rules_watch *rules;   /* NULL: no reload */
+    bool *held;
+    bool *ever;                   /* held before in this process: its state is here, not replayed */
+    /* the round */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned outstanding;
+    stoat_err mark_err;
+    struct batch **round;
+    size_t nround, capround;
+    natsMsg **acks;               /* duplicates: acknowledged with the round */
+    size_t nacks, capacks;
+    natsMsg **hbs;                /* heartbeats: stored after the round's commit */
+    size_t nhbs, caphbs;
+    double *lat;
+    size_t nlat;
+    uint64_t seen_lat;
+    /* the sinks the consumer sees: the caller's, muted during a replay */
+    struct stoat_sink *mute;
+    struct mute_ctx *mute_ctx;
+    bool muted;
+};
+
+struct mute_ctx {
+    struct centre *c;
+    const struct stoat_sink *in;
+};
+
+/* Writer's thread; the flag only changes while the pipeline is idle. */
+static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->alert)
+        return STOAT_OK;
+    return m->in->alert(m->in->ctx, a);
+}
+
+static stoat_err mute_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->incident)
+        return STOAT_OK;
+    return m->in->incident(m->in->ctx, inc);
+}
+
+static stoat_err mute_event(void *ctx, const struct stoat_alert *e)
+{
+    struct mute_ctx *m = ctx;
+    if (m->c->muted || !m->in->event)
+        return STOAT_OK;
+    return m->in->event(m->in->ctx, e);
+}
+
+static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...)
+{
+    if (!c->o->diag)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct stoat_diag d = {.code = sev == STOAT_SEV_ERROR ? STOAT_ERR_IO : STOAT_OK, .severity = sev,
+                           .message = msg};
+    c->o->diag(c->o->diag_ctx, &d);
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "2026-12-05T00:40:00.123Z" -> ns; INT64_MIN when not that. */
+static int64_t parse_sent(const char *s)
+{
+    int y, mo, d, h, mi, sec, ms = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &y, &mo, &d, &h, &mi, &sec, &ms) < 6)
+        return INT64_MIN;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    return (int64_t)t * 1000000000LL + (int64_t)ms * 1000000LL;
+}
+
+static void rfc3339(int64_t ns, char out[64], size_t n)
+{
+    time_t t = (time_t)(ns / 1000000000LL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
+}
+
+/* ------------------------------------------------------------ the pipeline */
+
+/* Writer's thread: the batch's alerts are with the sinks; its mark follows
+ * them into the store's queue. */
+static void batch_done(void *ctx, struct bus_input *in)
+{
+    (void)ctx;
+    struct batch *b = (struct batch *)in;
+    struct centre *c = b->c;
+    stoat_err e = STOAT_OK;
+    if (b->run[0] && !b->replay)
+        e = stoat_store_put_mark(c->o->store, b->host, b->run, b->seq);
+    pthread_mutex_lock(&c->mu);
+    if (e != STOAT_OK && c->mark_err == STOAT_OK)
+        c->mark_err = e;
+    c->outstanding--;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void pipeline_start(struct centre *c)
+{
+    c->uo = (struct units_opts){.threads = c->o->threads ? c->o->threads : 1, .min_level = c->o->min_level,
+                                .diag = c->o->diag, .diag_ctx = c->o->diag_ctx, .release = source_bus_release};
+    c->units = units_start(c->rs, &c->uo, &c->con, c->stats);
+}
+
+static void replay_partition(struct centre *c, unsigned p);
+static const char *header(natsMsg *m, const char *name);
+
+/* ------------------------------------------------------------ subscriptions */
+
+static void role_names(struct centre *c, unsigned r, char *durable, char *filter, const char **stream)
+{
+    if (r == c->partitions) {
+        strcpy(durable, FLEET_CONSUMER_HEALTH);
+        strcpy(filter, "stoat.hb.>");
+        *stream = BUS_STREAM_HEALTH;
+    } else {
+        sprintf(durable, FLEET_CONSUMER_PREFIX "%u", r);
+        sprintf(filter, "stoat.ev.*.%u", r);
+        *stream = BUS_STREAM_EVENTS;
+    }
+}
+
+static void subs_follow_leases(struct centre *c)
+{
+    for (unsigned r = 0; r <= c->partitions; r++) {
+        if (c->held[r] && !c->subs[r]) {
+            char durable[32], filter[64];
+            const char *stream;
+            role_names(c, r, durable, filter, &stream);
+            jsSubOptions so;
+            jsSubOptions_Init(&so);
+            so.Stream = stream;
+            so.Consumer = durable;   /* bind: the consumer is setup's, never deleted here */
+            jsErrCode je = 0;
+            natsStatus s = js_PullSubscribe(&c->subs[r], bus_js(c->conn), filter, durable, NULL, &so, &je);
+            if (s != NATS_OK) {
+                say(c, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying",
+                    durable, natsStatus_GetText(s), (int)je);
+                c->subs[r] = NULL;
+            } else {
+                if (c->o->verbose)
+                    say(c, STOAT_SEV_NOTE, "fleet: %s reads %s", c->o->id, durable);
+                if (r < c->partitions && !c->ever[r])
+                    replay_partition(c, r);
+                c->ever[r] = true;
+            }
+        } else if (!c->held[r] && c->subs[r]) {
+            natsSubscription_Destroy(c->subs[r]);   /* not Unsubscribe: that could delete the consumer */
+            c->subs[r] = NULL;
+            if (c->o->verbose)
+                say(c, STOAT_SEV_NOTE, "fleet: %s gave up role %u", c->o->id, r);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ a round */
+
+static const char *header(natsMsg *m, const char *name)
+{
+    const char *v = NULL;
+    return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
+}
+
+static void take_event_batch(struct centre *c, natsMsg *m)
+{
+    const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
+    struct batch *b = xcalloc(1, sizeof(*b));
+    b->c = c;
+    b->msg = m;
+    snprintf(b->host, sizeof(b->host), "%s", host ? host : "");
+    if (run && seq && strlen(run) < sizeof(b->run) && host) {
+        char *end = NULL;
+        b->seq = strtoull(seq, &end, 10);
+        if (end != seq && !*end && b->seq)
+            snprintf(b->run, sizeof(b->run), "%s", run);
+    }
+    b->sent_ns = parse_sent(header(m, BUS_HDR_SENT));
+    /* The server lets a host publish only under its own token: a batch whose
+     * header names another host is a forgery (or a broken publisher). */
+    char tok[BUS_TOKEN_MAX + 1];
+    const char *subj = natsMsg_GetSubject(m);
+    size_t tl = bus_host_token(b->host, strlen(b->host), tok);
+    if (!host || !subj || strncmp(subj, "stoat.ev.", 9) || strncmp(subj + 9, tok, tl) || subj[9 + tl] != '.') {
+        c->fs->forged++;
+        say(c, STOAT_SEV_WARNING, "fleet: a batch on %s names host \"%.64s\": not its subject's; dropped",
+            subj ? subj : "?", b->host);
+        XGROW(c->acks, c->capacks, c->nacks + 1);
+        c->acks[c->nacks++] = m;
+        free(b);
+        return;
+    }
+    if (b->run[0]) {
+        int marked = stoat_store_marked(c->rd, b->host, b->run, b->seq);
+        if (marked == 1) {
+            c->fs->duplicates++;
+            XGROW(c->acks, c->capacks, c->nacks + 1);
+            c->acks[c->nacks++] = m;
+            free(b);
+            return;
+        }
+    }
+    snprintf(b->name, sizeof(b->name), "bus:%s:%s:%llu", b->host[0] ? b->host : "?", b->run[0] ? b->run : "?",
+             (unsigned long long)b->seq);
+    b->in.file.name = b->name;
+    b->in.file.host = b->host[0] ? b->host : NULL;
+    b->in.done = batch_done;
+    b->in.ctx = c;
+    XGROW(c->round, c->capround, c->nround + 1);
+    c->round[c->nround++] = b;
+    pthread_mutex_lock(&c->mu);
+    c->outstanding++;
+    pthread_mutex_unlock(&c->mu);
+    c->fs->batches++;
+    const char *data = natsMsg_GetData(m);
+    int len = natsMsg_GetDataLength(m);
+    source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+}
+
+static void alert_all(struct centre *c, const struct stoat_rule_meta *rule, const char *host, int64_t at_ns)
+{
+    char ts[64];
+    rfc3339(at_ns, ts, sizeof(ts));
+    struct stoat_alert a = {.rule = rule, .timestamp = ts, .time_ns = at_ns, .host = host};
+    a.id = ++c->stats->alerts;
+    c->stats->alerts_by_level[rule->level]++;
+    for (size_t i = 0; i < c->o->nsinks; i++)
+        if (c->o->sinks[i].alert)
+            c->o->sinks[i].alert(c->o->sinks[i].ctx, &a);
+}
+
+static void take_heartbeat(struct centre *c, natsMsg *m)
+{
+    const char *data = natsMsg_GetData(m);
+    int len = natsMsg_GetDataLength(m);
+    char host[256];
+    if (!fleet_heartbeat_host(data, len > 0 ? (size_t)len : 0, host, sizeof(host))) {
+        /* the subject's token, when the body names none */
+        const char *subj = natsMsg_GetSubject(m);
+        snprintf(host, sizeof(host), "%s", subj && strlen(subj) > 9 ? subj + 9 : "unknown");
+    }
+    int64_t at = wall_ns();
+    jsMsgMetaData *md = NULL;
+    if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+        at = md->Timestamp;
+        jsMsgMetaData_Destroy(md);
+    }
+    char *json = NULL;
+    if (data && len > 0 && len < (64 << 10)) {
+        json = xmalloc((size_t)len + 1);
+        memcpy(json, data, (size_t)len);
+        json[len] = 0;
+    }
+    bool was_silent = false;
+    if (stoat_store_put_heartbeat(c->o->store, host, at, json, &was_silent) == STOAT_OK) {
+        c->fs->heartbeats++;
+        if (was_silent) {
+            c->fs->returned++;
+            alert_all(c, fleet_silence_rule(true), host, at);
+        }
+    }
+    free(json);
+}
+
+static void on_silent(void *ctx, const char *host, int64_t last_ns)
+{
+    struct centre *c = ctx;
+    (void)last_ns;
+    c->fs->silent++;
+    alert_all(c, fleet_silence_rule(false), host, wall_ns());
+}
+
+static void note_latency(struct centre *c, double s)
+{
+    c->seen_lat++;
+    if (c->nlat < LATENCY_SAMPLES) {
+        c->lat[c->nlat++] = s;
+    } else {
+        uint64_t k = (uint64_t)rand() % c->seen_lat;   /* a reservoir: every sample as likely */
+        if (k < LATENCY_SAMPLES)
+            c->lat[k] = s;
+    }
+}
+
+/* Fetches what the held roles have; true when something came. */
+static bool round_fetch(struct centre *c, unsigned batch)
+{
+    bool any = false;
+    for (unsigned r = 0; r <= c->partitions; r++) {
+        if (!c->subs[r])
+            continue;
+        natsMsgList list = {0};
+        jsFetchRequest fr;
+        jsFetchRequest_Init(&fr);
+        fr.Batch = (int)batch;
+        fr.NoWait = true;
+        natsStatus s = natsSubscription_FetchRequest(&list, c->subs[r], &fr);
+        if (s != NATS_OK && list.Count == 0) {
+            natsMsgList_Destroy(&list);
+            continue;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+            list.Msgs[i] = NULL;
+            any = true;
+            if (r == c->partitions) {
+                /* not now: storing one commits, and the round's alerts
+                 * and marks must commit together */
+                XGROW(c->hbs, c->caphbs, c->nhbs + 1);
+                c->hbs[c->nhbs++] = m;
+            } else {
+                take_event_batch(c, m);
+            }
+        }
+        natsMsgList_Destroy(&list);
+    }
+    return any;
+}
+
+/* Waits for the writer, commits, acknowledges. */
+static stoat_err round_settle(struct centre *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->outstanding)
+        pthread_cond_wait(&c->cv, &c->mu);
+    stoat_err e = c->mark_err;
+    pthread_mutex_unlock(&c->mu);
+    if (e == STOAT_OK && c->nround)
+        e = stoat_store_commit(c->o->store);
+    if (e != STOAT_OK) {
+        /* nothing acknowledged: the bus delivers it all again */
+        stoat_store_diag(c->o->store, e, c->o->diag, c->o->diag_ctx);
+        for (size_t i = 0; i < c->nround; i++) {
+            natsMsg_Nak(c->round[i]->msg, NULL);
+            natsMsg_Destroy(c->round[i]->msg);
+            free(c->round[i]);
+        }
+        for (size_t i = 0; i < c->nacks; i++)
+            natsMsg_Destroy(c->acks[i]);
+        for (size_t i = 0; i < c->nhbs; i++)
+            natsMsg_Destroy(c->hbs[i]);
+        c->nround = c->nacks = c->nhbs = 0;
+        return e;
+    }
+    int64_t now = wall_ns();
+    for (size_t i = 0; i < c->nround; i++) {
+        struct batch *b = c->round[i];
+        const char *cnt = header(b->msg, BUS_HDR_COUNT);
+        c->fs->events += cnt ? strtoull(cnt, NULL, 10) : 0;
+        if (b->sent_ns != INT64_MIN)
+            note_latency(c, (double)(now - b->sent_ns) / 1e9);
+        natsMsg_Ack(b->msg, NULL);
+        c->fs->acked++;
+        natsMsg_Destroy(b->msg);
+        free(b);
+    }
+    for (size_t i = 0; i < c->nacks; i++) {
+        natsMsg_Ack(c->acks[i], NULL);
+        c->fs->acked++;
+        natsMsg_Destroy(c->acks[i]);
+    }
+    c->nround = c->nacks = 0;
+    /* the pipeline is idle now: heartbeats may commit and alert */
+    for (size_t i = 0; i < c->nhbs; i++) {
+        take_heartbeat(c, c->hbs[i]);
+        natsMsg_Ack(c->hbs[i], NULL);
+        natsMsg_Destroy(c->hbs[i]);
+    }
+    c->nhbs = 0;
+    return STOAT_OK;
+}
+
+/* ------------------------------------------------------------ between rounds */
+
+static void wait_idle(struct centre *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->outstanding)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Partition p was just taken: its recent stored batches rebuild the state
+ * (sinks muted). Between rounds, so nothing else is in flight. */
+static void replay_partition(struct centre *c, unsigned p)
+{
+    if (c->o->replay_s < 0)
+        return;
+    char filter[64];
+    snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = BUS_STREAM_EVENTS;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9);
+    natsSubscription *sub = NULL;
+    jsErrCode je = 0;
+    if (js_SubscribeSync(&sub, bus_js(c->conn), filter, NULL, &so, &je) != NATS_OK) {
+        say(c, STOAT_SEV_WARNING, "fleet: cannot replay partition %u (JetStream error %d): its hosts' process "
+                                  "trees and open correlation windows start empty", p, (int)je);
+        return;
+    }
+    c->muted = true;
+    uint64_t n = 0;
+    struct batch **held = NULL;
+    size_t nheld = 0, capheld = 0;
+    for (;;) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
+            break;   /* nothing within a second: the end */
+        uint64_t pending = 0;
+        jsMsgMetaData *md = NULL;
+        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+            pending = md->NumPending;
+            jsMsgMetaData_Destroy(md);
+        }
+        const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
+        uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
+        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1) {
+            struct batch *b = xcalloc(1, sizeof(*b));
+            b->c = c;
+            b->msg = m;
+            b->replay = true;
+            snprintf(b->host, sizeof(b->host), "%s", host);
+            snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
+            b->in.file.name = b->name;
+            b->in.file.host = b->host;
+            b->in.done = batch_done;
+            b->in.ctx = c;
+            XGROW(held, capheld, nheld + 1);
+            held[nheld++] = b;
+            pthread_mutex_lock(&c->mu);
+            c->outstanding++;
+            pthread_mutex_unlock(&c->mu);
+            const char *data = natsMsg_GetData(m);
+            int len = natsMsg_GetDataLength(m);
+            source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+            n++;
+            if (nheld >= 256) {   /* bounded: let the writer catch up */
+                wait_idle(c);
+                for (size_t i = 0; i < nheld; i++) {
+                    natsMsg_Destroy(held[i]->msg);
+                    free(held[i]);
+                }
+                nheld = 0;
+            }
+        } else {
+            natsMsg_Destroy(m);
+        }
+        if (!pending)
+            break;
+    }
+    wait_idle(c);
+    for (size_t i = 0; i < nheld; i++) {
+        natsMsg_Destroy(held[i]->msg);
+        free(held[i]);
+    }
+    free(held);
+    c->muted = false;
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    c->fs->replayed += n;
+    if (c->o->verbose)
+        say(c, STOAT_SEV_NOTE, "fleet: %s replayed %llu stored batches of partition %u", c->o->id,
+            (unsigned long long)n, p);
+}
+
+static void maybe_reload(struct centre *c)
+{
+    char version[80], why[512];
+    if (!c->rules || !bus_rules_watch_changed(c->rules, version, sizeof(version)) || !strcmp(version, c->version))
+        return;
+    char dir[] = "/tmp/stoat-rules-XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    struct stoat_ruleset *rs = NULL;
+    if (bus_rules_fetch(c->conn, dir, version, sizeof(version), why, sizeof(why)) == STOAT_OK && version[0])
+        rs = c->o->reload(c->o->reload_ctx, dir, version);
+    else
+        say(c, STOAT_SEV_WARNING, "%s", why);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    if (system(cmd) != 0) {
+        /* a temporary folder left behind is no reason to stop */
+    }
+    snprintf(c->version, sizeof(c->version), "%s", version);   /* a bad bundle is not tried again and again */
+    if (!rs)
+        return;
+    /* nothing is in flight between rounds: restart the workers on the new set */
+    units_finish(c->units);
+    consumer_set_ruleset(&c->con, rs);
+    struct stoat_ruleset *old = c->owned;
+    c->rs = c->owned = rs;
+    pipeline_start(c);
+    stoat_ruleset_destroy(old);
+    c->fs->reloads++;
+    say(c, STOAT_SEV_NOTE, "fleet: rules %s loaded", version);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void latency_figures(struct centre *c)
+{
+    c->fs->latency_n = c->seen_lat;
+    if (!c->nlat)
+        return;
+    qsort(c->lat, c->nlat, sizeof(double), cmp_double);
+    c->fs->latency_p50_s = c->lat[(c->nlat - 1) / 2];
+    c->fs->latency_p99_s = c->lat[(size_t)((double)(c->nlat - 1) * 0.99)];
+}
+
+static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    struct stoat_store_opts ro = {.readonly = true};
+    if (stoat_store_open(c->o->db_path, &ro, &c->rd) != STOAT_OK) {
+        snprintf(why, whylen, "fleet: cannot read %s", c->o->db_path);
+        return STOAT_ERR_IO;
+    }
+    if (bus_read_partitions(c->conn, &c->partitions, why, whylen) != STOAT_OK)
+        return STOAT_ERR_IO;
+    c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
+    c->held = xcalloc(c->partitions + 1, sizeof(bool));
+    c->ever = xcalloc(c->partitions + 1, sizeof(bool));
+    c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
+    if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
+        return STOAT_ERR_IO;
+    return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
+}
+
+stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fleet_stats *fs)
+{
+    memset(fs, 0, sizeof(*fs));
+    struct centre c = {.o = o, .conn = conn, .fs = fs, .stats = &fs->hunt, .rs = o->rs};
+    snprintf(c.version, sizeof(c.version), "%s", o->rule_version ? o->rule_version : "local");
+    char why[512] = "";
+    stoat_err err = centre_open(&c, why, sizeof(why));
+    if (err != STOAT_OK) {
+        say(&c, STOAT_SEV_ERROR, "%s", why);
+        goto out;
+    }
+    for (size_t s = 0; s < o->nsinks; s++)
+        if (o->sinks[s].begin)
+            o->sinks[s].begin(o->sinks[s].ctx);
+    c.mute = xcalloc(o->nsinks ? o->nsinks : 1, sizeof(*c.mute));
+    c.mute_ctx = xcalloc(o->nsinks ? o->nsinks : 1, sizeof(*c.mute_ctx));
+    for (size_t s = 0; s < o->nsinks; s++) {
+        c.mute_ctx[s] = (struct mute_ctx){&c, &o->sinks[s]};
+        c.mute[s] = (struct stoat_sink){.ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident,
+                                        .event = mute_event};
+    }
+    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
+    pipeline_start(&c);
+    unsigned batch = o->batch ? o->batch : FLEET_BATCH;
+    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s();
+    int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
+    while (!(o->stop && *o->stop) && !(o->duration_s > 0 && mono_s() - t0 >= o->duration_s)) {
+        if (mono_s() - last_tick >= FLEET_RENEW_MS / 1000.0) {
+            bool changed = false;
+            fleet_leases_tick(c.leases, c.held, &changed);
+            subs_follow_leases(&c);
+            maybe_reload(&c);
+            last_tick = mono_s();
+        }
+        bool any = round_fetch(&c, batch);
+        if ((err = round_settle(&c)) != STOAT_OK)
+            break;
+        if (c.held[c.partitions] && mono_s() - last_silence >= 1.0) {
+            stoat_store_flag_silent(o->store, wall_ns() - silence_ns, on_silent, &c);
+            last_silence = mono_s();
+        }
+        if (!any)
+            usleep(20000);
+    }
+    fleet_leases_release(c.leases);
+    units_finish(c.units);
+    stoat_err fe = consumer_fini(&c.con);
+    if (err == STOAT_OK)
+        err = fe;
+    latency_figures(&c);
+    fs->hunt.seconds = mono_s() - t0;
+    for (size_t s = 0; s < o->nsinks; s++)
+        if (o->sinks[s].end) {
+            stoat_err e = o->sinks[s].end(o->sinks[s].ctx, &fs->hunt);
+            if (e && !err)
+                err = e;
+        }
+out:
+    for (unsigned r = 0; c.subs && r <= c.partitions; r++)
+        natsSubscription_Destroy(c.subs[r]);
+    free(c.subs);
+    free(c.held);
+    free(c.ever);
+    free(c.round);
+    free(c.acks);
+    free(c.hbs);
+    free(c.mute);
+    free(c.mute_ctx);
+    free(c.lat);
+    fleet_leases_close(c.leases);
+    bus_rules_watch_stop(c.rules);
+    stoat_store_close(c.rd);
+    stoat_ruleset_destroy(c.owned);
+    pthread_mutex_destroy(&c.mu);
+    pthread_cond_destroy(&c.cv);
+    return err;
+}

@@ -1,0 +1,120 @@
+/* The fleet's centre (`stoat fleet`): the consumers of the event stream,
+ * the leases that share its partitions between centre processes, the
+ * store of what was processed, heartbeats and silence, and the rule
+ * bundles. Above the pipeline (whose stages it feeds, as a hunt does) and
+ * the bus (src/bus: connection, names, streams); below the command line.
+ *
+ *   STOAT_EVENTS --pull part-<p>--> fetch --> bus source --> match workers --> writer --> consumer --> sinks
+ *      (one lease holder per partition)            (pipeline/source_bus.h)                   store: alerts
+ *                                                                                            + batch marks
+ *   after a round: commit (alerts and marks in one transaction), then ack
+ *
+ * Files: setup.c (consumers), lease.c (work sharing), centre.c (the
+ * loop), health.c (heartbeats, silence), bundle.c (rule bundles),
+ * creds.c (host credentials and their server config). */
+#ifndef STOAT_FLEET_FLEET_H
+#define STOAT_FLEET_FLEET_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "bus/rules.h"
+#include "stoat/alert.h"
+#include "stoat/behaviour.h"
+#include "stoat/store.h"
+
+#define FLEET_CONSUMER_PREFIX "part-"
+#define FLEET_CONSUMER_HEALTH "health"
+#define FLEET_ACK_WAIT_NS (30LL * 1000000000LL)
+#define FLEET_BATCH 64                  /* messages fetched per partition and round (MaxAckPending) */
+#define FLEET_LEASE_MS 15000            /* a lease or a worker's liveness lasts this long unrenewed */
+#define FLEET_RENEW_MS 5000
+#define FLEET_HEARTBEAT_MS 10000        /* the hosts' interval; silent after 3 of them */
+
+/* ---- setup: the durable pull consumers part-<p> (and health), after the
+ * bus's streams and buckets (bus_ensure_streams). Idempotent. ---- */
+stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int replicas, char *why, size_t whylen);
+
+/* ---- leases (lease.c) ---- */
+struct fleet_leases;
+/* Binds to stoat_fleet; id is this worker's (unique in the fleet). */
+stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
+                            char *why, size_t whylen);
+/* Renews this worker's liveness and its leases, takes free or expired
+ * ones up to its share (ceil(partitions + 1 / live workers): the extra one
+ * is the health role, lease "health"), lets go of what is over its share.
+ * held[p] (partitions + 1 entries, the last the health role) says what is
+ * held afterwards; changed says whether that moved. */
+void fleet_leases_tick(struct fleet_leases *l, bool *held, bool *changed);
+/* Gives every lease back (a clean stop: others take over at once). */
+void fleet_leases_release(struct fleet_leases *l);
+void fleet_leases_close(struct fleet_leases *l);
+
+/* ---- the centre (centre.c) ---- */
+
+/* A new rule set from the stoat_rules bucket (bus_rules_fetch unpacked it
+ * into dir): the caller loads it; NULL keeps the old one. */
+typedef struct stoat_ruleset *(*fleet_reload_fn)(void *ctx, const char *dir, const char *version);
+
+struct fleet_opts {
+    const struct stoat_ruleset *rs;
+    const char *rule_version;          /* "local" when the rules came from the command line */
+    const struct stoat_sink *sinks;    /* -o, and more (f-cross's facts: any sink) */
+    size_t nsinks;
+    struct stoat_store *store;         /* required: alerts and batch marks */
+    const char *db_path;               /* a second, reading handle asks for marks */
+    enum stoat_level min_level;
+    struct stoat_behaviour_opts beh;
+    unsigned threads;                  /* match workers */
+    const char *id;                    /* NULL: <hostname>-<pid>-<random> */
+    double duration_s;                 /* 0: until stopped */
+    int64_t silence_ms;                /* a host silent this long is reported; 0: 3 heartbeats */
+    unsigned batch;                    /* 0: FLEET_BATCH */
+    double replay_s;                   /* a partition taken over replays this much of its stored
+                                          batches (stream time) to rebuild state; 0: 900; <0: none */
+    volatile sig_atomic_t *stop;       /* set by a signal handler */
+    fleet_reload_fn reload;
+    void *reload_ctx;
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    bool verbose;                      /* leases taken and given, reloads, on diag as notes */
+};
+
+struct fleet_stats {
+    uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
+    uint64_t forged;                   /* batches whose host is not their subject's: dropped */
+    uint64_t latency_n;
+    double latency_p50_s, latency_p99_s;   /* Stoat-Sent to the commit of its alerts */
+    struct stoat_hunt_stats hunt;
+};
+
+stoat_err fleet_run(struct bus_conn *c, const struct fleet_opts *o, struct fleet_stats *st);
+
+/* ---- health (health.c) ---- */
+
+/* The host a heartbeat names ("host" of its JSON object), or NULL when it
+ * is not one; into out (at most outlen - 1 bytes). */
+const char *fleet_heartbeat_host(const char *json, size_t len, char *out, size_t outlen);
+/* The rule set's meta for the fleet's own alerts: a host stopped
+ * reporting (returned false) or reports again (true). */
+const struct stoat_rule_meta *fleet_silence_rule(bool returned);
+
+/* ---- rule bundles (bundle.c): KV stoat_rules keys bundle.<v>.<n> and
+ * current = {"version","sha256","chunks","bytes","pushed"} ---- */
+#define FLEET_BUNDLE_MAX BUS_BUNDLE_MAX     /* unpacked bytes of a bundle */
+#define FLEET_BUNDLE_CHUNK BUS_BUNDLE_CHUNK
+/* Packs every .yml/.yaml file under the paths and stores it; version out. */
+stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
+                            char *why, size_t whylen);
+
+/* ---- credentials (creds.c) ---- */
+/* Writes a new creds file for host at path (0600, refusing to overwrite)
+ * and fills conf with the server config block: the user, a bcrypt hash of
+ * the password, and the host's permissions. */
+stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why,
+                           size_t whylen);
+
+#endif

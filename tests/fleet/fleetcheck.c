@@ -1,0 +1,190 @@
+/* The fleet tests' helper: makes the streams (bus_ensure_streams, as `stoat
+ * fleet setup` does) and reads a stream back to count what it holds, so the
+ * tests can check "every event once" by message id without a centre.
+ *
+ *   fleetcheck setup URL [PARTITIONS]
+ *   fleetcheck count URL STREAM
+ *       prints "messages M ids I events E badcount B hosts H nohost N" and
+ *       one "host NAME EVENTS" line per host (from the payload's "host"):
+ *       messages in the stream, distinct Nats-Msg-Id, event lines, messages
+ *       whose Stoat-Count is not their line count, lines without a host.
+ *   fleetcheck last URL STREAM   the newest message's payload
+ *   fleetcheck lines URL STREAM  every payload, as it is
+ *   fleetcheck push URL FILE...  a rule bundle of these files, as `stoat fleet
+ *       rules push` writes one (docs/fleet.md); prints its version */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "bus/bus.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/strmap.h"
+
+static struct bus_conn *conn(const char *url)
+{
+    const char *s[1] = {url};
+    struct bus_opts o = {.servers = s, .nservers = 1, .connect_wait_ms = 5000};
+    struct bus_conn *c = NULL;
+    char why[512];
+    if (bus_connect(&o, &c, why, sizeof why) != STOAT_OK || !bus_conn_wait(c, 5000)) {
+        fprintf(stderr, "fleetcheck: cannot connect to %s %s\n", url, why);
+        exit(2);
+    }
+    return c;
+}
+
+static int count(struct bus_conn *c, const char *stream, bool last_only, bool print)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    if (js_GetStreamInfo(&si, bus_js(c), stream, NULL, &je) != NATS_OK) {
+        fprintf(stderr, "fleetcheck: no stream %s (%d)\n", stream, (int)je);
+        return 2;
+    }
+    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    if (last_only) {
+        natsMsg *m = NULL;
+        if (msgs && js_GetMsg(&m, bus_js(c), stream, last, NULL, &je) == NATS_OK)
+            printf("%.*s\n", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        natsMsg_Destroy(m);
+        return 0;
+    }
+    struct strmap ids, hosts;
+    strmap_init(&ids);
+    strmap_init(&hosts);
+    uint64_t *hostev = calloc(1, sizeof *hostev * 100000);
+    uint64_t n = 0, events = 0, bad = 0, nohost = 0;
+    for (uint64_t seq = first; msgs && seq <= last; seq++) {
+        natsMsg *m = NULL;
+        if (js_GetMsg(&m, bus_js(c), stream, seq, NULL, &je) != NATS_OK)
+            continue;   /* deleted */
+        n++;
+        if (print)
+            printf("%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        const char *id = NULL, *cnt = NULL;
+        natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+        natsMsgHeader_Get(m, "Stoat-Count", &cnt);
+        if (id)
+            strmap_put(&ids, id, strlen(id), 0);
+        const char *d = natsMsg_GetData(m);
+        int len = natsMsg_GetDataLength(m);
+        uint64_t lines = 0;
+        for (int i = 0; i < len;) {
+            const char *nl = memchr(d + i, '\n', (size_t)(len - i));
+            int e = nl ? (int)(nl - d) : len;
+            lines++;
+            const char *h = memmem(d + i, (size_t)(e - i), "\"host\":\"", 8);
+            if (h) {
+                h += 8;
+                const char *q = memchr(h, '"', (size_t)(d + e - h));
+                if (q) {
+                    uint32_t idx = strmap_put(&hosts, h, (size_t)(q - h), (uint32_t)hosts.count);
+                    if (idx < 100000)
+                        hostev[idx]++;
+                }
+            } else {
+                nohost++;
+            }
+            i = e + 1;
+        }
+        events += lines;
+        if (!cnt || strtoull(cnt, NULL, 10) != lines)
+            bad++;
+        natsMsg_Destroy(m);
+    }
+    if (print)
+        goto out;
+    printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64 "\n",
+           n, ids.count, events, bad, hosts.count, nohost);
+    for (size_t i = 0; i < hosts.cap; i++)
+        if (hosts.slots[i].key && hosts.slots[i].value < 100000)
+            printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);
+out:
+    free(hostev);
+    strmap_free(&ids);
+    strmap_free(&hosts);
+    return 0;
+}
+
+static int push(struct bus_conn *c, char **files, int n)
+{
+    struct buf raw = {0};
+    for (int i = 0; i < n; i++) {
+        char *text = NULL, why[256];
+        size_t len = 0;
+        if (fs_read_file(files[i], 1 << 20, &text, &len, why, sizeof why) != 0) {
+            fprintf(stderr, "fleetcheck: %s: %s\n", files[i], why);
+            return 2;
+        }
+        const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+        buf_printf(&raw, "%s\n%zu\n", base, len);
+        buf_put(&raw, text, len);
+        free(text);
+    }
+    uLongf zlen = compressBound(raw.len);
+    unsigned char *z = malloc(zlen);
+    compress2(z, &zlen, (const Bytef *)raw.p, raw.len, 9);
+    unsigned char h[32];
+    unsigned hl = 0;
+    EVP_Digest(z, zlen, h, &hl, EVP_sha256(), NULL);
+    char sha[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", h[i]);
+    kvStore *kv = NULL;
+    uint64_t rev;
+    char key[64], cur[256];
+    int rc = js_KeyValue(&kv, bus_js(c), BUS_KV_RULES) == NATS_OK ? 0 : 2;
+    snprintf(key, sizeof key, "bundle.%.16s.0", sha);
+    if (!rc && kvStore_Put(&rev, kv, key, z, (int)zlen) != NATS_OK)
+        rc = 2;
+    snprintf(cur, sizeof cur, "{\"version\":\"%.16s\",\"sha256\":\"%s\",\"chunks\":1,\"bytes\":%zu,\"pushed\":0}", sha,
+             sha, raw.len);
+    if (!rc && kvStore_PutString(&rev, kv, "current", cur) != NATS_OK)
+        rc = 2;
+    if (!rc)
+        printf("%.16s\n", sha);
+    kvStore_Destroy(kv);
+    free(z);
+    buf_free(&raw);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: fleetcheck setup URL [PARTITIONS] | count URL STREAM | last URL STREAM\n");
+        return 2;
+    }
+    struct bus_conn *c = conn(argv[2]);
+    int rc = 0;
+    if (!strcmp(argv[1], "setup")) {
+        struct bus_setup_opts so = {.replicas = 1, .partitions = argc > 3 ? (unsigned)atoi(argv[3]) : 0};
+        char why[512];
+        if (bus_ensure_streams(c, &so, why, sizeof why) != STOAT_OK) {
+            fprintf(stderr, "fleetcheck: %s\n", why);
+            rc = 1;
+        }
+        unsigned p = 0;
+        if (!rc && bus_read_partitions(c, &p, why, sizeof why) == STOAT_OK)
+            printf("partitions %u\n", p);
+    } else if (!strcmp(argv[1], "count") && argc > 3) {
+        rc = count(c, argv[3], false, false);
+    } else if (!strcmp(argv[1], "last") && argc > 3) {
+        rc = count(c, argv[3], true, false);
+    } else if (!strcmp(argv[1], "push") && argc > 3) {
+        rc = push(c, argv + 3, argc - 3);
+    } else if (!strcmp(argv[1], "lines") && argc > 3) {
+        rc = count(c, argv[3], false, true);
+    } else {
+        rc = 2;
+    }
+    bus_close(c);
+    bus_shutdown();
+    return rc;
+}

@@ -1,0 +1,217 @@
+/* Unit tests for the fleet centre's parts that need no server: batch marks
+ * in the store (written with the alerts' transaction, seen by a second
+ * handle only once committed, kept as intervals, surviving a writer that
+ * dies before its commit as nothing), heartbeats and silence in the host
+ * table, the fleet page's JSON, and the heartbeat's host read from a
+ * stranger's JSON. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+
+#include "fleet/fleet.h"
+#include "stoat/store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/stoat-fleet-test-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *db_path(void)
+{
+    static char p[128];
+    snprintf(p, sizeof(p), "%s/fleet.db", dir);
+    return p;
+}
+
+static struct stoat_rule_meta rule = {.id = "11111111-2222-4333-8444-555555555555", .title = "Whoami",
+                                      .level = STOAT_LEVEL_MEDIUM};
+
+static void put_alert(struct stoat_store *s, uint64_t id, const char *host)
+{
+    struct stoat_alert a = {.id = id, .rule = &rule, .pos = {.file = "bus:x", .format = "json", .record = id},
+                            .timestamp = "2026-11-19T22:31:04Z", .time_ns = 1795127464000000000LL, .host = host};
+    assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
+}
+
+static int64_t count(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open(db_path(), &db);
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* The centre's writer: commits only when told. */
+static struct stoat_store *open_writer(void)
+{
+    struct stoat_store_opts o = {.create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30};
+    struct stoat_store *s = NULL;
+    assert_int_equal(stoat_store_open(db_path(), &o, &s), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "fleet", NULL), STOAT_OK);
+    return s;
+}
+
+static struct stoat_store *open_reader(void)
+{
+    struct stoat_store_opts o = {.readonly = true};
+    struct stoat_store *s = NULL;
+    assert_int_equal(stoat_store_open(db_path(), &o, &s), STOAT_OK);
+    return s;
+}
+
+static void test_marks_commit_with_alerts(void **state)
+{
+    (void)state;
+    struct stoat_store *w = open_writer(), *r = open_reader();
+    put_alert(w, 1, "fs01");
+    assert_int_equal(stoat_store_put_mark(w, "fs01", "00aa", 1), STOAT_OK);
+    put_alert(w, 2, "fs01");
+    assert_int_equal(stoat_store_put_mark(w, "fs01", "00aa", 2), STOAT_OK);
+    /* queued, not committed: another handle sees neither */
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 1), 0);
+    assert_int_equal(stoat_store_commit(w), STOAT_OK);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 1), 1);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 2), 1);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 3), 0);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00bb", 1), 0);   /* another run */
+    assert_int_equal(stoat_store_marked(r, "dc01", "00aa", 1), 0);   /* another host */
+    assert_int_equal(count("SELECT count(*) FROM alerts"), 2);
+    /* consecutive batches make one interval; a gap starts another */
+    for (uint64_t q = 3; q <= 50; q++)
+        assert_int_equal(stoat_store_put_mark(w, "fs01", "00aa", q), STOAT_OK);
+    assert_int_equal(stoat_store_put_mark(w, "fs01", "00aa", 60), STOAT_OK);
+    assert_int_equal(stoat_store_commit(w), STOAT_OK);
+    assert_int_equal(count("SELECT count(*) FROM fleet_seen"), 2);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 50), 1);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 55), 0);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 60), 1);
+    assert_int_equal(stoat_store_marked(NULL, "fs01", "00aa", 1), -1);
+    stoat_store_close(r);
+    assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
+    stoat_store_close(w);
+}
+
+/* A centre killed after putting alerts and marks but before its commit
+ * leaves neither: the batch comes again and is processed again. */
+static void test_marks_die_with_their_alerts(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct stoat_store *w = open_writer();
+        put_alert(w, 1, "fs01");
+        stoat_store_put_mark(w, "fs01", "00aa", 1);
+        stoat_store_commit(w);
+        put_alert(w, 2, "fs01");
+        stoat_store_put_mark(w, "fs01", "00aa", 2);
+        usleep(200000);   /* written by now or not: uncommitted either way */
+        kill(getpid(), SIGKILL);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    assert_true(WIFSIGNALED(st));
+    struct stoat_store *r = open_reader();
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 1), 1);
+    assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 2), 0);
+    stoat_store_close(r);
+    assert_int_equal(count("SELECT count(*) FROM alerts"), 1);
+}
+
+static int64_t silent_seen;
+static char silent_host[64];
+static void on_silent(void *ctx, const char *host, int64_t last_ns)
+{
+    (void)ctx;
+    snprintf(silent_host, sizeof(silent_host), "%s", host);
+    silent_seen = last_ns;
+}
+
+static void test_heartbeats_and_silence(void **state)
+{
+    (void)state;
+    struct stoat_store *w = open_writer();
+    bool was = true;
+    assert_int_equal(stoat_store_put_heartbeat(w, "fs01", 1000, "{\"host\":\"fs01\",\"rule_version\":\"ab12\"}", &was),
+                     STOAT_OK);
+    assert_false(was);
+    assert_int_equal(stoat_store_put_heartbeat(w, "dc01", 5000, "not json", NULL), STOAT_OK);
+    /* an older heartbeat delivered late does not move last seen back */
+    assert_int_equal(stoat_store_put_heartbeat(w, "fs01", 500, NULL, NULL), STOAT_OK);
+    assert_int_equal(count("SELECT last_seen_ns FROM hosts WHERE name = 'fs01'"), 1000);
+    /* fs01 silent since before 2000; dc01 not */
+    assert_int_equal(stoat_store_flag_silent(w, 2000, on_silent, NULL), STOAT_OK);
+    assert_string_equal(silent_host, "fs01");
+    assert_int_equal(silent_seen, 1000);
+    /* flagged once only */
+    silent_host[0] = 0;
+    assert_int_equal(stoat_store_flag_silent(w, 2000, on_silent, NULL), STOAT_OK);
+    assert_string_equal(silent_host, "");
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(stoat_store_fleet_json(w, &json, &len), STOAT_OK);
+    assert_non_null(strstr(json, "\"name\":\"fs01\",\"last_seen_ns\":1000,\"silent\":true"));
+    assert_non_null(strstr(json, "\"rule_version\":\"ab12\""));
+    assert_non_null(strstr(json, "\"name\":\"dc01\",\"last_seen_ns\":5000,\"silent\":false,\"alerts\":0,"
+                                 "\"heartbeat\":null"));
+    free(json);
+    /* it speaks again: the flag is cleared and the caller told */
+    assert_int_equal(stoat_store_put_heartbeat(w, "fs01", 9000, NULL, &was), STOAT_OK);
+    assert_true(was);
+    assert_int_equal(count("SELECT silent FROM hosts WHERE name = 'fs01'"), 0);
+    assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
+    stoat_store_close(w);
+}
+
+static void test_heartbeat_host(void **state)
+{
+    (void)state;
+    char out[16];
+    const char *j = "{\"run\":\"x\",\"host\":\"fs01\",\"n\":1}";
+    assert_string_equal(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)), "fs01");
+    /* a "host" inside a nested object or a string is not the host */
+    j = "{\"extra\":{\"host\":\"evil\"},\"note\":\"\\\"host\\\":\\\"evil\\\"\",\"host\":\"dc01\"}";
+    assert_string_equal(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)), "dc01");
+    j = "{\"host\":\"a\\u0000b\"}";   /* escapes are refused, not decoded */
+    assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));
+    j = "{\"host\":\"a-name-longer-than-the-buffer\"}";
+    assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));
+    j = "{\"host\":\"unterminated";
+    assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));
+    j = "{\"host\":42}";
+    assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));
+    assert_null(fleet_heartbeat_host("[]", 2, out, sizeof(out)));
+    assert_null(fleet_heartbeat_host(NULL, 0, out, sizeof(out)));
+    assert_string_equal(fleet_silence_rule(false)->title, "Host stopped reporting");
+    assert_int_equal(fleet_silence_rule(false)->level, STOAT_LEVEL_HIGH);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_marks_commit_with_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marks_die_with_their_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeats_and_silence, setup, teardown),
+        cmocka_unit_test(test_heartbeat_host),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

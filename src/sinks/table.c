@@ -119,6 +119,17 @@ static void span(char *out, size_t n, int64_t a, int64_t b)
     snprintf(out, n, "%.19s to %.19s", x, strncmp(x, y, 10) == 0 ? y + 11 : y);
 }
 
+/* "hosts: a -> b -> c (account x)" of a fleet incident, into b */
+static void fleet_line(struct buf *b, const struct stoat_incident *inc)
+{
+    buf_clear(b);
+    buf_puts(b, "hosts: ");
+    for (size_t i = 0; i < inc->nhosts; i++)
+        buf_printf(b, "%s%s", i ? " -> " : "", inc->hosts[i].host);
+    if (inc->account)
+        buf_printf(b, " (account %s)", inc->account);
+}
+
 static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct table *t = ctx;
@@ -127,6 +138,18 @@ static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
     fprintf(t->out, "\n%sINCIDENT %llu%s  score %.0f  %s%s%s  %s\n  %s\n", t->color ? BOLD : "",
             (unsigned long long)inc->id, t->color ? RESET : "", inc->score, t->color ? level_color(inc->level) : "",
             stoat_level_name(inc->level), t->color ? RESET : "", when, inc->title);
+    if (inc->nhosts) {
+        struct buf *b = &t->b;
+        fleet_line(b, inc);
+        fprintf(t->out, "  %s\n", b->p);
+        for (size_t i = 0; i < inc->nedges; i++) {
+            const struct stoat_incident_edge *e = &inc->edges[i];
+            char at[32];
+            format_time_ns(e->first_ns, at);
+            fprintf(t->out, "  logon: %s %s -> %s (%s)%s at %s\n", e->account, e->from, e->to, e->via,
+                    e->is_new ? " new" : "", at);
+        }
+    }
     for (size_t i = 0; i < inc->nevidence; i++)
         fprintf(t->out, "  %s %s\n", inc->evidence[i].tactic ? "evidence:" : "observed:", inc->evidence[i].text);
     return STOAT_OK;
@@ -173,6 +196,7 @@ struct host_count {
 struct incident_row {
     uint64_t id;
     char *host, *title;
+    char *hosts;                        /* a fleet incident's hosts line, else NULL */
     char *evidence[SUMMARY_EVIDENCE];   /* the first lines that support a claim */
     size_t nevidence, more;
     double score;
@@ -226,6 +250,12 @@ static stoat_err summary_incident(void *ctx, const struct stoat_incident *inc)
                                               .level = inc->level, .first_ns = inc->first_ns,
                                               .last_ns = inc->last_ns, .nalerts = inc->nalerts};
     struct incident_row *r = &s->inc[s->ninc - 1];
+    if (inc->nhosts) {
+        struct buf line = {0};
+        fleet_line(&line, inc);
+        r->hosts = xstrdup(line.p);
+        buf_free(&line);
+    }
     /* data leaving first, then the rest that supports a claim */
     for (size_t k = 0; k < 2 * inc->nevidence; k++) {
         size_t i = k % inc->nevidence;
@@ -354,6 +384,8 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "  #%-4llu %sscore %3.0f %-8s%s %s\n        %s\n", (unsigned long long)r->id,
                     c ? level_color(r->level) : "", r->score, stoat_level_name(r->level), c ? RESET : "", when,
                     r->title);
+            if (r->hosts)
+                fprintf(o, "        %s\n", r->hosts);
             for (size_t k = 0; k < r->nevidence; k++)
                 fprintf(o, "        evidence: %s\n", r->evidence[k]);
             if (r->more)
@@ -414,6 +446,7 @@ static void summary_destroy(void *ctx)
     for (size_t i = 0; i < s->ninc; i++) {
         free(s->inc[i].host);
         free(s->inc[i].title);
+        free(s->inc[i].hosts);
         for (size_t k = 0; k < s->inc[i].nevidence; k++)
             free(s->inc[i].evidence[k]);
     }

@@ -488,6 +488,7 @@ void behaviour_finish(struct behaviour *b)
 void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
 {
     take_ruleset(b, rs);
+    cross_set_profile(b->cross, b->profile);
 }
 
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)

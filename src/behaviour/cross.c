@@ -7,7 +7,8 @@
  *    joined first: sshd's child process takes the address of sshd's accept
  *    on the same host just before it; a service install takes the account
  *    of the session that installed it (4697) or, when the event names none
- *    (7045), of the network logon into the host just before it. Places are
+ *    (7045), of the network logon into the host just before it; a WinRM
+ *    shell host marks the logon of its session. Places are
  *    named by hosts where they can be: a workstation name or a host's own
  *    name (4648) by the hosts seen, an address by the hosts seen using it.
  * 2. Alerts are attributed to an account: the one whose logon opened the
@@ -376,11 +377,16 @@ static void add_service(struct plan *p, const char *host, const char *akey, int6
     s->t = t;
 }
 
-/* A service install: marks the move of the session that installed it. */
-static void service_fact(struct cross *c, struct plan *p, const struct xlogon *l, const char *host)
+/* A service install or a WinRM shell: marks the move of the session it
+ * ran in; a service install is noted for what it runs as SYSTEM. */
+static void session_fact(struct plan *p, const struct xlogon *l, const char *host)
 {
-    (void)c;
     struct move *m = move_into(p, host, l->dst_logon, l->t, SERVICE_PAIR_NS);
+    if (l->via == CROSS_VIA_WINRM) {
+        if (m)
+            m->via |= CROSS_VIA_WINRM;
+        return;
+    }
     char akey[256];
     cross_account_key(l->account, akey);
     if (m) {
@@ -400,8 +406,8 @@ static void make_moves(struct cross *c, struct plan *p)
         const char *to = host_by_name(c, l->dst_host);
         if (!to)
             to = l->dst_host;
-        if (l->via == CROSS_VIA_SERVICE) {
-            service_fact(c, p, l, to);
+        if (l->via == CROSS_VIA_SERVICE || l->via == CROSS_VIA_WINRM) {
+            session_fact(p, l, to);
             continue;
         }
         if (!l->account)
@@ -719,7 +725,12 @@ static void chain_judge(struct cross *c, const struct xchain *ch, const struct a
         size_t np = 0;
         for (size_t k = 0; k < aa->n && np < 512; k++) {
             const struct xalert *a = &c->alerts[aa->idx[k]];
-            if (a->proc && strcasecmp(a->host, ch->hosts[h]) == 0)
+            if (!a->proc || strcasecmp(a->host, ch->hosts[h]) != 0)
+                continue;
+            size_t q = 0;
+            while (q < np && procs[q] != a->proc)
+                q++;
+            if (q == np)
                 procs[np++] = a->proc;
         }
         if (!np)
@@ -877,6 +888,11 @@ static void forget_before(struct cross *c, int64_t t)
         else
             c->alerts[n++] = c->alerts[i];
     c->nalerts = n;
+}
+
+void cross_set_profile(struct cross *c, const struct baseline *profile)
+{
+    c->o.profile = profile;
 }
 
 void cross_advance(struct cross *c, int64_t now_ns)

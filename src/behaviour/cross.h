@@ -107,6 +107,8 @@ void cross_alert(struct cross *c, const struct cross_alert *a);
 /* host uses address addr (seen as the source of its own connections) */
 void cross_address(struct cross *c, const char *host, const char *addr);
 
+/* Rules were reloaded: the baseline now comes from there (NULL: none). */
+void cross_set_profile(struct cross *c, const struct baseline *profile);
 /* Live: event time reached now_ns. */
 void cross_advance(struct cross *c, int64_t now_ns);
 /* End of input: chain everything. */

@@ -38,6 +38,10 @@ const char *facts_rules(void)
            "        EventID:\n            - 21\n            - 25\n"
            "    condition: rcm or lsm\n"
            "level: informational\n"
+           RULE_HEAD(FACTS_RULE_WIN_WINRM, "WinRM Shell Host Started", "A WinRM session runs its commands here")
+           "logsource:\n    product: windows\n    category: process_creation\n"
+           "detection:\n    host:\n        Image|endswith: '\\wsmprovhost.exe'\n    condition: host\n"
+           "level: informational\n"
            RULE_HEAD(FACTS_RULE_LNX_SSH, "Process Started By sshd", "The first process of an ssh session")
            "logsource:\n    product: linux\n    category: process_creation\n"
            "detection:\n"
@@ -167,6 +171,13 @@ bool facts_logon(const struct stoat_alert *a, struct cross_logon *o, struct fact
     }
     if (is_rule(a, FACTS_RULE_WIN_RDP))
         return win_rdp(a, o, fb);
+    if (is_rule(a, FACTS_RULE_WIN_WINRM)) {
+        /* a half: the session's network logon says from where */
+        o->via = CROSS_VIA_WINRM;
+        o->account = fld(a, "User", fb->account, sizeof(fb->account));
+        o->dst_logon = fld(a, "LogonId", fb->logon, sizeof(fb->logon));
+        return o->dst_logon != NULL;
+    }
     if (is_rule(a, FACTS_RULE_LNX_SSH)) {
         o->via = CROSS_VIA_SSH;
         o->account = fld(a, "User", fb->account, sizeof(fb->account));
@@ -207,6 +218,14 @@ void facts_digest(const struct stoat_alert *a, struct cross_alert *o, char acct[
         account = facts_field(a, "SubjectUserName", acct, 256);
     if (!account && a->nancestry)
         account = a->ancestry[0].user;
+    /* a correlation's alert: the user it grouped by */
+    for (size_t i = 0; !account && a->corr && i < a->corr->ngroup; i++) {
+        const char *g = a->corr->group_names[i];
+        if (g && a->corr->group_values[i] &&
+            (strcasecmp(g, "User") == 0 || strcasecmp(g, "TargetUserName") == 0 ||
+             strcasecmp(g, "SubjectUserName") == 0))
+            account = a->corr->group_values[i];
+    }
     *o = (struct cross_alert){
         .id = a->id,
         .host = a->host,

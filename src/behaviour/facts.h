@@ -4,7 +4,8 @@
  * behaviour adds to every load and that report nothing (like the evidence
  * rules): Windows Security 4624 (network and remote-interactive logons),
  * 4648 (explicit credentials towards a server), 4697 and System 7045
- * (services installed), RDP 1149 and LocalSessionManager 21/25; on Linux,
+ * (services installed), RDP 1149 and LocalSessionManager 21/25, WinRM's
+ * shell host (wsmprovhost) starting in a session; on Linux,
  * sshd's child processes (the account), sshd's accepted connections (the
  * address), auditd USER_LOGIN by sshd (both), and the connections a host
  * makes to the ports of remote administration (the address it uses). Here
@@ -25,6 +26,7 @@
 #define FACTS_RULE_LNX_ACCEPT  "4c1d7e90-3a6b-4f28-9d5e-2b7a8c0f1e05"
 #define FACTS_RULE_LNX_AUDIT   "4c1d7e90-3a6b-4f28-9d5e-2b7a8c0f1e06"
 #define FACTS_RULE_ADDRESS     "4c1d7e90-3a6b-4f28-9d5e-2b7a8c0f1e07"
+#define FACTS_RULE_WIN_WINRM   "4c1d7e90-3a6b-4f28-9d5e-2b7a8c0f1e08"
 
 /* The rules as one multi-document YAML text (static). */
 const char *facts_rules(void);

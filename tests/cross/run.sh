@@ -7,11 +7,11 @@
 # admin's logon included) gives no incident; cross-host Sigma correlations
 # (grouped by account or address, not by host); the lateral movement
 # baseline learned from the benign day marks the intruder's logons new.
-# Last line: "fleet-cross: P passed, F failed".
+# Last line: "cross: P passed, F failed".
 set -u
 cd "$(dirname "$0")/../.."
 STOAT=${STOAT:-build/stoat}
-GEN=tests/fleet/gen-fleet-day.py
+GEN=tests/cross/gen-fleet-day.py
 pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -83,8 +83,8 @@ check "table: the fleet incident's hosts and logons" \
     sh -c "grep -q '^  hosts: .* -> .* -> .* -> ' '$tmp/table.txt' && [ \$(grep -c '^  logon: ' '$tmp/table.txt') -eq 3 ]"
 
 # cross-host Sigma correlations: grouped by account or address, not host
-$STOAT hunt -q --format jsonl -r tests/fleet/rules --min-level low "$tmp/a$seed" >"$tmp/corr-a.jsonl" 2>&1
-$STOAT hunt -q --format jsonl -r tests/fleet/rules --min-level low "$tmp/b$seed" >"$tmp/corr-b.jsonl" 2>&1
+$STOAT hunt -q --format jsonl -r tests/cross/rules --min-level low "$tmp/a$seed" >"$tmp/corr-a.jsonl" 2>&1
+$STOAT hunt -q --format jsonl -r tests/cross/rules --min-level low "$tmp/b$seed" >"$tmp/corr-b.jsonl" 2>&1
 check "correlation across hosts: the stolen account's logons to two hosts within the hour" \
     py "$tmp/corr-a.jsonl" "$tmp/a$seed.exp" 'any(a.get("correlation") and key(a["correlation"]["group"].get("TargetUserName", "")) == exp["account"] and a["correlation"]["value"] >= 2 and a["host"] is None for a in alerts)'
 check "correlation across hosts: the admin's PC reaching two hosts within the hour" \
@@ -98,5 +98,5 @@ $STOAT hunt -q --format jsonl --baseline "$tmp/base.yml" "$tmp/a$seed" >"$tmp/ba
 check "baseline: the intruder's logons are new, the incident says so" \
     py "$tmp/base-a.jsonl" "$tmp/a$seed.exp" 'len(fleet) == 1 and all(e["new"] for e in fleet[0]["edges"]) and any("never seen in the baseline" in e["text"] for e in fleet[0]["evidence"])'
 
-echo "fleet-cross: $pass passed, $fail failed"
+echo "cross: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -135,6 +135,29 @@ static const char *const schema_v5 =
     "ALTER TABLE runs ADD COLUMN host TEXT;"
     "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
 
+/* 5 -> 6: a fleet incident (cross.h) names its hosts (a JSON array of
+ * names; host_id is the first), the account and the logons between them
+ * (a JSON array); a single host's incident has NULL in all three. Added
+ * only where missing, as a branch of the same number may have added them. */
+static const char *const schema_v6 = "";
+
+static int incidents_v6(struct stoat_store *s)
+{
+    static const char *const cols[] = {"hosts", "account", "edges"};
+    for (size_t i = 0; i < 3; i++) {
+        char sql[160];
+        int64_t have = 0;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
+        int rc = store_pragma_int(s, sql, &have);
+        if (rc != SQLITE_OK)
+            return rc;
+        snprintf(sql, sizeof(sql), "ALTER TABLE incidents ADD COLUMN %s TEXT", cols[i]);
+        if (!have && (rc = store_exec(s, sql)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -145,6 +168,7 @@ static const struct migration migrations[] = {
     {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
     {&schema_v4, incidents_v4},         /* 3 -> 4 */
     {&schema_v5, NULL},                 /* 4 -> 5 */
+    {&schema_v6, incidents_v6},         /* 5 -> 6 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

@@ -82,6 +82,19 @@ $STOAT hunt --format table "$tmp/a$seed" >"$tmp/table.txt" 2>/dev/null
 check "table: the fleet incident's hosts and logons" \
     sh -c "grep -q '^  hosts: .* -> .* -> .* -> ' '$tmp/table.txt' && [ \$(grep -c '^  logon: ' '$tmp/table.txt') -eq 3 ]"
 
+# the store keeps the fleet incident's hosts, account and logons
+$STOAT hunt -q --db "$tmp/store.db" --format jsonl "$tmp/a$seed" >/dev/null 2>&1
+check "store: the fleet incident with its hosts, account and logons in order" python3 - "$tmp/store.db" "$tmp/a$seed.exp" <<'PY'
+import json, sqlite3, sys
+exp = json.load(open(sys.argv[2]))
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT hosts, account, edges FROM incidents WHERE hosts IS NOT NULL").fetchall()
+assert len(rows) == 1, rows
+hosts, account, edges = json.loads(rows[0][0]), rows[0][1], json.loads(rows[0][2])
+assert sorted(hosts) == sorted(exp["hosts"].values()), hosts
+assert account.split("\\")[-1].lower() == exp["account"], account
+assert [[e["from"], e["to"]] for e in edges] == exp["moves"], edges
+PY
+
 # cross-host Sigma correlations: grouped by account or address, not host
 $STOAT hunt -q --format jsonl -r tests/cross/rules --min-level low "$tmp/a$seed" >"$tmp/corr-a.jsonl" 2>&1
 $STOAT hunt -q --format jsonl -r tests/cross/rules --min-level low "$tmp/b$seed" >"$tmp/corr-b.jsonl" 2>&1

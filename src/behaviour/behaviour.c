@@ -377,6 +377,16 @@ static void transfer_event(struct behaviour *b, const struct stoat_alert *a, uin
         raise_exfil(b, a);
 }
 
+/* A fact to the caller (the fleet's workers), else to this run's chains
+ * across hosts. */
+static void fact_out(struct behaviour *b, const struct cross_fact *f)
+{
+    if (b->out.fact)
+        b->out.fact(b->out.ctx, f);
+    else
+        cross_fact(b->cross, f);
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -404,15 +414,19 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         transfer_event(b, a, hid);
         break;
     case ROLE_FACT_LOGON: {
-        struct cross_logon f;
+        struct cross_fact f = {.kind = CROSS_FACT_LOGON};
         struct facts_buf fb;
-        if (facts_logon(a, &f, &fb))
-            cross_logon(b->cross, &f);
+        if (facts_logon(a, &f.logon, &fb))
+            fact_out(b, &f);
         break;
     }
-    case ROLE_FACT_ADDRESS:
-        cross_address(b->cross, a->host, facts_address(a, buf, sizeof(buf)));
+    case ROLE_FACT_ADDRESS: {
+        struct cross_fact f = {.kind = CROSS_FACT_ADDRESS, .host = a->host,
+                               .addr = facts_address(a, buf, sizeof(buf))};
+        if (f.host && f.addr)
+            fact_out(b, &f);
         break;
+    }
     default:
         break;
     }
@@ -451,11 +465,11 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     if (a->logon_id)
         snprintf(r.logon, sizeof(r.logon), "%s", a->logon_id);
     chains_add(b->chains, &r);
-    struct cross_alert d;
+    struct cross_fact f = {.kind = CROSS_FACT_ALERT};
     char acct[256];
-    facts_digest(a, &d, acct);
-    d.proc = k->proc;
-    cross_alert(b->cross, &d);
+    facts_digest(a, &f.alert, acct);
+    f.alert.proc = k->proc;
+    fact_out(b, &f);
 }
 
 void behaviour_advance(struct behaviour *b, int64_t now_ns)

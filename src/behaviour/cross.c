@@ -307,6 +307,21 @@ void cross_address(struct cross *c, const char *host, const char *addr)
     }
 }
 
+void cross_fact(struct cross *c, const struct cross_fact *f)
+{
+    switch (f->kind) {
+    case CROSS_FACT_LOGON:
+        cross_logon(c, &f->logon);
+        break;
+    case CROSS_FACT_ALERT:
+        cross_alert(c, &f->alert);
+        break;
+    case CROSS_FACT_ADDRESS:
+        cross_address(c, f->host, f->addr);
+        break;
+    }
+}
+
 /* ------------------------------------------------------------- moves */
 
 static int cmp_logon(const void *x, const void *y)

@@ -68,6 +68,15 @@ struct cross_alert {
     uint64_t proc;                  /* the caller's key of its process for judge (0: none) */
 };
 
+/* Any fact, as it travels (facts.h writes and reads it as JSON). */
+enum cross_fact_kind { CROSS_FACT_LOGON = 1, CROSS_FACT_ALERT, CROSS_FACT_ADDRESS };
+struct cross_fact {
+    enum cross_fact_kind kind;
+    struct cross_logon logon;       /* CROSS_FACT_LOGON */
+    struct cross_alert alert;       /* CROSS_FACT_ALERT */
+    const char *host, *addr;        /* CROSS_FACT_ADDRESS: cross_address's */
+};
+
 struct cross_out {
     void *ctx;
     /* a fleet incident (nhosts >= 2); every string valid during the call */
@@ -106,6 +115,8 @@ void cross_logon(struct cross *c, const struct cross_logon *f);
 void cross_alert(struct cross *c, const struct cross_alert *a);
 /* host uses address addr (seen as the source of its own connections) */
 void cross_address(struct cross *c, const char *host, const char *addr);
+/* One of the three above, by kind. */
+void cross_fact(struct cross *c, const struct cross_fact *f);
 
 /* Rules were reloaded: the baseline now comes from there (NULL: none). */
 void cross_set_profile(struct cross *c, const struct baseline *profile);

@@ -51,4 +51,22 @@ const char *facts_address(const struct stoat_alert *a, char *out, size_t outlen)
 /* The digest of a reported alert (strings point into a and acct). */
 void facts_digest(const struct stoat_alert *a, struct cross_alert *out, char acct[256]);
 
+/* ------------------------------------------------- on the bus (facts_json.c) */
+
+#define FACTS_JSON_MAX 65536   /* one fact's JSON */
+#define FACTS_STR_MAX 4096     /* one string of it, decoded */
+
+struct buf;
+/* f as one compact JSON object (no newline), appended to b. */
+void facts_json(const struct cross_fact *f, struct buf *b);
+
+/* Where a parsed fact's strings live (valid until the next parse). */
+struct facts_store {
+    char bytes[FACTS_JSON_MAX + 64];
+    size_t used;
+};
+/* Reads one fact; false with why ("byte N: reason") when json is not one. */
+bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_store *st, char *why,
+                 size_t whylen);
+
 #endif

@@ -13,7 +13,9 @@
 
 #include "behaviour/baseline.h"
 #include "behaviour/cross.h"
+#include "behaviour/facts.h"
 #include "behaviour/lateral.h"
+#include "util/buf.h"
 
 #define SEC 1000000000LL
 #define MIN_NS (60 * SEC)
@@ -355,6 +357,125 @@ static void test_baseline_new_edges(void **state)
     baseline_free(b);
 }
 
+
+/* ------------------------------------------------------------------ facts */
+
+#define F(n, v) {.name = n, .value = v, .name_len = sizeof(n) - 1, .value_len = sizeof(v) - 1}
+
+static bool logon_of(const char *rule, const char *eid, const struct stoat_field *f, size_t n, struct cross_logon *out,
+                     struct facts_buf *fb)
+{
+    static struct stoat_rule_meta m;
+    m.id = rule;
+    struct stoat_alert a = {.rule = &m, .host = "fs1.corp.example", .time_ns = T0, .event_id = eid, .fields = f,
+                            .nfields = n};
+    return facts_logon(&a, out, fb);
+}
+
+static void test_facts_from_events(void **state)
+{
+    (void)state;
+    struct cross_logon l;
+    struct facts_buf fb;
+    const struct stoat_field net[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
+                                      F("WorkstationName", "WS1"), F("IpAddress", "10.1.1.10"),
+                                      F("TargetLogonId", "0x77")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", net, 5, &l, &fb));
+    assert_string_equal(l.account, "m.keller");
+    assert_string_equal(l.src_host, "WS1");
+    assert_string_equal(l.src_addr, "10.1.1.10");
+    assert_string_equal(l.dst_host, "fs1.corp.example");
+    assert_string_equal(l.dst_logon, "0x77");
+    assert_int_equal(l.via, CROSS_VIA_NETWORK);
+    /* from nowhere: a local logon says nothing of movement */
+    const struct stoat_field local[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
+                                        F("WorkstationName", "-"), F("IpAddress", "127.0.0.1")};
+    assert_false(logon_of(FACTS_RULE_WIN_LOGON, "4624", local, 4, &l, &fb));
+    /* explicit credentials towards the host itself: not a move */
+    const struct stoat_field self[] = {F("TargetUserName", "m.keller"), F("TargetServerName", "localhost")};
+    assert_false(logon_of(FACTS_RULE_WIN_LOGON, "4648", self, 2, &l, &fb));
+    const struct stoat_field expl[] = {F("TargetUserName", "m.keller"), F("TargetServerName", "dc1")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4648", expl, 2, &l, &fb));
+    assert_string_equal(l.src_host, "fs1.corp.example");
+    assert_string_equal(l.dst_host, "dc1");
+    /* RDP's console session is not a move; a remote one is */
+    const struct stoat_field lsm[] = {F("User", "CORP\\m.keller"), F("Address", "LOCAL")};
+    assert_false(logon_of(FACTS_RULE_WIN_RDP, "21", lsm, 2, &l, &fb));
+    const struct stoat_field rcm[] = {F("Param1", "m.keller"), F("Param3", "10.1.1.10")};
+    assert_true(logon_of(FACTS_RULE_WIN_RDP, "1149", rcm, 2, &l, &fb));
+    assert_int_equal(l.via, CROSS_VIA_RDP);
+    /* a failed ssh login in the audit log */
+    const struct stoat_field audit[] = {F("acct", "m.keller"), F("addr", "10.1.1.10"), F("res", "failed")};
+    assert_false(logon_of(FACTS_RULE_LNX_AUDIT, "1112", audit, 3, &l, &fb));
+    /* a field longer than its buffer is cut, not overrun */
+    char big[600];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    const struct stoat_field longname[] = {{.name = "TargetUserName", .value = big, .name_len = 14, .value_len = 599},
+                                           F("LogonType", "10"), F("IpAddress", "10.1.1.10")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", longname, 3, &l, &fb));
+    assert_int_equal(strlen(l.account), sizeof(fb.account) - 1);
+    assert_int_equal(l.via, CROSS_VIA_RDP);
+}
+
+static void test_facts_json(void **state)
+{
+    (void)state;
+    struct cross_fact in[3] = {
+        {.kind = CROSS_FACT_LOGON,
+         .logon = {.reporter = "lnx1", .account = "m.\"k\"\u00e9", .src_addr = "10.1.1.20", .dst_host = "lnx1",
+                   .time_ns = T0 + 5, .via = CROSS_VIA_SSH}},
+        {.kind = CROSS_FACT_ALERT,
+         .alert = {.id = 42, .host = "fs1", .time_ns = T0, .rule_title = "7-Zip\twith a password",
+                   .level = STOAT_LEVEL_HIGH, .tactics = 5, .account = "SYSTEM", .image = "C:\\7z.exe"}},
+        {.kind = CROSS_FACT_ADDRESS, .host = "fs1", .addr = "10.1.1.20"},
+    };
+    struct facts_store *st = malloc(sizeof(*st));
+    char why[128];
+    for (int k = 0; k < 3; k++) {
+        struct buf b = {0};
+        facts_json(&in[k], &b);
+        struct cross_fact out;
+        assert_true(facts_parse(b.p, b.len, &out, st, why, sizeof(why)));
+        assert_int_equal(out.kind, in[k].kind);
+        struct buf again = {0};
+        facts_json(&out, &again);
+        assert_int_equal(again.len, b.len);
+        assert_memory_equal(again.p, b.p, b.len);   /* the same fact back */
+        buf_free(&b);
+        buf_free(&again);
+    }
+    struct cross_fact out;
+    /* escapes decoded; unknown keys skipped */
+    const char *j = "{\"fact\":\"address\",\"new_key\":[1],\"host\":\"h\\u00e9\\ud83d\\ude00\",\"addr\":\"a\"}";
+    assert_false(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));   /* arrays are not facts' */
+    j = "{\"fact\":\"address\",\"later\":true,\"host\":\"h\\u00e9\\ud83d\\ude00\\ud800\",\"addr\":\"a\"}";
+    assert_true(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));
+    assert_string_equal(out.host, "h\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd");
+    /* hostile: every error names where and why */
+    static const char *const bad[] = {
+        "", "{", "{\"fact\":\"x\"}", "{\"fact\":\"alert\",\"level\":9}", "{\"fact\":\"alert\",\"id\":\"1\"}",
+        "{\"fact\":\"address\",\"host\":\"a\\q\"}", "{\"fact\":\"address\",\"host\":\"a\\u12\"}",
+        "{\"fact\":\"address\",\"host\":\"a\x01\"}", "{\"fact\":\"address\"} x", "{\"fact\":\"address\",\"host\":\"a",
+        "{\"fact\":\"logon\",\"time\":99999999999999999999}",
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        why[0] = 0;
+        assert_false(facts_parse(bad[k], strlen(bad[k]), &out, st, why, sizeof(why)));
+        assert_true(strncmp(why, "byte ", 5) == 0);
+    }
+    /* a string past its cap */
+    struct buf b = {0};
+    buf_puts(&b, "{\"fact\":\"address\",\"host\":\"");
+    for (int k = 0; k < FACTS_STR_MAX + 1; k++)
+        buf_putc(&b, 'h');
+    buf_puts(&b, "\"}");
+    assert_false(facts_parse(b.p, b.len, &out, st, why, sizeof(why)));
+    assert_non_null(strstr(why, "too long"));
+    buf_free(&b);
+    free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +489,8 @@ int main(void)
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_live_once),
         cmocka_unit_test(test_baseline_new_edges),
+        cmocka_unit_test(test_facts_from_events),
+        cmocka_unit_test(test_facts_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

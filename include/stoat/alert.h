@@ -162,6 +162,7 @@ struct stoat_hunt_stats {
     uint64_t incident_batches;  /* time-sorted batches alerts were chained in (1 unless memory ran out) */
     uint64_t incident_late;     /* alerts chained after later ones (live: later than the lateness allows) */
     uint64_t proc_evicted;      /* processes dropped from the bounded process table */
+    uint64_t cross_dropped;     /* cross-host facts (logons, alert digests) dropped at their memory cap */
     uint64_t corr_fired;        /* correlation alerts */
     uint64_t corr_late;         /* matches too late for their correlation window (dropped) */
     uint64_t corr_evicted;      /* correlation groups or events dropped to stay within memory */

@@ -518,4 +518,7 @@ void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)
     struct evidence_stats es;
     evidence_get_stats(b->ev, &es);
     out->evidence_evicted = es.procs_evicted;
+    struct cross_stats xs;
+    cross_get_stats(b->cross, &xs);
+    out->cross_dropped = xs.dropped;
 }

@@ -79,6 +79,7 @@ struct behaviour_stats {
     uint64_t chains, incidents;
     uint64_t incident_batches, incident_late;   /* chains_stats' batches and late */
     uint64_t evidence_evicted;                  /* processes whose evidence was dropped (evidence.h) */
+    uint64_t cross_dropped;                     /* cross-host facts dropped at their cap (cross.h) */
 };
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out);
 

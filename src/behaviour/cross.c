@@ -94,6 +94,7 @@ struct cross {
     uint64_t *covered;              /* alert ids named by fleet incidents, sorted at the end */
     size_t ncovered, ccap;
     int64_t done_upto;              /* live: chained up to here */
+    size_t bytes;                   /* kept facts, roughly (structs and strings) */
     uint64_t next_id;
     struct cross_stats st;
 };
@@ -190,6 +191,8 @@ struct cross *cross_create(const struct cross_opts *o, const struct cross_out *o
         c->o.min_score = 50;
     if (!c->o.max_facts)
         c->o.max_facts = 1000000;
+    if (!c->o.max_bytes)
+        c->o.max_bytes = (size_t)64 << 20;
     if (c->o.lateness_ns <= 0)
         c->o.lateness_ns = 60 * NS;
     c->next_id = c->o.first_incident_id ? c->o.first_incident_id : 1;
@@ -252,14 +255,30 @@ static char *dup_or_null(const char *s)
     return s && *s ? xstrdup(s) : NULL;
 }
 
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Room for one more fact of about n bytes (else it is dropped, counted). */
+static bool room_for(struct cross *c, size_t n, size_t kept)
+{
+    if (kept >= c->o.max_facts || c->bytes + n > c->o.max_bytes) {
+        c->st.dropped++;
+        return false;
+    }
+    c->bytes += n;
+    return true;
+}
+
 void cross_logon(struct cross *c, const struct cross_logon *f)
 {
     if (f->time_ns == INT64_MIN || !f->dst_host || !*f->dst_host)
         return;
-    if (c->nlogons >= c->o.max_facts) {
-        c->st.dropped++;
+    size_t need = sizeof(struct xlogon) + slen(f->reporter) + slen(f->account) + slen(f->src_host) +
+                  slen(f->src_addr) + slen(f->dst_host) + slen(f->dst_logon);
+    if (!room_for(c, need, c->nlogons))
         return;
-    }
     note_host(c, f->reporter);
     XGROW(c->logons, c->lcap, c->nlogons + 1);
     c->logons[c->nlogons++] = (struct xlogon){
@@ -274,10 +293,10 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    if (c->nalerts >= c->o.max_facts) {
-        c->st.dropped++;
+    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) +
+                  slen(a->rule_id) + slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
+    if (!room_for(c, need, c->nalerts))
         return;
-    }
     note_host(c, a->host);
     XGROW(c->alerts, c->acap, c->nalerts + 1);
     c->alerts[c->nalerts++] = (struct xalert){
@@ -357,26 +376,42 @@ static const char *ssh_source(const struct cross *c, size_t before, const char *
 struct plan {
     struct move *moves;
     size_t nmoves, mcap;
+    struct strmap sessions;         /* "host \x1f logon" (lower case) -> the last move that opened it */
     struct service *svcs;
     size_t nsvcs, scap;
 };
+
+static size_t session_key(char *out, size_t n, const char *host, const char *logon)
+{
+    int w = snprintf(out, n, "%s\x1f%s", host, logon);
+    if (w < 0 || (size_t)w >= n)
+        return 0;
+    for (int i = 0; i < w; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)out[i]];
+    return (size_t)w;
+}
+
+/* The move that opened session logon on host, or NULL. */
+static struct move *session_move(const struct plan *p, const char *host, const char *logon)
+{
+    char k[600];
+    size_t kl = session_key(k, sizeof(k), host, logon);
+    uint32_t i;
+    return kl && strmap_get(&p->sessions, k, kl, &i) ? &p->moves[i] : NULL;
+}
 
 /* The move into host that opened session logon, or (logon NULL) the last
  * network move into host in [t - span, t]. */
 static struct move *move_into(struct plan *p, const char *host, const char *logon, int64_t t, int64_t span)
 {
+    if (logon)
+        return session_move(p, host, logon);
     for (size_t k = p->nmoves; k-- > 0;) {
         struct move *m = &p->moves[k];
-        if (strcasecmp(m->to, host) != 0)
-            continue;
-        if (logon) {
-            if (m->f->dst_logon && strcasecmp(m->f->dst_logon, logon) == 0)
-                return m;
-        } else if (m->t <= t && t - m->t <= span && (m->via & CROSS_VIA_NETWORK)) {
+        if (t - m->t > span)
+            return NULL;   /* moves are in time order */
+        if (m->t <= t && strcasecmp(m->to, host) == 0 && (m->via & CROSS_VIA_NETWORK))
             return m;
-        } else if (t - m->t > span) {
-            return NULL;
-        }
     }
     return NULL;
 }
@@ -443,7 +478,17 @@ static void make_moves(struct cross *c, struct plan *p)
         if (!m.from || strcasecmp(m.from, m.to) == 0)
             continue;
         XGROW(p->moves, p->mcap, p->nmoves + 1);
-        p->moves[p->nmoves++] = m;
+        p->moves[p->nmoves] = m;
+        char k[600];
+        size_t kl = l->dst_logon ? session_key(k, sizeof(k), m.to, l->dst_logon) : 0;
+        if (kl) {
+            uint32_t *v = strmap_value(&p->sessions, k, kl);
+            if (v)
+                *v = (uint32_t)p->nmoves;
+            else
+                strmap_put(&p->sessions, k, kl, (uint32_t)p->nmoves);
+        }
+        p->nmoves++;
     }
 }
 
@@ -476,23 +521,25 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 /* ----------------------------------------------------------- attribution */
 
 /* The account an alert is attributed to (akey out; "" when none). */
-static void attribute(const struct plan *p, const struct xalert *a, char akey[256])
+static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256])
 {
     akey[0] = 0;
-    if (a->logon)
-        for (size_t k = p->nmoves; k-- > 0;) {
-            const struct move *m = &p->moves[k];
-            if (m->f->dst_logon && strcasecmp(m->f->dst_logon, a->logon) == 0 && strcasecmp(m->to, a->host) == 0) {
-                memcpy(akey, m->akey, 256);
-                return;
-            }
-        }
+    const char *host = host_by_name(c, a->host);
+    const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
+    if (m) {
+        memcpy(akey, m->akey, 256);
+        return;
+    }
     cross_account_key(a->account, akey);
     if (akey[0])
         return;
     for (size_t k = p->nsvcs; k-- > 0;) {
         const struct service *s = &p->svcs[k];
-        if (strcasecmp(s->host, a->host) == 0 && s->t <= a->t && a->t - s->t <= SERVICE_RUN_NS) {
+        if (s->t > a->t)
+            continue;
+        if (a->t - s->t > SERVICE_RUN_NS)
+            break;   /* services are in time order */
+        if (strcasecmp(s->host, a->host) == 0) {
             memcpy(akey, s->akey, 256);
             return;
         }
@@ -518,11 +565,18 @@ struct acct_alerts {
 
 static bool active(const struct cross *c, const struct acct_alerts *aa, const char *host, int64_t lo, int64_t hi)
 {
-    for (size_t k = 0; k < aa->n; k++) {
-        const struct xalert *a = &c->alerts[aa->idx[k]];
-        if (a->t >= lo && a->t <= hi && strcasecmp(a->host, host) == 0)
-            return true;
+    /* the account's alerts are in time order: the first at or after lo */
+    size_t a0 = 0, a1 = aa->n;
+    while (a0 < a1) {
+        size_t mid = a0 + (a1 - a0) / 2;
+        if (c->alerts[aa->idx[mid]].t < lo)
+            a0 = mid + 1;
+        else
+            a1 = mid;
     }
+    for (size_t k = a0; k < aa->n && c->alerts[aa->idx[k]].t <= hi; k++)
+        if (strcasecmp(c->alerts[aa->idx[k]].host, host) == 0)
+            return true;
     return false;
 }
 
@@ -831,6 +885,7 @@ static void report_chain(struct cross *c, const struct xchain *ch, const struct 
 static void run(struct cross *c, int64_t upto, bool all)
 {
     struct plan p = {0};
+    strmap_init(&p.sessions);
     make_moves(c, &p);
     graph_moves(c, &p, upto);
     qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
@@ -843,7 +898,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     size_t kcap = 0;
     for (size_t i = 0; i < c->nalerts; i++) {
         char akey[256];
-        attribute(&p, &c->alerts[i], akey);
+        attribute(c, &p, &c->alerts[i], akey);
         if (!akey[0])
             continue;
         uint32_t k = strmap_put(&accts, akey, strlen(akey), (uint32_t)naas);
@@ -882,6 +937,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     strmap_free(&accts);
     free(p.moves);
     free(p.svcs);
+    strmap_free(&p.sessions);
     if (c->ncovered > 1)
         qsort(c->covered, c->ncovered, sizeof(*c->covered), cmp_u64);
 }
@@ -890,18 +946,27 @@ static void run(struct cross *c, int64_t upto, bool all)
 static void forget_before(struct cross *c, int64_t t)
 {
     size_t n = 0;
+    c->bytes = 0;   /* counted again for what stays */
     for (size_t i = 0; i < c->nlogons; i++)
         if (c->logons[i].t < t)
             logon_free(&c->logons[i]);
-        else
+        else {
+            const struct xlogon *l = &c->logons[i];
+            c->bytes += sizeof(*l) + slen(l->reporter) + slen(l->account) + slen(l->src_host) + slen(l->src_addr) +
+                        slen(l->dst_host) + slen(l->dst_logon);
             c->logons[n++] = c->logons[i];
+        }
     c->nlogons = n;
     n = 0;
     for (size_t i = 0; i < c->nalerts; i++)
         if (c->alerts[i].t < t)
             alert_free(&c->alerts[i]);
-        else
+        else {
+            const struct xalert *a = &c->alerts[i];
+            c->bytes += sizeof(*a) + slen(a->host) + slen(a->account) + slen(a->logon) + slen(a->rule_id) +
+                        slen(a->rule_title) + slen(a->image) + slen(a->parent);
             c->alerts[n++] = c->alerts[i];
+        }
     c->nalerts = n;
 }
 

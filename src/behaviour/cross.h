@@ -93,7 +93,9 @@ struct cross_out {
 struct cross_opts {
     int64_t gap_ns;                 /* activity further apart does not chain (default 2 h) */
     double min_score;               /* fleet chains scoring less are not incidents (default 50) */
-    size_t max_facts;               /* facts kept (default 1,000,000; past it the oldest go, counted) */
+    size_t max_facts;               /* logons, and alerts, kept (default 1,000,000 each) */
+    size_t max_bytes;               /* and their bytes (default 64 MiB); past either, new facts are
+                                     * dropped, counted (live, old ones go as time passes) */
     bool live;
     int64_t lateness_ns;            /* live (default 60 s) */
     const struct baseline *profile; /* the learned logons (baseline.h), or NULL */

@@ -355,6 +355,9 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "; %llu matches without a field they group by", (unsigned long long)st->corr_unusable);
         fputc('\n', o);
     }
+    if (st->cross_dropped)
+        fprintf(o, "  cross-host: %llu facts dropped at the memory cap (fleet incidents may miss them)\n",
+                (unsigned long long)st->cross_dropped);
     if (st->incident_batches > 1 || st->incident_late)
         fprintf(o, "  incidents: alerts chained in %llu time-sorted batches (memory cap), %llu out of time order\n",
                 (unsigned long long)st->incident_batches, (unsigned long long)st->incident_late);

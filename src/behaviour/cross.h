@@ -25,19 +25,10 @@
 #include <stdint.h>
 
 #include "behaviour/chains.h"
+#include "behaviour/lateral.h"
 #include "stoat/alert.h"
 
 struct baseline;
-
-/* How a logon was made (bits). */
-enum cross_via {
-    CROSS_VIA_NETWORK = 1u << 0,    /* Security 4624 type 3 (SMB, WinRM, WMI, PsExec) */
-    CROSS_VIA_RDP = 1u << 1,        /* 4624 type 10, RDP 1149, LocalSessionManager 21/25 */
-    CROSS_VIA_EXPLICIT = 1u << 2,   /* 4648: explicit credentials used towards a server */
-    CROSS_VIA_SERVICE = 1u << 3,    /* a service installed (7045, 4697) by the session */
-    CROSS_VIA_WINRM = 1u << 4,      /* a WinRM shell (wsmprovhost) in the session */
-    CROSS_VIA_SSH = 1u << 5,        /* sshd accepted a logon */
-};
 
 /* A logon fact. Some facts are halves: sshd's accept names the address, its
  * child process the account; a service install names the session, not where

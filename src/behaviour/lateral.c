@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "behaviour/cross.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"

@@ -1,6 +1,6 @@
 /* The lateral movement graph: who (an account) logged on from where (a host,
  * or an address no host is known by) to where, with when it was first and
- * last seen, how often, and how (cross_via bits). One edge per account,
+ * last seen, how often, and how (enum cross_via). One edge per account,
  * source and destination, in a map; the graph is bounded (past the cap new
  * edges are counted, not kept), so a hostile or huge fleet cannot grow it
  * without end. Novelty against a learned baseline is decided by the caller
@@ -11,6 +11,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* How a logon was made (bits). */
+enum cross_via {
+    CROSS_VIA_NETWORK = 1u << 0,    /* Security 4624 type 3 (SMB, WinRM, WMI, PsExec) */
+    CROSS_VIA_RDP = 1u << 1,        /* 4624 type 10, RDP 1149, LocalSessionManager 21/25 */
+    CROSS_VIA_EXPLICIT = 1u << 2,   /* 4648: explicit credentials used towards a server */
+    CROSS_VIA_SERVICE = 1u << 3,    /* a service installed (7045, 4697) by the session */
+    CROSS_VIA_WINRM = 1u << 4,      /* a WinRM shell (wsmprovhost) in the session */
+    CROSS_VIA_SSH = 1u << 5,        /* sshd accepted a logon */
+};
 
 #define LATERAL_MAX_EDGES 1000000
 

@@ -111,10 +111,10 @@ static const char *const schema_v3 =
  * The columns are added by incidents_v4, only where missing. */
 static const char *const schema_v4 = "";
 
-static int incidents_v4(struct stoat_store *s)
+/* Adds the TEXT columns of incidents that are missing. */
+static int incidents_add_columns(struct stoat_store *s, const char *const *cols, size_t n)
 {
-    static const char *const cols[] = {"evidence", "rules"};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         char sql[160];
         int64_t have = 0;
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
@@ -126,6 +126,12 @@ static int incidents_v4(struct stoat_store *s)
             return rc;
     }
     return SQLITE_OK;
+}
+
+static int incidents_v4(struct stoat_store *s)
+{
+    static const char *const cols[] = {"evidence", "rules"};
+    return incidents_add_columns(s, cols, 2);
 }
 
 /* 4 -> 5: a run records its writer (pid, host) and whether the writer
@@ -144,18 +150,7 @@ static const char *const schema_v6 = "";
 static int incidents_v6(struct stoat_store *s)
 {
     static const char *const cols[] = {"hosts", "account", "edges"};
-    for (size_t i = 0; i < 3; i++) {
-        char sql[160];
-        int64_t have = 0;
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
-        int rc = store_pragma_int(s, sql, &have);
-        if (rc != SQLITE_OK)
-            return rc;
-        snprintf(sql, sizeof(sql), "ALTER TABLE incidents ADD COLUMN %s TEXT", cols[i]);
-        if (!have && (rc = store_exec(s, sql)) != SQLITE_OK)
-            return rc;
-    }
-    return SQLITE_OK;
+    return incidents_add_columns(s, cols, 3);
 }
 
 struct migration {

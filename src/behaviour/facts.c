@@ -158,6 +158,23 @@ static bool win_rdp(const struct stoat_alert *a, struct cross_logon *o, struct f
     return o->account && o->src_addr;
 }
 
+/* The user of an audit record: the enriched name (ID="alice", upper case:
+ * the raw id=1001 is the uid), else acct=, else the uid itself. */
+static const char *audit_user(const struct stoat_alert *a, struct facts_buf *fb)
+{
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (f->name_len == 2 && memcmp(f->name, "ID", 2) == 0 && f->value_len) {
+            size_t n = f->value_len < sizeof(fb->account) - 1 ? f->value_len : sizeof(fb->account) - 1;
+            memcpy(fb->account, f->value, n);
+            fb->account[n] = 0;
+            return useful(fb->account);
+        }
+    }
+    const char *v = fld(a, "acct", fb->account, sizeof(fb->account));
+    return v ? v : fld(a, "id", fb->account, sizeof(fb->account));
+}
+
 bool facts_logon(const struct stoat_alert *a, struct cross_logon *o, struct facts_buf *fb)
 {
     *o = (struct cross_logon){.reporter = a->host, .dst_host = a->host, .time_ns = a->time_ns};
@@ -195,7 +212,9 @@ bool facts_logon(const struct stoat_alert *a, struct cross_logon *o, struct fact
         if (facts_field(a, "res", res, sizeof(res)) && strcasecmp(res, "success") != 0)
             return false;
         o->via = CROSS_VIA_SSH;
-        o->account = fld(a, "acct", fb->account, sizeof(fb->account));
+        /* sshd names the user by uid (id=1001; enriched logs add ID="alice");
+         * acct= where the name is what it has */
+        o->account = audit_user(a, fb);
         o->src_addr = fld(a, "addr", fb->src_addr, sizeof(fb->src_addr));
         o->src_host = fld(a, "hostname", fb->src_host, sizeof(fb->src_host));
         if (o->src_host && o->src_addr && strcmp(o->src_host, o->src_addr) == 0)

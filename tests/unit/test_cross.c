@@ -407,6 +407,13 @@ static void test_facts_from_events(void **state)
     /* a failed ssh login in the audit log */
     const struct stoat_field audit[] = {F("acct", "m.keller"), F("addr", "10.1.1.10"), F("res", "failed")};
     assert_false(logon_of(FACTS_RULE_LNX_AUDIT, "1112", audit, 3, &l, &fb));
+    /* a successful one names the uid, and in enriched logs the name */
+    const struct stoat_field ok[] = {F("id", "1001"), F("addr", "10.1.1.10"), F("res", "success"), F("ID", "alice")};
+    assert_true(logon_of(FACTS_RULE_LNX_AUDIT, "1112", ok, 4, &l, &fb));
+    assert_string_equal(l.account, "alice");
+    assert_string_equal(l.src_addr, "10.1.1.10");
+    assert_true(logon_of(FACTS_RULE_LNX_AUDIT, "1112", ok, 3, &l, &fb));
+    assert_string_equal(l.account, "1001");
     /* a field longer than its buffer is cut, not overrun */
     char big[600];
     memset(big, 'a', sizeof(big) - 1);

@@ -450,7 +450,8 @@ static void session_fact(struct plan *p, const struct xlogon *l, const char *hos
 /* Logons in time order to moves (and services). */
 static void make_moves(struct cross *c, struct plan *p)
 {
-    qsort(c->logons, c->nlogons, sizeof(*c->logons), cmp_logon);
+    if (c->nlogons > 1)
+        qsort(c->logons, c->nlogons, sizeof(*c->logons), cmp_logon);
     for (size_t i = 0; i < c->nlogons; i++) {
         const struct xlogon *l = &c->logons[i];
         const char *to = host_by_name(c, l->dst_host);
@@ -888,7 +889,8 @@ static void run(struct cross *c, int64_t upto, bool all)
     strmap_init(&p.sessions);
     make_moves(c, &p);
     graph_moves(c, &p, upto);
-    qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
+    if (c->nalerts > 1)
+        qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
     /* per account: its alerts, then its chains */
     struct strmap accts;
     strmap_init(&accts);

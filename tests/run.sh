@@ -1,7 +1,8 @@
 #!/bin/sh
 # stoat's whole test suite, as CI runs it (`make test`):
 #   unit tests (cmocka), golden folders, stoat's rule pack, command-line
-#   behaviour, the behaviour layer on the scenario logs, the SigmaHQ rules
+#   behaviour, the behaviour layer on the scenario logs, cross-host analytics
+#   on generated fleet days, the SigmaHQ rules
 #   and regression suite and the EVTX comparison with evtxexport (both need
 #   ../shared/data; skipped with a message when it is absent), the eBPF
 #   sensor and `stoat watch` in a network namespace, the store, report and
@@ -89,6 +90,7 @@ part api tests/api/run.sh
 part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh
 part behaviour tests/behaviour/run.sh
+part cross tests/cross/run.sh
 part sigmahq tests/sigmahq/run.sh
 part evtx-compare tests/evtx_compare/run.sh
 make -s sensor >/dev/null 2>&1
@@ -118,6 +120,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         part san-rule-pack env STOAT=build-san/stoat tests/rule-pack/run.sh
         part san-cli env STOAT=build-san/stoat tests/cli/run.sh
         part san-behaviour env STOAT=build-san/stoat tests/behaviour/run.sh
+        part san-cross env STOAT=build-san/stoat tests/cross/run.sh
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh
         part san-evtx-compare env SANITIZE=address,undefined tests/evtx_compare/run.sh
         part san-watch env STOAT=build-san/stoat tests/watch/run.sh

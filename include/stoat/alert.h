@@ -94,12 +94,33 @@ struct stoat_incident_rule {
     uint64_t alerts;           /* its alerts in the incident (all of them, listed or not) */
 };
 
+/* A logon from one place to another on the way of a fleet incident: an
+ * edge of the lateral movement graph. */
+struct stoat_incident_edge {
+    const char *account;       /* as the logs spelled it first */
+    const char *from;          /* the host it came from, or its address when no host is known by it */
+    const char *to;
+    const char *via;           /* "network logon", "explicit credentials", "service install", "rdp", "ssh", ... ("+"-joined) */
+    int64_t first_ns, last_ns; /* of this edge within the incident */
+    bool is_new;               /* not in the learned baseline (false without one) */
+};
+
+/* One host of a fleet incident: its alerts and the programs they were about. */
+struct stoat_incident_host {
+    const char *host;
+    const uint64_t *alert_ids;
+    size_t nalerts;
+    const char *const *processes;  /* images of the alerts' processes and their parents, first seen first */
+    size_t nprocesses;
+};
+
 /* Alerts of one host (and, where known, one logon session or process tree)
  * joined in event time into one story, scored by how far it got along the
  * attack (discovery -> credential access -> collection -> exfiltration) and by
  * the levels of its alerts. Exfiltration and command and control are claimed
  * only on evidence (data sent out, an upload of a file that exists, a
- * connection to an outside address), never on a rule's tag alone. */
+ * connection to an outside address), never on a rule's tag alone. A fleet
+ * incident is one such story across hosts (see hosts below). */
 struct stoat_incident {
     uint64_t id;               /* 1, 2, 3, ... within a run */
     const char *host;
@@ -116,6 +137,14 @@ struct stoat_incident {
     size_t nevidence;
     const struct stoat_incident_rule *rules;          /* its rules, in the order they first alerted */
     size_t nrules;
+    /* A fleet incident (nhosts > 0): a chain across hosts joined by one
+     * account's logons; host is the first host, hosts every host in the
+     * order the chain reached them, edges the logons in time order. */
+    const struct stoat_incident_host *hosts;
+    size_t nhosts;
+    const char *account;
+    const struct stoat_incident_edge *edges;
+    size_t nedges;
 };
 
 #define STOAT_SKIPPED_NAMED 5
@@ -138,6 +167,7 @@ struct stoat_hunt_stats {
     uint64_t incident_batches;  /* time-sorted batches alerts were chained in (1 unless memory ran out) */
     uint64_t incident_late;     /* alerts chained after later ones (live: later than the lateness allows) */
     uint64_t proc_evicted;      /* processes dropped from the bounded process table */
+    uint64_t cross_dropped;     /* cross-host facts (logons, alert digests) dropped at their memory cap */
     uint64_t corr_fired;        /* correlation alerts */
     uint64_t corr_late;         /* matches too late for their correlation window (dropped) */
     uint64_t corr_evicted;      /* correlation groups or events dropped to stay within memory */

@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 6   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 7   /* the schema version this stoat writes */
 
 struct stoat_store_opts {
     bool readonly;             /* report, dashboard readers */

@@ -20,7 +20,7 @@ struct baseline {
     struct strmap hosts;     /* host -> 1 */
 };
 
-enum kind { K_TOOL = 't', K_PAIR = 'p', K_SHAPE = 's' };
+enum kind { K_TOOL = 't', K_PAIR = 'p', K_SHAPE = 's', K_LOGON = 'l' };
 
 struct baseline *baseline_new(void)
 {
@@ -196,6 +196,31 @@ enum novelty baseline_check(const struct baseline *b, const char *host, const ch
     return NOV_NONE;
 }
 
+/* a logon as a profile item: "account < source", lower case */
+static void logon_item(char *out, size_t n, const char *akey, const char *src)
+{
+    snprintf(out, n, "%s < %s", akey ? akey : "", src ? src : "");
+    for (char *p = out; *p; p++)
+        *p = (char)ascii_lower_table[(unsigned char)*p];
+}
+
+void baseline_record_logon(struct baseline *b, const char *host, const char *akey, const char *src)
+{
+    char item[600];
+    logon_item(item, sizeof(item), akey, src);
+    bump(b, host, K_LOGON, item);
+}
+
+int baseline_check_logon(const struct baseline *b, const char *host, const char *akey, const char *src)
+{
+    const char *h = host ? host : "";
+    if (!strmap_get(&b->hosts, h, strlen(h), NULL))
+        return -1;
+    char item[600];
+    logon_item(item, sizeof(item), akey, src);
+    return has(b, host, K_LOGON, item) ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------ files */
 
 static void yq(FILE *f, const char *s)
@@ -224,8 +249,15 @@ static int cmp_row(const void *x, const void *y)
     int c = strcmp(a->host, b->host);
     if (c)
         return c;
-    if (a->kind != b->kind)
-        return a->kind == K_TOOL ? -1 : b->kind == K_TOOL ? 1 : a->kind == K_PAIR ? -1 : 1;
+    if (a->kind != b->kind) {
+        static const char order[] = {K_TOOL, K_PAIR, K_SHAPE, K_LOGON};
+        int ra = 0, rb = 0;
+        for (int i = 0; i < 4; i++) {
+            ra = order[i] == a->kind ? i : ra;
+            rb = order[i] == b->kind ? i : rb;
+        }
+        return ra - rb;
+    }
     return strcmp(a->item, b->item);
 }
 
@@ -254,7 +286,8 @@ stoat_err baseline_write(const struct baseline *b, FILE *out)
           "# Edit freely: delete what should not count as normal, add what should.\n"
           "# tools: living-off-the-land tools seen running (how often);\n"
           "# pairs: parent > tool; shapes: command lines with numbers, hex, user and\n"
-          "# temp names masked (# and *). Used by: stoat hunt --baseline FILE\n"
+          "# temp names masked (# and *); logons: account < where it came from.\n"
+          "# Used by: stoat hunt --baseline FILE\n"
           "hosts:\n",
           out);
     const char *host = NULL;
@@ -270,7 +303,8 @@ stoat_err baseline_write(const struct baseline *b, FILE *out)
         }
         if (r->kind != kind) {
             kind = r->kind;
-            fprintf(out, "    %s:\n", kind == K_TOOL ? "tools" : kind == K_PAIR ? "pairs" : "shapes");
+            fprintf(out, "    %s:\n",
+                    kind == K_TOOL ? "tools" : kind == K_PAIR ? "pairs" : kind == K_SHAPE ? "shapes" : "logons");
         }
         fputs("      ", out);
         if (kind == K_TOOL) {
@@ -331,13 +365,14 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
                     baseline_tool(tools->items[k]->str, t);
                     add(l->b, h, K_TOOL, t, 1);
                 }
-        static const char *const kinds[2] = {"pairs", "shapes"};
-        for (int kk = 0; kk < 2; kk++) {
+        static const char *const kinds[3] = {"pairs", "shapes", "logons"};
+        static const enum kind kind_of[3] = {K_PAIR, K_SHAPE, K_LOGON};
+        for (int kk = 0; kk < 3; kk++) {
             const struct ynode *v = ynode_get(hv, kinds[kk]);
             if (!v || ynode_is_null(v))
                 continue;
             if (v->kind != YN_SEQ) {
-                bfail(l, v, "pairs and shapes are lists");
+                bfail(l, v, "pairs, shapes and logons are lists");
                 return 1;
             }
             for (uint32_t k = 0; k < v->n; k++)
@@ -356,7 +391,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
                         norm[m] = 0;
                         item = norm;
                     }
-                    add(l->b, h, kk ? K_SHAPE : K_PAIR, item, 1);
+                    add(l->b, h, kind_of[kk], item, 1);
                 }
         }
     }

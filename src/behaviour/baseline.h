@@ -43,6 +43,10 @@ void baseline_record(struct baseline *b, const char *host, const char *image, co
  * hosts the profile does not know: nothing to compare with). */
 enum novelty baseline_check(const struct baseline *b, const char *host, const char *image,
                             const char *parent_image, const char *command_line);
+/* Logons between hosts (cross.h): account akey came to host from src. */
+void baseline_record_logon(struct baseline *b, const char *host, const char *akey, const char *src);
+/* -1: the profile knows nothing of the host; 0: a new logon there; 1: known */
+int baseline_check_logon(const struct baseline *b, const char *host, const char *akey, const char *src);
 stoat_err baseline_write(const struct baseline *b, FILE *out);
 size_t baseline_hosts(const struct baseline *b);
 

@@ -19,7 +19,9 @@
 
 #include "behaviour/baseline.h"
 #include "behaviour/chains.h"
+#include "behaviour/cross.h"
 #include "behaviour/evidence.h"
+#include "behaviour/facts.h"
 #include "behaviour/sources.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -61,6 +63,8 @@ struct behaviour {
     struct stoat_process anc[PROCTREE_MAX_DEPTH];
     struct chains *chains;
     struct evidence *ev;
+    struct cross *cross;                /* cross-host: lateral movement, fleet incidents */
+    uint64_t incidents;                 /* reported: single-host and fleet incidents share the numbers */
     struct behaviour_stats st;
 };
 
@@ -90,11 +94,29 @@ static void judge(void *ctx, uint32_t host, const uint64_t *procs, size_t nprocs
     evidence_judge(b->ev, host, procs, nprocs, out);
 }
 
+/* Incidents of both kinds, numbered in the order reported; a host's
+ * incident whose alerts a fleet incident already named all is not told
+ * again. */
 static void on_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct behaviour *b = ctx;
+    if (!inc->nhosts) {
+        size_t k = 0;
+        while (k < inc->nalerts && cross_covered(b->cross, inc->alert_ids[k]))
+            k++;
+        if (inc->nalerts && k == inc->nalerts)
+            return;
+    }
+    struct stoat_incident x = *inc;
+    x.id = ++b->incidents;
     if (b->out.incident)
-        b->out.incident(b->out.ctx, inc);
+        b->out.incident(b->out.ctx, &x);
+}
+
+static void cross_judge(void *ctx, const char *host, const uint64_t *procs, size_t nprocs, struct chain_claims *out)
+{
+    struct behaviour *b = ctx;
+    evidence_judge(b->ev, chains_host(b->chains, host), procs, nprocs, out);
 }
 
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
@@ -122,6 +144,9 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
                              .lateness_ns = b->o.corr_lateness_ns > 0 ? b->o.corr_lateness_ns : 60 * 1000000000LL};
     b->chains = chains_create(&co, &(struct chains_out){.ctx = b, .judge = judge, .incident = on_incident});
     b->ev = evidence_create(0);
+    struct cross_opts xo = {.gap_ns = co.gap_ns, .min_score = co.min_score, .live = co.live,
+                            .lateness_ns = co.lateness_ns, .profile = b->profile};
+    b->cross = cross_create(&xo, &(struct cross_out){.ctx = b, .incident = on_incident, .judge = cross_judge});
     return b;
 }
 
@@ -139,6 +164,7 @@ void behaviour_destroy(struct behaviour *b)
     if (!b)
         return;
     chains_destroy(b->chains);
+    cross_destroy(b->cross);
     evidence_destroy(b->ev);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
@@ -202,27 +228,11 @@ static const struct actor_keys *keys_of(const struct behaviour *b, const struct 
     return a->pos.file ? &b->cur : &none;
 }
 
-/* The value of an event field, copied (NULL when absent or empty). */
-static const char *field(const struct stoat_alert *a, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i < a->nfields; i++) {
-        const struct stoat_field *f = &a->fields[i];
-        if (f->name_len != nl || strncasecmp(f->name, name, nl) != 0 || !f->value_len)
-            continue;
-        size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
-        memcpy(out, f->value, n);
-        out[n] = 0;
-        return out;
-    }
-    return NULL;
-}
-
 static uint64_t field_u64(const struct stoat_alert *a, const char *name, bool *found)
 {
     char v[32];
     int64_t n;
-    *found = field(a, name, v, sizeof(v)) && parse_int64(v, strlen(v), &n) && n >= 0;
+    *found = facts_field(a, name, v, sizeof(v)) && parse_int64(v, strlen(v), &n) && n >= 0;
     return *found ? (uint64_t)n : 0;
 }
 
@@ -297,9 +307,9 @@ static void raise_exfil(struct behaviour *b, const struct stoat_alert *a)
  * still know the one before), else as the table does. */
 static const char *image_of(const struct stoat_alert *a, char *buf, size_t n)
 {
-    const char *v = field(a, "Image", buf, n);
+    const char *v = facts_field(a, "Image", buf, n);
     if (!v)
-        v = field(a, "NewProcessName", buf, n);
+        v = facts_field(a, "NewProcessName", buf, n);
     return v ? v : a->nancestry ? a->ancestry[0].image : NULL;
 }
 
@@ -319,8 +329,8 @@ static const char *upload_of(const struct stoat_alert *a, char *out, size_t n)
     static char cmd[8192];   /* behaviour runs on one thread */
     const char *image = image_of(a, img, sizeof(img));
     const char *cl = a->nancestry && a->ancestry[0].command_line ? a->ancestry[0].command_line
-                                                                 : field(a, "CommandLine", cmd, sizeof(cmd));
-    return evidence_upload_file(image, cl, field(a, "CurrentDirectory", cwd, sizeof(cwd)), out, n);
+                                                                 : facts_field(a, "CommandLine", cmd, sizeof(cmd));
+    return evidence_upload_file(image, cl, facts_field(a, "CurrentDirectory", cwd, sizeof(cwd)), out, n);
 }
 
 /* A connection to an outside address: evidence, and live (where the bytes
@@ -330,12 +340,12 @@ static void net_event(struct behaviour *b, const struct stoat_alert *a, uint32_t
     char ip[64], port[16], img[512], failed[16];
     bool counted, have_recv;
     struct ev_net n = {.host = hid, .proc = keys_of(b, a)->proc, .pid = pid_of(a), .image = image_of(a, img, sizeof(img)),
-                       .time_ns = a->time_ns, .dst_ip = field(a, "DestinationIp", ip, sizeof(ip)),
-                       .dst_port = field(a, "DestinationPort", port, sizeof(port))};
+                       .time_ns = a->time_ns, .dst_ip = facts_field(a, "DestinationIp", ip, sizeof(ip)),
+                       .dst_port = facts_field(a, "DestinationPort", port, sizeof(port))};
     n.sent = field_u64(a, "BytesSent", &counted);
     n.received = field_u64(a, "BytesReceived", &have_recv);
     n.counted = counted;
-    n.failed = field(a, "ConnectionFailed", failed, sizeof(failed)) && strcasecmp(failed, "true") == 0;
+    n.failed = facts_field(a, "ConnectionFailed", failed, sizeof(failed)) && strcasecmp(failed, "true") == 0;
     if (!n.dst_ip || !evidence_outside(n.dst_ip))
         return;
     evidence_net(b->ev, &n);
@@ -367,6 +377,16 @@ static void transfer_event(struct behaviour *b, const struct stoat_alert *a, uin
         raise_exfil(b, a);
 }
 
+/* A fact to the caller (the fleet's workers), else to this run's chains
+ * across hosts. */
+static void fact_out(struct behaviour *b, const struct cross_fact *f)
+{
+    if (b->out.fact)
+        b->out.fact(b->out.ctx, f);
+    else
+        cross_fact(b->cross, f);
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -383,7 +403,7 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         net_event(b, a, hid);
         break;
     case ROLE_EVIDENCE_FILE:
-        evidence_file(b->ev, hid, field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
+        evidence_file(b->ev, hid, facts_field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
         break;
     case ROLE_EVIDENCE_UPLOAD:
         if (upload_of(a, buf, sizeof(buf)))
@@ -393,6 +413,20 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
     case ROLE_JEWEL_TRANSFER:
         transfer_event(b, a, hid);
         break;
+    case ROLE_FACT_LOGON: {
+        struct cross_fact f = {.kind = CROSS_FACT_LOGON};
+        struct facts_buf fb;
+        if (facts_logon(a, &f.logon, &fb))
+            fact_out(b, &f);
+        break;
+    }
+    case ROLE_FACT_ADDRESS: {
+        struct cross_fact f = {.kind = CROSS_FACT_ADDRESS, .host = a->host,
+                               .addr = facts_address(a, buf, sizeof(buf))};
+        if (f.host && f.addr)
+            fact_out(b, &f);
+        break;
+    }
     default:
         break;
     }
@@ -431,17 +465,24 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     if (a->logon_id)
         snprintf(r.logon, sizeof(r.logon), "%s", a->logon_id);
     chains_add(b->chains, &r);
+    struct cross_fact f = {.kind = CROSS_FACT_ALERT};
+    char acct[256];
+    facts_digest(a, &f.alert, acct);
+    f.alert.proc = k->proc;
+    fact_out(b, &f);
 }
 
 void behaviour_advance(struct behaviour *b, int64_t now_ns)
 {
     chains_advance(b->chains, now_ns);
+    cross_advance(b->cross, now_ns);
 }
 
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
 {
     if (!b->learn)
         return STOAT_OK;
+    cross_learn(b->cross, b->learn);
     FILE *f = fopen(path, "w");
     if (!f)
         return STOAT_ERR_IO;
@@ -453,12 +494,15 @@ stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
 
 void behaviour_finish(struct behaviour *b)
 {
+    /* fleet incidents first: the hosts' incidents they contain are not told twice */
+    cross_finish(b->cross);
     chains_finish(b->chains);
 }
 
 void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
 {
     take_ruleset(b, rs);
+    cross_set_profile(b->cross, b->profile);
 }
 
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)
@@ -474,4 +518,7 @@ void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out)
     struct evidence_stats es;
     evidence_get_stats(b->ev, &es);
     out->evidence_evicted = es.procs_evicted;
+    struct cross_stats xs;
+    cross_get_stats(b->cross, &xs);
+    out->cross_dropped = xs.dropped;
 }

@@ -18,6 +18,7 @@
 #include "stoat/behaviour.h"
 
 struct stoat_ruleset;
+struct cross_fact;
 
 #define behaviour_opts stoat_behaviour_opts
 
@@ -28,6 +29,11 @@ struct behaviour_out {
     /* an alert behaviour concluded; the writer numbers it, reports it and
      * hands it back to behaviour_alert */
     void (*alert)(void *ctx, struct stoat_alert *a);
+    /* may be NULL. Set, the facts for cross-host analytics (cross.h) go here
+     * (the fleet's partition workers publish them to its cross-host role)
+     * and this behaviour makes no fleet incidents itself; unset, it chains
+     * them across the hosts it sees (a hunt over several hosts' logs). */
+    void (*fact)(void *ctx, const struct cross_fact *f);
 };
 
 /* The process an alert's event was about (from the event's fields). */
@@ -73,6 +79,7 @@ struct behaviour_stats {
     uint64_t chains, incidents;
     uint64_t incident_batches, incident_late;   /* chains_stats' batches and late */
     uint64_t evidence_evicted;                  /* processes whose evidence was dropped (evidence.h) */
+    uint64_t cross_dropped;                     /* cross-host facts dropped at their cap (cross.h) */
 };
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out);
 

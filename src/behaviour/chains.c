@@ -37,6 +37,7 @@ enum tactic {
     T_RECON, T_INITIAL, T_EXECUTION, T_PERSISTENCE, T_PRIVESC, T_EVASION, T_LATERAL, T_IMPACT,
     T_COUNT
 };
+_Static_assert(T_COUNT == CHAIN_TACTICS, "chains.h names the tactic count");
 
 static const struct {
     const char *name;      /* as in attack.<name> tags, hyphenated */
@@ -89,9 +90,7 @@ struct chain {
     uint64_t total;                     /* alerts joined, listed or not */
     struct rule_count *rules;
     size_t nrules, rcap;
-    unsigned by_level[STOAT_LEVEL_COUNT];   /* distinct rules per level */
-    uint32_t tactic_mask;
-    int64_t tactic_first[T_COUNT];      /* when each tactic was first seen */
+    struct chain_tally tally;           /* tactics reached, distinct rules per level */
     uint64_t *procs;
     size_t nprocs, pcap;
 };
@@ -217,12 +216,7 @@ uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
     buf_free(&k);
     if (id != c->nrules)
         return id;
-    uint32_t mask = 0;
-    for (size_t i = 0; i < m->attack_tactics.n; i++) {
-        int t = tactic_of(m->attack_tactics.items[i]);
-        if (t >= 0)
-            mask |= 1u << t;
-    }
+    uint32_t mask = chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n);
     XGROW(c->rules, c->rules_cap, c->nrules + 1);
     c->rules[c->nrules++] = (struct rule_info){.id = m->id ? xstrdup(m->id) : NULL,
                                                .title = xstrdup(m->title ? m->title : "?"),
@@ -232,24 +226,61 @@ uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
 
 /* ------------------------------------------------------------- scoring */
 
-/* The tactics a chain reached: its rules' tags, but exfiltration and command
- * and control only where the evidence shows them. */
-static uint32_t claimed_mask(const struct chain *ch, const struct chain_claims *cl, int64_t first[T_COUNT])
+void chain_tally_init(struct chain_tally *t)
 {
-    uint32_t mask = ch->tactic_mask & ~CLAIMED_BY_EVIDENCE;
-    memcpy(first, ch->tactic_first, sizeof(ch->tactic_first));
-    if (cl->exfil) {
-        mask |= 1u << T_EXFIL;
-        first[T_EXFIL] = cl->exfil_ns != INT64_MIN ? cl->exfil_ns : ch->last_ns;
-    }
-    if (cl->c2) {
-        mask |= 1u << T_C2;
-        first[T_C2] = cl->c2_ns != INT64_MIN ? cl->c2_ns : ch->last_ns;
+    memset(t, 0, sizeof(*t));
+    for (int k = 0; k < T_COUNT; k++)
+        t->first[k] = INT64_MAX;
+}
+
+uint32_t chain_tactics_of(const char *const *names, size_t n)
+{
+    uint32_t mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        int t = names[i] ? tactic_of(names[i]) : -1;
+        if (t >= 0)
+            mask |= 1u << t;
     }
     return mask;
 }
 
-static double chain_score(const struct chain *ch, uint32_t mask, const int64_t first[T_COUNT])
+void chain_tally_add(struct chain_tally *t, uint32_t tmask, enum stoat_level level, int64_t when, bool new_rule)
+{
+    if (new_rule && level < STOAT_LEVEL_COUNT)
+        t->by_level[level]++;
+    for (int tac = 0; tac < T_COUNT; tac++) {
+        if (!(tmask & (1u << tac)))
+            continue;
+        t->mask |= 1u << tac;
+        if (when < t->first[tac])
+            t->first[tac] = when;
+    }
+}
+
+void chain_tally_lateral(struct chain_tally *t, int64_t when)
+{
+    chain_tally_add(t, 1u << T_LATERAL, STOAT_LEVEL_INFORMATIONAL, when, false);
+}
+
+/* The tactics a chain reached: its rules' tags, but exfiltration and command
+ * and control only where the evidence shows them. */
+static uint32_t claimed_mask(const struct chain_tally *ta, const struct chain_claims *cl, int64_t last_ns,
+                             int64_t first[T_COUNT])
+{
+    uint32_t mask = ta->mask & ~CLAIMED_BY_EVIDENCE;
+    memcpy(first, ta->first, sizeof(ta->first));
+    if (cl->exfil) {
+        mask |= 1u << T_EXFIL;
+        first[T_EXFIL] = cl->exfil_ns != INT64_MIN ? cl->exfil_ns : last_ns;
+    }
+    if (cl->c2) {
+        mask |= 1u << T_C2;
+        first[T_C2] = cl->c2_ns != INT64_MIN ? cl->c2_ns : last_ns;
+    }
+    return mask;
+}
+
+static double chain_score(const struct chain_tally *ta, uint32_t mask, const int64_t first[T_COUNT])
 {
     double s = 0, between = 0;
     for (int t = 0; t < T_COUNT; t++)
@@ -277,12 +308,30 @@ static double chain_score(const struct chain *ch, uint32_t mask, const int64_t f
     if (in_order >= 3)
         s += IN_ORDER_BONUS;
     double lv = 0;
-    if (ch->by_level[STOAT_LEVEL_CRITICAL])
+    const unsigned *by = ta->by_level;
+    if (by[STOAT_LEVEL_CRITICAL])
         lv += 15;
-    lv += ch->by_level[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : ch->by_level[STOAT_LEVEL_HIGH] * 4.0;
-    lv += ch->by_level[STOAT_LEVEL_MEDIUM] > 5 ? 5 : ch->by_level[STOAT_LEVEL_MEDIUM];
+    lv += by[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : by[STOAT_LEVEL_HIGH] * 4.0;
+    lv += by[STOAT_LEVEL_MEDIUM] > 5 ? 5 : by[STOAT_LEVEL_MEDIUM];
     s += lv;
     return s > 100 ? 100 : s;
+}
+
+double chain_tally_score(const struct chain_tally *t, const struct chain_claims *cl, int64_t last_ns,
+                         const char **names, size_t *nnames, uint32_t *mask_out)
+{
+    int64_t first[T_COUNT];
+    uint32_t mask = claimed_mask(t, cl, last_ns, first);
+    size_t nt = 0;
+    /* tactics in kill-chain order */
+    for (int ord = 0; ord < T_COUNT; ord++)
+        for (int k = 0; k < T_COUNT; k++)
+            if ((mask & (1u << k)) && tactics[k].order == ord)
+                names[nt++] = tactics[k].name;
+    *nnames = nt;
+    if (mask_out)
+        *mask_out = mask;
+    return chain_score(t, mask, first);
 }
 
 /* -------------------------------------------------------------- chains */
@@ -321,20 +370,15 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
     size_t k = 0;
     while (k < ch->nrules && ch->rules[k].rule != a->rule)
         k++;
+    bool new_rule = false;
     if (k < ch->nrules) {
         ch->rules[k].n++;
     } else if (ch->nrules < CHAIN_MAX_RULES) {
         XGROW(ch->rules, ch->rcap, ch->nrules + 1);
         ch->rules[ch->nrules++] = (struct rule_count){.rule = a->rule, .n = 1};
-        ch->by_level[ri->level]++;
+        new_rule = true;
     }
-    for (int tac = 0; tac < T_COUNT; tac++) {
-        if (!(ri->tactic_mask & (1u << tac)))
-            continue;
-        ch->tactic_mask |= 1u << tac;
-        if (p->when < ch->tactic_first[tac])
-            ch->tactic_first[tac] = p->when;
-    }
+    chain_tally_add(&ch->tally, ri->tactic_mask, ri->level, p->when, new_rule);
     if (a->logon[0] && !ch->mixed_logons) {
         if (!ch->logon[0])
             memcpy(ch->logon, a->logon, sizeof(ch->logon));
@@ -358,8 +402,7 @@ static struct chain *chain_new(struct chains *c, const struct pend *p)
     ch->span_lo = ch->span_hi = p->when;
     ch->first_tie = p->tie;
     ch->first_seq = p->seq;
-    for (int k = 0; k < T_COUNT; k++)
-        ch->tactic_first[k] = INT64_MAX;
+    chain_tally_init(&ch->tally);
     return ch;
 }
 
@@ -443,37 +486,36 @@ static int cmp_done(const void *x, const void *y)
     return a->first_seq < b->first_seq ? -1 : a->first_seq > b->first_seq;
 }
 
-static void report(struct chains *c, struct chain *ch)
+void chain_story(struct buf *b, uint32_t mask, const char *const *names, size_t nnames)
 {
-    struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
-    if (c->out.judge && ch->nprocs)
-        c->out.judge(c->out.ctx, ch->host, ch->procs, ch->nprocs, &cl);
-    int64_t first[T_COUNT];
-    uint32_t mask = claimed_mask(ch, &cl, first);
-    double score = chain_score(ch, mask, first);
-    if (score < c->o.min_score || !c->out.incident)
-        return;
-    const char *names[T_COUNT];
-    size_t nt = 0;
-    /* tactics in kill-chain order */
-    for (int ord = 0; ord < T_COUNT; ord++)
-        for (int t = 0; t < T_COUNT; t++)
-            if ((mask & (1u << t)) && tactics[t].order == ord)
-                names[nt++] = tactics[t].name;
-    const char *host = c->hosts[ch->host];
-    struct buf title = {0};
-    buf_printf(&title, "%s: ", host);
     static const int story[] = {T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2};
     static const char *const label[] = {"discovery", "credential access", "collection", "exfiltration",
                                         "command and control"};
     bool any = false;
     for (size_t k = 0; k < 5; k++)
         if (mask & (1u << story[k])) {
-            buf_printf(&title, "%s%s", any ? " -> " : "", label[k]);
+            buf_printf(b, "%s%s", any ? " -> " : "", label[k]);
             any = true;
         }
     if (!any)
-        buf_puts(&title, nt ? names[0] : "suspicious activity");
+        buf_puts(b, nnames ? names[0] : "suspicious activity");
+}
+
+static void report(struct chains *c, struct chain *ch)
+{
+    struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+    if (c->out.judge && ch->nprocs)
+        c->out.judge(c->out.ctx, ch->host, ch->procs, ch->nprocs, &cl);
+    const char *names[T_COUNT];
+    size_t nt = 0;
+    uint32_t mask;
+    double score = chain_tally_score(&ch->tally, &cl, ch->last_ns, names, &nt, &mask);
+    if (score < c->o.min_score || !c->out.incident)
+        return;
+    const char *host = c->hosts[ch->host];
+    struct buf title = {0};
+    buf_printf(&title, "%s: ", host);
+    chain_story(&title, mask, names, nt);
     buf_printf(&title, " (%llu alerts, %zu rules)", (unsigned long long)ch->total, ch->nrules);
     struct stoat_incident_rule *rules = xcalloc(ch->nrules ? ch->nrules : 1, sizeof(*rules));
     for (size_t i = 0; i < ch->nrules; i++) {

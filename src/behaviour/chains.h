@@ -63,6 +63,33 @@ struct chains_stats {
     uint64_t late;               /* records chained after later ones (live: beyond the lateness) */
 };
 
+/* How far a set of alerts got along the attack, as chains score it: shared
+ * with the cross-host chains (cross.h), which join alerts of several hosts. */
+#define CHAIN_TACTICS 13
+struct chain_tally {
+    uint32_t mask;                         /* tactics reached (bit per chains.c's enum) */
+    int64_t first[CHAIN_TACTICS];          /* when each was first seen (INT64_MAX: not) */
+    unsigned by_level[STOAT_LEVEL_COUNT];  /* distinct rules per level */
+};
+void chain_tally_init(struct chain_tally *t);
+/* The tactics bits of ATT&CK tactic names ("credential-access", ...). */
+uint32_t chain_tactics_of(const char *const *names, size_t n);
+/* An alert's tactics at time when; new_rule: its rule was not counted yet. */
+void chain_tally_add(struct chain_tally *t, uint32_t tactics, enum stoat_level level, int64_t when, bool new_rule);
+/* Lateral movement seen between hosts (not a rule's tag: observed). */
+void chain_tally_lateral(struct chain_tally *t, int64_t when);
+/* The score (0..100) with exfiltration and command and control claimed only
+ * as cl says; names (CHAIN_TACTICS entries) gets the tactics reached in
+ * kill-chain order, *nnames their count. last_ns stands in for a claim's
+ * unknown time. */
+double chain_tally_score(const struct chain_tally *t, const struct chain_claims *cl, int64_t last_ns,
+                         const char **names, size_t *nnames, uint32_t *mask_out);
+
+struct buf;
+/* The story a title tells: "discovery -> credential access -> ...", else
+ * the first tactic, else "suspicious activity". */
+void chain_story(struct buf *b, uint32_t mask, const char *const *names, size_t nnames);
+
 struct chains;
 
 struct chains *chains_create(const struct chains_opts *o, const struct chains_out *out);

@@ -31,6 +31,8 @@ enum behaviour_role {
     ROLE_EVIDENCE_NET,          /* a connection to an outside address: evidence for incidents (evidence.h) */
     ROLE_EVIDENCE_FILE,         /* a file event: the file exists */
     ROLE_EVIDENCE_UPLOAD,       /* a program that uploads started: its command line names what it sends */
+    ROLE_FACT_LOGON,            /* a logon from elsewhere or its half: a fact for cross-host analytics (facts.h) */
+    ROLE_FACT_ADDRESS,          /* a connection to remote administration: the address the host uses */
 };
 
 /* Matches of a rule in this role are not reported: they go to behaviour_watch. */

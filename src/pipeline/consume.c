@@ -83,6 +83,7 @@ stoat_err consumer_fini(struct consumer *c)
     struct behaviour_stats bs;
     behaviour_get_stats(c->beh, &bs);
     c->stats->proc_evicted = bs.procs.evicted;
+    c->stats->cross_dropped = bs.cross_dropped;
     c->stats->incident_batches = bs.incident_batches;
     c->stats->incident_late = bs.incident_late;
     consumer_regex_stats(c, NULL, c->stats);

@@ -160,6 +160,43 @@ static void json_time(struct buf *b, const char *key, int64_t ns)
     buf_json_str(b, t, n);
 }
 
+/* A fleet incident's hosts (each with its alerts and processes), account
+ * and logons; a single host's incident has none of these keys. */
+static void json_fleet(struct buf *b, const struct stoat_incident *inc)
+{
+    buf_puts(b, ",\"hosts\":[");
+    for (size_t i = 0; i < inc->nhosts; i++) {
+        const struct stoat_incident_host *h = &inc->hosts[i];
+        buf_puts(b, i ? ",{\"host\":" : "{\"host\":");
+        buf_json_str(b, h->host, strlen(h->host));
+        buf_puts(b, ",\"alerts\":[");
+        for (size_t k = 0; k < h->nalerts; k++)
+            buf_printf(b, "%s%llu", k ? "," : "", (unsigned long long)h->alert_ids[k]);
+        buf_puts(b, "],\"processes\":[");
+        for (size_t k = 0; k < h->nprocesses; k++) {
+            if (k)
+                buf_putc(b, ',');
+            buf_json_str(b, h->processes[k], strlen(h->processes[k]));
+        }
+        buf_puts(b, "]}");
+    }
+    buf_putc(b, ']');
+    json_opt_str(b, "account", inc->account);
+    buf_puts(b, ",\"edges\":[");
+    for (size_t i = 0; i < inc->nedges; i++) {
+        const struct stoat_incident_edge *e = &inc->edges[i];
+        buf_puts(b, i ? ",{\"account\":" : "{\"account\":");
+        buf_json_str(b, e->account ? e->account : "", e->account ? strlen(e->account) : 0);
+        json_opt_str(b, "from", e->from);
+        json_opt_str(b, "to", e->to);
+        json_opt_str(b, "via", e->via);
+        json_time(b, "first", e->first_ns);
+        json_time(b, "last", e->last_ns);
+        buf_printf(b, ",\"new\":%s}", e->is_new ? "true" : "false");
+    }
+    buf_putc(b, ']');
+}
+
 static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct jsonl *j = ctx;
@@ -206,7 +243,10 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
         json_opt_str(b, "level", stoat_level_name(r->level));
         buf_printf(b, ",\"alerts\":%llu}", (unsigned long long)r->alerts);
     }
-    buf_puts(b, "]}\n");
+    buf_putc(b, ']');
+    if (inc->nhosts)
+        json_fleet(b, inc);
+    buf_puts(b, "}\n");
     return emit(j, inc->host);
 }
 

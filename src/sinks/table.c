@@ -165,6 +165,17 @@ static void span(char *out, size_t n, int64_t a, int64_t b)
     snprintf(out, n, "%.19s to %.19s", x, strncmp(x, y, 10) == 0 ? y + 11 : y);
 }
 
+/* "hosts: a -> b -> c (account x)" of a fleet incident, into b */
+static void fleet_line(struct buf *b, const struct stoat_incident *inc)
+{
+    buf_clear(b);
+    buf_puts(b, "hosts: ");
+    for (size_t i = 0; i < inc->nhosts; i++)
+        buf_printf(b, "%s%s", i ? " -> " : "", inc->hosts[i].host);
+    if (inc->account)
+        buf_printf(b, " (account %s)", inc->account);
+}
+
 static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct table *t = ctx;
@@ -177,6 +188,28 @@ static stoat_err table_incident(void *ctx, const struct stoat_incident *inc)
                t->color ? RESET : "", when);
     shown(b, inc->title);
     buf_putc(b, '\n');
+    if (inc->nhosts) {
+        struct buf line = {0};
+        fleet_line(&line, inc);
+        buf_puts(b, "  ");
+        shown(b, line.p);
+        buf_putc(b, '\n');
+        buf_free(&line);
+        for (size_t i = 0; i < inc->nedges; i++) {
+            const struct stoat_incident_edge *e = &inc->edges[i];
+            char at[32];
+            format_time_ns(e->first_ns, at);
+            buf_puts(b, "  logon: ");
+            shown(b, e->account);
+            buf_putc(b, ' ');
+            shown(b, e->from);
+            buf_puts(b, " -> ");
+            shown(b, e->to);
+            buf_puts(b, " (");
+            shown(b, e->via);
+            buf_printf(b, ")%s at %s\n", e->is_new ? " new" : "", at);
+        }
+    }
     for (size_t i = 0; i < inc->nevidence; i++) {
         buf_puts(b, inc->evidence[i].tactic ? "  evidence: " : "  observed: ");
         shown(b, inc->evidence[i].text);
@@ -227,6 +260,7 @@ struct host_count {
 struct incident_row {
     uint64_t id;
     char *host, *title;
+    char *hosts;                        /* a fleet incident's hosts line, else NULL */
     char *evidence[SUMMARY_EVIDENCE];   /* the first lines that support a claim */
     size_t nevidence, more;
     double score;
@@ -289,6 +323,12 @@ static stoat_err summary_incident(void *ctx, const struct stoat_incident *inc)
                                               .level = inc->level, .first_ns = inc->first_ns,
                                               .last_ns = inc->last_ns, .nalerts = inc->nalerts};
     struct incident_row *r = &s->inc[s->ninc - 1];
+    if (inc->nhosts) {
+        struct buf line = {0};
+        fleet_line(&line, inc);
+        r->hosts = xstrdup(line.p);
+        buf_free(&line);
+    }
     /* data leaving first, then the rest that supports a claim */
     for (size_t k = 0; k < 2 * inc->nevidence; k++) {
         size_t i = k % inc->nevidence;
@@ -397,6 +437,9 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "; %llu matches without a field they group by", (unsigned long long)st->corr_unusable);
         fputc('\n', o);
     }
+    if (st->cross_dropped)
+        fprintf(o, "  cross-host: %llu facts dropped at the memory cap (fleet incidents may miss them)\n",
+                (unsigned long long)st->cross_dropped);
     if (st->incident_batches > 1 || st->incident_late)
         fprintf(o, "  incidents: alerts chained in %llu time-sorted batches (memory cap), %llu out of time order\n",
                 (unsigned long long)st->incident_batches, (unsigned long long)st->incident_late);
@@ -426,6 +469,8 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
             fprintf(o, "  #%-4llu %sscore %3.0f %-8s%s %s\n        %s\n", (unsigned long long)r->id,
                     c ? level_color(r->level) : "", r->score, stoat_level_name(r->level), c ? RESET : "", when,
                     summary_shown(s, r->title));
+            if (r->hosts)
+                fprintf(o, "        %s\n", summary_shown(s, r->hosts));
             for (size_t k = 0; k < r->nevidence; k++)
                 fprintf(o, "        evidence: %s\n", summary_shown(s, r->evidence[k]));
             if (r->more)
@@ -487,6 +532,7 @@ static void summary_destroy(void *ctx)
     for (size_t i = 0; i < s->ninc; i++) {
         free(s->inc[i].host);
         free(s->inc[i].title);
+        free(s->inc[i].hosts);
         for (size_t k = 0; k < s->inc[i].nevidence; k++)
             free(s->inc[i].evidence[k]);
     }

@@ -535,6 +535,39 @@ static void incident_rules_json(struct buf *b, const struct stoat_incident *inc)
     buf_putc(b, ']');
 }
 
+/* A fleet incident's hosts and edges as JSON arrays (left empty for a
+ * single host's incident). */
+static void incident_fleet_json(struct buf *hosts, struct buf *edges, const struct stoat_incident *inc)
+{
+    if (!inc->nhosts)
+        return;
+    buf_putc(hosts, '[');
+    for (size_t i = 0; i < inc->nhosts; i++) {
+        if (i)
+            buf_putc(hosts, ',');
+        const char *h = inc->hosts[i].host ? inc->hosts[i].host : "";
+        buf_json_str(hosts, h, strlen(h));
+    }
+    buf_putc(hosts, ']');
+    buf_putc(edges, '[');
+    for (size_t i = 0; i < inc->nedges; i++) {
+        const struct stoat_incident_edge *e = &inc->edges[i];
+        const char *v[4] = {e->account, e->from, e->to, e->via};
+        static const char *const k[4] = {"account", "from", "to", "via"};
+        buf_putc(edges, i ? ',' : '{');
+        if (i)
+            buf_putc(edges, '{');
+        for (int f = 0; f < 4; f++) {
+            buf_printf(edges, "%s\"%s\":", f ? "," : "", k[f]);
+            buf_json_str(edges, v[f] ? v[f] : "", v[f] ? strlen(v[f]) : 0);
+        }
+        buf_printf(edges, ",\"first\":%lld,\"last\":%lld,\"new\":%s}",
+                   (long long)(e->first_ns == INT64_MIN ? 0 : e->first_ns),
+                   (long long)(e->last_ns == INT64_MIN ? 0 : e->last_ns), e->is_new ? "true" : "false");
+    }
+    buf_putc(edges, ']');
+}
+
 stoat_err store_incident_write(struct stoat_store *s, const struct stoat_incident *inc)
 {
     stoat_err e;
@@ -569,14 +602,20 @@ stoat_err store_incident_write(struct stoat_store *s, const struct stoat_inciden
     sqlite3_bind_int64(st, 11, (int64_t)inc->nalerts);
     /* what the claims rest on and the alerts by rule, as JSON (tactics went
      * to the scratch buffer first: bound by value above) */
-    struct buf ev = {0}, ru = {0};
+    struct buf ev = {0}, ru = {0}, fh = {0}, fe = {0};
     incident_evidence_json(&ev, inc);
     incident_rules_json(&ru, inc);
+    incident_fleet_json(&fh, &fe, inc);
     sqlite3_bind_text(st, 12, ev.p, (int)ev.len, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 13, ru.p, (int)ru.len, SQLITE_TRANSIENT);
+    store_bind_text(st, 14, fh.len ? fh.p : NULL);
+    store_bind_text(st, 15, inc->nhosts ? inc->account : NULL);
+    store_bind_text(st, 16, fe.len ? fe.p : NULL);
     rc = store_step_done(st);
     buf_free(&ev);
     buf_free(&ru);
+    buf_free(&fh);
+    buf_free(&fe);
     if (rc != SQLITE_OK)
         goto fail;
     int64_t iid = sqlite3_last_insert_rowid(s->db);

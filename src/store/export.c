@@ -91,8 +91,9 @@ static void emit_incident(struct buf *b, sqlite3_stmt *st, int c)
     store_incident_item(b, st, c);
     b->len--;   /* reopen the object for its alert ids */
     buf_puts(b, ",\"alerts\":[");
-    if (sqlite3_column_type(st, c + 12) != SQLITE_NULL)
-        buf_put(b, sqlite3_column_text(st, c + 12), (size_t)sqlite3_column_bytes(st, c + 12));
+    int ids = c + INCIDENT_NCOLS;
+    if (sqlite3_column_type(st, ids) != SQLITE_NULL)
+        buf_put(b, sqlite3_column_text(st, ids), (size_t)sqlite3_column_bytes(st, ids));
     buf_puts(b, "]}");
 }
 

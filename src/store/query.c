@@ -521,7 +521,7 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " INCIDENT_COLS ", i.evidence, i.rules FROM incidents i"
+    sqlite3_stmt *st = store_prepare(s, "SELECT " INCIDENT_COLS ", i.evidence, i.rules, i.edges FROM incidents i"
                                         " JOIN hosts h ON h.id = i.host_id WHERE i.id = ?1");
     if (!st)
         return STOAT_ERR_IO;
@@ -541,6 +541,10 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     json_col_raw(&b, st, INCIDENT_NCOLS, "[]");
     buf_puts(&b, ",\"rules\":");
     json_col_raw(&b, st, INCIDENT_NCOLS + 1, "[]");
+    if (sqlite3_column_type(st, INCIDENT_NCOLS + 2) != SQLITE_NULL) {
+        buf_puts(&b, ",\"edges\":");   /* a fleet incident's logons, in order */
+        json_col_raw(&b, st, INCIDENT_NCOLS + 2, "[]");
+    }
     sqlite3_finalize(st);
     /* a page of its alerts, and all of them grouped: see incident.c */
     buf_putc(&b, ',');

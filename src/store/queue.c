@@ -213,6 +213,30 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
     return b.used;
 }
 
+/* A fleet incident's hosts, account and edges, into c (sizing when the bump
+ * has no memory). Only what the store writes is copied: host names. */
+static void job_incident_fleet(struct bump *b, struct stoat_incident *c, const struct stoat_incident *inc)
+{
+    c->account = BSTR(b, inc->account);
+    struct stoat_incident_host *h = bump(b, (inc->nhosts ? inc->nhosts : 1) * sizeof(*h));
+    for (size_t i = 0; i < inc->nhosts; i++) {
+        const char *name = BSTR(b, inc->hosts[i].host);
+        if (h)
+            h[i] = (struct stoat_incident_host){.host = name};
+    }
+    c->hosts = h;
+    struct stoat_incident_edge *e = bump(b, (inc->nedges ? inc->nedges : 1) * sizeof(*e));
+    for (size_t i = 0; i < inc->nedges; i++) {
+        const struct stoat_incident_edge *x = &inc->edges[i];
+        const char *acct = BSTR(b, x->account), *from = BSTR(b, x->from), *to = BSTR(b, x->to),
+                   *via = BSTR(b, x->via);
+        if (e)
+            e[i] = (struct stoat_incident_edge){.account = acct, .from = from, .to = to, .via = via,
+                                                .first_ns = x->first_ns, .last_ns = x->last_ns, .is_new = x->is_new};
+    }
+    c->edges = e;
+}
+
 static size_t job_incident(struct store_job *j, const struct stoat_incident *inc)
 {
     struct bump b = {j ? j->data : NULL, 0, 0};
@@ -248,6 +272,7 @@ static size_t job_incident(struct store_job *j, const struct stoat_incident *inc
                                                  .alerts = inc->rules[i].alerts};
     }
     c->rules = ru;
+    job_incident_fleet(&b, c, inc);
     return b.used;
 }
 

@@ -114,8 +114,16 @@ void store_incident_item(struct buf *b, sqlite3_stmt *st, int c)
                sqlite3_column_double(st, c + 4), sqlite3_column_int(st, c + 5),
                (long long)sqlite3_column_int64(st, c + 6), (long long)sqlite3_column_int64(st, c + 7));
     json_col_raw(b, st, c + 8, "[]");
-    buf_printf(b, ",\"n\":%lld,\"state\":%d,\"run\":%lld}", (long long)sqlite3_column_int64(st, c + 9),
+    buf_printf(b, ",\"n\":%lld,\"state\":%d,\"run\":%lld", (long long)sqlite3_column_int64(st, c + 9),
                sqlite3_column_int(st, c + 10), (long long)sqlite3_column_int64(st, c + 11));
+    /* a fleet incident's hosts and account (none for a single host's) */
+    if (sqlite3_column_type(st, c + 12) != SQLITE_NULL) {
+        buf_puts(b, ",\"hosts\":");
+        json_col_raw(b, st, c + 12, "[]");
+        buf_puts(b, ",\"account\":");
+        json_col_text(b, st, c + 13);
+    }
+    buf_putc(b, '}');
 }
 
 void store_proc_item(struct buf *b, sqlite3_stmt *st, int c)

@@ -35,8 +35,8 @@ void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
 /* The incident list item from INCIDENT_COLS. */
 #define INCIDENT_COLS                                                                                  \
     "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
-    "i.state, i.run_id"
-#define INCIDENT_NCOLS 12
+    "i.state, i.run_id, i.hosts, i.account"
+#define INCIDENT_NCOLS 14
 void store_incident_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A process from PROC_COLS. */
 #define PROC_COLS "p.id, p.parent_id, p.image, p.command_line, p.user, p.pid, p.start_ns, p.guid"

@@ -111,10 +111,10 @@ static const char *const schema_v3 =
  * The columns are added by incidents_v4, only where missing. */
 static const char *const schema_v4 = "";
 
-static int incidents_v4(struct stoat_store *s)
+/* Adds the TEXT columns of incidents that are missing. */
+static int incidents_add_columns(struct stoat_store *s, const char *const *cols, size_t n)
 {
-    static const char *const cols[] = {"evidence", "rules"};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         char sql[160];
         int64_t have = 0;
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('incidents') WHERE name = '%s'", cols[i]);
@@ -126,6 +126,12 @@ static int incidents_v4(struct stoat_store *s)
             return rc;
     }
     return SQLITE_OK;
+}
+
+static int incidents_v4(struct stoat_store *s)
+{
+    static const char *const cols[] = {"evidence", "rules"};
+    return incidents_add_columns(s, cols, 2);
 }
 
 /* 4 -> 5: a run records its writer (pid, host) and whether the writer
@@ -165,6 +171,18 @@ static int hosts_v6(struct stoat_store *s)
     return SQLITE_OK;
 }
 
+/* 6 -> 7: a fleet incident (cross.h) names its hosts (a JSON array of
+ * names; host_id is the first), the account and the logons between them
+ * (a JSON array); a single host's incident has NULL in all three. Added
+ * only where missing, as a store numbered back by hand may have them. */
+static const char *const schema_v7 = "";
+
+static int incidents_v7(struct stoat_store *s)
+{
+    static const char *const cols[] = {"hosts", "account", "edges"};
+    return incidents_add_columns(s, cols, 3);
+}
+
 struct migration {
     const char *const *sql;
     int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
@@ -176,6 +194,7 @@ static const struct migration migrations[] = {
     {&schema_v4, incidents_v4},         /* 3 -> 4 */
     {&schema_v5, NULL},                 /* 4 -> 5 */
     {&schema_v6, hosts_v6},             /* 5 -> 6 */
+    {&schema_v7, incidents_v7},         /* 6 -> 7 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");

@@ -45,7 +45,8 @@ static const char *const writer_sql[ST_COUNT] = {
                      " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_TEXT_PUT] = store_sql_words_put,
     [ST_INC_PUT] = "INSERT INTO incidents(run_id, seq, host_id, logon_id, title, score, level, first_ns, last_ns,"
-                   " tactics, nalerts, evidence, rules) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+                   " tactics, nalerts, evidence, rules, hosts, account, edges)"
+                   " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
     [ST_INC_ALERT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id) VALUES(?1, ?2)",
     [ST_COMMIT_PUT] = "INSERT INTO commits(last_alert, at_ns) VALUES(?1, ?2)",
     [ST_BEGIN] = "BEGIN IMMEDIATE",

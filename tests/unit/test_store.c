@@ -1233,10 +1233,62 @@ static void test_stale_run(void **state)
                         "done,aborted,done"));
 }
 
+/* A fleet incident (cross.h): its hosts, account and logons are stored and
+ * read back; a single host's incident says nothing of them. */
+static void test_fleet_incident(void **state)
+{
+    (void)state;
+    const char *file = path("fleet.db");
+    struct stoat_store *s = fill(file, 6, true);
+    stoat_store_close(s);
+    char err[512];
+    struct stoat_store_opts o = {0};
+    assert_int_equal(open_store(file, &o, &s, err, sizeof(err)), STOAT_OK);
+    assert_int_equal(stoat_store_run_begin(s, "test", "unit"), STOAT_OK);
+    put_alerts(s, 1, 4);
+    uint64_t ids[] = {1, 2, 3, 4}, a1[] = {1, 2}, a2[] = {3, 4};
+    const char *procs[] = {"cmd.exe"};
+    struct stoat_incident_host hosts[] = {{.host = "ws1", .alert_ids = a1, .nalerts = 2, .processes = procs,
+                                           .nprocesses = 1},
+                                          {.host = "fs1", .alert_ids = a2, .nalerts = 2}};
+    struct stoat_incident_edge edges[] = {{.account = "CORP\\m.keller", .from = "ws1", .to = "fs1",
+                                           .via = "network logon", .first_ns = 5, .last_ns = 6, .is_new = true}};
+    struct stoat_incident inc = {.id = 2, .host = "ws1", .title = "fleet: m.keller across 2 hosts", .score = 90,
+                                 .level = STOAT_LEVEL_CRITICAL, .first_ns = 1, .last_ns = 9, .alert_ids = ids,
+                                 .nalerts = 4, .hosts = hosts, .nhosts = 2, .account = "CORP\\m.keller",
+                                 .edges = edges, .nedges = 1};
+    assert_int_equal(stoat_store_put_incident(s, &inc), STOAT_OK);
+    assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
+    stoat_store_close(s);
+    assert_int_equal(count(file, "SELECT count(*) FROM incidents WHERE hosts IS NULL"), 1);
+    s = reader(file);
+    char *j = NULL;
+    size_t n = 0;
+    struct stoat_filter f = {0};
+    assert_int_equal(stoat_store_incidents_json(s, &f, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "\"hosts\":[\"ws1\",\"fs1\"],\"account\":\"CORP\\\\m.keller\""));
+    const char *first = strstr(j, "Credential theft");   /* the single host's: no hosts key */
+    assert_non_null(first);
+    const char *end = strchr(first, '}');
+    assert_null(memmem(first, (size_t)(end - first), "\"hosts\"", 7));
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 2, &j, &n), STOAT_OK);
+    assert_true(json_ok(j));
+    assert_non_null(strstr(j, "\"edges\":[{\"account\":\"CORP\\\\m.keller\",\"from\":\"ws1\",\"to\":\"fs1\","
+                              "\"via\":\"network logon\",\"first\":5,\"last\":6,\"new\":true}]"));
+    free(j);
+    assert_int_equal(stoat_store_incident_json(s, 1, &j, &n), STOAT_OK);
+    assert_null(strstr(j, "\"edges\""));
+    free(j);
+    stoat_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),          cmocka_unit_test(test_write_and_read),
+        cmocka_unit_test(test_fleet_incident),
         cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_retention_during_a_run),         cmocka_unit_test(test_crash),

@@ -1,0 +1,1016 @@
+/* See cross.h.
+ *
+ * Facts are kept as they come and chained in event time (offline at the
+ * end; live, over what event time has passed, see cross_advance):
+ *
+ * 1. Logons become moves: an account from a place to a host. The halves are
+ *    joined first: sshd's child process takes the address of sshd's accept
+ *    on the same host just before it; a service install takes the account
+ *    of the session that installed it (4697) or, when the event names none
+ *    (7045), of the network logon into the host just before it; a WinRM
+ *    shell host marks the logon of its session. Places are
+ *    named by hosts where they can be: a workstation name or a host's own
+ *    name (4648) by the hosts seen, an address by the hosts seen using it.
+ * 2. Alerts are attributed to an account: the one whose logon opened the
+ *    session the alert names, else the user the alert names, else (a
+ *    program run as SYSTEM right after a service was installed, PsExec's
+ *    way) the account that installed the service.
+ * 3. Per account, moves in time order link hosts: a move from A to B joins
+ *    A and B when the account raised alerts on B soon after it (within the
+ *    gap) and on A around it, or A is already in the chain. A chain of two
+ *    or more hosts is scored like a single host's (chains.h), with lateral
+ *    movement as an observed tactic and the evidence each host's judge
+ *    finds; scoring at least the threshold it is a fleet incident.
+ *
+ * Routine administration moves all the time; it becomes an incident only
+ * when the hosts it joins raised alerts that, together, tell the story. */
+#include "behaviour/cross.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "behaviour/baseline.h"
+#include "behaviour/lateral.h"
+#include "util/buf.h"
+#include "util/mem.h"
+#include "util/strmap.h"
+#include "util/text.h"
+
+#define NS 1000000000LL
+#define SSH_PAIR_NS (120 * NS)      /* sshd's accept to its session's first process */
+#define SERVICE_PAIR_NS (300 * NS)  /* a network logon to the service it installs */
+#define SERVICE_RUN_NS (600 * NS)   /* a service install to what it runs as SYSTEM */
+#define ARRIVAL_SLACK_NS (60 * NS)  /* clocks of two hosts: an alert a little before the logon it follows */
+
+struct xlogon {
+    char *reporter, *account, *src_host, *src_addr, *dst_host, *dst_logon;
+    int64_t t;
+    unsigned via;
+    uint64_t seq;
+};
+
+struct xalert {
+    uint64_t id, proc;
+    char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
+    int64_t t;
+    enum stoat_level level;
+    uint32_t tactics;
+};
+
+/* a logon resolved to an account and two places */
+struct move {
+    const struct xlogon *f;
+    char akey[256];
+    const char *from, *to;          /* host names (the host table's) or the raw place */
+    bool from_host;                 /* from is a host seen */
+    unsigned via;
+    int64_t t;
+};
+
+/* a service installed on a host by an account */
+struct service {
+    const char *host;
+    char akey[256];
+    int64_t t;
+};
+
+struct cross {
+    struct cross_opts o;
+    struct cross_out out;
+    struct xlogon *logons;
+    size_t nlogons, lcap;
+    struct xalert *alerts;
+    size_t nalerts, acap;
+    uint64_t seq;
+    struct strmap hosts;            /* lower-case name -> index in host_names */
+    struct strmap shorts;           /* lower-case first label -> index + 1 (0: ambiguous) */
+    char **host_names;
+    size_t nhosts, hcap;
+    struct strmap addrs;            /* address -> host index */
+    struct lateral *graph;
+    struct strmap emitted;          /* live: chains already reported (account and start) */
+    uint64_t *covered;              /* alert ids named by fleet incidents, sorted at the end */
+    size_t ncovered, ccap;
+    int64_t done_upto;              /* live: chained up to here */
+    size_t bytes;                   /* kept facts, roughly (structs and strings) */
+    uint64_t next_id;
+    struct cross_stats st;
+};
+
+/* ----------------------------------------------------------------- names */
+
+void cross_account_key(const char *account, char out[256])
+{
+    out[0] = 0;
+    if (!account)
+        return;
+    const char *p = account;
+    const char *bs = strrchr(p, '\\');
+    if (bs)
+        p = bs + 1;
+    size_t n = strcspn(p, "@");
+    if (n >= 256)
+        n = 255;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
+    out[n] = 0;
+    static const char *const anonymous[] = {"system", "local service", "network service", "anonymous logon", "-",
+                                            "localsystem", "dwm-1", "umfd-0", "umfd-1"};
+    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
+        if (strcmp(out, anonymous[i]) == 0)
+            out[0] = 0;
+    if (n && out[n - 1] == '$')
+        out[0] = 0;   /* a machine account: the host itself, not a person */
+}
+
+static void lower(const char *s, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)s[i]];
+    out[i] = 0;
+}
+
+static void note_host(struct cross *c, const char *name)
+{
+    if (!name || !*name)
+        return;
+    char low[256], sh[256];
+    lower(name, low, sizeof(low));
+    uint32_t idx = strmap_put(&c->hosts, low, strlen(low), (uint32_t)c->nhosts);
+    if (idx != c->nhosts)
+        return;
+    XGROW(c->host_names, c->hcap, c->nhosts + 1);
+    c->host_names[c->nhosts++] = xstrdup(name);
+    size_t sl = strcspn(low, ".");
+    memcpy(sh, low, sl);
+    sh[sl] = 0;
+    uint32_t *v = strmap_value(&c->shorts, sh, sl);
+    if (!v)
+        strmap_put(&c->shorts, sh, sl, idx + 1);
+    else if (*v != idx + 1)
+        *v = 0;   /* two hosts share the short name: it names neither */
+}
+
+/* The host a name stands for (exactly, or by its first label), or NULL. */
+static const char *host_by_name(const struct cross *c, const char *name)
+{
+    if (!name || !*name)
+        return NULL;
+    char low[256];
+    lower(name, low, sizeof(low));
+    uint32_t idx;
+    if (strmap_get(&c->hosts, low, strlen(low), &idx))
+        return c->host_names[idx];
+    size_t sl = strcspn(low, ".");
+    if (strmap_get(&c->shorts, low, sl, &idx) && idx)
+        return c->host_names[idx - 1];
+    return NULL;
+}
+
+static const char *host_by_addr(const struct cross *c, const char *addr)
+{
+    uint32_t idx;
+    if (!addr || !strmap_get(&c->addrs, addr, strlen(addr), &idx))
+        return NULL;
+    return idx == UINT32_MAX ? NULL : c->host_names[idx];
+}
+
+/* ------------------------------------------------------------- life */
+
+struct cross *cross_create(const struct cross_opts *o, const struct cross_out *out)
+{
+    struct cross *c = xcalloc(1, sizeof(*c));
+    if (o)
+        c->o = *o;
+    if (c->o.gap_ns <= 0)
+        c->o.gap_ns = 2 * 3600 * NS;
+    if (c->o.min_score <= 0)
+        c->o.min_score = 50;
+    if (!c->o.max_facts)
+        c->o.max_facts = 1000000;
+    if (!c->o.max_bytes)
+        c->o.max_bytes = (size_t)64 << 20;
+    if (c->o.lateness_ns <= 0)
+        c->o.lateness_ns = 60 * NS;
+    c->next_id = c->o.first_incident_id ? c->o.first_incident_id : 1;
+    if (out)
+        c->out = *out;
+    strmap_init(&c->hosts);
+    strmap_init(&c->shorts);
+    strmap_init(&c->addrs);
+    strmap_init(&c->emitted);
+    c->graph = lateral_create(0);
+    c->done_upto = INT64_MIN;
+    return c;
+}
+
+static void logon_free(struct xlogon *l)
+{
+    free(l->reporter);
+    free(l->account);
+    free(l->src_host);
+    free(l->src_addr);
+    free(l->dst_host);
+    free(l->dst_logon);
+}
+
+static void alert_free(struct xalert *a)
+{
+    free(a->host);
+    free(a->account);
+    free(a->logon);
+    free(a->rule_id);
+    free(a->rule_title);
+    free(a->image);
+    free(a->parent);
+}
+
+void cross_destroy(struct cross *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nlogons; i++)
+        logon_free(&c->logons[i]);
+    for (size_t i = 0; i < c->nalerts; i++)
+        alert_free(&c->alerts[i]);
+    free(c->logons);
+    free(c->alerts);
+    for (size_t i = 0; i < c->nhosts; i++)
+        free(c->host_names[i]);
+    free(c->host_names);
+    strmap_free(&c->hosts);
+    strmap_free(&c->shorts);
+    strmap_free(&c->addrs);
+    strmap_free(&c->emitted);
+    lateral_destroy(c->graph);
+    free(c->covered);
+    free(c);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? xstrdup(s) : NULL;
+}
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Room for one more fact of about n bytes (else it is dropped, counted). */
+static bool room_for(struct cross *c, size_t n, size_t kept)
+{
+    if (kept >= c->o.max_facts || c->bytes + n > c->o.max_bytes) {
+        c->st.dropped++;
+        return false;
+    }
+    c->bytes += n;
+    return true;
+}
+
+void cross_logon(struct cross *c, const struct cross_logon *f)
+{
+    if (f->time_ns == INT64_MIN || !f->dst_host || !*f->dst_host)
+        return;
+    size_t need = sizeof(struct xlogon) + slen(f->reporter) + slen(f->account) + slen(f->src_host) +
+                  slen(f->src_addr) + slen(f->dst_host) + slen(f->dst_logon);
+    if (!room_for(c, need, c->nlogons))
+        return;
+    note_host(c, f->reporter);
+    XGROW(c->logons, c->lcap, c->nlogons + 1);
+    c->logons[c->nlogons++] = (struct xlogon){
+        .reporter = dup_or_null(f->reporter), .account = dup_or_null(f->account),
+        .src_host = dup_or_null(f->src_host), .src_addr = dup_or_null(f->src_addr),
+        .dst_host = xstrdup(f->dst_host), .dst_logon = dup_or_null(f->dst_logon),
+        .t = f->time_ns, .via = f->via, .seq = ++c->seq};
+    c->st.logons++;
+}
+
+void cross_alert(struct cross *c, const struct cross_alert *a)
+{
+    if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
+        return;
+    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) +
+                  slen(a->rule_id) + slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
+    if (!room_for(c, need, c->nalerts))
+        return;
+    note_host(c, a->host);
+    XGROW(c->alerts, c->acap, c->nalerts + 1);
+    c->alerts[c->nalerts++] = (struct xalert){
+        .id = a->id, .proc = a->proc, .host = xstrdup(a->host), .account = dup_or_null(a->account),
+        .logon = dup_or_null(a->logon_id), .rule_id = dup_or_null(a->rule_id),
+        .rule_title = xstrdup(a->rule_title ? a->rule_title : "?"), .image = dup_or_null(a->image),
+        .parent = dup_or_null(a->parent_image), .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    c->st.alerts++;
+}
+
+void cross_address(struct cross *c, const char *host, const char *addr)
+{
+    if (!host || !*host || !addr || !*addr)
+        return;
+    note_host(c, host);
+    char low[256];
+    lower(host, low, sizeof(low));
+    uint32_t idx;
+    strmap_get(&c->hosts, low, strlen(low), &idx);
+    uint32_t *v = strmap_value(&c->addrs, addr, strlen(addr));
+    if (!v) {
+        if (c->addrs.count < c->o.max_facts)
+            strmap_put(&c->addrs, addr, strlen(addr), idx);
+        c->st.addresses++;
+    } else if (*v != idx) {
+        *v = UINT32_MAX;   /* two hosts said they use it (NAT, DHCP): it names neither */
+    }
+}
+
+void cross_fact(struct cross *c, const struct cross_fact *f)
+{
+    switch (f->kind) {
+    case CROSS_FACT_LOGON:
+        cross_logon(c, &f->logon);
+        break;
+    case CROSS_FACT_ALERT:
+        cross_alert(c, &f->alert);
+        break;
+    case CROSS_FACT_ADDRESS:
+        cross_address(c, f->host, f->addr);
+        break;
+    }
+}
+
+/* ------------------------------------------------------------- moves */
+
+static int cmp_logon(const void *x, const void *y)
+{
+    const struct xlogon *a = x, *b = y;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int cmp_alert(const void *x, const void *y)
+{
+    const struct xalert *a = x, *b = y;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The address sshd accepted on host just before t (the session's first
+ * process), else NULL. */
+static const char *ssh_source(const struct cross *c, size_t before, const char *host, int64_t t)
+{
+    for (size_t k = before; k-- > 0;) {
+        const struct xlogon *l = &c->logons[k];
+        if (t - l->t > SSH_PAIR_NS)
+            break;
+        if ((l->via & CROSS_VIA_SSH) && !l->account && l->src_addr && strcasecmp(l->dst_host, host) == 0)
+            return l->src_addr;
+    }
+    return NULL;
+}
+
+struct plan {
+    struct move *moves;
+    size_t nmoves, mcap;
+    struct strmap sessions;         /* "host \x1f logon" (lower case) -> the last move that opened it */
+    struct service *svcs;
+    size_t nsvcs, scap;
+};
+
+static size_t session_key(char *out, size_t n, const char *host, const char *logon)
+{
+    int w = snprintf(out, n, "%s\x1f%s", host, logon);
+    if (w < 0 || (size_t)w >= n)
+        return 0;
+    for (int i = 0; i < w; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)out[i]];
+    return (size_t)w;
+}
+
+/* The move that opened session logon on host, or NULL. */
+static struct move *session_move(const struct plan *p, const char *host, const char *logon)
+{
+    char k[600];
+    size_t kl = session_key(k, sizeof(k), host, logon);
+    uint32_t i;
+    return kl && strmap_get(&p->sessions, k, kl, &i) ? &p->moves[i] : NULL;
+}
+
+/* The move into host that opened session logon, or (logon NULL) the last
+ * network move into host in [t - span, t]. */
+static struct move *move_into(struct plan *p, const char *host, const char *logon, int64_t t, int64_t span)
+{
+    if (logon)
+        return session_move(p, host, logon);
+    for (size_t k = p->nmoves; k-- > 0;) {
+        struct move *m = &p->moves[k];
+        if (t - m->t > span)
+            return NULL;   /* moves are in time order */
+        if (m->t <= t && strcasecmp(m->to, host) == 0 && (m->via & CROSS_VIA_NETWORK))
+            return m;
+    }
+    return NULL;
+}
+
+static void add_service(struct plan *p, const char *host, const char *akey, int64_t t)
+{
+    if (!akey || !*akey)
+        return;
+    XGROW(p->svcs, p->scap, p->nsvcs + 1);
+    struct service *s = &p->svcs[p->nsvcs++];
+    s->host = host;
+    snprintf(s->akey, sizeof(s->akey), "%s", akey);
+    s->t = t;
+}
+
+/* A service install or a WinRM shell: marks the move of the session it
+ * ran in; a service install is noted for what it runs as SYSTEM. */
+static void session_fact(struct plan *p, const struct xlogon *l, const char *host)
+{
+    struct move *m = move_into(p, host, l->dst_logon, l->t, SERVICE_PAIR_NS);
+    if (l->via == CROSS_VIA_WINRM) {
+        if (m)
+            m->via |= CROSS_VIA_WINRM;
+        return;
+    }
+    char akey[256];
+    cross_account_key(l->account, akey);
+    if (m) {
+        m->via |= CROSS_VIA_SERVICE;
+        if (!akey[0])
+            memcpy(akey, m->akey, sizeof(akey));
+    }
+    add_service(p, host, akey, l->t);
+}
+
+/* Logons in time order to moves (and services). */
+static void make_moves(struct cross *c, struct plan *p)
+{
+    if (c->nlogons > 1)
+        qsort(c->logons, c->nlogons, sizeof(*c->logons), cmp_logon);
+    for (size_t i = 0; i < c->nlogons; i++) {
+        const struct xlogon *l = &c->logons[i];
+        const char *to = host_by_name(c, l->dst_host);
+        if (!to)
+            to = l->dst_host;
+        if (l->via == CROSS_VIA_SERVICE || l->via == CROSS_VIA_WINRM) {
+            session_fact(p, l, to);
+            continue;
+        }
+        if (!l->account)
+            continue;   /* sshd's accept: a half, taken by its session */
+        struct move m = {.f = l, .to = to, .via = l->via, .t = l->t};
+        cross_account_key(l->account, m.akey);
+        if (!m.akey[0])
+            continue;
+        const char *addr = l->src_addr;
+        if (!addr && !l->src_host && (l->via & CROSS_VIA_SSH))
+            addr = ssh_source(c, i, to, l->t);
+        m.from = host_by_name(c, l->src_host);
+        if (!m.from)
+            m.from = host_by_addr(c, addr);
+        m.from_host = m.from != NULL;
+        if (!m.from)
+            m.from = addr ? addr : l->src_host;
+        if (!m.from || strcasecmp(m.from, m.to) == 0)
+            continue;
+        XGROW(p->moves, p->mcap, p->nmoves + 1);
+        p->moves[p->nmoves] = m;
+        char k[600];
+        size_t kl = l->dst_logon ? session_key(k, sizeof(k), m.to, l->dst_logon) : 0;
+        if (kl) {
+            uint32_t *v = strmap_value(&p->sessions, k, kl);
+            if (v)
+                *v = (uint32_t)p->nmoves;
+            else
+                strmap_put(&p->sessions, k, kl, (uint32_t)p->nmoves);
+        }
+        p->nmoves++;
+    }
+}
+
+/* Each move into the graph (once), telling the caller of new edges. */
+static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
+{
+    for (size_t i = 0; i < p->nmoves; i++) {
+        struct move *m = &p->moves[i];
+        if (m->t <= c->done_upto || m->t > upto)
+            continue;   /* live: taken by an earlier round, or not yet */
+        bool created;
+        struct lateral_edge *e = lateral_add(c->graph, m->akey, m->f->account, m->from, m->to, m->via, m->t, &created);
+        if (!created || !e)
+            continue;
+        c->st.edges++;
+        if (c->o.profile && baseline_check_logon(c->o.profile, m->to, m->akey, m->from) == 0) {
+            e->is_new = true;
+            c->st.new_edges++;
+        }
+        if (c->out.edge) {
+            char via[128];
+            lateral_via_text(e->via, via, sizeof(via));
+            struct stoat_incident_edge ie = {.account = e->account, .from = e->from, .to = e->to, .via = via,
+                                             .first_ns = e->first_ns, .last_ns = e->last_ns, .is_new = e->is_new};
+            c->out.edge(c->out.ctx, &ie);
+        }
+    }
+}
+
+/* ----------------------------------------------------------- attribution */
+
+/* The account an alert is attributed to (akey out; "" when none). */
+static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256])
+{
+    akey[0] = 0;
+    const char *host = host_by_name(c, a->host);
+    const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
+    if (m) {
+        memcpy(akey, m->akey, 256);
+        return;
+    }
+    cross_account_key(a->account, akey);
+    if (akey[0])
+        return;
+    for (size_t k = p->nsvcs; k-- > 0;) {
+        const struct service *s = &p->svcs[k];
+        if (s->t > a->t)
+            continue;
+        if (a->t - s->t > SERVICE_RUN_NS)
+            break;   /* services are in time order */
+        if (strcasecmp(s->host, a->host) == 0) {
+            memcpy(akey, s->akey, 256);
+            return;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- chains */
+
+struct xchain {
+    char akey[256];
+    const char **hosts;             /* in the order reached */
+    size_t nhosts, hcap;
+    const struct move **moves;
+    size_t nmoves, mcap;
+    int64_t first, last;
+};
+
+/* the account's alerts, attributed (indexes into c->alerts, time order) */
+struct acct_alerts {
+    size_t *idx;
+    size_t n, cap;
+};
+
+static bool active(const struct cross *c, const struct acct_alerts *aa, const char *host, int64_t lo, int64_t hi)
+{
+    /* the account's alerts are in time order: the first at or after lo */
+    size_t a0 = 0, a1 = aa->n;
+    while (a0 < a1) {
+        size_t mid = a0 + (a1 - a0) / 2;
+        if (c->alerts[aa->idx[mid]].t < lo)
+            a0 = mid + 1;
+        else
+            a1 = mid;
+    }
+    for (size_t k = a0; k < aa->n && c->alerts[aa->idx[k]].t <= hi; k++)
+        if (strcasecmp(c->alerts[aa->idx[k]].host, host) == 0)
+            return true;
+    return false;
+}
+
+static bool chain_has(const struct xchain *ch, const char *host)
+{
+    for (size_t i = 0; i < ch->nhosts; i++)
+        if (strcasecmp(ch->hosts[i], host) == 0)
+            return true;
+    return false;
+}
+
+static void chain_put_host(struct xchain *ch, const char *host)
+{
+    if (chain_has(ch, host))
+        return;
+    XGROW(ch->hosts, ch->hcap, ch->nhosts + 1);
+    ch->hosts[ch->nhosts++] = host;
+}
+
+/* Links the account's hosts by its moves (time order). */
+static size_t link_hosts(const struct cross *c, const struct plan *p, const char *akey, const struct acct_alerts *aa,
+                         struct xchain **out, size_t *cap)
+{
+    size_t n = 0;
+    int64_t gap = c->o.gap_ns;
+    for (size_t i = 0; i < p->nmoves; i++) {
+        const struct move *m = &p->moves[i];
+        if (strcmp(m->akey, akey) != 0 || !m->from_host)
+            continue;
+        if (!active(c, aa, m->to, m->t - ARRIVAL_SLACK_NS, m->t + gap))
+            continue;
+        struct xchain *ch = NULL;
+        for (size_t k = 0; k < n && !ch; k++)
+            if ((*out)[k].last + gap >= m->t && (chain_has(&(*out)[k], m->from) || chain_has(&(*out)[k], m->to)))
+                ch = &(*out)[k];
+        bool from_ok = (ch && chain_has(ch, m->from)) || active(c, aa, m->from, m->t - gap, m->t + gap);
+        if (!from_ok)
+            continue;
+        if (!ch) {
+            XGROW(*out, *cap, n + 1);
+            ch = &(*out)[n++];
+            memset(ch, 0, sizeof(*ch));
+            snprintf(ch->akey, sizeof(ch->akey), "%s", akey);
+            ch->first = m->t;
+        }
+        chain_put_host(ch, m->from);
+        chain_put_host(ch, m->to);
+        XGROW(ch->moves, ch->mcap, ch->nmoves + 1);
+        ch->moves[ch->nmoves++] = m;
+        if (m->t > ch->last)
+            ch->last = m->t;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------- incidents */
+
+struct inc_build {
+    struct stoat_incident_host *parts;
+    struct stoat_incident_edge *edges;
+    size_t nedges;
+    char (*vias)[128];
+    struct stoat_incident_rule *rules;
+    size_t nrules;
+    struct stoat_incident_evidence *ev;
+    size_t nev, evcap;
+    uint64_t *ids;
+    size_t nids, idcap;
+    struct strmap rule_idx;
+    struct buf text;                /* evidence texts, NUL-separated (offsets in ev_off) */
+    size_t *ev_off;
+    const char ***procs;            /* per host */
+    size_t *nprocs;
+    uint64_t **host_ids;
+    size_t *nhost_ids;
+};
+
+static void push_evidence(struct inc_build *b, const char *tactic, int64_t t, const char *text)
+{
+    XGROW(b->ev, b->evcap, b->nev + 1);
+    size_t cap2 = b->evcap;
+    b->ev_off = xrealloc(b->ev_off, cap2 * sizeof(*b->ev_off));
+    b->ev_off[b->nev] = b->text.len;
+    buf_puts(&b->text, text);
+    buf_putc(&b->text, 0);
+    b->ev[b->nev++] = (struct stoat_incident_evidence){.tactic = tactic, .time_ns = t};
+}
+
+static void push_unique(const char ***arr, size_t *n, const char *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*arr)[i], s) == 0)
+            return;
+    if (*n >= 32)
+        return;   /* enough to see the tree; the alerts carry every ancestry */
+    *arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
+    (*arr)[(*n)++] = s;
+}
+
+static void build_free(struct inc_build *b, size_t nhosts)
+{
+    for (size_t h = 0; h < nhosts; h++) {
+        free(b->procs[h]);
+        free(b->host_ids[h]);
+    }
+    free(b->procs);
+    free(b->nprocs);
+    free(b->host_ids);
+    free(b->nhost_ids);
+    free(b->parts);
+    free(b->edges);
+    free(b->vias);
+    free(b->rules);
+    free(b->ev);
+    free(b->ev_off);
+    free(b->ids);
+    strmap_free(&b->rule_idx);
+    buf_free(&b->text);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void cover(struct cross *c, uint64_t id)
+{
+    XGROW(c->covered, c->ccap, c->ncovered + 1);
+    c->covered[c->ncovered++] = id;
+}
+
+/* The chain's edges in the order first used, with their own span. */
+static void chain_edges(struct cross *c, const struct xchain *ch, struct inc_build *b, struct chain_tally *t)
+{
+    b->edges = xcalloc(ch->nmoves, sizeof(*b->edges));
+    b->vias = xcalloc(ch->nmoves, sizeof(*b->vias));
+    unsigned *via = xcalloc(ch->nmoves, sizeof(*via));
+    for (size_t i = 0; i < ch->nmoves; i++) {
+        const struct move *m = ch->moves[i];
+        size_t k = 0;
+        while (k < b->nedges && !(strcmp(b->edges[k].from, m->from) == 0 && strcmp(b->edges[k].to, m->to) == 0))
+            k++;
+        if (k == b->nedges) {
+            const struct lateral_edge *ge = lateral_find(c->graph, m->akey, m->from, m->to);
+            b->edges[b->nedges++] = (struct stoat_incident_edge){
+                .account = ge ? ge->account : m->f->account, .from = m->from, .to = m->to,
+                .first_ns = m->t, .last_ns = m->t, .is_new = ge && ge->is_new};
+        }
+        via[k] |= m->via;
+        if (m->t > b->edges[k].last_ns)
+            b->edges[k].last_ns = m->t;
+        chain_tally_lateral(t, m->t);
+    }
+    for (size_t k = 0; k < b->nedges; k++) {
+        lateral_via_text(via[k], b->vias[k], sizeof(b->vias[k]));
+        b->edges[k].via = b->vias[k];
+        char text[1024];
+        snprintf(text, sizeof(text), "%s logged on from %s to %s (%s)%s", b->edges[k].account, b->edges[k].from,
+                 b->edges[k].to, b->vias[k], b->edges[k].is_new ? ", never seen in the baseline" : "");
+        push_evidence(b, "lateral-movement", b->edges[k].first_ns, text);
+    }
+    free(via);
+}
+
+/* The chain's alerts: tallied, listed per host, their processes noted. */
+static void chain_alerts(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa,
+                         struct inc_build *b, struct chain_tally *t, int64_t *first, int64_t *last)
+{
+    int64_t lo = ch->first - c->o.gap_ns, hi = ch->last + c->o.gap_ns;
+    strmap_init(&b->rule_idx);
+    for (size_t k = 0; k < aa->n; k++) {
+        const struct xalert *a = &c->alerts[aa->idx[k]];
+        size_t h = 0;
+        while (h < ch->nhosts && strcasecmp(ch->hosts[h], a->host) != 0)
+            h++;
+        if (h == ch->nhosts || a->t < lo || a->t > hi)
+            continue;
+        struct buf key = {0};
+        buf_printf(&key, "%s\x1f%s\x1f%d", a->rule_id ? a->rule_id : "", a->rule_title, (int)a->level);
+        uint32_t r = strmap_put(&b->rule_idx, key.p, key.len, (uint32_t)b->nrules);
+        buf_free(&key);
+        bool new_rule = r == b->nrules;
+        if (new_rule) {
+            b->rules = xrealloc(b->rules, (b->nrules + 1) * sizeof(*b->rules));
+            b->rules[b->nrules++] = (struct stoat_incident_rule){.id = a->rule_id, .title = a->rule_title,
+                                                                 .level = a->level};
+        }
+        b->rules[r].alerts++;
+        chain_tally_add(t, a->tactics, a->level, a->t, new_rule);
+        XGROW(b->ids, b->idcap, b->nids + 1);
+        b->ids[b->nids++] = a->id;
+        b->host_ids[h] = xrealloc(b->host_ids[h], (b->nhost_ids[h] + 1) * sizeof(uint64_t));
+        b->host_ids[h][b->nhost_ids[h]++] = a->id;
+        push_unique(&b->procs[h], &b->nprocs[h], a->parent);
+        push_unique(&b->procs[h], &b->nprocs[h], a->image);
+        if (*first == INT64_MIN || a->t < *first)
+            *first = a->t;
+        if (a->t > *last)
+            *last = a->t;
+    }
+}
+
+/* What each host's evidence shows about the chain's processes there. */
+static void chain_judge(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa, struct inc_build *b,
+                        struct chain_claims *all)
+{
+    *all = (struct chain_claims){.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+    if (!c->out.judge)
+        return;
+    for (size_t h = 0; h < ch->nhosts; h++) {
+        uint64_t procs[512];
+        size_t np = 0;
+        for (size_t k = 0; k < aa->n && np < 512; k++) {
+            const struct xalert *a = &c->alerts[aa->idx[k]];
+            if (!a->proc || strcasecmp(a->host, ch->hosts[h]) != 0)
+                continue;
+            size_t q = 0;
+            while (q < np && procs[q] != a->proc)
+                q++;
+            if (q == np)
+                procs[np++] = a->proc;
+        }
+        if (!np)
+            continue;
+        struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+        c->out.judge(c->out.ctx, ch->hosts[h], procs, np, &cl);
+        if (cl.exfil && (!all->exfil || cl.exfil_ns < all->exfil_ns)) {
+            all->exfil = true;
+            all->exfil_ns = cl.exfil_ns;
+        }
+        if (cl.c2 && (!all->c2 || cl.c2_ns < all->c2_ns)) {
+            all->c2 = true;
+            all->c2_ns = cl.c2_ns;
+        }
+        for (size_t e = 0; e < cl.nevidence; e++) {
+            char text[1200];
+            snprintf(text, sizeof(text), "%s: %s", ch->hosts[h], cl.evidence[e].text ? cl.evidence[e].text : "");
+            push_evidence(b, cl.evidence[e].tactic, cl.evidence[e].time_ns, text);
+        }
+    }
+}
+
+static int cmp_ev(const void *x, const void *y)
+{
+    const struct stoat_incident_evidence *a = x, *b = y;
+    return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns;
+}
+
+static void report_chain(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa)
+{
+    struct inc_build b = {0};
+    size_t nh = ch->nhosts;
+    b.procs = xcalloc(nh, sizeof(*b.procs));
+    b.nprocs = xcalloc(nh, sizeof(*b.nprocs));
+    b.host_ids = xcalloc(nh, sizeof(*b.host_ids));
+    b.nhost_ids = xcalloc(nh, sizeof(*b.nhost_ids));
+    struct chain_tally t;
+    chain_tally_init(&t);
+    int64_t first = INT64_MIN, last = INT64_MIN;
+    chain_edges(c, ch, &b, &t);
+    chain_alerts(c, ch, aa, &b, &t, &first, &last);
+    struct chain_claims cl;
+    chain_judge(c, ch, aa, &b, &cl);
+    const char *names[CHAIN_TACTICS];
+    size_t nt;
+    uint32_t mask;
+    double score = chain_tally_score(&t, &cl, last, names, &nt, &mask);
+    size_t with_alerts = 0;
+    for (size_t h = 0; h < nh; h++)
+        with_alerts += b.nhost_ids[h] != 0;
+    if (score >= c->o.min_score && with_alerts >= 2 && c->out.incident) {
+        for (size_t e = 0; e < b.nev; e++)
+            b.ev[e].text = b.text.p + b.ev_off[e];
+        if (b.nev > 1)
+            qsort(b.ev, b.nev, sizeof(*b.ev), cmp_ev);
+        b.parts = xcalloc(nh, sizeof(*b.parts));
+        for (size_t h = 0; h < nh; h++)
+            b.parts[h] = (struct stoat_incident_host){.host = ch->hosts[h], .alert_ids = b.host_ids[h],
+                                                      .nalerts = b.nhost_ids[h], .processes = b.procs[h],
+                                                      .nprocesses = b.nprocs[h]};
+        struct buf title = {0};
+        buf_printf(&title, "fleet: %s across %zu hosts: ", b.edges[0].account, nh);
+        chain_story(&title, mask, names, nt);
+        buf_printf(&title, " (%zu alerts, %zu rules)", b.nids, b.nrules);
+        struct stoat_incident inc = {
+            .id = c->next_id++, .host = ch->hosts[0], .title = title.p, .score = score,
+            .level = score >= 80 ? STOAT_LEVEL_CRITICAL : score >= 60 ? STOAT_LEVEL_HIGH : STOAT_LEVEL_MEDIUM,
+            .first_ns = first < ch->first ? first : ch->first, .last_ns = last > ch->last ? last : ch->last,
+            .tactics = names, .ntactics = nt, .alert_ids = b.ids, .nalerts = b.nids, .evidence = b.ev,
+            .nevidence = b.nev, .rules = b.rules, .nrules = b.nrules, .hosts = b.parts, .nhosts = nh,
+            .account = b.edges[0].account, .edges = b.edges, .nedges = b.nedges};
+        for (size_t i = 0; i < b.nids; i++)
+            cover(c, b.ids[i]);
+        c->st.incidents++;
+        c->out.incident(c->out.ctx, &inc);
+        buf_free(&title);
+    }
+    build_free(&b, nh);
+}
+
+/* Chains everything kept up to upto; reports the chains that closed by
+ * then (live: not reported before). */
+static void run(struct cross *c, int64_t upto, bool all)
+{
+    struct plan p = {0};
+    strmap_init(&p.sessions);
+    make_moves(c, &p);
+    graph_moves(c, &p, upto);
+    if (c->nalerts > 1)
+        qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
+    /* per account: its alerts, then its chains */
+    struct strmap accts;
+    strmap_init(&accts);
+    struct acct_alerts *aas = NULL;
+    size_t naas = 0, aacap = 0;
+    char (*keys)[256] = NULL;
+    size_t kcap = 0;
+    for (size_t i = 0; i < c->nalerts; i++) {
+        char akey[256];
+        attribute(c, &p, &c->alerts[i], akey);
+        if (!akey[0])
+            continue;
+        uint32_t k = strmap_put(&accts, akey, strlen(akey), (uint32_t)naas);
+        if (k == naas) {
+            XGROW(aas, aacap, naas + 1);
+            XGROW(keys, kcap, naas + 1);
+            memset(&aas[naas], 0, sizeof(aas[naas]));
+            memcpy(keys[naas], akey, 256);
+            naas++;
+        }
+        XGROW(aas[k].idx, aas[k].cap, aas[k].n + 1);
+        aas[k].idx[aas[k].n++] = i;
+    }
+    struct xchain *chs = NULL;
+    size_t chcap = 0;
+    for (size_t k = 0; k < naas; k++) {
+        size_t n = link_hosts(c, &p, keys[k], &aas[k], &chs, &chcap);
+        for (size_t i = 0; i < n; i++) {
+            struct xchain *ch = &chs[i];
+            bool closed = all || ch->last + c->o.gap_ns < upto;
+            char sig[300];
+            int sl = snprintf(sig, sizeof(sig), "%s\x1f%lld", ch->akey, (long long)ch->first);
+            if (closed && ch->nhosts >= 2 && !strmap_get(&c->emitted, sig, (size_t)sl, NULL)) {
+                strmap_put(&c->emitted, sig, (size_t)sl, 1);
+                report_chain(c, ch, &aas[k]);
+            }
+            free(ch->hosts);
+            free(ch->moves);
+        }
+    }
+    free(chs);
+    for (size_t k = 0; k < naas; k++)
+        free(aas[k].idx);
+    free(aas);
+    free(keys);
+    strmap_free(&accts);
+    free(p.moves);
+    free(p.svcs);
+    strmap_free(&p.sessions);
+    if (c->ncovered > 1)
+        qsort(c->covered, c->ncovered, sizeof(*c->covered), cmp_u64);
+}
+
+/* Live: facts too old to join any open chain go. */
+static void forget_before(struct cross *c, int64_t t)
+{
+    size_t n = 0;
+    c->bytes = 0;   /* counted again for what stays */
+    for (size_t i = 0; i < c->nlogons; i++)
+        if (c->logons[i].t < t)
+            logon_free(&c->logons[i]);
+        else {
+            const struct xlogon *l = &c->logons[i];
+            c->bytes += sizeof(*l) + slen(l->reporter) + slen(l->account) + slen(l->src_host) + slen(l->src_addr) +
+                        slen(l->dst_host) + slen(l->dst_logon);
+            c->logons[n++] = c->logons[i];
+        }
+    c->nlogons = n;
+    n = 0;
+    for (size_t i = 0; i < c->nalerts; i++)
+        if (c->alerts[i].t < t)
+            alert_free(&c->alerts[i]);
+        else {
+            const struct xalert *a = &c->alerts[i];
+            c->bytes += sizeof(*a) + slen(a->host) + slen(a->account) + slen(a->logon) + slen(a->rule_id) +
+                        slen(a->rule_title) + slen(a->image) + slen(a->parent);
+            c->alerts[n++] = c->alerts[i];
+        }
+    c->nalerts = n;
+}
+
+void cross_set_profile(struct cross *c, const struct baseline *profile)
+{
+    c->o.profile = profile;
+}
+
+void cross_advance(struct cross *c, int64_t now_ns)
+{
+    if (!c->o.live || now_ns == INT64_MIN)
+        return;
+    int64_t upto = now_ns - c->o.lateness_ns;
+    /* a round per minute of event time: chaining reads everything kept */
+    if (c->done_upto != INT64_MIN && upto - c->done_upto < 60 * NS)
+        return;
+    run(c, upto, false);
+    c->done_upto = upto;
+    forget_before(c, upto - 3 * c->o.gap_ns);
+}
+
+void cross_finish(struct cross *c)
+{
+    run(c, INT64_MAX, true);
+    c->done_upto = INT64_MAX;
+}
+
+bool cross_covered(const struct cross *c, uint64_t id)
+{
+    return c->ncovered && bsearch(&id, c->covered, c->ncovered, sizeof(*c->covered), cmp_u64);
+}
+
+void cross_learn(const struct cross *c, struct baseline *profile)
+{
+    for (size_t i = 0; i < lateral_count(c->graph); i++) {
+        const struct lateral_edge *e = lateral_get(c->graph, i);
+        baseline_record_logon(profile, e->to, e->akey, e->from);
+    }
+}
+
+void cross_get_stats(const struct cross *c, struct cross_stats *out)
+{
+    *out = c->st;
+    out->dropped += lateral_dropped(c->graph);
+}

@@ -1,0 +1,503 @@
+/* src/behaviour/lateral.c and cross.c: the lateral movement graph and fleet
+ * incidents, from facts built by hand.
+ *
+ * Each chaining test states the logons and alerts of a few hosts and what
+ * must come out: one incident naming the hosts in the order reached, the
+ * account and the edges in time order, or none (moves without alerts behind
+ * them, alerts without a move between, routine work scoring low, activity
+ * further apart than the gap). The halves of facts (sshd's accept and its
+ * session, a service install and the logon that made it, a WinRM shell) are
+ * joined; facts in any order give the same incident; live, a chain is
+ * reported once, after it can no longer grow. */
+#include "testutil.h"
+
+#include "behaviour/baseline.h"
+#include "behaviour/cross.h"
+#include "behaviour/facts.h"
+#include "behaviour/lateral.h"
+#include "util/buf.h"
+
+#define SEC 1000000000LL
+#define MIN_NS (60 * SEC)
+#define HOUR_NS (60 * MIN_NS)
+#define T0 1790000000000000000LL
+
+/* -------------------------------------------------------------- harness */
+
+struct got {
+    char hosts[512], edges[1024], account[64], tactics[256];
+    double score;
+    size_t nalerts;
+    uint64_t id;
+    bool all_new;
+};
+
+struct rec {
+    struct got v[16];
+    size_t n, nedges_seen;
+};
+
+static void on_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct rec *r = ctx;
+    assert_true(r->n < 16);
+    struct got *g = &r->v[r->n++];
+    memset(g, 0, sizeof(*g));
+    assert_true(inc->nhosts >= 2);
+    assert_string_equal(inc->host, inc->hosts[0].host);
+    for (size_t i = 0; i < inc->nhosts; i++) {
+        strcat(g->hosts, inc->hosts[i].host);
+        strcat(g->hosts, " ");
+    }
+    g->all_new = true;
+    for (size_t i = 0; i < inc->nedges; i++) {
+        char e[200];
+        snprintf(e, sizeof(e), "%s>%s(%s) ", inc->edges[i].from, inc->edges[i].to, inc->edges[i].via);
+        strcat(g->edges, e);
+        g->all_new &= inc->edges[i].is_new;
+        if (i)
+            assert_true(inc->edges[i].first_ns >= inc->edges[i - 1].first_ns);
+    }
+    for (size_t i = 0; i < inc->ntactics; i++) {
+        strcat(g->tactics, inc->tactics[i]);
+        strcat(g->tactics, " ");
+    }
+    snprintf(g->account, sizeof(g->account), "%s", inc->account ? inc->account : "");
+    g->score = inc->score;
+    g->nalerts = inc->nalerts;
+    g->id = inc->id;
+    size_t per_host = 0;
+    for (size_t i = 0; i < inc->nhosts; i++)
+        per_host += inc->hosts[i].nalerts;
+    assert_int_equal(per_host, inc->nalerts);
+}
+
+static void on_edge(void *ctx, const struct stoat_incident_edge *e)
+{
+    (void)e;
+    ((struct rec *)ctx)->nedges_seen++;
+}
+
+static struct cross *make(struct rec *r, bool live, const struct baseline *profile)
+{
+    memset(r, 0, sizeof(*r));
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS, .profile = profile};
+    return cross_create(&o, &(struct cross_out){.ctx = r, .incident = on_incident, .edge = on_edge});
+}
+
+static uint32_t tac(const char *name)
+{
+    return chain_tactics_of(&name, 1);
+}
+
+static void alert(struct cross *c, uint64_t id, const char *host, int64_t t, const char *user, const char *logon,
+                  const char *tactic, enum stoat_level level)
+{
+    char title[64];
+    snprintf(title, sizeof(title), "rule %s %d", tactic, (int)level);
+    cross_alert(c, &(struct cross_alert){.id = id, .host = host, .time_ns = t, .rule_title = title, .level = level,
+                                         .tactics = tac(tactic), .account = user, .logon_id = logon,
+                                         .image = "C:\\Windows\\System32\\cmd.exe"});
+}
+
+static void net_logon(struct cross *c, const char *to, int64_t t, const char *user, const char *ws, const char *ip,
+                      const char *logon)
+{
+    cross_logon(c, &(struct cross_logon){.reporter = to, .account = user, .src_host = ws, .src_addr = ip,
+                                         .dst_host = to, .dst_logon = logon, .time_ns = t,
+                                         .via = CROSS_VIA_NETWORK});
+}
+
+/* The intrusion of the tests: ws -> fs (network logon, a service that runs
+ * the staging as SYSTEM) -> dc (a session named by its logon id) -> lnx (ssh,
+ * the two halves). */
+static void intrusion(struct cross *c, int64_t t, bool shuffled)
+{
+    const char *ws = "ws1.corp.example", *fs = "fs1.corp.example", *dc = "dc1.corp.example";
+    int order[10] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    if (shuffled) {
+        int s[10] = {9, 3, 7, 0, 5, 1, 8, 2, 6, 4};
+        memcpy(order, s, sizeof(order));
+    }
+    for (int k = 0; k < 10; k++)
+        switch (order[k]) {
+        case 0: alert(c, 1, ws, t, "CORP\\m.keller", "0x5a3f1", "discovery", STOAT_LEVEL_MEDIUM); break;
+        case 1: alert(c, 2, ws, t + 5 * MIN_NS, "CORP\\m.keller", "0x5a3f1", "credential-access", STOAT_LEVEL_HIGH);
+            break;
+        case 2:
+            cross_address(c, ws, "10.1.1.10");
+            net_logon(c, fs, t + 10 * MIN_NS, "m.keller", "WS1", "10.1.1.10", "0x77");
+            break;
+        case 3:
+            /* 7045 names nobody: the network logon just before installed it */
+            cross_logon(c, &(struct cross_logon){.reporter = fs, .dst_host = fs, .time_ns = t + 10 * MIN_NS + 4 * SEC,
+                                                 .via = CROSS_VIA_SERVICE});
+            break;
+        case 4: alert(c, 3, fs, t + 12 * MIN_NS, "NT AUTHORITY\\SYSTEM", "0x3e7", "collection", STOAT_LEVEL_HIGH);
+            break;
+        case 5: net_logon(c, dc, t + 20 * MIN_NS, "m.keller", NULL, "10.1.1.20", "0x99");
+            cross_address(c, fs, "10.1.1.20");
+            break;
+        case 6:
+            cross_logon(c, &(struct cross_logon){.reporter = dc, .dst_host = dc, .dst_logon = "0x99",
+                                                 .time_ns = t + 20 * MIN_NS + 2 * SEC, .via = CROSS_VIA_WINRM});
+            alert(c, 4, dc, t + 22 * MIN_NS, "NT AUTHORITY\\SYSTEM", "0x99", "credential-access", STOAT_LEVEL_HIGH);
+            break;
+        case 7:
+            /* sshd: the accept names the address, its child the account */
+            cross_logon(c, &(struct cross_logon){.reporter = "lnx1", .dst_host = "lnx1", .src_addr = "10.1.1.20",
+                                                 .time_ns = t + 30 * MIN_NS, .via = CROSS_VIA_SSH});
+            cross_logon(c, &(struct cross_logon){.reporter = "lnx1", .dst_host = "lnx1", .account = "m.keller",
+                                                 .time_ns = t + 30 * MIN_NS + 2 * SEC, .via = CROSS_VIA_SSH});
+            break;
+        case 8: alert(c, 5, "lnx1", t + 33 * MIN_NS, "m.keller", "1004", "collection", STOAT_LEVEL_HIGH); break;
+        case 9:
+            /* someone else's work on the same hosts, not joined */
+            alert(c, 6, fs, t + 15 * MIN_NS, "CORP\\o.berg", "0x123", "discovery", STOAT_LEVEL_MEDIUM);
+            break;
+        }
+}
+
+#define WANT_HOSTS "ws1.corp.example fs1.corp.example dc1.corp.example lnx1 "
+#define WANT_EDGES                                                                                             \
+    "ws1.corp.example>fs1.corp.example(network logon+service install) "                                       \
+    "fs1.corp.example>dc1.corp.example(network logon+winrm) fs1.corp.example>lnx1(ssh) "
+
+/* ---------------------------------------------------------------- graph */
+
+static void test_graph_edges(void **state)
+{
+    (void)state;
+    struct lateral *g = lateral_create(3);
+    bool created;
+    struct lateral_edge *e = lateral_add(g, "m.keller", "CORP\\M.Keller", "ws1", "fs1", CROSS_VIA_NETWORK, T0 + 50,
+                                         &created);
+    assert_true(created);
+    e = lateral_add(g, "m.keller", "m.keller", "ws1", "fs1", CROSS_VIA_EXPLICIT, T0 + 10, &created);
+    assert_false(created);
+    assert_string_equal(e->account, "CORP\\M.Keller");   /* as first spelled */
+    assert_int_equal(e->count, 2);
+    assert_true(e->first_ns == T0 + 10 && e->last_ns == T0 + 50);
+    char via[128];
+    lateral_via_text(e->via, via, sizeof(via));
+    assert_string_equal(via, "network logon+explicit credentials");
+    /* direction and account make other edges */
+    lateral_add(g, "m.keller", NULL, "fs1", "ws1", CROSS_VIA_SSH, T0, &created);
+    assert_true(created);
+    lateral_add(g, "o.berg", NULL, "ws1", "fs1", CROSS_VIA_RDP, T0, &created);
+    assert_true(created);
+    assert_int_equal(lateral_count(g), 3);
+    assert_non_null(lateral_find(g, "o.berg", "ws1", "fs1"));
+    assert_null(lateral_find(g, "o.berg", "fs1", "ws1"));
+    /* the cap: counted, not kept */
+    assert_null(lateral_add(g, "x", NULL, "a", "b", CROSS_VIA_SSH, T0, &created));
+    assert_false(created);
+    assert_int_equal(lateral_dropped(g), 1);
+    lateral_destroy(g);
+    lateral_destroy(NULL);
+}
+
+static void test_account_key(void **state)
+{
+    (void)state;
+    char k[256];
+    cross_account_key("CORP\\M.Keller", k);
+    assert_string_equal(k, "m.keller");
+    cross_account_key("m.keller@corp.example", k);
+    assert_string_equal(k, "m.keller");
+    cross_account_key("NT AUTHORITY\\SYSTEM", k);
+    assert_string_equal(k, "");
+    cross_account_key("WS1$", k);
+    assert_string_equal(k, "");
+    cross_account_key(NULL, k);
+    assert_string_equal(k, "");
+}
+
+/* --------------------------------------------------------------- chaining */
+
+static void test_intrusion_one_incident(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    intrusion(c, T0, false);
+    cross_finish(c);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].hosts, WANT_HOSTS);
+    assert_string_equal(r.v[0].edges, WANT_EDGES);
+    assert_string_equal(r.v[0].account, "m.keller");
+    assert_int_equal(r.v[0].nalerts, 5);   /* not o.berg's */
+    assert_non_null(strstr(r.v[0].tactics, "lateral-movement"));
+    assert_true(r.v[0].score >= 50);
+    assert_false(r.v[0].all_new);          /* no baseline: nothing is called new */
+    assert_int_equal(r.nedges_seen, 3);
+    for (uint64_t id = 1; id <= 5; id++)
+        assert_true(cross_covered(c, id));
+    assert_false(cross_covered(c, 6));
+    cross_destroy(c);
+}
+
+static void test_any_order(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    intrusion(c, T0, true);
+    cross_finish(c);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].hosts, WANT_HOSTS);
+    assert_string_equal(r.v[0].edges, WANT_EDGES);
+    cross_destroy(c);
+}
+
+static void test_moves_without_alerts(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    /* the admin logs on everywhere; alerts only on the first host */
+    alert(c, 1, "a", T0, "adm", NULL, "credential-access", STOAT_LEVEL_CRITICAL);
+    alert(c, 2, "a", T0 + MIN_NS, "adm", NULL, "collection", STOAT_LEVEL_HIGH);
+    net_logon(c, "b", T0 + 2 * MIN_NS, "adm", "a", NULL, NULL);
+    net_logon(c, "c", T0 + 3 * MIN_NS, "adm", "a", NULL, NULL);
+    /* someone else raises alerts on b */
+    alert(c, 3, "b", T0 + 4 * MIN_NS, "other", NULL, "collection", STOAT_LEVEL_HIGH);
+    cross_finish(c);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(r.nedges_seen, 2);   /* the graph has them all the same */
+    cross_destroy(c);
+}
+
+static void test_alerts_without_move(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    alert(c, 1, "a", T0, "u", NULL, "credential-access", STOAT_LEVEL_CRITICAL);
+    alert(c, 2, "b", T0 + MIN_NS, "u", NULL, "collection", STOAT_LEVEL_HIGH);
+    alert(c, 3, "c", T0 + 2 * MIN_NS, "u", NULL, "discovery", STOAT_LEVEL_HIGH);
+    cross_finish(c);
+    assert_int_equal(r.n, 0);
+    cross_destroy(c);
+}
+
+static void test_routine_scores_low(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    alert(c, 1, "a", T0, "adm", NULL, "discovery", STOAT_LEVEL_LOW);
+    net_logon(c, "b", T0 + MIN_NS, "adm", "a", NULL, NULL);
+    alert(c, 2, "b", T0 + 2 * MIN_NS, "adm", NULL, "collection", STOAT_LEVEL_MEDIUM);
+    cross_finish(c);
+    assert_int_equal(r.n, 0);   /* 10 + 20 + 8 + 1: below 50 */
+    cross_destroy(c);
+}
+
+static void test_gap(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, false, NULL);
+    alert(c, 1, "a", T0, "u", NULL, "credential-access", STOAT_LEVEL_CRITICAL);
+    net_logon(c, "b", T0 + 5 * HOUR_NS, "u", "a", NULL, NULL);   /* hours after the last alert on a */
+    alert(c, 2, "b", T0 + 5 * HOUR_NS + MIN_NS, "u", NULL, "collection", STOAT_LEVEL_HIGH);
+    cross_finish(c);
+    assert_int_equal(r.n, 0);
+    cross_destroy(c);
+}
+
+static void test_live_once(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct cross *c = make(&r, true, NULL);
+    intrusion(c, T0, false);
+    cross_advance(c, T0 + 40 * MIN_NS);
+    assert_int_equal(r.n, 0);                    /* could still grow */
+    cross_advance(c, T0 + 33 * MIN_NS + 2 * HOUR_NS + 2 * MIN_NS);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].hosts, WANT_HOSTS);
+    cross_advance(c, T0 + 33 * MIN_NS + 2 * HOUR_NS + 10 * MIN_NS);
+    cross_finish(c);
+    assert_int_equal(r.n, 1);                    /* once */
+    struct cross_stats st;
+    cross_get_stats(c, &st);
+    assert_int_equal(st.incidents, 1);
+    assert_int_equal(st.edges, 3);
+    cross_destroy(c);
+}
+
+static void test_baseline_new_edges(void **state)
+{
+    (void)state;
+    struct baseline *b = baseline_new();
+    /* the profile knows every destination, and one of the logons */
+    baseline_record_logon(b, "fs1.corp.example", "m.keller", "ws1.corp.example");
+    baseline_record_logon(b, "dc1.corp.example", "adm", "fs1.corp.example");
+    baseline_record_logon(b, "lnx1", "adm", "fs1.corp.example");
+    assert_int_equal(baseline_check_logon(b, "fs1.corp.example", "M.Keller", "WS1.corp.example"), 1);
+    assert_int_equal(baseline_check_logon(b, "dc1.corp.example", "m.keller", "fs1.corp.example"), 0);
+    assert_int_equal(baseline_check_logon(b, "elsewhere", "m.keller", "fs1"), -1);
+    struct rec r;
+    struct cross *c = make(&r, false, b);
+    intrusion(c, T0, false);
+    cross_finish(c);
+    assert_int_equal(r.n, 1);
+    assert_false(r.v[0].all_new);   /* ws1 -> fs1 is known */
+    struct cross_stats st;
+    cross_get_stats(c, &st);
+    assert_int_equal(st.new_edges, 2);
+    /* learning: the edges go into a profile */
+    struct baseline *learnt = baseline_new();
+    cross_learn(c, learnt);
+    assert_int_equal(baseline_check_logon(learnt, "lnx1", "m.keller", "fs1.corp.example"), 1);
+    baseline_free(learnt);
+    cross_destroy(c);
+    baseline_free(b);
+}
+
+
+/* ------------------------------------------------------------------ facts */
+
+#define F(n, v) {.name = n, .value = v, .name_len = sizeof(n) - 1, .value_len = sizeof(v) - 1}
+
+static bool logon_of(const char *rule, const char *eid, const struct stoat_field *f, size_t n, struct cross_logon *out,
+                     struct facts_buf *fb)
+{
+    static struct stoat_rule_meta m;
+    m.id = rule;
+    struct stoat_alert a = {.rule = &m, .host = "fs1.corp.example", .time_ns = T0, .event_id = eid, .fields = f,
+                            .nfields = n};
+    return facts_logon(&a, out, fb);
+}
+
+static void test_facts_from_events(void **state)
+{
+    (void)state;
+    struct cross_logon l;
+    struct facts_buf fb;
+    const struct stoat_field net[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
+                                      F("WorkstationName", "WS1"), F("IpAddress", "10.1.1.10"),
+                                      F("TargetLogonId", "0x77")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", net, 5, &l, &fb));
+    assert_string_equal(l.account, "m.keller");
+    assert_string_equal(l.src_host, "WS1");
+    assert_string_equal(l.src_addr, "10.1.1.10");
+    assert_string_equal(l.dst_host, "fs1.corp.example");
+    assert_string_equal(l.dst_logon, "0x77");
+    assert_int_equal(l.via, CROSS_VIA_NETWORK);
+    /* from nowhere: a local logon says nothing of movement */
+    const struct stoat_field local[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
+                                        F("WorkstationName", "-"), F("IpAddress", "127.0.0.1")};
+    assert_false(logon_of(FACTS_RULE_WIN_LOGON, "4624", local, 4, &l, &fb));
+    /* explicit credentials towards the host itself: not a move */
+    const struct stoat_field self[] = {F("TargetUserName", "m.keller"), F("TargetServerName", "localhost")};
+    assert_false(logon_of(FACTS_RULE_WIN_LOGON, "4648", self, 2, &l, &fb));
+    const struct stoat_field expl[] = {F("TargetUserName", "m.keller"), F("TargetServerName", "dc1")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4648", expl, 2, &l, &fb));
+    assert_string_equal(l.src_host, "fs1.corp.example");
+    assert_string_equal(l.dst_host, "dc1");
+    /* RDP's console session is not a move; a remote one is */
+    const struct stoat_field lsm[] = {F("User", "CORP\\m.keller"), F("Address", "LOCAL")};
+    assert_false(logon_of(FACTS_RULE_WIN_RDP, "21", lsm, 2, &l, &fb));
+    const struct stoat_field rcm[] = {F("Param1", "m.keller"), F("Param3", "10.1.1.10")};
+    assert_true(logon_of(FACTS_RULE_WIN_RDP, "1149", rcm, 2, &l, &fb));
+    assert_int_equal(l.via, CROSS_VIA_RDP);
+    /* a failed ssh login in the audit log */
+    const struct stoat_field audit[] = {F("acct", "m.keller"), F("addr", "10.1.1.10"), F("res", "failed")};
+    assert_false(logon_of(FACTS_RULE_LNX_AUDIT, "1112", audit, 3, &l, &fb));
+    /* a successful one names the uid, and in enriched logs the name */
+    const struct stoat_field ok[] = {F("id", "1001"), F("addr", "10.1.1.10"), F("res", "success"), F("ID", "alice")};
+    assert_true(logon_of(FACTS_RULE_LNX_AUDIT, "1112", ok, 4, &l, &fb));
+    assert_string_equal(l.account, "alice");
+    assert_string_equal(l.src_addr, "10.1.1.10");
+    assert_true(logon_of(FACTS_RULE_LNX_AUDIT, "1112", ok, 3, &l, &fb));
+    assert_string_equal(l.account, "1001");
+    /* a field longer than its buffer is cut, not overrun */
+    char big[600];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    const struct stoat_field longname[] = {{.name = "TargetUserName", .value = big, .name_len = 14, .value_len = 599},
+                                           F("LogonType", "10"), F("IpAddress", "10.1.1.10")};
+    assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", longname, 3, &l, &fb));
+    assert_int_equal(strlen(l.account), sizeof(fb.account) - 1);
+    assert_int_equal(l.via, CROSS_VIA_RDP);
+}
+
+static void test_facts_json(void **state)
+{
+    (void)state;
+    struct cross_fact in[3] = {
+        {.kind = CROSS_FACT_LOGON,
+         .logon = {.reporter = "lnx1", .account = "m.\"k\"\u00e9", .src_addr = "10.1.1.20", .dst_host = "lnx1",
+                   .time_ns = T0 + 5, .via = CROSS_VIA_SSH}},
+        {.kind = CROSS_FACT_ALERT,
+         .alert = {.id = 42, .host = "fs1", .time_ns = T0, .rule_title = "7-Zip\twith a password",
+                   .level = STOAT_LEVEL_HIGH, .tactics = 5, .account = "SYSTEM", .image = "C:\\7z.exe"}},
+        {.kind = CROSS_FACT_ADDRESS, .host = "fs1", .addr = "10.1.1.20"},
+    };
+    struct facts_store *st = malloc(sizeof(*st));
+    char why[128];
+    for (int k = 0; k < 3; k++) {
+        struct buf b = {0};
+        facts_json(&in[k], &b);
+        struct cross_fact out;
+        assert_true(facts_parse(b.p, b.len, &out, st, why, sizeof(why)));
+        assert_int_equal(out.kind, in[k].kind);
+        struct buf again = {0};
+        facts_json(&out, &again);
+        assert_int_equal(again.len, b.len);
+        assert_memory_equal(again.p, b.p, b.len);   /* the same fact back */
+        buf_free(&b);
+        buf_free(&again);
+    }
+    struct cross_fact out;
+    /* escapes decoded; unknown keys skipped */
+    const char *j = "{\"fact\":\"address\",\"new_key\":[1],\"host\":\"h\\u00e9\\ud83d\\ude00\",\"addr\":\"a\"}";
+    assert_false(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));   /* arrays are not facts' */
+    j = "{\"fact\":\"address\",\"later\":true,\"host\":\"h\\u00e9\\ud83d\\ude00\\ud800\",\"addr\":\"a\"}";
+    assert_true(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));
+    assert_string_equal(out.host, "h\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd");
+    /* hostile: every error names where and why */
+    static const char *const bad[] = {
+        "", "{", "{\"fact\":\"x\"}", "{\"fact\":\"alert\",\"level\":9}", "{\"fact\":\"alert\",\"id\":\"1\"}",
+        "{\"fact\":\"address\",\"host\":\"a\\q\"}", "{\"fact\":\"address\",\"host\":\"a\\u12\"}",
+        "{\"fact\":\"address\",\"host\":\"a\x01\"}", "{\"fact\":\"address\"} x", "{\"fact\":\"address\",\"host\":\"a",
+        "{\"fact\":\"logon\",\"time\":99999999999999999999}",
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        why[0] = 0;
+        assert_false(facts_parse(bad[k], strlen(bad[k]), &out, st, why, sizeof(why)));
+        assert_true(strncmp(why, "byte ", 5) == 0);
+    }
+    /* a string past its cap */
+    struct buf b = {0};
+    buf_puts(&b, "{\"fact\":\"address\",\"host\":\"");
+    for (int k = 0; k < FACTS_STR_MAX + 1; k++)
+        buf_putc(&b, 'h');
+    buf_puts(&b, "\"}");
+    assert_false(facts_parse(b.p, b.len, &out, st, why, sizeof(why)));
+    assert_non_null(strstr(why, "too long"));
+    buf_free(&b);
+    free(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_graph_edges),
+        cmocka_unit_test(test_account_key),
+        cmocka_unit_test(test_intrusion_one_incident),
+        cmocka_unit_test(test_any_order),
+        cmocka_unit_test(test_moves_without_alerts),
+        cmocka_unit_test(test_alerts_without_move),
+        cmocka_unit_test(test_routine_scores_low),
+        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_live_once),
+        cmocka_unit_test(test_baseline_new_edges),
+        cmocka_unit_test(test_facts_from_events),
+        cmocka_unit_test(test_facts_json),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

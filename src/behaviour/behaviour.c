@@ -21,6 +21,7 @@
 #include "behaviour/chains.h"
 #include "behaviour/evidence.h"
 #include "behaviour/sources.h"
+#include "behaviour/sysmon_tags.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -61,6 +62,7 @@ struct behaviour {
     struct stoat_process anc[PROCTREE_MAX_DEPTH];
     struct chains *chains;
     struct evidence *ev;
+    struct sysmon_tags *tags;           /* the rules Sysmon technique tags are reported as */
     struct behaviour_stats st;
 };
 
@@ -122,6 +124,7 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
                              .lateness_ns = b->o.corr_lateness_ns > 0 ? b->o.corr_lateness_ns : 60 * 1000000000LL};
     b->chains = chains_create(&co, &(struct chains_out){.ctx = b, .judge = judge, .incident = on_incident});
     b->ev = evidence_create(0);
+    b->tags = sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
     return b;
 }
 
@@ -140,6 +143,7 @@ void behaviour_destroy(struct behaviour *b)
         return;
     chains_destroy(b->chains);
     evidence_destroy(b->ev);
+    sysmon_tags_destroy(b->tags);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
@@ -367,6 +371,26 @@ static void transfer_event(struct behaviour *b, const struct stoat_alert *a, uin
         raise_exfil(b, a);
 }
 
+/* A Sysmon event logged under a rule of the site's configuration that names
+ * a technique: reported as that technique. */
+static void sysmon_tag_event(struct behaviour *b, const struct stoat_alert *a)
+{
+    if (!b->out.alert || b->o.sysmon_tag_level < 0)
+        return;
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (f->name_len != 8 || strncasecmp(f->name, "RuleName", 8) != 0)
+            continue;
+        const struct stoat_rule_meta *m = sysmon_tags_rule(b->tags, f->value, f->value_len);
+        if (!m)
+            return;
+        struct stoat_alert x = *a;
+        x.rule = m;
+        b->out.alert(b->out.ctx, &x);
+        return;
+    }
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -392,6 +416,9 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     case ROLE_JEWEL_TRANSFER:
         transfer_event(b, a, hid);
+        break;
+    case ROLE_SYSMON_TAG:
+        sysmon_tag_event(b, a);
         break;
     default:
         break;

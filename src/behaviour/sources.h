@@ -31,6 +31,7 @@ enum behaviour_role {
     ROLE_EVIDENCE_NET,          /* a connection to an outside address: evidence for incidents (evidence.h) */
     ROLE_EVIDENCE_FILE,         /* a file event: the file exists */
     ROLE_EVIDENCE_UPLOAD,       /* a program that uploads started: its command line names what it sends */
+    ROLE_SYSMON_TAG,            /* a Sysmon event under a technique rule: raised as that technique (sysmon_tags.h) */
 };
 
 /* Matches of a rule in this role are not reported: they go to behaviour_watch. */

@@ -476,6 +476,21 @@ static bool beh_score(const struct cli_value *val, void *field)
     return true;
 }
 
+static bool beh_tag_level(const struct cli_value *val, void *field)
+{
+    enum stoat_level lv;
+    if (val->v && strcmp(val->v, "off") == 0) {
+        *(int *)field = -1;
+        return true;
+    }
+    if (!val->v || !stoat_level_parse(val->v, &lv) || lv == STOAT_LEVEL_NONE) {
+        fprintf(stderr, "stoat: --sysmon-tag-level takes a level (informational to critical) or off\n");
+        return false;
+    }
+    *(int *)field = (int)lv;
+    return true;
+}
+
 static bool beh_memory(const struct cli_value *val, void *field)
 {
     if (mebibytes(val->v, field))
@@ -491,6 +506,7 @@ const struct cli_option cli_behaviour_options[] = {
     {CLI_PARSE, "--incident-min-score", NULL, BO(incident_min_score), beh_score},
     {CLI_PARSE, "--corr-memory", NULL, BO(corr_max_bytes), beh_memory},
     {CLI_PARSE, "--proc-memory", NULL, BO(proc_max_bytes), beh_memory},
+    {CLI_PARSE, "--sysmon-tag-level", NULL, BO(sysmon_tag_level), beh_tag_level},
     {CLI_END},
 };
 #undef BO
@@ -501,7 +517,9 @@ void cli_behaviour_options_help(FILE *f, bool live)
           "      --incident-gap T    alerts of a host further apart start a new incident (default 2h)\n"
           "      --incident-min-score N  attack chains scoring less are not incidents (default 50)\n"
           "      --corr-memory MIB   memory for correlation state and kept matches (default 64 each)\n"
-          "      --proc-memory MIB   memory for the process table behind ancestries (default 64)\n",
+          "      --proc-memory MIB   memory for the process table behind ancestries (default 64)\n"
+          "      --sysmon-tag-level L  level of alerts raised for Sysmon events whose RuleName names an\n"
+          "                          ATT&CK technique (technique_id=T...), or off (default medium)\n",
           f);
     if (live)
         fputs("      --corr-lateness T   how late an event may arrive and still count (default 60s)\n", f);

@@ -34,6 +34,11 @@ struct stoat_behaviour_opts {
     bool corr_live;
     int64_t corr_lateness_ns;      /* live (default 60 s) */
     size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
+    /* A Sysmon event whose RuleName names an ATT&CK technique
+     * ("technique_id=T1055,...", as community Sysmon configurations write)
+     * is raised as an alert of that technique at this level (an enum
+     * stoat_level; 0: medium), or not at all when negative. */
+    int sysmon_tag_level;
 };
 
 /* The folders a live sensor should watch for the crown-jewel file at path:

@@ -23,6 +23,7 @@
 #include "behaviour/evidence.h"
 #include "behaviour/facts.h"
 #include "behaviour/sources.h"
+#include "behaviour/sysmon_tags.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -65,6 +66,7 @@ struct behaviour {
     struct evidence *ev;
     struct cross *cross;                /* cross-host: lateral movement, fleet incidents */
     uint64_t incidents;                 /* reported: single-host and fleet incidents share the numbers */
+    struct sysmon_tags *tags;           /* the rules Sysmon technique tags are reported as */
     struct behaviour_stats st;
 };
 
@@ -147,6 +149,7 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     struct cross_opts xo = {.gap_ns = co.gap_ns, .min_score = co.min_score, .live = co.live,
                             .lateness_ns = co.lateness_ns, .profile = b->profile};
     b->cross = cross_create(&xo, &(struct cross_out){.ctx = b, .incident = on_incident, .judge = cross_judge});
+    b->tags = sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
     return b;
 }
 
@@ -166,6 +169,7 @@ void behaviour_destroy(struct behaviour *b)
     chains_destroy(b->chains);
     cross_destroy(b->cross);
     evidence_destroy(b->ev);
+    sysmon_tags_destroy(b->tags);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
@@ -387,6 +391,26 @@ static void fact_out(struct behaviour *b, const struct cross_fact *f)
         cross_fact(b->cross, f);
 }
 
+/* A Sysmon event logged under a rule of the site's configuration that names
+ * a technique: reported as that technique. */
+static void sysmon_tag_event(struct behaviour *b, const struct stoat_alert *a)
+{
+    if (!b->out.alert || b->o.sysmon_tag_level < 0)
+        return;
+    for (size_t i = 0; i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (f->name_len != 8 || strncasecmp(f->name, "RuleName", 8) != 0)
+            continue;
+        const struct stoat_rule_meta *m = sysmon_tags_rule(b->tags, f->value, f->value_len);
+        if (!m)
+            return;
+        struct stoat_alert x = *a;
+        x.rule = m;
+        b->out.alert(b->out.ctx, &x);
+        return;
+    }
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -427,6 +451,9 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
             fact_out(b, &f);
         break;
     }
+    case ROLE_SYSMON_TAG:
+        sysmon_tag_event(b, a);
+        break;
     default:
         break;
     }

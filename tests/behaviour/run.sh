@@ -222,6 +222,25 @@ $STOAT hunt -q --format jsonl tests/readers/mixed/audit.log >"$tmp/audit.jsonl" 
 check "auditd: alerts carry their ancestry (tar under the user's bash)" \
     py "$tmp/audit.jsonl" 'alerts and all([p["image"] for p in a["ancestry"]][:2] == ["/usr/bin/tar", "/usr/bin/bash"] for a in alerts)'
 
+# --- Sysmon configuration tags: RuleName technique_id=... raised as that technique
+# (events: PowerShell T1059.001 twice, a Run key T1547.001, RuleName "-", a
+# malformed id, a Security event carrying the text, a name with control bytes)
+ST=tests/behaviour/sysmon_tags.jsonl
+TAG='[a for a in alerts if a["rule"]["title"].startswith("Sysmon Configuration Rule: ")]'
+$STOAT hunt -q --format jsonl $ST >"$tmp/tags.jsonl" 2>&1
+$STOAT hunt -q --sysmon-tag-level high --format jsonl $ST >"$tmp/tags-high.jsonl" 2>&1
+$STOAT hunt -q --sysmon-tag-level off --format jsonl $ST >"$tmp/tags-off.jsonl" 2>&1
+check "sysmon tags: the events whose RuleName names a technique, and only they, raise it (medium)" \
+    py "$tmp/tags.jsonl" 'sorted((a["source"]["record"], a["rule"]["attack"]["techniques"][0], a["level"]) for a in '"$TAG"') == [(1, "T1059.001", "medium"), (2, "T1547.001", "medium"), (5, "T1059.001", "medium"), (7, "T1105", "medium")]'
+check "sysmon tags: the technique is the alert's tag; one rule id per technique" \
+    py "$tmp/tags.jsonl" 'all(a["rule"]["tags"] == ["attack." + a["rule"]["attack"]["techniques"][0].lower()] for a in '"$TAG"') and len({a["rule"]["id"] for a in '"$TAG"'}) == 3'
+check "sysmon tags: the title keeps printable text of the technique name only" \
+    py "$tmp/tags.jsonl" 'all(32 <= ord(c) < 127 for a in '"$TAG"' for c in a["rule"]["title"]) and any(a["rule"]["title"].startswith("Sysmon Configuration Rule: T1547.001 Registry Run Keys") for a in alerts)'
+check "sysmon tags: --sysmon-tag-level high raises them high" \
+    py "$tmp/tags-high.jsonl" 'len('"$TAG"') == 4 and all(a["level"] == "high" for a in '"$TAG"')'
+check "sysmon tags: --sysmon-tag-level off raises none" py "$tmp/tags-off.jsonl" 'not '"$TAG"''
+check "sysmon tags: a bad level is refused" sh -c "! $STOAT hunt -q --sysmon-tag-level loud $ST >/dev/null 2>&1"
+
 # --- the jewel configuration itself
 check "crown-jewel example config: its rules load with none rejected" \
     sh -c "$STOAT rules check --jewels $JEWELS rules/ 2>&1 | tail -1 | grep -q ' 0 rejected'"

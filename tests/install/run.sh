@@ -89,7 +89,7 @@ else
 fi
 # every option the commands list in --help is described in the one source
 before=$fail
-for cmd in hunt watch "rules check" dump "baseline learn" report serve; do
+for cmd in hunt watch "rules check" dump "baseline learn" report serve publish fleet; do
     # shellcheck disable=SC2086
     for opt in $("$STOAT" $cmd --help 2>&1 | grep -oE -- '(^|[ [,])--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z0-9-]+' | sort -u); do
         [ "$opt" = --help ] && continue

@@ -8,6 +8,7 @@
 #   FLEET_WORKERS=1      `stoat fleet` processes sharing the partitions
 #   FLEET_PUBLISHERS=2   publishing processes (hosts split between them)
 #   FLEET_PARTITIONS=8
+#   FLEET_RATE=N         each publisher keeps to N events/s (latency below saturation)
 #   FLEET_PHASED=1       publish everything first, then start the workers and
 #                        time the drain alone (the centre's own rate)
 # Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
@@ -68,7 +69,7 @@ while [ $p -lt "$PUBS" ]; do
     args=""
     h=$p
     while [ $h -lt "$HOSTS" ]; do args="$args host$h=$T/host$h.jsonl"; h=$((h + PUBS)); done
-    "$PUB" $SRV --repeat "$REPEAT" $args >"$T/pub$p.out" 2>&1 &
+    "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} $args >"$T/pub$p.out" 2>&1 &
     p=$((p + 1))
 done
 wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/pub$f.out" ]; do sleep 0.2; done; done; }

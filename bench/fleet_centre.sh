@@ -8,6 +8,7 @@
 #   FLEET_WORKERS=1      `stoat fleet` processes sharing the partitions
 #   FLEET_PUBLISHERS=2   publishing processes (hosts split between them)
 #   FLEET_PARTITIONS=8
+#   FLEET_RATE=N         each publisher keeps to N events/s (latency below saturation)
 #   FLEET_PHASED=1       publish everything first, then start the workers and
 #                        time the drain alone (the centre's own rate)
 # Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
@@ -15,8 +16,8 @@
 # Skipped when nats-server is absent.
 set -u
 cd "$(dirname "$0")/.."
-STOAT=build/stoat
-PUB=build/bench/fleet_pub
+STOAT=${STOAT:-build/stoat}
+PUB=${FLEET_PUB:-build/bench/fleet_pub}
 HOSTS=${FLEET_HOSTS:-40}
 REPEAT=${FLEET_REPEAT:-4}
 WORKERS=${FLEET_WORKERS:-1}
@@ -26,7 +27,7 @@ command -v nats-server >/dev/null 2>&1 || { echo "fleet: skipped (nats-server no
 [ -x "$PUB" ] || make -s "$PUB" >/dev/null
 T=$(mktemp -d /tmp/stoat-fleet-bench.XXXXXX)
 PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$T"; }
+cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${FLEET_KEEP:-}" ] && cp "$T"/w0.log /tmp/fc-w0.log; rm -rf "$T"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 BASE=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 19000))
@@ -68,7 +69,7 @@ while [ $p -lt "$PUBS" ]; do
     args=""
     h=$p
     while [ $h -lt "$HOSTS" ]; do args="$args host$h=$T/host$h.jsonl"; h=$((h + PUBS)); done
-    (cd "$T" && exec "$OLDPWD/$PUB" $SRV --repeat "$REPEAT" $args >"$T/pub$p.out" 2>&1) &
+    "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} $args >"$T/pub$p.out" 2>&1 &
     p=$((p + 1))
 done
 wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/pub$f.out" ]; do sleep 0.2; done; done; }
@@ -84,7 +85,7 @@ while :; do
     i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.2
 done
 end=$(date +%s.%N)
-for p in $(pgrep -f "^build/stoat fleet --server nats://127.0.0.1:$BASE" || true); do kill -TERM "$p" 2>/dev/null; done
+for p in $(pgrep -f "^$STOAT fleet --server nats://127.0.0.1:$BASE" || true); do kill -TERM "$p" 2>/dev/null; done
 sleep 3
 events=$(cat "$T"/pub*.out | sed -n 's/published: \([0-9]*\) events.*/\1/p' | awk '{s += $1} END {print s}')
 stored=$(grep -ho "[0-9]* events," "$T"/w*.log | awk '{s += $1} END {print s}')

@@ -4,7 +4,7 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--hb HOST] [--claim NAME] HOST=FILE...
+ *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
     unsigned repeat = 1, batch = 1000;
     const char *creds = NULL, *hb = NULL, *tls_ca = NULL, *claim = NULL;
+    double rate = 0;   /* events a second; 0: as fast as the acks allow */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
             repeat = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--creds") && i + 1 < argc)
             creds = argv[++i];
+        else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+            rate = atof(argv[++i]);
         else if (!strcmp(argv[i], "--claim") && i + 1 < argc)
             claim = argv[++i];
         else if (!strcmp(argv[i], "--tls-ca") && i + 1 < argc)
@@ -202,6 +205,8 @@ int main(int argc, char **argv)
     jo.Wait = 10000;
     natsConnection_JetStream(&js, bus_nats(c), &jo);
     uint64_t events = 0, batches = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (hb) {
         char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], body[600], sent[64];
         bus_host_token(hb, strlen(hb), tok);
@@ -245,6 +250,14 @@ int main(int argc, char **argv)
                 events += count;
                 batches++;
                 published_n++;
+                if (rate > 0) {   /* keep to the rate: sleep until this many events are due */
+                    struct timespec now;
+                    clock_gettime(CLOCK_MONOTONIC, &now);
+                    double due = (double)events / rate,
+                           at = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+                    if (due > at)
+                        usleep((useconds_t)((due - at) * 1e6));
+                }
             }
         }
         free(data);

@@ -312,6 +312,10 @@ int cmd_publish(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
+    /* from the start: a stop asked for while connecting still ends in the summary */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char self[256] = "";
     if (!pa.host) {
         gethostname(self, sizeof self - 1);
@@ -333,9 +337,6 @@ int cmd_publish(int argc, char **argv)
         fprintf(stderr, "stoat publish: %s\n", why);
         goto out;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     struct stoat_hunt_stats st = {0};
     rc = EXIT_OK;
     if (pa.follow)

@@ -5,3 +5,8 @@ $(FLEETCHECK): tests/fleet/fleetcheck.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 .PHONY: fleetcheck
 fleetcheck: $(FLEETCHECK)
+
+# The host side's figures (publish rate, spool write and drain): bench/fleet.sh.
+.PHONY: bench-fleet
+bench-fleet: $(BUILD)/stoat $(FLEETCHECK) $(BUILD)/bench/bench_spool
+	@bench/fleet.sh

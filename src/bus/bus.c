@@ -258,16 +258,18 @@ static void say(struct bus_conn *c, enum stoat_severity sev, const char *fmt, ..
     c->diag(c->diag_ctx, sev, msg);
 }
 
+/* The caller's callback first: once the new state is out, bus_close may
+ * free c (it waits for CLOSED), so nothing of c is touched after. */
 static void set_state(struct bus_conn *c, enum bus_state s)
 {
+    if (c->on_state)
+        c->on_state(c->state_ctx, s);
     pthread_mutex_lock(&c->mu);
     c->state = s;
     if (s == BUS_CONNECTED)
         c->ever_connected = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    if (c->on_state)
-        c->on_state(c->state_ctx, s);
 }
 
 static void on_connected(natsConnection *nc, void *closure)

@@ -154,8 +154,10 @@ static struct hoststate *host_state(struct bus_pub *p, const char *host, size_t 
 
 /* Seals h's open batch of kind into the queue (p->mu held). Returns a batch
  * the queue had no room for, which the caller spools after unlocking, or
- * NULL. With block, waits for room instead. */
-static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind)
+ * NULL. With block, a caller waits for room instead; the publisher thread
+ * itself (sealing aged batches) never waits, since it is what makes room:
+ * it queues past the cap, by at most the batches open at once. */
+static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind, bool thread)
 {
     struct batch *b = h->open[kind];
     if (!b)
@@ -164,9 +166,9 @@ static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind)
     b->sealed_ns = wall_ns();
     snprintf(b->id, sizeof b->id, "%s:%s:%" PRIu64, h->token, p->run, ++h->seq[kind]);
     p->st.batches++;
-    while (p->o.block && p->qlen >= p->o.queue && !p->stop)
+    while (!thread && p->o.block && p->qlen >= p->o.queue && !p->stop)
         pthread_cond_wait(&p->room, &p->mu);
-    if (p->qlen >= p->o.queue) {
+    if (!(thread && p->o.block) && p->qlen >= p->o.queue) {
         p->st.overflow++;
         return b;
     }
@@ -202,7 +204,7 @@ static void add_line(struct bus_pub *p, uint8_t kind, const char *host, size_t h
     struct hoststate *h = host_state(p, host, hlen);
     struct batch *b = h->open[kind];
     if (b && b->payload.len + len + 1 > p->o.batch_bytes)
-        over = seal(p, h, kind);
+        over = seal(p, h, kind, false);
     if (!h->open[kind]) {
         b = h->open[kind] = xcalloc(1, sizeof *b);
         b->kind = kind;
@@ -215,7 +217,7 @@ static void add_line(struct bus_pub *p, uint8_t kind, const char *host, size_t h
     if (!nl)
         buf_putc(&b->payload, '\n');
     if (++b->count >= p->o.batch_events)
-        over2 = seal(p, h, kind);
+        over2 = seal(p, h, kind, false);
 out:
     pthread_mutex_unlock(&p->mu);
     if (over)
@@ -246,8 +248,9 @@ stoat_err bus_pub_alert_line(void *p, const char *host, const char *line, size_t
     return STOAT_OK;
 }
 
-/* Seals what is open (all, or what is older than flush_ms); overflow spooled. */
-static void seal_open(struct bus_pub *p, bool all)
+/* Seals what is open (all, or what is older than flush_ms); overflow spooled.
+ * thread: called by the publisher thread. */
+static void seal_open(struct bus_pub *p, bool all, bool thread)
 {
     int64_t now = mono_ms();
     for (;;) {
@@ -257,7 +260,7 @@ static void seal_open(struct bus_pub *p, bool all)
             for (uint8_t k = 1; k <= 2 && !over; k++) {
                 struct batch *b = p->hosts[i].open[k];
                 if (b && (all || now - b->opened_ms >= p->o.flush_ms))
-                    over = seal(p, &p->hosts[i], k);
+                    over = seal(p, &p->hosts[i], k, thread);
             }
         bool again = over != NULL;
         pthread_mutex_unlock(&p->mu);
@@ -267,7 +270,7 @@ static void seal_open(struct bus_pub *p, bool all)
     }
 }
 
-void bus_pub_flush(struct bus_pub *p) { seal_open(p, true); }
+void bus_pub_flush(struct bus_pub *p) { seal_open(p, true, false); }
 
 /* ------------------------------------------------------------ sending */
 
@@ -488,12 +491,14 @@ static void heartbeat(struct bus_pub *p)
     struct bus_pub_stats st;
     bus_pub_stats(p, &st);
     int64_t now = mono_ms();
-    if (x.events_per_s < 0) {
-        double dt = (double)(now - p->hb_mark_ms) / 1000.0;
-        x.events_per_s = dt > 0 ? (double)(st.events - p->hb_events_mark) / dt : 0;
-    }
+    pthread_mutex_lock(&p->mu);   /* the thread and bus_pub_finish both send heartbeats */
+    double dt = (double)(now - p->hb_mark_ms) / 1000.0;
+    double rate = dt > 0 ? (double)(st.events - p->hb_events_mark) / dt : 0;
     p->hb_mark_ms = now;
     p->hb_events_mark = st.events;
+    pthread_mutex_unlock(&p->mu);
+    if (x.events_per_s < 0)
+        x.events_per_s = rate;
     char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], t[32];
     bus_host_token(p->agent, strlen(p->agent), tok);
     bus_subject_heartbeat(subject, tok);
@@ -554,7 +559,7 @@ static void *pub_thread(void *arg)
         if (tokens > p->o.spool_rate)
             tokens = p->o.spool_rate;
         last = now;
-        seal_open(p, false);
+        seal_open(p, false, true);
         bool up = bus_conn_state(p->conn) == BUS_CONNECTED;
         if (up && !parts) {
             char why[256];
@@ -718,7 +723,7 @@ void bus_pub_destroy(struct bus_pub *p)
         pthread_join(p->thread, NULL);
     }
     if (p->spool) {
-        seal_open(p, true);
+        seal_open(p, true, false);
         send_live(p, false, 0);   /* the queue to the spool */
         if (p->js) {   /* acks still due get a last chance */
             jsPubOptions po;

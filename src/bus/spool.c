@@ -336,7 +336,8 @@ static stoat_err load_existing(struct spool *s, char *why, size_t whylen)
         }
     }
     closedir(d);
-    qsort(s->segs, s->nsegs, sizeof *s->segs, cmp_seg);
+    if (s->nsegs)
+        qsort(s->segs, s->nsegs, sizeof *s->segs, cmp_seg);
     char path[4200];
     for (size_t i = 0; i < s->nsegs; i++) {
         struct seg *g = &s->segs[i];

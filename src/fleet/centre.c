@@ -51,6 +51,7 @@ struct batch {
     uint64_t seq;
     int64_t sent_ns;              /* INT64_MIN: unknown */
     bool replay;                  /* state only: no mark, no ack */
+    bool last;                    /* its partition's last of the round: acknowledged synchronously */
 };
 
 struct centre {
@@ -393,6 +394,7 @@ static bool round_fetch(struct centre *c, unsigned batch)
             natsMsgList_Destroy(&list);
             continue;
         }
+        size_t first = c->nround;
         for (int i = 0; i < list.Count; i++) {
             natsMsg *m = list.Msgs[i];
             list.Msgs[i] = NULL;
@@ -406,6 +408,8 @@ static bool round_fetch(struct centre *c, unsigned batch)
                 take_event_batch(c, m);
             }
         }
+        if (c->nround > first)
+            c->round[c->nround - 1]->last = true;
         natsMsgList_Destroy(&list);
     }
     return any;
@@ -443,7 +447,13 @@ static stoat_err round_settle(struct centre *c)
         c->fs->events += cnt ? strtoull(cnt, NULL, 10) : 0;
         if (b->sent_ns != INT64_MIN)
             note_latency(c, (double)(now - b->sent_ns) / 1e9);
-        natsMsg_Ack(b->msg, NULL);
+        /* The partition's last ack waits for the server's answer: the
+         * consumer holds at most a batch unacknowledged (MaxAckPending), so
+         * the next fetch would find nothing while acks are still on the way. */
+        if (b->last)
+            natsMsg_AckSync(b->msg, NULL, NULL);
+        else
+            natsMsg_Ack(b->msg, NULL);
         c->fs->acked++;
         natsMsg_Destroy(b->msg);
         free(b);
@@ -480,7 +490,18 @@ static void replay_partition(struct centre *c, unsigned p)
 {
     if (c->o->replay_s < 0)
         return;
-    char filter[64];
+    /* only what the consumer has seen acknowledged can carry a mark: up to
+     * its ack floor (nothing at all for a partition never read) */
+    char durable[32], filter[64];
+    snprintf(durable, sizeof(durable), FLEET_CONSUMER_PREFIX "%u", p);
+    jsConsumerInfo *ci = NULL;
+    uint64_t floor_seq = 0;
+    if (js_GetConsumerInfo(&ci, bus_js(c->conn), BUS_STREAM_EVENTS, durable, NULL, NULL) == NATS_OK) {
+        floor_seq = ci->AckFloor.Stream;
+        jsConsumerInfo_Destroy(ci);
+    }
+    if (!floor_seq)
+        return;
     snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -503,11 +524,16 @@ static void replay_partition(struct centre *c, unsigned p)
         natsMsg *m = NULL;
         if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
             break;   /* nothing within a second: the end */
-        uint64_t pending = 0;
+        uint64_t pending = 0, sseq = 0;
         jsMsgMetaData *md = NULL;
         if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
             pending = md->NumPending;
+            sseq = md->Sequence.Stream;
             jsMsgMetaData_Destroy(md);
+        }
+        if (sseq > floor_seq) {   /* past what was acknowledged: the durable's to deliver */
+            natsMsg_Destroy(m);
+            break;
         }
         const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
         uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;

@@ -156,16 +156,50 @@ ls "$T/sp3"/seg-* >/dev/null 2>&1 && ok "server down: batches go to the spool" |
 start_server "$T/js3" || { bad "restart 3"; finish; }
 wait_events "$N" && ok "after the restart the spool drained: $N events in the stream" ||
     bad "after restart: $("$CHECK" count "$URL" STOAT_EVENTS | head -1), want $N"
+# rotation: lines written to the old file before it was renamed, then a new
+# file under the name; then a truncation of the new one
+head -300 "$T/events.jsonl" > "$T/more.jsonl"
+head -200 "$T/events.jsonl" > "$T/new.jsonl"
+{ cat "$T/more.jsonl" >> "$T/grow.jsonl"; mv "$T/grow.jsonl" "$T/grow.jsonl.1"; cp "$T/new.jsonl" "$T/grow.jsonl"; }
+N2=$((N + 500))
+wait_events "$N2" && ok "rotation: the old file read to its end, the new one from its start" ||
+    bad "rotation: $("$CHECK" count "$URL" STOAT_EVENTS | head -1), want $N2"
+: > "$T/grow.jsonl"
+head -100 "$T/events.jsonl" >> "$T/grow.jsonl"
+N3=$((N2 + 100))
+wait_events "$N3" && ok "truncation: read again from the start" ||
+    bad "truncation: $("$CHECK" count "$URL" STOAT_EVENTS | head -1), want $N3"
 kill -TERM "$PPID2"
 wait "$PPID2"
 rc=$?
 PPID2=
-[ $rc -eq 0 ] && [ "$(tail -1 "$T/p5.out")" = "published: $N events, $N acknowledged" ] &&
-    ok "follow across the outage: exit 0, $N acknowledged" || { bad "follow: exit $rc $(tail -1 "$T/p5.out")"; tail -5 "$T/p5.err"; }
+[ $rc -eq 0 ] && [ "$(tail -1 "$T/p5.out")" = "published: $N3 events, $N3 acknowledged" ] &&
+    ok "follow across the outage: exit 0, $N3 acknowledged" || { bad "follow: exit $rc $(tail -1 "$T/p5.out")"; tail -5 "$T/p5.err"; }
 c=$("$CHECK" count "$URL" STOAT_EVENTS)
-[ "$(field events "$c")" = "$N" ] && [ "$(field messages "$c")" = "$(field ids "$c")" ] &&
+[ "$(field events "$c")" = "$N3" ] && [ "$(field messages "$c")" = "$(field ids "$c")" ] &&
     ok "nothing lost, nothing twice ($(head -1 <<<"$c"))" || bad "outage: $c"
+# a restart goes on where it stood: nothing of the file is sent again
+"$STOAT" publish --server "$URL" --spool "$T/sp3" --follow "$T/grow.jsonl" >"$T/p5b.out" 2>"$T/p5b.err" &
+PPID2=$!
+sleep 2
+kill -TERM "$PPID2"
+wait "$PPID2"
+PPID2=
+[ "$(tail -1 "$T/p5b.out")" = "published: 0 events, 0 acknowledged" ] &&
+    ok "follow restarted: goes on where it stood" || bad "follow restart: $(tail -1 "$T/p5b.out")"
 stop_server
+
+# ------------------------------------------------------------ the command line
+"$STOAT" publish --server "$URL" >/dev/null 2>&1; [ $? -eq 2 ] && ok "no path: usage, exit 2" || bad "no path"
+"$STOAT" publish --server http://x "$T/one.jsonl" >/dev/null 2>"$T/e1"; rc=$?
+[ $rc -eq 2 ] && grep -q "nats://" "$T/e1" && ok "a bad --server: exit 2, said why" || bad "bad server: exit $rc"
+printf 'user: a\npassword: b\n' > "$T/open.creds"; chmod 644 "$T/open.creds"
+"$STOAT" publish --server "$URL" --creds "$T/open.creds" "$T/one.jsonl" >/dev/null 2>"$T/e2"; rc=$?
+[ $rc -eq 3 ] && grep -q "0600" "$T/e2" && ok "creds readable by others: refused, exit 3" || bad "open creds: exit $rc"
+printf 'ElfFile\0' > "$T/x.evtx"; head -c 4096 /dev/zero >> "$T/x.evtx"
+"$STOAT" publish --server "$URL" --spool "$T/spx" --follow "$T/x.evtx" >/dev/null 2>"$T/e3"; rc=$?
+[ $rc -eq 2 ] && grep -q "EVTX files cannot be followed" "$T/e3" && ok "--follow of an EVTX file: refused with the reason" ||
+    bad "follow evtx: exit $rc"
 
 # ------------------------------------------------------------ 4. the cap overflows
 "$STOAT" publish --server "$URL" --spool "$T/sp4" --spool-max 1M --wait 1 "$T/events.jsonl" >"$T/p6.out" 2>"$T/p6.err"

@@ -85,8 +85,8 @@ int main(int argc, char **argv)
     struct stoat_loader *l = NULL;
     struct stoat_ruleset *rs = NULL;
     if (stoat_loader_create(&lo, &l) ||
-        (path ? stoat_loader_add_path(l, path) : stoat_loader_add_text(l, "bench", default_rules,
-                                                                       strlen(default_rules))) ||
+        (path ? stoat_loader_add_path(l, path)
+              : stoat_loader_add_text(l, "bench", default_rules, strlen(default_rules))) ||
         stoat_loader_build(l, &rs)) {
         fprintf(stderr, "bench_corr: cannot load the rules\n");
         stoat_loader_destroy(l);
@@ -110,8 +110,8 @@ int main(int argc, char **argv)
             read[nread++] = (long)r;
 
     /* the values, made once: feeding must be what is timed */
-    char (*users)[24] = malloc((size_t)groups * sizeof(*users));
-    char (*hosts)[16] = malloc(128 * sizeof(*hosts));
+    char(*users)[24] = malloc((size_t)groups * sizeof(*users));
+    char(*hosts)[16] = malloc(128 * sizeof(*hosts));
     for (long i = 0; i < groups; i++)
         snprintf(users[i], sizeof(users[i]), "user%ld", i);
     for (int i = 0; i < 128; i++)
@@ -132,13 +132,17 @@ int main(int argc, char **argv)
             {.name = "TargetDomainName", .value = "CORP", .name_len = 16, .value_len = 4},
             {.name = "User", .value = u, .name_len = 4, .value_len = (uint32_t)strlen(u)},
             {.name = "LogonType", .value = "3", .name_len = 9, .value_len = 1},
-            {.name = "Bytes", .value = sizes[(x >> 40) % 5], .name_len = 5,
+            {.name = "Bytes",
+             .value = sizes[(x >> 40) % 5],
+             .name_len = 5,
              .value_len = (uint32_t)strlen(sizes[(x >> 40) % 5])},
         };
         struct corr_input in = {.rule = (uint32_t)read[(x >> 8) % (uint64_t)nread],
                                 .alert_id = (x >> 50) % 4 ? 0 : (uint64_t)i + 1,
                                 .time_ns = (x >> 56) % 64 ? t : t - (int64_t)((x >> 30) % 30000) * 1000000,
-                                .fields = f, .nfields = 6, .host = h};
+                                .fields = f,
+                                .nfields = 6,
+                                .host = h};
         corr_feed(e, &in, on_fire, NULL);
         if ((i & 1023) == 0) {
             corr_advance(e, t, on_fire, NULL);

@@ -149,8 +149,8 @@ int main(int argc, char **argv)
         bytes += files[i].len;
 
     struct evtx_scratch *s = evtx_scratch_create();
-    struct count c = { 0 };
-    struct evtx_visitor v = { &c, on_record, NULL };
+    struct count c = {0};
+    struct evtx_visitor v = {&c, on_record, NULL};
     double best = 1e30;
     for (int it = 0; it < iters; it++) {
         c.records = c.fields = c.record_bytes = 0;
@@ -167,8 +167,7 @@ int main(int argc, char **argv)
             best = dt;
     }
     double mb = (double)bytes / 1e6;
-    printf("files: %zu, %.1f MB, %lu records, %lu fields per pass\n", nfiles, mb, c.records,
-           c.fields);
+    printf("files: %zu, %.1f MB, %lu records, %lu fields per pass\n", nfiles, mb, c.records, c.fields);
     /* Files are mostly preallocated zero chunks and slack, so also give the
        rate over the bytes that records occupy. */
     printf("stoat evtx (1 thread, best of %d): %.3f s, %.0f MB/s of file, %.0f MB/s of records, "

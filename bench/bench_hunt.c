@@ -42,7 +42,9 @@ int main(int argc, char **argv)
             label = argv[++i];
     }
     if (i >= argc - 1 || runs < 1 || runs > 100) {
-        fprintf(stderr, "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--label L] -- COMMAND ARGS...\n");
+        fprintf(
+            stderr,
+            "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--label L] -- COMMAND ARGS...\n");
         return 2;
     }
     char **cmd = argv + i + 1;

@@ -28,7 +28,10 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     /* a batch as the publisher seals it: 250 event lines of about 1 KiB (256 KiB) */
-    enum { EVENTS = 250, LINE = 1040 };
+    enum {
+        EVENTS = 250,
+        LINE = 1040
+    };
     char *payload = malloc((size_t)EVENTS * LINE);
     for (size_t i = 0; i < (size_t)EVENTS * LINE; i++)
         payload[i] = (i + 1) % LINE == 0 ? '\n' : (char)('a' + i % 23);
@@ -44,12 +47,18 @@ int main(void)
     for (size_t b = 0; b < batches; b++) {
         char id[64];
         int il = snprintf(id, sizeof id, "bench:0123456789abcdef:%zu", b + 1);
-        struct spool_rec r = {.kind = BUS_KIND_EVENTS, .count = EVENTS, .sealed_ns = 1, .host = "bench",
-                              .host_len = 5, .id = id, .id_len = (size_t)il, .payload = payload,
+        struct spool_rec r = {.kind = BUS_KIND_EVENTS,
+                              .count = EVENTS,
+                              .sealed_ns = 1,
+                              .host = "bench",
+                              .host_len = 5,
+                              .id = id,
+                              .id_len = (size_t)il,
+                              .payload = payload,
                               .len = (size_t)EVENTS * LINE};
         spool_append(s, &r);
     }
-    spool_close(s);   /* the sync at the end is part of writing */
+    spool_close(s); /* the sync at the end is part of writing */
     double t1 = now();
     if (spool_open(&o, &s, why, sizeof why) != STOAT_OK) {
         fprintf(stderr, "%s\n", why);
@@ -65,8 +74,8 @@ int main(void)
     }
     double t3 = now();
     double bytes = (double)batches * EVENTS * LINE / 1e6;
-    printf("spool write: %.0f events/s (%.0f MB/s), %zu batches of %d events\n",
-           (double)batches * EVENTS / (t1 - t0), bytes / (t1 - t0), batches, EVENTS);
+    printf("spool write: %.0f events/s (%.0f MB/s), %zu batches of %d events\n", (double)batches * EVENTS / (t1 - t0),
+           bytes / (t1 - t0), batches, EVENTS);
     printf("spool drain: %.0f events/s (%.0f MB/s) read back and settled (%zu events; the publisher's\n"
            "             --spool-rate, default 5000/s, is what limits it on the wire)\n",
            (double)got / (t3 - t2), bytes / (t3 - t2), got);

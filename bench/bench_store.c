@@ -100,14 +100,19 @@ static uint64_t rnd(void)
 #define NRULES 40
 #define NHOSTS 50
 
-static const char *const tactics[] = {"initial-access", "execution", "persistence", "privilege-escalation",
-                                      "defense-evasion", "credential-access", "discovery", "lateral-movement",
-                                      "collection", "command-and-control", "exfiltration", "impact"};
-static const char *const images[] = {
-    "C:\\Windows\\System32\\cmd.exe",      "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
-    "C:\\Windows\\System32\\certutil.exe", "C:\\Windows\\System32\\ntdsutil.exe",
-    "C:\\Windows\\System32\\wbem\\WMIC.exe", "C:\\Windows\\System32\\netsh.exe",
-    "/usr/bin/curl",                        "/usr/bin/tar", "/usr/bin/base64", "/bin/bash"};
+static const char *const tactics[] = {"initial-access",  "execution",           "persistence",  "privilege-escalation",
+                                      "defense-evasion", "credential-access",   "discovery",    "lateral-movement",
+                                      "collection",      "command-and-control", "exfiltration", "impact"};
+static const char *const images[] = {"C:\\Windows\\System32\\cmd.exe",
+                                     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                                     "C:\\Windows\\System32\\certutil.exe",
+                                     "C:\\Windows\\System32\\ntdsutil.exe",
+                                     "C:\\Windows\\System32\\wbem\\WMIC.exe",
+                                     "C:\\Windows\\System32\\netsh.exe",
+                                     "/usr/bin/curl",
+                                     "/usr/bin/tar",
+                                     "/usr/bin/base64",
+                                     "/bin/bash"};
 
 int main(int argc, char **argv)
 {
@@ -162,9 +167,11 @@ int main(int argc, char **argv)
         snprintf(techbuf[r][1], 16, "T1%03d.%03d", 100 + r * 17 % 900, 1 + r % 5);
         tac_items[r][0] = tacbuf[r][0], tac_items[r][1] = tacbuf[r][1];
         tech_items[r][0] = techbuf[r][0], tech_items[r][1] = techbuf[r][1];
-        rules[r] = (struct stoat_rule_meta){.id = ids[r], .title = titles[r],
+        rules[r] = (struct stoat_rule_meta){.id = ids[r],
+                                            .title = titles[r],
                                             .level = (enum stoat_level)(r % 10 == 0 ? 5 : 2 + r % 3),
-                                            .status = STOAT_STATUS_TEST, .product = r % 2 ? "linux" : "windows",
+                                            .status = STOAT_STATUS_TEST,
+                                            .product = r % 2 ? "linux" : "windows",
                                             .category = "process_creation",
                                             .attack_tactics = {tac_items[r], r % 3 ? 2 : 1},
                                             .attack_ids = {tech_items[r], 2},
@@ -193,7 +200,7 @@ int main(int argc, char **argv)
     double start = now(), cpu0 = cpu_secs(RUSAGE_SELF), main0 = cpu_secs(RUSAGE_THREAD);
     for (uint64_t i = 1; i <= n; i++) {
         int h = (int)(rnd() % NHOSTS), r = (int)(rnd() % NRULES);
-        int64_t t = t0 + (int64_t)i * 2500000000LL;   /* an alert every 2.5 s of log time */
+        int64_t t = t0 + (int64_t)i * 2500000000LL; /* an alert every 2.5 s of log time */
         time_t sec = (time_t)(t / 1000000000LL);
         struct tm tm;
         gmtime_r(&sec, &tm);
@@ -205,10 +212,17 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < depth; k++) {
             /* ancestors are shared: a host's tree has a few roots and branches */
             uint64_t lineage = k == 0 ? i : (uint64_t)h * 1000 + (i / (1000 * k)) % 50 + k * 100;
-            snprintf(guid[k], sizeof(guid[k]), "{%08x-0000-0000-0000-%012llx}", (unsigned)h, (unsigned long long)lineage);
-            snprintf(imgs[k], sizeof(imgs[k]), "%s", k == 0 ? img : k == depth - 1 ? "C:\\Windows\\explorer.exe" : images[(lineage + k) % 10]);
-            anc[k] = (struct stoat_process){.image = imgs[k], .command_line = k == 0 ? cmd : imgs[k],
-                                            .user = "CORP\\a.chen", .guid = guid[k], .pid = (int64_t)(lineage % 30000),
+            snprintf(guid[k], sizeof(guid[k]), "{%08x-0000-0000-0000-%012llx}", (unsigned)h,
+                     (unsigned long long)lineage);
+            snprintf(imgs[k], sizeof(imgs[k]), "%s",
+                     k == 0           ? img
+                     : k == depth - 1 ? "C:\\Windows\\explorer.exe"
+                                      : images[(lineage + k) % 10]);
+            anc[k] = (struct stoat_process){.image = imgs[k],
+                                            .command_line = k == 0 ? cmd : imgs[k],
+                                            .user = "CORP\\a.chen",
+                                            .guid = guid[k],
+                                            .pid = (int64_t)(lineage % 30000),
                                             .start_ns = t - (int64_t)k * 60000000000LL};
         }
         if (big && i % 3 == 0) {
@@ -218,18 +232,35 @@ int main(int argc, char **argv)
             anc[depth - 1].user = NULL;
             anc[depth - 1].start_ns = INT64_MIN;
         }
-        const char *names[10] = {"Image", "CommandLine", "ParentImage", "User", "ProcessGuid", "ProcessId",
-                                 "CurrentDirectory", "IntegrityLevel", "Hashes", "UtcTime"};
-        const char *vals[10] = {img, cmd, imgs[1], "CORP\\a.chen", guid[0], "4242", "C:\\Users\\a.chen\\",
-                                "High", "SHA256=0123456789abcdef0123456789abcdef", ts};
+        const char *names[10] = {"Image",     "CommandLine",      "ParentImage",    "User",   "ProcessGuid",
+                                 "ProcessId", "CurrentDirectory", "IntegrityLevel", "Hashes", "UtcTime"};
+        const char *vals[10] = {img,
+                                cmd,
+                                imgs[1],
+                                "CORP\\a.chen",
+                                guid[0],
+                                "4242",
+                                "C:\\Users\\a.chen\\",
+                                "High",
+                                "SHA256=0123456789abcdef0123456789abcdef",
+                                ts};
         for (int k = 0; k < 10; k++)
-            fields[k] = (struct stoat_field){.name = names[k], .value = vals[k], .name_len = (uint32_t)strlen(names[k]),
+            fields[k] = (struct stoat_field){.name = names[k],
+                                             .value = vals[k],
+                                             .name_len = (uint32_t)strlen(names[k]),
                                              .value_len = (uint32_t)strlen(vals[k])};
-        struct stoat_alert a = {.id = i, .rule = &rules[r], .pos = {.file = "synthetic.evtx", .format = "evtx",
-                                                                    .record = i, .offset = i * 1024},
-                                .timestamp = ts, .time_ns = t, .host = hosts[h],
-                                .channel = "Microsoft-Windows-Sysmon/Operational", .event_id = "1",
-                                .logon_id = "0x3e7", .fields = fields, .nfields = 10, .ancestry = anc,
+        struct stoat_alert a = {.id = i,
+                                .rule = &rules[r],
+                                .pos = {.file = "synthetic.evtx", .format = "evtx", .record = i, .offset = i * 1024},
+                                .timestamp = ts,
+                                .time_ns = t,
+                                .host = hosts[h],
+                                .channel = "Microsoft-Windows-Sysmon/Operational",
+                                .event_id = "1",
+                                .logon_id = "0x3e7",
+                                .fields = fields,
+                                .nfields = 10,
+                                .ancestry = anc,
                                 .nancestry = depth};
         if (stoat_store_put_alert(s, &a) != STOAT_OK)
             goto fail;
@@ -243,10 +274,18 @@ int main(int argc, char **argv)
             const char *itac[3] = {"discovery", "credential-access", "exfiltration"};
             char title[96];
             snprintf(title, sizeof(title), "Discovery, credential theft and exfiltration on %s", hosts[7]);
-            struct stoat_incident inc = {.id = ++incidents, .host = hosts[7], .logon_id = "0x3e7", .title = title,
-                                         .score = 40 + (double)(incidents % 60), .level = STOAT_LEVEL_HIGH,
-                                         .first_ns = t - 600000000000LL, .last_ns = t, .tactics = itac, .ntactics = 3,
-                                         .alert_ids = inc_ids, .nalerts = ninc};
+            struct stoat_incident inc = {.id = ++incidents,
+                                         .host = hosts[7],
+                                         .logon_id = "0x3e7",
+                                         .title = title,
+                                         .score = 40 + (double)(incidents % 60),
+                                         .level = STOAT_LEVEL_HIGH,
+                                         .first_ns = t - 600000000000LL,
+                                         .last_ns = t,
+                                         .tactics = itac,
+                                         .ntactics = 3,
+                                         .alert_ids = inc_ids,
+                                         .nalerts = ninc};
             if (stoat_store_put_incident(s, &inc) != STOAT_OK)
                 goto fail;
             ninc = 0;
@@ -257,13 +296,22 @@ int main(int argc, char **argv)
         size_t nir = 0;
         for (int r = 0; r < NRULES; r++)
             if (per_rule[r])
-                ir[nir++] = (struct stoat_incident_rule){.id = ids[r], .title = titles[r], .level = rules[r].level,
-                                                         .alerts = per_rule[r]};
+                ir[nir++] = (struct stoat_incident_rule){
+                    .id = ids[r], .title = titles[r], .level = rules[r].level, .alerts = per_rule[r]};
         const char *itac[2] = {"discovery", "credential-access"};
-        struct stoat_incident inc = {.id = ++incidents, .host = hosts[7], .title = "Big synthetic incident",
-                                     .score = 90, .level = STOAT_LEVEL_CRITICAL, .first_ns = t0 + 2500000000LL,
-                                     .last_ns = t0 + (int64_t)n * 2500000000LL, .tactics = itac, .ntactics = 2,
-                                     .alert_ids = all_ids, .nalerts = n, .rules = ir, .nrules = nir};
+        struct stoat_incident inc = {.id = ++incidents,
+                                     .host = hosts[7],
+                                     .title = "Big synthetic incident",
+                                     .score = 90,
+                                     .level = STOAT_LEVEL_CRITICAL,
+                                     .first_ns = t0 + 2500000000LL,
+                                     .last_ns = t0 + (int64_t)n * 2500000000LL,
+                                     .tactics = itac,
+                                     .ntactics = 2,
+                                     .alert_ids = all_ids,
+                                     .nalerts = n,
+                                     .rules = ir,
+                                     .nrules = nir};
         if (stoat_store_put_incident(s, &inc) != STOAT_OK)
             goto fail;
     }

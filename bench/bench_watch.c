@@ -56,11 +56,15 @@
 #include "stoat/watch.h"
 
 #define SIGMA_LINUX "../shared/data/sigma/rules/linux"
-#define NCONF 64
-#define NJEWEL 8
+#define NCONF       64
+#define NJEWEL      8
 
 static volatile sig_atomic_t stop;
-static void on_sig(int sig) { (void)sig; stop = 1; }
+static void on_sig(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
 
 static double now_s(void)
 {
@@ -193,8 +197,8 @@ static void sh(const char *fmt, ...)
 }
 
 static const char *const words[] = {
-    "--config", "/etc/app/worker.conf", "-v", "--user=svc", "worker", "--port=8080", "-q", "--once",
-    "/var/lib/app/cache", "--retries=3", "sync", "--dry-run", "status", "/srv/data/import", "-n", "--json",
+    "--config",           "/etc/app/worker.conf", "-v",   "--user=svc", "worker", "--port=8080",      "-q", "--once",
+    "/var/lib/app/cache", "--retries=3",          "sync", "--dry-run",  "status", "/srv/data/import", "-n", "--json",
 };
 
 /* /bin/true with an argv like a service's or a cron job's */
@@ -340,7 +344,9 @@ static int lo_up(void)
     return ret;
 }
 
-struct mix { unsigned long execs, shells, bursts, opens, conns; };
+struct mix {
+    unsigned long execs, shells, bursts, opens, conns;
+};
 
 /* One worker: ops in a fixed proportion, chosen at random, until `end`. */
 static void worker(const char *w, int port, double end, unsigned seed, struct mix *m)
@@ -479,8 +485,8 @@ static int live_watch(const char *dir, int ready_fd)
     if (!rs || !out)
         goto out;
     const char *paths[] = {w};
-    struct stoat_watch_opts wo = {.watch_paths = paths, .nwatch = 1, .capture_path = cap, .diag = diag_all,
-                                  .diag_ctx = "watch"};
+    struct stoat_watch_opts wo = {
+        .watch_paths = paths, .nwatch = 1, .capture_path = cap, .diag = diag_all, .diag_ctx = "watch"};
     if (stoat_watch_create(rs, &wo, &wt))
         goto out;
     printf("live: %s\n", stoat_watch_mode(wt));
@@ -548,7 +554,7 @@ static int cmd_record(const char *dir, double secs)
     }
     int st = 0;
     waitpid(wl, &st, 0);
-    usleep(500000);   /* the sensor's poll slice, and then some */
+    usleep(500000); /* the sensor's poll slice, and then some */
     kill(wp, SIGTERM);
     int wst = 0;
     waitpid(wp, &wst, 0);
@@ -592,14 +598,16 @@ static uint64_t capture_mix(const char *cap)
     return st.events;
 }
 
-struct run_result { uint64_t events, alerts, incidents, lost; double wall, cpu; };
+struct run_result {
+    uint64_t events, alerts, incidents, lost;
+    double wall, cpu;
+};
 
 static int replay_run(const struct stoat_ruleset *rs, const char *cap, unsigned passes, FILE *out,
                       struct run_result *res)
 {
     struct stoat_watch *w = NULL;
-    struct stoat_watch_opts wo = {.replay_path = cap, .replay_passes = passes, .diag = diag_all,
-                                  .diag_ctx = "replay"};
+    struct stoat_watch_opts wo = {.replay_path = cap, .replay_passes = passes, .diag = diag_all, .diag_ctx = "replay"};
     if (stoat_watch_create(rs, &wo, &w))
         return -1;
     struct stoat_sink sink;
@@ -684,9 +692,8 @@ static int cmd_replay(const char *dir, uint64_t want, unsigned passes)
     long rss_end = status_kb("VmRSS"), hwm = status_kb("VmHWM");
     printf("replay, 1 thread, %u passes: %llu events in %.2f s wall, %.2f s CPU: %.0f events/s (wall), "
            "%.0f events/s (CPU); %llu alerts, %llu incidents, %llu lost\n",
-           passes, (unsigned long long)r.events, r.wall, r.cpu, (double)r.events / r.wall,
-           (double)r.events / r.cpu, (unsigned long long)r.alerts, (unsigned long long)r.incidents,
-           (unsigned long long)r.lost);
+           passes, (unsigned long long)r.events, r.wall, r.cpu, (double)r.events / r.wall, (double)r.events / r.cpu,
+           (unsigned long long)r.alerts, (unsigned long long)r.incidents, (unsigned long long)r.lost);
     printf("memory: peak RSS %.1f MB (rule loading included); %.1f MB after loading the rules, %.1f MB after "
            "the replay\n",
            (double)hwm / 1024, (double)rss_loaded / 1024, (double)rss_end / 1024);

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
     unsigned repeat = 1, batch = 1000;
     const char *creds = NULL, *hb = NULL, *tls_ca = NULL, *claim = NULL;
-    double rate = 0;   /* events a second; 0: as fast as the acks allow */
+    double rate = 0; /* events a second; 0: as fast as the acks allow */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char inbox[300] = "";
-    if (creds) {   /* a host's user: its own inbox prefix, as the server allows */
+    if (creds) { /* a host's user: its own inbox prefix, as the server allows */
         struct bus_creds cr;
         if (bus_creds_load(creds, &cr, why0, sizeof(why0)) != STOAT_OK) {
             fprintf(stderr, "fleet_pub: %s\n", why0);
@@ -184,7 +184,11 @@ int main(int argc, char **argv)
         }
         snprintf(inbox, sizeof(inbox), "_INBOX_%s", cr.user);
     }
-    struct bus_opts bo = {.servers = servers, .nservers = nservers, .name = "fleet_pub", .creds = creds, .tls_ca = tls_ca,
+    struct bus_opts bo = {.servers = servers,
+                          .nservers = nservers,
+                          .name = "fleet_pub",
+                          .creds = creds,
+                          .tls_ca = tls_ca,
                           .inbox = inbox[0] ? inbox : NULL};
     struct bus_conn *c = NULL;
     char why[512];
@@ -250,7 +254,7 @@ int main(int argc, char **argv)
                 events += count;
                 batches++;
                 published_n++;
-                if (rate > 0) {   /* keep to the rate: sleep until this many events are due */
+                if (rate > 0) { /* keep to the rate: sleep until this many events are due */
                     struct timespec now;
                     clock_gettime(CLOCK_MONOTONIC, &now);
                     double due = (double)events / rate,

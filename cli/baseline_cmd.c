@@ -43,8 +43,13 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat baseline learn", .say = "stoat", .usage = usage, .options = options, .arg = cli_arg_path,
-    .arg_off = BA(paths), .dash_is_arg = true,
+    .name = "stoat baseline learn",
+    .say = "stoat",
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_path,
+    .arg_off = BA(paths),
+    .dash_is_arg = true,
 };
 #undef BA
 
@@ -65,8 +70,7 @@ int cmd_baseline(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .max_input_errors = 50};
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true, .max_input_errors = 50};
     ba.ra.no_default_rules = true;
     ba.ra.baseline_learn = true;
     struct stoat_load_stats ls;

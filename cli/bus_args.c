@@ -18,8 +18,7 @@ static bool parse_server(const struct cli_value *val, void *field)
         return false;
     }
     if (strncmp(val->v, "nats://", 7) != 0 && strncmp(val->v, "tls://", 6) != 0) {
-        fprintf(stderr, "%s: --server takes nats://HOST:PORT or tls://HOST:PORT, not \"%s\"\n", val->cmd->say,
-                val->v);
+        fprintf(stderr, "%s: --server takes nats://HOST:PORT or tls://HOST:PORT, not \"%s\"\n", val->cmd->say, val->v);
         return false;
     }
     b->servers[b->nservers++] = val->v;
@@ -34,9 +33,12 @@ static bool parse_size(const struct cli_value *val, void *field)
     unsigned long long mul = 1;
     if (end && *end) {
         switch (*end) {
-        case 'k': case 'K': mul = 1ull << 10; break;
-        case 'm': case 'M': mul = 1ull << 20; break;
-        case 'g': case 'G': mul = 1ull << 30; break;
+        case 'k':
+        case 'K': mul = 1ull << 10; break;
+        case 'm':
+        case 'M': mul = 1ull << 20; break;
+        case 'g':
+        case 'G': mul = 1ull << 30; break;
         default: mul = 0;
         }
         if (end[1] && !(end[1] == 'B' && !end[2]) && !(end[1] == 'i' && end[2] == 'B' && !end[3]))
@@ -93,7 +95,10 @@ static void bus_diag(void *ctx, enum stoat_severity sev, const char *msg)
     struct diag_printer *dp = ctx;
     if (sev == STOAT_SEV_NOTE && dp && dp->quiet_notes)
         return;
-    fprintf(stderr, "stoat: %s%s\n", sev == STOAT_SEV_ERROR ? "error: " : sev == STOAT_SEV_WARNING ? "warning: " : "",
+    fprintf(stderr, "stoat: %s%s\n",
+            sev == STOAT_SEV_ERROR     ? "error: "
+            : sev == STOAT_SEV_WARNING ? "warning: "
+                                       : "",
             msg);
 }
 
@@ -106,8 +111,14 @@ struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, str
     snprintf(name, sizeof name, "stoat %s", host);
     /* the host's own inbox prefix only with per-host credentials: the
      * server's permissions for that user allow replies there alone */
-    struct bus_opts o = {.servers = b->servers, .nservers = b->nservers, .creds = b->creds, .tls_ca = b->tls_ca,
-                         .inbox = b->creds ? inbox : NULL, .name = name, .diag = bus_diag, .diag_ctx = dp};
+    struct bus_opts o = {.servers = b->servers,
+                         .nservers = b->nservers,
+                         .creds = b->creds,
+                         .tls_ca = b->tls_ca,
+                         .inbox = b->creds ? inbox : NULL,
+                         .name = name,
+                         .diag = bus_diag,
+                         .diag_ctx = dp};
     struct bus_conn *c = NULL;
     char why[512];
     if (bus_connect(&o, &c, why, sizeof why) != STOAT_OK) {
@@ -120,7 +131,11 @@ struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, str
 void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
                       struct bus_pub_opts *o)
 {
-    *o = (struct bus_pub_opts){.agent = host, .role = role, .spool_dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT,
-                               .spool_max = b->spool_max, .spool_rate = b->spool_rate, .diag = bus_diag,
+    *o = (struct bus_pub_opts){.agent = host,
+                               .role = role,
+                               .spool_dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT,
+                               .spool_max = b->spool_max,
+                               .spool_rate = b->spool_rate,
+                               .diag = bus_diag,
                                .diag_ctx = dp};
 }

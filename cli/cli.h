@@ -14,24 +14,24 @@
 
 /* Exit codes, documented in the README and `stoat help`. */
 enum {
-    EXIT_OK = 0,          /* ran to the end */
-    EXIT_ALERTS = 1,      /* alerts found and --fail-on-alert given; rules check: some rejected */
-    EXIT_USAGE = 2,       /* bad command line */
-    EXIT_FATAL = 3,       /* nothing could be done (no rules, no mapping, output not writable) */
-    EXIT_PARTIAL = 4,     /* ran, but some inputs could not be read */
+    EXIT_OK = 0,      /* ran to the end */
+    EXIT_ALERTS = 1,  /* alerts found and --fail-on-alert given; rules check: some rejected */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_FATAL = 3,   /* nothing could be done (no rules, no mapping, output not writable) */
+    EXIT_PARTIAL = 4, /* ran, but some inputs could not be read */
 };
 
 struct diag_printer {
     FILE *out;
     bool color;
-    bool quiet_notes;      /* notes (e.g. unknown files in folders) not printed */
+    bool quiet_notes; /* notes (e.g. unknown files in folders) not printed */
     bool quiet_warnings;
-    bool quiet_rules;      /* problems with single rules not printed */
-    size_t name_rejected;  /* with quiet_rules: still print this many rule errors (a
+    bool quiet_rules;     /* problems with single rules not printed */
+    size_t name_rejected; /* with quiet_rules: still print this many rule errors (a
                               rejected document and why), then only count them */
     size_t rejected_named, rejected_unnamed;
     size_t errors, warnings, notes;
-    size_t max_input_errors;   /* input problems printed before going quiet; 0 = all */
+    size_t max_input_errors; /* input problems printed before going quiet; 0 = all */
     size_t input_errors;
 };
 
@@ -44,7 +44,7 @@ char *cli_home(void);
 char *cli_home_path(const char *rel);
 
 bool cli_isatty(FILE *f);
-bool cli_color(FILE *f);   /* a TTY and NO_COLOR unset */
+bool cli_color(FILE *f); /* a TTY and NO_COLOR unset */
 
 /* Options shared by commands that load rules. */
 struct rule_args {
@@ -74,39 +74,39 @@ struct cli_command;
 struct cli_option;
 
 enum cli_kind {
-    CLI_END = 0,     /* ends a table */
-    CLI_FLAG,        /* no value: sets the bool at off */
-    CLI_STRING,      /* the value, as const char *, at off */
-    CLI_PARSE,       /* the value given to parse, with the field at off */
-    CLI_HELP,        /* the usage to standard output, exit 0 */
-    CLI_GROUP,       /* the rows of group, over the struct at off */
+    CLI_END = 0, /* ends a table */
+    CLI_FLAG,    /* no value: sets the bool at off */
+    CLI_STRING,  /* the value, as const char *, at off */
+    CLI_PARSE,   /* the value given to parse, with the field at off */
+    CLI_HELP,    /* the usage to standard output, exit 0 */
+    CLI_GROUP,   /* the rows of group, over the struct at off */
 };
 
 /* What a parse function is given besides the field. */
 struct cli_value {
     const struct cli_command *cmd;
     const struct cli_option *row;
-    const char *opt;           /* as written: "-j" or "--threads" */
-    const char *v;             /* NULL when missing ("needs a value" was said) */
+    const char *opt; /* as written: "-j" or "--threads" */
+    const char *v;   /* NULL when missing ("needs a value" was said) */
 };
 
 struct cli_option {
     enum cli_kind kind;
-    const char *name;          /* "--output" */
-    const char *alias;         /* "-o", or NULL */
-    size_t off;                /* offsetof in the command's argument struct (or the group's) */
+    const char *name;  /* "--output" */
+    const char *alias; /* "-o", or NULL */
+    size_t off;        /* offsetof in the command's argument struct (or the group's) */
     /* CLI_PARSE: false on a bad or missing value, after saying why where
      * the command does. */
     bool (*parse)(const struct cli_value *val, void *field);
     const struct cli_option *group;
-    long max;                  /* for cli_parse_threads: the most */
-    const char *bad;           /* for cli_parse_threads: the message on a bad value */
+    long max;        /* for cli_parse_threads: the most */
+    const char *bad; /* for cli_parse_threads: the message on a bad value */
 };
 
 struct cli_command {
-    const char *name;          /* "stoat hunt": begins the unknown-option message */
-    const char *say;           /* begins messages about values: "stoat" or "stoat watch" */
-    bool see_help;             /* an unknown option adds "(see NAME --help)" */
+    const char *name; /* "stoat hunt": begins the unknown-option message */
+    const char *say;  /* begins messages about values: "stoat" or "stoat watch" */
+    bool see_help;    /* an unknown option adds "(see NAME --help)" */
     void (*usage)(FILE *f);
     const struct cli_option *options;
     /* An argument that is not an option, with the field at arg_off (false:
@@ -114,7 +114,7 @@ struct cli_command {
      * unknown option. */
     bool (*arg)(const struct cli_command *cmd, void *field, const char *a);
     size_t arg_off;
-    bool dash_is_arg;          /* "-" alone is an argument (standard input), not an option */
+    bool dash_is_arg; /* "-" alone is an argument (standard input), not an option */
 };
 
 #define CLI_GO (-1)

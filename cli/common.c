@@ -61,8 +61,9 @@ void cli_diag(void *ctx, const struct stoat_diag *d)
     char buf[2048];
     stoat_diag_format(d, buf, sizeof(buf));
     if (p->color) {
-        const char *col = d->severity == STOAT_SEV_ERROR ? "\033[31m" : d->severity == STOAT_SEV_WARNING ? "\033[33m"
-                                                                                                          : "\033[2m";
+        const char *col = d->severity == STOAT_SEV_ERROR     ? "\033[31m"
+                          : d->severity == STOAT_SEV_WARNING ? "\033[33m"
+                                                             : "\033[2m";
         fprintf(p->out, "%s%s\033[0m\n", col, buf);
     } else {
         fprintf(p->out, "%s\n", buf);
@@ -193,9 +194,7 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, v
         const char *v;
         struct cli_value val = {.cmd = cmd, .row = o, .opt = a};
         switch (o->kind) {
-        case CLI_FLAG:
-            *(bool *)field = true;
-            break;
+        case CLI_FLAG: *(bool *)field = true; break;
         case CLI_STRING:
             if (!(v = value_after(argc, argv, &i)))
                 return EXIT_USAGE;
@@ -206,11 +205,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv, int first, v
             if (!o->parse(&val, field))
                 return EXIT_USAGE;
             break;
-        case CLI_HELP:
-            cmd->usage(stdout);
-            return EXIT_OK;
-        default:
-            break;
+        case CLI_HELP: cmd->usage(stdout); return EXIT_OK;
+        default: break;
         }
     }
     return CLI_GO;
@@ -472,7 +468,7 @@ static bool beh_score(const struct cli_value *val, void *field)
         fprintf(stderr, "stoat: --incident-min-score takes a score from 0 to 100\n");
         return false;
     }
-    *(double *)field = d > 0 ? d : 0.001;   /* 0 would mean the default */
+    *(double *)field = d > 0 ? d : 0.001; /* 0 would mean the default */
     return true;
 }
 
@@ -535,10 +531,14 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
         fprintf(stderr, "stoat: cannot find data/mapping.yml (set STOAT_HOME to the stoat folder or give --mapping)\n");
         return NULL;
     }
-    struct stoat_load_opts lo = {.mapping_path = mapping, .placeholders_path = ra->placeholders,
-                                 .jewels_path = ra->jewels, .baseline_path = ra->baseline,
+    struct stoat_load_opts lo = {.mapping_path = mapping,
+                                 .placeholders_path = ra->placeholders,
+                                 .jewels_path = ra->jewels,
+                                 .baseline_path = ra->baseline,
                                  .baseline_learn = ra->baseline_learn,
-                                 .select = ra->select, .diag = cli_diag, .diag_ctx = dp};
+                                 .select = ra->select,
+                                 .diag = cli_diag,
+                                 .diag_ctx = dp};
     lo.select.tags = ra->tags;
     lo.select.exclude_tags = ra->exclude_tags;
     lo.select.ids = ra->ids;

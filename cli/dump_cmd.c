@@ -46,8 +46,13 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat dump", .say = "stoat", .usage = usage, .options = options, .arg = cli_arg_path,
-    .arg_off = DA(paths), .dash_is_arg = true,
+    .name = "stoat dump",
+    .say = "stoat",
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_path,
+    .arg_off = DA(paths),
+    .dash_is_arg = true,
 };
 #undef DA
 
@@ -64,8 +69,7 @@ int cmd_dump(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .max_input_errors = 50};
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true, .max_input_errors = 50};
     da.ra.no_default_rules = true;
     struct stoat_ruleset *rs = cli_load_rules(&da.ra, &dp, NULL, false);
     if (!rs) {
@@ -79,8 +83,8 @@ int cmd_dump(int argc, char **argv)
         rc = EXIT_FATAL;
         goto out;
     }
-    struct stoat_hunt_opts ho = {.threads = da.threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp,
-                                 .host = da.host};
+    struct stoat_hunt_opts ho = {
+        .threads = da.threads, .all_events = true, .diag = cli_diag, .diag_ctx = &dp, .host = da.host};
     struct stoat_hunt *h;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink sink;

@@ -107,8 +107,13 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat fleet", .say = "stoat", .see_help = true, .usage = usage, .options = options,
-    .arg = cli_arg_path, .arg_off = FA(paths),
+    .name = "stoat fleet",
+    .say = "stoat",
+    .see_help = true,
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_path,
+    .arg_off = FA(paths),
 };
 #undef FA
 
@@ -131,8 +136,13 @@ static void bus_say(void *ctx, enum stoat_severity sev, const char *msg)
 
 static struct bus_conn *connect_bus(const struct fleet_args *fa, const char *name)
 {
-    struct bus_opts bo = {.servers = fa->servers, .nservers = fa->nservers, .creds = fa->creds,
-                          .tls_ca = fa->tls_ca, .name = name, .connect_wait_ms = 5000, .diag = bus_say};
+    struct bus_opts bo = {.servers = fa->servers,
+                          .nservers = fa->nservers,
+                          .creds = fa->creds,
+                          .tls_ca = fa->tls_ca,
+                          .name = name,
+                          .connect_wait_ms = 5000,
+                          .diag = bus_say};
     struct bus_conn *c = NULL;
     char why[512];
     if (bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK) {
@@ -156,8 +166,10 @@ static int do_setup(const struct fleet_args *fa)
     if (!c)
         return EXIT_FATAL;
     char why[512];
-    struct bus_setup_opts so = {.replicas = (int)fa->replicas, .max_age_ns = fa->max_age * 1000000000LL,
-                                .max_bytes = fa->max_bytes, .partitions = (unsigned)fa->partitions};
+    struct bus_setup_opts so = {.replicas = (int)fa->replicas,
+                                .max_age_ns = fa->max_age * 1000000000LL,
+                                .max_bytes = fa->max_bytes,
+                                .partitions = (unsigned)fa->partitions};
     unsigned parts = 0;
     int rc = EXIT_OK;
     if (bus_ensure_streams(c, &so, why, sizeof(why)) != STOAT_OK ||
@@ -193,8 +205,8 @@ static void status_consumers(struct bus_conn *c)
             snprintf(name, sizeof(name), FLEET_CONSUMER_PREFIX "%u", p);
         jsConsumerInfo *ci = NULL;
         jsErrCode je = 0;
-        if (js_GetConsumerInfo(&ci, bus_js(c), p == parts ? BUS_STREAM_HEALTH : BUS_STREAM_EVENTS, name, NULL,
-                               &je) != NATS_OK)
+        if (js_GetConsumerInfo(&ci, bus_js(c), p == parts ? BUS_STREAM_HEALTH : BUS_STREAM_EVENTS, name, NULL, &je) !=
+            NATS_OK)
             continue;
         read++;
         if (p < parts) {
@@ -204,7 +216,8 @@ static void status_consumers(struct bus_conn *c)
         jsConsumerInfo_Destroy(ci);
     }
     if (!read) {
-        fprintf(stderr, "stoat: cannot read the consumers (has `stoat fleet setup` run, and may this user read them?)\n");
+        fprintf(stderr,
+                "stoat: cannot read the consumers (has `stoat fleet setup` run, and may this user read them?)\n");
         return;
     }
     printf("partitions: %u, lag: %llu batches waiting, %llu awaiting acks\n", parts, (unsigned long long)pending,
@@ -341,8 +354,8 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
         fprintf(stderr, "stoat fleet: --db FILE is required (alerts and what was processed live there)\n");
         return EXIT_USAGE;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = !fa->verbose,
-                              .max_input_errors = 50};
+    struct diag_printer dp = {
+        .out = stderr, .color = cli_color(stderr), .quiet_notes = !fa->verbose, .max_input_errors = 50};
     struct diag_printer rule_dp = dp;
     rule_dp.quiet_rules = true;
     struct stoat_load_stats ls;
@@ -357,8 +370,8 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     struct bus_conn *c = NULL;
     FILE *out = NULL;
     /* commits only when the centre says (alerts and marks together) */
-    struct stoat_store_opts so = {.create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30,
-                                  .diag = cli_diag, .diag_ctx = &dp};
+    struct stoat_store_opts so = {
+        .create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30, .diag = cli_diag, .diag_ctx = &dp};
     if (stoat_store_open(fa->db, &so, &store) != STOAT_OK) {
         rc = EXIT_FATAL;
         goto out;
@@ -389,12 +402,25 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     struct reload_ctx rctx = {fa, &dp};
-    struct fleet_opts fo = {.rs = rs, .rule_version = "local", .sinks = sinks, .nsinks = nsinks, .store = store,
-                            .db_path = fa->db, .min_level = fa->min_level, .beh = fa->bo,
-                            .threads = fa->threads ? fa->threads : 2, .id = id, .duration_s = (double)fa->duration,
+    struct fleet_opts fo = {.rs = rs,
+                            .rule_version = "local",
+                            .sinks = sinks,
+                            .nsinks = nsinks,
+                            .store = store,
+                            .db_path = fa->db,
+                            .min_level = fa->min_level,
+                            .beh = fa->bo,
+                            .threads = fa->threads ? fa->threads : 2,
+                            .id = id,
+                            .duration_s = (double)fa->duration,
                             .silence_ms = fa->silence * 1000,
-                            .replay_s = fa->no_replay ? -1 : (double)fa->replay, .stop = &stop_flag, .reload = reload_rules,
-                            .reload_ctx = &rctx, .diag = fleet_diag, .diag_ctx = &dp, .verbose = fa->verbose};
+                            .replay_s = fa->no_replay ? -1 : (double)fa->replay,
+                            .stop = &stop_flag,
+                            .reload = reload_rules,
+                            .reload_ctx = &rctx,
+                            .diag = fleet_diag,
+                            .diag_ctx = &dp,
+                            .verbose = fa->verbose};
     struct fleet_stats fs;
     stoat_err e = fleet_run(c, &fo, &fs);
     fprintf(stderr,
@@ -402,7 +428,8 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             "%llu silent, %llu reloads, %llu replayed, %llu forged; latency p50 %.3f s, p99 %.3f s over %llu batches\n",
             id, (unsigned long long)fs.batches, (unsigned long long)fs.events, (unsigned long long)fs.hunt.alerts,
             (unsigned long long)fs.duplicates, (unsigned long long)fs.heartbeats, (unsigned long long)fs.silent,
-            (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, (unsigned long long)fs.forged, fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+            (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, (unsigned long long)fs.forged,
+            fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)

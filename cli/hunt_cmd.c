@@ -64,7 +64,7 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     double since = (double)(now.tv_sec - p->last.tv_sec) + (double)(now.tv_nsec - p->last.tv_nsec) / 1e9;
     double all = (double)(now.tv_sec - p->start.tv_sec) + (double)(now.tv_nsec - p->start.tv_nsec) / 1e9;
     if (since < 0.25 || all < 1.0)
-        return;   /* short runs get no bar at all */
+        return; /* short runs get no bar at all */
     p->last = now;
     p->on = true;
     double mb = (double)done / 1e6, rate = all > 0 ? mb / all : 0;
@@ -134,8 +134,14 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat hunt", .say = "stoat", .see_help = true, .usage = usage, .options = options,
-    .arg = cli_arg_path, .arg_off = HA(paths), .dash_is_arg = true,
+    .name = "stoat hunt",
+    .say = "stoat",
+    .see_help = true,
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_path,
+    .arg_off = HA(paths),
+    .dash_is_arg = true,
 };
 #undef HA
 
@@ -206,8 +212,11 @@ int cmd_hunt(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = !ha.verbose,
-                              .quiet_warnings = ha.quiet, .max_input_errors = ha.quiet ? 1 : 50};
+    struct diag_printer dp = {.out = stderr,
+                              .color = cli_color(stderr),
+                              .quiet_notes = !ha.verbose,
+                              .quiet_warnings = ha.quiet,
+                              .max_input_errors = ha.quiet ? 1 : 50};
     struct stoat_load_stats ls;
     struct stoat_ruleset *rs = load_rules(&ha, &dp, &ls);
     if (!rs) {
@@ -216,8 +225,11 @@ int cmd_hunt(int argc, char **argv)
     }
     struct stoat_store *store = NULL;
     if (ha.db) {
-        struct stoat_store_opts so = {.create = true, .retain_days = ha.retain_days,
-                                      .retain_alerts = ha.retain_alerts, .diag = cli_diag, .diag_ctx = &dp};
+        struct stoat_store_opts so = {.create = true,
+                                      .retain_days = ha.retain_days,
+                                      .retain_alerts = ha.retain_alerts,
+                                      .diag = cli_diag,
+                                      .diag_ctx = &dp};
         if (stoat_store_open(ha.db, &so, &store) != STOAT_OK) {
             stoat_ruleset_destroy(rs);
             rc = EXIT_FATAL;
@@ -237,9 +249,14 @@ int cmd_hunt(int argc, char **argv)
     struct progress prog = {0};
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
     prog.last = prog.start;
-    struct stoat_hunt_opts ho = {.threads = ha.threads, .min_level = ha.min_level, .diag = cli_diag, .diag_ctx = &dp,
+    struct stoat_hunt_opts ho = {.threads = ha.threads,
+                                 .min_level = ha.min_level,
+                                 .diag = cli_diag,
+                                 .diag_ctx = &dp,
                                  .progress = (!ha.quiet && cli_isatty(stderr)) ? on_progress : NULL,
-                                 .progress_ctx = &prog, .behaviour = ha.bo, .host = ha.host};
+                                 .progress_ctx = &prog,
+                                 .behaviour = ha.bo,
+                                 .host = ha.host};
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     add_sinks(h, &ha, out, store, &ls, argc, argv);

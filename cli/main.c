@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "version.h"   /* build/gen: VERSION and git describe (scripts/gen-version.sh) */
+#include "version.h" /* build/gen: VERSION and git describe (scripts/gen-version.sh) */
 
 static void usage(FILE *f)
 {

@@ -69,8 +69,13 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat publish", .say = "stoat publish", .usage = usage, .options = options, .arg = cli_arg_path,
-    .arg_off = PA(paths), .dash_is_arg = true,
+    .name = "stoat publish",
+    .say = "stoat publish",
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_path,
+    .arg_off = PA(paths),
+    .dash_is_arg = true,
 };
 #undef PA
 
@@ -83,8 +88,7 @@ static void on_signal(int sig)
 
 /* One hunt over paths, its events to the publisher. */
 static stoat_err publish_paths(const struct stoat_ruleset *rs, struct bus_pub *pub, const char *host,
-                               struct diag_printer *dp, const char *const *paths, size_t n,
-                               struct stoat_hunt_stats *st)
+                               struct diag_printer *dp, const char *const *paths, size_t n, struct stoat_hunt_stats *st)
 {
     struct stoat_hunt_opts ho = {.all_events = true, .diag = cli_diag, .diag_ctx = dp, .host = host};
     struct stoat_hunt *h = NULL;
@@ -108,14 +112,14 @@ static stoat_err publish_paths(const struct stoat_ruleset *rs, struct bus_pub *p
 /* ---------------------------------------------------------------- follow */
 
 struct follower {
-    const char *path;             /* "-": standard input */
+    const char *path; /* "-": standard input */
     int fd;
     dev_t dev;
     ino_t ino;
-    uint64_t off;                 /* of fd: bytes consumed (handed on) */
-    struct buf carry;             /* a line not yet complete */
+    uint64_t off;     /* of fd: bytes consumed (handed on) */
+    struct buf carry; /* a line not yet complete */
     char chunk_path[4200], pos_path[4200];
-    bool done;                    /* standard input at its end */
+    bool done; /* standard input at its end */
 };
 
 static void pos_save(struct follower *f)
@@ -179,7 +183,7 @@ static void follow_read(struct follower *f, struct buf *out, bool final)
         }
         buf_put(&f->carry, block, (size_t)r);
         if (out->len + f->carry.len > (8u << 20))
-            break;   /* a big backlog goes in several inputs */
+            break; /* a big backlog goes in several inputs */
     }
     const char *nl = f->carry.len ? memrchr(f->carry.p, '\n', f->carry.len) : NULL;
     size_t take = final ? f->carry.len : nl ? (size_t)(nl - f->carry.p) + 1 : 0;
@@ -196,13 +200,13 @@ static void follow_check(struct follower *f, struct buf *out)
         return;
     struct stat now, cur;
     if (fstat(f->fd, &cur) == 0 && (uint64_t)cur.st_size < f->off) {
-        lseek(f->fd, 0, SEEK_SET);   /* truncated in place: from the start */
+        lseek(f->fd, 0, SEEK_SET); /* truncated in place: from the start */
         f->off = 0;
         buf_clear(&f->carry);
     }
     if (stat(f->path, &now) != 0 || (now.st_ino == f->ino && now.st_dev == f->dev))
         return;
-    follow_read(f, out, true);   /* the old file to its end, first */
+    follow_read(f, out, true); /* the old file to its end, first */
     close(f->fd);
     if (!follow_open(f, false))
         f->fd = -1;
@@ -218,8 +222,8 @@ static bool is_evtx(const char *path)
     return y;
 }
 
-static int follow(const struct stoat_ruleset *rs, struct bus_pub *pub, struct publish_args *pa,
-                  struct diag_printer *dp, const char *spool, struct stoat_hunt_stats *st)
+static int follow(const struct stoat_ruleset *rs, struct bus_pub *pub, struct publish_args *pa, struct diag_printer *dp,
+                  const char *spool, struct stoat_hunt_stats *st)
 {
     char dir[2048];
     if ((size_t)snprintf(dir, sizeof dir, "%s/follow", spool) >= sizeof dir) {
@@ -241,8 +245,10 @@ static int follow(const struct stoat_ruleset *rs, struct bus_pub *pub, struct pu
         snprintf(f->chunk_path, sizeof f->chunk_path, "%s/%.1024s", dir, strcmp(f->path, "-") ? base : "stdin");
         snprintf(f->pos_path, sizeof f->pos_path, "%s/%08x.pos", dir, h);
         if (strcmp(f->path, "-") && is_evtx(f->path)) {
-            fprintf(stderr, "stoat publish: %s: EVTX files cannot be followed (Windows rewrites them in place); "
-                    "publish closed .evtx files, or follow the JSON a shipper writes\n", f->path);
+            fprintf(stderr,
+                    "stoat publish: %s: EVTX files cannot be followed (Windows rewrites them in place); "
+                    "publish closed .evtx files, or follow the JSON a shipper writes\n",
+                    f->path);
             rc = EXIT_USAGE;
             goto out;
         }
@@ -321,8 +327,7 @@ int cmd_publish(int argc, char **argv)
         gethostname(self, sizeof self - 1);
         pa.host = self;
     }
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .max_input_errors = 50};
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true, .max_input_errors = 50};
     pa.ra.no_default_rules = true;
     rc = EXIT_FATAL;
     if (!(rs = cli_load_rules(&pa.ra, &dp, NULL, false)))
@@ -353,13 +358,13 @@ int cmd_publish(int argc, char **argv)
         fprintf(stderr, "stoat publish: %" PRIu64 " events went through the spool (%" PRIu64 " batches resent)\n",
                 ps.spooled_events, ps.resent);
     if (ps.duplicates)
-        fprintf(stderr, "stoat publish: %" PRIu64 " batches were duplicates the stream already held\n",
-                ps.duplicates);
+        fprintf(stderr, "stoat publish: %" PRIu64 " batches were duplicates the stream already held\n", ps.duplicates);
     if (ps.earlier_acked_events)
         fprintf(stderr, "stoat publish: %" PRIu64 " events of an earlier run, left in the spool, acknowledged\n",
                 ps.earlier_acked_events);
     if (!all)
-        fprintf(stderr, "stoat publish: not everything was acknowledged within %" PRId64 " s; %" PRIu64
+        fprintf(stderr,
+                "stoat publish: not everything was acknowledged within %" PRId64 " s; %" PRIu64
                 " events wait in the spool (%s) for the next run\n",
                 pa.wait_s, ps.spool.events, po.spool_dir);
     printf("published: %" PRIu64 " events, %" PRIu64 " acknowledged\n", ps.events, ps.acked_events);

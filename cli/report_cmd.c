@@ -46,8 +46,14 @@ static const struct cli_option options[] = {
 };
 
 static const struct cli_command command = {
-    .name = "stoat report", .say = "stoat", .see_help = true, .usage = usage, .options = options,
-    .arg = cli_arg_store, .arg_off = RA(db), .dash_is_arg = true,
+    .name = "stoat report",
+    .say = "stoat",
+    .see_help = true,
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_store,
+    .arg_off = RA(db),
+    .dash_is_arg = true,
 };
 #undef RA
 

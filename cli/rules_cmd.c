@@ -66,12 +66,20 @@ static const struct cli_option test_options[] = {
 };
 
 static const struct cli_command check_command = {
-    .name = "stoat rules check", .say = "stoat", .usage = usage, .options = check_options, .arg = add_rule_path,
+    .name = "stoat rules check",
+    .say = "stoat",
+    .usage = usage,
+    .options = check_options,
+    .arg = add_rule_path,
     .arg_off = RA(ra),
 };
 
 static const struct cli_command test_command = {
-    .name = "stoat rules test", .say = "stoat", .usage = usage, .options = test_options, .arg = set_dir,
+    .name = "stoat rules test",
+    .say = "stoat",
+    .usage = usage,
+    .options = test_options,
+    .arg = set_dir,
     .arg_off = RA(dir),
 };
 #undef RA
@@ -169,10 +177,13 @@ static int test(int argc, char **argv)
         free(parent);
     }
     if (!ra->select.status_mask)
-        ra->select.status_mask = ~0u;   /* deprecated rules have regression tests too */
+        ra->select.status_mask = ~0u; /* deprecated rules have regression tests too */
     ra->no_default_rules = true;
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .quiet_warnings = true, .quiet_rules = !verbose};
+    struct diag_printer dp = {.out = stderr,
+                              .color = cli_color(stderr),
+                              .quiet_notes = true,
+                              .quiet_warnings = true,
+                              .quiet_rules = !verbose};
     struct stoat_load_stats ls;
     struct stoat_ruleset *rs = cli_load_rules(ra, &dp, &ls, false);
     rc = EXIT_FATAL;

@@ -107,15 +107,20 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--listen", NULL, 0, parse_listen_opt},
     {CLI_STRING, "--token", NULL, SA(token)},
     {CLI_STRING, "--token-file", NULL, SA(token_file)},
-    {CLI_PARSE, "--threads", "-j", SA(threads), cli_parse_threads, .max = 32,
-     .bad = "stoat: --threads takes 1 to 32"},
+    {CLI_PARSE, "--threads", "-j", SA(threads), cli_parse_threads, .max = 32, .bad = "stoat: --threads takes 1 to 32"},
     {CLI_FLAG, "--log", NULL, SA(log)},
     {CLI_END},
 };
 
 static const struct cli_command command = {
-    .name = "stoat serve", .say = "stoat", .see_help = true, .usage = usage, .options = options,
-    .arg = cli_arg_store, .arg_off = SA(db), .dash_is_arg = true,
+    .name = "stoat serve",
+    .say = "stoat",
+    .see_help = true,
+    .usage = usage,
+    .options = options,
+    .arg = cli_arg_store,
+    .arg_off = SA(db),
+    .dash_is_arg = true,
 };
 #undef SA
 
@@ -156,16 +161,21 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct diag_printer dp = {.out = stderr, .color = cli_color(stderr)};
-    struct stoat_serve_opts so = {.db_path = sa.db, .addr = addr, .port = sa.port, .token = token,
-                                  .threads = sa.threads, .log = sa.log, .diag = cli_diag, .diag_ctx = &dp};
+    struct stoat_serve_opts so = {.db_path = sa.db,
+                                  .addr = addr,
+                                  .port = sa.port,
+                                  .token = token,
+                                  .threads = sa.threads,
+                                  .log = sa.log,
+                                  .diag = cli_diag,
+                                  .diag_ctx = &dp};
     struct stoat_serve *sv = NULL;
     if (stoat_serve_start(&so, &sv) != STOAT_OK) {
         free(file_token);
         return EXIT_FATAL;
     }
     bool v6 = strchr(addr, ':') != NULL;
-    printf("stoat: serving %s on http://%s%s%s:%u/\n", sa.db, v6 ? "[" : "", addr, v6 ? "]" : "",
-           stoat_serve_port(sv));
+    printf("stoat: serving %s on http://%s%s%s:%u/\n", sa.db, v6 ? "[" : "", addr, v6 ? "]" : "", stoat_serve_port(sv));
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

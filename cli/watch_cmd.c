@@ -36,36 +36,37 @@ static void on_hup(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: stoat watch [options]\n"
-          "Watches this Linux host live (root): a kernel sensor (eBPF on tracepoints; the proc\n"
-          "connector and fanotify where eBPF cannot load) feeding stoat's rules, process trees,\n"
-          "correlations and crown-jewel watch. SIGHUP reloads the rules and reopens -o (for\nlog rotation), SIGTERM stops.\n\n"
-          "  --watch-path PATH       report opens of files under PATH (repeatable; the crown-jewel\n"
-          "                          file's folders are watched too)\n"
-          "  --format F              table (default on a terminal) or jsonl\n"
-          "  -o, --output FILE       alerts to FILE (appended)\n"
-          "      --syslog            alerts and incidents to syslog as well\n"
-          "      --record FILE       every event as JSON lines, for a later stoat hunt\n"
-          "      --db FILE           also store alerts, incidents, events and process trees in the\n"
-          "                          SQLite store FILE (created when absent); `stoat serve FILE`\n"
-          "                          shows them live\n"
-          "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
-          "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
-          "                          (both applied every minute while watching)\n"
-          "      --capture FILE      the sensor's raw ring-buffer records (eBPF mode), for --replay\n"
-          "      --replay FILE       no sensor: run a --capture file through the same decoding, rules\n"
-          "                          and analytics as fast as it goes, then stop (no root needed)\n"
-          "      --min-level L       report alerts of level L and above\n"
-          "      --fallback          do not use eBPF (proc connector and fanotify)\n"
-          "      --user NAME         once the sensor is loaded, run as NAME and its group with\n"
-          "                          only the capabilities the sensor still needs (default: stoat\n"
-          "                          when that user exists, else nobody; root keeps uid 0)\n"
-          "      --duration SECONDS  stop after this long (default: run until stopped)\n"
-          "  -q, --quiet             no status lines on standard error\n"
-          "      --publish URL       also publish every event and alert to the fleet's NATS\n"
-          "                          JetStream at URL (nats://HOST:PORT; the bus options below);\n"
-          "                          detection stays local, the bus being down or not\n\n",
-          f);
+    fputs(
+        "usage: stoat watch [options]\n"
+        "Watches this Linux host live (root): a kernel sensor (eBPF on tracepoints; the proc\n"
+        "connector and fanotify where eBPF cannot load) feeding stoat's rules, process trees,\n"
+        "correlations and crown-jewel watch. SIGHUP reloads the rules and reopens -o (for\nlog rotation), SIGTERM stops.\n\n"
+        "  --watch-path PATH       report opens of files under PATH (repeatable; the crown-jewel\n"
+        "                          file's folders are watched too)\n"
+        "  --format F              table (default on a terminal) or jsonl\n"
+        "  -o, --output FILE       alerts to FILE (appended)\n"
+        "      --syslog            alerts and incidents to syslog as well\n"
+        "      --record FILE       every event as JSON lines, for a later stoat hunt\n"
+        "      --db FILE           also store alerts, incidents, events and process trees in the\n"
+        "                          SQLite store FILE (created when absent); `stoat serve FILE`\n"
+        "                          shows them live\n"
+        "      --retain-days N     with --db: delete alerts stored more than N days ago\n"
+        "      --retain-alerts N   with --db: keep at most the newest N alerts\n"
+        "                          (both applied every minute while watching)\n"
+        "      --capture FILE      the sensor's raw ring-buffer records (eBPF mode), for --replay\n"
+        "      --replay FILE       no sensor: run a --capture file through the same decoding, rules\n"
+        "                          and analytics as fast as it goes, then stop (no root needed)\n"
+        "      --min-level L       report alerts of level L and above\n"
+        "      --fallback          do not use eBPF (proc connector and fanotify)\n"
+        "      --user NAME         once the sensor is loaded, run as NAME and its group with\n"
+        "                          only the capabilities the sensor still needs (default: stoat\n"
+        "                          when that user exists, else nobody; root keeps uid 0)\n"
+        "      --duration SECONDS  stop after this long (default: run until stopped)\n"
+        "  -q, --quiet             no status lines on standard error\n"
+        "      --publish URL       also publish every event and alert to the fleet's NATS\n"
+        "                          JetStream at URL (nats://HOST:PORT; the bus options below);\n"
+        "                          detection stays local, the bus being down or not\n\n",
+        f);
     cli_bus_options_help(f);
     fputc('\n', f);
     cli_rule_options_help(f);
@@ -76,10 +77,10 @@ static void usage(FILE *f)
 struct reload {
     const struct rule_args *ra;
     struct diag_printer *dp;
-    struct watch_pub *wp;          /* with --publish */
-    char version[40];              /* a bundle from the fleet's bucket to load, or "" (SIGHUP) */
-    char *dir;                     /* where that bundle was unpacked */
-    struct stoat_ruleset *rs;      /* the result */
+    struct watch_pub *wp;     /* with --publish */
+    char version[40];         /* a bundle from the fleet's bucket to load, or "" (SIGHUP) */
+    char *dir;                /* where that bundle was unpacked */
+    struct stoat_ruleset *rs; /* the result */
     volatile int done;
 };
 
@@ -129,7 +130,7 @@ static size_t jewel_paths(const char *jewels, const char **out, size_t max)
 struct watch_args {
     struct rule_args ra;
     struct stoat_behaviour_opts bo;
-    const char *paths[256];    /* given with --watch-path, then the jewels' folders */
+    const char *paths[256]; /* given with --watch-path, then the jewels' folders */
     size_t npaths;
     const char *output, *format, *record, *capture, *replay, *db, *user;
     int64_t retain_days, retain_alerts;
@@ -196,7 +197,7 @@ static const char *run_as_user(const char *given)
     if (given)
         return strcmp(given, "root") ? given : NULL;
     if (getuid() != 0)
-        return NULL;   /* started as someone already: stays them */
+        return NULL; /* started as someone already: stays them */
     struct passwd pw, *res = NULL;
     char buf[4096];
     return getpwnam_r("stoat", &pw, buf, sizeof(buf), &res) == 0 && res ? "stoat" : "nobody";
@@ -229,7 +230,11 @@ static const struct cli_option options[] = {
 #undef WA
 
 static const struct cli_command command = {
-    .name = "stoat watch", .say = "stoat watch", .see_help = true, .usage = usage, .options = options,
+    .name = "stoat watch",
+    .say = "stoat watch",
+    .see_help = true,
+    .usage = usage,
+    .options = options,
 };
 
 /* What the loop works with. */
@@ -240,7 +245,7 @@ struct watch_run {
     struct stoat_ruleset *rs;
     struct stoat_store *store;
     FILE *out;
-    struct watch_pub *wp;          /* --publish */
+    struct watch_pub *wp; /* --publish */
 };
 
 /* The alerts' sink, syslog's and the store's; true when the store's sink
@@ -276,8 +281,10 @@ static void reopen_output(const char *output, FILE *out)
     fflush(out);
     FILE *fresh = fopen(output, "a");
     if (!fresh || dup2(fileno(fresh), fileno(out)) < 0)
-        fprintf(stderr, "stoat watch: cannot reopen %s: %s (it is opened as the user the watch runs as, see "
-                "--user); still writing the old file\n", output, strerror(errno));
+        fprintf(stderr,
+                "stoat watch: cannot reopen %s: %s (it is opened as the user the watch runs as, see "
+                "--user); still writing the old file\n",
+                output, strerror(errno));
     if (fresh)
         fclose(fresh);
 }
@@ -314,7 +321,7 @@ static int watch_loop(struct watch_run *r)
     while (!stop_requested) {
         int n = stoat_watch_poll(r->w, 200);
         if (n == STOAT_WATCH_END)
-            break;   /* a replay is through */
+            break; /* a replay is through */
         if (n < 0) {
             fprintf(stderr, "stoat watch: the sensor failed\n");
             rc = EXIT_FATAL;
@@ -328,8 +335,7 @@ static int watch_loop(struct watch_run *r)
             break;
         }
         bool bundle = false;
-        if (!reloading && (reload_requested || (bundle = watch_pub_new_rules(r->wp, rl.version,
-                                                                             sizeof(rl.version))))) {
+        if (!reloading && (reload_requested || (bundle = watch_pub_new_rules(r->wp, rl.version, sizeof(rl.version))))) {
             if (!bundle) {
                 reload_requested = 0;
                 reopen_output(r->wa->output, r->out);
@@ -353,8 +359,7 @@ static int watch_loop(struct watch_run *r)
             watch_pub_update(r->wp, st.lost);
         if (st.lost > reported_lost && now.tv_sec - last_report >= 10) {
             /* never silent: say what was lost and why */
-            fprintf(stderr, "stoat watch: %llu events lost so far (%s)\n", (unsigned long long)st.lost,
-                    st.lost_detail);
+            fprintf(stderr, "stoat watch: %llu events lost so far (%s)\n", (unsigned long long)st.lost, st.lost_detail);
             reported_lost = st.lost;
             last_report = now.tv_sec;
         }
@@ -408,8 +413,8 @@ int cmd_watch(int argc, char **argv)
     size_t ngiven = wa.npaths;
     wa.npaths += jewel_paths(wa.ra.jewels, wa.paths + wa.npaths, 256 - wa.npaths);
 
-    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_notes = true,
-                              .quiet_warnings = true, .quiet_rules = true};
+    struct diag_printer dp = {
+        .out = stderr, .color = cli_color(stderr), .quiet_notes = true, .quiet_warnings = true, .quiet_rules = true};
     struct stoat_load_stats ls;
     struct watch_run r = {.wa = &wa, .dp = &dp, .rs = cli_load_rules(&wa.ra, &dp, &ls, true)};
     rc = EXIT_OK;
@@ -430,8 +435,12 @@ int cmd_watch(int argc, char **argv)
         /* a watch runs for weeks: retention every minute, not only at its end;
          * dp is quiet about limits (of rules), the store's are printed */
         struct diag_printer sdp = {.out = stderr, .color = cli_color(stderr)};
-        struct stoat_store_opts so = {.create = true, .retain_days = wa.retain_days, .retain_alerts = wa.retain_alerts,
-                                      .prune_every_ms = 60000, .diag = cli_diag, .diag_ctx = &sdp};
+        struct stoat_store_opts so = {.create = true,
+                                      .retain_days = wa.retain_days,
+                                      .retain_alerts = wa.retain_alerts,
+                                      .prune_every_ms = 60000,
+                                      .diag = cli_diag,
+                                      .diag_ctx = &sdp};
         if (stoat_store_open(wa.db, &so, &r.store) != STOAT_OK) {
             rc = EXIT_FATAL;
             goto out;
@@ -439,10 +448,17 @@ int cmd_watch(int argc, char **argv)
     }
     if (!wa.format)
         wa.format = (!wa.output && cli_isatty(stdout)) ? "table" : "jsonl";
-    struct stoat_watch_opts wo = {.watch_paths = wa.paths, .nwatch = wa.npaths, .force_fallback = wa.fallback,
+    struct stoat_watch_opts wo = {.watch_paths = wa.paths,
+                                  .nwatch = wa.npaths,
+                                  .force_fallback = wa.fallback,
                                   .run_as = run_as_user(wa.user),
-                                  .min_level = wa.min_level, .record_path = wa.record, .capture_path = wa.capture,
-                                  .replay_path = wa.replay, .behaviour = wa.bo, .diag = cli_diag, .diag_ctx = &dp};
+                                  .min_level = wa.min_level,
+                                  .record_path = wa.record,
+                                  .capture_path = wa.capture,
+                                  .replay_path = wa.replay,
+                                  .behaviour = wa.bo,
+                                  .diag = cli_diag,
+                                  .diag_ctx = &dp};
     if (stoat_watch_create(r.rs, &wo, &r.w)) {
         fprintf(stderr, "stoat watch: the sensor could not start (the reason is above)\n");
         rc = EXIT_FATAL;
@@ -465,7 +481,7 @@ int cmd_watch(int argc, char **argv)
     rc = watch_finish(&r, watch_loop(&r));
 out:
     watch_pub_stop(r.wp, wa.quiet);
-    stoat_watch_destroy(r.w);   /* closes the store when its sink was added */
+    stoat_watch_destroy(r.w); /* closes the store when its sink was added */
     if (!store_owned)
         stoat_store_close(r.store);
     if (r.out && r.out != stdout)

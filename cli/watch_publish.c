@@ -27,7 +27,7 @@ struct watch_pub {
     struct bus_pub *pub;
     struct bus_rules_watch *rules;
     char spool[1024];
-    pthread_mutex_t mu;           /* the heartbeat's figures, set by the watch loop */
+    pthread_mutex_t mu; /* the heartbeat's figures, set by the watch loop */
     uint64_t lost;
     char rule_version[BUS_VERSION_MAX + 8];
     char mode[64];
@@ -50,7 +50,7 @@ struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *
         return NULL;
     pthread_mutex_init(&wp->mu, NULL);
     snprintf(wp->rule_version, sizeof wp->rule_version, "local");
-    const char *mode = stoat_watch_mode(w);   /* its first part: what runs, not what it cannot see */
+    const char *mode = stoat_watch_mode(w); /* its first part: what runs, not what it cannot see */
     snprintf(wp->mode, sizeof wp->mode, "%.*s", (int)strcspn(mode, ";"), mode);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
@@ -58,7 +58,7 @@ struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *
         goto fail;
     struct bus_pub_opts po;
     cli_bus_pub_opts(b, host, "watch", dp, &po);
-    po.block = false;   /* the sensor is never held up: a full queue spools */
+    po.block = false; /* the sensor is never held up: a full queue spools */
     po.hb_extra = hb_extra;
     po.hb_ctx = wp;
     snprintf(wp->spool, sizeof wp->spool, "%s", po.spool_dir);
@@ -100,7 +100,7 @@ char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version)
     snprintf(base, sizeof base, "%s/rules", wp->spool);
     snprintf(dir, sizeof dir, "%s/%s", base, version);
     if (fs_is_dir(dir))
-        return strdup(dir);   /* fetched before: a version is its content's hash */
+        return strdup(dir); /* fetched before: a version is its content's hash */
     mkdir(base, 0700);
     snprintf(tmp, sizeof tmp, "%s/fetch.XXXXXX", base);
     if (!mkdtemp(tmp)) {
@@ -111,7 +111,7 @@ char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version)
         fprintf(stderr, "stoat watch: rule bundle %s: %s\n", version, got[0] ? why : "gone from the bucket");
         return NULL;
     }
-    if (strcmp(got, version) != 0)   /* a newer one came meanwhile: the watcher says so next */
+    if (strcmp(got, version) != 0) /* a newer one came meanwhile: the watcher says so next */
         snprintf(dir, sizeof dir, "%s/%s", base, got);
     return strdup(rename(tmp, dir) == 0 ? dir : tmp);
 }
@@ -134,7 +134,8 @@ void watch_pub_stop(struct watch_pub *wp, bool quiet)
     struct bus_pub_stats st;
     bus_pub_stats(wp->pub, &st);
     if (!quiet || st.spool.events || st.spool.dropped_events)
-        fprintf(stderr, "stoat watch: published %llu events and %llu alerts, %llu acknowledged; %llu events in the "
+        fprintf(stderr,
+                "stoat watch: published %llu events and %llu alerts, %llu acknowledged; %llu events in the "
                 "spool, %llu dropped from it\n",
                 (unsigned long long)st.events, (unsigned long long)st.alerts,
                 (unsigned long long)(st.acked_events + st.acked_alerts), (unsigned long long)st.spool.events,

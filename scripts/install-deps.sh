@@ -21,7 +21,7 @@ PKGS="$PKGS libnats-dev libssl-dev"
 PKGS="$PKGS clang libbpf-dev bpftool libelf-dev"
 if [ "$TEST" = 1 ]; then
     # unit tests, the EVTX comparison, the store's command-line checks, the man page check
-    PKGS="$PKGS libcmocka-dev libevtx-utils sqlite3 groff-base llvm"
+    PKGS="$PKGS libcmocka-dev libevtx-utils sqlite3 groff-base llvm clang-format"
     # the dashboard's end-to-end tests and benchmarks
     PKGS="$PKGS chromium wrk"
     # the sensor and watch tests and benchmark

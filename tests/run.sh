@@ -86,6 +86,7 @@ sanitizer_reports() {   # fails when the sanitizers wrote any report
 # ---------------------------------------------------------------- normal build
 part unit unit build
 part api tests/api/run.sh
+part style tests/style/run.sh
 [ -x tests/golden/run.sh ] && part golden tests/golden/run.sh
 part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh

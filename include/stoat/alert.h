@@ -21,9 +21,9 @@ extern "C" {
 
 /* Where an event came from. line is 0 for binary formats (offset is set). */
 struct stoat_record_pos {
-    const char *file;          /* "-" for standard input */
-    const char *format;        /* "json", "evtx", ... */
-    uint64_t record;           /* 1-based index of the record in the file */
+    const char *file;   /* "-" for standard input */
+    const char *format; /* "json", "evtx", ... */
+    uint64_t record;    /* 1-based index of the record in the file */
     uint64_t line;
     uint64_t offset;
 };
@@ -34,73 +34,73 @@ struct stoat_process {
     const char *image;
     const char *command_line;
     const char *user;
-    const char *guid;          /* Sysmon ProcessGuid, or pid@start for other sources */
-    int64_t pid;               /* -1 when unknown */
-    int64_t start_ns;          /* INT64_MIN when unknown */
+    const char *guid; /* Sysmon ProcessGuid, or pid@start for other sources */
+    int64_t pid;      /* -1 when unknown */
+    int64_t start_ns; /* INT64_MIN when unknown */
 };
 
 /* A match a correlation counted that was not reported on its own (its rule
  * only feeds correlations): what it was, for the analyst. */
 struct stoat_corr_evidence {
     int64_t time_ns;
-    const char *rule;              /* the rule's title */
-    const char *summary;           /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
+    const char *rule;    /* the rule's title */
+    const char *summary; /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
 };
 
 /* What a correlation rule saw when it fired. */
 struct stoat_corr_detail {
     enum stoat_corr_type type;
-    double value;                  /* the count, distinct count, rules seen, sum, average, percentile or share */
-    int64_t first_ns, last_ns;     /* its window's events */
-    const char *const *group_names;   /* group-by fields (alias names) and their values */
+    double value;                   /* the count, distinct count, rules seen, sum, average, percentile or share */
+    int64_t first_ns, last_ns;      /* its window's events */
+    const char *const *group_names; /* group-by fields (alias names) and their values */
     const char *const *group_values;
     size_t ngroup;
-    const uint64_t *alert_ids;     /* the reported alerts it joins (may be empty) */
+    const uint64_t *alert_ids; /* the reported alerts it joins (may be empty) */
     size_t nalert_ids;
-    const struct stoat_corr_evidence *evidence;   /* the unreported matches, oldest first, as far as kept */
+    const struct stoat_corr_evidence *evidence; /* the unreported matches, oldest first, as far as kept */
     size_t nevidence;
 };
 
 struct stoat_alert {
-    uint64_t id;               /* 1, 2, 3, ... in output order within a run */
-    const struct stoat_rule_meta *rule;   /* the rule, or the correlation rule that fired */
-    const struct stoat_rule_meta *correlation;   /* the same as rule when a correlation fired, else NULL */
-    const struct stoat_corr_detail *corr;        /* with correlation: what it saw */
+    uint64_t id;                               /* 1, 2, 3, ... in output order within a run */
+    const struct stoat_rule_meta *rule;        /* the rule, or the correlation rule that fired */
+    const struct stoat_rule_meta *correlation; /* the same as rule when a correlation fired, else NULL */
+    const struct stoat_corr_detail *corr;      /* with correlation: what it saw */
     struct stoat_record_pos pos;               /* file NULL for a correlation's alert */
-    const char *timestamp;     /* as the event wrote it, NULL when absent */
-    int64_t time_ns;           /* INT64_MIN when unknown */
-    const char *host;          /* NULL when absent */
+    const char *timestamp;                     /* as the event wrote it, NULL when absent */
+    int64_t time_ns;                           /* INT64_MIN when unknown */
+    const char *host;                          /* NULL when absent */
     const char *channel;
     const char *event_id;
-    const char *logon_id;      /* the logon session when the event names one, else NULL */
+    const char *logon_id; /* the logon session when the event names one, else NULL */
     const struct stoat_field *fields;
     size_t nfields;
-    const struct stoat_process *ancestry;   /* nancestry == 0 when unknown */
+    const struct stoat_process *ancestry; /* nancestry == 0 when unknown */
     size_t nancestry;
 };
 
 /* What an incident's claims rest on: something observed, not a rule's tag. */
 struct stoat_incident_evidence {
-    const char *tactic;        /* "exfiltration", "command-and-control", or NULL: observed, no claim (nothing sent) */
-    int64_t time_ns;           /* INT64_MIN when unknown */
-    const char *text;          /* for a human: "1.2 MB sent to 203.0.113.7:443 by curl (pid 812)" */
+    const char *tactic; /* "exfiltration", "command-and-control", or NULL: observed, no claim (nothing sent) */
+    int64_t time_ns;    /* INT64_MIN when unknown */
+    const char *text;   /* for a human: "1.2 MB sent to 203.0.113.7:443 by curl (pid 812)" */
 };
 
 /* The alerts of an incident by rule, for grouping a large one. */
 struct stoat_incident_rule {
-    const char *id;            /* may be NULL */
+    const char *id; /* may be NULL */
     const char *title;
     enum stoat_level level;
-    uint64_t alerts;           /* its alerts in the incident (all of them, listed or not) */
+    uint64_t alerts; /* its alerts in the incident (all of them, listed or not) */
 };
 
 /* A logon from one place to another on the way of a fleet incident: an
  * edge of the lateral movement graph. */
 struct stoat_incident_edge {
-    const char *account;       /* as the logs spelled it first */
-    const char *from;          /* the host it came from, or its address when no host is known by it */
+    const char *account; /* as the logs spelled it first */
+    const char *from;    /* the host it came from, or its address when no host is known by it */
     const char *to;
-    const char *via;           /* "network logon", "explicit credentials", "service install", "rdp", "ssh", ... ("+"-joined) */
+    const char *via; /* "network logon", "explicit credentials", "service install", "rdp", "ssh", ... ("+"-joined) */
     int64_t first_ns, last_ns; /* of this edge within the incident */
     bool is_new;               /* not in the learned baseline (false without one) */
 };
@@ -110,7 +110,7 @@ struct stoat_incident_host {
     const char *host;
     const uint64_t *alert_ids;
     size_t nalerts;
-    const char *const *processes;  /* images of the alerts' processes and their parents, first seen first */
+    const char *const *processes; /* images of the alerts' processes and their parents, first seen first */
     size_t nprocesses;
 };
 
@@ -122,20 +122,20 @@ struct stoat_incident_host {
  * connection to an outside address), never on a rule's tag alone. A fleet
  * incident is one such story across hosts (see hosts below). */
 struct stoat_incident {
-    uint64_t id;               /* 1, 2, 3, ... within a run */
+    uint64_t id; /* 1, 2, 3, ... within a run */
     const char *host;
-    const char *logon_id;      /* NULL when the alerts span sessions */
-    const char *title;         /* one line for a human */
-    double score;              /* 0..100 */
+    const char *logon_id; /* NULL when the alerts span sessions */
+    const char *title;    /* one line for a human */
+    double score;         /* 0..100 */
     enum stoat_level level;
     int64_t first_ns, last_ns;
-    const char *const *tactics;   /* ATT&CK tactics reached, in kill-chain order */
+    const char *const *tactics; /* ATT&CK tactics reached, in kill-chain order */
     size_t ntactics;
-    const uint64_t *alert_ids;    /* the alerts it joins (stoat_alert.id) */
+    const uint64_t *alert_ids; /* the alerts it joins (stoat_alert.id) */
     size_t nalerts;
-    const struct stoat_incident_evidence *evidence;   /* what the claims rest on, oldest first */
+    const struct stoat_incident_evidence *evidence; /* what the claims rest on, oldest first */
     size_t nevidence;
-    const struct stoat_incident_rule *rules;          /* its rules, in the order they first alerted */
+    const struct stoat_incident_rule *rules; /* its rules, in the order they first alerted */
     size_t nrules;
     /* A fleet incident (nhosts > 0): a chain across hosts joined by one
      * account's logons; host is the first host, hosts every host in the
@@ -150,17 +150,17 @@ struct stoat_incident {
 #define STOAT_SKIPPED_NAMED 5
 
 struct stoat_hunt_stats {
-    uint64_t files;             /* inputs read */
-    uint64_t files_failed;      /* inputs that could not be opened, recognised or read whole (a truncated EVTX) */
-    uint64_t files_skipped;     /* files inside folders that are not event logs (a README, say) */
+    uint64_t files;         /* inputs read */
+    uint64_t files_failed;  /* inputs that could not be opened, recognised or read whole (a truncated EVTX) */
+    uint64_t files_skipped; /* files inside folders that are not event logs (a README, say) */
     /* The first STOAT_SKIPPED_NAMED of them by name, for the summary; the hunt
      * owns the strings until it is destroyed. */
     const char *skipped_names[STOAT_SKIPPED_NAMED];
-    uint64_t bytes;             /* bytes read (compressed size for .gz) */
-    uint64_t records;           /* records seen */
-    uint64_t events;            /* records turned into events */
-    uint64_t skipped;           /* malformed records skipped */
-    uint64_t unrouted;          /* events of sources no loaded rule reads */
+    uint64_t bytes;    /* bytes read (compressed size for .gz) */
+    uint64_t records;  /* records seen */
+    uint64_t events;   /* records turned into events */
+    uint64_t skipped;  /* malformed records skipped */
+    uint64_t unrouted; /* events of sources no loaded rule reads */
     uint64_t alerts;
     uint64_t alerts_by_level[STOAT_LEVEL_COUNT];
     uint64_t incidents;

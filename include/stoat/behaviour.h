@@ -18,22 +18,22 @@ extern "C" {
 /* Limits and thresholds of the analytics beyond single events; zeros take
  * the defaults. */
 struct stoat_behaviour_opts {
-    size_t proc_max_entries;       /* process table cap (default 200,000) */
-    size_t proc_max_bytes;         /* and its bytes (default 64 MiB) */
-    int64_t incident_gap_ns;       /* alerts of a chain further apart (in event time) start a new one (default 2 h) */
-    double incident_min_score;     /* chains scoring less are not incidents (default 50) */
-    size_t incident_max_alerts;    /* alert ids kept per incident (default 10,000) */
-    size_t incident_max_bytes;     /* alerts kept to be chained in time order (default 64 MiB; past it, the
+    size_t proc_max_entries;    /* process table cap (default 200,000) */
+    size_t proc_max_bytes;      /* and its bytes (default 64 MiB) */
+    int64_t incident_gap_ns;    /* alerts of a chain further apart (in event time) start a new one (default 2 h) */
+    double incident_min_score;  /* chains scoring less are not incidents (default 50) */
+    size_t incident_max_alerts; /* alert ids kept per incident (default 10,000) */
+    size_t incident_max_bytes;  /* alerts kept to be chained in time order (default 64 MiB; past it, the
                                     * kept ones are chained as a batch) */
-    const char *baseline_out;      /* learning (rules loaded with baseline_learn): write the profile here */
+    const char *baseline_out;   /* learning (rules loaded with baseline_learn): write the profile here */
     /* Correlations. Offline (the default) the matches they read are kept
      * and fed in time order at the end, so files may come in any order;
      * live, they are fed as they come and may be corr_lateness_ns late.
      * Incidents likewise: offline, alerts are chained in time order at the
      * end; live, after waiting corr_lateness_ns of event time. */
     bool corr_live;
-    int64_t corr_lateness_ns;      /* live (default 60 s) */
-    size_t corr_max_bytes;         /* correlation state, and offline the kept matches (default 64 MiB each) */
+    int64_t corr_lateness_ns; /* live (default 60 s) */
+    size_t corr_max_bytes;    /* correlation state, and offline the kept matches (default 64 MiB each) */
     /* A Sysmon event whose RuleName names an ATT&CK technique
      * ("technique_id=T1055,...", as community Sysmon configurations write)
      * is raised as an alert of that technique at this level (an enum

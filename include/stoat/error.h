@@ -16,13 +16,13 @@ extern "C" {
 typedef enum stoat_err {
     STOAT_OK = 0,
     STOAT_ERR_NOMEM = 1,
-    STOAT_ERR_IO = 2,           /* a file could not be opened or read */
-    STOAT_ERR_SYNTAX = 3,       /* YAML or JSON that is not well-formed */
-    STOAT_ERR_RULE = 4,         /* a rule that breaks the Sigma specification */
-    STOAT_ERR_UNSUPPORTED = 5,  /* valid, but not something stoat can evaluate */
-    STOAT_ERR_LIMIT = 6,        /* a size, depth or count cap was reached */
-    STOAT_ERR_INPUT = 7,        /* a malformed input record */
-    STOAT_ERR_ARG = 8,          /* a bad argument from the caller */
+    STOAT_ERR_IO = 2,          /* a file could not be opened or read */
+    STOAT_ERR_SYNTAX = 3,      /* YAML or JSON that is not well-formed */
+    STOAT_ERR_RULE = 4,        /* a rule that breaks the Sigma specification */
+    STOAT_ERR_UNSUPPORTED = 5, /* valid, but not something stoat can evaluate */
+    STOAT_ERR_LIMIT = 6,       /* a size, depth or count cap was reached */
+    STOAT_ERR_INPUT = 7,       /* a malformed input record */
+    STOAT_ERR_ARG = 8,         /* a bad argument from the caller */
     STOAT_ERR_NOTFOUND = 9,
     STOAT_ERR_PLACEHOLDER = 10, /* an `expand` placeholder with no value */
     STOAT_ERR_FORMAT = 11,      /* an input whose format is not recognised */
@@ -31,17 +31,21 @@ typedef enum stoat_err {
 
 const char *stoat_strerror(stoat_err err);
 
-enum stoat_severity { STOAT_SEV_ERROR = 0, STOAT_SEV_WARNING = 1, STOAT_SEV_NOTE = 2 };
+enum stoat_severity {
+    STOAT_SEV_ERROR = 0,
+    STOAT_SEV_WARNING = 1,
+    STOAT_SEV_NOTE = 2
+};
 
 struct stoat_diag {
     stoat_err code;
     enum stoat_severity severity;
-    const char *file;       /* NULL when not about a file */
-    uint64_t line, column;  /* 1-based; 0 when unknown */
-    uint64_t offset;        /* byte offset, for binary inputs; 0 when unknown */
+    const char *file;      /* NULL when not about a file */
+    uint64_t line, column; /* 1-based; 0 when unknown */
+    uint64_t offset;       /* byte offset, for binary inputs; 0 when unknown */
     int has_offset;
-    const char *rule_id;    /* NULL when not about a rule */
-    const char *field;      /* NULL when not about one field */
+    const char *rule_id; /* NULL when not about a rule */
+    const char *field;   /* NULL when not about one field */
     const char *message;
 };
 

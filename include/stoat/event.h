@@ -11,14 +11,19 @@
 extern "C" {
 #endif
 
-enum stoat_vtype { STOAT_V_STRING = 0, STOAT_V_NUMBER = 1, STOAT_V_BOOL = 2, STOAT_V_NULL = 3 };
+enum stoat_vtype {
+    STOAT_V_STRING = 0,
+    STOAT_V_NUMBER = 1,
+    STOAT_V_BOOL = 2,
+    STOAT_V_NULL = 3
+};
 
 struct stoat_field {
     const char *name;
     const char *value;
     uint32_t name_len;
     uint32_t value_len;
-    uint8_t type;              /* enum stoat_vtype */
+    uint8_t type; /* enum stoat_vtype */
 };
 
 #ifdef __cplusplus

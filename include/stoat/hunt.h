@@ -23,11 +23,11 @@ extern "C" {
 #endif
 
 struct stoat_hunt_opts {
-    unsigned threads;                  /* 0: one per core */
-    enum stoat_level min_level;        /* alerts below are not reported */
-    bool all_events;                   /* hand every event to the sinks' event callback */
+    unsigned threads;           /* 0: one per core */
+    enum stoat_level min_level; /* alerts below are not reported */
+    bool all_events;            /* hand every event to the sinks' event callback */
     struct stoat_behaviour_opts behaviour;
-    stoat_diag_fn diag;                /* bad input, unreadable files */
+    stoat_diag_fn diag; /* bad input, unreadable files */
     void *diag_ctx;
     /* Called from the reading thread now and then; bytes_total is 0 when
      * unknown (standard input, compressed files count compressed bytes). */

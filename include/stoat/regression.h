@@ -14,14 +14,14 @@ extern "C" {
 #endif
 
 struct stoat_regression_case {
-    const char *info;        /* the info.yml */
+    const char *info; /* the info.yml */
     const char *rule_id;
     const char *rule_title;
-    const char *input;       /* the event file run */
-    long expected;           /* -1: at least one */
+    const char *input; /* the event file run */
+    long expected;     /* -1: at least one */
     long got;
     bool passed;
-    const char *why;         /* when it could not run */
+    const char *why; /* when it could not run */
 };
 
 struct stoat_regression_totals {

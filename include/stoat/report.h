@@ -16,9 +16,9 @@ extern "C" {
 #endif
 
 struct stoat_report_opts {
-    uint64_t max_alerts;       /* the newest N alerts (0 = all), plus every alert of an incident */
-    const char *title;         /* shown as the source; NULL = the store's file name */
-    stoat_diag_fn diag;        /* why a report could not be written (may be NULL) */
+    uint64_t max_alerts; /* the newest N alerts (0 = all), plus every alert of an incident */
+    const char *title;   /* shown as the source; NULL = the store's file name */
+    stoat_diag_fn diag;  /* why a report could not be written (may be NULL) */
     void *diag_ctx;
 };
 

@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 enum stoat_level {
-    STOAT_LEVEL_NONE = 0,      /* the rule gives none */
+    STOAT_LEVEL_NONE = 0, /* the rule gives none */
     STOAT_LEVEL_INFORMATIONAL = 1,
     STOAT_LEVEL_LOW = 2,
     STOAT_LEVEL_MEDIUM = 3,
@@ -42,7 +42,11 @@ enum stoat_status {
 const char *stoat_status_name(enum stoat_status status);
 bool stoat_status_parse(const char *name, enum stoat_status *out);
 
-enum stoat_rule_kind { STOAT_RULE_DETECTION = 0, STOAT_RULE_CORRELATION = 1, STOAT_RULE_FILTER = 2 };
+enum stoat_rule_kind {
+    STOAT_RULE_DETECTION = 0,
+    STOAT_RULE_CORRELATION = 1,
+    STOAT_RULE_FILTER = 2
+};
 
 enum stoat_corr_type {
     STOAT_CORR_NONE = 0,
@@ -60,10 +64,10 @@ const char *stoat_corr_type_name(enum stoat_corr_type type);
 
 /* A correlation condition: each bound present is ANDed. */
 struct stoat_corr_condition {
-    const char *field;                 /* value_* and value_count */
+    const char *field; /* value_* and value_count */
     bool has_gt, has_gte, has_lt, has_lte, has_eq, has_neq;
     double gt, gte, lt, lte, eq, neq;
-    bool has_percentile;               /* value_percentile: `percentile: P` (pySigma's key, 0 < P <= 100) */
+    bool has_percentile; /* value_percentile: `percentile: P` (pySigma's key, 0 < P <= 100) */
     double percentile;
 };
 
@@ -79,8 +83,8 @@ struct stoat_rule_meta {
     enum stoat_status status;
     const char *product, *category, *service, *definition;
     struct stoat_strlist tags, references, falsepositives, fields, scope;
-    struct stoat_strlist attack_ids;   /* "T1059.001" split out of attack.* tags */
-    struct stoat_strlist attack_tactics;  /* "discovery", "credential-access", ... */
+    struct stoat_strlist attack_ids;     /* "T1059.001" split out of attack.* tags */
+    struct stoat_strlist attack_tactics; /* "discovery", "credential-access", ... */
     const char *file;
     uint32_t line;
 };
@@ -90,47 +94,47 @@ struct stoat_rule_meta {
  * without end on some value, ^(a+)+$ on "aaa...ab"). Such an evaluation
  * counts as no match. The hunt's and the watch's figures name them. */
 struct stoat_rule_limit {
-    const struct stoat_rule_meta *rule;   /* the ruleset's: valid while it lives */
+    const struct stoat_rule_meta *rule; /* the ruleset's: valid while it lives */
     uint64_t evaluations;
 };
 #define STOAT_LIMIT_RULES 8
 
 /* Which rules to keep (all given criteria must hold). Globs use '*'. */
 struct stoat_rule_select {
-    unsigned level_mask;       /* bit per enum stoat_level; 0 = all */
-    unsigned status_mask;      /* bit per enum stoat_status; 0 = all but deprecated/unsupported */
-    const char *const *tags;   /* any of these tag globs */
+    unsigned level_mask;     /* bit per enum stoat_level; 0 = all */
+    unsigned status_mask;    /* bit per enum stoat_status; 0 = all but deprecated/unsupported */
+    const char *const *tags; /* any of these tag globs */
     size_t ntags;
     const char *const *exclude_tags;
     size_t nexclude_tags;
-    const char *const *ids;    /* any of these ids (or names) */
+    const char *const *ids; /* any of these ids (or names) */
     size_t nids;
     const char *const *exclude_ids;
     size_t nexclude_ids;
-    const char *product, *category, *service;   /* logsource globs; NULL = any */
+    const char *product, *category, *service; /* logsource globs; NULL = any */
 };
 
 struct stoat_load_opts {
-    const char *mapping_path;        /* logsource and field mapping (data/mapping.yml) */
-    const char *placeholders_path;   /* values for `expand`; NULL = none defined */
-    const char *jewels_path;         /* crown jewels (what must not leave); NULL = none */
-    const char *baseline_path;       /* a host profile to raise first uses against; NULL = none */
-    bool baseline_learn;             /* load the watch for learning a profile (stoat baseline learn) */
-    const char *lotl_path;           /* the watched tools; NULL = lotl-tools.yml beside the mapping */
+    const char *mapping_path;      /* logsource and field mapping (data/mapping.yml) */
+    const char *placeholders_path; /* values for `expand`; NULL = none defined */
+    const char *jewels_path;       /* crown jewels (what must not leave); NULL = none */
+    const char *baseline_path;     /* a host profile to raise first uses against; NULL = none */
+    bool baseline_learn;           /* load the watch for learning a profile (stoat baseline learn) */
+    const char *lotl_path;         /* the watched tools; NULL = lotl-tools.yml beside the mapping */
     struct stoat_rule_select select;
     stoat_diag_fn diag;
     void *diag_ctx;
 };
 
 struct stoat_load_stats {
-    size_t files;           /* rule files read */
-    size_t documents;       /* YAML documents seen */
-    size_t loaded;          /* detection rules compiled */
-    size_t correlations;    /* correlation rules kept */
-    size_t filters;         /* filter documents applied */
-    size_t rejected;        /* documents refused, each with a diagnostic */
-    size_t deselected;      /* valid but left out by the selection */
-    size_t unrouted;        /* loaded rules whose logsource maps to no event source */
+    size_t files;        /* rule files read */
+    size_t documents;    /* YAML documents seen */
+    size_t loaded;       /* detection rules compiled */
+    size_t correlations; /* correlation rules kept */
+    size_t filters;      /* filter documents applied */
+    size_t rejected;     /* documents refused, each with a diagnostic */
+    size_t deselected;   /* valid but left out by the selection */
+    size_t unrouted;     /* loaded rules whose logsource maps to no event source */
     double load_seconds;
 };
 

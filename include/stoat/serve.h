@@ -21,25 +21,25 @@
 extern "C" {
 #endif
 
-#define STOAT_SERVE_MAX_BODY 16384      /* bytes of a POST body */
-#define STOAT_SERVE_MAX_URL 4096        /* bytes of a request target */
-#define STOAT_SERVE_MAX_PARAM 512       /* bytes of one query parameter */
+#define STOAT_SERVE_MAX_BODY  16384 /* bytes of a POST body */
+#define STOAT_SERVE_MAX_URL   4096  /* bytes of a request target */
+#define STOAT_SERVE_MAX_PARAM 512   /* bytes of one query parameter */
 /* Connections: a slow or idle client must not hold a slot for long, and one
  * address, or many, must not take them all. */
 #define STOAT_SERVE_MAX_CONNECTIONS 512 /* open at once */
-#define STOAT_SERVE_PER_ADDRESS 32      /* open at once from one client address */
-#define STOAT_SERVE_RESERVE 64          /* kept free: beyond 448 open, the longest waiting is closed */
-#define STOAT_SERVE_REQUEST_S 10        /* a whole request, from the connection or the last answer */
-#define STOAT_SERVE_ANSWER_S 60         /* making and sending an answer */
+#define STOAT_SERVE_PER_ADDRESS     32  /* open at once from one client address */
+#define STOAT_SERVE_RESERVE         64  /* kept free: beyond 448 open, the longest waiting is closed */
+#define STOAT_SERVE_REQUEST_S       10  /* a whole request, from the connection or the last answer */
+#define STOAT_SERVE_ANSWER_S        60  /* making and sending an answer */
 
 struct stoat_serve_opts {
     const char *db_path;
-    const char *addr;          /* IPv4 or IPv6 literal; NULL = 127.0.0.1 */
-    uint16_t port;             /* 0 = any free port (see stoat_serve_port) */
-    const char *token;         /* required unless addr is a loopback address */
-    unsigned threads;          /* 0 = 4 */
-    bool log;                  /* one line per request on standard error */
-    stoat_diag_fn diag;        /* why the dashboard could not start (may be NULL) */
+    const char *addr;   /* IPv4 or IPv6 literal; NULL = 127.0.0.1 */
+    uint16_t port;      /* 0 = any free port (see stoat_serve_port) */
+    const char *token;  /* required unless addr is a loopback address */
+    unsigned threads;   /* 0 = 4 */
+    bool log;           /* one line per request on standard error */
+    stoat_diag_fn diag; /* why the dashboard could not start (may be NULL) */
     void *diag_ctx;
 };
 

@@ -38,9 +38,9 @@ void stoat_sink_syslog(const char *ident, struct stoat_sink *sink);
 
 struct stoat_summary_opts {
     bool color;
-    unsigned top_rules;        /* rows of the rule table; 0 = 15 */
-    unsigned top_hosts;        /* 0 = 10 */
-    const struct stoat_load_stats *load;   /* printed when given */
+    unsigned top_rules;                  /* rows of the rule table; 0 = 15 */
+    unsigned top_hosts;                  /* 0 = 10 */
+    const struct stoat_load_stats *load; /* printed when given */
 };
 void stoat_sink_summary(FILE *out, const struct stoat_summary_opts *opts, struct stoat_sink *sink);
 

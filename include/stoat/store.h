@@ -33,13 +33,13 @@
 extern "C" {
 #endif
 
-#define STOAT_STORE_SCHEMA 7   /* the schema version this stoat writes */
+#define STOAT_STORE_SCHEMA 7 /* the schema version this stoat writes */
 
 struct stoat_store_opts {
-    bool readonly;             /* report, dashboard readers */
-    bool create;               /* create the file when it does not exist */
-    unsigned batch_alerts;     /* alerts per transaction; 0 = 16384 */
-    unsigned batch_ms;         /* longest an alert waits for its commit; 0 = 1000 */
+    bool readonly;         /* report, dashboard readers */
+    bool create;           /* create the file when it does not exist */
+    unsigned batch_alerts; /* alerts per transaction; 0 = 16384 */
+    unsigned batch_ms;     /* longest an alert waits for its commit; 0 = 1000 */
     /* Retention, saved in the store by a writer that sets it (0 = leave the
      * store's setting as it is; a negative value clears it): alerts older
      * than retain_days (by when they were stored) and the oldest beyond
@@ -94,8 +94,7 @@ stoat_err stoat_store_prune(struct stoat_store *s, uint64_t *deleted);
  * With own the sink closes the store when it is destroyed. A producer that
  * may sit idle with alerts pending (a live sensor) calls stoat_store_commit
  * when idle, or opens the store with batch_alerts = 1. */
-void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
-                      struct stoat_sink *sink);
+void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args, struct stoat_sink *sink);
 
 /* --------------------------------------------------------------- fleet */
 
@@ -130,13 +129,16 @@ enum stoat_triage {
     STOAT_TRIAGE_CLOSED = 3,
 };
 #define STOAT_TRIAGE_COUNT 4
-const char *stoat_triage_name(enum stoat_triage t);   /* "new", "acknowledged", "false-positive", "closed" */
+const char *stoat_triage_name(enum stoat_triage t); /* "new", "acknowledged", "false-positive", "closed" */
 bool stoat_triage_parse(const char *name, enum stoat_triage *out);
 
-enum stoat_target { STOAT_TARGET_ALERT = 0, STOAT_TARGET_INCIDENT = 1 };
+enum stoat_target {
+    STOAT_TARGET_ALERT = 0,
+    STOAT_TARGET_INCIDENT = 1
+};
 
 #define STOAT_TRIAGE_NOTE_MAX 4000
-#define STOAT_TRIAGE_WHO_MAX 100
+#define STOAT_TRIAGE_WHO_MAX  100
 
 /* Sets the state of one alert or incident and records who did it, when and
  * why. STOAT_ERR_NOTFOUND when there is no such target. */
@@ -148,21 +150,21 @@ stoat_err stoat_store_set_triage(struct stoat_store *s, enum stoat_target kind, 
 /* Filters shared by the alert and incident lists. Zero values mean "any". */
 struct stoat_filter {
     const char *host;
-    const char *rule;          /* rule id (uuid) or title */
-    const char *tactic;        /* "credential-access" */
-    const char *technique;     /* "T1003" matches its sub-techniques too */
-    const char *q;             /* words searched in titles, hosts, images, command lines, users */
-    int min_level;             /* 0 = any */
-    int state;                 /* -1 = any, else enum stoat_triage */
-    uint64_t incident;         /* alerts of this incident */
-    int64_t from_ns, to_ns;    /* 0 = unbounded */
+    const char *rule;       /* rule id (uuid) or title */
+    const char *tactic;     /* "credential-access" */
+    const char *technique;  /* "T1003" matches its sub-techniques too */
+    const char *q;          /* words searched in titles, hosts, images, command lines, users */
+    int min_level;          /* 0 = any */
+    int state;              /* -1 = any, else enum stoat_triage */
+    uint64_t incident;      /* alerts of this incident */
+    int64_t from_ns, to_ns; /* 0 = unbounded */
     /* Paging: newest first. cursor_ns/cursor_id (from the last page's
      * "next") continue a listing; offset is for small jumps. */
     bool has_cursor;
     int64_t cursor_ns;
     uint64_t cursor_id;
     unsigned offset;
-    unsigned limit;            /* 0 = 100; at most 1000 */
+    unsigned limit; /* 0 = 100; at most 1000 */
     bool oldest_first;
 };
 void stoat_filter_init(struct stoat_filter *f);
@@ -177,7 +179,7 @@ stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_f
  * and the first STOAT_INCIDENT_PAGE of its alerts in event time with their
  * trees; the others a page at a time from stoat_store_incident_alerts_json
  * (offset into time order; limit 0 = a page, at most STOAT_INCIDENT_PAGE_MAX). */
-#define STOAT_INCIDENT_PAGE 200
+#define STOAT_INCIDENT_PAGE     200
 #define STOAT_INCIDENT_PAGE_MAX 1000
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
 stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, unsigned offset, unsigned limit,
@@ -200,16 +202,16 @@ stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *l
  * are arrays. Rules, incidents, triage entries and correlations have the
  * shapes of the documents above. */
 enum stoat_export_part {
-    STOAT_EXPORT_RUNS = 0,      /* [{id, producer, args, started, ended, alerts, status, pid, host}] */
-    STOAT_EXPORT_RULES,         /* [rule] */
-    STOAT_EXPORT_HOSTS,         /* {"<id>": name} */
-    STOAT_EXPORT_ALERTS,        /* [[id, ns, ts, host, level, rule, image, cmd, user, state, logon, run, proc, ev]],
+    STOAT_EXPORT_RUNS = 0,     /* [{id, producer, args, started, ended, alerts, status, pid, host}] */
+    STOAT_EXPORT_RULES,        /* [rule] */
+    STOAT_EXPORT_HOSTS,        /* {"<id>": name} */
+    STOAT_EXPORT_ALERTS,       /* [[id, ns, ts, host, level, rule, image, cmd, user, state, logon, run, proc, ev]],
                                  * image, cmd, user null when the process (proc) says the same */
-    STOAT_EXPORT_EVENTS,        /* {"<id>": event} of those alerts */
-    STOAT_EXPORT_PROCESSES,     /* {"<id>": [parent, image, cmd, user, pid, start, guid]}: their ancestries */
-    STOAT_EXPORT_CORRELATIONS,  /* {"<alert id>": {type, value, first, last, group, evidence, alerts: [ids]}} */
-    STOAT_EXPORT_INCIDENTS,     /* [incident with "alerts": [ids]] */
-    STOAT_EXPORT_TRIAGE,        /* {"a:<id>" or "i:<id>": [{state, note, who, at}], newest first} */
+    STOAT_EXPORT_EVENTS,       /* {"<id>": event} of those alerts */
+    STOAT_EXPORT_PROCESSES,    /* {"<id>": [parent, image, cmd, user, pid, start, guid]}: their ancestries */
+    STOAT_EXPORT_CORRELATIONS, /* {"<alert id>": {type, value, first, last, group, evidence, alerts: [ids]}} */
+    STOAT_EXPORT_INCIDENTS,    /* [incident with "alerts": [ids]] */
+    STOAT_EXPORT_TRIAGE,       /* {"a:<id>" or "i:<id>": [{state, note, who, at}], newest first} */
 };
 #define STOAT_EXPORT_COUNT 9
 

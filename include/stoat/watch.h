@@ -17,16 +17,16 @@ extern "C" {
 #endif
 
 struct stoat_watch_opts {
-    const char *const *watch_paths;   /* files whose opens are reported (prefixes) */
+    const char *const *watch_paths; /* files whose opens are reported (prefixes) */
     size_t nwatch;
-    bool force_fallback;              /* no eBPF: the proc connector and fanotify */
+    bool force_fallback; /* no eBPF: the proc connector and fanotify */
     /* After loading, the process becomes this user (its primary group, no
      * others) and keeps only CAP_DAC_READ_SEARCH, plus CAP_SYS_PTRACE in
      * the fallback (src/sensor/privs.c says why). NULL: the user stays (root
      * keeps uid 0, with the same capabilities only). Ignored by a replay. */
     const char *run_as;
     enum stoat_level min_level;
-    const char *record_path;          /* every event as JSON lines, for a later stoat hunt */
+    const char *record_path; /* every event as JSON lines, for a later stoat hunt */
     /* The sensor's raw records: capture_path writes every ring-buffer record
      * as received (eBPF mode only); replay_path reads such a capture instead
      * of the kernel (no root needed), through the same decoding, process
@@ -41,15 +41,15 @@ struct stoat_watch_opts {
 };
 
 struct stoat_watch_stats {
-    uint64_t events;                  /* from the sensor */
-    uint64_t lost;                    /* events the sensor could not deliver (all causes) */
-    uint64_t marked;                  /* delivered but marked incomplete (argv cut, /proc race) */
+    uint64_t events; /* from the sensor */
+    uint64_t lost;   /* events the sensor could not deliver (all causes) */
+    uint64_t marked; /* delivered but marked incomplete (argv cut, /proc race) */
     uint64_t alerts, incidents;
     uint64_t reloads;
-    int capture_error;                /* errno of a failed capture write (capturing stopped), 0 */
-    char lost_detail[512];            /* per cause, for a human */
-    uint64_t regex_limited;           /* rule evaluations a regex limit left undecided (as in stoat_hunt_stats) */
-    char regex_detail[512];           /* the rules with most of them and how many, for a human */
+    int capture_error;      /* errno of a failed capture write (capturing stopped), 0 */
+    char lost_detail[512];  /* per cause, for a human */
+    uint64_t regex_limited; /* rule evaluations a regex limit left undecided (as in stoat_hunt_stats) */
+    char regex_detail[512]; /* the rules with most of them and how many, for a human */
 };
 
 struct stoat_watch;

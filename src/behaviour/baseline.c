@@ -16,11 +16,16 @@
 #define BASELINE_MAX_FILE (256u << 20)
 
 struct baseline {
-    struct strmap items;     /* key -> count */
-    struct strmap hosts;     /* host -> 1 */
+    struct strmap items; /* key -> count */
+    struct strmap hosts; /* host -> 1 */
 };
 
-enum kind { K_TOOL = 't', K_PAIR = 'p', K_SHAPE = 's', K_LOGON = 'l' };
+enum kind {
+    K_TOOL = 't',
+    K_PAIR = 'p',
+    K_SHAPE = 's',
+    K_LOGON = 'l'
+};
 
 struct baseline *baseline_new(void)
 {
@@ -134,7 +139,7 @@ static void add(struct baseline *b, const char *host, enum kind k, const char *i
         return;
     }
     if (b->items.count >= (size_t)BASELINE_MAX_ITEMS * 64)
-        return;   /* bounded: a hostile log cannot grow the profile without end */
+        return; /* bounded: a hostile log cannot grow the profile without end */
     strmap_put(&b->items, kb, kl, count);
 }
 
@@ -170,8 +175,8 @@ static bool has(const struct baseline *b, const char *host, enum kind k, const c
     return kl && strmap_get(&b->items, kb, kl, NULL);
 }
 
-enum novelty baseline_check(const struct baseline *b, const char *host, const char *image,
-                            const char *parent_image, const char *command_line)
+enum novelty baseline_check(const struct baseline *b, const char *host, const char *image, const char *parent_image,
+                            const char *command_line)
 {
     const char *h = host ? host : "";
     if (!strmap_get(&b->hosts, h, strlen(h), NULL))
@@ -304,7 +309,10 @@ stoat_err baseline_write(const struct baseline *b, FILE *out)
         if (r->kind != kind) {
             kind = r->kind;
             fprintf(out, "    %s:\n",
-                    kind == K_TOOL ? "tools" : kind == K_PAIR ? "pairs" : kind == K_SHAPE ? "shapes" : "logons");
+                    kind == K_TOOL    ? "tools"
+                    : kind == K_PAIR  ? "pairs"
+                    : kind == K_SHAPE ? "shapes"
+                                      : "logons");
         }
         fputs("      ", out);
         if (kind == K_TOOL) {
@@ -453,10 +461,11 @@ static int tools_doc(void *ctx, struct ynode *root, unsigned idx)
 
 static void watch_rule(struct buf *b, const char *id, const char *product, const char *sep, char **tools, size_t n)
 {
-    buf_printf(b, "---\ntitle: Living-Off-The-Land Tool Started (baseline watch)\nid: %s\nstatus: stable\n"
-                  "description: 'Not reported: tells the baseline check a watched tool started'\nauthor: stoat\n"
-                  "logsource:\n    product: %s\n    category: process_creation\ndetection:\n    tool:\n"
-                  "        Image|endswith:\n",
+    buf_printf(b,
+               "---\ntitle: Living-Off-The-Land Tool Started (baseline watch)\nid: %s\nstatus: stable\n"
+               "description: 'Not reported: tells the baseline check a watched tool started'\nauthor: stoat\n"
+               "logsource:\n    product: %s\n    category: process_creation\ndetection:\n    tool:\n"
+               "        Image|endswith:\n",
                id, product);
     for (size_t i = 0; i < n; i++) {
         buf_printf(b, "            - '%s", sep);
@@ -472,10 +481,11 @@ static void watch_rule(struct buf *b, const char *id, const char *product, const
 
 static void signal_rule(struct buf *b, const char *id, const char *title, const char *desc, const char *level)
 {
-    buf_printf(b, "---\ntitle: %s\nid: %s\nstatus: stable\ndescription: '%s'\nauthor: stoat\n"
-                  "logsource:\n    product: stoat\n    service: behaviour\ndetection:\n    never:\n"
-                  "        EventID: -1\n    condition: never\nlevel: %s\ntags:\n    - attack.execution\n"
-                  "    - attack.t1059\n",
+    buf_printf(b,
+               "---\ntitle: %s\nid: %s\nstatus: stable\ndescription: '%s'\nauthor: stoat\n"
+               "logsource:\n    product: stoat\n    service: behaviour\ndetection:\n    never:\n"
+               "        EventID: -1\n    condition: never\nlevel: %s\ntags:\n    - attack.execution\n"
+               "    - attack.t1059\n",
                title, id, desc, level);
 }
 
@@ -492,8 +502,8 @@ static stoat_err parse_tools(const char *name, const char *text, size_t len, voi
 char *baseline_rules(const char *lotl_path, stoat_diag_fn diag, void *diag_ctx)
 {
     struct tools t = {0};
-    stoat_err e = config_load(lotl_path, 1u << 20, "the list of living-off-the-land tools", parse_tools, &t, diag,
-                              diag_ctx);
+    stoat_err e =
+        config_load(lotl_path, 1u << 20, "the list of living-off-the-land tools", parse_tools, &t, diag, diag_ctx);
     struct buf b = {0};
     if (!e && (t.nwin || t.nlnx)) {
         if (t.nwin)

@@ -17,9 +17,9 @@
 
 #include "stoat/error.h"
 
-#define BASELINE_MAX_HOSTS  100000
-#define BASELINE_MAX_ITEMS  20000      /* per host and kind */
-#define BASELINE_SHAPE_MAX  240
+#define BASELINE_MAX_HOSTS 100000
+#define BASELINE_MAX_ITEMS 20000 /* per host and kind */
+#define BASELINE_SHAPE_MAX 240
 
 /* Fixed ids of the generated rules (see jewels.h for why). */
 #define BASELINE_RULE_WIN_WATCH "7c3a9e51-2d4b-4f6a-8e1c-0b2a3c4d5e71"
@@ -28,21 +28,26 @@
 #define BASELINE_RULE_NEW_PAIR  "7c3a9e51-2d4b-4f6a-8e1c-0b2a3c4d5e74"
 #define BASELINE_RULE_NEW_SHAPE "7c3a9e51-2d4b-4f6a-8e1c-0b2a3c4d5e75"
 
-enum novelty { NOV_NONE = 0, NOV_TOOL, NOV_PAIR, NOV_SHAPE };
+enum novelty {
+    NOV_NONE = 0,
+    NOV_TOOL,
+    NOV_PAIR,
+    NOV_SHAPE
+};
 
 struct baseline;
 
 struct baseline *baseline_new(void);
 stoat_err baseline_load(const char *path, struct baseline **out, stoat_diag_fn diag, void *diag_ctx);
-void baseline_free(struct baseline *b);   /* accepts NULL */
+void baseline_free(struct baseline *b); /* accepts NULL */
 
 /* Learning: one start of a watched tool. */
 void baseline_record(struct baseline *b, const char *host, const char *image, const char *parent_image,
                      const char *command_line, int64_t time_ns);
 /* Checking: what is new about this start on this host (NOV_NONE also for
  * hosts the profile does not know: nothing to compare with). */
-enum novelty baseline_check(const struct baseline *b, const char *host, const char *image,
-                            const char *parent_image, const char *command_line);
+enum novelty baseline_check(const struct baseline *b, const char *host, const char *image, const char *parent_image,
+                            const char *command_line);
 /* Logons between hosts (cross.h): account akey came to host from src. */
 void baseline_record_logon(struct baseline *b, const char *host, const char *akey, const char *src);
 /* -1: the profile knows nothing of the host; 0: a new logon there; 1: known */

@@ -50,23 +50,23 @@ struct behaviour {
     const struct stoat_ruleset *rs;
     /* from the ruleset: its behaviour data and the rules of the roles that
      * behaviour reports as (-1: none) */
-    const struct baseline *profile;     /* the profile to check against, or NULL */
+    const struct baseline *profile; /* the profile to check against, or NULL */
     int64_t jewel_window_ns;
     long exfil_rule;
-    long novelty_rule[4];               /* by enum novelty (index 0 unused) */
-    struct baseline *learn;             /* learning a profile */
-    struct touch touches[MAX_TOUCHES];  /* a ring, newest at (ntouch - 1) % MAX */
+    long novelty_rule[4];              /* by enum novelty (index 0 unused) */
+    struct baseline *learn;            /* learning a profile */
+    struct touch touches[MAX_TOUCHES]; /* a ring, newest at (ntouch - 1) % MAX */
     uint64_t ntouch;
-    struct actor_keys cur;              /* of the event last enriched (0: unknown) */
+    struct actor_keys cur; /* of the event last enriched (0: unknown) */
     struct behaviour_opts o;
     struct behaviour_out out;
     struct proctree *procs;
     struct stoat_process anc[PROCTREE_MAX_DEPTH];
     struct chains *chains;
     struct evidence *ev;
-    struct cross *cross;                /* cross-host: lateral movement, fleet incidents */
-    uint64_t incidents;                 /* reported: single-host and fleet incidents share the numbers */
-    struct sysmon_tags *tags;           /* the rules Sysmon technique tags are reported as */
+    struct cross *cross;      /* cross-host: lateral movement, fleet incidents */
+    uint64_t incidents;       /* reported: single-host and fleet incidents share the numbers */
+    struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
     struct behaviour_stats st;
 };
 
@@ -140,16 +140,22 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     const struct behaviour_data *d = behaviour_data_of(rs);
     if (d && d->baseline_learn)
         b->learn = baseline_new();
-    struct chains_opts co = {.gap_ns = b->o.incident_gap_ns, .min_score = b->o.incident_min_score,
-                             .max_alerts = b->o.incident_max_alerts, .max_bytes = b->o.incident_max_bytes,
+    struct chains_opts co = {.gap_ns = b->o.incident_gap_ns,
+                             .min_score = b->o.incident_min_score,
+                             .max_alerts = b->o.incident_max_alerts,
+                             .max_bytes = b->o.incident_max_bytes,
                              .live = b->o.corr_live,
                              .lateness_ns = b->o.corr_lateness_ns > 0 ? b->o.corr_lateness_ns : 60 * 1000000000LL};
     b->chains = chains_create(&co, &(struct chains_out){.ctx = b, .judge = judge, .incident = on_incident});
     b->ev = evidence_create(0);
-    struct cross_opts xo = {.gap_ns = co.gap_ns, .min_score = co.min_score, .live = co.live,
-                            .lateness_ns = co.lateness_ns, .profile = b->profile};
+    struct cross_opts xo = {.gap_ns = co.gap_ns,
+                            .min_score = co.min_score,
+                            .live = co.live,
+                            .lateness_ns = co.lateness_ns,
+                            .profile = b->profile};
     b->cross = cross_create(&xo, &(struct cross_out){.ctx = b, .incident = on_incident, .judge = cross_judge});
-    b->tags = sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
+    b->tags =
+        sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
     return b;
 }
 
@@ -213,7 +219,8 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
     }
     a->nancestry = proctree_ancestry(b->procs, e, b->anc, PROCTREE_MAX_DEPTH);
     a->ancestry = b->anc;
-    b->cur = (struct actor_keys){.tree = proctree_root_key(b->procs, e), .proc = proctree_proc_key(e),
+    b->cur = (struct actor_keys){.tree = proctree_root_key(b->procs, e),
+                                 .proc = proctree_proc_key(e),
                                  .parent = proctree_parent_key(b->procs, e)};
     if (!a->logon_id)
         a->logon_id = proctree_logon(e);
@@ -330,7 +337,7 @@ static int64_t pid_of(const struct stoat_alert *a)
 static const char *upload_of(const struct stoat_alert *a, char *out, size_t n)
 {
     char img[512], cwd[512];
-    static char cmd[8192];   /* behaviour runs on one thread */
+    static char cmd[8192]; /* behaviour runs on one thread */
     const char *image = image_of(a, img, sizeof(img));
     const char *cl = a->nancestry && a->ancestry[0].command_line ? a->ancestry[0].command_line
                                                                  : facts_field(a, "CommandLine", cmd, sizeof(cmd));
@@ -343,8 +350,12 @@ static void net_event(struct behaviour *b, const struct stoat_alert *a, uint32_t
 {
     char ip[64], port[16], img[512], failed[16];
     bool counted, have_recv;
-    struct ev_net n = {.host = hid, .proc = keys_of(b, a)->proc, .pid = pid_of(a), .image = image_of(a, img, sizeof(img)),
-                       .time_ns = a->time_ns, .dst_ip = facts_field(a, "DestinationIp", ip, sizeof(ip)),
+    struct ev_net n = {.host = hid,
+                       .proc = keys_of(b, a)->proc,
+                       .pid = pid_of(a),
+                       .image = image_of(a, img, sizeof(img)),
+                       .time_ns = a->time_ns,
+                       .dst_ip = facts_field(a, "DestinationIp", ip, sizeof(ip)),
                        .dst_port = facts_field(a, "DestinationPort", port, sizeof(port))};
     n.sent = field_u64(a, "BytesSent", &counted);
     n.received = field_u64(a, "BytesReceived", &have_recv);
@@ -423,20 +434,15 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
     uint32_t hid = chains_host(b->chains, host_name(a));
     char buf[1024], img[512];
     switch (role) {
-    case ROLE_EVIDENCE_NET:
-        net_event(b, a, hid);
-        break;
+    case ROLE_EVIDENCE_NET: net_event(b, a, hid); break;
     case ROLE_EVIDENCE_FILE:
         evidence_file(b->ev, hid, facts_field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
         break;
     case ROLE_EVIDENCE_UPLOAD:
         if (upload_of(a, buf, sizeof(buf)))
-            evidence_upload(b->ev, hid, keys_of(b, a)->proc, pid_of(a), image_of(a, img, sizeof(img)), a->time_ns,
-                            buf);
+            evidence_upload(b->ev, hid, keys_of(b, a)->proc, pid_of(a), image_of(a, img, sizeof(img)), a->time_ns, buf);
         break;
-    case ROLE_JEWEL_TRANSFER:
-        transfer_event(b, a, hid);
-        break;
+    case ROLE_JEWEL_TRANSFER: transfer_event(b, a, hid); break;
     case ROLE_FACT_LOGON: {
         struct cross_fact f = {.kind = CROSS_FACT_LOGON};
         struct facts_buf fb;
@@ -445,17 +451,13 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     }
     case ROLE_FACT_ADDRESS: {
-        struct cross_fact f = {.kind = CROSS_FACT_ADDRESS, .host = a->host,
-                               .addr = facts_address(a, buf, sizeof(buf))};
+        struct cross_fact f = {.kind = CROSS_FACT_ADDRESS, .host = a->host, .addr = facts_address(a, buf, sizeof(buf))};
         if (f.host && f.addr)
             fact_out(b, &f);
         break;
     }
-    case ROLE_SYSMON_TAG:
-        sysmon_tag_event(b, a);
-        break;
-    default:
-        break;
+    case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
+    default: break;
     }
 }
 
@@ -471,7 +473,7 @@ static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *
             id[n] = (char)tolower((unsigned char)a->logon_id[n]);
         return hash_bytes(id, n, 0x5e55) | 1;
     }
-    return k->tree & ~1ull;   /* even: never a session's */
+    return k->tree & ~1ull; /* even: never a session's */
 }
 
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
@@ -482,13 +484,20 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     if (m && is_touch(b, a)) {
         struct touch *t = &b->touches[b->ntouch++ % MAX_TOUCHES];
         free(t->logon);
-        *t = (struct touch){.host_id = hid, .logon = a->logon_id ? xstrdup(a->logon_id) : NULL, .tree = k->tree,
-                            .time_ns = a->time_ns, .alert_id = a->id};
+        *t = (struct touch){.host_id = hid,
+                            .logon = a->logon_id ? xstrdup(a->logon_id) : NULL,
+                            .tree = k->tree,
+                            .time_ns = a->time_ns,
+                            .alert_id = a->id};
     }
     if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    struct chain_alert r = {.id = a->id, .time_ns = a->time_ns, .key = chain_key(a, k), .proc = k->proc,
-                            .host = hid, .rule = chains_rule(b->chains, m)};
+    struct chain_alert r = {.id = a->id,
+                            .time_ns = a->time_ns,
+                            .key = chain_key(a, k),
+                            .proc = k->proc,
+                            .host = hid,
+                            .rule = chains_rule(b->chains, m)};
     if (a->logon_id)
         snprintf(r.logon, sizeof(r.logon), "%s", a->logon_id);
     chains_add(b->chains, &r);

@@ -47,7 +47,7 @@ struct behaviour;
 
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
                                    const struct behaviour_out *out);
-void behaviour_destroy(struct behaviour *b);   /* accepts NULL */
+void behaviour_destroy(struct behaviour *b); /* accepts NULL */
 
 void behaviour_proc_start(struct behaviour *b, const struct proc_start *p);
 void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns);
@@ -77,9 +77,9 @@ void behaviour_set_ruleset(struct behaviour *b, const struct stoat_ruleset *rs);
 struct behaviour_stats {
     struct proctree_stats procs;
     uint64_t chains, incidents;
-    uint64_t incident_batches, incident_late;   /* chains_stats' batches and late */
-    uint64_t evidence_evicted;                  /* processes whose evidence was dropped (evidence.h) */
-    uint64_t cross_dropped;                     /* cross-host facts dropped at their cap (cross.h) */
+    uint64_t incident_batches, incident_late; /* chains_stats' batches and late */
+    uint64_t evidence_evicted;                /* processes whose evidence was dropped (evidence.h) */
+    uint64_t cross_dropped;                   /* cross-host facts dropped at their cap (cross.h) */
 };
 void behaviour_get_stats(const struct behaviour *b, struct behaviour_stats *out);
 

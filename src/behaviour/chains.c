@@ -33,15 +33,26 @@
 
 /* Tactics as kill-chain steps. The first five are the story's stages. */
 enum tactic {
-    T_DISCOVERY, T_CREDENTIAL, T_COLLECTION, T_EXFIL, T_C2,
-    T_RECON, T_INITIAL, T_EXECUTION, T_PERSISTENCE, T_PRIVESC, T_EVASION, T_LATERAL, T_IMPACT,
+    T_DISCOVERY,
+    T_CREDENTIAL,
+    T_COLLECTION,
+    T_EXFIL,
+    T_C2,
+    T_RECON,
+    T_INITIAL,
+    T_EXECUTION,
+    T_PERSISTENCE,
+    T_PRIVESC,
+    T_EVASION,
+    T_LATERAL,
+    T_IMPACT,
     T_COUNT
 };
 _Static_assert(T_COUNT == CHAIN_TACTICS, "chains.h names the tactic count");
 
 static const struct {
-    const char *name;      /* as in attack.<name> tags, hyphenated */
-    int order;             /* kill-chain position, for output */
+    const char *name; /* as in attack.<name> tags, hyphenated */
+    int order;        /* kill-chain position, for output */
     int points;
 } tactics[T_COUNT] = {
     [T_RECON] = {"reconnaissance", 0, 3},
@@ -61,10 +72,10 @@ static const struct {
 
 /* what the rule tags may claim by themselves */
 #define CLAIMED_BY_EVIDENCE ((1u << T_EXFIL) | (1u << T_C2))
-#define IN_ORDER_BONUS 10
+#define IN_ORDER_BONUS      10
 
-#define CHAIN_MAX_RULES 256    /* distinct rules counted per chain */
-#define CHAIN_MAX_PROCS 512    /* distinct processes asked about per chain */
+#define CHAIN_MAX_RULES 256 /* distinct rules counted per chain */
+#define CHAIN_MAX_PROCS 512 /* distinct processes asked about per chain */
 
 struct rule_info {
     char *id, *title;
@@ -82,24 +93,24 @@ struct chain {
     uint64_t key;
     char logon[CHAIN_LOGON_MAX];
     bool mixed_logons;
-    int64_t first_ns, last_ns;          /* of the alerts with a time; INT64_MIN: none */
-    int64_t span_lo, span_hi;           /* of the records' times (stand-ins included), for joining */
-    uint64_t first_tie, first_seq;      /* of its first record: ties between chains starting together */
+    int64_t first_ns, last_ns;     /* of the alerts with a time; INT64_MIN: none */
+    int64_t span_lo, span_hi;      /* of the records' times (stand-ins included), for joining */
+    uint64_t first_tie, first_seq; /* of its first record: ties between chains starting together */
     uint64_t *alerts;
     size_t nalerts, acap;
-    uint64_t total;                     /* alerts joined, listed or not */
+    uint64_t total; /* alerts joined, listed or not */
     struct rule_count *rules;
     size_t nrules, rcap;
-    struct chain_tally tally;           /* tactics reached, distinct rules per level */
+    struct chain_tally tally; /* tactics reached, distinct rules per level */
     uint64_t *procs;
     size_t nprocs, pcap;
 };
 
 struct pend {
     struct chain_alert a;
-    int64_t when;       /* the time, or the last one before it in input order */
-    uint64_t tie;       /* equal times: by what the record says, not where it came in */
-    uint64_t seq;       /* input order */
+    int64_t when; /* the time, or the last one before it in input order */
+    uint64_t tie; /* equal times: by what the record says, not where it came in */
+    uint64_t seq; /* input order */
 };
 
 struct chains {
@@ -114,13 +125,13 @@ struct chains {
     struct pend *pending;
     size_t npending, pending_cap, max_pending;
     uint64_t seq;
-    int64_t last_time;                  /* the last known time in input order */
-    int64_t fed_upto;                   /* records up to this time have been chained (INT64_MIN: none) */
-    int64_t clock;                      /* the newest time chained */
-    int64_t soonest;                    /* no open chain closes before the clock passes this */
+    int64_t last_time; /* the last known time in input order */
+    int64_t fed_upto;  /* records up to this time have been chained (INT64_MIN: none) */
+    int64_t clock;     /* the newest time chained */
+    int64_t soonest;   /* no open chain closes before the clock passes this */
     struct chain *open;
     size_t nopen, open_cap;
-    struct chain *done;                 /* closed, waiting to be reported oldest first */
+    struct chain *done; /* closed, waiting to be reported oldest first */
     size_t ndone, done_cap;
     uint64_t next_incident;
     struct chains_stats st;
@@ -220,7 +231,8 @@ uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
     XGROW(c->rules, c->rules_cap, c->nrules + 1);
     c->rules[c->nrules++] = (struct rule_info){.id = m->id ? xstrdup(m->id) : NULL,
                                                .title = xstrdup(m->title ? m->title : "?"),
-                                               .level = m->level, .tactic_mask = mask};
+                                               .level = m->level,
+                                               .tactic_mask = mask};
     return id;
 }
 
@@ -455,7 +467,7 @@ static struct chain *find_chain(struct chains *c, const struct chain_alert *a, i
     }
     if (a->key) {
         if (keyless)
-            keyless->key = a->key;   /* the session or tree it was about, now known */
+            keyless->key = a->key; /* the session or tree it was about, now known */
         return keyless;
     }
     return latest;
@@ -520,8 +532,8 @@ static void report(struct chains *c, struct chain *ch)
     struct stoat_incident_rule *rules = xcalloc(ch->nrules ? ch->nrules : 1, sizeof(*rules));
     for (size_t i = 0; i < ch->nrules; i++) {
         const struct rule_info *ri = &c->rules[ch->rules[i].rule];
-        rules[i] = (struct stoat_incident_rule){.id = ri->id, .title = ri->title, .level = ri->level,
-                                                .alerts = ch->rules[i].n};
+        rules[i] = (struct stoat_incident_rule){
+            .id = ri->id, .title = ri->title, .level = ri->level, .alerts = ch->rules[i].n};
     }
     struct stoat_incident inc = {
         .id = ++c->next_incident,
@@ -529,7 +541,9 @@ static void report(struct chains *c, struct chain *ch)
         .logon_id = ch->mixed_logons || !ch->logon[0] ? NULL : ch->logon,
         .title = title.p,
         .score = score,
-        .level = score >= 80 ? STOAT_LEVEL_CRITICAL : score >= 60 ? STOAT_LEVEL_HIGH : STOAT_LEVEL_MEDIUM,
+        .level = score >= 80   ? STOAT_LEVEL_CRITICAL
+                 : score >= 60 ? STOAT_LEVEL_HIGH
+                               : STOAT_LEVEL_MEDIUM,
         .first_ns = ch->first_ns,
         .last_ns = ch->last_ns,
         .tactics = names,

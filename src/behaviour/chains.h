@@ -19,7 +19,7 @@
 
 #include "stoat/alert.h"
 
-#define CHAIN_LOGON_MAX 24   /* logon ids kept for display (longer ones are cut; the key has them whole) */
+#define CHAIN_LOGON_MAX 24 /* logon ids kept for display (longer ones are cut; the key has them whole) */
 
 /* One alert as chaining needs it. */
 struct chain_alert {
@@ -35,8 +35,8 @@ struct chain_alert {
 /* What the evidence shows about a chain's processes. Strings and the array
  * stay valid until the judge is called again. */
 struct chain_claims {
-    bool exfil, c2;              /* data left; a process talked to an outside address */
-    int64_t exfil_ns, c2_ns;     /* when first seen (INT64_MIN: unknown) */
+    bool exfil, c2;          /* data left; a process talked to an outside address */
+    int64_t exfil_ns, c2_ns; /* when first seen (INT64_MIN: unknown) */
     const struct stoat_incident_evidence *evidence;
     size_t nevidence;
 };
@@ -49,27 +49,27 @@ struct chains_out {
 };
 
 struct chains_opts {
-    int64_t gap_ns;              /* alerts further apart than this (from the chain's last) start a new chain */
-    double min_score;            /* chains scoring less are not incidents */
-    size_t max_alerts;           /* alert ids listed per incident */
-    size_t max_bytes;            /* records kept waiting to be chained */
-    bool live;                   /* records wait lateness_ns of event time, then are chained */
+    int64_t gap_ns;    /* alerts further apart than this (from the chain's last) start a new chain */
+    double min_score;  /* chains scoring less are not incidents */
+    size_t max_alerts; /* alert ids listed per incident */
+    size_t max_bytes;  /* records kept waiting to be chained */
+    bool live;         /* records wait lateness_ns of event time, then are chained */
     int64_t lateness_ns;
 };
 
 struct chains_stats {
     uint64_t chains, incidents;
-    uint64_t batches;            /* offline: time-sorted batches chained (1 unless the cap was reached) */
-    uint64_t late;               /* records chained after later ones (live: beyond the lateness) */
+    uint64_t batches; /* offline: time-sorted batches chained (1 unless the cap was reached) */
+    uint64_t late;    /* records chained after later ones (live: beyond the lateness) */
 };
 
 /* How far a set of alerts got along the attack, as chains score it: shared
  * with the cross-host chains (cross.h), which join alerts of several hosts. */
 #define CHAIN_TACTICS 13
 struct chain_tally {
-    uint32_t mask;                         /* tactics reached (bit per chains.c's enum) */
-    int64_t first[CHAIN_TACTICS];          /* when each was first seen (INT64_MAX: not) */
-    unsigned by_level[STOAT_LEVEL_COUNT];  /* distinct rules per level */
+    uint32_t mask;                        /* tactics reached (bit per chains.c's enum) */
+    int64_t first[CHAIN_TACTICS];         /* when each was first seen (INT64_MAX: not) */
+    unsigned by_level[STOAT_LEVEL_COUNT]; /* distinct rules per level */
 };
 void chain_tally_init(struct chain_tally *t);
 /* The tactics bits of ATT&CK tactic names ("credential-access", ...). */
@@ -93,7 +93,7 @@ void chain_story(struct buf *b, uint32_t mask, const char *const *names, size_t 
 struct chains;
 
 struct chains *chains_create(const struct chains_opts *o, const struct chains_out *out);
-void chains_destroy(struct chains *c);   /* accepts NULL */
+void chains_destroy(struct chains *c); /* accepts NULL */
 
 /* Ids for hosts and rules (rules by id, title and level: a reload may bring
  * other rules while chains are open). */

@@ -160,7 +160,7 @@ void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void
             break;
         const struct cinfo *ci = &e->ci[g->corr];
         int64_t due = corr_group_due(ci, g);
-        if (!final && due >= wm) {   /* the key was early: the group moved on */
+        if (!final && due >= wm) { /* the key was early: the group moved on */
             g->due = due;
             corr_heap_down(e, 0);
             continue;
@@ -306,12 +306,12 @@ static void add_reader(struct corr_engine *e, uint32_t c, uint32_t pos)
     else if (ix <= -2 && (size_t)(-2 - ix) < e->ncorrs)
         s = e->nrules + (size_t)(-2 - ix);
     else
-        return;   /* not loaded: the loader warned */
+        return; /* not loaded: the loader warned */
     struct corr_source *src = &e->src[s];
     if (ci->type != STOAT_CORR_TEMPORAL_ORDERED)
         for (uint32_t i = 0; i < src->nrd; i++)
             if (src->rd[i].corr == c)
-                return;   /* named twice: one event still counts once */
+                return; /* named twice: one event still counts once */
     src->rd = xrealloc(src->rd, (src->nrd + 1) * sizeof(*src->rd));
     struct corr_reader *rd = &src->rd[src->nrd++];
     rd->corr = c;

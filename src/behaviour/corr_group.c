@@ -37,7 +37,7 @@ static void ents_resize(struct group *g, uint32_t cap)
 static struct ent *ents_open(struct group *g, uint32_t i)
 {
     if (g->len == g->cap)
-        ents_resize(g, g->cap ? g->cap * 2 : 8);   /* not reached */
+        ents_resize(g, g->cap ? g->cap * 2 : 8); /* not reached */
     for (uint32_t j = g->len; j > i; j--)
         *ent_at(g, j) = *ent_at(g, j - 1);
     g->len++;
@@ -211,8 +211,7 @@ static size_t group_size(const struct corr_engine *e, const struct group *g)
     if (g->pt)
         b += ci->n * (ci->type == STOAT_CORR_TEMPORAL_ORDERED ? 2 : 1) * sizeof(int64_t);
     if (g->vt)
-        b += sizeof(*g->vt) + g->vt->cap * sizeof(struct vslot) + g->vt->nbucket * sizeof(uint32_t) +
-             g->vt->strbytes;
+        b += sizeof(*g->vt) + g->vt->cap * sizeof(struct vslot) + g->vt->nbucket * sizeof(uint32_t) + g->vt->strbytes;
     if (g->al_t)
         b += CORR_ALERTS_MAX * (sizeof(int64_t) + sizeof(uint64_t));
     if (g->host)
@@ -447,7 +446,7 @@ void corr_drop_head(const struct cinfo *ci, struct group *g)
     if (ci->slots && --g->vt->v[aux].refs == 0)
         corr_vt_release(g->vt, aux);
     if (ci->numeric && (!g->len || ++g->pops >= 4096))
-        sum_recompute(g);   /* what subtraction drifted, from the entries (0 when none) */
+        sum_recompute(g); /* what subtraction drifted, from the entries (0 when none) */
 }
 
 void corr_ordered_fold(const struct cinfo *ci, struct group *g, int64_t until)
@@ -550,7 +549,7 @@ bool corr_add_point(struct corr_engine *e, struct group *g, int64_t t, double v,
         }
     }
     if (ents_reserve(e, g, 1))
-        i = ents_after(g, t);   /* the oldest went to make room */
+        i = ents_after(g, t); /* the oldest went to make room */
     struct ent *x = ents_open(g, i);
     x->t = t;
     x->v = v;

@@ -23,41 +23,41 @@
  * older than the correlation clock allows are counted as late. Live, matches
  * arrive in time order give or take the lateness and are fed at once. */
 struct corr_kept {
-    int64_t key;      /* time (or the last time before it) */
-    uint64_t seq;     /* input order among equal times */
-    size_t off;       /* into corr_kept */
+    int64_t key;  /* time (or the last time before it) */
+    uint64_t seq; /* input order among equal times */
+    size_t off;   /* into corr_kept */
 };
 
-#define CORR_VIEW_MAX 64   /* fields a correlation may read per event */
+#define CORR_VIEW_MAX 64 /* fields a correlation may read per event */
 
 /* Matches of rules that only feed correlations are not alerts, so a firing
  * would name nothing the analyst can see. Each one fed gets an evidence id
  * (the correlation engine keeps it like an alert id, marked by the top bit)
  * and a line in this ring; a firing shows the lines still here. */
-#define EVIDENCE_BIT (1ull << 63)
-#define EVIDENCE_RING 4096
+#define EVIDENCE_BIT    (1ull << 63)
+#define EVIDENCE_RING   4096
 #define EVIDENCE_GLANCE 300
 struct corr_evidence {
-    uint64_t id;        /* 0: empty */
+    uint64_t id; /* 0: empty */
     int64_t time_ns;
     char *rule, *summary;
 };
 
 struct corr_stream {
     const struct stoat_ruleset *rs;
-    enum stoat_level min_level;        /* firings below are not reported */
+    enum stoat_level min_level; /* firings below are not reported */
     struct stoat_hunt_stats *stats;
     corr_alert_fn emit;
     void *emit_ctx;
     struct corr_engine *corr;
     bool corr_live;
     struct corr_opts corr_opts;
-    struct fieldtab corr_names;        /* the fields correlations read */
-    struct buf corr_kept;              /* offline: matches kept until the end */
+    struct fieldtab corr_names; /* the fields correlations read */
+    struct buf corr_kept;       /* offline: matches kept until the end */
     struct corr_kept *corr_index;
     size_t ncorr_index, corr_index_cap;
-    int64_t corr_last_time;            /* for matches without a time */
-    struct corr_evidence *evidence;    /* a ring of the unreported matches fed lately */
+    int64_t corr_last_time;         /* for matches without a time */
+    struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
 };
 
@@ -70,8 +70,8 @@ static uint64_t note_evidence(struct corr_stream *s, uint32_t rule, int64_t t, c
     free(e->rule);
     free(e->summary);
     const char *title = s->rs->rules[rule].meta.title;
-    *e = (struct corr_evidence){.id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"),
-                                .summary = xstrndup(summary, n)};
+    *e = (struct corr_evidence){
+        .id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"), .summary = xstrndup(summary, n)};
     return id | EVIDENCE_BIT;
 }
 
@@ -176,7 +176,8 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
     struct stoat_field gf[32];
     size_t ng = f->ngroup < 32 ? f->ngroup : 32;
     for (size_t i = 0; i < ng; i++)
-        gf[i] = (struct stoat_field){.name = f->group_names[i], .name_len = (uint32_t)strlen(f->group_names[i]),
+        gf[i] = (struct stoat_field){.name = f->group_names[i],
+                                     .name_len = (uint32_t)strlen(f->group_names[i]),
                                      .value = f->group_values[i] ? f->group_values[i] : "",
                                      .value_len = f->group_values[i] ? (uint32_t)strlen(f->group_values[i]) : 0,
                                      .type = STOAT_V_STRING};
@@ -195,17 +196,31 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
             ev[nev++] = (struct stoat_corr_evidence){.time_ns = e->time_ns, .rule = e->rule, .summary = e->summary};
     }
     struct stoat_corr_detail d = {
-        .type = s->rs->corrs[f->corr].corr.type, .value = f->value, .first_ns = f->first_ns, .last_ns = f->last_ns,
-        .group_names = f->group_names, .group_values = f->group_values, .ngroup = f->ngroup,
-        .alert_ids = ids, .nalert_ids = nids, .evidence = ev, .nevidence = nev,
+        .type = s->rs->corrs[f->corr].corr.type,
+        .value = f->value,
+        .first_ns = f->first_ns,
+        .last_ns = f->last_ns,
+        .group_names = f->group_names,
+        .group_values = f->group_values,
+        .ngroup = f->ngroup,
+        .alert_ids = ids,
+        .nalert_ids = nids,
+        .evidence = ev,
+        .nevidence = nev,
     };
     char ts[32];
     bool timed = f->last_ns != INT64_MIN && f->last_ns != INT64_MAX;
     if (timed)
         format_time_ns(f->last_ns, ts);
     struct stoat_alert a = {
-        .rule = f->meta, .correlation = f->meta, .corr = &d, .timestamp = timed ? ts : NULL,
-        .time_ns = timed ? f->last_ns : INT64_MIN, .host = f->host, .fields = gf, .nfields = ng,
+        .rule = f->meta,
+        .correlation = f->meta,
+        .corr = &d,
+        .timestamp = timed ? ts : NULL,
+        .time_ns = timed ? f->last_ns : INT64_MIN,
+        .host = f->host,
+        .fields = gf,
+        .nfields = ng,
     };
     s->stats->corr_fired++;
     s->emit(s->emit_ctx, &a);
@@ -216,10 +231,28 @@ static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
     corr_feed(s->corr, in, on_corr_fire, s);
 }
 
-static void put32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof v); }
-static void put64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof v); }
-static uint32_t get32(const char **p) { uint32_t v; memcpy(&v, *p, sizeof v); *p += sizeof v; return v; }
-static uint64_t get64(const char **p) { uint64_t v; memcpy(&v, *p, sizeof v); *p += sizeof v; return v; }
+static void put32(struct buf *b, uint32_t v)
+{
+    buf_put(b, &v, sizeof v);
+}
+static void put64(struct buf *b, uint64_t v)
+{
+    buf_put(b, &v, sizeof v);
+}
+static uint32_t get32(const char **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, sizeof v);
+    *p += sizeof v;
+    return v;
+}
+static uint64_t get64(const char **p)
+{
+    uint64_t v;
+    memcpy(&v, *p, sizeof v);
+    *p += sizeof v;
+    return v;
+}
 
 static int kept_cmp(const void *x, const void *y)
 {
@@ -276,8 +309,8 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
         if (!alert_id)
             alert_id = note_evidence(s, rule, a->time_ns, glance.p ? glance.p : "", glance.len);
         buf_free(&glance);
-        struct corr_input in = {.rule = rule, .alert_id = alert_id, .time_ns = a->time_ns, .fields = view,
-                                .nfields = nf, .host = a->host};
+        struct corr_input in = {
+            .rule = rule, .alert_id = alert_id, .time_ns = a->time_ns, .fields = view, .nfields = nf, .host = a->host};
         corr_feed_now(s, &in);
         return;
     }
@@ -290,8 +323,8 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
     if (s->corr_kept.len && s->corr_kept.len + need > s->corr_opts.max_bytes)
         corr_feed_kept(s);
     XGROW(s->corr_index, s->corr_index_cap, s->ncorr_index + 1);
-    s->corr_index[s->ncorr_index] = (struct corr_kept){.key = s->corr_last_time, .seq = s->ncorr_index,
-                                                       .off = s->corr_kept.len};
+    s->corr_index[s->ncorr_index] =
+        (struct corr_kept){.key = s->corr_last_time, .seq = s->ncorr_index, .off = s->corr_kept.len};
     s->ncorr_index++;
     struct buf *b = &s->corr_kept;
     put32(b, rule);
@@ -328,8 +361,8 @@ void corr_stream_finish(struct corr_stream *s)
 }
 
 struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
-                                       enum stoat_level min_level, struct stoat_hunt_stats *stats,
-                                       corr_alert_fn emit, void *ctx)
+                                       enum stoat_level min_level, struct stoat_hunt_stats *stats, corr_alert_fn emit,
+                                       void *ctx)
 {
     struct corr_stream *s = xcalloc(1, sizeof(*s));
     *s = (struct corr_stream){.rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx};

@@ -28,8 +28,8 @@ struct corr_stream;
 /* NULL when rs has no correlations. Firings below min_level are not
  * reported; the counts (fired, late, evicted, ...) go into stats. */
 struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
-                                       enum stoat_level min_level, struct stoat_hunt_stats *stats,
-                                       corr_alert_fn emit, void *ctx);
+                                       enum stoat_level min_level, struct stoat_hunt_stats *stats, corr_alert_fn emit,
+                                       void *ctx);
 /* A match of a rule that correlations read (a the event, enriched or not);
  * alert_id is its alert's id, 0 when it was not reported. */
 void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id);
@@ -38,6 +38,6 @@ void corr_stream_advance(struct corr_stream *s, int64_t now_ns);
 /* The end of the input (or of a ruleset): feeds what is kept, closes every
  * window and adds the engine's counts to stats. */
 void corr_stream_finish(struct corr_stream *s);
-void corr_stream_destroy(struct corr_stream *s);   /* accepts NULL */
+void corr_stream_destroy(struct corr_stream *s); /* accepts NULL */
 
 #endif

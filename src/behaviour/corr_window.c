@@ -181,10 +181,8 @@ static double rising_value(struct corr_engine *e, const struct cinfo *ci, const 
 {
     uint32_t k = 0;
     switch (ci->type) {
-    case STOAT_CORR_EVENT_COUNT:
-        return (double)g->count;
-    case STOAT_CORR_VALUE_COUNT:
-        return (double)g->vt->live;
+    case STOAT_CORR_EVENT_COUNT: return (double)g->count;
+    case STOAT_CORR_VALUE_COUNT: return (double)g->vt->live;
     case STOAT_CORR_TEMPORAL:
         for (uint32_t i = 0; i < ci->n; i++)
             k += g->pt[i] != CORR_NONE && g->pt[i] >= w0;
@@ -193,14 +191,10 @@ static double rising_value(struct corr_engine *e, const struct cinfo *ci, const 
         while (k < ci->n && g->pt[k] != CORR_NONE && g->pt[k] >= w0)
             k++;
         return k;
-    case STOAT_CORR_VALUE_SUM:
-        return g->count ? g->sum : 0;
-    case STOAT_CORR_VALUE_AVG:
-        return g->count ? g->sum / (double)g->count : NAN;
-    case STOAT_CORR_VALUE_PERCENTILE:
-        return window_percentile(e, ci, g, g->len);
-    default:
-        return NAN;
+    case STOAT_CORR_VALUE_SUM: return g->count ? g->sum : 0;
+    case STOAT_CORR_VALUE_AVG: return g->count ? g->sum / (double)g->count : NAN;
+    case STOAT_CORR_VALUE_PERCENTILE: return window_percentile(e, ci, g, g->len);
+    default: return NAN;
     }
 }
 
@@ -229,9 +223,7 @@ static void rising_add(struct corr_engine *e, const struct cinfo *ci, struct gro
         if (g->pt[pos] == CORR_NONE || t > g->pt[pos])
             g->pt[pos] = t;
         break;
-    case STOAT_CORR_TEMPORAL_ORDERED:
-        ordered_add(e, ci, g, pos, t);
-        break;
+    case STOAT_CORR_TEMPORAL_ORDERED: ordered_add(e, ci, g, pos, t); break;
     case STOAT_CORR_VALUE_SUM:
     case STOAT_CORR_VALUE_AVG:
         corr_add_point(e, g, t, num, 0, true);
@@ -242,8 +234,7 @@ static void rising_add(struct corr_engine *e, const struct cinfo *ci, struct gro
         while (g->len > ci->keep)
             corr_drop_head(ci, g);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -252,32 +243,27 @@ static int64_t rising_first(const struct cinfo *ci, const struct group *g, int64
 {
     int64_t first = g->newest;
     switch (ci->type) {
-    case STOAT_CORR_VALUE_COUNT:
-        return g->vt->first != NO_SLOT ? g->vt->v[g->vt->first].last : first;
+    case STOAT_CORR_VALUE_COUNT: return g->vt->first != NO_SLOT ? g->vt->v[g->vt->first].last : first;
     case STOAT_CORR_TEMPORAL:
         for (uint32_t i = 0; i < ci->n; i++)
             if (g->pt[i] != CORR_NONE && g->pt[i] >= w0 && g->pt[i] < first)
                 first = g->pt[i];
         return first;
-    case STOAT_CORR_TEMPORAL_ORDERED:
-        return value >= 1 ? g->pt[(uint32_t)value - 1] : first;
-    default:
-        return g->len ? ent_at(g, 0)->t : first;
+    case STOAT_CORR_TEMPORAL_ORDERED: return value >= 1 ? g->pt[(uint32_t)value - 1] : first;
+    default: return g->len ? ent_at(g, 0)->t : first;
     }
 }
 
 /* The value of the tumbling window of the group's first m entries (events
  * events in all), as the correlation's type counts it. */
 static double window_value(struct corr_engine *e, const struct cinfo *ci, const struct group *g, uint32_t m,
-                         uint64_t events)
+                           uint64_t events)
 {
     double v = NAN, sum = 0;
     uint32_t k = 0;
     struct vtab *vt = g->vt;
     switch (ci->type) {
-    case STOAT_CORR_EVENT_COUNT:
-        v = (double)events;
-        break;
+    case STOAT_CORR_EVENT_COUNT: v = (double)events; break;
     case STOAT_CORR_VALUE_COUNT:
         vt->epoch++;
         for (uint32_t i = 0; i < m; i++) {
@@ -310,11 +296,8 @@ static double window_value(struct corr_engine *e, const struct cinfo *ci, const 
             sum += ent_at(g, i)->v;
         v = ci->type == STOAT_CORR_VALUE_SUM ? sum : sum / (double)events;
         break;
-    case STOAT_CORR_VALUE_PERCENTILE:
-        v = window_percentile(e, ci, g, m);
-        break;
-    default:
-        break;
+    case STOAT_CORR_VALUE_PERCENTILE: v = window_percentile(e, ci, g, m); break;
+    default: break;
     }
     return v;
 }
@@ -381,8 +364,16 @@ static void fire(struct corr_engine *e, uint32_t c, struct group *g, int64_t fir
     e->active[c] = true;
     g->vals[ci->ngroup] = extra;
     struct corr_fire f = {
-        .corr = c, .meta = ci->meta, .first_ns = first, .last_ns = last, .group_names = ci->names,
-        .group_values = g->vals, .ngroup = ng, .value = value, .alert_ids = ids, .nalert_ids = nids,
+        .corr = c,
+        .meta = ci->meta,
+        .first_ns = first,
+        .last_ns = last,
+        .group_names = ci->names,
+        .group_values = g->vals,
+        .ngroup = ng,
+        .value = value,
+        .alert_ids = ids,
+        .nalert_ids = nids,
         .host = g->host_mixed ? NULL : g->host,
     };
     if (emit && !ci->hidden)
@@ -397,8 +388,11 @@ static void fire(struct corr_engine *e, uint32_t c, struct group *g, int64_t fir
         }
         for (size_t i = 0; i < ng; i++) {
             sc->fields[i] = (struct stoat_field){
-                .name = ci->names[i], .value = g->vals[i], .name_len = (uint32_t)strlen(ci->names[i]),
-                .value_len = (uint32_t)strlen(g->vals[i]), .type = STOAT_V_STRING,
+                .name = ci->names[i],
+                .value = g->vals[i],
+                .name_len = (uint32_t)strlen(ci->names[i]),
+                .value_len = (uint32_t)strlen(g->vals[i]),
+                .type = STOAT_V_STRING,
             };
         }
         e->depth++;
@@ -459,12 +453,12 @@ void corr_close_window(struct corr_engine *e, struct group *g, int64_t end, corr
 
 /* ------------------------------------------------------------- feeding */
 
-static void rising_event(struct corr_engine *e, struct group *g, uint32_t pos, int64_t t, double num,
-                         const char *sv, uint32_t svlen, uint64_t svh, corr_emit_fn emit, void *ctx)
+static void rising_event(struct corr_engine *e, struct group *g, uint32_t pos, int64_t t, double num, const char *sv,
+                         uint32_t svlen, uint64_t svh, corr_emit_fn emit, void *ctx)
 {
     const struct cinfo *ci = &e->ci[g->corr];
     if (g->newest != CORR_NONE && t < sat_sub(g->newest, ci->span)) {
-        e->st.late_dropped++;   /* before the group's window: too late for it */
+        e->st.late_dropped++; /* before the group's window: too late for it */
         return;
     }
     int64_t newest = g->newest == CORR_NONE || t > g->newest ? t : g->newest;
@@ -489,7 +483,7 @@ static void close_event(struct corr_engine *e, struct group *g, uint32_t pos, in
         g->newest = t;
     if (ci->slots) {
         uint32_t i = corr_vt_add(e, g, sv, svlen, svh);
-        g->vt->v[i].refs++;   /* held while its entry is made: making room must not free it */
+        g->vt->v[i].refs++; /* held while its entry is made: making room must not free it */
         if (!corr_add_point(e, g, t, 0, i, true))
             g->vt->v[i].refs--;
     } else if (ci->type == STOAT_CORR_TEMPORAL || ci->type == STOAT_CORR_TEMPORAL_ORDERED) {
@@ -530,7 +524,7 @@ static bool build_key(struct corr_scratch *sc, const struct corr_reader *rd, uin
 }
 
 void corr_feed_source(struct corr_engine *e, size_t s, int64_t t, const struct stoat_field *fields, size_t nfields,
-                        const char *host, const uint64_t *ids, size_t nids, corr_emit_fn emit, void *ctx)
+                      const char *host, const uint64_t *ids, size_t nids, corr_emit_fn emit, void *ctx)
 {
     const struct corr_source *src = &e->src[s];
     struct corr_scratch *sc = &e->sc[e->depth];
@@ -570,8 +564,8 @@ void corr_feed_source(struct corr_engine *e, size_t s, int64_t t, const struct s
         }
         if (rd->vname != NO_NAME) {
             const struct stoat_field *f = sc->found[rd->vname];
-            if (!f || (ci->numeric && (f->type == STOAT_V_BOOL || !parse_number(f->value, f->value_len, &num) ||
-                                       !isfinite(num)))) {
+            if (!f || (ci->numeric &&
+                       (f->type == STOAT_V_BOOL || !parse_number(f->value, f->value_len, &num) || !isfinite(num)))) {
                 e->st.unusable++;
                 continue;
             }

@@ -21,17 +21,17 @@
 struct stoat_ruleset;
 
 struct corr_opts {
-    int64_t lateness_ns;        /* how late an event may arrive and still count (default 60 s) */
-    size_t max_groups;          /* open group states over all correlations (default 100,000) */
-    size_t max_bytes;           /* memory for all state (default 64 MiB) */
+    int64_t lateness_ns; /* how late an event may arrive and still count (default 60 s) */
+    size_t max_groups;   /* open group states over all correlations (default 100,000) */
+    size_t max_bytes;    /* memory for all state (default 64 MiB) */
 };
 
 /* One base match, as the writer has it. */
 struct corr_input {
-    uint32_t rule;              /* index into the ruleset's rules */
-    uint64_t alert_id;          /* the alert's id when it was reported, else 0 */
-    int64_t time_ns;            /* the event's time (INT64_MIN: unknown, counts as "now") */
-    const struct stoat_field *fields;   /* the event */
+    uint32_t rule;                    /* index into the ruleset's rules */
+    uint64_t alert_id;                /* the alert's id when it was reported, else 0 */
+    int64_t time_ns;                  /* the event's time (INT64_MIN: unknown, counts as "now") */
+    const struct stoat_field *fields; /* the event */
     size_t nfields;
     const char *host;
 };
@@ -45,18 +45,18 @@ struct corr_fire {
                                            value_percentile's field when it fires per value */
     const char *const *group_values;
     size_t ngroup;
-    double value;                       /* the count, distinct count, rules seen, sum, average, percentile or share */
-    const uint64_t *alert_ids;          /* reported base alerts inside the window (may be empty) */
+    double value;              /* the count, distinct count, rules seen, sum, average, percentile or share */
+    const uint64_t *alert_ids; /* reported base alerts inside the window (may be empty) */
     size_t nalert_ids;
-    const char *host;                   /* when one host is involved, else NULL */
+    const char *host; /* when one host is involved, else NULL */
 };
 
 struct corr_stats {
     uint64_t fed, fired, late_dropped;
-    uint64_t evicted_groups;            /* state dropped to stay within the caps */
-    uint64_t evicted_events;            /* oldest events of one group dropped to stay within max_bytes */
-    uint64_t unusable;                  /* (input, correlation) pairs without a group-by or value field */
-    size_t groups, bytes;               /* now */
+    uint64_t evicted_groups; /* state dropped to stay within the caps */
+    uint64_t evicted_events; /* oldest events of one group dropped to stay within max_bytes */
+    uint64_t unusable;       /* (input, correlation) pairs without a group-by or value field */
+    size_t groups, bytes;    /* now */
 };
 
 typedef void (*corr_emit_fn)(void *ctx, const struct corr_fire *fire);
@@ -82,6 +82,6 @@ void corr_feed(struct corr_engine *e, const struct corr_input *in, corr_emit_fn 
  * without `percentile`) only fire from here. */
 void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void *ctx);
 void corr_get_stats(const struct corr_engine *e, struct corr_stats *out);
-void corr_destroy(struct corr_engine *e);   /* accepts NULL */
+void corr_destroy(struct corr_engine *e); /* accepts NULL */
 
 #endif

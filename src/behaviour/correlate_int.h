@@ -17,10 +17,10 @@
 
 #include "behaviour/correlate.h"
 
-#define CORR_DEPTH_MAX  8            /* correlations of correlations, nested */
-#define CORR_ALERTS_MAX 64           /* alert ids remembered per group */
-#define CORR_SAMPLE_MAX 1024         /* numbers kept per group for a rising percentile */
-#define CORR_KEY_MAX    (1u << 20)   /* group-by values of one event, bytes */
+#define CORR_DEPTH_MAX  8          /* correlations of correlations, nested */
+#define CORR_ALERTS_MAX 64         /* alert ids remembered per group */
+#define CORR_SAMPLE_MAX 1024       /* numbers kept per group for a rising percentile */
+#define CORR_KEY_MAX    (1u << 20) /* group-by values of one event, bytes */
 #define CORR_KEEP_ALL   SIZE_MAX
 #define CORR_NONE       INT64_MIN
 #define NO_NAME         UINT32_MAX
@@ -32,20 +32,20 @@
 /* One event, or several merged (same time and same rule or value). */
 struct ent {
     int64_t t;
-    double v;                        /* the value, or the sum of the merged values */
-    uint32_t n;                      /* events merged */
-    uint32_t aux;                    /* rule position, or value slot */
+    double v;     /* the value, or the sum of the merged values */
+    uint32_t n;   /* events merged */
+    uint32_t aux; /* rule position, or value slot */
 };
 
 /* A distinct value of one group. */
 struct vslot {
-    char *s;                         /* NULL when free */
+    char *s; /* NULL when free */
     uint64_t hash;
-    int64_t last;                    /* newest time seen (rising value_count) */
-    uint32_t len, refs;              /* refs: entries naming it */
-    uint32_t hnext;                  /* hash chain, or the free list */
-    uint32_t prev, next;             /* the list by last time */
-    uint32_t mark, tally;            /* scratch when a window is judged */
+    int64_t last;         /* newest time seen (rising value_count) */
+    uint32_t len, refs;   /* refs: entries naming it */
+    uint32_t hnext;       /* hash chain, or the free list */
+    uint32_t prev, next;  /* the list by last time */
+    uint32_t mark, tally; /* scratch when a window is judged */
     bool listed;
 };
 
@@ -54,7 +54,7 @@ struct vtab {
     uint32_t n, cap, free;
     uint32_t *bucket;
     uint32_t nbucket, live;
-    uint32_t first, last;            /* the list by last time: oldest, newest */
+    uint32_t first, last; /* the list by last time: oldest, newest */
     uint32_t epoch;
     size_t strbytes;
 };
@@ -65,48 +65,48 @@ struct group {
     struct group *hnext;
     uint64_t hash;
     uint32_t corr, keylen;
-    struct ent *ents;                /* ring, in time order */
+    struct ent *ents; /* ring, in time order */
     uint32_t head, len, cap;
-    uint32_t pinned;                 /* firing: not to be evicted or trimmed */
+    uint32_t pinned; /* firing: not to be evicted or trimmed */
     int64_t newest;
     uint64_t count;
     uint64_t host_hash;
     bool armed, host_mixed;
     uint32_t heap_at;
-    int64_t due;                     /* heap key; never later than the real deadline */
+    int64_t due; /* heap key; never later than the real deadline */
     struct group *lprev, *lnext;
     double sum;
-    uint32_t pops;                   /* removals since sum was recomputed */
+    uint32_t pops; /* removals since sum was recomputed */
     uint32_t al_next, al_len;
-    int64_t *pt;                     /* per rule position: last time (temporal), chain start (ordered) */
+    int64_t *pt; /* per rule position: last time (temporal), chain start (ordered) */
     struct vtab *vt;
     int64_t *al_t;
     uint64_t *al_id;
     char *host;
     size_t hostlen;
-    const char **vals;               /* into key; one more for value_percentile's value */
+    const char **vals; /* into key; one more for value_percentile's value */
     size_t bytes;
-    char key[];                      /* per value: u32 length, bytes, NUL */
+    char key[]; /* per value: u32 length, bytes, NUL */
 };
 
 struct cinfo {
-    const struct stoat_rule_meta *meta;   /* the correlation rule's */
+    const struct stoat_rule_meta *meta; /* the correlation rule's */
     enum stoat_corr_type type;
     int64_t span;
     uint32_t n, ngroup;
-    bool rising;                     /* judged at events, else when a window closes */
-    bool share;                      /* value_percentile without `percentile` */
-    bool numeric;                    /* reads numbers */
-    bool slots;                      /* entries name value slots */
-    bool hidden;                     /* read by a correlation without generate */
+    bool rising;  /* judged at events, else when a window closes */
+    bool share;   /* value_percentile without `percentile` */
+    bool numeric; /* reads numbers */
+    bool slots;   /* entries name value slots */
+    bool hidden;  /* read by a correlation without generate */
     struct stoat_corr_condition cond;
-    size_t keep;                     /* events or values that decide the condition */
-    const char **names;              /* group-by names (+ the field, for share) */
+    size_t keep;        /* events or values that decide the condition */
+    const char **names; /* group-by names (+ the field, for share) */
 };
 
 struct corr_reader {
     uint32_t corr, pos;
-    uint32_t *gname;                 /* per group-by field: index into the source's names */
+    uint32_t *gname; /* per group-by field: index into the source's names */
     uint32_t vname;
 };
 
@@ -114,7 +114,7 @@ struct corr_reader {
 struct corr_source {
     struct corr_reader *rd;
     uint32_t nrd;
-    char **names;                    /* folded */
+    char **names; /* folded */
     uint32_t *nlen;
     uint32_t nnames;
 };
@@ -124,7 +124,7 @@ struct corr_scratch {
     size_t nfound;
     char *key;
     size_t keycap;
-    struct stoat_field *fields;      /* a firing as the next level's input */
+    struct stoat_field *fields; /* a firing as the next level's input */
     size_t nfields;
 };
 
@@ -134,7 +134,7 @@ struct corr_engine {
     size_t nrules, ncorrs, nsrc;
     struct cinfo *ci;
     struct corr_source *src;
-    bool *active;                    /* firing now */
+    bool *active; /* firing now */
     struct group **bucket;
     size_t nbucket, ngroups;
     struct group *lru_first, *lru_last;
@@ -151,12 +151,12 @@ struct corr_engine {
     uint8_t *seen;
 };
 
-static inline int64_t sat_add(int64_t a, int64_t b)   /* b >= 0 */
+static inline int64_t sat_add(int64_t a, int64_t b) /* b >= 0 */
 {
     return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-static inline int64_t sat_sub(int64_t a, int64_t b)   /* b >= 0 */
+static inline int64_t sat_sub(int64_t a, int64_t b) /* b >= 0 */
 {
     return a < INT64_MIN + b ? INT64_MIN : a - b;
 }

@@ -38,10 +38,10 @@
 #include "util/strmap.h"
 #include "util/text.h"
 
-#define NS 1000000000LL
-#define SSH_PAIR_NS (120 * NS)      /* sshd's accept to its session's first process */
-#define SERVICE_PAIR_NS (300 * NS)  /* a network logon to the service it installs */
-#define SERVICE_RUN_NS (600 * NS)   /* a service install to what it runs as SYSTEM */
+#define NS               1000000000LL
+#define SSH_PAIR_NS      (120 * NS) /* sshd's accept to its session's first process */
+#define SERVICE_PAIR_NS  (300 * NS) /* a network logon to the service it installs */
+#define SERVICE_RUN_NS   (600 * NS) /* a service install to what it runs as SYSTEM */
 #define ARRIVAL_SLACK_NS (60 * NS)  /* clocks of two hosts: an alert a little before the logon it follows */
 
 struct xlogon {
@@ -63,8 +63,8 @@ struct xalert {
 struct move {
     const struct xlogon *f;
     char akey[256];
-    const char *from, *to;          /* host names (the host table's) or the raw place */
-    bool from_host;                 /* from is a host seen */
+    const char *from, *to; /* host names (the host table's) or the raw place */
+    bool from_host;        /* from is a host seen */
     unsigned via;
     int64_t t;
 };
@@ -84,17 +84,17 @@ struct cross {
     struct xalert *alerts;
     size_t nalerts, acap;
     uint64_t seq;
-    struct strmap hosts;            /* lower-case name -> index in host_names */
-    struct strmap shorts;           /* lower-case first label -> index + 1 (0: ambiguous) */
+    struct strmap hosts;  /* lower-case name -> index in host_names */
+    struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
     char **host_names;
     size_t nhosts, hcap;
-    struct strmap addrs;            /* address -> host index */
+    struct strmap addrs; /* address -> host index */
     struct lateral *graph;
-    struct strmap emitted;          /* live: chains already reported (account and start) */
-    uint64_t *covered;              /* alert ids named by fleet incidents, sorted at the end */
+    struct strmap emitted; /* live: chains already reported (account and start) */
+    uint64_t *covered;     /* alert ids named by fleet incidents, sorted at the end */
     size_t ncovered, ccap;
-    int64_t done_upto;              /* live: chained up to here */
-    size_t bytes;                   /* kept facts, roughly (structs and strings) */
+    int64_t done_upto; /* live: chained up to here */
+    size_t bytes;      /* kept facts, roughly (structs and strings) */
     uint64_t next_id;
     struct cross_stats st;
 };
@@ -116,13 +116,13 @@ void cross_account_key(const char *account, char out[256])
     for (size_t i = 0; i < n; i++)
         out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
     out[n] = 0;
-    static const char *const anonymous[] = {"system", "local service", "network service", "anonymous logon", "-",
-                                            "localsystem", "dwm-1", "umfd-0", "umfd-1"};
+    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
+                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
     for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
         if (strcmp(out, anonymous[i]) == 0)
             out[0] = 0;
     if (n && out[n - 1] == '$')
-        out[0] = 0;   /* a machine account: the host itself, not a person */
+        out[0] = 0; /* a machine account: the host itself, not a person */
 }
 
 static void lower(const char *s, char *out, size_t n)
@@ -151,7 +151,7 @@ static void note_host(struct cross *c, const char *name)
     if (!v)
         strmap_put(&c->shorts, sh, sl, idx + 1);
     else if (*v != idx + 1)
-        *v = 0;   /* two hosts share the short name: it names neither */
+        *v = 0; /* two hosts share the short name: it names neither */
 }
 
 /* The host a name stands for (exactly, or by its first label), or NULL. */
@@ -275,17 +275,21 @@ void cross_logon(struct cross *c, const struct cross_logon *f)
 {
     if (f->time_ns == INT64_MIN || !f->dst_host || !*f->dst_host)
         return;
-    size_t need = sizeof(struct xlogon) + slen(f->reporter) + slen(f->account) + slen(f->src_host) +
-                  slen(f->src_addr) + slen(f->dst_host) + slen(f->dst_logon);
+    size_t need = sizeof(struct xlogon) + slen(f->reporter) + slen(f->account) + slen(f->src_host) + slen(f->src_addr) +
+                  slen(f->dst_host) + slen(f->dst_logon);
     if (!room_for(c, need, c->nlogons))
         return;
     note_host(c, f->reporter);
     XGROW(c->logons, c->lcap, c->nlogons + 1);
-    c->logons[c->nlogons++] = (struct xlogon){
-        .reporter = dup_or_null(f->reporter), .account = dup_or_null(f->account),
-        .src_host = dup_or_null(f->src_host), .src_addr = dup_or_null(f->src_addr),
-        .dst_host = xstrdup(f->dst_host), .dst_logon = dup_or_null(f->dst_logon),
-        .t = f->time_ns, .via = f->via, .seq = ++c->seq};
+    c->logons[c->nlogons++] = (struct xlogon){.reporter = dup_or_null(f->reporter),
+                                              .account = dup_or_null(f->account),
+                                              .src_host = dup_or_null(f->src_host),
+                                              .src_addr = dup_or_null(f->src_addr),
+                                              .dst_host = xstrdup(f->dst_host),
+                                              .dst_logon = dup_or_null(f->dst_logon),
+                                              .t = f->time_ns,
+                                              .via = f->via,
+                                              .seq = ++c->seq};
     c->st.logons++;
 }
 
@@ -293,17 +297,24 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) +
-                  slen(a->rule_id) + slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
+    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->rule_id) +
+                  slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
     if (!room_for(c, need, c->nalerts))
         return;
     note_host(c, a->host);
     XGROW(c->alerts, c->acap, c->nalerts + 1);
-    c->alerts[c->nalerts++] = (struct xalert){
-        .id = a->id, .proc = a->proc, .host = xstrdup(a->host), .account = dup_or_null(a->account),
-        .logon = dup_or_null(a->logon_id), .rule_id = dup_or_null(a->rule_id),
-        .rule_title = xstrdup(a->rule_title ? a->rule_title : "?"), .image = dup_or_null(a->image),
-        .parent = dup_or_null(a->parent_image), .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    c->alerts[c->nalerts++] = (struct xalert){.id = a->id,
+                                              .proc = a->proc,
+                                              .host = xstrdup(a->host),
+                                              .account = dup_or_null(a->account),
+                                              .logon = dup_or_null(a->logon_id),
+                                              .rule_id = dup_or_null(a->rule_id),
+                                              .rule_title = xstrdup(a->rule_title ? a->rule_title : "?"),
+                                              .image = dup_or_null(a->image),
+                                              .parent = dup_or_null(a->parent_image),
+                                              .t = a->time_ns,
+                                              .level = a->level,
+                                              .tactics = a->tactics};
     c->st.alerts++;
 }
 
@@ -322,22 +333,16 @@ void cross_address(struct cross *c, const char *host, const char *addr)
             strmap_put(&c->addrs, addr, strlen(addr), idx);
         c->st.addresses++;
     } else if (*v != idx) {
-        *v = UINT32_MAX;   /* two hosts said they use it (NAT, DHCP): it names neither */
+        *v = UINT32_MAX; /* two hosts said they use it (NAT, DHCP): it names neither */
     }
 }
 
 void cross_fact(struct cross *c, const struct cross_fact *f)
 {
     switch (f->kind) {
-    case CROSS_FACT_LOGON:
-        cross_logon(c, &f->logon);
-        break;
-    case CROSS_FACT_ALERT:
-        cross_alert(c, &f->alert);
-        break;
-    case CROSS_FACT_ADDRESS:
-        cross_address(c, f->host, f->addr);
-        break;
+    case CROSS_FACT_LOGON: cross_logon(c, &f->logon); break;
+    case CROSS_FACT_ALERT: cross_alert(c, &f->alert); break;
+    case CROSS_FACT_ADDRESS: cross_address(c, f->host, f->addr); break;
     }
 }
 
@@ -376,7 +381,7 @@ static const char *ssh_source(const struct cross *c, size_t before, const char *
 struct plan {
     struct move *moves;
     size_t nmoves, mcap;
-    struct strmap sessions;         /* "host \x1f logon" (lower case) -> the last move that opened it */
+    struct strmap sessions; /* "host \x1f logon" (lower case) -> the last move that opened it */
     struct service *svcs;
     size_t nsvcs, scap;
 };
@@ -409,7 +414,7 @@ static struct move *move_into(struct plan *p, const char *host, const char *logo
     for (size_t k = p->nmoves; k-- > 0;) {
         struct move *m = &p->moves[k];
         if (t - m->t > span)
-            return NULL;   /* moves are in time order */
+            return NULL; /* moves are in time order */
         if (m->t <= t && strcasecmp(m->to, host) == 0 && (m->via & CROSS_VIA_NETWORK))
             return m;
     }
@@ -462,7 +467,7 @@ static void make_moves(struct cross *c, struct plan *p)
             continue;
         }
         if (!l->account)
-            continue;   /* sshd's accept: a half, taken by its session */
+            continue; /* sshd's accept: a half, taken by its session */
         struct move m = {.f = l, .to = to, .via = l->via, .t = l->t};
         cross_account_key(l->account, m.akey);
         if (!m.akey[0])
@@ -499,7 +504,7 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
     for (size_t i = 0; i < p->nmoves; i++) {
         struct move *m = &p->moves[i];
         if (m->t <= c->done_upto || m->t > upto)
-            continue;   /* live: taken by an earlier round, or not yet */
+            continue; /* live: taken by an earlier round, or not yet */
         bool created;
         struct lateral_edge *e = lateral_add(c->graph, m->akey, m->f->account, m->from, m->to, m->via, m->t, &created);
         if (!created || !e)
@@ -512,8 +517,13 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
         if (c->out.edge) {
             char via[128];
             lateral_via_text(e->via, via, sizeof(via));
-            struct stoat_incident_edge ie = {.account = e->account, .from = e->from, .to = e->to, .via = via,
-                                             .first_ns = e->first_ns, .last_ns = e->last_ns, .is_new = e->is_new};
+            struct stoat_incident_edge ie = {.account = e->account,
+                                             .from = e->from,
+                                             .to = e->to,
+                                             .via = via,
+                                             .first_ns = e->first_ns,
+                                             .last_ns = e->last_ns,
+                                             .is_new = e->is_new};
             c->out.edge(c->out.ctx, &ie);
         }
     }
@@ -539,7 +549,7 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
         if (s->t > a->t)
             continue;
         if (a->t - s->t > SERVICE_RUN_NS)
-            break;   /* services are in time order */
+            break; /* services are in time order */
         if (strcasecmp(s->host, a->host) == 0) {
             memcpy(akey, s->akey, 256);
             return;
@@ -551,7 +561,7 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
 
 struct xchain {
     char akey[256];
-    const char **hosts;             /* in the order reached */
+    const char **hosts; /* in the order reached */
     size_t nhosts, hcap;
     const struct move **moves;
     size_t nmoves, mcap;
@@ -647,9 +657,9 @@ struct inc_build {
     uint64_t *ids;
     size_t nids, idcap;
     struct strmap rule_idx;
-    struct buf text;                /* evidence texts, NUL-separated (offsets in ev_off) */
+    struct buf text; /* evidence texts, NUL-separated (offsets in ev_off) */
     size_t *ev_off;
-    const char ***procs;            /* per host */
+    const char ***procs; /* per host */
     size_t *nprocs;
     uint64_t **host_ids;
     size_t *nhost_ids;
@@ -674,7 +684,7 @@ static void push_unique(const char ***arr, size_t *n, const char *s)
         if (strcmp((*arr)[i], s) == 0)
             return;
     if (*n >= 32)
-        return;   /* enough to see the tree; the alerts carry every ancestry */
+        return; /* enough to see the tree; the alerts carry every ancestry */
     *arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
     (*arr)[(*n)++] = s;
 }
@@ -725,9 +735,12 @@ static void chain_edges(struct cross *c, const struct xchain *ch, struct inc_bui
             k++;
         if (k == b->nedges) {
             const struct lateral_edge *ge = lateral_find(c->graph, m->akey, m->from, m->to);
-            b->edges[b->nedges++] = (struct stoat_incident_edge){
-                .account = ge ? ge->account : m->f->account, .from = m->from, .to = m->to,
-                .first_ns = m->t, .last_ns = m->t, .is_new = ge && ge->is_new};
+            b->edges[b->nedges++] = (struct stoat_incident_edge){.account = ge ? ge->account : m->f->account,
+                                                                 .from = m->from,
+                                                                 .to = m->to,
+                                                                 .first_ns = m->t,
+                                                                 .last_ns = m->t,
+                                                                 .is_new = ge && ge->is_new};
         }
         via[k] |= m->via;
         if (m->t > b->edges[k].last_ns)
@@ -746,8 +759,8 @@ static void chain_edges(struct cross *c, const struct xchain *ch, struct inc_bui
 }
 
 /* The chain's alerts: tallied, listed per host, their processes noted. */
-static void chain_alerts(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa,
-                         struct inc_build *b, struct chain_tally *t, int64_t *first, int64_t *last)
+static void chain_alerts(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa, struct inc_build *b,
+                         struct chain_tally *t, int64_t *first, int64_t *last)
 {
     int64_t lo = ch->first - c->o.gap_ns, hi = ch->last + c->o.gap_ns;
     strmap_init(&b->rule_idx);
@@ -765,8 +778,8 @@ static void chain_alerts(struct cross *c, const struct xchain *ch, const struct 
         bool new_rule = r == b->nrules;
         if (new_rule) {
             b->rules = xrealloc(b->rules, (b->nrules + 1) * sizeof(*b->rules));
-            b->rules[b->nrules++] = (struct stoat_incident_rule){.id = a->rule_id, .title = a->rule_title,
-                                                                 .level = a->level};
+            b->rules[b->nrules++] =
+                (struct stoat_incident_rule){.id = a->rule_id, .title = a->rule_title, .level = a->level};
         }
         b->rules[r].alerts++;
         chain_tally_add(t, a->tactics, a->level, a->t, new_rule);
@@ -858,20 +871,37 @@ static void report_chain(struct cross *c, const struct xchain *ch, const struct 
             qsort(b.ev, b.nev, sizeof(*b.ev), cmp_ev);
         b.parts = xcalloc(nh, sizeof(*b.parts));
         for (size_t h = 0; h < nh; h++)
-            b.parts[h] = (struct stoat_incident_host){.host = ch->hosts[h], .alert_ids = b.host_ids[h],
-                                                      .nalerts = b.nhost_ids[h], .processes = b.procs[h],
+            b.parts[h] = (struct stoat_incident_host){.host = ch->hosts[h],
+                                                      .alert_ids = b.host_ids[h],
+                                                      .nalerts = b.nhost_ids[h],
+                                                      .processes = b.procs[h],
                                                       .nprocesses = b.nprocs[h]};
         struct buf title = {0};
         buf_printf(&title, "fleet: %s across %zu hosts: ", b.edges[0].account, nh);
         chain_story(&title, mask, names, nt);
         buf_printf(&title, " (%zu alerts, %zu rules)", b.nids, b.nrules);
-        struct stoat_incident inc = {
-            .id = c->next_id++, .host = ch->hosts[0], .title = title.p, .score = score,
-            .level = score >= 80 ? STOAT_LEVEL_CRITICAL : score >= 60 ? STOAT_LEVEL_HIGH : STOAT_LEVEL_MEDIUM,
-            .first_ns = first < ch->first ? first : ch->first, .last_ns = last > ch->last ? last : ch->last,
-            .tactics = names, .ntactics = nt, .alert_ids = b.ids, .nalerts = b.nids, .evidence = b.ev,
-            .nevidence = b.nev, .rules = b.rules, .nrules = b.nrules, .hosts = b.parts, .nhosts = nh,
-            .account = b.edges[0].account, .edges = b.edges, .nedges = b.nedges};
+        struct stoat_incident inc = {.id = c->next_id++,
+                                     .host = ch->hosts[0],
+                                     .title = title.p,
+                                     .score = score,
+                                     .level = score >= 80   ? STOAT_LEVEL_CRITICAL
+                                              : score >= 60 ? STOAT_LEVEL_HIGH
+                                                            : STOAT_LEVEL_MEDIUM,
+                                     .first_ns = first < ch->first ? first : ch->first,
+                                     .last_ns = last > ch->last ? last : ch->last,
+                                     .tactics = names,
+                                     .ntactics = nt,
+                                     .alert_ids = b.ids,
+                                     .nalerts = b.nids,
+                                     .evidence = b.ev,
+                                     .nevidence = b.nev,
+                                     .rules = b.rules,
+                                     .nrules = b.nrules,
+                                     .hosts = b.parts,
+                                     .nhosts = nh,
+                                     .account = b.edges[0].account,
+                                     .edges = b.edges,
+                                     .nedges = b.nedges};
         for (size_t i = 0; i < b.nids; i++)
             cover(c, b.ids[i]);
         c->st.incidents++;
@@ -896,7 +926,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     strmap_init(&accts);
     struct acct_alerts *aas = NULL;
     size_t naas = 0, aacap = 0;
-    char (*keys)[256] = NULL;
+    char(*keys)[256] = NULL;
     size_t kcap = 0;
     for (size_t i = 0; i < c->nalerts; i++) {
         char akey[256];
@@ -948,7 +978,7 @@ static void run(struct cross *c, int64_t upto, bool all)
 static void forget_before(struct cross *c, int64_t t)
 {
     size_t n = 0;
-    c->bytes = 0;   /* counted again for what stays */
+    c->bytes = 0; /* counted again for what stays */
     for (size_t i = 0; i < c->nlogons; i++)
         if (c->logons[i].t < t)
             logon_free(&c->logons[i]);

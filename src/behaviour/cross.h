@@ -35,37 +35,41 @@ struct baseline;
  * it came from. cross joins the halves (same host, close in time, same
  * session). Strings are copied. */
 struct cross_logon {
-    const char *reporter;           /* the host whose logs said it */
-    const char *account;            /* NULL: not named by this half */
-    const char *src_host;           /* a name: the workstation, or the reporter itself (4648) */
-    const char *src_addr;           /* the address it came from */
-    const char *dst_host;           /* where to (a name as the logs write it) */
-    const char *dst_logon;          /* the session it opened there, when known */
-    int64_t time_ns;                /* INT64_MIN: unknown (the fact is dropped) */
-    unsigned via;                   /* enum cross_via */
+    const char *reporter;  /* the host whose logs said it */
+    const char *account;   /* NULL: not named by this half */
+    const char *src_host;  /* a name: the workstation, or the reporter itself (4648) */
+    const char *src_addr;  /* the address it came from */
+    const char *dst_host;  /* where to (a name as the logs write it) */
+    const char *dst_logon; /* the session it opened there, when known */
+    int64_t time_ns;       /* INT64_MIN: unknown (the fact is dropped) */
+    unsigned via;          /* enum cross_via */
 };
 
 /* An alert's digest. Strings are copied. */
 struct cross_alert {
-    uint64_t id;                    /* the alert's id */
+    uint64_t id; /* the alert's id */
     const char *host;
-    int64_t time_ns;                /* INT64_MIN: unknown (not chained across hosts) */
+    int64_t time_ns; /* INT64_MIN: unknown (not chained across hosts) */
     const char *rule_id, *rule_title;
     enum stoat_level level;
-    uint32_t tactics;               /* chain_tactics_of its ATT&CK tactics */
-    const char *account;            /* the user the event or its process names */
-    const char *logon_id;           /* the session, when named */
+    uint32_t tactics;     /* chain_tactics_of its ATT&CK tactics */
+    const char *account;  /* the user the event or its process names */
+    const char *logon_id; /* the session, when named */
     const char *image, *parent_image;
-    uint64_t proc;                  /* the caller's key of its process for judge (0: none) */
+    uint64_t proc; /* the caller's key of its process for judge (0: none) */
 };
 
 /* Any fact, as it travels (facts.h writes and reads it as JSON). */
-enum cross_fact_kind { CROSS_FACT_LOGON = 1, CROSS_FACT_ALERT, CROSS_FACT_ADDRESS };
+enum cross_fact_kind {
+    CROSS_FACT_LOGON = 1,
+    CROSS_FACT_ALERT,
+    CROSS_FACT_ADDRESS
+};
 struct cross_fact {
     enum cross_fact_kind kind;
-    struct cross_logon logon;       /* CROSS_FACT_LOGON */
-    struct cross_alert alert;       /* CROSS_FACT_ALERT */
-    const char *host, *addr;        /* CROSS_FACT_ADDRESS: cross_address's */
+    struct cross_logon logon; /* CROSS_FACT_LOGON */
+    struct cross_alert alert; /* CROSS_FACT_ALERT */
+    const char *host, *addr;  /* CROSS_FACT_ADDRESS: cross_address's */
 };
 
 struct cross_out {
@@ -82,10 +86,10 @@ struct cross_out {
 };
 
 struct cross_opts {
-    int64_t gap_ns;                 /* activity further apart does not chain (default 2 h) */
-    double min_score;               /* fleet chains scoring less are not incidents (default 50) */
-    size_t max_facts;               /* logons, and alerts, kept (default 1,000,000 each) */
-    size_t max_bytes;               /* and their bytes (default 64 MiB); past either, new facts are
+    int64_t gap_ns;   /* activity further apart does not chain (default 2 h) */
+    double min_score; /* fleet chains scoring less are not incidents (default 50) */
+    size_t max_facts; /* logons, and alerts, kept (default 1,000,000 each) */
+    size_t max_bytes; /* and their bytes (default 64 MiB); past either, new facts are
                                      * dropped, counted (live, old ones go as time passes) */
     bool live;
     int64_t lateness_ns;            /* live (default 60 s) */
@@ -94,15 +98,15 @@ struct cross_opts {
 };
 
 struct cross_stats {
-    uint64_t logons, alerts, addresses;     /* facts taken */
-    uint64_t edges, new_edges;              /* graph edges; of them not in the baseline */
-    uint64_t incidents, dropped;            /* fleet incidents; facts dropped at the cap */
+    uint64_t logons, alerts, addresses; /* facts taken */
+    uint64_t edges, new_edges;          /* graph edges; of them not in the baseline */
+    uint64_t incidents, dropped;        /* fleet incidents; facts dropped at the cap */
 };
 
 struct cross;
 
 struct cross *cross_create(const struct cross_opts *o, const struct cross_out *out);
-void cross_destroy(struct cross *c);   /* accepts NULL */
+void cross_destroy(struct cross *c); /* accepts NULL */
 
 void cross_logon(struct cross *c, const struct cross_logon *f);
 void cross_alert(struct cross *c, const struct cross_alert *a);

@@ -96,11 +96,11 @@ bool evidence_outside(const char *ip)
     }
     static const unsigned char zero[15] = {0};
     if (memcmp(a, zero, 15) == 0)
-        return false;                               /* :: and ::1 */
+        return false; /* :: and ::1 */
     if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
-        return false;                               /* fe80::/10 */
+        return false; /* fe80::/10 */
     if ((a[0] & 0xfe) == 0xfc || a[0] == 0xff)
-        return false;                               /* fc00::/7, ff00::/8 */
+        return false; /* fc00::/7, ff00::/8 */
     return true;
 v4:
     if (a[0] == 10 || a[0] == 127 || a[0] == 0 || a[0] >= 224)
@@ -117,7 +117,7 @@ v4:
 #define CMD_MAX 8192
 
 struct toks {
-    char *s;             /* the copy tokens point into */
+    char *s; /* the copy tokens point into */
     char *v[TOK_MAX];
     size_t n;
 };
@@ -172,7 +172,7 @@ static bool is_remote(const char *s)
     if (!c || c == s)
         return false;
     if (c - s == 1 && isalpha((unsigned char)s[0]))
-        return false;                              /* C:\... */
+        return false; /* C:\... */
     return memchr(s, '/', (size_t)(c - s)) == NULL && memchr(s, '\\', (size_t)(c - s)) == NULL;
 }
 
@@ -195,7 +195,7 @@ static const char *curl_file(struct toks *t)
             static const struct {
                 const char *name;
                 char as;
-            } longs[] = {{"--upload-file", 'T'}, {"--data", 'd'}, {"--data-binary", 'd'}, {"--data-ascii", 'd'},
+            } longs[] = {{"--upload-file", 'T'},    {"--data", 'd'}, {"--data-binary", 'd'}, {"--data-ascii", 'd'},
                          {"--data-urlencode", 'u'}, {"--json", 'd'}, {"--form", 'F'}};
             for (size_t k = 0; k < sizeof(longs) / sizeof(longs[0]); k++)
                 if (strlen(longs[k].name) == nl && strncmp(tok, longs[k].name, nl) == 0)
@@ -217,7 +217,7 @@ static const char *curl_file(struct toks *t)
             return file_arg(val);
         if (opt == 'd' && val[0] == '@')
             return file_arg(val + 1);
-        if (opt == 'u') {   /* --data-urlencode [name]@file */
+        if (opt == 'u') { /* --data-urlencode [name]@file */
             char *at = strchr(val, '@');
             if (at && !strchr(val, '=')) {
                 return file_arg(at + 1);
@@ -394,8 +394,9 @@ const char *evidence_upload_file(const char *image, const char *cmd, const char 
     const char *f = NULL;
     static const char *const ssh_longs[] = {NULL};
     static const char *const pscp_longs[] = {"-pw", "-hostkey", "-sshlog", "-sshrawlog", NULL};
-    static const char *const rsync_longs[] = {"--rsh", "--filter", "--exclude", "--include", "--temp-dir",
-                                              "--partial-dir", "--exclude-from", "--include-from", NULL};
+    static const char *const rsync_longs[] = {"--rsh",          "--filter",       "--exclude",
+                                              "--include",      "--temp-dir",     "--partial-dir",
+                                              "--exclude-from", "--include-from", NULL};
     static const char *const rclone_verbs[] = {"copy", "copyto", "move", "moveto", "sync", NULL};
     static const char *const aws_verbs[] = {"cp", "mv", "sync", NULL};
     static const char *const gs_verbs[] = {"cp", "mv", "rsync", NULL};
@@ -445,40 +446,40 @@ const char *evidence_upload_file(const char *image, const char *cmd, const char 
 
 /* ------------------------------------------------------------ the table */
 
-#define FILE_SLOTS (1u << 16)
+#define FILE_SLOTS         (1u << 16)
 #define EVIDENCE_MAX_LINES 32
 
 struct proc_ev {
-    uint64_t key;               /* 0: free */
+    uint64_t key; /* 0: free */
     uint32_t host;
     int64_t pid;
-    char image[48];             /* base name */
+    char image[48]; /* base name */
     uint32_t connects, failed, closes;
-    uint64_t sent, received;    /* at close, summed */
-    char dest[64];              /* the first outside destination reached (or tried) */
-    int64_t conn_ns, send_ns;   /* first connection, first close with bytes sent (INT64_MIN: none) */
-    char *upload;               /* the file an upload command names */
+    uint64_t sent, received;  /* at close, summed */
+    char dest[64];            /* the first outside destination reached (or tried) */
+    int64_t conn_ns, send_ns; /* first connection, first close with bytes sent (INT64_MIN: none) */
+    char *upload;             /* the file an upload command names */
     uint64_t upload_key;
     int64_t upload_ns;
-    bool transfer, alerted;     /* the crown-jewel watch, live */
+    bool transfer, alerted; /* the crown-jewel watch, live */
 };
 
 struct file_slot {
-    uint64_t key;               /* 0: empty */
+    uint64_t key; /* 0: empty */
     int64_t first_ns;
 };
 
 struct line {
     const char *tactic;
     int64_t time_ns;
-    size_t text;                /* offset into the text buffer */
+    size_t text; /* offset into the text buffer */
 };
 
 struct evidence {
     struct proc_ev *ring;
     size_t cap;
-    uint64_t next;              /* slots handed out */
-    struct strmap index;        /* process key -> slot (stale entries checked against the slot) */
+    uint64_t next;       /* slots handed out */
+    struct strmap index; /* process key -> slot (stale entries checked against the slot) */
     struct file_slot *files;
     struct line *lines;
     size_t nlines, lines_cap;
@@ -544,8 +545,8 @@ static struct proc_ev *get(struct evidence *e, uint32_t host, uint64_t key, int6
     if (p->key)
         e->st.procs_evicted++;
     free(p->upload);
-    *p = (struct proc_ev){.key = key, .host = host, .pid = pid, .conn_ns = INT64_MIN, .send_ns = INT64_MIN,
-                          .upload_ns = INT64_MIN};
+    *p = (struct proc_ev){
+        .key = key, .host = host, .pid = pid, .conn_ns = INT64_MIN, .send_ns = INT64_MIN, .upload_ns = INT64_MIN};
     if (image) {
         const char *b = image;
         for (const char *q = image; *q; q++)
@@ -619,8 +620,8 @@ void evidence_net(struct evidence *e, const struct ev_net *n)
     }
 }
 
-void evidence_upload(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image,
-                     int64_t time_ns, const char *path)
+void evidence_upload(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image, int64_t time_ns,
+                     const char *path)
 {
     if (!proc || !path)
         return;
@@ -647,7 +648,7 @@ bool evidence_is_transfer(const struct evidence *e, uint64_t proc)
 bool evidence_take_alert(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image)
 {
     if (!proc)
-        return true;   /* a process nobody can name: nothing to dedupe on */
+        return true; /* a process nobody can name: nothing to dedupe on */
     struct proc_ev *p = get(e, host, proc, pid, image);
     if (p->alerted)
         return false;
@@ -736,8 +737,7 @@ static void judge_one(struct evidence *e, const struct proc_ev *p, struct chain_
     }
 }
 
-void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, size_t nprocs,
-                    struct chain_claims *out)
+void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, size_t nprocs, struct chain_claims *out)
 {
     *out = (struct chain_claims){.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
     e->nlines = 0;
@@ -751,8 +751,8 @@ void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, si
         qsort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
     XGROW(e->out, e->out_cap, e->nlines + 1);
     for (size_t i = 0; i < e->nlines; i++)
-        e->out[i] = (struct stoat_incident_evidence){.tactic = e->lines[i].tactic, .time_ns = e->lines[i].time_ns,
-                                                     .text = e->text.p + e->lines[i].text};
+        e->out[i] = (struct stoat_incident_evidence){
+            .tactic = e->lines[i].tactic, .time_ns = e->lines[i].time_ns, .text = e->text.p + e->lines[i].text};
     out->evidence = e->out;
     out->nevidence = e->nlines;
 }

@@ -34,20 +34,20 @@ const char *evidence_rules(void);
 /* A connection of a process (network_connection). */
 struct ev_net {
     uint32_t host;
-    uint64_t proc;              /* 0: unknown (nothing is kept) */
+    uint64_t proc; /* 0: unknown (nothing is kept) */
     int64_t pid;
     const char *image;
     int64_t time_ns;
     const char *dst_ip, *dst_port;
-    bool failed;                /* the connect did not complete */
-    bool counted;               /* sent and received are known (a close) */
+    bool failed;  /* the connect did not complete */
+    bool counted; /* sent and received are known (a close) */
     uint64_t sent, received;
 };
 
 struct evidence;
 
 struct evidence *evidence_create(size_t max_procs);
-void evidence_destroy(struct evidence *e);   /* accepts NULL */
+void evidence_destroy(struct evidence *e); /* accepts NULL */
 
 /* An address outside the private, loopback, link-local, shared and
  * multicast ranges (IPv4 or IPv6 text). */
@@ -59,8 +59,8 @@ const char *evidence_upload_file(const char *image, const char *cmd, const char 
 
 void evidence_net(struct evidence *e, const struct ev_net *n);
 void evidence_file(struct evidence *e, uint32_t host, const char *path, int64_t time_ns);
-void evidence_upload(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image,
-                     int64_t time_ns, const char *path);
+void evidence_upload(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image, int64_t time_ns,
+                     const char *path);
 
 /* Marks for the crown-jewel watch, live: a transfer tool started after a
  * jewel was touched (transfer), the exfiltration alert raised for a process
@@ -71,11 +71,10 @@ bool evidence_is_transfer(const struct evidence *e, uint64_t proc);
 bool evidence_take_alert(struct evidence *e, uint32_t host, uint64_t proc, int64_t pid, const char *image);
 
 /* What the processes' evidence shows (chains.h's judge). */
-void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, size_t nprocs,
-                    struct chain_claims *out);
+void evidence_judge(struct evidence *e, uint32_t host, const uint64_t *procs, size_t nprocs, struct chain_claims *out);
 
 struct evidence_stats {
-    uint64_t procs_evicted;     /* processes whose evidence was dropped to stay within the table */
+    uint64_t procs_evicted; /* processes whose evidence was dropped to stay within the table */
 };
 void evidence_get_stats(const struct evidence *e, struct evidence_stats *out);
 

@@ -53,8 +53,8 @@ void facts_digest(const struct stoat_alert *a, struct cross_alert *out, char acc
 
 /* ------------------------------------------------- on the bus (facts_json.c) */
 
-#define FACTS_JSON_MAX 65536   /* one fact's JSON */
-#define FACTS_STR_MAX 4096     /* one string of it, decoded */
+#define FACTS_JSON_MAX 65536 /* one fact's JSON */
+#define FACTS_STR_MAX  4096  /* one string of it, decoded */
 
 struct buf;
 /* f as one compact JSON object (no newline), appended to b. */
@@ -66,7 +66,6 @@ struct facts_store {
     size_t used;
 };
 /* Reads one fact; false with why ("byte N: reason") when json is not one. */
-bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_store *st, char *why,
-                 size_t whylen);
+bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_store *st, char *why, size_t whylen);
 
 #endif

@@ -103,7 +103,10 @@ static bool lit(struct rd *r, char c)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static bool hex4(struct rd *r, uint32_t *out)
@@ -153,7 +156,8 @@ static bool str(struct rd *r, const char **out)
                 uint32_t cp;
                 if (!hex4(r, &cp))
                     return false;
-                if (cp >= 0xD800 && cp <= 0xDBFF && r->n - r->at >= 6 && r->p[r->at] == '\\' && r->p[r->at + 1] == 'u') {
+                if (cp >= 0xD800 && cp <= 0xDBFF && r->n - r->at >= 6 && r->p[r->at] == '\\' &&
+                    r->p[r->at + 1] == 'u') {
                     uint32_t lo;
                     r->at += 2;
                     if (!hex4(r, &lo))
@@ -227,13 +231,22 @@ static bool field_of(struct rd *r, const char *key, struct cross_fact *f)
     const char **s = NULL;
     int64_t *n = NULL, v = 0;
     if (f->kind == CROSS_FACT_LOGON)
-        s = is(key, "reporter") ? &l->reporter : is(key, "account") ? &l->account : is(key, "src_host") ? &l->src_host
-            : is(key, "src_addr") ? &l->src_addr : is(key, "dst_host") ? &l->dst_host
-            : is(key, "dst_logon") ? &l->dst_logon : NULL;
+        s = is(key, "reporter")    ? &l->reporter
+            : is(key, "account")   ? &l->account
+            : is(key, "src_host")  ? &l->src_host
+            : is(key, "src_addr")  ? &l->src_addr
+            : is(key, "dst_host")  ? &l->dst_host
+            : is(key, "dst_logon") ? &l->dst_logon
+                                   : NULL;
     else if (f->kind == CROSS_FACT_ALERT)
-        s = is(key, "host") ? &a->host : is(key, "rule_id") ? &a->rule_id : is(key, "rule") ? &a->rule_title
-            : is(key, "account") ? &a->account : is(key, "logon") ? &a->logon_id : is(key, "image") ? &a->image
-            : is(key, "parent") ? &a->parent_image : NULL;
+        s = is(key, "host")      ? &a->host
+            : is(key, "rule_id") ? &a->rule_id
+            : is(key, "rule")    ? &a->rule_title
+            : is(key, "account") ? &a->account
+            : is(key, "logon")   ? &a->logon_id
+            : is(key, "image")   ? &a->image
+            : is(key, "parent")  ? &a->parent_image
+                                 : NULL;
     else
         s = is(key, "host") ? &f->host : is(key, "addr") ? &f->addr : NULL;
     if (s)
@@ -261,8 +274,7 @@ static bool field_of(struct rd *r, const char *key, struct cross_fact *f)
     return true;
 }
 
-bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_store *st, char *why,
-                 size_t whylen)
+bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_store *st, char *why, size_t whylen)
 {
     struct rd r = {.p = json, .n = n, .st = st, .why = why, .whylen = whylen};
     st->used = 0;
@@ -273,8 +285,10 @@ bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_
     const char *key, *kind;
     if (!lit(&r, '{') || !str(&r, &key) || !is(key, "fact") || !lit(&r, ':') || !str(&r, &kind))
         return fail(&r, "a fact starts {\"fact\":KIND");
-    f->kind = is(kind, "logon") ? CROSS_FACT_LOGON : is(kind, "alert") ? CROSS_FACT_ALERT
-              : is(kind, "address") ? CROSS_FACT_ADDRESS : 0;
+    f->kind = is(kind, "logon")     ? CROSS_FACT_LOGON
+              : is(kind, "alert")   ? CROSS_FACT_ALERT
+              : is(kind, "address") ? CROSS_FACT_ADDRESS
+                                    : 0;
     if (!f->kind)
         return fail(&r, "unknown kind of fact");
     while (lit(&r, ',')) {
@@ -283,7 +297,7 @@ bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_
             return fail(&r, "a key and ':' were expected");
         char k[32];
         snprintf(k, sizeof(k), "%s", key);
-        st->used = used;   /* the key's bytes are not kept */
+        st->used = used; /* the key's bytes are not kept */
         if (!field_of(&r, k, f))
             return false;
     }

@@ -62,8 +62,8 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         jfail(l, root, "a crown-jewel file is one map: paths, extensions, hosts, canaries, readers, transfer_window");
         return 1;
     }
-    static const char *const known[] = {"name", "paths", "extensions", "hosts", "canaries", "readers",
-                                        "transfer_window", "allow", "internal", NULL};
+    static const char *const known[] = {"name",    "paths",           "extensions", "hosts",    "canaries",
+                                        "readers", "transfer_window", "allow",      "internal", NULL};
     for (uint32_t i = 0; i < root->n; i++) {
         const struct ynode *k = root->items[2 * i];
         bool ok = false;
@@ -106,8 +106,8 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
     return l->r.err != 0;
 }
 
-stoat_err jewels_load_text(const char *name, const char *text, size_t len, struct jewels **out,
-                           stoat_diag_fn diag, void *diag_ctx)
+stoat_err jewels_load_text(const char *name, const char *text, size_t len, struct jewels **out, stoat_diag_fn diag,
+                           void *diag_ctx)
 {
     struct jewels *j = xcalloc(1, sizeof(*j));
     j->name = xstrdup(name);
@@ -200,7 +200,7 @@ static char *cmd_fragment(const char *glob)
     while (a < n && (glob[a] == '*' || glob[a] == '?'))
         a++;
     while (n > a && (glob[n - 1] == '*' || glob[n - 1] == '?' || glob[n - 1] == '/' || glob[n - 1] == '\\'))
-        n--;   /* "tar c /srv/design/tapeout" names the folder without its slash */
+        n--; /* "tar c /srv/design/tapeout" names the folder without its slash */
     return xstrndup(glob + a, n - a);
 }
 
@@ -296,8 +296,8 @@ static void access_rules(struct buf *b, const struct jewels *j)
     const char *hc;
 
     /* 1. Security 4663: an object in the jewels opened by an unusual process */
-    header(b, j, "Crown Jewel Opened By An Unusual Process", JEWEL_RULE_SECURITY_READ, "windows", NULL,
-           "security", "A file named in the crown-jewel file was opened by a program not listed as one of "
+    header(b, j, "Crown Jewel Opened By An Unusual Process", JEWEL_RULE_SECURITY_READ, "windows", NULL, "security",
+           "A file named in the crown-jewel file was opened by a program not listed as one of "
            "its usual readers");
     buf_puts(b, "    access:\n        EventID: 4663\n");
     jewel_files(b, j, "ObjectName");
@@ -335,12 +335,12 @@ static void command_rules(struct buf *b, const struct jewels *j)
     bool hosts;
 
     /* 3. an archiver or encoder with jewels on its command line or run in them */
-    static const char *const win_archivers[] = {"\\7z.exe", "\\7za.exe", "\\7zr.exe", "\\rar.exe", "\\winrar.exe",
-                                                "\\makecab.exe", "\\tar.exe", "\\certutil.exe",
-                                                "\\compact.exe", "\\diantz.exe", "\\zip.exe", NULL};
-    static const char *const lnx_archivers[] = {"/tar", "/zip", "/7z", "/7za", "/rar", "/gzip", "/bzip2", "/xz",
-                                                "/zstd", "/base64", "/base32", "/openssl", "/split", "/cpio",
-                                                "/gpg", "/xxd", "/uuencode", NULL};
+    static const char *const win_archivers[] = {"\\7z.exe",      "\\7za.exe",     "\\7zr.exe", "\\rar.exe",
+                                                "\\winrar.exe",  "\\makecab.exe", "\\tar.exe", "\\certutil.exe",
+                                                "\\compact.exe", "\\diantz.exe",  "\\zip.exe", NULL};
+    static const char *const lnx_archivers[] = {"/tar",   "/zip",  "/7z",   "/7za",    "/rar",      "/gzip",
+                                                "/bzip2", "/xz",   "/zstd", "/base64", "/base32",   "/openssl",
+                                                "/split", "/cpio", "/gpg",  "/xxd",    "/uuencode", NULL};
     const char *const *arch[2] = {win_archivers, lnx_archivers};
     const char *ids[2] = {JEWEL_RULE_WIN_ARCHIVE, JEWEL_RULE_LNX_ARCHIVE};
     const char *prods[2] = {"windows", "linux"};
@@ -366,8 +366,8 @@ static void command_rules(struct buf *b, const struct jewels *j)
     /* 4. any other program started on jewels, not a usual reader */
     const char *cids[2] = {JEWEL_RULE_WIN_CMDLINE, JEWEL_RULE_LNX_CMDLINE};
     for (size_t k = 0; k < 2; k++) {
-        header(b, j, "Crown Jewels Named On An Unusual Command Line", cids[k], prods[k], "process_creation",
-               NULL, "A program not listed as a usual reader was started with files named in the crown-jewel "
+        header(b, j, "Crown Jewels Named On An Unusual Command Line", cids[k], prods[k], "process_creation", NULL,
+               "A program not listed as a usual reader was started with files named in the crown-jewel "
                "file on its command line");
         jewel_cmdline(b, j);
         if (j->nreaders)
@@ -381,8 +381,8 @@ static void command_rules(struct buf *b, const struct jewels *j)
         }
         const char *allow = allow_filter(b, j);
         host_filter(b, j, &hosts);
-        buf_printf(b, "    condition: %s%s and not archiver%s%s\n", cmd_cond(j),
-                   j->nreaders ? " and not readers" : "", allow, hosts ? " and hosts" : "");
+        buf_printf(b, "    condition: %s%s and not archiver%s%s\n", cmd_cond(j), j->nreaders ? " and not readers" : "",
+                   allow, hosts ? " and hosts" : "");
         /* low: engineers name their design files on command lines all day;
          * this alone does not start the exfiltration watch */
         buf_puts(b, "level: low\ntags:\n    - attack.collection\n    - attack.t1005\n");
@@ -413,8 +413,8 @@ static void canary_rules(struct buf *b, const struct jewels *j)
  * touched in the same session or process tree */
 static void transfer_rules(struct buf *b, const struct jewels *j)
 {
-    header(b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_WIN_TRANSFER, "windows", "process_creation",
-           NULL, "A program that can send data out was started; reported only after crown-jewel access");
+    header(b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_WIN_TRANSFER, "windows", "process_creation", NULL,
+           "A program that can send data out was started; reported only after crown-jewel access");
     buf_puts(b, "    tool:\n        Image|endswith:\n"
                 "            - '\\curl.exe'\n            - '\\bitsadmin.exe'\n            - '\\scp.exe'\n"
                 "            - '\\sftp.exe'\n            - '\\ftp.exe'\n            - '\\rclone.exe'\n"
@@ -427,8 +427,10 @@ static void transfer_rules(struct buf *b, const struct jewels *j)
                 "            - 'UploadFile'\n            - 'UploadData'\n            - 'Net.WebClient'\n");
     if (j->ninternal)
         values(b, "    ", "internal:\n        CommandLine|contains", j->internal, j->ninternal, "", "");
-    buf_printf(b, "    condition: (tool or certutil or powershell)%s\nlevel: informational\ntags:\n"
-                  "    - attack.exfiltration\n", j->ninternal ? " and not internal" : "");
+    buf_printf(b,
+               "    condition: (tool or certutil or powershell)%s\nlevel: informational\ntags:\n"
+               "    - attack.exfiltration\n",
+               j->ninternal ? " and not internal" : "");
     header(b, j, "Transfer Tool Run (crown-jewel watch)", JEWEL_RULE_LNX_TRANSFER, "linux", "process_creation", NULL,
            "A program that can send data out was started; reported only after crown-jewel access");
     buf_puts(b, "    tool:\n        Image|endswith:\n"

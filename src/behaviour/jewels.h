@@ -32,21 +32,21 @@
 #define JEWEL_RULE_EXFIL           "5b7e2d0a-4c1f-4d7e-8a3b-1f2e3d4c5b6d"
 
 struct jewels {
-    char *name;                 /* the file, for messages and rule descriptions */
+    char *name; /* the file, for messages and rule descriptions */
     char **paths, **extensions, **hosts, **canaries, **readers;
     size_t npaths, nextensions, nhosts, ncanaries, nreaders;
-    char **allow_users, **allow_parents;   /* routine jobs that may archive jewels (backups) */
+    char **allow_users, **allow_parents; /* routine jobs that may archive jewels (backups) */
     size_t nallow_users, nallow_parents;
-    char **internal;            /* command-line fragments naming internal destinations */
+    char **internal; /* command-line fragments naming internal destinations */
     size_t ninternal;
-    int64_t window_ns;          /* access, then a transfer tool within this (default 6 h) */
+    int64_t window_ns; /* access, then a transfer tool within this (default 6 h) */
 };
 
 stoat_err jewels_load(const char *path, struct jewels **out, stoat_diag_fn diag, void *diag_ctx);
-stoat_err jewels_load_text(const char *name, const char *text, size_t len, struct jewels **out,
-                           stoat_diag_fn diag, void *diag_ctx);
+stoat_err jewels_load_text(const char *name, const char *text, size_t len, struct jewels **out, stoat_diag_fn diag,
+                           void *diag_ctx);
 /* The generated rules as one multi-document YAML text (malloc'd). */
 char *jewels_rules(const struct jewels *j);
-void jewels_free(struct jewels *j);   /* accepts NULL */
+void jewels_free(struct jewels *j); /* accepts NULL */
 
 #endif

@@ -83,9 +83,14 @@ struct lateral_edge *lateral_add(struct lateral *g, const char *akey, const char
         strmap_put(&g->index, k.p, k.len, (uint32_t)g->n);
         XGROW(g->edges, g->cap, g->n + 1);
         e = &g->edges[g->n++];
-        *e = (struct lateral_edge){.akey = xstrdup(akey), .account = xstrdup(account ? account : akey),
-                                   .from = xstrdup(from), .to = xstrdup(to), .via = via, .first_ns = time_ns,
-                                   .last_ns = time_ns, .count = 1};
+        *e = (struct lateral_edge){.akey = xstrdup(akey),
+                                   .account = xstrdup(account ? account : akey),
+                                   .from = xstrdup(from),
+                                   .to = xstrdup(to),
+                                   .via = via,
+                                   .first_ns = time_ns,
+                                   .last_ns = time_ns,
+                                   .count = 1};
         *created = true;
     }
     buf_free(&k);
@@ -113,9 +118,8 @@ void lateral_via_text(unsigned via, char *out, size_t n)
         unsigned bit;
         const char *name;
     } names[] = {
-        {CROSS_VIA_NETWORK, "network logon"}, {CROSS_VIA_EXPLICIT, "explicit credentials"},
-        {CROSS_VIA_RDP, "rdp"},               {CROSS_VIA_WINRM, "winrm"},
-        {CROSS_VIA_SERVICE, "service install"}, {CROSS_VIA_SSH, "ssh"},
+        {CROSS_VIA_NETWORK, "network logon"}, {CROSS_VIA_EXPLICIT, "explicit credentials"}, {CROSS_VIA_RDP, "rdp"},
+        {CROSS_VIA_WINRM, "winrm"},           {CROSS_VIA_SERVICE, "service install"},       {CROSS_VIA_SSH, "ssh"},
     };
     size_t used = 0;
     out[0] = 0;

@@ -14,30 +14,30 @@
 
 /* How a logon was made (bits). */
 enum cross_via {
-    CROSS_VIA_NETWORK = 1u << 0,    /* Security 4624 type 3 (SMB, WinRM, WMI, PsExec) */
-    CROSS_VIA_RDP = 1u << 1,        /* 4624 type 10, RDP 1149, LocalSessionManager 21/25 */
-    CROSS_VIA_EXPLICIT = 1u << 2,   /* 4648: explicit credentials used towards a server */
-    CROSS_VIA_SERVICE = 1u << 3,    /* a service installed (7045, 4697) by the session */
-    CROSS_VIA_WINRM = 1u << 4,      /* a WinRM shell (wsmprovhost) in the session */
-    CROSS_VIA_SSH = 1u << 5,        /* sshd accepted a logon */
+    CROSS_VIA_NETWORK = 1u << 0,  /* Security 4624 type 3 (SMB, WinRM, WMI, PsExec) */
+    CROSS_VIA_RDP = 1u << 1,      /* 4624 type 10, RDP 1149, LocalSessionManager 21/25 */
+    CROSS_VIA_EXPLICIT = 1u << 2, /* 4648: explicit credentials used towards a server */
+    CROSS_VIA_SERVICE = 1u << 3,  /* a service installed (7045, 4697) by the session */
+    CROSS_VIA_WINRM = 1u << 4,    /* a WinRM shell (wsmprovhost) in the session */
+    CROSS_VIA_SSH = 1u << 5,      /* sshd accepted a logon */
 };
 
 #define LATERAL_MAX_EDGES 1000000
 
 struct lateral_edge {
-    char *akey;              /* the account as compared (cross_account_key) */
-    char *account;           /* as the logs spelled it first */
+    char *akey;    /* the account as compared (cross_account_key) */
+    char *account; /* as the logs spelled it first */
     char *from, *to;
-    unsigned via;            /* enum cross_via bits seen */
+    unsigned via; /* enum cross_via bits seen */
     int64_t first_ns, last_ns;
     uint64_t count;
-    bool is_new;             /* not in the baseline */
+    bool is_new; /* not in the baseline */
 };
 
 struct lateral;
 
-struct lateral *lateral_create(size_t max_edges);   /* 0: LATERAL_MAX_EDGES */
-void lateral_destroy(struct lateral *g);            /* accepts NULL */
+struct lateral *lateral_create(size_t max_edges); /* 0: LATERAL_MAX_EDGES */
+void lateral_destroy(struct lateral *g);          /* accepts NULL */
 
 /* Records one logon; returns its edge (NULL past the cap) and sets *created
  * when the edge is new to the graph. */

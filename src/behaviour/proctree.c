@@ -16,32 +16,32 @@
 #include "util/text.h"
 
 struct proc_entry {
-    uint64_t seq;               /* 0: free slot */
-    uint32_t host;              /* host id */
-    uint64_t prev_pid;          /* seq of the previous process with this pid on the host, 0 none */
-    uint64_t guid_h;            /* guid_hash(host, guid): eviction needs no string */
+    uint64_t seq;      /* 0: free slot */
+    uint32_t host;     /* host id */
+    uint64_t prev_pid; /* seq of the previous process with this pid on the host, 0 none */
+    uint64_t guid_h;   /* guid_hash(host, guid): eviction needs no string */
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
-    char *strings;                      /* the one allocation the strings above point into */
+    char *strings; /* the one allocation the strings above point into */
     size_t bytes;
 };
 
 struct slot {
-    uint64_t hash;              /* 0: empty */
+    uint64_t hash; /* 0: empty */
     uint64_t seq;
 };
 
 struct map {
     struct slot *s;
-    size_t cap, n;              /* cap a power of two */
+    size_t cap, n; /* cap a power of two */
 };
 
 struct proctree {
     struct proc_entry *ring;
-    size_t cap;                 /* entries */
-    uint64_t next_seq;          /* seq of the next entry; seqs start at 1 */
-    uint64_t oldest;            /* seq of the oldest live entry */
+    size_t cap;        /* entries */
+    uint64_t next_seq; /* seq of the next entry; seqs start at 1 */
+    uint64_t oldest;   /* seq of the oldest live entry */
     size_t max_bytes, bytes, live;
     struct map by_guid, by_pid;
     struct strmap hosts;
@@ -64,7 +64,7 @@ static void map_init(struct map *m, size_t entries)
 
 static uint64_t nz(uint64_t h)
 {
-    return h ? h : 1;   /* 0 marks an empty slot */
+    return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static void map_put(struct map *m, uint64_t h, uint64_t seq)
@@ -304,7 +304,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     uint64_t seq = t->next_seq++;
     struct proc_entry *e = &t->ring[seq % t->cap];
     if (e->seq)
-        evict_oldest(t);   /* the ring slot is the oldest's: make room */
+        evict_oldest(t); /* the ring slot is the oldest's: make room */
     e->seq = seq;
     e->host = host;
     e->pid = pid;
@@ -379,8 +379,8 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
-        insert(t, host, p->parent_guid, parent_h, NULL, p->ppid, -1, INT64_MIN, p->parent_image,
-               p->parent_command_line, p->parent_user, NULL);
+        insert(t, host, p->parent_guid, parent_h, NULL, p->ppid, -1, INT64_MIN, p->parent_image, p->parent_command_line,
+               p->parent_user, NULL);
     if (p->guid) {
         uint64_t old = find_guid_h(t, host, p->guid, self_h);
         struct proc_entry *e = at(t, old);
@@ -393,7 +393,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
             t->live--;
             free_entry(e);
         } else if (e) {
-            return;   /* the same start seen twice (two logs of one host) */
+            return; /* the same start seen twice (two logs of one host) */
         }
     }
     insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
@@ -438,18 +438,21 @@ static const struct proc_entry *parent_of(const struct proctree *t, const struct
     return p == e ? NULL : p;
 }
 
-size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out,
-                         size_t max)
+size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max)
 {
     size_t n = 0;
     const struct proc_entry *seen[PROCTREE_MAX_DEPTH];
     while (e && n < max && n < PROCTREE_MAX_DEPTH) {
         for (size_t i = 0; i < n; i++)
             if (seen[i] == e)
-                return n;   /* a loop in bad data */
+                return n; /* a loop in bad data */
         seen[n] = e;
-        out[n++] = (struct stoat_process){.image = e->image, .command_line = e->command_line, .user = e->user,
-                                          .guid = e->guid, .pid = e->pid, .start_ns = e->start_ns};
+        out[n++] = (struct stoat_process){.image = e->image,
+                                          .command_line = e->command_line,
+                                          .user = e->user,
+                                          .guid = e->guid,
+                                          .pid = e->pid,
+                                          .start_ns = e->start_ns};
         e = parent_of(t, e);
     }
     return n;

@@ -23,8 +23,8 @@
 struct proc_start {
     const char *host;
     const char *guid, *parent_guid;
-    int64_t pid, ppid;              /* -1 unknown */
-    int64_t time_ns;                /* INT64_MIN unknown */
+    int64_t pid, ppid; /* -1 unknown */
+    int64_t time_ns;   /* INT64_MIN unknown */
     const char *image, *command_line, *user, *logon_id;
     const char *parent_image, *parent_command_line, *parent_user;
 };
@@ -39,7 +39,7 @@ struct proctree_stats {
 struct proctree;
 
 struct proctree *proctree_create(size_t max_entries, size_t max_bytes);
-void proctree_destroy(struct proctree *t);   /* accepts NULL */
+void proctree_destroy(struct proctree *t); /* accepts NULL */
 
 void proctree_start(struct proctree *t, const struct proc_start *p);
 void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns);
@@ -50,8 +50,7 @@ const struct proc_entry *proctree_find(const struct proctree *t, const char *hos
                                        int64_t time_ns);
 /* Fills out[0..] with the process and its ancestors (at most max); returns
  * the count. Strings point into the table: valid until the next start. */
-size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out,
-                         size_t max);
+size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max);
 /* The topmost known ancestor's key within the host: processes of one tree
  * share it (used to join alerts of one tree into an incident). */
 uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e);

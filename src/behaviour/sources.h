@@ -21,19 +21,19 @@ struct stoat_ruleset;
 /* A rule's part in behaviour (struct rule's role). */
 enum behaviour_role {
     ROLE_NONE = 0,
-    ROLE_JEWEL_TOUCH,           /* a crown jewel was accessed: reported, and starts the exfiltration watch */
-    ROLE_JEWEL_TRANSFER,        /* a transfer tool ran: checked against the jewels touched before */
-    ROLE_JEWEL_EXFIL,           /* the rule the exfiltration alert is reported as */
-    ROLE_BASELINE_WATCH,        /* a watched tool started: learned or checked against the profile */
-    ROLE_BASELINE_NEW_TOOL,     /* the rules first uses are reported as, in enum novelty's order */
+    ROLE_JEWEL_TOUCH,       /* a crown jewel was accessed: reported, and starts the exfiltration watch */
+    ROLE_JEWEL_TRANSFER,    /* a transfer tool ran: checked against the jewels touched before */
+    ROLE_JEWEL_EXFIL,       /* the rule the exfiltration alert is reported as */
+    ROLE_BASELINE_WATCH,    /* a watched tool started: learned or checked against the profile */
+    ROLE_BASELINE_NEW_TOOL, /* the rules first uses are reported as, in enum novelty's order */
     ROLE_BASELINE_NEW_PAIR,
     ROLE_BASELINE_NEW_SHAPE,
-    ROLE_EVIDENCE_NET,          /* a connection to an outside address: evidence for incidents (evidence.h) */
-    ROLE_EVIDENCE_FILE,         /* a file event: the file exists */
-    ROLE_EVIDENCE_UPLOAD,       /* a program that uploads started: its command line names what it sends */
-    ROLE_FACT_LOGON,            /* a logon from elsewhere or its half: a fact for cross-host analytics (facts.h) */
-    ROLE_FACT_ADDRESS,          /* a connection to remote administration: the address the host uses */
-    ROLE_SYSMON_TAG,            /* a Sysmon event under a technique rule: raised as that technique (sysmon_tags.h) */
+    ROLE_EVIDENCE_NET,    /* a connection to an outside address: evidence for incidents (evidence.h) */
+    ROLE_EVIDENCE_FILE,   /* a file event: the file exists */
+    ROLE_EVIDENCE_UPLOAD, /* a program that uploads started: its command line names what it sends */
+    ROLE_FACT_LOGON,      /* a logon from elsewhere or its half: a fact for cross-host analytics (facts.h) */
+    ROLE_FACT_ADDRESS,    /* a connection to remote administration: the address the host uses */
+    ROLE_SYSMON_TAG,      /* a Sysmon event under a technique rule: raised as that technique (sysmon_tags.h) */
 };
 
 /* Matches of a rule in this role are not reported: they go to behaviour_watch. */
@@ -45,9 +45,9 @@ static inline bool behaviour_role_silent(uint8_t role)
 /* What a ruleset carries for behaviour from the files its generated rules
  * came from; a reload reads them again with the rules. */
 struct behaviour_data {
-    struct baseline *baseline;  /* the profile to check against, or NULL */
-    bool baseline_learn;        /* learning a profile (stoat baseline learn) */
-    int64_t jewel_window_ns;    /* a transfer this long after a touch still counts */
+    struct baseline *baseline; /* the profile to check against, or NULL */
+    bool baseline_learn;       /* learning a profile (stoat baseline learn) */
+    int64_t jewel_window_ns;   /* a transfer this long after a touch still counts */
 };
 
 /* The ruleset's behaviour data, or NULL when it was loaded without jewels

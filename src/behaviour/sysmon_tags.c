@@ -22,8 +22,8 @@
 struct tag_rule {
     struct stoat_rule_meta meta;
     char id[40];
-    char technique[16];      /* "T1055.012" */
-    char tag[24];            /* "attack.t1055.012" */
+    char technique[16]; /* "T1055.012" */
+    char tag[24];       /* "attack.t1055.012" */
     const char *tags[1];
     const char *techniques[1];
     char *title, *description;
@@ -31,7 +31,7 @@ struct tag_rule {
 
 struct sysmon_tags {
     enum stoat_level level;
-    struct strmap by_id;     /* technique -> index */
+    struct strmap by_id; /* technique -> index */
     struct tag_rule **rules;
     size_t n, cap;
     size_t dropped;
@@ -131,10 +131,16 @@ static struct tag_rule *make_rule(const struct sysmon_tags *t, const char *tech,
              tech);
     r->tags[0] = r->tag;
     r->techniques[0] = r->technique;
-    r->meta = (struct stoat_rule_meta){.kind = STOAT_RULE_DETECTION, .id = r->id, .title = r->title,
-                                       .description = r->description, .author = "stoat", .level = t->level,
-                                       .status = STOAT_STATUS_EXPERIMENTAL, .product = "windows",
-                                       .service = "sysmon", .tags = {r->tags, 1},
+    r->meta = (struct stoat_rule_meta){.kind = STOAT_RULE_DETECTION,
+                                       .id = r->id,
+                                       .title = r->title,
+                                       .description = r->description,
+                                       .author = "stoat",
+                                       .level = t->level,
+                                       .status = STOAT_STATUS_EXPERIMENTAL,
+                                       .product = "windows",
+                                       .service = "sysmon",
+                                       .tags = {r->tags, 1},
                                        .attack_ids = {r->techniques, 1}};
     return r;
 }

@@ -27,7 +27,7 @@ struct sysmon_tags;
 
 /* level: of the alerts raised (STOAT_LEVEL_NONE: medium). */
 struct sysmon_tags *sysmon_tags_create(enum stoat_level level);
-void sysmon_tags_destroy(struct sysmon_tags *t);   /* accepts NULL */
+void sysmon_tags_destroy(struct sysmon_tags *t); /* accepts NULL */
 
 /* The rule to report an event with this RuleName as, or NULL when the name
  * carries no well-formed technique id (or the table is full). */

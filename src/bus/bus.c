@@ -32,7 +32,7 @@ struct bus_conn {
     pthread_cond_t cv;
     enum bus_state state;
     bool ever_connected;
-    bool closing;                 /* bus_close: the disconnect it causes is not news */
+    bool closing; /* bus_close: the disconnect it causes is not news */
     struct bus_conn_stats st;
     bus_diag_fn diag;
     void *diag_ctx;
@@ -230,7 +230,7 @@ stoat_err bus_creds_load(const char *path, struct bus_creds *out, char *why, siz
 out:
     if (fd >= 0)
         close(fd);
-    memset(text, 0, sizeof text);   /* the password does not linger on the stack */
+    memset(text, 0, sizeof text); /* the password does not linger on the stack */
     if (err != STOAT_OK)
         memset(out, 0, sizeof *out);
     return err;
@@ -291,8 +291,9 @@ static void on_disconnected(natsConnection *nc, void *closure)
         c->st.disconnects++;
     pthread_mutex_unlock(&c->mu);
     if (was)
-        say(c, STOAT_SEV_WARNING, "bus: lost the connection to the servers; reconnecting (batches go to the "
-                                  "spool meanwhile)");
+        say(c, STOAT_SEV_WARNING,
+            "bus: lost the connection to the servers; reconnecting (batches go to the "
+            "spool meanwhile)");
     set_state(c, BUS_DISCONNECTED);
 }
 
@@ -359,8 +360,7 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 static stoat_err nats_fail(natsStatus s, const char *what, char *why, size_t whylen)
 {
     const char *last = nats_GetLastError(NULL);
-    snprintf(why, whylen, "bus: %s: %s%s%s", what, natsStatus_GetText(s), last && *last ? ": " : "",
-             last ? last : "");
+    snprintf(why, whylen, "bus: %s: %s%s%s", what, natsStatus_GetText(s), last && *last ? ": " : "", last ? last : "");
     return STOAT_ERR_CONFIG;
 }
 
@@ -509,8 +509,14 @@ void bus_conn_url(struct bus_conn *c, char *out, size_t outlen)
         out[0] = 0;
 }
 
-natsConnection *bus_nats(struct bus_conn *c) { return c->nc; }
-jsCtx *bus_js(struct bus_conn *c) { return c->js; }
+natsConnection *bus_nats(struct bus_conn *c)
+{
+    return c->nc;
+}
+jsCtx *bus_js(struct bus_conn *c)
+{
+    return c->js;
+}
 
 void bus_conn_stats(struct bus_conn *c, struct bus_conn_stats *out)
 {
@@ -524,11 +530,10 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
     natsMsg *reply = NULL;
     stoat_err err = STOAT_ERR_IO;
     *out = BUS_DEFAULT_PARTITIONS;
-    natsStatus s = natsConnection_Request(&reply, c->nc,
-                                          "$JS.API.DIRECT.GET.KV_" BUS_KV_FLEET ".$KV." BUS_KV_FLEET
-                                          "." BUS_KEY_PARTITIONS,
-                                          NULL, 0, 3000);
-    if (s == NATS_NO_RESPONDERS) {   /* no bucket yet (or no direct get): the default */
+    natsStatus s = natsConnection_Request(
+        &reply, c->nc, "$JS.API.DIRECT.GET.KV_" BUS_KV_FLEET ".$KV." BUS_KV_FLEET "." BUS_KEY_PARTITIONS, NULL, 0,
+        3000);
+    if (s == NATS_NO_RESPONDERS) { /* no bucket yet (or no direct get): the default */
         err = STOAT_OK;
         goto out;
     }
@@ -538,16 +543,15 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
     }
     const char *status = NULL;
     if (natsMsgHeader_Get(reply, "Status", &status) == NATS_OK && status && *status) {
-        if (strcmp(status, "404") == 0) {   /* the key is absent */
+        if (strcmp(status, "404") == 0) { /* the key is absent */
             err = STOAT_OK;
             goto out;
         }
-        snprintf(why, whylen, "bus: reading %s %s: the server answered %s", BUS_KV_FLEET, BUS_KEY_PARTITIONS,
-                 status);
+        snprintf(why, whylen, "bus: reading %s %s: the server answered %s", BUS_KV_FLEET, BUS_KEY_PARTITIONS, status);
         goto out;
     }
     const char *op = NULL;
-    if (natsMsgHeader_Get(reply, "KV-Operation", &op) == NATS_OK && op) {   /* deleted or purged */
+    if (natsMsgHeader_Get(reply, "KV-Operation", &op) == NATS_OK && op) { /* deleted or purged */
         err = STOAT_OK;
         goto out;
     }
@@ -563,8 +567,8 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
     char *end = NULL;
     unsigned long v = strtoul(num, &end, 10);
     if (end == num || *end || v < 1 || v > BUS_MAX_PARTITIONS) {
-        snprintf(why, whylen, "bus: %s %s is \"%s\", not a number from 1 to %u", BUS_KV_FLEET, BUS_KEY_PARTITIONS,
-                 num, BUS_MAX_PARTITIONS);
+        snprintf(why, whylen, "bus: %s %s is \"%s\", not a number from 1 to %u", BUS_KV_FLEET, BUS_KEY_PARTITIONS, num,
+                 BUS_MAX_PARTITIONS);
         err = STOAT_ERR_CONFIG;
         goto out;
     }
@@ -619,7 +623,7 @@ static stoat_err ensure_bucket(jsCtx *js, const char *name, int64_t history, con
     kc.Replicas = o->replicas > 0 ? o->replicas : 1;
     kc.StorageType = js_FileStorage;
     natsStatus s = js_CreateKeyValue(kv, js, &kc);
-    if (s != NATS_OK)   /* exists already (perhaps with other settings): bind to it */
+    if (s != NATS_OK) /* exists already (perhaps with other settings): bind to it */
         s = js_KeyValue(kv, js, name);
     if (s != NATS_OK) {
         const char *last = nats_GetLastError(NULL);

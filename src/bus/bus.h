@@ -31,24 +31,24 @@
 
 /* ---- names (fixed: server configs and scripts rely on them) ---- */
 
-#define BUS_STREAM_EVENTS "STOAT_EVENTS"     /* stoat.ev.>   */
-#define BUS_STREAM_ALERTS "STOAT_ALERTS"     /* stoat.al.>   */
-#define BUS_STREAM_HEALTH "STOAT_HEALTH"     /* stoat.hb.>   */
-#define BUS_STREAM_FACTS "STOAT_FACTS"       /* stoat.fact.> */
-#define BUS_KV_RULES "stoat_rules"
-#define BUS_KV_FLEET "stoat_fleet"
-#define BUS_KEY_PARTITIONS "config.partitions"
+#define BUS_STREAM_EVENTS      "STOAT_EVENTS" /* stoat.ev.>   */
+#define BUS_STREAM_ALERTS      "STOAT_ALERTS" /* stoat.al.>   */
+#define BUS_STREAM_HEALTH      "STOAT_HEALTH" /* stoat.hb.>   */
+#define BUS_STREAM_FACTS       "STOAT_FACTS"  /* stoat.fact.> */
+#define BUS_KV_RULES           "stoat_rules"
+#define BUS_KV_FLEET           "stoat_fleet"
+#define BUS_KEY_PARTITIONS     "config.partitions"
 #define BUS_DEFAULT_PARTITIONS 16u
-#define BUS_MAX_PARTITIONS 4096u
-#define BUS_DEFAULT_URL "nats://127.0.0.1:4222"
+#define BUS_MAX_PARTITIONS     4096u
+#define BUS_DEFAULT_URL        "nats://127.0.0.1:4222"
 
 /* Headers every event and alert batch carries. */
-#define BUS_HDR_MSG_ID "Nats-Msg-Id"         /* <token>:<run>:<seq> */
-#define BUS_HDR_HOST "Stoat-Host"            /* the host name as the events give it */
-#define BUS_HDR_RUN "Stoat-Run"              /* 16 hex digits, new per publishing process */
-#define BUS_HDR_SEQ "Stoat-Seq"              /* 1, 2, ... per (host, run, kind) */
-#define BUS_HDR_COUNT "Stoat-Count"          /* events (or alerts) in the payload */
-#define BUS_HDR_SENT "Stoat-Sent"            /* RFC 3339 UTC with ms: when the batch was sealed */
+#define BUS_HDR_MSG_ID "Nats-Msg-Id" /* <token>:<run>:<seq> */
+#define BUS_HDR_HOST   "Stoat-Host"  /* the host name as the events give it */
+#define BUS_HDR_RUN    "Stoat-Run"   /* 16 hex digits, new per publishing process */
+#define BUS_HDR_SEQ    "Stoat-Seq"   /* 1, 2, ... per (host, run, kind) */
+#define BUS_HDR_COUNT  "Stoat-Count" /* events (or alerts) in the payload */
+#define BUS_HDR_SENT   "Stoat-Sent"  /* RFC 3339 UTC with ms: when the batch was sealed */
 
 /* ---- subjects ---- */
 
@@ -92,9 +92,9 @@ void bus_creds_format(char *out, size_t outlen, const char *host, const struct b
 /* ---- connection ---- */
 
 enum bus_state {
-    BUS_CONNECTING = 0,    /* no server answered yet; retrying */
+    BUS_CONNECTING = 0, /* no server answered yet; retrying */
     BUS_CONNECTED = 1,
-    BUS_DISCONNECTED = 2,  /* lost; reconnecting (forever) */
+    BUS_DISCONNECTED = 2, /* lost; reconnecting (forever) */
     BUS_CLOSED = 3,
 };
 const char *bus_state_name(enum bus_state s);
@@ -105,17 +105,17 @@ typedef void (*bus_diag_fn)(void *ctx, enum stoat_severity sev, const char *msg)
 
 #define BUS_MAX_SERVERS 32
 struct bus_opts {
-    const char *const *servers;   /* nats://HOST:PORT (tls:// too); none: STOAT_NATS_URL (a comma
+    const char *const *servers; /* nats://HOST:PORT (tls:// too); none: STOAT_NATS_URL (a comma
                                      list), else BUS_DEFAULT_URL */
     size_t nservers;
-    const char *creds;            /* --creds FILE, or NULL */
-    const char *tls_ca;           /* --tls-ca FILE: TLS, servers verified against this CA */
-    const char *tls_name;         /* the name the servers' certificates must carry; NULL: the
+    const char *creds;       /* --creds FILE, or NULL */
+    const char *tls_ca;      /* --tls-ca FILE: TLS, servers verified against this CA */
+    const char *tls_name;    /* the name the servers' certificates must carry; NULL: the
                                      host of the first server */
-    const char *inbox;            /* inbox prefix "_INBOX_<token>" for this host token; NULL: the
+    const char *inbox;       /* inbox prefix "_INBOX_<token>" for this host token; NULL: the
                                      library's "_INBOX" (the centre) */
-    const char *name;             /* the client's name in the server's monitoring */
-    int64_t connect_wait_ms;      /* how long bus_connect waits for a first server; 0: 2000 */
+    const char *name;        /* the client's name in the server's monitoring */
+    int64_t connect_wait_ms; /* how long bus_connect waits for a first server; 0: 2000 */
     bus_diag_fn diag;
     void *diag_ctx;
     /* State changes (from the library's threads); may be NULL. */
@@ -145,8 +145,8 @@ jsCtx *bus_js(struct bus_conn *c);
 /* Counters of the connection's life. */
 struct bus_conn_stats {
     uint64_t disconnects, reconnects;
-    uint64_t refused;             /* permission violations the server reported */
-    char last_refused[256];       /* the last one, as the server said it */
+    uint64_t refused;       /* permission violations the server reported */
+    char last_refused[256]; /* the last one, as the server said it */
 };
 void bus_conn_stats(struct bus_conn *c, struct bus_conn_stats *out);
 
@@ -167,10 +167,10 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
  * bucket is kept as it is. Consumers are the centre's (src/fleet). */
 #define BUS_DUPLICATE_WINDOW_NS (20LL * 60 * 1000000000LL)
 struct bus_setup_opts {
-    int replicas;                 /* 0: 1 */
-    int64_t max_age_ns;           /* 0: unlimited */
-    int64_t max_bytes;            /* per stream; 0: unlimited */
-    unsigned partitions;          /* 0: leave config.partitions as it is */
+    int replicas;        /* 0: 1 */
+    int64_t max_age_ns;  /* 0: unlimited */
+    int64_t max_bytes;   /* per stream; 0: unlimited */
+    unsigned partitions; /* 0: leave config.partitions as it is */
 };
 stoat_err bus_ensure_streams(struct bus_conn *c, const struct bus_setup_opts *o, char *why, size_t whylen);
 

@@ -32,17 +32,17 @@ struct batch {
     char host[SPOOL_HOST_MAX + 1];
     char id[SPOOL_ID_MAX + 1];
     uint32_t count;
-    int64_t sealed_ns;            /* wall clock */
-    int64_t opened_ms;            /* monotonic */
+    int64_t sealed_ns; /* wall clock */
+    int64_t opened_ms; /* monotonic */
     struct buf payload;
-    uint64_t segment;             /* from the spool: its segment; 0 live */
-    bool from_spool, earlier;     /* earlier: an earlier run's */
+    uint64_t segment;         /* from the spool: its segment; 0 live */
+    bool from_spool, earlier; /* earlier: an earlier run's */
 };
 
 struct hoststate {
     char token[BUS_TOKEN_MAX + 1];
     char host[SPOOL_HOST_MAX + 1];
-    uint64_t seq[3];              /* by kind */
+    uint64_t seq[3]; /* by kind */
     struct batch *open[3];
 };
 
@@ -57,18 +57,18 @@ struct bus_pub {
     bool thread_started;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake;          /* the thread: work queued, or stop */
-    pthread_cond_t room;          /* callers: the queue has room; finish: progress */
+    pthread_cond_t wake; /* the thread: work queued, or stop */
+    pthread_cond_t room; /* callers: the queue has room; finish: progress */
     bool stop;
-    struct strmap hostidx;        /* token -> index into hosts */
+    struct strmap hostidx; /* token -> index into hosts */
     struct hoststate *hosts;
     size_t nhosts, caphosts;
     struct batch *qhead, *qtail;
     unsigned qlen;
-    struct batch **inflight;      /* max_pending slots */
+    struct batch **inflight; /* max_pending slots */
     unsigned ninflight, nspool_inflight;
     unsigned partitions;
-    int64_t pause_until_ms;       /* after a failure: no spool draining until then */
+    int64_t pause_until_ms; /* after a failure: no spool draining until then */
     struct bus_pub_stats st;
     uint64_t hb_events_mark;
     int64_t hb_mark_ms;
@@ -115,9 +115,15 @@ static void batch_free(struct batch *b)
 /* Writes b to the spool (any thread; without p->mu) and frees it. */
 static void to_spool(struct bus_pub *p, struct batch *b)
 {
-    struct spool_rec r = {.kind = b->kind, .count = b->count, .sealed_ns = b->sealed_ns, .host = b->host,
-                          .host_len = strlen(b->host), .id = b->id, .id_len = strlen(b->id),
-                          .payload = b->payload.p, .len = b->payload.len};
+    struct spool_rec r = {.kind = b->kind,
+                          .count = b->count,
+                          .sealed_ns = b->sealed_ns,
+                          .host = b->host,
+                          .host_len = strlen(b->host),
+                          .id = b->id,
+                          .id_len = strlen(b->id),
+                          .payload = b->payload.p,
+                          .len = b->payload.len};
     spool_append(p->spool, &r);
     pthread_mutex_lock(&p->mu);
     p->st.spooled_batches++;
@@ -195,8 +201,10 @@ static void add_line(struct bus_pub *p, uint8_t kind, const char *host, size_t h
     if (len + !nl > BUS_LINE_MAX) {
         if (p->st.too_long++ == 0) {
             pthread_mutex_unlock(&p->mu);
-            say(p, STOAT_SEV_WARNING, "bus: a record of %zu bytes is over the %u a message can carry; not sent "
-                "(counted as not acknowledged)", len, BUS_LINE_MAX);
+            say(p, STOAT_SEV_WARNING,
+                "bus: a record of %zu bytes is over the %u a message can carry; not sent "
+                "(counted as not acknowledged)",
+                len, BUS_LINE_MAX);
             return;
         }
         goto out;
@@ -270,7 +278,10 @@ static void seal_open(struct bus_pub *p, bool all, bool thread)
     }
 }
 
-void bus_pub_flush(struct bus_pub *p) { seal_open(p, true, false); }
+void bus_pub_flush(struct bus_pub *p)
+{
+    seal_open(p, true, false);
+}
 
 /* ------------------------------------------------------------ sending */
 
@@ -317,8 +328,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
             spool_done(p->spool, b->segment);
         batch_free(b);
     } else if (b) {
-        const char *why = pae && pae->ErrText && *pae->ErrText ? pae->ErrText
-                          : natsStatus_GetText(pae ? pae->Err : NATS_ERR);
+        const char *why =
+            pae && pae->ErrText && *pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR);
         if (pae && pae->Err == NATS_NO_RESPONDERS && !p->said_stream) {
             p->said_stream = true;
             say(p, STOAT_SEV_WARNING, "bus: no stream takes %s's messages (run `stoat fleet setup`); spooling",
@@ -365,7 +376,7 @@ static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
     snprintf(count, sizeof count, "%" PRIu32, b->count);
     format_time_ns(b->sealed_ns, sent);
     if (strlen(sent) > 24)
-        memcpy(sent + 23, "Z", 2);   /* milliseconds */
+        memcpy(sent + 23, "Z", 2); /* milliseconds */
     header_safe(host, sizeof host, b->host);
     natsMsg *m = NULL;
     natsStatus s = natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
@@ -384,12 +395,12 @@ static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = p->o.ack_wait_ms;
-    bool resend = b->from_spool;   /* b may be settled and freed as soon as it is sent */
+    bool resend = b->from_spool; /* b may be settled and freed as soon as it is sent */
     char id[SPOOL_ID_MAX + 1];
     memcpy(id, b->id, sizeof id);
     if (s == NATS_OK)
         s = js_PublishMsgAsync(p->js, &m, &po);
-    natsMsg_Destroy(m);   /* NULL when the library took it */
+    natsMsg_Destroy(m); /* NULL when the library took it */
     if (s == NATS_OK) {
         pthread_mutex_lock(&p->mu);
         p->st.published++;
@@ -491,7 +502,7 @@ static void heartbeat(struct bus_pub *p)
     struct bus_pub_stats st;
     bus_pub_stats(p, &st);
     int64_t now = mono_ms();
-    pthread_mutex_lock(&p->mu);   /* the thread and bus_pub_finish both send heartbeats */
+    pthread_mutex_lock(&p->mu); /* the thread and bus_pub_finish both send heartbeats */
     double dt = (double)(now - p->hb_mark_ms) / 1000.0;
     double rate = dt > 0 ? (double)(st.events - p->hb_events_mark) / dt : 0;
     p->hb_mark_ms = now;
@@ -508,13 +519,15 @@ static void heartbeat(struct bus_pub *p)
     buf_json_str(&b, p->agent, strlen(p->agent));
     buf_printf(&b, ",\"run\":\"%s\",\"role\":", p->run);
     buf_json_str(&b, p->role, strlen(p->role));
-    buf_printf(&b, ",\"time\":\"%s\",\"events_per_s\":%.1f,\"events\":%" PRIu64 ",\"alerts\":%" PRIu64
-               ",\"lost\":%" PRIu64 ",\"spooled_bytes\":%" PRIu64 ",\"spooled_events\":%" PRIu64
-               ",\"spool_dropped\":%" PRIu64 ",\"spool_dropped_batches\":%" PRIu64 ",\"published\":%" PRIu64
-               ",\"acked\":%" PRIu64 ",\"rule_version\":",
+    buf_printf(&b,
+               ",\"time\":\"%s\",\"events_per_s\":%.1f,\"events\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"lost\":%" PRIu64
+               ",\"spooled_bytes\":%" PRIu64 ",\"spooled_events\":%" PRIu64 ",\"spool_dropped\":%" PRIu64
+               ",\"spool_dropped_batches\":%" PRIu64 ",\"published\":%" PRIu64 ",\"acked\":%" PRIu64
+               ",\"rule_version\":",
                t, x.events_per_s, st.events, st.alerts, x.lost, st.spool.bytes, st.spool.events,
                st.spool.dropped_events, st.spool.dropped_batches, st.published, st.acked_events);
-    buf_json_str(&b, x.rule_version[0] ? x.rule_version : "local", strlen(x.rule_version[0] ? x.rule_version : "local"));
+    buf_json_str(&b, x.rule_version[0] ? x.rule_version : "local",
+                 strlen(x.rule_version[0] ? x.rule_version : "local"));
     buf_puts(&b, ",\"sensor_mode\":");
     if (x.sensor_mode[0])
         buf_json_str(&b, x.sensor_mode, strlen(x.sensor_mode));
@@ -639,8 +652,7 @@ stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struc
     snprintf(p->run, sizeof p->run, "%016" PRIx64, r);
 
     stoat_err err;
-    struct spool_opts so = {.dir = p->spool_dir, .max_bytes = o->spool_max, .diag = o->diag,
-                            .diag_ctx = o->diag_ctx};
+    struct spool_opts so = {.dir = p->spool_dir, .max_bytes = o->spool_max, .diag = o->diag, .diag_ctx = o->diag_ctx};
     if ((err = spool_open(&so, &p->spool, why, whylen)) != STOAT_OK)
         goto fail;
     jsOptions jo;
@@ -708,7 +720,10 @@ void bus_pub_stats(struct bus_pub *p, struct bus_pub_stats *out)
     out->spool = ss;
 }
 
-const char *bus_pub_run(const struct bus_pub *p) { return p->run; }
+const char *bus_pub_run(const struct bus_pub *p)
+{
+    return p->run;
+}
 
 void bus_pub_destroy(struct bus_pub *p)
 {
@@ -724,14 +739,14 @@ void bus_pub_destroy(struct bus_pub *p)
     }
     if (p->spool) {
         seal_open(p, true, false);
-        send_live(p, false, 0);   /* the queue to the spool */
-        if (p->js) {   /* acks still due get a last chance */
+        send_live(p, false, 0); /* the queue to the spool */
+        if (p->js) {            /* acks still due get a last chance */
             jsPubOptions po;
             jsPubOptions_Init(&po);
             po.MaxWait = 2000;
             js_PublishAsyncComplete(p->js, &po);
         }
-        for (;;) {   /* what is still in flight goes to the spool for the next run */
+        for (;;) { /* what is still in flight goes to the spool for the next run */
             pthread_mutex_lock(&p->mu);
             struct batch *b = p->ninflight ? p->inflight[--p->ninflight] : NULL;
             if (b && b->from_spool)

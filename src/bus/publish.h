@@ -39,34 +39,34 @@
 #include "bus/spool.h"
 
 #define BUS_BATCH_EVENTS 1000
-#define BUS_BATCH_BYTES (256u << 10)
-#define BUS_LINE_MAX (900u << 10)       /* a longer line cannot travel (1 MiB messages) */
+#define BUS_BATCH_BYTES  (256u << 10)
+#define BUS_LINE_MAX     (900u << 10) /* a longer line cannot travel (1 MiB messages) */
 
 /* What the caller adds to a heartbeat; filled on the publisher thread. */
 struct bus_hb_extra {
-    double events_per_s;          /* <0: the publisher's own rate */
-    uint64_t lost;                /* events the source could not deliver */
-    char rule_version[64];        /* "" : "local" */
-    char sensor_mode[64];         /* "" : none (stoat publish) */
+    double events_per_s;   /* <0: the publisher's own rate */
+    uint64_t lost;         /* events the source could not deliver */
+    char rule_version[64]; /* "" : "local" */
+    char sensor_mode[64];  /* "" : none (stoat publish) */
 };
 
 struct bus_pub_opts {
-    const char *agent;            /* this host's name: heartbeats, and events that name none */
-    const char *role;             /* "watch" or "publish", in the heartbeat */
-    const char *spool_dir;        /* required */
-    uint64_t spool_max;           /* bytes; 0: 1 GiB */
-    double spool_rate;            /* events/s drained; 0: 5000 */
-    unsigned max_pending;         /* batches awaiting acks; 0: 64 */
-    unsigned queue;               /* sealed batches waiting for the thread; 0: 32 */
-    bool block;                   /* a full queue makes the caller wait (else: spool) */
-    int64_t ack_wait_ms;          /* 0: 10000 */
-    int64_t flush_ms;             /* the longest a batch stays open; 0: 200 */
-    unsigned batch_events;        /* 0: BUS_BATCH_EVENTS */
-    size_t batch_bytes;           /* 0: BUS_BATCH_BYTES */
-    int64_t heartbeat_ms;         /* 0: 10000; <0: none */
+    const char *agent;     /* this host's name: heartbeats, and events that name none */
+    const char *role;      /* "watch" or "publish", in the heartbeat */
+    const char *spool_dir; /* required */
+    uint64_t spool_max;    /* bytes; 0: 1 GiB */
+    double spool_rate;     /* events/s drained; 0: 5000 */
+    unsigned max_pending;  /* batches awaiting acks; 0: 64 */
+    unsigned queue;        /* sealed batches waiting for the thread; 0: 32 */
+    bool block;            /* a full queue makes the caller wait (else: spool) */
+    int64_t ack_wait_ms;   /* 0: 10000 */
+    int64_t flush_ms;      /* the longest a batch stays open; 0: 200 */
+    unsigned batch_events; /* 0: BUS_BATCH_EVENTS */
+    size_t batch_bytes;    /* 0: BUS_BATCH_BYTES */
+    int64_t heartbeat_ms;  /* 0: 10000; <0: none */
     void (*hb_extra)(void *ctx, struct bus_hb_extra *x);
     void *hb_ctx;
-    bus_diag_fn diag;             /* any thread */
+    bus_diag_fn diag; /* any thread */
     void *diag_ctx;
 };
 
@@ -76,16 +76,16 @@ struct bus_pub_stats {
     uint64_t published;                   /* publishes (resends included) */
     uint64_t acked_batches, acked_events; /* this run's, acknowledged by the stream (each once) */
     uint64_t acked_alerts;
-    uint64_t duplicates;                  /* acks saying the stream had it already */
-    uint64_t failed;                      /* publishes that failed or timed out (then spooled) */
-    uint64_t spooled_batches, spooled_events;   /* written to the spool (a batch may be more than once) */
-    uint64_t overflow;                    /* batches a full queue sent to the spool */
-    uint64_t resent;                      /* batches drained from the spool and published */
-    uint64_t earlier_acked_events;        /* events of an earlier run's spool, acknowledged */
-    uint64_t too_long;                    /* lines over BUS_LINE_MAX, not sent */
+    uint64_t duplicates;                      /* acks saying the stream had it already */
+    uint64_t failed;                          /* publishes that failed or timed out (then spooled) */
+    uint64_t spooled_batches, spooled_events; /* written to the spool (a batch may be more than once) */
+    uint64_t overflow;                        /* batches a full queue sent to the spool */
+    uint64_t resent;                          /* batches drained from the spool and published */
+    uint64_t earlier_acked_events;            /* events of an earlier run's spool, acknowledged */
+    uint64_t too_long;                        /* lines over BUS_LINE_MAX, not sent */
     uint64_t heartbeats;
-    unsigned partitions;                  /* 0 until known */
-    struct spool_stats spool;             /* the spool's own counts */
+    unsigned partitions;      /* 0 until known */
+    struct spool_stats spool; /* the spool's own counts */
 };
 
 struct bus_pub;

@@ -40,8 +40,7 @@ static bool member(const char *json, size_t n, const char *name, char *out, size
     bool quoted = p < end && *p == '"';
     p += quoted;
     size_t k = 0;
-    while (p + k < end && k + 1 < outlen &&
-           (quoted ? p[k] != '"' && p[k] != '\\' : (p[k] >= '0' && p[k] <= '9')))
+    while (p + k < end && k + 1 < outlen && (quoted ? p[k] != '"' && p[k] != '\\' : (p[k] >= '0' && p[k] <= '9')))
         k++;
     if (!k || (quoted && (p + k >= end || p[k] != '"')))
         return false;
@@ -81,7 +80,7 @@ static void *watch_main(void *arg)
                 kvStore_Destroy(kv);
                 kv = NULL;
                 kw = NULL;
-                for (int i = 0; i < 20; i++) {   /* 2 s, stoppable */
+                for (int i = 0; i < 20; i++) { /* 2 s, stoppable */
                     pthread_mutex_lock(&w->mu);
                     stop = w->stop;
                     pthread_mutex_unlock(&w->mu);
@@ -96,7 +95,7 @@ static void *watch_main(void *arg)
         natsStatus s = kvWatcher_Next(&e, kw, 500);
         if (s == NATS_TIMEOUT)
             continue;
-        if (s != NATS_OK) {   /* the watcher is gone (closed, an outage): bind again */
+        if (s != NATS_OK) { /* the watcher is gone (closed, an outage): bind again */
             kvWatcher_Destroy(kw);
             kvStore_Destroy(kv);
             kw = NULL;
@@ -113,7 +112,7 @@ static void *watch_main(void *arg)
                 pthread_mutex_unlock(&w->mu);
             }
         }
-        kvEntry_Destroy(e);   /* NULL: the initial values are all delivered */
+        kvEntry_Destroy(e); /* NULL: the initial values are all delivered */
     }
     kvWatcher_Destroy(kw);
     kvStore_Destroy(kv);
@@ -231,8 +230,7 @@ static void sha256_hex(const void *p, size_t n, char out[65])
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
-                          size_t whylen)
+stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why, size_t whylen)
 {
     version[0] = 0;
     kvStore *kv = NULL;
@@ -247,7 +245,7 @@ stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, si
     }
     s = kvStore_Get(&e, kv, "current");
     if (s == NATS_NOT_FOUND) {
-        err = STOAT_OK;   /* nothing pushed yet */
+        err = STOAT_OK; /* nothing pushed yet */
         goto out;
     }
     char ver[BUS_VERSION_MAX], sha[80], chunks_s[16], bytes_s[24];

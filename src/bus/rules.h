@@ -22,9 +22,9 @@
 
 #include "bus/bus.h"
 
-#define BUS_BUNDLE_MAX (64u << 20)      /* unpacked bytes */
+#define BUS_BUNDLE_MAX   (64u << 20) /* unpacked bytes */
 #define BUS_BUNDLE_CHUNK (512u << 10)
-#define BUS_VERSION_MAX 32
+#define BUS_VERSION_MAX  32
 
 struct bus_rules_watch;
 
@@ -38,8 +38,7 @@ void bus_rules_watch_stop(struct bus_rules_watch *w);
 /* The current bundle's files, unpacked under dir (created, 0700; it must
  * not hold files of the same names), and its version; version "" and
  * nothing written when none was pushed yet. */
-stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
-                          size_t whylen);
+stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why, size_t whylen);
 
 /* The bundle's entries (the unpacked bytes) into files under dir; for the
  * fetch and for tests. */

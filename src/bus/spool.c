@@ -25,18 +25,18 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define SEG_MAGIC "STOATSPL"
-#define SEG_HDR 16u
-#define REC_MAGIC 0x43455253u   /* "SREC" little-endian */
-#define REC_HDR 12u
+#define SEG_MAGIC  "STOATSPL"
+#define SEG_HDR    16u
+#define REC_MAGIC  0x43455253u /* "SREC" little-endian */
+#define REC_HDR    12u
 #define BODY_FIXED 20u
 
 struct seg {
     uint64_t id;
-    uint64_t bytes;                 /* file size (header included) */
+    uint64_t bytes; /* file size (header included) */
     uint64_t read_off;
-    uint64_t left_batches, left_events;   /* not yet handed out */
-    unsigned out;                   /* handed out, not settled */
+    uint64_t left_batches, left_events; /* not yet handed out */
+    unsigned out;                       /* handed out, not settled */
     bool writing;
 };
 
@@ -44,10 +44,10 @@ struct spool {
     pthread_mutex_t mu;
     char *dir;
     int lock_fd;
-    int wfd;                        /* the newest segment, open for appending, or -1 */
+    int wfd; /* the newest segment, open for appending, or -1 */
     uint64_t max_bytes, seg_bytes;
     uint64_t next_id;
-    struct seg *segs;               /* oldest first */
+    struct seg *segs; /* oldest first */
     size_t nsegs, capsegs;
     struct spool_stats st;
     void (*diag)(void *ctx, enum stoat_severity sev, const char *msg);
@@ -69,7 +69,10 @@ static uint32_t get32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t get16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 void spool_encode(struct buf *b, const struct spool_rec *r)
 {
@@ -289,14 +292,15 @@ static void seg_scan(struct spool *s, struct seg *g, const char *path)
         long n = read_record(fd, off, g->bytes, &store, &r, why, sizeof why);
         if (n == 0) {
             if (off < g->bytes)
-                say(s, STOAT_SEV_WARNING, "spool: %s: offset %" PRIu64 ": a record cut short (a crash); the "
-                    "segment ends there", path, off);
+                say(s, STOAT_SEV_WARNING,
+                    "spool: %s: offset %" PRIu64 ": a record cut short (a crash); the "
+                    "segment ends there",
+                    path, off);
             break;
         }
         if (n < 0) {
             s->st.damaged++;
-            say(s, STOAT_SEV_WARNING, "spool: %s: offset %" PRIu64 ": damaged record (%s); skipped", path, off,
-                why);
+            say(s, STOAT_SEV_WARNING, "spool: %s: offset %" PRIu64 ": damaged record (%s); skipped", path, off, why);
             off = resync(fd, off, g->bytes, &store);
             continue;
         }
@@ -352,7 +356,7 @@ static stoat_err load_existing(struct spool *s, char *why, size_t whylen)
     /* segments with nothing in them (or not ours) go from the list; empty ones of ours are deleted */
     for (size_t i = 0; i < s->nsegs;) {
         if (s->segs[i].left_batches == 0) {
-            if (s->segs[i].bytes == 0) {   /* not a segment: keep the file, forget it */
+            if (s->segs[i].bytes == 0) { /* not a segment: keep the file, forget it */
                 memmove(&s->segs[i], &s->segs[i + 1], (s->nsegs - i - 1) * sizeof *s->segs);
                 s->nsegs--;
             } else {
@@ -427,8 +431,9 @@ static bool drop_oldest(struct spool *s)
     uint64_t b = g->left_batches, e = g->left_events;
     s->st.dropped_batches += b;
     s->st.dropped_events += e;
-    say(s, STOAT_SEV_WARNING, "spool: over its cap of %" PRIu64 " bytes: dropped the oldest %" PRIu64
-        " batches (%" PRIu64 " events); %" PRIu64 " events dropped in all",
+    say(s, STOAT_SEV_WARNING,
+        "spool: over its cap of %" PRIu64 " bytes: dropped the oldest %" PRIu64 " batches (%" PRIu64
+        " events); %" PRIu64 " events dropped in all",
         s->max_bytes, b, e, s->st.dropped_events);
     seg_remove(s, 0);
     return true;
@@ -488,8 +493,9 @@ stoat_err spool_append(struct spool *s, const struct spool_rec *r)
     if (b.len > s->max_bytes - SEG_HDR || b.len > REC_HDR + SPOOL_RECORD_MAX) {
         s->st.dropped_batches++;
         s->st.dropped_events += r->count;
-        say(s, STOAT_SEV_WARNING, "spool: a batch of %zu bytes is over the cap of %" PRIu64 "; dropped (%" PRIu32
-            " events)", b.len, s->max_bytes, r->count);
+        say(s, STOAT_SEV_WARNING,
+            "spool: a batch of %zu bytes is over the cap of %" PRIu64 "; dropped (%" PRIu32 " events)", b.len,
+            s->max_bytes, r->count);
         goto out;
     }
     if (s->wfd >= 0 && s->nsegs && s->segs[s->nsegs - 1].bytes + b.len > s->seg_bytes &&
@@ -506,7 +512,7 @@ stoat_err spool_append(struct spool *s, const struct spool_rec *r)
     if (w != (ssize_t)b.len) {
         say(s, STOAT_SEV_ERROR, "spool: %s: write failed: %s", s->dir, w < 0 ? strerror(errno) : "short write");
         if (w > 0 && ftruncate(s->wfd, (off_t)g->bytes) != 0)
-            close_writing(s);   /* a partial record would end the segment when read: start a new one */
+            close_writing(s); /* a partial record would end the segment when read: start a new one */
         err = STOAT_ERR_IO;
         goto lost;
     }
@@ -566,10 +572,10 @@ int spool_next(struct spool *s, struct spool_item *it, struct buf *store)
             got = 1;
         } else if (n < 0) {
             s->st.damaged++;
-            say(s, STOAT_SEV_WARNING, "spool: %s: offset %" PRIu64 ": damaged record (%s); skipped", path,
-                g->read_off, why);
+            say(s, STOAT_SEV_WARNING, "spool: %s: offset %" PRIu64 ": damaged record (%s); skipped", path, g->read_off,
+                why);
             g->read_off = resync(fd, g->read_off, g->bytes, store);
-        } else {   /* the end: what the counts still hold is not there */
+        } else { /* the end: what the counts still hold is not there */
             g->read_off = g->bytes;
             s->st.batches -= g->left_batches;
             s->st.events -= g->left_events;
@@ -599,7 +605,7 @@ void spool_done(struct spool *s, uint64_t segment)
 {
     pthread_mutex_lock(&s->mu);
     struct seg *g = seg_find(s, segment);
-    if (g && g->out) {   /* else: dropped for the cap meanwhile */
+    if (g && g->out) { /* else: dropped for the cap meanwhile */
         g->out--;
         if (!g->writing)
             seg_settle(s, (size_t)(g - s->segs));

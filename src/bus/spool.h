@@ -41,20 +41,23 @@
 #include "stoat/error.h"
 #include "util/buf.h"
 
-enum bus_kind { BUS_KIND_EVENTS = 1, BUS_KIND_ALERTS = 2 };
+enum bus_kind {
+    BUS_KIND_EVENTS = 1,
+    BUS_KIND_ALERTS = 2
+};
 
-#define SPOOL_RECORD_MAX (8u << 20)     /* body bytes */
-#define SPOOL_HOST_MAX 255
-#define SPOOL_ID_MAX 200
-#define SPOOL_COUNT_MAX 10000000u
+#define SPOOL_RECORD_MAX (8u << 20) /* body bytes */
+#define SPOOL_HOST_MAX   255
+#define SPOOL_ID_MAX     200
+#define SPOOL_COUNT_MAX  10000000u
 
 struct spool_rec {
-    uint8_t kind;                 /* enum bus_kind */
-    uint32_t count;               /* events or alerts in the payload, >= 1 */
-    int64_t sealed_ns;            /* when the batch was sealed (wall clock) */
-    const char *host;             /* as the events name it */
+    uint8_t kind;      /* enum bus_kind */
+    uint32_t count;    /* events or alerts in the payload, >= 1 */
+    int64_t sealed_ns; /* when the batch was sealed (wall clock) */
+    const char *host;  /* as the events name it */
     size_t host_len;
-    const char *id;               /* Nats-Msg-Id */
+    const char *id; /* Nats-Msg-Id */
     size_t id_len;
     const char *payload;
     size_t len;
@@ -68,21 +71,21 @@ struct spool_item {
 };
 
 struct spool_opts {
-    const char *dir;              /* created (0700) when absent */
-    uint64_t max_bytes;           /* the cap on the segments' bytes; 0: 1 GiB */
-    uint64_t segment_bytes;       /* 0: max_bytes / 32, between 64 KiB and 32 MiB */
+    const char *dir;        /* created (0700) when absent */
+    uint64_t max_bytes;     /* the cap on the segments' bytes; 0: 1 GiB */
+    uint64_t segment_bytes; /* 0: max_bytes / 32, between 64 KiB and 32 MiB */
     /* Damaged records, dropped batches (severity, message); any thread. */
     void (*diag)(void *ctx, enum stoat_severity sev, const char *msg);
     void *diag_ctx;
 };
 
 struct spool_stats {
-    uint64_t bytes;                       /* on disk now (headers included) */
-    uint64_t batches, events;             /* waiting (not yet handed out) */
+    uint64_t bytes;           /* on disk now (headers included) */
+    uint64_t batches, events; /* waiting (not yet handed out) */
     uint64_t written_batches, written_events;
-    uint64_t dropped_batches, dropped_events;   /* the oldest, past the cap */
-    uint64_t damaged;                     /* records skipped as damaged */
-    uint64_t found_batches, found_events; /* left by an earlier run, at open */
+    uint64_t dropped_batches, dropped_events; /* the oldest, past the cap */
+    uint64_t damaged;                         /* records skipped as damaged */
+    uint64_t found_batches, found_events;     /* left by an earlier run, at open */
     uint64_t segments;
 };
 

@@ -71,8 +71,8 @@ void engine_counters(const struct engine_ctx *c, struct engine_counters *out);
  * limit until evaluations hit it): a twentieth of this. */
 #define ENGINE_RE_MATCH_LIMIT 100000u
 #define ENGINE_RE_DEPTH_LIMIT 100000u
-#define ENGINE_RE_HEAP_KIB (32u * 1024)
-#define ENGINE_RE_JIT_STACK (1u << 20)
+#define ENGINE_RE_HEAP_KIB    (32u * 1024)
+#define ENGINE_RE_JIT_STACK   (1u << 20)
 
 /* Adds c's evaluations stopped by a regex limit, per rule index, into *sum
  * (allocated, nrules entries, when c has some and *sum is NULL). */

@@ -41,19 +41,19 @@ struct engine_ctx {
     hs_scratch_t *hs;
     uint64_t *hits;
     size_t *group_off;
-    struct buf scan;          /* one field's values, for its database */
-    struct buf scan_all;      /* every value, for keyword databases */
+    struct buf scan;     /* one field's values, for its database */
+    struct buf scan_all; /* every value, for keyword databases */
     pcre2_match_data *md;
-    pcre2_match_context *mctx;   /* the regex limits */
+    pcre2_match_context *mctx; /* the regex limits */
     pcre2_jit_stack *jit_stack;
-    bool re_limited;             /* a regex of the rule being evaluated hit a limit */
-    uint64_t *re_limited_rules;  /* per rule index, evaluations that did; NULL until one does */
+    bool re_limited;            /* a regex of the rule being evaluated hit a limit */
+    uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
     uint32_t *matched;
     size_t nmatched, matched_cap;
-    char route_key[ROUTE_KEY_MAX];   /* channel + event id of the event, for other lookups */
-    size_t route_key_len;            /* 0: the event has none */
-    uint32_t *atom_stamp;     /* atom id -> gen of the last event whose scan saw it */
-    bool atoms_valid;         /* this event was scanned: stamps can rule patterns out */
+    char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
+    size_t route_key_len;          /* 0: the event has none */
+    uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
+    bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
 };
 
@@ -72,7 +72,7 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
     size_t words = 0;
     for (size_t i = 0; i < rs->ngroups; i++) {
         c->group_off[i] = words;
-        words += 2 * (size_t)rs->groups[i].nwords;   /* set A's bitmap, then set B's */
+        words += 2 * (size_t)rs->groups[i].nwords; /* set A's bitmap, then set B's */
     }
     c->hits = xcalloc(words + 1, sizeof(*c->hits));
     if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
@@ -326,7 +326,7 @@ static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern
         return true;
     const uint64_t *set;
     if (p->op == P_RE && f->bytes_folded) {
-        set = f->bytes_folded;   /* a regex's rare bytes are never letters: either set will do */
+        set = f->bytes_folded; /* a regex's rare bytes are never letters: either set will do */
     } else if (p->cased || p->op == P_RE) {
         if (!f->bytes_raw)
             f->bytes_raw = byte_set(c, f->val, f->val_len);
@@ -368,7 +368,7 @@ static bool glob_match(const struct pattern *p, const char *s, size_t n)
             switch (k->kind) {
             case G_STAR:
                 if (ti + 1 == nt)
-                    return true;   /* a trailing star takes the rest */
+                    return true; /* a trailing star takes the rest */
                 star_t = ti++;
                 star_s = si;
                 continue;
@@ -443,7 +443,7 @@ static bool parse_ip(const char *s, size_t n, struct cidr *out)
         return false;
     memcpy(buf, s, n);
     buf[n] = 0;
-    char *pct = strchr(buf, '%');   /* fe80::1%eth0 */
+    char *pct = strchr(buf, '%'); /* fe80::1%eth0 */
     if (pct)
         *pct = 0;
     memset(out, 0, sizeof(*out));
@@ -509,12 +509,11 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     if (f->type == STOAT_V_NULL)
         return false;
     if (p->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[p->atom] != c->gen)
-        return false;   /* its literal is nowhere in the event */
+        return false; /* its literal is nowhere in the event */
     switch (p->op) {
     case P_EQ:
     case P_PREFIX:
-    case P_SUFFIX:
-        return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
+    case P_SUFFIX: return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
     case P_CONTAINS:
         if (!rare_bytes_present(c, p, f))
             return false;
@@ -523,8 +522,7 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
         if (!rare_bytes_present(c, p, f))
             return false;
         return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
-    case P_ANYVALUE:
-        return true;
+    case P_ANYVALUE: return true;
     case P_RE: {
         if (!rare_bytes_present(c, p, f))
             return false;
@@ -532,7 +530,7 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
         if (rc >= 0)
             return true;
         if (rc != PCRE2_ERROR_NOMATCH)
-            c->re_limited = true;   /* a limit (or memory): undecided, counted by the caller */
+            c->re_limited = true; /* a limit (or memory): undecided, counted by the caller */
         return false;
     }
     case P_CIDR: {
@@ -570,8 +568,7 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
         }
         return false;
     }
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -626,7 +623,7 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
         for (uint32_t p = 0; p < t->npat; p++) {
             const struct pattern *pt = &t->pat[p];
             if (pt->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[pt->atom] != c->gen)
-                continue;   /* its literal is nowhere in the event */
+                continue; /* its literal is nowhere in the event */
             switch (pt->op) {
             case P_EQ:
             case P_PREFIX:
@@ -661,8 +658,7 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
 static bool eval(struct engine_ctx *c, const struct pnode *n)
 {
     switch (n->op) {
-    case N_TEST:
-        return eval_test(c, n->u.test);
+    case N_TEST: return eval_test(c, n->u.test);
     case N_AND:
         for (uint32_t i = 0; i < n->n; i++)
             if (!eval(c, n->u.kids[i]))
@@ -673,8 +669,7 @@ static bool eval(struct engine_ctx *c, const struct pnode *n)
             if (eval(c, n->u.kids[i]))
                 return true;
         return false;
-    case N_NOT:
-        return !eval(c, n->u.kids[0]);
+    case N_NOT: return !eval(c, n->u.kids[0]);
     case N_ATLEAST: {
         uint32_t got = 0;
         for (uint32_t i = 0; i < n->n; i++) {
@@ -685,17 +680,19 @@ static bool eval(struct engine_ctx *c, const struct pnode *n)
         }
         return false;
     }
-    case N_TRUE:
-        return true;
-    default:
-        return false;
+    case N_TRUE: return true;
+    default: return false;
     }
 }
 
 /* Three-valued evaluation for rules that read fields only the writer knows
  * (Ancestors): a test of such a field is "unknown", and the rule goes to the
  * writer unless it is false whatever that field holds. */
-enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
+enum {
+    V_FALSE = 0,
+    V_TRUE = 1,
+    V_UNKNOWN = 2
+};
 
 static bool is_late(const struct engine_ctx *c, uint32_t field)
 {
@@ -749,10 +746,8 @@ static int eval3(struct engine_ctx *c, const struct pnode *n)
         }
         return yes >= n->need ? V_TRUE : yes + maybe >= n->need ? V_UNKNOWN : V_FALSE;
     }
-    case N_TRUE:
-        return V_TRUE;
-    default:
-        return V_FALSE;
+    case N_TRUE: return V_TRUE;
+    default: return V_FALSE;
     }
 }
 
@@ -857,7 +852,7 @@ static void set_view(struct engine_ctx *c, uint16_t r)
             c->slot_gen[to] = c->gen;
             c->slot_idx[to] = src[i];
         } else {
-            c->slot_gen[to] = 0;   /* the renamed view has no such field */
+            c->slot_gen[to] = 0; /* the renamed view has no such field */
         }
     }
 }
@@ -917,16 +912,16 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     c->counters.events++;
     c->nmatched = 0;
     *rules = c->matched;
-    const struct route_class *cls = route(c);   /* also sets route_key */
+    const struct route_class *cls = route(c); /* also sets route_key */
     if (!cls || cls->hidden_only)
-        c->counters.unrouted++;   /* no rule of the user's reads it (behaviour's may) */
+        c->counters.unrouted++; /* no rule of the user's reads it (behaviour's may) */
     if (!cls)
         return 0;
     /* Stamps are per event, so a pattern checked in any group may use the
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
     bool all_built = false;
-    uint32_t dbi = 0;   /* the class's database index, across its groups */
+    uint32_t dbi = 0; /* the class's database index, across its groups */
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
         uint32_t first = dbi;
@@ -948,7 +943,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             } else if (build_scan_fields(c, ids, nids)) {
                 b = &c->scan;
             } else {
-                continue;   /* the event has none of its fields: nothing to find */
+                continue; /* the event has none of its fields: nothing to find */
             }
             if (hs_scan(g->dbs[d].db, b->p, (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
                 c->atoms_valid = false;
@@ -960,7 +955,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
         c->counters.candidates += g->n - g->nhidden;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         if (!g->ndbs || !c->atoms_valid)
-            memset(hits, g->ndbs ? 0xff : 0, 2 * g->nwords * sizeof(*hits));   /* no scan: run everything gated */
+            memset(hits, g->ndbs ? 0xff : 0, 2 * g->nwords * sizeof(*hits)); /* no scan: run everything gated */
         if (cls->rset[gi] != view) {
             view = cls->rset[gi];
             set_view(c, view);
@@ -1005,7 +1000,7 @@ bool engine_eval_rule(struct engine_ctx *c, uint32_t rule)
     for (uint32_t gi = 0; cls && gi < cls->ngroups; gi++)
         if (cls->group[gi] == rs->rules[rule].group)
             view = cls->rset[gi];
-    c->atoms_valid = false;   /* no scan: no pattern may skip itself */
+    c->atoms_valid = false; /* no scan: no pattern may skip itself */
     if (view)
         set_view(c, view);
     bool ok = eval(c, rs->rules[rule].prog.root);

@@ -21,13 +21,13 @@
 struct ev_field {
     const char *name;
     const char *val;
-    const char *folded;     /* case-folded value, made on first need */
-    const uint64_t *bytes_folded, *bytes_raw;   /* which byte values occur, made on first need */
+    const char *folded;                       /* case-folded value, made on first need */
+    const uint64_t *bytes_folded, *bytes_raw; /* which byte values occur, made on first need */
     uint32_t name_len;
     uint32_t val_len;
-    uint32_t id;            /* interned id or FIELD_UNKNOWN */
-    int32_t next;           /* next field with the same id, or -1 */
-    uint8_t type;           /* enum stoat_vtype */
+    uint32_t id;  /* interned id or FIELD_UNKNOWN */
+    int32_t next; /* next field with the same id, or -1 */
+    uint8_t type; /* enum stoat_vtype */
 };
 
 struct mapping;

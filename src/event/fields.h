@@ -14,13 +14,13 @@
 
 #include "util/strmap.h"
 
-#define FIELD_UNKNOWN UINT32_MAX - 1
-#define FIELDS_MAX    (1u << 20)
+#define FIELD_UNKNOWN  UINT32_MAX - 1
+#define FIELDS_MAX     (1u << 20)
 #define FIELD_NAME_MAX 1024
 
 struct fieldtab {
-    struct strmap byname;      /* folded name -> id */
-    const char **names;        /* id -> name as first written */
+    struct strmap byname; /* folded name -> id */
+    const char **names;   /* id -> name as first written */
     size_t n, cap;
 };
 
@@ -29,6 +29,9 @@ void fieldtab_free(struct fieldtab *t);
 uint32_t fieldtab_intern(struct fieldtab *t, const char *name, size_t len);
 /* FIELD_UNKNOWN when the name was never interned. */
 uint32_t fieldtab_lookup(const struct fieldtab *t, const char *name, size_t len);
-static inline const char *fieldtab_name(const struct fieldtab *t, uint32_t id) { return id < t->n ? t->names[id] : "?"; }
+static inline const char *fieldtab_name(const struct fieldtab *t, uint32_t id)
+{
+    return id < t->n ? t->names[id] : "?";
+}
 
 #endif

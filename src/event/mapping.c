@@ -120,7 +120,7 @@ static void load_selector(struct mload *l, const struct ynode *n, const char *en
 }
 
 const char *const proc_field_names[PF_COUNT] = {
-    "guid", "parent_guid", "pid", "ppid", "image", "command_line", "user", "logon_id",
+    "guid",         "parent_guid",         "pid",         "ppid", "image", "command_line", "user", "logon_id",
     "parent_image", "parent_command_line", "parent_user",
 };
 
@@ -172,8 +172,9 @@ static void load_procs(struct mload *l, const struct ynode *list, bool end)
                 if (key->kind == YN_SCALAR && strcmp(key->str, proc_field_names[q]) == 0)
                     which = q;
             if (which < 0 || val->kind != YN_SCALAR) {
-                mfail(l, key, "unknown process field (guid, parent_guid, pid, ppid, image, command_line, user, "
-                              "logon_id, parent_image, parent_command_line, parent_user)");
+                mfail(l, key,
+                      "unknown process field (guid, parent_guid, pid, ppid, image, command_line, user, "
+                      "logon_id, parent_image, parent_command_line, parent_user)");
                 return;
             }
             p->fields[which] = arena_strdup(&m->a, val->str);
@@ -252,8 +253,8 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
     return l->r.err != 0;
 }
 
-stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out,
-                            stoat_diag_fn diag, void *diag_ctx)
+stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out, stoat_diag_fn diag,
+                            void *diag_ctx)
 {
     struct mapping *m = xcalloc(1, sizeof(*m));
     arena_init(&m->a, 16384);
@@ -416,7 +417,7 @@ size_t mapping_resolve(const struct mapping *m, const char *product, const char 
             parts[np++] = e;
     }
     if (np < 2)
-        return 0;   /* one part alone would select more than the rule asks for */
+        return 0; /* one part alone would select more than the rule asks for */
     size_t cap = parts[0]->nsels;
     struct map_selector *cur = arena_alloc(a, (cap ? cap : 1) * sizeof(*cur));
     memcpy(cur, parts[0]->sels, cap * sizeof(*cur));

@@ -23,28 +23,38 @@ struct map_rename {
 
 /* A set of events: one channel (or every channel of a product) and some ids. */
 struct map_selector {
-    const char *channel;        /* as written; NULL = every channel of product */
-    const char *product;        /* lower case */
-    const int64_t *eids;        /* sorted; neids == 0 means any id */
+    const char *channel; /* as written; NULL = every channel of product */
+    const char *product; /* lower case */
+    const int64_t *eids; /* sorted; neids == 0 means any id */
     size_t neids;
     const struct map_rename *renames;
     size_t nrenames;
 };
 
 struct map_entry {
-    const char *product, *category, *service;   /* lower case; NULL = not given */
+    const char *product, *category, *service; /* lower case; NULL = not given */
     struct map_selector *sels;
     size_t nsels;
 };
 
 struct map_strip {
-    const char *prefix;         /* may contain "*" for one path component */
+    const char *prefix; /* may contain "*" for one path component */
 };
 
 /* Where a process start or end event keeps each detail. */
 enum proc_field {
-    PF_GUID, PF_PARENT_GUID, PF_PID, PF_PPID, PF_IMAGE, PF_COMMAND_LINE, PF_USER, PF_LOGON_ID,
-    PF_PARENT_IMAGE, PF_PARENT_COMMAND_LINE, PF_PARENT_USER, PF_COUNT
+    PF_GUID,
+    PF_PARENT_GUID,
+    PF_PID,
+    PF_PPID,
+    PF_IMAGE,
+    PF_COMMAND_LINE,
+    PF_USER,
+    PF_LOGON_ID,
+    PF_PARENT_IMAGE,
+    PF_PARENT_COMMAND_LINE,
+    PF_PARENT_USER,
+    PF_COUNT
 };
 extern const char *const proc_field_names[PF_COUNT];
 
@@ -52,24 +62,30 @@ struct map_proc {
     const char *channel;
     const int64_t *eids;
     size_t neids;
-    bool end;                       /* a process end (else a start) */
-    const char *fields[PF_COUNT];   /* NULL: the source does not say */
+    bool end;                     /* a process end (else a start) */
+    const char *fields[PF_COUNT]; /* NULL: the source does not say */
 };
 
 /* The same with the names interned: a process start or end event kind, its
  * details' field ids (the compiled ruleset's copy, found by route key). */
 struct proc_spec {
     bool end;
-    uint32_t f[PF_COUNT];           /* FIELD_UNKNOWN: not given */
+    uint32_t f[PF_COUNT]; /* FIELD_UNKNOWN: not given */
 };
 
-enum actor_field { AF_GUID, AF_PID, AF_IMAGE, AF_LOGON_ID, AF_COUNT };
+enum actor_field {
+    AF_GUID,
+    AF_PID,
+    AF_IMAGE,
+    AF_LOGON_ID,
+    AF_COUNT
+};
 
 struct mapping {
     struct arena a;
     struct map_proc *procs;
     size_t nprocs;
-    const char **actor[AF_COUNT];   /* for other events: the acting process's fields, first found wins */
+    const char **actor[AF_COUNT]; /* for other events: the acting process's fields, first found wins */
     size_t nactor[AF_COUNT];
     struct map_entry *entries;
     size_t nentries;
@@ -82,8 +98,8 @@ struct mapping {
 };
 
 stoat_err mapping_load(const char *path, struct mapping **out, stoat_diag_fn diag, void *diag_ctx);
-stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out,
-                            stoat_diag_fn diag, void *diag_ctx);
+stoat_err mapping_load_text(const char *name, const char *text, size_t len, struct mapping **out, stoat_diag_fn diag,
+                            void *diag_ctx);
 void mapping_free(struct mapping *m);
 
 /* The selectors a rule with this logsource reads, allocated in a. Returns the

@@ -9,9 +9,29 @@
 
 /* Fields worth a glance, in the order an analyst reads them. */
 static const char *const key_fields[] = {
-    "Image", "NewProcessName", "CommandLine", "ParentImage", "ParentProcessName", "TargetFilename", "ImageLoaded", "TargetObject", "Details",
-    "DestinationIp", "DestinationPort", "QueryName", "ScriptBlockText", "PipeName", "ServiceName",
-    "TargetUserName", "SubjectUserName", "IpAddress", "User", "exe", "cmd", "proctitle", NULL,
+    "Image",
+    "NewProcessName",
+    "CommandLine",
+    "ParentImage",
+    "ParentProcessName",
+    "TargetFilename",
+    "ImageLoaded",
+    "TargetObject",
+    "Details",
+    "DestinationIp",
+    "DestinationPort",
+    "QueryName",
+    "ScriptBlockText",
+    "PipeName",
+    "ServiceName",
+    "TargetUserName",
+    "SubjectUserName",
+    "IpAddress",
+    "User",
+    "exe",
+    "cmd",
+    "proctitle",
+    NULL,
 };
 
 void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
@@ -36,7 +56,7 @@ void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, siz
             break;
     }
     if (b->len - start > maxlen) {
-        b->len = start + utf8_cut(b->p + start, maxlen);   /* not inside a character */
+        b->len = start + utf8_cut(b->p + start, maxlen); /* not inside a character */
         buf_puts(b, "...");
     }
 }
@@ -79,20 +99,15 @@ static bool valid_json_number(const char *s, size_t n)
 static void json_value(struct buf *b, const struct stoat_field *f)
 {
     switch (f->type) {
-    case STOAT_V_NULL:
-        buf_puts(b, "null");
-        return;
-    case STOAT_V_BOOL:
-        buf_puts(b, f->value_len == 4 ? "true" : "false");
-        return;
+    case STOAT_V_NULL: buf_puts(b, "null"); return;
+    case STOAT_V_BOOL: buf_puts(b, f->value_len == 4 ? "true" : "false"); return;
     case STOAT_V_NUMBER:
         if (valid_json_number(f->value, f->value_len)) {
             buf_put(b, f->value, f->value_len);
             return;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     buf_json_str(b, f->value, f->value_len);
 }
@@ -106,9 +121,11 @@ static bool same_name(const struct stoat_field *a, const struct stoat_field *b)
  * table (the pairwise check costs more than the rest of an alert). */
 static bool names_unique(const struct stoat_field *fs, size_t n)
 {
-    enum { SLOTS = 256 };
+    enum {
+        SLOTS = 256
+    };
     if (n > SLOTS / 2)
-        return false;   /* the pairwise path decides */
+        return false; /* the pairwise path decides */
     uint16_t slot[SLOTS] = {0};
     for (size_t i = 0; i < n; i++) {
         const struct stoat_field *f = &fs[i];

@@ -28,8 +28,7 @@ size_t route_key(char *buf, size_t cap, const char *channel, size_t clen, bool h
             buf[n++] = '-';
         while (nd)
             buf[n++] = digits[--nd];
-    }
-    else
+    } else
         buf[n++] = '\x1e';
     return n;
 }

@@ -137,8 +137,8 @@ stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t
         }
     }
     struct buf cur = {0};
-    buf_printf(&cur, "{\"version\":\"%.16s\",\"sha256\":\"%s\",\"chunks\":%zu,\"bytes\":%zu,\"pushed\":%lld}", sha,
-               sha, chunks, p.raw.len, (long long)time(NULL));
+    buf_printf(&cur, "{\"version\":\"%.16s\",\"sha256\":\"%s\",\"chunks\":%zu,\"bytes\":%zu,\"pushed\":%lld}", sha, sha,
+               chunks, p.raw.len, (long long)time(NULL));
     natsStatus s = kvStore_PutString(&rev, kv, "current", cur.p);
     buf_free(&cur);
     if (s != NATS_OK) {

@@ -39,19 +39,19 @@
 #include "pipeline/units.h"
 #include "util/mem.h"
 
-#define LATENCY_SAMPLES 200000   /* kept for the percentiles; beyond, a reservoir */
-#define MAX_SINKS 8
+#define LATENCY_SAMPLES 200000 /* kept for the percentiles; beyond, a reservoir */
+#define MAX_SINKS       8
 
 struct batch {
-    struct bus_input in;          /* first: the writer hands it back */
+    struct bus_input in; /* first: the writer hands it back */
     struct centre *c;
     natsMsg *msg;
-    char name[360];               /* "bus:<host>:<run>:<seq>" for positions */
+    char name[360]; /* "bus:<host>:<run>:<seq>" for positions */
     char host[256], run[64];
     uint64_t seq;
-    int64_t sent_ns;              /* INT64_MIN: unknown */
-    bool replay;                  /* state only: no mark, no ack */
-    bool last;                    /* its partition's last of the round: acknowledged synchronously */
+    int64_t sent_ns; /* INT64_MIN: unknown */
+    bool replay;     /* state only: no mark, no ack */
+    bool last;       /* its partition's last of the round: acknowledged synchronously */
 };
 
 struct centre {
@@ -60,18 +60,18 @@ struct centre {
     struct fleet_stats *fs;
     struct stoat_hunt_stats *stats;
     const struct stoat_ruleset *rs;
-    struct stoat_ruleset *owned;  /* a reloaded set, ours to free */
+    struct stoat_ruleset *owned; /* a reloaded set, ours to free */
     char version[80];
     struct units *units;
     struct consumer con;
     struct units_opts uo;
-    struct stoat_store *rd;       /* marks are read here */
+    struct stoat_store *rd; /* marks are read here */
     unsigned partitions;
-    natsSubscription **subs;      /* per role, while held */
+    natsSubscription **subs; /* per role, while held */
     struct fleet_leases *leases;
-    struct bus_rules_watch *rules;   /* NULL: no reload */
+    struct bus_rules_watch *rules; /* NULL: no reload */
     bool *held;
-    bool *ever;                   /* held before in this process: its state is here, not replayed */
+    bool *ever; /* held before in this process: its state is here, not replayed */
     /* the round */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -79,9 +79,9 @@ struct centre {
     stoat_err mark_err;
     struct batch **round;
     size_t nround, capround;
-    natsMsg **acks;               /* duplicates: acknowledged with the round */
+    natsMsg **acks; /* duplicates: acknowledged with the round */
     size_t nacks, capacks;
-    natsMsg **hbs;                /* heartbeats: stored after the round's commit */
+    natsMsg **hbs; /* heartbeats: stored after the round's commit */
     size_t nhbs, caphbs;
     double *lat;
     size_t nlat;
@@ -132,8 +132,7 @@ static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    struct stoat_diag d = {.code = sev == STOAT_SEV_ERROR ? STOAT_ERR_IO : STOAT_OK, .severity = sev,
-                           .message = msg};
+    struct stoat_diag d = {.code = sev == STOAT_SEV_ERROR ? STOAT_ERR_IO : STOAT_OK, .severity = sev, .message = msg};
     c->o->diag(c->o->diag_ctx, &d);
 }
 
@@ -167,8 +166,8 @@ static void rfc3339(int64_t ns, char out[64], size_t n)
     time_t t = (time_t)(ns / 1000000000LL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ns / 1000000 % 1000));
 }
 
 /* ------------------------------------------------------------ the pipeline */
@@ -193,8 +192,11 @@ static void batch_done(void *ctx, struct bus_input *in)
 
 static void pipeline_start(struct centre *c)
 {
-    c->uo = (struct units_opts){.threads = c->o->threads ? c->o->threads : 1, .min_level = c->o->min_level,
-                                .diag = c->o->diag, .diag_ctx = c->o->diag_ctx, .release = source_bus_release};
+    c->uo = (struct units_opts){.threads = c->o->threads ? c->o->threads : 1,
+                                .min_level = c->o->min_level,
+                                .diag = c->o->diag,
+                                .diag_ctx = c->o->diag_ctx,
+                                .release = source_bus_release};
     c->units = units_start(c->rs, &c->uo, &c->con, c->stats);
 }
 
@@ -226,12 +228,12 @@ static void subs_follow_leases(struct centre *c)
             jsSubOptions so;
             jsSubOptions_Init(&so);
             so.Stream = stream;
-            so.Consumer = durable;   /* bind: the consumer is setup's, never deleted here */
+            so.Consumer = durable; /* bind: the consumer is setup's, never deleted here */
             jsErrCode je = 0;
             natsStatus s = js_PullSubscribe(&c->subs[r], bus_js(c->conn), filter, durable, NULL, &so, &je);
             if (s != NATS_OK) {
-                say(c, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying",
-                    durable, natsStatus_GetText(s), (int)je);
+                say(c, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying", durable,
+                    natsStatus_GetText(s), (int)je);
                 c->subs[r] = NULL;
             } else {
                 if (c->o->verbose)
@@ -241,7 +243,7 @@ static void subs_follow_leases(struct centre *c)
                 c->ever[r] = true;
             }
         } else if (!c->held[r] && c->subs[r]) {
-            natsSubscription_Destroy(c->subs[r]);   /* not Unsubscribe: that could delete the consumer */
+            natsSubscription_Destroy(c->subs[r]); /* not Unsubscribe: that could delete the consumer */
             c->subs[r] = NULL;
             if (c->o->verbose)
                 say(c, STOAT_SEV_NOTE, "fleet: %s gave up role %u", c->o->id, r);
@@ -371,7 +373,7 @@ static void note_latency(struct centre *c, double s)
     if (c->nlat < LATENCY_SAMPLES) {
         c->lat[c->nlat++] = s;
     } else {
-        uint64_t k = (uint64_t)rand() % c->seen_lat;   /* a reservoir: every sample as likely */
+        uint64_t k = (uint64_t)rand() % c->seen_lat; /* a reservoir: every sample as likely */
         if (k < LATENCY_SAMPLES)
             c->lat[k] = s;
     }
@@ -512,8 +514,10 @@ static void replay_partition(struct centre *c, unsigned p)
     natsSubscription *sub = NULL;
     jsErrCode je = 0;
     if (js_SubscribeSync(&sub, bus_js(c->conn), filter, NULL, &so, &je) != NATS_OK) {
-        say(c, STOAT_SEV_WARNING, "fleet: cannot replay partition %u (JetStream error %d): its hosts' process "
-                                  "trees and open correlation windows start empty", p, (int)je);
+        say(c, STOAT_SEV_WARNING,
+            "fleet: cannot replay partition %u (JetStream error %d): its hosts' process "
+            "trees and open correlation windows start empty",
+            p, (int)je);
         return;
     }
     c->muted = true;
@@ -523,7 +527,7 @@ static void replay_partition(struct centre *c, unsigned p)
     for (;;) {
         natsMsg *m = NULL;
         if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
-            break;   /* nothing within a second: the end */
+            break; /* nothing within a second: the end */
         uint64_t pending = 0, sseq = 0;
         jsMsgMetaData *md = NULL;
         if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
@@ -531,7 +535,7 @@ static void replay_partition(struct centre *c, unsigned p)
             sseq = md->Sequence.Stream;
             jsMsgMetaData_Destroy(md);
         }
-        if (sseq > floor_seq) {   /* past what was acknowledged: the durable's to deliver */
+        if (sseq > floor_seq) { /* past what was acknowledged: the durable's to deliver */
             natsMsg_Destroy(m);
             break;
         }
@@ -557,7 +561,7 @@ static void replay_partition(struct centre *c, unsigned p)
             int len = natsMsg_GetDataLength(m);
             source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
             n++;
-            if (nheld >= 256) {   /* bounded: let the writer catch up */
+            if (nheld >= 256) { /* bounded: let the writer catch up */
                 wait_idle(c);
                 for (size_t i = 0; i < nheld; i++) {
                     natsMsg_Destroy(held[i]->msg);
@@ -604,7 +608,7 @@ static void maybe_reload(struct centre *c)
     if (system(cmd) != 0) {
         /* a temporary folder left behind is no reason to stop */
     }
-    snprintf(c->version, sizeof(c->version), "%s", version);   /* a bad bundle is not tried again and again */
+    snprintf(c->version, sizeof(c->version), "%s", version); /* a bad bundle is not tried again and again */
     if (!rs)
         return;
     /* nothing is in flight between rounds: restart the workers on the new set */
@@ -672,8 +676,8 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     c.mute_ctx = xcalloc(o->nsinks ? o->nsinks : 1, sizeof(*c.mute_ctx));
     for (size_t s = 0; s < o->nsinks; s++) {
         c.mute_ctx[s] = (struct mute_ctx){&c, &o->sinks[s]};
-        c.mute[s] = (struct stoat_sink){.ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident,
-                                        .event = mute_event};
+        c.mute[s] = (struct stoat_sink){
+            .ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident, .event = mute_event};
     }
     consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
     pipeline_start(&c);

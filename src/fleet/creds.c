@@ -40,8 +40,7 @@ static bool random_password(char *out, size_t n)
     return true;
 }
 
-stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why,
-                           size_t whylen)
+stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why, size_t whylen)
 {
     char tok[BUS_TOKEN_MAX + 1];
     bus_host_token(host, strlen(host), tok);

@@ -28,11 +28,11 @@
 
 #define FLEET_CONSUMER_PREFIX "part-"
 #define FLEET_CONSUMER_HEALTH "health"
-#define FLEET_ACK_WAIT_NS (30LL * 1000000000LL)
-#define FLEET_BATCH 64                  /* messages fetched per partition and round (MaxAckPending) */
-#define FLEET_LEASE_MS 15000            /* a lease or a worker's liveness lasts this long unrenewed */
-#define FLEET_RENEW_MS 5000
-#define FLEET_HEARTBEAT_MS 10000        /* the hosts' interval; silent after 3 of them */
+#define FLEET_ACK_WAIT_NS     (30LL * 1000000000LL)
+#define FLEET_BATCH           64    /* messages fetched per partition and round (MaxAckPending) */
+#define FLEET_LEASE_MS        15000 /* a lease or a worker's liveness lasts this long unrenewed */
+#define FLEET_RENEW_MS        5000
+#define FLEET_HEARTBEAT_MS    10000 /* the hosts' interval; silent after 3 of them */
 
 /* ---- setup: the durable pull consumers part-<p> (and health), after the
  * bus's streams and buckets (bus_ensure_streams). Idempotent. ---- */
@@ -61,33 +61,33 @@ typedef struct stoat_ruleset *(*fleet_reload_fn)(void *ctx, const char *dir, con
 
 struct fleet_opts {
     const struct stoat_ruleset *rs;
-    const char *rule_version;          /* "local" when the rules came from the command line */
-    const struct stoat_sink *sinks;    /* -o, and more (f-cross's facts: any sink) */
+    const char *rule_version;       /* "local" when the rules came from the command line */
+    const struct stoat_sink *sinks; /* -o, and more (f-cross's facts: any sink) */
     size_t nsinks;
-    struct stoat_store *store;         /* required: alerts and batch marks */
-    const char *db_path;               /* a second, reading handle asks for marks */
+    struct stoat_store *store; /* required: alerts and batch marks */
+    const char *db_path;       /* a second, reading handle asks for marks */
     enum stoat_level min_level;
     struct stoat_behaviour_opts beh;
-    unsigned threads;                  /* match workers */
-    const char *id;                    /* NULL: <hostname>-<pid>-<random> */
-    double duration_s;                 /* 0: until stopped */
-    int64_t silence_ms;                /* a host silent this long is reported; 0: 3 heartbeats */
-    unsigned batch;                    /* 0: FLEET_BATCH */
-    double replay_s;                   /* a partition taken over replays this much of its stored
+    unsigned threads;            /* match workers */
+    const char *id;              /* NULL: <hostname>-<pid>-<random> */
+    double duration_s;           /* 0: until stopped */
+    int64_t silence_ms;          /* a host silent this long is reported; 0: 3 heartbeats */
+    unsigned batch;              /* 0: FLEET_BATCH */
+    double replay_s;             /* a partition taken over replays this much of its stored
                                           batches (stream time) to rebuild state; 0: 900; <0: none */
-    volatile sig_atomic_t *stop;       /* set by a signal handler */
+    volatile sig_atomic_t *stop; /* set by a signal handler */
     fleet_reload_fn reload;
     void *reload_ctx;
     stoat_diag_fn diag;
     void *diag_ctx;
-    bool verbose;                      /* leases taken and given, reloads, on diag as notes */
+    bool verbose; /* leases taken and given, reloads, on diag as notes */
 };
 
 struct fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t forged;                   /* batches whose host is not their subject's: dropped */
+    uint64_t forged; /* batches whose host is not their subject's: dropped */
     uint64_t latency_n;
-    double latency_p50_s, latency_p99_s;   /* Stoat-Sent to the commit of its alerts */
+    double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
     struct stoat_hunt_stats hunt;
 };
 
@@ -104,7 +104,7 @@ const struct stoat_rule_meta *fleet_silence_rule(bool returned);
 
 /* ---- rule bundles (bundle.c): KV stoat_rules keys bundle.<v>.<n> and
  * current = {"version","sha256","chunks","bytes","pushed"} ---- */
-#define FLEET_BUNDLE_MAX BUS_BUNDLE_MAX     /* unpacked bytes of a bundle */
+#define FLEET_BUNDLE_MAX   BUS_BUNDLE_MAX /* unpacked bytes of a bundle */
 #define FLEET_BUNDLE_CHUNK BUS_BUNDLE_CHUNK
 /* Packs every .yml/.yaml file under the paths and stores it; version out. */
 stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
@@ -114,7 +114,6 @@ stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t
 /* Writes a new creds file for host at path (0600, refusing to overwrite)
  * and fills conf with the server config block: the user, a bcrypt hash of
  * the password, and the host's permissions. */
-stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why,
-                           size_t whylen);
+stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why, size_t whylen);
 
 #endif

@@ -29,9 +29,9 @@
 struct fleet_leases {
     kvStore *kv;
     char id[128];
-    unsigned roles;        /* partitions + 1 */
+    unsigned roles; /* partitions + 1 */
     bool *held;
-    uint64_t *rev;         /* the revision of our lease, when held */
+    uint64_t *rev; /* the revision of our lease, when held */
 };
 
 static int64_t now_ms(void)
@@ -104,7 +104,7 @@ static unsigned live_workers(struct fleet_leases *l, int64_t now)
         if (deadline > now)
             live++;
         else if (deadline < now - FLEET_LEASE_MS)
-            kvStore_Delete(l->kv, k);   /* long dead: tidy */
+            kvStore_Delete(l->kv, k); /* long dead: tidy */
         kvEntry_Destroy(e);
     }
     kvKeysList_Destroy(&keys);
@@ -138,7 +138,7 @@ void fleet_leases_tick(struct fleet_leases *l, bool *held, bool *changed)
             l->rev[r] = rev;
             have++;
         } else {
-            l->held[r] = false;   /* someone took it (we were late): theirs now */
+            l->held[r] = false; /* someone took it (we were late): theirs now */
             moved = true;
         }
     }

@@ -24,7 +24,7 @@ static stoat_err ensure_consumer(jsCtx *js, const char *stream, const char *name
     cc.DeliverPolicy = js_DeliverAll;
     cc.MaxAckPending = FLEET_BATCH;
     cc.MaxRequestBatch = FLEET_BATCH;
-    cc.Replicas = replicas > 0 ? replicas : 0;   /* 0: the stream's */
+    cc.Replicas = replicas > 0 ? replicas : 0; /* 0: the stream's */
     jsErrCode je = 0;
     jsConsumerInfo *ci = NULL;
     natsStatus s = js_AddConsumer(&ci, js, stream, &cc, NULL, &je);

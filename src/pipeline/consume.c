@@ -53,9 +53,9 @@ static void on_incident(void *ctx, const struct stoat_incident *inc)
         }
 }
 
-void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
-                   size_t nsinks, enum stoat_level min_level, bool all_events,
-                   const struct stoat_behaviour_opts *bo, struct stoat_hunt_stats *stats)
+void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks, size_t nsinks,
+                   enum stoat_level min_level, bool all_events, const struct stoat_behaviour_opts *bo,
+                   struct stoat_hunt_stats *stats)
 {
     memset(c, 0, sizeof(*c));
     c->rs = rs;
@@ -74,7 +74,7 @@ void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const str
 stoat_err consumer_fini(struct consumer *c)
 {
     if (c->corr)
-        corr_stream_finish(c->corr);   /* its alerts join incidents: before the chains close */
+        corr_stream_finish(c->corr); /* its alerts join incidents: before the chains close */
     corr_stream_destroy(c->corr);
     c->corr = NULL;
     behaviour_finish(c->beh);
@@ -112,11 +112,19 @@ void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, co
         return;
     }
     struct proc_start ps = {
-        .host = host, .guid = fv[PF_GUID], .parent_guid = fv[PF_PARENT_GUID],
-        .pid = consume_pid(fv[PF_PID], fl[PF_PID]), .ppid = consume_pid(fv[PF_PPID], fl[PF_PPID]), .time_ns = t,
-        .image = fv[PF_IMAGE], .command_line = fv[PF_COMMAND_LINE], .user = fv[PF_USER],
-        .logon_id = fv[PF_LOGON_ID], .parent_image = fv[PF_PARENT_IMAGE],
-        .parent_command_line = fv[PF_PARENT_COMMAND_LINE], .parent_user = fv[PF_PARENT_USER],
+        .host = host,
+        .guid = fv[PF_GUID],
+        .parent_guid = fv[PF_PARENT_GUID],
+        .pid = consume_pid(fv[PF_PID], fl[PF_PID]),
+        .ppid = consume_pid(fv[PF_PPID], fl[PF_PPID]),
+        .time_ns = t,
+        .image = fv[PF_IMAGE],
+        .command_line = fv[PF_COMMAND_LINE],
+        .user = fv[PF_USER],
+        .logon_id = fv[PF_LOGON_ID],
+        .parent_image = fv[PF_PARENT_IMAGE],
+        .parent_command_line = fv[PF_PARENT_COMMAND_LINE],
+        .parent_user = fv[PF_PARENT_USER],
     };
     behaviour_proc_start(c->beh, &ps);
 }
@@ -198,7 +206,7 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs)
     if (c->corr)
         corr_stream_finish(c->corr);
     corr_stream_destroy(c->corr);
-    struct stoat_hunt_stats st = {0};   /* the old rules' regex limit counts: their total stays */
+    struct stoat_hunt_stats st = {0}; /* the old rules' regex limit counts: their total stays */
     consumer_regex_stats(c, NULL, &st);
     c->regex_limited_before = st.regex_limited;
     free(c->regex_limited);

@@ -20,11 +20,11 @@ struct consumer {
     enum stoat_level min_level;
     bool all_events;
     struct behaviour *beh;
-    struct engine_ctx *eng;            /* for deferred rules */
-    struct stoat_hunt_stats *stats;    /* counts alerts and incidents here */
-    stoat_err err;                     /* first sink error */
+    struct engine_ctx *eng;         /* for deferred rules */
+    struct stoat_hunt_stats *stats; /* counts alerts and incidents here */
+    stoat_err err;                  /* first sink error */
     struct stoat_behaviour_opts beh_opts;
-    struct corr_stream *corr;          /* NULL when the ruleset has no correlations */
+    struct corr_stream *corr; /* NULL when the ruleset has no correlations */
     /* rule evaluations a regex limit stopped, per rule of rs: the matching
      * threads' engines add theirs (engine_regex_limited_add) when they end
      * or the rules change; and the count of earlier rulesets */
@@ -33,9 +33,9 @@ struct consumer {
 };
 
 /* all_events: every event goes to the sinks' event callback too. */
-void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks,
-                   size_t nsinks, enum stoat_level min_level, bool all_events,
-                   const struct stoat_behaviour_opts *bo, struct stoat_hunt_stats *stats);
+void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks, size_t nsinks,
+                   enum stoat_level min_level, bool all_events, const struct stoat_behaviour_opts *bo,
+                   struct stoat_hunt_stats *stats);
 /* Closes correlations and chains, writes a learned baseline, fills the
  * regex limit figures of the stats, frees; returns the first sink (or
  * baseline) error. */
@@ -45,8 +45,8 @@ stoat_err consumer_fini(struct consumer *c);
 void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *more, struct stoat_hunt_stats *st);
 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
-void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns,
-                   const char *const fields[PF_COUNT], const uint32_t lens[PF_COUNT]);
+void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns, const char *const fields[PF_COUNT],
+                   const uint32_t lens[PF_COUNT]);
 /* An event with matches: a has the event (fields, host, time, position);
  * rules/use as the matcher passed them on (matcher.h). */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,

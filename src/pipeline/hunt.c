@@ -24,11 +24,10 @@ struct stoat_hunt {
     size_t nsinks;
     struct stoat_hunt_stats stats;
     unsigned nthreads;
-    struct consumer con;       /* the serial stage: process trees, chains, sinks */
+    struct consumer con; /* the serial stage: process trees, chains, sinks */
 };
 
-stoat_err stoat_hunt_create(const struct stoat_ruleset *rs, const struct stoat_hunt_opts *opts,
-                            struct stoat_hunt **out)
+stoat_err stoat_hunt_create(const struct stoat_ruleset *rs, const struct stoat_hunt_opts *opts, struct stoat_hunt **out)
 {
     *out = NULL;
     if (!rs)
@@ -66,11 +65,19 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
     consumer_init(&h->con, h->rs, h->sinks, h->nsinks, h->opts.min_level, h->opts.all_events, &h->opts.behaviour,
                   &h->stats);
 
-    struct units_opts uo = {.threads = h->nthreads, .min_level = h->opts.min_level, .all_events = h->opts.all_events,
-                            .diag = h->opts.diag, .diag_ctx = h->opts.diag_ctx, .release = source_files_release};
+    struct units_opts uo = {.threads = h->nthreads,
+                            .min_level = h->opts.min_level,
+                            .all_events = h->opts.all_events,
+                            .diag = h->opts.diag,
+                            .diag_ctx = h->opts.diag_ctx,
+                            .release = source_files_release};
     struct units *u = units_start(h->rs, &uo, &h->con, &h->stats);
-    struct files_source src = {.units = u, .stats = &h->stats, .diag = h->opts.diag, .diag_ctx = h->opts.diag_ctx,
-                               .progress = h->opts.progress, .progress_ctx = h->opts.progress_ctx,
+    struct files_source src = {.units = u,
+                               .stats = &h->stats,
+                               .diag = h->opts.diag,
+                               .diag_ctx = h->opts.diag_ctx,
+                               .progress = h->opts.progress,
+                               .progress_ctx = h->opts.progress_ctx,
                                .host = h->opts.host};
     source_files_run(&src, paths, npaths);
     units_finish(u);

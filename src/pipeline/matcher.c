@@ -38,10 +38,10 @@ static size_t classify(const struct stoat_ruleset *rs, enum stoat_level min_leve
         if (!report && !r->feeds_correlation && !silent)
             continue;
         out[k] = idx;
-        use[k] = silent ? USE_BEHAVIOUR
+        use[k] = silent                         ? USE_BEHAVIOUR
                  : (rules[i] & ENGINE_DEFERRED) ? USE_DEFERRED
-                 : report ? USE_REPORT
-                          : USE_CORRELATION;
+                 : report                       ? USE_REPORT
+                                                : USE_CORRELATION;
         k++;
     }
     return k;

@@ -24,10 +24,10 @@
 
 /* How a matched rule is used (decided where the match happens). */
 enum match_use {
-    USE_CORRELATION = 0,   /* feeds correlations only */
-    USE_REPORT = 1,        /* an alert */
-    USE_DEFERRED = 2,      /* reads Ancestors: decided by the serial stage */
-    USE_BEHAVIOUR = 3,     /* for the behaviour analytics only */
+    USE_CORRELATION = 0, /* feeds correlations only */
+    USE_REPORT = 1,      /* an alert */
+    USE_DEFERRED = 2,    /* reads Ancestors: decided by the serial stage */
+    USE_BEHAVIOUR = 3,   /* for the behaviour analytics only */
 };
 
 /* Fields of the current event by role; NULL when the event has none (or
@@ -37,24 +37,24 @@ enum match_use {
  * process start or end, proc[] for a start or end, the rest when passed on. */
 struct match_head {
     const struct ev_field *time, *host;
-    const struct ev_field *proc[PF_COUNT];          /* a process start or end: its details */
+    const struct ev_field *proc[PF_COUNT]; /* a process start or end: its details */
     const struct ev_field *channel, *event_id;
-    const struct ev_field *guid, *pid, *logon_id;   /* the process the event is about */
+    const struct ev_field *guid, *pid, *logon_id; /* the process the event is about */
 };
 
 struct match_result {
-    const uint32_t *rules;     /* the rules worth passing on (ruleset indexes) */
-    const uint8_t *use;        /* and their enum match_use */
+    const uint32_t *rules; /* the rules worth passing on (ruleset indexes) */
+    const uint8_t *use;    /* and their enum match_use */
     size_t n;
-    int spec;                  /* the event's process start/end spec (ruleset procs), or -1 */
-    bool passed;               /* the event goes on to the serial stage (n > 0, or always) */
+    int spec;    /* the event's process start/end spec (ruleset procs), or -1 */
+    bool passed; /* the event goes on to the serial stage (n > 0, or always) */
     struct match_head head;
 };
 
 /* One per thread. */
 struct matcher {
     const struct stoat_ruleset *rs;
-    struct engine_ctx *eng;    /* the producer builds the event here */
+    struct engine_ctx *eng; /* the producer builds the event here */
     enum stoat_level min_level;
     uint32_t *rules;
     uint8_t *use;

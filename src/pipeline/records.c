@@ -11,13 +11,26 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-enum { REC_MATCH = 'M', REC_DIAG = 'D', REC_PROC = 'P' };
+enum {
+    REC_MATCH = 'M',
+    REC_DIAG = 'D',
+    REC_PROC = 'P'
+};
 
 #define NO_STR UINT32_MAX
 
-static void put_u32(struct buf *b, uint32_t v) { buf_put(b, &v, sizeof(v)); }
-static void put_u64(struct buf *b, uint64_t v) { buf_put(b, &v, sizeof(v)); }
-static void put_i32(struct buf *b, int32_t v) { buf_put(b, &v, sizeof(v)); }
+static void put_u32(struct buf *b, uint32_t v)
+{
+    buf_put(b, &v, sizeof(v));
+}
+static void put_u64(struct buf *b, uint64_t v)
+{
+    buf_put(b, &v, sizeof(v));
+}
+static void put_i32(struct buf *b, int32_t v)
+{
+    buf_put(b, &v, sizeof(v));
+}
 static void put_str(struct buf *b, const char *s, uint32_t n)
 {
     put_u32(b, n);
@@ -176,8 +189,14 @@ void unit_parse(struct unit_worker *w, struct unit *u)
         return;
     w->u = u;
     struct event_sink sink = {
-        .ctx = w, .begin = ws_begin, .scratch = ws_scratch, .field_id = ws_field_id, .field = ws_field,
-        .end = ws_end, .bad = ws_bad, .map = w->m.rs->map,
+        .ctx = w,
+        .begin = ws_begin,
+        .scratch = ws_scratch,
+        .field_id = ws_field_id,
+        .field = ws_field,
+        .end = ws_end,
+        .bad = ws_bad,
+        .map = w->m.rs->map,
     };
     void *st = reader_state(w, u->file->reader);
     if (st)
@@ -208,8 +227,13 @@ static void report(const struct unit_writer *w, const struct unit *u, enum stoat
 {
     if (!w->diag)
         return;
-    struct stoat_diag d = {.code = STOAT_ERR_INPUT, .severity = sev, .file = u->file->name, .line = line,
-                           .offset = offset, .has_offset = has_offset, .message = msg};
+    struct stoat_diag d = {.code = STOAT_ERR_INPUT,
+                           .severity = sev,
+                           .file = u->file->name,
+                           .line = line,
+                           .offset = offset,
+                           .has_offset = has_offset,
+                           .message = msg};
     w->diag(w->diag_ctx, &d);
 }
 
@@ -263,8 +287,11 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         f->type = (uint8_t)*p++;
     }
     struct stoat_alert a = {
-        .pos = {.file = u->file->name, .format = u->file->reader->name, .record = w->records + record,
-                .line = line, .offset = offset},
+        .pos = {.file = u->file->name,
+                .format = u->file->reader->name,
+                .record = w->records + record,
+                .line = line,
+                .offset = offset},
         .timestamp = ts >= 0 ? w->fields[ts].value : NULL,
         .time_ns = ts >= 0 ? consume_time(w->fields[ts].value, w->fields[ts].value_len) : INT64_MIN,
         .host = host >= 0 ? w->fields[host].value : NULL,

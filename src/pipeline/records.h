@@ -27,9 +27,9 @@ struct reader_ws {
 struct unit_worker {
     struct matcher m;
     bool all_events;
-    struct reader_ws ws[8];    /* per-thread state of each reader met */
+    struct reader_ws ws[8]; /* per-thread state of each reader met */
     size_t nws;
-    struct unit *u;            /* being parsed */
+    struct unit *u; /* being parsed */
     uint64_t record, line, offset;
 };
 
@@ -43,11 +43,11 @@ void unit_parse(struct unit_worker *w, struct unit *u);
 /* The serial end: one, fed units in order. */
 struct unit_writer {
     struct consumer *con;
-    struct stoat_hunt_stats *stats;    /* records, events, skipped */
+    struct stoat_hunt_stats *stats; /* records, events, skipped */
     stoat_diag_fn diag;
     void *diag_ctx;
-    struct input_file *file;           /* file of the previous unit */
-    uint64_t records;                  /* records of that file before the unit */
+    struct input_file *file; /* file of the previous unit */
+    uint64_t records;        /* records of that file before the unit */
     struct stoat_field *fields;
     size_t fields_cap;
     uint32_t *rules;

@@ -41,7 +41,7 @@ static bool envelope_event(const char *p, size_t n, size_t *vb, size_t *ve)
                 if (e <= b + 1 || p[b] != '{')
                     return false;
                 *vb = b;
-                *ve = e - 1;   /* without the envelope's own '}' */
+                *ve = e - 1; /* without the envelope's own '}' */
                 return true;
             }
             for (i++; i < n && p[i] != '"'; i++)
@@ -93,7 +93,7 @@ void source_bus_send(struct units *p, struct bus_input *in, const char *data, si
             if (ln)
                 put_line(u, data + off + i, ln);
             else
-                put_line(u, "", 0);   /* keeps line numbers */
+                put_line(u, "", 0); /* keeps line numbers */
             i += ln + 1;
         }
         if (!u->data) {

@@ -16,7 +16,7 @@
 #include "pipeline/units.h"
 
 struct bus_input {
-    struct input_file file;    /* first: the writer hands it back */
+    struct input_file file; /* first: the writer hands it back */
     /* The batch is through the consumer (writer's thread). */
     void (*done)(void *ctx, struct bus_input *in);
     void *ctx;

@@ -22,8 +22,7 @@ void source_files_release(void *ctx, struct input_file *f)
 }
 
 /* A file that cannot be read, or is skipped. */
-static void report(struct files_source *s, enum stoat_severity sev, stoat_err code, const char *path,
-                   const char *msg)
+static void report(struct files_source *s, enum stoat_severity sev, stoat_err code, const char *path, const char *msg)
 {
     if (!s->diag)
         return;
@@ -74,16 +73,18 @@ static void unknown_format(struct files_source *s, const char *path, size_t nhea
     char ext[16];
     extension(path, ext);
     if (nhead == 0) {
-        s->stats->files++;   /* an empty file: nothing to read, nothing wrong */
+        s->stats->files++; /* an empty file: nothing to read, nothing wrong */
     } else if (s->in_dir && !named_as_events(ext)) {
         report(s, STOAT_SEV_NOTE, STOAT_ERR_FORMAT, path, "not an event log stoat reads; skipped");
         if (s->stats->files_skipped < STOAT_SKIPPED_NAMED)
             s->stats->skipped_names[s->stats->files_skipped] = xstrdup(path);
         s->stats->files_skipped++;
     } else if (s->in_dir) {
-        char why[160];   /* (.evtx never gets here: its reader is tried and says why it fails) */
-        snprintf(why, sizeof(why), "damaged: named .%s, but its content is neither JSON nor another format "
-                 "stoat reads", ext);
+        char why[160]; /* (.evtx never gets here: its reader is tried and says why it fails) */
+        snprintf(why, sizeof(why),
+                 "damaged: named .%s, but its content is neither JSON nor another format "
+                 "stoat reads",
+                 ext);
         report(s, STOAT_SEV_ERROR, STOAT_ERR_FORMAT, path, why);
         s->stats->files_failed++;
     } else {
@@ -110,7 +111,7 @@ static int read_file(void *ctx, const char *path)
     char ext[16];
     extension(path, ext);
     if (!ops && nh && strcmp(ext, "evtx") == 0)
-        ops = &reader_evtx;   /* its reader scans the whole file for chunks, or says why not */
+        ops = &reader_evtx; /* its reader scans the whole file for chunks, or says why not */
     if (!ops) {
         unknown_format(s, path, nh);
         input_close(in);
@@ -129,7 +130,7 @@ static int read_file(void *ctx, const char *path)
     }
     s->stats->files++;
     if (f->incomplete)
-        s->stats->files_failed++;   /* read as far as it goes; the reader said where it ends */
+        s->stats->files_failed++; /* read as far as it goes; the reader said where it ends */
     uint64_t total = input_raw_size(in);
     for (;;) {
         struct unit *u = units_take(s->units);
@@ -144,7 +145,7 @@ static int read_file(void *ctx, const char *path)
             /* Done reading: close before the last unit goes out, because
              * whoever writes that unit frees f. */
             ops->close(f);
-            u->last = true;   /* what the failed read left in the unit is still parsed */
+            u->last = true; /* what the failed read left in the unit is still parsed */
             units_send(s->units, u);
             break;
         }

@@ -12,15 +12,15 @@
 
 struct files_source {
     struct units *units;
-    struct stoat_hunt_stats *stats;    /* files, failed, skipped, bytes */
+    struct stoat_hunt_stats *stats; /* files, failed, skipped, bytes */
     stoat_diag_fn diag;
     void *diag_ctx;
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
     void *progress_ctx;
-    const char *host;                  /* for logs that name none */
+    const char *host; /* for logs that name none */
     /* its own */
-    bool in_dir;                       /* unknown formats inside folders are notes */
-    uint64_t bytes_before;             /* bytes of finished inputs */
+    bool in_dir;           /* unknown formats inside folders are notes */
+    uint64_t bytes_before; /* bytes of finished inputs */
 };
 
 void source_files_run(struct files_source *s, const char *const *paths, size_t npaths);

@@ -27,13 +27,13 @@ struct units {
     size_t nunits;
     struct unit **freel;
     size_t nfree;
-    struct unit **work;        /* FIFO ring */
+    struct unit **work; /* FIFO ring */
     size_t work_head, work_n;
-    struct unit **done;        /* slot seq % nunits */
-    uint64_t next_seq;         /* to dispatch */
+    struct unit **done; /* slot seq % nunits */
+    uint64_t next_seq;  /* to dispatch */
     bool producing_done;
     struct worker *workers;
-    size_t started;            /* threads running */
+    size_t started; /* threads running */
     pthread_t writer;
     struct unit_writer wr;
 };
@@ -148,7 +148,7 @@ struct units *units_start(const struct stoat_ruleset *rs, const struct units_opt
                 p->started++;
         }
         if (pthread_create(&p->writer, NULL, writer_main, p) != 0 || p->started == 0)
-            threaded = false;   /* cannot happen in practice; keep going inline */
+            threaded = false; /* cannot happen in practice; keep going inline */
     }
     if (!threaded && !p->started) {
         p->workers[0].p = p;

@@ -27,10 +27,10 @@
 struct consumer;
 
 struct units_opts {
-    unsigned threads;                  /* >= 1; 1 runs inline */
+    unsigned threads; /* >= 1; 1 runs inline */
     enum stoat_level min_level;
-    bool all_events;                   /* every event goes to the consumer, matched or not */
-    stoat_diag_fn diag;                /* bad records and notes of the units */
+    bool all_events;    /* every event goes to the consumer, matched or not */
+    stoat_diag_fn diag; /* bad records and notes of the units */
     void *diag_ctx;
     /* The source's: the writer is through with f (its last unit was
      * written). Called on the writer's thread. */

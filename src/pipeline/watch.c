@@ -24,7 +24,7 @@
 #include "util/mem.h"
 #include "util/text.h"
 
-#define MAX_SINKS 8
+#define MAX_SINKS  8
 #define NAME_CACHE 256
 
 struct name_slot {
@@ -43,7 +43,7 @@ struct stoat_watch {
     bool con_ready;
     struct stoat_sink sinks[MAX_SINKS];
     size_t nsinks;
-    struct stoat_sink events_sink;     /* every event (the fleet's publisher), when its event is set */
+    struct stoat_sink events_sink; /* every event (the fleet's publisher), when its event is set */
     struct stoat_hunt_stats hstats;
     struct name_slot names[NAME_CACHE];
     FILE *record;
@@ -90,10 +90,13 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
             return STOAT_ERR_IO;
         }
     }
-    struct sensor_opts so = {.watch_paths = w->opts.watch_paths, .nwatch = w->opts.nwatch,
-                             .force_fallback = w->opts.force_fallback, .run_as = w->opts.run_as,
+    struct sensor_opts so = {.watch_paths = w->opts.watch_paths,
+                             .nwatch = w->opts.nwatch,
+                             .force_fallback = w->opts.force_fallback,
+                             .run_as = w->opts.run_as,
                              .capture_path = w->opts.capture_path,
-                             .replay_path = w->opts.replay_path, .replay_passes = w->opts.replay_passes};
+                             .replay_path = w->opts.replay_path,
+                             .replay_passes = w->opts.replay_passes};
     if (sensor_open(&so, &w->sensor, errbuf, errlen) != 0) {
         create_failed(opts, STOAT_ERR_UNSUPPORTED, errbuf);
         if (w->record)
@@ -103,7 +106,7 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
     }
     matcher_init(&w->m, rs, w->opts.min_level);
     w->bopts = w->opts.behaviour;
-    w->bopts.corr_live = true;   /* events come as they happen */
+    w->bopts.corr_live = true; /* events come as they happen */
     *out = w;
     return STOAT_OK;
 }
@@ -143,12 +146,12 @@ static void ready(struct stoat_watch *w)
 
 void stoat_watch_set_rules(struct stoat_watch *w, const struct stoat_ruleset *rs)
 {
-    if (w->con_ready)   /* its regex limit counts, before the rule numbers change */
+    if (w->con_ready) /* its regex limit counts, before the rule numbers change */
         engine_regex_limited_add(w->m.eng, &w->con.regex_limited);
     matcher_fini(&w->m);
     matcher_init(&w->m, rs, w->opts.min_level);
     w->rs = rs;
-    memset(w->names, 0, sizeof(w->names));   /* ids belong to the ruleset */
+    memset(w->names, 0, sizeof(w->names)); /* ids belong to the ruleset */
     memset(w->kind_read, 0, sizeof(w->kind_read));
     if (w->con_ready)
         consumer_set_ruleset(&w->con, rs);
@@ -211,8 +214,11 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
         w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
     }
     for (size_t i = 0; i < nf; i++)
-        w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
-                                            .value_len = fs[i].val_len, .type = fs[i].type};
+        w->fields[i] = (struct stoat_field){.name = fs[i].name,
+                                            .name_len = fs[i].name_len,
+                                            .value = fs[i].val,
+                                            .value_len = fs[i].val_len,
+                                            .type = fs[i].type};
     const struct match_head *h = &r->head;
     struct stoat_alert a = {
         .pos = {.file = "live", .format = "sensor", .record = w->events},
@@ -240,8 +246,11 @@ static void pass_event(struct stoat_watch *w, const struct match_head *h, int64_
         w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
     }
     for (size_t i = 0; i < nf; i++)
-        w->fields[i] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len, .value = fs[i].val,
-                                            .value_len = fs[i].val_len, .type = fs[i].type};
+        w->fields[i] = (struct stoat_field){.name = fs[i].name,
+                                            .name_len = fs[i].name_len,
+                                            .value = fs[i].val,
+                                            .value_len = fs[i].val_len,
+                                            .type = fs[i].type};
     struct stoat_alert a = {
         .pos = {.file = "live", .format = "sensor", .record = w->events},
         .timestamp = h->time ? h->time->val : NULL,
@@ -288,7 +297,7 @@ static int on_event(void *ctx, const struct sensor_event *ev)
     if (w->events_sink.event)
         pass_event(w, &r.head, t);
     if (!r.passed && r.spec < 0)
-        return 0;   /* no rule passed on, no process start or end */
+        return 0; /* no rule passed on, no process start or end */
     if (r.spec >= 0)
         feed_proc(w, &r, t);
     if (r.passed)
@@ -347,7 +356,10 @@ void stoat_watch_stats(const struct stoat_watch *w, struct stoat_watch_stats *ou
     for (size_t i = 0; i < hs.regex_limited_rules && i < STOAT_LIMIT_RULES; i++) {
         const struct stoat_rule_meta *m = hs.regex_limits[i].rule;
         int k = snprintf(out->regex_detail + o, sizeof(out->regex_detail) - o, "%s%s %llu", o ? ", " : "",
-                         m->title ? m->title : m->id ? m->id : "?", (unsigned long long)hs.regex_limits[i].evaluations);
+                         m->title ? m->title
+                         : m->id  ? m->id
+                                  : "?",
+                         (unsigned long long)hs.regex_limits[i].evaluations);
         if (k < 0 || (size_t)k >= sizeof(out->regex_detail) - o)
             break;
         o += (size_t)k;

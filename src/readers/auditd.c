@@ -87,17 +87,16 @@ static void event_reset(struct au_worker *w, uint64_t bytes)
 
 /* What the first pass over an event's items found. */
 struct au_scan {
-    const char *next;          /* after the event's items */
-    uint32_t nrec;             /* records in w->hdrs */
-    int main_num;              /* the main record's type number; 0: none */
-    struct au_hdr h0;          /* the first readable record's header */
+    const char *next; /* after the event's items */
+    uint32_t nrec;    /* records in w->hdrs */
+    int main_num;     /* the main record's type number; 0: none */
+    struct au_hdr h0; /* the first readable record's header */
     bool have_h0;
 };
 
 /* First pass: each record's header into w->hdrs, the main record, node and
  * time (of the first record), whether there is an EXECVE, the parent. */
-static void scan_records(struct au_worker *w, const char *p, const char *end, uint32_t nrec_max,
-                         struct au_scan *sc)
+static void scan_records(struct au_worker *w, const char *p, const char *end, uint32_t nrec_max, struct au_scan *sc)
 {
     int sys_num = 0, first_num = 0;
     memset(sc, 0, sizeof(*sc));
@@ -281,7 +280,7 @@ static void au_parse(void *ws, struct unit *u, const struct event_sink *sink)
             memcpy(&ep, p + sizeof(it), sizeof(ep));
             p = one_event(w, it.line, &ep, next, end);
         } else {
-            p = next;   /* a stray record: cannot happen, units are ours */
+            p = next; /* a stray record: cannot happen, units are ours */
         }
     }
 }

@@ -63,12 +63,10 @@ void au_emit(struct au_worker *w, const char *name, uint32_t nlen, const char *v
         w->full = true;
 }
 
-
 void au_warn(struct au_worker *w, uint64_t line, const char *why)
 {
     w->sink->bad(w->sink->ctx, line, 0, false, true, why);
 }
-
 
 /* -------------------------------------------------------------- values */
 
@@ -152,7 +150,7 @@ static void execve_field(struct au_worker *w, const struct au_kv *kv, bool raw)
         return;
     }
     if (kind == 3)
-        return;   /* a<N>_len: the pieces say it */
+        return; /* a<N>_len: the pieces say it */
     if (idx >= AU_MAX_ARGS)
         return;
     const char *v = kv->val;
@@ -234,7 +232,7 @@ static void decode_saddr(struct au_worker *w, const char *hex, uint32_t n)
         b[i] = (unsigned char)(au_hexval(hex[2 * i]) << 4 | au_hexval(hex[2 * i + 1]));
     unsigned fam = b[0] | (unsigned)b[1] << 8;
     if (fam > 255)
-        fam = (unsigned)b[0] << 8 | b[1];   /* a big-endian machine */
+        fam = (unsigned)b[0] << 8 | b[1]; /* a big-endian machine */
     char addr[INET6_ADDRSTRLEN];
     const char *fname = NULL;
     unsigned port = 0;
@@ -251,7 +249,7 @@ static void decode_saddr(struct au_worker *w, const char *hex, uint32_t n)
         fname = "local";
         uint32_t start = 2, end = start;
         if (bn > 2 && b[2] == 0)
-            start = end = 3;   /* abstract socket */
+            start = end = 3; /* abstract socket */
         while (end < bn && b[end])
             end++;
         char *o = au_dec_alloc(w, end - start + 1);
@@ -314,7 +312,15 @@ static void nested_fields(struct au_worker *w, const struct au_kv *outer, bool r
 
 /* ------------------------------------------------------------- records */
 
-enum { R_OTHER, R_SYSCALL, R_EXECVE, R_PATH, R_CWD, R_SOCKADDR, R_PROCTITLE };
+enum {
+    R_OTHER,
+    R_SYSCALL,
+    R_EXECVE,
+    R_PATH,
+    R_CWD,
+    R_SOCKADDR,
+    R_PROCTITLE
+};
 
 static int rkind(const char *t, uint32_t n)
 {
@@ -468,8 +474,7 @@ void au_one_record(struct au_worker *w, const struct au_hdr *h, const char *end)
             if (NAME_IS(&kv, "proctitle"))
                 AU_SET(f, proctitle, v, n);
             break;
-        default:
-            break;
+        default: break;
         }
         if (NAME_IS(&kv, "key") && memchr(v, '\x01', n)) {
             /* several rule keys: one value each */
@@ -508,7 +513,7 @@ void au_event_time(struct au_worker *w, const struct au_hdr *h)
         bool ok = false;
         int64_t sec = dot && dot - t <= 11 ? au_parse_dec(t, (uint32_t)(dot - t), &ok) : 0;
         if (!dot || !ok || sec > 9000000000LL)
-            goto asis;   /* past the year 2255: not a time we can format */
+            goto asis; /* past the year 2255: not a time we can format */
         int64_t frac = 0;
         int digits = 0;
         for (const char *q = dot + 1; q < t + n && digits < 9; q++, digits++)
@@ -520,7 +525,7 @@ void au_event_time(struct au_worker *w, const struct au_hdr *h)
             w->time_len = format_time_ns(sec * 1000000000LL, w->time_str);
             w->time_sec = sec;
         }
-        size_t l = w->time_len;   /* "...:SS.000000Z": the micro-seconds go in place */
+        size_t l = w->time_len; /* "...:SS.000000Z": the micro-seconds go in place */
         memcpy(o, w->time_str, l);
         long us = (long)(frac / 1000);
         for (int k = 6; k > 0; k--, us /= 10)

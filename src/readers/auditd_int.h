@@ -22,42 +22,49 @@
 
 #include "readers/reader.h"
 
-#define AU_LINE_MAX (64u << 10)          /* longer lines are reported and skipped */
-#define AU_READ_BYTES (1u << 20)         /* read-ahead buffer */
-#define AU_MAX_OPEN 128                  /* events waiting for more records */
-#define AU_WINDOW 64                     /* records of other events that finish one */
-#define AU_MAX_RECORDS 2048              /* per event; the rest are dropped */
-#define AU_EVENT_MAX_BYTES (4u << 20)    /* per event, staged */
-#define AU_STAGING_MAX (16u << 20)       /* all open events together */
-#define AU_KEY_MAX 192                   /* node + time:serial */
-#define AU_PROC_SLOTS 4096               /* pid -> image, direct-mapped */
-#define AU_EXE_MAX 255
-#define AU_MAX_ARGS 4096                 /* argv entries read */
-#define AU_ARG_FIELDS 1024               /* argv entries given as a0.. fields */
-#define AU_MAX_PATHS 32                  /* PATH records used by the views */
-#define AU_MAX_PIECES 8192               /* a<N>[k] pieces of long arguments, per event */
+#define AU_LINE_MAX        (64u << 10) /* longer lines are reported and skipped */
+#define AU_READ_BYTES      (1u << 20)  /* read-ahead buffer */
+#define AU_MAX_OPEN        128         /* events waiting for more records */
+#define AU_WINDOW          64          /* records of other events that finish one */
+#define AU_MAX_RECORDS     2048        /* per event; the rest are dropped */
+#define AU_EVENT_MAX_BYTES (4u << 20)  /* per event, staged */
+#define AU_STAGING_MAX     (16u << 20) /* all open events together */
+#define AU_KEY_MAX         192         /* node + time:serial */
+#define AU_PROC_SLOTS      4096        /* pid -> image, direct-mapped */
+#define AU_EXE_MAX         255
+#define AU_MAX_ARGS        4096 /* argv entries read */
+#define AU_ARG_FIELDS      1024 /* argv entries given as a0.. fields */
+#define AU_MAX_PATHS       32   /* PATH records used by the views */
+#define AU_MAX_PIECES      8192 /* a<N>[k] pieces of long arguments, per event */
 
-#define AU_CHANNEL_RAW "auditd"            /* the joined event */
-#define AU_CHANNEL_VIEW "auditd-derived"   /* its Sysmon-style views */
+#define AU_CHANNEL_RAW  "auditd"         /* the joined event */
+#define AU_CHANNEL_VIEW "auditd-derived" /* its Sysmon-style views */
 
 /* ------------------------------------------------------------ items */
 
 /* The unit holds items: a 16-byte header and a payload padded to 8. */
-enum { IT_EVENT = 1, IT_REC = 2, IT_PARENT = 3, IT_BAD = 4 };
-enum { EV_TRUNCATED = 1 };
+enum {
+    IT_EVENT = 1,
+    IT_REC = 2,
+    IT_PARENT = 3,
+    IT_BAD = 4
+};
+enum {
+    EV_TRUNCATED = 1
+};
 
 struct item {
-    uint32_t len;      /* payload bytes */
+    uint32_t len; /* payload bytes */
     uint8_t kind;
     uint8_t flags;
     uint16_t spare;
     uint64_t line;
 };
 
-struct ev_payload {    /* IT_EVENT */
+struct ev_payload { /* IT_EVENT */
     uint32_t nrec;
-    uint32_t dropped;  /* records over the caps */
-    uint64_t bytes;    /* payload bytes of its records */
+    uint32_t dropped; /* records over the caps */
+    uint64_t bytes;   /* payload bytes of its records */
 };
 
 #define ITEM_SIZE(len) (sizeof(struct item) + (((size_t)(len) + 7) & ~(size_t)7))
@@ -67,10 +74,13 @@ struct ev_payload {    /* IT_EVENT */
 struct au_hdr {
     const char *node, *type, *time, *serial, *stamp, *body;
     uint32_t node_len, type_len, time_len, serial_len, stamp_len;
-    bool interp;       /* ausearch -i: decoded values, local time */
+    bool interp; /* ausearch -i: decoded values, local time */
 };
 
-static inline bool au_is_digit(char c) { return c >= '0' && c <= '9'; }
+static inline bool au_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* [node=N ]type=T msg=audit(TIME:SERIAL): body   (ausearch -i: `) : body`).
  * Returns NULL, or why the line is not an audit record. */
@@ -81,11 +91,16 @@ const char *au_header(const char *p, const char *end, struct au_hdr *h);
 struct au_kv {
     const char *name, *val;
     uint32_t nlen, vlen;
-    char quote;        /* 0, '"', '\'' or '{' */
+    char quote; /* 0, '"', '\'' or '{' */
     bool unterminated;
 };
 
-enum { TOK_RAW, TOK_INTERP, TOK_INTERP_ARGS, TOK_REST };
+enum {
+    TOK_RAW,
+    TOK_INTERP,
+    TOK_INTERP_ARGS,
+    TOK_REST
+};
 
 struct au_cur {
     const char *p, *end;
@@ -182,7 +197,7 @@ struct au_facts {
     uint32_t sa_len[4];
     bool has_syscall, has_execve;
     int64_t argc;
-    uint32_t nargs;            /* highest argument index seen + 1 */
+    uint32_t nargs; /* highest argument index seen + 1 */
     const char *fam, *addr, *port;
     uint32_t fam_len, addr_len, port_len;
     struct au_path paths[AU_MAX_PATHS];
@@ -199,28 +214,28 @@ struct au_facts {
 
 struct au_name_slot {
     char name[23];
-    uint8_t len;               /* 0: empty */
+    uint8_t len; /* 0: empty */
     uint32_t id;
 };
 
 struct au_worker {
     const struct event_sink *sink;
-    struct au_name_slot names[AU_NAME_CACHE];   /* field name -> id, the ruleset's for this hunt */
+    struct au_name_slot names[AU_NAME_CACHE]; /* field name -> id, the ruleset's for this hunt */
     struct unit *u;
-    char *dec;                 /* decoded values of the current event */
+    char *dec; /* decoded values of the current event */
     size_t dec_len, dec_cap;
     struct au_arg *argv;
-    struct au_hdr *hdrs;       /* the current event's record headers (NULL type: unreadable) */
+    struct au_hdr *hdrs; /* the current event's record headers (NULL type: unreadable) */
     const char **rec_end;
     uint64_t *rec_line;
-    struct au_piece *pieces;   /* a<N>[k] of long arguments, joined at the end */
+    struct au_piece *pieces; /* a<N>[k] of long arguments, joined at the end */
     uint32_t npieces;
     struct au_facts f;
-    bool full;                 /* the sink refused a field */
+    bool full; /* the sink refused a field */
     bool warned_pieces;
-    uint64_t line;             /* of the record being read */
+    uint64_t line; /* of the record being read */
     uint64_t record;
-    int64_t time_sec;          /* the last second formatted */
+    int64_t time_sec; /* the last second formatted */
     char time_str[32];
     size_t time_len;
 };

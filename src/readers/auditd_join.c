@@ -69,10 +69,10 @@ static void unit_item(struct unit *u, uint8_t kind, uint8_t flags, uint64_t line
 struct au_open {
     char key[AU_KEY_MAX];
     uint32_t key_len;
-    struct buf st;             /* its IT_REC items */
+    struct buf st; /* its IT_REC items */
     uint32_t nrec, dropped;
     uint64_t bytes;
-    uint64_t last_seen;        /* record counter when its last record came */
+    uint64_t last_seen; /* record counter when its last record came */
     bool done;
     /* from its SYSCALL record, for the process table */
     bool has_sys, is_exec;
@@ -83,18 +83,18 @@ struct au_open {
 };
 
 struct au_proc {
-    uint64_t key;              /* 0: empty */
+    uint64_t key; /* 0: empty */
     uint32_t len;
     char exe[AU_EXE_MAX + 1];
 };
 
 struct au_state {
-    char *rb;                  /* read-ahead */
+    char *rb; /* read-ahead */
     size_t rb_len, rb_pos, rb_cap;
     bool eof, skipping;
-    uint64_t line;             /* number of the next line */
-    uint64_t records;          /* records seen */
-    struct au_open slot[AU_MAX_OPEN];   /* a ring: head is the oldest */
+    uint64_t line;                    /* number of the next line */
+    uint64_t records;                 /* records seen */
+    struct au_open slot[AU_MAX_OPEN]; /* a ring: head is the oldest */
     uint32_t head, nopen;
     size_t staged;
     struct au_proc *procs;
@@ -118,7 +118,7 @@ bool au_probe(const unsigned char *h, size_t n)
         }
         struct au_hdr hd;
         if (!nl && le - s < 64)
-            return false;   /* too little of the line to tell */
+            return false; /* too little of the line to tell */
         /* the head may cut the line: the header is what counts */
         return au_header(s, le, &hd) == NULL;
     }
@@ -155,7 +155,7 @@ void au_close(struct input_file *f)
 
 static uint64_t proc_key(uint64_t node_hash, int64_t pid)
 {
-    return (node_hash ^ ((uint64_t)pid * 0x9E3779B97F4A7C15ull)) | 1;   /* never 0 */
+    return (node_hash ^ ((uint64_t)pid * 0x9E3779B97F4A7C15ull)) | 1; /* never 0 */
 }
 
 /* Direct-mapped: the newest process wins a slot. */
@@ -240,7 +240,7 @@ static void flush_head(struct au_state *s, struct unit *u)
     s->staged -= e->st.len;
     buf_clear(&e->st);
     if (e->st.cap > (1u << 20))
-        buf_free(&e->st);   /* a big event: give the memory back */
+        buf_free(&e->st); /* a big event: give the memory back */
     s->head = (s->head + 1) % AU_MAX_OPEN;
     s->nopen--;
 }
@@ -270,7 +270,7 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
     if (p == end)
         return;
     if (end - p >= 6 && memcmp(p, "time->", 6) == 0)
-        return;   /* ausearch without -i: the time of the next event, also in its records */
+        return; /* ausearch without -i: the time of the next event, also in its records */
     if (end - p >= 4 && memcmp(p, "----", 4) == 0) {
         /* ausearch: the events so far are complete */
         for (uint32_t i = 0; i < s->nopen; i++)
@@ -308,7 +308,7 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
     bool eoe = SLICE_IS(h.type, h.type_len, "EOE");
     if (!e) {
         if (eoe)
-            return;   /* the end of an event already gone */
+            return; /* the end of an event already gone */
         if (s->nopen == AU_MAX_OPEN)
             flush_head(s, u);
         e = &s->slot[(s->head + s->nopen) % AU_MAX_OPEN];
@@ -340,8 +340,8 @@ static void take_line(struct au_state *s, struct unit *u, const char *p, size_t 
 }
 
 /* The next line of the input, or false at its end. */
-static bool next_line(struct au_state *s, struct input *in, struct unit *u, const char **lp, size_t *ln,
-                      char *why, size_t whylen, int *err)
+static bool next_line(struct au_state *s, struct input *in, struct unit *u, const char **lp, size_t *ln, char *why,
+                      size_t whylen, int *err)
 {
     for (;;) {
         char *p = s->rb + s->rb_pos;
@@ -351,7 +351,7 @@ static bool next_line(struct au_state *s, struct input *in, struct unit *u, cons
             s->rb_pos += (size_t)(nl - p) + 1;
             uint64_t line = s->line++;
             if (s->skipping) {
-                s->skipping = false;   /* the end of an over-long line */
+                s->skipping = false; /* the end of an over-long line */
                 continue;
             }
             if ((size_t)(nl - p) > AU_LINE_MAX) {

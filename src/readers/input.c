@@ -23,12 +23,12 @@ struct input {
     int fd;
     bool owns_fd;
     bool gz;
-    bool gz_done;          /* stream ended (no further member) */
+    bool gz_done; /* stream ended (no further member) */
     bool raw_eof;
-    bool in_member;        /* inside a gzip member: its end is still to come */
+    bool in_member; /* inside a gzip member: its end is still to come */
     unsigned members;
     z_stream zs;
-    unsigned char *raw;    /* compressed bytes */
+    unsigned char *raw; /* compressed bytes */
     uint64_t raw_pos, raw_size;
     unsigned char peek[PEEK_BYTES];
     size_t peek_len, peek_off;
@@ -67,7 +67,7 @@ static long read_stream(struct input *in, char *buf, size_t n, char *why, size_t
     while (in->zs.avail_out > 0) {
         if (in->zs.avail_in == 0 && !in->raw_eof) {
             if (in->zs.avail_out < n)
-                break;   /* hand over what we have before blocking again */
+                break; /* hand over what we have before blocking again */
             long r = read_raw(in, in->raw, RAW_BLOCK);
             if (r < 0) {
                 snprintf(why, whylen, "%s", strerror(errno));
@@ -91,13 +91,13 @@ static long read_stream(struct input *in, char *buf, size_t n, char *why, size_t
         if (zr == Z_STREAM_END) {
             in->in_member = false;
             in->members++;
-            inflateReset(&in->zs);   /* another member may follow */
+            inflateReset(&in->zs); /* another member may follow */
             continue;
         }
         if (zr == Z_BUF_ERROR || (zr == Z_OK && in->zs.avail_out == before && in->zs.avail_in == 0)) {
             if (in->raw_eof && in->zs.avail_in == 0) {
                 if (in->zs.avail_out < n)
-                    break;   /* return what we have; the next call reports the truncation */
+                    break; /* return what we have; the next call reports the truncation */
                 in->gz_done = true;
                 snprintf(why, whylen, "gzip stream truncated");
                 return -1;
@@ -199,10 +199,22 @@ long input_read(struct input *in, char *buf, size_t n, char *why, size_t whylen)
     return read_stream(in, buf, n, why, whylen);
 }
 
-uint64_t input_raw_pos(const struct input *in) { return in->raw_pos; }
-uint64_t input_raw_size(const struct input *in) { return in->raw_size; }
-bool input_is_compressed(const struct input *in) { return in->gz; }
-int input_fd(const struct input *in) { return in->gz || !in->owns_fd ? -1 : in->fd; }
+uint64_t input_raw_pos(const struct input *in)
+{
+    return in->raw_pos;
+}
+uint64_t input_raw_size(const struct input *in)
+{
+    return in->raw_size;
+}
+bool input_is_compressed(const struct input *in)
+{
+    return in->gz;
+}
+int input_fd(const struct input *in)
+{
+    return in->gz || !in->owns_fd ? -1 : in->fd;
+}
 
 void input_close(struct input *in)
 {

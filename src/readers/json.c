@@ -150,7 +150,7 @@ static void parse_span(struct json_worker *w, struct unit *u, const char *p, con
             p++;
             continue;
         }
-        if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {   /* byte order mark */
+        if (end - p >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) { /* byte order mark */
             p += 3;
             continue;
         }
@@ -172,7 +172,7 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
     w->ctx = sink->ctx;
     w->u = u;
     const char *p = u->data, *end = u->data + u->len;
-    uint64_t line = u->first_line, record = 0;   /* records are counted within the unit */
+    uint64_t line = u->first_line, record = 0; /* records are counted within the unit */
     if (u->mode != JM_LINES) {
         parse_span(w, u, p, end, line, &record);
         return;

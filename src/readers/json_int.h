@@ -24,13 +24,16 @@
 #define PATH_MAX_BYTES 2048
 /* What a worker caches of the names it has seen (tests may build with less) */
 #ifndef PATH_CACHE_MAX
-#define PATH_CACHE_MAX 65536            /* nodes */
+#define PATH_CACHE_MAX 65536 /* nodes */
 #endif
 #ifndef PATH_CACHE_BYTES
-#define PATH_CACHE_BYTES (32u << 20)    /* their keys and paths */
+#define PATH_CACHE_BYTES (32u << 20) /* their keys and paths */
 #endif
 
-enum json_mode { JM_LINES = 1, JM_OBJECTS = 2 };
+enum json_mode {
+    JM_LINES = 1,
+    JM_OBJECTS = 2
+};
 
 /* ------------------------------------------------------- reading thread (json_read.c) */
 
@@ -50,59 +53,59 @@ uint64_t json_count_lines(const char *p, size_t n, bool sparse);
 /* The tree of the names a worker has seen (json_names.c says why). */
 /* Whether a value under a node is handed on. */
 enum node_state {
-    NS_UNRESOLVED,   /* the Sigma name and id are not known yet */
+    NS_UNRESOLVED, /* the Sigma name and id are not known yet */
     NS_READY,
-    NS_SILENT,       /* an empty path (a value at the top level): nothing to name it */
+    NS_SILENT, /* an empty path (a value at the top level): nothing to name it */
 };
 
 enum key_kind {
     KK_PLAIN,
-    KK_NAME,         /* Name or @Name: an object that starts with it may be a named value */
-    KK_ATTRIBUTES,   /* #attributes: no component; its children join with '_' */
-    KK_TEXT,         /* #text: no component; may start a named value too */
+    KK_NAME,       /* Name or @Name: an object that starts with it may be a named value */
+    KK_ATTRIBUTES, /* #attributes: no component; its children join with '_' */
+    KK_TEXT,       /* #text: no component; may start a named value too */
 };
 
 struct jnode {
-    uint64_t head, mask;          /* the guess test: first 8 bytes of qkey, and which of them count */
-    uint64_t tail, tail_mask;     /* the last 8 bytes of qkey; for a short key, the head again */
-    const char *key;              /* decoded; cached nodes: in qkey */
-    const char *qkey;             /* cached nodes: "key": as in compact JSON, zero-padded to 8 bytes */
-    const char *path;             /* cached nodes: the flattened path */
+    uint64_t head, mask;      /* the guess test: first 8 bytes of qkey, and which of them count */
+    uint64_t tail, tail_mask; /* the last 8 bytes of qkey; for a short key, the head again */
+    const char *key;          /* decoded; cached nodes: in qkey */
+    const char *qkey;         /* cached nodes: "key": as in compact JSON, zero-padded to 8 bytes */
+    const char *path;         /* cached nodes: the flattened path */
     struct jnode *parent;
     /* guesses: first child, next sibling. Only cached nodes are stored
      * there; a node that is not cached starts with NULL in both and is
      * never guessed from (see parse_object). */
     struct jnode *first, *next;
-    const char *name;             /* the Sigma name, once resolved */
+    const char *name; /* the Sigma name, once resolved */
     uint64_t hash;
     uint32_t klen, qlen, plen;
-    uint32_t need;                /* bytes the guess test reads: max(qlen, 8) */
-    uint32_t tail_at;             /* where the tail word starts: max(qlen, 8) - 8 */
-    uint32_t serial;              /* seeds the children's hashes; 0: not cached */
+    uint32_t need;    /* bytes the guess test reads: max(qlen, 8) */
+    uint32_t tail_at; /* where the tail word starts: max(qlen, 8) - 8 */
+    uint32_t serial;  /* seeds the children's hashes; 0: not cached */
     uint32_t name_len, id;
-    uint8_t kind;                 /* enum key_kind */
-    uint8_t state;                /* enum node_state */
-    bool attr;                    /* children join with '_' (after #attributes) */
+    uint8_t kind;  /* enum key_kind */
+    uint8_t state; /* enum node_state */
+    bool attr;     /* children join with '_' (after #attributes) */
 };
 
 struct json_worker {
     const struct mapping *map;
-    struct jnode root;            /* the record; its children are the top-level names */
-    struct jnode named;           /* parent of the X of {"Name": X, "#text": v}: the path is X alone */
-    struct jnode **table;         /* cached nodes by (parent, key) */
+    struct jnode root;    /* the record; its children are the top-level names */
+    struct jnode named;   /* parent of the X of {"Name": X, "#text": v}: the path is X alone */
+    struct jnode **table; /* cached nodes by (parent, key) */
     size_t table_cap, nnodes;
-    size_t cache_bytes;           /* held by the nodes, their keys and paths */
+    size_t cache_bytes; /* held by the nodes, their keys and paths */
     uint32_t serials;
-    struct arena mem;             /* cached nodes, their keys and paths */
-    char path[PATH_MAX_BYTES];    /* the path of a node that is not cached, built to resolve it */
-    char *dec;                    /* escaped strings are decoded here first */
+    struct arena mem;          /* cached nodes, their keys and paths */
+    char path[PATH_MAX_BYTES]; /* the path of a node that is not cached, built to resolve it */
+    char *dec;                 /* escaped strings are decoded here first */
     size_t dec_cap;
     const struct event_sink *sink;
     bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
-                  uint8_t type);   /* the sink's, called per value */
+                  uint8_t type); /* the sink's, called per value */
     void *ctx;
     struct unit *u;
-    const char *err;              /* first parse error of the record */
+    const char *err; /* first parse error of the record */
     const char *err_at;
     bool too_many;
 };
@@ -120,7 +123,7 @@ static inline uint64_t json_load64(const char *p)
 static inline bool json_guess_holds(const struct jnode *g, const char *p, const char *end)
 {
     if ((size_t)(end - p) < g->need)
-        return false;   /* the end of the record is near: the slow way */
+        return false; /* the end of the record is near: the slow way */
     /* the first and last words cover keys of up to 13 bytes */
     if ((json_load64(p) & g->mask) != g->head || (json_load64(p + g->tail_at) & g->tail_mask) != g->tail)
         return false;
@@ -133,7 +136,7 @@ enum key_kind json_key_kind(const char *key, uint32_t klen);
  * parent is not cached or the cache is full. NULL when the path would be too
  * long. Under w->named every key is a plain component. */
 struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const char *key, uint32_t klen,
-                           struct jnode *tmp);
+                            struct jnode *tmp);
 /* Works out n's Sigma name and id. A node that is not cached has its path
  * built from its chain of keys up to the nearest cached ancestor, and a name
  * taken from that path is copied into the event scratch: the engine keeps the
@@ -146,7 +149,6 @@ void json_resolve(struct json_worker *w, struct jnode *n);
 const char *json_skip_ws(const char *p, const char *end);
 
 /* One record: [p, end). Returns where parsing stopped (end of the value). */
-const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record,
-                              uint64_t line);
+const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record, uint64_t line);
 
 #endif

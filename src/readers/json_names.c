@@ -106,7 +106,7 @@ static void cache_insert(struct json_worker *w, struct jnode *n)
  * parent is not cached or the cache is full. NULL when the path would be too
  * long. Under w->named every key is a plain component. */
 struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const char *key, uint32_t klen,
-                              struct jnode *tmp)
+                            struct jnode *tmp)
 {
     bool named = parent == &w->named;
     enum key_kind kind = named ? KK_PLAIN : json_key_kind(key, klen);
@@ -129,7 +129,9 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         .head = 1,
         .klen = klen,
         .qlen = klen + 3,
-        .plen = !component ? parent->plen : parent->plen ? parent->plen + 1 + klen : klen,
+        .plen = !component     ? parent->plen
+                : parent->plen ? parent->plen + 1 + klen
+                               : klen,
         .kind = (uint8_t)kind,
         .attr = kind == KK_ATTRIBUTES,
     };
@@ -162,7 +164,7 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
     if (!component) {
         n->path = parent->path;
     } else if (!parent->plen) {
-        n->path = n->key;   /* the key alone */
+        n->path = n->key; /* the key alone */
     } else {
         char *path = arena_alloc(&w->mem, n->plen);
         memcpy(path, parent->path, parent->plen);

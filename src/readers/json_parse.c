@@ -36,7 +36,7 @@ static __attribute__((noinline)) const char *skip_blank_run(const char *p, const
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, nl)),
                                  _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, tab)));
-        unsigned m = (unsigned)_mm_movemask_epi8(b) ^ 0xFFFFu;   /* the bytes that are not blank */
+        unsigned m = (unsigned)_mm_movemask_epi8(b) ^ 0xFFFFu; /* the bytes that are not blank */
         if (m)
             return p + __builtin_ctz(m);
         p += 16;
@@ -115,7 +115,7 @@ static const char *string_end(const char *start, const char *end)
 {
     const char *q = find_special(start, end);
     while (q < end && *q != '"') {
-        q += 2;   /* the backslash and the character it escapes */
+        q += 2; /* the backslash and the character it escapes */
         if (q < end)
             q = find_special(q, end);
     }
@@ -145,7 +145,7 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
     const char *bad = NULL, *why = NULL;
     for (;;) {
         if (p >= end)
-            break;   /* no closing quote (string_end decides below) */
+            break; /* no closing quote (string_end decides below) */
         if (*p == '"')
             goto done;
         /* a backslash, and the byte it escapes */
@@ -180,14 +180,15 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
             p += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
                 int l0 = hexval(p[2]), l1 = hexval(p[3]), l2 = hexval(p[4]), l3 = hexval(p[5]);
-                uint32_t lo = (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0) ? 0 : (uint32_t)(l0 << 12 | l1 << 8 | l2 << 4 | l3);
+                uint32_t lo =
+                    (l0 < 0 || l1 < 0 || l2 < 0 || l3 < 0) ? 0 : (uint32_t)(l0 << 12 | l1 << 8 | l2 << 4 | l3);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     p += 6;
                 }
             }
             if (cp >= 0xD800 && cp <= 0xDFFF)
-                cp = 0xFFFD;   /* a lone surrogate */
+                cp = 0xFFFD; /* a lone surrogate */
             n += utf8_encode(cp, out + n);
             break;
         }
@@ -198,7 +199,7 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         }
         if (bad)
             break;
-        /* Copy the run up to the next quote or backslash, sixteen bytes at
+            /* Copy the run up to the next quote or backslash, sixteen bytes at
          * a time while the record has them: the runs are short (path
          * components), so this beats a search and a copy call per run. A
          * store may pass the run by up to 16 bytes: out has room, as n
@@ -276,8 +277,8 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
 
 /* The bytes a number may go on with: digits . e E + - */
 static const bool number_byte[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
 };
 
 static inline const char *scan_number(const char *p, const char *end)
@@ -319,7 +320,8 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
             }
         } else if (is_text && q < end && (*q == '-' || (*q >= '0' && *q <= '9'))) {
             const char *st = q;
-            while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
+            while (q < end &&
+                   (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))
                 q++;
             val = st;
             vlen = (uint32_t)(q - st);
@@ -361,8 +363,8 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
 static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
     /* p is after '{' */
-    struct jnode **guess = &obj->first;   /* where the guess for the next key is kept */
-    struct jnode tmp;                     /* a child that is not cached */
+    struct jnode **guess = &obj->first; /* where the guess for the next key is kept */
+    struct jnode tmp;                   /* a child that is not cached */
     /* past the depth cap every value is refused (by parse_value) */
     const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
     bool first = true;
@@ -478,8 +480,7 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
             emit(w, n, v, vl, STOAT_V_STRING);
         return p;
     }
-    case '{':
-        return parse_object(w, n, p + 1, end, depth);
+    case '{': return parse_object(w, n, p + 1, end, depth);
     case '[': {
         p = skip_ws(p + 1, end);
         if (p < end && *p == ']')
@@ -565,7 +566,7 @@ static const char *skip_value(const char *p, const char *end, int depth, const c
     }
     for (;;) {
         const char *ignored;
-        if (c == '{') {   /* the key */
+        if (c == '{') { /* the key */
             if (!expect(&p, end, '"') || !(p = string_end(p + 1, end)))
                 return NULL;
             p++;
@@ -592,8 +593,7 @@ static const char *skip_value(const char *p, const char *end, int depth, const c
  * value), or NULL when the record is malformed. A well-formed value that is
  * not an object (an element of an array of events, say) is reported, counted
  * as skipped, and stepped over: what follows it is still read. */
-const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record,
-                                uint64_t line)
+const char *json_parse_record(struct json_worker *w, const char *p, const char *end, uint64_t record, uint64_t line)
 {
     const struct event_sink *s = w->sink;
     w->err = NULL;
@@ -618,7 +618,9 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
     if (!q) {
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
-        uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end ? json_count_lines(p, (size_t)(w->err_at - p), w->u->mode == JM_LINES) : 0);
+        uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end
+                                  ? json_count_lines(p, (size_t)(w->err_at - p), w->u->mode == JM_LINES)
+                                  : 0);
         s->bad(s->ctx, at, 0, false, false, msg);
         w->u->skipped++;
         return NULL;

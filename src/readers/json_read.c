@@ -20,15 +20,15 @@
 
 struct json_state {
     enum json_mode mode;
-    bool array_open;       /* inside a top-level [ ... ] */
+    bool array_open; /* inside a top-level [ ... ] */
     bool started;
-    uint64_t line;         /* line number of the next unread byte */
+    uint64_t line; /* line number of the next unread byte */
     uint64_t offset;
-    char *carry;           /* bytes of an incomplete record */
+    char *carry; /* bytes of an incomplete record */
     size_t ncarry, carry_cap;
     bool eof;
-    bool skipping_long;    /* dropping the rest of an over-long line */
-    char *read_error;      /* an input error held back until the bytes before it are handed over */
+    bool skipping_long; /* dropping the rest of an over-long line */
+    char *read_error;   /* an input error held back until the bytes before it are handed over */
 };
 
 bool json_probe(const unsigned char *h, size_t n)
@@ -72,11 +72,11 @@ static enum json_mode detect_mode(const unsigned char *h, size_t n, bool *array)
             depth++;
         else if (c == '}' || c == ']') {
             if (--depth == 0)
-                return JM_LINES;   /* the first object closed on its first line */
+                return JM_LINES; /* the first object closed on its first line */
         } else if (c == '\n')
-            return JM_OBJECTS;     /* an object spanning lines */
+            return JM_OBJECTS; /* an object spanning lines */
     }
-    return JM_LINES;               /* a first line longer than the head */
+    return JM_LINES; /* a first line longer than the head */
 }
 
 int json_open(struct input_file *f, struct input *in, char *why, size_t whylen)
@@ -226,8 +226,9 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
         } else {
             cut = last_object_end(u->data, u->len);
             /* take trailing whitespace/commas with it so the next unit starts clean */
-            while (cut && cut < u->len && (u->data[cut] == '\n' || u->data[cut] == '\r' || u->data[cut] == ' ' ||
-                                           u->data[cut] == '\t' || u->data[cut] == ','))
+            while (cut && cut < u->len &&
+                   (u->data[cut] == '\n' || u->data[cut] == '\r' || u->data[cut] == ' ' || u->data[cut] == '\t' ||
+                    u->data[cut] == ','))
                 cut++;
         }
         if (cut == 0) {
@@ -264,7 +265,7 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
                     s->eof = true;
                 u->first_line = s->line;
                 u->file_offset = s->offset;
-                return 1;   /* a unit with the note only */
+                return 1; /* a unit with the note only */
             }
             want = want * 2 < RECORD_MAX_BYTES ? want * 2 : RECORD_MAX_BYTES;
             continue;

@@ -18,12 +18,12 @@ struct input;
 
 /* One input file as the hunt sees it. */
 struct input_file {
-    const char *name;           /* as given; "-" for standard input */
+    const char *name; /* as given; "-" for standard input */
     const struct reader_ops *reader;
-    const char *product;        /* product of its events when the channel is unknown */
-    void *reader_state;         /* the reader's producer-side state */
-    const char *host;           /* the hunt's host option (NULL: none), for logs that name no host */
-    bool incomplete;            /* open found the file cut short (a truncated EVTX): it is read, as far as it
+    const char *product; /* product of its events when the channel is unknown */
+    void *reader_state;  /* the reader's producer-side state */
+    const char *host;    /* the hunt's host option (NULL: none), for logs that name no host */
+    bool incomplete;     /* open found the file cut short (a truncated EVTX): it is read, as far as it
                                  * goes, reported by the reader, and counted as not read whole */
 };
 
@@ -33,21 +33,21 @@ struct unit {
     struct input_file *file;
     char *data;
     size_t len, cap;
-    uint64_t first_line;        /* line number of data[0] (text formats) */
-    uint64_t file_offset;       /* offset of data[0] in the (decompressed) input */
-    int mode;                   /* reader-specific */
-    const uint8_t *map;         /* binary formats: the mapped file */
+    uint64_t first_line;  /* line number of data[0] (text formats) */
+    uint64_t file_offset; /* offset of data[0] in the (decompressed) input */
+    int mode;             /* reader-specific */
+    const uint8_t *map;   /* binary formats: the mapped file */
     size_t map_len;
-    uint32_t part_begin, part_end;  /* binary formats: e.g. EVTX chunks */
-    bool last;                  /* the file's last unit: the writer closes it */
-    char note[320];             /* a problem the reading thread found (at note_line) */
+    uint32_t part_begin, part_end; /* binary formats: e.g. EVTX chunks */
+    bool last;                     /* the file's last unit: the writer closes it */
+    char note[320];                /* a problem the reading thread found (at note_line) */
     uint64_t note_line;
     /* filled by the worker */
     struct buf out;
     uint64_t records, events, skipped;
 };
 
-#define UNIT_BYTES (1u << 20)   /* text read per unit */
+#define UNIT_BYTES       (1u << 20) /* text read per unit */
 #define RECORD_MAX_BYTES (16u << 20)
 
 struct reader_ops {
@@ -89,7 +89,7 @@ size_t input_peek(struct input *in, const unsigned char **head);
 long input_read(struct input *in, char *buf, size_t n, char *why, size_t whylen);
 /* Bytes consumed from the underlying file (compressed size for .gz). */
 uint64_t input_raw_pos(const struct input *in);
-uint64_t input_raw_size(const struct input *in);   /* 0 when unknown */
+uint64_t input_raw_size(const struct input *in); /* 0 when unknown */
 bool input_is_compressed(const struct input *in);
 /* The plain file's descriptor (for mmap), or -1 (stdin, gzip). */
 int input_fd(const struct input *in);

@@ -29,15 +29,15 @@
 #include "readers/reader.h"
 #include "util/text.h"
 
-#define SL_LINE_MAX (1u << 20)      /* a longer line is reported and skipped */
-#define SL_MAX_DEPTH 8              /* Event > EventData > Data is 3 */
-#define SL_MAX_ATTRS 16             /* per element */
-#define SL_MAX_ELEMENTS 1024        /* per event */
+#define SL_LINE_MAX     (1u << 20) /* a longer line is reported and skipped */
+#define SL_MAX_DEPTH    8          /* Event > EventData > Data is 3 */
+#define SL_MAX_ATTRS    16         /* per element */
+#define SL_MAX_ELEMENTS 1024       /* per event */
 
 /* ------------------------------------------------------------ producer */
 
 struct sl_state {
-    uint64_t line;             /* number of the next unread line */
+    uint64_t line; /* number of the next unread line */
     uint64_t offset;
     char *carry;
     size_t ncarry, carry_cap;
@@ -184,13 +184,13 @@ static int sl_fill(struct input_file *f, struct input *in, struct unit *u, char 
 struct sl_elem {
     const char *name;
     uint32_t name_len;
-    const char *field;         /* <Data Name="X">: X */
+    const char *field; /* <Data Name="X">: X */
     uint32_t field_len;
-    const char *text;          /* first text run inside */
+    const char *text; /* first text run inside */
     uint32_t text_len;
-    bool text_escaped;         /* holds entities */
+    bool text_escaped; /* holds entities */
     bool children;
-    bool attrs;                /* gave an attribute field */
+    bool attrs; /* gave an attribute field */
 };
 
 struct sl_worker {
@@ -359,7 +359,7 @@ static const char *parse_attrs(struct sl_worker *w, struct sl_elem *e, const cha
         if (memchr(av, '&', avl) && !(av = unescape(w, av, avl, &avl)))
             return "bad entity in an attribute value";
         if (anl >= 5 && !memcmp(an, "xmlns", 5) && (anl == 5 || an[5] == ':'))
-            continue;   /* namespace declarations are not fields */
+            continue; /* namespace declarations are not fields */
         if (is_data && anl == 4 && !memcmp(an, "Name", 4)) {
             e->field = av;
             e->field_len = avl;
@@ -482,7 +482,7 @@ static const char *parse_event(struct sl_worker *w, const char *p, const char *e
                 done = true;
             continue;
         }
-        p++;   /* '>' */
+        p++; /* '>' */
         depth++;
     }
     if (!done)

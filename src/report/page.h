@@ -13,14 +13,14 @@ extern const size_t web_asset_index_html_len, web_asset_app_css_len, web_asset_a
     web_asset_attack_techniques_tsv_len;
 
 struct page_parts {
-    const char *mode;          /* "report" or "live" */
-    const char *csp;           /* Content-Security-Policy of the page */
-    const char *csrf;          /* token the page sends with state changes ("" in a report) */
-    const char *data;          /* JSON for the report ("" when live); made safe for a script element here */
+    const char *mode; /* "report" or "live" */
+    const char *csp;  /* Content-Security-Policy of the page */
+    const char *csrf; /* token the page sends with state changes ("" in a report) */
+    const char *data; /* JSON for the report ("" when live); made safe for a script element here */
     size_t data_len;
-    const char *events;        /* the report's events, parsed only when one is opened */
+    const char *events; /* the report's events, parsed only when one is opened */
     size_t events_len;
-    bool packed;               /* data and events are base64 of gzip: put in as they are */
+    bool packed; /* data and events are base64 of gzip: put in as they are */
 };
 
 /* Appends the page to out. */

@@ -71,7 +71,6 @@ static bool pack(const struct buf *in, struct buf *out)
     return true;
 }
 
-
 /* The data document's keys in order, each with its part of the store; the
  * events (no key) go into a document of their own. Read in this order. */
 static const struct {
@@ -79,7 +78,7 @@ static const struct {
     enum stoat_export_part part;
 } layout[] = {
     {",\"runs\":", STOAT_EXPORT_RUNS},
-    {"},\"rules\":", STOAT_EXPORT_RULES},   /* closes "meta" */
+    {"},\"rules\":", STOAT_EXPORT_RULES}, /* closes "meta" */
     {",\"hosts\":", STOAT_EXPORT_HOSTS},
     {",\"alerts\":", STOAT_EXPORT_ALERTS},
     {NULL, STOAT_EXPORT_EVENTS},
@@ -168,8 +167,14 @@ stoat_err stoat_report_write(struct stoat_store *s, const struct stoat_report_op
     }
     buf_free(&d);
     buf_free(&ev);
-    struct page_parts parts = {.mode = "report", .csp = REPORT_CSP, .csrf = "", .data = pd.p, .data_len = pd.len,
-                               .events = pe.p, .events_len = pe.len, .packed = true};
+    struct page_parts parts = {.mode = "report",
+                               .csp = REPORT_CSP,
+                               .csrf = "",
+                               .data = pd.p,
+                               .data_len = pd.len,
+                               .events = pe.p,
+                               .events_len = pe.len,
+                               .packed = true};
     page_build(&page, &parts);
     buf_free(&pd);
     buf_free(&pe);

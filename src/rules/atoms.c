@@ -20,8 +20,8 @@
 #include "util/text.h"
 
 struct atomset {
-    bool top;                 /* no requirement can be stated */
-    bool common;              /* some atom is in text most events hold */
+    bool top;    /* no requirement can be stated */
+    bool common; /* some atom is in text most events hold */
     struct atom *v;
     uint32_t n;
     size_t cap;
@@ -37,10 +37,23 @@ static const struct {
     const char *s;
     uint32_t len;
 } ubiquitous[] = {
-#define U(lit) {lit, sizeof(lit) - 1}
-    U("\0c:\\windows\\system32\\"), U("\0c:\\windows\\syswow64\\"), U("\0c:\\program files (x86)\\"),
-    U("\0c:\\users\\"), U(".exe\0"), U("\0microsoft corporation\0"), U("\0medium\0"), U("\0high\0"),
-    U("\0system\0"), U("\0nt authority\\system\0"), U("\0/usr/bin/"), U("\0/usr/sbin/"), U("\0/usr/lib/"),
+#define U(lit)               \
+    {                        \
+        lit, sizeof(lit) - 1 \
+    }
+    U("\0c:\\windows\\system32\\"),
+    U("\0c:\\windows\\syswow64\\"),
+    U("\0c:\\program files (x86)\\"),
+    U("\0c:\\users\\"),
+    U(".exe\0"),
+    U("\0microsoft corporation\0"),
+    U("\0medium\0"),
+    U("\0high\0"),
+    U("\0system\0"),
+    U("\0nt authority\\system\0"),
+    U("\0/usr/bin/"),
+    U("\0/usr/sbin/"),
+    U("\0/usr/lib/"),
 #undef U
 };
 
@@ -118,8 +131,7 @@ static bool pattern_atom(const struct pattern *p, struct atom *out)
     case P_EQ:
     case P_PREFIX:
     case P_SUFFIX:
-    case P_CONTAINS:
-        return best_run(p->lit, p->len, out);
+    case P_CONTAINS: return best_run(p->lit, p->len, out);
     case P_GLOB: {
         bool found = false;
         for (uint32_t i = 0; i < p->ntoks; i++) {
@@ -132,10 +144,8 @@ static bool pattern_atom(const struct pattern *p, struct atom *out)
         }
         return found;
     }
-    case P_RE:
-        return out->s != NULL && out->len >= COMPILE_MIN_ATOM;   /* filled by caller */
-    default:
-        return false;
+    case P_RE: return out->s != NULL && out->len >= COMPILE_MIN_ATOM; /* filled by caller */
+    default: return false;
     }
 }
 
@@ -313,9 +323,7 @@ static void req_of(const struct compiler *c, struct arena *a, const struct pnode
     if (depth > 200)
         return;
     switch (n->op) {
-    case N_TEST:
-        req_test(c, a, n->u.test, &out->a);
-        return;
+    case N_TEST: req_test(c, a, n->u.test, &out->a); return;
     case N_AND: {
         struct atomset best = {.top = true}, second = {.top = true};
         uint32_t gate = UINT32_MAX;
@@ -372,18 +380,17 @@ static void req_of(const struct compiler *c, struct arena *a, const struct pnode
         }
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
 struct gate_list {
     struct gated_pattern *v;
     size_t n, cap;
-    struct atom *atoms;       /* the rule's requirement */
+    struct atom *atoms; /* the rule's requirement */
     uint32_t natoms;
     size_t acap;
-    bool frozen;              /* no atoms are added: patterns only look theirs up */
+    bool frozen; /* no atoms are added: patterns only look theirs up */
 };
 
 static uint32_t gate_atom(struct gate_list *g, const struct atom *at)
@@ -413,11 +420,11 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
     }
     const struct test *t = n->u.test;
     if (compile_late_field(x->c, t->field))
-        return;   /* not in the scanned values */
+        return; /* not in the scanned values */
     for (uint32_t i = 0; i < t->npat; i++) {
         struct pattern *p = (struct pattern *)&t->pat[i];
         if (p->atom != NO_ATOM)
-            continue;   /* a node shared by two references: done already */
+            continue; /* a node shared by two references: done already */
         struct atom at;
         if (!pattern_best_atom(&x->tmp, p, &at))
             continue;
@@ -427,7 +434,7 @@ static void mark_gated(struct cctx *x, const struct pnode *n, struct gate_list *
             continue;
         XGROW(g->v, g->cap, g->n + 1);
         g->v[g->n++] = (struct gated_pattern){.pat = p, .atom = k};
-        p->atom = NO_ATOM - 1;   /* claimed; the ruleset gives the real id */
+        p->atom = NO_ATOM - 1; /* claimed; the ruleset gives the real id */
     }
 }
 

@@ -39,11 +39,17 @@ static struct symstr sym_literal(struct cctx *x, const char *v, size_t n)
 
 /* --------------------------------------------------------------- values */
 
-enum vtype { V_NULL, V_BOOL, V_INT, V_FLOAT, V_STRING };
+enum vtype {
+    V_NULL,
+    V_BOOL,
+    V_INT,
+    V_FLOAT,
+    V_STRING
+};
 
 struct value {
     enum vtype type;
-    const char *text;     /* canonical text */
+    const char *text; /* canonical text */
     size_t len;
     double num;
     bool boolean;
@@ -168,7 +174,7 @@ static void item_regex(struct cctx *x, struct item_state *st, const struct value
                      (size_t)erroff, (const char *)msg);
         return;
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);   /* falls back to the interpreter if JIT is absent */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is absent */
     char frag[64];
     if (regex_backtrack_risk(v->text, v->len, st->re_flags & PCRE2_CASELESS, frag, sizeof(frag)))
         compile_warn(x, st->loc, st->field,
@@ -209,7 +215,7 @@ static void item_number(struct cctx *x, struct item_state *st, const struct valu
     }
     struct pattern *p = pat_add(pv);
     p->op = st->type == T_CMP ? P_NUM : P_TIME;
-    p->cmp = st->cmp;   /* CMP_EQ (0) when a time part has no comparison */
+    p->cmp = st->cmp; /* CMP_EQ (0) when a time part has no comparison */
     p->part = st->part;
     p->num = num;
 }
@@ -259,12 +265,8 @@ static void item_strings(struct cctx *x, struct item_state *st, const struct val
 /* What each type of item makes of one value (exists: item_exists). */
 typedef void (*item_value_fn)(struct cctx *x, struct item_state *st, const struct value *v, struct patvec *pv);
 static const item_value_fn value_by_type[] = {
-    [T_STR] = item_strings,
-    [T_RE] = item_regex,
-    [T_CIDR] = item_cidr,
-    [T_CMP] = item_number,
-    [T_TIME] = item_number,
-    [T_FIELDREF] = item_fieldref,
+    [T_STR] = item_strings, [T_RE] = item_regex,    [T_CIDR] = item_cidr,
+    [T_CMP] = item_number,  [T_TIME] = item_number, [T_FIELDREF] = item_fieldref,
 };
 
 /* One value of the item: null, or the patterns the item's type makes of it. */
@@ -321,7 +323,7 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
             pv.v[i].sub = st.ref_sub ? st.ref_sub : P_EQ;
     }
     if (x->err) {
-        free(pv.v);   /* regexes stay owned by the compiler's list */
+        free(pv.v); /* regexes stay owned by the compiler's list */
         return NULL;
     }
     for (size_t i = 0; i < pv.n; i++)
@@ -345,8 +347,7 @@ static unsigned node_cost(const struct pnode *n)
         }
         return c;
     }
-    case N_NOT:
-        return node_cost(n->u.kids[0]);
+    case N_NOT: return node_cost(n->u.kids[0]);
     default: {
         unsigned c = 2;
         for (uint32_t i = 0; i < n->n && c < 100000; i++)
@@ -393,8 +394,7 @@ static const struct pnode *compile_search(struct cctx *x, const struct sigma_sea
 static const struct pnode *compile_cond(struct cctx *x, const struct cond_node *c, const struct pnode *const *searches)
 {
     switch (c->op) {
-    case COND_REF:
-        return searches[c->search];
+    case COND_REF: return searches[c->search];
     case COND_NOT: {
         struct pnode *n = new_node(x, N_NOT, 1);
         ((const struct pnode **)n->u.kids)[0] = compile_cond(x, c->kids[0], searches);
@@ -403,8 +403,9 @@ static const struct pnode *compile_cond(struct cctx *x, const struct cond_node *
     case COND_AND:
     case COND_OR:
     case COND_OF: {
-        enum pnode_op op = c->op == COND_AND ? N_AND : c->op == COND_OR ? N_OR
-                           : c->need == 1    ? N_OR
+        enum pnode_op op = c->op == COND_AND     ? N_AND
+                           : c->op == COND_OR    ? N_OR
+                           : c->need == 1        ? N_OR
                            : c->need == c->nkids ? N_AND
                                                  : N_ATLEAST;
         struct pnode *n = new_node(x, op, c->nkids);
@@ -478,7 +479,7 @@ stoat_err compile_detection(struct compiler *c, const struct sigma_rule *r, stru
     if (!x.err) {
         out->root = root;
         atoms_set(&x, out);
-        patterns_set_needs(out->root);   /* after the gating: it masks lists not all gated */
+        patterns_set_needs(out->root); /* after the gating: it masks lists not all gated */
     }
     arena_free(&x.tmp);
     return x.err;
@@ -504,8 +505,8 @@ void compile_attach_filters(struct compiler *c, struct compiled *rule, const str
     k[0] = rule->root;
     for (size_t i = 0; i < nfilters; i++) {
         struct pnode *not = new_node(&x, N_NOT, 1);
-        ((const struct pnode **)not->u.kids)[0] = filters[i];
-        k[i + 1] = not;
+        ((const struct pnode **)not ->u.kids)[0] = filters[i];
+        k[i + 1] = not ;
     }
     rule->root = and;
     /* a NOT adds no requirement: the atoms of the rule still hold */

@@ -19,7 +19,7 @@
 
 /* stoat's extension fields for rules that test a process's ancestry: the
  * images and the command lines of all its ancestors (parent first). */
-#define FIELD_ANCESTORS "Ancestors"
+#define FIELD_ANCESTORS     "Ancestors"
 #define FIELD_ANCESTOR_CMDS "AncestorCommandLines"
 
 /* True when the program reads a late field (it must run in the writer). */

@@ -18,16 +18,19 @@ static void compile_vdiag(struct cctx *x, enum stoat_severity sev, const struct 
     char msg[512];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     if (x->c->diag) {
-        struct stoat_diag d = {.code = code, .severity = sev,
+        struct stoat_diag d = {.code = code,
+                               .severity = sev,
                                .file = loc && loc->file ? loc->file : x->r->meta.file,
-                               .line = loc ? loc->line : x->r->meta.line, .column = loc ? loc->col : 0,
-                               .rule_id = x->r->meta.id, .field = field, .message = msg};
+                               .line = loc ? loc->line : x->r->meta.line,
+                               .column = loc ? loc->col : 0,
+                               .rule_id = x->r->meta.id,
+                               .field = field,
+                               .message = msg};
         x->c->diag(x->c->diag_ctx, &d);
     }
 }
 
-void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...)
+void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt, ...)
 {
     if (x->err)
         return;
@@ -55,8 +58,8 @@ struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand)
     uint32_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)v[i];
-        if (ch == '\\' && i + 1 < n && (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\' ||
-                                        (expand && v[i + 1] == '%'))) {
+        if (ch == '\\' && i + 1 < n &&
+            (v[i + 1] == '*' || v[i + 1] == '?' || v[i + 1] == '\\' || (expand && v[i + 1] == '%'))) {
             s.s[k++] = (unsigned char)v[++i];
             continue;
         }

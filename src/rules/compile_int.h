@@ -24,9 +24,9 @@
 /* A value's bytes (0..255) plus three symbols no byte can be mistaken for. */
 typedef uint16_t sym;
 enum {
-    S_STAR = 256,   /* any sequence */
-    S_ONE = 257,    /* any one character */
-    S_DASH = 258,   /* windash: -, /, en dash, em dash, horizontal bar */
+    S_STAR = 256, /* any sequence */
+    S_ONE = 257,  /* any one character */
+    S_DASH = 258, /* windash: -, /, en dash, em dash, horizontal bar */
 };
 
 struct symstr {
@@ -42,15 +42,15 @@ struct symvec {
 struct cctx {
     struct compiler *c;
     const struct sigma_rule *r;
-    struct arena tmp;       /* value processing scratch, freed per rule */
+    struct arena tmp; /* value processing scratch, freed per rule */
     stoat_err err;
 };
 
 /* Reports the rule's first error (file:line:column, rule id, field) through
  * the compiler's diag callback and remembers it in x->err; later ones are
  * dropped, so one mistake gives one message. */
-void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt,
-                  ...) __attribute__((format(printf, 5, 6)));
+void compile_fail(struct cctx *x, const struct sigma_loc *loc, const char *field, stoat_err code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* A warning about the rule, which is kept. */
 void compile_warn(struct cctx *x, const struct sigma_loc *loc, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -72,7 +72,7 @@ static inline struct symstr sym_new(struct cctx *x, uint32_t n)
  * expand, '%' may be escaped too). */
 struct symstr sym_parse(struct cctx *x, const char *v, size_t n, bool expand);
 
-#define COMPILE_MAX_MODS 32   /* modifiers of one item */
+#define COMPILE_MAX_MODS 32 /* modifiers of one item */
 
 struct item_state;
 struct modifier;
@@ -82,25 +82,33 @@ typedef void (*modifier_apply_fn)(struct cctx *x, struct item_state *st);
 /* One entry of the modifier registry (modifiers.c). */
 struct modifier {
     const char *name;
-    modifier_setup_fn setup;   /* when the item is read: its type, a flag, an option; false: refused */
-    modifier_apply_fn apply;   /* on the string values, in the rule's order (NULL: nothing to do) */
-    uint32_t arg;              /* for setup: which flag, type, regex option, comparison or time part */
+    modifier_setup_fn setup; /* when the item is read: its type, a flag, an option; false: refused */
+    modifier_apply_fn apply; /* on the string values, in the rule's order (NULL: nothing to do) */
+    uint32_t arg;            /* for setup: which flag, type, regex option, comparison or time part */
 };
 
 /* One detection item (field|modifiers: values) while it is compiled. */
 struct item_state {
-    struct symvec vals;      /* the current value, as the transforms so far made it */
+    struct symvec vals; /* the current value, as the transforms so far made it */
     bool all, cased, neq, expand;
-    enum { T_STR, T_RE, T_CIDR, T_CMP, T_EXISTS, T_FIELDREF, T_TIME } type;
-    uint8_t cmp;             /* enum cmp_op for T_CMP and T_TIME */
-    uint8_t part;            /* T_TIME */
-    uint8_t ref_sub;         /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
+    enum {
+        T_STR,
+        T_RE,
+        T_CIDR,
+        T_CMP,
+        T_EXISTS,
+        T_FIELDREF,
+        T_TIME
+    } type;
+    uint8_t cmp;     /* enum cmp_op for T_CMP and T_TIME */
+    uint8_t part;    /* T_TIME */
+    uint8_t ref_sub; /* T_FIELDREF: P_EQ/P_PREFIX/P_SUFFIX/P_CONTAINS */
     uint32_t re_flags;
     const char *field;
     const struct sigma_loc *loc;
     const struct modifier *mods[COMPILE_MAX_MODS];
     uint32_t nmods;
-    uint8_t ntypes;          /* type modifiers seen */
+    uint8_t ntypes; /* type modifiers seen */
     bool saw_re, saw_time, saw_cmp;
 };
 

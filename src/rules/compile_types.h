@@ -13,22 +13,22 @@
 #include "rules/program.h"
 #include "stoat/error.h"
 
-#define COMPILE_MAX_PATTERNS  10000   /* per test, after expansions */
-#define COMPILE_MAX_ATOMS     1024    /* per rule; more means the rule is not gated */
-#define COMPILE_MIN_ATOM      3       /* shorter literals gate nothing useful */
-#define COMPILE_MAX_VALUE     65536   /* bytes of one value */
+#define COMPILE_MAX_PATTERNS 10000 /* per test, after expansions */
+#define COMPILE_MAX_ATOMS    1024  /* per rule; more means the rule is not gated */
+#define COMPILE_MIN_ATOM     3     /* shorter literals gate nothing useful */
+#define COMPILE_MAX_VALUE    65536 /* bytes of one value */
 
 struct arena;
 struct fieldtab;
 struct placeholders;
 
 struct compiler {
-    struct arena *out;               /* the ruleset's arena: programs live here */
+    struct arena *out; /* the ruleset's arena: programs live here */
     struct fieldtab *fields;
     const struct placeholders *ph;
     stoat_diag_fn diag;
     void *diag_ctx;
-    pcre2_code **regexes;            /* every regex compiled, owned here until handed to the ruleset */
+    pcre2_code **regexes; /* every regex compiled, owned here until handed to the ruleset */
     size_t nregexes, regex_cap;
     /* Fields no reader gives: the writer adds them from the process table
      * (the Ancestors extension). The prefilter cannot require them. */
@@ -39,8 +39,8 @@ struct compiler {
 struct atom {
     const char *s;
     uint32_t len;
-    uint32_t field;   /* the field whose values hold it; FIELD_ANY for keywords */
-    uint8_t sets;     /* of a rule's requirement: bit 0 in set A, bit 1 in set B */
+    uint32_t field; /* the field whose values hold it; FIELD_ANY for keywords */
+    uint8_t sets;   /* of a rule's requirement: bit 0 in set A, bit 1 in set B */
 };
 
 /* A pattern that can skip itself when its atom (atoms[atom]) was not seen. */
@@ -57,7 +57,7 @@ struct compiled {
      * worth it for SigmaHQ, see atoms_set). */
     const struct atom *atoms;
     uint32_t natoms, nall;
-    struct gated_pattern *gated;     /* patterns to give the ruleset-wide atom ids to */
+    struct gated_pattern *gated; /* patterns to give the ruleset-wide atom ids to */
     uint32_t ngated;
 };
 

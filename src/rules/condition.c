@@ -10,7 +10,21 @@
 
 #include "util/text.h"
 
-enum tok_kind { T_END, T_LPAREN, T_RPAREN, T_AND, T_OR, T_NOT, T_OF, T_ALL, T_ANY, T_THEM, T_NUM, T_IDENT, T_PIPE };
+enum tok_kind {
+    T_END,
+    T_LPAREN,
+    T_RPAREN,
+    T_AND,
+    T_OR,
+    T_NOT,
+    T_OF,
+    T_ALL,
+    T_ANY,
+    T_THEM,
+    T_NUM,
+    T_IDENT,
+    T_PIPE
+};
 
 struct tok {
     enum tok_kind kind;
@@ -52,9 +66,13 @@ static void cfail(struct cparse *p, size_t pos, const char *fmt, ...)
         /* Column only when the condition sits on one line of the file. */
         if (col && !strchr(p->text, '\n'))
             col += pos;
-        struct stoat_diag d = {.code = STOAT_ERR_RULE, .severity = STOAT_SEV_ERROR,
-                               .file = p->loc ? p->loc->file : NULL, .line = line, .column = col,
-                               .rule_id = p->rule_id, .message = msg};
+        struct stoat_diag d = {.code = STOAT_ERR_RULE,
+                               .severity = STOAT_SEV_ERROR,
+                               .file = p->loc ? p->loc->file : NULL,
+                               .line = line,
+                               .column = col,
+                               .rule_id = p->rule_id,
+                               .message = msg};
         p->diag(p->diag_ctx, &d);
     }
 }
@@ -83,8 +101,8 @@ static void tokenize(struct cparse *p)
             t.kind = T_PIPE;
         else {
             size_t j = i;
-            while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' && s[j] != '(' &&
-                   s[j] != ')' && s[j] != '|')
+            while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' && s[j] != '(' && s[j] != ')' &&
+                   s[j] != '|')
                 j++;
             t.len = j - i;
             t.kind = T_IDENT;
@@ -119,7 +137,10 @@ static void tokenize(struct cparse *p)
     p->toks[p->ntoks] = (struct tok){.kind = T_END, .pos = n};
 }
 
-static struct tok *peek(struct cparse *p) { return &p->toks[p->at]; }
+static struct tok *peek(struct cparse *p)
+{
+    return &p->toks[p->at];
+}
 static struct tok *next(struct cparse *p)
 {
     struct tok *t = &p->toks[p->at];
@@ -220,8 +241,7 @@ static struct cond_node *parse_primary(struct cparse *p)
     }
     case T_NUM:
     case T_ALL:
-    case T_ANY:
-        return parse_quantifier(p);
+    case T_ANY: return parse_quantifier(p);
     case T_IDENT: {
         next(p);
         for (size_t i = 0; i < p->det->nsearches; i++) {
@@ -241,12 +261,8 @@ static struct cond_node *parse_primary(struct cparse *p)
     case T_PIPE:
         cfail(p, t->pos, "aggregation expressions ('| count() ...') are Sigma 1.x syntax; use a correlation rule");
         return NULL;
-    case T_END:
-        cfail(p, t->pos, "condition ends where an operand was expected");
-        return NULL;
-    default:
-        cfail(p, t->pos, "unexpected '%.*s'", (int)t->len, t->s);
-        return NULL;
+    case T_END: cfail(p, t->pos, "condition ends where an operand was expected"); return NULL;
+    default: cfail(p, t->pos, "unexpected '%.*s'", (int)t->len, t->s); return NULL;
     }
 }
 
@@ -296,15 +312,20 @@ static struct cond_node *parse_chain(struct cparse *p, enum tok_kind opk, enum c
     return res;
 }
 
-static struct cond_node *parse_and(struct cparse *p) { return parse_chain(p, T_AND, COND_AND, parse_not); }
-static struct cond_node *parse_or(struct cparse *p) { return parse_chain(p, T_OR, COND_OR, parse_and); }
+static struct cond_node *parse_and(struct cparse *p)
+{
+    return parse_chain(p, T_AND, COND_AND, parse_not);
+}
+static struct cond_node *parse_or(struct cparse *p)
+{
+    return parse_chain(p, T_OR, COND_OR, parse_and);
+}
 
 stoat_err cond_parse(const char *text, const struct sigma_detection *det, const struct sigma_loc *loc,
-                     const char *rule_id, struct arena *a, struct cond_node **out, stoat_diag_fn diag,
-                     void *diag_ctx)
+                     const char *rule_id, struct arena *a, struct cond_node **out, stoat_diag_fn diag, void *diag_ctx)
 {
-    struct cparse p = {.text = text, .det = det, .loc = loc, .rule_id = rule_id, .a = a, .diag = diag,
-                       .diag_ctx = diag_ctx};
+    struct cparse p = {
+        .text = text, .det = det, .loc = loc, .rule_id = rule_id, .a = a, .diag = diag, .diag_ctx = diag_ctx};
     *out = NULL;
     if (strlen(text) > COND_MAX_LEN) {
         cfail(&p, 0, "condition longer than %d bytes", COND_MAX_LEN);

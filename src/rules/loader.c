@@ -30,22 +30,22 @@ struct stoat_loader {
     struct stoat_ruleset *rs;
     struct compiler comp;
     struct placeholders *ph;
-    struct strmap roles;        /* rule id -> role, from generated sources */
+    struct strmap roles; /* rule id -> role, from generated sources */
     struct rule *rules;
     size_t nrules, rcap;
     struct correlation *corrs;
     size_t ncorrs, ccap;
     struct pending_filter *filters;
     size_t nfilters, fcap;
-    struct strmap ids;          /* id or name -> rule index + 1 */
+    struct strmap ids; /* id or name -> rule index + 1 */
     struct stoat_load_stats stats;
     struct timespec t0;
     bool started;
-    bool hidden;                /* adding a hidden source (loader.h) */
-    struct hidden_source {      /* added when the ruleset is built, after every other rule */
+    bool hidden;           /* adding a hidden source (loader.h) */
+    struct hidden_source { /* added when the ruleset is built, after every other rule */
         char *name, *text;
         size_t len;
-    } *deferred;
+    } * deferred;
     size_t ndeferred;
     stoat_err fatal;
 };
@@ -139,8 +139,8 @@ static bool selected(const struct stoat_rule_select *s, const struct stoat_rule_
 {
     if (s->level_mask && !(s->level_mask & (1u << m->level)))
         return false;
-    unsigned sm = s->status_mask ? s->status_mask
-                                 : ~((1u << STOAT_STATUS_DEPRECATED) | (1u << STOAT_STATUS_UNSUPPORTED));
+    unsigned sm =
+        s->status_mask ? s->status_mask : ~((1u << STOAT_STATUS_DEPRECATED) | (1u << STOAT_STATUS_UNSUPPORTED));
     if (!(sm & (1u << m->status)))
         return false;
     if (s->ntags && !list_any_glob(s->tags, s->ntags, &m->tags))
@@ -149,8 +149,8 @@ static bool selected(const struct stoat_rule_select *s, const struct stoat_rule_
         return false;
     if (s->nids && !any_glob(s->ids, s->nids, m->id) && !any_glob(s->ids, s->nids, m->name))
         return false;
-    if (s->nexclude_ids && (any_glob(s->exclude_ids, s->nexclude_ids, m->id) ||
-                            any_glob(s->exclude_ids, s->nexclude_ids, m->name)))
+    if (s->nexclude_ids &&
+        (any_glob(s->exclude_ids, s->nexclude_ids, m->id) || any_glob(s->exclude_ids, s->nexclude_ids, m->name)))
         return false;
     if (s->product && !any_glob(&s->product, 1, m->product))
         return false;
@@ -163,13 +163,13 @@ static bool selected(const struct stoat_rule_select *s, const struct stoat_rule_
 
 /* ------------------------------------------------------------------ load */
 
-static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file,
-                      unsigned line, const char *rule_id, const char *msg)
+static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
+                      const char *rule_id, const char *msg)
 {
     if (!l->opts.diag)
         return;
-    struct stoat_diag d = {.code = code, .severity = sev, .file = file, .line = line, .rule_id = rule_id,
-                           .message = msg};
+    struct stoat_diag d = {
+        .code = code, .severity = sev, .file = file, .line = line, .rule_id = rule_id, .message = msg};
     l->opts.diag(l->opts.diag_ctx, &d);
 }
 
@@ -196,8 +196,8 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
         stoat_loader_destroy(l);
         return e;
     }
-    l->comp = (struct compiler){.out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag,
-                                .diag_ctx = opts->diag_ctx};
+    l->comp = (struct compiler){
+        .out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag, .diag_ctx = opts->diag_ctx};
     l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
     l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
     rs->field_ancestors = l->comp.late_fields[0];
@@ -213,12 +213,12 @@ stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *sr
     if (src->hidden) {
         /* its rules go last, so that the user's keep their indexes */
         l->deferred = xrealloc(l->deferred, (l->ndeferred + 1) * sizeof(*l->deferred));
-        l->deferred[l->ndeferred++] = (struct hidden_source){.name = xstrdup(src->name),
-                                                             .text = xstrndup(src->text, src->len), .len = src->len};
+        l->deferred[l->ndeferred++] =
+            (struct hidden_source){.name = xstrdup(src->name), .text = xstrndup(src->text, src->len), .len = src->len};
         return STOAT_OK;
     }
     stoat_err e = stoat_loader_add_text(l, src->name, src->text, src->len);
-    l->stats.files--;   /* not a file the user gave */
+    l->stats.files--; /* not a file the user gave */
     return e;
 }
 
@@ -230,7 +230,7 @@ void loader_attach(struct stoat_loader *l, void *data, void (*free_fn)(void *dat
 
 struct file_ctx {
     struct stoat_loader *l;
-    const char *file;        /* in the ruleset arena: rule metadata points at it */
+    const char *file; /* in the ruleset arena: rule metadata points at it */
     struct arena *parse;
 };
 
@@ -288,9 +288,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         return 0;
     }
     switch (r.kind) {
-    case STOAT_RULE_DETECTION:
-        add_detection(f, &r);
-        break;
+    case STOAT_RULE_DETECTION: add_detection(f, &r); break;
     case STOAT_RULE_FILTER: {
         const struct pnode *root_node;
         if (compile_filter(&l->comp, &r, &root_node)) {
@@ -339,7 +337,7 @@ stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const 
     size_t before = l->stats.documents;
     stoat_err e = yaml_parse(f.file, text, len, &parse, on_doc, &f, l->opts.diag, l->opts.diag_ctx);
     if (e && l->stats.documents == before)
-        l->stats.rejected++;   /* a file that gave no document at all counts as one rejected */
+        l->stats.rejected++; /* a file that gave no document at all counts as one rejected */
     arena_free(&parse);
     return e;
 }
@@ -524,8 +522,8 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
         const struct map_proc *mp = &m->procs[i];
         rs->procs[i].end = mp->end;
         for (int f = 0; f < PF_COUNT; f++)
-            rs->procs[i].f[f] = mp->fields[f] ? fieldtab_intern(&rs->fields, mp->fields[f], strlen(mp->fields[f]))
-                                              : FIELD_UNKNOWN;
+            rs->procs[i].f[f] =
+                mp->fields[f] ? fieldtab_intern(&rs->fields, mp->fields[f], strlen(mp->fields[f])) : FIELD_UNKNOWN;
         for (size_t k = 0; k < mp->neids; k++) {
             char key[ROUTE_KEY_MAX];
             size_t kl = route_key(key, sizeof(key), mp->channel, strlen(mp->channel), true, mp->eids[k]);
@@ -560,7 +558,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
 {
     if (!l)
         return;
-    stoat_ruleset_destroy(l->rs);   /* set only when build did not hand it over */
+    stoat_ruleset_destroy(l->rs); /* set only when build did not hand it over */
     for (size_t i = 0; i < l->comp.nregexes; i++)
         pcre2_code_free(l->comp.regexes[i]);
     free(l->comp.regexes);

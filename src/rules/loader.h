@@ -21,17 +21,17 @@
 /* The role of the rule with this id. */
 struct rule_role {
     const char *id;
-    uint8_t role;                   /* not 0 */
+    uint8_t role; /* not 0 */
 };
 
 /* A source of rules generated above the rules. */
 struct rule_source {
-    const char *name;               /* for messages, as a file's name would be */
-    const char *text;               /* YAML, one rule per document */
+    const char *name; /* for messages, as a file's name would be */
+    const char *text; /* YAML, one rule per document */
     size_t len;
     const struct rule_role *roles;
     size_t nroles;
-    bool hidden;                    /* machinery, not the user's rules: loaded last (when the ruleset is
+    bool hidden; /* machinery, not the user's rules: loaded last (when the ruleset is
                                      * built), neither counted nor selected, invisible to the public API
                                      * (ruleset.h's nhidden) */
 };

@@ -237,9 +237,18 @@ static void utf16(struct cctx *x, struct item_state *st, bool big, bool bom)
     }
 }
 
-static void xf_utf16le(struct cctx *x, struct item_state *st) { utf16(x, st, false, false); }
-static void xf_utf16be(struct cctx *x, struct item_state *st) { utf16(x, st, true, false); }
-static void xf_utf16(struct cctx *x, struct item_state *st) { utf16(x, st, false, true); }
+static void xf_utf16le(struct cctx *x, struct item_state *st)
+{
+    utf16(x, st, false, false);
+}
+static void xf_utf16be(struct cctx *x, struct item_state *st)
+{
+    utf16(x, st, true, false);
+}
+static void xf_utf16(struct cctx *x, struct item_state *st)
+{
+    utf16(x, st, false, true);
+}
 
 static bool is_word(sym c)
 {
@@ -266,24 +275,21 @@ static void xf_windash(struct cctx *x, struct item_state *st)
 
 /* ----------------------------------------------------------------- setup */
 
-enum { F_ALL, F_CASED, F_NEQ, F_EXPAND };
+enum {
+    F_ALL,
+    F_CASED,
+    F_NEQ,
+    F_EXPAND
+};
 
 static bool set_flag(struct cctx *x, struct item_state *st, const struct modifier *m)
 {
     (void)x;
     switch (m->arg) {
-    case F_ALL:
-        st->all = true;
-        break;
-    case F_CASED:
-        st->cased = true;
-        break;
-    case F_NEQ:
-        st->neq = true;
-        break;
-    case F_EXPAND:
-        st->expand = true;
-        break;
+    case F_ALL: st->all = true; break;
+    case F_CASED: st->cased = true; break;
+    case F_NEQ: st->neq = true; break;
+    case F_EXPAND: st->expand = true; break;
     }
     return true;
 }

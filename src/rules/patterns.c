@@ -39,12 +39,20 @@ static int byte_commonness(unsigned char b)
     if (b >= '0' && b <= '9')
         return 90;
     switch (b) {
-    case ' ': case '\\': case '.': case ':': case '/': case '-': case '"': case '_':
-        return 140;
-    case '=': case ',': case '\'': case '(': case ')':
-        return 60;
-    default:
-        return b >= 0x80 ? 20 : 40;
+    case ' ':
+    case '\\':
+    case '.':
+    case ':':
+    case '/':
+    case '-':
+    case '"':
+    case '_': return 140;
+    case '=':
+    case ',':
+    case '\'':
+    case '(':
+    case ')': return 60;
+    default: return b >= 0x80 ? 20 : 40;
     }
 }
 
@@ -152,7 +160,7 @@ void patterns_make_string(struct cctx *x, const struct symstr *in, bool cased, s
     }
     p->toks = toks;
     p->ntoks = nt;
-    pick_rare(p, p->lit, p->len);   /* every literal byte of a glob must appear */
+    pick_rare(p, p->lit, p->len); /* every literal byte of a glob must appear */
 }
 
 bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out)
@@ -185,7 +193,7 @@ bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out)
     }
     /* host bits must be zero in a network; clear them rather than refuse */
     for (int i = out->bits; i < (out->family == 4 ? 32 : 128); i++)
-        out->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+        out->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
     return true;
 }
 
@@ -194,7 +202,12 @@ bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out)
 static int need_byte(const struct pattern *p)
 {
     switch (p->op) {
-    case P_EQ: case P_PREFIX: case P_SUFFIX: case P_CONTAINS: case P_GLOB: case P_RE: break;
+    case P_EQ:
+    case P_PREFIX:
+    case P_SUFFIX:
+    case P_CONTAINS:
+    case P_GLOB:
+    case P_RE: break;
     default: return -1;
     }
     int best = -1, best_c = 1000;
@@ -225,7 +238,7 @@ static void set_needs(const struct pnode *n, int depth)
     }
     struct test *t = (struct test *)n->u.test;
     if (t->all || t->negate || t->npat < 2)
-        return;   /* one pattern checks its own rare bytes */
+        return; /* one pattern checks its own rare bytes */
     uint64_t m[4] = {0};
     bool ungated = false;
     for (uint32_t i = 0; i < t->npat; i++) {

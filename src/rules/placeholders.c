@@ -84,8 +84,12 @@ out:
     if (msg) {
         l->err = STOAT_ERR_CONFIG;
         if (l->diag) {
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = l->file,
-                                   .line = bad ? bad->line : 0, .column = bad ? bad->col : 0, .message = msg};
+            struct stoat_diag d = {.code = STOAT_ERR_CONFIG,
+                                   .severity = STOAT_SEV_ERROR,
+                                   .file = l->file,
+                                   .line = bad ? bad->line : 0,
+                                   .column = bad ? bad->col : 0,
+                                   .message = msg};
             l->diag(l->diag_ctx, &d);
         }
         return 1;
@@ -164,8 +168,8 @@ bool placeholders_expand(struct cctx *x, struct item_state *st, const char *v, s
         const struct placeholder *ph = ph_find(x->c->ph, v + i + 1, nl);
         if (!ph) {
             compile_fail(x, st->loc, st->field, STOAT_ERR_PLACEHOLDER,
-                  "placeholder %%%.*s%% has no value (give one in a placeholder file, --placeholders FILE)",
-                  (int)nl, v + i + 1);
+                         "placeholder %%%.*s%% has no value (give one in a placeholder file, --placeholders FILE)",
+                         (int)nl, v + i + 1);
             return false;
         }
         for (size_t j = 0; j < ph->n; j++) {

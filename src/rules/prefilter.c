@@ -20,9 +20,13 @@
 #include "util/text.h"
 
 struct key {
-    enum { K_CE, K_C, K_P } kind;
-    const char *channel;   /* K_CE, K_C */
-    const char *product;   /* of the channel, or K_P's product */
+    enum {
+        K_CE,
+        K_C,
+        K_P
+    } kind;
+    const char *channel; /* K_CE, K_C */
+    const char *product; /* of the channel, or K_P's product */
     int64_t eid;
 };
 
@@ -47,7 +51,8 @@ static bool accepts(const struct map_selector *s, const struct key *k)
 {
     switch (k->kind) {
     case K_CE:
-        if (s->channel ? !str_ieq(s->channel, k->channel) : !(s->product && k->product && str_ieq(s->product, k->product)))
+        if (s->channel ? !str_ieq(s->channel, k->channel)
+                       : !(s->product && k->product && str_ieq(s->product, k->product)))
             return false;
         return has_eid(s, k->eid);
     case K_C:
@@ -55,8 +60,7 @@ static bool accepts(const struct map_selector *s, const struct key *k)
             return false;
         return s->channel ? str_ieq(s->channel, k->channel)
                           : (s->product && k->product && str_ieq(s->product, k->product));
-    case K_P:
-        return !s->channel && !s->neids && s->product && str_ieq(s->product, k->product);
+    case K_P: return !s->channel && !s->neids && s->product && str_ieq(s->product, k->product);
     }
     return false;
 }
@@ -113,8 +117,8 @@ static void *compile_jobs(void *arg)
         if (!j->npats)
             continue;
         hs_compile_error_t *err = NULL;
-        if (hs_compile_lit_multi(j->pats, j->flags, j->ids, j->lens, (unsigned)j->npats, HS_MODE_BLOCK, NULL,
-                                 j->out, &err) != HS_SUCCESS) {
+        if (hs_compile_lit_multi(j->pats, j->flags, j->ids, j->lens, (unsigned)j->npats, HS_MODE_BLOCK, NULL, j->out,
+                                 &err) != HS_SUCCESS) {
             snprintf(j->errmsg, sizeof(j->errmsg), "%s", err && err->message ? err->message : "unknown error");
             j->failed = 1;
             hs_free_compile_error(err);
@@ -177,7 +181,7 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
                 field[natoms] = r->prog.atoms[a].field;
                 natoms++;
             }
-            if (a < r->prog.natoms)   /* only requirement atoms wake the rule */
+            if (a < r->prog.natoms) /* only requirement atoms wake the rule */
                 counts[id] += (r->prog.atoms[a].sets & 1) + (r->prog.atoms[a].sets >> 1 & 1);
         }
     }
@@ -204,7 +208,7 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
             uint32_t id;
             size_t kl = atom_key(&kb, &kcap, &r->prog.atoms[a]);
             strmap_get(&atoms, kb, kl, &id);
-            if (a < r->prog.natoms) {   /* a rule lists an atom once, in A, B or both */
+            if (a < r->prog.natoms) { /* a rule lists an atom once, in A, B or both */
                 if (r->prog.atoms[a].sets & 1)
                     ent[first[id]++] = e * 2;
                 if (r->prog.atoms[a].sets & 2)
@@ -305,7 +309,7 @@ struct field_use {
 static void use_fields(const struct pnode *n, struct field_use *u, int depth)
 {
     if (depth > 200) {
-        u->any = true;   /* deeper than we look: assume it reads everything */
+        u->any = true; /* deeper than we look: assume it reads everything */
         return;
     }
     if (n->op == N_TEST) {
@@ -419,7 +423,7 @@ static void compile_all(struct hs_job *jobs, size_t n)
     for (size_t t = 1; t < nthreads; t++) {
         started[t] = pthread_create(&th[t], NULL, compile_jobs, lists[t]) == 0;
         if (!started[t])
-            compile_jobs(lists[t]);   /* run it here instead */
+            compile_jobs(lists[t]); /* run it here instead */
     }
     compile_jobs(lists[0]);
     for (size_t t = 1; t < nthreads; t++)
@@ -438,12 +442,12 @@ static void compile_all(struct hs_job *jobs, size_t n)
 /* What the route build carries from one step to the next. */
 struct route_build {
     struct stoat_ruleset *rs;
-    struct hs_job *jobs;        /* the databases to compile */
+    struct hs_job *jobs; /* the databases to compile */
     size_t njobs, jcap;
-    size_t *group_jobs;         /* the first job of each group, and njobs at [ngroups] */
-    struct key *keys;           /* every kind of event some rule reads */
+    size_t *group_jobs; /* the first job of each group, and njobs at [ngroups] */
+    struct key *keys;   /* every kind of event some rule reads */
     size_t nkeys, kcap;
-    size_t rcap;                /* of rs->rsets */
+    size_t rcap; /* of rs->rsets */
 };
 
 /* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
@@ -480,7 +484,7 @@ static void build_groups(struct route_build *b)
     size_t *gcount = NULL, gcap = 0, ng = 0;
     for (size_t r = 0; r < rs->nrules; r++) {
         if (!rs->rules[r].nsels)
-            continue;   /* unrouted: no event ever reaches it */
+            continue; /* unrouted: no event ever reaches it */
         size_t kl = group_key(&rs->rules[r], has_keywords(&rs->rules[r]), kb, sizeof(kb));
         uint32_t g = strmap_put(&gkeys, kb, kl, (uint32_t)ng);
         if (g == ng) {
@@ -547,10 +551,12 @@ static void collect_keys(struct route_build *b)
                     product = mapping_channel_product(rs->map, sel->channel, strlen(sel->channel));
                 for (size_t e = 0; e <= sel->neids; e++) {
                     bool any = e == sel->neids;
-                    size_t kl = route_key(kb, sizeof(kb), sel->channel, strlen(sel->channel), !any,
-                                          any ? 0 : sel->eids[e]);
+                    size_t kl =
+                        route_key(kb, sizeof(kb), sel->channel, strlen(sel->channel), !any, any ? 0 : sel->eids[e]);
                     add_key(b, &seen, kb, kl,
-                            (struct key){.kind = any ? K_C : K_CE, .channel = sel->channel, .product = product,
+                            (struct key){.kind = any ? K_C : K_CE,
+                                         .channel = sel->channel,
+                                         .product = product,
                                          .eid = any ? 0 : sel->eids[e]});
                 }
             } else if (product) {
@@ -594,7 +600,7 @@ static void build_classes(struct route_build *b)
                 tg[n] = (uint32_t)g;
                 tr[n] = intern_renames(rs, &b->rcap, &r0->sels[s]);
                 n++;
-                break;   /* one view per group and key: the first selector that takes it */
+                break; /* one view per group and key: the first selector that takes it */
             }
         }
         if (!n)
@@ -613,16 +619,16 @@ static void build_classes(struct route_build *b)
             cb[ncb].hash = h;
             ncb++;
         }
-        size_t kl = key->kind == K_P ? route_key_product(kb, sizeof(kb), key->product)
-                                     : route_key(kb, sizeof(kb), key->channel, strlen(key->channel),
-                                                 key->kind == K_CE, key->eid);
+        size_t kl = key->kind == K_P
+                        ? route_key_product(kb, sizeof(kb), key->product)
+                        : route_key(kb, sizeof(kb), key->channel, strlen(key->channel), key->kind == K_CE, key->eid);
         strmap_put(&rs->routes, kb, kl, (uint32_t)ci);
     }
     rs->classes = arena_zalloc(&rs->arena, (ncb ? ncb : 1) * sizeof(*rs->classes));
     rs->nclasses = ncb;
     for (size_t i = 0; i < ncb; i++) {
-        rs->classes[i] = (struct route_class){.ngroups = (uint32_t)cb[i].n, .group = cb[i].group,
-                                              .rset = cb[i].rset, .hidden_only = true};
+        rs->classes[i] = (struct route_class){
+            .ngroups = (uint32_t)cb[i].n, .group = cb[i].group, .rset = cb[i].rset, .hidden_only = true};
         for (size_t g = 0; g < cb[i].n; g++)
             rs->classes[i].hidden_only &= rs->groups[cb[i].group[g]].n == rs->groups[cb[i].group[g]].nhidden;
         class_db_fields(rs, &rs->classes[i]);

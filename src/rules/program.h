@@ -16,52 +16,70 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#define FIELD_ANY UINT32_MAX      /* keyword search: every field value */
+#define FIELD_ANY UINT32_MAX /* keyword search: every field value */
 
 enum pat_op {
-    P_EQ,          /* whole value equals lit */
+    P_EQ, /* whole value equals lit */
     P_PREFIX,
     P_SUFFIX,
     P_CONTAINS,
-    P_GLOB,        /* wildcards inside: glob tokens */
-    P_ANYVALUE,    /* '*': any non-null value */
+    P_GLOB,     /* wildcards inside: glob tokens */
+    P_ANYVALUE, /* '*': any non-null value */
     P_RE,
     P_CIDR,
-    P_NUM,         /* numeric comparison (cmp) with num */
-    P_NULL,        /* field absent or null */
-    P_EXISTS,      /* field present */
+    P_NUM,    /* numeric comparison (cmp) with num */
+    P_NULL,   /* field absent or null */
+    P_EXISTS, /* field present */
     P_NOT_EXISTS,
-    P_FIELDREF,    /* compare with another field (sub: P_EQ/PREFIX/SUFFIX/CONTAINS) */
-    P_TIME,        /* a part of a timestamp, compared numerically */
+    P_FIELDREF, /* compare with another field (sub: P_EQ/PREFIX/SUFFIX/CONTAINS) */
+    P_TIME,     /* a part of a timestamp, compared numerically */
 };
 
-enum cmp_op { CMP_EQ, CMP_LT, CMP_LTE, CMP_GT, CMP_GTE };
-enum time_part { TP_MINUTE, TP_HOUR, TP_DAY, TP_WEEK, TP_MONTH, TP_YEAR };
+enum cmp_op {
+    CMP_EQ,
+    CMP_LT,
+    CMP_LTE,
+    CMP_GT,
+    CMP_GTE
+};
+enum time_part {
+    TP_MINUTE,
+    TP_HOUR,
+    TP_DAY,
+    TP_WEEK,
+    TP_MONTH,
+    TP_YEAR
+};
 
-enum glob_kind { G_LIT, G_STAR, G_ONE, G_DASH };
+enum glob_kind {
+    G_LIT,
+    G_STAR,
+    G_ONE,
+    G_DASH
+};
 struct glob_tok {
     uint8_t kind;
-    uint32_t off, len;   /* G_LIT: bytes of pattern.lit */
+    uint32_t off, len; /* G_LIT: bytes of pattern.lit */
 };
 
 struct cidr {
-    uint8_t family;      /* 4 or 6 */
+    uint8_t family; /* 4 or 6 */
     uint8_t bits;
     uint8_t addr[16];
 };
 
 struct pattern {
-    uint8_t op;          /* enum pat_op */
-    uint8_t cased;       /* compare bytes as they are */
-    uint8_t cmp;         /* P_NUM, P_TIME */
-    uint8_t part;        /* P_TIME */
-    uint8_t sub;         /* P_FIELDREF */
+    uint8_t op;    /* enum pat_op */
+    uint8_t cased; /* compare bytes as they are */
+    uint8_t cmp;   /* P_NUM, P_TIME */
+    uint8_t part;  /* P_TIME */
+    uint8_t sub;   /* P_FIELDREF */
     uint32_t len;
-    const char *lit;     /* literal bytes; G_LIT tokens point into it */
+    const char *lit; /* literal bytes; G_LIT tokens point into it */
     const struct glob_tok *toks;
     uint32_t ntoks;
     double num;
-    uint32_t ref_field;  /* P_FIELDREF */
+    uint32_t ref_field; /* P_FIELDREF */
     pcre2_code *re;
     struct cidr net;
     /* A prefilter atom this pattern cannot match without (ruleset-wide id),
@@ -76,9 +94,9 @@ struct pattern {
 #define NO_ATOM UINT32_MAX
 
 struct test {
-    uint32_t field;      /* field id, or FIELD_ANY */
-    uint8_t all;         /* every pattern must match (|all) */
-    uint8_t negate;      /* neq: the field exists and no pattern matches */
+    uint32_t field; /* field id, or FIELD_ANY */
+    uint8_t all;    /* every pattern must match (|all) */
+    uint8_t negate; /* neq: the field exists and no pattern matches */
     uint32_t npat;
     const struct pattern *pat;
     /* When some pattern has no atom and every one needs a byte (as folded)
@@ -88,12 +106,20 @@ struct test {
     uint64_t need_any[4];
 };
 
-enum pnode_op { N_AND, N_OR, N_NOT, N_ATLEAST, N_TEST, N_TRUE, N_FALSE };
+enum pnode_op {
+    N_AND,
+    N_OR,
+    N_NOT,
+    N_ATLEAST,
+    N_TEST,
+    N_TRUE,
+    N_FALSE
+};
 
 struct pnode {
     uint8_t op;
-    uint32_t need;       /* N_ATLEAST */
-    uint32_t gate;       /* N_AND: the child whose atoms gate the rule; it runs first */
+    uint32_t need; /* N_ATLEAST */
+    uint32_t gate; /* N_AND: the child whose atoms gate the rule; it runs first */
     uint32_t n;
     union {
         const struct pnode *const *kids;

@@ -28,7 +28,7 @@
 
 #include "util/mem.h"
 
-#define RX_INF UINT32_MAX
+#define RX_INF   UINT32_MAX
 #define RX_DEPTH 32
 
 struct cset {
@@ -36,11 +36,11 @@ struct cset {
 };
 
 struct piece {
-    struct cset set;      /* the bytes it may consume */
-    uint32_t min, max;    /* how many times (after its quantifier) */
-    bool zero;            /* consumes nothing: anchors, lookarounds, option settings */
-    bool repeats;         /* may match a varying number of times and backtrack, or holds such a piece */
-    bool single;          /* one byte exactly: an atom without a quantifier */
+    struct cset set;   /* the bytes it may consume */
+    uint32_t min, max; /* how many times (after its quantifier) */
+    bool zero;         /* consumes nothing: anchors, lookarounds, option settings */
+    bool repeats;      /* may match a varying number of times and backtrack, or holds such a piece */
+    bool single;       /* one byte exactly: an atom without a quantifier */
 };
 
 struct branch {
@@ -56,10 +56,10 @@ struct alt {
 struct rx {
     const char *s;
     size_t n, i;
-    bool fold;            /* caseless somewhere: letters stand for both cases */
+    bool fold; /* caseless somewhere: letters stand for both cases */
     bool giveup;
     bool found;
-    size_t from, to;      /* the first risky group */
+    size_t from, to; /* the first risky group */
 };
 
 /* ------------------------------------------------------------ byte sets */
@@ -117,7 +117,7 @@ static int cs_single(const struct cset *c)
 static void cs_byte(struct rx *x, struct cset *c, unsigned b)
 {
     if (b >= 0x80) {
-        cs_range(c, 0x80, 0xff);   /* a code point past ASCII: its UTF-8 bytes */
+        cs_range(c, 0x80, 0xff); /* a code point past ASCII: its UTF-8 bytes */
         return;
     }
     cs_add(c, b);
@@ -131,10 +131,25 @@ static bool cs_class_escape(char e, struct cset *c)
     struct cset t = {0};
     switch (e | 32) {
     case 'd': cs_range(&t, '0', '9'); break;
-    case 'w': cs_range(&t, '0', '9'); cs_range(&t, 'a', 'z'); cs_range(&t, 'A', 'Z'); cs_add(&t, '_'); break;
-    case 's': cs_range(&t, '\t', '\r'); cs_add(&t, ' '); break;
-    case 'h': cs_add(&t, '\t'); cs_add(&t, ' '); cs_range(&t, 0x80, 0xff); break;
-    case 'v': cs_range(&t, '\n', '\r'); cs_range(&t, 0x80, 0xff); break;
+    case 'w':
+        cs_range(&t, '0', '9');
+        cs_range(&t, 'a', 'z');
+        cs_range(&t, 'A', 'Z');
+        cs_add(&t, '_');
+        break;
+    case 's':
+        cs_range(&t, '\t', '\r');
+        cs_add(&t, ' ');
+        break;
+    case 'h':
+        cs_add(&t, '\t');
+        cs_add(&t, ' ');
+        cs_range(&t, 0x80, 0xff);
+        break;
+    case 'v':
+        cs_range(&t, '\n', '\r');
+        cs_range(&t, 0x80, 0xff);
+        break;
     default: return false;
     }
     if (e >= 'A' && e <= 'Z')
@@ -162,9 +177,20 @@ static bool escape_set(struct rx *x, struct cset *c)
     if (cs_class_escape(e, c))
         return true;
     switch (e) {
-    case 'b': case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K': case 'E':
-        return false;
-    case 'N': case 'R': case 'X': case 'C': case 'p': case 'P':
+    case 'b':
+    case 'B':
+    case 'A':
+    case 'z':
+    case 'Z':
+    case 'G':
+    case 'K':
+    case 'E': return false;
+    case 'N':
+    case 'R':
+    case 'X':
+    case 'C':
+    case 'p':
+    case 'P':
         if ((e == 'p' || e == 'P' || e == 'N') && x->i < x->n && s[x->i] == '{') {
             while (x->i < x->n && s[x->i] != '}')
                 x->i++;
@@ -213,7 +239,7 @@ static bool escape_set(struct rx *x, struct cset *c)
     case 'r': cs_byte(x, c, '\r'); return true;
     case 't': cs_byte(x, c, '\t'); return true;
     default:
-        if (e >= '0' && e <= '9') {   /* octal or a back reference */
+        if (e >= '0' && e <= '9') { /* octal or a back reference */
             while (x->i < x->n && s[x->i] >= '0' && s[x->i] <= '9')
                 x->i++;
             cs_all(c);
@@ -232,7 +258,7 @@ static void class_set(struct rx *x, struct cset *c)
     bool neg = x->i < x->n && s[x->i] == '^';
     x->i += neg;
     bool first = true;
-    int prev = -1;   /* the last single byte, for a range */
+    int prev = -1; /* the last single byte, for a range */
     while (x->i < x->n && (s[x->i] != ']' || first)) {
         first = false;
         if (s[x->i] == '[' && x->i + 1 < x->n && s[x->i + 1] == ':') {
@@ -250,7 +276,7 @@ static void class_set(struct rx *x, struct cset *c)
             int hi = (unsigned char)s[x->i++];
             if (hi == '\\' && x->i < x->n) {
                 struct cset e = {0};
-                escape_set(x, &e);   /* a range to an escape: take the escape's bytes */
+                escape_set(x, &e); /* a range to an escape: take the escape's bytes */
                 cs_or(&t, &e);
                 hi = prev;
             }
@@ -264,13 +290,13 @@ static void class_set(struct rx *x, struct cset *c)
             struct cset e = {0};
             escape_set(x, &e);
             cs_or(&t, &e);
-            prev = cs_single(&e);   /* \x41, \-, \]: one byte, which may begin a range */
+            prev = cs_single(&e); /* \x41, \-, \]: one byte, which may begin a range */
             continue;
         }
         prev = (unsigned char)s[x->i++];
         cs_byte(x, &t, (unsigned)prev);
     }
-    x->i += x->i < x->n;   /* the ']' */
+    x->i += x->i < x->n; /* the ']' */
     if (neg)
         cs_not(&t);
     cs_or(c, &t);
@@ -326,7 +352,7 @@ static bool quantifier(struct rx *x, uint32_t *min, uint32_t *max, bool *possess
             return false;
         }
         if (j >= x->n || s[j] != '}')
-            return false;   /* not a quantifier: a literal brace */
+            return false; /* not a quantifier: a literal brace */
         *min = lo;
         *max = hi;
         i = j + 1;
@@ -388,7 +414,7 @@ static void parse_group(struct rx *x, struct piece *p, bool *atomic, struct alt 
     const char *s = x->s;
     bool look = false;
     *atomic = false;
-    if (x->i < x->n && s[x->i] == '*') {   /* (*VERB) or (*UTF): zero-width */
+    if (x->i < x->n && s[x->i] == '*') { /* (*VERB) or (*UTF): zero-width */
         while (x->i < x->n && s[x->i] != ')')
             x->i++;
         x->i += x->i < x->n;
@@ -431,9 +457,9 @@ static void parse_group(struct rx *x, struct piece *p, bool *atomic, struct alt 
                 else if (o == 'i' && on)
                     x->fold = true;
                 else if (o == 'x' && on)
-                    x->giveup = true;   /* extended mode: spaces and comments */
+                    x->giveup = true; /* extended mode: spaces and comments */
                 else if (!strchr("imnsxUJ^", o))
-                    x->giveup = true;   /* conditionals, recursion, callouts */
+                    x->giveup = true; /* conditionals, recursion, callouts */
             }
             if (x->i >= x->n || x->giveup)
                 return;

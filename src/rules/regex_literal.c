@@ -39,8 +39,8 @@ static size_t escape_end(const char *re, size_t len, size_t i)
         return j - 1;
     }
     if (e == 'x') {
-        for (int k = 0; k < 2 && j < len && ((re[j] >= '0' && re[j] <= '9') || ((re[j] | 32) >= 'a' && (re[j] | 32) <= 'f'));
-             k++)
+        for (int k = 0;
+             k < 2 && j < len && ((re[j] >= '0' && re[j] <= '9') || ((re[j] | 32) >= 'a' && (re[j] | 32) <= 'f')); k++)
             j++;
         return j - 1;
     }
@@ -96,16 +96,14 @@ static size_t group_end(const char *re, size_t len, size_t open)
 static bool required_bytes(const char *re, size_t len, char *out, size_t cap, size_t *n, int depth)
 {
     size_t start = *n;
-    bool last_lit = false;   /* out[*n - 1] is the character just read */
+    bool last_lit = false; /* out[*n - 1] is the character just read */
     if (depth > 32)
         return false;
     for (size_t i = 0; i < len; i++) {
         char ch = re[i];
         bool lit = false;
         switch (ch) {
-        case '|':
-            *n = start;
-            return false;
+        case '|': *n = start; return false;
         case '(': {
             size_t end = group_end(re, len, i);
             if (end >= len) {
@@ -113,7 +111,7 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
                 return false;
             }
             size_t body = i + 1;
-            bool skip = body < end && re[body] == '*';   /* (*UTF) and other verbs */
+            bool skip = body < end && re[body] == '*'; /* (*UTF) and other verbs */
             if (!skip && body < end && re[body] == '?') {
                 size_t j = body + 1;
                 if (j < end && re[j] == ':') {
@@ -129,13 +127,13 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
                     skip = k >= end;
                 } else {
                     /* flags, (?i:..), lookarounds, comments, conditionals... */
-                    while (j < end && ((re[j] >= 'a' && re[j] <= 'z') || (re[j] >= 'A' && re[j] <= 'Z') || re[j] == '-' ||
-                                       re[j] == '^'))
+                    while (j < end && ((re[j] >= 'a' && re[j] <= 'z') || (re[j] >= 'A' && re[j] <= 'Z') ||
+                                       re[j] == '-' || re[j] == '^'))
                         j++;
                     if (j < end && re[j] == ':')
-                        body = j + 1;   /* (?i:...) */
+                        body = j + 1; /* (?i:...) */
                     else
-                        skip = true;    /* (?i) has no body; the rest may not be required */
+                        skip = true; /* (?i) has no body; the rest may not be required */
                 }
             }
             size_t q = end + 1;
@@ -152,7 +150,7 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
             if (j < len && re[j] == '^')
                 j++;
             if (j < len && re[j] == ']')
-                j++;   /* a ']' first in the class is a member */
+                j++; /* a ']' first in the class is a member */
             for (; j < len && re[j] != ']'; j++) {
                 if (re[j] == '\\' && j + 1 < len) {
                     j = escape_end(re, len, j + 1);
@@ -175,7 +173,7 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
         case '?':
         case '*':
             if (last_lit)
-                (*n)--;   /* the character before was optional */
+                (*n)--; /* the character before was optional */
             last_lit = false;
             continue;
         case '{':
@@ -188,9 +186,7 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
         case '+':
         case '.':
         case '^':
-        case '$':
-            last_lit = false;
-            continue;
+        case '$': last_lit = false; continue;
         case '\\':
             if (i + 1 >= len) {
                 last_lit = false;
@@ -205,9 +201,7 @@ static bool required_bytes(const char *re, size_t len, char *out, size_t cap, si
             lit = true;
             ch = re[i];
             break;
-        default:
-            lit = true;
-            break;
+        default: lit = true; break;
         }
         if (lit && *n < cap) {
             out[(*n)++] = ch;
@@ -225,7 +219,7 @@ size_t regex_required_bytes(const char *re, size_t len, char *out, size_t cap)
         if (re[i] == '(' && re[i + 1] == '?')
             for (size_t j = i + 2; j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '-'); j++)
                 if (re[j] == 'x')
-                    return 0;   /* extended: blanks and # comments are not literals */
+                    return 0; /* extended: blanks and # comments are not literals */
     size_t n = 0;
     return required_bytes(re, len, out, cap, &n, 0) ? n : 0;
 }
@@ -282,11 +276,8 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
         bool literal = false;
         char lit = 0;
         switch (ch) {
-        case '|':
-            return 0;
-        case '(':
-            depth = 1;
-            goto brk;
+        case '|': return 0;
+        case '(': depth = 1; goto brk;
         case '[':
             in_class = true;
             if (i + 1 < len && re[i + 1] == '^')
@@ -297,20 +288,18 @@ size_t regex_required_literal(const char *re, size_t len, char *out, size_t outc
         case '?':
         case '*':
             if (ncur)
-                ncur--;   /* the previous character was optional */
+                ncur--; /* the previous character was optional */
             goto brk;
         case '{':
             if (i + 1 < len && (re[i + 1] == '0' || re[i + 1] == ',') && ncur)
-                ncur--;   /* {0,n}, and {,n} (PCRE2 10.43 and later): optional */
+                ncur--; /* {0,n}, and {,n} (PCRE2 10.43 and later): optional */
             while (i < len && re[i] != '}')
                 i++;
             goto brk;
-        case '+':
-            goto brk;     /* keep the character, but what follows is not adjacent */
+        case '+': goto brk; /* keep the character, but what follows is not adjacent */
         case '.':
         case '^':
-        case '$':
-            goto brk;
+        case '$': goto brk;
         case '\\':
             if (i + 1 >= len)
                 goto brk;

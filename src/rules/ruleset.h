@@ -20,13 +20,13 @@
 struct rule {
     struct stoat_rule_meta meta;
     struct compiled prog;
-    const struct map_selector *sels;     /* the events of its logsource */
+    const struct map_selector *sels; /* the events of its logsource */
     size_t nsels;
-    bool correlation_only;               /* referenced by a correlation without `generate` */
-    bool feeds_correlation;              /* some correlation reads its matches */
-    bool needs_ancestry;                 /* reads Ancestors: decided in the writer */
-    uint8_t role;                        /* given by a generated source (rules/loader.h); 0: none */
-    uint32_t group;                      /* its logsource group */
+    bool correlation_only;  /* referenced by a correlation without `generate` */
+    bool feeds_correlation; /* some correlation reads its matches */
+    bool needs_ancestry;    /* reads Ancestors: decided in the writer */
+    uint8_t role;           /* given by a generated source (rules/loader.h); 0: none */
+    uint32_t group;         /* its logsource group */
 };
 
 /* A renamed view of an event: field `to` reads the value of `from`. */
@@ -40,15 +40,15 @@ struct renameset {
  * Sysmon 1 and Security 4688 both read the process_creation group, and its
  * database is compiled once. */
 struct rule_group {
-    uint32_t n;                 /* rules */
-    uint32_t nhidden;           /* of them hidden (the ruleset's nhidden): not counted as candidates */
-    const uint32_t *rule;       /* rule indexes, ascending */
+    uint32_t n;           /* rules */
+    uint32_t nhidden;     /* of them hidden (the ruleset's nhidden): not counted as candidates */
+    const uint32_t *rule; /* rule indexes, ascending */
     /* Each rule's program root, tagged in bit 0 when it reads Ancestors:
      * evaluation reads this small array, not the large rule records. */
     const uintptr_t *root;
-    uint32_t nwords;            /* bitmap words over the group's rules */
-    const uint64_t *ungated;    /* rules to run on every event of the group */
-    const uint64_t *one_set;    /* rules whose requirement has no set B */
+    uint32_t nwords;         /* bitmap words over the group's rules */
+    const uint64_t *ungated; /* rules to run on every event of the group */
+    const uint64_t *one_set; /* rules whose requirement has no set B */
     /* Databases by the fields whose values they scan: a field with many of
      * the group's atoms has its own, the other fields share one (a database
      * costs about as much to start as to scan a short value), keywords
@@ -58,11 +58,11 @@ struct rule_group {
         uint32_t nfields;
         const uint32_t *fields;
         hs_database_t *db;
-    } *dbs;
+    } * dbs;
     uint32_t natoms;
-    const uint32_t *atom_off;   /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
-    const uint32_t *atom_rule;  /* group-local rule position * 2 + the set (0 A, 1 B) */
-    const uint32_t *atom_gid;   /* ruleset-wide id of group atom i */
+    const uint32_t *atom_off;  /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
+    const uint32_t *atom_rule; /* group-local rule position * 2 + the set (0 A, 1 B) */
+    const uint32_t *atom_gid;  /* ruleset-wide id of group atom i */
 };
 
 /* What one kind of event is checked against: groups, each seen through a
@@ -76,14 +76,14 @@ struct route_class {
      * some database scans every value. */
     const uint32_t *db_off, *db_fields;
     bool scan_all;
-    bool hidden_only;           /* only hidden rules read these events: counted as unrouted */
+    bool hidden_only; /* only hidden rules read these events: counted as unrouted */
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */
 struct correlation {
     struct stoat_rule_meta meta;
     struct sigma_correlation corr;
-    const long *rule_index;       /* the rules (or correlations, as -2 - index) it reads; -1 unknown */
+    const long *rule_index; /* the rules (or correlations, as -2 - index) it reads; -1 unknown */
 };
 
 struct stoat_ruleset {
@@ -92,7 +92,7 @@ struct stoat_ruleset {
     struct fieldtab fields;
     struct rule *rules;
     size_t nrules;
-    size_t nhidden;              /* the last nhidden rules came from hidden sources (loader.h) */
+    size_t nhidden; /* the last nhidden rules came from hidden sources (loader.h) */
     struct correlation *corrs;
     size_t ncorrs;
     struct renameset *rsets;
@@ -101,15 +101,15 @@ struct stoat_ruleset {
     size_t ngroups;
     struct route_class *classes;
     size_t nclasses;
-    struct strmap routes;        /* route key -> class index */
-    pcre2_code **regexes;        /* owned, freed with the ruleset */
+    struct strmap routes; /* route key -> class index */
+    pcre2_code **regexes; /* owned, freed with the ruleset */
     size_t nregexes;
     hs_scratch_t *scratch_proto; /* big enough for every class database */
     struct strmap atoms;         /* atom text -> ruleset-wide id */
     size_t natoms;
     struct proc_spec *procs;
     size_t nprocs;
-    struct strmap proc_routes;           /* route key (channel + event id) -> proc spec */
+    struct strmap proc_routes; /* route key (channel + event id) -> proc spec */
     const uint32_t *actor_ids[AF_COUNT];
     size_t nactor_ids[AF_COUNT];
     uint32_t field_ancestors, field_ancestor_cmds;
@@ -118,7 +118,7 @@ struct stoat_ruleset {
      * read for, so a reload swaps both at once. Opaque here. */
     void *attached;
     void (*attached_free)(void *attached);
-    const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids;   /* from the mapping, in priority order */
+    const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids; /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;
 };

@@ -28,9 +28,13 @@ static stoat_err fail(struct sctx *c, const struct ynode *n, stoat_err code, con
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (c->diag) {
-        struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR, .file = c->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0,
-                               .rule_id = c->rule_id, .message = msg};
+        struct stoat_diag d = {.code = code,
+                               .severity = STOAT_SEV_ERROR,
+                               .file = c->file,
+                               .line = n ? n->line : 0,
+                               .column = n ? n->col : 0,
+                               .rule_id = c->rule_id,
+                               .message = msg};
         c->diag(c->diag_ctx, &d);
     }
     return code;
@@ -45,9 +49,13 @@ static void warn(struct sctx *c, const struct ynode *n, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (c->diag) {
-        struct stoat_diag d = {.code = STOAT_ERR_RULE, .severity = STOAT_SEV_WARNING, .file = c->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0,
-                               .rule_id = c->rule_id, .message = msg};
+        struct stoat_diag d = {.code = STOAT_ERR_RULE,
+                               .severity = STOAT_SEV_WARNING,
+                               .file = c->file,
+                               .line = n ? n->line : 0,
+                               .column = n ? n->col : 0,
+                               .rule_id = c->rule_id,
+                               .message = msg};
         c->diag(c->diag_ctx, &d);
     }
 }
@@ -121,7 +129,7 @@ static void split_attack_tags(struct sctx *c, struct stoat_rule_meta *m)
                     *p = (char)(*p - 32);
             ids[ni++] = id;
         } else if ((rest[0] == 'g' || rest[0] == 's') && len >= 5 && rest[1] >= '0' && rest[1] <= '9') {
-            continue;   /* groups and software ids */
+            continue; /* groups and software ids */
         } else {
             char *tac = arena_strndup(c->a, rest, len);
             for (char *p = tac; *p; p++) {
@@ -357,7 +365,7 @@ static stoat_err parse_detection(struct sctx *c, const struct ynode *det, const 
                 struct sigma_loc *ls = arena_alloc(c->a, sizeof(*ls));
                 cs[0] = v->str;
                 ls[0] = loc_of(c, v);
-                ls[0].col += v->quoted;   /* columns inside the condition count from its text */
+                ls[0].col += v->quoted; /* columns inside the condition count from its text */
                 d->conditions = cs;
                 d->condition_locs = ls;
                 d->nconditions = 1;
@@ -399,9 +407,12 @@ static const struct {
     const char *name;
     enum stoat_corr_type type;
 } corr_types[] = {
-    {"event_count", STOAT_CORR_EVENT_COUNT},       {"value_count", STOAT_CORR_VALUE_COUNT},
-    {"temporal", STOAT_CORR_TEMPORAL},             {"temporal_ordered", STOAT_CORR_TEMPORAL_ORDERED},
-    {"value_sum", STOAT_CORR_VALUE_SUM},           {"value_avg", STOAT_CORR_VALUE_AVG},
+    {"event_count", STOAT_CORR_EVENT_COUNT},
+    {"value_count", STOAT_CORR_VALUE_COUNT},
+    {"temporal", STOAT_CORR_TEMPORAL},
+    {"temporal_ordered", STOAT_CORR_TEMPORAL_ORDERED},
+    {"value_sum", STOAT_CORR_VALUE_SUM},
+    {"value_avg", STOAT_CORR_VALUE_AVG},
     {"value_percentile", STOAT_CORR_VALUE_PERCENTILE},
 };
 
@@ -470,7 +481,7 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, con
                 if (val->kind == YN_SCALAR)
                     cc->field = val->str;
                 else if (val->kind == YN_SEQ && val->n >= 1 && val->items[0]->kind == YN_SCALAR)
-                    cc->field = val->items[0]->str;   /* several fields: the first names the value */
+                    cc->field = val->items[0]->str; /* several fields: the first names the value */
                 else
                     return fail(c, val, STOAT_ERR_RULE, "correlation condition 'field' must be a field name");
             } else if (strcmp(ks, "gt") == 0) {
@@ -510,14 +521,13 @@ static stoat_err parse_correlation(struct sctx *c, const struct ynode *root, con
             }
         }
     }
-    bool has_bound = k->cond.has_gt || k->cond.has_gte || k->cond.has_lt || k->cond.has_lte || k->cond.has_eq ||
-                     k->cond.has_neq;
+    bool has_bound =
+        k->cond.has_gt || k->cond.has_gte || k->cond.has_lt || k->cond.has_lte || k->cond.has_eq || k->cond.has_neq;
     bool temporal = k->type == STOAT_CORR_TEMPORAL || k->type == STOAT_CORR_TEMPORAL_ORDERED;
     if (!temporal && !has_bound)
         return fail(c, cond ? cond : cn, STOAT_ERR_RULE, "correlation type '%s' needs a condition", type);
     if (k->type >= STOAT_CORR_VALUE_COUNT && !temporal && !k->cond.field)
-        return fail(c, cond ? cond : cn, STOAT_ERR_RULE, "correlation type '%s' needs 'field' in its condition",
-                    type);
+        return fail(c, cond ? cond : cn, STOAT_ERR_RULE, "correlation type '%s' needs 'field' in its condition", type);
 
     const struct ynode *al = ynode_get(cn, "aliases");
     if (al && al->kind != YN_MAP)
@@ -579,8 +589,7 @@ stoat_err sigma_parse_doc(const char *file, const struct ynode *root, struct are
     if ((e = parse_meta(&c, root, &out->meta)))
         return e;
     switch (out->kind) {
-    case STOAT_RULE_CORRELATION:
-        return parse_correlation(&c, root, corr, &out->corr);
+    case STOAT_RULE_CORRELATION: return parse_correlation(&c, root, corr, &out->corr);
     case STOAT_RULE_FILTER: {
         if (filt->kind != YN_MAP)
             return fail(&c, filt, STOAT_ERR_RULE, "'filter' must be a map");

@@ -20,12 +20,12 @@ struct sigma_loc {
 
 /* One `field|mod|mod: values` entry, or a keyword value (field NULL). */
 struct sigma_item {
-    const char *field;             /* NULL: keyword search over all values */
-    const char *const *mods;       /* modifier names in order */
+    const char *field;       /* NULL: keyword search over all values */
+    const char *const *mods; /* modifier names in order */
     size_t nmods;
     const struct ynode *const *values;
     size_t nvalues;
-    bool value_list;               /* the YAML value was a list */
+    bool value_list; /* the YAML value was a list */
     struct sigma_loc loc;
 };
 
@@ -54,7 +54,7 @@ struct sigma_detection {
 
 struct sigma_corr_alias {
     const char *name;
-    const char *const *rules;      /* rule name -> field, pairwise */
+    const char *const *rules; /* rule name -> field, pairwise */
     const char *const *fields;
     size_t n;
 };
@@ -74,14 +74,14 @@ struct sigma_correlation {
 };
 
 struct sigma_filter {
-    const char *const *rules;      /* ids or names of the rules it tunes */
+    const char *const *rules; /* ids or names of the rules it tunes */
     size_t nrules;
 };
 
 struct sigma_rule {
     enum stoat_rule_kind kind;
-    struct stoat_rule_meta meta;   /* strings in the YAML arena */
-    struct sigma_detection det;    /* detection rules and filters */
+    struct stoat_rule_meta meta; /* strings in the YAML arena */
+    struct sigma_detection det;  /* detection rules and filters */
     struct sigma_correlation corr;
     struct sigma_filter filter;
     struct sigma_loc loc;

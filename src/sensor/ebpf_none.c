@@ -15,23 +15,26 @@
 
 int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errlen)
 {
-	(void)s;
-	(void)ringbuf_bytes;
-	snprintf(errbuf, errlen, "this stoat has no eBPF sensor (%s)", SENSOR_NO_EBPF_WHY);
-	return -ENOTSUP;
+    (void)s;
+    (void)ringbuf_bytes;
+    snprintf(errbuf, errlen, "this stoat has no eBPF sensor (%s)", SENSOR_NO_EBPF_WHY);
+    return -ENOTSUP;
 }
 
 int ebpf_poll(struct sensor *s, int timeout_ms)
 {
-	(void)s;
-	(void)timeout_ms;
-	return -ENOTSUP;
+    (void)s;
+    (void)timeout_ms;
+    return -ENOTSUP;
 }
 
 void ebpf_stats(const struct sensor *s, struct sensor_stats *st)
 {
-	(void)s;
-	(void)st;
+    (void)s;
+    (void)st;
 }
 
-void ebpf_close(struct sensor *s) { (void)s; }
+void ebpf_close(struct sensor *s)
+{
+    (void)s;
+}

@@ -58,11 +58,11 @@
 #include <unistd.h>
 
 #ifndef PR_CAP_AMBIENT
-#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT           47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 #ifndef SECBIT_NO_CAP_AMBIENT_RAISE
-#define SECBIT_NO_CAP_AMBIENT_RAISE (1 << 6)
+#define SECBIT_NO_CAP_AMBIENT_RAISE        (1 << 6)
 #define SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED (1 << 7)
 #endif
 
@@ -104,151 +104,153 @@
 /* the calls that use CAP_SYS_PTRACE on another process */
 static const long refused_calls[] = {
 #if !PRIVS_LSAN
-	SYS_ptrace,
+    SYS_ptrace,
 #endif
-	SYS_process_vm_readv, SYS_process_vm_writev, SYS_kcmp, SYS_perf_event_open,
+    SYS_process_vm_readv, SYS_process_vm_writev, SYS_kcmp, SYS_perf_event_open,
 #ifdef SYS_pidfd_getfd
-	SYS_pidfd_getfd,
+    SYS_pidfd_getfd,
 #endif
 #ifdef SYS_process_madvise
-	SYS_process_madvise,
+    SYS_process_madvise,
 #endif
 };
 #define NREFUSED (sizeof(refused_calls) / sizeof(refused_calls[0]))
 
 static int install_filter(void)
 {
-	struct sock_filter f[8 + NREFUSED];
-	unsigned k = 0;
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PRIVS_ARCH, 1, 0);
-	/* another ABI's numbers mean other calls: refuse them all (stoat makes none) */
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    struct sock_filter f[8 + NREFUSED];
+    unsigned k = 0;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PRIVS_ARCH, 1, 0);
+    /* another ABI's numbers mean other calls: refuse them all (stoat makes none) */
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
 #if defined(__x86_64__)
-	/* x32 calls: the same arch, numbers with this bit set */
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, NREFUSED + 1, 0);
+    /* x32 calls: the same arch, numbers with this bit set */
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, NREFUSED + 1, 0);
 #endif
-	for (unsigned i = 0; i < NREFUSED; i++)
-		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)refused_calls[i],
-						      NREFUSED - i, 0);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
-	struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
-	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
-	if (r < 0)
-		return -errno;
-	return r > 0 ? -EBUSY : 0;   /* r: a thread that could not take the filter */
+    for (unsigned i = 0; i < NREFUSED; i++)
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)refused_calls[i], NREFUSED - i, 0);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+    struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
+    if (r < 0)
+        return -errno;
+    return r > 0 ? -EBUSY : 0; /* r: a thread that could not take the filter */
 }
 #define HAVE_FILTER true
 #else
-static int install_filter(void) { return -ENOSYS; }
+static int install_filter(void)
+{
+    return -ENOSYS;
+}
 #define HAVE_FILTER false
 #endif
 
 static int fail(char *errbuf, size_t errlen, int err, const char *what)
 {
-	snprintf(errbuf, errlen, "%s: %s", what, strerror(-err));
-	return err;
+    snprintf(errbuf, errlen, "%s: %s", what, strerror(-err));
+    return err;
 }
 
 static int thread_count(void)
 {
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	int n = 0;
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    int n = 0;
+    if (!d)
+        return -errno;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
 }
 
 /* Bounding set emptied, securebits set and locked: needs CAP_SETPCAP. */
 static int seal(void)
 {
-	/* up to the running kernel's last capability, which may be newer than our headers */
-	for (int c = 0; c < 64; c++) {
-		int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-		if (in < 0)
-			break;
-		if (in == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			return -errno;
-	}
-	int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
-	int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-		   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-	if (bits < 0)
-		return -errno;
-	if ((bits & want) != want && prctl(PR_SET_SECUREBITS, bits | want, 0, 0, 0) < 0)
-		return -errno;
-	return 0;
+    /* up to the running kernel's last capability, which may be newer than our headers */
+    for (int c = 0; c < 64; c++) {
+        int in = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+        if (in < 0)
+            break;
+        if (in == 1 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+            return -errno;
+    }
+    int bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+    int want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+               SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (bits < 0)
+        return -errno;
+    if ((bits & want) != want && prctl(PR_SET_SECUREBITS, bits | want, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
 }
 
 int sensor_drop_privileges(struct sensor *s, const char *run_as, char *errbuf, size_t errlen)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[2];
-	uid_t uid = 0, ru, eu, su;
-	gid_t gid = 0, rg, eg, sg;
-	char what[160];
-	int err;
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    uid_t uid = 0, ru, eu, su;
+    gid_t gid = 0, rg, eg, sg;
+    char what[160];
+    int err;
 
-	if (run_as) {
-		struct passwd pw, *res = NULL;
-		char buf[4096];
-		int e = getpwnam_r(run_as, &pw, buf, sizeof(buf), &res);
-		if (!res) {
-			snprintf(errbuf, errlen, "no user %s to run as%s%s", run_as, e ? ": " : "", e ? strerror(e) : "");
-			return -ENOENT;
-		}
-		uid = pw.pw_uid;
-		gid = pw.pw_gid;
-	}
-	if ((err = thread_count()) != 1) {
-		snprintf(errbuf, errlen, "dropping privileges: %s", err < 0 ? strerror(-err) :
-			 "other threads already run, and capabilities are per thread");
-		return err < 0 ? err : -EBUSY;
-	}
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return fail(errbuf, errlen, -errno, "capget");
-	uint64_t have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
-	uint64_t keep = CAPBIT(CAP_DAC_READ_SEARCH);
-	if (s->fallback && HAVE_FILTER)
-		keep |= CAPBIT(CAP_SYS_PTRACE);
-	keep &= have;
-	if (!(keep & CAPBIT(CAP_SYS_PTRACE)))
-		sensor_proc_prime(s, proctab_capacity(s->pt) / 2);   /* the last chance to read every exe */
+    if (run_as) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+        int e = getpwnam_r(run_as, &pw, buf, sizeof(buf), &res);
+        if (!res) {
+            snprintf(errbuf, errlen, "no user %s to run as%s%s", run_as, e ? ": " : "", e ? strerror(e) : "");
+            return -ENOENT;
+        }
+        uid = pw.pw_uid;
+        gid = pw.pw_gid;
+    }
+    if ((err = thread_count()) != 1) {
+        snprintf(errbuf, errlen, "dropping privileges: %s",
+                 err < 0 ? strerror(-err) : "other threads already run, and capabilities are per thread");
+        return err < 0 ? err : -EBUSY;
+    }
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return fail(errbuf, errlen, -errno, "capget");
+    uint64_t have = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
+    uint64_t keep = CAPBIT(CAP_DAC_READ_SEARCH);
+    if (s->fallback && HAVE_FILTER)
+        keep |= CAPBIT(CAP_SYS_PTRACE);
+    keep &= have;
+    if (!(keep & CAPBIT(CAP_SYS_PTRACE)))
+        sensor_proc_prime(s, proctab_capacity(s->pt) / 2); /* the last chance to read every exe */
 
-	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-		return fail(errbuf, errlen, -errno, "getresuid");
-	bool change = run_as && (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid);
-	if (have & CAPBIT(CAP_SETPCAP)) {
-		/* without it (a replay, a container that withheld it) the
+    if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+        return fail(errbuf, errlen, -errno, "getresuid");
+    bool change = run_as && (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid);
+    if (have & CAPBIT(CAP_SETPCAP)) {
+        /* without it (a replay, a container that withheld it) the
 		 * bounding set and securebits are someone else's to set */
-		if ((err = seal()) < 0)
-			return fail(errbuf, errlen, err, "emptying the bounding set");
-	}
-	if (change) {
-		snprintf(what, sizeof(what), "becoming user %s (uid %u, gid %u)", run_as, (unsigned)uid, (unsigned)gid);
-		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0)
-			return fail(errbuf, errlen, -errno, what);
-	}
-	if ((!PRIVS_LSAN && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return fail(errbuf, errlen, -errno, "prctl");
-	data[0].effective = data[0].permitted = (uint32_t)keep;
-	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
-	data[0].inheritable = data[1].inheritable = 0;
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return fail(errbuf, errlen, -errno, "capset");
-	/* emptied already with the inheritable set; said outright for old kernels' sake */
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return fail(errbuf, errlen, -errno, "clearing the ambient set");
-	if (HAVE_FILTER && (err = install_filter()) < 0)
-		return fail(errbuf, errlen, err, "seccomp filter");
-	return 0;
+        if ((err = seal()) < 0)
+            return fail(errbuf, errlen, err, "emptying the bounding set");
+    }
+    if (change) {
+        snprintf(what, sizeof(what), "becoming user %s (uid %u, gid %u)", run_as, (unsigned)uid, (unsigned)gid);
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(uid, uid, uid) < 0)
+            return fail(errbuf, errlen, -errno, what);
+    }
+    if ((!PRIVS_LSAN && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return fail(errbuf, errlen, -errno, "prctl");
+    data[0].effective = data[0].permitted = (uint32_t)keep;
+    data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+    data[0].inheritable = data[1].inheritable = 0;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return fail(errbuf, errlen, -errno, "capset");
+    /* emptied already with the inheritable set; said outright for old kernels' sake */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return fail(errbuf, errlen, -errno, "clearing the ambient set");
+    if (HAVE_FILTER && (err = install_filter()) < 0)
+        return fail(errbuf, errlen, err, "seccomp filter");
+    return 0;
 }

@@ -42,20 +42,20 @@
 struct sensor;
 
 struct sensor_opts {
-	const char *const *watch_paths;  /* absolute paths; a prefix matches on path-component
+    const char *const *watch_paths; /* absolute paths; a prefix matches on path-component
 	                                    boundaries: "/srv/specs" covers /srv/specs/a/b.pdf */
-	size_t nwatch;
-	bool force_fallback;             /* skip eBPF even when it could load */
-	bool keep_privileges;            /* default: drop privileges after loading (privs.c) */
-	const char *run_as;              /* and become this user, with its primary group only;
+    size_t nwatch;
+    bool force_fallback;      /* skip eBPF even when it could load */
+    bool keep_privileges;     /* default: drop privileges after loading (privs.c) */
+    const char *run_as;       /* and become this user, with its primary group only;
 	                                    NULL: keep the user (root keeps uid 0, not its powers) */
-	size_t ringbuf_bytes;            /* 0: 16 MiB; rounded up to a power of two */
-	size_t proc_table_size;          /* 0: 16384 processes kept for enrichment */
-	const char *capture_path;        /* eBPF mode: every ring-buffer record to this file (created) */
-	const char *replay_path;         /* decode this capture instead of the kernel: no BPF, no
+    size_t ringbuf_bytes;     /* 0: 16 MiB; rounded up to a power of two */
+    size_t proc_table_size;   /* 0: 16384 processes kept for enrichment */
+    const char *capture_path; /* eBPF mode: every ring-buffer record to this file (created) */
+    const char *replay_path;  /* decode this capture instead of the kernel: no BPF, no
 	                                    privileges; watch_paths, force_fallback, keep_privileges,
 	                                    run_as and ringbuf_bytes are ignored (the capture names its paths) */
-	unsigned replay_passes;          /* replay the file this many times (0: once), each pass moved
+    unsigned replay_passes;   /* replay the file this many times (0: once), each pass moved
 	                                    later in time by the capture's length, so processes differ */
 };
 
@@ -66,8 +66,7 @@ const char *sensor_mode(const struct sensor *s);
  * non-zero return of cb stops the batch and is returned as is. A replay
  * delivers one recorded poll per call without waiting, and returns -ENODATA
  * once the file (all its passes) has been delivered. */
-int sensor_poll(struct sensor *s, int timeout_ms,
-		int (*cb)(void *ctx, const struct sensor_event *ev), void *ctx);
+int sensor_poll(struct sensor *s, int timeout_ms, int (*cb)(void *ctx, const struct sensor_event *ev), void *ctx);
 void sensor_stats(const struct sensor *s, struct sensor_stats *st);
 /* The wall clock (ns since the epoch) when the last sensor_poll returned:
  * the time a live consumer should judge quiet periods by. A replay gives

@@ -11,21 +11,21 @@
 #include "sensor/sensor_abi_user.h"
 #include <sys/types.h>
 
-#define SENSOR_CMDLINE_KEEP   8192u   /* bytes of a command line kept in the process table */
-#define SENSOR_PROC_READ_MAX  (128u * 1024u)  /* cap on any /proc file we read */
-#define SENSOR_USER_CACHE     256u
-#define SENSOR_PENDING_ARGV   16u     /* execs whose argv parts are in flight */
+#define SENSOR_CMDLINE_KEEP  8192u          /* bytes of a command line kept in the process table */
+#define SENSOR_PROC_READ_MAX (128u * 1024u) /* cap on any /proc file we read */
+#define SENSOR_USER_CACHE    256u
+#define SENSOR_PENDING_ARGV  16u /* execs whose argv parts are in flight */
 
 struct proc_info {
-	uint32_t tgid, ppid, uid;
-	uint64_t start_ns, pstart_ns;
-	char *image;
-	char *cmdline;
-	bool exited;
-	/* table links */
-	uint32_t hnext;              /* hash chain, index+1 */
-	uint32_t prev, next;         /* list (live LRU or exited FIFO), index+1 */
-	uint8_t on_list;             /* 0 free, 1 live, 2 exited */
+    uint32_t tgid, ppid, uid;
+    uint64_t start_ns, pstart_ns;
+    char *image;
+    char *cmdline;
+    bool exited;
+    /* table links */
+    uint32_t hnext;      /* hash chain, index+1 */
+    uint32_t prev, next; /* list (live LRU or exited FIFO), index+1 */
+    uint8_t on_list;     /* 0 free, 1 live, 2 exited */
 };
 
 struct proctab;
@@ -40,29 +40,29 @@ void proctab_exited(struct proctab *pt, struct proc_info *pi);
 uint64_t proctab_evictions(const struct proctab *pt);
 size_t proctab_count(const struct proctab *pt);
 size_t proctab_capacity(const struct proctab *pt);
-int proctab_set(char **dst, const char *s, size_t len);   /* copies, capped, NUL-terminated */
+int proctab_set(char **dst, const char *s, size_t len); /* copies, capped, NUL-terminated */
 
 /* /proc helpers (hostile input: capped reads, parsed with bounds) */
 struct procstat {
-	uint32_t ppid, sid;
-	int32_t tty_nr;
-	uint64_t start_ticks;
-	char comm[16];
+    uint32_t ppid, sid;
+    int32_t tty_nr;
+    uint64_t start_ticks;
+    char comm[16];
 };
-ssize_t proc_read_file(int pid, const char *name, char *buf, size_t cap);  /* -errno or bytes */
+ssize_t proc_read_file(int pid, const char *name, char *buf, size_t cap); /* -errno or bytes */
 int proc_read_stat(int pid, struct procstat *st);
-int proc_parse_stat(const char *buf, size_t len, struct procstat *st);   /* buf need not be NUL-terminated */
+int proc_parse_stat(const char *buf, size_t len, struct procstat *st); /* buf need not be NUL-terminated */
 int proc_readlink(int pid, const char *name, char *buf, size_t cap);
 uint64_t proc_ticks_to_ns(uint64_t ticks);
 
 struct argv_pending {
-	uint32_t tgid;
-	uint64_t start_ns;
-	uint64_t seq;
-	uint32_t nparts_seen;
-	uint32_t have_mask;          /* bit per part (32 parts max) */
-	size_t len;                  /* highest byte written */
-	char *buf;                   /* SENSOR_ARGV_CHUNK * SENSOR_ARGV_MAX_PARTS */
+    uint32_t tgid;
+    uint64_t start_ns;
+    uint64_t seq;
+    uint32_t nparts_seen;
+    uint32_t have_mask; /* bit per part (32 parts max) */
+    size_t len;         /* highest byte written */
+    char *buf;          /* SENSOR_ARGV_CHUNK * SENSOR_ARGV_MAX_PARTS */
 };
 
 struct sensor_bpf;
@@ -71,53 +71,57 @@ struct capture;
 struct replay;
 
 struct sensor {
-	bool fallback;
-	char mode[512];
-	char **watch;                /* normalised absolute paths */
-	size_t nwatch;
-	struct proctab *pt;
-	struct sensor_stats st;
-	uint64_t kloss_base[SENSOR_LOST_MAX_];
-	int64_t boot_to_wall_ns;     /* wall = boot + this */
-	uint32_t boot_tag;           /* 32 bits of the boot id, for ProcessGuid */
-	char hostname[256];
+    bool fallback;
+    char mode[512];
+    char **watch; /* normalised absolute paths */
+    size_t nwatch;
+    struct proctab *pt;
+    struct sensor_stats st;
+    uint64_t kloss_base[SENSOR_LOST_MAX_];
+    int64_t boot_to_wall_ns; /* wall = boot + this */
+    uint32_t boot_tag;       /* 32 bits of the boot id, for ProcessGuid */
+    char hostname[256];
 
-	/* ebpf */
-	struct sensor_bpf *skel;
-	struct ring_buffer *rb;
-	const uint64_t *kloss;       /* the kernel's loss counters, mapped (ebpf.c) */
-	size_t kloss_len;
-	struct argv_pending pend[SENSOR_PENDING_ARGV];
-	uint64_t pend_seq;
+    /* ebpf */
+    struct sensor_bpf *skel;
+    struct ring_buffer *rb;
+    const uint64_t *kloss; /* the kernel's loss counters, mapped (ebpf.c) */
+    size_t kloss_len;
+    struct argv_pending pend[SENSOR_PENDING_ARGV];
+    uint64_t pend_seq;
 
-	/* fallback */
-	int nl_fd, fan_fd;
+    /* fallback */
+    int nl_fd, fan_fd;
 
-	/* capture (eBPF mode, capture.c) and replay (replay.c) */
-	struct capture *cap;
-	struct replay *rp;
-	int64_t clock_ns;            /* wall clock at the end of the last poll */
+    /* capture (eBPF mode, capture.c) and replay (replay.c) */
+    struct capture *cap;
+    struct replay *rp;
+    int64_t clock_ns; /* wall clock at the end of the last poll */
 
-	/* delivery */
-	int (*cb)(void *ctx, const struct sensor_event *ev);
-	void *cbctx;
-	int cbret;
-	int delivered;
+    /* delivery */
+    int (*cb)(void *ctx, const struct sensor_event *ev);
+    void *cbctx;
+    int cbret;
+    int delivered;
 
-	/* scratch, reused per event */
-	char *cmd;                   /* joined command line */
-	size_t cmd_cap;
-	char *pbuf;                  /* /proc reads */
-	char *image_buf, *cwd_buf;   /* PATH_MAX each */
-	char *argv_buf;              /* the whole argv of one exec, NUL-terminated */
-	char *lookup_buf;            /* proc_lookup's own readlink buffer */
+    /* scratch, reused per event */
+    char *cmd; /* joined command line */
+    size_t cmd_cap;
+    char *pbuf;                /* /proc reads */
+    char *image_buf, *cwd_buf; /* PATH_MAX each */
+    char *argv_buf;            /* the whole argv of one exec, NUL-terminated */
+    char *lookup_buf;          /* proc_lookup's own readlink buffer */
 
-	struct { uint32_t uid; char name[64]; bool used; } users[SENSOR_USER_CACHE];
-	/* UtcTime down to the second, made when the second changes (fields.c) */
-	int64_t utc_sec;
-	size_t utc_len;
-	bool utc_valid;
-	char utc[48];
+    struct {
+        uint32_t uid;
+        char name[64];
+        bool used;
+    } users[SENSOR_USER_CACHE];
+    /* UtcTime down to the second, made when the second changes (fields.c) */
+    int64_t utc_sec;
+    size_t utc_len;
+    bool utc_valid;
+    char utc[48];
 };
 
 /* deliver.c: what every mode shares */
@@ -134,7 +138,7 @@ int sensor_deliver(struct sensor *s, struct sensor_event *ev);
 void sensor_proc_prime(struct sensor *s, size_t max);
 
 /* decode.c */
-int sensor_on_record(struct sensor *s, void *data, size_t size);   /* one ring-buffer record */
+int sensor_on_record(struct sensor *s, void *data, size_t size); /* one ring-buffer record */
 
 /* ebpf.c */
 int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errlen);
@@ -144,29 +148,32 @@ void ebpf_close(struct sensor *s);
 
 /* capture.c writes, replay.c reads. The capture file: "STOATCP1", then
  * frames of [u32 payload length][u32 tag][payload][zero pad to 8 bytes]. */
-#define CAP_MAGIC "STOATCP1"
+#define CAP_MAGIC     "STOATCP1"
 #define CAP_MAGIC_LEN 8u
-#define CAP_FRAME_MAX (3u << 20)          /* the header may name 512 paths of PATH_MAX */
+#define CAP_FRAME_MAX (3u << 20) /* the header may name 512 paths of PATH_MAX */
 struct cap_frame {
-	uint32_t len;
-	uint32_t tag;
+    uint32_t len;
+    uint32_t tag;
 };
-static inline size_t cap_pad8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+static inline size_t cap_pad8(size_t n)
+{
+    return (n + 7u) & ~(size_t)7u;
+}
 enum cap_tag {
-	CAP_HEADER = 1,   /* u32 boot_tag, u32 nwatch, hostname NUL, nwatch paths NUL each */
-	CAP_RECORD,       /* one ring-buffer record, bytes as received */
-	CAP_POLL,         /* i64 boot_to_wall_ns: a poll starts */
-	CAP_CLOCK,        /* i64 wall-clock ns: the poll ended (sensor_clock_ns) */
-	CAP_PROC,         /* struct cap_proc + image + command line: a process read from /proc */
+    CAP_HEADER = 1, /* u32 boot_tag, u32 nwatch, hostname NUL, nwatch paths NUL each */
+    CAP_RECORD,     /* one ring-buffer record, bytes as received */
+    CAP_POLL,       /* i64 boot_to_wall_ns: a poll starts */
+    CAP_CLOCK,      /* i64 wall-clock ns: the poll ended (sensor_clock_ns) */
+    CAP_PROC,       /* struct cap_proc + image + command line: a process read from /proc */
 };
 struct cap_proc {
-	uint32_t tgid, ppid;
-	uint64_t start_ns;
-	uint32_t image_len, cmd_len; /* UINT32_MAX: absent */
+    uint32_t tgid, ppid;
+    uint64_t start_ns;
+    uint32_t image_len, cmd_len; /* UINT32_MAX: absent */
 };
 int capture_open(struct sensor *s, const char *path, char *errbuf, size_t errlen);
 void capture_frame(struct sensor *s, enum cap_tag tag, const void *a, size_t alen, const void *b, size_t blen,
-		   const void *c, size_t clen);
+                   const void *c, size_t clen);
 void capture_proc(struct sensor *s, const struct proc_info *pi);
 void capture_flush(struct sensor *s);
 void capture_close(struct sensor *s);

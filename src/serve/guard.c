@@ -37,8 +37,8 @@ struct guard_conn {
     struct guard_conn *prev, *next;
     int fd;
     int64_t deadline_ms;
-    bool waiting;   /* for (the rest of) a request, not being answered */
-    bool cut;       /* shut down; libmicrohttpd has yet to notice */
+    bool waiting; /* for (the rest of) a request, not being answered */
+    bool cut;     /* shut down; libmicrohttpd has yet to notice */
 };
 
 struct serve_guard {
@@ -47,10 +47,10 @@ struct serve_guard {
     pthread_t thread;
     bool stopping;
     struct guard_conn *head;
-    unsigned open;          /* connections not cut */
-    unsigned high;          /* more than this open: close the longest waiting */
+    unsigned open; /* connections not cut */
+    unsigned high; /* more than this open: close the longest waiting */
     unsigned request_ms, answer_ms;
-    int64_t next_ms;        /* when the thread wakes next; INT64_MAX: when told */
+    int64_t next_ms; /* when the thread wakes next; INT64_MAX: when told */
 };
 
 static int64_t now_ms(void)
@@ -136,7 +136,7 @@ void serve_guard_stop(struct serve_guard *g)
     pthread_cond_signal(&g->wake);
     pthread_mutex_unlock(&g->lock);
     pthread_join(g->thread, NULL);
-    while (g->head) {   /* none once the daemon has stopped; kept safe anyway */
+    while (g->head) { /* none once the daemon has stopped; kept safe anyway */
         struct guard_conn *k = g->head;
         g->head = k->next;
         free(k);
@@ -150,7 +150,7 @@ static void guard_opened(struct serve_guard *g, struct MHD_Connection *c, void *
 {
     const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!fi)
-        return;   /* not watched; libmicrohttpd's idle timeout still applies */
+        return; /* not watched; libmicrohttpd's idle timeout still applies */
     struct guard_conn *k = xcalloc(1, sizeof(*k));
     k->fd = fi->connect_fd;
     k->waiting = true;

@@ -37,19 +37,19 @@
 #include "util/mem.h"
 #include "util/text.h"
 
-#define PAGE_CSP                                                                                       \
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;"     \
+#define PAGE_CSP                                                                                \
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;" \
     " connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 /* the page's own copy (a <meta> CSP cannot carry frame-ancestors) */
-#define PAGE_META_CSP                                                                               \
+#define PAGE_META_CSP                                                                           \
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:;" \
     " connect-src 'self'; form-action 'none'; base-uri 'none'"
 #define MAX_READERS 64
-#define REQUEST_MS 3000   /* no request holds a thread longer than this */
+#define REQUEST_MS  3000 /* no request holds a thread longer than this */
 
 struct stoat_serve {
     struct MHD_Daemon *d;
-    struct serve_guard *guard;       /* deadlines and the reserve of slots */
+    struct serve_guard *guard; /* deadlines and the reserve of slots */
     char db[1024];
     char token[512];
     size_t token_len;
@@ -58,8 +58,8 @@ struct stoat_serve {
      * then the request threads may read it while it is set */
     _Atomic uint16_t port;
     char csrf[65];
-    struct buf page;                 /* the live page, built once */
-    pthread_mutex_t lock;            /* readers list and the writer */
+    struct buf page;      /* the live page, built once */
+    pthread_mutex_t lock; /* readers list and the writer */
     struct stoat_store *readers[MAX_READERS];
     size_t nreaders;
     struct stoat_store *writer;
@@ -205,8 +205,8 @@ struct params {
     struct stoat_filter f;
     char bad[256];
     int n;
-    int paging;      /* of n: offset and limit */
-    bool search;     /* /api/search: q is required */
+    int paging;  /* of n: offset and limit */
+    bool search; /* /api/search: q is required */
 };
 
 static bool parse_u64(const char *v, uint64_t max, uint64_t *out)
@@ -243,8 +243,8 @@ static bool parse_time(const char *v, int64_t *out)
     return true;
 }
 
-static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-                                const char *value, size_t value_size)
+static enum MHD_Result param_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+                                size_t value_size)
 {
     (void)kind;
     struct params *p = cls;
@@ -402,7 +402,7 @@ static bool jstring(const char **p, const char *e, struct buf *out)
             }
             *p += 4;
             if (cp >= 0xd800 && cp <= 0xdfff)
-                cp = 0xfffd;   /* surrogates: not worth pairing for a note */
+                cp = 0xfffd; /* surrogates: not worth pairing for a note */
             if (cp == 0)
                 return false;
             char u[4];
@@ -453,7 +453,7 @@ static bool parse_flat(const char *s, size_t n, struct jfield *fs, size_t maxf, 
             if (!jstring(&p, e, &tmp))
                 goto out;
             f->val = xstrndup(tmp.p ? tmp.p : "", tmp.len);
-            if (strlen(f->val) != tmp.len)   /* a NUL inside */
+            if (strlen(f->val) != tmp.len) /* a NUL inside */
                 goto out;
         } else if (p < e && (*p == '-' || (*p >= '0' && *p <= '9'))) {
             while (p < e && ((*p >= '0' && *p <= '9') || *p == '-') && tmp.len < 24)
@@ -574,7 +574,7 @@ out:
 static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 {
     if (!sv->loopback)
-        return true;   /* the token guards other addresses */
+        return true; /* the token guards other addresses */
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!h)
         return false;
@@ -583,7 +583,7 @@ static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
         name = h + 1;
         if (!(end = strchr(name, ']')))
             return false;
-        end++;   /* the port, if any, follows the bracket */
+        end++; /* the port, if any, follows the bracket */
     } else {
         end = h + strcspn(h, ":");
     }
@@ -708,17 +708,19 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
     char *json = NULL;
     size_t len = 0;
     stoat_err e;
-    doc_fn doc = !strcmp(r, "overview") ? stoat_store_overview_json
-                 : !strcmp(r, "hosts")  ? stoat_store_hosts_json
-                 : !strcmp(r, "rules")  ? stoat_store_rules_json
+    doc_fn doc = !strcmp(r, "overview")  ? stoat_store_overview_json
+                 : !strcmp(r, "hosts")   ? stoat_store_hosts_json
+                 : !strcmp(r, "rules")   ? stoat_store_rules_json
                  : !strcmp(r, "version") ? stoat_store_version_json
-                 : !strcmp(r, "fleet")  ? stoat_store_fleet_json
-                                        : NULL;
+                 : !strcmp(r, "fleet")   ? stoat_store_fleet_json
+                                         : NULL;
     if (doc) {
         if (p.n)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes no parameters");
-        int slot = doc == stoat_store_overview_json ? 0 : doc == stoat_store_hosts_json ? 1
-                   : doc == stoat_store_rules_json  ? 2 : -1;
+        int slot = doc == stoat_store_overview_json ? 0
+                   : doc == stoat_store_hosts_json  ? 1
+                   : doc == stoat_store_rules_json  ? 2
+                                                    : -1;
         char *ver = NULL;
         size_t vlen = 0;
         if (slot >= 0 && stoat_store_version_json(s, &ver, &vlen) == STOAT_OK) {
@@ -832,7 +834,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     else if (!host_ok(sv, c))
         ret = send_error(c, st = MHD_HTTP_FORBIDDEN, "unexpected Host header");
     else if (strcmp(url, "/login") && !token_ok(sv, c))
-        ret = send_error(c, st = MHD_HTTP_UNAUTHORIZED, "a token is needed: Authorization: Bearer TOKEN, or /login?token=TOKEN");
+        ret = send_error(c, st = MHD_HTTP_UNAUTHORIZED,
+                         "a token is needed: Authorization: Bearer TOKEN, or /login?token=TOKEN");
     else if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
         ret = route_get(sv, c, url), st = 200;
     else if (post && !strcmp(url, "/api/triage")) {
@@ -980,7 +983,7 @@ void stoat_serve_stop(struct stoat_serve *sv)
         return;
     if (sv->d)
         MHD_stop_daemon(sv->d);
-    serve_guard_stop(sv->guard);   /* after the daemon: it reports the last closes */
+    serve_guard_stop(sv->guard); /* after the daemon: it reports the last closes */
     for (size_t i = 0; i < sv->nreaders; i++)
         stoat_store_close(sv->readers[i]);
     stoat_store_close(sv->writer);

@@ -15,7 +15,7 @@
 
 struct jsonl {
     FILE *out;
-    stoat_line_fn line;   /* instead of out: each line handed over (the fleet's publisher) */
+    stoat_line_fn line; /* instead of out: each line handed over (the fleet's publisher) */
     void *line_ctx;
     struct buf b;
 };
@@ -30,7 +30,7 @@ static stoat_err emit(struct jsonl *j, const char *host)
 
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
-    buf_puts(b, ",\"");   /* keys are ours: nothing to escape, no printf */
+    buf_puts(b, ",\""); /* keys are ours: nothing to escape, no printf */
     buf_puts(b, key);
     buf_puts(b, "\":");
     if (v)
@@ -270,8 +270,8 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
-    *sink = (struct stoat_sink){.ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end,
-                                .destroy = jsonl_destroy};
+    *sink = (struct stoat_sink){
+        .ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end, .destroy = jsonl_destroy};
 }
 
 static void json_source(struct buf *b, const struct stoat_alert *a)
@@ -366,9 +366,21 @@ struct csv {
 
 static bool header_field(const struct stoat_field *f)
 {
-    static const char *const skip[] = {"Channel", "EventID", "Computer", "TimeCreated_SystemTime", "EventRecordID",
-                                       "Provider_Name", "Provider_Guid", "Keywords", "Level", "Task", "Opcode",
-                                       "Version", "Execution_ProcessID", "Execution_ThreadID", "Security_UserID",
+    static const char *const skip[] = {"Channel",
+                                       "EventID",
+                                       "Computer",
+                                       "TimeCreated_SystemTime",
+                                       "EventRecordID",
+                                       "Provider_Name",
+                                       "Provider_Guid",
+                                       "Keywords",
+                                       "Level",
+                                       "Task",
+                                       "Opcode",
+                                       "Version",
+                                       "Execution_ProcessID",
+                                       "Execution_ThreadID",
+                                       "Security_UserID",
                                        NULL};
     for (const char *const *s = skip; *s; s++)
         if (strlen(*s) == f->name_len && memcmp(*s, f->name, f->name_len) == 0)
@@ -384,8 +396,8 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     const struct stoat_rule_meta *r = a->rule;
     char t[32];
     const char *when = time_rfc3339(a->timestamp, a->time_ns, t);
-    const char *cols[] = {when ? when : "", a->host ? a->host : "", stoat_level_name(r->level),
-                          r->id ? r->id : "", r->title ? r->title : ""};
+    const char *cols[] = {when ? when : "", a->host ? a->host : "", stoat_level_name(r->level), r->id ? r->id : "",
+                          r->title ? r->title : ""};
     for (size_t i = 0; i < 5; i++) {
         buf_csv_field(b, cols[i], strlen(cols[i]));
         buf_putc(b, ',');
@@ -424,7 +436,7 @@ static stoat_err csv_alert(void *ctx, const struct stoat_alert *a)
     for (size_t i = 0; i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
         if (header_field(f) || f->type == STOAT_V_NULL || f->value_len == 0)
-            continue;   /* details say what the event holds: no empty fields */
+            continue; /* details say what the event holds: no empty fields */
         if (tmp.len)
             buf_puts(&tmp, " | ");
         buf_put(&tmp, f->name, f->name_len);

@@ -13,7 +13,9 @@
 
 /* A command line is cut here (on a character's boundary): one log line
  * should stay within what syslog daemons forward whole. */
-enum { CMD_MAX = 400 };
+enum {
+    CMD_MAX = 400
+};
 
 static int priority(enum stoat_level l)
 {
@@ -127,5 +129,6 @@ void stoat_sink_syslog(const char *ident, struct stoat_sink *sink)
 {
     struct syslog_sink *s = xcalloc(1, sizeof(*s));
     openlog(ident ? ident : "stoat", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
-    *sink = (struct stoat_sink){.ctx = s, .alert = syslog_alert, .incident = syslog_incident, .destroy = syslog_destroy};
+    *sink =
+        (struct stoat_sink){.ctx = s, .alert = syslog_alert, .incident = syslog_incident, .destroy = syslog_destroy};
 }

@@ -26,7 +26,7 @@ static const char *level_color(enum stoat_level l)
     }
 }
 #define RESET "\033[0m"
-#define BOLD "\033[1m"
+#define BOLD  "\033[1m"
 
 static void span(char *out, size_t n, int64_t a, int64_t b);
 
@@ -238,8 +238,8 @@ void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink)
     struct table *t = xcalloc(1, sizeof(*t));
     t->out = out;
     t->color = color;
-    *sink = (struct stoat_sink){.ctx = t, .alert = table_alert, .incident = table_incident, .end = table_end,
-                                .destroy = table_destroy};
+    *sink = (struct stoat_sink){
+        .ctx = t, .alert = table_alert, .incident = table_incident, .end = table_end, .destroy = table_destroy};
 }
 
 /* ---------------------------------------------------------------- summary */
@@ -255,13 +255,13 @@ struct host_count {
     uint64_t by_level[STOAT_LEVEL_COUNT];
 };
 
-#define SUMMARY_EVIDENCE 3   /* evidence lines shown per incident */
+#define SUMMARY_EVIDENCE 3 /* evidence lines shown per incident */
 
 struct incident_row {
     uint64_t id;
     char *host, *title;
-    char *hosts;                        /* a fleet incident's hosts line, else NULL */
-    char *evidence[SUMMARY_EVIDENCE];   /* the first lines that support a claim */
+    char *hosts;                      /* a fleet incident's hosts line, else NULL */
+    char *evidence[SUMMARY_EVIDENCE]; /* the first lines that support a claim */
     size_t nevidence, more;
     double score;
     enum stoat_level level;
@@ -286,7 +286,7 @@ struct summary {
 static const char *summary_shown(struct summary *s, const char *v)
 {
     buf_clear(&s->text);
-    buf_visible(&s->text, v ? v : "", v ? strlen(v) : 0, false);   /* a string even for "" */
+    buf_visible(&s->text, v ? v : "", v ? strlen(v) : 0, false); /* a string even for "" */
     return s->text.p;
 }
 
@@ -318,10 +318,14 @@ static stoat_err summary_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct summary *s = ctx;
     XGROW(s->inc, s->inc_cap, s->ninc + 1);
-    s->inc[s->ninc++] = (struct incident_row){.id = inc->id, .host = xstrdup(inc->host ? inc->host : "-"),
-                                              .title = xstrdup(inc->title ? inc->title : "-"), .score = inc->score,
-                                              .level = inc->level, .first_ns = inc->first_ns,
-                                              .last_ns = inc->last_ns, .nalerts = inc->nalerts};
+    s->inc[s->ninc++] = (struct incident_row){.id = inc->id,
+                                              .host = xstrdup(inc->host ? inc->host : "-"),
+                                              .title = xstrdup(inc->title ? inc->title : "-"),
+                                              .score = inc->score,
+                                              .level = inc->level,
+                                              .first_ns = inc->first_ns,
+                                              .last_ns = inc->last_ns,
+                                              .nalerts = inc->nalerts};
     struct incident_row *r = &s->inc[s->ninc - 1];
     if (inc->nhosts) {
         struct buf line = {0};
@@ -421,14 +425,13 @@ static stoat_err summary_end(void *ctx, const struct stoat_hunt_stats *st)
                 (unsigned long long)st->files_failed, st->files_failed == 1 ? "" : "s");
     if (s->opts.load) {
         const struct stoat_load_stats *l = s->opts.load;
-        fprintf(o, "  rules: %zu loaded, %zu rejected, %zu correlations, %zu filters (%.2f s to load)\n",
-                l->loaded, l->rejected, l->correlations, l->filters, l->load_seconds);
+        fprintf(o, "  rules: %zu loaded, %zu rejected, %zu correlations, %zu filters (%.2f s to load)\n", l->loaded,
+                l->rejected, l->correlations, l->filters, l->load_seconds);
     }
     if (st->corr_fired || st->corr_late || st->corr_evicted || st->corr_unusable || st->corr_batches > 1) {
         fprintf(o, "  correlations: %llu fired", (unsigned long long)st->corr_fired);
         if (st->corr_batches > 1)
-            fprintf(o, "; matches fed in %llu time-sorted batches (memory cap)",
-                    (unsigned long long)st->corr_batches);
+            fprintf(o, "; matches fed in %llu time-sorted batches (memory cap)", (unsigned long long)st->corr_batches);
         if (st->corr_late)
             fprintf(o, "; %llu matches too late for their window", (unsigned long long)st->corr_late);
         if (st->corr_evicted)
@@ -548,6 +551,6 @@ void stoat_sink_summary(FILE *out, const struct stoat_summary_opts *opts, struct
         s->opts = *opts;
     strmap_init(&s->rule_idx);
     strmap_init(&s->host_idx);
-    *sink = (struct stoat_sink){.ctx = s, .alert = summary_alert, .incident = summary_incident, .end = summary_end,
-                                .destroy = summary_destroy};
+    *sink = (struct stoat_sink){
+        .ctx = s, .alert = summary_alert, .incident = summary_incident, .end = summary_end, .destroy = summary_destroy};
 }

@@ -289,7 +289,7 @@ static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat
     for (size_t i = 0; i < d->nalert_ids && rc == SQLITE_OK; i++) {
         int64_t aid = seq_row(s, d->alert_ids[i]);
         if (!aid)
-            continue;   /* not stored in this run (or too long ago) */
+            continue; /* not stored in this run (or too long ago) */
         sqlite3_bind_int64(s->st[ST_CORR_ALERT], 1, id);
         sqlite3_bind_int64(s->st[ST_CORR_ALERT], 2, aid);
         rc = store_step_done(s->st[ST_CORR_ALERT]);
@@ -349,7 +349,7 @@ static void pre_shown(const struct stoat_alert *a, struct pre *p)
         p->user = f->value, p->usern = f->value_len, p->from_anc = false;
     if (p->cmdn > 8192) {
         p->cmdn = 8192;
-        p->from_anc = false;   /* the row has it whole, the list and the index a prefix */
+        p->from_anc = false; /* the row has it whole, the list and the index a prefix */
     }
 }
 
@@ -371,14 +371,15 @@ static void pre_text(const struct stoat_alert *a, struct pre *p, struct buf *tex
         buf_putc(text, '[');
         for (size_t i = 0; i < a->corr->nevidence && i < 1000; i++) {
             const struct stoat_corr_evidence *v = &a->corr->evidence[i];
-            buf_printf(text, "%s{\"time\":%lld,\"rule\":", i ? "," : "", (long long)(v->time_ns == INT64_MIN ? 0 : v->time_ns));
+            buf_printf(text, "%s{\"time\":%lld,\"rule\":", i ? "," : "",
+                       (long long)(v->time_ns == INT64_MIN ? 0 : v->time_ns));
             json_str_or_null(text, v->rule);
             buf_puts(text, ",\"summary\":");
             json_str_or_null(text, v->summary);
             buf_putc(text, '}');
         }
         buf_putc(text, ']');
-        p->text = text->p;   /* the buffer may have moved */
+        p->text = text->p; /* the buffer may have moved */
         p->evidence = text->p + at;
         p->evidencen = text->len - at;
     }
@@ -454,7 +455,7 @@ stoat_err store_alert_write(struct stoat_store *s, const struct stoat_alert *a, 
     sqlite3_bind_int64(st, 2, (int64_t)a->id);
     sqlite3_bind_int64(st, 3, a->time_ns == INT64_MIN ? 0 : a->time_ns);
     char tbuf[32];
-    const char *when = time_rfc3339(a->timestamp, a->time_ns, tbuf);   /* one time form in machine output */
+    const char *when = time_rfc3339(a->timestamp, a->time_ns, tbuf); /* one time form in machine output */
     if (when)
         sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
     else
@@ -622,7 +623,7 @@ stoat_err store_incident_write(struct stoat_store *s, const struct stoat_inciden
     for (size_t i = 0; i < inc->nalerts; i++) {
         int64_t aid = seq_row(s, inc->alert_ids[i]);
         if (!aid)
-            continue;   /* not stored in this run (or too long ago): the link is dropped */
+            continue; /* not stored in this run (or too long ago): the link is dropped */
         sqlite3_bind_int64(s->st[ST_INC_ALERT], 1, iid);
         sqlite3_bind_int64(s->st[ST_INC_ALERT], 2, aid);
         if ((rc = store_step_done(s->st[ST_INC_ALERT])) != SQLITE_OK)

@@ -13,21 +13,20 @@
  * writes. */
 #define PRE_ANC 64
 struct pre {
-    const char *rec;             /* the event's record (a JSON object) */
+    const char *rec; /* the event's record (a JSON object) */
     size_t recn;
-    bool shared_ev;              /* the same event as the alert before */
+    bool shared_ev; /* the same event as the alert before */
     const char *img, *cmd, *user;
     size_t imgn, cmdn, usern;
-    bool from_anc;               /* all three from ancestry[0] (may then be left to its row) */
-    const char *text;            /* the searchable words */
+    bool from_anc;    /* all three from ancestry[0] (may then be left to its row) */
+    const char *text; /* the searchable words */
     size_t textn;
-    const char *evidence;        /* a correlation's unreported matches, a JSON array (or NULL) */
+    const char *evidence; /* a correlation's unreported matches, a JSON array (or NULL) */
     size_t evidencen;
     size_t nanc;
-    uint64_t ph[PRE_ANC];        /* keyed hash of host and GUID per ancestor, 0 without a GUID */
-    const char *guid[PRE_ANC];   /* the GUID, or pid@start made up */
+    uint64_t ph[PRE_ANC];      /* keyed hash of host and GUID per ancestor, 0 without a GUID */
+    const char *guid[PRE_ANC]; /* the GUID, or pid@start made up */
 };
-
 
 /* Works out p for a; rec, text and gbuf hold what it points to. last_file
  * and last_record are the event of the alert before (updated). */

@@ -89,7 +89,7 @@ static void emit_corr(struct buf *b, sqlite3_stmt *st, int c)
 static void emit_incident(struct buf *b, sqlite3_stmt *st, int c)
 {
     store_incident_item(b, st, c);
-    b->len--;   /* reopen the object for its alert ids */
+    b->len--; /* reopen the object for its alert ids */
     buf_puts(b, ",\"alerts\":[");
     int ids = c + INCIDENT_NCOLS;
     if (sqlite3_column_type(st, ids) != SQLITE_NULL)
@@ -201,14 +201,13 @@ static stoat_err export_triage(struct stoat_store *s, struct out *o)
 
 struct part {
     const char *open, *close, *sep;
-    const char *sql;   /* with %s for the alerts' selection when selected */
+    const char *sql; /* with %s for the alerts' selection when selected */
     bool selected;
     void (*emit)(struct buf *, sqlite3_stmt *, int);
 };
 
 static const struct part parts[STOAT_EXPORT_COUNT] = {
-    [STOAT_EXPORT_RUNS] = {"[", "]", ",", "SELECT " RUN_COLS " FROM runs ORDER BY id", false,
-                           store_run_item},
+    [STOAT_EXPORT_RUNS] = {"[", "]", ",", "SELECT " RUN_COLS " FROM runs ORDER BY id", false, store_run_item},
     [STOAT_EXPORT_RULES] = {"[", "]", ",", "SELECT " RULE_COLS " FROM rules r ORDER BY r.id", false, store_rule_item},
     [STOAT_EXPORT_HOSTS] = {"{", "}", ",", "SELECT id, name FROM hosts ORDER BY id", false, emit_host},
     /* image, command line and user are left out (null) when the alert's
@@ -222,19 +221,21 @@ static const struct part parts[STOAT_EXPORT_COUNT] = {
                              " LEFT JOIN processes p ON p.id = a.process_id WHERE %s ORDER BY a.id",
                              true, emit_alert},
     [STOAT_EXPORT_EVENTS] = {"{", "}", ",\n", NULL, true, NULL},
-    [STOAT_EXPORT_PROCESSES] = {"{", "}", ",\n",
-                                "WITH RECURSIVE up(id, depth) AS (SELECT DISTINCT a.process_id, 0 FROM alerts a"
-                                " WHERE (%s) AND a.process_id NOT NULL UNION SELECT p.parent_id, up.depth + 1"
-                                " FROM processes p JOIN up ON p.id = up.id WHERE p.parent_id NOT NULL AND up.depth < 63)"
-                                " SELECT id, parent_id, image, command_line, user, pid, start_ns, guid FROM processes"
-                                " WHERE id IN (SELECT id FROM up) ORDER BY id",
-                                true, emit_proc},
-    [STOAT_EXPORT_CORRELATIONS] = {"{", "}", ",\n",
-                                   "SELECT c.alert_id, " CORR_COLS ","
-                                   " (SELECT group_concat(alert_id) FROM (SELECT ca.alert_id FROM correlation_alerts ca"
-                                   "  WHERE ca.corr_id = c.alert_id ORDER BY ca.alert_id LIMIT 1000))"
-                                   " FROM correlations c JOIN alerts a ON a.id = c.alert_id WHERE %s ORDER BY c.alert_id",
-                                   true, emit_corr},
+    [STOAT_EXPORT_PROCESSES] =
+        {"{", "}", ",\n",
+         "WITH RECURSIVE up(id, depth) AS (SELECT DISTINCT a.process_id, 0 FROM alerts a"
+         " WHERE (%s) AND a.process_id NOT NULL UNION SELECT p.parent_id, up.depth + 1"
+         " FROM processes p JOIN up ON p.id = up.id WHERE p.parent_id NOT NULL AND up.depth < 63)"
+         " SELECT id, parent_id, image, command_line, user, pid, start_ns, guid FROM processes"
+         " WHERE id IN (SELECT id FROM up) ORDER BY id",
+         true, emit_proc},
+    [STOAT_EXPORT_CORRELATIONS] =
+        {"{", "}", ",\n",
+         "SELECT c.alert_id, " CORR_COLS ","
+         " (SELECT group_concat(alert_id) FROM (SELECT ca.alert_id FROM correlation_alerts ca"
+         "  WHERE ca.corr_id = c.alert_id ORDER BY ca.alert_id LIMIT 1000))"
+         " FROM correlations c JOIN alerts a ON a.id = c.alert_id WHERE %s ORDER BY c.alert_id",
+         true, emit_corr},
     [STOAT_EXPORT_INCIDENTS] = {"[", "]", ",\n",
                                 "SELECT " INCIDENT_COLS ", (SELECT group_concat(alert_id) FROM incident_alerts ia"
                                 " WHERE ia.incident_id = i.id) FROM incidents i JOIN hosts h ON h.id = i.host_id"
@@ -251,7 +252,7 @@ stoat_err stoat_store_export(struct stoat_store *s, enum stoat_export_part part,
         *count = 0;
     if (!s || !write || (unsigned)part >= STOAT_EXPORT_COUNT)
         return STOAT_ERR_ARG;
-    stoat_err e = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err e = store_quiesce(s); /* a writer's own queue first */
     if (e != STOAT_OK)
         return e;
     const struct part *p = &parts[part];
@@ -259,8 +260,9 @@ stoat_err stoat_store_export(struct stoat_store *s, enum stoat_export_part part,
     struct out o = {.write = write, .ctx = ctx};
     /* which alerts: all, or the newest N plus those of incidents */
     if (max_alerts)
-        buf_printf(&sel, "a.id > coalesce((SELECT id FROM alerts ORDER BY id DESC LIMIT 1 OFFSET %llu), 0)"
-                         " OR a.id IN (SELECT alert_id FROM incident_alerts)",
+        buf_printf(&sel,
+                   "a.id > coalesce((SELECT id FROM alerts ORDER BY id DESC LIMIT 1 OFFSET %llu), 0)"
+                   " OR a.id IN (SELECT alert_id FROM incident_alerts)",
                    (unsigned long long)max_alerts);
     else
         buf_puts(&sel, "1");

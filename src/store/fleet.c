@@ -50,7 +50,7 @@ stoat_err stoat_store_put_heartbeat(struct stoat_store *s, const char *host, int
         return e;
     size_t jn = json ? strlen(json) : 0;
     if (jn > HEARTBEAT_MAX)
-        json = NULL, jn = 0;   /* hostile or broken: the time still counts */
+        json = NULL, jn = 0; /* hostile or broken: the time still counts */
     int rc = store_exec(s, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return store_fail(s, rc, "storing a heartbeat");

@@ -22,12 +22,12 @@
 #include "store/rows.h"
 
 /* the page's alerts in event time */
-#define PAGE_SQL                                                                                 \
+#define PAGE_SQL                                                                            \
     "SELECT a.id, a.process_id FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" \
     " WHERE ia.incident_id = ?1 ORDER BY a.time_ns, a.id LIMIT ?2 OFFSET ?3"
 
-static int run_rows(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, unsigned limit,
-                    unsigned offset, void (*emit)(struct buf *, sqlite3_stmt *, int))
+static int run_rows(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, unsigned limit, unsigned offset,
+                    void (*emit)(struct buf *, sqlite3_stmt *, int))
 {
     sqlite3_stmt *st = store_prepare(s, sql);
     if (!st)
@@ -115,23 +115,23 @@ static void group_item(struct buf *b, sqlite3_stmt *st, int c)
         json_col_int(b, st, c + 6);
         buf_printf(b, ",\"seen\":%s}", sqlite3_column_type(st, c + 7) == SQLITE_NULL ? "false" : "true");
     }
-    buf_printf(b, ",\"n\":%lld,\"first\":%lld,\"last\":%lld,\"alert\":%lld}", (long long)sqlite3_column_int64(st, c + 8),
-               (long long)sqlite3_column_int64(st, c + 9), (long long)sqlite3_column_int64(st, c + 10),
-               (long long)sqlite3_column_int64(st, c + 11));
+    buf_printf(b, ",\"n\":%lld,\"first\":%lld,\"last\":%lld,\"alert\":%lld}",
+               (long long)sqlite3_column_int64(st, c + 8), (long long)sqlite3_column_int64(st, c + 9),
+               (long long)sqlite3_column_int64(st, c + 10), (long long)sqlite3_column_int64(st, c + 11));
 }
 
 /* g: the incident's alerts counted by rule and top of their tree. top: per
  * process of the incident, its oldest known ancestor (SQLite takes the bare
  * column from the row of max(depth)). */
-#define GROUPS_CTE                                                                                         \
-    "WITH RECURSIVE ap(pid) AS (SELECT DISTINCT a.process_id FROM incident_alerts ia"                     \
-    " JOIN alerts a ON a.id = ia.alert_id WHERE ia.incident_id = ?1 AND a.process_id NOT NULL),"          \
-    " up(start, id, depth) AS (SELECT pid, pid, 0 FROM ap UNION ALL"                                      \
-    " SELECT up.start, p.parent_id, up.depth + 1 FROM up JOIN processes p ON p.id = up.id"                \
-    " WHERE p.parent_id NOT NULL AND up.depth < 63),"                                                     \
-    " top(start, id, d) AS (SELECT start, id, max(depth) FROM up GROUP BY start),"                        \
-    " g AS (SELECT a.rule_id, t.id root, count(*) n, min(a.time_ns) first, max(a.time_ns) last,"          \
-    " min(a.id) alert FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id"                        \
+#define GROUPS_CTE                                                                               \
+    "WITH RECURSIVE ap(pid) AS (SELECT DISTINCT a.process_id FROM incident_alerts ia"            \
+    " JOIN alerts a ON a.id = ia.alert_id WHERE ia.incident_id = ?1 AND a.process_id NOT NULL)," \
+    " up(start, id, depth) AS (SELECT pid, pid, 0 FROM ap UNION ALL"                             \
+    " SELECT up.start, p.parent_id, up.depth + 1 FROM up JOIN processes p ON p.id = up.id"       \
+    " WHERE p.parent_id NOT NULL AND up.depth < 63),"                                            \
+    " top(start, id, d) AS (SELECT start, id, max(depth) FROM up GROUP BY start),"               \
+    " g AS (SELECT a.rule_id, t.id root, count(*) n, min(a.time_ns) first, max(a.time_ns) last," \
+    " min(a.id) alert FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id"               \
     " LEFT JOIN top t ON t.start = a.process_id WHERE ia.incident_id = ?1 GROUP BY 1, 2)"
 
 /* {rule, uid, title, level, n, first, last, alert, trees} */
@@ -172,7 +172,7 @@ int store_incident_groups(struct stoat_store *s, struct buf *b, int64_t id)
 stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, unsigned offset, unsigned limit,
                                            char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};

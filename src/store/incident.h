@@ -4,7 +4,7 @@
 
 #include "store/store_int.h"
 
-#define STOAT_INCIDENT_GROUPS_MAX_S "300"   /* rule-and-tree groups listed; the largest first */
+#define STOAT_INCIDENT_GROUPS_MAX_S "300" /* rule-and-tree groups listed; the largest first */
 
 /* Appends "alerts":[page],"tree":[their ancestries],"offset","limit","total","next". */
 int store_incident_page(struct stoat_store *s, struct buf *b, int64_t id, unsigned offset, unsigned limit);

@@ -38,13 +38,13 @@ static void host_item(struct buf *b, sqlite3_stmt *st, int c)
                (long long)sqlite3_column_int64(st, c + 11), (long long)sqlite3_column_int64(st, c + 12));
 }
 
-#define HOSTS_SQL                                                                                             \
-    "SELECT h.name, c.n, c.mx, c.l0, c.l1, c.l2, c.l3, c.l4, c.l5, c.t0, c.t1,"                             \
-    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id),"                                         \
-    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id AND i.state = 0)"                          \
-    " FROM (SELECT host_id, sum(n) n, max(level) mx, sum(n * (level = 0)) l0, sum(n * (level = 1)) l1,"   \
+#define HOSTS_SQL                                                                                          \
+    "SELECT h.name, c.n, c.mx, c.l0, c.l1, c.l2, c.l3, c.l4, c.l5, c.t0, c.t1,"                            \
+    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id),"                                          \
+    " (SELECT count(*) FROM incidents i WHERE i.host_id = h.id AND i.state = 0)"                           \
+    " FROM (SELECT host_id, sum(n) n, max(level) mx, sum(n * (level = 0)) l0, sum(n * (level = 1)) l1,"    \
     " sum(n * (level = 2)) l2, sum(n * (level = 3)) l3, sum(n * (level = 4)) l4, sum(n * (level = 5)) l5," \
-    " min(nullif(first_ns, 0)) t0, max(last_ns) t1 FROM count_host GROUP BY host_id) c"                     \
+    " min(nullif(first_ns, 0)) t0, max(last_ns) t1 FROM count_host GROUP BY host_id) c"                    \
     " JOIN hosts h ON h.id = c.host_id ORDER BY c.mx DESC, c.n DESC"
 
 static void rule_count_item(struct buf *b, sqlite3_stmt *st, int c)
@@ -55,8 +55,8 @@ static void rule_count_item(struct buf *b, sqlite3_stmt *st, int c)
     buf_putc(b, '}');
 }
 
-#define RULES_SQL                                                                                  \
-    "SELECT c.n, c.hosts, " RULE_COLS " FROM (SELECT rule_id, sum(n) n, count(*) hosts"              \
+#define RULES_SQL                                                                       \
+    "SELECT c.n, c.hosts, " RULE_COLS " FROM (SELECT rule_id, sum(n) n, count(*) hosts" \
     " FROM count_rule GROUP BY rule_id) c JOIN rules r ON r.id = c.rule_id ORDER BY c.n DESC"
 
 static void hour_item(struct buf *b, sqlite3_stmt *st, int c)
@@ -85,7 +85,7 @@ static void technique_item(struct buf *b, sqlite3_stmt *st, int c)
 
 stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
@@ -96,9 +96,9 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
     if ((e = simple_doc(s, ",\"rules\":", RULES_SQL " LIMIT 50", rule_count_item, &b)) != STOAT_OK)
         goto out;
     /* [hour, level, n] for the chart; the browser bins the hours */
-    if ((e = simple_doc(s, ",\"hours\":",
-                        "SELECT hour, level, n FROM count_hour WHERE hour > 0 ORDER BY hour LIMIT 200000",
-                        hour_item, &b)) != STOAT_OK)
+    if ((e = simple_doc(
+             s, ",\"hours\":", "SELECT hour, level, n FROM count_hour WHERE hour > 0 ORDER BY hour LIMIT 200000",
+             hour_item, &b)) != STOAT_OK)
         goto out;
     /* [tactic, technique, alerts, max level] for the ATT&CK matrix */
     if ((e = simple_doc(s, ",\"attack\":",
@@ -131,12 +131,13 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
                         store_run_item, &b)) != STOAT_OK)
         goto out;
     int64_t v = 0;
-    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_hour),"
-                                        " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incidents WHERE state = 0),"
-                                        " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs),"
-                                        " (SELECT count(*) FROM runs WHERE status = 'running'),"
-                                        " (SELECT count(*) FROM runs WHERE status = 'done'),"
-                                        " (SELECT count(*) FROM runs WHERE status = 'aborted')");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_hour),"
+                         " (SELECT count(*) FROM incidents), (SELECT count(*) FROM incidents WHERE state = 0),"
+                         " (SELECT count(*) FROM runs), (SELECT max(started_ns) FROM runs),"
+                         " (SELECT count(*) FROM runs WHERE status = 'running'),"
+                         " (SELECT count(*) FROM runs WHERE status = 'done'),"
+                         " (SELECT count(*) FROM runs WHERE status = 'aborted')");
     if (!st) {
         e = STOAT_ERR_IO;
         goto out;
@@ -148,7 +149,8 @@ stoat_err stoat_store_overview_json(struct stoat_store *s, char **json, size_t *
         goto out;
     }
     v = sqlite3_column_int64(st, 0);
-    buf_printf(&b, ",\"total\":%lld,\"nincidents\":%lld,\"open\":%lld,\"runs\":%lld,\"last_run\":%lld,"
+    buf_printf(&b,
+               ",\"total\":%lld,\"nincidents\":%lld,\"open\":%lld,\"runs\":%lld,\"last_run\":%lld,"
                "\"run_states\":{\"running\":%lld,\"done\":%lld,\"aborted\":%lld}}",
                (long long)v, (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2),
                (long long)sqlite3_column_int64(st, 3), (long long)sqlite3_column_int64(st, 4),
@@ -167,7 +169,7 @@ out:
 static stoat_err list_doc(struct stoat_store *s, const char *head, const char *sql,
                           void (*emit)(struct buf *, sqlite3_stmt *, int), char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
@@ -192,7 +194,7 @@ stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len
 
 stoat_err stoat_store_version_json(struct stoat_store *s, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};

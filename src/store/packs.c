@@ -35,12 +35,12 @@ const char store_sql_pack_put[] = "INSERT INTO event_packs(id, n, raw, data) VAL
 
 /* A pack's bytes and, once compressed, its row. */
 struct zjob {
-    unsigned char *in;    /* offsets then records (owned) */
+    unsigned char *in; /* offsets then records (owned) */
     size_t raw;
     int64_t id;
     unsigned n;
-    z_stream *z;          /* reused: a fresh one per pack costs page faults */
-    unsigned char *out;   /* reused */
+    z_stream *z;        /* reused: a fresh one per pack costs page faults */
+    unsigned char *out; /* reused */
     size_t cap, outn;
     bool ok;
 };
@@ -99,11 +99,15 @@ static int zjob_insert(struct stoat_store *s, struct zjob *j)
     return store_step_done(st);
 }
 
-enum { PACKER_IDLE, PACKER_WORK, PACKER_DONE };
+enum {
+    PACKER_IDLE,
+    PACKER_WORK,
+    PACKER_DONE
+};
 struct packer {
     pthread_t thr;
     pthread_mutex_t mu;
-    pthread_cond_t cv;     /* a pack given, done, or stop */
+    pthread_cond_t cv; /* a pack given, done, or stop */
     int state;
     bool stop;
     struct zjob job;
@@ -112,7 +116,7 @@ struct packer {
 static void *packer_main(void *arg)
 {
     struct packer *k = arg;
-    pthread_setname_np(pthread_self(), "stoat-pack");   /* for top and perf */
+    pthread_setname_np(pthread_self(), "stoat-pack"); /* for top and perf */
     pthread_mutex_lock(&k->mu);
     for (;;) {
         while (k->state != PACKER_WORK && !k->stop)
@@ -143,7 +147,7 @@ static struct packer *packer_get(struct stoat_store *s)
             pthread_mutex_destroy(&k->mu);
             pthread_cond_destroy(&k->cv);
             free(k);
-            s->on_writer = false;   /* not again */
+            s->on_writer = false; /* not again */
             return NULL;
         }
         s->packer = k;
@@ -344,13 +348,14 @@ int store_event_json(struct stoat_store *s, int64_t ev, struct buf *b)
 int store_packs_migrate(struct stoat_store *s)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT id, file, format, record, line, offset, channel, event_id,"
-                                       " CASE WHEN json_valid(fields) THEN fields END FROM events ORDER BY id",
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT id, file, format, record, line, offset, channel, event_id,"
+                                " CASE WHEN json_valid(fields) THEN fields END FROM events ORDER BY id",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
-    if (!s->st[ST_PACK_PUT] && (rc = sqlite3_prepare_v2(s->db, store_sql_pack_put, -1, &s->st[ST_PACK_PUT], NULL)) !=
-                                   SQLITE_OK) {
+    if (!s->st[ST_PACK_PUT] &&
+        (rc = sqlite3_prepare_v2(s->db, store_sql_pack_put, -1, &s->st[ST_PACK_PUT], NULL)) != SQLITE_OK) {
         sqlite3_finalize(st);
         return rc;
     }

@@ -23,8 +23,8 @@
 #include "store/words.h"
 
 #define COUNT_CAP 10000
-#define COUNT_MS 25
-#define LIST_MS 250
+#define COUNT_MS  25
+#define LIST_MS   250
 
 static unsigned clamp_limit(unsigned l)
 {
@@ -48,14 +48,15 @@ static stoat_err list_by_runs(struct stoat_store *s, const struct stoat_filter *
 {
     struct buf sql = {0};
     stoat_err e = STOAT_OK;
-    sqlite3_stmt *runs = store_prepare(s, f->oldest_first
-                                              ? "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid >= ?2"
-                                                " ORDER BY rowid"
-                                              : "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid < ?2"
-                                                " ORDER BY rowid DESC");
+    sqlite3_stmt *runs =
+        store_prepare(s, f->oldest_first ? "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid >= ?2"
+                                           " ORDER BY rowid"
+                                         : "SELECT rowid FROM alert_words WHERE alert_words MATCH ?1 AND rowid < ?2"
+                                           " ORDER BY rowid DESC");
     /* w's conditions begin " WHERE ": they follow the run's range here */
-    buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS " WHERE a.id BETWEEN ?1 AND ?2 AND %s ORDER BY a.id %s",
-               w->sql.p + 7, f->oldest_first ? "ASC" : "DESC");
+    buf_printf(
+        &sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS " WHERE a.id BETWEEN ?1 AND ?2 AND %s ORDER BY a.id %s",
+        w->sql.p + 7, f->oldest_first ? "ASC" : "DESC");
     sqlite3_stmt *st = runs ? store_prepare(s, sql.p) : NULL;
     if (!st) {
         e = STOAT_ERR_IO;
@@ -111,7 +112,8 @@ static stoat_err list_by_time(struct stoat_store *s, const struct stoat_filter *
     struct buf sql = {0};
     stoat_err e = STOAT_OK;
     const char *dir = f->oldest_first ? "ASC" : "DESC";
-    buf_printf(&sql, "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
+    buf_printf(&sql,
+               "SELECT " ALERT_COLS " FROM alerts a" ALERT_JOINS "%s ORDER BY a.time_ns %s, a.id %s LIMIT %u OFFSET %u",
                w->sql.p ? w->sql.p : "", dir, dir, pg->limit, f->offset > 1000000 ? 1000000 : f->offset);
     sqlite3_stmt *st = store_prepare(s, sql.p);
     buf_free(&sql);
@@ -214,7 +216,7 @@ static stoat_err count_alerts(struct stoat_store *s, const struct stoat_filter *
         total = sure ? w->fts_n : (int64_t)pg->got;
         more = sure || pg->got == pg->limit || pg->partial || f->has_cursor || f->offset;
     } else if (!w->empty && w->n > 0 && store_rollup_count(s, f, w, &total)) {
-        cap = INT64_MAX;   /* exact, however many */
+        cap = INT64_MAX; /* exact, however many */
     } else if (!w->empty) {
         stoat_err e = count_walk(s, f, w, &total, &cap, &more);
         if (e != STOAT_OK)
@@ -230,7 +232,7 @@ static stoat_err count_alerts(struct stoat_store *s, const struct stoat_filter *
 
 stoat_err stoat_store_alerts_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
@@ -281,10 +283,11 @@ static int triage_history(struct stoat_store *s, struct buf *b, int kind, int64_
  * with a parent cycle ends after 64 steps). */
 static int chain(struct stoat_store *s, struct buf *b, int64_t proc)
 {
-    sqlite3_stmt *st = store_prepare(s, "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0 UNION ALL"
-                                        " SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
-                                        " WHERE p.parent_id NOT NULL AND up.depth < 63)"
-                                        " SELECT " PROC_COLS " FROM up JOIN processes p ON p.id = up.id ORDER BY up.depth");
+    sqlite3_stmt *st =
+        store_prepare(s, "WITH RECURSIVE up(id, depth) AS (SELECT ?1, 0 UNION ALL"
+                         " SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
+                         " WHERE p.parent_id NOT NULL AND up.depth < 63)"
+                         " SELECT " PROC_COLS " FROM up JOIN processes p ON p.id = up.id ORDER BY up.depth");
     if (!st)
         return SQLITE_ERROR;
     sqlite3_bind_int64(st, 1, proc);
@@ -309,8 +312,9 @@ static int correlation_doc(struct stoat_store *s, struct buf *b, int64_t id)
     store_corr_head(b, st, 0);
     sqlite3_finalize(st);
     buf_puts(b, ",\"alerts\":");
-    st = store_prepare(s, "SELECT " ALERT_COLS " FROM correlation_alerts ca JOIN alerts a ON a.id = ca.alert_id"
-                          ALERT_JOINS " WHERE ca.corr_id = ?1 ORDER BY a.time_ns, a.id LIMIT 1000");
+    st = store_prepare(s, "SELECT " ALERT_COLS
+                          " FROM correlation_alerts ca JOIN alerts a ON a.id = ca.alert_id" ALERT_JOINS
+                          " WHERE ca.corr_id = ?1 ORDER BY a.time_ns, a.id LIMIT 1000");
     if (!st)
         return SQLITE_ERROR;
     sqlite3_bind_int64(st, 1, id);
@@ -341,14 +345,14 @@ static int id_list(struct stoat_store *s, struct buf *b, const char *sql, int64_
 
 stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
     if (id > INT64_MAX)
         return STOAT_ERR_NOTFOUND;
-    sqlite3_stmt *st = store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS " FROM alerts a" ALERT_JOINS
-                                        " WHERE a.id = ?1");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT " ALERT_COLS ", " RULE_COLS " FROM alerts a" ALERT_JOINS " WHERE a.id = ?1");
     if (!st)
         return STOAT_ERR_IO;
     sqlite3_bind_int64(st, 1, (int64_t)id);
@@ -403,7 +407,7 @@ stoat_err stoat_store_alert_json(struct stoat_store *s, uint64_t id, char **json
 
 stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
@@ -438,7 +442,7 @@ stoat_err stoat_store_tree_json(struct stoat_store *s, uint64_t alert_id, char *
 
 stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_filter *f, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0}, sql = {0};
@@ -460,8 +464,10 @@ stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_f
     if (f->state >= 0)
         store_where_int(&w, "i.state = ?", f->state);
     if (f->tactic && *f->tactic)
-        store_where_text(&w, "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(i.tactics) THEN i.tactics END) j"
-                   " WHERE j.value = ?)", f->tactic);
+        store_where_text(&w,
+                         "EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(i.tactics) THEN i.tactics END) j"
+                         " WHERE j.value = ?)",
+                         f->tactic);
     if (f->q && *f->q) {
         if (strlen(f->q) > Q_MAX) {
             e = STOAT_ERR_LIMIT;
@@ -474,8 +480,9 @@ stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_f
         store_where_int(&w, "i.last_ns >= ?", f->from_ns);
     if (f->to_ns)
         store_where_int(&w, "i.first_ns <= ?", f->to_ns);
-    buf_printf(&sql, "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id%s"
-                     " ORDER BY i.state = 0 DESC, i.level DESC, i.score DESC, i.last_ns DESC LIMIT %u OFFSET %u",
+    buf_printf(&sql,
+               "SELECT " INCIDENT_COLS " FROM incidents i JOIN hosts h ON h.id = i.host_id%s"
+               " ORDER BY i.state = 0 DESC, i.level DESC, i.score DESC, i.last_ns DESC LIMIT %u OFFSET %u",
                w.sql.p ? w.sql.p : "", clamp_limit(f->limit), f->offset > 1000000 ? 1000000 : f->offset);
     if (!(st = store_prepare(s, sql.p))) {
         e = STOAT_ERR_IO;
@@ -515,7 +522,7 @@ out:
 
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len)
 {
-    stoat_err qe = store_quiesce(s);   /* a writer's own queue first */
+    stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
         return qe;
     struct buf b = {0};
@@ -542,7 +549,7 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     buf_puts(&b, ",\"rules\":");
     json_col_raw(&b, st, INCIDENT_NCOLS + 1, "[]");
     if (sqlite3_column_type(st, INCIDENT_NCOLS + 2) != SQLITE_NULL) {
-        buf_puts(&b, ",\"edges\":");   /* a fleet incident's logons, in order */
+        buf_puts(&b, ",\"edges\":"); /* a fleet incident's logons, in order */
         json_col_raw(&b, st, INCIDENT_NCOLS + 2, "[]");
     }
     sqlite3_finalize(st);

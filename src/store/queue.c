@@ -91,14 +91,18 @@ static const struct stoat_rule_meta *rule_snap(struct stoat_store *s, const stru
     return &k->m;
 }
 
-enum { JOB_ALERT, JOB_INCIDENT, JOB_MARK };
+enum {
+    JOB_ALERT,
+    JOB_INCIDENT,
+    JOB_MARK
+};
 
 /* Jobs are cut from chunks of CHUNK_BYTES (a malloc and a free per alert,
  * the free on another thread, cost more than the copy); a chunk goes when
  * the producer has left it and the writer has done all its jobs. */
 #define CHUNK_BYTES (1u << 20)
 struct job_chunk {
-    atomic_size_t refs;         /* its jobs not yet written, + 1 while the producer fills it */
+    atomic_size_t refs; /* its jobs not yet written, + 1 while the producer fills it */
     size_t used, cap;
     _Alignas(16) char data[];
 };
@@ -130,7 +134,7 @@ static void *bump(struct bump *b, size_t n)
 {
     size_t at = (b->used + 7) & ~(size_t)7;
     b->used = at + n;
-    return b->p ? b->p + at : NULL;   /* NULL while sizing */
+    return b->p ? b->p + at : NULL; /* NULL while sizing */
 }
 
 static const char *bump_str(struct bump *b, const char *v, size_t n)
@@ -206,7 +210,7 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
         cd->group_names = gn;
         cd->group_values = gv;
         cd->alert_ids = ids;
-        cd->evidence = NULL;   /* in pre, as JSON */
+        cd->evidence = NULL; /* in pre, as JSON */
         cd->nevidence = 0;
         c->corr = j ? &j->corr : NULL;
     }
@@ -228,11 +232,15 @@ static void job_incident_fleet(struct bump *b, struct stoat_incident *c, const s
     struct stoat_incident_edge *e = bump(b, (inc->nedges ? inc->nedges : 1) * sizeof(*e));
     for (size_t i = 0; i < inc->nedges; i++) {
         const struct stoat_incident_edge *x = &inc->edges[i];
-        const char *acct = BSTR(b, x->account), *from = BSTR(b, x->from), *to = BSTR(b, x->to),
-                   *via = BSTR(b, x->via);
+        const char *acct = BSTR(b, x->account), *from = BSTR(b, x->from), *to = BSTR(b, x->to), *via = BSTR(b, x->via);
         if (e)
-            e[i] = (struct stoat_incident_edge){.account = acct, .from = from, .to = to, .via = via,
-                                                .first_ns = x->first_ns, .last_ns = x->last_ns, .is_new = x->is_new};
+            e[i] = (struct stoat_incident_edge){.account = acct,
+                                                .from = from,
+                                                .to = to,
+                                                .via = via,
+                                                .first_ns = x->first_ns,
+                                                .last_ns = x->last_ns,
+                                                .is_new = x->is_new};
     }
     c->edges = e;
 }
@@ -260,16 +268,16 @@ static size_t job_incident(struct store_job *j, const struct stoat_incident *inc
     for (size_t i = 0; i < inc->nevidence; i++) {
         const char *tactic = BSTR(&b, inc->evidence[i].tactic), *text = BSTR(&b, inc->evidence[i].text);
         if (ev)
-            ev[i] = (struct stoat_incident_evidence){.tactic = tactic, .time_ns = inc->evidence[i].time_ns,
-                                                     .text = text};
+            ev[i] =
+                (struct stoat_incident_evidence){.tactic = tactic, .time_ns = inc->evidence[i].time_ns, .text = text};
     }
     c->evidence = ev;
     struct stoat_incident_rule *ru = bump(&b, (inc->nrules ? inc->nrules : 1) * sizeof(*ru));
     for (size_t i = 0; i < inc->nrules; i++) {
         const char *id = BSTR(&b, inc->rules[i].id), *title = BSTR(&b, inc->rules[i].title);
         if (ru)
-            ru[i] = (struct stoat_incident_rule){.id = id, .title = title, .level = inc->rules[i].level,
-                                                 .alerts = inc->rules[i].alerts};
+            ru[i] = (struct stoat_incident_rule){
+                .id = id, .title = title, .level = inc->rules[i].level, .alerts = inc->rules[i].alerts};
     }
     c->rules = ru;
     job_incident_fleet(&b, c, inc);
@@ -282,8 +290,8 @@ static size_t job_incident(struct store_job *j, const struct stoat_incident *inc
 static void *writer_main(void *arg)
 {
     struct stoat_store *s = arg;
-    pthread_setname_np(pthread_self(), "stoat-store");   /* for top and perf */
-    s->on_writer = true;   /* only this thread reads it from now on */
+    pthread_setname_np(pthread_self(), "stoat-store"); /* for top and perf */
+    s->on_writer = true;                               /* only this thread reads it from now on */
     pthread_mutex_lock(&s->mu);
     for (;;) {
         bool due = false;
@@ -294,7 +302,7 @@ static void *writer_main(void *arg)
             }
             /* an open batch is committed after batch_ms even if nothing
              * else comes: a live producer's last alert is not kept back */
-            int64_t at = s->tx_started_ns + (int64_t)s->batch_ms;   /* monotonic ms */
+            int64_t at = s->tx_started_ns + (int64_t)s->batch_ms; /* monotonic ms */
             struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
             if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) != 0 && store_mono_ms() >= at) {
                 due = true;
@@ -306,16 +314,17 @@ static void *writer_main(void *arg)
         s->qlen = 0;
         uint64_t req = s->flush_req;
         bool stop = s->stop;
-        pthread_cond_broadcast(&s->cv_done);   /* room in the queue */
+        pthread_cond_broadcast(&s->cv_done); /* room in the queue */
         pthread_mutex_unlock(&s->mu);
         stoat_err e = s->werr;
         while (list) {
             struct store_job *j = list;
             list = j->next;
             if (e == STOAT_OK)
-                e = j->kind == JOB_ALERT      ? store_alert_write(s, &j->a, &j->pre)
-                    : j->kind == JOB_INCIDENT ? store_incident_write(s, &j->inc)
-                                              : store_mark_write(s, j->data, j->data + strlen(j->data) + 1, j->pre.recn);
+                e = j->kind == JOB_ALERT ? store_alert_write(s, &j->a, &j->pre)
+                    : j->kind == JOB_INCIDENT
+                        ? store_incident_write(s, &j->inc)
+                        : store_mark_write(s, j->data, j->data + strlen(j->data) + 1, j->pre.recn);
             chunk_unref(j->chunk);
         }
         if (e == STOAT_OK && (due || stop || req != s->flush_done))
@@ -381,7 +390,7 @@ static struct store_job *job_new(struct stoat_store *s, size_t need)
     size_t size = (sizeof(struct store_job) + need + 15) & ~(size_t)15;
     struct job_chunk *c = s->pchunk;
     if (!c || c->cap - c->used < size) {
-        chunk_unref(c);   /* the producer leaves it */
+        chunk_unref(c); /* the producer leaves it */
         size_t cap = size > CHUNK_BYTES ? size : CHUNK_BYTES;
         c = s->pchunk = xmalloc(sizeof(*c) + cap);
         atomic_init(&c->refs, 1);
@@ -448,7 +457,7 @@ stoat_err stoat_store_put_alert(struct stoat_store *s, const struct stoat_alert 
     char gbuf[PRE_ANC][48];
     const char *last = s->pev_file;
     store_alert_prepare(s->proc_seed, a, &pr, &s->prec, &s->ptext, gbuf, &last, &s->pev_record);
-    if (!str_same(last, s->pev_file)) {   /* a new file: kept to tell the next alert's */
+    if (!str_same(last, s->pev_file)) { /* a new file: kept to tell the next alert's */
         free(s->pev_file);
         s->pev_file = last ? xstrdup(last) : NULL;
     }

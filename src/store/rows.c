@@ -150,8 +150,8 @@ void store_run_item(struct buf *b, sqlite3_stmt *st, int c)
     static const struct {
         const char *key;
         bool text;
-    } cols[] = {{"producer", true}, {"args", true}, {"started", false}, {"ended", false},
-                {"alerts", false},  {"status", true}, {"pid", false},    {"host", true}};
+    } cols[] = {{"producer", true}, {"args", true},   {"started", false}, {"ended", false},
+                {"alerts", false},  {"status", true}, {"pid", false},     {"host", true}};
     buf_printf(b, "{\"id\":%lld", (long long)sqlite3_column_int64(st, c));
     for (int i = 0; i < 8; i++) {
         buf_printf(b, ",\"%s\":", cols[i].key);

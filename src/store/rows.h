@@ -22,18 +22,19 @@ void json_col_raw(struct buf *b, sqlite3_stmt *st, int col, const char *fallback
  * (alert.c), hence the join. */
 #define ALERT_COLS                                                                                          \
     "a.id, a.time_ns, a.timestamp, h.name, a.level, a.rule_id, r.title, coalesce(a.image, ap.image),"       \
-    " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user), a.state, a.logon_id, a.run_id,"  \
+    " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user), a.state, a.logon_id, a.run_id," \
     " a.process_id, a.event_id, r.kind"
-#define ALERT_JOINS                                                           \
+#define ALERT_JOINS                                                      \
     " JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id" \
     " LEFT JOIN processes ap ON ap.id = a.process_id"
 #define ALERT_NCOLS 16
 void store_alert_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A rule object from the columns of RULE_COLS. */
-#define RULE_COLS "r.id, r.uid, r.title, r.level, r.status, r.tags, r.techniques, r.tactics, r.product, r.category, r.service, r.description, r.file, r.kind"
+#define RULE_COLS \
+    "r.id, r.uid, r.title, r.level, r.status, r.tags, r.techniques, r.tactics, r.product, r.category, r.service, r.description, r.file, r.kind"
 void store_rule_item(struct buf *b, sqlite3_stmt *st, int col);
 /* The incident list item from INCIDENT_COLS. */
-#define INCIDENT_COLS                                                                                  \
+#define INCIDENT_COLS                                                                                    \
     "i.id, h.name, i.logon_id, i.title, i.score, i.level, i.first_ns, i.last_ns, i.tactics, i.nalerts, " \
     "i.state, i.run_id, i.hosts, i.account"
 #define INCIDENT_NCOLS 14
@@ -51,7 +52,7 @@ void store_triage_item(struct buf *b, sqlite3_stmt *st, int col);
 /* A correlation from CORR_COLS (table correlations as c), its object left open
  * for its alerts: {"type":..,"value":..,"first":..,"last":..,"group":..,
  * "evidence":.. */
-#define CORR_COLS                                                                                                \
+#define CORR_COLS                                                                                                         \
     "c.type, c.value, c.first_ns, c.last_ns, CASE WHEN json_valid(c.grp) AND json_type(c.grp) = 'object' THEN c.grp END," \
     " CASE WHEN json_valid(c.evidence) AND json_type(c.evidence) = 'array' THEN c.evidence END"
 void store_corr_head(struct buf *b, sqlite3_stmt *st, int col);

@@ -53,7 +53,7 @@ static int lock_fd(struct stoat_store *s)
     bool have = stat(s->path, &st) == 0;
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, have ? st.st_mode & 0666 : 0644);
     if (fd < 0)
-        fd = open(p, O_RDONLY | O_CLOEXEC);   /* enough to ask, not to hold */
+        fd = open(p, O_RDONLY | O_CLOEXEC); /* enough to ask, not to hold */
     if (fd >= 0 && have && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
         /* not fatal: the store's owner may then not take run locks */
     }
@@ -103,14 +103,15 @@ stoat_err store_run_start(struct stoat_store *s, const char *producer, const cha
     stoat_err e = store_tx_end(s);
     if (e != STOAT_OK)
         return e;
-    store_run_abandon(s);   /* one begun before and never ended */
+    store_run_abandon(s); /* one begun before and never ended */
     char host[256] = "";
     if (gethostname(host, sizeof(host) - 1) != 0)
         host[0] = 0;
     int rc = store_exec(s, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK)
         return store_fail(s, rc, "recording the run");
-    sqlite3_stmt *st = store_prepare(s, "INSERT INTO runs(producer, args, started_ns, pid, host) VALUES(?1,?2,?3,?4,?5)");
+    sqlite3_stmt *st =
+        store_prepare(s, "INSERT INTO runs(producer, args, started_ns, pid, host) VALUES(?1,?2,?3,?4,?5)");
     if (!st) {
         store_rollback(s);
         return STOAT_ERR_IO;
@@ -165,7 +166,7 @@ stoat_err store_run_finish(struct stoat_store *s, const struct stoat_hunt_stats 
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return store_fail(s, rc, "recording the run's end");
-    run_unlock(s);   /* after the end is in the file: never seen running and unheld */
+    run_unlock(s); /* after the end is in the file: never seen running and unheld */
     s->run_id = 0;
     return STOAT_OK;
 }

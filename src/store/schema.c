@@ -29,7 +29,7 @@
 #include "store/schema.h"
 #include "store/words.h"
 
-#define STOAT_APP_ID 0x53746f61   /* "Stoa" */
+#define STOAT_APP_ID 0x53746f61 /* "Stoa" */
 
 /* ------------------------------------------------------------ schema */
 
@@ -136,10 +136,9 @@ static int incidents_v4(struct stoat_store *s)
 
 /* 4 -> 5: a run records its writer (pid, host) and whether the writer
  * holds the run's lock, so a run whose writer is gone can be told (runs.c). */
-static const char *const schema_v5 =
-    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
-    "ALTER TABLE runs ADD COLUMN host TEXT;"
-    "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
+static const char *const schema_v5 = "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+                                     "ALTER TABLE runs ADD COLUMN host TEXT;"
+                                     "ALTER TABLE runs ADD COLUMN writer_lock INTEGER;";
 
 /* 5 -> 6: the fleet's centre (stoat fleet). fleet_seen holds, per
  * publishing host and run, the intervals of batch sequences whose alerts
@@ -155,8 +154,8 @@ static const char *const schema_v6 =
  * been brought back to an older version number by hand, as the tests do). */
 static int hosts_v6(struct stoat_store *s)
 {
-    static const char *const cols[][2] = {{"last_seen_ns", "INTEGER"}, {"heartbeat", "TEXT"},
-                                          {"silent", "INTEGER NOT NULL DEFAULT 0"}};
+    static const char *const cols[][2] = {
+        {"last_seen_ns", "INTEGER"}, {"heartbeat", "TEXT"}, {"silent", "INTEGER NOT NULL DEFAULT 0"}};
     for (size_t i = 0; i < 3; i++) {
         char sql[160];
         int64_t have = 0;
@@ -185,16 +184,16 @@ static int incidents_v7(struct stoat_store *s)
 
 struct migration {
     const char *const *sql;
-    int (*then)(struct stoat_store *s);   /* what SQL alone cannot do, in the same transaction */
+    int (*then)(struct stoat_store *s); /* what SQL alone cannot do, in the same transaction */
 };
 static const struct migration migrations[] = {
-    {&schema_v1, NULL},                 /* 0 -> 1 */
-    {&schema_v2, store_packs_migrate},  /* 1 -> 2 */
-    {&schema_v3, store_words_rebuild},  /* 2 -> 3 */
-    {&schema_v4, incidents_v4},         /* 3 -> 4 */
-    {&schema_v5, NULL},                 /* 4 -> 5 */
-    {&schema_v6, hosts_v6},             /* 5 -> 6 */
-    {&schema_v7, incidents_v7},         /* 6 -> 7 */
+    {&schema_v1, NULL},                /* 0 -> 1 */
+    {&schema_v2, store_packs_migrate}, /* 1 -> 2 */
+    {&schema_v3, store_words_rebuild}, /* 2 -> 3 */
+    {&schema_v4, incidents_v4},        /* 3 -> 4 */
+    {&schema_v5, NULL},                /* 4 -> 5 */
+    {&schema_v6, hosts_v6},            /* 5 -> 6 */
+    {&schema_v7, incidents_v7},        /* 6 -> 7 */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(NMIGRATIONS == STOAT_STORE_SCHEMA, "one migration per schema version");
@@ -258,8 +257,7 @@ static stoat_err schema_read(struct stoat_store *s, bool fresh_ok, int64_t *ver)
     if (app != STOAT_APP_ID) {
         if (app != 0 || ntables != 0) {
             snprintf(s->errmsg, sizeof(s->errmsg),
-                     "%s: an SQLite database of another program, not a stoat store; give a new file name",
-                     s->path);
+                     "%s: an SQLite database of another program, not a stoat store; give a new file name", s->path);
             return STOAT_ERR_FORMAT;
         }
         if (!fresh_ok) {
@@ -268,9 +266,8 @@ static stoat_err schema_read(struct stoat_store *s, bool fresh_ok, int64_t *ver)
         }
     }
     if (*ver > STOAT_STORE_SCHEMA) {
-        snprintf(s->errmsg, sizeof(s->errmsg),
-                 "%s: made by a newer stoat (schema %lld; this stoat reads up to %d)", s->path, (long long)*ver,
-                 STOAT_STORE_SCHEMA);
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s: made by a newer stoat (schema %lld; this stoat reads up to %d)",
+                 s->path, (long long)*ver, STOAT_STORE_SCHEMA);
         return STOAT_ERR_FORMAT;
     }
     return STOAT_OK;
@@ -295,7 +292,8 @@ static stoat_err schema_step(struct stoat_store *s, bool fresh_ok, int64_t *ver)
         snprintf(tail, sizeof(tail), "PRAGMA application_id = %d; PRAGMA user_version = %lld;", STOAT_APP_ID,
                  (long long)v + 1);
         if ((rc = store_exec(s, *migrations[v].sql)) != SQLITE_OK ||
-            (migrations[v].then && (rc = migrations[v].then(s)) != SQLITE_OK) || (rc = store_exec(s, tail)) != SQLITE_OK) {
+            (migrations[v].then && (rc = migrations[v].then(s)) != SQLITE_OK) ||
+            (rc = store_exec(s, tail)) != SQLITE_OK) {
             store_rollback(s);
             return STOAT_ERR_IO;
         }
@@ -323,8 +321,8 @@ stoat_err store_schema_check(struct stoat_store *s, bool fresh_ok)
         return e;
     if (s->readonly) {
         snprintf(s->errmsg, sizeof(s->errmsg),
-                 "%s: schema %lld is older than this stoat's (%d); open it once for writing to upgrade",
-                 s->path, (long long)ver, STOAT_STORE_SCHEMA);
+                 "%s: schema %lld is older than this stoat's (%d); open it once for writing to upgrade", s->path,
+                 (long long)ver, STOAT_STORE_SCHEMA);
         return STOAT_ERR_FORMAT;
     }
     while (ver < STOAT_STORE_SCHEMA)

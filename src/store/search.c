@@ -34,7 +34,7 @@
 #include "store/search.h"
 #include "store/words.h"
 
-#define COLLECT_MS 100   /* past this, the matches found so far stand for "many" */
+#define COLLECT_MS 100 /* past this, the matches found so far stand for "many" */
 
 /* How many alerts a filter on a set of rules or on words would find (capped
  * at DRIVE_MAX), to choose the plan: a few are fetched through their index
@@ -115,13 +115,17 @@ static int64_t fts_collect(struct stoat_store *s, const char *match, const char 
 {
     char sql[640];
     if (names)
-        snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
-                 " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
+        snprintf(sql, sizeof(sql),
+                 "SELECT a.id FROM " RUN_JOIN ALERT_JOINS " WHERE t.alert_words MATCH ?1 AND " WORDS_CHECK
+                 " ORDER BY t.rowid DESC LIMIT %d",
+                 SEARCH_FEW);
     else
-        snprintf(sql, sizeof(sql), "SELECT a.id FROM " RUN_JOIN " LEFT JOIN processes ap ON ap.id = a.process_id"
+        snprintf(sql, sizeof(sql),
+                 "SELECT a.id FROM " RUN_JOIN " LEFT JOIN processes ap ON ap.id = a.process_id"
                  " WHERE t.alert_words MATCH ?1 AND stoat_words(?2, coalesce(a.image, ap.image),"
                  " coalesce(a.command_line, ap.command_line), coalesce(a.user, ap.user))"
-                 " ORDER BY t.rowid DESC LIMIT %d", SEARCH_FEW);
+                 " ORDER BY t.rowid DESC LIMIT %d",
+                 SEARCH_FEW);
     sqlite3_stmt *st = store_prepare(s, sql);
     buf_clear(ids);
     if (!st)
@@ -139,7 +143,7 @@ static int64_t fts_collect(struct stoat_store *s, const char *match, const char 
     buf_putc(ids, ']');
     if ((rc & 0xff) == SQLITE_INTERRUPT && s->local_hit) {
         rc = SQLITE_DONE;
-        n = SEARCH_FEW;   /* not all of them: many */
+        n = SEARCH_FEW; /* not all of them: many */
     }
     if (rc != SQLITE_DONE)
         store_fail(s, rc, "searching");
@@ -201,9 +205,10 @@ static int named_words(struct stoat_store *s, const struct words *ws, struct buf
  * estimate (an alert of both counts twice). */
 static int64_t named_count(struct stoat_store *s, const struct buf *hosts, const struct buf *rules)
 {
-    sqlite3_stmt *st = store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_host WHERE host_id IN"
-                                        " (SELECT value FROM json_each(?1))) + (SELECT coalesce(sum(n), 0) FROM count_rule"
-                                        " WHERE rule_id IN (SELECT value FROM json_each(?2)))");
+    sqlite3_stmt *st =
+        store_prepare(s, "SELECT (SELECT coalesce(sum(n), 0) FROM count_host WHERE host_id IN"
+                         " (SELECT value FROM json_each(?1))) + (SELECT coalesce(sum(n), 0) FROM count_rule"
+                         " WHERE rule_id IN (SELECT value FROM json_each(?2)))");
     if (!st)
         return DRIVE_MAX;
     store_bind_text(st, 1, hosts->len ? hosts->p : "[]");
@@ -225,7 +230,7 @@ static void fts_word(struct buf *fts, const struct words *ws, size_t i)
     if (fts->len)
         buf_puts(fts, " AND ");
     buf_putc(fts, '"');
-    buf_put(fts, ws->t[i], ws->len[i]);   /* letters, digits and UTF-8 bytes: no quote inside */
+    buf_put(fts, ws->t[i], ws->len[i]); /* letters, digits and UTF-8 bytes: no quote inside */
     buf_putc(fts, '"');
     if (ws->prefix && i + 1 == ws->n)
         buf_putc(fts, '*');
@@ -256,7 +261,7 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
     }
     size_t chosen = WORDS_MAX;
     int64_t best = -1;
-    struct words pw = {.n = 0};   /* the pure words */
+    struct words pw = {.n = 0}; /* the pure words */
     memcpy(pw.buf, ws->buf, sizeof(pw.buf));
     for (size_t i = 0; i < ws->n; i++) {
         if (hosts[i].len || rules[i].len) {
@@ -278,7 +283,7 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
         if (runs < 0 || runs >= SEARCH_FEW) {
             w->fts_n = runs < 0 ? -1 : SEARCH_FEW;
             w->ids_none = true;
-            w->fts_sure = pw.n == 1;   /* each of its runs has an alert with it */
+            w->fts_sure = pw.n == 1; /* each of its runs has an alert with it */
         } else {
             /* checked for the pure words only: a word of hosts or rules
              * that few of these alerts have would make this walk long */
@@ -289,7 +294,7 @@ static int search_run(struct stoat_store *s, const struct words *ws, struct wher
             buf_free(&pws);
         }
         if (w->fts_n < SEARCH_FEW || !w->named_any)
-            goto out;   /* none (nothing can match), few (their ids), an error, or many of the words alone */
+            goto out; /* none (nothing can match), few (their ids), an error, or many of the words alone */
     }
     /* a word of hosts or rules chooses the candidates; with the pure words
      * the index finds those that have it in their text */
@@ -459,7 +464,7 @@ static stoat_err where_search(struct stoat_store *s, const struct stoat_filter *
         snprintf(s->errmsg, sizeof(s->errmsg), "search text longer than %d bytes", Q_MAX);
         return STOAT_ERR_LIMIT;
     }
-    ws.prefix = false;   /* a '*' typed is not syntax */
+    ws.prefix = false; /* a '*' typed is not syntax */
     if (!ws.n)
         return STOAT_OK;
     if (prev && prev->fts_done) {
@@ -504,8 +509,10 @@ static stoat_err where_names(struct stoat_store *s, const struct stoat_filter *f
         store_where_int(w, "a.host_id = ?", id);
     }
     if (f->rule && *f->rule) {
-        int64_t id = store_lookup_id(s, "SELECT id FROM rules WHERE uid = ?1 OR title = ?1 OR key = ?1 ORDER BY id"
-                                        " LIMIT 1", f->rule);
+        int64_t id = store_lookup_id(s,
+                                     "SELECT id FROM rules WHERE uid = ?1 OR title = ?1 OR key = ?1 ORDER BY id"
+                                     " LIMIT 1",
+                                     f->rule);
         if (id < 0)
             return STOAT_ERR_IO;
         if (!id) {
@@ -529,36 +536,48 @@ static stoat_err where_names(struct stoat_store *s, const struct stoat_filter *f
 static void where_rules(struct stoat_store *s, const struct stoat_filter *f, struct where *w, bool list)
 {
     if (f->tactic && *f->tactic) {
-        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
-                                  " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)", f->tactic);
+        int64_t est = estimate(s,
+                               "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                               " (SELECT rule_id FROM rule_tactics WHERE tactic = ?1)",
+                               f->tactic);
         bool many = list && est >= DRIVE_MAX;
         if (est == 0)
             w->empty = true;
-        store_where_text(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)"
-                                 : "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)", f->tactic);
+        store_where_text(w,
+                         many ? "+a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)"
+                              : "a.rule_id IN (SELECT rule_id FROM rule_tactics WHERE tactic = ?)",
+                         f->tactic);
     }
     if (f->technique && *f->technique) {
-        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
-                                  " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
-                                  " OR (technique > ?1 || '.' AND technique < ?1 || '/'))", f->technique);
+        int64_t est = estimate(s,
+                               "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                               " (SELECT rule_id FROM rule_techniques WHERE technique = ?1"
+                               " OR (technique > ?1 || '.' AND technique < ?1 || '/'))",
+                               f->technique);
         bool many = list && est >= DRIVE_MAX;
         if (est == 0)
             w->empty = true;
-        where_technique(w, many ? "+a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?"
-                                : "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?", f->technique);
+        where_technique(w,
+                        many ? "+a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?"
+                             : "a.rule_id IN (SELECT rule_id FROM rule_techniques WHERE technique = ?",
+                        f->technique);
     }
     if (f->min_level > 0) {
         /* an alert's level is its rule's: the rule index finds them, and
          * the level itself is checked too (a rule may have changed since) */
         char lv[16];
         snprintf(lv, sizeof(lv), "%d", f->min_level);
-        int64_t est = estimate(s, "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
-                                  " (SELECT id FROM rules WHERE level >= CAST(?1 AS INTEGER))", lv);
+        int64_t est = estimate(s,
+                               "SELECT coalesce(sum(n), 0) FROM count_rule WHERE rule_id IN"
+                               " (SELECT id FROM rules WHERE level >= CAST(?1 AS INTEGER))",
+                               lv);
         bool many = list && est >= DRIVE_MAX;
         if (est == 0)
             w->empty = true;
-        store_where_int(w, many ? "+a.rule_id IN (SELECT id FROM rules WHERE level >= ?)"
-                                : "a.rule_id IN (SELECT id FROM rules WHERE level >= ?)", f->min_level);
+        store_where_int(w,
+                        many ? "+a.rule_id IN (SELECT id FROM rules WHERE level >= ?)"
+                             : "a.rule_id IN (SELECT id FROM rules WHERE level >= ?)",
+                        f->min_level);
         store_where_int(w, "a.level >= ?", f->min_level);
     }
 }
@@ -569,9 +588,10 @@ static void where_cursor(const struct stoat_filter *f, struct where *w, bool cur
     w->run_bound = f->oldest_first ? 0 : INT64_MAX;
     if (cursor && f->has_cursor && w->store_order) {
         /* the runs that can hold alerts past the cursor's, then those alerts */
-        int64_t c = f->cursor_id > (uint64_t)INT64_MAX >> WORDS_SHIFT ? INT64_MAX >> WORDS_SHIFT : (int64_t)f->cursor_id;
-        w->run_bound = f->oldest_first ? (c > WORDS_GROUP ? c - WORDS_GROUP + 1 : 0) << WORDS_SHIFT
-                                       : (c + 1) << WORDS_SHIFT;
+        int64_t c =
+            f->cursor_id > (uint64_t)INT64_MAX >> WORDS_SHIFT ? INT64_MAX >> WORDS_SHIFT : (int64_t)f->cursor_id;
+        w->run_bound =
+            f->oldest_first ? (c > WORDS_GROUP ? c - WORDS_GROUP + 1 : 0) << WORDS_SHIFT : (c + 1) << WORDS_SHIFT;
         store_where_int(w, f->oldest_first ? "a.id > ?" : "a.id < ?", c);
     } else if (cursor && f->has_cursor) {
         /* a row value: the time index serves it as a range */
@@ -585,7 +605,7 @@ stoat_err store_alert_where(struct stoat_store *s, const struct stoat_filter *f,
                             const struct where *prev)
 {
     memset(w, 0, sizeof(*w));
-    bool list = cursor;   /* the listing (not the count) chooses its plan */
+    bool list = cursor; /* the listing (not the count) chooses its plan */
     stoat_err e;
     if (f->q && *f->q && (e = where_search(s, f, w, list, prev)) != STOAT_OK)
         return e;
@@ -595,7 +615,8 @@ stoat_err store_alert_where(struct stoat_store *s, const struct stoat_filter *f,
     if (f->state >= 0)
         store_where_int(w, "a.state = ?", f->state);
     if (f->incident)
-        store_where_int(w, "a.id IN (SELECT alert_id FROM incident_alerts WHERE incident_id = ?)", (int64_t)f->incident);
+        store_where_int(w, "a.id IN (SELECT alert_id FROM incident_alerts WHERE incident_id = ?)",
+                        (int64_t)f->incident);
     if (f->from_ns)
         store_where_int(w, "a.time_ns >= ?", f->from_ns);
     if (f->to_ns)
@@ -636,4 +657,3 @@ bool store_rollup_count(struct stoat_store *s, const struct stoat_filter *f, con
     store_where_free(&c);
     return ok;
 }
-

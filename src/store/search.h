@@ -9,12 +9,13 @@
 #include "store/store_int.h"
 
 /* An alert's check against the words (bound first), with ALERT_JOINS. */
-#define WORDS_CHECK                                                                                              \
+#define WORDS_CHECK                                                                                           \
     "stoat_words(?, r.title, h.name, coalesce(a.image, ap.image), coalesce(a.command_line, ap.command_line)," \
     " coalesce(a.user, ap.user))"
 /* The runs of the index and their alerts (see store_int.h), newest stored
  * first when ordered by t.rowid, a.id. */
-#define RUN_JOIN "alert_words t CROSS JOIN alerts a ON a.id BETWEEN " WORDS_SQL_FIRST("t.rowid") " AND " WORDS_SQL_LAST("t.rowid")
+#define RUN_JOIN \
+    "alert_words t CROSS JOIN alerts a ON a.id BETWEEN " WORDS_SQL_FIRST("t.rowid") " AND " WORDS_SQL_LAST("t.rowid")
 
 /* A search is run once per request, up to this many matches: fewer are all
  * of them (read by id, in time order); more are walked in the index, newest
@@ -22,34 +23,33 @@
 #define SEARCH_FEW 500
 
 struct where {
-    bool fts_join;     /* the runs of the index are joined to the alerts as "t" */
-    bool store_order;  /* many matches: walk the index newest stored first */
+    bool fts_join;    /* the runs of the index are joined to the alerts as "t" */
+    bool store_order; /* many matches: walk the index newest stored first */
     struct buf sql;
     /* parameters in order: kinds and values */
     int n;
-    int kind[24];      /* 0 int64, 1 text */
+    int kind[24]; /* 0 int64, 1 text */
     int64_t iv[24];
     const char *tv[24];
-    bool empty;        /* a name that does not exist: nothing can match */
+    bool empty; /* a name that does not exist: nothing can match */
     /* the search, done once per request (and reused for the count) */
     bool fts_done, fts_prefix;
     bool noidx;
-    bool ids_partial;   /* counting in the newest SEARCH_FEW matches only */
-    bool joins;         /* the conditions name h, r, ap (ALERT_JOINS) */
-    int nsearch;        /* parameters of the search */
-    int64_t host_id, rule_id;   /* resolved names, 0 when not filtered */
-    int64_t fts_n;      /* matches found, up to SEARCH_FEW */
-    bool named_any;     /* some word is in host names or rule titles: ids are of the pure words only */
-    bool ids_none;      /* many matches, not read: no ids */
-    bool fts_sure;      /* at least fts_n alerts have the words (read, or runs of one pure word) */
-    int64_t run_bound;  /* store_order: the runs' row ids below (newest first) or from (oldest) */
-    int64_t named_est;  /* every word named a host or rule: their alerts, by the roll-ups */
-    struct buf fts;     /* the MATCH expression of the pure words ("" when none) */
-    struct buf words;   /* the words, for stoat_words */
-    struct buf ids;     /* up to SEARCH_FEW matches, a JSON array */
-    struct buf hids, rids;   /* no pure word: the hosts and rules that have the chosen one */
+    bool ids_partial;         /* counting in the newest SEARCH_FEW matches only */
+    bool joins;               /* the conditions name h, r, ap (ALERT_JOINS) */
+    int nsearch;              /* parameters of the search */
+    int64_t host_id, rule_id; /* resolved names, 0 when not filtered */
+    int64_t fts_n;            /* matches found, up to SEARCH_FEW */
+    bool named_any;           /* some word is in host names or rule titles: ids are of the pure words only */
+    bool ids_none;            /* many matches, not read: no ids */
+    bool fts_sure;            /* at least fts_n alerts have the words (read, or runs of one pure word) */
+    int64_t run_bound;        /* store_order: the runs' row ids below (newest first) or from (oldest) */
+    int64_t named_est;        /* every word named a host or rule: their alerts, by the roll-ups */
+    struct buf fts;           /* the MATCH expression of the pure words ("" when none) */
+    struct buf words;         /* the words, for stoat_words */
+    struct buf ids;           /* up to SEARCH_FEW matches, a JSON array */
+    struct buf hids, rids;    /* no pure word: the hosts and rules that have the chosen one */
 };
-
 
 /* Conditions in order with their parameters (frag holds one '?' for v). */
 void store_where_int(struct where *w, const char *frag, int64_t v);

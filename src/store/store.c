@@ -75,7 +75,8 @@ static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opt
     char ck[64];
     snprintf(ck, sizeof(ck), "PRAGMA wal_autocheckpoint = %lld", (long long)((64 << 20) / (psz > 0 ? psz : 4096)));
     if (store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
-                      "PRAGMA cache_size = -65536") != SQLITE_OK || store_exec(s, ck) != SQLITE_OK)
+                      "PRAGMA cache_size = -65536") != SQLITE_OK ||
+        store_exec(s, ck) != SQLITE_OK)
         return STOAT_ERR_IO;
     int rc = SQLITE_OK;
     if (opts->retain_days)
@@ -92,7 +93,7 @@ static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opt
         return store_fail(s, rc, "reading the event packs");
     if (s->next_event < 1)
         s->next_event = 1;
-    store_runs_reap(s);   /* not fatal: what it cannot judge now waits for the next open */
+    store_runs_reap(s); /* not fatal: what it cannot judge now waits for the next open */
     return store_writer_prepare(s);
 }
 
@@ -107,8 +108,8 @@ static stoat_err open_file(struct stoat_store *s, const char *path, const struct
         snprintf(s->errmsg, sizeof(s->errmsg), "%s: no such store", path);
         return STOAT_ERR_NOTFOUND;
     }
-    int flags = (opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                SQLITE_OPEN_NOMUTEX;
+    int flags =
+        (opts->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     if (rc != SQLITE_OK)
         return store_fail(s, rc, "opening");
@@ -164,7 +165,7 @@ void stoat_store_close(struct stoat_store *s)
     store_queue_close(s);
     if (s->in_tx)
         store_tx_end(s);
-    store_run_abandon(s);   /* a run not ended by its producer */
+    store_run_abandon(s); /* a run not ended by its producer */
     store_runs_close(s);
     store_writer_close(s);
     store_packs_close(s);
@@ -194,7 +195,9 @@ void stoat_store_diag(const struct stoat_store *s, stoat_err e, stoat_diag_fn di
     const char *msg = s && s->errmsg[0] ? s->errmsg : stoat_strerror(e);
     size_t n = s ? strlen(s->path) : 0;
     bool about_file = n && !strncmp(msg, s->path, n) && msg[n] == ':' && msg[n + 1] == ' ';
-    struct stoat_diag d = {.code = e, .severity = STOAT_SEV_ERROR, .file = about_file ? s->path : NULL,
+    struct stoat_diag d = {.code = e,
+                           .severity = STOAT_SEV_ERROR,
+                           .file = about_file ? s->path : NULL,
                            .message = about_file ? msg + n + 2 : msg};
     diag(diag_ctx, &d);
 }
@@ -283,14 +286,17 @@ static void sink_destroy(void *ctx)
     free(k);
 }
 
-void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args,
-                      struct stoat_sink *sink)
+void stoat_sink_store(struct stoat_store *s, bool own, const char *producer, const char *args, struct stoat_sink *sink)
 {
     struct store_sink *k = xcalloc(1, sizeof(*k));
     k->s = s;
     k->own = own;
     k->producer = xstrdup(producer ? producer : "unknown");
     k->args = args ? xstrdup(args) : NULL;
-    *sink = (struct stoat_sink){.ctx = k, .begin = sink_begin, .alert = sink_alert, .incident = sink_incident,
-                                .end = sink_end, .destroy = sink_destroy};
+    *sink = (struct stoat_sink){.ctx = k,
+                                .begin = sink_begin,
+                                .alert = sink_alert,
+                                .incident = sink_incident,
+                                .end = sink_end,
+                                .destroy = sink_destroy};
 }

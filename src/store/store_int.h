@@ -15,8 +15,8 @@
 #include "util/buf.h"
 #include "util/strmap.h"
 
-#define SEQ_WINDOW (4u << 20)
-#define STORE_COUNT_SLOTS 4096   /* power of two */
+#define SEQ_WINDOW        (4u << 20)
+#define STORE_COUNT_SLOTS 4096 /* power of two */
 /* One row of a roll-up: kind 0 count_hour (a = hour, b = level), 1
  * count_host (a = host, b = level, with first and last time), 2 count_rule
  * (a = rule, b = host). */
@@ -32,9 +32,9 @@ struct count_slot {
 /* Processes the writer has stored, by a keyed hash of host and GUID: two
  * generations of PROC_SLOTS slots; when the young one is half full (short
  * probes) the old one is dropped, and what is still used moves up. */
-#define PROC_SLOTS (1u << 16)   /* power of two; 1 MiB a generation, near the CPU's cache */
+#define PROC_SLOTS (1u << 16) /* power of two; 1 MiB a generation, near the CPU's cache */
 struct store_proc_slot {
-    uint64_t h;                 /* 0: empty */
+    uint64_t h; /* 0: empty */
     int64_t row : 63;
     bool has_parent : 1;
 };
@@ -45,9 +45,9 @@ struct proc_gen {
 
 /* Events go into the file in packs (see packs.c): at most PACK_EVENTS,
  * closed early once their text passes PACK_RAW_MAX bytes. */
-#define PACK_EVENTS 64
-#define PACK_RAW_MAX (64u * 1024)
-#define PACK_READ_MAX (64u << 20)   /* a pack claiming more is damaged */
+#define PACK_EVENTS   64
+#define PACK_RAW_MAX  (64u * 1024)
+#define PACK_READ_MAX (64u << 20) /* a pack claiming more is damaged */
 
 /* The search index (alert_words) holds runs of up to WORDS_GROUP
  * consecutive alerts of one transaction, each word once; a run's row id is
@@ -58,9 +58,9 @@ struct proc_gen {
 #define WORDS_GROUP (1 << WORDS_SHIFT)
 /* the same in SQL text: a run's first alert and its last */
 #define WORDS_SQL_FIRST(r) "((" r ") >> 4)"
-#define WORDS_SQL_LAST(r) "((" r ") >> 4) + ((" r ") & 15)"
+#define WORDS_SQL_LAST(r)  "((" r ") >> 4) + ((" r ") & 15)"
 _Static_assert(WORDS_SHIFT == 4, "WORDS_SQL_FIRST and WORDS_SQL_LAST");
-#define WORDS_SET 1024   /* words a run keeps once each; past 3/4 of it they may repeat */
+#define WORDS_SET 1024 /* words a run keeps once each; past 3/4 of it they may repeat */
 struct word_slot {
     uint32_t gen, h, off, len;
 };
@@ -73,9 +73,26 @@ static inline bool store_tok_char(unsigned char c)
 /* The writer's statements, by index into s->st, prepared when a writer
  * opens (their SQL: writer.c). */
 enum {
-    ST_HOST_GET, ST_HOST_PUT, ST_RULE_PUT, ST_TACTIC_PUT, ST_TECH_PUT, ST_PACK_PUT, ST_PROC_PUT, ST_ALERT_PUT,
-    ST_TEXT_PUT, ST_INC_PUT, ST_INC_ALERT, ST_COMMIT_PUT, ST_PROC_LINK, ST_BEGIN, ST_COMMIT, ST_COUNT_HOUR,
-    ST_COUNT_HOST, ST_COUNT_RULE, ST_CORR_PUT, ST_CORR_ALERT,
+    ST_HOST_GET,
+    ST_HOST_PUT,
+    ST_RULE_PUT,
+    ST_TACTIC_PUT,
+    ST_TECH_PUT,
+    ST_PACK_PUT,
+    ST_PROC_PUT,
+    ST_ALERT_PUT,
+    ST_TEXT_PUT,
+    ST_INC_PUT,
+    ST_INC_ALERT,
+    ST_COMMIT_PUT,
+    ST_PROC_LINK,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_COUNT_HOUR,
+    ST_COUNT_HOST,
+    ST_COUNT_RULE,
+    ST_CORR_PUT,
+    ST_CORR_ALERT,
     ST_COUNT
 };
 
@@ -98,18 +115,18 @@ struct stoat_store {
     /* writer state */
     unsigned batch_alerts, batch_ms;
     int64_t retain_days, retain_alerts;
-    int64_t prune_every_ms, last_prune_ms;   /* retention during a run: see stoat_store_opts */
+    int64_t prune_every_ms, last_prune_ms; /* retention during a run: see stoat_store_opts */
     int64_t run_id;
-    bool run_locked;                /* its writer's lock is held (runs.c) */
-    int runs_fd;                    /* the lock file beside the store, -1 when not open */
+    bool run_locked; /* its writer's lock is held (runs.c) */
+    int runs_fd;     /* the lock file beside the store, -1 when not open */
     bool in_tx;
     unsigned pending;
     int64_t tx_started_ns;
     uint64_t last_alert_id, commits;
-    struct strmap hosts;            /* host name -> row id */
-    struct proc_gen procs[2];       /* [0] young, [1] old */
+    struct strmap hosts;      /* host name -> row id */
+    struct proc_gen procs[2]; /* [0] young, [1] old */
     uint64_t proc_seed;
-    struct rule_cache *rules;       /* rule meta pointer -> row id */
+    struct rule_cache *rules; /* rule meta pointer -> row id */
     size_t nrules, caprules;
     /* the event of the last alert, so alerts of one event share it */
     char *ev_file;
@@ -120,9 +137,9 @@ struct stoat_store {
     uint32_t pk_end[PACK_EVENTS];
     unsigned pk_n;
     int64_t pk_first, next_event, tx_next_event;
-    struct zjob *zsync;             /* a pack compressed by the writer itself, its buffers reused */
-    struct packer *packer;          /* the thread compressing full packs for the writer (packs.c) */
-    bool on_writer;                 /* the caller is the writer's thread */
+    struct zjob *zsync;    /* a pack compressed by the writer itself, its buffers reused */
+    struct packer *packer; /* the thread compressing full packs for the writer (packs.c) */
+    bool on_writer;        /* the caller is the writer's thread */
     /* readers: the last pack unpacked, as offsets then records */
     int64_t rp_id;
     unsigned rp_n;
@@ -133,16 +150,16 @@ struct stoat_store {
      * without an index; the newest SEQ_WINDOW are kept */
     int64_t *seq_rows;
     size_t nseq, capseq;
-    uint64_t seq_base;              /* run-local id of seq_rows[0] */
+    uint64_t seq_base; /* run-local id of seq_rows[0] */
     /* the open run of the search index: its first alert, how many, its words */
     int64_t wr_first;
     unsigned wr_n, wr_nset, wr_gen;
     struct buf wr_text;
     struct word_slot *wr_set;
-    struct count_slot *counts;      /* this batch's additions to the roll-ups */
+    struct count_slot *counts; /* this batch's additions to the roll-ups */
     size_t ncounts;
     struct buf scratch;
-    sqlite3_stmt *st[24];           /* prepared writer statements, by ST_ */
+    sqlite3_stmt *st[24]; /* prepared writer statements, by ST_ */
     /* The writer's thread, started by the first alert or incident put:
      * put_* queue a copy of what they are given (with what can be worked
      * out from it alone) and return; every other call waits until the
@@ -155,10 +172,10 @@ struct stoat_store {
     struct store_job *qhead, *qtail;
     size_t qlen;
     uint64_t flush_req, flush_done;
-    stoat_err werr;                 /* the writer's first failure; s->errmsg says why */
+    stoat_err werr; /* the writer's first failure; s->errmsg says why */
     /* the producer's side: copies of the rules it was given (a ruleset may
      * be freed while its alerts wait), the last event, its scratch */
-    struct job_chunk *pchunk;       /* the chunk jobs are cut from */
+    struct job_chunk *pchunk; /* the chunk jobs are cut from */
     struct rule_snap **snaps;
     size_t nsnaps, capsnaps;
     char *pev_file;

@@ -31,8 +31,8 @@ bool stoat_triage_parse(const char *name, enum stoat_triage *out)
 stoat_err stoat_store_set_triage(struct stoat_store *s, enum stoat_target kind, uint64_t id, enum stoat_triage state,
                                  const char *note, const char *who)
 {
-    if (!s || s->readonly || (unsigned)state >= STOAT_TRIAGE_COUNT || (kind != STOAT_TARGET_ALERT &&
-                                                                        kind != STOAT_TARGET_INCIDENT))
+    if (!s || s->readonly || (unsigned)state >= STOAT_TRIAGE_COUNT ||
+        (kind != STOAT_TARGET_ALERT && kind != STOAT_TARGET_INCIDENT))
         return STOAT_ERR_ARG;
     if ((note && strlen(note) > STOAT_TRIAGE_NOTE_MAX) || (who && strlen(who) > STOAT_TRIAGE_WHO_MAX) ||
         id > INT64_MAX) {

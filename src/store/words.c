@@ -67,7 +67,7 @@ static void words_add(struct stoat_store *s, const char *text, size_t n)
                 break;
             }
             if (e->h == h && e->len == len && !memcmp(b->p + e->off, b->p + w, len)) {
-                b->len = at;   /* the run has it */
+                b->len = at; /* the run has it */
                 break;
             }
         }
@@ -83,7 +83,7 @@ int store_words_flush(struct stoat_store *s, sqlite3_stmt *st)
     int rc = store_step_done(st);
     s->wr_n = 0;
     s->wr_nset = 0;
-    s->wr_gen++;   /* empties the set without touching it */
+    s->wr_gen++; /* empties the set without touching it */
     if (s->wr_gen == UINT32_MAX - 1) {
         memset(s->wr_set, 0, WORDS_SET * sizeof(*s->wr_set));
         s->wr_gen = 0;
@@ -92,8 +92,8 @@ int store_words_flush(struct stoat_store *s, sqlite3_stmt *st)
     return rc;
 }
 
-int store_words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const char *const *texts,
-                      const size_t *lens, int ntexts)
+int store_words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const char *const *texts, const size_t *lens,
+                      int ntexts)
 {
     int rc = SQLITE_OK;
     if (s->wr_n && (s->wr_n == WORDS_GROUP || id != s->wr_first + (int64_t)s->wr_n))
@@ -109,9 +109,11 @@ int store_words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const
 int store_words_rebuild(struct stoat_store *s)
 {
     sqlite3_stmt *st = NULL, *put = NULL;
-    int rc = sqlite3_prepare_v2(s->db, "SELECT a.id, coalesce(a.image, p.image), coalesce(a.command_line, p.command_line),"
-                                       " coalesce(a.user, p.user) FROM alerts a LEFT JOIN processes p ON p.id = a.process_id"
-                                       " ORDER BY a.id", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT a.id, coalesce(a.image, p.image), coalesce(a.command_line, p.command_line),"
+                                " coalesce(a.user, p.user) FROM alerts a LEFT JOIN processes p ON p.id = a.process_id"
+                                " ORDER BY a.id",
+                                -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db, store_sql_words_put, -1, &put, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -204,7 +206,8 @@ size_t store_words_in(const struct words *ws, const char *text, bool *found, siz
         size_t len = (size_t)(p - from);
         for (size_t k = 0; k < ws->n; k++) {
             size_t n = ws->len[k];
-            if (!found[k] && (len == n || (len > n && ws->prefix && k + 1 == ws->n)) && !strncasecmp(from, ws->t[k], n)) {
+            if (!found[k] && (len == n || (len > n && ws->prefix && k + 1 == ws->n)) &&
+                !strncasecmp(from, ws->t[k], n)) {
                 found[k] = true;
                 nfound++;
             }
@@ -243,7 +246,6 @@ static void words_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int store_words_register(sqlite3 *db)
 {
-    return sqlite3_create_function_v2(db, "stoat_words", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                      words_fn, NULL, NULL, NULL);
+    return sqlite3_create_function_v2(db, "stoat_words", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                      NULL, words_fn, NULL, NULL, NULL);
 }
-

@@ -17,8 +17,8 @@ extern const char store_sql_words_put[];
 /* Puts alert id and the words of its texts into the open run, or into a
  * new one when the run is full or id does not follow it (st: the writer's
  * statement, or a migration's). */
-int store_words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const char *const *texts,
-                      const size_t *lens, int ntexts);
+int store_words_alert(struct stoat_store *s, sqlite3_stmt *st, int64_t id, const char *const *texts, const size_t *lens,
+                      int ntexts);
 /* Writes the open run. */
 int store_words_flush(struct stoat_store *s, sqlite3_stmt *st);
 /* A rolled-back transaction: the open run goes. */
@@ -30,15 +30,15 @@ int store_words_rebuild(struct stoat_store *s);
 
 /* ------------------------------------------------------------ searching */
 
-#define Q_MAX 512       /* longest search text accepted */
-#define WORDS_MAX 16    /* words of a search; more are ignored */
+#define Q_MAX     512 /* longest search text accepted */
+#define WORDS_MAX 16  /* words of a search; more are ignored */
 
 struct words {
     char buf[Q_MAX + WORDS_MAX + 1];
     const char *t[WORDS_MAX];
     size_t len[WORDS_MAX];
     size_t n;
-    bool prefix;        /* the last word is a prefix (what is still being typed) */
+    bool prefix; /* the last word is a prefix (what is still being typed) */
 };
 
 bool store_words_parse(const char *q, struct words *ws);

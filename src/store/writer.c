@@ -41,8 +41,9 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_PROC_PUT] = "INSERT INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1 AND parent_id IS NULL",
-    [ST_ALERT_PUT] = "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
-                     " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [ST_ALERT_PUT] =
+        "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
+        " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_TEXT_PUT] = store_sql_words_put,
     [ST_INC_PUT] = "INSERT INTO incidents(run_id, seq, host_id, logon_id, title, score, level, first_ns, last_ns,"
                    " tactics, nalerts, evidence, rules, hosts, account, edges)"
@@ -227,7 +228,7 @@ stoat_err store_tx_end(struct stoat_store *s)
     if (rc == SQLITE_OK)
         rc = counts_flush(s);
     if (rc == SQLITE_OK)
-        rc = store_pack_flush(s, false);   /* and the packer's: all in before the commit */
+        rc = store_pack_flush(s, false); /* and the packer's: all in before the commit */
     if (rc == SQLITE_OK && s->pending) {
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 1, (int64_t)s->last_alert_id);
         sqlite3_bind_int64(s->st[ST_COMMIT_PUT], 2, store_now_ns());

@@ -164,7 +164,7 @@ void buf_visible(struct buf *b, const char *s, size_t n, bool quoted)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     buf_reserve(b, n + 1);
-    b->p[b->len] = 0;   /* a string even when nothing is added */
+    b->p[b->len] = 0; /* a string even when nothing is added */
     while (p < end) {
         const unsigned char *run = p;
         while (p < end && *p >= 0x20 && *p < 0x7F && !(quoted && (*p == '"' || *p == '\\')))

@@ -15,12 +15,15 @@ struct buf {
 
 void buf_reserve(struct buf *b, size_t extra);
 void buf_free(struct buf *b);
-static inline void buf_clear(struct buf *b) { b->len = 0; }
+static inline void buf_clear(struct buf *b)
+{
+    b->len = 0;
+}
 static inline void buf_put(struct buf *b, const void *s, size_t n)
 {
     if (b->cap - b->len < n + 1)
         buf_reserve(b, n + 1);
-    if (n)   /* an empty buffer's NULL is a valid source of nothing, not for memcpy */
+    if (n) /* an empty buffer's NULL is a valid source of nothing, not for memcpy */
         memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
@@ -32,7 +35,10 @@ static inline void buf_putc(struct buf *b, char c)
     b->p[b->len++] = c;
     b->p[b->len] = 0;
 }
-static inline void buf_puts(struct buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+static inline void buf_puts(struct buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 

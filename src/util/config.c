@@ -32,8 +32,7 @@ stoat_err config_load(const char *path, size_t cap, const char *what, config_par
         if (diag) {
             char msg[400];
             snprintf(msg, sizeof(msg), "cannot read %s: %s", what, why);
-            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = path,
-                                   .message = msg};
+            struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = path, .message = msg};
             diag(diag_ctx, &d);
         }
         return STOAT_ERR_CONFIG;

@@ -28,13 +28,12 @@ int stoat_diag_format(const struct stoat_diag *d, char *buf, size_t len)
 {
     static const char *const sev[] = {"error", "warning", "note"};
     int n = 0;
-#define OUT(...)                                                                   \
-    do {                                                                           \
-        int room_ = buf && (size_t)n < len;                                        \
-        int k_ = snprintf(room_ ? buf + n : NULL, room_ ? len - (size_t)n : 0,     \
-                          __VA_ARGS__);                                            \
-        if (k_ > 0)                                                                \
-            n += k_;                                                               \
+#define OUT(...)                                                                             \
+    do {                                                                                     \
+        int room_ = buf && (size_t)n < len;                                                  \
+        int k_ = snprintf(room_ ? buf + n : NULL, room_ ? len - (size_t)n : 0, __VA_ARGS__); \
+        if (k_ > 0)                                                                          \
+            n += k_;                                                                         \
     } while (0)
     if (d->file) {
         OUT("%s", d->file);
@@ -47,7 +46,8 @@ int stoat_diag_format(const struct stoat_diag *d, char *buf, size_t len)
         }
         OUT(": ");
     }
-    OUT("%s: %s", sev[d->severity <= STOAT_SEV_NOTE ? d->severity : 0], d->message ? d->message : stoat_strerror(d->code));
+    OUT("%s: %s", sev[d->severity <= STOAT_SEV_NOTE ? d->severity : 0],
+        d->message ? d->message : stoat_strerror(d->code));
     if (d->rule_id && d->field)
         OUT(" (rule %s, field %s)", d->rule_id, d->field);
     else if (d->rule_id)

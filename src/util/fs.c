@@ -94,7 +94,7 @@ static int walk(const char *path, int depth, bool (*accept)(const char *), fs_fi
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
-            continue;   /* ., .., and hidden files and folders */
+            continue; /* ., .., and hidden files and folders */
         XGROW(names, cap, n + 1);
         names[n++] = xstrdup(de->d_name);
     }

@@ -16,25 +16,25 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Grows *p (element size esz) so that it holds at least need elements. */
-void  xgrow(void **p, size_t *cap, size_t need, size_t esz);
+void xgrow(void **p, size_t *cap, size_t need, size_t esz);
 #define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
 struct arena_block;
 struct arena {
-    struct arena_block *head;   /* newest block first */
+    struct arena_block *head; /* newest block first */
     char *cur, *end;
     size_t block_size;
-    size_t used;                /* bytes handed out since the last reset */
+    size_t used; /* bytes handed out since the last reset */
 };
 
-void  arena_init(struct arena *a, size_t block_size);
-void *arena_alloc(struct arena *a, size_t n);        /* 8-byte aligned */
+void arena_init(struct arena *a, size_t block_size);
+void *arena_alloc(struct arena *a, size_t n); /* 8-byte aligned */
 void *arena_zalloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 void *arena_memdup(struct arena *a, const void *p, size_t n);
 /* Keeps the first (largest) block so per-event scratch does not touch malloc. */
-void  arena_reset(struct arena *a);
-void  arena_free(struct arena *a);
+void arena_reset(struct arena *a);
+void arena_free(struct arena *a);
 
 #endif

@@ -19,7 +19,7 @@ struct strmap_slot {
 
 struct strmap {
     struct strmap_slot *slots;
-    size_t cap, count;       /* cap is a power of two */
+    size_t cap, count; /* cap is a power of two */
     struct arena keys;
 };
 

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 const unsigned char ascii_lower_table[256] = {
-#define R(i) ((i) >= 'A' && (i) <= 'Z' ? ((i) | 32) : (i))   /* | not +: no constant above 255 */
-#define R4(i) R(i), R(i + 1), R(i + 2), R(i + 3)
+#define R(i)   ((i) >= 'A' && (i) <= 'Z' ? ((i) | 32) : (i)) /* | not +: no constant above 255 */
+#define R4(i)  R(i), R(i + 1), R(i + 2), R(i + 3)
 #define R16(i) R4(i), R4(i + 4), R4(i + 8), R4(i + 12)
 #define R64(i) R16(i), R16(i + 16), R16(i + 32), R16(i + 48)
     R64(0), R64(64), R64(128), R64(192)
@@ -26,8 +26,8 @@ const unsigned char ascii_lower_table[256] = {
 static uint32_t fold_cp2(uint32_t cp)
 {
     if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
-        return cp + 0x20;                         /* Latin-1 */
-    if (cp >= 0x100 && cp <= 0x17F) {             /* Latin Extended-A */
+        return cp + 0x20;             /* Latin-1 */
+    if (cp >= 0x100 && cp <= 0x17F) { /* Latin Extended-A */
         if ((cp <= 0x137 || (cp >= 0x14A && cp <= 0x177)) && !(cp & 1) && cp != 0x130)
             return cp + 1;
         if (((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) && (cp & 1))
@@ -37,9 +37,9 @@ static uint32_t fold_cp2(uint32_t cp)
         return cp;
     }
     if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2)
-        return cp + 0x20;                         /* Greek */
+        return cp + 0x20; /* Greek */
     if (cp >= 0x410 && cp <= 0x42F)
-        return cp + 0x20;                         /* Cyrillic */
+        return cp + 0x20; /* Cyrillic */
     if (cp >= 0x400 && cp <= 0x40F)
         return cp + 0x50;
     return cp;
@@ -55,7 +55,7 @@ static size_t fold_ascii16(const unsigned char *s, size_t n, unsigned char *o)
     for (; i + 16 <= n; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
         if (_mm_movemask_epi8(v))
-            break;   /* non-ASCII: the byte loop folds this block */
+            break; /* non-ASCII: the byte loop folds this block */
         __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, a1), _mm_cmplt_epi8(v, z1));
         _mm_storeu_si128((__m128i *)(void *)(o + i), _mm_or_si128(v, _mm_and_si128(up, bit)));
     }
@@ -141,9 +141,9 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t n)
         if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
             return 0;
         if (c == 0xE0 && s[1] < 0xA0)
-            return 0;                             /* overlong */
+            return 0; /* overlong */
         if (c == 0xED && s[1] >= 0xA0)
-            return 0;                             /* surrogate */
+            return 0; /* surrogate */
         return 3;
     }
     if (c < 0xF5) {
@@ -316,7 +316,7 @@ bool parse_timespan(const char *s, int64_t *ms)
     case 'h': unit = 3600000; break;
     case 'd': unit = 86400000; break;
     case 'w': unit = 604800000; break;
-    case 'M': unit = 2592000000LL; break;   /* 30 days, as pySigma */
+    case 'M': unit = 2592000000LL; break; /* 30 days, as pySigma */
     case 'y': unit = 31536000000LL; break;
     default: return false;
     }
@@ -414,7 +414,7 @@ int64_t timestamp_to_ns(const struct timestamp *ts)
 int timestamp_iso_week(const struct timestamp *ts)
 {
     int64_t days = days_from_civil(ts->year, ts->month, ts->day);
-    int wday = (int)(((days % 7) + 7 + 3) % 7);   /* Monday = 0 */
+    int wday = (int)(((days % 7) + 7 + 3) % 7); /* Monday = 0 */
     int64_t jan1 = days_from_civil(ts->year, 1, 1);
     int yday = (int)(days - jan1);
     int week = (yday - wday + 10) / 7;
@@ -468,8 +468,8 @@ static bool glob_impl(const char *p, const char *s, bool nocase)
         if (*p == '*') {
             star = p++;
             ss = s;
-        } else if (*p && (nocase ? ascii_lower_table[(unsigned char)*p] == ascii_lower_table[(unsigned char)*s]
-                                 : *p == *s)) {
+        } else if (*p &&
+                   (nocase ? ascii_lower_table[(unsigned char)*p] == ascii_lower_table[(unsigned char)*s] : *p == *s)) {
             p++;
             s++;
         } else if (star) {
@@ -484,8 +484,14 @@ static bool glob_impl(const char *p, const char *s, bool nocase)
     return !*p;
 }
 
-bool glob_simple(const char *pat, const char *s) { return glob_impl(pat, s, false); }
-bool glob_simple_nocase(const char *pat, const char *s) { return glob_impl(pat, s, true); }
+bool glob_simple(const char *pat, const char *s)
+{
+    return glob_impl(pat, s, false);
+}
+bool glob_simple_nocase(const char *pat, const char *s)
+{
+    return glob_impl(pat, s, true);
+}
 
 const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len)
 {
@@ -495,7 +501,7 @@ const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len
         return NULL;
     if (len == 1)
         return memchr(hay, (unsigned char)needle[0], n);
-    size_t last = n - len;   /* the last start position */
+    size_t last = n - len; /* the last start position */
     size_t i = 0;
 #ifdef __SSE2__
     /* Candidates are the positions where both the needle's first and last

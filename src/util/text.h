@@ -29,7 +29,7 @@ static inline bool ascii_eq_nocase(const char *a, const char *b, size_t n)
             return false;
     return true;
 }
-bool str_ieq(const char *a, const char *b);   /* ASCII, NUL-terminated */
+bool str_ieq(const char *a, const char *b); /* ASCII, NUL-terminated */
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 size_t utf8_valid_prefix(const unsigned char *s, size_t n);
@@ -77,7 +77,7 @@ bool parse_timespan(const char *s, int64_t *ms);
 struct timestamp {
     int year, month, day, hour, minute, second;
     long nsec;
-    int offset_minutes;   /* east of UTC as written; 0 when absent */
+    int offset_minutes; /* east of UTC as written; 0 when absent */
 };
 bool parse_timestamp(const char *s, size_t n, struct timestamp *ts);
 /* Nanoseconds since the epoch, UTC (the written offset applied). */

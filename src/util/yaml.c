@@ -34,8 +34,8 @@ static void report(struct yparse *p, stoat_err code, uint64_t line, uint64_t col
 {
     if (!p->diag)
         return;
-    struct stoat_diag d = {.code = code, .severity = STOAT_SEV_ERROR, .file = p->file,
-                           .line = line, .column = col, .message = msg};
+    struct stoat_diag d = {
+        .code = code, .severity = STOAT_SEV_ERROR, .file = p->file, .line = line, .column = col, .message = msg};
     p->diag(p->diag_ctx, &d);
 }
 
@@ -146,7 +146,7 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
             n->quoted = ev.data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
                         ev.data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
             if (ev.data.scalar.tag && !n->tagged_str)
-                n->plain = true;   /* !!int etc.: let the text decide */
+                n->plain = true; /* !!int etc.: let the text decide */
             add_anchor(&p, ev.data.scalar.anchor, n);
             attach(&p, n, &root);
             break;
@@ -174,8 +174,9 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
                 goto out;
             }
             struct ynode *n = new_node(&p, type == YAML_SEQUENCE_START_EVENT ? YN_SEQ : YN_MAP, &ev.start_mark);
-            add_anchor(&p, type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-                                                              : ev.data.mapping_start.anchor, n);
+            add_anchor(&p,
+                       type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor,
+                       n);
             n->open = true;
             p.stack[p.depth++] = (struct frame){.node = n};
             break;
@@ -192,8 +193,7 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
             attach(&p, n, &root);
             break;
         }
-        default:
-            break;
+        default: break;
         }
         if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
             if (++p.nodes > max_nodes) {
@@ -236,8 +236,8 @@ bool ynode_is_null(const struct ynode *n)
 {
     if (!n || n->kind != YN_SCALAR || !n->plain)
         return false;
-    return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 ||
-           strcmp(n->str, "Null") == 0 || strcmp(n->str, "NULL") == 0;
+    return n->len == 0 || strcmp(n->str, "~") == 0 || strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
+           strcmp(n->str, "NULL") == 0;
 }
 
 void yreport_fail(struct yreport *r, const struct ynode *n, const char *msg)
@@ -246,8 +246,12 @@ void yreport_fail(struct yreport *r, const struct ynode *n, const char *msg)
         return;
     r->err = STOAT_ERR_CONFIG;
     if (r->diag) {
-        struct stoat_diag d = {.code = STOAT_ERR_CONFIG, .severity = STOAT_SEV_ERROR, .file = r->file,
-                               .line = n ? n->line : 0, .column = n ? n->col : 0, .message = msg};
+        struct stoat_diag d = {.code = STOAT_ERR_CONFIG,
+                               .severity = STOAT_SEV_ERROR,
+                               .file = r->file,
+                               .line = n ? n->line : 0,
+                               .column = n ? n->col : 0,
+                               .message = msg};
         r->diag(r->diag_ctx, &d);
     }
 }

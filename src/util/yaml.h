@@ -17,23 +17,27 @@
 #include "stoat/error.h"
 #include "util/mem.h"
 
-#define YAML_MAX_FILE_BYTES   (8u << 20)   /* one rule file */
-#define YAML_MAX_DEPTH        64
-#define YAML_MAX_NODES        200000       /* per document */
-#define YAML_MAX_DOCS         10000        /* per file */
+#define YAML_MAX_FILE_BYTES (8u << 20) /* one rule file */
+#define YAML_MAX_DEPTH      64
+#define YAML_MAX_NODES      200000 /* per document */
+#define YAML_MAX_DOCS       10000  /* per file */
 
-enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
+enum ynode_kind {
+    YN_SCALAR,
+    YN_SEQ,
+    YN_MAP
+};
 
 struct ynode {
     enum ynode_kind kind;
-    uint32_t line, col;          /* 1-based */
+    uint32_t line, col; /* 1-based */
     /* scalar */
     const char *str;
     uint32_t len;
-    bool plain;                  /* unquoted and untagged: type by its text */
-    bool tagged_str;             /* explicit !!str */
-    bool quoted;                 /* '...' or "...": the text starts one column after the mark */
-    bool open;                   /* container not yet closed: an alias to it would be a cycle */
+    bool plain;      /* unquoted and untagged: type by its text */
+    bool tagged_str; /* explicit !!str */
+    bool quoted;     /* '...' or "...": the text starts one column after the mark */
+    bool open;       /* container not yet closed: an alias to it would be a cycle */
     /* sequence: items[0..n); mapping: keys at items[2i], values at items[2i+1] */
     struct ynode **items;
     uint32_t n;
@@ -56,7 +60,10 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
 struct ynode *ynode_get(const struct ynode *m, const char *key);
 bool ynode_is_scalar(const struct ynode *n);
 /* A scalar's text as a NUL-terminated string (scalars are stored that way). */
-static inline const char *ynode_str(const struct ynode *n) { return n && n->kind == YN_SCALAR ? n->str : NULL; }
+static inline const char *ynode_str(const struct ynode *n)
+{
+    return n && n->kind == YN_SCALAR ? n->str : NULL;
+}
 /* A plain scalar meaning null: "", "~", "null", "Null", "NULL". */
 bool ynode_is_null(const struct ynode *n);
 
@@ -66,7 +73,7 @@ struct yreport {
     const char *file;
     stoat_diag_fn diag;
     void *diag_ctx;
-    stoat_err err;      /* STOAT_ERR_CONFIG once a problem was reported */
+    stoat_err err; /* STOAT_ERR_CONFIG once a problem was reported */
 };
 void yreport_fail(struct yreport *r, const struct ynode *n, const char *msg);
 

@@ -38,7 +38,7 @@ struct known_diff {
 };
 
 static const struct known_diff known[] = {
-    { NULL, NULL, NULL, NULL },
+    {NULL, NULL, NULL, NULL},
 };
 
 /* ------------------------------------------------------------ buffers */
@@ -137,8 +137,7 @@ struct events {
     size_t n, cap;
 };
 
-static void ev_add(struct event *e, const char *name, size_t nl, const char *v, size_t vl,
-                   int type)
+static void ev_add(struct event *e, const char *name, size_t nl, const char *v, size_t vl, int type)
 {
     if (e->n == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 32;
@@ -202,8 +201,8 @@ static int on_record(void *ctx, const struct evtx_record *r)
     e->record_id = r->record_id;
     e->recovered = r->recovered;
     for (size_t i = 0; i < r->nfields; i++)
-        ev_add(e, r->fields[i].name, r->fields[i].name_len, r->fields[i].value,
-               r->fields[i].value_len, r->fields[i].type);
+        ev_add(e, r->fields[i].name, r->fields[i].name_len, r->fields[i].value, r->fields[i].value_len,
+               r->fields[i].type);
     return 0;
 }
 
@@ -212,8 +211,7 @@ static void on_error(void *ctx, const struct evtx_error *err)
     struct ours *o = ctx;
     char line[512];
     int n = snprintf(line, sizeof line, "    stoat: chunk %d offset %llu: %s\n",
-                     err->chunk == UINT32_MAX ? -1 : (int)err->chunk,
-                     (unsigned long long)err->offset, err->reason);
+                     err->chunk == UINT32_MAX ? -1 : (int)err->chunk, (unsigned long long)err->offset, err->reason);
     buf_put(&o->errors, line, (size_t)n);
 }
 
@@ -278,8 +276,11 @@ static void put_utf8(struct buf *b, unsigned long c)
 /* Appends s[0..n) to b with XML entities decoded. */
 static void unescape(struct buf *b, const char *s, size_t n)
 {
-    static const struct { const char *e; char c; } ents[] = {
-        { "lt;", '<' }, { "gt;", '>' }, { "amp;", '&' }, { "quot;", '"' }, { "apos;", '\'' },
+    static const struct {
+        const char *e;
+        char c;
+    } ents[] = {
+        {"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''},
     };
     size_t i = 0;
     while (i < n) {
@@ -303,8 +304,7 @@ static void unescape(struct buf *b, const char *s, size_t n)
         }
         if (!done && i + 2 < n && s[i + 1] == '#') {
             char *end;
-            unsigned long c = s[i + 2] == 'x' ? strtoul(s + i + 3, &end, 16)
-                                              : strtoul(s + i + 2, &end, 10);
+            unsigned long c = s[i + 2] == 'x' ? strtoul(s + i + 3, &end, 16) : strtoul(s + i + 2, &end, 10);
             if (end < s + n && *end == ';') {
                 put_utf8(b, c);
                 i = (size_t)(end - s) + 1;
@@ -415,8 +415,7 @@ static struct xnode *parse_element(struct xp *p, int depth)
         while (p->pos < p->len && is_name_char(p->s[p->pos]))
             p->pos++;
         size_t nl = p->pos - st;
-        if (p->pos + 1 >= p->len || p->s[p->pos] != '=' ||
-            (p->s[p->pos + 1] != '"' && p->s[p->pos + 1] != '\'')) {
+        if (p->pos + 1 >= p->len || p->s[p->pos] != '=' || (p->s[p->pos + 1] != '"' && p->s[p->pos + 1] != '\'')) {
             p->err = "bad attribute";
             goto fail;
         }
@@ -425,10 +424,9 @@ static struct xnode *parse_element(struct xp *p, int depth)
         /* evtxexport does not escape quotes in attribute values: the value
            ends at the quote followed by a space, '/' or '>'. */
         size_t vs = p->pos;
-        while (p->pos < p->len &&
-               !(p->s[p->pos] == q && p->pos + 1 < p->len && strchr(" \t\r\n/>", p->s[p->pos + 1])))
+        while (p->pos < p->len && !(p->s[p->pos] == q && p->pos + 1 < p->len && strchr(" \t\r\n/>", p->s[p->pos + 1])))
             p->pos++;
-        struct buf v = { 0 };
+        struct buf v = {0};
         unescape(&v, p->s + vs, p->pos - vs);
         p->pos++;
         n->a = realloc(n->a, (n->na + 1) * sizeof *n->a);
@@ -474,7 +472,7 @@ static void flatten(struct xnode *n, struct event *e)
 
 static int parse_xml(const char *s, size_t len, struct events *out, const char **err)
 {
-    struct xp p = { s, 0, len, NULL };
+    struct xp p = {s, 0, len, NULL};
     while (p.pos < len) {
         const char *lt = memchr(s + p.pos, '<', len - p.pos);
         if (!lt)
@@ -548,8 +546,7 @@ struct totals {
 };
 
 /* Compares one event; prints differences. Returns number of unexplained. */
-static int compare_event(const char *file, size_t idx, const struct event *a,
-                         const struct event *b, struct totals *t)
+static int compare_event(const char *file, size_t idx, const struct event *a, const struct event *b, struct totals *t)
 {
     int bad = 0;
     const char *rid = field_value(b, "EventRecordID");
@@ -565,8 +562,8 @@ static int compare_event(const char *file, size_t idx, const struct event *a,
                     t->explained++;
                 } else {
                     if (bad++ < 5) {
-                        printf("    record #%zu (EventRecordID %s) field %s (%s): ours ", idx, rid,
-                               fa->name, evtx_vtype_name((uint8_t)fa->type));
+                        printf("    record #%zu (EventRecordID %s) field %s (%s): ours ", idx, rid, fa->name,
+                               evtx_vtype_name((uint8_t)fa->type));
                         show(fa->value);
                         fputs(" evtxexport ", stdout);
                         show(fb->value);
@@ -617,9 +614,9 @@ static int compare_event(const char *file, size_t idx, const struct event *a,
 
 static bool compare_file(const char *path, struct totals *t)
 {
-    struct buf data = { 0 }, xml = { 0 }, xerr = { 0 };
-    struct events ours_evs = { 0 }, theirs = { 0 };
-    struct ours o = { &ours_evs, { 0 }, false, { 0 } };
+    struct buf data = {0}, xml = {0}, xerr = {0};
+    struct events ours_evs = {0}, theirs = {0};
+    struct ours o = {&ours_evs, {0}, false, {0}};
     struct evtx_file *f = NULL;
     struct evtx_scratch *s = NULL;
     bool ok = false;
@@ -635,7 +632,7 @@ static bool compare_file(const char *path, struct totals *t)
         goto out;
     }
     s = evtx_scratch_create();
-    struct evtx_visitor v = { &o, on_record, on_error };
+    struct evtx_visitor v = {&o, on_record, on_error};
     if (!s || evtx_parse_all(f, s, &v) < 0) {
         printf("FAIL %s: parse failed\n", path);
         goto out;
@@ -676,10 +673,8 @@ static bool compare_file(const char *path, struct totals *t)
             const char *nl = strchr(e, '\n');
             const char *why = nl ? nl + 1 : e;
             const char *nl2 = strchr(why, '\n');
-            snprintf(note, sizeof note,
-                     "; evtxexport failed after %zu records (%.*s), %zu of ours unchecked",
-                     theirs.n, (int)(nl2 ? nl2 - why : (long)strlen(why)), why,
-                     nours - theirs.n);
+            snprintf(note, sizeof note, "; evtxexport failed after %zu records (%.*s), %zu of ours unchecked", theirs.n,
+                     (int)(nl2 ? nl2 - why : (long)strlen(why)), why, nours - theirs.n);
             t->unchecked += nours - theirs.n;
         } else {
             printf("    stoat has %zu records, evtxexport %zu\n", nours, theirs.n);
@@ -687,8 +682,8 @@ static bool compare_file(const char *path, struct totals *t)
         }
     }
     ok = bad == 0;
-    printf("%s %s (%zu records%s%s)\n", ok ? "PASS" : "FAIL", path, n,
-           ours_evs.n > nours ? ", plus recovered" : "", note);
+    printf("%s %s (%zu records%s%s)\n", ok ? "PASS" : "FAIL", path, n, ours_evs.n > nours ? ", plus recovered" : "",
+           note);
     if (o.errors.len)
         fputs(o.errors.p, stdout);
 out:
@@ -711,19 +706,18 @@ static int dump_json(int argc, char **argv)
 {
     int rc = 0;
     for (int i = 0; i < argc; i++) {
-        struct buf data = { 0 };
+        struct buf data = {0};
         struct evtx_file *f = NULL;
         struct evtx_scratch *s = NULL;
-        struct ours o = { NULL, { 0 }, true, { 0 } };
+        struct ours o = {NULL, {0}, true, {0}};
         struct evtx_error err;
-        if (read_file(argv[i], &data) ||
-            evtx_open_mem((const uint8_t *)data.p, data.len, argv[i], &f, &err)) {
+        if (read_file(argv[i], &data) || evtx_open_mem((const uint8_t *)data.p, data.len, argv[i], &f, &err)) {
             fprintf(stderr, "%s: cannot open\n", argv[i]);
             rc = 1;
             goto next;
         }
         s = evtx_scratch_create();
-        struct evtx_visitor v = { &o, on_record, on_error };
+        struct evtx_visitor v = {&o, on_record, on_error};
         evtx_parse_all(f, s, &v);
         if (o.errors.len)
             fprintf(stderr, "%s:\n%s", argv[i], o.errors.p);
@@ -741,7 +735,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--json") == 0)
         return dump_json(argc - 2, argv + 2);
-    struct totals t = { 0 };
+    struct totals t = {0};
     for (int i = 1; i < argc; i++)
         compare_file(argv[i], &t);
     printf("records compared: %lu, fields compared: %lu, explained differences: %lu, "

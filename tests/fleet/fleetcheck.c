@@ -63,7 +63,7 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
         if (js_GetMsg(&m, bus_js(c), stream, seq, NULL, &je) != NATS_OK)
-            continue;   /* deleted */
+            continue; /* deleted */
         n++;
         if (print)
             printf("%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
@@ -100,8 +100,8 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     }
     if (print)
         goto out;
-    printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64 "\n",
-           n, ids.count, events, bad, hosts.count, nohost);
+    printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64 "\n", n,
+           ids.count, events, bad, hosts.count, nohost);
     for (size_t i = 0; i < hosts.cap; i++)
         if (hosts.slots[i].key && hosts.slots[i].value < 100000)
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);

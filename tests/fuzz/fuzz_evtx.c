@@ -16,7 +16,10 @@
 
 static int on_record(void *ctx, const struct evtx_record *r)
 {
-    struct { char *buf; size_t cap; } *j = ctx;
+    struct {
+        char *buf;
+        size_t cap;
+    } *j = ctx;
     size_t len = 0;
     evtx_record_to_json(r, &j->buf, &len, &j->cap);
     /* touch every field so a bad pointer shows up under ASan */
@@ -48,18 +51,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!buf)
             return 0;
         memcpy(buf, "ElfFile\0", 8);
-        buf[32] = 128;         /* header size */
-        buf[38] = 3;           /* major version */
-        buf[40] = 0x00;        /* header block size 4096 */
+        buf[32] = 128;  /* header size */
+        buf[38] = 3;    /* major version */
+        buf[40] = 0x00; /* header block size 4096 */
         buf[41] = 0x10;
-        buf[42] = 1;           /* one chunk */
+        buf[42] = 1; /* one chunk */
         memcpy(buf + EVTX_FILE_HEADER_SIZE, data, size);
         p = buf;
     }
     struct evtx_file *f = NULL;
     struct evtx_error err;
-    struct { char *buf; size_t cap; } j = { NULL, 0 };
-    struct evtx_visitor v = { &j, on_record, on_error };
+    struct {
+        char *buf;
+        size_t cap;
+    } j = {NULL, 0};
+    struct evtx_visitor v = {&j, on_record, on_error};
     if (evtx_open_mem(p, n, "fuzz", &f, &err) == 0) {
         for (uint32_t i = 0; i < evtx_chunk_count(f); i++)
             evtx_parse_chunk(f, i, s, &v);

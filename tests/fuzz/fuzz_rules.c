@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct stoat_loader *l;
     if (stoat_loader_create(&o, &l))
-        abort();   /* the mapping file must be found: run from the repository root */
+        abort(); /* the mapping file must be found: run from the repository root */
     stoat_loader_add_text(l, "fuzz.yml", (const char *)data, size);
     struct stoat_ruleset *rs = NULL;
     stoat_loader_build(l, &rs);

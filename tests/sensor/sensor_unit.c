@@ -11,120 +11,130 @@
 #include <string.h>
 
 static int pass, fail;
-#define CHECK(name, cond) do { if (cond) { pass++; printf("ok   unit: %s\n", name); } \
-	else { fail++; printf("FAIL unit: %s\n", name); } } while (0)
+#define CHECK(name, cond)                    \
+    do {                                     \
+        if (cond) {                          \
+            pass++;                          \
+            printf("ok   unit: %s\n", name); \
+        } else {                             \
+            fail++;                          \
+            printf("FAIL unit: %s\n", name); \
+        }                                    \
+    } while (0)
 
 static void test_stat(void)
 {
-	struct procstat st;
-	const char *good = "1234 (bash) S 1000 1234 1234 34816 1234 4194560 1 2 3 4 5 6 7 8 20 0 1 0 98765 1 2";
-	CHECK("stat: plain line", proc_parse_stat(good, strlen(good), &st) == 0 && st.ppid == 1000 &&
-	      st.sid == 1234 && st.tty_nr == 34816 && st.start_ticks == 98765 && strcmp(st.comm, "bash") == 0);
-	const char *evil = "77 (a) S 1 2 3 4 (x) R) S 42 77 77 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 555 1 2";
-	CHECK("stat: comm with ') S 1 2 3 4 (' parsed from the last ')'",
-	      proc_parse_stat(evil, strlen(evil), &st) == 0 && st.ppid == 42 && st.start_ticks == 555 &&
-	      strlen(st.comm) < sizeof(st.comm));
-	CHECK("stat: cut short is an error", proc_parse_stat(good, 40, &st) < 0);
-	CHECK("stat: no parentheses is an error", proc_parse_stat("1 bash S 1", 10, &st) < 0);
-	CHECK("stat: empty is an error", proc_parse_stat("", 0, &st) < 0);
-	const char *huge = "1 (x) S 99999999999999999999999999 1 1 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 5 1";
-	CHECK("stat: overlong number rejected", proc_parse_stat(huge, strlen(huge), &st) < 0);
+    struct procstat st;
+    const char *good = "1234 (bash) S 1000 1234 1234 34816 1234 4194560 1 2 3 4 5 6 7 8 20 0 1 0 98765 1 2";
+    CHECK("stat: plain line", proc_parse_stat(good, strlen(good), &st) == 0 && st.ppid == 1000 && st.sid == 1234 &&
+                                  st.tty_nr == 34816 && st.start_ticks == 98765 && strcmp(st.comm, "bash") == 0);
+    const char *evil = "77 (a) S 1 2 3 4 (x) R) S 42 77 77 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 555 1 2";
+    CHECK("stat: comm with ') S 1 2 3 4 (' parsed from the last ')'", proc_parse_stat(evil, strlen(evil), &st) == 0 &&
+                                                                          st.ppid == 42 && st.start_ticks == 555 &&
+                                                                          strlen(st.comm) < sizeof(st.comm));
+    CHECK("stat: cut short is an error", proc_parse_stat(good, 40, &st) < 0);
+    CHECK("stat: no parentheses is an error", proc_parse_stat("1 bash S 1", 10, &st) < 0);
+    CHECK("stat: empty is an error", proc_parse_stat("", 0, &st) < 0);
+    const char *huge = "1 (x) S 99999999999999999999999999 1 1 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 5 1";
+    CHECK("stat: overlong number rejected", proc_parse_stat(huge, strlen(huge), &st) < 0);
 }
 
 static void test_proctab(void)
 {
-	struct proctab *pt = proctab_new(16);
-	uint64_t tick = proc_ticks_to_ns(1);
-	CHECK("proctab: created", pt != NULL);
-	if (!pt)
-		return;
-	struct proc_info *a = proctab_put(pt, 100, 5 * tick);
-	proctab_set(&a->image, "/usr/bin/bash", 13);
-	struct proc_info *b = proctab_put(pt, 100, 9 * tick);   /* pid reused later */
-	proctab_set(&b->image, "/usr/bin/curl", 13);
-	CHECK("proctab: pid reuse keeps both processes apart",
-	      proctab_get(pt, 100, 5 * tick) && strcmp(proctab_get(pt, 100, 5 * tick)->image, "/usr/bin/bash") == 0 &&
-	      strcmp(proctab_get(pt, 100, 9 * tick)->image, "/usr/bin/curl") == 0);
-	CHECK("proctab: /proc tick resolution matches exact start",
-	      proctab_get(pt, 100, 5 * tick + tick / 2) == proctab_get(pt, 100, 5 * tick));
-	CHECK("proctab: start 0 = newest live", proctab_get(pt, 100, 0) == proctab_get(pt, 100, 9 * tick));
-	proctab_exited(pt, proctab_get(pt, 100, 9 * tick));
-	CHECK("proctab: start 0 skips exited", proctab_get(pt, 100, 0) == proctab_get(pt, 100, 5 * tick));
-	for (uint32_t i = 0; i < 100; i++)
-		proctab_put(pt, 1000 + i, (uint64_t)(i + 1) * tick);
-	CHECK("proctab: bounded", proctab_count(pt) <= 16 && proctab_evictions(pt) > 0);
-	CHECK("proctab: newest kept", proctab_get(pt, 1099, 100 * tick) != NULL);
-	char big[SENSOR_CMDLINE_KEEP * 2];
-	memset(big, 'x', sizeof(big));
-	struct proc_info *c = proctab_put(pt, 5, tick);
-	proctab_set(&c->cmdline, big, sizeof(big));
-	CHECK("proctab: command line capped", strlen(c->cmdline) == SENSOR_CMDLINE_KEEP);
-	proctab_free(pt);
-	proctab_free(NULL);
+    struct proctab *pt = proctab_new(16);
+    uint64_t tick = proc_ticks_to_ns(1);
+    CHECK("proctab: created", pt != NULL);
+    if (!pt)
+        return;
+    struct proc_info *a = proctab_put(pt, 100, 5 * tick);
+    proctab_set(&a->image, "/usr/bin/bash", 13);
+    struct proc_info *b = proctab_put(pt, 100, 9 * tick); /* pid reused later */
+    proctab_set(&b->image, "/usr/bin/curl", 13);
+    CHECK("proctab: pid reuse keeps both processes apart",
+          proctab_get(pt, 100, 5 * tick) && strcmp(proctab_get(pt, 100, 5 * tick)->image, "/usr/bin/bash") == 0 &&
+              strcmp(proctab_get(pt, 100, 9 * tick)->image, "/usr/bin/curl") == 0);
+    CHECK("proctab: /proc tick resolution matches exact start",
+          proctab_get(pt, 100, 5 * tick + tick / 2) == proctab_get(pt, 100, 5 * tick));
+    CHECK("proctab: start 0 = newest live", proctab_get(pt, 100, 0) == proctab_get(pt, 100, 9 * tick));
+    proctab_exited(pt, proctab_get(pt, 100, 9 * tick));
+    CHECK("proctab: start 0 skips exited", proctab_get(pt, 100, 0) == proctab_get(pt, 100, 5 * tick));
+    for (uint32_t i = 0; i < 100; i++)
+        proctab_put(pt, 1000 + i, (uint64_t)(i + 1) * tick);
+    CHECK("proctab: bounded", proctab_count(pt) <= 16 && proctab_evictions(pt) > 0);
+    CHECK("proctab: newest kept", proctab_get(pt, 1099, 100 * tick) != NULL);
+    char big[SENSOR_CMDLINE_KEEP * 2];
+    memset(big, 'x', sizeof(big));
+    struct proc_info *c = proctab_put(pt, 5, tick);
+    proctab_set(&c->cmdline, big, sizeof(big));
+    CHECK("proctab: command line capped", strlen(c->cmdline) == SENSOR_CMDLINE_KEEP);
+    proctab_free(pt);
+    proctab_free(NULL);
 }
 
 static int collect(void *ctx, const char *name, const char *value)
 {
-	char *out = ctx;
-	size_t l = strlen(out);
-	snprintf(out + l, 4096 - l, "%s=%s\n", name, value);
-	return 0;
+    char *out = ctx;
+    size_t l = strlen(out);
+    snprintf(out + l, 4096 - l, "%s=%s\n", name, value);
+    return 0;
 }
 
 static void test_fields(void)
 {
-	struct sensor s;
-	memset(&s, 0, sizeof(s));
-	strcpy(s.hostname, "h1");
-	s.boot_tag = 0xabcdef01;
-	struct sensor_event ev;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = SENSOR_CLOSE_STATS;
-	ev.tgid = ev.pid = 42;
-	ev.start_time_ns = 0x0102030405060708ull;
-	ev.image = "/usr/bin/curl";
-	ev.protocol = 6;
-	ev.initiated = true;
-	ev.src.family = ev.dst.family = 10;
-	ev.src.addr[15] = 1;                               /* ::1 */
-	ev.dst.addr[10] = ev.dst.addr[11] = 0xff;          /* ::ffff:127.0.0.1 */
-	ev.dst.addr[12] = 127; ev.dst.addr[15] = 1;
-	ev.src.port = 40000;
-	ev.dst.port = 443;
-	ev.bytes_sent = 1000;
-	ev.bytes_received = 20;
-	ev.watch_index = -1;
-	char out[4096] = "";
-	int n = sensor_event_fields(&s, &ev, collect, out);
-	CHECK("fields: network close as EventID 3", n > 0 && strstr(out, "EventID=3\n") &&
-	      strstr(out, "Channel=stoat-sensor\n") && strstr(out, "Image=/usr/bin/curl\n"));
-	CHECK("fields: v6 source, v4-mapped destination shown as v4",
-	      strstr(out, "SourceIp=::1\n") && strstr(out, "SourceIsIpv6=true\n") &&
-	      strstr(out, "DestinationIp=127.0.0.1\n") && strstr(out, "DestinationIsIpv6=false\n"));
-	CHECK("fields: bytes and ports", strstr(out, "BytesSent=1000\n") && strstr(out, "BytesReceived=20\n") &&
-	      strstr(out, "DestinationPort=443\n") && strstr(out, "Initiated=true\n"));
-	CHECK("fields: ProcessGuid from boot id, start time, pid",
-	      strstr(out, "ProcessGuid={abcdef01-0102-0304-0506-07080000002a}\n") != NULL);
+    struct sensor s;
+    memset(&s, 0, sizeof(s));
+    strcpy(s.hostname, "h1");
+    s.boot_tag = 0xabcdef01;
+    struct sensor_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = SENSOR_CLOSE_STATS;
+    ev.tgid = ev.pid = 42;
+    ev.start_time_ns = 0x0102030405060708ull;
+    ev.image = "/usr/bin/curl";
+    ev.protocol = 6;
+    ev.initiated = true;
+    ev.src.family = ev.dst.family = 10;
+    ev.src.addr[15] = 1;                      /* ::1 */
+    ev.dst.addr[10] = ev.dst.addr[11] = 0xff; /* ::ffff:127.0.0.1 */
+    ev.dst.addr[12] = 127;
+    ev.dst.addr[15] = 1;
+    ev.src.port = 40000;
+    ev.dst.port = 443;
+    ev.bytes_sent = 1000;
+    ev.bytes_received = 20;
+    ev.watch_index = -1;
+    char out[4096] = "";
+    int n = sensor_event_fields(&s, &ev, collect, out);
+    CHECK("fields: network close as EventID 3", n > 0 && strstr(out, "EventID=3\n") &&
+                                                    strstr(out, "Channel=stoat-sensor\n") &&
+                                                    strstr(out, "Image=/usr/bin/curl\n"));
+    CHECK("fields: v6 source, v4-mapped destination shown as v4",
+          strstr(out, "SourceIp=::1\n") && strstr(out, "SourceIsIpv6=true\n") &&
+              strstr(out, "DestinationIp=127.0.0.1\n") && strstr(out, "DestinationIsIpv6=false\n"));
+    CHECK("fields: bytes and ports", strstr(out, "BytesSent=1000\n") && strstr(out, "BytesReceived=20\n") &&
+                                         strstr(out, "DestinationPort=443\n") && strstr(out, "Initiated=true\n"));
+    CHECK("fields: ProcessGuid from boot id, start time, pid",
+          strstr(out, "ProcessGuid={abcdef01-0102-0304-0506-07080000002a}\n") != NULL);
 }
 
 struct seen {
-	int n;
-	char image[64], parent_image[64];
-	bool parent_known;
-	uint64_t start;
-	uint32_t uid;
+    int n;
+    char image[64], parent_image[64];
+    bool parent_known;
+    uint64_t start;
+    uint32_t uid;
 };
 
 static int seen_cb(void *ctx, const struct sensor_event *ev)
 {
-	struct seen *w = ctx;
-	w->n++;
-	snprintf(w->image, sizeof(w->image), "%s", ev->image ? ev->image : "");
-	snprintf(w->parent_image, sizeof(w->parent_image), "%s", ev->parent_image ? ev->parent_image : "");
-	w->parent_known = ev->parent_image != NULL;
-	w->start = ev->start_time_ns;
-	w->uid = ev->uid;
-	return 0;
+    struct seen *w = ctx;
+    w->n++;
+    snprintf(w->image, sizeof(w->image), "%s", ev->image ? ev->image : "");
+    snprintf(w->parent_image, sizeof(w->parent_image), "%s", ev->parent_image ? ev->parent_image : "");
+    w->parent_known = ev->parent_image != NULL;
+    w->start = ev->start_time_ns;
+    w->uid = ev->uid;
+    return 0;
 }
 
 /* The process bookkeeping both modes share, on fallback-style events (known
@@ -135,64 +145,63 @@ static int seen_cb(void *ctx, const struct sensor_event *ev)
  * the table. */
 static void test_deliver_proc(void)
 {
-	struct sensor s;
-	struct seen w;
-	struct sensor_event ev;
-	uint64_t tick = proc_ticks_to_ns(1);
-	memset(&s, 0, sizeof(s));
-	memset(&w, 0, sizeof(w));
-	s.pt = proctab_new(16);
-	s.cb = seen_cb;
-	s.cbctx = &w;
-	if (!s.pt) {
-		CHECK("deliver_proc: table created", false);
-		return;
-	}
-	struct proc_info *par = proctab_put(s.pt, 500, 5 * tick);   /* the oldest live entry */
-	proctab_set(&par->image, "/usr/bin/bash", 13);
-	for (uint32_t i = 0; i < 15; i++)
-		proctab_put(s.pt, 1000 + i, (uint64_t)(i + 10) * tick);
-	sensor_event_init(&ev, SENSOR_EXEC, 1, 600, 600);
-	ev.flags = SENSOR_EF_FROM_PROC;
-	ev.ppid = 500;
-	ev.start_time_ns = 40 * tick;
-	ev.image = "/usr/bin/id";
-	ev.cmdline = "id";
-	sensor_deliver_proc(&s, &ev);
-	CHECK("deliver_proc: an exec that evicts its parent hands out no parent strings",
-	      w.n == 1 && !w.parent_known && strcmp(w.image, "/usr/bin/id") == 0 &&
-	      proctab_get(s.pt, 500, 0) == NULL);
+    struct sensor s;
+    struct seen w;
+    struct sensor_event ev;
+    uint64_t tick = proc_ticks_to_ns(1);
+    memset(&s, 0, sizeof(s));
+    memset(&w, 0, sizeof(w));
+    s.pt = proctab_new(16);
+    s.cb = seen_cb;
+    s.cbctx = &w;
+    if (!s.pt) {
+        CHECK("deliver_proc: table created", false);
+        return;
+    }
+    struct proc_info *par = proctab_put(s.pt, 500, 5 * tick); /* the oldest live entry */
+    proctab_set(&par->image, "/usr/bin/bash", 13);
+    for (uint32_t i = 0; i < 15; i++)
+        proctab_put(s.pt, 1000 + i, (uint64_t)(i + 10) * tick);
+    sensor_event_init(&ev, SENSOR_EXEC, 1, 600, 600);
+    ev.flags = SENSOR_EF_FROM_PROC;
+    ev.ppid = 500;
+    ev.start_time_ns = 40 * tick;
+    ev.image = "/usr/bin/id";
+    ev.cmdline = "id";
+    sensor_deliver_proc(&s, &ev);
+    CHECK("deliver_proc: an exec that evicts its parent hands out no parent strings",
+          w.n == 1 && !w.parent_known && strcmp(w.image, "/usr/bin/id") == 0 && proctab_get(s.pt, 500, 0) == NULL);
 
-	struct proc_info *q = proctab_put(s.pt, 700, 50 * tick);
-	proctab_set(&q->image, "/usr/sbin/sshd", 14);
-	sensor_event_init(&ev, SENSOR_FORK, 2, 701, 701);
-	ev.flags = SENSOR_EF_FROM_PROC;
-	ev.ppid = 700;
-	ev.start_time_ns = 60 * tick;
-	sensor_deliver_proc(&s, &ev);
-	struct proc_info *child = proctab_get(s.pt, 701, 60 * tick);
-	CHECK("deliver_proc: a fork starts as a copy of its parent",
-	      w.n == 2 && strcmp(w.image, "/usr/sbin/sshd") == 0 && strcmp(w.parent_image, "/usr/sbin/sshd") == 0 &&
-	      child && child->image && strcmp(child->image, "/usr/sbin/sshd") == 0 && child->pstart_ns == 50 * tick);
+    struct proc_info *q = proctab_put(s.pt, 700, 50 * tick);
+    proctab_set(&q->image, "/usr/sbin/sshd", 14);
+    sensor_event_init(&ev, SENSOR_FORK, 2, 701, 701);
+    ev.flags = SENSOR_EF_FROM_PROC;
+    ev.ppid = 700;
+    ev.start_time_ns = 60 * tick;
+    sensor_deliver_proc(&s, &ev);
+    struct proc_info *child = proctab_get(s.pt, 701, 60 * tick);
+    CHECK("deliver_proc: a fork starts as a copy of its parent",
+          w.n == 2 && strcmp(w.image, "/usr/sbin/sshd") == 0 && strcmp(w.parent_image, "/usr/sbin/sshd") == 0 &&
+              child && child->image && strcmp(child->image, "/usr/sbin/sshd") == 0 && child->pstart_ns == 50 * tick);
 
-	if (child)
-		child->uid = 1001;
-	sensor_event_init(&ev, SENSOR_EXIT, 3, 701, 701);
-	sensor_deliver_proc(&s, &ev);
-	CHECK("deliver_proc: an exit by pid only takes start, uid and image from the table, then is marked exited",
-	      w.n == 3 && w.start == 60 * tick && w.uid == 1001 && strcmp(w.image, "/usr/sbin/sshd") == 0 &&
-	      proctab_get(s.pt, 701, 0) == NULL && proctab_get(s.pt, 701, 60 * tick) != NULL);
-	CHECK("deliver_proc: counted by kind", s.st.events == 3 && s.st.by_kind[SENSOR_EXEC] == 1 &&
-	      s.st.by_kind[SENSOR_FORK] == 1 && s.st.by_kind[SENSOR_EXIT] == 1);
-	proctab_free(s.pt);
+    if (child)
+        child->uid = 1001;
+    sensor_event_init(&ev, SENSOR_EXIT, 3, 701, 701);
+    sensor_deliver_proc(&s, &ev);
+    CHECK("deliver_proc: an exit by pid only takes start, uid and image from the table, then is marked exited",
+          w.n == 3 && w.start == 60 * tick && w.uid == 1001 && strcmp(w.image, "/usr/sbin/sshd") == 0 &&
+              proctab_get(s.pt, 701, 0) == NULL && proctab_get(s.pt, 701, 60 * tick) != NULL);
+    CHECK("deliver_proc: counted by kind", s.st.events == 3 && s.st.by_kind[SENSOR_EXEC] == 1 &&
+                                               s.st.by_kind[SENSOR_FORK] == 1 && s.st.by_kind[SENSOR_EXIT] == 1);
+    proctab_free(s.pt);
 }
 
 int main(void)
 {
-	test_stat();
-	test_proctab();
-	test_fields();
-	test_deliver_proc();
-	printf("sensor-unit: %d passed, %d failed\n", pass, fail);
-	return fail ? 1 : 0;
+    test_stat();
+    test_proctab();
+    test_fields();
+    test_deliver_proc();
+    printf("sensor-unit: %d passed, %d failed\n", pass, fail);
+    return fail ? 1 : 0;
 }

@@ -14,9 +14,9 @@
 #include "behaviour/correlate.h"
 #include "rules/ruleset.h"
 
-#define T0     ((int64_t)1767225600 * 1000000000)   /* 2026-01-01T00:00:00Z */
-#define SEC(x) (T0 + (int64_t)((x) * 1e9))
-#define MIN(x) SEC((x) * 60)
+#define T0     ((int64_t)1767225600 * 1000000000) /* 2026-01-01T00:00:00Z */
+#define SEC(x) (T0 + (int64_t)((x)*1e9))
+#define MIN(x) SEC((x)*60)
 
 /* ------------------------------------------------------------ harness */
 
@@ -118,12 +118,15 @@ static inline void feed_full(struct env *v, const char *name, int64_t t, uint64_
     for (const char *k; (k = va_arg(ap, const char *)) != NULL;) {
         const char *val = va_arg(ap, const char *);
         assert_true(n < 16);
-        f[n++] = (struct stoat_field){.name = k, .value = val, .name_len = (uint32_t)strlen(k),
-                                      .value_len = (uint32_t)strlen(val), .type = STOAT_V_STRING};
+        f[n++] = (struct stoat_field){.name = k,
+                                      .value = val,
+                                      .name_len = (uint32_t)strlen(k),
+                                      .value_len = (uint32_t)strlen(val),
+                                      .type = STOAT_V_STRING};
     }
     va_end(ap);
-    struct corr_input in = {.rule = rule(v, name), .alert_id = alert, .time_ns = t, .fields = f, .nfields = n,
-                            .host = host};
+    struct corr_input in = {
+        .rule = rule(v, name), .alert_id = alert, .time_ns = t, .fields = f, .nfields = n, .host = host};
     corr_feed(v->e, &in, on_fire, v);
 }
 

@@ -32,7 +32,7 @@ struct cap_event {
 struct capture {
     struct cap_event *ev;
     size_t n, cap;
-    char *diag[256];        /* "LINE:SEVERITY:message" */
+    char *diag[256]; /* "LINE:SEVERITY:message" */
     size_t ndiag;
     struct stoat_hunt_stats st;
 };
@@ -85,7 +85,9 @@ static inline void cap_diag_cb(void *ctx, const struct stoat_diag *d)
     if (c->ndiag < 256) {
         char buf[512];
         snprintf(buf, sizeof(buf), "%llu:%s:%s", (unsigned long long)d->line,
-                 d->severity == STOAT_SEV_ERROR ? "error" : d->severity == STOAT_SEV_WARNING ? "warning" : "note",
+                 d->severity == STOAT_SEV_ERROR     ? "error"
+                 : d->severity == STOAT_SEV_WARNING ? "warning"
+                                                    : "note",
                  d->message ? d->message : "");
         c->diag[c->ndiag++] = strdup(buf);
     }
@@ -114,12 +116,12 @@ static struct stoat_ruleset *cap_rules(const char *yaml)
 
 /* Hunts the files at paths (or text written to a temporary file when
  * npaths is 0). */
-static inline void cap_run_paths(struct capture *c, const struct stoat_ruleset *rs, const char *const *paths, size_t npaths,
-                          const char *host, unsigned threads)
+static inline void cap_run_paths(struct capture *c, const struct stoat_ruleset *rs, const char *const *paths,
+                                 size_t npaths, const char *host, unsigned threads)
 {
     memset(c, 0, sizeof(*c));
-    struct stoat_hunt_opts ho = {.threads = threads ? threads : 1, .all_events = true, .diag = cap_diag_cb,
-                                 .diag_ctx = c, .host = host};
+    struct stoat_hunt_opts ho = {
+        .threads = threads ? threads : 1, .all_events = true, .diag = cap_diag_cb, .diag_ctx = c, .host = host};
     struct stoat_hunt *h = NULL;
     stoat_hunt_create(rs, &ho, &h);
     struct stoat_sink s = {.ctx = c, .event = cap_event_cb, .alert = cap_alert_cb};
@@ -129,8 +131,8 @@ static inline void cap_run_paths(struct capture *c, const struct stoat_ruleset *
     stoat_hunt_destroy(h);
 }
 
-static inline void cap_run(struct capture *c, const struct stoat_ruleset *rs, const char *text, size_t len, const char *host,
-                    unsigned threads)
+static inline void cap_run(struct capture *c, const struct stoat_ruleset *rs, const char *text, size_t len,
+                           const char *host, unsigned threads)
 {
     char path[] = "/tmp/stoat-reader-test-XXXXXX";
     int fd = mkstemp(path);

@@ -91,10 +91,10 @@ static void test_raw_execve_joined(void **state)
     assert_int_equal(ev_nvalues(e, "type"), 6);
     assert_str(ev_get(e, "type", 0), "SYSCALL");
     assert_str(ev_get(e, "type", 1), "EXECVE");
-    assert_str(ev_get(e, "SYSCALL", 0), "execve");   /* named from the syscall table */
+    assert_str(ev_get(e, "SYSCALL", 0), "execve"); /* named from the syscall table */
     assert_str(ev_get(e, "a0", 0), "curl");
     assert_str(ev_get(e, "a2", 0), "http://127.0.0.1:8080/x");
-    assert_int_equal(ev_nvalues(e, "a0"), 1);        /* the syscall's own a0 is syscall_a0 */
+    assert_int_equal(ev_nvalues(e, "a0"), 1); /* the syscall's own a0 is syscall_a0 */
     assert_str(ev_get(e, "syscall_a0", 0), "55d0c8e0");
     assert_str(ev_get(e, "cwd", 0), "/home/alice/My Docs");
     assert_str(ev_get(e, "proctitle", 0), "curl -s http://127.0.0.1:8080/x");
@@ -113,9 +113,9 @@ static void test_raw_execve_joined(void **state)
     assert_str(ev_get(p, "LogonId", 0), "7");
     assert_str(ev_get(p, "ProcessId", 0), "4001");
     assert_str(ev_get(p, "ParentProcessId", 0), "4000");
-    assert_null(ev_get(p, "ParentImage", 0));   /* the parent was never seen */
+    assert_null(ev_get(p, "ParentImage", 0)); /* the parent was never seen */
     assert_true(ev_fired(p, "T proc curl"));
-    assert_false(ev_fired(e, "T proc curl"));   /* process rules never see the raw event */
+    assert_false(ev_fired(e, "T proc curl")); /* process rules never see the raw event */
     assert_int_equal(c.ndiag, 0);
     assert_int_equal(c.st.skipped, 0);
     cap_free(&c);
@@ -128,7 +128,8 @@ static void test_enriched(void **state)
     const char *log =
         "type=SYSCALL msg=audit(1700000001.500:200): arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 "
         "a3=4 items=2 ppid=4001 pid=4002 auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
-        "tty=pts1 ses=7 comm=\"id\" exe=\"/usr/bin/id\" subj=unconfined key=(null)\x1d" "ARCH=x86_64 "
+        "tty=pts1 ses=7 comm=\"id\" exe=\"/usr/bin/id\" subj=unconfined key=(null)\x1d"
+        "ARCH=x86_64 "
         "SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" EUID=\"root\"\n"
         "type=EXECVE msg=audit(1700000001.500:200): argc=1 a0=\"id\"\n"
         "type=CWD msg=audit(1700000001.500:200): cwd=\"/root\"\n"
@@ -140,16 +141,16 @@ static void test_enriched(void **state)
     hunt(&c, log);
     const struct cap_event *e = cap_find(&c, "auditd", "1300", 0);
     assert_non_null(e);
-    assert_int_equal(ev_nvalues(e, "SYSCALL"), 1);   /* enriched: not added twice */
+    assert_int_equal(ev_nvalues(e, "SYSCALL"), 1); /* enriched: not added twice */
     assert_str(ev_get(e, "SYSCALL", 0), "execve");
     assert_str(ev_get(e, "ARCH", 0), "x86_64");
     assert_str(ev_get(e, "AUID", 0), "alice");
     assert_str(ev_get(e, "OUID", 0), "root");
     assert_str(ev_get(e, "key", 0), "(null)");
     assert_true(ev_fired(e, "T execve id"));
-    assert_int_equal(cap_alerts(&c, "T execve id"), 1);   /* once: the derived view is not auditd */
+    assert_int_equal(cap_alerts(&c, "T execve id"), 1); /* once: the derived view is not auditd */
     const struct cap_event *p = cap_find(&c, "auditd-derived", "1", 0);
-    assert_str(ev_get(p, "User", 0), "root");   /* the enriched name */
+    assert_str(ev_get(p, "User", 0), "root"); /* the enriched name */
     assert_str(ev_get(p, "CommandLine", 0), "id");
     cap_free(&c);
 }
@@ -200,7 +201,7 @@ static void test_interleaved_serials(void **state)
     hunt(&c, log);
     assert_int_equal(cap_count(&c, "auditd", NULL), 2);
     const struct cap_event *a = cap_find(&c, "auditd", NULL, 0), *b = cap_find(&c, "auditd", NULL, 1);
-    assert_str(ev_get(a, "serial", 0), "401");   /* in the order the events began */
+    assert_str(ev_get(a, "serial", 0), "401"); /* in the order the events began */
     assert_int_equal(a->line, 1);
     assert_int_equal(ev_nvalues(a, "type"), 3);
     assert_str(ev_get(a, "a1", 0), "-u");
@@ -209,7 +210,7 @@ static void test_interleaved_serials(void **state)
     assert_int_equal(b->line, 2);
     assert_int_equal(ev_nvalues(b, "type"), 2);
     assert_str(ev_get(b, "SYSCALL", 0), "syslog");
-    assert_str(ev_get(b, "a0", 0), "5");   /* no EXECVE: the syscall's arguments keep their names */
+    assert_str(ev_get(b, "a0", 0), "5"); /* no EXECVE: the syscall's arguments keep their names */
     assert_str(ev_get(b, "proctitle", 0), "dmesg -C");
     assert_true(ev_fired(b, "T dmesg cleared"));
     assert_true(ev_fired(a, "T execve id"));
@@ -247,7 +248,7 @@ static void test_garbage_lines(void **state)
     assert_str(ev_get(l, "op", 0), "login");
     assert_str(ev_get(l, "addr", 0), "10.0.0.5");
     assert_str(ev_get(l, "exe", 0), "/usr/sbin/sshd");
-    assert_str(ev_get(l, "Computer", 0), "");   /* not the remote hostname */
+    assert_str(ev_get(l, "Computer", 0), ""); /* not the remote hostname */
     const struct cap_event *s = cap_find(&c, "auditd", "1131", 0);
     assert_non_null(s);
     assert_int_equal(s->line, 7);
@@ -271,7 +272,7 @@ static void test_truncated_record(void **state)
     assert_non_null(e);
     assert_str(ev_get(e, "name", 0), "/etc/pass");
     assert_non_null(cap_diag(&c, 2, "warning", "unterminated"));
-    assert_null(cap_find(&c, "auditd-derived", NULL, 0));   /* a read: no file view */
+    assert_null(cap_find(&c, "auditd-derived", NULL, 0)); /* a read: no file view */
     cap_free(&c);
 }
 
@@ -317,7 +318,7 @@ static void test_interpreted(void **state)
     assert_int_equal(e->line, 2);
     assert_str(ev_get(e, "audit_time", 0), "2026-11-19T21:37:05.200");
     assert_str(ev_get(e, "proctitle", 0), "curl -s http://127.0.0.1:8080/x");
-    assert_str(ev_get(e, "a3", 0), "two words=yes");   /* only a<N>= ends an argument */
+    assert_str(ev_get(e, "a3", 0), "two words=yes"); /* only a<N>= ends an argument */
     assert_str(ev_get(e, "SYSCALL", 0), "execve");
     assert_str(ev_get(e, "name", 0), "/usr/bin/curl");
     assert_str(ev_get(e, "mode", 0), "file,755");
@@ -351,17 +352,16 @@ static void test_interpreted(void **state)
 static void test_ausearch_raw(void **state)
 {
     (void)state;
-    const char *log =
-        "----\n"
-        "time->Tue Nov 14 22:13:20 2023\n"
-        "type=USER_ERR msg=audit(1700000000.282:538): pid=2837 uid=0 auid=4294967295 ses=4294967295 "
-        "subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=PAM:bad_ident grantors=? acct=\"?\" "
-        "exe=\"/usr/sbin/sshd\" hostname=198.51.100.7 addr=198.51.100.7 terminal=ssh res=failed'\n"
-        "----\n"
-        "time->Tue Nov 14 22:13:20 2023\n"
-        "type=USER_LOGIN msg=audit(1700000000.282:540): pid=2837 uid=0 auid=4294967295 ses=4294967295 "
-        "subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=login acct=\"git\" exe=\"/usr/sbin/sshd\" "
-        "hostname=? addr=198.51.100.7 terminal=ssh res=failed'\n";
+    const char *log = "----\n"
+                      "time->Tue Nov 14 22:13:20 2023\n"
+                      "type=USER_ERR msg=audit(1700000000.282:538): pid=2837 uid=0 auid=4294967295 ses=4294967295 "
+                      "subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=PAM:bad_ident grantors=? acct=\"?\" "
+                      "exe=\"/usr/sbin/sshd\" hostname=198.51.100.7 addr=198.51.100.7 terminal=ssh res=failed'\n"
+                      "----\n"
+                      "time->Tue Nov 14 22:13:20 2023\n"
+                      "type=USER_LOGIN msg=audit(1700000000.282:540): pid=2837 uid=0 auid=4294967295 ses=4294967295 "
+                      "subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=login acct=\"git\" exe=\"/usr/sbin/sshd\" "
+                      "hostname=? addr=198.51.100.7 terminal=ssh res=failed'\n";
     const unsigned char *h = (const unsigned char *)log;
     assert_ptr_equal(reader_detect(h, strlen(log)), &reader_auditd);
     struct capture c;
@@ -380,7 +380,8 @@ static void test_node_and_host(void **state)
     (void)state;
     const char *log =
         "node=fab-db01 type=DAEMON_START msg=audit(1700000006.000:1): op=start ver=3.0.9 format=enriched "
-        "kernel=6.1.0 auid=4294967295 pid=400 uid=0 ses=4294967295 res=success\x1d" "AUID=\"unset\" UID=\"root\"\n"
+        "kernel=6.1.0 auid=4294967295 pid=400 uid=0 ses=4294967295 res=success\x1d"
+        "AUID=\"unset\" UID=\"root\"\n"
         "type=CONFIG_CHANGE msg=audit(1700000006.100:2): auid=4294967295 ses=4294967295 op=add_rule "
         "key=73746F61745F65786563016E65745F636F6E6E656374 list=4 res=1\n"
         "type=SYSCALL msg=audit(1700000006.100:2): arch=c000003e syscall=44 success=yes exit=1068 a0=4 "
@@ -391,7 +392,7 @@ static void test_node_and_host(void **state)
     const struct cap_event *d = cap_find(&c, "auditd", "1200", 0);
     assert_str(ev_get(d, "Computer", 0), "fab-db01");
     assert_str(ev_get(d, "node", 0), "fab-db01");
-    const struct cap_event *k = cap_find(&c, "auditd", "1305", 0);   /* CONFIG_CHANGE, not SYSCALL */
+    const struct cap_event *k = cap_find(&c, "auditd", "1305", 0); /* CONFIG_CHANGE, not SYSCALL */
     assert_non_null(k);
     assert_str(ev_get(k, "Computer", 0), "analyst-given");
     /* several rule keys, hex with \x01 between them */
@@ -433,7 +434,7 @@ static void test_network_views(void **state)
     assert_int_equal(cap_count(&c, "auditd", NULL), 3);
     assert_int_equal(cap_count(&c, "auditd-derived", "3"), 2);
     const struct cap_event *raw = cap_find(&c, "auditd", NULL, 0);
-    assert_int_equal(ev_nvalues(raw, "laddr"), 1);   /* decoded once, SADDR={...} not repeated */
+    assert_int_equal(ev_nvalues(raw, "laddr"), 1); /* decoded once, SADDR={...} not repeated */
     const struct cap_event *o = cap_find(&c, "auditd-derived", "3", 0);
     assert_str(ev_get(o, "DestinationIp", 0), "127.0.0.1");
     assert_str(ev_get(o, "DestinationPort", 0), "8080");
@@ -507,7 +508,7 @@ static void test_file_views(void **state)
     assert_str(ev_get(d, "TargetFilename", 0), "/tmp/work/.stage.tar");
     assert_true(ev_fired(d, "T file delete"));
     assert_null(cap_find(&c, "auditd-derived", "1", 0));
-    assert_int_equal(cap_alerts(&c, "T proc any"), 0);   /* no exec, no process rule */
+    assert_int_equal(cap_alerts(&c, "T proc any"), 0); /* no exec, no process rule */
     cap_free(&c);
 }
 
@@ -581,11 +582,15 @@ static void test_caps(void **state)
                           "a0=0 a1=0 a2=0 a3=0 items=1 ppid=1 pid=4 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 "
                           "egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm=\"a\" exe=\"/a\" key=(null)\n");
     for (int i = 0; i < 300; i++) {
-        n += (size_t)snprintf(log + n, cap - n, "type=USER_CMD msg=audit(1700000012.000:%d): pid=%d uid=0 "
-                                                "res=success\n", 2000 + i, i);
+        n += (size_t)snprintf(log + n, cap - n,
+                              "type=USER_CMD msg=audit(1700000012.000:%d): pid=%d uid=0 "
+                              "res=success\n",
+                              2000 + i, i);
         if (i % 10 == 9)
-            n += (size_t)snprintf(log + n, cap - n, "type=PATH msg=audit(1700000012.000:1999): item=%d "
-                                                    "name=\"/p%d\" nametype=NORMAL\n", i / 10, i);
+            n += (size_t)snprintf(log + n, cap - n,
+                                  "type=PATH msg=audit(1700000012.000:1999): item=%d "
+                                  "name=\"/p%d\" nametype=NORMAL\n",
+                                  i / 10, i);
     }
     struct capture c;
     cap_run(&c, RS, log, n, NULL, 3);
@@ -600,7 +605,7 @@ static void test_caps(void **state)
     assert_true(paths > 0 && paths < 30);
     for (size_t i = 0; cap_find(&c, "auditd", "1302", i); i++)
         paths += ev_nvalues(cap_find(&c, "auditd", "1302", i), "name");
-    assert_int_equal(paths, 30);   /* every record is somewhere */
+    assert_int_equal(paths, 30); /* every record is somewhere */
     free(log);
     cap_free(&c);
 }
@@ -625,9 +630,9 @@ static void test_unit_boundaries(void **state)
         if (i > 0) /* the previous event's last records come after this one's first */
             n += (size_t)snprintf(log + n, cap - n, "type=CWD msg=audit(1700001000.%03d:%d): cwd=\"/w\"\n",
                                   (i - 1) % 1000, s - 1);
-        n += (size_t)snprintf(log + n, cap - n,
-                              "type=EXECVE msg=audit(1700001000.%03d:%d): argc=2 a0=\"id\" a1=\"%d\"\n", i % 1000,
-                              s, i);
+        n +=
+            (size_t)snprintf(log + n, cap - n,
+                             "type=EXECVE msg=audit(1700001000.%03d:%d): argc=2 a0=\"id\" a1=\"%d\"\n", i % 1000, s, i);
     }
     n += (size_t)snprintf(log + n, cap - n, "type=CWD msg=audit(1700001000.%03d:%d): cwd=\"/w\"\n", (N - 1) % 1000,
                           10000 + N - 1);

@@ -214,12 +214,9 @@ static void test_connect_without_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token),
-        cmocka_unit_test(test_fnv_partition),
-        cmocka_unit_test(test_subjects),
-        cmocka_unit_test(test_split_servers),
-        cmocka_unit_test(test_creds),
-        cmocka_unit_test(test_connect_without_server),
+        cmocka_unit_test(test_token),    cmocka_unit_test(test_fnv_partition),
+        cmocka_unit_test(test_subjects), cmocka_unit_test(test_split_servers),
+        cmocka_unit_test(test_creds),    cmocka_unit_test(test_connect_without_server),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     bus_shutdown();

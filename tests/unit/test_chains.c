@@ -11,9 +11,9 @@
 
 #include "behaviour/chains.h"
 
-#define MIN_NS (60 * 1000000000LL)
+#define MIN_NS  (60 * 1000000000LL)
 #define HOUR_NS (60 * MIN_NS)
-#define T0 1790000000000000000LL   /* 2026-09-21, any day will do */
+#define T0      1790000000000000000LL /* 2026-09-21, any day will do */
 
 /* -------------------------------------------------------------- harness */
 
@@ -26,7 +26,7 @@ struct got {
     size_t nalerts;
     char tactics[256];
     size_t nrules;
-    uint64_t rule_alerts;   /* the sum of the per-rule counts */
+    uint64_t rule_alerts; /* the sum of the per-rule counts */
 };
 
 struct rec {
@@ -78,8 +78,8 @@ static const char *const exfil_tags[] = {"exfiltration", "command-and-control"};
 
 static struct stoat_rule_meta rule(const char *id, const char *const *tactics, size_t n, enum stoat_level level)
 {
-    return (struct stoat_rule_meta){.id = id, .title = id, .level = level,
-                                     .attack_tactics = {.items = tactics, .n = n}};
+    return (struct stoat_rule_meta){
+        .id = id, .title = id, .level = level, .attack_tactics = {.items = tactics, .n = n}};
 }
 
 struct world {
@@ -109,8 +109,8 @@ static void world_init(struct world *w, int64_t gap, double min_score, const str
 
 static void add(struct world *w, uint64_t id, int64_t t, const char *host, uint64_t key, uint32_t rule_id)
 {
-    struct chain_alert a = {.id = id, .time_ns = t, .key = key, .proc = id, .host = chains_host(w->c, host),
-                            .rule = rule_id};
+    struct chain_alert a = {
+        .id = id, .time_ns = t, .key = key, .proc = id, .host = chains_host(w->c, host), .rule = rule_id};
     chains_add(w->c, &a);
 }
 
@@ -231,7 +231,7 @@ static void test_score_levels(void **state)
     world_init(&w, 2 * HOUR_NS, 1, NULL);
     add(&w, 1, T0, "h", 0, w.disc);
     add(&w, 2, T0 + MIN_NS, "h", 0, w.high);
-    add(&w, 3, T0 + 2 * MIN_NS, "h", 0, w.high);   /* the same rule again: counted once */
+    add(&w, 3, T0 + 2 * MIN_NS, "h", 0, w.high); /* the same rule again: counted once */
     chains_finish(w.c);
     assert_int_equal(w.got.n, 1);
     assert_true(w.got.v[0].score == 10 + 4);
@@ -249,10 +249,14 @@ static void judge(void *ctx, uint32_t host, const uint64_t *procs, size_t nprocs
     (void)host;
     (void)procs;
     (void)nprocs;
-    static const struct stoat_incident_evidence ev = {.tactic = "exfiltration", .time_ns = T0 + 30 * MIN_NS,
+    static const struct stoat_incident_evidence ev = {.tactic = "exfiltration",
+                                                      .time_ns = T0 + 30 * MIN_NS,
                                                       .text = "1.0 MB sent to 203.0.113.7:443 by curl (pid 7)"};
-    *out = (struct chain_claims){.exfil = judge_exfil, .exfil_ns = T0 + 30 * MIN_NS, .c2_ns = INT64_MIN,
-                                 .evidence = judge_exfil ? &ev : NULL, .nevidence = judge_exfil};
+    *out = (struct chain_claims){.exfil = judge_exfil,
+                                 .exfil_ns = T0 + 30 * MIN_NS,
+                                 .c2_ns = INT64_MIN,
+                                 .evidence = judge_exfil ? &ev : NULL,
+                                 .nevidence = judge_exfil};
 }
 
 static void test_claims_need_evidence(void **state)
@@ -290,18 +294,18 @@ static void test_keys(void **state)
     (void)state;
     struct world w;
     world_init(&w, 2 * HOUR_NS, 1, NULL);
-    add(&w, 1, T0, "h", 0, w.disc);                    /* no key yet */
-    add(&w, 2, T0 + MIN_NS, "h", 0xA1, w.cred);        /* session A takes it over */
-    add(&w, 3, T0 + 2 * MIN_NS, "h", 0xB1, w.disc);    /* session B: its own */
+    add(&w, 1, T0, "h", 0, w.disc);                 /* no key yet */
+    add(&w, 2, T0 + MIN_NS, "h", 0xA1, w.cred);     /* session A takes it over */
+    add(&w, 3, T0 + 2 * MIN_NS, "h", 0xB1, w.disc); /* session B: its own */
     add(&w, 4, T0 + 3 * MIN_NS, "h", 0xA1, w.coll);
     add(&w, 5, T0 + 4 * MIN_NS, "h", 0xB1, w.cred);
-    add(&w, 6, T0 + 5 * MIN_NS, "h", 0, w.coll);       /* no key: B was active last */
-    add(&w, 7, T0 + 6 * MIN_NS, "other", 0xA1, w.coll);   /* the same key on another host */
+    add(&w, 6, T0 + 5 * MIN_NS, "h", 0, w.coll);        /* no key: B was active last */
+    add(&w, 7, T0 + 6 * MIN_NS, "other", 0xA1, w.coll); /* the same key on another host */
     chains_finish(w.c);
     assert_int_equal(w.got.n, 3);
-    assert_int_equal(w.got.v[0].nalerts, 3);   /* 1, 2, 4 */
+    assert_int_equal(w.got.v[0].nalerts, 3); /* 1, 2, 4 */
     assert_int_equal(w.got.v[0].alerts[2], 4);
-    assert_int_equal(w.got.v[1].nalerts, 3);   /* 3, 5, 6 */
+    assert_int_equal(w.got.v[1].nalerts, 3); /* 3, 5, 6 */
     assert_int_equal(w.got.v[1].alerts[2], 6);
     assert_string_equal(w.got.v[2].host, "other");
     world_free(&w);
@@ -350,8 +354,8 @@ static size_t run_samples(const struct sample *s, const size_t *order, char sigs
     if (live) {
         /* live with a lateness larger than the disorder: the same chains */
         chains_destroy(w.c);
-        struct chains_opts o = {.gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000, .live = true,
-                                .lateness_ns = 400 * HOUR_NS};
+        struct chains_opts o = {
+            .gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000, .live = true, .lateness_ns = 400 * HOUR_NS};
         w.c = chains_create(&o, &(struct chains_out){.ctx = &w.got, .incident = on_incident});
         struct stoat_rule_meta m;
         const char *const *tags[4] = {disc_tags, cred_tags, coll_tags, exfil_tags};
@@ -367,7 +371,7 @@ static size_t run_samples(const struct sample *s, const size_t *order, char sigs
         const struct sample *x = &s[order[i]];
         add(&w, x->id, x->t, x->host, x->key, rules[x->rule]);
         if (live && i % 50 == 49)
-            chains_advance(w.c, T0 + 48 * HOUR_NS);   /* nothing is older than the lateness yet */
+            chains_advance(w.c, T0 + 48 * HOUR_NS); /* nothing is older than the lateness yet */
     }
     chains_finish(w.c);
     size_t n = w.got.n;
@@ -390,8 +394,8 @@ static void test_shuffled_input(void **state)
     for (size_t i = 0; i < NREC; i++) {
         /* mostly minutes apart, now and then hours (a new chain) */
         t += (int64_t)(next() % 7 == 0 ? (next() % 5 + 1) * HOUR_NS : (next() % 20) * MIN_NS);
-        s[i] = (struct sample){.id = i + 1, .t = t, .host = hosts[next() % 3], .key = next() % 4 * 0x100,
-                               .rule = (int)(next() % 4)};
+        s[i] = (struct sample){
+            .id = i + 1, .t = t, .host = hosts[next() % 3], .key = next() % 4 * 0x100, .rule = (int)(next() % 4)};
     }
     static char want[256][4096], have[256][4096];
     size_t order[NREC];
@@ -447,24 +451,24 @@ static void test_live(void **state)
 {
     (void)state;
     struct rec got = {0};
-    struct chains_opts o = {.gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000, .live = true,
-                            .lateness_ns = MIN_NS};
+    struct chains_opts o = {
+        .gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000, .live = true, .lateness_ns = MIN_NS};
     struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
     struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
     uint32_t r = chains_rule(c, &m), h = chains_host(c, "h");
     chains_add(c, &(struct chain_alert){.id = 2, .time_ns = T0 + 30 * 1000000000LL, .host = h, .rule = r});
-    chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0, .host = h, .rule = r});   /* within the lateness */
+    chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0, .host = h, .rule = r}); /* within the lateness */
     chains_advance(c, T0 + 2 * HOUR_NS);
-    assert_int_equal(got.n, 0);                      /* could still grow */
+    assert_int_equal(got.n, 0); /* could still grow */
     chains_advance(c, T0 + 2 * HOUR_NS + 30 * 1000000000LL + MIN_NS + 1);
     assert_int_equal(got.n, 1);
-    assert_int_equal(got.v[0].alerts[0], 1);         /* chained in time order */
+    assert_int_equal(got.v[0].alerts[0], 1); /* chained in time order */
     chains_add(c, &(struct chain_alert){.id = 3, .time_ns = T0 + 40 * 1000000000LL, .host = h, .rule = r});
     chains_finish(c);
     struct chains_stats st;
     chains_get_stats(c, &st);
     assert_int_equal(st.late, 1);
-    assert_int_equal(got.n, 2);                      /* too late for the closed chain: one of its own */
+    assert_int_equal(got.n, 2); /* too late for the closed chain: one of its own */
     chains_destroy(c);
     rec_free(&got);
 }

@@ -5,8 +5,8 @@
 #include "testutil.h"
 
 /* Three search identifiers a, b, c on CommandLine words, and the condition. */
-#define ABC(cond)                                                                                            \
-    PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  b:\n    CommandLine|contains: 'bravo'\n"            \
+#define ABC(cond)                                                                                  \
+    PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  b:\n    CommandLine|contains: 'bravo'\n" \
               "  c:\n    CommandLine|contains: 'charlie'\n  condition: " cond "\n")
 
 /* Runs rule on events carrying the words of mask (1 = alpha, 2 = bravo,
@@ -40,21 +40,50 @@ static unsigned table_of(bool (*f)(bool a, bool b, bool c))
     return t;
 }
 
-static bool f_a_or_b_and_c(bool a, bool b, bool c) { return a || (b && c); }
-static bool f_not_a_and_b(bool a, bool b, bool c) { (void)c; return !a && b; }
-static bool f_not_ab(bool a, bool b, bool c) { (void)c; return !(a && b); }
-static bool f_a_and_b_or_c(bool a, bool b, bool c) { return (a && b) || c; }
-static bool f_a_and_bc(bool a, bool b, bool c) { return a && (b || c); }
-static bool f_not_not_a(bool a, bool b, bool c) { (void)b; (void)c; return a; }
-static bool f_a_or_not_b_and_c(bool a, bool b, bool c) { return a || (!b && c); }
-static bool f_not_a_or_b(bool a, bool b, bool c) { (void)c; return !a || b; }
+static bool f_a_or_b_and_c(bool a, bool b, bool c)
+{
+    return a || (b && c);
+}
+static bool f_not_a_and_b(bool a, bool b, bool c)
+{
+    (void)c;
+    return !a && b;
+}
+static bool f_not_ab(bool a, bool b, bool c)
+{
+    (void)c;
+    return !(a && b);
+}
+static bool f_a_and_b_or_c(bool a, bool b, bool c)
+{
+    return (a && b) || c;
+}
+static bool f_a_and_bc(bool a, bool b, bool c)
+{
+    return a && (b || c);
+}
+static bool f_not_not_a(bool a, bool b, bool c)
+{
+    (void)b;
+    (void)c;
+    return a;
+}
+static bool f_a_or_not_b_and_c(bool a, bool b, bool c)
+{
+    return a || (!b && c);
+}
+static bool f_not_a_or_b(bool a, bool b, bool c)
+{
+    (void)c;
+    return !a || b;
+}
 
-#define CHECK_TABLE(cond, fn)                                                                                \
-    do {                                                                                                     \
-        unsigned got_ = truth_table(ABC(cond)), want_ = table_of(fn);                                        \
-        if (got_ != want_)                                                                                   \
-            fprintf(stderr, "  -- condition '%s': truth table %02x, expected %02x\n", cond, got_, want_);   \
-        assert_int_equal(got_, want_);                                                                       \
+#define CHECK_TABLE(cond, fn)                                                                             \
+    do {                                                                                                  \
+        unsigned got_ = truth_table(ABC(cond)), want_ = table_of(fn);                                     \
+        if (got_ != want_)                                                                                \
+            fprintf(stderr, "  -- condition '%s': truth table %02x, expected %02x\n", cond, got_, want_); \
+        assert_int_equal(got_, want_);                                                                    \
     } while (0)
 
 static void test_precedence(void **state)
@@ -73,9 +102,9 @@ static void test_precedence(void **state)
 }
 
 /* sel1, sel2, filter1, filter2 and _hidden. */
-#define OF(cond)                                                                                             \
-    PROC_RULE("  sel1:\n    CommandLine|contains: 's1'\n  sel2:\n    CommandLine|contains: 's2'\n"            \
-              "  filter1:\n    CommandLine|contains: 'f1'\n  filter2:\n    CommandLine|contains: 'f2'\n"      \
+#define OF(cond)                                                                                         \
+    PROC_RULE("  sel1:\n    CommandLine|contains: 's1'\n  sel2:\n    CommandLine|contains: 's2'\n"       \
+              "  filter1:\n    CommandLine|contains: 'f1'\n  filter2:\n    CommandLine|contains: 'f2'\n" \
               "  _hidden:\n    CommandLine|contains: 'hh'\n  condition: " cond "\n")
 
 static void test_of(void **state)
@@ -114,9 +143,9 @@ static void test_them(void **state)
     (void)state;
     const char *one = OF("1 of them");
     expect_proc(1, one, "CommandLine", "f2");
-    expect_proc(0, one, "CommandLine", "hh");   /* _hidden is not one of them */
+    expect_proc(0, one, "CommandLine", "hh"); /* _hidden is not one of them */
     const char *all = OF("all of them");
-    expect_proc(1, all, "CommandLine", "s1 s2 f1 f2");   /* without hh */
+    expect_proc(1, all, "CommandLine", "s1 s2 f1 f2"); /* without hh */
     expect_proc(0, all, "CommandLine", "s1 s2 f1");
     /* _hidden can still be named */
     const char *named = OF("_hidden and not 1 of them");
@@ -177,7 +206,7 @@ static void test_errors(void **state)
     check_error(ABC("1 of filter*"), "'filter*' matches no search identifier", 13, 14 + 5);
     check_error(ABC("all of x*"), "matches no search identifier", 13, 0);
     check_error(ABC("a | count() > 5"), "Sigma 1.x", 13, 14 + 2);
-    check_error(ABC("'| count() by x'"), "Sigma 1.x", 13, 15);   /* quoted: the text starts at 15 */
+    check_error(ABC("'| count() by x'"), "Sigma 1.x", 13, 15); /* quoted: the text starts at 15 */
     check_error(ABC("'a and nope'"), "nope", 13, 15 + 6);
     check_error(ABC("a and"), "operand", 13, 0);
     check_error(ABC("a b"), "'b'", 13, 14 + 2);
@@ -197,8 +226,8 @@ static void test_missing_or_bad_condition(void **state)
     (void)state;
     assert_true(rule_rejected(PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n"), "condition"));
     assert_true(rule_rejected(PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  condition:\n"), "condition"));
-    assert_true(rule_rejected(PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  condition: {x: 1}\n"),
-                              "condition"));
+    assert_true(
+        rule_rejected(PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  condition: {x: 1}\n"), "condition"));
     assert_true(rule_rejected(PROC_RULE("  a:\n    CommandLine|contains: 'alpha'\n  condition:\n    - a\n"
                                         "    - nope\n"),
                               "nope"));

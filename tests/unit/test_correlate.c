@@ -108,7 +108,7 @@ static void test_spec_failed_then_success(void **state)
 
     /* alice: ten failures in ten seconds, success five minutes later: fires */
     failures(&v, "alice", MIN(0), 10);
-    assert_int_equal(v.n, 0);   /* the inner correlation is not reported by itself */
+    assert_int_equal(v.n, 0); /* the inner correlation is not reported by itself */
     feed(&v, "successful_login", MIN(5), "User", "alice", "EventID", "4624");
     assert_int_equal(v.n, 1);
     assert_string_equal(v.f[0].title, OUTER);
@@ -116,7 +116,7 @@ static void test_spec_failed_then_success(void **state)
     assert_string_equal(v.f[0].names[0], "User");
     assert_string_equal(v.f[0].vals[0], "alice");
     assert_true(v.f[0].value == 2);
-    assert_true(v.f[0].first == SEC(9));   /* the inner firing: the tenth failure */
+    assert_true(v.f[0].first == SEC(9)); /* the inner firing: the tenth failure */
     assert_true(v.f[0].last == MIN(5));
 
     /* bob: nine failures only */
@@ -136,7 +136,7 @@ static void test_spec_failed_then_success(void **state)
     advance(&v, INT64_MAX);
     assert_int_equal(v.n, 2);
     struct corr_stats s = stats(&v);
-    assert_int_equal(s.fired, 2 + 4);   /* inner firings count too: alice, carol, dave, erin */
+    assert_int_equal(s.fired, 2 + 4); /* inner firings count too: alice, carol, dave, erin */
     assert_int_equal(s.groups, 0);
     env_close(&v);
 }
@@ -149,7 +149,7 @@ static void test_spec_generate_true(void **state)
     assert_false(v.rs->rules[rule(&v, "failed_login")].correlation_only);
     assert_false(v.rs->rules[rule(&v, "successful_login")].correlation_only);
     failures(&v, "alice", MIN(0), 12);
-    assert_int_equal(v.n, 1);   /* generate: the inner correlation is reported too, once */
+    assert_int_equal(v.n, 1); /* generate: the inner correlation is reported too, once */
     assert_string_equal(v.f[0].title, INNER);
     assert_true(v.f[0].value == 10);
     feed(&v, "successful_login", MIN(1), "User", "alice", "EventID", "4624");
@@ -556,8 +556,8 @@ static void test_spec_value_percentile(void **state)
     /* ws2: 49 and 1: 2% */
     for (int i = 0; i < 50; i++)
         feed(&v, "process_creation", SEC(12000 + i * 60), "ComputerName", "ws2", "Image", i ? "a.exe" : "b.exe");
-    assert_int_equal(v.n, 0);   /* a share is judged on the complete window */
-    advance(&v, SEC(24 * 3600 + 30));   /* not past the lateness after the window yet */
+    assert_int_equal(v.n, 0);         /* a share is judged on the complete window */
+    advance(&v, SEC(24 * 3600 + 30)); /* not past the lateness after the window yet */
     assert_int_equal(v.n, 0);
     advance(&v, SEC(24 * 3600 + 61));
     assert_int_equal(v.n, 1);
@@ -620,7 +620,7 @@ static void test_value_percentile_numeric(void **state)
     for (int i = 0; i < 20; i++) {
         snprintf(d, sizeof(d), "%d", (order[i] + 1) * 100);
         feed(&v, "req", SEC(i), "Host", "h1", "Duration", d);
-        if (i == 1)   /* 800, 400: the 95th percentile of two is the larger */
+        if (i == 1) /* 800, 400: the 95th percentile of two is the larger */
             assert_int_equal(v.n, 0);
     }
     /* rising: fires at the third (800, 400, 2000: ceil(2.85) = 3rd smallest is 2000), and
@@ -632,7 +632,7 @@ static void test_value_percentile_numeric(void **state)
     feed(&v, "req", SEC(21), "Host", "h2", "Duration", "50");
     feed(&v, "req", SEC(22), "Host", "h2", "Duration", "5");
     feed(&v, "req", SEC(23), "Host", "h2", "Duration", "5");
-    feed(&v, "req", SEC(24), "Host", "h2", "Duration", "soon");   /* not a number: does not count */
+    feed(&v, "req", SEC(24), "Host", "h2", "Duration", "soon"); /* not a number: does not count */
     assert_int_equal(count_title(&v, "Median at most 10"), 0);
     assert_int_equal(count_title(&v, "p95 is 1900"), 0);
     advance(&v, INT64_MAX);
@@ -685,7 +685,7 @@ static void test_spec_aliases(void **state)
                        "    condition: selection\n";
     env_open(&v, yaml, NULL);
 #define CONN(t, src, dst) feed(&v, "new_network_connection", t, "source.ip", src, "destination.ip", dst)
-#define ERR(t, src, dst)                                                                                       \
+#define ERR(t, src, dst) \
     feed(&v, "internal_error", t, "source.ip", src, "destination.ip", dst, "http.response.status_code", "500")
     /* the connection from 10.0.0.5 to 203.0.113.9, the error from 203.0.113.9 to 10.0.0.5 */
     CONN(SEC(0), "10.0.0.5", "203.0.113.9");
@@ -750,10 +750,10 @@ static void test_late_events(void **state)
 {
     (void)state;
     struct env v;
-    env_open(&v, count3_yaml, NULL);   /* lateness: 60 s */
+    env_open(&v, count3_yaml, NULL); /* lateness: 60 s */
     feed(&v, "fail", MIN(0), "User", "u");
     feed(&v, "fail", MIN(5), "User", "u");
-    feed(&v, "fail", SEC(4 * 60 + 10), "User", "u");   /* 50 s late: counts */
+    feed(&v, "fail", SEC(4 * 60 + 10), "User", "u"); /* 50 s late: counts */
     assert_int_equal(v.n, 1);
     assert_true(v.f[0].first == MIN(0));
     assert_true(v.f[0].last == MIN(5));
@@ -767,7 +767,7 @@ static void test_late_events(void **state)
     /* events of other groups move the clock too */
     feed(&v, "fail", MIN(30), "User", "x");
     feed(&v, "fail", MIN(32), "User", "y");
-    feed(&v, "fail", SEC(30 * 60 + 30), "User", "x");   /* 90 s behind the clock */
+    feed(&v, "fail", SEC(30 * 60 + 30), "User", "x"); /* 90 s behind the clock */
     assert_int_equal(stats(&v).late_dropped, 2);
     env_close(&v);
 
@@ -777,7 +777,7 @@ static void test_late_events(void **state)
     o.lateness_ns = 0;
     env_open(&v, count3_yaml, &o);
     feed(&v, "fail", MIN(1), "User", "u");
-    feed(&v, "fail", MIN(1), "User", "u");   /* the same time is not late */
+    feed(&v, "fail", MIN(1), "User", "u"); /* the same time is not late */
     feed(&v, "fail", MIN(1) - 1, "User", "u");
     assert_int_equal(stats(&v).late_dropped, 1);
     env_close(&v);
@@ -830,7 +830,7 @@ static void test_close_judged(void **state)
     for (int i = 0; i < 5; i++)
         feed(&v, "fail", MIN(2) + i, "User", "b", "Host", "h");
     assert_int_equal(v.n, 0);
-    advance(&v, MIN(11));   /* the windows of a and h end at 10:00; 11:00 - 60 s is not past it */
+    advance(&v, MIN(11)); /* the windows of a and h end at 10:00; 11:00 - 60 s is not past it */
     assert_int_equal(v.n, 0);
     advance(&v, MIN(11) + 1);
     assert_int_equal(v.n, 2);
@@ -844,9 +844,9 @@ static void test_close_judged(void **state)
     f = find(&v, "Exactly two users", "h");
     assert_non_null(f);
     assert_true(f->value == 2);
-    advance(&v, MIN(14));   /* b's first window (5 events) ends at 12:00: judged, no */
+    advance(&v, MIN(14)); /* b's first window (5 events) ends at 12:00: judged, no */
     assert_int_equal(v.n, 2);
-    advance(&v, INT64_MAX);   /* b's second window (one event) and h2 (one user) */
+    advance(&v, INT64_MAX); /* b's second window (one event) and h2 (one user) */
     assert_int_equal(v.n, 3);
     f = find(&v, "Few", "b");
     assert_non_null(f);
@@ -913,7 +913,7 @@ static void test_fields_hosts_alerts(void **state)
     env_open(&v, count3_yaml, NULL);
     /* field names fold like the ruleset's: case and spaces do not matter */
     feed_full(&v, "fail", MIN(0), 11, "ws1", "user", "u", NULL);
-    feed_full(&v, "fail", MIN(1), 0, "ws1", "U SER", "u", NULL);   /* not reported: no alert id */
+    feed_full(&v, "fail", MIN(1), 0, "ws1", "U SER", "u", NULL); /* not reported: no alert id */
     feed_full(&v, "fail", MIN(2), 13, "ws1", "USER", "u", NULL);
     assert_int_equal(v.n, 1);
     assert_true(v.f[0].has_host);
@@ -965,9 +965,11 @@ static void test_no_correlations(void **state)
     /* a rule no correlation reads */
     struct env v;
     char yaml[2048];
-    snprintf(yaml, sizeof(yaml), "%s---\ntitle: Other\nname: other\n"
+    snprintf(yaml, sizeof(yaml),
+             "%s---\ntitle: Other\nname: other\n"
              "logsource: {product: windows, service: security}\n"
-             "detection: {selection: {EventID: 1}, condition: selection}\n", count3_yaml);
+             "detection: {selection: {EventID: 1}, condition: selection}\n",
+             count3_yaml);
     env_open(&v, yaml, NULL);
     assert_false(corr_reads(v.e, rule(&v, "other")));
     assert_true(corr_reads(v.e, rule(&v, "fail")));
@@ -1045,13 +1047,13 @@ static void test_close_feeds_rising(void **state)
              NULL);
     feed(&v, "base", MIN(0), "User", "u");
     feed(&v, "base", MIN(1), "User", "u");
-    advance(&v, MIN(12));   /* [0:00, 10:00] closes: Quiet fires (hidden), Twice quiet counts 1 */
+    advance(&v, MIN(12)); /* [0:00, 10:00] closes: Quiet fires (hidden), Twice quiet counts 1 */
     assert_int_equal(v.n, 0);
     feed(&v, "base", MIN(30), "User", "u");
     advance(&v, MIN(42));
     assert_int_equal(v.n, 1);
     assert_string_equal(v.f[0].title, "Twice quiet");
-    assert_true(v.f[0].first == MIN(1));    /* the first window's last event */
+    assert_true(v.f[0].first == MIN(1)); /* the first window's last event */
     assert_true(v.f[0].last == MIN(30));
     env_close(&v);
 }
@@ -1064,8 +1066,10 @@ static void on_fire_reenter(void *ctx, const struct corr_fire *f)
     /* not re-entrant: both are ignored from inside emit */
     corr_advance(reentry_env->e, INT64_MAX, on_fire, ctx);
     struct stoat_field fl = {.name = "User", .value = "x", .name_len = 4, .value_len = 1};
-    struct corr_input in = {.rule = (uint32_t)stoat_ruleset_find(reentry_env->rs, "fail"), .time_ns = f->last_ns,
-                            .fields = &fl, .nfields = 1};
+    struct corr_input in = {.rule = (uint32_t)stoat_ruleset_find(reentry_env->rs, "fail"),
+                            .time_ns = f->last_ns,
+                            .fields = &fl,
+                            .nfields = 1};
     corr_feed(reentry_env->e, &in, on_fire, ctx);
 }
 
@@ -1106,7 +1110,7 @@ static void test_reentry_and_pressure(void **state)
     s = stats(&v);
     assert_true(s.evicted_groups > 0);
     assert_true(s.groups == 0);
-    assert_int_equal(count_title(&v, INNER), 15);   /* each burst of ten in its own group: fires */
+    assert_int_equal(count_title(&v, INNER), 15); /* each burst of ten in its own group: fires */
     env_close(&v);
 }
 

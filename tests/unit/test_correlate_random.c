@@ -41,10 +41,10 @@ struct rev {
 struct rspec {
     const char *title;
     enum stoat_corr_type type;
-    unsigned rules;                 /* bit per rule r0, r1, r2 */
+    unsigned rules; /* bit per rule r0, r1, r2 */
     int64_t span;
     bool rising, numeric_field, share;
-    struct stoat_corr_condition c;  /* as the engine defaults it */
+    struct stoat_corr_condition c; /* as the engine defaults it */
     double pct;
 };
 
@@ -111,8 +111,15 @@ static const struct rspec rspecs[] = {
     {"c_sum", STOAT_CORR_VALUE_SUM, 2, 60 * S_, true, true, false, {.has_gt = true, .gt = 20}, 0},
     {"c_avg", STOAT_CORR_VALUE_AVG, 4, 60 * S_, true, true, false, {.has_gte = true, .gte = 7}, 0},
     {"c_pct", STOAT_CORR_VALUE_PERCENTILE, 5, 60 * S_, true, true, false, {.has_gte = true, .gte = 8}, 75},
-    {"c_range", STOAT_CORR_EVENT_COUNT, 6, 20 * S_, true, false, false,
-     {.has_gt = true, .gt = 2, .has_lte = true, .lte = 4}, 0},
+    {"c_range",
+     STOAT_CORR_EVENT_COUNT,
+     6,
+     20 * S_,
+     true,
+     false,
+     false,
+     {.has_gt = true, .gt = 2, .has_lte = true, .lte = 4},
+     0},
     {"c_lt", STOAT_CORR_EVENT_COUNT, 2, 60 * S_, false, false, false, {.has_lt = true, .lt = 3}, 0},
     {"c_vc_eq", STOAT_CORR_VALUE_COUNT, 1, 60 * S_, false, false, false, {.has_eq = true, .eq = 2}, 0},
     {"c_share", STOAT_CORR_VALUE_PERCENTILE, 1, 60 * S_, false, false, true, {.has_lte = true, .lte = 20}, 0},
@@ -134,8 +141,7 @@ static double ref_value(const struct rspec *r, const struct rev *const *w, int n
     int k = 0;
     bool seen[8] = {false};
     switch (r->type) {
-    case STOAT_CORR_EVENT_COUNT:
-        return n;
+    case STOAT_CORR_EVENT_COUNT: return n;
     case STOAT_CORR_VALUE_COUNT:
         for (int i = 0; i < n; i++)
             if (!seen[w[i]->v]) {
@@ -171,8 +177,7 @@ static double ref_value(const struct rspec *r, const struct rev *const *w, int n
         qsort(x, (size_t)n, sizeof(x[0]), cmp_dbl);
         k = (int)ceil(r->pct / 100.0 * n);
         return x[k < 1 ? 0 : k > n ? n - 1 : k - 1];
-    default:
-        return NAN;
+    default: return NAN;
     }
 }
 
@@ -254,12 +259,15 @@ static void test_random_against_reference(void **state)
     uint64_t x = 88172645463325252ULL;
     for (int seed = 0; seed < 40; seed++) {
         int64_t t = T0;
-        int maxgap = 1 + seed % 8;   /* denser and sparser streams */
+        int maxgap = 1 + seed % 8; /* denser and sparser streams */
         for (int i = 0; i < RN; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             t += (int64_t)(x % (uint64_t)(maxgap + 1)) * S_ + (int64_t)(x >> 40 & 1) * 500000000;
-            ev[i] = (struct rev){.t = t, .user = (int)(x >> 8 & 3) % 3, .rule = (int)(x >> 12 & 3) % 3,
-                                 .v = (int)(x >> 16 & 7) % 6, .n = (int)(x >> 20 & 15) % 10};
+            ev[i] = (struct rev){.t = t,
+                                 .user = (int)(x >> 8 & 3) % 3,
+                                 .rule = (int)(x >> 12 & 3) % 3,
+                                 .v = (int)(x >> 16 & 7) % 6,
+                                 .n = (int)(x >> 20 & 15) % 10};
         }
         struct tally ref = {0};
         for (size_t c = 0; c < NSPEC; c++)
@@ -312,16 +320,19 @@ static void test_random_late_close(void **state)
     uint32_t rid[3] = {(uint32_t)stoat_ruleset_find(rs, "r0"), (uint32_t)stoat_ruleset_find(rs, "r1"),
                        (uint32_t)stoat_ruleset_find(rs, "r2")};
     static struct rev ev[RN];
-    static int64_t arrival[RN][2];   /* arrival key, index */
+    static int64_t arrival[RN][2]; /* arrival key, index */
     uint64_t x = 0x2545F4914F6CDD1DULL;
     for (int seed = 0; seed < 30; seed++) {
         int64_t t = T0;
         for (int i = 0; i < RN; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            t += (int64_t)(x % 7) * S_ + 1;   /* distinct times: ties would be taken in arrival order */
-            ev[i] = (struct rev){.t = t, .user = (int)(x >> 8 & 3) % 3, .rule = (int)(x >> 12 & 3) % 3,
-                                 .v = (int)(x >> 16 & 7) % 6, .n = (int)(x >> 20 & 15) % 10};
-            arrival[i][0] = t + (int64_t)((x >> 24) % (uint64_t)(59 * S_));   /* up to 59 s late */
+            t += (int64_t)(x % 7) * S_ + 1; /* distinct times: ties would be taken in arrival order */
+            ev[i] = (struct rev){.t = t,
+                                 .user = (int)(x >> 8 & 3) % 3,
+                                 .rule = (int)(x >> 12 & 3) % 3,
+                                 .v = (int)(x >> 16 & 7) % 6,
+                                 .n = (int)(x >> 20 & 15) % 10};
+            arrival[i][0] = t + (int64_t)((x >> 24) % (uint64_t)(59 * S_)); /* up to 59 s late */
             arrival[i][1] = i;
         }
         qsort(arrival, RN, sizeof(arrival[0]), cmp_arrival);
@@ -401,7 +412,7 @@ static int ref_rising_late(const struct rspec *r, const struct rev *const *arr, 
                 w[i] = w[n - 1 - i];
                 w[n - 1 - i] = tmp;
             }
-            for (int i = 1; i < n; i++)   /* insertion sort: stable */
+            for (int i = 1; i < n; i++) /* insertion sort: stable */
                 for (int j = i; j > 0 && cmp_rev_ptr(&w[j - 1], &w[j]) > 0; j--) {
                     const struct rev *tmp = w[j];
                     w[j] = w[j - 1];
@@ -441,9 +452,12 @@ static void test_random_late_rising(void **state)
         int64_t t = T0, jitter = (seed % 3 == 0 ? 59 : seed % 3 == 1 ? 19 : 5) * S_;
         for (int i = 0; i < RN; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            t += (int64_t)(x % 5) * S_ + (int64_t)(x >> 60 & 1);   /* some ties */
-            ev[i] = (struct rev){.t = t, .user = (int)(x >> 8 & 3) % 3, .rule = (int)(x >> 12 & 3) % 3,
-                                 .v = (int)(x >> 16 & 7) % 6, .n = (int)(x >> 20 & 15) % 10};
+            t += (int64_t)(x % 5) * S_ + (int64_t)(x >> 60 & 1); /* some ties */
+            ev[i] = (struct rev){.t = t,
+                                 .user = (int)(x >> 8 & 3) % 3,
+                                 .rule = (int)(x >> 12 & 3) % 3,
+                                 .v = (int)(x >> 16 & 7) % 6,
+                                 .n = (int)(x >> 20 & 15) % 10};
             arrival[i][0] = t + (int64_t)((x >> 24) % (uint64_t)jitter);
             arrival[i][1] = i;
         }

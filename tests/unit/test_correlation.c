@@ -61,8 +61,8 @@ static const char *const event_count =
     "correlation:\n  type: event_count\n  rules: [whoami_exec]\n  group-by: [Computer]\n  timespan: 5m\n"
     "  condition:\n    gte: 3\n";
 
-#define NOT_EVALUATED                                                                                        \
-    "correlation rules are loaded but never evaluated in a hunt (no correlation stage in src/hunt); "       \
+#define NOT_EVALUATED                                                                                 \
+    "correlation rules are loaded but never evaluated in a hunt (no correlation stage in src/hunt); " \
     "the rules they name are silenced, so nothing is reported"
 
 static void test_event_count(void **state)
@@ -79,7 +79,7 @@ static void test_event_count(void **state)
     size_t others = 99;
     size_t n = corr_alerts(event_count, s.p, &others);
     tu_str_free(&s);
-    assert_int_equal(others, 0);   /* the base rule is silent (no generate) */
+    assert_int_equal(others, 0); /* the base rule is silent (no generate) */
     if (n != 1)
         fail_msg("event_count of 3 within 5m on one host: %zu correlation alerts, expected 1: " NOT_EVALUATED, n);
 }
@@ -93,9 +93,9 @@ static void test_event_count_negative(void **state)
     static const struct {
         const char *ts, *host;
     } evs[] = {
-        {"2026-11-20 08:00:00.000", "h1"}, {"2026-11-20 08:01:00.000", "h1"},
-        {"2026-11-20 09:00:00.000", "h2"}, {"2026-11-20 09:10:00.000", "h2"}, {"2026-11-20 09:20:00.000", "h2"},
-        {"2026-11-20 10:00:00.000", "h3"}, {"2026-11-20 10:00:01.000", "h4"}, {"2026-11-20 10:00:02.000", "h5"},
+        {"2026-11-20 08:00:00.000", "h1"}, {"2026-11-20 08:01:00.000", "h1"}, {"2026-11-20 09:00:00.000", "h2"},
+        {"2026-11-20 09:10:00.000", "h2"}, {"2026-11-20 09:20:00.000", "h2"}, {"2026-11-20 10:00:00.000", "h3"},
+        {"2026-11-20 10:00:01.000", "h4"}, {"2026-11-20 10:00:02.000", "h5"},
     };
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
         e = ev(evs[i].ts, evs[i].host, "CORP\\bob", "C:\\W\\whoami.exe");

@@ -10,9 +10,9 @@ static void test_serve_refuses_open_address_without_token(void **state)
 {
     (void)state;
     struct tu_diags ds = {0};
-    struct stoat_serve_opts o = {.db_path = "/nonexistent/none.db", .addr = "192.0.2.1", .diag = tu_diag_cb,
-                                 .diag_ctx = &ds};
-    struct stoat_serve *sv = (struct stoat_serve *)&ds;   /* must be reset */
+    struct stoat_serve_opts o = {
+        .db_path = "/nonexistent/none.db", .addr = "192.0.2.1", .diag = tu_diag_cb, .diag_ctx = &ds};
+    struct stoat_serve *sv = (struct stoat_serve *)&ds; /* must be reset */
     assert_int_equal(stoat_serve_start(&o, &sv), STOAT_ERR_ARG);
     assert_null(sv);
     assert_int_equal(ds.n, 1);

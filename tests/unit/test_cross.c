@@ -17,10 +17,10 @@
 #include "behaviour/lateral.h"
 #include "util/buf.h"
 
-#define SEC 1000000000LL
-#define MIN_NS (60 * SEC)
+#define SEC     1000000000LL
+#define MIN_NS  (60 * SEC)
 #define HOUR_NS (60 * MIN_NS)
-#define T0 1790000000000000000LL
+#define T0      1790000000000000000LL
 
 /* -------------------------------------------------------------- harness */
 
@@ -95,16 +95,27 @@ static void alert(struct cross *c, uint64_t id, const char *host, int64_t t, con
 {
     char title[64];
     snprintf(title, sizeof(title), "rule %s %d", tactic, (int)level);
-    cross_alert(c, &(struct cross_alert){.id = id, .host = host, .time_ns = t, .rule_title = title, .level = level,
-                                         .tactics = tac(tactic), .account = user, .logon_id = logon,
+    cross_alert(c, &(struct cross_alert){.id = id,
+                                         .host = host,
+                                         .time_ns = t,
+                                         .rule_title = title,
+                                         .level = level,
+                                         .tactics = tac(tactic),
+                                         .account = user,
+                                         .logon_id = logon,
                                          .image = "C:\\Windows\\System32\\cmd.exe"});
 }
 
 static void net_logon(struct cross *c, const char *to, int64_t t, const char *user, const char *ws, const char *ip,
                       const char *logon)
 {
-    cross_logon(c, &(struct cross_logon){.reporter = to, .account = user, .src_host = ws, .src_addr = ip,
-                                         .dst_host = to, .dst_logon = logon, .time_ns = t,
+    cross_logon(c, &(struct cross_logon){.reporter = to,
+                                         .account = user,
+                                         .src_host = ws,
+                                         .src_addr = ip,
+                                         .dst_host = to,
+                                         .dst_logon = logon,
+                                         .time_ns = t,
                                          .via = CROSS_VIA_NETWORK});
 }
 
@@ -122,7 +133,8 @@ static void intrusion(struct cross *c, int64_t t, bool shuffled)
     for (int k = 0; k < 10; k++)
         switch (order[k]) {
         case 0: alert(c, 1, ws, t, "CORP\\m.keller", "0x5a3f1", "discovery", STOAT_LEVEL_MEDIUM); break;
-        case 1: alert(c, 2, ws, t + 5 * MIN_NS, "CORP\\m.keller", "0x5a3f1", "credential-access", STOAT_LEVEL_HIGH);
+        case 1:
+            alert(c, 2, ws, t + 5 * MIN_NS, "CORP\\m.keller", "0x5a3f1", "credential-access", STOAT_LEVEL_HIGH);
             break;
         case 2:
             cross_address(c, ws, "10.1.1.10");
@@ -130,25 +142,37 @@ static void intrusion(struct cross *c, int64_t t, bool shuffled)
             break;
         case 3:
             /* 7045 names nobody: the network logon just before installed it */
-            cross_logon(c, &(struct cross_logon){.reporter = fs, .dst_host = fs, .time_ns = t + 10 * MIN_NS + 4 * SEC,
-                                                 .via = CROSS_VIA_SERVICE});
+            cross_logon(
+                c, &(struct cross_logon){
+                       .reporter = fs, .dst_host = fs, .time_ns = t + 10 * MIN_NS + 4 * SEC, .via = CROSS_VIA_SERVICE});
             break;
-        case 4: alert(c, 3, fs, t + 12 * MIN_NS, "NT AUTHORITY\\SYSTEM", "0x3e7", "collection", STOAT_LEVEL_HIGH);
+        case 4:
+            alert(c, 3, fs, t + 12 * MIN_NS, "NT AUTHORITY\\SYSTEM", "0x3e7", "collection", STOAT_LEVEL_HIGH);
             break;
-        case 5: net_logon(c, dc, t + 20 * MIN_NS, "m.keller", NULL, "10.1.1.20", "0x99");
+        case 5:
+            net_logon(c, dc, t + 20 * MIN_NS, "m.keller", NULL, "10.1.1.20", "0x99");
             cross_address(c, fs, "10.1.1.20");
             break;
         case 6:
-            cross_logon(c, &(struct cross_logon){.reporter = dc, .dst_host = dc, .dst_logon = "0x99",
-                                                 .time_ns = t + 20 * MIN_NS + 2 * SEC, .via = CROSS_VIA_WINRM});
+            cross_logon(c, &(struct cross_logon){.reporter = dc,
+                                                 .dst_host = dc,
+                                                 .dst_logon = "0x99",
+                                                 .time_ns = t + 20 * MIN_NS + 2 * SEC,
+                                                 .via = CROSS_VIA_WINRM});
             alert(c, 4, dc, t + 22 * MIN_NS, "NT AUTHORITY\\SYSTEM", "0x99", "credential-access", STOAT_LEVEL_HIGH);
             break;
         case 7:
             /* sshd: the accept names the address, its child the account */
-            cross_logon(c, &(struct cross_logon){.reporter = "lnx1", .dst_host = "lnx1", .src_addr = "10.1.1.20",
-                                                 .time_ns = t + 30 * MIN_NS, .via = CROSS_VIA_SSH});
-            cross_logon(c, &(struct cross_logon){.reporter = "lnx1", .dst_host = "lnx1", .account = "m.keller",
-                                                 .time_ns = t + 30 * MIN_NS + 2 * SEC, .via = CROSS_VIA_SSH});
+            cross_logon(c, &(struct cross_logon){.reporter = "lnx1",
+                                                 .dst_host = "lnx1",
+                                                 .src_addr = "10.1.1.20",
+                                                 .time_ns = t + 30 * MIN_NS,
+                                                 .via = CROSS_VIA_SSH});
+            cross_logon(c, &(struct cross_logon){.reporter = "lnx1",
+                                                 .dst_host = "lnx1",
+                                                 .account = "m.keller",
+                                                 .time_ns = t + 30 * MIN_NS + 2 * SEC,
+                                                 .via = CROSS_VIA_SSH});
             break;
         case 8: alert(c, 5, "lnx1", t + 33 * MIN_NS, "m.keller", "1004", "collection", STOAT_LEVEL_HIGH); break;
         case 9:
@@ -159,8 +183,8 @@ static void intrusion(struct cross *c, int64_t t, bool shuffled)
 }
 
 #define WANT_HOSTS "ws1.corp.example fs1.corp.example dc1.corp.example lnx1 "
-#define WANT_EDGES                                                                                             \
-    "ws1.corp.example>fs1.corp.example(network logon+service install) "                                       \
+#define WANT_EDGES                                                      \
+    "ws1.corp.example>fs1.corp.example(network logon+service install) " \
     "fs1.corp.example>dc1.corp.example(network logon+winrm) fs1.corp.example>lnx1(ssh) "
 
 /* ---------------------------------------------------------------- graph */
@@ -170,12 +194,12 @@ static void test_graph_edges(void **state)
     (void)state;
     struct lateral *g = lateral_create(3);
     bool created;
-    struct lateral_edge *e = lateral_add(g, "m.keller", "CORP\\M.Keller", "ws1", "fs1", CROSS_VIA_NETWORK, T0 + 50,
-                                         &created);
+    struct lateral_edge *e =
+        lateral_add(g, "m.keller", "CORP\\M.Keller", "ws1", "fs1", CROSS_VIA_NETWORK, T0 + 50, &created);
     assert_true(created);
     e = lateral_add(g, "m.keller", "m.keller", "ws1", "fs1", CROSS_VIA_EXPLICIT, T0 + 10, &created);
     assert_false(created);
-    assert_string_equal(e->account, "CORP\\M.Keller");   /* as first spelled */
+    assert_string_equal(e->account, "CORP\\M.Keller"); /* as first spelled */
     assert_int_equal(e->count, 2);
     assert_true(e->first_ns == T0 + 10 && e->last_ns == T0 + 50);
     char via[128];
@@ -226,10 +250,10 @@ static void test_intrusion_one_incident(void **state)
     assert_string_equal(r.v[0].hosts, WANT_HOSTS);
     assert_string_equal(r.v[0].edges, WANT_EDGES);
     assert_string_equal(r.v[0].account, "m.keller");
-    assert_int_equal(r.v[0].nalerts, 5);   /* not o.berg's */
+    assert_int_equal(r.v[0].nalerts, 5); /* not o.berg's */
     assert_non_null(strstr(r.v[0].tactics, "lateral-movement"));
     assert_true(r.v[0].score >= 50);
-    assert_false(r.v[0].all_new);          /* no baseline: nothing is called new */
+    assert_false(r.v[0].all_new); /* no baseline: nothing is called new */
     assert_int_equal(r.nedges_seen, 3);
     for (uint64_t id = 1; id <= 5; id++)
         assert_true(cross_covered(c, id));
@@ -264,7 +288,7 @@ static void test_moves_without_alerts(void **state)
     alert(c, 3, "b", T0 + 4 * MIN_NS, "other", NULL, "collection", STOAT_LEVEL_HIGH);
     cross_finish(c);
     assert_int_equal(r.n, 0);
-    assert_int_equal(r.nedges_seen, 2);   /* the graph has them all the same */
+    assert_int_equal(r.nedges_seen, 2); /* the graph has them all the same */
     cross_destroy(c);
 }
 
@@ -290,7 +314,7 @@ static void test_routine_scores_low(void **state)
     net_logon(c, "b", T0 + MIN_NS, "adm", "a", NULL, NULL);
     alert(c, 2, "b", T0 + 2 * MIN_NS, "adm", NULL, "collection", STOAT_LEVEL_MEDIUM);
     cross_finish(c);
-    assert_int_equal(r.n, 0);   /* 10 + 20 + 8 + 1: below 50 */
+    assert_int_equal(r.n, 0); /* 10 + 20 + 8 + 1: below 50 */
     cross_destroy(c);
 }
 
@@ -300,7 +324,7 @@ static void test_gap(void **state)
     struct rec r;
     struct cross *c = make(&r, false, NULL);
     alert(c, 1, "a", T0, "u", NULL, "credential-access", STOAT_LEVEL_CRITICAL);
-    net_logon(c, "b", T0 + 5 * HOUR_NS, "u", "a", NULL, NULL);   /* hours after the last alert on a */
+    net_logon(c, "b", T0 + 5 * HOUR_NS, "u", "a", NULL, NULL); /* hours after the last alert on a */
     alert(c, 2, "b", T0 + 5 * HOUR_NS + MIN_NS, "u", NULL, "collection", STOAT_LEVEL_HIGH);
     cross_finish(c);
     assert_int_equal(r.n, 0);
@@ -314,13 +338,13 @@ static void test_live_once(void **state)
     struct cross *c = make(&r, true, NULL);
     intrusion(c, T0, false);
     cross_advance(c, T0 + 40 * MIN_NS);
-    assert_int_equal(r.n, 0);                    /* could still grow */
+    assert_int_equal(r.n, 0); /* could still grow */
     cross_advance(c, T0 + 33 * MIN_NS + 2 * HOUR_NS + 2 * MIN_NS);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.v[0].hosts, WANT_HOSTS);
     cross_advance(c, T0 + 33 * MIN_NS + 2 * HOUR_NS + 10 * MIN_NS);
     cross_finish(c);
-    assert_int_equal(r.n, 1);                    /* once */
+    assert_int_equal(r.n, 1); /* once */
     struct cross_stats st;
     cross_get_stats(c, &st);
     assert_int_equal(st.incidents, 1);
@@ -344,7 +368,7 @@ static void test_baseline_new_edges(void **state)
     intrusion(c, T0, false);
     cross_finish(c);
     assert_int_equal(r.n, 1);
-    assert_false(r.v[0].all_new);   /* ws1 -> fs1 is known */
+    assert_false(r.v[0].all_new); /* ws1 -> fs1 is known */
     struct cross_stats st;
     cross_get_stats(c, &st);
     assert_int_equal(st.new_edges, 2);
@@ -357,18 +381,20 @@ static void test_baseline_new_edges(void **state)
     baseline_free(b);
 }
 
-
 /* ------------------------------------------------------------------ facts */
 
-#define F(n, v) {.name = n, .value = v, .name_len = sizeof(n) - 1, .value_len = sizeof(v) - 1}
+#define F(n, v)                                                                      \
+    {                                                                                \
+        .name = n, .value = v, .name_len = sizeof(n) - 1, .value_len = sizeof(v) - 1 \
+    }
 
 static bool logon_of(const char *rule, const char *eid, const struct stoat_field *f, size_t n, struct cross_logon *out,
                      struct facts_buf *fb)
 {
     static struct stoat_rule_meta m;
     m.id = rule;
-    struct stoat_alert a = {.rule = &m, .host = "fs1.corp.example", .time_ns = T0, .event_id = eid, .fields = f,
-                            .nfields = n};
+    struct stoat_alert a = {
+        .rule = &m, .host = "fs1.corp.example", .time_ns = T0, .event_id = eid, .fields = f, .nfields = n};
     return facts_logon(&a, out, fb);
 }
 
@@ -377,9 +403,8 @@ static void test_facts_from_events(void **state)
     (void)state;
     struct cross_logon l;
     struct facts_buf fb;
-    const struct stoat_field net[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
-                                      F("WorkstationName", "WS1"), F("IpAddress", "10.1.1.10"),
-                                      F("TargetLogonId", "0x77")};
+    const struct stoat_field net[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"), F("WorkstationName", "WS1"),
+                                      F("IpAddress", "10.1.1.10"), F("TargetLogonId", "0x77")};
     assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", net, 5, &l, &fb));
     assert_string_equal(l.account, "m.keller");
     assert_string_equal(l.src_host, "WS1");
@@ -388,8 +413,8 @@ static void test_facts_from_events(void **state)
     assert_string_equal(l.dst_logon, "0x77");
     assert_int_equal(l.via, CROSS_VIA_NETWORK);
     /* from nowhere: a local logon says nothing of movement */
-    const struct stoat_field local[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"),
-                                        F("WorkstationName", "-"), F("IpAddress", "127.0.0.1")};
+    const struct stoat_field local[] = {F("TargetUserName", "m.keller"), F("LogonType", "3"), F("WorkstationName", "-"),
+                                        F("IpAddress", "127.0.0.1")};
     assert_false(logon_of(FACTS_RULE_WIN_LOGON, "4624", local, 4, &l, &fb));
     /* explicit credentials towards the host itself: not a move */
     const struct stoat_field self[] = {F("TargetUserName", "m.keller"), F("TargetServerName", "localhost")};
@@ -419,7 +444,8 @@ static void test_facts_from_events(void **state)
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = 0;
     const struct stoat_field longname[] = {{.name = "TargetUserName", .value = big, .name_len = 14, .value_len = 599},
-                                           F("LogonType", "10"), F("IpAddress", "10.1.1.10")};
+                                           F("LogonType", "10"),
+                                           F("IpAddress", "10.1.1.10")};
     assert_true(logon_of(FACTS_RULE_WIN_LOGON, "4624", longname, 3, &l, &fb));
     assert_int_equal(strlen(l.account), sizeof(fb.account) - 1);
     assert_int_equal(l.via, CROSS_VIA_RDP);
@@ -430,11 +456,21 @@ static void test_facts_json(void **state)
     (void)state;
     struct cross_fact in[3] = {
         {.kind = CROSS_FACT_LOGON,
-         .logon = {.reporter = "lnx1", .account = "m.\"k\"\u00e9", .src_addr = "10.1.1.20", .dst_host = "lnx1",
-                   .time_ns = T0 + 5, .via = CROSS_VIA_SSH}},
+         .logon = {.reporter = "lnx1",
+                   .account = "m.\"k\"\u00e9",
+                   .src_addr = "10.1.1.20",
+                   .dst_host = "lnx1",
+                   .time_ns = T0 + 5,
+                   .via = CROSS_VIA_SSH}},
         {.kind = CROSS_FACT_ALERT,
-         .alert = {.id = 42, .host = "fs1", .time_ns = T0, .rule_title = "7-Zip\twith a password",
-                   .level = STOAT_LEVEL_HIGH, .tactics = 5, .account = "SYSTEM", .image = "C:\\7z.exe"}},
+         .alert = {.id = 42,
+                   .host = "fs1",
+                   .time_ns = T0,
+                   .rule_title = "7-Zip\twith a password",
+                   .level = STOAT_LEVEL_HIGH,
+                   .tactics = 5,
+                   .account = "SYSTEM",
+                   .image = "C:\\7z.exe"}},
         {.kind = CROSS_FACT_ADDRESS, .host = "fs1", .addr = "10.1.1.20"},
     };
     struct facts_store *st = malloc(sizeof(*st));
@@ -448,22 +484,29 @@ static void test_facts_json(void **state)
         struct buf again = {0};
         facts_json(&out, &again);
         assert_int_equal(again.len, b.len);
-        assert_memory_equal(again.p, b.p, b.len);   /* the same fact back */
+        assert_memory_equal(again.p, b.p, b.len); /* the same fact back */
         buf_free(&b);
         buf_free(&again);
     }
     struct cross_fact out;
     /* escapes decoded; unknown keys skipped */
     const char *j = "{\"fact\":\"address\",\"new_key\":[1],\"host\":\"h\\u00e9\\ud83d\\ude00\",\"addr\":\"a\"}";
-    assert_false(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));   /* arrays are not facts' */
+    assert_false(facts_parse(j, strlen(j), &out, st, why, sizeof(why))); /* arrays are not facts' */
     j = "{\"fact\":\"address\",\"later\":true,\"host\":\"h\\u00e9\\ud83d\\ude00\\ud800\",\"addr\":\"a\"}";
     assert_true(facts_parse(j, strlen(j), &out, st, why, sizeof(why)));
     assert_string_equal(out.host, "h\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd");
     /* hostile: every error names where and why */
     static const char *const bad[] = {
-        "", "{", "{\"fact\":\"x\"}", "{\"fact\":\"alert\",\"level\":9}", "{\"fact\":\"alert\",\"id\":\"1\"}",
-        "{\"fact\":\"address\",\"host\":\"a\\q\"}", "{\"fact\":\"address\",\"host\":\"a\\u12\"}",
-        "{\"fact\":\"address\",\"host\":\"a\x01\"}", "{\"fact\":\"address\"} x", "{\"fact\":\"address\",\"host\":\"a",
+        "",
+        "{",
+        "{\"fact\":\"x\"}",
+        "{\"fact\":\"alert\",\"level\":9}",
+        "{\"fact\":\"alert\",\"id\":\"1\"}",
+        "{\"fact\":\"address\",\"host\":\"a\\q\"}",
+        "{\"fact\":\"address\",\"host\":\"a\\u12\"}",
+        "{\"fact\":\"address\",\"host\":\"a\x01\"}",
+        "{\"fact\":\"address\"} x",
+        "{\"fact\":\"address\",\"host\":\"a",
         "{\"fact\":\"logon\",\"time\":99999999999999999999}",
     };
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {

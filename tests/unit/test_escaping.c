@@ -4,13 +4,13 @@
  * backslashes below are exactly what the rule author wrote (doubled for C). */
 #include "testutil.h"
 
-#define RULE_EQ(v) PROC_RULE("  sel:\n    CommandLine: '" v "'\n  condition: sel\n")
+#define RULE_EQ(v)       PROC_RULE("  sel:\n    CommandLine: '" v "'\n  condition: sel\n")
 #define RULE_CONTAINS(v) PROC_RULE("  sel:\n    CommandLine|contains: '" v "'\n  condition: sel\n")
 
 static void test_escaped_star_is_literal(void **state)
 {
     (void)state;
-    const char *r = RULE_EQ("a\\*b");   /* \* */
+    const char *r = RULE_EQ("a\\*b"); /* \* */
     expect_proc(1, r, "CommandLine", "a*b");
     expect_proc(0, r, "CommandLine", "axb");
     expect_proc(0, r, "CommandLine", "ab");
@@ -23,7 +23,7 @@ static void test_escaped_star_is_literal(void **state)
 static void test_escaped_question_is_literal(void **state)
 {
     (void)state;
-    const char *r = RULE_EQ("what\\?");   /* \? */
+    const char *r = RULE_EQ("what\\?"); /* \? */
     expect_proc(1, r, "CommandLine", "what?");
     expect_proc(0, r, "CommandLine", "whatx");
     expect_proc(0, r, "CommandLine", "what\\?");
@@ -32,12 +32,12 @@ static void test_escaped_question_is_literal(void **state)
 static void test_escaped_backslash_then_wildcard(void **state)
 {
     (void)state;
-    const char *r = RULE_EQ("C:\\\\*");   /* \\* : a backslash, then any sequence */
+    const char *r = RULE_EQ("C:\\\\*"); /* \\* : a backslash, then any sequence */
     expect_proc(1, r, "CommandLine", "C:\\");
     expect_proc(1, r, "CommandLine", "C:\\Windows\\x.exe");
     expect_proc(0, r, "CommandLine", "C:x");
     expect_proc(0, r, "CommandLine", "C:*");
-    const char *q = RULE_EQ("C:\\\\?");   /* \\? : a backslash, then one character */
+    const char *q = RULE_EQ("C:\\\\?"); /* \\? : a backslash, then one character */
     expect_proc(1, q, "CommandLine", "C:\\x");
     expect_proc(0, q, "CommandLine", "C:\\xy");
     expect_proc(0, q, "CommandLine", "C:\\?x");
@@ -46,7 +46,7 @@ static void test_escaped_backslash_then_wildcard(void **state)
 static void test_three_backslashes_star(void **state)
 {
     (void)state;
-    const char *r = RULE_EQ("a\\\\\\*");   /* \\\* : a backslash and a literal star */
+    const char *r = RULE_EQ("a\\\\\\*"); /* \\\* : a backslash and a literal star */
     expect_proc(1, r, "CommandLine", "a\\*");
     expect_proc(0, r, "CommandLine", "a\\x");
     expect_proc(0, r, "CommandLine", "a\\");
@@ -102,18 +102,18 @@ static void test_question_mark_is_one_utf8_character(void **state)
     (void)state;
     const char *r = RULE_EQ("caf?");
     expect_proc(1, r, "CommandLine", "cafe");
-    expect_proc(1, r, "CommandLine", "caf\xc3\xa9");            /* é: two bytes */
-    expect_proc(1, r, "CommandLine", "caf\xe2\x82\xac");        /* €: three bytes */
-    expect_proc(1, r, "CommandLine", "caf\xf0\x9f\x98\x80");    /* U+1F600: four bytes */
+    expect_proc(1, r, "CommandLine", "caf\xc3\xa9");         /* é: two bytes */
+    expect_proc(1, r, "CommandLine", "caf\xe2\x82\xac");     /* €: three bytes */
+    expect_proc(1, r, "CommandLine", "caf\xf0\x9f\x98\x80"); /* U+1F600: four bytes */
     expect_proc(0, r, "CommandLine", "caf");
     expect_proc(0, r, "CommandLine", "caf\xc3\xa9s");
     const char *two = RULE_EQ("x??y");
-    expect_proc(0, two, "CommandLine", "x\xc3\xa9y");           /* one character, two bytes */
+    expect_proc(0, two, "CommandLine", "x\xc3\xa9y"); /* one character, two bytes */
     expect_proc(1, two, "CommandLine", "x\xc3\xa9\xc3\xa9y");
     expect_proc(1, two, "CommandLine", "xaby");
     /* inside contains, after a backslash (\\? is a backslash, then the wildcard) */
     const char *c = RULE_CONTAINS("\\\\?\\r?.exe");
-    expect_proc(1, c, "CommandLine", "C:\\Users\\\xd0\x96\\r\xd0\x96.exe -x");   /* Ж */
+    expect_proc(1, c, "CommandLine", "C:\\Users\\\xd0\x96\\r\xd0\x96.exe -x"); /* Ж */
     expect_proc(0, c, "CommandLine", "C:\\Users\\ab\\r.exe");
 }
 

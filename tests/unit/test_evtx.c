@@ -28,11 +28,26 @@ static void put(struct w *w, const void *p, size_t n)
     memcpy(w->b + w->pos, p, n);
     w->pos += n;
 }
-static void u8(struct w *w, uint8_t v) { put(w, &v, 1); }
-static void u16(struct w *w, uint16_t v) { put(w, &v, 2); }
-static void u32(struct w *w, uint32_t v) { put(w, &v, 4); }
-static void u64(struct w *w, uint64_t v) { put(w, &v, 8); }
-static void set32(struct w *w, size_t at, uint32_t v) { memcpy(w->b + at, &v, 4); }
+static void u8(struct w *w, uint8_t v)
+{
+    put(w, &v, 1);
+}
+static void u16(struct w *w, uint16_t v)
+{
+    put(w, &v, 2);
+}
+static void u32(struct w *w, uint32_t v)
+{
+    put(w, &v, 4);
+}
+static void u64(struct w *w, uint64_t v)
+{
+    put(w, &v, 8);
+}
+static void set32(struct w *w, size_t at, uint32_t v)
+{
+    memcpy(w->b + at, &v, 4);
+}
 
 static void utf16(struct w *w, const char *s)
 {
@@ -74,7 +89,10 @@ static size_t open_el(struct w *w, const char *n, int has_attrs)
         u32(w, 0); /* attribute list size: not relied on */
     return at;
 }
-static void end_size(struct w *w, size_t at) { set32(w, at, (uint32_t)(w->pos - at - 4)); }
+static void end_size(struct w *w, size_t at)
+{
+    set32(w, at, (uint32_t)(w->pos - at - 4));
+}
 
 static void attr(struct w *w, const char *n, int more)
 {
@@ -94,9 +112,18 @@ static void sub(struct w *w, uint16_t idx, uint8_t type, int optional)
     u16(w, idx);
     u8(w, type);
 }
-static void close_start(struct w *w) { u8(w, 0x02); }
-static void close_empty(struct w *w) { u8(w, 0x03); }
-static void end_el(struct w *w) { u8(w, 0x04); }
+static void close_start(struct w *w)
+{
+    u8(w, 0x02);
+}
+static void close_empty(struct w *w)
+{
+    u8(w, 0x03);
+}
+static void end_el(struct w *w)
+{
+    u8(w, 0x04);
+}
 static void frag(struct w *w)
 {
     u8(w, 0x0f);
@@ -282,10 +309,8 @@ static int on_rec(void *ctx, const struct evtx_record *r)
     c->n = r->nfields;
     assert_true(r->nfields <= 64);
     for (size_t i = 0; i < r->nfields; i++) {
-        snprintf(c->f[i].name, sizeof c->f[i].name, "%.*s", (int)r->fields[i].name_len,
-                 r->fields[i].name);
-        snprintf(c->f[i].value, sizeof c->f[i].value, "%.*s", (int)r->fields[i].value_len,
-                 r->fields[i].value);
+        snprintf(c->f[i].name, sizeof c->f[i].name, "%.*s", (int)r->fields[i].name_len, r->fields[i].name);
+        snprintf(c->f[i].value, sizeof c->f[i].value, "%.*s", (int)r->fields[i].value_len, r->fields[i].value);
         assert_int_equal(strlen(r->fields[i].value), r->fields[i].value_len);
         c->f[i].type = r->fields[i].type;
     }
@@ -309,7 +334,7 @@ static long parse_work(struct file *f, struct got *g, uint64_t *work)
     memset(g, 0, sizeof *g);
     assert_int_equal(evtx_open_mem(f->b, f->len, "test.evtx", &ef, &err), 0);
     struct evtx_scratch *s = evtx_scratch_create();
-    struct evtx_visitor v = { g, on_rec, on_err };
+    struct evtx_visitor v = {g, on_rec, on_err};
     long n = evtx_parse_all(ef, s, &v);
     if (work)
         *work = evtx_scratch_work(s);
@@ -399,8 +424,8 @@ static size_t typical_template(struct w *c)
     sub(c, 5, 0x01, 0);
     end_el(c);
     end_size(c, d2);
-    data_sub(c, "Gone", 6, 0x01, 1);   /* optional, NULL: no field */
-    data_sub(c, "Null", 7, 0x01, 0);   /* normal, NULL: null field */
+    data_sub(c, "Gone", 6, 0x01, 1); /* optional, NULL: no field */
+    data_sub(c, "Null", 7, 0x01, 0); /* normal, NULL: null field */
     end_el(c);
     end_size(c, ed);
     end_el(c);
@@ -409,15 +434,15 @@ static size_t typical_template(struct w *c)
     return def;
 }
 
-static const uint8_t CMD[] = { 'c', 0, 'm', 0, 'd', 0, ' ', 0, '/', 0, 'c', 0 };
-static const uint8_t A_[] = { 'a', 0 };
-static const uint8_t B_[] = { 'b', 0, 0, 0 }; /* trailing NUL is dropped */
+static const uint8_t CMD[] = {'c', 0, 'm', 0, 'd', 0, ' ', 0, '/', 0, 'c', 0};
+static const uint8_t A_[] = {'a', 0};
+static const uint8_t B_[] = {'b', 0, 0, 0}; /* trailing NUL is dropped */
 
 static void typical_values(struct w *c)
 {
     struct val v[] = {
-        { 0x06, &U16_4688, 2 }, { 0x11, &FT, 8 }, { 0x00, NULL, 0 }, { 0x01, CMD, sizeof CMD },
-        { 0x01, A_, 2 },        { 0x01, B_, 4 },  { 0x00, NULL, 0 }, { 0x00, NULL, 0 },
+        {0x06, &U16_4688, 2}, {0x11, &FT, 8}, {0x00, NULL, 0}, {0x01, CMD, sizeof CMD},
+        {0x01, A_, 2},        {0x01, B_, 4},  {0x00, NULL, 0}, {0x00, NULL, 0},
     };
     values(c, v, sizeof v / sizeof v[0]);
 }
@@ -523,32 +548,48 @@ static void test_value_types(void **state)
         const char *want;
         uint8_t vtype;
     } cases[] = {
-        { "S", 0x01, { 'h', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde }, 8, "h\xc3\xa9\xf0\x9f\x98\x80", EVTX_V_STRING },
-        { "A", 0x02, { 'x', 0x80, 0xe9 }, 3, "x\xe2\x82\xac\xc3\xa9", EVTX_V_STRING },
-        { "I8", 0x03, { 0xff }, 1, "-1", EVTX_V_INT },
-        { "U8", 0x04, { 0xff }, 1, "255", EVTX_V_UINT },
-        { "I16", 0x05, { 0x00, 0x80 }, 2, "-32768", EVTX_V_INT },
-        { "U16", 0x06, { 0xff, 0xff }, 2, "65535", EVTX_V_UINT },
-        { "I32", 0x07, { 0xfe, 0xff, 0xff, 0xff }, 4, "-2", EVTX_V_INT },
-        { "U32", 0x08, { 0xff, 0xff, 0xff, 0xff }, 4, "4294967295", EVTX_V_UINT },
-        { "I64", 0x09, { 0, 0, 0, 0, 0, 0, 0, 0x80 }, 8, "-9223372036854775808", EVTX_V_INT },
-        { "U64", 0x0a, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 8, "18446744073709551615", EVTX_V_UINT },
-        { "F32", 0x0b, { 0x00, 0x00, 0xc0, 0x3f }, 4, "1.500000e+000", EVTX_V_FLOAT },
-        { "F64", 0x0c, { 0, 0, 0, 0, 0, 0, 0x59, 0xc0 }, 8, "-1.000000e+002", EVTX_V_FLOAT },
-        { "B1", 0x0d, { 1, 0, 0, 0 }, 4, "true", EVTX_V_BOOL },
-        { "B0", 0x0d, { 0, 0, 0, 0 }, 4, "false", EVTX_V_BOOL },
-        { "Bin", 0x0e, { 0xde, 0xad, 0x01 }, 3, "DEAD01", EVTX_V_BINARY },
-        { "G", 0x0f, { 0x25, 0x96, 0x84, 0x54, 0x78, 0x54, 0x94, 0x49, 0xa5, 0xba, 0x3e, 0x3b, 0x03, 0x28, 0xc3, 0x0d }, 16,
-          "{54849625-5478-4994-A5BA-3E3B0328C30D}", EVTX_V_GUID },
-        { "Sz4", 0x10, { 0x10, 0, 0, 0 }, 4, "0x00000010", EVTX_V_HEX },
-        { "Sz8", 0x10, { 0x10, 0, 0, 0, 0, 0, 0, 0 }, 8, "0x0000000000000010", EVTX_V_HEX },
-        { "FT", 0x11, { 0x00, 0x80, 0x3e, 0xd5, 0xde, 0xb1, 0x9d, 0x01 }, 8, "1970-01-01T00:00:00.000000000Z", EVTX_V_TIME },
-        { "ST", 0x12, { 0xe5, 0x07, 10, 0, 3, 0, 20, 0, 13, 0, 39, 0, 12, 0, 0x2d, 0x01 }, 16, "2021-10-20T13:39:12.301000000Z", EVTX_V_TIME },
-        { "Sid", 0x13, { 1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0 }, 16, "S-1-5-32-544", EVTX_V_SID },
-        { "H32", 0x14, { 0xef, 0xbe, 0xad, 0xde }, 4, "0xdeadbeef", EVTX_V_HEX },
-        { "H64", 0x15, { 0x5f, 0xc6, 0xf4, 0x01, 0, 0, 0, 0 }, 8, "0x0000000001f4c65f", EVTX_V_HEX },
+        {"S", 0x01, {'h', 0, 0xe9, 0, 0x3d, 0xd8, 0x00, 0xde}, 8, "h\xc3\xa9\xf0\x9f\x98\x80", EVTX_V_STRING},
+        {"A", 0x02, {'x', 0x80, 0xe9}, 3, "x\xe2\x82\xac\xc3\xa9", EVTX_V_STRING},
+        {"I8", 0x03, {0xff}, 1, "-1", EVTX_V_INT},
+        {"U8", 0x04, {0xff}, 1, "255", EVTX_V_UINT},
+        {"I16", 0x05, {0x00, 0x80}, 2, "-32768", EVTX_V_INT},
+        {"U16", 0x06, {0xff, 0xff}, 2, "65535", EVTX_V_UINT},
+        {"I32", 0x07, {0xfe, 0xff, 0xff, 0xff}, 4, "-2", EVTX_V_INT},
+        {"U32", 0x08, {0xff, 0xff, 0xff, 0xff}, 4, "4294967295", EVTX_V_UINT},
+        {"I64", 0x09, {0, 0, 0, 0, 0, 0, 0, 0x80}, 8, "-9223372036854775808", EVTX_V_INT},
+        {"U64", 0x0a, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 8, "18446744073709551615", EVTX_V_UINT},
+        {"F32", 0x0b, {0x00, 0x00, 0xc0, 0x3f}, 4, "1.500000e+000", EVTX_V_FLOAT},
+        {"F64", 0x0c, {0, 0, 0, 0, 0, 0, 0x59, 0xc0}, 8, "-1.000000e+002", EVTX_V_FLOAT},
+        {"B1", 0x0d, {1, 0, 0, 0}, 4, "true", EVTX_V_BOOL},
+        {"B0", 0x0d, {0, 0, 0, 0}, 4, "false", EVTX_V_BOOL},
+        {"Bin", 0x0e, {0xde, 0xad, 0x01}, 3, "DEAD01", EVTX_V_BINARY},
+        {"G",
+         0x0f,
+         {0x25, 0x96, 0x84, 0x54, 0x78, 0x54, 0x94, 0x49, 0xa5, 0xba, 0x3e, 0x3b, 0x03, 0x28, 0xc3, 0x0d},
+         16,
+         "{54849625-5478-4994-A5BA-3E3B0328C30D}",
+         EVTX_V_GUID},
+        {"Sz4", 0x10, {0x10, 0, 0, 0}, 4, "0x00000010", EVTX_V_HEX},
+        {"Sz8", 0x10, {0x10, 0, 0, 0, 0, 0, 0, 0}, 8, "0x0000000000000010", EVTX_V_HEX},
+        {"FT",
+         0x11,
+         {0x00, 0x80, 0x3e, 0xd5, 0xde, 0xb1, 0x9d, 0x01},
+         8,
+         "1970-01-01T00:00:00.000000000Z",
+         EVTX_V_TIME},
+        {"ST",
+         0x12,
+         {0xe5, 0x07, 10, 0, 3, 0, 20, 0, 13, 0, 39, 0, 12, 0, 0x2d, 0x01},
+         16,
+         "2021-10-20T13:39:12.301000000Z",
+         EVTX_V_TIME},
+        {"Sid", 0x13, {1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0}, 16, "S-1-5-32-544", EVTX_V_SID},
+        {"H32", 0x14, {0xef, 0xbe, 0xad, 0xde}, 4, "0xdeadbeef", EVTX_V_HEX},
+        {"H64", 0x15, {0x5f, 0xc6, 0xf4, 0x01, 0, 0, 0, 0}, 8, "0x0000000001f4c65f", EVTX_V_HEX},
     };
-    enum { N = sizeof cases / sizeof cases[0] };
+    enum {
+        N = sizeof cases / sizeof cases[0]
+    };
     struct file f;
     struct got g;
     file_init(&f, 1);
@@ -567,7 +608,7 @@ static void test_value_types(void **state)
     tpl_end(c, def);
     struct val v[N];
     for (int i = 0; i < N; i++)
-        v[i] = (struct val){ cases[i].type, cases[i].bytes, cases[i].n };
+        v[i] = (struct val){cases[i].type, cases[i].bytes, cases[i].n};
     values(c, v, N);
     u8(c, 0);
     rec_end(&f, r);
@@ -582,9 +623,9 @@ static void test_value_types(void **state)
 static void test_arrays(void **state)
 {
     (void)state;
-    static const uint8_t strs[] = { 'a', 0, 0, 0, 'b', 0, 'c', 0, 0, 0 };
-    static const uint32_t nums[] = { 1, 2, 3 };
-    static const uint64_t hexes[] = { 0x10, 0x20 };
+    static const uint8_t strs[] = {'a', 0, 0, 0, 'b', 0, 'c', 0, 0, 0};
+    static const uint32_t nums[] = {1, 2, 3};
+    static const uint64_t hexes[] = {0x10, 0x20};
     struct file f;
     struct got g;
     file_init(&f, 1);
@@ -604,8 +645,10 @@ static void test_arrays(void **state)
     end_size(c, ed);
     tpl_end(c, def);
     struct val v[] = {
-        { 0x81, strs, sizeof strs }, { 0x88, nums, sizeof nums },
-        { 0x95, hexes, sizeof hexes }, { 0x81, NULL, 0 },
+        {0x81, strs, sizeof strs},
+        {0x88, nums, sizeof nums},
+        {0x95, hexes, sizeof hexes},
+        {0x81, NULL, 0},
     };
     values(c, v, 4);
     u8(c, 0);
@@ -614,8 +657,14 @@ static void test_arrays(void **state)
     assert_int_equal(parse(&f, &g), 1);
     const struct reccopy *rc = &g.r[0];
     const char *want[][2] = {
-        { "Strs", "a" }, { "Strs", "bc" }, { "Nums", "1" }, { "Nums", "2" }, { "Nums", "3" },
-        { "Hex", "0x0000000000000010" }, { "Hex", "0x0000000000000020" }, { "Empty", "" },
+        {"Strs", "a"},
+        {"Strs", "bc"},
+        {"Nums", "1"},
+        {"Nums", "2"},
+        {"Nums", "3"},
+        {"Hex", "0x0000000000000010"},
+        {"Hex", "0x0000000000000020"},
+        {"Empty", ""},
     };
     assert_int_equal(rc->n, 8);
     for (size_t i = 0; i < 8; i++) {
@@ -683,9 +732,9 @@ static void test_nested_binxml(void **state)
     end_el(c);
     end_size(c, lf);
     tpl_end(c, inner);
-    static const uint8_t adm[] = { 'a', 0, 'd', 0, 'm', 0 };
+    static const uint8_t adm[] = {'a', 0, 'd', 0, 'm', 0};
     static const uint32_t kind = 9;
-    struct val iv[] = { { 0x01, adm, sizeof adm }, { 0x08, &kind, 4 } };
+    struct val iv[] = {{0x01, adm, sizeof adm}, {0x08, &kind, 4}};
     values(c, iv, 2);
     u8(c, 0x00);
     uint16_t vsize = (uint16_t)(c->pos - start);
@@ -1170,7 +1219,7 @@ static void test_visitor_stop(void **state)
     struct got g;
     memset(&g, 0, sizeof g);
     g.stop_after = 1;
-    struct evtx_visitor v = { &g, on_rec, NULL };
+    struct evtx_visitor v = {&g, on_rec, NULL};
     assert_int_equal(evtx_parse_chunk(ef, 0, s, &v), -1);
     assert_int_equal(g.nrec, 1);
     /* the same scratch can parse again afterwards */
@@ -1202,7 +1251,7 @@ static void *thread_main(void *arg)
 {
     struct thread_job *j = arg;
     struct evtx_scratch *s = evtx_scratch_create();
-    struct evtx_visitor v = { j, count_rec, NULL };
+    struct evtx_visitor v = {j, count_rec, NULL};
     for (int k = 0; k < 50; k++)
         evtx_parse_chunk(j->f, j->chunk, s, &v);
     evtx_scratch_destroy(s);
@@ -1229,7 +1278,7 @@ static void test_threads(void **state)
     }
     struct evtx_file *ef = NULL;
     assert_int_equal(evtx_open_mem(f.b, f.len, "t", &ef, NULL), 0);
-    struct thread_job jobs[2] = { { ef, 0, 0, 0 }, { ef, 1, 0, 0 } };
+    struct thread_job jobs[2] = {{ef, 0, 0, 0}, {ef, 1, 0, 0}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, thread_main, &jobs[i]), 0);
@@ -1246,14 +1295,11 @@ static void test_json(void **state)
 {
     (void)state;
     struct evtx_field fs[] = {
-        { "EventID", 7, "4688", 4, EVTX_V_UINT },
-        { "Cmd", 3, "a\"b\\c\n\x01\xff\xc3\xa9", 10, EVTX_V_STRING },
-        { "Data", 4, "x", 1, EVTX_V_STRING },
-        { "Data", 4, "y", 1, EVTX_V_STRING },
-        { "N", 1, "", 0, EVTX_V_NULL },
-        { "T", 1, "true", 4, EVTX_V_BOOL },
+        {"EventID", 7, "4688", 4, EVTX_V_UINT}, {"Cmd", 3, "a\"b\\c\n\x01\xff\xc3\xa9", 10, EVTX_V_STRING},
+        {"Data", 4, "x", 1, EVTX_V_STRING},     {"Data", 4, "y", 1, EVTX_V_STRING},
+        {"N", 1, "", 0, EVTX_V_NULL},           {"T", 1, "true", 4, EVTX_V_BOOL},
     };
-    struct evtx_record r = { 0 };
+    struct evtx_record r = {0};
     r.record_id = 5;
     r.chunk = 1;
     r.file_offset = 70000;
@@ -1264,10 +1310,9 @@ static void test_json(void **state)
     assert_int_equal(evtx_record_to_json(&r, &buf, &len, &cap), 0);
     char *line = strndup(buf, len); /* the buffer is not NUL-terminated */
     assert_non_null(line);
-    assert_string_equal(line,
-                        "{\"_record_id\":5,\"_chunk\":1,\"_offset\":70000,\"EventID\":4688,"
-                        "\"Cmd\":\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\","
-                        "\"Data\":[\"x\",\"y\"],\"N\":null,\"T\":true}\n");
+    assert_string_equal(line, "{\"_record_id\":5,\"_chunk\":1,\"_offset\":70000,\"EventID\":4688,"
+                              "\"Cmd\":\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\","
+                              "\"Data\":[\"x\",\"y\"],\"N\":null,\"T\":true}\n");
     free(line);
     /* appending keeps what was there */
     assert_int_equal(evtx_record_to_json(&r, &buf, &len, &cap), 0);

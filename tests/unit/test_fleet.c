@@ -37,13 +37,17 @@ static const char *db_path(void)
     return p;
 }
 
-static struct stoat_rule_meta rule = {.id = "11111111-2222-4333-8444-555555555555", .title = "Whoami",
-                                      .level = STOAT_LEVEL_MEDIUM};
+static struct stoat_rule_meta rule = {
+    .id = "11111111-2222-4333-8444-555555555555", .title = "Whoami", .level = STOAT_LEVEL_MEDIUM};
 
 static void put_alert(struct stoat_store *s, uint64_t id, const char *host)
 {
-    struct stoat_alert a = {.id = id, .rule = &rule, .pos = {.file = "bus:x", .format = "json", .record = id},
-                            .timestamp = "2026-11-19T22:31:04Z", .time_ns = 1795127464000000000LL, .host = host};
+    struct stoat_alert a = {.id = id,
+                            .rule = &rule,
+                            .pos = {.file = "bus:x", .format = "json", .record = id},
+                            .timestamp = "2026-11-19T22:31:04Z",
+                            .time_ns = 1795127464000000000LL,
+                            .host = host};
     assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
 }
 
@@ -92,8 +96,8 @@ static void test_marks_commit_with_alerts(void **state)
     assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 1), 1);
     assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 2), 1);
     assert_int_equal(stoat_store_marked(r, "fs01", "00aa", 3), 0);
-    assert_int_equal(stoat_store_marked(r, "fs01", "00bb", 1), 0);   /* another run */
-    assert_int_equal(stoat_store_marked(r, "dc01", "00aa", 1), 0);   /* another host */
+    assert_int_equal(stoat_store_marked(r, "fs01", "00bb", 1), 0); /* another run */
+    assert_int_equal(stoat_store_marked(r, "dc01", "00aa", 1), 0); /* another host */
     assert_int_equal(count("SELECT count(*) FROM alerts"), 2);
     /* consecutive batches make one interval; a gap starts another */
     for (uint64_t q = 3; q <= 50; q++)
@@ -124,7 +128,7 @@ static void test_marks_die_with_their_alerts(void **state)
         stoat_store_commit(w);
         put_alert(w, 2, "fs01");
         stoat_store_put_mark(w, "fs01", "00aa", 2);
-        usleep(200000);   /* written by now or not: uncommitted either way */
+        usleep(200000); /* written by now or not: uncommitted either way */
         kill(getpid(), SIGKILL);
     }
     int st;
@@ -191,7 +195,7 @@ static void test_heartbeat_host(void **state)
     /* a "host" inside a nested object or a string is not the host */
     j = "{\"extra\":{\"host\":\"evil\"},\"note\":\"\\\"host\\\":\\\"evil\\\"\",\"host\":\"dc01\"}";
     assert_string_equal(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)), "dc01");
-    j = "{\"host\":\"a\\u0000b\"}";   /* escapes are refused, not decoded */
+    j = "{\"host\":\"a\\u0000b\"}"; /* escapes are refused, not decoded */
     assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));
     j = "{\"host\":\"a-name-longer-than-the-buffer\"}";
     assert_null(fleet_heartbeat_host(j, strlen(j), out, sizeof(out)));

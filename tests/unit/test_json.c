@@ -11,8 +11,7 @@
 #include "util/buf.h"
 
 /* Matches any process-creation event whose CommandLine contains "marker". */
-static const char *const marker_rule =
-    PROC_RULE("  sel:\n    CommandLine|contains: 'marker'\n  condition: sel\n");
+static const char *const marker_rule = PROC_RULE("  sel:\n    CommandLine|contains: 'marker'\n  condition: sel\n");
 
 #define EV(cl) "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"" cl "\"}"
 
@@ -58,9 +57,9 @@ static void test_json_lines(void **state)
     assert_int_equal(h.v[0].record, 1);
     assert_int_equal(h.v[0].line, 1);
     assert_int_equal(h.v[1].record, 3);
-    assert_int_equal(h.v[1].line, 5);   /* blank lines count as lines, not records */
+    assert_int_equal(h.v[1].line, 5); /* blank lines count as lines, not records */
     assert_int_equal(h.v[2].record, 4);
-    assert_int_equal(h.v[2].line, 6);   /* no newline at the end */
+    assert_int_equal(h.v[2].line, 6); /* no newline at the end */
     assert_int_equal(h.diags.n, 0);
     tu_hunt_free(&h);
 }
@@ -83,7 +82,7 @@ static void test_json_array(void **state)
 {
     (void)state;
     struct tu_hunt h;
-    hunt_str("[" EV("marker 1") "," EV("no") "," EV("marker 3") "]", &h);   /* one line */
+    hunt_str("[" EV("marker 1") "," EV("no") "," EV("marker 3") "]", &h); /* one line */
     assert_int_equal(h.n, 2);
     assert_int_equal(h.stats.records, 3);
     assert_int_equal(h.v[1].record, 3);
@@ -112,8 +111,7 @@ static void test_big_json_array(void **state)
         int n = 140000;
         for (int i = 0; i < n; i++)
             tu_str_printf(&s, "%s%s" EV("%s %d") "%s", i ? "," : "", pretty ? "\n  " : "",
-                          i % 1000 == 0 ? "marker" : "plain padding padding padding padding padding padding", i,
-                          "");
+                          i % 1000 == 0 ? "marker" : "plain padding padding padding padding padding padding", i, "");
         tu_str_puts(&s, pretty ? "\n]\n" : "]");
         assert_true(s.len > (17u << 20));
         struct tu_hunt h;
@@ -133,13 +131,14 @@ static void test_big_json_array(void **state)
 static void test_malformed_array_element(void **state)
 {
     (void)state;
-    const char *data = "[\n"
-                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 1\"\n  },\n"
-                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 2\" \"oops\",\n"
-                       "    \"Nested\": [\n      {\"a\": 1},\n      {\"b\": 2}\n    ]\n  },\n"
-                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 3\"\n  },\n"
-                       "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 4\"\n  }\n"
-                       "]\n";
+    const char *data =
+        "[\n"
+        "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 1\"\n  },\n"
+        "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 2\" \"oops\",\n"
+        "    \"Nested\": [\n      {\"a\": 1},\n      {\"b\": 2}\n    ]\n  },\n"
+        "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 3\"\n  },\n"
+        "  {\n    \"Channel\": \"" TU_SYSMON "\",\n    \"EventID\": 1,\n    \"CommandLine\": \"marker 4\"\n  }\n"
+        "]\n";
     struct tu_hunt h;
     hunt(marker_rule, data, strlen(data), ".json", &h);
     assert_int_equal(h.stats.skipped, 1);
@@ -159,10 +158,9 @@ static void test_malformed_array_element(void **state)
 static void test_several_records_on_a_line(void **state)
 {
     (void)state;
-    const char *data = EV("marker 1") " " EV("marker 2") "\n"
-                       EV("marker 3") "," EV("marker 4") ",\n"
-                       "[" EV("marker 5") ", " EV("marker 6") "]\n"
-                       EV("marker 7") "\n";
+    const char *data = EV("marker 1") " " EV("marker 2") "\n" EV("marker 3") "," EV(
+        "marker 4") ",\n"
+                    "[" EV("marker 5") ", " EV("marker 6") "]\n" EV("marker 7") "\n";
     struct tu_hunt h;
     hunt_str(data, &h);
     assert_int_equal(h.n, 7);
@@ -187,8 +185,10 @@ static void test_array_elements_not_objects(void **state)
     for (int pretty = 0; pretty < 2; pretty++) {
         const char *sep = pretty ? ",\n  " : ",";
         struct tu_str s = {0};
-        tu_str_printf(&s, "[%s" EV("marker 1") "%s5%s\"text\"%snull%s[1, {\"a\": 2}]%s" EV("marker 2") "%s"
-                      "{\"a\": }%s" EV("marker 3") "%stru%s" EV("marker 4") "%s]\n",
+        tu_str_printf(&s,
+                      "[%s" EV("marker 1") "%s5%s\"text\"%snull%s[1, {\"a\": 2}]%s" EV(
+                          "marker 2") "%s"
+                                      "{\"a\": }%s" EV("marker 3") "%stru%s" EV("marker 4") "%s]\n",
                       pretty ? "\n  " : "", sep, sep, sep, sep, sep, sep, sep, sep, sep, pretty ? "\n" : "");
         struct tu_hunt h;
         hunt(marker_rule, s.p, s.len, ".json", &h);
@@ -197,8 +197,8 @@ static void test_array_elements_not_objects(void **state)
         assert_int_equal(h.stats.records, 10);
         assert_int_equal(h.stats.skipped, 6);
         assert_int_equal(h.diags.n, 6);
-        static const char *const why[] = {"a JSON number", "a JSON string", "a JSON null", "a JSON array",
-                                          "malformed JSON", "malformed JSON"};
+        static const char *const why[] = {"a JSON number", "a JSON string",  "a JSON null",
+                                          "a JSON array",  "malformed JSON", "malformed JSON"};
         static const uint64_t bad_lines[] = {3, 4, 5, 6, 8, 10}, event_lines[] = {2, 7, 9, 11};
         for (size_t i = 0; i < 6; i++) {
             if (!strstr(h.diags.v[i].text, why[i]))
@@ -307,12 +307,11 @@ static void test_pretty_objects_sigmahq_shape(void **state)
 static void test_xmltodict_data(void **state)
 {
     (void)state;
-    const char *data =
-        "{\"Event\":{\"System\":{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"dc1\"},"
-        "\"EventData\":{\"Data\":[{\"@Name\":\"NewProcessName\",\"#text\":\"C:\\\\W\\\\ntdsutil.exe\"},"
-        "{\"@Name\":\"CommandLine\",\"#text\":\"ntdsutil \\\"ac i ntds\\\" ifm\"},"
-        "{\"#text\":\"0x2a\",\"@Name\":\"ProcessId\"},"
-        "{\"Name\":\"TokenElevationType\",\"#text\":1937}]}}}\n";
+    const char *data = "{\"Event\":{\"System\":{\"EventID\":4688,\"Channel\":\"Security\",\"Computer\":\"dc1\"},"
+                       "\"EventData\":{\"Data\":[{\"@Name\":\"NewProcessName\",\"#text\":\"C:\\\\W\\\\ntdsutil.exe\"},"
+                       "{\"@Name\":\"CommandLine\",\"#text\":\"ntdsutil \\\"ac i ntds\\\" ifm\"},"
+                       "{\"#text\":\"0x2a\",\"@Name\":\"ProcessId\"},"
+                       "{\"Name\":\"TokenElevationType\",\"#text\":1937}]}}}\n";
     const char *rule = PROC_RULE("  sel:\n    Image|endswith: '\\ntdsutil.exe'\n    CommandLine|contains: 'ifm'\n"
                                  "    ParentProcessId: '0x2a'\n    TokenElevationType: 1937\n  condition: sel\n");
     struct tu_hunt h;
@@ -358,8 +357,9 @@ static void test_more_names_than_the_cache(void **state)
             buf_printf(&b, "%s\"j%d_%d\":1", i ? "," : "", r, i);
         buf_puts(&b, "}}\n");
     }
-    buf_puts(&b, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker late\",\"Image\":\"C:\\\\x.exe\","
-                 "\"Deep\":{\"A\":{\"#attributes\":{\"B\":7}}}}\n");
+    buf_puts(&b,
+             "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker late\",\"Image\":\"C:\\\\x.exe\","
+             "\"Deep\":{\"A\":{\"#attributes\":{\"B\":7}}}}\n");
     struct tu_hunt h;
     hunt(marker_rule, b.p, b.len, ".jsonl", &h);
     assert_int_equal(h.n, 1);
@@ -382,7 +382,7 @@ static void test_winlogbeat_shape(void **state)
     struct tu_hunt h;
     hunt(rule, data, strlen(data), ".jsonl", &h);
     assert_int_equal(h.n, 1);
-    assert_string_equal(h.v[0].host, "srv9.corp");   /* Computer comes first in the mapping */
+    assert_string_equal(h.v[0].host, "srv9.corp"); /* Computer comes first in the mapping */
     assert_string_equal(h.v[0].timestamp, "2025-01-02T03:04:05.000Z");
     assert_string_equal(h.v[0].event_id, "4688");
     tu_hunt_free(&h);
@@ -408,9 +408,9 @@ static void test_nxlog_shape(void **state)
     hunt(rule, data, strlen(data), ".json", &h);
     assert_int_equal(h.n, 2);
     assert_string_equal(h.v[0].host, "fs01.corp.example");
-    assert_true(h.v[0].time_ns == 1795068180000000000LL);   /* 2026-11-19T06:03:00Z */
+    assert_true(h.v[0].time_ns == 1795068180000000000LL); /* 2026-11-19T06:03:00Z */
     assert_string_equal(h.v[1].host, "fs02");
-    assert_true(h.v[1].time_ns == 1795068180250000000LL);   /* the same instant, written with its zone */
+    assert_true(h.v[1].time_ns == 1795068180250000000LL); /* the same instant, written with its zone */
     tu_hunt_free(&h);
 }
 
@@ -430,7 +430,7 @@ static void test_fluentbit_shape(void **state)
     hunt(rule, data, strlen(data), ".json", &h);
     assert_int_equal(h.n, 1);
     assert_string_equal(h.v[0].host, "dc01.corp");
-    assert_true(h.v[0].time_ns == 1795068180000000000LL);   /* 2026-11-19T06:03:00Z */
+    assert_true(h.v[0].time_ns == 1795068180000000000LL); /* 2026-11-19T06:03:00Z */
     tu_hunt_free(&h);
 }
 
@@ -438,17 +438,17 @@ static void test_escapes(void **state)
 {
     (void)state;
     static const struct {
-        const char *json;   /* the JSON string body as written in the file */
-        const char *rule;   /* the rule value (YAML single-quoted) */
+        const char *json; /* the JSON string body as written in the file */
+        const char *rule; /* the rule value (YAML single-quoted) */
     } cases[] = {
-        {"smile \\ud83d\\ude00 marker", "smile \xf0\x9f\x98\x80 marker"},   /* surrogate pair -> U+1F600 */
+        {"smile \\ud83d\\ude00 marker", "smile \xf0\x9f\x98\x80 marker"}, /* surrogate pair -> U+1F600 */
         {"caf\\u00e9 marker", "café marker"},
-        {"\\u041f\\u0420\\u0418 marker", "при marker"},                /* and folded */
+        {"\\u041f\\u0420\\u0418 marker", "при marker"}, /* and folded */
         {"a\\\"q\\\" marker", "a\"q\" marker"},
         {"C:\\\\Temp\\\\marker", "C:\\Temp\\marker"},
         {"http:\\/\\/x\\/marker", "http://x/marker"},
         {"tab\\tmarker", "tab\tmarker"},
-        {"lone \\ud800 marker", "lone \xef\xbf\xbd marker"},             /* lone surrogate -> U+FFFD */
+        {"lone \\ud800 marker", "lone \xef\xbf\xbd marker"}, /* lone surrogate -> U+FFFD */
         {"lone \\udc00x marker", "lone \xef\xbf\xbdx marker"},
         {"\\u0041\\u0062c marker", "Abc marker"},
     };
@@ -497,16 +497,16 @@ static void test_values_of_every_type(void **state)
 static void test_malformed_records(void **state)
 {
     (void)state;
-    const char *data = EV("marker 1") "\n"           /* 1 */
-                       "{\"Channel\": \"x\",\n"      /* 2: unterminated */
-                       EV("marker 3") "\n"           /* 3 */
-                       "not json at all\n"           /* 4 */
-                       "[1, 2]\n"                    /* 5: an array, not an object */
-                       "{\"a\" 1}\n"                 /* 6: no colon */
-                       "{\"a\": tru}\n"              /* 7 */
-                       "{\"a\": \"unterminated}\n"   /* 8 */
-                       EV("marker 9") " trailing\n"  /* 9: the event, then a bad record */
-                       EV("marker 10") "\n";         /* 10 */
+    const char *data = EV("marker 1") "\n"                     /* 1 */
+                                      "{\"Channel\": \"x\",\n" /* 2: unterminated */
+        EV("marker 3") "\n"                                    /* 3 */
+                       "not json at all\n"                     /* 4 */
+                       "[1, 2]\n"                              /* 5: an array, not an object */
+                       "{\"a\" 1}\n"                           /* 6: no colon */
+                       "{\"a\": tru}\n"                        /* 7 */
+                       "{\"a\": \"unterminated}\n"             /* 8 */
+        EV("marker 9") " trailing\n"                           /* 9: the event, then a bad record */
+        EV("marker 10") "\n";                                  /* 10 */
     struct tu_hunt h;
     hunt_str(data, &h);
     assert_int_equal(h.n, 4);
@@ -539,7 +539,7 @@ static void test_malformed_in_pretty_objects(void **state)
 {
     (void)state;
     const char *data = "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n"
-                       "{\n  \"Channel\": \"" TU_SYSMON "\"\n  \"EventID\": 1\n}\n"   /* line 6: missing comma */
+                       "{\n  \"Channel\": \"" TU_SYSMON "\"\n  \"EventID\": 1\n}\n" /* line 6: missing comma */
                        "{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n";
     struct tu_hunt h;
     hunt_str(data, &h);
@@ -547,7 +547,7 @@ static void test_malformed_in_pretty_objects(void **state)
     assert_int_equal(h.stats.skipped, 1);
     assert_int_equal(h.stats.events, 2);
     assert_int_equal(h.diags.n, 1);
-    assert_int_equal(h.diags.v[0].line, 8);   /* where the comma is missing */
+    assert_int_equal(h.diags.v[0].line, 8); /* where the comma is missing */
     assert_int_equal(h.v[1].line, 10);
     tu_hunt_free(&h);
 }
@@ -564,7 +564,7 @@ static void test_deep_nesting(void **state)
         tu_str_puts(&s, "}");
     tu_str_puts(&s, "}\n{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"y\":");
     for (int i = 0; i < 100000; i++)
-        tu_str_puts(&s, "[");   /* a stack-smashing attempt */
+        tu_str_puts(&s, "["); /* a stack-smashing attempt */
     tu_str_puts(&s, "\n" EV("marker") "\n");
     /* 60 levels are fine */
     tu_str_puts(&s, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker\",\"z\":");
@@ -605,7 +605,7 @@ static void test_huge_record(void **state)
     assert_int_equal(h.diags.n, 1);
     assert_non_null(strstr(h.diags.v[0].text, "longer than"));
     assert_int_equal(h.diags.v[0].line, 2);
-    assert_int_equal(h.v[1].line, 3);   /* line numbers survive the skip */
+    assert_int_equal(h.v[1].line, 3); /* line numbers survive the skip */
     assert_int_equal(h.v[2].line, 4);
     tu_hunt_free(&h);
 
@@ -617,7 +617,8 @@ static void test_huge_record(void **state)
     memset(fill, 'B', big);
     tu_str_put(&s, fill, big);
     free(fill);
-    tu_str_puts(&s, "\"\n}\n{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n");
+    tu_str_puts(&s,
+                "\"\n}\n{\n  \"Channel\": \"" TU_SYSMON "\",\n  \"EventID\": 1,\n  \"CommandLine\": \"marker\"\n}\n");
     hunt_str(s.p, &h);
     tu_str_free(&s);
     assert_int_equal(h.n, 2);
@@ -629,8 +630,9 @@ static void test_huge_record(void **state)
 static void test_invalid_utf8_output_valid(void **state)
 {
     (void)state;
-    const char *data = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker \xff\xfe \xc3\x28 \xed\xa0\x80"
-                       " \xf4\x90\x80\x80 \xe2\x82\",\"Bad\xc0\xafName\":\"v\",\"Ctl\":\"a\\u0001b\\u001fc\\u0000d\"}\n";
+    const char *data =
+        "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker \xff\xfe \xc3\x28 \xed\xa0\x80"
+        " \xf4\x90\x80\x80 \xe2\x82\",\"Bad\xc0\xafName\":\"v\",\"Ctl\":\"a\\u0001b\\u001fc\\u0000d\"}\n";
     struct tu_hunt h;
     hunt_str(data, &h);
     assert_int_equal(h.n, 1);
@@ -639,7 +641,7 @@ static void test_invalid_utf8_output_valid(void **state)
     const char *err = NULL;
     char *nl = memchr(h.jsonl, '\n', h.jsonl_len);
     assert_non_null(nl);
-    assert_int_equal((size_t)(nl - h.jsonl) + 1, h.jsonl_len);   /* one line */
+    assert_int_equal((size_t)(nl - h.jsonl) + 1, h.jsonl_len); /* one line */
     bool ok = tu_json_parse(h.jsonl, (size_t)(nl - h.jsonl), &j, &err);
     if (!ok)
         fprintf(stderr, "  -- invalid JSON output (%s): %.*s\n", err, (int)h.jsonl_len, h.jsonl);
@@ -649,7 +651,11 @@ static void test_invalid_utf8_output_valid(void **state)
     assert_true(strncmp(cl, "marker ", 7) == 0);
     const char *ctl = tu_json_str(&j, "event.Ctl");
     assert_non_null(ctl);
-    assert_memory_equal(ctl, "a\x01" "b\x1f" "c", 5);
+    assert_memory_equal(ctl,
+                        "a\x01"
+                        "b\x1f"
+                        "c",
+                        5);
     tu_json_free(&j);
     tu_hunt_free(&h);
 }
@@ -683,7 +689,7 @@ static void test_gzip(void **state)
     assert_int_equal(h.stats.files_failed, 0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(h.stats.bytes, (uint64_t)st.st_size);   /* compressed bytes */
+    assert_int_equal(h.stats.bytes, (uint64_t)st.st_size); /* compressed bytes */
     assert_int_equal(h.v[59].record, 59001);
     assert_int_equal(h.v[59].line, 59001);
     tu_hunt_free(&h);
@@ -691,7 +697,7 @@ static void test_gzip(void **state)
     /* a truncated gzip file: what was read is processed, the file is reported */
     FILE *f = fopen(path, "r+");
     assert_non_null(f);
-    assert_int_equal(ftruncate(fileno(f), st.st_size / 4), 0);   /* inside the first member */
+    assert_int_equal(ftruncate(fileno(f), st.st_size / 4), 0); /* inside the first member */
     fclose(f);
     /* what zlib itself can still inflate: every complete line of it must
      * become an event (none thrown away with the damaged block) */
@@ -796,8 +802,8 @@ static void test_paths(void **state)
     tu_hunt_paths(rs, paths, 2, NULL, &h);
     assert_int_equal(h.n, 3);
     assert_int_equal(h.stats.files, 2);
-    assert_int_equal(h.stats.files_skipped, 1);   /* the README inside the folder */
-    assert_int_equal(h.stats.files_failed, 1);    /* the missing file */
+    assert_int_equal(h.stats.files_skipped, 1); /* the README inside the folder */
+    assert_int_equal(h.stats.files_failed, 1);  /* the missing file */
     /* sorted walk: README.md, a.jsonl, sub/b.json; records count per file */
     assert_int_equal(h.v[0].record, 1);
     assert_int_equal(h.v[1].record, 2);
@@ -821,7 +827,9 @@ static void test_records_per_file(void **state)
     char cwd[4096];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
     assert_int_equal(chdir(dir), 0);
-    enum { NF = 12 };
+    enum {
+        NF = 12
+    };
     char names[NF][32];
     const char *paths[NF];
     for (int f = 0; f < NF; f++) {

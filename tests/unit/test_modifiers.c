@@ -35,10 +35,10 @@ static void test_plain_equality(void **state)
     (void)state;
     const char *r = PROC_RULE("  sel:\n    Image: 'C:\\Windows\\System32\\cmd.exe'\n  condition: sel\n");
     expect_proc(1, r, "Image", "C:\\Windows\\System32\\cmd.exe");
-    expect_proc(1, r, "Image", "c:\\windows\\system32\\CMD.EXE");   /* case-insensitive */
+    expect_proc(1, r, "Image", "c:\\windows\\system32\\CMD.EXE"); /* case-insensitive */
     expect_proc(0, r, "Image", "C:\\Windows\\System32\\cmd.exe.bak");
     expect_proc(0, r, "Image", "D:\\C:\\Windows\\System32\\cmd.exe");
-    expect_proc(0, r, "CommandLine", "C:\\Windows\\System32\\cmd.exe");   /* another field */
+    expect_proc(0, r, "CommandLine", "C:\\Windows\\System32\\cmd.exe"); /* another field */
 }
 
 static void test_contains(void **state)
@@ -69,7 +69,7 @@ static void test_endswith(void **state)
     expect_proc(1, r, "Image", "C:\\Windows\\System32\\certutil.exe");
     expect_proc(1, r, "Image", "\\CERTUTIL.EXE");
     expect_proc(0, r, "Image", "C:\\Windows\\System32\\certutil.exe.mui");
-    expect_proc(0, r, "Image", "certutil.exe");   /* no backslash before it */
+    expect_proc(0, r, "Image", "certutil.exe"); /* no backslash before it */
 }
 
 static void test_list_is_or(void **state)
@@ -88,7 +88,7 @@ static void test_all(void **state)
     const char *r = PROC_RULE("  sel:\n    CommandLine|contains|all:\n      - ' -hp'\n      - ' a '\n"
                               "      - '.rar'\n  condition: sel\n");
     expect_proc(1, r, "CommandLine", "rar.exe a -hpSecret out.rar C:\\data");
-    expect_proc(1, r, "CommandLine", "rar.exe -hpX a x.RAR");   /* any order */
+    expect_proc(1, r, "CommandLine", "rar.exe -hpX a x.RAR"); /* any order */
     expect_proc(0, r, "CommandLine", "rar.exe a -hpSecret out.zip C:\\data");
     expect_proc(0, r, "CommandLine", "rar.exe x out.rar");
 }
@@ -107,8 +107,8 @@ static void test_exists(void **state)
     const char *yes = PROC_RULE("  sel:\n    ParentUser|exists: true\n  condition: sel\n");
     const char *no = PROC_RULE("  sel:\n    ParentUser|exists: false\n  condition: sel\n");
     expect_proc(1, yes, "ParentUser", "CORP\\bob");
-    expect_proc(1, yes, "ParentUser", "");          /* present, empty */
-    expect_proc(1, yes, "#ParentUser", "null");     /* present, null: only presence counts */
+    expect_proc(1, yes, "ParentUser", "");      /* present, empty */
+    expect_proc(1, yes, "#ParentUser", "null"); /* present, null: only presence counts */
     expect_proc(0, yes, "User", "CORP\\bob");
     expect_proc(0, no, "ParentUser", "CORP\\bob");
     expect_proc(0, no, "ParentUser", "");
@@ -141,7 +141,7 @@ static void test_neq(void **state)
                               "  condition: sel\n");
     expect_proc(1, r, "Image", "C:\\w\\cmd.exe", "User", "CORP\\bob");
     expect_proc(0, r, "Image", "C:\\w\\cmd.exe", "User", "NT AUTHORITY\\SYSTEM");
-    expect_proc(0, r, "Image", "C:\\w\\cmd.exe", "User", "nt authority\\system");   /* case-insensitive */
+    expect_proc(0, r, "Image", "C:\\w\\cmd.exe", "User", "nt authority\\system"); /* case-insensitive */
     const char *l = PROC_RULE("  sel:\n    IntegrityLevel|neq:\n      - 'Low'\n      - 'Medium'\n  condition: sel\n");
     expect_proc(1, l, "IntegrityLevel", "High");
     expect_proc(1, l, "IntegrityLevel", "System");
@@ -162,9 +162,9 @@ static void test_wildcards_in_values(void **state)
     const char *r = PROC_RULE("  sel:\n    Image: 'C:\\Windows\\\\*\\prog?.exe'\n  condition: sel\n");
     expect_proc(1, r, "Image", "C:\\Windows\\System32\\progA.exe");
     expect_proc(1, r, "Image", "C:\\Windows\\a\\b\\prog1.exe");
-    expect_proc(0, r, "Image", "C:\\Windows\\System32\\prog.exe");    /* ? needs one character */
+    expect_proc(0, r, "Image", "C:\\Windows\\System32\\prog.exe"); /* ? needs one character */
     expect_proc(0, r, "Image", "C:\\Windows\\System32\\progAB.exe");
-    expect_proc(0, r, "Image", "C:\\Windows\\progA.exe");             /* the \\ around * is literal */
+    expect_proc(0, r, "Image", "C:\\Windows\\progA.exe"); /* the \\ around * is literal */
     const char *any = PROC_RULE("  sel:\n    ParentImage: '*'\n  condition: sel\n");
     expect_proc(1, any, "ParentImage", "x");
     expect_proc(1, any, "ParentImage", "");
@@ -179,10 +179,10 @@ static void test_base64(void **state)
     const char *r = PROC_RULE("  sel:\n    CommandLine|base64: 'whoami'\n  condition: sel\n");
     expect_proc(1, r, "CommandLine", "d2hvYW1p");
     expect_proc(0, r, "CommandLine", "whoami");
-    expect_proc(0, r, "CommandLine", "x d2hvYW1p");   /* no contains: the whole value */
+    expect_proc(0, r, "CommandLine", "x d2hvYW1p"); /* no contains: the whole value */
     const char *c = PROC_RULE("  sel:\n    CommandLine|base64|contains: 'http://'\n  condition: sel\n");
     expect_proc(1, c, "CommandLine", "powershell -e aHR0cDovLw== -x");
-    expect_proc(0, c, "CommandLine", "powershell -e aHR0cHM6Ly8=");   /* https:// */
+    expect_proc(0, c, "CommandLine", "powershell -e aHR0cHM6Ly8="); /* https:// */
 }
 
 static void test_base64offset(void **state)
@@ -236,8 +236,8 @@ static void test_wide_base64(void **state)
 {
     (void)state;
     const char *r = PROC_RULE("  sel:\n    CommandLine|wide|base64: 'cmd'\n  condition: sel\n");
-    expect_proc(1, r, "CommandLine", "YwBtAGQA");   /* base64 of 63 00 6d 00 64 00 */
-    expect_proc(0, r, "CommandLine", "Y21k");       /* base64 of "cmd" */
+    expect_proc(1, r, "CommandLine", "YwBtAGQA"); /* base64 of 63 00 6d 00 64 00 */
+    expect_proc(0, r, "CommandLine", "Y21k");     /* base64 of "cmd" */
 }
 
 /* UTF-16 without base64: the encoded bytes themselves, as a decoded JSON
@@ -264,12 +264,20 @@ static void test_windash(void **state)
     const char *r = PROC_RULE("  sel:\n    CommandLine|windash|contains: ' -encodedcommand '\n  condition: sel\n");
     expect_proc(1, r, "CommandLine", "powershell -encodedcommand AAAA");
     expect_proc(1, r, "CommandLine", "powershell /encodedcommand AAAA");
-    expect_proc(1, r, "CommandLine", "powershell \xe2\x80\x93" "encodedcommand AAAA");   /* en dash */
-    expect_proc(1, r, "CommandLine", "powershell \xe2\x80\x94" "encodedcommand AAAA");   /* em dash */
-    expect_proc(1, r, "CommandLine", "powershell \xe2\x80\x95" "encodedcommand AAAA");   /* horizontal bar */
+    expect_proc(1, r, "CommandLine",
+                "powershell \xe2\x80\x93"
+                "encodedcommand AAAA"); /* en dash */
+    expect_proc(1, r, "CommandLine",
+                "powershell \xe2\x80\x94"
+                "encodedcommand AAAA"); /* em dash */
+    expect_proc(1, r, "CommandLine",
+                "powershell \xe2\x80\x95"
+                "encodedcommand AAAA"); /* horizontal bar */
     expect_proc(1, r, "CommandLine", "POWERSHELL -EncodedCommand AAAA");
     expect_proc(0, r, "CommandLine", "powershell +encodedcommand AAAA");
-    expect_proc(0, r, "CommandLine", "powershell \xe2\x80\x92" "encodedcommand AAAA");   /* figure dash */
+    expect_proc(0, r, "CommandLine",
+                "powershell \xe2\x80\x92"
+                "encodedcommand AAAA"); /* figure dash */
     expect_proc(0, r, "CommandLine", "powershell encodedcommand AAAA");
 
     /* a '/' in the rule is a switch too */
@@ -296,9 +304,9 @@ static void test_windash_then_base64(void **state)
     /* windash before an encoding: every dash variant is encoded. "-e " in
      * base64 is "LWUg", "/e " is "L2Ug". */
     const char *r = PROC_RULE("  sel:\n    CommandLine|windash|base64: ' -e '\n  condition: sel\n");
-    expect_proc(1, r, "CommandLine", "IC1lIA==");   /* base64(" -e ") */
-    expect_proc(1, r, "CommandLine", "IC9lIA==");   /* base64(" /e ") */
-    expect_proc(0, r, "CommandLine", "ICtlIA==");   /* base64(" +e ") */
+    expect_proc(1, r, "CommandLine", "IC1lIA=="); /* base64(" -e ") */
+    expect_proc(1, r, "CommandLine", "IC9lIA=="); /* base64(" /e ") */
+    expect_proc(0, r, "CommandLine", "ICtlIA=="); /* base64(" +e ") */
 }
 
 /* ----------------------------------------------------------------- re */
@@ -309,7 +317,7 @@ static void test_re(void **state)
     const char *r = PROC_RULE("  sel:\n    CommandLine|re: 'whoami\\s+/(all|priv)'\n  condition: sel\n");
     expect_proc(1, r, "CommandLine", "cmd /c whoami   /priv");
     expect_proc(1, r, "CommandLine", "whoami /all");
-    expect_proc(0, r, "CommandLine", "WHOAMI /all");   /* case-sensitive by default */
+    expect_proc(0, r, "CommandLine", "WHOAMI /all"); /* case-sensitive by default */
     expect_proc(0, r, "CommandLine", "whoami /groups");
 
     const char *i = PROC_RULE("  sel:\n    CommandLine|re|i: 'whoami\\s+/all'\n  condition: sel\n");
@@ -352,7 +360,8 @@ static void test_re(void **state)
     const char *t = PROC_RULE("  sel:\n    CommandLine|re: '\\w+`(?:\\w+|-|.)`[\\w+|\\s]'\n  condition: sel\n");
     expect_proc(1, t, "CommandLine", "powershell -c IN`V`o`Ke-eXp`ResSIOn (New-Object Net.WebClient)");
     expect_proc(0, t, "CommandLine", "powershell -c Invoke-Expression (New-Object Net.WebClient)");
-    const char *e = PROC_RULE("  sel:\n    CommandLine|re: '(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}'\n  condition: sel\n");
+    const char *e =
+        PROC_RULE("  sel:\n    CommandLine|re: '(?i)\\$\\{`?e`?n`?v`?:`?p`?a`?t`?h`?\\}'\n  condition: sel\n");
     expect_proc(1, e, "CommandLine", "powershell -nop -c ${E`Nv:PaTh} | out-null and more");
     expect_proc(0, e, "CommandLine", "powershell -nop -c $env:path | out-null and more");
     const char *k = PROC_RULE("  sel:\n    CommandLine|re: '(?i)-ENC#'\n  condition: sel\n");
@@ -367,7 +376,8 @@ static void test_re_flags_need_re(void **state)
     assert_true(rule_rejected(PROC_RULE("  sel:\n    CommandLine|contains|m: 'x'\n  condition: sel\n"), "re"));
     assert_true(rule_rejected(PROC_RULE("  sel:\n    CommandLine|s: 'x'\n  condition: sel\n"), "re"));
     /* a bad regular expression is a rule error, with the offset */
-    assert_true(rule_rejected(PROC_RULE("  sel:\n    CommandLine|re: 'a(b'\n  condition: sel\n"), "regular expression"));
+    assert_true(
+        rule_rejected(PROC_RULE("  sel:\n    CommandLine|re: 'a(b'\n  condition: sel\n"), "regular expression"));
 }
 
 /* ---------------------------------------------------------------- cidr */
@@ -414,23 +424,21 @@ static void test_cidr_ipv6(void **state)
 static void test_cidr_bad_rejected(void **state)
 {
     (void)state;
-    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0.0/33'\n  condition: sel\n"),
-                              "10.0.0.0/33"));
-    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: 'example.com'\n  condition: sel\n"),
-                              "example.com"));
-    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0/8'\n  condition: sel\n"),
-                              "10.0.0/8"));
-    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: 'fe80::/129'\n  condition: sel\n"),
-                              "fe80::/129"));
-    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0.0/-1'\n  condition: sel\n"),
-                              "10.0.0.0/-1"));
+    assert_true(
+        rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0.0/33'\n  condition: sel\n"), "10.0.0.0/33"));
+    assert_true(
+        rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: 'example.com'\n  condition: sel\n"), "example.com"));
+    assert_true(rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0/8'\n  condition: sel\n"), "10.0.0/8"));
+    assert_true(
+        rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: 'fe80::/129'\n  condition: sel\n"), "fe80::/129"));
+    assert_true(
+        rule_rejected(NET_RULE("  sel:\n    DestinationIp|cidr: '10.0.0.0/-1'\n  condition: sel\n"), "10.0.0.0/-1"));
 }
 
 /* --------------------------------------------------------------- expand */
 
-static const char *const placeholders =
-    "Administrators:\n  - 'adm_*'\n  - 'root'\n"
-    "DomainControllers: 'dc0?.corp.example'\n";
+static const char *const placeholders = "Administrators:\n  - 'adm_*'\n  - 'root'\n"
+                                        "DomainControllers: 'dc0?.corp.example'\n";
 
 static void test_expand(void **state)
 {
@@ -522,9 +530,9 @@ static void test_fieldref(void **state)
     (void)state;
     const char *eq = PROC_RULE("  sel:\n    ParentUser|fieldref: User\n  condition: sel\n");
     expect_proc(1, eq, "User", "CORP\\bob", "ParentUser", "CORP\\bob");
-    expect_proc(1, eq, "User", "CORP\\bob", "ParentUser", "corp\\BOB");   /* case-insensitive */
+    expect_proc(1, eq, "User", "CORP\\bob", "ParentUser", "corp\\BOB"); /* case-insensitive */
     expect_proc(0, eq, "User", "CORP\\bob", "ParentUser", "CORP\\alice");
-    expect_proc(0, eq, "ParentUser", "CORP\\bob");                        /* no User */
+    expect_proc(0, eq, "ParentUser", "CORP\\bob"); /* no User */
 
     const char *sw = PROC_RULE("  sel:\n    CommandLine|fieldref|startswith: Image\n  condition: sel\n");
     expect_proc(1, sw, "Image", "C:\\t\\a.exe", "CommandLine", "C:\\t\\a.exe -x");
@@ -553,8 +561,8 @@ static void test_numeric(void **state)
     expect_proc(1, gt, "#TerminalSessionId", "2");
     expect_proc(0, gt, "#TerminalSessionId", "1");
     expect_proc(0, gt, "#TerminalSessionId", "0");
-    expect_proc(1, gt, "TerminalSessionId", "5");     /* a number written as a string */
-    expect_proc(0, gt, "TerminalSessionId", "five");  /* not a number: no match */
+    expect_proc(1, gt, "TerminalSessionId", "5");    /* a number written as a string */
+    expect_proc(0, gt, "TerminalSessionId", "five"); /* not a number: no match */
     expect_proc(0, gt, "TerminalSessionId", "");
     expect_proc(0, gt, "#TerminalSessionId", "null");
     const char *gte = PROC_RULE("  sel:\n    TerminalSessionId|gte: 1\n  condition: sel\n");
@@ -598,11 +606,11 @@ static void test_time_parts(void **state)
         const char *value;
         int expect;
     } cases[] = {
-        {"minute", "40", 1}, {"minute", "41", 0}, {"hour", "7", 1},    {"hour", "8", 0},
-        {"day", "27", 1},    {"day", "28", 0},    {"week", "48", 1},   {"week", "47", 0},
-        {"month", "11", 1},  {"month", "12", 0},  {"year", "2025", 1}, {"year", "2024", 0},
-        {"hour|gte", "7", 1}, {"hour|gt", "7", 0}, {"hour|lt", "8", 1}, {"hour|lte", "6", 0},
-        {"month|gt", "10", 1}, {"year|lt", "2026", 1}, {"year|gte", "2026", 0}, {"week|lte", "48", 1},
+        {"minute", "40", 1},     {"minute", "41", 0},     {"hour", "7", 1},        {"hour", "8", 0},
+        {"day", "27", 1},        {"day", "28", 0},        {"week", "48", 1},       {"week", "47", 0},
+        {"month", "11", 1},      {"month", "12", 0},      {"year", "2025", 1},     {"year", "2024", 0},
+        {"hour|gte", "7", 1},    {"hour|gt", "7", 0},     {"hour|lt", "8", 1},     {"hour|lte", "6", 0},
+        {"month|gt", "10", 1},   {"year|lt", "2026", 1},  {"year|gte", "2026", 0}, {"week|lte", "48", 1},
         {"minute|neq", "40", 0}, {"minute|neq", "39", 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -642,16 +650,16 @@ static void test_null_and_empty(void **state)
     const char *nul = PROC_RULE("  sel:\n    Image|endswith: '\\x.exe'\n  filter:\n    ParentUser: null\n"
                                 "  condition: sel and not filter\n");
     expect_proc(1, nul, "Image", "C:\\x.exe", "ParentUser", "bob");
-    expect_proc(0, nul, "Image", "C:\\x.exe");                         /* absent is null */
-    expect_proc(0, nul, "Image", "C:\\x.exe", "#ParentUser", "null");  /* JSON null */
-    expect_proc(1, nul, "Image", "C:\\x.exe", "ParentUser", "");       /* empty is not null */
+    expect_proc(0, nul, "Image", "C:\\x.exe");                        /* absent is null */
+    expect_proc(0, nul, "Image", "C:\\x.exe", "#ParentUser", "null"); /* JSON null */
+    expect_proc(1, nul, "Image", "C:\\x.exe", "ParentUser", "");      /* empty is not null */
     const char *empty = PROC_RULE("  sel:\n    ParentUser: ''\n  condition: sel\n");
     expect_proc(1, empty, "ParentUser", "");
     expect_proc(0, empty, "ParentUser", "x");
     expect_proc(0, empty, "User", "");
     /* null may not share a list with other values, nor take modifiers */
-    assert_true(rule_rejected(PROC_RULE("  sel:\n    ParentUser:\n      - ''\n      - null\n  condition: sel\n"),
-                              "null"));
+    assert_true(
+        rule_rejected(PROC_RULE("  sel:\n    ParentUser:\n      - ''\n      - null\n  condition: sel\n"), "null"));
     assert_true(rule_rejected(PROC_RULE("  sel:\n    ParentUser|contains: null\n  condition: sel\n"), "null"));
 }
 
@@ -663,13 +671,13 @@ static void test_keywords(void **state)
     const char *any = PROC_RULE("  keywords:\n    - 'sekurlsa::logonpasswords'\n    - 'lsadump::sam'\n"
                                 "  condition: keywords\n");
     expect_proc(1, any, "CommandLine", "mimikatz.exe \"sekurlsa::logonpasswords\" exit");
-    expect_proc(1, any, "ParentCommandLine", "x LSADUMP::SAM y");   /* any field, any case */
+    expect_proc(1, any, "ParentCommandLine", "x LSADUMP::SAM y"); /* any field, any case */
     expect_proc(1, any, "Description", "lsadump::sam");
     expect_proc(0, any, "CommandLine", "mimikatz.exe coffee");
     const char *all = PROC_RULE("  keywords:\n    '|all':\n      - 'OabVirtualDirectory'\n"
                                 "      - ' -ExternalUrl '\n  condition: keywords\n");
     expect_proc(1, all, "CommandLine", "Set-OabVirtualDirectory -ExternalUrl http://x");
-    expect_proc(1, all, "CommandLine", "Set-OabVirtualDirectory", "Payload", "a -externalurl b");   /* two fields */
+    expect_proc(1, all, "CommandLine", "Set-OabVirtualDirectory", "Payload", "a -externalurl b"); /* two fields */
     expect_proc(0, all, "CommandLine", "Set-OabVirtualDirectory -InternalUrl http://x");
     /* a single keyword string */
     const char *one = PROC_RULE("  keywords: 'evilservice'\n  condition: keywords\n");
@@ -685,8 +693,7 @@ static void test_keywords(void **state)
     expect_proc(1, mix, "Image", "C:\\w\\rundll32.exe", "CommandLine", "rundll32 C:\\w\\comsvcs.dll MiniDump");
     expect_proc(0, mix, "Image", "C:\\w\\rundll32.exe", "CommandLine", "rundll32 shell32.dll");
     /* a field modifier makes no sense on a keyword */
-    assert_true(rule_rejected(PROC_RULE("  keywords:\n    '|cidr': '10.0.0.0/8'\n  condition: keywords\n"),
-                              "keyword"));
+    assert_true(rule_rejected(PROC_RULE("  keywords:\n    '|cidr': '10.0.0.0/8'\n  condition: keywords\n"), "keyword"));
     /* neq has no field to differ from: refused rather than matching the
      * keyword it was meant to exclude */
     assert_true(rule_rejected(PROC_RULE("  keywords:\n    '|neq': 'evil'\n  condition: keywords\n"), "keyword"));
@@ -700,7 +707,7 @@ static void test_case_insensitive_non_ascii(void **state)
     const char *fr = PROC_RULE("  sel:\n    CommandLine|contains: 'ÉCOLE'\n  condition: sel\n");
     expect_proc(1, fr, "CommandLine", "copy C:\\école\\x");
     expect_proc(1, fr, "CommandLine", "copy C:\\ÉCOLE\\x");
-    expect_proc(0, fr, "CommandLine", "copy C:\\ecole\\x");   /* no accent folding, only case */
+    expect_proc(0, fr, "CommandLine", "copy C:\\ecole\\x"); /* no accent folding, only case */
     const char *ru = PROC_RULE("  sel:\n    TargetFilename|endswith: '\\ПРОЕКТ.docx'\n  condition: sel\n");
     expect_proc(1, ru, "TargetFilename", "C:\\Users\\a\\проект.DOCX");
     expect_proc(1, ru, "TargetFilename", "C:\\Users\\a\\Проект.docx");
@@ -723,9 +730,9 @@ static void test_unknown_modifier_rejected(void **state)
 {
     (void)state;
     struct tu_diag d = {0};
-    assert_true(rule_rejected_ex(PROC_RULE("  sel:\n    CommandLine|containz: 'x'\n  condition: sel\n"), NULL,
-                                 "containz", &d));
-    assert_int_equal(d.line, 8);   /* the key's line */
+    assert_true(
+        rule_rejected_ex(PROC_RULE("  sel:\n    CommandLine|containz: 'x'\n  condition: sel\n"), NULL, "containz", &d));
+    assert_int_equal(d.line, 8); /* the key's line */
     assert_int_equal(d.column, 5);
     assert_non_null(d.field);
     assert_string_equal(d.field, "CommandLine");

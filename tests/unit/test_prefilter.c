@@ -15,8 +15,8 @@ static bool pcre_matches(const char *re, const char *subject)
 {
     int err;
     PCRE2_SIZE off;
-    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err,
-                                  &off, NULL);
+    pcre2_code *c =
+        pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &err, &off, NULL);
     if (!c)
         fail_msg("test regex '%s' does not compile (offset %zu)", re, (size_t)off);
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
@@ -39,7 +39,7 @@ static bool contains_nocase(const char *hay, const char *needle, size_t n)
 static const struct {
     const char *re;
     const char *subjects[4];
-    const char *want;   /* the literal expected, or NULL when only safety is checked */
+    const char *want; /* the literal expected, or NULL when only safety is checked */
 } regexes[] = {
     {"whoami", {"cmd /c whoami"}, "whoami"},
     {"abc|def", {"abc", "def"}, ""},
@@ -74,7 +74,7 @@ static const struct {
     {"[[:digit:]x]abcd", {"1abcd"}, NULL},
     {"ab{2}cd", {"abbcd"}, NULL},
     {"\\Qa.b\\E", {"a.b"}, NULL},
-    {"\\u0041bc", {"u0041bc"}, NULL},   /* without PCRE2_ALT_BSUX \u is an error... see below */
+    {"\\u0041bc", {"u0041bc"}, NULL}, /* without PCRE2_ALT_BSUX \u is an error... see below */
 };
 
 static void test_regex_required_literal(void **state)
@@ -86,7 +86,7 @@ static void test_regex_required_literal(void **state)
         PCRE2_SIZE off;
         pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
         if (!c)
-            continue;   /* not a regex PCRE2 takes (the \u case): nothing to prefilter */
+            continue; /* not a regex PCRE2 takes (the \u case): nothing to prefilter */
         pcre2_code_free(c);
         char lit[256];
         size_t n = regex_required_literal(re, strlen(re), lit, sizeof(lit));
@@ -94,8 +94,7 @@ static void test_regex_required_literal(void **state)
             const char *subj = regexes[i].subjects[s];
             assert_true(pcre_matches(re, subj));
             if (!contains_nocase(subj, lit, n))
-                fail_msg("regex '%s': required literal '%.*s' is not in '%s', which it matches", re, (int)n, lit,
-                         subj);
+                fail_msg("regex '%s': required literal '%.*s' is not in '%s', which it matches", re, (int)n, lit, subj);
         }
         if (regexes[i].want) {
             if (n != strlen(regexes[i].want) || memcmp(lit, regexes[i].want, n) != 0)
@@ -124,7 +123,7 @@ static void test_regex_required_bytes(void **state)
     static const struct {
         const char *re;
         const char *subjects[4];
-        const char *want;   /* the bytes in order, or NULL: only safety */
+        const char *want; /* the bytes in order, or NULL: only safety */
     } more[] = {
         {"\"(?:\\{\\d\\})+\"\\s*-f", {"\"{0}{1}\" -f"}, "\"{}\"-f"},
         {"\\w+`(?:\\w+|-|.)`[\\w+|\\s]", {"a`b`c"}, "``"},
@@ -185,20 +184,13 @@ static void test_regex_rules_not_hidden(void **state)
 {
     (void)state;
     static const struct {
-        const char *re;       /* YAML single-quoted */
-        const char *value;    /* an event value it matches */
+        const char *re;    /* YAML single-quoted */
+        const char *value; /* an event value it matches */
     } cases[] = {
-        {"\\x41BCDEF", "xx ABCDEF yy"},
-        {"\\x{41}BCDEF", "ABCDEF"},
-        {"\\101BCDEF", "ABCDEF"},
-        {"\\cAxyz", "\x01xyz"},
-        {"[[:alpha:]]abcd", "Xabcd"},
-        {"(?<w>ab)cdef\\k<w>", "abcdefab"},
-        {"(ab)xyzw\\g{1}", "abxyzwab"},
-        {"\\N{U+41}BCD", "ABCD"},
-        {"\\o{101}BCDEF", "ABCDEF"},
-        {"mimikatz?", "mimikat"},
-        {"ab{0,2}cdef", "acdef"},
+        {"\\x41BCDEF", "xx ABCDEF yy"}, {"\\x{41}BCDEF", "ABCDEF"},   {"\\101BCDEF", "ABCDEF"},
+        {"\\cAxyz", "\x01xyz"},         {"[[:alpha:]]abcd", "Xabcd"}, {"(?<w>ab)cdef\\k<w>", "abcdefab"},
+        {"(ab)xyzw\\g{1}", "abxyzwab"}, {"\\N{U+41}BCD", "ABCD"},     {"\\o{101}BCDEF", "ABCDEF"},
+        {"mimikatz?", "mimikat"},       {"ab{0,2}cdef", "acdef"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char rule[512];
@@ -216,8 +208,8 @@ static void test_atoms_with_logic(void **state)
 {
     (void)state;
     /* OR of a gated and an ungated branch: the ungated one still fires */
-    const char *or = PROC_RULE("  a:\n    CommandLine|contains: 'longliteral'\n  b:\n    IntegrityLevel|neq: 'x'\n"
-                               "  condition: a or b\n");
+    const char * or = PROC_RULE("  a:\n    CommandLine|contains: 'longliteral'\n  b:\n    IntegrityLevel|neq: 'x'\n"
+                                "  condition: a or b\n");
     expect_proc(1, or, "IntegrityLevel", "High");
     /* NOT of a gated selection */
     const char *not = PROC_RULE("  a:\n    Image|endswith: '\\cmd.exe'\n  f:\n    CommandLine|contains: 'harmless'\n"
@@ -242,10 +234,16 @@ static void test_atoms_with_logic(void **state)
         "  selection:\n    CommandLine|contains: 'secretsdump.py'\n  condition: selection\n",
     };
     struct tu_rules r = {.texts = texts, .ntexts = 3};
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
-                                  "\"CommandLine\":\"python secretsdump -just-dc x\"}\n", NULL), 2);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
-                                  "\"CommandLine\":\"python secretsdump.py -just-dc x\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                              "\"CommandLine\":\"python secretsdump -just-dc x\"}\n",
+                              NULL),
+                     2);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                              "\"CommandLine\":\"python secretsdump.py -just-dc x\"}\n",
+                              NULL),
+                     1);
 }
 
 static void test_atoms_case_and_encoding(void **state)
@@ -275,14 +273,15 @@ static void test_edge_atoms(void **state)
     expect_proc(1, end, "Image", "/usr/bin/id");
     expect_proc(1, end, "Image", "/ID");
     expect_proc(0, end, "Image", "/usr/bin/idx");
-    expect_proc(1, end, "CommandLine", "x", "Image", "/bin/id");   /* not the first value */
-    expect_proc(1, end, "Image", "/bin/id", "CommandLine", "x");   /* not the last */
+    expect_proc(1, end, "CommandLine", "x", "Image", "/bin/id"); /* not the first value */
+    expect_proc(1, end, "Image", "/bin/id", "CommandLine", "x"); /* not the last */
     const char *start = PROC_RULE("  a:\n    CommandLine|startswith: 'w '\n  condition: a\n");
     expect_proc(1, start, "CommandLine", "w -h");
     expect_proc(1, start, "Image", "/usr/bin/w", "CommandLine", "w -h");
     expect_proc(0, start, "CommandLine", "ls w -h");
     /* the event's very first value */
-    assert_int_equal(count_matches(start, "{\"CommandLine\":\"w -h\",\"Channel\":\"" TU_SYSMON "\",\"EventID\":1}\n"), 1);
+    assert_int_equal(count_matches(start, "{\"CommandLine\":\"w -h\",\"Channel\":\"" TU_SYSMON "\",\"EventID\":1}\n"),
+                     1);
     const char *eq = PROC_RULE("  a:\n    User: 'ab'\n  condition: a\n");
     expect_proc(1, eq, "User", "AB");
     expect_proc(0, eq, "User", "abc");
@@ -305,16 +304,28 @@ static void test_named_field_scan(void **state)
     };
     struct tu_rules r = {.texts = texts, .ntexts = 2};
     /* a keyword in a field no rule names */
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
-                                  "\"NoRuleNamesThis\":\"x kwlongliteral y\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                              "\"NoRuleNamesThis\":\"x kwlongliteral y\"}\n",
+                              NULL),
+                     1);
     /* the field rule's literal only in an unnamed field: no match */
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
-                                  "\"Image\":\"C:\\\\a.exe\",\"Other\":\"C:\\\\evilbinary.exe\"}\n", NULL), 0);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
-                                  "\"Image\":\"C:\\\\evilbinary.exe\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                              "\"Image\":\"C:\\\\a.exe\",\"Other\":\"C:\\\\evilbinary.exe\"}\n",
+                              NULL),
+                     0);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,"
+                              "\"Image\":\"C:\\\\evilbinary.exe\"}\n",
+                              NULL),
+                     1);
     /* Security 4688 names the image NewProcessName: renamed to Image */
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"Security\",\"EventID\":4688,"
-                                  "\"NewProcessName\":\"C:\\\\evilbinary.exe\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"Security\",\"EventID\":4688,"
+                              "\"NewProcessName\":\"C:\\\\evilbinary.exe\"}\n",
+                              NULL),
+                     1);
 }
 
 /* Two requirement sets: a rule whose AND has two gating parts is evaluated
@@ -337,8 +348,10 @@ static void test_two_set_gating(void **state)
     struct tu_str ev = {0};
     /* 50 events with the common part only: nothing evaluated */
     for (int i = 0; i < 50; i++)
-        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"Company\":\"Microsoft Corporation\","
-                           "\"Image\":\"C:\\\\w\\\\other%d.exe\",\"CommandLine\":\"alphalit\"}\n", TU_SYSMON, i);
+        tu_str_printf(&ev,
+                      "{\"Channel\":\"%s\",\"EventID\":1,\"Company\":\"Microsoft Corporation\","
+                      "\"Image\":\"C:\\\\w\\\\other%d.exe\",\"CommandLine\":\"alphalit\"}\n",
+                      TU_SYSMON, i);
     struct tu_hunt h;
     tu_hunt_data(rs, ev.p, ev.len, ".jsonl", NULL, &h);
     assert_int_equal(h.n, 0);
@@ -350,31 +363,43 @@ static void test_two_set_gating(void **state)
     const char *both = "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Company\":\"Microsoft Corporation\","
                        "\"Image\":\"C:\\\\x\\\\csi.exe\"}\n";
     assert_int_equal(tu_count(&r, both, NULL), 1);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\x\\\\csi.exe\"}\n",
-                              NULL), 0);
+    assert_int_equal(
+        tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\x\\\\csi.exe\"}\n", NULL), 0);
     /* (a and b) or c: c alone, a with b, not a alone */
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\charlie.exe\"}\n",
-                              NULL), 1);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\","
-                                  "\"User\":\"bravolit\"}\n", NULL), 1);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\"}\n",
-                              NULL), 0);
-    assert_int_equal(tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"alphalit\","
-                                  "\"User\":\"bravolit\",\"Image\":\"C:\\\\charlie.exe\"}\n", NULL), 1);
+    assert_int_equal(
+        tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\charlie.exe\"}\n", NULL), 1);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\","
+                              "\"User\":\"bravolit\"}\n",
+                              NULL),
+                     1);
+    assert_int_equal(
+        tu_count(&r, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"x alphalit\"}\n", NULL), 0);
+    assert_int_equal(tu_count(&r,
+                              "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"alphalit\","
+                              "\"User\":\"bravolit\",\"Image\":\"C:\\\\charlie.exe\"}\n",
+                              NULL),
+                     1);
 }
 
 /* Many rules in one group: each fires on its own word, none on another's. */
 static void test_many_rules(void **state)
 {
     (void)state;
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
     char **texts = calloc(N, sizeof(*texts));
     for (int i = 0; i < N; i++) {
         texts[i] = malloc(512);
         snprintf(texts[i], 512,
                  "title: r%d\nid: id-%d\nlogsource: {product: windows, category: process_creation}\n"
                  "detection:\n  s:\n    CommandLine|%s: 'word%04dx'\n  condition: s\n",
-                 i, i, i % 3 == 0 ? "contains" : i % 3 == 1 ? "endswith" : "startswith", i);
+                 i, i,
+                 i % 3 == 0   ? "contains"
+                 : i % 3 == 1 ? "endswith"
+                              : "startswith",
+                 i);
     }
     struct tu_rules r = {.texts = (const char *const *)texts, .ntexts = N};
     struct stoat_load_stats ls;

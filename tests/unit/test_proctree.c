@@ -10,15 +10,22 @@
 
 static void start_pid(struct proctree *t, const char *host, int64_t pid, int64_t ppid, int64_t at, const char *image)
 {
-    proctree_start(t, &(struct proc_start){.host = host, .pid = pid, .ppid = ppid, .time_ns = at, .image = image,
-                                          .command_line = image});
+    proctree_start(t,
+                   &(struct proc_start){
+                       .host = host, .pid = pid, .ppid = ppid, .time_ns = at, .image = image, .command_line = image});
 }
 
 static void start_guid(struct proctree *t, const char *guid, const char *parent, const char *image,
                        const char *parent_image)
 {
-    proctree_start(t, &(struct proc_start){.host = "h", .guid = guid, .parent_guid = parent, .pid = -1, .ppid = -1,
-                                          .time_ns = 1, .image = image, .parent_image = parent_image});
+    proctree_start(t, &(struct proc_start){.host = "h",
+                                           .guid = guid,
+                                           .parent_guid = parent,
+                                           .pid = -1,
+                                           .ppid = -1,
+                                           .time_ns = 1,
+                                           .image = image,
+                                           .parent_image = parent_image});
 }
 
 /* "a<b<c" for the ancestry of the process asked */
@@ -44,9 +51,9 @@ static void test_pid_reuse(void **state)
     (void)state;
     struct proctree *t = proctree_create(1000, 1 << 20);
     start_pid(t, "srv", 100, 1, 10 * SEC, "nginx");
-    start_pid(t, "srv", 200, 100, 20 * SEC, "sh");          /* shell under the web server */
-    start_pid(t, "srv", 100, 1, 30 * SEC, "cron");           /* pid 100 reused after nginx died */
-    start_pid(t, "srv", 300, 100, 40 * SEC, "backup.sh");   /* child of cron */
+    start_pid(t, "srv", 200, 100, 20 * SEC, "sh");        /* shell under the web server */
+    start_pid(t, "srv", 100, 1, 30 * SEC, "cron");        /* pid 100 reused after nginx died */
+    start_pid(t, "srv", 300, 100, 40 * SEC, "backup.sh"); /* child of cron */
     /* the shell's ancestry still names nginx, not the later cron */
     assert_string_equal(chain(t, "srv", NULL, 200, 25 * SEC), "sh<nginx");
     assert_string_equal(chain(t, "srv", NULL, 300, 45 * SEC), "backup.sh<cron");
@@ -137,8 +144,8 @@ static void test_caps(void **state)
     memset(big, 'A', sizeof big - 1);
     big[sizeof big - 1] = 0;
     for (int i = 0; i < 1000; i++)
-        proctree_start(t, &(struct proc_start){.host = "h", .pid = i, .ppid = -1, .time_ns = i, .image = "p",
-                                              .command_line = big});
+        proctree_start(t, &(struct proc_start){
+                              .host = "h", .pid = i, .ppid = -1, .time_ns = i, .image = "p", .command_line = big});
     proctree_get_stats(t, &st);
     assert_true(st.bytes <= 64 * 1024);
     assert_true(st.evicted > 900);

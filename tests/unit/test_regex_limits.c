@@ -8,7 +8,7 @@
  * (about four million steps), so only stoat's limit can stop it. */
 #include "testutil.h"
 
-#define EVIL_ID "00000000-0000-4000-8000-0000000000e1"
+#define EVIL_ID  "00000000-0000-4000-8000-0000000000e1"
 #define PLAIN_ID "00000000-0000-4000-8000-0000000000e2"
 
 static const char evil_rule[] = "title: Evil Nested Quantifier\n"
@@ -36,7 +36,7 @@ static char *events(unsigned nevil, unsigned ngood, unsigned nother, unsigned nw
 {
     struct tu_str s = {0};
     char evil[32], good[16];
-    memset(evil, 'a', 22);   /* 2^22 steps to fail: under PCRE2's default limit, far over stoat's */
+    memset(evil, 'a', 22); /* 2^22 steps to fail: under PCRE2's default limit, far over stoat's */
     evil[22] = 'b';
     evil[23] = 0;
     memset(good, 'a', 12);
@@ -146,7 +146,7 @@ static size_t lint_warnings(const char *re, bool caseless, struct tu_diags *ds)
     struct stoat_load_stats ls;
     struct stoat_ruleset *rs = tu_build1(rule, ds, &ls);
     assert_non_null(rs);
-    assert_int_equal(ls.loaded, 1);   /* a warning, never a rejection */
+    assert_int_equal(ls.loaded, 1); /* a warning, never a rejection */
     stoat_ruleset_destroy(rs);
     return tu_diags_count(ds, STOAT_SEV_WARNING);
 }
@@ -155,8 +155,8 @@ static void test_lint_warns(void **state)
 {
     (void)state;
     static const char *const risky[] = {
-        "^(a+)+$", "(a*)*", "(a|a)*", "(.*a){5}", "(\\w+\\s?)+", "x(\\s*\\w+)+y", "(?:(a+)|b)+", "(a|aa)+",
-        "([a-z]+[0-9]*)+", "(\\w|\\d)+",
+        "^(a+)+$",       "(a*)*",       "(a|a)*",  "(.*a){5}",        "(\\w+\\s?)+",
+        "x(\\s*\\w+)+y", "(?:(a+)|b)+", "(a|aa)+", "([a-z]+[0-9]*)+", "(\\w|\\d)+",
     };
     for (size_t i = 0; i < sizeof(risky) / sizeof(risky[0]); i++) {
         struct tu_diags ds = {0};
@@ -165,7 +165,7 @@ static void test_lint_warns(void **state)
         const struct tu_diag *d = tu_diags_find(&ds, "may backtrack without end");
         assert_non_null(d);
         assert_string_equal(d->field, "CommandLine");
-        assert_int_equal(d->line, 8);   /* the value's line in the rule */
+        assert_int_equal(d->line, 8); /* the value's line in the rule */
         tu_diags_free(&ds);
     }
     /* the group named is the repeated one */
@@ -183,9 +183,19 @@ static void test_lint_leaves_usual_patterns(void **state)
 {
     (void)state;
     static const char *const fine[] = {
-        "whoami\\s+/(all|priv)", "(\\d+\\.){3}\\d+", "(\\d{1,3}\\.){3}\\d{1,3}", "(\\w+\\s)+end", "(ab|ac)+",
-        "(\\\\|/)+", "(?:[^\"]*\"){2}", "(?>a+)+", "(a++)+", "(a+)++", "(\\.exe|\\.dll)+$", "[\\x00-\\x1f]+",
-        "(A|a)+",   /* case-sensitive: not the same text */
+        "whoami\\s+/(all|priv)",
+        "(\\d+\\.){3}\\d+",
+        "(\\d{1,3}\\.){3}\\d{1,3}",
+        "(\\w+\\s)+end",
+        "(ab|ac)+",
+        "(\\\\|/)+",
+        "(?:[^\"]*\"){2}",
+        "(?>a+)+",
+        "(a++)+",
+        "(a+)++",
+        "(\\.exe|\\.dll)+$",
+        "[\\x00-\\x1f]+",
+        "(A|a)+", /* case-sensitive: not the same text */
     };
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
         struct tu_diags ds = {0};

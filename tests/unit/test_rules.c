@@ -17,8 +17,7 @@ static const char *const whoami_rule =
     "detection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n";
 
 /* Loads texts (one per file) and hunts events; returns alerts, fills stats. */
-static int run(const char *const *texts, size_t n, const char *events, struct stoat_load_stats *ls,
-               struct tu_diags *ds)
+static int run(const char *const *texts, size_t n, const char *events, struct stoat_load_stats *ls, struct tu_diags *ds)
 {
     struct tu_rules r = {.texts = texts, .ntexts = n};
     struct stoat_load_stats local;
@@ -34,8 +33,7 @@ static int run(const char *const *texts, size_t n, const char *events, struct st
 
 static char *whoami_event(const char *user)
 {
-    return tu_event(TU_SYSMON, 1, "Image", "C:\\Windows\\System32\\whoami.exe", "User", user, "Computer", "ws1",
-                    NULL);
+    return tu_event(TU_SYSMON, 1, "Image", "C:\\Windows\\System32\\whoami.exe", "User", user, "Computer", "ws1", NULL);
 }
 
 /* --------------------------------------------------------- documents */
@@ -43,15 +41,14 @@ static char *whoami_event(const char *user)
 static void test_multi_document(void **state)
 {
     (void)state;
-    const char *text =
-        "title: A\nid: a0000000-0000-4000-8000-00000000000a\nlogsource: {product: windows, category: "
-        "process_creation}\ndetection:\n  sel:\n    CommandLine|contains: alpha\n  condition: sel\n"
-        "---\n"
-        "title: B\nid: b0000000-0000-4000-8000-00000000000b\nlogsource: {product: windows, category: "
-        "process_creation}\ndetection:\n  sel:\n    CommandLine|contains: bravo\n  condition: sel\n"
-        "...\n---\n"
-        "title: C\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n"
-        "    CommandLine|contains: charlie\n  condition: sel\n";
+    const char *text = "title: A\nid: a0000000-0000-4000-8000-00000000000a\nlogsource: {product: windows, category: "
+                       "process_creation}\ndetection:\n  sel:\n    CommandLine|contains: alpha\n  condition: sel\n"
+                       "---\n"
+                       "title: B\nid: b0000000-0000-4000-8000-00000000000b\nlogsource: {product: windows, category: "
+                       "process_creation}\ndetection:\n  sel:\n    CommandLine|contains: bravo\n  condition: sel\n"
+                       "...\n---\n"
+                       "title: C\nlogsource: {product: windows, category: process_creation}\ndetection:\n  sel:\n"
+                       "    CommandLine|contains: charlie\n  condition: sel\n";
     const char *texts[1] = {text};
     struct stoat_load_stats ls;
     char *ev = tu_event(TU_SYSMON, 1, "CommandLine", "alpha bravo charlie", NULL);
@@ -71,7 +68,7 @@ static void test_multi_document(void **state)
     const struct stoat_rule_meta *m = stoat_ruleset_rule(rs, (size_t)b);
     assert_string_equal(m->title, "B");
     assert_string_equal(m->file, "rule.yml");
-    assert_int_equal(m->line, 9);   /* the document's first line */
+    assert_int_equal(m->line, 9); /* the document's first line */
     assert_int_equal(stoat_ruleset_find(rs, "nope"), -1);
     assert_null(stoat_ruleset_rule(rs, 3));
     stoat_ruleset_destroy(rs);
@@ -99,7 +96,7 @@ static void test_metadata(void **state)
     assert_int_equal(m->attack_tactics.n, 2);
     assert_string_equal(m->attack_tactics.items[0], "discovery");
     assert_string_equal(m->attack_tactics.items[1], "credential-access");
-    assert_int_equal(stoat_ruleset_find(rs, "whoami_exec"), 0);   /* by name too */
+    assert_int_equal(stoat_ruleset_find(rs, "whoami_exec"), 0); /* by name too */
     stoat_ruleset_destroy(rs);
     /* the level and status tables */
     enum stoat_level l;
@@ -166,7 +163,7 @@ static void test_filter_naming_nothing_warns(void **state)
     struct tu_diags ds = {0};
     struct stoat_load_stats ls;
     char *ev = whoami_event("x");
-    assert_int_equal(run(texts, 2, ev, &ls, &ds), 1);   /* the rule is untouched */
+    assert_int_equal(run(texts, 2, ev, &ls, &ds), 1); /* the rule is untouched */
     assert_int_equal(ls.filters, 0);
     const struct tu_diag *d = tu_diags_find(&ds, "names no loaded rule");
     assert_non_null(d);
@@ -183,16 +180,15 @@ static void test_filter_naming_nothing_warns(void **state)
 
 /* -------------------------------------------------------- correlations */
 
-static const char *const corr_doc =
-    "title: Many whoami\n"
-    "id: c0000000-0000-4000-8000-00000000000c\n"
-    "level: high\n"
-    "correlation:\n"
-    "  type: event_count\n"
-    "  rules:\n    - whoami_exec\n"
-    "  group-by:\n    - Computer\n"
-    "  timespan: 5m\n"
-    "  condition:\n    gte: 3\n";
+static const char *const corr_doc = "title: Many whoami\n"
+                                    "id: c0000000-0000-4000-8000-00000000000c\n"
+                                    "level: high\n"
+                                    "correlation:\n"
+                                    "  type: event_count\n"
+                                    "  rules:\n    - whoami_exec\n"
+                                    "  group-by:\n    - Computer\n"
+                                    "  timespan: 5m\n"
+                                    "  condition:\n    gte: 3\n";
 
 static void test_correlation_file_loads(void **state)
 {
@@ -242,7 +238,8 @@ static void test_correlation_file_loads(void **state)
         tu_diags_free(&d2);
     }
     /* broken correlations are errors with a place */
-    assert_true(rule_rejected("title: C\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5m\n", "condition"));
+    assert_true(
+        rule_rejected("title: C\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: 5m\n", "condition"));
     assert_true(rule_rejected("title: C\ncorrelation:\n  type: events\n  rules: [a]\n  timespan: 5m\n", "events"));
     assert_true(rule_rejected("title: C\ncorrelation:\n  type: event_count\n  rules: [a]\n  timespan: soon\n"
                               "  condition: {gte: 1}\n",
@@ -287,25 +284,36 @@ static const struct bad_case bad_cases[] = {
     {"missing 'logsource'", "title: x\ndetection:\n  s: {a: b}\n  condition: s\n", 1, 1},
     {"missing 'detection'", "title: x\nlogsource: {product: windows}\n", 1, 1},
     {"missing 'condition'", "title: x\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n", 4, 3},
-    {"level 'severe'", "title: x\nlevel: severe\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
-                       "  condition: s\n", 2, 8},
-    {"status 'beta'", "title: x\nstatus: beta\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
-                      "  condition: s\n", 2, 9},
-    {"unknown modifier 'startwith'", "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
-                                     "    Image|startwith: a\n  condition: s\n", 5, 5},
-    {"not a map", "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n    Image:\n      a: b\n"
-                  "  condition: s\n", 6, 7},
-    {"null cannot be part of a list", "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
-                                      "    Image:\n      - a\n      - null\n  condition: s\n", 5, 5},
+    {"level 'severe'",
+     "title: x\nlevel: severe\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
+     "  condition: s\n",
+     2, 8},
+    {"status 'beta'",
+     "title: x\nstatus: beta\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
+     "  condition: s\n",
+     2, 9},
+    {"unknown modifier 'startwith'",
+     "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
+     "    Image|startwith: a\n  condition: s\n",
+     5, 5},
+    {"not a map",
+     "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n    Image:\n      a: b\n"
+     "  condition: s\n",
+     6, 7},
+    {"null cannot be part of a list",
+     "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
+     "    Image:\n      - a\n      - null\n  condition: s\n",
+     5, 5},
     {"'logsource' must be a map", "title: x\nlogsource: windows\ndetection:\n  s: {a: b}\n  condition: s\n", 2, 12},
     {"must be a map", "title: x\nlogsource: {product: windows}\ndetection: [a]\n", 3, 12},
-    {"must be a string", "title: [x]\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n  condition: s\n",
-     1, 8},
+    {"must be a string", "title: [x]\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n  condition: s\n", 1, 8},
     {"empty", "title: x\nlogsource: {product: windows}\ndetection:\n  s: []\n  condition: s\n", 4, 6},
-    {"unknown search identifier", "title: x\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
-                                  "  condition: t\n", 5, 14},
+    {"unknown search identifier",
+     "title: x\nlogsource: {product: windows}\ndetection:\n  s: {a: b}\n"
+     "  condition: t\n",
+     5, 14},
     {"a rule document must be a map", "- just\n- a list\n", 1, 1},
-    {"nesting deeper than 64", NULL, 0, 0},   /* built below */
+    {"nesting deeper than 64", NULL, 0, 0}, /* built below */
 };
 
 static void test_malformed_rejected(void **state)
@@ -318,8 +326,9 @@ static void test_malformed_rejected(void **state)
         unsigned line = c->line;
         if (!doc) {
             /* 70 nested flow sequences in a detection value */
-            int k = snprintf(deep, sizeof(deep), "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
-                                                 "    a: ");
+            int k = snprintf(deep, sizeof(deep),
+                             "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
+                             "    a: ");
             for (int j = 0; j < 70; j++)
                 deep[k++] = '[';
             for (int j = 0; j < 70; j++)
@@ -332,8 +341,8 @@ static void test_malformed_rejected(void **state)
         if (!rule_rejected_ex(doc, NULL, c->why, &d))
             fail_msg("case %zu (%s) was not rejected as expected", i, c->why);
         if (d.line != line || (c->column && d.column != c->column))
-            fail_msg("case %zu (%s): reported at %llu:%llu, expected %u:%u (%s)", i, c->why,
-                     (unsigned long long)d.line, (unsigned long long)d.column, line, c->column, d.text);
+            fail_msg("case %zu (%s): reported at %llu:%llu, expected %u:%u (%s)", i, c->why, (unsigned long long)d.line,
+                     (unsigned long long)d.column, line, c->column, d.text);
         assert_non_null(d.message);
         tu_diag_clear(&d);
     }
@@ -347,7 +356,7 @@ static void test_loading_goes_on(void **state)
     size_t k = 0;
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         if (!bad_cases[i].doc || strstr(bad_cases[i].why, "YAML"))
-            continue;   /* a YAML syntax error ends the file's stream: see below */
+            continue; /* a YAML syntax error ends the file's stream: see below */
         k += (size_t)sprintf(file + k, "%s---\n", bad_cases[i].doc);
     }
     k += (size_t)sprintf(file + k, "%s", whoami_rule);
@@ -379,7 +388,7 @@ static void test_loading_goes_on(void **state)
     const struct tu_diag *d = tu_diags_find(&ds, "YAML");
     assert_non_null(d);
     assert_string_equal(d->file, "rule1.yml");
-    assert_int_equal(d->line, 20);   /* libyaml finds the unclosed '[' where the stream ends */
+    assert_int_equal(d->line, 20); /* libyaml finds the unclosed '[' where the stream ends */
     tu_diags_free(&ds);
     free(ev);
     free(file);
@@ -461,7 +470,7 @@ static void test_duplicate_id_warns(void **state)
     struct tu_diags ds = {0};
     struct stoat_load_stats ls;
     char *ev = whoami_event("bob");
-    assert_int_equal(run(texts, 2, ev, &ls, &ds), 2);   /* both kept */
+    assert_int_equal(run(texts, 2, ev, &ls, &ds), 2); /* both kept */
     const struct tu_diag *d = tu_diags_find(&ds, "duplicate rule id");
     assert_non_null(d);
     assert_int_equal(d->severity, STOAT_SEV_WARNING);
@@ -508,30 +517,30 @@ static void test_selection(void **state)
 {
     (void)state;
     struct stoat_rule_select s = {0};
-    assert_int_equal(count_selected(&s), 3);   /* deprecated and unsupported left out */
+    assert_int_equal(count_selected(&s), 3); /* deprecated and unsupported left out */
     s.status_mask = (1u << STOAT_STATUS_DEPRECATED) | (1u << STOAT_STATUS_UNSUPPORTED);
     assert_int_equal(count_selected(&s), 2);
     s = (struct stoat_rule_select){.level_mask = 1u << STOAT_LEVEL_HIGH};
-    assert_int_equal(count_selected(&s), 1);   /* r2 (r5 is unsupported) */
+    assert_int_equal(count_selected(&s), 1); /* r2 (r5 is unsupported) */
     s.level_mask = (1u << STOAT_LEVEL_HIGH) | (1u << STOAT_LEVEL_CRITICAL) | (1u << STOAT_LEVEL_LOW);
     assert_int_equal(count_selected(&s), 3);
     const char *tags[] = {"attack.t1003*"};
     s = (struct stoat_rule_select){.tags = tags, .ntags = 1, .status_mask = ~0u};
-    assert_int_equal(count_selected(&s), 2);   /* r1, r4 */
-    const char *xtags[] = {"ATTACK.*"};        /* globs ignore case */
+    assert_int_equal(count_selected(&s), 2); /* r1, r4 */
+    const char *xtags[] = {"ATTACK.*"};      /* globs ignore case */
     s = (struct stoat_rule_select){.exclude_tags = xtags, .nexclude_tags = 1, .status_mask = ~0u};
-    assert_int_equal(count_selected(&s), 1);   /* r5 */
+    assert_int_equal(count_selected(&s), 1); /* r5 */
     const char *ids[] = {"r2", "r3"};
     s = (struct stoat_rule_select){.ids = ids, .nids = 2};
     assert_int_equal(count_selected(&s), 2);
     const char *gids[] = {"r*"};
     const char *xids[] = {"r1"};
     s = (struct stoat_rule_select){.ids = gids, .nids = 1, .exclude_ids = xids, .nexclude_ids = 1};
-    assert_int_equal(count_selected(&s), 2);   /* r2, r3 */
+    assert_int_equal(count_selected(&s), 2); /* r2, r3 */
     s = (struct stoat_rule_select){.product = "linux"};
     assert_int_equal(count_selected(&s), 1);
     s = (struct stoat_rule_select){.product = "win*", .category = "process_*", .status_mask = ~0u};
-    assert_int_equal(count_selected(&s), 3);   /* r1, r2, r4 */
+    assert_int_equal(count_selected(&s), 3); /* r1, r2, r4 */
     s = (struct stoat_rule_select){.service = "security", .status_mask = ~0u};
     assert_int_equal(count_selected(&s), 1);
 }
@@ -568,16 +577,17 @@ static void test_routing_process_creation(void **state)
                                "CommandLine", "certutil -urlcache -f http://x", NULL);
     char *app = tu_event("Application", 1, "Image", "C:\\W\\certutil.exe", "ParentImage", "C:\\W\\cmd.exe",
                          "CommandLine", "certutil -urlcache -f http://x", NULL);
-    char *lnx = tu_event("Linux-Sysmon/Operational", 1, "Image", "C:\\W\\certutil.exe", "ParentImage",
-                         "C:\\W\\cmd.exe", "CommandLine", "certutil -urlcache -f http://x", NULL);
+    char *lnx = tu_event("Linux-Sysmon/Operational", 1, "Image", "C:\\W\\certutil.exe", "ParentImage", "C:\\W\\cmd.exe",
+                         "CommandLine", "certutil -urlcache -f http://x", NULL);
     assert_matches(r, s3, 0);
     assert_matches(r, s4624, 0);
     assert_matches(r, sec_sigma, 0);
     assert_matches(r, app, 0);
     assert_matches(r, lnx, 0);
     /* no channel at all: no logsource */
-    assert_matches(r, "{\"EventID\":1,\"Image\":\"C:\\\\W\\\\certutil.exe\",\"ParentImage\":\"C:\\\\W\\\\cmd.exe\","
-                      "\"CommandLine\":\"certutil -urlcache\"}\n",
+    assert_matches(r,
+                   "{\"EventID\":1,\"Image\":\"C:\\\\W\\\\certutil.exe\",\"ParentImage\":\"C:\\\\W\\\\cmd.exe\","
+                   "\"CommandLine\":\"certutil -urlcache\"}\n",
                    0);
     /* the renames are the 4688 view only: a Sysmon event's NewProcessName is not its Image */
     char *s1_renamed = tu_event(TU_SYSMON, 1, "NewProcessName", "C:\\W\\certutil.exe", "ParentImage", "C:\\W\\cmd.exe",
@@ -621,7 +631,10 @@ static void test_routing_product_only(void **state)
 {
     (void)state;
     const char *r = TU_RULE("{product: windows}", "  sel:\n    Marker: 'zz-top'\n  condition: sel\n");
-    static const char *const channels[] = {TU_SYSMON, "Security", "System", "Application",
+    static const char *const channels[] = {TU_SYSMON,
+                                           "Security",
+                                           "System",
+                                           "Application",
                                            "Microsoft-Windows-PowerShell/Operational",
                                            "Microsoft-Windows-TaskScheduler/Operational"};
     for (size_t i = 0; i < sizeof(channels) / sizeof(channels[0]); i++) {
@@ -648,7 +661,7 @@ static void test_routing_category_without_product(void **state)
     (void)state;
     /* category alone: Windows and Linux process creation */
     const char *r = TU_RULE("{category: process_creation}", "  sel:\n    CommandLine|contains: 'id -a'\n"
-                                                             "  condition: sel\n");
+                                                            "  condition: sel\n");
     char *w = tu_event(TU_SYSMON, 1, "CommandLine", "id -a", NULL);
     char *l = tu_event("Linux-Sysmon/Operational", 1, "CommandLine", "id -a", NULL);
     char *n = tu_event("Linux-Sysmon/Operational", 3, "CommandLine", "id -a", NULL);
@@ -703,24 +716,15 @@ static void test_field_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_multi_document),
-        cmocka_unit_test(test_metadata),
-        cmocka_unit_test(test_filter_by_id_and_name),
-        cmocka_unit_test(test_filter_naming_nothing_warns),
-        cmocka_unit_test(test_correlation_file_loads),
-        cmocka_unit_test(test_correlation_generate),
-        cmocka_unit_test(test_malformed_rejected),
-        cmocka_unit_test(test_loading_goes_on),
-        cmocka_unit_test(test_huge_documents),
-        cmocka_unit_test(test_yaml_aliases),
-        cmocka_unit_test(test_duplicate_id_warns),
-        cmocka_unit_test(test_selection),
-        cmocka_unit_test(test_routing_process_creation),
-        cmocka_unit_test(test_routing_4688_renames),
-        cmocka_unit_test(test_routing_product_only),
-        cmocka_unit_test(test_routing_category_without_product),
-        cmocka_unit_test(test_unmapped_logsource),
-        cmocka_unit_test(test_field_names),
+        cmocka_unit_test(test_multi_document),           cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_filter_by_id_and_name),    cmocka_unit_test(test_filter_naming_nothing_warns),
+        cmocka_unit_test(test_correlation_file_loads),   cmocka_unit_test(test_correlation_generate),
+        cmocka_unit_test(test_malformed_rejected),       cmocka_unit_test(test_loading_goes_on),
+        cmocka_unit_test(test_huge_documents),           cmocka_unit_test(test_yaml_aliases),
+        cmocka_unit_test(test_duplicate_id_warns),       cmocka_unit_test(test_selection),
+        cmocka_unit_test(test_routing_process_creation), cmocka_unit_test(test_routing_4688_renames),
+        cmocka_unit_test(test_routing_product_only),     cmocka_unit_test(test_routing_category_without_product),
+        cmocka_unit_test(test_unmapped_logsource),       cmocka_unit_test(test_field_names),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }

@@ -39,8 +39,8 @@ static const char *const folders[] = {"rules", "rules-emerging-threats", "rules-
 
 static struct stoat_ruleset *load_all(const char *dir, struct tu_diags *ds, struct stoat_load_stats *ls)
 {
-    struct stoat_load_opts lo = {.mapping_path = tu_mapping(), .select = {.status_mask = ~0u}, .diag = tu_diag_cb,
-                                 .diag_ctx = ds};
+    struct stoat_load_opts lo = {
+        .mapping_path = tu_mapping(), .select = {.status_mask = ~0u}, .diag = tu_diag_cb, .diag_ctx = ds};
     struct stoat_loader *l = NULL;
     assert_int_equal(stoat_loader_create(&lo, &l), STOAT_OK);
     for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
@@ -77,7 +77,7 @@ static void test_sigmahq_rules_load(void **state)
         if (d->severity != STOAT_SEV_ERROR)
             continue;
         if (d->code == STOAT_ERR_PLACEHOLDER)
-            continue;   /* %name% without a placeholder file: refused as the spec asks */
+            continue; /* %name% without a placeholder file: refused as the spec asks */
         fprintf(stderr, "  -- %s\n", d->text);
         bad++;
     }
@@ -116,7 +116,7 @@ static size_t load_known(struct known **out)
         memset(&k[n], 0, sizeof(k[n]));
         int why = 0;
         assert_int_equal(sscanf(line, "%39s %ld %ld %n", k[n].id, &k[n].expected, &k[n].got, &why), 3);
-        assert_true(why > 0 && line[why] != '\n' && line[why] != 0);   /* every entry says why */
+        assert_true(why > 0 && line[why] != '\n' && line[why] != 0); /* every entry says why */
         n++;
     }
     fclose(f);
@@ -187,7 +187,8 @@ static void test_sigmahq_regression(void **state)
             stale++;
         }
     printf("  regression: %zu cases, %zu exact, %zu reviewed over-counts, %zu unexpected counts, %zu missed,"
-           " %zu not run\n", r.cases, r.exact, r.known, r.unexpected, r.missed, r.broken);
+           " %zu not run\n",
+           r.cases, r.exact, r.known, r.unexpected, r.missed, r.broken);
     assert_true(r.cases > 50);
     assert_int_equal(r.missed, 0);
     assert_int_equal(r.broken, 0);

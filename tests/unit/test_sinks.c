@@ -110,8 +110,8 @@ static void test_jsonl_document(void **state)
     hunt_out(full_rule, sysmon_event, &o, false);
     assert_int_equal(o.n, 1);
     const struct tu_json *d = &o.docs[0];
-    static const char *const top[] = {"kind", "id", "timestamp", "host", "level", "rule", "source", "logon_id",
-                                      "event"};
+    static const char *const top[] = {"kind", "id",     "timestamp", "host", "level",
+                                      "rule", "source", "logon_id",  "event"};
     static const char *const top_optional[] = {"ancestry", NULL};
     expect_keys_opt(d, top, 9, top_optional);
     assert_string_equal(tu_json_str(d, "kind"), "alert");
@@ -254,7 +254,7 @@ static void csv_parse(const char *s, size_t n, struct csv *c)
             if (i < n && s[i] == '"') {
                 i++;
                 for (;;) {
-                    assert_true(i < n);   /* unterminated quote */
+                    assert_true(i < n); /* unterminated quote */
                     if (s[i] == '"' && i + 1 < n && s[i + 1] == '"') {
                         tu_str_put(&f, "\"", 1);
                         i += 2;
@@ -268,7 +268,7 @@ static void csv_parse(const char *s, size_t n, struct csv *c)
                 }
             } else {
                 while (i < n && s[i] != ',' && s[i] != '\r' && s[i] != '\n') {
-                    assert_true(s[i] != '"');   /* a quote only in a quoted field */
+                    assert_true(s[i] != '"'); /* a quote only in a quoted field */
                     tu_str_put(&f, s + i, 1);
                     i++;
                 }
@@ -307,14 +307,15 @@ static void test_csv_timeline(void **state)
                        "tags: [attack.lateral_movement, attack.t1021.002]\n"
                        "logsource: {product: windows, category: process_creation}\n"
                        "detection:\n  s:\n    CommandLine|contains: 'net use'\n  condition: s\n";
-#define CSV_EV(ts, host, rid, cl)                                                                            \
-    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"EventRecordID\":" rid ",\"UtcTime\":\"" ts           \
+#define CSV_EV(ts, host, rid, cl)                                                              \
+    "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"EventRecordID\":" rid ",\"UtcTime\":\"" ts \
     "\",\"Computer\":\"" host "\",\"CommandLine\":\"" cl "\",\"Image\":\"C:\\\\W\\\\net.exe\",\"ParentUser\":\"\"}\n"
-    const char *events = CSV_EV("2025-01-01T10:00:00Z", "h1", "7101", "net use \\\\\\\\srv\\\\c$ /user:a,b")      /* 10:00Z */
-        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "7102", "net use x \\\"quoted\\\"")                        /* 09:00Z */
-        "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"net use no-time\"}\n"          /* no time */
-        CSV_EV("2025-01-01 09:30:00.000", "h3", "7104", "net use\\nsecond line")                             /* 09:30 */
-        CSV_EV("2025-01-01T09:00:00Z", "h4", "7105", "net use same-time");                                   /* 09:00Z */
+    const char *events =
+        CSV_EV("2025-01-01T10:00:00Z", "h1", "7101", "net use \\\\\\\\srv\\\\c$ /user:a,b")   /* 10:00Z */
+        CSV_EV("2025-01-01T11:00:00+02:00", "h2", "7102", "net use x \\\"quoted\\\"")         /* 09:00Z */
+        "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"net use no-time\"}\n" /* no time */
+        CSV_EV("2025-01-01 09:30:00.000", "h3", "7104", "net use\\nsecond line")              /* 09:30 */
+        CSV_EV("2025-01-01T09:00:00Z", "h4", "7105", "net use same-time");                    /* 09:00Z */
 #undef CSV_EV
     struct out o;
     hunt_out(rule, events, &o, true);
@@ -323,9 +324,9 @@ static void test_csv_timeline(void **state)
     struct csv c;
     csv_parse(o.h.csv, o.h.csv_len, &c);
     assert_int_equal(c.nrows, 6);
-    static const char *const header[] = {"Timestamp", "Host",    "Level", "RuleId", "RuleTitle",
+    static const char *const header[] = {"Timestamp", "Host",       "Level",   "RuleId",  "RuleTitle",
                                          "Tactics",   "Techniques", "Channel", "EventID", "File",
-                                         "Record",    "Line",    "Details"};
+                                         "Record",    "Line",       "Details"};
     assert_int_equal(c.ncols[0], 13);
     for (size_t k = 0; k < 13; k++)
         assert_string_equal(c.rows[0][k], header[k]);
@@ -340,7 +341,7 @@ static void test_csv_timeline(void **state)
         assert_string_equal(c.rows[r][1], order[r - 1]);
         assert_string_equal(c.rows[r][10], records[r - 1]);
         assert_string_equal(c.rows[r][11], lines[r - 1]);
-        assert_null(strstr(c.rows[r][12], "ParentUser"));   /* empty fields are no details */
+        assert_null(strstr(c.rows[r][12], "ParentUser")); /* empty fields are no details */
         assert_null(strstr(c.rows[r][12], "EventRecordID"));
     }
     assert_string_equal(c.rows[1][0], "");
@@ -360,7 +361,7 @@ static void test_csv_timeline(void **state)
     /* details: name: value pairs, quotes and commas and newlines intact */
     assert_non_null(strstr(c.rows[2][12], "CommandLine: net use x \"quoted\""));
     assert_non_null(strstr(c.rows[2][12], "Image: C:\\W\\net.exe"));
-    assert_null(strstr(c.rows[2][12], "Computer:"));   /* header fields are columns already */
+    assert_null(strstr(c.rows[2][12], "Computer:")); /* header fields are columns already */
     assert_non_null(strstr(c.rows[5][12], "CommandLine: net use \\\\srv\\c$ /user:a,b"));
     assert_non_null(strstr(c.rows[4][12], "net use\nsecond line"));
     csv_free(&c);
@@ -428,10 +429,13 @@ static void test_table_and_summary(void **state)
  * clipboard), OSC 0 (the window title), clear screen, a carriage return that
  * overwrites the line with a forged one, an 8-bit CSI byte, UTF-8 encoded
  * C1 controls, a right-to-left override hiding an extension, DEL. */
-#define HOSTILE_HOST "ws7\x1b]52;c;Y3VybCBldmlsfHNo\x07"
+#define HOSTILE_HOST  "ws7\x1b]52;c;Y3VybCBldmlsfHNo\x07"
 #define HOSTILE_TITLE "Quiet\x1b[2J\x1b[H title\r2026-01-01 00:00:00  low  fake"
 #define HOSTILE_IMAGE "C:\\Users\\x\\invoice\xe2\x80\xaegpj.exe"
-#define HOSTILE_CMD "cmd \x1b]0;pwned\x07 /c \x9b" "31m red \xc2\x9b" "0m \xe2\x81\xa6iso\xe2\x81\xa9 \x7f \"q\" \\ end"
+#define HOSTILE_CMD                \
+    "cmd \x1b]0;pwned\x07 /c \x9b" \
+    "31m red \xc2\x9b"             \
+    "0m \xe2\x81\xa6iso\xe2\x81\xa9 \x7f \"q\" \\ end"
 
 /* A terminal acts on none of what remains: no C0 but the line ends, no
  * DEL, no C1 (raw byte or UTF-8), no bidi control, only valid UTF-8. */
@@ -478,22 +482,36 @@ static void hostile_init(struct hostile *h)
     static const char *const names[] = {"Image", "CommandLine", "ParentImage"};
     const char *values[] = {HOSTILE_IMAGE, HOSTILE_CMD, "C:\\p\x1b[1A\\explorer.exe"};
     for (int i = 0; i < 3; i++)
-        h->fields[i] = (struct stoat_field){.name = names[i], .name_len = (uint32_t)strlen(names[i]),
-                                            .value = values[i], .value_len = (uint32_t)strlen(values[i]),
+        h->fields[i] = (struct stoat_field){.name = names[i],
+                                            .name_len = (uint32_t)strlen(names[i]),
+                                            .value = values[i],
+                                            .value_len = (uint32_t)strlen(values[i]),
                                             .type = STOAT_V_STRING};
     h->anc[0] = (struct stoat_process){.image = HOSTILE_IMAGE, .pid = 1};
     h->anc[1] = (struct stoat_process){.image = "C:\\W\\cmd\x1b[31m.exe", .pid = 2};
     h->anc[2] = (struct stoat_process){.image = "/usr/bin/\rsshd", .pid = 3};
-    h->a = (struct stoat_alert){.id = 1, .rule = &h->rule, .time_ns = 1764229210165324000LL,
-                                .timestamp = "2025-11-27T07:40:10.165324Z", .host = HOSTILE_HOST,
-                                .fields = h->fields, .nfields = 3, .ancestry = h->anc, .nancestry = 3};
+    h->a = (struct stoat_alert){.id = 1,
+                                .rule = &h->rule,
+                                .time_ns = 1764229210165324000LL,
+                                .timestamp = "2025-11-27T07:40:10.165324Z",
+                                .host = HOSTILE_HOST,
+                                .fields = h->fields,
+                                .nfields = 3,
+                                .ancestry = h->anc,
+                                .nancestry = 3};
     h->gnames[0] = "User\x1b[2J";
     h->gvalues[0] = "CORP\\\x1b]52;c;eA==\x07";
-    h->ev[0] = (struct stoat_corr_evidence){.time_ns = 1764229210165324000LL, .rule = HOSTILE_TITLE,
-                                            .summary = "CommandLine: " HOSTILE_CMD};
-    h->corr = (struct stoat_corr_detail){.type = STOAT_CORR_EVENT_COUNT, .value = 3, .first_ns = 0,
-                                         .last_ns = 1764229210165324000LL, .group_names = h->gnames,
-                                         .group_values = h->gvalues, .ngroup = 1, .evidence = h->ev, .nevidence = 1};
+    h->ev[0] = (struct stoat_corr_evidence){
+        .time_ns = 1764229210165324000LL, .rule = HOSTILE_TITLE, .summary = "CommandLine: " HOSTILE_CMD};
+    h->corr = (struct stoat_corr_detail){.type = STOAT_CORR_EVENT_COUNT,
+                                         .value = 3,
+                                         .first_ns = 0,
+                                         .last_ns = 1764229210165324000LL,
+                                         .group_names = h->gnames,
+                                         .group_values = h->gvalues,
+                                         .ngroup = 1,
+                                         .evidence = h->ev,
+                                         .nevidence = 1};
     h->c = h->a;
     h->c.id = 2;
     h->c.corr = &h->corr;
@@ -501,12 +519,19 @@ static void hostile_init(struct hostile *h)
     h->tactics[0] = "discovery";
     h->ids[0] = 1;
     h->ids[1] = 2;
-    h->inc = (struct stoat_incident){.id = 1, .host = HOSTILE_HOST, .title = HOSTILE_HOST ": " HOSTILE_TITLE,
-                                     .score = 80, .level = STOAT_LEVEL_HIGH, .first_ns = 0,
-                                     .last_ns = 1764229210165324000LL, .tactics = h->tactics, .ntactics = 1,
-                                     .alert_ids = h->ids, .nalerts = 2};
-    h->iev[0] = (struct stoat_incident_evidence){.tactic = "exfiltration", .time_ns = INT64_MIN,
-                                                 .text = "sent by " HOSTILE_IMAGE " \x1b]8;;http://x\x1b\\"};
+    h->inc = (struct stoat_incident){.id = 1,
+                                     .host = HOSTILE_HOST,
+                                     .title = HOSTILE_HOST ": " HOSTILE_TITLE,
+                                     .score = 80,
+                                     .level = STOAT_LEVEL_HIGH,
+                                     .first_ns = 0,
+                                     .last_ns = 1764229210165324000LL,
+                                     .tactics = h->tactics,
+                                     .ntactics = 1,
+                                     .alert_ids = h->ids,
+                                     .nalerts = 2};
+    h->iev[0] = (struct stoat_incident_evidence){
+        .tactic = "exfiltration", .time_ns = INT64_MIN, .text = "sent by " HOSTILE_IMAGE " \x1b]8;;http://x\x1b\\"};
     h->inc.evidence = h->iev;
     h->inc.nevidence = 1;
 }
@@ -551,8 +576,9 @@ static void test_table_hostile_text(void **state)
             assert_non_null(strstr(buf, "\\x1b]0;pwned\\x07 /c \\x9b31m red \\u009b0m \\u2066iso\\u2069 \\x7f"));
             assert_non_null(strstr(buf, "tree: \\rsshd > cmd\\x1b[31m.exe > invoice\\u202egpj.exe"));
             assert_non_null(strstr(buf, "User\\x1b[2J: CORP\\\\x1b]52;c;eA==\\x07"));
-            assert_non_null(strstr(buf, "07:40:10  Quiet\\x1b[2J"));   /* the correlation's evidence */
-            assert_non_null(strstr(buf, "evidence: sent by C:\\Users\\x\\invoice\\u202egpj.exe \\x1b]8;;http://x\\x1b\\"));
+            assert_non_null(strstr(buf, "07:40:10  Quiet\\x1b[2J")); /* the correlation's evidence */
+            assert_non_null(
+                strstr(buf, "evidence: sent by C:\\Users\\x\\invoice\\u202egpj.exe \\x1b]8;;http://x\\x1b\\"));
             /* each alert is its lines and no more: nothing forged one */
             size_t lines = 0;
             for (size_t i = 0; i < len; i++)
@@ -587,7 +613,7 @@ static void test_table_hostile_text(void **state)
     h.fields[1].value = accents;
     h.fields[1].value_len = 400;
     for (uint32_t shift = 0; shift < 2; shift++) {
-        h.fields[0].value_len = shift;   /* moves the cut by a byte */
+        h.fields[0].value_len = shift; /* moves the cut by a byte */
         assert_int_equal(t.alert(t.ctx, &h.a), STOAT_OK);
     }
     t.destroy(t.ctx);
@@ -614,7 +640,7 @@ static bool kv_get(const char *line, const char *key, char *out, size_t cap)
             for (e = v + 1; *e && *e != '"'; e++)
                 if (*e == '\\' && e[1])
                     e++;
-            assert_true(*e == '"');   /* every quote closes */
+            assert_true(*e == '"'); /* every quote closes */
             e++;
         } else {
             while (*e && *e != ' ')
@@ -656,7 +682,8 @@ static void test_syslog_lines(void **state)
     assert_true(kv_get(b.p, "image", v, sizeof v));
     assert_string_equal(v, "\"C:\\\\Users\\\\x\\\\invoice\\u202egpj.exe\"");
     assert_true(kv_get(b.p, "cmd", v, sizeof v));
-    assert_string_equal(v, "\"cmd \\x1b]0;pwned\\x07 /c \\x9b31m red \\u009b0m \\u2066iso\\u2069 \\x7f \\\"q\\\" \\\\ end\"");
+    assert_string_equal(
+        v, "\"cmd \\x1b]0;pwned\\x07 /c \\x9b31m red \\u009b0m \\u2066iso\\u2069 \\x7f \\\"q\\\" \\\\ end\"");
     /* a quote in a value cannot start a key of its own */
     assert_false(kv_get(b.p, "end", v, sizeof v));
 
@@ -664,7 +691,7 @@ static void test_syslog_lines(void **state)
     struct stoat_field f[1] = {{.name = "CommandLine", .name_len = 11, .type = STOAT_V_STRING}};
     char longcmd[512];
     memset(longcmd, 'a', sizeof longcmd);
-    memcpy(longcmd + 398, "\xe2\x82\xac", 3);   /* a euro sign across byte 400 */
+    memcpy(longcmd + 398, "\xe2\x82\xac", 3); /* a euro sign across byte 400 */
     f[0].value = longcmd;
     f[0].value_len = sizeof longcmd;
     struct stoat_rule_meta bare = {0};
@@ -681,7 +708,8 @@ static void test_syslog_lines(void **state)
     expect_inert("syslog incident", b.p, b.len, false);
     assert_true(starts_with(b.p, "incident 1 score=80 level=high host=\"ws7\\x1b]52"));
     assert_true(kv_get(b.p, "title", v, sizeof v));
-    assert_string_equal(v, "\"ws7\\x1b]52;c;Y3VybCBldmlsfHNo\\x07: Quiet\\x1b[2J\\x1b[H title\\r2026-01-01 00:00:00  low  fake\"");
+    assert_string_equal(
+        v, "\"ws7\\x1b]52;c;Y3VybCBldmlsfHNo\\x07: Quiet\\x1b[2J\\x1b[H title\\r2026-01-01 00:00:00  low  fake\"");
     assert_true(kv_get(b.p, "first", v, sizeof v));
     assert_string_equal(v, "1970-01-01T00:00:00.000000Z");
     assert_true(kv_get(b.p, "last", v, sizeof v));
@@ -694,7 +722,7 @@ static void test_syslog_lines(void **state)
 static void test_min_level(void **state)
 {
     (void)state;
-    struct stoat_ruleset *rs = tu_build1(full_rule, NULL, NULL);   /* level high */
+    struct stoat_ruleset *rs = tu_build1(full_rule, NULL, NULL); /* level high */
     assert_non_null(rs);
     struct tu_hunt h;
     struct tu_hunt_opts o = {.min_level = STOAT_LEVEL_CRITICAL};
@@ -714,14 +742,10 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),
-        cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values),
-        cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),
-        cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),
-        cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

@@ -197,8 +197,14 @@ static void test_cap_counts_exactly(void **state)
     s = open_spool(64 << 10, 0);
     char *big = calloc(1, 70 << 10);
     assert_non_null(big);
-    struct spool_rec r = {.kind = BUS_KIND_EVENTS, .count = 9, .host = "h", .host_len = 1, .id = "i", .id_len = 1,
-                          .payload = big, .len = 70 << 10};
+    struct spool_rec r = {.kind = BUS_KIND_EVENTS,
+                          .count = 9,
+                          .host = "h",
+                          .host_len = 1,
+                          .id = "i",
+                          .id_len = 1,
+                          .payload = big,
+                          .len = 70 << 10};
     assert_int_equal(spool_append(s, &r), STOAT_OK);
     spool_stats(s, &st);
     assert_int_equal(st.dropped_batches, 1);
@@ -259,8 +265,15 @@ static void test_decode_refuses(void **state)
 {
     (void)state;
     struct buf b = {0};
-    struct spool_rec r = {.kind = BUS_KIND_EVENTS, .count = 3, .sealed_ns = 42, .host = "fs01", .host_len = 4,
-                          .id = "fs01:ab:1", .id_len = 9, .payload = "{\"a\":1}\n", .len = 8};
+    struct spool_rec r = {.kind = BUS_KIND_EVENTS,
+                          .count = 3,
+                          .sealed_ns = 42,
+                          .host = "fs01",
+                          .host_len = 4,
+                          .id = "fs01:ab:1",
+                          .id_len = 9,
+                          .payload = "{\"a\":1}\n",
+                          .len = 8};
     spool_encode(&b, &r);
     struct spool_rec o;
     char why[128];

@@ -78,20 +78,32 @@ static void make_alert(struct stoat_alert *a, uint64_t id, const char *host, str
 {
     for (int k = 0; k < 3; k++)
         snprintf(guid[k], 32, "{g-%s-%llu-%d}", host, (unsigned long long)(k == 0 ? id : 1), k);
-    anc[0] = (struct stoat_process){"C:\\Windows\\System32\\ntdsutil.exe", "ntdsutil \"ac i ntds\" ifm", "CORP\\m.okafor",
-                                    guid[0], 4000 + (int64_t)id, 1000};
-    anc[1] = (struct stoat_process){"C:\\Windows\\System32\\cmd.exe", "cmd.exe /c ntdsutil", "CORP\\m.okafor", guid[1], 300,
-                                    900};
+    anc[0] = (struct stoat_process){"C:\\Windows\\System32\\ntdsutil.exe",
+                                    "ntdsutil \"ac i ntds\" ifm",
+                                    "CORP\\m.okafor",
+                                    guid[0],
+                                    4000 + (int64_t)id,
+                                    1000};
+    anc[1] = (struct stoat_process){
+        "C:\\Windows\\System32\\cmd.exe", "cmd.exe /c ntdsutil", "CORP\\m.okafor", guid[1], 300, 900};
     anc[2] = (struct stoat_process){"C:\\Windows\\explorer.exe", NULL, "CORP\\m.okafor", guid[2], 200, 800};
     fs[0] = (struct stoat_field){"Image", anc[0].image, 5, (uint32_t)strlen(anc[0].image), STOAT_V_STRING};
     fs[1] = (struct stoat_field){"CommandLine", anc[0].command_line, 11, (uint32_t)strlen(anc[0].command_line),
                                  STOAT_V_STRING};
     fs[2] = (struct stoat_field){"ProcessId", "4242", 9, 4, STOAT_V_NUMBER};
-    *a = (struct stoat_alert){.id = id, .rule = id % 3 ? &rule : &rule2,
+    *a = (struct stoat_alert){.id = id,
+                              .rule = id % 3 ? &rule : &rule2,
                               .pos = {.file = "ws07.evtx", .format = "evtx", .record = id, .offset = id * 100},
-                              .timestamp = "2026-11-19T22:31:04Z", .time_ns = 1795127464000000000LL + (int64_t)id * 1000000000LL,
-                              .host = host, .channel = "Microsoft-Windows-Sysmon/Operational", .event_id = "1",
-                              .logon_id = "0x1234", .fields = fs, .nfields = 3, .ancestry = anc, .nancestry = 3};
+                              .timestamp = "2026-11-19T22:31:04Z",
+                              .time_ns = 1795127464000000000LL + (int64_t)id * 1000000000LL,
+                              .host = host,
+                              .channel = "Microsoft-Windows-Sysmon/Operational",
+                              .event_id = "1",
+                              .logon_id = "0x1234",
+                              .fields = fs,
+                              .nfields = 3,
+                              .ancestry = anc,
+                              .nancestry = 3};
 }
 
 /* Alerts first..first+n-1 of make_alert, on two hosts by turns. */
@@ -141,9 +153,17 @@ static struct stoat_store *fill(const char *file, unsigned nalerts, bool inciden
     if (incident) {
         uint64_t ids[] = {1, 3, 5};
         const char *itac[] = {"discovery", "credential-access"};
-        struct stoat_incident inc = {.id = 1, .host = "fab-ws07", .logon_id = "0x1234",
-                                     .title = "Credential theft on fab-ws07", .score = 72, .level = STOAT_LEVEL_HIGH,
-                                     .first_ns = 1, .last_ns = 2, .tactics = itac, .ntactics = 2, .alert_ids = ids,
+        struct stoat_incident inc = {.id = 1,
+                                     .host = "fab-ws07",
+                                     .logon_id = "0x1234",
+                                     .title = "Credential theft on fab-ws07",
+                                     .score = 72,
+                                     .level = STOAT_LEVEL_HIGH,
+                                     .first_ns = 1,
+                                     .last_ns = 2,
+                                     .tactics = itac,
+                                     .ntactics = 2,
+                                     .alert_ids = ids,
                                      .nalerts = 3};
         assert_int_equal(stoat_store_put_incident(s, &inc), STOAT_OK);
     }
@@ -221,7 +241,7 @@ static void test_refusals(void **state)
     sqlite3_close(db);
     assert_int_equal(open_store(path("foreign.db"), &rw, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
     assert_non_null(strstr(err, "another program"));
-    assert_int_equal(count(path("foreign.db"), "SELECT count(*) FROM customers"), 1);   /* untouched */
+    assert_int_equal(count(path("foreign.db"), "SELECT count(*) FROM customers"), 1); /* untouched */
 
     stoat_store_close(fill(path("newer.db"), 1, false));
     sqlite3_open(path("newer.db"), &db);
@@ -229,7 +249,7 @@ static void test_refusals(void **state)
     sqlite3_close(db);
     assert_int_equal(open_store(path("newer.db"), &ro, &s, err, sizeof(err)), STOAT_ERR_FORMAT);
     assert_non_null(strstr(err, "newer stoat"));
-    stoat_store_close(NULL);   /* accepts NULL */
+    stoat_store_close(NULL); /* accepts NULL */
 }
 
 static void test_write_and_read(void **state)
@@ -313,9 +333,9 @@ static void test_filters(void **state)
     f.host = "fab-ws07";
     assert_int_equal(total_of(s, &f), 15);
     f.min_level = STOAT_LEVEL_HIGH;
-    assert_int_equal(total_of(s, &f), 10);   /* ids 1..29 odd, not multiples of 3 */
+    assert_int_equal(total_of(s, &f), 10); /* ids 1..29 odd, not multiples of 3 */
     stoat_filter_init(&f);
-    f.technique = "T1003";   /* the sub-technique T1003.003 counts */
+    f.technique = "T1003"; /* the sub-technique T1003.003 counts */
     assert_int_equal(total_of(s, &f), 20);
     stoat_filter_init(&f);
     f.tactic = "discovery";
@@ -329,8 +349,14 @@ static void test_filters(void **state)
     f.q = "nosuchword";
     assert_int_equal(total_of(s, &f), 0);
     /* SQL and FTS metacharacters are only ever text */
-    const char *evil[] = {"x' OR '1'='1", "\"; DROP TABLE alerts; --", "NEAR(a b) OR *", "%_\\", "' UNION SELECT 1 --",
-                          "a\"b", "^", NULL};
+    const char *evil[] = {"x' OR '1'='1",
+                          "\"; DROP TABLE alerts; --",
+                          "NEAR(a b) OR *",
+                          "%_\\",
+                          "' UNION SELECT 1 --",
+                          "a\"b",
+                          "^",
+                          NULL};
     for (const char **e = evil; *e; e++) {
         stoat_filter_init(&f);
         f.host = *e;
@@ -379,10 +405,11 @@ static void test_triage(void **state)
     (void)state;
     const char *file = path("t.db");
     struct stoat_store *w = fill(file, 5, true);
-    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_INCIDENT, 1, STOAT_TRIAGE_ACKNOWLEDGED, "checked the DC",
-                                            "ana"),
+    assert_int_equal(
+        stoat_store_set_triage(w, STOAT_TARGET_INCIDENT, 1, STOAT_TRIAGE_ACKNOWLEDGED, "checked the DC", "ana"),
+        STOAT_OK);
+    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 2, STOAT_TRIAGE_FALSE_POSITIVE, NULL, NULL),
                      STOAT_OK);
-    assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 2, STOAT_TRIAGE_FALSE_POSITIVE, NULL, NULL), STOAT_OK);
     assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_INCIDENT, 7, STOAT_TRIAGE_CLOSED, NULL, NULL),
                      STOAT_ERR_NOTFOUND);
     assert_int_equal(stoat_store_set_triage(w, STOAT_TARGET_ALERT, 1, (enum stoat_triage)9, NULL, NULL), STOAT_ERR_ARG);
@@ -439,7 +466,7 @@ static void test_retention(void **state)
     assert_int_equal(count(file, "SELECT sum(n) FROM count_hour"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_host"), 10);
     assert_int_equal(count(file, "SELECT sum(n) FROM count_rule"), 10);
-    assert_int_equal(count(file, "SELECT count(*) FROM incidents"), 0);   /* its alerts were 1, 3, 5 */
+    assert_int_equal(count(file, "SELECT count(*) FROM incidents"), 0); /* its alerts were 1, 3, 5 */
     /* the search index keeps no run of alerts that are all gone, and finds
      * only the alerts that stay */
     assert_int_equal(count(file, "SELECT count(*) FROM alert_words WHERE (rowid >> 4) + (rowid & 15) < 191"), 0);
@@ -470,7 +497,7 @@ static void test_retention_during_a_run(void **state)
         assert_int_equal(stoat_store_run_begin(w, "watch", "unit"), STOAT_OK);
         for (unsigned i = 1; i <= 60; i += 20) {
             put_alerts(w, i, 20);
-            struct timespec pause = {0, 2000000};   /* past prune_every_ms */
+            struct timespec pause = {0, 2000000}; /* past prune_every_ms */
             nanosleep(&pause, NULL);
             assert_int_equal(stoat_store_commit(w), STOAT_OK);
         }
@@ -509,7 +536,7 @@ static void test_crash(void **state)
             if (i == 200 && stoat_store_commit(s) != STOAT_OK)
                 _exit(1);
         }
-        _exit(0);   /* no close, no commit of the last 100 */
+        _exit(0); /* no close, no commit of the last 100 */
     }
     int st;
     waitpid(pid, &st, 0);
@@ -537,7 +564,7 @@ static void test_reader_not_blocked(void **state)
     struct stoat_process anc[3];
     char guid[3][32];
     make_alert(&a, 1, "h2", fs, anc, guid);
-    assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK);   /* not committed */
+    assert_int_equal(stoat_store_put_alert(w, &a), STOAT_OK); /* not committed */
     struct stoat_store *r = reader(file);
     struct stoat_filter f;
     stoat_filter_init(&f);
@@ -550,7 +577,7 @@ static void test_reader_not_blocked(void **state)
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM alerts;", NULL, NULL, NULL), SQLITE_OK);
     char *j = NULL;
     size_t n;
-    assert_int_equal(stoat_store_alert_json(r, 6, &j, &n), STOAT_OK);   /* answered, from the last commit */
+    assert_int_equal(stoat_store_alert_json(r, 6, &j, &n), STOAT_OK); /* answered, from the last commit */
     free(j);
     assert_int_equal(total_of(r, &f), 6);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -622,16 +649,16 @@ static void test_sink(void **state)
         struct stoat_process anc[3];
         char guid[3][32];
         make_alert(&a, i, "sensor-host", fs, anc, guid);
-        a.nancestry = i % 2 ? 3 : 0;   /* with and without ancestry */
+        a.nancestry = i % 2 ? 3 : 0; /* with and without ancestry */
         assert_int_equal(k.alert(k.ctx, &a), STOAT_OK);
     }
-    uint64_t ids[] = {2, 4, 99};   /* 99 was never stored: its link is dropped */
-    struct stoat_incident inc = {.id = 1, .host = "sensor-host", .title = "t", .level = STOAT_LEVEL_LOW,
-                                 .alert_ids = ids, .nalerts = 3};
+    uint64_t ids[] = {2, 4, 99}; /* 99 was never stored: its link is dropped */
+    struct stoat_incident inc = {
+        .id = 1, .host = "sensor-host", .title = "t", .level = STOAT_LEVEL_LOW, .alert_ids = ids, .nalerts = 3};
     assert_int_equal(k.incident(k.ctx, &inc), STOAT_OK);
     struct stoat_hunt_stats st = {.files = 1, .alerts = 4};
     assert_int_equal(k.end(k.ctx, &st), STOAT_OK);
-    k.destroy(k.ctx);   /* closes the store it owns */
+    k.destroy(k.ctx); /* closes the store it owns */
     assert_true(text_is(file, "SELECT producer || ' ' || status || ' ' || alerts FROM runs", "watch done 4"));
     assert_int_equal(count(file, "SELECT count(*) FROM incident_alerts"), 2);
     assert_int_equal(count(file, "SELECT count(*) FROM alerts WHERE process_id IS NULL"), 2);
@@ -657,17 +684,32 @@ static void test_correlation(void **state)
         assert_int_equal(stoat_store_put_alert(s, &a), STOAT_OK);
     }
     static struct stoat_rule_meta corr_rule = {.id = "c0000000-2222-4333-8444-555555555555",
-                                               .title = "Burst Of Discovery", .level = STOAT_LEVEL_MEDIUM,
+                                               .title = "Burst Of Discovery",
+                                               .level = STOAT_LEVEL_MEDIUM,
                                                .kind = STOAT_RULE_CORRELATION};
     const char *gn[] = {"Computer", "User"}, *gv[] = {"fab-ws07", NULL};
-    uint64_t joined[] = {1, 2, 77};   /* 77 was never stored: no link */
+    uint64_t joined[] = {1, 2, 77}; /* 77 was never stored: no link */
     struct stoat_corr_evidence ev[] = {{1795127465500000000LL, "Whoami Run", "Image: /usr/bin/whoami | \"x\""}};
-    struct stoat_corr_detail d = {.type = STOAT_CORR_VALUE_COUNT, .value = 4, .first_ns = 1795127465000000000LL,
-                                  .last_ns = 1795127466000000000LL, .group_names = gn, .group_values = gv,
-                                  .ngroup = 2, .alert_ids = joined, .nalert_ids = 3, .evidence = ev, .nevidence = 1};
+    struct stoat_corr_detail d = {.type = STOAT_CORR_VALUE_COUNT,
+                                  .value = 4,
+                                  .first_ns = 1795127465000000000LL,
+                                  .last_ns = 1795127466000000000LL,
+                                  .group_names = gn,
+                                  .group_values = gv,
+                                  .ngroup = 2,
+                                  .alert_ids = joined,
+                                  .nalert_ids = 3,
+                                  .evidence = ev,
+                                  .nevidence = 1};
     struct stoat_field cf[1] = {{"Computer", "fab-ws07", 8, 8, STOAT_V_STRING}};
-    struct stoat_alert c = {.id = 3, .rule = &corr_rule, .correlation = &corr_rule, .corr = &d,
-                            .time_ns = 1795127466000000000LL, .host = "fab-ws07", .fields = cf, .nfields = 1};
+    struct stoat_alert c = {.id = 3,
+                            .rule = &corr_rule,
+                            .correlation = &corr_rule,
+                            .corr = &d,
+                            .time_ns = 1795127466000000000LL,
+                            .host = "fab-ws07",
+                            .fields = cf,
+                            .nfields = 1};
     assert_int_equal(stoat_store_put_alert(s, &c), STOAT_OK);
     assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
     stoat_store_close(s);
@@ -854,7 +896,7 @@ static void search_pages(struct stoat_store *s, const char *q, bool oldest)
         char *j = NULL;
         size_t n;
         assert_int_equal(stoat_store_alerts_json(s, &f, &j, &n), STOAT_OK);
-        if (strstr(j, "\"partial\":true")) {   /* cut short by its time limit: nothing to check */
+        if (strstr(j, "\"partial\":true")) { /* cut short by its time limit: nothing to check */
             free(j);
             return;
         }
@@ -879,10 +921,33 @@ static void search_pages(struct stoat_store *s, const char *q, bool oldest)
 }
 
 static const char *const s_queries[] = {
-    "tool3", "arg2", "app1.exe", "rare", "TOOL3 arg2", "tool3 tool4", "alpha", "ws1", "srv2 tool6",
-    "alpha tool3", "whoami", "whoami alpha", "whoami beta arg4", "ntds alpha app1", "copied ntdsutil",
-    "ntds okafor", "okafor corp", "run", "alpha beta", "nosuchword", "app", "alph", "tool3 ar", "whoami rare",
-    "C:\\bin\\app2.exe tool5 gamma-db3", "ws1 srv2 db3", NULL,
+    "tool3",
+    "arg2",
+    "app1.exe",
+    "rare",
+    "TOOL3 arg2",
+    "tool3 tool4",
+    "alpha",
+    "ws1",
+    "srv2 tool6",
+    "alpha tool3",
+    "whoami",
+    "whoami alpha",
+    "whoami beta arg4",
+    "ntds alpha app1",
+    "copied ntdsutil",
+    "ntds okafor",
+    "okafor corp",
+    "run",
+    "alpha beta",
+    "nosuchword",
+    "app",
+    "alph",
+    "tool3 ar",
+    "whoami rare",
+    "C:\\bin\\app2.exe tool5 gamma-db3",
+    "ws1 srv2 db3",
+    NULL,
 };
 
 static void test_search(void **state)
@@ -911,7 +976,7 @@ static void test_search(void **state)
     }
     assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
     for (const char *const *q = s_queries; *q; q++)
-        search_check(s, *q);   /* the writer's own handle */
+        search_check(s, *q); /* the writer's own handle */
     stoat_store_close(s);
     struct stoat_store *r = reader(file);
     for (const char *const *q = s_queries; *q; q++)
@@ -930,14 +995,16 @@ static void test_search(void **state)
      * by its next writer, and searches the same */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE alert_words; CREATE VIRTUAL TABLE alert_text USING fts5(body,"
-                                      " content='', detail=none, columnsize=0, tokenize='ascii');"
-                                      " ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN host;"
-                                      " ALTER TABLE runs DROP COLUMN writer_lock; PRAGMA user_version = 2",
-                                  NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE alert_words; CREATE VIRTUAL TABLE alert_text USING fts5(body,"
+                                  " content='', detail=none, columnsize=0, tokenize='ascii');"
+                                  " ALTER TABLE runs DROP COLUMN pid; ALTER TABLE runs DROP COLUMN host;"
+                                  " ALTER TABLE runs DROP COLUMN writer_lock; PRAGMA user_version = 2",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     struct stoat_store_opts ro = {.readonly = true};
-    assert_int_equal(open_store(file, &ro, &r, err, sizeof(err)), STOAT_ERR_FORMAT);   /* readers do not upgrade */
+    assert_int_equal(open_store(file, &ro, &r, err, sizeof(err)), STOAT_ERR_FORMAT); /* readers do not upgrade */
     struct stoat_store_opts wo = {0};
     assert_int_equal(open_store(file, &wo, &s, err, sizeof(err)), STOAT_OK);
     stoat_store_close(s);
@@ -1096,7 +1163,7 @@ static void test_open_diagnostic(void **state)
  * each is stored. They start together: each waits on a pipe the parent
  * closes once all are forked. */
 #define RACE_WRITERS 16
-#define RACE_ALERTS 5
+#define RACE_ALERTS  5
 static void test_creation_race(void **state)
 {
     (void)state;
@@ -1144,7 +1211,7 @@ static void test_creation_race(void **state)
             }
         }
         close(go[0]);
-        close(go[1]);   /* all go */
+        close(go[1]); /* all go */
         int failed = 0;
         for (int i = 0; i < RACE_WRITERS; i++) {
             int st;
@@ -1168,7 +1235,7 @@ static void test_stale_run(void **state)
 {
     (void)state;
     const char *file = path("stale.db");
-    stoat_store_close(fill(file, 3, false));   /* run 1: done */
+    stoat_store_close(fill(file, 3, false)); /* run 1: done */
     int ready[2];
     assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
@@ -1208,12 +1275,12 @@ static void test_stale_run(void **state)
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFSIGNALED(st));
-    assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'running'"), 2);   /* nobody looked yet */
+    assert_int_equal(count(file, "SELECT count(*) FROM runs WHERE status = 'running'"), 2); /* nobody looked yet */
     assert_int_equal(open_store(file, &o, &w2, err, sizeof(err)), STOAT_OK);
     stoat_store_close(w2);
     assert_true(text_is(file, "SELECT group_concat(args || ' ' || status, ', ') FROM (SELECT * FROM runs ORDER BY id)",
                         "unit done, killed aborted, alive running"));
-    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 3 + 4 + 2);   /* what it committed stays */
+    assert_int_equal(count(file, "SELECT count(*) FROM alerts"), 3 + 4 + 2); /* what it committed stays */
     struct stoat_store *r = reader(file);
     char *j = NULL;
     size_t n;
@@ -1229,8 +1296,8 @@ static void test_stale_run(void **state)
     /* the live one ends as it should */
     assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
     stoat_store_close(w);
-    assert_true(text_is(file, "SELECT group_concat(status, ',') FROM (SELECT * FROM runs ORDER BY id)",
-                        "done,aborted,done"));
+    assert_true(
+        text_is(file, "SELECT group_concat(status, ',') FROM (SELECT * FROM runs ORDER BY id)", "done,aborted,done"));
 }
 
 /* A fleet incident (cross.h): its hosts, account and logons are stored and
@@ -1248,15 +1315,30 @@ static void test_fleet_incident(void **state)
     put_alerts(s, 1, 4);
     uint64_t ids[] = {1, 2, 3, 4}, a1[] = {1, 2}, a2[] = {3, 4};
     const char *procs[] = {"cmd.exe"};
-    struct stoat_incident_host hosts[] = {{.host = "ws1", .alert_ids = a1, .nalerts = 2, .processes = procs,
-                                           .nprocesses = 1},
-                                          {.host = "fs1", .alert_ids = a2, .nalerts = 2}};
-    struct stoat_incident_edge edges[] = {{.account = "CORP\\m.keller", .from = "ws1", .to = "fs1",
-                                           .via = "network logon", .first_ns = 5, .last_ns = 6, .is_new = true}};
-    struct stoat_incident inc = {.id = 2, .host = "ws1", .title = "fleet: m.keller across 2 hosts", .score = 90,
-                                 .level = STOAT_LEVEL_CRITICAL, .first_ns = 1, .last_ns = 9, .alert_ids = ids,
-                                 .nalerts = 4, .hosts = hosts, .nhosts = 2, .account = "CORP\\m.keller",
-                                 .edges = edges, .nedges = 1};
+    struct stoat_incident_host hosts[] = {
+        {.host = "ws1", .alert_ids = a1, .nalerts = 2, .processes = procs, .nprocesses = 1},
+        {.host = "fs1", .alert_ids = a2, .nalerts = 2}};
+    struct stoat_incident_edge edges[] = {{.account = "CORP\\m.keller",
+                                           .from = "ws1",
+                                           .to = "fs1",
+                                           .via = "network logon",
+                                           .first_ns = 5,
+                                           .last_ns = 6,
+                                           .is_new = true}};
+    struct stoat_incident inc = {.id = 2,
+                                 .host = "ws1",
+                                 .title = "fleet: m.keller across 2 hosts",
+                                 .score = 90,
+                                 .level = STOAT_LEVEL_CRITICAL,
+                                 .first_ns = 1,
+                                 .last_ns = 9,
+                                 .alert_ids = ids,
+                                 .nalerts = 4,
+                                 .hosts = hosts,
+                                 .nhosts = 2,
+                                 .account = "CORP\\m.keller",
+                                 .edges = edges,
+                                 .nedges = 1};
     assert_int_equal(stoat_store_put_incident(s, &inc), STOAT_OK);
     assert_int_equal(stoat_store_run_end(s, NULL), STOAT_OK);
     stoat_store_close(s);
@@ -1268,7 +1350,7 @@ static void test_fleet_incident(void **state)
     assert_int_equal(stoat_store_incidents_json(s, &f, &j, &n), STOAT_OK);
     assert_true(json_ok(j));
     assert_non_null(strstr(j, "\"hosts\":[\"ws1\",\"fs1\"],\"account\":\"CORP\\\\m.keller\""));
-    const char *first = strstr(j, "Credential theft");   /* the single host's: no hosts key */
+    const char *first = strstr(j, "Credential theft"); /* the single host's: no hosts key */
     assert_non_null(first);
     const char *end = strchr(first, '}');
     assert_null(memmem(first, (size_t)(end - first), "\"hosts\"", 7));
@@ -1287,16 +1369,24 @@ static void test_fleet_incident(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refusals),          cmocka_unit_test(test_write_and_read),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_write_and_read),
         cmocka_unit_test(test_fleet_incident),
-        cmocka_unit_test(test_filters),           cmocka_unit_test(test_triage),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_triage),
         cmocka_unit_test(test_retention),
-        cmocka_unit_test(test_retention_during_a_run),         cmocka_unit_test(test_crash),
-        cmocka_unit_test(test_reader_not_blocked), cmocka_unit_test(test_corrupt),
-        cmocka_unit_test(test_sink),              cmocka_unit_test(test_correlation),
-        cmocka_unit_test(test_search),            cmocka_unit_test(test_packs),
-        cmocka_unit_test(test_export),            cmocka_unit_test(test_open_diagnostic),
-        cmocka_unit_test(test_creation_race),     cmocka_unit_test(test_stale_run),
+        cmocka_unit_test(test_retention_during_a_run),
+        cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_reader_not_blocked),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_sink),
+        cmocka_unit_test(test_correlation),
+        cmocka_unit_test(test_search),
+        cmocka_unit_test(test_packs),
+        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_open_diagnostic),
+        cmocka_unit_test(test_creation_race),
+        cmocka_unit_test(test_stale_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

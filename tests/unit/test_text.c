@@ -11,7 +11,7 @@
 static void fold_expect(const char *in, const char *want)
 {
     size_t n = strlen(in);
-    assert_int_equal(strlen(want), n);   /* folding never changes the length */
+    assert_int_equal(strlen(want), n); /* folding never changes the length */
     char out[256];
     assert_true(n < sizeof(out));
     fold_case(in, n, out);
@@ -44,8 +44,8 @@ static void test_fold_latin1(void **state)
     fold_expect("ÀÉÎÕÜ", "àéîõü");
     fold_expect("ÆØÅ", "æøå");
     fold_expect("Þ", "þ");
-    fold_expect("×", "×");   /* U+00D7 multiplication sign is no letter */
-    fold_expect("ß", "ß");   /* no single-character upper case */
+    fold_expect("×", "×"); /* U+00D7 multiplication sign is no letter */
+    fold_expect("ß", "ß"); /* no single-character upper case */
     fold_expect("ÿ", "ÿ");
 }
 
@@ -53,11 +53,11 @@ static void test_fold_latin_ext_a(void **state)
 {
     (void)state;
     fold_expect("ĀĂĄĆČĎĒĘĚĞĢĪĮĶ", "āăąćčďēęěğģīįķ");
-    fold_expect("ŁŃŇ", "łńň");               /* 0x139..0x148: odd upper */
+    fold_expect("ŁŃŇ", "łńň"); /* 0x139..0x148: odd upper */
     fold_expect("ŊŌŐŒŘŚŠŤŪŮŰŲŴŶ", "ŋōőœřśšťūůűųŵŷ");
     fold_expect("ŹŻŽ", "źżž");
-    fold_expect("Ÿ", "ÿ");                   /* U+0178 -> U+00FF */
-    fold_expect("İ", "İ");                   /* dotted I has no same-length lower case */
+    fold_expect("Ÿ", "ÿ"); /* U+0178 -> U+00FF */
+    fold_expect("İ", "İ"); /* dotted I has no same-length lower case */
     fold_expect("ı", "ı");
     fold_expect("łukasz žofie", "łukasz žofie");
 }
@@ -75,12 +75,15 @@ static void test_fold_greek_cyrillic(void **state)
 static void test_fold_leaves_the_rest(void **state)
 {
     (void)state;
-    fold_expect("€ 日本 😀", "€ 日本 😀");     /* three and four byte characters */
+    fold_expect("€ 日本 😀", "€ 日本 😀"); /* three and four byte characters */
     /* invalid UTF-8 passes unchanged, ASCII around it still folds */
-    fold_expect("A\xc3", "a\xc3");            /* truncated sequence at the end */
-    fold_expect("\xc3" "A", "\xc3" "a");      /* lead byte without continuation */
-    fold_expect("\x80\xbfZ", "\x80\xbfz");    /* stray continuations */
-    fold_expect("\xc0\x80", "\xc0\x80");      /* overlong NUL */
+    fold_expect("A\xc3", "a\xc3"); /* truncated sequence at the end */
+    fold_expect("\xc3"
+                "A",
+                "\xc3"
+                "a");                      /* lead byte without continuation */
+    fold_expect("\x80\xbfZ", "\x80\xbfz"); /* stray continuations */
+    fold_expect("\xc0\x80", "\xc0\x80");   /* overlong NUL */
     fold_expect("\xff\xfe", "\xff\xfe");
     /* a NUL byte inside is just a byte */
     char in[4] = {'A', 0, 'B', 0}, out[4];
@@ -171,18 +174,18 @@ static void test_utf8_valid_prefix(void **state)
         {"\xc3\xa9xyz", 5, 2},
         {"\xe2\x82\xac", 3, 3},
         {"\xf0\x9f\x98\x80", 4, 4},
-        {"\xf4\x8f\xbf\xbf", 4, 4},     /* U+10FFFF */
-        {"\x80", 1, 0},                 /* continuation byte */
-        {"\xc0\x80", 2, 0},             /* overlong */
+        {"\xf4\x8f\xbf\xbf", 4, 4}, /* U+10FFFF */
+        {"\x80", 1, 0},             /* continuation byte */
+        {"\xc0\x80", 2, 0},         /* overlong */
         {"\xc1\xbf", 2, 0},
-        {"\xe0\x80\xaf", 3, 0},         /* overlong three-byte */
-        {"\xf0\x80\x80\xaf", 4, 0},     /* overlong four-byte */
-        {"\xed\xa0\x80", 3, 0},         /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0},     /* above U+10FFFF */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong three-byte */
+        {"\xf0\x80\x80\xaf", 4, 0}, /* overlong four-byte */
+        {"\xed\xa0\x80", 3, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
         {"\xf5\x80\x80\x80", 4, 0},
-        {"\xe2\x82", 2, 0},             /* truncated */
-        {"\xe2\x82\xac", 2, 0},         /* truncated by n */
-        {"\xc3\x28", 2, 0},             /* bad continuation */
+        {"\xe2\x82", 2, 0},     /* truncated */
+        {"\xe2\x82\xac", 2, 0}, /* truncated by n */
+        {"\xc3\x28", 2, 0},     /* bad continuation */
         {"", 0, 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -199,7 +202,7 @@ static void test_utf8_valid_prefix(void **state)
     assert_memory_equal(b, "\xe2\x82\xac", 3);
     assert_int_equal(utf8_encode(0x1F600, b), 4);
     assert_memory_equal(b, "\xf0\x9f\x98\x80", 4);
-    assert_int_equal(utf8_encode(0x110000, b), 3);   /* out of range: U+FFFD */
+    assert_int_equal(utf8_encode(0x110000, b), 3); /* out of range: U+FFFD */
     assert_memory_equal(b, "\xef\xbf\xbd", 3);
 }
 
@@ -239,7 +242,7 @@ static void test_parse_number(void **state)
     num_ok("1e5", 100000);
     num_ok("1E-2", 0.01);
     num_ok(".5", 0.5);
-    num_ok("9007199254740993", 9007199254740992.0);   /* nearest double */
+    num_ok("9007199254740993", 9007199254740992.0); /* nearest double */
     num_bad("");
     num_bad("  ");
     num_bad("abc");
@@ -254,11 +257,11 @@ static void test_parse_number(void **state)
     num_bad("--1");
     num_bad("-");
     num_bad("1 2");
-    num_bad("1e999");   /* not finite */
+    num_bad("1e999"); /* not finite */
     char longnum[100];
     memset(longnum, '1', 80);
     longnum[80] = 0;
-    num_bad(longnum);   /* longer than any number in a log */
+    num_bad(longnum); /* longer than any number in a log */
 }
 
 static void test_parse_int64(void **state)
@@ -325,17 +328,17 @@ static void test_parse_timestamp(void **state)
     ts_ok("2025-11-27T07:40:10.165324Z", 2025, 11, 27, 7, 40, 10, 165324000, 0);
     ts_ok("2025-11-27T07:40:10Z", 2025, 11, 27, 7, 40, 10, 0, 0);
     ts_ok("2025-11-27t07:40:10z", 2025, 11, 27, 7, 40, 10, 0, 0);
-    ts_ok("2025-11-27T07:40:10.1234567891Z", 2025, 11, 27, 7, 40, 10, 123456789, 0);   /* ns precision */
+    ts_ok("2025-11-27T07:40:10.1234567891Z", 2025, 11, 27, 7, 40, 10, 123456789, 0); /* ns precision */
     ts_ok("2025-11-27T07:40:10+02:00", 2025, 11, 27, 7, 40, 10, 0, 120);
     ts_ok("2025-11-27T07:40:10-05:30", 2025, 11, 27, 7, 40, 10, 0, -330);
     ts_ok("2025-11-27T07:40:10.5+0200", 2025, 11, 27, 7, 40, 10, 500000000, 120);
     ts_ok("2025-11-27T07:40:10+02", 2025, 11, 27, 7, 40, 10, 0, 120);
-    ts_ok("2025-11-27 07:40:10.132", 2025, 11, 27, 7, 40, 10, 132000000, 0);   /* Sysmon UtcTime */
+    ts_ok("2025-11-27 07:40:10.132", 2025, 11, 27, 7, 40, 10, 132000000, 0); /* Sysmon UtcTime */
     ts_ok("2025-11-27 07:40:10,132", 2025, 11, 27, 7, 40, 10, 132000000, 0);
     ts_ok("2025-11-27T07:40", 2025, 11, 27, 7, 40, 0, 0, 0);
     ts_ok("2025-11-27", 2025, 11, 27, 0, 0, 0, 0, 0);
     ts_ok(" 2025-11-27T07:40:10Z ", 2025, 11, 27, 7, 40, 10, 0, 0);
-    ts_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 23, 59, 60, 0, 0);   /* leap second */
+    ts_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 23, 59, 60, 0, 0); /* leap second */
     ts_bad("");
     ts_bad("2025-13-01T00:00:00Z");
     ts_bad("2025-00-01T00:00:00Z");
@@ -371,13 +374,13 @@ static void test_timestamp_to_ns_and_format(void **state)
 
     assert_int_equal(format_time_ns(0, buf), 27);
     assert_string_equal(buf, "1970-01-01T00:00:00.000000Z");
-    format_time_ns(1764229210165324999LL, buf);   /* microseconds, truncated */
+    format_time_ns(1764229210165324999LL, buf); /* microseconds, truncated */
     assert_string_equal(buf, "2025-11-27T07:40:10.165324Z");
     format_time_ns(-1, buf);
     assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
     format_time_ns(1709251199LL * 1000000000LL, buf);
     assert_string_equal(buf, "2024-02-29T23:59:59.000000Z");
-    format_time_ns(951782400LL * 1000000000LL, buf);   /* 2000-02-29, a leap century */
+    format_time_ns(951782400LL * 1000000000LL, buf); /* 2000-02-29, a leap century */
     assert_string_equal(buf, "2000-02-29T00:00:00.000000Z");
     /* round trip every 17 hours and a bit across four years */
     for (int64_t s = 1577836800; s < 1577836800 + 4 * 366 * 86400LL; s += 61237) {
@@ -443,15 +446,15 @@ static void test_iso_week(void **state)
     for (time_t s = 788918400; s < 2082758400; s += 86400) {
         struct tm tm;
         gmtime_r(&s, &tm);
-        int wd = (tm.tm_wday + 6) % 7;   /* Monday 0 */
+        int wd = (tm.tm_wday + 6) % 7; /* Monday 0 */
         time_t thu = s + (time_t)(3 - wd) * 86400;
         struct tm tt;
         gmtime_r(&thu, &tt);
         int want = tt.tm_yday / 7 + 1;
         int got = week_of(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
         if (got != want)
-            fprintf(stderr, "  -- %04d-%02d-%02d: week %d, expected %d\n", tm.tm_year + 1900, tm.tm_mon + 1,
-                    tm.tm_mday, got, want);
+            fprintf(stderr, "  -- %04d-%02d-%02d: week %d, expected %d\n", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                    got, want);
         assert_int_equal(got, want);
     }
 }
@@ -502,7 +505,7 @@ static void test_json_escape_every_position(void **state)
                 if (n) {
                     v[at] = special[k];
                     if (special[k] == 0xc3 && at + 1 < n)
-                        v[at + 1] = 0xa9;   /* a whole two-byte character */
+                        v[at + 1] = 0xa9; /* a whole two-byte character */
                 }
                 buf_clear(&got);
                 buf_clear(&want);
@@ -560,14 +563,18 @@ static void test_visible_escapes(void **state)
     VISIBLE("ok\r2026-01-01 critical forged\n", false, "ok\\r2026-01-01 critical forged\\n");
     VISIBLE("\t\x00\x7f", false, "\\t\\x00\\x7f");
     /* C1: a raw byte (8-bit CSI) is not UTF-8; U+009B encoded is a control */
-    VISIBLE("\x9b" "31m", false, "\\x9b31m");
-    VISIBLE("\xc2\x9b" "31m \xc2\x85", false, "\\u009b31m \\u0085");
+    VISIBLE("\x9b"
+            "31m",
+            false, "\\x9b31m");
+    VISIBLE("\xc2\x9b"
+            "31m \xc2\x85",
+            false, "\\u009b31m \\u0085");
     /* bidi: "gpj.exe" shown reversed by U+202E; isolates and marks too */
     VISIBLE("invoice\xe2\x80\xaegpj.exe", false, "invoice\\u202egpj.exe");
     VISIBLE("\xe2\x81\xa6x\xe2\x81\xa9 \xe2\x80\x8f \xd8\x9c", false, "\\u2066x\\u2069 \\u200f \\u061c");
     /* other text is kept: accents, U+00A0, CJK, emoji; invalid UTF-8 shown */
     VISIBLE("\xc3\xa9t\xc3\xa9 \xc2\xa0 \xe6\x97\xa5 \xf0\x9f\x90\xbf", false,
-                   "\xc3\xa9t\xc3\xa9 \xc2\xa0 \xe6\x97\xa5 \xf0\x9f\x90\xbf");
+            "\xc3\xa9t\xc3\xa9 \xc2\xa0 \xe6\x97\xa5 \xf0\x9f\x90\xbf");
     VISIBLE("\xff\xc3 \xe2\x80", false, "\\xff\\xc3 \\xe2\\x80");
     VISIBLE("", true, "");
 
@@ -592,7 +599,7 @@ static void test_visible_escapes(void **state)
         bool shown = cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
                      (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
         if (!shown) {
-            assert_int_equal(b.len, l);   /* kept as it is */
+            assert_int_equal(b.len, l); /* kept as it is */
             assert_memory_equal(b.p, v, l);
         } else {
             assert_true(b.p[0] == '\\');
@@ -611,7 +618,7 @@ static void test_glob_simple(void **state)
     assert_true(glob_simple("sel*", "sel"));
     assert_true(glob_simple("sel*", "selection_1"));
     assert_false(glob_simple("sel*", "filter"));
-    assert_false(glob_simple("sel*", "Sel1"));   /* case-sensitive */
+    assert_false(glob_simple("sel*", "Sel1")); /* case-sensitive */
     assert_true(glob_simple("*_1", "sel_1"));
     assert_false(glob_simple("*_1", "sel_10"));
     assert_true(glob_simple("a*b*c", "axxbyyc"));
@@ -623,7 +630,7 @@ static void test_glob_simple(void **state)
     assert_false(glob_simple("exact", "exactly"));
     assert_false(glob_simple("exactly", "exact"));
     assert_true(glob_simple("*aab", "aaab"));
-    assert_true(glob_simple("?", "?"));          /* only '*' is special */
+    assert_true(glob_simple("?", "?")); /* only '*' is special */
     assert_false(glob_simple("?", "a"));
     assert_true(glob_simple_nocase("ATTACK.T1003*", "attack.t1003.001"));
     assert_false(glob_simple_nocase("attack.t1003*", "attack.t1059"));

@@ -61,7 +61,10 @@ static inline void tu_str_put(struct tu_str *s, const char *p, size_t n)
     s->p[s->len] = 0;
 }
 
-static inline void tu_str_puts(struct tu_str *s, const char *p) { tu_str_put(s, p, strlen(p)); }
+static inline void tu_str_puts(struct tu_str *s, const char *p)
+{
+    tu_str_put(s, p, strlen(p));
+}
 
 static inline void tu_str_printf(struct tu_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline void tu_str_printf(struct tu_str *s, const char *fmt, ...)
@@ -175,7 +178,7 @@ struct tu_diag {
     enum stoat_severity severity;
     char *file, *rule_id, *field, *message;
     uint64_t line, column;
-    char *text;            /* as stoat_diag_format writes it */
+    char *text; /* as stoat_diag_format writes it */
 };
 
 struct tu_diags {
@@ -252,9 +255,9 @@ static inline void tu_diags_print(const struct tu_diags *ds, const char *why)
 struct tu_rules {
     const char *const *texts;
     size_t ntexts;
-    const char *placeholders;        /* YAML text of a placeholder file, or NULL */
-    const char *placeholders_path;   /* or a path */
-    const char *mapping_path;        /* NULL: the repository's */
+    const char *placeholders;      /* YAML text of a placeholder file, or NULL */
+    const char *placeholders_path; /* or a path */
+    const char *mapping_path;      /* NULL: the repository's */
     struct stoat_rule_select select;
 };
 
@@ -266,8 +269,10 @@ static inline struct stoat_ruleset *tu_build(const struct tu_rules *r, struct tu
     if (r->placeholders)
         ph = tu_temp_text(r->placeholders, ".yml");
     struct stoat_load_opts lo = {.mapping_path = r->mapping_path ? r->mapping_path : tu_mapping(),
-                                 .placeholders_path = ph ? ph : r->placeholders_path, .select = r->select,
-                                 .diag = ds ? tu_diag_cb : NULL, .diag_ctx = ds};
+                                 .placeholders_path = ph ? ph : r->placeholders_path,
+                                 .select = r->select,
+                                 .diag = ds ? tu_diag_cb : NULL,
+                                 .diag_ctx = ds};
     struct stoat_loader *l = NULL;
     struct stoat_ruleset *rs = NULL;
     stoat_err e = stoat_loader_create(&lo, &l);
@@ -312,10 +317,10 @@ struct tu_hunt {
     struct tu_alert *v;
     size_t n, cap;
     struct stoat_hunt_stats stats;
-    struct tu_diags diags;       /* hunt diagnostics (bad records, unreadable files) */
-    char *jsonl;                 /* with want_jsonl: the jsonl sink's output */
+    struct tu_diags diags; /* hunt diagnostics (bad records, unreadable files) */
+    char *jsonl;           /* with want_jsonl: the jsonl sink's output */
     size_t jsonl_len;
-    char *csv;                   /* with want_csv */
+    char *csv; /* with want_csv */
     size_t csv_len;
     stoat_err err;
 };
@@ -362,7 +367,7 @@ static inline void tu_hunt_free(struct tu_hunt *h)
 
 struct tu_hunt_opts {
     bool want_jsonl, want_csv;
-    unsigned threads;            /* 0: 1 */
+    unsigned threads; /* 0: 1 */
     enum stoat_level min_level;
 };
 
@@ -373,8 +378,8 @@ static inline stoat_err tu_hunt_paths(const struct stoat_ruleset *rs, const char
     struct tu_hunt_opts none = {0};
     if (!o)
         o = &none;
-    struct stoat_hunt_opts ho = {.threads = o->threads ? o->threads : 1, .min_level = o->min_level,
-                                 .diag = tu_diag_cb, .diag_ctx = &out->diags};
+    struct stoat_hunt_opts ho = {
+        .threads = o->threads ? o->threads : 1, .min_level = o->min_level, .diag = tu_diag_cb, .diag_ctx = &out->diags};
     struct stoat_hunt *h = NULL;
     assert_int_equal(stoat_hunt_create(rs, &ho, &h), STOAT_OK);
     struct stoat_sink rec = {.ctx = out, .alert = tu_rec_alert};
@@ -453,32 +458,32 @@ static inline int count_matches_ph(const char *rule_yaml, const char *placeholde
 
 /* Asserts the count; on a mismatch prints the rule, the events and every
  * diagnostic, so a failure says why. */
-#define assert_matches(rule, events, expected)                                                               \
-    do {                                                                                                     \
-        struct tu_diags ds_ = {0};                                                                           \
-        const char *texts_[1] = {(rule)};                                                                    \
-        struct tu_rules r_ = {.texts = texts_, .ntexts = 1};                                                 \
-        int got_ = tu_count(&r_, (events), &ds_);                                                            \
-        if (got_ != (expected)) {                                                                            \
-            fprintf(stderr, "  -- rule:\n%s\n  -- events:\n%s", (rule), (events));                           \
-            tu_diags_print(&ds_, NULL);                                                                      \
-        }                                                                                                    \
-        tu_diags_free(&ds_);                                                                                 \
-        assert_int_equal(got_, (expected));                                                                  \
+#define assert_matches(rule, events, expected)                                     \
+    do {                                                                           \
+        struct tu_diags ds_ = {0};                                                 \
+        const char *texts_[1] = {(rule)};                                          \
+        struct tu_rules r_ = {.texts = texts_, .ntexts = 1};                       \
+        int got_ = tu_count(&r_, (events), &ds_);                                  \
+        if (got_ != (expected)) {                                                  \
+            fprintf(stderr, "  -- rule:\n%s\n  -- events:\n%s", (rule), (events)); \
+            tu_diags_print(&ds_, NULL);                                            \
+        }                                                                          \
+        tu_diags_free(&ds_);                                                       \
+        assert_int_equal(got_, (expected));                                        \
     } while (0)
 
-#define assert_matches_ph(rule, ph, events, expected)                                                        \
-    do {                                                                                                     \
-        struct tu_diags ds_ = {0};                                                                           \
-        const char *texts_[1] = {(rule)};                                                                    \
-        struct tu_rules r_ = {.texts = texts_, .ntexts = 1, .placeholders = (ph)};                           \
-        int got_ = tu_count(&r_, (events), &ds_);                                                            \
-        if (got_ != (expected)) {                                                                            \
-            fprintf(stderr, "  -- rule:\n%s\n  -- events:\n%s", (rule), (events));                           \
-            tu_diags_print(&ds_, NULL);                                                                      \
-        }                                                                                                    \
-        tu_diags_free(&ds_);                                                                                 \
-        assert_int_equal(got_, (expected));                                                                  \
+#define assert_matches_ph(rule, ph, events, expected)                              \
+    do {                                                                           \
+        struct tu_diags ds_ = {0};                                                 \
+        const char *texts_[1] = {(rule)};                                          \
+        struct tu_rules r_ = {.texts = texts_, .ntexts = 1, .placeholders = (ph)}; \
+        int got_ = tu_count(&r_, (events), &ds_);                                  \
+        if (got_ != (expected)) {                                                  \
+            fprintf(stderr, "  -- rule:\n%s\n  -- events:\n%s", (rule), (events)); \
+            tu_diags_print(&ds_, NULL);                                            \
+        }                                                                          \
+        tu_diags_free(&ds_);                                                       \
+        assert_int_equal(got_, (expected));                                        \
     } while (0)
 
 /* True when the (single-document) rule is refused, with an error diagnostic
@@ -536,15 +541,15 @@ static inline void tu_diag_clear(struct tu_diag *d)
 
 /* A detection rule of the given logsource ("{product: windows, category:
  * process_creation}") whose detection block is det (indented two spaces). */
-#define TU_RULE(logsource, det)                                                                              \
-    "title: test rule\n"                                                                                     \
-    "id: 00000000-0000-4000-8000-000000000001\n"                                                             \
-    "status: test\n"                                                                                         \
-    "level: high\n"                                                                                          \
-    "logsource: " logsource "\n"                                                                             \
+#define TU_RULE(logsource, det)                  \
+    "title: test rule\n"                         \
+    "id: 00000000-0000-4000-8000-000000000001\n" \
+    "status: test\n"                             \
+    "level: high\n"                              \
+    "logsource: " logsource "\n"                 \
     "detection:\n" det
 
-#define TU_PROC "{product: windows, category: process_creation}"
+#define TU_PROC        "{product: windows, category: process_creation}"
 #define PROC_RULE(det) TU_RULE(TU_PROC, det)
 
 #define TU_SYSMON "Microsoft-Windows-Sysmon/Operational"
@@ -609,27 +614,34 @@ static inline int tu_match_proc(const char *rule, ...)
 }
 
 /* Asserts that the rule matches (1) or not (0) the Sysmon EID 1 event. */
-#define expect_proc(expected, rule, ...)                                                                     \
-    do {                                                                                                     \
-        int got_ = tu_match_proc((rule), __VA_ARGS__, NULL);                                                 \
-        if (got_ != (expected))                                                                              \
-            fprintf(stderr, "  -- %s:%d: expected %d alert(s), got %d for rule:\n%s\n", __FILE__, __LINE__,  \
-                    (expected), got_, (rule));                                                               \
-        assert_int_equal(got_, (expected));                                                                  \
+#define expect_proc(expected, rule, ...)                                                                    \
+    do {                                                                                                    \
+        int got_ = tu_match_proc((rule), __VA_ARGS__, NULL);                                                \
+        if (got_ != (expected))                                                                             \
+            fprintf(stderr, "  -- %s:%d: expected %d alert(s), got %d for rule:\n%s\n", __FILE__, __LINE__, \
+                    (expected), got_, (rule));                                                              \
+        assert_int_equal(got_, (expected));                                                                 \
     } while (0)
 
 /* ------------------------------------------------------ a strict JSON DOM */
 
-enum tu_jkind { TJ_NULL, TJ_BOOL, TJ_NUM, TJ_STR, TJ_ARR, TJ_OBJ };
+enum tu_jkind {
+    TJ_NULL,
+    TJ_BOOL,
+    TJ_NUM,
+    TJ_STR,
+    TJ_ARR,
+    TJ_OBJ
+};
 
 struct tu_json {
     enum tu_jkind kind;
     bool b;
     double num;
-    char *str;                  /* TJ_STR (decoded), TJ_NUM (its text) */
+    char *str; /* TJ_STR (decoded), TJ_NUM (its text) */
     size_t len;
-    struct tu_json *items;      /* TJ_ARR / TJ_OBJ values */
-    char **keys;                /* TJ_OBJ */
+    struct tu_json *items; /* TJ_ARR / TJ_OBJ values */
+    char **keys;           /* TJ_OBJ */
     size_t n;
 };
 
@@ -700,7 +712,7 @@ static inline bool tu_jstring(struct tu_jparse *p, char **out, size_t *outlen)
 {
     struct tu_str s = {0};
     tu_str_put(&s, "", 0);
-    p->p++;   /* opening quote */
+    p->p++; /* opening quote */
     while (p->p < p->end && *p->p != '"') {
         unsigned char c = (unsigned char)*p->p;
         if (c < 0x20) {

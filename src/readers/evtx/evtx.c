@@ -29,21 +29,20 @@
 #include <stdlib.h>
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
-_Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4,
-               "template table needs free slots");
+_Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4, "template table needs free slots");
 
 struct evtx_file {
     const uint8_t *data;
     size_t len;
     char *name;
     uint32_t nchunks;
-    size_t base;         /* file offset of chunk 0: after the header, or found by scanning */
+    size_t base; /* file offset of chunk 0: after the header, or found by scanning */
     /* header problems, reported with chunk 0 */
     const char *hdr_problem[4];
     unsigned nhdr_problems;
     char hdr_msg[2][160]; /* room for the problems that carry figures */
-    uint32_t hdr_chunks; /* what the header claims */
-    bool truncated;      /* cut short: fewer bytes than the header's chunks, or a partial last chunk */
+    uint32_t hdr_chunks;  /* what the header claims */
+    bool truncated;       /* cut short: fewer bytes than the header's chunks, or a partial last chunk */
 };
 
 /* ---------------------------------------------------------------- CRC32 */
@@ -72,25 +71,19 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
     while (n >= 16) {
-        uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4), c = evtx_le32(p + 8),
-                 d = evtx_le32(p + 12);
-        crc = crc_tab[15][a & 0xff] ^ crc_tab[14][(a >> 8) & 0xff] ^
-              crc_tab[13][(a >> 16) & 0xff] ^ crc_tab[12][a >> 24] ^
-              crc_tab[11][b & 0xff] ^ crc_tab[10][(b >> 8) & 0xff] ^
-              crc_tab[9][(b >> 16) & 0xff] ^ crc_tab[8][b >> 24] ^
-              crc_tab[7][c & 0xff] ^ crc_tab[6][(c >> 8) & 0xff] ^
-              crc_tab[5][(c >> 16) & 0xff] ^ crc_tab[4][c >> 24] ^
-              crc_tab[3][d & 0xff] ^ crc_tab[2][(d >> 8) & 0xff] ^
+        uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4), c = evtx_le32(p + 8), d = evtx_le32(p + 12);
+        crc = crc_tab[15][a & 0xff] ^ crc_tab[14][(a >> 8) & 0xff] ^ crc_tab[13][(a >> 16) & 0xff] ^
+              crc_tab[12][a >> 24] ^ crc_tab[11][b & 0xff] ^ crc_tab[10][(b >> 8) & 0xff] ^
+              crc_tab[9][(b >> 16) & 0xff] ^ crc_tab[8][b >> 24] ^ crc_tab[7][c & 0xff] ^ crc_tab[6][(c >> 8) & 0xff] ^
+              crc_tab[5][(c >> 16) & 0xff] ^ crc_tab[4][c >> 24] ^ crc_tab[3][d & 0xff] ^ crc_tab[2][(d >> 8) & 0xff] ^
               crc_tab[1][(d >> 16) & 0xff] ^ crc_tab[0][d >> 24];
         p += 16;
         n -= 16;
     }
     while (n >= 8) {
         uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4);
-        crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^
-              crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^
-              crc_tab[3][b & 0xff] ^ crc_tab[2][(b >> 8) & 0xff] ^
-              crc_tab[1][(b >> 16) & 0xff] ^ crc_tab[0][b >> 24];
+        crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^ crc_tab[5][(a >> 16) & 0xff] ^ crc_tab[4][a >> 24] ^
+              crc_tab[3][b & 0xff] ^ crc_tab[2][(b >> 8) & 0xff] ^ crc_tab[1][(b >> 16) & 0xff] ^ crc_tab[0][b >> 24];
         p += 8;
         n -= 8;
     }
@@ -112,8 +105,7 @@ bool evtx_probe_chunks(const uint8_t *head, size_t len)
         return false;
     if (len >= 8 && memcmp(head, "ElfChnk\0", 8) == 0)
         return true; /* no header at all: chunks carved out of something */
-    return len >= EVTX_FILE_HEADER_SIZE + 8 &&
-           memcmp(head + EVTX_FILE_HEADER_SIZE, "ElfChnk\0", 8) == 0;
+    return len >= EVTX_FILE_HEADER_SIZE + 8 && memcmp(head + EVTX_FILE_HEADER_SIZE, "ElfChnk\0", 8) == 0;
 }
 
 /* A chunk whose own header validates: signature and header checksum. */
@@ -143,8 +135,7 @@ static uint32_t scan_for_chunks(const uint8_t *data, size_t len, size_t *base)
     return 0;
 }
 
-static void set_err(struct evtx_error *err, const char *file, uint32_t chunk,
-                    uint64_t off, const char *reason)
+static void set_err(struct evtx_error *err, const char *file, uint32_t chunk, uint64_t off, const char *reason)
 {
     if (!err)
         return;
@@ -154,8 +145,7 @@ static void set_err(struct evtx_error *err, const char *file, uint32_t chunk,
     err->reason = reason;
 }
 
-int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
-                  struct evtx_file **out, struct evtx_error *err)
+int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx_file **out, struct evtx_error *err)
 {
     int ret = -1;
     struct evtx_file *f = NULL;
@@ -166,8 +156,7 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
     size_t base = EVTX_FILE_HEADER_SIZE;
     uint32_t found = 0;
     if (headless && (!data || (found = scan_for_chunks(data, len, &base)) == 0)) {
-        set_err(err, name, UINT32_MAX, 0,
-                "not an EVTX file (no ElfFile signature, and no chunk found by scanning)");
+        set_err(err, name, UINT32_MAX, 0, "not an EVTX file (no ElfFile signature, and no chunk found by scanning)");
         goto out;
     }
     if (!headless && len < 128) {
@@ -197,7 +186,8 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
         /* what the header would say is unknown: no check against it */
         snprintf(f->hdr_msg[0], sizeof f->hdr_msg[0],
                  "file header damaged (no ElfFile signature): %u chunk%s recovered by scanning "
-                 "for chunk signatures", found, found == 1 ? "" : "s");
+                 "for chunk signatures",
+                 found, found == 1 ? "" : "s");
         f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[0];
         f->hdr_chunks = UINT32_MAX;
         *out = f;
@@ -215,14 +205,13 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
         f->truncated = true;
     if (len < EVTX_FILE_HEADER_SIZE) {
         snprintf(f->hdr_msg[1], sizeof f->hdr_msg[1],
-                 "file truncated inside its header (%zu of %u bytes): no chunk to read", len,
-                 EVTX_FILE_HEADER_SIZE);
+                 "file truncated inside its header (%zu of %u bytes): no chunk to read", len, EVTX_FILE_HEADER_SIZE);
         f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[1];
     } else if (len < want) {
         snprintf(f->hdr_msg[1], sizeof f->hdr_msg[1],
                  "file truncated: %zu bytes, where the header's %u chunk%s take %llu; the "
-                 "records before the cut are read", len, f->hdr_chunks,
-                 f->hdr_chunks == 1 ? "" : "s", (unsigned long long)want);
+                 "records before the cut are read",
+                 len, f->hdr_chunks, f->hdr_chunks == 1 ? "" : "s", (unsigned long long)want);
         f->hdr_problem[f->nhdr_problems++] = f->hdr_msg[1];
     }
     *out = f;
@@ -233,14 +222,26 @@ out:
     return ret;
 }
 
-uint32_t evtx_chunk_count(const struct evtx_file *f) { return f ? f->nchunks : 0; }
+uint32_t evtx_chunk_count(const struct evtx_file *f)
+{
+    return f ? f->nchunks : 0;
+}
 uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk)
 {
     return f ? f->base + (uint64_t)chunk * EVTX_CHUNK_SIZE : 0;
 }
-const char *evtx_file_name(const struct evtx_file *f) { return f ? f->name : NULL; }
-size_t evtx_file_size(const struct evtx_file *f) { return f ? f->len : 0; }
-bool evtx_file_truncated(const struct evtx_file *f) { return f && f->truncated; }
+const char *evtx_file_name(const struct evtx_file *f)
+{
+    return f ? f->name : NULL;
+}
+size_t evtx_file_size(const struct evtx_file *f)
+{
+    return f ? f->len : 0;
+}
+bool evtx_file_truncated(const struct evtx_file *f)
+{
+    return f && f->truncated;
+}
 
 void evtx_close(struct evtx_file *f)
 {
@@ -269,7 +270,10 @@ struct evtx_scratch *evtx_scratch_create(void)
     return s;
 }
 
-uint64_t evtx_scratch_work(const struct evtx_scratch *s) { return s ? s->total_work : 0; }
+uint64_t evtx_scratch_work(const struct evtx_scratch *s)
+{
+    return s ? s->total_work : 0;
+}
 
 void evtx_scratch_destroy(struct evtx_scratch *s)
 {
@@ -299,7 +303,7 @@ static void report_how(const struct walk *w, uint64_t off, const char *reason, b
 {
     if (!w->v->error)
         return;
-    struct evtx_error e = { w->f->name, w->idx, off, reason, rest };
+    struct evtx_error e = {w->f->name, w->idx, off, reason, rest};
     w->v->error(w->v->ctx, &e);
 }
 
@@ -383,8 +387,7 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
     if (budget > EVTX_MAX_RECORD_WORK)
         budget = EVTX_MAX_RECORD_WORK;
     w->x.work_left = budget;
-    int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE,
-                                size - EVTX_RECORD_MIN_SIZE, &why);
+    int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE, size - EVTX_RECORD_MIN_SIZE, &why);
     uint64_t spent = (uint64_t)(budget - w->x.work_left);
     s->chunk_work += spent;
     s->total_work += spent;
@@ -457,8 +460,7 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
     const uint8_t *c = w->x.chunk;
     while ((pos = next_signature(c, pos, avail)) < avail) {
         uint32_t size;
-        if (record_frame_ok(c, avail, pos, &size) &&
-            !id_seen(w->x.s, evtx_le64(c + pos + 8))) {
+        if (record_frame_ok(c, avail, pos, &size) && !id_seen(w->x.s, evtx_le64(c + pos + 8))) {
             int rc = do_record(w, pos, size, true, true);
             if (rc < 0 || rc == 2)
                 return rc;
@@ -472,12 +474,11 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
     return 0;
 }
 
-int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratch *s,
-                     const struct evtx_visitor *v)
+int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratch *s, const struct evtx_visitor *v)
 {
     if (!f || !s || !v || (idx >= f->nchunks && idx != 0))
         return 0;
-    struct walk w = { 0 };
+    struct walk w = {0};
     w.f = f;
     w.idx = idx;
     w.v = v;
@@ -489,7 +490,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
             report(&hw, 0, f->hdr_problem[i]);
     }
     if (idx >= f->nchunks || w.base >= f->len)
-        return 0;   /* chunk 0 of a file with none: its header problems are all there is */
+        return 0; /* chunk 0 of a file with none: its header problems are all there is */
     const uint8_t *c = f->data + w.base;
     size_t avail = f->len - w.base;
     if (avail > EVTX_CHUNK_SIZE)
@@ -511,8 +512,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
     if (avail < EVTX_CHUNK_HEADER_SIZE || memcmp(c, "ElfChnk\0", 8) != 0) {
         if (all_zero(c, avail))
             return 0; /* never used: normal at the end of a file */
-        report(&w, w.base, avail < EVTX_CHUNK_HEADER_SIZE ? "truncated chunk header"
-                                                          : "bad chunk signature");
+        report(&w, w.base, avail < EVTX_CHUNK_HEADER_SIZE ? "truncated chunk header" : "bad chunk signature");
         if (avail > EVTX_CHUNK_HEADER_SIZE)
             rc = scan_slack(&w, EVTX_CHUNK_HEADER_SIZE, avail);
         goto out;
@@ -533,8 +533,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         end = avail;
     } else if (end > avail) {
         end = avail;
-    } else if (crc32_update(0, c + EVTX_CHUNK_HEADER_SIZE, end - EVTX_CHUNK_HEADER_SIZE) !=
-               evtx_le32(c + 52)) {
+    } else if (crc32_update(0, c + EVTX_CHUNK_HEADER_SIZE, end - EVTX_CHUNK_HEADER_SIZE) != evtx_le32(c + 52)) {
         report(&w, w.base, "chunk records checksum mismatch");
     }
 
@@ -567,12 +566,11 @@ out:
     return w.delivered;
 }
 
-long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s,
-                    const struct evtx_visitor *v)
+long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s, const struct evtx_visitor *v)
 {
     long total = 0;
     if (f && f->nchunks == 0) {
-        struct walk w = { .f = f, .idx = UINT32_MAX, .v = v };
+        struct walk w = {.f = f, .idx = UINT32_MAX, .v = v};
         for (unsigned i = 0; i < f->nhdr_problems; i++)
             report(&w, 0, f->hdr_problem[i]);
     }

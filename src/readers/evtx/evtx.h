@@ -41,8 +41,8 @@
    (reported once), so the time a file costs is bounded by its size. Real
    records stay far below both (the largest in the shared samples is
    noted in README). */
-#define EVTX_MAX_RECORD_WORK  (1u << 20)
-#define EVTX_MAX_CHUNK_WORK   (1u << 22)
+#define EVTX_MAX_RECORD_WORK (1u << 20)
+#define EVTX_MAX_CHUNK_WORK  (1u << 22)
 
 struct evtx_file;
 struct evtx_scratch;
@@ -53,23 +53,23 @@ struct evtx_record {
     uint64_t file_offset;      /* of the record header */
     uint32_t size;             /* record size in bytes, header to trailing copy */
     uint32_t chunk;
-    bool     recovered;        /* found in chunk slack, past the last record */
-    size_t   nfields;
+    bool recovered; /* found in chunk slack, past the last record */
+    size_t nfields;
     const struct evtx_field *fields; /* valid only during the callback */
 };
 
 struct evtx_error {
     const char *file;
-    uint32_t    chunk;  /* UINT32_MAX when the error is about the file header */
-    uint64_t    offset; /* file offset of the damaged structure */
+    uint32_t chunk;  /* UINT32_MAX when the error is about the file header */
+    uint64_t offset; /* file offset of the damaged structure */
     const char *reason;
-    bool        rest_skipped; /* the rest of the chunk is not read */
+    bool rest_skipped; /* the rest of the chunk is not read */
 };
 
 struct evtx_visitor {
     void *ctx;
-    int  (*record)(void *ctx, const struct evtx_record *rec); /* non-zero stops */
-    void (*error)(void *ctx, const struct evtx_error *err);   /* may be NULL */
+    int (*record)(void *ctx, const struct evtx_record *rec); /* non-zero stops */
+    void (*error)(void *ctx, const struct evtx_error *err);  /* may be NULL */
 };
 
 /* True when head starts with the EVTX file signature "ElfFile\0". */
@@ -88,8 +88,7 @@ bool evtx_probe_chunks(const uint8_t *head, size_t len);
    signatures whose chunk header checksum holds, as forensic readers do,
    and the report says how many were found; and a file shorter than its
    header's chunk count says. */
-int evtx_open_mem(const uint8_t *data, size_t len, const char *name,
-                  struct evtx_file **out, struct evtx_error *err);
+int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx_file **out, struct evtx_error *err);
 
 /* Number of chunk slots present in the data (not what the header claims: a
    dirty file may hold more). Empty slots parse to no records. */
@@ -101,30 +100,27 @@ uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk);
 /* Parses one chunk, calling v->record for each valid record in order, then
    for records recovered from the chunk's slack. Returns the number of records
    delivered, or -1 if the visitor asked to stop, or -2 when out of memory. */
-int evtx_parse_chunk(const struct evtx_file *f, uint32_t chunk,
-                     struct evtx_scratch *s, const struct evtx_visitor *v);
+int evtx_parse_chunk(const struct evtx_file *f, uint32_t chunk, struct evtx_scratch *s, const struct evtx_visitor *v);
 
 /* Convenience: every chunk in order with one scratch. Same return rules,
    summed. */
-long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s,
-                    const struct evtx_visitor *v);
+long evtx_parse_all(const struct evtx_file *f, struct evtx_scratch *s, const struct evtx_visitor *v);
 
 const char *evtx_file_name(const struct evtx_file *f);
-size_t      evtx_file_size(const struct evtx_file *f);
+size_t evtx_file_size(const struct evtx_file *f);
 /* Cut short: shorter than its header's chunks, or ending inside a chunk. */
-bool        evtx_file_truncated(const struct evtx_file *f);
+bool evtx_file_truncated(const struct evtx_file *f);
 
 struct evtx_scratch *evtx_scratch_create(void);
 void evtx_scratch_destroy(struct evtx_scratch *s); /* accepts NULL */
 /* Work units spent by this scratch since it was created (see the caps). */
 uint64_t evtx_scratch_work(const struct evtx_scratch *s);
-void evtx_close(struct evtx_file *f);              /* accepts NULL */
+void evtx_close(struct evtx_file *f); /* accepts NULL */
 
 /* Appends the record as one JSON object and a newline to a malloc'd buffer
    (*buf, *len used, *cap allocated; all may start as NULL/0). Control
    characters are escaped and invalid UTF-8 becomes \ufffd. Field names that
    repeat (e.g. unnamed Data) become one JSON array. Returns 0, -1 on ENOMEM. */
-int evtx_record_to_json(const struct evtx_record *rec, char **buf, size_t *len,
-                        size_t *cap);
+int evtx_record_to_json(const struct evtx_record *rec, char **buf, size_t *len, size_t *cap);
 
 #endif

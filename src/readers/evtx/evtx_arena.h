@@ -27,11 +27,11 @@ struct evtx_arena {
     struct evtx_block *head, *cur;
     size_t allocated; /* bytes in all blocks */
     size_t cap;
-    bool capped;      /* an allocation hit the cap (not a malloc failure) */
+    bool capped; /* an allocation hit the cap (not a malloc failure) */
 };
-void  evtx_arena_init(struct evtx_arena *a, size_t cap);
-void  evtx_arena_reset(struct evtx_arena *a);
-void  evtx_arena_free(struct evtx_arena *a);
+void evtx_arena_init(struct evtx_arena *a, size_t cap);
+void evtx_arena_reset(struct evtx_arena *a);
+void evtx_arena_free(struct evtx_arena *a);
 /* The next block for an allocation of n (8-aligned) bytes that the current
    one cannot hold: a kept one, or a new one; NULL past the cap. */
 void *evtx_arena_next(struct evtx_arena *a, size_t n);

@@ -28,14 +28,17 @@
 
 #include <stdlib.h>
 
-enum { P_STATIC = 0, P_SUBST = 1 };
+enum {
+    P_STATIC = 0,
+    P_SUBST = 1
+};
 
 struct evtx_part {
     const char *s; /* P_STATIC: UTF-8 text */
     uint32_t len;  /* P_STATIC: its length; P_SUBST: the declared value type */
     uint16_t idx;  /* P_SUBST: substitution index */
     uint8_t kind;
-    uint8_t opt;   /* optional substitution */
+    uint8_t opt; /* optional substitution */
 };
 
 /* Elements vanish at run time: an optional substitution whose value is
@@ -47,7 +50,7 @@ struct evtx_part {
 #define OP_TEXT   2u  /* leaf text, closes the element; Binary XML expands */
 #define OP_NESTED 4u  /* only expands Binary XML values, never a field */
 #define OP_BARE   8u  /* leaf with attributes, no text: "" only if no attribute gave a field */
-#define OP_CLOSE 16u  /* closes a parent: "" if nothing was emitted inside */
+#define OP_CLOSE  16u /* closes a parent: "" if nothing was emitted inside */
 
 struct evtx_op {
     const char *name;
@@ -59,9 +62,9 @@ struct evtx_op {
 };
 
 struct evtx_tpl {
-    uint32_t off;   /* chunk offset of the definition */
-    int status;     /* 0 ok, -1 malformed */
-    bool names_ok;  /* names look like names, static text like text */
+    uint32_t off;    /* chunk offset of the definition */
+    int status;      /* 0 ok, -1 malformed */
+    bool names_ok;   /* names look like names, static text like text */
     bool root_event; /* the root element is <Event> */
     const char *why;
     struct evtx_op *ops;
@@ -71,7 +74,7 @@ struct evtx_tpl {
 
 /* One substitution value of a template instance. */
 struct evtx_val {
-    uint32_t off;  /* chunk offset */
+    uint32_t off; /* chunk offset */
     uint16_t size;
     uint8_t type;
 };
@@ -88,8 +91,8 @@ struct builder {
 };
 
 struct cursor {
-    const uint8_t *b;  /* chunk */
-    size_t pos, end;   /* chunk offsets */
+    const uint8_t *b; /* chunk */
+    size_t pos, end;  /* chunk offsets */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -135,8 +138,8 @@ static inline bool have(const struct cursor *c, size_t n)
 /* Reads a BinXML name at chunk offset `off` into the chunk arena. Names
    are referenced over and over (every element of a raw record names its
    tag), so each chunk keeps a small cache from offset to decoded name. */
-static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off,
-                     const char **out, uint32_t *out_len, size_t *name_size)
+static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, const char **out, uint32_t *out_len,
+                     size_t *name_size)
 {
     if ((size_t)off + 8 > chunk_end)
         return -1;
@@ -162,8 +165,7 @@ static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off,
 
 /* A name is stored inline when its offset points right where we are; then
    the cursor steps over it. Otherwise it is a reference to an earlier copy. */
-static int name_ref(struct evtx_chunk_ctx *x, struct cursor *c, const char **out,
-                    uint32_t *out_len)
+static int name_ref(struct evtx_chunk_ctx *x, struct cursor *c, const char **out, uint32_t *out_len)
 {
     if (!have(c, 4))
         return -1;
@@ -221,10 +223,11 @@ static char *utf8_put(char *o, uint32_t c)
 static bool is_value_token(uint8_t t)
 {
     switch (t & 0xbf) {
-    case 0x05: case 0x07: case 0x08: case 0x09:
-        return true;
-    default:
-        return t == 0x0d || t == 0x0e;
+    case 0x05:
+    case 0x07:
+    case 0x08:
+    case 0x09: return true;
+    default: return t == 0x0d || t == 0x0e;
     }
 }
 
@@ -242,14 +245,14 @@ static bool plausible_text(const char *s, uint32_t len)
 
 /* Reads one value-ish token (text, CDATA, char ref, entity ref,
    substitution) as a part. */
-static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
-                           struct evtx_part *p)
+static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c, struct evtx_part *p)
 {
     struct evtx_arena *a = &x->s->chunk_arena;
     uint8_t t = c->b[c->pos];
     memset(p, 0, sizeof *p);
     switch (t) {
-    case 0x05: case 0x45: {
+    case 0x05:
+    case 0x45: {
         if (!have(c, 4))
             return -1;
         uint8_t vt = c->b[c->pos + 1];
@@ -262,7 +265,8 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
         c->pos += 2 * n;
         return rc;
     }
-    case 0x07: case 0x47: {
+    case 0x07:
+    case 0x47: {
         if (!have(c, 3))
             return -1;
         size_t n = evtx_le16(c->b + c->pos + 1);
@@ -274,7 +278,8 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
         c->pos += 2 * n;
         return rc;
     }
-    case 0x08: case 0x48: {
+    case 0x08:
+    case 0x48: {
         if (!have(c, 3))
             return -1;
         uint32_t ch = evtx_le16(c->b + c->pos + 1);
@@ -289,15 +294,19 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
         p->len = (uint32_t)(e - o);
         return 0;
     }
-    case 0x09: case 0x49: {
+    case 0x09:
+    case 0x49: {
         c->pos++;
         const char *nm;
         uint32_t nl;
         int rc = name_ref(x, c, &nm, &nl);
         if (rc)
             return rc;
-        static const struct { const char *n; const char *v; } ents[] = {
-            { "lt", "<" }, { "gt", ">" }, { "amp", "&" }, { "quot", "\"" }, { "apos", "'" },
+        static const struct {
+            const char *n;
+            const char *v;
+        } ents[] = {
+            {"lt", "<"}, {"gt", ">"}, {"amp", "&"}, {"quot", "\""}, {"apos", "'"},
         };
         p->kind = P_STATIC;
         for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
@@ -319,7 +328,8 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
         p->len = nl + 2;
         return 0;
     }
-    case 0x0d: case 0x0e:
+    case 0x0d:
+    case 0x0e:
         if (!have(c, 4))
             return -1;
         p->kind = P_SUBST;
@@ -328,8 +338,7 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c,
         p->opt = t == 0x0e;
         c->pos += 4;
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -354,8 +363,8 @@ static int skip_pi(struct evtx_chunk_ctx *x, struct cursor *c)
 }
 
 /* Joins "Elem" "_" "Attr" in the chunk arena. */
-static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el,
-                             const char *t, uint32_t tl, uint32_t *len)
+static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl,
+                             uint32_t *len)
 {
     char *o = evtx_arena_alloc(a, (size_t)el + tl + 2);
     if (!o)
@@ -392,13 +401,12 @@ struct attr {
 
 #define MAX_ATTRS 64u
 
-static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
-                     unsigned depth);
+static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c, unsigned depth);
 
 /* Reads an element's attribute list (cursor on its size) into attrs, their
    values as parts in b->parts. */
-static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
-                       struct attr *attrs, unsigned *nattrs)
+static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c, struct attr *attrs,
+                       unsigned *nattrs)
 {
     if (!have(c, 4))
         return -1;
@@ -439,10 +447,9 @@ static int c_attr_ops(struct evtx_chunk_ctx *x, struct builder *b, const char *e
         const struct attr *at = &attrs[i];
         if ((int)i == name_attr)
             continue;
-        if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 &&
-            (at->name_len == 5 || at->name[5] == ':'))
+        if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 && (at->name_len == 5 || at->name[5] == ':'))
             continue;
-        struct evtx_op op = { 0 };
+        struct evtx_op op = {0};
         op.name = join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
         if (!op.name)
             return -2;
@@ -459,8 +466,7 @@ static int c_attr_ops(struct evtx_chunk_ctx *x, struct builder *b, const char *e
 
 /* An element's content up to its end tag: child elements are compiled,
    text is kept on b->text for the element's own op. */
-static int c_content(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
-                     unsigned depth, bool *has_child)
+static int c_content(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c, unsigned depth, bool *has_child)
 {
     for (;;) {
         if (!have(c, 1))
@@ -500,7 +506,7 @@ static int c_close_ops(struct builder *b, const char *en, uint32_t el, const str
     int rc;
     size_t ntext = b->ntext - text0;
     if (!has_child) {
-        struct evtx_op op = { 0 };
+        struct evtx_op op = {0};
         op.flags = OP_TEXT | (ntext || !nfield_attrs ? 0 : OP_BARE);
         if (name_at) {
             op.npart0 = name_at->part0;
@@ -528,7 +534,7 @@ static int c_close_ops(struct builder *b, const char *en, uint32_t el, const str
     for (size_t i = 0; i < ntext; i++) {
         if (b->text[text0 + i].kind != P_SUBST)
             continue;
-        struct evtx_op op = { 0 };
+        struct evtx_op op = {0};
         op.flags = OP_NESTED;
         op.part0 = (uint32_t)b->nparts;
         op.nparts = 1;
@@ -538,7 +544,7 @@ static int c_close_ops(struct builder *b, const char *en, uint32_t el, const str
         if (rc)
             return rc;
     }
-    struct evtx_op op = { 0 };
+    struct evtx_op op = {0};
     op.flags = OP_CLOSE;
     op.name = en;
     op.name_len = el;
@@ -546,8 +552,7 @@ static int c_close_ops(struct builder *b, const char *en, uint32_t el, const str
 }
 
 /* Compiles one element (cursor on its open tag) and its subtree. */
-static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
-                     unsigned depth)
+static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c, unsigned depth)
 {
     if (depth > EVTX_MAX_DEPTH)
         return -1;
@@ -609,8 +614,7 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     } else if (close != 0x03) {
         return -1;
     }
-    rc = c_close_ops(b, en, el, name_attr >= 0 ? &attrs[name_attr] : NULL, nfield_attrs, text0,
-                     has_child);
+    rc = c_close_ops(b, en, el, name_attr >= 0 ? &attrs[name_attr] : NULL, nfield_attrs, text0, has_child);
     if (rc)
         return rc;
     b->ops[first_op].marks++;
@@ -620,8 +624,7 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
 
 /* Compiles a token stream [pos, end) (a template body or a record's raw
    elements) until its end-of-fragment token. */
-static int c_stream(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c,
-                    unsigned depth)
+static int c_stream(struct evtx_chunk_ctx *x, struct builder *b, struct cursor *c, unsigned depth)
 {
     while (have(c, 1)) {
         uint8_t t = c->b[c->pos];
@@ -734,7 +737,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
         if ((size_t)off + 24 + size <= x->len) {
             struct builder *b = builder_of(s);
             builder_clear(b);
-            struct cursor c = { x->chunk, (size_t)off + 24, (size_t)off + 24 + size };
+            struct cursor c = {x->chunk, (size_t)off + 24, (size_t)off + 24 + size};
             rc = c_stream(x, b, &c, 0);
             if (!rc)
                 rc = builder_emit(b, &s->chunk_arena, t);
@@ -758,8 +761,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
 
 static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned depth);
 
-static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl,
-                     const char *v, uint32_t vl, uint8_t type)
+static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl, const char *v, uint32_t vl, uint8_t type)
 {
     if (s->nfields >= s->fields_cap) {
         if (s->nfields >= EVTX_MAX_FIELDS)
@@ -801,17 +803,14 @@ static int arr_elem(void *ctx, const uint8_t *p, size_t n)
 }
 
 /* Renders one substitution value (not array, not BinXML) to text. */
-static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v,
-                      const char **out, uint32_t *len, uint8_t *vt)
+static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v, const char **out, uint32_t *len, uint8_t *vt)
 {
-    return evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size,
-                             out, len, vt);
+    return evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size, out, len, vt);
 }
 
 /* Concatenates parts (static text and substitutions) into one string. */
-static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uint32_t n,
-                        const struct evtx_val *vals, uint32_t nvals,
-                        const char **out, uint32_t *out_len, uint8_t *out_type)
+static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uint32_t n, const struct evtx_val *vals,
+                        uint32_t nvals, const char **out, uint32_t *out_len, uint8_t *out_type)
 {
     struct evtx_arena *a = &x->s->rec_arena;
     const char **sv = evtx_arena_alloc(a, (size_t)n * sizeof *sv + 1);
@@ -861,8 +860,8 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     return 0;
 }
 
-static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
-                    const struct evtx_val *vals, uint32_t nvals, unsigned depth)
+static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t nvals,
+                    unsigned depth)
 {
     struct evtx_scratch *s = x->s;
     size_t marks[EVTX_MAX_DEPTH + 4];
@@ -922,8 +921,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
         }
         if (op->nnparts) {
             uint8_t vt;
-            rc = concat_parts(x, t->parts + op->npart0, op->nnparts, vals, nvals,
-                              &name, &nl, &vt);
+            rc = concat_parts(x, t->parts + op->npart0, op->nnparts, vals, nvals, &name, &nl, &vt);
             if (rc)
                 return rc;
         }
@@ -938,7 +936,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t,
                     continue;
                 rc = add_field(s, name, nl, "", 0, EVTX_V_NULL);
             } else if (v->type & EVTX_T_ARRAY) {
-                struct arr_ctx ac = { x, name, nl, (uint8_t)(v->type & 0x7f), 0 };
+                struct arr_ctx ac = {x, name, nl, (uint8_t)(v->type & 0x7f), 0};
                 int cnt = evtx_array_each(ac.t, x->chunk + v->off, v->size, arr_elem, &ac);
                 if (cnt < 0)
                     return ac.rc ? ac.rc : -1;
@@ -1052,7 +1050,7 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
 {
     if (depth > EVTX_MAX_TEMPLATE_NEST)
         return -1;
-    struct cursor c = { x->chunk, pos, end };
+    struct cursor c = {x->chunk, pos, end};
     while (have(&c, 1)) {
         uint8_t t = c.b[c.pos];
         int rc;
@@ -1080,7 +1078,7 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
             if (!rc && x->strict && (b->names_bad || (depth == 0 && !b->root_event)))
                 rc = -3;
             if (!rc) {
-                struct evtx_tpl tmp = { 0 };
+                struct evtx_tpl tmp = {0};
                 rc = builder_emit(b, &x->s->rec_arena, &tmp);
                 if (!rc)
                     rc = exec_ops(x, &tmp, NULL, 0, depth);
@@ -1096,8 +1094,7 @@ static int interp(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned dep
     return 0;
 }
 
-int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len,
-                       const char **why)
+int evtx_binxml_record(struct evtx_chunk_ctx *x, const uint8_t *data, size_t len, const char **why)
 {
     size_t pos = (size_t)(data - x->chunk);
     int rc = interp(x, pos, pos + len, 0);

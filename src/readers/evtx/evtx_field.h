@@ -19,22 +19,22 @@ enum evtx_vtype {
     EVTX_V_INT,        /* signed decimal */
     EVTX_V_UINT,       /* unsigned decimal */
     EVTX_V_FLOAT,
-    EVTX_V_BOOL,       /* "true" / "false" */
-    EVTX_V_NULL,       /* absent value: the text is "" */
-    EVTX_V_HEX,        /* hexadecimal integer (HexInt32/64, size_t): "0x..." */
-    EVTX_V_BINARY,     /* binary data as upper-case hex digits */
-    EVTX_V_GUID,       /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
-    EVTX_V_SID,        /* "S-1-5-..." */
-    EVTX_V_TIME,       /* FILETIME or SYSTEMTIME as ISO 8601 UTC */
+    EVTX_V_BOOL,   /* "true" / "false" */
+    EVTX_V_NULL,   /* absent value: the text is "" */
+    EVTX_V_HEX,    /* hexadecimal integer (HexInt32/64, size_t): "0x..." */
+    EVTX_V_BINARY, /* binary data as upper-case hex digits */
+    EVTX_V_GUID,   /* "{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}" */
+    EVTX_V_SID,    /* "S-1-5-..." */
+    EVTX_V_TIME,   /* FILETIME or SYSTEMTIME as ISO 8601 UTC */
     EVTX_V_COUNT
 };
 
 struct evtx_field {
     const char *name;
-    uint32_t    name_len;
+    uint32_t name_len;
     const char *value; /* NUL-terminated as a convenience; value_len excludes it */
-    uint32_t    value_len;
-    uint8_t     type;  /* enum evtx_vtype */
+    uint32_t value_len;
+    uint8_t type; /* enum evtx_vtype */
 };
 
 /* Name of a value type ("string", "int", ...), for dumps and tests. */

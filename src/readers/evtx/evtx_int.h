@@ -26,15 +26,15 @@
 #endif
 
 /* Named size caps. */
-#define EVTX_MAX_DEPTH          32u         /* element nesting + nested BinXML */
-#define EVTX_MAX_TEMPLATE_NEST  8u          /* templates inside substitutions */
-#define EVTX_MAX_FIELDS         65536u      /* fields in one record */
-#define EVTX_MAX_VALUES         65536u      /* substitution values in one instance */
-#define EVTX_CHUNK_ARENA_CAP    (64u << 20) /* templates and names of one chunk */
-#define EVTX_RECORD_ARENA_CAP   (64u << 20) /* decoded values of one record */
-#define EVTX_MAX_TEMPLATES      1536u       /* distinct templates in one chunk */
-#define EVTX_MAX_NAME           1024u       /* characters in an element/attribute name */
-#define EVTX_NAME_SLOTS         256u        /* name cache entries per scratch */
+#define EVTX_MAX_DEPTH         32u         /* element nesting + nested BinXML */
+#define EVTX_MAX_TEMPLATE_NEST 8u          /* templates inside substitutions */
+#define EVTX_MAX_FIELDS        65536u      /* fields in one record */
+#define EVTX_MAX_VALUES        65536u      /* substitution values in one instance */
+#define EVTX_CHUNK_ARENA_CAP   (64u << 20) /* templates and names of one chunk */
+#define EVTX_RECORD_ARENA_CAP  (64u << 20) /* decoded values of one record */
+#define EVTX_MAX_TEMPLATES     1536u       /* distinct templates in one chunk */
+#define EVTX_MAX_NAME          1024u       /* characters in an element/attribute name */
+#define EVTX_NAME_SLOTS        256u        /* name cache entries per scratch */
 /* The work caps (EVTX_MAX_RECORD_WORK, EVTX_MAX_CHUNK_WORK) are public, in
    evtx.h: a caller may want to say what was skipped and why. */
 
@@ -42,7 +42,10 @@
 #define EVTX_RECORD_HEADER_SIZE 24u
 #define EVTX_RECORD_MIN_SIZE    (EVTX_RECORD_HEADER_SIZE + 4u)
 
-static inline uint16_t evtx_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint16_t evtx_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 static inline uint32_t evtx_le32(const uint8_t *p)
 {
     uint32_t v;
@@ -59,34 +62,48 @@ static inline uint64_t evtx_le64(const uint8_t *p)
 /* ---- values (evtx_value.c) ---- */
 /* BinXML value types (the on-disk codes). */
 enum {
-    EVTX_T_NULL = 0x00, EVTX_T_STRING = 0x01, EVTX_T_ANSI = 0x02,
-    EVTX_T_I8 = 0x03, EVTX_T_U8 = 0x04, EVTX_T_I16 = 0x05, EVTX_T_U16 = 0x06,
-    EVTX_T_I32 = 0x07, EVTX_T_U32 = 0x08, EVTX_T_I64 = 0x09, EVTX_T_U64 = 0x0a,
-    EVTX_T_F32 = 0x0b, EVTX_T_F64 = 0x0c, EVTX_T_BOOL = 0x0d, EVTX_T_BINARY = 0x0e,
-    EVTX_T_GUID = 0x0f, EVTX_T_SIZE = 0x10, EVTX_T_FILETIME = 0x11,
-    EVTX_T_SYSTIME = 0x12, EVTX_T_SID = 0x13, EVTX_T_HEX32 = 0x14,
-    EVTX_T_HEX64 = 0x15, EVTX_T_BINXML = 0x21, EVTX_T_ARRAY = 0x80
+    EVTX_T_NULL = 0x00,
+    EVTX_T_STRING = 0x01,
+    EVTX_T_ANSI = 0x02,
+    EVTX_T_I8 = 0x03,
+    EVTX_T_U8 = 0x04,
+    EVTX_T_I16 = 0x05,
+    EVTX_T_U16 = 0x06,
+    EVTX_T_I32 = 0x07,
+    EVTX_T_U32 = 0x08,
+    EVTX_T_I64 = 0x09,
+    EVTX_T_U64 = 0x0a,
+    EVTX_T_F32 = 0x0b,
+    EVTX_T_F64 = 0x0c,
+    EVTX_T_BOOL = 0x0d,
+    EVTX_T_BINARY = 0x0e,
+    EVTX_T_GUID = 0x0f,
+    EVTX_T_SIZE = 0x10,
+    EVTX_T_FILETIME = 0x11,
+    EVTX_T_SYSTIME = 0x12,
+    EVTX_T_SID = 0x13,
+    EVTX_T_HEX32 = 0x14,
+    EVTX_T_HEX64 = 0x15,
+    EVTX_T_BINXML = 0x21,
+    EVTX_T_ARRAY = 0x80
 };
 
 /* Renders one value of on-disk type `t` (array bit clear) from data[0..n).
    Writes UTF-8 into arena memory and returns it through out and out_len
    (NUL-terminated), and the public type via *vtype. Returns 0, -1 when the
    data does not fit the type, -2 when out of memory. */
-int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data,
-                      size_t n, const char **out, uint32_t *out_len,
-                      uint8_t *vtype);
+int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data, size_t n, const char **out,
+                      uint32_t *out_len, uint8_t *vtype);
 
 /* Splits an array value into its elements: calls fn per element with the
    element's bytes. Strings are NUL-separated UTF-16 / ANSI; the others are
    fixed-size. Returns the number of elements, or -1 on a malformed array. */
 typedef int (*evtx_elem_fn)(void *ctx, const uint8_t *p, size_t n);
-int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
-                    void *ctx);
+int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn, void *ctx);
 
 /* UTF-16LE (n code units) to UTF-8 in the arena, NUL-terminated; unpaired
    surrogates become U+FFFD. Trailing NULs are dropped. */
-int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
-                       const char **out, uint32_t *out_len);
+int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units, const char **out, uint32_t *out_len);
 
 /* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
@@ -95,8 +112,7 @@ struct evtx_chunk_ctx;
    left when it returns; below 0 past the budget). Returns 0, -1 on
    malformed data (*why set), -2 on out of memory, -3 when a strict record's
    values do not fit its template, -4 when the budget ran out. */
-int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data,
-                       size_t len, const char **why);
+int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data, size_t len, const char **why);
 
 struct evtx_name_slot {
     uint32_t off, gen, len;
@@ -109,16 +125,16 @@ struct builder; /* the template compiler's reusable vectors */
 struct builder *evtx_builder_create(void);
 void evtx_builder_destroy(struct builder *b);
 struct evtx_scratch {
-    struct evtx_arena chunk_arena;  /* templates, names: reset per chunk */
-    struct evtx_arena rec_arena;    /* values of one record: reset per record */
-    struct evtx_field *fields;      /* malloc'd, grows to the largest record */
+    struct evtx_arena chunk_arena; /* templates, names: reset per chunk */
+    struct evtx_arena rec_arena;   /* values of one record: reset per record */
+    struct evtx_field *fields;     /* malloc'd, grows to the largest record */
     size_t nfields, fields_cap;
     /* template cache: open addressing on the definition offset */
     struct evtx_tpl **tpl_slots;
     uint32_t tpl_cap, tpl_count;
     struct builder *builder;
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
-    uint32_t gen;                   /* bumped per chunk: invalidates names[] */
+    uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */
     uint64_t *ids;
     size_t nids, ids_cap;
@@ -128,11 +144,11 @@ struct evtx_scratch {
 };
 
 struct evtx_chunk_ctx {
-    const uint8_t *chunk;  /* start of the chunk */
-    size_t len;            /* bytes of the chunk that are present */
+    const uint8_t *chunk; /* start of the chunk */
+    size_t len;           /* bytes of the chunk that are present */
     struct evtx_scratch *s;
-    bool strict;           /* values must match their declared types */
-    int64_t work_left;     /* of the current record's budget: one counter,
+    bool strict;       /* values must match their declared types */
+    int64_t work_left; /* of the current record's budget: one counter,
                               counted down, as it is touched for every value */
 };
 

@@ -70,8 +70,7 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
             return 0;
         cp = cp << 6 | (p[i] & 0x3f);
     }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
         return 0;
     return len;
 }
@@ -102,9 +101,7 @@ static int put_str(struct jbuf *j, const char *s, size_t n)
             case '\t': *o++ = 't'; break;
             case '\b': *o++ = 'b'; break;
             case '\f': *o++ = 'f'; break;
-            default:
-                o += sprintf(o, "u%04x", c);
-                break;
+            default: o += sprintf(o, "u%04x", c); break;
             }
             i++;
             continue;
@@ -134,10 +131,8 @@ static int put_value(struct jbuf *j, const struct evtx_field *f)
         if (f->value_len)
             return put(j, f->value, f->value_len);
         break;
-    case EVTX_V_NULL:
-        return put(j, "null", 4);
-    default:
-        break;
+    case EVTX_V_NULL: return put(j, "null", 4);
+    default: break;
     }
     return put_str(j, f->value, f->value_len);
 }
@@ -147,16 +142,12 @@ static bool same_name(const struct evtx_field *a, const struct evtx_field *b)
     return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
 }
 
-int evtx_record_to_json(const struct evtx_record *rec, char **buf, size_t *len,
-                        size_t *cap)
+int evtx_record_to_json(const struct evtx_record *rec, char **buf, size_t *len, size_t *cap)
 {
-    struct jbuf j = { buf, len, cap };
+    struct jbuf j = {buf, len, cap};
     char head[160];
-    int n = snprintf(head, sizeof head,
-                     "{\"_record_id\":%" PRIu64 ",\"_chunk\":%" PRIu32
-                     ",\"_offset\":%" PRIu64 "%s",
-                     rec->record_id, rec->chunk, rec->file_offset,
-                     rec->recovered ? ",\"_recovered\":true" : "");
+    int n = snprintf(head, sizeof head, "{\"_record_id\":%" PRIu64 ",\"_chunk\":%" PRIu32 ",\"_offset\":%" PRIu64 "%s",
+                     rec->record_id, rec->chunk, rec->file_offset, rec->recovered ? ",\"_recovered\":true" : "");
     if (put(&j, head, (size_t)n))
         return -1;
     /* Grouping repeated names is quadratic: fine for the tens of fields of

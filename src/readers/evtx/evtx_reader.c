@@ -14,7 +14,7 @@
 #include "util/mem.h"
 
 #define EVTX_CHUNKS_PER_UNIT 16
-#define EVTX_MAX_IN_MEMORY (2ull << 30)   /* stdin or gzip: read whole, up to this */
+#define EVTX_MAX_IN_MEMORY   (2ull << 30) /* stdin or gzip: read whole, up to this */
 
 struct evtx_state {
     struct evtx_file *ef;
@@ -175,14 +175,10 @@ static uint8_t stoat_type(uint8_t t)
     switch (t) {
     case EVTX_V_INT:
     case EVTX_V_UINT:
-    case EVTX_V_FLOAT:
-        return STOAT_V_NUMBER;
-    case EVTX_V_BOOL:
-        return STOAT_V_BOOL;
-    case EVTX_V_NULL:
-        return STOAT_V_NULL;
-    default:
-        return STOAT_V_STRING;
+    case EVTX_V_FLOAT: return STOAT_V_NUMBER;
+    case EVTX_V_BOOL: return STOAT_V_BOOL;
+    case EVTX_V_NULL: return STOAT_V_NULL;
+    default: return STOAT_V_STRING;
     }
 }
 

@@ -28,8 +28,7 @@ static size_t utf16_convert(char *dst, const uint8_t *p, size_t units, size_t *c
         while (i + 4 <= units) {
             uint64_t w;
             memcpy(&w, p + 2 * i, 8);
-            if ((w & 0xff80ff80ff80ff80ull) ||
-                ((w - 0x0001000100010001ull) & ~w & 0x8000800080008000ull))
+            if ((w & 0xff80ff80ff80ff80ull) || ((w - 0x0001000100010001ull) & ~w & 0x8000800080008000ull))
                 break;
             o[0] = (char)(w & 0x7f);
             o[1] = (char)((w >> 16) & 0x7f);
@@ -77,8 +76,7 @@ static size_t utf16_convert(char *dst, const uint8_t *p, size_t units, size_t *c
     return (size_t)(o - dst);
 }
 
-int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
-                       const char **out, uint32_t *out_len)
+int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units, const char **out, uint32_t *out_len)
 {
     /* A string value ends at its first NUL, as in the Windows API. */
     char *d = evtx_arena_alloc(a, units * 3 + 1);
@@ -97,10 +95,9 @@ int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units,
 
 /* Windows-1252, evtxexport's default codepage for ANSI strings: 0x80-0x9f. */
 static const uint16_t cp1252_hi[32] = {
-    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-    0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd,
-    0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-    0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
+    0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd, 0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+    0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
 };
 
 typedef int (*evtx_render_fn)(char *o, const uint8_t *d, size_t n);
@@ -127,14 +124,46 @@ static char *put_i64(char *o, int64_t v)
     return put_u64(o, (uint64_t)v);
 }
 
-static int r_i8(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_i64(o, (int8_t)d[0]) - o); }
-static int r_u8(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_u64(o, d[0]) - o); }
-static int r_i16(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_i64(o, (int16_t)evtx_le16(d)) - o); }
-static int r_u16(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_u64(o, evtx_le16(d)) - o); }
-static int r_i32(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_i64(o, (int32_t)evtx_le32(d)) - o); }
-static int r_u32(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_u64(o, evtx_le32(d)) - o); }
-static int r_i64(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_i64(o, (int64_t)evtx_le64(d)) - o); }
-static int r_u64(char *o, const uint8_t *d, size_t n) { (void)n; return (int)(put_u64(o, evtx_le64(d)) - o); }
+static int r_i8(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_i64(o, (int8_t)d[0]) - o);
+}
+static int r_u8(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_u64(o, d[0]) - o);
+}
+static int r_i16(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_i64(o, (int16_t)evtx_le16(d)) - o);
+}
+static int r_u16(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_u64(o, evtx_le16(d)) - o);
+}
+static int r_i32(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_i64(o, (int32_t)evtx_le32(d)) - o);
+}
+static int r_u32(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_u64(o, evtx_le32(d)) - o);
+}
+static int r_i64(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_i64(o, (int64_t)evtx_le64(d)) - o);
+}
+static int r_u64(char *o, const uint8_t *d, size_t n)
+{
+    (void)n;
+    return (int)(put_u64(o, evtx_le64(d)) - o);
+}
 
 static const char hexlo[] = "0123456789abcdef";
 static const char hexup[] = "0123456789ABCDEF";
@@ -175,7 +204,7 @@ static int put_float(char *o, double v)
     int n = snprintf(o, 64, "%.6e", v);
     char *e = strchr(o, 'e');
     if (!e || n < 4)
-        return n; /* inf, nan */
+        return n;              /* inf, nan */
     size_t ed = strlen(e + 2); /* exponent digits after the sign */
     if (ed < 3) {
         size_t pad = 3 - ed;
@@ -400,33 +429,32 @@ struct evtx_vdesc {
 };
 
 static const struct evtx_vdesc vdesc[0x16] = {
-    [EVTX_T_NULL]     = { EVTX_V_NULL, 0, 0, 0, r_null },
-    [EVTX_T_STRING]   = { EVTX_V_STRING, 0, 2, 2, r_utf16 }, /* 3 bytes per 2 */
-    [EVTX_T_ANSI]     = { EVTX_V_STRING, 0, 1, 3, r_ansi },
-    [EVTX_T_I8]       = { EVTX_V_INT, 1, 0, 8, r_i8 },
-    [EVTX_T_U8]       = { EVTX_V_UINT, 1, 0, 8, r_u8 },
-    [EVTX_T_I16]      = { EVTX_V_INT, 2, 0, 8, r_i16 },
-    [EVTX_T_U16]      = { EVTX_V_UINT, 2, 0, 8, r_u16 },
-    [EVTX_T_I32]      = { EVTX_V_INT, 4, 0, 16, r_i32 },
-    [EVTX_T_U32]      = { EVTX_V_UINT, 4, 0, 16, r_u32 },
-    [EVTX_T_I64]      = { EVTX_V_INT, 8, 0, 24, r_i64 },
-    [EVTX_T_U64]      = { EVTX_V_UINT, 8, 0, 24, r_u64 },
-    [EVTX_T_F32]      = { EVTX_V_FLOAT, 4, 0, 64, r_f32 },
-    [EVTX_T_F64]      = { EVTX_V_FLOAT, 8, 0, 64, r_f64 },
-    [EVTX_T_BOOL]     = { EVTX_V_BOOL, 0, 0, 8, r_bool },
-    [EVTX_T_BINARY]   = { EVTX_V_BINARY, 0, 2, 2, r_binary },
-    [EVTX_T_GUID]     = { EVTX_V_GUID, 16, 0, 40, r_guid },
-    [EVTX_T_SIZE]     = { EVTX_V_HEX, 0, 0, 24, r_size },
-    [EVTX_T_FILETIME] = { EVTX_V_TIME, 8, 0, 40, r_filetime },
-    [EVTX_T_SYSTIME]  = { EVTX_V_TIME, 16, 0, 40, r_systime },
-    [EVTX_T_SID]      = { EVTX_V_SID, 0, 1, 12, r_sid },
-    [EVTX_T_HEX32]    = { EVTX_V_HEX, 4, 0, 16, r_hex32 },
-    [EVTX_T_HEX64]    = { EVTX_V_HEX, 8, 0, 24, r_hex64 },
+    [EVTX_T_NULL] = {EVTX_V_NULL, 0, 0, 0, r_null},
+    [EVTX_T_STRING] = {EVTX_V_STRING, 0, 2, 2, r_utf16}, /* 3 bytes per 2 */
+    [EVTX_T_ANSI] = {EVTX_V_STRING, 0, 1, 3, r_ansi},
+    [EVTX_T_I8] = {EVTX_V_INT, 1, 0, 8, r_i8},
+    [EVTX_T_U8] = {EVTX_V_UINT, 1, 0, 8, r_u8},
+    [EVTX_T_I16] = {EVTX_V_INT, 2, 0, 8, r_i16},
+    [EVTX_T_U16] = {EVTX_V_UINT, 2, 0, 8, r_u16},
+    [EVTX_T_I32] = {EVTX_V_INT, 4, 0, 16, r_i32},
+    [EVTX_T_U32] = {EVTX_V_UINT, 4, 0, 16, r_u32},
+    [EVTX_T_I64] = {EVTX_V_INT, 8, 0, 24, r_i64},
+    [EVTX_T_U64] = {EVTX_V_UINT, 8, 0, 24, r_u64},
+    [EVTX_T_F32] = {EVTX_V_FLOAT, 4, 0, 64, r_f32},
+    [EVTX_T_F64] = {EVTX_V_FLOAT, 8, 0, 64, r_f64},
+    [EVTX_T_BOOL] = {EVTX_V_BOOL, 0, 0, 8, r_bool},
+    [EVTX_T_BINARY] = {EVTX_V_BINARY, 0, 2, 2, r_binary},
+    [EVTX_T_GUID] = {EVTX_V_GUID, 16, 0, 40, r_guid},
+    [EVTX_T_SIZE] = {EVTX_V_HEX, 0, 0, 24, r_size},
+    [EVTX_T_FILETIME] = {EVTX_V_TIME, 8, 0, 40, r_filetime},
+    [EVTX_T_SYSTIME] = {EVTX_V_TIME, 16, 0, 40, r_systime},
+    [EVTX_T_SID] = {EVTX_V_SID, 0, 1, 12, r_sid},
+    [EVTX_T_HEX32] = {EVTX_V_HEX, 4, 0, 16, r_hex32},
+    [EVTX_T_HEX64] = {EVTX_V_HEX, 8, 0, 24, r_hex64},
 };
 
-int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data,
-                      size_t n, const char **out, uint32_t *out_len,
-                      uint8_t *vtype)
+int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data, size_t n, const char **out,
+                      uint32_t *out_len, uint8_t *vtype)
 {
     if (t == EVTX_T_NULL) { /* the table's r_null, without an allocation */
         *vtype = EVTX_V_NULL;
@@ -458,8 +486,7 @@ int evtx_render_value(struct evtx_arena *a, uint8_t t, const uint8_t *data,
     return 0;
 }
 
-int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
-                    void *ctx)
+int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn, void *ctx)
 {
     int count = 0;
     if (t == EVTX_T_STRING || t == EVTX_T_ANSI) {
@@ -484,13 +511,22 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
     }
     size_t sz;
     switch (t) {
-    case EVTX_T_I8: case EVTX_T_U8: sz = 1; break;
-    case EVTX_T_I16: case EVTX_T_U16: sz = 2; break;
-    case EVTX_T_I32: case EVTX_T_U32: case EVTX_T_F32: case EVTX_T_BOOL:
+    case EVTX_T_I8:
+    case EVTX_T_U8: sz = 1; break;
+    case EVTX_T_I16:
+    case EVTX_T_U16: sz = 2; break;
+    case EVTX_T_I32:
+    case EVTX_T_U32:
+    case EVTX_T_F32:
+    case EVTX_T_BOOL:
     case EVTX_T_HEX32: sz = 4; break;
-    case EVTX_T_I64: case EVTX_T_U64: case EVTX_T_F64: case EVTX_T_FILETIME:
+    case EVTX_T_I64:
+    case EVTX_T_U64:
+    case EVTX_T_F64:
+    case EVTX_T_FILETIME:
     case EVTX_T_HEX64: sz = 8; break;
-    case EVTX_T_GUID: case EVTX_T_SYSTIME: sz = 16; break;
+    case EVTX_T_GUID:
+    case EVTX_T_SYSTIME: sz = 16; break;
     case EVTX_T_SIZE: sz = 8; break; /* 64-bit writers; see evtx_binxml.c */
     case EVTX_T_SID: {
         size_t i = 0;
@@ -520,8 +556,7 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn,
 const char *evtx_vtype_name(uint8_t type)
 {
     static const char *const names[EVTX_V_COUNT] = {
-        "string", "int", "uint", "float", "bool", "null", "hex", "binary",
-        "guid", "sid", "time",
+        "string", "int", "uint", "float", "bool", "null", "hex", "binary", "guid", "sid", "time",
     };
     return type < EVTX_V_COUNT ? names[type] : "?";
 }

@@ -78,13 +78,26 @@ class Proc:
         self.parent = parent
         self.linux = linux
 
+    def default_parent(self):
+        """Where a process whose parent the day does not log comes from, as on
+        a real host: systemd on Linux; on Windows a session's shell from
+        explorer, explorer from userinit, services' hosts from svchost."""
+        if self.linux:
+            return "/usr/lib/systemd/systemd"
+        name = self.image.split("\\")[-1].lower()
+        if name == "explorer.exe":
+            return "C:\\Windows\\System32\\userinit.exe"
+        if name in ("wsmprovhost.exe", "wmiprvse.exe"):
+            return "C:\\Windows\\System32\\svchost.exe"
+        return "C:\\Windows\\explorer.exe"
+
     def start(self, d, t):
         p = self.parent
         data = {"UtcTime": d.utc(t), "ProcessGuid": self.guid, "ProcessId": self.pid, "Image": self.image,
                 "CommandLine": self.cmd, "CurrentDirectory": "/" if self.linux else "C:\\Windows\\system32\\",
                 "User": self.user, "LogonId": self.logon,
                 "ParentProcessGuid": p.guid if p else guid(d.rng), "ParentProcessId": p.pid if p else 4,
-                "ParentImage": p.image if p else ("/usr/lib/systemd/systemd" if self.linux else "C:\\Windows\\System32\\smss.exe"),
+                "ParentImage": p.image if p else self.default_parent(),
                 "ParentCommandLine": p.cmd if p else "", "ParentUser": p.user if p else self.user,
                 "OriginalFileName": self.image.replace("/", "\\").split("\\")[-1]}
         d.emit(self.host, LSYSMON if self.linux else SYSMON, 1, t, data)

@@ -186,6 +186,10 @@ struct watch_pub;
 /* Connects, starts the publisher, adds its sinks to w, watches the rules
  * bucket; NULL after saying why. */
 struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *w, struct diag_printer *dp);
+/* Before the sensor loads (and the watch drops to run_as): the spool folder
+ * made, and owned by run_as (NULL: stays as it is), so the unprivileged
+ * watch can write its batches there. False, having said why, when it cannot. */
+bool watch_pub_prepare(const struct bus_args *b, const char *run_as);
 void watch_pub_update(struct watch_pub *wp, uint64_t lost);
 /* A new bundle version in the bucket since the last call (wp may be NULL). */
 bool watch_pub_new_rules(struct watch_pub *wp, char *version, size_t vlen);

@@ -459,6 +459,10 @@ int cmd_watch(int argc, char **argv)
                                   .behaviour = wa.bo,
                                   .diag = cli_diag,
                                   .diag_ctx = &dp};
+    if (wa.publish && !watch_pub_prepare(&wa.bus, wo.run_as)) {
+        rc = EXIT_FATAL;
+        goto out;
+    }
     if (stoat_watch_create(r.rs, &wo, &r.w)) {
         fprintf(stderr, "stoat watch: the sensor could not start (the reason is above)\n");
         rc = EXIT_FATAL;

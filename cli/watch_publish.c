@@ -10,6 +10,7 @@
  * and swapped in between two polls: no event is lost to a reload. */
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,41 @@ static void hb_extra(void *ctx, struct bus_hb_extra *x)
     snprintf(x->rule_version, sizeof x->rule_version, "%s", wp->rule_version);
     snprintf(x->sensor_mode, sizeof x->sensor_mode, "%s", wp->mode);
     pthread_mutex_unlock(&wp->mu);
+}
+
+bool watch_pub_prepare(const struct bus_args *b, const char *run_as)
+{
+    const char *dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT;
+    if (!run_as)
+        return true; /* the publisher makes it itself, as the user it is */
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwnam_r(run_as, &pw, buf, sizeof(buf), &res) != 0 || !res) {
+        fprintf(stderr, "stoat watch: spool: no user %s to give %s to\n", run_as, dir);
+        return false;
+    }
+    /* every missing folder of the path, the last one the watch's own */
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "stoat watch: spool: cannot make %s: %s\n", path, strerror(errno));
+            return false;
+        }
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "stoat watch: spool: cannot make %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (chown(path, pw.pw_uid, pw.pw_gid) != 0) {
+        fprintf(stderr, "stoat watch: spool: cannot give %s to %s: %s\n", path, run_as, strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *w, struct diag_printer *dp)

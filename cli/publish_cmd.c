@@ -187,6 +187,8 @@ static void follow_read(struct follower *f, struct buf *out, bool final)
     }
     const char *nl = f->carry.len ? memrchr(f->carry.p, '\n', f->carry.len) : NULL;
     size_t take = final ? f->carry.len : nl ? (size_t)(nl - f->carry.p) + 1 : 0;
+    if (!take)
+        return; /* nothing whole yet (and an empty carry has no buffer to move) */
     buf_put(out, f->carry.p, take);
     memmove(f->carry.p, f->carry.p + take, f->carry.len - take);
     f->carry.len -= take;

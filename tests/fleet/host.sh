@@ -186,7 +186,7 @@ kill -TERM "$PPID2"
 wait "$PPID2"
 PPID2=
 [ "$(tail -1 "$T/p5b.out")" = "published: 0 events, 0 acknowledged" ] &&
-    ok "follow restarted: goes on where it stood" || bad "follow restart: $(tail -1 "$T/p5b.out")"
+    ok "follow restarted: goes on where it stood" || { bad "follow restart: $(tail -1 "$T/p5b.out")"; tail -5 "$T/p5b.err"; }
 stop_server
 
 # ------------------------------------------------------------ the command line

@@ -204,8 +204,9 @@ static void feed_proc(struct stoat_watch *w, const struct match_result *r, int64
     consumer_proc(&w->con, w->rs->procs[r->spec].end, r->head.host ? r->head.host->val : NULL, t, fv, fl);
 }
 
-/* An event with rules passed on, to the serial stage. */
-static void feed_event(struct stoat_watch *w, const struct match_result *r, int64_t t)
+/* The engine's current event as the alert view sinks and the serial stage
+ * read (fields in the watch's reused array). */
+static struct stoat_alert event_view(struct stoat_watch *w, const struct match_head *h, int64_t t)
 {
     const struct ev_field *fs;
     size_t nf = engine_event_fields(w->m.eng, &fs);
@@ -219,8 +220,7 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
                                             .value = fs[i].val,
                                             .value_len = fs[i].val_len,
                                             .type = fs[i].type};
-    const struct match_head *h = &r->head;
-    struct stoat_alert a = {
+    return (struct stoat_alert){
         .pos = {.file = "live", .format = "sensor", .record = w->events},
         .timestamp = h->time ? h->time->val : NULL,
         .time_ns = t,
@@ -230,6 +230,13 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
         .fields = w->fields,
         .nfields = nf,
     };
+}
+
+/* An event with rules passed on, to the serial stage. */
+static void feed_event(struct stoat_watch *w, const struct match_result *r, int64_t t)
+{
+    const struct match_head *h = &r->head;
+    struct stoat_alert a = event_view(w, h, t);
     struct actor who = {.guid = h->guid ? h->guid->val : NULL,
                         .pid = h->pid ? consume_pid(h->pid->val, h->pid->val_len) : -1,
                         .logon_id = h->logon_id ? h->logon_id->val : NULL};
@@ -239,28 +246,7 @@ static void feed_event(struct stoat_watch *w, const struct match_result *r, int6
 /* Every event to the events sink, matched or not (rule NULL). */
 static void pass_event(struct stoat_watch *w, const struct match_head *h, int64_t t)
 {
-    const struct ev_field *fs;
-    size_t nf = engine_event_fields(w->m.eng, &fs);
-    if (nf > w->fields_cap) {
-        w->fields_cap = nf;
-        w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
-    }
-    for (size_t i = 0; i < nf; i++)
-        w->fields[i] = (struct stoat_field){.name = fs[i].name,
-                                            .name_len = fs[i].name_len,
-                                            .value = fs[i].val,
-                                            .value_len = fs[i].val_len,
-                                            .type = fs[i].type};
-    struct stoat_alert a = {
-        .pos = {.file = "live", .format = "sensor", .record = w->events},
-        .timestamp = h->time ? h->time->val : NULL,
-        .time_ns = t,
-        .host = h->host ? h->host->val : NULL,
-        .channel = h->channel ? h->channel->val : NULL,
-        .event_id = h->event_id ? h->event_id->val : NULL,
-        .fields = w->fields,
-        .nfields = nf,
-    };
+    struct stoat_alert a = event_view(w, h, t);
     w->events_sink.event(w->events_sink.ctx, &a);
 }
 

@@ -41,7 +41,27 @@ bool json_probe(const unsigned char *h, size_t n)
     /* Blank lines only: an empty JSON-lines log, not an unknown format. */
     if (i == n)
         return n > 0;
-    return h[i] == '{' || h[i] == '[';
+    if (h[i] != '{' && h[i] != '[')
+        return false;
+    /* One brace is a 1-in-128 guess on random bytes: a binary file (a
+     * damaged .evtx) would be read as thousands of malformed records. So
+     * the next token must fit (a name, a closer, an element) and the first
+     * line must be text: JSON has no raw control bytes outside its white
+     * space, and a binary head has them within a few bytes. */
+    unsigned char open = h[i++];
+    size_t j = i;
+    while (j < n && (h[j] == ' ' || h[j] == '\t' || h[j] == '\r' || h[j] == '\n'))
+        j++;
+    if (j < n) {
+        unsigned char c = h[j];
+        bool fits = open == '{' ? (c == '"' || c == '}') : (c == '{' || c == '[' || c == ']' || c == '"');
+        if (!fits)
+            return false;
+    }
+    for (; i < n && h[i] != '\n'; i++)
+        if ((h[i] < 0x20 && h[i] != '\t' && h[i] != '\r') || h[i] == 0x7f)
+            return false;
+    return true;
 }
 
 /* Decides line mode or object mode from the first object of the head. */

@@ -777,6 +777,43 @@ static void test_empty_and_blank_files(void **state)
     tu_hunt_free(&h);
 }
 
+/* A binary file whose first byte happens to be { or [ (1 in 128 for random
+ * bytes) is not JSON: a damaged .evtx was once read as hundreds of malformed
+ * JSON records instead of being named as a damaged EVTX file. */
+static void test_binary_head_is_not_json(void **state)
+{
+    (void)state;
+    static const unsigned char heads[][16] = {
+        {'[', 0x9d, 0x0f, 0x4f, 0xb5, 0x17, 'x', '-', 0x03, 0xc4, 0x91, 'G', '%', 0xda, 'e', ']'},
+        {'{', '"', 'a', 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0e, 0x0f, 0x10, 0x11},
+        {' ', '{', 0x80, 0x00, '"', 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d},
+    };
+    for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+        unsigned char data[8192];
+        for (size_t i = 0; i < sizeof(data); i++)
+            data[i] = (unsigned char)(i * 131u + 7u + (i >> 3));
+        memcpy(data, heads[k], sizeof(heads[k]));
+        struct tu_hunt h;
+        hunt(marker_rule, (const char *)data, sizeof(data), ".evtx", &h);
+        assert_int_equal(h.stats.files_failed, 1);
+        assert_int_equal(h.stats.records, 0);
+        if (!tu_diags_find(&h.diags, "not a usable EVTX file"))
+            tu_diags_print(&h.diags, "on a binary .evtx that starts like JSON");
+        assert_non_null(tu_diags_find(&h.diags, "not a usable EVTX file"));
+        assert_null(tu_diags_find(&h.diags, "malformed JSON"));
+        tu_hunt_free(&h);
+    }
+    /* still JSON: an array of objects, an object with a name, an empty array */
+    const char *good[] = {"[\n  " EV("marker 1") "\n]\n", "  " EV("marker 2") "\n", "[]\n"};
+    for (size_t k = 0; k < 3; k++) {
+        struct tu_hunt h;
+        hunt_str(good[k], &h);
+        assert_int_equal(h.stats.files_failed, 0);
+        assert_int_equal(h.n, k < 2 ? 1 : 0);
+        tu_hunt_free(&h);
+    }
+}
+
 static void test_paths(void **state)
 {
     (void)state;
@@ -890,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_threads_keep_order),
         cmocka_unit_test(test_empty_and_blank_files),
+        cmocka_unit_test(test_binary_head_is_not_json),
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_records_per_file),
     };

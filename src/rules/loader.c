@@ -232,7 +232,19 @@ struct file_ctx {
     struct stoat_loader *l;
     const char *file; /* in the ruleset arena: rule metadata points at it */
     struct arena *parse;
+    size_t yaml_errors; /* documents (or a file's rest) the YAML layer rejected */
 };
+
+/* The YAML layer's errors, counted as rejected documents on their way to the
+ * caller's diagnostics. */
+static void count_yaml_error(void *ctx, const struct stoat_diag *d)
+{
+    struct file_ctx *f = ctx;
+    if (d->severity == STOAT_SEV_ERROR)
+        f->yaml_errors++;
+    if (f->l->opts.diag)
+        f->l->opts.diag(f->l->opts.diag_ctx, d);
+}
 
 static void add_detection(struct file_ctx *f, struct sigma_rule *r)
 {
@@ -335,7 +347,9 @@ stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const 
     struct file_ctx f = {.l = l, .file = arena_strdup(&l->rs->arena, name), .parse = &parse};
     l->stats.files++;
     size_t before = l->stats.documents;
-    stoat_err e = yaml_parse(f.file, text, len, &parse, on_doc, &f, l->opts.diag, l->opts.diag_ctx);
+    stoat_err e = yaml_parse(f.file, text, len, &parse, on_doc, &f, count_yaml_error, &f);
+    l->stats.documents += f.yaml_errors;
+    l->stats.rejected += f.yaml_errors; /* each YAML error rejects a document or the rest of the file */
     if (e && l->stats.documents == before)
         l->stats.rejected++; /* a file that gave no document at all counts as one rejected */
     arena_free(&parse);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "util/strmap.h"
+
 struct anchor {
     const char *name;
     struct ynode *node;
@@ -78,6 +80,39 @@ static void attach(struct yparse *p, struct ynode *n, struct ynode **root)
     f->kids[f->nkids++] = n;
 }
 
+/* The first scalar key of a mapping's kids that repeats an earlier one, or
+ * NULL. YAML forbids repeated keys, and libyaml does not check: a rule whose
+ * selection says `CommandLine|contains` twice would silently lose one of them.
+ * Small mappings are compared pairwise; big ones (hostile files) through a map
+ * so the check stays linear. */
+static const struct ynode *repeated_key(struct ynode *const *kids, size_t nkids)
+{
+    size_t nkeys = nkids / 2;
+    if (nkeys <= 16) {
+        for (size_t i = 1; i < nkeys; i++) {
+            const struct ynode *k = kids[2 * i];
+            if (k->kind != YN_SCALAR)
+                continue;
+            for (size_t j = 0; j < i; j++) {
+                const struct ynode *e = kids[2 * j];
+                if (e->kind == YN_SCALAR && e->len == k->len && memcmp(e->str, k->str, k->len) == 0)
+                    return k;
+            }
+        }
+        return NULL;
+    }
+    struct strmap seen;
+    strmap_init(&seen);
+    const struct ynode *dup = NULL;
+    for (size_t i = 0; i < nkeys && !dup; i++) {
+        const struct ynode *k = kids[2 * i];
+        if (k->kind == YN_SCALAR && strmap_put(&seen, k->str, k->len, (uint32_t)i + 1) != (uint32_t)i + 1)
+            dup = k;
+    }
+    strmap_free(&seen);
+    return dup;
+}
+
 static void free_stack(struct yparse *p)
 {
     for (int i = 0; i < p->depth; i++)
@@ -99,7 +134,8 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
     yaml_event_t ev;
     stoat_err err = STOAT_OK;
     struct ynode *root = NULL;
-    unsigned ndocs = 0;
+    unsigned ndocs = 0, bad_docs = 0;
+    bool doc_bad = false; /* this document broke a rule libyaml does not check */
     char msg[256];
 
     if (len > max_bytes) {
@@ -122,6 +158,7 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
         switch (type) {
         case YAML_DOCUMENT_START_EVENT:
             root = NULL;
+            doc_bad = false;
             p.nanchors = 0;
             p.nodes = 0;
             break;
@@ -132,7 +169,7 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
                 yaml_event_delete(&ev);
                 goto out;
             }
-            if (root && fn && fn(ctx, root, ndocs - 1)) {
+            if (root && !doc_bad && fn && fn(ctx, root, ndocs - 1)) {
                 yaml_event_delete(&ev);
                 goto out;
             }
@@ -186,6 +223,15 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
             struct frame *f = &p.stack[--p.depth];
             struct ynode *n = f->node;
             n->open = false;
+            const struct ynode *dup = n->kind == YN_MAP && !doc_bad ? repeated_key(f->kids, f->nkids) : NULL;
+            if (dup) {
+                /* the document is rejected, not the file: the next documents are whole */
+                snprintf(msg, sizeof(msg), "key '%.80s' repeated in one mapping (the second would hide the first)",
+                         dup->str);
+                report(&p, STOAT_ERR_SYNTAX, dup->line, dup->col, msg);
+                doc_bad = true;
+                bad_docs++;
+            }
             n->items = arena_memdup(a, f->kids, f->nkids * sizeof(*f->kids));
             n->n = (uint32_t)(n->kind == YN_MAP ? f->nkids / 2 : f->nkids);
             free(f->kids);
@@ -208,6 +254,8 @@ stoat_err yaml_parse_capped(const char *file, const char *text, size_t len, size
         if (type == YAML_STREAM_END_EVENT)
             break;
     }
+    if (bad_docs)
+        err = STOAT_ERR_SYNTAX;
 out:
     free_stack(&p);
     free(p.anchors);

@@ -43,7 +43,10 @@ struct ynode {
     uint32_t n;
 };
 
-/* Called once per document; a non-zero return stops the parse. */
+/* Called once per whole document; a non-zero return stops the parse. A
+ * document the parser rejected (reported through diag: a repeated key) is not
+ * handed over, the next ones are, and the parse then returns
+ * STOAT_ERR_SYNTAX. */
 typedef int (*ydoc_fn)(void *ctx, struct ynode *root, unsigned doc_index);
 
 /* Parses every document of text. Errors go to diag with file:line:column;

@@ -313,6 +313,12 @@ static const struct bad_case bad_cases[] = {
      "  condition: t\n",
      5, 14},
     {"a rule document must be a map", "- just\n- a list\n", 1, 1},
+    /* a repeated key used to be kept silently, hiding one of the two values */
+    {"key 'CommandLine|contains' repeated in one mapping",
+     "title: x\nlogsource: {product: windows}\ndetection:\n  s:\n"
+     "    CommandLine|contains: a\n    Image: b\n    CommandLine|contains: c\n  condition: s\n",
+     7, 5},
+    {"key 'title' repeated in one mapping", "title: x\ntitle: y\nlogsource: {product: windows}\n", 2, 1},
     {"nesting deeper than 64", NULL, 0, 0}, /* built below */
 };
 

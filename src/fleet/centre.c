@@ -627,6 +627,8 @@ static void maybe_reload(struct centre *c)
     consumer_set_ruleset(&c->con, rs);
     struct stoat_ruleset *old = c->owned;
     c->rs = c->owned = rs;
+    const struct behaviour_data *d = behaviour_data_of(rs);
+    fleet_cross_set_profile(c->cross, d ? d->baseline : NULL); /* the old set's goes with it */
     pipeline_start(c);
     stoat_ruleset_destroy(old);
     c->fs->reloads++;

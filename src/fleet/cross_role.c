@@ -359,6 +359,13 @@ stoat_err fleet_cross_round(struct fleet_cross *x, bool *any)
     return STOAT_OK;
 }
 
+void fleet_cross_set_profile(struct fleet_cross *x, const struct baseline *profile)
+{
+    x->o.profile = profile;
+    if (x->x)
+        cross_set_profile(x->x, profile);
+}
+
 void fleet_cross_stats(const struct fleet_cross *x, struct fleet_cross_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -159,6 +159,8 @@ void fleet_cross_hold(struct fleet_cross *x, bool held);
 /* Fetches facts, feeds them, stores what closed, commits, acknowledges. */
 stoat_err fleet_cross_round(struct fleet_cross *x, bool *any);
 void fleet_cross_stats(const struct fleet_cross *x, struct fleet_cross_stats *out);
+/* Rules were reloaded: the learned logons now come from there (NULL: none). */
+void fleet_cross_set_profile(struct fleet_cross *x, const struct baseline *profile);
 
 /* ---- health (health.c) ---- */
 

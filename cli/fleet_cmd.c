@@ -186,8 +186,8 @@ static int do_setup(const struct fleet_args *fa)
         fprintf(stderr, "stoat: %s\n", why);
         rc = EXIT_FATAL;
     } else {
-        printf("fleet: streams, %u partition consumers, health and cross consumers and buckets ready (replicas %d)\n", parts,
-               fa->replicas > 0 ? (int)fa->replicas : 1);
+        printf("fleet: streams, %u partition consumers, health and cross consumers and buckets ready (replicas %d)\n",
+               parts, fa->replicas > 0 ? (int)fa->replicas : 1);
     }
     bus_closing = 1;
     bus_close(c);

@@ -42,8 +42,8 @@
 #include "fleet/fleet.h"
 #include "util/mem.h"
 
-#define NS          1000000000LL
-#define CROSS_FETCH 256
+#define NS            1000000000LL
+#define CROSS_FETCH   256
 #define DRAIN_CHECK_S 2.0  /* the partitions' lag is asked at most this often */
 #define BUSY_S        60.0 /* never drained this long: time moves on anyway */
 
@@ -53,12 +53,12 @@ struct fleet_cross {
     natsSubscription *sub; /* while the lease is held */
     struct cross *x;
     struct facts_store *fst;
-    int64_t newest_ns;    /* the newest fact's event time */
-    bool fresh;           /* facts came since the last idle close */
-    double last_fact_s;   /* monotonic */
+    int64_t newest_ns;  /* the newest fact's event time */
+    bool fresh;         /* facts came since the last idle close */
+    double last_fact_s; /* monotonic */
     double last_check_s, last_drained_s;
-    bool drained;         /* at the last check */
-    int64_t advanced_ns;  /* event time last handed to the engine */
+    bool drained;        /* at the last check */
+    int64_t advanced_ns; /* event time last handed to the engine */
     stoat_err sink_err;
     struct fleet_cross_stats st;
 };
@@ -204,7 +204,7 @@ static void feed(struct fleet_cross *x, natsMsg *m)
         if (n && facts_parse(p, n, &f, x->fst, why, sizeof(why))) {
             cross_fact(x->x, &f);
             x->st.facts++;
-            int64_t t = f.kind == CROSS_FACT_LOGON ? f.logon.time_ns
+            int64_t t = f.kind == CROSS_FACT_LOGON   ? f.logon.time_ns
                         : f.kind == CROSS_FACT_ALERT ? f.alert.time_ns
                                                      : INT64_MIN;
             if (t != INT64_MIN && t > x->newest_ns)

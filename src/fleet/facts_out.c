@@ -34,9 +34,9 @@ struct sealed {
 struct fleet_facts {
     struct bus_conn *conn;
     char subject[BUS_SUBJECT_MAX];
-    struct buf cur;   /* facts of the batch being processed (writer's thread) */
+    struct buf cur; /* facts of the batch being processed (writer's thread) */
     unsigned ncur;
-    struct buf out;   /* sealed batches' payloads, back to back */
+    struct buf out; /* sealed batches' payloads, back to back */
     struct sealed *sealed;
     size_t nsealed, capsealed;
     uint64_t published, facts;

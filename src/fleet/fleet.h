@@ -103,8 +103,8 @@ struct fleet_opts {
 
 struct fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t forged;                 /* batches whose host is not their subject's: dropped */
-    uint64_t fact_messages, facts;   /* published by this worker's partitions */
+    uint64_t forged;               /* batches whose host is not their subject's: dropped */
+    uint64_t fact_messages, facts; /* published by this worker's partitions */
     uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;
     uint64_t latency_n;
     double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
@@ -132,14 +132,14 @@ struct baseline;
 struct fleet_cross_opts {
     const struct stoat_sink *sinks; /* fleet incidents */
     size_t nsinks;
-    struct stoat_store *store;        /* committed before facts are acknowledged */
-    struct stoat_store *rd;           /* asked whether an incident is stored already */
-    const struct baseline *profile;   /* learned logons, or NULL */
-    int64_t gap_ns;                   /* as the hosts' incidents (0: 2 h) */
-    double min_score;                 /* 0: 50 */
-    double idle_s;                    /* no fact at all this long: open chains close (0: 30) */
-    double replay_s;                  /* on taking the role, facts replayed (0: 3 gaps + 1 h; <0: none) */
-    unsigned partitions;              /* whose consumers' lag says when event time may move */
+    struct stoat_store *store;      /* committed before facts are acknowledged */
+    struct stoat_store *rd;         /* asked whether an incident is stored already */
+    const struct baseline *profile; /* learned logons, or NULL */
+    int64_t gap_ns;                 /* as the hosts' incidents (0: 2 h) */
+    double min_score;               /* 0: 50 */
+    double idle_s;                  /* no fact at all this long: open chains close (0: 30) */
+    double replay_s;                /* on taking the role, facts replayed (0: 3 gaps + 1 h; <0: none) */
+    unsigned partitions;            /* whose consumers' lag says when event time may move */
     const char *id;
     stoat_diag_fn diag;
     void *diag_ctx;

@@ -55,8 +55,8 @@ stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int rep
         if (e != STOAT_OK)
             return e;
     }
-    stoat_err e = ensure_consumer(js, BUS_STREAM_HEALTH, FLEET_CONSUMER_HEALTH, "stoat.hb.>", FLEET_BATCH, replicas,
-                                  why, whylen);
+    stoat_err e =
+        ensure_consumer(js, BUS_STREAM_HEALTH, FLEET_CONSUMER_HEALTH, "stoat.hb.>", FLEET_BATCH, replicas, why, whylen);
     if (e != STOAT_OK)
         return e;
     return ensure_consumer(js, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>", FLEET_CROSS_PENDING, replicas,

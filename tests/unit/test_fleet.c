@@ -214,14 +214,26 @@ static void test_heartbeat_host(void **state)
  * once committed, and only fleet incidents. */
 static void put_incident(struct stoat_store *w, uint64_t id, int64_t first, bool fleet)
 {
-    struct stoat_incident_edge edges[2] = {
-        {.account = "CORP\\anna.sato", .from = "ws20.corp", .to = "FS05.corp", .via = "network logon",
-         .first_ns = first, .last_ns = first},
-        {.account = "CORP\\anna.sato", .from = "fs05.corp", .to = "dc07.corp", .via = "network logon",
-         .first_ns = first + 60, .last_ns = first + 60}};
+    struct stoat_incident_edge edges[2] = {{.account = "CORP\\anna.sato",
+                                            .from = "ws20.corp",
+                                            .to = "FS05.corp",
+                                            .via = "network logon",
+                                            .first_ns = first,
+                                            .last_ns = first},
+                                           {.account = "CORP\\anna.sato",
+                                            .from = "fs05.corp",
+                                            .to = "dc07.corp",
+                                            .via = "network logon",
+                                            .first_ns = first + 60,
+                                            .last_ns = first + 60}};
     struct stoat_incident_host hosts[3] = {{.host = "ws20.corp"}, {.host = "fs05.corp"}, {.host = "dc07.corp"}};
-    struct stoat_incident inc = {.id = id, .host = "ws20.corp", .title = "fleet: anna.sato across 3 hosts",
-                                 .score = 90, .level = STOAT_LEVEL_CRITICAL, .first_ns = first, .last_ns = first + 60};
+    struct stoat_incident inc = {.id = id,
+                                 .host = "ws20.corp",
+                                 .title = "fleet: anna.sato across 3 hosts",
+                                 .score = 90,
+                                 .level = STOAT_LEVEL_CRITICAL,
+                                 .first_ns = first,
+                                 .last_ns = first + 60};
     if (fleet) {
         inc.hosts = hosts;
         inc.nhosts = 3;

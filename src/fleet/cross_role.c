@@ -109,7 +109,7 @@ static void on_incident(void *ctx, const struct stoat_incident *inc)
                 x->sink_err = e;
         }
     if (x->o.verbose)
-        say(x, STOAT_SEV_NOTE, "fleet: %s", inc->title ? inc->title : "fleet incident");
+        say(x, STOAT_SEV_NOTE, "%s", inc->title ? inc->title : "fleet incident");
 }
 
 static void on_edge(void *ctx, const struct stoat_incident_edge *e)

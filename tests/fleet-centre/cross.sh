@@ -6,10 +6,13 @@
 #     workstation, a file server, a domain controller, a Linux server, a
 #     stolen account moving between them) publish their logs with
 #     `stoat publish --host`;
-#   - the worker holding lease "cross" makes one fleet incident naming every
-#     host, the account and the logons in order: the same as `stoat hunt`
-#     finds over the same files; it is in the store (hosts, account, edges)
-#     and in the -o JSON lines;
+#   - a worker alone (all roles: partitions, health, cross) makes one fleet
+#     incident naming every host, the account and the logons in order: the
+#     same as `stoat hunt` finds over the same files; it is in the store
+#     (hosts, account, edges) and -o; the hosts' silence alarms raised
+#     meanwhile do not keep the store locked against it;
+#   - two more workers start; the one holding lease "cross" rebuilds the
+#     graph from the facts stream;
 #   - the holder of the cross role is killed (SIGKILL); a second fleet day is
 #     published; the other worker takes the role over, replays the facts,
 #     stores the second day's incident and not the first's again;
@@ -84,9 +87,10 @@ publish() {   # publish DAY: every host's file, its name as --host
             echo "publish $f failed" >>"$T/pub.err"
     done
 }
-worker() {   # worker NAME: started in the background, pid in $T/NAME.pid
-    $STOAT fleet $SRV --db "$T/fleet.db" -o "$T/$1.jsonl" --worker "$1" -v --cross-idle 8 >"$T/$1.log" 2>&1 &
-    echo $! >"$T/$1.pid"
+worker() {   # worker NAME [OPTION...]: started in the background, pid in $T/NAME.pid
+    w=$1; shift
+    $STOAT fleet $SRV --db "$T/fleet.db" -o "$T/$w.jsonl" --worker "$w" -v --cross-idle 8 "$@" >"$T/$w.log" 2>&1 &
+    echo $! >"$T/$w.pid"
     PIDS="$PIDS $!"
 }
 drained() {   # the event partitions and the facts consumer have nothing left
@@ -125,19 +129,17 @@ wait_incidents() {   # wait_incidents N: until the store holds N fleet incidents
     until [ "$(stored | wc -l)" -ge "$1" ] || [ $i -ge 90 ]; do i=$((i + 1)); sleep 1; done
 }
 
-worker wa; sleep 1; worker wb
-sleep 12   # leases settle
-# who holds the role now: took it more often than gave it up
-holds() { [ "$(grep -c "reads cross" "$T/$1.log")" -gt "$(grep -c "gave up the cross-host role" "$T/$1.log")" ]; }
-H=""; n=0
-for w in wa wb; do holds $w && { H=$w; n=$((n + 1)); }; done
-[ "$n" = 1 ] && ok "one worker, and only one, holds the cross-host role ($H)" ||
-    { bad "cross holders: $n"; grep -h cross "$T/wa.log" "$T/wb.log"; }
-
-# day one: every host publishes; the cross role makes the incident
+# day one, a worker alone; hosts fall silent after 2 s (an alarm each)
+worker w0 --silence 2
+sleep 3
 publish a23
 drained || { bad "day one not drained"; cat "$T/status" "$T/cross-lag"; }
 wait_incidents 1
+kill -0 "$(cat "$T/w0.pid")" 2>/dev/null && ok "day one: the worker alone is still running" ||
+    { bad "day one: the worker died"; tail -5 "$T/w0.log"; }
+n=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM alerts a JOIN rules r ON r.id = a.rule_id
+                          WHERE r.title = 'Host stopped reporting'")
+[ "$n" -ge 1 ] && ok "day one: $n silence alarms stored beside the fleet incident" || bad "no silence alarm"
 stored >"$T/got1"
 if cmp -s "$T/a23.want" "$T/got1"; then ok "day one: the stored fleet incident is hunt's: $(cat "$T/got1")"
 else bad "day one: stored fleet incidents differ from hunt's"; echo "want:"; cat "$T/a23.want"; echo "got:"; cat "$T/got1"; fi
@@ -152,6 +154,20 @@ assert account.split("\\")[-1].lower() == exp["account"], account
 assert [[e["from"], e["to"]] for e in edges] == exp["moves"], edges
 assert [e["first"] for e in edges] == sorted(e["first"] for e in edges), edges
 EOF
+kill -TERM "$(cat "$T/w0.pid")"; wait "$(cat "$T/w0.pid")" 2>/dev/null
+fleet_of "$T/w0.jsonl" >"$T/json1"
+cmp -s "$T/a23.want" "$T/json1" && ok "day one: the -o JSON lines carry the same incident" ||
+    { bad "day one: -o differs"; cat "$T/json1"; }
+
+worker wa; sleep 1; worker wb
+sleep 12   # leases settle
+# who holds the role now: took it more often than gave it up
+holds() { [ "$(grep -c "reads cross" "$T/$1.log")" -gt "$(grep -c "gave up the cross-host role" "$T/$1.log")" ]; }
+H=""; n=0
+for w in wa wb; do holds $w && { H=$w; n=$((n + 1)); }; done
+[ "$n" = 1 ] && ok "one worker, and only one, holds the cross-host role ($H)" ||
+    { bad "cross holders: $n"; grep -h cross "$T/wa.log" "$T/wb.log"; }
+
 Hname=$H
 
 # the holder of the cross role dies; day two comes while the other takes over
@@ -163,6 +179,8 @@ drained || { bad "day two not drained"; cat "$T/status" "$T/cross-lag"; }
 wait_incidents 2
 grep -q "reads cross" "$T/$S.log" && ok "the living worker took the cross-host role over" ||
     { bad "no takeover of the cross role"; tail -20 "$T/$S.log"; }
+grep -q "$H replayed [1-9][0-9]* fact messages" "$T/$H.log" && ok "the first holder of the two rebuilt the graph from the facts" ||
+    { bad "no replay by the first holder"; grep replayed "$T/$H.log"; }
 grep -q "$S replayed [1-9][0-9]* fact messages" "$T/$S.log" && ok "it replayed the facts of the last holder" ||
     { bad "no replay of the facts"; grep replayed "$T/$S.log"; }
 sleep 12   # past the idle close after the replay: day one's chain closes again

@@ -363,12 +363,33 @@ static void take_heartbeat(struct centre *c, natsMsg *m)
     free(json);
 }
 
+/* Called while the store steps its UPDATE of the hosts: the names are
+ * kept, and alerted once it is done (an alert put from here went to the
+ * writer's thread on the same connection in the middle of that statement,
+ * and a commit later failed on the search index: the worker exited). */
+struct silent_list {
+    char **hosts;
+    size_t n, cap;
+};
+
 static void on_silent(void *ctx, const char *host, int64_t last_ns)
 {
-    struct centre *c = ctx;
+    struct silent_list *l = ctx;
     (void)last_ns;
-    c->fs->silent++;
-    alert_all(c, fleet_silence_rule(false), host, wall_ns());
+    XGROW(l->hosts, l->cap, l->n + 1);
+    l->hosts[l->n++] = xstrdup(host);
+}
+
+static void flag_silent(struct centre *c, int64_t silence_ns)
+{
+    struct silent_list l = {0};
+    stoat_store_flag_silent(c->o->store, wall_ns() - silence_ns, on_silent, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        c->fs->silent++;
+        alert_all(c, fleet_silence_rule(false), l.hosts[i], wall_ns());
+        free(l.hosts[i]);
+    }
+    free(l.hosts);
 }
 
 static void note_latency(struct centre *c, double s)
@@ -776,7 +797,7 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             break;
         any = any || facts;
         if (c.held[c.partitions] && mono_s() - last_silence >= 1.0) {
-            stoat_store_flag_silent(o->store, wall_ns() - silence_ns, on_silent, &c);
+            flag_silent(&c, silence_ns);
             last_silence = mono_s();
         }
         if (!any)

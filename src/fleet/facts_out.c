@@ -25,6 +25,8 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
+#define FACTS_RETRY_MS 60000
+
 struct sealed {
     char id[400];
     size_t off, len;
@@ -112,10 +114,17 @@ stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen)
 {
     stoat_err e = STOAT_OK;
     for (size_t i = 0; i < f->nsealed; i++) {
-        natsStatus st = NATS_ERR;
-        /* a node may be away for a moment: the cluster elects a new leader */
-        for (int attempt = 0; attempt < 5 && st != NATS_OK; attempt++)
+        natsStatus st = publish_one(f, &f->sealed[i]);
+        /* a node may be away for a while (the cluster elects a new leader,
+         * the client reconnects and its buffer fills): wait for the
+         * connection and try again, up to a minute, before giving up */
+        for (int wait_ms = 100, spent = 0; st != NATS_OK && spent < FACTS_RETRY_MS; spent += wait_ms) {
+            bus_conn_wait(f->conn, wait_ms);
+            nats_Sleep(wait_ms);
+            if (wait_ms < 2000)
+                wait_ms *= 2;
             st = publish_one(f, &f->sealed[i]);
+        }
         if (st != NATS_OK) {
             snprintf(why, whylen, "fleet: cannot publish facts to %s: %s", f->subject, natsStatus_GetText(st));
             e = STOAT_ERR_IO;

@@ -29,7 +29,9 @@ static void usage(FILE *f)
           "The centre of a fleet: reads the events hosts publish (stoat watch --publish,\n"
           "stoat publish) from NATS JetStream, runs the rules, process trees and\n"
           "correlations per host, and stores alerts as `stoat hunt --db` does. Several\n"
-          "processes share the work: each takes a share of the partitions.\n\n"
+          "processes share the work: each takes a share of the partitions. One of them\n"
+          "also holds the cross-host role: the facts every worker derives (logons,\n"
+          "addresses, alert digests) make the lateral movement graph and fleet incidents.\n\n"
           "Bus:\n"
           "      --server URL        nats://HOST:PORT (repeatable; default STOAT_NATS_URL,\n"
           "                          else nats://127.0.0.1:4222)\n"
@@ -45,6 +47,10 @@ static void usage(FILE *f)
           "                          its stored batches, alerts muted, to rebuild process trees\n"
           "                          and correlation windows (default 900)\n"
           "      --no-replay         do not\n"
+          "      --cross-idle S      the cross-host role closes its open chains (fleet incidents)\n"
+          "                          when no fact came for S seconds (default 30)\n"
+          "      --cross-replay S    on taking the cross-host role, replay the last S seconds of\n"
+          "                          facts (default: three incident gaps and an hour)\n"
           "  -j, --threads N         match workers (default 2)\n"
           "  -v, --verbose           leases taken and given, reloads\n\n",
           f);
@@ -59,7 +65,7 @@ struct fleet_args {
     const char *servers[BUS_MAX_SERVERS];
     size_t nservers;
     const char *creds, *tls_ca, *db, *output, *id;
-    int64_t duration, silence, replicas, partitions, max_age, max_bytes, replay;
+    int64_t duration, silence, replicas, partitions, max_age, max_bytes, replay, cross_idle, cross_replay;
     bool no_replay;
     unsigned threads;
     enum stoat_level min_level;
@@ -96,6 +102,8 @@ static const struct cli_option options[] = {
     {CLI_PARSE, "--silence", NULL, FA(silence), cli_parse_count},
     {CLI_PARSE, "--replay", NULL, FA(replay), cli_parse_count},
     {CLI_FLAG, "--no-replay", NULL, FA(no_replay)},
+    {CLI_PARSE, "--cross-idle", NULL, FA(cross_idle), cli_parse_count},
+    {CLI_PARSE, "--cross-replay", NULL, FA(cross_replay), cli_parse_count},
     {CLI_PARSE, "--replicas", NULL, FA(replicas), cli_parse_count},
     {CLI_PARSE, "--partitions", NULL, FA(partitions), cli_parse_count},
     {CLI_PARSE, "--max-age", NULL, FA(max_age), cli_parse_count},
@@ -178,8 +186,8 @@ static int do_setup(const struct fleet_args *fa)
         fprintf(stderr, "stoat: %s\n", why);
         rc = EXIT_FATAL;
     } else {
-        printf("fleet: streams, %u partition consumers, health consumer and buckets ready (replicas %d)\n", parts,
-               fa->replicas > 0 ? (int)fa->replicas : 1);
+        printf("fleet: streams, %u partition consumers, health and cross consumers and buckets ready (replicas %d)\n",
+               parts, fa->replicas > 0 ? (int)fa->replicas : 1);
     }
     bus_closing = 1;
     bus_close(c);
@@ -366,13 +374,15 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
         return EXIT_FATAL;
     }
     int rc = EXIT_OK;
-    struct stoat_store *store = NULL;
+    struct stoat_store *store = NULL, *xstore = NULL;
     struct bus_conn *c = NULL;
     FILE *out = NULL;
     /* commits only when the centre says (alerts and marks together) */
     struct stoat_store_opts so = {
         .create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30, .diag = cli_diag, .diag_ctx = &dp};
-    if (stoat_store_open(fa->db, &so, &store) != STOAT_OK) {
+    /* the cross-host role's incidents: a handle (and run) of their own, as
+     * their alerts are in the workers' runs */
+    if (stoat_store_open(fa->db, &so, &store) != STOAT_OK || stoat_store_open(fa->db, &so, &xstore) != STOAT_OK) {
         rc = EXIT_FATAL;
         goto out;
     }
@@ -385,13 +395,16 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
         rc = EXIT_FATAL;
         goto out;
     }
-    struct stoat_sink sinks[2];
+    struct stoat_sink sinks[2], xsinks[2];
     size_t nsinks = 0;
     char args[1024];
     cli_command_line(argc, argv, args, sizeof(args));
     stoat_sink_store(store, false, "fleet", args, &sinks[nsinks++]);
+    stoat_sink_store(xstore, false, "fleet-cross", args, &xsinks[0]);
     if (out)
         stoat_sink_jsonl(out, &sinks[nsinks++]);
+    if (out)
+        xsinks[1] = sinks[1];
     char id[160], host[64] = "centre";
     gethostname(host, sizeof(host) - 1);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -415,6 +428,11 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
                             .duration_s = (double)fa->duration,
                             .silence_ms = fa->silence * 1000,
                             .replay_s = fa->no_replay ? -1 : (double)fa->replay,
+                            .cross_sinks = xsinks,
+                            .ncross_sinks = out ? 2 : 1,
+                            .cross_store = xstore,
+                            .cross_idle_s = (double)fa->cross_idle,
+                            .cross_replay_s = (double)fa->cross_replay,
                             .stop = &stop_flag,
                             .reload = reload_rules,
                             .reload_ctx = &rctx,
@@ -430,11 +448,19 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             (unsigned long long)fs.duplicates, (unsigned long long)fs.heartbeats, (unsigned long long)fs.silent,
             (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, (unsigned long long)fs.forged,
             fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+    fprintf(stderr,
+            "fleet %s: facts published: %llu (%llu messages); cross-host role: %llu facts read, %llu edges "
+            "(%llu new), %llu fleet incidents stored, %llu known already\n",
+            id, (unsigned long long)fs.facts, (unsigned long long)fs.fact_messages, (unsigned long long)fs.cross_facts,
+            (unsigned long long)fs.cross_edges, (unsigned long long)fs.cross_new_edges,
+            (unsigned long long)fs.cross_incidents, (unsigned long long)fs.cross_known);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)
         if (sinks[i].destroy)
             sinks[i].destroy(sinks[i].ctx);
+    if (xsinks[0].destroy)
+        xsinks[0].destroy(xsinks[0].ctx);
 out:
     bus_closing = 1;
     bus_close(c);
@@ -443,6 +469,7 @@ out:
     if (out && fclose(out) != 0)
         rc = EXIT_FATAL;
     stoat_store_close(store);
+    stoat_store_close(xstore);
     stoat_ruleset_destroy(rs);
     return rc;
 }

@@ -105,6 +105,7 @@ make -s fleetcheck >/dev/null 2>&1
 part fleet-host tests/fleet/host.sh
 make -s build/bench/fleet_pub >/dev/null 2>&1
 part fleet-centre tests/fleet-centre/run.sh
+part fleet-cross tests/fleet-centre/cross.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

@@ -107,6 +107,11 @@ stoat_err stoat_store_put_mark(struct stoat_store *s, const char *host, const ch
  * Reads what is committed: use a handle of its own (not a writer's). */
 int stoat_store_marked(struct stoat_store *s, const char *host, const char *run, uint64_t seq);
 
+/* 1 when a fleet incident (one naming hosts) whose first logon was from
+ * -> to at first_ns is stored, 0 when not, -1 on an error: the fleet's
+ * cross-host role asks before storing one, so a chain it reports again
+ * after a takeover is not stored twice. Reads what is committed. */
+int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, const char *from, const char *to);
 /* A host's heartbeat (the JSON as it came, at most 64 KiB) seen at seen_ns.
  * *was_silent (may be NULL) says the host had been flagged silent; the flag
  * is cleared. Commits what is queued first. */

@@ -508,6 +508,11 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     fact_out(b, &f);
 }
 
+void behaviour_send_facts(struct behaviour *b, void (*fact)(void *ctx, const struct cross_fact *f))
+{
+    b->out.fact = fact;
+}
+
 void behaviour_advance(struct behaviour *b, int64_t now_ns)
 {
     chains_advance(b->chains, now_ns);

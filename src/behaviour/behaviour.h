@@ -61,6 +61,11 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
  * crown jewel was touched in the same session or tree, data may be leaving. */
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a);
 
+/* From now on the facts for cross-host analytics go to out.fact (the
+ * fleet's partition workers publish them), not into this behaviour's own
+ * chains across hosts. */
+void behaviour_send_facts(struct behaviour *b, void (*fact)(void *ctx, const struct cross_fact *f));
+
 /* Live: event time has reached now_ns; alerts older than the lateness are
  * chained and chains that can no longer grow become incidents. */
 void behaviour_advance(struct behaviour *b, int64_t now_ns);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "behaviour/sources.h"
 #include "fleet/fleet.h"
 #include "pipeline/consume.h"
 #include "pipeline/source_bus.h"
@@ -90,6 +91,8 @@ struct centre {
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
     bool muted;
+    struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
+    struct fleet_cross *cross; /* that role, while this worker holds its lease */
 };
 
 struct mute_ctx {
@@ -182,6 +185,7 @@ static void batch_done(void *ctx, struct bus_input *in)
     stoat_err e = STOAT_OK;
     if (b->run[0] && !b->replay)
         e = stoat_store_put_mark(c->o->store, b->host, b->run, b->seq);
+    fleet_facts_seal(c->facts, b->host, b->run, b->seq, !b->replay);
     pthread_mutex_lock(&c->mu);
     if (e != STOAT_OK && c->mark_err == STOAT_OK)
         c->mark_err = e;
@@ -359,12 +363,33 @@ static void take_heartbeat(struct centre *c, natsMsg *m)
     free(json);
 }
 
+/* Called while the store steps its UPDATE of the hosts: the names are
+ * kept, and alerted once it is done (an alert put from here went to the
+ * writer's thread on the same connection in the middle of that statement,
+ * and a commit later failed on the search index: the worker exited). */
+struct silent_list {
+    char **hosts;
+    size_t n, cap;
+};
+
 static void on_silent(void *ctx, const char *host, int64_t last_ns)
 {
-    struct centre *c = ctx;
+    struct silent_list *l = ctx;
     (void)last_ns;
-    c->fs->silent++;
-    alert_all(c, fleet_silence_rule(false), host, wall_ns());
+    XGROW(l->hosts, l->cap, l->n + 1);
+    l->hosts[l->n++] = xstrdup(host);
+}
+
+static void flag_silent(struct centre *c, int64_t silence_ns)
+{
+    struct silent_list l = {0};
+    stoat_store_flag_silent(c->o->store, wall_ns() - silence_ns, on_silent, &l);
+    for (size_t i = 0; i < l.n; i++) {
+        c->fs->silent++;
+        alert_all(c, fleet_silence_rule(false), l.hosts[i], wall_ns());
+        free(l.hosts[i]);
+    }
+    free(l.hosts);
 }
 
 static void note_latency(struct centre *c, double s)
@@ -425,6 +450,13 @@ static stoat_err round_settle(struct centre *c)
         pthread_cond_wait(&c->cv, &c->mu);
     stoat_err e = c->mark_err;
     pthread_mutex_unlock(&c->mu);
+    /* facts before the commit: a batch whose alerts are stored has its facts
+     * out (a crash in between derives them again under the same ids) */
+    char why[256];
+    if (e == STOAT_OK && fleet_facts_flush(c->facts, why, sizeof(why)) != STOAT_OK) {
+        say(c, STOAT_SEV_ERROR, "%s", why);
+        e = STOAT_ERR_IO;
+    }
     if (e == STOAT_OK && c->nround)
         e = stoat_store_commit(c->o->store);
     if (e != STOAT_OK) {
@@ -616,6 +648,8 @@ static void maybe_reload(struct centre *c)
     consumer_set_ruleset(&c->con, rs);
     struct stoat_ruleset *old = c->owned;
     c->rs = c->owned = rs;
+    const struct behaviour_data *d = behaviour_data_of(rs);
+    fleet_cross_set_profile(c->cross, d ? d->baseline : NULL); /* the old set's goes with it */
     pipeline_start(c);
     stoat_ruleset_destroy(old);
     c->fs->reloads++;
@@ -650,12 +684,73 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
     if (bus_read_partitions(c->conn, &c->partitions, why, whylen) != STOAT_OK)
         return STOAT_ERR_IO;
     c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
-    c->held = xcalloc(c->partitions + 1, sizeof(bool));
-    c->ever = xcalloc(c->partitions + 1, sizeof(bool));
+    c->held = xcalloc(c->partitions + 2, sizeof(bool)); /* + health, cross */
+    c->ever = xcalloc(c->partitions + 2, sizeof(bool));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
     if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
         return STOAT_ERR_IO;
     return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
+}
+
+/* A sink of the cross-host role's that the workers' list does not have
+ * (its store run): begun and ended here. */
+static bool own_cross_sink(const struct fleet_opts *o, size_t i)
+{
+    for (size_t s = 0; s < o->nsinks; s++)
+        if (o->sinks[s].ctx == o->cross_sinks[i].ctx)
+            return false;
+    return true;
+}
+
+/* The facts go out from every worker; the cross-host role is taken by
+ * whoever gets its lease. */
+static void cross_start(struct centre *c)
+{
+    const struct fleet_opts *o = c->o;
+    c->facts = fleet_facts_create(c->conn, o->id);
+    consumer_send_facts(&c->con, fleet_facts_add, c->facts);
+    const struct behaviour_data *d = behaviour_data_of(c->rs);
+    struct fleet_cross_opts xo = {.sinks = o->cross_sinks,
+                                  .nsinks = o->ncross_sinks,
+                                  .store = o->cross_store,
+                                  .rd = c->rd,
+                                  .profile = d ? d->baseline : NULL,
+                                  .gap_ns = o->beh.incident_gap_ns,
+                                  .min_score = o->beh.incident_min_score,
+                                  .idle_s = o->cross_idle_s,
+                                  .replay_s = o->cross_replay_s,
+                                  .partitions = c->partitions,
+                                  .id = o->id,
+                                  .diag = o->diag,
+                                  .diag_ctx = o->diag_ctx,
+                                  .verbose = o->verbose};
+    for (size_t i = 0; i < o->ncross_sinks; i++)
+        if (o->cross_sinks[i].begin && own_cross_sink(o, i))
+            o->cross_sinks[i].begin(o->cross_sinks[i].ctx);
+    c->cross = fleet_cross_create(c->conn, &xo);
+}
+
+static stoat_err cross_stop(struct centre *c)
+{
+    const struct fleet_opts *o = c->o;
+    struct fleet_cross_stats xs;
+    fleet_cross_stats(c->cross, &xs);
+    fleet_facts_counts(c->facts, &c->fs->fact_messages, &c->fs->facts);
+    c->fs->cross_facts = xs.facts;
+    c->fs->cross_incidents = xs.incidents;
+    c->fs->cross_known = xs.known;
+    c->fs->cross_edges = xs.edges;
+    c->fs->cross_new_edges = xs.new_edges;
+    fleet_cross_destroy(c->cross);
+    c->cross = NULL;
+    stoat_err err = STOAT_OK;
+    for (size_t i = 0; i < o->ncross_sinks; i++)
+        if (o->cross_sinks[i].end && own_cross_sink(o, i)) {
+            stoat_err e = o->cross_sinks[i].end(o->cross_sinks[i].ctx, NULL);
+            if (e && !err)
+                err = e;
+        }
+    return err;
 }
 
 stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fleet_stats *fs)
@@ -680,6 +775,7 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             .ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident, .event = mute_event};
     }
     consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
+    cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
     double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s();
@@ -689,14 +785,19 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             bool changed = false;
             fleet_leases_tick(c.leases, c.held, &changed);
             subs_follow_leases(&c);
+            fleet_cross_hold(c.cross, c.held[c.partitions + 1]);
             maybe_reload(&c);
             last_tick = mono_s();
         }
         bool any = round_fetch(&c, batch);
         if ((err = round_settle(&c)) != STOAT_OK)
             break;
+        bool facts = false;
+        if ((err = fleet_cross_round(c.cross, &facts)) != STOAT_OK)
+            break;
+        any = any || facts;
         if (c.held[c.partitions] && mono_s() - last_silence >= 1.0) {
-            stoat_store_flag_silent(o->store, wall_ns() - silence_ns, on_silent, &c);
+            flag_silent(&c, silence_ns);
             last_silence = mono_s();
         }
         if (!any)
@@ -705,6 +806,9 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     fleet_leases_release(c.leases);
     units_finish(c.units);
     stoat_err fe = consumer_fini(&c.con);
+    if (err == STOAT_OK)
+        err = fe;
+    fe = cross_stop(&c);
     if (err == STOAT_OK)
         err = fe;
     latency_figures(&c);
@@ -728,6 +832,8 @@ out:
     free(c.mute_ctx);
     free(c.lat);
     fleet_leases_close(c.leases);
+    fleet_cross_destroy(c.cross);
+    fleet_facts_destroy(c.facts);
     bus_rules_watch_stop(c.rules);
     stoat_store_close(c.rd);
     stoat_ruleset_destroy(c.owned);

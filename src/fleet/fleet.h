@@ -9,13 +9,20 @@
  *                                                                                            + batch marks
  *   after a round: commit (alerts and marks in one transaction), then ack
  *
+ *   facts (logons, addresses, alert digests) of each batch, published to
+ *   stoat.fact.<worker> before its ack --> STOAT_FACTS --pull cross--> the
+ *   cross-host role (one lease holder): lateral movement graph, fleet
+ *   incidents --> the same sinks and store
+ *
  * Files: setup.c (consumers), lease.c (work sharing), centre.c (the
  * loop), health.c (heartbeats, silence), bundle.c (rule bundles),
- * creds.c (host credentials and their server config). */
+ * creds.c (host credentials and their server config), facts_out.c (the
+ * workers' facts), cross_role.c (the cross-host role). */
 #ifndef STOAT_FLEET_FLEET_H
 #define STOAT_FLEET_FLEET_H
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +35,8 @@
 
 #define FLEET_CONSUMER_PREFIX "part-"
 #define FLEET_CONSUMER_HEALTH "health"
+#define FLEET_CONSUMER_CROSS  "cross" /* on STOAT_FACTS, read by the cross-host role */
+#define FLEET_CROSS_PENDING   1024    /* its MaxAckPending */
 #define FLEET_ACK_WAIT_NS     (30LL * 1000000000LL)
 #define FLEET_BATCH           64    /* messages fetched per partition and round (MaxAckPending) */
 #define FLEET_LEASE_MS        15000 /* a lease or a worker's liveness lasts this long unrenewed */
@@ -44,10 +53,11 @@ struct fleet_leases;
 stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
                             char *why, size_t whylen);
 /* Renews this worker's liveness and its leases, takes free or expired
- * ones up to its share (ceil(partitions + 1 / live workers): the extra one
- * is the health role, lease "health"), lets go of what is over its share.
- * held[p] (partitions + 1 entries, the last the health role) says what is
- * held afterwards; changed says whether that moved. */
+ * ones up to its share (ceil((partitions + 2) / live workers): the extra
+ * ones are the health role, lease "health", and the cross-host role, lease
+ * "cross"), lets go of what is over its share. held[p] (partitions + 2
+ * entries: the partitions, then health, then cross) says what is held
+ * afterwards; changed says whether that moved. */
 void fleet_leases_tick(struct fleet_leases *l, bool *held, bool *changed);
 /* Gives every lease back (a clean stop: others take over at once). */
 void fleet_leases_release(struct fleet_leases *l);
@@ -76,6 +86,14 @@ struct fleet_opts {
     double replay_s;             /* a partition taken over replays this much of its stored
                                           batches (stream time) to rebuild state; 0: 900; <0: none */
     volatile sig_atomic_t *stop; /* set by a signal handler */
+    /* the cross-host role (cross_role.c): where its fleet incidents go (a
+     * store sink on cross_store, a handle of its own, and -o); none: the
+     * role is not taken by this process */
+    const struct stoat_sink *cross_sinks;
+    size_t ncross_sinks;
+    struct stoat_store *cross_store; /* committed before facts are acknowledged */
+    double cross_idle_s;             /* see fleet_cross_opts */
+    double cross_replay_s;
     fleet_reload_fn reload;
     void *reload_ctx;
     stoat_diag_fn diag;
@@ -85,13 +103,64 @@ struct fleet_opts {
 
 struct fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t forged; /* batches whose host is not their subject's: dropped */
+    uint64_t forged;               /* batches whose host is not their subject's: dropped */
+    uint64_t fact_messages, facts; /* published by this worker's partitions */
+    uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;
     uint64_t latency_n;
     double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
     struct stoat_hunt_stats hunt;
 };
 
 stoat_err fleet_run(struct bus_conn *c, const struct fleet_opts *o, struct fleet_stats *st);
+
+/* ---- the workers' facts (facts_out.c) ---- */
+struct cross_fact;
+struct fleet_facts;
+struct fleet_facts *fleet_facts_create(struct bus_conn *c, const char *worker);
+void fleet_facts_destroy(struct fleet_facts *f); /* accepts NULL */
+/* A fact of the batch being processed (the consumer's thread; ctx: f). */
+void fleet_facts_add(void *ctx, const struct cross_fact *fact);
+/* The batch was handed back: its facts become one message, id
+ * "fact:<host>:<run>:<seq>" (keep false: dropped, a replayed batch's). */
+void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, uint64_t seq, bool keep);
+/* Publishes what was sealed, each waiting for the stream's ack. */
+stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen);
+void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts);
+
+/* ---- the cross-host role (cross_role.c) ---- */
+struct baseline;
+struct fleet_cross_opts {
+    const struct stoat_sink *sinks; /* fleet incidents */
+    size_t nsinks;
+    struct stoat_store *store;      /* committed before facts are acknowledged */
+    struct stoat_store *rd;         /* asked whether an incident is stored already */
+    const struct baseline *profile; /* learned logons, or NULL */
+    int64_t gap_ns;                 /* as the hosts' incidents (0: 2 h) */
+    double min_score;               /* 0: 50 */
+    double idle_s;                  /* no fact at all this long: open chains close (0: 30) */
+    double replay_s;                /* on taking the role, facts replayed (0: 3 gaps + 1 h; <0: none) */
+    unsigned partitions;            /* whose consumers' lag says when event time may move */
+    const char *id;
+    stoat_diag_fn diag;
+    void *diag_ctx;
+    bool verbose;
+};
+struct fleet_cross_stats {
+    uint64_t messages, facts, bad, replayed; /* fact messages and facts read; lines refused */
+    uint64_t incidents, known;               /* stored; closed again but stored before */
+    uint64_t edges, new_edges, dropped;
+};
+struct fleet_cross;
+struct fleet_cross *fleet_cross_create(struct bus_conn *c, const struct fleet_cross_opts *o);
+void fleet_cross_destroy(struct fleet_cross *x); /* accepts NULL */
+/* The lease moved (between rounds): reads the consumer, after replaying
+ * the facts, or lets go. */
+void fleet_cross_hold(struct fleet_cross *x, bool held);
+/* Fetches facts, feeds them, stores what closed, commits, acknowledges. */
+stoat_err fleet_cross_round(struct fleet_cross *x, bool *any);
+void fleet_cross_stats(const struct fleet_cross *x, struct fleet_cross_stats *out);
+/* Rules were reloaded: the learned logons now come from there (NULL: none). */
+void fleet_cross_set_profile(struct fleet_cross *x, const struct baseline *profile);
 
 /* ---- health (health.c) ---- */
 

@@ -12,8 +12,10 @@
  *   the leases. Each takes at most ceil(roles / live workers), so a new
  *   worker gets its share as the others give back what is over theirs, and
  *   a dead one's leases expire after FLEET_LEASE_MS and are taken over.
- * - The roles are the partitions and one more, the health role (lease
- *   "health": heartbeats and silence alarms), shared the same way.
+ * - The roles are the partitions and two more, the health role (lease
+ *   "health": heartbeats and silence alarms) and the cross-host role
+ *   (lease "cross": facts, lateral movement, fleet incidents), shared the
+ *   same way.
  * - Leases move only between rounds of the centre's loop, when nothing is
  *   fetched and unacknowledged: what a dead worker fetched is redelivered
  *   after the consumer's AckWait, and the store's batch marks make that
@@ -29,7 +31,7 @@
 struct fleet_leases {
     kvStore *kv;
     char id[128];
-    unsigned roles; /* partitions + 1 */
+    unsigned roles; /* partitions + 2 */
     bool *held;
     uint64_t *rev; /* the revision of our lease, when held */
 };
@@ -44,6 +46,8 @@ static int64_t now_ms(void)
 static void role_key(const struct fleet_leases *l, unsigned r, char *out, size_t n)
 {
     if (r + 1 == l->roles)
+        snprintf(out, n, "lease.cross");
+    else if (r + 2 == l->roles)
         snprintf(out, n, "lease.health");
     else
         snprintf(out, n, "lease.%u", r);
@@ -63,7 +67,7 @@ stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partiti
     struct fleet_leases *l = xcalloc(1, sizeof(*l));
     l->kv = kv;
     snprintf(l->id, sizeof(l->id), "%s", id);
-    l->roles = partitions + 1;
+    l->roles = partitions + 2;
     l->held = xcalloc(l->roles, sizeof(bool));
     l->rev = xcalloc(l->roles, sizeof(uint64_t));
     *out = l;

@@ -5,15 +5,16 @@
  * sent only once a batch's alerts are committed; MaxAckPending is the
  * fetch size, so after a worker dies the messages behind its unacked ones
  * wait until those are redelivered (AckWait) and each host stays in order.
- * "health" reads the heartbeats. Adding a consumer that exists with the
+ * "health" reads the heartbeats, "cross" the facts (STOAT_FACTS) for the
+ * cross-host role; facts are small, so it may hold more unacknowledged. Adding a consumer that exists with the
  * same settings is a no-op on the server; with other settings (a new batch
  * size) it is updated, so the call is idempotent. */
 #include <stdio.h>
 
 #include "fleet/fleet.h"
 
-static stoat_err ensure_consumer(jsCtx *js, const char *stream, const char *name, const char *filter, int replicas,
-                                 char *why, size_t whylen)
+static stoat_err ensure_consumer(jsCtx *js, const char *stream, const char *name, const char *filter, int pending,
+                                 int replicas, char *why, size_t whylen)
 {
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
@@ -22,8 +23,8 @@ static stoat_err ensure_consumer(jsCtx *js, const char *stream, const char *name
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = FLEET_ACK_WAIT_NS;
     cc.DeliverPolicy = js_DeliverAll;
-    cc.MaxAckPending = FLEET_BATCH;
-    cc.MaxRequestBatch = FLEET_BATCH;
+    cc.MaxAckPending = pending;
+    cc.MaxRequestBatch = pending;
     cc.Replicas = replicas > 0 ? replicas : 0; /* 0: the stream's */
     jsErrCode je = 0;
     jsConsumerInfo *ci = NULL;
@@ -50,9 +51,14 @@ stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int rep
     for (unsigned p = 0; p < partitions; p++) {
         snprintf(name, sizeof(name), FLEET_CONSUMER_PREFIX "%u", p);
         snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
-        stoat_err e = ensure_consumer(js, BUS_STREAM_EVENTS, name, filter, replicas, why, whylen);
+        stoat_err e = ensure_consumer(js, BUS_STREAM_EVENTS, name, filter, FLEET_BATCH, replicas, why, whylen);
         if (e != STOAT_OK)
             return e;
     }
-    return ensure_consumer(js, BUS_STREAM_HEALTH, FLEET_CONSUMER_HEALTH, "stoat.hb.>", replicas, why, whylen);
+    stoat_err e =
+        ensure_consumer(js, BUS_STREAM_HEALTH, FLEET_CONSUMER_HEALTH, "stoat.hb.>", FLEET_BATCH, replicas, why, whylen);
+    if (e != STOAT_OK)
+        return e;
+    return ensure_consumer(js, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>", FLEET_CROSS_PENDING, replicas,
+                           why, whylen);
 }

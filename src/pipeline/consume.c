@@ -71,6 +71,19 @@ void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const str
     c->corr = corr_stream_create(rs, &c->beh_opts, c->min_level, stats, on_behaviour_alert, c);
 }
 
+static void on_fact(void *ctx, const struct cross_fact *f)
+{
+    struct consumer *c = ctx;
+    c->fact(c->fact_ctx, f);
+}
+
+void consumer_send_facts(struct consumer *c, void (*fn)(void *ctx, const struct cross_fact *f), void *ctx)
+{
+    c->fact = fn;
+    c->fact_ctx = ctx;
+    behaviour_send_facts(c->beh, on_fact);
+}
+
 stoat_err consumer_fini(struct consumer *c)
 {
     if (c->corr)

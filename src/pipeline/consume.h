@@ -30,6 +30,9 @@ struct consumer {
      * or the rules change; and the count of earlier rulesets */
     uint64_t *regex_limited;
     uint64_t regex_limited_before;
+    /* facts for cross-host analytics, when they go out (consumer_send_facts) */
+    void (*fact)(void *ctx, const struct cross_fact *f);
+    void *fact_ctx;
 };
 
 /* all_events: every event goes to the sinks' event callback too. */
@@ -43,6 +46,11 @@ stoat_err consumer_fini(struct consumer *c);
 /* The regex limit figures of st from what the consumer holds and its own
  * engine's, with those of more (may be NULL): a live producer's engine. */
 void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *more, struct stoat_hunt_stats *st);
+
+/* The facts behaviour derives for cross-host analytics go to fn (on the
+ * consumer's thread) instead of its own chains across hosts: the fleet's
+ * workers publish them to the cross-host role. */
+void consumer_send_facts(struct consumer *c, void (*fn)(void *ctx, const struct cross_fact *f), void *ctx);
 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns, const char *const fields[PF_COUNT],

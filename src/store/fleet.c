@@ -38,6 +38,25 @@ int stoat_store_marked(struct stoat_store *s, const char *host, const char *run,
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, const char *from, const char *to)
+{
+    if (!s || !from || !to)
+        return -1;
+    /* a chain is known by its first logon: the time and the two places */
+    sqlite3_stmt *st = store_prepare(s, "SELECT 1 FROM incidents WHERE hosts IS NOT NULL AND edges IS NOT NULL"
+                                        " AND json_extract(edges, '$[0].first') = ?1"
+                                        " AND lower(json_extract(edges, '$[0].from')) = lower(?2)"
+                                        " AND lower(json_extract(edges, '$[0].to')) = lower(?3) LIMIT 1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, first_ns);
+    store_bind_text(st, 2, from);
+    store_bind_text(st, 3, to);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 stoat_err stoat_store_put_heartbeat(struct stoat_store *s, const char *host, int64_t seen_ns, const char *json,
                                     bool *was_silent)
 {

@@ -209,6 +209,65 @@ static void test_heartbeat_host(void **state)
     assert_int_equal(fleet_silence_rule(false)->level, STOAT_LEVEL_HIGH);
 }
 
+/* The cross-host role asks whether a fleet incident is stored already (a
+ * takeover reports the chains it replays again): known by its first logon,
+ * once committed, and only fleet incidents. */
+static void put_incident(struct stoat_store *w, uint64_t id, int64_t first, bool fleet)
+{
+    struct stoat_incident_edge edges[2] = {{.account = "CORP\\anna.sato",
+                                            .from = "ws20.corp",
+                                            .to = "FS05.corp",
+                                            .via = "network logon",
+                                            .first_ns = first,
+                                            .last_ns = first},
+                                           {.account = "CORP\\anna.sato",
+                                            .from = "fs05.corp",
+                                            .to = "dc07.corp",
+                                            .via = "network logon",
+                                            .first_ns = first + 60,
+                                            .last_ns = first + 60}};
+    struct stoat_incident_host hosts[3] = {{.host = "ws20.corp"}, {.host = "fs05.corp"}, {.host = "dc07.corp"}};
+    struct stoat_incident inc = {.id = id,
+                                 .host = "ws20.corp",
+                                 .title = "fleet: anna.sato across 3 hosts",
+                                 .score = 90,
+                                 .level = STOAT_LEVEL_CRITICAL,
+                                 .first_ns = first,
+                                 .last_ns = first + 60};
+    if (fleet) {
+        inc.hosts = hosts;
+        inc.nhosts = 3;
+        inc.account = "CORP\\anna.sato";
+        inc.edges = edges;
+        inc.nedges = 2;
+    }
+    assert_int_equal(stoat_store_put_incident(w, &inc), STOAT_OK);
+}
+
+static void test_fleet_incident_known(void **state)
+{
+    (void)state;
+    struct stoat_store *w = open_writer(), *r = open_reader();
+    const int64_t t = 1795127464000000000LL;
+    put_incident(w, 1, t, true);
+    put_incident(w, 2, t + 5, false); /* a host's own incident: never a fleet one */
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, "ws20.corp", "fs05.corp"), 0); /* not committed */
+    assert_int_equal(stoat_store_commit(w), STOAT_OK);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, "ws20.corp", "fs05.corp"), 1);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, "WS20.corp", "fs05.CORP"), 1); /* names as spelled */
+    assert_int_equal(stoat_store_fleet_incident_known(r, t + 1, "ws20.corp", "fs05.corp"), 0);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, "ws21.corp", "fs05.corp"), 0);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, "ws20.corp", "dc07.corp"), 0);
+    /* the second edge is not the chain's start */
+    assert_int_equal(stoat_store_fleet_incident_known(r, t + 60, "fs05.corp", "dc07.corp"), 0);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t + 5, "ws20.corp", "fs05.corp"), 0);
+    assert_int_equal(stoat_store_fleet_incident_known(NULL, t, "ws20.corp", "fs05.corp"), -1);
+    assert_int_equal(stoat_store_fleet_incident_known(r, t, NULL, "fs05.corp"), -1);
+    stoat_store_close(r);
+    assert_int_equal(stoat_store_run_end(w, NULL), STOAT_OK);
+    stoat_store_close(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_marks_die_with_their_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeats_and_silence, setup, teardown),
         cmocka_unit_test(test_heartbeat_host),
+        cmocka_unit_test_setup_teardown(test_fleet_incident_known, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

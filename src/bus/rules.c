@@ -225,8 +225,9 @@ bool bus_rules_head(const char *json, size_t n, struct bus_bundle_head *h, char 
 {
     char chunks_s[16], bytes_s[24];
     if (!member(json, n, "version", h->version, sizeof h->version) ||
-        !member(json, n, "sha256", h->sha256, sizeof h->sha256) || !member(json, n, "chunks", chunks_s, sizeof chunks_s) ||
-        !member(json, n, "bytes", bytes_s, sizeof bytes_s) || !hex_word(h->version, 8) || !hex_word(h->sha256, 64)) {
+        !member(json, n, "sha256", h->sha256, sizeof h->sha256) ||
+        !member(json, n, "chunks", chunks_s, sizeof chunks_s) || !member(json, n, "bytes", bytes_s, sizeof bytes_s) ||
+        !hex_word(h->version, 8) || !hex_word(h->sha256, 64)) {
         snprintf(why, whylen, "bus: %s current is not a rule bundle's", BUS_KV_RULES);
         return false;
     }

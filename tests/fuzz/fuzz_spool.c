@@ -77,8 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             spool_done(s, it.segment);
         }
         /* a live append after the takeover, past the found segment */
-        struct spool_rec w = {.kind = BUS_KIND_EVENTS, .count = 1, .host = "h", .host_len = 1,
-                              .id = "h:1:1", .id_len = 5, .payload = "{}\n", .len = 3};
+        struct spool_rec w = {.kind = BUS_KIND_EVENTS,
+                              .count = 1,
+                              .host = "h",
+                              .host_len = 1,
+                              .id = "h:1:1",
+                              .id_len = 5,
+                              .payload = "{}\n",
+                              .len = 3};
         (void)spool_append(s, &w);
         buf_free(&store);
         spool_close(s);

@@ -56,8 +56,15 @@ static void test_fact_control_bytes_within_cap(void **state)
     memset(s, 0x01, FACTS_STR_MAX);
     s[FACTS_STR_MAX] = 0;
     struct cross_fact f = {.kind = CROSS_FACT_ALERT,
-                           .alert = {.id = 1, .host = s, .time_ns = 1, .rule_id = s, .rule_title = s, .account = s,
-                                     .logon_id = s, .image = s, .parent_image = s}};
+                           .alert = {.id = 1,
+                                     .host = s,
+                                     .time_ns = 1,
+                                     .rule_id = s,
+                                     .rule_title = s,
+                                     .account = s,
+                                     .logon_id = s,
+                                     .image = s,
+                                     .parent_image = s}};
     round_trip(&f);
     /* a long one is cut on a character, never inside \u00XX or UTF-8 */
     char *u = malloc(3 * FACTS_STR_MAX + 1);

@@ -32,7 +32,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(top, sizeof top, "/tmp/stoat-fuzz-bundle.%d", (int)getpid());
+    /* memory-backed when there is one: every input writes files */
+    snprintf(top, sizeof top, "%s/stoat-fuzz-bundle.%d", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+             (int)getpid());
     snprintf(dir, sizeof dir, "%s/in", top);
     return 0;
 }

@@ -11,7 +11,8 @@
 #   message otherwise), make install into a DESTDIR, the man page and a
 #   build without the eBPF sensor, the fleet's host side against a
 #   nats-server it starts and its centre against a three-node cluster it
-#   starts (both skipped with a message when nats-server is absent), then
+#   starts, fifty hosts and a whole-cluster outage against another (all
+#   skipped with a message when nats-server is absent), then
 #   the same functional tests on the
 #   address+undefined sanitizer build (leaks fail the run), and a bounded
 #   fuzz run per harness.
@@ -106,6 +107,7 @@ part fleet-host tests/fleet/host.sh
 make -s build/bench/fleet_pub >/dev/null 2>&1
 part fleet-centre tests/fleet-centre/run.sh
 part fleet-cross tests/fleet-centre/cross.sh
+part fleet-scale tests/fleet-scale/run.sh
 
 # ------------------------------------------------------------- sanitizer build
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

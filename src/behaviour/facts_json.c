@@ -15,12 +15,37 @@
 #include "util/buf.h"
 #include "util/text.h"
 
+/* A string the reader takes back: escaped, it is at most FACTS_STR_MAX
+ * bytes (cut after a whole escape or UTF-8 character). The cap is on the
+ * escaped form because escapes grow: a byte that is not UTF-8 is written
+ * \ufffd and read back as three bytes, a control byte is six; capped so,
+ * the decoded string is never longer than the reader's cap, and eleven
+ * strings stay under FACTS_JSON_MAX. */
 static void put_str(struct buf *b, const char *key, const char *v)
 {
     if (!v)
         return;
-    buf_printf(b, ",\"%s\":", key);
-    buf_json_str(b, v, strlen(v));
+    buf_printf(b, ",\"%s\":\"", key);
+    size_t start = b->len;
+    buf_json_escape(b, v, strlen(v));
+    if (b->len - start > FACTS_STR_MAX) {
+        const unsigned char *e = (const unsigned char *)b->p + start;
+        size_t at = 0;
+        for (;;) {
+            size_t step = e[at] == '\\' ? (e[at + 1] == 'u' ? 6 : 2) : 1;
+            if (e[at] >= 0xF0)
+                step = 4;
+            else if (e[at] >= 0xE0)
+                step = 3;
+            else if (e[at] >= 0xC0)
+                step = 2;
+            if (at + step > FACTS_STR_MAX)
+                break;
+            at += step;
+        }
+        b->len = start + at;
+    }
+    buf_putc(b, '"');
 }
 
 static void put_int(struct buf *b, const char *key, int64_t v)

@@ -494,7 +494,7 @@ static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf 
 
 /* ------------------------------------------------------------ heartbeat */
 
-static void heartbeat(struct bus_pub *p)
+static bool heartbeat(struct bus_pub *p)
 {
     struct bus_hb_extra x = {.events_per_s = -1};
     if (p->o.hb_extra)
@@ -534,12 +534,22 @@ static void heartbeat(struct bus_pub *p)
     else
         buf_puts(&b, "null");
     buf_puts(&b, ",\"format\":1}");
-    if (natsConnection_Publish(bus_nats(p->conn), subject, b.p, (int)b.len) == NATS_OK) {
+    /* Acknowledged by the stream: a plain publish is dropped without a word
+     * while STOAT_HEALTH has no leader (a node just died), and a host's
+     * last heartbeat carries its final counts (what its spool dropped). */
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 2000;
+    jsPubAck *pa = NULL;
+    bool sent = p->js && js_Publish(&pa, p->js, subject, b.p, (int)b.len, &po, NULL) == NATS_OK;
+    jsPubAck_Destroy(pa);
+    if (sent) {
         pthread_mutex_lock(&p->mu);
         p->st.heartbeats++;
         pthread_mutex_unlock(&p->mu);
     }
     buf_free(&b);
+    return sent;
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -703,10 +713,10 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
             return false;
         usleep(20000);
     }
-    if (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED) {
-        heartbeat(p);
-        natsConnection_FlushTimeout(bus_nats(p->conn), 2000);
-    }
+    /* the last one says how it ended: a few tries while a leader is elected */
+    for (int k = 0; k < 3 && p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED; k++)
+        if (heartbeat(p))
+            break;
     return true;
 }
 

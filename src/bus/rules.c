@@ -221,6 +221,26 @@ bad:
     return STOAT_ERR_FORMAT;
 }
 
+bool bus_rules_head(const char *json, size_t n, struct bus_bundle_head *h, char *why, size_t whylen)
+{
+    char chunks_s[16], bytes_s[24];
+    if (!member(json, n, "version", h->version, sizeof h->version) ||
+        !member(json, n, "sha256", h->sha256, sizeof h->sha256) ||
+        !member(json, n, "chunks", chunks_s, sizeof chunks_s) || !member(json, n, "bytes", bytes_s, sizeof bytes_s) ||
+        !hex_word(h->version, 8) || !hex_word(h->sha256, 64)) {
+        snprintf(why, whylen, "bus: %s current is not a rule bundle's", BUS_KV_RULES);
+        return false;
+    }
+    h->chunks = strtoul(chunks_s, NULL, 10);
+    h->bytes = strtoul(bytes_s, NULL, 10);
+    if (!h->chunks || h->chunks > BUS_BUNDLE_MAX / BUS_BUNDLE_CHUNK + 1 || !h->bytes || h->bytes > BUS_BUNDLE_MAX) {
+        snprintf(why, whylen, "bus: rule bundle %s: %lu chunks, %lu bytes: over the caps", h->version, h->chunks,
+                 h->bytes);
+        return false;
+    }
+    return true;
+}
+
 static void sha256_hex(const void *p, size_t n, char out[65])
 {
     unsigned char h[32];
@@ -248,21 +268,18 @@ stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, si
         err = STOAT_OK; /* nothing pushed yet */
         goto out;
     }
-    char ver[BUS_VERSION_MAX], sha[80], chunks_s[16], bytes_s[24];
+    struct bus_bundle_head h;
     const char *cur = s == NATS_OK ? (const char *)kvEntry_Value(e) : NULL;
     size_t curlen = cur ? (size_t)kvEntry_ValueLen(e) : 0;
     err = STOAT_ERR_FORMAT;
-    if (!cur || !member(cur, curlen, "version", ver, sizeof ver) || !member(cur, curlen, "sha256", sha, sizeof sha) ||
-        !member(cur, curlen, "chunks", chunks_s, sizeof chunks_s) ||
-        !member(cur, curlen, "bytes", bytes_s, sizeof bytes_s) || !hex_word(ver, 8) || !hex_word(sha, 64)) {
-        snprintf(why, whylen, "bus: %s current is not a rule bundle's", BUS_KV_RULES);
+    if (!cur) {
+        snprintf(why, whylen, "bus: %s current: %s", BUS_KV_RULES, natsStatus_GetText(s));
         goto out;
     }
-    unsigned long chunks = strtoul(chunks_s, NULL, 10), bytes = strtoul(bytes_s, NULL, 10);
-    if (!chunks || chunks > BUS_BUNDLE_MAX / BUS_BUNDLE_CHUNK + 1 || !bytes || bytes > BUS_BUNDLE_MAX) {
-        snprintf(why, whylen, "bus: rule bundle %s: %lu chunks, %lu bytes: over the caps", ver, chunks, bytes);
+    if (!bus_rules_head(cur, curlen, &h, why, whylen))
         goto out;
-    }
+    const char *ver = h.version, *sha = h.sha256;
+    unsigned long chunks = h.chunks, bytes = h.bytes;
     for (unsigned long k = 0; k < chunks; k++) {
         char key[96];
         snprintf(key, sizeof key, "bundle.%s.%lu", ver, k);

@@ -40,6 +40,16 @@ void bus_rules_watch_stop(struct bus_rules_watch *w);
  * nothing written when none was pushed yet. */
 stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why, size_t whylen);
 
+/* What `current` says of the bundle; read from the bucket (hostile). */
+struct bus_bundle_head {
+    char version[BUS_VERSION_MAX];
+    char sha256[80];
+    unsigned long chunks, bytes;
+};
+/* Parses `current`: false with why when it is not a bundle's (a member
+ * missing, not hex, or chunks and bytes over the caps). */
+bool bus_rules_head(const char *json, size_t n, struct bus_bundle_head *h, char *why, size_t whylen);
+
 /* The bundle's entries (the unpacked bytes) into files under dir; for the
  * fetch and for tests. */
 stoat_err bus_rules_unpack(const char *dir, const char *raw, size_t n, char *why, size_t whylen);

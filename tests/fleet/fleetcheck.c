@@ -7,7 +7,8 @@
  *       prints "messages M ids I events E badcount B hosts H nohost N" and
  *       one "host NAME EVENTS" line per host (from the payload's "host"):
  *       messages in the stream, distinct Nats-Msg-Id, event lines, messages
- *       whose Stoat-Count is not their line count, lines without a host.
+ *       whose Stoat-Count is not their line count, lines without a host;
+ *       and one "sender NAME MESSAGES" line per Stoat-Host header.
  *   fleetcheck last URL STREAM   the newest message's payload
  *   fleetcheck lines URL STREAM  every payload, as it is
  *   fleetcheck push URL FILE...  a rule bundle of these files, as `stoat fleet
@@ -55,10 +56,12 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
         natsMsg_Destroy(m);
         return 0;
     }
-    struct strmap ids, hosts;
+    struct strmap ids, hosts, senders;
     strmap_init(&ids);
     strmap_init(&hosts);
+    strmap_init(&senders);
     uint64_t *hostev = calloc(1, sizeof *hostev * 100000);
+    uint64_t *sendermsgs = calloc(1, sizeof *sendermsgs * 100000);
     uint64_t n = 0, events = 0, bad = 0, nohost = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
@@ -67,9 +70,14 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
         n++;
         if (print)
             printf("%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
-        const char *id = NULL, *cnt = NULL;
+        const char *id = NULL, *cnt = NULL, *sender = NULL;
         natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
         natsMsgHeader_Get(m, "Stoat-Count", &cnt);
+        if (natsMsgHeader_Get(m, "Stoat-Host", &sender) == NATS_OK && sender) {
+            uint32_t idx = strmap_put(&senders, sender, strlen(sender), (uint32_t)senders.count);
+            if (idx < 100000)
+                sendermsgs[idx]++;
+        }
         if (id)
             strmap_put(&ids, id, strlen(id), 0);
         const char *d = natsMsg_GetData(m);
@@ -105,8 +113,13 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     for (size_t i = 0; i < hosts.cap; i++)
         if (hosts.slots[i].key && hosts.slots[i].value < 100000)
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);
+    for (size_t i = 0; i < senders.cap; i++)
+        if (senders.slots[i].key && senders.slots[i].value < 100000)
+            printf("sender %s %" PRIu64 "\n", senders.slots[i].key, sendermsgs[senders.slots[i].value]);
 out:
     free(hostev);
+    free(sendermsgs);
+    strmap_free(&senders);
     strmap_free(&ids);
     strmap_free(&hosts);
     return 0;

@@ -112,6 +112,12 @@ int stoat_store_marked(struct stoat_store *s, const char *host, const char *run,
  * cross-host role asks before storing one, so a chain it reports again
  * after a takeover is not stored twice. Reads what is committed. */
 int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, const char *from, const char *to);
+/* 1 when a correlation alert like a (same rule, group and host, and the
+ * same first or last event time of its window) is stored, 0 when not, -1
+ * on an error: a fleet worker that rebuilt a window by replaying what
+ * another worker had processed asks before storing its firing again.
+ * Reads what is committed. */
+int stoat_store_corr_known(struct stoat_store *s, const struct stoat_alert *a);
 /* A host's heartbeat (the JSON as it came, at most 64 KiB) seen at seen_ns.
  * *was_silent (may be NULL) says the host had been flagged silent; the flag
  * is cleared. Commits what is queued first. */

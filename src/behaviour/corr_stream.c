@@ -57,6 +57,7 @@ struct corr_stream {
     struct corr_kept *corr_index;
     size_t ncorr_index, corr_index_cap;
     int64_t corr_last_time;         /* for matches without a time */
+    int64_t newest;                 /* the newest match time seen (INT64_MIN: none) */
     struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
 };
@@ -303,6 +304,8 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
     struct stoat_field view[CORR_VIEW_MAX];
     size_t nf = corr_view(s, a, rule, view);
     struct buf glance = {0};
+    if (a->time_ns != INT64_MIN && a->time_ns > s->newest)
+        s->newest = a->time_ns;
     if (!alert_id)
         event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
     if (s->corr_live) {
@@ -373,6 +376,7 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
     if (o->corr_max_bytes)
         s->corr_opts.max_bytes = o->corr_max_bytes;
     s->corr_last_time = INT64_MIN;
+    s->newest = INT64_MIN;
     fieldtab_init(&s->corr_names);
     if (!rs->ncorrs || !(s->corr = corr_create(rs, &s->corr_opts))) {
         corr_stream_destroy(s);
@@ -394,6 +398,18 @@ void corr_stream_advance(struct corr_stream *s, int64_t now_ns)
 {
     if (s->corr_live && now_ns != INT64_MIN)
         corr_advance(s->corr, now_ns, on_corr_fire, s);
+}
+
+void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
+{
+    if (!s)
+        return;
+    if (!s->corr_live)
+        corr_feed_kept(s); /* what is kept is all there is for now */
+    if (s->newest == INT64_MIN || idle_ns <= 0)
+        return;
+    int64_t now = s->newest > INT64_MAX - idle_ns ? INT64_MAX - 1 : s->newest + idle_ns;
+    corr_advance(s->corr, now, on_corr_fire, s);
 }
 
 void corr_stream_destroy(struct corr_stream *s)

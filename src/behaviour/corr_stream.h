@@ -35,6 +35,11 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
 void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id);
 /* Live: time has reached now_ns; windows that can no longer change close. */
 void corr_stream_advance(struct corr_stream *s, int64_t now_ns);
+/* No input came for idle_ns: what is kept is fed (a firing at an event is
+ * not held back until more arrive) and the clock moves that far past the
+ * newest match, so windows that ended before it close (a fleet worker whose
+ * hosts went quiet; the clock is event time, moved on by the wall's). */
+void corr_stream_idle(struct corr_stream *s, int64_t idle_ns);
 /* The end of the input (or of a ruleset): feeds what is kept, closes every
  * window and adds the engine's counts to stats. */
 void corr_stream_finish(struct corr_stream *s);

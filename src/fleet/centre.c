@@ -66,7 +66,8 @@ struct centre {
     struct units *units;
     struct consumer con;
     struct units_opts uo;
-    struct stoat_store *rd; /* marks are read here */
+    struct stoat_store *rd;      /* marks are read here */
+    struct stoat_store *rd_corr; /* and stored correlations, on the writer's thread */
     unsigned partitions;
     natsSubscription **subs; /* per role, while held */
     struct fleet_leases *leases;
@@ -91,6 +92,7 @@ struct centre {
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
     bool muted;
+    bool corr_drop; /* the correlation alert being handed out is stored already */
     struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
     struct fleet_cross *cross; /* that role, while this worker holds its lease */
 };
@@ -100,11 +102,22 @@ struct mute_ctx {
     const struct stoat_sink *in;
 };
 
-/* Writer's thread; the flag only changes while the pipeline is idle. */
+/* Writer's thread (or the main one between rounds); the flag only changes
+ * while the pipeline is idle. A correlation's firing is known by its rule,
+ * group and window: one stored already (by a worker before this one, whose
+ * events this one replayed to rebuild the window) is not stored again, so
+ * it may pass the mute (a worker that died before its window closed never
+ * stored it). */
 static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
 {
     struct mute_ctx *m = ctx;
-    if (m->c->muted || !m->in->alert)
+    if (!m->in->alert || (m->c->muted && !a->corr))
+        return STOAT_OK;
+    if (a->corr && m->in == &m->c->o->sinks[0]) { /* asked once per alert, for the first sink */
+        m->c->corr_drop = stoat_store_corr_known(m->c->rd_corr, a) == 1;
+        m->c->fs->corr_known += m->c->corr_drop;
+    }
+    if (a->corr && m->c->corr_drop)
         return STOAT_OK;
     return m->in->alert(m->in->ctx, a);
 }
@@ -672,12 +685,34 @@ static void latency_figures(struct centre *c)
     c->fs->latency_p99_s = c->lat[(size_t)((double)(c->nlat - 1) * 0.99)];
 }
 
+/* Nothing came: like watch on a quiet sensor, time moves on, once a second.
+ * Correlations feed what they kept and close the windows that the idle
+ * time has carried the clock past (event time: the newest event plus the
+ * wall time since the last batch came), so an alert does not wait for the
+ * hosts' next events; what they raise is committed here. */
+static stoat_err idle_advance(struct centre *c, double *last_idle, double last_data)
+{
+    double now = mono_s();
+    if (now - *last_idle < 1.0)
+        return STOAT_OK;
+    *last_idle = now;
+    uint64_t before = c->stats->alerts;
+    consumer_idle(&c->con, (int64_t)((now - last_data) * 1e9));
+    if (c->stats->alerts == before)
+        return STOAT_OK;
+    stoat_err e = stoat_store_commit(c->o->store);
+    if (e != STOAT_OK)
+        stoat_store_diag(c->o->store, e, c->o->diag, c->o->diag_ctx);
+    return e;
+}
+
 static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
 {
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     struct stoat_store_opts ro = {.readonly = true};
-    if (stoat_store_open(c->o->db_path, &ro, &c->rd) != STOAT_OK) {
+    if (stoat_store_open(c->o->db_path, &ro, &c->rd) != STOAT_OK ||
+        stoat_store_open(c->o->db_path, &ro, &c->rd_corr) != STOAT_OK) {
         snprintf(why, whylen, "fleet: cannot read %s", c->o->db_path);
         return STOAT_ERR_IO;
     }
@@ -778,7 +813,7 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
-    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s();
+    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_idle = mono_s();
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
     while (!(o->stop && *o->stop) && !(o->duration_s > 0 && mono_s() - t0 >= o->duration_s)) {
         if (mono_s() - last_tick >= FLEET_RENEW_MS / 1000.0) {
@@ -800,8 +835,13 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             flag_silent(&c, silence_ns);
             last_silence = mono_s();
         }
-        if (!any)
+        if (any) {
+            last_data = mono_s();
+        } else {
+            if ((err = idle_advance(&c, &last_idle, last_data)) != STOAT_OK)
+                break;
             usleep(20000);
+        }
     }
     fleet_leases_release(c.leases);
     units_finish(c.units);
@@ -836,6 +876,7 @@ out:
     fleet_facts_destroy(c.facts);
     bus_rules_watch_stop(c.rules);
     stoat_store_close(c.rd);
+    stoat_store_close(c.rd_corr);
     stoat_ruleset_destroy(c.owned);
     pthread_mutex_destroy(&c.mu);
     pthread_cond_destroy(&c.cv);

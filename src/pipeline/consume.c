@@ -237,3 +237,8 @@ void consumer_advance(struct consumer *c, int64_t now_ns)
         corr_stream_advance(c->corr, now_ns);
     behaviour_advance(c->beh, now_ns);
 }
+
+void consumer_idle(struct consumer *c, int64_t idle_ns)
+{
+    corr_stream_idle(c->corr, idle_ns);
+}

@@ -258,10 +258,8 @@ static int64_t seq_row(const struct stoat_store *s, uint64_t seq)
 
 /* What a correlation saw, beside its alert row: type, value, window, group
  * and links to the alerts it joins that were stored in this run. */
-static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat_corr_detail *d, const char *evidence)
+void store_corr_group_json(struct buf *b, const struct stoat_corr_detail *d)
 {
-    struct buf *b = &s->scratch;
-    buf_clear(b);
     buf_putc(b, '{');
     for (size_t i = 0; i < d->ngroup; i++) {
         if (i)
@@ -275,6 +273,13 @@ static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat
             buf_puts(b, "null");
     }
     buf_putc(b, '}');
+}
+
+static int correlation_row(struct stoat_store *s, int64_t id, const struct stoat_corr_detail *d, const char *evidence)
+{
+    struct buf *b = &s->scratch;
+    buf_clear(b);
+    store_corr_group_json(b, d);
     sqlite3_stmt *st = s->st[ST_CORR_PUT];
     sqlite3_bind_int64(st, 1, id);
     store_bind_static(st, 2, stoat_corr_type_name(d->type));

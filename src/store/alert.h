@@ -36,5 +36,8 @@ void store_alert_prepare(uint64_t seed, const struct stoat_alert *a, struct pre 
  * open transaction (begun when none is), committed when the batch is due. */
 stoat_err store_alert_write(struct stoat_store *s, const struct stoat_alert *a, const struct pre *p);
 stoat_err store_incident_write(struct stoat_store *s, const struct stoat_incident *inc);
+/* A correlation's group as the correlations table keeps it (grp): a JSON
+ * object of the group-by names and values, in the correlation's order. */
+void store_corr_group_json(struct buf *b, const struct stoat_corr_detail *d);
 
 #endif

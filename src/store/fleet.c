@@ -16,6 +16,7 @@
  *   fleet page joins them with the alert counts without a second name. */
 #include <string.h>
 
+#include "store/alert.h"
 #include "store/db.h"
 #include "store/queue.h"
 #include "store/rows.h"
@@ -54,6 +55,45 @@ int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, co
     store_bind_text(st, 3, to);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int stoat_store_corr_known(struct stoat_store *s, const struct stoat_alert *a)
+{
+    if (!s || !a || !a->rule || !a->corr)
+        return -1;
+    const struct stoat_corr_detail *d = a->corr;
+    if (d->first_ns == INT64_MIN && d->last_ns == INT64_MIN)
+        return 0; /* a window without times has no identity: stored */
+    /* the rule as the writer keys it (alert.c) */
+    struct buf key = {0}, grp = {0};
+    if (a->rule->id) {
+        buf_puts(&key, a->rule->id);
+    } else {
+        buf_puts(&key, "title:");
+        buf_puts(&key, a->rule->title ? a->rule->title : a->rule->name ? a->rule->name : "(untitled rule)");
+    }
+    store_corr_group_json(&grp, d);
+    int rc = SQLITE_ERROR;
+    sqlite3_stmt *st = store_prepare(s, "SELECT 1 FROM correlations c JOIN alerts a ON a.id = c.alert_id"
+                                        " JOIN rules r ON r.id = a.rule_id WHERE r.key = ?1 AND c.grp = ?2"
+                                        " AND (c.first_ns = ?3 OR c.last_ns = ?4)"
+                                        " AND (?5 IS NULL OR a.host_id IN (SELECT id FROM hosts WHERE name = ?5))"
+                                        " LIMIT 1");
+    if (!st)
+        goto out;
+    sqlite3_bind_text(st, 1, key.p, (int)key.len, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, grp.p, (int)grp.len, SQLITE_STATIC);
+    if (d->first_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 3, d->first_ns);
+    if (d->last_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 4, d->last_ns);
+    store_bind_text(st, 5, a->host);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+out:
+    buf_free(&key);
+    buf_free(&grp);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 

@@ -107,6 +107,7 @@ part fleet-host tests/fleet/host.sh
 make -s build/bench/fleet_pub >/dev/null 2>&1
 part fleet-centre tests/fleet-centre/run.sh
 part fleet-cross tests/fleet-centre/cross.sh
+part fleet-corr tests/fleet-centre/corr.sh
 part fleet-scale tests/fleet-scale/run.sh
 
 # ------------------------------------------------------------- sanitizer build

@@ -33,7 +33,12 @@ struct stoat_behaviour_opts {
      * end; live, after waiting corr_lateness_ns of event time. */
     bool corr_live;
     int64_t corr_lateness_ns; /* live (default 60 s) */
-    size_t corr_max_bytes;    /* correlation state, and offline the kept matches (default 64 MiB each) */
+    /* Offline, how much older than the newest a match fed after the kept
+     * ones were fed early (a fleet worker gone idle) may be and still count
+     * (0: the default 60 s). A fleet worker's one clock serves hosts whose
+     * days may lie apart. */
+    int64_t corr_offline_lateness_ns;
+    size_t corr_max_bytes; /* correlation state, and offline the kept matches (default 64 MiB each) */
     /* A Sysmon event whose RuleName names an ATT&CK technique
      * ("technique_id=T1055,...", as community Sysmon configurations write)
      * is raised as an alert of that technique at this level (an enum

@@ -373,6 +373,8 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
     s->corr_live = o->corr_live;
     if (o->corr_live && o->corr_lateness_ns > 0)
         s->corr_opts.lateness_ns = o->corr_lateness_ns;
+    if (!o->corr_live && o->corr_offline_lateness_ns > 0)
+        s->corr_opts.lateness_ns = o->corr_offline_lateness_ns;
     if (o->corr_max_bytes)
         s->corr_opts.max_bytes = o->corr_max_bytes;
     s->corr_last_time = INT64_MIN;

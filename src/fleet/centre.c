@@ -40,8 +40,9 @@
 #include "pipeline/units.h"
 #include "util/mem.h"
 
-#define LATENCY_SAMPLES 200000 /* kept for the percentiles; beyond, a reservoir */
-#define MAX_SINKS       8
+#define LATENCY_SAMPLES        200000 /* kept for the percentiles; beyond, a reservoir */
+#define MAX_SINKS              8
+#define FLEET_CORR_LATENESS_NS (3600 * 1000000000LL)
 
 struct batch {
     struct bus_input in; /* first: the writer hands it back */
@@ -92,7 +93,7 @@ struct centre {
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
     bool muted;
-    bool corr_drop; /* the correlation alert being handed out is stored already */
+    bool corr_drop;            /* the correlation alert being handed out is stored already */
     struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
     struct fleet_cross *cross; /* that role, while this worker holds its lease */
 };
@@ -809,7 +810,13 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
         c.mute[s] = (struct stoat_sink){
             .ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident, .event = mute_event};
     }
-    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
+    /* correlations are fed early when the worker goes idle (idle_advance):
+     * a host whose events come after that and whose day lies behind another
+     * host's still counts, up to an hour behind (the clock is the worker's) */
+    struct stoat_behaviour_opts bo = o->beh;
+    if (!bo.corr_offline_lateness_ns)
+        bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
+    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &bo, c.stats);
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;

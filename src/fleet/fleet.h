@@ -103,7 +103,7 @@ struct fleet_opts {
 
 struct fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t corr_known; /* correlation alerts not stored again: a worker before stored them */
+    uint64_t corr_known;           /* correlation alerts not stored again: a worker before stored them */
     uint64_t forged;               /* batches whose host is not their subject's: dropped */
     uint64_t fact_messages, facts; /* published by this worker's partitions */
     uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;

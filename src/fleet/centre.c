@@ -42,7 +42,7 @@
 
 #define LATENCY_SAMPLES        200000 /* kept for the percentiles; beyond, a reservoir */
 #define MAX_SINKS              8
-#define FLEET_CORR_LATENESS_NS (3600 * 1000000000LL)
+#define FLEET_CORR_LATENESS_NS (48 * 3600 * 1000000000LL)
 
 struct batch {
     struct bus_input in; /* first: the writer hands it back */
@@ -812,7 +812,8 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     }
     /* correlations are fed early when the worker goes idle (idle_advance):
      * a host whose events come after that and whose day lies behind another
-     * host's still counts, up to an hour behind (the clock is the worker's) */
+     * host's still counts, up to two days behind (the clock is the worker's,
+     * and recorded days replayed by many hosts interleave) */
     struct stoat_behaviour_opts bo = o->beh;
     if (!bo.corr_offline_lateness_ns)
         bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;

@@ -25,7 +25,13 @@
  *   and then some) through the same stages with the sinks muted: the state
  *   is rebuilt, and what those events raise again, already stored by the
  *   worker before, is not stored twice. Only batches with a mark are
- *   replayed: the others are still the durable consumer's to deliver. */
+ *   replayed: the others are still the durable consumer's to deliver.
+ * - A correlation window rebuilt by a replay is judged again after it; so a
+ *   correlation alert is known by its rule, group, host and window times,
+ *   and one the store holds already is not stored again (whoever judged
+ *   the window first). An idle worker feeds its correlations what they
+ *   kept and moves their clock on, once a second, so an alert does not wait
+ *   for the hosts' next events; a clean stop closes every window. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

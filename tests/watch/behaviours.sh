@@ -224,7 +224,8 @@ check("no other alert floods (at most 5 in all)", len(ours) <= 5, len(ours))
 # 4. the bash loop of /dev/tcp connects, a subshell per port: it raised one
 # keyword alert per fork; now the scan alert, and keyword alerts only for the
 # programs that ran a command line naming /dev/tcp (bash -c and no other)
-emulate scan_bash_loop "bash -c 'for p in \$(seq 30000 31023); do (echo >/dev/tcp/127.0.0.1/\$p) 2>/dev/null; done'"
+# (the comment names this run: the forks' alerts, before, named it only there)
+emulate scan_bash_loop "bash -c 'for p in \$(seq 30000 31023); do (echo >/dev/tcp/127.0.0.1/\$p) 2>/dev/null; done # $T'"
 run_check scan_bash_loop '
 check("one port-scan alert for the loop", n(SCAN) == 1, by.get(SCAN))
 forks = [a for a in ours if a["event"].get("EventID") == "1001"]

@@ -98,6 +98,7 @@ part evtx-compare tests/evtx_compare/run.sh
 make -s sensor >/dev/null 2>&1
 part sensor tests/sensor/run.sh
 part watch tests/watch/run.sh
+part watch-behaviours tests/watch/behaviours.sh
 part web tests/web/run.sh
 part readers tests/readers/run.sh
 part auditd tests/auditd/run.sh

@@ -13,8 +13,8 @@
  *   accept/close          SourcePort DestinationIsIpv6 DestinationIp DestinationPort NetworkEvent
  *                         [BytesSent BytesReceived at close] [ConnectionFailed]
  *   open         11       ProcessGuid ProcessId Image User TargetFilename AccessMode WatchedPath
- *   fork         1001     ProcessGuid ProcessId Image CommandLine ParentProcessGuid
- *                         ParentProcessId ParentImage
+ *   fork         1001     ProcessGuid ProcessId Image ParentProcessGuid ParentProcessId
+ *                         ParentImage (no command line: a fork runs none)
  *   sock_stdio   1002     ProcessGuid ProcessId Image CommandLine User StdioFds Protocol
  *                         SourceIp SourcePort DestinationIp DestinationPort
  *
@@ -247,8 +247,11 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
     switch (ev->kind) {
     case SENSOR_EXEC:
     case SENSOR_FORK:
-        put(&f, "CommandLine", ev->cmdline);
+        /* A fork runs no new command line: it carries none, nor its parent's
+         * (a loop of subshells would match a rule on the command line once per
+         * iteration); the process table copies them from the parent. */
         if (ev->kind == SENSOR_EXEC) {
+            put(&f, "CommandLine", ev->cmdline);
             put(&f, "CurrentDirectory", ev->cwd);
             put(&f, "User", sensor_user_name(s, ev->uid));
             putu(&f, "UserId", ev->uid);
@@ -265,7 +268,8 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
         guid(&f, "ParentProcessGuid", ev->ppid, ev->parent_start_time_ns);
         putu(&f, "ParentProcessId", ev->ppid);
         put(&f, "ParentImage", ev->parent_image);
-        put(&f, "ParentCommandLine", ev->parent_cmdline);
+        if (ev->kind == SENSOR_EXEC)
+            put(&f, "ParentCommandLine", ev->parent_cmdline);
         break;
     case SENSOR_EXIT:
         put(&f, "User", sensor_user_name(s, ev->uid));

@@ -115,6 +115,20 @@ static void test_fields(void)
                                          strstr(out, "DestinationPort=443\n") && strstr(out, "Initiated=true\n"));
     CHECK("fields: ProcessGuid from boot id, start time, pid",
           strstr(out, "ProcessGuid={abcdef01-0102-0304-0506-07080000002a}\n") != NULL);
+    /* a fork runs no new command line: carrying the parent's (twice: as its
+     * own and as ParentCommandLine) made a keyword rule fire once per
+     * subshell of a loop (1,025 alerts for one port scan) */
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = SENSOR_FORK;
+    ev.tgid = ev.pid = 43;
+    ev.ppid = 42;
+    ev.image = ev.parent_image = "/usr/bin/bash";
+    ev.cmdline = ev.parent_cmdline = "bash -c for p in $(seq 1 1024); do (echo >/dev/tcp/10.0.0.1/$p); done";
+    out[0] = 0;
+    n = sensor_event_fields(&s, &ev, collect, out);
+    CHECK("fields: a fork as EventID 1001 with its parent, and no command line",
+          n > 0 && strstr(out, "EventID=1001\n") && strstr(out, "ParentProcessId=42\n") &&
+              strstr(out, "ParentImage=/usr/bin/bash\n") && !strstr(out, "CommandLine") && !strstr(out, "/dev/tcp"));
 }
 
 struct seen {

@@ -37,6 +37,7 @@
 #include "pipeline/consume.h"
 #include "pipeline/source_bus.h"
 #include "pipeline/units.h"
+#include "bus/batch.h"
 #include "util/mem.h"
 
 #define LATENCY_SAMPLES 200000 /* kept for the percentiles; beyond, a reservoir */
@@ -52,6 +53,8 @@ struct batch {
     int64_t sent_ns; /* INT64_MIN: unknown */
     bool replay;     /* state only: no mark, no ack */
     bool last;       /* its partition's last of the round: acknowledged synchronously */
+    uint64_t events; /* lines in the decoded batch */
+    struct buf lines; /* the inflated payload (bus/batch.h), when it was compressed */
 };
 
 struct centre {
@@ -259,6 +262,45 @@ static const char *header(natsMsg *m, const char *name)
     return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
 }
 
+static void batch_free(struct batch *b)
+{
+    if (!b)
+        return;
+    buf_free(&b->lines);
+    free(b);
+}
+
+/* The batch's JSON lines (bus/batch.h), or NULL after saying why it cannot
+ * be read: the caller acknowledges it (a redelivery would fail the same
+ * way and hold its partition back) and counts it. A count that differs
+ * from Stoat-Count is said, and the lines there are read. */
+static const char *batch_lines(struct centre *c, struct batch *b, natsMsg *m, size_t *len)
+{
+    char why[256];
+    struct bus_batch_view v;
+    const char *data = natsMsg_GetData(m);
+    int n = natsMsg_GetDataLength(m);
+    if (bus_batch_decode(header(m, BUS_HDR_ENC), data, n > 0 ? (size_t)n : 0, &b->lines, &v, why, sizeof why) !=
+        STOAT_OK) {
+        c->fs->undecodable++;
+        say(c, STOAT_SEV_WARNING, "fleet: batch %s:%s:%llu of host \"%.64s\" cannot be read: %s; dropped",
+            b->host[0] ? b->host : "?", b->run[0] ? b->run : "?", (unsigned long long)b->seq, b->host, why);
+        return NULL;
+    }
+    const char *cnt = header(m, BUS_HDR_COUNT);
+    char *end = NULL;
+    unsigned long long declared = cnt ? strtoull(cnt, &end, 10) : 0;
+    if (cnt && (end == cnt || *end || declared != v.lines)) {
+        c->fs->miscounted++;
+        say(c, STOAT_SEV_WARNING, "fleet: batch %s:%s:%llu declares %.20s events and holds %llu; read as it is",
+            b->host[0] ? b->host : "?", b->run[0] ? b->run : "?", (unsigned long long)b->seq, cnt,
+            (unsigned long long)v.lines);
+    }
+    b->events = v.lines;
+    *len = v.len;
+    return v.data;
+}
+
 static void take_event_batch(struct centre *c, natsMsg *m)
 {
     const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
@@ -284,7 +326,7 @@ static void take_event_batch(struct centre *c, natsMsg *m)
             subj ? subj : "?", b->host);
         XGROW(c->acks, c->capacks, c->nacks + 1);
         c->acks[c->nacks++] = m;
-        free(b);
+        batch_free(b);
         return;
     }
     if (b->run[0]) {
@@ -293,9 +335,17 @@ static void take_event_batch(struct centre *c, natsMsg *m)
             c->fs->duplicates++;
             XGROW(c->acks, c->capacks, c->nacks + 1);
             c->acks[c->nacks++] = m;
-            free(b);
+            batch_free(b);
             return;
         }
+    }
+    size_t len = 0;
+    const char *data = batch_lines(c, b, m, &len);
+    if (!data) {
+        XGROW(c->acks, c->capacks, c->nacks + 1);
+        c->acks[c->nacks++] = m;
+        batch_free(b);
+        return;
     }
     snprintf(b->name, sizeof(b->name), "bus:%s:%s:%llu", b->host[0] ? b->host : "?", b->run[0] ? b->run : "?",
              (unsigned long long)b->seq);
@@ -309,9 +359,9 @@ static void take_event_batch(struct centre *c, natsMsg *m)
     c->outstanding++;
     pthread_mutex_unlock(&c->mu);
     c->fs->batches++;
-    const char *data = natsMsg_GetData(m);
-    int len = natsMsg_GetDataLength(m);
-    source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+    source_bus_send(c->units, &b->in, data, len);
+    /* the units hold copies: the inflated lines need not wait for the round */
+    buf_free(&b->lines);
 }
 
 static void alert_all(struct centre *c, const struct stoat_rule_meta *rule, const char *host, int64_t at_ns)
@@ -433,7 +483,7 @@ static stoat_err round_settle(struct centre *c)
         for (size_t i = 0; i < c->nround; i++) {
             natsMsg_Nak(c->round[i]->msg, NULL);
             natsMsg_Destroy(c->round[i]->msg);
-            free(c->round[i]);
+            batch_free(c->round[i]);
         }
         for (size_t i = 0; i < c->nacks; i++)
             natsMsg_Destroy(c->acks[i]);
@@ -445,8 +495,7 @@ static stoat_err round_settle(struct centre *c)
     int64_t now = wall_ns();
     for (size_t i = 0; i < c->nround; i++) {
         struct batch *b = c->round[i];
-        const char *cnt = header(b->msg, BUS_HDR_COUNT);
-        c->fs->events += cnt ? strtoull(cnt, NULL, 10) : 0;
+        c->fs->events += b->events;
         if (b->sent_ns != INT64_MIN)
             note_latency(c, (double)(now - b->sent_ns) / 1e9);
         /* The partition's last ack waits for the server's answer: the
@@ -458,7 +507,7 @@ static stoat_err round_settle(struct centre *c)
             natsMsg_Ack(b->msg, NULL);
         c->fs->acked++;
         natsMsg_Destroy(b->msg);
-        free(b);
+        batch_free(b);
     }
     for (size_t i = 0; i < c->nacks; i++) {
         natsMsg_Ack(c->acks[i], NULL);
@@ -484,6 +533,24 @@ static void wait_idle(struct centre *c)
     while (c->outstanding)
         pthread_cond_wait(&c->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* A stored batch to replay (sinks muted, no mark, no ack). */
+static struct batch *replay_batch(struct centre *c, natsMsg *m, const char *host, const char *run, uint64_t sq)
+{
+    struct batch *b = xcalloc(1, sizeof(*b));
+    b->c = c;
+    b->msg = m;
+    b->replay = true;
+    b->seq = sq;
+    snprintf(b->host, sizeof(b->host), "%s", host);
+    snprintf(b->run, sizeof(b->run), "%.63s", run);
+    snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
+    b->in.file.name = b->name;
+    b->in.file.host = b->host;
+    b->in.done = batch_done;
+    b->in.ctx = c;
+    return b;
 }
 
 /* Partition p was just taken: its recent stored batches rebuild the state
@@ -541,31 +608,25 @@ static void replay_partition(struct centre *c, unsigned p)
         }
         const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
         uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
-        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1) {
-            struct batch *b = xcalloc(1, sizeof(*b));
-            b->c = c;
-            b->msg = m;
-            b->replay = true;
-            snprintf(b->host, sizeof(b->host), "%s", host);
-            snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
-            b->in.file.name = b->name;
-            b->in.file.host = b->host;
-            b->in.done = batch_done;
-            b->in.ctx = c;
+        struct batch *b = NULL;
+        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1)
+            b = replay_batch(c, m, host, run, sq);
+        if (b) {
             XGROW(held, capheld, nheld + 1);
             held[nheld++] = b;
             pthread_mutex_lock(&c->mu);
             c->outstanding++;
             pthread_mutex_unlock(&c->mu);
-            const char *data = natsMsg_GetData(m);
-            int len = natsMsg_GetDataLength(m);
-            source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+            size_t len = 0;
+            const char *data = batch_lines(c, b, m, &len);
+            source_bus_send(c->units, &b->in, data ? data : "", data ? len : 0);
+            buf_free(&b->lines);
             n++;
             if (nheld >= 256) { /* bounded: let the writer catch up */
                 wait_idle(c);
                 for (size_t i = 0; i < nheld; i++) {
                     natsMsg_Destroy(held[i]->msg);
-                    free(held[i]);
+                    batch_free(held[i]);
                 }
                 nheld = 0;
             }
@@ -578,7 +639,7 @@ static void replay_partition(struct centre *c, unsigned p)
     wait_idle(c);
     for (size_t i = 0; i < nheld; i++) {
         natsMsg_Destroy(held[i]->msg);
-        free(held[i]);
+        batch_free(held[i]);
     }
     free(held);
     c->muted = false;

@@ -4,7 +4,7 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] HOST=FILE...
+ *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] [--garble] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
@@ -16,7 +16,9 @@
  * drop). Batches are compressed as `stoat publish` sends them (bus/batch.h;
  * up to 1,000 events or 768 KiB of lines); --raw sends the plain JSON lines
  * of publishers before compression (up to 200 KiB), for the figures before
- * and the centre's reading of both. Prints "published: N events, M batches,
+ * and the centre's reading of both; --garble cuts the last 8 bytes off
+ * each compressed batch (a truncated payload the centre must refuse and
+ * count, then go on). Prints "published: N events, M batches,
  * A acked". */
 #include <pthread.h>
 #include <stdio.h>
@@ -89,7 +91,7 @@ static void send(jsCtx *js, natsMsg *m)
         usleep(10000);
 }
 
-static bool raw;
+static bool raw, garble;
 static struct buf zbuf;
 
 static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
@@ -98,7 +100,7 @@ static void publish(jsCtx *js, const char *subject, const char *host, const char
     natsMsg *m = NULL;
     const char *enc = raw ? NULL : bus_batch_encode(data, len, &zbuf);
     if (enc) {
-        natsMsg_Create(&m, subject, NULL, zbuf.p, (int)zbuf.len);
+        natsMsg_Create(&m, subject, NULL, zbuf.p, (int)zbuf.len - (garble && zbuf.len > 8 ? 8 : 0));
         natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
     } else {
         natsMsg_Create(&m, subject, NULL, data, (int)len);
@@ -182,6 +184,8 @@ int main(int argc, char **argv)
             once = true;
         else if (!strcmp(argv[i], "--raw"))
             raw = true;
+        else if (!strcmp(argv[i], "--garble"))
+            garble = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (unsigned)atoi(argv[++i]);
         else

@@ -9,6 +9,9 @@
 #     (no loss, no duplicate), every batch is marked once, a batch sent
 #     again is dropped;
 #   - a batch whose header names another host than its subject is dropped;
+#   - batches go compressed (Stoat-Enc: zlib) and plain (the format before
+#     it, --raw) in the same run, and both are read; a truncated compressed
+#     batch is refused, counted as unreadable, and the worker goes on;
 #   - heartbeats reach the store's host table, a silent host raises "Host
 #     stopped reporting";
 #   - a rule bundle pushed is loaded by a running worker;
@@ -109,7 +112,8 @@ PUB1=$!
 # a NATS node dies while hosts publish, and comes back
 sleep 0.3
 kill -9 "$(cat "$T/n2.pid")"
-$PUB $SRV --run aaaa000000000002 --batch 100 design-srv02="$T/h-lin2.a" >"$T/pub2.out" 2>&1
+# (plain JSON lines, as publishers before compression sent them)
+$PUB $SRV --run aaaa000000000002 --batch 100 --raw design-srv02="$T/h-lin2.a" >"$T/pub2.out" 2>&1
 wait $PUB1
 node 2
 grep -q "acked" "$T/pub1.out" && grep -q "acked" "$T/pub2.out" && ok "publishing went on with a node down" ||
@@ -146,6 +150,8 @@ grep -q "$SID replayed [1-9][0-9]* stored batches" "$SLOG" && ok "the taken part
 # a host naming another host in its batches' headers: dropped, counted
 head -20 "$T/lin.jsonl" >"$T/forged.jsonl"
 $PUB $SRV --claim design-srv01 fs99="$T/forged.jsonl" >/dev/null 2>&1
+# a batch cut short on the way: refused and counted, the worker goes on
+$PUB $SRV --garble fs98="$T/forged.jsonl" >/dev/null 2>&1
 
 # heartbeats, then silence
 $PUB $SRV --hb design-srv01 >/dev/null 2>&1 && ok "heartbeat published" || bad "heartbeat"
@@ -162,6 +168,8 @@ cat "$SLOG" | tail -3
 
 grep -q "1 forged" "$SLOG" && ok "a batch naming another host than its subject's was dropped" ||
     { bad "forged batch not dropped"; tail -3 "$SLOG"; }
+grep -q "1 unreadable" "$SLOG" && grep -q 'batch fs98:.*cannot be read: the zlib stream is truncated' "$SLOG" &&
+    ok "a truncated compressed batch was refused, said and counted" || { bad "truncated batch"; tail -5 "$SLOG"; }
 alerts "$T/fleet.db" >"$T/got"
 if cmp -s "$T/expect" "$T/got"; then ok "the same $(wc -l <"$T/got") alerts as stoat hunt: none lost, none twice"
 else bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head -20; fi

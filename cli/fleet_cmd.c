@@ -431,6 +431,12 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             (unsigned long long)fs.duplicates, (unsigned long long)fs.heartbeats, (unsigned long long)fs.silent,
             (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, (unsigned long long)fs.forged,
             (unsigned long long)fs.undecodable, fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+    if (fs.busy_s > 0 && fs.events)
+        fprintf(stderr,
+                "fleet %s: drained %llu events in %.2f s from the first batch to the last commit: %.0f events/s "
+                "(last commit at %.3f)\n",
+                id, (unsigned long long)fs.events, fs.busy_s, (double)fs.events / fs.busy_s,
+                (double)fs.last_commit_ns / 1e9);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)

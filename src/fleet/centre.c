@@ -743,7 +743,8 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &o->beh, c.stats);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
-    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s();
+    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), first_work = -1;
+    useconds_t idle_us = 10000;
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
     while (!(o->stop && *o->stop) && !(o->duration_s > 0 && mono_s() - t0 >= o->duration_s)) {
         if (mono_s() - last_tick >= FLEET_RENEW_MS / 1000.0) {
@@ -753,15 +754,27 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             maybe_reload(&c);
             last_tick = mono_s();
         }
+        double r0 = mono_s();
         bool any = round_fetch(&c, batch);
+        bool work = c.nround > 0;
         if ((err = round_settle(&c)) != STOAT_OK)
             break;
+        if (work) {
+            if (first_work < 0)
+                first_work = r0;
+            fs->busy_s = mono_s() - first_work;
+            fs->last_commit_ns = wall_ns();
+        }
         if (c.held[c.partitions] && mono_s() - last_silence >= 1.0) {
             stoat_store_flag_silent(o->store, wall_ns() - silence_ns, on_silent, &c);
             last_silence = mono_s();
         }
+        /* idle: each round asks every held partition's consumer (a request
+         * the cluster answers), so an idle worker backs off from 20 ms to
+         * 100 ms between rounds; work brings it back to 20 */
+        idle_us = any ? 20000 : (idle_us * 2 > 100000 ? 100000 : idle_us * 2);
         if (!any)
-            usleep(20000);
+            usleep(idle_us);
     }
     fleet_leases_release(c.leases);
     units_finish(c.units);

@@ -90,6 +90,8 @@ struct fleet_stats {
     uint64_t miscounted;  /* batches holding another number of events than Stoat-Count: read */
     uint64_t latency_n;
     double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
+    double busy_s;                       /* from the first batch fetched to the last commit: the drain's time */
+    int64_t last_commit_ns;              /* wall clock of the last commit that stored batches */
     struct stoat_hunt_stats hunt;
 };
 

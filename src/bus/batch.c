@@ -81,8 +81,7 @@ static stoat_err inflate_all(const char *p, size_t n, struct buf *out, char *why
         goto out;
     }
     if (z.avail_in) {
-        snprintf(why, whylen, "%u bytes follow the zlib stream (from payload offset %zu)", z.avail_in,
-                 n - z.avail_in);
+        snprintf(why, whylen, "%u bytes follow the zlib stream (from payload offset %zu)", z.avail_in, n - z.avail_in);
         e = STOAT_ERR_INPUT;
     }
 out:
@@ -92,8 +91,8 @@ out:
     return e;
 }
 
-stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out,
-                           struct bus_batch_view *v, char *why, size_t whylen)
+stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out, struct bus_batch_view *v,
+                           char *why, size_t whylen)
 {
     memset(v, 0, sizeof *v);
     buf_clear(out);

@@ -48,8 +48,8 @@ struct bus_batch_view {
  * holds inflated bytes and is the caller's to free. On an error the view
  * is empty and why says what was wrong (offset into the payload where it
  * is known). */
-stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out,
-                           struct bus_batch_view *v, char *why, size_t whylen);
+stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out, struct bus_batch_view *v,
+                           char *why, size_t whylen);
 
 /* Non-empty lines in data (the decoder's count). */
 uint64_t bus_batch_lines(const char *data, size_t len);

@@ -50,10 +50,10 @@ struct batch {
     char name[360]; /* "bus:<host>:<run>:<seq>" for positions */
     char host[256], run[64];
     uint64_t seq;
-    int64_t sent_ns; /* INT64_MIN: unknown */
-    bool replay;     /* state only: no mark, no ack */
-    bool last;       /* its partition's last of the round: acknowledged synchronously */
-    uint64_t events; /* lines in the decoded batch */
+    int64_t sent_ns;  /* INT64_MIN: unknown */
+    bool replay;      /* state only: no mark, no ack */
+    bool last;        /* its partition's last of the round: acknowledged synchronously */
+    uint64_t events;  /* lines in the decoded batch */
     struct buf lines; /* the inflated payload (bus/batch.h), when it was compressed */
 };
 

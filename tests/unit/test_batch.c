@@ -102,7 +102,8 @@ static void test_hostile(void **state)
         bad[i] ^= 0x5a;
     expect_refused(BUS_ENC_ZLIB, bad, z.len, STOAT_ERR_INPUT, "zlib stream");
     /* not zlib at all */
-    expect_refused(BUS_ENC_ZLIB, "{\"kind\":\"event\"}\n", 17, STOAT_ERR_INPUT, "damaged zlib stream at payload offset");
+    expect_refused(BUS_ENC_ZLIB, "{\"kind\":\"event\"}\n", 17, STOAT_ERR_INPUT,
+                   "damaged zlib stream at payload offset");
     /* other bytes after the stream's end */
     char *more = malloc(z.len + 5);
     assert_non_null(more);

@@ -4,7 +4,7 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] [--garble] HOST=FILE...
+ *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] [--garble] [--miscount] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
@@ -18,7 +18,8 @@
  * of publishers before compression (up to 200 KiB), for the figures before
  * and the centre's reading of both; --garble cuts the last 8 bytes off
  * each compressed batch (a truncated payload the centre must refuse and
- * count, then go on). Prints "published: N events, M batches,
+ * count, then go on); --miscount declares one event more in Stoat-Count
+ * than the batch holds. Prints "published: N events, M batches,
  * A acked". */
 #include <pthread.h>
 #include <stdio.h>
@@ -91,7 +92,7 @@ static void send(jsCtx *js, natsMsg *m)
         usleep(10000);
 }
 
-static bool raw, garble;
+static bool raw, garble, miscount;
 static struct buf zbuf;
 
 static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
@@ -112,7 +113,7 @@ static void publish(jsCtx *js, const char *subject, const char *host, const char
     natsMsgHeader_Set(m, BUS_HDR_RUN, run);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
     natsMsgHeader_Set(m, BUS_HDR_SEQ, num);
-    snprintf(num, sizeof(num), "%u", count);
+    snprintf(num, sizeof(num), "%u", count + miscount);
     natsMsgHeader_Set(m, BUS_HDR_COUNT, num);
     sent_now(sent, sizeof(sent));
     natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
@@ -186,6 +187,8 @@ int main(int argc, char **argv)
             raw = true;
         else if (!strcmp(argv[i], "--garble"))
             garble = true;
+        else if (!strcmp(argv[i], "--miscount"))
+            miscount = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (unsigned)atoi(argv[++i]);
         else

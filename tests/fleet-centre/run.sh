@@ -11,7 +11,9 @@
 #   - a batch whose header names another host than its subject is dropped;
 #   - batches go compressed (Stoat-Enc: zlib) and plain (the format before
 #     it, --raw) in the same run, and both are read; a truncated compressed
-#     batch is refused, counted as unreadable, and the worker goes on;
+#     batch is refused, counted as unreadable, and the worker goes on; a
+#     batch holding another number of events than its Stoat-Count is said,
+#     counted and read;
 #   - heartbeats reach the store's host table, a silent host raises "Host
 #     stopped reporting";
 #   - a rule bundle pushed is loaded by a running worker;
@@ -152,6 +154,9 @@ head -20 "$T/lin.jsonl" >"$T/forged.jsonl"
 $PUB $SRV --claim design-srv01 fs99="$T/forged.jsonl" >/dev/null 2>&1
 # a batch cut short on the way: refused and counted, the worker goes on
 $PUB $SRV --garble fs98="$T/forged.jsonl" >/dev/null 2>&1
+# a batch declaring 21 events and holding 20 (of a host of its own: they raise nothing)
+sed 's/design-srv01/fs97/g' "$T/forged.jsonl" >"$T/miscount.jsonl"
+$PUB $SRV --miscount fs97="$T/miscount.jsonl" >/dev/null 2>&1
 
 # heartbeats, then silence
 $PUB $SRV --hb design-srv01 >/dev/null 2>&1 && ok "heartbeat published" || bad "heartbeat"
@@ -170,6 +175,8 @@ grep -q "1 forged" "$SLOG" && ok "a batch naming another host than its subject's
     { bad "forged batch not dropped"; tail -3 "$SLOG"; }
 grep -q "1 unreadable" "$SLOG" && grep -q 'batch fs98:.*cannot be read: the zlib stream is truncated' "$SLOG" &&
     ok "a truncated compressed batch was refused, said and counted" || { bad "truncated batch"; tail -5 "$SLOG"; }
+grep -q "1 miscounted" "$SLOG" && grep -q 'batch fs97:.*declares 21 events and holds 20; read as it is' "$SLOG" &&
+    ok "a batch holding other than its Stoat-Count was said, counted and read" || { bad "miscount"; tail -5 "$SLOG"; }
 alerts "$T/fleet.db" >"$T/got"
 if cmp -s "$T/expect" "$T/got"; then ok "the same $(wc -l <"$T/got") alerts as stoat hunt: none lost, none twice"
 else bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head -20; fi

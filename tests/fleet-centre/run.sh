@@ -156,7 +156,7 @@ $PUB $SRV --claim design-srv01 fs99="$T/forged.jsonl" >/dev/null 2>&1
 $PUB $SRV --garble fs98="$T/forged.jsonl" >/dev/null 2>&1
 # a batch declaring 21 events and holding 20 (of a host of its own: they raise nothing)
 sed 's/design-srv01/fs97/g' "$T/forged.jsonl" >"$T/miscount.jsonl"
-$PUB $SRV --miscount fs97="$T/miscount.jsonl" >/dev/null 2>&1
+$PUB $SRV --miscount fs97="$T/miscount.jsonl" >"$T/pub4.out" 2>&1
 
 # heartbeats, then silence
 $PUB $SRV --hb design-srv01 >/dev/null 2>&1 && ok "heartbeat published" || bad "heartbeat"
@@ -185,7 +185,7 @@ dups=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id,
 exp_dups=$(sqlite3 "$T/hunt.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id, a.timestamp, count(*) c FROM alerts a
        GROUP BY 1, 2, 3 HAVING c > 1)")
 [ "$dups" = "$exp_dups" ] && ok "no alert stored twice" || bad "duplicates: $dups (hunt has $exp_dups)"
-batches=$(grep -ho "[0-9]* batches" "$T/pub1.out" "$T/pub2.out" "$T/pub3.out" | awk '{s += $1} END {print s}')
+batches=$(grep -ho "[0-9]* batches" "$T/pub1.out" "$T/pub2.out" "$T/pub3.out" "$T/pub4.out" | awk '{s += $1} END {print s}')
 marked=$(sqlite3 "$T/fleet.db" "SELECT sum(hi - lo + 1) FROM fleet_seen")
 rows=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM fleet_seen")
 [ "$batches" = "$marked" ] && ok "every batch marked exactly once ($marked batches in $rows intervals)" ||

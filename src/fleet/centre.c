@@ -54,6 +54,8 @@ struct batch {
     bool replay;      /* state only: no mark, no ack */
     bool last;        /* its partition's last of the round: acknowledged synchronously */
     uint64_t events;  /* lines in the decoded batch */
+    unsigned part;    /* its partition */
+    uint64_t sseq;    /* its stream sequence (0: unknown) */
     struct buf lines; /* the inflated payload (bus/batch.h), when it was compressed */
 };
 
@@ -74,7 +76,8 @@ struct centre {
     struct fleet_leases *leases;
     struct bus_rules_watch *rules; /* NULL: no reload */
     bool *held;
-    bool *ever; /* held before in this process: its state is here, not replayed */
+    bool *ever;         /* held before in this process: its state is here, not replayed */
+    uint64_t *done_seq; /* per partition: the highest stream sequence whose events are in this worker's state */
     /* the round */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -304,12 +307,62 @@ static const char *batch_lines(struct centre *c, struct batch *b, natsMsg *m, si
     return v.data;
 }
 
-static void take_event_batch(struct centre *c, natsMsg *m)
+static uint64_t stream_seq(natsMsg *m)
+{
+    uint64_t n = 0;
+    jsMsgMetaData *md = NULL;
+    if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+        n = md->Sequence.Stream;
+        jsMsgMetaData_Destroy(md);
+    }
+    return n;
+}
+
+static void wait_idle(struct centre *c);
+
+/* A batch stored by another worker (its mark is there) that the bus
+ * delivers again to this one, past what the takeover's replay covered (the
+ * consumer's ack floor can be behind what was stored: an ack lost with a
+ * node). Its events belong in the hosts' state here too, so it goes
+ * through the stages with the sinks muted, as a replay. One this worker
+ * processed itself (at or below what it committed on the partition) is
+ * not: its events are in the state already. Either way it is acknowledged
+ * with the round and not stored again. */
+static void replay_marked(struct centre *c, struct batch *b, natsMsg *m)
+{
+    if (!b->sseq || b->sseq <= c->done_seq[b->part])
+        return;
+    size_t len = 0;
+    const char *data = batch_lines(c, b, m, &len);
+    if (!data)
+        return;
+    wait_idle(c); /* what the round sent so far is through: the mute starts clean */
+    c->muted = true;
+    b->replay = true;
+    snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", b->host, b->run, (unsigned long long)b->seq);
+    b->in.file.name = b->name;
+    b->in.file.host = b->host[0] ? b->host : NULL;
+    b->in.done = batch_done;
+    b->in.ctx = c;
+    pthread_mutex_lock(&c->mu);
+    c->outstanding++;
+    pthread_mutex_unlock(&c->mu);
+    source_bus_send(c->units, &b->in, data, len);
+    buf_free(&b->lines);
+    wait_idle(c);
+    c->muted = false;
+    c->done_seq[b->part] = b->sseq;
+    c->fs->replayed++;
+}
+
+static void take_event_batch(struct centre *c, unsigned part, natsMsg *m)
 {
     const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
     struct batch *b = xcalloc(1, sizeof(*b));
     b->c = c;
     b->msg = m;
+    b->part = part;
+    b->sseq = stream_seq(m);
     snprintf(b->host, sizeof(b->host), "%s", host ? host : "");
     if (run && seq && strlen(run) < sizeof(b->run) && host) {
         char *end = NULL;
@@ -336,6 +389,7 @@ static void take_event_batch(struct centre *c, natsMsg *m)
         int marked = stoat_store_marked(c->rd, b->host, b->run, b->seq);
         if (marked == 1) {
             c->fs->duplicates++;
+            replay_marked(c, b, m);
             XGROW(c->acks, c->capacks, c->nacks + 1);
             c->acks[c->nacks++] = m;
             batch_free(b);
@@ -460,7 +514,7 @@ static bool round_fetch(struct centre *c, unsigned batch)
                 XGROW(c->hbs, c->caphbs, c->nhbs + 1);
                 c->hbs[c->nhbs++] = m;
             } else {
-                take_event_batch(c, m);
+                take_event_batch(c, r, m);
             }
         }
         if (c->nround > first)
@@ -547,6 +601,8 @@ static stoat_err round_settle(struct centre *c)
     for (size_t i = 0; i < c->nround; i++) {
         struct batch *b = c->round[i];
         c->fs->events += b->events;
+        if (b->sseq > c->done_seq[b->part])
+            c->done_seq[b->part] = b->sseq;
         if (b->sent_ns != INT64_MIN)
             note_latency(c, (double)(now - b->sent_ns) / 1e9);
         /* The partition's last ack waits for the server's answer: the
@@ -699,6 +755,8 @@ static void replay_partition(struct centre *c, unsigned p)
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     c->fs->replayed += n;
+    if (floor_seq > c->done_seq[p]) /* what is at or below the floor is in the state now, or was never stored */
+        c->done_seq[p] = floor_seq;
     if (c->o->verbose)
         say(c, STOAT_SEV_NOTE, "fleet: %s replayed %llu stored batches of partition %u", c->o->id,
             (unsigned long long)n, p);
@@ -766,6 +824,7 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
     c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
     c->held = xcalloc(c->partitions + 1, sizeof(bool));
     c->ever = xcalloc(c->partitions + 1, sizeof(bool));
+    c->done_seq = xcalloc(c->partitions + 1, sizeof(uint64_t));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
     acks_open(c);
     if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
@@ -852,6 +911,7 @@ out:
     natsSubscription_Destroy(c.ack_sub);
     free(c.held);
     free(c.ever);
+    free(c.done_seq);
     free(c.round);
     free(c.acks);
     free(c.hbs);

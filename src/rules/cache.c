@@ -158,6 +158,37 @@ static void free_dbs(const struct rc_db *dbs, size_t n)
     }
 }
 
+/* The databases after a checked header: each under its key, its length
+ * within what is left, and nothing after the last. */
+static bool decode_entries(const uint8_t *buf, size_t len, const struct rc_db *dbs, size_t n, char *why, size_t whylen)
+{
+    size_t off = RC_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        if (len - off < RC_KEY_LEN + 8) {
+            snprintf(why, whylen, "database %zu: truncated at offset %zu", i, off);
+            return false;
+        }
+        uint64_t dlen = get64(buf + off + RC_KEY_LEN);
+        if (memcmp(buf + off, dbs[i].key, RC_KEY_LEN) != 0 || dlen > len - off - RC_KEY_LEN - 8) {
+            snprintf(why, whylen, "database %zu at offset %zu: %s", i, off,
+                     dlen > len - off - RC_KEY_LEN - 8 ? "length past the end" : "another database's key");
+            return false;
+        }
+        off += RC_KEY_LEN + 8;
+        if (hs_deserialize_database((const char *)buf + off, (size_t)dlen, dbs[i].db) != HS_SUCCESS) {
+            *dbs[i].db = NULL;
+            snprintf(why, whylen, "database %zu at offset %zu: Hyperscan refused it", i, off);
+            return false;
+        }
+        off += (size_t)dlen;
+    }
+    if (off != len) {
+        snprintf(why, whylen, "%zu bytes after the last database", len - off);
+        return false;
+    }
+    return true;
+}
+
 bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, size_t n, char *why, size_t whylen)
 {
     for (size_t i = 0; i < n; i++)
@@ -190,34 +221,11 @@ bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, s
         snprintf(why, whylen, "checksum mismatch (damaged)");
         return false;
     }
-    size_t off = RC_HEADER;
-    for (size_t i = 0; i < n; i++) {
-        if (len - off < RC_KEY_LEN + 8) {
-            snprintf(why, whylen, "database %zu: truncated at offset %zu", i, off);
-            goto fail;
-        }
-        uint64_t dlen = get64(buf + off + RC_KEY_LEN);
-        if (memcmp(buf + off, dbs[i].key, RC_KEY_LEN) != 0 || dlen > len - off - RC_KEY_LEN - 8) {
-            snprintf(why, whylen, "database %zu at offset %zu: %s", i, off,
-                     dlen > len - off - RC_KEY_LEN - 8 ? "length past the end" : "another database's key");
-            goto fail;
-        }
-        off += RC_KEY_LEN + 8;
-        if (hs_deserialize_database((const char *)buf + off, (size_t)dlen, dbs[i].db) != HS_SUCCESS) {
-            *dbs[i].db = NULL;
-            snprintf(why, whylen, "database %zu at offset %zu: Hyperscan refused it", i, off);
-            goto fail;
-        }
-        off += (size_t)dlen;
-    }
-    if (off != len) {
-        snprintf(why, whylen, "%zu bytes after the last database", len - off);
-        goto fail;
+    if (!decode_entries(buf, len, dbs, n, why, whylen)) {
+        free_dbs(dbs, n);
+        return false;
     }
     return true;
-fail:
-    free_dbs(dbs, n);
-    return false;
 }
 
 bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen)

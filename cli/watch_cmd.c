@@ -90,11 +90,14 @@ static void *reload_main(void *arg)
     if (!r->version[0]) {
         r->rs = cli_load_rules(r->ra, r->dp, NULL, true);
     } else if ((r->dir = watch_pub_fetch_rules(r->wp, r->version))) {
-        /* the bundle replaces the rule paths; jewels, baseline and the rest stay */
+        /* the bundle replaces the rule paths; jewels, baseline and the rest stay
+         * (but not --compiled: it was made for the rules the bundle replaces, so
+         * the bundle compiles, through the cache) */
         struct rule_args ra = *r->ra;
         ra.rule_paths[0] = r->dir;
         ra.nrule_paths = 1;
         ra.no_default_rules = true;
+        ra.compiled = NULL;
         r->rs = cli_load_rules(&ra, r->dp, NULL, false);
     }
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);

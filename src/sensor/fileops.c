@@ -79,8 +79,8 @@ static int add_watch(struct sensor *s, size_t *cap, const char *path)
         else
             snprintf(res, sizeof(res), "%s", slash);
     }
-    if (strcmp(res, "/") == 0)
-        return 0;
+    if (strcmp(res, "/") == 0 || s->nwatch >= SENSOR_WATCH_MAX)
+        return 0; /* beyond the kernel maps' room the rest is not watched */
     for (size_t i = s->nuser_watch; i < s->nwatch; i++)
         if (strcmp(s->watch[i], res) == 0)
             return 0;

@@ -153,7 +153,7 @@ static int rp_header(struct sensor *s, const char *p, uint32_t len, char *errbuf
         goto bad;
     memcpy(&s->boot_tag, p, 4);
     memcpy(&nw, p + 4, 4);
-    if (nw > 512)
+    if (nw > SENSOR_WATCH_MAX)
         goto bad;
     q = p + 8;
     snprintf(s->hostname, sizeof(s->hostname), "%s", q);

@@ -15,6 +15,7 @@
 #define SENSOR_PROC_READ_MAX (128u * 1024u) /* cap on any /proc file we read */
 #define SENSOR_USER_CACHE    256u
 #define SENSOR_PENDING_ARGV  16u /* execs whose argv parts are in flight */
+#define SENSOR_WATCH_MAX     4000u /* watches of all kinds: the kernel's watch maps hold 4096 */
 
 struct proc_info {
     uint32_t tgid, ppid, uid;

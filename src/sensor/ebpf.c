@@ -196,8 +196,8 @@ int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errle
         if (strncmp(sec, "tp/syscalls/", 12) != 0 || strstr(sec, "accept"))
             continue;
         snprintf(ev, sizeof(ev), "/sys/kernel/tracing/events/syscalls/%s", sec + 12);
-        if (s->nwatch == 0 || (access(ev, F_OK) < 0 && errno == ENOENT &&
-                               access("/sys/kernel/tracing/events/syscalls", F_OK) == 0))
+        if (s->nwatch == 0 ||
+            (access(ev, F_OK) < 0 && errno == ENOENT && access("/sys/kernel/tracing/events/syscalls", F_OK) == 0))
             bpf_program__set_autoload(prog, false);
     }
     if ((err = sensor_bpf__load(sk)) < 0) {

@@ -120,8 +120,8 @@ static __always_inline int fop_path_hit(struct task_struct *t, struct fop_pendin
 }
 
 /* syscall entry of a path operation: path (and path2, may be NULL) with their dirfds */
-static __always_inline int fop_enter(__u32 op, __s32 dfd, const char *path, __s32 dfd2, const char *path2,
-                                     __u32 mode, __u32 owner, __u32 group)
+static __always_inline int fop_enter(__u32 op, __s32 dfd, const char *path, __s32 dfd2, const char *path2, __u32 mode,
+                                     __u32 owner, __u32 group)
 {
     if (nwatch == 0)
         return 0;
@@ -257,11 +257,11 @@ static __always_inline int fop_exit(long ret)
     return 0;
 }
 
-#define FOP_EXIT(name)                                                                                             \
-    SEC("tp/syscalls/sys_exit_" #name)                                                                             \
-    int on_##name##_exit(struct trace_event_raw_sys_exit *ctx)                                                     \
-    {                                                                                                              \
-        return fop_exit(ctx->ret);                                                                                 \
+#define FOP_EXIT(name)                                         \
+    SEC("tp/syscalls/sys_exit_" #name)                         \
+    int on_##name##_exit(struct trace_event_raw_sys_exit *ctx) \
+    {                                                          \
+        return fop_exit(ctx->ret);                             \
     }
 
 #define A(n) ((const char *)ctx->args[n])

@@ -45,13 +45,22 @@ static const char *const system_files[] = {
     "/etc/udev/rules.d"};
 
 /* Per home directory. ".ssh" entries are replaced by ".ssh" itself when it does not exist. */
-static const char *const home_files[] = {
-    ".ssh/authorized_keys", ".ssh/authorized_keys2", ".bashrc", ".bash_profile", ".bash_login", ".profile",
-    ".bash_logout", ".zshrc", ".zprofile", ".zshenv", ".config/systemd/user", ".config/autostart"};
+static const char *const home_files[] = {".ssh/authorized_keys",
+                                         ".ssh/authorized_keys2",
+                                         ".bashrc",
+                                         ".bash_profile",
+                                         ".bash_login",
+                                         ".profile",
+                                         ".bash_logout",
+                                         ".zshrc",
+                                         ".zprofile",
+                                         ".zshenv",
+                                         ".config/systemd/user",
+                                         ".config/autostart"};
 
 static const char *const fop_names[SENSOR_FOP_MAX_] = {
-    [SENSOR_FOP_RENAME] = "rename", [SENSOR_FOP_UNLINK] = "delete",  [SENSOR_FOP_RMDIR] = "rmdir",
-    [SENSOR_FOP_CHMOD] = "chmod",   [SENSOR_FOP_CHOWN] = "chown",    [SENSOR_FOP_TRUNCATE] = "truncate",
+    [SENSOR_FOP_RENAME] = "rename", [SENSOR_FOP_UNLINK] = "delete", [SENSOR_FOP_RMDIR] = "rmdir",
+    [SENSOR_FOP_CHMOD] = "chmod",   [SENSOR_FOP_CHOWN] = "chown",   [SENSOR_FOP_TRUNCATE] = "truncate",
     [SENSOR_FOP_LINK] = "link",
 };
 

@@ -417,9 +417,9 @@ static __always_inline void stdio_sockets(struct task_struct *t)
  * keys) never leaves the kernel. */
 #define ENV_NAMES 16
 static const char env_names[ENV_NAMES][16] = {
-    "LD_PRELOAD=", "LD_LIBRARY_PATH=", "LD_AUDIT=", "BASH_ENV=", "ENV=", "PROMPT_COMMAND=",
-    "PYTHONPATH=", "PYTHONSTARTUP=", "PERL5LIB=", "PERL5OPT=", "RUBYOPT=", "NODE_OPTIONS=",
-    "GCONV_PATH=", "HISTFILE=", "LD_DEBUG=", "SHELLOPTS=",
+    "LD_PRELOAD=", "LD_LIBRARY_PATH=", "LD_AUDIT=", "BASH_ENV=",  "ENV=",     "PROMPT_COMMAND=",
+    "PYTHONPATH=", "PYTHONSTARTUP=",   "PERL5LIB=", "PERL5OPT=",  "RUBYOPT=", "NODE_OPTIONS=",
+    "GCONV_PATH=", "HISTFILE=",        "LD_DEBUG=", "SHELLOPTS=",
 };
 
 struct env_ctx {
@@ -435,8 +435,7 @@ static __always_inline int env_wanted(const char *b)
     /* first letters of the names above; most variables (PATH, HOME, LANG, XDG_...) stop here or at
      * the second byte */
     char c = b[0];
-    if (c != 'L' && c != 'B' && c != 'E' && c != 'P' && c != 'R' && c != 'N' && c != 'G' && c != 'H' &&
-        c != 'S')
+    if (c != 'L' && c != 'B' && c != 'E' && c != 'P' && c != 'R' && c != 'N' && c != 'G' && c != 'H' && c != 'S')
         return 0;
     for (int i = 0; i < ENV_NAMES; i++) {
         int ok = 1;
@@ -614,7 +613,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     }
     e->argv_len = alen;
     /* the allow-listed environment, after argv */
-    struct env_ctx ec = {.p = BPF_CORE_READ(mm, env_start), .end = BPF_CORE_READ(mm, env_end),
+    struct env_ctx ec = {.p = BPF_CORE_READ(mm, env_start),
+                         .end = BPF_CORE_READ(mm, env_end),
                          .base = sizeof(*e) + ((off + alen) & (4 * SENSOR_PATH_MAX - 1))};
     bpf_loop(SENSOR_ENV_SCAN, env_step, &ec, 0);
     if (ec.p < ec.end) {

@@ -66,10 +66,10 @@ enum sensor_kloss {
 #define SENSOR_RF_EXE_TRUNC   0x02u
 #define SENSOR_RF_CWD_TRUNC   0x04u
 #define SENSOR_RF_PATH_TRUNC  0x08u
-#define SENSOR_RF_ARGV_FAULT  0x10u /* argv read failed */
-#define SENSOR_RF_FLAGS_GUESS 0x20u /* open flags taken from the file, enter not seen */
-#define SENSOR_RF_CREATED     0x40u /* the open created the file */
-#define SENSOR_RF_FAILED      0x80u /* connect failed (SYN_SENT -> CLOSE) */
+#define SENSOR_RF_ARGV_FAULT  0x10u  /* argv read failed */
+#define SENSOR_RF_FLAGS_GUESS 0x20u  /* open flags taken from the file, enter not seen */
+#define SENSOR_RF_CREATED     0x40u  /* the open created the file */
+#define SENSOR_RF_FAILED      0x80u  /* connect failed (SYN_SENT -> CLOSE) */
 #define SENSOR_RF_ENV_TRUNC   0x100u /* exec: allow-listed environment cut at a cap */
 
 /* watch_names values: the watch index, and this bit for the watches that
@@ -113,8 +113,8 @@ struct sensor_rec_exec {
     __u64 cgroup_id;
     __u32 nparts; /* argv records including this one */
     __u16 exe_len, cwd_len;
-    __u16 argv_len; /* argv bytes in this record */
-    __u16 env_len;  /* allow-listed environment bytes (NAME=value NUL ...) after argv */
+    __u16 argv_len;                /* argv bytes in this record */
+    __u16 env_len;                 /* allow-listed environment bytes (NAME=value NUL ...) after argv */
     __u64 stdin_pipe, stdout_pipe; /* inode of the pipe on fd 0 / fd 1, 0: not a pipe */
     __u32 pipe_dev;                /* the pipes' device (pipefs) */
     __u32 pad2;

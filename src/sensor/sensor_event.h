@@ -86,10 +86,10 @@ struct sensor_event {
     /* FILE_*: path is the file changed (the new name of a rename), path2 the
      * old name of a rename or what a link points to */
     const char *path2;
-    uint32_t file_op;          /* enum sensor_fop (sensor_abi.h) */
-    uint32_t file_mode;        /* chmod */
-    uint32_t owner, group;     /* chown (-1: unchanged) */
-    const char *env;           /* EXEC: allow-listed variables, NAME=value, NUL-separated */
+    uint32_t file_op;      /* enum sensor_fop (sensor_abi.h) */
+    uint32_t file_mode;    /* chmod */
+    uint32_t owner, group; /* chown (-1: unchanged) */
+    const char *env;       /* EXEC: allow-listed variables, NAME=value, NUL-separated */
     size_t env_len;
     /* EXEC and PIPELINE: the process writing the pipe on stdin, if known */
     uint32_t stdin_tgid;
@@ -104,16 +104,16 @@ enum sensor_loss {
     SENSOR_LOST_RINGBUF_EXIT,
     SENSOR_LOST_RINGBUF_OPEN,
     SENSOR_LOST_RINGBUF_NET,
-    SENSOR_LOST_ARGV_CAP,   /* argv truncated at the hard cap (event kept, marked) */
-    SENSOR_LOST_ARGV_READ,  /* argv unreadable */
-    SENSOR_LOST_PATH_CAP,   /* path truncated (event kept, marked) */
-    SENSOR_LOST_SOCK_TABLE, /* connection not tracked: owner table full */
-    SENSOR_LOST_OPEN_TABLE, /* open flags table full */
-    SENSOR_LOST_ARGV_PART,  /* exec arrived without all its argv parts */
-    SENSOR_LOST_BAD_RECORD, /* record failed validation */
-    SENSOR_LOST_NETLINK,    /* fallback: proc connector overrun (ENOBUFS) */
-    SENSOR_LOST_FANOTIFY,   /* fallback: fanotify queue overflow */
-    SENSOR_LOST_PROC_RACE,  /* fallback: process gone before /proc was read (event kept, fields missing) */
+    SENSOR_LOST_ARGV_CAP,       /* argv truncated at the hard cap (event kept, marked) */
+    SENSOR_LOST_ARGV_READ,      /* argv unreadable */
+    SENSOR_LOST_PATH_CAP,       /* path truncated (event kept, marked) */
+    SENSOR_LOST_SOCK_TABLE,     /* connection not tracked: owner table full */
+    SENSOR_LOST_OPEN_TABLE,     /* open flags table full */
+    SENSOR_LOST_ARGV_PART,      /* exec arrived without all its argv parts */
+    SENSOR_LOST_BAD_RECORD,     /* record failed validation */
+    SENSOR_LOST_NETLINK,        /* fallback: proc connector overrun (ENOBUFS) */
+    SENSOR_LOST_FANOTIFY,       /* fallback: fanotify queue overflow */
+    SENSOR_LOST_PROC_RACE,      /* fallback: process gone before /proc was read (event kept, fields missing) */
     SENSOR_LOST_RINGBUF_FILEOP, /* ring buffer full: rename/unlink/chmod... record */
     SENSOR_LOST_FOP_TABLE,      /* path operation table full: operation not seen */
     SENSOR_LOST_ENV_SCAN,       /* environment beyond the scan cap not looked at (event kept, marked) */

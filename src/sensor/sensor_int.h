@@ -14,7 +14,7 @@
 #define SENSOR_CMDLINE_KEEP  8192u          /* bytes of a command line kept in the process table */
 #define SENSOR_PROC_READ_MAX (128u * 1024u) /* cap on any /proc file we read */
 #define SENSOR_USER_CACHE    256u
-#define SENSOR_PENDING_ARGV  16u /* execs whose argv parts are in flight */
+#define SENSOR_PENDING_ARGV  16u   /* execs whose argv parts are in flight */
 #define SENSOR_WATCH_MAX     4000u /* watches of all kinds: the kernel's watch maps hold 4096 */
 
 struct proc_info {
@@ -76,7 +76,7 @@ struct sensor {
     char mode[512];
     char **watch; /* normalised absolute paths: watch_paths, then the default file set */
     size_t nwatch;
-    size_t nuser_watch; /* the first nuser_watch report every open; the rest changes only */
+    size_t nuser_watch;  /* the first nuser_watch report every open; the rest changes only */
     struct pipes *pipes; /* pipe ends seen at exec (pipes.c) */
     struct proctab *pt;
     struct sensor_stats st;

@@ -215,8 +215,8 @@ static void cap_frame(FILE *f, uint32_t tag, const void *p, uint32_t len)
 }
 
 /* an exec record of tgid running image with argv "image", pipes on fd 0 / fd 1 */
-static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uint64_t in, uint64_t out,
-                     const char *env, size_t envlen)
+static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uint64_t in, uint64_t out, const char *env,
+                     size_t envlen)
 {
     char buf[sizeof(struct sensor_rec_exec) + 512];
     struct sensor_rec_exec *e = (struct sensor_rec_exec *)buf;
@@ -357,8 +357,8 @@ static void test_join(void)
     char out[64];
     CHECK("join: absolute path kept, dots removed",
           fileops_join("/x", 2, "/a/./b//c/../d", 14, out, sizeof(out)) > 0 && strcmp(out, "/a/b/d") == 0);
-    CHECK("join: .. above / stays at /", fileops_join("/", 1, "../../etc", 9, out, sizeof(out)) > 0 &&
-                                               strcmp(out, "/etc") == 0);
+    CHECK("join: .. above / stays at /",
+          fileops_join("/", 1, "../../etc", 9, out, sizeof(out)) > 0 && strcmp(out, "/etc") == 0);
     CHECK("join: a relative path without a directory is refused", fileops_join("", 0, "a", 1, out, sizeof(out)) < 0);
     CHECK("join: too long for the output is refused",
           fileops_join("/", 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 71, out,

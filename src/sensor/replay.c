@@ -255,6 +255,9 @@ int replay_poll(struct sensor *s)
             }
             rp->pass++;
             rp->delta = (int64_t)(rp->span * rp->pass);
+            /* the next pass repeats the pipe inodes: a reader must not meet the last pass's writer */
+            pipes_free(s->pipes);
+            s->pipes = pipes_new(0);
             continue;
         }
         switch (tag) {

@@ -333,6 +333,19 @@ static void test_replayed_joins(void)
     while (sensor_poll(s, 0, got_cb, &g) >= 0)
         ;
     sensor_close(s);
+    /* two passes: the second repeats the pipe inodes, and its reader-first
+     * pipe must not be joined to the first pass's writer */
+    struct sensor_opts o2 = {.replay_path = path, .replay_passes = 2};
+    struct got g2;
+    memset(&g2, 0, sizeof(g2));
+    if (sensor_open(&o2, &s, err, sizeof(err)) == 0) {
+        while (sensor_poll(s, 0, got_cb, &g2) >= 0)
+            ;
+        sensor_close(s);
+    }
+    CHECK("pipes: a second replay pass starts with no pipe known",
+          g2.n == 16 && g2.ev[10].kind == SENSOR_EXEC && g2.ev[10].from == 0 && g2.ev[12].kind == SENSOR_PIPELINE &&
+              g2.ev[12].from == g2.ev[11].tgid);
     unlink(path);
     /* events in order: exec 101, 102, 103, 104, pipeline (103), exec 105, rename, delete */
     CHECK("replay: all events delivered", g.n == 8);

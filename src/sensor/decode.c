@@ -151,6 +151,7 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
         pending_release(p);
 
     struct sensor_event link;
+    ev.stdin_pipe = e->stdin_pipe;
     int linked = pipes_exec(s, &ev, e->stdin_pipe, e->stdout_pipe, e->pipe_dev, &link);
     sensor_deliver_proc(s, &ev);
     if (linked) {

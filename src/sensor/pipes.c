@@ -13,6 +13,10 @@
  *   the reader came first, it waits in the readers table, and the writer's
  *   exec produces a pipeline event (EventID 1004) for the reader, carrying
  *   the same fields: each link is reported once, as soon as it is known.
+ * - Each link is reported on its reader, not on the processes that inherit
+ *   the pipe from it (the commands of a script piped into bash): an exec
+ *   whose parent's stdin is the same pipe (the process table keeps it) is
+ *   not a new reader.
  * - A side that never execs (a shell builtin such as `echo ... |`) is not
  *   seen; its pipe stays unlinked.
  */
@@ -123,6 +127,11 @@ int pipes_exec(struct sensor *s, struct sensor_event *ev, uint64_t in_pipe, uint
             ret = 1;
         }
     }
+    /* a process whose parent read the same pipe inherited it (the commands of
+     * a script piped into bash): the link was the parent's, and is not news */
+    struct proc_info *pp = in_pipe ? proctab_get(s->pt, ev->ppid, ev->parent_start_time_ns) : NULL;
+    if (pp && pp->stdin_pipe == in_pipe)
+        in_pipe = 0;
     if (in_pipe) {
         struct pipe_end *w = &p->writers[in_pipe % p->cap];
         if (same_pipe(w, in_pipe, dev) && !(w->tgid == ev->tgid && w->start_ns == ev->start_time_ns)) {

@@ -95,6 +95,7 @@ struct sensor_event {
     uint32_t stdin_tgid;
     uint64_t stdin_start_ns;
     const char *stdin_image, *stdin_cmdline;
+    uint64_t stdin_pipe; /* EXEC: inode of the pipe on fd 0, 0: none (eBPF mode) */
 };
 
 enum sensor_loss {

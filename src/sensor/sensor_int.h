@@ -22,6 +22,7 @@ struct proc_info {
     uint64_t start_ns, pstart_ns;
     char *image;
     char *cmdline;
+    uint64_t stdin_pipe; /* inode of the pipe on fd 0 at its exec (a fork: its parent's), 0: none */
     bool exited;
     /* table links */
     uint32_t hnext;      /* hash chain, index+1 */

@@ -46,7 +46,7 @@ mkdir -p "$T/.hidden"
 LD_PRELOAD="$T/.hidden/libstoat.so" STOAT_SECRET=hunter2 PYTHONPATH="$T/py" /bin/true 2>/dev/null
 # 7: a download piped into a shell
 mkdir -p "$T/www"
-echo "echo PIPE_RAN > '$T/pipe.out'" > "$T/www/i.sh"
+printf "echo PIPE_RAN > '%s/pipe.out'\n/usr/bin/id -u > '%s/pipe.id'\n" "$T" "$T" > "$T/www/i.sh"
 python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$T/www" >/dev/null 2>&1 &
 HTTP=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/i.sh" && break; sleep 0.1; done

@@ -303,6 +303,13 @@ if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	else
 		bad "pipe: bash's stdin not joined to curl"
 	fi
+	# the script's own command reads the same pipe, inherited: no second link
+	L=$(find_ev "$PS" exec Image~'/id$' "CommandLine=/usr/bin/id -u" ParentImage~'/bash$')
+	if [ -n "$L" ] && ! printf '%s' "$L" | grep -q StdinFrom; then
+		ok "pipe: a command of the piped script (inherited stdin) is no new reader"
+	else
+		bad "pipe: id under the piped bash: $(printf '%s' "$L" | cut -c1-200)"
+	fi
 	if [ -n "$(find_ev "$PS" exec Image~'/nc' StdinFromImage~'/tar$')$(find_ev "$PS" pipeline Image~'/nc' StdinFromImage~'/tar$')" ]; then
 		ok "pipe: nc's stdin joined to tar"
 	else

@@ -214,6 +214,8 @@ static void cap_frame(FILE *f, uint32_t tag, const void *p, uint32_t len)
     fwrite(zero, 1, cap_pad8(len) - len, f);
 }
 
+static uint32_t cap_ppid = 1; /* the parent of the next exec records */
+
 /* an exec record of tgid running image with argv "image", pipes on fd 0 / fd 1 */
 static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uint64_t in, uint64_t out, const char *env,
                      size_t envlen)
@@ -226,7 +228,8 @@ static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uin
     e->h.ts_ns = ts;
     e->h.pid = e->h.tgid = tgid;
     e->h.start_ns = 1000 + tgid;
-    e->ppid = 1;
+    e->ppid = cap_ppid;
+    e->pstart_ns = 1000 + cap_ppid;
     e->nparts = 1;
     e->exe_len = (uint16_t)il;
     e->argv_len = (uint16_t)(il + 1);
@@ -271,13 +274,13 @@ struct got {
         enum sensor_kind kind;
         uint32_t tgid, from;
         char from_image[64], path[128], path2[128], env[128];
-    } ev[16];
+    } ev[24];
 };
 
 static int got_cb(void *ctx, const struct sensor_event *ev)
 {
     struct got *g = ctx;
-    if (g->n >= 16)
+    if (g->n >= 24)
         return 0;
     g->ev[g->n].kind = ev->kind;
     g->ev[g->n].tgid = ev->tgid;
@@ -315,6 +318,10 @@ static void test_replayed_joins(void)
     cap_exec(f, 104, 400, "/usr/bin/tar", 0, 88, "LD_PRELOAD=/tmp/x.so\0", 21);
     /* another pipe: no link */
     cap_exec(f, 105, 500, "/usr/bin/cat", 99, 0, NULL, 0);
+    /* a command of the script bash reads from curl: it inherits the pipe, no new link */
+    cap_ppid = 102;
+    cap_exec(f, 106, 600, "/usr/bin/id", 77, 0, NULL, 0);
+    cap_ppid = 1;
     /* path operations: relative rename with "..", a name that only looks watched, a delete */
     cap_fileop(f, 104, SENSOR_FOP_RENAME, "authorized_keys", "../key.pub", "/home/al/.ssh", "/home/al/.ssh");
     cap_fileop(f, 104, SENSOR_FOP_UNLINK, "/srv/x/cron.d/job", "", "", "");
@@ -344,11 +351,11 @@ static void test_replayed_joins(void)
         sensor_close(s);
     }
     CHECK("pipes: a second replay pass starts with no pipe known",
-          g2.n == 16 && g2.ev[10].kind == SENSOR_EXEC && g2.ev[10].from == 0 && g2.ev[12].kind == SENSOR_PIPELINE &&
-              g2.ev[12].from == g2.ev[11].tgid);
+          g2.n == 18 && g2.ev[11].kind == SENSOR_EXEC && g2.ev[11].from == 0 && g2.ev[13].kind == SENSOR_PIPELINE &&
+              g2.ev[13].from == g2.ev[12].tgid);
     unlink(path);
-    /* events in order: exec 101, 102, 103, 104, pipeline (103), exec 105, rename, delete */
-    CHECK("replay: all events delivered", g.n == 8);
+    /* events in order: exec 101, 102, 103, 104, pipeline (103), exec 105, exec 106, rename, delete */
+    CHECK("replay: all events delivered", g.n == 9);
     CHECK("pipes: the writer known first: the reader's exec names it",
           g.ev[1].kind == SENSOR_EXEC && g.ev[1].tgid == 102 && g.ev[1].from == 101 &&
               strcmp(g.ev[1].from_image, "/usr/bin/curl") == 0);
@@ -357,12 +364,14 @@ static void test_replayed_joins(void)
           g.ev[3].tgid == 104 && g.ev[4].kind == SENSOR_PIPELINE && g.ev[4].tgid == 103 && g.ev[4].from == 104 &&
               strcmp(g.ev[4].from_image, "/usr/bin/tar") == 0);
     CHECK("pipes: a pipe nobody wrote links nothing", g.ev[5].tgid == 105 && g.ev[5].from == 0);
+    CHECK("pipes: a child that inherits its parent's stdin pipe is no new reader",
+          g.ev[6].tgid == 106 && g.ev[6].kind == SENSOR_EXEC && g.ev[6].from == 0);
     CHECK("env: the allow-listed environment decoded", strcmp(g.ev[3].env, "LD_PRELOAD=/tmp/x.so") == 0);
     CHECK("fileops: a relative rename joined with its directory and cleaned",
-          g.ev[6].kind == SENSOR_FILE_CHANGE && strcmp(g.ev[6].path, "/home/al/.ssh/authorized_keys") == 0 &&
-              strcmp(g.ev[6].path2, "/home/al/key.pub") == 0);
+          g.ev[7].kind == SENSOR_FILE_CHANGE && strcmp(g.ev[7].path, "/home/al/.ssh/authorized_keys") == 0 &&
+              strcmp(g.ev[7].path2, "/home/al/key.pub") == 0);
     CHECK("fileops: a name that only looks watched is dropped; ./x/../x joined",
-          g.ev[7].kind == SENSOR_FILE_DELETE && strcmp(g.ev[7].path, "/etc/cron.d/job") == 0);
+          g.ev[8].kind == SENSOR_FILE_DELETE && strcmp(g.ev[8].path, "/etc/cron.d/job") == 0);
 }
 
 static void test_join(void)

@@ -417,11 +417,13 @@ check("key renamed into a --watch-file authorized_keys alerted",
 check("LD_PRELOAD at exec alerted", fired("Program Started With LD_PRELOAD Or LD_AUDIT In Its Environment"), str(titles))
 check("LD_PRELOAD from a hidden folder alerted (high)",
       [a for a in fired("Library Preloaded From A World-Writable Or Hidden Location") if a["level"] == "high"], str(titles))
-dl = fired("Download Piped Into A Shell Or Interpreter")
+dl = fired("Shell Or Interpreter Reading A Download From Its Standard Input")
 check("curl | bash alerted, whatever the command line says",
       any(a["event"].get("StdinFromImage", "").endswith("/curl") and a["event"].get("Image", "").endswith("/bash")
           for a in dl), str(titles))
 check("tar | nc alerted", fired("Archive Piped Into A Network Tool"), str(titles))
+check("curl | bash alerted once: the script's own command (id) inherits the pipe and is no new reader",
+      len(dl) == 1, str([(a["event"].get("Image"), a["event"].get("CommandLine")) for a in dl]))
 check("no variable outside the allow-list in any event",
       not any("hunter2" in json.dumps(r) for r in record))
 print("\n".join(res))

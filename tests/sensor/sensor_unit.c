@@ -239,7 +239,8 @@ static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uin
     e->pipe_dev = 13;
     memcpy(buf + sizeof(*e), image, il);
     memcpy(buf + sizeof(*e) + il, image, il + 1);
-    memcpy(buf + sizeof(*e) + il + il + 1, env, envlen);
+    if (envlen)
+        memcpy(buf + sizeof(*e) + il + il + 1, env, envlen);
     e->h.size = (uint32_t)(sizeof(*e) + il + il + 1 + envlen);
     cap_frame(f, CAP_RECORD, buf, e->h.size);
 }

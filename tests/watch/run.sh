@@ -377,7 +377,8 @@ persist_check() {
     "$STOAT" watch --watch-file "$P/home/alice/.ssh/authorized_keys" --format jsonl -o "$out/alerts.jsonl" \
         --record "$out/record.jsonl" 2>"$out/stderr" &
     WPID=$!
-    for _ in $(seq 1 100); do
+    # loading and registering the default file set takes longer on a loaded machine: wait up to 60 s
+    for _ in $(seq 1 600); do
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done

@@ -9,6 +9,7 @@
 #   FLEET_PUBLISHERS=2   publishing processes (hosts split between them)
 #   FLEET_PARTITIONS=8
 #   FLEET_RATE=N         each publisher keeps to N events/s (latency below saturation)
+#   FLEET_RAW=1          publish plain JSON lines (the format before compression)
 #   FLEET_PHASED=1       publish everything first, then start the workers and
 #                        time the drain alone (the centre's own rate)
 # Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
@@ -27,7 +28,8 @@ command -v nats-server >/dev/null 2>&1 || { echo "fleet: skipped (nats-server no
 [ -x "$PUB" ] || make -s "$PUB" >/dev/null
 T=$(mktemp -d /tmp/stoat-fleet-bench.XXXXXX)
 PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${FLEET_KEEP:-}" ] && cp "$T"/w0.log /tmp/fc-w0.log; rm -rf "$T"; }
+WPIDS=""
+cleanup() { for p in $PIDS $WPIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${FLEET_KEEP:-}" ] && cp "$T"/w0.log /tmp/fc-w0.log; rm -rf "$T"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 BASE=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 19000))
@@ -54,8 +56,8 @@ done
 start_workers() {
 w=0
 while [ $w -lt "$WORKERS" ]; do
-    /usr/bin/time -f "%M" -o "$T/rss$w" $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
-    PIDS="$PIDS $!"
+    $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
+    WPIDS="$WPIDS $!"
     w=$((w + 1))
 done
 }
@@ -69,10 +71,10 @@ while [ $p -lt "$PUBS" ]; do
     args=""
     h=$p
     while [ $h -lt "$HOSTS" ]; do args="$args host$h=$T/host$h.jsonl"; h=$((h + PUBS)); done
-    "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} $args >"$T/pub$p.out" 2>&1 &
+    /usr/bin/time -f "time %e %U %S %M" -o "$T/ptime$p" "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} ${FLEET_RAW:+--raw} $args >"$T/pub$p.out" 2>&1 &
     p=$((p + 1))
 done
-wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/pub$f.out" ]; do sleep 0.2; done; done; }
+wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/ptime$f" ]; do sleep 0.1; done; done; }
 wait_pubs
 if [ -n "${FLEET_PHASED:-}" ]; then
     start=$(date +%s.%N)
@@ -82,13 +84,24 @@ i=0
 while :; do
     $STOAT fleet status $SRV >"$T/status" 2>/dev/null
     grep -q "lag: 0 batches waiting, 0 awaiting" "$T/status" && break
-    i=$((i + 1)); [ $i -gt 600 ] && break; sleep 0.2
+    # seldom: each status asks the cluster about every consumer, CPU the
+    # figures would pay for (the end is the workers' own last commit)
+    i=$((i + 1)); [ $i -gt 300 ] && break; sleep 1
 done
-end=$(date +%s.%N)
-for p in $(pgrep -f "^$STOAT fleet --server nats://127.0.0.1:$BASE" || true); do kill -TERM "$p" 2>/dev/null; done
-sleep 3
+# CPU seconds (user + system) of a live process, from /proc
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null; }
+ncpu=""
+for p in $PIDS; do ncpu="$ncpu $(cpu_of "$p")"; done
+wcpu=""
+for p in $WPIDS; do wcpu="$wcpu $(cpu_of "$p")"; done
+# peak RSS (VmHWM) of each worker before it is stopped, by its pid
+for p in $WPIDS; do sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$p/status" >"$T/rss$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+for p in $WPIDS; do wait "$p" 2>/dev/null; done
+WPIDS=""
 events=$(cat "$T"/pub*.out | sed -n 's/published: \([0-9]*\) events.*/\1/p' | awk '{s += $1} END {print s}')
 stored=$(grep -ho "[0-9]* events," "$T"/w*.log | awk '{s += $1} END {print s}')
+end=$(sed -n 's/.*(last commit at \([0-9.]*\)).*/\1/p' "$T"/w*.log | sort -n | tail -1)
+[ -n "$end" ] || end=$(date +%s.%N)
 lat=$(grep -h "latency" "$T"/w*.log | sed -n 's/.*p50 \([0-9.]*\) s, p99 \([0-9.]*\) s.*/\1 \2/p' | sort -k2 -n | tail -1)
 rss=$(cat "$T"/rss* 2>/dev/null | sort -n | tail -1)
 awk -v ph="${FLEET_PHASED:+ centre alone (published first, timed from the workers' start)}" -v n="$events" -v st="$stored" -v a="$start" -v b="$end" -v l="$lat" -v r="${rss:-0}" 'BEGIN {
@@ -96,3 +109,7 @@ awk -v ph="${FLEET_PHASED:+ centre alone (published first, timed from the worker
     printf "fleet%s: %d events published, %d stored, in %.1f s: %.0f events/s end to end (3-node cluster, R3); latency p50 %s s, p99 %s s; worker peak RSS %.0f MB\n",
         ph, n, st, s, n / s, x[1], x[2], r / 1024 }'
 cat "$T"/w*.log | grep "^fleet " | sed 's/^/  /'
+# the stages: publishers (their own wall time to the last ack), and CPU by process
+cat "$T"/ptime* | awk -v np="$PUBS" -v n="$events" '/^time/ { if ($2 > e) e = $2; u += $3 + $4; if ($5 > m) m = $5 }
+    END { printf "  publish stage: %.0f events/s (%d publishers, slowest %.1f s), publisher CPU %.1f s, peak RSS %.0f MB\n", n / e, np, e, u, m / 1024 }'
+echo "  CPU seconds: workers$wcpu; NATS nodes$ncpu"

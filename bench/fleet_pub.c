@@ -4,7 +4,7 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] HOST=FILE...
+ *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] [--garble] [--miscount] HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
@@ -13,7 +13,14 @@
  * gets each batch once (--once: no second try, and a short wait, for the
  * test of refused subjects). --hb HOST publishes one heartbeat; --claim
  * NAME puts NAME in the batches' Stoat-Host (a forgery the centre must
- * drop). Prints "published: N events, M batches, A acked". */
+ * drop). Batches are compressed as `stoat publish` sends them (bus/batch.h;
+ * up to 1,000 events or 768 KiB of lines); --raw sends the plain JSON lines
+ * of publishers before compression (up to 200 KiB), for the figures before
+ * and the centre's reading of both; --garble cuts the last 8 bytes off
+ * each compressed batch (a truncated payload the centre must refuse and
+ * count, then go on); --miscount declares one event more in Stoat-Count
+ * than the batch holds. Prints "published: N events, M batches,
+ * A acked". */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus/batch.h"
 #include "bus/bus.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -84,11 +92,20 @@ static void send(jsCtx *js, natsMsg *m)
         usleep(10000);
 }
 
+static bool raw, garble, miscount;
+static struct buf zbuf;
+
 static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
                     const char *data, size_t len, unsigned count)
 {
     natsMsg *m = NULL;
-    natsMsg_Create(&m, subject, NULL, data, (int)len);
+    const char *enc = raw ? NULL : bus_batch_encode(data, len, &zbuf);
+    if (enc) {
+        natsMsg_Create(&m, subject, NULL, zbuf.p, (int)zbuf.len - (garble && zbuf.len > 8 ? 8 : 0));
+        natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
+    } else {
+        natsMsg_Create(&m, subject, NULL, data, (int)len);
+    }
     char id[400], num[32], sent[64];
     snprintf(id, sizeof(id), "%s:%s:%llu", tok, run, (unsigned long long)seq);
     natsMsgHeader_Set(m, BUS_HDR_MSG_ID, id);
@@ -96,7 +113,7 @@ static void publish(jsCtx *js, const char *subject, const char *host, const char
     natsMsgHeader_Set(m, BUS_HDR_RUN, run);
     snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
     natsMsgHeader_Set(m, BUS_HDR_SEQ, num);
-    snprintf(num, sizeof(num), "%u", count);
+    snprintf(num, sizeof(num), "%u", count + miscount);
     natsMsgHeader_Set(m, BUS_HDR_COUNT, num);
     sent_now(sent, sizeof(sent));
     natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
@@ -166,6 +183,12 @@ int main(int argc, char **argv)
             hb = argv[++i];
         else if (!strcmp(argv[i], "--once"))
             once = true;
+        else if (!strcmp(argv[i], "--raw"))
+            raw = true;
+        else if (!strcmp(argv[i], "--garble"))
+            garble = true;
+        else if (!strcmp(argv[i], "--miscount"))
+            miscount = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (unsigned)atoi(argv[++i]);
         else
@@ -245,7 +268,7 @@ int main(int argc, char **argv)
             while (off < len) {
                 size_t start = off;
                 unsigned count = 0;
-                while (off < len && count < batch && off - start < (200u << 10)) {
+                while (off < len && count < batch && off - start < (raw ? (200u << 10) : (768u << 10))) {
                     const char *nl = memchr(data + off, '\n', len - off);
                     off = nl ? (size_t)(nl - data) + 1 : len;
                     count++;
@@ -270,6 +293,7 @@ int main(int argc, char **argv)
     printf("published: %llu events, %llu batches, %llu acked\n", (unsigned long long)events,
            (unsigned long long)batches, (unsigned long long)acked);
     jsCtx_Destroy(js);
+    buf_free(&zbuf);
     bus_close(c);
     bus_shutdown();
     return acked == batches ? 0 : 1;

@@ -6,6 +6,13 @@
  *       --sensor the sensor runs in a child process during the storm (watching
  *       one directory, so the open hooks are live too) and the events it got,
  *       the execs recorded with their argv, and its losses are printed.
+ *   sensor_bench storm SECONDS --files [--sensor]
+ *       the same, but each worker loops over file operations outside every
+ *       watch (create+write, read of /etc/passwd, rename, chmod, unlink in
+ *       /tmp): what the default file set's kernel filter costs the rest of
+ *       the system; prints rounds/s (5 operations a round).
+ *       env: STOAT_BENCH_NOWATCH=1 runs the sensor without its one watched
+ *       directory, STOAT_BENCH_NODEFAULTS=1 without the default file set.
  *   sensor_bench watch [--fallback]
  *       runs the sensor until SIGTERM/SIGINT, then prints event and loss
  *       counts (used around a build, by bench/sensor_bench.sh).
@@ -18,6 +25,7 @@
 #include "sensor/sensor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +79,10 @@ static int count_ev(void *ctx, const struct sensor_event *ev)
 static int run_sensor(bool fallback, const char *marker, int ready_fd)
 {
     static const char *watch[] = {"/tmp/stoat-bench-jewels"};
-    struct sensor_opts o = {.watch_paths = watch, .nwatch = 1, .force_fallback = fallback};
+    struct sensor_opts o = {.watch_paths = watch,
+                            .nwatch = getenv("STOAT_BENCH_NOWATCH") ? 0 : 1,
+                            .force_fallback = fallback,
+                            .no_default_files = getenv("STOAT_BENCH_NODEFAULTS") != NULL};
     struct sensor *s = NULL;
     struct sensor_stats st;
     struct counts c = {.marker = marker};
@@ -124,6 +135,25 @@ static double cpu_children(void)
 }
 
 static double storm_cpu; /* CPU seconds of the workers and their children */
+static bool file_storm;  /* file operations instead of execs */
+
+/* one round of file operations outside every watch (5 operations) */
+static void file_round(const char *a, const char *b)
+{
+    int fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+        if (write(fd, "x", 1) != 1) {
+        }
+        close(fd);
+    }
+    fd = open("/etc/passwd", O_RDONLY);
+    if (fd >= 0)
+        close(fd);
+    if (rename(a, b) == 0) {
+        chmod(b, 0640);
+        unlink(b);
+    }
+}
 
 static unsigned long long storm(double secs, const char *marker)
 {
@@ -143,7 +173,15 @@ static unsigned long long storm(double secs, const char *marker)
             unsigned long long n = 0;
             char *const av[] = {"/bin/true", (char *)marker, NULL};
             char *const envp[] = {NULL};
-            while (now_s() < end) {
+            char fa[64], fb[64];
+            snprintf(fa, sizeof(fa), "/tmp/stoat-bench-%d-a", (int)getpid());
+            snprintf(fb, sizeof(fb), "/tmp/stoat-bench-%d-b", (int)getpid());
+            while (file_storm && now_s() < end) {
+                for (int k = 0; k < 64; k++)
+                    file_round(fa, fb);
+                n += 64;
+            }
+            while (!file_storm && now_s() < end) {
                 pid_t c = fork();
                 if (c == 0) {
                     execve("/bin/true", av, envp);
@@ -179,7 +217,7 @@ int main(int argc, char **argv)
         return run_sensor(fallback, marker, -1);
     }
     if (argc < 3 || strcmp(argv[1], "storm") != 0) {
-        fprintf(stderr, "usage: %s storm SECONDS [--sensor] [--fallback] | watch [--fallback]\n", argv[0]);
+        fprintf(stderr, "usage: %s storm SECONDS [--sensor] [--fallback] [--files] | watch [--fallback]\n", argv[0]);
         return 2;
     }
     secs = atof(argv[2]);
@@ -190,6 +228,8 @@ int main(int argc, char **argv)
             with_sensor = true;
         else if (strcmp(argv[i], "--fallback") == 0)
             with_sensor = fallback = true;
+        else if (strcmp(argv[i], "--files") == 0)
+            file_storm = true;
     }
     if (getenv("STOAT_BENCH_MARKER"))
         snprintf(marker, sizeof(marker), "%s", getenv("STOAT_BENCH_MARKER"));
@@ -218,8 +258,12 @@ int main(int argc, char **argv)
     double t0 = now_s();
     unsigned long long n = storm(secs, marker);
     double dt = now_s() - t0;
-    printf("storm: %llu processes in %.2f s = %.0f exec/s (%ld workers)\n", n, dt, (double)n / dt,
-           sysconf(_SC_NPROCESSORS_ONLN));
+    if (file_storm)
+        printf("storm: %llu file rounds in %.2f s = %.0f rounds/s (%ld workers)\n", n, dt, (double)n / dt,
+               sysconf(_SC_NPROCESSORS_ONLN));
+    else
+        printf("storm: %llu processes in %.2f s = %.0f exec/s (%ld workers)\n", n, dt, (double)n / dt,
+               sysconf(_SC_NPROCESSORS_ONLN));
     printf("storm cpu: %.1f us per process (user+sys of the workers and their children)\n",
            n ? storm_cpu * 1e6 / (double)n : 0.0);
     fflush(stdout);

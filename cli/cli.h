@@ -56,6 +56,9 @@ struct rule_args {
     const char *jewels;
     const char *baseline;
     bool baseline_learn;
+    bool no_cache;           /* neither read nor write the compiled-rule cache */
+    const char *compiled;    /* the prefilter from this file (stoat rules compile -o), never compiled */
+    const char *compile_out; /* stoat rules compile: where to write it */
     struct stoat_rule_select select;
     const char *tags[64], *exclude_tags[64], *ids[256], *exclude_ids[256];
     char logsource_buf[512];

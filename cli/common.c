@@ -408,6 +408,8 @@ const struct cli_option cli_rule_options[] = {
     {CLI_PARSE, "--id", NULL, 0, rule_id},
     {CLI_PARSE, "--exclude-id", NULL, 0, rule_exclude_id},
     {CLI_PARSE, "--logsource", NULL, 0, rule_logsource},
+    {CLI_FLAG, "--no-cache", NULL, RA(no_cache)},
+    {CLI_PARSE, "--compiled", NULL, RA(compiled), existing_file},
     {CLI_END},
 };
 #undef RA
@@ -428,7 +430,11 @@ void cli_rule_options_help(FILE *f)
           "      --exclude-tag GLOB  leave out rules with a matching tag\n"
           "      --id ID             only these rules, by id or name (repeatable, globs allowed)\n"
           "      --exclude-id ID     leave out these rules\n"
-          "      --logsource P[:C[:S]]  only rules of this product/category/service (globs allowed)\n",
+          "      --logsource P[:C[:S]]  only rules of this product/category/service (globs allowed)\n"
+          "      --no-cache          neither read nor write the compiled-rule cache\n"
+          "                          ($XDG_CACHE_HOME/stoat, else ~/.cache/stoat)\n"
+          "      --compiled FILE     the compiled prefilter from FILE (stoat rules compile -o), never\n"
+          "                          compiling: fails when FILE was made for other rules or options\n",
           f);
 }
 
@@ -538,7 +544,11 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
                                  .baseline_learn = ra->baseline_learn,
                                  .select = ra->select,
                                  .diag = cli_diag,
-                                 .diag_ctx = dp};
+                                 .diag_ctx = dp,
+                                 .compiled_in = ra->compiled,
+                                 .compiled_out = ra->compile_out};
+    char *cache_dir = ra->no_cache || ra->compiled ? NULL : stoat_rules_cache_dir();
+    lo.cache_dir = cache_dir;
     lo.select.tags = ra->tags;
     lo.select.exclude_tags = ra->exclude_tags;
     lo.select.ids = ra->ids;
@@ -547,6 +557,7 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
     struct stoat_ruleset *rs = NULL;
     if (stoat_loader_create(&lo, &l)) {
         free(mapping);
+        free(cache_dir);
         return NULL;
     }
     if (default_rules && !ra->no_default_rules) {
@@ -566,5 +577,6 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
         stoat_ruleset_stats(rs, stats);
     stoat_loader_destroy(l);
     free(mapping);
+    free(cache_dir);
     return rs;
 }

@@ -444,11 +444,20 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     fprintf(
         stderr,
         "fleet %s: %llu batches, %llu events, %llu alerts, %llu duplicates dropped, %llu heartbeats, "
-        "%llu silent, %llu reloads, %llu replayed, %llu forged, %llu correlation alerts stored before; latency p50 %.3f s, p99 %.3f s over %llu batches\n",
+        "%llu silent, %llu reloads, %llu replayed, %llu forged, %llu unreadable, %llu miscounted, %llu correlation alerts stored before; latency p50 %.3f s, "
+        "p99 %.3f s over "
+        "%llu batches\n",
         id, (unsigned long long)fs.batches, (unsigned long long)fs.events, (unsigned long long)fs.hunt.alerts,
         (unsigned long long)fs.duplicates, (unsigned long long)fs.heartbeats, (unsigned long long)fs.silent,
         (unsigned long long)fs.reloads, (unsigned long long)fs.replayed, (unsigned long long)fs.forged,
-        (unsigned long long)fs.corr_known, fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+        (unsigned long long)fs.undecodable, (unsigned long long)fs.miscounted, (unsigned long long)fs.corr_known,
+        fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
+    if (fs.busy_s > 0 && fs.events)
+        fprintf(stderr,
+                "fleet %s: drained %llu events in %.2f s from the first batch to the last commit: %.0f events/s "
+                "(last commit at %.3f)\n",
+                id, (unsigned long long)fs.events, fs.busy_s, (double)fs.events / fs.busy_s,
+                (double)fs.last_commit_ns / 1e9);
     fprintf(stderr,
             "fleet %s: facts published: %llu (%llu messages); cross-host role: %llu facts read, %llu edges "
             "(%llu new), %llu fleet incidents stored, %llu known already\n",

@@ -1,6 +1,6 @@
-/* `stoat rules check` and `stoat rules test`. Their last output lines are a
- * contract with scripts: "rules: N loaded, M rejected" and
- * "regression: P passed, F failed". */
+/* `stoat rules check`, `stoat rules test` and `stoat rules compile`. Their
+ * last output lines are a contract with scripts: "rules: N loaded, M
+ * rejected" and "regression: P passed, F failed". */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +13,17 @@
 static void usage(FILE *f)
 {
     fputs("usage: stoat rules check [options] PATH...\n"
-          "       stoat rules test [options] [--evtx] REGRESSION_DIR\n\n"
+          "       stoat rules test [options] [--evtx] REGRESSION_DIR\n"
+          "       stoat rules compile -o FILE [options] [PATH...]\n\n"
           "check   loads every rule under PATH, reports each it cannot accept with\n"
           "        file:line:column and the reason; last line: rules: N loaded, M rejected\n"
           "test    runs the SigmaHQ regression suite (info.yml + event files) and checks\n"
           "        each rule's match count; last line: regression: P passed, F failed.\n"
           "        Rules come from -r, or else from the rules* folders next to REGRESSION_DIR.\n"
+          "compile writes the compiled prefilter of the rules a hunt or watch with the same\n"
+          "        rule options loads (stoat's own rules, -r, PATH...) to FILE, for\n"
+          "        --compiled FILE: a sensor that never compiles\n"
+          "  -o, --output FILE       compile: where to write\n"
           "  -v, --verbose           list every case (test) or every loaded rule (check)\n"
           "      --evtx              run the .evtx event files instead of the .json ones\n\n",
           f);
@@ -57,6 +62,13 @@ static const struct cli_option check_options[] = {
     {CLI_END},
 };
 
+static const struct cli_option compile_options[] = {
+    {CLI_GROUP, .off = RA(ra), .group = cli_rule_options},
+    {CLI_STRING, "--output", "-o", RA(ra.compile_out)},
+    {CLI_HELP, "--help", "-h"},
+    {CLI_END},
+};
+
 static const struct cli_option test_options[] = {
     {CLI_GROUP, .off = RA(ra), .group = cli_rule_options},
     {CLI_FLAG, "--verbose", "-v", RA(verbose)},
@@ -70,6 +82,15 @@ static const struct cli_command check_command = {
     .say = "stoat",
     .usage = usage,
     .options = check_options,
+    .arg = add_rule_path,
+    .arg_off = RA(ra),
+};
+
+static const struct cli_command compile_command = {
+    .name = "stoat rules compile",
+    .say = "stoat",
+    .usage = usage,
+    .options = compile_options,
     .arg = add_rule_path,
     .arg_off = RA(ra),
 };
@@ -106,6 +127,8 @@ static int check(int argc, char **argv)
             const struct stoat_rule_meta *m = stoat_ruleset_rule(rs, i);
             printf("loaded %s %s (%s)\n", m->id ? m->id : "-", m->title, m->file);
         }
+    if (a.verbose && rs)
+        printf("note: prefilter %s\n", ls.prefilter_cached ? "read back, not compiled" : "compiled");
     if (ls.unrouted)
         printf("note: %zu loaded rule%s read a logsource the mapping file does not route to any event source\n",
                ls.unrouted, ls.unrouted == 1 ? "" : "s");
@@ -117,6 +140,28 @@ static int check(int argc, char **argv)
     if (!rs)
         return EXIT_FATAL;
     return ls.rejected ? EXIT_ALERTS : EXIT_OK;
+}
+
+/* compile: loads as a hunt would and writes the prefilter */
+static int compile(int argc, char **argv)
+{
+    struct rules_args a = {0};
+    int rc = cli_parse(&compile_command, argc, argv, 1, &a);
+    if (rc != CLI_GO)
+        return rc;
+    if (!a.ra.compile_out || a.ra.compiled) {
+        fprintf(stderr, "stoat rules compile: %s\n",
+                a.ra.compiled ? "--compiled is for hunt and watch" : "-o FILE is needed");
+        return EXIT_USAGE;
+    }
+    struct diag_printer dp = {.out = stderr, .color = cli_color(stderr), .quiet_rules = true, .name_rejected = 10};
+    struct stoat_load_stats ls = {0};
+    struct stoat_ruleset *rs = cli_load_rules(&a.ra, &dp, &ls, true);
+    if (!rs)
+        return EXIT_FATAL;
+    printf("compiled: %zu rules to %s\n", ls.loaded + ls.correlations, a.ra.compile_out);
+    stoat_ruleset_destroy(rs);
+    return EXIT_OK;
 }
 
 struct test_ctx {
@@ -212,6 +257,8 @@ int cmd_rules(int argc, char **argv)
         return check(argc - 1, argv + 1);
     if (!strcmp(argv[1], "test"))
         return test(argc - 1, argv + 1);
-    fprintf(stderr, "stoat rules: unknown command '%s' (check, test)\n", argv[1]);
+    if (!strcmp(argv[1], "compile"))
+        return compile(argc - 1, argv + 1);
+    fprintf(stderr, "stoat rules: unknown command '%s' (check, test, compile)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -43,6 +43,11 @@ static void usage(FILE *f)
         "correlations and crown-jewel watch. SIGHUP reloads the rules and reopens -o (for\nlog rotation), SIGTERM stops.\n\n"
         "  --watch-path PATH       report opens of files under PATH (repeatable; the crown-jewel\n"
         "                          file's folders are watched too)\n"
+        "      --watch-file PATH   add PATH to the default file set: its changes (writes, creates,\n"
+        "                          renames, deletes, mode and owner changes) are reported\n"
+        "      --no-default-files  do not watch the default file set (persistence and privilege\n"
+        "                          files: passwd, sudoers, cron, systemd units, shell start-up\n"
+        "                          files, authorized_keys, ld.so.preload...; src/sensor/README.md)\n"
         "  --format F              table (default on a terminal) or jsonl\n"
         "  -o, --output FILE       alerts to FILE (appended)\n"
         "      --syslog            alerts and incidents to syslog as well\n"
@@ -90,11 +95,14 @@ static void *reload_main(void *arg)
     if (!r->version[0]) {
         r->rs = cli_load_rules(r->ra, r->dp, NULL, true);
     } else if ((r->dir = watch_pub_fetch_rules(r->wp, r->version))) {
-        /* the bundle replaces the rule paths; jewels, baseline and the rest stay */
+        /* the bundle replaces the rule paths; jewels, baseline and the rest stay
+         * (but not --compiled: it was made for the rules the bundle replaces, so
+         * the bundle compiles, through the cache) */
         struct rule_args ra = *r->ra;
         ra.rule_paths[0] = r->dir;
         ra.nrule_paths = 1;
         ra.no_default_rules = true;
+        ra.compiled = NULL;
         r->rs = cli_load_rules(&ra, r->dp, NULL, false);
     }
     __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
@@ -132,6 +140,9 @@ struct watch_args {
     struct stoat_behaviour_opts bo;
     const char *paths[256]; /* given with --watch-path, then the jewels' folders */
     size_t npaths;
+    const char *files[64]; /* --watch-file */
+    size_t nfiles;
+    bool no_default_files;
     const char *output, *format, *record, *capture, *replay, *db, *user;
     int64_t retain_days, retain_alerts;
     bool use_syslog, fallback, quiet;
@@ -147,6 +158,15 @@ static bool parse_watch_path(const struct cli_value *val, void *field)
     if (!val->v || wa->npaths >= 200)
         return false;
     wa->paths[wa->npaths++] = val->v;
+    return true;
+}
+
+static bool parse_watch_file(const struct cli_value *val, void *field)
+{
+    struct watch_args *wa = field;
+    if (!val->v || wa->nfiles >= sizeof(wa->files) / sizeof(wa->files[0]))
+        return false;
+    wa->files[wa->nfiles++] = val->v;
     return true;
 }
 
@@ -209,6 +229,8 @@ static const struct cli_option options[] = {
     {CLI_GROUP, .off = WA(bo), .group = cli_behaviour_options},
     {CLI_HELP, "--help", "-h"},
     {CLI_PARSE, "--watch-path", NULL, 0, parse_watch_path},
+    {CLI_PARSE, "--watch-file", NULL, 0, parse_watch_file},
+    {CLI_FLAG, "--no-default-files", NULL, WA(no_default_files)},
     {CLI_PARSE, "--format", NULL, WA(format), parse_format},
     {CLI_STRING, "--output", "-o", WA(output)},
     {CLI_STRING, "--record", NULL, WA(record)},
@@ -451,6 +473,9 @@ int cmd_watch(int argc, char **argv)
     struct stoat_watch_opts wo = {.watch_paths = wa.paths,
                                   .nwatch = wa.npaths,
                                   .force_fallback = wa.fallback,
+                                  .no_default_files = wa.no_default_files,
+                                  .extra_files = wa.files,
+                                  .nextra = wa.nfiles,
                                   .run_as = run_as_user(wa.user),
                                   .min_level = wa.min_level,
                                   .record_path = wa.record,

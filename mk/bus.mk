@@ -6,7 +6,13 @@ $(FLEETCHECK): tests/fleet/fleetcheck.c $(BUILD)/libstoat.a | $(DEPS_STAMP)
 .PHONY: fleetcheck
 fleetcheck: $(FLEETCHECK)
 
-# The host side's figures (publish rate, spool write and drain): bench/fleet.sh.
+# The fleet's figures: the host side (publish rate, spool write and drain:
+# bench/fleet.sh), then end to end through a three-node cluster
+# (bench/fleet_centre.sh): the centre alone, publishing and draining at
+# once, and the latency at a rate below saturation (FLEET_RATE per publisher).
 .PHONY: bench-fleet
-bench-fleet: $(BUILD)/stoat $(FLEETCHECK) $(BUILD)/bench/bench_spool
+bench-fleet: $(BUILD)/stoat $(FLEETCHECK) $(BUILD)/bench/bench_spool $(BUILD)/bench/fleet_pub
 	@bench/fleet.sh
+	@STOAT=$(BUILD)/stoat FLEET_PHASED=1 bench/fleet_centre.sh
+	@STOAT=$(BUILD)/stoat bench/fleet_centre.sh
+	@STOAT=$(BUILD)/stoat FLEET_RATE=$${FLEET_RATE:-10000} bench/fleet_centre.sh

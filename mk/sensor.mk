@@ -53,7 +53,7 @@ $(SENSOR_VMH): | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(BPFTOOL) btf dump file $(BTF_VMLINUX) format c > $@.tmp && mv $@.tmp $@
 
-$(SENSOR_BPFO): src/sensor/sensor.bpf.c src/sensor/sensor_abi.h $(SENSOR_VMH)
+$(SENSOR_BPFO): src/sensor/sensor.bpf.c src/sensor/fileops.bpf.h src/sensor/sensor_abi.h $(SENSOR_VMH)
 	$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -I$(SENSOR_GEN) -Isrc/sensor \
 		-Wall -Werror -c $< -o $@
 

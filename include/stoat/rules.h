@@ -124,6 +124,15 @@ struct stoat_load_opts {
     struct stoat_rule_select select;
     stoat_diag_fn diag;
     void *diag_ctx;
+    /* The compiled prefilter (Hyperscan databases) is kept in cache_dir
+     * (stoat_rules_cache_dir gives the usual one; NULL: no cache) and read
+     * back when the same rules load again. compiled_in: read the databases
+     * from this file only (stoat rules compile -o) and fail rather than
+     * compile when it does not hold these rules'. compiled_out: write them
+     * to this file after the build. */
+    const char *cache_dir;
+    const char *compiled_in;
+    const char *compiled_out;
 };
 
 struct stoat_load_stats {
@@ -136,6 +145,7 @@ struct stoat_load_stats {
     size_t deselected;   /* valid but left out by the selection */
     size_t unrouted;     /* loaded rules whose logsource maps to no event source */
     double load_seconds;
+    bool prefilter_cached; /* the prefilter was read (cache or compiled file), not compiled */
 };
 
 struct stoat_loader;
@@ -156,6 +166,11 @@ const struct stoat_rule_meta *stoat_ruleset_rule(const struct stoat_ruleset *rs,
 long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name);
 void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats *out);
 void stoat_ruleset_destroy(struct stoat_ruleset *rs);
+
+/* The folder for the compiled-rule cache: $XDG_CACHE_HOME/stoat, else
+ * $HOME/.cache/stoat; with neither, /var/cache/stoat for root and NULL
+ * (no cache) for others. malloc'd. */
+char *stoat_rules_cache_dir(void);
 
 #ifdef __cplusplus
 }

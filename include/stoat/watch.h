@@ -20,6 +20,11 @@ struct stoat_watch_opts {
     const char *const *watch_paths; /* files whose opens are reported (prefixes) */
     size_t nwatch;
     bool force_fallback; /* no eBPF: the proc connector and fanotify */
+    /* The default file set (changes of persistence and privilege files,
+     * eBPF mode; src/sensor/README.md lists it): off, or extended */
+    bool no_default_files;
+    const char *const *extra_files;
+    size_t nextra;
     /* After loading, the process becomes this user (its primary group, no
      * others) and keeps only CAP_DAC_READ_SEARCH, plus CAP_SYS_PTRACE in
      * the fallback (src/sensor/privs.c says why). NULL: the user stays (root

@@ -294,6 +294,28 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
+/* Sets e's strings (guid, parent guid, image, command line, user, logon: any
+ * may be NULL) in one new allocation, replacing any it had; the sources may
+ * point into e's old strings. */
+static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6])
+{
+    size_t len[6], total = 0;
+    for (int k = 0; k < 6; k++)
+        total += len[k] = opt_len(src[k]);
+    char *old = e->strings;
+    char *at = e->strings = total ? xmalloc(total) : NULL;
+    e->guid = put_opt(&at, src[0], len[0]);
+    e->parent_guid = put_opt(&at, src[1], len[1]);
+    e->image = put_opt(&at, src[2], len[2]);
+    e->command_line = put_opt(&at, src[3], len[3]);
+    e->user = put_opt(&at, src[4], len[4]);
+    e->logon_id = put_opt(&at, src[5], len[5]);
+    free(old);
+    t->bytes -= e->bytes;
+    e->bytes = sizeof(*e) + total;
+    t->bytes += e->bytes;
+}
+
 /* guid_h: guid_hash(host, guid) when guid is set */
 static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t guid_h,
                                  const char *parent_guid, int64_t pid, int64_t ppid, int64_t start, const char *image,
@@ -310,21 +332,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    size_t bytes = sizeof(*e);
-    const char *src[6] = {guid, parent_guid, image, cmd, user, logon};
-    size_t len[6], total = 0;
-    for (int k = 0; k < 6; k++)
-        total += len[k] = opt_len(src[k]);
-    char *at = e->strings = total ? xmalloc(total) : NULL;
-    e->guid = put_opt(&at, guid, len[0]);
-    e->parent_guid = put_opt(&at, parent_guid, len[1]);
-    e->image = put_opt(&at, image, len[2]);
-    e->command_line = put_opt(&at, cmd, len[3]);
-    e->user = put_opt(&at, user, len[4]);
-    e->logon_id = put_opt(&at, logon, len[5]);
-    bytes += total;
-    e->bytes = bytes;
-    t->bytes += bytes;
+    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon});
     t->live++;
     e->guid_h = e->guid ? guid_h : 0;
     if (e->guid)
@@ -351,6 +359,28 @@ const char *proctree_real_logon(const char *logon)
         str_ieq(logon, "0xffffffff"))
         return NULL;
     return logon;
+}
+
+static bool differs(const char *a, const char *b)
+{
+    return a && (!b || strcmp(a, b) != 0);
+}
+
+/* A start for a process the table has: an exec (the sensor's exec keeps the
+ * ProcessGuid of the process, forked or exec'd before) makes it the program
+ * it became, which its alerts and its children's ancestry must show; the
+ * same start seen twice (two logs of one host) changes nothing. */
+static void became(struct proctree *t, struct proc_entry *e, const struct proc_start *p)
+{
+    if (!p->command_line || (!differs(p->image, e->image) && !differs(p->command_line, e->command_line)))
+        return;
+    const char *logon = proctree_real_logon(p->logon_id);
+    set_strings(t, e,
+                (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
+                                       p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
+                                       logon ? logon : e->logon_id});
+    while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
+        evict_oldest(t);
 }
 
 void proctree_start(struct proctree *t, const struct proc_start *p)
@@ -393,11 +423,27 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
             t->live--;
             free_entry(e);
         } else if (e) {
-            return; /* the same start seen twice (two logs of one host) */
+            became(t, e, p); /* an exec in a process we know, or the same start seen twice */
+            return;
         }
     }
-    insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image, p->command_line, p->user,
-           proctree_real_logon(p->logon_id));
+    /* a fork names no command line: it runs its parent's until it execs */
+    char *copied[4] = {NULL, NULL, NULL, NULL};
+    const struct proc_entry *par =
+        !p->command_line && p->parent_guid ? at(t, find_guid_h(t, host, p->parent_guid, parent_h)) : NULL;
+    if (par && differs(p->image, par->image))
+        par = NULL; /* another program whose source does not say its command line */
+    if (par) {
+        const char *src[4] = {p->image ? NULL : par->image, par->command_line, p->user ? NULL : par->user,
+                              p->logon_id ? NULL : par->logon_id};
+        for (int k = 0; k < 4; k++)
+            copied[k] = src[k] ? xstrdup(src[k]) : NULL; /* the insert may evict the parent */
+    }
+    insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image ? p->image : copied[0],
+           par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
+           proctree_real_logon(p->logon_id ? p->logon_id : copied[3]));
+    for (int k = 0; k < 4; k++)
+        free(copied[k]);
 }
 
 void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns)

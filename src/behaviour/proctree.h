@@ -6,7 +6,15 @@
  * pid and start time: a pid that is reused later starts a new entry, and a
  * lookup by pid finds the newest process with that pid that started at or
  * before the time asked, so reused pids never join the wrong tree. The table is
- * bounded (entries and bytes); the oldest entries go first, counted. */
+ * bounded (entries and bytes); the oldest entries go first, counted.
+ *
+ * A fork (the live sensor's EventID 1001: a GUID, the parent's GUID, the
+ * parent's image, no command line) is a start too: the subshell of
+ * `x=$(curl ...)` or `( ... )` is a process of its own, between the shell and
+ * what it runs, and it runs its parent's command line until it execs. An exec
+ * in a process the table has (same GUID, another image or command line)
+ * replaces its program: ancestry shows what a process became, not what it
+ * was first. */
 #ifndef STOAT_BEHAVIOUR_PROCTREE_H
 #define STOAT_BEHAVIOUR_PROCTREE_H
 

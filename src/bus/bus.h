@@ -9,6 +9,7 @@
  *   bus.h       this one: connection, subjects and names, credentials
  *   publish.h   the host side: batches, acks, spool, heartbeats
  *   spool.h     the bounded on-disk spool the publisher keeps
+ *   batch.h     an event batch's bytes on the wire (zlib out, a bounded inflate in)
  *   rules.h     rule bundles and the stoat_rules bucket
  *
  * Why a connection object of our own rather than nats.c's directly: every

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus/batch.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 #include "util/text.h"
@@ -73,6 +74,7 @@ struct bus_pub {
     uint64_t hb_events_mark;
     int64_t hb_mark_ms;
     bool said_stream;
+    struct buf zbuf; /* the publisher thread's: an event batch compressed */
 };
 
 static int64_t mono_ms(void)
@@ -378,8 +380,14 @@ static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
     if (strlen(sent) > 24)
         memcpy(sent + 23, "Z", 2); /* milliseconds */
     header_safe(host, sizeof host, b->host);
+    /* events are compressed on the way out (the spool keeps the lines:
+     * a resend is compressed again); alerts stay plain for any reader */
+    const char *enc = b->kind == BUS_KIND_EVENTS ? bus_batch_encode(b->payload.p, b->payload.len, &p->zbuf) : NULL;
     natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
+    natsStatus s = enc ? natsMsg_Create(&m, subject, NULL, p->zbuf.p, (int)p->zbuf.len)
+                       : natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
+    if (s == NATS_OK && enc)
+        s = natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, b->id);
     if (s == NATS_OK)
@@ -775,6 +783,7 @@ void bus_pub_destroy(struct bus_pub *p)
     free(p->hosts);
     strmap_free(&p->hostidx);
     free(p->inflight);
+    buf_free(&p->zbuf);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);

@@ -3,7 +3,7 @@
  *
  *   caller (sensor loop, a hunt's writer)            publisher thread               nats.c thread
  *   bus_pub_event --> open batch per (host, kind) --> queue --> js_PublishMsgAsync --> acks
- *                     sealed at 1,000 lines/256 KiB    |  \                            | failure,
+ *                     sealed at 1,000 lines/768 KiB    |  \                            | failure,
  *                     or 200 ms after its first line   |   spool <-- connection down --+ timeout
  *                                                      |   spool --> drained at --spool-rate
  *                                                      +-- heartbeat every 10 s
@@ -13,7 +13,9 @@
  * publisher thread sends. When the queue is full the caller either waits
  * (block: `stoat publish`, which has nothing better to do) or writes the
  * batch to the spool itself and counts it (`stoat watch`, whose sensor must
- * not stall). Batches are sent with asynchronous publishes, at most
+ * not stall). Event batches go out compressed (bus/batch.h: zlib on the
+ * publisher thread, so the caller pays nothing; the spool keeps the
+ * lines). Batches are sent with asynchronous publishes, at most
  * max_pending awaiting their acks; a batch whose ack says failure, or does
  * not come within ack_wait_ms, goes to the spool, and so does every batch
  * while the connection is down. The spool drains oldest first, at most
@@ -39,7 +41,7 @@
 #include "bus/spool.h"
 
 #define BUS_BATCH_EVENTS 1000
-#define BUS_BATCH_BYTES  (256u << 10)
+#define BUS_BATCH_BYTES  (768u << 10) /* of lines; the message is zlib (bus/batch.h), or these if not smaller */
 #define BUS_LINE_MAX     (900u << 10) /* a longer line cannot travel (1 MiB messages) */
 
 /* What the caller adds to a heartbeat; filled on the publisher thread. */

@@ -44,6 +44,7 @@
 #include "pipeline/consume.h"
 #include "pipeline/source_bus.h"
 #include "pipeline/units.h"
+#include "bus/batch.h"
 #include "util/mem.h"
 
 #define LATENCY_SAMPLES        200000 /* kept for the percentiles; beyond, a reservoir */
@@ -57,9 +58,13 @@ struct batch {
     char name[360]; /* "bus:<host>:<run>:<seq>" for positions */
     char host[256], run[64];
     uint64_t seq;
-    int64_t sent_ns; /* INT64_MIN: unknown */
-    bool replay;     /* state only: no mark, no ack */
-    bool last;       /* its partition's last of the round: acknowledged synchronously */
+    int64_t sent_ns;  /* INT64_MIN: unknown */
+    bool replay;      /* state only: no mark, no ack */
+    bool last;        /* its partition's last of the round: acknowledged synchronously */
+    uint64_t events;  /* lines in the decoded batch */
+    unsigned part;    /* its partition */
+    uint64_t sseq;    /* its stream sequence (0: unknown) */
+    struct buf lines; /* the inflated payload (bus/batch.h), when it was compressed */
 };
 
 struct centre {
@@ -80,7 +85,8 @@ struct centre {
     struct fleet_leases *leases;
     struct bus_rules_watch *rules; /* NULL: no reload */
     bool *held;
-    bool *ever; /* held before in this process: its state is here, not replayed */
+    bool *ever;         /* held before in this process: its state is here, not replayed */
+    uint64_t *done_seq; /* per partition: the highest stream sequence whose events are in this worker's state */
     /* the round */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -95,6 +101,9 @@ struct centre {
     double *lat;
     size_t nlat;
     uint64_t seen_lat;
+    natsSubscription *ack_sub; /* answers to the partitions' last acks of a round */
+    char ack_inbox[160];
+    uint64_t ack_round;
     /* the sinks the consumer sees: the caller's, muted during a replay */
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
@@ -283,12 +292,101 @@ static const char *header(natsMsg *m, const char *name)
     return natsMsgHeader_Get(m, name, &v) == NATS_OK ? v : NULL;
 }
 
-static void take_event_batch(struct centre *c, natsMsg *m)
+static void batch_free(struct batch *b)
+{
+    if (!b)
+        return;
+    buf_free(&b->lines);
+    free(b);
+}
+
+/* The batch's JSON lines (bus/batch.h), or NULL after saying why it cannot
+ * be read: the caller acknowledges it (a redelivery would fail the same
+ * way and hold its partition back) and counts it. A count that differs
+ * from Stoat-Count is said, and the lines there are read. */
+static const char *batch_lines(struct centre *c, struct batch *b, natsMsg *m, size_t *len)
+{
+    char why[256];
+    struct bus_batch_view v;
+    const char *data = natsMsg_GetData(m);
+    int n = natsMsg_GetDataLength(m);
+    if (bus_batch_decode(header(m, BUS_HDR_ENC), data, n > 0 ? (size_t)n : 0, &b->lines, &v, why, sizeof why) !=
+        STOAT_OK) {
+        c->fs->undecodable++;
+        say(c, STOAT_SEV_WARNING, "fleet: batch %s:%s:%llu of host \"%.64s\" cannot be read: %s; dropped",
+            b->host[0] ? b->host : "?", b->run[0] ? b->run : "?", (unsigned long long)b->seq, b->host, why);
+        return NULL;
+    }
+    const char *cnt = header(m, BUS_HDR_COUNT);
+    char *end = NULL;
+    unsigned long long declared = cnt ? strtoull(cnt, &end, 10) : 0;
+    if (cnt && (end == cnt || *end || declared != v.lines)) {
+        c->fs->miscounted++;
+        say(c, STOAT_SEV_WARNING, "fleet: batch %s:%s:%llu declares %.20s events and holds %llu; read as it is",
+            b->host[0] ? b->host : "?", b->run[0] ? b->run : "?", (unsigned long long)b->seq, cnt,
+            (unsigned long long)v.lines);
+    }
+    b->events = v.lines;
+    *len = v.len;
+    return v.data;
+}
+
+static uint64_t stream_seq(natsMsg *m)
+{
+    uint64_t n = 0;
+    jsMsgMetaData *md = NULL;
+    if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+        n = md->Sequence.Stream;
+        jsMsgMetaData_Destroy(md);
+    }
+    return n;
+}
+
+static void wait_idle(struct centre *c);
+
+/* A batch stored by another worker (its mark is there) that the bus
+ * delivers again to this one, past what the takeover's replay covered (the
+ * consumer's ack floor can be behind what was stored: an ack lost with a
+ * node). Its events belong in the hosts' state here too, so it goes
+ * through the stages with the sinks muted, as a replay. One this worker
+ * processed itself (at or below what it committed on the partition) is
+ * not: its events are in the state already. Either way it is acknowledged
+ * with the round and not stored again. */
+static void replay_marked(struct centre *c, struct batch *b, natsMsg *m)
+{
+    if (!b->sseq || b->sseq <= c->done_seq[b->part])
+        return;
+    size_t len = 0;
+    const char *data = batch_lines(c, b, m, &len);
+    if (!data)
+        return;
+    wait_idle(c); /* what the round sent so far is through: the mute starts clean */
+    c->muted = true;
+    b->replay = true;
+    snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", b->host, b->run, (unsigned long long)b->seq);
+    b->in.file.name = b->name;
+    b->in.file.host = b->host[0] ? b->host : NULL;
+    b->in.done = batch_done;
+    b->in.ctx = c;
+    pthread_mutex_lock(&c->mu);
+    c->outstanding++;
+    pthread_mutex_unlock(&c->mu);
+    source_bus_send(c->units, &b->in, data, len);
+    buf_free(&b->lines);
+    wait_idle(c);
+    c->muted = false;
+    c->done_seq[b->part] = b->sseq;
+    c->fs->replayed++;
+}
+
+static void take_event_batch(struct centre *c, unsigned part, natsMsg *m)
 {
     const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
     struct batch *b = xcalloc(1, sizeof(*b));
     b->c = c;
     b->msg = m;
+    b->part = part;
+    b->sseq = stream_seq(m);
     snprintf(b->host, sizeof(b->host), "%s", host ? host : "");
     if (run && seq && strlen(run) < sizeof(b->run) && host) {
         char *end = NULL;
@@ -308,18 +406,27 @@ static void take_event_batch(struct centre *c, natsMsg *m)
             subj ? subj : "?", b->host);
         XGROW(c->acks, c->capacks, c->nacks + 1);
         c->acks[c->nacks++] = m;
-        free(b);
+        batch_free(b);
         return;
     }
     if (b->run[0]) {
         int marked = stoat_store_marked(c->rd, b->host, b->run, b->seq);
         if (marked == 1) {
             c->fs->duplicates++;
+            replay_marked(c, b, m);
             XGROW(c->acks, c->capacks, c->nacks + 1);
             c->acks[c->nacks++] = m;
-            free(b);
+            batch_free(b);
             return;
         }
+    }
+    size_t len = 0;
+    const char *data = batch_lines(c, b, m, &len);
+    if (!data) {
+        XGROW(c->acks, c->capacks, c->nacks + 1);
+        c->acks[c->nacks++] = m;
+        batch_free(b);
+        return;
     }
     snprintf(b->name, sizeof(b->name), "bus:%s:%s:%llu", b->host[0] ? b->host : "?", b->run[0] ? b->run : "?",
              (unsigned long long)b->seq);
@@ -333,9 +440,9 @@ static void take_event_batch(struct centre *c, natsMsg *m)
     c->outstanding++;
     pthread_mutex_unlock(&c->mu);
     c->fs->batches++;
-    const char *data = natsMsg_GetData(m);
-    int len = natsMsg_GetDataLength(m);
-    source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+    source_bus_send(c->units, &b->in, data, len);
+    /* the units hold copies: the inflated lines need not wait for the round */
+    buf_free(&b->lines);
 }
 
 static void alert_all(struct centre *c, const struct stoat_rule_meta *rule, const char *host, int64_t at_ns)
@@ -452,7 +559,7 @@ static bool round_fetch(struct centre *c, unsigned batch)
                 XGROW(c->hbs, c->caphbs, c->nhbs + 1);
                 c->hbs[c->nhbs++] = m;
             } else {
-                take_event_batch(c, m);
+                take_event_batch(c, r, m);
             }
         }
         if (c->nround > first)
@@ -460,6 +567,51 @@ static bool round_fetch(struct centre *c, unsigned batch)
         natsMsgList_Destroy(&list);
     }
     return any;
+}
+
+/* An ack whose answer is awaited: sent with a reply subject of this
+ * round's (what natsMsg_AckSync does, without waiting here), so a round's
+ * partitions wait for their answers together, one round trip in all
+ * rather than one per partition. Without the inbox: AckSync. */
+static void ack_answered(struct centre *c, natsMsg *m, const char *reply, unsigned *want)
+{
+    const char *to = natsMsg_GetReply(m);
+    if (c->ack_sub && to && natsConnection_PublishRequestString(bus_nats(c->conn), to, reply, "+ACK") == NATS_OK)
+        (*want)++;
+    else
+        natsMsg_AckSync(m, NULL, NULL);
+}
+
+/* Waits (5 s at most) for want answers to this round's acks; an answer
+ * of an earlier round (one that came late) is not counted. */
+static void acks_wait(struct centre *c, const char *reply, unsigned want)
+{
+    if (!want)
+        return;
+    natsConnection_Flush(bus_nats(c->conn));
+    double until = mono_s() + 5.0;
+    while (want) {
+        double left = until - mono_s();
+        natsMsg *m = NULL;
+        if (left <= 0 || natsSubscription_NextMsg(&m, c->ack_sub, (int64_t)(left * 1000) + 1) != NATS_OK)
+            break; /* unanswered: the next fetch may find the partition still full, no more */
+        if (!strcmp(natsMsg_GetSubject(m), reply))
+            want--;
+        natsMsg_Destroy(m);
+    }
+}
+
+static void acks_open(struct centre *c)
+{
+    natsInbox *ib = NULL;
+    if (natsInbox_Create(&ib) != NATS_OK)
+        return;
+    char subj[180];
+    snprintf(c->ack_inbox, sizeof c->ack_inbox, "%s", (const char *)ib);
+    snprintf(subj, sizeof subj, "%s.*", c->ack_inbox);
+    natsInbox_Destroy(ib);
+    if (natsConnection_SubscribeSync(&c->ack_sub, bus_nats(c->conn), subj) != NATS_OK)
+        c->ack_sub = NULL;
 }
 
 /* Waits for the writer, commits, acknowledges. */
@@ -485,7 +637,7 @@ static stoat_err round_settle(struct centre *c)
         for (size_t i = 0; i < c->nround; i++) {
             natsMsg_Nak(c->round[i]->msg, NULL);
             natsMsg_Destroy(c->round[i]->msg);
-            free(c->round[i]);
+            batch_free(c->round[i]);
         }
         for (size_t i = 0; i < c->nacks; i++)
             natsMsg_Destroy(c->acks[i]);
@@ -495,22 +647,27 @@ static stoat_err round_settle(struct centre *c)
         return e;
     }
     int64_t now = wall_ns();
+    char reply[200];
+    unsigned want = 0;
+    snprintf(reply, sizeof reply, "%s.%llu", c->ack_inbox, (unsigned long long)++c->ack_round);
     for (size_t i = 0; i < c->nround; i++) {
         struct batch *b = c->round[i];
-        const char *cnt = header(b->msg, BUS_HDR_COUNT);
-        c->fs->events += cnt ? strtoull(cnt, NULL, 10) : 0;
+        c->fs->events += b->events;
+        if (b->sseq > c->done_seq[b->part])
+            c->done_seq[b->part] = b->sseq;
         if (b->sent_ns != INT64_MIN)
             note_latency(c, (double)(now - b->sent_ns) / 1e9);
         /* The partition's last ack waits for the server's answer: the
          * consumer holds at most a batch unacknowledged (MaxAckPending), so
-         * the next fetch would find nothing while acks are still on the way. */
+         * the next fetch would find nothing while acks are still on the way.
+         * The answers of every partition are awaited together (acks_wait). */
         if (b->last)
-            natsMsg_AckSync(b->msg, NULL, NULL);
+            ack_answered(c, b->msg, reply, &want);
         else
             natsMsg_Ack(b->msg, NULL);
         c->fs->acked++;
         natsMsg_Destroy(b->msg);
-        free(b);
+        batch_free(b);
     }
     for (size_t i = 0; i < c->nacks; i++) {
         natsMsg_Ack(c->acks[i], NULL);
@@ -518,6 +675,7 @@ static stoat_err round_settle(struct centre *c)
         natsMsg_Destroy(c->acks[i]);
     }
     c->nround = c->nacks = 0;
+    acks_wait(c, reply, want);
     /* the pipeline is idle now: heartbeats may commit and alert */
     for (size_t i = 0; i < c->nhbs; i++) {
         take_heartbeat(c, c->hbs[i]);
@@ -536,6 +694,24 @@ static void wait_idle(struct centre *c)
     while (c->outstanding)
         pthread_cond_wait(&c->cv, &c->mu);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* A stored batch to replay (sinks muted, no mark, no ack). */
+static struct batch *replay_batch(struct centre *c, natsMsg *m, const char *host, const char *run, uint64_t sq)
+{
+    struct batch *b = xcalloc(1, sizeof(*b));
+    b->c = c;
+    b->msg = m;
+    b->replay = true;
+    b->seq = sq;
+    snprintf(b->host, sizeof(b->host), "%s", host);
+    snprintf(b->run, sizeof(b->run), "%.63s", run);
+    snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
+    b->in.file.name = b->name;
+    b->in.file.host = b->host;
+    b->in.done = batch_done;
+    b->in.ctx = c;
+    return b;
 }
 
 /* Partition p was just taken: its recent stored batches rebuild the state
@@ -593,31 +769,25 @@ static void replay_partition(struct centre *c, unsigned p)
         }
         const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
         uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
-        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1) {
-            struct batch *b = xcalloc(1, sizeof(*b));
-            b->c = c;
-            b->msg = m;
-            b->replay = true;
-            snprintf(b->host, sizeof(b->host), "%s", host);
-            snprintf(b->name, sizeof(b->name), "replay:%s:%s:%llu", host, run, (unsigned long long)sq);
-            b->in.file.name = b->name;
-            b->in.file.host = b->host;
-            b->in.done = batch_done;
-            b->in.ctx = c;
+        struct batch *b = NULL;
+        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1)
+            b = replay_batch(c, m, host, run, sq);
+        if (b) {
             XGROW(held, capheld, nheld + 1);
             held[nheld++] = b;
             pthread_mutex_lock(&c->mu);
             c->outstanding++;
             pthread_mutex_unlock(&c->mu);
-            const char *data = natsMsg_GetData(m);
-            int len = natsMsg_GetDataLength(m);
-            source_bus_send(c->units, &b->in, data ? data : "", len > 0 ? (size_t)len : 0);
+            size_t len = 0;
+            const char *data = batch_lines(c, b, m, &len);
+            source_bus_send(c->units, &b->in, data ? data : "", data ? len : 0);
+            buf_free(&b->lines);
             n++;
             if (nheld >= 256) { /* bounded: let the writer catch up */
                 wait_idle(c);
                 for (size_t i = 0; i < nheld; i++) {
                     natsMsg_Destroy(held[i]->msg);
-                    free(held[i]);
+                    batch_free(held[i]);
                 }
                 nheld = 0;
             }
@@ -630,13 +800,15 @@ static void replay_partition(struct centre *c, unsigned p)
     wait_idle(c);
     for (size_t i = 0; i < nheld; i++) {
         natsMsg_Destroy(held[i]->msg);
-        free(held[i]);
+        batch_free(held[i]);
     }
     free(held);
     c->muted = false;
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     c->fs->replayed += n;
+    if (floor_seq > c->done_seq[p]) /* what is at or below the floor is in the state now, or was never stored */
+        c->done_seq[p] = floor_seq;
     if (c->o->verbose)
         say(c, STOAT_SEV_NOTE, "fleet: %s replayed %llu stored batches of partition %u", c->o->id,
             (unsigned long long)n, p);
@@ -728,7 +900,9 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
     c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
     c->held = xcalloc(c->partitions + 2, sizeof(bool)); /* + health, cross */
     c->ever = xcalloc(c->partitions + 2, sizeof(bool));
+    c->done_seq = xcalloc(c->partitions + 2, sizeof(uint64_t));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
+    acks_open(c);
     if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
         return STOAT_ERR_IO;
     return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
@@ -828,6 +1002,8 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
     double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_idle = mono_s();
+    double first_work = -1;
+    useconds_t idle_us = 10000;
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
     while (!(o->stop && *o->stop) && !(o->duration_s > 0 && mono_s() - t0 >= o->duration_s)) {
         if (mono_s() - last_tick >= FLEET_RENEW_MS / 1000.0) {
@@ -838,9 +1014,17 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             maybe_reload(&c);
             last_tick = mono_s();
         }
+        double r0 = mono_s();
         bool any = round_fetch(&c, batch);
+        bool work = c.nround > 0;
         if ((err = round_settle(&c)) != STOAT_OK)
             break;
+        if (work) {
+            if (first_work < 0)
+                first_work = r0;
+            fs->busy_s = mono_s() - first_work;
+            fs->last_commit_ns = wall_ns();
+        }
         bool facts = false;
         if ((err = fleet_cross_round(c.cross, &facts)) != STOAT_OK)
             break;
@@ -849,12 +1033,16 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             flag_silent(&c, silence_ns);
             last_silence = mono_s();
         }
+        /* idle: each round asks every held partition's consumer (a request
+         * the cluster answers), so an idle worker backs off from 20 ms to
+         * 100 ms between rounds; work brings it back to 20 */
+        idle_us = any ? 20000 : (idle_us * 2 > 100000 ? 100000 : idle_us * 2);
         if (any) {
             last_data = mono_s();
         } else {
             if ((err = idle_advance(&c, &last_idle, last_data)) != STOAT_OK)
                 break;
-            usleep(20000);
+            usleep(idle_us);
         }
     }
     fleet_leases_release(c.leases);
@@ -877,8 +1065,12 @@ out:
     for (unsigned r = 0; c.subs && r <= c.partitions; r++)
         natsSubscription_Destroy(c.subs[r]);
     free(c.subs);
+    if (c.ack_sub)
+        natsSubscription_Unsubscribe(c.ack_sub);
+    natsSubscription_Destroy(c.ack_sub);
     free(c.held);
     free(c.ever);
+    free(c.done_seq);
     free(c.round);
     free(c.acks);
     free(c.hbs);

@@ -44,9 +44,22 @@ static bool envelope_event(const char *p, size_t n, size_t *vb, size_t *ve)
                 *ve = e - 1; /* without the envelope's own '}' */
                 return true;
             }
-            for (i++; i < n && p[i] != '"'; i++)
-                if (p[i] == '\\')
-                    i++;
+            /* to the closing quote: one not preceded by an odd run of backslashes */
+            size_t s0 = ++i;
+            for (;;) {
+                const char *q = i < n ? memchr(p + i, '"', n - i) : NULL;
+                if (!q) {
+                    i = n;
+                    break;
+                }
+                size_t j = (size_t)(q - p), k = j;
+                while (k > s0 && p[k - 1] == '\\')
+                    k--;
+                i = j;
+                if (((j - k) & 1) == 0)
+                    break;
+                i++;
+            }
         } else if (c == '{' || c == '[') {
             depth++;
         } else if (c == '}' || c == ']') {
@@ -87,7 +100,8 @@ void source_bus_send(struct units *p, struct bus_input *in, const char *data, si
             n = nl ? (size_t)(nl - (data + off)) + 1 : UNIT_BYTES;
         }
         u->len = 0;
-        for (size_t i = 0; i < n;) {
+        uint64_t put = 0; /* each put_line adds one line */
+        for (size_t i = 0; i < n; put++) {
             const char *nl = memchr(data + off + i, '\n', n - i);
             size_t ln = nl ? (size_t)(nl - (data + off + i)) : n - i;
             if (ln)
@@ -104,8 +118,7 @@ void source_bus_send(struct units *p, struct bus_input *in, const char *data, si
         u->mode = READER_JSON_LINES;
         u->first_line = line;
         u->file_offset = off;
-        for (size_t i = 0; i < u->len; i++)
-            line += u->data[i] == '\n';
+        line += put;
         off += n;
         u->last = off >= len;
         units_send(p, u);

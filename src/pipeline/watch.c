@@ -26,6 +26,7 @@
 
 #define MAX_SINKS  8
 #define NAME_CACHE 256
+#define STDIO_SEEN 1024
 
 struct name_slot {
     const char *name;
@@ -59,6 +60,7 @@ struct stoat_watch {
      * went nowhere they all do: without --record, such events (forks, most
      * of all) are counted and not built. Reset with the rules. */
     int8_t kind_read[SENSOR_KIND_MAX_];
+    uint64_t stdio_seen[STDIO_SEEN]; /* socket keys (0 free) of programs started with a socket as stdio */
 };
 
 /* The one error of a create function goes to the caller's diag, as every
@@ -93,6 +95,9 @@ stoat_err stoat_watch_create(const struct stoat_ruleset *rs, const struct stoat_
     struct sensor_opts so = {.watch_paths = w->opts.watch_paths,
                              .nwatch = w->opts.nwatch,
                              .force_fallback = w->opts.force_fallback,
+                             .no_default_files = w->opts.no_default_files,
+                             .extra_files = w->opts.extra_files,
+                             .nextra = w->opts.nextra,
                              .run_as = w->opts.run_as,
                              .capture_path = w->opts.capture_path,
                              .replay_path = w->opts.replay_path,
@@ -250,17 +255,52 @@ static void pass_event(struct stoat_watch *w, const struct match_head *h, int64_
     w->events_sink.event(w->events_sink.ctx, &a);
 }
 
+/* A program started with a socket on its standard streams (a reverse or bind
+ * shell) passes that socket on to every command it runs: only the first
+ * program with it is news, the later ones are marked StdioInherited=true so
+ * that rules leave them to the first one's alert and process tree. Known by
+ * the socket's two ends, forgotten when the connection closes; a direct-mapped
+ * table (a collision forgets the older socket: its next program counts as
+ * new again, an alert too many rather than one missed). */
+static uint64_t socket_key(const struct sensor_event *ev)
+{
+    uint64_t h = hash_bytes(ev->src.addr, sizeof(ev->src.addr),
+                            ev->src.port ^ (uint64_t)ev->dst.port << 16 ^ (uint64_t)ev->protocol << 32);
+    h = hash_bytes(ev->dst.addr, sizeof(ev->dst.addr), h);
+    return h ? h : 1;
+}
+
+static bool stdio_inherited(struct stoat_watch *w, const struct sensor_event *ev)
+{
+    if (ev->kind != SENSOR_SOCK_STDIO && ev->kind != SENSOR_CLOSE_STATS)
+        return false;
+    uint64_t k = socket_key(ev);
+    uint64_t *slot = &w->stdio_seen[k % STDIO_SEEN];
+    if (ev->kind == SENSOR_CLOSE_STATS) {
+        if (*slot == k)
+            *slot = 0;
+        return false;
+    }
+    if (*slot == k)
+        return true;
+    *slot = k;
+    return false;
+}
+
 static int on_event(void *ctx, const struct sensor_event *ev)
 {
     struct stoat_watch *w = ctx;
     struct engine_ctx *e = w->m.eng;
     w->events++;
+    bool inherited = stdio_inherited(w, ev); /* every close counts, read by rules or not */
     int8_t *read = (unsigned)ev->kind < SENSOR_KIND_MAX_ ? &w->kind_read[ev->kind] : NULL;
     if (read && *read < 0 && !w->record && !w->events_sink.event)
         return 0;
     engine_event_begin(e);
     engine_event_product(e, "linux");
     sensor_event_fields(w->sensor, ev, add_field, w);
+    if (inherited)
+        add_field(w, "StdioInherited", "true");
     if (w->record) {
         const struct ev_field *fs;
         size_t nf = engine_event_fields(e, &fs);

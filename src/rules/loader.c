@@ -549,7 +549,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
         rs->actor_ids[a] = intern_list(rs, m->actor[a], m->nactor[a]);
         rs->nactor_ids[a] = m->nactor[a];
     }
-    stoat_err e = ruleset_build_routes(rs, l->opts.diag, l->opts.diag_ctx);
+    stoat_err e = ruleset_build_routes(rs, &l->opts);
     if (e) {
         l->rs = rs;
         return e;
@@ -557,6 +557,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
+    l->stats.prefilter_cached = rs->stats.prefilter_cached;
     rs->stats = l->stats;
     l->rs = NULL;
     *out = rs;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rules/cache.h"
 #include "rules/ruleset.h"
 #include "event/route.h"
 #include "util/text.h"
@@ -659,28 +660,107 @@ static void print_group_stats(const struct route_build *b)
     }
 }
 
-/* 4. the databases, compiled on all cores, and the scratch that fits them all */
-static stoat_err compile_databases(struct route_build *b, stoat_diag_fn diag, void *diag_ctx)
+static void say(const struct stoat_load_opts *o, enum stoat_severity sev, stoat_err code, const char *file,
+                const char *fmt, const char *why)
+{
+    if (!o->diag)
+        return;
+    char msg[600];
+    snprintf(msg, sizeof(msg), fmt, why);
+    struct stoat_diag d = {.code = code, .severity = sev, .file = file, .message = msg};
+    o->diag(o->diag_ctx, &d);
+}
+
+/* The databases to compile, keyed for the cache (cache.h); jobs without
+ * patterns have none. */
+static struct rc_db *cache_entries(const struct route_build *b, size_t *n)
+{
+    struct rc_db *e = xcalloc(b->njobs + 1, sizeof(*e));
+    *n = 0;
+    for (size_t j = 0; j < b->njobs; j++) {
+        const struct hs_job *job = &b->jobs[j];
+        if (!job->npats)
+            continue;
+        rulecache_db_key(job->pats, job->lens, job->flags, job->ids, job->npats, e[*n].key);
+        e[(*n)++].db = job->out;
+    }
+    return e;
+}
+
+/* Reads the databases from the compiled file or the cache: true when every
+ * one was read. *path is the cache file to write after a compile. */
+static bool read_databases(const struct stoat_load_opts *o, const struct rc_db *e, size_t n, char **path,
+                           stoat_err *err)
+{
+    char why[400];
+    bool missing = false;
+    *path = NULL;
+    if (o->compiled_in) {
+        if (rulecache_read(o->compiled_in, e, n, &missing, why, sizeof(why)))
+            return true;
+        say(o, STOAT_SEV_ERROR, STOAT_ERR_INPUT, o->compiled_in,
+            "not the compiled form of these rules (%s); make it again with stoat rules compile -o", why);
+        *err = STOAT_ERR_INPUT;
+        return false;
+    }
+    if (!o->cache_dir)
+        return false;
+    uint8_t key[RC_KEY_LEN];
+    rulecache_set_key(e, n, key);
+    *path = rulecache_path(o->cache_dir, key, why, sizeof(why));
+    if (!*path) {
+        say(o, STOAT_SEV_NOTE, STOAT_OK, NULL, "rule cache not used: %s", why);
+        return false;
+    }
+    if (rulecache_read(*path, e, n, &missing, why, sizeof(why))) {
+        rulecache_touch(*path);
+        return true;
+    }
+    if (!missing)
+        say(o, STOAT_SEV_NOTE, STOAT_OK, *path, "rule cache ignored and rebuilt: %s", why);
+    return false;
+}
+
+/* Cache files kept: a few rule sets in use side by side, each a few MB */
+#define CACHE_MAX_FILES 16
+#define CACHE_MAX_BYTES (256ull << 20)
+
+/* 4. the databases, read back or compiled on all cores, and the scratch
+ * that fits them all */
+static stoat_err compile_databases(struct route_build *b, const struct stoat_load_opts *o)
 {
     stoat_err err = STOAT_OK;
-    compile_all(b->jobs, b->njobs);
+    size_t n = 0;
+    struct rc_db *e = cache_entries(b, &n);
+    char *path = NULL, why[400];
+    b->rs->stats.prefilter_cached = read_databases(o, e, n, &path, &err);
+    if (!b->rs->stats.prefilter_cached && !err)
+        compile_all(b->jobs, b->njobs);
     for (size_t j = 0; j < b->njobs && !err; j++) {
         if (b->jobs[j].failed) {
-            if (diag) {
-                char msg[400];
-                snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", b->jobs[j].errmsg);
-                struct stoat_diag d = {.code = STOAT_ERR_UNSUPPORTED, .message = msg};
-                diag(diag_ctx, &d);
-            }
+            char msg[400];
+            snprintf(msg, sizeof(msg), "prefilter compilation failed: %s", b->jobs[j].errmsg);
+            say(o, STOAT_SEV_ERROR, STOAT_ERR_UNSUPPORTED, NULL, "%s", msg);
             err = STOAT_ERR_UNSUPPORTED;
         }
         if (!err && *b->jobs[j].out && hs_alloc_scratch(*b->jobs[j].out, &b->rs->scratch_proto) != HS_SUCCESS)
             err = STOAT_ERR_NOMEM;
     }
+    if (!err && path && !b->rs->stats.prefilter_cached) {
+        if (!rulecache_write(path, e, n, why, sizeof(why)))
+            say(o, STOAT_SEV_NOTE, STOAT_OK, path, "rule cache not written: %s", why);
+        rulecache_trim(o->cache_dir, path, CACHE_MAX_FILES, CACHE_MAX_BYTES);
+    }
+    if (!err && o->compiled_out && !rulecache_write(o->compiled_out, e, n, why, sizeof(why))) {
+        say(o, STOAT_SEV_ERROR, STOAT_ERR_IO, o->compiled_out, "cannot write the compiled rules: %s", why);
+        err = STOAT_ERR_IO;
+    }
+    free(path);
+    free(e);
     return err;
 }
 
-stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx)
+stoat_err ruleset_build_routes(struct stoat_ruleset *rs, const struct stoat_load_opts *opts)
 {
     struct route_build b = {.rs = rs};
     number_atoms(rs);
@@ -689,7 +769,7 @@ stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, voi
     build_classes(&b);
     if (getenv("STOAT_STATS"))
         print_group_stats(&b);
-    stoat_err err = compile_databases(&b, diag, diag_ctx);
+    stoat_err err = compile_databases(&b, opts);
     for (size_t j = 0; j < b.njobs; j++) {
         free(b.jobs[j].pats);
         free(b.jobs[j].lens);

@@ -123,7 +123,9 @@ struct stoat_ruleset {
     struct stoat_load_stats stats;
 };
 
-/* Builds classes, routes and prefilter databases (prefilter.c). */
-stoat_err ruleset_build_routes(struct stoat_ruleset *rs, stoat_diag_fn diag, void *diag_ctx);
+/* Builds classes, routes and prefilter databases (prefilter.c), the
+ * databases read from the cache or compiled file the options name when they
+ * hold them (rules/cache.h). */
+stoat_err ruleset_build_routes(struct stoat_ruleset *rs, const struct stoat_load_opts *opts);
 
 #endif

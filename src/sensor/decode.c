@@ -88,7 +88,7 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
     const char *d = (const char *)(e + 1);
     if (size < sizeof(*e) || e->exe_len >= SENSOR_PATH_MAX || e->cwd_len >= SENSOR_PATH_MAX ||
         e->argv_len > SENSOR_ARGV_CHUNK || e->nparts == 0 || e->nparts > SENSOR_ARGV_MAX_PARTS ||
-        sizeof(*e) + (size_t)e->exe_len + e->cwd_len + e->argv_len > size)
+        e->env_len > SENSOR_ENV_MAX || sizeof(*e) + (size_t)e->exe_len + e->cwd_len + e->argv_len + e->env_len > size)
         return -1;
     hdr_to_event(s, &e->h, SENSOR_EXEC, &ev);
     ev.ppid = e->ppid;
@@ -117,6 +117,13 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 
     const char *argv = d + e->exe_len + e->cwd_len;
     size_t alen = e->argv_len;
+    char env[SENSOR_ENV_MAX + 1];
+    memcpy(env, argv + alen, e->env_len);
+    env[e->env_len] = 0;
+    ev.env = e->env_len ? env : NULL;
+    ev.env_len = e->env_len;
+    if (e->h.flags & SENSOR_RF_ENV_TRUNC)
+        ev.flags |= SENSOR_EF_ENV_TRUNC;
     struct argv_pending *p = NULL;
     if (e->nparts > 1) {
         p = pending_find(s, e->h.tgid, e->h.start_ns, true);
@@ -143,7 +150,14 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
     if (p)
         pending_release(p);
 
+    struct sensor_event link;
+    ev.stdin_pipe = e->stdin_pipe;
+    int linked = pipes_exec(s, &ev, e->stdin_pipe, e->stdout_pipe, e->pipe_dev, &link);
     sensor_deliver_proc(s, &ev);
+    if (linked) {
+        sensor_enrich(s, &link);
+        sensor_deliver(s, &link);
+    }
     return 0;
 }
 
@@ -242,6 +256,7 @@ int sensor_on_record(struct sensor *s, void *data, size_t size)
     case SENSOR_REC_ACCEPT:
     case SENSOR_REC_CLOSE:
     case SENSOR_REC_SOCK_STDIO: r = dec_net(s, data, size); break;
+    case SENSOR_REC_FILEOP: r = fileops_decode(s, data, size); break;
     default: break;
     }
     if (r == 0)

@@ -184,6 +184,7 @@ static void proc_started(struct sensor *s, struct sensor_event *ev)
         pi->ppid = ev->ppid;
         pi->pstart_ns = ev->parent_start_time_ns;
         pi->uid = ev->uid;
+        pi->stdin_pipe = is_fork ? (pp ? pp->stdin_pipe : 0) : ev->stdin_pipe;
         if (image)
             proctab_set(&pi->image, image, strlen(image));
         if (cmdline)

@@ -119,8 +119,12 @@ static int watch_register(struct sensor *s, size_t idx, char *errbuf, size_t err
     }
     struct sensor_dir_key dk = {.dev = reg->dev, .ino = reg->ino};
     struct sensor_name_key nk = {.dev = reg->dev, .ino = reg->ino, .hash = fnv(slash + 1, strlen(slash + 1))};
+    struct sensor_leaf_key lk = {.hash = nk.hash};
+    if (idx >= s->nuser_watch)
+        widx |= SENSOR_WATCH_WRITES;
     if (bpf_map__update_elem(sk->maps.watch_dirs, &dk, sizeof(dk), &one, sizeof(one), BPF_ANY) < 0 ||
-        bpf_map__update_elem(sk->maps.watch_names, &nk, sizeof(nk), &widx, sizeof(widx), BPF_ANY) < 0) {
+        bpf_map__update_elem(sk->maps.watch_names, &nk, sizeof(nk), &widx, sizeof(widx), BPF_ANY) < 0 ||
+        bpf_map__update_elem(sk->maps.watch_leaves, &lk, sizeof(lk), &one, sizeof(one), BPF_ANY) < 0) {
         ret = -errno;
         snprintf(errbuf, errlen, "watch %s: map update: %s", path, strerror(errno));
         goto out;
@@ -181,15 +185,20 @@ int ebpf_open(struct sensor *s, size_t ringbuf_bytes, char *errbuf, size_t errle
     sk->rodata->nwatch = (uint32_t)s->nwatch;
     sk->rodata->wakeup_bytes = p / 16;
     bpf_map__set_max_entries(sk->maps.rb, (uint32_t)p);
-    if (s->nwatch == 0) {
-        /* no watched paths: the open hooks would only cost */
-        struct bpf_program *prog;
-        bpf_object__for_each_program(prog, sk->obj)
-        {
-            const char *sec = bpf_program__section_name(prog);
-            if (strstr(sec, "open") || strstr(sec, "creat"))
-                bpf_program__set_autoload(prog, false);
-        }
+    sk->rodata->all_opens = s->nuser_watch > 0;
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, sk->obj)
+    {
+        /* no watched paths: the open and path-operation hooks would only
+         * cost; a syscall this kernel lacks (fchmodat2 before 6.6) is skipped */
+        const char *sec = bpf_program__section_name(prog);
+        char ev[256];
+        if (strncmp(sec, "tp/syscalls/", 12) != 0 || strstr(sec, "accept"))
+            continue;
+        snprintf(ev, sizeof(ev), "/sys/kernel/tracing/events/syscalls/%s", sec + 12);
+        if (s->nwatch == 0 ||
+            (access(ev, F_OK) < 0 && errno == ENOENT && access("/sys/kernel/tracing/events/syscalls", F_OK) == 0))
+            bpf_program__set_autoload(prog, false);
     }
     if ((err = sensor_bpf__load(sk)) < 0) {
         snprintf(errbuf, errlen, "bpf load: %s; %s", strerror(-err), libbpf_log);

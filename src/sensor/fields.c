@@ -13,8 +13,8 @@
  *   accept/close          SourcePort DestinationIsIpv6 DestinationIp DestinationPort NetworkEvent
  *                         [BytesSent BytesReceived at close] [ConnectionFailed]
  *   open         11       ProcessGuid ProcessId Image User TargetFilename AccessMode WatchedPath
- *   fork         1001     ProcessGuid ProcessId Image CommandLine ParentProcessGuid
- *                         ParentProcessId ParentImage
+ *   fork         1001     ProcessGuid ProcessId Image ParentProcessGuid ParentProcessId
+ *                         ParentImage (no command line: a fork runs none)
  *   sock_stdio   1002     ProcessGuid ProcessId Image CommandLine User StdioFds Protocol
  *                         SourceIp SourcePort DestinationIp DestinationPort
  *
@@ -43,21 +43,40 @@
 #include <time.h>
 
 static const char *const loss_names[SENSOR_LOST_MAX_] = {
-    [SENSOR_LOST_RINGBUF_EXEC] = "ringbuf_full_exec", [SENSOR_LOST_RINGBUF_ARGV] = "ringbuf_full_argv_part",
-    [SENSOR_LOST_RINGBUF_FORK] = "ringbuf_full_fork", [SENSOR_LOST_RINGBUF_EXIT] = "ringbuf_full_exit",
-    [SENSOR_LOST_RINGBUF_OPEN] = "ringbuf_full_open", [SENSOR_LOST_RINGBUF_NET] = "ringbuf_full_net",
-    [SENSOR_LOST_ARGV_CAP] = "argv_truncated_at_cap", [SENSOR_LOST_ARGV_READ] = "argv_unreadable",
-    [SENSOR_LOST_PATH_CAP] = "path_truncated_at_cap", [SENSOR_LOST_SOCK_TABLE] = "socket_table_full",
-    [SENSOR_LOST_OPEN_TABLE] = "open_table_full",     [SENSOR_LOST_ARGV_PART] = "argv_part_missing",
-    [SENSOR_LOST_BAD_RECORD] = "bad_record",          [SENSOR_LOST_NETLINK] = "proc_connector_overrun",
-    [SENSOR_LOST_FANOTIFY] = "fanotify_overflow",     [SENSOR_LOST_PROC_RACE] = "proc_race_fields_missing",
+    [SENSOR_LOST_RINGBUF_EXEC] = "ringbuf_full_exec",
+    [SENSOR_LOST_RINGBUF_ARGV] = "ringbuf_full_argv_part",
+    [SENSOR_LOST_RINGBUF_FORK] = "ringbuf_full_fork",
+    [SENSOR_LOST_RINGBUF_EXIT] = "ringbuf_full_exit",
+    [SENSOR_LOST_RINGBUF_OPEN] = "ringbuf_full_open",
+    [SENSOR_LOST_RINGBUF_NET] = "ringbuf_full_net",
+    [SENSOR_LOST_ARGV_CAP] = "argv_truncated_at_cap",
+    [SENSOR_LOST_ARGV_READ] = "argv_unreadable",
+    [SENSOR_LOST_PATH_CAP] = "path_truncated_at_cap",
+    [SENSOR_LOST_SOCK_TABLE] = "socket_table_full",
+    [SENSOR_LOST_OPEN_TABLE] = "open_table_full",
+    [SENSOR_LOST_ARGV_PART] = "argv_part_missing",
+    [SENSOR_LOST_BAD_RECORD] = "bad_record",
+    [SENSOR_LOST_NETLINK] = "proc_connector_overrun",
+    [SENSOR_LOST_FANOTIFY] = "fanotify_overflow",
+    [SENSOR_LOST_PROC_RACE] = "proc_race_fields_missing",
+    [SENSOR_LOST_RINGBUF_FILEOP] = "ringbuf_full_fileop",
+    [SENSOR_LOST_FOP_TABLE] = "fileop_table_full",
+    [SENSOR_LOST_ENV_SCAN] = "env_scan_cap",
 };
 
 static const char *const kind_names[SENSOR_KIND_MAX_] = {
-    [SENSOR_EXEC] = "exec",         [SENSOR_FORK] = "fork",
-    [SENSOR_EXIT] = "exit",         [SENSOR_OPEN] = "open",
-    [SENSOR_CONNECT] = "connect",   [SENSOR_ACCEPT] = "accept",
-    [SENSOR_CLOSE_STATS] = "close", [SENSOR_SOCK_STDIO] = "sock_stdio",
+    [SENSOR_EXEC] = "exec",
+    [SENSOR_FORK] = "fork",
+    [SENSOR_EXIT] = "exit",
+    [SENSOR_OPEN] = "open",
+    [SENSOR_CONNECT] = "connect",
+    [SENSOR_ACCEPT] = "accept",
+    [SENSOR_CLOSE_STATS] = "close",
+    [SENSOR_SOCK_STDIO] = "sock_stdio",
+    [SENSOR_FILE_CHANGE] = "file_change",
+    [SENSOR_FILE_DELETE] = "file_delete",
+    [SENSOR_FILE_ATTR] = "file_attr",
+    [SENSOR_PIPELINE] = "pipeline",
 };
 
 const char *sensor_loss_name(enum sensor_loss l)
@@ -217,6 +236,55 @@ static const char *access_mode(char *buf, size_t len, uint32_t fl, bool guess)
     return buf;
 }
 
+/* the allow-listed variables, space-separated (a value's own spaces stay) */
+static void environment(struct fctx *f, const struct sensor_event *ev)
+{
+    char b[SENSOR_ENV_MAX + 1];
+    size_t n = 0;
+    if (!ev->env || !ev->env_len)
+        return;
+    for (size_t i = 0; i < ev->env_len && n < SENSOR_ENV_MAX; i++)
+        b[n++] = ev->env[i] ? ev->env[i] : ' ';
+    while (n && b[n - 1] == ' ')
+        n--;
+    b[n] = 0;
+    put(f, "Environment", b);
+    if (ev->flags & SENSOR_EF_ENV_TRUNC)
+        put(f, "EnvironmentTruncated", "true");
+}
+
+static void stdin_from(struct fctx *f, const struct sensor_event *ev)
+{
+    if (!ev->stdin_tgid)
+        return;
+    guid(f, "StdinFromProcessGuid", ev->stdin_tgid, ev->stdin_start_ns);
+    putu(f, "StdinFromProcessId", ev->stdin_tgid);
+    put(f, "StdinFromImage", ev->stdin_image);
+    put(f, "StdinFromCommandLine", ev->stdin_cmdline);
+}
+
+static void file_fields(struct fctx *f, const struct sensor_event *ev)
+{
+    char b[16];
+    put(f, "User", sensor_user_name(f->s, ev->uid));
+    put(f, "TargetFilename", ev->path);
+    put(f, "FileOperation", sensor_fop_name(ev->file_op));
+    if (ev->path2)
+        put(f, "SourceFilename", ev->path2);
+    if (ev->file_op == SENSOR_FOP_CHMOD) {
+        snprintf(b, sizeof(b), "%04o", ev->file_mode & 07777);
+        put(f, "Mode", b);
+    }
+    if (ev->file_op == SENSOR_FOP_CHOWN) {
+        if (ev->owner != (uint32_t)-1)
+            put(f, "OwnerUser", sensor_user_name(f->s, ev->owner));
+        if (ev->group != (uint32_t)-1)
+            putu(f, "OwnerGroupId", ev->group);
+    }
+    if (ev->watch_index >= 0 && (size_t)ev->watch_index < f->s->nwatch)
+        put(f, "WatchedPath", f->s->watch[ev->watch_index]);
+}
+
 int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
                         int (*emit)(void *ctx, const char *name, const char *value), void *ctx)
 {
@@ -233,6 +301,10 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
     case SENSOR_OPEN: put(&f, "EventID", "11"); break;
     case SENSOR_FORK: put(&f, "EventID", "1001"); break;
     case SENSOR_SOCK_STDIO: put(&f, "EventID", "1002"); break;
+    case SENSOR_FILE_CHANGE: put(&f, "EventID", "11"); break;
+    case SENSOR_FILE_DELETE: put(&f, "EventID", "23"); break;
+    case SENSOR_FILE_ATTR: put(&f, "EventID", "1003"); break;
+    case SENSOR_PIPELINE: put(&f, "EventID", "1004"); break;
     default: put(&f, "EventID", "3"); break;
     }
     put(&f, "EventType", sensor_kind_name(ev->kind));
@@ -247,8 +319,11 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
     switch (ev->kind) {
     case SENSOR_EXEC:
     case SENSOR_FORK:
-        put(&f, "CommandLine", ev->cmdline);
+        /* A fork runs no new command line: it carries none, nor its parent's
+         * (a loop of subshells would match a rule on the command line once per
+         * iteration); the process table copies them from the parent. */
         if (ev->kind == SENSOR_EXEC) {
+            put(&f, "CommandLine", ev->cmdline);
             put(&f, "CurrentDirectory", ev->cwd);
             put(&f, "User", sensor_user_name(s, ev->uid));
             putu(&f, "UserId", ev->uid);
@@ -261,11 +336,14 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
             putu(&f, "CgroupId", ev->cgroup_id);
             if (ev->flags & (SENSOR_EF_ARGV_TRUNC | SENSOR_EF_ARGV_MISSING))
                 put(&f, "ArgvTruncated", "true");
+            environment(&f, ev);
+            stdin_from(&f, ev);
         }
         guid(&f, "ParentProcessGuid", ev->ppid, ev->parent_start_time_ns);
         putu(&f, "ParentProcessId", ev->ppid);
         put(&f, "ParentImage", ev->parent_image);
-        put(&f, "ParentCommandLine", ev->parent_cmdline);
+        if (ev->kind == SENSOR_EXEC)
+            put(&f, "ParentCommandLine", ev->parent_cmdline);
         break;
     case SENSOR_EXIT:
         put(&f, "User", sensor_user_name(s, ev->uid));
@@ -278,6 +356,16 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
             access_mode(mbuf, sizeof(mbuf), ev->open_flags, (ev->flags & SENSOR_EF_FLAGS_GUESS) != 0));
         if (ev->watch_index >= 0 && (size_t)ev->watch_index < s->nwatch)
             put(&f, "WatchedPath", s->watch[ev->watch_index]);
+        break;
+    case SENSOR_FILE_CHANGE:
+    case SENSOR_FILE_DELETE:
+    case SENSOR_FILE_ATTR: file_fields(&f, ev); break;
+    case SENSOR_PIPELINE:
+        put(&f, "CommandLine", ev->cmdline);
+        guid(&f, "ParentProcessGuid", ev->ppid, ev->parent_start_time_ns);
+        putu(&f, "ParentProcessId", ev->ppid);
+        put(&f, "ParentImage", ev->parent_image);
+        stdin_from(&f, ev);
         break;
     case SENSOR_CONNECT:
     case SENSOR_ACCEPT:

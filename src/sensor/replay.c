@@ -153,7 +153,7 @@ static int rp_header(struct sensor *s, const char *p, uint32_t len, char *errbuf
         goto bad;
     memcpy(&s->boot_tag, p, 4);
     memcpy(&nw, p + 4, 4);
-    if (nw > 512)
+    if (nw > SENSOR_WATCH_MAX)
         goto bad;
     q = p + 8;
     snprintf(s->hostname, sizeof(s->hostname), "%s", q);
@@ -255,6 +255,9 @@ int replay_poll(struct sensor *s)
             }
             rp->pass++;
             rp->delta = (int64_t)(rp->span * rp->pass);
+            /* the next pass repeats the pipe inodes: a reader must not meet the last pass's writer */
+            pipes_free(s->pipes);
+            s->pipes = pipes_new(0);
             continue;
         }
         switch (tag) {

@@ -43,6 +43,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6         10
 #define S_IFMT           00170000
 #define S_IFSOCK         0140000
+#define S_IFIFO          0010000
+#define O_RDWR           02
+#define AT_FDCWD_        -100
 #define O_WRONLY         01
 #define O_CREAT          0100
 #define O_TRUNC          01000
@@ -59,6 +62,7 @@ struct {
 
 const volatile __u32 self_tgid = 0;
 const volatile __u32 nwatch = 0;
+const volatile __u32 all_opens = 0; /* a watch that reports reads too (--watch-path) exists */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
 /* Wake the reader only once enough is queued: a wakeup per record costs a
@@ -104,17 +108,27 @@ struct {
 /* Watched directories (any watched path's parent) and (dir, name hash) pairs. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 1024);
+    __uint(max_entries, 4096);
     __type(key, struct sensor_dir_key);
     __type(value, __u32);
 } watch_dirs SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 1024);
+    __uint(max_entries, 4096);
     __type(key, struct sensor_name_key);
     __type(value, __u32);
 } watch_names SEC(".maps");
+
+/* the last names of all watches, by hash: path operations (rename, unlink,
+ * chmod...) name a file by string, and a path none of whose components is
+ * such a name, from a directory outside every watch, cannot be watched */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct sensor_leaf_key);
+    __type(value, __u32);
+} watch_leaves SEC(".maps");
 
 /* open flags seen at syscall enter, by thread; LRU so a missed exit never fills it */
 struct {
@@ -395,6 +409,99 @@ static __always_inline void stdio_sockets(struct task_struct *t)
     }
 }
 
+/* ---- the allow-listed environment at exec ---- */
+
+/* Variables that change what a program loads or runs (the dynamic linker,
+ * shells' start-up hooks, interpreters' module paths) or hides it
+ * (HISTFILE). Only these are copied; the rest of the environment (tokens,
+ * keys) never leaves the kernel. */
+#define ENV_NAMES 16
+static const char env_names[ENV_NAMES][16] = {
+    "LD_PRELOAD=", "LD_LIBRARY_PATH=", "LD_AUDIT=", "BASH_ENV=",  "ENV=",     "PROMPT_COMMAND=",
+    "PYTHONPATH=", "PYTHONSTARTUP=",   "PERL5LIB=", "PERL5OPT=",  "RUBYOPT=", "NODE_OPTIONS=",
+    "GCONV_PATH=", "HISTFILE=",        "LD_DEBUG=", "SHELLOPTS=",
+};
+
+struct env_ctx {
+    __u64 p, end;
+    __u32 base;  /* where the environment goes in the exec scratch */
+    __u32 used;  /* bytes written there */
+    __u32 cont;  /* the last read ended inside a variable: the next one is its tail */
+    __u32 trunc; /* something was cut */
+};
+
+static __always_inline int env_wanted(const char *b)
+{
+    /* first letters of the names above; most variables (PATH, HOME, LANG, XDG_...) stop here or at
+     * the second byte */
+    char c = b[0];
+    if (c != 'L' && c != 'B' && c != 'E' && c != 'P' && c != 'R' && c != 'N' && c != 'G' && c != 'H' && c != 'S')
+        return 0;
+    for (int i = 0; i < ENV_NAMES; i++) {
+        int ok = 1;
+        for (int j = 0; j < 16; j++) {
+            char w = env_names[i][j];
+            if (!w)
+                break;
+            if (b[j] != w) {
+                ok = 0;
+                break;
+            }
+        }
+        if (ok)
+            return 1;
+    }
+    return 0;
+}
+
+static long env_step(__u32 i, void *arg)
+{
+    struct env_ctx *c = arg;
+    __u32 zero = 0;
+    if (c->p >= c->end)
+        return 1;
+    struct path_scratch *ps = bpf_map_lookup_elem(&pscratch, &zero);
+    struct exec_scratch *es = bpf_map_lookup_elem(&escratch, &zero);
+    if (!ps || !es)
+        return 1;
+    long n = bpf_probe_read_user_str(ps->buf, SENSOR_ENV_VAR_MAX, (void *)c->p);
+    if (n <= 0)
+        return 1;
+    int whole = n < SENSOR_ENV_VAR_MAX; /* the NUL was within the read */
+    if (!c->cont && env_wanted(ps->buf)) {
+        __u32 len = n & (SENSOR_ENV_VAR_MAX - 1);
+        if (!whole) {
+            len = SENSOR_ENV_VAR_MAX - 1; /* cut: the copy ends with the read's NUL */
+            c->trunc = 1;
+        }
+        if (c->used + SENSOR_ENV_VAR_MAX > SENSOR_ENV_MAX) {
+            c->trunc = 1;
+        } else {
+            __u32 pos = c->base + c->used;
+            if (pos > sizeof(es->buf) - SENSOR_ENV_VAR_MAX)
+                return 1;
+            bpf_probe_read_kernel(es->buf + pos, len & (SENSOR_ENV_VAR_MAX - 1), ps->buf);
+            c->used += len;
+        }
+    }
+    c->cont = !whole;
+    c->p += whole ? (__u64)n : (__u64)n - 1;
+    return 0;
+}
+
+/* the inode of the pipe on fd, 0 if it is not one */
+static __always_inline __u64 fd_pipe(struct task_struct *t, __u32 fd, __u32 *dev)
+{
+    struct file *f = fd_file(t, fd);
+    if (!f)
+        return 0;
+    struct inode *in = BPF_CORE_READ(f, f_inode);
+    if ((BPF_CORE_READ(in, i_mode) & S_IFMT) != S_IFIFO)
+        return 0;
+    *dev = BPF_CORE_READ(in, i_sb, s_dev);
+    return BPF_CORE_READ(in, i_ino);
+}
+
 struct argv_ctx {
     struct task_struct *t;
     __u64 as;
@@ -505,10 +612,34 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
         loss(SENSOR_KLOSS_ARGV_READ);
     }
     e->argv_len = alen;
-    __u32 size = sizeof(*e) + off + alen;
+    /* the allow-listed environment, after argv */
+    struct env_ctx ec = {.p = BPF_CORE_READ(mm, env_start),
+                         .end = BPF_CORE_READ(mm, env_end),
+                         .base = sizeof(*e) + ((off + alen) & (4 * SENSOR_PATH_MAX - 1))};
+    bpf_loop(SENSOR_ENV_SCAN, env_step, &ec, 0);
+    if (ec.p < ec.end) {
+        ec.trunc = 1;
+        loss(SENSOR_KLOSS_ENV_SCAN);
+    }
+    es = bpf_map_lookup_elem(&escratch, &zero); /* re-derive after the loop */
+    if (!es)
+        return 0;
+    e = (struct sensor_rec_exec *)es->buf;
+    e->env_len = ec.used;
+    if (ec.trunc)
+        e->h.flags |= SENSOR_RF_ENV_TRUNC;
+    __u32 pdev = 0;
+    e->stdin_pipe = fd_pipe(t, 0, &pdev);
+    e->stdout_pipe = fd_pipe(t, 1, &pdev);
+    e->pipe_dev = pdev;
+    /* each part masked to its range, so the verifier sees the sum fits the scratch */
+    __u32 size = (__u32)sizeof(*e) + (off & (2 * SENSOR_PATH_MAX - 1)) + (alen & (2 * SENSOR_ARGV_CHUNK - 1)) +
+                 (ec.used & (2 * SENSOR_ENV_MAX - 1));
     e->h.size = size;
+    barrier_var(size); /* one 32-bit value, clamped, and that one passed on */
     if (size > sizeof(es->buf))
         size = sizeof(es->buf);
+    barrier_var(size);
     if (bpf_ringbuf_output(&rb, es->buf, size, rb_flags()) < 0)
         loss(SENSOR_KLOSS_RB_EXEC);
 
@@ -569,6 +700,10 @@ static __always_inline void open_enter(__u32 flags)
 {
     if (nwatch == 0)
         return;
+    /* without a watch that reports reads, a read-only open cannot match: it
+     * costs no table entry, and its exit stops at the lookup */
+    if (!all_opens && !(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)))
+        return;
     __u64 id = bpf_get_current_pid_tgid();
     if (bpf_map_update_elem(&open_flags, &id, &flags, BPF_ANY) < 0)
         loss(SENSOR_KLOSS_OPEN_TABLE);
@@ -600,8 +735,10 @@ static __always_inline __u32 name_hash(struct dentry *d)
     return h;
 }
 
-/* Walks up from (d, vm); returns 1 + index of the watch that matched, or 0. */
-static __always_inline __u32 watch_match(struct dentry *d, struct vfsmount *vm)
+/* Walks up from (d, vm); returns 1 + the watch_names value that matched (the
+ * index, with SENSOR_WATCH_WRITES for a watch of changes only), or 0. For a
+ * read, watches of changes only are walked past. */
+static __always_inline __u32 watch_match(struct dentry *d, struct vfsmount *vm, int read)
 {
     struct mount *m = container_of(vm, struct mount, mnt);
     for (__u32 i = 0; i < SENSOR_MATCH_DEPTH; i++) {
@@ -622,7 +759,7 @@ static __always_inline __u32 watch_match(struct dentry *d, struct vfsmount *vm)
         if (bpf_map_lookup_elem(&watch_dirs, &dk)) {
             struct sensor_name_key nk = {.dev = dk.dev, .ino = dk.ino, .hash = name_hash(d)};
             __u32 *idx = bpf_map_lookup_elem(&watch_names, &nk);
-            if (idx)
+            if (idx && !(read && (*idx & SENSOR_WATCH_WRITES)))
                 return *idx + 1;
         }
         d = parent;
@@ -640,6 +777,8 @@ static __always_inline int open_exit(long ret)
     if (fl) {
         flags = *fl;
         bpf_map_delete_elem(&open_flags, &id);
+    } else if (!all_opens && tgid != self_tgid) {
+        return 0; /* a read (open_enter kept no entry), and only changes are watched */
     } else {
         rflags |= SENSOR_RF_FLAGS_GUESS;
     }
@@ -661,11 +800,11 @@ static __always_inline int open_exit(long ret)
         }
         return 0;
     }
-    __u32 w = watch_match(d, vm);
-    if (!w)
-        return 0;
     if (rflags & SENSOR_RF_FLAGS_GUESS)
         flags = BPF_CORE_READ(f, f_flags);
+    __u32 w = watch_match(d, vm, (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) == 0);
+    if (!w)
+        return 0;
 
     __u32 zero = 0, trunc = 0;
     struct exec_scratch *es = bpf_map_lookup_elem(&escratch, &zero);
@@ -681,13 +820,15 @@ static __always_inline int open_exit(long ret)
     }
     r->h.flags = rflags;
     r->flags = flags;
-    r->watch = w - 1;
+    r->watch = (w - 1) & ~SENSOR_WATCH_WRITES;
     r->fd = ret;
     r->path_len = plen;
     __u32 size = sizeof(*r) + (plen & (SENSOR_PATH_MAX - 1));
     r->h.size = size;
+    barrier_var(size); /* one 32-bit value, clamped, and that one passed on */
     if (size > sizeof(es->buf))
         size = sizeof(es->buf);
+    barrier_var(size);
     if (bpf_ringbuf_output(&rb, es->buf, size, rb_flags()) < 0)
         loss(SENSOR_KLOSS_RB_OPEN);
     return 0;
@@ -740,6 +881,8 @@ int on_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
     return open_exit(ctx->ret);
 }
+
+#include "fileops.bpf.h"
 
 /* ---- TCP ---- */
 

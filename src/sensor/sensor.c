@@ -151,6 +151,16 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
             goto out;
         s->nwatch = i + 1;
     }
+    s->nuser_watch = s->nwatch;
+    if (!opts->replay_path && !opts->force_fallback &&
+        (err = sensor_default_files(s, opts->extra_files, opts->nextra, !opts->no_default_files)) < 0) {
+        seterr(errbuf, errlen, "default file set: %s", strerror(-err));
+        goto out;
+    }
+    if (!(s->pipes = pipes_new(0))) {
+        err = -ENOMEM;
+        goto out;
+    }
     if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
         strcpy(s->hostname, "localhost");
     FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "re");
@@ -177,6 +187,10 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
     if (!opts->force_fallback)
         err = ebpf_open(s, opts->ringbuf_bytes, ebpf_err, sizeof(ebpf_err));
     if (err < 0) {
+        /* the default file set is the eBPF mode's: fanotify would have to
+         * mark whole folders (/etc, every home) and read every open in them */
+        while (s->nwatch > s->nuser_watch)
+            free(s->watch[--s->nwatch]);
         s->fallback = true;
         if ((err = fallback_open(s, errbuf, errlen)) < 0) {
             if (ebpf_err[0]) {
@@ -285,6 +299,7 @@ void sensor_close(struct sensor *s)
     for (size_t i = 0; i < s->nwatch; i++)
         free(s->watch[i]);
     free(s->watch);
+    pipes_free(s->pipes);
     for (size_t i = 0; i < SENSOR_PENDING_ARGV; i++)
         free(s->pend[i].buf);
     proctab_free(s->pt);

@@ -57,6 +57,15 @@ struct sensor_opts {
 	                                    run_as and ringbuf_bytes are ignored (the capture names its paths) */
     unsigned replay_passes;   /* replay the file this many times (0: once), each pass moved
 	                                    later in time by the capture's length, so processes differ */
+    /* The default file set (eBPF mode): changes (writes, creates, renames,
+     * deletes, mode and owner changes) of the persistence and privilege
+     * files listed in fileops.c, every user's start-up files and
+     * authorized_keys included, are reported without watch_paths.
+     * no_default_files turns it off; extra_files adds paths to it (changes
+     * only, like the defaults; a site's own files, or a test's). */
+    bool no_default_files;
+    const char *const *extra_files;
+    size_t nextra;
 };
 
 int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbuf, size_t errlen);

@@ -22,7 +22,11 @@
 #define SENSOR_NAME_MAX       255u
 #define SENSOR_TTY_LEN        32u
 #define SENSOR_COMM_LEN       16u
-#define SENSOR_DATA_MAX       16384u /* room for exe + cwd + first argv chunk */
+#define SENSOR_DATA_MAX       20480u /* room for exe + cwd + first argv chunk + env, masked sums */
+#define SENSOR_ENV_MAX        1024u  /* allow-listed environment bytes per exec */
+#define SENSOR_ENV_VAR_MAX    256u   /* bytes of one allow-listed variable (cut beyond) */
+#define SENSOR_ENV_SCAN       256u   /* variables looked at per exec (then the scan stops, marked) */
+#define SENSOR_FOP_PATH       256u   /* bytes of a path argument of rename/unlink/chmod/... */
 
 enum sensor_rec_type {
     SENSOR_REC_EXEC = 1,
@@ -34,6 +38,7 @@ enum sensor_rec_type {
     SENSOR_REC_ACCEPT,
     SENSOR_REC_CLOSE,
     SENSOR_REC_SOCK_STDIO,
+    SENSOR_REC_FILEOP, /* rename, unlink, chmod, chown, truncate of a watched path */
     SENSOR_REC_MAX_
 };
 
@@ -50,6 +55,9 @@ enum sensor_kloss {
     SENSOR_KLOSS_PATH_CAP,   /* a path deeper/longer than the caps: truncated, marked */
     SENSOR_KLOSS_SOCK_TABLE, /* socket owner table full: connection not tracked */
     SENSOR_KLOSS_OPEN_TABLE, /* openat enter/exit table full: flags unknown */
+    SENSOR_KLOSS_RB_FILEOP,  /* ring buffer full: file operation record dropped */
+    SENSOR_KLOSS_FOP_TABLE,  /* file operation enter/exit table full: operation not seen */
+    SENSOR_KLOSS_ENV_SCAN,   /* environment longer than the scan cap: later variables not looked at */
     SENSOR_KLOSS_MAX_
 };
 
@@ -58,10 +66,28 @@ enum sensor_kloss {
 #define SENSOR_RF_EXE_TRUNC   0x02u
 #define SENSOR_RF_CWD_TRUNC   0x04u
 #define SENSOR_RF_PATH_TRUNC  0x08u
-#define SENSOR_RF_ARGV_FAULT  0x10u /* argv read failed */
-#define SENSOR_RF_FLAGS_GUESS 0x20u /* open flags taken from the file, enter not seen */
-#define SENSOR_RF_CREATED     0x40u /* the open created the file */
-#define SENSOR_RF_FAILED      0x80u /* connect failed (SYN_SENT -> CLOSE) */
+#define SENSOR_RF_ARGV_FAULT  0x10u  /* argv read failed */
+#define SENSOR_RF_FLAGS_GUESS 0x20u  /* open flags taken from the file, enter not seen */
+#define SENSOR_RF_CREATED     0x40u  /* the open created the file */
+#define SENSOR_RF_FAILED      0x80u  /* connect failed (SYN_SENT -> CLOSE) */
+#define SENSOR_RF_ENV_TRUNC   0x100u /* exec: allow-listed environment cut at a cap */
+
+/* watch_names values: the watch index, and this bit for the watches that
+ * report only changes (the default persistence files): reads of them are
+ * everyday (every `id` reads /etc/passwd) and not reported. */
+#define SENSOR_WATCH_WRITES 0x80000000u
+
+/* file operations (struct sensor_rec_fileop.op) */
+enum sensor_fop {
+    SENSOR_FOP_RENAME = 1,
+    SENSOR_FOP_UNLINK,
+    SENSOR_FOP_RMDIR,
+    SENSOR_FOP_CHMOD,
+    SENSOR_FOP_CHOWN,
+    SENSOR_FOP_TRUNCATE,
+    SENSOR_FOP_LINK, /* link or symlink: a new name in a watched place */
+    SENSOR_FOP_MAX_
+};
 
 struct sensor_rec_hdr {
     __u32 type;
@@ -87,10 +113,13 @@ struct sensor_rec_exec {
     __u64 cgroup_id;
     __u32 nparts; /* argv records including this one */
     __u16 exe_len, cwd_len;
-    __u16 argv_len; /* argv bytes in this record */
-    __u16 pad;
+    __u16 argv_len;                /* argv bytes in this record */
+    __u16 env_len;                 /* allow-listed environment bytes (NAME=value NUL ...) after argv */
+    __u64 stdin_pipe, stdout_pipe; /* inode of the pipe on fd 0 / fd 1, 0: not a pipe */
+    __u32 pipe_dev;                /* the pipes' device (pipefs) */
+    __u32 pad2;
     char tty[SENSOR_TTY_LEN];
-    /* data: exe, cwd, argv chunk 0 */
+    /* data: exe, cwd, argv chunk 0, env */
 };
 
 struct sensor_rec_argv_part {
@@ -121,6 +150,22 @@ struct sensor_rec_open {
     __u16 path_len;
     __u16 pad;
     /* data: path */
+};
+
+/* A path operation on a watched file. Paths come as the program gave them
+ * (path, path2 for rename/link's new name) with, for a relative one, the
+ * directory it is relative to (base, base2) built from the kernel's dentry;
+ * user space joins them and checks the watch list (see fileops.c). An
+ * operation on an fd (fchmod, fchown) has its path built from the file and
+ * no base. Sent at syscall exit, only when it succeeded. */
+struct sensor_rec_fileop {
+    struct sensor_rec_hdr h;
+    __u32 op;           /* enum sensor_fop */
+    __u32 mode;         /* chmod: the new mode */
+    __u32 owner, group; /* chown: new uid, gid (-1: unchanged) */
+    __u32 watch;        /* the watch that matched in the kernel (+1), 0: by name, user space decides */
+    __u16 path_len, path2_len, base_len, base2_len;
+    /* data: path, path2, base, base2 */
 };
 
 struct sensor_sa {
@@ -159,6 +204,11 @@ struct sensor_name_key {
     __u32 dev;
     __u32 hash;
     __u64 ino;
+};
+
+/* names of watched entries, by hash alone: the first filter of path operations */
+struct sensor_leaf_key {
+    __u32 hash;
 };
 
 /* FNV-1a, 32 bits, over a file name; user space and kernel must agree. */

@@ -27,6 +27,10 @@ enum sensor_kind {
     SENSOR_ACCEPT,      /* Sysmon EventID 3, Initiated=false */
     SENSOR_CLOSE_STATS, /* Sysmon EventID 3 + BytesSent/BytesReceived, at close */
     SENSOR_SOCK_STDIO,  /* stoat EventID 1002: a process started with an inet socket on fd 0/1/2 */
+    SENSOR_FILE_CHANGE, /* Sysmon EventID 11: a watched file renamed into place, linked, truncated */
+    SENSOR_FILE_DELETE, /* Sysmon EventID 23: a watched file unlinked or renamed away */
+    SENSOR_FILE_ATTR,   /* stoat EventID 1003: mode or owner of a watched file changed */
+    SENSOR_PIPELINE,    /* stoat EventID 1004: a reader's stdin writer, learnt after the reader's exec */
     SENSOR_KIND_MAX_
 };
 
@@ -38,6 +42,7 @@ enum sensor_kind {
 #define SENSOR_EF_FLAGS_GUESS  0x0010u /* open flags taken from the file (no O_CREAT/O_TRUNC) */
 #define SENSOR_EF_PROC_RACE    0x0020u /* fallback: the process was gone before /proc was read */
 #define SENSOR_EF_FROM_PROC    0x0040u /* details read from /proc, not captured at the event */
+#define SENSOR_EF_ENV_TRUNC    0x0080u /* exec: allow-listed environment cut at a cap */
 
 struct sensor_addr {
     uint16_t family; /* AF_INET, AF_INET6 */
@@ -78,6 +83,19 @@ struct sensor_event {
     uint64_t bytes_sent; /* CLOSE_STATS: acknowledged bytes sent */
     uint64_t bytes_received;
     uint64_t sock_id; /* joins CONNECT/ACCEPT with CLOSE_STATS */
+    /* FILE_*: path is the file changed (the new name of a rename), path2 the
+     * old name of a rename or what a link points to */
+    const char *path2;
+    uint32_t file_op;      /* enum sensor_fop (sensor_abi.h) */
+    uint32_t file_mode;    /* chmod */
+    uint32_t owner, group; /* chown (-1: unchanged) */
+    const char *env;       /* EXEC: allow-listed variables, NAME=value, NUL-separated */
+    size_t env_len;
+    /* EXEC and PIPELINE: the process writing the pipe on stdin, if known */
+    uint32_t stdin_tgid;
+    uint64_t stdin_start_ns;
+    const char *stdin_image, *stdin_cmdline;
+    uint64_t stdin_pipe; /* EXEC: inode of the pipe on fd 0, 0: none (eBPF mode) */
 };
 
 enum sensor_loss {
@@ -87,16 +105,19 @@ enum sensor_loss {
     SENSOR_LOST_RINGBUF_EXIT,
     SENSOR_LOST_RINGBUF_OPEN,
     SENSOR_LOST_RINGBUF_NET,
-    SENSOR_LOST_ARGV_CAP,   /* argv truncated at the hard cap (event kept, marked) */
-    SENSOR_LOST_ARGV_READ,  /* argv unreadable */
-    SENSOR_LOST_PATH_CAP,   /* path truncated (event kept, marked) */
-    SENSOR_LOST_SOCK_TABLE, /* connection not tracked: owner table full */
-    SENSOR_LOST_OPEN_TABLE, /* open flags table full */
-    SENSOR_LOST_ARGV_PART,  /* exec arrived without all its argv parts */
-    SENSOR_LOST_BAD_RECORD, /* record failed validation */
-    SENSOR_LOST_NETLINK,    /* fallback: proc connector overrun (ENOBUFS) */
-    SENSOR_LOST_FANOTIFY,   /* fallback: fanotify queue overflow */
-    SENSOR_LOST_PROC_RACE,  /* fallback: process gone before /proc was read (event kept, fields missing) */
+    SENSOR_LOST_ARGV_CAP,       /* argv truncated at the hard cap (event kept, marked) */
+    SENSOR_LOST_ARGV_READ,      /* argv unreadable */
+    SENSOR_LOST_PATH_CAP,       /* path truncated (event kept, marked) */
+    SENSOR_LOST_SOCK_TABLE,     /* connection not tracked: owner table full */
+    SENSOR_LOST_OPEN_TABLE,     /* open flags table full */
+    SENSOR_LOST_ARGV_PART,      /* exec arrived without all its argv parts */
+    SENSOR_LOST_BAD_RECORD,     /* record failed validation */
+    SENSOR_LOST_NETLINK,        /* fallback: proc connector overrun (ENOBUFS) */
+    SENSOR_LOST_FANOTIFY,       /* fallback: fanotify queue overflow */
+    SENSOR_LOST_PROC_RACE,      /* fallback: process gone before /proc was read (event kept, fields missing) */
+    SENSOR_LOST_RINGBUF_FILEOP, /* ring buffer full: rename/unlink/chmod... record */
+    SENSOR_LOST_FOP_TABLE,      /* path operation table full: operation not seen */
+    SENSOR_LOST_ENV_SCAN,       /* environment beyond the scan cap not looked at (event kept, marked) */
     SENSOR_LOST_MAX_
 };
 

@@ -14,13 +14,15 @@
 #define SENSOR_CMDLINE_KEEP  8192u          /* bytes of a command line kept in the process table */
 #define SENSOR_PROC_READ_MAX (128u * 1024u) /* cap on any /proc file we read */
 #define SENSOR_USER_CACHE    256u
-#define SENSOR_PENDING_ARGV  16u /* execs whose argv parts are in flight */
+#define SENSOR_PENDING_ARGV  16u   /* execs whose argv parts are in flight */
+#define SENSOR_WATCH_MAX     4000u /* watches of all kinds: the kernel's watch maps hold 4096 */
 
 struct proc_info {
     uint32_t tgid, ppid, uid;
     uint64_t start_ns, pstart_ns;
     char *image;
     char *cmdline;
+    uint64_t stdin_pipe; /* inode of the pipe on fd 0 at its exec (a fork: its parent's), 0: none */
     bool exited;
     /* table links */
     uint32_t hnext;      /* hash chain, index+1 */
@@ -73,8 +75,10 @@ struct replay;
 struct sensor {
     bool fallback;
     char mode[512];
-    char **watch; /* normalised absolute paths */
+    char **watch; /* normalised absolute paths: watch_paths, then the default file set */
     size_t nwatch;
+    size_t nuser_watch;  /* the first nuser_watch report every open; the rest changes only */
+    struct pipes *pipes; /* pipe ends seen at exec (pipes.c) */
     struct proctab *pt;
     struct sensor_stats st;
     uint64_t kloss_base[SENSOR_LOST_MAX_];
@@ -190,6 +194,25 @@ void fallback_close(struct sensor *s);
 /* privs.c: after loading, become run_as (NULL: keep the user) with only
  * what the running mode needs; see privs.c for what stays and why */
 int sensor_drop_privileges(struct sensor *s, const char *run_as, char *errbuf, size_t errlen);
+
+/* fileops.c: the default file set, and path operations (rename, unlink,
+ * chmod...) decoded and checked against the watch list */
+int sensor_default_files(struct sensor *s, const char *const *extra, size_t nextra, bool defaults);
+int fileops_decode(struct sensor *s, const struct sensor_rec_fileop *r, size_t size);
+/* the watch that an absolute path falls under (component prefix), or -1 */
+int fileops_watch_of(const struct sensor *s, const char *path);
+/* base + "/" + path, with "." and ".." taken out lexically, into out (PATH_MAX) */
+int fileops_join(const char *base, size_t blen, const char *path, size_t plen, char *out, size_t cap);
+const char *sensor_fop_name(uint32_t op);
+
+/* pipes.c: who writes the pipe on a reader's stdin (see pipes.c) */
+struct pipes *pipes_new(size_t cap);
+void pipes_free(struct pipes *p);
+/* an exec with pipes on fd 0 and/or 1: fills ev's stdin_from fields when the
+ * writer is known; returns a pipeline event to deliver after ev (a reader
+ * that exec'd before its writer) in *link, or 0 */
+int pipes_exec(struct sensor *s, struct sensor_event *ev, uint64_t in_pipe, uint64_t out_pipe, uint32_t dev,
+               struct sensor_event *link);
 
 /* fields.c */
 const char *sensor_user_name(struct sensor *s, uint32_t uid);

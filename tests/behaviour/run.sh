@@ -12,6 +12,8 @@ JEWELS=config/crown-jewels.example.yml
 pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# the compiled-rule cache: tests/run.sh's for the whole suite, else one of this run's, never the user's
+[ -n "${STOAT_TEST_CACHE:-}" ] || { XDG_CACHE_HOME=$tmp/cache; export XDG_CACHE_HOME; }
 check() {   # check NAME COMMAND...: passes when the command succeeds
     name=$1; shift
     if "$@" >"$tmp/out" 2>&1; then pass=$((pass+1)); else echo "FAIL $name"; sed 's/^/    /' "$tmp/out" | head -20; fail=$((fail+1)); fi

@@ -9,6 +9,11 @@
 #     (no loss, no duplicate), every batch is marked once, a batch sent
 #     again is dropped;
 #   - a batch whose header names another host than its subject is dropped;
+#   - batches go compressed (Stoat-Enc: zlib) and plain (the format before
+#     it, --raw) in the same run, and both are read; a truncated compressed
+#     batch is refused, counted as unreadable, and the worker goes on; a
+#     batch holding another number of events than its Stoat-Count is said,
+#     counted and read;
 #   - heartbeats reach the store's host table, a silent host raises "Host
 #     stopped reporting";
 #   - a rule bundle pushed is loaded by a running worker;
@@ -109,7 +114,8 @@ PUB1=$!
 # a NATS node dies while hosts publish, and comes back
 sleep 0.3
 kill -9 "$(cat "$T/n2.pid")"
-$PUB $SRV --run aaaa000000000002 --batch 100 design-srv02="$T/h-lin2.a" >"$T/pub2.out" 2>&1
+# (plain JSON lines, as publishers before compression sent them)
+$PUB $SRV --run aaaa000000000002 --batch 100 --raw design-srv02="$T/h-lin2.a" >"$T/pub2.out" 2>&1
 wait $PUB1
 node 2
 grep -q "acked" "$T/pub1.out" && grep -q "acked" "$T/pub2.out" && ok "publishing went on with a node down" ||
@@ -146,6 +152,11 @@ grep -q "$SID replayed [1-9][0-9]* stored batches" "$SLOG" && ok "the taken part
 # a host naming another host in its batches' headers: dropped, counted
 head -20 "$T/lin.jsonl" >"$T/forged.jsonl"
 $PUB $SRV --claim design-srv01 fs99="$T/forged.jsonl" >/dev/null 2>&1
+# a batch cut short on the way: refused and counted, the worker goes on
+$PUB $SRV --garble fs98="$T/forged.jsonl" >/dev/null 2>&1
+# a batch declaring 21 events and holding 20 (of a host of its own: they raise nothing)
+sed 's/design-srv01/fs97/g' "$T/forged.jsonl" >"$T/miscount.jsonl"
+$PUB $SRV --miscount fs97="$T/miscount.jsonl" >"$T/pub4.out" 2>&1
 
 # heartbeats, then silence
 $PUB $SRV --hb design-srv01 >/dev/null 2>&1 && ok "heartbeat published" || bad "heartbeat"
@@ -162,6 +173,10 @@ cat "$SLOG" | tail -3
 
 grep -q "1 forged" "$SLOG" && ok "a batch naming another host than its subject's was dropped" ||
     { bad "forged batch not dropped"; tail -3 "$SLOG"; }
+grep -q "1 unreadable" "$SLOG" && grep -q 'batch fs98:.*cannot be read: the zlib stream is truncated' "$SLOG" &&
+    ok "a truncated compressed batch was refused, said and counted" || { bad "truncated batch"; tail -5 "$SLOG"; }
+grep -q "1 miscounted" "$SLOG" && grep -q 'batch fs97:.*declares 21 events and holds 20; read as it is' "$SLOG" &&
+    ok "a batch holding other than its Stoat-Count was said, counted and read" || { bad "miscount"; tail -5 "$SLOG"; }
 alerts "$T/fleet.db" >"$T/got"
 if cmp -s "$T/expect" "$T/got"; then ok "the same $(wc -l <"$T/got") alerts as stoat hunt: none lost, none twice"
 else bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head -20; fi
@@ -170,7 +185,7 @@ dups=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id,
 exp_dups=$(sqlite3 "$T/hunt.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id, a.timestamp, count(*) c FROM alerts a
        GROUP BY 1, 2, 3 HAVING c > 1)")
 [ "$dups" = "$exp_dups" ] && ok "no alert stored twice" || bad "duplicates: $dups (hunt has $exp_dups)"
-batches=$(grep -ho "[0-9]* batches" "$T/pub1.out" "$T/pub2.out" "$T/pub3.out" | awk '{s += $1} END {print s}')
+batches=$(grep -ho "[0-9]* batches" "$T/pub1.out" "$T/pub2.out" "$T/pub3.out" "$T/pub4.out" | awk '{s += $1} END {print s}')
 marked=$(sqlite3 "$T/fleet.db" "SELECT sum(hi - lo + 1) FROM fleet_seen")
 rows=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM fleet_seen")
 [ "$batches" = "$marked" ] && ok "every batch marked exactly once ($marked batches in $rows intervals)" ||

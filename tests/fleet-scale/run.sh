@@ -34,7 +34,7 @@ if ! command -v nats-server >/dev/null 2>&1; then
     echo "SKIP fleet-scale: nats-server not installed (apt-get install nats-server)"
     finish
 fi
-[ -x "$CHECK" ] || make -s fleetcheck >/dev/null || { bad "cannot build $CHECK"; finish; }
+[ -n "${FLEETCHECK:-}" ] || make -s fleetcheck >/dev/null || { bad "cannot build $CHECK"; finish; }
 T=$(mktemp -d /tmp/stoat-fleet-scale.XXXXXX)
 PIDS=""
 cleanup() {

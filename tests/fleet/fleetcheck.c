@@ -10,7 +10,9 @@
  *       whose Stoat-Count is not their line count, lines without a host;
  *       and one "sender NAME MESSAGES" line per Stoat-Host header.
  *   fleetcheck last URL STREAM   the newest message's payload
- *   fleetcheck lines URL STREAM  every payload, as it is
+ *   fleetcheck lines URL STREAM  every payload's lines
+ * Payloads are read as the centre reads them (bus/batch.h: plain or zlib);
+ * one that cannot be read counts as "undecodable". 
  *   fleetcheck push URL FILE...  a rule bundle of these files, as `stoat fleet
  *       rules push` writes one (docs/fleet.md); prints its version */
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "bus/batch.h"
 #include "bus/bus.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -39,8 +42,27 @@ static struct bus_conn *conn(const char *url)
     return c;
 }
 
+/* m's lines (bus/batch.h), or NULL. */
+static const char *payload(natsMsg *m, struct buf *out, int *len)
+{
+    const char *enc = NULL;
+    natsMsgHeader_Get(m, BUS_HDR_ENC, &enc);
+    struct bus_batch_view v;
+    char why[256];
+    int n = natsMsg_GetDataLength(m);
+    if (bus_batch_decode(enc, natsMsg_GetData(m), n > 0 ? (size_t)n : 0, out, &v, why, sizeof why) != STOAT_OK) {
+        fprintf(stderr, "fleetcheck: %s\n", why);
+        *len = 0;
+        return NULL;
+    }
+    *len = (int)v.len;
+    return v.data;
+}
+
 static int count(struct bus_conn *c, const char *stream, bool last_only, bool print)
 {
+    struct buf zb = {0};
+    int plen = 0;
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
     if (js_GetStreamInfo(&si, bus_js(c), stream, NULL, &je) != NATS_OK) {
@@ -51,9 +73,11 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     jsStreamInfo_Destroy(si);
     if (last_only) {
         natsMsg *m = NULL;
-        if (msgs && js_GetMsg(&m, bus_js(c), stream, last, NULL, &je) == NATS_OK)
-            printf("%.*s\n", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        const char *d = NULL;
+        if (msgs && js_GetMsg(&m, bus_js(c), stream, last, NULL, &je) == NATS_OK && (d = payload(m, &zb, &plen)))
+            printf("%.*s\n", plen, d);
         natsMsg_Destroy(m);
+        buf_free(&zb);
         return 0;
     }
     struct strmap ids, hosts, senders;
@@ -62,14 +86,16 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     strmap_init(&senders);
     uint64_t *hostev = calloc(1, sizeof *hostev * 100000);
     uint64_t *sendermsgs = calloc(1, sizeof *sendermsgs * 100000);
-    uint64_t n = 0, events = 0, bad = 0, nohost = 0;
+    uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
         if (js_GetMsg(&m, bus_js(c), stream, seq, NULL, &je) != NATS_OK)
             continue; /* deleted */
         n++;
-        if (print)
-            printf("%.*s", natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        const char *d = payload(m, &zb, &plen);
+        undecodable += !d;
+        if (print && d)
+            printf("%.*s", plen, d);
         const char *id = NULL, *cnt = NULL, *sender = NULL;
         natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
         natsMsgHeader_Get(m, "Stoat-Count", &cnt);
@@ -80,8 +106,7 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
         }
         if (id)
             strmap_put(&ids, id, strlen(id), 0);
-        const char *d = natsMsg_GetData(m);
-        int len = natsMsg_GetDataLength(m);
+        int len = d ? plen : 0;
         uint64_t lines = 0;
         for (int i = 0; i < len;) {
             const char *nl = memchr(d + i, '\n', (size_t)(len - i));
@@ -108,8 +133,9 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     }
     if (print)
         goto out;
-    printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64 "\n", n,
-           ids.count, events, bad, hosts.count, nohost);
+    printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64
+           " undecodable %" PRIu64 "\n",
+           n, ids.count, events, bad, hosts.count, nohost, undecodable);
     for (size_t i = 0; i < hosts.cap; i++)
         if (hosts.slots[i].key && hosts.slots[i].value < 100000)
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);
@@ -117,6 +143,7 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
         if (senders.slots[i].key && senders.slots[i].value < 100000)
             printf("sender %s %" PRIu64 "\n", senders.slots[i].key, sendermsgs[senders.slots[i].value]);
 out:
+    buf_free(&zb);
     free(hostev);
     free(sendermsgs);
     strmap_free(&senders);

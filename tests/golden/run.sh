@@ -32,6 +32,8 @@ pass=0
 fail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/stoat-golden.XXXXXX") || exit 2
 trap 'rm -rf "$tmp"' EXIT INT TERM
+# the compiled-rule cache: tests/run.sh's for the whole suite, else one of this run's, never the user's
+[ -n "${STOAT_TEST_CACHE:-}" ] || { XDG_CACHE_HOME=$tmp/cache; export XDG_CACHE_HOME; }
 
 for dir in "$here"/*/; do
     dir=${dir%/}

@@ -17,6 +17,8 @@ ok()  { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 tmp=$(mktemp -d /tmp/stoat-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# the compiled-rule cache: tests/run.sh's for the whole suite, else one of this run's, never the user's
+[ -n "${STOAT_TEST_CACHE:-}" ] || { XDG_CACHE_HOME=$tmp/cache; export XDG_CACHE_HOME; }
 
 # ---- make install DESTDIR=... PREFIX=/usr
 D=$tmp/root

@@ -67,10 +67,13 @@ RE_ESCAPABLE = set(".*+?()[]{}|^$\\/-")
 def _route(ls):
     product, cat, svc = ls.get("product"), ls.get("category"), ls.get("service")
     if product == "linux":
+        if cat == "stdio_socket":  # stoat's sensor only
+            return lambda s, f: s.get("Channel") == "stoat-sensor" and s.get("EventID") == 1002
         eids = {"process_creation": 1, "network_connection": 3, "file_event": 11,
                 "process_termination": 5}
         eid = eids.get(cat)
-        return lambda s, f: s.get("Channel") == "Linux-Sysmon/Operational" and s.get("EventID") == eid
+        return lambda s, f: (s.get("Channel") in ("Linux-Sysmon/Operational", "stoat-sensor")
+                             and s.get("EventID") == eid)
     if product == "windows":
         if cat == "ps_script":
             return lambda s, f: s.get("Channel") == "Microsoft-Windows-PowerShell/Operational" and s.get("EventID") == 4104

@@ -10,6 +10,8 @@ STOAT=${STOAT:-build/stoat}
 pass=0; fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# the compiled-rule cache: tests/run.sh's for the whole suite, else one of this run's, never the user's
+[ -n "${STOAT_TEST_CACHE:-}" ] || { XDG_CACHE_HOME=$tmp/cache; export XDG_CACHE_HOME; }
 count_lines() { grep -c . "$1" 2>/dev/null || echo 0; }
 for rule in $(find rules -name '*.yml' | sort); do
     stem=$(basename "$rule" .yml)

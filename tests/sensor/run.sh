@@ -269,6 +269,56 @@ else
 	if printf '%s' "$ST" | grep -q 'lost_total=0'; then ok "ebpf: no event lost ($ST)"; else bad "ebpf: losses: $ST"; fi
 fi
 
+# The default file set (no --watch for them), the allow-listed environment
+# and pipelines: tests/sensor/persist.sh changes copies of /etc/passwd,
+# /etc/cron.d and /root/.bashrc bind-mounted over the real ones in a private
+# mount namespace, and a test authorized_keys added with --watch-file.
+PS=$T/persist.txt
+if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
+	P=$T/p
+	mkdir -p "$P/home/alice/.ssh"
+	"$PROBE" --user nobody --watch-file "$P/home/alice/.ssh/authorized_keys" > "$PS" 2> "$PS.err" &
+	PROBE_PID=$!
+	for _ in $(seq 100); do grep -q '^READY' "$PS" && break; sleep 0.1; done
+	N bash "$HERE/persist.sh" "$P" 18090 18091
+	N cat /etc/passwd > /dev/null
+	sleep 0.5
+	stop_probe
+	if [ -f /root/.bashrc ]; then
+		expect "defaults: shell redirect into /root/.bashrc (a bind-mounted copy) seen" "$PS" open TargetFilename=/root/.bashrc Image~'/bash$' AccessMode~'^write.*append' WatchedPath=/root/.bashrc
+	fi
+	expect "defaults: /etc/passwd appended by a shell" "$PS" open TargetFilename=/etc/passwd Image~'/bash$' AccessMode~'^write.*append' WatchedPath=/etc/passwd
+	expect "defaults: chmod 0666 /etc/passwd (EventID 1003)" "$PS" file_attr TargetFilename=/etc/passwd FileOperation=chmod Mode=0666 EventID=1003 Image~'/chmod$'
+	expect "defaults: cron job created under a temporary name" "$PS" open TargetFilename=/etc/cron.d/.stoat-job.tmp AccessMode~'^write.*create' WatchedPath=/etc/cron.d
+	expect "defaults: cron job renamed into place (EventID 11)" "$PS" file_change TargetFilename=/etc/cron.d/stoat-job FileOperation=rename SourceFilename=/etc/cron.d/.stoat-job.tmp EventID=11 Image~'/mv$'
+	expect "defaults: cron job deleted (EventID 23)" "$PS" file_delete TargetFilename=/etc/cron.d/stoat-job FileOperation=delete EventID=23 Image~'/rm$'
+	expect "defaults: key renamed into authorized_keys by relative paths (--watch-file)" "$PS" file_change "TargetFilename=$P/home/alice/.ssh/authorized_keys" "SourceFilename=$P/home/alice/key.pub" FileOperation=rename
+	if [ -z "$(find_ev "$PS" open TargetFilename=/etc/passwd AccessMode=read)" ]; then ok "defaults: reads of /etc/passwd are not reported"; else bad "defaults: reads of /etc/passwd reported"; fi
+	expect "env: LD_PRELOAD and PYTHONPATH captured at exec, nothing else" "$PS" exec Image~'/true$' "Environment~^(LD_PRELOAD=$P/.hidden/libstoat.so PYTHONPATH=$P/py|PYTHONPATH=$P/py LD_PRELOAD=$P/.hidden/libstoat.so)\$"
+	if grep -q hunter2 "$PS"; then bad "env: a variable outside the allow-list was captured"; else ok "env: a variable outside the allow-list is not captured"; fi
+	if grep -q PIPE_RAN "$P/pipe.out" 2>/dev/null; then ok "pipe: curl | bash ran"; else bad "pipe: curl | bash did not run"; fi
+	# the link comes on the reader's exec or, when the reader exec'd first, as a pipeline event
+	if [ -n "$(find_ev "$PS" exec Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh")$(find_ev "$PS" pipeline Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh" EventID=1004)" ]; then
+		ok "pipe: bash's stdin joined to curl (StdinFromImage, StdinFromCommandLine)"
+	else
+		bad "pipe: bash's stdin not joined to curl"
+	fi
+	# the script's own command reads the same pipe, inherited: no second link
+	L=$(find_ev "$PS" exec Image~'/id$' "CommandLine=/usr/bin/id -u" ParentImage~'/bash$')
+	if [ -n "$L" ] && ! printf '%s' "$L" | grep -q StdinFrom; then
+		ok "pipe: a command of the piped script (inherited stdin) is no new reader"
+	else
+		bad "pipe: id under the piped bash: $(printf '%s' "$L" | cut -c1-200)"
+	fi
+	if [ -n "$(find_ev "$PS" exec Image~'/nc' StdinFromImage~'/tar$')$(find_ev "$PS" pipeline Image~'/nc' StdinFromImage~'/tar$')" ]; then
+		ok "pipe: nc's stdin joined to tar"
+	else
+		bad "pipe: nc's stdin not joined to tar"
+	fi
+	ST=$(grep '^STATS' "$PS")
+	if printf '%s' "$ST" | grep -q 'lost_total=0'; then ok "defaults: no event lost ($ST)"; else bad "defaults: losses: $ST"; fi
+fi
+
 # Losses are still counted once the privileges are gone: a 4 KiB ring
 # buffer not read for 3 s while 200 processes start must drop records,
 # and the kernel's counters must say so.

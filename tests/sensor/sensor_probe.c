@@ -17,6 +17,7 @@
  *
  * usage: sensor_probe [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]...
  *                     [--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...
+ *                     [--watch-file PATH]... [--no-default-files]
  */
 #include "sensor/sensor.h"
 
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
     pid_t targets[8];
     int ntargets = 0;
     unsigned stall = 0;
-    const char *watch[64];
+    const char *watch[64], *extra[64];
     struct sensor_opts o = {0};
     struct sensor *s = NULL;
     struct sensor_stats st;
@@ -134,15 +135,21 @@ int main(int argc, char **argv)
             p.quiet = true;
         else if (strcmp(argv[i], "--watch") == 0 && i + 1 < argc && o.nwatch < 64)
             watch[o.nwatch++] = argv[++i];
+        else if (strcmp(argv[i], "--watch-file") == 0 && i + 1 < argc && o.nextra < 64)
+            extra[o.nextra++] = argv[++i];
+        else if (strcmp(argv[i], "--no-default-files") == 0)
+            o.no_default_files = true;
         else {
             fprintf(stderr,
                     "usage: %s [--fallback] [--keep-privs] [--user NAME] [--try-ptrace PID]... "
-                    "[--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]...\n",
+                    "[--ringbuf KIB] [--stall SECONDS] [--quiet] [--watch PATH]... [--watch-file PATH]... "
+                    "[--no-default-files]\n",
                     argv[0]);
             return 2;
         }
     }
     o.watch_paths = watch;
+    o.extra_files = extra;
     signal(SIGINT, on_sig);
     signal(SIGTERM, on_sig);
     if (sensor_open(&o, &s, err, sizeof(err)) < 0) {

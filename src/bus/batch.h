@@ -1,0 +1,57 @@
+/* The bytes of an event batch on the wire, both ways: the publisher's
+ * encoder and the centre's decoder (docs/fleet.md, "Messages").
+ *
+ * Why compress: an event is about 1 KB of JSON and the stream keeps three
+ * replicas of every batch, so bytes, not messages, were what the cluster
+ * spent its CPU on (bench/fleet_centre.sh: the NATS nodes used five times
+ * the worker's CPU). JSON lines of one host compress about ten to one with
+ * zlib's fastest level, which costs the host about 4 ms per MB.
+ *
+ * The format is versioned by one header, Stoat-Enc: absent means the
+ * payload is the JSON lines themselves (every publisher before this
+ * header, and a batch that would not shrink); "zlib" means a zlib stream
+ * (RFC 1950) of those lines. The decoder is hostile-input code: a stream
+ * that is damaged, truncated, followed by other bytes, or would inflate
+ * past BUS_BATCH_RAW_MAX is refused with a sentence saying why and where;
+ * an encoding it does not know is refused by name. It never parses the
+ * lines: it counts them, so the caller can check them against the
+ * batch's Stoat-Count.
+ *
+ * Only zlib is needed here (no nats.c), so the fuzz harness links it
+ * alone (tests/fuzz/fuzz_batch.c). */
+#ifndef STOAT_BUS_BATCH_H
+#define STOAT_BUS_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/error.h"
+#include "util/buf.h"
+
+#define BUS_HDR_ENC       "Stoat-Enc" /* absent: JSON lines; "zlib": a zlib stream of them */
+#define BUS_ENC_ZLIB      "zlib"
+#define BUS_BATCH_RAW_MAX (4u << 20) /* the most a batch may inflate to (publishers seal at 768 KiB) */
+
+/* Compresses a batch's lines into out (cleared first). Returns the
+ * encoding to put in Stoat-Enc, or NULL when the batch goes as it is
+ * (compressed it would not be smaller, or it is empty). */
+const char *bus_batch_encode(const char *raw, size_t len, struct buf *out);
+
+struct bus_batch_view {
+    const char *data; /* the JSON lines: the payload itself, or out's bytes */
+    size_t len;
+    uint64_t lines; /* non-empty lines (a last one without its newline counts) */
+};
+
+/* Decodes a payload under its Stoat-Enc value (NULL or "": none). out
+ * holds inflated bytes and is the caller's to free. On an error the view
+ * is empty and why says what was wrong (offset into the payload where it
+ * is known). */
+stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out, struct bus_batch_view *v,
+                           char *why, size_t whylen);
+
+/* Non-empty lines in data (the decoder's count). */
+uint64_t bus_batch_lines(const char *data, size_t len);
+
+#endif

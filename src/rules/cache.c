@@ -1,0 +1,491 @@
+/* The compiled prefilter cache (cache.h).
+ *
+ * Why only the databases: a load's time is two thirds Hyperscan compiling
+ * (callgrind over every SigmaHQ rule), and the databases are plain bytes
+ * that Hyperscan itself serialises. The rest of a ruleset (programs, regexes,
+ * correlations, routing) is a graph of pointers that would need a second,
+ * hand-written serialiser to keep in step with the compiler for ever; it is
+ * rebuilt from the rules each time, and only the compilation is skipped.
+ *
+ * Why it cannot mis-match: each database is keyed by a hash of every input
+ * of its compilation (patterns, lengths, flags, ids), and the file by those
+ * keys with the format, stoat's and Hyperscan's versions and the host's
+ * platform. Whatever changed in the rules, the mapping, the placeholders or
+ * the generated sources, if a database would compile differently its key
+ * differs and the file is another file. A file is input like any other:
+ * magic, format, key, length and a SHA-256 of the payload are checked before
+ * Hyperscan sees a byte, every count and length is bounded by what is left,
+ * and anything wrong makes the caller compile as if there were no cache.
+ *
+ * File layout (little-endian):
+ *   "STOATHSC" u32 format u32 count u64 payload_len u8[32] set_key u8[32] sha256(payload)
+ *   payload: count x { u8[32] db_key, u64 len, len bytes of hs_serialize_database }
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "rules/cache.h"
+#include "stoat/rules.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#if defined(__has_include)
+#if __has_include("version.h")
+#include "version.h"
+#endif
+#endif
+#ifndef STOAT_VERSION
+#define STOAT_VERSION "unknown"
+#endif
+#ifndef STOAT_GIT_DESCRIBE
+#define STOAT_GIT_DESCRIBE ""
+#endif
+
+#define RC_MAGIC    "STOATHSC"
+#define RC_FORMAT   1u
+#define RC_HEADER   (8 + 4 + 4 + 8 + RC_KEY_LEN + RC_KEY_LEN)
+#define RC_MAX_FILE (1ull << 30) /* far above any ruleset's databases */
+#define RC_MAX_DBS  (1u << 20)
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void hash_u64(EVP_MD_CTX *c, uint64_t v)
+{
+    uint8_t b[8];
+    put64(b, v);
+    EVP_DigestUpdate(c, b, sizeof(b));
+}
+
+static void hash_str(EVP_MD_CTX *c, const char *s)
+{
+    hash_u64(c, strlen(s));
+    EVP_DigestUpdate(c, s, strlen(s));
+}
+
+static void digest(EVP_MD_CTX *c, uint8_t key[RC_KEY_LEN])
+{
+    unsigned len = 0;
+    EVP_DigestFinal_ex(c, key, &len);
+    EVP_MD_CTX_free(c);
+}
+
+static EVP_MD_CTX *hash_begin(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        fputs("stoat: SHA-256 unavailable from libcrypto\n", stderr);
+        abort(); /* as on running out of memory (util/mem.h) */
+    }
+    return c;
+}
+
+void rulecache_db_key(const char *const *pats, const size_t *lens, const unsigned *flags, const unsigned *ids, size_t n,
+                      uint8_t key[RC_KEY_LEN])
+{
+    EVP_MD_CTX *c = hash_begin();
+    hash_u64(c, HS_MODE_BLOCK);
+    hash_u64(c, n);
+    for (size_t i = 0; i < n; i++) {
+        hash_u64(c, lens[i]);
+        EVP_DigestUpdate(c, pats[i], lens[i]);
+        hash_u64(c, flags[i]);
+        hash_u64(c, ids[i]);
+    }
+    digest(c, key);
+}
+
+void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN])
+{
+    EVP_MD_CTX *c = hash_begin();
+    hash_u64(c, RC_FORMAT);
+    hash_str(c, STOAT_VERSION);
+    hash_str(c, STOAT_GIT_DESCRIBE);
+    hash_str(c, hs_version());
+    /* a database compiled for this host's CPU features */
+    hs_platform_info_t plat;
+    memset(&plat, 0, sizeof(plat));
+    if (hs_populate_platform(&plat) == HS_SUCCESS) {
+        hash_u64(c, plat.tune);
+        hash_u64(c, plat.cpu_features);
+    }
+    hash_u64(c, sizeof(void *));
+    hash_u64(c, n);
+    for (size_t i = 0; i < n; i++)
+        EVP_DigestUpdate(c, dbs[i].key, RC_KEY_LEN);
+    digest(c, key);
+}
+
+static void free_dbs(const struct rc_db *dbs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hs_free_database(*dbs[i].db);
+        *dbs[i].db = NULL;
+    }
+}
+
+/* The databases after a checked header: each under its key, its length
+ * within what is left, and nothing after the last. */
+static bool decode_entries(const uint8_t *buf, size_t len, const struct rc_db *dbs, size_t n, char *why, size_t whylen)
+{
+    size_t off = RC_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        if (len - off < RC_KEY_LEN + 8) {
+            snprintf(why, whylen, "database %zu: truncated at offset %zu", i, off);
+            return false;
+        }
+        uint64_t dlen = get64(buf + off + RC_KEY_LEN);
+        if (memcmp(buf + off, dbs[i].key, RC_KEY_LEN) != 0 || dlen > len - off - RC_KEY_LEN - 8) {
+            snprintf(why, whylen, "database %zu at offset %zu: %s", i, off,
+                     dlen > len - off - RC_KEY_LEN - 8 ? "length past the end" : "another database's key");
+            return false;
+        }
+        off += RC_KEY_LEN + 8;
+        if (hs_deserialize_database((const char *)buf + off, (size_t)dlen, dbs[i].db) != HS_SUCCESS) {
+            *dbs[i].db = NULL;
+            snprintf(why, whylen, "database %zu at offset %zu: Hyperscan refused it", i, off);
+            return false;
+        }
+        off += (size_t)dlen;
+    }
+    if (off != len) {
+        snprintf(why, whylen, "%zu bytes after the last database", len - off);
+        return false;
+    }
+    return true;
+}
+
+bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, size_t n, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < n; i++)
+        *dbs[i].db = NULL;
+    uint8_t want[RC_KEY_LEN], sum[RC_KEY_LEN];
+    if (len < RC_HEADER || memcmp(buf, RC_MAGIC, 8) != 0) {
+        snprintf(why, whylen, "not a stoat rule cache (%s)", len < RC_HEADER ? "too short" : "no magic");
+        return false;
+    }
+    uint32_t format = get32(buf + 8), count = get32(buf + 12);
+    uint64_t plen = get64(buf + 16);
+    if (format != RC_FORMAT) {
+        snprintf(why, whylen, "format %u, not %u", format, RC_FORMAT);
+        return false;
+    }
+    rulecache_set_key(dbs, n, want);
+    if (memcmp(buf + 24, want, RC_KEY_LEN) != 0 || count != n) {
+        snprintf(why, whylen, "made for other rules, another stoat or Hyperscan, or another host");
+        return false;
+    }
+    if (plen != len - RC_HEADER) {
+        snprintf(why, whylen, "payload of %llu bytes where %zu are left (truncated or padded)",
+                 (unsigned long long)plen, len - RC_HEADER);
+        return false;
+    }
+    EVP_MD_CTX *c = hash_begin();
+    EVP_DigestUpdate(c, buf + RC_HEADER, len - RC_HEADER);
+    digest(c, sum);
+    if (memcmp(buf + 24 + RC_KEY_LEN, sum, RC_KEY_LEN) != 0) {
+        snprintf(why, whylen, "checksum mismatch (damaged)");
+        return false;
+    }
+    if (!decode_entries(buf, len, dbs, n, why, whylen)) {
+        free_dbs(dbs, n);
+        return false;
+    }
+    return true;
+}
+
+bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen)
+{
+    *missing = false;
+    for (size_t i = 0; i < n; i++)
+        *dbs[i].db = NULL;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        snprintf(why, whylen, "%s", strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    uint8_t *buf = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > RC_MAX_FILE) {
+        snprintf(why, whylen, "not a regular file under %llu bytes", (unsigned long long)RC_MAX_FILE);
+        goto out;
+    }
+    size_t len = (size_t)st.st_size, got = 0;
+    buf = xmalloc(len ? len : 1);
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            snprintf(why, whylen, "read: %s", r < 0 ? strerror(errno) : "shorter than its size");
+            goto out;
+        }
+        got += (size_t)r;
+    }
+    ok = rulecache_decode(buf, len, dbs, n, why, whylen);
+out:
+    free(buf);
+    close(fd);
+    return ok;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* The whole file in memory: header and payload. */
+static uint8_t *encode(const struct rc_db *dbs, size_t n, size_t *outlen, char *why, size_t whylen)
+{
+    char **ser = xcalloc(n + 1, sizeof(*ser));
+    size_t *slen = xcalloc(n + 1, sizeof(*slen));
+    uint8_t *buf = NULL;
+    size_t total = RC_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        if (!*dbs[i].db || hs_serialize_database(*dbs[i].db, &ser[i], &slen[i]) != HS_SUCCESS) {
+            snprintf(why, whylen, "database %zu could not be serialised", i);
+            goto out;
+        }
+        total += RC_KEY_LEN + 8 + slen[i];
+    }
+    buf = xmalloc(total);
+    memcpy(buf, RC_MAGIC, 8);
+    put32(buf + 8, RC_FORMAT);
+    put32(buf + 12, (uint32_t)n);
+    put64(buf + 16, total - RC_HEADER);
+    rulecache_set_key(dbs, n, buf + 24);
+    size_t off = RC_HEADER;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf + off, dbs[i].key, RC_KEY_LEN);
+        put64(buf + off + RC_KEY_LEN, slen[i]);
+        memcpy(buf + off + RC_KEY_LEN + 8, ser[i], slen[i]);
+        off += RC_KEY_LEN + 8 + slen[i];
+    }
+    EVP_MD_CTX *c = hash_begin();
+    EVP_DigestUpdate(c, buf + RC_HEADER, total - RC_HEADER);
+    digest(c, buf + 24 + RC_KEY_LEN);
+    *outlen = total;
+out:
+    for (size_t i = 0; i < n; i++)
+        free(ser[i]); /* hs_serialize_database allocates with the misc allocator: malloc */
+    free(ser);
+    free(slen);
+    return buf;
+}
+
+bool rulecache_write(const char *path, const struct rc_db *dbs, size_t n, char *why, size_t whylen)
+{
+    if (n > RC_MAX_DBS) {
+        snprintf(why, whylen, "%zu databases: more than a cache holds", n);
+        return false;
+    }
+    size_t len = 0;
+    uint8_t *buf = encode(dbs, n, &len, why, whylen);
+    if (!buf)
+        return false;
+    size_t pl = strlen(path);
+    char *tmp = xmalloc(pl + 16);
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp-XXXXXX", 12);
+    bool ok = false;
+    int fd = mkstemp(tmp); /* mode 0600 */
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot create a file beside %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, 0600) != 0 || !write_all(fd, buf, len) || fsync(fd) != 0) {
+        snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    ok = true;
+out:
+    free(tmp);
+    free(buf);
+    return ok;
+}
+
+/* mkdir -p, each new folder 0700. */
+static bool make_dirs(const char *dir, char *why, size_t whylen)
+{
+    char *p = xstrdup(dir);
+    bool ok = true;
+    for (char *s = p + 1;; s++) {
+        if (*s && *s != '/')
+            continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, whylen, "cannot make %s: %s", p, strerror(errno));
+            ok = false;
+            break;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    return ok;
+}
+
+char *rulecache_path(const char *dir, const uint8_t key[RC_KEY_LEN], char *why, size_t whylen)
+{
+    if (!make_dirs(dir, why, whylen))
+        return NULL;
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, whylen, "%s is not a folder", dir);
+        return NULL;
+    }
+    /* another user's folder, or one others may write, could hand us their
+     * files: not used */
+    if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+        snprintf(why, whylen, "%s is not ours alone (owner %u, mode %03o)", dir, (unsigned)st.st_uid,
+                 (unsigned)(st.st_mode & 0777));
+        return NULL;
+    }
+    size_t dl = strlen(dir);
+    char *path = xmalloc(dl + 6 + 2 * RC_KEY_LEN + 8);
+    char *w = path + sprintf(path, "%s/stoat-", dir);
+    for (size_t i = 0; i < RC_KEY_LEN / 2; i++) /* 128 bits name it well enough; the header holds all */
+        w += sprintf(w, "%02x", key[i]);
+    strcpy(w, ".hsc");
+    return path;
+}
+
+void rulecache_touch(const char *path)
+{
+    utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
+struct cache_file {
+    char *path;
+    struct timespec used;
+    uint64_t size;
+};
+
+static int by_use(const void *a, const void *b)
+{
+    const struct cache_file *x = a, *y = b;
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    if (x->used.tv_nsec != y->used.tv_nsec)
+        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_t max_bytes)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct cache_file *files = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t nl = strlen(e->d_name);
+        bool entry = nl > 10 && !strncmp(e->d_name, "stoat-", 6) && !strcmp(e->d_name + nl - 4, ".hsc");
+        bool temp = !strncmp(e->d_name, "stoat-", 6) && strstr(e->d_name, ".hsc.tmp-");
+        if (!entry && !temp)
+            continue;
+        char *p = xmalloc(strlen(dir) + nl + 2);
+        sprintf(p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(p);
+            continue;
+        }
+        if (temp) { /* left by a writer that died; an hour is far longer than a write */
+            if (now - st.st_mtime > 3600)
+                unlink(p);
+            free(p);
+            continue;
+        }
+        XGROW(files, cap, n + 1);
+        files[n++] = (struct cache_file){.path = p, .used = st.st_mtim, .size = (uint64_t)st.st_size};
+        total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    if (n)
+        qsort(files, n, sizeof(*files), by_use);
+    size_t left = n;
+    for (size_t i = 0; i < n && (left > max_files || total > max_bytes); i++) {
+        if (keep && !strcmp(files[i].path, keep))
+            continue;
+        if (unlink(files[i].path) == 0) {
+            left--;
+            total -= files[i].size;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(files[i].path);
+    free(files);
+}
+
+/* $XDG_CACHE_HOME/stoat, else $HOME/.cache/stoat (root as any user); with
+ * neither, /var/cache/stoat for root (a service without a home), else none. */
+char *stoat_rules_cache_dir(void)
+{
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && x[0] == '/') /* the specification: a relative value is ignored */
+        return fs_join(x, "stoat");
+    const char *h = getenv("HOME");
+    if (h && h[0] == '/')
+        return fs_join(h, ".cache/stoat");
+    if (geteuid() == 0)
+        return xstrdup("/var/cache/stoat");
+    return NULL;
+}

@@ -1,0 +1,50 @@
+/* The compiled prefilter cache: the Hyperscan databases of a ruleset, saved
+ * so that the next load of the same rules deserialises them instead of
+ * compiling (compiling is most of a load's time; see cache.c for why only
+ * the databases are kept). prefilter.c decides when; this file reads and
+ * writes the bytes, and treats them as hostile input. */
+#ifndef STOAT_RULES_CACHE_H
+#define STOAT_RULES_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hs/hs.h>
+
+#define RC_KEY_LEN 32 /* SHA-256 */
+
+/* One database: the key of what it compiles, and where it goes. */
+struct rc_db {
+    uint8_t key[RC_KEY_LEN];
+    hs_database_t **db;
+};
+
+/* The key of one database: a hash of every input of its compilation. */
+void rulecache_db_key(const char *const *pats, const size_t *lens, const unsigned *flags, const unsigned *ids, size_t n,
+                      uint8_t key[RC_KEY_LEN]);
+/* The key of a whole set: the format, stoat's version, Hyperscan's version
+ * and this host's platform, and every database's key in order. */
+void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN]);
+
+/* Decodes a cache held in memory into dbs (every one, in order): true when it
+ * is whole and made for exactly these databases. Else false, why says what
+ * was wrong, and every *db is NULL. */
+bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, size_t n, char *why, size_t whylen);
+/* rulecache_decode of a file. *missing is set when the file does not exist
+ * (a cold cache, nothing to say). */
+bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen);
+/* Writes dbs to path atomically (a temporary file renamed), mode 0600. */
+bool rulecache_write(const char *path, const struct rc_db *dbs, size_t n, char *why, size_t whylen);
+
+/* The cache folder, made (0700) when missing and refused when it is not a
+ * folder of ours that only we can write: dir/stoat-<hex key>.hsc, malloc'd,
+ * or NULL with why. */
+char *rulecache_path(const char *dir, const uint8_t key[RC_KEY_LEN], char *why, size_t whylen);
+/* Removes the oldest cache files (by last use) until the folder holds at most
+ * max_files of them and max_bytes, never keep. */
+void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_t max_bytes);
+/* Marks path as just used, for rulecache_trim. */
+void rulecache_touch(const char *path);
+
+#endif

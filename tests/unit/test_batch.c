@@ -1,0 +1,164 @@
+/* src/bus/batch.c: an event batch comes back from the wire as the lines
+ * that went in (compressed, or plain as publishers before the Stoat-Enc
+ * header sent them), and every hostile payload (truncated, damaged,
+ * followed by other bytes, inflating past the cap, an unknown encoding)
+ * is refused with a sentence, after which the next batch decodes. */
+#include "testutil.h"
+
+#include <zlib.h>
+
+#include "bus/batch.h"
+
+/* n lines of a dump-like envelope, each different. */
+static void lines(struct buf *b, unsigned n)
+{
+    buf_clear(b);
+    for (unsigned i = 0; i < n; i++)
+        buf_printf(b,
+                   "{\"kind\":\"event\",\"host\":\"h1\",\"source\":{\"record\":%u},\"event\":{\"EventID\":4624,"
+                   "\"TargetUserName\":\"user%u\",\"IpAddress\":\"10.0.%u.%u\"}}\n",
+                   i + 1, i % 37, i % 251, i % 13);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    struct buf raw = {0}, z = {0}, out = {0};
+    lines(&raw, 500);
+    const char *enc = bus_batch_encode(raw.p, raw.len, &z);
+    assert_non_null(enc);
+    assert_string_equal(enc, BUS_ENC_ZLIB);
+    assert_true(z.len * 4 < raw.len); /* JSON lines of one host shrink */
+    struct bus_batch_view v;
+    char why[256] = "";
+    assert_int_equal(bus_batch_decode(enc, z.p, z.len, &out, &v, why, sizeof why), STOAT_OK);
+    assert_int_equal(v.len, raw.len);
+    assert_memory_equal(v.data, raw.p, raw.len);
+    assert_int_equal(v.lines, 500);
+    buf_free(&raw);
+    buf_free(&z);
+    buf_free(&out);
+}
+
+/* No header: the payload is the lines (old publishers, and a batch that
+ * would not shrink); empty lines are not events, a last line without its
+ * newline is. */
+static void test_plain(void **state)
+{
+    (void)state;
+    struct buf out = {0}, z = {0};
+    struct bus_batch_view v;
+    char why[256];
+    const char *p = "{\"a\":1}\n\n{\"b\":2}\n{\"c\":3}";
+    assert_int_equal(bus_batch_decode(NULL, p, strlen(p), &out, &v, why, sizeof why), STOAT_OK);
+    assert_ptr_equal(v.data, p);
+    assert_int_equal(v.lines, 3);
+    assert_int_equal(bus_batch_decode("", p, strlen(p), &out, &v, why, sizeof why), STOAT_OK);
+    assert_int_equal(v.lines, 3);
+    assert_int_equal(bus_batch_decode(NULL, NULL, 0, &out, &v, why, sizeof why), STOAT_OK);
+    assert_int_equal(v.lines, 0);
+    /* what would not shrink goes as it is */
+    assert_null(bus_batch_encode("x", 1, &z));
+    assert_null(bus_batch_encode("", 0, &z));
+    buf_free(&out);
+    buf_free(&z);
+}
+
+/* Each bad payload is refused with why; the next good one decodes into
+ * the same buffer. */
+static void expect_refused(const char *enc, const char *p, size_t n, stoat_err code, const char *says)
+{
+    struct buf out = {0}, raw = {0}, z = {0};
+    struct bus_batch_view v;
+    char why[256] = "";
+    assert_int_equal(bus_batch_decode(enc, p, n, &out, &v, why, sizeof why), code);
+    assert_int_equal(v.len, 0);
+    assert_int_equal(v.lines, 0);
+    if (!strstr(why, says))
+        fail_msg("\"%s\" does not say \"%s\"", why, says);
+    lines(&raw, 20);
+    assert_non_null(bus_batch_encode(raw.p, raw.len, &z));
+    assert_int_equal(bus_batch_decode(BUS_ENC_ZLIB, z.p, z.len, &out, &v, why, sizeof why), STOAT_OK);
+    assert_int_equal(v.lines, 20);
+    buf_free(&out);
+    buf_free(&raw);
+    buf_free(&z);
+}
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    struct buf raw = {0}, z = {0};
+    lines(&raw, 300);
+    assert_non_null(bus_batch_encode(raw.p, raw.len, &z));
+    /* truncated: the stream stops early */
+    expect_refused(BUS_ENC_ZLIB, z.p, z.len - 9, STOAT_ERR_INPUT, "truncated");
+    expect_refused(BUS_ENC_ZLIB, z.p, 2, STOAT_ERR_INPUT, "truncated");
+    /* damaged: bytes changed in the middle */
+    char *bad = malloc(z.len);
+    assert_non_null(bad);
+    memcpy(bad, z.p, z.len);
+    for (size_t i = z.len / 2; i < z.len / 2 + 16; i++)
+        bad[i] ^= 0x5a;
+    expect_refused(BUS_ENC_ZLIB, bad, z.len, STOAT_ERR_INPUT, "zlib stream");
+    /* not zlib at all */
+    expect_refused(BUS_ENC_ZLIB, "{\"kind\":\"event\"}\n", 17, STOAT_ERR_INPUT,
+                   "damaged zlib stream at payload offset");
+    /* other bytes after the stream's end */
+    char *more = malloc(z.len + 5);
+    assert_non_null(more);
+    memcpy(more, z.p, z.len);
+    memcpy(more + z.len, "extra", 5);
+    expect_refused(BUS_ENC_ZLIB, more, z.len + 5, STOAT_ERR_INPUT, "5 bytes follow");
+    /* empty, and an encoding this side does not know */
+    expect_refused(BUS_ENC_ZLIB, "", 0, STOAT_ERR_INPUT, "zlib payload of 0 bytes");
+    expect_refused("zstd", z.p, z.len, STOAT_ERR_UNSUPPORTED, "unknown encoding \"zstd\"");
+    free(bad);
+    free(more);
+    buf_free(&raw);
+    buf_free(&z);
+}
+
+/* A small payload that inflates past the cap (a bomb) is refused without
+ * inflating it all; so are plain lines over the cap. */
+static void test_oversized(void **state)
+{
+    (void)state;
+    size_t big = BUS_BATCH_RAW_MAX + (1u << 20);
+    char *a = malloc(big);
+    assert_non_null(a);
+    memset(a, 'a', big);
+    uLongf zn = compressBound(big);
+    char *z = malloc(zn);
+    assert_non_null(z);
+    assert_int_equal(compress2((Bytef *)z, &zn, (Bytef *)a, big, 9), Z_OK);
+    assert_true(zn < 64 * 1024);
+    expect_refused(BUS_ENC_ZLIB, z, zn, STOAT_ERR_LIMIT, "inflates past");
+    expect_refused(NULL, a, big, STOAT_ERR_LIMIT, "over the");
+    /* the encoder does not make what the decoder refuses */
+    struct buf out = {0};
+    assert_null(bus_batch_encode(a, big, &out));
+    free(a);
+    free(z);
+    buf_free(&out);
+}
+
+/* The count the centre checks against Stoat-Count: what is there. */
+static void test_counts(void **state)
+{
+    (void)state;
+    assert_int_equal(bus_batch_lines("", 0), 0);
+    assert_int_equal(bus_batch_lines("\n\n\n", 3), 0);
+    assert_int_equal(bus_batch_lines("a\nb\n", 4), 2);
+    assert_int_equal(bus_batch_lines("a\nb", 3), 2);
+    assert_int_equal(bus_batch_lines("a\n\nb\n\n", 6), 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_plain),  cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_oversized), cmocka_unit_test(test_counts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

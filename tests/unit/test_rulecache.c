@@ -1,0 +1,472 @@
+/* The compiled-rule cache (src/rules/cache.c): a file written is read back
+ * whole and scans as the compiled databases do; a file damaged in any byte,
+ * cut at any length, of another format or for other databases is refused
+ * (the caller then compiles) and leaves no database behind; counts and
+ * lengths are bounded even when the checksum is made to fit. Through the
+ * loader: a second load reads the cache, a damaged one is noted and
+ * rebuilt, --compiled files are held to their rules. Every cache here lives
+ * in a temporary folder. */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <openssl/sha.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "rules/cache.h"
+
+/* ------------------------------------------------------------- helpers */
+
+struct two_dbs {
+    hs_database_t *db[2];
+    hs_database_t *out[2];
+    struct rc_db e[2];
+};
+
+static hs_database_t *compile_lits(const char *const *lits, size_t n)
+{
+    size_t lens[8];
+    unsigned flags[8], ids[8];
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = strlen(lits[i]);
+        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[i] = (unsigned)i;
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *err = NULL;
+    assert_int_equal(hs_compile_lit_multi(lits, flags, ids, lens, (unsigned)n, HS_MODE_BLOCK, NULL, &db, &err),
+                     HS_SUCCESS);
+    return db;
+}
+
+static void key_of(const char *const *lits, size_t n, uint8_t key[RC_KEY_LEN])
+{
+    size_t lens[8];
+    unsigned flags[8], ids[8];
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = strlen(lits[i]);
+        flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+        ids[i] = (unsigned)i;
+    }
+    rulecache_db_key(lits, lens, flags, ids, n, key);
+}
+
+static const char *const lits_a[] = {"mimikatz", "sekurlsa"};
+static const char *const lits_b[] = {"vssadmin", "shadows", "delete"};
+
+/* Two databases compiled, and entries that receive them from a file. */
+static void two_make(struct two_dbs *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->db[0] = compile_lits(lits_a, 2);
+    t->db[1] = compile_lits(lits_b, 3);
+    key_of(lits_a, 2, t->e[0].key);
+    key_of(lits_b, 3, t->e[1].key);
+}
+
+static void two_free(struct two_dbs *t)
+{
+    for (int i = 0; i < 2; i++) {
+        hs_free_database(t->db[i]);
+        hs_free_database(t->out[i]);
+    }
+}
+
+/* The file's bytes, written from the compiled databases. */
+static uint8_t *written(struct two_dbs *t, size_t *len)
+{
+    char *dir = tu_temp_dir();
+    char path[512], why[400];
+    snprintf(path, sizeof(path), "%s/c.hsc", dir);
+    struct rc_db w[2] = {t->e[0], t->e[1]};
+    w[0].db = &t->db[0];
+    w[1].db = &t->db[1];
+    assert_true(rulecache_write(path, w, 2, why, sizeof(why)));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+    *len = (size_t)st.st_size;
+    tu_rm_rf(dir);
+    free(dir);
+    return buf;
+}
+
+static bool decode(struct two_dbs *t, const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+    for (int i = 0; i < 2; i++) {
+        hs_free_database(t->out[i]);
+        t->out[i] = (hs_database_t *)0x1; /* must come back NULL on failure */
+        t->e[i].db = &t->out[i];
+    }
+    bool ok = rulecache_decode(buf, len, t->e, 2, why, whylen);
+    if (!ok)
+        for (int i = 0; i < 2; i++)
+            assert_null(t->out[i]);
+    return ok;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    *(unsigned *)ctx |= 1u << id;
+    return 0;
+}
+
+static unsigned scan(hs_database_t *db, const char *s)
+{
+    hs_scratch_t *scr = NULL;
+    assert_int_equal(hs_alloc_scratch(db, &scr), HS_SUCCESS);
+    unsigned seen = 0;
+    assert_int_equal(hs_scan(db, s, (unsigned)strlen(s), 0, scr, on_match, &seen), HS_SUCCESS);
+    hs_free_scratch(scr);
+    return seen;
+}
+
+/* The payload's checksum made to fit again, so the checks behind it run. */
+static void fix_sum(uint8_t *buf, size_t len)
+{
+    SHA256(buf + 88, len - 88, buf + 56);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ------------------------------------------------------------- the format */
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    struct two_dbs t;
+    two_make(&t);
+    size_t len;
+    uint8_t *buf = written(&t, &len);
+    char why[400] = "";
+    assert_true(decode(&t, buf, len, why, sizeof(why)));
+    assert_int_equal(scan(t.out[0], "x SEKURLSA::logonpasswords MimiKatz"), 3);
+    assert_int_equal(scan(t.out[1], "vssadmin delete"), 5);
+    assert_int_equal(scan(t.out[1], "mimikatz"), 0);
+    assert_int_equal(scan(t.out[0], "nothing"), 0);
+    free(buf);
+    two_free(&t);
+}
+
+static void test_every_flipped_byte(void **state)
+{
+    (void)state;
+    struct two_dbs t;
+    two_make(&t);
+    size_t len;
+    uint8_t *buf = written(&t, &len);
+    char why[400];
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x5a;
+        if (decode(&t, buf, len, why, sizeof(why)))
+            fail_msg("a file with byte %zu of %zu flipped was accepted", i, len);
+        buf[i] ^= 0x5a;
+    }
+    assert_true(decode(&t, buf, len, why, sizeof(why)));
+    free(buf);
+    two_free(&t);
+}
+
+static void test_every_truncation(void **state)
+{
+    (void)state;
+    struct two_dbs t;
+    two_make(&t);
+    size_t len;
+    uint8_t *buf = written(&t, &len);
+    char why[400];
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *cut = malloc(n ? n : 1); /* exactly n bytes: a read past them is ASan's */
+        memcpy(cut, buf, n);
+        if (decode(&t, cut, n, why, sizeof(why)))
+            fail_msg("a file cut to %zu of %zu bytes was accepted", n, len);
+        free(cut);
+    }
+    free(buf);
+    two_free(&t);
+}
+
+static void test_wrong_format_and_key(void **state)
+{
+    (void)state;
+    struct two_dbs t;
+    two_make(&t);
+    size_t len;
+    uint8_t *buf = written(&t, &len);
+    char why[400];
+    buf[8] = 2; /* format 2 */
+    assert_false(decode(&t, buf, len, why, sizeof(why)));
+    assert_non_null(strstr(why, "format 2"));
+    buf[8] = 1;
+    /* the same file asked for other databases (another rule set) */
+    uint8_t saved[RC_KEY_LEN];
+    memcpy(saved, t.e[1].key, RC_KEY_LEN);
+    const char *other[] = {"vssadmin", "shadows", "resize"};
+    key_of(other, 3, t.e[1].key);
+    assert_false(decode(&t, buf, len, why, sizeof(why)));
+    assert_non_null(strstr(why, "other rules"));
+    memcpy(t.e[1].key, saved, RC_KEY_LEN);
+    /* asked for one database only */
+    t.out[0] = NULL;
+    t.e[0].db = &t.out[0];
+    assert_false(rulecache_decode(buf, len, t.e, 1, why, sizeof(why)));
+    assert_null(t.out[0]);
+    free(buf);
+    two_free(&t);
+}
+
+static void test_huge_counts_and_lengths(void **state)
+{
+    (void)state;
+    struct two_dbs t;
+    two_make(&t);
+    size_t len;
+    uint8_t *buf = written(&t, &len);
+    uint8_t *copy = malloc(len + 16);
+    char why[400];
+    /* a huge count */
+    memcpy(copy, buf, len);
+    memset(copy + 12, 0xff, 4);
+    assert_false(decode(&t, copy, len, why, sizeof(why)));
+    /* a huge payload length */
+    memcpy(copy, buf, len);
+    memset(copy + 16, 0xff, 8);
+    assert_false(decode(&t, copy, len, why, sizeof(why)));
+    /* the first database's length past the end, checksum made to fit */
+    memcpy(copy, buf, len);
+    put64(copy + 88 + RC_KEY_LEN, UINT64_MAX - 3);
+    fix_sum(copy, len);
+    assert_false(decode(&t, copy, len, why, sizeof(why)));
+    assert_non_null(strstr(why, "past the end"));
+    /* the databases swapped in place: each under the other's key */
+    memcpy(copy, buf, len);
+    copy[88] ^= 1;
+    fix_sum(copy, len);
+    assert_false(decode(&t, copy, len, why, sizeof(why)));
+    assert_non_null(strstr(why, "another database's key"));
+    /* bytes after the last database, counted in the payload */
+    memcpy(copy, buf, len);
+    memset(copy + len, 0, 16);
+    put64(copy + 16, len + 16 - 88);
+    fix_sum(copy, len + 16);
+    assert_false(decode(&t, copy, len + 16, why, sizeof(why)));
+    assert_non_null(strstr(why, "after the last"));
+    /* a database Hyperscan does not recognise (its magic), checksum fitting */
+    memcpy(copy, buf, len);
+    copy[88 + RC_KEY_LEN + 8] ^= 0xff;
+    fix_sum(copy, len);
+    assert_false(decode(&t, copy, len, why, sizeof(why)));
+    assert_non_null(strstr(why, "Hyperscan refused"));
+    /* and the file untouched still reads */
+    assert_true(decode(&t, buf, len, why, sizeof(why)));
+    free(copy);
+    free(buf);
+    two_free(&t);
+}
+
+/* ------------------------------------------------------ folder and files */
+
+static void test_folder_and_trim(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    char sub[512], why[400];
+    snprintf(sub, sizeof(sub), "%s/a/b/stoat", dir);
+    uint8_t key[RC_KEY_LEN] = {0xab, 0xcd};
+    char *p = rulecache_path(sub, key, why, sizeof(why));
+    assert_non_null(p);
+    assert_non_null(strstr(p, "/stoat-abcd"));
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    free(p);
+    /* a folder others may write is not used */
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_null(rulecache_path(sub, key, why, sizeof(why)));
+    assert_non_null(strstr(why, "not ours alone"));
+    assert_int_equal(chmod(sub, 0700), 0);
+    /* 20 files, the oldest first: trimmed to 16 they lose the 4 oldest but
+     * the one kept; and to 2,000 bytes, all but the newest two */
+    char names[20][600];
+    for (int i = 0; i < 20; i++) {
+        snprintf(names[i], sizeof(names[i]), "%s/stoat-%02d.hsc", sub, i);
+        FILE *f = fopen(names[i], "w");
+        assert_non_null(f);
+        fprintf(f, "%1000d", i);
+        fclose(f);
+        struct timespec ts[2] = {{.tv_sec = 1000000 + i}, {.tv_sec = 1000000 + i}};
+        assert_int_equal(utimensat(AT_FDCWD, names[i], ts, 0), 0);
+    }
+    rulecache_trim(sub, names[1], 16, UINT64_MAX);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(access(names[i], F_OK) == 0, i == 1 || i >= 5);
+    rulecache_trim(sub, NULL, 16, 2000);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(access(names[i], F_OK) == 0, i >= 18);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+static void test_cache_dir_rules(void **state)
+{
+    (void)state;
+    char *keep_x = getenv("XDG_CACHE_HOME") ? tu_strdup(getenv("XDG_CACHE_HOME")) : NULL;
+    char *keep_h = getenv("HOME") ? tu_strdup(getenv("HOME")) : NULL;
+    setenv("XDG_CACHE_HOME", "/x/cache", 1);
+    setenv("HOME", "/home/u", 1);
+    char *d = stoat_rules_cache_dir();
+    assert_string_equal(d, "/x/cache/stoat");
+    free(d);
+    setenv("XDG_CACHE_HOME", "relative", 1); /* ignored, as the specification says */
+    d = stoat_rules_cache_dir();
+    assert_string_equal(d, "/home/u/.cache/stoat");
+    free(d);
+    unsetenv("XDG_CACHE_HOME");
+    unsetenv("HOME");
+    d = stoat_rules_cache_dir();
+    if (geteuid() == 0)
+        assert_string_equal(d, "/var/cache/stoat");
+    else
+        assert_null(d);
+    free(d);
+    if (keep_x)
+        setenv("XDG_CACHE_HOME", keep_x, 1);
+    if (keep_h)
+        setenv("HOME", keep_h, 1);
+    free(keep_x);
+    free(keep_h);
+}
+
+/* ------------------------------------------------------- through the loader */
+
+static const char rule_text[] = "title: t\n"
+                                "id: 0b9a3a4e-1111-4c2b-9f0e-000000000001\n"
+                                "logsource: {product: windows, category: process_creation}\n"
+                                "detection:\n"
+                                "  sel: {CommandLine|contains: [mimikatz, 'sekurlsa::']}\n"
+                                "  condition: sel\n";
+
+/* Loads rule_text with these cache options; NULL when the build failed. */
+static struct stoat_ruleset *load(const char *cache_dir, const char *in, const char *out, struct tu_diags *ds,
+                                  bool *cached)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(),
+                                .diag = tu_diag_cb,
+                                .diag_ctx = ds,
+                                .cache_dir = cache_dir,
+                                .compiled_in = in,
+                                .compiled_out = out};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(stoat_loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_text(l, "r.yml", rule_text, strlen(rule_text)), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    stoat_loader_build(l, &rs);
+    stoat_loader_destroy(l);
+    struct stoat_load_stats st = {0};
+    if (rs)
+        stoat_ruleset_stats(rs, &st);
+    *cached = st.prefilter_cached;
+    return rs;
+}
+
+/* The one cache file in dir (its path into out). */
+static void only_file(const char *dir, char *out, size_t outlen)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*.hsc", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, (int)outlen, p));
+    out[strcspn(out, "\n")] = 0;
+    char more[600];
+    assert_null(fgets(more, sizeof(more), p));
+    pclose(p);
+}
+
+static void test_loader_reads_and_rebuilds(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    struct tu_diags ds = {0};
+    bool cached;
+    stoat_ruleset_destroy(load(dir, NULL, NULL, &ds, &cached));
+    assert_false(cached);
+    assert_int_equal(ds.n, 0); /* a cold cache is nothing to say */
+    stoat_ruleset_destroy(load(dir, NULL, NULL, &ds, &cached));
+    assert_true(cached);
+    char path[600];
+    only_file(dir, path, sizeof(path));
+    /* damaged in the middle: noted, compiled, written anew */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(0x42 ^ fgetc(f), f);
+    fclose(f);
+    struct stoat_ruleset *rs = load(dir, NULL, NULL, &ds, &cached);
+    assert_non_null(rs);
+    assert_false(cached);
+    assert_non_null(tu_diags_find(&ds, "rule cache ignored and rebuilt"));
+    assert_int_equal(tu_diags_find(&ds, "rebuilt")->severity, STOAT_SEV_NOTE);
+    stoat_ruleset_destroy(rs);
+    stoat_ruleset_destroy(load(dir, NULL, NULL, &ds, &cached));
+    assert_true(cached);
+    tu_diags_free(&ds);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+static void test_compiled_file(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    char file[600];
+    snprintf(file, sizeof(file), "%s/rules.hsc", dir);
+    struct tu_diags ds = {0};
+    bool cached;
+    stoat_ruleset_destroy(load(NULL, NULL, file, &ds, &cached));
+    assert_false(cached);
+    struct stoat_ruleset *rs = load(NULL, file, NULL, &ds, &cached);
+    assert_non_null(rs);
+    assert_true(cached);
+    stoat_ruleset_destroy(rs);
+    /* a compiled file of other rules: the load fails, naming it */
+    FILE *f = fopen(file, "wb");
+    assert_non_null(f);
+    fputs("STOATHSC but not these rules", f);
+    fclose(f);
+    assert_null(load(NULL, file, NULL, &ds, &cached));
+    const struct tu_diag *d = tu_diags_find(&ds, "not the compiled form of these rules");
+    assert_non_null(d);
+    assert_int_equal(d->severity, STOAT_SEV_ERROR);
+    tu_diags_free(&ds);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_every_flipped_byte),
+        cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_wrong_format_and_key),
+        cmocka_unit_test(test_huge_counts_and_lengths),
+        cmocka_unit_test(test_folder_and_trim),
+        cmocka_unit_test(test_cache_dir_rules),
+        cmocka_unit_test(test_loader_reads_and_rebuilds),
+        cmocka_unit_test(test_compiled_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -721,10 +721,12 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
             return false;
         usleep(20000);
     }
-    /* the last one says how it ended: a few tries while a leader is elected */
-    for (int k = 0; k < 3 && p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED; k++)
-        if (heartbeat(p))
-            break;
+    /* The last one says how it ended (what the spool dropped): keep trying
+     * for up to 20 s while the health stream elects a leader, which after a
+     * whole cluster restart can come well after the event stream's. */
+    int64_t hb_end = mono_ms() + 20000;
+    while (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED && !heartbeat(p) && mono_ms() < hb_end)
+        usleep(250000);
     return true;
 }
 

@@ -502,7 +502,9 @@ static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf 
 
 /* ------------------------------------------------------------ heartbeat */
 
-static bool heartbeat(struct bus_pub *p)
+/* NATS_OK once the stream acknowledged it; NATS_TIMEOUT while the health
+ * stream has no leader; other errors (no such stream) will not pass later. */
+static natsStatus heartbeat(struct bus_pub *p)
 {
     struct bus_hb_extra x = {.events_per_s = -1};
     if (p->o.hb_extra)
@@ -549,15 +551,15 @@ static bool heartbeat(struct bus_pub *p)
     jsPubOptions_Init(&po);
     po.MaxWait = 2000;
     jsPubAck *pa = NULL;
-    bool sent = p->js && js_Publish(&pa, p->js, subject, b.p, (int)b.len, &po, NULL) == NATS_OK;
+    natsStatus ns = p->js ? js_Publish(&pa, p->js, subject, b.p, (int)b.len, &po, NULL) : NATS_NOT_INITIALIZED;
     jsPubAck_Destroy(pa);
-    if (sent) {
+    if (ns == NATS_OK) {
         pthread_mutex_lock(&p->mu);
         p->st.heartbeats++;
         pthread_mutex_unlock(&p->mu);
     }
     buf_free(&b);
-    return sent;
+    return ns;
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -725,7 +727,8 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
      * for up to 20 s while the health stream elects a leader, which after a
      * whole cluster restart can come well after the event stream's. */
     int64_t hb_end = mono_ms() + 20000;
-    while (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED && !heartbeat(p) && mono_ms() < hb_end)
+    while (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED && mono_ms() < hb_end &&
+           heartbeat(p) == NATS_TIMEOUT)
         usleep(250000);
     return true;
 }

@@ -654,6 +654,10 @@ stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struc
         p->o.batch_events = BUS_BATCH_EVENTS;
     if (!p->o.batch_bytes || p->o.batch_bytes > BUS_BATCH_BYTES)
         p->o.batch_bytes = BUS_BATCH_BYTES;
+    /* a small spool still holds several batches: one batch over the whole cap
+     * would be dropped whole, and an outage would keep nothing */
+    if (p->o.spool_max && p->o.batch_bytes > p->o.spool_max / 4)
+        p->o.batch_bytes = p->o.spool_max / 4 > 4096 ? (size_t)(p->o.spool_max / 4) : 4096;
     if (!p->o.heartbeat_ms)
         p->o.heartbeat_ms = 10000;
     pthread_mutex_init(&p->mu, NULL);

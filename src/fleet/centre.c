@@ -714,104 +714,84 @@ static struct batch *replay_batch(struct centre *c, natsMsg *m, const char *host
     return b;
 }
 
+/* A replay's batches in flight: at most 256 before the writer catches up. */
+struct replay_held {
+    struct centre *c;
+    struct batch **held;
+    size_t n, cap;
+    uint64_t replayed;
+};
+
+static void release_held(struct replay_held *r)
+{
+    wait_idle(r->c);
+    for (size_t i = 0; i < r->n; i++) {
+        natsMsg_Destroy(r->held[i]->msg);
+        batch_free(r->held[i]);
+    }
+    r->n = 0;
+}
+
+/* A stored batch of the partition goes through the stages (sinks muted). */
+static void replay_one(void *ctx, natsMsg *m)
+{
+    struct replay_held *r = ctx;
+    struct centre *c = r->c;
+    const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
+    uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
+    struct batch *b = NULL;
+    if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1)
+        b = replay_batch(c, m, host, run, sq);
+    if (!b) {
+        natsMsg_Destroy(m);
+        return;
+    }
+    XGROW(r->held, r->cap, r->n + 1);
+    r->held[r->n++] = b;
+    pthread_mutex_lock(&c->mu);
+    c->outstanding++;
+    pthread_mutex_unlock(&c->mu);
+    size_t len = 0;
+    const char *data = batch_lines(c, b, m, &len);
+    source_bus_send(c->units, &b->in, data ? data : "", data ? len : 0);
+    buf_free(&b->lines);
+    r->replayed++;
+    if (r->n >= 256) /* bounded: let the writer catch up */
+        release_held(r);
+}
+
 /* Partition p was just taken: its recent stored batches rebuild the state
  * (sinks muted). Between rounds, so nothing else is in flight. */
 static void replay_partition(struct centre *c, unsigned p)
 {
     if (c->o->replay_s < 0)
         return;
-    /* only what the consumer has seen acknowledged can carry a mark: up to
-     * its ack floor (nothing at all for a partition never read) */
     char durable[32], filter[64];
     snprintf(durable, sizeof(durable), FLEET_CONSUMER_PREFIX "%u", p);
-    jsConsumerInfo *ci = NULL;
-    uint64_t floor_seq = 0;
-    if (js_GetConsumerInfo(&ci, bus_js(c->conn), BUS_STREAM_EVENTS, durable, NULL, NULL) == NATS_OK) {
-        floor_seq = ci->AckFloor.Stream;
-        jsConsumerInfo_Destroy(ci);
-    }
-    if (!floor_seq)
-        return;
     snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = BUS_STREAM_EVENTS;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9);
-    natsSubscription *sub = NULL;
-    jsErrCode je = 0;
-    if (js_SubscribeSync(&sub, bus_js(c->conn), filter, NULL, &so, &je) != NATS_OK) {
+    struct replay_held r = {.c = c};
+    uint64_t floor_seq = 0;
+    int je = 0;
+    c->muted = true;
+    int got = fleet_replay(c->conn, BUS_STREAM_EVENTS, durable, filter,
+                           wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), replay_one, &r,
+                           &floor_seq, &je);
+    release_held(&r);
+    free(r.held);
+    c->muted = false;
+    if (got < 0)
         say(c, STOAT_SEV_WARNING,
             "fleet: cannot replay partition %u (JetStream error %d): its hosts' process "
             "trees and open correlation windows start empty",
-            p, (int)je);
+            p, je);
+    if (got <= 0)
         return;
-    }
-    c->muted = true;
-    uint64_t n = 0;
-    struct batch **held = NULL;
-    size_t nheld = 0, capheld = 0;
-    for (;;) {
-        natsMsg *m = NULL;
-        if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
-            break; /* nothing within a second: the end */
-        uint64_t pending = 0, sseq = 0;
-        jsMsgMetaData *md = NULL;
-        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
-            pending = md->NumPending;
-            sseq = md->Sequence.Stream;
-            jsMsgMetaData_Destroy(md);
-        }
-        if (sseq > floor_seq) { /* past what was acknowledged: the durable's to deliver */
-            natsMsg_Destroy(m);
-            break;
-        }
-        const char *host = header(m, BUS_HDR_HOST), *run = header(m, BUS_HDR_RUN), *seq = header(m, BUS_HDR_SEQ);
-        uint64_t sq = seq ? strtoull(seq, NULL, 10) : 0;
-        struct batch *b = NULL;
-        if (host && run && sq && stoat_store_marked(c->rd, host, run, sq) == 1)
-            b = replay_batch(c, m, host, run, sq);
-        if (b) {
-            XGROW(held, capheld, nheld + 1);
-            held[nheld++] = b;
-            pthread_mutex_lock(&c->mu);
-            c->outstanding++;
-            pthread_mutex_unlock(&c->mu);
-            size_t len = 0;
-            const char *data = batch_lines(c, b, m, &len);
-            source_bus_send(c->units, &b->in, data ? data : "", data ? len : 0);
-            buf_free(&b->lines);
-            n++;
-            if (nheld >= 256) { /* bounded: let the writer catch up */
-                wait_idle(c);
-                for (size_t i = 0; i < nheld; i++) {
-                    natsMsg_Destroy(held[i]->msg);
-                    batch_free(held[i]);
-                }
-                nheld = 0;
-            }
-        } else {
-            natsMsg_Destroy(m);
-        }
-        if (!pending)
-            break;
-    }
-    wait_idle(c);
-    for (size_t i = 0; i < nheld; i++) {
-        natsMsg_Destroy(held[i]->msg);
-        batch_free(held[i]);
-    }
-    free(held);
-    c->muted = false;
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    c->fs->replayed += n;
+    c->fs->replayed += r.replayed;
     if (floor_seq > c->done_seq[p]) /* what is at or below the floor is in the state now, or was never stored */
         c->done_seq[p] = floor_seq;
     if (c->o->verbose)
         say(c, STOAT_SEV_NOTE, "fleet: %s replayed %llu stored batches of partition %u", c->o->id,
-            (unsigned long long)n, p);
+            (unsigned long long)r.replayed, p);
 }
 
 static void maybe_reload(struct centre *c)

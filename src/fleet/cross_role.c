@@ -218,61 +218,32 @@ static void feed(struct fleet_cross *x, natsMsg *m)
     }
 }
 
+static void replay_one(void *ctx, natsMsg *m)
+{
+    struct fleet_cross *x = ctx;
+    feed(x, m);
+    x->st.replayed++;
+    natsMsg_Destroy(m);
+}
+
 /* The facts of the last replay_s seconds, up to what the durable consumer
  * has seen acknowledged: the state the last holder had. */
 static void replay(struct fleet_cross *x)
 {
     if (x->o.replay_s < 0)
         return;
-    jsConsumerInfo *ci = NULL;
-    uint64_t floor_seq = 0;
-    if (js_GetConsumerInfo(&ci, bus_js(x->conn), BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, NULL, NULL) == NATS_OK) {
-        floor_seq = ci->AckFloor.Stream;
-        jsConsumerInfo_Destroy(ci);
-    }
-    if (!floor_seq)
+    uint64_t before = x->st.replayed, floor_seq = 0;
+    int je = 0;
+    int r = fleet_replay(x->conn, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>",
+                         wall_ns() - (int64_t)(x->o.replay_s * 1e9), replay_one, x, &floor_seq, &je);
+    if (r < 0)
+        say(x, STOAT_SEV_WARNING, "fleet: cannot replay the facts (JetStream error %d): the graph starts empty", je);
+    if (r <= 0)
         return;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = BUS_STREAM_FACTS;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = wall_ns() - (int64_t)(x->o.replay_s * 1e9);
-    natsSubscription *sub = NULL;
-    jsErrCode je = 0;
-    if (js_SubscribeSync(&sub, bus_js(x->conn), "stoat.fact.>", NULL, &so, &je) != NATS_OK) {
-        say(x, STOAT_SEV_WARNING, "fleet: cannot replay the facts (JetStream error %d): the graph starts empty",
-            (int)je);
-        return;
-    }
-    uint64_t n = 0;
-    for (;;) {
-        natsMsg *m = NULL;
-        if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
-            break;
-        uint64_t pending = 0, sseq = 0;
-        jsMsgMetaData *md = NULL;
-        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
-            pending = md->NumPending;
-            sseq = md->Sequence.Stream;
-            jsMsgMetaData_Destroy(md);
-        }
-        if (sseq > floor_seq) {
-            natsMsg_Destroy(m);
-            break;
-        }
-        feed(x, m);
-        n++;
-        natsMsg_Destroy(m);
-        if (!pending)
-            break;
-    }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
     move_time(x, true);
-    x->st.replayed += n;
     if (x->o.verbose)
-        say(x, STOAT_SEV_NOTE, "fleet: %s replayed %llu fact messages", x->o.id ? x->o.id : "?", (unsigned long long)n);
+        say(x, STOAT_SEV_NOTE, "fleet: %s replayed %llu fact messages", x->o.id ? x->o.id : "?",
+            (unsigned long long)(x->st.replayed - before));
 }
 
 void fleet_cross_hold(struct fleet_cross *x, bool held)

@@ -63,6 +63,15 @@ void fleet_leases_tick(struct fleet_leases *l, bool *held, bool *changed);
 void fleet_leases_release(struct fleet_leases *l);
 void fleet_leases_close(struct fleet_leases *l);
 
+/* What a role's last holder had: the messages of stream under filter from
+ * start_ns (wall clock) up to the durable consumer's ack floor, in order,
+ * each handed to fn, which owns it. Returns 0 when the consumer has
+ * acknowledged nothing, -1 when the stream cannot be read (*je says why),
+ * else 1; *floor_seq is the floor. */
+typedef void (*fleet_replay_fn)(void *ctx, natsMsg *m);
+int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
+                 fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
+
 /* ---- the centre (centre.c) ---- */
 
 /* A new rule set from the stoat_rules bucket (bus_rules_fetch unpacked it

@@ -199,3 +199,52 @@ void fleet_leases_close(struct fleet_leases *l)
     free(l->rev);
     free(l);
 }
+
+int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
+                 fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je)
+{
+    /* only what the consumer has seen acknowledged was acted on: up to its
+     * ack floor (nothing at all for a consumer never read) */
+    jsConsumerInfo *ci = NULL;
+    *floor_seq = 0;
+    if (js_GetConsumerInfo(&ci, bus_js(conn), stream, durable, NULL, NULL) == NATS_OK) {
+        *floor_seq = ci->AckFloor.Stream;
+        jsConsumerInfo_Destroy(ci);
+    }
+    if (!*floor_seq)
+        return 0;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = start_ns;
+    natsSubscription *sub = NULL;
+    jsErrCode e = 0;
+    if (js_SubscribeSync(&sub, bus_js(conn), filter, NULL, &so, &e) != NATS_OK) {
+        *je = (int)e;
+        return -1;
+    }
+    for (;;) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, sub, 1000) != NATS_OK)
+            break; /* nothing within a second: the end */
+        uint64_t pending = 0, sseq = 0;
+        jsMsgMetaData *md = NULL;
+        if (natsMsg_GetMetaData(&md, m) == NATS_OK) {
+            pending = md->NumPending;
+            sseq = md->Sequence.Stream;
+            jsMsgMetaData_Destroy(md);
+        }
+        if (sseq > *floor_seq) { /* past what was acknowledged: the durable's to deliver */
+            natsMsg_Destroy(m);
+            break;
+        }
+        fn(ctx, m);
+        if (!pending)
+            break;
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    return 1;
+}

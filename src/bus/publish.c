@@ -729,11 +729,26 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
     }
     /* The last one says how it ended (what the spool dropped): keep trying
      * for up to 20 s while the health stream elects a leader, which after a
-     * whole cluster restart can come well after the event stream's. */
+     * node's or the whole cluster's restart can come well after the event
+     * stream's. The events were stored, so the health stream exists (one
+     * setup makes both): every failure is worth another try, and a last
+     * failure is said, never silent. */
+    if (p->o.heartbeat_ms <= 0)
+        return true;
     int64_t hb_end = mono_ms() + 20000;
-    while (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED && mono_ms() < hb_end &&
-           heartbeat(p) == NATS_TIMEOUT)
+    natsStatus ns = NATS_NOT_YET_CONNECTED;
+    for (;;) {
+        if (bus_conn_state(p->conn) == BUS_CONNECTED && (ns = heartbeat(p)) == NATS_OK)
+            break;
+        if (mono_ms() >= hb_end)
+            break;
         usleep(250000);
+    }
+    if (ns != NATS_OK) {
+        const char *last = nats_GetLastError(NULL);
+        say(p, STOAT_SEV_WARNING, "bus: the last heartbeat (the final counts) was not stored: %s%s%s",
+            natsStatus_GetText(ns), last ? ": " : "", last ? last : "");
+    }
     return true;
 }
 

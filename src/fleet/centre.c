@@ -778,8 +778,8 @@ static void replay_partition(struct centre *c, unsigned p)
     c->muted = true;
     uint64_t from_seq = c->ever[p] && c->done_seq[p] ? c->done_seq[p] + 1 : 0;
     int got = fleet_replay(c->conn, BUS_STREAM_EVENTS, durable, filter,
-                           wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), from_seq,
-                           replay_one, &r, &floor_seq, &je);
+                           wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), from_seq, replay_one,
+                           &r, &floor_seq, &je);
     release_held(&r);
     free(r.held);
     c->muted = false;

@@ -377,9 +377,14 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     struct stoat_store *store = NULL, *xstore = NULL;
     struct bus_conn *c = NULL;
     FILE *out = NULL;
-    /* commits only when the centre says (alerts and marks together) */
-    struct stoat_store_opts so = {
-        .create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30, .diag = cli_diag, .diag_ctx = &dp};
+    /* commits only when the centre says (alerts and marks together); a
+     * host's processes may be stored by the worker it was taken from */
+    struct stoat_store_opts so = {.create = true,
+                                  .batch_alerts = 1u << 30,
+                                  .batch_ms = 1u << 30,
+                                  .shared_processes = true,
+                                  .diag = cli_diag,
+                                  .diag_ctx = &dp};
     /* the cross-host role's incidents: a handle (and run) of their own, as
      * their alerts are in the workers' runs */
     if (stoat_store_open(fa->db, &so, &store) != STOAT_OK || stoat_store_open(fa->db, &so, &xstore) != STOAT_OK) {

@@ -49,6 +49,13 @@ struct stoat_store_opts {
     /* A writer that runs for weeks (stoat watch) applies retention in its
      * commits too, at most this often; 0 = at the run's end only. */
     unsigned prune_every_ms;
+    /* Other writers store the same hosts' processes (the fleet's workers,
+     * one taking a host over from another): a process this handle has not
+     * stored itself is looked up in the file before it gets a row, through
+     * an index on (host, GUID) made at open for it. Without it, a writer
+     * remembers only its own rows, which is all one run needs and spares
+     * every insert an index. */
+    bool shared_processes;
     /* Why the store could not be opened, for a human: one diagnostic (its
      * file the store's path). May be NULL. */
     stoat_diag_fn diag;

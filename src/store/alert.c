@@ -152,6 +152,24 @@ static int64_t event_row(struct stoat_store *s, const struct pre *p, int *rc)
     return num;
 }
 
+/* A process another writer stored (shared_processes): remembered as if
+ * this one had; NULL when the file has none (or on an error, in *rc). */
+static struct store_proc_slot *proc_in_file(struct stoat_store *s, int64_t host, const char *guid, uint64_t h,
+                                            int *rc)
+{
+    sqlite3_stmt *st = s->st[ST_PROC_FIND];
+    sqlite3_bind_int64(st, 1, host);
+    store_bind_static(st, 2, guid);
+    struct store_proc_slot *c = NULL;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        c = store_proc_put(s, h, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) != 0);
+    *rc = r == SQLITE_ROW || r == SQLITE_DONE ? SQLITE_OK : r;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return c;
+}
+
 /* Stores the ancestry, root first, each linked to its parent; returns the
  * row of the alert's own process (ancestry[0]), *fresh when this call
  * wrote that row (so it holds exactly the alert's image, command line and
@@ -168,6 +186,8 @@ static int64_t process_rows(struct stoat_store *s, int64_t host, const struct st
         uint64_t h = pr->ph[k];
         if (h) {
             struct store_proc_slot *c = store_proc_get(s, h);
+            if (!c && s->procs_shared && (c = proc_in_file(s, host, guid, h, rc)) == NULL && *rc != SQLITE_OK)
+                return 0;
             if (c) {
                 if (parent && !c->has_parent && parent != c->row) {
                     /* first seen as the top of a chain, now its parent is known */

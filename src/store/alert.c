@@ -594,6 +594,35 @@ static void incident_fleet_json(struct buf *hosts, struct buf *edges, const stru
     buf_putc(edges, ']');
 }
 
+/* A fleet incident's alerts that other runs stored (the centre's workers,
+ * whose alerts its cross-host role only heard of): found by host, event
+ * time and their run's id, through the alerts' (host, time) index. Only
+ * by a handle that stores no alert itself: a run that does (a hunt) links
+ * its incidents to its own alerts by id, never to a twin of an older run. */
+static int incident_hosts_link(struct stoat_store *s, int64_t iid, const struct stoat_incident *inc)
+{
+    int rc = SQLITE_OK;
+    if (s->nseq)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_INC_ALERT_AT];
+    for (size_t h = 0; h < inc->nhosts && rc == SQLITE_OK; h++) {
+        const struct stoat_incident_host *x = &inc->hosts[h];
+        if (!x->alert_times || !x->nalerts)
+            continue;
+        int64_t host = host_row(s, x->host, &rc);
+        for (size_t i = 0; i < x->nalerts && rc == SQLITE_OK; i++) {
+            if (x->alert_times[i] == INT64_MIN || x->alert_ids[i] > INT64_MAX)
+                continue;
+            sqlite3_bind_int64(st, 1, iid);
+            sqlite3_bind_int64(st, 2, host);
+            sqlite3_bind_int64(st, 3, x->alert_times[i]);
+            sqlite3_bind_int64(st, 4, (int64_t)x->alert_ids[i]);
+            rc = store_step_done(st);
+        }
+    }
+    return rc;
+}
+
 stoat_err store_incident_write(struct stoat_store *s, const struct stoat_incident *inc)
 {
     stoat_err e;
@@ -654,6 +683,8 @@ stoat_err store_incident_write(struct stoat_store *s, const struct stoat_inciden
         if ((rc = store_step_done(s->st[ST_INC_ALERT])) != SQLITE_OK)
             goto fail;
     }
+    if ((rc = incident_hosts_link(s, iid, inc)) != SQLITE_OK)
+        goto fail;
     s->pending++;
     return store_tx_maybe_end(s);
 fail:

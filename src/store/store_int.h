@@ -87,6 +87,7 @@ enum {
     ST_COMMIT_PUT,
     ST_PROC_LINK,
     ST_PROC_FIND,
+    ST_INC_ALERT_AT,
     ST_BEGIN,
     ST_COMMIT,
     ST_COUNT_HOUR,

@@ -45,6 +45,8 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1 AND parent_id IS NULL",
     [ST_PROC_FIND] = "SELECT id, parent_id IS NOT NULL FROM processes WHERE host_id = ?1 AND guid = ?2"
                      " ORDER BY id LIMIT 1",
+    [ST_INC_ALERT_AT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id)"
+                        " SELECT ?1, id FROM alerts WHERE host_id = ?2 AND time_ns = ?3 AND seq = ?4",
     [ST_ALERT_PUT] =
         "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
         " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",

@@ -165,7 +165,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 
 /* ---- the bus (cli/bus_args.c): options shared by the fleet commands ---- */
-#include "bus/publish.h"
+#include "stoat/bus.h"
 #define CLI_SPOOL_DEFAULT "/var/lib/stoat/spool"
 struct bus_args {
     const char *servers[BUS_MAX_SERVERS];

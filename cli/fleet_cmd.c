@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "fleet/fleet.h"
+#include "stoat/fleet.h"
 #include "stoat/sinks.h"
 #include "stoat/store.h"
 

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bus/rules.h"
 #include "cli.h"
 #include "stoat/sinks.h"
 #include "stoat/watch.h"

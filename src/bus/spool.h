@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stoat/bus.h"
 #include "stoat/error.h"
 #include "util/buf.h"
 
@@ -77,16 +78,6 @@ struct spool_opts {
     /* Damaged records, dropped batches (severity, message); any thread. */
     void (*diag)(void *ctx, enum stoat_severity sev, const char *msg);
     void *diag_ctx;
-};
-
-struct spool_stats {
-    uint64_t bytes;           /* on disk now (headers included) */
-    uint64_t batches, events; /* waiting (not yet handed out) */
-    uint64_t written_batches, written_events;
-    uint64_t dropped_batches, dropped_events; /* the oldest, past the cap */
-    uint64_t damaged;                         /* records skipped as damaged */
-    uint64_t found_batches, found_events;     /* left by an earlier run, at open */
-    uint64_t segments;
 };
 
 struct spool;

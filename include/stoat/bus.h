@@ -22,13 +22,13 @@ extern "C" {
 
 /* ---- names (fixed: server configs and scripts rely on them) ---- */
 
-#define BUS_STREAM_EVENTS      "STOAT_EVENTS" /* stoat.ev.>   */
-#define BUS_STREAM_ALERTS      "STOAT_ALERTS" /* stoat.al.>   */
-#define BUS_STREAM_HEALTH      "STOAT_HEALTH" /* stoat.hb.>   */
-#define BUS_STREAM_FACTS       "STOAT_FACTS"  /* stoat.fact.> */
-#define BUS_KV_RULES           "stoat_rules"
-#define BUS_KV_FLEET           "stoat_fleet"
-#define BUS_VERSION_MAX        32 /* a rule bundle's version (16 hex digits) fits */
+#define BUS_STREAM_EVENTS "STOAT_EVENTS" /* stoat.ev.>   */
+#define BUS_STREAM_ALERTS "STOAT_ALERTS" /* stoat.al.>   */
+#define BUS_STREAM_HEALTH "STOAT_HEALTH" /* stoat.hb.>   */
+#define BUS_STREAM_FACTS  "STOAT_FACTS"  /* stoat.fact.> */
+#define BUS_KV_RULES      "stoat_rules"
+#define BUS_KV_FLEET      "stoat_fleet"
+#define BUS_VERSION_MAX   32 /* a rule bundle's version (16 hex digits) fits */
 
 /* ---- subjects ---- */
 

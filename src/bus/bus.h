@@ -35,10 +35,10 @@
  * and buckets are in stoat/bus.h) ---- */
 
 #define BUS_DUPLICATE_WINDOW_NS (20LL * 60 * 1000000000LL)
-#define BUS_KEY_PARTITIONS     "config.partitions"
-#define BUS_DEFAULT_PARTITIONS 16u
-#define BUS_MAX_PARTITIONS     4096u
-#define BUS_DEFAULT_URL        "nats://127.0.0.1:4222"
+#define BUS_KEY_PARTITIONS      "config.partitions"
+#define BUS_DEFAULT_PARTITIONS  16u
+#define BUS_MAX_PARTITIONS      4096u
+#define BUS_DEFAULT_URL         "nats://127.0.0.1:4222"
 
 /* Headers every event and alert batch carries. */
 #define BUS_HDR_MSG_ID "Nats-Msg-Id" /* <token>:<run>:<seq> */

@@ -34,12 +34,12 @@
 #include "stoat/fleet.h"
 #include "stoat/store.h"
 
-#define FLEET_CROSS_PENDING   1024    /* its MaxAckPending */
-#define FLEET_ACK_WAIT_NS     (30LL * 1000000000LL)
-#define FLEET_BATCH           64    /* messages fetched per partition and round (MaxAckPending) */
-#define FLEET_LEASE_MS        15000 /* a lease or a worker's liveness lasts this long unrenewed */
-#define FLEET_RENEW_MS        5000
-#define FLEET_HEARTBEAT_MS    10000 /* the hosts' interval; silent after 3 of them */
+#define FLEET_CROSS_PENDING 1024 /* its MaxAckPending */
+#define FLEET_ACK_WAIT_NS   (30LL * 1000000000LL)
+#define FLEET_BATCH         64    /* messages fetched per partition and round (MaxAckPending) */
+#define FLEET_LEASE_MS      15000 /* a lease or a worker's liveness lasts this long unrenewed */
+#define FLEET_RENEW_MS      5000
+#define FLEET_HEARTBEAT_MS  10000 /* the hosts' interval; silent after 3 of them */
 
 /* ---- leases (lease.c) ---- */
 struct fleet_leases;

@@ -154,8 +154,7 @@ static int64_t event_row(struct stoat_store *s, const struct pre *p, int *rc)
 
 /* A process another writer stored (shared_processes): remembered as if
  * this one had; NULL when the file has none (or on an error, in *rc). */
-static struct store_proc_slot *proc_in_file(struct stoat_store *s, int64_t host, const char *guid, uint64_t h,
-                                            int *rc)
+static struct store_proc_slot *proc_in_file(struct stoat_store *s, int64_t host, const char *guid, uint64_t h, int *rc)
 {
     sqlite3_stmt *st = s->st[ST_PROC_FIND];
     sqlite3_bind_int64(st, 1, host);

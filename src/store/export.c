@@ -243,8 +243,8 @@ static const struct part parts[STOAT_EXPORT_COUNT] = {
          true, emit_corr},
     [STOAT_EXPORT_INCIDENTS] = {"[", "]", ",\n",
                                 "SELECT " INCIDENT_COLS ", (SELECT group_concat(alert_id) FROM incident_alerts ia"
-                                " WHERE ia.incident_id = i.id), i.edges FROM incidents i JOIN hosts h ON h.id = i.host_id"
-                                " ORDER BY i.id",
+                                " WHERE ia.incident_id = i.id), i.edges"
+                                " FROM incidents i JOIN hosts h ON h.id = i.host_id ORDER BY i.id",
                                 false, emit_incident},
     [STOAT_EXPORT_TRIAGE] = {"{", "}", ",", NULL, false, NULL},
 };

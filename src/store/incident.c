@@ -27,7 +27,7 @@
 /* the page's alerts in event time (of host ?4, 0: all) */
 #define PAGE_SQL                                                                            \
     "SELECT a.id, a.process_id FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" \
-    " WHERE ia.incident_id = ?1 AND (?4 = 0 OR a.host_id = ?4)"                            \
+    " WHERE ia.incident_id = ?1 AND (?4 = 0 OR a.host_id = ?4)"                             \
     " ORDER BY a.time_ns, a.id LIMIT ?2 OFFSET ?3"
 
 static int run_rows_of(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, int64_t host, unsigned limit,
@@ -74,8 +74,7 @@ static int64_t incident_alert_count(struct stoat_store *s, int64_t id, int64_t h
     return n;
 }
 
-int store_incident_page(struct stoat_store *s, struct buf *b, int64_t id, int64_t host, unsigned offset,
-                        unsigned limit)
+int store_incident_page(struct stoat_store *s, struct buf *b, int64_t id, int64_t host, unsigned offset, unsigned limit)
 {
     if (limit == 0 || limit > STOAT_INCIDENT_PAGE_MAX)
         limit = STOAT_INCIDENT_PAGE;

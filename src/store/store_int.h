@@ -128,7 +128,7 @@ struct stoat_store {
     struct strmap hosts;      /* host name -> row id */
     struct proc_gen procs[2]; /* [0] young, [1] old */
     uint64_t proc_seed;
-    bool procs_shared; /* stoat_store_opts.shared_processes */
+    bool procs_shared;        /* stoat_store_opts.shared_processes */
     struct rule_cache *rules; /* rule meta pointer -> row id */
     size_t nrules, caprules;
     /* the event of the last alert, so alerts of one event share it */

@@ -19,21 +19,22 @@
 extern "C" {
 #endif
 
-#define FLEET_CONSUMER_PREFIX "part-"
-#define FLEET_CONSUMER_HEALTH "health"
-#define FLEET_CONSUMER_CROSS  "cross" /* on STOAT_FACTS, read by the cross-host role */
+#define STOAT_FLEET_CONSUMER_PREFIX "part-"
+#define STOAT_FLEET_CONSUMER_HEALTH "health"
+#define STOAT_FLEET_CONSUMER_CROSS  "cross" /* on STOAT_FACTS, read by the cross-host role */
 
 /* ---- setup: the durable pull consumers part-<p> (and health), after the
- * bus's streams and buckets (bus_ensure_streams). Idempotent. ---- */
-stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int replicas, char *why, size_t whylen);
+ * bus's streams and buckets (stoat_bus_ensure_streams). Idempotent. ---- */
+stoat_err stoat_fleet_setup_consumers(struct stoat_bus_conn *c, unsigned partitions, int replicas, char *why,
+                                      size_t whylen);
 
 /* ---- the centre (src/fleet/centre.c) ---- */
 
-/* A new rule set from the stoat_rules bucket (bus_rules_fetch unpacked it
+/* A new rule set from the stoat_rules bucket (stoat_bus_rules_fetch unpacked it
  * into dir): the caller loads it; NULL keeps the old one. */
-typedef struct stoat_ruleset *(*fleet_reload_fn)(void *ctx, const char *dir, const char *version);
+typedef struct stoat_ruleset *(*stoat_fleet_reload_fn)(void *ctx, const char *dir, const char *version);
 
-struct fleet_opts {
+struct stoat_fleet_opts {
     const struct stoat_ruleset *rs;
     const char *rule_version;       /* "local" when the rules came from the command line */
     const struct stoat_sink *sinks; /* -o, and more (f-cross's facts: any sink) */
@@ -58,14 +59,14 @@ struct fleet_opts {
     struct stoat_store *cross_store; /* committed before facts are acknowledged */
     double cross_idle_s;             /* see fleet_cross_opts */
     double cross_replay_s;
-    fleet_reload_fn reload;
+    stoat_fleet_reload_fn reload;
     void *reload_ctx;
     stoat_diag_fn diag;
     void *diag_ctx;
     bool verbose; /* leases taken and given, reloads, on diag as notes */
 };
 
-struct fleet_stats {
+struct stoat_fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
     uint64_t corr_known;           /* correlation alerts not stored again: a worker before stored them */
     uint64_t forged;               /* batches whose host is not their subject's: dropped */
@@ -80,18 +81,19 @@ struct fleet_stats {
     struct stoat_hunt_stats hunt;
 };
 
-stoat_err fleet_run(struct bus_conn *c, const struct fleet_opts *o, struct fleet_stats *st);
+stoat_err stoat_fleet_run(struct stoat_bus_conn *c, const struct stoat_fleet_opts *o, struct stoat_fleet_stats *st);
 
 /* ---- rule bundles: `stoat fleet rules push` ---- */
 /* Packs every .yml/.yaml file under the paths and stores it; version out. */
-stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
-                            char *why, size_t whylen);
+stoat_err stoat_fleet_bundle_push(struct stoat_bus_conn *c, const char *const *paths, size_t n, char *version,
+                                  size_t vlen, char *why, size_t whylen);
 
 /* ---- credentials: `stoat fleet creds` ---- */
 /* Writes a new creds file for host at path (0600, refusing to overwrite)
  * and fills conf with the server config block: the user, a bcrypt hash of
  * the password, and the host's permissions. */
-stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why, size_t whylen);
+stoat_err stoat_fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why,
+                                 size_t whylen);
 
 #ifdef __cplusplus
 }

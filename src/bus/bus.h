@@ -78,14 +78,14 @@ stoat_err bus_creds_load(const char *path, struct bus_creds *out, char *why, siz
 /* The file's text for user and password (for `stoat fleet creds`). */
 void bus_creds_format(char *out, size_t outlen, const char *host, const struct bus_creds *c);
 
-const char *bus_state_name(enum bus_state s);
+const char *bus_state_name(enum stoat_bus_state s);
 
-enum bus_state bus_conn_state(const struct bus_conn *c);
+enum stoat_bus_state bus_conn_state(const struct stoat_bus_conn *c);
 /* The server's URL now connected to ("" when none). */
-void bus_conn_url(struct bus_conn *c, char *out, size_t outlen);
+void bus_conn_url(struct stoat_bus_conn *c, char *out, size_t outlen);
 /* nats.c's objects, for what this layer does not wrap (the centre's pull
- * consumers): valid until bus_close. */
-natsConnection *bus_nats(struct bus_conn *c);
+ * consumers): valid until stoat_bus_close. */
+natsConnection *bus_nats(struct stoat_bus_conn *c);
 
 /* Counters of the connection's life. */
 struct bus_conn_stats {
@@ -93,7 +93,7 @@ struct bus_conn_stats {
     uint64_t refused;       /* permission violations the server reported */
     char last_refused[256]; /* the last one, as the server said it */
 };
-void bus_conn_stats(struct bus_conn *c, struct bus_conn_stats *out);
+void bus_conn_stats(struct stoat_bus_conn *c, struct bus_conn_stats *out);
 
 /* Servers from a comma list (STOAT_NATS_URL's form): pointers into buf
  * (a copy of list); returns the count, at most max. */

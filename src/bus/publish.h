@@ -47,14 +47,14 @@
 /* One event: a JSON object on one line (a trailing newline is kept, one is
  * added when missing), of host (NULL or empty: the agent). Never waits for
  * the network (with block, it may wait for the publisher's queue). */
-void bus_pub_event(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len);
+void bus_pub_event(struct stoat_bus_pub *p, const char *host, size_t hlen, const char *line, size_t len);
 /* One alert (stoat.al.<host>), the same way. */
-void bus_pub_alert(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len);
+void bus_pub_alert(struct stoat_bus_pub *p, const char *host, size_t hlen, const char *line, size_t len);
 
 /* Seals every open batch. */
-void bus_pub_flush(struct bus_pub *p);
+void bus_pub_flush(struct stoat_bus_pub *p);
 
 /* The run id (16 hex digits). */
-const char *bus_pub_run(const struct bus_pub *p);
+const char *bus_pub_run(const struct stoat_bus_pub *p);
 
 #endif

@@ -28,7 +28,7 @@
 
 /* What `current` says of the bundle; read from the bucket (hostile). */
 struct bus_bundle_head {
-    char version[BUS_VERSION_MAX];
+    char version[STOAT_BUS_VERSION_MAX];
     char sha256[80];
     unsigned long chunks, bytes;
 };

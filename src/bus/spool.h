@@ -102,7 +102,7 @@ int spool_next(struct spool *s, struct spool_item *it, struct buf *store);
  * again): once every batch of a fully read segment is, the segment goes. */
 void spool_done(struct spool *s, uint64_t segment);
 
-void spool_stats(struct spool *s, struct spool_stats *out);
+void spool_stats(struct spool *s, struct stoat_bus_spool_stats *out);
 /* Flushes to the disk (fdatasync) and closes. NULL is fine. */
 void spool_close(struct spool *s);
 

@@ -44,7 +44,7 @@
 /* ---- leases (lease.c) ---- */
 struct fleet_leases;
 /* Binds to stoat_fleet; id is this worker's (unique in the fleet). */
-stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
+stoat_err fleet_leases_open(struct stoat_bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
                             char *why, size_t whylen);
 /* Renews this worker's liveness and its leases, takes free or expired
  * ones up to its share (ceil((partitions + 2) / live workers): the extra
@@ -63,13 +63,13 @@ void fleet_leases_close(struct fleet_leases *l);
  * acknowledged nothing, -1 when the stream cannot be read (*je says why),
  * else 1; *floor_seq is the floor. */
 typedef void (*fleet_replay_fn)(void *ctx, natsMsg *m);
-int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
-                 fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
+int fleet_replay(struct stoat_bus_conn *conn, const char *stream, const char *durable, const char *filter,
+                 int64_t start_ns, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
 
 /* ---- the workers' facts (facts_out.c) ---- */
 struct cross_fact;
 struct fleet_facts;
-struct fleet_facts *fleet_facts_create(struct bus_conn *c, const char *worker);
+struct fleet_facts *fleet_facts_create(struct stoat_bus_conn *c, const char *worker);
 void fleet_facts_destroy(struct fleet_facts *f); /* accepts NULL */
 /* A fact of the batch being processed (the consumer's thread; ctx: f). */
 void fleet_facts_add(void *ctx, const struct cross_fact *fact);
@@ -104,7 +104,7 @@ struct fleet_cross_stats {
     uint64_t edges, new_edges, dropped;
 };
 struct fleet_cross;
-struct fleet_cross *fleet_cross_create(struct bus_conn *c, const struct fleet_cross_opts *o);
+struct fleet_cross *fleet_cross_create(struct stoat_bus_conn *c, const struct fleet_cross_opts *o);
 void fleet_cross_destroy(struct fleet_cross *x); /* accepts NULL */
 /* The lease moved (between rounds): reads the consumer, after replaying
  * the facts, or lets go. */

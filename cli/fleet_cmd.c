@@ -427,7 +427,7 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
                                   .store = store,
                                   .db_path = fa->db,
                                   .min_level = fa->min_level,
-                                  .beh = fa->bo,
+                                  .beh = &fa->bo,
                                   .threads = fa->threads ? fa->threads : 2,
                                   .id = id,
                                   .duration_s = (double)fa->duration,

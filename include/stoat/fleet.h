@@ -11,9 +11,14 @@
 #include <stdint.h>
 
 #include "stoat/alert.h"
-#include "stoat/behaviour.h"
-#include "stoat/bus.h"
-#include "stoat/store.h"
+#include "stoat/error.h"
+
+/* Only pointers to these, so that this header includes no layer's face
+ * (stoat/bus.h is the bus's, behaviour.h the behaviour layer's): it stands
+ * with alert.h and error.h on the ground floor. */
+struct stoat_bus_conn;
+struct stoat_behaviour_opts;
+struct stoat_store;
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,15 +47,15 @@ struct stoat_fleet_opts {
     struct stoat_store *store; /* required: alerts and batch marks */
     const char *db_path;       /* a second, reading handle asks for marks */
     enum stoat_level min_level;
-    struct stoat_behaviour_opts beh;
-    unsigned threads;            /* match workers */
-    const char *id;              /* NULL: <hostname>-<pid>-<random> */
-    double duration_s;           /* 0: until stopped */
-    int64_t silence_ms;          /* a host silent this long is reported; 0: 3 heartbeats */
-    unsigned batch;              /* 0: FLEET_BATCH */
-    double replay_s;             /* a partition taken over replays this much of its stored
+    const struct stoat_behaviour_opts *beh; /* required */
+    unsigned threads;                       /* match workers */
+    const char *id;                         /* NULL: <hostname>-<pid>-<random> */
+    double duration_s;                      /* 0: until stopped */
+    int64_t silence_ms;                     /* a host silent this long is reported; 0: 3 heartbeats */
+    unsigned batch;                         /* 0: FLEET_BATCH */
+    double replay_s;                        /* a partition taken over replays this much of its stored
                                           batches (stream time) to rebuild state; 0: 900; <0: none */
-    volatile sig_atomic_t *stop; /* set by a signal handler */
+    volatile sig_atomic_t *stop;            /* set by a signal handler */
     /* the cross-host role (cross_role.c): where its fleet incidents go (a
      * store sink on cross_store, a handle of its own, and -o); none: the
      * role is not taken by this process */

@@ -911,8 +911,8 @@ static void cross_start(struct centre *c)
                                   .store = o->cross_store,
                                   .rd = c->rd,
                                   .profile = d ? d->baseline : NULL,
-                                  .gap_ns = o->beh.incident_gap_ns,
-                                  .min_score = o->beh.incident_min_score,
+                                  .gap_ns = o->beh->incident_gap_ns,
+                                  .min_score = o->beh->incident_min_score,
                                   .idle_s = o->cross_idle_s,
                                   .replay_s = o->cross_replay_s,
                                   .partitions = c->partitions,
@@ -974,7 +974,7 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
      * a host whose events come after that and whose day lies behind another
      * host's still counts, up to two days behind (the clock is the worker's,
      * and recorded days replayed by many hosts interleave) */
-    struct stoat_behaviour_opts bo = o->beh;
+    struct stoat_behaviour_opts bo = *o->beh;
     if (!bo.corr_offline_lateness_ns)
         bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
     consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &bo, c.stats);

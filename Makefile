@@ -51,9 +51,9 @@ UNIT_BIN  := $(UNIT_SRC:%.c=$(BUILD)/%)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIB       := $(BUILD)/libstoat.a
 API_LIB   := $(BUILD)/libstoat-api.a
-# What stays global in it: the public API, and (until the fleet's commands
-# have a stoat_* face of their own) the fleet layer's bus_ and fleet_ calls.
-API_PREFIXES := stoat_ bus_ fleet_
+# What stays global in it: the public API (the bus and the fleet's centre
+# too: include/stoat/bus.h, fleet.h).
+API_PREFIXES := stoat_
 UTIL_LIB  := $(BUILD)/libstoat-util.a
 UTIL_OBJ  := $(filter $(BUILD)/src/util/%,$(LIB_OBJ))
 STOAT     := $(BUILD)/stoat

@@ -155,7 +155,7 @@ static void settle(jsCtx *js)
 
 int main(int argc, char **argv)
 {
-    const char *servers[BUS_MAX_SERVERS];
+    const char *servers[STOAT_BUS_MAX_SERVERS];
     char why0[512];
     size_t nservers = 0;
     char run[17];
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
     double rate = 0; /* events a second; 0: as fast as the acks allow */
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < BUS_MAX_SERVERS)
+        if (!strcmp(argv[i], "--server") && i + 1 < argc && nservers < STOAT_BUS_MAX_SERVERS)
             servers[nservers++] = argv[++i];
         else if (!strcmp(argv[i], "--run") && i + 1 < argc)
             snprintf(run, sizeof(run), "%s", argv[++i]);
@@ -207,20 +207,20 @@ int main(int argc, char **argv)
         }
         snprintf(inbox, sizeof(inbox), "_INBOX_%s", cr.user);
     }
-    struct bus_opts bo = {.servers = servers,
-                          .nservers = nservers,
-                          .name = "fleet_pub",
-                          .creds = creds,
-                          .tls_ca = tls_ca,
-                          .inbox = inbox[0] ? inbox : NULL};
-    struct bus_conn *c = NULL;
+    struct stoat_bus_opts bo = {.servers = servers,
+                                .nservers = nservers,
+                                .name = "fleet_pub",
+                                .creds = creds,
+                                .tls_ca = tls_ca,
+                                .inbox = inbox[0] ? inbox : NULL};
+    struct stoat_bus_conn *c = NULL;
     char why[512];
-    if (bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK || !bus_conn_wait(c, 10000)) {
+    if (stoat_bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK || !stoat_bus_conn_wait(c, 10000)) {
         fprintf(stderr, "fleet_pub: cannot connect %s\n", why);
         return 1;
     }
     unsigned parts = 0;
-    if (bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK) {
+    if (stoat_bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK) {
         fprintf(stderr, "fleet_pub: %s\n", why);
         return 1;
     }
@@ -235,8 +235,8 @@ int main(int argc, char **argv)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (hb) {
-        char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], body[600], sent[64];
-        bus_host_token(hb, strlen(hb), tok);
+        char tok[STOAT_BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], body[600], sent[64];
+        stoat_bus_host_token(hb, strlen(hb), tok);
         bus_subject_heartbeat(subject, tok);
         sent_now(sent, sizeof(sent));
         snprintf(body, sizeof(body), "{\"host\":\"%s\",\"run\":\"%s\",\"time\":\"%s\",\"rule_version\":\"local\"}", hb,
@@ -259,8 +259,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "fleet_pub: %s\n", why);
             return 1;
         }
-        char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX];
-        bus_host_token(host, strlen(host), tok);
+        char tok[STOAT_BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX];
+        stoat_bus_host_token(host, strlen(host), tok);
         bus_subject_events(subject, tok, bus_partition(tok, parts));
         uint64_t seq = 0;
         for (unsigned r = 0; r < repeat; r++) {
@@ -294,7 +294,7 @@ int main(int argc, char **argv)
            (unsigned long long)batches, (unsigned long long)acked);
     jsCtx_Destroy(js);
     buf_free(&zbuf);
-    bus_close(c);
-    bus_shutdown();
+    stoat_bus_close(c);
+    stoat_bus_shutdown();
     return acked == batches ? 0 : 1;
 }

@@ -13,8 +13,8 @@ static bool parse_server(const struct cli_value *val, void *field)
     struct bus_args *b = (struct bus_args *)((char *)field - offsetof(struct bus_args, servers));
     if (!val->v)
         return false;
-    if (b->nservers >= BUS_MAX_SERVERS) {
-        fprintf(stderr, "%s: at most %d --server options\n", val->cmd->say, BUS_MAX_SERVERS);
+    if (b->nservers >= STOAT_BUS_MAX_SERVERS) {
+        fprintf(stderr, "%s: at most %d --server options\n", val->cmd->say, STOAT_BUS_MAX_SERVERS);
         return false;
     }
     if (strncmp(val->v, "nats://", 7) != 0 && strncmp(val->v, "tls://", 6) != 0) {
@@ -102,26 +102,26 @@ static void bus_diag(void *ctx, enum stoat_severity sev, const char *msg)
             msg);
 }
 
-struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp)
+struct stoat_bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp)
 {
-    char tok[BUS_TOKEN_MAX + 1], inbox[BUS_TOKEN_MAX + 16];
-    bus_host_token(host, strlen(host), tok);
+    char tok[STOAT_BUS_TOKEN_MAX + 1], inbox[STOAT_BUS_TOKEN_MAX + 16];
+    stoat_bus_host_token(host, strlen(host), tok);
     snprintf(inbox, sizeof inbox, "_INBOX_%s", tok);
     char name[128];
     snprintf(name, sizeof name, "stoat %s", host);
     /* the host's own inbox prefix only with per-host credentials: the
      * server's permissions for that user allow replies there alone */
-    struct bus_opts o = {.servers = b->servers,
-                         .nservers = b->nservers,
-                         .creds = b->creds,
-                         .tls_ca = b->tls_ca,
-                         .inbox = b->creds ? inbox : NULL,
-                         .name = name,
-                         .diag = bus_diag,
-                         .diag_ctx = dp};
-    struct bus_conn *c = NULL;
+    struct stoat_bus_opts o = {.servers = b->servers,
+                               .nservers = b->nservers,
+                               .creds = b->creds,
+                               .tls_ca = b->tls_ca,
+                               .inbox = b->creds ? inbox : NULL,
+                               .name = name,
+                               .diag = bus_diag,
+                               .diag_ctx = dp};
+    struct stoat_bus_conn *c = NULL;
     char why[512];
-    if (bus_connect(&o, &c, why, sizeof why) != STOAT_OK) {
+    if (stoat_bus_connect(&o, &c, why, sizeof why) != STOAT_OK) {
         fprintf(stderr, "stoat: %s\n", why);
         return NULL;
     }
@@ -129,13 +129,13 @@ struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, str
 }
 
 void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
-                      struct bus_pub_opts *o)
+                      struct stoat_bus_pub_opts *o)
 {
-    *o = (struct bus_pub_opts){.agent = host,
-                               .role = role,
-                               .spool_dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT,
-                               .spool_max = b->spool_max,
-                               .spool_rate = b->spool_rate,
-                               .diag = bus_diag,
-                               .diag_ctx = dp};
+    *o = (struct stoat_bus_pub_opts){.agent = host,
+                                     .role = role,
+                                     .spool_dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT,
+                                     .spool_max = b->spool_max,
+                                     .spool_rate = b->spool_rate,
+                                     .diag = bus_diag,
+                                     .diag_ctx = dp};
 }

@@ -165,10 +165,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 
 /* ---- the bus (cli/bus_args.c): options shared by the fleet commands ---- */
-#include "bus/publish.h"
+#include "stoat/bus.h"
 #define CLI_SPOOL_DEFAULT "/var/lib/stoat/spool"
 struct bus_args {
-    const char *servers[BUS_MAX_SERVERS];
+    const char *servers[STOAT_BUS_MAX_SERVERS];
     size_t nservers;
     const char *creds, *tls_ca, *spool;
     uint64_t spool_max;
@@ -178,10 +178,10 @@ extern const struct cli_option cli_bus_options[];
 void cli_bus_options_help(FILE *f);
 /* Connects as host (the inbox prefix _INBOX_<token> with --creds); NULL
  * after saying why. */
-struct bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp);
+struct stoat_bus_conn *cli_bus_connect(const struct bus_args *b, const char *host, struct diag_printer *dp);
 /* The publisher's options from the bus options. */
 void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *role, struct diag_printer *dp,
-                      struct bus_pub_opts *o);
+                      struct stoat_bus_pub_opts *o);
 
 /* `stoat watch --publish` (cli/watch_publish.c). */
 struct stoat_watch;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "fleet/fleet.h"
+#include "stoat/fleet.h"
 #include "stoat/sinks.h"
 #include "stoat/store.h"
 
@@ -62,7 +62,7 @@ static void usage(FILE *f)
 struct fleet_args {
     struct rule_args ra;
     struct stoat_behaviour_opts bo;
-    const char *servers[BUS_MAX_SERVERS];
+    const char *servers[STOAT_BUS_MAX_SERVERS];
     size_t nservers;
     const char *creds, *tls_ca, *db, *output, *id;
     int64_t duration, silence, replicas, partitions, max_age, max_bytes, replay, cross_idle, cross_replay;
@@ -79,8 +79,8 @@ static bool parse_server(const struct cli_value *val, void *field)
     struct fleet_args *fa = (struct fleet_args *)((char *)field - offsetof(struct fleet_args, servers));
     if (!val->v)
         return false;
-    if (fa->nservers >= BUS_MAX_SERVERS) {
-        fprintf(stderr, "stoat: at most %d --server\n", BUS_MAX_SERVERS);
+    if (fa->nservers >= STOAT_BUS_MAX_SERVERS) {
+        fprintf(stderr, "stoat: at most %d --server\n", STOAT_BUS_MAX_SERVERS);
         return false;
     }
     fa->servers[fa->nservers++] = val->v;
@@ -142,25 +142,25 @@ static void bus_say(void *ctx, enum stoat_severity sev, const char *msg)
         fprintf(stderr, "stoat: %s\n", msg);
 }
 
-static struct bus_conn *connect_bus(const struct fleet_args *fa, const char *name)
+static struct stoat_bus_conn *connect_bus(const struct fleet_args *fa, const char *name)
 {
-    struct bus_opts bo = {.servers = fa->servers,
-                          .nservers = fa->nservers,
-                          .creds = fa->creds,
-                          .tls_ca = fa->tls_ca,
-                          .name = name,
-                          .connect_wait_ms = 5000,
-                          .diag = bus_say};
-    struct bus_conn *c = NULL;
+    struct stoat_bus_opts bo = {.servers = fa->servers,
+                                .nservers = fa->nservers,
+                                .creds = fa->creds,
+                                .tls_ca = fa->tls_ca,
+                                .name = name,
+                                .connect_wait_ms = 5000,
+                                .diag = bus_say};
+    struct stoat_bus_conn *c = NULL;
     char why[512];
-    if (bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK) {
+    if (stoat_bus_connect(&bo, &c, why, sizeof(why)) != STOAT_OK) {
         fprintf(stderr, "stoat: %s\n", why);
         return NULL;
     }
-    if (!bus_conn_wait(c, 5000)) {
+    if (!stoat_bus_conn_wait(c, 5000)) {
         fprintf(stderr, "stoat: no NATS server answered\n");
         bus_closing = 1;
-        bus_close(c);
+        stoat_bus_close(c);
         return NULL;
     }
     return c;
@@ -170,19 +170,19 @@ static struct bus_conn *connect_bus(const struct fleet_args *fa, const char *nam
 
 static int do_setup(const struct fleet_args *fa)
 {
-    struct bus_conn *c = connect_bus(fa, "stoat fleet setup");
+    struct stoat_bus_conn *c = connect_bus(fa, "stoat fleet setup");
     if (!c)
         return EXIT_FATAL;
     char why[512];
-    struct bus_setup_opts so = {.replicas = (int)fa->replicas,
-                                .max_age_ns = fa->max_age * 1000000000LL,
-                                .max_bytes = fa->max_bytes,
-                                .partitions = (unsigned)fa->partitions};
+    struct stoat_bus_setup_opts so = {.replicas = (int)fa->replicas,
+                                      .max_age_ns = fa->max_age * 1000000000LL,
+                                      .max_bytes = fa->max_bytes,
+                                      .partitions = (unsigned)fa->partitions};
     unsigned parts = 0;
     int rc = EXIT_OK;
-    if (bus_ensure_streams(c, &so, why, sizeof(why)) != STOAT_OK ||
-        bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK ||
-        fleet_setup_consumers(c, parts, (int)fa->replicas, why, sizeof(why)) != STOAT_OK) {
+    if (stoat_bus_ensure_streams(c, &so, why, sizeof(why)) != STOAT_OK ||
+        stoat_bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK ||
+        stoat_fleet_setup_consumers(c, parts, (int)fa->replicas, why, sizeof(why)) != STOAT_OK) {
         fprintf(stderr, "stoat: %s\n", why);
         rc = EXIT_FATAL;
     } else {
@@ -190,31 +190,31 @@ static int do_setup(const struct fleet_args *fa)
                parts, fa->replicas > 0 ? (int)fa->replicas : 1);
     }
     bus_closing = 1;
-    bus_close(c);
-    bus_shutdown();
+    stoat_bus_close(c);
+    stoat_bus_shutdown();
     return rc;
 }
 
 /* ------------------------------------------------------------ status */
 
-static void status_consumers(struct bus_conn *c)
+static void status_consumers(struct stoat_bus_conn *c)
 {
     unsigned parts = 0;
     char why[256];
-    if (bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK)
+    if (stoat_bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK)
         return;
     uint64_t pending = 0, acked_pending = 0;
     unsigned read = 0;
     for (unsigned p = 0; p <= parts; p++) {
         char name[32];
         if (p == parts)
-            snprintf(name, sizeof(name), FLEET_CONSUMER_HEALTH);
+            snprintf(name, sizeof(name), STOAT_FLEET_CONSUMER_HEALTH);
         else
-            snprintf(name, sizeof(name), FLEET_CONSUMER_PREFIX "%u", p);
+            snprintf(name, sizeof(name), STOAT_FLEET_CONSUMER_PREFIX "%u", p);
         jsConsumerInfo *ci = NULL;
         jsErrCode je = 0;
-        if (js_GetConsumerInfo(&ci, bus_js(c), p == parts ? BUS_STREAM_HEALTH : BUS_STREAM_EVENTS, name, NULL, &je) !=
-            NATS_OK)
+        if (js_GetConsumerInfo(&ci, stoat_bus_js(c), p == parts ? STOAT_BUS_STREAM_HEALTH : STOAT_BUS_STREAM_EVENTS,
+                               name, NULL, &je) != NATS_OK)
             continue;
         read++;
         if (p < parts) {
@@ -231,7 +231,7 @@ static void status_consumers(struct bus_conn *c)
     printf("partitions: %u, lag: %llu batches waiting, %llu awaiting acks\n", parts, (unsigned long long)pending,
            (unsigned long long)acked_pending);
     kvStore *kv = NULL;
-    if (js_KeyValue(&kv, bus_js(c), BUS_KV_FLEET) == NATS_OK) {
+    if (js_KeyValue(&kv, stoat_bus_js(c), STOAT_BUS_KV_FLEET) == NATS_OK) {
         kvKeysList keys = {0};
         if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
             for (int i = 0; i < keys.Count; i++) {
@@ -247,7 +247,7 @@ static void status_consumers(struct bus_conn *c)
     }
     kvStore *rk = NULL;
     kvEntry *cur = NULL;
-    if (js_KeyValue(&rk, bus_js(c), BUS_KV_RULES) == NATS_OK && kvStore_Get(&cur, rk, "current") == NATS_OK)
+    if (js_KeyValue(&rk, stoat_bus_js(c), STOAT_BUS_KV_RULES) == NATS_OK && kvStore_Get(&cur, rk, "current") == NATS_OK)
         printf("rules: %.*s\n", kvEntry_ValueLen(cur) < 400 ? kvEntry_ValueLen(cur) : 400,
                (const char *)kvEntry_Value(cur));
     else
@@ -258,12 +258,12 @@ static void status_consumers(struct bus_conn *c)
 
 static int do_status(const struct fleet_args *fa)
 {
-    struct bus_conn *c = connect_bus(fa, "stoat fleet status");
+    struct stoat_bus_conn *c = connect_bus(fa, "stoat fleet status");
     if (c) {
         status_consumers(c);
         bus_closing = 1;
-        bus_close(c);
-        bus_shutdown();
+        stoat_bus_close(c);
+        stoat_bus_shutdown();
     }
     if (!fa->db)
         return c ? EXIT_OK : EXIT_FATAL;
@@ -293,20 +293,20 @@ static int do_push(const struct fleet_args *fa, const char *const *paths, size_t
         fprintf(stderr, "usage: stoat fleet rules push DIR...\n");
         return EXIT_USAGE;
     }
-    struct bus_conn *c = connect_bus(fa, "stoat fleet rules push");
+    struct stoat_bus_conn *c = connect_bus(fa, "stoat fleet rules push");
     if (!c)
         return EXIT_FATAL;
     char ver[80], why[512];
     int rc = EXIT_OK;
-    if (fleet_bundle_push(c, paths, n, ver, sizeof(ver), why, sizeof(why)) != STOAT_OK) {
+    if (stoat_fleet_bundle_push(c, paths, n, ver, sizeof(ver), why, sizeof(why)) != STOAT_OK) {
         fprintf(stderr, "stoat: %s\n", why);
         rc = EXIT_FATAL;
     } else {
         printf("rules: version %s pushed\n", ver);
     }
     bus_closing = 1;
-    bus_close(c);
-    bus_shutdown();
+    stoat_bus_close(c);
+    stoat_bus_shutdown();
     return rc;
 }
 
@@ -315,7 +315,7 @@ static int do_creds(const struct fleet_args *fa, const char *host)
     char def[300], conf[4096], why[512];
     snprintf(def, sizeof(def), "%s.creds", host);
     const char *path = fa->output ? fa->output : def;
-    if (fleet_creds_make(host, path, conf, sizeof(conf), why, sizeof(why)) != STOAT_OK) {
+    if (stoat_fleet_creds_make(host, path, conf, sizeof(conf), why, sizeof(why)) != STOAT_OK) {
         fprintf(stderr, "stoat: %s\n", why);
         return EXIT_FATAL;
     }
@@ -375,11 +375,16 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     }
     int rc = EXIT_OK;
     struct stoat_store *store = NULL, *xstore = NULL;
-    struct bus_conn *c = NULL;
+    struct stoat_bus_conn *c = NULL;
     FILE *out = NULL;
-    /* commits only when the centre says (alerts and marks together) */
-    struct stoat_store_opts so = {
-        .create = true, .batch_alerts = 1u << 30, .batch_ms = 1u << 30, .diag = cli_diag, .diag_ctx = &dp};
+    /* commits only when the centre says (alerts and marks together); a
+     * host's processes may be stored by the worker it was taken from */
+    struct stoat_store_opts so = {.create = true,
+                                  .batch_alerts = 1u << 30,
+                                  .batch_ms = 1u << 30,
+                                  .shared_processes = true,
+                                  .diag = cli_diag,
+                                  .diag_ctx = &dp};
     /* the cross-host role's incidents: a handle (and run) of their own, as
      * their alerts are in the workers' runs */
     if (stoat_store_open(fa->db, &so, &store) != STOAT_OK || stoat_store_open(fa->db, &so, &xstore) != STOAT_OK) {
@@ -415,32 +420,32 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     struct reload_ctx rctx = {fa, &dp};
-    struct fleet_opts fo = {.rs = rs,
-                            .rule_version = "local",
-                            .sinks = sinks,
-                            .nsinks = nsinks,
-                            .store = store,
-                            .db_path = fa->db,
-                            .min_level = fa->min_level,
-                            .beh = fa->bo,
-                            .threads = fa->threads ? fa->threads : 2,
-                            .id = id,
-                            .duration_s = (double)fa->duration,
-                            .silence_ms = fa->silence * 1000,
-                            .replay_s = fa->no_replay ? -1 : (double)fa->replay,
-                            .cross_sinks = xsinks,
-                            .ncross_sinks = out ? 2 : 1,
-                            .cross_store = xstore,
-                            .cross_idle_s = (double)fa->cross_idle,
-                            .cross_replay_s = (double)fa->cross_replay,
-                            .stop = &stop_flag,
-                            .reload = reload_rules,
-                            .reload_ctx = &rctx,
-                            .diag = fleet_diag,
-                            .diag_ctx = &dp,
-                            .verbose = fa->verbose};
-    struct fleet_stats fs;
-    stoat_err e = fleet_run(c, &fo, &fs);
+    struct stoat_fleet_opts fo = {.rs = rs,
+                                  .rule_version = "local",
+                                  .sinks = sinks,
+                                  .nsinks = nsinks,
+                                  .store = store,
+                                  .db_path = fa->db,
+                                  .min_level = fa->min_level,
+                                  .beh = &fa->bo,
+                                  .threads = fa->threads ? fa->threads : 2,
+                                  .id = id,
+                                  .duration_s = (double)fa->duration,
+                                  .silence_ms = fa->silence * 1000,
+                                  .replay_s = fa->no_replay ? -1 : (double)fa->replay,
+                                  .cross_sinks = xsinks,
+                                  .ncross_sinks = out ? 2 : 1,
+                                  .cross_store = xstore,
+                                  .cross_idle_s = (double)fa->cross_idle,
+                                  .cross_replay_s = (double)fa->cross_replay,
+                                  .stop = &stop_flag,
+                                  .reload = reload_rules,
+                                  .reload_ctx = &rctx,
+                                  .diag = fleet_diag,
+                                  .diag_ctx = &dp,
+                                  .verbose = fa->verbose};
+    struct stoat_fleet_stats fs;
+    stoat_err e = stoat_fleet_run(c, &fo, &fs);
     fprintf(
         stderr,
         "fleet %s: %llu batches, %llu events, %llu alerts, %llu duplicates dropped, %llu heartbeats, "
@@ -473,9 +478,9 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
         xsinks[0].destroy(xsinks[0].ctx);
 out:
     bus_closing = 1;
-    bus_close(c);
+    stoat_bus_close(c);
     if (c)
-        bus_shutdown();
+        stoat_bus_shutdown();
     if (out && fclose(out) != 0)
         rc = EXIT_FATAL;
     stoat_store_close(store);

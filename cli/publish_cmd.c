@@ -87,7 +87,7 @@ static void on_signal(int sig)
 }
 
 /* One hunt over paths, its events to the publisher. */
-static stoat_err publish_paths(const struct stoat_ruleset *rs, struct bus_pub *pub, const char *host,
+static stoat_err publish_paths(const struct stoat_ruleset *rs, struct stoat_bus_pub *pub, const char *host,
                                struct diag_printer *dp, const char *const *paths, size_t n, struct stoat_hunt_stats *st)
 {
     struct stoat_hunt_opts ho = {.all_events = true, .diag = cli_diag, .diag_ctx = dp, .host = host};
@@ -96,7 +96,7 @@ static stoat_err publish_paths(const struct stoat_ruleset *rs, struct bus_pub *p
     if (e != STOAT_OK)
         return e;
     struct stoat_sink sink;
-    stoat_sink_lines(bus_pub_event_line, pub, true, &sink);
+    stoat_sink_lines(stoat_bus_pub_event_line, pub, true, &sink);
     stoat_hunt_add_sink(h, &sink);
     e = stoat_hunt_run(h, paths, n);
     struct stoat_hunt_stats s;
@@ -224,8 +224,8 @@ static bool is_evtx(const char *path)
     return y;
 }
 
-static int follow(const struct stoat_ruleset *rs, struct bus_pub *pub, struct publish_args *pa, struct diag_printer *dp,
-                  const char *spool, struct stoat_hunt_stats *st)
+static int follow(const struct stoat_ruleset *rs, struct stoat_bus_pub *pub, struct publish_args *pa,
+                  struct diag_printer *dp, const char *spool, struct stoat_hunt_stats *st)
 {
     char dir[2048];
     if ((size_t)snprintf(dir, sizeof dir, "%s/follow", spool) >= sizeof dir) {
@@ -243,7 +243,7 @@ static int follow(const struct stoat_ruleset *rs, struct bus_pub *pub, struct pu
         f->path = pa->paths.v[i];
         f->fd = -1;
         const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
-        uint32_t h = bus_fnv1a(f->path, strlen(f->path));
+        uint32_t h = stoat_bus_fnv1a(f->path, strlen(f->path));
         snprintf(f->chunk_path, sizeof f->chunk_path, "%s/%.1024s", dir, strcmp(f->path, "-") ? base : "stdin");
         snprintf(f->pos_path, sizeof f->pos_path, "%s/%08x.pos", dir, h);
         if (strcmp(f->path, "-") && is_evtx(f->path)) {
@@ -308,8 +308,8 @@ int cmd_publish(int argc, char **argv)
 {
     struct publish_args pa = {.wait_s = 60};
     pa.paths.v = calloc((size_t)argc + 1, sizeof(*pa.paths.v));
-    struct bus_conn *conn = NULL;
-    struct bus_pub *pub = NULL;
+    struct stoat_bus_conn *conn = NULL;
+    struct stoat_bus_pub *pub = NULL;
     struct stoat_ruleset *rs = NULL;
     int rc = cli_parse(&command, argc, argv, 1, &pa);
     if (rc != CLI_GO)
@@ -336,11 +336,11 @@ int cmd_publish(int argc, char **argv)
         goto out;
     if (!(conn = cli_bus_connect(&pa.bus, pa.host, &dp)))
         goto out;
-    struct bus_pub_opts po;
+    struct stoat_bus_pub_opts po;
     cli_bus_pub_opts(&pa.bus, pa.host, "publish", &dp, &po);
     po.block = true;
     char why[512];
-    if (bus_pub_create(conn, &po, &pub, why, sizeof why) != STOAT_OK) {
+    if (stoat_bus_pub_create(conn, &po, &pub, why, sizeof why) != STOAT_OK) {
         fprintf(stderr, "stoat publish: %s\n", why);
         goto out;
     }
@@ -350,9 +350,9 @@ int cmd_publish(int argc, char **argv)
         rc = follow(rs, pub, &pa, &dp, po.spool_dir, &st);
     else if (publish_paths(rs, pub, pa.host, &dp, pa.paths.v, pa.paths.n, &st) != STOAT_OK)
         rc = EXIT_FATAL;
-    bool all = bus_pub_finish(pub, pa.wait_s * 1000);
-    struct bus_pub_stats ps;
-    bus_pub_stats(pub, &ps);
+    bool all = stoat_bus_pub_finish(pub, pa.wait_s * 1000);
+    struct stoat_bus_pub_stats ps;
+    stoat_bus_pub_stats(pub, &ps);
     if (ps.spool.dropped_events)
         fprintf(stderr, "stoat publish: %" PRIu64 " events (%" PRIu64 " batches) dropped: the spool was full\n",
                 ps.spool.dropped_events, ps.spool.dropped_batches);
@@ -374,10 +374,10 @@ int cmd_publish(int argc, char **argv)
     if (rc == EXIT_OK && (st.files_failed || ps.acked_events != ps.events))
         rc = EXIT_PARTIAL;
 out:
-    bus_pub_destroy(pub);
-    bus_close(conn);
+    stoat_bus_pub_destroy(pub);
+    stoat_bus_close(conn);
     if (conn)
-        bus_shutdown();
+        stoat_bus_shutdown();
     stoat_ruleset_destroy(rs);
     free(pa.paths.v);
     return rc;

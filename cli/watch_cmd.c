@@ -179,7 +179,7 @@ static bool parse_publish(const struct cli_value *val, void *field)
         fprintf(stderr, "stoat watch: --publish takes nats://HOST:PORT or tls://HOST:PORT\n");
         return false;
     }
-    if (wa->bus.nservers >= BUS_MAX_SERVERS)
+    if (wa->bus.nservers >= STOAT_BUS_MAX_SERVERS)
         return false;
     wa->bus.servers[wa->bus.nservers++] = val->v;
     wa->publish = true;

@@ -17,24 +17,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bus/rules.h"
 #include "cli.h"
 #include "stoat/sinks.h"
 #include "stoat/watch.h"
 #include "util/fs.h"
 
 struct watch_pub {
-    struct bus_conn *conn;
-    struct bus_pub *pub;
-    struct bus_rules_watch *rules;
+    struct stoat_bus_conn *conn;
+    struct stoat_bus_pub *pub;
+    struct stoat_bus_rules_watch *rules;
     char spool[1024];
     pthread_mutex_t mu; /* the heartbeat's figures, set by the watch loop */
     uint64_t lost;
-    char rule_version[BUS_VERSION_MAX + 8];
+    char rule_version[STOAT_BUS_VERSION_MAX + 8];
     char mode[64];
 };
 
-static void hb_extra(void *ctx, struct bus_hb_extra *x)
+static void hb_extra(void *ctx, struct stoat_bus_hb_extra *x)
 {
     struct watch_pub *wp = ctx;
     pthread_mutex_lock(&wp->mu);
@@ -92,27 +91,27 @@ struct watch_pub *watch_pub_start(const struct bus_args *b, struct stoat_watch *
     gethostname(host, sizeof host - 1);
     if (!(wp->conn = cli_bus_connect(b, host, dp)))
         goto fail;
-    struct bus_pub_opts po;
+    struct stoat_bus_pub_opts po;
     cli_bus_pub_opts(b, host, "watch", dp, &po);
     po.block = false; /* the sensor is never held up: a full queue spools */
     po.hb_extra = hb_extra;
     po.hb_ctx = wp;
     snprintf(wp->spool, sizeof wp->spool, "%s", po.spool_dir);
     char why[512];
-    if (bus_pub_create(wp->conn, &po, &wp->pub, why, sizeof why) != STOAT_OK) {
+    if (stoat_bus_pub_create(wp->conn, &po, &wp->pub, why, sizeof why) != STOAT_OK) {
         fprintf(stderr, "stoat watch: %s\n", why);
         goto fail;
     }
     struct stoat_sink sink;
-    stoat_sink_lines(bus_pub_event_line, wp->pub, true, &sink);
+    stoat_sink_lines(stoat_bus_pub_event_line, wp->pub, true, &sink);
     stoat_watch_add_event_sink(w, &sink);
-    stoat_sink_lines(bus_pub_alert_line, wp->pub, false, &sink);
+    stoat_sink_lines(stoat_bus_pub_alert_line, wp->pub, false, &sink);
     stoat_watch_add_sink(w, &sink);
-    if (bus_rules_watch_start(wp->conn, &wp->rules, why, sizeof why) != STOAT_OK)
+    if (stoat_bus_rules_watch_start(wp->conn, &wp->rules, why, sizeof why) != STOAT_OK)
         fprintf(stderr, "stoat watch: %s; rules come from the command line only\n", why);
     return wp;
 fail:
-    bus_close(wp->conn);
+    stoat_bus_close(wp->conn);
     pthread_mutex_destroy(&wp->mu);
     free(wp);
     return NULL;
@@ -127,12 +126,12 @@ void watch_pub_update(struct watch_pub *wp, uint64_t lost)
 
 bool watch_pub_new_rules(struct watch_pub *wp, char *version, size_t vlen)
 {
-    return wp && wp->rules && bus_rules_watch_changed(wp->rules, version, vlen);
+    return wp && wp->rules && stoat_bus_rules_watch_changed(wp->rules, version, vlen);
 }
 
 char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version)
 {
-    char base[1100], dir[1200], tmp[1200], why[512], got[BUS_VERSION_MAX];
+    char base[1100], dir[1200], tmp[1200], why[512], got[STOAT_BUS_VERSION_MAX];
     snprintf(base, sizeof base, "%s/rules", wp->spool);
     snprintf(dir, sizeof dir, "%s/%s", base, version);
     if (fs_is_dir(dir))
@@ -143,7 +142,7 @@ char *watch_pub_fetch_rules(struct watch_pub *wp, const char *version)
         fprintf(stderr, "stoat watch: cannot make %s: %s\n", tmp, strerror(errno));
         return NULL;
     }
-    if (bus_rules_fetch(wp->conn, tmp, got, sizeof got, why, sizeof why) != STOAT_OK || !got[0]) {
+    if (stoat_bus_rules_fetch(wp->conn, tmp, got, sizeof got, why, sizeof why) != STOAT_OK || !got[0]) {
         fprintf(stderr, "stoat watch: rule bundle %s: %s\n", version, got[0] ? why : "gone from the bucket");
         return NULL;
     }
@@ -164,11 +163,11 @@ void watch_pub_stop(struct watch_pub *wp, bool quiet)
 {
     if (!wp)
         return;
-    bus_rules_watch_stop(wp->rules);
+    stoat_bus_rules_watch_stop(wp->rules);
     /* a moment for the last batches; what is not acknowledged stays in the spool */
-    bus_pub_finish(wp->pub, 3000);
-    struct bus_pub_stats st;
-    bus_pub_stats(wp->pub, &st);
+    stoat_bus_pub_finish(wp->pub, 3000);
+    struct stoat_bus_pub_stats st;
+    stoat_bus_pub_stats(wp->pub, &st);
     if (!quiet || st.spool.events || st.spool.dropped_events)
         fprintf(stderr,
                 "stoat watch: published %llu events and %llu alerts, %llu acknowledged; %llu events in the "
@@ -176,9 +175,9 @@ void watch_pub_stop(struct watch_pub *wp, bool quiet)
                 (unsigned long long)st.events, (unsigned long long)st.alerts,
                 (unsigned long long)(st.acked_events + st.acked_alerts), (unsigned long long)st.spool.events,
                 (unsigned long long)st.spool.dropped_events);
-    bus_pub_destroy(wp->pub);
-    bus_close(wp->conn);
-    bus_shutdown();
+    stoat_bus_pub_destroy(wp->pub);
+    stoat_bus_close(wp->conn);
+    stoat_bus_shutdown();
     pthread_mutex_destroy(&wp->mu);
     free(wp);
 }

@@ -113,7 +113,7 @@
     alert: function (id) { return api('/api/alerts/' + encodeURIComponent(id)); },
     incidents: function (f) { return api('/api/incidents?' + filterQuery(f)); },
     incident: function (id) { return api('/api/incidents/' + encodeURIComponent(id)); },
-    incidentAlerts: function (id, off) { return api('/api/incidents/' + encodeURIComponent(id) + '/alerts?' + qs({ offset: off })); },
+    incidentAlerts: function (id, off, host) { return api('/api/incidents/' + encodeURIComponent(id) + '/alerts?' + qs({ host: host, offset: off })); },
     hosts: function () { return api('/api/hosts'); },
     rules: function () { return api('/api/rules'); },
     fleet: function () { return api('/api/fleet'); },
@@ -320,14 +320,21 @@
       incident: function (id) {
         var inc = incidents.filter(function (i) { return String(i.id) === String(id); })[0];
         if (!inc) return Promise.reject(new Error('no incident ' + id));
-        var al = incAlerts(inc), g = incGroups(al), pg = incPage(al, 0);
+        var al = incAlerts(inc), g = incGroups(al), pg = incPage(al, 0), bh = {};
+        al.forEach(function (a) {
+          var x = bh[a.host] || (bh[a.host] = { host: a.host, n: 0, first: a.ns, last: a.ns });
+          x.n++; x.last = a.ns;
+        });
         return resolve({ incident: incItem(inc), alerts: pg.alerts, tree: pg.tree, total: pg.total, next: pg.next, offset: 0,
-          by_rule: g.by_rule, groups: g.groups, evidence: inc.evidence || [], triage: history('i:' + inc.id) });
+          by_rule: g.by_rule, groups: g.groups, evidence: inc.evidence || [], triage: history('i:' + inc.id),
+          edges: inc.edges, by_host: inc.hosts ? Object.keys(bh).map(function (k) { return bh[k]; }) : undefined });
       },
-      incidentAlerts: function (id, off) {
+      incidentAlerts: function (id, off, host) {
         var inc = incidents.filter(function (i) { return String(i.id) === String(id); })[0];
         if (!inc) return Promise.reject(new Error('no incident ' + id));
-        return resolve(incPage(incAlerts(inc), +off || 0));
+        var al = incAlerts(inc);
+        if (host != null) al = al.filter(function (a) { return a.host === host; });
+        return resolve(incPage(al, +off || 0));
       },
       hosts: function () { cached = cached || counts(); return resolve({ hosts: cached.hosts }); },
       rules: function () { cached = cached || counts(); return resolve({ rules: cached.rules }); },
@@ -629,26 +636,81 @@
   /* An incident of any size: its alerts grouped by rule (and, under each,
      by the top of their process tree) first, then the chain in time a page
      at a time (?at=OFFSET), with the process trees of that page only. */
+  function alertItem(a) {
+    return h('li', { class: 'l' + a.level, 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },
+      h('div', { class: 'when', text: fmtTime(a.ns) + ' · ' + LEVELS[a.level] }),
+      h('div', { class: 'what', text: a.title }),
+      a.cmd || a.image ? h('div', { class: 'mono muted', text: a.cmd || a.image }) : null);
+  }
+
+  /* A fleet incident, host by host: the logons that joined the hosts, then
+     each host's alerts in event time, a page at a time (?host=H&at=N pages
+     that host), beside that host's process trees; as many hosts as the
+     chain reached, at most FLEET_HOSTS drawn (the rest listed, linked). */
+  var FLEET_HOSTS = 24;
+  /* a link within the page (the hash is the route: it scrolls instead) */
+  function jump(target, text) {
+    return h('a', { href: location.hash, class: 'jump', text: text, onclick: function (ev) {
+      ev.preventDefault(); var el = document.getElementById(target); if (el) el.scrollIntoView(); } });
+  }
+  function fleetParts(d, q) {
+    var i = d.incident, counts = {}, hosts = i.hosts.slice(0, FLEET_HOSTS);
+    (d.by_host || []).forEach(function (x) { counts[x.host] = x; });
+    var et = h('table', { id: 'incident-edges' }, h('tr', null, h('th', { text: 'First (UTC)' }), h('th', { text: 'From' }),
+      h('th', { text: 'To' }), h('th', { text: 'Account' }), h('th', { text: 'Via' })));
+    (d.edges || []).forEach(function (e) {
+      et.appendChild(h('tr', { class: 'edge' }, h('td', { class: 't', text: fmtTime(e.first) }), h('td', { text: e.from }),
+        h('td', { text: e.to }), h('td', { text: e.account }),
+        h('td', null, e.via || '', e['new'] ? [' ', h('span', { class: 'tag', text: 'new' })] : null)));
+    });
+    return Promise.all(hosts.map(function (name) {
+      var at = q.host === name ? Math.max(0, +q.at || 0) : 0;
+      return counts[name] ? src.incidentAlerts(i.id, at, name) : { alerts: [], tree: [], total: 0, offset: 0, next: null };
+    })).then(function (pages) {
+      var out = [section('Logons between the hosts', et)];
+      pages.forEach(function (pg, k) { out.push(hostPart(i, hosts[k], pg)); });
+      if (i.hosts.length > hosts.length) out.push(h('p', { class: 'muted', id: 'incident-more-hosts' }, 'and ' + (i.hosts.length - hosts.length) + ' more hosts: ',
+        i.hosts.slice(hosts.length).map(function (n, k) { return [k ? ', ' : '', link('#/alerts?' + qs({ incident: i.id, host: n }), n)]; })));
+      return out;
+    });
+  }
+  function hostPart(i, name, pg) {
+    var off = pg.offset || 0, total = pg.total || 0;
+    var tl = h('ol', { class: 'timeline', start: off + 1 });
+    pg.alerts.forEach(function (a) { tl.appendChild(alertItem(a)); });
+    function goAt(n) { location.hash = '#/incident/' + i.id + '?' + qs({ host: name, at: n || '' }); }
+    var pager = h('div', { class: 'pager' },
+      h('span', { class: 'muted host-page', text: total ? 'alerts ' + fmtNum(off + 1) + '–' + fmtNum(off + pg.alerts.length) + ' of ' + fmtNum(total) : 'no alerts stored' }),
+      off ? h('button', { class: 'host-prev', text: '← Earlier', onclick: function () { goAt(Math.max(0, off - INC_PAGE)); } }) : null,
+      pg.next != null ? h('button', { class: 'host-next', text: 'Later →', onclick: function () { goAt(pg.next); } }) : null);
+    return h('div', { class: 'grid2 host-part', 'data-host': name, id: 'host-' + name },
+      section(name, h('div', { class: 'muted' }, link('#/alerts?' + qs({ incident: i.id, host: name }), 'its alerts in the list'), ' · ',
+        jump('host-trees-' + name, 'its process trees')), pager, tl),
+      h('div', { id: 'host-trees-' + name }, section('Process trees on ' + name, ptree(pg.tree, pg.alerts))));
+  }
+
   views.incident = function (p, q) {
     var id = p[1], at = Math.max(0, +q.at || 0);
-    return Promise.all([src.incident(id), at ? src.incidentAlerts(id, at) : null]).then(function (r) {
+    return Promise.all([src.incident(id), at && !q.host ? src.incidentAlerts(id, at) : null]).then(function (r) {
+      if (!(r[0].incident.hosts && r[0].incident.hosts.length)) return [r, null];
+      return fleetParts(r[0], q).then(function (parts) { return [r, parts]; });
+    }).then(function (rp) {
+      var r = rp[0], parts = rp[1];
       var d = r[0], pg = r[1] || d, i = d.incident, root = h('div', { id: 'incident-view', 'data-id': i.id });
       root.appendChild(section(null,
         h('div', { class: 'head' }, lvl(i.level), h('h1', { text: i.title || ('Incident ' + i.id) }), stateTag(i.state),
           h('span', { class: 'muted', text: 'score ' + Math.round(i.score) + ' / 100' })),
-        h('div', { class: 'muted' }, 'Host ', link('#/alerts?' + qs({ host: i.host }), i.host), i.logon ? ', logon session ' + i.logon : '',
+        parts ? h('div', { class: 'muted', id: 'incident-hosts' }, 'Hosts ', i.hosts.map(function (n, k) { return [k ? ' → ' : '', jump('host-' + n, n)]; }),
+          i.account ? ' · account ' + i.account : '', ' · ', fmtTime(i.first), ' → ', fmtTime(i.last), ' UTC · ', fmtNum(i.n), ' alerts')
+          : h('div', { class: 'muted' }, 'Host ', link('#/alerts?' + qs({ host: i.host }), i.host), i.logon ? ', logon session ' + i.logon : '',
           ' · ', fmtTime(i.first), ' → ', fmtTime(i.last), ' UTC · ', fmtNum(i.n), ' alerts'),
         chainEl(i.tactics)));
       root.appendChild(triagePanel('incident', i.id, i.state, d.triage, function () { render(); }));
       root.appendChild(groupsPanel(i, d.by_rule || [], d.groups || []));
+      if (parts) { parts.forEach(function (x) { root.appendChild(x); }); return root; }
       var total = pg.total != null ? pg.total : pg.alerts.length, off = pg.offset || 0;
       var tl = h('ol', { class: 'timeline', id: 'incident-timeline', start: off + 1 });
-      pg.alerts.forEach(function (a) {
-        tl.appendChild(h('li', { class: 'l' + a.level, 'data-alert': a.id, onclick: function () { location.hash = '#/alert/' + a.id; } },
-          h('div', { class: 'when', text: fmtTime(a.ns) + ' · ' + LEVELS[a.level] }),
-          h('div', { class: 'what', text: a.title }),
-          a.cmd || a.image ? h('div', { class: 'mono muted', text: a.cmd || a.image }) : null));
-      });
+      pg.alerts.forEach(function (a) { tl.appendChild(alertItem(a)); });
       function goAt(n) { location.hash = '#/incident/' + i.id + (n ? '?' + qs({ at: n }) : ''); }
       var pager = h('div', { class: 'pager', id: 'incident-pager' },
         h('span', { class: 'muted', id: 'incident-page', text: total ? 'alerts ' + fmtNum(off + 1) + '–' + fmtNum(off + pg.alerts.length) + ' of ' + fmtNum(total) : 'no alerts stored' }),

@@ -109,6 +109,9 @@ struct stoat_incident_edge {
 struct stoat_incident_host {
     const char *host;
     const uint64_t *alert_ids;
+    const int64_t *alert_times; /* each alert's event time (NULL: not given): with the host and
+                                   the id, a store finds the alerts that a run of another
+                                   process stored (the fleet centre's cross-host role) */
     size_t nalerts;
     const char *const *processes; /* images of the alerts' processes and their parents, first seen first */
     size_t nprocesses;

@@ -49,6 +49,13 @@ struct stoat_store_opts {
     /* A writer that runs for weeks (stoat watch) applies retention in its
      * commits too, at most this often; 0 = at the run's end only. */
     unsigned prune_every_ms;
+    /* Other writers store the same hosts' processes (the fleet's workers,
+     * one taking a host over from another): a process this handle has not
+     * stored itself is looked up in the file before it gets a row, through
+     * an index on (host, GUID) made at open for it. Without it, a writer
+     * remembers only its own rows, which is all one run needs and spares
+     * every insert an index. */
+    bool shared_processes;
     /* Why the store could not be opened, for a human: one diagnostic (its
      * file the store's path). May be NULL. */
     stoat_diag_fn diag;
@@ -189,12 +196,15 @@ stoat_err stoat_store_incidents_json(struct stoat_store *s, const struct stoat_f
 /* One incident: its evidence, its alerts' groups (by rule and process tree)
  * and the first STOAT_INCIDENT_PAGE of its alerts in event time with their
  * trees; the others a page at a time from stoat_store_incident_alerts_json
- * (offset into time order; limit 0 = a page, at most STOAT_INCIDENT_PAGE_MAX). */
+ * (offset into time order; limit 0 = a page, at most STOAT_INCIDENT_PAGE_MAX).
+ * A fleet incident's also has its edges and its alerts counted per host
+ * (by_host); a page of one host's alerts, with that host's process trees,
+ * is asked with host (NULL: every host's). */
 #define STOAT_INCIDENT_PAGE     200
 #define STOAT_INCIDENT_PAGE_MAX 1000
 stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **json, size_t *len);
-stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, unsigned offset, unsigned limit,
-                                           char **json, size_t *len);
+stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, const char *host, unsigned offset,
+                                           unsigned limit, char **json, size_t *len);
 stoat_err stoat_store_hosts_json(struct stoat_store *s, char **json, size_t *len);
 stoat_err stoat_store_rules_json(struct stoat_store *s, char **json, size_t *len);
 /* Queries of this handle running past ms milliseconds from now stop with

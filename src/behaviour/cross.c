@@ -662,6 +662,7 @@ struct inc_build {
     const char ***procs; /* per host */
     size_t *nprocs;
     uint64_t **host_ids;
+    int64_t **host_times; /* of host_ids */
     size_t *nhost_ids;
 };
 
@@ -694,10 +695,12 @@ static void build_free(struct inc_build *b, size_t nhosts)
     for (size_t h = 0; h < nhosts; h++) {
         free(b->procs[h]);
         free(b->host_ids[h]);
+        free(b->host_times[h]);
     }
     free(b->procs);
     free(b->nprocs);
     free(b->host_ids);
+    free(b->host_times);
     free(b->nhost_ids);
     free(b->parts);
     free(b->edges);
@@ -786,6 +789,8 @@ static void chain_alerts(struct cross *c, const struct xchain *ch, const struct 
         XGROW(b->ids, b->idcap, b->nids + 1);
         b->ids[b->nids++] = a->id;
         b->host_ids[h] = xrealloc(b->host_ids[h], (b->nhost_ids[h] + 1) * sizeof(uint64_t));
+        b->host_times[h] = xrealloc(b->host_times[h], (b->nhost_ids[h] + 1) * sizeof(int64_t));
+        b->host_times[h][b->nhost_ids[h]] = a->t;
         b->host_ids[h][b->nhost_ids[h]++] = a->id;
         push_unique(&b->procs[h], &b->nprocs[h], a->parent);
         push_unique(&b->procs[h], &b->nprocs[h], a->image);
@@ -849,6 +854,7 @@ static void report_chain(struct cross *c, const struct xchain *ch, const struct 
     b.procs = xcalloc(nh, sizeof(*b.procs));
     b.nprocs = xcalloc(nh, sizeof(*b.nprocs));
     b.host_ids = xcalloc(nh, sizeof(*b.host_ids));
+    b.host_times = xcalloc(nh, sizeof(*b.host_times));
     b.nhost_ids = xcalloc(nh, sizeof(*b.nhost_ids));
     struct chain_tally t;
     chain_tally_init(&t);
@@ -873,6 +879,7 @@ static void report_chain(struct cross *c, const struct xchain *ch, const struct 
         for (size_t h = 0; h < nh; h++)
             b.parts[h] = (struct stoat_incident_host){.host = ch->hosts[h],
                                                       .alert_ids = b.host_ids[h],
+                                                      .alert_times = b.host_times[h],
                                                       .nalerts = b.nhost_ids[h],
                                                       .processes = b.procs[h],
                                                       .nprocesses = b.nprocs[h]};

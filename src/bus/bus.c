@@ -24,26 +24,26 @@
 #include <time.h>
 #include <unistd.h>
 
-struct bus_conn {
+struct stoat_bus_conn {
     natsOptions *opts;
     natsConnection *nc;
     jsCtx *js;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    enum bus_state state;
+    enum stoat_bus_state state;
     bool ever_connected;
-    bool closing; /* bus_close: the disconnect it causes is not news */
+    bool closing; /* stoat_bus_close: the disconnect it causes is not news */
     struct bus_conn_stats st;
-    bus_diag_fn diag;
+    stoat_bus_diag_fn diag;
     void *diag_ctx;
-    void (*on_state)(void *ctx, enum bus_state st);
+    void (*on_state)(void *ctx, enum stoat_bus_state st);
     void *state_ctx;
     uint64_t jitter_seed;
 };
 
 /* ---------------------------------------------------------------- names */
 
-uint32_t bus_fnv1a(const void *p, size_t n)
+uint32_t stoat_bus_fnv1a(const void *p, size_t n)
 {
     const unsigned char *s = p;
     uint32_t h = 2166136261u;
@@ -54,13 +54,13 @@ uint32_t bus_fnv1a(const void *p, size_t n)
     return h;
 }
 
-size_t bus_host_token(const char *name, size_t len, char out[BUS_TOKEN_MAX + 1])
+size_t stoat_bus_host_token(const char *name, size_t len, char out[STOAT_BUS_TOKEN_MAX + 1])
 {
     if (!name || len == 0) {
         memcpy(out, "unknown", 8);
         return 7;
     }
-    size_t n = len > BUS_TOKEN_MAX ? 55 : len;
+    size_t n = len > STOAT_BUS_TOKEN_MAX ? 55 : len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (c >= 'A' && c <= 'Z')
@@ -68,8 +68,8 @@ size_t bus_host_token(const char *name, size_t len, char out[BUS_TOKEN_MAX + 1])
         bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
         out[i] = ok ? (char)c : '_';
     }
-    if (len > BUS_TOKEN_MAX) {
-        snprintf(out + n, BUS_TOKEN_MAX + 1 - n, "-%08x", bus_fnv1a(name, len));
+    if (len > STOAT_BUS_TOKEN_MAX) {
+        snprintf(out + n, STOAT_BUS_TOKEN_MAX + 1 - n, "-%08x", stoat_bus_fnv1a(name, len));
         n += 9;
     }
     out[n] = 0;
@@ -80,7 +80,7 @@ unsigned bus_partition(const char *token, unsigned partitions)
 {
     if (partitions == 0)
         partitions = 1;
-    return bus_fnv1a(token, strlen(token)) % partitions;
+    return stoat_bus_fnv1a(token, strlen(token)) % partitions;
 }
 
 size_t bus_subject_events(char *out, const char *token, unsigned part)
@@ -110,13 +110,13 @@ size_t bus_split_servers(const char *list, char *buf, size_t buflen, const char 
     return n;
 }
 
-const char *bus_state_name(enum bus_state s)
+const char *bus_state_name(enum stoat_bus_state s)
 {
     switch (s) {
-    case BUS_CONNECTING: return "connecting";
-    case BUS_CONNECTED: return "connected";
-    case BUS_DISCONNECTED: return "disconnected";
-    case BUS_CLOSED: return "closed";
+    case STOAT_BUS_CONNECTING: return "connecting";
+    case STOAT_BUS_CONNECTED: return "connected";
+    case STOAT_BUS_DISCONNECTED: return "disconnected";
+    case STOAT_BUS_CLOSED: return "closed";
     }
     return "?";
 }
@@ -244,9 +244,9 @@ void bus_creds_format(char *out, size_t outlen, const char *host, const struct b
 
 /* ------------------------------------------------------------ callbacks */
 
-static void say(struct bus_conn *c, enum stoat_severity sev, const char *fmt, ...)
+static void say(struct stoat_bus_conn *c, enum stoat_severity sev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void say(struct bus_conn *c, enum stoat_severity sev, const char *fmt, ...)
+static void say(struct stoat_bus_conn *c, enum stoat_severity sev, const char *fmt, ...)
 {
     if (!c->diag)
         return;
@@ -258,15 +258,15 @@ static void say(struct bus_conn *c, enum stoat_severity sev, const char *fmt, ..
     c->diag(c->diag_ctx, sev, msg);
 }
 
-/* The caller's callback first: once the new state is out, bus_close may
+/* The caller's callback first: once the new state is out, stoat_bus_close may
  * free c (it waits for CLOSED), so nothing of c is touched after. */
-static void set_state(struct bus_conn *c, enum bus_state s)
+static void set_state(struct stoat_bus_conn *c, enum stoat_bus_state s)
 {
     if (c->on_state)
         c->on_state(c->state_ctx, s);
     pthread_mutex_lock(&c->mu);
     c->state = s;
-    if (s == BUS_CONNECTED)
+    if (s == STOAT_BUS_CONNECTED)
         c->ever_connected = true;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -274,17 +274,17 @@ static void set_state(struct bus_conn *c, enum bus_state s)
 
 static void on_connected(natsConnection *nc, void *closure)
 {
-    struct bus_conn *c = closure;
+    struct stoat_bus_conn *c = closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     say(c, STOAT_SEV_NOTE, "bus: connected to %s", url);
-    set_state(c, BUS_CONNECTED);
+    set_state(c, STOAT_BUS_CONNECTED);
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
-    struct bus_conn *c = closure;
+    struct stoat_bus_conn *c = closure;
     pthread_mutex_lock(&c->mu);
     bool was = c->ever_connected && !c->closing;
     if (was)
@@ -294,31 +294,31 @@ static void on_disconnected(natsConnection *nc, void *closure)
         say(c, STOAT_SEV_WARNING,
             "bus: lost the connection to the servers; reconnecting (batches go to the "
             "spool meanwhile)");
-    set_state(c, BUS_DISCONNECTED);
+    set_state(c, STOAT_BUS_DISCONNECTED);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-    struct bus_conn *c = closure;
+    struct stoat_bus_conn *c = closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     pthread_mutex_lock(&c->mu);
     c->st.reconnects++;
     pthread_mutex_unlock(&c->mu);
     say(c, STOAT_SEV_NOTE, "bus: reconnected to %s", url);
-    set_state(c, BUS_CONNECTED);
+    set_state(c, STOAT_BUS_CONNECTED);
 }
 
 static void on_closed(natsConnection *nc, void *closure)
 {
     (void)nc;
-    set_state(closure, BUS_CLOSED);
+    set_state(closure, STOAT_BUS_CLOSED);
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
     (void)sub;
-    struct bus_conn *c = closure;
+    struct stoat_bus_conn *c = closure;
     const char *text = NULL;
     natsConnection_GetLastError(nc, &text);
     if (!text || !*text)
@@ -340,7 +340,7 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
     (void)nc;
-    struct bus_conn *c = closure;
+    struct stoat_bus_conn *c = closure;
     int64_t d = 1000;
     for (int i = 1; i < attempts && d < 15000; i++)
         d *= 2;
@@ -365,18 +365,18 @@ static stoat_err nats_fail(natsStatus s, const char *what, char *why, size_t why
 }
 
 /* Options into c->opts; STOAT_OK or an error with why. */
-static stoat_err build_opts(struct bus_conn *c, const struct bus_opts *o, char *why, size_t whylen)
+static stoat_err build_opts(struct stoat_bus_conn *c, const struct stoat_bus_opts *o, char *why, size_t whylen)
 {
-    const char *urls[BUS_MAX_SERVERS];
+    const char *urls[STOAT_BUS_MAX_SERVERS];
     char envbuf[2048];
     size_t n = 0;
     natsStatus s;
     if (o->nservers) {
-        for (size_t i = 0; i < o->nservers && i < BUS_MAX_SERVERS; i++)
+        for (size_t i = 0; i < o->nservers && i < STOAT_BUS_MAX_SERVERS; i++)
             urls[n++] = o->servers[i];
     } else {
         const char *env = getenv("STOAT_NATS_URL");
-        n = bus_split_servers(env, envbuf, sizeof envbuf, urls, BUS_MAX_SERVERS);
+        n = bus_split_servers(env, envbuf, sizeof envbuf, urls, STOAT_BUS_MAX_SERVERS);
         if (n == 0)
             urls[n++] = BUS_DEFAULT_URL;
     }
@@ -427,11 +427,11 @@ static stoat_err build_opts(struct bus_conn *c, const struct bus_opts *o, char *
     return STOAT_OK;
 }
 
-stoat_err bus_connect(const struct bus_opts *o, struct bus_conn **out, char *why, size_t whylen)
+stoat_err stoat_bus_connect(const struct stoat_bus_opts *o, struct stoat_bus_conn **out, char *why, size_t whylen)
 {
     stoat_err err = STOAT_ERR_NOMEM;
     *out = NULL;
-    struct bus_conn *c = calloc(1, sizeof *c);
+    struct stoat_bus_conn *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(why, whylen, "bus: out of memory");
         return err;
@@ -451,7 +451,7 @@ stoat_err bus_connect(const struct bus_opts *o, struct bus_conn **out, char *why
         goto out;
     natsStatus s = natsConnection_Connect(&c->nc, c->opts);
     if (s == NATS_OK) {
-        set_state(c, BUS_CONNECTED);
+        set_state(c, STOAT_BUS_CONNECTED);
     } else if (s != NATS_NOT_YET_CONNECTED) {
         err = nats_fail(s, "connect", why, whylen);
         goto out;
@@ -463,27 +463,27 @@ stoat_err bus_connect(const struct bus_opts *o, struct bus_conn **out, char *why
         err = nats_fail(s, "JetStream context", why, whylen);
         goto out;
     }
-    if (s == NATS_OK && bus_conn_state(c) != BUS_CONNECTED)
-        bus_conn_wait(c, o->connect_wait_ms > 0 ? o->connect_wait_ms : 2000);
-    if (bus_conn_state(c) != BUS_CONNECTED)
+    if (s == NATS_OK && bus_conn_state(c) != STOAT_BUS_CONNECTED)
+        stoat_bus_conn_wait(c, o->connect_wait_ms > 0 ? o->connect_wait_ms : 2000);
+    if (bus_conn_state(c) != STOAT_BUS_CONNECTED)
         say(c, STOAT_SEV_WARNING, "bus: no server answered yet; retrying in the background");
     *out = c;
     return STOAT_OK;
 out:
-    bus_close(c);
+    stoat_bus_close(c);
     return err;
 }
 
-enum bus_state bus_conn_state(const struct bus_conn *c)
+enum stoat_bus_state bus_conn_state(const struct stoat_bus_conn *c)
 {
-    struct bus_conn *m = (struct bus_conn *)c;
+    struct stoat_bus_conn *m = (struct stoat_bus_conn *)c;
     pthread_mutex_lock(&m->mu);
-    enum bus_state s = m->state;
+    enum stoat_bus_state s = m->state;
     pthread_mutex_unlock(&m->mu);
     return s;
 }
 
-bool bus_conn_wait(struct bus_conn *c, int64_t ms)
+bool stoat_bus_conn_wait(struct stoat_bus_conn *c, int64_t ms)
 {
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
@@ -494,51 +494,51 @@ bool bus_conn_wait(struct bus_conn *c, int64_t ms)
         dl.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&c->mu);
-    while (c->state != BUS_CONNECTED && c->state != BUS_CLOSED)
+    while (c->state != STOAT_BUS_CONNECTED && c->state != STOAT_BUS_CLOSED)
         if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
             break;
-    bool ok = c->state == BUS_CONNECTED;
+    bool ok = c->state == STOAT_BUS_CONNECTED;
     pthread_mutex_unlock(&c->mu);
     return ok;
 }
 
-void bus_conn_url(struct bus_conn *c, char *out, size_t outlen)
+void bus_conn_url(struct stoat_bus_conn *c, char *out, size_t outlen)
 {
     out[0] = 0;
     if (c->nc && natsConnection_GetConnectedUrl(c->nc, out, outlen) != NATS_OK)
         out[0] = 0;
 }
 
-natsConnection *bus_nats(struct bus_conn *c)
+natsConnection *bus_nats(struct stoat_bus_conn *c)
 {
     return c->nc;
 }
-jsCtx *bus_js(struct bus_conn *c)
+jsCtx *stoat_bus_js(struct stoat_bus_conn *c)
 {
     return c->js;
 }
 
-void bus_conn_stats(struct bus_conn *c, struct bus_conn_stats *out)
+void bus_conn_stats(struct stoat_bus_conn *c, struct bus_conn_stats *out)
 {
     pthread_mutex_lock(&c->mu);
     *out = c->st;
     pthread_mutex_unlock(&c->mu);
 }
 
-stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size_t whylen)
+stoat_err stoat_bus_read_partitions(struct stoat_bus_conn *c, unsigned *out, char *why, size_t whylen)
 {
     natsMsg *reply = NULL;
     stoat_err err = STOAT_ERR_IO;
     *out = BUS_DEFAULT_PARTITIONS;
     natsStatus s = natsConnection_Request(
-        &reply, c->nc, "$JS.API.DIRECT.GET.KV_" BUS_KV_FLEET ".$KV." BUS_KV_FLEET "." BUS_KEY_PARTITIONS, NULL, 0,
-        3000);
+        &reply, c->nc, "$JS.API.DIRECT.GET.KV_" STOAT_BUS_KV_FLEET ".$KV." STOAT_BUS_KV_FLEET "." BUS_KEY_PARTITIONS,
+        NULL, 0, 3000);
     if (s == NATS_NO_RESPONDERS) { /* no bucket yet (or no direct get): the default */
         err = STOAT_OK;
         goto out;
     }
     if (s != NATS_OK) {
-        snprintf(why, whylen, "bus: reading %s %s: %s", BUS_KV_FLEET, BUS_KEY_PARTITIONS, natsStatus_GetText(s));
+        snprintf(why, whylen, "bus: reading %s %s: %s", STOAT_BUS_KV_FLEET, BUS_KEY_PARTITIONS, natsStatus_GetText(s));
         goto out;
     }
     const char *status = NULL;
@@ -547,7 +547,8 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
             err = STOAT_OK;
             goto out;
         }
-        snprintf(why, whylen, "bus: reading %s %s: the server answered %s", BUS_KV_FLEET, BUS_KEY_PARTITIONS, status);
+        snprintf(why, whylen, "bus: reading %s %s: the server answered %s", STOAT_BUS_KV_FLEET, BUS_KEY_PARTITIONS,
+                 status);
         goto out;
     }
     const char *op = NULL;
@@ -558,7 +559,7 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
     char num[32];
     int len = natsMsg_GetDataLength(reply);
     if (len <= 0 || len >= (int)sizeof num) {
-        snprintf(why, whylen, "bus: %s %s is not a number", BUS_KV_FLEET, BUS_KEY_PARTITIONS);
+        snprintf(why, whylen, "bus: %s %s is not a number", STOAT_BUS_KV_FLEET, BUS_KEY_PARTITIONS);
         err = STOAT_ERR_CONFIG;
         goto out;
     }
@@ -567,8 +568,8 @@ stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size
     char *end = NULL;
     unsigned long v = strtoul(num, &end, 10);
     if (end == num || *end || v < 1 || v > BUS_MAX_PARTITIONS) {
-        snprintf(why, whylen, "bus: %s %s is \"%s\", not a number from 1 to %u", BUS_KV_FLEET, BUS_KEY_PARTITIONS, num,
-                 BUS_MAX_PARTITIONS);
+        snprintf(why, whylen, "bus: %s %s is \"%s\", not a number from 1 to %u", STOAT_BUS_KV_FLEET, BUS_KEY_PARTITIONS,
+                 num, BUS_MAX_PARTITIONS);
         err = STOAT_ERR_CONFIG;
         goto out;
     }
@@ -581,7 +582,7 @@ out:
 
 /* ------------------------------------------------------------ setup */
 
-static stoat_err ensure_stream(jsCtx *js, const char *name, const char *subject, const struct bus_setup_opts *o,
+static stoat_err ensure_stream(jsCtx *js, const char *name, const char *subject, const struct stoat_bus_setup_opts *o,
                                int64_t per_subject, char *why, size_t whylen)
 {
     jsStreamConfig sc;
@@ -613,7 +614,7 @@ static stoat_err ensure_stream(jsCtx *js, const char *name, const char *subject,
     return STOAT_OK;
 }
 
-static stoat_err ensure_bucket(jsCtx *js, const char *name, int64_t history, const struct bus_setup_opts *o,
+static stoat_err ensure_bucket(jsCtx *js, const char *name, int64_t history, const struct stoat_bus_setup_opts *o,
                                kvStore **kv, char *why, size_t whylen)
 {
     kvConfig kc;
@@ -634,17 +635,18 @@ static stoat_err ensure_bucket(jsCtx *js, const char *name, int64_t history, con
     return STOAT_OK;
 }
 
-stoat_err bus_ensure_streams(struct bus_conn *c, const struct bus_setup_opts *o, char *why, size_t whylen)
+stoat_err stoat_bus_ensure_streams(struct stoat_bus_conn *c, const struct stoat_bus_setup_opts *o, char *why,
+                                   size_t whylen)
 {
     stoat_err err;
     kvStore *rules = NULL, *fleet = NULL;
-    if ((err = ensure_stream(c->js, BUS_STREAM_EVENTS, "stoat.ev.>", o, 0, why, whylen)) != STOAT_OK ||
-        (err = ensure_stream(c->js, BUS_STREAM_ALERTS, "stoat.al.>", o, 0, why, whylen)) != STOAT_OK ||
-        (err = ensure_stream(c->js, BUS_STREAM_HEALTH, "stoat.hb.>", o, 64, why, whylen)) != STOAT_OK ||
-        (err = ensure_stream(c->js, BUS_STREAM_FACTS, "stoat.fact.>", o, 0, why, whylen)) != STOAT_OK)
+    if ((err = ensure_stream(c->js, STOAT_BUS_STREAM_EVENTS, "stoat.ev.>", o, 0, why, whylen)) != STOAT_OK ||
+        (err = ensure_stream(c->js, STOAT_BUS_STREAM_ALERTS, "stoat.al.>", o, 0, why, whylen)) != STOAT_OK ||
+        (err = ensure_stream(c->js, STOAT_BUS_STREAM_HEALTH, "stoat.hb.>", o, 64, why, whylen)) != STOAT_OK ||
+        (err = ensure_stream(c->js, STOAT_BUS_STREAM_FACTS, "stoat.fact.>", o, 0, why, whylen)) != STOAT_OK)
         goto out;
-    if ((err = ensure_bucket(c->js, BUS_KV_RULES, 16, o, &rules, why, whylen)) != STOAT_OK ||
-        (err = ensure_bucket(c->js, BUS_KV_FLEET, 1, o, &fleet, why, whylen)) != STOAT_OK)
+    if ((err = ensure_bucket(c->js, STOAT_BUS_KV_RULES, 16, o, &rules, why, whylen)) != STOAT_OK ||
+        (err = ensure_bucket(c->js, STOAT_BUS_KV_FLEET, 1, o, &fleet, why, whylen)) != STOAT_OK)
         goto out;
     if (o->partitions) {
         if (o->partitions > BUS_MAX_PARTITIONS) {
@@ -657,7 +659,8 @@ stoat_err bus_ensure_streams(struct bus_conn *c, const struct bus_setup_opts *o,
         uint64_t rev = 0;
         natsStatus s = kvStore_PutString(&rev, fleet, BUS_KEY_PARTITIONS, num);
         if (s != NATS_OK) {
-            snprintf(why, whylen, "bus: writing %s %s: %s", BUS_KV_FLEET, BUS_KEY_PARTITIONS, natsStatus_GetText(s));
+            snprintf(why, whylen, "bus: writing %s %s: %s", STOAT_BUS_KV_FLEET, BUS_KEY_PARTITIONS,
+                     natsStatus_GetText(s));
             err = STOAT_ERR_IO;
             goto out;
         }
@@ -669,7 +672,7 @@ out:
     return err;
 }
 
-void bus_close(struct bus_conn *c)
+void stoat_bus_close(struct stoat_bus_conn *c)
 {
     if (!c)
         return;
@@ -685,7 +688,7 @@ void bus_close(struct bus_conn *c)
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_sec += 5;
         pthread_mutex_lock(&c->mu);
-        while (c->state != BUS_CLOSED)
+        while (c->state != STOAT_BUS_CLOSED)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
                 break;
         pthread_mutex_unlock(&c->mu);
@@ -698,7 +701,7 @@ void bus_close(struct bus_conn *c)
     free(c);
 }
 
-void bus_shutdown(void)
+void stoat_bus_shutdown(void)
 {
     nats_CloseAndWait(2000);
 }

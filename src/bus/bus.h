@@ -28,20 +28,17 @@
 
 #include <nats/nats.h>
 
+#include "stoat/bus.h"
 #include "stoat/error.h"
 
-/* ---- names (fixed: server configs and scripts rely on them) ---- */
+/* ---- names (fixed: server configs and scripts rely on them; the streams
+ * and buckets are in stoat/bus.h) ---- */
 
-#define BUS_STREAM_EVENTS      "STOAT_EVENTS" /* stoat.ev.>   */
-#define BUS_STREAM_ALERTS      "STOAT_ALERTS" /* stoat.al.>   */
-#define BUS_STREAM_HEALTH      "STOAT_HEALTH" /* stoat.hb.>   */
-#define BUS_STREAM_FACTS       "STOAT_FACTS"  /* stoat.fact.> */
-#define BUS_KV_RULES           "stoat_rules"
-#define BUS_KV_FLEET           "stoat_fleet"
-#define BUS_KEY_PARTITIONS     "config.partitions"
-#define BUS_DEFAULT_PARTITIONS 16u
-#define BUS_MAX_PARTITIONS     4096u
-#define BUS_DEFAULT_URL        "nats://127.0.0.1:4222"
+#define BUS_DUPLICATE_WINDOW_NS (20LL * 60 * 1000000000LL)
+#define BUS_KEY_PARTITIONS      "config.partitions"
+#define BUS_DEFAULT_PARTITIONS  16u
+#define BUS_MAX_PARTITIONS      4096u
+#define BUS_DEFAULT_URL         "nats://127.0.0.1:4222"
 
 /* Headers every event and alert batch carries. */
 #define BUS_HDR_MSG_ID "Nats-Msg-Id" /* <token>:<run>:<seq> */
@@ -53,15 +50,6 @@
 
 /* ---- subjects ---- */
 
-/* A host name as one subject token: lower case, bytes outside [a-z0-9_-]
- * become '_', an empty name is "unknown"; a name longer than 64 bytes keeps
- * its first 55 and gets '-' and 8 hex digits of the FNV-1a hash of the whole
- * name, so the token is at most BUS_TOKEN_MAX bytes. */
-#define BUS_TOKEN_MAX 64
-size_t bus_host_token(const char *name, size_t len, char out[BUS_TOKEN_MAX + 1]);
-
-/* 32-bit FNV-1a. */
-uint32_t bus_fnv1a(const void *p, size_t n);
 /* FNV-1a(token) % partitions (partitions >= 1). */
 unsigned bus_partition(const char *token, unsigned partitions);
 
@@ -90,58 +78,14 @@ stoat_err bus_creds_load(const char *path, struct bus_creds *out, char *why, siz
 /* The file's text for user and password (for `stoat fleet creds`). */
 void bus_creds_format(char *out, size_t outlen, const char *host, const struct bus_creds *c);
 
-/* ---- connection ---- */
+const char *bus_state_name(enum stoat_bus_state s);
 
-enum bus_state {
-    BUS_CONNECTING = 0, /* no server answered yet; retrying */
-    BUS_CONNECTED = 1,
-    BUS_DISCONNECTED = 2, /* lost; reconnecting (forever) */
-    BUS_CLOSED = 3,
-};
-const char *bus_state_name(enum bus_state s);
-
-/* What the connection reports: errors (a refused subject, a lost server)
- * and notes (reconnected). Called from the library's threads. */
-typedef void (*bus_diag_fn)(void *ctx, enum stoat_severity sev, const char *msg);
-
-#define BUS_MAX_SERVERS 32
-struct bus_opts {
-    const char *const *servers; /* nats://HOST:PORT (tls:// too); none: STOAT_NATS_URL (a comma
-                                     list), else BUS_DEFAULT_URL */
-    size_t nservers;
-    const char *creds;       /* --creds FILE, or NULL */
-    const char *tls_ca;      /* --tls-ca FILE: TLS, servers verified against this CA */
-    const char *tls_name;    /* the name the servers' certificates must carry; NULL: the
-                                     host of the first server */
-    const char *inbox;       /* inbox prefix "_INBOX_<token>" for this host token; NULL: the
-                                     library's "_INBOX" (the centre) */
-    const char *name;        /* the client's name in the server's monitoring */
-    int64_t connect_wait_ms; /* how long bus_connect waits for a first server; 0: 2000 */
-    bus_diag_fn diag;
-    void *diag_ctx;
-    /* State changes (from the library's threads); may be NULL. */
-    void (*on_state)(void *ctx, enum bus_state st);
-    void *state_ctx;
-};
-
-struct bus_conn;
-
-/* Connects; when no server answers within connect_wait_ms it returns the
- * connection anyway in BUS_CONNECTING and keeps trying in the background
- * with backoff (1 s doubling to 15 s, plus up to a quarter of jitter),
- * forever. Errors only for
- * what retrying cannot fix: a bad URL, an unreadable or too open credentials
- * file, an unreadable CA file (why says which). */
-stoat_err bus_connect(const struct bus_opts *o, struct bus_conn **out, char *why, size_t whylen);
-enum bus_state bus_conn_state(const struct bus_conn *c);
-/* Waits until connected, up to ms; true when connected. */
-bool bus_conn_wait(struct bus_conn *c, int64_t ms);
+enum stoat_bus_state bus_conn_state(const struct stoat_bus_conn *c);
 /* The server's URL now connected to ("" when none). */
-void bus_conn_url(struct bus_conn *c, char *out, size_t outlen);
+void bus_conn_url(struct stoat_bus_conn *c, char *out, size_t outlen);
 /* nats.c's objects, for what this layer does not wrap (the centre's pull
- * consumers): valid until bus_close. */
-natsConnection *bus_nats(struct bus_conn *c);
-jsCtx *bus_js(struct bus_conn *c);
+ * consumers): valid until stoat_bus_close. */
+natsConnection *bus_nats(struct stoat_bus_conn *c);
 
 /* Counters of the connection's life. */
 struct bus_conn_stats {
@@ -149,38 +93,7 @@ struct bus_conn_stats {
     uint64_t refused;       /* permission violations the server reported */
     char last_refused[256]; /* the last one, as the server said it */
 };
-void bus_conn_stats(struct bus_conn *c, struct bus_conn_stats *out);
-
-/* The fleet's partition count: KV stoat_fleet key config.partitions (a
- * decimal number), BUS_DEFAULT_PARTITIONS when the bucket or key is absent.
- * Read with one direct get, so a host needs only that subject's permission.
- * STOAT_OK with *out set; an error when the server could not be asked
- * (disconnected, timeout, refused), with why. */
-stoat_err bus_read_partitions(struct bus_conn *c, unsigned *out, char *why, size_t whylen);
-
-/* ---- setup (`stoat fleet setup` calls it; tests too) ----
- *
- * Creates or updates the four streams (file storage, limits retention,
- * the duplicate window below; STOAT_HEALTH keeps 64 heartbeats per host)
- * and the two buckets (stoat_rules history 16, stoat_fleet history 1), and
- * when partitions is set writes it to stoat_fleet config.partitions.
- * Idempotent: an existing stream is updated to these settings; an existing
- * bucket is kept as it is. Consumers are the centre's (src/fleet). */
-#define BUS_DUPLICATE_WINDOW_NS (20LL * 60 * 1000000000LL)
-struct bus_setup_opts {
-    int replicas;        /* 0: 1 */
-    int64_t max_age_ns;  /* 0: unlimited */
-    int64_t max_bytes;   /* per stream; 0: unlimited */
-    unsigned partitions; /* 0: leave config.partitions as it is */
-};
-stoat_err bus_ensure_streams(struct bus_conn *c, const struct bus_setup_opts *o, char *why, size_t whylen);
-
-/* Closes (buffered messages are flushed for up to a second). NULL is fine. */
-void bus_close(struct bus_conn *c);
-
-/* At the end of a program that connected: waits for nats.c's threads and
- * frees what the library holds (so leak checkers see nothing). */
-void bus_shutdown(void);
+void bus_conn_stats(struct stoat_bus_conn *c, struct bus_conn_stats *out);
 
 /* Servers from a comma list (STOAT_NATS_URL's form): pointers into buf
  * (a copy of list); returns the count, at most max. */

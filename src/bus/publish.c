@@ -29,7 +29,7 @@
 struct batch {
     struct batch *next;
     uint8_t kind;
-    char token[BUS_TOKEN_MAX + 1];
+    char token[STOAT_BUS_TOKEN_MAX + 1];
     char host[SPOOL_HOST_MAX + 1];
     char id[SPOOL_ID_MAX + 1];
     uint32_t count;
@@ -42,15 +42,15 @@ struct batch {
 };
 
 struct hoststate {
-    char token[BUS_TOKEN_MAX + 1];
+    char token[STOAT_BUS_TOKEN_MAX + 1];
     char host[SPOOL_HOST_MAX + 1];
     uint64_t seq[3]; /* by kind */
     struct batch *open[3];
 };
 
-struct bus_pub {
-    struct bus_conn *conn;
-    struct bus_pub_opts o;
+struct stoat_bus_pub {
+    struct stoat_bus_conn *conn;
+    struct stoat_bus_pub_opts o;
     char *agent, *role, *spool_dir;
     struct spool *spool;
     jsCtx *js;
@@ -81,7 +81,7 @@ struct bus_pub {
     bool spool_probe;
     unsigned partitions;
     int64_t pause_until_ms; /* after a failure: no spool draining until then */
-    struct bus_pub_stats st;
+    struct stoat_bus_pub_stats st;
     uint64_t hb_events_mark;
     int64_t hb_mark_ms;
     bool said_stream;
@@ -102,8 +102,9 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void say(struct bus_pub *p, enum stoat_severity sev, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(struct bus_pub *p, enum stoat_severity sev, const char *fmt, ...)
+static void say(struct stoat_bus_pub *p, enum stoat_severity sev, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(struct stoat_bus_pub *p, enum stoat_severity sev, const char *fmt, ...)
 {
     if (!p->o.diag)
         return;
@@ -126,7 +127,7 @@ static void batch_free(struct batch *b)
 /* ------------------------------------------------------------ the spool */
 
 /* Writes b to the spool (any thread; without p->mu) and frees it. */
-static void to_spool(struct bus_pub *p, struct batch *b)
+static void to_spool(struct stoat_bus_pub *p, struct batch *b)
 {
     struct spool_rec r = {.kind = b->kind,
                           .count = b->count,
@@ -150,7 +151,7 @@ static void to_spool(struct bus_pub *p, struct batch *b)
 /* A batch whose send failed: a spooled one waits for its turn again in
  * the retry list (its record stays in the spool until it is acknowledged),
  * a live one goes to the spool's end. */
-static void respool(struct bus_pub *p, struct batch *b)
+static void respool(struct stoat_bus_pub *p, struct batch *b)
 {
     if (b->from_spool) {
         pthread_mutex_lock(&p->mu);
@@ -173,14 +174,14 @@ static void respool(struct bus_pub *p, struct batch *b)
 
 /* ------------------------------------------------------------ batches */
 
-static struct hoststate *host_state(struct bus_pub *p, const char *host, size_t hlen)
+static struct hoststate *host_state(struct stoat_bus_pub *p, const char *host, size_t hlen)
 {
     if (!host || hlen == 0) {
         host = p->agent;
         hlen = strlen(p->agent);
     }
-    char tok[BUS_TOKEN_MAX + 1];
-    size_t tl = bus_host_token(host, hlen, tok);
+    char tok[STOAT_BUS_TOKEN_MAX + 1];
+    size_t tl = stoat_bus_host_token(host, hlen, tok);
     uint32_t idx;
     if (strmap_get(&p->hostidx, tok, tl, &idx))
         return &p->hosts[idx];
@@ -200,7 +201,7 @@ static struct hoststate *host_state(struct bus_pub *p, const char *host, size_t 
  * NULL. With block, a caller waits for room instead; the publisher thread
  * itself (sealing aged batches) never waits, since it is what makes room:
  * it queues past the cap, by at most the batches open at once. */
-static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind, bool thread)
+static struct batch *seal(struct stoat_bus_pub *p, struct hoststate *h, uint8_t kind, bool thread)
 {
     struct batch *b = h->open[kind];
     if (!b)
@@ -226,7 +227,7 @@ static struct batch *seal(struct bus_pub *p, struct hoststate *h, uint8_t kind, 
     return NULL;
 }
 
-static void add_line(struct bus_pub *p, uint8_t kind, const char *host, size_t hlen, const char *line, size_t len)
+static void add_line(struct stoat_bus_pub *p, uint8_t kind, const char *host, size_t hlen, const char *line, size_t len)
 {
     struct batch *over = NULL, *over2 = NULL;
     bool nl = len && line[len - 1] == '\n';
@@ -271,23 +272,23 @@ out:
         to_spool(p, over2);
 }
 
-void bus_pub_event(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
+void bus_pub_event(struct stoat_bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
 {
     add_line(p, BUS_KIND_EVENTS, host, hlen, line, len);
 }
 
-void bus_pub_alert(struct bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
+void bus_pub_alert(struct stoat_bus_pub *p, const char *host, size_t hlen, const char *line, size_t len)
 {
     add_line(p, BUS_KIND_ALERTS, host, hlen, line, len);
 }
 
-stoat_err bus_pub_event_line(void *p, const char *host, const char *line, size_t len)
+stoat_err stoat_bus_pub_event_line(void *p, const char *host, const char *line, size_t len)
 {
     add_line(p, BUS_KIND_EVENTS, host, host ? strlen(host) : 0, line, len);
     return STOAT_OK;
 }
 
-stoat_err bus_pub_alert_line(void *p, const char *host, const char *line, size_t len)
+stoat_err stoat_bus_pub_alert_line(void *p, const char *host, const char *line, size_t len)
 {
     add_line(p, BUS_KIND_ALERTS, host, host ? strlen(host) : 0, line, len);
     return STOAT_OK;
@@ -295,7 +296,7 @@ stoat_err bus_pub_alert_line(void *p, const char *host, const char *line, size_t
 
 /* Seals what is open (all, or what is older than flush_ms); overflow spooled.
  * thread: called by the publisher thread. */
-static void seal_open(struct bus_pub *p, bool all, bool thread)
+static void seal_open(struct stoat_bus_pub *p, bool all, bool thread)
 {
     int64_t now = mono_ms();
     for (;;) {
@@ -315,14 +316,14 @@ static void seal_open(struct bus_pub *p, bool all, bool thread)
     }
 }
 
-void bus_pub_flush(struct bus_pub *p)
+void bus_pub_flush(struct stoat_bus_pub *p)
 {
     seal_open(p, true, false);
 }
 
 /* ------------------------------------------------------------ sending */
 
-static struct batch *inflight_take(struct bus_pub *p, const char *id)
+static struct batch *inflight_take(struct stoat_bus_pub *p, const char *id)
 {
     for (unsigned i = 0; i < p->ninflight; i++) {
         struct batch *b = p->inflight[i];
@@ -339,7 +340,7 @@ static struct batch *inflight_take(struct bus_pub *p, const char *id)
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
-    struct bus_pub *p = closure;
+    struct stoat_bus_pub *p = closure;
     const char *id = NULL;
     natsMsgHeader_Get(msg, BUS_HDR_MSG_ID, &id);
     pthread_mutex_lock(&p->mu);
@@ -404,7 +405,7 @@ static void header_safe(char *out, size_t outlen, const char *s)
 
 /* Publishes b (already in flight in the table). false: it was not sent and
  * is taken out again (the caller spools it). */
-static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
+static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partitions)
 {
     char subject[BUS_SUBJECT_MAX], run[32], seq[32], count[16], sent[32], host[256];
     if (b->kind == BUS_KIND_EVENTS)
@@ -465,7 +466,7 @@ static bool send_batch(struct bus_pub *p, struct batch *b, unsigned partitions)
 
 /* Sends queued live batches while there is room in flight; when the
  * connection is down, moves them to the spool. */
-static void send_live(struct bus_pub *p, bool up, unsigned parts)
+static void send_live(struct stoat_bus_pub *p, bool up, unsigned parts)
 {
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -488,7 +489,7 @@ static void send_live(struct bus_pub *p, bool up, unsigned parts)
 }
 
 /* One spooled batch into a batch object, or NULL. */
-static struct batch *from_spool(struct bus_pub *p, struct buf *store)
+static struct batch *from_spool(struct stoat_bus_pub *p, struct buf *store)
 {
     struct spool_item it;
     if (!spool_next(p->spool, &it, store))
@@ -504,8 +505,8 @@ static struct batch *from_spool(struct bus_pub *p, struct buf *store)
     snprintf(b->id, sizeof b->id, "%.*s", (int)it.rec.id_len, it.rec.id);
     const char *c = memchr(b->id, ':', strlen(b->id));
     size_t tl = c ? (size_t)(c - b->id) : 0;
-    if (tl == 0 || tl > BUS_TOKEN_MAX)
-        bus_host_token(b->host, strlen(b->host), b->token);
+    if (tl == 0 || tl > STOAT_BUS_TOKEN_MAX)
+        stoat_bus_host_token(b->host, strlen(b->host), b->token);
     else
         snprintf(b->token, sizeof b->token, "%.*s", (int)tl, b->id);
     char run[32], seq[32];
@@ -516,7 +517,7 @@ static struct batch *from_spool(struct bus_pub *p, struct buf *store)
 }
 
 /* Drains the spool: oldest first, within the rate and half the window. */
-static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf *store)
+static void drain(struct stoat_bus_pub *p, unsigned parts, double *tokens, struct buf *store)
 {
     while (*tokens > 0) {
         pthread_mutex_lock(&p->mu);
@@ -550,15 +551,15 @@ static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf 
 
 /* NATS_OK once the stream acknowledged it; NATS_TIMEOUT while the health
  * stream has no leader; other errors (no such stream) will not pass later. */
-static natsStatus heartbeat(struct bus_pub *p)
+static natsStatus heartbeat(struct stoat_bus_pub *p)
 {
-    struct bus_hb_extra x = {.events_per_s = -1};
+    struct stoat_bus_hb_extra x = {.events_per_s = -1};
     if (p->o.hb_extra)
         p->o.hb_extra(p->o.hb_ctx, &x);
-    struct bus_pub_stats st;
-    bus_pub_stats(p, &st);
+    struct stoat_bus_pub_stats st;
+    stoat_bus_pub_stats(p, &st);
     int64_t now = mono_ms();
-    pthread_mutex_lock(&p->mu); /* the thread and bus_pub_finish both send heartbeats */
+    pthread_mutex_lock(&p->mu); /* the thread and stoat_bus_pub_finish both send heartbeats */
     double dt = (double)(now - p->hb_mark_ms) / 1000.0;
     double rate = dt > 0 ? (double)(st.events - p->hb_events_mark) / dt : 0;
     p->hb_mark_ms = now;
@@ -566,8 +567,8 @@ static natsStatus heartbeat(struct bus_pub *p)
     pthread_mutex_unlock(&p->mu);
     if (x.events_per_s < 0)
         x.events_per_s = rate;
-    char tok[BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], t[32];
-    bus_host_token(p->agent, strlen(p->agent), tok);
+    char tok[STOAT_BUS_TOKEN_MAX + 1], subject[BUS_SUBJECT_MAX], t[32];
+    stoat_bus_host_token(p->agent, strlen(p->agent), tok);
     bus_subject_heartbeat(subject, tok);
     format_time_ns(wall_ns(), t);
     struct buf b = {0};
@@ -612,7 +613,7 @@ static natsStatus heartbeat(struct bus_pub *p)
 
 static void *pub_thread(void *arg)
 {
-    struct bus_pub *p = arg;
+    struct stoat_bus_pub *p = arg;
     struct buf store = {0};
     double tokens = 0;
     int64_t last = mono_ms(), next_hb = last + 1000;
@@ -639,11 +640,11 @@ static void *pub_thread(void *arg)
             tokens = p->o.spool_rate;
         last = now;
         seal_open(p, false, true);
-        bool up = bus_conn_state(p->conn) == BUS_CONNECTED;
+        bool up = bus_conn_state(p->conn) == STOAT_BUS_CONNECTED;
         if (up && !parts) {
             char why[256];
             unsigned n = 0;
-            if (bus_read_partitions(p->conn, &n, why, sizeof why) == STOAT_OK) {
+            if (stoat_bus_read_partitions(p->conn, &n, why, sizeof why) == STOAT_OK) {
                 pthread_mutex_lock(&p->mu);
                 parts = p->partitions = p->st.partitions = n;
                 pthread_mutex_unlock(&p->mu);
@@ -669,15 +670,15 @@ static void *pub_thread(void *arg)
 
 /* ------------------------------------------------------------ life */
 
-stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struct bus_pub **out, char *why,
-                         size_t whylen)
+stoat_err stoat_bus_pub_create(struct stoat_bus_conn *c, const struct stoat_bus_pub_opts *o, struct stoat_bus_pub **out,
+                               char *why, size_t whylen)
 {
     *out = NULL;
     if (!o->spool_dir) {
         snprintf(why, whylen, "bus: the publisher needs a spool folder");
         return STOAT_ERR_ARG;
     }
-    struct bus_pub *p = xcalloc(1, sizeof *p);
+    struct stoat_bus_pub *p = xcalloc(1, sizeof *p);
     p->conn = c;
     p->o = *o;
     p->agent = xstrdup(o->agent && *o->agent ? o->agent : "unknown");
@@ -747,14 +748,14 @@ stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struc
     *out = p;
     return STOAT_OK;
 fail:
-    bus_pub_destroy(p);
+    stoat_bus_pub_destroy(p);
     return err;
 }
 
 /* Everything settled: nothing open, queued, in flight or spooled. */
-static bool settled(struct bus_pub *p)
+static bool settled(struct stoat_bus_pub *p)
 {
-    struct spool_stats ss;
+    struct stoat_bus_spool_stats ss;
     spool_stats(p->spool, &ss);
     pthread_mutex_lock(&p->mu);
     bool open = false;
@@ -765,7 +766,7 @@ static bool settled(struct bus_pub *p)
     return done;
 }
 
-bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
+bool stoat_bus_pub_finish(struct stoat_bus_pub *p, int64_t wait_ms)
 {
     bus_pub_flush(p);
     int64_t end = mono_ms() + wait_ms;
@@ -785,7 +786,7 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
     int64_t hb_end = mono_ms() + 20000;
     natsStatus ns = NATS_NOT_YET_CONNECTED;
     for (;;) {
-        if (bus_conn_state(p->conn) == BUS_CONNECTED && (ns = heartbeat(p)) == NATS_OK)
+        if (bus_conn_state(p->conn) == STOAT_BUS_CONNECTED && (ns = heartbeat(p)) == NATS_OK)
             break;
         if (mono_ms() >= hb_end)
             break;
@@ -799,9 +800,9 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
     return true;
 }
 
-void bus_pub_stats(struct bus_pub *p, struct bus_pub_stats *out)
+void stoat_bus_pub_stats(struct stoat_bus_pub *p, struct stoat_bus_pub_stats *out)
 {
-    struct spool_stats ss;
+    struct stoat_bus_spool_stats ss;
     spool_stats(p->spool, &ss);
     pthread_mutex_lock(&p->mu);
     *out = p->st;
@@ -809,12 +810,12 @@ void bus_pub_stats(struct bus_pub *p, struct bus_pub_stats *out)
     out->spool = ss;
 }
 
-const char *bus_pub_run(const struct bus_pub *p)
+const char *bus_pub_run(const struct stoat_bus_pub *p)
 {
     return p->run;
 }
 
-void bus_pub_destroy(struct bus_pub *p)
+void stoat_bus_pub_destroy(struct stoat_bus_pub *p)
 {
     if (!p)
         return;

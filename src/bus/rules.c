@@ -19,12 +19,12 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-struct bus_rules_watch {
-    struct bus_conn *conn;
+struct stoat_bus_rules_watch {
+    struct stoat_bus_conn *conn;
     pthread_t thread;
     pthread_mutex_t mu;
     bool stop;
-    char seen[BUS_VERSION_MAX], given[BUS_VERSION_MAX];
+    char seen[STOAT_BUS_VERSION_MAX], given[STOAT_BUS_VERSION_MAX];
 };
 
 /* A string or number member of the small "current" object. */
@@ -64,7 +64,7 @@ static bool hex_word(const char *s, size_t min)
 
 static void *watch_main(void *arg)
 {
-    struct bus_rules_watch *w = arg;
+    struct stoat_bus_rules_watch *w = arg;
     kvStore *kv = NULL;
     kvWatcher *kw = NULL;
     for (;;) {
@@ -74,8 +74,8 @@ static void *watch_main(void *arg)
         if (stop)
             break;
         if (!kw) {
-            if (bus_conn_state(w->conn) != BUS_CONNECTED ||
-                js_KeyValue(&kv, bus_js(w->conn), BUS_KV_RULES) != NATS_OK ||
+            if (bus_conn_state(w->conn) != STOAT_BUS_CONNECTED ||
+                js_KeyValue(&kv, stoat_bus_js(w->conn), STOAT_BUS_KV_RULES) != NATS_OK ||
                 kvStore_Watch(&kw, kv, "current", NULL) != NATS_OK) {
                 kvStore_Destroy(kv);
                 kv = NULL;
@@ -103,7 +103,7 @@ static void *watch_main(void *arg)
             continue;
         }
         if (e && kvEntry_Operation(e) == kvOp_Put) {
-            char v[BUS_VERSION_MAX];
+            char v[STOAT_BUS_VERSION_MAX];
             const char *val = (const char *)kvEntry_Value(e);
             int len = kvEntry_ValueLen(e);
             if (val && len > 0 && member(val, (size_t)len, "version", v, sizeof v) && hex_word(v, 8)) {
@@ -119,9 +119,10 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-stoat_err bus_rules_watch_start(struct bus_conn *c, struct bus_rules_watch **out, char *why, size_t whylen)
+stoat_err stoat_bus_rules_watch_start(struct stoat_bus_conn *c, struct stoat_bus_rules_watch **out, char *why,
+                                      size_t whylen)
 {
-    struct bus_rules_watch *w = xcalloc(1, sizeof *w);
+    struct stoat_bus_rules_watch *w = xcalloc(1, sizeof *w);
     w->conn = c;
     pthread_mutex_init(&w->mu, NULL);
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
@@ -134,7 +135,7 @@ stoat_err bus_rules_watch_start(struct bus_conn *c, struct bus_rules_watch **out
     return STOAT_OK;
 }
 
-bool bus_rules_watch_changed(struct bus_rules_watch *w, char *out, size_t outlen)
+bool stoat_bus_rules_watch_changed(struct stoat_bus_rules_watch *w, char *out, size_t outlen)
 {
     pthread_mutex_lock(&w->mu);
     bool changed = w->seen[0] && strcmp(w->seen, w->given) != 0;
@@ -146,7 +147,7 @@ bool bus_rules_watch_changed(struct bus_rules_watch *w, char *out, size_t outlen
     return changed;
 }
 
-void bus_rules_watch_stop(struct bus_rules_watch *w)
+void stoat_bus_rules_watch_stop(struct stoat_bus_rules_watch *w)
 {
     if (!w)
         return;
@@ -228,7 +229,7 @@ bool bus_rules_head(const char *json, size_t n, struct bus_bundle_head *h, char 
         !member(json, n, "sha256", h->sha256, sizeof h->sha256) ||
         !member(json, n, "chunks", chunks_s, sizeof chunks_s) || !member(json, n, "bytes", bytes_s, sizeof bytes_s) ||
         !hex_word(h->version, 8) || !hex_word(h->sha256, 64)) {
-        snprintf(why, whylen, "bus: %s current is not a rule bundle's", BUS_KV_RULES);
+        snprintf(why, whylen, "bus: %s current is not a rule bundle's", STOAT_BUS_KV_RULES);
         return false;
     }
     h->chunks = strtoul(chunks_s, NULL, 10);
@@ -250,7 +251,8 @@ static void sha256_hex(const void *p, size_t n, char out[65])
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why, size_t whylen)
+stoat_err stoat_bus_rules_fetch(struct stoat_bus_conn *c, const char *dir, char *version, size_t vlen, char *why,
+                                size_t whylen)
 {
     version[0] = 0;
     kvStore *kv = NULL;
@@ -258,9 +260,9 @@ stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, si
     struct buf z = {0};
     char *raw = NULL;
     stoat_err err = STOAT_ERR_IO;
-    natsStatus s = js_KeyValue(&kv, bus_js(c), BUS_KV_RULES);
+    natsStatus s = js_KeyValue(&kv, stoat_bus_js(c), STOAT_BUS_KV_RULES);
     if (s != NATS_OK) {
-        snprintf(why, whylen, "bus: bucket %s: %s", BUS_KV_RULES, natsStatus_GetText(s));
+        snprintf(why, whylen, "bus: bucket %s: %s", STOAT_BUS_KV_RULES, natsStatus_GetText(s));
         goto out;
     }
     s = kvStore_Get(&e, kv, "current");
@@ -273,7 +275,7 @@ stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, si
     size_t curlen = cur ? (size_t)kvEntry_ValueLen(e) : 0;
     err = STOAT_ERR_FORMAT;
     if (!cur) {
-        snprintf(why, whylen, "bus: %s current: %s", BUS_KV_RULES, natsStatus_GetText(s));
+        snprintf(why, whylen, "bus: %s current: %s", STOAT_BUS_KV_RULES, natsStatus_GetText(s));
         goto out;
     }
     if (!bus_rules_head(cur, curlen, &h, why, whylen))

@@ -21,28 +21,14 @@
 #include <stddef.h>
 
 #include "bus/bus.h"
+#include "stoat/bus.h"
 
 #define BUS_BUNDLE_MAX   (64u << 20) /* unpacked bytes */
 #define BUS_BUNDLE_CHUNK (512u << 10)
-#define BUS_VERSION_MAX  32
-
-struct bus_rules_watch;
-
-stoat_err bus_rules_watch_start(struct bus_conn *c, struct bus_rules_watch **out, char *why, size_t whylen);
-/* The newest version `current` named since the last call; true (and the
- * version in out) when it is new. */
-bool bus_rules_watch_changed(struct bus_rules_watch *w, char *out, size_t outlen);
-/* NULL is fine. */
-void bus_rules_watch_stop(struct bus_rules_watch *w);
-
-/* The current bundle's files, unpacked under dir (created, 0700; it must
- * not hold files of the same names), and its version; version "" and
- * nothing written when none was pushed yet. */
-stoat_err bus_rules_fetch(struct bus_conn *c, const char *dir, char *version, size_t vlen, char *why, size_t whylen);
 
 /* What `current` says of the bundle; read from the bucket (hostile). */
 struct bus_bundle_head {
-    char version[BUS_VERSION_MAX];
+    char version[STOAT_BUS_VERSION_MAX];
     char sha256[80];
     unsigned long chunks, bytes;
 };

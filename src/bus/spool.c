@@ -49,7 +49,7 @@ struct spool {
     uint64_t next_id;
     struct seg *segs; /* oldest first */
     size_t nsegs, capsegs;
-    struct spool_stats st;
+    struct stoat_bus_spool_stats st;
     void (*diag)(void *ctx, enum stoat_severity sev, const char *msg);
     void *diag_ctx;
 };
@@ -613,7 +613,7 @@ void spool_done(struct spool *s, uint64_t segment)
     pthread_mutex_unlock(&s->mu);
 }
 
-void spool_stats(struct spool *s, struct spool_stats *out)
+void spool_stats(struct spool *s, struct stoat_bus_spool_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->st;

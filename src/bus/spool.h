@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stoat/bus.h"
 #include "stoat/error.h"
 #include "util/buf.h"
 
@@ -79,16 +80,6 @@ struct spool_opts {
     void *diag_ctx;
 };
 
-struct spool_stats {
-    uint64_t bytes;           /* on disk now (headers included) */
-    uint64_t batches, events; /* waiting (not yet handed out) */
-    uint64_t written_batches, written_events;
-    uint64_t dropped_batches, dropped_events; /* the oldest, past the cap */
-    uint64_t damaged;                         /* records skipped as damaged */
-    uint64_t found_batches, found_events;     /* left by an earlier run, at open */
-    uint64_t segments;
-};
-
 struct spool;
 
 /* Opens the folder, taking over the segments an earlier run left (their
@@ -111,7 +102,7 @@ int spool_next(struct spool *s, struct spool_item *it, struct buf *store);
  * again): once every batch of a fully read segment is, the segment goes. */
 void spool_done(struct spool *s, uint64_t segment);
 
-void spool_stats(struct spool *s, struct spool_stats *out);
+void spool_stats(struct spool *s, struct stoat_bus_spool_stats *out);
 /* Flushes to the disk (fdatasync) and closes. NULL is fine. */
 void spool_close(struct spool *s);
 

@@ -11,7 +11,7 @@
  * is the first 16 hex digits of that hash: the same rules give the same
  * version, pushed again or not.
  *
- * The reader (bus_rules_fetch) treats a bundle as hostile input: sizes
+ * The reader (stoat_bus_rules_fetch) treats a bundle as hostile input: sizes
  * capped, names checked before a file is written, a bundle whose hash does
  * not match refused whole. */
 #include <openssl/sha.h>
@@ -71,11 +71,11 @@ static void pack_err(void *ctx, const char *path, const char *why)
     p->failed = true;
 }
 
-static stoat_err kv_open(struct bus_conn *c, kvStore **kv, char *why, size_t whylen)
+static stoat_err kv_open(struct stoat_bus_conn *c, kvStore **kv, char *why, size_t whylen)
 {
-    natsStatus s = js_KeyValue(kv, bus_js(c), BUS_KV_RULES);
+    natsStatus s = js_KeyValue(kv, stoat_bus_js(c), STOAT_BUS_KV_RULES);
     if (s != NATS_OK) {
-        snprintf(why, whylen, "fleet: bucket %s: %s (has `stoat fleet setup` run?)", BUS_KV_RULES,
+        snprintf(why, whylen, "fleet: bucket %s: %s (has `stoat fleet setup` run?)", STOAT_BUS_KV_RULES,
                  natsStatus_GetText(s));
         return STOAT_ERR_IO;
     }
@@ -88,8 +88,8 @@ static void hex(const unsigned char *h, size_t n, char *out)
         sprintf(out + 2 * i, "%02x", h[i]);
 }
 
-stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
-                            char *why, size_t whylen)
+stoat_err stoat_fleet_bundle_push(struct stoat_bus_conn *c, const char *const *paths, size_t n, char *version,
+                                  size_t vlen, char *why, size_t whylen)
 {
     struct pack p = {0};
     kvStore *kv = NULL;

@@ -68,9 +68,9 @@ struct batch {
 };
 
 struct centre {
-    const struct fleet_opts *o;
-    struct bus_conn *conn;
-    struct fleet_stats *fs;
+    const struct stoat_fleet_opts *o;
+    struct stoat_bus_conn *conn;
+    struct stoat_fleet_stats *fs;
     struct stoat_hunt_stats *stats;
     const struct stoat_ruleset *rs;
     struct stoat_ruleset *owned; /* a reloaded set, ours to free */
@@ -83,7 +83,7 @@ struct centre {
     unsigned partitions;
     natsSubscription **subs; /* per role, while held */
     struct fleet_leases *leases;
-    struct bus_rules_watch *rules; /* NULL: no reload */
+    struct stoat_bus_rules_watch *rules; /* NULL: no reload */
     bool *held;
     bool *ever;         /* held before in this process: its state is here up to done_seq */
     uint64_t *done_seq; /* per partition: the highest stream sequence whose events are in this worker's state */
@@ -241,13 +241,13 @@ static const char *header(natsMsg *m, const char *name);
 static void role_names(struct centre *c, unsigned r, char *durable, char *filter, const char **stream)
 {
     if (r == c->partitions) {
-        strcpy(durable, FLEET_CONSUMER_HEALTH);
+        strcpy(durable, STOAT_FLEET_CONSUMER_HEALTH);
         strcpy(filter, "stoat.hb.>");
-        *stream = BUS_STREAM_HEALTH;
+        *stream = STOAT_BUS_STREAM_HEALTH;
     } else {
-        sprintf(durable, FLEET_CONSUMER_PREFIX "%u", r);
+        sprintf(durable, STOAT_FLEET_CONSUMER_PREFIX "%u", r);
         sprintf(filter, "stoat.ev.*.%u", r);
-        *stream = BUS_STREAM_EVENTS;
+        *stream = STOAT_BUS_STREAM_EVENTS;
     }
 }
 
@@ -263,7 +263,7 @@ static void subs_follow_leases(struct centre *c)
             so.Stream = stream;
             so.Consumer = durable; /* bind: the consumer is setup's, never deleted here */
             jsErrCode je = 0;
-            natsStatus s = js_PullSubscribe(&c->subs[r], bus_js(c->conn), filter, durable, NULL, &so, &je);
+            natsStatus s = js_PullSubscribe(&c->subs[r], stoat_bus_js(c->conn), filter, durable, NULL, &so, &je);
             if (s != NATS_OK) {
                 say(c, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying", durable,
                     natsStatus_GetText(s), (int)je);
@@ -397,9 +397,9 @@ static void take_event_batch(struct centre *c, unsigned part, natsMsg *m)
     b->sent_ns = parse_sent(header(m, BUS_HDR_SENT));
     /* The server lets a host publish only under its own token: a batch whose
      * header names another host is a forgery (or a broken publisher). */
-    char tok[BUS_TOKEN_MAX + 1];
+    char tok[STOAT_BUS_TOKEN_MAX + 1];
     const char *subj = natsMsg_GetSubject(m);
-    size_t tl = bus_host_token(b->host, strlen(b->host), tok);
+    size_t tl = stoat_bus_host_token(b->host, strlen(b->host), tok);
     if (!host || !subj || strncmp(subj, "stoat.ev.", 9) || strncmp(subj + 9, tok, tl) || subj[9 + tl] != '.') {
         c->fs->forged++;
         say(c, STOAT_SEV_WARNING, "fleet: a batch on %s names host \"%.64s\": not its subject's; dropped",
@@ -770,14 +770,14 @@ static void replay_partition(struct centre *c, unsigned p)
     if (c->o->replay_s < 0)
         return;
     char durable[32], filter[64];
-    snprintf(durable, sizeof(durable), FLEET_CONSUMER_PREFIX "%u", p);
+    snprintf(durable, sizeof(durable), STOAT_FLEET_CONSUMER_PREFIX "%u", p);
     snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
     struct replay_held r = {.c = c};
     uint64_t floor_seq = 0;
     int je = 0;
     c->muted = true;
     uint64_t from_seq = c->ever[p] && c->done_seq[p] ? c->done_seq[p] + 1 : 0;
-    int got = fleet_replay(c->conn, BUS_STREAM_EVENTS, durable, filter,
+    int got = fleet_replay(c->conn, STOAT_BUS_STREAM_EVENTS, durable, filter,
                            wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), from_seq, replay_one,
                            &r, &floor_seq, &je);
     release_held(&r);
@@ -801,13 +801,13 @@ static void replay_partition(struct centre *c, unsigned p)
 static void maybe_reload(struct centre *c)
 {
     char version[80], why[512];
-    if (!c->rules || !bus_rules_watch_changed(c->rules, version, sizeof(version)) || !strcmp(version, c->version))
+    if (!c->rules || !stoat_bus_rules_watch_changed(c->rules, version, sizeof(version)) || !strcmp(version, c->version))
         return;
     char dir[] = "/tmp/stoat-rules-XXXXXX";
     if (!mkdtemp(dir))
         return;
     struct stoat_ruleset *rs = NULL;
-    if (bus_rules_fetch(c->conn, dir, version, sizeof(version), why, sizeof(why)) == STOAT_OK && version[0])
+    if (stoat_bus_rules_fetch(c->conn, dir, version, sizeof(version), why, sizeof(why)) == STOAT_OK && version[0])
         rs = c->o->reload(c->o->reload_ctx, dir, version);
     else
         say(c, STOAT_SEV_WARNING, "%s", why);
@@ -879,7 +879,7 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
         snprintf(why, whylen, "fleet: cannot read %s", c->o->db_path);
         return STOAT_ERR_IO;
     }
-    if (bus_read_partitions(c->conn, &c->partitions, why, whylen) != STOAT_OK)
+    if (stoat_bus_read_partitions(c->conn, &c->partitions, why, whylen) != STOAT_OK)
         return STOAT_ERR_IO;
     c->subs = xcalloc(c->partitions + 1, sizeof(*c->subs));
     c->held = xcalloc(c->partitions + 2, sizeof(bool)); /* + health, cross */
@@ -887,14 +887,14 @@ static stoat_err centre_open(struct centre *c, char *why, size_t whylen)
     c->done_seq = xcalloc(c->partitions + 2, sizeof(uint64_t));
     c->lat = xmalloc(LATENCY_SAMPLES * sizeof(double));
     acks_open(c);
-    if (c->o->reload && bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
+    if (c->o->reload && stoat_bus_rules_watch_start(c->conn, &c->rules, why, whylen) != STOAT_OK)
         return STOAT_ERR_IO;
     return fleet_leases_open(c->conn, c->o->id, c->partitions, &c->leases, why, whylen);
 }
 
 /* A sink of the cross-host role's that the workers' list does not have
  * (its store run): begun and ended here. */
-static bool own_cross_sink(const struct fleet_opts *o, size_t i)
+static bool own_cross_sink(const struct stoat_fleet_opts *o, size_t i)
 {
     for (size_t s = 0; s < o->nsinks; s++)
         if (o->sinks[s].ctx == o->cross_sinks[i].ctx)
@@ -906,7 +906,7 @@ static bool own_cross_sink(const struct fleet_opts *o, size_t i)
  * whoever gets its lease. */
 static void cross_start(struct centre *c)
 {
-    const struct fleet_opts *o = c->o;
+    const struct stoat_fleet_opts *o = c->o;
     c->facts = fleet_facts_create(c->conn, o->id);
     consumer_send_facts(&c->con, fleet_facts_add, c->facts);
     const struct behaviour_data *d = behaviour_data_of(c->rs);
@@ -915,8 +915,8 @@ static void cross_start(struct centre *c)
                                   .store = o->cross_store,
                                   .rd = c->rd,
                                   .profile = d ? d->baseline : NULL,
-                                  .gap_ns = o->beh.incident_gap_ns,
-                                  .min_score = o->beh.incident_min_score,
+                                  .gap_ns = o->beh->incident_gap_ns,
+                                  .min_score = o->beh->incident_min_score,
                                   .idle_s = o->cross_idle_s,
                                   .replay_s = o->cross_replay_s,
                                   .partitions = c->partitions,
@@ -932,7 +932,7 @@ static void cross_start(struct centre *c)
 
 static stoat_err cross_stop(struct centre *c)
 {
-    const struct fleet_opts *o = c->o;
+    const struct stoat_fleet_opts *o = c->o;
     struct fleet_cross_stats xs;
     fleet_cross_stats(c->cross, &xs);
     fleet_facts_counts(c->facts, &c->fs->fact_messages, &c->fs->facts);
@@ -953,7 +953,7 @@ static stoat_err cross_stop(struct centre *c)
     return err;
 }
 
-stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fleet_stats *fs)
+stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_opts *o, struct stoat_fleet_stats *fs)
 {
     memset(fs, 0, sizeof(*fs));
     struct centre c = {.o = o, .conn = conn, .fs = fs, .stats = &fs->hunt, .rs = o->rs};
@@ -978,7 +978,7 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
      * a host whose events come after that and whose day lies behind another
      * host's still counts, up to two days behind (the clock is the worker's,
      * and recorded days replayed by many hosts interleave) */
-    struct stoat_behaviour_opts bo = o->beh;
+    struct stoat_behaviour_opts bo = *o->beh;
     if (!bo.corr_offline_lateness_ns)
         bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
     consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &bo, c.stats);
@@ -1064,7 +1064,7 @@ out:
     fleet_leases_close(c.leases);
     fleet_cross_destroy(c.cross);
     fleet_facts_destroy(c.facts);
-    bus_rules_watch_stop(c.rules);
+    stoat_bus_rules_watch_stop(c.rules);
     stoat_store_close(c.rd);
     stoat_store_close(c.rd_corr);
     stoat_ruleset_destroy(c.owned);

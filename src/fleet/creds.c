@@ -40,10 +40,11 @@ static bool random_password(char *out, size_t n)
     return true;
 }
 
-stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why, size_t whylen)
+stoat_err stoat_fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why,
+                                 size_t whylen)
 {
-    char tok[BUS_TOKEN_MAX + 1];
-    bus_host_token(host, strlen(host), tok);
+    char tok[STOAT_BUS_TOKEN_MAX + 1];
+    stoat_bus_host_token(host, strlen(host), tok);
     struct bus_creds cr = {0};
     snprintf(cr.user, sizeof(cr.user), "%s", tok);
     if (!random_password(cr.password, sizeof(cr.password))) {

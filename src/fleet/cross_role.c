@@ -48,7 +48,7 @@
 #define BUSY_S        60.0 /* never drained this long: time moves on anyway */
 
 struct fleet_cross {
-    struct bus_conn *conn;
+    struct stoat_bus_conn *conn;
     struct fleet_cross_opts o;
     natsSubscription *sub; /* while the lease is held */
     struct cross *x;
@@ -139,9 +139,9 @@ static bool partitions_drained(struct fleet_cross *x)
 {
     for (unsigned p = 0; p < x->o.partitions; p++) {
         char durable[32];
-        snprintf(durable, sizeof(durable), FLEET_CONSUMER_PREFIX "%u", p);
+        snprintf(durable, sizeof(durable), STOAT_FLEET_CONSUMER_PREFIX "%u", p);
         jsConsumerInfo *ci = NULL;
-        if (js_GetConsumerInfo(&ci, bus_js(x->conn), BUS_STREAM_EVENTS, durable, NULL, NULL) != NATS_OK)
+        if (js_GetConsumerInfo(&ci, stoat_bus_js(x->conn), STOAT_BUS_STREAM_EVENTS, durable, NULL, NULL) != NATS_OK)
             return false;
         bool idle = ci->NumPending == 0 && ci->NumAckPending == 0;
         jsConsumerInfo_Destroy(ci);
@@ -170,7 +170,7 @@ static void move_time(struct fleet_cross *x, bool force)
     }
 }
 
-struct fleet_cross *fleet_cross_create(struct bus_conn *c, const struct fleet_cross_opts *o)
+struct fleet_cross *fleet_cross_create(struct stoat_bus_conn *c, const struct fleet_cross_opts *o)
 {
     struct fleet_cross *x = xcalloc(1, sizeof(*x));
     x->conn = c;
@@ -234,7 +234,7 @@ static void replay(struct fleet_cross *x)
         return;
     uint64_t before = x->st.replayed, floor_seq = 0;
     int je = 0;
-    int r = fleet_replay(x->conn, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>",
+    int r = fleet_replay(x->conn, STOAT_BUS_STREAM_FACTS, STOAT_FLEET_CONSUMER_CROSS, "stoat.fact.>",
                          wall_ns() - (int64_t)(x->o.replay_s * 1e9), 0, replay_one, x, &floor_seq, &je);
     if (r < 0)
         say(x, STOAT_SEV_WARNING, "fleet: cannot replay the facts (JetStream error %d): the graph starts empty", je);
@@ -251,18 +251,19 @@ void fleet_cross_hold(struct fleet_cross *x, bool held)
     if (held && !x->sub) {
         jsSubOptions so;
         jsSubOptions_Init(&so);
-        so.Stream = BUS_STREAM_FACTS;
-        so.Consumer = FLEET_CONSUMER_CROSS;
+        so.Stream = STOAT_BUS_STREAM_FACTS;
+        so.Consumer = STOAT_FLEET_CONSUMER_CROSS;
         jsErrCode je = 0;
-        natsStatus s = js_PullSubscribe(&x->sub, bus_js(x->conn), "stoat.fact.>", FLEET_CONSUMER_CROSS, NULL, &so, &je);
+        natsStatus s = js_PullSubscribe(&x->sub, stoat_bus_js(x->conn), "stoat.fact.>", STOAT_FLEET_CONSUMER_CROSS,
+                                        NULL, &so, &je);
         if (s != NATS_OK) {
             say(x, STOAT_SEV_WARNING, "fleet: cannot read consumer %s: %s (JetStream error %d); retrying",
-                FLEET_CONSUMER_CROSS, natsStatus_GetText(s), (int)je);
+                STOAT_FLEET_CONSUMER_CROSS, natsStatus_GetText(s), (int)je);
             x->sub = NULL;
             return;
         }
         if (x->o.verbose)
-            say(x, STOAT_SEV_NOTE, "fleet: %s reads %s", x->o.id ? x->o.id : "?", FLEET_CONSUMER_CROSS);
+            say(x, STOAT_SEV_NOTE, "fleet: %s reads %s", x->o.id ? x->o.id : "?", STOAT_FLEET_CONSUMER_CROSS);
         engine_new(x);
         replay(x);
         x->last_fact_s = mono_s();

@@ -34,7 +34,7 @@ struct sealed {
 };
 
 struct fleet_facts {
-    struct bus_conn *conn;
+    struct stoat_bus_conn *conn;
     char subject[BUS_SUBJECT_MAX];
     struct buf cur; /* facts of the batch being processed (writer's thread) */
     unsigned ncur;
@@ -44,12 +44,12 @@ struct fleet_facts {
     uint64_t published, facts;
 };
 
-struct fleet_facts *fleet_facts_create(struct bus_conn *c, const char *worker)
+struct fleet_facts *fleet_facts_create(struct stoat_bus_conn *c, const char *worker)
 {
     struct fleet_facts *f = xcalloc(1, sizeof(*f));
     f->conn = c;
-    char tok[BUS_TOKEN_MAX + 1];
-    bus_host_token(worker, strlen(worker), tok);
+    char tok[STOAT_BUS_TOKEN_MAX + 1];
+    stoat_bus_host_token(worker, strlen(worker), tok);
     snprintf(f->subject, sizeof(f->subject), "stoat.fact.%s", tok);
     return f;
 }
@@ -104,7 +104,7 @@ static natsStatus publish_one(struct fleet_facts *f, const struct sealed *s)
     jsPubAck *pa = NULL;
     jsErrCode je = 0;
     if (st == NATS_OK)
-        st = js_PublishMsg(&pa, bus_js(f->conn), m, NULL, &je);
+        st = js_PublishMsg(&pa, stoat_bus_js(f->conn), m, NULL, &je);
     jsPubAck_Destroy(pa);
     natsMsg_Destroy(m);
     return st;
@@ -119,7 +119,7 @@ stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen)
          * the client reconnects and its buffer fills): wait for the
          * connection and try again, up to a minute, before giving up */
         for (int wait_ms = 100, spent = 0; st != NATS_OK && spent < FACTS_RETRY_MS; spent += wait_ms) {
-            bus_conn_wait(f->conn, wait_ms);
+            stoat_bus_conn_wait(f->conn, wait_ms);
             nats_Sleep(wait_ms);
             if (wait_ms < 2000)
                 wait_ms *= 2;

@@ -31,26 +31,20 @@
 #include "bus/rules.h"
 #include "stoat/alert.h"
 #include "stoat/behaviour.h"
+#include "stoat/fleet.h"
 #include "stoat/store.h"
 
-#define FLEET_CONSUMER_PREFIX "part-"
-#define FLEET_CONSUMER_HEALTH "health"
-#define FLEET_CONSUMER_CROSS  "cross" /* on STOAT_FACTS, read by the cross-host role */
-#define FLEET_CROSS_PENDING   1024    /* its MaxAckPending */
-#define FLEET_ACK_WAIT_NS     (30LL * 1000000000LL)
-#define FLEET_BATCH           64    /* messages fetched per partition and round (MaxAckPending) */
-#define FLEET_LEASE_MS        15000 /* a lease or a worker's liveness lasts this long unrenewed */
-#define FLEET_RENEW_MS        5000
-#define FLEET_HEARTBEAT_MS    10000 /* the hosts' interval; silent after 3 of them */
-
-/* ---- setup: the durable pull consumers part-<p> (and health), after the
- * bus's streams and buckets (bus_ensure_streams). Idempotent. ---- */
-stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int replicas, char *why, size_t whylen);
+#define FLEET_CROSS_PENDING 1024 /* its MaxAckPending */
+#define FLEET_ACK_WAIT_NS   (30LL * 1000000000LL)
+#define FLEET_BATCH         64    /* messages fetched per partition and round (MaxAckPending) */
+#define FLEET_LEASE_MS      15000 /* a lease or a worker's liveness lasts this long unrenewed */
+#define FLEET_RENEW_MS      5000
+#define FLEET_HEARTBEAT_MS  10000 /* the hosts' interval; silent after 3 of them */
 
 /* ---- leases (lease.c) ---- */
 struct fleet_leases;
 /* Binds to stoat_fleet; id is this worker's (unique in the fleet). */
-stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
+stoat_err fleet_leases_open(struct stoat_bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
                             char *why, size_t whylen);
 /* Renews this worker's liveness and its leases, takes free or expired
  * ones up to its share (ceil((partitions + 2) / live workers): the extra
@@ -70,68 +64,13 @@ void fleet_leases_close(struct fleet_leases *l);
  * acknowledged nothing, -1 when the stream cannot be read (*je says why),
  * else 1; *floor_seq is the floor. */
 typedef void (*fleet_replay_fn)(void *ctx, natsMsg *m);
-int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
-                 uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
-
-/* ---- the centre (centre.c) ---- */
-
-/* A new rule set from the stoat_rules bucket (bus_rules_fetch unpacked it
- * into dir): the caller loads it; NULL keeps the old one. */
-typedef struct stoat_ruleset *(*fleet_reload_fn)(void *ctx, const char *dir, const char *version);
-
-struct fleet_opts {
-    const struct stoat_ruleset *rs;
-    const char *rule_version;       /* "local" when the rules came from the command line */
-    const struct stoat_sink *sinks; /* -o, and more (f-cross's facts: any sink) */
-    size_t nsinks;
-    struct stoat_store *store; /* required: alerts and batch marks */
-    const char *db_path;       /* a second, reading handle asks for marks */
-    enum stoat_level min_level;
-    struct stoat_behaviour_opts beh;
-    unsigned threads;            /* match workers */
-    const char *id;              /* NULL: <hostname>-<pid>-<random> */
-    double duration_s;           /* 0: until stopped */
-    int64_t silence_ms;          /* a host silent this long is reported; 0: 3 heartbeats */
-    unsigned batch;              /* 0: FLEET_BATCH */
-    double replay_s;             /* a partition taken over replays this much of its stored
-                                          batches (stream time) to rebuild state; 0: 900; <0: none */
-    volatile sig_atomic_t *stop; /* set by a signal handler */
-    /* the cross-host role (cross_role.c): where its fleet incidents go (a
-     * store sink on cross_store, a handle of its own, and -o); none: the
-     * role is not taken by this process */
-    const struct stoat_sink *cross_sinks;
-    size_t ncross_sinks;
-    struct stoat_store *cross_store; /* committed before facts are acknowledged */
-    double cross_idle_s;             /* see fleet_cross_opts */
-    double cross_replay_s;
-    fleet_reload_fn reload;
-    void *reload_ctx;
-    stoat_diag_fn diag;
-    void *diag_ctx;
-    bool verbose; /* leases taken and given, reloads, on diag as notes */
-};
-
-struct fleet_stats {
-    uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t corr_known;           /* correlation alerts not stored again: a worker before stored them */
-    uint64_t forged;               /* batches whose host is not their subject's: dropped */
-    uint64_t undecodable;          /* batches whose payload cannot be read (bus/batch.h): dropped, said */
-    uint64_t miscounted;           /* batches holding another number of events than Stoat-Count: read */
-    uint64_t fact_messages, facts; /* published by this worker's partitions */
-    uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;
-    uint64_t latency_n;
-    double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
-    double busy_s;                       /* from the first batch fetched to the last commit: the drain's time */
-    int64_t last_commit_ns;              /* wall clock of the last commit that stored batches */
-    struct stoat_hunt_stats hunt;
-};
-
-stoat_err fleet_run(struct bus_conn *c, const struct fleet_opts *o, struct fleet_stats *st);
+int fleet_replay(struct stoat_bus_conn *conn, const char *stream, const char *durable, const char *filter,
+                 int64_t start_ns, uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
 
 /* ---- the workers' facts (facts_out.c) ---- */
 struct cross_fact;
 struct fleet_facts;
-struct fleet_facts *fleet_facts_create(struct bus_conn *c, const char *worker);
+struct fleet_facts *fleet_facts_create(struct stoat_bus_conn *c, const char *worker);
 void fleet_facts_destroy(struct fleet_facts *f); /* accepts NULL */
 /* A fact of the batch being processed (the consumer's thread; ctx: f). */
 void fleet_facts_add(void *ctx, const struct cross_fact *fact);
@@ -166,7 +105,7 @@ struct fleet_cross_stats {
     uint64_t edges, new_edges, dropped;
 };
 struct fleet_cross;
-struct fleet_cross *fleet_cross_create(struct bus_conn *c, const struct fleet_cross_opts *o);
+struct fleet_cross *fleet_cross_create(struct stoat_bus_conn *c, const struct fleet_cross_opts *o);
 void fleet_cross_destroy(struct fleet_cross *x); /* accepts NULL */
 /* The lease moved (between rounds): reads the consumer, after replaying
  * the facts, or lets go. */
@@ -190,14 +129,7 @@ const struct stoat_rule_meta *fleet_silence_rule(bool returned);
  * current = {"version","sha256","chunks","bytes","pushed"} ---- */
 #define FLEET_BUNDLE_MAX   BUS_BUNDLE_MAX /* unpacked bytes of a bundle */
 #define FLEET_BUNDLE_CHUNK BUS_BUNDLE_CHUNK
-/* Packs every .yml/.yaml file under the paths and stores it; version out. */
-stoat_err fleet_bundle_push(struct bus_conn *c, const char *const *paths, size_t n, char *version, size_t vlen,
-                            char *why, size_t whylen);
 
 /* ---- credentials (creds.c) ---- */
-/* Writes a new creds file for host at path (0600, refusing to overwrite)
- * and fills conf with the server config block: the user, a bcrypt hash of
- * the password, and the host's permissions. */
-stoat_err fleet_creds_make(const char *host, const char *path, char *conf, size_t conflen, char *why, size_t whylen);
 
 #endif

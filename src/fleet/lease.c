@@ -53,14 +53,14 @@ static void role_key(const struct fleet_leases *l, unsigned r, char *out, size_t
         snprintf(out, n, "lease.%u", r);
 }
 
-stoat_err fleet_leases_open(struct bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
+stoat_err fleet_leases_open(struct stoat_bus_conn *c, const char *id, unsigned partitions, struct fleet_leases **out,
                             char *why, size_t whylen)
 {
     *out = NULL;
     kvStore *kv = NULL;
-    natsStatus s = js_KeyValue(&kv, bus_js(c), BUS_KV_FLEET);
+    natsStatus s = js_KeyValue(&kv, stoat_bus_js(c), STOAT_BUS_KV_FLEET);
     if (s != NATS_OK) {
-        snprintf(why, whylen, "fleet: bucket %s: %s (has `stoat fleet setup` run?)", BUS_KV_FLEET,
+        snprintf(why, whylen, "fleet: bucket %s: %s (has `stoat fleet setup` run?)", STOAT_BUS_KV_FLEET,
                  natsStatus_GetText(s));
         return STOAT_ERR_IO;
     }
@@ -200,14 +200,14 @@ void fleet_leases_close(struct fleet_leases *l)
     free(l);
 }
 
-int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
-                 uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je)
+int fleet_replay(struct stoat_bus_conn *conn, const char *stream, const char *durable, const char *filter,
+                 int64_t start_ns, uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je)
 {
     /* only what the consumer has seen acknowledged was acted on: up to its
      * ack floor (nothing at all for a consumer never read) */
     jsConsumerInfo *ci = NULL;
     *floor_seq = 0;
-    if (js_GetConsumerInfo(&ci, bus_js(conn), stream, durable, NULL, NULL) == NATS_OK) {
+    if (js_GetConsumerInfo(&ci, stoat_bus_js(conn), stream, durable, NULL, NULL) == NATS_OK) {
         *floor_seq = ci->AckFloor.Stream;
         jsConsumerInfo_Destroy(ci);
     }
@@ -226,7 +226,7 @@ int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable,
     }
     natsSubscription *sub = NULL;
     jsErrCode e = 0;
-    if (js_SubscribeSync(&sub, bus_js(conn), filter, NULL, &so, &e) != NATS_OK) {
+    if (js_SubscribeSync(&sub, stoat_bus_js(conn), filter, NULL, &so, &e) != NATS_OK) {
         *je = (int)e;
         return -1;
     }

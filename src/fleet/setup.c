@@ -44,21 +44,22 @@ static stoat_err ensure_consumer(jsCtx *js, const char *stream, const char *name
     return STOAT_OK;
 }
 
-stoat_err fleet_setup_consumers(struct bus_conn *c, unsigned partitions, int replicas, char *why, size_t whylen)
+stoat_err stoat_fleet_setup_consumers(struct stoat_bus_conn *c, unsigned partitions, int replicas, char *why,
+                                      size_t whylen)
 {
-    jsCtx *js = bus_js(c);
+    jsCtx *js = stoat_bus_js(c);
     char name[32], filter[64];
     for (unsigned p = 0; p < partitions; p++) {
-        snprintf(name, sizeof(name), FLEET_CONSUMER_PREFIX "%u", p);
+        snprintf(name, sizeof(name), STOAT_FLEET_CONSUMER_PREFIX "%u", p);
         snprintf(filter, sizeof(filter), "stoat.ev.*.%u", p);
-        stoat_err e = ensure_consumer(js, BUS_STREAM_EVENTS, name, filter, FLEET_BATCH, replicas, why, whylen);
+        stoat_err e = ensure_consumer(js, STOAT_BUS_STREAM_EVENTS, name, filter, FLEET_BATCH, replicas, why, whylen);
         if (e != STOAT_OK)
             return e;
     }
-    stoat_err e =
-        ensure_consumer(js, BUS_STREAM_HEALTH, FLEET_CONSUMER_HEALTH, "stoat.hb.>", FLEET_BATCH, replicas, why, whylen);
+    stoat_err e = ensure_consumer(js, STOAT_BUS_STREAM_HEALTH, STOAT_FLEET_CONSUMER_HEALTH, "stoat.hb.>", FLEET_BATCH,
+                                  replicas, why, whylen);
     if (e != STOAT_OK)
         return e;
-    return ensure_consumer(js, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>", FLEET_CROSS_PENDING, replicas,
-                           why, whylen);
+    return ensure_consumer(js, STOAT_BUS_STREAM_FACTS, STOAT_FLEET_CONSUMER_CROSS, "stoat.fact.>", FLEET_CROSS_PENDING,
+                           replicas, why, whylen);
 }

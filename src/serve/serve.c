@@ -777,9 +777,9 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
         if (!parse_u64(idbuf, INT64_MAX, &id) || id == 0)
             return send_error(c, MHD_HTTP_BAD_REQUEST, "the id must be a positive number");
         if (inc && slash && !strcmp(slash, "/alerts")) {
-            if (p.n != p.paging)
-                return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes only offset and limit");
-            e = stoat_store_incident_alerts_json(s, id, p.f.offset, p.f.limit, &json, &len);
+            if (p.n != p.paging + (p.f.host != NULL))
+                return send_error(c, MHD_HTTP_BAD_REQUEST, "this route takes only host, offset and limit");
+            e = stoat_store_incident_alerts_json(s, id, p.f.host, p.f.offset, p.f.limit, &json, &len);
             return answer(sv, c, e, s, json, len);
         }
         if (p.n)

@@ -152,6 +152,23 @@ static int64_t event_row(struct stoat_store *s, const struct pre *p, int *rc)
     return num;
 }
 
+/* A process another writer stored (shared_processes): remembered as if
+ * this one had; NULL when the file has none (or on an error, in *rc). */
+static struct store_proc_slot *proc_in_file(struct stoat_store *s, int64_t host, const char *guid, uint64_t h, int *rc)
+{
+    sqlite3_stmt *st = s->st[ST_PROC_FIND];
+    sqlite3_bind_int64(st, 1, host);
+    store_bind_static(st, 2, guid);
+    struct store_proc_slot *c = NULL;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        c = store_proc_put(s, h, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1) != 0);
+    *rc = r == SQLITE_ROW || r == SQLITE_DONE ? SQLITE_OK : r;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return c;
+}
+
 /* Stores the ancestry, root first, each linked to its parent; returns the
  * row of the alert's own process (ancestry[0]), *fresh when this call
  * wrote that row (so it holds exactly the alert's image, command line and
@@ -168,6 +185,8 @@ static int64_t process_rows(struct stoat_store *s, int64_t host, const struct st
         uint64_t h = pr->ph[k];
         if (h) {
             struct store_proc_slot *c = store_proc_get(s, h);
+            if (!c && s->procs_shared && (c = proc_in_file(s, host, guid, h, rc)) == NULL && *rc != SQLITE_OK)
+                return 0;
             if (c) {
                 if (parent && !c->has_parent && parent != c->row) {
                     /* first seen as the top of a chain, now its parent is known */
@@ -574,6 +593,35 @@ static void incident_fleet_json(struct buf *hosts, struct buf *edges, const stru
     buf_putc(edges, ']');
 }
 
+/* A fleet incident's alerts that other runs stored (the centre's workers,
+ * whose alerts its cross-host role only heard of): found by host, event
+ * time and their run's id, through the alerts' (host, time) index. Only
+ * by a handle that stores no alert itself: a run that does (a hunt) links
+ * its incidents to its own alerts by id, never to a twin of an older run. */
+static int incident_hosts_link(struct stoat_store *s, int64_t iid, const struct stoat_incident *inc)
+{
+    int rc = SQLITE_OK;
+    if (s->nseq)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_INC_ALERT_AT];
+    for (size_t h = 0; h < inc->nhosts && rc == SQLITE_OK; h++) {
+        const struct stoat_incident_host *x = &inc->hosts[h];
+        if (!x->alert_times || !x->nalerts)
+            continue;
+        int64_t host = host_row(s, x->host, &rc);
+        for (size_t i = 0; i < x->nalerts && rc == SQLITE_OK; i++) {
+            if (x->alert_times[i] == INT64_MIN || x->alert_ids[i] > INT64_MAX)
+                continue;
+            sqlite3_bind_int64(st, 1, iid);
+            sqlite3_bind_int64(st, 2, host);
+            sqlite3_bind_int64(st, 3, x->alert_times[i]);
+            sqlite3_bind_int64(st, 4, (int64_t)x->alert_ids[i]);
+            rc = store_step_done(st);
+        }
+    }
+    return rc;
+}
+
 stoat_err store_incident_write(struct stoat_store *s, const struct stoat_incident *inc)
 {
     stoat_err e;
@@ -634,6 +682,8 @@ stoat_err store_incident_write(struct stoat_store *s, const struct stoat_inciden
         if ((rc = store_step_done(s->st[ST_INC_ALERT])) != SQLITE_OK)
             goto fail;
     }
+    if ((rc = incident_hosts_link(s, iid, inc)) != SQLITE_OK)
+        goto fail;
     s->pending++;
     return store_tx_maybe_end(s);
 fail:

@@ -85,7 +85,7 @@ static void emit_corr(struct buf *b, sqlite3_stmt *st, int c)
     buf_puts(b, "]}");
 }
 
-/* an incident with "alerts": [ids] */
+/* an incident with "alerts": [ids] (and a fleet incident's "edges") */
 static void emit_incident(struct buf *b, sqlite3_stmt *st, int c)
 {
     store_incident_item(b, st, c);
@@ -94,7 +94,12 @@ static void emit_incident(struct buf *b, sqlite3_stmt *st, int c)
     int ids = c + INCIDENT_NCOLS;
     if (sqlite3_column_type(st, ids) != SQLITE_NULL)
         buf_put(b, sqlite3_column_text(st, ids), (size_t)sqlite3_column_bytes(st, ids));
-    buf_puts(b, "]}");
+    buf_putc(b, ']');
+    if (sqlite3_column_type(st, ids + 1) != SQLITE_NULL) {
+        buf_puts(b, ",\"edges\":");
+        json_col_raw(b, st, ids + 1, "[]");
+    }
+    buf_putc(b, '}');
 }
 
 /* ------------------------------------------------------------ parts */
@@ -238,8 +243,8 @@ static const struct part parts[STOAT_EXPORT_COUNT] = {
          true, emit_corr},
     [STOAT_EXPORT_INCIDENTS] = {"[", "]", ",\n",
                                 "SELECT " INCIDENT_COLS ", (SELECT group_concat(alert_id) FROM incident_alerts ia"
-                                " WHERE ia.incident_id = i.id) FROM incidents i JOIN hosts h ON h.id = i.host_id"
-                                " ORDER BY i.id",
+                                " WHERE ia.incident_id = i.id), i.edges"
+                                " FROM incidents i JOIN hosts h ON h.id = i.host_id ORDER BY i.id",
                                 false, emit_incident},
     [STOAT_EXPORT_TRIAGE] = {"{", "}", ",", NULL, false, NULL},
 };

@@ -12,7 +12,10 @@
  *   fixed set once stored, so offsets stay valid, and it is at most
  *   STOAT_INCIDENT_PAGE_MAX rows a request.
  * - The top of a tree is found by walking parents, depth-capped as
- *   everywhere (a doctored file with a parent cycle ends after 64 steps). */
+ *   everywhere (a doctored file with a parent cycle ends after 64 steps).
+ * - A fleet incident's story is told host by host: its alerts counted per
+ *   host (by_host), and a page may be of one host's alerts, with that
+ *   host's process trees (the page's SQL takes the host; 0 is every host). */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,13 +24,14 @@
 #include "store/queue.h"
 #include "store/rows.h"
 
-/* the page's alerts in event time */
+/* the page's alerts in event time (of host ?4, 0: all) */
 #define PAGE_SQL                                                                            \
     "SELECT a.id, a.process_id FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id" \
-    " WHERE ia.incident_id = ?1 ORDER BY a.time_ns, a.id LIMIT ?2 OFFSET ?3"
+    " WHERE ia.incident_id = ?1 AND (?4 = 0 OR a.host_id = ?4)"                             \
+    " ORDER BY a.time_ns, a.id LIMIT ?2 OFFSET ?3"
 
-static int run_rows(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, unsigned limit, unsigned offset,
-                    void (*emit)(struct buf *, sqlite3_stmt *, int))
+static int run_rows_of(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, int64_t host, unsigned limit,
+                       unsigned offset, void (*emit)(struct buf *, sqlite3_stmt *, int))
 {
     sqlite3_stmt *st = store_prepare(s, sql);
     if (!st)
@@ -36,20 +40,31 @@ static int run_rows(struct stoat_store *s, struct buf *b, const char *sql, int64
     if (limit) {
         sqlite3_bind_int(st, 2, (int)limit);
         sqlite3_bind_int(st, 3, (int)offset);
+        sqlite3_bind_int64(st, 4, host);
     }
     int rc = store_rows(st, b, emit);
     sqlite3_finalize(st);
     return rc;
 }
 
-static int64_t incident_alert_count(struct stoat_store *s, int64_t id, int *rc)
+static int run_rows(struct stoat_store *s, struct buf *b, const char *sql, int64_t id, unsigned limit, unsigned offset,
+                    void (*emit)(struct buf *, sqlite3_stmt *, int))
 {
-    sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM incident_alerts WHERE incident_id = ?1");
+    return run_rows_of(s, b, sql, id, 0, limit, offset, emit);
+}
+
+static int64_t incident_alert_count(struct stoat_store *s, int64_t id, int64_t host, int *rc)
+{
+    sqlite3_stmt *st = store_prepare(s, host ? "SELECT count(*) FROM incident_alerts ia JOIN alerts a"
+                                               " ON a.id = ia.alert_id WHERE ia.incident_id = ?1 AND a.host_id = ?2"
+                                             : "SELECT count(*) FROM incident_alerts WHERE incident_id = ?1");
     if (!st) {
         *rc = SQLITE_ERROR;
         return 0;
     }
     sqlite3_bind_int64(st, 1, id);
+    if (host)
+        sqlite3_bind_int64(st, 2, host);
     int64_t n = 0;
     if ((*rc = sqlite3_step(st)) == SQLITE_ROW) {
         n = sqlite3_column_int64(st, 0);
@@ -59,31 +74,31 @@ static int64_t incident_alert_count(struct stoat_store *s, int64_t id, int *rc)
     return n;
 }
 
-int store_incident_page(struct stoat_store *s, struct buf *b, int64_t id, unsigned offset, unsigned limit)
+int store_incident_page(struct stoat_store *s, struct buf *b, int64_t id, int64_t host, unsigned offset, unsigned limit)
 {
     if (limit == 0 || limit > STOAT_INCIDENT_PAGE_MAX)
         limit = STOAT_INCIDENT_PAGE;
     int rc;
-    int64_t total = incident_alert_count(s, id, &rc);
+    int64_t total = incident_alert_count(s, id, host, &rc);
     if (rc != SQLITE_OK)
         return rc;
     buf_puts(b, "\"alerts\":");
-    rc = run_rows(s, b,
-                  "SELECT " ALERT_COLS " FROM (" PAGE_SQL ") pg JOIN alerts a ON a.id = pg.id" ALERT_JOINS
-                  " ORDER BY a.time_ns, a.id",
-                  id, limit, offset, store_alert_item);
+    rc = run_rows_of(s, b,
+                     "SELECT " ALERT_COLS " FROM (" PAGE_SQL ") pg JOIN alerts a ON a.id = pg.id" ALERT_JOINS
+                     " ORDER BY a.time_ns, a.id",
+                     id, host, limit, offset, store_alert_item);
     if (rc != SQLITE_OK)
         return rc;
     /* the union of the ancestries of this page's alerts: one tree (or a few) */
     buf_puts(b, ",\"tree\":");
-    rc = run_rows(s, b,
-                  "WITH RECURSIVE pg AS (" PAGE_SQL "), up(id, depth) AS ("
-                  " SELECT DISTINCT process_id, 0 FROM pg WHERE process_id NOT NULL"
-                  " UNION SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
-                  " WHERE p.parent_id NOT NULL AND up.depth < 63)"
-                  " SELECT " PROC_COLS " FROM processes p WHERE p.id IN (SELECT id FROM up)"
-                  " ORDER BY p.start_ns, p.id LIMIT 5000",
-                  id, limit, offset, store_proc_item);
+    rc = run_rows_of(s, b,
+                     "WITH RECURSIVE pg AS (" PAGE_SQL "), up(id, depth) AS ("
+                     " SELECT DISTINCT process_id, 0 FROM pg WHERE process_id NOT NULL"
+                     " UNION SELECT p.parent_id, up.depth + 1 FROM processes p JOIN up ON p.id = up.id"
+                     " WHERE p.parent_id NOT NULL AND up.depth < 63)"
+                     " SELECT " PROC_COLS " FROM processes p WHERE p.id IN (SELECT id FROM up)"
+                     " ORDER BY p.start_ns, p.id LIMIT 5000",
+                     id, host, limit, offset, store_proc_item);
     if (rc != SQLITE_OK)
         return rc;
     buf_printf(b, ",\"offset\":%u,\"limit\":%u,\"total\":%lld,\"next\":", offset, limit, (long long)total);
@@ -149,6 +164,25 @@ static void by_rule_item(struct buf *b, sqlite3_stmt *st, int c)
                (long long)sqlite3_column_int64(st, c + 7), (long long)sqlite3_column_int64(st, c + 8));
 }
 
+/* {host, n, first, last}: one host's share of a fleet incident */
+static void by_host_item(struct buf *b, sqlite3_stmt *st, int c)
+{
+    buf_puts(b, "{\"host\":");
+    json_col_text(b, st, c);
+    buf_printf(b, ",\"n\":%lld,\"first\":%lld,\"last\":%lld}", (long long)sqlite3_column_int64(st, c + 1),
+               (long long)sqlite3_column_int64(st, c + 2), (long long)sqlite3_column_int64(st, c + 3));
+}
+
+int store_incident_by_host(struct stoat_store *s, struct buf *b, int64_t id)
+{
+    buf_puts(b, "\"by_host\":");
+    return run_rows(s, b,
+                    "SELECT h.name, count(*), min(a.time_ns), max(a.time_ns) FROM incident_alerts ia"
+                    " JOIN alerts a ON a.id = ia.alert_id JOIN hosts h ON h.id = a.host_id"
+                    " WHERE ia.incident_id = ?1 GROUP BY a.host_id ORDER BY min(a.time_ns), h.name LIMIT 1000",
+                    id, 0, 0, by_host_item);
+}
+
 int store_incident_groups(struct stoat_store *s, struct buf *b, int64_t id)
 {
     /* every rule (an incident's rules are few), then its largest trees */
@@ -169,8 +203,8 @@ int store_incident_groups(struct stoat_store *s, struct buf *b, int64_t id)
                     id, 0, 0, group_item);
 }
 
-stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, unsigned offset, unsigned limit,
-                                           char **json, size_t *len)
+stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, const char *host, unsigned offset,
+                                           unsigned limit, char **json, size_t *len)
 {
     stoat_err qe = store_quiesce(s); /* a writer's own queue first */
     if (qe != STOAT_OK)
@@ -190,8 +224,25 @@ stoat_err stoat_store_incident_alerts_json(struct stoat_store *s, uint64_t id, u
     }
     if (rc != SQLITE_ROW)
         return store_read_fail(s, NULL, rc, &b);
+    int64_t hid = 0;
+    if (host) { /* a host the store does not know has no alerts here: an empty page */
+        st = store_prepare(s, "SELECT id FROM hosts WHERE name = ?1");
+        if (!st)
+            return STOAT_ERR_IO;
+        sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        hid = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return store_read_fail(s, NULL, rc, &b);
+    }
     buf_putc(&b, '{');
-    if ((rc = store_incident_page(s, &b, (int64_t)id, offset, limit)) != SQLITE_OK)
+    if (host) {
+        buf_puts(&b, "\"host\":");
+        buf_json_str(&b, host, strlen(host));
+        buf_putc(&b, ',');
+    }
+    if ((rc = store_incident_page(s, &b, (int64_t)id, hid, offset, limit)) != SQLITE_OK)
         return store_read_fail(s, NULL, rc, &b);
     buf_putc(&b, '}');
     return store_hand_over(&b, json, len);

@@ -548,14 +548,20 @@ stoat_err stoat_store_incident_json(struct stoat_store *s, uint64_t id, char **j
     json_col_raw(&b, st, INCIDENT_NCOLS, "[]");
     buf_puts(&b, ",\"rules\":");
     json_col_raw(&b, st, INCIDENT_NCOLS + 1, "[]");
-    if (sqlite3_column_type(st, INCIDENT_NCOLS + 2) != SQLITE_NULL) {
+    bool fleet = sqlite3_column_type(st, INCIDENT_NCOLS + 2) != SQLITE_NULL;
+    if (fleet) {
         buf_puts(&b, ",\"edges\":"); /* a fleet incident's logons, in order */
         json_col_raw(&b, st, INCIDENT_NCOLS + 2, "[]");
     }
     sqlite3_finalize(st);
+    if (fleet) { /* and its alerts host by host */
+        buf_putc(&b, ',');
+        if ((rc = store_incident_by_host(s, &b, (int64_t)id)) != SQLITE_OK)
+            return store_read_fail(s, NULL, rc, &b);
+    }
     /* a page of its alerts, and all of them grouped: see incident.c */
     buf_putc(&b, ',');
-    if ((rc = store_incident_page(s, &b, (int64_t)id, 0, STOAT_INCIDENT_PAGE)) != SQLITE_OK)
+    if ((rc = store_incident_page(s, &b, (int64_t)id, 0, 0, STOAT_INCIDENT_PAGE)) != SQLITE_OK)
         return store_read_fail(s, NULL, rc, &b);
     buf_putc(&b, ',');
     if ((rc = store_incident_groups(s, &b, (int64_t)id)) != SQLITE_OK)

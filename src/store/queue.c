@@ -218,15 +218,26 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
 }
 
 /* A fleet incident's hosts, account and edges, into c (sizing when the bump
- * has no memory). Only what the store writes is copied: host names. */
+ * has no memory). Only what the store writes is copied: host names, and
+ * each host's alerts (id and time: found in the file when another run
+ * stored them). */
 static void job_incident_fleet(struct bump *b, struct stoat_incident *c, const struct stoat_incident *inc)
 {
     c->account = BSTR(b, inc->account);
     struct stoat_incident_host *h = bump(b, (inc->nhosts ? inc->nhosts : 1) * sizeof(*h));
     for (size_t i = 0; i < inc->nhosts; i++) {
-        const char *name = BSTR(b, inc->hosts[i].host);
+        const struct stoat_incident_host *x = &inc->hosts[i];
+        const char *name = BSTR(b, x->host);
+        size_t n = x->alert_times ? x->nalerts : 0;
+        uint64_t *ids = bump(b, (n ? n : 1) * sizeof(*ids));
+        int64_t *times = bump(b, (n ? n : 1) * sizeof(*times));
+        if (ids && n) {
+            memcpy(ids, x->alert_ids, n * sizeof(*ids));
+            memcpy(times, x->alert_times, n * sizeof(*times));
+        }
         if (h)
-            h[i] = (struct stoat_incident_host){.host = name};
+            h[i] = (struct stoat_incident_host){
+                .host = name, .alert_ids = ids, .alert_times = n ? times : NULL, .nalerts = n};
     }
     c->hosts = h;
     struct stoat_incident_edge *e = bump(b, (inc->nedges ? inc->nedges : 1) * sizeof(*e));

@@ -94,6 +94,12 @@ static stoat_err open_writer(struct stoat_store *s, const struct stoat_store_opt
     if (s->next_event < 1)
         s->next_event = 1;
     store_runs_reap(s); /* not fatal: what it cannot judge now waits for the next open */
+    /* made here rather than by a schema version: only writers that share
+     * hosts look processes up, and the others' inserts stay index-free */
+    s->procs_shared = opts->shared_processes;
+    if (s->procs_shared &&
+        (rc = store_exec(s, "CREATE INDEX IF NOT EXISTS processes_host_guid ON processes(host_id, guid)")) != SQLITE_OK)
+        return store_fail(s, rc, "indexing the processes");
     return store_writer_prepare(s);
 }
 

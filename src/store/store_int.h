@@ -86,6 +86,8 @@ enum {
     ST_INC_ALERT,
     ST_COMMIT_PUT,
     ST_PROC_LINK,
+    ST_PROC_FIND,
+    ST_INC_ALERT_AT,
     ST_BEGIN,
     ST_COMMIT,
     ST_COUNT_HOUR,
@@ -126,6 +128,7 @@ struct stoat_store {
     struct strmap hosts;      /* host name -> row id */
     struct proc_gen procs[2]; /* [0] young, [1] old */
     uint64_t proc_seed;
+    bool procs_shared;        /* stoat_store_opts.shared_processes */
     struct rule_cache *rules; /* rule meta pointer -> row id */
     size_t nrules, caprules;
     /* the event of the last alert, so alerts of one event share it */

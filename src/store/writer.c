@@ -13,7 +13,9 @@
  *   caches, which may name rows that are gone.
  * - The writer remembers the processes it has stored in a bounded
  *   two-generation table of keyed hashes (store_int.h), so no index has to
- *   be kept for them in the file; and a batch's additions to the roll-ups
+ *   be kept for them in the file (a fleet worker, whose hosts another worker
+ *   may have stored before, asks the file on a miss: shared_processes); and
+ *   a batch's additions to the roll-ups
  *   (count_hour, count_host, count_rule) in a small table, written once
  *   per batch rather than once per alert. */
 #include <stdlib.h>
@@ -41,6 +43,10 @@ static const char *const writer_sql[ST_COUNT] = {
     [ST_PROC_PUT] = "INSERT INTO processes(host_id, guid, pid, start_ns, image, command_line, user, parent_id)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
     [ST_PROC_LINK] = "UPDATE processes SET parent_id = ?2 WHERE id = ?1 AND parent_id IS NULL",
+    [ST_PROC_FIND] = "SELECT id, parent_id IS NOT NULL FROM processes WHERE host_id = ?1 AND guid = ?2"
+                     " ORDER BY id LIMIT 1",
+    [ST_INC_ALERT_AT] = "INSERT OR IGNORE INTO incident_alerts(incident_id, alert_id)"
+                        " SELECT ?1, id FROM alerts WHERE host_id = ?2 AND time_ns = ?3 AND seq = ?4",
     [ST_ALERT_PUT] =
         "INSERT INTO alerts(run_id, seq, time_ns, timestamp, host_id, rule_id, level, event_id,"
         " process_id, logon_id, image, command_line, user) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",

@@ -154,6 +154,32 @@ assert account.split("\\")[-1].lower() == exp["account"], account
 assert [[e["from"], e["to"]] for e in edges] == exp["moves"], edges
 assert [e["first"] for e in edges] == sorted(e["first"] for e in edges), edges
 EOF
+# each host's alerts, stored by the worker's partitions and heard of by the
+# cross-host role as facts, are linked to the incident: every alert it
+# counts, each one of hunt's incident's, on the host hunt names
+python3 - "$T/fleet.db" "$T/a23.hunt" <<'EOF' && ok "day one: the fleet incident's alerts linked, host by host, as in hunt's" ||
+import json, sqlite3, sys
+al, want = {}, set()
+for l in open(sys.argv[2]):
+    r = json.loads(l)
+    if r.get("kind") == "alert":
+        al[r["id"]] = r
+    elif r.get("kind") == "incident" and r.get("hosts"):
+        for h in r["hosts"]:
+            want |= {(h["host"], al[i]["rule"]["title"], al[i]["timestamp"]) for i in h["alerts"]}
+db = sqlite3.connect(sys.argv[1])
+got = db.execute(
+    "SELECT h.name, r.title, a.timestamp FROM incidents i JOIN incident_alerts ia ON ia.incident_id = i.id"
+    " JOIN alerts a ON a.id = ia.alert_id JOIN hosts h ON h.id = a.host_id JOIN rules r ON r.id = a.rule_id"
+    " WHERE i.hosts IS NOT NULL").fetchall()
+(n,), = db.execute("SELECT nalerts FROM incidents WHERE hosts IS NOT NULL").fetchall()
+hosts = {g[0] for g in got}
+if len(got) != n or len(set(got)) != n or not set(got) <= want or len(hosts) < 2:
+    print("the incident counts %d alerts; linked %d on %d hosts; not hunt's: %s" % (n, len(got), len(hosts),
+          sorted(set(got) - want)[:3]))
+    sys.exit(1)
+EOF
+    bad "day one: the fleet incident's alerts are not linked as hunt's"
 kill -TERM "$(cat "$T/w0.pid")"; wait "$(cat "$T/w0.pid")" 2>/dev/null
 fleet_of "$T/w0.jsonl" >"$T/json1"
 cmp -s "$T/a23.want" "$T/json1" && ok "day one: the -o JSON lines carry the same incident" ||

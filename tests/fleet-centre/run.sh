@@ -185,6 +185,17 @@ dups=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id,
 exp_dups=$(sqlite3 "$T/hunt.db" "SELECT count(*) FROM (SELECT a.rule_id, a.host_id, a.timestamp, count(*) c FROM alerts a
        GROUP BY 1, 2, 3 HAVING c > 1)")
 [ "$dups" = "$exp_dups" ] && ok "no alert stored twice" || bad "duplicates: $dups (hunt has $exp_dups)"
+# the survivor's alerts name processes the dead worker stored already: the
+# same rows, not new ones (a host's rows as many as a single hunt's)
+procs() {
+    sqlite3 "$1" "SELECT h.name || '|' || count(*) FROM processes p JOIN hosts h ON h.id = p.host_id GROUP BY h.name" |
+        sort
+}
+procs "$T/hunt.db" >"$T/expect-procs"
+procs "$T/fleet.db" >"$T/got-procs"
+if [ -s "$T/expect-procs" ] && cmp -s "$T/expect-procs" "$T/got-procs"; then
+    ok "process rows per host as stoat hunt's: $(tr '\n' ' ' <"$T/got-procs")"
+else bad "process rows per host differ from stoat hunt's"; diff "$T/expect-procs" "$T/got-procs"; fi
 batches=$(grep -ho "[0-9]* batches" "$T/pub1.out" "$T/pub2.out" "$T/pub3.out" "$T/pub4.out" | awk '{s += $1} END {print s}')
 marked=$(sqlite3 "$T/fleet.db" "SELECT sum(hi - lo + 1) FROM fleet_seen")
 rows=$(sqlite3 "$T/fleet.db" "SELECT count(*) FROM fleet_seen")

@@ -1,4 +1,4 @@
-/* The fleet tests' helper: makes the streams (bus_ensure_streams, as `stoat
+/* The fleet tests' helper: makes the streams (stoat_bus_ensure_streams, as `stoat
  * fleet setup` does) and reads a stream back to count what it holds, so the
  * tests can check "every event once" by message id without a centre.
  *
@@ -29,13 +29,13 @@
 #include "util/fs.h"
 #include "util/strmap.h"
 
-static struct bus_conn *conn(const char *url)
+static struct stoat_bus_conn *conn(const char *url)
 {
     const char *s[1] = {url};
-    struct bus_opts o = {.servers = s, .nservers = 1, .connect_wait_ms = 5000};
-    struct bus_conn *c = NULL;
+    struct stoat_bus_opts o = {.servers = s, .nservers = 1, .connect_wait_ms = 5000};
+    struct stoat_bus_conn *c = NULL;
     char why[512];
-    if (bus_connect(&o, &c, why, sizeof why) != STOAT_OK || !bus_conn_wait(c, 5000)) {
+    if (stoat_bus_connect(&o, &c, why, sizeof why) != STOAT_OK || !stoat_bus_conn_wait(c, 5000)) {
         fprintf(stderr, "fleetcheck: cannot connect to %s %s\n", url, why);
         exit(2);
     }
@@ -59,13 +59,13 @@ static const char *payload(natsMsg *m, struct buf *out, int *len)
     return v.data;
 }
 
-static int count(struct bus_conn *c, const char *stream, bool last_only, bool print)
+static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, bool print)
 {
     struct buf zb = {0};
     int plen = 0;
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
-    if (js_GetStreamInfo(&si, bus_js(c), stream, NULL, &je) != NATS_OK) {
+    if (js_GetStreamInfo(&si, stoat_bus_js(c), stream, NULL, &je) != NATS_OK) {
         fprintf(stderr, "fleetcheck: no stream %s (%d)\n", stream, (int)je);
         return 2;
     }
@@ -74,7 +74,7 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     if (last_only) {
         natsMsg *m = NULL;
         const char *d = NULL;
-        if (msgs && js_GetMsg(&m, bus_js(c), stream, last, NULL, &je) == NATS_OK && (d = payload(m, &zb, &plen)))
+        if (msgs && js_GetMsg(&m, stoat_bus_js(c), stream, last, NULL, &je) == NATS_OK && (d = payload(m, &zb, &plen)))
             printf("%.*s\n", plen, d);
         natsMsg_Destroy(m);
         buf_free(&zb);
@@ -89,7 +89,7 @@ static int count(struct bus_conn *c, const char *stream, bool last_only, bool pr
     uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
-        if (js_GetMsg(&m, bus_js(c), stream, seq, NULL, &je) != NATS_OK)
+        if (js_GetMsg(&m, stoat_bus_js(c), stream, seq, NULL, &je) != NATS_OK)
             continue; /* deleted */
         n++;
         const char *d = payload(m, &zb, &plen);
@@ -152,7 +152,7 @@ out:
     return 0;
 }
 
-static int push(struct bus_conn *c, char **files, int n)
+static int push(struct stoat_bus_conn *c, char **files, int n)
 {
     struct buf raw = {0};
     for (int i = 0; i < n; i++) {
@@ -179,7 +179,7 @@ static int push(struct bus_conn *c, char **files, int n)
     kvStore *kv = NULL;
     uint64_t rev;
     char key[64], cur[256];
-    int rc = js_KeyValue(&kv, bus_js(c), BUS_KV_RULES) == NATS_OK ? 0 : 2;
+    int rc = js_KeyValue(&kv, stoat_bus_js(c), STOAT_BUS_KV_RULES) == NATS_OK ? 0 : 2;
     snprintf(key, sizeof key, "bundle.%.16s.0", sha);
     if (!rc && kvStore_Put(&rev, kv, key, z, (int)zlen) != NATS_OK)
         rc = 2;
@@ -202,17 +202,17 @@ int main(int argc, char **argv)
                 "usage: fleetcheck setup URL [PARTITIONS] | count|last|lines|delete URL STREAM | push URL FILE...\n");
         return 2;
     }
-    struct bus_conn *c = conn(argv[2]);
+    struct stoat_bus_conn *c = conn(argv[2]);
     int rc = 0;
     if (!strcmp(argv[1], "setup")) {
-        struct bus_setup_opts so = {.replicas = 1, .partitions = argc > 3 ? (unsigned)atoi(argv[3]) : 0};
+        struct stoat_bus_setup_opts so = {.replicas = 1, .partitions = argc > 3 ? (unsigned)atoi(argv[3]) : 0};
         char why[512];
-        if (bus_ensure_streams(c, &so, why, sizeof why) != STOAT_OK) {
+        if (stoat_bus_ensure_streams(c, &so, why, sizeof why) != STOAT_OK) {
             fprintf(stderr, "fleetcheck: %s\n", why);
             rc = 1;
         }
         unsigned p = 0;
-        if (!rc && bus_read_partitions(c, &p, why, sizeof why) == STOAT_OK)
+        if (!rc && stoat_bus_read_partitions(c, &p, why, sizeof why) == STOAT_OK)
             printf("partitions %u\n", p);
     } else if (!strcmp(argv[1], "count") && argc > 3) {
         rc = count(c, argv[3], false, false);
@@ -225,14 +225,14 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "delete") && argc > 3) {
         /* a stream gone while its partitions key stays: publishes are refused */
         jsErrCode je = 0;
-        if (js_DeleteStream(bus_js(c), argv[3], NULL, &je) != NATS_OK) {
+        if (js_DeleteStream(stoat_bus_js(c), argv[3], NULL, &je) != NATS_OK) {
             fprintf(stderr, "fleetcheck: cannot delete %s (%d)\n", argv[3], (int)je);
             rc = 1;
         }
     } else {
         rc = 2;
     }
-    bus_close(c);
-    bus_shutdown();
+    stoat_bus_close(c);
+    stoat_bus_shutdown();
     return rc;
 }

@@ -10,8 +10,8 @@
 
 static void token_expect(const char *in, const char *want)
 {
-    char out[BUS_TOKEN_MAX + 1];
-    size_t n = bus_host_token(in, in ? strlen(in) : 0, out);
+    char out[STOAT_BUS_TOKEN_MAX + 1];
+    size_t n = stoat_bus_host_token(in, in ? strlen(in) : 0, out);
     assert_int_equal(n, strlen(out));
     assert_string_equal(out, want);
 }
@@ -33,18 +33,18 @@ static void test_token(void **state)
     memset(n65, 'a', 65);
     n65[65] = 0;
     token_expect(n64, n64);
-    char out[BUS_TOKEN_MAX + 1];
-    size_t n = bus_host_token(n65, 65, out);
+    char out[STOAT_BUS_TOKEN_MAX + 1];
+    size_t n = stoat_bus_host_token(n65, 65, out);
     assert_int_equal(n, 64);
     char want[80];
-    snprintf(want, sizeof want, "%.55s-%08x", n65, bus_fnv1a(n65, 65));
+    snprintf(want, sizeof want, "%.55s-%08x", n65, stoat_bus_fnv1a(n65, 65));
     assert_string_equal(out, want);
     /* two long names differing only at the end get different tokens */
     char other[66];
     memcpy(other, n65, 66);
     other[64] = 'b';
-    char out2[BUS_TOKEN_MAX + 1];
-    bus_host_token(other, 65, out2);
+    char out2[STOAT_BUS_TOKEN_MAX + 1];
+    stoat_bus_host_token(other, 65, out2);
     assert_string_not_equal(out, out2);
 }
 
@@ -52,9 +52,9 @@ static void test_fnv_partition(void **state)
 {
     (void)state;
     /* FNV-1a's published test values */
-    assert_int_equal(bus_fnv1a("", 0), 0x811c9dc5u);
-    assert_int_equal(bus_fnv1a("a", 1), 0xe40c292cu);
-    assert_int_equal(bus_fnv1a("foobar", 6), 0xbf9cf968u);
+    assert_int_equal(stoat_bus_fnv1a("", 0), 0x811c9dc5u);
+    assert_int_equal(stoat_bus_fnv1a("a", 1), 0xe40c292cu);
+    assert_int_equal(stoat_bus_fnv1a("foobar", 6), 0xbf9cf968u);
     assert_int_equal(bus_partition("foobar", 16), 0xbf9cf968u % 16);
     assert_int_equal(bus_partition("foobar", 1), 0);
     assert_int_equal(bus_partition("foobar", 0), 0);
@@ -77,9 +77,9 @@ static void test_subjects(void **state)
     bus_subject_heartbeat(s, "fs01");
     assert_string_equal(s, "stoat.hb.fs01");
     /* the longest token and partition fit */
-    char tok[BUS_TOKEN_MAX + 1];
-    memset(tok, 'x', BUS_TOKEN_MAX);
-    tok[BUS_TOKEN_MAX] = 0;
+    char tok[STOAT_BUS_TOKEN_MAX + 1];
+    memset(tok, 'x', STOAT_BUS_TOKEN_MAX);
+    tok[STOAT_BUS_TOKEN_MAX] = 0;
     size_t n = bus_subject_events(s, tok, BUS_MAX_PARTITIONS - 1);
     assert_true(n < BUS_SUBJECT_MAX);
     assert_int_equal(strlen(s), n);
@@ -174,22 +174,22 @@ static void test_connect_without_server(void **state)
 {
     (void)state;
     const char *servers[] = {"nats://127.0.0.1:1"};
-    struct bus_opts o = {.servers = servers, .nservers = 1, .connect_wait_ms = 50};
-    struct bus_conn *c = NULL;
+    struct stoat_bus_opts o = {.servers = servers, .nservers = 1, .connect_wait_ms = 50};
+    struct stoat_bus_conn *c = NULL;
     char why[512] = "";
-    assert_int_equal(bus_connect(&o, &c, why, sizeof why), STOAT_OK);
+    assert_int_equal(stoat_bus_connect(&o, &c, why, sizeof why), STOAT_OK);
     assert_non_null(c);
-    assert_int_not_equal(bus_conn_state(c), BUS_CONNECTED);
-    assert_false(bus_conn_wait(c, 10));
+    assert_int_not_equal(bus_conn_state(c), STOAT_BUS_CONNECTED);
+    assert_false(stoat_bus_conn_wait(c, 10));
     char url[64];
     bus_conn_url(c, url, sizeof url);
     assert_string_equal(url, "");
-    bus_close(c);
+    stoat_bus_close(c);
 
     const char *bad[] = {"http://127.0.0.1:1"};
     o.servers = bad;
     c = NULL;
-    assert_int_equal(bus_connect(&o, &c, why, sizeof why), STOAT_ERR_ARG);
+    assert_int_equal(stoat_bus_connect(&o, &c, why, sizeof why), STOAT_ERR_ARG);
     assert_null(c);
     assert_non_null(strstr(why, "http://"));
 
@@ -200,15 +200,15 @@ static void test_connect_without_server(void **state)
     write_file(path, "user: a\npassword: b\n", 0644);
     o.servers = servers;
     o.creds = path;
-    assert_int_equal(bus_connect(&o, &c, why, sizeof why), STOAT_ERR_CONFIG);
+    assert_int_equal(stoat_bus_connect(&o, &c, why, sizeof why), STOAT_ERR_CONFIG);
     assert_null(c);
     o.creds = NULL;
     o.tls_ca = "/nonexistent/ca.pem";
-    assert_int_equal(bus_connect(&o, &c, why, sizeof why), STOAT_ERR_IO);
+    assert_int_equal(stoat_bus_connect(&o, &c, why, sizeof why), STOAT_ERR_IO);
     assert_non_null(strstr(why, "CA"));
     unlink(path);
     rmdir(dir);
-    bus_close(NULL);
+    stoat_bus_close(NULL);
 }
 
 int main(void)
@@ -219,6 +219,6 @@ int main(void)
         cmocka_unit_test(test_creds),    cmocka_unit_test(test_connect_without_server),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    bus_shutdown();
+    stoat_bus_shutdown();
     return rc;
 }

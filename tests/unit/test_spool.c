@@ -112,7 +112,7 @@ static void test_order_and_reopen(void **state)
     struct spool *s = open_spool(1 << 20, 64 << 10);
     for (unsigned i = 0; i < 200; i++)
         append_batch(s, i);
-    struct spool_stats st;
+    struct stoat_bus_spool_stats st;
     spool_stats(s, &st);
     assert_int_equal(st.batches, 200);
     assert_int_equal(st.events, 200 * 201 / 2);
@@ -171,7 +171,7 @@ static void test_cap_counts_exactly(void **state)
         in_batches++;
         in_events += i + 1;
     }
-    struct spool_stats st;
+    struct stoat_bus_spool_stats st;
     spool_stats(s, &st);
     assert_true(st.bytes <= cap);
     assert_true(st.dropped_batches > 0);
@@ -244,7 +244,7 @@ static void test_damaged_record_skipped(void **state)
     close(fd);
     g_warnings = 0;
     s = open_spool(1 << 20, 1 << 20);
-    struct spool_stats st;
+    struct stoat_bus_spool_stats st;
     spool_stats(s, &st);
     assert_int_equal(st.found_batches, 4);
     assert_int_equal(st.damaged, 1);

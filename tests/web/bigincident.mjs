@@ -67,7 +67,7 @@ await check('the pages of an incident\'s alerts are all of them, in event time, 
 });
 
 await check('incident pages refuse other parameters and bad values', async () => {
-  for (const [p, st] of [[`/api/incidents/${BIG}/alerts?host=x`, 400], [`/api/incidents/${BIG}/alerts?limit=0`, 400],
+  for (const [p, st] of [[`/api/incidents/${BIG}/alerts?rule=x`, 400], [`/api/incidents/${BIG}/alerts?limit=0`, 400],
     [`/api/incidents/${BIG}/alerts?limit=1001`, 400], [`/api/incidents/${BIG}/alerts?offset=-1`, 400],
     ['/api/incidents/999999/alerts', 404], [`/api/incidents/${BIG}/nosuch`, 404], [`/api/incidents/${BIG}?offset=1`, 400]]) {
     eq((await req(P, 'GET', p)).status, st, p);

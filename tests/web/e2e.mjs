@@ -5,8 +5,9 @@
 // the store of a real hunt of demo/ and on a synthetic store with incidents
 // and deep process trees (bench_store). Screenshots go to OUT.
 // A store with a 10,000-alert incident crossing a new year (BIG_DB) tests
-// the grouped and paged incident view and the chart's axis.
-//   node e2e.mjs OUT DEMO_DB DEMO_REPORT SYNTH_DB SYNTH_REPORT BIG_DB BIG_REPORT
+// the grouped and paged incident view and the chart's axis. A store with a
+// fleet incident (FLEET_DB) tests its view host by host.
+//   node e2e.mjs OUT DEMO_DB DEMO_REPORT SYNTH_DB SYNTH_REPORT BIG_DB BIG_REPORT [FLEET_DB FLEET_REPORT]
 // E2E_ONLY=TEXT runs only the checks whose name holds TEXT (while working).
 import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { check, counts, assert, eq, serve, sql, STOAT } from './lib.mjs';
 
-const [OUT, DEMO_DB, DEMO_REPORT, SYNTH_DB, SYNTH_REPORT, BIG_DB, BIG_REPORT] = process.argv.slice(2);
+const [OUT, DEMO_DB, DEMO_REPORT, SYNTH_DB, SYNTH_REPORT, BIG_DB, BIG_REPORT, FLEET_DB, FLEET_REPORT] = process.argv.slice(2);
 const ONLY = process.env.E2E_ONLY || '';
 function checkIf(name, fn) { return !ONLY || name.includes(ONLY) ? check(name, fn) : Promise.resolve(); }
 
@@ -435,6 +436,59 @@ if (BIG) {
     const { ctx, page, problems } = await newPage();
     try { await yearAxis(page, 'file://' + resolve(BIG_REPORT)); noProblems(problems); } finally { await ctx.close(); }
   });
+}
+
+// ------------------------------------------------------------ a fleet incident, host by host
+
+const FLEET = FLEET_DB ? +sql(FLEET_DB, 'SELECT id FROM incidents WHERE hosts IS NOT NULL ORDER BY id LIMIT 1') : 0;
+
+async function fleetIncidentFlow(page, url, label) {
+  const hosts = JSON.parse(sql(FLEET_DB, `SELECT hosts FROM incidents WHERE id = ${FLEET}`));
+  const per = {};
+  sql(FLEET_DB, 'SELECT h.name || \'|\' || count(*) FROM incident_alerts ia JOIN alerts a ON a.id = ia.alert_id' +
+    ` JOIN hosts h ON h.id = a.host_id WHERE ia.incident_id = ${FLEET} GROUP BY h.name`).split('\n').forEach((l) => {
+    const [h, n] = l.split('|'); per[h] = +n;
+  });
+  const edges = JSON.parse(sql(FLEET_DB, `SELECT edges FROM incidents WHERE id = ${FLEET}`)).length;
+  const parts = () => Array.from(document.querySelectorAll('.host-part')).map((p) => ({
+    host: p.getAttribute('data-host'), items: p.querySelectorAll('ol.timeline li').length,
+    nodes: p.querySelectorAll('.pnode').length, page: (p.querySelector('.host-page') || {}).textContent,
+    prev: !!p.querySelector('.host-prev') }));
+  await page.goto(url + '#/incident/' + FLEET);
+  await ready(page, 'incident');
+  const v = await page.evaluate(parts);
+  eq(JSON.stringify(v.map((x) => x.host)), JSON.stringify(hosts), 'one part per host, in the order the chain reached them');
+  for (const x of v) eq(x.items, per[x.host] || 0, `${x.host}: its alerts listed`);
+  assert(v.some((x) => x.nodes > 0), 'the hosts\' process trees beside their alerts');
+  eq(await page.$$eval('#incident-edges tr.edge', (rs) => rs.length), edges, 'the logons between the hosts');
+  await page.screenshot({ path: `${OUT}/${label}-fleet-incident.png`, fullPage: true });
+  // one host paged from its second alert; the others stay at their first
+  const paged = hosts.find((h) => (per[h] || 0) >= 2);
+  assert(paged, 'a host with two alerts or more');
+  await page.goto(url + '#/incident/' + FLEET + '?' + new URLSearchParams({ host: paged, at: 1 }));
+  await ready(page, 'incident');
+  const w = await page.evaluate(parts);
+  const x = w.find((y) => y.host === paged);
+  eq(x.page, `alerts 2–${per[paged]} of ${per[paged]}`, `${paged}: the page says where it is`);
+  eq(x.items, per[paged] - 1, `${paged}: the rest of its alerts`);
+  assert(x.prev, `${paged}: a way back to its first page`);
+  for (const y of w) if (y.host !== paged) eq(y.items, per[y.host] || 0, `${y.host}: still at its first page`);
+}
+
+if (FLEET) {
+  const s = await serve(FLEET_DB);
+  try {
+    await checkIf('fleet incident (dashboard): hosts, logons, each host\'s alerts and process trees, paged by host', async () => {
+      const { ctx, page, problems } = await newPage();
+      try { await fleetIncidentFlow(page, s.base + '/', 'dashboard'); noProblems(problems); } finally { await ctx.close(); }
+    });
+  } finally { await s.stop(); }
+  if (FLEET_REPORT) {
+    await checkIf('fleet incident (report): hosts, logons, each host\'s alerts and process trees, paged by host', async () => {
+      const { ctx, page, problems } = await newPage();
+      try { await fleetIncidentFlow(page, 'file://' + resolve(FLEET_REPORT), 'report'); noProblems(problems); } finally { await ctx.close(); }
+    });
+  }
 }
 
 await browser.close();

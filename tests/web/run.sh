@@ -43,10 +43,15 @@ fi
 DEMO_DB=$OUT/demo.db
 SYNTH_DB=$OUT/synth.db
 BIG_DB=$OUT/big.db
+FLEET_DB=$OUT/fleet.db
 "$STOAT" hunt -q demo/ --db "$DEMO_DB" -o /dev/null || { echo "FAIL stoat hunt demo/ --db"; fail=$((fail + 1)); }
 "$BENCH_STORE" --alerts 3000 --quiet --db "$SYNTH_DB" || { echo "FAIL synthetic store"; fail=$((fail + 1)); }
 # 2026-12-31 23:00 UTC: its 10,000 alerts, 2.5 s apart, run into 2027
 "$BENCH_STORE" --alerts 10000 --quiet --db "$BIG_DB" --big-incident --start 1798758000 || { echo "FAIL big-incident store"; fail=$((fail + 1)); }
+# a fleet day (tests/cross): one incident across four hosts
+{ python3 tests/cross/gen-fleet-day.py --seed 23 --day attack "$OUT/fleet-day" &&
+    "$STOAT" hunt -q "$OUT/fleet-day" --db "$FLEET_DB" -o /dev/null; } || { echo "FAIL fleet-day store"; fail=$((fail + 1)); }
+"$STOAT" report "$FLEET_DB" -o "$OUT/fleet-report.html" 2>/dev/null || { echo "FAIL stoat report (fleet day)"; fail=$((fail + 1)); }
 "$STOAT" report "$BIG_DB" -o "$OUT/big-report.html" 2>/dev/null || { echo "FAIL stoat report (big incident)"; fail=$((fail + 1)); }
 "$STOAT" report "$DEMO_DB" -o "$OUT/demo-report.html" 2>/dev/null || { echo "FAIL stoat report (demo)"; fail=$((fail + 1)); }
 "$STOAT" report "$SYNTH_DB" -o "$OUT/synth-report.html" 2>/dev/null || { echo "FAIL stoat report (synthetic)"; fail=$((fail + 1)); }
@@ -81,6 +86,9 @@ count "$OUT/api.log"
 node tests/web/bigincident.mjs "$BIG_DB" >"$OUT/bigincident.log" 2>&1
 cat "$OUT/bigincident.log"
 count "$OUT/bigincident.log"
+node tests/web/fleetincident.mjs "$FLEET_DB" >"$OUT/fleetincident.log" 2>&1
+cat "$OUT/fleetincident.log"
+count "$OUT/fleetincident.log"
 node tests/web/flood.mjs "$SYNTH_DB" >"$OUT/flood.log" 2>&1
 cat "$OUT/flood.log"
 count "$OUT/flood.log"
@@ -101,7 +109,7 @@ if ! "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$OUT/chr
     note "SKIP e2e: Chromium cannot start here ($CHROMIUM; see $OUT/chromium-probe.log)"
 else
     CHROMIUM=$CHROMIUM node tests/web/e2e.mjs "$OUT" "$DEMO_DB" "$OUT/demo-report.html" "$SYNTH_DB" \
-        "$OUT/synth-report.html" "$BIG_DB" "$OUT/big-report.html" >"$OUT/e2e.log" 2>&1
+        "$OUT/synth-report.html" "$BIG_DB" "$OUT/big-report.html" "$FLEET_DB" "$OUT/fleet-report.html" >"$OUT/e2e.log" 2>&1
     cat "$OUT/e2e.log"
     count "$OUT/e2e.log"
     echo "screenshots: $OUT/*.png"

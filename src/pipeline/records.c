@@ -185,7 +185,7 @@ static void *reader_state(struct unit_worker *w, const struct reader_ops *ops)
 
 void unit_parse(struct unit_worker *w, struct unit *u)
 {
-    if (!u->len && !u->map)
+    if (!u->len && !u->map && !u->range_len)
         return;
     w->u = u;
     struct event_sink sink = {
@@ -237,10 +237,16 @@ static void report(const struct unit_writer *w, const struct unit *u, enum stoat
     w->diag(w->diag_ctx, &d);
 }
 
+/* A line number as the worker wrote it, made absolute (reader.h). */
+static uint64_t line_of(const struct unit_writer *w, const struct unit *u, uint64_t line)
+{
+    return u->lines_relative ? w->line_base + line : line;
+}
+
 static const char *write_diag(struct unit_writer *w, const struct unit *u, const char *p)
 {
     bool warning = *p++;
-    uint64_t line = get_u64(&p), offset = get_u64(&p);
+    uint64_t line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     bool has_offset = *p++;
     uint32_t n;
     const char *msg = get_str(&p, &n);
@@ -271,7 +277,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         w->rules[i] = get_u32(&p);
         w->use[i] = (uint8_t)*p++;
     }
-    uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
+    uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
     uint32_t gl, pl, ll;
     const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
@@ -310,11 +316,18 @@ void unit_write(struct unit_writer *w, struct unit *u)
     if (u->file != w->file) {
         w->file = u->file;
         w->records = 0;
+        w->line_base = 1;
+        w->file_failed = false;
     }
     /* A note is a diagnostic only: the records it skipped are the reader's
-     * to count (u->skipped), and a read error is counted in files_failed. */
+     * to count (u->skipped), and a read error is counted in files_failed
+     * (by the reading thread, or here once for a file its workers read). */
     if (u->note[0])
-        report(w, u, STOAT_SEV_ERROR, u->note_line, 0, false, u->note);
+        report(w, u, STOAT_SEV_ERROR, line_of(w, u, u->note_line), 0, false, u->note);
+    if (u->read_failed && !w->file_failed) {
+        w->file_failed = true;
+        w->stats->files_failed++;
+    }
     const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;
@@ -329,6 +342,8 @@ void unit_write(struct unit_writer *w, struct unit *u)
     w->stats->events += u->events;
     w->stats->skipped += u->skipped;
     w->records += u->records;
+    if (u->lines_relative)
+        w->line_base += u->lines;
     if (u->last) {
         /* The file is freed with this unit and the next one may get its
          * address: forget it here rather than compare pointers later. */

@@ -48,6 +48,8 @@ struct unit_writer {
     void *diag_ctx;
     struct input_file *file; /* file of the previous unit */
     uint64_t records;        /* records of that file before the unit */
+    uint64_t line_base;      /* line number of the unit's first byte (units with relative lines) */
+    bool file_failed;        /* its workers could not read some of it: counted once */
     struct stoat_field *fields;
     size_t fields_cap;
     uint32_t *rules;

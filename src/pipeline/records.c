@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "event/render.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -114,6 +115,36 @@ static bool ws_field(void *ctx, const char *name, uint32_t nlen, uint32_t id, co
     return engine_event_add(((struct unit_worker *)ctx)->m.eng, name, nlen, id, val, vlen, type);
 }
 
+/* The event's fields as the sinks write them (event/render.h), when an
+ * alert will surely be written for it (or every event is): rendering is a
+ * good part of writing an alert, and here it runs on every worker rather
+ * than on the one serial stage. Otherwise NO_STR, and a sink that needs it
+ * renders it there. */
+static void put_fields_json(struct unit_worker *w, struct buf *b, const struct match_result *r,
+                            const struct ev_field *fs, size_t nf)
+{
+    bool render = w->all_events;
+    for (size_t i = 0; i < r->n && !render; i++)
+        render = r->use[i] == USE_REPORT;
+    if (!render) {
+        put_u32(b, NO_STR);
+        return;
+    }
+    XGROW(w->sf, w->sf_cap, nf);
+    for (size_t i = 0; i < nf; i++)
+        w->sf[i] = (struct stoat_field){.name = fs[i].name,
+                                        .value = fs[i].val,
+                                        .name_len = fs[i].name_len,
+                                        .value_len = fs[i].val_len,
+                                        .type = fs[i].type};
+    put_u32(b, 0); /* its length, once known */
+    size_t at = b->len;
+    event_json_write(b, w->sf, nf);
+    uint32_t n = (uint32_t)(b->len - at);
+    memcpy(b->p + at - sizeof(n), &n, sizeof(n));
+    buf_putc(b, 0);
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -157,6 +188,7 @@ static void ws_end(void *ctx)
         put_str(b, fs[i].val, fs[i].val_len);
         buf_putc(b, (char)fs[i].type);
     }
+    put_fields_json(w, b, &r, fs, nf);
 }
 
 static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
@@ -214,6 +246,7 @@ void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enu
 void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)
 {
     engine_counters(w->m.eng, out);
+    free(w->sf);
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     matcher_fini(&w->m);
@@ -292,6 +325,8 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         f->value = get_str(&p, &f->value_len);
         f->type = (uint8_t)*p++;
     }
+    uint32_t jl;
+    const char *json = get_str(&p, &jl);
     struct stoat_alert a = {
         .pos = {.file = u->file->name,
                 .format = u->file->reader->name,
@@ -305,6 +340,8 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         .event_id = eid >= 0 ? w->fields[eid].value : NULL,
         .fields = w->fields,
         .nfields = nf,
+        .fields_json = json,
+        .fields_json_len = jl,
     };
     struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);

@@ -31,6 +31,8 @@ struct unit_worker {
     size_t nws;
     struct unit *u; /* being parsed */
     uint64_t record, line, offset;
+    struct stoat_field *sf; /* the event's fields as the sinks take them, to render them */
+    size_t sf_cap;
 };
 
 void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,

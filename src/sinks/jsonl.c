@@ -78,6 +78,16 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
     buf_puts(b, "]}");
 }
 
+/* The event's fields as one object: as the matching stage rendered them,
+ * or rendered here. */
+static void fields_json(struct buf *b, const struct stoat_alert *a)
+{
+    if (a->fields_json)
+        buf_put(b, a->fields_json, a->fields_json_len);
+    else
+        event_json_write(b, a->fields, a->nfields);
+}
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
@@ -143,7 +153,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         buf_putc(b, ']');
     }
     buf_puts(b, ",\"event\":");
-    event_json_write(b, a->fields, a->nfields);
+    fields_json(b, a);
     buf_puts(b, "}\n");
     return emit(j, a->host);
 }
@@ -322,7 +332,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     buf_putc(b, ',');
     json_source(b, a);
     buf_puts(b, ",\"event\":");
-    event_json_write(b, a->fields, a->nfields);
+    fields_json(b, a);
     buf_puts(b, "}\n");
     return emit(j, a->host);
 }

@@ -145,6 +145,13 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
     buf_putc(b, 0);
 }
 
+/* The event's time (consume_time), worked out here rather than on the
+ * serial stage. */
+static int64_t time_of(const struct ev_field *f)
+{
+    return f && f->type != STOAT_V_NULL ? consume_time(f->val, f->val_len) : INT64_MIN;
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -157,7 +164,7 @@ static void ws_end(void *ctx)
         buf_putc(b, REC_PROC);
         buf_putc(b, (char)w->m.rs->procs[r.spec].end);
         put_opt(b, h->host);
-        put_opt(b, h->time);
+        put_u64(b, (uint64_t)time_of(h->time));
         for (int f = 0; f < PF_COUNT; f++)
             put_opt(b, h->proc[f]);
     }
@@ -176,6 +183,7 @@ static void ws_end(void *ctx)
     put_u64(b, w->line);
     put_u64(b, w->offset);
     put_i32(b, index_of(fs, h->time));
+    put_u64(b, (uint64_t)time_of(h->time));
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
@@ -290,11 +298,12 @@ static const char *write_diag(struct unit_writer *w, const struct unit *u, const
 static const char *write_proc(struct unit_writer *w, const char *p)
 {
     bool is_end = *p++;
-    uint32_t hl, tl, fl[PF_COUNT];
-    const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
+    uint32_t hl, fl[PF_COUNT];
+    const char *hs = get_str(&p, &hl), *fv[PF_COUNT];
+    int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
-    consumer_proc(w->con, is_end, hs, consume_time(tss, tl), fv, fl);
+    consumer_proc(w->con, is_end, hs, t, fv, fl);
     return p;
 }
 
@@ -311,7 +320,9 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         w->use[i] = (uint8_t)*p++;
     }
     uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
-    int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+    int32_t ts = get_i32(&p);
+    int64_t time_ns = (int64_t)get_u64(&p);
+    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
     uint32_t gl, pl, ll;
     const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
     uint32_t nf = get_u32(&p);
@@ -334,7 +345,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
                 .line = line,
                 .offset = offset},
         .timestamp = ts >= 0 ? w->fields[ts].value : NULL,
-        .time_ns = ts >= 0 ? consume_time(w->fields[ts].value, w->fields[ts].value_len) : INT64_MIN,
+        .time_ns = time_ns,
         .host = host >= 0 ? w->fields[host].value : NULL,
         .channel = chan >= 0 ? w->fields[chan].value : NULL,
         .event_id = eid >= 0 ? w->fields[eid].value : NULL,

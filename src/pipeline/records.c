@@ -370,8 +370,9 @@ void unit_write(struct unit_writer *w, struct unit *u)
     /* A note is a diagnostic only: the records it skipped are the reader's
      * to count (u->skipped), and a read error is counted in files_failed
      * (by the reading thread, or here once for a file its workers read). */
-    if (u->note[0])
-        report(w, u, STOAT_SEV_ERROR, line_of(w, u, u->note_line), 0, false, u->note);
+    /* (a worker's note is about the end of its range: said after the records) */
+    if (u->note[0] && !u->lines_relative)
+        report(w, u, STOAT_SEV_ERROR, u->note_line, 0, false, u->note);
     if (u->read_failed && !w->file_failed) {
         w->file_failed = true;
         w->stats->files_failed++;
@@ -386,6 +387,8 @@ void unit_write(struct unit_writer *w, struct unit *u)
         else
             p = write_match(w, u, p);
     }
+    if (u->note[0] && u->lines_relative)
+        report(w, u, STOAT_SEV_ERROR, line_of(w, u, u->note_line), 0, false, u->note);
     w->stats->records += u->records;
     w->stats->events += u->events;
     w->stats->skipped += u->skipped;

@@ -286,12 +286,13 @@ bool json_range_load(struct unit *u, size_t *at, size_t *range_end, bool *long_l
             goto fail;
         const char *e = memchr(u->data + u->len, '\n', (size_t)r);
         u->len += (size_t)r;
-        if (e || (size_t)r < block) {
-            if (e && (size_t)(e - u->data) - start > RECORD_MAX_BYTES) {
+        if (e || (size_t)r < block) { /* the line's end, or the file's */
+            size_t line_end = e ? (size_t)(e - u->data) : u->len;
+            if (line_end - start > RECORD_MAX_BYTES) {
                 u->len = start;
                 *long_line = true;
             } else if (e) {
-                u->len = (size_t)(e - u->data) + 1;
+                u->len = line_end + 1;
             }
             break;
         }

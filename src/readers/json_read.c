@@ -9,7 +9,15 @@
  * must go at the speed of the disk. A record bigger than a block makes the
  * unit grow, up to RECORD_MAX_BYTES; a bigger one is reported and skipped to
  * the next line. A read error after some bytes (a truncated .gz) hands the
- * good records before it on first and is reported on the next call. */
+ * good records before it on first and is reported on the next call.
+ *
+ * JSON lines in a plain file go further: the reading thread hands out byte
+ * ranges and nothing else, and each worker reads its range itself
+ * (json_range_load): a record belongs to the range its line starts in, so
+ * the worker skips to the first line start and reads on past the range's end
+ * to finish its last line. This takes the copy, the line search and the line
+ * count off the one reading thread, which with many workers would be the
+ * limit; line numbers are counted per range and made whole by the writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

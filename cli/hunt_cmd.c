@@ -246,6 +246,14 @@ int cmd_hunt(int argc, char **argv)
     }
     if (!ha.format)
         ha.format = (!ha.output && cli_isatty(stdout)) ? "table" : "jsonl";
+    /* Alerts go out in blocks of 1 MiB rather than 4 KiB: the writes are
+     * made by the one serial stage, which every worker waits on at scale.
+     * Not to a terminal, which should see them as they come. The buffer is
+     * static: stdout is flushed at exit, and glibc ignores the size of a
+     * buffer it is to allocate itself. */
+    static char out_buf[1u << 20];
+    if (!cli_isatty(out))
+        setvbuf(out, out_buf, _IOFBF, sizeof(out_buf));
     struct progress prog = {0};
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
     prog.last = prog.start;

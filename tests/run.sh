@@ -101,6 +101,7 @@ part style tests/style/run.sh
 [ -x tests/golden/run.sh ] && part golden tests/golden/run.sh
 part rule-pack tests/rule-pack/run.sh
 part cli tests/cli/run.sh
+part cli-jobs tests/cli/jobs.sh
 part behaviour tests/behaviour/run.sh
 part cross tests/cross/run.sh
 part sigmahq tests/sigmahq/run.sh
@@ -135,6 +136,7 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
         [ -x tests/golden/run.sh ] && part san-golden env STOAT=build-san/stoat tests/golden/run.sh
         part san-rule-pack env STOAT=build-san/stoat tests/rule-pack/run.sh
         part san-cli env STOAT=build-san/stoat tests/cli/run.sh
+        part san-cli-jobs env STOAT=build-san/stoat tests/cli/jobs.sh
         part san-behaviour env STOAT=build-san/stoat tests/behaviour/run.sh
         part san-cross env STOAT=build-san/stoat tests/cross/run.sh
         part san-sigmahq env STOAT=build-san/stoat tests/sigmahq/run.sh

@@ -77,6 +77,11 @@ struct stoat_alert {
     size_t nfields;
     const struct stoat_process *ancestry; /* nancestry == 0 when unknown */
     size_t nancestry;
+    /* fields as one JSON object, the bytes a sink would write for them, when
+     * the matching stage rendered it already (on a worker, off the serial
+     * stage); NULL: render it from fields. Lives as long as fields. */
+    const char *fields_json;
+    size_t fields_json_len;
 };
 
 /* What an incident's claims rest on: something observed, not a rule's tag. */

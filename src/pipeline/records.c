@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "event/render.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -114,6 +115,43 @@ static bool ws_field(void *ctx, const char *name, uint32_t nlen, uint32_t id, co
     return engine_event_add(((struct unit_worker *)ctx)->m.eng, name, nlen, id, val, vlen, type);
 }
 
+/* The event's fields as the sinks write them (event/render.h), when an
+ * alert will surely be written for it (or every event is): rendering is a
+ * good part of writing an alert, and here it runs on every worker rather
+ * than on the one serial stage. Otherwise NO_STR, and a sink that needs it
+ * renders it there. */
+static void put_fields_json(struct unit_worker *w, struct buf *b, const struct match_result *r,
+                            const struct ev_field *fs, size_t nf)
+{
+    bool render = w->all_events;
+    for (size_t i = 0; i < r->n && !render; i++)
+        render = r->use[i] == USE_REPORT;
+    if (!render) {
+        put_u32(b, NO_STR);
+        return;
+    }
+    XGROW(w->sf, w->sf_cap, nf);
+    for (size_t i = 0; i < nf; i++)
+        w->sf[i] = (struct stoat_field){.name = fs[i].name,
+                                        .value = fs[i].val,
+                                        .name_len = fs[i].name_len,
+                                        .value_len = fs[i].val_len,
+                                        .type = fs[i].type};
+    put_u32(b, 0); /* its length, once known */
+    size_t at = b->len;
+    event_json_write(b, w->sf, nf);
+    uint32_t n = (uint32_t)(b->len - at);
+    memcpy(b->p + at - sizeof(n), &n, sizeof(n));
+    buf_putc(b, 0);
+}
+
+/* The event's time (consume_time), worked out here rather than on the
+ * serial stage. */
+static int64_t time_of(const struct ev_field *f)
+{
+    return f && f->type != STOAT_V_NULL ? consume_time(f->val, f->val_len) : INT64_MIN;
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -126,7 +164,7 @@ static void ws_end(void *ctx)
         buf_putc(b, REC_PROC);
         buf_putc(b, (char)w->m.rs->procs[r.spec].end);
         put_opt(b, h->host);
-        put_opt(b, h->time);
+        put_u64(b, (uint64_t)time_of(h->time));
         for (int f = 0; f < PF_COUNT; f++)
             put_opt(b, h->proc[f]);
     }
@@ -145,6 +183,7 @@ static void ws_end(void *ctx)
     put_u64(b, w->line);
     put_u64(b, w->offset);
     put_i32(b, index_of(fs, h->time));
+    put_u64(b, (uint64_t)time_of(h->time));
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
@@ -157,6 +196,7 @@ static void ws_end(void *ctx)
         put_str(b, fs[i].val, fs[i].val_len);
         buf_putc(b, (char)fs[i].type);
     }
+    put_fields_json(w, b, &r, fs, nf);
 }
 
 static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
@@ -185,7 +225,7 @@ static void *reader_state(struct unit_worker *w, const struct reader_ops *ops)
 
 void unit_parse(struct unit_worker *w, struct unit *u)
 {
-    if (!u->len && !u->map)
+    if (!u->len && !u->map && !u->range_len)
         return;
     w->u = u;
     struct event_sink sink = {
@@ -214,6 +254,7 @@ void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enu
 void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)
 {
     engine_counters(w->m.eng, out);
+    free(w->sf);
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     matcher_fini(&w->m);
@@ -237,10 +278,16 @@ static void report(const struct unit_writer *w, const struct unit *u, enum stoat
     w->diag(w->diag_ctx, &d);
 }
 
+/* A line number as the worker wrote it, made absolute (reader.h). */
+static uint64_t line_of(const struct unit_writer *w, const struct unit *u, uint64_t line)
+{
+    return u->lines_relative ? w->line_base + line : line;
+}
+
 static const char *write_diag(struct unit_writer *w, const struct unit *u, const char *p)
 {
     bool warning = *p++;
-    uint64_t line = get_u64(&p), offset = get_u64(&p);
+    uint64_t line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     bool has_offset = *p++;
     uint32_t n;
     const char *msg = get_str(&p, &n);
@@ -251,11 +298,12 @@ static const char *write_diag(struct unit_writer *w, const struct unit *u, const
 static const char *write_proc(struct unit_writer *w, const char *p)
 {
     bool is_end = *p++;
-    uint32_t hl, tl, fl[PF_COUNT];
-    const char *hs = get_str(&p, &hl), *tss = get_str(&p, &tl), *fv[PF_COUNT];
+    uint32_t hl, fl[PF_COUNT];
+    const char *hs = get_str(&p, &hl), *fv[PF_COUNT];
+    int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
-    consumer_proc(w->con, is_end, hs, consume_time(tss, tl), fv, fl);
+    consumer_proc(w->con, is_end, hs, t, fv, fl);
     return p;
 }
 
@@ -271,8 +319,10 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         w->rules[i] = get_u32(&p);
         w->use[i] = (uint8_t)*p++;
     }
-    uint64_t record = get_u64(&p), line = get_u64(&p), offset = get_u64(&p);
-    int32_t ts = get_i32(&p), host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+    uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
+    int32_t ts = get_i32(&p);
+    int64_t time_ns = (int64_t)get_u64(&p);
+    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
     uint32_t gl, pl, ll;
     const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
     uint32_t nf = get_u32(&p);
@@ -286,6 +336,8 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         f->value = get_str(&p, &f->value_len);
         f->type = (uint8_t)*p++;
     }
+    uint32_t jl;
+    const char *json = get_str(&p, &jl);
     struct stoat_alert a = {
         .pos = {.file = u->file->name,
                 .format = u->file->reader->name,
@@ -293,12 +345,14 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
                 .line = line,
                 .offset = offset},
         .timestamp = ts >= 0 ? w->fields[ts].value : NULL,
-        .time_ns = ts >= 0 ? consume_time(w->fields[ts].value, w->fields[ts].value_len) : INT64_MIN,
+        .time_ns = time_ns,
         .host = host >= 0 ? w->fields[host].value : NULL,
         .channel = chan >= 0 ? w->fields[chan].value : NULL,
         .event_id = eid >= 0 ? w->fields[eid].value : NULL,
         .fields = w->fields,
         .nfields = nf,
+        .fields_json = json,
+        .fields_json_len = jl,
     };
     struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
@@ -310,11 +364,19 @@ void unit_write(struct unit_writer *w, struct unit *u)
     if (u->file != w->file) {
         w->file = u->file;
         w->records = 0;
+        w->line_base = 1;
+        w->file_failed = false;
     }
     /* A note is a diagnostic only: the records it skipped are the reader's
-     * to count (u->skipped), and a read error is counted in files_failed. */
-    if (u->note[0])
+     * to count (u->skipped), and a read error is counted in files_failed
+     * (by the reading thread, or here once for a file its workers read). */
+    /* (a worker's note is about the end of its range: said after the records) */
+    if (u->note[0] && !u->lines_relative)
         report(w, u, STOAT_SEV_ERROR, u->note_line, 0, false, u->note);
+    if (u->read_failed && !w->file_failed) {
+        w->file_failed = true;
+        w->stats->files_failed++;
+    }
     const char *p = u->out.p, *end = p ? p + u->out.len : NULL;
     while (p && p < end) {
         char kind = *p++;
@@ -325,10 +387,14 @@ void unit_write(struct unit_writer *w, struct unit *u)
         else
             p = write_match(w, u, p);
     }
+    if (u->note[0] && u->lines_relative)
+        report(w, u, STOAT_SEV_ERROR, line_of(w, u, u->note_line), 0, false, u->note);
     w->stats->records += u->records;
     w->stats->events += u->events;
     w->stats->skipped += u->skipped;
     w->records += u->records;
+    if (u->lines_relative)
+        w->line_base += u->lines;
     if (u->last) {
         /* The file is freed with this unit and the next one may get its
          * address: forget it here rather than compare pointers later. */

@@ -31,6 +31,8 @@ struct unit_worker {
     size_t nws;
     struct unit *u; /* being parsed */
     uint64_t record, line, offset;
+    struct stoat_field *sf; /* the event's fields as the sinks take them, to render them */
+    size_t sf_cap;
 };
 
 void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,
@@ -48,6 +50,8 @@ struct unit_writer {
     void *diag_ctx;
     struct input_file *file; /* file of the previous unit */
     uint64_t records;        /* records of that file before the unit */
+    uint64_t line_base;      /* line number of the unit's first byte (units with relative lines) */
+    bool file_failed;        /* its workers could not read some of it: counted once */
     struct stoat_field *fields;
     size_t fields_cap;
     uint32_t *rules;

@@ -56,6 +56,10 @@ static void unit_reset(struct unit *u)
     u->mode = 0;
     u->first_line = 0;
     u->file_offset = 0;
+    u->range_begin = u->range_len = 0;
+    u->lines_relative = false;
+    u->lines = 0;
+    u->read_failed = false;
     buf_clear(&u->out);
     u->records = u->events = u->skipped = 0;
 }

@@ -203,6 +203,11 @@ uint64_t input_raw_pos(const struct input *in)
 {
     return in->raw_pos;
 }
+void input_handed_out(struct input *in, uint64_t pos)
+{
+    if (!in->gz && pos > in->raw_pos)
+        in->raw_pos = pos;
+}
 uint64_t input_raw_size(const struct input *in)
 {
     return in->raw_size;

@@ -90,7 +90,7 @@ static const char *resync(const struct unit *u, const char *p, const char *end)
         char c = *q;
         if (c == '\n') {
             str = false;
-            if (u->mode == JM_LINES)
+            if (u->mode != JM_OBJECTS)
                 continue;
             if (indent == SIZE_MAX)
                 indent = indent_of(u, p);
@@ -164,6 +164,40 @@ static void parse_span(struct json_worker *w, struct unit *u, const char *p, con
     }
 }
 
+/* A byte range of a JSON-lines file (JM_RANGE): the lines that start in
+ * it, numbered from its first byte (the writer adds the lines before it:
+ * reader.h), and the count of its newlines. */
+static void parse_range(struct json_worker *w, struct unit *u)
+{
+    size_t at, range_end;
+    bool long_line;
+    if (!json_range_load(u, &at, &range_end, &long_line))
+        return;
+    const char *data = u->data, *end = data + u->len;
+    size_t counted = range_end < u->len ? range_end : u->len;
+    u->lines = counted > at ? json_count_lines(data + at, counted - at, true) : 0;
+    /* the first line that starts in the range, and its number */
+    const char *p = data + at;
+    uint64_t line = 0, record = 0;
+    if (at && data[0] != '\n') {
+        const char *nl = memchr(p, '\n', counted > at ? counted - at : 0);
+        p = nl ? nl + 1 : end;
+        line = 1;
+    }
+    while (p < end && p < data + range_end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        parse_span(w, u, p, le, line, &record);
+        line++;
+        p = le + 1;
+    }
+    if (long_line) {
+        snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
+        u->note_line = line;
+        u->skipped++;
+    }
+}
+
 static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct json_worker *w = ws;
@@ -171,6 +205,10 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
     w->field = sink->field;
     w->ctx = sink->ctx;
     w->u = u;
+    if (u->mode == JM_RANGE) {
+        parse_range(w, u);
+        return;
+    }
     const char *p = u->data, *end = u->data + u->len;
     uint64_t line = u->first_line, record = 0; /* records are counted within the unit */
     if (u->mode != JM_LINES) {
@@ -194,6 +232,7 @@ const struct reader_ops reader_json = {
     .open = json_open,
     .fill = json_fill,
     .close = json_close,
+    .release = json_release,
     .worker_create = json_worker_create,
     .worker_destroy = json_worker_destroy,
     .parse = json_parse,

@@ -32,7 +32,8 @@
 
 enum json_mode {
     JM_LINES = 1,
-    JM_OBJECTS = 2
+    JM_OBJECTS = 2,
+    JM_RANGE = 3 /* JSON lines, a byte range of the plain file the worker reads itself */
 };
 
 /* ------------------------------------------------------- reading thread (json_read.c) */
@@ -41,6 +42,16 @@ bool json_probe(const unsigned char *h, size_t n);
 int json_open(struct input_file *f, struct input *in, char *why, size_t whylen);
 int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
 void json_close(struct input_file *f);
+void json_release(struct input_file *f);
+
+/* A worker: reads a JM_RANGE unit's bytes into u->data (u->len, and
+ * u->file_offset the offset of data[0]): from the byte before its range, to
+ * see whether a line starts at its first byte, to the end of the last line
+ * that starts in it. *at and *range_end: where the range starts and ends in
+ * u->data. When that last line is longer than RECORD_MAX_BYTES, the data is
+ * cut where it starts and *long_line is set. False when nothing could be read
+ * (u->note says why, u->read_failed is set). */
+bool json_range_load(struct unit *u, size_t *at, size_t *range_end, bool *long_line);
 
 /* Newlines in [p, p + n). Pretty-printed records have one every few dozen
  * bytes, so they are counted sixteen bytes at a time; in JSON lines they are

@@ -619,7 +619,7 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
         char msg[160];
         snprintf(msg, sizeof(msg), "malformed JSON, record skipped: %s", w->err ? w->err : "parse error");
         uint64_t at = line + (w->err_at && w->err_at > p && w->err_at <= end
-                                  ? json_count_lines(p, (size_t)(w->err_at - p), w->u->mode == JM_LINES)
+                                  ? json_count_lines(p, (size_t)(w->err_at - p), w->u->mode != JM_OBJECTS)
                                   : 0);
         s->bad(s->ctx, at, 0, false, false, msg);
         w->u->skipped++;

@@ -9,9 +9,21 @@
  * must go at the speed of the disk. A record bigger than a block makes the
  * unit grow, up to RECORD_MAX_BYTES; a bigger one is reported and skipped to
  * the next line. A read error after some bytes (a truncated .gz) hands the
- * good records before it on first and is reported on the next call. */
+ * good records before it on first and is reported on the next call.
+ *
+ * JSON lines in a plain file go further: the reading thread hands out byte
+ * ranges and nothing else, and each worker reads its range itself
+ * (json_range_load): a record belongs to the range its line starts in, so
+ * the worker skips to the first line start and reads on past the range's end
+ * to finish its last line. This takes the copy, the line search and the line
+ * count off the one reading thread, which with many workers would be the
+ * limit; line numbers are counted per range and made whole by the writer. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -29,6 +41,12 @@ struct json_state {
     bool eof;
     bool skipping_long; /* dropping the rest of an over-long line */
     char *read_error;   /* an input error held back until the bytes before it are handed over */
+    /* JSON lines in a plain file: handed out by byte range (JM_RANGE), the
+     * workers reading it through their own descriptor; the state then lives
+     * until the writer is through with the file (json_release) */
+    bool ranged;
+    int fd;
+    uint64_t size;
 };
 
 bool json_probe(const unsigned char *h, size_t n)
@@ -110,18 +128,45 @@ int json_open(struct input_file *f, struct input *in, char *why, size_t whylen)
     s->mode = detect_mode(head, n, &array);
     s->array_open = array;
     s->line = 1;
+    s->fd = -1;
     f->reader_state = s;
+    /* JSON lines in a plain file: split by byte range, so that the reading
+     * thread does no more than hand out offsets, and the workers read, find
+     * lines and count them in parallel (why line numbers are relative in such
+     * units: reader.h). A pipe or a compressed file can only be read in order. */
+    struct stat st;
+    int fd = input_fd(in);
+    if (s->mode == JM_LINES && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        s->ranged = s->fd >= 0;
+        s->size = (uint64_t)st.st_size;
+    }
     return 0;
+}
+
+static void state_free(struct json_state *s)
+{
+    if (!s)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->carry);
+    free(s->read_error);
+    free(s);
 }
 
 void json_close(struct input_file *f)
 {
     struct json_state *s = f->reader_state;
-    if (!s)
-        return;
-    free(s->carry);
-    free(s->read_error);
-    free(s);
+    if (!s || s->ranged)
+        return; /* the workers may still be reading: json_release */
+    state_free(s);
+    f->reader_state = NULL;
+}
+
+void json_release(struct input_file *f)
+{
+    state_free(f->reader_state);
     f->reader_state = NULL;
 }
 
@@ -193,9 +238,97 @@ static size_t last_object_end(const char *p, size_t n)
     return last;
 }
 
+/* Reads n bytes at off, as far as the file goes; -1 on an error. */
+static long read_at(int fd, char *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break; /* the file is shorter than when it was opened */
+        got += (size_t)r;
+    }
+    return (long)got;
+}
+
+bool json_range_load(struct unit *u, size_t *at, size_t *range_end, bool *long_line)
+{
+    const struct json_state *s = u->file->reader_state;
+    uint64_t from = u->range_begin ? u->range_begin - 1 : 0;
+    size_t want = (size_t)(u->range_begin + u->range_len - from);
+    *at = (size_t)(u->range_begin - from);
+    *long_line = false;
+    u->len = 0;
+    u->file_offset = from;
+    XGROW(u->data, u->cap, want + 1);
+    long r = read_at(s->fd, u->data, want, from);
+    if (r < 0)
+        goto fail;
+    u->len = (size_t)r;
+    *range_end = u->len < want ? u->len : want;
+    if (*range_end <= *at || u->data[u->len - 1] == '\n' || from + u->len >= s->size) {
+        u->data[u->len] = 0;
+        return true;
+    }
+    /* The last line that starts in the range runs past it: read on to its
+     * end, up to the record cap. */
+    const char *nl = memrchr(u->data + *at, '\n', *range_end - *at);
+    size_t start = nl ? (size_t)(nl - u->data) + 1 : (u->range_begin == 0 || u->data[0] == '\n' ? *at : SIZE_MAX);
+    if (start == SIZE_MAX) {
+        u->data[u->len] = 0; /* no line starts in this range: it lies inside one */
+        return true;
+    }
+    for (size_t block = 65536;; block *= 2) {
+        if (u->len - start > RECORD_MAX_BYTES) {
+            u->len = start;
+            *long_line = true;
+            break;
+        }
+        XGROW(u->data, u->cap, u->len + block + 1);
+        r = read_at(s->fd, u->data + u->len, block, from + u->len);
+        if (r < 0)
+            goto fail;
+        const char *e = memchr(u->data + u->len, '\n', (size_t)r);
+        u->len += (size_t)r;
+        if (e || (size_t)r < block) { /* the line's end, or the file's */
+            size_t line_end = e ? (size_t)(e - u->data) : u->len;
+            if (line_end - start > RECORD_MAX_BYTES) {
+                u->len = start;
+                *long_line = true;
+            } else if (e) {
+                u->len = line_end + 1;
+            }
+            break;
+        }
+    }
+    u->data[u->len] = 0;
+    return true;
+fail:
+    snprintf(u->note, sizeof(u->note), "read error at offset %llu, %llu bytes skipped: %s",
+             (unsigned long long)u->range_begin, (unsigned long long)u->range_len, strerror(errno));
+    u->read_failed = true;
+    u->len = 0;
+    return false;
+}
+
 int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct json_state *s = f->reader_state;
+    if (s->ranged) {
+        if (s->offset >= s->size)
+            return 0;
+        u->mode = JM_RANGE;
+        u->lines_relative = true;
+        u->range_begin = s->offset;
+        u->range_len = s->size - s->offset < UNIT_BYTES ? s->size - s->offset : UNIT_BYTES;
+        s->offset += u->range_len;
+        input_handed_out(in, s->offset);
+        return 1;
+    }
     if (s->eof && s->ncarry == 0) {
         if (!s->read_error)
             return 0;

@@ -40,7 +40,17 @@ struct unit {
     size_t map_len;
     uint32_t part_begin, part_end; /* binary formats: e.g. EVTX chunks */
     bool last;                     /* the file's last unit: the writer closes it */
-    char note[320];                /* a problem the reading thread found (at note_line) */
+    /* A text file split by byte range: the worker reads [range_begin,
+     * range_begin + range_len) itself, with the lines that start in it. The
+     * worker cannot know how many lines come before its range, so its line
+     * numbers (records, bad records, note_line) count from the range's first
+     * byte, starting at 0, and it sets lines to the newlines in the range: the
+     * writer, which sees the file's units in order, adds the lines before. */
+    uint64_t range_begin, range_len;
+    bool lines_relative;
+    uint64_t lines;
+    bool read_failed; /* the worker could not read its range (note says why) */
+    char note[320];   /* a problem the reading thread (or the worker) found (at note_line) */
     uint64_t note_line;
     /* filled by the worker */
     struct buf out;
@@ -89,6 +99,10 @@ size_t input_peek(struct input *in, const unsigned char **head);
 long input_read(struct input *in, char *buf, size_t n, char *why, size_t whylen);
 /* Bytes consumed from the underlying file (compressed size for .gz). */
 uint64_t input_raw_pos(const struct input *in);
+/* A reader that hands out a plain file by offset, its workers reading it
+ * (pread on input_fd), says how far it has handed it out: the progress and
+ * the bytes counted follow. */
+void input_handed_out(struct input *in, uint64_t pos);
 uint64_t input_raw_size(const struct input *in); /* 0 when unknown */
 bool input_is_compressed(const struct input *in);
 /* The plain file's descriptor (for mmap), or -1 (stdin, gzip). */

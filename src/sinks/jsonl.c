@@ -28,6 +28,18 @@ static stoat_err emit(struct jsonl *j, const char *host)
     return fwrite(j->b.p, 1, j->b.len, j->out) == j->b.len ? STOAT_OK : STOAT_ERR_IO;
 }
 
+/* A number in decimal: what printf would write, without its cost (an
+ * alert has several, and the serial stage writes every alert). */
+static void put_u64(struct buf *b, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do
+        d[sizeof(d) - ++n] = (char)('0' + v % 10);
+    while ((v /= 10));
+    buf_put(b, d + sizeof(d) - n, n);
+}
+
 static void json_opt_str(struct buf *b, const char *key, const char *v)
 {
     buf_puts(b, ",\""); /* keys are ours: nothing to escape, no printf */
@@ -78,6 +90,16 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
     buf_puts(b, "]}");
 }
 
+/* The event's fields as one object: as the matching stage rendered them,
+ * or rendered here. */
+static void fields_json(struct buf *b, const struct stoat_alert *a)
+{
+    if (a->fields_json)
+        buf_put(b, a->fields_json, a->fields_json_len);
+    else
+        event_json_write(b, a->fields, a->nfields);
+}
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
@@ -85,7 +107,8 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
     char t[32];
-    buf_printf(b, "{\"kind\":\"alert\",\"id\":%llu", (unsigned long long)a->id);
+    buf_puts(b, "{\"kind\":\"alert\",\"id\":");
+    put_u64(b, a->id);
     json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
@@ -136,14 +159,16 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
             json_opt_str(b, "command_line", pr->command_line);
             json_opt_str(b, "user", pr->user);
             json_opt_str(b, "guid", pr->guid);
-            if (pr->pid >= 0)
-                buf_printf(b, ",\"pid\":%lld", (long long)pr->pid);
+            if (pr->pid >= 0) {
+                buf_puts(b, ",\"pid\":");
+                put_u64(b, (uint64_t)pr->pid);
+            }
             buf_putc(b, '}');
         }
         buf_putc(b, ']');
     }
     buf_puts(b, ",\"event\":");
-    event_json_write(b, a->fields, a->nfields);
+    fields_json(b, a);
     buf_puts(b, "}\n");
     return emit(j, a->host);
 }
@@ -279,11 +304,10 @@ static void json_source(struct buf *b, const struct stoat_alert *a)
     buf_puts(b, "\"source\":{\"file\":");
     buf_json_str(b, a->pos.file, strlen(a->pos.file));
     json_opt_str(b, "format", a->pos.format);
-    buf_printf(b, ",\"record\":%llu", (unsigned long long)a->pos.record);
-    if (a->pos.line)
-        buf_printf(b, ",\"line\":%llu", (unsigned long long)a->pos.line);
-    else
-        buf_printf(b, ",\"offset\":%llu", (unsigned long long)a->pos.offset);
+    buf_puts(b, ",\"record\":");
+    put_u64(b, a->pos.record);
+    buf_puts(b, a->pos.line ? ",\"line\":" : ",\"offset\":");
+    put_u64(b, a->pos.line ? a->pos.line : a->pos.offset);
     json_opt_str(b, "channel", a->channel);
     json_opt_str(b, "event_id", a->event_id);
     buf_putc(b, '}');
@@ -322,7 +346,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
     buf_putc(b, ',');
     json_source(b, a);
     buf_puts(b, ",\"event\":");
-    event_json_write(b, a->fields, a->nfields);
+    fields_json(b, a);
     buf_puts(b, "}\n");
     return emit(j, a->host);
 }

@@ -350,7 +350,10 @@ static void event_record(struct buf *rec, const struct stoat_alert *a)
     buf_puts(rec, ",\"event_id\":");
     json_str_or_null(rec, a->event_id);
     buf_puts(rec, ",\"fields\":");
-    event_json_write(rec, a->fields, a->nfields);
+    if (a->fields_json) /* rendered by the matching stage already */
+        buf_put(rec, a->fields_json, a->fields_json_len);
+    else
+        event_json_write(rec, a->fields, a->nfields);
     buf_putc(rec, '}');
 }
 

@@ -171,6 +171,8 @@ static size_t job_alert(struct store_job *j, const struct stoat_alert *a, const 
     /* fields are not needed by the writer: the record holds the event */
     c->fields = NULL;
     c->nfields = 0;
+    c->fields_json = NULL;
+    c->fields_json_len = 0;
     size_t nanc = pr->nanc;
     struct stoat_process *anc = bump(&b, nanc * sizeof(*anc));
     for (size_t k = 0; k < nanc; k++) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "readers/reader.h"
 #include "util/buf.h"
 
 /* Matches any process-creation event whose CommandLine contains "marker". */
@@ -585,6 +586,54 @@ static void test_deep_nesting(void **state)
     tu_str_free(&s);
 }
 
+/* A filler line of exactly n bytes, newline included (no marker). */
+static void filler(struct tu_str *s, size_t n)
+{
+    tu_str_puts(s, "{\"x\":\"");
+    for (size_t i = 8; i < n; i++)
+        tu_str_puts(s, "x");
+    tu_str_puts(s, "\"}\n");
+}
+
+/* A plain JSON-lines file is split by byte range among the workers: a line
+ * starting exactly at a range's first byte, one across a range's end, a
+ * malformed line, and a last line over the cap without a final newline keep
+ * their line numbers, whatever the thread count. */
+static void test_ranges(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    tu_str_puts(&s, EV("marker 1") "\n"); /* line 1 */
+    filler(&s, UNIT_BYTES - s.len);       /* line 2: ends where the first range does */
+    tu_str_puts(&s, EV("marker 2") "\n"); /* line 3, at byte UNIT_BYTES */
+    filler(&s, 2 * UNIT_BYTES - 10 - s.len);
+    tu_str_puts(&s, EV("marker 3") "\n{\"broken\": \n\n" EV("marker 4") "\n"); /* lines 5 to 8 */
+    tu_str_puts(&s, "{\"x\":\"");                                              /* line 9 */
+    char *fill = malloc(17u << 20);
+    memset(fill, 'B', 17u << 20);
+    tu_str_put(&s, fill, 17u << 20);
+    free(fill);
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        struct stoat_ruleset *rs = load(marker_rule);
+        struct tu_hunt_opts o = {.threads = threads};
+        struct tu_hunt h;
+        tu_hunt_data(rs, s.p, s.len, ".jsonl", &o, &h);
+        stoat_ruleset_destroy(rs);
+        assert_int_equal(h.n, 4);
+        uint64_t lines[4] = {1, 3, 5, 8};
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(h.v[i].line, lines[i]);
+        assert_int_equal(h.stats.skipped, 2);
+        assert_int_equal(h.diags.n, 2);
+        assert_int_equal(h.diags.v[0].line, 6);
+        assert_non_null(strstr(h.diags.v[0].text, "malformed"));
+        assert_int_equal(h.diags.v[1].line, 9);
+        assert_non_null(strstr(h.diags.v[1].text, "longer than"));
+        tu_hunt_free(&h);
+    }
+    tu_str_free(&s);
+}
+
 static void test_huge_record(void **state)
 {
     (void)state;
@@ -923,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_malformed_in_pretty_objects),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge_record),
+        cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_invalid_utf8_output_valid),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_threads_keep_order),

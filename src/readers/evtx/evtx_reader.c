@@ -13,7 +13,10 @@
 #include "readers/reader.h"
 #include "util/mem.h"
 
-#define EVTX_CHUNKS_PER_UNIT 16
+/* 256 KiB a unit: a large log (a 20 MB Security.evtx) is spread over as
+ * many workers as there are, while the units still carry
+ * hundreds of records each (the hand-over per unit is a lock and a wake-up). */
+#define EVTX_CHUNKS_PER_UNIT 4
 #define EVTX_MAX_IN_MEMORY   (2ull << 30) /* stdin or gzip: read whole, up to this */
 
 struct evtx_state {

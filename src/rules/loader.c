@@ -4,7 +4,15 @@
  * holds them all in parse form. What a rule keeps (metadata, program) is
  * copied into the ruleset's arena. Building links filters and correlations to
  * the rules they name, gives rules the roles generated sources named them for
- * (loader.h) and makes the routes and prefilter databases. */
+ * (loader.h) and makes the routes and prefilter databases.
+ *
+ * With a cache folder, a load is first a key: the loader hashes what it is
+ * given (files' names and bytes in order, generated sources and roles, the
+ * mapping, the placeholders, the selection) and parses nothing until the
+ * build. There, a ruleset cache file under that key (rules/snapshot.h) is
+ * the ruleset, and the diagnostics the cold load gave are replayed; else
+ * everything queued is parsed in order as it would have been, its
+ * diagnostics recorded, and the result written for the next load. */
 #include "rules/loader.h"
 
 #include <stdio.h>
@@ -14,6 +22,7 @@
 #include "event/route.h"
 #include "rules/compile.h"
 #include "rules/ruleset.h"
+#include "rules/snapshot.h"
 #include "util/fs.h"
 #include "util/text.h"
 #include "util/yaml.h"
@@ -48,6 +57,18 @@ struct stoat_loader {
     } * deferred;
     size_t ndeferred;
     stoat_err fatal;
+    /* The ruleset cache (see the top): on while nothing has been parsed. */
+    bool defer;
+    void *key;                     /* SHA-256 of everything given so far */
+    struct pending {               /* given, not parsed yet, in order */
+        char *name, *text, *msg;   /* text NULL: the error msg about name, to report then */
+        size_t len;
+        bool not_file, rejects;    /* a generated source; an error that rejects a file */
+    } * pending;
+    size_t npending, pcap;
+    struct snap_diags rec;         /* the diagnostics of the parse, for the cache file */
+    stoat_diag_fn user_diag;
+    void *user_ctx;
 };
 
 /* ---------------------------------------------------------------- copying */
@@ -173,6 +194,129 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
     l->opts.diag(l->opts.diag_ctx, &d);
 }
 
+/* --------------------------------------------------------- the cache key */
+
+static void key_str(struct stoat_loader *l, const char *s)
+{
+    rulecache_hash_u64(l->key, s != NULL);
+    if (s)
+        rulecache_hash_bytes(l->key, s, strlen(s));
+}
+
+static void key_strv(struct stoat_loader *l, const char *const *v, size_t n)
+{
+    rulecache_hash_u64(l->key, n);
+    for (size_t i = 0; i < n; i++)
+        key_str(l, v[i]);
+}
+
+/* A configuration file's bytes; false when it cannot be read (the load then
+ * goes without the cache). */
+static bool key_file(struct stoat_loader *l, const char *path)
+{
+    key_str(l, path);
+    if (!path)
+        return true;
+    char *text, why[256];
+    size_t len;
+    if (fs_read_file(path, 64u << 20, &text, &len, why, sizeof(why)))
+        return false;
+    rulecache_hash_bytes(l->key, text, len);
+    free(text);
+    return true;
+}
+
+/* Everything a load reads before its rule files. */
+static void start_key(struct stoat_loader *l)
+{
+    const struct stoat_load_opts *o = &l->opts;
+    const struct stoat_rule_select *s = &o->select;
+    l->key = rulecache_hash_begin();
+    l->defer = true;
+    key_str(l, "stoat ruleset cache 1");
+    rulecache_hash_build(l->key);
+    if (!key_file(l, o->mapping_path) || !key_file(l, o->placeholders_path)) {
+        l->defer = false;
+        return;
+    }
+    rulecache_hash_u64(l->key, s->level_mask);
+    rulecache_hash_u64(l->key, s->status_mask);
+    key_strv(l, s->tags, s->ntags);
+    key_strv(l, s->exclude_tags, s->nexclude_tags);
+    key_strv(l, s->ids, s->nids);
+    key_strv(l, s->exclude_ids, s->nexclude_ids);
+    key_str(l, s->product);
+    key_str(l, s->category);
+    key_str(l, s->service);
+}
+
+/* Queues a text (taking it) or an error about name, and adds it to the key. */
+static void defer_entry(struct stoat_loader *l, const char *name, char *text, size_t len, const char *msg,
+                        bool not_file, bool rejects)
+{
+    rulecache_hash_u64(l->key, text ? 1 : 2 + rejects);
+    key_str(l, name);
+    if (text)
+        rulecache_hash_bytes(l->key, text, len);
+    key_str(l, msg);
+    rulecache_hash_u64(l->key, not_file);
+    XGROW(l->pending, l->pcap, l->npending + 1);
+    l->pending[l->npending++] = (struct pending){.name = xstrdup(name),
+                                                 .text = text,
+                                                 .msg = msg ? xstrdup(msg) : NULL,
+                                                 .len = len,
+                                                 .not_file = not_file,
+                                                 .rejects = rejects};
+}
+
+/* Diagnostics while parsing: kept for the cache file, and passed on. */
+static void record_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct stoat_loader *l = ctx;
+    snapshot_diags_add(&l->rec, d);
+    if (l->user_diag)
+        l->user_diag(l->user_ctx, d);
+}
+
+static void recording(struct stoat_loader *l, bool on)
+{
+    l->opts.diag = on ? record_diag : l->user_diag;
+    l->opts.diag_ctx = on ? l : l->user_ctx;
+    l->comp.diag = l->opts.diag;
+    l->comp.diag_ctx = l->opts.diag_ctx;
+}
+
+static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
+static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
+                      const char *rule_id, const char *msg);
+
+/* Parses what was queued, in order, as if it had been parsed when given;
+ * from now on the loader parses at once and the cache is not read. */
+static void flush(struct stoat_loader *l)
+{
+    if (!l->defer)
+        return;
+    l->defer = false;
+    recording(l, true);
+    for (size_t i = 0; i < l->npending; i++) {
+        struct pending *p = &l->pending[i];
+        if (p->text) {
+            parse_text(l, p->name, p->text, p->len);
+            if (p->not_file)
+                l->stats.files--; /* not a file the user gave */
+        } else {
+            diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
+            l->stats.rejected += p->rejects;
+        }
+        free(p->name);
+        free(p->text);
+        free(p->msg);
+    }
+    free(l->pending);
+    l->pending = NULL;
+    l->npending = l->pcap = 0;
+}
+
 /* The mapping and the placeholders are configuration files: a problem with
  * them stops the load (config_load reports it as a configuration error). */
 stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
@@ -198,6 +342,11 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
     }
     l->comp = (struct compiler){
         .out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag, .diag_ctx = opts->diag_ctx};
+    snapshot_diags_init(&l->rec);
+    l->user_diag = opts->diag;
+    l->user_ctx = opts->diag_ctx;
+    if (opts->cache_dir && !opts->compiled_in && !opts->compiled_out)
+        start_key(l);
     l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
     l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
     rs->field_ancestors = l->comp.late_fields[0];
@@ -208,8 +357,22 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
 
 stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *src)
 {
-    for (size_t i = 0; i < src->nroles; i++)
+    for (size_t i = 0; i < src->nroles; i++) {
         strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
+        if (l->key) {
+            key_str(l, src->roles[i].id);
+            rulecache_hash_u64(l->key, src->roles[i].role);
+        }
+    }
+    if (l->key) {
+        rulecache_hash_u64(l->key, src->hidden);
+        key_str(l, src->name);
+        rulecache_hash_bytes(l->key, src->text, src->len);
+    }
+    if (l->defer && !src->hidden) {
+        defer_entry(l, src->name, xstrndup(src->text, src->len), src->len, NULL, true, false);
+        return STOAT_OK;
+    }
     if (src->hidden) {
         /* its rules go last, so that the user's keep their indexes */
         l->deferred = xrealloc(l->deferred, (l->ndeferred + 1) * sizeof(*l->deferred));
@@ -342,6 +505,15 @@ static bool rule_file_name(const char *name)
 
 stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
 {
+    if (l->defer) {
+        defer_entry(l, name, xstrndup(text, len), len, NULL, false, false);
+        return STOAT_OK; /* with a cache, errors are reported at the build */
+    }
+    return parse_text(l, name, text, len);
+}
+
+static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
+{
     struct arena parse;
     arena_init(&parse, 65536);
     struct file_ctx f = {.l = l, .file = arena_strdup(&l->rs->arena, name), .parse = &parse};
@@ -365,11 +537,19 @@ static int load_file(void *ctx, const char *path)
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+        if (l->defer) {
+            defer_entry(l, path, NULL, 0, msg, false, true);
+            return 0;
+        }
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
         l->stats.rejected++;
         return 0;
     }
-    stoat_loader_add_text(l, path, text, len);
+    if (l->defer) {
+        defer_entry(l, path, text, len, NULL, false, false);
+        return 0;
+    }
+    parse_text(l, path, text, len);
     free(text);
     return 0;
 }
@@ -379,7 +559,10 @@ static void walk_err(void *ctx, const char *path, const char *why)
     struct stoat_loader *l = ctx;
     char msg[400];
     snprintf(msg, sizeof(msg), "cannot read: %s", why);
-    diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+    if (l->defer)
+        defer_entry(l, path, NULL, 0, msg, false, false);
+    else
+        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
 }
 
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
@@ -488,19 +671,104 @@ static void add_hidden(struct stoat_loader *l)
     size_t first = l->nrules;
     l->hidden = true;
     for (size_t i = 0; i < l->ndeferred; i++)
-        stoat_loader_add_text(l, l->deferred[i].name, l->deferred[i].text, l->deferred[i].len);
+        parse_text(l, l->deferred[i].name, l->deferred[i].text, l->deferred[i].len);
     l->hidden = false;
     l->stats = before;
     l->rs->nhidden = l->nrules - first;
 }
 
+/* The ruleset from the cache file under key (the loader's rs replaced, its
+ * mapping and attachment kept), its diagnostics replayed; false when there
+ * is none that fits. *path: the file to write after a build. */
+static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], char **path)
+{
+    char why[400], msg[480];
+    *path = rulecache_path_ext(l->opts.cache_dir, key, ".rsc", why, sizeof(why));
+    if (!*path)
+        return false; /* the prefilter's cache says why */
+    uint8_t *buf;
+    size_t len;
+    bool missing;
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    struct stoat_ruleset *n = NULL;
+    if (rulecache_file_read(*path, &buf, &len, &missing, why, sizeof(why))) {
+        n = snapshot_decode(buf, len, key, &d, why, sizeof(why));
+        free(buf);
+    }
+    if (!n) {
+        snapshot_diags_free(&d);
+        if (!missing) {
+            snprintf(msg, sizeof(msg), "rule cache ignored and rebuilt: %s", why);
+            diag_note(l, STOAT_SEV_NOTE, STOAT_OK, *path, 0, NULL, msg);
+        }
+        return false;
+    }
+    rulecache_touch(*path);
+    struct stoat_ruleset *old = l->rs;
+    n->map = old->map;
+    n->attached = old->attached;
+    n->attached_free = old->attached_free;
+    old->map = NULL;
+    old->attached = NULL;
+    old->attached_free = NULL;
+    stoat_ruleset_destroy(old);
+    l->rs = n;
+    for (size_t i = 0; i < d.n && l->user_diag; i++)
+        l->user_diag(l->user_ctx, &d.v[i]);
+    snapshot_diags_free(&d);
+    return true;
+}
+
+/* After a build from the rules: the cache file for the next load. */
+static void write_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], const char *path)
+{
+    char why[400], msg[480];
+    size_t len = 0;
+    uint8_t *buf = snapshot_encode(l->rs, &l->rec, key, &len, why, sizeof(why));
+    if (!buf || !rulecache_file_write(path, buf, len, why, sizeof(why))) {
+        snprintf(msg, sizeof(msg), "rule cache not written: %s", why);
+        diag_note(l, STOAT_SEV_NOTE, STOAT_OK, path, 0, NULL, msg);
+    }
+    free(buf);
+    rulecache_trim(l->opts.cache_dir, path, RC_MAX_FILES, RC_MAX_BYTES);
+}
+
+static void finish_stats(struct stoat_loader *l, struct stoat_ruleset *rs)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
+    l->stats.prefilter_cached = rs->stats.prefilter_cached;
+    rs->stats = l->stats;
+}
+
 stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 {
     *out = NULL;
+    uint8_t ckey[RC_KEY_LEN];
+    char *path = NULL;
+    bool cache = l->defer;
+    if (cache) {
+        rulecache_hash_end(l->key, ckey);
+        l->key = NULL;
+        if (read_snapshot(l, ckey, &path)) {
+            struct stoat_ruleset *rs = l->rs;
+            l->stats = rs->stats;
+            rs->stats.prefilter_cached = true;
+            finish_stats(l, rs);
+            l->rs = NULL;
+            *out = rs;
+            free(path);
+            return STOAT_OK;
+        }
+        flush(l);
+    }
     struct stoat_ruleset *rs = l->rs;
     add_hidden(l);
     link_filters(l);
     link_correlations(l);
+    recording(l, false);
     rs->regexes = l->comp.regexes;
     rs->nregexes = l->comp.nregexes;
     l->comp.regexes = NULL;
@@ -552,13 +820,13 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     stoat_err e = ruleset_build_routes(rs, &l->opts);
     if (e) {
         l->rs = rs;
+        free(path);
         return e;
     }
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
-    l->stats.prefilter_cached = rs->stats.prefilter_cached;
-    rs->stats = l->stats;
+    finish_stats(l, rs);
+    if (cache && path)
+        write_snapshot(l, ckey, path);
+    free(path);
     l->rs = NULL;
     *out = rs;
     return STOAT_OK;
@@ -566,6 +834,10 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 
 void stoat_loader_stats(const struct stoat_loader *l, struct stoat_load_stats *out)
 {
+    /* queued texts are counted once parsed: the loader is the caller's, not
+     * const, whatever this signature promises about what it reports */
+    flush((struct stoat_loader *)l);
+    recording((struct stoat_loader *)l, false);
     *out = l->stats;
 }
 
@@ -588,6 +860,17 @@ void stoat_loader_destroy(struct stoat_loader *l)
         free(l->deferred[i].text);
     }
     free(l->deferred);
+    for (size_t i = 0; i < l->npending; i++) {
+        free(l->pending[i].name);
+        free(l->pending[i].text);
+        free(l->pending[i].msg);
+    }
+    free(l->pending);
+    snapshot_diags_free(&l->rec);
+    if (l->key) {
+        uint8_t unused[RC_KEY_LEN];
+        rulecache_hash_end(l->key, unused);
+    }
     free(l);
 }
 

@@ -778,8 +778,10 @@ static void read_rules(struct rd *r)
         uint8_t flags = r8(r);
         x->role = r8(r);
         x->group = r32(r);
-        if (root > r->nnodes || (flags >> 3))
+        if (root > r->nnodes || (flags >> 3)) {
             bad(r, "rule program");
+            break;
+        }
         x->prog.root = root ? r->nodes[root - 1] : NULL;
         x->correlation_only = flags & 1;
         x->feeds_correlation = flags >> 1 & 1;

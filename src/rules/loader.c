@@ -61,11 +61,13 @@ struct stoat_loader {
     bool defer;
     void *key;                     /* SHA-256 of everything given so far */
     struct pending {               /* given, not parsed yet, in order */
-        char *name, *text, *msg;   /* text NULL: the error msg about name, to report then */
-        size_t len;
+        char *name, *text, *msg;   /* neither text nor msg: a file, read again then */
+        size_t len;                /* msg: an error about name, to report then */
         bool not_file, rejects;    /* a generated source; an error that rejects a file */
+        uint8_t sum[RC_KEY_LEN];   /* a file's: its bytes' SHA-256 when keyed */
     } * pending;
     size_t npending, pcap;
+    bool changed; /* a file changed between the key and the parse: no cache written */
     struct snap_diags rec;         /* the diagnostics of the parse, for the cache file */
     stoat_diag_fn user_diag;
     void *user_ctx;
@@ -261,12 +263,64 @@ static void defer_entry(struct stoat_loader *l, const char *name, char *text, si
     key_str(l, msg);
     rulecache_hash_u64(l->key, not_file);
     XGROW(l->pending, l->pcap, l->npending + 1);
+    memset(&l->pending[l->npending], 0, sizeof(l->pending[0]));
     l->pending[l->npending++] = (struct pending){.name = xstrdup(name),
                                                  .text = text,
                                                  .msg = msg ? xstrdup(msg) : NULL,
                                                  .len = len,
                                                  .not_file = not_file,
                                                  .rejects = rejects};
+}
+
+static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
+static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
+                      const char *rule_id, const char *msg);
+
+/* A rule file: keyed by its name and its bytes' SHA-256, which a parse
+ * after a miss checks again (a file edited meanwhile writes no cache). Its
+ * bytes are not kept: a warm load never needs them. */
+static void defer_file(struct stoat_loader *l, const char *path, const char *text, size_t len)
+{
+    uint8_t sum[RC_KEY_LEN];
+    rulecache_sha256(text, len, sum);
+    rulecache_hash_u64(l->key, 4);
+    key_str(l, path);
+    rulecache_hash_bytes(l->key, sum, sizeof(sum));
+    XGROW(l->pending, l->pcap, l->npending + 1);
+    l->pending[l->npending] = (struct pending){.name = xstrdup(path)};
+    memcpy(l->pending[l->npending++].sum, sum, sizeof(sum));
+}
+
+static void load_pending_file(struct stoat_loader *l, const struct pending *p)
+{
+    char *text, why[256];
+    size_t len;
+    if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, msg);
+        l->stats.rejected++;
+        l->changed = true;
+        return;
+    }
+    uint8_t sum[RC_KEY_LEN];
+    rulecache_sha256(text, len, sum);
+    if (memcmp(sum, p->sum, sizeof(sum)) != 0)
+        l->changed = true;
+    parse_text(l, p->name, text, len);
+    free(text);
+}
+
+static void drop_pending(struct stoat_loader *l)
+{
+    for (size_t i = 0; i < l->npending; i++) {
+        free(l->pending[i].name);
+        free(l->pending[i].text);
+        free(l->pending[i].msg);
+    }
+    free(l->pending);
+    l->pending = NULL;
+    l->npending = l->pcap = 0;
 }
 
 /* Diagnostics while parsing: kept for the cache file, and passed on. */
@@ -286,9 +340,6 @@ static void recording(struct stoat_loader *l, bool on)
     l->comp.diag_ctx = l->opts.diag_ctx;
 }
 
-static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
-static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
-                      const char *rule_id, const char *msg);
 
 /* Parses what was queued, in order, as if it had been parsed when given;
  * from now on the loader parses at once and the cache is not read. */
@@ -304,17 +355,14 @@ static void flush(struct stoat_loader *l)
             parse_text(l, p->name, p->text, p->len);
             if (p->not_file)
                 l->stats.files--; /* not a file the user gave */
+        } else if (!p->msg) {
+            load_pending_file(l, p);
         } else {
             diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
             l->stats.rejected += p->rejects;
         }
-        free(p->name);
-        free(p->text);
-        free(p->msg);
     }
-    free(l->pending);
-    l->pending = NULL;
-    l->npending = l->pcap = 0;
+    drop_pending(l);
 }
 
 /* The mapping and the placeholders are configuration files: a problem with
@@ -546,7 +594,8 @@ static int load_file(void *ctx, const char *path)
         return 0;
     }
     if (l->defer) {
-        defer_entry(l, path, text, len, NULL, false, false);
+        defer_file(l, path, text, len);
+        free(text);
         return 0;
     }
     parse_text(l, path, text, len);
@@ -754,6 +803,8 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
         l->key = NULL;
         if (read_snapshot(l, ckey, &path)) {
             struct stoat_ruleset *rs = l->rs;
+            l->defer = false; /* nothing to parse, ever */
+            drop_pending(l);
             l->stats = rs->stats;
             rs->stats.prefilter_cached = true;
             finish_stats(l, rs);
@@ -824,7 +875,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
         return e;
     }
     finish_stats(l, rs);
-    if (cache && path)
+    if (cache && path && !l->changed)
         write_snapshot(l, ckey, path);
     free(path);
     l->rs = NULL;
@@ -860,12 +911,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
         free(l->deferred[i].text);
     }
     free(l->deferred);
-    for (size_t i = 0; i < l->npending; i++) {
-        free(l->pending[i].name);
-        free(l->pending[i].text);
-        free(l->pending[i].msg);
-    }
-    free(l->pending);
+    drop_pending(l);
     snapshot_diags_free(&l->rec);
     if (l->key) {
         uint8_t unused[RC_KEY_LEN];

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,6 +301,43 @@ out:
     free(buf);
     close(fd);
     return ok;
+}
+
+bool rulecache_file_map(const char *path, const uint8_t **out, size_t *outlen, bool *missing, char *why,
+                        size_t whylen)
+{
+    *missing = false;
+    *out = NULL;
+    *outlen = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        snprintf(why, whylen, "%s", strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > RC_MAX_FILE || st.st_size == 0) {
+        snprintf(why, whylen, "not a regular file of 1 to %llu bytes", (unsigned long long)RC_MAX_FILE);
+        goto out;
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) {
+        snprintf(why, whylen, "mmap: %s", strerror(errno));
+        goto out;
+    }
+    *out = m;
+    *outlen = (size_t)st.st_size;
+    ok = true;
+out:
+    close(fd);
+    return ok;
+}
+
+void rulecache_file_unmap(const uint8_t *buf, size_t len)
+{
+    if (buf)
+        munmap((void *)buf, len);
 }
 
 bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen)

@@ -735,15 +735,15 @@ static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN],
     *path = rulecache_path_ext(l->opts.cache_dir, key, ".rsc", why, sizeof(why));
     if (!*path)
         return false; /* the prefilter's cache says why */
-    uint8_t *buf;
+    const uint8_t *buf;
     size_t len;
     bool missing;
     struct snap_diags d;
     snapshot_diags_init(&d);
     struct stoat_ruleset *n = NULL;
-    if (rulecache_file_read(*path, &buf, &len, &missing, why, sizeof(why))) {
+    if (rulecache_file_map(*path, &buf, &len, &missing, why, sizeof(why))) {
         n = snapshot_decode(buf, len, key, &d, why, sizeof(why));
-        free(buf);
+        rulecache_file_unmap(buf, len);
     }
     if (!n) {
         snapshot_diags_free(&d);

@@ -708,20 +708,23 @@ static void test_snapshot_hostile_with_fitting_checksum(void **state)
     (void)state;
     size_t len;
     uint8_t *buf = snap_file(&len);
-    size_t accepted = 0;
+    size_t accepted = 0, tried = 0;
     for (size_t i = 88; i < len; i++) {
-        for (int k = 0; k < 2; k++) {
+        /* every byte one bit off; every seventh all ones too (a huge count,
+         * length or id): each decode compiles regexes, so not all twice */
+        for (int k = 0; k < (i % 7 ? 1 : 2); k++) {
             uint8_t keep = buf[i];
             buf[i] = k ? 0xff : (uint8_t)(keep ^ 0x01);
             fix_sum(buf, len);
             accepted += snap_decode(buf, len);
+            tried++;
             buf[i] = keep;
         }
     }
     fix_sum(buf, len);
     assert_true(snap_decode(buf, len));
-    assert_true(accepted < 2 * (len - 88)); /* most changes are caught */
-    for (size_t n = 89; n < len; n++) {
+    assert_true(accepted < tried); /* most changes are caught */
+    for (size_t n = 89; n < len; n += 3) { /* every third cut: the cheap test above has every one */
         put64(buf + 16, n - 88);
         fix_sum(buf, n);
         if (snap_decode(buf, n))

@@ -303,8 +303,7 @@ out:
     return ok;
 }
 
-bool rulecache_file_map(const char *path, const uint8_t **out, size_t *outlen, bool *missing, char *why,
-                        size_t whylen)
+bool rulecache_file_map(const char *path, const uint8_t **out, size_t *outlen, bool *missing, char *why, size_t whylen)
 {
     *missing = false;
     *out = NULL;

@@ -49,8 +49,7 @@ bool rulecache_file_read(const char *path, uint8_t **buf, size_t *len, bool *mis
  * files are only ever replaced by rename, never changed in place, and live
  * in a folder only we can write (rulecache_path), so the mapping cannot
  * shrink under the reader. Unmap with rulecache_file_unmap. */
-bool rulecache_file_map(const char *path, const uint8_t **buf, size_t *len, bool *missing, char *why,
-                        size_t whylen);
+bool rulecache_file_map(const char *path, const uint8_t **buf, size_t *len, bool *missing, char *why, size_t whylen);
 void rulecache_file_unmap(const uint8_t *buf, size_t len);
 /* Writes len bytes to path atomically (a temporary file renamed), mode 0600. */
 bool rulecache_file_write(const char *path, const uint8_t *buf, size_t len, char *why, size_t whylen);

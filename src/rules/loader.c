@@ -59,16 +59,16 @@ struct stoat_loader {
     stoat_err fatal;
     /* The ruleset cache (see the top): on while nothing has been parsed. */
     bool defer;
-    void *key;                     /* SHA-256 of everything given so far */
-    struct pending {               /* given, not parsed yet, in order */
-        char *name, *text, *msg;   /* neither text nor msg: a file, read again then */
-        size_t len;                /* msg: an error about name, to report then */
-        bool not_file, rejects;    /* a generated source; an error that rejects a file */
-        uint8_t sum[RC_KEY_LEN];   /* a file's: its bytes' SHA-256 when keyed */
+    void *key;                   /* SHA-256 of everything given so far */
+    struct pending {             /* given, not parsed yet, in order */
+        char *name, *text, *msg; /* neither text nor msg: a file, read again then */
+        size_t len;              /* msg: an error about name, to report then */
+        bool not_file, rejects;  /* a generated source; an error that rejects a file */
+        uint8_t sum[RC_KEY_LEN]; /* a file's: its bytes' SHA-256 when keyed */
     } * pending;
     size_t npending, pcap;
-    bool changed; /* a file changed between the key and the parse: no cache written */
-    struct snap_diags rec;         /* the diagnostics of the parse, for the cache file */
+    bool changed;          /* a file changed between the key and the parse: no cache written */
+    struct snap_diags rec; /* the diagnostics of the parse, for the cache file */
     stoat_diag_fn user_diag;
     void *user_ctx;
 };
@@ -339,7 +339,6 @@ static void recording(struct stoat_loader *l, bool on)
     l->comp.diag = l->opts.diag;
     l->comp.diag_ctx = l->opts.diag_ctx;
 }
-
 
 /* Parses what was queued, in order, as if it had been parsed when given;
  * from now on the loader parses at once and the cache is not read. */

@@ -721,7 +721,6 @@ static bool read_databases(const struct stoat_load_opts *o, const struct rc_db *
     return false;
 }
 
-
 /* 4. the databases, read back or compiled on all cores, and the scratch
  * that fits them all */
 static stoat_err compile_databases(struct route_build *b, const struct stoat_load_opts *o)

@@ -248,9 +248,8 @@ static uint32_t write_node(struct wr *w, const struct pnode *n)
 static void write_meta(struct wr *w, const struct stoat_rule_meta *m)
 {
     w32(w, m->kind);
-    const char *s[] = {m->id,      m->name,    m->title,    m->description, m->author,
-                       m->date,    m->modified, m->license, m->taxonomy,    m->product,
-                       m->category, m->service, m->definition, m->file};
+    const char *s[] = {m->id,      m->name,     m->title,   m->description, m->author,  m->date,       m->modified,
+                       m->license, m->taxonomy, m->product, m->category,    m->service, m->definition, m->file};
     for (size_t i = 0; i < sizeof(s) / sizeof(*s); i++)
         wstr(w, s[i]);
     w32(w, m->level);
@@ -356,8 +355,8 @@ static void write_classes(struct wr *w, const struct stoat_ruleset *rs)
 
 static void write_stats(struct wr *w, const struct stoat_load_stats *s)
 {
-    const size_t v[] = {s->files,        s->documents, s->loaded,     s->correlations,
-                        s->filters,      s->rejected,  s->deselected, s->unrouted};
+    const size_t v[] = {s->files,   s->documents, s->loaded,     s->correlations,
+                        s->filters, s->rejected,  s->deselected, s->unrouted};
     for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
         w64(w, v[i]);
 }
@@ -665,12 +664,11 @@ static void read_pattern(struct rd *r, struct pattern *p)
         return;
     if (p->op > P_TIME || p->cmp > CMP_GTE || p->part > TP_YEAR || p->sub > P_TIME || p->nrare > 2)
         bad(r, "pattern kind out of range");
-    else if ((p->op == P_FIELDREF && (!field_ok(r, p->ref_field) ||
-                                      (p->sub != P_EQ && p->sub != P_PREFIX && p->sub != P_SUFFIX &&
-                                       p->sub != P_CONTAINS))))
+    else if ((p->op == P_FIELDREF && (!field_ok(r, p->ref_field) || (p->sub != P_EQ && p->sub != P_PREFIX &&
+                                                                     p->sub != P_SUFFIX && p->sub != P_CONTAINS))))
         bad(r, "field reference");
-    else if (p->op == P_CIDR && !((p->net.family == 4 && p->net.bits <= 32) ||
-                                  (p->net.family == 6 && p->net.bits <= 128)))
+    else if (p->op == P_CIDR &&
+             !((p->net.family == 4 && p->net.bits <= 32) || (p->net.family == 6 && p->net.bits <= 128)))
         bad(r, "network");
     else if (p->atom != NO_ATOM && p->atom >= r->rs->natoms)
         bad(r, "atom id");
@@ -744,9 +742,9 @@ static void read_nodes(struct rd *r)
 static void read_meta(struct rd *r, struct stoat_rule_meta *m)
 {
     m->kind = r32(r);
-    const char **s[] = {&m->id,      &m->name,    &m->title,      &m->description, &m->author,
-                        &m->date,    &m->modified, &m->license,   &m->taxonomy,    &m->product,
-                        &m->category, &m->service, &m->definition, &m->file};
+    const char **s[] = {&m->id,       &m->name,     &m->title,      &m->description, &m->author,
+                        &m->date,     &m->modified, &m->license,    &m->taxonomy,    &m->product,
+                        &m->category, &m->service,  &m->definition, &m->file};
     for (size_t i = 0; i < sizeof(s) / sizeof(*s); i++)
         *s[i] = rstr(r);
     uint32_t level = r32(r), status = r32(r);
@@ -809,8 +807,8 @@ static void read_corrs(struct rd *r)
         k->timespan_text = rstr(r);
         struct stoat_corr_condition *cd = &k->cond;
         cd->field = rstr(r);
-        bool *has[] = {&cd->has_gt, &cd->has_gte, &cd->has_lt, &cd->has_lte, &cd->has_eq, &cd->has_neq,
-                       &cd->has_percentile};
+        bool *has[] = {&cd->has_gt, &cd->has_gte, &cd->has_lt,        &cd->has_lte,
+                       &cd->has_eq, &cd->has_neq, &cd->has_percentile};
         double *val[] = {&cd->gt, &cd->gte, &cd->lt, &cd->lte, &cd->eq, &cd->neq, &cd->percentile};
         for (int j = 0; j < 7; j++) {
             *has[j] = r8(r) != 0;

@@ -468,7 +468,6 @@ static void test_compiled_file(void **state)
     free(dir);
 }
 
-
 /* ------------------------------------------------- the whole ruleset file */
 
 #define SID1 "0b9a3a4e-2222-4c2b-9f0e-000000000001"
@@ -723,7 +722,7 @@ static void test_snapshot_hostile_with_fitting_checksum(void **state)
     }
     fix_sum(buf, len);
     assert_true(snap_decode(buf, len));
-    assert_true(accepted < tried); /* most changes are caught */
+    assert_true(accepted < tried);         /* most changes are caught */
     for (size_t n = 89; n < len; n += 3) { /* every third cut: the cheap test above has every one */
         put64(buf + 16, n - 88);
         fix_sum(buf, n);

@@ -503,6 +503,44 @@ char *rulecache_path_ext(const char *dir, const uint8_t key[RC_KEY_LEN], const c
     return path;
 }
 
+/* "STOATRSI" u32 format u32 0, the stat key, the content key, and a
+ * SHA-256 of those 80 bytes */
+#define RI_MAGIC "STOATRSI"
+#define RI_LEN   (8 + 4 + 4 + 2 * RC_KEY_LEN + RC_KEY_LEN)
+
+bool rulecache_index_read(const char *path, const uint8_t skey[RC_KEY_LEN], uint8_t ckey[RC_KEY_LEN])
+{
+    uint8_t *buf = NULL, sum[RC_KEY_LEN];
+    size_t len;
+    bool missing;
+    char why[300];
+    if (!rulecache_file_read(path, &buf, &len, &missing, why, sizeof(why)))
+        return false;
+    bool ok = len == RI_LEN && !memcmp(buf, RI_MAGIC, 8) && get32(buf + 8) == 1 && get32(buf + 12) == 0 &&
+              !memcmp(buf + 16, skey, RC_KEY_LEN);
+    if (ok) {
+        rulecache_sha256(buf, RI_LEN - RC_KEY_LEN, sum);
+        ok = !memcmp(sum, buf + RI_LEN - RC_KEY_LEN, RC_KEY_LEN);
+    }
+    if (ok)
+        memcpy(ckey, buf + 16 + RC_KEY_LEN, RC_KEY_LEN);
+    free(buf);
+    return ok;
+}
+
+void rulecache_index_write(const char *path, const uint8_t skey[RC_KEY_LEN], const uint8_t ckey[RC_KEY_LEN])
+{
+    uint8_t buf[RI_LEN];
+    char why[300];
+    memcpy(buf, RI_MAGIC, 8);
+    put32(buf + 8, 1);
+    put32(buf + 12, 0);
+    memcpy(buf + 16, skey, RC_KEY_LEN);
+    memcpy(buf + 16 + RC_KEY_LEN, ckey, RC_KEY_LEN);
+    rulecache_sha256(buf, RI_LEN - RC_KEY_LEN, buf + RI_LEN - RC_KEY_LEN);
+    rulecache_file_write(path, buf, RI_LEN, why, sizeof(why)); /* without it the next load reads the files */
+}
+
 void rulecache_touch(const char *path)
 {
     utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
@@ -536,8 +574,10 @@ void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_
     for (struct dirent *e; (e = readdir(d));) {
         size_t nl = strlen(e->d_name);
         bool ours = nl > 10 && !strncmp(e->d_name, "stoat-", 6);
-        bool entry = ours && (!strcmp(e->d_name + nl - 4, ".hsc") || !strcmp(e->d_name + nl - 4, ".rsc"));
-        bool temp = ours && (strstr(e->d_name, ".hsc.tmp-") || strstr(e->d_name, ".rsc.tmp-"));
+        const char *ext = nl > 4 ? e->d_name + nl - 4 : "";
+        bool entry = ours && (!strcmp(ext, ".hsc") || !strcmp(ext, ".rsc") || !strcmp(ext, ".rsi"));
+        bool temp = ours && (strstr(e->d_name, ".hsc.tmp-") || strstr(e->d_name, ".rsc.tmp-") ||
+                             strstr(e->d_name, ".rsi.tmp-"));
         if (!entry && !temp)
             continue;
         char *p = xmalloc(strlen(dir) + nl + 2);

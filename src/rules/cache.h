@@ -16,7 +16,7 @@
 
 /* Cache files kept: a few rule sets in use side by side (a prefilter file
  * and a whole-ruleset file each), each a few MB */
-#define RC_MAX_FILES 16
+#define RC_MAX_FILES 24 /* a prefilter, a ruleset and an index file each */
 #define RC_MAX_BYTES (256ull << 20)
 
 /* One database: the key of what it compiles, and where it goes. */
@@ -70,6 +70,11 @@ bool rulecache_write(const char *path, const struct rc_db *dbs, size_t n, char *
 char *rulecache_path(const char *dir, const uint8_t key[RC_KEY_LEN], char *why, size_t whylen);
 /* The same with another ending (".rsc": a whole ruleset, rules/snapshot.h). */
 char *rulecache_path_ext(const char *dir, const uint8_t key[RC_KEY_LEN], const char *ext, char *why, size_t whylen);
+/* The index from a stat key (rule files by name and stat, rules/loader.c)
+ * to the content key of their ruleset file: read (true when whole, and for
+ * skey) or written (quietly: without it a load reads the files). */
+bool rulecache_index_read(const char *path, const uint8_t skey[RC_KEY_LEN], uint8_t ckey[RC_KEY_LEN]);
+void rulecache_index_write(const char *path, const uint8_t skey[RC_KEY_LEN], const uint8_t ckey[RC_KEY_LEN]);
 /* Removes the oldest cache files (by last use) until the folder holds at most
  * max_files of them and max_bytes, never keep. */
 void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_t max_bytes);

@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "event/route.h"
@@ -59,15 +60,17 @@ struct stoat_loader {
     stoat_err fatal;
     /* The ruleset cache (see the top): on while nothing has been parsed. */
     bool defer;
-    void *key;                   /* SHA-256 of everything given so far */
+    void *key;                   /* SHA-256 of everything given so far, files by name (their bytes at the build) */
+    void *skey;                  /* the same with files by name and stat (see defer_file) */
+    struct timespec began;       /* real time: files changed since are not trusted by stat */
     struct pending {             /* given, not parsed yet, in order */
-        char *name, *text, *msg; /* neither text nor msg: a file, read again then */
-        size_t len;              /* msg: an error about name, to report then */
+        char *name, *text, *msg; /* file: read at the build when needed; msg: an error about */
+        size_t len;              /* name, to report then */
         bool not_file, rejects;  /* a generated source; an error that rejects a file */
-        uint8_t sum[RC_KEY_LEN]; /* a file's: its bytes' SHA-256 when keyed */
+        bool file;               /* a rule file given by path */
+        struct stat st;          /* a file's, when it was given */
     } * pending;
     size_t npending, pcap;
-    bool changed;          /* a file changed between the key and the parse: no cache written */
     struct snap_diags rec; /* the diagnostics of the parse, for the cache file */
     stoat_diag_fn user_diag;
     void *user_ctx;
@@ -198,16 +201,29 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
 
 /* --------------------------------------------------------- the cache key */
 
+/* Material of both keys. */
+static void key_u64(struct stoat_loader *l, uint64_t v)
+{
+    rulecache_hash_u64(l->key, v);
+    rulecache_hash_u64(l->skey, v);
+}
+
+static void key_bytes(struct stoat_loader *l, const void *p, size_t n)
+{
+    rulecache_hash_bytes(l->key, p, n);
+    rulecache_hash_bytes(l->skey, p, n);
+}
+
 static void key_str(struct stoat_loader *l, const char *s)
 {
-    rulecache_hash_u64(l->key, s != NULL);
+    key_u64(l, s != NULL);
     if (s)
-        rulecache_hash_bytes(l->key, s, strlen(s));
+        key_bytes(l, s, strlen(s));
 }
 
 static void key_strv(struct stoat_loader *l, const char *const *v, size_t n)
 {
-    rulecache_hash_u64(l->key, n);
+    key_u64(l, n);
     for (size_t i = 0; i < n; i++)
         key_str(l, v[i]);
 }
@@ -223,7 +239,7 @@ static bool key_file(struct stoat_loader *l, const char *path)
     size_t len;
     if (fs_read_file(path, 64u << 20, &text, &len, why, sizeof(why)))
         return false;
-    rulecache_hash_bytes(l->key, text, len);
+    key_bytes(l, text, len);
     free(text);
     return true;
 }
@@ -234,15 +250,18 @@ static void start_key(struct stoat_loader *l)
     const struct stoat_load_opts *o = &l->opts;
     const struct stoat_rule_select *s = &o->select;
     l->key = rulecache_hash_begin();
+    l->skey = rulecache_hash_begin();
     l->defer = true;
+    clock_gettime(CLOCK_REALTIME, &l->began);
     key_str(l, "stoat ruleset cache 1");
     rulecache_hash_build(l->key);
+    rulecache_hash_build(l->skey);
     if (!key_file(l, o->mapping_path) || !key_file(l, o->placeholders_path)) {
         l->defer = false;
         return;
     }
-    rulecache_hash_u64(l->key, s->level_mask);
-    rulecache_hash_u64(l->key, s->status_mask);
+    key_u64(l, s->level_mask);
+    key_u64(l, s->status_mask);
     key_strv(l, s->tags, s->ntags);
     key_strv(l, s->exclude_tags, s->nexclude_tags);
     key_strv(l, s->ids, s->nids);
@@ -256,12 +275,12 @@ static void start_key(struct stoat_loader *l)
 static void defer_entry(struct stoat_loader *l, const char *name, char *text, size_t len, const char *msg,
                         bool not_file, bool rejects)
 {
-    rulecache_hash_u64(l->key, text ? 1 : 2 + rejects);
+    key_u64(l, text ? 1 : 2 + rejects);
     key_str(l, name);
     if (text)
-        rulecache_hash_bytes(l->key, text, len);
+        key_bytes(l, text, len);
     key_str(l, msg);
-    rulecache_hash_u64(l->key, not_file);
+    key_u64(l, not_file);
     XGROW(l->pending, l->pcap, l->npending + 1);
     memset(&l->pending[l->npending], 0, sizeof(l->pending[0]));
     l->pending[l->npending++] = (struct pending){.name = xstrdup(name),
@@ -276,21 +295,24 @@ static stoat_err parse_text(struct stoat_loader *l, const char *name, const char
 static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
                       const char *rule_id, const char *msg);
 
-/* A rule file: keyed by its name and its bytes' SHA-256, which a parse
- * after a miss checks again (a file edited meanwhile writes no cache). Its
- * bytes are not kept: a warm load never needs them. */
-static void defer_file(struct stoat_loader *l, const char *path, const char *text, size_t len)
+/* A rule file, not read yet: in both keys by name (its place among the
+ * rest), in the stat key by what stat says of it; its bytes join the
+ * content key at the build, and only when the stat key does not already
+ * name a ruleset file (read_keys). */
+static void defer_file(struct stoat_loader *l, const char *path, const struct stat *st)
 {
-    uint8_t sum[RC_KEY_LEN];
-    rulecache_sha256(text, len, sum);
-    rulecache_hash_u64(l->key, 4);
+    key_u64(l, 4);
     key_str(l, path);
-    rulecache_hash_bytes(l->key, sum, sizeof(sum));
+    const uint64_t v[] = {(uint64_t)st->st_dev,         (uint64_t)st->st_ino,         (uint64_t)st->st_size,
+                          (uint64_t)st->st_mode,        (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
+                          (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec};
+    for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+        rulecache_hash_u64(l->skey, v[i]);
     XGROW(l->pending, l->pcap, l->npending + 1);
-    l->pending[l->npending] = (struct pending){.name = xstrdup(path)};
-    memcpy(l->pending[l->npending++].sum, sum, sizeof(sum));
+    l->pending[l->npending++] = (struct pending){.name = xstrdup(path), .file = true, .st = *st};
 }
 
+/* A rule file not read yet (the figures asked before the build). */
 static void load_pending_file(struct stoat_loader *l, const struct pending *p)
 {
     char *text, why[256];
@@ -300,15 +322,51 @@ static void load_pending_file(struct stoat_loader *l, const struct pending *p)
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, msg);
         l->stats.rejected++;
-        l->changed = true;
         return;
     }
-    uint8_t sum[RC_KEY_LEN];
-    rulecache_sha256(text, len, sum);
-    if (memcmp(sum, p->sum, sizeof(sum)) != 0)
-        l->changed = true;
     parse_text(l, p->name, text, len);
     free(text);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The content key: every rule file read now (its bytes kept for the parse
+ * after a miss), its SHA-256 in the order given. *trusted: each file was
+ * last changed (ctime, which no one can set back) over 2 s before this load
+ * began and is as stat said while it was read, so a later change of any
+ * of them shows in its stat: the stat key may stand for this key. */
+static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *trusted)
+{
+    *trusted = true;
+    for (size_t i = 0; i < l->npending; i++) {
+        struct pending *p = &l->pending[i];
+        if (!p->file)
+            continue;
+        char why[256], msg[400];
+        struct stat now;
+        if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &p->text, &p->len, why, sizeof(why))) {
+            snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+            p->msg = xstrdup(msg);
+            p->rejects = true;
+            rulecache_hash_u64(l->key, 5);
+            rulecache_hash_bytes(l->key, msg, strlen(msg));
+            *trusted = false;
+            continue;
+        }
+        uint8_t sum[RC_KEY_LEN];
+        rulecache_sha256(p->text, p->len, sum);
+        rulecache_hash_u64(l->key, 4);
+        rulecache_hash_bytes(l->key, sum, sizeof(sum));
+        if (stat(p->name, &now) != 0 || !same_file(&now, &p->st) || p->st.st_ctim.tv_sec + 2 > l->began.tv_sec)
+            *trusted = false;
+    }
+    rulecache_hash_end(l->key, key);
+    l->key = NULL;
 }
 
 static void drop_pending(struct stoat_loader *l)
@@ -354,7 +412,7 @@ static void flush(struct stoat_loader *l)
             parse_text(l, p->name, p->text, p->len);
             if (p->not_file)
                 l->stats.files--; /* not a file the user gave */
-        } else if (!p->msg) {
+        } else if (p->file && !p->msg) {
             load_pending_file(l, p);
         } else {
             diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
@@ -408,13 +466,13 @@ stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *sr
         strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
         if (l->key) {
             key_str(l, src->roles[i].id);
-            rulecache_hash_u64(l->key, src->roles[i].role);
+            key_u64(l, src->roles[i].role);
         }
     }
     if (l->key) {
-        rulecache_hash_u64(l->key, src->hidden);
+        key_u64(l, src->hidden);
         key_str(l, src->name);
-        rulecache_hash_bytes(l->key, src->text, src->len);
+        key_bytes(l, src->text, src->len);
     }
     if (l->defer && !src->hidden) {
         defer_entry(l, src->name, xstrndup(src->text, src->len), src->len, NULL, true, false);
@@ -581,6 +639,11 @@ static int load_file(void *ctx, const char *path)
     char *text;
     size_t len;
     char why[256];
+    struct stat st;
+    if (l->defer && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= YAML_MAX_FILE_BYTES) {
+        defer_file(l, path, &st);
+        return 0;
+    }
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
@@ -592,9 +655,8 @@ static int load_file(void *ctx, const char *path)
         l->stats.rejected++;
         return 0;
     }
-    if (l->defer) {
-        defer_file(l, path, text, len);
-        free(text);
+    if (l->defer) { /* not what stat said a moment ago: as a text */
+        defer_entry(l, path, text, len, NULL, false, false);
         return 0;
     }
     parse_text(l, path, text, len);
@@ -768,18 +830,56 @@ static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN],
     return true;
 }
 
+/* The ruleset of the cache for these rules: by the stat key's index when
+ * it names one, else by the content key (the files read). *path: the file
+ * to write after a miss; ckey its key; *index: the index to write (the
+ * stat key's, when the files can be trusted by stat), or NULL. */
+static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8_t skey[RC_KEY_LEN], char **path,
+                         char **index)
+{
+    uint8_t ikey[RC_KEY_LEN];
+    char why[400];
+    rulecache_hash_end(l->skey, skey);
+    l->skey = NULL;
+    *path = NULL;
+    *index = rulecache_path_ext(l->opts.cache_dir, skey, ".rsi", why, sizeof(why));
+    bool indexed = *index && rulecache_index_read(*index, skey, ikey);
+    if (indexed && read_snapshot(l, ikey, path)) {
+        rulecache_touch(*index);
+        free(*index);
+        *index = NULL;
+        return true;
+    }
+    free(*path);
+    *path = NULL;
+    bool trusted;
+    content_key(l, ckey, &trusted);
+    bool hit = !(indexed && !memcmp(ikey, ckey, RC_KEY_LEN)) && read_snapshot(l, ckey, path);
+    if (!*path) /* tried by the index, or not at all */
+        *path = rulecache_path_ext(l->opts.cache_dir, ckey, ".rsc", why, sizeof(why));
+    if (!trusted || !*path) {
+        free(*index);
+        *index = NULL;
+    }
+    if (hit && *index)
+        rulecache_index_write(*index, skey, ckey);
+    return hit;
+}
+
 /* After a build from the rules: the cache file for the next load. */
-static void write_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], const char *path)
+static bool write_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], const char *path)
 {
     char why[400], msg[480];
     size_t len = 0;
     uint8_t *buf = snapshot_encode(l->rs, &l->rec, key, &len, why, sizeof(why));
-    if (!buf || !rulecache_file_write(path, buf, len, why, sizeof(why))) {
+    bool ok = buf && rulecache_file_write(path, buf, len, why, sizeof(why));
+    if (!ok) {
         snprintf(msg, sizeof(msg), "rule cache not written: %s", why);
         diag_note(l, STOAT_SEV_NOTE, STOAT_OK, path, 0, NULL, msg);
     }
     free(buf);
     rulecache_trim(l->opts.cache_dir, path, RC_MAX_FILES, RC_MAX_BYTES);
+    return ok;
 }
 
 static void finish_stats(struct stoat_loader *l, struct stoat_ruleset *rs)
@@ -794,13 +894,11 @@ static void finish_stats(struct stoat_loader *l, struct stoat_ruleset *rs)
 stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 {
     *out = NULL;
-    uint8_t ckey[RC_KEY_LEN];
-    char *path = NULL;
+    uint8_t ckey[RC_KEY_LEN], skey[RC_KEY_LEN];
+    char *path = NULL, *index = NULL;
     bool cache = l->defer;
     if (cache) {
-        rulecache_hash_end(l->key, ckey);
-        l->key = NULL;
-        if (read_snapshot(l, ckey, &path)) {
+        if (cache_lookup(l, ckey, skey, &path, &index)) {
             struct stoat_ruleset *rs = l->rs;
             l->defer = false; /* nothing to parse, ever */
             drop_pending(l);
@@ -810,6 +908,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
             l->rs = NULL;
             *out = rs;
             free(path);
+            free(index);
             return STOAT_OK;
         }
         flush(l);
@@ -871,12 +970,14 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     if (e) {
         l->rs = rs;
         free(path);
+        free(index);
         return e;
     }
     finish_stats(l, rs);
-    if (cache && path && !l->changed)
-        write_snapshot(l, ckey, path);
+    if (cache && path && write_snapshot(l, ckey, path) && index)
+        rulecache_index_write(index, skey, ckey);
     free(path);
+    free(index);
     l->rs = NULL;
     *out = rs;
     return STOAT_OK;
@@ -912,10 +1013,11 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->deferred);
     drop_pending(l);
     snapshot_diags_free(&l->rec);
-    if (l->key) {
-        uint8_t unused[RC_KEY_LEN];
+    uint8_t unused[RC_KEY_LEN];
+    if (l->key)
         rulecache_hash_end(l->key, unused);
-    }
+    if (l->skey)
+        rulecache_hash_end(l->skey, unused);
     free(l);
 }
 

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rules/cache.h"
 #include "rules/loader.h"
@@ -771,6 +772,80 @@ static void test_snapshot_damaged_is_rebuilt(void **state)
     free(dir);
 }
 
+/* Rule files by path: a warm load finds the ruleset by the files' stat
+ * alone once they are older than the load (an index file); a file edited
+ * in place, even to the same size, is seen at once and never served the
+ * old ruleset. */
+static struct stoat_ruleset *path_load(const char *cache, const char *rules, struct stoat_load_stats *st)
+{
+    struct tu_diags ds = {0};
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, st);
+    tu_diags_free(&ds);
+    return rs;
+}
+
+static size_t count_files(const char *dir, const char *ext)
+{
+    char cmd[700], line[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*%s 2>/dev/null", dir, ext);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = 0;
+    while (fgets(line, sizeof(line), p))
+        n++;
+    pclose(p);
+    return n;
+}
+
+static void test_snapshot_by_stat(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *rules = tu_temp_dir(), file[600];
+    snprintf(file, sizeof(file), "%s/r.yml", rules);
+    const char *one = "title: AAAA\nlogsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel\n";
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(one, f);
+    fclose(f);
+    struct stoat_load_stats st;
+    /* a file changed just now is not trusted by its stat: no index */
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_false(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 0);
+    sleep(3); /* now it is old enough */
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_true(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 1);
+    stoat_ruleset_destroy(path_load(cache, rules, &st)); /* by the index */
+    assert_true(st.prefilter_cached);
+    /* edited in place, the same size: another ruleset */
+    f = fopen(file, "r+");
+    assert_non_null(f);
+    fputs("title: BBBB", f);
+    fclose(f);
+    struct stoat_ruleset *rs = path_load(cache, rules, &st);
+    assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "BBBB"); /* (its prefilter is the old one's) */
+    assert_int_equal(count_files(cache, ".rsc"), 2);
+    stoat_ruleset_destroy(rs);
+    assert_int_equal(count_files(cache, ".rsi"), 1); /* the edited file is too new to index */
+    rs = path_load(cache, rules, &st);
+    assert_true(st.prefilter_cached); /* by its bytes */
+    assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "BBBB");
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(cache);
+    tu_rm_rf(rules);
+    free(cache);
+    free(rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_every_truncation),
         cmocka_unit_test(test_snapshot_hostile_with_fitting_checksum),
         cmocka_unit_test(test_snapshot_damaged_is_rebuilt),
+        cmocka_unit_test(test_snapshot_by_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,9 @@
  * build. There, a ruleset cache file under that key (rules/snapshot.h) is
  * the ruleset, and the diagnostics the cold load gave are replayed; else
  * everything queued is parsed in order as it would have been, its
- * diagnostics recorded, and the result written for the next load. */
+ * diagnostics recorded, and the result written for the next load. Rule
+ * files are first looked up by their stat (an index file, see content_key
+ * for when stat can be trusted), so a warm load need not read them. */
 #include "rules/loader.h"
 
 #include <stdio.h>

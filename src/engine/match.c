@@ -808,6 +808,8 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     (void)flags;
     struct scan_ctx *s = ctx;
     const struct rule_group *g = s->g;
+    if (id >= g->natoms) /* a database read from a cache file reports only its group's atoms */
+        return 0;
     s->stamp[g->atom_gid[id]] = s->gen;
     for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++) {
         uint32_t v = g->atom_rule[k], e = v >> 1;

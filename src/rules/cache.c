@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,10 +130,37 @@ void rulecache_db_key(const char *const *pats, const size_t *lens, const unsigne
     digest(c, key);
 }
 
-void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN])
+void *rulecache_hash_begin(void)
+{
+    return hash_begin();
+}
+
+void rulecache_hash_bytes(void *h, const void *p, size_t n)
+{
+    hash_u64(h, n);
+    EVP_DigestUpdate(h, p, n);
+}
+
+void rulecache_hash_u64(void *h, uint64_t v)
+{
+    hash_u64(h, v);
+}
+
+void rulecache_hash_end(void *h, uint8_t key[RC_KEY_LEN])
+{
+    digest(h, key);
+}
+
+void rulecache_sha256(const void *p, size_t n, uint8_t sum[RC_KEY_LEN])
 {
     EVP_MD_CTX *c = hash_begin();
-    hash_u64(c, RC_FORMAT);
+    EVP_DigestUpdate(c, p, n);
+    digest(c, sum);
+}
+
+void rulecache_hash_build(void *h)
+{
+    EVP_MD_CTX *c = h;
     hash_str(c, STOAT_VERSION);
     hash_str(c, STOAT_GIT_DESCRIBE);
     hash_str(c, hs_version());
@@ -144,6 +172,13 @@ void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN
         hash_u64(c, plat.cpu_features);
     }
     hash_u64(c, sizeof(void *));
+}
+
+void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN])
+{
+    EVP_MD_CTX *c = hash_begin();
+    hash_u64(c, RC_FORMAT);
+    rulecache_hash_build(c);
     hash_u64(c, n);
     for (size_t i = 0; i < n; i++)
         EVP_DigestUpdate(c, dbs[i].key, RC_KEY_LEN);
@@ -228,11 +263,11 @@ bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, s
     return true;
 }
 
-bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen)
+bool rulecache_file_read(const char *path, uint8_t **out, size_t *outlen, bool *missing, char *why, size_t whylen)
 {
     *missing = false;
-    for (size_t i = 0; i < n; i++)
-        *dbs[i].db = NULL;
+    *out = NULL;
+    *outlen = 0;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         *missing = errno == ENOENT;
@@ -258,10 +293,62 @@ bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *m
         }
         got += (size_t)r;
     }
-    ok = rulecache_decode(buf, len, dbs, n, why, whylen);
+    *out = buf;
+    *outlen = len;
+    buf = NULL;
+    ok = true;
 out:
     free(buf);
     close(fd);
+    return ok;
+}
+
+bool rulecache_file_map(const char *path, const uint8_t **out, size_t *outlen, bool *missing, char *why, size_t whylen)
+{
+    *missing = false;
+    *out = NULL;
+    *outlen = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        *missing = errno == ENOENT;
+        snprintf(why, whylen, "%s", strerror(errno));
+        return false;
+    }
+    bool ok = false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > RC_MAX_FILE || st.st_size == 0) {
+        snprintf(why, whylen, "not a regular file of 1 to %llu bytes", (unsigned long long)RC_MAX_FILE);
+        goto out;
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) {
+        snprintf(why, whylen, "mmap: %s", strerror(errno));
+        goto out;
+    }
+    *out = m;
+    *outlen = (size_t)st.st_size;
+    ok = true;
+out:
+    close(fd);
+    return ok;
+}
+
+void rulecache_file_unmap(const uint8_t *buf, size_t len)
+{
+    if (buf)
+        munmap((void *)buf, len);
+}
+
+bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *missing, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < n; i++)
+        *dbs[i].db = NULL;
+    uint8_t *buf;
+    size_t len;
+    if (!rulecache_file_read(path, &buf, &len, missing, why, whylen))
+        return false;
+    bool ok = rulecache_decode(buf, len, dbs, n, why, whylen);
+    free(buf);
     return ok;
 }
 
@@ -329,6 +416,13 @@ bool rulecache_write(const char *path, const struct rc_db *dbs, size_t n, char *
     uint8_t *buf = encode(dbs, n, &len, why, whylen);
     if (!buf)
         return false;
+    bool ok = rulecache_file_write(path, buf, len, why, whylen);
+    free(buf);
+    return ok;
+}
+
+bool rulecache_file_write(const char *path, const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
     size_t pl = strlen(path);
     char *tmp = xmalloc(pl + 16);
     memcpy(tmp, path, pl);
@@ -353,7 +447,6 @@ bool rulecache_write(const char *path, const struct rc_db *dbs, size_t n, char *
     ok = true;
 out:
     free(tmp);
-    free(buf);
     return ok;
 }
 
@@ -382,6 +475,11 @@ static bool make_dirs(const char *dir, char *why, size_t whylen)
 
 char *rulecache_path(const char *dir, const uint8_t key[RC_KEY_LEN], char *why, size_t whylen)
 {
+    return rulecache_path_ext(dir, key, ".hsc", why, whylen);
+}
+
+char *rulecache_path_ext(const char *dir, const uint8_t key[RC_KEY_LEN], const char *ext, char *why, size_t whylen)
+{
     if (!make_dirs(dir, why, whylen))
         return NULL;
     struct stat st;
@@ -397,12 +495,50 @@ char *rulecache_path(const char *dir, const uint8_t key[RC_KEY_LEN], char *why, 
         return NULL;
     }
     size_t dl = strlen(dir);
-    char *path = xmalloc(dl + 6 + 2 * RC_KEY_LEN + 8);
+    char *path = xmalloc(dl + 6 + 2 * RC_KEY_LEN + strlen(ext) + 2);
     char *w = path + sprintf(path, "%s/stoat-", dir);
     for (size_t i = 0; i < RC_KEY_LEN / 2; i++) /* 128 bits name it well enough; the header holds all */
         w += sprintf(w, "%02x", key[i]);
-    strcpy(w, ".hsc");
+    strcpy(w, ext);
     return path;
+}
+
+/* "STOATRSI" u32 format u32 0, the stat key, the content key, and a
+ * SHA-256 of those 80 bytes */
+#define RI_MAGIC "STOATRSI"
+#define RI_LEN   (8 + 4 + 4 + 2 * RC_KEY_LEN + RC_KEY_LEN)
+
+bool rulecache_index_read(const char *path, const uint8_t skey[RC_KEY_LEN], uint8_t ckey[RC_KEY_LEN])
+{
+    uint8_t *buf = NULL, sum[RC_KEY_LEN];
+    size_t len;
+    bool missing;
+    char why[300];
+    if (!rulecache_file_read(path, &buf, &len, &missing, why, sizeof(why)))
+        return false;
+    bool ok = len == RI_LEN && !memcmp(buf, RI_MAGIC, 8) && get32(buf + 8) == 1 && get32(buf + 12) == 0 &&
+              !memcmp(buf + 16, skey, RC_KEY_LEN);
+    if (ok) {
+        rulecache_sha256(buf, RI_LEN - RC_KEY_LEN, sum);
+        ok = !memcmp(sum, buf + RI_LEN - RC_KEY_LEN, RC_KEY_LEN);
+    }
+    if (ok)
+        memcpy(ckey, buf + 16 + RC_KEY_LEN, RC_KEY_LEN);
+    free(buf);
+    return ok;
+}
+
+void rulecache_index_write(const char *path, const uint8_t skey[RC_KEY_LEN], const uint8_t ckey[RC_KEY_LEN])
+{
+    uint8_t buf[RI_LEN];
+    char why[300];
+    memcpy(buf, RI_MAGIC, 8);
+    put32(buf + 8, 1);
+    put32(buf + 12, 0);
+    memcpy(buf + 16, skey, RC_KEY_LEN);
+    memcpy(buf + 16 + RC_KEY_LEN, ckey, RC_KEY_LEN);
+    rulecache_sha256(buf, RI_LEN - RC_KEY_LEN, buf + RI_LEN - RC_KEY_LEN);
+    rulecache_file_write(path, buf, RI_LEN, why, sizeof(why)); /* without it the next load reads the files */
 }
 
 void rulecache_touch(const char *path)
@@ -437,8 +573,11 @@ void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_
     time_t now = time(NULL);
     for (struct dirent *e; (e = readdir(d));) {
         size_t nl = strlen(e->d_name);
-        bool entry = nl > 10 && !strncmp(e->d_name, "stoat-", 6) && !strcmp(e->d_name + nl - 4, ".hsc");
-        bool temp = !strncmp(e->d_name, "stoat-", 6) && strstr(e->d_name, ".hsc.tmp-");
+        bool ours = nl > 10 && !strncmp(e->d_name, "stoat-", 6);
+        const char *ext = nl > 4 ? e->d_name + nl - 4 : "";
+        bool entry = ours && (!strcmp(ext, ".hsc") || !strcmp(ext, ".rsc") || !strcmp(ext, ".rsi"));
+        bool temp = ours && (strstr(e->d_name, ".hsc.tmp-") || strstr(e->d_name, ".rsc.tmp-") ||
+                             strstr(e->d_name, ".rsi.tmp-"));
         if (!entry && !temp)
             continue;
         char *p = xmalloc(strlen(dir) + nl + 2);

@@ -4,16 +4,28 @@
  * holds them all in parse form. What a rule keeps (metadata, program) is
  * copied into the ruleset's arena. Building links filters and correlations to
  * the rules they name, gives rules the roles generated sources named them for
- * (loader.h) and makes the routes and prefilter databases. */
+ * (loader.h) and makes the routes and prefilter databases.
+ *
+ * With a cache folder, a load is first a key: the loader hashes what it is
+ * given (files' names and bytes in order, generated sources and roles, the
+ * mapping, the placeholders, the selection) and parses nothing until the
+ * build. There, a ruleset cache file under that key (rules/snapshot.h) is
+ * the ruleset, and the diagnostics the cold load gave are replayed; else
+ * everything queued is parsed in order as it would have been, its
+ * diagnostics recorded, and the result written for the next load. Rule
+ * files are first looked up by their stat (an index file, see content_key
+ * for when stat can be trusted), so a warm load need not read them. */
 #include "rules/loader.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "event/route.h"
 #include "rules/compile.h"
 #include "rules/ruleset.h"
+#include "rules/snapshot.h"
 #include "util/fs.h"
 #include "util/text.h"
 #include "util/yaml.h"
@@ -48,6 +60,22 @@ struct stoat_loader {
     } * deferred;
     size_t ndeferred;
     stoat_err fatal;
+    /* The ruleset cache (see the top): on while nothing has been parsed. */
+    bool defer;
+    void *key;                   /* SHA-256 of everything given so far, files by name (their bytes at the build) */
+    void *skey;                  /* the same with files by name and stat (see defer_file) */
+    struct timespec began;       /* real time: files changed since are not trusted by stat */
+    struct pending {             /* given, not parsed yet, in order */
+        char *name, *text, *msg; /* file: read at the build when needed; msg: an error about */
+        size_t len;              /* name, to report then */
+        bool not_file, rejects;  /* a generated source; an error that rejects a file */
+        bool file;               /* a rule file given by path */
+        struct stat st;          /* a file's, when it was given */
+    } * pending;
+    size_t npending, pcap;
+    struct snap_diags rec; /* the diagnostics of the parse, for the cache file */
+    stoat_diag_fn user_diag;
+    void *user_ctx;
 };
 
 /* ---------------------------------------------------------------- copying */
@@ -173,6 +201,229 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
     l->opts.diag(l->opts.diag_ctx, &d);
 }
 
+/* --------------------------------------------------------- the cache key */
+
+/* Material of both keys. */
+static void key_u64(struct stoat_loader *l, uint64_t v)
+{
+    rulecache_hash_u64(l->key, v);
+    rulecache_hash_u64(l->skey, v);
+}
+
+static void key_bytes(struct stoat_loader *l, const void *p, size_t n)
+{
+    rulecache_hash_bytes(l->key, p, n);
+    rulecache_hash_bytes(l->skey, p, n);
+}
+
+static void key_str(struct stoat_loader *l, const char *s)
+{
+    key_u64(l, s != NULL);
+    if (s)
+        key_bytes(l, s, strlen(s));
+}
+
+static void key_strv(struct stoat_loader *l, const char *const *v, size_t n)
+{
+    key_u64(l, n);
+    for (size_t i = 0; i < n; i++)
+        key_str(l, v[i]);
+}
+
+/* A configuration file's bytes; false when it cannot be read (the load then
+ * goes without the cache). */
+static bool key_file(struct stoat_loader *l, const char *path)
+{
+    key_str(l, path);
+    if (!path)
+        return true;
+    char *text, why[256];
+    size_t len;
+    if (fs_read_file(path, 64u << 20, &text, &len, why, sizeof(why)))
+        return false;
+    key_bytes(l, text, len);
+    free(text);
+    return true;
+}
+
+/* Everything a load reads before its rule files. */
+static void start_key(struct stoat_loader *l)
+{
+    const struct stoat_load_opts *o = &l->opts;
+    const struct stoat_rule_select *s = &o->select;
+    l->key = rulecache_hash_begin();
+    l->skey = rulecache_hash_begin();
+    l->defer = true;
+    clock_gettime(CLOCK_REALTIME, &l->began);
+    key_str(l, "stoat ruleset cache 1");
+    rulecache_hash_build(l->key);
+    rulecache_hash_build(l->skey);
+    if (!key_file(l, o->mapping_path) || !key_file(l, o->placeholders_path)) {
+        l->defer = false;
+        return;
+    }
+    key_u64(l, s->level_mask);
+    key_u64(l, s->status_mask);
+    key_strv(l, s->tags, s->ntags);
+    key_strv(l, s->exclude_tags, s->nexclude_tags);
+    key_strv(l, s->ids, s->nids);
+    key_strv(l, s->exclude_ids, s->nexclude_ids);
+    key_str(l, s->product);
+    key_str(l, s->category);
+    key_str(l, s->service);
+}
+
+/* Queues a text (taking it) or an error about name, and adds it to the key. */
+static void defer_entry(struct stoat_loader *l, const char *name, char *text, size_t len, const char *msg,
+                        bool not_file, bool rejects)
+{
+    key_u64(l, text ? 1 : 2 + rejects);
+    key_str(l, name);
+    if (text)
+        key_bytes(l, text, len);
+    key_str(l, msg);
+    key_u64(l, not_file);
+    XGROW(l->pending, l->pcap, l->npending + 1);
+    memset(&l->pending[l->npending], 0, sizeof(l->pending[0]));
+    l->pending[l->npending++] = (struct pending){.name = xstrdup(name),
+                                                 .text = text,
+                                                 .msg = msg ? xstrdup(msg) : NULL,
+                                                 .len = len,
+                                                 .not_file = not_file,
+                                                 .rejects = rejects};
+}
+
+static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
+static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
+                      const char *rule_id, const char *msg);
+
+/* A rule file, not read yet: in both keys by name (its place among the
+ * rest), in the stat key by what stat says of it; its bytes join the
+ * content key at the build, and only when the stat key does not already
+ * name a ruleset file (read_keys). */
+static void defer_file(struct stoat_loader *l, const char *path, const struct stat *st)
+{
+    key_u64(l, 4);
+    key_str(l, path);
+    const uint64_t v[] = {(uint64_t)st->st_dev,         (uint64_t)st->st_ino,         (uint64_t)st->st_size,
+                          (uint64_t)st->st_mode,        (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
+                          (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec};
+    for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+        rulecache_hash_u64(l->skey, v[i]);
+    XGROW(l->pending, l->pcap, l->npending + 1);
+    l->pending[l->npending++] = (struct pending){.name = xstrdup(path), .file = true, .st = *st};
+}
+
+/* A rule file not read yet (the figures asked before the build). */
+static void load_pending_file(struct stoat_loader *l, const struct pending *p)
+{
+    char *text, why[256];
+    size_t len;
+    if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, msg);
+        l->stats.rejected++;
+        return;
+    }
+    parse_text(l, p->name, text, len);
+    free(text);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The content key: every rule file read now (its bytes kept for the parse
+ * after a miss), its SHA-256 in the order given. *trusted: each file was
+ * last changed (ctime, which no one can set back) over 2 s before this load
+ * began and is as stat said while it was read, so a later change of any
+ * of them shows in its stat: the stat key may stand for this key. */
+static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *trusted)
+{
+    *trusted = true;
+    for (size_t i = 0; i < l->npending; i++) {
+        struct pending *p = &l->pending[i];
+        if (!p->file)
+            continue;
+        char why[256], msg[400];
+        struct stat now;
+        if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &p->text, &p->len, why, sizeof(why))) {
+            snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+            p->msg = xstrdup(msg);
+            p->rejects = true;
+            rulecache_hash_u64(l->key, 5);
+            rulecache_hash_bytes(l->key, msg, strlen(msg));
+            *trusted = false;
+            continue;
+        }
+        uint8_t sum[RC_KEY_LEN];
+        rulecache_sha256(p->text, p->len, sum);
+        rulecache_hash_u64(l->key, 4);
+        rulecache_hash_bytes(l->key, sum, sizeof(sum));
+        if (stat(p->name, &now) != 0 || !same_file(&now, &p->st) || p->st.st_ctim.tv_sec + 2 > l->began.tv_sec)
+            *trusted = false;
+    }
+    rulecache_hash_end(l->key, key);
+    l->key = NULL;
+}
+
+static void drop_pending(struct stoat_loader *l)
+{
+    for (size_t i = 0; i < l->npending; i++) {
+        free(l->pending[i].name);
+        free(l->pending[i].text);
+        free(l->pending[i].msg);
+    }
+    free(l->pending);
+    l->pending = NULL;
+    l->npending = l->pcap = 0;
+}
+
+/* Diagnostics while parsing: kept for the cache file, and passed on. */
+static void record_diag(void *ctx, const struct stoat_diag *d)
+{
+    struct stoat_loader *l = ctx;
+    snapshot_diags_add(&l->rec, d);
+    if (l->user_diag)
+        l->user_diag(l->user_ctx, d);
+}
+
+static void recording(struct stoat_loader *l, bool on)
+{
+    l->opts.diag = on ? record_diag : l->user_diag;
+    l->opts.diag_ctx = on ? l : l->user_ctx;
+    l->comp.diag = l->opts.diag;
+    l->comp.diag_ctx = l->opts.diag_ctx;
+}
+
+/* Parses what was queued, in order, as if it had been parsed when given;
+ * from now on the loader parses at once and the cache is not read. */
+static void flush(struct stoat_loader *l)
+{
+    if (!l->defer)
+        return;
+    l->defer = false;
+    recording(l, true);
+    for (size_t i = 0; i < l->npending; i++) {
+        struct pending *p = &l->pending[i];
+        if (p->text) {
+            parse_text(l, p->name, p->text, p->len);
+            if (p->not_file)
+                l->stats.files--; /* not a file the user gave */
+        } else if (p->file && !p->msg) {
+            load_pending_file(l, p);
+        } else {
+            diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
+            l->stats.rejected += p->rejects;
+        }
+    }
+    drop_pending(l);
+}
+
 /* The mapping and the placeholders are configuration files: a problem with
  * them stops the load (config_load reports it as a configuration error). */
 stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out)
@@ -198,6 +449,11 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
     }
     l->comp = (struct compiler){
         .out = &rs->arena, .fields = &rs->fields, .ph = l->ph, .diag = opts->diag, .diag_ctx = opts->diag_ctx};
+    snapshot_diags_init(&l->rec);
+    l->user_diag = opts->diag;
+    l->user_ctx = opts->diag_ctx;
+    if (opts->cache_dir && !opts->compiled_in && !opts->compiled_out)
+        start_key(l);
     l->comp.late_fields[0] = fieldtab_intern(&rs->fields, FIELD_ANCESTORS, strlen(FIELD_ANCESTORS));
     l->comp.late_fields[1] = fieldtab_intern(&rs->fields, FIELD_ANCESTOR_CMDS, strlen(FIELD_ANCESTOR_CMDS));
     rs->field_ancestors = l->comp.late_fields[0];
@@ -208,8 +464,22 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
 
 stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *src)
 {
-    for (size_t i = 0; i < src->nroles; i++)
+    for (size_t i = 0; i < src->nroles; i++) {
         strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
+        if (l->key) {
+            key_str(l, src->roles[i].id);
+            key_u64(l, src->roles[i].role);
+        }
+    }
+    if (l->key) {
+        key_u64(l, src->hidden);
+        key_str(l, src->name);
+        key_bytes(l, src->text, src->len);
+    }
+    if (l->defer && !src->hidden) {
+        defer_entry(l, src->name, xstrndup(src->text, src->len), src->len, NULL, true, false);
+        return STOAT_OK;
+    }
     if (src->hidden) {
         /* its rules go last, so that the user's keep their indexes */
         l->deferred = xrealloc(l->deferred, (l->ndeferred + 1) * sizeof(*l->deferred));
@@ -342,6 +612,15 @@ static bool rule_file_name(const char *name)
 
 stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
 {
+    if (l->defer) {
+        defer_entry(l, name, xstrndup(text, len), len, NULL, false, false);
+        return STOAT_OK; /* with a cache, errors are reported at the build */
+    }
+    return parse_text(l, name, text, len);
+}
+
+static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
+{
     struct arena parse;
     arena_init(&parse, 65536);
     struct file_ctx f = {.l = l, .file = arena_strdup(&l->rs->arena, name), .parse = &parse};
@@ -362,14 +641,27 @@ static int load_file(void *ctx, const char *path)
     char *text;
     size_t len;
     char why[256];
+    struct stat st;
+    if (l->defer && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= YAML_MAX_FILE_BYTES) {
+        defer_file(l, path, &st);
+        return 0;
+    }
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
+        if (l->defer) {
+            defer_entry(l, path, NULL, 0, msg, false, true);
+            return 0;
+        }
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
         l->stats.rejected++;
         return 0;
     }
-    stoat_loader_add_text(l, path, text, len);
+    if (l->defer) { /* not what stat said a moment ago: as a text */
+        defer_entry(l, path, text, len, NULL, false, false);
+        return 0;
+    }
+    parse_text(l, path, text, len);
     free(text);
     return 0;
 }
@@ -379,7 +671,10 @@ static void walk_err(void *ctx, const char *path, const char *why)
     struct stoat_loader *l = ctx;
     char msg[400];
     snprintf(msg, sizeof(msg), "cannot read: %s", why);
-    diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+    if (l->defer)
+        defer_entry(l, path, NULL, 0, msg, false, false);
+    else
+        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
 }
 
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
@@ -488,19 +783,143 @@ static void add_hidden(struct stoat_loader *l)
     size_t first = l->nrules;
     l->hidden = true;
     for (size_t i = 0; i < l->ndeferred; i++)
-        stoat_loader_add_text(l, l->deferred[i].name, l->deferred[i].text, l->deferred[i].len);
+        parse_text(l, l->deferred[i].name, l->deferred[i].text, l->deferred[i].len);
     l->hidden = false;
     l->stats = before;
     l->rs->nhidden = l->nrules - first;
 }
 
+/* The ruleset from the cache file under key (the loader's rs replaced, its
+ * mapping and attachment kept), its diagnostics replayed; false when there
+ * is none that fits. *path: the file to write after a build. */
+static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], char **path)
+{
+    char why[400], msg[480];
+    *path = rulecache_path_ext(l->opts.cache_dir, key, ".rsc", why, sizeof(why));
+    if (!*path)
+        return false; /* the prefilter's cache says why */
+    const uint8_t *buf;
+    size_t len;
+    bool missing;
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    struct stoat_ruleset *n = NULL;
+    if (rulecache_file_map(*path, &buf, &len, &missing, why, sizeof(why))) {
+        n = snapshot_decode(buf, len, key, &d, why, sizeof(why));
+        rulecache_file_unmap(buf, len);
+    }
+    if (!n) {
+        snapshot_diags_free(&d);
+        if (!missing) {
+            snprintf(msg, sizeof(msg), "rule cache ignored and rebuilt: %s", why);
+            diag_note(l, STOAT_SEV_NOTE, STOAT_OK, *path, 0, NULL, msg);
+        }
+        return false;
+    }
+    rulecache_touch(*path);
+    struct stoat_ruleset *old = l->rs;
+    n->map = old->map;
+    n->attached = old->attached;
+    n->attached_free = old->attached_free;
+    old->map = NULL;
+    old->attached = NULL;
+    old->attached_free = NULL;
+    stoat_ruleset_destroy(old);
+    l->rs = n;
+    for (size_t i = 0; i < d.n && l->user_diag; i++)
+        l->user_diag(l->user_ctx, &d.v[i]);
+    snapshot_diags_free(&d);
+    return true;
+}
+
+/* The ruleset of the cache for these rules: by the stat key's index when
+ * it names one, else by the content key (the files read). *path: the file
+ * to write after a miss; ckey its key; *index: the index to write (the
+ * stat key's, when the files can be trusted by stat), or NULL. */
+static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8_t skey[RC_KEY_LEN], char **path,
+                         char **index)
+{
+    uint8_t ikey[RC_KEY_LEN];
+    char why[400];
+    rulecache_hash_end(l->skey, skey);
+    l->skey = NULL;
+    *path = NULL;
+    *index = rulecache_path_ext(l->opts.cache_dir, skey, ".rsi", why, sizeof(why));
+    bool indexed = *index && rulecache_index_read(*index, skey, ikey);
+    if (indexed && read_snapshot(l, ikey, path)) {
+        rulecache_touch(*index);
+        free(*index);
+        *index = NULL;
+        return true;
+    }
+    free(*path);
+    *path = NULL;
+    bool trusted;
+    content_key(l, ckey, &trusted);
+    bool hit = !(indexed && !memcmp(ikey, ckey, RC_KEY_LEN)) && read_snapshot(l, ckey, path);
+    if (!*path) /* tried by the index, or not at all */
+        *path = rulecache_path_ext(l->opts.cache_dir, ckey, ".rsc", why, sizeof(why));
+    if (!trusted || !*path) {
+        free(*index);
+        *index = NULL;
+    }
+    if (hit && *index)
+        rulecache_index_write(*index, skey, ckey);
+    return hit;
+}
+
+/* After a build from the rules: the cache file for the next load. */
+static bool write_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], const char *path)
+{
+    char why[400], msg[480];
+    size_t len = 0;
+    uint8_t *buf = snapshot_encode(l->rs, &l->rec, key, &len, why, sizeof(why));
+    bool ok = buf && rulecache_file_write(path, buf, len, why, sizeof(why));
+    if (!ok) {
+        snprintf(msg, sizeof(msg), "rule cache not written: %s", why);
+        diag_note(l, STOAT_SEV_NOTE, STOAT_OK, path, 0, NULL, msg);
+    }
+    free(buf);
+    rulecache_trim(l->opts.cache_dir, path, RC_MAX_FILES, RC_MAX_BYTES);
+    return ok;
+}
+
+static void finish_stats(struct stoat_loader *l, struct stoat_ruleset *rs)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
+    l->stats.prefilter_cached = rs->stats.prefilter_cached;
+    rs->stats = l->stats;
+}
+
 stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 {
     *out = NULL;
+    uint8_t ckey[RC_KEY_LEN], skey[RC_KEY_LEN];
+    char *path = NULL, *index = NULL;
+    bool cache = l->defer;
+    if (cache) {
+        if (cache_lookup(l, ckey, skey, &path, &index)) {
+            struct stoat_ruleset *rs = l->rs;
+            l->defer = false; /* nothing to parse, ever */
+            drop_pending(l);
+            l->stats = rs->stats;
+            rs->stats.prefilter_cached = true;
+            finish_stats(l, rs);
+            l->rs = NULL;
+            *out = rs;
+            free(path);
+            free(index);
+            return STOAT_OK;
+        }
+        flush(l);
+    }
     struct stoat_ruleset *rs = l->rs;
     add_hidden(l);
     link_filters(l);
     link_correlations(l);
+    recording(l, false);
     rs->regexes = l->comp.regexes;
     rs->nregexes = l->comp.nregexes;
     l->comp.regexes = NULL;
@@ -552,13 +971,15 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     stoat_err e = ruleset_build_routes(rs, &l->opts);
     if (e) {
         l->rs = rs;
+        free(path);
+        free(index);
         return e;
     }
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
-    l->stats.prefilter_cached = rs->stats.prefilter_cached;
-    rs->stats = l->stats;
+    finish_stats(l, rs);
+    if (cache && path && write_snapshot(l, ckey, path) && index)
+        rulecache_index_write(index, skey, ckey);
+    free(path);
+    free(index);
     l->rs = NULL;
     *out = rs;
     return STOAT_OK;
@@ -566,6 +987,10 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
 
 void stoat_loader_stats(const struct stoat_loader *l, struct stoat_load_stats *out)
 {
+    /* queued texts are counted once parsed: the loader is the caller's, not
+     * const, whatever this signature promises about what it reports */
+    flush((struct stoat_loader *)l);
+    recording((struct stoat_loader *)l, false);
     *out = l->stats;
 }
 
@@ -588,55 +1013,12 @@ void stoat_loader_destroy(struct stoat_loader *l)
         free(l->deferred[i].text);
     }
     free(l->deferred);
+    drop_pending(l);
+    snapshot_diags_free(&l->rec);
+    uint8_t unused[RC_KEY_LEN];
+    if (l->key)
+        rulecache_hash_end(l->key, unused);
+    if (l->skey)
+        rulecache_hash_end(l->skey, unused);
     free(l);
-}
-
-/* the user's rules: hidden ones are behaviour's machinery */
-size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
-{
-    return rs ? rs->nrules - rs->nhidden : 0;
-}
-
-const struct stoat_rule_meta *stoat_ruleset_rule(const struct stoat_ruleset *rs, size_t i)
-{
-    return i < stoat_ruleset_count(rs) ? &rs->rules[i].meta : NULL;
-}
-
-long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name)
-{
-    for (size_t i = 0; i < stoat_ruleset_count(rs); i++)
-        if ((rs->rules[i].meta.id && strcmp(rs->rules[i].meta.id, id_or_name) == 0) ||
-            (rs->rules[i].meta.name && strcmp(rs->rules[i].meta.name, id_or_name) == 0))
-            return (long)i;
-    return -1;
-}
-
-void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats *out)
-{
-    *out = rs->stats;
-}
-
-void stoat_ruleset_destroy(struct stoat_ruleset *rs)
-{
-    if (!rs)
-        return;
-    for (size_t i = 0; i < rs->ngroups; i++)
-        for (uint32_t k = 0; k < rs->groups[i].ndbs; k++)
-            hs_free_database(rs->groups[i].dbs[k].db);
-    hs_free_scratch(rs->scratch_proto);
-    for (size_t i = 0; i < rs->nregexes; i++)
-        pcre2_code_free(rs->regexes[i]);
-    free(rs->regexes);
-    free(rs->rules);
-    free(rs->corrs);
-    free(rs->rsets);
-    strmap_free(&rs->routes);
-    strmap_free(&rs->atoms);
-    strmap_free(&rs->proc_routes);
-    fieldtab_free(&rs->fields);
-    mapping_free(rs->map);
-    if (rs->attached_free)
-        rs->attached_free(rs->attached);
-    arena_free(&rs->arena);
-    free(rs);
 }

@@ -721,10 +721,6 @@ static bool read_databases(const struct stoat_load_opts *o, const struct rc_db *
     return false;
 }
 
-/* Cache files kept: a few rule sets in use side by side, each a few MB */
-#define CACHE_MAX_FILES 16
-#define CACHE_MAX_BYTES (256ull << 20)
-
 /* 4. the databases, read back or compiled on all cores, and the scratch
  * that fits them all */
 static stoat_err compile_databases(struct route_build *b, const struct stoat_load_opts *o)
@@ -749,7 +745,7 @@ static stoat_err compile_databases(struct route_build *b, const struct stoat_loa
     if (!err && path && !b->rs->stats.prefilter_cached) {
         if (!rulecache_write(path, e, n, why, sizeof(why)))
             say(o, STOAT_SEV_NOTE, STOAT_OK, path, "rule cache not written: %s", why);
-        rulecache_trim(o->cache_dir, path, CACHE_MAX_FILES, CACHE_MAX_BYTES);
+        rulecache_trim(o->cache_dir, path, RC_MAX_FILES, RC_MAX_BYTES);
     }
     if (!err && o->compiled_out && !rulecache_write(o->compiled_out, e, n, why, sizeof(why))) {
         say(o, STOAT_SEV_ERROR, STOAT_ERR_IO, o->compiled_out, "cannot write the compiled rules: %s", why);

@@ -284,6 +284,10 @@ $STOAT rules check -v "$tmp/cache-rule.yml" >"$tmp/c3.out" 2>&1
 check "a changed rule file is not served the old cache" sh -c "grep -q 'prefilter compiled' '$tmp/c3.out' && [ \$(ls '$C'/stoat-*.hsc | wc -l) -eq $((before + 2)) ]"
 f=$(ls -t "$C"/stoat-*.hsc | head -1)
 printf 'STOATHSC\001\000\000\000garbage' >"$f"
+# the whole ruleset's file (read before the prefilter's) damaged as well
+check "a load writes the whole ruleset's file beside the prefilter's" sh -c "ls '$C'/stoat-*.rsc >/dev/null"
+f=$(ls -t "$C"/stoat-*.rsc | head -1)
+printf 'STOATRSC\001\000\000\000garbage' >"$f"
 $STOAT rules check -v "$tmp/cache-rule.yml" >"$tmp/c4.out" 2>&1
 check "a damaged cache file is noted, not trusted, and rebuilt" sh -c "grep -q 'rule cache ignored and rebuilt' '$tmp/c4.out' && grep -q 'prefilter compiled' '$tmp/c4.out' && grep -q '^rules: 1 loaded, 0 rejected' '$tmp/c4.out'"
 $STOAT rules check -v "$tmp/cache-rule.yml" >"$tmp/c5.out" 2>&1

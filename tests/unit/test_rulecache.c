@@ -12,8 +12,12 @@
 #include <openssl/sha.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rules/cache.h"
+#include "rules/loader.h"
+#include "rules/ruleset.h"
+#include "rules/snapshot.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -395,6 +399,14 @@ static void only_file(const char *dir, char *out, size_t outlen)
     pclose(p);
 }
 
+/* Removes the whole-ruleset cache files (snapshot.c) of dir. */
+static void remove_rsc(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -f %s/stoat-*.rsc", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_loader_reads_and_rebuilds(void **state)
 {
     (void)state;
@@ -408,7 +420,9 @@ static void test_loader_reads_and_rebuilds(void **state)
     assert_true(cached);
     char path[600];
     only_file(dir, path, sizeof(path));
-    /* damaged in the middle: noted, compiled, written anew */
+    /* the prefilter's file alone (the whole ruleset's removed): damaged in
+     * the middle, it is noted, compiled, written anew */
+    remove_rsc(dir);
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
     fseek(f, 200, SEEK_SET);
@@ -455,6 +469,383 @@ static void test_compiled_file(void **state)
     free(dir);
 }
 
+/* ------------------------------------------------- the whole ruleset file */
+
+#define SID1 "0b9a3a4e-2222-4c2b-9f0e-000000000001"
+
+/* Rules with every kind of pattern, node, test and link the format holds,
+ * one the compiler rejects (an error to replay), one duplicate id (a
+ * warning), one unrouted, a filter and a correlation. */
+static const char snap_rules[] =
+    "title: every pattern\n"
+    "id: " SID1 "\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|re: 'mimi.atz'\n"
+    "    Image|endswith: '\\cmd.exe'\n"
+    "  glob: {ParentImage: '*\\explorer*.ex?'}\n"
+    "  net: {DestinationIp|cidr: ['10.0.0.0/8', 'fe80::/10']}\n"
+    "  num: {ProcessId|gt: 5}\n"
+    "  ref: {User|fieldref: ParentUser}\n"
+    "  any: {Company: '*'}\n"
+    "  gone: {Product: null}\n"
+    "  when: {UtcTime|minute: 5}\n"
+    "  condition: (sel and glob) or 1 of net* or (num and not ref) or all of any* or gone or when\n"
+    "---\n"
+    "title: keywords\n"
+    "id: 0b9a3a4e-2222-4c2b-9f0e-000000000002\n"
+    "logsource: {product: windows, service: security}\n"
+    "detection:\n"
+    "  keywords: [evil, 'bad*thing']\n"
+    "  condition: keywords\n"
+    "---\n"
+    "title: rejected\n"
+    "id: 0b9a3a4e-2222-4c2b-9f0e-000000000003\n"
+    "logsource: {product: windows}\n"
+    "detection:\n"
+    "  sel: {Image|nosuchmodifier: x}\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: twice\n"
+    "id: " SID1 "\n"
+    "logsource: {product: nowhere}\n"
+    "detection:\n"
+    "  sel: {Image: x}\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: not the admins\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "filter:\n  rules: [" SID1 "]\n  selection:\n    User|startswith: 'CORP\\adm_'\n  condition: selection\n"
+    "---\n"
+    "title: three\n"
+    "id: 0b9a3a4e-2222-4c2b-9f0e-000000000005\n"
+    "correlation:\n"
+    "    type: event_count\n"
+    "    rules: [" SID1 ", nothing-by-this-name]\n"
+    "    group-by: [User]\n"
+    "    timespan: 10m\n"
+    "    condition: {gte: 3}\n";
+
+/* A load of snap_rules through a cache folder (the loader's own sources
+ * only: a small file); NULL when the build failed. */
+static struct stoat_ruleset *snap_load(const char *dir, struct tu_diags *ds, struct stoat_load_stats *st)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = ds, .cache_dir = dir};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_text(l, "snap.yml", snap_rules, strlen(snap_rules)), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    stoat_loader_build(l, &rs);
+    stoat_loader_destroy(l);
+    if (rs && st)
+        stoat_ruleset_stats(rs, st);
+    return rs;
+}
+
+static const uint8_t snap_key[RC_KEY_LEN] = {1, 2, 3};
+
+/* A ruleset file of snap_rules, with its diagnostics. */
+static uint8_t *snap_file(size_t *len)
+{
+    char *dir = tu_temp_dir();
+    struct tu_diags ds = {0};
+    struct stoat_ruleset *rs = snap_load(dir, &ds, NULL);
+    assert_non_null(rs);
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    snapshot_diags_add(&d, &(struct stoat_diag){.severity = STOAT_SEV_WARNING, .file = "f", .message = "m"});
+    char why[400];
+    uint8_t *buf = snapshot_encode(rs, &d, snap_key, len, why, sizeof(why));
+    assert_non_null(buf);
+    snapshot_diags_free(&d);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    tu_rm_rf(dir);
+    free(dir);
+    return buf;
+}
+
+/* Decodes exactly len bytes (a copy: a read past them is ASan's); true when
+ * accepted. A refused file leaves no diagnostics behind. */
+static bool snap_decode(const uint8_t *buf, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, buf, len);
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    char why[400] = "";
+    struct stoat_ruleset *rs = snapshot_decode(copy, len, snap_key, &d, why, sizeof(why));
+    if (!rs)
+        assert_int_equal(d.n, 0);
+    else
+        assert_int_equal(d.n, 1);
+    stoat_ruleset_destroy(rs);
+    snapshot_diags_free(&d);
+    free(copy);
+    return rs != NULL;
+}
+
+/* The warm load is the cold one: the same diagnostics in the same order,
+ * the same figures, and a ruleset that writes the very same file. */
+static void test_snapshot_is_the_cold_load(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    struct tu_diags cold = {0}, warm = {0};
+    struct stoat_load_stats sc, sw;
+    struct stoat_ruleset *a = snap_load(dir, &cold, &sc);
+    struct stoat_ruleset *b = snap_load(dir, &warm, &sw);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_false(sc.prefilter_cached);
+    assert_true(sw.prefilter_cached);
+    assert_int_equal(sc.loaded, 3);
+    assert_int_equal(sc.rejected, 1);
+    assert_int_equal(sc.filters, 1);
+    assert_int_equal(sc.correlations, 1);
+    sc.load_seconds = sw.load_seconds = 0;
+    sc.prefilter_cached = sw.prefilter_cached = false;
+    assert_memory_equal(&sc, &sw, sizeof(sc));
+    assert_true(cold.n >= 3); /* the rejected rule, the duplicate id, the unknown correlation name */
+    assert_int_equal(cold.n, warm.n);
+    for (size_t i = 0; i < cold.n; i++) {
+        assert_string_equal(cold.v[i].text, warm.v[i].text);
+        assert_int_equal(cold.v[i].code, warm.v[i].code);
+    }
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    size_t la, lb;
+    char why[400];
+    uint8_t *fa = snapshot_encode(a, &d, snap_key, &la, why, sizeof(why));
+    uint8_t *fb = snapshot_encode(b, &d, snap_key, &lb, why, sizeof(why));
+    assert_int_equal(la, lb);
+    assert_memory_equal(fa, fb, la);
+    /* an edited rule is another key: the edit is seen */
+    free(fa);
+    free(fb);
+    snapshot_diags_free(&d);
+    stoat_ruleset_destroy(a);
+    stoat_ruleset_destroy(b);
+    tu_diags_free(&cold);
+    tu_diags_free(&warm);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* Another rule text, mapping or selection is another file. */
+static void test_snapshot_key_follows_the_rules(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    struct tu_diags ds = {0};
+    struct stoat_load_stats st;
+    stoat_ruleset_destroy(snap_load(dir, &ds, &st));
+    const char *other = "title: other\nlogsource: {product: windows, category: process_creation}\n"
+                        "detection:\n  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel\n";
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = dir};
+    for (int k = 0; k < 2; k++) {
+        struct stoat_loader *l = NULL;
+        assert_int_equal(loader_create(&o, &l), STOAT_OK);
+        stoat_loader_add_text(l, "snap.yml", other, strlen(other));
+        struct stoat_ruleset *rs = NULL;
+        assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+        stoat_loader_destroy(l);
+        stoat_ruleset_stats(rs, &st);
+        assert_int_equal(st.prefilter_cached, k == 1);
+        assert_int_equal(stoat_ruleset_count(rs), 1);
+        assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "other");
+        stoat_ruleset_destroy(rs);
+    }
+    o.select.level_mask = 1u << STOAT_LEVEL_HIGH; /* a selection is part of the key */
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    stoat_loader_add_text(l, "snap.yml", other, strlen(other));
+    struct stoat_ruleset *rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, &st);
+    assert_false(st.prefilter_cached);
+    assert_int_equal(stoat_ruleset_count(rs), 0);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+static void test_snapshot_every_flipped_byte(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    assert_true(snap_decode(buf, len));
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x5a;
+        if (snap_decode(buf, len))
+            fail_msg("a ruleset file with byte %zu of %zu flipped was accepted", i, len);
+        buf[i] ^= 0x5a;
+    }
+    free(buf);
+}
+
+static void test_snapshot_every_truncation(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    for (size_t n = 0; n < len; n++)
+        if (snap_decode(buf, n))
+            fail_msg("a ruleset file cut to %zu of %zu bytes was accepted", n, len);
+    free(buf);
+}
+
+/* Behind a checksum made to fit (anyone can compute one), every byte
+ * changed and every cut: refused or read whole, never a crash, a leak or
+ * a read out of bounds (ASan and LeakSanitizer run this in make test). A
+ * cut is always refused: each section's end is checked. */
+static void test_snapshot_hostile_with_fitting_checksum(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    size_t accepted = 0, tried = 0;
+    for (size_t i = 88; i < len; i++) {
+        /* every byte one bit off; every seventh all ones too (a huge count,
+         * length or id): each decode compiles regexes, so not all twice */
+        for (int k = 0; k < (i % 7 ? 1 : 2); k++) {
+            uint8_t keep = buf[i];
+            buf[i] = k ? 0xff : (uint8_t)(keep ^ 0x01);
+            fix_sum(buf, len);
+            accepted += snap_decode(buf, len);
+            tried++;
+            buf[i] = keep;
+        }
+    }
+    fix_sum(buf, len);
+    assert_true(snap_decode(buf, len));
+    assert_true(accepted < tried);         /* most changes are caught */
+    for (size_t n = 89; n < len; n += 3) { /* every third cut: the cheap test above has every one */
+        put64(buf + 16, n - 88);
+        fix_sum(buf, n);
+        if (snap_decode(buf, n))
+            fail_msg("a ruleset file cut to %zu of %zu bytes (length and checksum fitted) was accepted", n, len);
+    }
+    free(buf);
+}
+
+/* Through the loader: a damaged whole-ruleset file is noted and rebuilt. */
+static void test_snapshot_damaged_is_rebuilt(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    struct tu_diags ds = {0};
+    struct stoat_load_stats st;
+    stoat_ruleset_destroy(snap_load(dir, &ds, &st));
+    char cmd[700], path[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*.rsc", dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(path, sizeof(path), p));
+    pclose(p);
+    path[strcspn(path, "\n")] = 0;
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 300, SEEK_SET);
+    fputc(0x42 ^ fgetc(f), f);
+    fclose(f);
+    size_t before = ds.n;
+    struct stoat_ruleset *rs = snap_load(dir, &ds, &st);
+    assert_non_null(rs);
+    assert_true(ds.n > before);
+    const struct tu_diag *d = tu_diags_find(&ds, "rule cache ignored and rebuilt");
+    assert_non_null(d);
+    assert_int_equal(d->severity, STOAT_SEV_NOTE);
+    assert_int_equal(stoat_ruleset_count(rs), 3);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    rs = snap_load(dir, &ds, &st); /* written anew */
+    assert_true(st.prefilter_cached);
+    assert_null(tu_diags_find(&ds, "rule cache"));
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* Rule files by path: a warm load finds the ruleset by the files' stat
+ * alone once they are older than the load (an index file); a file edited
+ * in place, even to the same size, is seen at once and never served the
+ * old ruleset. */
+static struct stoat_ruleset *path_load(const char *cache, const char *rules, struct stoat_load_stats *st)
+{
+    struct tu_diags ds = {0};
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, st);
+    tu_diags_free(&ds);
+    return rs;
+}
+
+static size_t count_files(const char *dir, const char *ext)
+{
+    char cmd[700], line[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*%s 2>/dev/null", dir, ext);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = 0;
+    while (fgets(line, sizeof(line), p))
+        n++;
+    pclose(p);
+    return n;
+}
+
+static void test_snapshot_by_stat(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *rules = tu_temp_dir(), file[600];
+    snprintf(file, sizeof(file), "%s/r.yml", rules);
+    const char *one = "title: AAAA\nlogsource: {product: windows, category: process_creation}\n"
+                      "detection:\n  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel\n";
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(one, f);
+    fclose(f);
+    struct stoat_load_stats st;
+    /* a file changed just now is not trusted by its stat: no index */
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_false(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 0);
+    sleep(3); /* now it is old enough */
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_true(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 1);
+    stoat_ruleset_destroy(path_load(cache, rules, &st)); /* by the index */
+    assert_true(st.prefilter_cached);
+    /* edited in place, the same size: another ruleset */
+    f = fopen(file, "r+");
+    assert_non_null(f);
+    fputs("title: BBBB", f);
+    fclose(f);
+    struct stoat_ruleset *rs = path_load(cache, rules, &st);
+    assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "BBBB"); /* (its prefilter is the old one's) */
+    assert_int_equal(count_files(cache, ".rsc"), 2);
+    stoat_ruleset_destroy(rs);
+    assert_int_equal(count_files(cache, ".rsi"), 1); /* the edited file is too new to index */
+    rs = path_load(cache, rules, &st);
+    assert_true(st.prefilter_cached); /* by its bytes */
+    assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "BBBB");
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(cache);
+    tu_rm_rf(rules);
+    free(cache);
+    free(rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +858,13 @@ int main(void)
         cmocka_unit_test(test_cache_dir_rules),
         cmocka_unit_test(test_loader_reads_and_rebuilds),
         cmocka_unit_test(test_compiled_file),
+        cmocka_unit_test(test_snapshot_is_the_cold_load),
+        cmocka_unit_test(test_snapshot_key_follows_the_rules),
+        cmocka_unit_test(test_snapshot_every_flipped_byte),
+        cmocka_unit_test(test_snapshot_every_truncation),
+        cmocka_unit_test(test_snapshot_hostile_with_fitting_checksum),
+        cmocka_unit_test(test_snapshot_damaged_is_rebuilt),
+        cmocka_unit_test(test_snapshot_by_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

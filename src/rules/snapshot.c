@@ -1,0 +1,1152 @@
+/* The whole ruleset as bytes (snapshot.h).
+ *
+ * Why a hand-written, typed format: the ruleset is a graph of pointers
+ * (programs, patterns, groups, classes) and a file is hostile input, so the
+ * reader must know the type of every word to check it. Each table is
+ * written as counts and values, pointers as indexes: a program's nodes are
+ * one table in post-order, so a node names only nodes before it and no file
+ * can make a cycle (shared nodes, filters attached to many rules, stay
+ * shared). Regular expressions are compiled again from their source and
+ * options; Hyperscan databases travel as hs_serialize_database bytes.
+ *
+ * Why it is safe to read: the header's magic, format, key and payload
+ * length are checked, then a SHA-256 of the payload (damage), then every
+ * count is bounded by the bytes left before anything is allocated for it,
+ * every index is checked against the table it points into, every field id
+ * against the field table, enums against their ranges, a group's bitmaps
+ * against its rules, and nodes against a depth the evaluator can recurse.
+ * Anything wrong refuses the whole file; the loader then compiles.
+ *
+ * Layout (little-endian): "STOATRSC" u32 format u32 0 u64 payload_len
+ * u8[32] key u8[32] sha256(payload); the payload is the sections in the
+ * order write_* emits them. */
+#include "rules/snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/ruleset.h"
+
+#define SN_MAGIC     "STOATRSC"
+#define SN_FORMAT    1u
+#define SN_HEADER    (8 + 4 + 4 + 8 + RC_KEY_LEN + RC_KEY_LEN)
+#define SN_MAX_DEPTH 1024 /* node nesting: far above the compiler's, well within the evaluator's stack */
+
+/* ----------------------------------------------------------- diagnostics */
+
+void snapshot_diags_init(struct snap_diags *d)
+{
+    memset(d, 0, sizeof(*d));
+    arena_init(&d->a, 16384);
+}
+
+static const char *dup_or_null(struct arena *a, const char *s)
+{
+    return s ? arena_strdup(a, s) : NULL;
+}
+
+void snapshot_diags_add(struct snap_diags *d, const struct stoat_diag *diag)
+{
+    XGROW(d->v, d->cap, d->n + 1);
+    struct stoat_diag *o = &d->v[d->n++];
+    *o = *diag;
+    o->file = dup_or_null(&d->a, diag->file);
+    o->rule_id = dup_or_null(&d->a, diag->rule_id);
+    o->field = dup_or_null(&d->a, diag->field);
+    o->message = dup_or_null(&d->a, diag->message);
+}
+
+void snapshot_diags_free(struct snap_diags *d)
+{
+    if (!d)
+        return;
+    free(d->v);
+    arena_free(&d->a);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ---------------------------------------------------------------- writing */
+
+struct wr {
+    uint8_t *b;
+    size_t n, cap;
+    /* node pointer -> index + 1, open addressing */
+    const void **pk;
+    uint32_t *pv;
+    size_t pcap, pcount, nnodes;
+};
+
+static void w_raw(struct wr *w, const void *p, size_t n)
+{
+    XGROW(w->b, w->cap, w->n + n);
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+static void w64(struct wr *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    w_raw(w, b, 8);
+}
+
+static void w32(struct wr *w, uint32_t v)
+{
+    uint8_t b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    w_raw(w, b, 4);
+}
+
+static void w8(struct wr *w, uint8_t v)
+{
+    w_raw(w, &v, 1);
+}
+
+static void wf64(struct wr *w, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof(v));
+    w64(w, v);
+}
+
+/* bytes: length + 1 (0: NULL), then the bytes */
+static void wbytes(struct wr *w, const void *p, size_t n)
+{
+    w32(w, p ? (uint32_t)n + 1 : 0);
+    if (p)
+        w_raw(w, p, n);
+}
+
+static void wstr(struct wr *w, const char *s)
+{
+    wbytes(w, s, s ? strlen(s) : 0);
+}
+
+static void wu32v(struct wr *w, const uint32_t *v, size_t n)
+{
+    w32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        w32(w, v[i]);
+}
+
+static void wstrv(struct wr *w, const char *const *v, size_t n)
+{
+    w32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        wstr(w, v[i]);
+}
+
+static size_t ptr_slot(const struct wr *w, const void *p)
+{
+    size_t h = ((uintptr_t)p >> 3) * 0x9E3779B97F4A7C15ull;
+    size_t i = h & (w->pcap - 1);
+    while (w->pk[i] && w->pk[i] != p)
+        i = (i + 1) & (w->pcap - 1);
+    return i;
+}
+
+static void ptr_put(struct wr *w, const void *p, uint32_t v)
+{
+    if ((w->pcount + 1) * 2 > w->pcap) {
+        const void **ok = w->pk;
+        uint32_t *ov = w->pv;
+        size_t ocap = w->pcap;
+        w->pcap = ocap ? ocap * 2 : 1024;
+        w->pk = xcalloc(w->pcap, sizeof(*w->pk));
+        w->pv = xcalloc(w->pcap, sizeof(*w->pv));
+        for (size_t i = 0; i < ocap; i++)
+            if (ok[i]) {
+                size_t s = ptr_slot(w, ok[i]);
+                w->pk[s] = ok[i];
+                w->pv[s] = ov[i];
+            }
+        free(ok);
+        free(ov);
+    }
+    size_t s = ptr_slot(w, p);
+    w->pk[s] = p;
+    w->pv[s] = v;
+    w->pcount++;
+}
+
+static uint32_t ptr_get(const struct wr *w, const void *p)
+{
+    if (!w->pcap)
+        return 0;
+    size_t s = ptr_slot(w, p);
+    return w->pk[s] ? w->pv[s] : 0;
+}
+
+static void write_pattern(struct wr *w, const struct pattern *p)
+{
+    w8(w, p->op);
+    w8(w, p->cased);
+    w8(w, p->cmp);
+    w8(w, p->part);
+    w8(w, p->sub);
+    wbytes(w, p->lit, p->len);
+    w32(w, p->ntoks);
+    for (uint32_t i = 0; i < p->ntoks; i++) {
+        w8(w, p->toks[i].kind);
+        w32(w, p->toks[i].off);
+        w32(w, p->toks[i].len);
+    }
+    wf64(w, p->num);
+    w32(w, p->ref_field);
+    uint32_t ro = 0;
+    if (p->op == P_RE && p->re)
+        pcre2_pattern_info(p->re, PCRE2_INFO_ARGOPTIONS, &ro);
+    w32(w, ro);
+    w8(w, p->net.family);
+    w8(w, p->net.bits);
+    w_raw(w, p->net.addr, sizeof(p->net.addr));
+    w32(w, p->atom);
+    w_raw(w, p->rare, 2);
+    w8(w, p->nrare);
+}
+
+/* A node after its children; returns its index + 1. */
+static uint32_t write_node(struct wr *w, const struct pnode *n)
+{
+    uint32_t got = ptr_get(w, n);
+    if (got)
+        return got;
+    bool test = n->op == N_TEST;
+    uint32_t *kids = NULL;
+    if (!test && n->op != N_TRUE && n->op != N_FALSE) {
+        kids = xcalloc(n->n + 1, sizeof(*kids));
+        for (uint32_t i = 0; i < n->n; i++)
+            kids[i] = write_node(w, n->u.kids[i]) - 1;
+    }
+    w8(w, n->op);
+    w32(w, n->need);
+    w32(w, n->gate);
+    w32(w, kids ? n->n : 0);
+    if (kids)
+        for (uint32_t i = 0; i < n->n; i++)
+            w32(w, kids[i]);
+    free(kids);
+    if (test) {
+        const struct test *t = n->u.test;
+        w32(w, t->field);
+        w8(w, t->all);
+        w8(w, t->negate);
+        w8(w, t->has_need);
+        for (int i = 0; i < 4; i++)
+            w64(w, t->need_any[i]);
+        w32(w, t->npat);
+        for (uint32_t i = 0; i < t->npat; i++)
+            write_pattern(w, &t->pat[i]);
+    }
+    ptr_put(w, n, (uint32_t)++w->nnodes);
+    return (uint32_t)w->nnodes;
+}
+
+static void write_meta(struct wr *w, const struct stoat_rule_meta *m)
+{
+    w32(w, m->kind);
+    const char *s[] = {m->id,      m->name,     m->title,   m->description, m->author,  m->date,       m->modified,
+                       m->license, m->taxonomy, m->product, m->category,    m->service, m->definition, m->file};
+    for (size_t i = 0; i < sizeof(s) / sizeof(*s); i++)
+        wstr(w, s[i]);
+    w32(w, m->level);
+    w32(w, m->status);
+    const struct stoat_strlist *l[] = {&m->tags,  &m->references, &m->falsepositives, &m->fields,
+                                       &m->scope, &m->attack_ids, &m->attack_tactics};
+    for (size_t i = 0; i < sizeof(l) / sizeof(*l); i++)
+        wstrv(w, l[i]->items, l[i]->n);
+    w32(w, m->line);
+}
+
+static void write_corr(struct wr *w, const struct correlation *c)
+{
+    write_meta(w, &c->meta);
+    const struct sigma_correlation *k = &c->corr;
+    w32(w, k->type);
+    wstrv(w, k->rules, k->nrules);
+    wstrv(w, k->group_by, k->ngroup_by);
+    w64(w, (uint64_t)k->timespan_ms);
+    wstr(w, k->timespan_text);
+    const struct stoat_corr_condition *cd = &k->cond;
+    wstr(w, cd->field);
+    const bool has[] = {cd->has_gt, cd->has_gte, cd->has_lt, cd->has_lte, cd->has_eq, cd->has_neq, cd->has_percentile};
+    const double val[] = {cd->gt, cd->gte, cd->lt, cd->lte, cd->eq, cd->neq, cd->percentile};
+    for (int i = 0; i < 7; i++) {
+        w8(w, has[i]);
+        wf64(w, val[i]);
+    }
+    w32(w, (uint32_t)k->naliases);
+    for (size_t i = 0; i < k->naliases; i++) {
+        wstr(w, k->aliases[i].name);
+        wstrv(w, k->aliases[i].rules, k->aliases[i].n);
+        wstrv(w, k->aliases[i].fields, k->aliases[i].n);
+    }
+    w8(w, k->generate);
+    for (size_t i = 0; i < k->nrules; i++)
+        w64(w, (uint64_t)(int64_t)c->rule_index[i]);
+}
+
+static void write_strmap(struct wr *w, const struct strmap *m)
+{
+    w32(w, (uint32_t)m->count);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].key) {
+            wbytes(w, m->slots[i].key, m->slots[i].len);
+            w32(w, m->slots[i].value);
+        }
+}
+
+static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why, size_t whylen)
+{
+    w32(w, (uint32_t)rs->ngroups);
+    for (size_t gi = 0; gi < rs->ngroups; gi++) {
+        const struct rule_group *g = &rs->groups[gi];
+        wu32v(w, g->rule, g->n);
+        w32(w, g->nhidden);
+        for (uint32_t i = 0; i < g->nwords; i++) {
+            w64(w, g->ungated[i]);
+            w64(w, g->one_set[i]);
+        }
+        w32(w, g->ndbs);
+        for (uint32_t d = 0; d < g->ndbs; d++) {
+            wu32v(w, g->dbs[d].fields, g->dbs[d].nfields);
+            char *ser = NULL;
+            size_t slen = 0;
+            if (g->dbs[d].db && hs_serialize_database(g->dbs[d].db, &ser, &slen) != HS_SUCCESS) {
+                snprintf(why, whylen, "group %zu: database %u could not be serialised", gi, d);
+                return false;
+            }
+            wbytes(w, ser, slen);
+            free(ser); /* hs_serialize_database allocates with malloc */
+        }
+        w32(w, g->natoms);
+        for (uint32_t i = 0; i <= g->natoms; i++)
+            w32(w, g->atom_off[i]);
+        for (uint32_t i = 0; i < g->atom_off[g->natoms]; i++)
+            w32(w, g->atom_rule[i]);
+        for (uint32_t i = 0; i < g->natoms; i++)
+            w32(w, g->atom_gid[i]);
+    }
+    return true;
+}
+
+static void write_classes(struct wr *w, const struct stoat_ruleset *rs)
+{
+    w32(w, (uint32_t)rs->nclasses);
+    for (size_t ci = 0; ci < rs->nclasses; ci++) {
+        const struct route_class *c = &rs->classes[ci];
+        wu32v(w, c->group, c->ngroups);
+        size_t ndb = 0;
+        for (uint32_t g = 0; g < c->ngroups; g++) {
+            w32(w, c->rset[g]);
+            ndb += rs->groups[c->group[g]].ndbs;
+        }
+        for (size_t k = 0; k <= ndb; k++)
+            w32(w, c->db_off[k]);
+        for (uint32_t k = 0; k < c->db_off[ndb]; k++)
+            w32(w, c->db_fields[k]);
+        w8(w, c->scan_all);
+        w8(w, c->hidden_only);
+    }
+}
+
+static void write_stats(struct wr *w, const struct stoat_load_stats *s)
+{
+    const size_t v[] = {s->files,   s->documents, s->loaded,     s->correlations,
+                        s->filters, s->rejected,  s->deselected, s->unrouted};
+    for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+        w64(w, v[i]);
+}
+
+static void write_diags(struct wr *w, const struct snap_diags *d)
+{
+    w32(w, (uint32_t)d->n);
+    for (size_t i = 0; i < d->n; i++) {
+        const struct stoat_diag *g = &d->v[i];
+        w32(w, (uint32_t)g->code);
+        w32(w, (uint32_t)g->severity);
+        wstr(w, g->file);
+        w64(w, g->line);
+        w64(w, g->column);
+        w64(w, g->offset);
+        w8(w, g->has_offset != 0);
+        wstr(w, g->rule_id);
+        wstr(w, g->field);
+        wstr(w, g->message);
+    }
+}
+
+static bool write_body(struct wr *w, const struct stoat_ruleset *rs, const struct snap_diags *d, char *why,
+                       size_t whylen)
+{
+    w32(w, (uint32_t)rs->fields.n);
+    for (size_t i = 0; i < rs->fields.n; i++)
+        wstr(w, rs->fields.names[i]);
+    w32(w, (uint32_t)rs->natoms); /* before the patterns that name atoms */
+    /* the programs' nodes, counted when done */
+    size_t at = w->n;
+    w32(w, 0);
+    uint32_t *roots = xcalloc(rs->nrules + 1, sizeof(*roots));
+    for (size_t r = 0; r < rs->nrules; r++)
+        roots[r] = rs->rules[r].prog.root ? write_node(w, rs->rules[r].prog.root) : 0;
+    for (int i = 0; i < 4; i++)
+        w->b[at + (size_t)i] = (uint8_t)(w->nnodes >> (8 * i));
+    w32(w, (uint32_t)rs->nrules);
+    w32(w, (uint32_t)rs->nhidden);
+    for (size_t r = 0; r < rs->nrules; r++) {
+        const struct rule *x = &rs->rules[r];
+        write_meta(w, &x->meta);
+        w32(w, roots[r]); /* index + 1; 0: none */
+        w32(w, (uint32_t)x->nsels);
+        w8(w, (uint8_t)(x->correlation_only | x->feeds_correlation << 1 | x->needs_ancestry << 2));
+        w8(w, x->role);
+        w32(w, x->group);
+    }
+    free(roots);
+    w32(w, (uint32_t)rs->ncorrs);
+    for (size_t c = 0; c < rs->ncorrs; c++)
+        write_corr(w, &rs->corrs[c]);
+    w32(w, (uint32_t)rs->nrsets);
+    for (size_t i = 0; i < rs->nrsets; i++) {
+        wu32v(w, rs->rsets[i].from, rs->rsets[i].n);
+        for (uint32_t k = 0; k < rs->rsets[i].n; k++)
+            w32(w, rs->rsets[i].to[k]);
+    }
+    if (!write_groups(w, rs, why, whylen))
+        return false;
+    write_classes(w, rs);
+    write_strmap(w, &rs->routes);
+    w32(w, (uint32_t)rs->nprocs);
+    for (size_t i = 0; i < rs->nprocs; i++) {
+        w8(w, rs->procs[i].end);
+        for (int f = 0; f < PF_COUNT; f++)
+            w32(w, rs->procs[i].f[f]);
+    }
+    write_strmap(w, &rs->proc_routes);
+    for (int a = 0; a < AF_COUNT; a++)
+        wu32v(w, rs->actor_ids[a], rs->nactor_ids[a]);
+    wu32v(w, rs->ts_ids, rs->nts_ids);
+    wu32v(w, rs->host_ids, rs->nhost_ids);
+    wu32v(w, rs->channel_ids, rs->nchannel_ids);
+    wu32v(w, rs->eid_ids, rs->neid_ids);
+    w32(w, rs->field_ancestors);
+    w32(w, rs->field_ancestor_cmds);
+    write_stats(w, &rs->stats);
+    write_diags(w, d);
+    return true;
+}
+
+uint8_t *snapshot_encode(const struct stoat_ruleset *rs, const struct snap_diags *d, const uint8_t key[RC_KEY_LEN],
+                         size_t *len, char *why, size_t whylen)
+{
+    struct wr w = {0};
+    w_raw(&w, SN_MAGIC, 8);
+    w32(&w, SN_FORMAT);
+    w32(&w, 0);
+    w64(&w, 0); /* payload length, below */
+    w_raw(&w, key, RC_KEY_LEN);
+    w_raw(&w, key, RC_KEY_LEN); /* room for the checksum */
+    bool ok = write_body(&w, rs, d, why, whylen);
+    free(w.pk);
+    free(w.pv);
+    if (!ok) {
+        free(w.b);
+        return NULL;
+    }
+    uint64_t plen = w.n - SN_HEADER;
+    for (int i = 0; i < 8; i++)
+        w.b[16 + i] = (uint8_t)(plen >> (8 * i));
+    rulecache_sha256(w.b + SN_HEADER, w.n - SN_HEADER, w.b + 24 + RC_KEY_LEN);
+    *len = w.n;
+    return w.b;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+struct rd {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad;
+    char *why;
+    size_t whylen;
+    struct stoat_ruleset *rs;
+    struct arena *a;
+    const struct pnode **nodes;
+    uint16_t *depth;
+    size_t nnodes;
+};
+
+static bool bad(struct rd *r, const char *what)
+{
+    if (!r->bad)
+        snprintf(r->why, r->whylen, "%s at offset %zu", what, SN_HEADER + r->off);
+    r->bad = true;
+    return false;
+}
+
+static const uint8_t *r_take(struct rd *r, size_t n)
+{
+    if (r->bad || n > r->len - r->off) {
+        bad(r, "truncated");
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint64_t r64(struct rd *r)
+{
+    const uint8_t *p = r_take(r, 8);
+    uint64_t v = 0;
+    for (int i = 7; p && i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t r32(struct rd *r)
+{
+    const uint8_t *p = r_take(r, 4);
+    uint32_t v = 0;
+    for (int i = 3; p && i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint8_t r8(struct rd *r)
+{
+    const uint8_t *p = r_take(r, 1);
+    return p ? *p : 0;
+}
+
+static double rf64(struct rd *r)
+{
+    uint64_t v = r64(r);
+    double d;
+    memcpy(&d, &v, sizeof(d));
+    return d;
+}
+
+/* A count of items each taking at least `each` bytes: bounded by what is
+ * left, so no count makes a large allocation. */
+static uint32_t rcount(struct rd *r, size_t each)
+{
+    uint32_t n = r32(r);
+    if (!r->bad && (uint64_t)n * each > r->len - r->off) {
+        bad(r, "count past the end");
+        return 0;
+    }
+    return r->bad ? 0 : n;
+}
+
+/* Bytes (NUL-terminated copy in the arena); *present false for NULL. */
+static const char *rbytes(struct rd *r, uint32_t *len, bool *present)
+{
+    uint32_t n = r32(r);
+    *present = n != 0;
+    *len = 0;
+    if (!n)
+        return NULL;
+    const uint8_t *p = r_take(r, n - 1);
+    if (!p)
+        return NULL;
+    *len = n - 1;
+    char *s = arena_alloc(r->a, n);
+    memcpy(s, p, n - 1);
+    s[n - 1] = 0;
+    return s;
+}
+
+static const char *rstr(struct rd *r)
+{
+    uint32_t len;
+    bool present;
+    const char *s = rbytes(r, &len, &present);
+    if (s && memchr(s, 0, len)) /* a C string here: no NUL inside */
+        bad(r, "NUL inside a string");
+    return r->bad ? NULL : s;
+}
+
+static const char **rstrv(struct rd *r, size_t *n)
+{
+    *n = rcount(r, 4);
+    const char **v = arena_zalloc(r->a, (*n ? *n : 1) * sizeof(*v));
+    for (size_t i = 0; i < *n && !r->bad; i++)
+        v[i] = rstr(r);
+    return v;
+}
+
+static bool field_ok(const struct rd *r, uint32_t f)
+{
+    return f < r->rs->fields.n;
+}
+
+/* n field ids (each a field, or one of the two markers when allowed). */
+static uint32_t *rfields(struct rd *r, size_t n, uint32_t allow)
+{
+    uint32_t *v = arena_alloc(r->a, (n ? n : 1) * sizeof(*v));
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        v[i] = r32(r);
+        if (!field_ok(r, v[i]) && !(allow && v[i] == allow))
+            bad(r, "unknown field id");
+    }
+    return v;
+}
+
+static void read_fields(struct rd *r)
+{
+    size_t n = rcount(r, 4);
+    if (n > FIELDS_MAX)
+        bad(r, "too many fields");
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        const char *s = rstr(r);
+        if (!s || fieldtab_intern(&r->rs->fields, s, strlen(s)) != i)
+            bad(r, "field name missing, too long or given twice");
+    }
+}
+
+static bool read_regex(struct rd *r, struct pattern *p, uint32_t opts)
+{
+    const uint32_t known = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    if ((opts & ~known) || !(opts & PCRE2_UTF))
+        return bad(r, "regular expression options");
+    int errcode;
+    PCRE2_SIZE erroff;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->lit, p->len, opts, &errcode, &erroff, NULL);
+    if (!re)
+        return bad(r, "regular expression that does not compile");
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    struct stoat_ruleset *rs = r->rs;
+    rs->regexes = xrealloc(rs->regexes, (rs->nregexes + 1) * sizeof(*rs->regexes));
+    rs->regexes[rs->nregexes++] = re;
+    p->re = re;
+    return true;
+}
+
+static void read_pattern(struct rd *r, struct pattern *p)
+{
+    p->op = r8(r);
+    p->cased = r8(r);
+    p->cmp = r8(r);
+    p->part = r8(r);
+    p->sub = r8(r);
+    bool present;
+    uint32_t len;
+    p->lit = rbytes(r, &len, &present);
+    p->len = len;
+    p->ntoks = rcount(r, 9);
+    struct glob_tok *t = arena_zalloc(r->a, (p->ntoks ? p->ntoks : 1) * sizeof(*t));
+    for (uint32_t i = 0; i < p->ntoks && !r->bad; i++) {
+        t[i].kind = r8(r);
+        t[i].off = r32(r);
+        t[i].len = r32(r);
+        if (t[i].kind > G_DASH || t[i].off > p->len || t[i].len > p->len - t[i].off)
+            bad(r, "glob token outside its pattern");
+    }
+    p->toks = p->ntoks ? t : NULL;
+    p->num = rf64(r);
+    p->ref_field = r32(r);
+    uint32_t ro = r32(r);
+    p->net.family = r8(r);
+    p->net.bits = r8(r);
+    const uint8_t *addr = r_take(r, sizeof(p->net.addr));
+    if (addr)
+        memcpy(p->net.addr, addr, sizeof(p->net.addr));
+    p->atom = r32(r);
+    const uint8_t *rare = r_take(r, 2);
+    if (rare)
+        memcpy(p->rare, rare, 2);
+    p->nrare = r8(r);
+    if (r->bad)
+        return;
+    if (p->op > P_TIME || p->cmp > CMP_GTE || p->part > TP_YEAR || p->sub > P_TIME || p->nrare > 2)
+        bad(r, "pattern kind out of range");
+    else if ((p->op == P_FIELDREF && (!field_ok(r, p->ref_field) || (p->sub != P_EQ && p->sub != P_PREFIX &&
+                                                                     p->sub != P_SUFFIX && p->sub != P_CONTAINS))))
+        bad(r, "field reference");
+    else if (p->op == P_CIDR &&
+             !((p->net.family == 4 && p->net.bits <= 32) || (p->net.family == 6 && p->net.bits <= 128)))
+        bad(r, "network");
+    else if (p->atom != NO_ATOM && p->atom >= r->rs->natoms)
+        bad(r, "atom id");
+    else if ((p->op == P_GLOB || p->op == P_RE || p->op <= P_CONTAINS) && !present)
+        bad(r, "pattern without its literal");
+    else if (p->op == P_RE)
+        read_regex(r, p, ro);
+}
+
+static void read_test(struct rd *r, struct test *t)
+{
+    t->field = r32(r);
+    t->all = r8(r);
+    t->negate = r8(r);
+    t->has_need = r8(r);
+    for (int i = 0; i < 4; i++)
+        t->need_any[i] = r64(r);
+    t->npat = rcount(r, 40);
+    if (!r->bad && t->field != FIELD_ANY && !field_ok(r, t->field))
+        bad(r, "unknown field id");
+    struct pattern *p = arena_zalloc(r->a, (t->npat ? t->npat : 1) * sizeof(*p));
+    for (uint32_t i = 0; i < t->npat && !r->bad; i++)
+        read_pattern(r, &p[i]);
+    t->pat = p;
+}
+
+static void read_nodes(struct rd *r)
+{
+    size_t n = rcount(r, 13);
+    r->nnodes = n;
+    r->nodes = xcalloc(n + 1, sizeof(*r->nodes));
+    r->depth = xcalloc(n + 1, sizeof(*r->depth));
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        struct pnode *x = arena_zalloc(r->a, sizeof(*x));
+        x->op = r8(r);
+        x->need = r32(r);
+        x->gate = r32(r);
+        uint32_t nk = rcount(r, 4);
+        if (x->op > N_FALSE)
+            bad(r, "node kind out of range");
+        const struct pnode **kids = arena_zalloc(r->a, (nk ? nk : 1) * sizeof(*kids));
+        uint16_t d = 0;
+        for (uint32_t k = 0; k < nk && !r->bad; k++) {
+            uint32_t ki = r32(r);
+            if (ki >= i) /* only nodes before it: no cycle */
+                bad(r, "node refers to a later node");
+            else {
+                kids[k] = r->nodes[ki];
+                d = r->depth[ki] > d ? r->depth[ki] : d;
+            }
+        }
+        if (d + 1 > SN_MAX_DEPTH)
+            bad(r, "nodes nested too deep");
+        r->depth[i] = (uint16_t)(d + 1);
+        bool inner = x->op != N_TEST && x->op != N_TRUE && x->op != N_FALSE;
+        /* need and gate index nothing (an unmeetable need is false) */
+        if (!r->bad && ((inner ? 0 : nk) || (x->op == N_NOT && nk != 1)))
+            bad(r, "node shape");
+        x->n = nk;
+        if (x->op == N_TEST) {
+            struct test *t = arena_zalloc(r->a, sizeof(*t));
+            read_test(r, t);
+            x->u.test = t;
+        } else {
+            x->u.kids = kids;
+        }
+        r->nodes[i] = x;
+    }
+}
+
+static void read_meta(struct rd *r, struct stoat_rule_meta *m)
+{
+    m->kind = r32(r);
+    const char **s[] = {&m->id,       &m->name,     &m->title,      &m->description, &m->author,
+                        &m->date,     &m->modified, &m->license,    &m->taxonomy,    &m->product,
+                        &m->category, &m->service,  &m->definition, &m->file};
+    for (size_t i = 0; i < sizeof(s) / sizeof(*s); i++)
+        *s[i] = rstr(r);
+    uint32_t level = r32(r), status = r32(r);
+    struct stoat_strlist *l[] = {&m->tags,  &m->references, &m->falsepositives, &m->fields,
+                                 &m->scope, &m->attack_ids, &m->attack_tactics};
+    for (size_t i = 0; i < sizeof(l) / sizeof(*l); i++)
+        l[i]->items = rstrv(r, &l[i]->n);
+    m->line = r32(r);
+    if (m->kind > STOAT_RULE_FILTER || level >= STOAT_LEVEL_COUNT || status >= STOAT_STATUS_COUNT)
+        bad(r, "rule kind, level or status out of range");
+    m->level = level;
+    m->status = status;
+}
+
+static void read_rules(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    size_t n = rcount(r, 64);
+    rs->nhidden = r32(r);
+    if (rs->nhidden > n)
+        bad(r, "more hidden rules than rules");
+    rs->rules = xcalloc(n + 1, sizeof(*rs->rules));
+    rs->nrules = n;
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        struct rule *x = &rs->rules[i];
+        read_meta(r, &x->meta);
+        uint32_t root = r32(r);
+        x->nsels = r32(r); /* the selectors themselves are the build's: not kept */
+        uint8_t flags = r8(r);
+        x->role = r8(r);
+        x->group = r32(r);
+        if (root > r->nnodes || (flags >> 3)) {
+            bad(r, "rule program");
+            break;
+        }
+        x->prog.root = root ? r->nodes[root - 1] : NULL;
+        x->correlation_only = flags & 1;
+        x->feeds_correlation = flags >> 1 & 1;
+        x->needs_ancestry = flags >> 2 & 1;
+    }
+}
+
+static void read_corrs(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    size_t n = rcount(r, 64);
+    rs->corrs = xcalloc(n + 1, sizeof(*rs->corrs));
+    rs->ncorrs = n;
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        struct correlation *c = &rs->corrs[i];
+        read_meta(r, &c->meta);
+        struct sigma_correlation *k = &c->corr;
+        uint32_t type = r32(r);
+        if (type > STOAT_CORR_VALUE_PERCENTILE)
+            bad(r, "correlation type");
+        k->type = type;
+        k->rules = rstrv(r, &k->nrules);
+        k->group_by = rstrv(r, &k->ngroup_by);
+        k->timespan_ms = (int64_t)r64(r);
+        k->timespan_text = rstr(r);
+        struct stoat_corr_condition *cd = &k->cond;
+        cd->field = rstr(r);
+        bool *has[] = {&cd->has_gt, &cd->has_gte, &cd->has_lt,        &cd->has_lte,
+                       &cd->has_eq, &cd->has_neq, &cd->has_percentile};
+        double *val[] = {&cd->gt, &cd->gte, &cd->lt, &cd->lte, &cd->eq, &cd->neq, &cd->percentile};
+        for (int j = 0; j < 7; j++) {
+            *has[j] = r8(r) != 0;
+            *val[j] = rf64(r);
+        }
+        k->naliases = rcount(r, 12);
+        k->aliases = arena_zalloc(r->a, (k->naliases ? k->naliases : 1) * sizeof(*k->aliases));
+        for (size_t j = 0; j < k->naliases && !r->bad; j++) {
+            struct sigma_corr_alias *al = &k->aliases[j];
+            al->name = rstr(r);
+            size_t nf;
+            al->rules = rstrv(r, &al->n);
+            al->fields = rstrv(r, &nf);
+            if (nf != al->n)
+                bad(r, "alias lists of two lengths");
+        }
+        k->generate = r8(r) != 0;
+        long *idx = arena_alloc(r->a, (k->nrules ? k->nrules : 1) * sizeof(*idx));
+        for (size_t j = 0; j < k->nrules && !r->bad; j++) {
+            int64_t v = (int64_t)r64(r);
+            if (!(v == -1 || (v >= 0 && (uint64_t)v < rs->nrules) || (v <= -2 && (uint64_t)(-2 - v) < n)))
+                bad(r, "correlation names a rule out of range");
+            idx[j] = (long)v;
+        }
+        c->rule_index = idx;
+    }
+}
+
+static void read_rsets(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    size_t n = rcount(r, 4);
+    if (n > UINT16_MAX)
+        bad(r, "too many renamesets");
+    rs->rsets = xcalloc(n + 1, sizeof(*rs->rsets));
+    rs->nrsets = n;
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        uint32_t k = rcount(r, 8);
+        rs->rsets[i].n = k;
+        rs->rsets[i].from = rfields(r, k, 0);
+        rs->rsets[i].to = rfields(r, k, 0);
+    }
+}
+
+static bool bits_within(const uint64_t *w, uint32_t nwords, uint32_t n)
+{
+    return !(n % 64) || !nwords || !(w[nwords - 1] >> (n % 64));
+}
+
+static void read_group_dbs(struct rd *r, struct rule_group *g)
+{
+    uint32_t ndbs = rcount(r, 8);
+    g->dbs = arena_zalloc(r->a, (ndbs ? ndbs : 1) * sizeof(*g->dbs));
+    g->ndbs = ndbs; /* zeroed: a failure below frees what was made */
+    for (uint32_t d = 0; d < ndbs && !r->bad; d++) {
+        struct group_db *db = &g->dbs[d];
+        db->nfields = rcount(r, 4);
+        db->fields = rfields(r, db->nfields, FIELD_ANY);
+        uint32_t len = r32(r);
+        const uint8_t *p = len ? r_take(r, len - 1) : NULL;
+        if (!len || !p)
+            continue;
+        if (hs_deserialize_database((const char *)p, len - 1, &db->db) != HS_SUCCESS) {
+            db->db = NULL;
+            bad(r, "Hyperscan refused a database");
+        } else if (hs_alloc_scratch(db->db, &r->rs->scratch_proto) != HS_SUCCESS) {
+            bad(r, "no scratch for a database");
+        }
+    }
+}
+
+static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
+{
+    struct stoat_ruleset *rs = r->rs;
+    g->n = rcount(r, 4);
+    uint32_t *rule = arena_alloc(r->a, (g->n ? g->n : 1) * sizeof(*rule));
+    uintptr_t *root = arena_alloc(r->a, (g->n ? g->n : 1) * sizeof(*root));
+    for (uint32_t e = 0; e < g->n && !r->bad; e++) {
+        rule[e] = r32(r);
+        if (rule[e] >= rs->nrules || (e && rule[e] <= rule[e - 1]) || rs->rules[rule[e]].group != gi)
+            bad(r, "group rule out of order or range");
+        else {
+            const struct rule *x = &rs->rules[rule[e]];
+            if (!x->prog.root)
+                bad(r, "group rule without a program");
+            root[e] = (uintptr_t)x->prog.root | (x->needs_ancestry ? 1u : 0u);
+        }
+    }
+    g->rule = rule;
+    g->root = root;
+    g->nhidden = r32(r);
+    if (g->nhidden > g->n)
+        bad(r, "more hidden rules than rules");
+    g->nwords = (g->n + 63) / 64;
+    uint64_t *ungated = arena_zalloc(r->a, (g->nwords ? g->nwords : 1) * 8);
+    uint64_t *one_set = arena_zalloc(r->a, (g->nwords ? g->nwords : 1) * 8);
+    for (uint32_t i = 0; i < g->nwords && !r->bad; i++) {
+        ungated[i] = r64(r);
+        one_set[i] = r64(r);
+    }
+    if (!bits_within(ungated, g->nwords, g->n) || !bits_within(one_set, g->nwords, g->n))
+        bad(r, "group bitmap past its rules");
+    g->ungated = ungated;
+    g->one_set = one_set;
+    read_group_dbs(r, g);
+    g->natoms = rcount(r, 8);
+    uint32_t *off = arena_alloc(r->a, ((size_t)g->natoms + 1) * sizeof(*off));
+    for (uint32_t i = 0; i <= g->natoms && !r->bad; i++) {
+        off[i] = r32(r);
+        if ((i == 0 && off[i]) || (i && off[i] < off[i - 1]))
+            bad(r, "atom table out of order");
+    }
+    uint32_t total = r->bad ? 0 : off[g->natoms];
+    if ((uint64_t)total * 4 > r->len - r->off)
+        bad(r, "atom table past the end");
+    uint32_t *ent = arena_alloc(r->a, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*ent));
+    for (uint32_t i = 0; i < total && !r->bad; i++) {
+        ent[i] = r32(r);
+        if (ent[i] / 2 >= g->n)
+            bad(r, "atom names a rule out of range");
+    }
+    uint32_t *gid = arena_alloc(r->a, ((size_t)g->natoms + 1) * sizeof(*gid));
+    for (uint32_t i = 0; i < g->natoms && !r->bad; i++) {
+        gid[i] = r32(r);
+        if (gid[i] >= rs->natoms)
+            bad(r, "atom id");
+    }
+    g->atom_off = off;
+    g->atom_rule = ent;
+    g->atom_gid = gid;
+}
+
+static void read_groups(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    size_t n = rcount(r, 16);
+    rs->groups = arena_zalloc(r->a, (n ? n : 1) * sizeof(*rs->groups));
+    rs->ngroups = n;
+    for (size_t g = 0; g < n && !r->bad; g++)
+        read_group(r, &rs->groups[g], (uint32_t)g);
+    for (size_t i = 0; i < rs->nrules && !r->bad; i++)
+        if (rs->rules[i].nsels && rs->rules[i].group >= n)
+            bad(r, "rule in no group");
+}
+
+static void read_classes(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    size_t n = rcount(r, 10);
+    rs->classes = arena_zalloc(r->a, (n ? n : 1) * sizeof(*rs->classes));
+    rs->nclasses = n;
+    for (size_t ci = 0; ci < n && !r->bad; ci++) {
+        struct route_class *c = &rs->classes[ci];
+        c->ngroups = rcount(r, 8);
+        uint32_t *group = arena_alloc(r->a, (c->ngroups ? c->ngroups : 1) * sizeof(*group));
+        uint16_t *rset = arena_alloc(r->a, (c->ngroups ? c->ngroups : 1) * sizeof(*rset));
+        for (uint32_t g = 0; g < c->ngroups && !r->bad; g++) {
+            group[g] = r32(r);
+            if (group[g] >= rs->ngroups)
+                bad(r, "class names a group out of range");
+        }
+        size_t ndb = 0;
+        for (uint32_t g = 0; g < c->ngroups && !r->bad; g++) {
+            uint32_t v = r32(r);
+            if (v >= rs->nrsets && v)
+                bad(r, "class names a renameset out of range");
+            rset[g] = (uint16_t)v;
+            ndb += rs->groups[group[g]].ndbs;
+        }
+        if (!r->bad && (ndb + 1) * 4 > r->len - r->off)
+            bad(r, "class databases past the end");
+        uint32_t *off = arena_alloc(r->a, (r->bad ? 1 : ndb + 1) * sizeof(*off));
+        size_t k = 0;
+        for (uint32_t g = 0; g < c->ngroups && !r->bad; g++)
+            for (uint32_t d = 0; d < rs->groups[group[g]].ndbs && !r->bad; d++, k++) {
+                off[k] = r32(r);
+                if ((k == 0 && off[k]) || (k && off[k] < off[k - 1]))
+                    bad(r, "class database fields out of order");
+            }
+        uint32_t total = r->bad ? 0 : r32(r);
+        if (!r->bad && ((k && total < off[k - 1]) || (!k && total)))
+            bad(r, "class database fields out of order");
+        off[r->bad ? 0 : k] = total;
+        /* each database's slice as long as the database's field list */
+        k = 0;
+        for (uint32_t g = 0; g < c->ngroups && !r->bad; g++)
+            for (uint32_t d = 0; d < rs->groups[group[g]].ndbs && !r->bad; d++, k++)
+                if (off[k + 1] - off[k] != rs->groups[group[g]].dbs[d].nfields)
+                    bad(r, "class database fields of another length");
+        if (!r->bad && (uint64_t)total * 4 > r->len - r->off)
+            bad(r, "class database fields past the end");
+        c->db_fields = rfields(r, r->bad ? 0 : total, FIELD_ANY);
+        c->db_off = off;
+        c->group = group;
+        c->rset = rset;
+        c->scan_all = r8(r) != 0;
+        c->hidden_only = r8(r) != 0;
+    }
+}
+
+static void read_strmap(struct rd *r, struct strmap *m, size_t limit, const char *what)
+{
+    size_t n = rcount(r, 8);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        uint32_t len;
+        bool present;
+        const char *k = rbytes(r, &len, &present);
+        uint32_t v = r32(r);
+        if (!r->bad && (!present || v >= limit))
+            bad(r, what);
+        else if (!r->bad)
+            strmap_put(m, k, len, v);
+    }
+}
+
+static uint32_t *rids(struct rd *r, size_t *n)
+{
+    *n = rcount(r, 4);
+    return rfields(r, *n, 0);
+}
+
+static void read_tail(struct rd *r, struct snap_diags *d)
+{
+    struct stoat_ruleset *rs = r->rs;
+    read_strmap(r, &rs->routes, rs->nclasses, "route to a class out of range");
+    rs->nprocs = rcount(r, 1 + 4 * PF_COUNT);
+    rs->procs = arena_zalloc(r->a, (rs->nprocs + 1) * sizeof(*rs->procs));
+    for (size_t i = 0; i < rs->nprocs && !r->bad; i++) {
+        rs->procs[i].end = r8(r) != 0;
+        for (int f = 0; f < PF_COUNT && !r->bad; f++) {
+            rs->procs[i].f[f] = r32(r);
+            if (!field_ok(r, rs->procs[i].f[f]) && rs->procs[i].f[f] != FIELD_UNKNOWN)
+                bad(r, "unknown field id");
+        }
+    }
+    read_strmap(r, &rs->proc_routes, rs->nprocs, "process route out of range");
+    for (int a = 0; a < AF_COUNT; a++)
+        rs->actor_ids[a] = rids(r, &rs->nactor_ids[a]);
+    rs->ts_ids = rids(r, &rs->nts_ids);
+    rs->host_ids = rids(r, &rs->nhost_ids);
+    rs->channel_ids = rids(r, &rs->nchannel_ids);
+    rs->eid_ids = rids(r, &rs->neid_ids);
+    rs->field_ancestors = r32(r);
+    rs->field_ancestor_cmds = r32(r);
+    if (!field_ok(r, rs->field_ancestors) || !field_ok(r, rs->field_ancestor_cmds))
+        bad(r, "unknown field id");
+    size_t *st[] = {&rs->stats.files,   &rs->stats.documents, &rs->stats.loaded,     &rs->stats.correlations,
+                    &rs->stats.filters, &rs->stats.rejected,  &rs->stats.deselected, &rs->stats.unrouted};
+    for (size_t i = 0; i < sizeof(st) / sizeof(*st); i++)
+        *st[i] = (size_t)r64(r);
+    size_t n = rcount(r, 30);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        struct stoat_diag g = {0};
+        g.code = (stoat_err)r32(r);
+        uint32_t sev = r32(r);
+        g.file = rstr(r);
+        g.line = r64(r);
+        g.column = r64(r);
+        g.offset = r64(r);
+        g.has_offset = r8(r);
+        g.rule_id = rstr(r);
+        g.field = rstr(r);
+        g.message = rstr(r);
+        if (sev > STOAT_SEV_NOTE || (uint32_t)g.code > STOAT_ERR_CONFIG)
+            bad(r, "diagnostic");
+        g.severity = sev;
+        if (!r->bad)
+            snapshot_diags_add(d, &g);
+    }
+}
+
+static bool check_header(const uint8_t *buf, size_t len, const uint8_t key[RC_KEY_LEN], char *why, size_t whylen)
+{
+    if (len < SN_HEADER || memcmp(buf, SN_MAGIC, 8) != 0) {
+        snprintf(why, whylen, "not a stoat ruleset cache (%s)", len < SN_HEADER ? "too short" : "no magic");
+        return false;
+    }
+    uint32_t format = 0;
+    uint64_t plen = 0;
+    for (int i = 3; i >= 0; i--)
+        format = format << 8 | buf[8 + i];
+    for (int i = 7; i >= 0; i--)
+        plen = plen << 8 | buf[16 + i];
+    if (format != SN_FORMAT) {
+        snprintf(why, whylen, "format %u, not %u", format, SN_FORMAT);
+        return false;
+    }
+    if (memcmp(buf + 24, key, RC_KEY_LEN) != 0 || buf[12] || buf[13] || buf[14] || buf[15]) {
+        snprintf(why, whylen, "made for other rules, another stoat or Hyperscan, or another host");
+        return false;
+    }
+    if (plen != len - SN_HEADER) {
+        snprintf(why, whylen, "payload of %llu bytes where %zu are left (truncated or padded)",
+                 (unsigned long long)plen, len - SN_HEADER);
+        return false;
+    }
+    uint8_t sum[RC_KEY_LEN];
+    rulecache_sha256(buf + SN_HEADER, len - SN_HEADER, sum);
+    if (memcmp(buf + 24 + RC_KEY_LEN, sum, RC_KEY_LEN) != 0) {
+        snprintf(why, whylen, "checksum mismatch (damaged)");
+        return false;
+    }
+    return true;
+}
+
+struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint8_t key[RC_KEY_LEN],
+                                      struct snap_diags *d, char *why, size_t whylen)
+{
+    if (!check_header(buf, len, key, why, whylen))
+        return NULL;
+    struct stoat_ruleset *rs = xcalloc(1, sizeof(*rs));
+    arena_init(&rs->arena, 1 << 20);
+    fieldtab_init(&rs->fields);
+    strmap_init(&rs->routes);
+    strmap_init(&rs->atoms);
+    strmap_init(&rs->proc_routes);
+    struct rd r = {
+        .p = buf + SN_HEADER, .len = len - SN_HEADER, .why = why, .whylen = whylen, .rs = rs, .a = &rs->arena};
+    read_fields(&r);
+    rs->natoms = r32(&r);
+    if (rs->natoms > r.len) /* each atom is in some group's table, a word each */
+        bad(&r, "atom count past the end");
+    read_nodes(&r);
+    read_rules(&r);
+    read_corrs(&r);
+    read_rsets(&r);
+    read_groups(&r);
+    read_classes(&r);
+    read_tail(&r, d);
+    if (!r.bad && r.off != r.len)
+        bad(&r, "bytes after the end");
+    free(r.nodes);
+    free(r.depth);
+    if (r.bad) {
+        stoat_ruleset_destroy(rs);
+        snapshot_diags_free(d);
+        snapshot_diags_init(d);
+        return NULL;
+    }
+    return rs;
+}

@@ -298,10 +298,17 @@ if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	if grep -q hunter2 "$PS"; then bad "env: a variable outside the allow-list was captured"; else ok "env: a variable outside the allow-list is not captured"; fi
 	if grep -q PIPE_RAN "$P/pipe.out" 2>/dev/null; then ok "pipe: curl | bash ran"; else bad "pipe: curl | bash did not run"; fi
 	# the link comes on the reader's exec or, when the reader exec'd first, as a pipeline event
-	if [ -n "$(find_ev "$PS" exec Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh")$(find_ev "$PS" pipeline Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh" EventID=1004)" ]; then
-		ok "pipe: bash's stdin joined to curl (StdinFromImage, StdinFromCommandLine)"
+	# (by the writer's id: its command line is on its own exec, not repeated on the reader's events)
+	CG=$(find_ev "$PS" exec Image~'/curl$' "CommandLine=curl -s http://127.0.0.1:18090/i.sh" | tr '\t' '\n' | sed -n 's/^ProcessGuid=//p' | head -1)
+	if [ -n "$CG" ] && [ -n "$(find_ev "$PS" exec Image~'/bash$' StdinFromImage~'/curl$' "StdinFromProcessGuid=$CG")$(find_ev "$PS" pipeline Image~'/bash$' StdinFromImage~'/curl$' "StdinFromProcessGuid=$CG" EventID=1004)" ]; then
+		ok "pipe: bash's stdin joined to curl (StdinFromImage, StdinFromProcessGuid)"
 	else
-		bad "pipe: bash's stdin not joined to curl"
+		bad "pipe: bash's stdin not joined to curl (curl's guid: '$CG')"
+	fi
+	if grep -q 'StdinFromCommandLine' "$PS" || grep '^EV pipeline' "$PS" | grep -q 'CommandLine='; then
+		bad "pipe: a link repeats a command line (of the writer, or the reader's on a pipeline event)"
+	else
+		ok "pipe: no link repeats a command line"
 	fi
 	# the script's own command reads the same pipe, inherited: no second link
 	L=$(find_ev "$PS" exec Image~'/id$' "CommandLine=/usr/bin/id -u" ParentImage~'/bash$')

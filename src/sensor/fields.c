@@ -21,7 +21,7 @@
  *                         StdinFromImage (no command line: the reader's exec has it)
  *   pty_stdio    1005     ProcessGuid ProcessId Image User StdioFds (those on the terminal)
  *                         RelayProcessGuid RelayProcessId RelayImage (holds the master and the
- *                         socket) Protocol Initiated SourceIp SourcePort DestinationIp
+ *                         socket) Protocol [Initiated] SourceIp SourcePort DestinationIp
  *                         DestinationPort (the relay's socket)
  *
  * Why it works this way: values are formatted into buffers on the stack, so

@@ -29,7 +29,7 @@ struct proc_info {
     struct sensor_addr sock_src, sock_dst;
     uint64_t sock_id; /* 0: none */
     uint8_t sock_proto;
-    uint8_t sock_how; /* enum sensor_kind of the event that told: CONNECT, ACCEPT or SOCK_STDIO */
+    uint8_t sock_how;  /* enum sensor_kind of the event that told: CONNECT, ACCEPT or SOCK_STDIO */
     bool pty_reported; /* this process's relayed-terminal event was sent */
     uint32_t pty_child_tgid;
     uint64_t pty_child_start;

@@ -102,7 +102,8 @@ start_probe() {  # start_probe OUT [--fallback]
 	"$PROBE" "$@" --user nobody --try-ptrace "$ROOT_TARGET" --try-ptrace "$OWN_TARGET" --watch "$T/jewels" --watch "$T/home/.ssh/authorized_keys" --watch "$T/spool/crontab" \
 		> "$out" 2> "$out.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$out" && return 0; sleep 0.1; done
+	# verifying the programs takes 15 s and more on a loaded machine: wait up to 60 s
+	for _ in $(seq 600); do grep -q '^READY' "$out" && return 0; sleep 0.1; done
 	return 1
 }
 stop_probe() {
@@ -279,7 +280,7 @@ if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	mkdir -p "$P/home/alice/.ssh"
 	"$PROBE" --user nobody --watch-file "$P/home/alice/.ssh/authorized_keys" > "$PS" 2> "$PS.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$PS" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q '^READY' "$PS" && break; sleep 0.1; done
 	N bash "$HERE/persist.sh" "$P" 18090 18091
 	N cat /etc/passwd > /dev/null
 	sleep 0.5
@@ -333,7 +334,7 @@ LS=$T/loss.txt
 if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	"$PROBE" --user nobody --ringbuf 4 --stall 3 --quiet > "$LS" 2> "$LS.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$LS" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q '^READY' "$LS" && break; sleep 0.1; done
 	for _ in $(seq 200); do /bin/true "$LONGARG"; done
 	sleep 3
 	stop_probe

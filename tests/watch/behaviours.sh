@@ -143,7 +143,8 @@ emulate() {
     "$STOAT" watch --no-default-rules -r rules -r "$SIGMA" -r "$T/kw.yml" --format jsonl -o "$out/alerts.jsonl" \
         --record "$out/record.jsonl" 2>"$out/stderr" &
     WPID=$!
-    for _ in $(seq 1 150); do
+    # verifying the kernel programs takes 15 s and more on a loaded machine: wait up to 60 s
+    for _ in $(seq 1 600); do
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done

@@ -24,8 +24,8 @@ if [ "$TEST" = 1 ]; then
     PKGS="$PKGS libcmocka-dev libevtx-utils sqlite3 groff-base llvm clang-format"
     # the dashboard's end-to-end tests and benchmarks
     PKGS="$PKGS chromium wrk"
-    # the sensor and watch tests and benchmark
-    PKGS="$PKGS libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind"
+    # the sensor and watch tests and benchmark (socat and script: reverse shells behind a terminal)
+    PKGS="$PKGS libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind socat bsdutils"
     # the fleet tests start their own NATS servers
     PKGS="$PKGS nats-server"
 fi

@@ -152,12 +152,14 @@ static int dec_exec(struct sensor *s, const struct sensor_rec_exec *e, size_t si
 
     struct sensor_event link;
     ev.stdin_pipe = e->stdin_pipe;
+    ev.pty_fds = (uint8_t)((e->h.flags & SENSOR_RF_PTY_MASK) / SENSOR_RF_PTY_FD0);
     int linked = pipes_exec(s, &ev, e->stdin_pipe, e->stdout_pipe, e->pipe_dev, &link);
     sensor_deliver_proc(s, &ev);
     if (linked) {
         sensor_enrich(s, &link);
         sensor_deliver(s, &link);
     }
+    ptys_exec(s, &ev);
     return 0;
 }
 
@@ -169,7 +171,9 @@ static int dec_fork(struct sensor *s, const struct sensor_rec_fork *r, size_t si
     hdr_to_event(s, &r->h, SENSOR_FORK, &ev);
     ev.ppid = r->ppid;
     ev.parent_start_time_ns = r->pstart_ns;
-    return sensor_deliver_proc(s, &ev), 0;
+    sensor_deliver_proc(s, &ev);
+    ptys_fork(s, &ev);
+    return 0;
 }
 
 static int dec_exit(struct sensor *s, const struct sensor_rec_exit *r, size_t size)
@@ -233,7 +237,9 @@ static int dec_net(struct sensor *s, const struct sensor_rec_net *r, size_t size
     if (r->h.flags & SENSOR_RF_FAILED)
         ev.flags |= SENSOR_EF_FAILED;
     sensor_enrich(s, &ev);
-    return sensor_deliver(s, &ev), 0;
+    sensor_deliver(s, &ev);
+    ptys_net(s, &ev);
+    return 0;
 }
 
 int sensor_on_record(struct sensor *s, void *data, size_t size)

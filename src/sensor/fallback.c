@@ -19,6 +19,15 @@
  *   watched directory are not seen. The opener's flags are not reported:
  *   AccessMode is "read" for an open, "write" for a close after writing.
  *   Queue overflow is counted as SENSOR_LOST_FANOTIFY.
+ * - The default file set and --watch-file (changes only, as in the eBPF
+ *   mode) are marked for close-after-write alone: an open of /etc is
+ *   frequent, a write to it rare, so the folders they sit in cost little.
+ *   A watched file is marked itself too, so a write reaches us even when the
+ *   file is a bind mount whose own parent is elsewhere. Writes only: renames,
+ *   deletes and mode or owner changes of those files are not seen (the
+ *   notification API that reports them names no file we could open and
+ *   needs newer kernels). A mark that fails (a file gone, a full mark
+ *   table) is skipped: the rest stays watched.
  * - No network at all: no connect/accept/close, no byte counts. A shell whose
  *   stdio is a TCP socket is still reported, from /proc/<pid>/fd and
  *   /proc/<pid>/net/tcp{,6}, when the process lives long enough to be read.
@@ -82,9 +91,11 @@ fail:
     return -1;
 }
 
-static int fan_mark_tree(int fan, const char *dir, int depth, int *budget)
+#define FAN_MASK_OPENS   (FAN_OPEN | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD | FAN_ONDIR)
+#define FAN_MASK_CHANGES (FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+
+static int fan_mark_tree(int fan, const char *dir, uint64_t mask, int depth, int *budget)
 {
-    uint64_t mask = FAN_OPEN | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD | FAN_ONDIR;
     DIR *d;
     struct dirent *de;
     if (*budget <= 0)
@@ -102,7 +113,7 @@ static int fan_mark_tree(int fan, const char *dir, int depth, int *budget)
         if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
             continue;
         if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-            fan_mark_tree(fan, sub, depth - 1, budget);
+            fan_mark_tree(fan, sub, mask, depth - 1, budget);
     }
     closedir(d);
     return 0;
@@ -120,16 +131,20 @@ static int fan_open(struct sensor *s, char *errbuf, size_t errlen)
         struct stat st;
         char parent[PATH_MAX];
         const char *w = s->watch[i];
-        if (stat(w, &st) == 0 && S_ISDIR(st.st_mode))
-            fan_mark_tree(fan, w, 16, &budget);
+        bool changes = i >= s->nuser_watch; /* the default set and --watch-file */
+        uint64_t mask = changes ? FAN_MASK_CHANGES : FAN_MASK_OPENS;
+        bool dir = stat(w, &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir)
+            fan_mark_tree(fan, w, mask, 16, &budget);
+        else if (changes)
+            fanotify_mark(fan, FAN_MARK_ADD, FAN_CLOSE_WRITE, AT_FDCWD, w); /* may not exist yet */
         snprintf(parent, sizeof(parent), "%s", w);
         char *slash = strrchr(parent, '/');
         if (slash == parent)
             slash[1] = 0;
         else if (slash)
             *slash = 0;
-        if (fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD | FAN_ONDIR, AT_FDCWD,
-                          parent) < 0) {
+        if (fanotify_mark(fan, FAN_MARK_ADD, mask, AT_FDCWD, parent) < 0 && !changes) {
             snprintf(errbuf, errlen, "fanotify_mark %s: %s", parent, strerror(errno));
             close(fan);
             return -1;
@@ -155,7 +170,8 @@ int fallback_open(struct sensor *s, char *errbuf, size_t errlen)
              "fallback (proc connector + fanotify); cannot see: any network activity (connect, accept, "
              "bytes sent), details of processes that exit before /proc is read (argv, exe, cwd may be "
              "missing or already replaced by a later exec), the flags of file opens, subdirectories "
-             "created after start below watched directories");
+             "created after start below watched directories, renames, deletes and mode or owner "
+             "changes of the default file set (its writes are seen)");
     return 0;
 }
 
@@ -417,6 +433,10 @@ static void fan_drain(struct sensor *s)
                 continue;
             s->cwd_buf[l] = 0;
             if (!under_watch(s, s->cwd_buf, &idx) || m->pid == getpid())
+                continue;
+            /* an open below a folder of the default set: its folder is marked for writes, but a
+             * user watch may have marked the same folder for opens too */
+            if ((size_t)idx >= s->nuser_watch && !(m->mask & FAN_CLOSE_WRITE))
                 continue;
             struct sensor_event ev;
             sensor_event_init(&ev, SENSOR_OPEN, now_boot_ns() + (uint64_t)s->boot_to_wall_ns, (uint32_t)m->pid,

@@ -17,6 +17,12 @@
  *                         ParentImage (no command line: a fork runs none)
  *   sock_stdio   1002     ProcessGuid ProcessId Image CommandLine User StdioFds Protocol
  *                         SourceIp SourcePort DestinationIp DestinationPort
+ *   pipeline     1004     ProcessGuid ProcessId Image StdinFromProcessGuid StdinFromProcessId
+ *                         StdinFromImage (no command line: the reader's exec has it)
+ *   pty_stdio    1005     ProcessGuid ProcessId Image User StdioFds (those on the terminal)
+ *                         RelayProcessGuid RelayProcessId RelayImage (holds the master and the
+ *                         socket) Protocol [Initiated] SourceIp SourcePort DestinationIp
+ *                         DestinationPort (the relay's socket)
  *
  * Why it works this way: values are formatted into buffers on the stack, so
  * emitting costs no allocation; user names are resolved once per uid and
@@ -77,6 +83,7 @@ static const char *const kind_names[SENSOR_KIND_MAX_] = {
     [SENSOR_FILE_DELETE] = "file_delete",
     [SENSOR_FILE_ATTR] = "file_attr",
     [SENSOR_PIPELINE] = "pipeline",
+    [SENSOR_PTY_STDIO] = "pty_stdio",
 };
 
 const char *sensor_loss_name(enum sensor_loss l)
@@ -253,6 +260,9 @@ static void environment(struct fctx *f, const struct sensor_event *ev)
         put(f, "EnvironmentTruncated", "true");
 }
 
+/* The writer of the pipe on stdin: its id and program, not its command line,
+ * which its own exec event carries (a keyword or CommandLine rule would match
+ * that command line twice, on the writer and on the reader). */
 static void stdin_from(struct fctx *f, const struct sensor_event *ev)
 {
     if (!ev->stdin_tgid)
@@ -260,7 +270,21 @@ static void stdin_from(struct fctx *f, const struct sensor_event *ev)
     guid(f, "StdinFromProcessGuid", ev->stdin_tgid, ev->stdin_start_ns);
     putu(f, "StdinFromProcessId", ev->stdin_tgid);
     put(f, "StdinFromImage", ev->stdin_image);
-    put(f, "StdinFromCommandLine", ev->stdin_cmdline);
+}
+
+/* "0,1,2": the fds of a bit mask */
+static void stdio_fds(struct fctx *f, unsigned mask)
+{
+    char fds[8];
+    size_t o = 0;
+    for (int i = 0; i < 3; i++)
+        if (mask & (1u << i)) {
+            if (o)
+                fds[o++] = ',';
+            fds[o++] = (char)('0' + i);
+        }
+    fds[o] = 0;
+    put(f, "StdioFds", fds);
 }
 
 static void file_fields(struct fctx *f, const struct sensor_event *ev)
@@ -305,6 +329,7 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
     case SENSOR_FILE_DELETE: put(&f, "EventID", "23"); break;
     case SENSOR_FILE_ATTR: put(&f, "EventID", "1003"); break;
     case SENSOR_PIPELINE: put(&f, "EventID", "1004"); break;
+    case SENSOR_PTY_STDIO: put(&f, "EventID", "1005"); break;
     default: put(&f, "EventID", "3"); break;
     }
     put(&f, "EventType", sensor_kind_name(ev->kind));
@@ -361,11 +386,22 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
     case SENSOR_FILE_DELETE:
     case SENSOR_FILE_ATTR: file_fields(&f, ev); break;
     case SENSOR_PIPELINE:
-        put(&f, "CommandLine", ev->cmdline);
-        guid(&f, "ParentProcessGuid", ev->ppid, ev->parent_start_time_ns);
-        putu(&f, "ParentProcessId", ev->ppid);
-        put(&f, "ParentImage", ev->parent_image);
+        /* the link alone: the reader's command line and parent are on its
+         * exec event (the same ProcessGuid), and repeated here they made a
+         * rule on them match one process twice */
         stdin_from(&f, ev);
+        break;
+    case SENSOR_PTY_STDIO:
+        put(&f, "User", sensor_user_name(s, ev->uid));
+        stdio_fds(&f, ev->pty_fds);
+        guid(&f, "RelayProcessGuid", ev->relay_tgid, ev->relay_start_ns);
+        putu(&f, "RelayProcessId", ev->relay_tgid);
+        put(&f, "RelayImage", ev->relay_image);
+        put(&f, "Protocol", ev->protocol == 6 ? "tcp" : ev->protocol == 17 ? "udp" : "other");
+        if (ev->fd != SENSOR_SOCK_STDIO) /* a socket found on stdio: who opened it is not known */
+            put(&f, "Initiated", ev->initiated ? "true" : "false");
+        addr(&f, "SourceIsIpv6", "SourceIp", "SourcePort", &ev->src);
+        addr(&f, "DestinationIsIpv6", "DestinationIp", "DestinationPort", &ev->dst);
         break;
     case SENSOR_CONNECT:
     case SENSOR_ACCEPT:
@@ -375,16 +411,7 @@ int sensor_event_fields(struct sensor *s, const struct sensor_event *ev,
         put(&f, "Protocol", ev->protocol == 6 ? "tcp" : ev->protocol == 17 ? "udp" : "other");
         if (ev->kind == SENSOR_SOCK_STDIO) {
             put(&f, "CommandLine", ev->cmdline);
-            char fds[8];
-            size_t o = 0;
-            for (int i = 0; i < 3; i++)
-                if (ev->fd & (1 << i)) {
-                    if (o)
-                        fds[o++] = ',';
-                    fds[o++] = (char)('0' + i);
-                }
-            fds[o] = 0;
-            put(&f, "StdioFds", fds);
+            stdio_fds(&f, (unsigned)ev->fd);
         } else {
             put(&f, "Initiated", ev->initiated ? "true" : "false");
             put(&f, "NetworkEvent", sensor_kind_name(ev->kind));

@@ -13,6 +13,9 @@
  *   the reader came first, it waits in the readers table, and the writer's
  *   exec produces a pipeline event (EventID 1004) for the reader, carrying
  *   the same fields: each link is reported once, as soon as it is known.
+ * - A link names the writer by id and program, never by command line: the
+ *   writer's exec event has it, and a copy on the reader's events made every
+ *   keyword or CommandLine rule that matched it match one pipeline twice.
  * - Each link is reported on its reader, not on the processes that inherit
  *   the pipe from it (the commands of a script piped into bash): an exec
  *   whose parent's stdin is the same pipe (the process table keeps it) is
@@ -25,13 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PIPE_STR_MAX 1024u /* bytes of a writer's command line kept */
+#define PIPE_STR_MAX 4096u /* bytes of a writer's image kept */
 
 struct pipe_end {
     uint64_t ino;
     uint32_t dev, tgid;
     uint64_t start_ns;
-    char *image, *cmdline;
+    char *image;
 };
 
 struct pipes {
@@ -57,7 +60,6 @@ struct pipes *pipes_new(size_t cap)
 static void end_clear(struct pipe_end *e)
 {
     free(e->image);
-    free(e->cmdline);
     memset(e, 0, sizeof(*e));
 }
 
@@ -95,7 +97,6 @@ static void end_set(struct pipe_end *e, uint64_t ino, uint32_t dev, const struct
     e->tgid = ev->tgid;
     e->start_ns = ev->start_time_ns;
     e->image = dup_cap(ev->image);
-    e->cmdline = dup_cap(ev->cmdline);
 }
 
 static bool same_pipe(const struct pipe_end *e, uint64_t ino, uint32_t dev)
@@ -122,7 +123,6 @@ int pipes_exec(struct sensor *s, struct sensor_event *ev, uint64_t in_pipe, uint
             link->stdin_tgid = w->tgid;
             link->stdin_start_ns = w->start_ns;
             link->stdin_image = w->image;
-            link->stdin_cmdline = w->cmdline;
             end_clear(r);
             ret = 1;
         }
@@ -138,7 +138,6 @@ int pipes_exec(struct sensor *s, struct sensor_event *ev, uint64_t in_pipe, uint
             ev->stdin_tgid = w->tgid;
             ev->stdin_start_ns = w->start_ns;
             ev->stdin_image = w->image;
-            ev->stdin_cmdline = w->cmdline;
         } else {
             end_set(&p->readers[in_pipe % p->cap], in_pipe, dev, ev);
         }

@@ -44,6 +44,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFMT           00170000
 #define S_IFSOCK         0140000
 #define S_IFIFO          0010000
+#define S_IFCHR          0020000
+#define PTY_SLAVE_MAJOR  136 /* UNIX98 pty slaves: majors 136..143 */
 #define O_RDWR           02
 #define AT_FDCWD_        -100
 #define O_WRONLY         01
@@ -502,6 +504,34 @@ static __always_inline __u64 fd_pipe(struct task_struct *t, __u32 fd, __u32 *dev
     return BPF_CORE_READ(in, i_ino);
 }
 
+/* SENSOR_RF_PTY_FD0 << fd for the fds 0..2 on the pseudo-terminal of fd 0,
+ * when the parent's fd 0 is not that terminal: the terminal was made for this
+ * program by its parent (which holds the master end), not inherited from a
+ * login. Most execs stop at the first mode test. */
+static __always_inline __u32 stdio_new_pty(struct task_struct *t, struct task_struct *parent)
+{
+    struct file *f = fd_file(t, 0);
+    if (!f)
+        return 0;
+    struct inode *in = BPF_CORE_READ(f, f_inode);
+    if ((BPF_CORE_READ(in, i_mode) & S_IFMT) != S_IFCHR)
+        return 0;
+    __u32 rdev = BPF_CORE_READ(in, i_rdev);
+    __u32 major = rdev >> 20; /* the kernel's dev_t: 12 bits of major above 20 of minor */
+    if (major < PTY_SLAVE_MAJOR || major > PTY_SLAVE_MAJOR + 7)
+        return 0;
+    struct file *pf = fd_file(parent, 0);
+    if (pf && BPF_CORE_READ(pf, f_inode, i_rdev) == rdev)
+        return 0;
+    __u32 flags = SENSOR_RF_PTY_FD0;
+    for (__u32 i = 1; i < 3; i++) {
+        struct file *o = fd_file(t, i);
+        if (o && BPF_CORE_READ(o, f_inode, i_rdev) == rdev)
+            flags |= SENSOR_RF_PTY_FD0 << i;
+    }
+    return flags;
+}
+
 struct argv_ctx {
     struct task_struct *t;
     __u64 as;
@@ -632,6 +662,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
     e->stdin_pipe = fd_pipe(t, 0, &pdev);
     e->stdout_pipe = fd_pipe(t, 1, &pdev);
     e->pipe_dev = pdev;
+    e->h.flags |= stdio_new_pty(t, parent);
     /* each part masked to its range, so the verifier sees the sum fits the scratch */
     __u32 size = (__u32)sizeof(*e) + (off & (2 * SENSOR_PATH_MAX - 1)) + (alen & (2 * SENSOR_ARGV_CHUNK - 1)) +
                  (ec.used & (2 * SENSOR_ENV_MAX - 1));

@@ -152,7 +152,7 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
         s->nwatch = i + 1;
     }
     s->nuser_watch = s->nwatch;
-    if (!opts->replay_path && !opts->force_fallback &&
+    if (!opts->replay_path &&
         (err = sensor_default_files(s, opts->extra_files, opts->nextra, !opts->no_default_files)) < 0) {
         seterr(errbuf, errlen, "default file set: %s", strerror(-err));
         goto out;
@@ -187,10 +187,7 @@ int sensor_open(const struct sensor_opts *opts, struct sensor **out, char *errbu
     if (!opts->force_fallback)
         err = ebpf_open(s, opts->ringbuf_bytes, ebpf_err, sizeof(ebpf_err));
     if (err < 0) {
-        /* the default file set is the eBPF mode's: fanotify would have to
-         * mark whole folders (/etc, every home) and read every open in them */
-        while (s->nwatch > s->nuser_watch)
-            free(s->watch[--s->nwatch]);
+        /* the default file set too: fanotify marks its folders for writes only (fallback.c) */
         s->fallback = true;
         if ((err = fallback_open(s, errbuf, errlen)) < 0) {
             if (ebpf_err[0]) {

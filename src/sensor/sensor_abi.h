@@ -71,6 +71,11 @@ enum sensor_kloss {
 #define SENSOR_RF_CREATED     0x40u  /* the open created the file */
 #define SENSOR_RF_FAILED      0x80u  /* connect failed (SYN_SENT -> CLOSE) */
 #define SENSOR_RF_ENV_TRUNC   0x100u /* exec: allow-listed environment cut at a cap */
+/* exec: fd 0 is a pseudo-terminal its parent does not have on its own fd 0 (a
+ * terminal made for it: pty.spawn, socat pty, script); the bit of fd n is
+ * SENSOR_RF_PTY_FD0 << n, set for each of fds 0..2 on that same terminal */
+#define SENSOR_RF_PTY_FD0  0x200u
+#define SENSOR_RF_PTY_MASK 0xe00u
 
 /* watch_names values: the watch index, and this bit for the watches that
  * report only changes (the default persistence files): reads of them are

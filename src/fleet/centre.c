@@ -111,6 +111,7 @@ struct centre {
     bool corr_drop;            /* the correlation alert being handed out is stored already */
     struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
     struct fleet_cross *cross; /* that role, while this worker holds its lease */
+    struct stoat_behaviour_opts bo; /* the workers' (and the cross role's correlations') */
 };
 
 struct mute_ctx {
@@ -822,6 +823,7 @@ static void maybe_reload(struct centre *c)
     c->rs = c->owned = rs;
     const struct behaviour_data *d = behaviour_data_of(rs);
     fleet_cross_set_profile(c->cross, d ? d->baseline : NULL); /* the old set's goes with it */
+    fleet_cross_set_rules(c->cross, rs);
     pipeline_start(c);
     stoat_ruleset_destroy(old);
     c->fs->reloads++;
@@ -916,6 +918,9 @@ static void cross_start(struct centre *c)
                                   .idle_s = o->cross_idle_s,
                                   .replay_s = o->cross_replay_s,
                                   .partitions = c->partitions,
+                                  .rs = c->rs,
+                                  .beh = &c->bo,
+                                  .min_level = o->min_level,
                                   .id = o->id,
                                   .diag = o->diag,
                                   .diag_ctx = o->diag_ctx,
@@ -974,10 +979,10 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
      * a host whose events come after that and whose day lies behind another
      * host's still counts, up to two days behind (the clock is the worker's,
      * and recorded days replayed by many hosts interleave) */
-    struct stoat_behaviour_opts bo = o->beh;
-    if (!bo.corr_offline_lateness_ns)
-        bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
-    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &bo, c.stats);
+    c.bo = o->beh;
+    if (!c.bo.corr_offline_lateness_ns)
+        c.bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
+    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &c.bo, c.stats);
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;

@@ -115,6 +115,7 @@ void corr_default_opts(struct corr_opts *opts)
     opts->lateness_ns = 60 * (int64_t)1000000000;
     opts->max_groups = 100000;
     opts->max_bytes = (size_t)64 << 20;
+    opts->skip = NULL;
 }
 
 bool corr_reads(const struct corr_engine *e, uint32_t rule)

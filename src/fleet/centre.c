@@ -857,9 +857,9 @@ static stoat_err idle_advance(struct centre *c, double *last_idle, double last_d
     if (now - *last_idle < 1.0)
         return STOAT_OK;
     *last_idle = now;
-    uint64_t before = c->stats->alerts;
+    uint64_t before = c->stats->alerts + c->stats->incidents;
     consumer_idle(&c->con, (int64_t)((now - last_data) * 1e9));
-    if (c->stats->alerts == before)
+    if (c->stats->alerts + c->stats->incidents == before)
         return STOAT_OK;
     stoat_err e = stoat_store_commit(c->o->store);
     if (e != STOAT_OK)

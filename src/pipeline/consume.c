@@ -264,5 +264,6 @@ void consumer_advance(struct consumer *c, int64_t now_ns)
 
 void consumer_idle(struct consumer *c, int64_t idle_ns)
 {
-    corr_stream_idle(c->corr, idle_ns);
+    corr_stream_idle(c->corr, idle_ns); /* its alerts join chains: first */
+    behaviour_idle(c->beh, idle_ns);
 }

@@ -109,6 +109,7 @@ struct centre {
     struct mute_ctx *mute_ctx;
     bool muted;
     bool corr_drop;            /* the correlation alert being handed out is stored already */
+    bool inc_drop;             /* likewise the incident */
     struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
     struct fleet_cross *cross; /* that role, while this worker holds its lease */
     struct stoat_behaviour_opts bo; /* the workers' (and the cross role's correlations') */
@@ -139,10 +140,19 @@ static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
     return m->in->alert(m->in->ctx, a);
 }
 
+/* Likewise an incident: its chain, rebuilt by a replay, closes again (at
+ * an idle round, or the stop) after the worker before this one stored it;
+ * known by its host and its first or last alert's time. */
 static stoat_err mute_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct mute_ctx *m = ctx;
     if (m->c->muted || !m->in->incident)
+        return STOAT_OK;
+    if (m->in == &m->c->o->sinks[0]) { /* asked once per incident, for the first sink */
+        m->c->inc_drop = stoat_store_incident_known(m->c->rd_corr, inc) == 1;
+        m->c->fs->incidents_known += m->c->inc_drop;
+    }
+    if (m->c->inc_drop)
         return STOAT_OK;
     return m->in->incident(m->in->ctx, inc);
 }
@@ -942,6 +952,8 @@ static stoat_err cross_stop(struct centre *c)
     c->fs->cross_known = xs.known;
     c->fs->cross_edges = xs.edges;
     c->fs->cross_new_edges = xs.new_edges;
+    c->fs->cross_corr = xs.corr_alerts;
+    c->fs->cross_corr_known = xs.corr_known;
     fleet_cross_destroy(c->cross);
     c->cross = NULL;
     stoat_err err = STOAT_OK;

@@ -113,6 +113,8 @@ struct fleet_opts {
 struct fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
     uint64_t corr_known;           /* correlation alerts not stored again: a worker before stored them */
+    uint64_t incidents_known;      /* incidents not stored again, likewise */
+    uint64_t cross_corr, cross_corr_known; /* the cross-host role's correlations spanning hosts: stored; known */
     uint64_t forged;               /* batches whose host is not their subject's: dropped */
     uint64_t undecodable;          /* batches whose payload cannot be read (bus/batch.h): dropped, said */
     uint64_t miscounted;           /* batches holding another number of events than Stoat-Count: read */

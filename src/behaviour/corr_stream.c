@@ -1,7 +1,10 @@
 /* See corr_stream.h. The state between the serial stage and the
  * correlation engine (corr_engine.c): which fields correlations read, the
  * kept matches of an offline run, and the evidence of matches that were not
- * reported. */
+ * reported. A fleet worker's stream (CORR_PART_HOSTS) has an engine per
+ * host, made when the host's first match is fed: an engine's clock is its
+ * newest event, and the correlations it judges are grouped by host, so one
+ * engine per host is one clock per host at no cost in meaning. */
 #include "behaviour/corr_stream.h"
 
 #include <stdlib.h>

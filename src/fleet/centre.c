@@ -988,9 +988,9 @@ stoat_err fleet_run(struct bus_conn *conn, const struct fleet_opts *o, struct fl
             .ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident, .event = mute_event};
     }
     /* correlations are fed early when the worker goes idle (idle_advance):
-     * a host whose events come after that and whose day lies behind another
-     * host's still counts, up to two days behind (the clock is the worker's,
-     * and recorded days replayed by many hosts interleave) */
+     * a host's matches that come after that still count up to two days
+     * behind its newest (its clock is its own, but one host's files come
+     * in any order: Security, then Sysmon) */
     c.bo = o->beh;
     if (!c.bo.corr_offline_lateness_ns)
         c.bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;

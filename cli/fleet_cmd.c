@@ -465,8 +465,8 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             (unsigned long long)fs.cross_edges, (unsigned long long)fs.cross_new_edges,
             (unsigned long long)fs.cross_incidents, (unsigned long long)fs.cross_known);
     fprintf(stderr,
-            "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already\n",
-            id, (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,
+            "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already\n", id,
+            (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,
             (unsigned long long)fs.cross_corr_known);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;

@@ -406,7 +406,9 @@ static void forward(struct corr_stream *s, const struct stoat_alert *a, uint32_t
     event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
     buf_putc(&glance, 0);
     struct cross_match m = {.host = a->host,
-                            .rule_id = meta->id ? meta->id : meta->title ? meta->title : "?",
+                            .rule_id = meta->id      ? meta->id
+                                       : meta->title ? meta->title
+                                                     : "?",
                             .time_ns = a->time_ns,
                             .summary = glance.p,
                             .nfields = nf};

@@ -108,10 +108,10 @@ struct centre {
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
     bool muted;
-    bool corr_drop;            /* the correlation alert being handed out is stored already */
-    bool inc_drop;             /* likewise the incident */
-    struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
-    struct fleet_cross *cross; /* that role, while this worker holds its lease */
+    bool corr_drop;                 /* the correlation alert being handed out is stored already */
+    bool inc_drop;                  /* likewise the incident */
+    struct fleet_facts *facts;      /* what the batches' events tell the cross-host role */
+    struct fleet_cross *cross;      /* that role, while this worker holds its lease */
     struct stoat_behaviour_opts bo; /* the workers' (and the cross role's correlations') */
 };
 

@@ -67,11 +67,11 @@ struct fleet_cross {
     bool fresh;         /* facts came since the last idle close */
     double last_fact_s; /* monotonic */
     double last_check_s, last_drained_s;
-    bool drained;        /* at the last check */
-    int64_t advanced_ns; /* event time last handed to the engine */
+    bool drained;             /* at the last check */
+    int64_t advanced_ns;      /* event time last handed to the engine */
     struct fleet_xcorr *corr; /* correlations spanning hosts (NULL: none) */
     uint64_t corr_ids;        /* the firings' alert ids */
-    double last_idle_s; /* when the kept matches were last fed */
+    double last_idle_s;       /* when the kept matches were last fed */
     stoat_err sink_err;
     struct fleet_cross_stats st;
 };

@@ -107,8 +107,7 @@ static void feed(struct fleet_xcorr *x, size_t i)
 {
     struct cross_fact f;
     char why[160];
-    if (facts_parse(x->bytes.p + x->k[i].off, x->k[i].len, &f, x->fst, why, sizeof(why)) &&
-        f.kind == CROSS_FACT_MATCH)
+    if (facts_parse(x->bytes.p + x->k[i].off, x->k[i].len, &f, x->fst, why, sizeof(why)) && f.kind == CROSS_FACT_MATCH)
         corr_stream_remote(x->s, &f.match);
     if (x->k[i].t != INT64_MIN && x->k[i].t > x->fed_newest)
         x->fed_newest = x->k[i].t;

@@ -92,8 +92,8 @@ static void on_match(void *ctx, const struct cross_match *m)
  * send the matches of the others on), else all here. */
 static struct corr_stream *corr_start(struct consumer *c)
 {
-    struct corr_stream *s = corr_stream_create_part(c->rs, &c->beh_opts, c->min_level, c->stats, on_behaviour_alert,
-                                                    c, c->fact ? CORR_PART_HOSTS : CORR_PART_ALL);
+    struct corr_stream *s = corr_stream_create_part(c->rs, &c->beh_opts, c->min_level, c->stats, on_behaviour_alert, c,
+                                                    c->fact ? CORR_PART_HOSTS : CORR_PART_ALL);
     if (c->fact)
         corr_stream_forward(s, on_match, c);
     return s;

@@ -12,23 +12,24 @@
 
 #define HOUR(x) SEC((x)*3600)
 
-static const char *split_yaml = "title: Three fails on one host\n"
-                                "name: per_host\n"
-                                "correlation: {type: event_count, rules: [fail], group-by: [Computer, TargetUserName],\n"
-                                "              timespan: 10m, condition: {gte: 3}}\n"
-                                "---\n"
-                                "title: One account on two hosts\n"
-                                "name: spanning\n"
-                                "correlation: {type: value_count, rules: [fail], group-by: [TargetUserName],\n"
-                                "              timespan: 1h, condition: {field: Computer, gte: 2}}\n"
-                                "---\n"
-                                "title: Two accounts over the fleet\n"
-                                "correlation: {type: event_count, rules: [spanning], timespan: 1d,\n"
-                                "              condition: {gte: 2}, generate: true}\n"
-                                "---\n"
-                                "title: Failed logon\nname: fail\nid: 5e0f3c1a-1111-4c4c-9d9d-000000000001\n"
-                                "logsource: {product: windows, service: security}\n"
-                                "detection: {selection: {EventID: 4625}, condition: selection}\n";
+static const char *split_yaml =
+    "title: Three fails on one host\n"
+    "name: per_host\n"
+    "correlation: {type: event_count, rules: [fail], group-by: [Computer, TargetUserName],\n"
+    "              timespan: 10m, condition: {gte: 3}}\n"
+    "---\n"
+    "title: One account on two hosts\n"
+    "name: spanning\n"
+    "correlation: {type: value_count, rules: [fail], group-by: [TargetUserName],\n"
+    "              timespan: 1h, condition: {field: Computer, gte: 2}}\n"
+    "---\n"
+    "title: Two accounts over the fleet\n"
+    "correlation: {type: event_count, rules: [spanning], timespan: 1d,\n"
+    "              condition: {gte: 2}, generate: true}\n"
+    "---\n"
+    "title: Failed logon\nname: fail\nid: 5e0f3c1a-1111-4c4c-9d9d-000000000001\n"
+    "logsource: {product: windows, service: security}\n"
+    "detection: {selection: {EventID: 4625}, condition: selection}\n";
 
 struct out {
     size_t n;
@@ -153,7 +154,8 @@ static void test_cross_role(void **state)
     corr_stream_finish(a);
     corr_stream_finish(b);
     assert_int_equal(w1.n + w2.n, 0); /* neither worker sees two hosts */
-    struct corr_stream *x = corr_stream_create_part(rs, &bo, STOAT_LEVEL_NONE, &st, on_alert, &role, CORR_PART_SPANNING);
+    struct corr_stream *x =
+        corr_stream_create_part(rs, &bo, STOAT_LEVEL_NONE, &st, on_alert, &role, CORR_PART_SPANNING);
     assert_non_null(x);
     struct facts_store *fst = malloc(sizeof(*fst));
     const struct buf *in[2] = {&w2.facts, &w1.facts}; /* the workers' facts in any order */
@@ -172,7 +174,7 @@ static void test_cross_role(void **state)
     assert_int_equal(count(&role, "One account on two hosts"), 2);
     assert_int_equal(count(&role, "Two accounts over the fleet"), 1); /* fed the two firings */
     for (size_t i = 0; i < role.n; i++)
-        assert_string_equal(role.host[i], ""); /* two hosts: none named */
+        assert_string_equal(role.host[i], "");                    /* two hosts: none named */
     assert_int_equal(count(&role, "Three fails on one host"), 0); /* the workers' */
     free(fst);
     corr_stream_destroy(a);

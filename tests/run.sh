@@ -43,7 +43,10 @@ part() {  # part NAME COMMAND...: runs a script whose last line is "x: P passed,
     name=$1; shift
     "$@" >"$LOG/$name.log" 2>&1
     rc=$?
-    grep -E '^(FAIL|SKIP)|skipped|not found' "$LOG/$name.log" | head -40
+    # a failure with what its test printed under it (a diff, a log's tail):
+    # CI's output is all there is of a clean clone's run
+    awk '/^(FAIL|SKIP)|skipped|not found/ {print; n = ($0 ~ /^FAIL/) ? 12 : 0; next}
+         n > 0 && !/^ok / && !/ passed, [0-9]+ failed$/ {print "    " $0; n--; next} {n = 0}' "$LOG/$name.log" | head -60
     line=$(grep -E ': [0-9]+ passed, [0-9]+ failed$' "$LOG/$name.log" | tail -1)
     p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
     f=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')

@@ -37,6 +37,7 @@ struct batch {
     int64_t opened_ms; /* monotonic */
     struct buf payload;
     uint64_t segment;         /* from the spool: its segment; 0 live */
+    uint64_t spool_order;     /* from the spool: the how-many-th read */
     bool from_spool, earlier; /* earlier: an earlier run's */
 };
 
@@ -68,6 +69,16 @@ struct bus_pub {
     unsigned qlen;
     struct batch **inflight; /* max_pending slots */
     unsigned ninflight, nspool_inflight;
+    /* spooled batches whose resend failed, oldest first: sent again before
+     * anything newer is read from the spool, so a host's outage reaches the
+     * stream in the order it happened (appended to the spool's end, a batch
+     * refused while the stream elected its leader went behind later ones) */
+    struct batch **retry; /* max_pending slots */
+    unsigned nretry;
+    uint64_t spool_reads;
+    /* after a spooled batch failed, one at a time until one is acknowledged:
+     * with a window in flight, a later batch could pass a refused earlier one */
+    bool spool_probe;
     unsigned partitions;
     int64_t pause_until_ms; /* after a failure: no spool draining until then */
     struct bus_pub_stats st;
@@ -134,6 +145,30 @@ static void to_spool(struct bus_pub *p, struct batch *b)
     if (b->from_spool)
         spool_done(p->spool, b->segment);
     batch_free(b);
+}
+
+/* A batch whose send failed: a spooled one waits for its turn again in
+ * the retry list (its record stays in the spool until it is acknowledged),
+ * a live one goes to the spool's end. */
+static void respool(struct bus_pub *p, struct batch *b)
+{
+    if (b->from_spool) {
+        pthread_mutex_lock(&p->mu);
+        if (p->nretry < p->o.max_pending) {
+            unsigned i = p->nretry++;
+            while (i > 0 && p->retry[i - 1]->spool_order > b->spool_order) {
+                p->retry[i] = p->retry[i - 1];
+                i--;
+            }
+            p->retry[i] = b;
+            b = NULL;
+        }
+        p->spool_probe = true;
+        pthread_mutex_unlock(&p->mu);
+        if (!b)
+            return;
+    }
+    to_spool(p, b);
 }
 
 /* ------------------------------------------------------------ batches */
@@ -310,6 +345,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     pthread_mutex_lock(&p->mu);
     struct batch *b = id ? inflight_take(p, id) : NULL;
     if (b && pa) {
+        if (b->from_spool)
+            p->spool_probe = false;
         p->st.acked_batches++;
         if (pa->Duplicate)
             p->st.duplicates++;
@@ -339,7 +376,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         } else {
             say(p, STOAT_SEV_NOTE, "bus: batch %s not acknowledged (%s); spooled to send again", b->id, why);
         }
-        to_spool(p, b);
+        respool(p, b);
     }
     natsMsg_Destroy(msg);
 }
@@ -462,6 +499,7 @@ static struct batch *from_spool(struct bus_pub *p, struct buf *store)
     b->sealed_ns = it.rec.sealed_ns;
     b->segment = it.segment;
     b->from_spool = true;
+    b->spool_order = ++p->spool_reads;
     snprintf(b->host, sizeof b->host, "%.*s", (int)it.rec.host_len, it.rec.host);
     snprintf(b->id, sizeof b->id, "%.*s", (int)it.rec.id_len, it.rec.id);
     const char *c = memchr(b->id, ':', strlen(b->id));
@@ -482,12 +520,20 @@ static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf 
 {
     while (*tokens > 0) {
         pthread_mutex_lock(&p->mu);
-        bool room = p->nspool_inflight < (p->o.max_pending + 1) / 2 && p->ninflight < p->o.max_pending &&
-                    mono_ms() >= p->pause_until_ms;
+        unsigned window = p->spool_probe ? 1 : (p->o.max_pending + 1) / 2;
+        bool room = p->nspool_inflight < window && p->ninflight < p->o.max_pending && mono_ms() >= p->pause_until_ms;
         pthread_mutex_unlock(&p->mu);
         if (!room)
             return;
-        struct batch *b = from_spool(p, store);
+        pthread_mutex_lock(&p->mu);
+        struct batch *b = NULL;
+        if (p->nretry) {
+            b = p->retry[0];
+            memmove(p->retry, p->retry + 1, --p->nretry * sizeof *p->retry);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!b)
+            b = from_spool(p, store);
         if (!b)
             return;
         *tokens -= b->count;
@@ -496,7 +542,7 @@ static void drain(struct bus_pub *p, unsigned parts, double *tokens, struct buf 
         p->nspool_inflight++;
         pthread_mutex_unlock(&p->mu);
         if (!send_batch(p, b, parts))
-            to_spool(p, b);
+            respool(p, b);
     }
 }
 
@@ -665,6 +711,7 @@ stoat_err bus_pub_create(struct bus_conn *c, const struct bus_pub_opts *o, struc
     pthread_cond_init(&p->room, NULL);
     strmap_init(&p->hostidx);
     p->inflight = xcalloc(p->o.max_pending, sizeof *p->inflight);
+    p->retry = xcalloc(p->o.max_pending, sizeof *p->retry);
     p->hb_mark_ms = mono_ms();
     /* the run id: 64 random bits, so that ids of two runs never meet */
     uint64_t r = 0;
@@ -713,7 +760,7 @@ static bool settled(struct bus_pub *p)
     bool open = false;
     for (size_t i = 0; i < p->nhosts && !open; i++)
         open = p->hosts[i].open[1] || p->hosts[i].open[2];
-    bool done = !open && !p->qhead && p->ninflight == 0 && ss.batches == 0 && ss.segments == 0;
+    bool done = !open && !p->qhead && p->ninflight == 0 && p->nretry == 0 && ss.batches == 0 && ss.segments == 0;
     pthread_mutex_unlock(&p->mu);
     return done;
 }
@@ -729,11 +776,26 @@ bool bus_pub_finish(struct bus_pub *p, int64_t wait_ms)
     }
     /* The last one says how it ended (what the spool dropped): keep trying
      * for up to 20 s while the health stream elects a leader, which after a
-     * whole cluster restart can come well after the event stream's. */
+     * node's or the whole cluster's restart can come well after the event
+     * stream's. The events were stored, so the health stream exists (one
+     * setup makes both): every failure is worth another try, and a last
+     * failure is said, never silent. */
+    if (p->o.heartbeat_ms <= 0)
+        return true;
     int64_t hb_end = mono_ms() + 20000;
-    while (p->o.heartbeat_ms > 0 && bus_conn_state(p->conn) == BUS_CONNECTED && mono_ms() < hb_end &&
-           heartbeat(p) == NATS_TIMEOUT)
+    natsStatus ns = NATS_NOT_YET_CONNECTED;
+    for (;;) {
+        if (bus_conn_state(p->conn) == BUS_CONNECTED && (ns = heartbeat(p)) == NATS_OK)
+            break;
+        if (mono_ms() >= hb_end)
+            break;
         usleep(250000);
+    }
+    if (ns != NATS_OK) {
+        const char *last = nats_GetLastError(NULL);
+        say(p, STOAT_SEV_WARNING, "bus: the last heartbeat (the final counts) was not stored: %s%s%s",
+            natsStatus_GetText(ns), last ? ": " : "", last ? last : "");
+    }
     return true;
 }
 
@@ -778,6 +840,8 @@ void bus_pub_destroy(struct bus_pub *p)
             struct batch *b = p->ninflight ? p->inflight[--p->ninflight] : NULL;
             if (b && b->from_spool)
                 p->nspool_inflight--;
+            if (!b && p->nretry)
+                b = p->retry[--p->nretry];
             pthread_mutex_unlock(&p->mu);
             if (!b)
                 break;
@@ -792,6 +856,7 @@ void bus_pub_destroy(struct bus_pub *p)
     free(p->hosts);
     strmap_free(&p->hostidx);
     free(p->inflight);
+    free(p->retry);
     buf_free(&p->zbuf);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->wake);

@@ -85,7 +85,7 @@ struct centre {
     struct fleet_leases *leases;
     struct bus_rules_watch *rules; /* NULL: no reload */
     bool *held;
-    bool *ever;         /* held before in this process: its state is here, not replayed */
+    bool *ever;         /* held before in this process: its state is here up to done_seq */
     uint64_t *done_seq; /* per partition: the highest stream sequence whose events are in this worker's state */
     /* the round */
     pthread_mutex_t mu;
@@ -282,7 +282,7 @@ static void subs_follow_leases(struct centre *c)
             } else {
                 if (c->o->verbose)
                     say(c, STOAT_SEV_NOTE, "fleet: %s reads %s", c->o->id, durable);
-                if (r < c->partitions && !c->ever[r])
+                if (r < c->partitions)
                     replay_partition(c, r);
                 c->ever[r] = true;
             }
@@ -772,7 +772,10 @@ static void replay_one(void *ctx, natsMsg *m)
 }
 
 /* Partition p was just taken: its recent stored batches rebuild the state
- * (sinks muted). Between rounds, so nothing else is in flight. */
+ * (sinks muted). Between rounds, so nothing else is in flight. Taken back
+ * after another worker held it, only what came after this worker's own
+ * state (done_seq) is replayed: the other's batches, which this state lacks
+ * (a correlation window judged without them missed its alert). */
 static void replay_partition(struct centre *c, unsigned p)
 {
     if (c->o->replay_s < 0)
@@ -784,9 +787,10 @@ static void replay_partition(struct centre *c, unsigned p)
     uint64_t floor_seq = 0;
     int je = 0;
     c->muted = true;
+    uint64_t from_seq = c->ever[p] && c->done_seq[p] ? c->done_seq[p] + 1 : 0;
     int got = fleet_replay(c->conn, BUS_STREAM_EVENTS, durable, filter,
-                           wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), replay_one, &r,
-                           &floor_seq, &je);
+                           wall_ns() - (int64_t)((c->o->replay_s ? c->o->replay_s : 900) * 1e9), from_seq, replay_one,
+                           &r, &floor_seq, &je);
     release_held(&r);
     free(r.held);
     c->muted = false;

@@ -284,7 +284,7 @@ static void replay(struct fleet_cross *x)
     uint64_t before = x->st.replayed, floor_seq = 0;
     int je = 0;
     int r = fleet_replay(x->conn, BUS_STREAM_FACTS, FLEET_CONSUMER_CROSS, "stoat.fact.>",
-                         wall_ns() - (int64_t)(x->o.replay_s * 1e9), replay_one, x, &floor_seq, &je);
+                         wall_ns() - (int64_t)(x->o.replay_s * 1e9), 0, replay_one, x, &floor_seq, &je);
     if (r < 0)
         say(x, STOAT_SEV_WARNING, "fleet: cannot replay the facts (JetStream error %d): the graph starts empty", je);
     if (r <= 0)

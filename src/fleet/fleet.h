@@ -64,13 +64,14 @@ void fleet_leases_release(struct fleet_leases *l);
 void fleet_leases_close(struct fleet_leases *l);
 
 /* What a role's last holder had: the messages of stream under filter from
- * start_ns (wall clock) up to the durable consumer's ack floor, in order,
- * each handed to fn, which owns it. Returns 0 when the consumer has
+ * start_ns (wall clock), or from stream sequence start_seq when it is not 0,
+ * up to the durable consumer's ack floor, in order, each handed to fn,
+ * which owns it. Returns 0 when the consumer has
  * acknowledged nothing, -1 when the stream cannot be read (*je says why),
  * else 1; *floor_seq is the floor. */
 typedef void (*fleet_replay_fn)(void *ctx, natsMsg *m);
 int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
-                 fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
+                 uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je);
 
 /* ---- the centre (centre.c) ---- */
 

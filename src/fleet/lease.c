@@ -201,7 +201,7 @@ void fleet_leases_close(struct fleet_leases *l)
 }
 
 int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable, const char *filter, int64_t start_ns,
-                 fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je)
+                 uint64_t start_seq, fleet_replay_fn fn, void *ctx, uint64_t *floor_seq, int *je)
 {
     /* only what the consumer has seen acknowledged was acted on: up to its
      * ack floor (nothing at all for a consumer never read) */
@@ -211,14 +211,19 @@ int fleet_replay(struct bus_conn *conn, const char *stream, const char *durable,
         *floor_seq = ci->AckFloor.Stream;
         jsConsumerInfo_Destroy(ci);
     }
-    if (!*floor_seq)
+    if (!*floor_seq || (start_seq && start_seq > *floor_seq))
         return 0;
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = stream;
     so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = start_ns;
+    if (start_seq) {
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = start_seq;
+    } else {
+        so.Config.DeliverPolicy = js_DeliverByStartTime;
+        so.Config.OptStartTime = start_ns;
+    }
     natsSubscription *sub = NULL;
     jsErrCode e = 0;
     if (js_SubscribeSync(&sub, bus_js(conn), filter, NULL, &so, &e) != NATS_OK) {

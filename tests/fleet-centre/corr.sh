@@ -12,7 +12,10 @@
 #   - incidents likewise (an incident gap of 15 minutes splits the day's
 #     chain in two): the idle worker stores the first, whose gap its
 #     clock passed, while it runs; its stop closes the second; the second
-#     worker's replay rebuilds both, and neither is stored again.
+#     worker's replay rebuilds both, and neither is stored again;
+#   - the partition goes to another worker and comes back while the burst
+#     is under way: the worker taking it back replays what the other read
+#     (its own state lacked it), and the alerts are hunt's.
 # One JetStream server on a random loopback port, killed by pid at exit.
 # Skipped, with a message, when nats-server is absent.
 set -u
@@ -116,4 +119,45 @@ grep -q "incidents stored before: [1-9]" "$T/wb.log" && ok "the second worker kn
     bad "the second worker stored no incident known before"
 cmp -s "$T/expect" "$T/got" && ok "the same $(wc -l <"$T/got") alerts as stoat hunt" ||
     { bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head; }
+
+# The partition goes from wc to wd and back while the burst is under way:
+# wc reads the day up to the burst's first command (whoami), stops answering
+# until its lease expires (SIGSTOP), wd takes over and reads the next two
+# (net group), then stops; wc takes the partition back and reads the rest.
+# Neither alone saw the burst's first four programs: wc must replay what wd
+# read while it held the partition (it judged whoami + nltest, ipconfig,
+# systeminfo: the alert 66 s late, at systeminfo).
+sed 's/fab-ws07/bounce01/g; s/FAB-WS07/BOUNCE01/g' "$T/day.jsonl" >"$T/bounce.jsonl"
+nl=$(grep -n '"EventID":1,' "$T/bounce.jsonl" | grep -m1 'System32\\\\nltest.exe' | cut -d: -f1)
+first=$(head -n "${nl:-0}" "$T/bounce.jsonl" | grep -n '"EventID":1,' | grep 'System32\\\\whoami.exe' | tail -1 | cut -d: -f1)
+if [ -z "$first" ] || [ -z "$nl" ] || [ "$nl" -le "$first" ]; then bad "the burst's commands not found"; finish; fi
+head -n "$first" "$T/bounce.jsonl" >"$T/b1.jsonl"
+sed -n "$((first + 1)),$((nl - 1))p" "$T/bounce.jsonl" >"$T/b2.jsonl"
+tail -n +"$nl" "$T/bounce.jsonl" >"$T/b3.jsonl"
+$STOAT hunt -q --db "$T/bhunt.db" -o /dev/null "$T/bounce.jsonl"
+alerts "$T/bhunt.db" | grep '|bounce01' >"$T/bexpect"
+pub() { $STOAT publish $SRV --spool "$T/bspool" --wait 60 "$1" >"$T/bpub.out" 2>&1 || { bad "publish $1"; cat "$T/bpub.out"; }; }
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wc -v >"$T/wc.log" 2>&1 &
+WC=$!; PIDS="$PIDS $WC"
+for _ in $(seq 1 30); do grep -q "wc reads part-0" "$T/wc.log" && break; sleep 1; done
+pub "$T/b1.jsonl"; drained || bad "wc did not drain the first part"
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wd -v >"$T/wd.log" 2>&1 &
+WD=$!; PIDS="$PIDS $WD"
+kill -STOP $WC
+for _ in $(seq 1 40); do grep -q "wd reads part-0" "$T/wd.log" && break; sleep 1; done
+kill -CONT $WC
+grep -q "wd reads part-0" "$T/wd.log" && ok "wc silent: wd took the partition over" || bad "wd never took the partition"
+for _ in $(seq 1 20); do grep -q "wc gave up role 0" "$T/wc.log" && break; sleep 1; done
+pub "$T/b2.jsonl"; drained || bad "wd did not drain the second part"
+kill -TERM $WD; wait $WD 2>/dev/null
+for _ in $(seq 1 40); do [ "$(grep -c "wc reads part-0" "$T/wc.log")" -ge 2 ] && break; sleep 1; done
+[ "$(grep -c "wc reads part-0" "$T/wc.log")" -ge 2 ] && ok "wd stopped: wc took the partition back" ||
+    bad "wc did not take the partition back"
+pub "$T/b3.jsonl"; drained || bad "wc did not drain the third part"
+sleep 3 # idle rounds judge the window
+kill -TERM $WC; wait $WC 2>/dev/null
+alerts "$T/fleet.db" | grep '|bounce01' >"$T/bgot"
+[ -s "$T/bexpect" ] && cmp -s "$T/bexpect" "$T/bgot" &&
+    ok "partition taken back: the same $(wc -l <"$T/bgot") alerts as stoat hunt, the burst's included" ||
+    { bad "partition taken back: alerts differ from stoat hunt"; diff "$T/bexpect" "$T/bgot" | head; }
 finish

@@ -198,7 +198,8 @@ static int push(struct bus_conn *c, char **files, int n)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: fleetcheck setup URL [PARTITIONS] | count URL STREAM | last URL STREAM\n");
+        fprintf(stderr,
+                "usage: fleetcheck setup URL [PARTITIONS] | count|last|lines|delete URL STREAM | push URL FILE...\n");
         return 2;
     }
     struct bus_conn *c = conn(argv[2]);
@@ -221,6 +222,13 @@ int main(int argc, char **argv)
         rc = push(c, argv + 3, argc - 3);
     } else if (!strcmp(argv[1], "lines") && argc > 3) {
         rc = count(c, argv[3], false, true);
+    } else if (!strcmp(argv[1], "delete") && argc > 3) {
+        /* a stream gone while its partitions key stays: publishes are refused */
+        jsErrCode je = 0;
+        if (js_DeleteStream(bus_js(c), argv[3], NULL, &je) != NATS_OK) {
+            fprintf(stderr, "fleetcheck: cannot delete %s (%d)\n", argv[3], (int)je);
+            rc = 1;
+        }
     } else {
         rc = 2;
     }

@@ -136,6 +136,32 @@ c=$("$CHECK" count "$URL" STOAT_EVENTS)
     ok "after the resend the stream holds $((N + 2)) events, none twice" || bad "after resend: $c, want $((N + 2))"
 stop_server
 
+# ------------------------------------------------------------ 2b. the spool drains in order
+# a spool of 40 batches (numbered events, one host) meets a server whose
+# event stream is gone: every resend is refused for a few seconds, then the
+# stream is made again. The events reach it in the spool's order (refused
+# batches were appended behind later ones: their order rotated).
+tmpl=$(zcat tests/scenario/benign/linux-design-srv01.jsonl.gz | grep -m1 '"EventID":1,' |
+       sed 's/design-srv01/order01/g')
+for k in $(seq 0 39999); do echo "${tmpl/\/usr\/sbin\/CRON -f -P/\/usr\/bin\/seq-marker $k}"; done >"$T/ordered.jsonl"
+"$STOAT" publish --server "$URL" --spool "$T/sp2b" --wait 1 "$T/ordered.jsonl" >/dev/null 2>&1
+start_server "$T/js2b" || { bad "start 2b"; finish; }
+"$CHECK" setup "$URL" 4 >/dev/null && "$CHECK" delete "$URL" STOAT_EVENTS ||
+    bad "could not set up a server without its event stream"
+"$STOAT" publish --server "$URL" --spool "$T/sp2b" --spool-rate 100000 --wait 60 "$T/one.jsonl" \
+    >"$T/p2b.out" 2>"$T/p2b.err" &
+P2B=$!
+sleep 4
+"$CHECK" setup "$URL" 4 >/dev/null
+wait $P2B
+"$CHECK" lines "$URL" STOAT_EVENTS | grep -o 'seq-marker [0-9]*' | awk '{print $2}' >"$T/order-seq"
+if [ "$(wc -l <"$T/order-seq")" = 40000 ] && sort -n -c "$T/order-seq" 2>/dev/null; then
+    ok "a spool refused for 4 s drains in order: 40000 events"
+else
+    bad "spool order: $(wc -l <"$T/order-seq") events; runs: $(awk 'NR == 1 {s = $1} NR > 1 && $1 != p + 1 {printf "%s-%s ", s, p; s = $1} {p = $1} END {print s "-" p}' "$T/order-seq" | cut -c1-200)"
+fi
+stop_server
+
 # ------------------------------------------------------------ 3. outage mid-publish
 start_server "$T/js3" || { bad "start 3"; finish; }
 "$CHECK" setup "$URL" 4 >/dev/null

@@ -469,6 +469,10 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             id, (unsigned long long)fs.facts, (unsigned long long)fs.fact_messages, (unsigned long long)fs.cross_facts,
             (unsigned long long)fs.cross_edges, (unsigned long long)fs.cross_new_edges,
             (unsigned long long)fs.cross_incidents, (unsigned long long)fs.cross_known);
+    fprintf(stderr,
+            "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already\n", id,
+            (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,
+            (unsigned long long)fs.cross_corr_known);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)

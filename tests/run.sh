@@ -120,6 +120,7 @@ make -s build/bench/fleet_pub >/dev/null 2>&1
 part fleet-centre tests/fleet-centre/run.sh
 part fleet-cross tests/fleet-centre/cross.sh
 part fleet-corr tests/fleet-centre/corr.sh
+part fleet-xcorr tests/fleet-centre/xcorr.sh
 part fleet-scale tests/fleet-scale/run.sh
 
 # ------------------------------------------------------------- sanitizer build

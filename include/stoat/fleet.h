@@ -79,6 +79,9 @@ struct stoat_fleet_stats {
     uint64_t miscounted;           /* batches holding another number of events than Stoat-Count: read */
     uint64_t fact_messages, facts; /* published by this worker's partitions */
     uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;
+    /* incidents not stored again (a worker before stored them); the
+     * cross-host role's correlations spanning hosts, stored and known */
+    uint64_t incidents_known, cross_corr, cross_corr_known;
     uint64_t latency_n;
     double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
     double busy_s;                       /* from the first batch fetched to the last commit: the drain's time */

@@ -125,6 +125,12 @@ int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, co
  * another worker had processed asks before storing its firing again.
  * Reads what is committed. */
 int stoat_store_corr_known(struct stoat_store *s, const struct stoat_alert *a);
+/* 1 when an incident of inc's host (one host's, not a fleet incident) with
+ * the same first or last alert time is stored, 0 when not, -1 on an error:
+ * a fleet worker that rebuilt a host's chains by replaying what another
+ * worker had processed asks before storing the chain's incident again.
+ * Reads what is committed. */
+int stoat_store_incident_known(struct stoat_store *s, const struct stoat_incident *inc);
 /* A host's heartbeat (the JSON as it came, at most 64 KiB) seen at seen_ns.
  * *was_silent (may be NULL) says the host had been flagged silent; the flag
  * is cleared. Commits what is queued first. */

@@ -519,6 +519,11 @@ void behaviour_advance(struct behaviour *b, int64_t now_ns)
     cross_advance(b->cross, now_ns);
 }
 
+void behaviour_idle(struct behaviour *b, int64_t idle_ns)
+{
+    chains_idle(b->chains, idle_ns);
+}
+
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)
 {
     if (!b->learn)

@@ -127,8 +127,13 @@ struct chains {
     uint64_t seq;
     int64_t last_time; /* the last known time in input order */
     int64_t fed_upto;  /* records up to this time have been chained (INT64_MIN: none) */
-    int64_t clock;     /* the newest time chained */
-    int64_t soonest;   /* no open chain closes before the clock passes this */
+    /* per host (its id): the newest time chained, and no open chain of the
+     * host closes before its clock passes soon. A host whose events run
+     * hours behind another's (a fleet worker reads many) has its own time. */
+    struct host_clock {
+        int64_t clock, soon;
+    } * hc;
+    size_t hc_cap;
     struct chain *open;
     size_t nopen, open_cap;
     struct chain *done; /* closed, waiting to be reported oldest first */
@@ -161,8 +166,7 @@ struct chains *chains_create(const struct chains_opts *o, const struct chains_ou
         c->max_pending = 16;
     strmap_init(&c->host_ids);
     strmap_init(&c->rule_ids);
-    c->last_time = c->fed_upto = c->clock = INT64_MIN;
-    c->soonest = INT64_MAX;
+    c->last_time = c->fed_upto = INT64_MIN;
     return c;
 }
 
@@ -188,6 +192,7 @@ void chains_destroy(struct chains *c)
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
+    free(c->hc);
     for (size_t i = 0; i < c->nrules; i++) {
         free(c->rules[i].id);
         free(c->rules[i].title);
@@ -203,6 +208,8 @@ uint32_t chains_host(struct chains *c, const char *name)
     uint32_t id = strmap_put(&c->host_ids, name, strlen(name), (uint32_t)c->nhosts);
     if (id == c->nhosts) {
         XGROW(c->hosts, c->hosts_cap, c->nhosts + 1);
+        XGROW(c->hc, c->hc_cap, c->nhosts + 1);
+        c->hc[c->nhosts] = (struct host_clock){.clock = INT64_MIN, .soon = INT64_MAX};
         c->hosts[c->nhosts++] = xstrdup(name);
     }
     return id;
@@ -399,8 +406,8 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
     }
     chain_add_proc(ch, a->proc);
     int64_t close_at = add_sat(ch->span_hi, c->o.gap_ns);
-    if (close_at < c->soonest)
-        c->soonest = close_at;
+    if (close_at < c->hc[ch->host].soon)
+        c->hc[ch->host].soon = close_at;
 }
 
 static struct chain *chain_new(struct chains *c, const struct pend *p)
@@ -433,22 +440,37 @@ static void chain_close(struct chains *c, size_t i)
     c->st.chains++;
 }
 
-/* Closes the chains that can no longer grow now that time reached t. */
-static void sweep(struct chains *c, int64_t t)
+/* Closes the chains of host h that can no longer grow now that its time
+ * reached t. */
+static void sweep(struct chains *c, uint32_t h, int64_t t)
 {
-    if (t == INT64_MIN || t <= c->soonest)
+    struct host_clock *hc = &c->hc[h];
+    if (t == INT64_MIN || t <= hc->soon)
         return;
-    c->soonest = INT64_MAX;
+    hc->soon = INT64_MAX;
     for (size_t i = 0; i < c->nopen;) {
+        if (c->open[i].host != h) {
+            i++;
+            continue;
+        }
         int64_t close_at = add_sat(c->open[i].span_hi, c->o.gap_ns);
         if (t > close_at) {
             chain_close(c, i);
             continue;
         }
-        if (close_at < c->soonest)
-            c->soonest = close_at;
+        if (close_at < hc->soon)
+            hc->soon = close_at;
         i++;
     }
+}
+
+/* Host h's time reached t (when later than its clock); its chains that can
+ * no longer grow close. */
+static void host_time(struct chains *c, uint32_t h, int64_t t)
+{
+    if (t > c->hc[h].clock)
+        c->hc[h].clock = t;
+    sweep(c, h, c->hc[h].clock);
 }
 
 static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
@@ -475,11 +497,9 @@ static struct chain *find_chain(struct chains *c, const struct chain_alert *a, i
 
 static void feed(struct chains *c, const struct pend *p)
 {
-    if (p->when != INT64_MIN && p->when < c->clock)
+    if (p->when != INT64_MIN && p->when < c->hc[p->a.host].clock)
         c->st.late++;
-    if (p->when > c->clock)
-        c->clock = p->when;
-    sweep(c, c->clock);
+    host_time(c, p->a.host, p->when);
     struct chain *ch = find_chain(c, &p->a, p->when);
     if (!ch)
         ch = chain_new(c, p);
@@ -633,9 +653,20 @@ void chains_advance(struct chains *c, int64_t now_ns)
     release(c, upto);
     if (upto > c->fed_upto)
         c->fed_upto = upto;
-    if (upto > c->clock)
-        c->clock = upto;
-    sweep(c, c->clock);
+    for (uint32_t h = 0; h < c->nhosts; h++)
+        host_time(c, h, upto);
+    report_done(c);
+}
+
+void chains_idle(struct chains *c, int64_t idle_ns)
+{
+    if (!c->o.live && c->npending) {
+        c->st.batches++;
+        release(c, INT64_MAX); /* what is kept is all there is for now */
+    }
+    for (uint32_t h = 0; idle_ns > 0 && h < c->nhosts; h++)
+        if (c->hc[h].clock != INT64_MIN)
+            host_time(c, h, add_sat(c->hc[h].clock, idle_ns));
     report_done(c);
 }
 

@@ -104,6 +104,11 @@ void chains_add(struct chains *c, const struct chain_alert *a);
 /* Live: event time has reached now_ns; records older than the lateness are
  * chained, chains that can no longer grow become incidents. */
 void chains_advance(struct chains *c, int64_t now_ns);
+/* No input came for idle_ns (a fleet worker whose hosts went quiet):
+ * offline, what is kept is chained now, in time order; each host's clock
+ * (the newest time chained for it) moves idle_ns on, and its chains that
+ * can no longer grow become incidents, without waiting for more input. */
+void chains_idle(struct chains *c, int64_t idle_ns);
 /* End of input: chain everything, close every chain. */
 void chains_finish(struct chains *c);
 void chains_get_stats(const struct chains *c, struct chains_stats *out);

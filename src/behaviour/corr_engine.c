@@ -115,6 +115,7 @@ void corr_default_opts(struct corr_opts *opts)
     opts->lateness_ns = 60 * (int64_t)1000000000;
     opts->max_groups = 100000;
     opts->max_bytes = (size_t)64 << 20;
+    opts->skip = NULL;
 }
 
 bool corr_reads(const struct corr_engine *e, uint32_t rule)
@@ -324,6 +325,50 @@ static void add_reader(struct corr_engine *e, uint32_t c, uint32_t pos)
     rd->vname = valued && ci->cond.field ? source_name(src, field_for(e->rs, k, pos, ci->cond.field)) : NO_NAME;
 }
 
+/* Whether group-by name `name` of k is a host field for every rule k reads. */
+static bool host_field(const struct stoat_ruleset *rs, const struct correlation *k, const char *name)
+{
+    for (uint32_t pos = 0; pos < k->corr.nrules; pos++) {
+        const char *f = field_for(rs, k, pos, name);
+        uint32_t id = fieldtab_lookup(&rs->fields, f, strlen(f));
+        bool host = false;
+        for (size_t i = 0; id != FIELD_UNKNOWN && i < rs->nhost_ids && !host; i++)
+            host = rs->host_ids[i] == id;
+        if (!host)
+            return false;
+    }
+    return k->corr.nrules > 0;
+}
+
+size_t corr_spanning_hosts(const struct stoat_ruleset *rs, bool *spans)
+{
+    for (size_t c = 0; c < rs->ncorrs; c++) {
+        const struct correlation *k = &rs->corrs[c];
+        bool by_host = false;
+        for (size_t i = 0; k->rule_index && i < k->corr.ngroup_by && !by_host; i++)
+            by_host = host_field(rs, k, k->corr.group_by[i]);
+        spans[c] = !by_host;
+    }
+    /* a correlation and the ones it reads go together: until nothing changes */
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t c = 0; c < rs->ncorrs; c++) {
+            const struct correlation *k = &rs->corrs[c];
+            for (size_t p = 0; k->rule_index && p < k->corr.nrules; p++) {
+                long ix = k->rule_index[p];
+                if (ix > -2 || (size_t)(-2 - ix) >= rs->ncorrs || spans[c] == spans[-2 - ix])
+                    continue;
+                spans[c] = spans[-2 - ix] = true;
+                changed = true;
+            }
+        }
+    }
+    size_t n = 0;
+    for (size_t c = 0; c < rs->ncorrs; c++)
+        n += spans[c];
+    return n;
+}
+
 struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct corr_opts *opts)
 {
     struct corr_engine *e = NULL;
@@ -355,7 +400,7 @@ struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct cor
     e->seen = xcalloc(maxn, 1);
     for (uint32_t c = 0; c < e->ncorrs; c++) {
         const struct correlation *k = &rs->corrs[c];
-        if (!k->rule_index)
+        if (!k->rule_index || (opts && opts->skip && opts->skip[c]))
             continue;
         for (size_t p = 0; p < k->corr.nrules; p++) {
             long ix = k->rule_index[p];

@@ -382,7 +382,7 @@ static void table_grow(struct corr_engine *e)
 struct group *corr_group_get(struct corr_engine *e, uint32_t corr, const char *key, uint32_t keylen, uint64_t h)
 {
     for (struct group *g = e->bucket[h & (e->nbucket - 1)]; g; g = g->hnext)
-        if (g->hash == h && g->corr == corr && g->keylen == keylen && memcmp(g->key, key, keylen) == 0) {
+        if (g->hash == h && g->corr == corr && g->keylen == keylen && (!keylen || memcmp(g->key, key, keylen) == 0)) {
             lru_unlink(e, g);
             lru_append(e, g);
             return g;
@@ -394,7 +394,8 @@ struct group *corr_group_get(struct corr_engine *e, uint32_t corr, const char *k
     g->heap_at = NOT_QUEUED;
     g->newest = CORR_NONE;
     g->armed = true;
-    memcpy(g->key, key, keylen);
+    if (keylen) /* a correlation without group-by has one group, keyed by nothing (key may be NULL) */
+        memcpy(g->key, key, keylen);
     g->keylen = keylen;
     g->vals = xcalloc(ci->ngroup + 1, sizeof(*g->vals));
     const char *p = g->key;

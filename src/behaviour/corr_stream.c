@@ -1,7 +1,10 @@
 /* See corr_stream.h. The state between the serial stage and the
  * correlation engine (corr_engine.c): which fields correlations read, the
  * kept matches of an offline run, and the evidence of matches that were not
- * reported. */
+ * reported. A fleet worker's stream (CORR_PART_HOSTS) has an engine per
+ * host, made when the host's first match is fed: an engine's clock is its
+ * newest event, and the correlations it judges are grouped by host, so one
+ * engine per host is one clock per host at no cost in meaning. */
 #include "behaviour/corr_stream.h"
 
 #include <stdlib.h>
@@ -43,13 +46,31 @@ struct corr_evidence {
     char *rule, *summary;
 };
 
+/* An engine and its clock's newest event: one per host (CORR_PART_HOSTS),
+ * else one. Each engine has the stream's caps. */
+struct corr_host {
+    struct corr_engine *e;
+    int64_t newest; /* INT64_MIN: none yet */
+};
+
+#define READ_HERE     1 /* a correlation this stream evaluates reads the rule */
+#define READ_SPANNING 2 /* one spanning hosts does, evaluated elsewhere (forwarded) */
+
 struct corr_stream {
     const struct stoat_ruleset *rs;
     enum stoat_level min_level; /* firings below are not reported */
     struct stoat_hunt_stats *stats;
     corr_alert_fn emit;
     void *emit_ctx;
-    struct corr_engine *corr;
+    enum corr_part part;
+    struct corr_host *eng;
+    size_t neng, capeng;
+    struct strmap eng_of; /* CORR_PART_HOSTS: host name -> index into eng */
+    bool *skip;           /* per correlation: not evaluated here */
+    uint8_t *reads;       /* per rule: READ_* */
+    corr_match_fn fwd;
+    void *fwd_ctx;
+    struct strmap rule_of; /* CORR_PART_SPANNING: rule id -> index */
     bool corr_live;
     struct corr_opts corr_opts;
     struct fieldtab corr_names; /* the fields correlations read */
@@ -57,7 +78,6 @@ struct corr_stream {
     struct corr_kept *corr_index;
     size_t ncorr_index, corr_index_cap;
     int64_t corr_last_time;         /* for matches without a time */
-    int64_t newest;                 /* the newest match time seen (INT64_MIN: none) */
     struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
 };
@@ -227,9 +247,28 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
     s->emit(s->emit_ctx, &a);
 }
 
+static struct corr_host *engine_for(struct corr_stream *s, const char *host)
+{
+    uint32_t i = 0;
+    if (s->part == CORR_PART_HOSTS) {
+        const char *h = host ? host : "";
+        size_t n = strlen(h);
+        if (!strmap_get(&s->eng_of, h, n, &i)) {
+            i = (uint32_t)s->neng;
+            strmap_put(&s->eng_of, h, n, i);
+            XGROW(s->eng, s->capeng, s->neng + 1);
+            s->eng[s->neng++] = (struct corr_host){.e = corr_create(s->rs, &s->corr_opts), .newest = INT64_MIN};
+        }
+    }
+    return &s->eng[i];
+}
+
 static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
 {
-    corr_feed(s->corr, in, on_corr_fire, s);
+    struct corr_host *h = engine_for(s, in->host);
+    if (in->time_ns != INT64_MIN && in->time_ns > h->newest)
+        h->newest = in->time_ns;
+    corr_feed(h->e, in, on_corr_fire, s);
 }
 
 static void put32(struct buf *b, uint32_t v)
@@ -299,30 +338,25 @@ static void corr_feed_kept(struct corr_stream *s)
     buf_clear(&s->corr_kept);
 }
 
-void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id)
+/* One match into the engines: fed now (live) or kept to be fed in time
+ * order. glance: the event's summary when it was not reported. */
+static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_t time_ns, const char *host,
+                 const struct stoat_field *view, size_t nf, const char *glance, size_t glen)
 {
-    struct stoat_field view[CORR_VIEW_MAX];
-    size_t nf = corr_view(s, a, rule, view);
-    struct buf glance = {0};
-    if (a->time_ns != INT64_MIN && a->time_ns > s->newest)
-        s->newest = a->time_ns;
-    if (!alert_id)
-        event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
     if (s->corr_live) {
         if (!alert_id)
-            alert_id = note_evidence(s, rule, a->time_ns, glance.p ? glance.p : "", glance.len);
-        buf_free(&glance);
+            alert_id = note_evidence(s, rule, time_ns, glance ? glance : "", glen);
         struct corr_input in = {
-            .rule = rule, .alert_id = alert_id, .time_ns = a->time_ns, .fields = view, .nfields = nf, .host = a->host};
+            .rule = rule, .alert_id = alert_id, .time_ns = time_ns, .fields = view, .nfields = nf, .host = host};
         corr_feed_now(s, &in);
         return;
     }
-    if (a->time_ns != INT64_MIN)
-        s->corr_last_time = a->time_ns;
+    if (time_ns != INT64_MIN)
+        s->corr_last_time = time_ns;
     size_t need = 32;
     for (size_t i = 0; i < nf; i++)
         need += 9 + view[i].name_len + view[i].value_len;
-    need += (a->host ? strlen(a->host) + 1 : 0) + glance.len;
+    need += (host ? strlen(host) + 1 : 0) + glen;
     if (s->corr_kept.len && s->corr_kept.len + need > s->corr_opts.max_bytes)
         corr_feed_kept(s);
     XGROW(s->corr_index, s->corr_index_cap, s->ncorr_index + 1);
@@ -332,17 +366,16 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
     struct buf *b = &s->corr_kept;
     put32(b, rule);
     put64(b, alert_id);
-    put64(b, (uint64_t)a->time_ns);
-    size_t hl = a->host ? strlen(a->host) : 0;
+    put64(b, (uint64_t)time_ns);
+    size_t hl = host ? strlen(host) : 0;
     put32(b, (uint32_t)hl);
     put32(b, (uint32_t)nf);
-    put32(b, (uint32_t)glance.len);
+    put32(b, (uint32_t)glen);
     if (hl) {
-        buf_put(b, a->host, hl);
+        buf_put(b, host, hl);
         buf_putc(b, 0);
     }
-    buf_put(b, glance.p, glance.len);
-    buf_free(&glance);
+    buf_put(b, glance, glen);
     for (size_t i = 0; i < nf; i++) {
         put32(b, view[i].name_len);
         put32(b, view[i].value_len);
@@ -352,23 +385,136 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
     }
 }
 
+/* The match goes to the cross-host role: the fields as the rule saw them
+ * (copied: the event's may not end in NUL), the event at a glance. */
+static void forward(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, const struct stoat_field *view,
+                    size_t nf)
+{
+    const struct stoat_rule_meta *meta = &s->rs->rules[rule].meta;
+    struct buf b = {0}, glance = {0};
+    size_t off[2 * CROSS_MATCH_FIELDS];
+    if (nf > CROSS_MATCH_FIELDS)
+        nf = CROSS_MATCH_FIELDS;
+    for (size_t i = 0; i < nf; i++) {
+        off[2 * i] = b.len;
+        buf_put(&b, view[i].name, view[i].name_len);
+        buf_putc(&b, 0);
+        off[2 * i + 1] = b.len;
+        buf_put(&b, view[i].value, view[i].value_len);
+        buf_putc(&b, 0);
+    }
+    event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
+    buf_putc(&glance, 0);
+    struct cross_match m = {.host = a->host,
+                            .rule_id = meta->id      ? meta->id
+                                       : meta->title ? meta->title
+                                                     : "?",
+                            .time_ns = a->time_ns,
+                            .summary = glance.p,
+                            .nfields = nf};
+    for (size_t i = 0; i < nf; i++) {
+        m.names[i] = b.p + off[2 * i];
+        m.values[i] = b.p + off[2 * i + 1];
+        m.types[i] = view[i].type;
+    }
+    s->fwd(s->fwd_ctx, &m);
+    buf_free(&b);
+    buf_free(&glance);
+}
+
+void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id)
+{
+    uint8_t reads = rule < s->rs->nrules ? s->reads[rule] : 0;
+    if (!reads)
+        return;
+    struct stoat_field view[CORR_VIEW_MAX];
+    size_t nf = corr_view(s, a, rule, view);
+    if ((reads & READ_SPANNING) && s->fwd)
+        forward(s, a, rule, view, nf);
+    if (!(reads & READ_HERE))
+        return;
+    struct buf glance = {0};
+    if (!alert_id)
+        event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
+    take(s, rule, alert_id, a->time_ns, a->host, view, nf, glance.p, glance.len);
+    buf_free(&glance);
+}
+
+void corr_stream_remote(struct corr_stream *s, const struct cross_match *m)
+{
+    uint32_t rule;
+    if (!s || !m->rule_id || !strmap_get(&s->rule_of, m->rule_id, strlen(m->rule_id), &rule) ||
+        !(s->reads[rule] & READ_HERE)) {
+        if (s)
+            s->stats->corr_unusable++;
+        return;
+    }
+    struct stoat_field view[CROSS_MATCH_FIELDS];
+    size_t nf = m->nfields < CROSS_MATCH_FIELDS ? m->nfields : CROSS_MATCH_FIELDS;
+    for (size_t i = 0; i < nf; i++)
+        view[i] = (struct stoat_field){.name = m->names[i],
+                                       .name_len = (uint32_t)strlen(m->names[i]),
+                                       .value = m->values[i],
+                                       .value_len = (uint32_t)strlen(m->values[i]),
+                                       .type = m->types[i]};
+    const char *g = m->summary ? m->summary : "";
+    take(s, rule, 0, m->time_ns, m->host, view, nf, g, strlen(g));
+}
+
+void corr_stream_forward(struct corr_stream *s, corr_match_fn fwd, void *ctx)
+{
+    if (!s)
+        return;
+    s->fwd = fwd;
+    s->fwd_ctx = ctx;
+}
+
 void corr_stream_finish(struct corr_stream *s)
 {
     corr_feed_kept(s);
-    corr_advance(s->corr, INT64_MAX, on_corr_fire, s);
-    struct corr_stats cs;
-    corr_get_stats(s->corr, &cs);
-    s->stats->corr_late += cs.late_dropped;
-    s->stats->corr_evicted += cs.evicted_groups + cs.evicted_events;
-    s->stats->corr_unusable += cs.unusable;
+    for (size_t i = 0; i < s->neng; i++) {
+        corr_advance(s->eng[i].e, INT64_MAX, on_corr_fire, s);
+        struct corr_stats cs;
+        corr_get_stats(s->eng[i].e, &cs);
+        s->stats->corr_late += cs.late_dropped;
+        s->stats->corr_evicted += cs.evicted_groups + cs.evicted_events;
+        s->stats->corr_unusable += cs.unusable;
+    }
 }
 
-struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
-                                       enum stoat_level min_level, struct stoat_hunt_stats *stats, corr_alert_fn emit,
-                                       void *ctx)
+/* Which rules the correlations read: those evaluated here, and (HOSTS)
+ * those spanning hosts, whose matches go on. */
+static void note_reads(struct corr_stream *s)
 {
+    const struct stoat_ruleset *rs = s->rs;
+    s->reads = xcalloc(rs->nrules ? rs->nrules : 1, 1);
+    for (size_t k = 0; k < rs->ncorrs; k++) {
+        const struct correlation *c = &rs->corrs[k];
+        for (size_t p = 0; c->rule_index && p < c->corr.nrules; p++) {
+            long ix = c->rule_index[p];
+            if (ix >= 0 && (size_t)ix < rs->nrules)
+                s->reads[ix] |= s->skip && s->skip[k] ? READ_SPANNING : READ_HERE;
+        }
+    }
+    if (s->part == CORR_PART_ALL) /* as before the split: every match the writer hands in */
+        memset(s->reads, READ_HERE, rs->nrules);
+    for (uint32_t r = 0; s->part == CORR_PART_SPANNING && r < rs->nrules; r++) {
+        const struct stoat_rule_meta *m = &rs->rules[r].meta;
+        const char *id = m->id ? m->id : m->title;
+        if (id && (s->reads[r] & READ_HERE))
+            strmap_put(&s->rule_of, id, strlen(id), r);
+    }
+}
+
+struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
+                                            enum stoat_level min_level, struct stoat_hunt_stats *stats,
+                                            corr_alert_fn emit, void *ctx, enum corr_part part)
+{
+    if (!rs->ncorrs)
+        return NULL;
     struct corr_stream *s = xcalloc(1, sizeof(*s));
-    *s = (struct corr_stream){.rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx};
+    *s = (struct corr_stream){
+        .rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx, .part = part};
     corr_default_opts(&s->corr_opts);
     s->corr_live = o->corr_live;
     if (o->corr_live && o->corr_lateness_ns > 0)
@@ -378,11 +524,27 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
     if (o->corr_max_bytes)
         s->corr_opts.max_bytes = o->corr_max_bytes;
     s->corr_last_time = INT64_MIN;
-    s->newest = INT64_MIN;
     fieldtab_init(&s->corr_names);
-    if (!rs->ncorrs || !(s->corr = corr_create(rs, &s->corr_opts))) {
-        corr_stream_destroy(s);
-        return NULL;
+    strmap_init(&s->eng_of);
+    strmap_init(&s->rule_of);
+    if (part != CORR_PART_ALL) {
+        s->skip = xcalloc(rs->ncorrs, sizeof(bool));
+        size_t spanning = corr_spanning_hosts(rs, s->skip);
+        if (part == CORR_PART_SPANNING) {
+            if (!spanning) {
+                corr_stream_destroy(s);
+                return NULL;
+            }
+            for (size_t k = 0; k < rs->ncorrs; k++)
+                s->skip[k] = !s->skip[k];
+        }
+        s->corr_opts.skip = s->skip;
+    }
+    note_reads(s);
+    if (part != CORR_PART_HOSTS) {
+        s->eng = xcalloc(1, sizeof(*s->eng));
+        s->eng[0] = (struct corr_host){.e = corr_create(rs, &s->corr_opts), .newest = INT64_MIN};
+        s->neng = s->capeng = 1;
     }
     for (size_t k = 0; k < rs->ncorrs; k++) {
         const struct sigma_correlation *sc = &rs->corrs[k].corr;
@@ -396,10 +558,17 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
     return s;
 }
 
+struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
+                                       enum stoat_level min_level, struct stoat_hunt_stats *stats, corr_alert_fn emit,
+                                       void *ctx)
+{
+    return corr_stream_create_part(rs, o, min_level, stats, emit, ctx, CORR_PART_ALL);
+}
+
 void corr_stream_advance(struct corr_stream *s, int64_t now_ns)
 {
-    if (s->corr_live && now_ns != INT64_MIN)
-        corr_advance(s->corr, now_ns, on_corr_fire, s);
+    for (size_t i = 0; s->corr_live && now_ns != INT64_MIN && i < s->neng; i++)
+        corr_advance(s->eng[i].e, now_ns, on_corr_fire, s);
 }
 
 void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
@@ -408,10 +577,15 @@ void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
         return;
     if (!s->corr_live)
         corr_feed_kept(s); /* what is kept is all there is for now */
-    if (s->newest == INT64_MIN || idle_ns <= 0)
+    if (idle_ns <= 0)
         return;
-    int64_t now = s->newest > INT64_MAX - idle_ns ? INT64_MAX - 1 : s->newest + idle_ns;
-    corr_advance(s->corr, now, on_corr_fire, s);
+    for (size_t i = 0; i < s->neng; i++) {
+        int64_t newest = s->eng[i].newest; /* each host's own clock moves on */
+        if (newest == INT64_MIN)
+            continue;
+        int64_t now = newest > INT64_MAX - idle_ns ? INT64_MAX - 1 : newest + idle_ns;
+        corr_advance(s->eng[i].e, now, on_corr_fire, s);
+    }
 }
 
 void corr_stream_destroy(struct corr_stream *s)
@@ -419,7 +593,13 @@ void corr_stream_destroy(struct corr_stream *s)
     if (!s)
         return;
     free_evidence(s);
-    corr_destroy(s->corr);
+    for (size_t i = 0; i < s->neng; i++)
+        corr_destroy(s->eng[i].e);
+    free(s->eng);
+    strmap_free(&s->eng_of);
+    strmap_free(&s->rule_of);
+    free(s->skip);
+    free(s->reads);
     fieldtab_free(&s->corr_names);
     buf_free(&s->corr_kept);
     free(s->corr_index);

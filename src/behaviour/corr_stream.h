@@ -17,22 +17,50 @@
 #include <stdint.h>
 
 #include "behaviour/correlate.h"
+#include "behaviour/cross.h"
 #include "stoat/alert.h"
 #include "stoat/behaviour.h"
 
 /* A correlation's alert, for the caller to report (it may set a->id). */
 typedef void (*corr_alert_fn)(void *ctx, struct stoat_alert *a);
+/* A match for the correlations that span hosts, sent on (valid during the call). */
+typedef void (*corr_match_fn)(void *ctx, const struct cross_match *m);
+
+/* Which correlations a stream evaluates. A hunt sees every host: all of
+ * them, one clock. The fleet splits them (correlate.h: corr_spanning_hosts):
+ * a partition worker evaluates those grouped by host, with one engine and
+ * so one event clock per host (a host whose events run hours behind
+ * another's is judged by its own time), and sends the matches of the
+ * others' rules on (corr_stream_forward); the cross-host role evaluates
+ * those spanning hosts over every worker's matches (corr_stream_remote). */
+enum corr_part {
+    CORR_PART_ALL,
+    CORR_PART_HOSTS,
+    CORR_PART_SPANNING
+};
 
 struct corr_stream;
 
-/* NULL when rs has no correlations. Firings below min_level are not
- * reported; the counts (fired, late, evicted, ...) go into stats. */
+/* NULL when rs has no correlations (CORR_PART_SPANNING: none spanning
+ * hosts). Firings below min_level are not reported; the counts (fired,
+ * late, evicted, ...) go into stats. */
 struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
                                        enum stoat_level min_level, struct stoat_hunt_stats *stats, corr_alert_fn emit,
                                        void *ctx);
+struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *o,
+                                            enum stoat_level min_level, struct stoat_hunt_stats *stats,
+                                            corr_alert_fn emit, void *ctx, enum corr_part part);
+/* CORR_PART_HOSTS: where the matches of the rules that correlations
+ * spanning hosts read go (unset: nowhere). */
+void corr_stream_forward(struct corr_stream *s, corr_match_fn fwd, void *ctx);
 /* A match of a rule that correlations read (a the event, enriched or not);
  * alert_id is its alert's id, 0 when it was not reported. */
 void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint32_t rule, uint64_t alert_id);
+/* CORR_PART_SPANNING: a match a worker sent (its rule by id; a rule this
+ * ruleset does not have is counted in stats as unusable). The match shows
+ * in a firing as evidence (rule title and summary), not as an alert id:
+ * the worker's ids are its own. */
+void corr_stream_remote(struct corr_stream *s, const struct cross_match *m);
 /* Live: time has reached now_ns; windows that can no longer change close. */
 void corr_stream_advance(struct corr_stream *s, int64_t now_ns);
 /* No input came for idle_ns: what is kept is fed (a firing at an event is

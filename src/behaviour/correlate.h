@@ -24,6 +24,7 @@ struct corr_opts {
     int64_t lateness_ns; /* how late an event may arrive and still count (default 60 s) */
     size_t max_groups;   /* open group states over all correlations (default 100,000) */
     size_t max_bytes;    /* memory for all state (default 64 MiB) */
+    const bool *skip;    /* per correlation: not evaluated by this engine (NULL: none skipped) */
 };
 
 /* One base match, as the writer has it. */
@@ -82,6 +83,14 @@ void corr_feed(struct corr_engine *e, const struct corr_input *in, corr_emit_fn 
  * without `percentile`) only fire from here. */
 void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void *ctx);
 void corr_get_stats(const struct corr_engine *e, struct corr_stats *out);
+
+/* Which correlations span hosts (spans[k], ncorrs entries): those whose
+ * group-by names no host field of the mapping (for every rule it reads,
+ * aliases resolved), and every correlation linked to one by reading or
+ * being read (a firing must reach its reader in the same engine). The
+ * fleet evaluates these where every host's matches meet; the others stay
+ * with the worker of the host's partition. Returns how many span hosts. */
+size_t corr_spanning_hosts(const struct stoat_ruleset *rs, bool *spans);
 void corr_destroy(struct corr_engine *e); /* accepts NULL */
 
 #endif

@@ -343,6 +343,7 @@ void cross_fact(struct cross *c, const struct cross_fact *f)
     case CROSS_FACT_LOGON: cross_logon(c, &f->logon); break;
     case CROSS_FACT_ALERT: cross_alert(c, &f->alert); break;
     case CROSS_FACT_ADDRESS: cross_address(c, f->host, f->addr); break;
+    case CROSS_FACT_MATCH: break;
     }
 }
 

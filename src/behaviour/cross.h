@@ -59,17 +59,35 @@ struct cross_alert {
     uint64_t proc; /* the caller's key of its process for judge (0: none) */
 };
 
+/* A match of a base rule that a correlation spanning hosts reads
+ * (correlate.h: corr_spanning_hosts): the fleet's workers send it to the
+ * cross-host role, where every host's matches meet (corr_stream.h). Only
+ * the fields correlations read travel, as the rule saw them. cross.c
+ * itself takes no such fact. */
+#define CROSS_MATCH_FIELDS 64
+struct cross_match {
+    const char *host;
+    const char *rule_id; /* the base rule's id (its title when it has none) */
+    int64_t time_ns;     /* INT64_MIN: unknown */
+    const char *summary; /* the event at a glance: the correlation's evidence */
+    size_t nfields;
+    const char *names[CROSS_MATCH_FIELDS], *values[CROSS_MATCH_FIELDS];
+    uint8_t types[CROSS_MATCH_FIELDS]; /* enum stoat_vtype */
+};
+
 /* Any fact, as it travels (facts.h writes and reads it as JSON). */
 enum cross_fact_kind {
     CROSS_FACT_LOGON = 1,
     CROSS_FACT_ALERT,
-    CROSS_FACT_ADDRESS
+    CROSS_FACT_ADDRESS,
+    CROSS_FACT_MATCH
 };
 struct cross_fact {
     enum cross_fact_kind kind;
     struct cross_logon logon; /* CROSS_FACT_LOGON */
     struct cross_alert alert; /* CROSS_FACT_ALERT */
     const char *host, *addr;  /* CROSS_FACT_ADDRESS: cross_address's */
+    struct cross_match match; /* CROSS_FACT_MATCH */
 };
 
 struct cross_out {
@@ -112,7 +130,7 @@ void cross_logon(struct cross *c, const struct cross_logon *f);
 void cross_alert(struct cross *c, const struct cross_alert *a);
 /* host uses address addr (seen as the source of its own connections) */
 void cross_address(struct cross *c, const char *host, const char *addr);
-/* One of the three above, by kind. */
+/* One of the three above, by kind (a match is not cross.c's: ignored). */
 void cross_fact(struct cross *c, const struct cross_fact *f);
 
 /* Rules were reloaded: the baseline now comes from there (NULL: none). */

@@ -90,6 +90,27 @@ void facts_json(const struct cross_fact *f, struct buf *b)
         put_str(b, "host", f->host);
         put_str(b, "addr", f->addr);
         break;
+    case CROSS_FACT_MATCH: {
+        const struct cross_match *m = &f->match;
+        size_t start = b->len;
+        buf_puts(b, "{\"fact\":\"match\"");
+        put_str(b, "host", m->host);
+        put_str(b, "rule_id", m->rule_id);
+        put_int(b, "time", m->time_ns);
+        put_str(b, "summary", m->summary);
+        /* fields as "name", "value" pairs in order; whole pairs only, and
+         * the fact stays under the reader's cap (a field left out makes
+         * the match not count for the correlations grouped by it) */
+        for (size_t i = 0; i < m->nfields && i < CROSS_MATCH_FIELDS; i++) {
+            if (b->len - start + 2 * FACTS_STR_MAX + 32 > FACTS_JSON_MAX)
+                break;
+            put_str(b, "name", m->names[i]);
+            put_str(b, "value", m->values[i] ? m->values[i] : "");
+            if (m->types[i])
+                put_int(b, "type", m->types[i]);
+        }
+        break;
+    }
     }
     buf_putc(b, '}');
 }
@@ -248,6 +269,43 @@ static bool is(const char *key, const char *name)
     return strcmp(key, name) == 0;
 }
 
+/* A match's key: "name" starts a field (past CROSS_MATCH_FIELDS, refused),
+ * "value" gives the last one's value. */
+static bool match_field(struct rd *r, const char *key, struct cross_match *m)
+{
+    const char **s = is(key, "host")      ? &m->host
+                     : is(key, "rule_id") ? &m->rule_id
+                     : is(key, "summary") ? &m->summary
+                                          : NULL;
+    if (s)
+        return str(r, s);
+    if (is(key, "time") || is(key, "type")) {
+        int64_t v;
+        if (!num(r, &v))
+            return false;
+        if (is(key, "time"))
+            m->time_ns = v;
+        else if (!m->nfields || v < STOAT_V_STRING || v > STOAT_V_NULL)
+            return fail(r, "a field type out of range, or before its name");
+        else
+            m->types[m->nfields - 1] = (uint8_t)v;
+        return true;
+    }
+    if (is(key, "name")) {
+        if (m->nfields >= CROSS_MATCH_FIELDS)
+            return fail(r, "more fields than a match carries");
+        m->values[m->nfields] = "";
+        m->types[m->nfields] = STOAT_V_STRING;
+        return str(r, &m->names[m->nfields++]);
+    }
+    if (is(key, "value")) {
+        if (!m->nfields)
+            return fail(r, "a value before its name");
+        return str(r, &m->values[m->nfields - 1]);
+    }
+    return skip_value(r);
+}
+
 /* One key's value into f (by the fact's kind, known from "fact" first). */
 static bool field_of(struct rd *r, const char *key, struct cross_fact *f)
 {
@@ -272,6 +330,8 @@ static bool field_of(struct rd *r, const char *key, struct cross_fact *f)
             : is(key, "image")   ? &a->image
             : is(key, "parent")  ? &a->parent_image
                                  : NULL;
+    else if (f->kind == CROSS_FACT_MATCH)
+        return match_field(r, key, &f->match);
     else
         s = is(key, "host") ? &f->host : is(key, "addr") ? &f->addr : NULL;
     if (s)
@@ -304,7 +364,7 @@ bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_
     struct rd r = {.p = json, .n = n, .st = st, .why = why, .whylen = whylen};
     st->used = 0;
     memset(f, 0, sizeof(*f));
-    f->logon.time_ns = f->alert.time_ns = INT64_MIN;
+    f->logon.time_ns = f->alert.time_ns = f->match.time_ns = INT64_MIN;
     if (n > FACTS_JSON_MAX)
         return fail(&r, "fact longer than its cap");
     const char *key, *kind;
@@ -313,6 +373,7 @@ bool facts_parse(const char *json, size_t n, struct cross_fact *f, struct facts_
     f->kind = is(kind, "logon")     ? CROSS_FACT_LOGON
               : is(kind, "alert")   ? CROSS_FACT_ALERT
               : is(kind, "address") ? CROSS_FACT_ADDRESS
+              : is(kind, "match")   ? CROSS_FACT_MATCH
                                     : 0;
     if (!f->kind)
         return fail(&r, "unknown kind of fact");

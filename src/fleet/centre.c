@@ -108,9 +108,11 @@ struct centre {
     struct stoat_sink *mute;
     struct mute_ctx *mute_ctx;
     bool muted;
-    bool corr_drop;            /* the correlation alert being handed out is stored already */
-    struct fleet_facts *facts; /* what the batches' events tell the cross-host role */
-    struct fleet_cross *cross; /* that role, while this worker holds its lease */
+    bool corr_drop;                 /* the correlation alert being handed out is stored already */
+    bool inc_drop;                  /* likewise the incident */
+    struct fleet_facts *facts;      /* what the batches' events tell the cross-host role */
+    struct fleet_cross *cross;      /* that role, while this worker holds its lease */
+    struct stoat_behaviour_opts bo; /* the workers' (and the cross role's correlations') */
 };
 
 struct mute_ctx {
@@ -138,10 +140,19 @@ static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
     return m->in->alert(m->in->ctx, a);
 }
 
+/* Likewise an incident: its chain, rebuilt by a replay, closes again (at
+ * an idle round, or the stop) after the worker before this one stored it;
+ * known by its host and its first or last alert's time. */
 static stoat_err mute_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct mute_ctx *m = ctx;
     if (m->c->muted || !m->in->incident)
+        return STOAT_OK;
+    if (m->in == &m->c->o->sinks[0]) { /* asked once per incident, for the first sink */
+        m->c->inc_drop = stoat_store_incident_known(m->c->rd_corr, inc) == 1;
+        m->c->fs->incidents_known += m->c->inc_drop;
+    }
+    if (m->c->inc_drop)
         return STOAT_OK;
     return m->in->incident(m->in->ctx, inc);
 }
@@ -826,6 +837,7 @@ static void maybe_reload(struct centre *c)
     c->rs = c->owned = rs;
     const struct behaviour_data *d = behaviour_data_of(rs);
     fleet_cross_set_profile(c->cross, d ? d->baseline : NULL); /* the old set's goes with it */
+    fleet_cross_set_rules(c->cross, rs);
     pipeline_start(c);
     stoat_ruleset_destroy(old);
     c->fs->reloads++;
@@ -859,9 +871,9 @@ static stoat_err idle_advance(struct centre *c, double *last_idle, double last_d
     if (now - *last_idle < 1.0)
         return STOAT_OK;
     *last_idle = now;
-    uint64_t before = c->stats->alerts;
+    uint64_t before = c->stats->alerts + c->stats->incidents;
     consumer_idle(&c->con, (int64_t)((now - last_data) * 1e9));
-    if (c->stats->alerts == before)
+    if (c->stats->alerts + c->stats->incidents == before)
         return STOAT_OK;
     stoat_err e = stoat_store_commit(c->o->store);
     if (e != STOAT_OK)
@@ -920,6 +932,9 @@ static void cross_start(struct centre *c)
                                   .idle_s = o->cross_idle_s,
                                   .replay_s = o->cross_replay_s,
                                   .partitions = c->partitions,
+                                  .rs = c->rs,
+                                  .beh = &c->bo,
+                                  .min_level = o->min_level,
                                   .id = o->id,
                                   .diag = o->diag,
                                   .diag_ctx = o->diag_ctx,
@@ -941,6 +956,8 @@ static stoat_err cross_stop(struct centre *c)
     c->fs->cross_known = xs.known;
     c->fs->cross_edges = xs.edges;
     c->fs->cross_new_edges = xs.new_edges;
+    c->fs->cross_corr = xs.corr_alerts;
+    c->fs->cross_corr_known = xs.corr_known;
     fleet_cross_destroy(c->cross);
     c->cross = NULL;
     stoat_err err = STOAT_OK;
@@ -975,13 +992,13 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
             .ctx = &c.mute_ctx[s], .alert = mute_alert, .incident = mute_incident, .event = mute_event};
     }
     /* correlations are fed early when the worker goes idle (idle_advance):
-     * a host whose events come after that and whose day lies behind another
-     * host's still counts, up to two days behind (the clock is the worker's,
-     * and recorded days replayed by many hosts interleave) */
-    struct stoat_behaviour_opts bo = *o->beh;
-    if (!bo.corr_offline_lateness_ns)
-        bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
-    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &bo, c.stats);
+     * a host's matches that come after that still count up to two days
+     * behind its newest (its clock is its own, but one host's files come
+     * in any order: Security, then Sysmon) */
+    c.bo = *o->beh;
+    if (!c.bo.corr_offline_lateness_ns)
+        c.bo.corr_offline_lateness_ns = FLEET_CORR_LATENESS_NS;
+    consumer_init(&c.con, c.rs, c.mute, o->nsinks, o->min_level, false, &c.bo, c.stats);
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;

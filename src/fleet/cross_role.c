@@ -31,7 +31,16 @@
  *   holds across processes sharing the store file.
  * - The incidents' alert ids are those of the workers' runs that stored the
  *   alerts: this role's store run links none of them (it stores no alert),
- *   rather than link wrong ones. */
+ *   rather than link wrong ones.
+ * - Sigma correlations whose group-by spans hosts (one account's logons to
+ *   many hosts) are judged here, over the matches of their rules that every
+ *   partition worker sends as facts (xcorr.h), with the spec's windows and
+ *   the workers' lateness, fed in time order when the facts pause, so that
+ *   facts of several workers in any order count as a hunt over all the
+ *   files would. A firing's alert is stored once: the store is asked first
+ *   (by rule, group and window, as the workers' own), so the windows a
+ *   takeover's replay (or a late match) rebuilds and judges again add
+ *   nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +49,7 @@
 #include "behaviour/cross.h"
 #include "behaviour/facts.h"
 #include "fleet/fleet.h"
+#include "fleet/xcorr.h"
 #include "util/mem.h"
 
 #define NS            1000000000LL
@@ -57,8 +67,11 @@ struct fleet_cross {
     bool fresh;         /* facts came since the last idle close */
     double last_fact_s; /* monotonic */
     double last_check_s, last_drained_s;
-    bool drained;        /* at the last check */
-    int64_t advanced_ns; /* event time last handed to the engine */
+    bool drained;             /* at the last check */
+    int64_t advanced_ns;      /* event time last handed to the engine */
+    struct fleet_xcorr *corr; /* correlations spanning hosts (NULL: none) */
+    uint64_t corr_ids;        /* the firings' alert ids */
+    double last_idle_s;       /* when the kept matches were last fed */
     stoat_err sink_err;
     struct fleet_cross_stats st;
 };
@@ -120,9 +133,39 @@ static void on_edge(void *ctx, const struct stoat_incident_edge *e)
         x->st.new_edges++;
 }
 
+/* A correlation spanning hosts fired: stored unless the store has it. */
+static void on_corr_alert(void *ctx, struct stoat_alert *a)
+{
+    struct fleet_cross *x = ctx;
+    if (x->o.rd && stoat_store_corr_known(x->o.rd, a) == 1) {
+        x->st.corr_known++;
+        if (x->o.verbose)
+            say(x, STOAT_SEV_NOTE, "fleet: correlation across hosts stored before: %s",
+                a->rule && a->rule->title ? a->rule->title : "?");
+        return;
+    }
+    a->id = ++x->corr_ids;
+    x->st.corr_alerts++;
+    for (size_t s = 0; s < x->o.nsinks; s++)
+        if (x->o.sinks[s].alert) {
+            stoat_err e = x->o.sinks[s].alert(x->o.sinks[s].ctx, a);
+            if (e && !x->sink_err)
+                x->sink_err = e;
+        }
+    if (x->o.verbose)
+        say(x, STOAT_SEV_NOTE, "fleet: correlation across hosts: %s", a->rule && a->rule->title ? a->rule->title : "?");
+}
+
+static void corr_new(struct fleet_cross *x)
+{
+    fleet_xcorr_destroy(x->corr);
+    x->corr = fleet_xcorr_create(x->o.rs, x->o.beh, x->o.min_level, on_corr_alert, x);
+}
+
 static void engine_new(struct fleet_cross *x)
 {
     cross_destroy(x->x);
+    corr_new(x);
     struct cross_opts co = {.gap_ns = x->o.gap_ns,
                             .min_score = x->o.min_score,
                             .live = true,
@@ -202,6 +245,12 @@ static void feed(struct fleet_cross *x, natsMsg *m)
         struct cross_fact f;
         char why[160];
         if (n && facts_parse(p, n, &f, x->fst, why, sizeof(why))) {
+            if (f.kind == CROSS_FACT_MATCH) {
+                fleet_xcorr_add(x->corr, p, n, f.match.time_ns);
+                x->st.facts++;
+                p = nl ? nl + 1 : end;
+                continue;
+            }
             cross_fact(x->x, &f);
             x->st.facts++;
             int64_t t = f.kind == CROSS_FACT_LOGON   ? f.logon.time_ns
@@ -272,6 +321,8 @@ void fleet_cross_hold(struct fleet_cross *x, bool held)
         x->sub = NULL;
         cross_destroy(x->x);
         x->x = NULL;
+        fleet_xcorr_destroy(x->corr); /* its windows are the next holder's to rebuild */
+        x->corr = NULL;
         if (x->o.verbose)
             say(x, STOAT_SEV_NOTE, "fleet: %s gave up the cross-host role", x->o.id ? x->o.id : "?");
     }
@@ -308,6 +359,13 @@ stoat_err fleet_cross_round(struct fleet_cross *x, bool *any)
     }
     move_time(x, false);
     close_idle(x);
+    /* no facts this round: the kept matches are fed and the windows' clocks
+     * move on by the quiet time, once a second (as the workers' idle) */
+    double now = mono_s();
+    if (!list.Count && x->corr && now - x->last_idle_s >= 1.0) {
+        x->last_idle_s = now;
+        fleet_xcorr_idle(x->corr, (int64_t)((now - x->last_fact_s) * 1e9));
+    }
     stoat_err e = x->sink_err;
     x->sink_err = STOAT_OK;
     if (e == STOAT_OK && x->o.store)
@@ -338,6 +396,15 @@ void fleet_cross_set_profile(struct fleet_cross *x, const struct baseline *profi
         cross_set_profile(x->x, profile);
 }
 
+void fleet_cross_set_rules(struct fleet_cross *x, const struct stoat_ruleset *rs)
+{
+    if (!x)
+        return;
+    x->o.rs = rs;
+    if (x->sub) /* the old rules' open windows go with them, as in the workers */
+        corr_new(x);
+}
+
 void fleet_cross_stats(const struct fleet_cross *x, struct fleet_cross_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -360,6 +427,7 @@ void fleet_cross_destroy(struct fleet_cross *x)
      * and the whole chain later would be known by the same first logon) */
     natsSubscription_Destroy(x->sub);
     cross_destroy(x->x);
+    fleet_xcorr_destroy(x->corr);
     free(x->fst);
     free(x);
 }

@@ -15,7 +15,11 @@
  *   back (the facts between two hand-backs are that batch's); the main
  *   thread publishes only when the round is settled, before the commit.
  * - A replayed batch (a partition taken over) had its facts published when
- *   it was first processed: what it derives again is dropped here. */
+ *   it was first processed: what it derives again is dropped here.
+ * - A batch whose facts pass FACTS_MSG_MAX (matches for the correlations
+ *   spanning hosts can be many) goes out as several messages, split at
+ *   whole lines, the later ones with ids ending ":<part>": the same facts
+ *   split the same way, so their ids are stable across a reprocessing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@
 #include "util/mem.h"
 
 #define FACTS_RETRY_MS 60000
+#define FACTS_MSG_MAX  (512 * 1024) /* a message's facts, well under the server's 1 MiB payload */
 
 struct sealed {
     char id[400];
@@ -74,17 +79,31 @@ void fleet_facts_add(void *ctx, const struct cross_fact *fact)
 
 void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, uint64_t seq, bool keep)
 {
-    if (keep && f->ncur) {
+    for (size_t at = 0, part = 1; keep && f->ncur && at < f->cur.len; part++) {
+        /* whole lines up to the cap (one line alone is under it: FACTS_JSON_MAX) */
+        size_t len = 0, count = 0;
+        while (at + len < f->cur.len) {
+            const char *p = f->cur.p + at + len, *nl = memchr(p, '\n', f->cur.len - at - len);
+            size_t line = nl ? (size_t)(nl - p) + 1 : f->cur.len - at - len;
+            if (count && len + line > FACTS_MSG_MAX)
+                break;
+            len += line;
+            count++;
+        }
         XGROW(f->sealed, f->capsealed, f->nsealed + 1);
         struct sealed *s = &f->sealed[f->nsealed++];
+        int n = 0;
         if (run && *run)
-            snprintf(s->id, sizeof(s->id), "fact:%s:%s:%llu", host, run, (unsigned long long)seq);
+            n = snprintf(s->id, sizeof(s->id), "fact:%s:%s:%llu", host, run, (unsigned long long)seq);
         else
             s->id[0] = 0; /* a batch without a run has no id to dedupe by */
+        if (n > 0 && part > 1 && (size_t)n < sizeof(s->id))
+            snprintf(s->id + n, sizeof(s->id) - (size_t)n, ":%zu", part);
         s->off = f->out.len;
-        s->len = f->cur.len;
-        s->count = f->ncur;
-        buf_put(&f->out, f->cur.p, f->cur.len);
+        s->len = len;
+        s->count = (unsigned)count;
+        buf_put(&f->out, f->cur.p + at, len);
+        at += len;
     }
     buf_clear(&f->cur);
     f->ncur = 0;

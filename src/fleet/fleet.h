@@ -94,6 +94,11 @@ struct fleet_cross_opts {
     double idle_s;                  /* no fact at all this long: open chains close (0: 30) */
     double replay_s;                /* on taking the role, facts replayed (0: 3 gaps + 1 h; <0: none) */
     unsigned partitions;            /* whose consumers' lag says when event time may move */
+    /* the correlations spanning hosts (corr_stream.h), over the workers'
+     * matches: their rules, windows and the alerts' lowest level */
+    const struct stoat_ruleset *rs;
+    const struct stoat_behaviour_opts *beh;
+    enum stoat_level min_level;
     const char *id;
     stoat_diag_fn diag;
     void *diag_ctx;
@@ -103,6 +108,7 @@ struct fleet_cross_stats {
     uint64_t messages, facts, bad, replayed; /* fact messages and facts read; lines refused */
     uint64_t incidents, known;               /* stored; closed again but stored before */
     uint64_t edges, new_edges, dropped;
+    uint64_t corr_alerts, corr_known; /* correlations spanning hosts: stored; fired again but stored before */
 };
 struct fleet_cross;
 struct fleet_cross *fleet_cross_create(struct stoat_bus_conn *c, const struct fleet_cross_opts *o);
@@ -115,6 +121,9 @@ stoat_err fleet_cross_round(struct fleet_cross *x, bool *any);
 void fleet_cross_stats(const struct fleet_cross *x, struct fleet_cross_stats *out);
 /* Rules were reloaded: the learned logons now come from there (NULL: none). */
 void fleet_cross_set_profile(struct fleet_cross *x, const struct baseline *profile);
+/* Rules were reloaded: the correlations spanning hosts start anew on rs
+ * (their open windows were the old rules'). */
+void fleet_cross_set_rules(struct fleet_cross *x, const struct stoat_ruleset *rs);
 
 /* ---- health (health.c) ---- */
 

@@ -53,6 +53,8 @@ static void on_incident(void *ctx, const struct stoat_incident *inc)
         }
 }
 
+static struct corr_stream *corr_start(struct consumer *c);
+
 void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const struct stoat_sink *sinks, size_t nsinks,
                    enum stoat_level min_level, bool all_events, const struct stoat_behaviour_opts *bo,
                    struct stoat_hunt_stats *stats)
@@ -68,7 +70,7 @@ void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const str
     struct behaviour_out out = {.ctx = c, .incident = on_incident, .alert = on_behaviour_alert};
     c->beh = behaviour_create(rs, &c->beh_opts, &out);
     c->eng = engine_ctx_create(rs);
-    c->corr = corr_stream_create(rs, &c->beh_opts, c->min_level, stats, on_behaviour_alert, c);
+    c->corr = corr_start(c);
 }
 
 static void on_fact(void *ctx, const struct cross_fact *f)
@@ -77,11 +79,33 @@ static void on_fact(void *ctx, const struct cross_fact *f)
     c->fact(c->fact_ctx, f);
 }
 
+/* A match for the correlations spanning hosts: a fact like the others. */
+static void on_match(void *ctx, const struct cross_match *m)
+{
+    struct consumer *c = ctx;
+    struct cross_fact f = {.kind = CROSS_FACT_MATCH, .match = *m};
+    c->fact(c->fact_ctx, &f);
+}
+
+/* Correlations as the facts' destination wants them: split when the facts
+ * go out (the workers keep those grouped by host, one clock per host, and
+ * send the matches of the others on), else all here. */
+static struct corr_stream *corr_start(struct consumer *c)
+{
+    struct corr_stream *s = corr_stream_create_part(c->rs, &c->beh_opts, c->min_level, c->stats, on_behaviour_alert, c,
+                                                    c->fact ? CORR_PART_HOSTS : CORR_PART_ALL);
+    if (c->fact)
+        corr_stream_forward(s, on_match, c);
+    return s;
+}
+
 void consumer_send_facts(struct consumer *c, void (*fn)(void *ctx, const struct cross_fact *f), void *ctx)
 {
     c->fact = fn;
     c->fact_ctx = ctx;
     behaviour_send_facts(c->beh, on_fact);
+    corr_stream_destroy(c->corr); /* before any input: nothing to close */
+    c->corr = corr_start(c);
 }
 
 stoat_err consumer_fini(struct consumer *c)
@@ -228,7 +252,7 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs)
     c->rs = rs;
     c->eng = engine_ctx_create(rs);
     behaviour_set_ruleset(c->beh, rs);
-    c->corr = corr_stream_create(rs, &c->beh_opts, c->min_level, c->stats, on_behaviour_alert, c);
+    c->corr = corr_start(c);
 }
 
 void consumer_advance(struct consumer *c, int64_t now_ns)
@@ -240,5 +264,6 @@ void consumer_advance(struct consumer *c, int64_t now_ns)
 
 void consumer_idle(struct consumer *c, int64_t idle_ns)
 {
-    corr_stream_idle(c->corr, idle_ns);
+    corr_stream_idle(c->corr, idle_ns); /* its alerts join chains: first */
+    behaviour_idle(c->beh, idle_ns);
 }

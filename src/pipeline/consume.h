@@ -65,8 +65,9 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs);
  * correlation windows that can no longer change. */
 void consumer_advance(struct consumer *c, int64_t now_ns);
 /* No events came for idle_ns (a fleet worker between rounds): correlations
- * feed what they keep and close the windows that time has passed. Only
- * while no input is in flight. */
+ * feed what they keep and close the windows that time has passed, and the
+ * chains that time has closed become incidents. Only while no input is in
+ * flight. */
 void consumer_idle(struct consumer *c, int64_t idle_ns);
 
 /* Event values as the serial stage reads them: a pid (-1 when absent or

@@ -58,6 +58,27 @@ int stoat_store_fleet_incident_known(struct stoat_store *s, int64_t first_ns, co
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int stoat_store_incident_known(struct stoat_store *s, const struct stoat_incident *inc)
+{
+    if (!s || !inc || !inc->host || inc->nhosts)
+        return -1;
+    if (inc->first_ns == INT64_MIN && inc->last_ns == INT64_MIN)
+        return 0; /* a chain without times has no identity: stored */
+    sqlite3_stmt *st = store_prepare(s, "SELECT 1 FROM incidents i JOIN hosts h ON h.id = i.host_id"
+                                        " WHERE i.hosts IS NULL AND h.name = ?1"
+                                        " AND (i.first_ns = ?2 OR i.last_ns = ?3) LIMIT 1");
+    if (!st)
+        return -1;
+    store_bind_text(st, 1, inc->host);
+    if (inc->first_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 2, inc->first_ns);
+    if (inc->last_ns != INT64_MIN)
+        sqlite3_bind_int64(st, 3, inc->last_ns);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int stoat_store_corr_known(struct stoat_store *s, const struct stoat_alert *a)
 {
     if (!s || !a || !a->rule || !a->corr)

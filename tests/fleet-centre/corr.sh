@@ -9,6 +9,10 @@
 #   - a second worker takes the partition over and replays the stored
 #     batches (the window is rebuilt and fires again), runs idle and stops:
 #     the alert is still stored exactly once, and every alert is hunt's;
+#   - incidents likewise (an incident gap of 15 minutes splits the day's
+#     chain in two): the idle worker stores the first, whose gap its
+#     clock passed, while it runs; its stop closes the second; the second
+#     worker's replay rebuilds both, and neither is stored again;
 #   - the partition goes to another worker and comes back while the burst
 #     is under way: the worker taking it back replays what the other read
 #     (its own state lacked it), and the alerts are hunt's.
@@ -58,6 +62,14 @@ count() {   # count DB: how many alerts of the correlation are stored
     sqlite3 "$1" "SELECT count(*) FROM alerts a JOIN rules r ON r.id = a.rule_id WHERE r.uid = '$RULE'" 2>/dev/null
 }
 alerts "$T/hunt.db" >"$T/expect"
+$STOAT hunt -q --incident-gap 15m --db "$T/hunt-inc.db" -o /dev/null "$T/day.jsonl"
+incidents() {   # incidents DB: host, first and last alert time of every host's incident, sorted
+    sqlite3 "$1" "SELECT h.name || '|' || i.first_ns || '|' || i.last_ns FROM incidents i
+                  JOIN hosts h ON h.id = i.host_id WHERE i.hosts IS NULL" 2>/dev/null | sort
+}
+incidents "$T/hunt-inc.db" >"$T/expect-inc"
+[ "$(wc -l <"$T/expect-inc")" = 2 ] && ok "hunt: two incidents with a 15-minute gap" ||
+    bad "hunt: $(wc -l <"$T/expect-inc") incidents with a 15-minute gap"
 [ "$(count "$T/hunt.db")" = 1 ] && ok "hunt: the correlation fires once over the day" ||
     { bad "hunt: $(count "$T/hunt.db") firings of $RULE"; finish; }
 drained() {
@@ -69,7 +81,7 @@ drained() {
     return 1
 }
 
-$STOAT fleet $SRV --db "$T/fleet.db" --worker wa -v >"$T/wa.log" 2>&1 &
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wa -v --incident-gap 15m >"$T/wa.log" 2>&1 &
 WA=$!; PIDS="$PIDS $WA"
 $STOAT publish $SRV --host fab-ws07.corp.chipfab.example --spool "$T/spool" --wait 60 "$T/day.jsonl" >"$T/pub.out" 2>&1 ||
     { bad "publish"; cat "$T/pub.out"; finish; }
@@ -81,12 +93,16 @@ for _ in $(seq 1 30); do
 done
 [ "$n" = 1 ] && ok "an idle worker stores the correlation alert without more events" ||
     bad "idle worker: $n firings stored (want 1 before it stops)"
+for _ in $(seq 1 30); do [ -n "$(incidents "$T/fleet.db")" ] && break; sleep 1; done
+[ "$(incidents "$T/fleet.db")" = "$(head -1 "$T/expect-inc")" ] &&
+    ok "an idle worker stores the incident whose gap has passed, without more events" ||
+    { bad "idle worker's incidents"; incidents "$T/fleet.db"; }
 kill -TERM $WA; wait $WA 2>/dev/null
 [ "$(count "$T/fleet.db")" = 1 ] && ok "after a clean stop: stored once" ||
     bad "after a clean stop: $(count "$T/fleet.db") firings stored"
 
 # a second worker takes the partition over: replays, rebuilds the window
-$STOAT fleet $SRV --db "$T/fleet.db" --worker wb -v >"$T/wb.log" 2>&1 &
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wb -v --incident-gap 15m >"$T/wb.log" 2>&1 &
 WB=$!; PIDS="$PIDS $WB"
 for _ in $(seq 1 30); do grep -q "wb replayed [1-9]" "$T/wb.log" && break; sleep 1; done
 grep -q "wb replayed [1-9][0-9]* stored batches" "$T/wb.log" && ok "the second worker replayed the stored batches" ||
@@ -96,6 +112,11 @@ kill -TERM $WB; wait $WB 2>/dev/null
 [ "$(count "$T/fleet.db")" = 1 ] && ok "after the replay and a second stop: stored exactly once" ||
     bad "after the replay: $(count "$T/fleet.db") firings stored"
 alerts "$T/fleet.db" >"$T/got"
+incidents "$T/fleet.db" >"$T/got-inc"
+cmp -s "$T/expect-inc" "$T/got-inc" && ok "after the replay and a second stop: hunt's two incidents, each once" ||
+    { bad "incidents differ from stoat hunt's"; diff "$T/expect-inc" "$T/got-inc"; }
+grep -q "incidents stored before: [1-9]" "$T/wb.log" && ok "the second worker knew the replayed incidents" ||
+    bad "the second worker stored no incident known before"
 cmp -s "$T/expect" "$T/got" && ok "the same $(wc -l <"$T/got") alerts as stoat hunt" ||
     { bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head; }
 

@@ -473,6 +473,64 @@ static void test_live(void **state)
     rec_free(&got);
 }
 
+/* Offline (a fleet worker keeps alerts like a hunt): when no input comes,
+ * chains_idle chains what was kept and moves each host's clock on by the
+ * quiet time, so a chain the gap has closed becomes an incident now, not
+ * at the end of an input that never ends. */
+static void test_idle_closes(void **state)
+{
+    (void)state;
+    struct rec got = {0};
+    struct chains_opts o = {.gap_ns = MIN_NS, .min_score = 1, .max_alerts = 1000};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
+    uint32_t r = chains_rule(c, &m), h = chains_host(c, "h");
+    chains_add(c, &(struct chain_alert){.id = 2, .time_ns = T0 + 30 * 1000000000LL, .host = h, .rule = r});
+    chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0, .host = h, .rule = r});
+    chains_idle(c, 10 * 1000000000LL);
+    assert_int_equal(got.n, 0); /* 10 s past its last alert: within the gap, it may still grow */
+    chains_idle(c, MIN_NS + 1);
+    assert_int_equal(got.n, 1); /* a gap past: closed, without more input */
+    assert_int_equal(got.v[0].nalerts, 2);
+    assert_int_equal(got.v[0].alerts[0], 1); /* chained in time order */
+    chains_add(c, &(struct chain_alert){.id = 3, .time_ns = T0 + 45 * 1000000000LL, .host = h, .rule = r});
+    chains_finish(c);
+    assert_int_equal(got.n, 2); /* the closed chain does not take it */
+    chains_destroy(c);
+    rec_free(&got);
+}
+
+/* Each host has its own clock: a host whose alerts come hours behind
+ * another's (a fleet worker reads many hosts; one replays an old day) is
+ * chained by its own time. With one clock for all, the other host's time
+ * closed the behind host's chain between its two alerts an hour apart. */
+static void test_clock_per_host(void **state)
+{
+    (void)state;
+    struct rec got = {0};
+    struct chains_opts o = {.gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
+    uint32_t r = chains_rule(c, &m), ahead = chains_host(c, "ahead"), behind = chains_host(c, "behind");
+    chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0 + 10 * HOUR_NS, .host = ahead, .rule = r});
+    chains_idle(c, 1000000000LL);
+    chains_add(c, &(struct chain_alert){.id = 2, .time_ns = T0, .host = behind, .rule = r});
+    chains_idle(c, 1000000000LL);
+    chains_add(c, &(struct chain_alert){.id = 3, .time_ns = T0 + HOUR_NS, .host = behind, .rule = r});
+    chains_finish(c);
+    struct chains_stats st;
+    chains_get_stats(c, &st);
+    assert_int_equal(st.late, 0); /* late for the host ahead's clock, not for its own */
+    assert_int_equal(got.n, 2);
+    for (size_t i = 0; i < got.n; i++)
+        if (strcmp(got.v[i].host, "behind") == 0)
+            assert_int_equal(got.v[i].nalerts, 2);
+        else
+            assert_int_equal(got.v[i].nalerts, 1);
+    chains_destroy(c);
+    rec_free(&got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +544,8 @@ int main(void)
         cmocka_unit_test(test_shuffled_input),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_live),
+        cmocka_unit_test(test_idle_closes),
+        cmocka_unit_test(test_clock_per_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include "behaviour/evidence.h"
 #include "behaviour/facts.h"
 #include "behaviour/sources.h"
+#include "behaviour/spoof.h"
 #include "behaviour/sysmon_tags.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -67,6 +68,7 @@ struct behaviour {
     struct cross *cross;      /* cross-host: lateral movement, fleet incidents */
     uint64_t incidents;       /* reported: single-host and fleet incidents share the numbers */
     struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
+    struct spoof *spoof;      /* creators, parents and tokens of Windows processes */
     struct behaviour_stats st;
 };
 
@@ -156,6 +158,7 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     b->cross = cross_create(&xo, &(struct cross_out){.ctx = b, .incident = on_incident, .judge = cross_judge});
     b->tags =
         sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
+    b->spoof = spoof_create(0);
     return b;
 }
 
@@ -176,6 +179,7 @@ void behaviour_destroy(struct behaviour *b)
     cross_destroy(b->cross);
     evidence_destroy(b->ev);
     sysmon_tags_destroy(b->tags);
+    spoof_destroy(b->spoof);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
@@ -422,6 +426,18 @@ static void sysmon_tag_event(struct behaviour *b, const struct stoat_alert *a)
     }
 }
 
+/* A Windows process start or end: raised when its creator, stated parent
+ * and token do not fit together. */
+static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+{
+    const struct stoat_rule_meta *m = spoof_event(b->spoof, a);
+    if (!m || !b->out.alert)
+        return;
+    struct stoat_alert x = *a;
+    x.rule = m;
+    b->out.alert(b->out.ctx, &x);
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -457,6 +473,7 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     }
     case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
+    case ROLE_SPOOF: spoof_process(b, a); break;
     default: break;
     }
 }

@@ -3,7 +3,11 @@
  * account name, which Windows translates ("AUTORITE NT\Système"); only the
  * ParentUser fallback reads names, and only to tell whether parent and child
  * are of the same domain. Every field is outside input: numbers that do not
- * parse are unknown, and unknown never raises anything. */
+ * parse are unknown, and unknown never raises anything. The generated rules
+ * take only events that name a logon id: a start without one tells nothing
+ * of sessions, and the id's "0x" is the literal the prefilter gates them on.
+ * Sysmon's process ends (5) name none and are not taken: a Sysmon parent is
+ * checked by its program and its age instead. */
 #include "behaviour/spoof.h"
 
 #include <stdbool.h>
@@ -34,7 +38,7 @@ struct rec {
     uint64_t creator; /* the caller's session (4688 Subject), 0: unknown */
     uint64_t session; /* its own session, 0: unknown */
     uint64_t image;   /* its program's file name, hashed in lower case (0: unknown) */
-    bool system; /* runs as SYSTEM: session 0x3e7, or SYSTEM's account in another session (a duplicated token) */
+    bool system;      /* runs as SYSTEM: session 0x3e7, or SYSTEM's account in another session (a duplicated token) */
     bool ended, session_sure, raised;
 };
 
@@ -53,19 +57,16 @@ static const char *const system_tags[] = {"attack.defense-evasion", "attack.priv
 static const char *const system_ids[] = {"T1134.002"};
 static const char *const tactics[] = {"defense-evasion", "privilege-escalation"};
 
-#define META(ID, TITLE, DESC, TAGS, IDS)                                                                              \
-    {.kind = STOAT_RULE_DETECTION,                                                                                    \
-     .id = ID,                                                                                                        \
-     .title = TITLE,                                                                                                  \
-     .description = DESC,                                                                                             \
-     .author = "stoat",                                                                                               \
-     .level = STOAT_LEVEL_HIGH,                                                                                       \
-     .status = STOAT_STATUS_EXPERIMENTAL,                                                                             \
-     .product = "windows",                                                                                            \
-     .category = "process_creation",                                                                                  \
-     .tags = {TAGS, sizeof(TAGS) / sizeof(TAGS[0])},                                                                  \
-     .attack_ids = {IDS, sizeof(IDS) / sizeof(IDS[0])},                                                               \
-     .attack_tactics = {tactics, 2}}
+#define META(ID, TITLE, DESC, TAGS, IDS)                                                                \
+    {                                                                                                   \
+        .kind = STOAT_RULE_DETECTION, .id = ID, .title = TITLE, .description = DESC, .author = "stoat", \
+        .level = STOAT_LEVEL_HIGH, .status = STOAT_STATUS_EXPERIMENTAL, .product = "windows",           \
+        .category = "process_creation", .tags = {TAGS, sizeof(TAGS) / sizeof(TAGS[0])},                 \
+        .attack_ids = {IDS, sizeof(IDS) / sizeof(IDS[0])}, .attack_tactics = {                          \
+            tactics,                                                                                    \
+            2                                                                                           \
+        }                                                                                               \
+    }
 
 static const struct stoat_rule_meta meta_parent =
     META(SPOOF_ID_PARENT, "Parent Process Spoofed: Creator Runs In Another Session Than The Stated Parent",
@@ -239,7 +240,7 @@ static const struct rec *parent_of(struct spoof *s, const char *host, uint64_t p
  * anybody's. */
 static bool core_system(const char *path)
 {
-    static const char *const names[] = {"smss.exe", "csrss.exe",  "wininit.exe", "winlogon.exe", "services.exe",
+    static const char *const names[] = {"smss.exe",  "csrss.exe",  "wininit.exe", "winlogon.exe", "services.exe",
                                         "lsass.exe", "lsaiso.exe", "lsm.exe",     "spoolsv.exe"};
     static const char dir[] = ":\\windows\\system32\\";
     if (!path || !path[0] || strncasecmp(path + 1, dir, sizeof(dir) - 1) != 0)
@@ -315,7 +316,7 @@ const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_al
     if (!a->event_id)
         return NULL;
     bool security = strcmp(a->event_id, "4688") == 0 || strcmp(a->event_id, "4689") == 0;
-    bool end = strcmp(a->event_id, "4689") == 0 || strcmp(a->event_id, "5") == 0;
+    bool end = strcmp(a->event_id, "4689") == 0;
     if (!security && strcmp(a->event_id, "1") != 0 && !end)
         return NULL;
     const char *host = a->host ? a->host : "";
@@ -378,18 +379,19 @@ const char *spoof_rules(void)
            "logsource:\n    product: windows\n    service: security\n"
            "detection:\n"
            "    process:\n        EventID:\n            - 4688\n            - 4689\n"
+           "        SubjectLogonId|startswith: '0x'\n"
            "    condition: process\n"
            "level: informational\n"
            "---\n"
            "title: Process Start Or End In The Sysmon Log (parent spoofing watch)\n"
            "id: " SPOOF_RULE_SYSMON "\n"
            "status: stable\n"
-           "description: 'Sysmon 1/5; not reported: behaviour compares the token of each process with its stated "
+           "description: 'Sysmon 1; not reported: behaviour compares the token of each process with its stated "
            "parent (generated by stoat)'\n"
            "author: stoat\n"
            "logsource:\n    product: windows\n    service: sysmon\n"
            "detection:\n"
-           "    process:\n        EventID:\n            - 1\n            - 5\n"
+           "    process:\n        EventID: 1\n        LogonId|startswith: '0x'\n"
            "    condition: process\n"
            "level: informational\n";
 }

@@ -40,11 +40,11 @@
 
 /* Fixed ids of the generated rules that hand process starts and ends to
  * behaviour (Security, Sysmon), and of the rules its alerts are reported as. */
-#define SPOOF_RULE_SECURITY  "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a21"
-#define SPOOF_RULE_SYSMON    "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a22"
-#define SPOOF_ID_PARENT      "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a23"
-#define SPOOF_ID_TOKEN       "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a24"
-#define SPOOF_ID_SYSTEM      "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a25"
+#define SPOOF_RULE_SECURITY "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a21"
+#define SPOOF_RULE_SYSMON   "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a22"
+#define SPOOF_ID_PARENT     "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a23"
+#define SPOOF_ID_TOKEN      "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a24"
+#define SPOOF_ID_SYSTEM     "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a25"
 
 struct spoof;
 
@@ -53,7 +53,7 @@ struct spoof *spoof_create(size_t max_procs);
 void spoof_destroy(struct spoof *s); /* accepts NULL */
 
 /* A process start or end of the generated rules (Security 4688/4689,
- * Sysmon 1/5). Returns the rule to raise the event as, or NULL. A process
+ * Sysmon 1). Returns the rule to raise the event as, or NULL. A process
  * is raised once, whichever of its events shows it. */
 const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_alert *a);
 

@@ -60,9 +60,14 @@ static const struct stoat_rule_meta *sysmon_start(struct spoof *s, int64_t t, co
                                                   const char *logon, const char *user, const char *ppid,
                                                   const char *pimage, const char *puser)
 {
-    struct kv kv[] = {{"ProcessId", pid},  {"Image", image},         {"LogonId", logon},
-                      {"User", user},      {"ParentProcessId", ppid}, {"ParentImage", pimage},
-                      {puser ? "ParentUser" : NULL, puser},           {NULL, NULL}};
+    struct kv kv[] = {{"ProcessId", pid},
+                      {"Image", image},
+                      {"LogonId", logon},
+                      {"User", user},
+                      {"ParentProcessId", ppid},
+                      {"ParentImage", pimage},
+                      {puser ? "ParentUser" : NULL, puser},
+                      {NULL, NULL}};
     return feed(s, "1", t, kv);
 }
 
@@ -128,8 +133,8 @@ static void test_brokers_are_not_spoofing(void **state)
                      "0x0"),
            NULL, "WMI process create");
     /* services.exe starting a service as SYSTEM */
-    expect(sec_start(s, T0, "0x118", "C:\\Windows\\PSEXESVC.exe", SYSTEM, "0x234", "C:\\Windows\\System32\\services.exe",
-                     "0x0"),
+    expect(sec_start(s, T0, "0x118", "C:\\Windows\\PSEXESVC.exe", SYSTEM, "0x234",
+                     "C:\\Windows\\System32\\services.exe", "0x0"),
            NULL, "services -> PSEXESVC");
     /* the same through Sysmon: ParentUser SYSTEM, a user's child */
     expect(sysmon_start(s, T0, "2000", "C:\\Windows\\System32\\userinit.exe", "0x5a3c1f", "CORP\\a.chen", "600",
@@ -181,8 +186,8 @@ static void test_parent_other_session(void **state)
     expect(sysmon_start(s, T0, "2548", EXPLORER, "0x6b1e04", "CORP\\a.chen", "1400",
                         "C:\\Windows\\System32\\userinit.exe", "CORP\\a.chen"),
            NULL, "explorer (sysmon)");
-    expect(sec_start(s, T0 + 60 * SEC, "0x1000", "C:\\Users\\a\\AppData\\Local\\Temp\\x.exe", USER_A, "0x9f4",
-                     EXPLORER, "0x0"),
+    expect(sec_start(s, T0 + 60 * SEC, "0x1000", "C:\\Users\\a\\AppData\\Local\\Temp\\x.exe", USER_A, "0x9f4", EXPLORER,
+                     "0x0"),
            SPOOF_ID_PARENT, "session A under session B's explorer");
     /* the same parent, the caller of its session: fine */
     expect(sec_start(s, T0 + 61 * SEC, "0x1004", CMD, USER_B, "0x9f4", EXPLORER, "0x0"), NULL, "B under B's explorer");
@@ -337,11 +342,11 @@ static void test_rules_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system), cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),  cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
         cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),      cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),         cmocka_unit_test(test_rules_text),
+        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_rules_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

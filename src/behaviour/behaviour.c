@@ -22,6 +22,7 @@
 #include "behaviour/cross.h"
 #include "behaviour/evidence.h"
 #include "behaviour/facts.h"
+#include "behaviour/krbname.h"
 #include "behaviour/sources.h"
 #include "behaviour/spoof.h"
 #include "behaviour/sysmon_tags.h"
@@ -426,16 +427,21 @@ static void sysmon_tag_event(struct behaviour *b, const struct stoat_alert *a)
     }
 }
 
-/* A Windows process start or end: raised when its creator, stated parent
- * and token do not fit together. */
-static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+/* The event as an alert of rule m (none when m is NULL). */
+static void raise_as(struct behaviour *b, const struct stoat_alert *a, const struct stoat_rule_meta *m)
 {
-    const struct stoat_rule_meta *m = spoof_event(b->spoof, a);
     if (!m || !b->out.alert)
         return;
     struct stoat_alert x = *a;
     x.rule = m;
     b->out.alert(b->out.ctx, &x);
+}
+
+/* A Windows process start or end: raised when its creator, stated parent
+ * and token do not fit together. */
+static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+{
+    raise_as(b, a, spoof_event(b->spoof, a));
 }
 
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
@@ -474,6 +480,7 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
     }
     case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
     case ROLE_SPOOF: spoof_process(b, a); break;
+    case ROLE_KRBNAME: raise_as(b, a, krbname_event(a)); break;
     default: break;
     }
 }

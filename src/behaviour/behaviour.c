@@ -22,7 +22,9 @@
 #include "behaviour/cross.h"
 #include "behaviour/evidence.h"
 #include "behaviour/facts.h"
+#include "behaviour/krbname.h"
 #include "behaviour/sources.h"
+#include "behaviour/spoof.h"
 #include "behaviour/sysmon_tags.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -67,6 +69,7 @@ struct behaviour {
     struct cross *cross;      /* cross-host: lateral movement, fleet incidents */
     uint64_t incidents;       /* reported: single-host and fleet incidents share the numbers */
     struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
+    struct spoof *spoof;      /* creators, parents and tokens of Windows processes */
     struct behaviour_stats st;
 };
 
@@ -156,6 +159,7 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     b->cross = cross_create(&xo, &(struct cross_out){.ctx = b, .incident = on_incident, .judge = cross_judge});
     b->tags =
         sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
+    b->spoof = spoof_create(0);
     return b;
 }
 
@@ -176,6 +180,7 @@ void behaviour_destroy(struct behaviour *b)
     cross_destroy(b->cross);
     evidence_destroy(b->ev);
     sysmon_tags_destroy(b->tags);
+    spoof_destroy(b->spoof);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
@@ -422,6 +427,23 @@ static void sysmon_tag_event(struct behaviour *b, const struct stoat_alert *a)
     }
 }
 
+/* The event as an alert of rule m (none when m is NULL). */
+static void raise_as(struct behaviour *b, const struct stoat_alert *a, const struct stoat_rule_meta *m)
+{
+    if (!m || !b->out.alert)
+        return;
+    struct stoat_alert x = *a;
+    x.rule = m;
+    b->out.alert(b->out.ctx, &x);
+}
+
+/* A Windows process start or end: raised when its creator, stated parent
+ * and token do not fit together. */
+static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+{
+    raise_as(b, a, spoof_event(b->spoof, a));
+}
+
 void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_ruleset *rs = b->rs;
@@ -457,6 +479,8 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     }
     case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
+    case ROLE_SPOOF: spoof_process(b, a); break;
+    case ROLE_KRBNAME: raise_as(b, a, krbname_event(a)); break;
     default: break;
     }
 }

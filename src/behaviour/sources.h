@@ -34,6 +34,8 @@ enum behaviour_role {
     ROLE_FACT_LOGON,      /* a logon from elsewhere or its half: a fact for cross-host analytics (facts.h) */
     ROLE_FACT_ADDRESS,    /* a connection to remote administration: the address the host uses */
     ROLE_SYSMON_TAG,      /* a Sysmon event under a technique rule: raised as that technique (sysmon_tags.h) */
+    ROLE_SPOOF,           /* a Windows process start or end: creator, parent and token compared (spoof.h) */
+    ROLE_KRBNAME,         /* a Kerberos ticket: the account compared with the DC and the service (krbname.h) */
 };
 
 /* Matches of a rule in this role are not reported: they go to behaviour_watch. */

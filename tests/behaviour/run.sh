@@ -243,6 +243,18 @@ check "sysmon tags: --sysmon-tag-level high raises them high" \
 check "sysmon tags: --sysmon-tag-level off raises none" py "$tmp/tags-off.jsonl" 'not '"$TAG"''
 check "sysmon tags: a bad level is refused" sh -c "! $STOAT hunt -q --sysmon-tag-level loud $ST >/dev/null 2>&1"
 
+# --- parent-process spoofing: the caller (4688 Subject) against the stated
+# parent and the token (events: cmd "under" winlogon from an admin's session,
+# UAC's AppInfo elevating under explorer, the user's explorer from Sysmon, a
+# process of another session under it, a SYSTEM cmd under a web pool,
+# winlogon starting userinit; then a TGT for an account named like the host
+# without its $ (noPac), the host's own ticket)
+SP='[(a["source"]["record"], a["rule"]["attack"]["techniques"], a["level"]) for a in alerts if a["rule"]["id"].startswith("8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a2")]'
+$STOAT hunt -q --format jsonl tests/behaviour/spoof.jsonl >"$tmp/spoof.jsonl" 2>&1
+check "spoofing: the spoofed parents (Security, and Security against Sysmon), the SYSTEM token and the spoofed account name raise, the brokers and the host's own ticket do not" \
+    py "$tmp/spoof.jsonl" 'sorted('"$SP"') == [(1, ["T1134.004"], "high"), (4, ["T1134.004"], "high"), (5, ["T1134.002"], "high"), (7, ["T1068", "T1558"], "high")]'
+check "spoofing: nothing on the benign day" py "$tmp/benign.jsonl" 'not '"$SP"''
+
 # --- the jewel configuration itself
 check "crown-jewel example config: its rules load with none rejected" \
     sh -c "$STOAT rules check --jewels $JEWELS rules/ 2>&1 | tail -1 | grep -q ' 0 rejected'"

@@ -1,0 +1,63 @@
+/* Parent-process spoofing and processes started with another's token
+ * (ATT&CK T1134.004, T1134.002), from Windows process starts.
+ *
+ * A process named as the parent with PROC_THREAD_ATTRIBUTE_PARENT_PROCESS is
+ * what Sysmon 1 and Security 4688 both report as the parent; only Security
+ * 4688 also tells who really called CreateProcess: its Subject is the
+ * caller's token. Without spoofing, the caller is the parent, so both run in
+ * the same logon session. Windows' own brokers that legitimately create a
+ * process for another (UAC's AppInfo, seclogon for runas, WMI, DCOM, the task
+ * scheduler, winlogon) call as SYSTEM, LocalService or NetworkService, so only
+ * a caller in an ordinary logon (not one of the built-in sessions below
+ * 0x3e8) is judged:
+ *
+ *  - the stated parent runs in another session than the caller (known from
+ *    the parent's own start, Sysmon 1 or 4688, or because it is one of the
+ *    core processes in System32 that only run as SYSTEM): the caller spoofed
+ *    the parent (T1134.004);
+ *  - the new process runs in another session than the caller (4688's Target,
+ *    or the same process's Sysmon 1 a few seconds apart): its token is not
+ *    the caller's, inherited from a spoofed parent or handed over
+ *    (T1134.004, T1134.002).
+ *
+ * And, from either source: a process running as SYSTEM whose stated parent
+ * runs in an ordinary session (its own start, or Sysmon's ParentUser outside
+ * the child's NT AUTHORITY domain) was given a SYSTEM token by a process that
+ * has no SYSTEM token of its own to give: token theft (T1134.002).
+ *
+ * What a process runs as is kept per host and pid in a bounded table (the
+ * oldest go when a set is full); the events of one process from the two
+ * sources meet there when they are at most MERGE seconds apart. Judging uses
+ * what was seen before: a parent whose start comes later in the input (the
+ * Sysmon log read after the Security log) is not known yet. */
+#ifndef STOAT_BEHAVIOUR_SPOOF_H
+#define STOAT_BEHAVIOUR_SPOOF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stoat/alert.h"
+
+/* Fixed ids of the generated rules that hand process starts and ends to
+ * behaviour (Security, Sysmon), and of the rules its alerts are reported as. */
+#define SPOOF_RULE_SECURITY "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a21"
+#define SPOOF_RULE_SYSMON   "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a22"
+#define SPOOF_ID_PARENT     "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a23"
+#define SPOOF_ID_TOKEN      "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a24"
+#define SPOOF_ID_SYSTEM     "8d3f6a10-2b7c-4e59-a1d4-6c0e9b2f7a25"
+
+struct spoof;
+
+/* max_procs: table size (0: a default of 64 Ki processes). */
+struct spoof *spoof_create(size_t max_procs);
+void spoof_destroy(struct spoof *s); /* accepts NULL */
+
+/* A process start or end of the generated rules (Security 4688/4689,
+ * Sysmon 1). Returns the rule to raise the event as, or NULL. A process
+ * is raised once, whichever of its events shows it. */
+const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_alert *a);
+
+/* The generated rules as one multi-document YAML text (static). */
+const char *spoof_rules(void);
+
+#endif

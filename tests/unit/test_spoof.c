@@ -1,0 +1,352 @@
+/* src/behaviour/spoof.c: parent-process spoofing and processes started with
+ * another's token, from Security 4688 and Sysmon 1 as Windows writes them.
+ *
+ * Each attack shape is checked next to the legitimate events that look most
+ * like it: Windows' own brokers (UAC's AppInfo, seclogon for runas,
+ * winlogon, the task scheduler, WMI) create processes for other processes
+ * and with other tokens, always calling as a built-in account. Then the
+ * table's limits: a parent whose pid was reused, that ended, that started
+ * too long ago, another host's process, hostile numbers, a full table. */
+#include "testutil.h"
+
+#include "behaviour/spoof.h"
+
+#define HOST "ws1.corp.example"
+#define T0   1780000000000000000LL /* ns */
+#define SEC  1000000000LL
+
+#define USER_A "0x00000000005a3c1f" /* an ordinary logon session */
+#define USER_B "0x00000000006b1e04" /* another one (another user, or the elevated half of A) */
+#define SYSTEM "0x00000000000003e7"
+
+/* Name, value pairs up to a NULL name. */
+struct kv {
+    const char *name, *value;
+};
+
+static const struct stoat_rule_meta *feed_at(struct spoof *s, const char *host, const char *eid, int64_t t,
+                                             const struct kv *kv)
+{
+    struct stoat_field f[24];
+    size_t n = 0;
+    for (; kv[n].name; n++) {
+        assert_true(n < 24);
+        f[n] = (struct stoat_field){.name = kv[n].name,
+                                    .value = kv[n].value,
+                                    .name_len = (uint32_t)strlen(kv[n].name),
+                                    .value_len = (uint32_t)strlen(kv[n].value)};
+    }
+    struct stoat_alert a = {.host = host, .time_ns = t, .event_id = eid, .fields = f, .nfields = n};
+    return spoof_event(s, &a);
+}
+
+static const struct stoat_rule_meta *feed(struct spoof *s, const char *eid, int64_t t, const struct kv *kv)
+{
+    return feed_at(s, HOST, eid, t, kv);
+}
+
+static void expect(const struct stoat_rule_meta *got, const char *want_id, const char *what)
+{
+    if (!want_id && got)
+        fail_msg("%s: no alert expected, got \"%s\"", what, got->title);
+    if (want_id && !got)
+        fail_msg("%s: expected %s, got none", what, want_id);
+    if (want_id)
+        assert_string_equal(got->id, want_id);
+}
+
+/* A Sysmon 1 start: pid, its session and account, parent pid and image. */
+static const struct stoat_rule_meta *sysmon_start(struct spoof *s, int64_t t, const char *pid, const char *image,
+                                                  const char *logon, const char *user, const char *ppid,
+                                                  const char *pimage, const char *puser)
+{
+    struct kv kv[] = {{"ProcessId", pid},
+                      {"Image", image},
+                      {"LogonId", logon},
+                      {"User", user},
+                      {"ParentProcessId", ppid},
+                      {"ParentImage", pimage},
+                      {puser ? "ParentUser" : NULL, puser},
+                      {NULL, NULL}};
+    return feed(s, "1", t, kv);
+}
+
+/* A 4688 of Windows 10 (with Target and ParentProcessName); target NULL
+ * leaves the Target fields out (the older event). */
+static const struct stoat_rule_meta *sec_start(struct spoof *s, int64_t t, const char *pid, const char *image,
+                                               const char *subject, const char *ppid, const char *pimage,
+                                               const char *target)
+{
+    struct kv kv[] = {{"NewProcessId", pid},
+                      {"NewProcessName", image},
+                      {"SubjectLogonId", subject},
+                      {"ProcessId", ppid},
+                      {pimage ? "ParentProcessName" : "x-none", pimage ? pimage : "-"},
+                      {target ? "TargetLogonId" : NULL, target},
+                      {NULL, NULL}};
+    return feed(s, "4688", t, kv);
+}
+
+#define WINLOGON "C:\\Windows\\System32\\winlogon.exe"
+#define LSASS    "C:\\Windows\\System32\\lsass.exe"
+#define EXPLORER "C:\\Windows\\explorer.exe"
+#define CMD      "C:\\Windows\\System32\\cmd.exe"
+#define SVCHOST  "C:\\Windows\\System32\\svchost.exe"
+
+/* ------------------------------------------------- spoofing to SYSTEM */
+
+static void test_parent_core_system(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* an admin's session creates cmd "under" winlogon: the child inherits
+     * winlogon's SYSTEM token (Target 0x3e7) */
+    expect(sec_start(s, T0, "0x1a0", CMD, USER_A, "0x2c4", WINLOGON, SYSTEM), SPOOF_ID_PARENT, "cmd under winlogon");
+    /* the older event (no Target), under lsass */
+    expect(sec_start(s, T0 + SEC, "0x1a4", CMD, USER_A, "0x2d0", LSASS, NULL), SPOOF_ID_PARENT, "cmd under lsass, v1");
+    /* case and drive do not matter */
+    expect(sec_start(s, T0 + 2 * SEC, "0x1a8", CMD, USER_A, "0x2d4", "d:\\WINDOWS\\system32\\SERVICES.EXE", SYSTEM),
+           SPOOF_ID_PARENT, "cmd under services");
+    spoof_destroy(s);
+}
+
+static void test_brokers_are_not_spoofing(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* winlogon starts userinit and the accessibility tools in the user's
+     * session: the caller is winlogon itself (SYSTEM) */
+    expect(sec_start(s, T0, "0x100", "C:\\Windows\\System32\\userinit.exe", SYSTEM, "0x2c4", WINLOGON, USER_A), NULL,
+           "winlogon -> userinit");
+    expect(sec_start(s, T0, "0x104", "C:\\Windows\\System32\\AtBroker.exe", SYSTEM, "0x2c4", WINLOGON, USER_A), NULL,
+           "winlogon -> AtBroker");
+    /* UAC: AppInfo (svchost, SYSTEM) creates the elevated program with the
+     * user's explorer as its parent and the elevated token */
+    expect(sec_start(s, T0, "0x108", "C:\\Windows\\System32\\mmc.exe", SYSTEM, "0x9f4", EXPLORER, USER_B), NULL,
+           "UAC elevation under explorer");
+    /* runas: seclogon (SYSTEM) names the caller's cmd as parent, another user's token */
+    expect(sec_start(s, T0, "0x10c", CMD, SYSTEM, "0x408", CMD, USER_B), NULL, "runas under cmd");
+    /* the task scheduler and WMI start programs in a user's session */
+    expect(sec_start(s, T0, "0x110", "C:\\Windows\\System32\\taskhostw.exe", SYSTEM, "0x308", SVCHOST, USER_A), NULL,
+           "scheduler -> taskhostw");
+    expect(sec_start(s, T0, "0x114", CMD, "0x00000000000003e4", "0x244", "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",
+                     "0x0"),
+           NULL, "WMI process create");
+    /* services.exe starting a service as SYSTEM */
+    expect(sec_start(s, T0, "0x118", "C:\\Windows\\PSEXESVC.exe", SYSTEM, "0x234",
+                     "C:\\Windows\\System32\\services.exe", "0x0"),
+           NULL, "services -> PSEXESVC");
+    /* the same through Sysmon: ParentUser SYSTEM, a user's child */
+    expect(sysmon_start(s, T0, "2000", "C:\\Windows\\System32\\userinit.exe", "0x5a3c1f", "CORP\\a.chen", "600",
+                        WINLOGON, "NT AUTHORITY\\SYSTEM"),
+           NULL, "sysmon: winlogon -> userinit");
+    expect(sysmon_start(s, T0, "2004", "C:\\Windows\\System32\\wsmprovhost.exe", "0x6b1e04", "CORP\\adm.ops", "3000",
+                        "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe", "NT AUTHORITY\\NETWORK SERVICE"),
+           NULL, "sysmon: WmiPrvSE -> wsmprovhost");
+    expect(sysmon_start(s, T0, "2008", "C:\\Windows\\System32\\taskhostw.exe", "0x3e7", "NT AUTHORITY\\SYSTEM", "1468",
+                        SVCHOST, "NT AUTHORITY\\SYSTEM"),
+           NULL, "sysmon: SYSTEM under SYSTEM");
+    spoof_destroy(s);
+}
+
+static void test_ordinary_children(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* the user's explorer, cmd and its children: one session all along */
+    expect(sec_start(s, T0, "0x9f4", EXPLORER, SYSTEM, "0x5c0", "C:\\Windows\\System32\\userinit.exe", USER_A), NULL,
+           "explorer");
+    expect(sec_start(s, T0 + SEC, "0xa00", CMD, USER_A, "0x9f4", EXPLORER, "0x0"), NULL, "explorer -> cmd");
+    expect(sec_start(s, T0 + 2 * SEC, "0xa04", "C:\\Windows\\System32\\whoami.exe", USER_A, "0xa00", CMD, "0x0"), NULL,
+           "cmd -> whoami");
+    expect(sec_start(s, T0 + 3 * SEC, "0xa08", "C:\\Windows\\System32\\whoami.exe", USER_A, "0xa00", CMD, NULL), NULL,
+           "cmd -> whoami, v1");
+    /* a program named like a core process outside System32 is nobody's core process */
+    expect(sec_start(s, T0 + 4 * SEC, "0xa0c", CMD, USER_A, "0xb00", "C:\\Users\\a\\lsass.exe", "0x0"), NULL,
+           "under a look-alike lsass.exe");
+    /* a service account's own children (SQL Server's xp_cmdshell) */
+    expect(sec_start(s, T0, "0xc00", "C:\\Program Files\\SQL\\sqlservr.exe", SYSTEM, "0x234",
+                     "C:\\Windows\\System32\\services.exe", "0x0000000001304385"),
+           NULL, "services -> sqlservr as its account");
+    expect(sec_start(s, T0 + SEC, "0xc04", CMD, "0x0000000001304385", "0xc00", "C:\\Program Files\\SQL\\sqlservr.exe",
+                     "0x0"),
+           NULL, "sqlservr -> cmd");
+    spoof_destroy(s);
+}
+
+/* ------------------------------------- spoofing to another session */
+
+static void test_parent_other_session(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* explorer of session B, seen by its Sysmon 1; then a 4688 whose caller
+     * is session A names it as parent: an elevated process hiding under the
+     * user's explorer, or another user's */
+    expect(sysmon_start(s, T0, "2548", EXPLORER, "0x6b1e04", "CORP\\a.chen", "1400",
+                        "C:\\Windows\\System32\\userinit.exe", "CORP\\a.chen"),
+           NULL, "explorer (sysmon)");
+    expect(sec_start(s, T0 + 60 * SEC, "0x1000", "C:\\Users\\a\\AppData\\Local\\Temp\\x.exe", USER_A, "0x9f4", EXPLORER,
+                     "0x0"),
+           SPOOF_ID_PARENT, "session A under session B's explorer");
+    /* the same parent, the caller of its session: fine */
+    expect(sec_start(s, T0 + 61 * SEC, "0x1004", CMD, USER_B, "0x9f4", EXPLORER, "0x0"), NULL, "B under B's explorer");
+    spoof_destroy(s);
+}
+
+/* ----------------------------------------------- a token not the caller's */
+
+static void test_token_from_elsewhere(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* Target says SYSTEM, the parent's start is not in the logs */
+    expect(sec_start(s, T0, "0x200", CMD, USER_A, "0x3f0", SVCHOST, SYSTEM), SPOOF_ID_TOKEN,
+           "ordinary caller, SYSTEM child");
+    /* the older 4688 says nothing of the token; the same process's Sysmon 1,
+     * a second later, does: both orders */
+    expect(sec_start(s, T0 + 10 * SEC, "0x204", CMD, USER_A, "0x3f4", NULL, NULL), NULL, "v1 4688 alone");
+    expect(sysmon_start(s, T0 + 11 * SEC, "516", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "1012", SVCHOST,
+                        "NT AUTHORITY\\SYSTEM"),
+           SPOOF_ID_TOKEN, "its Sysmon 1 after");
+    expect(sysmon_start(s, T0 + 20 * SEC, "520", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "1016", SVCHOST,
+                        "NT AUTHORITY\\SYSTEM"),
+           NULL, "Sysmon 1 alone");
+    expect(sec_start(s, T0 + 21 * SEC, "0x208", CMD, USER_A, "0x3f8", NULL, NULL), SPOOF_ID_TOKEN, "its 4688 after");
+    /* a Sysmon 1 of the same pid long after is another process */
+    expect(sec_start(s, T0 + 30 * SEC, "0x20c", CMD, USER_A, "0x3fc", NULL, NULL), NULL, "v1 4688");
+    expect(sysmon_start(s, T0 + 90 * SEC, "524", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "1020", SVCHOST,
+                        "NT AUTHORITY\\SYSTEM"),
+           NULL, "pid 524 a minute later");
+    spoof_destroy(s);
+}
+
+/* ------------------------------------ SYSTEM under an ordinary process */
+
+static void test_system_under_user(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* a tool of the admin's session starts cmd with a duplicated SYSTEM
+     * token (in a session of its own) */
+    expect(sysmon_start(s, T0, "2032", "C:\\Tools\\t.exe", "0x1f4c65f", "CORP\\adm", "2908", CMD, NULL), NULL, "tool");
+    expect(sysmon_start(s, T0 + 30 * SEC, "5040", CMD, "0x2e6dea4", "NT AUTHORITY\\SYSTEM", "2032", "C:\\Tools\\t.exe",
+                        NULL),
+           SPOOF_ID_SYSTEM, "SYSTEM cmd under the tool");
+    /* the parent known only by Sysmon's ParentUser: a service account's
+     * process (a web pool) with a SYSTEM child */
+    expect(sysmon_start(s, T0, "6000", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "6100", "C:\\inetpub\\w3wp.exe",
+                        "IIS APPPOOL\\site"),
+           SPOOF_ID_SYSTEM, "SYSTEM under IIS APPPOOL");
+    /* the same domain (NT AUTHORITY\NETWORK SERVICE, LOCAL SERVICE) is a built-in account */
+    expect(sysmon_start(s, T0, "6004", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "6104", SVCHOST,
+                        "NT AUTHORITY\\LOCAL SERVICE"),
+           NULL, "SYSTEM under LOCAL SERVICE");
+    expect(sysmon_start(s, T0, "6008", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "6108", SVCHOST, "-"), NULL,
+           "ParentUser '-'");
+    /* one alert per process, whichever of its events shows it */
+    expect(sysmon_start(s, T0, "6000", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "6100", "C:\\inetpub\\w3wp.exe",
+                        "IIS APPPOOL\\site"),
+           NULL, "the same event again");
+    spoof_destroy(s);
+}
+
+/* ------------------------------------------------ what the table trusts */
+
+static void test_stale_parents(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    /* pid 0x944 was a SYSTEM powershell weeks ago; today the user's cmd
+     * with that pid (started before the logs) creates a child */
+    expect(sec_start(s, T0, "0x944", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", SYSTEM, "0x300",
+                     SVCHOST, "0x0"),
+           NULL, "SYSTEM powershell");
+    expect(sec_start(s, T0 + 40 * 86400 * SEC, "0xff0", "C:\\Windows\\System32\\wbem\\WMIC.exe", USER_A, "0x944", NULL,
+                     "0x0"),
+           NULL, "a child of pid 0x944 forty days later");
+    /* the parent's program differs from the one the event names */
+    expect(sec_start(s, T0, "0x948", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", SYSTEM, "0x300",
+                     SVCHOST, "0x0"),
+           NULL, "SYSTEM powershell 0x948");
+    expect(sec_start(s, T0 + 60 * SEC, "0xff4", "C:\\Windows\\System32\\whoami.exe", USER_A, "0x948", CMD, "0x0"), NULL,
+           "child of 0x948 named as cmd's");
+    /* the parent ended (4689) before */
+    expect(sec_start(s, T0, "0x94c", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", SYSTEM, "0x300",
+                     SVCHOST, "0x0"),
+           NULL, "SYSTEM powershell 0x94c");
+    expect(feed(s, "4689", T0 + 10 * SEC, (const struct kv[]){{"ProcessId", "0x94c"}, {NULL, NULL}}), NULL, "its end");
+    expect(sec_start(s, T0 + 60 * SEC, "0xff8", "C:\\Windows\\System32\\whoami.exe", USER_A, "0x94c", NULL, "0x0"),
+           NULL, "child of the ended 0x94c");
+    /* while it lived, a child from another session was spoofed */
+    expect(sec_start(s, T0 + 5 * SEC, "0xffc", "C:\\Windows\\System32\\whoami.exe", USER_A, "0x94c", NULL, "0x0"),
+           SPOOF_ID_PARENT, "child of the living 0x94c");
+    /* another host's process of the same pid is not the parent */
+    expect(feed_at(s, "ws2.corp.example", "4688", T0 + 6 * SEC,
+                   (const struct kv[]){{"NewProcessId", "0x1100"},
+                                       {"SubjectLogonId", USER_A},
+                                       {"ProcessId", "0x944"},
+                                       {"TargetLogonId", "0x0"},
+                                       {NULL, NULL}}),
+           NULL, "pid 0x944 of another host");
+    spoof_destroy(s);
+}
+
+static void test_hostile_fields(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    static const char *const bad[] = {"", "0x", "0xZZ", "12a", "0x11112222333344445", "99999999999999999999", "-5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        /* a caller that does not parse is unknown: nothing is raised */
+        expect(sec_start(s, T0, "0x300", CMD, bad[i], "0x2c4", WINLOGON, SYSTEM), NULL, bad[i]);
+        expect(sec_start(s, T0, bad[i], CMD, USER_A, "0x2c4", WINLOGON, SYSTEM), NULL, bad[i]);
+        expect(sec_start(s, T0, "0x304", CMD, USER_A, bad[i], WINLOGON, SYSTEM), NULL, bad[i]);
+    }
+    /* no host, no time, no event id, an event of another id */
+    struct stoat_field f[] = {{.name = "NewProcessId", .value = "0x1", .name_len = 12, .value_len = 3}};
+    struct stoat_alert a = {.time_ns = INT64_MIN, .event_id = "4688", .fields = f, .nfields = 1};
+    expect(spoof_event(s, &a), NULL, "no host, no time");
+    a.event_id = NULL;
+    expect(spoof_event(s, &a), NULL, "no event id");
+    a.event_id = "4624";
+    expect(spoof_event(s, &a), NULL, "a logon");
+    spoof_destroy(s);
+    spoof_destroy(NULL);
+}
+
+static void test_full_table(void **state)
+{
+    (void)state;
+    /* 8 processes' room: a thousand starts push the oldest out, and a
+     * spoofed child of a process still held is seen */
+    struct spoof *s = spoof_create(8);
+    char pid[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(pid, sizeof(pid), "0x%x", 0x1000 + 4 * i);
+        expect(sec_start(s, T0 + i, pid, CMD, USER_A, "0x9f4", EXPLORER, "0x0"), NULL, "a start");
+    }
+    expect(sec_start(s, T0 + 2000, "0x8000", CMD, USER_B, "0x1f9c", CMD, "0x0"), SPOOF_ID_PARENT,
+           "under the newest, from another session");
+    spoof_destroy(s);
+}
+
+static void test_rules_text(void **state)
+{
+    (void)state;
+    const char *t = spoof_rules();
+    assert_non_null(strstr(t, SPOOF_RULE_SECURITY));
+    assert_non_null(strstr(t, SPOOF_RULE_SYSMON));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_rules_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -38,6 +38,7 @@ struct rec {
     uint64_t creator; /* the caller's session (4688 Subject), 0: unknown */
     uint64_t session; /* its own session, 0: unknown */
     uint64_t image;   /* its program's file name, hashed in lower case (0: unknown) */
+    uint64_t guid;    /* Sysmon's ProcessGuid, hashed (0: unknown): who the pid is, exactly */
     bool system;      /* runs as SYSTEM: session 0x3e7, or SYSTEM's account in another session (a duplicated token) */
     bool ended, session_sure, raised;
 };
@@ -203,6 +204,18 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     return r;
 }
 
+/* A GUID's text ("{...}"), hashed in lower case; 0 when absent. */
+static uint64_t text_key(const char *v)
+{
+    if (!v || !*v)
+        return 0;
+    char low[80];
+    size_t n = 0;
+    for (; v[n] && n < sizeof(low); n++)
+        low[n] = (char)(v[n] >= 'A' && v[n] <= 'Z' ? v[n] + 32 : v[n]);
+    return hash_bytes(low, n, 0x9e1d) | 1;
+}
+
 /* The file name of a program path, hashed in lower case; 0 when absent. */
 static uint64_t image_key(const char *path)
 {
@@ -221,11 +234,14 @@ static uint64_t image_key(const char *path)
 
 /* The stated parent, when its start was seen not too long before, it had
  * not ended, and it ran the program the event names as the parent's. */
-static const struct rec *parent_of(struct spoof *s, const char *host, uint64_t ppid, int64_t t, uint64_t image)
+static const struct rec *parent_of(struct spoof *s, const char *host, uint64_t ppid, int64_t t, uint64_t image,
+                                   uint64_t guid)
 {
     const struct rec *p = find(s, key_of(host, ppid));
     if (!p || (image && p->image && image != p->image))
         return NULL;
+    if (guid && p->guid && guid != p->guid)
+        return NULL; /* another process of the pid (reused: the same program name is common, svchost) */
     if (t != INT64_MIN && p->start_ns != INT64_MIN && p->start_ns < t && apart(p->start_ns, t, PARENT_AGE_NS))
         return NULL;
     if (t != INT64_MIN && p->start_ns != INT64_MIN && p->start_ns > t && apart(p->start_ns, t, MERGE_NS))
@@ -291,7 +307,9 @@ static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_a
     const char *host = a->host ? a->host : "";
     char buf[512], ubuf[256], pbuf[256];
     const char *pname = facts_field(a, security ? "ParentProcessName" : "ParentImage", buf, sizeof(buf));
-    const struct rec *p = parent_of(s, host, ppid, a->time_ns, image_key(pname));
+    char gbuf[80];
+    uint64_t pguid = security ? 0 : text_key(facts_field(a, "ParentProcessGuid", gbuf, sizeof(gbuf)));
+    const struct rec *p = parent_of(s, host, ppid, a->time_ns, image_key(pname), pguid);
     uint64_t psess = p ? p->session : 0;
     if (!psess && security && core_system(pname))
         psess = SYSTEM_ID;
@@ -304,8 +322,10 @@ static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_a
     if (r->system) {
         if (ordinary(psess))
             return &meta_system;
-        if (!security &&
-            other_domain(facts_field(a, "User", ubuf, sizeof(ubuf)), facts_field(a, "ParentUser", pbuf, sizeof(pbuf))))
+        /* by name: the child is SYSTEM's account and its parent's user is of
+         * another domain (a token of 0x3e7 under another name says nothing) */
+        const char *user = facts_field(a, "User", ubuf, sizeof(ubuf));
+        if (!security && system_account(user) && other_domain(user, facts_field(a, "ParentUser", pbuf, sizeof(pbuf))))
             return &meta_system;
     }
     return NULL;
@@ -351,6 +371,10 @@ const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_al
         const char *target = facts_field(a, "TargetUserSid", sid, sizeof(sid));
         r->system |= session == SYSTEM_ID || (target && strcmp(target, "S-1-5-18") == 0);
     } else {
+        char gbuf[80];
+        uint64_t guid = text_key(facts_field(a, "ProcessGuid", gbuf, sizeof(gbuf)));
+        if (guid)
+            r->guid = guid;
         uint64_t session = num_field(a, "LogonId", NULL);
         if (session) { /* Sysmon reads the process's own token */
             r->session = session;

@@ -253,6 +253,44 @@ static void test_system_under_user(void **state)
 
 /* ------------------------------------------------ what the table trusts */
 
+/* Neither a SYSTEM token under a user's name (User says CORP\\ivan, LogonId
+ * 0x3e7: only Sysmon's own inconsistency, nothing about the parent) nor a
+ * parent whose pid a user's process of the same name had before (another
+ * ProcessGuid) is SYSTEM under an ordinary session: 5,551 false high alerts
+ * on a generated day before. */
+static void test_system_not_by_user_name_or_reused_pid(void **state)
+{
+    (void)state;
+    struct spoof *s = spoof_create(0);
+    expect(sysmon_start(s, T0, "58881", "C:\\Windows\\System32\\CompatTelRunner.exe", "0x3e7", "CORP\\ivan", "17109",
+                        SVCHOST, "NT AUTHORITY\\SYSTEM"),
+           NULL, "0x3e7 under a user's name, SYSTEM parent");
+    struct kv user_svchost[] = {{"ProcessId", "3000"},
+                                {"ProcessGuid", "{11111111-2222-3333-4444-555555555555}"},
+                                {"Image", SVCHOST},
+                                {"LogonId", "0x5a3c1f"},
+                                {"User", "CORP\\a.chen"},
+                                {"ParentProcessId", "700"},
+                                {"ParentImage", "C:\\Windows\\System32\\services.exe"},
+                                {NULL, NULL}};
+    expect(feed(s, "1", T0 + SEC, user_svchost), NULL, "a user's svchost");
+    struct kv system_child[] = {{"ProcessId", "3100"},
+                                {"Image", "C:\\Windows\\System32\\taskhostw.exe"},
+                                {"LogonId", "0x3e7"},
+                                {"User", "NT AUTHORITY\\SYSTEM"},
+                                {"ParentProcessId", "3000"},
+                                {"ParentProcessGuid", "{99999999-2222-3333-4444-555555555555}"},
+                                {"ParentImage", SVCHOST},
+                                {"ParentUser", "NT AUTHORITY\\SYSTEM"},
+                                {NULL, NULL}};
+    expect(feed(s, "1", T0 + 60 * SEC, system_child), NULL, "parent pid reused by another svchost");
+    /* the same parent by its GUID: SYSTEM under the user's svchost */
+    system_child[0].value = "3104";
+    system_child[5].value = "{11111111-2222-3333-4444-555555555555}";
+    expect(feed(s, "1", T0 + 61 * SEC, system_child), SPOOF_ID_SYSTEM, "SYSTEM under the user's svchost");
+    spoof_destroy(s);
+}
+
 static void test_stale_parents(void **state)
 {
     (void)state;
@@ -342,11 +380,17 @@ static void test_rules_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
-        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_rules_text),
+        cmocka_unit_test(test_parent_core_system),
+        cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),
+        cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere),
+        cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),
+        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),
+        cmocka_unit_test(test_rules_text),
+        cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,16 +204,21 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     return r;
 }
 
+/* The n bytes at v, hashed in lower case (at most 256 of them), never 0. */
+static uint64_t lower_key(const char *v, size_t n, uint64_t seed)
+{
+    char low[256];
+    if (n > sizeof(low))
+        n = sizeof(low);
+    for (size_t k = 0; k < n; k++)
+        low[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
+    return hash_bytes(low, n, seed) | 1;
+}
+
 /* A GUID's text ("{...}"), hashed in lower case; 0 when absent. */
 static uint64_t text_key(const char *v)
 {
-    if (!v || !*v)
-        return 0;
-    char low[80];
-    size_t n = 0;
-    for (; v[n] && n < sizeof(low); n++)
-        low[n] = (char)(v[n] >= 'A' && v[n] <= 'Z' ? v[n] + 32 : v[n]);
-    return hash_bytes(low, n, 0x9e1d) | 1;
+    return v && *v ? lower_key(v, strlen(v), 0x9e1d) : 0;
 }
 
 /* The file name of a program path, hashed in lower case; 0 when absent. */
@@ -225,11 +230,7 @@ static uint64_t image_key(const char *path)
     for (const char *c = path; *c; c++)
         if (*c == '\\' || *c == '/')
             base = c + 1;
-    char low[256];
-    size_t n = 0;
-    for (; base[n] && n < sizeof(low); n++)
-        low[n] = (char)(base[n] >= 'A' && base[n] <= 'Z' ? base[n] + 32 : base[n]);
-    return n ? hash_bytes(low, n, 0x1a9e) | 1 : 0;
+    return *base ? lower_key(base, strlen(base), 0x1a9e) : 0;
 }
 
 /* The stated parent, when its start was seen not too long before, it had

@@ -38,7 +38,8 @@ struct stoat_behaviour_opts {
      * (0: the default 60 s). A fleet worker's one clock serves hosts whose
      * days may lie apart. */
     int64_t corr_offline_lateness_ns;
-    size_t corr_max_bytes; /* correlation state, and offline the kept matches (default 64 MiB each) */
+    size_t
+        corr_max_bytes; /* correlation state (all hosts' engines together), and offline the kept matches (default 64 MiB each) */
     /* A Sysmon event whose RuleName names an ATT&CK technique
      * ("technique_id=T1055,...", as community Sysmon configurations write)
      * is raised as an alert of that technique at this level (an enum

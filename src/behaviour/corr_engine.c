@@ -398,6 +398,7 @@ struct corr_engine *corr_create(const struct stoat_ruleset *rs, const struct cor
             maxn = e->ci[c].n;
     }
     e->seen = xcalloc(maxn, 1);
+    e->nseen = maxn;
     for (uint32_t c = 0; c < e->ncorrs; c++) {
         const struct correlation *k = &rs->corrs[c];
         if (!k->rule_index || (opts && opts->skip && opts->skip[c]))
@@ -419,13 +420,42 @@ out:
     return e;
 }
 
+struct corr_engine *corr_create_like(const struct corr_engine *proto)
+{
+    if (!proto)
+        return NULL;
+    struct corr_engine *e = xcalloc(1, sizeof(*e));
+    e->o = proto->o;
+    e->rs = proto->rs;
+    e->nrules = proto->nrules;
+    e->ncorrs = proto->ncorrs;
+    e->nsrc = proto->nsrc;
+    e->ci = proto->ci;
+    e->src = proto->src;
+    e->shares_plan = true;
+    e->active = xcalloc(e->ncorrs, sizeof(*e->active));
+    e->clock = CORR_NONE;
+    e->seen = xcalloc(proto->nseen, 1);
+    e->nseen = proto->nseen;
+    e->nbucket = 64;
+    e->bucket = xcalloc(e->nbucket, sizeof(*e->bucket));
+    return e;
+}
+
+size_t corr_bytes(const struct corr_engine *e)
+{
+    if (!e)
+        return 0;
+    return sizeof(*e) + e->ncorrs * sizeof(*e->active) + e->nseen + corr_engine_bytes(e);
+}
+
 void corr_destroy(struct corr_engine *e)
 {
     if (!e)
         return;
     while (e->lru_first)
         corr_group_free(e, e->lru_first);
-    for (size_t s = 0; s < e->nsrc; s++) {
+    for (size_t s = 0; !e->shares_plan && s < e->nsrc; s++) {
         struct corr_source *src = &e->src[s];
         for (uint32_t i = 0; i < src->nrd; i++)
             free(src->rd[i].gname);
@@ -435,15 +465,17 @@ void corr_destroy(struct corr_engine *e)
         free(src->names);
         free(src->nlen);
     }
-    for (size_t c = 0; c < e->ncorrs; c++)
+    for (size_t c = 0; !e->shares_plan && c < e->ncorrs; c++)
         free(e->ci[c].names);
     for (size_t i = 0; i <= CORR_DEPTH_MAX; i++) {
         free(e->sc[i].found);
         free(e->sc[i].key);
         free(e->sc[i].fields);
     }
-    free(e->ci);
-    free(e->src);
+    if (!e->shares_plan) {
+        free(e->ci);
+        free(e->src);
+    }
     free(e->active);
     free(e->bucket);
     free(e->heap);

@@ -47,11 +47,18 @@ struct corr_evidence {
 };
 
 /* An engine and its clock's newest event: one per host (CORR_PART_HOSTS),
- * else one. Each engine has the stream's caps. */
+ * else one. The stream's memory cap holds for all its engines together: a
+ * worker may see thousands of hosts. Each engine may use the whole cap
+ * (one busy host among idle ones), and when the total goes over, the hosts
+ * fed least recently give their oldest groups back first. */
 struct corr_host {
     struct corr_engine *e;
-    int64_t newest; /* INT64_MIN: none yet */
+    int64_t newest;              /* INT64_MIN: none yet */
+    size_t bytes;                /* corr_bytes when last counted */
+    uint32_t fed_prev, fed_next; /* the list by last feed; NO_HOST ends it */
 };
+
+#define NO_HOST UINT32_MAX
 
 #define READ_HERE     1 /* a correlation this stream evaluates reads the rule */
 #define READ_SPANNING 2 /* one spanning hosts does, evaluated elsewhere (forwarded) */
@@ -65,9 +72,12 @@ struct corr_stream {
     enum corr_part part;
     struct corr_host *eng;
     size_t neng, capeng;
-    struct strmap eng_of; /* CORR_PART_HOSTS: host name -> index into eng */
-    bool *skip;           /* per correlation: not evaluated here */
-    uint8_t *reads;       /* per rule: READ_* */
+    struct strmap eng_of;     /* CORR_PART_HOSTS: host name -> index into eng */
+    struct corr_engine *plan; /* CORR_PART_HOSTS: never fed; the hosts' engines share its tables */
+    size_t eng_bytes;         /* sum of the engines' bytes, the plan's included */
+    uint32_t fed_newest, fed_oldest;
+    bool *skip;     /* per correlation: not evaluated here */
+    uint8_t *reads; /* per rule: READ_* */
     corr_match_fn fwd;
     void *fwd_ctx;
     struct strmap rule_of; /* CORR_PART_SPANNING: rule id -> index */
@@ -257,10 +267,88 @@ static struct corr_host *engine_for(struct corr_stream *s, const char *host)
             i = (uint32_t)s->neng;
             strmap_put(&s->eng_of, h, n, i);
             XGROW(s->eng, s->capeng, s->neng + 1);
-            s->eng[s->neng++] = (struct corr_host){.e = corr_create(s->rs, &s->corr_opts), .newest = INT64_MIN};
+            s->eng[s->neng++] = (struct corr_host){.newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
         }
+        if (!s->eng[i].e) /* new, or given back to stay within the cap */
+            s->eng[i].e = corr_create_like(s->plan);
     }
     return &s->eng[i];
+}
+
+static void fed_unlink(struct corr_stream *s, uint32_t i)
+{
+    struct corr_host *h = &s->eng[i];
+    if (h->fed_prev != NO_HOST)
+        s->eng[h->fed_prev].fed_next = h->fed_next;
+    else if (s->fed_newest == i)
+        s->fed_newest = h->fed_next;
+    if (h->fed_next != NO_HOST)
+        s->eng[h->fed_next].fed_prev = h->fed_prev;
+    else if (s->fed_oldest == i)
+        s->fed_oldest = h->fed_prev;
+    h->fed_prev = h->fed_next = NO_HOST;
+}
+
+static void fed_now(struct corr_stream *s, uint32_t i)
+{
+    if (s->fed_newest == i)
+        return;
+    fed_unlink(s, i);
+    s->eng[i].fed_next = s->fed_newest;
+    if (s->fed_newest != NO_HOST)
+        s->eng[s->fed_newest].fed_prev = i;
+    s->fed_newest = i;
+    if (s->fed_oldest == NO_HOST)
+        s->fed_oldest = i;
+}
+
+static void recount(struct corr_stream *s, struct corr_host *h)
+{
+    size_t now = corr_bytes(h->e);
+    s->eng_bytes = s->eng_bytes - h->bytes + now;
+    h->bytes = now;
+}
+
+static void add_stats(struct corr_stream *s, const struct corr_engine *e)
+{
+    struct corr_stats cs;
+    corr_get_stats(e, &cs);
+    s->stats->corr_late += cs.late_dropped;
+    s->stats->corr_evicted += cs.evicted_groups + cs.evicted_events;
+    s->stats->corr_unusable += cs.unusable;
+}
+
+/* Back under the cap: from the hosts fed least recently, the one just fed
+ * last of all. A host left without groups gives its engine back too (its
+ * fixed part counts when thousands of hosts go quiet); the next match
+ * makes a new one, and the host's newest event is kept here. */
+static void keep_cap(struct corr_stream *s, uint32_t cur)
+{
+    size_t cap = s->corr_opts.max_bytes;
+    for (uint32_t i = s->fed_oldest; i != NO_HOST && s->eng_bytes > cap;) {
+        uint32_t prev = s->eng[i].fed_prev;
+        struct corr_host *h = &s->eng[i];
+        if (i != cur && h->e) {
+            size_t over = s->eng_bytes - cap;
+            corr_trim(h->e, h->bytes > over ? h->bytes - over : 0);
+            struct corr_stats cs;
+            corr_get_stats(h->e, &cs);
+            if (!cs.groups) {
+                add_stats(s, h->e);
+                corr_destroy(h->e);
+                h->e = NULL;
+                fed_unlink(s, i);
+            }
+            recount(s, h);
+        }
+        i = prev;
+    }
+    if (s->eng_bytes > cap && cur != NO_HOST) {
+        struct corr_host *h = &s->eng[cur];
+        size_t over = s->eng_bytes - cap;
+        corr_trim(h->e, h->bytes > over ? h->bytes - over : 0);
+        recount(s, h);
+    }
 }
 
 static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
@@ -269,6 +357,11 @@ static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
     if (in->time_ns != INT64_MIN && in->time_ns > h->newest)
         h->newest = in->time_ns;
     corr_feed(h->e, in, on_corr_fire, s);
+    uint32_t i = (uint32_t)(h - s->eng);
+    fed_now(s, i);
+    recount(s, h);
+    if (s->eng_bytes > s->corr_opts.max_bytes)
+        keep_cap(s, i);
 }
 
 static void put32(struct buf *b, uint32_t v)
@@ -474,11 +567,8 @@ void corr_stream_finish(struct corr_stream *s)
     corr_feed_kept(s);
     for (size_t i = 0; i < s->neng; i++) {
         corr_advance(s->eng[i].e, INT64_MAX, on_corr_fire, s);
-        struct corr_stats cs;
-        corr_get_stats(s->eng[i].e, &cs);
-        s->stats->corr_late += cs.late_dropped;
-        s->stats->corr_evicted += cs.evicted_groups + cs.evicted_events;
-        s->stats->corr_unusable += cs.unusable;
+        recount(s, &s->eng[i]);
+        add_stats(s, s->eng[i].e);
     }
 }
 
@@ -541,10 +631,15 @@ struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, cons
         s->corr_opts.skip = s->skip;
     }
     note_reads(s);
+    s->fed_newest = s->fed_oldest = NO_HOST;
     if (part != CORR_PART_HOSTS) {
         s->eng = xcalloc(1, sizeof(*s->eng));
-        s->eng[0] = (struct corr_host){.e = corr_create(rs, &s->corr_opts), .newest = INT64_MIN};
+        s->eng[0] = (struct corr_host){
+            .e = corr_create(rs, &s->corr_opts), .newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
         s->neng = s->capeng = 1;
+    } else {
+        s->plan = corr_create(rs, &s->corr_opts);
+        s->eng_bytes = corr_bytes(s->plan);
     }
     for (size_t k = 0; k < rs->ncorrs; k++) {
         const struct sigma_correlation *sc = &rs->corrs[k].corr;
@@ -567,8 +662,10 @@ struct corr_stream *corr_stream_create(const struct stoat_ruleset *rs, const str
 
 void corr_stream_advance(struct corr_stream *s, int64_t now_ns)
 {
-    for (size_t i = 0; s->corr_live && now_ns != INT64_MIN && i < s->neng; i++)
+    for (size_t i = 0; s->corr_live && now_ns != INT64_MIN && i < s->neng; i++) {
         corr_advance(s->eng[i].e, now_ns, on_corr_fire, s);
+        recount(s, &s->eng[i]);
+    }
 }
 
 void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
@@ -585,7 +682,18 @@ void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
             continue;
         int64_t now = newest > INT64_MAX - idle_ns ? INT64_MAX - 1 : newest + idle_ns;
         corr_advance(s->eng[i].e, now, on_corr_fire, s);
+        recount(s, &s->eng[i]);
     }
+}
+
+size_t corr_stream_bytes(const struct corr_stream *s)
+{
+    return s ? s->eng_bytes : 0;
+}
+
+size_t corr_stream_engines(const struct corr_stream *s)
+{
+    return s ? s->neng : 0;
 }
 
 void corr_stream_destroy(struct corr_stream *s)
@@ -595,6 +703,7 @@ void corr_stream_destroy(struct corr_stream *s)
     free_evidence(s);
     for (size_t i = 0; i < s->neng; i++)
         corr_destroy(s->eng[i].e);
+    corr_destroy(s->plan); /* after the engines sharing its tables */
     free(s->eng);
     strmap_free(&s->eng_of);
     strmap_free(&s->rule_of);

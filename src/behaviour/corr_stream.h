@@ -71,6 +71,11 @@ void corr_stream_idle(struct corr_stream *s, int64_t idle_ns);
 /* The end of the input (or of a ruleset): feeds what is kept, closes every
  * window and adds the engine's counts to stats. */
 void corr_stream_finish(struct corr_stream *s);
-void corr_stream_destroy(struct corr_stream *s); /* accepts NULL */
+/* Memory of the correlation engines, the shared tables included, as last
+ * counted (after each feed and advance): at most the cap given as
+ * corr_max_bytes, whatever the number of hosts. */
+size_t corr_stream_bytes(const struct corr_stream *s);
+size_t corr_stream_engines(const struct corr_stream *s); /* one per host seen (CORR_PART_HOSTS) */
+void corr_stream_destroy(struct corr_stream *s);         /* accepts NULL */
 
 #endif

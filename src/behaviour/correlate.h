@@ -84,6 +84,19 @@ void corr_feed(struct corr_engine *e, const struct corr_input *in, corr_emit_fn 
 void corr_advance(struct corr_engine *e, int64_t now_ns, corr_emit_fn emit, void *ctx);
 void corr_get_stats(const struct corr_engine *e, struct corr_stats *out);
 
+/* An empty engine that judges what proto judges, sharing its tables of who
+ * reads what (built from the ruleset once, large with many rules) instead
+ * of building its own: a worker keeps one engine per host. proto must
+ * outlive it. NULL when proto is NULL. */
+struct corr_engine *corr_create_like(const struct corr_engine *proto);
+/* Memory the engine holds now, its fixed part included. */
+size_t corr_bytes(const struct corr_engine *e);
+/* Drops the least recently fed groups until the engine holds at most
+ * target bytes (or has no group left; counted as evicted_groups): a caller
+ * keeping many engines under one cap takes memory from the idle ones.
+ * Not from inside an emit callback. Returns corr_bytes after. */
+size_t corr_trim(struct corr_engine *e, size_t target);
+
 /* Which correlations span hosts (spans[k], ncorrs entries): those whose
  * group-by names no host field of the mapping (for every rule it reads,
  * aliases resolved), and every correlation linked to one by reading or

@@ -149,6 +149,8 @@ struct corr_engine {
     double *dbl;
     size_t dblcap;
     uint8_t *seen;
+    uint32_t nseen;
+    bool shares_plan; /* ci and src belong to the engine it was made like */
 };
 
 static inline int64_t sat_add(int64_t a, int64_t b) /* b >= 0 */

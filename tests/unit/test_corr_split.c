@@ -186,6 +186,46 @@ static void test_cross_role(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* A worker sees thousands of hosts: the memory cap holds for all their
+ * engines together (each once had the whole cap, and its own copy of the
+ * rule tables), the quiet hosts give theirs back first, and a busy host
+ * still fires. */
+static void test_worker_memory_many_hosts(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(split_yaml);
+    uint32_t fail = (uint32_t)stoat_ruleset_find(rs, "fail");
+    const size_t cap = 256 << 10;
+    struct stoat_behaviour_opts bo = {.corr_max_bytes = cap, .corr_live = true}; /* fed as they come */
+    struct out o = {0};
+    struct stoat_hunt_stats st = {0};
+    struct corr_stream *s = corr_stream_create_part(rs, &bo, STOAT_LEVEL_NONE, &st, on_alert, &o, CORR_PART_HOSTS);
+    corr_stream_forward(s, on_match, &o);
+    char host[32];
+    size_t most = 0;
+    for (int h = 0; h < 5000; h++) {
+        snprintf(host, sizeof(host), "srv%04d", h);
+        for (int i = 0; i < 2; i++) {
+            match(s, fail, host, "svc", MIN(h % 600) + (int64_t)i * 1000000000);
+            if (corr_stream_bytes(s) > most)
+                most = corr_stream_bytes(s);
+        }
+        buf_clear(&o.facts); /* the forwarded matches are not what is measured */
+    }
+    assert_int_equal(corr_stream_engines(s), 5000);
+    assert_true(most <= cap);
+    assert_true(most > cap / 2); /* the cap was reached, so it was what held */
+    for (int i = 0; i < 3; i++)
+        match(s, fail, "busy", "eve", MIN(700) + (int64_t)i * 1000000000);
+    corr_stream_finish(s);
+    assert_int_equal(count(&o, "Three fails on one host"), 1);
+    assert_string_equal(o.host[0], "busy");
+    assert_true(st.corr_evicted > 0); /* what the cap took is counted */
+    corr_stream_destroy(s);
+    buf_free(&o.facts);
+    stoat_ruleset_destroy(rs);
+}
+
 /* A match fact off the bus is hostile input: caps and order checked. */
 static void test_match_fact_bytes(void **state)
 {
@@ -218,9 +258,8 @@ static void test_match_fact_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spanning),
-        cmocka_unit_test(test_worker_clock_per_host),
-        cmocka_unit_test(test_cross_role),
+        cmocka_unit_test(test_spanning),         cmocka_unit_test(test_worker_clock_per_host),
+        cmocka_unit_test(test_cross_role),       cmocka_unit_test(test_worker_memory_many_hosts),
         cmocka_unit_test(test_match_fact_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,3 +162,20 @@ void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_
     *messages = f ? f->published : 0;
     *facts = f ? f->facts : 0;
 }
+
+size_t fleet_facts_sealed(const struct fleet_facts *f, size_t i, const char **id, const char **payload, size_t *len,
+                          unsigned *count)
+{
+    if (!f || i >= f->nsealed)
+        return f ? f->nsealed : 0;
+    const struct sealed *s = &f->sealed[i];
+    if (id)
+        *id = s->id;
+    if (payload)
+        *payload = f->out.p + s->off;
+    if (len)
+        *len = s->len;
+    if (count)
+        *count = s->count;
+    return f->nsealed;
+}

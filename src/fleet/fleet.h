@@ -80,6 +80,10 @@ void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, 
 /* Publishes what was sealed, each waiting for the stream's ack. */
 stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen);
 void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts);
+/* The sealed messages waiting for fleet_facts_flush: how many, and message i's
+ * id, payload and fact count (i below the number returned; NULLs skipped). */
+size_t fleet_facts_sealed(const struct fleet_facts *f, size_t i, const char **id, const char **payload, size_t *len,
+                          unsigned *count);
 
 /* ---- the cross-host role (cross_role.c) ---- */
 struct baseline;

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <sys/wait.h>
 
+#include "behaviour/cross.h"
 #include "fleet/fleet.h"
 #include "stoat/store.h"
 
@@ -268,6 +269,66 @@ static void test_fleet_incident_known(void **state)
     stoat_store_close(w);
 }
 
+/* One batch's facts over the message cap (matches for the correlations
+ * spanning hosts can be many) go out as several messages cut at whole
+ * lines, each under the cap, the later ids ending ":<part>"; the same facts
+ * sealed again (the batch reprocessed after a worker died) are cut the same
+ * way under the same ids, so the stream's duplicate window drops them. */
+static void seal_matches(struct fleet_facts *f, int n)
+{
+    char value[900], host[32];
+    memset(value, 'x', sizeof(value) - 1);
+    value[sizeof(value) - 1] = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(host, sizeof(host), "srv%03d", i % 300);
+        struct cross_fact fact = {.kind = CROSS_FACT_MATCH,
+                                  .match = {.host = host,
+                                            .rule_id = "5e0f3c1a-1111-4c4c-9d9d-000000000001",
+                                            .time_ns = (int64_t)i * 1000000000,
+                                            .summary = "a failed logon",
+                                            .nfields = 1,
+                                            .names = {"CommandLine"},
+                                            .values = {value + (i % 700)}}};
+        fleet_facts_add(f, &fact);
+    }
+    fleet_facts_seal(f, "srv001", "run7", 42, true);
+}
+
+static void test_facts_split(void **state)
+{
+    (void)state;
+    struct fleet_facts *a = fleet_facts_create(NULL, "w1"), *b = fleet_facts_create(NULL, "w2");
+    seal_matches(a, 3000);
+    seal_matches(b, 3000);
+    size_t n = fleet_facts_sealed(a, SIZE_MAX, NULL, NULL, NULL, NULL);
+    assert_true(n >= 3);
+    assert_int_equal(fleet_facts_sealed(b, SIZE_MAX, NULL, NULL, NULL, NULL), n);
+    unsigned total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id, *p, *id2, *p2;
+        size_t len, len2;
+        unsigned count, count2;
+        fleet_facts_sealed(a, i, &id, &p, &len, &count);
+        fleet_facts_sealed(b, i, &id2, &p2, &len2, &count2);
+        char want[64];
+        snprintf(want, sizeof(want), i ? "fact:srv001:run7:42:%zu" : "fact:srv001:run7:42", i + 1);
+        assert_string_equal(id, want);
+        assert_string_equal(id2, want); /* stable across a reprocessing */
+        assert_true(len2 == len && count2 == count && memcmp(p, p2, len) == 0);
+        assert_true(len > 0 && len <= 512 * 1024);   /* under the cap, well under the server's 1 MiB */
+        assert_int_equal(p[len - 1], '\n');          /* whole lines */
+        assert_true(i == n - 1 || len > 400 * 1024); /* filled before cutting */
+        size_t lines = 0;
+        for (size_t k = 0; k < len; k++)
+            lines += p[k] == '\n';
+        assert_int_equal(lines, count);
+        total += count;
+    }
+    assert_int_equal(total, 3000); /* nothing lost or doubled at the cuts */
+    fleet_facts_destroy(a);
+    fleet_facts_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeats_and_silence, setup, teardown),
         cmocka_unit_test(test_heartbeat_host),
         cmocka_unit_test_setup_teardown(test_fleet_incident_known, setup, teardown),
+        cmocka_unit_test(test_facts_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

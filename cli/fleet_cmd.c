@@ -464,11 +464,14 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
                 id, (unsigned long long)fs.events, fs.busy_s, (double)fs.events / fs.busy_s,
                 (double)fs.last_commit_ns / 1e9);
     fprintf(stderr,
-            "fleet %s: facts published: %llu (%llu messages); cross-host role: %llu facts read, %llu edges "
-            "(%llu new), %llu fleet incidents stored, %llu known already\n",
-            id, (unsigned long long)fs.facts, (unsigned long long)fs.fact_messages, (unsigned long long)fs.cross_facts,
-            (unsigned long long)fs.cross_edges, (unsigned long long)fs.cross_new_edges,
-            (unsigned long long)fs.cross_incidents, (unsigned long long)fs.cross_known);
+            "fleet %s: facts published: %llu (%llu messages) of %llu derived, %llu with replayed batches (sent "
+            "before); cross-host role: %llu facts read, %llu edges (%llu new), %llu fleet incidents stored, %llu "
+            "known already\n",
+            id, (unsigned long long)fs.facts, (unsigned long long)fs.fact_messages,
+            (unsigned long long)fs.facts_derived, (unsigned long long)fs.facts_replayed,
+            (unsigned long long)fs.cross_facts, (unsigned long long)fs.cross_edges,
+            (unsigned long long)fs.cross_new_edges, (unsigned long long)fs.cross_incidents,
+            (unsigned long long)fs.cross_known);
     fprintf(stderr,
             "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already\n", id,
             (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,

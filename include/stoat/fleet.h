@@ -73,11 +73,12 @@ struct stoat_fleet_opts {
 
 struct stoat_fleet_stats {
     uint64_t batches, events, duplicates, acked, heartbeats, silent, returned, reloads, replayed;
-    uint64_t corr_known;           /* correlation alerts not stored again: a worker before stored them */
-    uint64_t forged;               /* batches whose host is not their subject's: dropped */
-    uint64_t undecodable;          /* batches whose payload cannot be read (bus/batch.h): dropped, said */
-    uint64_t miscounted;           /* batches holding another number of events than Stoat-Count: read */
-    uint64_t fact_messages, facts; /* published by this worker's partitions */
+    uint64_t corr_known;                    /* correlation alerts not stored again: a worker before stored them */
+    uint64_t forged;                        /* batches whose host is not their subject's: dropped */
+    uint64_t undecodable;                   /* batches whose payload cannot be read (bus/batch.h): dropped, said */
+    uint64_t miscounted;                    /* batches holding another number of events than Stoat-Count: read */
+    uint64_t fact_messages, facts;          /* published by this worker's partitions */
+    uint64_t facts_derived, facts_replayed; /* derived; dropped with a replayed batch (sent before) */
     uint64_t cross_facts, cross_incidents, cross_known, cross_edges, cross_new_edges;
     /* incidents not stored again (a worker before stored them); the
      * cross-host role's correlations spanning hosts, stored and known */

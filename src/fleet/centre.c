@@ -860,6 +860,19 @@ static void latency_figures(struct centre *c)
     c->fs->latency_p99_s = c->lat[(size_t)((double)(c->nlat - 1) * 0.99)];
 }
 
+/* What the worker's clock closed outside a batch (idle, stop) reaches the
+ * cross-host role now (facts_out.c says why). */
+static stoat_err loose_facts_out(struct centre *c)
+{
+    if (!fleet_facts_seal_loose(c->facts))
+        return STOAT_OK;
+    char why[256];
+    if (fleet_facts_flush(c->facts, why, sizeof(why)) == STOAT_OK)
+        return STOAT_OK;
+    say(c, STOAT_SEV_ERROR, "%s", why);
+    return STOAT_ERR_IO;
+}
+
 /* Nothing came: like watch on a quiet sensor, time moves on, once a second.
  * Correlations feed what they kept and close the windows that the idle
  * time has carried the clock past (event time: the newest event plus the
@@ -873,9 +886,10 @@ static stoat_err idle_advance(struct centre *c, double *last_idle, double last_d
     *last_idle = now;
     uint64_t before = c->stats->alerts + c->stats->incidents;
     consumer_idle(&c->con, (int64_t)((now - last_data) * 1e9));
-    if (c->stats->alerts + c->stats->incidents == before)
-        return STOAT_OK;
-    stoat_err e = stoat_store_commit(c->o->store);
+    stoat_err e = loose_facts_out(c);
+    if (e != STOAT_OK || c->stats->alerts + c->stats->incidents == before)
+        return e;
+    e = stoat_store_commit(c->o->store);
     if (e != STOAT_OK)
         stoat_store_diag(c->o->store, e, c->o->diag, c->o->diag_ctx);
     return e;
@@ -950,7 +964,7 @@ static stoat_err cross_stop(struct centre *c)
     const struct stoat_fleet_opts *o = c->o;
     struct fleet_cross_stats xs;
     fleet_cross_stats(c->cross, &xs);
-    fleet_facts_counts(c->facts, &c->fs->fact_messages, &c->fs->facts);
+    fleet_facts_counts(c->facts, &c->fs->fact_messages, &c->fs->facts, &c->fs->facts_derived, &c->fs->facts_replayed);
     c->fs->cross_facts = xs.facts;
     c->fs->cross_incidents = xs.incidents;
     c->fs->cross_known = xs.known;
@@ -1049,6 +1063,9 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     fleet_leases_release(c.leases);
     units_finish(c.units);
     stoat_err fe = consumer_fini(&c.con);
+    if (err == STOAT_OK)
+        err = fe;
+    fe = loose_facts_out(&c); /* what the stop closed */
     if (err == STOAT_OK)
         err = fe;
     fe = cross_stop(&c);

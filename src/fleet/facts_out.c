@@ -19,7 +19,12 @@
  * - A batch whose facts pass FACTS_MSG_MAX (matches for the correlations
  *   spanning hosts can be many) goes out as several messages, split at
  *   whole lines, the later ones with ids ending ":<part>": the same facts
- *   split the same way, so their ids are stable across a reprocessing. */
+ *   split the same way, so their ids are stable across a reprocessing.
+ * - Facts that come while no batch is in flight (correlations and chains
+ *   closed by an idle worker's clock, or by its stop) belong to no batch:
+ *   they go out at once, under an id made of their bytes, so the same facts
+ *   sent twice are dropped by the stream. Waiting for the next batch lost
+ *   them when none came, or when the next one was a replay. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 #include "fleet/fleet.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 #define FACTS_RETRY_MS 60000
 #define FACTS_MSG_MAX  (512 * 1024) /* a message's facts, well under the server's 1 MiB payload */
@@ -47,6 +53,7 @@ struct fleet_facts {
     struct sealed *sealed;
     size_t nsealed, capsealed;
     uint64_t published, facts;
+    uint64_t derived, replayed; /* every fact added; those dropped with a replayed batch */
 };
 
 struct fleet_facts *fleet_facts_create(struct stoat_bus_conn *c, const char *worker)
@@ -75,11 +82,15 @@ void fleet_facts_add(void *ctx, const struct cross_fact *fact)
     facts_json(fact, &f->cur);
     buf_putc(&f->cur, '\n');
     f->ncur++;
+    f->derived++;
 }
 
-void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, uint64_t seq, bool keep)
+/* The facts gathered so far become messages of at most FACTS_MSG_MAX, cut at
+ * whole lines; base is the first one's id ("": none), the later ones add
+ * ":<part>". */
+static void seal_parts(struct fleet_facts *f, const char *base)
 {
-    for (size_t at = 0, part = 1; keep && f->ncur && at < f->cur.len; part++) {
+    for (size_t at = 0, part = 1; f->ncur && at < f->cur.len; part++) {
         /* whole lines up to the cap (one line alone is under it: FACTS_JSON_MAX) */
         size_t len = 0, count = 0;
         while (at + len < f->cur.len) {
@@ -92,13 +103,10 @@ void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, 
         }
         XGROW(f->sealed, f->capsealed, f->nsealed + 1);
         struct sealed *s = &f->sealed[f->nsealed++];
-        int n = 0;
-        if (run && *run)
-            n = snprintf(s->id, sizeof(s->id), "fact:%s:%s:%llu", host, run, (unsigned long long)seq);
+        if (part == 1 || !*base)
+            snprintf(s->id, sizeof(s->id), "%s", base);
         else
-            s->id[0] = 0; /* a batch without a run has no id to dedupe by */
-        if (n > 0 && part > 1 && (size_t)n < sizeof(s->id))
-            snprintf(s->id + n, sizeof(s->id) - (size_t)n, ":%zu", part);
+            snprintf(s->id, sizeof(s->id), "%s:%zu", base, part);
         s->off = f->out.len;
         s->len = len;
         s->count = (unsigned)count;
@@ -107,6 +115,32 @@ void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, 
     }
     buf_clear(&f->cur);
     f->ncur = 0;
+}
+
+void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, uint64_t seq, bool keep)
+{
+    char base[sizeof(((struct sealed *)0)->id) - 24] = "";
+    if (run && *run) /* a batch without a run has no id to dedupe by */
+        snprintf(base, sizeof(base), "fact:%s:%s:%llu", host, run, (unsigned long long)seq);
+    if (!keep) {
+        f->replayed += f->ncur;
+        buf_clear(&f->cur);
+        f->ncur = 0;
+    }
+    seal_parts(f, base);
+}
+
+size_t fleet_facts_seal_loose(struct fleet_facts *f)
+{
+    if (!f || !f->ncur)
+        return 0;
+    size_t n = f->ncur;
+    char base[64];
+    snprintf(base, sizeof(base), "fact:loose:%016llx%016llx",
+             (unsigned long long)hash_bytes(f->cur.p, f->cur.len, 0x5eed),
+             (unsigned long long)hash_bytes(f->cur.p, f->cur.len, 0xfac75));
+    seal_parts(f, base);
+    return n;
 }
 
 /* One sealed batch, waiting for the stream's answer. */
@@ -157,10 +191,13 @@ stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen)
     return e;
 }
 
-void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts)
+void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts, uint64_t *derived,
+                        uint64_t *replayed)
 {
     *messages = f ? f->published : 0;
     *facts = f ? f->facts : 0;
+    *derived = f ? f->derived : 0;
+    *replayed = f ? f->replayed : 0;
 }
 
 size_t fleet_facts_sealed(const struct fleet_facts *f, size_t i, const char **id, const char **payload, size_t *len,

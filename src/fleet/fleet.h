@@ -77,9 +77,15 @@ void fleet_facts_add(void *ctx, const struct cross_fact *fact);
 /* The batch was handed back: its facts become one message, id
  * "fact:<host>:<run>:<seq>" (keep false: dropped, a replayed batch's). */
 void fleet_facts_seal(struct fleet_facts *f, const char *host, const char *run, uint64_t seq, bool keep);
+/* Facts that came outside any batch (an idle round, the stop) become their
+ * own message, id "fact:loose:<hash of their bytes>"; returns how many. */
+size_t fleet_facts_seal_loose(struct fleet_facts *f);
 /* Publishes what was sealed, each waiting for the stream's ack. */
 stoat_err fleet_facts_flush(struct fleet_facts *f, char *why, size_t whylen);
-void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts);
+/* Published (facts and messages), derived, and dropped with a replayed batch
+ * (published when it was first processed). */
+void fleet_facts_counts(const struct fleet_facts *f, uint64_t *messages, uint64_t *facts, uint64_t *derived,
+                        uint64_t *replayed);
 /* The sealed messages waiting for fleet_facts_flush: how many, and message i's
  * id, payload and fact count (i below the number returned; NULLs skipped). */
 size_t fleet_facts_sealed(const struct fleet_facts *f, size_t i, const char **id, const char **payload, size_t *len,

@@ -100,6 +100,14 @@ for _ in $(seq 1 30); do [ -n "$(incidents "$T/fleet.db")" ] && break; sleep 1; 
 kill -TERM $WA; wait $WA 2>/dev/null
 [ "$(count "$T/fleet.db")" = 1 ] && ok "after a clean stop: stored once" ||
     bad "after a clean stop: $(count "$T/fleet.db") firings stored"
+# every fact the worker derived went out, those of the idle rounds (the
+# correlation and the incident closed by its clock) included: they used to
+# wait for a next batch that never came
+facts=$(sed -n 's/.*facts published: \([0-9]*\) ([0-9]* messages) of \([0-9]*\) derived, \([0-9]*\) with.*/\1 \2 \3/p' "$T/wa.log")
+set -- $facts
+[ -n "$facts" ] && [ "$2" -gt 0 ] && [ $(($1 + $3)) = "$2" ] &&
+    ok "every fact derived was published ($1 of $2), the idle rounds' included" ||
+    { bad "facts not published: $facts"; grep 'facts published' "$T/wa.log"; }
 
 # a second worker takes the partition over: replays, rebuilds the window
 $STOAT fleet $SRV --db "$T/fleet.db" --worker wb -v --incident-gap 15m >"$T/wb.log" 2>&1 &

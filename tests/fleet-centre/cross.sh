@@ -174,9 +174,9 @@ got = db.execute(
     " WHERE i.hosts IS NOT NULL").fetchall()
 (n,), = db.execute("SELECT nalerts FROM incidents WHERE hosts IS NOT NULL").fetchall()
 hosts = {g[0] for g in got}
-if len(got) != n or len(set(got)) != n or not set(got) <= want or len(hosts) < 2:
-    print("the incident counts %d alerts; linked %d on %d hosts; not hunt's: %s" % (n, len(got), len(hosts),
-          sorted(set(got) - want)[:3]))
+if len(got) != n or len(set(got)) != n or set(got) != want or len(hosts) < 2:
+    print("the incident counts %d alerts; linked %d on %d hosts; hunt's %d; not hunt's: %s; missing: %s" % (
+          n, len(got), len(hosts), len(want), sorted(set(got) - want)[:3], sorted(want - set(got))[:3]))
     sys.exit(1)
 EOF
     bad "day one: the fleet incident's alerts are not linked as hunt's"

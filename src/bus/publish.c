@@ -85,7 +85,8 @@ struct stoat_bus_pub {
     uint64_t hb_events_mark;
     int64_t hb_mark_ms;
     bool said_stream;
-    struct buf zbuf; /* the publisher thread's: an event batch compressed */
+    struct buf zbuf;           /* the publisher thread's: an event batch compressed */
+    struct bus_batch_enc zenc; /* and its compression context */
 };
 
 static int64_t mono_ms(void)
@@ -420,7 +421,7 @@ static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partit
     header_safe(host, sizeof host, b->host);
     /* events are compressed on the way out (the spool keeps the lines:
      * a resend is compressed again); alerts stay plain for any reader */
-    const char *enc = b->kind == BUS_KIND_EVENTS ? bus_batch_encode(b->payload.p, b->payload.len, &p->zbuf) : NULL;
+    const char *enc = b->kind == BUS_KIND_EVENTS ? bus_batch_encode(&p->zenc, b->payload.p, b->payload.len, &p->zbuf) : NULL;
     natsMsg *m = NULL;
     natsStatus s = enc ? natsMsg_Create(&m, subject, NULL, p->zbuf.p, (int)p->zbuf.len)
                        : natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
@@ -859,6 +860,7 @@ void stoat_bus_pub_destroy(struct stoat_bus_pub *p)
     free(p->inflight);
     free(p->retry);
     buf_free(&p->zbuf);
+    bus_batch_enc_free(&p->zenc);
     pthread_cond_destroy(&p->room);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);

@@ -61,7 +61,7 @@ done
 start_workers() {
 w=0
 while [ $w -lt "$WORKERS" ]; do
-    $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
+    $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 -v >"$T/w$w.log" 2>&1 &
     WPIDS="$WPIDS $!"
     w=$((w + 1))
 done

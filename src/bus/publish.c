@@ -713,6 +713,7 @@ stoat_err stoat_bus_pub_create(struct stoat_bus_conn *c, const struct stoat_bus_
     p->agent = xstrdup(o->agent && *o->agent ? o->agent : "unknown");
     p->role = xstrdup(o->role ? o->role : "publish");
     p->spool_dir = xstrdup(o->spool_dir);
+    p->zenc.zlib = o->zlib;
     p->o.agent = p->agent;
     p->o.role = p->role;
     p->o.spool_dir = p->spool_dir;

@@ -71,7 +71,7 @@ struct stoat_bus_pub {
     pthread_cond_t wake; /* the thread: work queued, or stop */
     pthread_cond_t room; /* callers: the queue has room; finish: progress */
     bool stop;
-    struct strmap hostidx; /* token -> index into hosts */
+    struct strmap hostidx;         /* token -> index into hosts */
     struct batch *oldest, *newest; /* open batches in the order they were opened */
     size_t open_bytes;
     struct hoststate *hosts;
@@ -449,7 +449,8 @@ static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partit
     header_safe(host, sizeof host, b->host);
     /* events are compressed on the way out (the spool keeps the lines:
      * a resend is compressed again); alerts stay plain for any reader */
-    const char *enc = b->kind == BUS_KIND_EVENTS ? bus_batch_encode(&p->zenc, b->payload.p, b->payload.len, &p->zbuf) : NULL;
+    const char *enc =
+        b->kind == BUS_KIND_EVENTS ? bus_batch_encode(&p->zenc, b->payload.p, b->payload.len, &p->zbuf) : NULL;
     natsMsg *m = NULL;
     natsStatus s = enc ? natsMsg_Create(&m, subject, NULL, p->zbuf.p, (int)p->zbuf.len)
                        : natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);

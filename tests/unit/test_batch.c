@@ -227,9 +227,8 @@ static void test_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_hostile_zlib), cmocka_unit_test(test_hostile_zstd),
-        cmocka_unit_test(test_oversized), cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_plain),     cmocka_unit_test(test_hostile_zlib),
+        cmocka_unit_test(test_hostile_zstd), cmocka_unit_test(test_oversized), cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

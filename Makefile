@@ -10,7 +10,7 @@
 # `make test` also the test-only ones (scripts/install-deps.sh --test).
 
 CC       ?= cc
-PKGS     := yaml-0.1 libpcre2-8 libhs zlib sqlite3 libmicrohttpd libnats libcrypto
+PKGS     := yaml-0.1 libpcre2-8 libhs zlib libzstd sqlite3 libmicrohttpd libnats libcrypto
 SANITIZE ?=
 BUILD    ?= build
 OPT      ?= -O2

@@ -13,7 +13,12 @@
 #   FLEET_PHASED=1       publish everything first, then start the workers and
 #                        time the drain alone (the centre's own rate)
 # Prints "fleet: N events in S s: E events/s end to end; latency p50 A s,
-# p99 B s; worker peak RSS M MB" (phased: "fleet centre alone: ...").
+# p99 B s; worker peak RSS M MB" (phased: "fleet centre alone: ..."), then
+# the CPU each kind of process spent per event over the measured span
+# (getrusage of the publishers, /proc of the nodes, the worker's own count
+# from its first batch to its last commit), the sum, and the rate two
+# quiet cores would carry at that cost, with the load average: wall
+# figures on a shared machine move with the load, CPU per event much less.
 # Skipped when nats-server is absent.
 set -u
 cd "$(dirname "$0")/.."
@@ -56,15 +61,19 @@ done
 start_workers() {
 w=0
 while [ $w -lt "$WORKERS" ]; do
-    $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 >"$T/w$w.log" 2>&1 &
+    $STOAT fleet $SRV --db "$T/fleet.db" --worker "w$w" -j 2 -v >"$T/w$w.log" 2>&1 &
     WPIDS="$WPIDS $!"
     w=$((w + 1))
 done
 }
+# CPU seconds (user + system) of a live process, from /proc
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null; }
+nodes_cpu() { s=0; for p in $PIDS; do s=$(echo "$s $(cpu_of "$p")" | awk '{print $1 + $2}'); done; echo "$s"; }
 if [ -z "${FLEET_PHASED:-}" ]; then
     start_workers
     sleep 6   # leases taken
 fi
+ncpu0=$(nodes_cpu)
 start=$(date +%s.%N)
 p=0
 while [ $p -lt "$PUBS" ]; do
@@ -76,6 +85,7 @@ while [ $p -lt "$PUBS" ]; do
 done
 wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/ptime$f" ]; do sleep 0.1; done; done; }
 wait_pubs
+ncpu_pub=$(nodes_cpu)
 if [ -n "${FLEET_PHASED:-}" ]; then
     start=$(date +%s.%N)
     start_workers
@@ -88,8 +98,8 @@ while :; do
     # figures would pay for (the end is the workers' own last commit)
     i=$((i + 1)); [ $i -gt 300 ] && break; sleep 1
 done
-# CPU seconds (user + system) of a live process, from /proc
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null; }
+ncpu_end=$(nodes_cpu)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 ncpu=""
 for p in $PIDS; do ncpu="$ncpu $(cpu_of "$p")"; done
 wcpu=""
@@ -100,7 +110,8 @@ for p in $WPIDS; do wait "$p" 2>/dev/null; done
 WPIDS=""
 events=$(cat "$T"/pub*.out | sed -n 's/published: \([0-9]*\) events.*/\1/p' | awk '{s += $1} END {print s}')
 stored=$(grep -ho "[0-9]* events," "$T"/w*.log | awk '{s += $1} END {print s}')
-end=$(sed -n 's/.*(last commit at \([0-9.]*\)).*/\1/p' "$T"/w*.log | sort -n | tail -1)
+end=$(sed -n 's/.*last commit at \([0-9.]*\)).*/\1/p' "$T"/w*.log | sort -n | tail -1)
+wbusy=$(sed -n 's/.*events\/s, \([0-9.]*\) CPU s.*/\1/p' "$T"/w*.log | awk '{s += $1} END {print s + 0}')
 [ -n "$end" ] || end=$(date +%s.%N)
 lat=$(grep -h "latency" "$T"/w*.log | sed -n 's/.*p50 \([0-9.]*\) s, p99 \([0-9.]*\) s.*/\1 \2/p' | sort -k2 -n | tail -1)
 rss=$(cat "$T"/rss* 2>/dev/null | sort -n | tail -1)
@@ -112,4 +123,12 @@ cat "$T"/w*.log | grep "^fleet " | sed 's/^/  /'
 # the stages: publishers (their own wall time to the last ack), and CPU by process
 cat "$T"/ptime* | awk -v np="$PUBS" -v n="$events" '/^time/ { if ($2 > e) e = $2; u += $3 + $4; if ($5 > m) m = $5 }
     END { printf "  publish stage: %.0f events/s (%d publishers, slowest %.1f s), publisher CPU %.1f s, peak RSS %.0f MB\n", n / e, np, e, u, m / 1024 }'
-echo "  CPU seconds: workers$wcpu; NATS nodes$ncpu"
+echo "  CPU seconds, whole lives: workers$wcpu; NATS nodes$ncpu"
+pcpu=$(cat "$T"/ptime* | awk '/^time/ { u += $3 + $4 } END { print u + 0 }')
+awk -v n="$events" -v p="$pcpu" -v a="$ncpu0" -v b="$ncpu_pub" -v c="$ncpu_end" -v w="$wbusy" -v l="$load" -v ph="${FLEET_PHASED:-}" 'BEGIN {
+    if (n <= 0) exit;
+    nodes = c - a; t = p + nodes + w;
+    printf "  CPU per event: publishers %.2f us, NATS nodes %.2f us (%.2f until the publishers finished, %.2f after), worker %.2f us (first batch to last commit): %.2f us in all\n",
+        p * 1e6 / n, nodes * 1e6 / n, (b - a) * 1e6 / n, (c - b) * 1e6 / n, w * 1e6 / n, t * 1e6 / n;
+    printf "  at that cost two quiet cores would carry %.0f events/s end to end (measured at load average %s)\n", 2 * n / t, l }'
+

@@ -4,7 +4,8 @@
  * simulated hosts at once):
  *
  *   fleet_pub --server URL [--creds F] [--tls-ca F] [--run HEX] [--repeat N] [--batch N] [--once]
- *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw] [--garble] [--miscount] HOST=FILE...
+ *             [--rate EVENTS_PER_S] [--hb HOST] [--claim NAME] [--raw|--zlib] [--garble] [--miscount]
+ *             HOST=FILE...
  *
  * Each FILE (JSON lines) is published as HOST's events in batches with the
  * fleet's headers (docs: fleet-design, "Messages"), to stoat.ev.<token>.<p>.
@@ -16,7 +17,8 @@
  * drop). Batches are compressed as `stoat publish` sends them (bus/batch.h;
  * up to 1,000 events or 768 KiB of lines); --raw sends the plain JSON lines
  * of publishers before compression (up to 200 KiB), for the figures before
- * and the centre's reading of both; --garble cuts the last 8 bytes off
+ * and the centre's reading of both; --zlib compresses with zlib as
+ * publishers before zstd did (the centre reads all three); --garble cuts the last 8 bytes off
  * each compressed batch (a truncated payload the centre must refuse and
  * count, then go on); --miscount declares one event more in Stoat-Count
  * than the batch holds. Prints "published: N events, M batches,
@@ -94,12 +96,13 @@ static void send(jsCtx *js, natsMsg *m)
 
 static bool raw, garble, miscount;
 static struct buf zbuf;
+static struct bus_batch_enc zenc;
 
 static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
                     const char *data, size_t len, unsigned count)
 {
     natsMsg *m = NULL;
-    const char *enc = raw ? NULL : bus_batch_encode(data, len, &zbuf);
+    const char *enc = raw ? NULL : bus_batch_encode(&zenc, data, len, &zbuf);
     if (enc) {
         natsMsg_Create(&m, subject, NULL, zbuf.p, (int)zbuf.len - (garble && zbuf.len > 8 ? 8 : 0));
         natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
@@ -185,6 +188,8 @@ int main(int argc, char **argv)
             once = true;
         else if (!strcmp(argv[i], "--raw"))
             raw = true;
+        else if (!strcmp(argv[i], "--zlib"))
+            zenc.zlib = true;
         else if (!strcmp(argv[i], "--garble"))
             garble = true;
         else if (!strcmp(argv[i], "--miscount"))
@@ -294,6 +299,7 @@ int main(int argc, char **argv)
            (unsigned long long)batches, (unsigned long long)acked);
     jsCtx_Destroy(js);
     buf_free(&zbuf);
+    bus_batch_enc_free(&zenc);
     stoat_bus_close(c);
     stoat_bus_shutdown();
     return acked == batches ? 0 : 1;

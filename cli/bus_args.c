@@ -64,6 +64,16 @@ static bool parse_rate(const struct cli_value *val, void *field)
     return true;
 }
 
+static bool parse_encoding(const struct cli_value *val, void *field)
+{
+    if (!val->v || (strcmp(val->v, "zstd") != 0 && strcmp(val->v, "zlib") != 0)) {
+        fprintf(stderr, "%s: %s takes zstd or zlib\n", val->cmd->say, val->opt);
+        return false;
+    }
+    *(bool *)field = strcmp(val->v, "zlib") == 0;
+    return true;
+}
+
 #define BA(f) offsetof(struct bus_args, f)
 const struct cli_option cli_bus_options[] = {
     {CLI_PARSE, "--server", NULL, BA(servers), parse_server},
@@ -72,6 +82,7 @@ const struct cli_option cli_bus_options[] = {
     {CLI_STRING, "--spool", NULL, BA(spool)},
     {CLI_PARSE, "--spool-max", NULL, BA(spool_max), parse_size},
     {CLI_PARSE, "--spool-rate", NULL, BA(spool_rate), parse_rate},
+    {CLI_PARSE, "--encoding", NULL, BA(zlib), parse_encoding},
     {CLI_END},
 };
 #undef BA
@@ -86,7 +97,9 @@ void cli_bus_options_help(FILE *f)
           "  --spool DIR        where batches wait while the bus is away (default " CLI_SPOOL_DEFAULT ")\n"
           "  --spool-max SIZE   the spool's cap (default 1G); past it the oldest batches are dropped\n"
           "                     and counted\n"
-          "  --spool-rate N     events per second drained from the spool after an outage (default 5000)\n",
+          "  --spool-rate N     events per second drained from the spool after an outage (default 5000)\n"
+          "  --encoding E       event batches on the wire: zstd (default), or zlib for a centre older\n"
+          "                     than zstd\n",
           f);
 }
 
@@ -136,6 +149,7 @@ void cli_bus_pub_opts(const struct bus_args *b, const char *host, const char *ro
                                      .spool_dir = b->spool ? b->spool : CLI_SPOOL_DEFAULT,
                                      .spool_max = b->spool_max,
                                      .spool_rate = b->spool_rate,
+                                     .zlib = b->zlib,
                                      .diag = bus_diag,
                                      .diag_ctx = dp};
 }

@@ -173,6 +173,7 @@ struct bus_args {
     const char *creds, *tls_ca, *spool;
     uint64_t spool_max;
     double spool_rate;
+    bool zlib; /* --encoding zlib */
 };
 extern const struct cli_option cli_bus_options[];
 void cli_bus_options_help(FILE *f);

@@ -459,10 +459,15 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
         fs.latency_p50_s, fs.latency_p99_s, (unsigned long long)fs.latency_n);
     if (fs.busy_s > 0 && fs.events)
         fprintf(stderr,
-                "fleet %s: drained %llu events in %.2f s from the first batch to the last commit: %.0f events/s "
-                "(last commit at %.3f)\n",
-                id, (unsigned long long)fs.events, fs.busy_s, (double)fs.events / fs.busy_s,
-                (double)fs.last_commit_ns / 1e9);
+                "fleet %s: drained %llu events in %.2f s from the first batch to the last commit: %.0f events/s, "
+                "%.2f CPU s (%.2f us an event; last commit at %.3f)\n",
+                id, (unsigned long long)fs.events, fs.busy_s, (double)fs.events / fs.busy_s, fs.busy_cpu_s,
+                fs.busy_cpu_s * 1e6 / (double)fs.events, (double)fs.last_commit_ns / 1e9);
+    if (fa->verbose && fs.rounds)
+        fprintf(stderr,
+                "fleet %s: %llu rounds stored batches; their wall time: fetching %.2f s, the stages %.2f s, "
+                "facts and commit %.2f s, acknowledging %.2f s\n",
+                id, (unsigned long long)fs.rounds, fs.t_fetch, fs.t_stages, fs.t_commit, fs.t_acks);
     fprintf(stderr,
             "fleet %s: facts published: %llu (%llu messages) of %llu derived, %llu with replayed batches (sent "
             "before); cross-host role: %llu facts read, %llu edges (%llu new), %llu fleet incidents stored, %llu "

@@ -12,7 +12,20 @@
  * first; a truncation starts again at 0. Where each file stands is kept in
  * the spool folder once its lines are handed to the publisher (batches not
  * yet acknowledged are in the spool then), so a restart goes on from there
- * rather than sending the file again. */
+ * rather than sending the file again.
+ *
+ * Batches: a collector's file mixes many hosts (a Windows Event Forwarding
+ * day of 2,000 hosts), and each host's events travel in messages of their
+ * own. Sealed 200 ms after their first line (for `stoat watch`'s latency),
+ * a file read at full speed went out as batches of two events: 30,000
+ * messages for 60,000 events, where the cluster's cost per message (about
+ * 100 us of CPU on three R3 nodes), not per byte, is what counted, and
+ * compressing many small batches cost the publisher more than a few large
+ * ones. Files that are there whole (regular files, not followed) keep a
+ * batch open up to 2 s (or until it is full, or the publisher's cap of
+ * open bytes makes it the oldest to go): five to ten times fewer messages,
+ * while sending still overlaps reading. Standard input, pipes and
+ * --follow keep the 200 ms. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -304,6 +317,20 @@ out:
 
 /* ---------------------------------------------------------------- main */
 
+/* Whole files (regular, or folders of them) only: nothing live to wait for. */
+static bool all_whole(const struct publish_args *pa)
+{
+    if (pa->follow)
+        return false;
+    for (size_t i = 0; i < pa->paths.n; i++) {
+        struct stat sb;
+        if (strcmp(pa->paths.v[i], "-") == 0 || stat(pa->paths.v[i], &sb) != 0 ||
+            !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)))
+            return false;
+    }
+    return true;
+}
+
 int cmd_publish(int argc, char **argv)
 {
     struct publish_args pa = {.wait_s = 60};
@@ -339,6 +366,8 @@ int cmd_publish(int argc, char **argv)
     struct stoat_bus_pub_opts po;
     cli_bus_pub_opts(&pa.bus, pa.host, "publish", &dp, &po);
     po.block = true;
+    if (all_whole(&pa))
+        po.flush_ms = 2000; /* larger batches (why: at the top) */
     char why[512];
     if (stoat_bus_pub_create(conn, &po, &pub, why, sizeof why) != STOAT_OK) {
         fprintf(stderr, "stoat publish: %s\n", why);

@@ -15,7 +15,7 @@ esac
 # the build: compiler, the libraries stoat links, and the eBPF sensor's
 # tools (clang for the BPF object, bpftool for vmlinux.h and the skeleton;
 # without them `make` builds without the eBPF programs, see mk/sensor.mk)
-PKGS="build-essential pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libsqlite3-dev libmicrohttpd-dev"
+PKGS="build-essential pkg-config libyaml-dev libpcre2-dev libhyperscan-dev zlib1g-dev libzstd-dev libsqlite3-dev libmicrohttpd-dev"
 # the fleet bus (src/bus, src/fleet): the NATS client library
 PKGS="$PKGS libnats-dev libssl-dev"
 PKGS="$PKGS clang libbpf-dev bpftool libelf-dev"

@@ -145,6 +145,7 @@ struct stoat_bus_pub_opts {
     int64_t flush_ms;      /* the longest a batch stays open; 0: 200 */
     unsigned batch_events; /* 0: BUS_BATCH_EVENTS */
     size_t batch_bytes;    /* 0: BUS_BATCH_BYTES */
+    bool zlib;             /* event batches as zlib (for a centre older than zstd), not zstd */
     int64_t heartbeat_ms;  /* 0: 10000; <0: none */
     void (*hb_extra)(void *ctx, struct stoat_bus_hb_extra *x);
     void *hb_ctx;

@@ -87,6 +87,12 @@ struct stoat_fleet_stats {
     double latency_p50_s, latency_p99_s; /* Stoat-Sent to the commit of its alerts */
     double busy_s;                       /* from the first batch fetched to the last commit: the drain's time */
     int64_t last_commit_ns;              /* wall clock of the last commit that stored batches */
+    double busy_cpu_s;                   /* CPU seconds of the process (every thread) over busy_s */
+    /* where the wall time of the rounds that stored batches went (seconds):
+     * fetching, the stages (until the writer passed every batch), facts
+     * and commit, acknowledging */
+    double t_fetch, t_stages, t_commit, t_acks;
+    uint64_t rounds;
     struct stoat_hunt_stats hunt;
 };
 

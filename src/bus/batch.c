@@ -1,16 +1,15 @@
-/* Event batches on the wire: zlib at its fastest level out, a bounded
- * inflate in (why: batch.h). */
+/* Event batches on the wire: zstd at level 1 out (zlib still in), a
+ * bounded decoder in (why: batch.h). */
 #include "bus/batch.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
-const char *bus_batch_encode(const char *raw, size_t len, struct buf *out)
+static const char *encode_zlib(const char *raw, size_t len, struct buf *out)
 {
-    buf_clear(out);
-    if (!len || len > BUS_BATCH_RAW_MAX)
-        return NULL;
     uLong bound = compressBound((uLong)len);
     buf_reserve(out, bound);
     uLongf n = bound;
@@ -20,6 +19,56 @@ const char *bus_batch_encode(const char *raw, size_t len, struct buf *out)
     }
     out->len = n;
     return BUS_ENC_ZLIB;
+}
+
+/* A level 1 context that writes the content size (the decoder sizes its
+ * buffer from it) and a checksum of the lines (as zlib's Adler-32 did). */
+static ZSTD_CCtx *zstd_cctx(void)
+{
+    ZSTD_CCtx *z = ZSTD_createCCtx();
+    if (z && (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, 1)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1)) ||
+              ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_contentSizeFlag, 1)))) {
+        ZSTD_freeCCtx(z);
+        z = NULL;
+    }
+    return z;
+}
+
+const char *bus_batch_encode(struct bus_batch_enc *e, const char *raw, size_t len, struct buf *out)
+{
+    buf_clear(out);
+    if (!len || len > BUS_BATCH_RAW_MAX)
+        return NULL;
+    if (e && e->zlib)
+        return encode_zlib(raw, len, out);
+    ZSTD_CCtx *z = e ? e->zc : NULL;
+    if (!z) {
+        z = zstd_cctx();
+        if (!z)
+            return NULL; /* no memory for a context: the lines go plain */
+        if (e)
+            e->zc = z;
+    }
+    size_t bound = ZSTD_compressBound(len);
+    buf_reserve(out, bound);
+    size_t n = ZSTD_compress2(z, out->p, bound, raw, len);
+    if (!e)
+        ZSTD_freeCCtx(z);
+    if (ZSTD_isError(n) || n >= len) {
+        buf_clear(out);
+        return NULL;
+    }
+    out->len = n;
+    return BUS_ENC_ZSTD;
+}
+
+void bus_batch_enc_free(struct bus_batch_enc *e)
+{
+    if (!e)
+        return;
+    ZSTD_freeCCtx(e->zc);
+    e->zc = NULL;
 }
 
 uint64_t bus_batch_lines(const char *data, size_t len)
@@ -91,6 +140,60 @@ out:
     return e;
 }
 
+/* Decodes one zstd frame into out: the frame must be the whole payload and
+ * declare its content size, which must be within BUS_BATCH_RAW_MAX; the
+ * output is capped at that size, so a frame that lies about it fails. */
+static stoat_err unzstd(const char *p, size_t n, struct buf *out, char *why, size_t whylen)
+{
+    static const unsigned char magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (n < 4 || memcmp(p, magic, 4) != 0) {
+        snprintf(why, whylen, "not a zstd frame (no magic number at payload offset 0)");
+        return STOAT_ERR_INPUT;
+    }
+    size_t fsz = ZSTD_findFrameCompressedSize(p, n);
+    if (ZSTD_isError(fsz)) {
+        if (ZSTD_getErrorCode(fsz) == ZSTD_error_srcSize_wrong)
+            snprintf(why, whylen, "the zstd frame is truncated (the payload ends at offset %zu)", n);
+        else
+            snprintf(why, whylen, "damaged zstd frame: %s", ZSTD_getErrorName(fsz));
+        return STOAT_ERR_INPUT;
+    }
+    if (fsz < n) {
+        snprintf(why, whylen, "%zu bytes follow the zstd frame (from payload offset %zu)", n - fsz, fsz);
+        return STOAT_ERR_INPUT;
+    }
+    unsigned long long csz = ZSTD_getFrameContentSize(p, n);
+    if (csz == ZSTD_CONTENTSIZE_ERROR || csz == ZSTD_CONTENTSIZE_UNKNOWN) {
+        snprintf(why, whylen, "the zstd frame does not declare its size (at payload offset 4): refused");
+        return STOAT_ERR_INPUT;
+    }
+    if (csz > BUS_BATCH_RAW_MAX) {
+        snprintf(why, whylen, "the zstd frame decodes to %llu bytes, past the %u a batch may hold: refused", csz,
+                 BUS_BATCH_RAW_MAX);
+        return STOAT_ERR_LIMIT;
+    }
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (!d) {
+        snprintf(why, whylen, "cannot start zstd");
+        return STOAT_ERR_NOMEM;
+    }
+    buf_reserve(out, (size_t)csz + 1);
+    size_t r = ZSTD_decompressDCtx(d, out->p, (size_t)csz, p, n);
+    ZSTD_freeDCtx(d);
+    if (ZSTD_isError(r) || r != csz) {
+        if (!ZSTD_isError(r))
+            snprintf(why, whylen, "damaged zstd frame: %zu bytes instead of the %llu it declares", r, csz);
+        else if (ZSTD_getErrorCode(r) == ZSTD_error_checksum_wrong)
+            snprintf(why, whylen, "damaged zstd frame: its checksum does not match the lines");
+        else
+            snprintf(why, whylen, "damaged zstd frame: %s", ZSTD_getErrorName(r));
+        return STOAT_ERR_INPUT;
+    }
+    out->len = r;
+    out->p[r] = 0;
+    return STOAT_OK;
+}
+
 stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, struct buf *out, struct bus_batch_view *v,
                            char *why, size_t whylen)
 {
@@ -108,15 +211,16 @@ stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, st
         v->lines = bus_batch_lines(v->data, plen);
         return STOAT_OK;
     }
-    if (strcmp(enc, BUS_ENC_ZLIB) != 0) {
-        snprintf(why, whylen, "unknown encoding \"%.40s\" (this centre reads JSON lines and zlib)", enc);
+    bool zstd = strcmp(enc, BUS_ENC_ZSTD) == 0;
+    if (!zstd && strcmp(enc, BUS_ENC_ZLIB) != 0) {
+        snprintf(why, whylen, "unknown encoding \"%.40s\" (this centre reads JSON lines, zstd and zlib)", enc);
         return STOAT_ERR_UNSUPPORTED;
     }
     if (plen == 0 || plen > BUS_BATCH_RAW_MAX) {
-        snprintf(why, whylen, "a zlib payload of %zu bytes", plen);
+        snprintf(why, whylen, "a %s payload of %zu bytes", enc, plen);
         return STOAT_ERR_INPUT;
     }
-    stoat_err e = inflate_all(payload, plen, out, why, whylen);
+    stoat_err e = zstd ? unzstd(payload, plen, out, why, whylen) : inflate_all(payload, plen, out, why, whylen);
     if (e != STOAT_OK) {
         buf_clear(out);
         return e;

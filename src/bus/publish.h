@@ -13,7 +13,7 @@
  * publisher thread sends. When the queue is full the caller either waits
  * (block: `stoat publish`, which has nothing better to do) or writes the
  * batch to the spool itself and counts it (`stoat watch`, whose sensor must
- * not stall). Event batches go out compressed (bus/batch.h: zlib on the
+ * not stall). Event batches go out compressed (bus/batch.h: zstd on the
  * publisher thread, so the caller pays nothing; the spool keeps the
  * lines). Batches are sent with asynchronous publishes, at most
  * max_pending awaiting their acks; a batch whose ack says failure, or does
@@ -41,8 +41,9 @@
 #include "bus/spool.h"
 
 #define BUS_BATCH_EVENTS 1000
-#define BUS_BATCH_BYTES  (768u << 10) /* of lines; the message is zlib (bus/batch.h), or these if not smaller */
+#define BUS_BATCH_BYTES  (768u << 10) /* of lines; the message is zstd (bus/batch.h), or these if not smaller */
 #define BUS_LINE_MAX     (900u << 10) /* a longer line cannot travel (1 MiB messages) */
+#define BUS_OPEN_BYTES   (64u << 20)  /* open batches' lines, all hosts: past it the oldest is sealed */
 
 /* One event: a JSON object on one line (a trailing newline is kept, one is
  * added when missing), of host (NULL or empty: the agent). Never waits for

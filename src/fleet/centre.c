@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +185,16 @@ static int64_t wall_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU seconds of the whole process, every thread (the figures' cost per event). */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static double mono_s(void)
@@ -628,6 +639,7 @@ static void acks_open(struct centre *c)
 /* Waits for the writer, commits, acknowledges. */
 static stoat_err round_settle(struct centre *c)
 {
+    double t0 = mono_s(), t1 = 0, t2 = 0;
     pthread_mutex_lock(&c->mu);
     while (c->outstanding)
         pthread_cond_wait(&c->cv, &c->mu);
@@ -636,6 +648,7 @@ static stoat_err round_settle(struct centre *c)
     /* facts before the commit: a batch whose alerts are stored has its facts
      * out (a crash in between derives them again under the same ids) */
     char why[256];
+    t1 = mono_s();
     if (e == STOAT_OK && fleet_facts_flush(c->facts, why, sizeof(why)) != STOAT_OK) {
         say(c, STOAT_SEV_ERROR, "%s", why);
         e = STOAT_ERR_IO;
@@ -660,6 +673,11 @@ static stoat_err round_settle(struct centre *c)
     int64_t now = wall_ns();
     char reply[200];
     unsigned want = 0;
+    t2 = mono_s();
+    if (c->nround) {
+        c->fs->t_stages += t1 - t0;
+        c->fs->t_commit += t2 - t1;
+    }
     snprintf(reply, sizeof reply, "%s.%llu", c->ack_inbox, (unsigned long long)++c->ack_round);
     for (size_t i = 0; i < c->nround; i++) {
         struct batch *b = c->round[i];
@@ -685,8 +703,13 @@ static stoat_err round_settle(struct centre *c)
         c->fs->acked++;
         natsMsg_Destroy(c->acks[i]);
     }
+    bool stored = c->nround > 0;
     c->nround = c->nacks = 0;
     acks_wait(c, reply, want);
+    if (stored) {
+        c->fs->t_acks += mono_s() - t2;
+        c->fs->rounds++;
+    }
     /* the pipeline is idle now: heartbeats may commit and alert */
     for (size_t i = 0; i < c->nhbs; i++) {
         take_heartbeat(c, c->hbs[i]);
@@ -1017,7 +1040,7 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
     double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_idle = mono_s();
-    double first_work = -1;
+    double first_work = -1, first_cpu = 0;
     useconds_t idle_us = 10000;
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
     while (!(o->stop && *o->stop) && !(o->duration_s > 0 && mono_s() - t0 >= o->duration_s)) {
@@ -1029,15 +1052,20 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
             maybe_reload(&c);
             last_tick = mono_s();
         }
-        double r0 = mono_s();
+        double r0 = mono_s(), cpu0 = first_work < 0 ? cpu_s() : 0;
         bool any = round_fetch(&c, batch);
         bool work = c.nround > 0;
+        if (work)
+            fs->t_fetch += mono_s() - r0;
         if ((err = round_settle(&c)) != STOAT_OK)
             break;
         if (work) {
-            if (first_work < 0)
+            if (first_work < 0) {
                 first_work = r0;
+                first_cpu = cpu0;
+            }
             fs->busy_s = mono_s() - first_work;
+            fs->busy_cpu_s = cpu_s() - first_cpu;
             fs->last_commit_ns = wall_ns();
         }
         bool facts = false;

@@ -9,8 +9,9 @@
 #     (no loss, no duplicate), every batch is marked once, a batch sent
 #     again is dropped;
 #   - a batch whose header names another host than its subject is dropped;
-#   - batches go compressed (Stoat-Enc: zlib) and plain (the format before
-#     it, --raw) in the same run, and both are read; a truncated compressed
+#   - batches go compressed (Stoat-Enc: zstd), compressed as publishers
+#     before zstd did (zlib, --zlib) and plain (the format before both,
+#     --raw) in the same run, and all are read; a truncated compressed
 #     batch is refused, counted as unreadable, and the worker goes on; a
 #     batch holding another number of events than its Stoat-Count is said,
 #     counted and read;
@@ -108,7 +109,8 @@ print(ls[len(ls) // 2])' "$T/hunt.jsonl" "$f.ev.jsonl")
     head -n $n "$T/$f.jsonl" >"$T/$f.a"
     tail -n +$((n + 1)) "$T/$f.jsonl" >"$T/$f.b"
 done
-$PUB $SRV --run aaaa000000000001 --batch 100 design-srv01="$T/h-lin1.a" FAB-WS07="$T/h-win7.a" \
+# (zlib, as publishers before zstd sent them)
+$PUB $SRV --run aaaa000000000001 --batch 100 --zlib design-srv01="$T/h-lin1.a" FAB-WS07="$T/h-win7.a" \
     >"$T/pub1.out" 2>&1 &
 PUB1=$!
 # a NATS node dies while hosts publish, and comes back
@@ -173,7 +175,7 @@ cat "$SLOG" | tail -3
 
 grep -q "1 forged" "$SLOG" && ok "a batch naming another host than its subject's was dropped" ||
     { bad "forged batch not dropped"; tail -3 "$SLOG"; }
-grep -q "1 unreadable" "$SLOG" && grep -q 'batch fs98:.*cannot be read: the zlib stream is truncated' "$SLOG" &&
+grep -q "1 unreadable" "$SLOG" && grep -q 'batch fs98:.*cannot be read: the zstd frame is truncated' "$SLOG" &&
     ok "a truncated compressed batch was refused, said and counted" || { bad "truncated batch"; tail -5 "$SLOG"; }
 grep -q "1 miscounted" "$SLOG" && grep -q 'batch fs97:.*declares 21 events and holds 20; read as it is' "$SLOG" &&
     ok "a batch holding other than its Stoat-Count was said, counted and read" || { bad "miscount"; tail -5 "$SLOG"; }

@@ -86,7 +86,7 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
     strmap_init(&senders);
     uint64_t *hostev = calloc(1, sizeof *hostev * 100000);
     uint64_t *sendermsgs = calloc(1, sizeof *sendermsgs * 100000);
-    uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0;
+    uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0, zstd = 0, zlib = 0, plain = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
         if (js_GetMsg(&m, stoat_bus_js(c), stream, seq, NULL, &je) != NATS_OK)
@@ -94,6 +94,11 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
         n++;
         const char *d = payload(m, &zb, &plen);
         undecodable += !d;
+        const char *enc = NULL;
+        natsMsgHeader_Get(m, BUS_HDR_ENC, &enc);
+        zstd += enc && !strcmp(enc, BUS_ENC_ZSTD);
+        zlib += enc && !strcmp(enc, BUS_ENC_ZLIB);
+        plain += !enc || !*enc;
         if (print && d)
             printf("%.*s", plen, d);
         const char *id = NULL, *cnt = NULL, *sender = NULL;
@@ -134,8 +139,8 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
     if (print)
         goto out;
     printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64
-           " undecodable %" PRIu64 "\n",
-           n, ids.count, events, bad, hosts.count, nohost, undecodable);
+           " undecodable %" PRIu64 " zstd %" PRIu64 " zlib %" PRIu64 " plain %" PRIu64 "\n",
+           n, ids.count, events, bad, hosts.count, nohost, undecodable, zstd, zlib, plain);
     for (size_t i = 0; i < hosts.cap; i++)
         if (hosts.slots[i].key && hosts.slots[i].value < 100000)
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);

@@ -91,6 +91,18 @@ if [ "$(field events "$c")" = "$N" ] && [ "$(field messages "$c")" = "$(field id
 else
     bad "stream: $c (want $N events, one id per message)"
 fi
+[ "$(field zstd "$c")" = "$(field messages "$c")" ] && ok "every event batch went as zstd" ||
+    bad "encodings: $(head -1 <<<"$c") (want every message zstd)"
+# --encoding zlib (for a centre older than zstd): the same events, as zlib
+"$CHECK" delete "$URL" STOAT_EVENTS >/dev/null && "$CHECK" setup "$URL" 4 >/dev/null
+"$STOAT" publish --server "$URL" --spool "$T/sp1z" --encoding zlib "$T/events.jsonl" >"$T/p1z.out" 2>"$T/p1z.err"
+cz=$("$CHECK" count "$URL" STOAT_EVENTS)
+[ "$(field events "$cz")" = "$N" ] && [ "$(field zlib "$cz")" = "$(field messages "$cz")" ] &&
+    [ "$(field undecodable "$cz")" = 0 ] && ok "--encoding zlib: every event, every batch zlib" ||
+    { bad "--encoding zlib: $(head -1 <<<"$cz")"; cat "$T/p1z.err"; }
+"$STOAT" publish --server "$URL" --spool "$T/sp1z" --encoding lz4 "$T/one.jsonl" >/dev/null 2>"$T/p1e.err"
+[ $? -eq 2 ] && grep -q "takes zstd or zlib" "$T/p1e.err" && ok "--encoding lz4: usage, exit 2" ||
+    bad "--encoding lz4: $(cat "$T/p1e.err")"
 # every event under its own host: the per-host counts are dump's
 for h in design-srv01 fab-ws07.corp.chipfab.example; do
     want=$("$STOAT" dump "$T/events.jsonl" 2>/dev/null | grep -c "\"host\":\"$h\"")

@@ -16,8 +16,8 @@ if ! command -v "$CC" >/dev/null 2>&1; then
     exit 0
 fi
 mkdir -p "$OUT/obj" "$OUT/crashes"
-FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -Isrc $(pkg-config --cflags yaml-0.1 libpcre2-8 libhs zlib libcrypto)"
-LIBS="$(pkg-config --libs yaml-0.1 libpcre2-8 libhs zlib libcrypto) -lpthread -lm"
+FLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -Isrc $(pkg-config --cflags yaml-0.1 libpcre2-8 libhs zlib libzstd libcrypto)"
+LIBS="$(pkg-config --libs yaml-0.1 libpcre2-8 libhs zlib libzstd libcrypto) -lpthread -lm"
 # the library, once
 objs=""
 # a header newer than the objects rebuilds them all (no dependency files here)

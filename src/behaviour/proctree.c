@@ -57,7 +57,7 @@ static void map_init(struct map *m, size_t entries)
     size_t cap = 16;
     while (cap < entries * 2)
         cap *= 2;
-    m->s = xcalloc(cap, sizeof(*m->s));
+    m->s = xcalloc_big(cap, sizeof(*m->s));
     m->cap = cap;
     m->n = 0;
 }
@@ -130,7 +130,7 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
     struct proctree *t = xcalloc(1, sizeof(*t));
     t->cap = max_entries ? max_entries : 200000;
     t->max_bytes = max_bytes ? max_bytes : (64u << 20);
-    t->ring = xcalloc(t->cap, sizeof(*t->ring));
+    t->ring = xcalloc_big(t->cap, sizeof(*t->ring));
     t->next_seq = 1;
     t->oldest = 1;
     map_init(&t->by_guid, t->cap);

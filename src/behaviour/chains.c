@@ -508,7 +508,8 @@ static struct chain *find_chain(struct chains *c, const struct chain_alert *a, i
             continue;
         if (a->key && ch->key == a->key && (!same || ch < same))
             same = ch;
-        if (!ch->key && (!keyless || ch->span_hi > keyless->span_hi || (ch->span_hi == keyless->span_hi && ch < keyless)))
+        if (!ch->key &&
+            (!keyless || ch->span_hi > keyless->span_hi || (ch->span_hi == keyless->span_hi && ch < keyless)))
             keyless = ch;
         if (!latest || ch->span_hi > latest->span_hi || (ch->span_hi == latest->span_hi && ch < latest))
             latest = ch;

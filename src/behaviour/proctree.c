@@ -29,7 +29,7 @@ struct proc_entry {
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
-    char *strings; /* the one allocation the strings above point into */
+    char *strings;       /* the one allocation the strings above point into */
     struct chunk *chunk; /* the chunk strings is in; NULL: malloc'd on its own */
     size_t bytes;
 };

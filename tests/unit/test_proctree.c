@@ -246,13 +246,9 @@ static void test_strings_turn_over(void **state)
         cmd[strlen(cmd)] = ' ';
         char guid[32];
         snprintf(guid, sizeof guid, "{%d}", i);
-        proctree_start(t, &(struct proc_start){.host = "h",
-                                               .guid = guid,
-                                               .pid = i,
-                                               .ppid = -1,
-                                               .time_ns = i,
-                                               .image = img,
-                                               .command_line = cmd});
+        proctree_start(
+            t, &(struct proc_start){
+                   .host = "h", .guid = guid, .pid = i, .ppid = -1, .time_ns = i, .image = img, .command_line = cmd});
         if (i % 7 == 0 && i >= 50) { /* an earlier, still kept process execs */
             char img2[32];
             snprintf(img2, sizeof img2, "x%d", i - 50);

@@ -453,18 +453,22 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         baseline_event(b, a);
         return;
     }
-    uint32_t hid = chains_host(b->chains, host_name(a));
+    /* the host's id only for the roles that keep something per host: the
+     * others (process starts for spoofing, most of what comes here) need no
+     * lookup of the name */
     char buf[1024], img[512];
     switch (role) {
-    case ROLE_EVIDENCE_NET: net_event(b, a, hid); break;
+    case ROLE_EVIDENCE_NET: net_event(b, a, chains_host(b->chains, host_name(a))); break;
     case ROLE_EVIDENCE_FILE:
-        evidence_file(b->ev, hid, facts_field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
+        evidence_file(b->ev, chains_host(b->chains, host_name(a)), facts_field(a, "TargetFilename", buf, sizeof(buf)),
+                      a->time_ns);
         break;
     case ROLE_EVIDENCE_UPLOAD:
         if (upload_of(a, buf, sizeof(buf)))
-            evidence_upload(b->ev, hid, keys_of(b, a)->proc, pid_of(a), image_of(a, img, sizeof(img)), a->time_ns, buf);
+            evidence_upload(b->ev, chains_host(b->chains, host_name(a)), keys_of(b, a)->proc, pid_of(a),
+                            image_of(a, img, sizeof(img)), a->time_ns, buf);
         break;
-    case ROLE_JEWEL_TRANSFER: transfer_event(b, a, hid); break;
+    case ROLE_JEWEL_TRANSFER: transfer_event(b, a, chains_host(b->chains, host_name(a))); break;
     case ROLE_FACT_LOGON: {
         struct cross_fact f = {.kind = CROSS_FACT_LOGON};
         struct facts_buf fb;

@@ -104,6 +104,7 @@ struct chain {
     struct chain_tally tally; /* tactics reached, distinct rules per level */
     uint64_t *procs;
     size_t nprocs, pcap;
+    uint32_t hpos; /* its place in its host's list of open chains */
 };
 
 struct pend {
@@ -132,6 +133,8 @@ struct chains {
      * hours behind another's (a fleet worker reads many) has its own time. */
     struct host_clock {
         int64_t clock, soon;
+        uint32_t *open; /* indexes into open[] of the host's open chains, in no order */
+        uint32_t nopen, open_cap;
     } * hc;
     size_t hc_cap;
     struct chain *open;
@@ -192,6 +195,8 @@ void chains_destroy(struct chains *c)
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
+    for (size_t i = 0; i < c->nhosts; i++)
+        free(c->hc[i].open);
     free(c->hc);
     for (size_t i = 0; i < c->nrules; i++) {
         free(c->rules[i].id);
@@ -413,8 +418,15 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
     XGROW(c->open, c->open_cap, c->nopen + 1);
+    struct host_clock *hc = &c->hc[p->a.host];
+    if (hc->nopen == hc->open_cap) {
+        hc->open_cap = hc->open_cap ? 2 * hc->open_cap : 4;
+        hc->open = xrealloc(hc->open, hc->open_cap * sizeof(*hc->open));
+    }
+    hc->open[hc->nopen] = (uint32_t)c->nopen;
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
+    ch->hpos = hc->nopen++;
     ch->host = p->a.host;
     ch->key = p->a.key;
     ch->first_ns = ch->last_ns = INT64_MIN;
@@ -435,8 +447,14 @@ static bool within(const struct chains *c, const struct chain *ch, int64_t t)
 static void chain_close(struct chains *c, size_t i)
 {
     XGROW(c->done, c->done_cap, c->ndone + 1);
+    struct host_clock *hc = &c->hc[c->open[i].host];
+    uint32_t at = c->open[i].hpos, moved = hc->open[--hc->nopen];
+    hc->open[at] = moved; /* the host's last takes the closed one's place */
+    c->open[moved].hpos = at;
     c->done[c->ndone++] = c->open[i];
     c->open[i] = c->open[--c->nopen];
+    if (i < c->nopen)
+        c->hc[c->open[i].host].open[c->open[i].hpos] = (uint32_t)i;
     c->st.chains++;
 }
 
@@ -447,20 +465,25 @@ static void sweep(struct chains *c, uint32_t h, int64_t t)
     struct host_clock *hc = &c->hc[h];
     if (t == INT64_MIN || t <= hc->soon)
         return;
+    /* Closes them in the order a pass over all open chains would (the one
+     * first in open[] first), so that open[] ends in the same order, which
+     * breaks ties in find_chain. */
+    for (;;) {
+        size_t first = SIZE_MAX;
+        for (uint32_t k = 0; k < hc->nopen; k++) {
+            uint32_t i = hc->open[k];
+            if (i < first && t > add_sat(c->open[i].span_hi, c->o.gap_ns))
+                first = i;
+        }
+        if (first == SIZE_MAX)
+            break;
+        chain_close(c, first);
+    }
     hc->soon = INT64_MAX;
-    for (size_t i = 0; i < c->nopen;) {
-        if (c->open[i].host != h) {
-            i++;
-            continue;
-        }
-        int64_t close_at = add_sat(c->open[i].span_hi, c->o.gap_ns);
-        if (t > close_at) {
-            chain_close(c, i);
-            continue;
-        }
+    for (uint32_t k = 0; k < hc->nopen; k++) {
+        int64_t close_at = add_sat(c->open[hc->open[k]].span_hi, c->o.gap_ns);
         if (close_at < hc->soon)
             hc->soon = close_at;
-        i++;
     }
 }
 
@@ -475,18 +498,24 @@ static void host_time(struct chains *c, uint32_t h, int64_t t)
 
 static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
 {
-    struct chain *keyless = NULL, *latest = NULL;
-    for (size_t i = 0; i < c->nopen; i++) {
-        struct chain *ch = &c->open[i];
-        if (ch->host != a->host || !within(c, ch, t))
+    /* Only the host's chains; among equals the one first in open[] wins, as
+     * when every open chain was looked at in order. */
+    struct chain *keyless = NULL, *latest = NULL, *same = NULL;
+    const struct host_clock *hc = &c->hc[a->host];
+    for (uint32_t k = 0; k < hc->nopen; k++) {
+        struct chain *ch = &c->open[hc->open[k]];
+        if (!within(c, ch, t))
             continue;
-        if (a->key && ch->key == a->key)
-            return ch;
-        if (!ch->key && (!keyless || ch->span_hi > keyless->span_hi))
+        if (a->key && ch->key == a->key && (!same || ch < same))
+            same = ch;
+        if (!ch->key &&
+            (!keyless || ch->span_hi > keyless->span_hi || (ch->span_hi == keyless->span_hi && ch < keyless)))
             keyless = ch;
-        if (!latest || ch->span_hi > latest->span_hi)
+        if (!latest || ch->span_hi > latest->span_hi || (ch->span_hi == latest->span_hi && ch < latest))
             latest = ch;
     }
+    if (same)
+        return same;
     if (a->key) {
         if (keyless)
             keyless->key = a->key; /* the session or tree it was about, now known */

@@ -70,9 +70,14 @@ const char *facts_rules(void)
 const char *facts_field(const struct stoat_alert *a, const char *name, char *out, size_t outlen)
 {
     size_t nl = strlen(name);
+    unsigned char first = (unsigned char)name[0] | 0x20;
     for (size_t i = 0; i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (f->name_len != nl || strncasecmp(f->name, name, nl) != 0 || !f->value_len)
+        /* the first letter, case aside, before the call: most names of the
+         * same length differ there (| 0x20 may pair a letter with a
+         * non-letter; strncasecmp decides those) */
+        if (f->name_len != nl || (nl && ((unsigned char)f->name[0] | 0x20) != first) ||
+            strncasecmp(f->name, name, nl) != 0 || !f->value_len)
             continue;
         size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
         memcpy(out, f->value, n);

@@ -6,7 +6,13 @@
  * with that pid; older processes with the same pid hang off it through
  * prev_pid. Maps delete exactly on eviction (backward-shift deletion), so
  * neither grows beyond the ring. Parents are found by key at walk time, not by
- * pointer, so evicting a parent never leaves a dangling link. */
+ * pointer, so evicting a parent never leaves a dangling link.
+ *
+ * The entries' strings are carved from large chunks in turn rather than
+ * malloc'd one by one: entries leave in about the order they came, so a
+ * chunk empties as a whole and goes; and a chunk is backed by huge pages
+ * where the kernel gives them, so tens of MiB of command lines cost a few
+ * page faults, not thousands. */
 #include "behaviour/proctree.h"
 
 #include <string.h>
@@ -23,8 +29,18 @@ struct proc_entry {
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
-    char *strings; /* the one allocation the strings above point into */
+    char *strings;       /* the one allocation the strings above point into */
+    struct chunk *chunk; /* the chunk strings is in; NULL: malloc'd on its own */
     size_t bytes;
+};
+
+#define CHUNK_BYTES ((size_t)8 << 20)
+#define CHUNK_OWN   (CHUNK_BYTES / 16) /* strings this long get an allocation of their own */
+
+struct chunk {
+    size_t used; /* bytes handed out */
+    size_t live; /* entries whose strings are here */
+    char data[];
 };
 
 struct slot {
@@ -48,6 +64,7 @@ struct proctree {
     const char **host_names;
     size_t nhosts, hosts_cap;
     struct proctree_stats st;
+    struct chunk *cur; /* the chunk new strings go to */
 };
 
 /* ----------------------------------------------------------------- maps */
@@ -57,7 +74,7 @@ static void map_init(struct map *m, size_t entries)
     size_t cap = 16;
     while (cap < entries * 2)
         cap *= 2;
-    m->s = xcalloc(cap, sizeof(*m->s));
+    m->s = xcalloc_big(cap, sizeof(*m->s));
     m->cap = cap;
     m->n = 0;
 }
@@ -130,7 +147,7 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
     struct proctree *t = xcalloc(1, sizeof(*t));
     t->cap = max_entries ? max_entries : 200000;
     t->max_bytes = max_bytes ? max_bytes : (64u << 20);
-    t->ring = xcalloc(t->cap, sizeof(*t->ring));
+    t->ring = xcalloc_big(t->cap, sizeof(*t->ring));
     t->next_seq = 1;
     t->oldest = 1;
     map_init(&t->by_guid, t->cap);
@@ -139,9 +156,42 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
     return t;
 }
 
-static void free_entry(struct proc_entry *e)
+/* n bytes for e's strings. */
+static char *strings_alloc(struct proctree *t, struct proc_entry *e, size_t n)
 {
-    free(e->strings);
+    n = (n + 7) & ~(size_t)7;
+    if (n > CHUNK_OWN) {
+        e->chunk = NULL;
+        return xmalloc(n);
+    }
+    if (!t->cur || CHUNK_BYTES - sizeof(struct chunk) - t->cur->used < n) {
+        if (t->cur && !t->cur->live)
+            free(t->cur);
+        t->cur = xcalloc_big(1, CHUNK_BYTES);
+    }
+    e->chunk = t->cur;
+    t->cur->live++;
+    char *p = t->cur->data + t->cur->used;
+    t->cur->used += n;
+    return p;
+}
+
+/* The strings of an entry, given back (the chunk goes with its last
+ * entry's, unless it is the one being filled). */
+static void strings_free(struct proctree *t, char *p, struct chunk *c)
+{
+    if (!c) {
+        free(p);
+        return;
+    }
+    if (--c->live == 0 && c != t->cur)
+        free(c);
+}
+
+static void free_entry(struct proctree *t, struct proc_entry *e)
+{
+    if (e->strings)
+        strings_free(t, e->strings, e->chunk);
     memset(e, 0, sizeof(*e));
 }
 
@@ -151,7 +201,8 @@ void proctree_destroy(struct proctree *t)
         return;
     for (size_t i = 0; i < t->cap; i++)
         if (t->ring[i].seq)
-            free_entry(&t->ring[i]);
+            free_entry(t, &t->ring[i]);
+    free(t->cur);
     free(t->ring);
     free(t->by_guid.s);
     free(t->by_pid.s);
@@ -214,7 +265,7 @@ static void evict_oldest(struct proctree *t)
     t->bytes -= e->bytes;
     t->live--;
     t->st.evicted++;
-    free_entry(e);
+    free_entry(t, e);
     t->oldest++;
 }
 
@@ -303,14 +354,18 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     for (int k = 0; k < 6; k++)
         total += len[k] = opt_len(src[k]);
     char *old = e->strings;
-    char *at = e->strings = total ? xmalloc(total) : NULL;
+    struct chunk *old_chunk = e->chunk;
+    char *at = e->strings = total ? strings_alloc(t, e, total) : NULL;
+    if (!total)
+        e->chunk = NULL;
     e->guid = put_opt(&at, src[0], len[0]);
     e->parent_guid = put_opt(&at, src[1], len[1]);
     e->image = put_opt(&at, src[2], len[2]);
     e->command_line = put_opt(&at, src[3], len[3]);
     e->user = put_opt(&at, src[4], len[4]);
     e->logon_id = put_opt(&at, src[5], len[5]);
-    free(old);
+    if (old)
+        strings_free(t, old, old_chunk);
     t->bytes -= e->bytes;
     e->bytes = sizeof(*e) + total;
     t->bytes += e->bytes;
@@ -421,7 +476,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
                 map_del(&t->by_pid, pid_hash(host, e->pid), e->seq);
             t->bytes -= e->bytes;
             t->live--;
-            free_entry(e);
+            free_entry(t, e);
         } else if (e) {
             became(t, e, p); /* an exec in a process we know, or the same start seen twice */
             return;

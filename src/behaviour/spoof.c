@@ -94,7 +94,7 @@ struct spoof *spoof_create(size_t max_procs)
     s->nsets = 1;
     while (s->nsets < want && s->nsets < ((size_t)1 << 24))
         s->nsets <<= 1;
-    s->recs = xcalloc(s->nsets * WAYS, sizeof(*s->recs));
+    s->recs = xcalloc_big(s->nsets * WAYS, sizeof(*s->recs));
     return s;
 }
 

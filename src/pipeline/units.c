@@ -1,6 +1,15 @@
 /* See units.h. One mutex guards the pool: a free list, a FIFO ring of units
  * for the workers, and the done slots the writer reads by sequence number
- * (slot seq % nunits, which cannot collide: at most nunits units are out). */
+ * (slot seq % nunits, which cannot collide: at most nunits units are out).
+ *
+ * The writer is not a thread of its own but a role: the worker that parsed
+ * a unit and finds no one writing writes every unit that is next in order
+ * and done, then goes back to parsing. -j N is then N busy threads, not
+ * N + 1 on N cores, which the scheduler had to slice (a writer switched out
+ * left the pool full and the workers waiting; switched in, it found its
+ * process tables gone from the cache). Only one worker holds the role at a
+ * time, and one that holds it looks for the next unit again before letting
+ * go, so a unit put down meanwhile is never left unwritten. */
 #include "pipeline/units.h"
 
 #include <pthread.h>
@@ -22,7 +31,7 @@ struct units {
     unsigned nthreads;
     bool threaded;
     pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done, cv_free;
+    pthread_cond_t cv_work, cv_free;
     struct unit *units;
     size_t nunits;
     struct unit **freel;
@@ -34,7 +43,8 @@ struct units {
     bool producing_done;
     struct worker *workers;
     size_t started; /* threads running */
-    pthread_t writer;
+    bool writing;   /* a worker holds the writer's role */
+    uint64_t next_write;
     struct unit_writer wr;
 };
 
@@ -72,6 +82,22 @@ static void write_one(struct units *p, struct unit *u)
         p->o.release(p->o.release_ctx, u->file);
 }
 
+/* The writer's role, entered and left with p->mu held: writes the units
+ * that are next in order and done, the lock let go while each is written. */
+static void write_ready(struct units *p)
+{
+    struct unit *u;
+    while ((u = p->done[p->next_write % p->nunits]) && u->seq == p->next_write) {
+        p->done[p->next_write % p->nunits] = NULL;
+        pthread_mutex_unlock(&p->mu);
+        write_one(p, u);
+        pthread_mutex_lock(&p->mu);
+        p->next_write++;
+        p->freel[p->nfree++] = u;
+        pthread_cond_signal(&p->cv_free);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
@@ -91,35 +117,14 @@ static void *worker_main(void *arg)
         unit_parse(&wk->w, u);
         pthread_mutex_lock(&p->mu);
         p->done[u->seq % p->nunits] = u;
-        pthread_cond_broadcast(&p->cv_done);
+        if (!p->writing) {
+            p->writing = true;
+            write_ready(p);
+            p->writing = false;
+        }
         pthread_mutex_unlock(&p->mu);
     }
     return NULL;
-}
-
-static void *writer_main(void *arg)
-{
-    struct units *p = arg;
-    uint64_t next = 0;
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        struct unit *u;
-        while (!(u = p->done[next % p->nunits]) || u->seq != next) {
-            if (p->producing_done && next == p->next_seq) {
-                pthread_mutex_unlock(&p->mu);
-                return NULL;
-            }
-            pthread_cond_wait(&p->cv_done, &p->mu);
-        }
-        p->done[next % p->nunits] = NULL;
-        pthread_mutex_unlock(&p->mu);
-        write_one(p, u);
-        next++;
-        pthread_mutex_lock(&p->mu);
-        p->freel[p->nfree++] = u;
-        pthread_cond_signal(&p->cv_free);
-        pthread_mutex_unlock(&p->mu);
-    }
 }
 
 struct units *units_start(const struct stoat_ruleset *rs, const struct units_opts *o, struct consumer *con,
@@ -140,7 +145,6 @@ struct units *units_start(const struct stoat_ruleset *rs, const struct units_opt
         p->freel[p->nfree++] = &p->units[i];
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);
-    pthread_cond_init(&p->cv_done, NULL);
     pthread_cond_init(&p->cv_free, NULL);
 
     p->workers = xcalloc(p->nthreads, sizeof(*p->workers));
@@ -151,7 +155,7 @@ struct units *units_start(const struct stoat_ruleset *rs, const struct units_opt
             if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) == 0)
                 p->started++;
         }
-        if (pthread_create(&p->writer, NULL, writer_main, p) != 0 || p->started == 0)
+        if (p->started == 0)
             threaded = false; /* cannot happen in practice; keep going inline */
     }
     if (!threaded && !p->started) {
@@ -201,11 +205,9 @@ void units_finish(struct units *p)
         pthread_mutex_lock(&p->mu);
         p->producing_done = true;
         pthread_cond_broadcast(&p->cv_work);
-        pthread_cond_broadcast(&p->cv_done);
         pthread_mutex_unlock(&p->mu);
         for (size_t i = 0; i < p->started; i++)
             pthread_join(p->workers[i].th, NULL);
-        pthread_join(p->writer, NULL);
     }
     size_t nw = p->threaded ? p->started : 1;
     for (size_t i = 0; i < (p->threaded ? p->nthreads : 1); i++) {
@@ -228,7 +230,6 @@ void units_finish(struct units *p)
     free(p->done);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_work);
-    pthread_cond_destroy(&p->cv_done);
     pthread_cond_destroy(&p->cv_free);
     unit_writer_fini(&p->wr);
     free(p);

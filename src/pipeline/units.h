@@ -12,7 +12,8 @@
  * reader's fill does (bytes, or a mapped part; u->file names the input and
  * the reader whose parse runs on a worker), and hands it on with units_send.
  * The writer takes units back strictly in the order they were sent, so
- * alerts come out in input order whatever the thread count. The source marks
+ * alerts come out in input order whatever the thread count; it is a role
+ * the workers take in turn (one at a time), not a thread of its own. The source marks
  * a file's last unit (u->last); once the writer has written it, the file
  * goes back to the source's release. With one thread everything runs inline,
  * without queues. */
@@ -33,14 +34,14 @@ struct units_opts {
     stoat_diag_fn diag; /* bad records and notes of the units */
     void *diag_ctx;
     /* The source's: the writer is through with f (its last unit was
-     * written). Called on the writer's thread. */
+     * written). Called by whichever worker writes, one at a time. */
     void (*release)(void *ctx, struct input_file *f);
     void *release_ctx;
 };
 
 struct units;
 
-/* Starts the workers and the writer, which hands what it reads to con and
+/* Starts the workers; the writer hands what it reads to con and
  * counts records, events and skipped records in stats. */
 struct units *units_start(const struct stoat_ruleset *rs, const struct units_opts *o, struct consumer *con,
                           struct stoat_hunt_stats *stats);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct arena_block {
     struct arena_block *next;
@@ -32,6 +33,27 @@ void *xcalloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
         oom(n * size);
+    return p;
+}
+
+/* Big tables whose every page gets touched (hash maps probed at random,
+ * rings filled in turn): on a virtual machine each 4 KiB page's first touch
+ * costs a fault of some microseconds, and a table of tens of MiB pays
+ * thousands. Transparent huge pages (where the kernel offers them on
+ * request) fault 2 MiB at a time. calloc's large blocks are mappings of
+ * their own, so the advice covers only them. */
+void *xcalloc_big(size_t n, size_t size)
+{
+    void *p = xcalloc(n, size);
+#ifdef MADV_HUGEPAGE
+    size_t bytes = n * size, page = 4096;
+    if (bytes >= ((size_t)4 << 20)) {
+        uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+        uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: without it, small pages */
+    }
+#endif
     return p;
 }
 

@@ -12,6 +12,9 @@
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* xcalloc for tables of many MiB: backed by huge pages where the kernel
+ * gives them on advice; freed with free(). */
+void *xcalloc_big(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);

@@ -230,6 +230,64 @@ static void test_caps(void **state)
     proctree_destroy(t);
 }
 
+/* Strings live in large chunks that go when their last entry's strings go:
+ * tens of MiB of command lines through a small table, with execs replacing
+ * some strings of live entries, leave every kept entry's strings its own. */
+static void test_strings_turn_over(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(100, 1 << 30);
+    static char cmd[3000];
+    char img[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(img, sizeof img, "p%d", i);
+        memset(cmd, 'a' + i % 26, sizeof cmd - 1);
+        snprintf(cmd, 16, "%d", i);
+        cmd[strlen(cmd)] = ' ';
+        char guid[32];
+        snprintf(guid, sizeof guid, "{%d}", i);
+        proctree_start(
+            t, &(struct proc_start){
+                   .host = "h", .guid = guid, .pid = i, .ppid = -1, .time_ns = i, .image = img, .command_line = cmd});
+        if (i % 7 == 0 && i >= 50) { /* an earlier, still kept process execs */
+            char img2[32];
+            snprintf(img2, sizeof img2, "x%d", i - 50);
+            snprintf(guid, sizeof guid, "{%d}", i - 50);
+            proctree_start(t, &(struct proc_start){.host = "h",
+                                                   .guid = guid,
+                                                   .pid = i - 50,
+                                                   .ppid = -1,
+                                                   .time_ns = i,
+                                                   .image = img2,
+                                                   .command_line = "exec"});
+        }
+    }
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_true(st.entries <= 100);
+    for (int i = 9900; i < 10000; i++) {
+        const struct proc_entry *e = proctree_find(t, "h", NULL, i, INT64_MAX);
+        assert_non_null(e);
+        struct stoat_process anc[PROCTREE_MAX_DEPTH];
+        assert_int_equal(proctree_ancestry(t, e, anc, PROCTREE_MAX_DEPTH), 1);
+        char want[32];
+        if (i < 9950 && (i + 50) % 7 == 0) {
+            snprintf(want, sizeof want, "x%d", i);
+            assert_string_equal(anc[0].image, want);
+            assert_string_equal(anc[0].command_line, "exec");
+            continue;
+        }
+        snprintf(want, sizeof want, "p%d", i);
+        assert_string_equal(anc[0].image, want);
+        snprintf(want, sizeof want, "%d ", i);
+        assert_memory_equal(anc[0].command_line, want, strlen(want));
+        assert_int_equal(strlen(anc[0].command_line), sizeof cmd - 1);
+        assert_int_equal(anc[0].command_line[sizeof cmd - 2], 'a' + i % 26);
+    }
+    assert_string_equal(chain(t, "h", NULL, 0, INT64_MAX), "(unknown)");
+    proctree_destroy(t);
+}
+
 static void test_no_session_logon(void **state)
 {
     (void)state;
@@ -251,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_fork_subshell_then_exec),
         cmocka_unit_test(test_cycle_and_depth),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_strings_turn_over),
         cmocka_unit_test(test_no_session_logon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,7 +149,11 @@ void proctree_destroy(struct proctree *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->cap; i++)
+    /* only the slots ever handed out (seq % cap for seq from 1): the rest
+     * of the ring was never touched, and reading it would fault in every
+     * page of it (24 MB by default) just to find zeros */
+    size_t used = t->next_seq < t->cap ? (size_t)t->next_seq : t->cap;
+    for (size_t i = 0; i < used; i++)
         if (t->ring[i].seq)
             free_entry(&t->ring[i]);
     free(t->ring);

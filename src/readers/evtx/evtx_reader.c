@@ -18,10 +18,13 @@
 #include "readers/reader.h"
 #include "util/mem.h"
 
-/* 256 KiB a unit: a large log (a 20 MB Security.evtx) is spread over as
- * many workers as there are, while the units still carry
- * hundreds of records each (the hand-over per unit is a lock and a wake-up). */
-#define EVTX_CHUNKS_PER_UNIT 4
+/* One chunk a unit: a large log (a 20 MB Security.evtx) is spread over as
+ * many workers as there are, and a unit still carries a hundred records or
+ * more (the hand-over per unit is a lock and a wake-up). More would make
+ * each unit's output (copies of the alerting events, rendered) several
+ * times larger: every unit of the pool grows its buffer to the largest it
+ * carried, and each page of that is a page fault the first time. */
+#define EVTX_CHUNKS_PER_UNIT 1
 #define EVTX_MAX_IN_MEMORY   (2ull << 30) /* stdin or gzip: read whole, up to this */
 #define EVTX_READ_WHOLE      (1u << 20)   /* plain files up to this are read, not mapped */
 #define EVTX_POPULATE        (64u << 20)  /* mapped files up to this are mapped at once */

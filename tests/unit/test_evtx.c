@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* ------------------------------------------------------------ byte writer */
 
@@ -1321,6 +1322,33 @@ static void test_json(void **state)
     free(buf);
 }
 
+/* ------------------------------------------------------------ CRC-32 */
+
+/* The checksum is zlib's crc32 whatever path computes it (tables, or
+   64-byte folds where the CPU has carry-less multiplication): every length
+   around the fold sizes, every alignment, and split in two calls. */
+static void test_crc32_every_length(void **state)
+{
+    (void)state;
+    uint8_t buf[1100];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t n = 0; n + off <= 1070; n += (n < 300 ? 1 : 37)) {
+            uint32_t want = (uint32_t)crc32(0, buf + off, (uInt)n);
+            assert_int_equal(evtx_crc32(0, buf + off, n), want);
+            size_t cut = n / 3;
+            assert_int_equal(evtx_crc32(evtx_crc32(0, buf + off, cut), buf + off + cut, n - cut), want);
+        }
+    }
+    /* a chunk's worth, from a running value */
+    uint32_t want = (uint32_t)crc32(0x1234567u, buf, 1024);
+    assert_int_equal(evtx_crc32(0x1234567u, buf, 1024), want);
+}
+
 /* ------------------------------------------------------------ UTF-16 */
 
 /* The conversion unit by unit, as the format says: the fast paths (eight
@@ -1392,6 +1420,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf16_every_position),
+        cmocka_unit_test(test_crc32_every_length),
         cmocka_unit_test(test_probe_and_open),
         cmocka_unit_test(test_typical_event),
         cmocka_unit_test(test_value_types),

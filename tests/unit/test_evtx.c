@@ -1400,7 +1400,7 @@ static void test_utf16_every_position(void **state)
                     u[i] = (uint16_t)('A' + (i * 7) % 26);
                 u[at] = odd[k];
                 if (k == 2 && at + 1 < n)
-                    u[at + 1] = 0xde00; /* a pair, across the fast path's steps */
+                    u[at + 1] = 0xde00;      /* a pair, across the fast path's steps */
                 memcpy(bytes + 1, u, 2 * n); /* unaligned, as in a chunk */
                 const char *got;
                 uint32_t len;

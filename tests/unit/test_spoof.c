@@ -403,18 +403,12 @@ static void test_rules_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system),
-        cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),
-        cmocka_unit_test(test_parent_other_session),
-        cmocka_unit_test(test_token_from_elsewhere),
-        cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),
-        cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),
-        cmocka_unit_test(test_table_grows),
-        cmocka_unit_test(test_rules_text),
-        cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_table_grows),
+        cmocka_unit_test(test_rules_text),           cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,8 +92,8 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
     /* a small file, or a pipe or a compressed file: read it whole (chunks
      * refer to each other only through the header, but random access is
      * simplest); one byte over a plain file's size sees its end at once */
-    if (!s->mapped && read_whole(s, in, fd >= 0 && size && size <= EVTX_READ_WHOLE ? (size_t)size + 1 : 1 << 20,
-                                 why, whylen)) {
+    if (!s->mapped &&
+        read_whole(s, in, fd >= 0 && size && size <= EVTX_READ_WHOLE ? (size_t)size + 1 : 1 << 20, why, whylen)) {
         free(s->data);
         free(s);
         return -1;

@@ -42,11 +42,12 @@ static bool evtx_reader_probe(const unsigned char *head, size_t n)
     return evtx_probe(head, n) || evtx_probe_chunks(head, n);
 }
 
-/* Reads the rest of in into s->data (cap bytes to start with). */
-static int read_whole(struct evtx_state *s, struct input *in, size_t cap, char *why, size_t whylen)
+/* Reads the rest of in into s->data (cap bytes to start with), to its end
+ * or, when want is not 0 (a plain file's size), to want bytes. */
+static int read_whole(struct evtx_state *s, struct input *in, size_t cap, size_t want, char *why, size_t whylen)
 {
     s->data = xmalloc(cap);
-    for (;;) {
+    while (!want || s->len < want) {
         if (s->len == cap) {
             if (cap >= EVTX_MAX_IN_MEMORY) {
                 snprintf(why, whylen, "EVTX from a pipe or gzip larger than 2 GiB; give the plain file");
@@ -62,6 +63,7 @@ static int read_whole(struct evtx_state *s, struct input *in, size_t cap, char *
             return 0;
         s->len += (size_t)r;
     }
+    return 0;
 }
 
 static void free_bytes(struct evtx_state *s)
@@ -91,9 +93,10 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
     }
     /* a small file, or a pipe or a compressed file: read it whole (chunks
      * refer to each other only through the header, but random access is
-     * simplest); one byte over a plain file's size sees its end at once */
-    if (!s->mapped &&
-        read_whole(s, in, fd >= 0 && size && size <= EVTX_READ_WHOLE ? (size_t)size + 1 : 1 << 20, why, whylen)) {
+     * simplest); a plain file up to the size it had when opened, as the
+     * mapping of a larger one is */
+    bool plain = fd >= 0 && size && size <= EVTX_READ_WHOLE;
+    if (!s->mapped && read_whole(s, in, plain ? (size_t)size : 1 << 20, plain ? (size_t)size : 0, why, whylen)) {
         free(s->data);
         free(s);
         return -1;

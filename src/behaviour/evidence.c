@@ -503,7 +503,9 @@ void evidence_destroy(struct evidence *e)
 {
     if (!e)
         return;
-    for (size_t i = 0; i < e->cap; i++)
+    /* only the slots handed out: the rest was never touched (see proctree) */
+    size_t used = e->next < e->cap ? (size_t)e->next : e->cap;
+    for (size_t i = 0; i < used; i++)
         free(e->ring[i].upload);
     free(e->ring);
     free(e->files);

@@ -51,6 +51,7 @@ struct slot {
 struct map {
     struct slot *s;
     size_t cap, n; /* cap a power of two */
+    size_t max;    /* what cap grows to: twice the ring's entries */
 };
 
 struct proctree {
@@ -69,14 +70,38 @@ struct proctree {
 
 /* ----------------------------------------------------------------- maps */
 
+/* A map starts small and doubles up to its full size (at most half full
+ * then too): one sized for the whole ring from the start spreads a few
+ * hundred processes over megabytes, a page fault for nearly every one. */
+#define MAP_FIRST 1024
+
 static void map_init(struct map *m, size_t entries)
 {
-    size_t cap = 16;
-    while (cap < entries * 2)
-        cap *= 2;
-    m->s = xcalloc_big(cap, sizeof(*m->s));
-    m->cap = cap;
+    size_t max = 16;
+    while (max < entries * 2)
+        max *= 2;
+    m->max = max;
+    m->cap = max < MAP_FIRST ? max : MAP_FIRST;
+    m->s = xcalloc_big(m->cap, sizeof(*m->s));
     m->n = 0;
+}
+
+static void map_grow(struct map *m)
+{
+    struct slot *old = m->s;
+    size_t ocap = m->cap;
+    m->cap *= 2;
+    m->s = xcalloc_big(m->cap, sizeof(*m->s));
+    size_t mask = m->cap - 1;
+    for (size_t k = 0; k < ocap; k++) {
+        if (!old[k].hash)
+            continue;
+        size_t i = old[k].hash & mask;
+        while (m->s[i].hash)
+            i = (i + 1) & mask;
+        m->s[i] = old[k];
+    }
+    free(old);
 }
 
 static uint64_t nz(uint64_t h)
@@ -86,6 +111,8 @@ static uint64_t nz(uint64_t h)
 
 static void map_put(struct map *m, uint64_t h, uint64_t seq)
 {
+    if ((m->n + 1) * 2 > m->cap && m->cap < m->max)
+        map_grow(m);
     h = nz(h);
     size_t mask = m->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
@@ -199,7 +226,11 @@ void proctree_destroy(struct proctree *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->cap; i++)
+    /* only the slots ever handed out (seq % cap for seq from 1): the rest
+     * of the ring was never touched, and reading it would fault in every
+     * page of it (24 MB by default) just to find zeros */
+    size_t used = t->next_seq < t->cap ? (size_t)t->next_seq : t->cap;
+    for (size_t i = 0; i < used; i++)
         if (t->ring[i].seq)
             free_entry(t, &t->ring[i]);
     free(t->cur);

@@ -43,11 +43,19 @@ struct rec {
     bool ended, session_sure, raised;
 };
 
+/* The table starts small and doubles when a set is full, up to its full
+ * size: only then is the oldest of a full set forgotten, so what is kept is
+ * what a table of the full size from the start would keep, without
+ * spreading a few hundred processes over megabytes (a page fault for
+ * nearly every one). */
 struct spoof {
     struct rec *recs; /* nsets * WAYS */
     size_t nsets;     /* a power of two */
+    size_t max_sets;  /* what nsets grows to */
     uint64_t seq;
 };
+
+#define FIRST_SETS 256
 
 static const char *const parent_tags[] = {"attack.defense-evasion", "attack.privilege-escalation", "attack.t1134.004"};
 static const char *const parent_ids[] = {"T1134.004"};
@@ -91,9 +99,10 @@ struct spoof *spoof_create(size_t max_procs)
 {
     struct spoof *s = xcalloc(1, sizeof(*s));
     size_t want = (max_procs ? max_procs : 65536) / WAYS;
-    s->nsets = 1;
-    while (s->nsets < want && s->nsets < ((size_t)1 << 24))
-        s->nsets <<= 1;
+    s->max_sets = 1;
+    while (s->max_sets < want && s->max_sets < ((size_t)1 << 24))
+        s->max_sets <<= 1;
+    s->nsets = s->max_sets < FIRST_SETS ? s->max_sets : FIRST_SETS;
     s->recs = xcalloc_big(s->nsets * WAYS, sizeof(*s->recs));
     return s;
 }
@@ -185,6 +194,33 @@ static bool apart(int64_t x, int64_t y, int64_t span)
     return x > y ? (uint64_t)x - (uint64_t)y > (uint64_t)span : (uint64_t)y - (uint64_t)x > (uint64_t)span;
 }
 
+static bool set_full(const struct rec *set)
+{
+    for (int w = 0; w < WAYS; w++)
+        if (!set[w].key)
+            return false;
+    return true;
+}
+
+/* Twice the sets: each record moves to the set its key names now. */
+static void grow(struct spoof *s)
+{
+    struct rec *old = s->recs;
+    size_t n = s->nsets * WAYS;
+    s->nsets *= 2;
+    s->recs = xcalloc_big(s->nsets * WAYS, sizeof(*s->recs));
+    for (size_t i = 0; i < n; i++) {
+        if (!old[i].key)
+            continue;
+        struct rec *set = set_of(s, old[i].key);
+        int w = 0;
+        while (set[w].key) /* a set of the old size held at most WAYS: room */
+            w++;
+        set[w] = old[i];
+    }
+    free(old);
+}
+
 /* The record of this process: the one of the same process seen from the
  * other source, else a new one (replacing an earlier process of the pid, or
  * the oldest of the set). */
@@ -194,6 +230,8 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     if (r && !apart(r->start_ns, t, MERGE_NS))
         return r;
     if (!r) {
+        while (s->nsets < s->max_sets && set_full(set_of(s, key)))
+            grow(s);
         struct rec *set = set_of(s, key);
         r = &set[0];
         for (int w = 1; w < WAYS && r->key; w++)

@@ -142,28 +142,26 @@ struct input *input_open(const char *path, char *why, size_t whylen)
                 in->raw_size = (uint64_t)st.st_size;
         }
     }
-    /* sniff the gzip magic from the raw bytes */
-    unsigned char magic[2];
-    long r = read_raw(in, magic, 2);
+    /* sniff the gzip magic from the first raw bytes: a plain file's whole
+     * head comes in the same read (a pipe may give only some, or two) */
+    long r = read_raw(in, in->peek, in->raw_size ? PEEK_BYTES : 2);
     if (r < 0) {
         snprintf(why, whylen, "%s", strerror(errno));
         input_close(in);
         return NULL;
     }
-    if (r == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    if (r >= 2 && in->peek[0] == 0x1f && in->peek[1] == 0x8b) {
         in->gz = true;
         in->raw = xmalloc(RAW_BLOCK);
-        in->raw[0] = magic[0];
-        in->raw[1] = magic[1];
+        memcpy(in->raw, in->peek, (size_t)r); /* compressed: the peek is refilled decompressed */
         if (inflateInit2(&in->zs, 16 + MAX_WBITS) != Z_OK) {
             snprintf(why, whylen, "cannot start gzip decompression");
             input_close(in);
             return NULL;
         }
         in->zs.next_in = in->raw;
-        in->zs.avail_in = 2;
+        in->zs.avail_in = (uInt)r;
     } else {
-        memcpy(in->peek, magic, (size_t)r);
         in->peek_len = (size_t)r;
     }
     /* fill the peek buffer */

@@ -9,11 +9,13 @@
 #include "testutil.h"
 
 #include "readers/evtx/evtx.h"
+#include "readers/evtx/evtx_int.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* ------------------------------------------------------------ byte writer */
 
@@ -1320,9 +1322,105 @@ static void test_json(void **state)
     free(buf);
 }
 
+/* ------------------------------------------------------------ CRC-32 */
+
+/* The checksum is zlib's crc32 whatever path computes it (tables, or
+   64-byte folds where the CPU has carry-less multiplication): every length
+   around the fold sizes, every alignment, and split in two calls. */
+static void test_crc32_every_length(void **state)
+{
+    (void)state;
+    uint8_t buf[1100];
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        seed = seed * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(seed >> 16);
+    }
+    for (size_t off = 0; off < 16; off++) {
+        for (size_t n = 0; n + off <= 1070; n += (n < 300 ? 1 : 37)) {
+            uint32_t want = (uint32_t)crc32(0, buf + off, (uInt)n);
+            assert_int_equal(evtx_crc32(0, buf + off, n), want);
+            size_t cut = n / 3;
+            assert_int_equal(evtx_crc32(evtx_crc32(0, buf + off, cut), buf + off + cut, n - cut), want);
+        }
+    }
+    /* a chunk's worth, from a running value */
+    uint32_t want = (uint32_t)crc32(0x1234567u, buf, 1024);
+    assert_int_equal(evtx_crc32(0x1234567u, buf, 1024), want);
+}
+
+/* ------------------------------------------------------------ UTF-16 */
+
+/* The conversion unit by unit, as the format says: the fast paths (eight
+   and four ASCII units at a time) must give the same bytes wherever the
+   non-ASCII units, surrogates and NULs fall. */
+static size_t utf16_slow(char *o, const uint16_t *u, size_t n)
+{
+    char *p = o;
+    for (size_t i = 0; i < n && u[i]; i++) {
+        uint32_t c = u[i];
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] <= 0xdfff) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (u[i + 1] - 0xdc00u);
+            i++;
+        } else if (c >= 0xd800 && c <= 0xdfff) {
+            c = 0xfffd;
+        }
+        if (c < 0x80) {
+            *p++ = (char)c;
+        } else if (c < 0x800) {
+            *p++ = (char)(0xc0 | (c >> 6));
+            *p++ = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            *p++ = (char)(0xe0 | (c >> 12));
+            *p++ = (char)(0x80 | ((c >> 6) & 0x3f));
+            *p++ = (char)(0x80 | (c & 0x3f));
+        } else {
+            *p++ = (char)(0xf0 | (c >> 18));
+            *p++ = (char)(0x80 | ((c >> 12) & 0x3f));
+            *p++ = (char)(0x80 | ((c >> 6) & 0x3f));
+            *p++ = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    return (size_t)(p - o);
+}
+
+static void test_utf16_every_position(void **state)
+{
+    (void)state;
+    static const uint16_t odd[] = {0x00e9, 0x4e2d, 0xd83d, 0xde00, 0xdc00, 0x0000, 0x007f, 0x0080, 0xffff};
+    struct evtx_arena a;
+    evtx_arena_init(&a, 1 << 20);
+    uint8_t bytes[2 * 40 + 2];
+    uint16_t u[40];
+    char want[40 * 4 + 1];
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+                for (size_t i = 0; i < n; i++)
+                    u[i] = (uint16_t)('A' + (i * 7) % 26);
+                u[at] = odd[k];
+                if (k == 2 && at + 1 < n)
+                    u[at + 1] = 0xde00;      /* a pair, across the fast path's steps */
+                memcpy(bytes + 1, u, 2 * n); /* unaligned, as in a chunk */
+                const char *got;
+                uint32_t len;
+                assert_int_equal(evtx_utf16_to_utf8(&a, bytes + 1, n, &got, &len), 0);
+                size_t wl = utf16_slow(want, u, n);
+                assert_int_equal(len, wl);
+                assert_memory_equal(got, want, wl);
+                assert_int_equal(got[len], 0);
+                evtx_arena_reset(&a);
+            }
+        }
+    }
+    evtx_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utf16_every_position),
+        cmocka_unit_test(test_crc32_every_length),
         cmocka_unit_test(test_probe_and_open),
         cmocka_unit_test(test_typical_event),
         cmocka_unit_test(test_value_types),

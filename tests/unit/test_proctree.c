@@ -288,6 +288,47 @@ static void test_strings_turn_over(void **state)
     proctree_destroy(t);
 }
 
+/* The maps start small and grow as processes come: after thousands of
+ * starts every one is still found, by GUID and by pid, with its parent. */
+static void test_maps_grow(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(0, 0);
+    char guid[40], parent[40], image[32];
+    for (int i = 0; i < 6000; i++) {
+        snprintf(guid, sizeof guid, "{G%d}", i);
+        snprintf(parent, sizeof parent, "{G%d}", i - 1);
+        snprintf(image, sizeof image, "g%d", i);
+        start_guid(t, guid, i ? parent : NULL, image, NULL);
+        snprintf(image, sizeof image, "p%d", i);
+        start_pid(t, "srv", 10000 + i, 10000 + i - 1, (int64_t)i * SEC, image);
+    }
+    for (int i = 1; i < 6000; i += 599) {
+        char self[32], up[32];
+        struct stoat_process anc[2];
+        snprintf(guid, sizeof guid, "{G%d}", i);
+        const struct proc_entry *e = proctree_find(t, "h", guid, -1, INT64_MIN);
+        assert_non_null(e);
+        assert_int_equal(proctree_ancestry(t, e, anc, 2), 2);
+        snprintf(self, sizeof self, "g%d", i);
+        snprintf(up, sizeof up, "g%d", i - 1);
+        assert_string_equal(anc[0].image, self);
+        assert_string_equal(anc[1].image, up);
+        e = proctree_find(t, "srv", NULL, 10000 + i, (int64_t)i * SEC);
+        assert_non_null(e);
+        assert_int_equal(proctree_ancestry(t, e, anc, 2), 2);
+        snprintf(self, sizeof self, "p%d", i);
+        snprintf(up, sizeof up, "p%d", i - 1);
+        assert_string_equal(anc[0].image, self);
+        assert_string_equal(anc[1].image, up);
+    }
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.entries, 12000);
+    proctree_destroy(t);
+}
+
 static void test_no_session_logon(void **state)
 {
     (void)state;
@@ -310,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_cycle_and_depth),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_strings_turn_over),
+        cmocka_unit_test(test_maps_grow),
         cmocka_unit_test(test_no_session_logon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

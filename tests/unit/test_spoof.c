@@ -369,6 +369,29 @@ static void test_full_table(void **state)
     spoof_destroy(s);
 }
 
+static void test_table_grows(void **state)
+{
+    (void)state;
+    /* room for 65,536 processes, made as they come: twenty thousand starts
+     * later, the first, a middle one and the last are all still known (a
+     * spoofed child of each is seen) */
+    struct spoof *s = spoof_create(0);
+    char pid[32];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(pid, sizeof(pid), "0x%x", 0x10000 + 4 * i);
+        expect(sec_start(s, T0 + i, pid, CMD, USER_A, "0x9f4", EXPLORER, "0x0"), NULL, "a start");
+    }
+    static const int parents[] = {0, 7777, 19999};
+    for (int k = 0; k < 3; k++) {
+        char child[32], ppid[32];
+        snprintf(child, sizeof(child), "0x%x", 0x100000 + 4 * k);
+        snprintf(ppid, sizeof(ppid), "0x%x", 0x10000 + 4 * parents[k]);
+        expect(sec_start(s, T0 + 30000, child, CMD, USER_B, ppid, CMD, "0x0"), SPOOF_ID_PARENT,
+               "under an early, a middle and the newest start, from another session");
+    }
+    spoof_destroy(s);
+}
+
 static void test_rules_text(void **state)
 {
     (void)state;
@@ -380,17 +403,12 @@ static void test_rules_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system),
-        cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),
-        cmocka_unit_test(test_parent_other_session),
-        cmocka_unit_test(test_token_from_elsewhere),
-        cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),
-        cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),
-        cmocka_unit_test(test_rules_text),
-        cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_table_grows),
+        cmocka_unit_test(test_rules_text),           cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

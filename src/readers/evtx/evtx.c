@@ -27,6 +27,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
 _Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4, "template table needs free slots");
@@ -47,9 +50,19 @@ struct evtx_file {
 
 /* ---------------------------------------------------------------- CRC32 */
 
-/* RFC 1952 CRC-32, slicing by 16: chunk checksums cover most of the file,
-   so this runs over every byte once and is a fair share of the time. */
+/* RFC 1952 CRC-32: chunk checksums cover most of the file, so this runs
+   over every byte once and is a fair share of the time. Tables, slicing by
+   16; where the CPU multiplies carry-less (PCLMULQDQ, x86-64 since 2010),
+   long runs are folded 64 bytes a step first, which is an order of
+   magnitude faster. Folding: a 128-bit block B followed by D more bits
+   leaves the remainder mod P unchanged when replaced by B * x^D mod P,
+   which for the bit-reflected CRC is lo(B) * K(D + 32) xor hi(B) * K(D - 32)
+   with K(n) = reflect32(x^n mod P) << 1; the last block is then run
+   through the tables from a zero register. */
 static uint32_t crc_tab[16][256];
+#if defined(__x86_64__)
+static bool crc_clmul; /* the CPU has PCLMULQDQ and SSE4.1 */
+#endif
 
 static void crc_init(void)
 {
@@ -62,14 +75,17 @@ static void crc_init(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 16; t++)
             crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    crc_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
 }
 
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+/* The register (not inverted) over n bytes, by the tables. */
+static uint32_t crc_tables(uint32_t crc, const uint8_t *p, size_t n)
 {
-    pthread_once(&crc_once, crc_init);
-    crc = ~crc;
     while (n >= 16) {
         uint32_t a = evtx_le32(p) ^ crc, b = evtx_le32(p + 4), c = evtx_le32(p + 8), d = evtx_le32(p + 12);
         crc = crc_tab[15][a & 0xff] ^ crc_tab[14][(a >> 8) & 0xff] ^ crc_tab[13][(a >> 16) & 0xff] ^
@@ -89,7 +105,58 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
     }
     while (n--)
         crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return crc;
+}
+
+#if defined(__x86_64__)
+#define CRC_K(lo, hi) _mm_set_epi64x((long long)(hi), (long long)(lo))
+
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i crc_fold(__m128i b, __m128i k, __m128i next)
+{
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(b, k, 0x00), _mm_clmulepi64_si128(b, k, 0x11)), next);
+}
+
+/* The register over n bytes, n a multiple of 16 and at least 64. */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_folded(uint32_t crc, const uint8_t *p, size_t n)
+{
+    const __m128i k4 = CRC_K(0x154442bd4ull, 0x1c6e41596ull); /* D = 512 */
+    const __m128i k1 = CRC_K(0x1751997d0ull, 0x0ccaa009eull); /* D = 128 */
+    __m128i b0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_cvtsi32_si128((int)crc));
+    __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    __m128i b2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+    __m128i b3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+    p += 64;
+    n -= 64;
+    for (; n >= 64; p += 64, n -= 64) {
+        b0 = crc_fold(b0, k4, _mm_loadu_si128((const __m128i *)(const void *)p));
+        b1 = crc_fold(b1, k4, _mm_loadu_si128((const __m128i *)(const void *)(p + 16)));
+        b2 = crc_fold(b2, k4, _mm_loadu_si128((const __m128i *)(const void *)(p + 32)));
+        b3 = crc_fold(b3, k4, _mm_loadu_si128((const __m128i *)(const void *)(p + 48)));
+    }
+    b0 = crc_fold(b0, k1, b1);
+    b0 = crc_fold(b0, k1, b2);
+    b0 = crc_fold(b0, k1, b3);
+    for (; n >= 16; p += 16, n -= 16)
+        b0 = crc_fold(b0, k1, _mm_loadu_si128((const __m128i *)(const void *)p));
+    uint8_t last[16];
+    _mm_storeu_si128((__m128i *)(void *)last, b0);
+    return crc_tables(0, last, sizeof last);
+}
+#endif
+
+uint32_t evtx_crc32(uint32_t crc, const uint8_t *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+    crc = ~crc;
+#if defined(__x86_64__)
+    if (crc_clmul && n >= 64) {
+        size_t whole = n & ~(size_t)15;
+        crc = crc_folded(crc, p, whole);
+        p += whole;
+        n -= whole;
+    }
+#endif
+    return ~crc_tables(crc, p, n);
 }
 
 /* ---------------------------------------------------------------- file */
@@ -113,7 +180,7 @@ static bool chunk_header_ok(const uint8_t *c, size_t avail)
 {
     if (avail < EVTX_CHUNK_HEADER_SIZE || memcmp(c, "ElfChnk\0", 8) != 0)
         return false;
-    uint32_t hcrc = crc32_update(crc32_update(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
+    uint32_t hcrc = evtx_crc32(evtx_crc32(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
     return hcrc == evtx_le32(c + 124);
 }
 
@@ -195,7 +262,7 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx
         ret = 0;
         goto out;
     }
-    if (crc32_update(0, data, 120) != evtx_le32(data + 124))
+    if (evtx_crc32(0, data, 120) != evtx_le32(data + 124))
         f->hdr_problem[f->nhdr_problems++] = "file header checksum mismatch";
     if (evtx_le32(data + 120) & 1)
         f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
@@ -522,7 +589,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
     if (idx >= f->hdr_chunks)
         report(&w, w.base, "chunk beyond the header's chunk count (dirty file)");
 
-    uint32_t hcrc = crc32_update(crc32_update(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
+    uint32_t hcrc = evtx_crc32(evtx_crc32(0, c, 120), c + 128, EVTX_CHUNK_HEADER_SIZE - 128);
     if (hcrc != evtx_le32(c + 124))
         report(&w, w.base, "chunk header checksum mismatch");
 
@@ -533,7 +600,7 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         end = avail;
     } else if (end > avail) {
         end = avail;
-    } else if (crc32_update(0, c + EVTX_CHUNK_HEADER_SIZE, end - EVTX_CHUNK_HEADER_SIZE) != evtx_le32(c + 52)) {
+    } else if (evtx_crc32(0, c + EVTX_CHUNK_HEADER_SIZE, end - EVTX_CHUNK_HEADER_SIZE) != evtx_le32(c + 52)) {
         report(&w, w.base, "chunk records checksum mismatch");
     }
 

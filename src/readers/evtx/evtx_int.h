@@ -59,6 +59,9 @@ static inline uint64_t evtx_le64(const uint8_t *p)
     return v;
 }
 
+/* RFC 1952 CRC-32 of n bytes, continuing from crc (0 to start) (evtx.c). */
+uint32_t evtx_crc32(uint32_t crc, const uint8_t *p, size_t n);
+
 /* ---- values (evtx_value.c) ---- */
 /* BinXML value types (the on-disk codes). */
 enum {

@@ -1,9 +1,14 @@
 /* EVTX as a hunt input: the glue between the EVTX parser (evtx.h) and the
- * reader interface. The file is memory-mapped (or, for standard input and
- * gzip, read into memory up to a cap) and never copied; a unit is a run of
- * chunks, so workers parse chunks of one file in parallel. The mapping lives
- * until the writer has seen the file's last unit (release), because workers
- * read it after the reading thread has moved on. */
+ * reader interface. A small file (most logs of an evidence folder are one or
+ * two chunks) is read whole into memory: the head input_open has read
+ * already is reused, and a read costs one system call where a mapping costs
+ * three and a page fault per 64 KiB, and its unmapping a TLB flush on every
+ * thread. A larger file is memory-mapped and never copied (standard input
+ * and gzip are read into memory, up to a cap). A unit is a run of chunks, so
+ * workers parse chunks of one file in parallel. The bytes live until the
+ * writer has seen the file's last unit (release), because workers read them
+ * after the reading thread has moved on; at most one file per unit of the
+ * pool is open at once, so what is held in memory stays bounded. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,11 +18,16 @@
 #include "readers/reader.h"
 #include "util/mem.h"
 
-/* 256 KiB a unit: a large log (a 20 MB Security.evtx) is spread over as
- * many workers as there are, while the units still carry
- * hundreds of records each (the hand-over per unit is a lock and a wake-up). */
-#define EVTX_CHUNKS_PER_UNIT 4
+/* One chunk a unit: a large log (a 20 MB Security.evtx) is spread over as
+ * many workers as there are, and a unit still carries a hundred records or
+ * more (the hand-over per unit is a lock and a wake-up). More would make
+ * each unit's output (copies of the alerting events, rendered) several
+ * times larger: every unit of the pool grows its buffer to the largest it
+ * carried, and each page of that is a page fault the first time. */
+#define EVTX_CHUNKS_PER_UNIT 1
 #define EVTX_MAX_IN_MEMORY   (2ull << 30) /* stdin or gzip: read whole, up to this */
+#define EVTX_READ_WHOLE      (1u << 20)   /* plain files up to this are read, not mapped */
+#define EVTX_POPULATE        (64u << 20)  /* mapped files up to this are mapped at once */
 
 struct evtx_state {
     struct evtx_file *ef;
@@ -32,54 +42,69 @@ static bool evtx_reader_probe(const unsigned char *head, size_t n)
     return evtx_probe(head, n) || evtx_probe_chunks(head, n);
 }
 
+/* Reads the rest of in into s->data (cap bytes to start with), to its end
+ * or, when want is not 0 (a plain file's size), to want bytes. */
+static int read_whole(struct evtx_state *s, struct input *in, size_t cap, size_t want, char *why, size_t whylen)
+{
+    s->data = xmalloc(cap);
+    while (!want || s->len < want) {
+        if (s->len == cap) {
+            if (cap >= EVTX_MAX_IN_MEMORY) {
+                snprintf(why, whylen, "EVTX from a pipe or gzip larger than 2 GiB; give the plain file");
+                return -1;
+            }
+            cap *= 2;
+            s->data = xrealloc(s->data, cap);
+        }
+        long r = input_read(in, (char *)s->data + s->len, cap - s->len, why, whylen);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 0;
+        s->len += (size_t)r;
+    }
+    return 0;
+}
+
+static void free_bytes(struct evtx_state *s)
+{
+    if (s->mapped)
+        munmap(s->data, s->len);
+    else
+        free(s->data);
+}
+
 static int evtx_reader_open(struct input_file *f, struct input *in, char *why, size_t whylen)
 {
     struct evtx_state *s = xcalloc(1, sizeof(*s));
+    uint64_t size = input_raw_size(in); /* a regular file's, 0 for others */
     int fd = input_fd(in);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fd >= 0 && size > EVTX_READ_WHOLE) {
+        /* mapped in one go up to a size: unused chunks are zeros that are
+         * read too, and a fault per 64 KiB costs more than the mapping */
+        int pop = size <= EVTX_POPULATE ? MAP_POPULATE : 0;
+        void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE | pop, fd, 0);
         if (m != MAP_FAILED) {
             s->data = m;
-            s->len = (size_t)st.st_size;
+            s->len = (size_t)size;
             s->mapped = true;
             madvise(m, s->len, MADV_SEQUENTIAL);
         }
     }
-    if (!s->mapped) {
-        /* a pipe or a compressed file: read it whole (chunks refer to each
-         * other only through the header, but random access is simplest) */
-        size_t cap = 1 << 20;
-        s->data = xmalloc(cap);
-        for (;;) {
-            if (s->len == cap) {
-                if (cap >= EVTX_MAX_IN_MEMORY) {
-                    snprintf(why, whylen, "EVTX from a pipe or gzip larger than 2 GiB; give the plain file");
-                    free(s->data);
-                    free(s);
-                    return -1;
-                }
-                cap *= 2;
-                s->data = xrealloc(s->data, cap);
-            }
-            long r = input_read(in, (char *)s->data + s->len, cap - s->len, why, whylen);
-            if (r < 0) {
-                free(s->data);
-                free(s);
-                return -1;
-            }
-            if (r == 0)
-                break;
-            s->len += (size_t)r;
-        }
+    /* a small file, or a pipe or a compressed file: read it whole (chunks
+     * refer to each other only through the header, but random access is
+     * simplest); a plain file up to the size it had when opened, as the
+     * mapping of a larger one is */
+    bool plain = fd >= 0 && size && size <= EVTX_READ_WHOLE;
+    if (!s->mapped && read_whole(s, in, plain ? (size_t)size : 1 << 20, plain ? (size_t)size : 0, why, whylen)) {
+        free(s->data);
+        free(s);
+        return -1;
     }
     struct evtx_error err = {0};
     if (evtx_open_mem(s->data, s->len, f->name, &s->ef, &err)) {
         snprintf(why, whylen, "not a usable EVTX file: %s", err.reason ? err.reason : "bad header");
-        if (s->mapped)
-            munmap(s->data, s->len);
-        else
-            free(s->data);
+        free_bytes(s);
         free(s);
         return -1;
     }
@@ -92,7 +117,6 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
 
 static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
-    (void)in;
     (void)why;
     (void)whylen;
     struct evtx_state *s = f->reader_state;
@@ -113,6 +137,8 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
     u->part_end = s->next + EVTX_CHUNKS_PER_UNIT < s->nchunks ? s->next + EVTX_CHUNKS_PER_UNIT : s->nchunks;
     u->file_offset = evtx_chunk_offset(s->ef, s->next);
     s->next = u->part_end;
+    if (s->mapped) /* the progress follows the chunks handed out */
+        input_handed_out(in, s->next < s->nchunks ? evtx_chunk_offset(s->ef, s->next) : s->len);
     return 1;
 }
 
@@ -128,10 +154,7 @@ static void evtx_reader_release(struct input_file *f)
     if (!s)
         return;
     evtx_close(s->ef);
-    if (s->mapped)
-        munmap(s->data, s->len);
-    else
-        free(s->data);
+    free_bytes(s);
     free(s);
     f->reader_state = NULL;
 }

@@ -132,6 +132,11 @@ struct chains {
      * hours behind another's (a fleet worker reads many) has its own time. */
     struct host_clock {
         int64_t clock, soon;
+        /* where the host's open chains are in open[], ascending: joining and
+         * closing visit them in the order a scan of all open chains would
+         * (so the same chain is chosen), without that scan per record */
+        uint32_t *pos;
+        size_t npos, pos_cap;
     } * hc;
     size_t hc_cap;
     struct chain *open;
@@ -192,6 +197,8 @@ void chains_destroy(struct chains *c)
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
+    for (size_t i = 0; i < c->nhosts; i++)
+        free(c->hc[i].pos);
     free(c->hc);
     for (size_t i = 0; i < c->nrules; i++) {
         free(c->rules[i].id);
@@ -410,8 +417,30 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         c->hc[ch->host].soon = close_at;
 }
 
+/* Position p (of a chain in open[]) into host h's list, in order. */
+static void pos_add(struct host_clock *h, uint32_t p)
+{
+    XGROW(h->pos, h->pos_cap, h->npos + 1);
+    size_t k = h->npos++;
+    for (; k > 0 && h->pos[k - 1] > p; k--)
+        h->pos[k] = h->pos[k - 1];
+    h->pos[k] = p;
+}
+
+static void pos_del(struct host_clock *h, uint32_t p)
+{
+    size_t k = 0;
+    while (k < h->npos && h->pos[k] != p)
+        k++;
+    if (k == h->npos)
+        return;
+    memmove(h->pos + k, h->pos + k + 1, (h->npos - k - 1) * sizeof(*h->pos));
+    h->npos--;
+}
+
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
+    pos_add(&c->hc[p->a.host], (uint32_t)c->nopen);
     XGROW(c->open, c->open_cap, c->nopen + 1);
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
@@ -434,9 +463,17 @@ static bool within(const struct chains *c, const struct chain *ch, int64_t t)
 /* Moves open chain i to the closed ones (the last open chain takes its place). */
 static void chain_close(struct chains *c, size_t i)
 {
+    size_t last = c->nopen - 1;
+    pos_del(&c->hc[c->open[i].host], (uint32_t)i);
+    if (i != last) {
+        struct host_clock *moved = &c->hc[c->open[last].host];
+        pos_del(moved, (uint32_t)last);
+        pos_add(moved, (uint32_t)i);
+    }
     XGROW(c->done, c->done_cap, c->ndone + 1);
     c->done[c->ndone++] = c->open[i];
-    c->open[i] = c->open[--c->nopen];
+    c->open[i] = c->open[last];
+    c->nopen--;
     c->st.chains++;
 }
 
@@ -448,11 +485,10 @@ static void sweep(struct chains *c, uint32_t h, int64_t t)
     if (t == INT64_MIN || t <= hc->soon)
         return;
     hc->soon = INT64_MAX;
-    for (size_t i = 0; i < c->nopen;) {
-        if (c->open[i].host != h) {
-            i++;
-            continue;
-        }
+    /* a closed chain's place takes the last open one: looked at next, as
+     * in a scan of all (the host's list then holds the same index at k) */
+    for (size_t k = 0; k < hc->npos;) {
+        size_t i = hc->pos[k];
         int64_t close_at = add_sat(c->open[i].span_hi, c->o.gap_ns);
         if (t > close_at) {
             chain_close(c, i);
@@ -460,7 +496,7 @@ static void sweep(struct chains *c, uint32_t h, int64_t t)
         }
         if (close_at < hc->soon)
             hc->soon = close_at;
-        i++;
+        k++;
     }
 }
 
@@ -476,9 +512,10 @@ static void host_time(struct chains *c, uint32_t h, int64_t t)
 static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
 {
     struct chain *keyless = NULL, *latest = NULL;
-    for (size_t i = 0; i < c->nopen; i++) {
-        struct chain *ch = &c->open[i];
-        if (ch->host != a->host || !within(c, ch, t))
+    const struct host_clock *hc = &c->hc[a->host];
+    for (size_t k = 0; k < hc->npos; k++) {
+        struct chain *ch = &c->open[hc->pos[k]];
+        if (!within(c, ch, t))
             continue;
         if (a->key && ch->key == a->key)
             return ch;

@@ -133,7 +133,9 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
             if (!first)
                 buf_putc(b, ',');
             first = false;
-            buf_printf(b, "\"%s\":", ls[i][0]);
+            buf_putc(b, '"');
+            buf_puts(b, ls[i][0]);
+            buf_puts(b, "\":");
             buf_json_str(b, ls[i][1], strlen(ls[i][1]));
         }
     buf_putc(b, '}');

@@ -52,56 +52,87 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* How many of the k (at most 8) bytes at p need no escape in JSON: none
+ * below 0x20, none from 0x80, no quote, no backslash. One word at a time
+ * (padded with plain bytes); of the tests' flags the lowest is always a
+ * true one (a borrow only reaches the bytes above it), read with ctz. */
+static size_t plain_bytes(const unsigned char *p, size_t k)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t v = ones * 'a', q, bs;
+    memcpy(&v, p, k); /* the first k bytes land low: the flags count from there */
+    q = v ^ (ones * '"');
+    bs = v ^ (ones * '\\');
+    uint64_t m = (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+    size_t i = m ? (size_t)__builtin_ctzll(m) / 8 : k;
+    return i < k ? i : k;
+#else
+    size_t i = 0;
+    while (i < k && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
+#endif
+}
+
+/* Written straight into the buffer: the room for a run of plain bytes and
+ * the escape after it is made sure of once per run, not per piece (an
+ * event's Windows paths are runs of a few bytes between backslashes). */
 void buf_json_escape(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     buf_reserve(b, n + 2);
+    char *o = b->p + b->len;
     while (p < end) {
         const unsigned char *run = p;
-        /* eight plain bytes at a time: none below 0x20, none from 0x80, no
-         * quote, no backslash (each test finds a byte, never misses one) */
-        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-        while (end - p >= 8) {
-            uint64_t v, q, bs;
-            memcpy(&v, p, 8);
-            q = v ^ (ones * '"');
-            bs = v ^ (ones * '\\');
-            if ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs)
+        for (;;) {
+            size_t k = end - p < 8 ? (size_t)(end - p) : 8, j = plain_bytes(p, k);
+            p += j;
+            if (j < k || p >= end)
                 break;
-            p += 8;
         }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        if (p > run)
-            buf_put(b, run, (size_t)(p - run));
+        size_t l = (size_t)(p - run), need = l + 7; /* the run, an escape of six, the NUL */
+        if ((size_t)(b->p + b->cap - o) < need) {
+            b->len = (size_t)(o - b->p);
+            buf_reserve(b, need);
+            o = b->p + b->len;
+        }
+        memcpy(o, run, l);
+        o += l;
         if (p >= end)
             break;
         unsigned char c = *p;
         if (c >= 0x80) {
-            size_t l = utf8_valid_prefix(p, (size_t)(end - p));
-            if (l) {
-                buf_put(b, p, l);
-                p += l;
+            size_t u = utf8_valid_prefix(p, (size_t)(end - p));
+            if (u) {
+                memcpy(o, p, u); /* at most four: within the room made */
+                o += u;
+                p += u;
             } else {
-                buf_puts(b, "\\ufffd");
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
                 p++;
             }
             continue;
         }
         p++;
+        *o++ = '\\';
         switch (c) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        default: {
-            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-            buf_put(b, u, 6);
-        }
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
     }
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = 0;
 }
 
 void buf_json_str(struct buf *b, const char *s, size_t n)

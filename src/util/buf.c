@@ -8,6 +8,10 @@
 #include "util/mem.h"
 #include "util/text.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 void buf_reserve(struct buf *b, size_t extra)
 {
     size_t need = b->len + extra;
@@ -52,54 +56,85 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* How many of the k (at most 8) bytes at p need no escape in JSON: none
- * below 0x20, none from 0x80, no quote, no backslash. One word at a time
- * (padded with plain bytes); of the tests' flags the lowest is always a
- * true one (a borrow only reaches the bytes above it), read with ctz. */
-static size_t plain_bytes(const unsigned char *p, size_t k)
+/* Bytes JSON needs escaped: below 0x20, from 0x80 (checked as UTF-8),
+ * the quote and the backslash. */
+static bool plain_byte(unsigned char c)
 {
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t v = ones * 'a', q, bs;
-    memcpy(&v, p, k); /* the first k bytes land low: the flags count from there */
-    q = v ^ (ones * '"');
-    bs = v ^ (ones * '\\');
-    uint64_t m = (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
-    size_t i = m ? (size_t)__builtin_ctzll(m) / 8 : k;
-    return i < k ? i : k;
-#else
-    size_t i = 0;
-    while (i < k && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
-        i++;
-    return i;
-#endif
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
-/* Written straight into the buffer: the room for a run of plain bytes and
- * the escape after it is made sure of once per run, not per piece (an
- * event's Windows paths are runs of a few bytes between backslashes). */
-void buf_json_escape(struct buf *b, const char *s, size_t n)
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SCAN 1
+/* The flags (0x80 of a byte) of the bytes of v to escape; of the tests'
+ * flags the lowest is always a true one (a borrow only reaches the bytes
+ * above it), so ctz finds the first. */
+static uint64_t escape_flags(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+}
+#endif
+
+/* How many bytes at the start of p[0..n) need no escape: sixteen, then
+ * eight at a test, the last few as one word that ends where the text does
+ * (no read outside it, no call to memcpy for the rest). */
+static size_t plain_prefix(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        /* signed: bytes from 0x80 count as below the space too */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)),
+                                 _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits)
+            return i + (size_t)__builtin_ctz(bits);
+    }
+#endif
+#ifdef WORD_SCAN
+    uint64_t v, f;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, p + i, 8);
+        if ((f = escape_flags(v)))
+            return i + (size_t)__builtin_ctzll(f) / 8;
+    }
+    if (i == n)
+        return n;
+    if (n >= 8) {
+        size_t k = n - i; /* 1..7 bytes left: the word ending at n, shifted down, plain 'a' above */
+        memcpy(&v, p + n - 8, 8);
+        v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
+        f = escape_flags(v);
+        size_t j = f ? (size_t)__builtin_ctzll(f) / 8 : k;
+        return i + (j < k ? j : k);
+    }
+#endif
+    while (i < n && plain_byte(p[i]))
+        i++;
+    return i;
+}
+
+/* p..end escaped onto b, written straight into it: the room for a run of
+ * plain bytes and the escape after it is made sure of once per run, not per
+ * piece (an event's Windows paths are runs of a few bytes between
+ * backslashes). */
+static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    buf_reserve(b, n + 2);
     char *o = b->p + b->len;
     while (p < end) {
-        const unsigned char *run = p;
-        for (;;) {
-            size_t k = end - p < 8 ? (size_t)(end - p) : 8, j = plain_bytes(p, k);
-            p += j;
-            if (j < k || p >= end)
-                break;
-        }
-        size_t l = (size_t)(p - run), need = l + 7; /* the run, an escape of six, the NUL */
+        size_t l = plain_prefix(p, (size_t)(end - p)), need = l + 7; /* the run, an escape of six, the NUL */
         if ((size_t)(b->p + b->cap - o) < need) {
             b->len = (size_t)(o - b->p);
             buf_reserve(b, need);
             o = b->p + b->len;
         }
-        memcpy(o, run, l);
+        memcpy(o, p, l);
         o += l;
+        p += l;
         if (p >= end)
             break;
         unsigned char c = *p;
@@ -132,14 +167,33 @@ void buf_json_escape(struct buf *b, const char *s, size_t n)
         }
     }
     b->len = (size_t)(o - b->p);
+}
+
+void buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n + 2);
+    escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
     b->p[b->len] = 0;
 }
 
+/* Most strings (names, numbers, words) need no escape: one scan, one copy. */
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
-    buf_putc(b, '"');
-    buf_json_escape(b, s, n);
-    buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    size_t l = plain_prefix(p, n);
+    if (b->cap - b->len < l + 3)
+        buf_reserve(b, l + 3);
+    char *o = b->p + b->len;
+    *o++ = '"';
+    if (l)
+        memcpy(o, s, l);
+    b->len += 1 + l;
+    if (l < n)
+        escape_into(b, p + l, p + n);
+    if (b->cap - b->len < 2)
+        buf_reserve(b, 2);
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
 }
 
 void buf_csv_field(struct buf *b, const char *s, size_t n)

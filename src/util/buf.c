@@ -76,96 +76,135 @@ static uint64_t escape_flags(uint64_t v)
 }
 #endif
 
-/* How many bytes at the start of p[0..n) need no escape: sixteen, then
- * eight at a test, the last few as one word that ends where the text does
- * (no read outside it, no call to memcpy for the rest). */
-static size_t plain_prefix(const unsigned char *p, size_t n)
+/* One byte that needs escaping (or a UTF-8 character) at *pp onto o; room
+ * for six bytes is there. Returns the new end of the output. */
+static char *escape_one(char *o, const unsigned char **pp, const unsigned char *end)
 {
-    size_t i = 0;
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = *pp;
+    unsigned char c = *p;
+    if (c >= 0x80) {
+        size_t u = utf8_valid_prefix(p, (size_t)(end - p));
+        if (u) {
+            memcpy(o, p, u); /* at most four */
+            *pp = p + u;
+            return o + u;
+        }
+        memcpy(o, "\\ufffd", 6);
+        *pp = p + 1;
+        return o + 6;
+    }
+    *pp = p + 1;
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default:
+        memcpy(o, "u00", 3);
+        o[3] = hex[c >> 4];
+        o[4] = hex[c & 15];
+        o += 5;
+    }
+    return o;
+}
+
+/* p..end escaped onto b, written straight into it. A block of sixteen (then
+ * eight) bytes is stored whole, whatever it holds, and the output moves on
+ * by its plain bytes only: the escape then overwrites what followed. Room
+ * for a block and an escape is made sure of once per block, so an event's
+ * Windows paths (a few bytes between backslashes) cost no call per run. */
+static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
+{
+    enum {
+        ROOM = 16 + 6 + 1 /* a block, an escape, the NUL */
+    };
+    const unsigned char *start = p; /* (read by the word scan only) */
+    (void)start;
+    char *o = b->p + b->len;
+#define MAKE_ROOM()                                                                                                    \
+    do {                                                                                                               \
+        if ((size_t)(b->p + b->cap - o) < ROOM) {                                                                     \
+            b->len = (size_t)(o - b->p);                                                                               \
+            buf_reserve(b, ROOM + (size_t)(end - p));                                                                  \
+            o = b->p + b->len;                                                                                         \
+        }                                                                                                              \
+    } while (0)
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+    while (end - p >= 16) {
+        MAKE_ROOM();
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         /* signed: bytes from 0x80 count as below the space too */
         __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)),
                                  _mm_cmplt_epi8(v, space));
         unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        if (bits)
-            return i + (size_t)__builtin_ctz(bits);
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (!bits) {
+            p += 16;
+            o += 16;
+            continue;
+        }
+        unsigned z = (unsigned)__builtin_ctz(bits);
+        p += z;
+        o = escape_one(o + z, &p, end);
     }
 #endif
 #ifdef WORD_SCAN
-    uint64_t v, f;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&v, p + i, 8);
-        if ((f = escape_flags(v)))
-            return i + (size_t)__builtin_ctzll(f) / 8;
-    }
-    if (i == n)
-        return n;
-    if (n >= 8) {
-        size_t k = n - i; /* 1..7 bytes left: the word ending at n, shifted down, plain 'a' above */
-        memcpy(&v, p + n - 8, 8);
-        v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
-        f = escape_flags(v);
-        size_t j = f ? (size_t)__builtin_ctzll(f) / 8 : k;
-        return i + (j < k ? j : k);
-    }
-#endif
-    while (i < n && plain_byte(p[i]))
-        i++;
-    return i;
-}
-
-/* p..end escaped onto b, written straight into it: the room for a run of
- * plain bytes and the escape after it is made sure of once per run, not per
- * piece (an event's Windows paths are runs of a few bytes between
- * backslashes). */
-static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *o = b->p + b->len;
-    while (p < end) {
-        size_t l = plain_prefix(p, (size_t)(end - p)), need = l + 7; /* the run, an escape of six, the NUL */
-        if ((size_t)(b->p + b->cap - o) < need) {
-            b->len = (size_t)(o - b->p);
-            buf_reserve(b, need);
-            o = b->p + b->len;
-        }
-        memcpy(o, p, l);
-        o += l;
-        p += l;
-        if (p >= end)
-            break;
-        unsigned char c = *p;
-        if (c >= 0x80) {
-            size_t u = utf8_valid_prefix(p, (size_t)(end - p));
-            if (u) {
-                memcpy(o, p, u); /* at most four: within the room made */
-                o += u;
-                p += u;
-            } else {
-                memcpy(o, "\\ufffd", 6);
-                o += 6;
-                p++;
-            }
+    while (end - p >= 8) {
+        MAKE_ROOM();
+        uint64_t v, f;
+        memcpy(&v, p, 8);
+        memcpy(o, &v, 8);
+        if (!(f = escape_flags(v))) {
+            p += 8;
+            o += 8;
             continue;
         }
-        p++;
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        default:
-            memcpy(o, "u00", 3);
-            o[3] = hex[c >> 4];
-            o[4] = hex[c & 15];
-            o += 5;
+        size_t z = (size_t)__builtin_ctzll(f) / 8;
+        p += z;
+        o = escape_one(o + z, &p, end);
+    }
+#endif
+#ifdef WORD_SCAN
+    if (p < end && end - start >= 8) {
+        /* the last few bytes as the word ending where the text does,
+         * shifted down, plain 'a' above: stored whole when all are plain */
+        size_t k = (size_t)(end - p);
+        uint64_t v;
+        memcpy(&v, end - 8, 8);
+        v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
+        if (!escape_flags(v)) {
+            MAKE_ROOM();
+            memcpy(o, &v, 8);
+            o += k;
+            p = end;
         }
     }
+#endif
+    if (end - p < 8) { /* the few bytes left, escaped or not, fit in the room of one check */
+        if (p < end && (size_t)(b->p + b->cap - o) < 8 * 6 + 1) {
+            b->len = (size_t)(o - b->p);
+            buf_reserve(b, 8 * 6 + 1);
+            o = b->p + b->len;
+        }
+        while (p < end) {
+            if (plain_byte(*p))
+                *o++ = (char)*p++;
+            else
+                o = escape_one(o, &p, end);
+        }
+    }
+    while (p < end) {
+        MAKE_ROOM();
+        if (plain_byte(*p))
+            *o++ = (char)*p++;
+        else
+            o = escape_one(o, &p, end);
+    }
+#undef MAKE_ROOM
     b->len = (size_t)(o - b->p);
 }
 
@@ -176,20 +215,12 @@ void buf_json_escape(struct buf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-/* Most strings (names, numbers, words) need no escape: one scan, one copy. */
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t l = plain_prefix(p, n);
-    if (b->cap - b->len < l + 3)
-        buf_reserve(b, l + 3);
-    char *o = b->p + b->len;
-    *o++ = '"';
-    if (l)
-        memcpy(o, s, l);
-    b->len += 1 + l;
-    if (l < n)
-        escape_into(b, p + l, p + n);
+    if (b->cap - b->len < n + 3)
+        buf_reserve(b, n + 3);
+    b->p[b->len++] = '"';
+    escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
     if (b->cap - b->len < 2)
         buf_reserve(b, 2);
     b->p[b->len++] = '"';

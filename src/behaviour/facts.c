@@ -72,7 +72,9 @@ const char *facts_field(const struct stoat_alert *a, const char *name, char *out
     size_t nl = strlen(name);
     for (size_t i = 0; i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (f->name_len != nl || strncasecmp(f->name, name, nl) != 0 || !f->value_len)
+        /* the first letter before the whole name: lookups run several per event */
+        if (f->name_len != nl || (nl && (f->name[0] | 0x20) != (name[0] | 0x20)) ||
+            strncasecmp(f->name, name, nl) != 0 || !f->value_len)
             continue;
         size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
         memcpy(out, f->value, n);

@@ -232,13 +232,20 @@ static int tactic_of(const char *name)
 
 uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
 {
-    /* id, title and level, each ended by a NUL */
-    struct buf k = {0};
-    buf_put(&k, m->id ? m->id : "", m->id ? strlen(m->id) + 1 : 1);
-    buf_put(&k, m->title ? m->title : "", m->title ? strlen(m->title) + 1 : 1);
-    buf_putc(&k, (char)('0' + m->level));
-    uint32_t id = strmap_put(&c->rule_ids, k.p, k.len, (uint32_t)c->nrules);
-    buf_free(&k);
+    /* id, title and level, each ended by a NUL; on the stack when it fits
+     * (asked for every alert) */
+    size_t il = m->id ? strlen(m->id) : 0, tl = m->title ? strlen(m->title) : 0, n = il + 1 + tl + 1 + 1;
+    char small[512], *k = n <= sizeof(small) ? small : xmalloc(n);
+    if (il)
+        memcpy(k, m->id, il);
+    k[il] = 0;
+    if (tl)
+        memcpy(k + il + 1, m->title, tl);
+    k[il + 1 + tl] = 0;
+    k[n - 1] = (char)('0' + m->level);
+    uint32_t id = strmap_put(&c->rule_ids, k, n, (uint32_t)c->nrules);
+    if (k != small)
+        free(k);
     if (id != c->nrules)
         return id;
     uint32_t mask = chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n);

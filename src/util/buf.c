@@ -124,13 +124,13 @@ static void escape_into(struct buf *b, const unsigned char *p, const unsigned ch
     const unsigned char *start = p; /* (read by the word scan only) */
     (void)start;
     char *o = b->p + b->len;
-#define MAKE_ROOM()                                                                                                    \
-    do {                                                                                                               \
-        if ((size_t)(b->p + b->cap - o) < ROOM) {                                                                     \
-            b->len = (size_t)(o - b->p);                                                                               \
-            buf_reserve(b, ROOM + (size_t)(end - p));                                                                  \
-            o = b->p + b->len;                                                                                         \
-        }                                                                                                              \
+#define MAKE_ROOM()                                   \
+    do {                                              \
+        if ((size_t)(b->p + b->cap - o) < ROOM) {     \
+            b->len = (size_t)(o - b->p);              \
+            buf_reserve(b, ROOM + (size_t)(end - p)); \
+            o = b->p + b->len;                        \
+        }                                             \
     } while (0)
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
@@ -138,8 +138,8 @@ static void escape_into(struct buf *b, const unsigned char *p, const unsigned ch
         MAKE_ROOM();
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         /* signed: bytes from 0x80 count as below the space too */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)),
-                                 _mm_cmplt_epi8(v, space));
+        __m128i m =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
         unsigned bits = (unsigned)_mm_movemask_epi8(m);
         _mm_storeu_si128((__m128i *)(void *)o, v);
         if (!bits) {

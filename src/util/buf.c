@@ -215,8 +215,62 @@ void buf_json_escape(struct buf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
+/* Names and short values (8 to 32 bytes) with nothing to escape, as two
+ * overlapping loads and stores of the first and the last bytes; true when
+ * written (quotes included). */
+static bool short_plain(struct buf *b, const char *s, size_t n)
+{
+#if defined(WORD_SCAN)
+    if (n < 8 || n > 32)
+        return false;
+    if (b->cap - b->len < n + 3)
+        buf_reserve(b, n + 3);
+    char *o = b->p + b->len;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)s),
+                v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        __m128i m1 =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v1, quote), _mm_cmpeq_epi8(v1, bsl)), _mm_cmplt_epi8(v1, space));
+        __m128i m2 =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v2, quote), _mm_cmpeq_epi8(v2, bsl)), _mm_cmplt_epi8(v2, space));
+        if (_mm_movemask_epi8(_mm_or_si128(m1, m2)))
+            return false;
+        _mm_storeu_si128((__m128i *)(void *)(o + 1), v1);
+        _mm_storeu_si128((__m128i *)(void *)(o + 1 + n - 16), v2);
+        goto done;
+    }
+#endif
+    if (n > 16)
+        return false;
+    uint64_t w1, w2; /* the first eight and the last eight: all of 8 to 16 */
+    memcpy(&w1, s, 8);
+    memcpy(&w2, s + n - 8, 8);
+    if (escape_flags(w1) | escape_flags(w2))
+        return false;
+    memcpy(o + 1, &w1, 8);
+    memcpy(o + 1 + n - 8, &w2, 8);
+#if defined(__SSE2__)
+done:
+#endif
+    o[0] = '"';
+    o[n + 1] = '"';
+    o[n + 2] = 0;
+    b->len += n + 2;
+    return true;
+#else
+    (void)b;
+    (void)s;
+    (void)n;
+    return false;
+#endif
+}
+
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
+    if (short_plain(b, s, n))
+        return;
     if (b->cap - b->len < n + 3)
         buf_reserve(b, n + 3);
     b->p[b->len++] = '"';

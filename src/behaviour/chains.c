@@ -224,8 +224,8 @@ uint32_t chains_host(struct chains *c, const char *name)
 
 static int tactic_of(const char *name)
 {
-    for (int t = 0; t < T_COUNT; t++)
-        if (strcmp(tactics[t].name, name) == 0)
+    for (int t = 0; t < T_COUNT; t++) /* the first letter first: asked for every alert */
+        if (tactics[t].name[0] == name[0] && strcmp(tactics[t].name, name) == 0)
             return t;
     return -1;
 }

@@ -526,8 +526,11 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
                             .proc = k->proc,
                             .host = hid,
                             .rule = chains_rule(b->chains, m)};
-    if (a->logon_id)
-        snprintf(r.logon, sizeof(r.logon), "%s", a->logon_id);
+    if (a->logon_id) { /* as much as fits, NUL-ended (no printf per alert) */
+        size_t n = strnlen(a->logon_id, sizeof(r.logon) - 1);
+        memcpy(r.logon, a->logon_id, n);
+        r.logon[n] = 0;
+    }
     chains_add(b->chains, &r);
     struct cross_fact f = {.kind = CROSS_FACT_ALERT};
     char acct[256];

@@ -104,7 +104,6 @@ struct chain {
     struct chain_tally tally; /* tactics reached, distinct rules per level */
     uint64_t *procs;
     size_t nprocs, pcap;
-    uint32_t hpos; /* its place in its host's list of open chains */
 };
 
 struct pend {
@@ -133,8 +132,11 @@ struct chains {
      * hours behind another's (a fleet worker reads many) has its own time. */
     struct host_clock {
         int64_t clock, soon;
-        uint32_t *open; /* indexes into open[] of the host's open chains, in no order */
-        uint32_t nopen, open_cap;
+        /* where the host's open chains are in open[], ascending: joining and
+         * closing visit them in the order a scan of all open chains would
+         * (so the same chain is chosen), without that scan per record */
+        uint32_t *pos;
+        size_t npos, pos_cap;
     } * hc;
     size_t hc_cap;
     struct chain *open;
@@ -196,7 +198,7 @@ void chains_destroy(struct chains *c)
         free(c->hosts[i]);
     free(c->hosts);
     for (size_t i = 0; i < c->nhosts; i++)
-        free(c->hc[i].open);
+        free(c->hc[i].pos);
     free(c->hc);
     for (size_t i = 0; i < c->nrules; i++) {
         free(c->rules[i].id);
@@ -222,21 +224,28 @@ uint32_t chains_host(struct chains *c, const char *name)
 
 static int tactic_of(const char *name)
 {
-    for (int t = 0; t < T_COUNT; t++)
-        if (strcmp(tactics[t].name, name) == 0)
+    for (int t = 0; t < T_COUNT; t++) /* the first letter first: asked for every alert */
+        if (tactics[t].name[0] == name[0] && strcmp(tactics[t].name, name) == 0)
             return t;
     return -1;
 }
 
 uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
 {
-    /* id, title and level, each ended by a NUL */
-    struct buf k = {0};
-    buf_put(&k, m->id ? m->id : "", m->id ? strlen(m->id) + 1 : 1);
-    buf_put(&k, m->title ? m->title : "", m->title ? strlen(m->title) + 1 : 1);
-    buf_putc(&k, (char)('0' + m->level));
-    uint32_t id = strmap_put(&c->rule_ids, k.p, k.len, (uint32_t)c->nrules);
-    buf_free(&k);
+    /* id, title and level, each ended by a NUL; on the stack when it fits
+     * (asked for every alert) */
+    size_t il = m->id ? strlen(m->id) : 0, tl = m->title ? strlen(m->title) : 0, n = il + 1 + tl + 1 + 1;
+    char small[512], *k = n <= sizeof(small) ? small : xmalloc(n);
+    if (il)
+        memcpy(k, m->id, il);
+    k[il] = 0;
+    if (tl)
+        memcpy(k + il + 1, m->title, tl);
+    k[il + 1 + tl] = 0;
+    k[n - 1] = (char)('0' + m->level);
+    uint32_t id = strmap_put(&c->rule_ids, k, n, (uint32_t)c->nrules);
+    if (k != small)
+        free(k);
     if (id != c->nrules)
         return id;
     uint32_t mask = chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n);
@@ -415,18 +424,33 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         c->hc[ch->host].soon = close_at;
 }
 
+/* Position p (of a chain in open[]) into host h's list, in order. */
+static void pos_add(struct host_clock *h, uint32_t p)
+{
+    XGROW(h->pos, h->pos_cap, h->npos + 1);
+    size_t k = h->npos++;
+    for (; k > 0 && h->pos[k - 1] > p; k--)
+        h->pos[k] = h->pos[k - 1];
+    h->pos[k] = p;
+}
+
+static void pos_del(struct host_clock *h, uint32_t p)
+{
+    size_t k = 0;
+    while (k < h->npos && h->pos[k] != p)
+        k++;
+    if (k == h->npos)
+        return;
+    memmove(h->pos + k, h->pos + k + 1, (h->npos - k - 1) * sizeof(*h->pos));
+    h->npos--;
+}
+
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
+    pos_add(&c->hc[p->a.host], (uint32_t)c->nopen);
     XGROW(c->open, c->open_cap, c->nopen + 1);
-    struct host_clock *hc = &c->hc[p->a.host];
-    if (hc->nopen == hc->open_cap) {
-        hc->open_cap = hc->open_cap ? 2 * hc->open_cap : 4;
-        hc->open = xrealloc(hc->open, hc->open_cap * sizeof(*hc->open));
-    }
-    hc->open[hc->nopen] = (uint32_t)c->nopen;
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
-    ch->hpos = hc->nopen++;
     ch->host = p->a.host;
     ch->key = p->a.key;
     ch->first_ns = ch->last_ns = INT64_MIN;
@@ -446,15 +470,17 @@ static bool within(const struct chains *c, const struct chain *ch, int64_t t)
 /* Moves open chain i to the closed ones (the last open chain takes its place). */
 static void chain_close(struct chains *c, size_t i)
 {
+    size_t last = c->nopen - 1;
+    pos_del(&c->hc[c->open[i].host], (uint32_t)i);
+    if (i != last) {
+        struct host_clock *moved = &c->hc[c->open[last].host];
+        pos_del(moved, (uint32_t)last);
+        pos_add(moved, (uint32_t)i);
+    }
     XGROW(c->done, c->done_cap, c->ndone + 1);
-    struct host_clock *hc = &c->hc[c->open[i].host];
-    uint32_t at = c->open[i].hpos, moved = hc->open[--hc->nopen];
-    hc->open[at] = moved; /* the host's last takes the closed one's place */
-    c->open[moved].hpos = at;
     c->done[c->ndone++] = c->open[i];
-    c->open[i] = c->open[--c->nopen];
-    if (i < c->nopen)
-        c->hc[c->open[i].host].open[c->open[i].hpos] = (uint32_t)i;
+    c->open[i] = c->open[last];
+    c->nopen--;
     c->st.chains++;
 }
 
@@ -465,25 +491,19 @@ static void sweep(struct chains *c, uint32_t h, int64_t t)
     struct host_clock *hc = &c->hc[h];
     if (t == INT64_MIN || t <= hc->soon)
         return;
-    /* Closes them in the order a pass over all open chains would (the one
-     * first in open[] first), so that open[] ends in the same order, which
-     * breaks ties in find_chain. */
-    for (;;) {
-        size_t first = SIZE_MAX;
-        for (uint32_t k = 0; k < hc->nopen; k++) {
-            uint32_t i = hc->open[k];
-            if (i < first && t > add_sat(c->open[i].span_hi, c->o.gap_ns))
-                first = i;
-        }
-        if (first == SIZE_MAX)
-            break;
-        chain_close(c, first);
-    }
     hc->soon = INT64_MAX;
-    for (uint32_t k = 0; k < hc->nopen; k++) {
-        int64_t close_at = add_sat(c->open[hc->open[k]].span_hi, c->o.gap_ns);
+    /* a closed chain's place takes the last open one: looked at next, as
+     * in a scan of all (the host's list then holds the same index at k) */
+    for (size_t k = 0; k < hc->npos;) {
+        size_t i = hc->pos[k];
+        int64_t close_at = add_sat(c->open[i].span_hi, c->o.gap_ns);
+        if (t > close_at) {
+            chain_close(c, i);
+            continue;
+        }
         if (close_at < hc->soon)
             hc->soon = close_at;
+        k++;
     }
 }
 
@@ -498,24 +518,19 @@ static void host_time(struct chains *c, uint32_t h, int64_t t)
 
 static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
 {
-    /* Only the host's chains; among equals the one first in open[] wins, as
-     * when every open chain was looked at in order. */
-    struct chain *keyless = NULL, *latest = NULL, *same = NULL;
+    struct chain *keyless = NULL, *latest = NULL;
     const struct host_clock *hc = &c->hc[a->host];
-    for (uint32_t k = 0; k < hc->nopen; k++) {
-        struct chain *ch = &c->open[hc->open[k]];
+    for (size_t k = 0; k < hc->npos; k++) {
+        struct chain *ch = &c->open[hc->pos[k]];
         if (!within(c, ch, t))
             continue;
-        if (a->key && ch->key == a->key && (!same || ch < same))
-            same = ch;
-        if (!ch->key &&
-            (!keyless || ch->span_hi > keyless->span_hi || (ch->span_hi == keyless->span_hi && ch < keyless)))
+        if (a->key && ch->key == a->key)
+            return ch;
+        if (!ch->key && (!keyless || ch->span_hi > keyless->span_hi))
             keyless = ch;
-        if (!latest || ch->span_hi > latest->span_hi || (ch->span_hi == latest->span_hi && ch < latest))
+        if (!latest || ch->span_hi > latest->span_hi)
             latest = ch;
     }
-    if (same)
-        return same;
     if (a->key) {
         if (keyless)
             keyless->key = a->key; /* the session or tree it was about, now known */

@@ -1,6 +1,7 @@
 /* See consume.h. */
 #include "pipeline/consume.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,15 @@ int64_t consume_time(const char *s, uint32_t n)
 {
     struct timestamp t;
     return s && parse_timestamp(s, n, &t) ? timestamp_to_ns(&t) : INT64_MIN;
+}
+
+/* Serials of events and of rulesets, unique in the process whatever the
+ * number of consumers (stoat_alert's event_serial and rule_serial). */
+static _Atomic uint64_t event_serials, ruleset_serials;
+
+static uint64_t next_serial(_Atomic uint64_t *s)
+{
+    return atomic_fetch_add_explicit(s, 1, memory_order_relaxed) + 1;
 }
 
 static void emit_alert(struct consumer *c, struct stoat_alert *a)
@@ -66,6 +76,7 @@ void consumer_init(struct consumer *c, const struct stoat_ruleset *rs, const str
     c->min_level = min_level;
     c->all_events = all_events;
     c->stats = stats;
+    c->rs_serial = next_serial(&ruleset_serials);
     c->beh_opts = *bo;
     struct behaviour_out out = {.ctx = c, .incident = on_incident, .alert = on_behaviour_alert};
     c->beh = behaviour_create(rs, &c->beh_opts, &out);
@@ -191,6 +202,7 @@ static void rebuild_event(struct consumer *c, const struct stoat_alert *a)
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,
                     const struct actor *who)
 {
+    a->event_serial = next_serial(&event_serials);
     if (c->all_events)
         for (size_t s = 0; s < c->nsinks; s++)
             if (c->sinks[s].event) {
@@ -230,7 +242,11 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
                 continue;
             }
         }
+        /* the rule's serial only while its own alert is written: behaviour
+         * copies a for alerts of other rules */
+        a->rule_serial = c->rs_serial << 32 | (r + 1);
         emit_alert(c, a);
+        a->rule_serial = 0;
         behaviour_alert(c->beh, a);
         if (c->corr && ru->feeds_correlation)
             corr_stream_match(c->corr, a, r, a->id);
@@ -250,6 +266,7 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs)
     c->regex_limited = NULL;
     engine_ctx_destroy(c->eng);
     c->rs = rs;
+    c->rs_serial = next_serial(&ruleset_serials);
     c->eng = engine_ctx_create(rs);
     behaviour_set_ruleset(c->beh, rs);
     c->corr = corr_start(c);

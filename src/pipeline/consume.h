@@ -33,6 +33,7 @@ struct consumer {
     /* facts for cross-host analytics, when they go out (consumer_send_facts) */
     void (*fact)(void *ctx, const struct cross_fact *f);
     void *fact_ctx;
+    uint64_t rs_serial; /* of this ruleset here: the upper half of the alerts' rule_serial */
 };
 
 /* all_events: every event goes to the sinks' event callback too. */

@@ -13,12 +13,37 @@
 #include "util/mem.h"
 #include "util/text.h"
 
+/* A rule's part of its alerts, as written the last time (stoat_alert's rule_serial). */
+struct rule_json {
+    uint64_t serial;
+    const struct stoat_rule_meta *meta;
+    char *p;
+    size_t len;
+};
+
 struct jsonl {
     FILE *out;
     stoat_line_fn line; /* instead of out: each line handed over (the fleet's publisher) */
     void *line_ctx;
     struct buf b;
+    /* What alerts repeat, kept as written: the rule's part by the rule's
+     * index (one ruleset at a time: a rule of another drops them all), and
+     * the last event's part (an attack's event alerts for several rules). */
+    struct rule_json *rules;
+    size_t nrules, rules_cap;
+    uint64_t rules_of; /* the ruleset part of their serials */
+    struct buf event;
+    uint64_t event_serial;
 };
+
+static void forget_rules(struct jsonl *j)
+{
+    for (size_t i = 0; i < j->nrules; i++)
+        free(j->rules[i].p);
+    free(j->rules);
+    j->rules = NULL;
+    j->nrules = j->rules_cap = 0;
+}
 
 /* The line in j->b to its file or its taker; host is the record's (NULL when none). */
 static stoat_err emit(struct jsonl *j, const char *host)
@@ -100,17 +125,42 @@ static void fields_json(struct buf *b, const struct stoat_alert *a)
         event_json_write(b, a->fields, a->nfields);
 }
 
+static void json_rule(struct jsonl *j, const struct stoat_alert *a);
+static void json_alert_event(struct jsonl *j, const struct stoat_alert *a);
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
-    const struct stoat_rule_meta *r = a->rule;
     buf_clear(b);
     char t[32];
     buf_puts(b, "{\"kind\":\"alert\",\"id\":");
     put_u64(b, a->id);
     json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
+    json_rule(j, a);
+    json_alert_event(j, a);
+    buf_puts(b, "}\n");
+    return emit(j, a->host);
+}
+
+/* The alert's level and rule, as written for the rule's last alert when
+ * the serial says it is the same rule. */
+static void json_rule(struct jsonl *j, const struct stoat_alert *a)
+{
+    struct buf *b = &j->b;
+    const struct stoat_rule_meta *r = a->rule;
+    uint64_t serial = a->rule_serial;
+    size_t k = (uint32_t)serial; /* the rule's index + 1 */
+    if (serial && k && serial >> 32 != j->rules_of) {
+        forget_rules(j);
+        j->rules_of = serial >> 32;
+    }
+    if (serial && k && k <= j->nrules && j->rules[k - 1].serial == serial && j->rules[k - 1].meta == r) {
+        buf_put(b, j->rules[k - 1].p, j->rules[k - 1].len);
+        return;
+    }
+    size_t at = b->len;
     json_opt_str(b, "level", stoat_level_name(r->level)[0] ? stoat_level_name(r->level) : NULL);
     buf_puts(b, ",\"rule\":{\"id\":");
     if (r->id)
@@ -133,12 +183,38 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
             if (!first)
                 buf_putc(b, ',');
             first = false;
-            buf_printf(b, "\"%s\":", ls[i][0]);
+            buf_putc(b, '"');
+            buf_puts(b, ls[i][0]);
+            buf_puts(b, "\":");
             buf_json_str(b, ls[i][1], strlen(ls[i][1]));
         }
     buf_putc(b, '}');
     json_opt_str(b, "file", r->file);
     buf_puts(b, "},");
+    if (!serial || !k)
+        return;
+    if (k > j->nrules) {
+        XGROW(j->rules, j->rules_cap, k);
+        memset(j->rules + j->nrules, 0, (k - j->nrules) * sizeof(*j->rules));
+        j->nrules = k;
+    }
+    struct rule_json *rj = &j->rules[k - 1];
+    free(rj->p);
+    *rj = (struct rule_json){.serial = serial, .meta = r, .p = xmalloc(b->len - at), .len = b->len - at};
+    memcpy(rj->p, b->p + at, rj->len);
+}
+
+/* The alert's event: source, correlation, logon, ancestry, fields; as
+ * written for the event's last alert when the serial says it is the same. */
+static void json_alert_event(struct jsonl *j, const struct stoat_alert *a)
+{
+    struct buf *b = &j->b;
+    bool keep = a->event_serial && !a->corr;
+    if (keep && a->event_serial == j->event_serial) {
+        buf_put(b, j->event.p, j->event.len);
+        return;
+    }
+    size_t at = b->len;
     if (a->pos.file)
         json_source(b, a);
     else
@@ -169,8 +245,11 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     }
     buf_puts(b, ",\"event\":");
     fields_json(b, a);
-    buf_puts(b, "}\n");
-    return emit(j, a->host);
+    if (!keep)
+        return;
+    buf_clear(&j->event);
+    buf_put(&j->event, b->p + at, b->len - at);
+    j->event_serial = a->event_serial;
 }
 
 static void json_time(struct buf *b, const char *key, int64_t ns)
@@ -288,6 +367,8 @@ static void jsonl_destroy(void *ctx)
 {
     struct jsonl *j = ctx;
     buf_free(&j->b);
+    buf_free(&j->event);
+    forget_rules(j);
     free(j);
 }
 

@@ -8,6 +8,10 @@
 #include "util/mem.h"
 #include "util/text.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 void buf_reserve(struct buf *b, size_t extra)
 {
     size_t need = b->len + extra;
@@ -52,63 +56,229 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void buf_json_escape(struct buf *b, const char *s, size_t n)
+/* Bytes JSON needs escaped: below 0x20, from 0x80 (checked as UTF-8),
+ * the quote and the backslash. */
+static bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SCAN 1
+/* The flags (0x80 of a byte) of the bytes of v to escape; of the tests'
+ * flags the lowest is always a true one (a borrow only reaches the bytes
+ * above it), so ctz finds the first. */
+static uint64_t escape_flags(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+}
+#endif
+
+/* One byte that needs escaping (or a UTF-8 character) at *pp onto o; room
+ * for six bytes is there. Returns the new end of the output. */
+static char *escape_one(char *o, const unsigned char **pp, const unsigned char *end)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    buf_reserve(b, n + 2);
-    while (p < end) {
-        const unsigned char *run = p;
-        /* eight plain bytes at a time: none below 0x20, none from 0x80, no
-         * quote, no backslash (each test finds a byte, never misses one) */
-        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-        while (end - p >= 8) {
-            uint64_t v, q, bs;
-            memcpy(&v, p, 8);
-            q = v ^ (ones * '"');
-            bs = v ^ (ones * '\\');
-            if ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs)
-                break;
-            p += 8;
+    const unsigned char *p = *pp;
+    unsigned char c = *p;
+    if (c >= 0x80) {
+        size_t u = utf8_valid_prefix(p, (size_t)(end - p));
+        if (u) {
+            memcpy(o, p, u); /* at most four */
+            *pp = p + u;
+            return o + u;
         }
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-            p++;
-        if (p > run)
-            buf_put(b, run, (size_t)(p - run));
-        if (p >= end)
-            break;
-        unsigned char c = *p;
-        if (c >= 0x80) {
-            size_t l = utf8_valid_prefix(p, (size_t)(end - p));
-            if (l) {
-                buf_put(b, p, l);
-                p += l;
-            } else {
-                buf_puts(b, "\\ufffd");
-                p++;
-            }
+        memcpy(o, "\\ufffd", 6);
+        *pp = p + 1;
+        return o + 6;
+    }
+    *pp = p + 1;
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default:
+        memcpy(o, "u00", 3);
+        o[3] = hex[c >> 4];
+        o[4] = hex[c & 15];
+        o += 5;
+    }
+    return o;
+}
+
+/* p..end escaped onto b, written straight into it. A block of sixteen (then
+ * eight) bytes is stored whole, whatever it holds, and the output moves on
+ * by its plain bytes only: the escape then overwrites what followed. Room
+ * for a block and an escape is made sure of once per block, so an event's
+ * Windows paths (a few bytes between backslashes) cost no call per run. */
+static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
+{
+    enum {
+        ROOM = 16 + 6 + 1 /* a block, an escape, the NUL */
+    };
+    const unsigned char *start = p; /* (read by the word scan only) */
+    (void)start;
+    char *o = b->p + b->len;
+#define MAKE_ROOM()                                   \
+    do {                                              \
+        if ((size_t)(b->p + b->cap - o) < ROOM) {     \
+            b->len = (size_t)(o - b->p);              \
+            buf_reserve(b, ROOM + (size_t)(end - p)); \
+            o = b->p + b->len;                        \
+        }                                             \
+    } while (0)
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        MAKE_ROOM();
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed: bytes from 0x80 count as below the space too */
+        __m128i m =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        if (!bits) {
+            p += 16;
+            o += 16;
             continue;
         }
-        p++;
-        switch (c) {
-        case '"': buf_puts(b, "\\\""); break;
-        case '\\': buf_puts(b, "\\\\"); break;
-        case '\n': buf_puts(b, "\\n"); break;
-        case '\r': buf_puts(b, "\\r"); break;
-        case '\t': buf_puts(b, "\\t"); break;
-        default: {
-            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-            buf_put(b, u, 6);
+        unsigned z = (unsigned)__builtin_ctz(bits);
+        p += z;
+        o = escape_one(o + z, &p, end);
+    }
+#endif
+#ifdef WORD_SCAN
+    while (end - p >= 8) {
+        MAKE_ROOM();
+        uint64_t v, f;
+        memcpy(&v, p, 8);
+        memcpy(o, &v, 8);
+        if (!(f = escape_flags(v))) {
+            p += 8;
+            o += 8;
+            continue;
         }
+        size_t z = (size_t)__builtin_ctzll(f) / 8;
+        p += z;
+        o = escape_one(o + z, &p, end);
+    }
+#endif
+#ifdef WORD_SCAN
+    if (p < end && end - start >= 8) {
+        /* the last few bytes as the word ending where the text does,
+         * shifted down, plain 'a' above: stored whole when all are plain */
+        size_t k = (size_t)(end - p);
+        uint64_t v;
+        memcpy(&v, end - 8, 8);
+        v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
+        if (!escape_flags(v)) {
+            MAKE_ROOM();
+            memcpy(o, &v, 8);
+            o += k;
+            p = end;
         }
     }
+#endif
+    if (end - p < 8) { /* the few bytes left, escaped or not, fit in the room of one check */
+        if (p < end && (size_t)(b->p + b->cap - o) < 8 * 6 + 1) {
+            b->len = (size_t)(o - b->p);
+            buf_reserve(b, 8 * 6 + 1);
+            o = b->p + b->len;
+        }
+        while (p < end) {
+            if (plain_byte(*p))
+                *o++ = (char)*p++;
+            else
+                o = escape_one(o, &p, end);
+        }
+    }
+    while (p < end) {
+        MAKE_ROOM();
+        if (plain_byte(*p))
+            *o++ = (char)*p++;
+        else
+            o = escape_one(o, &p, end);
+    }
+#undef MAKE_ROOM
+    b->len = (size_t)(o - b->p);
+}
+
+void buf_json_escape(struct buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n + 2);
+    escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
+    b->p[b->len] = 0;
+}
+
+/* Names and short values (8 to 32 bytes) with nothing to escape, as two
+ * overlapping loads and stores of the first and the last bytes; true when
+ * written (quotes included). */
+static bool short_plain(struct buf *b, const char *s, size_t n)
+{
+#if defined(WORD_SCAN)
+    if (n < 8 || n > 32)
+        return false;
+    if (b->cap - b->len < n + 3)
+        buf_reserve(b, n + 3);
+    char *o = b->p + b->len;
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)s),
+                v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        __m128i m1 =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v1, quote), _mm_cmpeq_epi8(v1, bsl)), _mm_cmplt_epi8(v1, space));
+        __m128i m2 =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v2, quote), _mm_cmpeq_epi8(v2, bsl)), _mm_cmplt_epi8(v2, space));
+        if (_mm_movemask_epi8(_mm_or_si128(m1, m2)))
+            return false;
+        _mm_storeu_si128((__m128i *)(void *)(o + 1), v1);
+        _mm_storeu_si128((__m128i *)(void *)(o + 1 + n - 16), v2);
+        goto done;
+    }
+#endif
+    if (n > 16)
+        return false;
+    uint64_t w1, w2; /* the first eight and the last eight: all of 8 to 16 */
+    memcpy(&w1, s, 8);
+    memcpy(&w2, s + n - 8, 8);
+    if (escape_flags(w1) | escape_flags(w2))
+        return false;
+    memcpy(o + 1, &w1, 8);
+    memcpy(o + 1 + n - 8, &w2, 8);
+#if defined(__SSE2__)
+done:
+#endif
+    o[0] = '"';
+    o[n + 1] = '"';
+    o[n + 2] = 0;
+    b->len += n + 2;
+    return true;
+#else
+    (void)b;
+    (void)s;
+    (void)n;
+    return false;
+#endif
 }
 
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
-    buf_putc(b, '"');
-    buf_json_escape(b, s, n);
-    buf_putc(b, '"');
+    if (short_plain(b, s, n))
+        return;
+    if (b->cap - b->len < n + 3)
+        buf_reserve(b, n + 3);
+    b->p[b->len++] = '"';
+    escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
+    if (b->cap - b->len < 2)
+        buf_reserve(b, 2);
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
 }
 
 void buf_csv_field(struct buf *b, const char *s, size_t n)

@@ -459,9 +459,9 @@ static void test_iso_week(void **state)
     }
 }
 
-/* buf_json_escape's eight-byte path against a byte-by-byte escaper: every
+/* buf_json_escape's word and block paths against a byte-by-byte escaper: every
  * special byte (control, quote, backslash, UTF-8 lead, DEL) at every
- * position of values of every length up to 40. */
+ * position of values of every length up to 72, and buf_json_str alike. */
 static void escape_bytewise(struct buf *b, const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -495,11 +495,12 @@ static void test_json_escape_every_position(void **state)
 {
     (void)state;
     static const unsigned char special[] = {0x00, 0x01, 0x1f, '"', '\\', '\n', 0x7f, 0x80, 0xc3, 0xe2, 0xff, ' ', '~'};
-    struct buf got = {0}, want = {0};
-    unsigned char v[48];
-    for (size_t n = 0; n <= 40; n++)
+    struct buf got = {0}, want = {0}, str = {0};
+    /* past 40: the sixteen-byte blocks, and buf_json_str's 8..32 byte path */
+    for (size_t n = 0; n <= 72; n++)
         for (size_t at = 0; at < (n ? n : 1); at++)
             for (size_t k = 0; k < sizeof(special); k++) {
+                unsigned char *v = malloc(n ? n : 1); /* exactly n: a read past it is the sanitizer's */
                 for (size_t i = 0; i < n; i++)
                     v[i] = (unsigned char)('a' + (i * 7 + at) % 26);
                 if (n) {
@@ -513,9 +514,19 @@ static void test_json_escape_every_position(void **state)
                 escape_bytewise(&want, v, n);
                 assert_int_equal(got.len, want.len);
                 assert_memory_equal(got.p ? got.p : "", want.p ? want.p : "", got.len);
+                buf_clear(&str); /* with its quotes, after something already in the buffer */
+                buf_puts(&str, "x");
+                buf_json_str(&str, (const char *)v, n);
+                assert_int_equal(str.len, want.len + 3);
+                assert_int_equal(str.p[1], '"');
+                assert_memory_equal(str.p + 2, want.p ? want.p : "", want.len);
+                assert_int_equal(str.p[str.len - 1], '"');
+                assert_int_equal(str.p[str.len], 0);
+                free(v);
             }
     buf_free(&got);
     buf_free(&want);
+    buf_free(&str);
 }
 
 /* buf_visible: what reaches a terminal or a syslog line holds no control

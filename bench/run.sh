@@ -120,3 +120,5 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "skipped: the sensor figures need root (eBPF, auditd)"
 fi
+echo "== stoat watch --publish: what publishing to JetStream adds on the exec storm"
+SECS=${SENSOR_SECS:-3} ROUNDS=${SENSOR_ROUNDS:-3} bench/watch_publish.sh

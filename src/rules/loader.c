@@ -258,6 +258,9 @@ static void start_key(struct stoat_loader *l)
     key_str(l, "stoat ruleset cache 1");
     rulecache_hash_build(l->key);
     rulecache_hash_build(l->skey);
+    char pcre[64] = ""; /* regexes are compiled again from source, on first use (snapshot.c) */
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre);
+    key_str(l, pcre);
     if (!key_file(l, o->mapping_path) || !key_file(l, o->placeholders_path)) {
         l->defer = false;
         return;

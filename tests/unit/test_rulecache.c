@@ -998,6 +998,75 @@ static void test_snapshot_by_stat(void **state)
     free(rules);
 }
 
+/* Many rule files: their stat is taken in threads at the build (loader.c,
+ * stat_files); an edit in place of any one of them is still seen, and a
+ * file gone between the walk and the build is reported, not indexed. */
+static void write_rule(const char *dir, int i, const char *title)
+{
+    char file[600];
+    snprintf(file, sizeof(file), "%s/r%04d.yml", dir, i);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "title: %s\nlogsource: {product: windows, category: process_creation}\n"
+            "detection:\n  sel: {Image|endswith: '\\\\w%04d.exe'}\n  condition: sel\n",
+            title, i);
+    fclose(f);
+}
+
+static void test_snapshot_by_stat_many(void **state)
+{
+    (void)state;
+    enum {
+        N = 1100,
+        EDIT = 777
+    };
+    char *cache = tu_temp_dir(), *rules = tu_temp_dir();
+    for (int i = 0; i < N; i++)
+        write_rule(rules, i, "AAAA");
+    sleep(3); /* old enough to be trusted by stat */
+    struct stoat_load_stats st;
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_false(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 1);
+    struct stoat_ruleset *rs = path_load(cache, rules, &st); /* by the index */
+    assert_true(st.prefilter_cached);
+    assert_int_equal(stoat_ruleset_count(rs), N);
+    stoat_ruleset_destroy(rs);
+    write_rule(rules, EDIT, "BBBB");   /* in place, the same size */
+    rs = path_load(cache, rules, &st); /* (its prefilter is the old one's) */
+    assert_int_equal(stoat_ruleset_count(rs), N);
+    assert_string_equal(stoat_ruleset_rule(rs, EDIT)->title, "BBBB");
+    stoat_ruleset_destroy(rs);
+    /* a file removed after the walk, before the build: reported, the load
+     * not indexed, the rest loaded */
+    struct tu_diags ds = {0};
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
+    char gone[600];
+    snprintf(gone, sizeof(gone), "%s/r%04d.yml", rules, 5);
+    assert_int_equal(unlink(gone), 0);
+    size_t indexes = count_files(cache, ".rsi");
+    rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, &st);
+    assert_int_equal(stoat_ruleset_count(rs), N - 1);
+    assert_int_equal(st.rejected, 1);
+    const struct tu_diag *d = tu_diags_find(&ds, "cannot read rule file");
+    assert_non_null(d);
+    assert_non_null(strstr(d->text, "r0005.yml"));
+    assert_int_equal(count_files(cache, ".rsi"), indexes);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    tu_rm_rf(cache);
+    tu_rm_rf(rules);
+    free(cache);
+    free(rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1020,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_regex_on_first_use),
         cmocka_unit_test(test_snapshot_regex_hunts),
         cmocka_unit_test(test_damage_sum),
+        cmocka_unit_test(test_snapshot_by_stat_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,8 +66,7 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err,
-                    void *ctx);
+static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx);
 
 static int walk(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx)
 {
@@ -87,8 +86,7 @@ static int walk(const char *path, int depth, bool (*accept)(const char *), fs_fi
 /* A folder's entries in name order; one the folder itself says is a folder
  * (d_type) is entered without a stat of its own: two system calls fewer
  * per folder, hundreds in a rule tree. */
-static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err,
-                    void *ctx)
+static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx)
 {
     if (depth >= FS_MAX_DEPTH) {
         if (err)

@@ -537,6 +537,14 @@ static void *ralloc(struct rd *r, size_t n)
     return p ? p : arena_zalloc(r->a, n);
 }
 
+/* The same for the tables a ruleset frees alone unless its region holds
+ * them (rules, correlations, renamesets: stoat_ruleset_destroy). */
+static void *rtable(struct rd *r, size_t n)
+{
+    void *p = ralloc_aligned(r, n, 8);
+    return p ? p : xcalloc(1, n);
+}
+
 static inline const uint8_t *r_take(struct rd *r, size_t n)
 {
     if (r->bad || n > r->len - r->off) {
@@ -832,7 +840,7 @@ static void read_rules(struct rd *r)
     rs->nhidden = r32(r);
     if (rs->nhidden > n)
         bad(r, "more hidden rules than rules");
-    rs->rules = ralloc(r, (n + 1) * sizeof(*rs->rules));
+    rs->rules = rtable(r, (n + 1) * sizeof(*rs->rules));
     rs->nrules = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         struct rule *x = &rs->rules[i];
@@ -857,7 +865,7 @@ static void read_corrs(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
     size_t n = rcount(r, 64);
-    rs->corrs = ralloc(r, (n + 1) * sizeof(*rs->corrs));
+    rs->corrs = rtable(r, (n + 1) * sizeof(*rs->corrs));
     rs->ncorrs = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         struct correlation *c = &rs->corrs[i];
@@ -909,7 +917,7 @@ static void read_rsets(struct rd *r)
     size_t n = rcount(r, 4);
     if (n > UINT16_MAX)
         bad(r, "too many renamesets");
-    rs->rsets = ralloc(r, (n + 1) * sizeof(*rs->rsets));
+    rs->rsets = rtable(r, (n + 1) * sizeof(*rs->rsets));
     rs->nrsets = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         uint32_t k = rcount(r, 8);
@@ -1198,9 +1206,13 @@ static bool check_header(const uint8_t *buf, size_t len, const uint8_t key[RC_KE
  * touched cost nothing, and the tail left unused is given back. */
 #define SN_HUGE (2u << 20)
 
+size_t snapshot_region_cap;
+
 static void region_map(struct rd *r, size_t len)
 {
     size_t cap = ((len > SIZE_MAX / 8 ? SIZE_MAX / 8 : len) * 3 + SN_HUGE + SN_HUGE - 1) & ~(size_t)(SN_HUGE - 1);
+    if (snapshot_region_cap) /* tests: the region filled up, the rest from elsewhere */
+        cap = snapshot_region_cap;
     uint8_t *m = mmap(NULL, cap + SN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return; /* all from the arena */

@@ -809,6 +809,36 @@ static void test_snapshot_regex_on_first_use(void **state)
     free(buf);
 }
 
+/* A region too small for what the file decodes to: the rest comes from
+ * the arena, malloc and Hyperscan's own allocation, and is freed as such
+ * (ASan and LeakSanitizer check it in make test). */
+static void test_snapshot_region_fills_up(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    const size_t caps[] = {4096, 16384, 65536};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(*caps); i++) {
+        snapshot_region_cap = caps[i];
+        struct snap_diags d;
+        snapshot_diags_init(&d);
+        char why[400];
+        struct stoat_ruleset *rs = snapshot_decode(buf, len, snap_key, &d, why, sizeof(why));
+        snapshot_region_cap = 0;
+        assert_non_null(rs);
+        assert_int_equal(stoat_ruleset_count(rs), 3);
+        size_t l2;
+        uint8_t *again = snapshot_encode(rs, &d, snap_key, &l2, why, sizeof(why));
+        assert_non_null(again);
+        assert_int_equal(l2, len);
+        assert_memory_equal(again, buf, len);
+        free(again);
+        stoat_ruleset_destroy(rs);
+        snapshot_diags_free(&d);
+    }
+    free(buf);
+}
+
 /* Through a hunt: a warm-loaded rule whose regex is compiled on first use
  * decides as the cold-loaded one does, with two threads (the rule feeds
  * the correlation "three": three matches by one user raise it; its other
@@ -1088,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_by_stat),
         cmocka_unit_test(test_snapshot_regex_on_first_use),
         cmocka_unit_test(test_snapshot_regex_hunts),
+        cmocka_unit_test(test_snapshot_region_fills_up),
         cmocka_unit_test(test_damage_sum),
         cmocka_unit_test(test_snapshot_by_stat_many),
     };

@@ -526,7 +526,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_RE: {
         if (!rare_bytes_present(c, p, f))
             return false;
-        int rc = pcre2_match(p->re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, c->mctx);
+        pcre2_code *re = pattern_regex(p); /* compiled on first use after a warm load */
+        int rc = re ? pcre2_match(re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, c->mctx) : PCRE2_ERROR_NOMEMORY;
         if (rc >= 0)
             return true;
         if (rc != PCRE2_ERROR_NOMATCH)

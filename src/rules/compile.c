@@ -187,6 +187,7 @@ static void item_regex(struct cctx *x, struct item_state *st, const struct value
     struct pattern *p = pat_add(pv);
     p->op = P_RE;
     p->re = re;
+    p->re_opts = opts;
     p->lit = arena_strndup(x->c->out, v->text, v->len);
     p->len = (uint32_t)v->len;
     p->cased = !(st->re_flags & PCRE2_CASELESS);

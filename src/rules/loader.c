@@ -17,10 +17,12 @@
  * for when stat can be trusted), so a warm load need not read them. */
 #include "rules/loader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "event/route.h"
 #include "rules/compile.h"
@@ -65,12 +67,14 @@ struct stoat_loader {
     void *key;                   /* SHA-256 of everything given so far, files by name (their bytes at the build) */
     void *skey;                  /* the same with files by name and stat (see defer_file) */
     struct timespec began;       /* real time: files changed since are not trusted by stat */
+    bool stat_failed;            /* some rule file's stat: the stat key stands for nothing */
     struct pending {             /* given, not parsed yet, in order */
         char *name, *text, *msg; /* file: read at the build when needed; msg: an error about */
         size_t len;              /* name, to report then */
         bool not_file, rejects;  /* a generated source; an error that rejects a file */
         bool file;               /* a rule file given by path */
-        struct stat st;          /* a file's, when it was given */
+        bool st_ok;              /* st is a regular file's, not too large (stat_files) */
+        struct stat st;          /* a file's, at the build */
     } * pending;
     size_t npending, pcap;
     struct snap_diags rec; /* the diagnostics of the parse, for the cache file */
@@ -258,6 +262,9 @@ static void start_key(struct stoat_loader *l)
     key_str(l, "stoat ruleset cache 1");
     rulecache_hash_build(l->key);
     rulecache_hash_build(l->skey);
+    char pcre[64] = ""; /* regexes are compiled again from source, on first use (snapshot.c) */
+    pcre2_config(PCRE2_CONFIG_VERSION, pcre);
+    key_str(l, pcre);
     if (!key_file(l, o->mapping_path) || !key_file(l, o->placeholders_path)) {
         l->defer = false;
         return;
@@ -298,20 +305,80 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
                       const char *rule_id, const char *msg);
 
 /* A rule file, not read yet: in both keys by name (its place among the
- * rest), in the stat key by what stat says of it; its bytes join the
- * content key at the build, and only when the stat key does not already
- * name a ruleset file (read_keys). */
-static void defer_file(struct stoat_loader *l, const char *path, const struct stat *st)
+ * rest). What stat says of it joins the stat key at the build, every
+ * file's at once (stat_files), and its bytes the content key, only when the
+ * stat key does not already name a ruleset file (cache_lookup). */
+static void defer_file(struct stoat_loader *l, const char *path)
 {
     key_u64(l, 4);
     key_str(l, path);
-    const uint64_t v[] = {(uint64_t)st->st_dev,         (uint64_t)st->st_ino,         (uint64_t)st->st_size,
-                          (uint64_t)st->st_mode,        (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
-                          (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec};
-    for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
-        rulecache_hash_u64(l->skey, v[i]);
     XGROW(l->pending, l->pcap, l->npending + 1);
-    l->pending[l->npending++] = (struct pending){.name = xstrdup(path), .file = true, .st = *st};
+    l->pending[l->npending++] = (struct pending){.name = xstrdup(path), .file = true};
+}
+
+/* Every queued rule file's stat, in threads: a warm load's largest part
+ * was thousands of stat calls one after another (several microseconds
+ * each, on a virtual machine more), and they do not depend on each other. */
+#define STAT_THREADS_MAX 4
+#define STAT_PER_THREAD  512 /* fewer files than this each: not worth a thread */
+
+struct stat_job {
+    struct pending *v;
+    size_t from, n, step;
+};
+
+static void *stat_some(void *arg)
+{
+    const struct stat_job *j = arg;
+    for (size_t i = j->from; i < j->n; i += j->step) {
+        struct pending *p = &j->v[i];
+        if (p->file)
+            p->st_ok =
+                stat(p->name, &p->st) == 0 && S_ISREG(p->st.st_mode) && (uint64_t)p->st.st_size <= YAML_MAX_FILE_BYTES;
+    }
+    return NULL;
+}
+
+static void stat_files(struct stoat_loader *l)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t t = l->npending / STAT_PER_THREAD;
+    if (t > STAT_THREADS_MAX)
+        t = STAT_THREADS_MAX;
+    if (cpus > 0 && t > (size_t)cpus)
+        t = (size_t)cpus;
+    if (t < 1)
+        t = 1;
+    struct stat_job jobs[STAT_THREADS_MAX];
+    pthread_t th[STAT_THREADS_MAX];
+    bool started[STAT_THREADS_MAX] = {false};
+    for (size_t i = 0; i < t; i++) /* interleaved: each thread's share alike, whatever the folders */
+        jobs[i] = (struct stat_job){.v = l->pending, .from = i, .n = l->npending, .step = t};
+    for (size_t i = 1; i < t; i++)
+        started[i] = pthread_create(&th[i], NULL, stat_some, &jobs[i]) == 0;
+    stat_some(&jobs[0]);
+    for (size_t i = 1; i < t; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        else
+            stat_some(&jobs[i]); /* no thread: this one does its share */
+    }
+    for (size_t i = 0; i < l->npending; i++) {
+        const struct pending *p = &l->pending[i];
+        if (!p->file)
+            continue;
+        if (!p->st_ok) { /* read at the build, as any file; never trusted by stat */
+            rulecache_hash_u64(l->skey, UINT64_MAX);
+            l->stat_failed = true;
+            continue;
+        }
+        const struct stat *st = &p->st;
+        const uint64_t v[] = {(uint64_t)st->st_dev,         (uint64_t)st->st_ino,         (uint64_t)st->st_size,
+                              (uint64_t)st->st_mode,        (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
+                              (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec};
+        for (size_t k = 0; k < sizeof(v) / sizeof(*v); k++)
+            rulecache_hash_u64(l->skey, v[k]);
+    }
 }
 
 /* A rule file not read yet (the figures asked before the build). */
@@ -364,7 +431,8 @@ static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *t
         rulecache_sha256(p->text, p->len, sum);
         rulecache_hash_u64(l->key, 4);
         rulecache_hash_bytes(l->key, sum, sizeof(sum));
-        if (stat(p->name, &now) != 0 || !same_file(&now, &p->st) || p->st.st_ctim.tv_sec + 2 > l->began.tv_sec)
+        if (!p->st_ok || stat(p->name, &now) != 0 || !same_file(&now, &p->st) ||
+            p->st.st_ctim.tv_sec + 2 > l->began.tv_sec)
             *trusted = false;
     }
     rulecache_hash_end(l->key, key);
@@ -641,24 +709,15 @@ static int load_file(void *ctx, const char *path)
     char *text;
     size_t len;
     char why[256];
-    struct stat st;
-    if (l->defer && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= YAML_MAX_FILE_BYTES) {
-        defer_file(l, path, &st);
+    if (l->defer) {
+        defer_file(l, path);
         return 0;
     }
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
-        if (l->defer) {
-            defer_entry(l, path, NULL, 0, msg, false, true);
-            return 0;
-        }
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
         l->stats.rejected++;
-        return 0;
-    }
-    if (l->defer) { /* not what stat said a moment ago: as a text */
-        defer_entry(l, path, text, len, NULL, false, false);
         return 0;
     }
     parse_text(l, path, text, len);
@@ -841,10 +900,11 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
 {
     uint8_t ikey[RC_KEY_LEN];
     char why[400];
+    stat_files(l);
     rulecache_hash_end(l->skey, skey);
     l->skey = NULL;
     *path = NULL;
-    *index = rulecache_path_ext(l->opts.cache_dir, skey, ".rsi", why, sizeof(why));
+    *index = l->stat_failed ? NULL : rulecache_path_ext(l->opts.cache_dir, skey, ".rsi", why, sizeof(why));
     bool indexed = *index && rulecache_index_read(*index, skey, ikey);
     if (indexed && read_snapshot(l, ikey, path)) {
         rulecache_touch(*index);

@@ -10,6 +10,7 @@
 #ifndef STOAT_RULES_PROGRAM_H
 #define STOAT_RULES_PROGRAM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -80,7 +81,11 @@ struct pattern {
     uint32_t ntoks;
     double num;
     uint32_t ref_field; /* P_FIELDREF */
-    pcre2_code *re;
+    /* P_RE: compiled with re_opts. A ruleset read from a cache file
+     * compiles each regex on first use (pattern_regex), from any thread,
+     * so the pointer is atomic; a compiled one never changes again. */
+    pcre2_code *_Atomic re;
+    uint32_t re_opts;
     struct cidr net;
     /* A prefilter atom this pattern cannot match without (ruleset-wide id),
      * or NO_ATOM: when the event's scan did not see it, skip the pattern. */
@@ -92,6 +97,18 @@ struct pattern {
 };
 
 #define NO_ATOM UINT32_MAX
+
+/* The regex of a P_RE pattern, compiled now if it was not yet (rules/
+ * snapshot.c: a warm load compiles no regex it may never run). NULL when
+ * it does not compile (a damaged cache file whose checksum fits): such a
+ * pattern matches nothing. */
+pcre2_code *program_regex_compile(const struct pattern *p);
+
+static inline pcre2_code *pattern_regex(const struct pattern *p)
+{
+    pcre2_code *re = atomic_load_explicit(&p->re, memory_order_acquire);
+    return re ? re : program_regex_compile(p);
+}
 
 struct test {
     uint32_t field; /* field id, or FIELD_ANY */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rules/ruleset.h"
+#include "rules/snapshot.h"
 
 /* the user's rules: hidden ones are behaviour's machinery */
 size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
@@ -31,20 +32,36 @@ void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats
     *out = rs->stats;
 }
 
+bool ruleset_owns(const struct stoat_ruleset *rs, const void *p)
+{
+    const uint8_t *b = p;
+    return rs->region && b >= rs->region && b < rs->region + rs->region_len;
+}
+
+static void free_own(struct stoat_ruleset *rs, void *p)
+{
+    if (!ruleset_owns(rs, p))
+        free(p);
+}
+
 void stoat_ruleset_destroy(struct stoat_ruleset *rs)
 {
     if (!rs)
         return;
     for (size_t i = 0; i < rs->ngroups; i++)
         for (uint32_t k = 0; k < rs->groups[i].ndbs; k++)
-            hs_free_database(rs->groups[i].dbs[k].db);
+            if (!ruleset_owns(rs, rs->groups[i].dbs[k].db))
+                hs_free_database(rs->groups[i].dbs[k].db);
     hs_free_scratch(rs->scratch_proto);
     for (size_t i = 0; i < rs->nregexes; i++)
         pcre2_code_free(rs->regexes[i]);
     free(rs->regexes);
-    free(rs->rules);
-    free(rs->corrs);
-    free(rs->rsets);
+    for (size_t i = 0; i < rs->nlazy_re; i++)
+        pcre2_code_free(atomic_load_explicit(&rs->lazy_re[i]->re, memory_order_acquire));
+    free(rs->lazy_re);
+    free_own(rs, rs->rules);
+    free_own(rs, rs->corrs);
+    free_own(rs, rs->rsets);
     strmap_free(&rs->routes);
     strmap_free(&rs->atoms);
     strmap_free(&rs->proc_routes);
@@ -53,5 +70,6 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     if (rs->attached_free)
         rs->attached_free(rs->attached);
     arena_free(&rs->arena);
+    snapshot_region_unmap(rs->region, rs->region_len);
     free(rs);
 }

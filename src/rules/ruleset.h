@@ -121,7 +121,18 @@ struct stoat_ruleset {
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids; /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
     struct stoat_load_stats stats;
+    /* A ruleset read from a cache file (snapshot.c) lives mostly in one
+     * mapping of its own, unmapped last: what lies in it (tables, databases)
+     * is not freed alone. Its regexes are compiled on first use; lazy_re
+     * lists those patterns, whose regexes go with the ruleset. */
+    uint8_t *region;
+    size_t region_len;
+    const struct pattern **lazy_re;
+    size_t nlazy_re;
 };
+
+/* Whether p lies in the ruleset's own mapping (nothing to free alone). */
+bool ruleset_owns(const struct stoat_ruleset *rs, const void *p);
 
 /* Builds classes, routes and prefilter databases (prefilter.c), the
  * databases read from the cache or compiled file the options name when they

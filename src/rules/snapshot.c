@@ -6,30 +6,59 @@
  * written as counts and values, pointers as indexes: a program's nodes are
  * one table in post-order, so a node names only nodes before it and no file
  * can make a cycle (shared nodes, filters attached to many rules, stay
- * shared). Regular expressions are compiled again from their source and
- * options; Hyperscan databases travel as hs_serialize_database bytes.
+ * shared). Regular expressions travel as source and options, compiled on
+ * first use (pattern_regex); Hyperscan databases as hs_serialize_database
+ * bytes.
  *
  * Why it is safe to read: the header's magic, format, key and payload
- * length are checked, then a SHA-256 of the payload (damage), then every
+ * length are checked, then a checksum of the payload (damage: cache.c's
+ * rulecache_sum; the key, not the sum, keeps a foreign file out), then every
  * count is bounded by the bytes left before anything is allocated for it,
  * every index is checked against the table it points into, every field id
  * against the field table, enums against their ranges, a group's bitmaps
  * against its rules, and nodes against a depth the evaluator can recurse.
- * Anything wrong refuses the whole file; the loader then compiles.
+ * Anything wrong refuses the whole file; the loader then compiles. A regex
+ * source that no longer compiles (behind a fitting checksum) matches nothing.
+ *
+ * Why it is fast: a warm load was mostly first touches of fresh memory (a
+ * page fault each, dear on virtual machines), a SHA-256 of the file and
+ * compiling every regex. What the file decodes to (tables, strings, the
+ * databases, deserialised in place) goes into one mapping asked for huge
+ * pages (region_map), the checksum is a cheap one, and regexes wait.
  *
  * Layout (little-endian): "STOATRSC" u32 format u32 0 u64 payload_len
- * u8[32] key u8[32] sha256(payload); the payload is the sections in the
+ * u8[32] key u8[32] sum(payload); the payload is the sections in the
  * order write_* emits them. */
 #include "rules/snapshot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "rules/ruleset.h"
 
+/* Under AddressSanitizer the region (below) is poisoned but for what was
+ * handed out, with a red zone after each block, so the sanitizer still sees
+ * a read past a table of the ruleset. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SN_ASAN 1
+#endif
+#endif
+#ifdef SN_ASAN
+#include <sanitizer/asan_interface.h>
+#define SN_REDZONE 16
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n)   ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define SN_REDZONE                        0
+#endif
+
 #define SN_MAGIC     "STOATRSC"
-#define SN_FORMAT    1u
+#define SN_FORMAT    2u
 #define SN_HEADER    (8 + 4 + 4 + 8 + RC_KEY_LEN + RC_KEY_LEN)
 #define SN_MAX_DEPTH 1024 /* node nesting: far above the compiler's, well within the evaluator's stack */
 
@@ -196,10 +225,7 @@ static void write_pattern(struct wr *w, const struct pattern *p)
     }
     wf64(w, p->num);
     w32(w, p->ref_field);
-    uint32_t ro = 0;
-    if (p->op == P_RE && p->re)
-        pcre2_pattern_info(p->re, PCRE2_INFO_ARGOPTIONS, &ro);
-    w32(w, ro);
+    w32(w, p->op == P_RE ? p->re_opts : 0);
     w8(w, p->net.family);
     w8(w, p->net.bits);
     w_raw(w, p->net.addr, sizeof(p->net.addr));
@@ -459,7 +485,7 @@ uint8_t *snapshot_encode(const struct stoat_ruleset *rs, const struct snap_diags
     uint64_t plen = w.n - SN_HEADER;
     for (int i = 0; i < 8; i++)
         w.b[16 + i] = (uint8_t)(plen >> (8 * i));
-    rulecache_sha256(w.b + SN_HEADER, w.n - SN_HEADER, w.b + 24 + RC_KEY_LEN);
+    rulecache_sum(w.b + SN_HEADER, w.n - SN_HEADER, w.b + 24 + RC_KEY_LEN);
     *len = w.n;
     return w.b;
 }
@@ -474,9 +500,12 @@ struct rd {
     size_t whylen;
     struct stoat_ruleset *rs;
     struct arena *a;
-    const struct pnode **nodes;
+    struct pnode *nodes; /* all of them, side by side */
     uint16_t *depth;
     size_t nnodes;
+    uint8_t *mem; /* the ruleset's region (rs->region): mem[used .. cap) is free, zeroed */
+    size_t used, cap;
+    size_t lazy_cap;
 };
 
 static bool bad(struct rd *r, const char *what)
@@ -487,7 +516,36 @@ static bool bad(struct rd *r, const char *what)
     return false;
 }
 
-static const uint8_t *r_take(struct rd *r, size_t n)
+/* Zeroed memory for the ruleset, aligned to align (a power of two): from
+ * its region while there is room, else (a file far larger than its
+ * figures) from its arena; NULL only for an aligned block the region lacks
+ * room for (the caller then asks elsewhere). */
+static void *ralloc_aligned(struct rd *r, size_t n, size_t align)
+{
+    size_t at = (r->used + SN_REDZONE + align - 1) & ~(align - 1);
+    if (at <= r->cap && n <= r->cap - at) {
+        r->used = at + n;
+        ASAN_UNPOISON_MEMORY_REGION(r->mem + at, n);
+        return r->mem + at;
+    }
+    return NULL;
+}
+
+static void *ralloc(struct rd *r, size_t n)
+{
+    void *p = ralloc_aligned(r, n, 8);
+    return p ? p : arena_zalloc(r->a, n);
+}
+
+/* The same for the tables a ruleset frees alone unless its region holds
+ * them (rules, correlations, renamesets: stoat_ruleset_destroy). */
+static void *rtable(struct rd *r, size_t n)
+{
+    void *p = ralloc_aligned(r, n, 8);
+    return p ? p : xcalloc(1, n);
+}
+
+static inline const uint8_t *r_take(struct rd *r, size_t n)
 {
     if (r->bad || n > r->len - r->off) {
         bad(r, "truncated");
@@ -498,22 +556,22 @@ static const uint8_t *r_take(struct rd *r, size_t n)
     return p;
 }
 
+/* little-endian, whatever the host (a compiler makes one load of these) */
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static uint64_t r64(struct rd *r)
 {
     const uint8_t *p = r_take(r, 8);
-    uint64_t v = 0;
-    for (int i = 7; p && i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
+    return p ? (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32 : 0;
 }
 
 static uint32_t r32(struct rd *r)
 {
     const uint8_t *p = r_take(r, 4);
-    uint32_t v = 0;
-    for (int i = 3; p && i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
+    return p ? get32(p) : 0;
 }
 
 static uint8_t r8(struct rd *r)
@@ -554,9 +612,8 @@ static const char *rbytes(struct rd *r, uint32_t *len, bool *present)
     if (!p)
         return NULL;
     *len = n - 1;
-    char *s = arena_alloc(r->a, n);
+    char *s = ralloc(r, n); /* zeroed: NUL-terminated */
     memcpy(s, p, n - 1);
-    s[n - 1] = 0;
     return s;
 }
 
@@ -573,7 +630,7 @@ static const char *rstr(struct rd *r)
 static const char **rstrv(struct rd *r, size_t *n)
 {
     *n = rcount(r, 4);
-    const char **v = arena_zalloc(r->a, (*n ? *n : 1) * sizeof(*v));
+    const char **v = ralloc(r, (*n ? *n : 1) * sizeof(*v));
     for (size_t i = 0; i < *n && !r->bad; i++)
         v[i] = rstr(r);
     return v;
@@ -587,7 +644,7 @@ static bool field_ok(const struct rd *r, uint32_t f)
 /* n field ids (each a field, or one of the two markers when allowed). */
 static uint32_t *rfields(struct rd *r, size_t n, uint32_t allow)
 {
-    uint32_t *v = arena_alloc(r->a, (n ? n : 1) * sizeof(*v));
+    uint32_t *v = ralloc(r, (n ? n : 1) * sizeof(*v));
     for (size_t i = 0; i < n && !r->bad; i++) {
         v[i] = r32(r);
         if (!field_ok(r, v[i]) && !(allow && v[i] == allow))
@@ -608,22 +665,40 @@ static void read_fields(struct rd *r)
     }
 }
 
+/* A regex is compiled on first use (pattern_regex): most of a ruleset's
+ * never run in a given hunt, and compiling them all was a fifth of a warm
+ * load. Its options are checked now; its source when compiled. */
 static bool read_regex(struct rd *r, struct pattern *p, uint32_t opts)
 {
     const uint32_t known = PCRE2_CASELESS | PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
     if ((opts & ~known) || !(opts & PCRE2_UTF))
         return bad(r, "regular expression options");
+    struct stoat_ruleset *rs = r->rs;
+    XGROW(rs->lazy_re, r->lazy_cap, rs->nlazy_re + 1);
+    rs->lazy_re[rs->nlazy_re++] = p;
+    p->re_opts = opts;
+    return true;
+}
+
+pcre2_code *program_regex_compile(const struct pattern *p)
+{
+    /* the pattern is the ruleset's, shared and otherwise read-only: this
+     * slot is the one thing that changes, once, atomically */
+    pcre2_code *_Atomic *slot = (pcre2_code * _Atomic *)&p->re;
     int errcode;
     PCRE2_SIZE erroff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->lit, p->len, opts, &errcode, &erroff, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->lit, p->len, p->re_opts, &errcode, &erroff, NULL);
+    if (!re) /* not what was compiled when the file was written: a damaged file; it matches nothing */
+        re = pcre2_compile((PCRE2_SPTR) "(*FAIL)", PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
     if (!re)
-        return bad(r, "regular expression that does not compile");
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    struct stoat_ruleset *rs = r->rs;
-    rs->regexes = xrealloc(rs->regexes, (rs->nregexes + 1) * sizeof(*rs->regexes));
-    rs->regexes[rs->nregexes++] = re;
-    p->re = re;
-    return true;
+        return NULL;                           /* no memory: tried again next time */
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter if JIT is absent */
+    pcre2_code *was = NULL;
+    if (!atomic_compare_exchange_strong_explicit(slot, &was, re, memory_order_acq_rel, memory_order_acquire)) {
+        pcre2_code_free(re); /* another thread's came first */
+        return was;
+    }
+    return re;
 }
 
 static void read_pattern(struct rd *r, struct pattern *p)
@@ -638,7 +713,7 @@ static void read_pattern(struct rd *r, struct pattern *p)
     p->lit = rbytes(r, &len, &present);
     p->len = len;
     p->ntoks = rcount(r, 9);
-    struct glob_tok *t = arena_zalloc(r->a, (p->ntoks ? p->ntoks : 1) * sizeof(*t));
+    struct glob_tok *t = ralloc(r, (p->ntoks ? p->ntoks : 1) * sizeof(*t));
     for (uint32_t i = 0; i < p->ntoks && !r->bad; i++) {
         t[i].kind = r8(r);
         t[i].off = r32(r);
@@ -689,7 +764,7 @@ static void read_test(struct rd *r, struct test *t)
     t->npat = rcount(r, 40);
     if (!r->bad && t->field != FIELD_ANY && !field_ok(r, t->field))
         bad(r, "unknown field id");
-    struct pattern *p = arena_zalloc(r->a, (t->npat ? t->npat : 1) * sizeof(*p));
+    struct pattern *p = ralloc(r, (t->npat ? t->npat : 1) * sizeof(*p));
     for (uint32_t i = 0; i < t->npat && !r->bad; i++)
         read_pattern(r, &p[i]);
     t->pat = p;
@@ -699,24 +774,24 @@ static void read_nodes(struct rd *r)
 {
     size_t n = rcount(r, 13);
     r->nnodes = n;
-    r->nodes = xcalloc(n + 1, sizeof(*r->nodes));
-    r->depth = xcalloc(n + 1, sizeof(*r->depth));
+    r->nodes = ralloc(r, (n + 1) * sizeof(*r->nodes));
+    r->depth = ralloc(r, (n + 1) * sizeof(*r->depth));
     for (size_t i = 0; i < n && !r->bad; i++) {
-        struct pnode *x = arena_zalloc(r->a, sizeof(*x));
+        struct pnode *x = &r->nodes[i];
         x->op = r8(r);
         x->need = r32(r);
         x->gate = r32(r);
         uint32_t nk = rcount(r, 4);
         if (x->op > N_FALSE)
             bad(r, "node kind out of range");
-        const struct pnode **kids = arena_zalloc(r->a, (nk ? nk : 1) * sizeof(*kids));
+        const struct pnode **kids = nk ? ralloc(r, nk * sizeof(*kids)) : NULL;
         uint16_t d = 0;
         for (uint32_t k = 0; k < nk && !r->bad; k++) {
             uint32_t ki = r32(r);
             if (ki >= i) /* only nodes before it: no cycle */
                 bad(r, "node refers to a later node");
             else {
-                kids[k] = r->nodes[ki];
+                kids[k] = &r->nodes[ki];
                 d = r->depth[ki] > d ? r->depth[ki] : d;
             }
         }
@@ -729,13 +804,12 @@ static void read_nodes(struct rd *r)
             bad(r, "node shape");
         x->n = nk;
         if (x->op == N_TEST) {
-            struct test *t = arena_zalloc(r->a, sizeof(*t));
+            struct test *t = ralloc(r, sizeof(*t));
             read_test(r, t);
             x->u.test = t;
         } else {
             x->u.kids = kids;
         }
-        r->nodes[i] = x;
     }
 }
 
@@ -766,7 +840,7 @@ static void read_rules(struct rd *r)
     rs->nhidden = r32(r);
     if (rs->nhidden > n)
         bad(r, "more hidden rules than rules");
-    rs->rules = xcalloc(n + 1, sizeof(*rs->rules));
+    rs->rules = rtable(r, (n + 1) * sizeof(*rs->rules));
     rs->nrules = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         struct rule *x = &rs->rules[i];
@@ -780,7 +854,7 @@ static void read_rules(struct rd *r)
             bad(r, "rule program");
             break;
         }
-        x->prog.root = root ? r->nodes[root - 1] : NULL;
+        x->prog.root = root ? &r->nodes[root - 1] : NULL;
         x->correlation_only = flags & 1;
         x->feeds_correlation = flags >> 1 & 1;
         x->needs_ancestry = flags >> 2 & 1;
@@ -791,7 +865,7 @@ static void read_corrs(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
     size_t n = rcount(r, 64);
-    rs->corrs = xcalloc(n + 1, sizeof(*rs->corrs));
+    rs->corrs = rtable(r, (n + 1) * sizeof(*rs->corrs));
     rs->ncorrs = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         struct correlation *c = &rs->corrs[i];
@@ -815,7 +889,7 @@ static void read_corrs(struct rd *r)
             *val[j] = rf64(r);
         }
         k->naliases = rcount(r, 12);
-        k->aliases = arena_zalloc(r->a, (k->naliases ? k->naliases : 1) * sizeof(*k->aliases));
+        k->aliases = ralloc(r, (k->naliases ? k->naliases : 1) * sizeof(*k->aliases));
         for (size_t j = 0; j < k->naliases && !r->bad; j++) {
             struct sigma_corr_alias *al = &k->aliases[j];
             al->name = rstr(r);
@@ -826,7 +900,7 @@ static void read_corrs(struct rd *r)
                 bad(r, "alias lists of two lengths");
         }
         k->generate = r8(r) != 0;
-        long *idx = arena_alloc(r->a, (k->nrules ? k->nrules : 1) * sizeof(*idx));
+        long *idx = ralloc(r, (k->nrules ? k->nrules : 1) * sizeof(*idx));
         for (size_t j = 0; j < k->nrules && !r->bad; j++) {
             int64_t v = (int64_t)r64(r);
             if (!(v == -1 || (v >= 0 && (uint64_t)v < rs->nrules) || (v <= -2 && (uint64_t)(-2 - v) < n)))
@@ -843,7 +917,7 @@ static void read_rsets(struct rd *r)
     size_t n = rcount(r, 4);
     if (n > UINT16_MAX)
         bad(r, "too many renamesets");
-    rs->rsets = xcalloc(n + 1, sizeof(*rs->rsets));
+    rs->rsets = rtable(r, (n + 1) * sizeof(*rs->rsets));
     rs->nrsets = n;
     for (size_t i = 0; i < n && !r->bad; i++) {
         uint32_t k = rcount(r, 8);
@@ -861,7 +935,7 @@ static bool bits_within(const uint64_t *w, uint32_t nwords, uint32_t n)
 static void read_group_dbs(struct rd *r, struct rule_group *g)
 {
     uint32_t ndbs = rcount(r, 8);
-    g->dbs = arena_zalloc(r->a, (ndbs ? ndbs : 1) * sizeof(*g->dbs));
+    g->dbs = ralloc(r, (ndbs ? ndbs : 1) * sizeof(*g->dbs));
     g->ndbs = ndbs; /* zeroed: a failure below frees what was made */
     for (uint32_t d = 0; d < ndbs && !r->bad; d++) {
         struct group_db *db = &g->dbs[d];
@@ -871,7 +945,17 @@ static void read_group_dbs(struct rd *r, struct rule_group *g)
         const uint8_t *p = len ? r_take(r, len - 1) : NULL;
         if (!len || !p)
             continue;
-        if (hs_deserialize_database((const char *)p, len - 1, &db->db) != HS_SUCCESS) {
+        /* into the ruleset's region when there is room: no allocation and
+         * no page faults of its own (Hyperscan's header says the size) */
+        size_t need = 0;
+        void *at = NULL;
+        if (hs_serialized_database_size((const char *)p, len - 1, &need) == HS_SUCCESS && need <= (size_t)len + 4096)
+            at = ralloc_aligned(r, need, 64);
+        hs_error_t e = at ? hs_deserialize_database_at((const char *)p, len - 1, at)
+                          : hs_deserialize_database((const char *)p, len - 1, &db->db);
+        if (at && e == HS_SUCCESS)
+            db->db = at;
+        if (e != HS_SUCCESS) {
             db->db = NULL;
             bad(r, "Hyperscan refused a database");
         } else if (hs_alloc_scratch(db->db, &r->rs->scratch_proto) != HS_SUCCESS) {
@@ -884,8 +968,8 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
 {
     struct stoat_ruleset *rs = r->rs;
     g->n = rcount(r, 4);
-    uint32_t *rule = arena_alloc(r->a, (g->n ? g->n : 1) * sizeof(*rule));
-    uintptr_t *root = arena_alloc(r->a, (g->n ? g->n : 1) * sizeof(*root));
+    uint32_t *rule = ralloc(r, (g->n ? g->n : 1) * sizeof(*rule));
+    uintptr_t *root = ralloc(r, (g->n ? g->n : 1) * sizeof(*root));
     for (uint32_t e = 0; e < g->n && !r->bad; e++) {
         rule[e] = r32(r);
         if (rule[e] >= rs->nrules || (e && rule[e] <= rule[e - 1]) || rs->rules[rule[e]].group != gi)
@@ -903,8 +987,8 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
     if (g->nhidden > g->n)
         bad(r, "more hidden rules than rules");
     g->nwords = (g->n + 63) / 64;
-    uint64_t *ungated = arena_zalloc(r->a, (g->nwords ? g->nwords : 1) * 8);
-    uint64_t *one_set = arena_zalloc(r->a, (g->nwords ? g->nwords : 1) * 8);
+    uint64_t *ungated = ralloc(r, (g->nwords ? g->nwords : 1) * 8);
+    uint64_t *one_set = ralloc(r, (g->nwords ? g->nwords : 1) * 8);
     for (uint32_t i = 0; i < g->nwords && !r->bad; i++) {
         ungated[i] = r64(r);
         one_set[i] = r64(r);
@@ -915,7 +999,7 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
     g->one_set = one_set;
     read_group_dbs(r, g);
     g->natoms = rcount(r, 8);
-    uint32_t *off = arena_alloc(r->a, ((size_t)g->natoms + 1) * sizeof(*off));
+    uint32_t *off = ralloc(r, ((size_t)g->natoms + 1) * sizeof(*off));
     for (uint32_t i = 0; i <= g->natoms && !r->bad; i++) {
         off[i] = r32(r);
         if ((i == 0 && off[i]) || (i && off[i] < off[i - 1]))
@@ -924,13 +1008,13 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
     uint32_t total = r->bad ? 0 : off[g->natoms];
     if ((uint64_t)total * 4 > r->len - r->off)
         bad(r, "atom table past the end");
-    uint32_t *ent = arena_alloc(r->a, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*ent));
+    uint32_t *ent = ralloc(r, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*ent));
     for (uint32_t i = 0; i < total && !r->bad; i++) {
         ent[i] = r32(r);
         if (ent[i] / 2 >= g->n)
             bad(r, "atom names a rule out of range");
     }
-    uint32_t *gid = arena_alloc(r->a, ((size_t)g->natoms + 1) * sizeof(*gid));
+    uint32_t *gid = ralloc(r, ((size_t)g->natoms + 1) * sizeof(*gid));
     for (uint32_t i = 0; i < g->natoms && !r->bad; i++) {
         gid[i] = r32(r);
         if (gid[i] >= rs->natoms)
@@ -945,7 +1029,7 @@ static void read_groups(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
     size_t n = rcount(r, 16);
-    rs->groups = arena_zalloc(r->a, (n ? n : 1) * sizeof(*rs->groups));
+    rs->groups = ralloc(r, (n ? n : 1) * sizeof(*rs->groups));
     rs->ngroups = n;
     for (size_t g = 0; g < n && !r->bad; g++)
         read_group(r, &rs->groups[g], (uint32_t)g);
@@ -958,13 +1042,13 @@ static void read_classes(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
     size_t n = rcount(r, 10);
-    rs->classes = arena_zalloc(r->a, (n ? n : 1) * sizeof(*rs->classes));
+    rs->classes = ralloc(r, (n ? n : 1) * sizeof(*rs->classes));
     rs->nclasses = n;
     for (size_t ci = 0; ci < n && !r->bad; ci++) {
         struct route_class *c = &rs->classes[ci];
         c->ngroups = rcount(r, 8);
-        uint32_t *group = arena_alloc(r->a, (c->ngroups ? c->ngroups : 1) * sizeof(*group));
-        uint16_t *rset = arena_alloc(r->a, (c->ngroups ? c->ngroups : 1) * sizeof(*rset));
+        uint32_t *group = ralloc(r, (c->ngroups ? c->ngroups : 1) * sizeof(*group));
+        uint16_t *rset = ralloc(r, (c->ngroups ? c->ngroups : 1) * sizeof(*rset));
         for (uint32_t g = 0; g < c->ngroups && !r->bad; g++) {
             group[g] = r32(r);
             if (group[g] >= rs->ngroups)
@@ -980,7 +1064,7 @@ static void read_classes(struct rd *r)
         }
         if (!r->bad && (ndb + 1) * 4 > r->len - r->off)
             bad(r, "class databases past the end");
-        uint32_t *off = arena_alloc(r->a, (r->bad ? 1 : ndb + 1) * sizeof(*off));
+        uint32_t *off = ralloc(r, (r->bad ? 1 : ndb + 1) * sizeof(*off));
         size_t k = 0;
         for (uint32_t g = 0; g < c->ngroups && !r->bad; g++)
             for (uint32_t d = 0; d < rs->groups[group[g]].ndbs && !r->bad; d++, k++) {
@@ -1035,7 +1119,7 @@ static void read_tail(struct rd *r, struct snap_diags *d)
     struct stoat_ruleset *rs = r->rs;
     read_strmap(r, &rs->routes, rs->nclasses, "route to a class out of range");
     rs->nprocs = rcount(r, 1 + 4 * PF_COUNT);
-    rs->procs = arena_zalloc(r->a, (rs->nprocs + 1) * sizeof(*rs->procs));
+    rs->procs = ralloc(r, (rs->nprocs + 1) * sizeof(*rs->procs));
     for (size_t i = 0; i < rs->nprocs && !r->bad; i++) {
         rs->procs[i].end = r8(r) != 0;
         for (int f = 0; f < PF_COUNT && !r->bad; f++) {
@@ -1106,12 +1190,66 @@ static bool check_header(const uint8_t *buf, size_t len, const uint8_t key[RC_KE
         return false;
     }
     uint8_t sum[RC_KEY_LEN];
-    rulecache_sha256(buf + SN_HEADER, len - SN_HEADER, sum);
+    rulecache_sum(buf + SN_HEADER, len - SN_HEADER, sum);
     if (memcmp(buf + 24 + RC_KEY_LEN, sum, RC_KEY_LEN) != 0) {
         snprintf(why, whylen, "checksum mismatch (damaged)");
         return false;
     }
     return true;
+}
+
+/* The ruleset's region: address space for everything a file of len bytes
+ * decodes to (its tables, strings and databases take at most a few times
+ * its bytes; beyond, the arena), aligned and asked for huge pages. A warm
+ * load was mostly page faults: first touches of fresh memory, each a trap,
+ * costly on virtual machines; in 2 MiB pages there are a few. Pages never
+ * touched cost nothing, and the tail left unused is given back. */
+#define SN_HUGE (2u << 20)
+
+size_t snapshot_region_cap;
+
+static void region_map(struct rd *r, size_t len)
+{
+    size_t cap = ((len > SIZE_MAX / 8 ? SIZE_MAX / 8 : len) * 3 + SN_HUGE + SN_HUGE - 1) & ~(size_t)(SN_HUGE - 1);
+    if (snapshot_region_cap) /* tests: the region filled up, the rest from elsewhere */
+        cap = snapshot_region_cap;
+    uint8_t *m = mmap(NULL, cap + SN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return; /* all from the arena */
+    size_t head = (SN_HUGE - ((uintptr_t)m & (SN_HUGE - 1))) & (SN_HUGE - 1);
+    if (head)
+        munmap(m, head);
+    if (SN_HUGE - head)
+        munmap(m + head + cap, SN_HUGE - head);
+    r->mem = m + head;
+    r->cap = cap;
+    ASAN_POISON_MEMORY_REGION(r->mem, cap);
+#ifdef MADV_HUGEPAGE
+    if (len >= SN_HUGE)                      /* a small file's few tables would each zero a huge page */
+        madvise(r->mem, cap, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+}
+
+void snapshot_region_unmap(uint8_t *mem, size_t len)
+{
+    if (!mem)
+        return;
+    ASAN_UNPOISON_MEMORY_REGION(mem, len); /* the address range may be mapped again */
+    munmap(mem, len);
+}
+
+/* The region to the ruleset, its unused tail unmapped. */
+static void region_keep(struct rd *r)
+{
+    if (!r->mem)
+        return;
+    size_t keep = (r->used + SN_HUGE - 1) & ~(size_t)(SN_HUGE - 1);
+    if (!keep)
+        keep = SN_HUGE;
+    if (keep < r->cap)
+        snapshot_region_unmap(r->mem + keep, r->cap - keep);
+    r->rs->region = r->mem;
+    r->rs->region_len = keep < r->cap ? keep : r->cap;
 }
 
 struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint8_t key[RC_KEY_LEN],
@@ -1127,6 +1265,7 @@ struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint
     strmap_init(&rs->proc_routes);
     struct rd r = {
         .p = buf + SN_HEADER, .len = len - SN_HEADER, .why = why, .whylen = whylen, .rs = rs, .a = &rs->arena};
+    region_map(&r, len);
     read_fields(&r);
     rs->natoms = r32(&r);
     if (rs->natoms > r.len) /* each atom is in some group's table, a word each */
@@ -1140,8 +1279,7 @@ struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint
     read_tail(&r, d);
     if (!r.bad && r.off != r.len)
         bad(&r, "bytes after the end");
-    free(r.nodes);
-    free(r.depth);
+    region_keep(&r);
     if (r.bad) {
         stoat_ruleset_destroy(rs);
         snapshot_diags_free(d);

@@ -42,4 +42,10 @@ uint8_t *snapshot_encode(const struct stoat_ruleset *rs, const struct snap_diags
 struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint8_t key[RC_KEY_LEN],
                                       struct snap_diags *d, char *why, size_t whylen);
 
+/* Tests only: the size of a decoded ruleset's region (0: from the file's). */
+extern size_t snapshot_region_cap;
+
+/* Unmaps a decoded ruleset's region (stoat_ruleset_destroy). */
+void snapshot_region_unmap(uint8_t *mem, size_t len);
+
 #endif

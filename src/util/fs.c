@@ -66,6 +66,8 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx);
+
 static int walk(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx)
 {
     struct stat st;
@@ -78,6 +80,14 @@ static int walk(const char *path, int depth, bool (*accept)(const char *), fs_fi
         return fn(ctx, path);
     if (!S_ISDIR(st.st_mode))
         return 0;
+    return walk_dir(path, depth, accept, fn, err, ctx);
+}
+
+/* A folder's entries in name order; one the folder itself says is a folder
+ * (d_type) is entered without a stat of its own: two system calls fewer
+ * per folder, hundreds in a rule tree. */
+static int walk_dir(const char *path, int depth, bool (*accept)(const char *), fs_file_fn fn, fs_err_fn err, void *ctx)
+{
     if (depth >= FS_MAX_DEPTH) {
         if (err)
             err(ctx, path, "directory nesting deeper than 32 levels, not entered");
@@ -101,7 +111,7 @@ static int walk(const char *path, int depth, bool (*accept)(const char *), fs_fi
         size_t nl = strlen(de->d_name);
         names[n] = xmalloc(nl + 2);
         memcpy(names[n], de->d_name, nl + 1);
-        names[n++][nl + 1] = de->d_type == DT_REG ? 'f' : '?';
+        names[n++][nl + 1] = de->d_type == DT_REG ? 'f' : de->d_type == DT_DIR ? 'd' : '?';
     }
     closedir(d);
     qsort(names, n, sizeof(*names), cmp_names);
@@ -110,10 +120,12 @@ static int walk(const char *path, int depth, bool (*accept)(const char *), fs_fi
         if (rc == 0) {
             char *child = fs_join(path, names[i]);
             struct stat cst;
-            bool reg = names[i][strlen(names[i]) + 1] == 'f';
-            if (reg) {
+            char type = names[i][strlen(names[i]) + 1];
+            if (type == 'f') {
                 if (!accept || accept(names[i]))
                     rc = fn(ctx, child);
+            } else if (type == 'd') {
+                rc = walk_dir(child, depth + 1, accept, fn, err, ctx);
             } else if (lstat(child, &cst) == 0 && S_ISDIR(cst.st_mode)) {
                 rc = walk(child, depth + 1, accept, fn, err, ctx);
             } else if (lstat(child, &cst) == 0 && S_ISLNK(cst.st_mode) && stat(child, &cst) == 0 &&

@@ -195,7 +195,7 @@ static void snap_one(const uint8_t *data, size_t size)
         if (off < len)
             f[off] = data[i + 2];
     }
-    SHA256(f + HEADER, len - HEADER, f + 24 + RC_KEY_LEN);
+    rulecache_sum(f + HEADER, len - HEADER, f + 24 + RC_KEY_LEN);
     if (snap_read(f, len) && len != snap_len)
         abort(); /* every section's end is checked: a cut file cannot be whole */
     free(f);

@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +138,12 @@ static unsigned scan(hs_database_t *db, const char *s)
 static void fix_sum(uint8_t *buf, size_t len)
 {
     SHA256(buf + 88, len - 88, buf + 56);
+}
+
+/* The whole-ruleset file's damage check is not a SHA-256 (cache.c). */
+static void fix_snap_sum(uint8_t *buf, size_t len)
+{
+    rulecache_sum(buf + 88, len - 88, buf + 56);
 }
 
 static void put64(uint8_t *p, uint64_t v)
@@ -715,22 +722,197 @@ static void test_snapshot_hostile_with_fitting_checksum(void **state)
         for (int k = 0; k < (i % 7 ? 1 : 2); k++) {
             uint8_t keep = buf[i];
             buf[i] = k ? 0xff : (uint8_t)(keep ^ 0x01);
-            fix_sum(buf, len);
+            fix_snap_sum(buf, len);
             accepted += snap_decode(buf, len);
             tried++;
             buf[i] = keep;
         }
     }
-    fix_sum(buf, len);
+    fix_snap_sum(buf, len);
     assert_true(snap_decode(buf, len));
     assert_true(accepted < tried);         /* most changes are caught */
     for (size_t n = 89; n < len; n += 3) { /* every third cut: the cheap test above has every one */
         put64(buf + 16, n - 88);
-        fix_sum(buf, n);
+        fix_snap_sum(buf, n);
         if (snap_decode(buf, n))
             fail_msg("a ruleset file cut to %zu of %zu bytes (length and checksum fitted) was accepted", n, len);
     }
     free(buf);
+}
+
+/* A warm load compiles no regex: each is compiled on first use, by
+ * whichever hunting thread comes first, once. */
+struct re_race {
+    const struct pattern *p;
+    pcre2_code *got;
+};
+
+static void *re_first_use(void *arg)
+{
+    struct re_race *x = arg;
+    x->got = pattern_regex(x->p);
+    return NULL;
+}
+
+static bool re_matches(pcre2_code *re, const char *s)
+{
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+static void test_snapshot_regex_on_first_use(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    char why[400];
+    struct stoat_ruleset *rs = snapshot_decode(buf, len, snap_key, &d, why, sizeof(why));
+    assert_non_null(rs);
+    assert_int_equal(rs->nregexes, 0);
+    assert_int_equal(rs->nlazy_re, 1);
+    const struct pattern *p = rs->lazy_re[0];
+    assert_null(atomic_load(&p->re));
+    struct re_race x[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        x[i] = (struct re_race){.p = p};
+        assert_int_equal(pthread_create(&t[i], NULL, re_first_use, &x[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_ptr_equal(x[i].got, x[0].got);
+    assert_ptr_equal(atomic_load(&p->re), x[0].got);
+    assert_true(re_matches(x[0].got, "run mimikatz now"));
+    assert_false(re_matches(x[0].got, "mimi\natz"));
+    stoat_ruleset_destroy(rs); /* the regex goes with it (LeakSanitizer) */
+    snapshot_diags_free(&d);
+    snapshot_diags_init(&d);
+    /* a source that no longer compiles, under a fitting checksum: read, and
+     * the pattern matches nothing (never a crash, never a NULL to match) */
+    uint8_t *at = memmem(buf, len, "mimi.atz", 8);
+    assert_non_null(at);
+    at[4] = '(';
+    fix_snap_sum(buf, len);
+    rs = snapshot_decode(buf, len, snap_key, &d, why, sizeof(why));
+    assert_non_null(rs);
+    pcre2_code *re = pattern_regex(rs->lazy_re[0]);
+    assert_non_null(re);
+    assert_false(re_matches(re, "mimi(atz"));
+    assert_false(re_matches(re, "mimikatz"));
+    stoat_ruleset_destroy(rs);
+    snapshot_diags_free(&d);
+    free(buf);
+}
+
+/* A region too small for what the file decodes to: the rest comes from
+ * the arena, malloc and Hyperscan's own allocation, and is freed as such
+ * (ASan and LeakSanitizer check it in make test). */
+static void test_snapshot_region_fills_up(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = snap_file(&len);
+    const size_t caps[] = {4096, 16384, 65536};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(*caps); i++) {
+        snapshot_region_cap = caps[i];
+        struct snap_diags d;
+        snapshot_diags_init(&d);
+        char why[400];
+        struct stoat_ruleset *rs = snapshot_decode(buf, len, snap_key, &d, why, sizeof(why));
+        snapshot_region_cap = 0;
+        assert_non_null(rs);
+        assert_int_equal(stoat_ruleset_count(rs), 3);
+        size_t l2;
+        uint8_t *again = snapshot_encode(rs, &d, snap_key, &l2, why, sizeof(why));
+        assert_non_null(again);
+        assert_int_equal(l2, len);
+        assert_memory_equal(again, buf, len);
+        free(again);
+        stoat_ruleset_destroy(rs);
+        snapshot_diags_free(&d);
+    }
+    free(buf);
+}
+
+/* Through a hunt: a warm-loaded rule whose regex is compiled on first use
+ * decides as the cold-loaded one does, with two threads (the rule feeds
+ * the correlation "three": three matches by one user raise it; its other
+ * branches are kept false: a Product, no Company, no address). */
+static size_t regex_hunt(const struct stoat_ruleset *rs, const char *cmd)
+{
+    char ev[1200];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        n += (size_t)snprintf(ev + n, sizeof(ev) - n,
+                              "{\"Channel\":\"Microsoft-Windows-Sysmon/Operational\",\"EventID\":1,"
+                              "\"UtcTime\":\"2026-01-01 10:00:0%d.000\",\"User\":\"CORP\\\\bob\",\"Product\":\"p\","
+                              "\"CommandLine\":\"%s\",\"Image\":\"C:\\\\w\\\\cmd.exe\","
+                              "\"ParentImage\":\"C:\\\\w\\\\explorer.exe\"}\n",
+                              i, cmd);
+    struct tu_hunt h;
+    struct tu_hunt_opts o = {.threads = 2};
+    assert_int_equal(tu_hunt_data(rs, ev, n, ".jsonl", &o, &h), STOAT_OK);
+    size_t alerts = h.n;
+    tu_hunt_free(&h);
+    return alerts;
+}
+
+static void test_snapshot_regex_hunts(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    size_t hit[2], miss[2];
+    for (int k = 0; k < 2; k++) {
+        struct tu_diags ds = {0};
+        struct stoat_load_stats st;
+        struct stoat_ruleset *rs = snap_load(dir, &ds, &st);
+        assert_non_null(rs);
+        assert_int_equal(st.prefilter_cached, k == 1);
+        assert_int_equal(rs->nlazy_re, k == 1 ? 1 : 0);
+        miss[k] = regex_hunt(rs, "x mimi katz y");
+        hit[k] = regex_hunt(rs, "x mimikatz y");
+        stoat_ruleset_destroy(rs);
+        tu_diags_free(&ds);
+    }
+    assert_int_equal(miss[0], 0);
+    assert_true(hit[0] >= 1);
+    assert_int_equal(miss[1], miss[0]);
+    assert_int_equal(hit[1], hit[0]);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* The damage check: every one-bit change and every other length changes
+ * it (cache.c: a change stays in its lane for good). */
+static void test_damage_sum(void **state)
+{
+    (void)state;
+    uint8_t b[300], base[RC_KEY_LEN], got[RC_KEY_LEN];
+    for (size_t i = 0; i < sizeof(b); i++)
+        b[i] = (uint8_t)(i * 37 + 11);
+    rulecache_sum(b, sizeof(b), base);
+    for (size_t i = 0; i < sizeof(b); i++)
+        for (int bit = 0; bit < 8; bit++) {
+            b[i] ^= (uint8_t)(1u << bit);
+            rulecache_sum(b, sizeof(b), got);
+            if (!memcmp(got, base, RC_KEY_LEN))
+                fail_msg("bit %d of byte %zu flipped, same sum", bit, i);
+            b[i] ^= (uint8_t)(1u << bit);
+        }
+    for (size_t n = 0; n < sizeof(b); n++) {
+        rulecache_sum(b, n, got);
+        if (!memcmp(got, base, RC_KEY_LEN))
+            fail_msg("cut to %zu bytes, same sum", n);
+    }
+    memset(b, 0, sizeof(b)); /* zeros of two lengths (a file cut and padded) differ too */
+    rulecache_sum(b, 64, base);
+    rulecache_sum(b, 96, got);
+    assert_memory_not_equal(base, got, RC_KEY_LEN);
 }
 
 /* Through the loader: a damaged whole-ruleset file is noted and rebuilt. */
@@ -846,6 +1028,75 @@ static void test_snapshot_by_stat(void **state)
     free(rules);
 }
 
+/* Many rule files: their stat is taken in threads at the build (loader.c,
+ * stat_files); an edit in place of any one of them is still seen, and a
+ * file gone between the walk and the build is reported, not indexed. */
+static void write_rule(const char *dir, int i, const char *title)
+{
+    char file[600];
+    snprintf(file, sizeof(file), "%s/r%04d.yml", dir, i);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "title: %s\nlogsource: {product: windows, category: process_creation}\n"
+            "detection:\n  sel: {Image|endswith: '\\\\w%04d.exe'}\n  condition: sel\n",
+            title, i);
+    fclose(f);
+}
+
+static void test_snapshot_by_stat_many(void **state)
+{
+    (void)state;
+    enum {
+        N = 1100,
+        EDIT = 777
+    };
+    char *cache = tu_temp_dir(), *rules = tu_temp_dir();
+    for (int i = 0; i < N; i++)
+        write_rule(rules, i, "AAAA");
+    sleep(3); /* old enough to be trusted by stat */
+    struct stoat_load_stats st;
+    stoat_ruleset_destroy(path_load(cache, rules, &st));
+    assert_false(st.prefilter_cached);
+    assert_int_equal(count_files(cache, ".rsi"), 1);
+    struct stoat_ruleset *rs = path_load(cache, rules, &st); /* by the index */
+    assert_true(st.prefilter_cached);
+    assert_int_equal(stoat_ruleset_count(rs), N);
+    stoat_ruleset_destroy(rs);
+    write_rule(rules, EDIT, "BBBB");   /* in place, the same size */
+    rs = path_load(cache, rules, &st); /* (its prefilter is the old one's) */
+    assert_int_equal(stoat_ruleset_count(rs), N);
+    assert_string_equal(stoat_ruleset_rule(rs, EDIT)->title, "BBBB");
+    stoat_ruleset_destroy(rs);
+    /* a file removed after the walk, before the build: reported, the load
+     * not indexed, the rest loaded */
+    struct tu_diags ds = {0};
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
+    char gone[600];
+    snprintf(gone, sizeof(gone), "%s/r%04d.yml", rules, 5);
+    assert_int_equal(unlink(gone), 0);
+    size_t indexes = count_files(cache, ".rsi");
+    rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, &st);
+    assert_int_equal(stoat_ruleset_count(rs), N - 1);
+    assert_int_equal(st.rejected, 1);
+    const struct tu_diag *d = tu_diags_find(&ds, "cannot read rule file");
+    assert_non_null(d);
+    assert_non_null(strstr(d->text, "r0005.yml"));
+    assert_int_equal(count_files(cache, ".rsi"), indexes);
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+    tu_rm_rf(cache);
+    tu_rm_rf(rules);
+    free(cache);
+    free(rules);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +1116,11 @@ int main(void)
         cmocka_unit_test(test_snapshot_hostile_with_fitting_checksum),
         cmocka_unit_test(test_snapshot_damaged_is_rebuilt),
         cmocka_unit_test(test_snapshot_by_stat),
+        cmocka_unit_test(test_snapshot_regex_on_first_use),
+        cmocka_unit_test(test_snapshot_regex_hunts),
+        cmocka_unit_test(test_snapshot_region_fills_up),
+        cmocka_unit_test(test_damage_sum),
+        cmocka_unit_test(test_snapshot_by_stat_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,6 +382,23 @@ static void test_timestamp_to_ns_and_format(void **state)
     assert_string_equal(buf, "2024-02-29T23:59:59.000000Z");
     format_time_ns(951782400LL * 1000000000LL, buf); /* 2000-02-29, a leap century */
     assert_string_equal(buf, "2000-02-29T00:00:00.000000Z");
+    /* the same bytes as the printf form, from before 1970 to the end of
+     * int64 nanoseconds, odd fractions included */
+    for (int64_t ns = INT64_MIN + 1; ns < INT64_MAX - 7777777777777777LL; ns += 7777777777777777LL + 123457) {
+        char want[64];
+        format_time_ns(ns, buf);
+        int64_t secs = ns / 1000000000LL, frac = ns % 1000000000LL;
+        if (frac < 0) {
+            frac += 1000000000LL;
+            secs--;
+        }
+        time_t tt = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(frac / 1000));
+        assert_string_equal(buf, want);
+    }
     /* round trip every 17 hours and a bit across four years */
     for (int64_t s = 1577836800; s < 1577836800 + 4 * 366 * 86400LL; s += 61237) {
         int64_t ns = s * 1000000000LL + 123456000;

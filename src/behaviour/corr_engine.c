@@ -449,6 +449,21 @@ size_t corr_bytes(const struct corr_engine *e)
     return sizeof(*e) + e->ncorrs * sizeof(*e->active) + e->nseen + corr_engine_bytes(e);
 }
 
+size_t corr_trim(struct corr_engine *e, size_t target)
+{
+    if (!e || e->busy)
+        return corr_bytes(e);
+    for (struct group *v = e->lru_first; v && corr_bytes(e) > target;) {
+        struct group *next = v->lnext;
+        if (!v->pinned) {
+            corr_group_free(e, v);
+            e->st.evicted_groups++;
+        }
+        v = next;
+    }
+    return corr_bytes(e);
+}
+
 void corr_destroy(struct corr_engine *e)
 {
     if (!e)

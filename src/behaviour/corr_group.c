@@ -478,21 +478,6 @@ static bool make_room(struct corr_engine *e, struct group *cur, size_t extra)
     return corr_engine_bytes(e) + extra <= e->o.max_bytes;
 }
 
-size_t corr_trim(struct corr_engine *e, size_t target)
-{
-    if (!e || e->busy)
-        return corr_bytes(e);
-    for (struct group *v = e->lru_first; v && corr_bytes(e) > target;) {
-        struct group *next = v->lnext;
-        if (!v->pinned) {
-            corr_group_free(e, v);
-            e->st.evicted_groups++;
-        }
-        v = next;
-    }
-    return corr_bytes(e);
-}
-
 void corr_enforce_caps(struct corr_engine *e, struct group *cur)
 {
     make_room(e, cur, 0);

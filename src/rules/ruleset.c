@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "rules/ruleset.h"
-#include "rules/snapshot.h"
 
 /* the user's rules: hidden ones are behaviour's machinery */
 size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
@@ -70,6 +69,7 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
     if (rs->attached_free)
         rs->attached_free(rs->attached);
     arena_free(&rs->arena);
-    snapshot_region_unmap(rs->region, rs->region_len);
+    if (rs->region_unmap)
+        rs->region_unmap(rs->region, rs->region_len);
     free(rs);
 }

@@ -127,6 +127,7 @@ struct stoat_ruleset {
      * lists those patterns, whose regexes go with the ruleset. */
     uint8_t *region;
     size_t region_len;
+    void (*region_unmap)(uint8_t *mem, size_t len); /* set with region, by whoever mapped it */
     const struct pattern **lazy_re;
     size_t nlazy_re;
 };

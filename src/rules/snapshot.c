@@ -1249,6 +1249,7 @@ static void region_keep(struct rd *r)
     if (keep < r->cap)
         snapshot_region_unmap(r->mem + keep, r->cap - keep);
     r->rs->region = r->mem;
+    r->rs->region_unmap = snapshot_region_unmap;
     r->rs->region_len = keep < r->cap ? keep : r->cap;
 }
 

@@ -478,9 +478,12 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
             (unsigned long long)fs.cross_new_edges, (unsigned long long)fs.cross_incidents,
             (unsigned long long)fs.cross_known);
     fprintf(stderr,
-            "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already\n", id,
-            (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,
-            (unsigned long long)fs.cross_corr_known);
+            "fleet %s: incidents stored before: %llu; correlations across hosts: %llu stored, %llu known already; "
+            "a host's correlation windows rebuilt %llu times (its matches came out of order), %llu matches too "
+            "late, %llu not kept for a rebuild (memory)\n",
+            id, (unsigned long long)fs.incidents_known, (unsigned long long)fs.cross_corr,
+            (unsigned long long)fs.cross_corr_known, (unsigned long long)fs.hunt.corr_rebuilt,
+            (unsigned long long)fs.hunt.corr_late, (unsigned long long)fs.hunt.corr_unkept);
     if (e != STOAT_OK)
         rc = EXIT_FATAL;
     for (size_t i = 0; i < nsinks; i++)

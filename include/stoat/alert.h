@@ -186,6 +186,9 @@ struct stoat_hunt_stats {
     uint64_t corr_evicted;      /* correlation groups or events dropped to stay within memory */
     uint64_t corr_unusable;     /* matches without a field their correlation groups by */
     uint64_t corr_batches;      /* time-sorted batches the matches were fed in (1 unless memory ran out) */
+    uint64_t corr_rebuilt;      /* fleet worker: a host's correlation windows rebuilt for a match older than
+                                   those it was fed (its events came out of order) */
+    uint64_t corr_unkept;       /* fleet worker: matches no longer kept for such a rebuild, for memory */
     uint64_t evaluated;         /* rule evaluations after the prefilter */
     uint64_t candidates;        /* rules that routing alone would have evaluated */
     uint64_t regex_limited;     /* rule evaluations a regex limit left undecided (counted as no match) */

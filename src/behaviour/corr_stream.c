@@ -28,8 +28,19 @@
 struct corr_kept {
     int64_t key;  /* time (or the last time before it) */
     uint64_t seq; /* input order among equal times */
-    size_t off;   /* into corr_kept */
+    size_t off;   /* into the list's bytes */
+    uint32_t len; /* the record's */
 };
+
+/* Kept matches: their records back to back (offsets rise with the index)
+ * and the index. */
+struct corr_keep {
+    struct buf b;
+    struct corr_kept *ix;
+    size_t n, cap;
+};
+
+#define KEPT_HEAD 32 /* a record's fixed part: rule, alert id, time, three lengths */
 
 #define CORR_VIEW_MAX 64 /* fields a correlation may read per event */
 
@@ -54,8 +65,11 @@ struct corr_evidence {
 struct corr_host {
     struct corr_engine *e;
     int64_t newest;              /* INT64_MIN: none yet */
-    size_t bytes;                /* corr_bytes when last counted */
+    size_t bytes;                /* corr_bytes and the kept matches' when last counted */
     uint32_t fed_prev, fed_next; /* the list by last feed; NO_HOST ends it */
+    struct corr_keep fed;        /* rebuilding: the matches fed, within the lateness */
+    bool partial;                /* some of them were dropped for memory: no rebuild */
+    uint8_t mark;                /* MARK_*: during one batch */
 };
 
 #define NO_HOST UINT32_MAX
@@ -84,9 +98,9 @@ struct corr_stream {
     bool corr_live;
     struct corr_opts corr_opts;
     struct fieldtab corr_names; /* the fields correlations read */
-    struct buf corr_kept;       /* offline: matches kept until the end */
-    struct corr_kept *corr_index;
-    size_t ncorr_index, corr_index_cap;
+    struct corr_keep pend;      /* offline: matches kept until the end (or idle) */
+    uint64_t seq;               /* matches taken: input order */
+    bool rebuild;               /* a fleet worker's: a host's late match rebuilds its engine */
     int64_t corr_last_time;         /* for matches without a time */
     struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
@@ -269,8 +283,10 @@ static struct corr_host *engine_for(struct corr_stream *s, const char *host)
             XGROW(s->eng, s->capeng, s->neng + 1);
             s->eng[s->neng++] = (struct corr_host){.newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
         }
-        if (!s->eng[i].e) /* new, or given back to stay within the cap */
+        if (!s->eng[i].e) { /* new, or given back to stay within the cap */
             s->eng[i].e = corr_create_like(s->plan);
+            s->eng[i].partial = s->eng[i].fed.n > 0; /* starts anew: what it keeps from now is whole */
+        }
     }
     return &s->eng[i];
 }
@@ -302,9 +318,21 @@ static void fed_now(struct corr_stream *s, uint32_t i)
         s->fed_oldest = i;
 }
 
+static size_t keep_bytes(const struct corr_keep *k)
+{
+    return k->b.len + k->n * sizeof(*k->ix);
+}
+
+static void keep_free(struct corr_keep *k)
+{
+    buf_free(&k->b);
+    free(k->ix);
+    *k = (struct corr_keep){0};
+}
+
 static void recount(struct corr_stream *s, struct corr_host *h)
 {
-    size_t now = corr_bytes(h->e);
+    size_t now = corr_bytes(h->e) + keep_bytes(&h->fed);
     s->eng_bytes = s->eng_bytes - h->bytes + now;
     h->bytes = now;
 }
@@ -318,19 +346,34 @@ static void add_stats(struct corr_stream *s, const struct corr_engine *e)
     s->stats->corr_unusable += cs.unusable;
 }
 
-/* Back under the cap: from the hosts fed least recently, the one just fed
- * last of all. A host left without groups gives its engine back too (its
- * fixed part counts when thousands of hosts go quiet); the next match
- * makes a new one, and the host's newest event is kept here. */
+/* A host's kept matches go for memory: its late matches are late from now
+ * on, as without keeping, until it starts anew (engine_for). */
+static void unkeep(struct corr_stream *s, uint32_t i)
+{
+    struct corr_host *h = &s->eng[i];
+    s->stats->corr_unkept += h->fed.n;
+    keep_free(&h->fed);
+    h->partial = true;
+    recount(s, h);
+}
+
+/* Back under the cap: from the hosts fed least recently, first their kept
+ * matches (only a late match needs them), then their groups; the host
+ * being fed (cur) last of all. A host left without groups gives its engine
+ * back too (its fixed part counts when thousands of hosts go quiet); the
+ * next match makes a new one, and the host's newest event is kept here. */
 static void keep_cap(struct corr_stream *s, uint32_t cur)
 {
     size_t cap = s->corr_opts.max_bytes;
+    for (uint32_t i = s->fed_oldest; i != NO_HOST && s->eng_bytes > cap; i = s->eng[i].fed_prev)
+        if (i != cur && s->eng[i].fed.n)
+            unkeep(s, i);
     for (uint32_t i = s->fed_oldest; i != NO_HOST && s->eng_bytes > cap;) {
         uint32_t prev = s->eng[i].fed_prev;
         struct corr_host *h = &s->eng[i];
         if (i != cur && h->e) {
-            size_t over = s->eng_bytes - cap;
-            corr_trim(h->e, h->bytes > over ? h->bytes - over : 0);
+            size_t over = s->eng_bytes - cap, eb = corr_bytes(h->e);
+            corr_trim(h->e, eb > over ? eb - over : 0);
             struct corr_stats cs;
             corr_get_stats(h->e, &cs);
             if (!cs.groups) {
@@ -345,8 +388,8 @@ static void keep_cap(struct corr_stream *s, uint32_t cur)
     }
     if (s->eng_bytes > cap && cur != NO_HOST) {
         struct corr_host *h = &s->eng[cur];
-        size_t over = s->eng_bytes - cap;
-        corr_trim(h->e, h->bytes > over ? h->bytes - over : 0);
+        size_t over = s->eng_bytes - cap, eb = corr_bytes(h->e);
+        corr_trim(h->e, eb > over ? eb - over : 0);
         recount(s, h);
     }
 }
@@ -395,40 +438,174 @@ static int kept_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Kept match i of k into its host's engine. */
+static void feed_one(struct corr_stream *s, const struct corr_keep *k, size_t i)
+{
+    struct stoat_field view[CORR_VIEW_MAX];
+    const char *p = k->b.p + k->ix[i].off;
+    struct corr_input in = {.rule = get32(&p)};
+    in.alert_id = get64(&p);
+    in.time_ns = (int64_t)get64(&p);
+    uint32_t hl = get32(&p), nf = get32(&p), gl = get32(&p);
+    in.host = hl ? p : NULL;
+    p += hl ? hl + 1 : 0;
+    if (!in.alert_id)
+        in.alert_id = note_evidence(s, in.rule, in.time_ns, p, gl);
+    p += gl;
+    for (uint32_t f = 0; f < nf; f++) {
+        view[f].name_len = get32(&p);
+        view[f].value_len = get32(&p);
+        view[f].type = (uint8_t)*p++;
+        view[f].name = p;
+        p += view[f].name_len;
+        view[f].value = p;
+        p += view[f].value_len;
+    }
+    in.fields = view;
+    in.nfields = nf;
+    corr_feed_now(s, &in);
+}
+
+/* ------------------------------------------- rebuilding (a fleet worker)
+ *
+ * A host's events may reach the worker out of order: a publisher whose
+ * batch timed out (a NATS node died) spools it and sends its newer batches
+ * first. Matches are fed when the worker goes idle, which also moves the
+ * host's clock on; a sliding window that moved on takes no match from
+ * before it, so the older batch, come last, would lose what a hunt over the
+ * host's log finds. So each host keeps the matches it was fed (as kept
+ * here: only the fields correlations read), back to the lateness behind
+ * its newest, within the stream's memory cap (the kept matches go before
+ * any group: keep_cap). When a batch brings a host a match older than what
+ * it was fed, its engine is made anew and fed every kept match in time
+ * order, as a hunt would be. What fires again is known to the store by
+ * rule, group and window (the centre asks it), so it is not stored twice;
+ * fleet/xcorr.c does the same for the correlations spanning hosts. */
+
+#define MARK_FED    1 /* the host has matches in the batch */
+#define MARK_LATE   2 /* some older than it was fed: rebuilt */
+#define MARK_DIRECT 4 /* late, but its kept matches are not whole: fed as they come (late) */
+
+static void keep_copy(struct corr_keep *to, const struct corr_keep *from, size_t i)
+{
+    struct corr_kept e = from->ix[i];
+    XGROW(to->ix, to->cap, to->n + 1);
+    to->ix[to->n++] = (struct corr_kept){.key = e.key, .seq = e.seq, .off = to->b.len, .len = e.len};
+    buf_put(&to->b, from->b.p + e.off, e.len);
+}
+
+/* The kept matches in time order, their bytes too (offsets rise again). */
+static void keep_sort(struct corr_keep *k)
+{
+    qsort(k->ix, k->n, sizeof(*k->ix), kept_cmp);
+    struct corr_keep sorted = {0};
+    for (size_t i = 0; i < k->n; i++)
+        keep_copy(&sorted, k, i);
+    keep_free(k);
+    *k = sorted;
+}
+
+/* Forgets the matches before cut: no window can take them any more. */
+static void keep_prune(struct corr_keep *k, int64_t cut)
+{
+    if (!k->n || k->ix[0].key >= cut)
+        return;
+    size_t w = 0, at = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        struct corr_kept e = k->ix[i];
+        if (e.key < cut)
+            continue;
+        memmove(k->b.p + at, k->b.p + e.off, e.len);
+        e.off = at;
+        at += e.len;
+        k->ix[w++] = e;
+    }
+    k->n = w;
+    k->b.len = at;
+}
+
+static const char *kept_host(const struct corr_keep *k, size_t i)
+{
+    const char *p = k->b.p + k->ix[i].off + 20; /* past rule, alert id, time */
+    return get32(&p) ? k->b.p + k->ix[i].off + KEPT_HEAD : NULL;
+}
+
+/* Host i's engine anew, fed every kept match in time order. */
+static void rebuild(struct corr_stream *s, uint32_t i)
+{
+    struct corr_host *h = &s->eng[i];
+    keep_sort(&h->fed);
+    if (h->e) {
+        add_stats(s, h->e);
+        corr_destroy(h->e);
+    }
+    h->e = corr_create_like(s->plan);
+    h->newest = INT64_MIN;
+    recount(s, h);
+    s->stats->corr_rebuilt++;
+    for (size_t k = 0; k < s->eng[i].fed.n; k++) /* the same host: eng does not move */
+        feed_one(s, &s->eng[i].fed, k);
+}
+
+/* The batch (time-sorted) host by host: kept, then fed, or a late host
+ * rebuilt once; then what the lateness left behind is forgotten. */
+static void feed_rebuilding(struct corr_stream *s)
+{
+    const struct corr_keep *pk = &s->pend;
+    uint32_t *hi = xmalloc(pk->n * sizeof(*hi));
+    for (size_t i = 0; i < pk->n; i++) {
+        hi[i] = (uint32_t)(engine_for(s, kept_host(pk, i)) - s->eng);
+        struct corr_host *h = &s->eng[hi[i]];
+        h->mark |= MARK_FED;
+        if (h->newest != INT64_MIN && pk->ix[i].key < h->newest)
+            h->mark |= MARK_LATE;
+    }
+    for (size_t i = 0; i < pk->n; i++) {
+        keep_copy(&s->eng[hi[i]].fed, pk, i);
+        if (!(s->eng[hi[i]].mark & MARK_LATE))
+            feed_one(s, pk, i);
+    }
+    for (size_t i = 0; i < pk->n; i++) {
+        struct corr_host *h = &s->eng[hi[i]];
+        if ((h->mark & (MARK_LATE | MARK_DIRECT)) == MARK_LATE) {
+            if (h->partial) {
+                h->mark |= MARK_DIRECT;
+            } else {
+                h->mark &= (uint8_t)~MARK_LATE;
+                rebuild(s, hi[i]);
+            }
+        }
+        if (s->eng[hi[i]].mark & MARK_DIRECT)
+            feed_one(s, pk, i);
+    }
+    for (size_t i = 0; i < pk->n; i++) {
+        struct corr_host *h = &s->eng[hi[i]];
+        if (!h->mark)
+            continue;
+        h->mark = 0;
+        if (h->newest != INT64_MIN && h->newest > INT64_MIN + s->corr_opts.lateness_ns)
+            keep_prune(&h->fed, h->newest - s->corr_opts.lateness_ns);
+        recount(s, h);
+    }
+    if (s->eng_bytes > s->corr_opts.max_bytes)
+        keep_cap(s, NO_HOST);
+    free(hi);
+}
+
 /* Feeds the kept matches in time order and forgets them. */
 static void corr_feed_kept(struct corr_stream *s)
 {
-    if (!s->ncorr_index)
+    if (!s->pend.n)
         return;
-    qsort(s->corr_index, s->ncorr_index, sizeof(*s->corr_index), kept_cmp);
-    struct stoat_field view[CORR_VIEW_MAX];
-    for (size_t i = 0; i < s->ncorr_index; i++) {
-        const char *p = s->corr_kept.p + s->corr_index[i].off;
-        struct corr_input in = {.rule = get32(&p)};
-        in.alert_id = get64(&p);
-        in.time_ns = (int64_t)get64(&p);
-        uint32_t hl = get32(&p), nf = get32(&p), gl = get32(&p);
-        in.host = hl ? p : NULL;
-        p += hl ? hl + 1 : 0;
-        if (!in.alert_id)
-            in.alert_id = note_evidence(s, in.rule, in.time_ns, p, gl);
-        p += gl;
-        for (uint32_t k = 0; k < nf; k++) {
-            view[k].name_len = get32(&p);
-            view[k].value_len = get32(&p);
-            view[k].type = (uint8_t)*p++;
-            view[k].name = p;
-            p += view[k].name_len;
-            view[k].value = p;
-            p += view[k].value_len;
-        }
-        in.fields = view;
-        in.nfields = nf;
-        corr_feed_now(s, &in);
-    }
+    qsort(s->pend.ix, s->pend.n, sizeof(*s->pend.ix), kept_cmp);
+    if (s->rebuild)
+        feed_rebuilding(s);
+    else
+        for (size_t i = 0; i < s->pend.n; i++)
+            feed_one(s, &s->pend, i);
     s->stats->corr_batches++;
-    s->ncorr_index = 0;
-    buf_clear(&s->corr_kept);
+    s->pend.n = 0;
+    buf_clear(&s->pend.b);
 }
 
 /* One match into the engines: fed now (live) or kept to be fed in time
@@ -450,13 +627,12 @@ static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_
     for (size_t i = 0; i < nf; i++)
         need += 9 + view[i].name_len + view[i].value_len;
     need += (host ? strlen(host) + 1 : 0) + glen;
-    if (s->corr_kept.len && s->corr_kept.len + need > s->corr_opts.max_bytes)
+    if (s->pend.b.len && s->pend.b.len + need > s->corr_opts.max_bytes)
         corr_feed_kept(s);
-    XGROW(s->corr_index, s->corr_index_cap, s->ncorr_index + 1);
-    s->corr_index[s->ncorr_index] =
-        (struct corr_kept){.key = s->corr_last_time, .seq = s->ncorr_index, .off = s->corr_kept.len};
-    s->ncorr_index++;
-    struct buf *b = &s->corr_kept;
+    XGROW(s->pend.ix, s->pend.cap, s->pend.n + 1);
+    struct corr_kept *k = &s->pend.ix[s->pend.n++];
+    *k = (struct corr_kept){.key = s->corr_last_time, .seq = s->seq++, .off = s->pend.b.len};
+    struct buf *b = &s->pend.b;
     put32(b, rule);
     put64(b, alert_id);
     put64(b, (uint64_t)time_ns);
@@ -476,6 +652,7 @@ static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_
         buf_put(b, view[i].name, view[i].name_len);
         buf_put(b, view[i].value, view[i].value_len);
     }
+    k->len = (uint32_t)(b->len - k->off);
 }
 
 /* The match goes to the cross-host role: the fields as the rule saw them
@@ -607,6 +784,7 @@ struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, cons
         .rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx, .part = part};
     corr_default_opts(&s->corr_opts);
     s->corr_live = o->corr_live;
+    s->rebuild = part == CORR_PART_HOSTS && !o->corr_live;
     if (o->corr_live && o->corr_lateness_ns > 0)
         s->corr_opts.lateness_ns = o->corr_lateness_ns;
     if (!o->corr_live && o->corr_offline_lateness_ns > 0)
@@ -701,8 +879,10 @@ void corr_stream_destroy(struct corr_stream *s)
     if (!s)
         return;
     free_evidence(s);
-    for (size_t i = 0; i < s->neng; i++)
+    for (size_t i = 0; i < s->neng; i++) {
         corr_destroy(s->eng[i].e);
+        keep_free(&s->eng[i].fed);
+    }
     corr_destroy(s->plan); /* after the engines sharing its tables */
     free(s->eng);
     strmap_free(&s->eng_of);
@@ -710,7 +890,6 @@ void corr_stream_destroy(struct corr_stream *s)
     free(s->skip);
     free(s->reads);
     fieldtab_free(&s->corr_names);
-    buf_free(&s->corr_kept);
-    free(s->corr_index);
+    keep_free(&s->pend);
     free(s);
 }

@@ -271,23 +271,28 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
     s->emit(s->emit_ctx, &a);
 }
 
-static struct corr_host *engine_for(struct corr_stream *s, const char *host)
+/* The host's entry (CORR_PART_HOSTS; else the one engine's), made when new. */
+static uint32_t host_index(struct corr_stream *s, const char *host)
 {
     uint32_t i = 0;
-    if (s->part == CORR_PART_HOSTS) {
-        const char *h = host ? host : "";
-        size_t n = strlen(h);
-        if (!strmap_get(&s->eng_of, h, n, &i)) {
-            i = (uint32_t)s->neng;
-            strmap_put(&s->eng_of, h, n, i);
-            XGROW(s->eng, s->capeng, s->neng + 1);
-            s->eng[s->neng++] = (struct corr_host){.newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
-        }
-        if (!s->eng[i].e) { /* new, or given back to stay within the cap */
-            s->eng[i].e = corr_create_like(s->plan);
-            s->eng[i].partial = s->eng[i].fed.n > 0; /* starts anew: what it keeps from now is whole */
-        }
+    if (s->part != CORR_PART_HOSTS)
+        return 0;
+    const char *h = host ? host : "";
+    size_t n = strlen(h);
+    if (!strmap_get(&s->eng_of, h, n, &i)) {
+        i = (uint32_t)s->neng;
+        strmap_put(&s->eng_of, h, n, i);
+        XGROW(s->eng, s->capeng, s->neng + 1);
+        s->eng[s->neng++] = (struct corr_host){.newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
     }
+    return i;
+}
+
+static struct corr_host *engine_for(struct corr_stream *s, const char *host)
+{
+    uint32_t i = host_index(s, host);
+    if (!s->eng[i].e) /* new, or given back to stay within the cap */
+        s->eng[i].e = corr_create_like(s->plan);
     return &s->eng[i];
 }
 
@@ -357,30 +362,32 @@ static void unkeep(struct corr_stream *s, uint32_t i)
     recount(s, h);
 }
 
-/* Back under the cap: from the hosts fed least recently, first their kept
- * matches (only a late match needs them), then their groups; the host
- * being fed (cur) last of all. A host left without groups gives its engine
+/* Back under the cap: from the hosts fed least recently, each one's kept
+ * matches (only a late match needs them), then its groups; the host being
+ * fed (cur) last of all. A host left without groups gives its engine
  * back too (its fixed part counts when thousands of hosts go quiet); the
  * next match makes a new one, and the host's newest event is kept here. */
 static void keep_cap(struct corr_stream *s, uint32_t cur)
 {
     size_t cap = s->corr_opts.max_bytes;
-    for (uint32_t i = s->fed_oldest; i != NO_HOST && s->eng_bytes > cap; i = s->eng[i].fed_prev)
-        if (i != cur && s->eng[i].fed.n)
-            unkeep(s, i);
     for (uint32_t i = s->fed_oldest; i != NO_HOST && s->eng_bytes > cap;) {
         uint32_t prev = s->eng[i].fed_prev;
         struct corr_host *h = &s->eng[i];
-        if (i != cur && h->e) {
+        if (i != cur && h->fed.n)
+            unkeep(s, i);
+        if (i != cur && h->e && s->eng_bytes > cap) {
             size_t over = s->eng_bytes - cap, eb = corr_bytes(h->e);
             corr_trim(h->e, eb > over ? eb - over : 0);
             struct corr_stats cs;
             corr_get_stats(h->e, &cs);
-            if (!cs.groups) {
+            if (!cs.groups) { /* the host starts anew: what it keeps from now on is whole */
                 add_stats(s, h->e);
                 corr_destroy(h->e);
                 h->e = NULL;
                 fed_unlink(s, i);
+                s->stats->corr_unkept += h->fed.n;
+                keep_free(&h->fed);
+                h->partial = false;
             }
             recount(s, h);
         }
@@ -554,10 +561,10 @@ static void feed_rebuilding(struct corr_stream *s)
     const struct corr_keep *pk = &s->pend;
     uint32_t *hi = xmalloc(pk->n * sizeof(*hi));
     for (size_t i = 0; i < pk->n; i++) {
-        hi[i] = (uint32_t)(engine_for(s, kept_host(pk, i)) - s->eng);
+        hi[i] = host_index(s, kept_host(pk, i));
         struct corr_host *h = &s->eng[hi[i]];
         h->mark |= MARK_FED;
-        if (h->newest != INT64_MIN && pk->ix[i].key < h->newest)
+        if (h->e && h->newest != INT64_MIN && pk->ix[i].key < h->newest) /* no engine: no state to miss it */
             h->mark |= MARK_LATE;
     }
     for (size_t i = 0; i < pk->n; i++) {

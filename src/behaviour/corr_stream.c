@@ -68,7 +68,7 @@ struct corr_host {
     size_t bytes;                /* corr_bytes and the kept matches' when last counted */
     uint32_t fed_prev, fed_next; /* the list by last feed; NO_HOST ends it */
     struct corr_keep fed;        /* rebuilding: the matches fed, within the lateness */
-    bool partial;                /* some of them were dropped for memory: no rebuild */
+    int64_t kept_from;           /* fed holds every match fed from this key on (INT64_MIN: all) */
     uint8_t mark;                /* MARK_*: during one batch */
 };
 
@@ -283,7 +283,8 @@ static uint32_t host_index(struct corr_stream *s, const char *host)
         i = (uint32_t)s->neng;
         strmap_put(&s->eng_of, h, n, i);
         XGROW(s->eng, s->capeng, s->neng + 1);
-        s->eng[s->neng++] = (struct corr_host){.newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
+        s->eng[s->neng++] = (struct corr_host){
+            .newest = INT64_MIN, .kept_from = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
     }
     return i;
 }
@@ -351,14 +352,43 @@ static void add_stats(struct corr_stream *s, const struct corr_engine *e)
     s->stats->corr_unusable += cs.unusable;
 }
 
-/* A host's kept matches go for memory: its late matches are late from now
- * on, as without keeping, until it starts anew (engine_for). */
-static void unkeep(struct corr_stream *s, uint32_t i)
+/* Drops the first kept matches (the oldest: offsets rise with the index)
+ * until `need` bytes are free or none is left; returns how many went, and
+ * the newest key of those in *last. */
+static size_t keep_drop_head(struct corr_keep *k, size_t need, int64_t *last)
+{
+    size_t d = 0, freed = 0;
+    while (d < k->n && freed < need) {
+        freed += k->ix[d].len + sizeof(*k->ix);
+        if (k->ix[d].key > *last)
+            *last = k->ix[d].key;
+        d++;
+    }
+    if (d == k->n) {
+        keep_free(k);
+        return d;
+    }
+    size_t skip = k->ix[d].off;
+    memmove(k->b.p, k->b.p + skip, k->b.len - skip);
+    k->b.len -= skip;
+    memmove(k->ix, k->ix + d, (k->n - d) * sizeof(*k->ix));
+    k->n -= d;
+    for (size_t i = 0; i < k->n; i++)
+        k->ix[i].off -= skip;
+    return d;
+}
+
+/* Host i's oldest kept matches go for memory (need bytes): a late match
+ * before what is left can no longer rebuild its windows (it is late, as
+ * without keeping) until the host starts anew (keep_cap). */
+static void unkeep(struct corr_stream *s, uint32_t i, size_t need)
 {
     struct corr_host *h = &s->eng[i];
-    s->stats->corr_unkept += h->fed.n;
-    keep_free(&h->fed);
-    h->partial = true;
+    int64_t last = INT64_MIN;
+    s->stats->corr_unkept += keep_drop_head(&h->fed, need, &last);
+    int64_t from = last < INT64_MAX ? last + 1 : INT64_MAX;
+    if (last != INT64_MIN && from > h->kept_from)
+        h->kept_from = from;
     recount(s, h);
 }
 
@@ -374,7 +404,7 @@ static void keep_cap(struct corr_stream *s, uint32_t cur)
         uint32_t prev = s->eng[i].fed_prev;
         struct corr_host *h = &s->eng[i];
         if (i != cur && h->fed.n)
-            unkeep(s, i);
+            unkeep(s, i, s->eng_bytes - cap);
         if (i != cur && h->e && s->eng_bytes > cap) {
             size_t over = s->eng_bytes - cap, eb = corr_bytes(h->e);
             corr_trim(h->e, eb > over ? eb - over : 0);
@@ -387,7 +417,7 @@ static void keep_cap(struct corr_stream *s, uint32_t cur)
                 fed_unlink(s, i);
                 s->stats->corr_unkept += h->fed.n;
                 keep_free(&h->fed);
-                h->partial = false;
+                h->kept_from = INT64_MIN;
             }
             recount(s, h);
         }
@@ -491,7 +521,7 @@ static void feed_one(struct corr_stream *s, const struct corr_keep *k, size_t i)
 
 #define MARK_FED    1 /* the host has matches in the batch */
 #define MARK_LATE   2 /* some older than it was fed: rebuilt */
-#define MARK_DIRECT 4 /* late, but its kept matches are not whole: fed as they come (late) */
+#define MARK_DIRECT 4 /* late, but older than its kept matches: fed as it comes (late) */
 
 static void keep_copy(struct corr_keep *to, const struct corr_keep *from, size_t i)
 {
@@ -512,11 +542,13 @@ static void keep_sort(struct corr_keep *k)
     *k = sorted;
 }
 
-/* Forgets the matches before cut: no window can take them any more. */
-static void keep_prune(struct corr_keep *k, int64_t cut)
+/* Forgets the matches before cut: no window can take them any more.
+ * Returns how many went. */
+static size_t keep_prune(struct corr_keep *k, int64_t cut)
 {
     if (!k->n || k->ix[0].key >= cut)
-        return;
+        return 0;
+    size_t was = k->n;
     size_t w = 0, at = 0;
     for (size_t i = 0; i < k->n; i++) {
         struct corr_kept e = k->ix[i];
@@ -529,6 +561,7 @@ static void keep_prune(struct corr_keep *k, int64_t cut)
     }
     k->n = w;
     k->b.len = at;
+    return was - w;
 }
 
 static const char *kept_host(const struct corr_keep *k, size_t i)
@@ -575,7 +608,7 @@ static void feed_rebuilding(struct corr_stream *s)
     for (size_t i = 0; i < pk->n; i++) {
         struct corr_host *h = &s->eng[hi[i]];
         if ((h->mark & (MARK_LATE | MARK_DIRECT)) == MARK_LATE) {
-            if (h->partial) {
+            if (pk->ix[i].key < h->kept_from) { /* its first in the batch: the oldest */
                 h->mark |= MARK_DIRECT;
             } else {
                 h->mark &= (uint8_t)~MARK_LATE;
@@ -590,8 +623,11 @@ static void feed_rebuilding(struct corr_stream *s)
         if (!h->mark)
             continue;
         h->mark = 0;
-        if (h->newest != INT64_MIN && h->newest > INT64_MIN + s->corr_opts.lateness_ns)
-            keep_prune(&h->fed, h->newest - s->corr_opts.lateness_ns);
+        int64_t cut = h->newest != INT64_MIN && h->newest > INT64_MIN + s->corr_opts.lateness_ns
+                          ? h->newest - s->corr_opts.lateness_ns
+                          : INT64_MIN;
+        if (keep_prune(&h->fed, cut) && cut > h->kept_from)
+            h->kept_from = cut;
         recount(s, h);
     }
     if (s->eng_bytes > s->corr_opts.max_bytes)
@@ -791,7 +827,7 @@ struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, cons
         .rs = rs, .min_level = min_level, .stats = stats, .emit = emit, .emit_ctx = ctx, .part = part};
     corr_default_opts(&s->corr_opts);
     s->corr_live = o->corr_live;
-    s->rebuild = part == CORR_PART_HOSTS && !o->corr_live;
+    s->rebuild = part != CORR_PART_ALL && !o->corr_live;
     if (o->corr_live && o->corr_lateness_ns > 0)
         s->corr_opts.lateness_ns = o->corr_lateness_ns;
     if (!o->corr_live && o->corr_offline_lateness_ns > 0)
@@ -817,14 +853,18 @@ struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, cons
     }
     note_reads(s);
     s->fed_newest = s->fed_oldest = NO_HOST;
-    if (part != CORR_PART_HOSTS) {
-        s->eng = xcalloc(1, sizeof(*s->eng));
-        s->eng[0] = (struct corr_host){
-            .e = corr_create(rs, &s->corr_opts), .newest = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
-        s->neng = s->capeng = 1;
-    } else {
+    if (part == CORR_PART_HOSTS || s->rebuild) { /* engines made anew from it */
         s->plan = corr_create(rs, &s->corr_opts);
         s->eng_bytes = corr_bytes(s->plan);
+    }
+    if (part != CORR_PART_HOSTS) {
+        s->eng = xcalloc(1, sizeof(*s->eng));
+        s->eng[0] = (struct corr_host){.e = s->plan ? corr_create_like(s->plan) : corr_create(rs, &s->corr_opts),
+                                       .newest = INT64_MIN,
+                                       .kept_from = INT64_MIN,
+                                       .fed_prev = NO_HOST,
+                                       .fed_next = NO_HOST};
+        s->neng = s->capeng = 1;
     }
     for (size_t k = 0; k < rs->ncorrs; k++) {
         const struct sigma_correlation *sc = &rs->corrs[k].corr;
@@ -874,6 +914,14 @@ void corr_stream_idle(struct corr_stream *s, int64_t idle_ns)
 size_t corr_stream_bytes(const struct corr_stream *s)
 {
     return s ? s->eng_bytes : 0;
+}
+
+size_t corr_stream_kept(const struct corr_stream *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; s && i < s->neng; i++)
+        n += s->eng[i].fed.n;
+    return n;
 }
 
 size_t corr_stream_engines(const struct corr_stream *s)

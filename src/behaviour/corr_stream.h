@@ -10,7 +10,17 @@
  * an alert handed to the emit callback, which numbers it, reports it and
  * chains it: this stage knows nothing of the pipeline or the sinks behind
  * that callback. Matches that were not reported on their own are remembered
- * for a while as evidence the firing's alert shows. */
+ * for a while as evidence the firing's alert shows.
+ *
+ * The fleet's streams (CORR_PART_HOSTS, CORR_PART_SPANNING, not live) feed
+ * what they kept at each idle round, and a host's events may come out of
+ * order (a publisher's spooled batch drains after its newer ones; a
+ * partition's worker runs behind another's): each engine keeps the matches
+ * it was fed, back to the lateness and within the memory cap, and a match
+ * older than those rebuilds its windows from them in time order, as a hunt
+ * would judge them. A window that fires again so is the same firing (rule,
+ * group, window), which the centre's store knows; stats count rebuilds
+ * (corr_rebuilt) and kept matches dropped for memory (corr_unkept). */
 #ifndef STOAT_BEHAVIOUR_CORR_STREAM_H
 #define STOAT_BEHAVIOUR_CORR_STREAM_H
 
@@ -76,6 +86,7 @@ void corr_stream_finish(struct corr_stream *s);
  * corr_max_bytes, whatever the number of hosts. */
 size_t corr_stream_bytes(const struct corr_stream *s);
 size_t corr_stream_engines(const struct corr_stream *s); /* one per host seen (CORR_PART_HOSTS) */
+size_t corr_stream_kept(const struct corr_stream *s);    /* matches kept to rebuild windows (see below) */
 void corr_stream_destroy(struct corr_stream *s);         /* accepts NULL */
 
 #endif

@@ -246,7 +246,7 @@ static void feed(struct fleet_cross *x, natsMsg *m)
         char why[160];
         if (n && facts_parse(p, n, &f, x->fst, why, sizeof(why))) {
             if (f.kind == CROSS_FACT_MATCH) {
-                fleet_xcorr_add(x->corr, p, n, f.match.time_ns);
+                fleet_xcorr_add(x->corr, &f.match);
                 x->st.facts++;
                 p = nl ? nl + 1 : end;
                 continue;

@@ -18,8 +18,8 @@ struct fleet_xcorr;
 struct fleet_xcorr *fleet_xcorr_create(const struct stoat_ruleset *rs, const struct stoat_behaviour_opts *beh,
                                        enum stoat_level min_level, corr_alert_fn emit, void *ctx);
 void fleet_xcorr_destroy(struct fleet_xcorr *x); /* accepts NULL */
-/* One match fact as it came (a JSON line of facts_json), its event time. */
-void fleet_xcorr_add(struct fleet_xcorr *x, const char *json, size_t n, int64_t time_ns);
+/* One match fact as it came (parsed from a line of facts_json). */
+void fleet_xcorr_add(struct fleet_xcorr *x, const struct cross_match *m);
 /* The facts paused: what came since the last call is judged (see xcorr.c);
  * windows' clocks move idle_ns past their newest match. */
 void fleet_xcorr_idle(struct fleet_xcorr *x, int64_t idle_ns);

@@ -97,10 +97,10 @@ struct corr_stream {
     struct strmap rule_of; /* CORR_PART_SPANNING: rule id -> index */
     bool corr_live;
     struct corr_opts corr_opts;
-    struct fieldtab corr_names; /* the fields correlations read */
-    struct corr_keep pend;      /* offline: matches kept until the end (or idle) */
-    uint64_t seq;               /* matches taken: input order */
-    bool rebuild;               /* a fleet worker's: a host's late match rebuilds its engine */
+    struct fieldtab corr_names;     /* the fields correlations read */
+    struct corr_keep pend;          /* offline: matches kept until the end (or idle) */
+    uint64_t seq;                   /* matches taken: input order */
+    bool rebuild;                   /* a fleet worker's: a host's late match rebuilds its engine */
     int64_t corr_last_time;         /* for matches without a time */
     struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
@@ -283,8 +283,8 @@ static uint32_t host_index(struct corr_stream *s, const char *host)
         i = (uint32_t)s->neng;
         strmap_put(&s->eng_of, h, n, i);
         XGROW(s->eng, s->capeng, s->neng + 1);
-        s->eng[s->neng++] = (struct corr_host){
-            .newest = INT64_MIN, .kept_from = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
+        s->eng[s->neng++] =
+            (struct corr_host){.newest = INT64_MIN, .kept_from = INT64_MIN, .fed_prev = NO_HOST, .fed_next = NO_HOST};
     }
     return i;
 }

@@ -16,26 +16,25 @@
 
 #define DUR_S(x) ((int64_t)(x)*1000000000LL)
 
-static const char *order_yaml =
-    "title: Discovery burst\n"
-    "correlation: {type: value_count, rules: [disc], group-by: [Computer, User],\n"
-    "              timespan: 10m, condition: {field: Image, gte: 4}}\n"
-    "---\n"
-    "title: Three discoveries\n"
-    "correlation: {type: event_count, rules: [disc], group-by: [Computer],\n"
-    "              timespan: 10m, condition: {gte: 3}}\n"
-    "---\n"
-    "title: Logon then discovery\n"
-    "correlation: {type: temporal, rules: [logon, disc], group-by: [Computer],\n"
-    "              timespan: 10m}\n"
-    "---\n"
-    "title: Discovery\nname: disc\n"
-    "logsource: {product: windows, category: process_creation}\n"
-    "detection: {selection: {Image|endswith: '.exe'}, condition: selection}\n"
-    "---\n"
-    "title: Logon\nname: logon\n"
-    "logsource: {product: windows, service: security}\n"
-    "detection: {selection: {EventID: 4624}, condition: selection}\n";
+static const char *order_yaml = "title: Discovery burst\n"
+                                "correlation: {type: value_count, rules: [disc], group-by: [Computer, User],\n"
+                                "              timespan: 10m, condition: {field: Image, gte: 4}}\n"
+                                "---\n"
+                                "title: Three discoveries\n"
+                                "correlation: {type: event_count, rules: [disc], group-by: [Computer],\n"
+                                "              timespan: 10m, condition: {gte: 3}}\n"
+                                "---\n"
+                                "title: Logon then discovery\n"
+                                "correlation: {type: temporal, rules: [logon, disc], group-by: [Computer],\n"
+                                "              timespan: 10m}\n"
+                                "---\n"
+                                "title: Discovery\nname: disc\n"
+                                "logsource: {product: windows, category: process_creation}\n"
+                                "detection: {selection: {Image|endswith: '.exe'}, condition: selection}\n"
+                                "---\n"
+                                "title: Logon\nname: logon\n"
+                                "logsource: {product: windows, service: security}\n"
+                                "detection: {selection: {EventID: 4624}, condition: selection}\n";
 
 /* Firings as the store would know them: rule, host, group, window. */
 struct seen {
@@ -47,8 +46,8 @@ static void on_alert(void *ctx, struct stoat_alert *a)
 {
     struct seen *o = ctx;
     assert_non_null(a->corr);
-    buf_printf(&o->keys, "%s|%s|%lld|%lld|%g", a->rule->title, a->host ? a->host : "",
-               (long long)a->corr->first_ns, (long long)a->corr->last_ns, a->corr->value);
+    buf_printf(&o->keys, "%s|%s|%lld|%lld|%g", a->rule->title, a->host ? a->host : "", (long long)a->corr->first_ns,
+               (long long)a->corr->last_ns, a->corr->value);
     for (size_t i = 0; i < a->corr->ngroup; i++)
         buf_printf(&o->keys, "|%s", a->corr->group_values[i]);
     buf_putc(&o->keys, '\n');
@@ -95,8 +94,13 @@ struct m {
  * then one more discovery three hours later (it moves the host's clock far
  * past the burst's windows). */
 static const struct m day[] = {
-    {"logon", NULL, 0},       {"disc", "whoami.exe", 20}, {"disc", "net.exe", 40},     {"disc", "nltest.exe", 60},
-    {"disc", "ipconfig.exe", 80}, {"disc", "arp.exe", 100}, {"disc", "tasklist.exe", 3 * 3600},
+    {"logon", NULL, 0},
+    {"disc", "whoami.exe", 20},
+    {"disc", "net.exe", 40},
+    {"disc", "nltest.exe", 60},
+    {"disc", "ipconfig.exe", 80},
+    {"disc", "arp.exe", 100},
+    {"disc", "tasklist.exe", 3 * 3600},
 };
 #define NDAY (sizeof(day) / sizeof(day[0]))
 
@@ -105,20 +109,24 @@ static void feed_m(struct corr_stream *s, const struct stoat_ruleset *rs, const 
 {
     struct stoat_field f[4];
     size_t n = 0;
-    f[n++] = (struct stoat_field){.name = "Computer", .name_len = 8, .value = host,
-                                  .value_len = (uint32_t)strlen(host)};
+    f[n++] =
+        (struct stoat_field){.name = "Computer", .name_len = 8, .value = host, .value_len = (uint32_t)strlen(host)};
     f[n++] = (struct stoat_field){.name = "User", .name_len = 4, .value = "CORP\\eve", .value_len = 8};
     if (x->image)
-        f[n++] = (struct stoat_field){.name = "Image", .name_len = 5, .value = x->image,
-                                      .value_len = (uint32_t)strlen(x->image)};
+        f[n++] = (struct stoat_field){
+            .name = "Image", .name_len = 5, .value = x->image, .value_len = (uint32_t)strlen(x->image)};
     else
-        f[n++] = (struct stoat_field){.name = "EventID", .name_len = 7, .value = "4624", .value_len = 4,
-                                      .type = STOAT_V_NUMBER};
+        f[n++] = (struct stoat_field){
+            .name = "EventID", .name_len = 7, .value = "4624", .value_len = 4, .type = STOAT_V_NUMBER};
     struct stoat_alert a = {.host = host, .time_ns = base + DUR_S(x->t), .fields = f, .nfields = n};
     corr_stream_match(s, &a, (uint32_t)stoat_ruleset_find(rs, x->rule), 0);
 }
 
-enum order { IN_ORDER, LATE_ONLY, LATE_FIRST };
+enum order {
+    IN_ORDER,
+    LATE_ONLY,
+    LATE_FIRST
+};
 
 /* nhosts hosts' days through a worker's stream: in time order, only each
  * host's matches from `split` on, or those first, an idle round, then the

@@ -121,7 +121,6 @@ part fleet-centre tests/fleet-centre/run.sh
 part fleet-cross tests/fleet-centre/cross.sh
 part fleet-corr tests/fleet-centre/corr.sh
 part fleet-xcorr tests/fleet-centre/xcorr.sh
-part fleet-order tests/fleet-centre/order.sh
 part fleet-scale tests/fleet-scale/run.sh
 
 # ------------------------------------------------------------- sanitizer build

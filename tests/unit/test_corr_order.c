@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "behaviour/corr_stream.h"
+#include "fleet/xcorr.h"
 #include "util/buf.h"
 
 #define DUR_S(x) ((int64_t)(x)*1000000000LL)
@@ -259,11 +260,70 @@ static void test_many_hosts_within_cap(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+static const char *spanning_yaml = "title: One account on two hosts\n"
+                                   "correlation: {type: value_count, rules: [fail], group-by: [TargetUserName],\n"
+                                   "              timespan: 1h, condition: {field: Computer, gte: 2}}\n"
+                                   "---\n"
+                                   "title: Failed logon\nname: fail\nid: 5e0f3c1a-1111-4c4c-9d9d-000000000002\n"
+                                   "logsource: {product: windows, service: security}\n"
+                                   "detection: {selection: {EventID: 4625}, condition: selection}\n";
+
+static void xmatch(struct fleet_xcorr *x, const char *host, int64_t t)
+{
+    struct cross_match m = {
+        .host = host, .rule_id = "5e0f3c1a-1111-4c4c-9d9d-000000000002", .time_ns = t, .summary = "4625", .nfields = 2};
+    m.names[0] = "Computer";
+    m.values[0] = host;
+    m.names[1] = "TargetUserName";
+    m.values[1] = "eve";
+    m.types[0] = m.types[1] = STOAT_V_STRING;
+    fleet_xcorr_add(x, &m);
+}
+
+/* The cross-host role (fleet/xcorr.c) keeps and rebuilds through the same
+ * stream, one engine: the worker holding host a runs behind the others, so
+ * a's fail comes after c's (10 minutes later) and b's (3 hours later) were
+ * fed at an idle round. It must fire as in time order: a and c within the
+ * hour (before the rebuild the clock was three hours on: a was late). */
+static void test_cross_role_late_worker(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(spanning_yaml);
+    char *res[2];
+    for (int late = 0; late < 2; late++) {
+        struct seen o = {0};
+        struct fleet_xcorr *x = fleet_xcorr_create(rs, NULL, STOAT_LEVEL_NONE, on_alert, &o);
+        assert_non_null(x);
+        if (!late)
+            xmatch(x, "a", T0);
+        xmatch(x, "c", T0 + DUR_S(600));
+        xmatch(x, "b", T0 + DUR_S(3 * 3600));
+        fleet_xcorr_idle(x, DUR_S(1));
+        if (late)
+            xmatch(x, "a", T0);
+        fleet_xcorr_idle(x, DUR_S(1));
+        uint64_t kept, rebuilt;
+        fleet_xcorr_counts(x, &kept, &rebuilt);
+        assert_int_equal(kept, 3);
+        assert_int_equal(rebuilt, (uint64_t)late);
+        fleet_xcorr_destroy(x);
+        size_t rep;
+        res[late] = distinct(&o, &rep);
+        buf_free(&o.keys);
+    }
+    assert_non_null(strstr(res[0], "One account on two hosts||"));
+    assert_string_equal(res[1], res[0]);
+    free(res[0]);
+    free(res[1]);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_late_start_of_day),
         cmocka_unit_test(test_many_hosts_within_cap),
+        cmocka_unit_test(test_cross_role_late_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

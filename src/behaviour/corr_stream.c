@@ -4,7 +4,9 @@
  * reported. A fleet worker's stream (CORR_PART_HOSTS) has an engine per
  * host, made when the host's first match is fed: an engine's clock is its
  * newest event, and the correlations it judges are grouped by host, so one
- * engine per host is one clock per host at no cost in meaning. */
+ * engine per host is one clock per host at no cost in meaning. The fleet's
+ * streams also keep what they fed, to rebuild an engine whose matches came
+ * out of order (see "rebuilding" below). */
 #include "behaviour/corr_stream.h"
 
 #include <stdlib.h>
@@ -512,12 +514,17 @@ static void feed_one(struct corr_stream *s, const struct corr_keep *k, size_t i)
  * before it, so the older batch, come last, would lose what a hunt over the
  * host's log finds. So each host keeps the matches it was fed (as kept
  * here: only the fields correlations read), back to the lateness behind
- * its newest, within the stream's memory cap (the kept matches go before
- * any group: keep_cap). When a batch brings a host a match older than what
- * it was fed, its engine is made anew and fed every kept match in time
- * order, as a hunt would be. What fires again is known to the store by
- * rule, group and window (the centre asks it), so it is not stored twice;
- * fleet/xcorr.c does the same for the correlations spanning hosts. */
+ * its newest, within the stream's memory cap (host by host from the one
+ * fed least recently, its kept matches go before its groups: keep_cap).
+ * When a batch brings a host a match older than what it was fed, its
+ * engine is made anew and fed every kept match in time order, as a hunt
+ * would be; a match older than what the cap left kept is only late, as
+ * before. A window that the later matches alone made fire before the
+ * earlier came stays fired (a stream does not take back). What fires again is known to the store by
+ * rule, group and window (the centre asks it), so it is not stored twice.
+ * The cross-host role's stream (CORR_PART_SPANNING, fleet/xcorr.c) is the
+ * same with one engine: the worker holding one host may run behind the
+ * others. */
 
 #define MARK_FED    1 /* the host has matches in the batch */
 #define MARK_LATE   2 /* some older than it was fed: rebuilt */

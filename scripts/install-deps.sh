@@ -26,6 +26,8 @@ if [ "$TEST" = 1 ]; then
     PKGS="$PKGS chromium wrk"
     # the sensor and watch tests and benchmark (socat and script: reverse shells behind a terminal)
     PKGS="$PKGS libbpf-tools auditd iproute2 netcat-openbsd curl python3 valgrind socat bsdutils"
+    # the rule pack's structure check (tests/rule-pack/check.py)
+    PKGS="$PKGS python3-yaml"
     # the fleet tests start their own NATS servers
     PKGS="$PKGS nats-server"
 fi

@@ -3,7 +3,8 @@
 # rules/<...>/<stem>.yml, every event of tests/rule-pack/<stem>/match.jsonl
 # must raise the rule and no event of nomatch.jsonl may. Correlation rules are
 # checked with the rules they name and must fire once on match.jsonl (or the
-# number in <stem>/expected). Last line: "rule-pack: P passed, F failed".
+# number in <stem>/expected). Then check.py over the whole pack. Last line:
+# "rule-pack: P passed, F failed".
 set -u
 cd "$(dirname "$0")/../.."
 STOAT=${STOAT:-build/stoat}
@@ -39,5 +40,17 @@ for rule in $(find rules -name '*.yml' | sort); do
         fail=$((fail+1))
     fi
 done
+# the pack's structure (ids, dates, tags, modifiers, regex flavour, event shapes) and a
+# second opinion from a small reference matcher: it rotted once while nothing ran it
+if python3 -c 'import yaml' 2>/dev/null; then
+    if python3 tests/rule-pack/check.py --eval >"$tmp/check" 2>&1; then
+        pass=$((pass+1))
+    else
+        echo "FAIL check.py --eval:"; sed 's/^/    /' "$tmp/check" | tail -20
+        fail=$((fail+1))
+    fi
+else
+    echo "SKIP check.py: python3-yaml is not installed (scripts/install-deps.sh --test)"
+fi
 echo "rule-pack: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -42,8 +42,8 @@ static void open_once(void)
     void *h = dlopen(SERVE_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
-        snprintf(open_err, sizeof(open_err), "cannot load %s (libmicrohttpd, for the dashboard): %s",
-                 SERVE_MHD_SONAME, e ? e : "unknown error");
+        snprintf(open_err, sizeof(open_err), "cannot load %s (libmicrohttpd, for the dashboard): %s", SERVE_MHD_SONAME,
+                 e ? e : "unknown error");
         return;
     }
     struct serve_mhd_fns f;
@@ -53,8 +53,8 @@ static void open_once(void)
         !sym(h, "MHD_lookup_connection_value", &f.lookup_connection_value) ||
         !sym(h, "MHD_get_connection_values_n", &f.get_connection_values_n) ||
         !sym(h, "MHD_get_connection_info", &f.get_connection_info) ||
-        !sym(h, "MHD_get_daemon_info", &f.get_daemon_info) ||
-        !sym(h, "MHD_start_daemon_va", &f.start_daemon_va) || !sym(h, "MHD_stop_daemon", &f.stop_daemon)) {
+        !sym(h, "MHD_get_daemon_info", &f.get_daemon_info) || !sym(h, "MHD_start_daemon_va", &f.start_daemon_va) ||
+        !sym(h, "MHD_stop_daemon", &f.stop_daemon)) {
         dlclose(h);
         return;
     }

@@ -32,7 +32,6 @@ extern struct serve_mhd_fns serve_mhd;
 bool serve_mhd_open(char *why, size_t whylen);
 
 /* MHD_start_daemon, which takes its options as variable arguments. */
-struct MHD_Daemon *serve_mhd_start(unsigned int flags, uint16_t port, MHD_AccessHandlerCallback dh, void *dh_cls,
-                                   ...);
+struct MHD_Daemon *serve_mhd_start(unsigned int flags, uint16_t port, MHD_AccessHandlerCallback dh, void *dh_cls, ...);
 
 #endif

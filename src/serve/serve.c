@@ -952,11 +952,11 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     /* the idle timeout stays as a second line: the guard's deadlines are
      * what bound a connection that keeps trickling */
     sv->d = serve_mhd_start(flags, o->port, handler, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                             (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                             sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                            sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
     if (!sv->d) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, o->port, strerror(errno));
         e = STOAT_ERR_IO;

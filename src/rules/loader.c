@@ -750,6 +750,20 @@ static void walk_err(void *ctx, const char *path, const char *why)
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
 }
 
+static void listed_file(void *ctx, const struct fs_found *f)
+{
+    struct stoat_loader *l = ctx;
+    if (f->err) {
+        walk_err(l, f->path, f->err);
+        return;
+    }
+    defer_file(l, f->path);
+    struct pending *p = &l->pending[l->npending - 1];
+    p->stated = true;
+    p->st = f->st;
+    p->st_ok = f->st_errno == 0 && stat_usable(&p->st);
+}
+
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
 {
     if (!fs_is_dir(path)) {
@@ -761,20 +775,7 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
         fclose(f);
     }
     if (l->defer) { /* the cache's key wants every file's stat first: listed and stat'ed in threads */
-        struct fs_found *v;
-        size_t n = fs_list(path, rule_file_name, stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD), &v);
-        for (size_t i = 0; i < n; i++) {
-            if (v[i].err) {
-                walk_err(l, v[i].path, v[i].err);
-                continue;
-            }
-            defer_file(l, v[i].path);
-            struct pending *p = &l->pending[l->npending - 1];
-            p->stated = true;
-            p->st = v[i].st;
-            p->st_ok = v[i].st_errno == 0 && stat_usable(&p->st);
-        }
-        fs_found_free(v, n);
+        fs_list(path, rule_file_name, stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD), listed_file, l);
         return STOAT_OK;
     }
     fs_walk(path, rule_file_name, load_file, walk_err, l);

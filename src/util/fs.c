@@ -302,25 +302,22 @@ static void *lister_run(void *arg)
     return NULL;
 }
 
-static void found_add(struct fs_found **out, size_t *n, size_t *cap, const struct fs_found *f)
+/* The tree depth first, each file or error to fn; the nodes freed. */
+static void flatten(struct lnode *node, fs_found_fn fn, void *ctx)
 {
-    XGROW(*out, *cap, *n + 1);
-    (*out)[(*n)++] = *f;
-}
-
-/* The tree depth first, its strings moved into out; the nodes freed. */
-static void flatten(struct lnode *node, struct fs_found **out, size_t *n, size_t *cap)
-{
-    if (node->err) {
-        found_add(out, n, cap, &(struct fs_found){.path = node->path, .err = node->err});
-        node->path = NULL;
-    }
+    if (node->err)
+        fn(ctx, &(struct fs_found){.path = node->path, .err = node->err});
     for (size_t i = 0; i < node->n; i++) {
-        if (node->v[i].sub)
-            flatten(node->v[i].sub, out, n, cap);
-        else
-            found_add(out, n, cap, &node->v[i].f);
+        struct litem *it = &node->v[i];
+        if (it->sub) {
+            flatten(it->sub, fn, ctx);
+            continue;
+        }
+        fn(ctx, &it->f);
+        free(it->f.path);
+        free(it->f.err);
     }
+    free(node->err);
     free(node->path);
     free(node->v);
     free(node);
@@ -328,19 +325,19 @@ static void flatten(struct lnode *node, struct fs_found **out, size_t *n, size_t
 
 #define LIST_THREADS_MAX 8
 
-size_t fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, struct fs_found **out)
+void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx)
 {
-    size_t n = 0, cap = 0;
-    *out = NULL;
     struct stat st;
     if (stat(path, &st) != 0) {
-        found_add(out, &n, &cap, &(struct fs_found){.path = xstrdup(path), .err = errtext(errno)});
-        return n;
+        char *why = errtext(errno);
+        fn(ctx, &(struct fs_found){.path = (char *)path, .err = why});
+        free(why);
+        return;
     }
     if (S_ISREG(st.st_mode)) /* as fs_walk: a file given by name is taken whatever its name */
-        found_add(out, &n, &cap, &(struct fs_found){.path = xstrdup(path), .st = st});
+        fn(ctx, &(struct fs_found){.path = (char *)path, .st = st});
     if (!S_ISDIR(st.st_mode))
-        return n;
+        return;
     struct lister ls = {.accept = accept};
     pthread_mutex_init(&ls.mu, NULL);
     pthread_cond_init(&ls.cv, NULL);
@@ -356,20 +353,10 @@ size_t fs_list(const char *path, bool (*accept)(const char *name), unsigned thre
     lister_run(&ls);
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    flatten(root, out, &n, &cap);
+    flatten(root, fn, ctx);
     free(ls.q);
     pthread_cond_destroy(&ls.cv);
     pthread_mutex_destroy(&ls.mu);
-    return n;
-}
-
-void fs_found_free(struct fs_found *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].path);
-        free(v[i].err);
-    }
-    free(v);
 }
 
 bool fs_is_dir(const char *path)

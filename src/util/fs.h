@@ -30,11 +30,13 @@ struct fs_found {
     int st_errno;
     struct stat st;
 };
-/* fs_walk's files and errors, the same ones in the same order, each file
- * stat'ed as its folder is listed; the folders listed by up to threads
- * threads at once (1: this one alone). *out: malloc'd, for fs_found_free. */
-size_t fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, struct fs_found **out);
-void fs_found_free(struct fs_found *v, size_t n);
+/* Calls fn with fs_walk's files and errors, the same ones in the same
+ * order, each file stat'ed as its folder is listed; the folders listed by
+ * up to threads threads at once (1: this one alone). fn runs in the
+ * calling thread, after the listing; what it is given lives until it
+ * returns. */
+typedef void (*fs_found_fn)(void *ctx, const struct fs_found *f);
+void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx);
 
 bool fs_is_dir(const char *path);
 /* Joins a and b with one '/'; malloc'd. */

@@ -96,28 +96,37 @@ static void make_tree(const char *d)
     fclose(f);
 }
 
+struct listed {
+    const struct seen *walked;
+    size_t i;
+};
+
+static void on_found(void *ctx, const struct fs_found *f)
+{
+    struct listed *l = ctx;
+    assert_true(l->i < l->walked->n);
+    const char *want = l->walked->what[l->i++];
+    if (f->err) {
+        char m[4096];
+        snprintf(m, sizeof(m), "%s: %s", f->path, f->err);
+        assert_string_equal(m, want);
+        return;
+    }
+    assert_string_equal(f->path, want);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(f->st_errno, 0);
+    assert_true(f->st.st_ino == st.st_ino && f->st.st_dev == st.st_dev && f->st.st_size == st.st_size &&
+                f->st.st_mtim.tv_nsec == st.st_mtim.tv_nsec);
+}
+
 static void check_same(const char *root, unsigned threads)
 {
     struct seen walked = {0};
     fs_walk(root, yml, on_file, on_err, &walked);
-    struct fs_found *v = NULL;
-    size_t n = fs_list(root, yml, threads, &v);
-    assert_int_equal(n, walked.n);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].err) {
-            char m[4096];
-            snprintf(m, sizeof(m), "%s: %s", v[i].path, v[i].err);
-            assert_string_equal(m, walked.what[i]);
-            continue;
-        }
-        assert_string_equal(v[i].path, walked.what[i]);
-        struct stat st;
-        assert_int_equal(stat(v[i].path, &st), 0);
-        assert_int_equal(v[i].st_errno, 0);
-        assert_true(v[i].st.st_ino == st.st_ino && v[i].st.st_dev == st.st_dev && v[i].st.st_size == st.st_size &&
-                    v[i].st.st_mtim.tv_nsec == st.st_mtim.tv_nsec);
-    }
-    fs_found_free(v, n);
+    struct listed l = {.walked = &walked};
+    fs_list(root, yml, threads, on_found, &l);
+    assert_int_equal(l.i, walked.n);
     for (size_t i = 0; i < walked.n; i++)
         free(walked.what[i]);
 }

@@ -29,7 +29,10 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
-LDLIBS  += $(PKG_LIBS) -lpthread -lm
+# libmicrohttpd is opened by src/serve/mhd.c when a dashboard starts, by the
+# SONAME its -dev package's libmicrohttpd.so names: not linked (see there)
+MHD_SONAME = $(shell objdump -p "$$($(CC) -print-file-name=libmicrohttpd.so)" 2>/dev/null | awk '$$1 == "SONAME" {print $$2}')
+LDLIBS  += $(filter-out -lmicrohttpd,$(PKG_LIBS)) -lpthread -lm
 LDFLAGS += $(SANLD)
 
 LIB_SRC   := $(sort $(filter-out %.bpf.c,$(wildcard src/*/*.c src/*/*/*.c)))
@@ -109,8 +112,30 @@ $(UTIL_LIB): $(UTIL_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/src/serve/mhd.o: CFLAGS += $(if $(MHD_SONAME),-DSERVE_MHD_SONAME='"$(MHD_SONAME)"')
+
+# The command links the libraries it uses from their static archives where
+# Debian ships them (the -dev packages scripts/install-deps.sh installs): a
+# start-up maps and relocates 7 shared objects instead of 28 (with the
+# dashboard's libmicrohttpd opened only by `stoat serve`, src/serve/mhd.c),
+# and `stoat --version` costs 4 M instructions instead of 16 M, nearly all in
+# the dynamic loader (callgrind, LD_DEBUG=statistics). libnats has no archive
+# and loads libssl and libcrypto, so libcrypto stays shared too: two copies in
+# one process would not share state. Tests, benchmarks, fuzzers and the
+# sanitizer build keep the shared libraries. A library whose archive is
+# missing is linked as before.
+STOAT_STATIC := yaml pcre2-8 hs z zstd sqlite3 bpf elf crypt
+static_a = $(or $(filter /%,$(shell $(CC) -print-file-name=lib$(1).a)),-l$(1))
+ifeq ($(SANITIZE),)
+STOAT_LDLIBS = $(foreach l,$(LDLIBS),$(if $(filter $(l),$(STOAT_STATIC:%=-l%)),$(call static_a,$(l:-l%=%)),$(l))) \
+               $(call static_a,elf) $(call static_a,z) $(call static_a,zstd) $(call static_a,stdc++) -lm
+STOAT_LDFLAGS := -static-libgcc
+else
+STOAT_LDLIBS = $(LDLIBS)
+endif
+
 $(STOAT): $(CLI_OBJ) $(API_LIB) $(UTIL_LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(API_LIB) $(UTIL_LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(STOAT_LDFLAGS) -o $@ $(CLI_OBJ) $(API_LIB) $(UTIL_LIB) $(STOAT_LDLIBS)
 	@[ "$(BUILD)" != build ] || ln -sf $(BUILD)/stoat stoat 2>/dev/null || true
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h) | $(DEPS_STAMP)

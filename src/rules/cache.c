@@ -33,7 +33,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
+/* SHA-256 through the functions OpenSSL 3 calls deprecated, on purpose: the
+ * first EVP digest of a process initialises the provider machinery and
+ * reads openssl.cnf (6 M instructions and 23 system calls, callgrind and
+ * strace), more than all the hashing of a warm rule load; these use the
+ * same code (SHA extensions included) without it. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "rules/cache.h"
 #include "stoat/rules.h"
@@ -86,45 +92,41 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
-static void hash_u64(EVP_MD_CTX *c, uint64_t v)
+static void hash_u64(SHA256_CTX *c, uint64_t v)
 {
     uint8_t b[8];
     put64(b, v);
-    EVP_DigestUpdate(c, b, sizeof(b));
+    SHA256_Update(c, b, sizeof(b));
 }
 
-static void hash_str(EVP_MD_CTX *c, const char *s)
+static void hash_str(SHA256_CTX *c, const char *s)
 {
     hash_u64(c, strlen(s));
-    EVP_DigestUpdate(c, s, strlen(s));
+    SHA256_Update(c, s, strlen(s));
 }
 
-static void digest(EVP_MD_CTX *c, uint8_t key[RC_KEY_LEN])
+static void digest(SHA256_CTX *c, uint8_t key[RC_KEY_LEN])
 {
-    unsigned len = 0;
-    EVP_DigestFinal_ex(c, key, &len);
-    EVP_MD_CTX_free(c);
+    SHA256_Final(key, c);
+    free(c);
 }
 
-static EVP_MD_CTX *hash_begin(void)
+static SHA256_CTX *hash_begin(void)
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        fputs("stoat: SHA-256 unavailable from libcrypto\n", stderr);
-        abort(); /* as on running out of memory (util/mem.h) */
-    }
+    SHA256_CTX *c = xmalloc(sizeof(*c));
+    SHA256_Init(c); /* cannot fail: it only sets the initial state */
     return c;
 }
 
 void rulecache_db_key(const char *const *pats, const size_t *lens, const unsigned *flags, const unsigned *ids, size_t n,
                       uint8_t key[RC_KEY_LEN])
 {
-    EVP_MD_CTX *c = hash_begin();
+    SHA256_CTX *c = hash_begin();
     hash_u64(c, HS_MODE_BLOCK);
     hash_u64(c, n);
     for (size_t i = 0; i < n; i++) {
         hash_u64(c, lens[i]);
-        EVP_DigestUpdate(c, pats[i], lens[i]);
+        SHA256_Update(c, pats[i], lens[i]);
         hash_u64(c, flags[i]);
         hash_u64(c, ids[i]);
     }
@@ -135,7 +137,7 @@ void rulecache_db_key(const char *const *pats, const size_t *lens, const unsigne
  * figures per rule file): gathered here and handed to SHA-256 in large
  * blocks, the same bytes in the same order, without a library call each. */
 struct rc_hash {
-    EVP_MD_CTX *c;
+    SHA256_CTX *c;
     size_t n;
     uint8_t buf[8192];
 };
@@ -143,7 +145,7 @@ struct rc_hash {
 static void hb_flush(struct rc_hash *h)
 {
     if (h->n)
-        EVP_DigestUpdate(h->c, h->buf, h->n);
+        SHA256_Update(h->c, h->buf, h->n);
     h->n = 0;
 }
 
@@ -152,7 +154,7 @@ static void hb_put(struct rc_hash *h, const void *p, size_t n)
     if (n > sizeof(h->buf) - h->n) {
         hb_flush(h);
         if (n > sizeof(h->buf)) {
-            EVP_DigestUpdate(h->c, p, n);
+            SHA256_Update(h->c, p, n);
             return;
         }
     }
@@ -191,8 +193,8 @@ void rulecache_hash_end(void *h, uint8_t key[RC_KEY_LEN])
 
 void rulecache_sha256(const void *p, size_t n, uint8_t sum[RC_KEY_LEN])
 {
-    EVP_MD_CTX *c = hash_begin();
-    EVP_DigestUpdate(c, p, n);
+    SHA256_CTX *c = hash_begin();
+    SHA256_Update(c, p, n);
     digest(c, sum);
 }
 
@@ -244,7 +246,7 @@ void rulecache_sum(const void *p, size_t n, uint8_t sum[RC_KEY_LEN])
     }
 }
 
-static void hash_build(EVP_MD_CTX *c)
+static void hash_build(SHA256_CTX *c)
 {
     hash_str(c, STOAT_VERSION);
     hash_str(c, STOAT_GIT_DESCRIBE);
@@ -268,12 +270,12 @@ void rulecache_hash_build(void *h)
 
 void rulecache_set_key(const struct rc_db *dbs, size_t n, uint8_t key[RC_KEY_LEN])
 {
-    EVP_MD_CTX *c = hash_begin();
+    SHA256_CTX *c = hash_begin();
     hash_u64(c, RC_FORMAT);
     hash_build(c);
     hash_u64(c, n);
     for (size_t i = 0; i < n; i++)
-        EVP_DigestUpdate(c, dbs[i].key, RC_KEY_LEN);
+        SHA256_Update(c, dbs[i].key, RC_KEY_LEN);
     digest(c, key);
 }
 
@@ -341,8 +343,8 @@ bool rulecache_decode(const uint8_t *buf, size_t len, const struct rc_db *dbs, s
                  (unsigned long long)plen, len - RC_HEADER);
         return false;
     }
-    EVP_MD_CTX *c = hash_begin();
-    EVP_DigestUpdate(c, buf + RC_HEADER, len - RC_HEADER);
+    SHA256_CTX *c = hash_begin();
+    SHA256_Update(c, buf + RC_HEADER, len - RC_HEADER);
     digest(c, sum);
     if (memcmp(buf + 24 + RC_KEY_LEN, sum, RC_KEY_LEN) != 0) {
         snprintf(why, whylen, "checksum mismatch (damaged)");
@@ -486,8 +488,8 @@ static uint8_t *encode(const struct rc_db *dbs, size_t n, size_t *outlen, char *
         memcpy(buf + off + RC_KEY_LEN + 8, ser[i], slen[i]);
         off += RC_KEY_LEN + 8 + slen[i];
     }
-    EVP_MD_CTX *c = hash_begin();
-    EVP_DigestUpdate(c, buf + RC_HEADER, total - RC_HEADER);
+    SHA256_CTX *c = hash_begin();
+    SHA256_Update(c, buf + RC_HEADER, total - RC_HEADER);
     digest(c, buf + 24 + RC_KEY_LEN);
     *outlen = total;
 out:

@@ -74,6 +74,7 @@ struct stoat_loader {
         bool not_file, rejects;  /* a generated source; an error that rejects a file */
         bool file;               /* a rule file given by path */
         bool st_ok;              /* st is a regular file's, not too large (stat_files) */
+        bool stated;             /* st_ok and st set as the folder was listed */
         struct stat st;          /* a file's, at the build */
     } * pending;
     size_t npending, pcap;
@@ -327,28 +328,40 @@ struct stat_job {
     size_t from, n, step;
 };
 
+static bool stat_usable(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && (uint64_t)st->st_size <= YAML_MAX_FILE_BYTES;
+}
+
 static void *stat_some(void *arg)
 {
     const struct stat_job *j = arg;
     for (size_t i = j->from; i < j->n; i += j->step) {
         struct pending *p = &j->v[i];
-        if (p->file)
-            p->st_ok =
-                stat(p->name, &p->st) == 0 && S_ISREG(p->st.st_mode) && (uint64_t)p->st.st_size <= YAML_MAX_FILE_BYTES;
+        if (p->file && !p->stated)
+            p->st_ok = stat(p->name, &p->st) == 0 && stat_usable(&p->st);
     }
     return NULL;
 }
 
-static void stat_files(struct stoat_loader *l)
+static unsigned stat_threads(size_t files)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t t = l->npending / STAT_PER_THREAD;
+    size_t t = files / STAT_PER_THREAD;
     if (t > STAT_THREADS_MAX)
         t = STAT_THREADS_MAX;
     if (cpus > 0 && t > (size_t)cpus)
         t = (size_t)cpus;
-    if (t < 1)
-        t = 1;
+    return t < 1 ? 1 : (unsigned)t;
+}
+
+/* The files not stat'ed yet (those fs_list gave came with theirs). */
+static void stat_files(struct stoat_loader *l)
+{
+    size_t left = 0;
+    for (size_t i = 0; i < l->npending; i++)
+        left += l->pending[i].file && !l->pending[i].stated;
+    size_t t = left ? stat_threads(left) : 0;
     struct stat_job jobs[STAT_THREADS_MAX];
     pthread_t th[STAT_THREADS_MAX];
     bool started[STAT_THREADS_MAX] = {false};
@@ -356,7 +369,8 @@ static void stat_files(struct stoat_loader *l)
         jobs[i] = (struct stat_job){.v = l->pending, .from = i, .n = l->npending, .step = t};
     for (size_t i = 1; i < t; i++)
         started[i] = pthread_create(&th[i], NULL, stat_some, &jobs[i]) == 0;
-    stat_some(&jobs[0]);
+    if (t)
+        stat_some(&jobs[0]);
     for (size_t i = 1; i < t; i++) {
         if (started[i])
             pthread_join(th[i], NULL);
@@ -736,6 +750,20 @@ static void walk_err(void *ctx, const char *path, const char *why)
         diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
 }
 
+static void listed_file(void *ctx, const struct fs_found *f)
+{
+    struct stoat_loader *l = ctx;
+    if (f->err) {
+        walk_err(l, f->path, f->err);
+        return;
+    }
+    defer_file(l, f->path);
+    struct pending *p = &l->pending[l->npending - 1];
+    p->stated = true;
+    p->st = f->st;
+    p->st_ok = f->st_errno == 0 && stat_usable(&p->st);
+}
+
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
 {
     if (!fs_is_dir(path)) {
@@ -745,6 +773,10 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
             return STOAT_ERR_IO;
         }
         fclose(f);
+    }
+    if (l->defer) { /* the cache's key wants every file's stat first: listed and stat'ed in threads */
+        fs_list(path, rule_file_name, stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD), listed_file, l);
+        return STOAT_OK;
     }
     fs_walk(path, rule_file_name, load_file, walk_err, l);
     return STOAT_OK;

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "serve/mhd.h"
 #include "util/mem.h"
 
 struct guard_conn {
@@ -148,7 +149,7 @@ void serve_guard_stop(struct serve_guard *g)
 
 static void guard_opened(struct serve_guard *g, struct MHD_Connection *c, void **socket_context)
 {
-    const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *fi = serve_mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!fi)
         return; /* not watched; libmicrohttpd's idle timeout still applies */
     struct guard_conn *k = xcalloc(1, sizeof(*k));
@@ -203,7 +204,7 @@ void serve_guard_notify(void *cls, struct MHD_Connection *c, void **socket_conte
 
 static struct guard_conn *guard_conn_of(struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = serve_mhd.get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 

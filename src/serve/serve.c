@@ -1,6 +1,7 @@
 /* The dashboard server. Why it is built this way:
- * - libmicrohttpd with a small thread pool; each pool thread reads through
- *   its own read-only store connection (SQLite connections are not shared
+ * - libmicrohttpd (opened when a server starts: mhd.c) with a small thread
+ *   pool; each pool thread reads through its own read-only store
+ *   connection (SQLite connections are not shared
  *   between threads), opened on first use. Triage writes go through one
  *   writer connection under a mutex. The store's WAL mode means readers see
  *   each commit of a `stoat watch` or `stoat hunt --db` writing the same
@@ -31,6 +32,7 @@
 
 #include "report/page.h"
 #include "serve/guard.h"
+#include "serve/mhd.h"
 #include "stoat/serve.h"
 #include "stoat/store.h"
 #include "util/buf.h"
@@ -106,21 +108,21 @@ struct req {
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *type, char *data, size_t len,
                                 bool page)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = serve_mhd.create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(data);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    serve_mhd.add_response_header(r, "Content-Type", type);
+    serve_mhd.add_response_header(r, "Cache-Control", "no-store");
+    serve_mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
+    serve_mhd.add_response_header(r, "Referrer-Policy", "no-referrer");
+    serve_mhd.add_response_header(r, "X-Frame-Options", "DENY");
+    serve_mhd.add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     if (page)
-        MHD_add_response_header(r, "Content-Security-Policy", PAGE_CSP);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+        serve_mhd.add_response_header(r, "Content-Security-Policy", PAGE_CSP);
+    enum MHD_Result ret = serve_mhd.queue_response(c, status, r);
+    serve_mhd.destroy_response(r);
     return ret;
 }
 
@@ -575,7 +577,7 @@ static bool host_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 {
     if (!sv->loopback)
         return true; /* the token guards other addresses */
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *h = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (!h)
         return false;
     const char *name = h, *end;
@@ -604,10 +606,10 @@ static bool token_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 {
     if (!sv->token_len)
         return true;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *auth = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (auth && !strncasecmp(auth, "Bearer ", 7))
         return ct_equal(auth + 7, strlen(auth + 7), sv->token, sv->token_len);
-    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "stoat_token");
+    const char *cookie = serve_mhd.lookup_connection_value(c, MHD_COOKIE_KIND, "stoat_token");
     if (cookie)
         return ct_equal(cookie, strlen(cookie), sv->token, sv->token_len);
     return false;
@@ -616,17 +618,17 @@ static bool token_ok(struct stoat_serve *sv, struct MHD_Connection *c)
 /* State changes: the page's CSRF token, JSON, and no foreign origin. */
 static const char *csrf_problem(struct stoat_serve *sv, struct MHD_Connection *c)
 {
-    const char *tok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Stoat-CSRF");
+    const char *tok = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "X-Stoat-CSRF");
     if (!tok || !ct_equal(tok, strlen(tok), sv->csrf, strlen(sv->csrf)))
         return "missing or wrong X-Stoat-CSRF header";
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *ct = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (!ct || strncasecmp(ct, "application/json", 16) != 0)
         return "the body must be application/json";
-    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    const char *site = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
     if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
         return "cross-site request refused";
-    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    const char *origin = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *host = serve_mhd.lookup_connection_value(c, MHD_HEADER_KIND, "Host");
     if (origin) {
         const char *o = origin;
         if (!strncmp(o, "http://", 7))
@@ -672,22 +674,22 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
         return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", p, sv->page.len, true);
     }
     if (!strcmp(url, "/login")) {
-        const char *t = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+        const char *t = serve_mhd.lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
         if (!sv->token_len || !t || !ct_equal(t, strlen(t), sv->token, sv->token_len))
             return send_error(c, MHD_HTTP_UNAUTHORIZED, "wrong or missing token");
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = serve_mhd.create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
         struct buf ck = {0};
         buf_puts(&ck, "stoat_token=");
         buf_put(&ck, sv->token, sv->token_len);
         buf_puts(&ck, "; Path=/; HttpOnly; SameSite=Strict");
-        MHD_add_response_header(r, "Set-Cookie", ck.p);
-        MHD_add_response_header(r, "Location", "/");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
-        MHD_destroy_response(r);
+        serve_mhd.add_response_header(r, "Set-Cookie", ck.p);
+        serve_mhd.add_response_header(r, "Location", "/");
+        serve_mhd.add_response_header(r, "Cache-Control", "no-store");
+        serve_mhd.add_response_header(r, "Referrer-Policy", "no-referrer");
+        enum MHD_Result ret = serve_mhd.queue_response(c, MHD_HTTP_SEE_OTHER, r);
+        serve_mhd.destroy_response(r);
         buf_free(&ck);
         return ret;
     }
@@ -697,7 +699,7 @@ static enum MHD_Result route_get(struct stoat_serve *sv, struct MHD_Connection *
     struct params p;
     memset(&p, 0, sizeof(p));
     stoat_filter_init(&p.f);
-    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_cb, &p);
+    serve_mhd.get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, param_cb, &p);
     if (p.bad[0])
         return send_error(c, MHD_HTTP_BAD_REQUEST, p.bad);
     char err[2048];
@@ -937,6 +939,10 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     unsigned threads = o->threads ? o->threads : 4;
     if (threads > 32)
         threads = 32;
+    if (!serve_mhd_open(err, errlen)) {
+        e = STOAT_ERR_IO;
+        goto out;
+    }
     sv->guard = serve_guard_start(STOAT_SERVE_MAX_CONNECTIONS, STOAT_SERVE_RESERVE, STOAT_SERVE_REQUEST_S * 1000u,
                                   STOAT_SERVE_ANSWER_S * 1000u, err, errlen);
     if (!sv->guard) {
@@ -945,18 +951,18 @@ stoat_err stoat_serve_start(const struct stoat_serve_opts *o, struct stoat_serve
     }
     /* the idle timeout stays as a second line: the guard's deadlines are
      * what bound a connection that keeps trickling */
-    sv->d = MHD_start_daemon(flags, o->port, NULL, NULL, handler, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                             (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
-                             sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
+    sv->d = serve_mhd_start(flags, o->port, handler, sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)STOAT_SERVE_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            (unsigned)STOAT_SERVE_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed,
+                            sv, MHD_OPTION_NOTIFY_CONNECTION, serve_guard_notify, sv->guard, MHD_OPTION_END);
     if (!sv->d) {
         snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, o->port, strerror(errno));
         e = STOAT_ERR_IO;
         goto out;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = serve_mhd.get_daemon_info(sv->d, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
         atomic_store_explicit(&sv->port, info->port, memory_order_relaxed);
 out:
@@ -982,7 +988,7 @@ void stoat_serve_stop(struct stoat_serve *sv)
     if (!sv)
         return;
     if (sv->d)
-        MHD_stop_daemon(sv->d);
+        serve_mhd.stop_daemon(sv->d);
     serve_guard_stop(sv->guard); /* after the daemon: it reports the last closes */
     for (size_t i = 0; i < sv->nreaders; i++)
         stoat_store_close(sv->readers[i]);

@@ -1,10 +1,13 @@
 /* Files: reading a whole (capped) file, and walking directories in a stable
- * (sorted) order so that runs over the same tree give the same output. */
+ * (sorted) order so that runs over the same tree give the same output;
+ * fs_list walks the same way in threads, for a caller that wants every
+ * file's stat before it reads any (the rule cache's key). */
 #ifndef STOAT_UTIL_FS_H
 #define STOAT_UTIL_FS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #define FS_MAX_DEPTH 32
 
@@ -18,6 +21,22 @@ int fs_read_file(const char *path, size_t cap, char **out, size_t *len, char *wh
 typedef int (*fs_file_fn)(void *ctx, const char *path);
 typedef void (*fs_err_fn)(void *ctx, const char *path, const char *why);
 int fs_walk(const char *path, bool (*accept)(const char *name), fs_file_fn fn, fs_err_fn err, void *ctx);
+
+/* What fs_list found, in fs_walk's order: a file, with its stat (st_errno
+ * 0 when stat succeeded), or an error about path (err set). */
+struct fs_found {
+    char *path;
+    char *err;
+    int st_errno;
+    struct stat st;
+};
+/* Calls fn with fs_walk's files and errors, the same ones in the same
+ * order, each file stat'ed as its folder is listed; the folders listed by
+ * up to threads threads at once (1: this one alone). fn runs in the
+ * calling thread, after the listing; what it is given lives until it
+ * returns. */
+typedef void (*fs_found_fn)(void *ctx, const struct fs_found *f);
+void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx);
 
 bool fs_is_dir(const char *path);
 /* Joins a and b with one '/'; malloc'd. */

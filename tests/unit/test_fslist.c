@@ -1,0 +1,173 @@
+/* fs_list (src/util/fs.c): the files and errors fs_walk gives, the same ones
+ * in the same order, whatever the number of threads listing the folders,
+ * each file with the stat stat() gives it. The tree has what a rule folder
+ * can hold: nested folders, hidden entries, names the filter refuses, a
+ * symlinked folder (not followed), a symlinked file (followed), a dangling
+ * symlink (an error), a FIFO (skipped) and folders nested past the limit. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "util/fs.h"
+
+struct seen {
+    char *what[256];
+    size_t n;
+};
+
+static int on_file(void *ctx, const char *path)
+{
+    struct seen *s = ctx;
+    assert_true(s->n < 256);
+    s->what[s->n++] = tu_strdup(path);
+    return 0;
+}
+
+static void on_err(void *ctx, const char *path, const char *why)
+{
+    struct seen *s = ctx;
+    assert_true(s->n < 256);
+    size_t len = strlen(path) + strlen(why) + 8;
+    char *m = malloc(len);
+    assert_non_null(m);
+    snprintf(m, len, "%s: %s", path, why);
+    s->what[s->n++] = m;
+}
+
+static bool yml(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".yml") == 0;
+}
+
+static void put(const char *dir, const char *rel)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("title: x\n", f);
+    fclose(f);
+}
+
+static void sub(const char *dir, const char *rel)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    assert_int_equal(mkdir(p, 0700), 0);
+}
+
+static void make_tree(const char *d)
+{
+    char p[4096], t[4096];
+    sub(d, "a");
+    sub(d, "a/b");
+    sub(d, "m");
+    put(d, "a/1.yml");
+    put(d, "a/2.txt");
+    put(d, "a/.hidden.yml");
+    put(d, "a/b/3.yml");
+    put(d, "a/b/4.yml");
+    put(d, "m/5.yml");
+    put(d, "z.yml");
+    sub(d, ".git");
+    put(d, ".git/6.yml");
+    snprintf(p, sizeof(p), "%s/link-dir", d);
+    snprintf(t, sizeof(t), "%s/a", d);
+    assert_int_equal(symlink(t, p), 0);
+    snprintf(p, sizeof(p), "%s/link-file.yml", d);
+    snprintf(t, sizeof(t), "%s/m/5.yml", d);
+    assert_int_equal(symlink(t, p), 0);
+    snprintf(p, sizeof(p), "%s/dangling.yml", d);
+    assert_int_equal(symlink("/nonexistent/stoat-test", p), 0);
+    snprintf(p, sizeof(p), "%s/pipe.yml", d);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    /* deeper than FS_MAX_DEPTH: one error where the walk stops */
+    snprintf(p, sizeof(p), "%s/deep", d);
+    assert_int_equal(mkdir(p, 0700), 0);
+    for (int i = 0; i < FS_MAX_DEPTH + 2; i++) {
+        strcat(p, "/d");
+        assert_int_equal(mkdir(p, 0700), 0);
+    }
+    strcat(p, "/7.yml");
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+struct listed {
+    const struct seen *walked;
+    size_t i;
+};
+
+static void on_found(void *ctx, const struct fs_found *f)
+{
+    struct listed *l = ctx;
+    assert_true(l->i < l->walked->n);
+    const char *want = l->walked->what[l->i++];
+    if (f->err) {
+        char m[4096];
+        snprintf(m, sizeof(m), "%s: %s", f->path, f->err);
+        assert_string_equal(m, want);
+        return;
+    }
+    assert_string_equal(f->path, want);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(f->st_errno, 0);
+    assert_true(f->st.st_ino == st.st_ino && f->st.st_dev == st.st_dev && f->st.st_size == st.st_size &&
+                f->st.st_mtim.tv_nsec == st.st_mtim.tv_nsec);
+}
+
+static void check_same(const char *root, unsigned threads)
+{
+    struct seen walked = {0};
+    fs_walk(root, yml, on_file, on_err, &walked);
+    struct listed l = {.walked = &walked};
+    fs_list(root, yml, threads, on_found, &l);
+    assert_int_equal(l.i, walked.n);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+}
+
+static void test_same_as_walk(void **state)
+{
+    (void)state;
+    char d[] = "/tmp/stoat-fslist-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    make_tree(d);
+    /* what the walk itself gives, so that the comparison means something */
+    struct seen walked = {0};
+    fs_walk(d, yml, on_file, on_err, &walked);
+    size_t files = 0, errors = 0;
+    for (size_t i = 0; i < walked.n; i++) {
+        if (strstr(walked.what[i], ": "))
+            errors++;
+        else
+            files++;
+        assert_null(strstr(walked.what[i], "hidden"));
+        assert_null(strstr(walked.what[i], "link-dir"));
+        free(walked.what[i]);
+    }
+    assert_int_equal(files, 6);  /* 1, 3, 4, 5, z and the symlinked file */
+    assert_int_equal(errors, 2); /* the dangling symlink, the folder too deep */
+    for (unsigned t = 1; t <= 4; t++)
+        check_same(d, t);
+    char file[4096];
+    snprintf(file, sizeof(file), "%s/a/2.txt", d); /* a file given by name, whatever its name */
+    check_same(file, 2);
+    snprintf(file, sizeof(file), "%s/missing", d);
+    check_same(file, 2);
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_as_walk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

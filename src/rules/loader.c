@@ -51,7 +51,9 @@ struct stoat_loader {
     size_t ncorrs, ccap;
     struct pending_filter *filters;
     size_t nfilters, fcap;
-    struct strmap ids; /* id or name -> rule index + 1 */
+    struct strmap ids;        /* id or name -> rule index + 1 */
+    struct strmap files_seen; /* rule files by device and inode (file_seen) */
+    uint32_t nfiles_seen;
     struct stoat_load_stats stats;
     struct timespec t0;
     bool started;
@@ -75,6 +77,8 @@ struct stoat_loader {
         bool file;               /* a rule file given by path */
         bool st_ok;              /* st is a regular file's, not too large (stat_files) */
         bool stated;             /* st_ok and st set as the folder was listed */
+        bool dup;                /* the same file as one given before it: not loaded again */
+        bool dup_checked;        /* file_seen was asked */
         struct stat st;          /* a file's, at the build */
     } * pending;
     size_t npending, pcap;
@@ -309,6 +313,19 @@ static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err
  * rest). What stat says of it joins the stat key at the build, every
  * file's at once (stat_files), and its bytes the content key, only when the
  * stat key does not already name a ruleset file (cache_lookup). */
+/* A file reached twice (`-r rules` beside stoat's own rules folder, a folder
+ * and a file in it, two spellings of one path) is one file: loaded once,
+ * under the name it was first given, or each of its rules would fire twice. */
+static bool file_seen(struct stoat_loader *l, const struct stat *st)
+{
+    const uint64_t k[2] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+    uint32_t next = l->nfiles_seen + 1;
+    if (strmap_put(&l->files_seen, (const char *)k, sizeof(k), next) != next)
+        return true;
+    l->nfiles_seen = next;
+    return false;
+}
+
 static void defer_file(struct stoat_loader *l, const char *path)
 {
     key_u64(l, 4);
@@ -378,12 +395,17 @@ static void stat_files(struct stoat_loader *l)
             stat_some(&jobs[i]); /* no thread: this one does its share */
     }
     for (size_t i = 0; i < l->npending; i++) {
-        const struct pending *p = &l->pending[i];
+        struct pending *p = &l->pending[i];
         if (!p->file)
             continue;
         if (!p->st_ok) { /* read at the build, as any file; never trusted by stat */
             rulecache_hash_u64(l->skey, UINT64_MAX);
             l->stat_failed = true;
+            continue;
+        }
+        p->dup_checked = true;
+        if (file_seen(l, &p->st)) {
+            p->dup = true;
             continue;
         }
         const struct stat *st = &p->st;
@@ -428,7 +450,7 @@ static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *t
     *trusted = true;
     for (size_t i = 0; i < l->npending; i++) {
         struct pending *p = &l->pending[i];
-        if (!p->file)
+        if (!p->file || p->dup)
             continue;
         char why[256], msg[400];
         struct stat now;
@@ -492,6 +514,11 @@ static void flush(struct stoat_loader *l)
     recording(l, true);
     for (size_t i = 0; i < l->npending; i++) {
         struct pending *p = &l->pending[i];
+        struct stat st;
+        if (p->file && !p->dup_checked && !p->text && stat(p->name, &st) == 0)
+            p->dup = file_seen(l, &st); /* flushed before the build's stats */
+        if (p->dup)
+            continue;
         if (p->text) {
             parse_text(l, p->name, p->text, p->len);
             if (p->not_file)
@@ -521,6 +548,7 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
     fieldtab_init(&rs->fields);
     l->rs = rs;
     strmap_init(&l->ids);
+    strmap_init(&l->files_seen);
     strmap_init(&l->roles);
     stoat_err e = mapping_load(opts->mapping_path, &rs->map, opts->diag, opts->diag_ctx);
     if (!e && opts->placeholders_path)
@@ -727,6 +755,9 @@ static int load_file(void *ctx, const char *path)
         defer_file(l, path);
         return 0;
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && file_seen(l, &st))
+        return 0;
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
@@ -1098,6 +1129,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->corrs);
     free(l->filters);
     strmap_free(&l->ids);
+    strmap_free(&l->files_seen);
     strmap_free(&l->roles);
     placeholders_free(l->ph);
     for (size_t i = 0; i < l->ndeferred; i++) {

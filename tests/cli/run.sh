@@ -84,6 +84,17 @@ check "both good records matched around the bad one" sh -c "[ \$(grep -c '\"kind
 check "summary counts the skipped record" grep -q "(1 malformed records skipped)" "$tmp/err"
 check "alert names rule, line and ATT&CK id" sh -c "grep -q '\"line\":3' '$tmp/alerts' && grep -q '\"techniques\":\[\"T1033\"\]' '$tmp/alerts'"
 
+# a rule file reached twice is loaded once: the same file given twice, a
+# folder and a file in it, `-r rules` beside the default rules folder (each of
+# its rules fired twice), with and without the cache
+ln -s "$RULE" "$tmp/whoami-link.yml"
+for nc in "" --no-cache; do
+    check "one file given twice, and by a link, loaded once $nc" sh -c "[ \$($STOAT hunt -q $nc --no-default-rules -r '$RULE' -r '$tmp/whoami-link.yml' -r '$RULE' --format jsonl '$tmp/mixed.jsonl' | grep -c '\"kind\":\"alert\"') -eq 2 ]"
+    $STOAT hunt -q $nc --format jsonl demo/ >"$tmp/own.jsonl" 2>/dev/null
+    $STOAT hunt -q $nc -r rules -r ./rules/linux --format jsonl demo/ >"$tmp/own2.jsonl" 2>/dev/null
+    check "-r rules beside the default rules: every alert once $nc" sh -c "[ -s '$tmp/own.jsonl' ] && [ \$(grep -c '\"kind\":\"alert\"' '$tmp/own.jsonl') -eq \$(grep -c '\"kind\":\"alert\"' '$tmp/own2.jsonl') ]"
+done
+
 # stdin and gzip
 check "standard input" sh -c "cat '$tmp/mixed.jsonl' | $STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl - | grep -c '\"kind\":\"alert\"' | grep -qx 2"
 gzip -c "$tmp/mixed.jsonl" >"$tmp/mixed.jsonl.gz"

@@ -33,6 +33,7 @@
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
 _Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4, "template table needs free slots");
+_Static_assert(TPL_SLOTS <= 65536u, "slot indexes are kept as 16 bits (tpl_used)");
 
 struct evtx_file {
     const uint8_t *data;

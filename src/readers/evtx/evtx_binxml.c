@@ -698,8 +698,8 @@ void evtx_builder_destroy(struct builder *b)
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s)
 {
-    if (s->tpl_slots && s->tpl_count)
-        memset(s->tpl_slots, 0, s->tpl_cap * sizeof *s->tpl_slots);
+    for (uint32_t i = 0; s->tpl_slots && i < s->tpl_count; i++)
+        s->tpl_slots[s->tpl_used[i]] = NULL;
     s->tpl_count = 0;
 }
 
@@ -749,7 +749,7 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
         return -2;
     t->status = rc;
     *slot = t;
-    s->tpl_count++;
+    s->tpl_used[s->tpl_count++] = (uint16_t)(slot - s->tpl_slots);
     *out = t;
     /* charged once, after caching: the template itself is fine */
     if (spend(x, cost))

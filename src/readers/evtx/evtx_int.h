@@ -135,6 +135,9 @@ struct evtx_scratch {
     /* template cache: open addressing on the definition offset */
     struct evtx_tpl **tpl_slots;
     uint32_t tpl_cap, tpl_count;
+    /* the slots in use, so a chunk's reset clears a handful of them and
+       not the whole table */
+    uint16_t tpl_used[EVTX_MAX_TEMPLATES];
     struct builder *builder;
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */

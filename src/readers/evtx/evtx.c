@@ -331,7 +331,8 @@ struct evtx_scratch *evtx_scratch_create(void)
     s->tpl_cap = TPL_SLOTS;
     s->tpl_slots = calloc(TPL_SLOTS, sizeof *s->tpl_slots);
     s->builder = evtx_builder_create();
-    if (!s->tpl_slots || !s->builder) {
+    s->tcache = evtx_tcache_create();
+    if (!s->tpl_slots || !s->builder || !s->tcache) {
         evtx_scratch_destroy(s);
         return NULL;
     }
@@ -350,6 +351,8 @@ void evtx_scratch_destroy(struct evtx_scratch *s)
     evtx_arena_free(&s->chunk_arena);
     evtx_arena_free(&s->rec_arena);
     evtx_builder_destroy(s->builder);
+    evtx_tcache_destroy(s->tcache);
+    free(s->tlog.v);
     free(s->tpl_slots);
     free(s->fields);
     free(s->ids);

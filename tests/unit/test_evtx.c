@@ -7,6 +7,7 @@
  * builds exactly the bytes each test needs, checksums included.
  */
 #include "testutil.h"
+#include "reader_capture.h"
 
 #include "readers/evtx/evtx.h"
 #include "readers/evtx/evtx_int.h"
@@ -1591,6 +1592,77 @@ static void test_template_name_ref_checked(void **state)
     assert_null(field(&g.r[3], "Alpha"));
 }
 
+
+/* ------------------------------------------------------------ field ids */
+
+static const uint8_t AAAA_[] = {'A', 0, 'A', 0, 'A', 0, 'A', 0};
+static const uint8_t BBBB_[] = {'B', 0, 'B', 0, 'B', 0, 'B', 0};
+static const uint8_t X_[] = {'x', 0};
+
+/* A record of <Event><EventData><Data Name="%0">%1</Data></EventData>
+   </Event>, its template defined at *def or here. */
+static void named_by_value(struct file *f, uint64_t id, size_t *def, const uint8_t *nm, uint16_t nml)
+{
+    size_t r = rec_begin(f, id);
+    struct w *c = &f->c;
+    frag(c);
+    if (*def) {
+        tpl_ref(c, *def);
+    } else {
+        *def = tpl_begin(c);
+        size_t ev = open_el(c, "Event", 0);
+        close_start(c);
+        size_t ed = open_el(c, "EventData", 0);
+        close_start(c);
+        size_t d = open_el(c, "Data", 1);
+        attr(c, "Name", 0);
+        sub(c, 0, 0x01, 0);
+        close_start(c);
+        sub(c, 1, 0x01, 0);
+        end_el(c);
+        end_size(c, d);
+        end_el(c);
+        end_size(c, ed);
+        end_el(c);
+        end_size(c, ev);
+        tpl_end(c, *def);
+    }
+    struct val v[] = {{0x01, nm, nml}, {0x01, X_, 2}};
+    values(c, v, 2);
+    u8(c, 0x00);
+    rec_end(f, r);
+}
+
+/* Two records of one chunk name their field by a value (AAAA, then BBBB):
+   such a name is made anew for every record, at the same address, so it is
+   not one to remember a field id by. The rule on BBBB fires on the second
+   record only. */
+static void test_field_named_by_value_matched(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t def = 0;
+    named_by_value(&f, 1, &def, AAAA_, sizeof AAAA_);
+    named_by_value(&f, 2, &def, BBBB_, sizeof BBBB_);
+    chunk_end(&f);
+    struct stoat_ruleset *rs = cap_rules(TU_RULE("{product: windows}", "  sel:\n    BBBB: x\n  condition: sel\n"));
+    assert_non_null(rs);
+    struct capture c;
+    cap_run(&c, rs, (const char *)f.b, f.len, NULL, 1);
+    assert_int_equal(c.n, 2);
+    assert_null(cap_diag(&c, 0, "warning", NULL)); /* the file is sound */
+    assert_string_equal(ev_get(&c.ev[0], "AAAA", 0), "x");
+    assert_string_equal(ev_get(&c.ev[1], "BBBB", 0), "x");
+    assert_false(ev_fired(&c.ev[0], "test rule"));
+    assert_true(ev_fired(&c.ev[1], "test rule"));
+    cap_free(&c);
+    stoat_ruleset_destroy(rs);
+    free(f.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1620,6 +1692,7 @@ int main(void)
         cmocka_unit_test(test_template_reused_across_chunks),
         cmocka_unit_test(test_template_forged_not_reused),
         cmocka_unit_test(test_template_name_ref_checked),
+        cmocka_unit_test(test_field_named_by_value_matched),
     };
     return cmocka_run_group_tests_name("evtx", tests, NULL, NULL);
 }

@@ -750,6 +750,7 @@ static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl, cons
     f->value = v;
     f->value_len = vl;
     f->type = type;
+    f->name_fresh = 0;
     return 0;
 }
 
@@ -893,6 +894,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
             if (nested || (op->flags & OP_NESTED))
                 continue;
         }
+        size_t first = s->nfields;
         if (op->nnparts) {
             uint8_t vt;
             rc = concat_parts(x, t->parts + op->npart0, op->nnparts, vals, nvals, &name, &nl, &vt);
@@ -935,6 +937,8 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         }
         if (rc)
             return rc;
+        for (size_t k = first; op->nnparts && k < s->nfields; k++)
+            s->fields[k].name_fresh = 1;
     }
     return 0;
 }

@@ -251,8 +251,12 @@ static uint32_t name_lookup(struct evtx_worker *w, const char *name, uint32_t le
     return m->id;
 }
 
-static uint32_t name_id(struct evtx_worker *w, const char *name, uint32_t len)
+static uint32_t name_id(struct evtx_worker *w, const struct evtx_field *f)
 {
+    const char *name = f->name;
+    uint32_t len = f->name_len;
+    if (f->name_fresh) /* its address is no key */
+        return name_lookup(w, name, len);
     size_t slot = (((uintptr_t)name >> 3) ^ len) % NAME_CACHE;
     struct name_slot *c = &w->cache[slot];
     if (c->name == name && c->len == len)
@@ -271,7 +275,7 @@ static int on_record(void *ctx, const struct evtx_record *rec)
     s->begin(s->ctx, ++w->local, 0, rec->file_offset);
     for (size_t i = 0; i < rec->nfields; i++) {
         const struct evtx_field *f = &rec->fields[i];
-        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f->name, f->name_len), f->value, f->value_len,
+        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f), f->value, f->value_len,
                       stoat_type(f->type)))
             break;
     }

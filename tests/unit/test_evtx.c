@@ -1424,7 +1424,6 @@ static void test_utf16_every_position(void **state)
     evtx_arena_free(&a);
 }
 
-
 /* ------------------------------------------------------------ template cache */
 
 /* A record of the typical shape whose template (provider prov) is defined
@@ -1503,7 +1502,6 @@ static void test_template_forged_not_reused(void **state)
     expect(&g.r[2], "Provider_Name", "Prow", EVTX_V_STRING);
     expect(&g.r[2], "CommandLine", "cmd /c", EVTX_V_STRING);
 }
-
 
 /* A template <n>%0</n> defined inline; *name_off gets the chunk offset of
    its name, for another template to refer to. */
@@ -1591,7 +1589,6 @@ static void test_template_name_ref_checked(void **state)
     expect(&g.r[3], "Alphb", "a", EVTX_V_STRING);
     assert_null(field(&g.r[3], "Alpha"));
 }
-
 
 /* ------------------------------------------------------------ field ids */
 

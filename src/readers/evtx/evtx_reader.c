@@ -161,7 +161,7 @@ static void evtx_reader_release(struct input_file *f)
 
 /* ----------------------------------------------------------------- worker */
 
-#define NAME_CACHE 512
+#define NAME_CACHE    512
 #define NAME_MEMO     1024u /* a power of two */
 #define NAME_MEMO_LEN 48u   /* longer names are looked up every time */
 
@@ -275,8 +275,7 @@ static int on_record(void *ctx, const struct evtx_record *rec)
     s->begin(s->ctx, ++w->local, 0, rec->file_offset);
     for (size_t i = 0; i < rec->nfields; i++) {
         const struct evtx_field *f = &rec->fields[i];
-        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f), f->value, f->value_len,
-                      stoat_type(f->type)))
+        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f), f->value, f->value_len, stoat_type(f->type)))
             break;
     }
     s->end(s->ctx);

@@ -7,6 +7,7 @@
  * builds exactly the bytes each test needs, checksums included.
  */
 #include "testutil.h"
+#include "reader_capture.h"
 
 #include "readers/evtx/evtx.h"
 #include "readers/evtx/evtx_int.h"
@@ -382,7 +383,14 @@ static const uint64_t FT = 132790500000000000ull; /* 2021-10-20T... */
 
 /* Writes an event in the usual shape: System with a few optional
    substitutions, EventData with named, unnamed and Binary elements. */
+static size_t typical_template_named(struct w *c, const char *prov);
 static size_t typical_template(struct w *c)
+{
+    return typical_template_named(c, "Prov");
+}
+/* The same with another provider name (a different template under the
+   same GUID: every template here has the same one). */
+static size_t typical_template_named(struct w *c, const char *prov)
 {
     size_t def = tpl_begin(c);
     size_t ev = open_el(c, "Event", 1);
@@ -393,7 +401,7 @@ static size_t typical_template(struct w *c)
     close_start(c);
     size_t pr = open_el(c, "Provider", 1);
     attr(c, "Name", 0);
-    text(c, "Prov");
+    text(c, prov);
     close_empty(c);
     end_size(c, pr);
     size_t id = open_el(c, "EventID", 0);
@@ -1416,6 +1424,242 @@ static void test_utf16_every_position(void **state)
     evtx_arena_free(&a);
 }
 
+/* ------------------------------------------------------------ template cache */
+
+/* A record of the typical shape whose template (provider prov) is defined
+   inline here. */
+static void named_record(struct file *f, uint64_t id, const char *prov)
+{
+    size_t r = rec_begin(f, id);
+    frag(&f->c);
+    typical_template_named(&f->c, prov);
+    typical_values(&f->c);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+}
+
+/* Chunk 0 defines the typical template; chunk 1 first defines another one
+   (same GUID, other size), then a template with provider prov2 at an offset
+   other than in chunk 0. Parses with one scratch; returns the templates it
+   reused. */
+static uint64_t parse_two_chunks(const char *prov2, struct got *g)
+{
+    struct file f;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    named_record(&f, 100, "Prov");
+    chunk_end(&f);
+    chunk_begin(&f, 1);
+    named_record(&f, 200, "Other provider");
+    named_record(&f, 201, prov2);
+    chunk_end(&f);
+
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    assert_int_equal(evtx_open_mem(f.b, f.len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = {g, on_rec, on_err};
+    assert_int_equal(evtx_parse_all(ef, s, &v), 3);
+    uint64_t reused = s->tpl_reused;
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    free(f.b);
+    return reused;
+}
+
+/* The same template in two chunks, at different offsets (so its inline
+   name offsets differ): compiled once, and the second chunk's record reads
+   exactly as the first's. */
+static void test_template_reused_across_chunks(void **state)
+{
+    (void)state;
+    struct got g;
+    assert_int_equal(parse_two_chunks("Prov", &g), 1);
+    assert_int_equal(g.nerr, 0);
+    assert_int_equal(g.nrec, 3);
+    expect(&g.r[1], "Provider_Name", "Other provider", EVTX_V_STRING);
+    const struct reccopy *a = &g.r[0], *b = &g.r[2];
+    assert_int_equal(b->id, 201);
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_string_equal(a->f[i].name, b->f[i].name);
+        assert_string_equal(a->f[i].value, b->f[i].value);
+        assert_int_equal(a->f[i].type, b->f[i].type);
+    }
+}
+
+/* A template with the same GUID and size but other bytes is compiled
+   anew, never taken for the cached one. */
+static void test_template_forged_not_reused(void **state)
+{
+    (void)state;
+    struct got g;
+    assert_int_equal(parse_two_chunks("Prow", &g), 0);
+    assert_int_equal(g.nerr, 0);
+    expect(&g.r[0], "Provider_Name", "Prov", EVTX_V_STRING);
+    expect(&g.r[2], "Provider_Name", "Prow", EVTX_V_STRING);
+    expect(&g.r[2], "CommandLine", "cmd /c", EVTX_V_STRING);
+}
+
+/* A template <n>%0</n> defined inline; *name_off gets the chunk offset of
+   its name, for another template to refer to. */
+static void leaf_template(struct w *c, const char *n, size_t *name_off)
+{
+    size_t def = tpl_begin(c);
+    size_t el = open_el(c, n, 0);
+    *name_off = el + 8; /* after the size and the name offset fields */
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, el);
+    tpl_end(c, def);
+}
+/* The same shape, its element's name a reference to name_off. */
+static void ref_template(struct w *c, size_t name_off)
+{
+    size_t def = tpl_begin(c);
+    u8(c, 0x01);
+    u16(c, 0xffff);
+    size_t at = c->pos;
+    u32(c, 0);
+    u32(c, (uint32_t)name_off);
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, at);
+    tpl_end(c, def);
+}
+static void one_value_end(struct file *f, size_t r)
+{
+    struct val v[] = {{0x01, A_, 2}};
+    values(&f->c, v, 1);
+    u8(&f->c, 0x00);
+    rec_end(f, r);
+}
+
+/* Each chunk: a leaf template named n (chunk 0 "Alpha", chunk 1 n1), then
+   a template whose element refers to that name. The second template's
+   bytes are the same in both chunks; what it names is not. */
+static uint64_t parse_name_refs(const char *n1, struct got *g)
+{
+    struct file f;
+    file_init(&f, 2);
+    file_header_crc(&f);
+    for (unsigned k = 0; k < 2; k++) {
+        chunk_begin(&f, k);
+        size_t name_off, r = rec_begin(&f, 100 + 10 * k);
+        frag(&f.c);
+        leaf_template(&f.c, k ? n1 : "Alpha", &name_off);
+        one_value_end(&f, r);
+        r = rec_begin(&f, 101 + 10 * k);
+        frag(&f.c);
+        ref_template(&f.c, name_off);
+        one_value_end(&f, r);
+        chunk_end(&f);
+    }
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    assert_int_equal(evtx_open_mem(f.b, f.len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = {g, on_rec, on_err};
+    assert_int_equal(evtx_parse_all(ef, s, &v), 4);
+    uint64_t reused = s->tpl_reused;
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    free(f.b);
+    return reused;
+}
+
+/* A name a template refers to outside its own bytes is part of what a
+   reuse is checked against. */
+static void test_template_name_ref_checked(void **state)
+{
+    (void)state;
+    struct got g;
+    assert_int_equal(parse_name_refs("Alpha", &g), 2);
+    assert_int_equal(g.nerr, 0);
+    expect(&g.r[3], "Alpha", "a", EVTX_V_STRING);
+    assert_int_equal(parse_name_refs("Alphb", &g), 0);
+    assert_int_equal(g.nerr, 0);
+    expect(&g.r[1], "Alpha", "a", EVTX_V_STRING);
+    expect(&g.r[2], "Alphb", "a", EVTX_V_STRING);
+    expect(&g.r[3], "Alphb", "a", EVTX_V_STRING);
+    assert_null(field(&g.r[3], "Alpha"));
+}
+
+/* ------------------------------------------------------------ field ids */
+
+static const uint8_t AAAA_[] = {'A', 0, 'A', 0, 'A', 0, 'A', 0};
+static const uint8_t BBBB_[] = {'B', 0, 'B', 0, 'B', 0, 'B', 0};
+static const uint8_t X_[] = {'x', 0};
+
+/* A record of <Event><EventData><Data Name="%0">%1</Data></EventData>
+   </Event>, its template defined at *def or here. */
+static void named_by_value(struct file *f, uint64_t id, size_t *def, const uint8_t *nm, uint16_t nml)
+{
+    size_t r = rec_begin(f, id);
+    struct w *c = &f->c;
+    frag(c);
+    if (*def) {
+        tpl_ref(c, *def);
+    } else {
+        *def = tpl_begin(c);
+        size_t ev = open_el(c, "Event", 0);
+        close_start(c);
+        size_t ed = open_el(c, "EventData", 0);
+        close_start(c);
+        size_t d = open_el(c, "Data", 1);
+        attr(c, "Name", 0);
+        sub(c, 0, 0x01, 0);
+        close_start(c);
+        sub(c, 1, 0x01, 0);
+        end_el(c);
+        end_size(c, d);
+        end_el(c);
+        end_size(c, ed);
+        end_el(c);
+        end_size(c, ev);
+        tpl_end(c, *def);
+    }
+    struct val v[] = {{0x01, nm, nml}, {0x01, X_, 2}};
+    values(c, v, 2);
+    u8(c, 0x00);
+    rec_end(f, r);
+}
+
+/* Two records of one chunk name their field by a value (AAAA, then BBBB):
+   such a name is made anew for every record, at the same address, so it is
+   not one to remember a field id by. The rule on BBBB fires on the second
+   record only. */
+static void test_field_named_by_value_matched(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t def = 0;
+    named_by_value(&f, 1, &def, AAAA_, sizeof AAAA_);
+    named_by_value(&f, 2, &def, BBBB_, sizeof BBBB_);
+    chunk_end(&f);
+    struct stoat_ruleset *rs = cap_rules(TU_RULE("{product: windows}", "  sel:\n    BBBB: x\n  condition: sel\n"));
+    assert_non_null(rs);
+    struct capture c;
+    cap_run(&c, rs, (const char *)f.b, f.len, NULL, 1);
+    assert_int_equal(c.n, 2);
+    assert_null(cap_diag(&c, 0, "warning", NULL)); /* the file is sound */
+    assert_string_equal(ev_get(&c.ev[0], "AAAA", 0), "x");
+    assert_string_equal(ev_get(&c.ev[1], "BBBB", 0), "x");
+    assert_false(ev_fired(&c.ev[0], "test rule"));
+    assert_true(ev_fired(&c.ev[1], "test rule"));
+    cap_free(&c);
+    stoat_ruleset_destroy(rs);
+    free(f.b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1442,6 +1686,10 @@ int main(void)
         cmocka_unit_test(test_visitor_stop),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_template_reused_across_chunks),
+        cmocka_unit_test(test_template_forged_not_reused),
+        cmocka_unit_test(test_template_name_ref_checked),
+        cmocka_unit_test(test_field_named_by_value_matched),
     };
     return cmocka_run_group_tests_name("evtx", tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@
 
 #define TPL_SLOTS 2048u /* > EVTX_MAX_TEMPLATES, power of two */
 _Static_assert(TPL_SLOTS > EVTX_MAX_TEMPLATES + EVTX_MAX_TEMPLATES / 4, "template table needs free slots");
+_Static_assert(TPL_SLOTS <= 65536u, "slot indexes are kept as 16 bits (tpl_used)");
 
 struct evtx_file {
     const uint8_t *data;
@@ -330,7 +331,8 @@ struct evtx_scratch *evtx_scratch_create(void)
     s->tpl_cap = TPL_SLOTS;
     s->tpl_slots = calloc(TPL_SLOTS, sizeof *s->tpl_slots);
     s->builder = evtx_builder_create();
-    if (!s->tpl_slots || !s->builder) {
+    s->tcache = evtx_tcache_create();
+    if (!s->tpl_slots || !s->builder || !s->tcache) {
         evtx_scratch_destroy(s);
         return NULL;
     }
@@ -349,6 +351,8 @@ void evtx_scratch_destroy(struct evtx_scratch *s)
     evtx_arena_free(&s->chunk_arena);
     evtx_arena_free(&s->rec_arena);
     evtx_builder_destroy(s->builder);
+    evtx_tcache_destroy(s->tcache);
+    free(s->tlog.v);
     free(s->tpl_slots);
     free(s->fields);
     free(s->ids);

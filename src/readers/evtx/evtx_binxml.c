@@ -7,7 +7,9 @@
  * field ops (field name, then static text or which substitution to render),
  * already following the Sigma flattening rules; a record is then a loop over
  * those ops that renders its values straight into the scratch. No XML text
- * is ever built.
+ * is ever built. The next chunk defines the same templates again: a compile
+ * logs what it read, and evtx_tcache.c hands the compiled template back to
+ * a later chunk whose definition reads the same.
  *
  * Flattening (context free, so a template compiles the same wherever it is
  * used): every attribute gives `Element_Attribute` (xmlns declarations
@@ -25,52 +27,9 @@
  * record's work budget (spend()), and running out of it ends the record.
  */
 #include "readers/evtx/evtx_int.h"
+#include "readers/evtx/evtx_tpl.h"
 
 #include <stdlib.h>
-
-enum {
-    P_STATIC = 0,
-    P_SUBST = 1
-};
-
-struct evtx_part {
-    const char *s; /* P_STATIC: UTF-8 text */
-    uint32_t len;  /* P_STATIC: its length; P_SUBST: the declared value type */
-    uint16_t idx;  /* P_SUBST: substitution index */
-    uint8_t kind;
-    uint8_t opt; /* optional substitution */
-};
-
-/* Elements vanish at run time: an optional substitution whose value is
-   NULL removes its whole element (with its attributes), and a parent whose
-   children all vanished is then an empty element. So each element's first
-   op pushes a mark (the field count then; `marks` says how many elements
-   start at that op) and its last op (OP_TEXT or OP_CLOSE) pops it. */
-#define OP_ATTR   1u  /* attribute: left out when its value is NULL */
-#define OP_TEXT   2u  /* leaf text, closes the element; Binary XML expands */
-#define OP_NESTED 4u  /* only expands Binary XML values, never a field */
-#define OP_BARE   8u  /* leaf with attributes, no text: "" only if no attribute gave a field */
-#define OP_CLOSE  16u /* closes a parent: "" if nothing was emitted inside */
-
-struct evtx_op {
-    const char *name;
-    uint32_t name_len;
-    uint32_t part0, nparts;   /* value */
-    uint32_t npart0, nnparts; /* field name from <Data Name=...> parts */
-    uint16_t flags;
-    uint16_t marks;
-};
-
-struct evtx_tpl {
-    uint32_t off;    /* chunk offset of the definition */
-    int status;      /* 0 ok, -1 malformed */
-    bool names_ok;   /* names look like names, static text like text */
-    bool root_event; /* the root element is <Event> */
-    const char *why;
-    struct evtx_op *ops;
-    struct evtx_part *parts;
-    uint32_t nops, nparts;
-};
 
 /* One substitution value of a template instance. */
 struct evtx_val {
@@ -175,6 +134,8 @@ static int name_ref(struct evtx_chunk_ctx *x, struct cursor *c, const char **out
     int rc = read_name(x, x->len, off, out, out_len, &sz);
     if (rc)
         return rc;
+    if (x->s->tlog.on)
+        evtx_tlog_add(&x->s->tlog, c->pos - 4, off == c->pos ? EVTX_TREF_INLINE : EVTX_TREF_NAME);
     if (off == c->pos) {
         if (!have(c, sz))
             return -1;
@@ -567,8 +528,11 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     if (rest >= 11) {
         uint32_t s3 = evtx_le32(c->b + c->pos + 3);
         uint32_t s1 = evtx_le32(c->b + c->pos + 1);
-        if (s3 > rest - 7 && s1 <= rest - 5)
+        if (s3 > rest - 7 && s1 <= rest - 5) {
             so = 1;
+            if (x->s->tlog.on) /* the guess read into the name offset */
+                evtx_tlog_add(&x->s->tlog, c->pos, EVTX_TREF_SO1);
+        }
     }
     c->pos += so + 4;
     const char *en;
@@ -698,9 +662,10 @@ void evtx_builder_destroy(struct builder *b)
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s)
 {
-    if (s->tpl_slots && s->tpl_count)
-        memset(s->tpl_slots, 0, s->tpl_cap * sizeof *s->tpl_slots);
+    for (uint32_t i = 0; s->tpl_slots && i < s->tpl_count; i++)
+        s->tpl_slots[s->tpl_used[i]] = NULL;
     s->tpl_count = 0;
+    evtx_tcache_chunk(s->tcache);
 }
 
 static struct evtx_tpl **tpl_slot(struct evtx_scratch *s, uint32_t off)
@@ -732,24 +697,33 @@ static int tpl_get(struct evtx_chunk_ctx *x, uint32_t off, struct evtx_tpl **out
     /* definition: next offset (4), GUID (16), body size (4), body */
     int rc = -1;
     uint64_t cost = 1;
-    if ((size_t)off + 24 <= x->len) {
+    if (evtx_tcache_find(s->tcache, x->chunk, x->len, off, t, &cost)) {
+        rc = 0; /* compiled in an earlier chunk from what reads the same */
+        s->tpl_reused++;
+    } else if ((size_t)off + 24 <= x->len) {
         uint32_t size = evtx_le32(x->chunk + off + 20);
         if ((size_t)off + 24 + size <= x->len) {
             struct builder *b = builder_of(s);
             builder_clear(b);
             struct cursor c = {x->chunk, (size_t)off + 24, (size_t)off + 24 + size};
+            s->tlog.n = 0;
+            s->tlog.overflow = false;
+            s->tlog.on = s->tcache != NULL;
             rc = c_stream(x, b, &c, 0);
+            s->tlog.on = false;
             if (!rc)
                 rc = builder_emit(b, &s->chunk_arena, t);
             /* definitions may overlap, so compiling is work too */
             cost += (c.pos - ((size_t)off + 24)) / 4 + b->nops + b->nparts;
+            if (!rc)
+                evtx_tcache_add(s->tcache, x->chunk, x->len, off, c.pos - ((size_t)off + 24), t, cost, &s->tlog);
         }
     }
     if (rc == -2)
         return -2;
     t->status = rc;
     *slot = t;
-    s->tpl_count++;
+    s->tpl_used[s->tpl_count++] = (uint16_t)(slot - s->tpl_slots);
     *out = t;
     /* charged once, after caching: the template itself is fine */
     if (spend(x, cost))
@@ -776,6 +750,7 @@ static int add_field(struct evtx_scratch *s, const char *name, uint32_t nl, cons
     f->value = v;
     f->value_len = vl;
     f->type = type;
+    f->name_fresh = 0;
     return 0;
 }
 
@@ -919,6 +894,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
             if (nested || (op->flags & OP_NESTED))
                 continue;
         }
+        size_t first = s->nfields;
         if (op->nnparts) {
             uint8_t vt;
             rc = concat_parts(x, t->parts + op->npart0, op->nnparts, vals, nvals, &name, &nl, &vt);
@@ -961,6 +937,8 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         }
         if (rc)
             return rc;
+        for (size_t k = first; op->nnparts && k < s->nfields; k++)
+            s->fields[k].name_fresh = 1;
     }
     return 0;
 }

@@ -35,6 +35,9 @@ struct evtx_field {
     const char *value; /* NUL-terminated as a convenience; value_len excludes it */
     uint32_t value_len;
     uint8_t type; /* enum evtx_vtype */
+    /* the name was made for this record (<Data Name="%1">, from a value):
+       its address is reused by the next record for another name */
+    uint8_t name_fresh;
 };
 
 /* Name of a value type ("string", "int", ...), for dumps and tests. */

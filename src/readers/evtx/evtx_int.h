@@ -1,7 +1,8 @@
 /* Internals shared by the EVTX reader's files, from the ground up:
  * evtx_arena.c (the arena, declared in evtx_arena.h), evtx_value.c (value
- * rendering), evtx_binxml.c (Binary XML and templates), evtx.c (file, chunks
- * and records). Each of them uses only what lies below it; the JSON dump
+ * rendering), evtx_tcache.c (compiled templates kept across chunks,
+ * declared in evtx_tpl.h), evtx_binxml.c (Binary XML and templates),
+ * evtx.c (file, chunks and records). Each of them uses only what lies below it; the JSON dump
  * writer (evtx_json.c) and the hunt glue (evtx_reader.c) need only the
  * public evtx.h.
  *
@@ -20,6 +21,7 @@
 
 #include "readers/evtx/evtx_arena.h"
 #include "readers/evtx/evtx_field.h"
+#include "readers/evtx/evtx_tpl.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the EVTX reader assumes a little-endian host"
@@ -135,7 +137,13 @@ struct evtx_scratch {
     /* template cache: open addressing on the definition offset */
     struct evtx_tpl **tpl_slots;
     uint32_t tpl_cap, tpl_count;
+    /* the slots in use, so a chunk's reset clears a handful of them and
+       not the whole table */
+    uint16_t tpl_used[EVTX_MAX_TEMPLATES];
     struct builder *builder;
+    struct evtx_tcache *tcache; /* compiled templates across chunks */
+    struct evtx_tlog tlog;      /* what the template being compiled read */
+    uint64_t tpl_reused;        /* templates taken from tcache (tests look) */
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */

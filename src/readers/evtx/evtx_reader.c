@@ -161,7 +161,9 @@ static void evtx_reader_release(struct input_file *f)
 
 /* ----------------------------------------------------------------- worker */
 
-#define NAME_CACHE 512
+#define NAME_CACHE    512
+#define NAME_MEMO     1024u /* a power of two */
+#define NAME_MEMO_LEN 48u   /* longer names are looked up every time */
 
 struct name_slot {
     const char *name;
@@ -169,11 +171,23 @@ struct name_slot {
     uint32_t id;
 };
 
+/* A name's bytes and its id: kept for the worker's life, as the id is a
+ * function of the bytes alone (the rule set is immutable). */
+struct name_memo {
+    uint32_t len, id;
+    char name[NAME_MEMO_LEN];
+};
+
 struct evtx_worker {
     struct evtx_scratch *scratch;
     /* field name -> id, keyed by the name's address: names live in the
      * chunk's template table, so the cache is emptied per chunk */
     struct name_slot cache[NAME_CACHE];
+    /* behind it, keyed by the bytes: every chunk names the same few dozen
+     * fields again, and a lookup in the rule set's field table (case
+     * folding, hashing) costs ten times a look here */
+    struct name_memo memo[NAME_MEMO];
+    const void *memo_ctx; /* the sink whose ids the memo holds */
     const struct event_sink *sink;
     struct unit *u;
     uint64_t local;
@@ -208,15 +222,48 @@ static uint8_t stoat_type(uint8_t t)
     }
 }
 
-static uint32_t name_id(struct evtx_worker *w, const char *name, uint32_t len)
+/* Hash of a name for the memo: its length and its first and last eight
+ * bytes (field names differ early or late: Data_1, SubjectUserName), the
+ * bytes themselves are compared on a hit. */
+static uint32_t memo_hash(const char *name, uint32_t len)
 {
+    uint64_t a = 0, b = 0;
+    if (len >= 8) {
+        memcpy(&a, name, 8);
+        memcpy(&b, name + len - 8, 8);
+    } else {
+        memcpy(&a, name, len);
+    }
+    uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b + len) * 0xc2b2ae3d27d4eb4full;
+    return (uint32_t)(h >> 40);
+}
+
+static uint32_t name_lookup(struct evtx_worker *w, const char *name, uint32_t len)
+{
+    if (len == 0 || len > NAME_MEMO_LEN)
+        return w->sink->field_id(w->sink->ctx, name, len);
+    struct name_memo *m = &w->memo[memo_hash(name, len) & (NAME_MEMO - 1)];
+    if (m->len == len && memcmp(m->name, name, len) == 0)
+        return m->id;
+    m->len = len;
+    memcpy(m->name, name, len);
+    m->id = w->sink->field_id(w->sink->ctx, name, len);
+    return m->id;
+}
+
+static uint32_t name_id(struct evtx_worker *w, const struct evtx_field *f)
+{
+    const char *name = f->name;
+    uint32_t len = f->name_len;
+    if (f->name_fresh) /* its address is no key */
+        return name_lookup(w, name, len);
     size_t slot = (((uintptr_t)name >> 3) ^ len) % NAME_CACHE;
     struct name_slot *c = &w->cache[slot];
     if (c->name == name && c->len == len)
         return c->id;
     c->name = name;
     c->len = len;
-    c->id = w->sink->field_id(w->sink->ctx, name, len);
+    c->id = name_lookup(w, name, len);
     return c->id;
 }
 
@@ -228,8 +275,7 @@ static int on_record(void *ctx, const struct evtx_record *rec)
     s->begin(s->ctx, ++w->local, 0, rec->file_offset);
     for (size_t i = 0; i < rec->nfields; i++) {
         const struct evtx_field *f = &rec->fields[i];
-        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f->name, f->name_len), f->value, f->value_len,
-                      stoat_type(f->type)))
+        if (!s->field(s->ctx, f->name, f->name_len, name_id(w, f), f->value, f->value_len, stoat_type(f->type)))
             break;
     }
     s->end(s->ctx);
@@ -260,6 +306,10 @@ static void evtx_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct evtx_worker *w = ws;
     struct evtx_state *s = u->file->reader_state;
+    if (w->memo_ctx != sink->ctx) { /* ids are another engine's */
+        memset(w->memo, 0, sizeof(w->memo));
+        w->memo_ctx = sink->ctx;
+    }
     w->sink = sink;
     w->u = u;
     w->local = 0;

@@ -438,13 +438,14 @@ static void raise_as(struct behaviour *b, const struct stoat_alert *a, const str
 }
 
 /* A Windows process start or end: raised when its creator, stated parent
- * and token do not fit together. */
-static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+ * and token do not fit together. What it reads of the event comes worked
+ * out (by the matching threads) when f is set. */
+static void spoof_process(struct behaviour *b, const struct stoat_alert *a, const struct spoof_facts *f)
 {
-    raise_as(b, a, spoof_event(b->spoof, a));
+    raise_as(b, a, f ? spoof_apply(b->spoof, a, f) : spoof_event(b->spoof, a));
 }
 
-void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
+void behaviour_watch(struct behaviour *b, const struct stoat_alert *a, const struct actor *who)
 {
     const struct stoat_ruleset *rs = b->rs;
     size_t ri = rule_index(rs, a->rule);
@@ -483,7 +484,7 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     }
     case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
-    case ROLE_SPOOF: spoof_process(b, a); break;
+    case ROLE_SPOOF: spoof_process(b, a, who ? who->spoof : NULL); break;
     case ROLE_KRBNAME: raise_as(b, a, krbname_event(a)); break;
     default: break;
     }

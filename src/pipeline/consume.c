@@ -225,7 +225,7 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
         }
         a->rule = &ru->meta;
         if (use[i] == USE_BEHAVIOUR) {
-            behaviour_watch(c->beh, a);
+            behaviour_watch(c->beh, a, who);
             continue;
         }
         if (use[i] == USE_DEFERRED) {

@@ -26,6 +26,8 @@ struct proc_entry {
     uint32_t host;     /* host id */
     uint64_t prev_pid; /* seq of the previous process with this pid on the host, 0 none */
     uint64_t guid_h;   /* guid_hash(host, guid): eviction needs no string */
+    uint64_t parent_h; /* guid_hash(host, parent_guid): walks up need no string */
+    bool tree_top;     /* its program is one a tree stops below (proctree_root_key) */
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
@@ -376,6 +378,22 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
+/* The session manager, services and init are the roots of everything: a
+ * tree for our purpose stops below a process of theirs (proctree_root_key).
+ * Known when the entry's program is set, not on every walk up. */
+static bool tree_top(const char *image)
+{
+    if (!image)
+        return false;
+    const char *base = strrchr(image, '\\');
+    if (!base)
+        base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    return str_ieq(base, "services.exe") || str_ieq(base, "wininit.exe") || str_ieq(base, "smss.exe") ||
+           str_ieq(base, "systemd") || str_ieq(base, "init") || str_ieq(base, "winlogon.exe") ||
+           str_ieq(base, "explorer.exe") || str_ieq(base, "sshd") || str_ieq(base, "svchost.exe");
+}
+
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL) in one new allocation, replacing any it had; the sources may
  * point into e's old strings. */
@@ -395,6 +413,8 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     e->command_line = put_opt(&at, src[3], len[3]);
     e->user = put_opt(&at, src[4], len[4]);
     e->logon_id = put_opt(&at, src[5], len[5]);
+    e->parent_h = e->parent_guid ? guid_hash(e->host, e->parent_guid) : 0;
+    e->tree_top = tree_top(e->image);
     if (old)
         strings_free(t, old, old_chunk);
     t->bytes -= e->bytes;
@@ -564,7 +584,7 @@ static const struct proc_entry *parent_of(const struct proctree *t, const struct
 {
     const struct proc_entry *p = NULL;
     if (e->parent_guid)
-        p = at(t, find_guid(t, e->host, e->parent_guid));
+        p = at(t, find_guid_h(t, e->host, e->parent_guid, e->parent_h));
     if (!p && e->ppid >= 0)
         p = find_pid(t, e->host, e->ppid, e->start_ns);
     return p == e ? NULL : p;
@@ -596,17 +616,7 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
     for (int d = 0; e && d < PROCTREE_MAX_DEPTH; d++) {
         top = e;
         const struct proc_entry *p = parent_of(t, e);
-        /* the session manager, services and init are the roots of everything:
-         * a tree for our purpose stops below them */
-        if (!p || !p->image)
-            break;
-        const char *base = strrchr(p->image, '\\');
-        if (!base)
-            base = strrchr(p->image, '/');
-        base = base ? base + 1 : p->image;
-        if (str_ieq(base, "services.exe") || str_ieq(base, "wininit.exe") || str_ieq(base, "smss.exe") ||
-            str_ieq(base, "systemd") || str_ieq(base, "init") || str_ieq(base, "winlogon.exe") ||
-            str_ieq(base, "explorer.exe") || str_ieq(base, "sshd") || str_ieq(base, "svchost.exe"))
+        if (!p || !p->image || p->tree_top)
             break;
         e = p;
     }

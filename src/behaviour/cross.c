@@ -401,12 +401,17 @@ struct plan {
 
 static size_t session_key(char *out, size_t n, const char *host, const char *logon)
 {
-    int w = snprintf(out, n, "%s\x1f%s", host, logon);
-    if (w < 0 || (size_t)w >= n)
+    /* copied by hand: a printf per alert at the end of a run added up */
+    size_t hl = strlen(host), ll = strlen(logon);
+    if (hl + 1 + ll >= n)
         return 0;
-    for (int i = 0; i < w; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)out[i]];
-    return (size_t)w;
+    for (size_t i = 0; i < hl; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)host[i]];
+    out[hl] = '\x1f';
+    for (size_t i = 0; i < ll; i++)
+        out[hl + 1 + i] = (char)ascii_lower_table[(unsigned char)logon[i]];
+    out[hl + 1 + ll] = 0;
+    return hl + 1 + ll;
 }
 
 /* The move that opened session logon on host, or NULL. */

@@ -66,6 +66,7 @@ struct proctree {
     struct strmap hosts;
     const char **host_names;
     size_t nhosts, hosts_cap;
+    uint32_t last_host; /* the id host_id gave last (runs of one host's events are the rule) */
     struct proctree_stats st;
     struct chunk *cur; /* the chunk new strings go to */
 };
@@ -248,11 +249,13 @@ static uint32_t host_id(struct proctree *t, const char *host)
 {
     if (!host)
         host = "";
+    if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0)
+        return t->last_host;
     size_t n = strlen(host);
     uint32_t id;
     if (strmap_get(&t->hosts, host, n, &id))
-        return id;
-    id = (uint32_t)t->nhosts;
+        return t->last_host = id;
+    id = t->last_host = (uint32_t)t->nhosts;
     strmap_put(&t->hosts, host, n, id);
     XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
     t->host_names[t->nhosts++] = strmap_key(&t->hosts, host, n);
@@ -263,6 +266,10 @@ static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
 {
     if (!host)
         host = "";
+    if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0) {
+        *id = t->last_host;
+        return true;
+    }
     return strmap_get(&t->hosts, host, strlen(host), id);
 }
 

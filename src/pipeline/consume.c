@@ -155,16 +155,22 @@ void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *mor
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
                    const uint32_t fl[PF_COUNT])
 {
+    consumer_proc_ids(c, end, host, t, fv, consume_pid(fv[PF_PID], fl[PF_PID]), consume_pid(fv[PF_PPID], fl[PF_PPID]));
+}
+
+void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
+                       int64_t pid, int64_t ppid)
+{
     if (end) {
-        behaviour_proc_end(c->beh, host, fv[PF_GUID], consume_pid(fv[PF_PID], fl[PF_PID]), t);
+        behaviour_proc_end(c->beh, host, fv[PF_GUID], pid, t);
         return;
     }
     struct proc_start ps = {
         .host = host,
         .guid = fv[PF_GUID],
         .parent_guid = fv[PF_PARENT_GUID],
-        .pid = consume_pid(fv[PF_PID], fl[PF_PID]),
-        .ppid = consume_pid(fv[PF_PPID], fl[PF_PPID]),
+        .pid = pid,
+        .ppid = ppid,
         .time_ns = t,
         .image = fv[PF_IMAGE],
         .command_line = fv[PF_COMMAND_LINE],

@@ -195,6 +195,12 @@ static int64_t time_of(const struct ev_field *f)
     return f && f->type != STOAT_V_NULL ? consume_time(f->val, f->val_len) : INT64_MIN;
 }
 
+/* A pid field as the serial stage reads it (consume_pid). */
+static int64_t pid_of(const struct ev_field *f)
+{
+    return f && f->type != STOAT_V_NULL ? consume_pid(f->val, f->val_len) : -1;
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -210,6 +216,9 @@ static void ws_end(void *ctx)
         put_u64(b, (uint64_t)time_of(h->time));
         for (int f = 0; f < PF_COUNT; f++)
             put_opt(b, h->proc[f]);
+        /* the numbers, read here rather than on the serial stage */
+        put_u64(b, (uint64_t)pid_of(h->proc[PF_PID]));
+        put_u64(b, (uint64_t)pid_of(h->proc[PF_PPID]));
     }
     /* rules to report, and rules whose matches feed correlations or behaviour */
     if (!r.passed)
@@ -231,7 +240,7 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
     put_opt(b, h->guid);
-    put_opt(b, h->pid);
+    put_u64(b, (uint64_t)pid_of(h->pid));
     put_opt(b, h->logon_id);
     put_u32(b, (uint32_t)nf);
     for (size_t i = 0; i < nf; i++) {
@@ -347,7 +356,8 @@ static const char *write_proc(struct unit_writer *w, const char *p)
     int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
-    consumer_proc(w->con, is_end, hs, t, fv, fl);
+    int64_t pid = (int64_t)get_u64(&p), ppid = (int64_t)get_u64(&p);
+    consumer_proc_ids(w->con, is_end, hs, t, fv, pid, ppid);
     return p;
 }
 
@@ -367,8 +377,10 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
     int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
-    uint32_t gl, pl, ll;
-    const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
+    uint32_t gl, ll;
+    const char *guid = get_str(&p, &gl);
+    int64_t pid = (int64_t)get_u64(&p);
+    const char *logon = get_str(&p, &ll);
     uint32_t nf = get_u32(&p);
     if (nf > w->fields_cap) {
         w->fields_cap = nf;
@@ -405,7 +417,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         .fields_json_len = jl,
     };
     struct actor who = {
-        .guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
+        .guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }

@@ -88,6 +88,7 @@ struct cross {
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
     char **host_names;
     size_t nhosts, hcap;
+    size_t last_noted;   /* index + 1 of the host note_host met last (0: none): most alerts repeat it */
     struct strmap addrs; /* address -> host index */
     struct lateral *graph;
     struct strmap emitted; /* live: chains already reported (account and start) */
@@ -137,9 +138,12 @@ static void note_host(struct cross *c, const char *name)
 {
     if (!name || !*name)
         return;
+    if (c->last_noted && strcmp(name, c->host_names[c->last_noted - 1]) == 0)
+        return;
     char low[256], sh[256];
     lower(name, low, sizeof(low));
     uint32_t idx = strmap_put(&c->hosts, low, strlen(low), (uint32_t)c->nhosts);
+    c->last_noted = idx + 1;
     if (idx != c->nhosts)
         return;
     XGROW(c->host_names, c->hcap, c->nhosts + 1);

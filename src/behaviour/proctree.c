@@ -390,21 +390,27 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
  * Known when the entry's program is set, not on every walk up. */
 static bool tree_top(const char *image)
 {
+    static const char *const tops[] = {"services.exe", "wininit.exe",  "smss.exe", "systemd",    "init",
+                                       "winlogon.exe", "explorer.exe", "sshd",     "svchost.exe"};
     if (!image)
         return false;
     const char *base = strrchr(image, '\\');
     if (!base)
         base = strrchr(image, '/');
     base = base ? base + 1 : image;
-    return str_ieq(base, "services.exe") || str_ieq(base, "wininit.exe") || str_ieq(base, "smss.exe") ||
-           str_ieq(base, "systemd") || str_ieq(base, "init") || str_ieq(base, "winlogon.exe") ||
-           str_ieq(base, "explorer.exe") || str_ieq(base, "sshd") || str_ieq(base, "svchost.exe");
+    size_t n = strlen(base);
+    if (n > 12 || n < 4)
+        return false; /* (most programs: no name to compare) */
+    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
+        if (str_ieq(base, tops[i]))
+            return true;
+    return false;
 }
 
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL) in one new allocation, replacing any it had; the sources may
- * point into e's old strings. */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6])
+ * point into e's old strings. parent_h: guid_hash of src[1] (0: work it out). */
+static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], uint64_t parent_h)
 {
     size_t len[6], total = 0;
     for (int k = 0; k < 6; k++)
@@ -420,7 +426,10 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     e->command_line = put_opt(&at, src[3], len[3]);
     e->user = put_opt(&at, src[4], len[4]);
     e->logon_id = put_opt(&at, src[5], len[5]);
-    e->parent_h = e->parent_guid ? guid_hash(e->host, e->parent_guid) : 0;
+    /* the caller's hash of the parent GUID, unless the copy was cut short */
+    e->parent_h = !e->parent_guid                         ? 0
+                  : parent_h && len[1] <= PROC_STRING_MAX ? parent_h
+                                                          : guid_hash(e->host, e->parent_guid);
     e->tree_top = tree_top(e->image);
     if (old)
         strings_free(t, old, old_chunk);
@@ -429,10 +438,10 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     t->bytes += e->bytes;
 }
 
-/* guid_h: guid_hash(host, guid) when guid is set */
+/* guid_h, parent_h: guid_hash(host, guid), (host, parent_guid) when set */
 static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t guid_h,
-                                 const char *parent_guid, int64_t pid, int64_t ppid, int64_t start, const char *image,
-                                 const char *cmd, const char *user, const char *logon)
+                                 const char *parent_guid, uint64_t parent_h, int64_t pid, int64_t ppid, int64_t start,
+                                 const char *image, const char *cmd, const char *user, const char *logon)
 {
     if (t->live == t->cap)
         evict_oldest(t);
@@ -445,7 +454,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon});
+    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon}, parent_h);
     t->live++;
     e->guid_h = e->guid ? guid_h : 0;
     if (e->guid)
@@ -491,7 +500,8 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
     set_strings(t, e,
                 (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
                                        p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
-                                       logon ? logon : e->logon_id});
+                                       logon ? logon : e->logon_id},
+                0);
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
@@ -522,8 +532,8 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
-        insert(t, host, p->parent_guid, parent_h, NULL, p->ppid, -1, INT64_MIN, p->parent_image, p->parent_command_line,
-               p->parent_user, NULL);
+        insert(t, host, p->parent_guid, parent_h, NULL, 0, p->ppid, -1, INT64_MIN, p->parent_image,
+               p->parent_command_line, p->parent_user, NULL);
     if (p->guid) {
         uint64_t old = find_guid_h(t, host, p->guid, self_h);
         struct proc_entry *e = at(t, old);
@@ -552,8 +562,8 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
         for (int k = 0; k < 4; k++)
             copied[k] = src[k] ? xstrdup(src[k]) : NULL; /* the insert may evict the parent */
     }
-    insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image ? p->image : copied[0],
-           par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
+    insert(t, host, p->guid, self_h, p->parent_guid, parent_h, p->pid, p->ppid, p->time_ns,
+           p->image ? p->image : copied[0], par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
            proctree_real_logon(p->logon_id ? p->logon_id : copied[3]));
     for (int k = 0; k < 4; k++)
         free(copied[k]);

@@ -69,9 +69,9 @@ enum spoof_kind {
     SPOOF_START_SYSMON    /* Sysmon 1 */
 };
 struct spoof_facts {
-    uint8_t kind;       /* enum spoof_kind */
-    bool system;        /* runs as SYSTEM: its session, 4688's TargetUserSid, Sysmon's User */
-    bool parent_core;   /* 4688: the parent is a core SYSTEM process in System32 */
+    uint8_t kind;        /* enum spoof_kind */
+    bool system;         /* runs as SYSTEM: its session, 4688's TargetUserSid, Sysmon's User */
+    bool parent_core;    /* 4688: the parent is a core SYSTEM process in System32 */
     bool system_by_name; /* Sysmon: SYSTEM's account under a parent user of another domain */
     uint64_t pid, ppid;
     uint64_t image, parent_image; /* program file names, hashed (0: unknown) */

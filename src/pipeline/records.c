@@ -416,8 +416,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         .fields_json = json,
         .fields_json_len = jl,
     };
-    struct actor who = {
-        .guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
+    struct actor who = {.guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }

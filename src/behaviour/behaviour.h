@@ -61,10 +61,14 @@ void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid,
 void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct actor *who);
 /* An alert was reported: chain it. */
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
-/* A behaviour-only rule matched (a enriched; who as for behaviour_enrich,
- * may be NULL): e.g. a transfer tool ran after a crown jewel was touched in
- * the same session or tree, data may be leaving. */
-void behaviour_watch(struct behaviour *b, const struct stoat_alert *a, const struct actor *who);
+/* A behaviour-only rule matched (who as for behaviour_enrich, may be NULL):
+ * e.g. a transfer tool ran after a crown jewel was touched in the same
+ * session or tree, data may be leaving. a is enriched here (behaviour_enrich)
+ * unless *enriched says it was, and only when the rule's role reads the
+ * process or raises an alert: most process starts only feed the spoofing
+ * table, and walking their ancestry was most of their cost. *enriched then
+ * says so. */
+void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct actor *who, bool *enriched);
 
 /* From now on the facts for cross-host analytics go to out.fact (the
  * fleet's partition workers publish them), not into this behaviour's own

@@ -225,15 +225,17 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
                 corr_stream_match(c->corr, a, r, 0);
             continue;
         }
+        if (use[i] == USE_BEHAVIOUR) {
+            /* enriches a itself, when its role needs the process */
+            a->rule = &ru->meta;
+            behaviour_watch(c->beh, a, who, &enriched);
+            continue;
+        }
         if (!enriched) {
             behaviour_enrich(c->beh, a, who);
             enriched = true;
         }
         a->rule = &ru->meta;
-        if (use[i] == USE_BEHAVIOUR) {
-            behaviour_watch(c->beh, a, who);
-            continue;
-        }
         if (use[i] == USE_DEFERRED) {
             /* reads Ancestors: decide now that the process table knows them */
             if (!rebuilt) {

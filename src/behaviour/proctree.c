@@ -390,8 +390,11 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
  * Known when the entry's program is set, not on every walk up. */
 static bool tree_top(const char *image)
 {
-    static const char *const tops[] = {"services.exe", "wininit.exe",  "smss.exe", "systemd",    "init",
-                                       "winlogon.exe", "explorer.exe", "sshd",     "svchost.exe"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
+                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
     if (!image)
         return false;
     const char *base = strrchr(image, '\\');
@@ -399,10 +402,8 @@ static bool tree_top(const char *image)
         base = strrchr(image, '/');
     base = base ? base + 1 : image;
     size_t n = strlen(base);
-    if (n > 12 || n < 4)
-        return false; /* (most programs: no name to compare) */
     for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
-        if (str_ieq(base, tops[i]))
+        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
             return true;
     return false;
 }

@@ -438,17 +438,34 @@ static void raise_as(struct behaviour *b, const struct stoat_alert *a, const str
 }
 
 /* A Windows process start or end: raised when its creator, stated parent
- * and token do not fit together. */
-static void spoof_process(struct behaviour *b, const struct stoat_alert *a)
+ * and token do not fit together. What it reads of the event comes worked
+ * out (by the matching threads) when f is set. */
+static void spoof_process(struct behaviour *b, struct stoat_alert *a, const struct actor *who, bool *enriched)
 {
-    raise_as(b, a, spoof_event(b->spoof, a));
+    const struct spoof_facts *f = who ? who->spoof : NULL;
+    const struct stoat_rule_meta *m = f ? spoof_apply(b->spoof, a, f) : spoof_event(b->spoof, a);
+    if (!m)
+        return;
+    if (!*enriched) { /* the alert shows the ancestry */
+        behaviour_enrich(b, a, who);
+        *enriched = true;
+    }
+    raise_as(b, a, m);
 }
 
-void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
+void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct actor *who, bool *enriched)
 {
     const struct stoat_ruleset *rs = b->rs;
     size_t ri = rule_index(rs, a->rule);
     uint8_t role = ri != SIZE_MAX ? rs->rules[ri].role : ROLE_NONE;
+    if (role == ROLE_SPOOF) { /* its table needs nothing of the process table */
+        spoof_process(b, a, who, enriched);
+        return;
+    }
+    if (!*enriched) {
+        behaviour_enrich(b, a, who);
+        *enriched = true;
+    }
     if (role == ROLE_BASELINE_WATCH) {
         baseline_event(b, a);
         return;
@@ -483,7 +500,6 @@ void behaviour_watch(struct behaviour *b, const struct stoat_alert *a)
         break;
     }
     case ROLE_SYSMON_TAG: sysmon_tag_event(b, a); break;
-    case ROLE_SPOOF: spoof_process(b, a); break;
     case ROLE_KRBNAME: raise_as(b, a, krbname_event(a)); break;
     default: break;
     }

@@ -41,9 +41,13 @@ struct actor {
     const char *guid;
     int64_t pid;
     const char *logon_id;
+    /* what the parent-spoofing watch reads of the event, worked out by the
+     * matching stage (spoof.h); NULL: behaviour_watch works it out */
+    const struct spoof_facts *spoof;
 };
 
 struct behaviour;
+struct spoof_facts;
 
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
                                    const struct behaviour_out *out);
@@ -57,9 +61,14 @@ void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid,
 void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct actor *who);
 /* An alert was reported: chain it. */
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a);
-/* A transfer tool ran (a behaviour-only rule matched, a enriched): after a
- * crown jewel was touched in the same session or tree, data may be leaving. */
-void behaviour_watch(struct behaviour *b, const struct stoat_alert *a);
+/* A behaviour-only rule matched (who as for behaviour_enrich, may be NULL):
+ * e.g. a transfer tool ran after a crown jewel was touched in the same
+ * session or tree, data may be leaving. a is enriched here (behaviour_enrich)
+ * unless *enriched says it was, and only when the rule's role reads the
+ * process or raises an alert: most process starts only feed the spoofing
+ * table, and walking their ancestry was most of their cost. *enriched then
+ * says so. */
+void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct actor *who, bool *enriched);
 
 /* From now on the facts for cross-host analytics go to out.fact (the
  * fleet's partition workers publish them), not into this behaviour's own

@@ -88,6 +88,7 @@ struct cross {
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
     char **host_names;
     size_t nhosts, hcap;
+    size_t last_noted;   /* index + 1 of the host note_host met last (0: none): most alerts repeat it */
     struct strmap addrs; /* address -> host index */
     struct lateral *graph;
     struct strmap emitted; /* live: chains already reported (account and start) */
@@ -137,9 +138,12 @@ static void note_host(struct cross *c, const char *name)
 {
     if (!name || !*name)
         return;
+    if (c->last_noted && strcmp(name, c->host_names[c->last_noted - 1]) == 0)
+        return;
     char low[256], sh[256];
     lower(name, low, sizeof(low));
     uint32_t idx = strmap_put(&c->hosts, low, strlen(low), (uint32_t)c->nhosts);
+    c->last_noted = idx + 1;
     if (idx != c->nhosts)
         return;
     XGROW(c->host_names, c->hcap, c->nhosts + 1);
@@ -401,12 +405,17 @@ struct plan {
 
 static size_t session_key(char *out, size_t n, const char *host, const char *logon)
 {
-    int w = snprintf(out, n, "%s\x1f%s", host, logon);
-    if (w < 0 || (size_t)w >= n)
+    /* copied by hand: a printf per alert at the end of a run added up */
+    size_t hl = strlen(host), ll = strlen(logon);
+    if (hl + 1 + ll >= n)
         return 0;
-    for (int i = 0; i < w; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)out[i]];
-    return (size_t)w;
+    for (size_t i = 0; i < hl; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)host[i]];
+    out[hl] = '\x1f';
+    for (size_t i = 0; i < ll; i++)
+        out[hl + 1 + i] = (char)ascii_lower_table[(unsigned char)logon[i]];
+    out[hl + 1 + ll] = 0;
+    return hl + 1 + ll;
 }
 
 /* The move that opened session logon on host, or NULL. */

@@ -26,6 +26,8 @@ struct proc_entry {
     uint32_t host;     /* host id */
     uint64_t prev_pid; /* seq of the previous process with this pid on the host, 0 none */
     uint64_t guid_h;   /* guid_hash(host, guid): eviction needs no string */
+    uint64_t parent_h; /* guid_hash(host, parent_guid): walks up need no string */
+    bool tree_top;     /* its program is one a tree stops below (proctree_root_key) */
     int64_t pid, ppid, start_ns;
     char *guid, *parent_guid;
     char *image, *command_line, *user, *logon_id;
@@ -64,6 +66,7 @@ struct proctree {
     struct strmap hosts;
     const char **host_names;
     size_t nhosts, hosts_cap;
+    uint32_t last_host; /* the id host_id gave last (runs of one host's events are the rule) */
     struct proctree_stats st;
     struct chunk *cur; /* the chunk new strings go to */
 };
@@ -246,11 +249,13 @@ static uint32_t host_id(struct proctree *t, const char *host)
 {
     if (!host)
         host = "";
+    if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0)
+        return t->last_host;
     size_t n = strlen(host);
     uint32_t id;
     if (strmap_get(&t->hosts, host, n, &id))
-        return id;
-    id = (uint32_t)t->nhosts;
+        return t->last_host = id;
+    id = t->last_host = (uint32_t)t->nhosts;
     strmap_put(&t->hosts, host, n, id);
     XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
     t->host_names[t->nhosts++] = strmap_key(&t->hosts, host, n);
@@ -261,6 +266,10 @@ static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
 {
     if (!host)
         host = "";
+    if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0) {
+        *id = t->last_host;
+        return true;
+    }
     return strmap_get(&t->hosts, host, strlen(host), id);
 }
 
@@ -376,10 +385,33 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
+/* The session manager, services and init are the roots of everything: a
+ * tree for our purpose stops below a process of theirs (proctree_root_key).
+ * Known when the entry's program is set, not on every walk up. */
+static bool tree_top(const char *image)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
+                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
+    if (!image)
+        return false;
+    const char *base = strrchr(image, '\\');
+    if (!base)
+        base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    size_t n = strlen(base);
+    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
+        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
+            return true;
+    return false;
+}
+
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL) in one new allocation, replacing any it had; the sources may
- * point into e's old strings. */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6])
+ * point into e's old strings. parent_h: guid_hash of src[1] (0: work it out). */
+static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], uint64_t parent_h)
 {
     size_t len[6], total = 0;
     for (int k = 0; k < 6; k++)
@@ -395,6 +427,11 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     e->command_line = put_opt(&at, src[3], len[3]);
     e->user = put_opt(&at, src[4], len[4]);
     e->logon_id = put_opt(&at, src[5], len[5]);
+    /* the caller's hash of the parent GUID, unless the copy was cut short */
+    e->parent_h = !e->parent_guid                         ? 0
+                  : parent_h && len[1] <= PROC_STRING_MAX ? parent_h
+                                                          : guid_hash(e->host, e->parent_guid);
+    e->tree_top = tree_top(e->image);
     if (old)
         strings_free(t, old, old_chunk);
     t->bytes -= e->bytes;
@@ -402,10 +439,10 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     t->bytes += e->bytes;
 }
 
-/* guid_h: guid_hash(host, guid) when guid is set */
+/* guid_h, parent_h: guid_hash(host, guid), (host, parent_guid) when set */
 static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t guid_h,
-                                 const char *parent_guid, int64_t pid, int64_t ppid, int64_t start, const char *image,
-                                 const char *cmd, const char *user, const char *logon)
+                                 const char *parent_guid, uint64_t parent_h, int64_t pid, int64_t ppid, int64_t start,
+                                 const char *image, const char *cmd, const char *user, const char *logon)
 {
     if (t->live == t->cap)
         evict_oldest(t);
@@ -418,7 +455,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon});
+    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon}, parent_h);
     t->live++;
     e->guid_h = e->guid ? guid_h : 0;
     if (e->guid)
@@ -464,7 +501,8 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
     set_strings(t, e,
                 (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
                                        p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
-                                       logon ? logon : e->logon_id});
+                                       logon ? logon : e->logon_id},
+                0);
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
@@ -495,8 +533,8 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
-        insert(t, host, p->parent_guid, parent_h, NULL, p->ppid, -1, INT64_MIN, p->parent_image, p->parent_command_line,
-               p->parent_user, NULL);
+        insert(t, host, p->parent_guid, parent_h, NULL, 0, p->ppid, -1, INT64_MIN, p->parent_image,
+               p->parent_command_line, p->parent_user, NULL);
     if (p->guid) {
         uint64_t old = find_guid_h(t, host, p->guid, self_h);
         struct proc_entry *e = at(t, old);
@@ -525,8 +563,8 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
         for (int k = 0; k < 4; k++)
             copied[k] = src[k] ? xstrdup(src[k]) : NULL; /* the insert may evict the parent */
     }
-    insert(t, host, p->guid, self_h, p->parent_guid, p->pid, p->ppid, p->time_ns, p->image ? p->image : copied[0],
-           par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
+    insert(t, host, p->guid, self_h, p->parent_guid, parent_h, p->pid, p->ppid, p->time_ns,
+           p->image ? p->image : copied[0], par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
            proctree_real_logon(p->logon_id ? p->logon_id : copied[3]));
     for (int k = 0; k < 4; k++)
         free(copied[k]);
@@ -564,7 +602,7 @@ static const struct proc_entry *parent_of(const struct proctree *t, const struct
 {
     const struct proc_entry *p = NULL;
     if (e->parent_guid)
-        p = at(t, find_guid(t, e->host, e->parent_guid));
+        p = at(t, find_guid_h(t, e->host, e->parent_guid, e->parent_h));
     if (!p && e->ppid >= 0)
         p = find_pid(t, e->host, e->ppid, e->start_ns);
     return p == e ? NULL : p;
@@ -596,17 +634,7 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
     for (int d = 0; e && d < PROCTREE_MAX_DEPTH; d++) {
         top = e;
         const struct proc_entry *p = parent_of(t, e);
-        /* the session manager, services and init are the roots of everything:
-         * a tree for our purpose stops below them */
-        if (!p || !p->image)
-            break;
-        const char *base = strrchr(p->image, '\\');
-        if (!base)
-            base = strrchr(p->image, '/');
-        base = base ? base + 1 : p->image;
-        if (str_ieq(base, "services.exe") || str_ieq(base, "wininit.exe") || str_ieq(base, "smss.exe") ||
-            str_ieq(base, "systemd") || str_ieq(base, "init") || str_ieq(base, "winlogon.exe") ||
-            str_ieq(base, "explorer.exe") || str_ieq(base, "sshd") || str_ieq(base, "svchost.exe"))
+        if (!p || !p->image || p->tree_top)
             break;
         e = p;
     }

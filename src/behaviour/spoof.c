@@ -340,17 +340,60 @@ static uint64_t security_session(const struct stoat_alert *a, uint64_t creator)
     return ordinary(creator) ? creator : 0;
 }
 
+/* What spoof_event reads of one event (spoof.h): the fields, the numbers
+ * they parse to and the hashes of the names, nothing of the table. */
+void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *o)
+{
+    memset(o, 0, sizeof(*o));
+    if (!a->event_id)
+        return;
+    bool security = strcmp(a->event_id, "4688") == 0 || strcmp(a->event_id, "4689") == 0;
+    bool end = strcmp(a->event_id, "4689") == 0;
+    if (!security && strcmp(a->event_id, "1") != 0 && !end)
+        return;
+    bool ok;
+    o->pid = num_field(a, security && !end ? "NewProcessId" : "ProcessId", &ok);
+    if (!ok)
+        return;
+    if (end) {
+        o->kind = SPOOF_END;
+        return;
+    }
+    o->ppid = num_field(a, security ? "ProcessId" : "ParentProcessId", &ok);
+    if (!ok)
+        return;
+    o->kind = security ? SPOOF_START_SECURITY : SPOOF_START_SYSMON;
+    char img[512], buf[512], ubuf[256], pbuf[256], gbuf[80];
+    o->image = image_key(facts_field(a, security ? "NewProcessName" : "Image", img, sizeof(img)));
+    const char *pname = facts_field(a, security ? "ParentProcessName" : "ParentImage", buf, sizeof(buf));
+    o->parent_image = image_key(pname);
+    if (security) {
+        o->creator = num_field(a, "SubjectLogonId", NULL);
+        o->session = security_session(a, o->creator);
+        char sid[64];
+        const char *target = facts_field(a, "TargetUserSid", sid, sizeof(sid));
+        o->system = o->session == SYSTEM_ID || (target && strcmp(target, "S-1-5-18") == 0);
+        o->parent_core = core_system(pname);
+        return;
+    }
+    o->guid = text_key(facts_field(a, "ProcessGuid", gbuf, sizeof(gbuf)));
+    o->parent_guid = text_key(facts_field(a, "ParentProcessGuid", gbuf, sizeof(gbuf)));
+    o->session = num_field(a, "LogonId", NULL);
+    const char *user = facts_field(a, "User", ubuf, sizeof(ubuf));
+    o->system = o->session == SYSTEM_ID || system_account(user);
+    /* the child is SYSTEM's account and its parent's user is of another
+     * domain (a token of 0x3e7 under another name says nothing) */
+    o->system_by_name = system_account(user) && other_domain(user, facts_field(a, "ParentUser", pbuf, sizeof(pbuf)));
+}
+
 static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_alert *a, const struct rec *r,
-                                           bool security, uint64_t ppid)
+                                           const struct spoof_facts *f)
 {
     const char *host = a->host ? a->host : "";
-    char buf[512], ubuf[256], pbuf[256];
-    const char *pname = facts_field(a, security ? "ParentProcessName" : "ParentImage", buf, sizeof(buf));
-    char gbuf[80];
-    uint64_t pguid = security ? 0 : text_key(facts_field(a, "ParentProcessGuid", gbuf, sizeof(gbuf)));
-    const struct rec *p = parent_of(s, host, ppid, a->time_ns, image_key(pname), pguid);
+    bool security = f->kind == SPOOF_START_SECURITY;
+    const struct rec *p = parent_of(s, host, f->ppid, a->time_ns, f->parent_image, security ? 0 : f->parent_guid);
     uint64_t psess = p ? p->session : 0;
-    if (!psess && security && core_system(pname))
+    if (!psess && security && f->parent_core)
         psess = SYSTEM_ID;
     if (ordinary(r->creator)) {
         if (psess && psess != r->creator)
@@ -361,73 +404,55 @@ static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_a
     if (r->system) {
         if (ordinary(psess))
             return &meta_system;
-        /* by name: the child is SYSTEM's account and its parent's user is of
-         * another domain (a token of 0x3e7 under another name says nothing) */
-        const char *user = facts_field(a, "User", ubuf, sizeof(ubuf));
-        if (!security && system_account(user) && other_domain(user, facts_field(a, "ParentUser", pbuf, sizeof(pbuf))))
+        if (!security && f->system_by_name)
             return &meta_system;
     }
     return NULL;
 }
 
-const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_alert *a)
+const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f)
 {
-    if (!a->event_id)
-        return NULL;
-    bool security = strcmp(a->event_id, "4688") == 0 || strcmp(a->event_id, "4689") == 0;
-    bool end = strcmp(a->event_id, "4689") == 0;
-    if (!security && strcmp(a->event_id, "1") != 0 && !end)
+    if (f->kind == SPOOF_NONE)
         return NULL;
     const char *host = a->host ? a->host : "";
-    bool ok;
-    uint64_t pid = num_field(a, security && !end ? "NewProcessId" : "ProcessId", &ok);
-    if (!ok)
-        return NULL;
-    if (end) {
-        struct rec *r = find(s, key_of(host, pid));
+    if (f->kind == SPOOF_END) {
+        struct rec *r = find(s, key_of(host, f->pid));
         if (r && !(a->time_ns != INT64_MIN && r->start_ns != INT64_MIN && a->time_ns < r->start_ns)) {
             r->ended = true;
             r->end_ns = a->time_ns;
         }
         return NULL;
     }
-    uint64_t ppid = num_field(a, security ? "ProcessId" : "ParentProcessId", &ok);
-    if (!ok)
-        return NULL;
-    struct rec *r = record(s, key_of(host, pid), a->time_ns);
-    char img[512];
-    uint64_t image = image_key(facts_field(a, security ? "NewProcessName" : "Image", img, sizeof(img)));
-    if (image)
-        r->image = image;
-    if (security) {
-        uint64_t creator = num_field(a, "SubjectLogonId", NULL);
-        uint64_t session = security_session(a, creator);
-        if (creator)
-            r->creator = creator;
-        if (session && !r->session_sure)
-            r->session = session;
-        char sid[64];
-        const char *target = facts_field(a, "TargetUserSid", sid, sizeof(sid));
-        r->system |= session == SYSTEM_ID || (target && strcmp(target, "S-1-5-18") == 0);
+    struct rec *r = record(s, key_of(host, f->pid), a->time_ns);
+    if (f->image)
+        r->image = f->image;
+    if (f->kind == SPOOF_START_SECURITY) {
+        if (f->creator)
+            r->creator = f->creator;
+        if (f->session && !r->session_sure)
+            r->session = f->session;
     } else {
-        char gbuf[80];
-        uint64_t guid = text_key(facts_field(a, "ProcessGuid", gbuf, sizeof(gbuf)));
-        if (guid)
-            r->guid = guid;
-        uint64_t session = num_field(a, "LogonId", NULL);
-        if (session) { /* Sysmon reads the process's own token */
-            r->session = session;
+        if (f->guid)
+            r->guid = f->guid;
+        if (f->session) { /* Sysmon reads the process's own token */
+            r->session = f->session;
             r->session_sure = true;
         }
-        char user[256];
-        r->system |= session == SYSTEM_ID || system_account(facts_field(a, "User", user, sizeof(user)));
     }
+    r->system |= f->system;
     if (r->raised)
         return NULL;
-    const struct stoat_rule_meta *m = judge(s, a, r, security, ppid);
+    const struct stoat_rule_meta *m = judge(s, a, r, f);
     if (m)
         r->raised = true;
     return m;
+}
+
+const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_alert *a)
+{
+    struct spoof_facts f;
+    spoof_facts_of(a, &f);
+    return spoof_apply(s, a, &f);
 }
 
 const char *spoof_rules(void)

@@ -33,6 +33,7 @@
 #ifndef STOAT_BEHAVIOUR_SPOOF_H
 #define STOAT_BEHAVIOUR_SPOOF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,30 @@ void spoof_destroy(struct spoof *s); /* accepts NULL */
  * Sysmon 1). Returns the rule to raise the event as, or NULL. A process
  * is raised once, whichever of its events shows it. */
 const struct stoat_rule_meta *spoof_event(struct spoof *s, const struct stoat_alert *a);
+
+/* What spoof_event reads of an event, worked out from the event alone
+ * (its fields and event id; not its host or time, nothing of the table):
+ * the matching threads work it out in parallel, and the serial stage only
+ * looks the table up (spoof_apply). spoof_event is the two in a row. */
+enum spoof_kind {
+    SPOOF_NONE,           /* nothing to look at: not a start or end, or no pid */
+    SPOOF_END,            /* Security 4689 */
+    SPOOF_START_SECURITY, /* 4688 */
+    SPOOF_START_SYSMON    /* Sysmon 1 */
+};
+struct spoof_facts {
+    uint8_t kind;        /* enum spoof_kind */
+    bool system;         /* runs as SYSTEM: its session, 4688's TargetUserSid, Sysmon's User */
+    bool parent_core;    /* 4688: the parent is a core SYSTEM process in System32 */
+    bool system_by_name; /* Sysmon: SYSTEM's account under a parent user of another domain */
+    uint64_t pid, ppid;
+    uint64_t image, parent_image; /* program file names, hashed (0: unknown) */
+    uint64_t guid, parent_guid;   /* Sysmon's GUIDs, hashed (0: unknown) */
+    uint64_t creator, session;    /* logon ids (0: unknown) */
+};
+void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *out);
+/* The table's part, for the event a (its host and time) whose facts f are. */
+const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f);
 
 /* The generated rules as one multi-document YAML text (static). */
 const char *spoof_rules(void);

@@ -155,16 +155,22 @@ void consumer_regex_stats(const struct consumer *c, const struct engine_ctx *mor
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
                    const uint32_t fl[PF_COUNT])
 {
+    consumer_proc_ids(c, end, host, t, fv, consume_pid(fv[PF_PID], fl[PF_PID]), consume_pid(fv[PF_PPID], fl[PF_PPID]));
+}
+
+void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t t, const char *const fv[PF_COUNT],
+                       int64_t pid, int64_t ppid)
+{
     if (end) {
-        behaviour_proc_end(c->beh, host, fv[PF_GUID], consume_pid(fv[PF_PID], fl[PF_PID]), t);
+        behaviour_proc_end(c->beh, host, fv[PF_GUID], pid, t);
         return;
     }
     struct proc_start ps = {
         .host = host,
         .guid = fv[PF_GUID],
         .parent_guid = fv[PF_PARENT_GUID],
-        .pid = consume_pid(fv[PF_PID], fl[PF_PID]),
-        .ppid = consume_pid(fv[PF_PPID], fl[PF_PPID]),
+        .pid = pid,
+        .ppid = ppid,
         .time_ns = t,
         .image = fv[PF_IMAGE],
         .command_line = fv[PF_COMMAND_LINE],
@@ -219,15 +225,17 @@ void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *r
                 corr_stream_match(c->corr, a, r, 0);
             continue;
         }
+        if (use[i] == USE_BEHAVIOUR) {
+            /* enriches a itself, when its role needs the process */
+            a->rule = &ru->meta;
+            behaviour_watch(c->beh, a, who, &enriched);
+            continue;
+        }
         if (!enriched) {
             behaviour_enrich(c->beh, a, who);
             enriched = true;
         }
         a->rule = &ru->meta;
-        if (use[i] == USE_BEHAVIOUR) {
-            behaviour_watch(c->beh, a);
-            continue;
-        }
         if (use[i] == USE_DEFERRED) {
             /* reads Ancestors: decide now that the process table knows them */
             if (!rebuilt) {

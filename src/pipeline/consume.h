@@ -56,6 +56,10 @@ void consumer_send_facts(struct consumer *c, void (*fn)(void *ctx, const struct 
 /* A process start (or end): host, time and the PF_* details (NULL: absent). */
 void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_ns, const char *const fields[PF_COUNT],
                    const uint32_t lens[PF_COUNT]);
+/* The same with the pid and parent pid read (consume_pid) by the caller:
+ * the matching threads, in parallel. */
+void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t time_ns,
+                       const char *const fields[PF_COUNT], int64_t pid, int64_t ppid);
 /* An event with matches: a has the event (fields, host, time, position);
  * rules/use as the matcher passed them on (matcher.h). */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,

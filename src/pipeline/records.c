@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "behaviour/sources.h"
+#include "behaviour/spoof.h"
 #include "event/render.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
@@ -95,6 +97,7 @@ static void ws_begin(void *ctx, uint64_t record, uint64_t line, uint64_t offset)
     if (w->u->file->product)
         engine_event_product(w->m.eng, w->u->file->product);
     w->record = record;
+    w->sf_set = false;
     w->line = line;
     w->offset = offset;
 }
@@ -115,6 +118,21 @@ static bool ws_field(void *ctx, const char *name, uint32_t nlen, uint32_t id, co
     return engine_event_add(((struct unit_worker *)ctx)->m.eng, name, nlen, id, val, vlen, type);
 }
 
+/* w->sf: the event's fields as stoat_alert has them (views of fs). */
+static void view_fields(struct unit_worker *w, const struct ev_field *fs, size_t nf)
+{
+    if (w->sf_set)
+        return;
+    XGROW(w->sf, w->sf_cap, nf);
+    for (size_t i = 0; i < nf; i++)
+        w->sf[i] = (struct stoat_field){.name = fs[i].name,
+                                        .value = fs[i].val,
+                                        .name_len = fs[i].name_len,
+                                        .value_len = fs[i].val_len,
+                                        .type = fs[i].type};
+    w->sf_set = true;
+}
+
 /* The event's fields as the sinks write them (event/render.h), when an
  * alert will surely be written for it (or every event is): rendering is a
  * good part of writing an alert, and here it runs on every worker rather
@@ -130,13 +148,7 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
         put_u32(b, NO_STR);
         return;
     }
-    XGROW(w->sf, w->sf_cap, nf);
-    for (size_t i = 0; i < nf; i++)
-        w->sf[i] = (struct stoat_field){.name = fs[i].name,
-                                        .value = fs[i].val,
-                                        .name_len = fs[i].name_len,
-                                        .value_len = fs[i].val_len,
-                                        .type = fs[i].type};
+    view_fields(w, fs, nf);
     put_u32(b, 0); /* its length, once known */
     size_t at = b->len;
     event_json_write(b, w->sf, nf);
@@ -145,11 +157,48 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
     buf_putc(b, 0);
 }
 
+/* What the parent-spoofing watch reads of the event (spoof.h), when a rule
+ * of its hands the event to it: worked out here, from the event alone, so
+ * that the serial stage only looks its table up. The event id as the
+ * serial stage reads it (a NUL-ended copy: up to a NUL inside). */
+static void put_spoof(struct unit_worker *w, struct buf *b, const struct match_result *r, const struct ev_field *fs,
+                      size_t nf)
+{
+    bool spoof = false;
+    for (size_t i = 0; i < r->n && !spoof; i++)
+        spoof = r->use[i] == USE_BEHAVIOUR && w->m.rs->rules[r->rules[i]].role == ROLE_SPOOF;
+    buf_putc(b, (char)spoof);
+    if (!spoof)
+        return;
+    view_fields(w, fs, nf);
+    char eid[8] = "";
+    const struct ev_field *e = r->head.event_id;
+    if (e) {
+        size_t n = e->val ? strnlen(e->val, e->val_len) : 0;
+        if (n < sizeof(eid)) {
+            memcpy(eid, e->val, n);
+            eid[n] = 0;
+        } else {
+            strcpy(eid, "-"); /* longer than any id it takes */
+        }
+    }
+    struct stoat_alert a = {.event_id = e ? eid : NULL, .fields = w->sf, .nfields = nf};
+    struct spoof_facts f;
+    spoof_facts_of(&a, &f);
+    buf_put(b, &f, sizeof(f));
+}
+
 /* The event's time (consume_time), worked out here rather than on the
  * serial stage. */
 static int64_t time_of(const struct ev_field *f)
 {
     return f && f->type != STOAT_V_NULL ? consume_time(f->val, f->val_len) : INT64_MIN;
+}
+
+/* A pid field as the serial stage reads it (consume_pid). */
+static int64_t pid_of(const struct ev_field *f)
+{
+    return f && f->type != STOAT_V_NULL ? consume_pid(f->val, f->val_len) : -1;
 }
 
 static void ws_end(void *ctx)
@@ -167,6 +216,9 @@ static void ws_end(void *ctx)
         put_u64(b, (uint64_t)time_of(h->time));
         for (int f = 0; f < PF_COUNT; f++)
             put_opt(b, h->proc[f]);
+        /* the numbers, read here rather than on the serial stage */
+        put_u64(b, (uint64_t)pid_of(h->proc[PF_PID]));
+        put_u64(b, (uint64_t)pid_of(h->proc[PF_PPID]));
     }
     /* rules to report, and rules whose matches feed correlations or behaviour */
     if (!r.passed)
@@ -188,7 +240,7 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
     put_opt(b, h->guid);
-    put_opt(b, h->pid);
+    put_u64(b, (uint64_t)pid_of(h->pid));
     put_opt(b, h->logon_id);
     put_u32(b, (uint32_t)nf);
     for (size_t i = 0; i < nf; i++) {
@@ -197,6 +249,7 @@ static void ws_end(void *ctx)
         buf_putc(b, (char)fs[i].type);
     }
     put_fields_json(w, b, &r, fs, nf);
+    put_spoof(w, b, &r, fs, nf);
 }
 
 static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
@@ -303,7 +356,8 @@ static const char *write_proc(struct unit_writer *w, const char *p)
     int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
-    consumer_proc(w->con, is_end, hs, t, fv, fl);
+    int64_t pid = (int64_t)get_u64(&p), ppid = (int64_t)get_u64(&p);
+    consumer_proc_ids(w->con, is_end, hs, t, fv, pid, ppid);
     return p;
 }
 
@@ -323,8 +377,10 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
     int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
-    uint32_t gl, pl, ll;
-    const char *guid = get_str(&p, &gl), *pid = get_str(&p, &pl), *logon = get_str(&p, &ll);
+    uint32_t gl, ll;
+    const char *guid = get_str(&p, &gl);
+    int64_t pid = (int64_t)get_u64(&p);
+    const char *logon = get_str(&p, &ll);
     uint32_t nf = get_u32(&p);
     if (nf > w->fields_cap) {
         w->fields_cap = nf;
@@ -338,6 +394,12 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     }
     uint32_t jl;
     const char *json = get_str(&p, &jl);
+    struct spoof_facts spoof;
+    bool has_spoof = *p++;
+    if (has_spoof) {
+        memcpy(&spoof, p, sizeof(spoof));
+        p += sizeof(spoof);
+    }
     struct stoat_alert a = {
         .pos = {.file = u->file->name,
                 .format = u->file->reader->name,
@@ -354,7 +416,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         .fields_json = json,
         .fields_json_len = jl,
     };
-    struct actor who = {.guid = guid, .pid = consume_pid(pid, pl), .logon_id = logon};
+    struct actor who = {.guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }

@@ -33,6 +33,7 @@ struct unit_worker {
     uint64_t record, line, offset;
     struct stoat_field *sf; /* the event's fields as the sinks take them, to render them */
     size_t sf_cap;
+    bool sf_set; /* sf holds the current event's */
 };
 
 void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,

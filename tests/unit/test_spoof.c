@@ -9,6 +9,9 @@
  * too long ago, another host's process, hostile numbers, a full table. */
 #include "testutil.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "behaviour/spoof.h"
 
 #define HOST "ws1.corp.example"
@@ -24,6 +27,76 @@ struct kv {
     const char *name, *value;
 };
 
+/* Every table has a twin that sees each event as `stoat hunt` hands it
+ * over: its facts worked out apart (spoof_facts_of, without the host and
+ * the time, from copies of the fields freed before the table sees them, as
+ * a matching thread does) and then applied (spoof_apply). Both must judge
+ * alike, each event. */
+#define TWINS 4
+static struct spoof *twin_real[TWINS], *twin_of[TWINS];
+
+static struct spoof *both_create(size_t max_procs)
+{
+    struct spoof *s = spoof_create(max_procs);
+    for (int i = 0; i < TWINS; i++)
+        if (!twin_real[i]) {
+            twin_real[i] = s;
+            twin_of[i] = spoof_create(max_procs);
+            return s;
+        }
+    fail_msg("more than %d tables at once", TWINS);
+    return s;
+}
+
+static void both_destroy(struct spoof *s)
+{
+    for (int i = 0; s && i < TWINS; i++)
+        if (twin_real[i] == s) {
+            spoof_destroy(twin_of[i]);
+            twin_real[i] = twin_of[i] = NULL;
+        }
+    spoof_destroy(s);
+}
+
+static struct spoof *twin(const struct spoof *s)
+{
+    for (int i = 0; i < TWINS; i++)
+        if (twin_real[i] == s)
+            return twin_of[i];
+    fail_msg("a table made without both_create");
+    return NULL;
+}
+
+/* The facts of a, as a matching thread works them out. */
+static void facts_apart(const struct stoat_alert *a, struct spoof_facts *out)
+{
+    struct stoat_field f[24];
+    char *eid = a->event_id ? strdup(a->event_id) : NULL;
+    for (size_t i = 0; i < a->nfields; i++) {
+        f[i] = a->fields[i];
+        f[i].name = strndup(a->fields[i].name, a->fields[i].name_len);
+        f[i].value = strndup(a->fields[i].value, a->fields[i].value_len);
+    }
+    struct stoat_alert v = {.time_ns = INT64_MIN, .event_id = eid, .fields = f, .nfields = a->nfields};
+    spoof_facts_of(&v, out);
+    for (size_t i = 0; i < a->nfields; i++) {
+        free((char *)f[i].name);
+        free((char *)f[i].value);
+    }
+    free(eid);
+}
+
+static const struct stoat_rule_meta *judged(struct spoof *s, const struct stoat_alert *a)
+{
+    const struct stoat_rule_meta *m = spoof_event(s, a);
+    struct spoof_facts f;
+    facts_apart(a, &f);
+    const struct stoat_rule_meta *apart = spoof_apply(twin(s), a, &f);
+    if (m != apart)
+        fail_msg("judged apart: %s, in one go: %s", apart ? apart->id : "nothing", m ? m->id : "nothing");
+    return m;
+}
+
 static const struct stoat_rule_meta *feed_at(struct spoof *s, const char *host, const char *eid, int64_t t,
                                              const struct kv *kv)
 {
@@ -37,7 +110,7 @@ static const struct stoat_rule_meta *feed_at(struct spoof *s, const char *host, 
                                     .value_len = (uint32_t)strlen(kv[n].value)};
     }
     struct stoat_alert a = {.host = host, .time_ns = t, .event_id = eid, .fields = f, .nfields = n};
-    return spoof_event(s, &a);
+    return judged(s, &a);
 }
 
 static const struct stoat_rule_meta *feed(struct spoof *s, const char *eid, int64_t t, const struct kv *kv)
@@ -98,7 +171,7 @@ static const struct stoat_rule_meta *sec_start(struct spoof *s, int64_t t, const
 static void test_parent_core_system(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* an admin's session creates cmd "under" winlogon: the child inherits
      * winlogon's SYSTEM token (Target 0x3e7) */
     expect(sec_start(s, T0, "0x1a0", CMD, USER_A, "0x2c4", WINLOGON, SYSTEM), SPOOF_ID_PARENT, "cmd under winlogon");
@@ -107,13 +180,13 @@ static void test_parent_core_system(void **state)
     /* case and drive do not matter */
     expect(sec_start(s, T0 + 2 * SEC, "0x1a8", CMD, USER_A, "0x2d4", "d:\\WINDOWS\\system32\\SERVICES.EXE", SYSTEM),
            SPOOF_ID_PARENT, "cmd under services");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_brokers_are_not_spoofing(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* winlogon starts userinit and the accessibility tools in the user's
      * session: the caller is winlogon itself (SYSTEM) */
     expect(sec_start(s, T0, "0x100", "C:\\Windows\\System32\\userinit.exe", SYSTEM, "0x2c4", WINLOGON, USER_A), NULL,
@@ -146,13 +219,13 @@ static void test_brokers_are_not_spoofing(void **state)
     expect(sysmon_start(s, T0, "2008", "C:\\Windows\\System32\\taskhostw.exe", "0x3e7", "NT AUTHORITY\\SYSTEM", "1468",
                         SVCHOST, "NT AUTHORITY\\SYSTEM"),
            NULL, "sysmon: SYSTEM under SYSTEM");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_ordinary_children(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* the user's explorer, cmd and its children: one session all along */
     expect(sec_start(s, T0, "0x9f4", EXPLORER, SYSTEM, "0x5c0", "C:\\Windows\\System32\\userinit.exe", USER_A), NULL,
            "explorer");
@@ -171,7 +244,7 @@ static void test_ordinary_children(void **state)
     expect(sec_start(s, T0 + SEC, "0xc04", CMD, "0x0000000001304385", "0xc00", "C:\\Program Files\\SQL\\sqlservr.exe",
                      "0x0"),
            NULL, "sqlservr -> cmd");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 /* ------------------------------------- spoofing to another session */
@@ -179,7 +252,7 @@ static void test_ordinary_children(void **state)
 static void test_parent_other_session(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* explorer of session B, seen by its Sysmon 1; then a 4688 whose caller
      * is session A names it as parent: an elevated process hiding under the
      * user's explorer, or another user's */
@@ -191,7 +264,7 @@ static void test_parent_other_session(void **state)
            SPOOF_ID_PARENT, "session A under session B's explorer");
     /* the same parent, the caller of its session: fine */
     expect(sec_start(s, T0 + 61 * SEC, "0x1004", CMD, USER_B, "0x9f4", EXPLORER, "0x0"), NULL, "B under B's explorer");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 /* ----------------------------------------------- a token not the caller's */
@@ -199,7 +272,7 @@ static void test_parent_other_session(void **state)
 static void test_token_from_elsewhere(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* Target says SYSTEM, the parent's start is not in the logs */
     expect(sec_start(s, T0, "0x200", CMD, USER_A, "0x3f0", SVCHOST, SYSTEM), SPOOF_ID_TOKEN,
            "ordinary caller, SYSTEM child");
@@ -218,7 +291,7 @@ static void test_token_from_elsewhere(void **state)
     expect(sysmon_start(s, T0 + 90 * SEC, "524", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "1020", SVCHOST,
                         "NT AUTHORITY\\SYSTEM"),
            NULL, "pid 524 a minute later");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 /* ------------------------------------ SYSTEM under an ordinary process */
@@ -226,7 +299,7 @@ static void test_token_from_elsewhere(void **state)
 static void test_system_under_user(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* a tool of the admin's session starts cmd with a duplicated SYSTEM
      * token (in a session of its own) */
     expect(sysmon_start(s, T0, "2032", "C:\\Tools\\t.exe", "0x1f4c65f", "CORP\\adm", "2908", CMD, NULL), NULL, "tool");
@@ -248,7 +321,7 @@ static void test_system_under_user(void **state)
     expect(sysmon_start(s, T0, "6000", CMD, "0x3e7", "NT AUTHORITY\\SYSTEM", "6100", "C:\\inetpub\\w3wp.exe",
                         "IIS APPPOOL\\site"),
            NULL, "the same event again");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 /* ------------------------------------------------ what the table trusts */
@@ -261,7 +334,7 @@ static void test_system_under_user(void **state)
 static void test_system_not_by_user_name_or_reused_pid(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     expect(sysmon_start(s, T0, "58881", "C:\\Windows\\System32\\CompatTelRunner.exe", "0x3e7", "CORP\\ivan", "17109",
                         SVCHOST, "NT AUTHORITY\\SYSTEM"),
            NULL, "0x3e7 under a user's name, SYSTEM parent");
@@ -288,13 +361,13 @@ static void test_system_not_by_user_name_or_reused_pid(void **state)
     system_child[0].value = "3104";
     system_child[5].value = "{11111111-2222-3333-4444-555555555555}";
     expect(feed(s, "1", T0 + 61 * SEC, system_child), SPOOF_ID_SYSTEM, "SYSTEM under the user's svchost");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_stale_parents(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     /* pid 0x944 was a SYSTEM powershell weeks ago; today the user's cmd
      * with that pid (started before the logs) creates a child */
     expect(sec_start(s, T0, "0x944", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", SYSTEM, "0x300",
@@ -327,13 +400,13 @@ static void test_stale_parents(void **state)
                                        {"TargetLogonId", "0x0"},
                                        {NULL, NULL}}),
            NULL, "pid 0x944 of another host");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_hostile_fields(void **state)
 {
     (void)state;
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     static const char *const bad[] = {"", "0x", "0xZZ", "12a", "0x11112222333344445", "99999999999999999999", "-5"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         /* a caller that does not parse is unknown: nothing is raised */
@@ -344,13 +417,13 @@ static void test_hostile_fields(void **state)
     /* no host, no time, no event id, an event of another id */
     struct stoat_field f[] = {{.name = "NewProcessId", .value = "0x1", .name_len = 12, .value_len = 3}};
     struct stoat_alert a = {.time_ns = INT64_MIN, .event_id = "4688", .fields = f, .nfields = 1};
-    expect(spoof_event(s, &a), NULL, "no host, no time");
+    expect(judged(s, &a), NULL, "no host, no time");
     a.event_id = NULL;
-    expect(spoof_event(s, &a), NULL, "no event id");
+    expect(judged(s, &a), NULL, "no event id");
     a.event_id = "4624";
-    expect(spoof_event(s, &a), NULL, "a logon");
-    spoof_destroy(s);
-    spoof_destroy(NULL);
+    expect(judged(s, &a), NULL, "a logon");
+    both_destroy(s);
+    both_destroy(NULL);
 }
 
 static void test_full_table(void **state)
@@ -358,7 +431,7 @@ static void test_full_table(void **state)
     (void)state;
     /* 8 processes' room: a thousand starts push the oldest out, and a
      * spoofed child of a process still held is seen */
-    struct spoof *s = spoof_create(8);
+    struct spoof *s = both_create(8);
     char pid[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(pid, sizeof(pid), "0x%x", 0x1000 + 4 * i);
@@ -366,7 +439,7 @@ static void test_full_table(void **state)
     }
     expect(sec_start(s, T0 + 2000, "0x8000", CMD, USER_B, "0x1f9c", CMD, "0x0"), SPOOF_ID_PARENT,
            "under the newest, from another session");
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_table_grows(void **state)
@@ -375,7 +448,7 @@ static void test_table_grows(void **state)
     /* room for 65,536 processes, made as they come: twenty thousand starts
      * later, the first, a middle one and the last are all still known (a
      * spoofed child of each is seen) */
-    struct spoof *s = spoof_create(0);
+    struct spoof *s = both_create(0);
     char pid[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(pid, sizeof(pid), "0x%x", 0x10000 + 4 * i);
@@ -389,7 +462,7 @@ static void test_table_grows(void **state)
         expect(sec_start(s, T0 + 30000, child, CMD, USER_B, ppid, CMD, "0x0"), SPOOF_ID_PARENT,
                "under an early, a middle and the newest start, from another session");
     }
-    spoof_destroy(s);
+    both_destroy(s);
 }
 
 static void test_rules_text(void **state)

@@ -496,10 +496,11 @@ static void header_safe(char *out, size_t outlen, const char *s)
 /* One message of a batch: data (len bytes, enc its Stoat-Enc or NULL) under
  * id, with seq and count its own. */
 static natsStatus make_msg(const char *subject, const char *id, const char *host, const char *run, uint64_t seq,
-                           uint64_t count, const char *sent, const char *enc, const char *data, size_t len,
-                           natsMsg **out)
+                           unsigned span, uint64_t count, const char *sent, const char *enc, const char *data,
+                           size_t len, natsMsg **out)
 {
-    char sq[24], cn[24];
+    char sq[24], cn[24], sp[16];
+    snprintf(sp, sizeof sp, "%u", span);
     snprintf(sq, sizeof sq, "%" PRIu64, seq);
     snprintf(cn, sizeof cn, "%" PRIu64, count);
     natsMsg *m = NULL;
@@ -518,6 +519,8 @@ static natsStatus make_msg(const char *subject, const char *id, const char *host
         s = natsMsgHeader_Set(m, BUS_HDR_COUNT, cn);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
+    if (s == NATS_OK && span > 1)
+        s = natsMsgHeader_Set(m, BUS_HDR_SPAN, sp);
     if (s != NATS_OK) {
         natsMsg_Destroy(m);
         m = NULL;
@@ -586,14 +589,17 @@ static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partit
     for (unsigned k = 0; k < n && s == NATS_OK; k++) {
         natsMsg *m = NULL;
         if (whole) {
-            s = make_msg(subject, id, host, run, base, b->count, sent, enc, enc ? p->zbuf.p : data, enc ? p->zbuf.len : len,
-                         &m);
+            /* sent whole, it stands for the sequence numbers kept for its
+             * pieces too: the centre marks them all, no gap in its intervals */
+            unsigned span = b->kind == BUS_KIND_EVENTS && len > BUS_PIECE_BYTES ? bus_batch_pieces(data, len) : 1;
+            s = make_msg(subject, id, host, run, base, span, b->count, sent, enc, enc ? p->zbuf.p : data,
+                         enc ? p->zbuf.len : len, &m);
         } else {
             size_t end = bus_batch_piece_end(data, len, at);
             const char *penc = bus_batch_encode(&p->zenc, data + at, end - at, &p->zbuf);
             char pid[SPOOL_ID_MAX + 24];
             snprintf(pid, sizeof pid, "%.*s:%" PRIu64, (int)(strrchr(id, ':') - id), id, base + k);
-            s = make_msg(subject, pid, host, run, base + k, bus_batch_lines(data + at, end - at), sent, penc,
+            s = make_msg(subject, pid, host, run, base + k, 1, bus_batch_lines(data + at, end - at), sent, penc,
                          penc ? p->zbuf.p : data + at, penc ? p->zbuf.len : end - at, &m);
             at = end;
         }

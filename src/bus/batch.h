@@ -40,7 +40,7 @@
 #define BUS_HDR_ENC       "Stoat-Enc" /* absent: JSON lines; "zstd" or "zlib": compressed lines */
 #define BUS_ENC_ZSTD      "zstd"
 #define BUS_ENC_ZLIB      "zlib"
-#define BUS_BATCH_RAW_MAX (4u << 20) /* the most a batch may decode to (publishers seal at 2 MiB) */
+#define BUS_BATCH_RAW_MAX (4u << 20)   /* the most a batch may decode to (publishers seal at 2 MiB) */
 #define BUS_PIECE_BYTES   (768u << 10) /* lines that fit one message whatever they compress to */
 #define BUS_MSG_FIT       (901u << 10) /* a payload up to this fits the server's 1 MiB messages */
 

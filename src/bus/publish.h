@@ -48,7 +48,7 @@
  * plain and stay at BUS_PIECE_BYTES; an event batch that does not compress
  * goes as pieces of that size (send_batch). */
 #define BUS_BATCH_EVENTS 2000
-#define BUS_BATCH_BYTES  (2u << 20) /* of lines; the message is zstd (bus/batch.h), or pieces if it would not fit */
+#define BUS_BATCH_BYTES  (2u << 20)   /* of lines; the message is zstd (bus/batch.h), or pieces if it would not fit */
 #define BUS_LINE_MAX     (900u << 10) /* a longer line cannot travel (1 MiB messages) */
 #define BUS_OPEN_BYTES   (64u << 20)  /* open batches' lines, all hosts: past it the oldest is sealed */
 

@@ -40,13 +40,13 @@
 #include "bus/bus.h"
 #include "bus/spool.h"
 
-/* Why event batches are this large: each message costs the three nodes of
- * an R3 cluster about a millisecond of CPU whatever its size (replication,
- * acks, the consumer's delivery and ack), and compressed a batch is ~100 KiB
- * (bench/fleet_centre.sh: 400 messages of 768 KiB lines against 160 of up to
- * 2 MiB took the nodes' CPU from 7.7 to 5.9 us an event). Alert batches go
- * plain and stay at BUS_PIECE_BYTES; an event batch that does not compress
- * goes as pieces of that size (send_batch). */
+/* Why event batches are this large: the nodes of an R3 cluster pay for
+ * every message (replication, acks, the consumer's delivery and ack) more
+ * than for its bytes once compressed (~100 KiB a batch). In one pair of
+ * runs of bench/fleet_centre.sh (centre alone, load 6) 400 messages of up
+ * to 768 KiB of lines cost the nodes 7.7 us of CPU an event, 160 of up to
+ * 2 MiB 5.9. Alert batches go plain and stay at BUS_PIECE_BYTES; an event
+ * batch that does not compress goes as pieces of that size (send_batch). */
 #define BUS_BATCH_EVENTS 2000
 #define BUS_BATCH_BYTES  (2u << 20)   /* of lines; the message is zstd (bus/batch.h), or pieces if it would not fit */
 #define BUS_LINE_MAX     (900u << 10) /* a longer line cannot travel (1 MiB messages) */

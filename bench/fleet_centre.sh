@@ -80,7 +80,7 @@ while [ $p -lt "$PUBS" ]; do
     args=""
     h=$p
     while [ $h -lt "$HOSTS" ]; do args="$args host$h=$T/host$h.jsonl"; h=$((h + PUBS)); done
-    /usr/bin/time -f "time %e %U %S %M" -o "$T/ptime$p" "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} ${FLEET_RAW:+--raw} $args >"$T/pub$p.out" 2>&1 &
+    /usr/bin/time -f "time %e %U %S %M" -o "$T/ptime$p" "$PUB" $SRV --repeat "$REPEAT" ${FLEET_RATE:+--rate "$FLEET_RATE"} ${FLEET_RAW:+--raw} ${FLEET_BATCH:+--batch "$FLEET_BATCH"} ${FLEET_BATCH_KIB:+--batch-kib "$FLEET_BATCH_KIB"} $args >"$T/pub$p.out" 2>&1 &
     p=$((p + 1))
 done
 wait_pubs() { for f in $(seq 0 $((PUBS - 1))); do while [ ! -s "$T/ptime$f" ]; do sleep 0.1; done; done; }

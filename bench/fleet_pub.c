@@ -15,7 +15,8 @@
  * test of refused subjects). --hb HOST publishes one heartbeat; --claim
  * NAME puts NAME in the batches' Stoat-Host (a forgery the centre must
  * drop). Batches are compressed as `stoat publish` sends them (bus/batch.h;
- * up to 1,000 events or 768 KiB of lines); --raw sends the plain JSON lines
+ * up to 2,000 events or 2 MiB of lines, --batch N and --batch-kib K to
+ * change it); --raw sends the plain JSON lines
  * of publishers before compression (up to 200 KiB), for the figures before
  * and the centre's reading of both; --zlib compresses with zlib as
  * publishers before zstd did (the centre reads all three); --garble cuts the last 8 bytes off
@@ -32,6 +33,7 @@
 
 #include "bus/batch.h"
 #include "bus/bus.h"
+#include "bus/publish.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -98,11 +100,12 @@ static bool raw, garble, miscount;
 static struct buf zbuf;
 static struct bus_batch_enc zenc;
 
+/* pre: zbuf holds the batch encoded already, and pre_enc is its encoding */
 static void publish(jsCtx *js, const char *subject, const char *host, const char *tok, const char *run, uint64_t seq,
-                    const char *data, size_t len, unsigned count)
+                    const char *data, size_t len, unsigned count, bool pre, const char *pre_enc)
 {
     natsMsg *m = NULL;
-    const char *enc = raw ? NULL : bus_batch_encode(&zenc, data, len, &zbuf);
+    const char *enc = pre ? pre_enc : raw ? NULL : bus_batch_encode(&zenc, data, len, &zbuf);
     if (enc) {
         natsMsg_Create(&m, subject, NULL, zbuf.p, (int)zbuf.len - (garble && zbuf.len > 8 ? 8 : 0));
         natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
@@ -163,7 +166,7 @@ int main(int argc, char **argv)
     size_t nservers = 0;
     char run[17];
     snprintf(run, sizeof(run), "%08x%08x", (unsigned)time(NULL), (unsigned)getpid());
-    unsigned repeat = 1, batch = 1000;
+    unsigned repeat = 1, batch = BUS_BATCH_EVENTS, batch_kib = BUS_BATCH_BYTES >> 10;
     const char *creds = NULL, *hb = NULL, *tls_ca = NULL, *claim = NULL;
     double rate = 0; /* events a second; 0: as fast as the acks allow */
     int i = 1;
@@ -196,6 +199,8 @@ int main(int argc, char **argv)
             miscount = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch-kib") && i + 1 < argc)
+            batch_kib = (unsigned)atoi(argv[++i]);
         else
             break;
     }
@@ -273,12 +278,25 @@ int main(int argc, char **argv)
             while (off < len) {
                 size_t start = off;
                 unsigned count = 0;
-                while (off < len && count < batch && off - start < (raw ? (200u << 10) : (768u << 10))) {
+                while (off < len && count < batch && off - start < (raw ? (200u << 10) : ((size_t)batch_kib << 10))) {
                     const char *nl = memchr(data + off, '\n', len - off);
                     off = nl ? (size_t)(nl - data) + 1 : len;
                     count++;
                 }
-                publish(js, subject, claim ? claim : host, tok, run, ++seq, data + start, off - start, count);
+                /* as stoat publish does: what would not fit a message compressed
+                 * goes in pieces (here simply cut there; the ids count on) */
+                bool pre = false;
+                const char *pre_enc = NULL;
+                if (!raw && off - start > BUS_PIECE_BYTES) {
+                    pre_enc = bus_batch_encode(&zenc, data + start, off - start, &zbuf);
+                    pre = (pre_enc ? zbuf.len : off - start) <= BUS_MSG_FIT;
+                    if (!pre) {
+                        off = bus_batch_piece_end(data, off, start);
+                        count = (unsigned)bus_batch_lines(data + start, off - start);
+                    }
+                }
+                publish(js, subject, claim ? claim : host, tok, run, ++seq, data + start, off - start, count, pre,
+                        pre_enc);
                 events += count;
                 batches++;
                 published_n++;

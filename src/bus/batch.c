@@ -85,6 +85,27 @@ uint64_t bus_batch_lines(const char *data, size_t len)
     return n;
 }
 
+size_t bus_batch_piece_end(const char *data, size_t len, size_t at)
+{
+    size_t end = at;
+    while (end < len) {
+        const char *nl = memchr(data + end, '\n', len - end);
+        size_t next = nl ? (size_t)(nl - data) + 1 : len;
+        if (end > at && next - at > BUS_PIECE_BYTES)
+            break;
+        end = next;
+    }
+    return end;
+}
+
+unsigned bus_batch_pieces(const char *data, size_t len)
+{
+    unsigned n = 0;
+    for (size_t at = 0; at < len; n++)
+        at = bus_batch_piece_end(data, len, at);
+    return n ? n : 1;
+}
+
 /* Inflates a whole zlib stream into out, at most BUS_BATCH_RAW_MAX bytes. */
 static stoat_err inflate_all(const char *p, size_t n, struct buf *out, char *why, size_t whylen)
 {

@@ -40,7 +40,9 @@
 #define BUS_HDR_ENC       "Stoat-Enc" /* absent: JSON lines; "zstd" or "zlib": compressed lines */
 #define BUS_ENC_ZSTD      "zstd"
 #define BUS_ENC_ZLIB      "zlib"
-#define BUS_BATCH_RAW_MAX (4u << 20) /* the most a batch may decode to (publishers seal at 768 KiB) */
+#define BUS_BATCH_RAW_MAX (4u << 20)   /* the most a batch may decode to (publishers seal at 2 MiB) */
+#define BUS_PIECE_BYTES   (768u << 10) /* lines that fit one message whatever they compress to */
+#define BUS_MSG_FIT       (901u << 10) /* a payload up to this fits the server's 1 MiB messages */
 
 /* The encoder's state, kept between batches by one thread: a compression
  * context (making one per batch costs as much as compressing a small
@@ -73,5 +75,13 @@ stoat_err bus_batch_decode(const char *enc, const char *payload, size_t plen, st
 
 /* Non-empty lines in data (the decoder's count). */
 uint64_t bus_batch_lines(const char *data, size_t len);
+
+/* A batch whose compressed form would not fit one message goes as pieces:
+ * whole lines up to BUS_PIECE_BYTES each (one longer line alone, at most
+ * BUS_LINE_MAX). piece_end gives the end of the piece that starts at at;
+ * pieces how many the lines make (at least 1). The cut depends on the
+ * lines alone, so a batch resent from the spool is cut the same way. */
+size_t bus_batch_piece_end(const char *data, size_t len, size_t at);
+unsigned bus_batch_pieces(const char *data, size_t len);
 
 #endif

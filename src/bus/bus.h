@@ -46,6 +46,8 @@
 #define BUS_HDR_RUN    "Stoat-Run"   /* 16 hex digits, new per publishing process */
 #define BUS_HDR_SEQ    "Stoat-Seq"   /* 1, 2, ... per (host, run, kind) */
 #define BUS_HDR_COUNT  "Stoat-Count" /* events (or alerts) in the payload */
+#define BUS_HDR_SPAN   "Stoat-Span"  /* absent: 1; n: the batch stands for Stoat-Seq .. +n-1 (publish.c) */
+#define BUS_SPAN_MAX   64u           /* a span past it is read as 1 */
 #define BUS_HDR_SENT   "Stoat-Sent"  /* RFC 3339 UTC with ms: when the batch was sealed */
 
 /* ---- subjects ---- */

@@ -48,6 +48,11 @@ struct batch {
     uint64_t segment;         /* from the spool: its segment; 0 live */
     uint64_t spool_order;     /* from the spool: the how-many-th read */
     bool from_spool, earlier; /* earlier: an earlier run's */
+    /* sent as pieces (bus/batch.h): how many, which have been answered,
+     * and whether one was refused; acknowledged when all were */
+    unsigned npieces;
+    uint64_t answered;
+    bool piece_failed, piece_dup;
 };
 
 struct hoststate {
@@ -231,6 +236,10 @@ static struct batch *seal(struct stoat_bus_pub *p, struct hoststate *h, uint8_t 
     p->open_bytes -= b->payload.len;
     b->sealed_ns = wall_ns();
     snprintf(b->id, sizeof b->id, "%s:%s:%" PRIu64, h->token, p->run, ++h->seq[kind]);
+    /* the sequence numbers of the pieces it may have to go as (send_batch):
+     * kept for it, so that every piece has an id and a mark of its own */
+    if (kind == BUS_KIND_EVENTS && b->payload.len > BUS_PIECE_BYTES)
+        h->seq[kind] += bus_batch_pieces(b->payload.p, b->payload.len) - 1;
     p->st.batches++;
     while (!thread && p->o.block && p->qlen >= p->o.queue && !p->stop)
         pthread_cond_wait(&p->room, &p->mu);
@@ -271,7 +280,10 @@ static void add_line(struct stoat_bus_pub *p, uint8_t kind, const char *host, si
     }
     struct hoststate *h = host_state(p, host, hlen);
     struct batch *b = h->open[kind];
-    if (b && b->payload.len + len + 1 > p->o.batch_bytes)
+    /* event batches are compressed (about twenty to one): large ones, few
+     * messages; alerts go plain, so theirs must fit a message as they are */
+    size_t cap = kind == BUS_KIND_EVENTS || p->o.batch_bytes < BUS_PIECE_BYTES ? p->o.batch_bytes : BUS_PIECE_BYTES;
+    if (b && b->payload.len + len + 1 > cap)
         over = seal(p, h, kind, false);
     if (!h->open[kind]) {
         b = h->open[kind] = xcalloc(1, sizeof *b);
@@ -352,11 +364,52 @@ void bus_pub_flush(struct stoat_bus_pub *p)
 
 /* ------------------------------------------------------------ sending */
 
+/* The piece of b an id names (its sequence number minus b's), or -1. */
+static int piece_of(const struct batch *b, const char *id)
+{
+    const char *c = strrchr(b->id, ':'), *d = strrchr(id, ':');
+    if (!c || !d || c - b->id != d - id || memcmp(b->id, id, (size_t)(c - b->id)))
+        return -1;
+    char *e1 = NULL, *e2 = NULL;
+    unsigned long long base = strtoull(c + 1, &e1, 10), seq = strtoull(d + 1, &e2, 10);
+    if (*e1 || *e2 || seq < base || seq - base >= b->npieces)
+        return -1;
+    return (int)(seq - base);
+}
+
+/* The batch in flight a piece's ack belongs to, taken out once every piece
+ * has been answered; *ok then says whether all were acknowledged. NULL while
+ * pieces are still awaited, or for an id not in flight. */
+static struct batch *piece_answered(struct stoat_bus_pub *p, const char *id, bool acked, bool dup, bool *ok)
+{
+    for (unsigned i = 0; i < p->ninflight; i++) {
+        struct batch *b = p->inflight[i];
+        int k = b->npieces > 1 ? piece_of(b, id) : -1;
+        if (k < 0)
+            continue;
+        b->answered |= 1ull << k;
+        b->piece_failed |= !acked;
+        if (!acked) {
+            p->st.failed++;
+            p->pause_until_ms = mono_ms() + 1000;
+        }
+        b->piece_dup |= dup;
+        if (b->answered != (b->npieces >= 64 ? ~0ull : (1ull << b->npieces) - 1))
+            return NULL;
+        *ok = !b->piece_failed;
+        p->inflight[i] = p->inflight[--p->ninflight];
+        if (b->from_spool)
+            p->nspool_inflight--;
+        return b;
+    }
+    return NULL;
+}
+
 static struct batch *inflight_take(struct stoat_bus_pub *p, const char *id)
 {
     for (unsigned i = 0; i < p->ninflight; i++) {
         struct batch *b = p->inflight[i];
-        if (strcmp(b->id, id) == 0) {
+        if (b->npieces <= 1 && strcmp(b->id, id) == 0) {
             p->inflight[i] = p->inflight[--p->ninflight];
             if (b->from_spool)
                 p->nspool_inflight--;
@@ -373,12 +426,19 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     const char *id = NULL;
     natsMsgHeader_Get(msg, BUS_HDR_MSG_ID, &id);
     pthread_mutex_lock(&p->mu);
+    bool ok = pa != NULL, dup = pa && pa->Duplicate, pieces = false;
     struct batch *b = id ? inflight_take(p, id) : NULL;
-    if (b && pa) {
+    if (!b && id) {
+        b = piece_answered(p, id, ok, dup, &ok);
+        pieces = b != NULL;
+        if (pieces) /* refused pieces were counted as they came */
+            dup = b->piece_dup;
+    }
+    if (b && ok) {
         if (b->from_spool)
             p->spool_probe = false;
         p->st.acked_batches++;
-        if (pa->Duplicate)
+        if (dup)
             p->st.duplicates++;
         if (b->earlier)
             p->st.earlier_acked_events += b->count;
@@ -387,12 +447,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         else
             p->st.acked_alerts += b->count;
     } else if (b) {
-        p->st.failed++;
+        if (!pieces)
+            p->st.failed++;
         p->pause_until_ms = mono_ms() + 1000;
     }
     pthread_cond_broadcast(&p->room);
     pthread_mutex_unlock(&p->mu);
-    if (b && pa) {
+    if (b && ok) {
         if (b->from_spool)
             spool_done(p->spool, b->segment);
         batch_free(b);
@@ -432,66 +493,138 @@ static void header_safe(char *out, size_t outlen, const char *s)
     out[n] = 0;
 }
 
-/* Publishes b (already in flight in the table). false: it was not sent and
- * is taken out again (the caller spools it). */
-static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partitions)
+/* One message of a batch: data (len bytes, enc its Stoat-Enc or NULL) under
+ * id, with seq and count its own. */
+static natsStatus make_msg(const char *subject, const char *id, const char *host, const char *run, uint64_t seq,
+                           unsigned span, uint64_t count, const char *sent, const char *enc, const char *data,
+                           size_t len, natsMsg **out)
 {
-    char subject[BUS_SUBJECT_MAX], run[32], seq[32], count[16], sent[32], host[256];
-    if (b->kind == BUS_KIND_EVENTS)
-        bus_subject_events(subject, b->token, bus_partition(b->token, partitions));
-    else
-        bus_subject_alerts(subject, b->token);
-    id_parts(b->id, run, seq);
-    snprintf(count, sizeof count, "%" PRIu32, b->count);
-    format_time_ns(b->sealed_ns, sent);
-    if (strlen(sent) > 24)
-        memcpy(sent + 23, "Z", 2); /* milliseconds */
-    header_safe(host, sizeof host, b->host);
-    /* events are compressed on the way out (the spool keeps the lines:
-     * a resend is compressed again); alerts stay plain for any reader */
-    const char *enc =
-        b->kind == BUS_KIND_EVENTS ? bus_batch_encode(&p->zenc, b->payload.p, b->payload.len, &p->zbuf) : NULL;
+    char sq[24], cn[24], sp[16];
+    snprintf(sp, sizeof sp, "%u", span);
+    snprintf(sq, sizeof sq, "%" PRIu64, seq);
+    snprintf(cn, sizeof cn, "%" PRIu64, count);
     natsMsg *m = NULL;
-    natsStatus s = enc ? natsMsg_Create(&m, subject, NULL, p->zbuf.p, (int)p->zbuf.len)
-                       : natsMsg_Create(&m, subject, NULL, b->payload.p, (int)b->payload.len);
+    natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int)len);
     if (s == NATS_OK && enc)
         s = natsMsgHeader_Set(m, BUS_HDR_ENC, enc);
     if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, b->id);
+        s = natsMsgHeader_Set(m, BUS_HDR_MSG_ID, id);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, BUS_HDR_HOST, host);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, BUS_HDR_RUN, run);
     if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, BUS_HDR_SEQ, seq);
+        s = natsMsgHeader_Set(m, BUS_HDR_SEQ, sq);
     if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, BUS_HDR_COUNT, count);
+        s = natsMsgHeader_Set(m, BUS_HDR_COUNT, cn);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, BUS_HDR_SENT, sent);
+    if (s == NATS_OK && span > 1)
+        s = natsMsgHeader_Set(m, BUS_HDR_SPAN, sp);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        m = NULL;
+    }
+    *out = m;
+    return s;
+}
+
+/* Takes b out of the table (it was not sent). */
+static bool inflight_remove(struct stoat_bus_pub *p, struct batch *b)
+{
+    for (unsigned i = 0; i < p->ninflight; i++)
+        if (p->inflight[i] == b) {
+            p->inflight[i] = p->inflight[--p->ninflight];
+            if (b->from_spool)
+                p->nspool_inflight--;
+            return true;
+        }
+    return false;
+}
+
+/* Publishes b (already in flight in the table). false: it was not sent and
+ * is taken out again (the caller spools it).
+ *
+ * An event batch whose compressed lines would not fit one message (lines
+ * that do not compress: a host sending random bytes) goes as pieces that
+ * fit whatever they compress to (bus/batch.h), each with the sequence
+ * number seal() kept for it, so each has its own message id and mark at the
+ * centre. The batch is acknowledged when every piece was; one refused sends
+ * them all again, and the stream's duplicate window drops those it has. */
+static bool send_batch(struct stoat_bus_pub *p, struct batch *b, unsigned partitions)
+{
+    char subject[BUS_SUBJECT_MAX], run[32], seq[32], sent[32], host[256], id[SPOOL_ID_MAX + 1];
+    if (b->kind == BUS_KIND_EVENTS)
+        bus_subject_events(subject, b->token, bus_partition(b->token, partitions));
+    else
+        bus_subject_alerts(subject, b->token);
+    id_parts(b->id, run, seq);
+    uint64_t base = strtoull(seq, NULL, 10);
+    format_time_ns(b->sealed_ns, sent);
+    if (strlen(sent) > 24)
+        memcpy(sent + 23, "Z", 2); /* milliseconds */
+    header_safe(host, sizeof host, b->host);
+    memcpy(id, b->id, sizeof id);
+    bool resend = b->from_spool; /* b may be settled and freed as soon as its last message is sent */
+    /* events are compressed on the way out (the spool keeps the lines:
+     * a resend is compressed again); alerts stay plain for any reader */
+    const char *enc =
+        b->kind == BUS_KIND_EVENTS ? bus_batch_encode(&p->zenc, b->payload.p, b->payload.len, &p->zbuf) : NULL;
+    bool whole = b->kind != BUS_KIND_EVENTS || (enc ? p->zbuf.len : b->payload.len) <= BUS_MSG_FIT;
+    unsigned n = whole ? 1 : bus_batch_pieces(b->payload.p, b->payload.len);
+    if (n > 64)
+        n = 1, whole = true; /* not with batches of at most BUS_BATCH_BYTES: the server refuses it */
+    pthread_mutex_lock(&p->mu);
+    b->npieces = n;
+    b->answered = 0;
+    b->piece_failed = b->piece_dup = false;
+    pthread_mutex_unlock(&p->mu);
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = p->o.ack_wait_ms;
-    bool resend = b->from_spool; /* b may be settled and freed as soon as it is sent */
-    char id[SPOOL_ID_MAX + 1];
-    memcpy(id, b->id, sizeof id);
-    if (s == NATS_OK)
-        s = js_PublishMsgAsync(p->js, &m, &po);
-    natsMsg_Destroy(m); /* NULL when the library took it */
+    natsStatus s = NATS_OK;
+    unsigned sent_n = 0;
+    const char *data = b->payload.p;
+    size_t len = b->payload.len, at = 0;
+    for (unsigned k = 0; k < n && s == NATS_OK; k++) {
+        natsMsg *m = NULL;
+        if (whole) {
+            /* sent whole, it stands for the sequence numbers kept for its
+             * pieces too: the centre marks them all, no gap in its intervals */
+            unsigned span = b->kind == BUS_KIND_EVENTS && len > BUS_PIECE_BYTES ? bus_batch_pieces(data, len) : 1;
+            s = make_msg(subject, id, host, run, base, span, b->count, sent, enc, enc ? p->zbuf.p : data,
+                         enc ? p->zbuf.len : len, &m);
+        } else {
+            size_t end = bus_batch_piece_end(data, len, at);
+            const char *penc = bus_batch_encode(&p->zenc, data + at, end - at, &p->zbuf);
+            char pid[SPOOL_ID_MAX + 24];
+            snprintf(pid, sizeof pid, "%.*s:%" PRIu64, (int)(strrchr(id, ':') - id), id, base + k);
+            s = make_msg(subject, pid, host, run, base + k, 1, bus_batch_lines(data + at, end - at), sent, penc,
+                         penc ? p->zbuf.p : data + at, penc ? p->zbuf.len : end - at, &m);
+            at = end;
+        }
+        if (s == NATS_OK)
+            s = js_PublishMsgAsync(p->js, &m, &po);
+        natsMsg_Destroy(m); /* NULL when the library took it */
+        if (s == NATS_OK)
+            sent_n++;
+    }
     if (s == NATS_OK) {
         pthread_mutex_lock(&p->mu);
-        p->st.published++;
+        p->st.published += sent_n;
         if (resend)
             p->st.resent++;
         pthread_mutex_unlock(&p->mu);
         return true;
     }
     pthread_mutex_lock(&p->mu);
-    struct batch *again = inflight_take(p, id);
+    /* the ack handler may have taken it already (an immediate failure);
+     * pieces sent before are answered into nothing, and sent again */
+    bool again = whole ? inflight_take(p, id) != NULL : inflight_remove(p, b);
     p->st.failed++;
     p->pause_until_ms = mono_ms() + 1000;
     pthread_mutex_unlock(&p->mu);
-    /* the ack handler may have taken it already (an immediate failure) */
-    return again == NULL;
+    return !again;
 }
 
 /* Sends queued live batches while there is room in flight; when the
@@ -721,7 +854,7 @@ stoat_err stoat_bus_pub_create(struct stoat_bus_conn *c, const struct stoat_bus_
     if (!p->o.spool_rate)
         p->o.spool_rate = 5000;
     if (!p->o.max_pending)
-        p->o.max_pending = 64;
+        p->o.max_pending = 32; /* of batches up to 2 MiB: 64 MiB of lines in flight at most */
     if (!p->o.queue)
         p->o.queue = 32;
     if (!p->o.ack_wait_ms)

@@ -59,6 +59,7 @@ struct batch {
     char name[360]; /* "bus:<host>:<run>:<seq>" for positions */
     char host[256], run[64];
     uint64_t seq;
+    unsigned span;    /* sequence numbers it stands for (Stoat-Span): all marked */
     int64_t sent_ns;  /* INT64_MIN: unknown */
     bool replay;      /* state only: no mark, no ack */
     bool last;        /* its partition's last of the round: acknowledged synchronously */
@@ -234,8 +235,8 @@ static void batch_done(void *ctx, struct bus_input *in)
     struct batch *b = (struct batch *)in;
     struct centre *c = b->c;
     stoat_err e = STOAT_OK;
-    if (b->run[0] && !b->replay)
-        e = stoat_store_put_mark(c->o->store, b->host, b->run, b->seq);
+    for (unsigned k = 0; b->run[0] && !b->replay && k < b->span && e == STOAT_OK; k++)
+        e = stoat_store_put_mark(c->o->store, b->host, b->run, b->seq + k);
     fleet_facts_seal(c->facts, b->host, b->run, b->seq, !b->replay);
     pthread_mutex_lock(&c->mu);
     if (e != STOAT_OK && c->mark_err == STOAT_OK)
@@ -417,6 +418,10 @@ static void take_event_batch(struct centre *c, unsigned part, natsMsg *m)
             snprintf(b->run, sizeof(b->run), "%s", run);
     }
     b->sent_ns = parse_sent(header(m, BUS_HDR_SENT));
+    const char *span = header(m, BUS_HDR_SPAN);
+    char *span_end = NULL;
+    unsigned long sp = span ? strtoul(span, &span_end, 10) : 1;
+    b->span = span && (span_end == span || *span_end || sp < 1 || sp > BUS_SPAN_MAX) ? 1 : (unsigned)sp;
     /* The server lets a host publish only under its own token: a batch whose
      * header names another host is a forgery (or a broken publisher). */
     char tok[STOAT_BUS_TOKEN_MAX + 1];

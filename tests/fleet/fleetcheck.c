@@ -8,7 +8,8 @@
  *       one "host NAME EVENTS" line per host (from the payload's "host"):
  *       messages in the stream, distinct Nats-Msg-Id, event lines, messages
  *       whose Stoat-Count is not their line count, lines without a host;
- *       and one "sender NAME MESSAGES" line per Stoat-Host header.
+ *       and one "sender NAME MESSAGES NUMBERS" line per Stoat-Host header
+ *       (NUMBERS: the sequence numbers its messages stand for, Stoat-Span).
  *   fleetcheck last URL STREAM   the newest message's payload
  *   fleetcheck lines URL STREAM  every payload's lines
  * Payloads are read as the centre reads them (bus/batch.h: plain or zlib);
@@ -86,6 +87,7 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
     strmap_init(&senders);
     uint64_t *hostev = calloc(1, sizeof *hostev * 100000);
     uint64_t *sendermsgs = calloc(1, sizeof *sendermsgs * 100000);
+    uint64_t *sendernums = calloc(1, sizeof *sendernums * 100000);
     uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0, zstd = 0, zlib = 0, plain = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
@@ -106,8 +108,12 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
         natsMsgHeader_Get(m, "Stoat-Count", &cnt);
         if (natsMsgHeader_Get(m, "Stoat-Host", &sender) == NATS_OK && sender) {
             uint32_t idx = strmap_put(&senders, sender, strlen(sender), (uint32_t)senders.count);
-            if (idx < 100000)
+            const char *span = NULL;
+            natsMsgHeader_Get(m, BUS_HDR_SPAN, &span);
+            if (idx < 100000) {
                 sendermsgs[idx]++;
+                sendernums[idx] += span ? strtoull(span, NULL, 10) : 1;
+            }
         }
         if (id)
             strmap_put(&ids, id, strlen(id), 0);
@@ -146,11 +152,13 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
             printf("host %s %" PRIu64 "\n", hosts.slots[i].key, hostev[hosts.slots[i].value]);
     for (size_t i = 0; i < senders.cap; i++)
         if (senders.slots[i].key && senders.slots[i].value < 100000)
-            printf("sender %s %" PRIu64 "\n", senders.slots[i].key, sendermsgs[senders.slots[i].value]);
+            printf("sender %s %" PRIu64 " %" PRIu64 "\n", senders.slots[i].key, sendermsgs[senders.slots[i].value],
+                   sendernums[senders.slots[i].value]);
 out:
     buf_free(&zb);
     free(hostev);
     free(sendermsgs);
+    free(sendernums);
     strmap_free(&senders);
     strmap_free(&ids);
     strmap_free(&hosts);

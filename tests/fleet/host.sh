@@ -126,6 +126,40 @@ for want in 'fs01.corp.example","2026-11-19T06:03:00.000000Z' 'fs01.corp.example
 done
 [ "$(wc -l < "$T/shapes.jsonl")" = 4 ] && ! grep -q '"timestamp":null\|"host":null' "$T/shapes.jsonl" &&
     ok "every shipper event has a time and a host" || bad "shapes: $(wc -l < "$T/shapes.jsonl") lines"
+# events that do not compress (4,000 random base64 bytes each): a 2 MiB batch
+# would not fit a 1 MiB message even compressed, so it goes in pieces, each
+# with its own id; every event arrives once and the publisher says so
+"$CHECK" delete "$URL" STOAT_EVENTS >/dev/null && "$CHECK" setup "$URL" 4 >/dev/null
+head -c 3600000 /dev/urandom | base64 -w 4000 | head -1200 |
+    awk 'NR == FNR { t = $0; next } { l = t; sub(/"RuleName":"-"/, "\"RuleName\":\"" $0 "\"", l); print l }' \
+        "$T/one.jsonl" - > "$T/noise.jsonl"
+NN=$("$STOAT" dump "$T/noise.jsonl" 2>/dev/null | wc -l)
+"$STOAT" publish --server "$URL" --spool "$T/sp1n" "$T/noise.jsonl" >"$T/p1n.out" 2>"$T/p1n.err"
+rc=$?
+cn=$("$CHECK" count "$URL" STOAT_EVENTS)
+if [ $rc -eq 0 ] && [ "$NN" = 1200 ] && [ "$(tail -1 "$T/p1n.out")" = "published: $NN events, $NN acknowledged" ] &&
+   [ "$(field events "$cn")" = "$NN" ] && [ "$(field messages "$cn")" = "$(field ids "$cn")" ] &&
+   [ "$(field badcount "$cn")" = 0 ] && [ "$(field messages "$cn")" -ge 6 ]; then
+    ok "incompressible events: $NN once, in pieces that fit a message ($(head -1 <<<"$cn"))"
+else
+    bad "incompressible events: exit $rc, $(tail -1 "$T/p1n.out"), stream: $(head -1 <<<"$cn")"; tail -3 "$T/p1n.err"
+fi
+# a centre reads both: the pieces, and batches over a piece's size sent whole
+# (Stoat-Span: the sequence numbers kept for their pieces are marked with
+# them), so each host's run is one interval of marks, every number once
+for _ in 1 2 3; do zcat demo/linux-design-srv01.jsonl.gz; done >"$T/big.jsonl"
+NB=$("$STOAT" dump "$T/big.jsonl" 2>/dev/null | wc -l)
+"$STOAT" publish --server "$URL" --spool "$T/sp1g" "$T/big.jsonl" >"$T/p1g.out" 2>"$T/p1g.err"
+"$STOAT" fleet setup --server "$URL" --partitions 4 >/dev/null 2>&1
+"$STOAT" fleet --server "$URL" --db "$T/span.db" --worker w1 --duration 12 -v >"$T/w1.log" 2>&1
+got=$(sed -n 's/^fleet w1: [0-9]* batches, \([0-9]*\) events,.*/\1/p' "$T/w1.log")
+iv=$(sqlite3 "$T/span.db" "SELECT count(*) || ' rows, runs ' || count(DISTINCT run) || ', numbers ' || sum(hi - lo + 1)
+     || ', from ' || min(lo) FROM fleet_seen")
+if [ "$got" = $((NN + NB)) ] && [ "${iv%%,*}" = "2 rows" ] && echo "$iv" | grep -q "runs 2, .*from 1$"; then
+    ok "the centre stores every event ($got) and marks each run as one interval ($iv)"
+else
+    bad "centre: $got events stored (want $((NN + NB))), marks: $iv"; tail -3 "$T/w1.log"
+fi
 stop_server
 
 # ------------------------------------------------------------ 2. resend dedupe

@@ -224,11 +224,53 @@ static void test_counts(void **state)
     assert_int_equal(bus_batch_lines("a\n\nb\n\n", 6), 2);
 }
 
+/* Pieces of a batch that does not fit one message: whole lines, each piece
+ * at most BUS_PIECE_BYTES unless it is one longer line alone, every byte in
+ * exactly one piece, and as many pieces as bus_batch_pieces says. */
+static void test_pieces(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    /* lines of 1 to 9 KiB, then one of 800 KiB (over a piece alone), then more */
+    for (int i = 0; i < 600; i++) {
+        size_t n = 1024 + (size_t)(i % 9) * 1024 - 1;
+        if (i == 300)
+            n = 800u << 10;
+        for (size_t k = 0; k < n; k++)
+            buf_putc(&b, (char)('a' + (k + (size_t)i) % 26));
+        buf_putc(&b, '\n');
+    }
+    unsigned want = bus_batch_pieces(b.p, b.len), got = 0;
+    uint64_t lines = 0;
+    size_t at = 0;
+    bool alone = false;
+    while (at < b.len) {
+        size_t end = bus_batch_piece_end(b.p, b.len, at);
+        assert_true(end > at);
+        assert_true(end == b.len || b.p[end - 1] == '\n');
+        uint64_t l = bus_batch_lines(b.p + at, end - at);
+        assert_true(end - at <= BUS_PIECE_BYTES || l == 1);
+        alone = alone || (l == 1 && end - at > BUS_PIECE_BYTES);
+        lines += l;
+        got++;
+        at = end;
+    }
+    assert_true(alone);
+    assert_int_equal(at, b.len);
+    assert_int_equal(lines, 600);
+    assert_int_equal(got, want);
+    assert_true(want >= 3);
+    assert_int_equal(bus_batch_pieces("", 0), 1);
+    assert_int_equal(bus_batch_pieces("{}\n", 3), 1);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_plain),     cmocka_unit_test(test_hostile_zlib),
         cmocka_unit_test(test_hostile_zstd), cmocka_unit_test(test_oversized), cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

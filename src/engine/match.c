@@ -22,6 +22,17 @@
 #include "event/route.h"
 #include "util/text.h"
 
+/* The regex memo (re_match): slots, and the longest value it keeps. */
+#define RE_MEMO_SLOTS   2048
+#define RE_MEMO_MAX_LEN 240
+
+struct re_memo {
+    const struct pattern *p;
+    uint16_t len;
+    bool match;
+    char val[RE_MEMO_MAX_LEN];
+};
+
 struct engine_ctx {
     const struct stoat_ruleset *rs;
     struct arena scratch;
@@ -47,6 +58,7 @@ struct engine_ctx {
     pcre2_match_context *mctx; /* the regex limits */
     pcre2_jit_stack *jit_stack;
     bool re_limited;            /* a regex of the rule being evaluated hit a limit */
+    struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
     uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
     uint32_t *matched;
     size_t nmatched, matched_cap;
@@ -116,6 +128,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     free(c->re_limited_rules);
     free(c->matched);
     free(c->atom_stamp);
+    free(c->re_memo);
     free(c);
 }
 
@@ -354,6 +367,47 @@ static inline bool need_present(struct engine_ctx *c, const struct test *t, stru
     return ((s[0] & t->need_any[0]) | (s[1] & t->need_any[1]) | (s[2] & t->need_any[2]) | (s[3] & t->need_any[3])) != 0;
 }
 
+static bool re_run(struct engine_ctx *c, const struct pattern *p, const char *s, size_t n)
+{
+    pcre2_code *re = pattern_regex(p); /* compiled on first use after a warm load */
+    int rc = re ? pcre2_match(re, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mctx) : PCRE2_ERROR_NOMEMORY;
+    if (rc >= 0)
+        return true;
+    if (rc != PCRE2_ERROR_NOMATCH)
+        c->re_limited = true; /* a limit (or memory): undecided, counted by the caller */
+    return false;
+}
+
+/* A regex's answer for a value, remembered: the same values come back event
+ * after event (a service's command line, a task's image), and the regexes
+ * no literal gates (obfuscation, odd file names) run on every process
+ * start. A slot keeps the whole value, so an answer is only reused for the
+ * same bytes and the same pattern; an evaluation a limit stopped is not kept
+ * (it is counted again each time, as without the memo). */
+static bool re_match(struct engine_ctx *c, const struct pattern *p, const char *s, size_t n)
+{
+    if (n > RE_MEMO_MAX_LEN)
+        return re_run(c, p, s, n);
+    if (!c->re_memo)
+        c->re_memo = xcalloc(RE_MEMO_SLOTS, sizeof(*c->re_memo));
+    uint64_t h = hash_bytes(s, n, (uint64_t)(uintptr_t)p);
+    struct re_memo *m = &c->re_memo[h & (RE_MEMO_SLOTS - 1)];
+    if (m->p == p && m->len == n && memcmp(m->val, s, n) == 0)
+        return m->match;
+    bool limited = c->re_limited;
+    c->re_limited = false;
+    bool ok = re_run(c, p, s, n);
+    if (!c->re_limited) {
+        m->p = p;
+        m->len = (uint16_t)n;
+        m->match = ok;
+        if (n)
+            memcpy(m->val, s, n);
+    }
+    c->re_limited |= limited;
+    return ok;
+}
+
 static bool glob_match(const struct pattern *p, const char *s, size_t n)
 {
     const struct glob_tok *t = p->toks;
@@ -523,17 +577,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
             return false;
         return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
     case P_ANYVALUE: return true;
-    case P_RE: {
-        if (!rare_bytes_present(c, p, f))
-            return false;
-        pcre2_code *re = pattern_regex(p); /* compiled on first use after a warm load */
-        int rc = re ? pcre2_match(re, (PCRE2_SPTR)f->val, f->val_len, 0, 0, c->md, c->mctx) : PCRE2_ERROR_NOMEMORY;
-        if (rc >= 0)
-            return true;
-        if (rc != PCRE2_ERROR_NOMATCH)
-            c->re_limited = true; /* a limit (or memory): undecided, counted by the caller */
-        return false;
-    }
+    case P_RE:
+        return rare_bytes_present(c, p, f) && re_match(c, p, f->val, f->val_len);
     case P_CIDR: {
         struct cidr ip;
         return parse_ip(f->val, f->val_len, &ip) && in_net(&ip, &p->net);

@@ -151,6 +151,39 @@ static size_t lint_warnings(const char *re, bool caseless, struct tu_diags *ds)
     return tu_diags_count(ds, STOAT_SEV_WARNING);
 }
 
+/* A regex's answers are remembered per value (engine re_match): the same
+ * value gives the same answer every time, values that differ in one byte
+ * or only past the longest remembered length are told apart, and a value
+ * the limit stops is never remembered (counted each time, as above). */
+static void test_memo_same_answers(void **state)
+{
+    (void)state;
+    const char *texts[1] = {"title: memo\nid: memo\nlevel: low\nlogsource: " TU_PROC
+                            "\ndetection:\n  sel:\n    CommandLine|re: '^x+y$'\n  condition: sel\n"};
+    struct tu_rules r = {.texts = texts, .ntexts = 1};
+    char longy[300], longz[300];
+    memset(longy, 'x', 298);
+    longy[298] = 'y';
+    longy[299] = 0;
+    memcpy(longz, longy, sizeof(longz));
+    longz[298] = 'z';
+    const char *vals[] = {"xxy", "xxz", "xxy", "xxz", "xy", longy, longz, longy, longz, "xxy"};
+    const int want[] = {1, 0, 1, 0, 1, 1, 0, 1, 0, 1};
+    for (size_t n = 1; n <= sizeof(vals) / sizeof(vals[0]); n++) {
+        /* the first n values in one hunt: one context remembers them all */
+        struct tu_str s = {0};
+        int expect = 0;
+        for (size_t i = 0; i < n; i++) {
+            char *e = tu_event(TU_SYSMON, 1, "Image", "C:\\x.exe", "CommandLine", vals[i], NULL);
+            tu_str_puts(&s, e);
+            free(e);
+            expect += want[i];
+        }
+        assert_int_equal(tu_count(&r, s.p, NULL), expect);
+        tu_str_free(&s);
+    }
+}
+
 static void test_lint_warns(void **state)
 {
     (void)state;
@@ -211,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_limit_counted),
         cmocka_unit_test(test_limit_counted_threads),
         cmocka_unit_test(test_no_limit_no_count),
+        cmocka_unit_test(test_memo_same_answers),
         cmocka_unit_test(test_lint_warns),
         cmocka_unit_test(test_lint_leaves_usual_patterns),
     };

@@ -577,8 +577,7 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
             return false;
         return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
     case P_ANYVALUE: return true;
-    case P_RE:
-        return rare_bytes_present(c, p, f) && re_match(c, p, f->val, f->val_len);
+    case P_RE: return rare_bytes_present(c, p, f) && re_match(c, p, f->val, f->val_len);
     case P_CIDR: {
         struct cidr ip;
         return parse_ip(f->val, f->val_len, &ip) && in_net(&ip, &p->net);

@@ -241,12 +241,9 @@ static void test_lint_leaves_usual_patterns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limit_counted),
-        cmocka_unit_test(test_limit_counted_threads),
-        cmocka_unit_test(test_no_limit_no_count),
-        cmocka_unit_test(test_memo_same_answers),
-        cmocka_unit_test(test_lint_warns),
-        cmocka_unit_test(test_lint_leaves_usual_patterns),
+        cmocka_unit_test(test_limit_counted),     cmocka_unit_test(test_limit_counted_threads),
+        cmocka_unit_test(test_no_limit_no_count), cmocka_unit_test(test_memo_same_answers),
+        cmocka_unit_test(test_lint_warns),        cmocka_unit_test(test_lint_leaves_usual_patterns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

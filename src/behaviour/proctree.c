@@ -45,14 +45,20 @@ struct chunk {
     char data[];
 };
 
+/* A map slot: a 32-bit tag of the key's hash and the entry's ring index,
+ * 8 bytes rather than a whole hash and seq. The maps are the table's most
+ * touched memory (probed at random, rebuilt as they double), so half the
+ * bytes is half the page faults and cache misses. The index is enough: a
+ * map deletes exactly on eviction, so every index in it is a live entry's,
+ * whose seq the ring has; the tag is only a filter before the match. */
 struct slot {
-    uint64_t hash; /* 0: empty */
-    uint64_t seq;
+    uint32_t tag; /* 0: empty */
+    uint32_t idx;
 };
 
 struct map {
     struct slot *s;
-    size_t cap, n; /* cap a power of two */
+    size_t cap, n; /* cap a power of two, at most 2^31 */
     size_t max;    /* what cap grows to: twice the ring's entries */
 };
 
@@ -97,34 +103,37 @@ static void map_grow(struct map *m)
     m->s = xcalloc_big(m->cap, sizeof(*m->s));
     size_t mask = m->cap - 1;
     for (size_t k = 0; k < ocap; k++) {
-        if (!old[k].hash)
+        if (!old[k].tag)
             continue;
-        size_t i = old[k].hash & mask;
-        while (m->s[i].hash)
+        size_t i = old[k].tag & mask;
+        while (m->s[i].tag)
             i = (i + 1) & mask;
         m->s[i] = old[k];
     }
-    free(old);
+    xfree_big(old, ocap, sizeof(*old));
 }
 
-static uint64_t nz(uint64_t h)
+/* The slot tag of a key hash: both halves folded, never 0 (an empty slot);
+ * its low bits are the key's home slot. */
+static uint32_t tag_of(uint64_t h)
 {
-    return h ? h : 1; /* 0 marks an empty slot */
+    uint32_t t = (uint32_t)(h ^ (h >> 32));
+    return t ? t : 1;
 }
 
-static void map_put(struct map *m, uint64_t h, uint64_t seq)
+static void map_put(struct map *m, uint64_t h, uint32_t idx)
 {
     if ((m->n + 1) * 2 > m->cap && m->cap < m->max)
         map_grow(m);
-    h = nz(h);
+    uint32_t tag = tag_of(h);
     size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        if (!m->s[i].hash) {
-            m->s[i] = (struct slot){h, seq};
+    for (size_t i = tag & mask;; i = (i + 1) & mask) {
+        if (!m->s[i].tag) {
+            m->s[i] = (struct slot){tag, idx};
             m->n++;
             return;
         }
-        if (m->s[i].hash == h && m->s[i].seq == seq)
+        if (m->s[i].tag == tag && m->s[i].idx == idx)
             return;
     }
 }
@@ -133,40 +142,45 @@ static void map_put(struct map *m, uint64_t h, uint64_t seq)
  * unrelated keys, whose cache misses then overlap instead of queueing. */
 static void map_prefetch(const struct map *m, uint64_t h)
 {
-    __builtin_prefetch(&m->s[nz(h) & (m->cap - 1)]);
+    __builtin_prefetch(&m->s[tag_of(h) & (m->cap - 1)]);
 }
 
-/* Calls match(seq) on candidates until it says yes; returns that seq or 0. */
-static uint64_t map_find(const struct map *m, uint64_t h, bool (*match)(const void *, uint64_t), const void *ctx)
+/* Calls match(idx) on candidates until it gives a seq (the entry's, when it
+ * is the one sought; 0 otherwise); returns that seq or 0. */
+static uint64_t map_find(const struct map *m, uint64_t h, uint64_t (*match)(const void *, uint32_t), const void *ctx)
 {
-    h = nz(h);
+    uint32_t tag = tag_of(h);
     size_t mask = m->cap - 1;
-    for (size_t i = h & mask; m->s[i].hash; i = (i + 1) & mask)
-        if (m->s[i].hash == h && match(ctx, m->s[i].seq))
-            return m->s[i].seq;
+    for (size_t i = tag & mask; m->s[i].tag; i = (i + 1) & mask) {
+        if (m->s[i].tag != tag)
+            continue;
+        uint64_t seq = match(ctx, m->s[i].idx);
+        if (seq)
+            return seq;
+    }
     return 0;
 }
 
-static void map_del(struct map *m, uint64_t h, uint64_t seq)
+static void map_del(struct map *m, uint64_t h, uint32_t idx)
 {
-    h = nz(h);
-    size_t mask = m->cap - 1, i = h & mask;
-    for (; m->s[i].hash; i = (i + 1) & mask)
-        if (m->s[i].hash == h && m->s[i].seq == seq)
+    uint32_t tag = tag_of(h);
+    size_t mask = m->cap - 1, i = tag & mask;
+    for (; m->s[i].tag; i = (i + 1) & mask)
+        if (m->s[i].tag == tag && m->s[i].idx == idx)
             break;
-    if (!m->s[i].hash)
+    if (!m->s[i].tag)
         return;
     /* backward-shift: pull later entries of the cluster into the hole */
     size_t hole = i;
-    for (size_t j = (i + 1) & mask; m->s[j].hash; j = (j + 1) & mask) {
-        size_t home = m->s[j].hash & mask;
+    for (size_t j = (i + 1) & mask; m->s[j].tag; j = (j + 1) & mask) {
+        size_t home = m->s[j].tag & mask;
         bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
         if (movable) {
             m->s[hole] = m->s[j];
             hole = j;
         }
     }
-    m->s[hole].hash = 0;
+    m->s[hole].tag = 0;
     m->n--;
 }
 
@@ -176,6 +190,8 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
 {
     struct proctree *t = xcalloc(1, sizeof(*t));
     t->cap = max_entries ? max_entries : 200000;
+    if (t->cap > ((size_t)1 << 30))
+        t->cap = (size_t)1 << 30; /* ring indexes fit a map slot's 32 bits, and the maps' tags their homes */
     t->max_bytes = max_bytes ? max_bytes : (64u << 20);
     t->ring = xcalloc_big(t->cap, sizeof(*t->ring));
     t->next_seq = 1;
@@ -196,7 +212,7 @@ static char *strings_alloc(struct proctree *t, struct proc_entry *e, size_t n)
     }
     if (!t->cur || CHUNK_BYTES - sizeof(struct chunk) - t->cur->used < n) {
         if (t->cur && !t->cur->live)
-            free(t->cur);
+            xfree_big(t->cur, 1, CHUNK_BYTES);
         t->cur = xcalloc_big(1, CHUNK_BYTES);
     }
     e->chunk = t->cur;
@@ -215,7 +231,7 @@ static void strings_free(struct proctree *t, char *p, struct chunk *c)
         return;
     }
     if (--c->live == 0 && c != t->cur)
-        free(c);
+        xfree_big(c, 1, CHUNK_BYTES);
 }
 
 static void free_entry(struct proctree *t, struct proc_entry *e)
@@ -236,10 +252,10 @@ void proctree_destroy(struct proctree *t)
     for (size_t i = 0; i < used; i++)
         if (t->ring[i].seq)
             free_entry(t, &t->ring[i]);
-    free(t->cur);
-    free(t->ring);
-    free(t->by_guid.s);
-    free(t->by_pid.s);
+    xfree_big(t->cur, 1, CHUNK_BYTES);
+    xfree_big(t->ring, t->cap, sizeof(*t->ring));
+    xfree_big(t->by_guid.s, t->by_guid.cap, sizeof(struct slot));
+    xfree_big(t->by_pid.s, t->by_pid.cap, sizeof(struct slot));
     strmap_free(&t->hosts);
     free(t->host_names);
     free(t);
@@ -283,6 +299,12 @@ static uint64_t pid_hash(uint32_t host, int64_t pid)
     return hash_mix(((uint64_t)host << 40) ^ (uint64_t)pid ^ 0x51d7);
 }
 
+/* The ring index of seq, which the maps keep. */
+static uint32_t idx_of(const struct proctree *t, uint64_t seq)
+{
+    return (uint32_t)(seq % t->cap);
+}
+
 static struct proc_entry *at(const struct proctree *t, uint64_t seq)
 {
     if (!seq)
@@ -299,9 +321,9 @@ static void evict_oldest(struct proctree *t)
     if (!e)
         return;
     if (e->guid)
-        map_del(&t->by_guid, e->guid_h, e->seq);
+        map_del(&t->by_guid, e->guid_h, idx_of(t, e->seq));
     if (e->pid >= 0)
-        map_del(&t->by_pid, pid_hash(e->host, e->pid), e->seq);
+        map_del(&t->by_pid, pid_hash(e->host, e->pid), idx_of(t, e->seq));
     t->bytes -= e->bytes;
     t->live--;
     t->st.evicted++;
@@ -338,11 +360,11 @@ struct guid_q {
     const char *guid;
 };
 
-static bool guid_match(const void *ctx, uint64_t seq)
+static uint64_t guid_match(const void *ctx, uint32_t idx)
 {
     const struct guid_q *q = ctx;
-    const struct proc_entry *e = at(q->t, seq);
-    return e && e->host == q->host && e->guid && strcmp(e->guid, q->guid) == 0;
+    const struct proc_entry *e = &q->t->ring[idx];
+    return e->host == q->host && e->guid && strcmp(e->guid, q->guid) == 0 ? e->seq : 0;
 }
 
 struct pid_q {
@@ -351,11 +373,11 @@ struct pid_q {
     int64_t pid;
 };
 
-static bool pid_match(const void *ctx, uint64_t seq)
+static uint64_t pid_match(const void *ctx, uint32_t idx)
 {
     const struct pid_q *q = ctx;
-    const struct proc_entry *e = at(q->t, seq);
-    return e && e->host == q->host && e->pid == q->pid;
+    const struct proc_entry *e = &q->t->ring[idx];
+    return e->host == q->host && e->pid == q->pid ? e->seq : 0;
 }
 
 static uint64_t find_guid_h(const struct proctree *t, uint32_t host, const char *guid, uint64_t h)
@@ -459,15 +481,15 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     t->live++;
     e->guid_h = e->guid ? guid_h : 0;
     if (e->guid)
-        map_put(&t->by_guid, guid_h, seq);
+        map_put(&t->by_guid, guid_h, idx_of(t, seq));
     if (pid >= 0) {
         struct pid_q q = {t, host, pid};
         uint64_t h = pid_hash(host, pid);
         uint64_t prev = map_find(&t->by_pid, h, pid_match, &q);
         if (prev)
-            map_del(&t->by_pid, h, prev);
+            map_del(&t->by_pid, h, idx_of(t, prev));
         e->prev_pid = prev;
-        map_put(&t->by_pid, h, seq);
+        map_put(&t->by_pid, h, idx_of(t, seq));
     }
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != seq)
         evict_oldest(t);
@@ -540,9 +562,9 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
         struct proc_entry *e = at(t, old);
         if (e && e->start_ns == INT64_MIN) {
             /* a stub made from a child's event: now we see it start */
-            map_del(&t->by_guid, e->guid_h, e->seq);
+            map_del(&t->by_guid, e->guid_h, idx_of(t, e->seq));
             if (e->pid >= 0)
-                map_del(&t->by_pid, pid_hash(host, e->pid), e->seq);
+                map_del(&t->by_pid, pid_hash(host, e->pid), idx_of(t, e->seq));
             t->bytes -= e->bytes;
             t->live--;
             free_entry(t, e);

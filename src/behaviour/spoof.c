@@ -111,7 +111,7 @@ void spoof_destroy(struct spoof *s)
 {
     if (!s)
         return;
-    free(s->recs);
+    xfree_big(s->recs, s->nsets * WAYS, sizeof(*s->recs));
     free(s);
 }
 
@@ -218,7 +218,7 @@ static void grow(struct spoof *s)
             w++;
         set[w] = old[i];
     }
-    free(old);
+    xfree_big(old, n, sizeof(*old));
 }
 
 /* The record of this process: the one of the same process seen from the

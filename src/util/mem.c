@@ -40,21 +40,49 @@ void *xcalloc(size_t n, size_t size)
  * rings filled in turn): on a virtual machine each 4 KiB page's first touch
  * costs a fault of some microseconds, and a table of tens of MiB pays
  * thousands. Transparent huge pages (where the kernel offers them on
- * request) fault 2 MiB at a time. calloc's large blocks are mappings of
- * their own, so the advice covers only them. */
+ * request) fault 2 MiB at a time, but only over 2 MiB-aligned stretches:
+ * calloc's mapping starts anywhere, so a 4 MiB table got one huge page and
+ * 512 small ones. A table of 2 MiB or more is therefore a mapping of its
+ * own, aligned and rounded to 2 MiB (the rounding is address space only,
+ * never touched), which the kernel hands out zeroed. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static size_t big_bytes(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size - HUGE_PAGE)
+        oom(SIZE_MAX);
+    return n * size;
+}
+
 void *xcalloc_big(size_t n, size_t size)
 {
-    void *p = xcalloc(n, size);
+    size_t bytes = big_bytes(n, size);
+    if (bytes < HUGE_PAGE)
+        return xcalloc(n, size);
+    size_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), span = len + HUGE_PAGE;
+    char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        oom(bytes);
+    char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (p > m)
+        munmap(m, (size_t)(p - m));
+    if (m + span > p + len)
+        munmap(p + len, (size_t)(m + span - (p + len)));
 #ifdef MADV_HUGEPAGE
-    size_t bytes = n * size, page = 4096;
-    if (bytes >= ((size_t)4 << 20)) {
-        uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
-        uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: without it, small pages */
-    }
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advice only: without it, small pages */
 #endif
     return p;
+}
+
+void xfree_big(void *p, size_t n, size_t size)
+{
+    if (!p)
+        return;
+    size_t bytes = n * size;
+    if (bytes < HUGE_PAGE)
+        free(p);
+    else
+        munmap(p, (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
 }
 
 void *xrealloc(void *p, size_t n)

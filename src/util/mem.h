@@ -13,8 +13,9 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 /* xcalloc for tables of many MiB: backed by huge pages where the kernel
- * gives them on advice; freed with free(). */
+ * gives them on advice; freed with xfree_big and the same n and size. */
 void *xcalloc_big(size_t n, size_t size);
+void xfree_big(void *p, size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);

@@ -329,6 +329,54 @@ static void test_maps_grow(void **state)
     proctree_destroy(t);
 }
 
+/* The maps keep ring indexes, which evicted entries hand on to new ones:
+ * through many turns of a small ring, with pids reused within it, every kept
+ * process is found by GUID and by pid as itself, and no evicted one is. */
+static void test_maps_through_ring_turns(void **state)
+{
+    (void)state;
+    enum {
+        RING = 500,
+        STARTS = 20000,
+        PIDS = 300
+    };
+    struct proctree *t = proctree_create(RING, 1 << 30);
+    char guid[32], image[32];
+    for (int i = 0; i < STARTS; i++) {
+        snprintf(guid, sizeof guid, "{R%d}", i);
+        snprintf(image, sizeof image, "r%d", i);
+        proctree_start(t, &(struct proc_start){.host = i % 3 ? "a" : "b",
+                                               .guid = guid,
+                                               .pid = i % PIDS,
+                                               .ppid = -1,
+                                               .time_ns = (int64_t)i * SEC,
+                                               .image = image});
+    }
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_int_equal(st.entries, RING);
+    for (int i = 0; i < STARTS; i++) {
+        snprintf(guid, sizeof guid, "{R%d}", i);
+        const char *host = i % 3 ? "a" : "b";
+        const struct proc_entry *e = proctree_find(t, host, guid, -1, INT64_MIN);
+        if (i < STARTS - RING) {
+            assert_null(e);
+            continue;
+        }
+        assert_non_null(e);
+        struct stoat_process anc[1];
+        assert_int_equal(proctree_ancestry(t, e, anc, 1), 1);
+        snprintf(image, sizeof image, "r%d", i);
+        assert_string_equal(anc[0].image, image);
+        /* by pid at its start: itself, the newest of its pid on its host by then */
+        e = proctree_find(t, host, NULL, i % PIDS, (int64_t)i * SEC);
+        assert_non_null(e);
+        assert_int_equal(proctree_ancestry(t, e, anc, 1), 1);
+        assert_string_equal(anc[0].image, image);
+    }
+    proctree_destroy(t);
+}
+
 static void test_no_session_logon(void **state)
 {
     (void)state;
@@ -352,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_strings_turn_over),
         cmocka_unit_test(test_maps_grow),
+        cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,22 +175,29 @@ static void parse_range(struct json_worker *w, struct unit *u)
         return;
     const char *data = u->data, *end = data + u->len;
     size_t counted = range_end < u->len ? range_end : u->len;
-    u->lines = counted > at ? json_count_lines(data + at, counted - at, true) : 0;
+    /* the range's newlines (u->lines) are counted as the lines are found:
+     * the lines visited end at every newline before the range's end, so no
+     * second pass over the range is needed */
+    const char *count_end = data + counted;
+    uint64_t newlines = 0;
     /* the first line that starts in the range, and its number */
     const char *p = data + at;
     uint64_t line = 0, record = 0;
     if (at && data[0] != '\n') {
         const char *nl = memchr(p, '\n', counted > at ? counted - at : 0);
+        newlines += nl != NULL;
         p = nl ? nl + 1 : end;
         line = 1;
     }
     while (p < end && p < data + range_end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
+        newlines += nl && nl < count_end;
         parse_span(w, u, p, le, line, &record);
         line++;
         p = le + 1;
     }
+    u->lines = newlines;
     if (long_line) {
         snprintf(u->note, sizeof(u->note), "record longer than %u MiB, skipped", RECORD_MAX_BYTES >> 20);
         u->note_line = line;

@@ -421,6 +421,42 @@ static void test_cidr_ipv6(void **state)
     assert_int_equal(match_ev(r, TU_SYSMON, 3, "DestinationIp", "10.0.0.1", NULL), 0);
 }
 
+/* A list of networks reads the value as an address once for the whole
+ * list; the same networks as separate selections read it once each. Both
+ * must agree on every address, and a neq list too. */
+static void test_cidr_list_once(void **state)
+{
+    (void)state;
+    static const char *const nets[] = {"10.0.0.0/8", "172.16.0.0/12", "fe80::/10", "192.168.1.0/24", "8.8.8.8/32"};
+    static const char *const addrs[] = {
+        "10.1.2.3",    "172.31.255.1", "172.32.0.1", "fe80::1",        "FEBF::9", "::ffff:10.9.9.9", "192.168.1.7",
+        "192.168.2.7", "8.8.8.8",      "8.8.8.9",    "not an address", "",        " 10.0.0.1 ",      "[fe80::2]"};
+    struct tu_str list = {0}, split = {0};
+    tu_str_puts(&list, "  sel:\n    DestinationIp|cidr:\n");
+    for (size_t i = 0; i < sizeof(nets) / sizeof(*nets); i++) {
+        tu_str_printf(&list, "      - '%s'\n", nets[i]);
+        tu_str_printf(&split, "  sel%zu:\n    DestinationIp|cidr: '%s'\n", i, nets[i]);
+    }
+    tu_str_puts(&list, "  condition: sel\n");
+    tu_str_puts(&split, "  condition: 1 of sel*\n");
+    struct tu_str one_s = {0}, each_s = {0};
+    tu_str_printf(&one_s, NET_RULE("%s"), list.p);
+    tu_str_printf(&each_s, NET_RULE("%s"), split.p);
+    const char *one = one_s.p, *each = each_s.p;
+    int hits = 0;
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(*addrs); i++) {
+        int a = match_ev(one, TU_SYSMON, 3, "DestinationIp", addrs[i], NULL);
+        int b = match_ev(each, TU_SYSMON, 3, "DestinationIp", addrs[i], NULL);
+        assert_int_equal(a, b);
+        hits += a;
+    }
+    assert_int_equal(hits, 9); /* the trimmed and bracketed forms are addresses too */
+    tu_str_free(&list);
+    tu_str_free(&split);
+    tu_str_free(&one_s);
+    tu_str_free(&each_s);
+}
+
 static void test_cidr_bad_rejected(void **state)
 {
     (void)state;
@@ -769,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_re_flags_need_re),
         cmocka_unit_test(test_cidr_ipv4),
         cmocka_unit_test(test_cidr_ipv6),
+        cmocka_unit_test(test_cidr_list_once),
         cmocka_unit_test(test_cidr_bad_rejected),
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_expand_escaped_percent),

@@ -395,6 +395,14 @@ static bool re_run(struct engine_ctx *c, const struct pattern *p, const char *s,
  * (it is counted again each time, as without the memo). */
 static bool re_match(struct engine_ctx *c, const struct pattern *p, const char *s, size_t n)
 {
+    /* Shorter than any match (in characters, never more than bytes): PCRE2
+     * answers no at once too, but only after the memo's hash and copy. The
+     * ungated regexes of process starts (a hash's 64 hex digits) mostly
+     * meet short command lines. */
+    uint32_t min;
+    pcre2_code *re = pattern_regex(p);
+    if (re && pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &min) == 0 && n < min)
+        return false;
     if (n > RE_MEMO_MAX_LEN)
         return re_run(c, p, s, n);
     if (!c->re_memo)

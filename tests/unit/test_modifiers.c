@@ -6,6 +6,9 @@
  * Python's base64 module when the tests were written and are hard-coded. */
 #include "testutil.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #define NET_RULE(det) TU_RULE("{product: windows, category: network_connection}", det)
 
 /* Alerts of rule on one event of channel/eid built from name/value pairs. */
@@ -367,6 +370,40 @@ static void test_re(void **state)
     const char *k = PROC_RULE("  sel:\n    CommandLine|re: '(?i)-ENC#'\n  condition: sel\n");
     expect_proc(1, k, "CommandLine", "powershell.exe -enc#SQBFAFgAKABOAGUAdwA");
     expect_proc(0, k, "CommandLine", "powershell.exe -enc SQBFAFgAKABOAGUAdwA");
+}
+
+/* A value shorter than any match of the regex is turned down before the
+ * regex runs (its minimum length, in characters): the answer is PCRE2's own
+ * at, below and above that length, in UTF-8 too, and behind a lookbehind. */
+static void test_re_shorter_than_any_match(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;
+        const char *subjects[6];
+    } cases[] = {
+        {"\\s[a-f0-9]{8}\\s", {"", " 0123456 ", " 01234567 ", "x 01234567 y", " 0123456x ", "01234567"}},
+        {"\xc3\xa9{3}", {"\xc3\xa9\xc3\xa9", "\xc3\xa9\xc3\xa9\xc3\xa9", "eee", "\xc3\xa9\xc3\xa9x", "ab", ""}},
+        {"(?<=x)abc", {"abc", "xabc", "xab", "yabc", "xxabcx", "x"}},
+        {"a?", {"", "b", "a", "", "", ""}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)cases[i].re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+        assert_non_null(re);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        struct tu_str rule = {0};
+        tu_str_printf(&rule, PROC_RULE("  sel:\n    CommandLine|re: '%s'\n  condition: sel\n"), cases[i].re);
+        for (size_t k = 0; k < 6; k++) {
+            const char *subj = cases[i].subjects[k];
+            int want = pcre2_match(re, (PCRE2_SPTR)subj, strlen(subj), 0, 0, md, NULL) >= 0;
+            expect_proc(want, rule.p, "CommandLine", subj);
+        }
+        tu_str_free(&rule);
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+    }
 }
 
 static void test_re_flags_need_re(void **state)
@@ -802,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_windash),
         cmocka_unit_test(test_windash_then_base64),
         cmocka_unit_test(test_re),
+        cmocka_unit_test(test_re_shorter_than_any_match),
         cmocka_unit_test(test_re_flags_need_re),
         cmocka_unit_test(test_cidr_ipv4),
         cmocka_unit_test(test_cidr_ipv6),

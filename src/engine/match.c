@@ -38,6 +38,7 @@ struct engine_ctx {
     struct arena scratch;
     struct ev_field *f;
     uint32_t n, cap;
+    size_t vbytes; /* the event's values, a NUL after each: what a scan buffer needs */
     /* field id -> first field index, valid when gen matches */
     uint32_t *slot_gen;
     int32_t *slot_idx;
@@ -135,6 +136,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
 void engine_event_begin(struct engine_ctx *c)
 {
     c->n = 0;
+    c->vbytes = 0;
     c->product = NULL;
     c->nmatched = 0;
     if (++c->gen == 0) {
@@ -160,16 +162,22 @@ static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
     return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;
 }
 
+/* Out of line, so that the per-field path saves no registers for a call
+ * it almost never makes. */
+__attribute__((noinline, cold)) static void grow_fields(struct engine_ctx *c)
+{
+    size_t cap = c->cap;
+    XGROW(c->f, cap, (size_t)c->n + 1);
+    c->cap = (uint32_t)cap;
+}
+
 bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
                       uint32_t val_len, uint8_t type)
 {
     if (c->n >= EVENT_MAX_FIELDS)
         return false;
-    if (c->n == c->cap) {
-        size_t cap = c->cap;
-        XGROW(c->f, cap, (size_t)c->n + 1);
-        c->cap = (uint32_t)cap;
-    }
+    if (__builtin_expect(c->n == c->cap, 0))
+        grow_fields(c);
     struct ev_field *f = &c->f[c->n];
     f->name = name;
     f->name_len = name_len;
@@ -180,6 +188,7 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     f->folded = NULL;
     f->bytes_folded = f->bytes_raw = NULL;
     f->next = -1;
+    c->vbytes += (size_t)val_len + 1;
     if (id < c->nslots) {
         if (c->slot_gen[id] == c->gen) {
             /* append to the chain of this name, keeping event order */
@@ -386,6 +395,14 @@ static bool re_run(struct engine_ctx *c, const struct pattern *p, const char *s,
  * (it is counted again each time, as without the memo). */
 static bool re_match(struct engine_ctx *c, const struct pattern *p, const char *s, size_t n)
 {
+    /* Shorter than any match (in characters, never more than bytes): PCRE2
+     * answers no at once too, but only after the memo's hash and copy. The
+     * ungated regexes of process starts (a hash's 64 hex digits) mostly
+     * meet short command lines. */
+    uint32_t min;
+    pcre2_code *re = pattern_regex(p);
+    if (re && pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &min) == 0 && n < min)
+        return false;
     if (n > RE_MEMO_MAX_LEN)
         return re_run(c, p, s, n);
     if (!c->re_memo)
@@ -617,6 +634,46 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     }
 }
 
+/* Whether some pattern of the test matches one value, in pattern order (as
+ * match_value on each would): the plain string tests (most of a long list)
+ * run here without a call each, and a list of networks reads the value as
+ * an address once, not once per network. */
+static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_field *f)
+{
+    if (f->type == STOAT_V_NULL)
+        return false;
+    struct cidr ip;
+    int ip_state = 0; /* 0 not read yet, 1 an address, -1 not one */
+    for (uint32_t p = 0; p < t->npat; p++) {
+        const struct pattern *pt = &t->pat[p];
+        if (pt->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[pt->atom] != c->gen)
+            continue; /* its literal is nowhere in the event */
+        switch (pt->op) {
+        case P_EQ:
+        case P_PREFIX:
+        case P_SUFFIX:
+            if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                return true;
+            break;
+        case P_CONTAINS:
+            if (rare_bytes_present(c, pt, f) &&
+                str_op(P_CONTAINS, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+                return true;
+            break;
+        case P_CIDR:
+            if (!ip_state)
+                ip_state = parse_ip(f->val, f->val_len, &ip) ? 1 : -1;
+            if (ip_state > 0 && in_net(&ip, &pt->net))
+                return true;
+            break;
+        default:
+            if (match_value(c, pt, f))
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool eval_test(struct engine_ctx *c, const struct test *t)
 {
     if (t->field == FIELD_ANY) {
@@ -652,41 +709,17 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
         return false;
     if (t->negate) {
         for (int32_t i = first; i >= 0; i = c->f[i].next)
-            for (uint32_t p = 0; p < t->npat; p++)
-                if (match_value(c, &t->pat[p], &c->f[i]))
-                    return false;
+            if (any_pattern(c, t, &c->f[i]))
+                return false;
         return true;
     }
     if (c->f[first].next < 0 && !t->all) {
-        /* one value, any pattern: the plain string tests (most of a long
-         * list) run here without a call each */
         struct ev_field *f = &c->f[first];
         if (f->type == STOAT_V_NULL)
             return false;
         if (t->has_need && !need_present(c, t, f))
             return false;
-        for (uint32_t p = 0; p < t->npat; p++) {
-            const struct pattern *pt = &t->pat[p];
-            if (pt->atom != NO_ATOM && c->atoms_valid && c->atom_stamp[pt->atom] != c->gen)
-                continue; /* its literal is nowhere in the event */
-            switch (pt->op) {
-            case P_EQ:
-            case P_PREFIX:
-            case P_SUFFIX:
-                if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
-                    return true;
-                break;
-            case P_CONTAINS:
-                if (rare_bytes_present(c, pt, f) &&
-                    str_op(P_CONTAINS, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
-                    return true;
-                break;
-            default:
-                if (match_value(c, pt, f))
-                    return true;
-            }
-        }
-        return false;
+        return any_pattern(c, t, f);
     }
     for (uint32_t p = 0; p < t->npat; p++) {
         bool found = false;
@@ -920,11 +953,8 @@ static inline char *put_value(char *o, const struct ev_field *f)
  * endswith and equals carry them), for keyword databases. */
 static void build_scan_all(struct engine_ctx *c)
 {
-    size_t total = 2;
-    for (uint32_t i = 0; i < c->n; i++)
-        total += c->f[i].val_len + 1;
     buf_clear(&c->scan_all);
-    buf_reserve(&c->scan_all, total);
+    buf_reserve(&c->scan_all, c->vbytes + 2);
     char *o = c->scan_all.p;
     *o++ = 0;
     for (uint32_t i = 0; i < c->n; i++)
@@ -933,22 +963,25 @@ static void build_scan_all(struct engine_ctx *c)
     *o = 0;
 }
 
-/* The values of some fields, each between NULs; false when there are none. */
+/* The values of some fields, each between NULs; false when there are none.
+ * One pass: the buffer holds every value of the event, and grows only when
+ * a field is listed twice (two renames from one field). */
 static bool build_scan_fields(struct engine_ctx *c, const uint32_t *ids, uint32_t nids)
 {
-    size_t total = 2;
-    for (uint32_t k = 0; k < nids; k++)
-        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next)
-            total += c->f[i].val_len + 1;
-    if (total == 2)
-        return false;
     buf_clear(&c->scan);
-    buf_reserve(&c->scan, total);
+    buf_reserve(&c->scan, c->vbytes + 2);
     char *o = c->scan.p;
     *o++ = 0;
     for (uint32_t k = 0; k < nids; k++)
-        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next)
+        for (int32_t i = slot_get(c, ids[k]); i >= 0; i = c->f[i].next) {
+            size_t used = (size_t)(o - c->scan.p);
+            if (__builtin_expect(used + c->f[i].val_len + 2 > c->scan.cap, 0)) {
+                c->scan.len = used;
+                buf_reserve(&c->scan, c->f[i].val_len + 2);
+                o = c->scan.p + used;
+            }
             o = put_value(o, &c->f[i]);
+        }
     c->scan.len = (size_t)(o - c->scan.p);
     *o = 0;
     return c->scan.len > 1;

@@ -6,6 +6,9 @@
  * Python's base64 module when the tests were written and are hard-coded. */
 #include "testutil.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #define NET_RULE(det) TU_RULE("{product: windows, category: network_connection}", det)
 
 /* Alerts of rule on one event of channel/eid built from name/value pairs. */
@@ -369,6 +372,40 @@ static void test_re(void **state)
     expect_proc(0, k, "CommandLine", "powershell.exe -enc SQBFAFgAKABOAGUAdwA");
 }
 
+/* A value shorter than any match of the regex is turned down before the
+ * regex runs (its minimum length, in characters): the answer is PCRE2's own
+ * at, below and above that length, in UTF-8 too, and behind a lookbehind. */
+static void test_re_shorter_than_any_match(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;
+        const char *subjects[6];
+    } cases[] = {
+        {"\\s[a-f0-9]{8}\\s", {"", " 0123456 ", " 01234567 ", "x 01234567 y", " 0123456x ", "01234567"}},
+        {"\xc3\xa9{3}", {"\xc3\xa9\xc3\xa9", "\xc3\xa9\xc3\xa9\xc3\xa9", "eee", "\xc3\xa9\xc3\xa9x", "ab", ""}},
+        {"(?<=x)abc", {"abc", "xabc", "xab", "yabc", "xxabcx", "x"}},
+        {"a?", {"", "b", "a", "", "", ""}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)cases[i].re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &err, &off, NULL);
+        assert_non_null(re);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        struct tu_str rule = {0};
+        tu_str_printf(&rule, PROC_RULE("  sel:\n    CommandLine|re: '%s'\n  condition: sel\n"), cases[i].re);
+        for (size_t k = 0; k < 6; k++) {
+            const char *subj = cases[i].subjects[k];
+            int want = pcre2_match(re, (PCRE2_SPTR)subj, strlen(subj), 0, 0, md, NULL) >= 0;
+            expect_proc(want, rule.p, "CommandLine", subj);
+        }
+        tu_str_free(&rule);
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+    }
+}
+
 static void test_re_flags_need_re(void **state)
 {
     (void)state;
@@ -419,6 +456,42 @@ static void test_cidr_ipv6(void **state)
     assert_int_equal(match_ev(r, TU_SYSMON, 3, "DestinationIp", "2001:db8:aa::1", NULL), 1);
     assert_int_equal(match_ev(r, TU_SYSMON, 3, "DestinationIp", "2001:db9::1", NULL), 0);
     assert_int_equal(match_ev(r, TU_SYSMON, 3, "DestinationIp", "10.0.0.1", NULL), 0);
+}
+
+/* A list of networks reads the value as an address once for the whole
+ * list; the same networks as separate selections read it once each. Both
+ * must agree on every address, and a neq list too. */
+static void test_cidr_list_once(void **state)
+{
+    (void)state;
+    static const char *const nets[] = {"10.0.0.0/8", "172.16.0.0/12", "fe80::/10", "192.168.1.0/24", "8.8.8.8/32"};
+    static const char *const addrs[] = {
+        "10.1.2.3",    "172.31.255.1", "172.32.0.1", "fe80::1",        "FEBF::9", "::ffff:10.9.9.9", "192.168.1.7",
+        "192.168.2.7", "8.8.8.8",      "8.8.8.9",    "not an address", "",        " 10.0.0.1 ",      "[fe80::2]"};
+    struct tu_str list = {0}, split = {0};
+    tu_str_puts(&list, "  sel:\n    DestinationIp|cidr:\n");
+    for (size_t i = 0; i < sizeof(nets) / sizeof(*nets); i++) {
+        tu_str_printf(&list, "      - '%s'\n", nets[i]);
+        tu_str_printf(&split, "  sel%zu:\n    DestinationIp|cidr: '%s'\n", i, nets[i]);
+    }
+    tu_str_puts(&list, "  condition: sel\n");
+    tu_str_puts(&split, "  condition: 1 of sel*\n");
+    struct tu_str one_s = {0}, each_s = {0};
+    tu_str_printf(&one_s, NET_RULE("%s"), list.p);
+    tu_str_printf(&each_s, NET_RULE("%s"), split.p);
+    const char *one = one_s.p, *each = each_s.p;
+    int hits = 0;
+    for (size_t i = 0; i < sizeof(addrs) / sizeof(*addrs); i++) {
+        int a = match_ev(one, TU_SYSMON, 3, "DestinationIp", addrs[i], NULL);
+        int b = match_ev(each, TU_SYSMON, 3, "DestinationIp", addrs[i], NULL);
+        assert_int_equal(a, b);
+        hits += a;
+    }
+    assert_int_equal(hits, 9); /* the trimmed and bracketed forms are addresses too */
+    tu_str_free(&list);
+    tu_str_free(&split);
+    tu_str_free(&one_s);
+    tu_str_free(&each_s);
 }
 
 static void test_cidr_bad_rejected(void **state)
@@ -766,9 +839,11 @@ int main(void)
         cmocka_unit_test(test_windash),
         cmocka_unit_test(test_windash_then_base64),
         cmocka_unit_test(test_re),
+        cmocka_unit_test(test_re_shorter_than_any_match),
         cmocka_unit_test(test_re_flags_need_re),
         cmocka_unit_test(test_cidr_ipv4),
         cmocka_unit_test(test_cidr_ipv6),
+        cmocka_unit_test(test_cidr_list_once),
         cmocka_unit_test(test_cidr_bad_rejected),
         cmocka_unit_test(test_expand),
         cmocka_unit_test(test_expand_escaped_percent),

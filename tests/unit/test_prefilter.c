@@ -328,6 +328,33 @@ static void test_named_field_scan(void **state)
                      1);
 }
 
+/* A field a database reads twice: Security 4688's NewProcessName is Image
+ * too (renamed), and a rule reads it under its own name as well. The scan
+ * buffer, sized for every value of the event once, grows for the second
+ * copy; the values written after it (CommandLine's) must still be seen. */
+static void test_field_scanned_twice_grows_its_buffer(void **state)
+{
+    (void)state;
+    const char *texts[3] = {
+        "title: img\nid: img\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\evilbinary.exe'\n  condition: s\n",
+        "title: npn\nid: npn\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    NewProcessName|endswith: '\\evilbinary.exe'\n  condition: s\n",
+        "title: cmd\nid: cmd\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    CommandLine|contains: 'longcmdliteral'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
+    struct tu_str ev = {0};
+    for (int len = 100; len <= 4000; len *= 3) {
+        tu_str_puts(&ev, "{\"Channel\":\"Security\",\"EventID\":4688,\"NewProcessName\":\"C:\\\\");
+        for (int i = 0; i < len; i++)
+            tu_str_puts(&ev, "a");
+        tu_str_puts(&ev, "\\\\evilbinary.exe\",\"CommandLine\":\"x longcmdliteral y\"}\n");
+    }
+    assert_int_equal(tu_count(&r, ev.p, NULL), 3 * 4);
+    tu_str_free(&ev);
+}
+
 /* Two requirement sets: a rule whose AND has two gating parts is evaluated
  * only on events holding an atom of each, and matches exactly as before. */
 static void test_two_set_gating(void **state)
@@ -438,6 +465,8 @@ int main(void)
         cmocka_unit_test(test_atoms_case_and_encoding),
         cmocka_unit_test(test_edge_atoms),
         cmocka_unit_test(test_named_field_scan),
+        /* the scan buffer */
+        cmocka_unit_test(test_field_scanned_twice_grows_its_buffer),
         cmocka_unit_test(test_two_set_gating),
         cmocka_unit_test(test_many_rules),
     };

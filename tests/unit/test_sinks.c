@@ -230,6 +230,43 @@ static void test_jsonl_hostile_values(void **state)
     out_free(&o);
 }
 
+/* Names and values of every length from 0 to 40 (the records between the
+ * matching and the serial stage copy short ones in pieces) come out whole:
+ * in the jsonl event (rendered by the matching stage) and in the CSV's
+ * details (from the fields the serial stage read back). */
+static void test_field_lengths(void **state)
+{
+    (void)state;
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+    const char *rule = PROC_RULE("  sel:\n    CommandLine|contains: 'm'\n  condition: sel\n");
+    struct buf ev = {0};
+    buf_puts(&ev, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"m\"");
+    for (int k = 0; k <= 40; k++)
+        buf_printf(&ev, ",\"%.*s%c\":\"%.*s\"", k, chars, 'Z' - k % 26, k, chars + (40 - k) / 2);
+    buf_puts(&ev, "}\n");
+    struct out o;
+    hunt_out(rule, ev.p, &o, true);
+    assert_int_equal(o.n, 1);
+    const struct tu_json *e = tu_json_get(&o.docs[0], "event");
+    assert_non_null(o.h.csv);
+    for (int k = 0; k <= 40; k++) {
+        char name[48], want[48], detail[100];
+        snprintf(name, sizeof(name), "%.*s%c", k, chars, 'Z' - k % 26);
+        snprintf(want, sizeof(want), "%.*s", k, chars + (40 - k) / 2);
+        const char *got = tu_json_str(e, name);
+        if (!got || strcmp(got, want) != 0)
+            fail_msg("field %s: '%s', not '%s'", name, got ? got : "(none)", want);
+        if (!k)
+            continue; /* (the details leave empty values out) */
+        snprintf(detail, sizeof(detail), " | %s: %s", name, want);
+        const char *d = strstr(o.h.csv, detail);
+        if (!d || (d[strlen(detail)] != ' ' && d[strlen(detail)] != '\r'))
+            fail_msg("CSV details without '%s'", detail + 3);
+    }
+    out_free(&o);
+    buf_free(&ev);
+}
+
 /* ------------------------------------------------------------------- csv */
 
 /* RFC 4180 rows: fields[row][col], CRLF line ends required. */
@@ -742,10 +779,15 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),
+        cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values),
+        cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),
+        cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),
+        cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

@@ -278,6 +278,13 @@ static void write_alert(struct stoat_sink *k, const struct stoat_alert *a)
     assert_int_equal(k->alert(k->ctx, a), STOAT_OK);
 }
 
+static stoat_err take_line(void *ctx, const char *host, const char *line, size_t n)
+{
+    (void)host;
+    buf_put(ctx, line, n);
+    return STOAT_OK;
+}
+
 static void test_jsonl_caches(void **state)
 {
     (void)state;
@@ -319,7 +326,9 @@ static void test_jsonl_caches(void **state)
     const char *files[] = {"/logs/a.jsonl", "/logs/a.jsonl", "/logs/b \"q\" \\ \x01 \xc3\xa9.jsonl", "/logs/a.jsonl",
                            "/logs/a.jsonl"};
     const char *formats[] = {"json", NULL, "json", "json", "evtx"};
-    struct stoat_sink one, fresh;
+    struct stoat_sink one, fresh, lines;
+    struct buf taken = {0}; /* the same alerts as lines handed over (the fleet's publisher) */
+    stoat_sink_lines(take_line, &taken, false, &lines);
     char *got = NULL, *want = NULL;
     size_t got_len = 0, want_len = 0;
     FILE *gf = open_memstream(&got, &got_len), *wf = open_memstream(&want, &want_len);
@@ -356,6 +365,7 @@ static void test_jsonl_caches(void **state)
                 a.corr = &corr;
             }
             write_alert(&one, &a);
+            write_alert(&lines, &a);
             stoat_sink_jsonl(wf, &fresh);
             write_alert(&fresh, &a);
             fresh.end(fresh.ctx, NULL);
@@ -364,10 +374,15 @@ static void test_jsonl_caches(void **state)
     }
     one.end(one.ctx, NULL);
     one.destroy(one.ctx);
+    lines.end(lines.ctx, NULL);
+    lines.destroy(lines.ctx);
     fclose(gf);
     fclose(wf);
     assert_int_equal(got_len, want_len);
     assert_memory_equal(got, want, got_len);
+    assert_int_equal(taken.len, want_len);
+    assert_memory_equal(taken.p, want, want_len);
+    buf_free(&taken);
     free(got);
     free(want);
 }

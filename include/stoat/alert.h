@@ -84,7 +84,7 @@ struct stoat_alert {
     size_t fields_json_len;
     /* For a sink that keeps what it wrote (0: nothing to keep), unique in
      * the process: alerts with one event_serial are of one event and say
-     * the same of it (source, logon, ancestry, fields); alerts with one
+     * the same of it (time, host, source, logon, ancestry, fields); alerts with one
      * rule_serial are of one rule (the same rule pointer too). */
     uint64_t event_serial, rule_serial;
 };

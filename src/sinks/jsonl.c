@@ -31,9 +31,13 @@ struct jsonl {
      * the last event's part (an attack's event alerts for several rules). */
     struct rule_json *rules;
     size_t nrules, rules_cap;
-    uint64_t rules_of; /* the ruleset part of their serials */
-    struct buf event;
+    uint64_t rules_of;      /* the ruleset part of their serials */
+    struct buf head, event; /* its time and host, and what follows its rule */
     uint64_t event_serial;
+    /* The start of the source object ("file" and "format"), as written for
+     * the last alert: a file's events all begin it alike. */
+    char *source_file, *source_format; /* copies: the alert's may be freed after it */
+    struct buf source;
 };
 
 static void forget_rules(struct jsonl *j)
@@ -76,7 +80,7 @@ static void json_opt_str(struct buf *b, const char *key, const char *v)
         buf_puts(b, "null");
 }
 
-static void json_source(struct buf *b, const struct stoat_alert *a);
+static void json_source(struct jsonl *j, const struct stoat_alert *a);
 
 static void json_time(struct buf *b, const char *key, int64_t ns);
 
@@ -126,20 +130,35 @@ static void fields_json(struct buf *b, const struct stoat_alert *a)
 }
 
 static void json_rule(struct jsonl *j, const struct stoat_alert *a);
-static void json_alert_event(struct jsonl *j, const struct stoat_alert *a);
+static void json_alert_event(struct jsonl *j, const struct stoat_alert *a, bool keep);
 
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     buf_clear(b);
-    char t[32];
     buf_puts(b, "{\"kind\":\"alert\",\"id\":");
     put_u64(b, a->id);
-    json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
-    json_opt_str(b, "host", a->host);
+    /* the event's time, host and all after the rule as written for its
+     * last alert, when the serial says it is the same event */
+    bool keep = a->event_serial && !a->corr, known = keep && a->event_serial == j->event_serial;
+    if (known) {
+        buf_put(b, j->head.p, j->head.len);
+    } else {
+        size_t at = b->len;
+        char t[32];
+        json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
+        json_opt_str(b, "host", a->host);
+        if (keep) {
+            buf_clear(&j->head);
+            buf_put(&j->head, b->p + at, b->len - at);
+        }
+    }
     json_rule(j, a);
-    json_alert_event(j, a);
+    if (known)
+        buf_put(b, j->event.p, j->event.len);
+    else
+        json_alert_event(j, a, keep);
     buf_puts(b, "}\n");
     return emit(j, a->host);
 }
@@ -204,19 +223,14 @@ static void json_rule(struct jsonl *j, const struct stoat_alert *a)
     memcpy(rj->p, b->p + at, rj->len);
 }
 
-/* The alert's event: source, correlation, logon, ancestry, fields; as
- * written for the event's last alert when the serial says it is the same. */
-static void json_alert_event(struct jsonl *j, const struct stoat_alert *a)
+/* The alert's event: source, correlation, logon, ancestry, fields; kept
+ * for the event's next alerts when keep. */
+static void json_alert_event(struct jsonl *j, const struct stoat_alert *a, bool keep)
 {
     struct buf *b = &j->b;
-    bool keep = a->event_serial && !a->corr;
-    if (keep && a->event_serial == j->event_serial) {
-        buf_put(b, j->event.p, j->event.len);
-        return;
-    }
     size_t at = b->len;
     if (a->pos.file)
-        json_source(b, a);
+        json_source(j, a);
     else
         buf_puts(b, "\"source\":null");
     if (a->corr)
@@ -367,7 +381,11 @@ static void jsonl_destroy(void *ctx)
 {
     struct jsonl *j = ctx;
     buf_free(&j->b);
+    buf_free(&j->head);
     buf_free(&j->event);
+    buf_free(&j->source);
+    free(j->source_file);
+    free(j->source_format);
     forget_rules(j);
     free(j);
 }
@@ -380,11 +398,28 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
         .ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end, .destroy = jsonl_destroy};
 }
 
-static void json_source(struct buf *b, const struct stoat_alert *a)
+static bool same_str(const char *x, const char *y)
 {
-    buf_puts(b, "\"source\":{\"file\":");
-    buf_json_str(b, a->pos.file, strlen(a->pos.file));
-    json_opt_str(b, "format", a->pos.format);
+    return x && y ? strcmp(x, y) == 0 : x == y;
+}
+
+static void json_source(struct jsonl *j, const struct stoat_alert *a)
+{
+    struct buf *b = &j->b;
+    if (j->source_file && strcmp(j->source_file, a->pos.file) == 0 && same_str(j->source_format, a->pos.format)) {
+        buf_put(b, j->source.p, j->source.len);
+    } else {
+        size_t at = b->len;
+        buf_puts(b, "\"source\":{\"file\":");
+        buf_json_str(b, a->pos.file, strlen(a->pos.file));
+        json_opt_str(b, "format", a->pos.format);
+        free(j->source_file);
+        free(j->source_format);
+        j->source_file = xstrdup(a->pos.file);
+        j->source_format = a->pos.format ? xstrdup(a->pos.format) : NULL;
+        buf_clear(&j->source);
+        buf_put(&j->source, b->p + at, b->len - at);
+    }
     buf_puts(b, ",\"record\":");
     put_u64(b, a->pos.record);
     buf_puts(b, a->pos.line ? ",\"line\":" : ",\"offset\":");
@@ -425,7 +460,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
         json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
-    json_source(b, a);
+    json_source(j, a);
     buf_puts(b, ",\"event\":");
     fields_json(b, a);
     buf_puts(b, "}\n");

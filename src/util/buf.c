@@ -111,131 +111,149 @@ static char *escape_one(char *o, const unsigned char **pp, const unsigned char *
     return o;
 }
 
-/* p..end escaped onto b, written straight into it. A block of sixteen (then
- * eight) bytes is stored whole, whatever it holds, and the output moves on
- * by its plain bytes only: the escape then overwrites what followed. Room
- * for a block and an escape is made sure of once per block, so an event's
- * Windows paths (a few bytes between backslashes) cost no call per run. */
+/* The bytes JSON needs escaped, as one bit each of a block of sixteen. */
+#if defined(__SSE2__)
+static unsigned block_flags(__m128i v)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    /* signed: bytes from 0x80 count as below the space too */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* Room an escape run needs past six bytes an input byte: a block stored
+ * whole (sixteen) and an escape (six) beyond the last byte it was asked
+ * for, and the NUL. */
+#define ESCAPE_SLACK 32
+/* Input escaped per check of the room: a long value (a script block of
+ * megabytes) does not make room for six times itself at once. */
+#define ESCAPE_CHUNK 4096
+
+/* p.. escaped onto o until p reaches stop (it may go a block and one
+ * character beyond); end is the text's end, start its beginning. o has room
+ * for six bytes an input byte up to stop, plus ESCAPE_SLACK. A block of
+ * sixteen (then eight) bytes is stored whole, whatever it holds, and the
+ * output moves on by its plain bytes only: the escape then overwrites what
+ * followed. A quote or backslash (Windows paths are full of them) is
+ * escaped right here, the rarer bytes by escape_one. */
+static char *escape_run(char *o, const unsigned char **pp, const unsigned char *stop, const unsigned char *start,
+                        const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    (void)start; /* (read by the word scan only) */
+    while (p < stop) {
+#if defined(__SSE2__)
+        if (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            _mm_storeu_si128((__m128i *)(void *)o, v);
+            unsigned bits = block_flags(v);
+            if (!bits) {
+                p += 16;
+                o += 16;
+                continue;
+            }
+            unsigned z = (unsigned)__builtin_ctz(bits);
+            p += z;
+            o += z;
+            goto escape;
+        }
+#endif
+#ifdef WORD_SCAN
+        if (end - p >= 8) {
+            uint64_t v, f;
+            memcpy(&v, p, 8);
+            memcpy(o, &v, 8);
+            if (!(f = escape_flags(v))) {
+                p += 8;
+                o += 8;
+                continue;
+            }
+            size_t z = (size_t)__builtin_ctzll(f) / 8;
+            p += z;
+            o += z;
+            goto escape;
+        }
+        if (end - start >= 8) {
+            /* the last few bytes as the word ending where the text does,
+             * shifted down, plain 'a' above: its flags are the few's */
+            size_t k = (size_t)(end - p);
+            uint64_t v, f;
+            memcpy(&v, end - 8, 8);
+            v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
+            memcpy(o, &v, 8);
+            if (!(f = escape_flags(v))) {
+                o += k;
+                p = end;
+                break;
+            }
+            size_t z = (size_t)__builtin_ctzll(f) / 8;
+            p += z;
+            o += z;
+            goto escape;
+        }
+#endif
+        if (plain_byte(*p)) {
+            *o++ = (char)*p++;
+            continue;
+        }
+#if defined(__SSE2__) || defined(WORD_SCAN)
+    escape:
+#endif
+        if (*p == '"' || *p == '\\') {
+            o[0] = '\\';
+            o[1] = (char)*p++;
+            o += 2;
+        } else {
+            o = escape_one(o, &p, end);
+        }
+    }
+    *pp = p;
+    return o;
+}
+
+/* p..end escaped onto b, a chunk per check of the room. */
 static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
 {
-    enum {
-        ROOM = 16 + 6 + 1 /* a block, an escape, the NUL */
-    };
-    const unsigned char *start = p; /* (read by the word scan only) */
-    (void)start;
-    char *o = b->p + b->len;
-#define MAKE_ROOM()                                   \
-    do {                                              \
-        if ((size_t)(b->p + b->cap - o) < ROOM) {     \
-            b->len = (size_t)(o - b->p);              \
-            buf_reserve(b, ROOM + (size_t)(end - p)); \
-            o = b->p + b->len;                        \
-        }                                             \
-    } while (0)
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    while (end - p >= 16) {
-        MAKE_ROOM();
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* signed: bytes from 0x80 count as below the space too */
-        __m128i m =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        _mm_storeu_si128((__m128i *)(void *)o, v);
-        if (!bits) {
-            p += 16;
-            o += 16;
-            continue;
-        }
-        unsigned z = (unsigned)__builtin_ctz(bits);
-        p += z;
-        o = escape_one(o + z, &p, end);
-    }
-#endif
-#ifdef WORD_SCAN
-    while (end - p >= 8) {
-        MAKE_ROOM();
-        uint64_t v, f;
-        memcpy(&v, p, 8);
-        memcpy(o, &v, 8);
-        if (!(f = escape_flags(v))) {
-            p += 8;
-            o += 8;
-            continue;
-        }
-        size_t z = (size_t)__builtin_ctzll(f) / 8;
-        p += z;
-        o = escape_one(o + z, &p, end);
-    }
-#endif
-#ifdef WORD_SCAN
-    if (p < end && end - start >= 8) {
-        /* the last few bytes as the word ending where the text does,
-         * shifted down, plain 'a' above: stored whole when all are plain */
-        size_t k = (size_t)(end - p);
-        uint64_t v;
-        memcpy(&v, end - 8, 8);
-        v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
-        if (!escape_flags(v)) {
-            MAKE_ROOM();
-            memcpy(o, &v, 8);
-            o += k;
-            p = end;
-        }
-    }
-#endif
-    if (end - p < 8) { /* the few bytes left, escaped or not, fit in the room of one check */
-        if (p < end && (size_t)(b->p + b->cap - o) < 8 * 6 + 1) {
-            b->len = (size_t)(o - b->p);
-            buf_reserve(b, 8 * 6 + 1);
-            o = b->p + b->len;
-        }
-        while (p < end) {
-            if (plain_byte(*p))
-                *o++ = (char)*p++;
-            else
-                o = escape_one(o, &p, end);
-        }
-    }
+    const unsigned char *start = p;
     while (p < end) {
-        MAKE_ROOM();
-        if (plain_byte(*p))
-            *o++ = (char)*p++;
-        else
-            o = escape_one(o, &p, end);
+        size_t n = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) : ESCAPE_CHUNK;
+        if (b->cap - b->len < 6 * n + ESCAPE_SLACK)
+            buf_reserve(b, 6 * n + ESCAPE_SLACK);
+        b->len = (size_t)(escape_run(b->p + b->len, &p, p + n, start, end) - b->p);
     }
-#undef MAKE_ROOM
-    b->len = (size_t)(o - b->p);
 }
 
 void buf_json_escape(struct buf *b, const char *s, size_t n)
 {
-    buf_reserve(b, n + 2);
+    buf_reserve(b, 1);
     escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
     b->p[b->len] = 0;
 }
 
-/* Names and short values (8 to 32 bytes) with nothing to escape, as two
- * overlapping loads and stores of the first and the last bytes; true when
- * written (quotes included). */
-static bool short_plain(struct buf *b, const char *s, size_t n)
+/* Names and short values (up to 32 bytes) with nothing to escape: under
+ * eight a byte at a time, else as two overlapping loads and stores of the
+ * first and the last bytes; true when written (quotes included), false
+ * when not (also when the buffer has no room: the other path makes it). */
+static inline __attribute__((always_inline)) bool short_plain(struct buf *b, const char *s, size_t n)
 {
-#if defined(WORD_SCAN)
-    if (n < 8 || n > 32)
+    if (n > 32 || b->cap - b->len < n + 3) /* (no call here: no registers to save) */
         return false;
-    if (b->cap - b->len < n + 3)
-        buf_reserve(b, n + 3);
     char *o = b->p + b->len;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) {
+            if (!plain_byte((unsigned char)s[i]))
+                return false;
+            o[i + 1] = s[i];
+        }
+        goto done;
+    }
+#if defined(WORD_SCAN)
 #if defined(__SSE2__)
     if (n >= 16) {
-        const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
         __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)s),
                 v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
-        __m128i m1 =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v1, quote), _mm_cmpeq_epi8(v1, bsl)), _mm_cmplt_epi8(v1, space));
-        __m128i m2 =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v2, quote), _mm_cmpeq_epi8(v2, bsl)), _mm_cmplt_epi8(v2, space));
-        if (_mm_movemask_epi8(_mm_or_si128(m1, m2)))
+        if (block_flags(v1) | block_flags(v2))
             return false;
         _mm_storeu_si128((__m128i *)(void *)(o + 1), v1);
         _mm_storeu_si128((__m128i *)(void *)(o + 1 + n - 16), v2);
@@ -251,34 +269,43 @@ static bool short_plain(struct buf *b, const char *s, size_t n)
         return false;
     memcpy(o + 1, &w1, 8);
     memcpy(o + 1 + n - 8, &w2, 8);
-#if defined(__SSE2__)
-done:
+#else
+    return false;
 #endif
+done:
     o[0] = '"';
     o[n + 1] = '"';
     o[n + 2] = 0;
     b->len += n + 2;
     return true;
-#else
-    (void)b;
-    (void)s;
-    (void)n;
-    return false;
-#endif
+}
+
+/* buf_json_str past short_plain: a call of its own, so that the short
+ * values' path saves no registers for it. */
+__attribute__((noinline)) static void json_str_escaped(struct buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    if (n > ESCAPE_CHUNK) {
+        buf_putc(b, '"');
+        escape_into(b, p, end);
+        buf_putc(b, '"');
+        return;
+    }
+    /* room for it all escaped, made sure of once */
+    if (b->cap - b->len < 6 * n + ESCAPE_SLACK + 2)
+        buf_reserve(b, 6 * n + ESCAPE_SLACK + 2);
+    char *o = b->p + b->len;
+    *o++ = '"';
+    o = escape_run(o, &p, end, p, end);
+    *o++ = '"';
+    *o = 0;
+    b->len = (size_t)(o - b->p);
 }
 
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
-    if (short_plain(b, s, n))
-        return;
-    if (b->cap - b->len < n + 3)
-        buf_reserve(b, n + 3);
-    b->p[b->len++] = '"';
-    escape_into(b, (const unsigned char *)s, (const unsigned char *)s + n);
-    if (b->cap - b->len < 2)
-        buf_reserve(b, 2);
-    b->p[b->len++] = '"';
-    b->p[b->len] = 0;
+    if (!short_plain(b, s, n))
+        json_str_escaped(b, s, n);
 }
 
 void buf_csv_field(struct buf *b, const char *s, size_t n)

@@ -230,6 +230,163 @@ static void test_jsonl_hostile_values(void **state)
     out_free(&o);
 }
 
+/* Names and values of every length from 0 to 40 (the records between the
+ * matching and the serial stage copy short ones in pieces) come out whole:
+ * in the jsonl event (rendered by the matching stage) and in the CSV's
+ * details (from the fields the serial stage read back). */
+static void test_field_lengths(void **state)
+{
+    (void)state;
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+    const char *rule = PROC_RULE("  sel:\n    CommandLine|contains: 'm'\n  condition: sel\n");
+    struct buf ev = {0};
+    buf_puts(&ev, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"m\"");
+    for (int k = 0; k <= 40; k++)
+        buf_printf(&ev, ",\"%.*s%c\":\"%.*s\"", k, chars, 'Z' - k % 26, k, chars + (40 - k) / 2);
+    buf_puts(&ev, "}\n");
+    struct out o;
+    hunt_out(rule, ev.p, &o, true);
+    assert_int_equal(o.n, 1);
+    const struct tu_json *e = tu_json_get(&o.docs[0], "event");
+    assert_non_null(o.h.csv);
+    for (int k = 0; k <= 40; k++) {
+        char name[48], want[48], detail[100];
+        snprintf(name, sizeof(name), "%.*s%c", k, chars, 'Z' - k % 26);
+        snprintf(want, sizeof(want), "%.*s", k, chars + (40 - k) / 2);
+        const char *got = tu_json_str(e, name);
+        if (!got || strcmp(got, want) != 0)
+            fail_msg("field %s: '%s', not '%s'", name, got ? got : "(none)", want);
+        if (!k)
+            continue; /* (the details leave empty values out) */
+        snprintf(detail, sizeof(detail), " | %s: %s", name, want);
+        const char *d = strstr(o.h.csv, detail);
+        if (!d || (d[strlen(detail)] != ' ' && d[strlen(detail)] != '\r'))
+            fail_msg("CSV details without '%s'", detail + 3);
+    }
+    out_free(&o);
+    buf_free(&ev);
+}
+
+/* The jsonl sink keeps what alerts repeat (a rule's part, an event's time,
+ * host and all after its rule, a file's start of the source object): one
+ * sink given a run of alerts writes what a fresh sink per alert writes.
+ * Two rules per event, events without a serial or of a correlation, files
+ * and formats that change (one file name buffer reused with other bytes),
+ * and text with quotes, backslashes, controls, UTF-8 and a bad byte. */
+static void write_alert(struct stoat_sink *k, const struct stoat_alert *a)
+{
+    assert_int_equal(k->alert(k->ctx, a), STOAT_OK);
+}
+
+static stoat_err take_line(void *ctx, const char *host, const char *line, size_t n)
+{
+    (void)host;
+    buf_put(ctx, line, n);
+    return STOAT_OK;
+}
+
+static void test_jsonl_caches(void **state)
+{
+    (void)state;
+    const char *tags[] = {"attack.execution", "attack.t1059.001", "odd \"tag\" \\ \x01 \xc3\xa9"};
+    const char *tids[] = {"T1059.001"}, *tactics[] = {"execution"};
+    struct stoat_rule_meta rules[2] = {
+        {.id = "r-1",
+         .title = "Title \"one\" \\ \x1f \xe2\x82\xac \xff",
+         .level = STOAT_LEVEL_HIGH,
+         .status = STOAT_STATUS_TEST,
+         .product = "windows",
+         .category = "process_creation",
+         .tags = {.items = tags, .n = 3},
+         .attack_ids = {.items = tids, .n = 1},
+         .attack_tactics = {.items = tactics, .n = 1},
+         .file = "C:\\rules\\one \"x\".yml"},
+        {.title = "two", .level = STOAT_LEVEL_LOW, .service = "security"},
+    };
+    struct stoat_field fields[] = {
+        {.name = "Image", .value = "C:\\Windows\\cmd.exe", .name_len = 5, .value_len = 18, .type = STOAT_V_STRING},
+        {.name = "N\"ame\x02",
+         .value = "\xc3\xa9\n\t\xf0\x9f\x98\x80 \"q\"",
+         .name_len = 7,
+         .value_len = 14,
+         .type = STOAT_V_STRING},
+        {.name = "Pid", .value = "4460", .name_len = 3, .value_len = 4, .type = STOAT_V_NUMBER},
+    };
+    struct stoat_process anc[2] = {
+        {.image = "C:\\x\\a.exe",
+         .command_line = "a.exe \"b c\" \x03",
+         .user = "CORP\\\xc3\xa9",
+         .guid = "{g-1}",
+         .pid = 12,
+         .start_ns = 0},
+        {.image = NULL, .command_line = NULL, .user = NULL, .guid = NULL, .pid = -1, .start_ns = INT64_MIN},
+    };
+    struct stoat_corr_detail corr = {.type = STOAT_CORR_EVENT_COUNT, .value = 3, .first_ns = 0, .last_ns = 5};
+    char file[64];
+    const char *files[] = {"/logs/a.jsonl", "/logs/a.jsonl", "/logs/b \"q\" \\ \x01 \xc3\xa9.jsonl", "/logs/a.jsonl",
+                           "/logs/a.jsonl"};
+    const char *formats[] = {"json", NULL, "json", "json", "evtx"};
+    struct stoat_sink one, fresh, lines;
+    struct buf taken = {0}; /* the same alerts as lines handed over (the fleet's publisher) */
+    stoat_sink_lines(take_line, &taken, false, &lines);
+    char *got = NULL, *want = NULL;
+    size_t got_len = 0, want_len = 0;
+    FILE *gf = open_memstream(&got, &got_len), *wf = open_memstream(&want, &want_len);
+    stoat_sink_jsonl(gf, &one);
+    uint64_t id = 0;
+    for (int e = 0; e < 30; e++) {
+        snprintf(file, sizeof(file), "%s", files[e / 3 % 5]); /* the same buffer, other bytes */
+        for (int r = 0; r < 2; r++) {
+            struct stoat_alert a = {
+                .id = ++id,
+                .rule = &rules[r],
+                .pos = {.file = e % 7 == 6 ? NULL : file,
+                        .format = formats[e / 3 % 5],
+                        .record = (uint64_t)e + 1,
+                        .line = e % 2 ? (uint64_t)e : 0,
+                        .offset = 100u * (uint64_t)e},
+                .timestamp = e % 4 ? "2025-11-27T07:40:10.165324Z" : NULL,
+                .time_ns = e % 5 ? 1764229210165324000 + e : INT64_MIN,
+                .host = e % 3 ? (e % 2 ? "ws7.corp" : "h\"\\\x01\xc3\xa9") : NULL,
+                .channel = "Microsoft-Windows-Sysmon/Operational",
+                .event_id = "1",
+                .logon_id = e % 2 ? "0x3e7" : NULL,
+                .fields = fields,
+                .nfields = (size_t)(e % 4),
+                .ancestry = anc,
+                .nancestry = (size_t)(e % 3),
+                .fields_json = e % 5 == 1 ? "{\"given\":1}" : NULL,
+                .fields_json_len = e % 5 == 1 ? 11 : 0,
+                .event_serial = e % 8 == 5 ? 0 : 1000 + (uint64_t)e,
+                .rule_serial = e % 9 == 4 ? 0 : (7ull << 32 | (uint64_t)(r + 1)),
+            };
+            if (e % 11 == 10) {
+                a.correlation = a.rule;
+                a.corr = &corr;
+            }
+            write_alert(&one, &a);
+            write_alert(&lines, &a);
+            stoat_sink_jsonl(wf, &fresh);
+            write_alert(&fresh, &a);
+            fresh.end(fresh.ctx, NULL);
+            fresh.destroy(fresh.ctx);
+        }
+    }
+    one.end(one.ctx, NULL);
+    one.destroy(one.ctx);
+    lines.end(lines.ctx, NULL);
+    lines.destroy(lines.ctx);
+    fclose(gf);
+    fclose(wf);
+    assert_int_equal(got_len, want_len);
+    assert_memory_equal(got, want, got_len);
+    assert_int_equal(taken.len, want_len);
+    assert_memory_equal(taken.p, want, want_len);
+    buf_free(&taken);
+    free(got);
+    free(want);
+}
+
 /* ------------------------------------------------------------------- csv */
 
 /* RFC 4180 rows: fields[row][col], CRLF line ends required. */
@@ -743,7 +900,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_csv_timeline),
         cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_min_level),
         cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
     };

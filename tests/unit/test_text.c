@@ -546,6 +546,62 @@ static void test_json_escape_every_position(void **state)
     buf_free(&str);
 }
 
+/* Values as events hold them (Windows paths: a backslash every few bytes,
+ * quoted command lines, UTF-8, a control now and then), of every length to
+ * 300 and past the escaper's 4,096-byte chunk (a character across its
+ * edge), escaped by buf_json_escape and buf_json_str, into an empty buffer
+ * and after what one holds, against the byte-by-byte escaper. */
+static void test_json_escape_dense(void **state)
+{
+    (void)state;
+    static const unsigned char alphabet[] = "ab\\\\\"\"  xyz:.\x01\x1f\n\t\x7f";
+    static const unsigned char utf8[][4] = {{0xc3, 0xa9}, {0xe2, 0x82, 0xac}, {0xf0, 0x9f, 0x98, 0x80}, {0xc3}, {0xff}};
+    static const size_t utf8_len[] = {2, 3, 4, 1, 1};
+    struct buf got = {0}, want = {0}, str = {0};
+    uint32_t seed = 12345;
+    for (int round = 0; round < 3000; round++) {
+        size_t n = round < 2700 ? (size_t)round % 301 : 4000 + (size_t)(round - 2700);
+        unsigned char *v = malloc(n ? n : 1);
+        for (size_t i = 0; i < n;) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16;
+            if (r % 16 == 0) {
+                size_t k = (r >> 4) % 5, l = utf8_len[k];
+                for (size_t j = 0; j < l && i < n; j++)
+                    v[i++] = utf8[k][j];
+            } else {
+                v[i++] = alphabet[(r >> 4) % (sizeof(alphabet) - 1)];
+            }
+        }
+        buf_clear(&want);
+        escape_bytewise(&want, v, n);
+        buf_free(&got); /* no room made beforehand, then some */
+        for (int pass = 0; pass < 2; pass++) {
+            buf_clear(&got);
+            buf_json_escape(&got, (const char *)v, n);
+            assert_int_equal(got.len, want.len);
+            assert_memory_equal(got.p, want.p ? want.p : "", got.len);
+            assert_int_equal(got.p[got.len], 0);
+        }
+        buf_free(&str);
+        for (int pass = 0; pass < 2; pass++) {
+            buf_clear(&str);
+            buf_puts(&str, pass ? "xyz" : "");
+            size_t at = str.len;
+            buf_json_str(&str, (const char *)v, n);
+            assert_int_equal(str.len, at + want.len + 2);
+            assert_int_equal(str.p[at], '"');
+            assert_memory_equal(str.p + at + 1, want.p ? want.p : "", want.len);
+            assert_int_equal(str.p[str.len - 1], '"');
+            assert_int_equal(str.p[str.len], 0);
+        }
+        free(v);
+    }
+    buf_free(&got);
+    buf_free(&want);
+    buf_free(&str);
+}
+
 /* buf_visible: what reaches a terminal or a syslog line holds no control
  * character, no bidi control and no invalid UTF-8, and shows each of them. */
 static void visible_expect(const char *in, size_t n, bool quoted, const char *want)
@@ -685,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
+        cmocka_unit_test(test_json_escape_dense),
         cmocka_unit_test(test_visible_escapes),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);

@@ -130,7 +130,10 @@ stoat_err consumer_fini(struct consumer *c)
     c->corr = NULL;
     trace_add(TRACE_CORR_END, &ts);
     trace_start(&ts);
-    behaviour_finish(c->beh);
+    if (c->finish_parallel)
+        behaviour_finish_parallel(c->beh);
+    else
+        behaviour_finish(c->beh);
     trace_add(TRACE_BEHAVIOUR_END, &ts);
     if (c->beh_opts.baseline_out && behaviour_write_baseline(c->beh, c->beh_opts.baseline_out) && !c->err)
         c->err = STOAT_ERR_IO;

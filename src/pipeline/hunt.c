@@ -65,6 +65,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
             h->sinks[s].begin(h->sinks[s].ctx);
     consumer_init(&h->con, h->rs, h->sinks, h->nsinks, h->opts.min_level, h->opts.all_events, &h->opts.behaviour,
                   &h->stats);
+    h->con.finish_parallel = h->nthreads > 1;
 
     struct units_opts uo = {.threads = h->nthreads,
                             .min_level = h->opts.min_level,

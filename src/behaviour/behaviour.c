@@ -13,6 +13,7 @@
 #include "behaviour/behaviour.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,9 @@ static void on_incident(void *ctx, const struct stoat_incident *inc)
 static void cross_judge(void *ctx, const char *host, const uint64_t *procs, size_t nprocs, struct chain_claims *out)
 {
     struct behaviour *b = ctx;
-    evidence_judge(b->ev, chains_host(b->chains, host), procs, nprocs, out);
+    /* a host the chains never saw has no evidence: looked up, not added,
+     * so that this may run beside chains_finish_prepare */
+    evidence_judge(b->ev, chains_host_find(b->chains, host), procs, nprocs, out);
 }
 
 struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct behaviour_opts *opts,
@@ -589,6 +592,25 @@ void behaviour_finish(struct behaviour *b)
 {
     /* fleet incidents first: the hosts' incidents they contain are not told twice */
     cross_finish(b->cross);
+    chains_finish(b->chains);
+}
+
+static void *prepare_chains(void *chains)
+{
+    chains_finish_prepare(chains);
+    return NULL;
+}
+
+void behaviour_finish_parallel(struct behaviour *b)
+{
+    /* The hosts' chains are built on a thread of their own while the
+     * cross-host chains finish here (they share only the host names, read);
+     * the reports follow in the same order as behaviour_finish's. */
+    pthread_t th;
+    bool started = pthread_create(&th, NULL, prepare_chains, b->chains) == 0;
+    cross_finish(b->cross);
+    if (started)
+        pthread_join(th, NULL);
     chains_finish(b->chains);
 }
 

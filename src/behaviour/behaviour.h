@@ -87,6 +87,9 @@ stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
 
 /* End of input: close everything. */
 void behaviour_finish(struct behaviour *b);
+/* The same, with the hosts' chains built on a second thread while the
+ * cross-host chains finish: the same reports, in the same order. */
+void behaviour_finish_parallel(struct behaviour *b);
 
 /* Rules were reloaded: the process table, chains and touches carry on; the
  * roles, the baseline profile and the jewels' window come from rs now. */

@@ -144,6 +144,7 @@ struct chains {
     struct chain *done; /* closed, waiting to be reported oldest first */
     size_t ndone, done_cap;
     uint64_t next_incident;
+    bool prepared; /* chains_finish_prepare ran, chains_finish not yet */
     struct chains_stats st;
 };
 
@@ -208,6 +209,12 @@ void chains_destroy(struct chains *c)
     strmap_free(&c->host_ids);
     strmap_free(&c->rule_ids);
     free(c);
+}
+
+uint32_t chains_host_find(const struct chains *c, const char *name)
+{
+    uint32_t id;
+    return strmap_get(&c->host_ids, name, strlen(name), &id) ? id : CHAINS_NO_HOST;
 }
 
 uint32_t chains_host(struct chains *c, const char *name)
@@ -714,13 +721,50 @@ void chains_idle(struct chains *c, int64_t idle_ns)
     report_done(c);
 }
 
-void chains_finish(struct chains *c)
+/* Room for want chains in *arr (n in use), in large pages when large
+ * (xcalloc_big): untouched room costs nothing. */
+static void reserve(struct chain **arr, size_t *cap, size_t n, size_t want)
 {
+    if (want <= *cap)
+        return;
+    struct chain *p = xcalloc_big(want, sizeof(*p));
+    if (n)
+        memcpy(p, *arr, n * sizeof(*p));
+    free(*arr);
+    *arr = p;
+    *cap = want;
+}
+
+void chains_finish_prepare(struct chains *c)
+{
+    if (c->prepared)
+        return;
+    c->prepared = true;
     if (c->npending || !c->st.batches)
         c->st.batches++;
+    /* Room for every chain the kept records can open, once: grown by
+     * doubling, the chains were copied to fresh pages time and again, and
+     * the first touch of a page (a fault) was most of this step's time. */
+    size_t most = c->nopen + c->npending;
+    reserve(&c->open, &c->open_cap, c->nopen, most);
+    reserve(&c->done, &c->done_cap, c->ndone, c->ndone + most);
     release(c, INT64_MAX);
-    while (c->nopen)
-        chain_close(c, c->nopen - 1);
+    /* every chain closes: all at once rather than one by one (report_done
+     * sorts them by a total order, so the order they go in is no matter) */
+    XGROW(c->done, c->done_cap, c->ndone + c->nopen);
+    if (c->nopen)
+        memcpy(c->done + c->ndone, c->open, c->nopen * sizeof(*c->open));
+    c->ndone += c->nopen;
+    c->st.chains += c->nopen;
+    c->nopen = 0;
+    for (size_t h = 0; h < c->nhosts; h++)
+        c->hc[h].npos = 0;
+}
+
+void chains_finish(struct chains *c)
+{
+    chains_finish_prepare(c);
+    c->prepared = false; /* a later round (live) prepares again */
     report_done(c);
 }
 

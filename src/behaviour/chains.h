@@ -98,6 +98,10 @@ void chains_destroy(struct chains *c); /* accepts NULL */
 /* Ids for hosts and rules (rules by id, title and level: a reload may bring
  * other rules while chains are open). */
 uint32_t chains_host(struct chains *c, const char *name);
+/* A host's id without adding it: CHAINS_NO_HOST when never seen. Only
+ * reads, so it may run beside chains_finish_prepare. */
+#define CHAINS_NO_HOST UINT32_MAX
+uint32_t chains_host_find(const struct chains *c, const char *name);
 uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m);
 
 void chains_add(struct chains *c, const struct chain_alert *a);
@@ -111,6 +115,11 @@ void chains_advance(struct chains *c, int64_t now_ns);
 void chains_idle(struct chains *c, int64_t idle_ns);
 /* End of input: chain everything, close every chain. */
 void chains_finish(struct chains *c);
+/* The part of chains_finish that reports nothing: chains everything kept
+ * and closes every chain, touching only c (no callbacks), so it may run on
+ * another thread while the cross-host chains finish; chains_finish then
+ * only reports. Nothing may be added after it. */
+void chains_finish_prepare(struct chains *c);
 void chains_get_stats(const struct chains *c, struct chains_stats *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/trace.h"
 #include "rules/ruleset.h"
 #include "util/text.h"
 
@@ -121,11 +122,19 @@ void consumer_send_facts(struct consumer *c, void (*fn)(void *ctx, const struct 
 
 stoat_err consumer_fini(struct consumer *c)
 {
+    struct trace_span ts;
+    trace_start(&ts);
     if (c->corr)
         corr_stream_finish(c->corr); /* its alerts join incidents: before the chains close */
     corr_stream_destroy(c->corr);
     c->corr = NULL;
-    behaviour_finish(c->beh);
+    trace_add(TRACE_CORR_END, &ts);
+    trace_start(&ts);
+    if (c->finish_parallel)
+        behaviour_finish_parallel(c->beh);
+    else
+        behaviour_finish(c->beh);
+    trace_add(TRACE_BEHAVIOUR_END, &ts);
     if (c->beh_opts.baseline_out && behaviour_write_baseline(c->beh, c->beh_opts.baseline_out) && !c->err)
         c->err = STOAT_ERR_IO;
     struct behaviour_stats bs;

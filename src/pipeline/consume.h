@@ -34,6 +34,9 @@ struct consumer {
     void (*fact)(void *ctx, const struct cross_fact *f);
     void *fact_ctx;
     uint64_t rs_serial; /* of this ruleset here: the upper half of the alerts' rule_serial */
+    /* the end of the run may take a second thread (hunt -j 2 and more):
+     * behaviour_finish_parallel */
+    bool finish_parallel;
 };
 
 /* all_events: every event goes to the sinks' event callback too. */

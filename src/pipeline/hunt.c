@@ -11,6 +11,7 @@
 
 #include "pipeline/consume.h"
 #include "pipeline/source_files.h"
+#include "pipeline/trace.h"
 #include "pipeline/units.h"
 #include "stoat/hunt.h"
 #include "util/mem.h"
@@ -64,6 +65,7 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
             h->sinks[s].begin(h->sinks[s].ctx);
     consumer_init(&h->con, h->rs, h->sinks, h->nsinks, h->opts.min_level, h->opts.all_events, &h->opts.behaviour,
                   &h->stats);
+    h->con.finish_parallel = h->nthreads > 1;
 
     struct units_opts uo = {.threads = h->nthreads,
                             .min_level = h->opts.min_level,
@@ -79,18 +81,24 @@ stoat_err stoat_hunt_run(struct stoat_hunt *h, const char *const *paths, size_t 
                                .progress = h->opts.progress,
                                .progress_ctx = h->opts.progress_ctx,
                                .host = h->opts.host};
+    struct trace_span ts;
+    trace_start(&ts);
     source_files_run(&src, paths, npaths);
+    trace_add(TRACE_SOURCE, &ts);
     units_finish(u);
 
     stoat_err err = consumer_fini(&h->con);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     h->stats.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    trace_start(&ts);
     for (size_t s = 0; s < h->nsinks; s++)
         if (h->sinks[s].end) {
             stoat_err e = h->sinks[s].end(h->sinks[s].ctx, &h->stats);
             if (e && !err)
                 err = e;
         }
+    trace_add(TRACE_SINKS_END, &ts);
+    trace_report();
     return err;
 }
 

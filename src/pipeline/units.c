@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "pipeline/records.h"
+#include "pipeline/trace.h"
 #include "util/mem.h"
 
 struct worker {
@@ -90,7 +91,10 @@ static void write_ready(struct units *p)
     while ((u = p->done[p->next_write % p->nunits]) && u->seq == p->next_write) {
         p->done[p->next_write % p->nunits] = NULL;
         pthread_mutex_unlock(&p->mu);
+        struct trace_span ts;
+        trace_start(&ts);
         write_one(p, u);
+        trace_add(TRACE_WRITE, &ts);
         pthread_mutex_lock(&p->mu);
         p->next_write++;
         p->freel[p->nfree++] = u;
@@ -103,9 +107,12 @@ static void *worker_main(void *arg)
     struct worker *wk = arg;
     struct units *p = wk->p;
     for (;;) {
+        struct trace_span ts;
+        trace_start(&ts);
         pthread_mutex_lock(&p->mu);
         while (p->work_n == 0 && !p->producing_done)
             pthread_cond_wait(&p->cv_work, &p->mu);
+        trace_add(TRACE_WAIT_WORK, &ts);
         if (p->work_n == 0) {
             pthread_mutex_unlock(&p->mu);
             break;
@@ -114,7 +121,9 @@ static void *worker_main(void *arg)
         p->work_head = (p->work_head + 1) % p->nunits;
         p->work_n--;
         pthread_mutex_unlock(&p->mu);
+        trace_start(&ts);
         unit_parse(&wk->w, u);
+        trace_add(TRACE_PARSE, &ts);
         pthread_mutex_lock(&p->mu);
         p->done[u->seq % p->nunits] = u;
         if (!p->writing) {
@@ -172,9 +181,12 @@ struct unit *units_take(struct units *p)
     if (!p->threaded) {
         u = p->freel[--p->nfree];
     } else {
+        struct trace_span ts;
+        trace_start(&ts);
         pthread_mutex_lock(&p->mu);
         while (p->nfree == 0)
             pthread_cond_wait(&p->cv_free, &p->mu);
+        trace_add(TRACE_WAIT_FREE, &ts);
         u = p->freel[--p->nfree];
         pthread_mutex_unlock(&p->mu);
     }
@@ -186,8 +198,13 @@ void units_send(struct units *p, struct unit *u)
 {
     if (!p->threaded) {
         /* one thread: parse where we read */
+        struct trace_span ts;
+        trace_start(&ts);
         unit_parse(&p->workers[0].w, u);
+        trace_add(TRACE_PARSE, &ts);
+        trace_start(&ts);
         write_one(p, u);
+        trace_add(TRACE_WRITE, &ts);
         p->freel[p->nfree++] = u;
         return;
     }
@@ -202,12 +219,15 @@ void units_send(struct units *p, struct unit *u)
 void units_finish(struct units *p)
 {
     if (p->threaded) {
+        struct trace_span ts;
+        trace_start(&ts);
         pthread_mutex_lock(&p->mu);
         p->producing_done = true;
         pthread_cond_broadcast(&p->cv_work);
         pthread_mutex_unlock(&p->mu);
         for (size_t i = 0; i < p->started; i++)
             pthread_join(p->workers[i].th, NULL);
+        trace_add(TRACE_JOIN, &ts);
     }
     size_t nw = p->threaded ? p->started : 1;
     for (size_t i = 0; i < (p->threaded ? p->nthreads : 1); i++) {

@@ -9,6 +9,8 @@
  * that depend on the order the records came in. */
 #include "testutil.h"
 
+#include <pthread.h>
+
 #include "behaviour/chains.h"
 
 #define MIN_NS  (60 * 1000000000LL)
@@ -347,7 +349,17 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static size_t run_samples(const struct sample *s, const size_t *order, char sigs[][4096], bool live)
+static void *prepare_on_thread(void *c)
+{
+    chains_finish_prepare(c);
+    return NULL;
+}
+
+/* two_steps: chains_finish_prepare on a thread of its own, then
+ * chains_finish, as behaviour_finish_parallel does; stats: what chains
+ * counted (may be NULL). */
+static size_t run_samples_as(const struct sample *s, const size_t *order, char sigs[][4096], bool live, bool two_steps,
+                             struct chains_stats *stats)
 {
     struct world w;
     world_init(&w, 2 * HOUR_NS, 1, NULL);
@@ -373,14 +385,28 @@ static size_t run_samples(const struct sample *s, const size_t *order, char sigs
         if (live && i % 50 == 49)
             chains_advance(w.c, T0 + 48 * HOUR_NS); /* nothing is older than the lateness yet */
     }
+    if (two_steps) {
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, prepare_on_thread, w.c), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(w.got.n, 0); /* preparing reports nothing */
+    }
     chains_finish(w.c);
+    if (stats)
+        chains_get_stats(w.c, stats);
     size_t n = w.got.n;
     for (size_t i = 0; i < n; i++) {
+        assert_int_equal(w.got.v[i].id, i + 1); /* in the order of their ids */
         qsort(w.got.v[i].alerts, w.got.v[i].nalerts, sizeof(uint64_t), cmp_u64);
         signature(&w.got.v[i], sigs[i], 4096);
     }
     world_free(&w);
     return n;
+}
+
+static size_t run_samples(const struct sample *s, const size_t *order, char sigs[][4096], bool live)
+{
+    return run_samples_as(s, order, sigs, live, false, NULL);
 }
 
 /* Several hosts, sessions and trees, bursts and silences: shuffled, the
@@ -415,6 +441,54 @@ static void test_shuffled_input(void **state)
         for (size_t i = 0; i < n; i++)
             assert_string_equal(have[i], want[i]);
     }
+}
+
+/* The end in two steps (the chains built and closed on another thread,
+ * then reported: behaviour_finish_parallel) reports the same incidents in
+ * the same order, with the same counts, as chains_finish alone; also after
+ * live rounds, and again for a second round of input. */
+static void test_finish_in_two_steps(void **state)
+{
+    (void)state;
+    static struct sample s[NREC];
+    static const char *const hosts[4] = {"ws1", "ws2", "srv", "dc"};
+    int64_t t = T0;
+    for (size_t i = 0; i < NREC; i++) {
+        t += (int64_t)(next() % 6 == 0 ? (next() % 4 + 1) * HOUR_NS : (next() % 30) * MIN_NS);
+        s[i] = (struct sample){
+            .id = i + 1, .t = t, .host = hosts[next() % 4], .key = next() % 3 * 0x100, .rule = (int)(next() % 4)};
+    }
+    size_t order[NREC];
+    for (size_t i = 0; i < NREC; i++)
+        order[i] = NREC - 1 - i; /* newest first: nothing is chained before the end */
+    static char one[256][4096], two[256][4096];
+    for (int live = 0; live < 2; live++) {
+        struct chains_stats a, b;
+        size_t n = run_samples_as(s, order, one, live, false, &a);
+        size_t m = run_samples_as(s, order, two, live, true, &b);
+        assert_true(n > 5);
+        assert_int_equal(m, n);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(two[i], one[i]);
+        assert_int_equal(b.chains, a.chains);
+        assert_int_equal(b.incidents, a.incidents);
+        assert_int_equal(b.batches, a.batches);
+        assert_int_equal(b.late, a.late);
+    }
+    /* a second round after a finish: prepared again, not taken as done */
+    struct world w;
+    world_init(&w, 2 * HOUR_NS, 1, NULL);
+    add(&w, 1, T0, "h", 0, w.disc);
+    add(&w, 2, T0 + MIN_NS, "h", 0, w.cred);
+    chains_finish_prepare(w.c);
+    chains_finish(w.c);
+    assert_int_equal(w.got.n, 1);
+    add(&w, 3, T0 + 20 * HOUR_NS, "h", 0, w.disc);
+    add(&w, 4, T0 + 20 * HOUR_NS + MIN_NS, "h", 0, w.coll);
+    chains_finish(w.c);
+    assert_int_equal(w.got.n, 2);
+    assert_int_equal(w.got.v[1].nalerts, 2);
+    world_free(&w);
 }
 
 /* ------------------------------------------------------------ the caps */
@@ -542,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_claims_need_evidence),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_shuffled_input),
+        cmocka_unit_test(test_finish_in_two_steps),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_idle_closes),

@@ -974,9 +974,12 @@ static bool values_fit(const struct evtx_tpl *t, const struct evtx_val *vals, ui
     return used == n;
 }
 
-/* A template instance at c->pos (on the 0x0c token): finds or compiles the
-   template, reads the values and runs the template's ops. */
-static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth)
+/* A template instance's head at c->pos (on the 0x0c token): finds or
+   compiles the template and reads the value descriptors into the record
+   arena (*vals, the arena's latest allocation), leaving c past the values.
+   A strict record's values must fit the template. */
+static int instance_head(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth, struct evtx_tpl **tp,
+                         struct evtx_val **vp, uint32_t *np)
 {
     if (!have(c, 10))
         return -1;
@@ -1019,6 +1022,99 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     c->pos = data;
     if (x->strict && (!t->names_ok || (depth == 0 && !t->root_event) || !values_fit(t, vals, n)))
         return -3;
+    *tp = t;
+    *vp = vals;
+    *np = n;
+    return 0;
+}
+
+static int strict_precheck(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t n,
+                           unsigned depth);
+
+/* The template instances a nested Binary XML value [pos, end) starts with,
+   checked as strict_precheck says. */
+static int precheck_value(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned depth)
+{
+    if (depth > EVTX_MAX_TEMPLATE_NEST)
+        return -1; /* as interp */
+    struct cursor c = {x->chunk, pos, end};
+    while (have(&c, 1)) {
+        uint8_t tok = c.b[c.pos];
+        if (spend(x, 1))
+            return -4;
+        if (tok == 0x00)
+            return 0;
+        if (tok == 0x0f) {
+            if (!have(&c, 4))
+                return -1;
+            c.pos += 4;
+            continue;
+        }
+        if (tok != 0x0c)
+            return (tok & 0xbf) == 0x01 || tok == 0x0a || tok == 0x0b ? 0 : -1; /* left to the run */
+        struct evtx_tpl *t;
+        struct evtx_val *vals;
+        uint32_t nv;
+        int rc = instance_head(x, &c, depth, &t, &vals, &nv);
+        if (!rc)
+            rc = strict_precheck(x, t, vals, nv, depth);
+        if (!rc)
+            evtx_arena_trim(&x->s->rec_arena, vals, 0); /* the run reads them again */
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A record from slack usually fails in a nested value (its EventData's
+   template was overwritten), which exec_ops reaches only after rendering
+   every System value before it. So a strict instance first walks the heads
+   of the instances its Binary XML values start with, as the run would
+   reach them: every op that expands a value does (see exec_ops), and what
+   fails here fails there, in the same way, so the record is dropped
+   without rendering anything. Element tokens are left to the run. The
+   walk is charged as the run is (a crafted chunk's thousands of candidate
+   records would otherwise walk large templates for free); a record that
+   passes is charged for it twice, which slack records can afford. */
+static int strict_precheck(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t n,
+                           unsigned depth)
+{
+    uint32_t j = 0;
+    while (j < n && vals[j].type != EVTX_T_BINXML)
+        j++;
+    if (j == n)
+        return 0; /* nothing nested: most instances */
+    if (spend(x, 1 + (uint64_t)t->nops))
+        return -4;
+    for (uint32_t i = 0; i < t->nops; i++) {
+        const struct evtx_op *op = &t->ops[i];
+        if (!(op->flags & (OP_TEXT | OP_NESTED)))
+            continue;
+        const struct evtx_part *p = t->parts + op->part0;
+        for (uint32_t k = 0; k < op->nparts; k++) {
+            if (p[k].kind != P_SUBST || p[k].idx >= n || vals[p[k].idx].type != EVTX_T_BINXML)
+                continue;
+            const struct evtx_val *v = &vals[p[k].idx];
+            int rc = precheck_value(x, v->off, (size_t)v->off + v->size, depth + 1);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* A template instance at c->pos (on the 0x0c token): finds or compiles the
+   template, reads the values and runs the template's ops. */
+static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth)
+{
+    struct evtx_tpl *t;
+    struct evtx_val *vals;
+    uint32_t n;
+    int rc = instance_head(x, c, depth, &t, &vals, &n);
+    if (!rc && x->strict && !x->s->no_precheck)
+        rc = strict_precheck(x, t, vals, n, depth);
+    if (rc)
+        return rc;
     return exec_ops(x, t, vals, n, depth);
 }
 

@@ -144,6 +144,7 @@ struct evtx_scratch {
     struct evtx_tcache *tcache; /* compiled templates across chunks */
     struct evtx_tlog tlog;      /* what the template being compiled read */
     uint64_t tpl_reused;        /* templates taken from tcache (tests look) */
+    bool no_precheck;           /* slack records decoded without the precheck (tests compare) */
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */

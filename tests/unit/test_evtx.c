@@ -1787,11 +1787,84 @@ static void test_slack_precheck_same(void **state)
     free(f.b);
 }
 
+/* The renderer's numbers (two digits a step, hex a byte a step) read as
+   printf prints them, for edge values and a spread of others. */
+static void expect_render(struct evtx_arena *a, uint8_t t, const void *d, size_t n, const char *want)
+{
+    const char *out;
+    uint32_t len;
+    uint8_t vt;
+    assert_int_equal(evtx_render_value(a, t, d, n, &out, &len, &vt), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void test_numbers_as_printf(void **state)
+{
+    (void)state;
+    struct evtx_arena a;
+    evtx_arena_init(&a, 1u << 20);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 4000; i++) {
+        uint64_t v;
+        if (i < 130)
+            v = i < 65 ? (i ? 1ull << (i - 1) : 0) : (1ull << (i - 65)) - 1; /* powers of two, and one below */
+        else if (i < 150)
+            v = i == 130 ? UINT64_MAX : 10000000000000000000ull + (uint64_t)(i - 131) * 99;
+        else {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            v = x >> (x % 64); /* every length */
+        }
+        uint8_t b[16];
+        memcpy(b, &v, 8);
+        memcpy(b + 8, &x, 8);
+        char want[96];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        expect_render(&a, EVTX_T_U64, b, 8, want);
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        expect_render(&a, EVTX_T_I64, b, 8, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint32_t)v);
+        expect_render(&a, EVTX_T_U32, b, 4, want);
+        snprintf(want, sizeof want, "%d", (int)(int32_t)v);
+        expect_render(&a, EVTX_T_I32, b, 4, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint16_t)v);
+        expect_render(&a, EVTX_T_U16, b, 2, want);
+        snprintf(want, sizeof want, "%d", (int)(int16_t)v);
+        expect_render(&a, EVTX_T_I16, b, 2, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint8_t)v);
+        expect_render(&a, EVTX_T_U8, b, 1, want);
+        snprintf(want, sizeof want, "%d", (int)(int8_t)v);
+        expect_render(&a, EVTX_T_I8, b, 1, want);
+        snprintf(want, sizeof want, "0x%016llx", (unsigned long long)v);
+        expect_render(&a, EVTX_T_HEX64, b, 8, want);
+        snprintf(want, sizeof want, "0x%08x", (unsigned)(uint32_t)v);
+        expect_render(&a, EVTX_T_HEX32, b, 4, want);
+        snprintf(want, sizeof want, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", (unsigned)(uint32_t)v,
+                 (unsigned)(uint16_t)(v >> 32), (unsigned)(uint16_t)(v >> 48), b[8], b[9], b[10], b[11], b[12], b[13],
+                 b[14], b[15]);
+        expect_render(&a, EVTX_T_GUID, b, 16, want);
+        /* a SID: revision, two sub-authorities, a 48-bit big-endian authority */
+        uint8_t sid[16] = {b[0], 2, b[1], b[2], b[3], b[4], b[5], b[6]};
+        memcpy(sid + 8, b + 8, 8);
+        uint64_t auth = 0;
+        for (int k = 2; k < 8; k++)
+            auth = auth << 8 | sid[k];
+        uint32_t s1, s2;
+        memcpy(&s1, sid + 8, 4);
+        memcpy(&s2, sid + 12, 4);
+        snprintf(want, sizeof want, "S-%u-%llu-%u-%u", sid[0], (unsigned long long)auth, s1, s2);
+        expect_render(&a, EVTX_T_SID, sid, 16, want);
+        evtx_arena_reset(&a);
+    }
+    evtx_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf16_every_position),
         cmocka_unit_test(test_crc32_every_length),
+        cmocka_unit_test(test_numbers_as_printf),
         cmocka_unit_test(test_probe_and_open),
         cmocka_unit_test(test_typical_event),
         cmocka_unit_test(test_value_types),

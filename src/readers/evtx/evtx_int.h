@@ -121,6 +121,7 @@ int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data, size_t len
 
 struct evtx_name_slot {
     uint32_t off, gen, len;
+    bool plausible; /* an XML name, as a template's names must be */
     const char *s;
 };
 

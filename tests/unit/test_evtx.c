@@ -1660,11 +1660,211 @@ static void test_field_named_by_value_matched(void **state)
     free(f.b);
 }
 
+/* A live record, then in slack a record whose Event carries a System value
+   before a nested Binary XML value (UserData), as Windows writes them. */
+static void build_slack_nested(struct file *f, size_t *rec, size_t *rec_end_off)
+{
+    file_init(f, 1);
+    file_header_crc(f);
+    chunk_begin(f, 0);
+    size_t tdef = 0;
+    typical_record(f, 100, &tdef);
+    size_t live_end = f->c.pos, live_last = f->last_rec;
+    uint64_t live_id = f->last_id;
+    size_t r = rec_begin(f, 7);
+    struct w *c = &f->c;
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t sys = open_el(c, "System", 0);
+    close_start(c);
+    size_t comp = open_el(c, "Computer", 0);
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, comp);
+    end_el(c);
+    end_size(c, sys);
+    size_t ud = open_el(c, "UserData", 0);
+    close_start(c);
+    sub(c, 1, 0x21, 0);
+    end_el(c);
+    end_size(c, ud);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    static const uint8_t pc[] = {'p', 0, 'c', 0};
+    u32(c, 2);
+    u16(c, sizeof pc);
+    u8(c, 0x01);
+    u8(c, 0);
+    size_t desc = c->pos;
+    u16(c, 0);
+    u8(c, 0x21);
+    u8(c, 0);
+    put(c, pc, sizeof pc);
+    size_t start = c->pos;
+    frag(c);
+    size_t inner = tpl_begin(c);
+    size_t lf = open_el(c, "LogFileCleared", 0);
+    close_start(c);
+    size_t un = open_el(c, "SubjectUserName", 0);
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, un);
+    end_el(c);
+    end_size(c, lf);
+    tpl_end(c, inner);
+    static const uint8_t adm[] = {'a', 0, 'd', 0, 'm', 0};
+    struct val iv[] = {{0x01, adm, sizeof adm}};
+    values(c, iv, 1);
+    u8(c, 0x00);
+    uint16_t vsize = (uint16_t)(c->pos - start);
+    memcpy(c->b + desc, &vsize, 2);
+    u8(c, 0x00);
+    rec_end(f, r);
+    *rec = r;
+    *rec_end_off = c->pos;
+    /* the chunk ends after the live record: the second is slack */
+    c->pos = live_end;
+    f->last_id = live_id;
+    f->last_rec = live_last;
+    chunk_end(f);
+}
+
+static long parse_precheck(struct file *f, struct got *g, bool precheck)
+{
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    assert_int_equal(evtx_open_mem(f->b, f->len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    s->no_precheck = !precheck;
+    struct evtx_visitor v = {g, on_rec, on_err};
+    long n = evtx_parse_all(ef, s, &v);
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    return n;
+}
+
+/* The strict precheck of slack records (nested instances' heads walked
+   before anything is rendered) only saves work: a slack record with nested
+   Binary XML, its bytes damaged one at a time in three ways, gives the same
+   records, fields and errors with it as without it. */
+static void test_slack_precheck_same(void **state)
+{
+    (void)state;
+    struct file f;
+    size_t rec, rec_end_off;
+    build_slack_nested(&f, &rec, &rec_end_off);
+    static struct got with, without;
+    assert_int_equal(parse_precheck(&f, &with, true), 2);
+    assert_true(with.r[1].recovered);
+    expect(&with.r[1], "Computer", "pc", EVTX_V_STRING);
+    expect(&with.r[1], "SubjectUserName", "adm", EVTX_V_STRING);
+    unsigned dropped = 0, kept = 0;
+    for (size_t at = rec + 24; at + 4 < rec_end_off; at++) {
+        uint8_t *b = f.c.b + at, orig = *b;
+        for (int how = 0; how < 3; how++) {
+            *b = how == 0 ? (uint8_t)(orig ^ 0xff) : how == 1 ? 0 : (uint8_t)(orig + 1);
+            long n1 = parse_precheck(&f, &with, true);
+            long n2 = parse_precheck(&f, &without, false);
+            assert_int_equal(n1, n2);
+            assert_int_equal(with.nrec, without.nrec);
+            assert_memory_equal(&with, &without, sizeof with);
+            if (n1 == 2)
+                kept++;
+            else
+                dropped++;
+        }
+        *b = orig;
+    }
+    /* both outcomes were exercised */
+    assert_true(dropped > 10);
+    assert_true(kept > 10);
+    free(f.b);
+}
+
+/* The renderer's numbers (two digits a step, hex a byte a step) read as
+   printf prints them, for edge values and a spread of others. */
+static void expect_render(struct evtx_arena *a, uint8_t t, const void *d, size_t n, const char *want)
+{
+    const char *out;
+    uint32_t len;
+    uint8_t vt;
+    assert_int_equal(evtx_render_value(a, t, d, n, &out, &len, &vt), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void test_numbers_as_printf(void **state)
+{
+    (void)state;
+    struct evtx_arena a;
+    evtx_arena_init(&a, 1u << 20);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 4000; i++) {
+        uint64_t v;
+        if (i < 130)
+            v = i < 65 ? (i ? 1ull << (i - 1) : 0) : (1ull << (i - 65)) - 1; /* powers of two, and one below */
+        else if (i < 150)
+            v = i == 130 ? UINT64_MAX : 10000000000000000000ull + (uint64_t)(i - 131) * 99;
+        else {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            v = x >> (x % 64); /* every length */
+        }
+        uint8_t b[16];
+        memcpy(b, &v, 8);
+        memcpy(b + 8, &x, 8);
+        char want[96];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        expect_render(&a, EVTX_T_U64, b, 8, want);
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        expect_render(&a, EVTX_T_I64, b, 8, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint32_t)v);
+        expect_render(&a, EVTX_T_U32, b, 4, want);
+        snprintf(want, sizeof want, "%d", (int)(int32_t)v);
+        expect_render(&a, EVTX_T_I32, b, 4, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint16_t)v);
+        expect_render(&a, EVTX_T_U16, b, 2, want);
+        snprintf(want, sizeof want, "%d", (int)(int16_t)v);
+        expect_render(&a, EVTX_T_I16, b, 2, want);
+        snprintf(want, sizeof want, "%u", (unsigned)(uint8_t)v);
+        expect_render(&a, EVTX_T_U8, b, 1, want);
+        snprintf(want, sizeof want, "%d", (int)(int8_t)v);
+        expect_render(&a, EVTX_T_I8, b, 1, want);
+        snprintf(want, sizeof want, "0x%016llx", (unsigned long long)v);
+        expect_render(&a, EVTX_T_HEX64, b, 8, want);
+        snprintf(want, sizeof want, "0x%08x", (unsigned)(uint32_t)v);
+        expect_render(&a, EVTX_T_HEX32, b, 4, want);
+        snprintf(want, sizeof want, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", (unsigned)(uint32_t)v,
+                 (unsigned)(uint16_t)(v >> 32), (unsigned)(uint16_t)(v >> 48), b[8], b[9], b[10], b[11], b[12], b[13],
+                 b[14], b[15]);
+        expect_render(&a, EVTX_T_GUID, b, 16, want);
+        /* a SID: revision, two sub-authorities, a 48-bit big-endian authority */
+        uint8_t sid[16] = {b[0], 2, b[1], b[2], b[3], b[4], b[5], b[6]};
+        memcpy(sid + 8, b + 8, 8);
+        uint64_t auth = 0;
+        for (int k = 2; k < 8; k++)
+            auth = auth << 8 | sid[k];
+        uint32_t s1, s2;
+        memcpy(&s1, sid + 8, 4);
+        memcpy(&s2, sid + 12, 4);
+        snprintf(want, sizeof want, "S-%u-%llu-%u-%u", sid[0], (unsigned long long)auth, s1, s2);
+        expect_render(&a, EVTX_T_SID, sid, 16, want);
+        evtx_arena_reset(&a);
+    }
+    evtx_arena_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf16_every_position),
         cmocka_unit_test(test_crc32_every_length),
+        cmocka_unit_test(test_numbers_as_printf),
         cmocka_unit_test(test_probe_and_open),
         cmocka_unit_test(test_typical_event),
         cmocka_unit_test(test_value_types),
@@ -1675,6 +1875,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_record_skipped),
         cmocka_unit_test(test_truncated_binxml_reported),
         cmocka_unit_test(test_slack_recovery),
+        cmocka_unit_test(test_slack_precheck_same),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_header_damaged_recovered),

@@ -94,11 +94,27 @@ static inline bool have(const struct cursor *c, size_t n)
     return c->pos <= c->end && c->end - c->pos >= n;
 }
 
+/* XML names in event templates are ASCII identifiers; text decoded from
+   the wrong offset (a stale template under a recovered record) is not. */
+static bool plausible_name(const char *n, uint32_t len)
+{
+    if (len == 0 || len > 256)
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)n[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* Reads a BinXML name at chunk offset `off` into the chunk arena. Names
    are referenced over and over (every element of a raw record names its
    tag), so each chunk keeps a small cache from offset to decoded name. */
 static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, const char **out, uint32_t *out_len,
-                     size_t *name_size)
+                     size_t *name_size, bool *plausible)
 {
     if ((size_t)off + 8 > chunk_end)
         return -1;
@@ -110,6 +126,7 @@ static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, c
     if (slot->gen == x->s->gen && slot->off == off) {
         *out = slot->s;
         *out_len = slot->len;
+        *plausible = slot->plausible;
         return 0;
     }
     int rc = evtx_utf16_to_utf8(&x->s->chunk_arena, x->chunk + off + 8, n, out, out_len);
@@ -118,20 +135,24 @@ static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, c
         slot->off = off;
         slot->s = *out;
         slot->len = *out_len;
+        /* judged once per name, not per element naming it */
+        slot->plausible = plausible_name(*out, *out_len);
+        *plausible = slot->plausible;
     }
     return rc;
 }
 
 /* A name is stored inline when its offset points right where we are; then
    the cursor steps over it. Otherwise it is a reference to an earlier copy. */
-static int name_ref(struct evtx_chunk_ctx *x, struct cursor *c, const char **out, uint32_t *out_len)
+static int name_ref(struct evtx_chunk_ctx *x, struct cursor *c, const char **out, uint32_t *out_len, bool *plausible)
 {
     if (!have(c, 4))
         return -1;
     uint32_t off = evtx_le32(c->b + c->pos);
     c->pos += 4;
     size_t sz;
-    int rc = read_name(x, x->len, off, out, out_len, &sz);
+    bool ok;
+    int rc = read_name(x, x->len, off, out, out_len, &sz, plausible ? plausible : &ok);
     if (rc)
         return rc;
     if (x->s->tlog.on)
@@ -260,7 +281,7 @@ static int read_value_part(struct evtx_chunk_ctx *x, struct cursor *c, struct ev
         c->pos++;
         const char *nm;
         uint32_t nl;
-        int rc = name_ref(x, c, &nm, &nl);
+        int rc = name_ref(x, c, &nm, &nl, NULL);
         if (rc)
             return rc;
         static const struct {
@@ -311,7 +332,7 @@ static int skip_pi(struct evtx_chunk_ctx *x, struct cursor *c)
         c->pos++;
         const char *nm;
         uint32_t nl;
-        return name_ref(x, c, &nm, &nl);
+        return name_ref(x, c, &nm, &nl, NULL);
     }
     if (!have(c, 3))
         return -1;
@@ -338,22 +359,6 @@ static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el, c
     return o;
 }
 
-/* XML names in event templates are ASCII identifiers; text decoded from
-   the wrong offset (a stale template under a recovered record) is not. */
-static bool plausible_name(const char *n, uint32_t len)
-{
-    if (len == 0 || len > 256)
-        return false;
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)n[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 struct attr {
     const char *name;
     uint32_t name_len;
@@ -377,10 +382,11 @@ static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct curso
             return -1;
         c->pos++;
         struct attr *at = &attrs[(*nattrs)++];
-        int rc = name_ref(x, c, &at->name, &at->name_len);
+        bool plausible;
+        int rc = name_ref(x, c, &at->name, &at->name_len, &plausible);
         if (rc)
             return rc;
-        if (!plausible_name(at->name, at->name_len))
+        if (!plausible)
             b->names_bad = true;
         at->part0 = (uint32_t)b->nparts;
         while (have(c, 1) && is_value_token(c->b[c->pos])) {
@@ -537,10 +543,11 @@ static int c_element(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
     c->pos += so + 4;
     const char *en;
     uint32_t el;
-    int rc = name_ref(x, c, &en, &el);
+    bool plausible;
+    int rc = name_ref(x, c, &en, &el, &plausible);
     if (rc)
         return rc;
-    if (!plausible_name(en, el))
+    if (!plausible)
         b->names_bad = true;
     if (!b->root_seen) {
         b->root_seen = true;
@@ -974,9 +981,12 @@ static bool values_fit(const struct evtx_tpl *t, const struct evtx_val *vals, ui
     return used == n;
 }
 
-/* A template instance at c->pos (on the 0x0c token): finds or compiles the
-   template, reads the values and runs the template's ops. */
-static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth)
+/* A template instance's head at c->pos (on the 0x0c token): finds or
+   compiles the template and reads the value descriptors into the record
+   arena (*vals, the arena's latest allocation), leaving c past the values.
+   A strict record's values must fit the template. */
+static int instance_head(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth, struct evtx_tpl **tp,
+                         struct evtx_val **vp, uint32_t *np)
 {
     if (!have(c, 10))
         return -1;
@@ -1019,6 +1029,99 @@ static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigne
     c->pos = data;
     if (x->strict && (!t->names_ok || (depth == 0 && !t->root_event) || !values_fit(t, vals, n)))
         return -3;
+    *tp = t;
+    *vp = vals;
+    *np = n;
+    return 0;
+}
+
+static int strict_precheck(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t n,
+                           unsigned depth);
+
+/* The template instances a nested Binary XML value [pos, end) starts with,
+   checked as strict_precheck says. */
+static int precheck_value(struct evtx_chunk_ctx *x, size_t pos, size_t end, unsigned depth)
+{
+    if (depth > EVTX_MAX_TEMPLATE_NEST)
+        return -1; /* as interp */
+    struct cursor c = {x->chunk, pos, end};
+    while (have(&c, 1)) {
+        uint8_t tok = c.b[c.pos];
+        if (spend(x, 1))
+            return -4;
+        if (tok == 0x00)
+            return 0;
+        if (tok == 0x0f) {
+            if (!have(&c, 4))
+                return -1;
+            c.pos += 4;
+            continue;
+        }
+        if (tok != 0x0c)
+            return (tok & 0xbf) == 0x01 || tok == 0x0a || tok == 0x0b ? 0 : -1; /* left to the run */
+        struct evtx_tpl *t;
+        struct evtx_val *vals;
+        uint32_t nv;
+        int rc = instance_head(x, &c, depth, &t, &vals, &nv);
+        if (!rc)
+            rc = strict_precheck(x, t, vals, nv, depth);
+        if (!rc)
+            evtx_arena_trim(&x->s->rec_arena, vals, 0); /* the run reads them again */
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A record from slack usually fails in a nested value (its EventData's
+   template was overwritten), which exec_ops reaches only after rendering
+   every System value before it. So a strict instance first walks the heads
+   of the instances its Binary XML values start with, as the run would
+   reach them: every op that expands a value does (see exec_ops), and what
+   fails here fails there, in the same way, so the record is dropped
+   without rendering anything. Element tokens are left to the run. The
+   walk is charged as the run is (a crafted chunk's thousands of candidate
+   records would otherwise walk large templates for free); a record that
+   passes is charged for it twice, which slack records can afford. */
+static int strict_precheck(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t n,
+                           unsigned depth)
+{
+    uint32_t j = 0;
+    while (j < n && vals[j].type != EVTX_T_BINXML)
+        j++;
+    if (j == n)
+        return 0; /* nothing nested: most instances */
+    if (spend(x, 1 + (uint64_t)t->nops))
+        return -4;
+    for (uint32_t i = 0; i < t->nops; i++) {
+        const struct evtx_op *op = &t->ops[i];
+        if (!(op->flags & (OP_TEXT | OP_NESTED)))
+            continue;
+        const struct evtx_part *p = t->parts + op->part0;
+        for (uint32_t k = 0; k < op->nparts; k++) {
+            if (p[k].kind != P_SUBST || p[k].idx >= n || vals[p[k].idx].type != EVTX_T_BINXML)
+                continue;
+            const struct evtx_val *v = &vals[p[k].idx];
+            int rc = precheck_value(x, v->off, (size_t)v->off + v->size, depth + 1);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* A template instance at c->pos (on the 0x0c token): finds or compiles the
+   template, reads the values and runs the template's ops. */
+static int template_instance(struct evtx_chunk_ctx *x, struct cursor *c, unsigned depth)
+{
+    struct evtx_tpl *t;
+    struct evtx_val *vals;
+    uint32_t n;
+    int rc = instance_head(x, c, depth, &t, &vals, &n);
+    if (!rc && x->strict && !x->s->no_precheck)
+        rc = strict_precheck(x, t, vals, n, depth);
+    if (rc)
+        return rc;
     return exec_ops(x, t, vals, n, depth);
 }
 

@@ -121,6 +121,7 @@ int evtx_binxml_record(struct evtx_chunk_ctx *c, const uint8_t *data, size_t len
 
 struct evtx_name_slot {
     uint32_t off, gen, len;
+    bool plausible; /* an XML name, as a template's names must be */
     const char *s;
 };
 
@@ -144,6 +145,7 @@ struct evtx_scratch {
     struct evtx_tcache *tcache; /* compiled templates across chunks */
     struct evtx_tlog tlog;      /* what the template being compiled read */
     uint64_t tpl_reused;        /* templates taken from tcache (tests look) */
+    bool no_precheck;           /* slack records decoded without the precheck (tests compare) */
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */

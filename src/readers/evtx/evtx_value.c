@@ -33,11 +33,18 @@ static size_t utf16_convert(char *dst, const uint8_t *p, size_t units, size_t *c
         const __m128i zero = _mm_setzero_si128(), high = _mm_set1_epi16((short)0xff80);
         while (i + 8 <= units) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * i));
-            int ascii = _mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(v, high), zero));
-            int nul = _mm_movemask_epi8(_mm_cmpeq_epi16(v, zero));
-            if (ascii != 0xffff || nul)
-                break;
+            unsigned ascii = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(v, high), zero));
+            unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(v, zero));
+            unsigned stop = (~ascii & 0xffffu) | nul;
+            /* all eight stored; the ASCII before the first unit that
+               stops it kept (a string's closing NUL is in its last block) */
             _mm_storel_epi64((__m128i *)(void *)o, _mm_packus_epi16(v, v));
+            if (stop) {
+                unsigned k = (unsigned)__builtin_ctz(stop) / 2;
+                o += k;
+                i += k;
+                break;
+            }
             o += 8;
             i += 8;
         }
@@ -119,17 +126,35 @@ static const uint16_t cp1252_hi[32] = {
 
 typedef int (*evtx_render_fn)(char *o, const uint8_t *d, size_t n);
 
+/* "00" to "99": numbers are written two digits a step (a division by 100
+   where there were two by 10); nearly every record has a dozen of them. */
+static const char dec2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
+
 static char *put_u64(char *o, uint64_t v)
 {
-    char tmp[24];
-    int i = 0;
-    do {
-        tmp[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        *o++ = tmp[--i];
-    return o;
+    if (v < 10) {
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    int len = 2;
+    for (uint64_t t = v / 100; t; t /= 10)
+        len++;
+    char *e = o + len, *q = e;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        q -= 2;
+        memcpy(q, dec2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, dec2 + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    return e;
 }
 
 static char *put_i64(char *o, int64_t v)
@@ -188,22 +213,24 @@ static const char hexup[] = "0123456789ABCDEF";
 static int r_hex32(char *o, const uint8_t *d, size_t n)
 {
     (void)n;
-    uint32_t v = evtx_le32(d);
     o[0] = '0';
     o[1] = 'x';
-    for (int i = 0; i < 8; i++)
-        o[2 + i] = hexlo[(v >> (28 - 4 * i)) & 15];
+    for (int i = 0; i < 4; i++) { /* most significant byte first */
+        o[2 + 2 * i] = hexlo[d[3 - i] >> 4];
+        o[3 + 2 * i] = hexlo[d[3 - i] & 15];
+    }
     return 10;
 }
 
 static int r_hex64(char *o, const uint8_t *d, size_t n)
 {
     (void)n;
-    uint64_t v = evtx_le64(d);
     o[0] = '0';
     o[1] = 'x';
-    for (int i = 0; i < 16; i++)
-        o[2 + i] = hexlo[(v >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 8; i++) {
+        o[2 + 2 * i] = hexlo[d[7 - i] >> 4];
+        o[3 + 2 * i] = hexlo[d[7 - i] & 15];
+    }
     return 18;
 }
 
@@ -268,10 +295,14 @@ static int r_binary(char *o, const uint8_t *d, size_t n)
     return (int)(2 * n);
 }
 
-static char *put_hex(char *o, uint64_t v, int digits)
+/* The n bytes at d, in the order given by step (1, or -1 from the last
+   byte of a little-endian number), as upper-case hex. */
+static char *put_hex_bytes(char *o, const uint8_t *d, int n, int step)
 {
-    for (int i = digits - 1; i >= 0; i--)
-        *o++ = hexup[(v >> (4 * i)) & 15];
+    for (int i = 0; i < n; i++, d += step) {
+        *o++ = hexup[*d >> 4];
+        *o++ = hexup[*d & 15];
+    }
     return o;
 }
 
@@ -280,16 +311,15 @@ static int r_guid(char *o, const uint8_t *d, size_t n)
     (void)n;
     char *p = o;
     *p++ = '{';
-    p = put_hex(p, evtx_le32(d), 8);
+    p = put_hex_bytes(p, d + 3, 4, -1);
     *p++ = '-';
-    p = put_hex(p, evtx_le16(d + 4), 4);
+    p = put_hex_bytes(p, d + 5, 2, -1);
     *p++ = '-';
-    p = put_hex(p, evtx_le16(d + 6), 4);
+    p = put_hex_bytes(p, d + 7, 2, -1);
     *p++ = '-';
-    p = put_hex(p, (uint64_t)d[8] << 8 | d[9], 4);
+    p = put_hex_bytes(p, d + 8, 2, 1);
     *p++ = '-';
-    for (int i = 10; i < 16; i++)
-        p = put_hex(p, d[i], 2);
+    p = put_hex_bytes(p, d + 10, 6, 1);
     *p++ = '}';
     return (int)(p - o);
 }

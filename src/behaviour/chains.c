@@ -721,13 +721,14 @@ void chains_idle(struct chains *c, int64_t idle_ns)
     report_done(c);
 }
 
-/* Room for want chains in *arr (n in use), in large pages when large
- * (xcalloc_big): untouched room costs nothing. */
+/* Room for want chains in *arr (n in use): calloc's fresh mapping, whose
+ * untouched room costs nothing. Not xcalloc_big: the arrays go on growing
+ * with realloc and are freed with free. */
 static void reserve(struct chain **arr, size_t *cap, size_t n, size_t want)
 {
     if (want <= *cap)
         return;
-    struct chain *p = xcalloc_big(want, sizeof(*p));
+    struct chain *p = xcalloc(want, sizeof(*p));
     if (n)
         memcpy(p, *arr, n * sizeof(*p));
     free(*arr);

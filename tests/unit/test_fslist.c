@@ -3,7 +3,9 @@
  * each file with the stat stat() gives it. The tree has what a rule folder
  * can hold: nested folders, hidden entries, names the filter refuses, a
  * symlinked folder (not followed), a symlinked file (followed), a dangling
- * symlink (an error), a FIFO (skipped) and folders nested past the limit. */
+ * symlink (an error), a FIFO (skipped) and folders nested past the limit.
+ * A folder of 1,500 long names takes several reads of the folder
+ * (getdents64's buffer is 32 KiB), in an order unlike the names'. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -11,15 +13,16 @@
 
 #include "util/fs.h"
 
+#define SEEN_MAX 2048
 struct seen {
-    char *what[256];
+    char *what[SEEN_MAX];
     size_t n;
 };
 
 static int on_file(void *ctx, const char *path)
 {
     struct seen *s = ctx;
-    assert_true(s->n < 256);
+    assert_true(s->n < SEEN_MAX);
     s->what[s->n++] = tu_strdup(path);
     return 0;
 }
@@ -27,7 +30,7 @@ static int on_file(void *ctx, const char *path)
 static void on_err(void *ctx, const char *path, const char *why)
 {
     struct seen *s = ctx;
-    assert_true(s->n < 256);
+    assert_true(s->n < SEEN_MAX);
     size_t len = strlen(path) + strlen(why) + 8;
     char *m = malloc(len);
     assert_non_null(m);
@@ -164,10 +167,39 @@ static void test_same_as_walk(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_big_folder(void **state)
+{
+    (void)state;
+    char d[] = "/tmp/stoat-fslist-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    sub(d, "big");
+    sub(d, "big/sub");
+    char rel[256];
+    for (int i = 0; i < 1500; i++) { /* 1,500 names of some 90 bytes: over 130 KiB of entries */
+        snprintf(rel, sizeof(rel), "big/%s%04d-a-rule-file-name-as-long-as-sigmahq-gives-them-proc-creation-win.%s",
+                 i % 2 ? "x" : "b", (i * 7919) % 1500, i % 3 ? "yml" : "txt");
+        put(d, rel);
+    }
+    put(d, "big/sub/inner.yml");
+    struct seen walked = {0};
+    fs_walk(d, yml, on_file, on_err, &walked);
+    assert_int_equal(walked.n, 1000 + 1); /* two in three end in .yml; the sub-folder's one */
+    for (size_t i = 1; i < walked.n; i++) /* name order, the sub-folder in place */
+        assert_true(strcmp(walked.what[i - 1], walked.what[i]) < 0);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+    for (unsigned t = 1; t <= 4; t++)
+        check_same(d, t);
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_walk),
+        cmocka_unit_test(test_big_folder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

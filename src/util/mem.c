@@ -87,7 +87,7 @@ void *xmap_huge(size_t *len)
 void xunmap_huge(void *p, size_t len)
 {
     if (p)
-        munmap(p, len);
+        munmap(p, (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
 }
 
 /* Why the heap on huge pages: on the virtual machines stoat runs on, the

@@ -25,7 +25,8 @@ void xgrow(void **p, size_t *cap, size_t need, size_t esz);
 
 /* len bytes (rounded up to whole 2 MiB pages, the length put back in
  * *len) of zeroed memory mapped at a 2 MiB boundary and advised to be
- * backed by transparent huge pages; freed with xunmap_huge. */
+ * backed by transparent huge pages; freed with xunmap_huge, given either
+ * length. */
 void *xmap_huge(size_t *len);
 void xunmap_huge(void *p, size_t len);
 

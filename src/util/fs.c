@@ -196,7 +196,6 @@ struct lister {
     struct lnode **q;
     size_t qhead, qn, qcap, busy;
     bool (*accept)(const char *);
-    struct arena mem[LIST_THREADS_MAX]; /* each thread's; all freed after the tree is read */
 };
 struct lworker {
     struct lister *ls;
@@ -378,7 +377,30 @@ static void flatten(const struct lnode *node, fs_found_fn fn, void *ctx)
     }
 }
 
-void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx)
+struct fs_lister {
+    unsigned threads;
+    struct arena mem[LIST_THREADS_MAX]; /* each thread's, kept from one listing to the next */
+};
+
+struct fs_lister *fs_lister_new(unsigned threads)
+{
+    struct fs_lister *fl = xcalloc(1, sizeof(*fl));
+    fl->threads = threads < 1 ? 1 : threads > LIST_THREADS_MAX ? LIST_THREADS_MAX : threads;
+    for (unsigned i = 0; i < fl->threads; i++)
+        arena_init_huge(&fl->mem[i], 1u << 20);
+    return fl;
+}
+
+void fs_lister_free(struct fs_lister *fl)
+{
+    if (!fl)
+        return;
+    for (unsigned i = 0; i < fl->threads; i++)
+        arena_free(&fl->mem[i]);
+    free(fl);
+}
+
+void fs_lister_list(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn, void *ctx)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -390,34 +412,35 @@ void fs_list(const char *path, bool (*accept)(const char *name), unsigned thread
         fn(ctx, &(struct fs_found){.path = (char *)path, .st = st});
     if (!S_ISDIR(st.st_mode))
         return;
-    if (threads < 1)
-        threads = 1;
-    if (threads > LIST_THREADS_MAX)
-        threads = LIST_THREADS_MAX;
     struct lister ls = {.accept = accept};
     pthread_mutex_init(&ls.mu, NULL);
     pthread_cond_init(&ls.cv, NULL);
     struct lworker w[LIST_THREADS_MAX];
-    for (unsigned i = 0; i < threads; i++) {
-        arena_init_huge(&ls.mem[i], 1u << 20);
-        w[i] = (struct lworker){.ls = &ls, .a = &ls.mem[i]};
-    }
-    struct lnode *root = lnode_new(&ls.mem[0], arena_strdup(&ls.mem[0], path), 0);
+    for (unsigned i = 0; i < fl->threads; i++)
+        w[i] = (struct lworker){.ls = &ls, .a = &fl->mem[i]};
+    struct lnode *root = lnode_new(&fl->mem[0], arena_strdup(&fl->mem[0], path), 0);
     lister_push(&ls, root);
     pthread_t th[LIST_THREADS_MAX];
     unsigned started = 0;
-    for (unsigned i = 1; i < threads; i++)
+    for (unsigned i = 1; i < fl->threads; i++)
         if (pthread_create(&th[started], NULL, lister_run, &w[i]) == 0)
             started++; /* one fewer helper is only slower */
     lister_run(&w[0]);
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     flatten(root, fn, ctx);
-    for (unsigned i = 0; i < threads; i++)
-        arena_free(&ls.mem[i]);
+    for (unsigned i = 0; i < fl->threads; i++)
+        arena_reset(&fl->mem[i]);
     free(ls.q);
     pthread_cond_destroy(&ls.cv);
     pthread_mutex_destroy(&ls.mu);
+}
+
+void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx)
+{
+    struct fs_lister *fl = fs_lister_new(threads);
+    fs_lister_list(fl, path, accept, fn, ctx);
+    fs_lister_free(fl);
 }
 
 bool fs_is_dir(const char *path)

@@ -5,7 +5,8 @@
  * symlinked folder (not followed), a symlinked file (followed), a dangling
  * symlink (an error), a FIFO (skipped) and folders nested past the limit.
  * A folder of 1,500 long names takes several reads of the folder
- * (getdents64's buffer is 32 KiB), in an order unlike the names'. */
+ * (getdents64's buffer is 32 KiB), in an order unlike the names'; one
+ * lister lists several paths in a row as fs_walk walks each. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -134,6 +135,19 @@ static void check_same(const char *root, unsigned threads)
         free(walked.what[i]);
 }
 
+/* The same with one lister for several paths in a row (fs_lister_list):
+ * what one listing left in its memory changes nothing of the next. */
+static void check_same_lister(struct fs_lister *fl, const char *root)
+{
+    struct seen walked = {0};
+    fs_walk(root, yml, on_file, on_err, &walked);
+    struct listed l = {.walked = &walked};
+    fs_lister_list(fl, root, yml, on_found, &l);
+    assert_int_equal(l.i, walked.n);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+}
+
 static void test_same_as_walk(void **state)
 {
     (void)state;
@@ -190,6 +204,17 @@ static void test_big_folder(void **state)
         free(walked.what[i]);
     for (unsigned t = 1; t <= 4; t++)
         check_same(d, t);
+    /* one lister, the big folder between smaller ones and again */
+    char small[4200], missing[4200];
+    snprintf(small, sizeof(small), "%s/big/sub", d);
+    snprintf(missing, sizeof(missing), "%s/none", d);
+    for (unsigned t = 1; t <= 3; t += 2) {
+        struct fs_lister *fl = fs_lister_new(t);
+        const char *roots[] = {small, d, missing, small, d, d};
+        for (size_t i = 0; i < sizeof(roots) / sizeof(*roots); i++)
+            check_same_lister(fl, roots[i]);
+        fs_lister_free(fl);
+    }
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
     assert_int_equal(system(cmd), 0);

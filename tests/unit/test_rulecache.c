@@ -331,6 +331,7 @@ static void test_file_map(void **state)
     assert_true(missing);
     free(want);
     tu_rm_rf(dir);
+    free(dir);
 }
 
 static void test_folder_and_trim(void **state)

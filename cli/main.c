@@ -4,7 +4,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/mem.h"
 #include "version.h" /* build/gen: VERSION and git describe (scripts/gen-version.sh) */
+
+/* What every command allocates first (a warm rule load, some 10 MiB) lands
+ * on huge pages: util/mem.c says why. */
+#define HEAP_ON_HUGE_PAGES (16u << 20)
 
 static void usage(FILE *f)
 {
@@ -29,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    mem_heap_on_huge_pages(HEAP_ON_HUGE_PAGES);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

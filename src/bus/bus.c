@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus/nats_lib.h"
+
 struct stoat_bus_conn {
     natsOptions *opts;
     natsConnection *nc;
@@ -431,6 +433,8 @@ stoat_err stoat_bus_connect(const struct stoat_bus_opts *o, struct stoat_bus_con
 {
     stoat_err err = STOAT_ERR_NOMEM;
     *out = NULL;
+    if (!bus_nats_open(why, whylen))
+        return STOAT_ERR_IO;
     struct stoat_bus_conn *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(why, whylen, "bus: out of memory");
@@ -703,5 +707,6 @@ void stoat_bus_close(struct stoat_bus_conn *c)
 
 void stoat_bus_shutdown(void)
 {
-    nats_CloseAndWait(2000);
+    if (bus_nats_opened()) /* never opened: nothing to close, and no library to load for it */
+        nats_CloseAndWait(2000);
 }

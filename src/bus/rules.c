@@ -6,7 +6,6 @@
 #include "bus/rules.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "rules/cache.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -244,9 +244,8 @@ bool bus_rules_head(const char *json, size_t n, struct bus_bundle_head *h, char 
 
 static void sha256_hex(const void *p, size_t n, char out[65])
 {
-    unsigned char h[32];
-    unsigned int hl = 0;
-    EVP_Digest(p, n, h, &hl, EVP_sha256(), NULL);
+    uint8_t h[32];
+    rulecache_sha256(p, n, h);
     for (unsigned i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", h[i]);
 }

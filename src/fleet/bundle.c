@@ -14,7 +14,6 @@
  * The reader (stoat_bus_rules_fetch) treats a bundle as hostile input: sizes
  * capped, names checked before a file is written, a bundle whose hash does
  * not match refused whole. */
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <zlib.h>
 
 #include "fleet/fleet.h"
+#include "rules/cache.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -116,9 +116,9 @@ stoat_err stoat_fleet_bundle_push(struct stoat_bus_conn *c, const char *const *p
         snprintf(why, whylen, "fleet: cannot compress the bundle");
         goto out;
     }
-    unsigned char h[SHA256_DIGEST_LENGTH];
-    SHA256(z, zlen, h);
-    char sha[2 * SHA256_DIGEST_LENGTH + 1];
+    uint8_t h[RC_KEY_LEN];
+    rulecache_sha256(z, zlen, h);
+    char sha[2 * RC_KEY_LEN + 1];
     hex(h, sizeof(h), sha);
     snprintf(version, vlen, "%.16s", sha);
     if ((err = kv_open(c, &kv, why, whylen)) != STOAT_OK)

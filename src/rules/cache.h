@@ -48,10 +48,8 @@ void rulecache_sum(const void *p, size_t n, uint8_t sum[RC_KEY_LEN]);
 /* A whole file (a regular one, not followed through a symbolic link, at
  * most 1 GiB) into *buf (malloc'd); *missing when it does not exist. */
 bool rulecache_file_read(const char *path, uint8_t **buf, size_t *len, bool *missing, char *why, size_t whylen);
-/* The same mapped (read-only, private): no copy of a large file. Cache
- * files are only ever replaced by rename, never changed in place, and live
- * in a folder only we can write (rulecache_path), so the mapping cannot
- * shrink under the reader. Unmap with rulecache_file_unmap. */
+/* The same in memory on huge pages (not malloc's; cache.c says why), for a
+ * large file read once. Free with rulecache_file_unmap. */
 bool rulecache_file_map(const char *path, const uint8_t **buf, size_t *len, bool *missing, char *why, size_t whylen);
 void rulecache_file_unmap(const uint8_t *buf, size_t len);
 /* Writes len bytes to path atomically (a temporary file renamed), mode 0600. */

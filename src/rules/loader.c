@@ -70,6 +70,7 @@ struct stoat_loader {
     void *skey;                  /* the same with files by name and stat (see defer_file) */
     struct timespec began;       /* real time: files changed since are not trusted by stat */
     bool stat_failed;            /* some rule file's stat: the stat key stands for nothing */
+    struct fs_lister *lister;    /* the folders given, listed while deferring (one for all: fs.h) */
     struct pending {             /* given, not parsed yet, in order */
         char *name, *text, *msg; /* file: read at the build when needed; msg: an error about */
         size_t len;              /* name, to report then */
@@ -511,6 +512,8 @@ static void flush(struct stoat_loader *l)
     if (!l->defer)
         return;
     l->defer = false;
+    fs_lister_free(l->lister);
+    l->lister = NULL;
     recording(l, true);
     for (size_t i = 0; i < l->npending; i++) {
         struct pending *p = &l->pending[i];
@@ -806,7 +809,9 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
         fclose(f);
     }
     if (l->defer) { /* the cache's key wants every file's stat first: listed and stat'ed in threads */
-        fs_list(path, rule_file_name, stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD), listed_file, l);
+        if (!l->lister)
+            l->lister = fs_lister_new(stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD));
+        fs_lister_list(l->lister, path, rule_file_name, listed_file, l);
         return STOAT_OK;
     }
     fs_walk(path, rule_file_name, load_file, walk_err, l);
@@ -963,6 +968,8 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
 {
     uint8_t ikey[RC_KEY_LEN];
     char why[400];
+    fs_lister_free(l->lister); /* every path is given: its memory back before the ruleset's */
+    l->lister = NULL;
     stat_files(l);
     rulecache_hash_end(l->skey, skey);
     l->skey = NULL;
@@ -1138,6 +1145,7 @@ void stoat_loader_destroy(struct stoat_loader *l)
     }
     free(l->deferred);
     drop_pending(l);
+    fs_lister_free(l->lister);
     snapshot_diags_free(&l->rec);
     uint8_t unused[RC_KEY_LEN];
     if (l->key)

@@ -87,7 +87,7 @@ static bool bad(struct rd *r, const char *what)
  * its region while there is room, else (a file far larger than its
  * figures) from its arena; NULL only for an aligned block the region lacks
  * room for (the caller then asks elsewhere). */
-static void *ralloc_aligned(struct rd *r, size_t n, size_t align)
+static inline void *ralloc_aligned(struct rd *r, size_t n, size_t align)
 {
     size_t at = (r->used + SN_REDZONE + align - 1) & ~(align - 1);
     if (at <= r->cap && n <= r->cap - at) {
@@ -98,7 +98,7 @@ static void *ralloc_aligned(struct rd *r, size_t n, size_t align)
     return NULL;
 }
 
-static void *ralloc(struct rd *r, size_t n)
+static inline void *ralloc(struct rd *r, size_t n)
 {
     void *p = ralloc_aligned(r, n, 8);
     return p ? p : arena_zalloc(r->a, n);
@@ -129,19 +129,19 @@ static inline uint32_t get32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t r64(struct rd *r)
+static inline uint64_t r64(struct rd *r)
 {
     const uint8_t *p = r_take(r, 8);
     return p ? (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32 : 0;
 }
 
-static uint32_t r32(struct rd *r)
+static inline uint32_t r32(struct rd *r)
 {
     const uint8_t *p = r_take(r, 4);
     return p ? get32(p) : 0;
 }
 
-static uint8_t r8(struct rd *r)
+static inline uint8_t r8(struct rd *r)
 {
     const uint8_t *p = r_take(r, 1);
     return p ? *p : 0;
@@ -157,7 +157,7 @@ static double rf64(struct rd *r)
 
 /* A count of items each taking at least `each` bytes: bounded by what is
  * left, so no count makes a large allocation. */
-static uint32_t rcount(struct rd *r, size_t each)
+static inline uint32_t rcount(struct rd *r, size_t each)
 {
     uint32_t n = r32(r);
     if (!r->bad && (uint64_t)n * each > r->len - r->off) {
@@ -168,7 +168,7 @@ static uint32_t rcount(struct rd *r, size_t each)
 }
 
 /* Bytes (NUL-terminated copy in the arena); *present false for NULL. */
-static const char *rbytes(struct rd *r, uint32_t *len, bool *present)
+static inline const char *rbytes(struct rd *r, uint32_t *len, bool *present)
 {
     uint32_t n = r32(r);
     *present = n != 0;

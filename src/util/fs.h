@@ -38,6 +38,15 @@ struct fs_found {
 typedef void (*fs_found_fn)(void *ctx, const struct fs_found *f);
 void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx);
 
+/* The same for several paths in a row: the threads' memory (on huge
+ * pages, fs.c says why) is kept from one to the next rather than mapped
+ * and zeroed afresh for each path. */
+struct fs_lister;
+struct fs_lister *fs_lister_new(unsigned threads);
+void fs_lister_list(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn,
+                    void *ctx);
+void fs_lister_free(struct fs_lister *fl);
+
 bool fs_is_dir(const char *path);
 /* Joins a and b with one '/'; malloc'd. */
 char *fs_join(const char *a, const char *b);

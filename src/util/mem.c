@@ -3,14 +3,18 @@
  * per-event scratch arena settles into zero malloc calls per event. */
 #include "util/mem.h"
 
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 struct arena_block {
     struct arena_block *next;
     size_t size;
+    size_t mapped; /* a huge arena's block: the length of its mapping (else 0, from malloc) */
     char data[];
 };
 
@@ -54,35 +58,92 @@ static size_t big_bytes(size_t n, size_t size)
     return n * size;
 }
 
+void *xmap_huge(size_t *len)
+{
+    size_t n = (*len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    if (n < *len)
+        oom(*len);
+    /* a huge page more than asked, to cut an aligned run out of */
+    uint8_t *m = mmap(NULL, n + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        oom(n);
+    size_t head = (HUGE_PAGE - ((uintptr_t)m & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+    if (head)
+        munmap(m, head);
+    if (HUGE_PAGE - head)
+        munmap(m + head + n, HUGE_PAGE - head);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(m + head, n, MADV_HUGEPAGE); /* advice only: without it, small pages */
+#endif
+    *len = n;
+    return m + head;
+}
+
+void xunmap_huge(void *p, size_t len)
+{
+    if (p)
+        munmap(p, (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+}
+
+/* Why the heap on huge pages: on the virtual machines stoat runs on, the
+ * first touch of each fresh 4 KiB page is a trap that costs tens of
+ * microseconds (a hypervisor shadows the page tables), and a warm rule
+ * load touched some 500 pages of heap; a transparent huge page costs one
+ * trap for 512 of them (perf record -e page-faults -d). The kernel gives
+ * them only on advice (the usual THP setting "madvise"), and glibc advises
+ * only when told at start-up by an environment variable. So the heap is
+ * grown once by `bytes` (a block that large, freed again), that span
+ * advised, and the unaligned start below its first huge page held by a
+ * block never touched, so that what is allocated next lands on huge pages.
+ * glibc keeps `bytes` free above the heap's top when it trims it (M_TOP_PAD,
+ * also what it adds when it grows it), so the span is never handed back
+ * and advised again; blocks up to 4 MiB come from the heap too rather than
+ * mappings of their own (xcalloc_big advises larger ones). Each step is
+ * advice: where one fails, small pages, as before. Call it first thing,
+ * before threads. */
+static void *volatile heap_below; /* kept, never touched but for its header's page (and no leak to a checker) */
+
+void mem_heap_on_huge_pages(size_t bytes)
+{
+#if defined(MADV_HUGEPAGE) && defined(M_TOP_PAD)
+    if (bytes < 2 * HUGE_PAGE || bytes > ((size_t)16 << 20))
+        return;
+    if (!mallopt(M_MMAP_THRESHOLD, (int)(bytes + HUGE_PAGE)))
+        return;
+    uintptr_t start = (uintptr_t)sbrk(0);
+    void *volatile grow = malloc(bytes); /* volatile: a malloc freed unused is otherwise left out */
+    uintptr_t top = (uintptr_t)sbrk(0);
+    bool heap = grow && (uintptr_t)grow < top && top - start >= bytes;
+    mallopt(M_TOP_PAD, (int)bytes); /* before the free, which would trim the heap back */
+    free(grow);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    if (!heap)
+        return; /* no heap to grow (brk refused): malloc took a mapping */
+    uintptr_t lo = ((uintptr_t)grow + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t hi = (uintptr_t)sbrk(0) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (hi <= lo || madvise((void *)lo, hi - lo, MADV_HUGEPAGE) != 0)
+        return;
+    if (lo - (uintptr_t)grow >= 64)
+        heap_below = malloc(lo - (uintptr_t)grow);
+#else
+    (void)bytes;
+#endif
+}
+
 void *xcalloc_big(size_t n, size_t size)
 {
     size_t bytes = big_bytes(n, size);
     if (bytes < HUGE_PAGE)
         return xcalloc(n, size);
-    size_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1), span = len + HUGE_PAGE;
-    char *m = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        oom(bytes);
-    char *p = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    if (p > m)
-        munmap(m, (size_t)(p - m));
-    if (m + span > p + len)
-        munmap(p + len, (size_t)(m + span - (p + len)));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, len, MADV_HUGEPAGE); /* advice only: without it, small pages */
-#endif
-    return p;
+    return xmap_huge(&bytes);
 }
 
 void xfree_big(void *p, size_t n, size_t size)
 {
-    if (!p)
-        return;
-    size_t bytes = n * size;
-    if (bytes < HUGE_PAGE)
+    if (n * size < HUGE_PAGE)
         free(p);
     else
-        munmap(p, (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+        xunmap_huge(p, n * size);
 }
 
 void *xrealloc(void *p, size_t n)
@@ -123,12 +184,35 @@ void arena_init(struct arena *a, size_t block_size)
     a->block_size = block_size ? block_size : 4096;
 }
 
+void arena_init_huge(struct arena *a, size_t block_size)
+{
+    arena_init(a, block_size);
+    a->huge = true;
+}
+
+static void block_free(struct arena_block *b)
+{
+    if (b->mapped)
+        xunmap_huge(b, b->mapped);
+    else
+        free(b);
+}
+
 static void arena_new_block(struct arena *a, size_t n)
 {
     size_t size = a->block_size;
     while (size < n)
         size *= 2;
-    struct arena_block *b = xmalloc(sizeof(*b) + size);
+    struct arena_block *b;
+    if (a->huge) {
+        size_t len = sizeof(*b) + size;
+        b = xmap_huge(&len);
+        b->mapped = len;
+        size = len - sizeof(*b); /* the rest of the last huge page is the block's too */
+    } else {
+        b = xmalloc(sizeof(*b) + size);
+        b->mapped = 0;
+    }
     b->size = size;
     b->next = a->head;
     a->head = b;
@@ -193,7 +277,7 @@ void arena_reset(struct arena *a)
     while (b) {
         struct arena_block *next = b->next;
         if (b != keep)
-            free(b);
+            block_free(b);
         b = next;
     }
     if (total > keep->size && a->block_size < total)
@@ -210,7 +294,7 @@ void arena_free(struct arena *a)
     struct arena_block *b = a->head;
     while (b) {
         struct arena_block *next = b->next;
-        free(b);
+        block_free(b);
         b = next;
     }
     a->head = NULL;

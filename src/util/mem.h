@@ -6,6 +6,7 @@
 #ifndef STOAT_UTIL_MEM_H
 #define STOAT_UTIL_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,15 +24,32 @@ char *xstrndup(const char *s, size_t n);
 void xgrow(void **p, size_t *cap, size_t need, size_t esz);
 #define XGROW(arr, cap, need) xgrow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
 
+/* len bytes (rounded up to whole 2 MiB pages, the length put back in
+ * *len) of zeroed memory mapped at a 2 MiB boundary and advised to be
+ * backed by transparent huge pages; freed with xunmap_huge, given either
+ * length. */
+void *xmap_huge(size_t *len);
+void xunmap_huge(void *p, size_t len);
+
+/* The process heap's next `bytes` on transparent huge pages (mem.c says
+ * why and how); a no-op where the kernel or the C library does not allow
+ * it. Called once, at the start of main. */
+void mem_heap_on_huge_pages(size_t bytes);
+
 struct arena_block;
 struct arena {
     struct arena_block *head; /* newest block first */
     char *cur, *end;
     size_t block_size;
     size_t used; /* bytes handed out since the last reset */
+    bool huge;   /* blocks from xmap_huge */
 };
 
 void arena_init(struct arena *a, size_t block_size);
+/* An arena whose blocks are huge-page mappings (xmap_huge): for one that
+ * fills hundreds of KiB at once, on threads whose heap is not the one
+ * mem_heap_on_huge_pages advised. */
+void arena_init_huge(struct arena *a, size_t block_size);
 void *arena_alloc(struct arena *a, size_t n); /* 8-byte aligned */
 void *arena_zalloc(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);

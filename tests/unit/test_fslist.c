@@ -3,7 +3,10 @@
  * each file with the stat stat() gives it. The tree has what a rule folder
  * can hold: nested folders, hidden entries, names the filter refuses, a
  * symlinked folder (not followed), a symlinked file (followed), a dangling
- * symlink (an error), a FIFO (skipped) and folders nested past the limit. */
+ * symlink (an error), a FIFO (skipped) and folders nested past the limit.
+ * A folder of 1,500 long names takes several reads of the folder
+ * (getdents64's buffer is 32 KiB), in an order unlike the names'; one
+ * lister lists several paths in a row as fs_walk walks each. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -11,15 +14,16 @@
 
 #include "util/fs.h"
 
+#define SEEN_MAX 2048
 struct seen {
-    char *what[256];
+    char *what[SEEN_MAX];
     size_t n;
 };
 
 static int on_file(void *ctx, const char *path)
 {
     struct seen *s = ctx;
-    assert_true(s->n < 256);
+    assert_true(s->n < SEEN_MAX);
     s->what[s->n++] = tu_strdup(path);
     return 0;
 }
@@ -27,7 +31,7 @@ static int on_file(void *ctx, const char *path)
 static void on_err(void *ctx, const char *path, const char *why)
 {
     struct seen *s = ctx;
-    assert_true(s->n < 256);
+    assert_true(s->n < SEEN_MAX);
     size_t len = strlen(path) + strlen(why) + 8;
     char *m = malloc(len);
     assert_non_null(m);
@@ -131,6 +135,19 @@ static void check_same(const char *root, unsigned threads)
         free(walked.what[i]);
 }
 
+/* The same with one lister for several paths in a row (fs_lister_list):
+ * what one listing left in its memory changes nothing of the next. */
+static void check_same_lister(struct fs_lister *fl, const char *root)
+{
+    struct seen walked = {0};
+    fs_walk(root, yml, on_file, on_err, &walked);
+    struct listed l = {.walked = &walked};
+    fs_lister_list(fl, root, yml, on_found, &l);
+    assert_int_equal(l.i, walked.n);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+}
+
 static void test_same_as_walk(void **state)
 {
     (void)state;
@@ -164,10 +181,50 @@ static void test_same_as_walk(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_big_folder(void **state)
+{
+    (void)state;
+    char d[] = "/tmp/stoat-fslist-XXXXXX";
+    assert_non_null(mkdtemp(d));
+    sub(d, "big");
+    sub(d, "big/sub");
+    char rel[256];
+    for (int i = 0; i < 1500; i++) { /* 1,500 names of some 90 bytes: over 130 KiB of entries */
+        snprintf(rel, sizeof(rel), "big/%s%04d-a-rule-file-name-as-long-as-sigmahq-gives-them-proc-creation-win.%s",
+                 i % 2 ? "x" : "b", (i * 7919) % 1500, i % 3 ? "yml" : "txt");
+        put(d, rel);
+    }
+    put(d, "big/sub/inner.yml");
+    struct seen walked = {0};
+    fs_walk(d, yml, on_file, on_err, &walked);
+    assert_int_equal(walked.n, 1000 + 1); /* two in three end in .yml; the sub-folder's one */
+    for (size_t i = 1; i < walked.n; i++) /* name order, the sub-folder in place */
+        assert_true(strcmp(walked.what[i - 1], walked.what[i]) < 0);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+    for (unsigned t = 1; t <= 4; t++)
+        check_same(d, t);
+    /* one lister, the big folder between smaller ones and again */
+    char small[4200], missing[4200];
+    snprintf(small, sizeof(small), "%s/big/sub", d);
+    snprintf(missing, sizeof(missing), "%s/none", d);
+    for (unsigned t = 1; t <= 3; t += 2) {
+        struct fs_lister *fl = fs_lister_new(t);
+        const char *roots[] = {small, d, missing, small, d, d};
+        for (size_t i = 0; i < sizeof(roots) / sizeof(*roots); i++)
+            check_same_lister(fl, roots[i]);
+        fs_lister_free(fl);
+    }
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_walk),
+        cmocka_unit_test(test_big_folder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,6 +289,51 @@ static void test_huge_counts_and_lengths(void **state)
 
 /* ------------------------------------------------------ folder and files */
 
+/* rulecache_file_map reads a file whole into huge pages: every byte, at
+ * lengths about a huge page's; an empty, missing or non-regular one is
+ * refused and said so. */
+static void test_file_map(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_dir();
+    char path[512], why[400];
+    snprintf(path, sizeof(path), "%s/f", dir);
+    const size_t huge = (size_t)2 << 20, lens[] = {1, 4095, huge - 1, huge, huge + 1, 3 * huge + 12345};
+    uint8_t *want = malloc(lens[5]);
+    assert_non_null(want);
+    for (size_t i = 0; i < lens[5]; i++)
+        want[i] = (uint8_t)(i * 2654435761u >> 13);
+    for (size_t k = 0; k < sizeof(lens) / sizeof(*lens); k++) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(want, 1, lens[k], f), lens[k]);
+        fclose(f);
+        const uint8_t *buf;
+        size_t len;
+        bool missing = true;
+        assert_true(rulecache_file_map(path, &buf, &len, &missing, why, sizeof(why)));
+        assert_false(missing);
+        assert_int_equal(len, lens[k]);
+        assert_memory_equal(buf, want, len);
+        rulecache_file_unmap(buf, len);
+    }
+    const uint8_t *buf;
+    size_t len;
+    bool missing = false;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+    assert_false(rulecache_file_map(path, &buf, &len, &missing, why, sizeof(why)));
+    assert_false(missing);
+    assert_false(rulecache_file_map(dir, &buf, &len, &missing, why, sizeof(why)));
+    unlink(path);
+    assert_false(rulecache_file_map(path, &buf, &len, &missing, why, sizeof(why)));
+    assert_true(missing);
+    free(want);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 static void test_folder_and_trim(void **state)
 {
     (void)state;
@@ -1105,6 +1150,7 @@ int main(void)
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_wrong_format_and_key),
         cmocka_unit_test(test_huge_counts_and_lengths),
+        cmocka_unit_test(test_file_map),
         cmocka_unit_test(test_folder_and_trim),
         cmocka_unit_test(test_cache_dir_rules),
         cmocka_unit_test(test_loader_reads_and_rebuilds),

@@ -103,16 +103,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# One relocatable object in which every global but stoat_* becomes local,
-# and but the functions of nats.h that src/bus/nats_lib.c defines in the
-# library's stead: the command calls a few itself (stoat/bus.h hands it
-# the JetStream context).
-NATS_LIB_OBJ := $(BUILD)/src/bus/nats_lib.o
+# One relocatable object in which every global but stoat_* becomes local
+# (nats.h's functions that src/bus/nats_lib.c defines in the library's
+# stead too: a program linking libstoat-api and libnats gets no clash).
 $(API_LIB): $(LIB_OBJ) Makefile
 	@rm -f $@ $(@:.a=.o)
 	$(LD) -r -o $(@:.a=.o) $(LIB_OBJ)
-	objcopy --wildcard $(API_PREFIXES:%=--keep-global-symbol='%*') \
-		$$(nm -g --defined-only $(NATS_LIB_OBJ) | awk '$$3 !~ /^bus_/ {print "--keep-global-symbol=" $$3}') $(@:.a=.o)
+	objcopy --wildcard $(API_PREFIXES:%=--keep-global-symbol='%*') $(@:.a=.o)
 	ar rcs $@ $(@:.a=.o)
 
 $(UTIL_LIB): $(UTIL_OBJ)

@@ -197,70 +197,11 @@ static int do_setup(const struct fleet_args *fa)
 
 /* ------------------------------------------------------------ status */
 
-static void status_consumers(struct stoat_bus_conn *c)
-{
-    unsigned parts = 0;
-    char why[256];
-    if (stoat_bus_read_partitions(c, &parts, why, sizeof(why)) != STOAT_OK)
-        return;
-    uint64_t pending = 0, acked_pending = 0;
-    unsigned read = 0;
-    for (unsigned p = 0; p <= parts; p++) {
-        char name[32];
-        if (p == parts)
-            snprintf(name, sizeof(name), STOAT_FLEET_CONSUMER_HEALTH);
-        else
-            snprintf(name, sizeof(name), STOAT_FLEET_CONSUMER_PREFIX "%u", p);
-        jsConsumerInfo *ci = NULL;
-        jsErrCode je = 0;
-        if (js_GetConsumerInfo(&ci, stoat_bus_js(c), p == parts ? STOAT_BUS_STREAM_HEALTH : STOAT_BUS_STREAM_EVENTS,
-                               name, NULL, &je) != NATS_OK)
-            continue;
-        read++;
-        if (p < parts) {
-            pending += ci->NumPending;
-            acked_pending += (uint64_t)ci->NumAckPending;
-        }
-        jsConsumerInfo_Destroy(ci);
-    }
-    if (!read) {
-        fprintf(stderr,
-                "stoat: cannot read the consumers (has `stoat fleet setup` run, and may this user read them?)\n");
-        return;
-    }
-    printf("partitions: %u, lag: %llu batches waiting, %llu awaiting acks\n", parts, (unsigned long long)pending,
-           (unsigned long long)acked_pending);
-    kvStore *kv = NULL;
-    if (js_KeyValue(&kv, stoat_bus_js(c), STOAT_BUS_KV_FLEET) == NATS_OK) {
-        kvKeysList keys = {0};
-        if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
-            for (int i = 0; i < keys.Count; i++) {
-                kvEntry *e = NULL;
-                if (strncmp(keys.Keys[i], "lease.", 6) || kvStore_Get(&e, kv, keys.Keys[i]) != NATS_OK)
-                    continue;
-                printf("%-14s %s\n", keys.Keys[i], kvEntry_ValueString(e));
-                kvEntry_Destroy(e);
-            }
-            kvKeysList_Destroy(&keys);
-        }
-        kvStore_Destroy(kv);
-    }
-    kvStore *rk = NULL;
-    kvEntry *cur = NULL;
-    if (js_KeyValue(&rk, stoat_bus_js(c), STOAT_BUS_KV_RULES) == NATS_OK && kvStore_Get(&cur, rk, "current") == NATS_OK)
-        printf("rules: %.*s\n", kvEntry_ValueLen(cur) < 400 ? kvEntry_ValueLen(cur) : 400,
-               (const char *)kvEntry_Value(cur));
-    else
-        printf("rules: (no bundle pushed)\n");
-    kvEntry_Destroy(cur);
-    kvStore_Destroy(rk);
-}
-
 static int do_status(const struct fleet_args *fa)
 {
     struct stoat_bus_conn *c = connect_bus(fa, "stoat fleet status");
     if (c) {
-        status_consumers(c);
+        stoat_fleet_status(c, stdout);
         bus_closing = 1;
         stoat_bus_close(c);
         stoat_bus_shutdown();

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "stoat/alert.h"
 #include "stoat/error.h"
@@ -32,6 +33,10 @@ extern "C" {
  * bus's streams and buckets (stoat_bus_ensure_streams). Idempotent. ---- */
 stoat_err stoat_fleet_setup_consumers(struct stoat_bus_conn *c, unsigned partitions, int replicas, char *why,
                                       size_t whylen);
+
+/* `stoat fleet status`: the partitions' lag, the workers' leases and the
+ * rule bundle in force, printed to out (what it cannot read, to stderr). */
+void stoat_fleet_status(struct stoat_bus_conn *c, FILE *out);
 
 /* ---- the centre (src/fleet/centre.c) ---- */
 

@@ -879,6 +879,8 @@ struct scan_ctx {
     uint32_t gen;
 };
 
+/* Called at every place an atom occurs (the databases are not
+ * single-match): what it does is idempotent, so repeats cost only time. */
 static int on_atom(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ctx)
 {
     (void)from;

@@ -455,6 +455,58 @@ static void test_many_rules(void **state)
     free(texts);
 }
 
+/* The databases report an atom at every place it occurs, not once per scan:
+ * an event repeating an atom hundreds of times, in one field and in two, is
+ * matched and evaluated exactly as one holding it once (the parent's atom
+ * carries the NUL that ends a value, so values joined by NULs repeat it). */
+static void test_repeated_atoms(void **state)
+{
+    (void)state;
+    const char *texts[3] = {
+        "title: cl\nid: cl\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    CommandLine|contains: 'repeatlit'\n  condition: s\n",
+        "title: both\nid: both\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  a:\n    CommandLine|contains: 'repeatlit'\n  b:\n    ParentImage|endswith: '\\repparent.exe'\n"
+        "  condition: a and b\n",
+        "title: par\nid: par\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    ParentImage|endswith: '\\repparent.exe'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&r, NULL, &ls);
+    assert_int_equal(ls.loaded, 3);
+    for (int reps = 1; reps <= 300; reps += 299) {
+        struct tu_str ev = {0};
+        /* all three; the command line only; the parent only (its atom also
+         * repeated in another field of the same database) */
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"CommandLine\":\"", TU_SYSMON);
+        for (int i = 0; i < reps; i++)
+            tu_str_puts(&ev, "repeatlit ");
+        tu_str_puts(&ev, "\",\"ParentImage\":\"C:\\\\repparent.exe\"}\n");
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"CommandLine\":\"", TU_SYSMON);
+        for (int i = 0; i < reps; i++)
+            tu_str_puts(&ev, "xrepeatlitx");
+        tu_str_puts(&ev, "\"}\n");
+        tu_str_printf(&ev, "{\"Channel\":\"%s\",\"EventID\":1,\"ParentImage\":\"", TU_SYSMON);
+        for (int i = 1; i < reps; i++)
+            tu_str_puts(&ev, "C:\\\\repparent.exe\\u0000");
+        tu_str_puts(&ev, "C:\\\\repparent.exe\"}\n");
+        struct tu_hunt h;
+        tu_hunt_data(rs, ev.p, ev.len, ".jsonl", NULL, &h);
+        assert_int_equal(h.n, 5);
+        const char *want[5][2] = {{"cl", "1"}, {"both", "1"}, {"par", "1"}, {"cl", "2"}, {"par", "3"}};
+        for (int i = 0; i < 5; i++) {
+            assert_string_equal(h.v[i].rule_id, want[i][0]);
+            assert_int_equal(h.v[i].record, (uint64_t)atoi(want[i][1]));
+        }
+        /* each rule evaluated once where its atoms are, however often they occur */
+        assert_int_equal(h.stats.evaluated, 5);
+        tu_hunt_free(&h);
+        tu_str_free(&ev);
+    }
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_field_scanned_twice_grows_its_buffer),
         cmocka_unit_test(test_two_set_gating),
         cmocka_unit_test(test_many_rules),
+        cmocka_unit_test(test_repeated_atoms),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

@@ -842,6 +842,27 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     return 0;
 }
 
+/* A slack record whose EventRecordID field disagrees with its header is
+   dropped (evtx.c); most of those that reach the run are, so the field is
+   compared as soon as it is final rather than after the whole record is
+   rendered. Fields are only ever taken back by a leaf whose optional text
+   is NULL (its attributes' fields), so once an element's text or close op
+   has run, every field so far stays: the first EventRecordID among them
+   is the record's first. Returns 0, or -3 when it is not the header's id. */
+static int check_early_id(struct evtx_chunk_ctx *x)
+{
+    const struct evtx_scratch *s = x->s;
+    for (size_t i = x->id_from; i < s->nfields; i++) {
+        const struct evtx_field *f = &s->fields[i];
+        if (f->name_len == 13 && memcmp(f->name, "EventRecordID", 13) == 0) {
+            x->id_pending = false;
+            return evtx_id_text_is(f->value, f->value_len, x->want_id) ? 0 : -3;
+        }
+    }
+    x->id_from = s->nfields;
+    return 0;
+}
+
 static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t nvals,
                     unsigned depth)
 {
@@ -860,6 +881,8 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         size_t mark = 0;
         int rc;
 
+        if (x->id_pending && i && (t->ops[i - 1].flags & (OP_TEXT | OP_CLOSE)) && (rc = check_early_id(x)))
+            return rc;
         for (unsigned k = 0; k < op->marks; k++) {
             if (nmarks >= sizeof marks / sizeof marks[0])
                 return -1;
@@ -947,7 +970,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         for (size_t k = first; op->nnparts && k < s->nfields; k++)
             s->fields[k].name_fresh = 1;
     }
-    return 0;
+    return x->id_pending ? check_early_id(x) : 0;
 }
 
 /* Whether a value of type `actual` may fill a substitution declared as

@@ -146,6 +146,7 @@ struct evtx_scratch {
     struct evtx_tlog tlog;      /* what the template being compiled read */
     uint64_t tpl_reused;        /* templates taken from tcache (tests look) */
     bool no_precheck;           /* slack records decoded without the precheck (tests compare) */
+    bool no_early_id;           /* slack records' ids checked only once decoded (tests compare) */
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */
@@ -163,7 +164,26 @@ struct evtx_chunk_ctx {
     bool strict;       /* values must match their declared types */
     int64_t work_left; /* of the current record's budget: one counter,
                               counted down, as it is touched for every value */
+    /* A strict record whose first EventRecordID field is not want_id is
+       dropped (evtx.c); while id_pending, the fields from id_from on are
+       looked at as soon as they can no longer be taken back. */
+    bool id_pending;
+    uint64_t want_id;
+    size_t id_from;
 };
+
+/* Whether a field's text is the decimal record id (as the reader
+   compares an EventRecordID field with the record header's). */
+static inline bool evtx_id_text_is(const char *v, uint32_t n, uint64_t id)
+{
+    uint64_t got = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (v[k] < '0' || v[k] > '9')
+            return false;
+        got = got * 10 + (uint64_t)(v[k] - '0');
+    }
+    return got == id;
+}
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s);
 

@@ -1933,6 +1933,32 @@ static void test_slack_early_id_same(void **state)
     free(f.b);
 }
 
+/* Static text is judged 16 bytes a step: the same as a byte at a time,
+   whatever the length and wherever the one control byte (or a tab, a line
+   break, a byte above 0x7f) sits. */
+static void test_plausible_text_blocks(void **state)
+{
+    (void)state;
+    char buf[80];
+    static const unsigned char probe[] = {0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0d, 0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xff};
+    for (uint32_t len = 0; len <= 72; len++) {
+        memset(buf, 'a', sizeof buf);
+        assert_true(evtx_plausible_text(buf, len));
+        for (uint32_t at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof probe; k++) {
+                buf[at] = (char)probe[k];
+                bool want = !(probe[k] < 0x20 && probe[k] != '\t' && probe[k] != '\n' && probe[k] != '\r');
+                assert_int_equal(evtx_plausible_text(buf, len), want);
+                /* a control byte just past the end is not read */
+                buf[len] = 0x01;
+                assert_int_equal(evtx_plausible_text(buf, len), want);
+                buf[len] = 'a';
+            }
+            buf[at] = '\n';
+        }
+    }
+}
+
 /* The renderer's numbers (two digits a step, hex a byte a step) read as
    printf prints them, for edge values and a spread of others. */
 static void expect_render(struct evtx_arena *a, uint8_t t, const void *d, size_t n, const char *want)
@@ -2023,6 +2049,7 @@ int main(void)
         cmocka_unit_test(test_slack_recovery),
         cmocka_unit_test(test_slack_precheck_same),
         cmocka_unit_test(test_slack_early_id_same),
+        cmocka_unit_test(test_plausible_text_blocks),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_header_damaged_recovered),

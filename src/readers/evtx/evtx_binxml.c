@@ -30,6 +30,9 @@
 #include "readers/evtx/evtx_tpl.h"
 
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* One substitution value of a template instance. */
 struct evtx_val {
@@ -215,7 +218,7 @@ static bool is_value_token(uint8_t t)
 
 /* Static text with control characters (other than tab and line breaks) is
    what a template decoded from overwritten bytes looks like. */
-static bool plausible_text(const char *s, uint32_t len)
+static bool plausible_bytes(const char *s, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -223,6 +226,24 @@ static bool plausible_text(const char *s, uint32_t len)
             return false;
     }
     return true;
+}
+
+/* Raw-element records carry all their text inline, every character of it
+   judged here: 16 bytes a step, and only a block holding a byte below 0x20
+   is looked at a byte at a time. */
+bool evtx_plausible_text(const char *s, uint32_t len)
+{
+    uint32_t i = 0;
+#ifdef __SSE2__
+    const __m128i top = _mm_set1_epi8(0x1f);
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* min(v, 0x1f) == v: the byte is below 0x20 (unsigned) */
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, top), v)) && !plausible_bytes(s + i, 16))
+            return false;
+    }
+#endif
+    return plausible_bytes(s + i, len - i);
 }
 
 /* Reads one value-ish token (text, CDATA, char ref, entity ref,
@@ -394,7 +415,7 @@ static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct curso
             rc = read_value_part(x, c, &p);
             if (rc)
                 return rc;
-            if (p.kind == P_STATIC && !plausible_text(p.s, p.len))
+            if (p.kind == P_STATIC && !evtx_plausible_text(p.s, p.len))
                 b->names_bad = true;
             rc = push_part(&b->parts, &b->nparts, &b->parts_cap, p);
             if (rc)
@@ -450,7 +471,7 @@ static int c_content(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
         } else if (is_value_token(t)) {
             struct evtx_part p;
             rc = read_value_part(x, c, &p);
-            if (!rc && p.kind == P_STATIC && !plausible_text(p.s, p.len))
+            if (!rc && p.kind == P_STATIC && !evtx_plausible_text(p.s, p.len))
                 b->names_bad = true;
             if (!rc)
                 rc = push_part(&b->text, &b->ntext, &b->text_cap, p);

@@ -1959,6 +1959,85 @@ static void test_plausible_text_blocks(void **state)
     }
 }
 
+/* One record whose Event holds value %0 (type t, n bytes) as <V>%0</V>
+   (fast: a leaf with one substitution) or as <Data Name="%1">%0</Data> with
+   %1 = "V" (the general path, for a name made from a value). */
+static void build_one_value(struct file *f, bool fast, uint8_t t, const uint8_t *d, uint16_t n)
+{
+    file_init(f, 1);
+    file_header_crc(f);
+    chunk_begin(f, 0);
+    struct w *c = &f->c;
+    size_t r = rec_begin(f, 1);
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t el = open_el(c, fast ? "V" : "Data", !fast);
+    if (!fast) {
+        attr(c, "Name", 0);
+        sub(c, 1, 0x01, 0);
+    }
+    close_start(c);
+    sub(c, 0, t, 0);
+    end_el(c);
+    end_size(c, el);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    static const uint8_t vname[] = {'V', 0};
+    struct val v[] = {{t, d, n}, {0x01, vname, sizeof vname}};
+    values(c, v, 2);
+    u8(c, 0x00);
+    rec_end(f, r);
+    chunk_end(f);
+}
+
+/* A leaf with one plain value goes straight to rendering it: every value
+   type, at every size up to 24 bytes (most of them wrong for the type),
+   gives the same field (or the same error) that way as through the
+   general path. */
+static void test_leaf_fast_path_same(void **state)
+{
+    (void)state;
+    static const uint8_t types[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15};
+    uint8_t d[24];
+    for (size_t i = 0; i < sizeof d; i++)
+        d[i] = (uint8_t)(i * 37 + 5);
+    d[0] = 1; /* a SID's revision */
+    d[1] = 2; /* and its sub-authority count */
+    static struct got a, b;
+    unsigned delivered = 0, failed = 0;
+    for (size_t k = 0; k < sizeof types; k++) {
+        for (uint16_t n = 0; n <= sizeof d; n++) {
+            struct file f1, f2;
+            build_one_value(&f1, true, types[k], d, n);
+            build_one_value(&f2, false, types[k], d, n);
+            long n1 = parse_work(&f1, &a, NULL), n2 = parse_work(&f2, &b, NULL);
+            assert_int_equal(n1, n2);
+            assert_int_equal(a.nrec, b.nrec);
+            assert_int_equal(a.nerr, b.nerr);
+            for (size_t e = 0; e < a.nerr; e++)
+                assert_string_equal(a.errors[e], b.errors[e]);
+            if (a.nrec) {
+                const struct fieldcopy *fa = field(&a.r[0], "V"), *fb = field(&b.r[0], "V");
+                assert_non_null(fa);
+                assert_non_null(fb);
+                assert_string_equal(fa->value, fb->value);
+                assert_int_equal(fa->type, fb->type);
+                delivered++;
+            } else {
+                failed++;
+            }
+            free(f1.b);
+            free(f2.b);
+        }
+    }
+    assert_true(delivered > 100);
+    assert_true(failed > 100);
+}
+
 /* The renderer's numbers (two digits a step, hex a byte a step) read as
    printf prints them, for edge values and a spread of others. */
 static void expect_render(struct evtx_arena *a, uint8_t t, const void *d, size_t n, const char *want)
@@ -2050,6 +2129,7 @@ int main(void)
         cmocka_unit_test(test_slack_precheck_same),
         cmocka_unit_test(test_slack_early_id_same),
         cmocka_unit_test(test_plausible_text_blocks),
+        cmocka_unit_test(test_leaf_fast_path_same),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_header_damaged_recovered),

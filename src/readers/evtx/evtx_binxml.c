@@ -919,6 +919,24 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
                 return rc;
             continue;
         }
+        /* Most ops are a leaf holding one substitution with a plain value:
+           the steps below all pass by for them, so they go straight to it. */
+        if (op->flags == OP_TEXT && op->nparts == 1 && !op->nnparts && p->kind == P_SUBST && p->idx < nvals) {
+            const struct evtx_val *v = &vals[p->idx];
+            if (v->type != EVTX_T_NULL && v->type != EVTX_T_BINXML && !(v->type & EVTX_T_ARRAY)) {
+                const char *val;
+                uint32_t vl;
+                uint8_t vt;
+                rc = render_val(x, v, &val, &vl, &vt);
+                if (!rc) {
+                    charge(x, vl / 64);
+                    rc = add_field(s, name, nl, val, vl, vt);
+                }
+                if (rc)
+                    return rc;
+                continue;
+            }
+        }
         if ((op->flags & OP_BARE) && s->nfields != mark)
             continue;
         /* an optional substitution with a NULL value: no element at all */

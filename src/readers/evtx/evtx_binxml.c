@@ -30,9 +30,6 @@
 #include "readers/evtx/evtx_tpl.h"
 
 #include <stdlib.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 /* One substitution value of a template instance. */
 struct evtx_val {
@@ -97,22 +94,6 @@ static inline bool have(const struct cursor *c, size_t n)
     return c->pos <= c->end && c->end - c->pos >= n;
 }
 
-/* XML names in event templates are ASCII identifiers; text decoded from
-   the wrong offset (a stale template under a recovered record) is not. */
-static bool plausible_name(const char *n, uint32_t len)
-{
-    if (len == 0 || len > 256)
-        return false;
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)n[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* Reads a BinXML name at chunk offset `off` into the chunk arena. Names
    are referenced over and over (every element of a raw record names its
    tag), so each chunk keeps a small cache from offset to decoded name. */
@@ -139,7 +120,7 @@ static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, c
         slot->s = *out;
         slot->len = *out_len;
         /* judged once per name, not per element naming it */
-        slot->plausible = plausible_name(*out, *out_len);
+        slot->plausible = evtx_plausible_name(*out, *out_len);
         *plausible = slot->plausible;
     }
     return rc;
@@ -214,36 +195,6 @@ static bool is_value_token(uint8_t t)
     case 0x09: return true;
     default: return t == 0x0d || t == 0x0e;
     }
-}
-
-/* Static text with control characters (other than tab and line breaks) is
-   what a template decoded from overwritten bytes looks like. */
-static bool plausible_bytes(const char *s, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-            return false;
-    }
-    return true;
-}
-
-/* Raw-element records carry all their text inline, every character of it
-   judged here: 16 bytes a step, and only a block holding a byte below 0x20
-   is looked at a byte at a time. */
-bool evtx_plausible_text(const char *s, uint32_t len)
-{
-    uint32_t i = 0;
-#ifdef __SSE2__
-    const __m128i top = _mm_set1_epi8(0x1f);
-    for (; i + 16 <= len; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        /* min(v, 0x1f) == v: the byte is below 0x20 (unsigned) */
-        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, top), v)) && !plausible_bytes(s + i, 16))
-            return false;
-    }
-#endif
-    return plausible_bytes(s + i, len - i);
 }
 
 /* Reads one value-ish token (text, CDATA, char ref, entity ref,
@@ -365,21 +316,6 @@ static int skip_pi(struct evtx_chunk_ctx *x, struct cursor *c)
     return 0;
 }
 
-/* Joins "Elem" "_" "Attr" in the chunk arena. */
-static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl,
-                             uint32_t *len)
-{
-    char *o = evtx_arena_alloc(a, (size_t)el + tl + 2);
-    if (!o)
-        return NULL;
-    memcpy(o, e, el);
-    o[el] = '_';
-    memcpy(o + el + 1, t, tl);
-    o[el + 1 + tl] = 0;
-    *len = el + 1 + tl;
-    return o;
-}
-
 struct attr {
     const char *name;
     uint32_t name_len;
@@ -438,7 +374,7 @@ static int c_attr_ops(struct evtx_chunk_ctx *x, struct builder *b, const char *e
         if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 && (at->name_len == 5 || at->name[5] == ':'))
             continue;
         struct evtx_op op = {0};
-        op.name = join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
+        op.name = evtx_join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
         if (!op.name)
             return -2;
         op.part0 = at->part0;

@@ -110,10 +110,15 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn, v
    surrogates become U+FFFD. Trailing NULs are dropped. */
 int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units, const char **out, uint32_t *out_len);
 
-/* ---- BinXML (evtx_binxml.c) ---- */
-/* Whether static text looks like text: no control character but tab and
-   line breaks (what a template decoded from overwritten bytes fails). */
+/* Whether a name looks like an XML name, and static text like text (no
+   control character but tab and line breaks): what a template decoded
+   from overwritten bytes fails. */
+bool evtx_plausible_name(const char *n, uint32_t len);
 bool evtx_plausible_text(const char *s, uint32_t len);
+/* "Elem" "_" "Attr" (NUL-terminated) in arena a, its length in *len. */
+const char *evtx_join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl, uint32_t *len);
+
+/* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
    scratch's field list, spending at most c->work_left work units (what is

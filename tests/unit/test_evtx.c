@@ -1787,6 +1787,257 @@ static void test_slack_precheck_same(void **state)
     free(f.b);
 }
 
+/* A slack record (inline template) whose System holds a leaf that can be
+   taken back (<Box Flag=%2>%3</Box>, %3 optional) and an optional
+   <EventRecordID>%1</EventRecordID>, and whose EventData names a field by a
+   value (<Data Name="%5">%6</Data>): values id (NULL: the element goes),
+   flag, box text (NULL: Box and its Flag go), data name, data value. */
+static void slack_id_record(struct file *f, uint64_t hdr_id, const uint64_t *id, const char *box, const char *dname,
+                            uint64_t dval)
+{
+    struct w *c = &f->c;
+    size_t r = rec_begin(f, hdr_id);
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t sys = open_el(c, "System", 0);
+    close_start(c);
+    size_t comp = open_el(c, "Computer", 0);
+    close_start(c);
+    sub(c, 0, 0x01, 0);
+    end_el(c);
+    end_size(c, comp);
+    size_t bx = open_el(c, "Box", 1);
+    attr(c, "Flag", 0);
+    sub(c, 2, 0x0a, 0);
+    close_start(c);
+    sub(c, 3, 0x01, 1);
+    end_el(c);
+    end_size(c, bx);
+    size_t rid = open_el(c, "EventRecordID", 0);
+    close_start(c);
+    sub(c, 1, 0x0a, 1);
+    end_el(c);
+    end_size(c, rid);
+    end_el(c);
+    end_size(c, sys);
+    size_t ed = open_el(c, "EventData", 0);
+    close_start(c);
+    data_sub(c, "CommandLine", 4, 0x01, 1);
+    size_t dn = open_el(c, "Data", 1);
+    attr(c, "Name", 0);
+    sub(c, 5, 0x01, 0);
+    close_start(c);
+    sub(c, 6, 0x0a, 0);
+    end_el(c);
+    end_size(c, dn);
+    end_el(c);
+    end_size(c, ed);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    static const uint8_t pc[] = {'p', 0, 'c', 0}, cmd[] = {'c', 0, 'm', 0, 'd', 0};
+    uint8_t boxu[16] = {0}, dnu[64] = {0};
+    for (size_t i = 0; box && box[i]; i++)
+        boxu[2 * i] = (uint8_t)box[i];
+    for (size_t i = 0; dname[i]; i++)
+        dnu[2 * i] = (uint8_t)dname[i];
+    uint64_t flag = 5;
+    struct val v[] = {
+        {0x01, pc, sizeof pc},   {id ? 0x0a : 0x00, id, id ? 8 : 0},
+        {0x0a, &flag, 8},        {box ? 0x01 : 0x00, boxu, box ? (uint16_t)(2 * strlen(box)) : 0},
+        {0x01, cmd, sizeof cmd}, {0x01, dnu, (uint16_t)(2 * strlen(dname))},
+        {0x0a, &dval, 8},
+    };
+    values(c, v, 7);
+    u8(c, 0x00);
+    rec_end(f, r);
+}
+
+static long parse_early_id(struct file *f, struct got *g, bool early, uint64_t *work)
+{
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    assert_int_equal(evtx_open_mem(f->b, f->len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    s->no_early_id = !early;
+    struct evtx_visitor v = {g, on_rec, on_err};
+    long n = evtx_parse_all(ef, s, &v);
+    *work = s->total_work;
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+    return n;
+}
+
+/* A slack record's EventRecordID compared as soon as it is final only
+   saves work: records whose first EventRecordID field is the element, a
+   <Data Name="EventRecordID"> after a NULL element, or none at all, that
+   agree or disagree with the header, their bytes then damaged one at a
+   time in three ways, give the same records, fields and errors either way. */
+static void test_slack_early_id_same(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 1);
+    file_header_crc(&f);
+    chunk_begin(&f, 0);
+    size_t tdef = 0;
+    typical_record(&f, 100, &tdef);
+    size_t live_end = f.c.pos, live_last = f.last_rec;
+    uint64_t live_id = f.last_id;
+    uint64_t seven = 7, nine = 9;
+    size_t slack0 = f.c.pos;
+    slack_id_record(&f, 7, &seven, "x", "Other", 1);          /* kept */
+    slack_id_record(&f, 8, &nine, NULL, "Other", 8);          /* dropped: 9 is not 8 */
+    slack_id_record(&f, 10, NULL, "y", "EventRecordID", 10);  /* kept, by Data */
+    slack_id_record(&f, 11, NULL, NULL, "EventRecordID", 12); /* dropped, by Data */
+    slack_id_record(&f, 13, NULL, "z", "Other", 99);          /* kept: no id field */
+    size_t slack_end = f.c.pos;
+    f.c.pos = live_end;
+    f.last_id = live_id;
+    f.last_rec = live_last;
+    chunk_end(&f);
+
+    static struct got early, late;
+    uint64_t w1, w2;
+    assert_int_equal(parse_early_id(&f, &early, true, &w1), 4);
+    assert_int_equal(parse_early_id(&f, &late, false, &w2), 4);
+    assert_memory_equal(&early, &late, sizeof early);
+    assert_true(w1 < w2); /* the two that disagree stopped early */
+    assert_int_equal(early.r[1].id, 7);
+    expect(&early.r[1], "Box_Flag", "5", EVTX_V_UINT);
+    assert_int_equal(early.r[2].id, 10);
+    expect(&early.r[2], "EventRecordID", "10", EVTX_V_UINT);
+    assert_int_equal(early.r[3].id, 13);
+    unsigned dropped = 0, kept = 0;
+    for (size_t at = slack0; at < slack_end; at++) {
+        uint8_t *b = f.c.b + at, orig = *b;
+        for (int how = 0; how < 3; how++) {
+            *b = how == 0 ? (uint8_t)(orig ^ 0xff) : how == 1 ? 0 : (uint8_t)(orig + 1);
+            long n1 = parse_early_id(&f, &early, true, &w1);
+            long n2 = parse_early_id(&f, &late, false, &w2);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(&early, &late, sizeof early);
+            assert_true(w1 <= w2);
+            if (n1 == 4)
+                kept++;
+            else
+                dropped++;
+        }
+        *b = orig;
+    }
+    assert_true(dropped > 10);
+    assert_true(kept > 10);
+    free(f.b);
+}
+
+/* Static text is judged 16 bytes a step: the same as a byte at a time,
+   whatever the length and wherever the one control byte (or a tab, a line
+   break, a byte above 0x7f) sits. */
+static void test_plausible_text_blocks(void **state)
+{
+    (void)state;
+    char buf[80];
+    static const unsigned char probe[] = {0x00, 0x01, 0x08, 0x09, 0x0a, 0x0b, 0x0d, 0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xff};
+    for (uint32_t len = 0; len <= 72; len++) {
+        memset(buf, 'a', sizeof buf);
+        assert_true(evtx_plausible_text(buf, len));
+        for (uint32_t at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof probe; k++) {
+                buf[at] = (char)probe[k];
+                bool want = !(probe[k] < 0x20 && probe[k] != '\t' && probe[k] != '\n' && probe[k] != '\r');
+                assert_int_equal(evtx_plausible_text(buf, len), want);
+                /* a control byte just past the end is not read */
+                buf[len] = 0x01;
+                assert_int_equal(evtx_plausible_text(buf, len), want);
+                buf[len] = 'a';
+            }
+            buf[at] = '\n';
+        }
+    }
+}
+
+/* One record whose Event holds value %0 (type t, n bytes) as <V>%0</V>
+   (fast: a leaf with one substitution) or as <Data Name="%1">%0</Data> with
+   %1 = "V" (the general path, for a name made from a value). */
+static void build_one_value(struct file *f, bool fast, uint8_t t, const uint8_t *d, uint16_t n)
+{
+    file_init(f, 1);
+    file_header_crc(f);
+    chunk_begin(f, 0);
+    struct w *c = &f->c;
+    size_t r = rec_begin(f, 1);
+    frag(c);
+    size_t def = tpl_begin(c);
+    size_t ev = open_el(c, "Event", 0);
+    close_start(c);
+    size_t el = open_el(c, fast ? "V" : "Data", !fast);
+    if (!fast) {
+        attr(c, "Name", 0);
+        sub(c, 1, 0x01, 0);
+    }
+    close_start(c);
+    sub(c, 0, t, 0);
+    end_el(c);
+    end_size(c, el);
+    end_el(c);
+    end_size(c, ev);
+    tpl_end(c, def);
+    static const uint8_t vname[] = {'V', 0};
+    struct val v[] = {{t, d, n}, {0x01, vname, sizeof vname}};
+    values(c, v, 2);
+    u8(c, 0x00);
+    rec_end(f, r);
+    chunk_end(f);
+}
+
+/* A leaf with one plain value goes straight to rendering it: every value
+   type, at every size up to 24 bytes (most of them wrong for the type),
+   gives the same field (or the same error) that way as through the
+   general path. */
+static void test_leaf_fast_path_same(void **state)
+{
+    (void)state;
+    static const uint8_t types[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15};
+    uint8_t d[24];
+    for (size_t i = 0; i < sizeof d; i++)
+        d[i] = (uint8_t)(i * 37 + 5);
+    d[0] = 1; /* a SID's revision */
+    d[1] = 2; /* and its sub-authority count */
+    static struct got a, b;
+    unsigned delivered = 0, failed = 0;
+    for (size_t k = 0; k < sizeof types; k++) {
+        for (uint16_t n = 0; n <= sizeof d; n++) {
+            struct file f1, f2;
+            build_one_value(&f1, true, types[k], d, n);
+            build_one_value(&f2, false, types[k], d, n);
+            long n1 = parse_work(&f1, &a, NULL), n2 = parse_work(&f2, &b, NULL);
+            assert_int_equal(n1, n2);
+            assert_int_equal(a.nrec, b.nrec);
+            assert_int_equal(a.nerr, b.nerr);
+            for (size_t e = 0; e < a.nerr; e++)
+                assert_string_equal(a.errors[e], b.errors[e]);
+            if (a.nrec) {
+                const struct fieldcopy *fa = field(&a.r[0], "V"), *fb = field(&b.r[0], "V");
+                assert_non_null(fa);
+                assert_non_null(fb);
+                assert_string_equal(fa->value, fb->value);
+                assert_int_equal(fa->type, fb->type);
+                delivered++;
+            } else {
+                failed++;
+            }
+            free(f1.b);
+            free(f2.b);
+        }
+    }
+    assert_true(delivered > 100);
+    assert_true(failed > 100);
+}
+
 /* The renderer's numbers (two digits a step, hex a byte a step) read as
    printf prints them, for edge values and a spread of others. */
 static void expect_render(struct evtx_arena *a, uint8_t t, const void *d, size_t n, const char *want)
@@ -1876,6 +2127,9 @@ int main(void)
         cmocka_unit_test(test_truncated_binxml_reported),
         cmocka_unit_test(test_slack_recovery),
         cmocka_unit_test(test_slack_precheck_same),
+        cmocka_unit_test(test_slack_early_id_same),
+        cmocka_unit_test(test_plausible_text_blocks),
+        cmocka_unit_test(test_leaf_fast_path_same),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_header_damaged_recovered),

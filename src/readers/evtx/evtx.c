@@ -429,13 +429,7 @@ static bool event_id_agrees(const struct evtx_scratch *s, uint64_t id)
         const struct evtx_field *f = &s->fields[i];
         if (f->name_len != 13 || memcmp(f->name, "EventRecordID", 13) != 0)
             continue;
-        uint64_t v = 0;
-        for (uint32_t k = 0; k < f->value_len; k++) {
-            if (f->value[k] < '0' || f->value[k] > '9')
-                return false;
-            v = v * 10 + (uint64_t)(f->value[k] - '0');
-        }
-        return v == id;
+        return evtx_id_text_is(f->value, f->value_len, id);
     }
     return true;
 }
@@ -458,6 +452,9 @@ static int do_record(struct walk *w, size_t pos, uint32_t size, bool recovered, 
     if (budget > EVTX_MAX_RECORD_WORK)
         budget = EVTX_MAX_RECORD_WORK;
     w->x.work_left = budget;
+    w->x.want_id = evtx_le64(c + pos + 8);
+    w->x.id_pending = recovered && !s->no_early_id;
+    w->x.id_from = 0;
     int rc = evtx_binxml_record(&w->x, c + pos + EVTX_RECORD_HEADER_SIZE, size - EVTX_RECORD_MIN_SIZE, &why);
     uint64_t spent = (uint64_t)(budget - w->x.work_left);
     s->chunk_work += spent;

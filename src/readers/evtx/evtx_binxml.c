@@ -94,22 +94,6 @@ static inline bool have(const struct cursor *c, size_t n)
     return c->pos <= c->end && c->end - c->pos >= n;
 }
 
-/* XML names in event templates are ASCII identifiers; text decoded from
-   the wrong offset (a stale template under a recovered record) is not. */
-static bool plausible_name(const char *n, uint32_t len)
-{
-    if (len == 0 || len > 256)
-        return false;
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)n[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* Reads a BinXML name at chunk offset `off` into the chunk arena. Names
    are referenced over and over (every element of a raw record names its
    tag), so each chunk keeps a small cache from offset to decoded name. */
@@ -136,7 +120,7 @@ static int read_name(struct evtx_chunk_ctx *x, size_t chunk_end, uint32_t off, c
         slot->s = *out;
         slot->len = *out_len;
         /* judged once per name, not per element naming it */
-        slot->plausible = plausible_name(*out, *out_len);
+        slot->plausible = evtx_plausible_name(*out, *out_len);
         *plausible = slot->plausible;
     }
     return rc;
@@ -211,18 +195,6 @@ static bool is_value_token(uint8_t t)
     case 0x09: return true;
     default: return t == 0x0d || t == 0x0e;
     }
-}
-
-/* Static text with control characters (other than tab and line breaks) is
-   what a template decoded from overwritten bytes looks like. */
-static bool plausible_text(const char *s, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-            return false;
-    }
-    return true;
 }
 
 /* Reads one value-ish token (text, CDATA, char ref, entity ref,
@@ -344,21 +316,6 @@ static int skip_pi(struct evtx_chunk_ctx *x, struct cursor *c)
     return 0;
 }
 
-/* Joins "Elem" "_" "Attr" in the chunk arena. */
-static const char *join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl,
-                             uint32_t *len)
-{
-    char *o = evtx_arena_alloc(a, (size_t)el + tl + 2);
-    if (!o)
-        return NULL;
-    memcpy(o, e, el);
-    o[el] = '_';
-    memcpy(o + el + 1, t, tl);
-    o[el + 1 + tl] = 0;
-    *len = el + 1 + tl;
-    return o;
-}
-
 struct attr {
     const char *name;
     uint32_t name_len;
@@ -394,7 +351,7 @@ static int c_attr_list(struct evtx_chunk_ctx *x, struct builder *b, struct curso
             rc = read_value_part(x, c, &p);
             if (rc)
                 return rc;
-            if (p.kind == P_STATIC && !plausible_text(p.s, p.len))
+            if (p.kind == P_STATIC && !evtx_plausible_text(p.s, p.len))
                 b->names_bad = true;
             rc = push_part(&b->parts, &b->nparts, &b->parts_cap, p);
             if (rc)
@@ -417,7 +374,7 @@ static int c_attr_ops(struct evtx_chunk_ctx *x, struct builder *b, const char *e
         if (at->name_len >= 5 && memcmp(at->name, "xmlns", 5) == 0 && (at->name_len == 5 || at->name[5] == ':'))
             continue;
         struct evtx_op op = {0};
-        op.name = join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
+        op.name = evtx_join_name(&x->s->chunk_arena, en, el, at->name, at->name_len, &op.name_len);
         if (!op.name)
             return -2;
         op.part0 = at->part0;
@@ -450,7 +407,7 @@ static int c_content(struct evtx_chunk_ctx *x, struct builder *b, struct cursor 
         } else if (is_value_token(t)) {
             struct evtx_part p;
             rc = read_value_part(x, c, &p);
-            if (!rc && p.kind == P_STATIC && !plausible_text(p.s, p.len))
+            if (!rc && p.kind == P_STATIC && !evtx_plausible_text(p.s, p.len))
                 b->names_bad = true;
             if (!rc)
                 rc = push_part(&b->text, &b->ntext, &b->text_cap, p);
@@ -842,6 +799,27 @@ static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uin
     return 0;
 }
 
+/* A slack record whose EventRecordID field disagrees with its header is
+   dropped (evtx.c); most of those that reach the run are, so the field is
+   compared as soon as it is final rather than after the whole record is
+   rendered. Fields are only ever taken back by a leaf whose optional text
+   is NULL (its attributes' fields), so once an element's text or close op
+   has run, every field so far stays: the first EventRecordID among them
+   is the record's first. Returns 0, or -3 when it is not the header's id. */
+static int check_early_id(struct evtx_chunk_ctx *x)
+{
+    const struct evtx_scratch *s = x->s;
+    for (size_t i = x->id_from; i < s->nfields; i++) {
+        const struct evtx_field *f = &s->fields[i];
+        if (f->name_len == 13 && memcmp(f->name, "EventRecordID", 13) == 0) {
+            x->id_pending = false;
+            return evtx_id_text_is(f->value, f->value_len, x->want_id) ? 0 : -3;
+        }
+    }
+    x->id_from = s->nfields;
+    return 0;
+}
+
 static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const struct evtx_val *vals, uint32_t nvals,
                     unsigned depth)
 {
@@ -860,6 +838,8 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         size_t mark = 0;
         int rc;
 
+        if (x->id_pending && i && (t->ops[i - 1].flags & (OP_TEXT | OP_CLOSE)) && (rc = check_early_id(x)))
+            return rc;
         for (unsigned k = 0; k < op->marks; k++) {
             if (nmarks >= sizeof marks / sizeof marks[0])
                 return -1;
@@ -874,6 +854,24 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
             if (s->nfields == mark && (rc = add_field(s, name, nl, "", 0, EVTX_V_STRING)))
                 return rc;
             continue;
+        }
+        /* Most ops are a leaf holding one substitution with a plain value:
+           the steps below all pass by for them, so they go straight to it. */
+        if (op->flags == OP_TEXT && op->nparts == 1 && !op->nnparts && p->kind == P_SUBST && p->idx < nvals) {
+            const struct evtx_val *v = &vals[p->idx];
+            if (v->type != EVTX_T_NULL && v->type != EVTX_T_BINXML && !(v->type & EVTX_T_ARRAY)) {
+                const char *val;
+                uint32_t vl;
+                uint8_t vt;
+                rc = render_val(x, v, &val, &vl, &vt);
+                if (!rc) {
+                    charge(x, vl / 64);
+                    rc = add_field(s, name, nl, val, vl, vt);
+                }
+                if (rc)
+                    return rc;
+                continue;
+            }
         }
         if ((op->flags & OP_BARE) && s->nfields != mark)
             continue;
@@ -947,7 +945,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         for (size_t k = first; op->nnparts && k < s->nfields; k++)
             s->fields[k].name_fresh = 1;
     }
-    return 0;
+    return x->id_pending ? check_early_id(x) : 0;
 }
 
 /* Whether a value of type `actual` may fill a substitution declared as

@@ -110,6 +110,14 @@ int evtx_array_each(uint8_t t, const uint8_t *data, size_t n, evtx_elem_fn fn, v
    surrogates become U+FFFD. Trailing NULs are dropped. */
 int evtx_utf16_to_utf8(struct evtx_arena *a, const uint8_t *p, size_t units, const char **out, uint32_t *out_len);
 
+/* Whether a name looks like an XML name, and static text like text (no
+   control character but tab and line breaks): what a template decoded
+   from overwritten bytes fails. */
+bool evtx_plausible_name(const char *n, uint32_t len);
+bool evtx_plausible_text(const char *s, uint32_t len);
+/* "Elem" "_" "Attr" (NUL-terminated) in arena a, its length in *len. */
+const char *evtx_join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl, uint32_t *len);
+
 /* ---- BinXML (evtx_binxml.c) ---- */
 struct evtx_chunk_ctx;
 /* Parses one record's BinXML (data is inside the chunk) and fills the
@@ -146,6 +154,7 @@ struct evtx_scratch {
     struct evtx_tlog tlog;      /* what the template being compiled read */
     uint64_t tpl_reused;        /* templates taken from tcache (tests look) */
     bool no_precheck;           /* slack records decoded without the precheck (tests compare) */
+    bool no_early_id;           /* slack records' ids checked only once decoded (tests compare) */
     struct evtx_name_slot names[EVTX_NAME_SLOTS];
     uint32_t gen; /* bumped per chunk: invalidates names[] */
     /* record-id set for slack recovery (offsets of records seen) */
@@ -163,7 +172,26 @@ struct evtx_chunk_ctx {
     bool strict;       /* values must match their declared types */
     int64_t work_left; /* of the current record's budget: one counter,
                               counted down, as it is touched for every value */
+    /* A strict record whose first EventRecordID field is not want_id is
+       dropped (evtx.c); while id_pending, the fields from id_from on are
+       looked at as soon as they can no longer be taken back. */
+    bool id_pending;
+    uint64_t want_id;
+    size_t id_from;
 };
+
+/* Whether a field's text is the decimal record id (as the reader
+   compares an EventRecordID field with the record header's). */
+static inline bool evtx_id_text_is(const char *v, uint32_t n, uint64_t id)
+{
+    uint64_t got = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (v[k] < '0' || v[k] > '9')
+            return false;
+        got = got * 10 + (uint64_t)(v[k] - '0');
+    }
+    return got == id;
+}
 
 void evtx_tpl_cache_reset(struct evtx_scratch *s);
 

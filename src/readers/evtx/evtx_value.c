@@ -607,3 +607,65 @@ const char *evtx_vtype_name(uint8_t type)
     };
     return type < EVTX_V_COUNT ? names[type] : "?";
 }
+
+/* ---------------------------------------------------------------- names and text (evtx_binxml.c judges a template by them) */
+
+/* XML names in event templates are ASCII identifiers; text decoded from
+   the wrong offset (a stale template under a recovered record) is not. */
+bool evtx_plausible_name(const char *n, uint32_t len)
+{
+    if (len == 0 || len > 256)
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)n[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                  (i && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Static text with control characters (other than tab and line breaks) is
+   what a template decoded from overwritten bytes looks like. */
+static bool plausible_bytes(const char *s, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+            return false;
+    }
+    return true;
+}
+
+/* Raw-element records carry all their text inline, every character of it
+   judged here: 16 bytes a step, and only a block holding a byte below 0x20
+   is looked at a byte at a time. */
+bool evtx_plausible_text(const char *s, uint32_t len)
+{
+    uint32_t i = 0;
+#ifdef __SSE2__
+    const __m128i top = _mm_set1_epi8(0x1f);
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        /* min(v, 0x1f) == v: the byte is below 0x20 (unsigned) */
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, top), v)) && !plausible_bytes(s + i, 16))
+            return false;
+    }
+#endif
+    return plausible_bytes(s + i, len - i);
+}
+
+/* Joins "Elem" "_" "Attr" in the chunk arena. */
+const char *evtx_join_name(struct evtx_arena *a, const char *e, uint32_t el, const char *t, uint32_t tl, uint32_t *len)
+{
+    char *o = evtx_arena_alloc(a, (size_t)el + tl + 2);
+    if (!o)
+        return NULL;
+    memcpy(o, e, el);
+    o[el] = '_';
+    memcpy(o + el + 1, t, tl);
+    o[el + 1 + tl] = 0;
+    *len = el + 1 + tl;
+    return o;
+}

@@ -2059,7 +2059,9 @@ static void test_numbers_as_printf(void **state)
     for (int i = 0; i < 4000; i++) {
         uint64_t v;
         if (i < 130)
-            v = i < 65 ? (i ? 1ull << (i - 1) : 0) : (1ull << (i - 65)) - 1; /* powers of two, and one below */
+            v = i < 65    ? (i ? 1ull << (i - 1) : 0)
+                : i < 129 ? (1ull << (i - 65)) - 1
+                          : UINT64_MAX; /* powers of two, and one below */
         else if (i < 150)
             v = i == 130 ? UINT64_MAX : 10000000000000000000ull + (uint64_t)(i - 131) * 99;
         else {

@@ -49,7 +49,7 @@ for h in tests/fuzz/fuzz_*.c; do
     case "$name" in
         fuzz_spool) extra=$(extra_obj src/bus/spool.c); xlibs="" ;;
         fuzz_heartbeat) extra=$(extra_obj src/fleet/health.c); xlibs="" ;;
-        fuzz_bundle) extra="$(extra_obj src/bus/rules.c) $(extra_obj src/bus/bus.c)"; xlibs="$(pkg-config --libs libnats libcrypto)" ;;
+        fuzz_bundle) extra="$(extra_obj src/bus/rules.c) $(extra_obj src/bus/bus.c) $(extra_obj src/bus/nats_lib.c)"; xlibs="$(pkg-config --libs libcrypto)" ;;
         *) extra=""; xlibs="" ;;
     esac
     $CC $FLAGS -fsanitize=fuzzer "$h" $objs $extra $LIBS $xlibs -lstdc++ -o "$bin" 2>"$OUT/$name.build.log" || {

@@ -374,18 +374,10 @@ bool rulecache_file_read(const char *path, uint8_t **out, size_t *outlen, bool *
         snprintf(why, whylen, "not a regular file under %llu bytes", (unsigned long long)RC_MAX_FILE);
         goto out;
     }
-    size_t len = (size_t)st.st_size, got = 0;
+    size_t len = (size_t)st.st_size;
     buf = xmalloc(len ? len : 1);
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(why, whylen, "read: %s", r < 0 ? strerror(errno) : "shorter than its size");
-            goto out;
-        }
-        got += (size_t)r;
-    }
+    if (!fs_read_exact(fd, buf, len, why, whylen))
+        goto out;
     *out = buf;
     *outlen = len;
     buf = NULL;
@@ -419,18 +411,11 @@ bool rulecache_file_map(const char *path, const uint8_t **out, size_t *outlen, b
         snprintf(why, whylen, "not a regular file of 1 to %llu bytes", (unsigned long long)RC_MAX_FILE);
         goto out;
     }
-    size_t len = (size_t)st.st_size, got = 0, held = len;
+    size_t len = (size_t)st.st_size, held = len;
     uint8_t *buf = xmap_huge(&held);
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(why, whylen, "read: %s", r < 0 ? strerror(errno) : "shorter than its size");
-            xunmap_huge(buf, held);
-            goto out;
-        }
-        got += (size_t)r;
+    if (!fs_read_exact(fd, buf, len, why, whylen)) {
+        xunmap_huge(buf, held);
+        goto out;
     }
     *out = buf;
     *outlen = len;

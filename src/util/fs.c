@@ -63,6 +63,22 @@ out:
     return rc;
 }
 
+bool fs_read_exact(int fd, void *buf, size_t len, char *why, size_t whylen)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, (char *)buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            snprintf(why, whylen, "read: %s", r < 0 ? strerror(errno) : "shorter than its size");
+            return false;
+        }
+        got += (size_t)r;
+    }
+    return true;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -15,6 +15,10 @@
  * why) when larger than cap. Returns 0 on success. */
 int fs_read_file(const char *path, size_t cap, char **out, size_t *len, char *why, size_t whylen);
 
+/* Reads exactly len bytes of fd into buf (through EINTR); false, with
+ * "read: <reason>" in why, on an error or an early end. */
+bool fs_read_exact(int fd, void *buf, size_t len, char *why, size_t whylen);
+
 /* Calls fn for every regular file under path (path itself when it is a file),
  * in sorted order, following no symlinked directories. accept filters names
  * (NULL: all). An unreadable entry is reported through err and skipped. */

@@ -747,6 +747,20 @@ static int render_val(struct evtx_chunk_ctx *x, const struct evtx_val *v, const 
     return evtx_render_value(&x->s->rec_arena, v->type, x->chunk + v->off, v->size, out, len, vt);
 }
 
+/* A plain value (not NULL, array or nested) rendered into one field. */
+static inline int add_rendered(struct evtx_chunk_ctx *x, struct evtx_scratch *s, const char *name, uint32_t nl,
+                               const struct evtx_val *v)
+{
+    const char *val;
+    uint32_t vl;
+    uint8_t vt;
+    int rc = render_val(x, v, &val, &vl, &vt);
+    if (rc)
+        return rc;
+    charge(x, vl / 64);
+    return add_field(s, name, nl, val, vl, vt);
+}
+
 /* Concatenates parts (static text and substitutions) into one string. */
 static int concat_parts(struct evtx_chunk_ctx *x, const struct evtx_part *p, uint32_t n, const struct evtx_val *vals,
                         uint32_t nvals, const char **out, uint32_t *out_len, uint8_t *out_type)
@@ -860,15 +874,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
         if (op->flags == OP_TEXT && op->nparts == 1 && !op->nnparts && p->kind == P_SUBST && p->idx < nvals) {
             const struct evtx_val *v = &vals[p->idx];
             if (v->type != EVTX_T_NULL && v->type != EVTX_T_BINXML && !(v->type & EVTX_T_ARRAY)) {
-                const char *val;
-                uint32_t vl;
-                uint8_t vt;
-                rc = render_val(x, v, &val, &vl, &vt);
-                if (!rc) {
-                    charge(x, vl / 64);
-                    rc = add_field(s, name, nl, val, vl, vt);
-                }
-                if (rc)
+                if ((rc = add_rendered(x, s, name, nl, v)))
                     return rc;
                 continue;
             }
@@ -923,14 +929,7 @@ static int exec_ops(struct evtx_chunk_ctx *x, const struct evtx_tpl *t, const st
                     return ac.rc ? ac.rc : -1;
                 rc = cnt == 0 ? add_field(s, name, nl, "", 0, EVTX_V_NULL) : 0;
             } else {
-                const char *val;
-                uint32_t vl;
-                uint8_t vt;
-                rc = render_val(x, v, &val, &vl, &vt);
-                if (!rc) {
-                    charge(x, vl / 64);
-                    rc = add_field(s, name, nl, val, vl, vt);
-                }
+                rc = add_rendered(x, s, name, nl, v);
             }
         } else {
             const char *val;

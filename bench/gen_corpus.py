@@ -139,7 +139,7 @@ def main():
     for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "benign", "*.jsonl*"))):
         benign += load_events(f)
     if not attack:
-        attack = [e for f in sorted(glob.glob(os.path.join(ROOT, "tests", "scenario", "attack", "*.jsonl*")))
+        attack = [e for f in sorted(glob.glob(os.path.join(ROOT, "demo", "*.jsonl*")))
                   for e in load_events(f)]
     if not benign:
         sys.exit("gen_corpus: no templates found")

@@ -109,6 +109,12 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
+/* What each single-byte escape (\" \\ \/ \b \f \n \r \t) stands for; 0: none
+ * (\u, or a bad escape). */
+static const char single_escape[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
 /* The closing quote of the string that starts at start, as the escapes
  * leave it (a backslash and the byte after it are skipped), or NULL. */
 static const char *string_end(const char *start, const char *end)
@@ -141,28 +147,30 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
     }
     char *out = w->dec;
     size_t n = (size_t)(p - start);
-    memcpy(out, start, n);
+#ifdef __SSE2__
+    /* the run before the first backslash is mostly short ("C:", "CORP"):
+     * one store of sixteen bytes when the record has them (out has room) */
+    if (n <= 16 && end - start >= 16)
+        _mm_storeu_si128((__m128i *)(void *)out, _mm_loadu_si128((const __m128i *)(const void *)start));
+    else
+#endif
+        memcpy(out, start, n);
     const char *bad = NULL, *why = NULL;
     for (;;) {
         if (p >= end)
             break; /* no closing quote (string_end decides below) */
         if (*p == '"')
             goto done;
-        /* a backslash, and the byte it escapes */
+        /* a backslash, and the byte it escapes: most are one of the
+         * single-byte escapes (the backslashes of Windows paths), looked up */
         if (end - p < 2)
             break;
         p++;
         char c = *p++;
-        switch (c) {
-        case '"': out[n++] = '"'; break;
-        case '\\': out[n++] = '\\'; break;
-        case '/': out[n++] = '/'; break;
-        case 'b': out[n++] = '\b'; break;
-        case 'f': out[n++] = '\f'; break;
-        case 'n': out[n++] = '\n'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 't': out[n++] = '\t'; break;
-        case 'u': {
+        char single = single_escape[(unsigned char)c];
+        if (single) {
+            out[n++] = single;
+        } else if (c == 'u') {
             /* a quote among the four makes one of them no hex digit */
             int h0 = -1, h1 = -1, h2 = -1, h3 = -1;
             if (end - p >= 4) {
@@ -190,12 +198,9 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
             if (cp >= 0xD800 && cp <= 0xDFFF)
                 cp = 0xFFFD; /* a lone surrogate */
             n += utf8_encode(cp, out + n);
-            break;
-        }
-        default:
+        } else {
             bad = p - 1;
             why = "bad escape in string";
-            break;
         }
         if (bad)
             break;

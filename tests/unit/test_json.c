@@ -8,8 +8,11 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "event/mapping.h"
+#include "readers/json_int.h"
 #include "readers/reader.h"
 #include "util/buf.h"
+#include "util/text.h"
 
 /* Matches any process-creation event whose CommandLine contains "marker". */
 static const char *const marker_rule = PROC_RULE("  sel:\n    CommandLine|contains: 'marker'\n  condition: sel\n");
@@ -948,6 +951,266 @@ static void test_records_per_file(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* ------------------------------------------------ the parser's fast paths, against slow ones */
+
+/* A worker as json.c makes one, over an empty mapping, with a sink that
+ * keeps the record's last value and its error. */
+struct direct {
+    struct json_worker w;
+    struct mapping map;
+    struct unit u;
+    struct event_sink sink;
+    char scratch[8192];
+    size_t used;
+    char val[4096];
+    size_t val_len;
+    char why[160];
+};
+
+static void d_begin(void *ctx, uint64_t record, uint64_t line, uint64_t offset)
+{
+    struct direct *d = ctx;
+    (void)record, (void)line, (void)offset;
+    d->used = 0;
+    d->val_len = SIZE_MAX;
+    d->why[0] = 0;
+}
+
+static char *d_scratch(void *ctx, size_t n)
+{
+    struct direct *d = ctx;
+    assert_true(d->used + n <= sizeof(d->scratch));
+    d->used += n;
+    return d->scratch + d->used - n;
+}
+
+static uint32_t d_field_id(void *ctx, const char *name, size_t len)
+{
+    (void)ctx, (void)name, (void)len;
+    return 0;
+}
+
+static bool d_field(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
+                    uint8_t type)
+{
+    struct direct *d = ctx;
+    (void)name, (void)name_len, (void)id, (void)type;
+    assert_true(val_len < sizeof(d->val));
+    memcpy(d->val, val, val_len);
+    d->val_len = val_len;
+    return true;
+}
+
+static void d_end(void *ctx)
+{
+    (void)ctx;
+}
+
+static void d_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
+{
+    struct direct *d = ctx;
+    (void)line, (void)offset, (void)has_offset, (void)warning;
+    snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+static struct direct *direct_new(void)
+{
+    struct direct *d = calloc(1, sizeof(*d));
+    assert_non_null(d);
+    d->sink = (struct event_sink){.ctx = d,
+                                  .begin = d_begin,
+                                  .scratch = d_scratch,
+                                  .field_id = d_field_id,
+                                  .field = d_field,
+                                  .end = d_end,
+                                  .bad = d_bad,
+                                  .map = &d->map};
+    d->w.map = &d->map;
+    d->w.table_cap = 1024;
+    d->w.table = calloc(d->w.table_cap, sizeof(*d->w.table));
+    arena_init(&d->w.mem, 65536);
+    d->w.root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
+    d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
+    d->w.serials = 2;
+    d->w.sink = &d->sink;
+    d->w.field = d_field;
+    d->w.ctx = d;
+    d->w.u = &d->u;
+    d->u.mode = JM_LINES;
+    return d;
+}
+
+static void direct_free(struct direct *d)
+{
+    free(d->w.table);
+    free(d->w.dec);
+    arena_free(&d->w.mem);
+    free(d);
+}
+
+/* Parses the record text (exactly its bytes in a block of their own, so
+ * that a load past the record is an error under AddressSanitizer). */
+static bool direct_parse(struct direct *d, const char *text, size_t n)
+{
+    char *copy = malloc(n + 1);
+    assert_non_null(copy);
+    memcpy(copy, text, n);
+    copy[n] = 0;
+    d->u.data = copy;
+    d->u.len = n;
+    const char *q = json_parse_record(&d->w, copy, copy + n, 1, 1);
+    free(copy);
+    d->u.data = NULL;
+    return q != NULL;
+}
+
+/* The key guess (two masked words, then the words between) against a plain
+ * comparison of the quoted key: every key length to 60, the input exact,
+ * with any one byte changed, and cut short at every length. */
+static void test_key_guess_fast_path(void **state)
+{
+    (void)state;
+    struct direct *d = direct_new();
+    for (uint32_t klen = 1; klen <= 60; klen++) {
+        char key[64];
+        for (uint32_t i = 0; i < klen; i++)
+            key[i] = (char)('A' + (i * 7 + klen) % 26);
+        struct jnode tmp;
+        const struct jnode *g = json_child_of(&d->w, &d->w.root, key, klen, &tmp);
+        assert_non_null(g);
+        assert_true(g->serial != 0);
+        size_t qlen = klen + 3;
+        char in[96];
+        memset(in, 'x', sizeof(in));
+        in[0] = '"';
+        memcpy(in + 1, key, klen);
+        in[klen + 1] = '"';
+        in[klen + 2] = ':';
+        for (size_t cut = 0; cut <= qlen + 8; cut++) {
+            char *exact = malloc(cut ? cut : 1); /* the input ends exactly at cut */
+            assert_non_null(exact);
+            memcpy(exact, in, cut);
+            bool slow = cut >= g->need && memcmp(exact, g->qkey, qlen) == 0;
+            assert_true(json_guess_holds(g, exact, exact + cut) == slow);
+            assert_int_equal(slow, cut >= (qlen < 8 ? 8 : qlen));
+            free(exact);
+        }
+        for (size_t at = 0; at < qlen; at++) {
+            char changed[96];
+            memcpy(changed, in, sizeof(in));
+            changed[at] ^= 0x20;
+            assert_false(json_guess_holds(g, changed, changed + sizeof(changed)));
+        }
+    }
+    direct_free(d);
+}
+
+/* JSON string decoding, the slow way: a byte at a time. */
+static int slow_hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static size_t slow_decode(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            out[o++] = s[i];
+            continue;
+        }
+        char c = s[++i];
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        const char *k = strchr(from, c);
+        if (c && k) {
+            out[o++] = to[k - from];
+            continue;
+        }
+        assert_int_equal(c, 'u'); /* the generator writes no others */
+        uint32_t cp = 0;
+        for (int j = 1; j <= 4; j++)
+            cp = cp << 4 | (uint32_t)slow_hex(s[i + j]);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < n && s[i + 1] == '\\' && s[i + 2] == 'u') {
+            uint32_t lo = 0;
+            for (int j = 3; j <= 6; j++)
+                lo = lo << 4 | (uint32_t)slow_hex(s[i + j]);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            }
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            cp = 0xFFFD;
+        o += utf8_encode(cp, out + o);
+    }
+    return o;
+}
+
+/* Escaped strings decoded by the parser (a single-escape table, sixteen
+ * bytes at a time between escapes, the run before the first in one store)
+ * against the slow decoder: random mixes of runs and escapes, the string
+ * first or last in its record (so near the record's end or not), and bad
+ * escapes reported as before. */
+static void test_escaped_strings_fast_path(void **state)
+{
+    (void)state;
+    static const char *const escapes[] = {
+        "\\\\",    "\\\"",           "\\/",     "\\b",     "\\f",    "\\n", "\\r", "\\t", "\\u00e9",
+        "\\u0041", "\\ud83d\\ude00", "\\ud800", "\\udc00", "\\uFFFF"};
+    struct direct *d = direct_new();
+    uint64_t r = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 4000; round++) {
+        char body[1024];
+        size_t n = 0;
+        int parts = 1 + round % 9;
+        for (int k = 0; k < parts; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            size_t run = (size_t)(r % 40) * (k % 2);
+            for (size_t i = 0; i < run; i++)
+                body[n++] = (char)('a' + (r >> (i % 48)) % 26);
+            const char *e = escapes[(r >> 20) % (sizeof(escapes) / sizeof(escapes[0]))];
+            memcpy(body + n, e, strlen(e));
+            n += strlen(e);
+        }
+        char want[1024];
+        size_t want_len = slow_decode(body, n, want);
+        char rec[1200];
+        int len = round % 2 ? snprintf(rec, sizeof(rec), "{\"k\":\"%.*s\"}", (int)n, body)
+                            : snprintf(rec, sizeof(rec), "{\"k\":\"%.*s\",\"Other\":\"value\",\"n\":1}", (int)n, body);
+        bool ok = direct_parse(d, rec, (size_t)len);
+        if (!ok)
+            fprintf(stderr, "  -- %s: %s\n", rec, d->why);
+        assert_true(ok);
+        if (round % 2 == 0) { /* the value read last was another's: read k alone */
+            len = snprintf(rec, sizeof(rec), "{\"k\":\"%.*s\"}", (int)n, body);
+            assert_true(direct_parse(d, rec, (size_t)len));
+        }
+        assert_int_equal(d->val_len, want_len);
+        assert_memory_equal(d->val, want, want_len);
+    }
+    static const struct {
+        const char *rec, *why;
+    } bad[] = {
+        {"{\"k\":\"C:\\x\"}", "malformed JSON, record skipped: bad escape in string"},
+        {"{\"k\":\"C:\\\\Windows\\q and more than sixteen bytes\"}",
+         "malformed JSON, record skipped: bad escape in string"},
+        {"{\"k\":\"a\\u12\"}", "malformed JSON, record skipped: bad \\u escape"},
+        {"{\"k\":\"a\\uZZZZ\"}", "malformed JSON, record skipped: bad \\u escape"},
+        {"{\"k\":\"a\\x", "malformed JSON, record skipped: unterminated string"},
+        {"{\"k\":\"a\\\\", "malformed JSON, record skipped: unterminated string"},
+        {"{\"k\":\"a\\", "malformed JSON, record skipped: unterminated string"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(direct_parse(d, bad[i].rec, strlen(bad[i].rec)));
+        assert_string_equal(d->why, bad[i].why);
+    }
+    direct_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -964,6 +1227,8 @@ int main(void)
         cmocka_unit_test(test_nxlog_shape),
         cmocka_unit_test(test_fluentbit_shape),
         cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_key_guess_fast_path),
+        cmocka_unit_test(test_escaped_strings_fast_path),
         cmocka_unit_test(test_values_of_every_type),
         cmocka_unit_test(test_malformed_records),
         cmocka_unit_test(test_several_records_on_a_line),

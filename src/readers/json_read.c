@@ -30,6 +30,13 @@
 
 #include "readers/json_int.h"
 
+/* A JSON-lines range: small enough that the worker's buffer, read into
+ * and then parsed, stays in the core's own cache, and that the pool's
+ * buffers touch little fresh memory (each is first written by the read) */
+#ifndef JSON_RANGE_BYTES
+#define JSON_RANGE_BYTES (256u << 10)
+#endif
+
 struct json_state {
     enum json_mode mode;
     bool array_open; /* inside a top-level [ ... ] */
@@ -275,14 +282,16 @@ bool json_range_load(struct unit *u, size_t *at, size_t *range_end, bool *long_l
         return true;
     }
     /* The last line that starts in the range runs past it: read on to its
-     * end, up to the record cap. */
+     * end, up to the record cap, from a block the size of a few events (the
+     * next range reads what this one reads past the line again) doubling
+     * for long lines. */
     const char *nl = memrchr(u->data + *at, '\n', *range_end - *at);
     size_t start = nl ? (size_t)(nl - u->data) + 1 : (u->range_begin == 0 || u->data[0] == '\n' ? *at : SIZE_MAX);
     if (start == SIZE_MAX) {
         u->data[u->len] = 0; /* no line starts in this range: it lies inside one */
         return true;
     }
-    for (size_t block = 65536;; block *= 2) {
+    for (size_t block = 8192;; block *= 2) {
         if (u->len - start > RECORD_MAX_BYTES) {
             u->len = start;
             *long_line = true;
@@ -324,7 +333,7 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
         u->mode = JM_RANGE;
         u->lines_relative = true;
         u->range_begin = s->offset;
-        u->range_len = s->size - s->offset < UNIT_BYTES ? s->size - s->offset : UNIT_BYTES;
+        u->range_len = s->size - s->offset < JSON_RANGE_BYTES ? s->size - s->offset : JSON_RANGE_BYTES;
         s->offset += u->range_len;
         input_handed_out(in, s->offset);
         return 1;

@@ -31,7 +31,7 @@ static struct strmap_slot *find(const struct strmap *m, const char *key, size_t 
         struct strmap_slot *s = &m->slots[i];
         if (!s->key)
             return s;
-        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->hash == h && s->len == len && bytes_equal(s->key, key, len))
             return s;
     }
 }

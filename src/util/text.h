@@ -55,6 +55,39 @@ static inline size_t utf8_cut(const char *s, size_t n)
 size_t utf8_encode(uint32_t cp, char *out);
 
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* memcmp(a, b, n) == 0 for the short keys of hash tables (hosts, GUIDs,
+ * names), inline: a table's hit is one compare, and the call to memcmp
+ * cost more than it. Words that may overlap, none past either side. */
+static inline bool bytes_equal(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    uint64_t u, v;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&u, x + i, 8);
+            memcpy(&v, y + i, 8);
+            if (u != v)
+                return false;
+        }
+        memcpy(&u, x + n - 8, 8);
+        memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        uint32_t s, t, s2, t2;
+        memcpy(&s, x, 4);
+        memcpy(&t, y, 4);
+        memcpy(&s2, x + n - 4, 4);
+        memcpy(&t2, y + n - 4, 4);
+        return s == t && s2 == t2;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return false;
+    return true;
+}
+
 static inline uint64_t hash_mix(uint64_t h)
 {
     h ^= h >> 33;

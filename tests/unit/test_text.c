@@ -771,6 +771,31 @@ static void test_hash_bytes_tail(void **state)
     }
 }
 
+/* bytes_equal against memcmp: every length to 40, equal, and one byte
+ * different at every position, in blocks of exactly the bytes compared. */
+static void test_bytes_equal(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 40; n++) {
+        unsigned char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+        assert_non_null(a);
+        assert_non_null(b);
+        for (size_t i = 0; i < n; i++)
+            a[i] = b[i] = (unsigned char)(i * 37 + n);
+        assert_true(bytes_equal(a, b, n));
+        for (size_t at = 0; at < n; at++) {
+            for (unsigned bit = 0; bit < 8; bit += 7) {
+                b[at] ^= (unsigned char)(1u << bit);
+                assert_int_equal(bytes_equal(a, b, n), memcmp(a, b, n) == 0);
+                assert_false(bytes_equal(a, b, n));
+                b[at] ^= (unsigned char)(1u << bit);
+            }
+        }
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_fold_long_values),
         cmocka_unit_test(test_find_bytes),
         cmocka_unit_test(test_hash_bytes_tail),
+        cmocka_unit_test(test_bytes_equal),
         cmocka_unit_test(test_utf8_valid_prefix),
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_parse_int64),

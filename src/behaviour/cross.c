@@ -51,6 +51,8 @@ struct xlogon {
     uint64_t seq;
 };
 
+#define CROSS_ALERT_STRS 7 /* host, account, logon, rule id and title, image, parent */
+
 struct xalert {
     uint64_t id, proc;
     const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
@@ -91,6 +93,7 @@ struct cross {
     struct strmap strs;
     const char **strs_at;
     size_t nstrs, strs_cap;
+    const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
@@ -321,22 +324,25 @@ void cross_logon(struct cross *c, const struct cross_logon *f)
     c->st.logons++;
 }
 
-/* The kept copy of s (offline). */
-static const char *intern(struct cross *c, const char *s)
+/* The kept copy of s (offline); slot: which of the alert's strings. */
+static const char *intern(struct cross *c, int slot, const char *s)
 {
+    const char *last = c->last_kept[slot];
+    if (last && strcmp(last, s) == 0)
+        return last;
     size_t n = strlen(s);
     uint32_t id = strmap_put(&c->strs, s, n, (uint32_t)c->nstrs);
     if (id == c->nstrs) {
         XGROW(c->strs_at, c->strs_cap, c->nstrs + 1);
         c->strs_at[c->nstrs++] = strmap_key(&c->strs, s, n);
     }
-    return c->strs_at[id];
+    return c->last_kept[slot] = c->strs_at[id];
 }
 
 /* The same for a string that may be absent or empty (NULL then, as put_opt). */
-static const char *intern_opt(struct cross *c, const char *s)
+static const char *intern_opt(struct cross *c, int slot, const char *s)
 {
-    return s && *s ? intern(c, s) : NULL;
+    return s && *s ? intern(c, slot, s) : NULL;
 }
 
 /* Room for one more alert. Offline, the most room_for lets in, at once:
@@ -380,13 +386,13 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
-        x.host = intern(c, a->host);
-        x.account = intern_opt(c, a->account);
-        x.logon = intern_opt(c, a->logon_id);
-        x.rule_id = intern_opt(c, a->rule_id);
-        x.rule_title = intern(c, title);
-        x.image = intern_opt(c, a->image);
-        x.parent = intern_opt(c, a->parent_image);
+        x.host = intern(c, 0, a->host);
+        x.account = intern_opt(c, 1, a->account);
+        x.logon = intern_opt(c, 2, a->logon_id);
+        x.rule_id = intern_opt(c, 3, a->rule_id);
+        x.rule_title = intern(c, 4, title);
+        x.image = intern_opt(c, 5, a->image);
+        x.parent = intern_opt(c, 6, a->parent_image);
     } else {
         /* its strings in one block, the host first: one allocation rather
          * than seven, freed as one (alert_free) */

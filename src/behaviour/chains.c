@@ -81,6 +81,7 @@ struct rule_info {
     char *id, *title;
     enum stoat_level level;
     uint32_t tactic_mask;
+    uint64_t tie_hash; /* of the title, seeded with the level: its part of a record's tie */
 };
 
 struct rule_count {
@@ -124,6 +125,7 @@ struct chains {
     size_t nrules, rules_cap;
     struct pend *pending;
     size_t npending, pending_cap, max_pending;
+    bool pending_mapped; /* pending is xcalloc_big's, max_pending long */
     uint64_t seq;
     int64_t last_time; /* the last known time in input order */
     int64_t fed_upto;  /* records up to this time have been chained (INT64_MIN: none) */
@@ -132,6 +134,7 @@ struct chains {
      * hours behind another's (a fleet worker reads many) has its own time. */
     struct host_clock {
         int64_t clock, soon;
+        uint64_t tie_hash; /* of the host's name: its part of a record's tie */
         /* where the host's open chains are in open[], ascending: joining and
          * closing visit them in the order a scan of all open chains would
          * (so the same chain is chosen), without that scan per record */
@@ -194,7 +197,10 @@ void chains_destroy(struct chains *c)
         chain_free(&c->done[i]);
     free(c->open);
     free(c->done);
-    free(c->pending);
+    if (c->pending_mapped)
+        xfree_big(c->pending, c->pending_cap, sizeof(*c->pending));
+    else
+        free(c->pending);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
@@ -223,7 +229,8 @@ uint32_t chains_host(struct chains *c, const char *name)
     if (id == c->nhosts) {
         XGROW(c->hosts, c->hosts_cap, c->nhosts + 1);
         XGROW(c->hc, c->hc_cap, c->nhosts + 1);
-        c->hc[c->nhosts] = (struct host_clock){.clock = INT64_MIN, .soon = INT64_MAX};
+        c->hc[c->nhosts] =
+            (struct host_clock){.clock = INT64_MIN, .soon = INT64_MAX, .tie_hash = hash_bytes(name, strlen(name), 1)};
         c->hosts[c->nhosts++] = xstrdup(name);
     }
     return id;
@@ -261,6 +268,8 @@ uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
                                                .title = xstrdup(m->title ? m->title : "?"),
                                                .level = m->level,
                                                .tactic_mask = mask};
+    const char *title = c->rules[id].title;
+    c->rules[id].tie_hash = hash_bytes(title, strlen(title), m->level);
     return id;
 }
 
@@ -669,14 +678,27 @@ static void release(struct chains *c, int64_t upto)
     c->npending -= n;
 }
 
+/* Room for one more kept record: offline, the most the cap keeps, at once
+ * (a mapping touched only as it fills), where growing by doubling copied
+ * the records to fresh pages again and again (an attack's every event
+ * alerts, and fresh pages are dear). */
+static void pending_room(struct chains *c)
+{
+    if (!c->pending_cap && !c->o.live && c->max_pending * sizeof(*c->pending) <= ((size_t)1 << 30)) {
+        c->pending = xcalloc_big(c->max_pending, sizeof(*c->pending));
+        c->pending_cap = c->max_pending;
+        c->pending_mapped = true;
+    }
+    /* chains_add releases them all at the cap: a mapping never grows */
+    if (!c->pending_mapped)
+        XGROW(c->pending, c->pending_cap, c->npending + 1);
+}
+
 void chains_add(struct chains *c, const struct chain_alert *a)
 {
     struct pend p = {.a = *a, .seq = ++c->seq};
     /* ids of hosts and rules follow input order: their names decide ties */
-    const struct rule_info *ri = &c->rules[a->rule];
-    const char *host = c->hosts[a->host];
-    p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ hash_bytes(host, strlen(host), 1) ^
-            hash_bytes(ri->title, strlen(ri->title), ri->level);
+    p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ c->hc[a->host].tie_hash ^ c->rules[a->rule].tie_hash;
     if (a->time_ns != INT64_MIN)
         c->last_time = a->time_ns;
     p.when = a->time_ns != INT64_MIN ? a->time_ns : c->last_time;
@@ -692,7 +714,7 @@ void chains_add(struct chains *c, const struct chain_alert *a)
         release(c, INT64_MAX);
         report_done(c);
     }
-    XGROW(c->pending, c->pending_cap, c->npending + 1);
+    pending_room(c);
     c->pending[c->npending++] = p;
 }
 
@@ -752,9 +774,19 @@ void chains_finish_prepare(struct chains *c)
     release(c, INT64_MAX);
     /* every chain closes: all at once rather than one by one (report_done
      * sorts them by a total order, so the order they go in is no matter) */
-    XGROW(c->done, c->done_cap, c->ndone + c->nopen);
-    if (c->nopen)
-        memcpy(c->done + c->ndone, c->open, c->nopen * sizeof(*c->open));
+    if (!c->ndone) {
+        /* none closed before: the open ones are the closed ones, uncopied */
+        struct chain *t = c->done;
+        size_t tcap = c->done_cap;
+        c->done = c->open;
+        c->done_cap = c->open_cap;
+        c->open = t;
+        c->open_cap = tcap;
+    } else {
+        XGROW(c->done, c->done_cap, c->ndone + c->nopen);
+        if (c->nopen)
+            memcpy(c->done + c->ndone, c->open, c->nopen * sizeof(*c->open));
+    }
     c->ndone += c->nopen;
     c->st.chains += c->nopen;
     c->nopen = 0;

@@ -51,9 +51,11 @@ struct xlogon {
     uint64_t seq;
 };
 
+#define CROSS_ALERT_STRS 7 /* host, account, logon, rule id and title, image, parent */
+
 struct xalert {
     uint64_t id, proc;
-    char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
+    const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
     int64_t t;
     enum stoat_level level;
     uint32_t tactics;
@@ -83,6 +85,15 @@ struct cross {
     size_t nlogons, lcap;
     struct xalert *alerts;
     size_t nalerts, acap;
+    bool alerts_mapped; /* alerts is xcalloc_big's, acap long, never grown */
+    /* Offline, the alerts' strings, each kept once (an attack's alerts
+     * repeat a few hosts, users, images and rules): the map's arena holds
+     * them, strs[value] is the copy. Live, each alert's are its own block,
+     * freed as time passes. */
+    struct strmap strs;
+    const char **strs_at;
+    size_t nstrs, strs_cap;
+    const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
@@ -206,6 +217,7 @@ struct cross *cross_create(const struct cross_opts *o, const struct cross_out *o
     strmap_init(&c->shorts);
     strmap_init(&c->addrs);
     strmap_init(&c->emitted);
+    strmap_init(&c->strs);
     c->graph = lateral_create(0);
     c->done_upto = INT64_MIN;
     return c;
@@ -221,9 +233,10 @@ static void logon_free(struct xlogon *l)
     free(l->dst_logon);
 }
 
-static void alert_free(struct xalert *a)
+static void alert_free(const struct cross *c, struct xalert *a)
 {
-    free(a->host); /* the block holding all its strings (cross_alert) */
+    if (c->o.live)
+        free((char *)a->host); /* the block holding all its strings (cross_alert) */
 }
 
 void cross_destroy(struct cross *c)
@@ -233,9 +246,14 @@ void cross_destroy(struct cross *c)
     for (size_t i = 0; i < c->nlogons; i++)
         logon_free(&c->logons[i]);
     for (size_t i = 0; i < c->nalerts; i++)
-        alert_free(&c->alerts[i]);
+        alert_free(c, &c->alerts[i]);
     free(c->logons);
-    free(c->alerts);
+    if (c->alerts_mapped)
+        xfree_big(c->alerts, c->acap, sizeof(*c->alerts));
+    else
+        free(c->alerts);
+    free(c->strs_at);
+    strmap_free(&c->strs);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->host_names[i]);
     free(c->host_names);
@@ -306,6 +324,55 @@ void cross_logon(struct cross *c, const struct cross_logon *f)
     c->st.logons++;
 }
 
+/* The kept copy of s (offline); slot: which of the alert's strings. */
+static const char *intern(struct cross *c, int slot, const char *s)
+{
+    const char *last = c->last_kept[slot];
+    if (last && strcmp(last, s) == 0)
+        return last;
+    size_t n = strlen(s);
+    uint32_t id = strmap_put(&c->strs, s, n, (uint32_t)c->nstrs);
+    if (id == c->nstrs) {
+        XGROW(c->strs_at, c->strs_cap, c->nstrs + 1);
+        c->strs_at[c->nstrs++] = strmap_key(&c->strs, s, n);
+    }
+    return c->last_kept[slot] = c->strs_at[id];
+}
+
+/* The same for a string that may be absent or empty (NULL then, as put_opt). */
+static const char *intern_opt(struct cross *c, int slot, const char *s)
+{
+    return s && *s ? intern(c, slot, s) : NULL;
+}
+
+/* Room for one more alert. Offline, the most room_for lets in, at once:
+ * a mapping touched only as it fills, where growing by doubling copied
+ * the alerts to fresh pages again and again (an attack's every event
+ * alerts, and fresh pages are dear). */
+static void alerts_room(struct cross *c)
+{
+    if (!c->acap && !c->o.live) {
+        size_t most = c->o.max_bytes / sizeof(struct xalert);
+        if (most > c->o.max_facts)
+            most = c->o.max_facts;
+        if (most * sizeof(struct xalert) <= ((size_t)1 << 30)) {
+            c->alerts = xcalloc_big(most + 1, sizeof(*c->alerts));
+            c->acap = most + 1;
+            c->alerts_mapped = true;
+        }
+    }
+    if (c->nalerts + 1 > c->acap && c->alerts_mapped) {
+        /* not reached: room_for caps the count below acap */
+        struct xalert *p = xmalloc(2 * c->acap * sizeof(*p));
+        memcpy(p, c->alerts, c->nalerts * sizeof(*p));
+        xfree_big(c->alerts, c->acap, sizeof(*c->alerts));
+        c->alerts = p;
+        c->acap *= 2;
+        c->alerts_mapped = false;
+    }
+    XGROW(c->alerts, c->acap, c->nalerts + 1);
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
@@ -315,22 +382,30 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     if (!room_for(c, need, c->nalerts))
         return;
     note_host(c, a->host);
-    XGROW(c->alerts, c->acap, c->nalerts + 1);
-    /* its strings in one block, the host first (every attack event alerts:
-     * one allocation rather than seven) */
-    char *block = xmalloc(need - sizeof(struct xalert) + 2), *at = block;
-    c->alerts[c->nalerts++] = (struct xalert){.id = a->id,
-                                              .proc = a->proc,
-                                              .host = put_str(&at, a->host),
-                                              .account = put_opt(&at, a->account),
-                                              .logon = put_opt(&at, a->logon_id),
-                                              .rule_id = put_opt(&at, a->rule_id),
-                                              .rule_title = put_str(&at, a->rule_title ? a->rule_title : "?"),
-                                              .image = put_opt(&at, a->image),
-                                              .parent = put_opt(&at, a->parent_image),
-                                              .t = a->time_ns,
-                                              .level = a->level,
-                                              .tactics = a->tactics};
+    alerts_room(c);
+    struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    const char *title = a->rule_title ? a->rule_title : "?";
+    if (!c->o.live) {
+        x.host = intern(c, 0, a->host);
+        x.account = intern_opt(c, 1, a->account);
+        x.logon = intern_opt(c, 2, a->logon_id);
+        x.rule_id = intern_opt(c, 3, a->rule_id);
+        x.rule_title = intern(c, 4, title);
+        x.image = intern_opt(c, 5, a->image);
+        x.parent = intern_opt(c, 6, a->parent_image);
+    } else {
+        /* its strings in one block, the host first: one allocation rather
+         * than seven, freed as one (alert_free) */
+        char *block = xmalloc(need - sizeof(struct xalert) + 2), *at = block;
+        x.host = put_str(&at, a->host);
+        x.account = put_opt(&at, a->account);
+        x.logon = put_opt(&at, a->logon_id);
+        x.rule_id = put_opt(&at, a->rule_id);
+        x.rule_title = put_str(&at, title);
+        x.image = put_opt(&at, a->image);
+        x.parent = put_opt(&at, a->parent_image);
+    }
+    c->alerts[c->nalerts++] = x;
     c->st.alerts++;
 }
 
@@ -1021,7 +1096,7 @@ static void forget_before(struct cross *c, int64_t t)
     n = 0;
     for (size_t i = 0; i < c->nalerts; i++)
         if (c->alerts[i].t < t)
-            alert_free(&c->alerts[i]);
+            alert_free(c, &c->alerts[i]);
         else {
             const struct xalert *a = &c->alerts[i];
             c->bytes += sizeof(*a) + slen(a->host) + slen(a->account) + slen(a->logon) + slen(a->rule_id) +

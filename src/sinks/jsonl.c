@@ -32,7 +32,7 @@ struct jsonl {
     struct rule_json *rules;
     size_t nrules, rules_cap;
     uint64_t rules_of;      /* the ruleset part of their serials */
-    struct buf head, event; /* its time and host, and what follows its rule */
+    struct buf head, event; /* its time and host, and what follows its rule to the line's end */
     uint64_t event_serial;
     /* The start of the source object ("file" and "format"), as written for
      * the last alert: a file's events all begin it alike. */
@@ -55,6 +55,22 @@ static stoat_err emit(struct jsonl *j, const char *host)
     if (j->line)
         return j->line(j->line_ctx, host, j->b.p, j->b.len);
     return fwrite(j->b.p, 1, j->b.len, j->out) == j->b.len ? STOAT_OK : STOAT_ERR_IO;
+}
+
+/* The line that is j->b and then tail: to a file as two pieces, so that
+ * the tail (an event's part of its alerts, most of a line) is copied only
+ * into the file's buffer, not into j->b first. */
+static stoat_err emit_with(struct jsonl *j, const char *host, const struct buf *tail)
+{
+    if (j->line) {
+        buf_put(&j->b, tail->p, tail->len);
+        return emit(j, host);
+    }
+    flockfile(j->out); /* the two pieces together, as one fwrite would be */
+    bool ok = fwrite_unlocked(j->b.p, 1, j->b.len, j->out) == j->b.len &&
+              fwrite_unlocked(tail->p, 1, tail->len, j->out) == tail->len;
+    funlockfile(j->out);
+    return ok ? STOAT_OK : STOAT_ERR_IO;
 }
 
 /* A number in decimal: what printf would write, without its cost (an
@@ -80,7 +96,7 @@ static void json_opt_str(struct buf *b, const char *key, const char *v)
         buf_puts(b, "null");
 }
 
-static void json_source(struct jsonl *j, const struct stoat_alert *a);
+static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
 static void json_time(struct buf *b, const char *key, int64_t ns);
 
@@ -130,7 +146,7 @@ static void fields_json(struct buf *b, const struct stoat_alert *a)
 }
 
 static void json_rule(struct jsonl *j, const struct stoat_alert *a);
-static void json_alert_event(struct jsonl *j, const struct stoat_alert *a, bool keep);
+static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
@@ -155,12 +171,17 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         }
     }
     json_rule(j, a);
-    if (known)
-        buf_put(b, j->event.p, j->event.len);
-    else
-        json_alert_event(j, a, keep);
-    buf_puts(b, "}\n");
-    return emit(j, a->host);
+    if (!keep) {
+        json_alert_event(j, b, a);
+        return emit(j, a->host);
+    }
+    /* the event's part, the line's end included, kept for its next alerts */
+    if (!known) {
+        buf_clear(&j->event);
+        json_alert_event(j, &j->event, a);
+        j->event_serial = a->event_serial;
+    }
+    return emit_with(j, a->host, &j->event);
 }
 
 /* The alert's level and rule, as written for the rule's last alert when
@@ -223,14 +244,12 @@ static void json_rule(struct jsonl *j, const struct stoat_alert *a)
     memcpy(rj->p, b->p + at, rj->len);
 }
 
-/* The alert's event: source, correlation, logon, ancestry, fields; kept
- * for the event's next alerts when keep. */
-static void json_alert_event(struct jsonl *j, const struct stoat_alert *a, bool keep)
+/* The alert's event, to b: source, correlation, logon, ancestry, fields,
+ * and the line's end. */
+static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_alert *a)
 {
-    struct buf *b = &j->b;
-    size_t at = b->len;
     if (a->pos.file)
-        json_source(j, a);
+        json_source(j, b, a);
     else
         buf_puts(b, "\"source\":null");
     if (a->corr)
@@ -259,11 +278,7 @@ static void json_alert_event(struct jsonl *j, const struct stoat_alert *a, bool 
     }
     buf_puts(b, ",\"event\":");
     fields_json(b, a);
-    if (!keep)
-        return;
-    buf_clear(&j->event);
-    buf_put(&j->event, b->p + at, b->len - at);
-    j->event_serial = a->event_serial;
+    buf_puts(b, "}\n");
 }
 
 static void json_time(struct buf *b, const char *key, int64_t ns)
@@ -403,9 +418,8 @@ static bool same_str(const char *x, const char *y)
     return x && y ? strcmp(x, y) == 0 : x == y;
 }
 
-static void json_source(struct jsonl *j, const struct stoat_alert *a)
+static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert *a)
 {
-    struct buf *b = &j->b;
     if (j->source_file && strcmp(j->source_file, a->pos.file) == 0 && same_str(j->source_format, a->pos.format)) {
         buf_put(b, j->source.p, j->source.len);
     } else {
@@ -460,7 +474,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
         json_opt_str(b, "timestamp", time_rfc3339(a->timestamp, a->time_ns, t));
     json_opt_str(b, "host", a->host);
     buf_putc(b, ',');
-    json_source(j, a);
+    json_source(j, b, a);
     buf_puts(b, ",\"event\":");
     fields_json(b, a);
     buf_puts(b, "}\n");

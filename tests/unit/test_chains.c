@@ -491,6 +491,49 @@ static void test_finish_in_two_steps(void **state)
     world_free(&w);
 }
 
+/* Ties between chains starting at the same time go by what the records
+ * say (host and rule names, kept hashed per host and rule), not by the
+ * ids the names got in input order nor by the order records came in. */
+static void ties_run(bool reversed, char *sig, size_t n)
+{
+    struct rec got = {0};
+    struct chains_opts o = {.gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    static const char *const hosts[4] = {"ws1", "ws2", "srv", "dc"};
+    static const char *const names[3] = {"disc-a", "disc-b", "disc-c"};
+    uint32_t h[4], r[3];
+    for (int k = 0; k < 4; k++)
+        h[reversed ? 3 - k : k] = chains_host(c, hosts[reversed ? 3 - k : k]);
+    for (int k = 0; k < 3; k++) {
+        int i = reversed ? 2 - k : k;
+        struct stoat_rule_meta m = rule(names[i], disc_tags, 1, STOAT_LEVEL_LOW);
+        r[i] = chains_rule(c, &m);
+    }
+    for (int k = 0; k < 12; k++) {
+        int i = reversed ? 11 - k : k;
+        chains_add(c, &(struct chain_alert){.id = (uint64_t)i + 1, .time_ns = T0, .host = h[i % 4], .rule = r[i % 3]});
+    }
+    chains_finish(c);
+    sig[0] = 0;
+    for (size_t i = 0; i < got.n; i++) {
+        size_t at = strlen(sig);
+        snprintf(sig + at, n - at, "%llu %s %llu|", (unsigned long long)got.v[i].id, got.v[i].host,
+                 (unsigned long long)got.v[i].alerts[0]);
+    }
+    chains_destroy(c);
+    rec_free(&got);
+}
+
+static void test_ties_by_name(void **state)
+{
+    (void)state;
+    char a[1024], b[1024];
+    ties_run(false, a, sizeof(a));
+    ties_run(true, b, sizeof(b));
+    assert_non_null(strstr(a, "4 "));
+    assert_string_equal(a, b);
+}
+
 /* ------------------------------------------------------------ the caps */
 
 /* Past the memory cap the kept records are chained as a batch: chaining goes
@@ -617,6 +660,7 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_shuffled_input),
         cmocka_unit_test(test_finish_in_two_steps),
+        cmocka_unit_test(test_ties_by_name),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_idle_closes),

@@ -398,6 +398,99 @@ static bool logon_of(const char *rule, const char *eid, const struct stoat_field
     return facts_logon(&a, out, fb);
 }
 
+/* ------------------------------------------------------ kept strings */
+
+/* An incident in full, as text: hosts with their alerts and processes,
+ * rules, title, account. */
+static void on_incident_text(void *ctx, const struct stoat_incident *inc)
+{
+    struct buf *b = ctx;
+    buf_printf(b, "%llu %s|%s|%s|%.0f|", (unsigned long long)inc->id, inc->host, inc->title,
+               inc->account ? inc->account : "-", inc->score);
+    for (size_t h = 0; h < inc->nhosts; h++) {
+        buf_printf(b, "[%s:", inc->hosts[h].host);
+        for (size_t k = 0; k < inc->hosts[h].nalerts; k++)
+            buf_printf(b, " %llu", (unsigned long long)inc->hosts[h].alert_ids[k]);
+        for (size_t k = 0; k < inc->hosts[h].nprocesses; k++)
+            buf_printf(b, " %s", inc->hosts[h].processes[k]);
+        buf_puts(b, "]");
+    }
+    for (size_t i = 0; i < inc->nrules; i++)
+        buf_printf(b, "{%s %s %d %llu}", inc->rules[i].id ? inc->rules[i].id : "-", inc->rules[i].title,
+                   (int)inc->rules[i].level, (unsigned long long)inc->rules[i].alerts);
+    buf_puts(b, "\n");
+}
+
+/* An alert whose strings are the caller's scratch, overwritten at once. */
+static void scratch_alert(struct cross *c, uint64_t id, const char *host, int64_t t, const char *user,
+                          const char *image, const char *rule_id, const char *tactic)
+{
+    char h[64], u[64], im[128], rid[64], title[64];
+    snprintf(h, sizeof(h), "%s", host);
+    snprintf(u, sizeof(u), "%s", user);
+    snprintf(im, sizeof(im), "%s", image);
+    snprintf(rid, sizeof(rid), "%s", rule_id);
+    snprintf(title, sizeof(title), "title of %s", rule_id);
+    cross_alert(c, &(struct cross_alert){.id = id,
+                                         .host = h,
+                                         .time_ns = t,
+                                         .rule_id = rid,
+                                         .rule_title = title,
+                                         .level = STOAT_LEVEL_HIGH,
+                                         .tactics = tac(tactic),
+                                         .account = u,
+                                         .image = im,
+                                         .parent_image = im});
+    memset(h, 'x', sizeof(h) - 1);
+    memset(u, 'x', sizeof(u) - 1);
+    memset(im, 'x', sizeof(im) - 1);
+    memset(rid, 'x', sizeof(rid) - 1);
+    memset(title, 'x', sizeof(title) - 1);
+}
+
+static void kept_strings_run(bool live, struct buf *out)
+{
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
+    static const char *const images[3] = {"C:\\w\\cmd.exe", "C:\\w\\powershell.exe", "C:\\w\\rundll32.exe"};
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    char rid[16];
+    uint64_t id = 0;
+    for (int round = 0; round < 3; round++) {
+        int64_t t = T0 + round * 6 * HOUR_NS;
+        for (int h = 0; h < 3; h++) {
+            if (h)
+                net_logon(c, hosts[h], t + h * 10 * MIN_NS, "adm", hosts[h - 1], NULL, NULL);
+            for (int k = 0; k < 4; k++) {
+                snprintf(rid, sizeof(rid), "r%d", (h + k + round) % 5);
+                scratch_alert(c, ++id, hosts[h], t + h * 10 * MIN_NS + (k + 1) * MIN_NS, round == 1 ? "adm2" : "adm",
+                              images[(k + round) % 3], rid, tactics[k % 3]);
+            }
+        }
+    }
+    cross_finish(c); /* live too: no round before, so everything is chained here, as offline */
+    cross_destroy(c);
+}
+
+/* Offline an alert's strings are kept once for all alerts (most repeat a
+ * few hosts, users, images and rules), live each alert has its own: the
+ * same incidents either way, and neither keeps the caller's memory. */
+static void test_kept_strings(void **state)
+{
+    (void)state;
+    struct buf once = {0}, each = {0};
+    kept_strings_run(false, &once);
+    kept_strings_run(true, &each);
+    assert_non_null(strstr(once.p, "[ws1:"));
+    assert_non_null(strstr(once.p, "C:\\w\\powershell.exe"));
+    assert_non_null(strstr(once.p, "{r1 title of r1 "));
+    assert_null(strstr(once.p, "xxx"));
+    assert_string_equal(once.p, each.p);
+    buf_free(&once);
+    buf_free(&each);
+}
+
 static void test_facts_from_events(void **state)
 {
     (void)state;
@@ -539,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_live_once),
         cmocka_unit_test(test_baseline_new_edges),
+        cmocka_unit_test(test_kept_strings),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),
     };

@@ -891,10 +891,8 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     if (id >= g->natoms) /* a database read from a cache file reports only its group's atoms */
         return 0;
     s->stamp[g->atom_gid[id]] = s->gen;
-    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++) {
-        uint32_t v = g->atom_rule[k], e = v >> 1;
-        s->hits[(v & 1) * g->nwords + e / 64] |= 1ull << (e % 64);
-    }
+    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++)
+        s->hits[g->atom_word[k]] |= g->atom_mask[k];
     return 0;
 }
 

@@ -667,6 +667,49 @@ static void test_weak_atoms_chosen_last(void **state)
     stoat_ruleset_destroy(rs0);
 }
 
+/* An atom that wakes many rules sets their bits a word at a time (set A's
+ * words, then set B's): across word boundaries each rule still runs exactly
+ * where both its atoms are, as without the prefilter. */
+static void test_atom_words(void **state)
+{
+    (void)state;
+    enum {
+        N = 200
+    };
+    char **texts = calloc(N, sizeof(*texts));
+    for (int i = 0; i < N; i++) {
+        texts[i] = malloc(512);
+        snprintf(texts[i], 512,
+                 "title: r%d\nid: w-%d\nlogsource: {product: windows, category: process_creation}\n"
+                 "detection:\n  a:\n    CommandLine|contains: 'sharedatomlit'\n  b:\n    User|contains: 'own%03dx'\n"
+                 "  condition: a and b\n",
+                 i, i, i);
+    }
+    struct tu_rules r = {.texts = (const char *const *)texts, .ntexts = N};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&r, NULL, &ls), *rs0 = hidden_only();
+    assert_int_equal(ls.loaded, N);
+    static const int probe[] = {0, 1, 63, 64, 65, 127, 128, 150, 199};
+    for (size_t k = 0; k < sizeof(probe) / sizeof(probe[0]); k++) {
+        char user[32], id[32];
+        snprintf(user, sizeof(user), "own%03dx", probe[k]);
+        uint64_t ev;
+        for (size_t j = 0; j < sizeof(probe) / sizeof(probe[0]); j++) {
+            snprintf(id, sizeof(id), "w-%d", probe[j]);
+            assert_int_equal(with_and_without(rs, rs0, id, PROC("CommandLine", "x sharedatomlit", "User", user), &ev),
+                             j == k);
+            assert_int_equal(ev, 1);
+            assert_int_equal(with_and_without(rs, rs0, id, PROC("CommandLine", "x", "User", user), &ev), 0);
+            assert_int_equal(ev, 0);
+        }
+    }
+    stoat_ruleset_destroy(rs);
+    stoat_ruleset_destroy(rs0);
+    for (int i = 0; i < N; i++)
+        free(texts[i]);
+    free(texts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_repeated_atoms),
         cmocka_unit_test(test_all_gives_two_sets),
         cmocka_unit_test(test_weak_atoms_chosen_last),
+        cmocka_unit_test(test_atom_words),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

@@ -621,7 +621,9 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_FIELDREF: {
         for (int32_t i = slot_get(c, p->ref_field); i >= 0; i = c->f[i].next) {
             struct ev_field *o = &c->f[i];
-            if (o->type == STOAT_V_NULL)
+            /* folding keeps lengths: a value longer than f's, or of another
+             * length for equals, cannot match, and needs no folding to know */
+            if (o->type == STOAT_V_NULL || o->val_len > f->val_len || (p->sub == P_EQ && o->val_len != f->val_len))
                 continue;
             const char *a = p->cased ? f->val : folded(c, f);
             const char *b = p->cased ? o->val : folded(c, o);

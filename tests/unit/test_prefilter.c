@@ -710,6 +710,27 @@ static void test_atom_words(void **state)
     free(texts);
 }
 
+/* A field compared with another answers "no" from the lengths alone when
+ * they cannot fit (equals: other lengths; the rest: a longer reference),
+ * without folding either value: the same answers as comparing them. */
+static void test_fieldref_lengths(void **state)
+{
+    (void)state;
+    const char *eq = PROC_RULE("  sel:\n    Image|fieldref: ParentImage\n  condition: sel\n");
+    expect_proc(1, eq, "Image", "C:\\A\\B.exe", "ParentImage", "c:\\a\\b.EXE");
+    expect_proc(0, eq, "Image", "C:\\A\\B.exe", "ParentImage", "C:\\A\\B.exe ");
+    expect_proc(0, eq, "Image", "C:\\A\\B.exe", "ParentImage", "C:\\A\\B.ex");
+    expect_proc(1, eq, "Image", "C:\\Ä\\B.exe", "ParentImage", "c:\\ä\\b.exe");
+    expect_proc(1, eq, "Image", "", "ParentImage", "");
+    const char *ct = PROC_RULE("  sel:\n    CommandLine|fieldref|contains: User\n  condition: sel\n");
+    expect_proc(1, ct, "CommandLine", "bob", "User", "BOB");
+    expect_proc(0, ct, "CommandLine", "bob", "User", "bobby");
+    expect_proc(1, ct, "CommandLine", "x", "User", "");
+    const char *sw = PROC_RULE("  sel:\n    CommandLine|fieldref|startswith: Image\n  condition: sel\n");
+    expect_proc(0, sw, "CommandLine", "a.exe", "Image", "a.exe -x");
+    expect_proc(1, sw, "CommandLine", "A.EXE -x", "Image", "a.exe");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +749,7 @@ int main(void)
         cmocka_unit_test(test_all_gives_two_sets),
         cmocka_unit_test(test_weak_atoms_chosen_last),
         cmocka_unit_test(test_atom_words),
+        cmocka_unit_test(test_fieldref_lengths),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

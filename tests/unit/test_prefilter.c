@@ -633,17 +633,19 @@ static void test_all_gives_two_sets(void **state)
 static void test_weak_atoms_chosen_last(void **state)
 {
     (void)state;
-    const char *texts[2] = {
+    const char *texts[3] = {
         "title: winrm\nid: w1\nlogsource: {product: windows, category: raw_access_thread}\ndetection:\n"
         "  s:\n    DestinationPort: [5985, 5986]\n    Initiated: 'true'\n    SourceIsIpv6: 'false'\n"
         "  condition: s\n",
         "title: weakonly\nid: w2\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
         "  s:\n    EventID: 1\n    LogonId|startswith: '0x'\n    IntegrityLevel: 'High'\n  condition: s\n",
+        "title: short\nid: w3\nlogsource: {product: windows, category: raw_access_thread}\ndetection:\n"
+        "  s:\n    Description: '\\?'\n  f:\n    Image|contains: '\\Downloads\\'\n  condition: s and f\n",
     };
-    struct tu_rules r = {.texts = texts, .ntexts = 2};
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
     struct stoat_load_stats ls;
     struct stoat_ruleset *rs = tu_build(&r, NULL, &ls), *rs0 = hidden_only();
-    assert_int_equal(ls.loaded, 2);
+    assert_int_equal(ls.loaded, 3);
     uint64_t ev;
 #define RAW(...) KV("Channel", TU_SYSMON, "EventID", "9", __VA_ARGS__)
     assert_int_equal(with_and_without(rs, rs0, "w1",
@@ -663,6 +665,12 @@ static void test_weak_atoms_chosen_last(void **state)
     assert_int_equal(with_and_without(rs, rs0, "w2", PROC("LogonId", "0x3e7", "IntegrityLevel", "High"), &ev), 1);
     assert_int_equal(with_and_without(rs, rs0, "w2", PROC("LogonId", "0x3e7", "IntegrityLevel", "Medium"), &ev), 0);
     assert_int_equal(with_and_without(rs, rs0, "w2", PROC("LogonId", "3e7", "IntegrityLevel", "High"), &ev), 0);
+    /* a short whole value is no value edge: it still gates, beside the other */
+    assert_int_equal(with_and_without(rs, rs0, "w3", RAW("Description", "Tool", "Image", "C:\\Downloads\\a.exe"), &ev),
+                     0);
+    assert_int_equal(ev, 0);
+    assert_int_equal(with_and_without(rs, rs0, "w3", RAW("Description", "?", "Image", "C:\\Downloads\\a.exe"), &ev), 1);
+    assert_int_equal(ev, 1);
     stoat_ruleset_destroy(rs);
     stoat_ruleset_destroy(rs0);
 }

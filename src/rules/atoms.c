@@ -68,10 +68,11 @@ static bool ubiquitous_atom(const char *p, uint32_t len)
 /* How little an atom gates, judged from its own text: 2 when nearly every
  * event of its logsource holds it (the list above; a value start or end of
  * fewer than COMPILE_MIN_ATOM characters, as startswith '0x' of a logon id;
- * a whole-value boolean, as Initiated 'true'), 1 for a whole value that is
- * a number (event ids, ports, codes: a value most events hold in a handful
- * of forms), else 0. Measured: such atoms woke rules on most events of both
- * corpora while the rule offered a better one. */
+ * a whole-value boolean, as Initiated 'true'), else 0. Measured: such atoms
+ * woke rules on most events of both corpora while the rule offered a better
+ * one. (Ranking whole numbers below other atoms too chose short access
+ * masks over event ids, and made the Security database eight times slower
+ * to compile.) */
 static uint8_t atom_weakness(const char *p, uint32_t len)
 {
     if (ubiquitous_atom(p, len))
@@ -87,10 +88,7 @@ static uint8_t atom_weakness(const char *p, uint32_t len)
         return e - b < COMPILE_MIN_ATOM ? 2 : 0;
     if ((e - b == 4 && memcmp(p + b, "true", 4) == 0) || (e - b == 5 && memcmp(p + b, "false", 5) == 0))
         return 2;
-    for (uint32_t i = b; i < e; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-    return 1;
+    return 0;
 }
 
 static void as_add(struct atomset *s, const char *p, uint32_t len, uint32_t field)
@@ -282,6 +280,9 @@ static bool pattern_best_atom(struct arena *a, const struct pattern *p, struct a
     return true;
 }
 
+/* The shortest second atom an |all test gives as set B. */
+#define ALL_SECOND_MIN 6
+
 /* Whether atom x gates better than y: weaker last, then longer. */
 static bool atom_better(const struct atom *x, const struct atom *y)
 {
@@ -332,7 +333,9 @@ static void req_test(const struct compiler *c, struct arena *a, const struct tes
             return;
         }
         as_add(&out->a, best.s, best.len, t->field);
-        if (have_second) {
+        /* a short second atom ('cmd', '0x40') gates little and made the
+         * databases of some logsources many times slower to compile */
+        if (have_second && second.len >= ALL_SECOND_MIN && !atom_weakness(second.s, second.len)) {
             out->b.top = false;
             as_add(&out->b, second.s, second.len, t->field);
         }

@@ -589,7 +589,7 @@ static void test_all_gives_two_sets(void **state)
         "  s:\n    ParentCommandLine|contains|all: ['\\svchost.exe', 'termsvcs']\n"
         "  f:\n    Image|endswith: '\\rdpclip.exe'\n  condition: s and not f\n",
         "title: three\nid: t2\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
-        "  s:\n    CommandLine|contains|all: ['findstr', '.vbs', '.lnk', 'ab', 'findstr']\n  condition: s\n",
+        "  s:\n    CommandLine|contains|all: ['findstr', 'wscript.exe', '.lnk', 'ab', 'findstr']\n  condition: s\n",
     };
     struct tu_rules r = {.texts = texts, .ntexts = 2};
     struct stoat_load_stats ls;
@@ -607,13 +607,13 @@ static void test_all_gives_two_sets(void **state)
     /* both rules' atoms: both run and match */
     assert_int_equal(with_and_without(rs, rs0, "t1",
                                       PROC("ParentCommandLine", "C:\\x\\svchost.exe -k termsvcs", "Image",
-                                           "C:\\x\\cmd.exe", "CommandLine", "findstr ab .vbs .lnk"),
+                                           "C:\\x\\cmd.exe", "CommandLine", "findstr ab wscript.exe .lnk"),
                                       &ev),
                      1);
     assert_int_equal(ev, 2);
     assert_int_equal(with_and_without(rs, rs0, "t2",
                                       PROC("ParentCommandLine", "C:\\x\\svchost.exe -k termsvcs", "Image",
-                                           "C:\\x\\cmd.exe", "CommandLine", "findstr ab .vbs .lnk"),
+                                           "C:\\x\\cmd.exe", "CommandLine", "findstr ab wscript.exe .lnk"),
                                       &ev),
                      1);
     /* the filter still works; the short pattern still counts */
@@ -621,7 +621,7 @@ static void test_all_gives_two_sets(void **state)
         with_and_without(rs, rs0, "t1",
                          PROC("ParentCommandLine", "C:\\x\\svchost.exe -k termsvcs", "Image", "C:\\rdpclip.exe"), &ev),
         0);
-    assert_int_equal(with_and_without(rs, rs0, "t2", PROC("CommandLine", "findstr .vbs .lnk"), &ev), 0);
+    assert_int_equal(with_and_without(rs, rs0, "t2", PROC("CommandLine", "findstr wscript.exe .lnk"), &ev), 0);
     stoat_ruleset_destroy(rs);
     stoat_ruleset_destroy(rs0);
 }

@@ -8,12 +8,13 @@
  * COMPILE_MIN_ATOM long; an OR needs an atom from each branch, a negation or
  * a late field (Ancestors) gives none. An AND may choose its most selective
  * children: two sets from the two best gate far better than one (a common
- * company name and a short image suffix are rare together). Selective means
- * longer atoms, fewer of them, and none inside text nearly every event holds
- * (the `ubiquitous` list). A literal that must start or end a value carries
- * the NUL that separates values in the scanned text. Patterns whose own atom
- * is among the rule's are marked, so the ruleset can let them skip
- * themselves on events whose scan did not see it. */
+ * company name and a short image suffix are rare together), and so may an
+ * |all test (its best two patterns). Selective means longer atoms, fewer of
+ * them, and none nearly every event holds (atom_weakness: the `ubiquitous`
+ * list, short value edges, booleans). A literal that must start or end a
+ * value carries the NUL that separates values in the scanned text. Patterns
+ * whose own atom is among the rule's are marked, so the ruleset can let them
+ * skip themselves on events whose scan did not see it. */
 #include "rules/compile_int.h"
 
 #include "rules/regex_literal.h"

@@ -621,7 +621,9 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_FIELDREF: {
         for (int32_t i = slot_get(c, p->ref_field); i >= 0; i = c->f[i].next) {
             struct ev_field *o = &c->f[i];
-            if (o->type == STOAT_V_NULL)
+            /* folding keeps lengths: a value longer than f's, or of another
+             * length for equals, cannot match, and needs no folding to know */
+            if (o->type == STOAT_V_NULL || o->val_len > f->val_len || (p->sub == P_EQ && o->val_len != f->val_len))
                 continue;
             const char *a = p->cased ? f->val : folded(c, f);
             const char *b = p->cased ? o->val : folded(c, o);
@@ -891,10 +893,8 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     if (id >= g->natoms) /* a database read from a cache file reports only its group's atoms */
         return 0;
     s->stamp[g->atom_gid[id]] = s->gen;
-    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++) {
-        uint32_t v = g->atom_rule[k], e = v >> 1;
-        s->hits[(v & 1) * g->nwords + e / 64] |= 1ull << (e % 64);
-    }
+    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++)
+        s->hits[g->atom_word[k]] |= g->atom_mask[k];
     return 0;
 }
 

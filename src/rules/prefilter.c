@@ -151,6 +151,34 @@ static size_t atom_key(char **buf, size_t *cap, const struct atom *a)
     return n;
 }
 
+/* The group's atom table as words (ruleset.h) from its entries rule * 2 +
+ * set, off[] being their CSR offsets: each atom's entries merge by word. */
+static void atom_words(struct stoat_ruleset *rs, struct rule_group *g, const uint32_t *off, const uint32_t *ent)
+{
+    uint32_t *woff = arena_alloc(&rs->arena, ((size_t)g->natoms + 1) * sizeof(*woff));
+    uint32_t total = off[g->natoms];
+    uint32_t *word = arena_alloc(&rs->arena, ((size_t)total + 1) * sizeof(*word));
+    uint64_t *mask = arena_alloc(&rs->arena, ((size_t)total + 1) * sizeof(*mask));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < g->natoms; i++) {
+        woff[i] = n;
+        for (uint32_t k = off[i]; k < off[i + 1]; k++) {
+            uint32_t e = ent[k] >> 1, w = (ent[k] & 1) * g->nwords + e / 64, j;
+            for (j = woff[i]; j < n && word[j] != w; j++)
+                ;
+            if (j == n) {
+                word[n] = w;
+                mask[n++] = 0;
+            }
+            mask[j] |= 1ull << (e % 64);
+        }
+    }
+    woff[g->natoms] = n;
+    g->atom_off = woff;
+    g->atom_word = word;
+    g->atom_mask = mask;
+}
+
 /* The group's atom table (CSR atom -> rules) and the jobs that compile its
  * databases (see rule_group); returns how many jobs it appended. */
 static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, struct hs_job **jobs, size_t *njobs,
@@ -192,14 +220,14 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     g->ungated = ungated;
     g->one_set = one_set;
     g->natoms = (uint32_t)natoms;
-    uint32_t *off = arena_alloc(&rs->arena, (natoms + 1) * sizeof(*off));
+    uint32_t *off = xcalloc(natoms + 1, sizeof(*off));
     uint32_t total = 0;
     for (size_t i = 0; i < natoms; i++) {
         off[i] = total;
         total += counts[i];
     }
     off[natoms] = total;
-    uint32_t *ent = arena_alloc(&rs->arena, (total ? total : 1) * sizeof(*ent));
+    uint32_t *ent = xcalloc(total + 1, sizeof(*ent));
     first = xcalloc(natoms + 1, sizeof(*first));
     for (size_t i = 0; i < natoms; i++)
         first[i] = off[i];
@@ -223,8 +251,7 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
             strmap_get(&rs->atoms, kb, kl, &gid[id]);
         }
     }
-    g->atom_off = off;
-    g->atom_rule = ent;
+    atom_words(rs, g, off, ent);
     g->atom_gid = gid;
     /* databases: keywords alone, each field with a large share of the atoms
      * alone, the other fields together; atoms keep their group-wide ids */
@@ -298,6 +325,8 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     free(kb);
     free(counts);
     free(first);
+    free(off);
+    free(ent);
     free(field);
     strmap_free(&atoms);
     return ndb;

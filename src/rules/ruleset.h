@@ -60,9 +60,14 @@ struct rule_group {
         hs_database_t *db;
     } * dbs;
     uint32_t natoms;
-    const uint32_t *atom_off;  /* rules of atom i: atom_rule[atom_off[i] .. atom_off[i+1]) */
-    const uint32_t *atom_rule; /* group-local rule position * 2 + the set (0 A, 1 B) */
-    const uint32_t *atom_gid;  /* ruleset-wide id of group atom i */
+    /* The rules atom i wakes, as bitmap words to OR into the event's hits
+     * (set A's nwords words, then set B's): entries atom_off[i] ..
+     * atom_off[i+1] of atom_word (the word) and atom_mask (its bits). A
+     * common atom wakes a hundred rules in a few dozen words. */
+    const uint32_t *atom_off;
+    const uint32_t *atom_word;
+    const uint64_t *atom_mask;
+    const uint32_t *atom_gid; /* ruleset-wide id of group atom i */
 };
 
 /* What one kind of event is checked against: groups, each seen through a

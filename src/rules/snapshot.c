@@ -573,12 +573,17 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
             bad(r, "atom table out of order");
     }
     uint32_t total = r->bad ? 0 : off[g->natoms];
-    if ((uint64_t)total * 4 > r->len - r->off)
+    if ((uint64_t)total * 12 > r->len - r->off)
         bad(r, "atom table past the end");
-    uint32_t *ent = ralloc(r, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*ent));
+    uint32_t *word = ralloc(r, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*word));
+    uint64_t *mask = ralloc(r, ((size_t)(r->bad ? 0 : total) + 1) * sizeof(*mask));
     for (uint32_t i = 0; i < total && !r->bad; i++) {
-        ent[i] = r32(r);
-        if (ent[i] / 2 >= g->n)
+        word[i] = r32(r);
+        mask[i] = r64(r);
+        /* bits past the last rule are harmless (the evaluation stops at
+         * g->n) but say the file is not one stoat wrote */
+        uint32_t left = word[i] < 2 * g->nwords ? g->n - word[i] % g->nwords * 64 : 0;
+        if (!left || (left < 64 && mask[i] >> left))
             bad(r, "atom names a rule out of range");
     }
     uint32_t *gid = ralloc(r, ((size_t)g->natoms + 1) * sizeof(*gid));
@@ -588,7 +593,8 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
             bad(r, "atom id");
     }
     g->atom_off = off;
-    g->atom_rule = ent;
+    g->atom_word = word;
+    g->atom_mask = mask;
     g->atom_gid = gid;
 }
 

@@ -305,8 +305,10 @@ static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why
         w32(w, g->natoms);
         for (uint32_t i = 0; i <= g->natoms; i++)
             w32(w, g->atom_off[i]);
-        for (uint32_t i = 0; i < g->atom_off[g->natoms]; i++)
-            w32(w, g->atom_rule[i]);
+        for (uint32_t i = 0; i < g->atom_off[g->natoms]; i++) {
+            w32(w, g->atom_word[i]);
+            w64(w, g->atom_mask[i]);
+        }
         for (uint32_t i = 0; i < g->natoms; i++)
             w32(w, g->atom_gid[i]);
     }

@@ -233,14 +233,19 @@ static void pool_grow(struct pool *p)
     free(old);
 }
 
-/* The pooled copy of s[0..len), counted once more; NULL for NULL. */
-static const char *pool_get(struct pool *p, const char *s, size_t len)
+static uint64_t str_hash(const char *s, size_t len)
+{
+    return hash_bytes(s, len, POOL_SEED);
+}
+
+/* The pooled copy of s[0..len), counted once more; NULL for NULL. h:
+ * str_hash(s, len). */
+static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
 {
     if (!s)
         return NULL;
     if ((p->n + 1) * 2 > p->cap)
         pool_grow(p);
-    uint64_t h = hash_bytes(s, len, POOL_SEED);
     size_t mask = p->cap - 1, i = h & mask;
     for (; p->slot[i]; i = (i + 1) & mask) {
         struct pstr *x = p->slot[i];
@@ -350,9 +355,16 @@ static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
     return strmap_get(&t->hosts, host, strlen(host), id);
 }
 
+/* The map tag of a GUID on a host, from the GUID's str_hash: the hash that
+ * pools the string finds it in the map too. */
+static uint32_t host_tag(uint32_t host, uint64_t h)
+{
+    return tag_of(hash_mix(h ^ (0x9dULL + host) * 0x9E3779B97F4A7C15ULL));
+}
+
 static uint32_t guid_tag(uint32_t host, const char *guid)
 {
-    return tag_of(hash_bytes(guid, strlen(guid), 0x9d + host));
+    return host_tag(host, str_hash(guid, strlen(guid)));
 }
 
 static uint32_t pid_tag(uint32_t host, int64_t pid)
@@ -481,14 +493,20 @@ static bool tree_top(const char *image)
 
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL), replacing any it had; the sources may be e's old strings.
- * parent_tag: guid_tag of src[1] (0: work it out). */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], uint32_t parent_tag)
+ * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out). */
+static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], const uint64_t guid_h[2])
 {
     size_t len[6], total = 0;
     const char *s[6];
     for (int k = 0; k < 6; k++) {
         total += len[k] = opt_len(src[k]);
-        s[k] = pool_get(&t->strings, src[k], len[k] ? len[k] - 1 : 0);
+        if (!src[k]) {
+            s[k] = NULL;
+            continue;
+        }
+        size_t n = len[k] - 1;
+        uint64_t h = k < 2 && guid_h[k] && len[k] <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
+        s[k] = pool_get(&t->strings, src[k], n, h);
     }
     put_strings(t, e); /* after the gets: a source may be one of them */
     e->guid = s[0];
@@ -497,10 +515,8 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     e->command_line = s[3];
     e->user = s[4];
     e->logon_id = s[5];
-    /* the caller's tag of the parent GUID, unless the copy was cut short */
-    e->parent_tag = !e->parent_guid                           ? 0
-                    : parent_tag && len[1] <= PROC_STRING_MAX ? parent_tag
-                                                              : guid_tag(e->host, e->parent_guid);
+    /* the hash of the copy kept: a GUID cut short is looked up as cut */
+    e->parent_tag = e->parent_guid ? host_tag(e->host, pstr_of(e->parent_guid)->hash) : 0;
     e->tree_top = tree_top(e->image);
     /* counted as if the strings were the entry's own: the bound evicts
      * whatever the sharing, and what it allows is an upper bound */
@@ -509,9 +525,9 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     t->bytes += e->bytes;
 }
 
-/* self_tag, parent_tag: guid_tag(host, guid), (host, parent_guid) when set */
-static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint32_t self_tag,
-                                 const char *parent_guid, uint32_t parent_tag, int64_t pid, int64_t ppid, int64_t start,
+/* self_h, parent_h: str_hash of guid, parent_guid when set */
+static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t self_h,
+                                 const char *parent_guid, uint64_t parent_h, int64_t pid, int64_t ppid, int64_t start,
                                  const char *image, const char *cmd, const char *user, const char *logon)
 {
     if (t->live == t->cap)
@@ -525,11 +541,12 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon}, parent_tag);
+    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon},
+                (const uint64_t[2]){self_h, parent_h});
     t->live++;
-    e->guid_tag = e->guid ? self_tag : 0;
+    e->guid_tag = e->guid ? host_tag(host, self_h) : 0;
     if (e->guid)
-        map_put(&t->by_guid, self_tag, idx_of(t, seq));
+        map_put(&t->by_guid, e->guid_tag, idx_of(t, seq));
     if (pid >= 0) {
         struct pid_q q = {t, host, pid};
         uint32_t tag = pid_tag(host, pid);
@@ -572,7 +589,7 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
                 (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
                                        p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
                                        logon ? logon : e->logon_id},
-                0);
+                (const uint64_t[2]){0, 0});
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
@@ -583,8 +600,10 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     t->st.starts++;
     /* every key this start looks up, loaded at once (the tables are larger
      * than the caches), and the entry the insert will evict */
-    uint32_t parent_tag = p->parent_guid ? guid_tag(host, p->parent_guid) : 0;
-    uint32_t self_tag = p->guid ? guid_tag(host, p->guid) : 0;
+    uint64_t parent_h = p->parent_guid ? str_hash(p->parent_guid, strlen(p->parent_guid)) : 0;
+    uint64_t self_h = p->guid ? str_hash(p->guid, strlen(p->guid)) : 0;
+    uint32_t parent_tag = p->parent_guid ? host_tag(host, parent_h) : 0;
+    uint32_t self_tag = p->guid ? host_tag(host, self_h) : 0;
     if (p->parent_guid)
         map_prefetch(&t->by_guid, parent_tag);
     else if (p->ppid >= 0)
@@ -603,7 +622,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
-        insert(t, host, p->parent_guid, parent_tag, NULL, 0, p->ppid, -1, INT64_MIN, p->parent_image,
+        insert(t, host, p->parent_guid, parent_h, NULL, 0, p->ppid, -1, INT64_MIN, p->parent_image,
                p->parent_command_line, p->parent_user, NULL);
     if (p->guid) {
         uint64_t old = find_guid_t(t, host, p->guid, self_tag);
@@ -633,7 +652,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
         for (int k = 0; k < 4; k++)
             copied[k] = src[k] ? xstrdup(src[k]) : NULL; /* the insert may evict the parent */
     }
-    insert(t, host, p->guid, self_tag, p->parent_guid, parent_tag, p->pid, p->ppid, p->time_ns,
+    insert(t, host, p->guid, self_h, p->parent_guid, parent_h, p->pid, p->ppid, p->time_ns,
            p->image ? p->image : copied[0], par ? copied[1] : p->command_line, p->user ? p->user : copied[2],
            proctree_real_logon(p->logon_id ? p->logon_id : copied[3]));
     for (int k = 0; k < 4; k++)

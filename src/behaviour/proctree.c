@@ -42,7 +42,9 @@ struct proc_entry {
  * last. */
 struct pstr {
     uint64_t hash;
-    uint32_t refs, len;
+    uint32_t refs;
+    uint32_t len : 31;
+    uint32_t top : 1; /* tree_top(s), worked out once for all the entries naming s */
     char s[];
 };
 
@@ -207,6 +209,29 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
 
 /* ---------------------------------------------------------------- pool */
 
+/* The session manager, services and init are the roots of everything: a
+ * tree for our purpose stops below a process of theirs (proctree_root_key).
+ * Known when a string is pooled, not on every walk up. */
+static bool tree_top(const char *image)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
+                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
+    if (!image)
+        return false;
+    const char *base = strrchr(image, '\\');
+    if (!base)
+        base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    size_t n = strlen(base);
+    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
+        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
+            return true;
+    return false;
+}
+
 #define POOL_FIRST 256
 #define POOL_SEED  0x5eed
 
@@ -257,9 +282,10 @@ static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t 
     struct pstr *x = xmalloc(sizeof(*x) + len + 1);
     x->hash = h;
     x->refs = 1;
-    x->len = (uint32_t)len;
+    x->len = (uint32_t)len & 0x7fffffff;
     memcpy(x->s, s, len);
     x->s[len] = 0;
+    x->top = tree_top(x->s);
     p->slot[i] = x;
     p->n++;
     return x->s;
@@ -468,29 +494,6 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
-/* The session manager, services and init are the roots of everything: a
- * tree for our purpose stops below a process of theirs (proctree_root_key).
- * Known when the entry's program is set, not on every walk up. */
-static bool tree_top(const char *image)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
-                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
-    if (!image)
-        return false;
-    const char *base = strrchr(image, '\\');
-    if (!base)
-        base = strrchr(image, '/');
-    base = base ? base + 1 : image;
-    size_t n = strlen(base);
-    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
-        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
-            return true;
-    return false;
-}
-
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL), replacing any it had; the sources may be e's old strings.
  * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out). */
@@ -517,7 +520,7 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     e->logon_id = s[5];
     /* the hash of the copy kept: a GUID cut short is looked up as cut */
     e->parent_tag = e->parent_guid ? host_tag(e->host, pstr_of(e->parent_guid)->hash) : 0;
-    e->tree_top = tree_top(e->image);
+    e->tree_top = e->image && pstr_of(e->image)->top;
     /* counted as if the strings were the entry's own: the bound evicts
      * whatever the sharing, and what it allows is an upper bound */
     t->bytes -= e->bytes;

@@ -353,6 +353,40 @@ static void test_strings_pooled(void **state)
     proctree_destroy(t);
 }
 
+/* Whether a program stops a tree is known once per pooled image: entries
+ * sharing the image share the answer, any case of the name counts, and an
+ * exec into another program takes it away. */
+static void test_tree_top_pooled(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    start_guid(t, "{A}", NULL, "C:\\Windows\\explorer.exe", NULL);
+    start_guid(t, "{B}", "{A}", "cmd.exe", NULL);
+    start_guid(t, "{C}", "{B}", "x.exe", NULL);
+    start_guid(t, "{A2}", NULL, "C:\\Windows\\explorer.exe", NULL);
+    start_guid(t, "{D}", "{A2}", "cmd.exe", NULL);
+    start_guid(t, "{E}", "{D}", "y.exe", NULL);
+    start_guid(t, "{A3}", NULL, "C:\\WINDOWS\\EXPLORER.EXE", NULL);
+    start_guid(t, "{F}", "{A3}", "z.exe", NULL);
+#define ROOT(g) proctree_root_key(t, proctree_find(t, "h", g, -1, INT64_MIN))
+    assert_true(ROOT("{C}") == ROOT("{B}")); /* stops below explorer */
+    assert_true(ROOT("{E}") == ROOT("{D}"));
+    assert_true(ROOT("{C}") != ROOT("{E}"));
+    assert_true(ROOT("{F}") == ROOT("{F}") && ROOT("{F}") != ROOT("{A3}"));
+    /* explorer execs into another program: its tree goes up to it now */
+    proctree_start(t, &(struct proc_start){.host = "h",
+                                           .guid = "{A}",
+                                           .pid = -1,
+                                           .ppid = -1,
+                                           .time_ns = 2,
+                                           .image = "notepad.exe",
+                                           .command_line = "notepad.exe"});
+    assert_true(ROOT("{C}") == ROOT("{A}"));
+    assert_true(ROOT("{E}") == ROOT("{D}")); /* the other explorer still stops its tree */
+#undef ROOT
+    proctree_destroy(t);
+}
+
 /* The maps start small and grow as processes come: after thousands of
  * starts every one is still found, by GUID and by pid, with its parent. */
 static void test_maps_grow(void **state)
@@ -465,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_strings_turn_over),
         cmocka_unit_test(test_strings_pooled),
+        cmocka_unit_test(test_tree_top_pooled),
         cmocka_unit_test(test_maps_grow),
         cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),

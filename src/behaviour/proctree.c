@@ -31,11 +31,11 @@ struct proc_entry {
     /* pooled strings (NULL: not known) */
     const char *guid, *parent_guid;
     const char *image, *command_line, *user, *logon_id;
-    uint32_t host;       /* host id */
-    uint32_t guid_tag;   /* map tag of (host, guid): eviction needs no string */
-    uint32_t parent_tag; /* map tag of (host, parent_guid): walks up need no string */
-    uint32_t bytes;      /* what the byte bound counts for it (at most 6 strings of 64 KiB) */
-    bool tree_top;       /* its program is one a tree stops below (proctree_root_key) */
+    uint32_t host;         /* host id */
+    uint32_t guid_tag;     /* map tag of (host, guid): eviction needs no string */
+    uint32_t parent_tag;   /* map tag of (host, parent_guid): walks up need no string */
+    uint32_t bytes : 31;   /* what the byte bound counts for it (at most 6 strings of 64 KiB) */
+    uint32_t tree_top : 1; /* its program is one a tree stops below (proctree_root_key) */
 };
 
 /* A pooled string: the entries naming it count it, and it goes with the
@@ -524,6 +524,7 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     /* counted as if the strings were the entry's own: the bound evicts
      * whatever the sharing, and what it allows is an upper bound */
     t->bytes -= e->bytes;
+    _Static_assert(sizeof(struct proc_entry) + 6 * (PROC_STRING_MAX + 1) < (1u << 31), "bytes fits its field");
     e->bytes = (uint32_t)(sizeof(*e) + total);
     t->bytes += e->bytes;
 }

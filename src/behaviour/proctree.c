@@ -8,11 +8,14 @@
  * neither grows beyond the ring. Parents are found by key at walk time, not by
  * pointer, so evicting a parent never leaves a dangling link.
  *
- * The entries' strings are carved from large chunks in turn rather than
- * malloc'd one by one: entries leave in about the order they came, so a
- * chunk empties as a whole and goes; and a chunk is backed by huge pages
- * where the kernel gives them, so tens of MiB of command lines cost a few
- * page faults, not thousands. */
+ * The entries' strings are pooled: each distinct string is kept once, with
+ * a count of the entries that name it, and goes with the last of them. A
+ * day's process starts repeat a few hundred images, users and command lines
+ * (and a child's parent GUID is its parent's GUID), so a table of tens of
+ * MiB of strings as copies holds a few hundred KiB pooled: on the machines
+ * stoat runs on, fresh memory is the dearest thing the table touches. The
+ * byte bound still counts every entry's strings as its own, so the bound
+ * evicts just as it would with copies, and the memory used stays below it. */
 #include "behaviour/proctree.h"
 
 #include <string.h>
@@ -23,26 +26,32 @@
 
 struct proc_entry {
     uint64_t seq;      /* 0: free slot */
-    uint32_t host;     /* host id */
     uint64_t prev_pid; /* seq of the previous process with this pid on the host, 0 none */
-    uint64_t guid_h;   /* guid_hash(host, guid): eviction needs no string */
-    uint64_t parent_h; /* guid_hash(host, parent_guid): walks up need no string */
-    bool tree_top;     /* its program is one a tree stops below (proctree_root_key) */
     int64_t pid, ppid, start_ns;
-    char *guid, *parent_guid;
-    char *image, *command_line, *user, *logon_id;
-    char *strings;       /* the one allocation the strings above point into */
-    struct chunk *chunk; /* the chunk strings is in; NULL: malloc'd on its own */
-    size_t bytes;
+    /* pooled strings (NULL: not known) */
+    const char *guid, *parent_guid;
+    const char *image, *command_line, *user, *logon_id;
+    uint32_t host;         /* host id */
+    uint32_t guid_tag;     /* map tag of (host, guid): eviction needs no string */
+    uint32_t parent_tag;   /* map tag of (host, parent_guid): walks up need no string */
+    uint32_t bytes : 31;   /* what the byte bound counts for it (at most 6 strings of 64 KiB) */
+    uint32_t tree_top : 1; /* its program is one a tree stops below (proctree_root_key) */
 };
 
-#define CHUNK_BYTES ((size_t)8 << 20)
-#define CHUNK_OWN   (CHUNK_BYTES / 16) /* strings this long get an allocation of their own */
+/* A pooled string: the entries naming it count it, and it goes with the
+ * last. */
+struct pstr {
+    uint64_t hash;
+    uint32_t refs;
+    uint32_t len : 31;
+    uint32_t top : 1; /* tree_top(s), worked out once for all the entries naming s */
+    char s[];
+};
 
-struct chunk {
-    size_t used; /* bytes handed out */
-    size_t live; /* entries whose strings are here */
-    char data[];
+/* The pool: open addressing by the strings' hashes, at most half full. */
+struct pool {
+    struct pstr **slot; /* NULL: empty */
+    size_t cap, n;
 };
 
 /* A map slot: a 32-bit tag of the key's hash and the entry's ring index,
@@ -74,20 +83,21 @@ struct proctree {
     size_t nhosts, hosts_cap;
     uint32_t last_host; /* the id host_id gave last (runs of one host's events are the rule) */
     struct proctree_stats st;
-    struct chunk *cur; /* the chunk new strings go to */
+    struct pool strings;
 };
 
 /* ----------------------------------------------------------------- maps */
 
-/* A map starts small and doubles up to its full size (at most half full
- * then too): one sized for the whole ring from the start spreads a few
- * hundred processes over megabytes, a page fault for nearly every one. */
+/* A map starts small and doubles, when three quarters full, up to its full
+ * size: one sized for the whole ring from the start spreads a few hundred
+ * processes over megabytes, a page fault for nearly every one; and one
+ * doubled at half full is twice the memory for probes a slot shorter. */
 #define MAP_FIRST 1024
 
 static void map_init(struct map *m, size_t entries)
 {
     size_t max = 16;
-    while (max < entries * 2)
+    while (max / 4 * 3 < entries)
         max *= 2;
     m->max = max;
     m->cap = max < MAP_FIRST ? max : MAP_FIRST;
@@ -121,11 +131,10 @@ static uint32_t tag_of(uint64_t h)
     return t ? t : 1;
 }
 
-static void map_put(struct map *m, uint64_t h, uint32_t idx)
+static void map_put(struct map *m, uint32_t tag, uint32_t idx)
 {
-    if ((m->n + 1) * 2 > m->cap && m->cap < m->max)
+    if ((m->n + 1) * 4 > m->cap * 3 && m->cap < m->max)
         map_grow(m);
-    uint32_t tag = tag_of(h);
     size_t mask = m->cap - 1;
     for (size_t i = tag & mask;; i = (i + 1) & mask) {
         if (!m->s[i].tag) {
@@ -140,16 +149,15 @@ static void map_put(struct map *m, uint64_t h, uint32_t idx)
 
 /* Starts the load of h's first slot: a process start looks up several
  * unrelated keys, whose cache misses then overlap instead of queueing. */
-static void map_prefetch(const struct map *m, uint64_t h)
+static void map_prefetch(const struct map *m, uint32_t tag)
 {
-    __builtin_prefetch(&m->s[tag_of(h) & (m->cap - 1)]);
+    __builtin_prefetch(&m->s[tag & (m->cap - 1)]);
 }
 
 /* Calls match(idx) on candidates until it gives a seq (the entry's, when it
  * is the one sought; 0 otherwise); returns that seq or 0. */
-static uint64_t map_find(const struct map *m, uint64_t h, uint64_t (*match)(const void *, uint32_t), const void *ctx)
+static uint64_t map_find(const struct map *m, uint32_t tag, uint64_t (*match)(const void *, uint32_t), const void *ctx)
 {
-    uint32_t tag = tag_of(h);
     size_t mask = m->cap - 1;
     for (size_t i = tag & mask; m->s[i].tag; i = (i + 1) & mask) {
         if (m->s[i].tag != tag)
@@ -161,9 +169,8 @@ static uint64_t map_find(const struct map *m, uint64_t h, uint64_t (*match)(cons
     return 0;
 }
 
-static void map_del(struct map *m, uint64_t h, uint32_t idx)
+static void map_del(struct map *m, uint32_t tag, uint32_t idx)
 {
-    uint32_t tag = tag_of(h);
     size_t mask = m->cap - 1, i = tag & mask;
     for (; m->s[i].tag; i = (i + 1) & mask)
         if (m->s[i].tag == tag && m->s[i].idx == idx)
@@ -184,8 +191,6 @@ static void map_del(struct map *m, uint64_t h, uint32_t idx)
     m->n--;
 }
 
-/* ---------------------------------------------------------------- table */
-
 struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
 {
     struct proctree *t = xcalloc(1, sizeof(*t));
@@ -202,42 +207,135 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes)
     return t;
 }
 
-/* n bytes for e's strings. */
-static char *strings_alloc(struct proctree *t, struct proc_entry *e, size_t n)
+/* ---------------------------------------------------------------- pool */
+
+/* The session manager, services and init are the roots of everything: a
+ * tree for our purpose stops below a process of theirs (proctree_root_key).
+ * Known when a string is pooled, not on every walk up. */
+static bool tree_top(const char *image)
 {
-    n = (n + 7) & ~(size_t)7;
-    if (n > CHUNK_OWN) {
-        e->chunk = NULL;
-        return xmalloc(n);
-    }
-    if (!t->cur || CHUNK_BYTES - sizeof(struct chunk) - t->cur->used < n) {
-        if (t->cur && !t->cur->live)
-            xfree_big(t->cur, 1, CHUNK_BYTES);
-        t->cur = xcalloc_big(1, CHUNK_BYTES);
-    }
-    e->chunk = t->cur;
-    t->cur->live++;
-    char *p = t->cur->data + t->cur->used;
-    t->cur->used += n;
-    return p;
+    static const struct {
+        const char *name;
+        size_t len;
+    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
+                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
+    if (!image)
+        return false;
+    const char *base = strrchr(image, '\\');
+    if (!base)
+        base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    size_t n = strlen(base);
+    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
+        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
+            return true;
+    return false;
 }
 
-/* The strings of an entry, given back (the chunk goes with its last
- * entry's, unless it is the one being filled). */
-static void strings_free(struct proctree *t, char *p, struct chunk *c)
+#define POOL_FIRST 256
+#define POOL_SEED  0x5eed
+
+static struct pstr *pstr_of(const char *s)
 {
-    if (!c) {
-        free(p);
-        return;
+    return (struct pstr *)(uintptr_t)(s - offsetof(struct pstr, s));
+}
+
+static void pool_grow(struct pool *p)
+{
+    struct pstr **old = p->slot;
+    size_t ocap = p->cap;
+    p->cap = ocap ? ocap * 2 : POOL_FIRST;
+    p->slot = xcalloc(p->cap, sizeof(*p->slot));
+    size_t mask = p->cap - 1;
+    for (size_t k = 0; k < ocap; k++) {
+        if (!old[k])
+            continue;
+        size_t i = old[k]->hash & mask;
+        while (p->slot[i])
+            i = (i + 1) & mask;
+        p->slot[i] = old[k];
     }
-    if (--c->live == 0 && c != t->cur)
-        xfree_big(c, 1, CHUNK_BYTES);
+    free(old);
+}
+
+static uint64_t str_hash(const char *s, size_t len)
+{
+    return hash_bytes(s, len, POOL_SEED);
+}
+
+/* The pooled copy of s[0..len), counted once more; NULL for NULL. h:
+ * str_hash(s, len). */
+static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
+{
+    if (!s)
+        return NULL;
+    if ((p->n + 1) * 2 > p->cap)
+        pool_grow(p);
+    size_t mask = p->cap - 1, i = h & mask;
+    for (; p->slot[i]; i = (i + 1) & mask) {
+        struct pstr *x = p->slot[i];
+        if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) {
+            x->refs++;
+            return x->s;
+        }
+    }
+    struct pstr *x = xmalloc(sizeof(*x) + len + 1);
+    x->hash = h;
+    x->refs = 1;
+    x->len = (uint32_t)len & 0x7fffffff;
+    memcpy(x->s, s, len);
+    x->s[len] = 0;
+    x->top = tree_top(x->s);
+    p->slot[i] = x;
+    p->n++;
+    return x->s;
+}
+
+/* Counts s (a pooled string, or NULL) once less: the last count frees it. */
+static void pool_put(struct pool *p, const char *s)
+{
+    if (!s)
+        return;
+    struct pstr *x = pstr_of(s);
+    if (--x->refs)
+        return;
+    size_t mask = p->cap - 1, i = x->hash & mask;
+    while (p->slot[i] != x)
+        i = (i + 1) & mask;
+    /* backward-shift: pull later strings of the cluster into the hole */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; p->slot[j]; j = (j + 1) & mask) {
+        size_t home = p->slot[j]->hash & mask;
+        bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+        if (movable) {
+            p->slot[hole] = p->slot[j];
+            hole = j;
+        }
+    }
+    p->slot[hole] = NULL;
+    p->n--;
+    free(x);
+}
+
+static void pool_free(struct pool *p)
+{
+    for (size_t i = 0; i < p->cap; i++)
+        free(p->slot[i]);
+    free(p->slot);
+}
+
+/* ---------------------------------------------------------------- table */
+
+static void put_strings(struct proctree *t, struct proc_entry *e)
+{
+    const char *s[6] = {e->guid, e->parent_guid, e->image, e->command_line, e->user, e->logon_id};
+    for (int k = 0; k < 6; k++)
+        pool_put(&t->strings, s[k]);
 }
 
 static void free_entry(struct proctree *t, struct proc_entry *e)
 {
-    if (e->strings)
-        strings_free(t, e->strings, e->chunk);
+    put_strings(t, e);
     memset(e, 0, sizeof(*e));
 }
 
@@ -245,14 +343,8 @@ void proctree_destroy(struct proctree *t)
 {
     if (!t)
         return;
-    /* only the slots ever handed out (seq % cap for seq from 1): the rest
-     * of the ring was never touched, and reading it would fault in every
-     * page of it (24 MB by default) just to find zeros */
-    size_t used = t->next_seq < t->cap ? (size_t)t->next_seq : t->cap;
-    for (size_t i = 0; i < used; i++)
-        if (t->ring[i].seq)
-            free_entry(t, &t->ring[i]);
-    xfree_big(t->cur, 1, CHUNK_BYTES);
+    /* the pool has every entry's strings: the ring need not be read */
+    pool_free(&t->strings);
     xfree_big(t->ring, t->cap, sizeof(*t->ring));
     xfree_big(t->by_guid.s, t->by_guid.cap, sizeof(struct slot));
     xfree_big(t->by_pid.s, t->by_pid.cap, sizeof(struct slot));
@@ -289,14 +381,21 @@ static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
     return strmap_get(&t->hosts, host, strlen(host), id);
 }
 
-static uint64_t guid_hash(uint32_t host, const char *guid)
+/* The map tag of a GUID on a host, from the GUID's str_hash: the hash that
+ * pools the string finds it in the map too. */
+static uint32_t host_tag(uint32_t host, uint64_t h)
 {
-    return hash_bytes(guid, strlen(guid), 0x9d + host);
+    return tag_of(hash_mix(h ^ (0x9dULL + host) * 0x9E3779B97F4A7C15ULL));
 }
 
-static uint64_t pid_hash(uint32_t host, int64_t pid)
+static uint32_t guid_tag(uint32_t host, const char *guid)
 {
-    return hash_mix(((uint64_t)host << 40) ^ (uint64_t)pid ^ 0x51d7);
+    return host_tag(host, str_hash(guid, strlen(guid)));
+}
+
+static uint32_t pid_tag(uint32_t host, int64_t pid)
+{
+    return tag_of(hash_mix(((uint64_t)host << 40) ^ (uint64_t)pid ^ 0x51d7));
 }
 
 /* The ring index of seq, which the maps keep. */
@@ -321,9 +420,9 @@ static void evict_oldest(struct proctree *t)
     if (!e)
         return;
     if (e->guid)
-        map_del(&t->by_guid, e->guid_h, idx_of(t, e->seq));
+        map_del(&t->by_guid, e->guid_tag, idx_of(t, e->seq));
     if (e->pid >= 0)
-        map_del(&t->by_pid, pid_hash(e->host, e->pid), idx_of(t, e->seq));
+        map_del(&t->by_pid, pid_tag(e->host, e->pid), idx_of(t, e->seq));
     t->bytes -= e->bytes;
     t->live--;
     t->st.evicted++;
@@ -331,8 +430,7 @@ static void evict_oldest(struct proctree *t)
     t->oldest++;
 }
 
-/* An entry's strings share one allocation: a process start costs one
- * malloc, not six. An absurd command line is kept in part. */
+/* An absurd command line is kept in part. */
 #define PROC_STRING_MAX 65536
 
 static size_t opt_len(const char *s)
@@ -341,17 +439,6 @@ static size_t opt_len(const char *s)
         return 0;
     size_t n = strnlen(s, PROC_STRING_MAX);
     return n + 1;
-}
-
-static char *put_opt(char **at, const char *s, size_t len)
-{
-    if (!s)
-        return NULL;
-    char *r = *at;
-    memcpy(r, s, len - 1);
-    r[len - 1] = 0;
-    *at += len;
-    return r;
 }
 
 struct guid_q {
@@ -380,22 +467,22 @@ static uint64_t pid_match(const void *ctx, uint32_t idx)
     return e->host == q->host && e->pid == q->pid ? e->seq : 0;
 }
 
-static uint64_t find_guid_h(const struct proctree *t, uint32_t host, const char *guid, uint64_t h)
+static uint64_t find_guid_t(const struct proctree *t, uint32_t host, const char *guid, uint32_t tag)
 {
     struct guid_q q = {t, host, guid};
-    return map_find(&t->by_guid, h, guid_match, &q);
+    return map_find(&t->by_guid, tag, guid_match, &q);
 }
 
 static uint64_t find_guid(const struct proctree *t, uint32_t host, const char *guid)
 {
-    return find_guid_h(t, host, guid, guid_hash(host, guid));
+    return find_guid_t(t, host, guid, guid_tag(host, guid));
 }
 
 /* Newest process with pid started at or before time_ns (unknown times match). */
 static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host, int64_t pid, int64_t time_ns)
 {
     struct pid_q q = {t, host, pid};
-    uint64_t seq = map_find(&t->by_pid, pid_hash(host, pid), pid_match, &q);
+    uint64_t seq = map_find(&t->by_pid, pid_tag(host, pid), pid_match, &q);
     for (int hops = 0; seq && hops < 64; hops++) {
         const struct proc_entry *e = at(t, seq);
         if (!e || e->host != host || e->pid != pid)
@@ -407,62 +494,43 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
     return NULL;
 }
 
-/* The session manager, services and init are the roots of everything: a
- * tree for our purpose stops below a process of theirs (proctree_root_key).
- * Known when the entry's program is set, not on every walk up. */
-static bool tree_top(const char *image)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-    } tops[] = {{"services.exe", 12}, {"wininit.exe", 11},  {"smss.exe", 8}, {"systemd", 7},     {"init", 4},
-                {"winlogon.exe", 12}, {"explorer.exe", 12}, {"sshd", 4},     {"svchost.exe", 11}};
-    if (!image)
-        return false;
-    const char *base = strrchr(image, '\\');
-    if (!base)
-        base = strrchr(image, '/');
-    base = base ? base + 1 : image;
-    size_t n = strlen(base);
-    for (size_t i = 0; i < sizeof(tops) / sizeof(tops[0]); i++)
-        if (n == tops[i].len && ascii_eq_nocase(base, tops[i].name, n))
-            return true;
-    return false;
-}
-
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
- * may be NULL) in one new allocation, replacing any it had; the sources may
- * point into e's old strings. parent_h: guid_hash of src[1] (0: work it out). */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], uint64_t parent_h)
+ * may be NULL), replacing any it had; the sources may be e's old strings.
+ * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out). */
+static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], const uint64_t guid_h[2])
 {
     size_t len[6], total = 0;
-    for (int k = 0; k < 6; k++)
+    const char *s[6];
+    for (int k = 0; k < 6; k++) {
         total += len[k] = opt_len(src[k]);
-    char *old = e->strings;
-    struct chunk *old_chunk = e->chunk;
-    char *at = e->strings = total ? strings_alloc(t, e, total) : NULL;
-    if (!total)
-        e->chunk = NULL;
-    e->guid = put_opt(&at, src[0], len[0]);
-    e->parent_guid = put_opt(&at, src[1], len[1]);
-    e->image = put_opt(&at, src[2], len[2]);
-    e->command_line = put_opt(&at, src[3], len[3]);
-    e->user = put_opt(&at, src[4], len[4]);
-    e->logon_id = put_opt(&at, src[5], len[5]);
-    /* the caller's hash of the parent GUID, unless the copy was cut short */
-    e->parent_h = !e->parent_guid                         ? 0
-                  : parent_h && len[1] <= PROC_STRING_MAX ? parent_h
-                                                          : guid_hash(e->host, e->parent_guid);
-    e->tree_top = tree_top(e->image);
-    if (old)
-        strings_free(t, old, old_chunk);
+        if (!src[k]) {
+            s[k] = NULL;
+            continue;
+        }
+        size_t n = len[k] - 1;
+        uint64_t h = k < 2 && guid_h[k] && len[k] <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
+        s[k] = pool_get(&t->strings, src[k], n, h);
+    }
+    put_strings(t, e); /* after the gets: a source may be one of them */
+    e->guid = s[0];
+    e->parent_guid = s[1];
+    e->image = s[2];
+    e->command_line = s[3];
+    e->user = s[4];
+    e->logon_id = s[5];
+    /* the hash of the copy kept: a GUID cut short is looked up as cut */
+    e->parent_tag = e->parent_guid ? host_tag(e->host, pstr_of(e->parent_guid)->hash) : 0;
+    e->tree_top = e->image && pstr_of(e->image)->top;
+    /* counted as if the strings were the entry's own: the bound evicts
+     * whatever the sharing, and what it allows is an upper bound */
     t->bytes -= e->bytes;
-    e->bytes = sizeof(*e) + total;
+    _Static_assert(sizeof(struct proc_entry) + 6 * (PROC_STRING_MAX + 1) < (1u << 31), "bytes fits its field");
+    e->bytes = (uint32_t)(sizeof(*e) + total);
     t->bytes += e->bytes;
 }
 
-/* guid_h, parent_h: guid_hash(host, guid), (host, parent_guid) when set */
-static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t guid_h,
+/* self_h, parent_h: str_hash of guid, parent_guid when set */
+static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *guid, uint64_t self_h,
                                  const char *parent_guid, uint64_t parent_h, int64_t pid, int64_t ppid, int64_t start,
                                  const char *image, const char *cmd, const char *user, const char *logon)
 {
@@ -477,19 +545,20 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon}, parent_h);
+    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon},
+                (const uint64_t[2]){self_h, parent_h});
     t->live++;
-    e->guid_h = e->guid ? guid_h : 0;
+    e->guid_tag = e->guid ? host_tag(host, self_h) : 0;
     if (e->guid)
-        map_put(&t->by_guid, guid_h, idx_of(t, seq));
+        map_put(&t->by_guid, e->guid_tag, idx_of(t, seq));
     if (pid >= 0) {
         struct pid_q q = {t, host, pid};
-        uint64_t h = pid_hash(host, pid);
-        uint64_t prev = map_find(&t->by_pid, h, pid_match, &q);
+        uint32_t tag = pid_tag(host, pid);
+        uint64_t prev = map_find(&t->by_pid, tag, pid_match, &q);
         if (prev)
-            map_del(&t->by_pid, h, idx_of(t, prev));
+            map_del(&t->by_pid, tag, idx_of(t, prev));
         e->prev_pid = prev;
-        map_put(&t->by_pid, h, idx_of(t, seq));
+        map_put(&t->by_pid, tag, idx_of(t, seq));
     }
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != seq)
         evict_oldest(t);
@@ -524,7 +593,7 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
                 (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
                                        p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
                                        logon ? logon : e->logon_id},
-                0);
+                (const uint64_t[2]){0, 0});
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
@@ -535,36 +604,38 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     t->st.starts++;
     /* every key this start looks up, loaded at once (the tables are larger
      * than the caches), and the entry the insert will evict */
-    uint64_t parent_h = p->parent_guid ? guid_hash(host, p->parent_guid) : 0;
-    uint64_t self_h = p->guid ? guid_hash(host, p->guid) : 0;
+    uint64_t parent_h = p->parent_guid ? str_hash(p->parent_guid, strlen(p->parent_guid)) : 0;
+    uint64_t self_h = p->guid ? str_hash(p->guid, strlen(p->guid)) : 0;
+    uint32_t parent_tag = p->parent_guid ? host_tag(host, parent_h) : 0;
+    uint32_t self_tag = p->guid ? host_tag(host, self_h) : 0;
     if (p->parent_guid)
-        map_prefetch(&t->by_guid, parent_h);
+        map_prefetch(&t->by_guid, parent_tag);
     else if (p->ppid >= 0)
-        map_prefetch(&t->by_pid, pid_hash(host, p->ppid));
+        map_prefetch(&t->by_pid, pid_tag(host, p->ppid));
     if (p->guid)
-        map_prefetch(&t->by_guid, self_h);
+        map_prefetch(&t->by_guid, self_tag);
     if (p->pid >= 0)
-        map_prefetch(&t->by_pid, pid_hash(host, p->pid));
+        map_prefetch(&t->by_pid, pid_tag(host, p->pid));
     if (t->live == t->cap || t->bytes > t->max_bytes)
         __builtin_prefetch(&t->ring[t->oldest % t->cap]);
     /* the parent, when the child's event describes it and we have not seen
      * it start: a stub, so that the tree has its top */
     bool have_parent = false;
     if (p->parent_guid)
-        have_parent = find_guid_h(t, host, p->parent_guid, parent_h) != 0;
+        have_parent = find_guid_t(t, host, p->parent_guid, parent_tag) != 0;
     else if (p->ppid >= 0)
         have_parent = find_pid(t, host, p->ppid, p->time_ns) != NULL;
     if (!have_parent && (p->parent_guid || p->ppid >= 0) && (p->parent_image || p->parent_command_line))
         insert(t, host, p->parent_guid, parent_h, NULL, 0, p->ppid, -1, INT64_MIN, p->parent_image,
                p->parent_command_line, p->parent_user, NULL);
     if (p->guid) {
-        uint64_t old = find_guid_h(t, host, p->guid, self_h);
+        uint64_t old = find_guid_t(t, host, p->guid, self_tag);
         struct proc_entry *e = at(t, old);
         if (e && e->start_ns == INT64_MIN) {
             /* a stub made from a child's event: now we see it start */
-            map_del(&t->by_guid, e->guid_h, idx_of(t, e->seq));
+            map_del(&t->by_guid, e->guid_tag, idx_of(t, e->seq));
             if (e->pid >= 0)
-                map_del(&t->by_pid, pid_hash(host, e->pid), idx_of(t, e->seq));
+                map_del(&t->by_pid, pid_tag(host, e->pid), idx_of(t, e->seq));
             t->bytes -= e->bytes;
             t->live--;
             free_entry(t, e);
@@ -576,7 +647,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     /* a fork names no command line: it runs its parent's until it execs */
     char *copied[4] = {NULL, NULL, NULL, NULL};
     const struct proc_entry *par =
-        !p->command_line && p->parent_guid ? at(t, find_guid_h(t, host, p->parent_guid, parent_h)) : NULL;
+        !p->command_line && p->parent_guid ? at(t, find_guid_t(t, host, p->parent_guid, parent_tag)) : NULL;
     if (par && differs(p->image, par->image))
         par = NULL; /* another program whose source does not say its command line */
     if (par) {
@@ -624,7 +695,7 @@ static const struct proc_entry *parent_of(const struct proctree *t, const struct
 {
     const struct proc_entry *p = NULL;
     if (e->parent_guid)
-        p = at(t, find_guid_h(t, e->host, e->parent_guid, e->parent_h));
+        p = at(t, find_guid_t(t, e->host, e->parent_guid, e->parent_tag));
     if (!p && e->ppid >= 0)
         p = find_pid(t, e->host, e->ppid, e->start_ns);
     return p == e ? NULL : p;

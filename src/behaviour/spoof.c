@@ -47,9 +47,11 @@ struct rec {
  * size: only then is the oldest of a full set forgotten, so what is kept is
  * what a table of the full size from the start would keep, without
  * spreading a few hundred processes over megabytes (a page fault for
- * nearly every one). */
+ * nearly every one). It doubles in place, in memory for the full size
+ * mapped at the start and touched as the sets come into use: a table
+ * allocated anew at each doubling cost five times the fresh memory. */
 struct spoof {
-    struct rec *recs; /* nsets * WAYS */
+    struct rec *recs; /* max_sets * WAYS, of which nsets * WAYS in use */
     size_t nsets;     /* a power of two */
     size_t max_sets;  /* what nsets grows to */
     uint64_t seq;
@@ -103,7 +105,7 @@ struct spoof *spoof_create(size_t max_procs)
     while (s->max_sets < want && s->max_sets < ((size_t)1 << 24))
         s->max_sets <<= 1;
     s->nsets = s->max_sets < FIRST_SETS ? s->max_sets : FIRST_SETS;
-    s->recs = xcalloc_big(s->nsets * WAYS, sizeof(*s->recs));
+    s->recs = xcalloc_big(s->max_sets * WAYS, sizeof(*s->recs));
     return s;
 }
 
@@ -111,7 +113,7 @@ void spoof_destroy(struct spoof *s)
 {
     if (!s)
         return;
-    xfree_big(s->recs, s->nsets * WAYS, sizeof(*s->recs));
+    xfree_big(s->recs, s->max_sets * WAYS, sizeof(*s->recs));
     free(s);
 }
 
@@ -202,23 +204,24 @@ static bool set_full(const struct rec *set)
     return true;
 }
 
-/* Twice the sets: each record moves to the set its key names now. */
+/* Twice the sets: a record of set i stays, or moves to set i + n (the key's
+ * next bit), which is still empty. Where in a set a record sits does not
+ * matter: lookups try every way, and the one replaced is an empty way or
+ * the oldest. */
 static void grow(struct spoof *s)
 {
-    struct rec *old = s->recs;
-    size_t n = s->nsets * WAYS;
+    size_t n = s->nsets;
     s->nsets *= 2;
-    s->recs = xcalloc_big(s->nsets * WAYS, sizeof(*s->recs));
     for (size_t i = 0; i < n; i++) {
-        if (!old[i].key)
-            continue;
-        struct rec *set = set_of(s, old[i].key);
-        int w = 0;
-        while (set[w].key) /* a set of the old size held at most WAYS: room */
-            w++;
-        set[w] = old[i];
+        struct rec *set = &s->recs[i * WAYS], *up = &s->recs[(i + n) * WAYS];
+        int to = 0;
+        for (int w = 0; w < WAYS; w++) {
+            if (!set[w].key || set_of(s, set[w].key) == set)
+                continue;
+            up[to++] = set[w];
+            set[w] = (struct rec){0};
+        }
     }
-    xfree_big(old, n, sizeof(*old));
 }
 
 /* The record of this process: the one of the same process seen from the

@@ -288,6 +288,105 @@ static void test_strings_turn_over(void **state)
     proctree_destroy(t);
 }
 
+/* Strings are pooled: entries naming the same string share one copy, which
+ * stays while any of them is kept, through evictions, execs that hand an
+ * entry one of its own strings back, and parents' GUIDs that are their
+ * children's parent GUIDs; every kept entry reads what it was given. */
+static void test_strings_pooled(void **state)
+{
+    (void)state;
+    enum {
+        RING = 200,
+        STARTS = 5000
+    };
+    static const char *images[] = {"svchost.exe", "cmd.exe", "powershell.exe", "conhost.exe", "x.exe"};
+    struct proctree *t = proctree_create(RING, 1 << 30);
+    char guid[32], parent[32], cmd[64];
+    for (int i = 0; i < STARTS; i++) {
+        snprintf(guid, sizeof guid, "{P%d}", i);
+        snprintf(parent, sizeof parent, "{P%d}", i - 1);
+        snprintf(cmd, sizeof cmd, "%s /c job %d", images[i % 5], i % 7);
+        proctree_start(t, &(struct proc_start){.host = i % 2 ? "a" : "b",
+                                               .guid = guid,
+                                               .parent_guid = i ? parent : NULL,
+                                               .pid = i,
+                                               .ppid = -1,
+                                               .time_ns = i,
+                                               .image = images[i % 5],
+                                               .command_line = cmd,
+                                               .user = "CORP\\alice",
+                                               .logon_id = "0x3e7"});
+        if (i % 11 == 0) { /* an exec whose command line is the one it had, and a new image */
+            snprintf(cmd, sizeof cmd, "%s /c job %d", images[i % 5], i % 7);
+            proctree_start(t, &(struct proc_start){.host = i % 2 ? "a" : "b",
+                                                   .guid = guid,
+                                                   .pid = i,
+                                                   .ppid = -1,
+                                                   .time_ns = i,
+                                                   .image = "new.exe",
+                                                   .command_line = cmd});
+        }
+    }
+    const char *first_image[5] = {NULL};
+    for (int i = STARTS - RING; i < STARTS; i++) {
+        snprintf(guid, sizeof guid, "{P%d}", i);
+        const struct proc_entry *e = proctree_find(t, i % 2 ? "a" : "b", guid, -1, INT64_MIN);
+        assert_non_null(e);
+        struct stoat_process anc[1];
+        assert_int_equal(proctree_ancestry(t, e, anc, 1), 1);
+        const char *want = i % 11 == 0 ? "new.exe" : images[i % 5];
+        assert_string_equal(anc[0].image, want);
+        snprintf(cmd, sizeof cmd, "%s /c job %d", images[i % 5], i % 7);
+        assert_string_equal(anc[0].command_line, cmd);
+        assert_string_equal(anc[0].user, "CORP\\alice");
+        assert_string_equal(anc[0].guid, guid);
+        assert_string_equal(proctree_logon(e), "0x3e7");
+        if (i % 11 == 0)
+            continue;
+        if (!first_image[i % 5])
+            first_image[i % 5] = anc[0].image;
+        assert_ptr_equal(anc[0].image, first_image[i % 5]); /* one copy */
+    }
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_int_equal(st.entries, RING);
+    proctree_destroy(t);
+}
+
+/* Whether a program stops a tree is known once per pooled image: entries
+ * sharing the image share the answer, any case of the name counts, and an
+ * exec into another program takes it away. */
+static void test_tree_top_pooled(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(1000, 1 << 20);
+    start_guid(t, "{A}", NULL, "C:\\Windows\\explorer.exe", NULL);
+    start_guid(t, "{B}", "{A}", "cmd.exe", NULL);
+    start_guid(t, "{C}", "{B}", "x.exe", NULL);
+    start_guid(t, "{A2}", NULL, "C:\\Windows\\explorer.exe", NULL);
+    start_guid(t, "{D}", "{A2}", "cmd.exe", NULL);
+    start_guid(t, "{E}", "{D}", "y.exe", NULL);
+    start_guid(t, "{A3}", NULL, "C:\\WINDOWS\\EXPLORER.EXE", NULL);
+    start_guid(t, "{F}", "{A3}", "z.exe", NULL);
+#define ROOT(g) proctree_root_key(t, proctree_find(t, "h", g, -1, INT64_MIN))
+    assert_true(ROOT("{C}") == ROOT("{B}")); /* stops below explorer */
+    assert_true(ROOT("{E}") == ROOT("{D}"));
+    assert_true(ROOT("{C}") != ROOT("{E}"));
+    assert_true(ROOT("{F}") == ROOT("{F}") && ROOT("{F}") != ROOT("{A3}"));
+    /* explorer execs into another program: its tree goes up to it now */
+    proctree_start(t, &(struct proc_start){.host = "h",
+                                           .guid = "{A}",
+                                           .pid = -1,
+                                           .ppid = -1,
+                                           .time_ns = 2,
+                                           .image = "notepad.exe",
+                                           .command_line = "notepad.exe"});
+    assert_true(ROOT("{C}") == ROOT("{A}"));
+    assert_true(ROOT("{E}") == ROOT("{D}")); /* the other explorer still stops its tree */
+#undef ROOT
+    proctree_destroy(t);
+}
+
 /* The maps start small and grow as processes come: after thousands of
  * starts every one is still found, by GUID and by pid, with its parent. */
 static void test_maps_grow(void **state)
@@ -399,6 +498,8 @@ int main(void)
         cmocka_unit_test(test_cycle_and_depth),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_strings_turn_over),
+        cmocka_unit_test(test_strings_pooled),
+        cmocka_unit_test(test_tree_top_pooled),
         cmocka_unit_test(test_maps_grow),
         cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),

@@ -465,6 +465,30 @@ static void test_table_grows(void **state)
     both_destroy(s);
 }
 
+/* The table doubles in place, its sets split into the next bit of the
+ * key: two thousand starts take it through several doublings from its
+ * first 256 sets, and a sample of them spread over all those doublings are
+ * each still known (a spoofed child of each is seen), none lost or moved
+ * to a set their key does not name. */
+static void test_table_grows_in_place(void **state)
+{
+    (void)state;
+    struct spoof *s = both_create(0);
+    char pid[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(pid, sizeof(pid), "0x%x", 0x20000 + 4 * i);
+        expect(sec_start(s, T0 + i, pid, CMD, USER_A, "0x9f4", EXPLORER, "0x0"), NULL, "a start");
+    }
+    for (int k = 0; k < 2000; k += 10) {
+        char child[32], ppid[32];
+        snprintf(child, sizeof(child), "0x%x", 0x200000 + 4 * k);
+        snprintf(ppid, sizeof(ppid), "0x%x", 0x20000 + 4 * k);
+        expect(sec_start(s, T0 + 3000, child, CMD, USER_B, ppid, CMD, "0x0"), SPOOF_ID_PARENT,
+               "under each sampled start, from another session");
+    }
+    both_destroy(s);
+}
+
 static void test_rules_text(void **state)
 {
     (void)state;
@@ -476,12 +500,19 @@ static void test_rules_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
-        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_table_grows),
-        cmocka_unit_test(test_rules_text),           cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_parent_core_system),
+        cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),
+        cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere),
+        cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),
+        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),
+        cmocka_unit_test(test_table_grows),
+        cmocka_unit_test(test_table_grows_in_place),
+        cmocka_unit_test(test_rules_text),
+        cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -962,6 +962,75 @@ static void expect_same_records(const struct got *a, const struct got *b, int64_
     }
 }
 
+/* The same file parsed as the hunt's reader does (opened by its head alone,
+   each chunk read into a buffer of its own and parsed from there) and from
+   memory: the same records, errors and offsets. */
+static void parse_by_head(const uint8_t *b, size_t len, struct got *g)
+{
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    size_t head = len < 8192 ? len : 8192; /* what input_open peeks */
+    assert_int_equal(evtx_open_head(b, head, len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = {g, on_rec, on_err};
+    uint8_t *chunk = malloc(65536);
+    assert_non_null(chunk);
+    uint32_t n = evtx_chunk_count(ef);
+    for (uint32_t c = 0; c < (n ? n : 1); c++) {
+        size_t off = c < n ? (size_t)evtx_chunk_offset(ef, c) : len, got = len - off < 65536 ? len - off : 65536;
+        memset(chunk, 0xee, 65536); /* nothing past what was read may be looked at */
+        memcpy(chunk, b + off, got);
+        evtx_parse_chunk_at(ef, c, chunk, got, s, &v);
+    }
+    free(chunk);
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+}
+
+static void expect_same_by_head(struct file *f, size_t len)
+{
+    struct got a, b;
+    struct file cut = *f;
+    cut.len = len;
+    parse(&cut, &a);
+    parse_by_head(f->b, len, &b);
+    expect_same_records(&a, &b, 0);
+    assert_int_equal(a.nerr, b.nerr);
+    for (size_t i = 0; i < a.nerr; i++) {
+        assert_string_equal(a.errors[i], b.errors[i]);
+        assert_int_equal(a.err_off[i], b.err_off[i]);
+    }
+}
+
+static void test_open_by_head_same(void **state)
+{
+    (void)state;
+    struct file f;
+    build_two_chunks(&f);
+    /* whole, and cut anywhere: in the header, in a record, at a chunk's end */
+    for (size_t len = 128; len <= f.len; len += len < 4200 ? 61 : 997)
+        expect_same_by_head(&f, len);
+    expect_same_by_head(&f, 4096);
+    expect_same_by_head(&f, 4096 + 65536);
+    expect_same_by_head(&f, f.len);
+    /* a dirty header with a bad checksum that claims one chunk */
+    f.b[42] = 1;
+    f.b[120] = 1;
+    expect_same_by_head(&f, f.len);
+    /* damage in a record and a chunk header */
+    f.b[4096 + 512 + 40] ^= 0x55;
+    f.b[4096 + 65536 + 60] ^= 0x55;
+    expect_same_by_head(&f, f.len);
+    /* no header to open by: the reader reads such a file whole */
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(f.b, 0, 8);
+    assert_int_equal(evtx_open_head(f.b, 8192, f.len, "x", &ef, &err), -1);
+    assert_null(ef);
+    free(f.b);
+}
+
 /* A file whose header is wiped (zeros, or overwritten) or gone (the chunks
    carved out alone) but whose chunks are intact: the chunks are found by
    their signatures and read as they would have been, and it is said. */
@@ -2134,6 +2203,7 @@ int main(void)
         cmocka_unit_test(test_leaf_fast_path_same),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_open_by_head_same),
         cmocka_unit_test(test_header_damaged_recovered),
         cmocka_unit_test(test_bad_chunk_signature),
         cmocka_unit_test(test_deep_nesting_rejected),

@@ -41,6 +41,7 @@ struct evtx_state {
     bool mapped;
     int fd; /* >= 0: the workers read each chunk themselves (pread), data is NULL */
     uint32_t next, nchunks;
+    uint64_t hole_begin, hole_end; /* fd: the hole at or after the chunks handed out */
 };
 
 static bool evtx_reader_probe(const unsigned char *head, size_t n)
@@ -166,6 +167,31 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
     return 0;
 }
 
+/* Whether chunk slot c lies wholly in a hole of a sparse file: such a slot
+   is zeros, never written (a log's unused chunks, in a copy that left them
+   out), which parse to nothing, so it is not handed out (nor read, nor
+   compared with zeros). Chunk 0 always is (header problems). The holes
+   are found as the slots reach them, two lseek calls per hole; where the
+   file system cannot say, the whole file is data. */
+static bool in_hole(struct evtx_state *s, uint32_t c)
+{
+    if (c == 0 || s->fd < 0)
+        return false;
+    uint64_t from = evtx_chunk_offset(s->ef, c);
+    uint64_t to = s->len - from < EVTX_CHUNK_SIZE ? s->len : from + EVTX_CHUNK_SIZE;
+    if (from >= s->hole_end) {
+        off_t h = lseek(s->fd, (off_t)from, SEEK_HOLE);
+        off_t d = h < 0 || (uint64_t)h >= s->len ? -1 : lseek(s->fd, h, SEEK_DATA);
+        if (h < 0 || (uint64_t)h >= s->len || (d < 0 && errno != ENXIO)) {
+            s->hole_begin = s->hole_end = UINT64_MAX; /* no hole up to the end */
+            return false;
+        }
+        s->hole_begin = (uint64_t)h;
+        s->hole_end = d < 0 ? s->len : (uint64_t)d; /* ENXIO: no data after it */
+    }
+    return from >= s->hole_begin && to <= s->hole_end;
+}
+
 static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     (void)why;
@@ -184,6 +210,12 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
         if (s->fd >= 0)
             input_handed_out(in, s->len);
         return 1;
+    }
+    while (s->next < s->nchunks && in_hole(s, s->next))
+        s->next++;
+    if (s->next >= s->nchunks) { /* the rest was holes */
+        input_handed_out(in, s->len);
+        return 0;
     }
     u->map = s->data;
     u->map_len = s->len;

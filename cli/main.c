@@ -1,5 +1,6 @@
 /* stoat: finds intrusions that live off the land, in event logs and live.
  * This file only dispatches to the subcommands. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,21 @@
 /* What every command allocates first (a warm rule load, some 10 MiB) lands
  * on huge pages: util/mem.c says why. */
 #define HEAP_ON_HUGE_PAGES (16u << 20)
+
+/* One malloc arena for every thread. glibc gives each new thread an arena of
+ * its own, a fresh mapping whose every page is first touched by that thread:
+ * on the virtual machines stoat runs on a fault of some 20 us a page, and
+ * the workers of `hunt -j 2` touched 3,500 of them (the shared EVTX folder:
+ * minor faults 4,000 -> 600, CPU 0.21 -> 0.17 s), where the main heap has
+ * its pages already, and huge ones at that. Its lock costs the workers less
+ * (each thread keeps a cache of small blocks that takes no lock): the
+ * realistic day at -j 2 is no slower. */
+static void one_malloc_arena(void)
+{
+#ifdef M_ARENA_MAX
+    mallopt(M_ARENA_MAX, 1);
+#endif
+}
 
 static void usage(FILE *f)
 {
@@ -34,6 +50,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    one_malloc_arena();
     mem_heap_on_huge_pages(HEAP_ON_HUGE_PAGES);
     if (argc < 2) {
         usage(stderr);

@@ -71,6 +71,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             evtx_parse_chunk(f, i, s, &v);
     }
     evtx_close(f);
+    /* as the hunt reads a plain file: opened by its head, each chunk copied
+       into a buffer of exactly the bytes read (what lies past it is not the
+       parser's to look at) */
+    f = NULL;
+    if (evtx_open_head(p, n < 8192 ? n : 8192, n, "fuzz-head", &f, &err) == 0) {
+        for (uint32_t i = 0; i < evtx_chunk_count(f) || i == 0; i++) {
+            uint64_t off = evtx_chunk_offset(f, i);
+            size_t got = i >= evtx_chunk_count(f) ? 0 : n - off < EVTX_CHUNK_SIZE ? n - off : EVTX_CHUNK_SIZE;
+            uint8_t *c = got ? malloc(got) : NULL;
+            if (c)
+                memcpy(c, p + off, got);
+            evtx_parse_chunk_at(f, i, c, c ? got : 0, s, &v);
+            free(c);
+        }
+    }
+    evtx_close(f);
     /* and the same bytes as a file whose header is gone: the chunk scan */
     f = NULL;
     if (buf && evtx_open_mem(data, size, "fuzz-headless", &f, &err) == 0) {

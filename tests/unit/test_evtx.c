@@ -11,7 +11,9 @@
 
 #include "readers/evtx/evtx.h"
 #include "readers/evtx/evtx_int.h"
+#include "readers/reader.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -960,6 +962,182 @@ static void expect_same_records(const struct got *a, const struct got *b, int64_
             assert_string_equal(a->r[i].f[k].value, b->r[i].f[k].value);
         }
     }
+}
+
+/* The same file parsed as the hunt's reader does (opened by its head alone,
+   each chunk read into a buffer of its own and parsed from there) and from
+   memory: the same records, errors and offsets. */
+static void parse_by_head(const uint8_t *b, size_t len, struct got *g)
+{
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(g, 0, sizeof *g);
+    size_t head = len < 8192 ? len : 8192; /* what input_open peeks */
+    assert_int_equal(evtx_open_head(b, head, len, "test.evtx", &ef, &err), 0);
+    struct evtx_scratch *s = evtx_scratch_create();
+    struct evtx_visitor v = {g, on_rec, on_err};
+    uint8_t *chunk = malloc(65536);
+    assert_non_null(chunk);
+    uint32_t n = evtx_chunk_count(ef);
+    for (uint32_t c = 0; c < (n ? n : 1); c++) {
+        size_t off = c < n ? (size_t)evtx_chunk_offset(ef, c) : len, got = len - off < 65536 ? len - off : 65536;
+        memset(chunk, 0xee, 65536); /* nothing past what was read may be looked at */
+        memcpy(chunk, b + off, got);
+        evtx_parse_chunk_at(ef, c, chunk, got, s, &v);
+    }
+    free(chunk);
+    evtx_scratch_destroy(s);
+    evtx_close(ef);
+}
+
+static void expect_same_by_head(struct file *f, size_t len)
+{
+    struct got a, b;
+    struct file cut = *f;
+    cut.len = len;
+    parse(&cut, &a);
+    parse_by_head(f->b, len, &b);
+    expect_same_records(&a, &b, 0);
+    assert_int_equal(a.nerr, b.nerr);
+    for (size_t i = 0; i < a.nerr; i++) {
+        assert_string_equal(a.errors[i], b.errors[i]);
+        assert_int_equal(a.err_off[i], b.err_off[i]);
+    }
+}
+
+static void test_open_by_head_same(void **state)
+{
+    (void)state;
+    struct file f;
+    build_two_chunks(&f);
+    /* whole, and cut anywhere: in the header, in a record, at a chunk's end */
+    for (size_t len = 128; len <= f.len; len += len < 4200 ? 61 : 997)
+        expect_same_by_head(&f, len);
+    expect_same_by_head(&f, 4096);
+    expect_same_by_head(&f, 4096 + 65536);
+    expect_same_by_head(&f, f.len);
+    /* a dirty header with a bad checksum that claims one chunk */
+    f.b[42] = 1;
+    f.b[120] = 1;
+    expect_same_by_head(&f, f.len);
+    /* damage in a record and a chunk header */
+    f.b[4096 + 512 + 40] ^= 0x55;
+    f.b[4096 + 65536 + 60] ^= 0x55;
+    expect_same_by_head(&f, f.len);
+    /* no header to open by: the reader reads such a file whole */
+    struct evtx_file *ef = NULL;
+    struct evtx_error err;
+    memset(f.b, 0, 8);
+    assert_int_equal(evtx_open_head(f.b, 8192, f.len, "x", &ef, &err), -1);
+    assert_null(ef);
+    free(f.b);
+}
+
+/* Writes f to a temporary file (name into path): every byte, or (sparse)
+   leaving out the chunk slots that are all zeros, as holes. */
+static void write_evtx(const struct file *f, char *path, bool sparse)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    for (size_t off = 0; off < f->len;) {
+        size_t n = off < 4096 ? 4096 : f->len - off < 65536 ? f->len - off : 65536;
+        bool zero = sparse && off >= 4096;
+        for (size_t i = 0; zero && i < n; i++)
+            zero = f->b[off + i] == 0;
+        if (!zero)
+            assert_int_equal(pwrite(fd, f->b + off, n, (off_t)off), (ssize_t)n);
+        off += n;
+    }
+    assert_int_equal(ftruncate(fd, (off_t)f->len), 0);
+    close(fd);
+}
+
+/* The chunk slots the reader hands out for the file at path, as a bit set. */
+static unsigned handed_out(const char *path, uint64_t *bytes)
+{
+    char why[256];
+    struct input *in = input_open(path, why, sizeof why);
+    assert_non_null(in);
+    struct input_file inf = {.name = path, .reader = &reader_evtx};
+    assert_int_equal(reader_evtx.open(&inf, in, why, sizeof why), 0);
+    unsigned got = 0;
+    struct unit u;
+    memset(&u, 0, sizeof u);
+    while (reader_evtx.fill(&inf, in, &u, why, sizeof why) > 0) {
+        for (uint32_t c = u.part_begin; c < u.part_end; c++)
+            got |= 1u << c;
+        memset(&u, 0, sizeof u);
+    }
+    reader_evtx.close(&inf);
+    reader_evtx.release(&inf);
+    *bytes = input_raw_pos(in);
+    input_close(in);
+    return got;
+}
+
+/* Five chunk slots, records in 0 and 2, the rest never used: the slots a
+   sparse copy leaves as holes are not handed out (where the file system
+   keeps holes), and the hunt of either copy, on one thread or two, is the
+   same as of the file in memory. */
+static void test_sparse_holes_skipped(void **state)
+{
+    (void)state;
+    struct file f;
+    file_init(&f, 5);
+    f.b[42] = 3;
+    file_header_crc(&f);
+    for (unsigned k = 0; k < 3; k += 2) {
+        chunk_begin(&f, k);
+        size_t tdef = 0;
+        for (unsigned i = 1; i <= 3; i++)
+            typical_record(&f, 10 * k + i, &tdef);
+        chunk_end(&f);
+    }
+    struct got g;
+    assert_int_equal(parse(&f, &g), 6);
+    char dense[] = "/tmp/stoat-evtx-dense-XXXXXX", sparse[] = "/tmp/stoat-evtx-sparse-XXXXXX";
+    write_evtx(&f, dense, false);
+    write_evtx(&f, sparse, true);
+    uint64_t bytes;
+    assert_int_equal(handed_out(dense, &bytes), 0x1f);
+    assert_int_equal(bytes, f.len);
+    int fd = open(sparse, O_RDONLY);
+    bool holes = lseek(fd, 4096 + 65536, SEEK_DATA) == 4096 + 2 * 65536;
+    close(fd);
+    assert_int_equal(handed_out(sparse, &bytes), holes ? 0x05 : 0x1f);
+    assert_int_equal(bytes, f.len);
+    struct stoat_ruleset *rs = cap_rules(NULL);
+    assert_non_null(rs);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        struct capture a, b;
+        const char *pa[1] = {dense}, *pb[1] = {sparse};
+        cap_run_paths(&a, rs, pa, 1, NULL, threads);
+        cap_run_paths(&b, rs, pb, 1, NULL, threads);
+        assert_int_equal(a.n, 6);
+        assert_int_equal(b.n, 6);
+        for (size_t i = 0; i < a.n; i++) {
+            assert_int_equal(a.ev[i].record, b.ev[i].record);
+            assert_int_equal(a.ev[i].nf, g.r[i].n);
+            assert_int_equal(b.ev[i].nf, g.r[i].n);
+            for (size_t k = 0; k < a.ev[i].nf; k++) {
+                assert_string_equal(a.ev[i].f[k].value, g.r[i].f[k].value);
+                assert_string_equal(b.ev[i].f[k].value, g.r[i].f[k].value);
+            }
+        }
+        assert_int_equal(a.ndiag, b.ndiag);
+        for (size_t i = 0; i < a.ndiag; i++)
+            assert_string_equal(a.diag[i], b.diag[i]);
+        assert_int_equal(a.st.bytes, f.len);
+        assert_int_equal(b.st.bytes, f.len);
+        assert_int_equal(a.st.files, 1);
+        assert_int_equal(b.st.files, 1);
+        cap_free(&a);
+        cap_free(&b);
+    }
+    stoat_ruleset_destroy(rs);
+    unlink(dense);
+    unlink(sparse);
+    free(f.b);
 }
 
 /* A file whose header is wiped (zeros, or overwritten) or gone (the chunks
@@ -2134,6 +2312,8 @@ int main(void)
         cmocka_unit_test(test_leaf_fast_path_same),
         cmocka_unit_test(test_dirty_file_more_chunks),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_open_by_head_same),
+        cmocka_unit_test(test_sparse_holes_skipped),
         cmocka_unit_test(test_header_damaged_recovered),
         cmocka_unit_test(test_bad_chunk_signature),
         cmocka_unit_test(test_deep_nesting_rejected),

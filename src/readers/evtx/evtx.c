@@ -213,14 +213,18 @@ static void set_err(struct evtx_error *err, const char *file, uint32_t chunk, ui
     err->reason = reason;
 }
 
-int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx_file **out, struct evtx_error *err)
+/* The file object over len bytes of which data holds all (data) or none
+   (head-only: a reader brings each chunk's bytes); head is the first
+   head_len of them, what the header checks read. */
+static int open_file(const uint8_t *data, const uint8_t *head, size_t head_len, size_t len, const char *name,
+                     struct evtx_file **out, struct evtx_error *err)
 {
     int ret = -1;
     struct evtx_file *f = NULL;
     *out = NULL;
     if (!name)
         name = "(memory)";
-    bool headless = !evtx_probe(data, len);
+    bool headless = !evtx_probe(head, head_len);
     size_t base = EVTX_FILE_HEADER_SIZE;
     uint32_t found = 0;
     if (headless && (!data || (found = scan_for_chunks(data, len, &base)) == 0)) {
@@ -229,6 +233,10 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx
     }
     if (!headless && len < 128) {
         set_err(err, name, UINT32_MAX, 0, "file truncated inside its header (under 128 bytes)");
+        goto out;
+    }
+    if (!headless && head_len < 128) {
+        set_err(err, name, UINT32_MAX, 0, "the header's first 128 bytes were not given");
         goto out;
     }
     f = calloc(1, sizeof *f);
@@ -263,11 +271,11 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx
         ret = 0;
         goto out;
     }
-    if (evtx_crc32(0, data, 120) != evtx_le32(data + 124))
+    if (evtx_crc32(0, head, 120) != evtx_le32(head + 124))
         f->hdr_problem[f->nhdr_problems++] = "file header checksum mismatch";
-    if (evtx_le32(data + 120) & 1)
+    if (evtx_le32(head + 120) & 1)
         f->hdr_problem[f->nhdr_problems++] = "file header is marked dirty";
-    f->hdr_chunks = evtx_le16(data + 42);
+    f->hdr_chunks = evtx_le16(head + 42);
     uint64_t want = EVTX_FILE_HEADER_SIZE + (uint64_t)f->hdr_chunks * EVTX_CHUNK_SIZE;
     if (len < want)
         f->truncated = true;
@@ -288,6 +296,24 @@ int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx
 out:
     evtx_close(f);
     return ret;
+}
+
+int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx_file **out, struct evtx_error *err)
+{
+    return open_file(data, data, len, len, name, out, err);
+}
+
+int evtx_open_head(const uint8_t *head, size_t head_len, uint64_t file_len, const char *name, struct evtx_file **out,
+                   struct evtx_error *err)
+{
+    *out = NULL;
+    if (!evtx_probe(head, head_len) || file_len > SIZE_MAX) {
+        set_err(err, name ? name : "(memory)", UINT32_MAX, 0, "no file header (ElfFile signature) to open by");
+        return -1;
+    }
+    if (head_len > file_len)
+        head_len = (size_t)file_len;
+    return open_file(NULL, head, head_len, (size_t)file_len, name, out, err);
 }
 
 uint32_t evtx_chunk_count(const struct evtx_file *f)
@@ -544,6 +570,18 @@ static int scan_slack(struct walk *w, size_t pos, size_t avail)
 
 int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratch *s, const struct evtx_visitor *v)
 {
+    if (!f)
+        return 0;
+    uint64_t base = evtx_chunk_offset(f, idx);
+    size_t avail = 0;
+    if (f->data && idx < f->nchunks && base < f->len)
+        avail = f->len - base < EVTX_CHUNK_SIZE ? f->len - base : EVTX_CHUNK_SIZE;
+    return evtx_parse_chunk_at(f, idx, avail ? f->data + base : NULL, avail, s, v);
+}
+
+int evtx_parse_chunk_at(const struct evtx_file *f, uint32_t idx, const uint8_t *c, size_t avail, struct evtx_scratch *s,
+                        const struct evtx_visitor *v)
+{
     if (!f || !s || !v || (idx >= f->nchunks && idx != 0))
         return 0;
     struct walk w = {0};
@@ -557,10 +595,8 @@ int evtx_parse_chunk(const struct evtx_file *f, uint32_t idx, struct evtx_scratc
         for (unsigned i = 0; i < f->nhdr_problems; i++)
             report(&hw, 0, f->hdr_problem[i]);
     }
-    if (idx >= f->nchunks || w.base >= f->len)
+    if (idx >= f->nchunks || w.base >= f->len || !c || !avail)
         return 0; /* chunk 0 of a file with none: its header problems are all there is */
-    const uint8_t *c = f->data + w.base;
-    size_t avail = f->len - w.base;
     if (avail > EVTX_CHUNK_SIZE)
         avail = EVTX_CHUNK_SIZE;
 

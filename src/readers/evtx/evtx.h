@@ -90,6 +90,13 @@ bool evtx_probe_chunks(const uint8_t *head, size_t len);
    header's chunk count says. */
 int evtx_open_mem(const uint8_t *data, size_t len, const char *name, struct evtx_file **out, struct evtx_error *err);
 
+/* Opens an EVTX file by its header alone: head is its first head_len bytes
+   (the header checks need 128; signature required, no scan for chunks) and
+   file_len its size. The chunks' bytes are not kept: each is parsed by
+   evtx_parse_chunk_at from bytes the caller read. Returns as evtx_open_mem. */
+int evtx_open_head(const uint8_t *head, size_t head_len, uint64_t file_len, const char *name, struct evtx_file **out,
+                   struct evtx_error *err);
+
 /* Number of chunk slots present in the data (not what the header claims: a
    dirty file may hold more). Empty slots parse to no records. */
 uint32_t evtx_chunk_count(const struct evtx_file *f);
@@ -101,6 +108,12 @@ uint64_t evtx_chunk_offset(const struct evtx_file *f, uint32_t chunk);
    for records recovered from the chunk's slack. Returns the number of records
    delivered, or -1 if the visitor asked to stop, or -2 when out of memory. */
 int evtx_parse_chunk(const struct evtx_file *f, uint32_t chunk, struct evtx_scratch *s, const struct evtx_visitor *v);
+/* The same for chunk slot `chunk` whose bytes the caller read: avail of
+   them at data (at most a chunk's are looked at; fewer when the file ends
+   or was cut since it was opened). A file opened by its header is parsed
+   this way; chunk 0 reports header problems even with no bytes. */
+int evtx_parse_chunk_at(const struct evtx_file *f, uint32_t chunk, const uint8_t *data, size_t avail,
+                        struct evtx_scratch *s, const struct evtx_visitor *v);
 
 /* Convenience: every chunk in order with one scratch. Same return rules,
    summed. */

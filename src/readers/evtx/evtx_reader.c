@@ -1,18 +1,23 @@
 /* EVTX as a hunt input: the glue between the EVTX parser (evtx.h) and the
- * reader interface. A small file (most logs of an evidence folder are one or
- * two chunks) is read whole into memory: the head input_open has read
- * already is reused, and a read costs one system call where a mapping costs
- * three and a page fault per 64 KiB, and its unmapping a TLB flush on every
- * thread. A larger file is memory-mapped and never copied (standard input
- * and gzip are read into memory, up to a cap). A unit is a run of chunks, so
- * workers parse chunks of one file in parallel. The bytes live until the
- * writer has seen the file's last unit (release), because workers read them
- * after the reading thread has moved on; at most one file per unit of the
- * pool is open at once, so what is held in memory stays bounded. */
+ * reader interface. A plain file with a header is opened by that header
+ * alone (the head input_open has read), and each worker reads the chunks of
+ * its unit itself (pread into a buffer of its own, reused): the reading
+ * thread, which at -j 2 is a third thread on two cores, does no more per
+ * file than open it, the reads run in parallel, and no file's bytes are
+ * held (or fresh memory touched) while units wait for the writer. A file
+ * whose header is gone (its chunks are found by scanning it) is read whole
+ * into memory, or memory-mapped when large; standard input and gzip are read
+ * into memory, up to a cap. A unit is a run of chunks, so workers parse
+ * chunks of one file in parallel. What workers read lives until the writer
+ * has seen the file's last unit (release); at most one file per unit of the
+ * pool is open at once, so what is held stays bounded. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "readers/evtx/evtx.h"
 #include "readers/reader.h"
@@ -34,7 +39,9 @@ struct evtx_state {
     uint8_t *data;
     size_t len;
     bool mapped;
+    int fd; /* >= 0: the workers read each chunk themselves (pread), data is NULL */
     uint32_t next, nchunks;
+    uint64_t hole_begin, hole_end; /* fd: the hole at or after the chunks handed out */
 };
 
 static bool evtx_reader_probe(const unsigned char *head, size_t n)
@@ -68,15 +75,63 @@ static int read_whole(struct evtx_state *s, struct input *in, size_t cap, size_t
 
 static void free_bytes(struct evtx_state *s)
 {
-    if (s->mapped)
+    if (s->fd >= 0)
+        close(s->fd);
+    else if (s->mapped)
         munmap(s->data, s->len);
     else
         free(s->data);
 }
 
+static void opened(struct input_file *f, struct evtx_state *s)
+{
+    s->nchunks = evtx_chunk_count(s->ef);
+    f->incomplete = evtx_file_truncated(s->ef);
+    f->reader_state = s;
+    f->product = "windows";
+}
+
+/* A plain file with a header: opened by the header input_open read, and
+   read by the workers a chunk at a time, each into a buffer of its own it
+   reuses. The reading thread then only opens files (it does not read or
+   map them, which the workers would wait for), no file's bytes are held in
+   memory while it waits for the writer, and no fresh memory is touched per
+   file. Returns 0, 1 when the file is not one for this (the caller reads it
+   whole), -1 with why. */
+static int open_by_head(struct input_file *f, struct input *in, struct evtx_state *s, char *why, size_t whylen)
+{
+    uint64_t size = input_raw_size(in);
+    int fd = input_fd(in);
+    const unsigned char *head;
+    size_t nh = input_peek(in, &head);
+    if (fd < 0 || size < EVTX_FILE_HEADER_SIZE || nh < EVTX_FILE_HEADER_SIZE || !evtx_probe(head, nh))
+        return 1;
+    s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* input_close closes its own */
+    if (s->fd < 0)
+        return 1;
+    struct evtx_error err = {0};
+    if (evtx_open_head(head, nh, size, f->name, &s->ef, &err)) {
+        snprintf(why, whylen, "not a usable EVTX file: %s", err.reason ? err.reason : "bad header");
+        return -1;
+    }
+    s->len = (size_t)size;
+    return 0;
+}
+
 static int evtx_reader_open(struct input_file *f, struct input *in, char *why, size_t whylen)
 {
     struct evtx_state *s = xcalloc(1, sizeof(*s));
+    s->fd = -1;
+    int rc = open_by_head(f, in, s, why, whylen);
+    if (rc == 0) {
+        opened(f, s);
+        return 0;
+    }
+    if (rc < 0) {
+        free_bytes(s);
+        free(s);
+        return -1;
+    }
     uint64_t size = input_raw_size(in); /* a regular file's, 0 for others */
     int fd = input_fd(in);
     if (fd >= 0 && size > EVTX_READ_WHOLE) {
@@ -108,11 +163,33 @@ static int evtx_reader_open(struct input_file *f, struct input *in, char *why, s
         free(s);
         return -1;
     }
-    s->nchunks = evtx_chunk_count(s->ef);
-    f->incomplete = evtx_file_truncated(s->ef);
-    f->reader_state = s;
-    f->product = "windows";
+    opened(f, s);
     return 0;
+}
+
+/* Whether chunk slot c lies wholly in a hole of a sparse file: such a slot
+   is zeros, never written (a log's unused chunks, in a copy that left them
+   out), which parse to nothing, so it is not handed out (nor read, nor
+   compared with zeros). Chunk 0 always is (header problems). The holes
+   are found as the slots reach them, two lseek calls per hole; where the
+   file system cannot say, the whole file is data. */
+static bool in_hole(struct evtx_state *s, uint32_t c)
+{
+    if (c == 0 || s->fd < 0)
+        return false;
+    uint64_t from = evtx_chunk_offset(s->ef, c);
+    uint64_t to = s->len - from < EVTX_CHUNK_SIZE ? s->len : from + EVTX_CHUNK_SIZE;
+    if (from >= s->hole_end) {
+        off_t h = lseek(s->fd, (off_t)from, SEEK_HOLE);
+        off_t d = h < 0 || (uint64_t)h >= s->len ? -1 : lseek(s->fd, h, SEEK_DATA);
+        if (h < 0 || (uint64_t)h >= s->len || (d < 0 && errno != ENXIO)) {
+            s->hole_begin = s->hole_end = UINT64_MAX; /* no hole up to the end */
+            return false;
+        }
+        s->hole_begin = (uint64_t)h;
+        s->hole_end = d < 0 ? s->len : (uint64_t)d; /* ENXIO: no data after it */
+    }
+    return from >= s->hole_begin && to <= s->hole_end;
 }
 
 static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
@@ -128,8 +205,17 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
         s->next = 1;
         u->map = s->data;
         u->map_len = s->len;
+        u->range_len = s->len; /* (what has the worker look at it when it reads) */
         u->part_begin = u->part_end = 0;
+        if (s->fd >= 0)
+            input_handed_out(in, s->len);
         return 1;
+    }
+    while (s->next < s->nchunks && in_hole(s, s->next))
+        s->next++;
+    if (s->next >= s->nchunks) { /* the rest was holes */
+        input_handed_out(in, s->len);
+        return 0;
     }
     u->map = s->data;
     u->map_len = s->len;
@@ -137,8 +223,11 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
     u->part_end = s->next + EVTX_CHUNKS_PER_UNIT < s->nchunks ? s->next + EVTX_CHUNKS_PER_UNIT : s->nchunks;
     u->file_offset = evtx_chunk_offset(s->ef, s->next);
     s->next = u->part_end;
-    if (s->mapped) /* the progress follows the chunks handed out */
-        input_handed_out(in, s->next < s->nchunks ? evtx_chunk_offset(s->ef, s->next) : s->len);
+    uint64_t to = s->next < s->nchunks ? evtx_chunk_offset(s->ef, s->next) : s->len;
+    u->range_begin = u->file_offset;
+    u->range_len = to - u->file_offset;
+    if (s->mapped || s->fd >= 0) /* the progress follows the chunks handed out */
+        input_handed_out(in, to);
     return 1;
 }
 
@@ -180,6 +269,7 @@ struct name_memo {
 
 struct evtx_worker {
     struct evtx_scratch *scratch;
+    uint8_t *chunk; /* EVTX_CHUNK_SIZE bytes: a chunk read from a file (evtx_state.fd) */
     /* field name -> id, keyed by the name's address: names live in the
      * chunk's template table, so the cache is emptied per chunk */
     struct name_slot cache[NAME_CACHE];
@@ -198,6 +288,7 @@ static void *evtx_worker_create(const struct mapping *map)
     (void)map;
     struct evtx_worker *w = xcalloc(1, sizeof(*w));
     w->scratch = evtx_scratch_create();
+    w->chunk = xmalloc(EVTX_CHUNK_SIZE);
     return w;
 }
 
@@ -207,6 +298,7 @@ static void evtx_worker_destroy(void *ws)
     if (!w)
         return;
     evtx_scratch_destroy(w->scratch);
+    free(w->chunk);
     free(w);
 }
 
@@ -302,6 +394,27 @@ static void on_error(void *ctx, const struct evtx_error *e)
     w->u->skipped++;
 }
 
+/* Reads chunk slot c of the file into buf (EVTX_CHUNK_SIZE bytes): the
+   bytes read, fewer when the file ends (or was cut since it was opened),
+   -1 on an error (errno). */
+static long read_chunk(const struct evtx_state *s, uint32_t c, uint8_t *buf)
+{
+    uint64_t off = evtx_chunk_offset(s->ef, c);
+    size_t want = s->len - off < EVTX_CHUNK_SIZE ? (size_t)(s->len - off) : EVTX_CHUNK_SIZE;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(s->fd, buf + got, want - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (long)got;
+}
+
 static void evtx_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct evtx_worker *w = ws;
@@ -317,8 +430,20 @@ static void evtx_parse(void *ws, struct unit *u, const struct event_sink *sink)
     uint32_t end = u->part_end > u->part_begin ? u->part_end : u->part_begin + 1;
     for (uint32_t c = u->part_begin; c < end; c++) {
         memset(w->cache, 0, sizeof(w->cache));
-        if (c < s->nchunks || c == 0)
+        if (c >= s->nchunks && c != 0)
+            continue;
+        if (s->fd < 0) {
             evtx_parse_chunk(s->ef, c, w->scratch, &v);
+            continue;
+        }
+        long got = c < s->nchunks ? read_chunk(s, c, w->chunk) : 0;
+        if (got < 0) {
+            snprintf(u->note, sizeof(u->note), "read error at offset %llu, chunk %u skipped: %s",
+                     (unsigned long long)evtx_chunk_offset(s->ef, c), c, strerror(errno));
+            u->read_failed = true;
+            return;
+        }
+        evtx_parse_chunk_at(s->ef, c, w->chunk, (size_t)got, w->scratch, &v);
     }
 }
 

@@ -562,14 +562,16 @@ static bool cmp_num(double v, uint8_t cmp, double ref)
     }
 }
 
-/* The first (or last) byte is compared inline: most patterns of a long list
- * fail there, and a memcmp call costs more than the comparison. */
+/* Compared inline a word at a time (bytes_equal): a memcmp call costs more
+ * than the comparison, and a first or last byte rejects too little (an
+ * image suffix of a long list ends in 'e' as most images do; the word of
+ * '\cmd.exe' or '\svchost' tells them apart at once). */
 static inline bool str_op(uint8_t op, const char *s, size_t n, const char *lit, size_t len)
 {
     switch (op) {
-    case P_EQ: return n == len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
-    case P_PREFIX: return n >= len && (len == 0 || (s[0] == lit[0] && memcmp(s, lit, len) == 0));
-    case P_SUFFIX: return n >= len && (len == 0 || (s[n - 1] == lit[len - 1] && memcmp(s + n - len, lit, len) == 0));
+    case P_EQ: return n == len && bytes_equal(s, lit, len);
+    case P_PREFIX: return n >= len && bytes_equal(s, lit, len);
+    case P_SUFFIX: return n >= len && bytes_equal(s + n - len, lit, len);
     case P_CONTAINS: return len == 0 || (n >= len && find_bytes(s, n, lit, len) != NULL);
     default: return false;
     }

@@ -778,6 +778,38 @@ static void test_unseen_atom_branches(void **state)
     stoat_ruleset_destroy(rs0);
 }
 
+/* Whole values, starts and ends are compared a word at a time: literals of
+ * every length around the word sizes, equal and one byte off at each end,
+ * give the answers of a byte-wise comparison. */
+static void test_string_ops_by_words(void **state)
+{
+    (void)state;
+    const char *full = "abcdefghijklmnopqrstu";
+    for (size_t len = 1; len <= 20; len++) {
+        char lit[32], rule[512], off[32];
+        memcpy(lit, full + 21 - len, len);
+        lit[len] = 0;
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|endswith: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", full);
+        for (size_t k = 0; k < len; k += len - 1 ? len - 1 : 1) {
+            snprintf(off, sizeof(off), "%s", full);
+            off[21 - len + k] = '#';
+            expect_proc(0, rule, "CommandLine", off);
+        }
+        memcpy(lit, full, len);
+        lit[len] = 0;
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|startswith: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", full);
+        snprintf(off, sizeof(off), "%s", full);
+        off[len - 1] = '#';
+        expect_proc(0, rule, "CommandLine", off);
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", lit);
+        off[len] = 0;
+        expect_proc(0, rule, "CommandLine", off);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_atom_words),
         cmocka_unit_test(test_fieldref_lengths),
         cmocka_unit_test(test_unseen_atom_branches),
+        cmocka_unit_test(test_string_ops_by_words),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

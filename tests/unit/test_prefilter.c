@@ -739,6 +739,77 @@ static void test_fieldref_lengths(void **state)
     expect_proc(1, sw, "CommandLine", "A.EXE -x", "Image", "a.exe");
 }
 
+/* A test of one pattern whose atom the scan did not see answers no before
+ * its field is looked up (eval: atom_unseen); the branches of an OR of
+ * gated ANDs, each 'a name and not its image', and a negated test (true
+ * then) give the same answers as without the prefilter. */
+static void test_unseen_atom_branches(void **state)
+{
+    (void)state;
+    const char *texts[1] = {
+        "title: renamed\nid: rn\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  n0:\n    OriginalFileName: 'Cmd.Exe'\n  a0:\n    Image|endswith: '\\cmd.exe'\n"
+        "  n1:\n    OriginalFileName: 'wmic.exe'\n  a1:\n    Image|endswith: '\\wmic.exe'\n"
+        "  f:\n    CommandLine|contains: 'benignlit'\n"
+        "  condition: ((n0 and not a0) or (n1 and not a1)) and not f\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 1};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&r, NULL, &ls), *rs0 = hidden_only();
+    assert_int_equal(ls.loaded, 1);
+    uint64_t ev;
+    static const struct {
+        const char *ofn, *image, *cmd;
+        int want;
+    } cases[] = {
+        {"Cmd.Exe", "C:\\x\\cmd.exe", "cmd /c x", 0},   {"Cmd.Exe", "C:\\x\\notcmd.com", "cmd /c x", 1},
+        {"wmic.exe", "C:\\x\\WMIC.EXE", "wmic x", 0},   {"WMIC.EXE", "C:\\x\\w.exe", "wmic x", 1},
+        {"wmic.exe", "C:\\x\\w.exe", "x benignlit", 0}, {"Cmd.Exe", "C:\\x\\wmic.exe", "x BenignLit y", 0},
+        {"Cmd.Exe", "C:\\x\\wmic.exe", "x benign", 1},  {"net.exe", "C:\\x\\a.exe", "x", 0},
+        {"Cmd.Exe2", "C:\\x\\a.exe", "x", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(with_and_without(rs, rs0, "rn",
+                                          PROC("OriginalFileName", cases[i].ofn, "Image", cases[i].image, "CommandLine",
+                                               cases[i].cmd),
+                                          &ev),
+                         cases[i].want);
+    stoat_ruleset_destroy(rs);
+    stoat_ruleset_destroy(rs0);
+}
+
+/* Whole values, starts and ends are compared a word at a time: literals of
+ * every length around the word sizes, equal and one byte off at each end,
+ * give the answers of a byte-wise comparison. */
+static void test_string_ops_by_words(void **state)
+{
+    (void)state;
+    const char *full = "abcdefghijklmnopqrstu";
+    for (size_t len = 1; len <= 20; len++) {
+        char lit[32], rule[512], off[32];
+        memcpy(lit, full + 21 - len, len);
+        lit[len] = 0;
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|endswith: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", full);
+        for (size_t k = 0; k < len; k += len - 1 ? len - 1 : 1) {
+            snprintf(off, sizeof(off), "%s", full);
+            off[21 - len + k] = '#';
+            expect_proc(0, rule, "CommandLine", off);
+        }
+        memcpy(lit, full, len);
+        lit[len] = 0;
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine|startswith: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", full);
+        snprintf(off, sizeof(off), "%s", full);
+        off[len - 1] = '#';
+        expect_proc(0, rule, "CommandLine", off);
+        snprintf(rule, sizeof(rule), PROC_RULE("  sel:\n    CommandLine: '%s'\n  condition: sel\n"), lit);
+        expect_proc(1, rule, "CommandLine", lit);
+        off[len] = 0;
+        expect_proc(0, rule, "CommandLine", off);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +829,8 @@ int main(void)
         cmocka_unit_test(test_weak_atoms_chosen_last),
         cmocka_unit_test(test_atom_words),
         cmocka_unit_test(test_fieldref_lengths),
+        cmocka_unit_test(test_unseen_atom_branches),
+        cmocka_unit_test(test_string_ops_by_words),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

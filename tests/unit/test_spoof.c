@@ -497,6 +497,99 @@ static void test_rules_text(void **state)
     assert_non_null(strstr(t, SPOOF_RULE_SYSMON));
 }
 
+/* spoof_facts_of finds its fields in one pass; spoof_facts_of_by_name looks
+ * each up by name. Random events of those names (any case, repeated, empty,
+ * overlong, with a NUL) and of others of the same lengths: the same facts. */
+static void test_one_pass_as_by_name(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"ProcessId",
+                                        "ParentProcessId",
+                                        "Image",
+                                        "ParentImage",
+                                        "ProcessGuid",
+                                        "ParentProcessGuid",
+                                        "LogonId",
+                                        "User",
+                                        "ParentUser",
+                                        "NewProcessId",
+                                        "NewProcessName",
+                                        "ParentProcessName",
+                                        "SubjectLogonId",
+                                        "TargetLogonId",
+                                        "TargetUserSid",
+                                        "CommandLine",
+                                        "Hashes",
+                                        "UtcTime",
+                                        "ParentCommandLine",
+                                        "IntegrityLevel",
+                                        "Useq",
+                                        "{ser",
+                                        "processid2",
+                                        "ProcessI"};
+    static const char *const values[] = {"",
+                                         "0x3e7",
+                                         "0x00000000005a3c1f",
+                                         "4688",
+                                         "1234",
+                                         "0xZZ",
+                                         "-5",
+                                         "99999999999999999999",
+                                         "0x11112222333344445",
+                                         "C:\\Windows\\System32\\lsass.exe",
+                                         "C:\\WINDOWS\\system32\\CMD.EXE",
+                                         "/usr/sbin/sshd",
+                                         "NT AUTHORITY\\SYSTEM",
+                                         "CORP\\alice",
+                                         "S-1-5-18",
+                                         "{5A3C1F00-1111-2222-3333-444455556666}",
+                                         "12\0"
+                                         "34",
+                                         "a\\b/"};
+    static const char *const eids[] = {"1", "4688", "4689", "4624", "5"};
+    static char longv[700];
+    memset(longv, 'A', sizeof(longv) - 1);
+    memcpy(longv, "0x1", 3);
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    char names_buf[32][24];
+    for (int round = 0; round < 20000; round++) {
+        struct stoat_field f[32];
+        size_t n = 0, want = 0;
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        want = (size_t)(r >> 59); /* up to 31 fields */
+        for (; n < want; n++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *name = names[(r >> 33) % (sizeof(names) / sizeof(names[0]))];
+            size_t nl = strlen(name);
+            memcpy(names_buf[n], name, nl + 1);
+            for (size_t k = 0; k < nl; k++) /* any case */
+                if ((r >> (k % 30)) & 1 && names_buf[n][k] >= 'a' && names_buf[n][k] <= 'z')
+                    names_buf[n][k] = (char)(names_buf[n][k] - 32);
+            size_t vi = (r >> 20) % (sizeof(values) / sizeof(values[0]) + 1);
+            const char *v = vi < sizeof(values) / sizeof(values[0]) ? values[vi] : longv;
+            uint32_t vl = vi < sizeof(values) / sizeof(values[0]) ? (uint32_t)strlen(v) : (uint32_t)sizeof(longv) - 1;
+            if (v[0] == '1' && v[1] == '2' && v[2] == 0)
+                vl = 5; /* "12\0" "34" with its NUL */
+            f[n] = (struct stoat_field){.name = names_buf[n], .value = v, .name_len = (uint32_t)nl, .value_len = vl};
+        }
+        struct stoat_alert a = {.time_ns = INT64_MIN,
+                                .event_id = eids[(r >> 8) % (sizeof(eids) / sizeof(eids[0]))],
+                                .fields = f,
+                                .nfields = n};
+        struct spoof_facts fast, slow;
+        spoof_facts_of(&a, &fast);
+        spoof_facts_of_by_name(&a, &slow);
+        assert_int_equal(fast.kind, slow.kind);
+        assert_int_equal(fast.system, slow.system);
+        assert_int_equal(fast.parent_core, slow.parent_core);
+        assert_int_equal(fast.system_by_name, slow.system_by_name);
+        assert_true(fast.pid == slow.pid && fast.ppid == slow.ppid);
+        assert_true(fast.image == slow.image && fast.parent_image == slow.parent_image);
+        assert_true(fast.guid == slow.guid && fast.parent_guid == slow.parent_guid);
+        assert_true(fast.creator == slow.creator && fast.session == slow.session);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_table_grows_in_place),
         cmocka_unit_test(test_rules_text),
         cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_one_pass_as_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  * too long ago, another host's process, hostile numbers, a full table. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -590,6 +591,50 @@ static void test_one_pass_as_by_name(void **state)
     }
 }
 
+/* Program names are keyed in lower case, eight bytes at a time: a name and
+ * its ASCII lower case are one key, whatever the length, and a name that
+ * differs by a byte that is no ASCII capital ('@' and '`', 0xC9 and 0xE9,
+ * '[' and '{') is another. */
+static void test_image_key_case(void **state)
+{
+    (void)state;
+    static const char bytes[] = "AZaz@[`{09.-_\xc9\xe9\xff\x80Mm";
+    uint64_t r = 77;
+    for (int round = 0; round < 20000; round++) {
+        char name[3][64];
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t n = 1 + (r >> 59);
+        for (size_t k = 0; k < n; k++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            name[0][k] = bytes[(r >> 33) % (sizeof(bytes) - 1)];
+            name[1][k] = (char)(name[0][k] >= 'A' && name[0][k] <= 'Z' ? name[0][k] + 32 : name[0][k]);
+        }
+        name[0][n] = name[1][n] = 0;
+        /* the same with one byte's 0x20 bit flipped where that is no case */
+        memcpy(name[2], name[1], n + 1);
+        size_t at = (r >> 20) % n;
+        unsigned char c = (unsigned char)name[2][at];
+        bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+        name[2][at] = (char)(c ^ 0x20);
+        struct spoof_facts f[3];
+        for (int v = 0; v < 3; v++) {
+            char path[256];
+            snprintf(path, sizeof(path), "C:\\Dir\\%s", name[v]);
+            struct stoat_field fs[] = {
+                {.name = "ProcessId", .value = "1", .name_len = 9, .value_len = 1},
+                {.name = "ParentProcessId", .value = "2", .name_len = 15, .value_len = 1},
+                {.name = "Image", .value = path, .name_len = 5, .value_len = (uint32_t)strlen(path)},
+            };
+            struct stoat_alert a = {.time_ns = INT64_MIN, .event_id = "1", .fields = fs, .nfields = 3};
+            spoof_facts_of(&a, &f[v]);
+        }
+        bool sep = name[2][at] == '\\' || name[2][at] == '/' || c == '\\' || c == '/' || !name[2][at] || !c;
+        assert_true(f[0].image == f[1].image);
+        if (!letter && !sep)
+            assert_true(f[1].image != f[2].image);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_rules_text),
         cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
         cmocka_unit_test(test_one_pass_as_by_name),
+        cmocka_unit_test(test_image_key_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

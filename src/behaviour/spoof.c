@@ -203,6 +203,16 @@ struct picked {
     const struct stoat_field *f[F_COUNT];
 };
 
+/* The first letters (a bit each, case aside) of the names of each length:
+ * most fields' fail here, before the names are looked at. */
+#define LETTER(c) (1u << ((c) - 'a'))
+static const uint32_t first_letters[NAME_LEN_MAX + 1] = {
+    [4] = LETTER('u'),  [5] = LETTER('i'),  [7] = LETTER('l'),
+    [9] = LETTER('p'),  [10] = LETTER('p'), [11] = LETTER('p'),
+    [12] = LETTER('n'), [13] = LETTER('t'), [14] = LETTER('n') | LETTER('s'),
+    [15] = LETTER('p'), [17] = LETTER('p'),
+};
+
 static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
 {
     memset(pk, 0, sizeof(*pk));
@@ -210,7 +220,8 @@ static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
     pk->one_pass = one_pass;
     for (size_t i = 0; one_pass && i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (f->name_len > NAME_LEN_MAX || !f->value_len)
+        if (f->name_len > NAME_LEN_MAX || !f->value_len || !first_letters[f->name_len] ||
+            !(first_letters[f->name_len] >> ((((unsigned char)f->name[0] | 0x20) - 'a') & 31) & 1))
             continue;
         for (const uint8_t *k = names_of_len[f->name_len]; *k; k++) {
             const char *name = field_names[*k - 1];

@@ -153,11 +153,107 @@ static bool parse_num(const char *v, uint64_t *out)
     return digits > 0;
 }
 
-static uint64_t num_field(const struct stoat_alert *a, const char *name, bool *found)
+/* The fields spoof_facts_of reads. */
+enum spoof_field {
+    F_PROCESS_ID,
+    F_PARENT_PROCESS_ID,
+    F_IMAGE,
+    F_PARENT_IMAGE,
+    F_PROCESS_GUID,
+    F_PARENT_PROCESS_GUID,
+    F_LOGON_ID,
+    F_USER,
+    F_PARENT_USER,
+    F_NEW_PROCESS_ID,
+    F_NEW_PROCESS_NAME,
+    F_PARENT_PROCESS_NAME,
+    F_SUBJECT_LOGON_ID,
+    F_TARGET_LOGON_ID,
+    F_TARGET_USER_SID,
+    F_COUNT
+};
+static const char *const field_names[F_COUNT] = {
+    "ProcessId",         "ParentProcessId",   "Image",          "ParentImage",   "ProcessGuid",
+    "ParentProcessGuid", "LogonId",           "User",           "ParentUser",    "NewProcessId",
+    "NewProcessName",    "ParentProcessName", "SubjectLogonId", "TargetLogonId", "TargetUserSid"};
+/* The names of each length (up to 17), as 1 + their enum spoof_field, 0
+ * after the last: a field's length picks the one or two names it may be. */
+#define NAME_LEN_MAX 17
+static const uint8_t names_of_len[NAME_LEN_MAX + 1][3] = {
+    [4] = {1 + F_USER},
+    [5] = {1 + F_IMAGE},
+    [7] = {1 + F_LOGON_ID},
+    [9] = {1 + F_PROCESS_ID},
+    [10] = {1 + F_PARENT_USER},
+    [11] = {1 + F_PARENT_IMAGE, 1 + F_PROCESS_GUID},
+    [12] = {1 + F_NEW_PROCESS_ID},
+    [13] = {1 + F_TARGET_LOGON_ID, 1 + F_TARGET_USER_SID},
+    [14] = {1 + F_NEW_PROCESS_NAME, 1 + F_SUBJECT_LOGON_ID},
+    [15] = {1 + F_PARENT_PROCESS_ID},
+    [17] = {1 + F_PARENT_PROCESS_GUID, 1 + F_PARENT_PROCESS_NAME},
+};
+
+/* An event's fields of those names, each the first of its name (case aside)
+ * with a value, as facts_field finds it: one pass over the fields instead
+ * of one a name (spoof_facts_of reads up to ten). Without one_pass, each
+ * is looked up by facts_field: the reference the tests compare with. */
+struct picked {
+    const struct stoat_alert *a;
+    bool one_pass;
+    const struct stoat_field *f[F_COUNT];
+};
+
+/* The first letters (a bit each, case aside) of the names of each length:
+ * most fields' fail here, before the names are looked at. */
+#define LETTER(c) (1u << ((c) - 'a'))
+static const uint32_t first_letters[NAME_LEN_MAX + 1] = {
+    [4] = LETTER('u'),  [5] = LETTER('i'),  [7] = LETTER('l'),
+    [9] = LETTER('p'),  [10] = LETTER('p'), [11] = LETTER('p'),
+    [12] = LETTER('n'), [13] = LETTER('t'), [14] = LETTER('n') | LETTER('s'),
+    [15] = LETTER('p'), [17] = LETTER('p'),
+};
+
+static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
+{
+    memset(pk, 0, sizeof(*pk));
+    pk->a = a;
+    pk->one_pass = one_pass;
+    for (size_t i = 0; one_pass && i < a->nfields; i++) {
+        const struct stoat_field *f = &a->fields[i];
+        if (f->name_len > NAME_LEN_MAX || !f->value_len || !first_letters[f->name_len] ||
+            !(first_letters[f->name_len] >> ((((unsigned char)f->name[0] | 0x20) - 'a') & 31) & 1))
+            continue;
+        for (const uint8_t *k = names_of_len[f->name_len]; *k; k++) {
+            const char *name = field_names[*k - 1];
+            if (!pk->f[*k - 1] && ((unsigned char)f->name[0] | 0x20) == ((unsigned char)name[0] | 0x20) &&
+                strncasecmp(f->name, name, f->name_len) == 0) {
+                pk->f[*k - 1] = f;
+                break;
+            }
+        }
+    }
+}
+
+/* The field's value copied (cut to outlen - 1 bytes) as facts_field does;
+ * NULL when the event has none. */
+static const char *field(const struct picked *pk, enum spoof_field id, char *out, size_t outlen)
+{
+    if (!pk->one_pass)
+        return facts_field(pk->a, field_names[id], out, outlen);
+    const struct stoat_field *f = pk->f[id];
+    if (!f)
+        return NULL;
+    size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
+    memcpy(out, f->value, n);
+    out[n] = 0;
+    return out;
+}
+
+static uint64_t num_field(const struct picked *pk, enum spoof_field id, bool *found)
 {
     char v[64];
     uint64_t n = 0;
-    bool ok = parse_num(facts_field(a, name, v, sizeof(v)), &n);
+    bool ok = parse_num(field(pk, id, v, sizeof(v)), &n);
     if (found)
         *found = ok;
     return ok ? n : 0;
@@ -245,13 +341,32 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     return r;
 }
 
+/* The eight bytes of x with 'A'-'Z' made 'a'-'z', every other byte as it
+ * is: per byte, the low seven bits compared with 'A' and 'Z' by adding
+ * (no carry crosses a byte), an ASCII byte only. */
+static uint64_t lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t b = x & ~high;
+    uint64_t from_a = b + ones * (0x80 - 'A'), past_z = b + ones * (0x80 - 'Z' - 1);
+    uint64_t upper = from_a & ~past_z & ~x & high;
+    return x | upper >> 2;
+}
+
 /* The n bytes at v, hashed in lower case (at most 256 of them), never 0. */
 static uint64_t lower_key(const char *v, size_t n, uint64_t seed)
 {
     char low[256];
     if (n > sizeof(low))
         n = sizeof(low);
-    for (size_t k = 0; k < n; k++)
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) { /* eight bytes at a time: GUIDs are 38 */
+        uint64_t x;
+        memcpy(&x, v + k, 8);
+        x = lower8(x);
+        memcpy(low + k, &x, 8);
+    }
+    for (; k < n; k++)
         low[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
     return hash_bytes(low, n, seed) | 1;
 }
@@ -267,11 +382,11 @@ static uint64_t image_key(const char *path)
 {
     if (!path || !*path)
         return 0;
-    const char *base = path;
-    for (const char *c = path; *c; c++)
-        if (*c == '\\' || *c == '/')
-            base = c + 1;
-    return *base ? lower_key(base, strlen(base), 0x1a9e) : 0;
+    /* from the end: the file name is a few bytes, the folders many */
+    const char *end = path + strlen(path), *base = end;
+    while (base > path && base[-1] != '\\' && base[-1] != '/')
+        base--;
+    return base < end ? lower_key(base, (size_t)(end - base), 0x1a9e) : 0;
 }
 
 /* The stated parent, when its start was seen not too long before, it had
@@ -334,10 +449,10 @@ static bool system_account(const char *user)
  * event has one (0: the creator's own), else the creator's when that is an
  * ordinary session (an ordinary caller has no other token to give without
  * privileges); a built-in caller without Target may be a broker: unknown. */
-static uint64_t security_session(const struct stoat_alert *a, uint64_t creator)
+static uint64_t security_session(const struct picked *pk, uint64_t creator)
 {
     bool has_target;
-    uint64_t target = num_field(a, "TargetLogonId", &has_target);
+    uint64_t target = num_field(pk, F_TARGET_LOGON_ID, &has_target);
     if (has_target)
         return target ? target : creator;
     return ordinary(creator) ? creator : 0;
@@ -345,7 +460,7 @@ static uint64_t security_session(const struct stoat_alert *a, uint64_t creator)
 
 /* What spoof_event reads of one event (spoof.h): the fields, the numbers
  * they parse to and the hashes of the names, nothing of the table. */
-void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *o)
+static void facts_of(const struct stoat_alert *a, struct spoof_facts *o, bool one_pass)
 {
     memset(o, 0, sizeof(*o));
     if (!a->event_id)
@@ -354,39 +469,51 @@ void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *o)
     bool end = strcmp(a->event_id, "4689") == 0;
     if (!security && strcmp(a->event_id, "1") != 0 && !end)
         return;
+    struct picked pk;
+    pick(&pk, a, one_pass);
     bool ok;
-    o->pid = num_field(a, security && !end ? "NewProcessId" : "ProcessId", &ok);
+    o->pid = num_field(&pk, security && !end ? F_NEW_PROCESS_ID : F_PROCESS_ID, &ok);
     if (!ok)
         return;
     if (end) {
         o->kind = SPOOF_END;
         return;
     }
-    o->ppid = num_field(a, security ? "ProcessId" : "ParentProcessId", &ok);
+    o->ppid = num_field(&pk, security ? F_PROCESS_ID : F_PARENT_PROCESS_ID, &ok);
     if (!ok)
         return;
     o->kind = security ? SPOOF_START_SECURITY : SPOOF_START_SYSMON;
     char img[512], buf[512], ubuf[256], pbuf[256], gbuf[80];
-    o->image = image_key(facts_field(a, security ? "NewProcessName" : "Image", img, sizeof(img)));
-    const char *pname = facts_field(a, security ? "ParentProcessName" : "ParentImage", buf, sizeof(buf));
+    o->image = image_key(field(&pk, security ? F_NEW_PROCESS_NAME : F_IMAGE, img, sizeof(img)));
+    const char *pname = field(&pk, security ? F_PARENT_PROCESS_NAME : F_PARENT_IMAGE, buf, sizeof(buf));
     o->parent_image = image_key(pname);
     if (security) {
-        o->creator = num_field(a, "SubjectLogonId", NULL);
-        o->session = security_session(a, o->creator);
+        o->creator = num_field(&pk, F_SUBJECT_LOGON_ID, NULL);
+        o->session = security_session(&pk, o->creator);
         char sid[64];
-        const char *target = facts_field(a, "TargetUserSid", sid, sizeof(sid));
+        const char *target = field(&pk, F_TARGET_USER_SID, sid, sizeof(sid));
         o->system = o->session == SYSTEM_ID || (target && strcmp(target, "S-1-5-18") == 0);
         o->parent_core = core_system(pname);
         return;
     }
-    o->guid = text_key(facts_field(a, "ProcessGuid", gbuf, sizeof(gbuf)));
-    o->parent_guid = text_key(facts_field(a, "ParentProcessGuid", gbuf, sizeof(gbuf)));
-    o->session = num_field(a, "LogonId", NULL);
-    const char *user = facts_field(a, "User", ubuf, sizeof(ubuf));
+    o->guid = text_key(field(&pk, F_PROCESS_GUID, gbuf, sizeof(gbuf)));
+    o->parent_guid = text_key(field(&pk, F_PARENT_PROCESS_GUID, gbuf, sizeof(gbuf)));
+    o->session = num_field(&pk, F_LOGON_ID, NULL);
+    const char *user = field(&pk, F_USER, ubuf, sizeof(ubuf));
     o->system = o->session == SYSTEM_ID || system_account(user);
     /* the child is SYSTEM's account and its parent's user is of another
      * domain (a token of 0x3e7 under another name says nothing) */
-    o->system_by_name = system_account(user) && other_domain(user, facts_field(a, "ParentUser", pbuf, sizeof(pbuf)));
+    o->system_by_name = system_account(user) && other_domain(user, field(&pk, F_PARENT_USER, pbuf, sizeof(pbuf)));
+}
+
+void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *o)
+{
+    facts_of(a, o, true);
+}
+
+void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *o)
+{
+    facts_of(a, o, false);
 }
 
 static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_alert *a, const struct rec *r,

@@ -79,6 +79,9 @@ struct spoof_facts {
     uint64_t creator, session;    /* logon ids (0: unknown) */
 };
 void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *out);
+/* The same, each field looked up by name (facts_field): slower, the
+ * reference spoof_facts_of's one pass over the fields is tested against. */
+void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *out);
 /* The table's part, for the event a (its host and time) whose facts f are. */
 const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f);
 

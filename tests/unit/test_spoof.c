@@ -9,6 +9,7 @@
  * too long ago, another host's process, hostile numbers, a full table. */
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -497,6 +498,143 @@ static void test_rules_text(void **state)
     assert_non_null(strstr(t, SPOOF_RULE_SYSMON));
 }
 
+/* spoof_facts_of finds its fields in one pass; spoof_facts_of_by_name looks
+ * each up by name. Random events of those names (any case, repeated, empty,
+ * overlong, with a NUL) and of others of the same lengths: the same facts. */
+static void test_one_pass_as_by_name(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"ProcessId",
+                                        "ParentProcessId",
+                                        "Image",
+                                        "ParentImage",
+                                        "ProcessGuid",
+                                        "ParentProcessGuid",
+                                        "LogonId",
+                                        "User",
+                                        "ParentUser",
+                                        "NewProcessId",
+                                        "NewProcessName",
+                                        "ParentProcessName",
+                                        "SubjectLogonId",
+                                        "TargetLogonId",
+                                        "TargetUserSid",
+                                        "CommandLine",
+                                        "Hashes",
+                                        "UtcTime",
+                                        "ParentCommandLine",
+                                        "IntegrityLevel",
+                                        "Useq",
+                                        "{ser",
+                                        "processid2",
+                                        "ProcessI"};
+    static const char *const values[] = {"",
+                                         "0x3e7",
+                                         "0x00000000005a3c1f",
+                                         "4688",
+                                         "1234",
+                                         "0xZZ",
+                                         "-5",
+                                         "99999999999999999999",
+                                         "0x11112222333344445",
+                                         "C:\\Windows\\System32\\lsass.exe",
+                                         "C:\\WINDOWS\\system32\\CMD.EXE",
+                                         "/usr/sbin/sshd",
+                                         "NT AUTHORITY\\SYSTEM",
+                                         "CORP\\alice",
+                                         "S-1-5-18",
+                                         "{5A3C1F00-1111-2222-3333-444455556666}",
+                                         "12\0"
+                                         "34",
+                                         "a\\b/"};
+    static const char *const eids[] = {"1", "4688", "4689", "4624", "5"};
+    static char longv[700];
+    memset(longv, 'A', sizeof(longv) - 1);
+    memcpy(longv, "0x1", 3);
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    char names_buf[32][24];
+    for (int round = 0; round < 20000; round++) {
+        struct stoat_field f[32];
+        size_t n = 0, want = 0;
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        want = (size_t)(r >> 59); /* up to 31 fields */
+        for (; n < want; n++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *name = names[(r >> 33) % (sizeof(names) / sizeof(names[0]))];
+            size_t nl = strlen(name);
+            memcpy(names_buf[n], name, nl + 1);
+            for (size_t k = 0; k < nl; k++) /* any case */
+                if ((r >> (k % 30)) & 1 && names_buf[n][k] >= 'a' && names_buf[n][k] <= 'z')
+                    names_buf[n][k] = (char)(names_buf[n][k] - 32);
+            size_t vi = (r >> 20) % (sizeof(values) / sizeof(values[0]) + 1);
+            const char *v = vi < sizeof(values) / sizeof(values[0]) ? values[vi] : longv;
+            uint32_t vl = vi < sizeof(values) / sizeof(values[0]) ? (uint32_t)strlen(v) : (uint32_t)sizeof(longv) - 1;
+            if (v[0] == '1' && v[1] == '2' && v[2] == 0)
+                vl = 5; /* "12\0" "34" with its NUL */
+            f[n] = (struct stoat_field){.name = names_buf[n], .value = v, .name_len = (uint32_t)nl, .value_len = vl};
+        }
+        struct stoat_alert a = {.time_ns = INT64_MIN,
+                                .event_id = eids[(r >> 8) % (sizeof(eids) / sizeof(eids[0]))],
+                                .fields = f,
+                                .nfields = n};
+        struct spoof_facts fast, slow;
+        spoof_facts_of(&a, &fast);
+        spoof_facts_of_by_name(&a, &slow);
+        assert_int_equal(fast.kind, slow.kind);
+        assert_int_equal(fast.system, slow.system);
+        assert_int_equal(fast.parent_core, slow.parent_core);
+        assert_int_equal(fast.system_by_name, slow.system_by_name);
+        assert_true(fast.pid == slow.pid && fast.ppid == slow.ppid);
+        assert_true(fast.image == slow.image && fast.parent_image == slow.parent_image);
+        assert_true(fast.guid == slow.guid && fast.parent_guid == slow.parent_guid);
+        assert_true(fast.creator == slow.creator && fast.session == slow.session);
+    }
+}
+
+/* Program names are keyed in lower case, eight bytes at a time: a name and
+ * its ASCII lower case are one key, whatever the length, and a name that
+ * differs by a byte that is no ASCII capital ('@' and '`', 0xC9 and 0xE9,
+ * '[' and '{') is another. */
+static void test_image_key_case(void **state)
+{
+    (void)state;
+    static const char bytes[] = "AZaz@[`{09.-_\xc9\xe9\xff\x80Mm";
+    uint64_t r = 77;
+    for (int round = 0; round < 20000; round++) {
+        char name[3][64];
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t n = 1 + (r >> 59);
+        for (size_t k = 0; k < n; k++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            name[0][k] = bytes[(r >> 33) % (sizeof(bytes) - 1)];
+            name[1][k] = (char)(name[0][k] >= 'A' && name[0][k] <= 'Z' ? name[0][k] + 32 : name[0][k]);
+        }
+        name[0][n] = name[1][n] = 0;
+        /* the same with one byte's 0x20 bit flipped where that is no case */
+        memcpy(name[2], name[1], n + 1);
+        size_t at = (r >> 20) % n;
+        unsigned char c = (unsigned char)name[2][at];
+        bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+        name[2][at] = (char)(c ^ 0x20);
+        struct spoof_facts f[3];
+        for (int v = 0; v < 3; v++) {
+            char path[256];
+            snprintf(path, sizeof(path), "C:\\Dir\\%s", name[v]);
+            struct stoat_field fs[] = {
+                {.name = "ProcessId", .value = "1", .name_len = 9, .value_len = 1},
+                {.name = "ParentProcessId", .value = "2", .name_len = 15, .value_len = 1},
+                {.name = "Image", .value = path, .name_len = 5, .value_len = (uint32_t)strlen(path)},
+            };
+            struct stoat_alert a = {.time_ns = INT64_MIN, .event_id = "1", .fields = fs, .nfields = 3};
+            spoof_facts_of(&a, &f[v]);
+        }
+        bool sep = name[2][at] == '\\' || name[2][at] == '/' || c == '\\' || c == '/' || !name[2][at] || !c;
+        assert_true(f[0].image == f[1].image);
+        if (!letter && !sep)
+            assert_true(f[1].image != f[2].image);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +651,8 @@ int main(void)
         cmocka_unit_test(test_table_grows_in_place),
         cmocka_unit_test(test_rules_text),
         cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_one_pass_as_by_name),
+        cmocka_unit_test(test_image_key_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

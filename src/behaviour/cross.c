@@ -628,17 +628,39 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 
 /* ----------------------------------------------------------- attribution */
 
+/* attribute's last host and account looked up, by the string's address:
+ * offline an alert's strings are kept once for all alerts, so the next
+ * alert mostly names the same ones (live each alert has its own copy, and
+ * the memo never hits). A string's address stands for its text for one
+ * run: nothing kept is freed or changed during it. */
+struct attr_memo {
+    const char *host_in, *host;
+    bool account_known;
+    const char *account;
+    char akey[256];
+};
+
 /* The account an alert is attributed to (akey out; "" when none). */
-static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256])
+static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256],
+                      struct attr_memo *memo)
 {
     akey[0] = 0;
-    const char *host = host_by_name(c, a->host);
+    if (!memo->host_in || memo->host_in != a->host) {
+        memo->host_in = a->host;
+        memo->host = host_by_name(c, a->host);
+    }
+    const char *host = memo->host;
     const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
     if (m) {
         memcpy(akey, m->akey, 256);
         return;
     }
-    cross_account_key(a->account, akey);
+    if (!memo->account_known || memo->account != a->account) {
+        cross_account_key(a->account, memo->akey);
+        memo->account = a->account;
+        memo->account_known = true;
+    }
+    memcpy(akey, memo->akey, strlen(memo->akey) + 1);
     if (akey[0])
         return;
     for (size_t k = p->nsvcs; k-- > 0;) {
@@ -1032,12 +1054,18 @@ static void run(struct cross *c, int64_t upto, bool all)
     size_t naas = 0, aacap = 0;
     char(*keys)[256] = NULL;
     size_t kcap = 0;
+    struct attr_memo memo = {0};
+    uint32_t last_k = UINT32_MAX; /* the account of the alert before: most alerts repeat it */
     for (size_t i = 0; i < c->nalerts; i++) {
         char akey[256];
-        attribute(c, &p, &c->alerts[i], akey);
+        attribute(c, &p, &c->alerts[i], akey, &memo);
         if (!akey[0])
             continue;
-        uint32_t k = strmap_put(&accts, akey, strlen(akey), (uint32_t)naas);
+        size_t kl = strlen(akey);
+        uint32_t k = last_k != UINT32_MAX && strcmp(keys[last_k], akey) == 0
+                         ? last_k
+                         : strmap_put(&accts, akey, kl, (uint32_t)naas);
+        last_k = k;
         if (k == naas) {
             XGROW(aas, aacap, naas + 1);
             XGROW(keys, kcap, naas + 1);

@@ -57,9 +57,12 @@ struct xalert {
     uint64_t id, proc;
     const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
     int64_t t;
-    enum stoat_level level;
-    uint32_t tactics;
+    /* packed: the kept alerts are many, and each byte is fresh memory */
+    uint32_t level : 8;    /* enum stoat_level */
+    uint32_t tactics : 24; /* chain_tactics_of's bits (CHAIN_TACTICS of them) */
+    uint32_t host_index;   /* host_names' index + 1 of host (0: none), as note_host found it */
 };
+_Static_assert(CHAIN_TACTICS <= 24, "xalert's tactics hold every tactic's bit");
 
 /* a logon resolved to an account and two places */
 struct move {
@@ -94,6 +97,14 @@ struct cross {
     const char **strs_at;
     size_t nstrs, strs_cap;
     const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
+    uint64_t last_event_serial;              /* of the alert kept last (0: none) */
+    /* per rule (rule_serial's index): its id and title as kept */
+    struct kept_rule {
+        uint64_t serial;
+        const void *meta;
+        const char *id, *title;
+    } * kept_rules;
+    size_t nkept_rules;
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
@@ -253,6 +264,7 @@ void cross_destroy(struct cross *c)
     else
         free(c->alerts);
     free(c->strs_at);
+    free(c->kept_rules);
     strmap_free(&c->strs);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->host_names[i]);
@@ -373,6 +385,56 @@ static void alerts_room(struct cross *c)
     XGROW(c->alerts, c->acap, c->nalerts + 1);
 }
 
+/* Offline: the alert's host, account, session and images as kept. An
+ * alert of the event the last one came from names the same (its serial
+ * says so): those of the last alert kept, not looked up again. */
+static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct xalert *x)
+{
+    if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts) {
+        const struct xalert *last = &c->alerts[c->nalerts - 1];
+        x->host = last->host;
+        x->account = last->account;
+        x->logon = last->logon;
+        x->image = last->image;
+        x->parent = last->parent;
+        return;
+    }
+    x->host = intern(c, 0, a->host);
+    x->account = intern_opt(c, 1, a->account);
+    x->logon = intern_opt(c, 2, a->logon_id);
+    x->image = intern_opt(c, 5, a->image);
+    x->parent = intern_opt(c, 6, a->parent_image);
+    c->last_event_serial = a->event_serial;
+}
+
+/* Offline: the rule's id and title as kept, once per rule (by its serial
+ * and meta: a rule's alerts name the same; another rule's at that index,
+ * a later ruleset's, does not match). */
+static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, struct xalert *x)
+{
+    size_t k = (uint32_t)a->rule_serial; /* the rule's index + 1 */
+    struct kept_rule *kr = NULL;
+    if (a->rule_serial && k && a->rule_meta) {
+        if (k > c->nkept_rules) {
+            size_t cap = c->nkept_rules;
+            XGROW(c->kept_rules, cap, k);
+            memset(c->kept_rules + c->nkept_rules, 0, (cap - c->nkept_rules) * sizeof(*c->kept_rules));
+            c->nkept_rules = cap;
+        }
+        kr = &c->kept_rules[k - 1];
+        if (kr->serial == a->rule_serial && kr->meta == a->rule_meta) {
+            x->rule_id = kr->id;
+            x->rule_title = kr->title;
+            return;
+        }
+    }
+    x->rule_id = intern_opt(c, 3, a->rule_id);
+    x->rule_title = intern(c, 4, title);
+    if (kr)
+        *kr = (struct kept_rule){
+            .serial = a->rule_serial, .meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
@@ -383,16 +445,16 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
         return;
     note_host(c, a->host);
     alerts_room(c);
-    struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    struct xalert x = {.id = a->id,
+                       .proc = a->proc,
+                       .t = a->time_ns,
+                       .level = a->level,
+                       .tactics = a->tactics,
+                       .host_index = *a->host ? (uint32_t)c->last_noted : 0};
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
-        x.host = intern(c, 0, a->host);
-        x.account = intern_opt(c, 1, a->account);
-        x.logon = intern_opt(c, 2, a->logon_id);
-        x.rule_id = intern_opt(c, 3, a->rule_id);
-        x.rule_title = intern(c, 4, title);
-        x.image = intern_opt(c, 5, a->image);
-        x.parent = intern_opt(c, 6, a->parent_image);
+        keep_event_strs(c, a, &x);
+        keep_rule_strs(c, a, title, &x);
     } else {
         /* its strings in one block, the host first: one allocation rather
          * than seven, freed as one (alert_free) */
@@ -628,13 +690,12 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 
 /* ----------------------------------------------------------- attribution */
 
-/* attribute's last host and account looked up, by the string's address:
+/* attribute's last account looked up, by the string's address:
  * offline an alert's strings are kept once for all alerts, so the next
  * alert mostly names the same ones (live each alert has its own copy, and
  * the memo never hits). A string's address stands for its text for one
  * run: nothing kept is freed or changed during it. */
 struct attr_memo {
-    const char *host_in, *host;
     bool account_known;
     const char *account;
     char akey[256];
@@ -645,11 +706,8 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
                       struct attr_memo *memo)
 {
     akey[0] = 0;
-    if (!memo->host_in || memo->host_in != a->host) {
-        memo->host_in = a->host;
-        memo->host = host_by_name(c, a->host);
-    }
-    const char *host = memo->host;
+    /* host_by_name(c, a->host), as found when the alert came */
+    const char *host = a->host_index ? c->host_names[a->host_index - 1] : NULL;
     const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
     if (m) {
         memcpy(akey, m->akey, 256);
@@ -1047,6 +1105,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     graph_moves(c, &p, upto);
     if (c->nalerts > 1)
         qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
+    c->last_event_serial = 0; /* the last alert kept is no longer last */
     /* per account: its alerts, then its chains */
     struct strmap accts;
     strmap_init(&accts);

@@ -525,6 +525,69 @@ static void test_attr_memo(void **state)
     buf_free(&fresh);
 }
 
+/* Offline, an alert of the event the last alert came from takes that
+ * one's kept strings, and a rule's id and title are kept once per rule, by
+ * the serials: the same incidents as with no serials (each string looked
+ * up). The rule at an index may change (another meta: a sysmon tag's
+ * alert), and events' alerts come in runs. */
+static void serials_run(bool serials, struct buf *out)
+{
+    struct cross_opts o = {.lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
+    static const char *const users[3] = {"adm", "CORP\\adm", "adm2"};
+    static const char *const images[3] = {"C:\\w\\cmd.exe", "C:\\w\\powershell.exe", "C:\\w\\rundll32.exe"};
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    static const int metas[4] = {0, 1, 2, 3};
+    uint64_t id = 0, event = 0;
+    for (int h = 0; h < 3; h++) {
+        int64_t t = T0 + h * 10 * MIN_NS;
+        if (h)
+            net_logon(c, hosts[h], t, "adm", hosts[h - 1], NULL, NULL);
+        for (int e = 0; e < 6; e++) {
+            event++;
+            for (int k = 0; k < 1 + e % 3; k++) {
+                char rid[16], title[32];
+                int r = (e + k) % 4;
+                snprintf(rid, sizeof(rid), "r%d", r);
+                snprintf(title, sizeof(title), "title of r%d", r);
+                /* rule index 1 stands for two rules, told apart by meta */
+                uint64_t serial = (7ull << 32) | (uint64_t)(r == 3 ? 2 : r + 1);
+                cross_alert(c, &(struct cross_alert){.id = ++id,
+                                                     .host = hosts[h],
+                                                     .time_ns = t + (e + 1) * MIN_NS,
+                                                     .rule_id = rid,
+                                                     .rule_title = title,
+                                                     .level = STOAT_LEVEL_HIGH,
+                                                     .tactics = tac(tactics[(e + k) % 3]),
+                                                     .account = users[(h + e) % 3],
+                                                     .logon_id = e % 2 ? "0x1" : NULL,
+                                                     .image = images[e % 3],
+                                                     .parent_image = images[(e + 1) % 3],
+                                                     .event_serial = serials ? event : 0,
+                                                     .rule_serial = serials ? serial : 0,
+                                                     .rule_meta = serials ? &metas[r] : NULL});
+            }
+        }
+    }
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_serials(void **state)
+{
+    (void)state;
+    struct buf fast = {0}, slow = {0};
+    serials_run(true, &fast);
+    serials_run(false, &slow);
+    assert_non_null(slow.p);
+    assert_non_null(strstr(slow.p, "{r3 title of r3 "));
+    assert_non_null(strstr(slow.p, "{r1 title of r1 "));
+    assert_string_equal(fast.p, slow.p);
+    buf_free(&fast);
+    buf_free(&slow);
+}
+
 static void test_facts_from_events(void **state)
 {
     (void)state;
@@ -668,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_baseline_new_edges),
         cmocka_unit_test(test_kept_strings),
         cmocka_unit_test(test_attr_memo),
+        cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),
     };

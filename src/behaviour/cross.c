@@ -53,6 +53,8 @@ struct xlogon {
 
 #define CROSS_ALERT_STRS 7 /* host, account, logon, rule id and title, image, parent */
 
+#define KEPT_RULES 4096 /* entries of the table of rules' kept strings (a power of two) */
+
 struct xalert {
     uint64_t id, proc;
     const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
@@ -98,13 +100,11 @@ struct cross {
     size_t nstrs, strs_cap;
     const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
     uint64_t last_event_serial;              /* of the alert kept last (0: none) */
-    /* per rule (rule_serial's index): its id and title as kept */
+    /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
     struct kept_rule {
-        uint64_t serial;
         const void *meta;
         const char *id, *title;
     } * kept_rules;
-    size_t nkept_rules;
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
@@ -407,22 +407,23 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct
     c->last_event_serial = a->event_serial;
 }
 
-/* Offline: the rule's id and title as kept, once per rule (by its serial
- * and meta: a rule's alerts name the same; another rule's at that index,
- * a later ruleset's, does not match). */
+/* Offline: the rule's id and title as kept, looked up once per rule: a
+ * small table by the rule's meta, whose entry counts only when its kept id
+ * and title are the alert's (a meta freed and its address taken by another
+ * rule's does not match). */
+static bool same_opt(const char *kept, const char *s)
+{
+    return kept ? s && strcmp(kept, s) == 0 : !s || !*s;
+}
+
 static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, struct xalert *x)
 {
-    size_t k = (uint32_t)a->rule_serial; /* the rule's index + 1 */
     struct kept_rule *kr = NULL;
-    if (a->rule_serial && k && a->rule_meta) {
-        if (k > c->nkept_rules) {
-            size_t cap = c->nkept_rules;
-            XGROW(c->kept_rules, cap, k);
-            memset(c->kept_rules + c->nkept_rules, 0, (cap - c->nkept_rules) * sizeof(*c->kept_rules));
-            c->nkept_rules = cap;
-        }
-        kr = &c->kept_rules[k - 1];
-        if (kr->serial == a->rule_serial && kr->meta == a->rule_meta) {
+    if (a->rule_meta) {
+        if (!c->kept_rules)
+            c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
+        kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
+        if (kr->meta == a->rule_meta && same_opt(kr->id, a->rule_id) && strcmp(kr->title, title) == 0) {
             x->rule_id = kr->id;
             x->rule_title = kr->title;
             return;
@@ -431,8 +432,7 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
     x->rule_id = intern_opt(c, 3, a->rule_id);
     x->rule_title = intern(c, 4, title);
     if (kr)
-        *kr = (struct kept_rule){
-            .serial = a->rule_serial, .meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
+        *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
 }
 
 void cross_alert(struct cross *c, const struct cross_alert *a)

@@ -57,10 +57,10 @@ struct cross_alert {
     const char *logon_id; /* the session, when named */
     const char *image, *parent_image;
     uint64_t proc; /* the caller's key of its process for judge (0: none) */
-    /* stoat_alert's serials (0: unknown), for strings kept once: alerts of
-     * one event_serial name the same host, account, session and images;
-     * of one rule_serial and rule_meta the same rule id and title */
-    uint64_t event_serial, rule_serial;
+    /* for strings kept once: stoat_alert's event_serial (0: unknown), whose
+     * alerts name the same host, account, session and images; the rule's
+     * meta (NULL: unknown), whose alerts mostly name the same id and title */
+    uint64_t event_serial;
     const void *rule_meta;
 };
 

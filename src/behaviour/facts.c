@@ -259,7 +259,6 @@ void facts_digest(const struct stoat_alert *a, struct cross_alert *o, char acct[
         .parent_image = a->nancestry > 1 ? a->ancestry[1].image : NULL,
         /* a correlation's account comes from its groups, not its event */
         .event_serial = a->corr ? 0 : a->event_serial,
-        .rule_serial = m ? a->rule_serial : 0,
         .rule_meta = m,
     };
 }

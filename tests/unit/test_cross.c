@@ -526,10 +526,11 @@ static void test_attr_memo(void **state)
 }
 
 /* Offline, an alert of the event the last alert came from takes that
- * one's kept strings, and a rule's id and title are kept once per rule, by
- * the serials: the same incidents as with no serials (each string looked
- * up). The rule at an index may change (another meta: a sysmon tag's
- * alert), and events' alerts come in runs. */
+ * one's kept strings (by its event serial), and a rule's id and title are
+ * kept once per rule (by its meta, the strings compared): the same
+ * incidents as with neither (each string looked up). Two rules share a
+ * meta here (one freed, another at its address): told apart by their
+ * strings. Events' alerts come in runs. */
 static void serials_run(bool serials, struct buf *out)
 {
     struct cross_opts o = {.lateness_ns = MIN_NS};
@@ -538,7 +539,7 @@ static void serials_run(bool serials, struct buf *out)
     static const char *const users[3] = {"adm", "CORP\\adm", "adm2"};
     static const char *const images[3] = {"C:\\w\\cmd.exe", "C:\\w\\powershell.exe", "C:\\w\\rundll32.exe"};
     static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
-    static const int metas[4] = {0, 1, 2, 3};
+    static const char metas[4][64]; /* a rule's meta each, apart enough to be told apart */
     uint64_t id = 0, event = 0;
     for (int h = 0; h < 3; h++) {
         int64_t t = T0 + h * 10 * MIN_NS;
@@ -551,8 +552,6 @@ static void serials_run(bool serials, struct buf *out)
                 int r = (e + k) % 4;
                 snprintf(rid, sizeof(rid), "r%d", r);
                 snprintf(title, sizeof(title), "title of r%d", r);
-                /* rule index 1 stands for two rules, told apart by meta */
-                uint64_t serial = (7ull << 32) | (uint64_t)(r == 3 ? 2 : r + 1);
                 cross_alert(c, &(struct cross_alert){.id = ++id,
                                                      .host = hosts[h],
                                                      .time_ns = t + (e + 1) * MIN_NS,
@@ -565,8 +564,7 @@ static void serials_run(bool serials, struct buf *out)
                                                      .image = images[e % 3],
                                                      .parent_image = images[(e + 1) % 3],
                                                      .event_serial = serials ? event : 0,
-                                                     .rule_serial = serials ? serial : 0,
-                                                     .rule_meta = serials ? &metas[r] : NULL});
+                                                     .rule_meta = serials ? metas[r == 3 ? 1 : r] : NULL});
             }
         }
     }

@@ -124,30 +124,6 @@ struct cross {
 
 /* ----------------------------------------------------------------- names */
 
-void cross_account_key(const char *account, char out[256])
-{
-    out[0] = 0;
-    if (!account)
-        return;
-    const char *p = account;
-    const char *bs = strrchr(p, '\\');
-    if (bs)
-        p = bs + 1;
-    size_t n = strcspn(p, "@");
-    if (n >= 256)
-        n = 255;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
-    out[n] = 0;
-    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
-                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
-    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
-        if (strcmp(out, anonymous[i]) == 0)
-            out[0] = 0;
-    if (n && out[n - 1] == '$')
-        out[0] = 0; /* a machine account: the host itself, not a person */
-}
-
 static void lower(const char *s, char *out, size_t n)
 {
     size_t i = 0;
@@ -385,9 +361,8 @@ static void alerts_room(struct cross *c)
     XGROW(c->alerts, c->acap, c->nalerts + 1);
 }
 
-/* Offline: the alert's host, account, session and images as kept. An
- * alert of the event the last one came from names the same (its serial
- * says so): those of the last alert kept, not looked up again. */
+/* Offline: the alert's host, account, session and images as kept; an alert
+ * of the last one's event (by its serial) names the same, not looked up. */
 static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct xalert *x)
 {
     if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts) {
@@ -407,15 +382,8 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct
     c->last_event_serial = a->event_serial;
 }
 
-/* Offline: the rule's id and title as kept, looked up once per rule: a
- * small table by the rule's meta, whose entry counts only when its kept id
- * and title are the alert's (a meta freed and its address taken by another
- * rule's does not match). */
-static bool same_opt(const char *kept, const char *s)
-{
-    return kept ? s && strcmp(kept, s) == 0 : !s || !*s;
-}
-
+/* Offline: the rule's id and title as kept, looked up once per rule by its
+ * meta, the strings compared (another rule may take a freed meta's address). */
 static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, struct xalert *x)
 {
     struct kept_rule *kr = NULL;
@@ -423,7 +391,8 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
         if (!c->kept_rules)
             c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
         kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
-        if (kr->meta == a->rule_meta && same_opt(kr->id, a->rule_id) && strcmp(kr->title, title) == 0) {
+        bool same_id = kr->id ? a->rule_id && strcmp(kr->id, a->rule_id) == 0 : !a->rule_id || !*a->rule_id;
+        if (kr->meta == a->rule_meta && same_id && strcmp(kr->title, title) == 0) {
             x->rule_id = kr->id;
             x->rule_title = kr->title;
             return;
@@ -445,12 +414,8 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
         return;
     note_host(c, a->host);
     alerts_room(c);
-    struct xalert x = {.id = a->id,
-                       .proc = a->proc,
-                       .t = a->time_ns,
-                       .level = a->level,
-                       .tactics = a->tactics,
-                       .host_index = *a->host ? (uint32_t)c->last_noted : 0};
+    struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    x.host_index = *a->host ? (uint32_t)c->last_noted : 0;
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
         keep_event_strs(c, a, &x);
@@ -690,11 +655,8 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 
 /* ----------------------------------------------------------- attribution */
 
-/* attribute's last account looked up, by the string's address:
- * offline an alert's strings are kept once for all alerts, so the next
- * alert mostly names the same ones (live each alert has its own copy, and
- * the memo never hits). A string's address stands for its text for one
- * run: nothing kept is freed or changed during it. */
+/* attribute's last account, by the kept string's address (offline alerts
+ * share their strings; live, never a hit): nothing kept changes in a run. */
 struct attr_memo {
     bool account_known;
     const char *account;

@@ -70,9 +70,24 @@ static const struct {
     [T_IMPACT] = {"impact", 12, 10},
 };
 
+/* The tactics in kill-chain order (tactics[].order's inverse): a chain's
+ * score names them so, and a scan per position cost some 1,700
+ * instructions a chain (test_chains checks the two agree). */
+static const enum tactic by_order[T_COUNT] = {T_RECON,   T_INITIAL,    T_EXECUTION, T_PERSISTENCE, T_PRIVESC,
+                                              T_EVASION, T_CREDENTIAL, T_DISCOVERY, T_LATERAL,     T_COLLECTION,
+                                              T_C2,      T_EXFIL,      T_IMPACT};
+
 /* what the rule tags may claim by themselves */
 #define CLAIMED_BY_EVIDENCE ((1u << T_EXFIL) | (1u << T_C2))
 #define IN_ORDER_BONUS      10
+
+/* XGROW with the check in line: a chain's arrays grow by a record at a
+ * time, and the call per record (mostly to find room) added up. */
+#define GROW_BY_ONE(arr, n, cap)      \
+    do {                              \
+        if ((n) + 1 > (cap))          \
+            XGROW(arr, cap, (n) + 1); \
+    } while (0)
 
 #define CHAIN_MAX_RULES 256 /* distinct rules counted per chain */
 #define CHAIN_MAX_PROCS 512 /* distinct processes asked about per chain */
@@ -297,9 +312,9 @@ void chain_tally_add(struct chain_tally *t, uint32_t tmask, enum stoat_level lev
 {
     if (new_rule && level < STOAT_LEVEL_COUNT)
         t->by_level[level]++;
-    for (int tac = 0; tac < T_COUNT; tac++) {
-        if (!(tmask & (1u << tac)))
-            continue;
+    /* the set bits only: most alerts name one or two tactics */
+    for (uint32_t m = tmask & ((1u << T_COUNT) - 1); m; m &= m - 1) {
+        int tac = __builtin_ctz(m);
         t->mask |= 1u << tac;
         if (when < t->first[tac])
             t->first[tac] = when;
@@ -372,11 +387,9 @@ double chain_tally_score(const struct chain_tally *t, const struct chain_claims 
     int64_t first[T_COUNT];
     uint32_t mask = claimed_mask(t, cl, last_ns, first);
     size_t nt = 0;
-    /* tactics in kill-chain order */
     for (int ord = 0; ord < T_COUNT; ord++)
-        for (int k = 0; k < T_COUNT; k++)
-            if ((mask & (1u << k)) && tactics[k].order == ord)
-                names[nt++] = tactics[k].name;
+        if (mask & (1u << by_order[ord]))
+            names[nt++] = tactics[by_order[ord]].name;
     *nnames = nt;
     if (mask_out)
         *mask_out = mask;
@@ -392,7 +405,7 @@ static void chain_add_proc(struct chain *ch, uint64_t proc)
     for (size_t i = 0; i < ch->nprocs; i++)
         if (ch->procs[i] == proc)
             return;
-    XGROW(ch->procs, ch->pcap, ch->nprocs + 1);
+    GROW_BY_ONE(ch->procs, ch->nprocs, ch->pcap);
     ch->procs[ch->nprocs++] = proc;
 }
 
@@ -412,7 +425,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         ch->span_hi = p->when;
     ch->total++;
     if (ch->nalerts < c->o.max_alerts) {
-        XGROW(ch->alerts, ch->acap, ch->nalerts + 1);
+        GROW_BY_ONE(ch->alerts, ch->nalerts, ch->acap);
         ch->alerts[ch->nalerts++] = a->id;
     }
     const struct rule_info *ri = &c->rules[a->rule];
@@ -423,7 +436,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
     if (k < ch->nrules) {
         ch->rules[k].n++;
     } else if (ch->nrules < CHAIN_MAX_RULES) {
-        XGROW(ch->rules, ch->rcap, ch->nrules + 1);
+        GROW_BY_ONE(ch->rules, ch->nrules, ch->rcap);
         ch->rules[ch->nrules++] = (struct rule_count){.rule = a->rule, .n = 1};
         new_rule = true;
     }
@@ -443,7 +456,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
 /* Position p (of a chain in open[]) into host h's list, in order. */
 static void pos_add(struct host_clock *h, uint32_t p)
 {
-    XGROW(h->pos, h->pos_cap, h->npos + 1);
+    GROW_BY_ONE(h->pos, h->npos, h->pos_cap);
     size_t k = h->npos++;
     for (; k > 0 && h->pos[k - 1] > p; k--)
         h->pos[k] = h->pos[k - 1];
@@ -464,7 +477,7 @@ static void pos_del(struct host_clock *h, uint32_t p)
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
     pos_add(&c->hc[p->a.host], (uint32_t)c->nopen);
-    XGROW(c->open, c->open_cap, c->nopen + 1);
+    GROW_BY_ONE(c->open, c->nopen, c->open_cap);
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
     ch->host = p->a.host;
@@ -691,7 +704,7 @@ static void pending_room(struct chains *c)
     }
     /* chains_add releases them all at the cap: a mapping never grows */
     if (!c->pending_mapped)
-        XGROW(c->pending, c->pending_cap, c->npending + 1);
+        GROW_BY_ONE(c->pending, c->npending, c->pending_cap);
 }
 
 void chains_add(struct chains *c, const struct chain_alert *a)
@@ -746,11 +759,14 @@ void chains_idle(struct chains *c, int64_t idle_ns)
 /* Room for want chains in *arr (n in use): calloc's fresh mapping, whose
  * untouched room costs nothing. Not xcalloc_big: the arrays go on growing
  * with realloc and are freed with free. */
+/* Unzeroed: chain_new clears each chain it takes and done[] holds copies,
+ * so only the pages the chains fill are ever touched (the room is for the
+ * most chains the records could open, some three times what they do). */
 static void reserve(struct chain **arr, size_t *cap, size_t n, size_t want)
 {
     if (want <= *cap)
         return;
-    struct chain *p = xcalloc(want, sizeof(*p));
+    struct chain *p = xmalloc(want * sizeof(*p));
     if (n)
         memcpy(p, *arr, n * sizeof(*p));
     free(*arr);

@@ -53,13 +53,18 @@ struct xlogon {
 
 #define CROSS_ALERT_STRS 7 /* host, account, logon, rule id and title, image, parent */
 
+#define KEPT_RULES 4096 /* entries of the table of rules' kept strings (a power of two) */
+
 struct xalert {
     uint64_t id, proc;
     const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
     int64_t t;
-    enum stoat_level level;
-    uint32_t tactics;
+    /* packed: the kept alerts are many, and each byte is fresh memory */
+    uint32_t level : 8;    /* enum stoat_level */
+    uint32_t tactics : 24; /* chain_tactics_of's bits (CHAIN_TACTICS of them) */
+    uint32_t host_index;   /* host_names' index + 1 of host (0: none), as note_host found it */
 };
+_Static_assert(CHAIN_TACTICS <= 24, "xalert's tactics hold every tactic's bit");
 
 /* a logon resolved to an account and two places */
 struct move {
@@ -94,6 +99,12 @@ struct cross {
     const char **strs_at;
     size_t nstrs, strs_cap;
     const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
+    uint64_t last_event_serial;              /* of the alert kept last (0: none) */
+    /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
+    struct kept_rule {
+        const void *meta;
+        const char *id, *title;
+    } * kept_rules;
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */
     struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
@@ -112,30 +123,6 @@ struct cross {
 };
 
 /* ----------------------------------------------------------------- names */
-
-void cross_account_key(const char *account, char out[256])
-{
-    out[0] = 0;
-    if (!account)
-        return;
-    const char *p = account;
-    const char *bs = strrchr(p, '\\');
-    if (bs)
-        p = bs + 1;
-    size_t n = strcspn(p, "@");
-    if (n >= 256)
-        n = 255;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
-    out[n] = 0;
-    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
-                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
-    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
-        if (strcmp(out, anonymous[i]) == 0)
-            out[0] = 0;
-    if (n && out[n - 1] == '$')
-        out[0] = 0; /* a machine account: the host itself, not a person */
-}
 
 static void lower(const char *s, char *out, size_t n)
 {
@@ -253,6 +240,7 @@ void cross_destroy(struct cross *c)
     else
         free(c->alerts);
     free(c->strs_at);
+    free(c->kept_rules);
     strmap_free(&c->strs);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->host_names[i]);
@@ -373,6 +361,49 @@ static void alerts_room(struct cross *c)
     XGROW(c->alerts, c->acap, c->nalerts + 1);
 }
 
+/* Offline: the alert's host, account, session and images as kept; an alert
+ * of the last one's event (by its serial) names the same, not looked up. */
+static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct xalert *x)
+{
+    if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts) {
+        const struct xalert *last = &c->alerts[c->nalerts - 1];
+        x->host = last->host;
+        x->account = last->account;
+        x->logon = last->logon;
+        x->image = last->image;
+        x->parent = last->parent;
+        return;
+    }
+    x->host = intern(c, 0, a->host);
+    x->account = intern_opt(c, 1, a->account);
+    x->logon = intern_opt(c, 2, a->logon_id);
+    x->image = intern_opt(c, 5, a->image);
+    x->parent = intern_opt(c, 6, a->parent_image);
+    c->last_event_serial = a->event_serial;
+}
+
+/* Offline: the rule's id and title as kept, looked up once per rule by its
+ * meta, the strings compared (another rule may take a freed meta's address). */
+static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, struct xalert *x)
+{
+    struct kept_rule *kr = NULL;
+    if (a->rule_meta) {
+        if (!c->kept_rules)
+            c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
+        kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
+        bool same_id = kr->id ? a->rule_id && strcmp(kr->id, a->rule_id) == 0 : !a->rule_id || !*a->rule_id;
+        if (kr->meta == a->rule_meta && same_id && strcmp(kr->title, title) == 0) {
+            x->rule_id = kr->id;
+            x->rule_title = kr->title;
+            return;
+        }
+    }
+    x->rule_id = intern_opt(c, 3, a->rule_id);
+    x->rule_title = intern(c, 4, title);
+    if (kr)
+        *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
@@ -384,15 +415,11 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     note_host(c, a->host);
     alerts_room(c);
     struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
+    x.host_index = *a->host ? (uint32_t)c->last_noted : 0;
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
-        x.host = intern(c, 0, a->host);
-        x.account = intern_opt(c, 1, a->account);
-        x.logon = intern_opt(c, 2, a->logon_id);
-        x.rule_id = intern_opt(c, 3, a->rule_id);
-        x.rule_title = intern(c, 4, title);
-        x.image = intern_opt(c, 5, a->image);
-        x.parent = intern_opt(c, 6, a->parent_image);
+        keep_event_strs(c, a, &x);
+        keep_rule_strs(c, a, title, &x);
     } else {
         /* its strings in one block, the host first: one allocation rather
          * than seven, freed as one (alert_free) */
@@ -628,17 +655,32 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 
 /* ----------------------------------------------------------- attribution */
 
+/* attribute's last account, by the kept string's address (offline alerts
+ * share their strings; live, never a hit): nothing kept changes in a run. */
+struct attr_memo {
+    bool account_known;
+    const char *account;
+    char akey[256];
+};
+
 /* The account an alert is attributed to (akey out; "" when none). */
-static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256])
+static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256],
+                      struct attr_memo *memo)
 {
     akey[0] = 0;
-    const char *host = host_by_name(c, a->host);
+    /* host_by_name(c, a->host), as found when the alert came */
+    const char *host = a->host_index ? c->host_names[a->host_index - 1] : NULL;
     const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
     if (m) {
         memcpy(akey, m->akey, 256);
         return;
     }
-    cross_account_key(a->account, akey);
+    if (!memo->account_known || memo->account != a->account) {
+        cross_account_key(a->account, memo->akey);
+        memo->account = a->account;
+        memo->account_known = true;
+    }
+    memcpy(akey, memo->akey, strlen(memo->akey) + 1);
     if (akey[0])
         return;
     for (size_t k = p->nsvcs; k-- > 0;) {
@@ -1025,6 +1067,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     graph_moves(c, &p, upto);
     if (c->nalerts > 1)
         qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
+    c->last_event_serial = 0; /* the last alert kept is no longer last */
     /* per account: its alerts, then its chains */
     struct strmap accts;
     strmap_init(&accts);
@@ -1032,12 +1075,18 @@ static void run(struct cross *c, int64_t upto, bool all)
     size_t naas = 0, aacap = 0;
     char(*keys)[256] = NULL;
     size_t kcap = 0;
+    struct attr_memo memo = {0};
+    uint32_t last_k = UINT32_MAX; /* the account of the alert before: most alerts repeat it */
     for (size_t i = 0; i < c->nalerts; i++) {
         char akey[256];
-        attribute(c, &p, &c->alerts[i], akey);
+        attribute(c, &p, &c->alerts[i], akey, &memo);
         if (!akey[0])
             continue;
-        uint32_t k = strmap_put(&accts, akey, strlen(akey), (uint32_t)naas);
+        size_t kl = strlen(akey);
+        uint32_t k = last_k != UINT32_MAX && strcmp(keys[last_k], akey) == 0
+                         ? last_k
+                         : strmap_put(&accts, akey, kl, (uint32_t)naas);
+        last_k = k;
         if (k == naas) {
             XGROW(aas, aacap, naas + 1);
             XGROW(keys, kcap, naas + 1);

@@ -57,6 +57,11 @@ struct cross_alert {
     const char *logon_id; /* the session, when named */
     const char *image, *parent_image;
     uint64_t proc; /* the caller's key of its process for judge (0: none) */
+    /* for strings kept once: stoat_alert's event_serial (0: unknown), whose
+     * alerts name the same host, account, session and images; the rule's
+     * meta (NULL: unknown), whose alerts mostly name the same id and title */
+    uint64_t event_serial;
+    const void *rule_meta;
 };
 
 /* A match of a base rule that a correlation spanning hosts reads

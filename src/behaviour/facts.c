@@ -257,5 +257,33 @@ void facts_digest(const struct stoat_alert *a, struct cross_alert *o, char acct[
         .logon_id = a->logon_id,
         .image = a->nancestry ? a->ancestry[0].image : NULL,
         .parent_image = a->nancestry > 1 ? a->ancestry[1].image : NULL,
+        /* a correlation's account comes from its groups, not its event */
+        .event_serial = a->corr ? 0 : a->event_serial,
+        .rule_meta = m,
     };
+}
+
+/* See cross.h (here with the other readings of names in events). */
+void cross_account_key(const char *account, char out[256])
+{
+    out[0] = 0;
+    if (!account)
+        return;
+    const char *p = account;
+    const char *bs = strrchr(p, '\\');
+    if (bs)
+        p = bs + 1;
+    size_t n = strcspn(p, "@");
+    if (n >= 256)
+        n = 255;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
+    out[n] = 0;
+    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
+                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
+    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
+        if (strcmp(out, anonymous[i]) == 0)
+            out[0] = 0;
+    if (n && out[n - 1] == '$')
+        out[0] = 0; /* a machine account: the host itself, not a person */
 }

@@ -85,16 +85,29 @@ static void put_u64(struct buf *b, uint64_t v)
     buf_put(b, d + sizeof(d) - n, n);
 }
 
-static void json_opt_str(struct buf *b, const char *key, const char *v)
+/* Alert ids, comma-separated: an incident lists up to thousands, and a
+ * printf each was most of writing it. */
+static void put_ids(struct buf *b, const uint64_t *ids, size_t n)
 {
-    buf_puts(b, ",\""); /* keys are ours: nothing to escape, no printf */
-    buf_puts(b, key);
-    buf_puts(b, "\":");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_putc(b, ',');
+        put_u64(b, ids[i]);
+    }
+}
+
+/* ,"key": and the string or null. The key is a literal (ours: nothing to
+ * escape), its quotes and colon joined to it when compiled: one copy of a
+ * known length, not three measured ones. */
+static void json_opt_strn(struct buf *b, const char *key, size_t keylen, const char *v)
+{
+    buf_put(b, key, keylen);
     if (v)
         buf_json_str(b, v, strlen(v));
     else
-        buf_puts(b, "null");
+        buf_put(b, "null", 4);
 }
+#define json_opt_str(b, key, v) json_opt_strn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v)
 
 static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
@@ -122,8 +135,7 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
             buf_puts(b, "null");
     }
     buf_puts(b, "},\"alerts\":[");
-    for (size_t i = 0; i < d->nalert_ids; i++)
-        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)d->alert_ids[i]);
+    put_ids(b, d->alert_ids, d->nalert_ids);
     buf_puts(b, "],\"evidence\":[");
     for (size_t i = 0; i < d->nevidence; i++) {
         buf_puts(b, i ? ",{\"rule\":" : "{\"rule\":");
@@ -283,7 +295,9 @@ static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_
 
 static void json_time(struct buf *b, const char *key, int64_t ns)
 {
-    buf_printf(b, ",\"%s\":", key);
+    buf_puts(b, ",\"");
+    buf_puts(b, key);
+    buf_puts(b, "\":");
     if (ns == INT64_MIN || ns == INT64_MAX) {
         buf_puts(b, "null");
         return;
@@ -303,8 +317,7 @@ static void json_fleet(struct buf *b, const struct stoat_incident *inc)
         buf_puts(b, i ? ",{\"host\":" : "{\"host\":");
         buf_json_str(b, h->host, strlen(h->host));
         buf_puts(b, ",\"alerts\":[");
-        for (size_t k = 0; k < h->nalerts; k++)
-            buf_printf(b, "%s%llu", k ? "," : "", (unsigned long long)h->alert_ids[k]);
+        put_ids(b, h->alert_ids, h->nalerts);
         buf_puts(b, "],\"processes\":[");
         for (size_t k = 0; k < h->nprocesses; k++) {
             if (k)
@@ -325,7 +338,7 @@ static void json_fleet(struct buf *b, const struct stoat_incident *inc)
         json_opt_str(b, "via", e->via);
         json_time(b, "first", e->first_ns);
         json_time(b, "last", e->last_ns);
-        buf_printf(b, ",\"new\":%s}", e->is_new ? "true" : "false");
+        buf_puts(b, e->is_new ? ",\"new\":true}" : ",\"new\":false}");
     }
     buf_putc(b, ']');
 }
@@ -335,7 +348,8 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
     buf_clear(b);
-    buf_printf(b, "{\"kind\":\"incident\",\"id\":%llu", (unsigned long long)inc->id);
+    buf_puts(b, "{\"kind\":\"incident\",\"id\":");
+    put_u64(b, inc->id);
     json_opt_str(b, "host", inc->host);
     json_opt_str(b, "logon_id", inc->logon_id);
     json_opt_str(b, "title", inc->title);
@@ -350,8 +364,7 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
         buf_json_str(b, inc->tactics[i], strlen(inc->tactics[i]));
     }
     buf_puts(b, "],\"alerts\":[");
-    for (size_t i = 0; i < inc->nalerts; i++)
-        buf_printf(b, "%s%llu", i ? "," : "", (unsigned long long)inc->alert_ids[i]);
+    put_ids(b, inc->alert_ids, inc->nalerts);
     buf_puts(b, "],\"evidence\":[");
     for (size_t i = 0; i < inc->nevidence; i++) {
         const struct stoat_incident_evidence *ev = &inc->evidence[i];
@@ -374,7 +387,9 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
             buf_puts(b, "null");
         json_opt_str(b, "title", r->title);
         json_opt_str(b, "level", stoat_level_name(r->level));
-        buf_printf(b, ",\"alerts\":%llu}", (unsigned long long)r->alerts);
+        buf_puts(b, ",\"alerts\":");
+        put_u64(b, r->alerts);
+        buf_putc(b, '}');
     }
     buf_putc(b, ']');
     if (inc->nhosts)

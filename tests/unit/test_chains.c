@@ -291,6 +291,52 @@ static void test_claims_need_evidence(void **state)
 /* Two sessions on one host at the same time are two chains; an alert with
  * neither key joins the chain active last; a keyed alert takes over a chain
  * that had no key. */
+/* The tactics a score names come in kill-chain order (chains.c's
+ * tactics[].order, written out here), whichever of them were reached. */
+static void test_tactics_in_order(void **state)
+{
+    (void)state;
+    static const char *const order[CHAIN_TACTICS] = {
+        "reconnaissance",      "initial-access",    "execution", "persistence",      "privilege-escalation",
+        "defense-evasion",     "credential-access", "discovery", "lateral-movement", "collection",
+        "command-and-control", "exfiltration",      "impact"};
+    struct chain_claims cl = {.exfil = true, .c2 = true, .exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+    /* every subset of the first eight and of the last eight (all thirteen between them) */
+    for (unsigned half = 0; half < 2; half++)
+        for (unsigned sub = 0; sub < 256; sub++) {
+            const char *in[CHAIN_TACTICS], *want[CHAIN_TACTICS];
+            size_t n = 0;
+            for (unsigned i = 0; i < 8; i++)
+                if (sub & (1u << i))
+                    in[n++] = order[half ? 5 + i : i];
+            /* the reached ones, reversed on the way in: order is the table's */
+            for (size_t i = 0; i < n; i++)
+                want[i] = in[i];
+            for (size_t i = 0; i < n / 2; i++) {
+                const char *t = in[i];
+                in[i] = in[n - 1 - i];
+                in[n - 1 - i] = t;
+            }
+            struct chain_tally t;
+            chain_tally_init(&t);
+            chain_tally_add(&t, chain_tactics_of(in, n), STOAT_LEVEL_HIGH, T0, true);
+            /* exfiltration and c2 count only as claimed: claim exactly those reached */
+            bool exfil = false, c2 = false;
+            for (size_t i = 0; i < n; i++) {
+                exfil |= strcmp(in[i], "exfiltration") == 0;
+                c2 |= strcmp(in[i], "command-and-control") == 0;
+            }
+            cl.exfil = exfil;
+            cl.c2 = c2;
+            const char *names[CHAIN_TACTICS];
+            size_t nn = 0;
+            chain_tally_score(&t, &cl, T0, names, &nn, NULL);
+            assert_int_equal(nn, n);
+            for (size_t i = 0; i < n; i++)
+                assert_string_equal(names[i], want[i]);
+        }
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -657,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_score_in_and_out_of_order),
         cmocka_unit_test(test_score_levels),
         cmocka_unit_test(test_claims_need_evidence),
+        cmocka_unit_test(test_tactics_in_order),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_shuffled_input),
         cmocka_unit_test(test_finish_in_two_steps),

@@ -491,6 +491,101 @@ static void test_kept_strings(void **state)
     buf_free(&each);
 }
 
+/* Attribution remembers the last host and account it looked up by the
+ * kept string's address (offline: alerts share them); live every alert
+ * has its own copies and each is looked up afresh. Alerts whose host is
+ * the same but account, logon session or none (a service's) changes from
+ * one to the next, in time order: the same incidents either way. */
+static void attr_memo_run(bool live, struct buf *out)
+{
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    intrusion(c, T0, false);
+    static const char *const users[4] = {"CORP\\m.keller", NULL, "NT AUTHORITY\\SYSTEM", "o.berg@corp.example"};
+    static const char *const logons[3] = {"0x77", "0x99", NULL};
+    static const char *const hosts[3] = {"fs1.corp.example", "FS1", "dc1.corp.example"};
+    uint64_t id = 100;
+    for (int k = 0; k < 24; k++)
+        alert(c, ++id, hosts[(k / 4) % 3], T0 + 10 * MIN_NS + k * 30 * SEC, users[k % 4], logons[k % 3],
+              k % 2 ? "collection" : "discovery", STOAT_LEVEL_HIGH);
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_attr_memo(void **state)
+{
+    (void)state;
+    struct buf memo = {0}, fresh = {0};
+    attr_memo_run(false, &memo);
+    attr_memo_run(true, &fresh);
+    assert_non_null(memo.p);
+    assert_non_null(strstr(memo.p, "m.keller"));
+    assert_string_equal(memo.p, fresh.p);
+    buf_free(&memo);
+    buf_free(&fresh);
+}
+
+/* Offline, an alert of the event the last alert came from takes that
+ * one's kept strings (by its event serial), and a rule's id and title are
+ * kept once per rule (by its meta, the strings compared): the same
+ * incidents as with neither (each string looked up). Two rules share a
+ * meta here (one freed, another at its address): told apart by their
+ * strings. Events' alerts come in runs. */
+static void serials_run(bool serials, struct buf *out)
+{
+    struct cross_opts o = {.lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
+    static const char *const users[3] = {"adm", "CORP\\adm", "adm2"};
+    static const char *const images[3] = {"C:\\w\\cmd.exe", "C:\\w\\powershell.exe", "C:\\w\\rundll32.exe"};
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    static const char metas[4][64]; /* a rule's meta each, apart enough to be told apart */
+    uint64_t id = 0, event = 0;
+    for (int h = 0; h < 3; h++) {
+        int64_t t = T0 + h * 10 * MIN_NS;
+        if (h)
+            net_logon(c, hosts[h], t, "adm", hosts[h - 1], NULL, NULL);
+        for (int e = 0; e < 6; e++) {
+            event++;
+            for (int k = 0; k < 1 + e % 3; k++) {
+                char rid[16], title[32];
+                int r = (e + k) % 4;
+                snprintf(rid, sizeof(rid), "r%d", r);
+                snprintf(title, sizeof(title), "title of r%d", r);
+                cross_alert(c, &(struct cross_alert){.id = ++id,
+                                                     .host = hosts[h],
+                                                     .time_ns = t + (e + 1) * MIN_NS,
+                                                     .rule_id = rid,
+                                                     .rule_title = title,
+                                                     .level = STOAT_LEVEL_HIGH,
+                                                     .tactics = tac(tactics[(e + k) % 3]),
+                                                     .account = users[(h + e) % 3],
+                                                     .logon_id = e % 2 ? "0x1" : NULL,
+                                                     .image = images[e % 3],
+                                                     .parent_image = images[(e + 1) % 3],
+                                                     .event_serial = serials ? event : 0,
+                                                     .rule_meta = serials ? metas[r == 3 ? 1 : r] : NULL});
+            }
+        }
+    }
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_serials(void **state)
+{
+    (void)state;
+    struct buf fast = {0}, slow = {0};
+    serials_run(true, &fast);
+    serials_run(false, &slow);
+    assert_non_null(slow.p);
+    assert_non_null(strstr(slow.p, "{r3 title of r3 "));
+    assert_non_null(strstr(slow.p, "{r1 title of r1 "));
+    assert_string_equal(fast.p, slow.p);
+    buf_free(&fast);
+    buf_free(&slow);
+}
+
 static void test_facts_from_events(void **state)
 {
     (void)state;
@@ -633,6 +728,8 @@ int main(void)
         cmocka_unit_test(test_live_once),
         cmocka_unit_test(test_baseline_new_edges),
         cmocka_unit_test(test_kept_strings),
+        cmocka_unit_test(test_attr_memo),
+        cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),
     };

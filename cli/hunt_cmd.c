@@ -251,7 +251,7 @@ int cmd_hunt(int argc, char **argv)
     /* Alerts go out in blocks of 1 MiB rather than 4 KiB: the writes are
      * made by the one serial stage, which every worker waits on at scale.
      * Not to a terminal, which should see them as they come. The buffer is
-     * never freed (stdout is flushed at exit), and glibc ignores the size of
+     * freed once its file is closed (stdout's lives on for the flush at exit), and glibc ignores the size of
      * a buffer it is to allocate itself. It comes from the heap, whose start
      * is on huge pages (util/mem.c), not from static storage: there its 256
      * pages were each a first-touch fault of some 20 us on the virtual
@@ -289,8 +289,11 @@ int cmd_hunt(int argc, char **argv)
     if (store && e == STOAT_ERR_IO && stoat_store_errmsg(store)[0])
         fprintf(stderr, "stoat: %s\n", stoat_store_errmsg(store));
     stoat_store_close(store);
-    if (ha.output && fclose(out) != 0)
-        e = STOAT_ERR_IO;
+    if (ha.output) {
+        if (fclose(out) != 0)
+            e = STOAT_ERR_IO;
+        free(out_buf); /* its stream is closed; stdout's stays for the flush at exit */
+    }
     if (e == STOAT_ERR_IO || (ha.db && e != STOAT_OK)) {
         fprintf(stderr, "stoat: writing the output failed%s\n", ha.db ? " (or the store could not be written)" : "");
         rc = EXIT_FATAL;

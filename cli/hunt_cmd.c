@@ -21,7 +21,7 @@ static void usage(FILE *f)
           "Output:\n"
           "      --format F          jsonl, csv or table (default: table on a terminal,\n"
           "                          jsonl otherwise or with -o)\n"
-          "  -o, --output FILE       write alerts to FILE\n"
+          "  -o, --output FILE       write alerts to FILE (- for standard output)\n"
           "      --db FILE           also store alerts, incidents, their events and process\n"
           "                          trees in the SQLite store FILE (created when absent), for\n"
           "                          `stoat report` and `stoat serve`\n"
@@ -238,6 +238,8 @@ int cmd_hunt(int argc, char **argv)
             goto out;
         }
     }
+    if (ha.output && strcmp(ha.output, "-") == 0)
+        ha.output = NULL; /* "-" is standard output, as for `stoat report -o` */
     FILE *out = stdout;
     if (ha.output && !(out = fopen(ha.output, "w"))) {
         perror(ha.output);

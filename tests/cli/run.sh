@@ -37,6 +37,8 @@ check "usage error exits 2" sh -c "$STOAT hunt --no-such-option x; [ \$? -eq 2 ]
 check "no command exits 2" sh -c "$STOAT; [ \$? -eq 2 ]"
 check "missing input exits 3" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' /nonexistent/file; [ \$? -eq 3 ]"
 check "a hunt with alerts exits 0" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' >/dev/null 2>&1"
+case $STOAT in /*) stoat_abs=$STOAT ;; *) stoat_abs=$(pwd)/$STOAT ;; esac
+check "hunt -o - writes to standard output, not to a file named -" sh -c "cd '$tmp' && '$stoat_abs' hunt -q --no-default-rules -r '$RULE' --format jsonl -o - '$tmp/mixed.jsonl' 2>/dev/null | grep -q '\"kind\":\"alert\"' && [ ! -e '$tmp/-' ]"
 check "--fail-on-alert exits 1" sh -c "$STOAT hunt -q --fail-on-alert --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' >/dev/null 2>&1; [ \$? -eq 1 ]"
 check "one unreadable input among good ones exits 4" sh -c "$STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl '$tmp/mixed.jsonl' /nonexistent >/dev/null 2>&1; [ \$? -eq 4 ]"
 

@@ -892,7 +892,20 @@ struct scan_ctx {
     uint64_t *hits;
     uint32_t *stamp;
     uint32_t gen;
+    /* a merged database (merged_db): each group's hits lie at hits +
+     * group_off[group] */
+    const struct stoat_ruleset *rs;
+    const struct merged_db *md;
+    const size_t *group_off;
 };
+
+/* Group atom id of g was seen: stamp it, wake its rules. */
+static inline void wake(const struct rule_group *g, uint64_t *hits, uint32_t *stamp, uint32_t gen, uint32_t id)
+{
+    stamp[g->atom_gid[id]] = gen;
+    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++)
+        hits[g->atom_word[k]] |= g->atom_mask[k];
+}
 
 /* Called at every place an atom occurs (the databases are not
  * single-match): what it does is idempotent, so repeats cost only time. */
@@ -902,12 +915,25 @@ static int on_atom(unsigned int id, unsigned long long from, unsigned long long 
     (void)to;
     (void)flags;
     struct scan_ctx *s = ctx;
-    const struct rule_group *g = s->g;
-    if (id >= g->natoms) /* a database read from a cache file reports only its group's atoms */
+    if (id < s->g->natoms) /* a database read from a cache file reports only its group's atoms */
+        wake(s->g, s->hits, s->stamp, s->gen, id);
+    return 0;
+}
+
+/* The same for a merged database: atom id belongs to one of its groups,
+ * maybe one outside the event's class, whose hits nobody reads this event
+ * (each group's are cleared before its scans). */
+static int on_merged_atom(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags,
+                          void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    struct scan_ctx *s = ctx;
+    if (id >= s->md->natoms)
         return 0;
-    s->stamp[g->atom_gid[id]] = s->gen;
-    for (uint32_t k = g->atom_off[id]; k < g->atom_off[id + 1]; k++)
-        s->hits[g->atom_word[k]] |= g->atom_mask[k];
+    uint32_t g = s->md->group[id];
+    wake(&s->rs->groups[g], s->hits + s->group_off[g], s->stamp, s->gen, s->md->atom[id]);
     return 0;
 }
 
@@ -1002,6 +1028,27 @@ static bool build_scan_fields(struct engine_ctx *c, const uint32_t *ids, uint32_
     return c->scan.len > 1;
 }
 
+/* One merged scan of the class over its fields' values (or every value). */
+static void scan_merged(struct engine_ctx *c, const struct class_merge *m, bool *all_built)
+{
+    const struct buf *b;
+    if (m->nfields == 1 && m->fields[0] == FIELD_ANY) {
+        if (!*all_built)
+            build_scan_all(c);
+        *all_built = true;
+        b = &c->scan_all;
+    } else if (build_scan_fields(c, m->fields, m->nfields)) {
+        b = &c->scan;
+    } else {
+        return; /* the event has none of its fields */
+    }
+    const struct merged_db *md = &c->rs->mdbs[m->db];
+    struct scan_ctx sc = {
+        .stamp = c->atom_stamp, .gen = c->gen, .hits = c->hits, .rs = c->rs, .md = md, .group_off = c->group_off};
+    if (hs_scan(md->db, b->p, (unsigned)b->len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
+        c->atoms_valid = false;
+}
+
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
 {
     c->counters.events++;
@@ -1025,12 +1072,16 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             continue;
         uint64_t *hits = c->hits + c->group_off[cls->group[gi]];
         memset(hits, 0, 2 * g->nwords * sizeof(*hits));
-        struct scan_ctx sc = {g, hits, c->atom_stamp, c->gen};
+        uint8_t merged = cls->merged ? cls->merged[gi] : 0;
+        struct scan_ctx sc = {.g = g, .hits = hits, .stamp = c->atom_stamp, .gen = c->gen};
         for (uint32_t d = 0; d < g->ndbs; d++) {
             const uint32_t *ids = cls->db_fields + cls->db_off[first + d];
             uint32_t nids = cls->db_off[first + d + 1] - cls->db_off[first + d];
+            bool keywords = nids == 1 && ids[0] == FIELD_ANY;
+            if (merged & (keywords ? MERGED_KEYWORDS : MERGED_FIELDS))
+                continue; /* in one of the class's merged scans, below */
             const struct buf *b;
-            if (nids == 1 && ids[0] == FIELD_ANY) {
+            if (keywords) {
                 if (!all_built)
                     build_scan_all(c);
                 all_built = true;
@@ -1044,6 +1095,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
                 c->atoms_valid = false;
         }
     }
+    for (uint32_t k = 0; k < cls->nmerges && c->hs; k++)
+        scan_merged(c, &cls->merges[k], &all_built);
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];

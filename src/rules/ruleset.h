@@ -70,6 +70,28 @@ struct rule_group {
     const uint32_t *atom_gid; /* ruleset-wide id of group atom i */
 };
 
+#define MERGED_FIELDS   1u
+#define MERGED_KEYWORDS 2u
+
+/* The databases of every small group of a kind (MERGED_FIELDS, _KEYWORDS)
+ * merged into one for the whole ruleset, compiled once: atom i is group
+ * atom atom[i] of group group[i]. NULL when no group has such atoms. */
+struct merged_db {
+    hs_database_t *db;
+    uint32_t natoms;
+    const uint32_t *group, *atom;
+};
+
+/* A class's scan with merged database mdbs[db] over the values of fields
+ * (renames undone; FIELD_ANY alone: every value): a superset of what each
+ * of its groups' databases scanned, which only wakes more rules. An atom
+ * of a group outside the class wakes rules nobody reads this event. */
+struct class_merge {
+    uint32_t db;
+    uint32_t nfields;
+    const uint32_t *fields;
+};
+
 /* What one kind of event is checked against: groups, each seen through a
  * renameset (0: the event as it is). */
 struct route_class {
@@ -82,6 +104,13 @@ struct route_class {
     const uint32_t *db_off, *db_fields;
     bool scan_all;
     bool hidden_only; /* only hidden rules read these events: counted as unrouted */
+    /* The databases of its small groups, scanned as one or two merged
+     * databases (fields, keywords) instead of one scan each: a scan costs
+     * about as much to start as to search a short value. merged[gi] says
+     * which databases of the group in slot gi are in them (MERGED_*). */
+    uint32_t nmerges;
+    const struct class_merge *merges;
+    const uint8_t *merged;
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */
@@ -110,6 +139,7 @@ struct stoat_ruleset {
     pcre2_code **regexes; /* owned, freed with the ruleset */
     size_t nregexes;
     hs_scratch_t *scratch_proto; /* big enough for every class database */
+    struct merged_db mdbs[2];    /* fields, keywords (class_merge) */
     struct strmap atoms;         /* atom text -> ruleset-wide id */
     size_t natoms;
     struct proc_spec *procs;

@@ -499,6 +499,32 @@ static bool bits_within(const uint64_t *w, uint32_t nwords, uint32_t n)
     return !(n % 64) || !nwords || !(w[nwords - 1] >> (n % 64));
 }
 
+/* A serialised database (none when its length is 0), with room made for it
+ * in the prototype scratch. */
+static void read_db(struct rd *r, hs_database_t **out)
+{
+    uint32_t len = r32(r);
+    const uint8_t *p = len ? r_take(r, len - 1) : NULL;
+    if (!len || !p)
+        return;
+    /* into the ruleset's region when there is room: no allocation and
+     * no page faults of its own (Hyperscan's header says the size) */
+    size_t need = 0;
+    void *at = NULL;
+    if (hs_serialized_database_size((const char *)p, len - 1, &need) == HS_SUCCESS && need <= (size_t)len + 4096)
+        at = ralloc_aligned(r, need, 64);
+    hs_error_t e = at ? hs_deserialize_database_at((const char *)p, len - 1, at)
+                      : hs_deserialize_database((const char *)p, len - 1, out);
+    if (at && e == HS_SUCCESS)
+        *out = at;
+    if (e != HS_SUCCESS) {
+        *out = NULL;
+        bad(r, "Hyperscan refused a database");
+    } else if (hs_alloc_scratch(*out, &r->rs->scratch_proto) != HS_SUCCESS) {
+        bad(r, "no scratch for a database");
+    }
+}
+
 static void read_group_dbs(struct rd *r, struct rule_group *g)
 {
     uint32_t ndbs = rcount(r, 8);
@@ -508,26 +534,7 @@ static void read_group_dbs(struct rd *r, struct rule_group *g)
         struct group_db *db = &g->dbs[d];
         db->nfields = rcount(r, 4);
         db->fields = rfields(r, db->nfields, FIELD_ANY);
-        uint32_t len = r32(r);
-        const uint8_t *p = len ? r_take(r, len - 1) : NULL;
-        if (!len || !p)
-            continue;
-        /* into the ruleset's region when there is room: no allocation and
-         * no page faults of its own (Hyperscan's header says the size) */
-        size_t need = 0;
-        void *at = NULL;
-        if (hs_serialized_database_size((const char *)p, len - 1, &need) == HS_SUCCESS && need <= (size_t)len + 4096)
-            at = ralloc_aligned(r, need, 64);
-        hs_error_t e = at ? hs_deserialize_database_at((const char *)p, len - 1, at)
-                          : hs_deserialize_database((const char *)p, len - 1, &db->db);
-        if (at && e == HS_SUCCESS)
-            db->db = at;
-        if (e != HS_SUCCESS) {
-            db->db = NULL;
-            bad(r, "Hyperscan refused a database");
-        } else if (hs_alloc_scratch(db->db, &r->rs->scratch_proto) != HS_SUCCESS) {
-            bad(r, "no scratch for a database");
-        }
+        read_db(r, &db->db);
     }
 }
 
@@ -611,9 +618,67 @@ static void read_groups(struct rd *r)
             bad(r, "rule in no group");
 }
 
+static void read_merges(struct rd *r, struct route_class *c)
+{
+    uint32_t nm = r32(r);
+    if (!nm || r->bad)
+        return;
+    if (nm > 2)
+        bad(r, "more than two merged scans");
+    uint8_t *merged = ralloc(r, (size_t)c->ngroups + 1);
+    for (uint32_t g = 0; g < c->ngroups && !r->bad; g++) {
+        merged[g] = r8(r);
+        if (merged[g] > (MERGED_FIELDS | MERGED_KEYWORDS) || (merged[g] && !r->rs->groups[c->group[g]].ndbs))
+            bad(r, "merged group without a database");
+    }
+    struct class_merge *m = ralloc(r, 2 * sizeof(*m));
+    for (uint32_t k = 0; k < nm && !r->bad; k++) {
+        m[k].db = r32(r);
+        if (m[k].db > 1 || !r->rs->mdbs[m[k].db].db)
+            bad(r, "merged scan of no database");
+        m[k].nfields = rcount(r, 4);
+        m[k].fields = rfields(r, m[k].nfields, FIELD_ANY);
+        if (!m[k].nfields)
+            bad(r, "merged scan of no field");
+    }
+    c->merged = merged;
+    c->merges = m;
+    c->nmerges = r->bad ? 0 : nm;
+}
+
+/* The merged databases: each atom names an atom of a group. */
+static void read_mdbs(struct rd *r)
+{
+    struct stoat_ruleset *rs = r->rs;
+    for (size_t i = 0; i < 2 && !r->bad; i++) {
+        struct merged_db *md = &rs->mdbs[i];
+        uint32_t n = rcount(r, 8);
+        uint32_t *group = ralloc(r, ((size_t)n + 1) * sizeof(*group));
+        uint32_t *atom = ralloc(r, ((size_t)n + 1) * sizeof(*atom));
+        for (uint32_t k = 0; k < n && !r->bad; k++) {
+            group[k] = r32(r);
+            if (group[k] >= rs->ngroups)
+                bad(r, "merged atom of no group");
+        }
+        for (uint32_t k = 0; k < n && !r->bad; k++) {
+            atom[k] = r32(r);
+            if (atom[k] >= rs->groups[group[k]].natoms)
+                bad(r, "merged atom out of range");
+        }
+        md->group = group;
+        md->atom = atom;
+        md->natoms = r->bad ? 0 : n;
+        if (!r->bad)
+            read_db(r, &md->db);
+        if (!r->bad && !md->db != !n)
+            bad(r, "merged database missing");
+    }
+}
+
 static void read_classes(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
+    read_mdbs(r);
     size_t n = rcount(r, 10);
     rs->classes = ralloc(r, (n ? n : 1) * sizeof(*rs->classes));
     rs->nclasses = n;
@@ -663,6 +728,7 @@ static void read_classes(struct rd *r)
         c->rset = rset;
         c->scan_all = r8(r) != 0;
         c->hidden_only = r8(r) != 0;
+        read_merges(r, c);
     }
 }
 

@@ -279,6 +279,18 @@ static void write_strmap(struct wr *w, const struct strmap *m)
         }
 }
 
+/* A database, serialised (NULL: none). */
+static bool write_db(struct wr *w, const hs_database_t *db)
+{
+    char *ser = NULL;
+    size_t slen = 0;
+    if (db && hs_serialize_database(db, &ser, &slen) != HS_SUCCESS)
+        return false;
+    wbytes(w, ser, slen);
+    free(ser); /* hs_serialize_database allocates with malloc */
+    return true;
+}
+
 static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why, size_t whylen)
 {
     w32(w, (uint32_t)rs->ngroups);
@@ -293,14 +305,10 @@ static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why
         w32(w, g->ndbs);
         for (uint32_t d = 0; d < g->ndbs; d++) {
             wu32v(w, g->dbs[d].fields, g->dbs[d].nfields);
-            char *ser = NULL;
-            size_t slen = 0;
-            if (g->dbs[d].db && hs_serialize_database(g->dbs[d].db, &ser, &slen) != HS_SUCCESS) {
+            if (!write_db(w, g->dbs[d].db)) {
                 snprintf(why, whylen, "group %zu: database %u could not be serialised", gi, d);
                 return false;
             }
-            wbytes(w, ser, slen);
-            free(ser); /* hs_serialize_database allocates with malloc */
         }
         w32(w, g->natoms);
         for (uint32_t i = 0; i <= g->natoms; i++)
@@ -315,8 +323,18 @@ static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why
     return true;
 }
 
-static void write_classes(struct wr *w, const struct stoat_ruleset *rs)
+static bool write_classes(struct wr *w, const struct stoat_ruleset *rs, char *why, size_t whylen)
 {
+    for (size_t i = 0; i < 2; i++) {
+        const struct merged_db *md = &rs->mdbs[i];
+        wu32v(w, md->group, md->natoms);
+        for (uint32_t k = 0; k < md->natoms; k++)
+            w32(w, md->atom[k]);
+        if (!write_db(w, md->db)) {
+            snprintf(why, whylen, "merged database %zu could not be serialised", i);
+            return false;
+        }
+    }
     w32(w, (uint32_t)rs->nclasses);
     for (size_t ci = 0; ci < rs->nclasses; ci++) {
         const struct route_class *c = &rs->classes[ci];
@@ -332,7 +350,17 @@ static void write_classes(struct wr *w, const struct stoat_ruleset *rs)
             w32(w, c->db_fields[k]);
         w8(w, c->scan_all);
         w8(w, c->hidden_only);
+        w32(w, c->nmerges);
+        if (!c->nmerges)
+            continue;
+        for (uint32_t g = 0; g < c->ngroups; g++)
+            w8(w, c->merged[g]);
+        for (uint32_t k = 0; k < c->nmerges; k++) {
+            w32(w, c->merges[k].db);
+            wu32v(w, c->merges[k].fields, c->merges[k].nfields);
+        }
     }
+    return true;
 }
 
 static void write_stats(struct wr *w, const struct stoat_load_stats *s)
@@ -399,7 +427,8 @@ static bool write_body(struct wr *w, const struct stoat_ruleset *rs, const struc
     }
     if (!write_groups(w, rs, why, whylen))
         return false;
-    write_classes(w, rs);
+    if (!write_classes(w, rs, why, whylen))
+        return false;
     write_strmap(w, &rs->routes);
     w32(w, (uint32_t)rs->nprocs);
     for (size_t i = 0; i < rs->nprocs; i++) {

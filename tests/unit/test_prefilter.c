@@ -810,6 +810,93 @@ static void test_string_ops_by_words(void **state)
     }
 }
 
+/* Alerts of one hunt of events on rs. */
+static size_t hunt_count(const struct stoat_ruleset *rs, const char *events)
+{
+    struct tu_hunt h;
+    tu_hunt_data(rs, events, strlen(events), ".jsonl", NULL, &h);
+    size_t n = h.n;
+    tu_hunt_free(&h);
+    return n;
+}
+
+/* The rules loaded through a cache folder: the second load of the same
+ * rules reads the ruleset file (snapshot.c) the first wrote. */
+static struct stoat_ruleset *load_cached(const char *dir, const char *const *texts, size_t n)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .cache_dir = dir};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(stoat_loader_create(&o, &l), STOAT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(stoat_loader_add_text(l, "m.yml", texts[i], strlen(texts[i])), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    stoat_loader_build(l, &rs);
+    stoat_loader_destroy(l);
+    assert_non_null(rs);
+    return rs;
+}
+
+/* The small groups' databases are scanned as two merged ones (field atoms,
+ * keyword atoms), over the union of a class's fields and with atoms of
+ * groups outside the class: an atom found in another rule's field, or of
+ * another logsource, must wake nothing that matches. Every count is the
+ * specification's, compiled and read back from the cache. */
+static void test_merged_small_groups(void **state)
+{
+    (void)state;
+    const char *texts[4] = {
+        "title: rn\nid: rn\nlogsource: {product: windows, service: sysmon}\ndetection:\n"
+        "  s:\n    RuleName|contains: 'alphamerge'\n  condition: s\n",
+        "title: img\nid: img\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\mergebin.exe'\n  condition: s\n",
+        "title: kw\nid: kw\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  k:\n    - 'kwmergeword'\n  condition: k\n",
+        "title: net\nid: net\nlogsource: {product: windows, category: network_connection}\ndetection:\n"
+        "  s:\n    DestinationHostname|contains: 'netmergehost'\n  condition: s\n",
+    };
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load_cached(dir, texts, 4);
+    struct stoat_ruleset *warm = load_cached(dir, texts, 4);
+    const struct stoat_ruleset *both[2] = {rs, warm};
+    for (int k = 0; k < 2; k++) {
+        size_t nmerged = 0;
+        for (size_t c = 0; c < both[k]->nclasses; c++)
+            nmerged += both[k]->classes[c].nmerges;
+        assert_true(nmerged >= 2);
+        assert_non_null(both[k]->mdbs[0].db);
+        assert_non_null(both[k]->mdbs[1].db);
+    }
+    assert_non_null(warm->region); /* read from the ruleset file */
+    static const struct {
+        const char *ev;
+        size_t want;
+    } cases[] = {
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"RuleName\":\"x alphamerge\"}\n", 1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\mergebin.exe\"}\n", 1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"a kwmergeword b\"}\n", 1},
+        /* another rule's atom in a field the merged scan reads */
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\alphamerge.exe\"}\n", 0},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"RuleName\":\"mergebin.exe\"}\n", 0},
+        /* an atom of a group outside the class */
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\netmergehost\"}\n", 0},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":3,\"DestinationHostname\":\"netmergehost.example\"}\n", 1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":3,\"RuleName\":\"alphamerge\",\"Image\":\"C:\\\\mergebin.exe\"}\n",
+         1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"RuleName\":\"alphamerge\",\"Image\":\"C:\\\\mergebin.exe\","
+         "\"CommandLine\":\"kwmergeword\"}\n",
+         3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t fresh = hunt_count(rs, cases[i].ev), again = hunt_count(warm, cases[i].ev);
+        if (fresh != cases[i].want || again != cases[i].want)
+            fail_msg("case %zu: %zu alerts compiled, %zu from the cache, expected %zu", i, fresh, again, cases[i].want);
+    }
+    stoat_ruleset_destroy(warm);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -831,6 +918,7 @@ int main(void)
         cmocka_unit_test(test_fieldref_lengths),
         cmocka_unit_test(test_unseen_atom_branches),
         cmocka_unit_test(test_string_ops_by_words),
+        cmocka_unit_test(test_merged_small_groups),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

@@ -567,7 +567,7 @@ static inline const char *find_confirm(const char *hay, size_t at, unsigned m, c
 {
     for (; m; m &= m - 1) {
         size_t k = at + (unsigned)__builtin_ctz(m);
-        if (memcmp(hay + k + 1, needle + 1, len - 2) == 0)
+        if (bytes_equal(hay + k + 1, needle + 1, len - 2))
             return hay + k;
     }
     return NULL;
@@ -614,7 +614,7 @@ const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len
     }
 #endif
     for (; i <= last; i++)
-        if (hay[i] == needle[0] && hay[i + len - 1] == needle[len - 1] && memcmp(hay + i + 1, needle + 1, len - 2) == 0)
+        if (hay[i] == needle[0] && hay[i + len - 1] == needle[len - 1] && bytes_equal(hay + i + 1, needle + 1, len - 2))
             return hay + i;
     return NULL;
 }

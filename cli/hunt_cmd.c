@@ -201,6 +201,46 @@ static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_
     return rs;
 }
 
+/* STOAT_STATS=pipeline: the command's own parts beside the hunt's stages
+ * (pipeline/trace.h), so that what a run's wall time holds besides them
+ * shows: the rule load (its listing threads' CPU counted) and the close
+ * (freeing, the output's last flush). */
+enum {
+    PHASE_LOAD,
+    PHASE_HUNT,
+    PHASE_CLOSE,
+    PHASES
+};
+struct phase_clock {
+    double wall[PHASES + 1], cpu[PHASES + 1];
+};
+
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void phase_mark(struct phase_clock *pc, int at)
+{
+    pc->wall[at] = clock_s(CLOCK_MONOTONIC);
+    pc->cpu[at] = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void phase_report(const struct phase_clock *pc)
+{
+    const char *s = getenv("STOAT_STATS");
+    if (!s || !strstr(s, "pipeline"))
+        return;
+    static const char *const names[PHASES] = {"load rules, open output", "hunt", "close"};
+    fputs("pipeline: command:", stderr);
+    for (int i = 0; i < PHASES; i++)
+        fprintf(stderr, " %s %.3f s (cpu %.3f, all threads);", names[i], pc->wall[i + 1] - pc->wall[i],
+                pc->cpu[i + 1] - pc->cpu[i]);
+    fputc('\n', stderr);
+}
+
 int cmd_hunt(int argc, char **argv)
 {
     struct hunt_args ha = {.min_level = STOAT_LEVEL_NONE};
@@ -220,6 +260,8 @@ int cmd_hunt(int argc, char **argv)
                               .quiet_warnings = ha.quiet,
                               .max_input_errors = ha.quiet ? 1 : 50};
     struct stoat_load_stats ls;
+    struct phase_clock pc;
+    phase_mark(&pc, PHASE_LOAD);
     struct stoat_ruleset *rs = load_rules(&ha, &dp, &ls);
     if (!rs) {
         rc = EXIT_FATAL;
@@ -273,6 +315,7 @@ int cmd_hunt(int argc, char **argv)
                                  .behaviour = ha.bo,
                                  .host = ha.host};
     struct stoat_hunt *h = NULL;
+    phase_mark(&pc, PHASE_HUNT);
     stoat_hunt_create(rs, &ho, &h);
     add_sinks(h, &ha, out, store, &ls, argc, argv);
     stoat_err e = stoat_hunt_run(h, ha.paths.v, ha.paths.n);
@@ -284,6 +327,7 @@ int cmd_hunt(int argc, char **argv)
         fprintf(stderr, "prefilter: %.1f rules of the logsource per event, %.2f evaluated\n",
                 st.events ? (double)st.candidates / (double)st.events : 0,
                 st.events ? (double)st.evaluated / (double)st.events : 0);
+    phase_mark(&pc, PHASE_CLOSE);
     stoat_hunt_destroy(h);
     stoat_ruleset_destroy(rs);
     if (store && e != STOAT_OK && e != STOAT_ERR_IO)
@@ -296,6 +340,8 @@ int cmd_hunt(int argc, char **argv)
             e = STOAT_ERR_IO;
         free(out_buf); /* its stream is closed; stdout's stays for the flush at exit */
     }
+    phase_mark(&pc, PHASES);
+    phase_report(&pc);
     if (e == STOAT_ERR_IO || (ha.db && e != STOAT_OK)) {
         fprintf(stderr, "stoat: writing the output failed%s\n", ha.db ? " (or the store could not be written)" : "");
         rc = EXIT_FATAL;

@@ -551,6 +551,29 @@ bool glob_simple_nocase(const char *pat, const char *s)
     return glob_impl(pat, s, true);
 }
 
+#ifdef __SSE2__
+/* Of the sixteen start positions from a (b = a + len - 1), those where the
+ * needle's first (f) and last (l) bytes sit. */
+static inline unsigned find_candidates(const char *a, const char *b, __m128i f, __m128i l)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+    return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(x, f), _mm_cmpeq_epi8(y, l)));
+}
+
+/* The first of the candidates m (bit k: position at + k) that holds the
+ * whole needle, or NULL. */
+static inline const char *find_confirm(const char *hay, size_t at, unsigned m, const char *needle, size_t len)
+{
+    for (; m; m &= m - 1) {
+        size_t k = at + (unsigned)__builtin_ctz(m);
+        if (bytes_equal(hay + k + 1, needle + 1, len - 2))
+            return hay + k;
+    }
+    return NULL;
+}
+#endif
+
 const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len)
 {
     if (len == 0)
@@ -566,20 +589,32 @@ const char *find_bytes(const char *hay, size_t n, const char *needle, size_t len
      * bytes sit; sixteen positions are tested at once, and only those get a
      * full comparison. Most values have none. */
     const __m128i f = _mm_set1_epi8(needle[0]), l = _mm_set1_epi8(needle[len - 1]);
-    for (; i + 16 <= last + 1; i += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(hay + i));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(hay + i + len - 1));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f), _mm_cmpeq_epi8(b, l)));
-        while (m) {
-            unsigned k = (unsigned)__builtin_ctz(m);
-            if (memcmp(hay + i + k + 1, needle + 1, len - 2) == 0)
-                return hay + i + k;
-            m &= m - 1;
+    if (last >= 15) {
+        for (; i + 16 <= last + 1; i += 16) {
+            const char *hit = find_confirm(hay, i, find_candidates(hay + i, hay + i + len - 1, f, l), needle, len);
+            if (hit)
+                return hit;
         }
+        if (i > last)
+            return NULL;
+        /* the last positions: the sixteen that end at last, less those
+         * before i (tested above); a byte-at-a-time loop cost more */
+        size_t at = last - 15;
+        unsigned m = find_candidates(hay + at, hay + at + len - 1, f, l) & (0xFFFFu << (i - at));
+        return find_confirm(hay, at, m, needle, len);
+    }
+    if (last >= 3 && len <= 32) {
+        /* fewer than sixteen positions (most values are short): the bytes
+         * are copied to where sixteen can be read past each, and the
+         * positions past last are masked off */
+        char pad[48] = {0};
+        memcpy(pad, hay, n); /* n = last + len <= 46 */
+        unsigned m = find_candidates(pad, pad + len - 1, f, l) & ((1u << (last + 1)) - 1);
+        return find_confirm(hay, 0, m, needle, len);
     }
 #endif
     for (; i <= last; i++)
-        if (hay[i] == needle[0] && hay[i + len - 1] == needle[len - 1] && memcmp(hay + i + 1, needle + 1, len - 2) == 0)
+        if (hay[i] == needle[0] && hay[i + len - 1] == needle[len - 1] && bytes_equal(hay + i + 1, needle + 1, len - 2))
             return hay + i;
     return NULL;
 }

@@ -310,6 +310,15 @@ $STOAT hunt -q --format jsonl demo/ >"$tmp/warm0.jsonl" 2>/dev/null
 $STOAT hunt -q --format jsonl demo/ >"$tmp/warm.jsonl" 2>/dev/null
 $STOAT hunt -q --no-cache --format jsonl demo/ >"$tmp/cold.jsonl" 2>/dev/null
 check "demo hunt: the same bytes with the cache warm and with --no-cache" sh -c "[ -s '$tmp/cold.jsonl' ] && cmp '$tmp/warm.jsonl' '$tmp/cold.jsonl'"
+# a rule folder given again (stoat's own, as `-r rules`; another under two spellings) is listed once: the same bytes
+$STOAT hunt -q -r rules -r ./rules/ --format jsonl demo/ >"$tmp/twice.jsonl" 2>/dev/null
+check "demo hunt: the same bytes with stoat's own rules folder given twice more" sh -c "[ -s '$tmp/twice.jsonl' ] && cmp '$tmp/twice.jsonl' '$tmp/cold.jsonl'"
+mkdir -p "$tmp/rf" && cp "$RULE" "$tmp/rf/"
+$STOAT hunt -q --no-default-rules -r "$tmp/rf" --format jsonl "$tmp/mixed.jsonl" >"$tmp/rf1.jsonl" 2>/dev/null
+$STOAT hunt -q --no-default-rules -r "$tmp/rf" -r "$tmp/rf/" -r "$tmp/rf/whoami.yml" --format jsonl "$tmp/mixed.jsonl" >"$tmp/rf2.jsonl" 2>/dev/null
+check "a rule folder and a file in it given twice: each rule fires once" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/rf2.jsonl') -eq 2 ] && cmp '$tmp/rf1.jsonl' '$tmp/rf2.jsonl'"
+STOAT_STATS=pipeline $STOAT hunt -q --format jsonl demo/ >"$tmp/stats.jsonl" 2>"$tmp/stats.err"
+check "STOAT_STATS=pipeline: the load and the close timed beside the stages, the output the same bytes" sh -c "grep -q '^pipeline: command: load rules, open output [0-9.]* s (cpu [0-9.]*, all threads); hunt .*; close ' '$tmp/stats.err' && grep -q '^pipeline: thread 0: ' '$tmp/stats.err' && cmp '$tmp/stats.jsonl' '$tmp/cold.jsonl'"
 check "rules compile -o writes a compiled rule set" sh -c "$STOAT rules compile -o '$tmp/rules.hsc' && [ -s '$tmp/rules.hsc' ]"
 $STOAT hunt -q --compiled "$tmp/rules.hsc" --format jsonl demo/ >"$tmp/compiled.jsonl" 2>/dev/null
 check "demo hunt: the same bytes from the compiled file" cmp "$tmp/compiled.jsonl" "$tmp/cold.jsonl"

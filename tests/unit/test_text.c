@@ -156,6 +156,32 @@ static void test_find_bytes(void **state)
         assert_ptr_equal(find_bytes(hay, n, needle, len), want);
     }
     assert_ptr_equal(find_bytes("abc", 3, "", 0), "abc");
+    /* every path (sixteen positions at a time and the last sixteen; fewer
+     * than sixteen, copied; the byte loop) against memmem, each haystack
+     * the exact size of its allocation so that a read past it is caught
+     * under the sanitizers, with the needle planted at every position */
+    for (size_t n = 1; n <= 70; n++) {
+        for (size_t len = 2; len <= 40 && len <= n; len++) {
+            for (size_t at = 0; at + len <= n; at++) {
+                char *hp = malloc(n), nd[40];
+                assert_non_null(hp);
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    hp[i] = "ab"[(seed >> 16) % 2];
+                }
+                for (size_t i = 0; i < len; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    nd[i] = "ab"[(seed >> 16) % 2];
+                }
+                nd[len - 1] = 'z';
+                memcpy(hp + at, nd, len);
+                const char *want = memmem(hp, n, nd, len);
+                assert_ptr_equal(find_bytes(hp, n, nd, len), want);
+                assert_ptr_equal(want, hp + at); /* the only z */
+                free(hp);
+            }
+        }
+    }
     const char *h = "C:\\Windows\\System32\\cmd.exe /c whoami /all";
     assert_ptr_equal(find_bytes(h, strlen(h), "whoami", 6), strstr(h, "whoami"));
     assert_null(find_bytes(h, strlen(h), "whoamis", 7));

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -657,8 +658,7 @@ static void report(struct chains *c, struct chain *ch)
 /* Reports the closed chains, oldest first, so incident ids follow time. */
 static void report_done(struct chains *c)
 {
-    if (c->ndone > 1)
-        qsort(c->done, c->ndone, sizeof(*c->done), cmp_done);
+    sort_unless_sorted(c->done, c->ndone, sizeof(*c->done), cmp_done);
     for (size_t i = 0; i < c->ndone; i++) {
         report(c, &c->done[i]);
         chain_free(&c->done[i]);
@@ -683,7 +683,7 @@ static void release(struct chains *c, int64_t upto)
 {
     if (!c->npending)
         return;
-    qsort(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
+    sort_unless_sorted(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
     size_t n = 0;
     while (n < c->npending && c->pending[n].when <= upto)
         feed(c, &c->pending[n++]);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "behaviour/chains.h"
+#include "behaviour/sorted.h"
 
 #define MIN_NS  (60 * 1000000000LL)
 #define HOUR_NS (60 * MIN_NS)
@@ -694,9 +695,58 @@ static void test_clock_per_host(void **state)
     rec_free(&got);
 }
 
+/* sort_unless_sorted (the records' sorts skip arrays already in order)
+ * leaves what qsort leaves: sorted, reversed, nearly sorted (one element
+ * out of place, at either end or inside), random and short arrays. */
+struct sort_item {
+    int64_t when;
+    uint64_t seq;
+};
+
+static int cmp_sort_item(const void *x, const void *y)
+{
+    const struct sort_item *a = x, *b = y;
+    if (a->when != b->when)
+        return a->when < b->when ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void test_sort_unless_sorted(void **state)
+{
+    (void)state;
+    enum {
+        N = 300
+    };
+    static struct sort_item a[N], b[N];
+    uint64_t r = 12345;
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 0; n <= N; n += (n < 4 ? 1 : 37)) {
+            for (size_t i = 0; i < n; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                int64_t w = kind == 0 ? (int64_t)i / 3 : kind == 1 ? (int64_t)(n - i) : (int64_t)(r >> 40) % 50;
+                a[i] = (struct sort_item){kind >= 2 && kind <= 5 ? (int64_t)i : w, i};
+            }
+            if (n > 1 && kind == 2)
+                a[n - 1].when = -1; /* the last out of place */
+            if (n > 1 && kind == 3)
+                a[0].when = (int64_t)n; /* the first */
+            if (n > 2 && kind == 4)
+                a[n / 2].when = 0; /* one inside */
+            if (n > 1 && kind == 5)
+                a[n - 1].when = a[n - 2].when; /* in order, with a tie */
+            memcpy(b, a, n * sizeof(*a));
+            sort_unless_sorted(a, n, sizeof(*a), cmp_sort_item);
+            qsort(b, n, sizeof(*b), cmp_sort_item);
+            for (size_t i = 0; i < n; i++)
+                assert_true(a[i].when == b[i].when && a[i].seq == b[i].seq);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_unless_sorted),
         cmocka_unit_test(test_gap_from_last_alert),
         cmocka_unit_test(test_silence_splits),
         cmocka_unit_test(test_old_alert_does_not_join),

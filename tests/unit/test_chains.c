@@ -743,10 +743,39 @@ static void test_sort_unless_sorted(void **state)
     }
 }
 
+/* chains_rule's memo (by the meta's address) gives the ids the key gives:
+ * many rules through few slots, a meta whose id, title or level changes in
+ * place, a meta without title and one titled "?" (what a rule without title
+ * is kept as). */
+static void test_rule_memo_matches_key(void **state)
+{
+    (void)state;
+    struct chains_opts o = {.gap_ns = HOUR_NS, .max_alerts = 1000};
+    struct chains *memo = chains_create(&o, NULL), *key = chains_create(&o, NULL);
+    static struct stoat_rule_meta metas[300];
+    static char ids[300][16], titles[300][16];
+    uint64_t r = 99;
+    for (int step = 0; step < 5000; step++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t i = (size_t)(r >> 33) % 300;
+        struct stoat_rule_meta *m = &metas[i];
+        int v = (int)(r >> 20) % 4; /* what the meta at i names now */
+        snprintf(ids[i], sizeof ids[i], "r%d", (int)(i % 50) + (v == 1));
+        snprintf(titles[i], sizeof titles[i], "%s", v == 3 ? "?" : i % 7 ? "title" : "other");
+        m->id = i % 97 == 0 ? NULL : ids[i];
+        m->title = v == 2 && i % 3 == 0 ? NULL : titles[i];
+        m->level = (enum stoat_level)((r >> 10) % 3);
+        assert_int_equal(chains_rule(memo, m), chains_rule_by_key(key, m));
+    }
+    chains_destroy(memo);
+    chains_destroy(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_unless_sorted),
+        cmocka_unit_test(test_rule_memo_matches_key),
         cmocka_unit_test(test_gap_from_last_alert),
         cmocka_unit_test(test_silence_splits),
         cmocka_unit_test(test_old_alert_does_not_join),

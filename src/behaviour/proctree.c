@@ -569,17 +569,19 @@ static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL), replacing any it had; the sources may be e's old strings.
  * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out).
- * The byte count is the caller's. */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[S_COUNT],
-                        const uint64_t guid_h[2])
+ * Gives entry_bytes of e after (the table's count is the caller's). */
+static size_t set_strings(struct proctree *t, struct proc_entry *e, const char *const src[S_COUNT],
+                          const uint64_t guid_h[2])
 {
     uint32_t s[S_COUNT];
+    size_t bytes = ENTRY_COUNTED;
     for (int k = 0; k < S_COUNT; k++) {
         if (!src[k]) {
             s[k] = 0;
             continue;
         }
         size_t len = opt_len(src[k]), n = len - 1;
+        bytes += len;
         uint64_t h = k < 2 && guid_h[k] && len <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
         s[k] = pool_get(&t->strings, src[k], n, h);
     }
@@ -587,6 +589,7 @@ static void set_strings(struct proctree *t, struct proc_entry *e, const char *co
     memcpy(e->str, s, sizeof(s));
     /* the hash of the copy kept: a GUID cut short is looked up as cut */
     e->parent_tag = s[S_PARENT_GUID] ? host_tag(e->host, pstr_at(t, s[S_PARENT_GUID])->hash) : 0;
+    return bytes;
 }
 
 /* self_h, parent_h: str_hash of guid, parent_guid when set */
@@ -605,9 +608,8 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[S_COUNT]){guid, parent_guid, image, cmd, user, logon},
-                (const uint64_t[2]){self_h, parent_h});
-    t->bytes += entry_bytes(t, e);
+    t->bytes += set_strings(t, e, (const char *const[S_COUNT]){guid, parent_guid, image, cmd, user, logon},
+                            (const uint64_t[2]){self_h, parent_h});
     t->live++;
     e->guid_tag = e->str[S_GUID] ? host_tag(host, self_h) : 0;
     if (e->str[S_GUID])
@@ -651,14 +653,13 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
         (!differs(p->image, str(t, e, S_IMAGE)) && !differs(p->command_line, str(t, e, S_COMMAND_LINE))))
         return;
     const char *logon = proctree_real_logon(p->logon_id);
-    size_t before = entry_bytes(t, e);
-    set_strings(t, e,
-                (const char *const[S_COUNT]){str(t, e, S_GUID),
-                                             p->parent_guid ? p->parent_guid : str(t, e, S_PARENT_GUID),
-                                             p->image ? p->image : str(t, e, S_IMAGE), p->command_line,
-                                             p->user ? p->user : str(t, e, S_USER), logon ? logon : str(t, e, S_LOGON)},
-                (const uint64_t[2]){0, 0});
-    t->bytes = t->bytes - before + entry_bytes(t, e);
+    t->bytes -= entry_bytes(t, e);
+    t->bytes += set_strings(
+        t, e,
+        (const char *const[S_COUNT]){str(t, e, S_GUID), p->parent_guid ? p->parent_guid : str(t, e, S_PARENT_GUID),
+                                     p->image ? p->image : str(t, e, S_IMAGE), p->command_line,
+                                     p->user ? p->user : str(t, e, S_USER), logon ? logon : str(t, e, S_LOGON)},
+        (const uint64_t[2]){0, 0});
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }

@@ -231,7 +231,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
                                  .proc = proctree_proc_key(e),
                                  .parent = proctree_parent_key(b->procs, e)};
     if (!a->logon_id)
-        a->logon_id = proctree_logon(e);
+        a->logon_id = proctree_logon(b->procs, e);
 }
 
 static const char *host_name(const struct stoat_alert *a)

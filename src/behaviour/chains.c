@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -89,8 +90,9 @@ static const enum tactic by_order[T_COUNT] = {T_RECON,   T_INITIAL,    T_EXECUTI
             XGROW(arr, cap, (n) + 1); \
     } while (0)
 
-#define CHAIN_MAX_RULES 256 /* distinct rules counted per chain */
-#define CHAIN_MAX_PROCS 512 /* distinct processes asked about per chain */
+#define RULE_MEMO       1024 /* chains_rule's memo: more slots than the rules an attack's alerts name */
+#define CHAIN_MAX_RULES 256  /* distinct rules counted per chain */
+#define CHAIN_MAX_PROCS 512  /* distinct processes asked about per chain */
 
 struct rule_info {
     char *id, *title;
@@ -138,6 +140,9 @@ struct chains {
     struct strmap rule_ids;
     struct rule_info *rules;
     size_t nrules, rules_cap;
+    /* 1 + the id chains_rule gave last for a rule whose meta's address
+     * falls in the slot (0: none), checked against the rule before use */
+    uint32_t rule_memo[RULE_MEMO];
     struct pend *pending;
     size_t npending, pending_cap, max_pending;
     bool pending_mapped; /* pending is xcalloc_big's, max_pending long */
@@ -259,10 +264,41 @@ static int tactic_of(const char *name)
     return -1;
 }
 
+/* The slot of m in rule_memo. */
+static size_t memo_slot(const struct stoat_rule_meta *m)
+{
+    return hash_mix((uintptr_t)m) & (RULE_MEMO - 1);
+}
+
+/* The id chains_rule gave m's rule before, found without building its key
+ * (asked for every alert): the meta at that address last time names the
+ * same id, title and level, as the rule kept, or UINT32_MAX. A meta
+ * without id or title takes the key's way ("?" stands in for no title). */
+static uint32_t rule_memo(const struct chains *c, const struct stoat_rule_meta *m)
+{
+    uint32_t v = c->rule_memo[memo_slot(m)];
+    if (!v || !m->id || !m->title)
+        return UINT32_MAX;
+    const struct rule_info *ri = &c->rules[v - 1];
+    if (ri->level != m->level || !ri->id || strcmp(ri->id, m->id) != 0 || strcmp(ri->title, m->title) != 0)
+        return UINT32_MAX;
+    return v - 1;
+}
+
 uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m)
 {
-    /* id, title and level, each ended by a NUL; on the stack when it fits
-     * (asked for every alert) */
+    uint32_t known = rule_memo(c, m);
+    if (known != UINT32_MAX)
+        return known;
+    uint32_t id = chains_rule_by_key(c, m);
+    if (m->id && m->title)
+        c->rule_memo[memo_slot(m)] = id + 1;
+    return id;
+}
+
+uint32_t chains_rule_by_key(struct chains *c, const struct stoat_rule_meta *m)
+{
+    /* id, title and level, each ended by a NUL; on the stack when it fits */
     size_t il = m->id ? strlen(m->id) : 0, tl = m->title ? strlen(m->title) : 0, n = il + 1 + tl + 1 + 1;
     char small[512], *k = n <= sizeof(small) ? small : xmalloc(n);
     if (il)
@@ -657,8 +693,7 @@ static void report(struct chains *c, struct chain *ch)
 /* Reports the closed chains, oldest first, so incident ids follow time. */
 static void report_done(struct chains *c)
 {
-    if (c->ndone > 1)
-        qsort(c->done, c->ndone, sizeof(*c->done), cmp_done);
+    sort_unless_sorted(c->done, c->ndone, sizeof(*c->done), cmp_done);
     for (size_t i = 0; i < c->ndone; i++) {
         report(c, &c->done[i]);
         chain_free(&c->done[i]);
@@ -683,7 +718,7 @@ static void release(struct chains *c, int64_t upto)
 {
     if (!c->npending)
         return;
-    qsort(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
+    sort_unless_sorted(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
     size_t n = 0;
     while (n < c->npending && c->pending[n].when <= upto)
         feed(c, &c->pending[n++]);

@@ -103,6 +103,9 @@ uint32_t chains_host(struct chains *c, const char *name);
 #define CHAINS_NO_HOST UINT32_MAX
 uint32_t chains_host_find(const struct chains *c, const char *name);
 uint32_t chains_rule(struct chains *c, const struct stoat_rule_meta *m);
+/* The same without chains_rule's memo of the last rules asked: the
+ * reference the tests compare it with. */
+uint32_t chains_rule_by_key(struct chains *c, const struct stoat_rule_meta *m);
 
 void chains_add(struct chains *c, const struct chain_alert *a);
 /* Live: event time has reached now_ns; records older than the lateness are

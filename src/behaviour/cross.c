@@ -33,6 +33,7 @@
 
 #include "behaviour/baseline.h"
 #include "behaviour/lateral.h"
+#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -579,8 +580,7 @@ static void session_fact(struct plan *p, const struct xlogon *l, const char *hos
 /* Logons in time order to moves (and services). */
 static void make_moves(struct cross *c, struct plan *p)
 {
-    if (c->nlogons > 1)
-        qsort(c->logons, c->nlogons, sizeof(*c->logons), cmp_logon);
+    sort_unless_sorted(c->logons, c->nlogons, sizeof(*c->logons), cmp_logon);
     for (size_t i = 0; i < c->nlogons; i++) {
         const struct xlogon *l = &c->logons[i];
         const char *to = host_by_name(c, l->dst_host);
@@ -1065,8 +1065,7 @@ static void run(struct cross *c, int64_t upto, bool all)
     strmap_init(&p.sessions);
     make_moves(c, &p);
     graph_moves(c, &p, upto);
-    if (c->nalerts > 1)
-        qsort(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
+    sort_unless_sorted(c->alerts, c->nalerts, sizeof(*c->alerts), cmp_alert);
     c->last_event_serial = 0; /* the last alert kept is no longer last */
     /* per account: its alerts, then its chains */
     struct strmap accts;

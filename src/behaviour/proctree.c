@@ -24,19 +24,38 @@
 #include "util/strmap.h"
 #include "util/text.h"
 
+/* An entry's strings, by their pool ids. */
+enum {
+    S_GUID,
+    S_PARENT_GUID,
+    S_IMAGE,
+    S_COMMAND_LINE,
+    S_USER,
+    S_LOGON,
+    S_COUNT
+};
+
+/* 72 bytes (it was 104): the ring is the table's largest memory, touched
+ * fresh as it fills (two entries a start when the parents are not seen
+ * starting), so a third less of it is a third fewer pages to zero. Strings
+ * are 32-bit pool ids, not pointers; the byte count and whether the program
+ * is a tree's top are read from the pooled strings. */
 struct proc_entry {
-    uint64_t seq;      /* 0: free slot */
-    uint64_t prev_pid; /* seq of the previous process with this pid on the host, 0 none */
+    uint64_t seq; /* 0: free slot */
     int64_t pid, ppid, start_ns;
-    /* pooled strings (NULL: not known) */
-    const char *guid, *parent_guid;
-    const char *image, *command_line, *user, *logon_id;
+    uint32_t str[S_COUNT]; /* pool ids (0: not known) */
     uint32_t host;         /* host id */
     uint32_t guid_tag;     /* map tag of (host, guid): eviction needs no string */
     uint32_t parent_tag;   /* map tag of (host, parent_guid): walks up need no string */
-    uint32_t bytes : 31;   /* what the byte bound counts for it (at most 6 strings of 64 KiB) */
-    uint32_t tree_top : 1; /* its program is one a tree stops below (proctree_root_key) */
+    /* 1 + ring index of the previous process with this pid on the host (0:
+     * none); what is there now is that process while its seq is below this
+     * one's (a slot is only ever reused by a later seq) */
+    uint32_t prev_pid;
 };
+
+/* What the byte bound counts for an entry besides its strings: the size it
+ * had before it was made smaller, so that a bound evicts what it did. */
+#define ENTRY_COUNTED 104
 
 /* A pooled string: the entries naming it count it, and it goes with the
  * last. */
@@ -45,13 +64,19 @@ struct pstr {
     uint32_t refs;
     uint32_t len : 31;
     uint32_t top : 1; /* tree_top(s), worked out once for all the entries naming s */
+    uint32_t id;      /* its index in by_id */
     char s[];
 };
 
-/* The pool: open addressing by the strings' hashes, at most half full. */
+/* The pool: open addressing by the strings' hashes, at most half full; and
+ * the strings by id (ids of freed strings are given again). */
 struct pool {
     struct pstr **slot; /* NULL: empty */
     size_t cap, n;
+    struct pstr **by_id; /* [0] is NULL */
+    size_t ids, ids_cap;
+    uint32_t *free_ids;
+    size_t nfree, free_cap;
 };
 
 /* A map slot: a 32-bit tag of the key's hash and the entry's ring index,
@@ -235,11 +260,6 @@ static bool tree_top(const char *image)
 #define POOL_FIRST 256
 #define POOL_SEED  0x5eed
 
-static struct pstr *pstr_of(const char *s)
-{
-    return (struct pstr *)(uintptr_t)(s - offsetof(struct pstr, s));
-}
-
 static void pool_grow(struct pool *p)
 {
     struct pstr **old = p->slot;
@@ -263,12 +283,27 @@ static uint64_t str_hash(const char *s, size_t len)
     return hash_bytes(s, len, POOL_SEED);
 }
 
-/* The pooled copy of s[0..len), counted once more; NULL for NULL. h:
- * str_hash(s, len). */
-static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
+static uint32_t new_id(struct pool *p, struct pstr *x)
+{
+    uint32_t id;
+    if (p->nfree) {
+        id = p->free_ids[--p->nfree];
+    } else {
+        if (!p->ids)
+            p->ids = 1; /* 0 is no string */
+        XGROW(p->by_id, p->ids_cap, p->ids + 1);
+        id = (uint32_t)p->ids++;
+    }
+    p->by_id[id] = x;
+    return id;
+}
+
+/* The id of the pooled copy of s[0..len), counted once more; 0 for NULL.
+ * h: str_hash(s, len). */
+static uint32_t pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
 {
     if (!s)
-        return NULL;
+        return 0;
     if ((p->n + 1) * 2 > p->cap)
         pool_grow(p);
     size_t mask = p->cap - 1, i = h & mask;
@@ -276,7 +311,7 @@ static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t 
         struct pstr *x = p->slot[i];
         if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) {
             x->refs++;
-            return x->s;
+            return x->id;
         }
     }
     struct pstr *x = xmalloc(sizeof(*x) + len + 1);
@@ -286,17 +321,18 @@ static const char *pool_get(struct pool *p, const char *s, size_t len, uint64_t 
     memcpy(x->s, s, len);
     x->s[len] = 0;
     x->top = tree_top(x->s);
+    x->id = new_id(p, x);
     p->slot[i] = x;
     p->n++;
-    return x->s;
+    return x->id;
 }
 
-/* Counts s (a pooled string, or NULL) once less: the last count frees it. */
-static void pool_put(struct pool *p, const char *s)
+/* Counts the string of id (0: none) once less: the last count frees it. */
+static void pool_put(struct pool *p, uint32_t id)
 {
-    if (!s)
+    if (!id)
         return;
-    struct pstr *x = pstr_of(s);
+    struct pstr *x = p->by_id[id];
     if (--x->refs)
         return;
     size_t mask = p->cap - 1, i = x->hash & mask;
@@ -314,6 +350,9 @@ static void pool_put(struct pool *p, const char *s)
     }
     p->slot[hole] = NULL;
     p->n--;
+    p->by_id[id] = NULL;
+    XGROW(p->free_ids, p->free_cap, p->nfree + 1);
+    p->free_ids[p->nfree++] = id;
     free(x);
 }
 
@@ -322,15 +361,39 @@ static void pool_free(struct pool *p)
     for (size_t i = 0; i < p->cap; i++)
         free(p->slot[i]);
     free(p->slot);
+    free(p->by_id);
+    free(p->free_ids);
 }
 
 /* ---------------------------------------------------------------- table */
 
+static const struct pstr *pstr_at(const struct proctree *t, uint32_t id)
+{
+    return id ? t->strings.by_id[id] : NULL;
+}
+
+/* The entry's string k (S_GUID...), NULL when not known. */
+static const char *str(const struct proctree *t, const struct proc_entry *e, int k)
+{
+    return e->str[k] ? t->strings.by_id[e->str[k]]->s : NULL;
+}
+
+/* What the byte bound counts for e: as if its strings were its own, so
+ * that the bound evicts whatever the sharing, and what it allows is an
+ * upper bound. */
+static size_t entry_bytes(const struct proctree *t, const struct proc_entry *e)
+{
+    size_t n = ENTRY_COUNTED;
+    for (int k = 0; k < S_COUNT; k++)
+        if (e->str[k])
+            n += t->strings.by_id[e->str[k]]->len + 1;
+    return n;
+}
+
 static void put_strings(struct proctree *t, struct proc_entry *e)
 {
-    const char *s[6] = {e->guid, e->parent_guid, e->image, e->command_line, e->user, e->logon_id};
-    for (int k = 0; k < 6; k++)
-        pool_put(&t->strings, s[k]);
+    for (int k = 0; k < S_COUNT; k++)
+        pool_put(&t->strings, e->str[k]);
 }
 
 static void free_entry(struct proctree *t, struct proc_entry *e)
@@ -419,11 +482,11 @@ static void evict_oldest(struct proctree *t)
     struct proc_entry *e = at(t, t->oldest);
     if (!e)
         return;
-    if (e->guid)
+    if (e->str[S_GUID])
         map_del(&t->by_guid, e->guid_tag, idx_of(t, e->seq));
     if (e->pid >= 0)
         map_del(&t->by_pid, pid_tag(e->host, e->pid), idx_of(t, e->seq));
-    t->bytes -= e->bytes;
+    t->bytes -= entry_bytes(t, e);
     t->live--;
     t->st.evicted++;
     free_entry(t, e);
@@ -451,7 +514,8 @@ static uint64_t guid_match(const void *ctx, uint32_t idx)
 {
     const struct guid_q *q = ctx;
     const struct proc_entry *e = &q->t->ring[idx];
-    return e->host == q->host && e->guid && strcmp(e->guid, q->guid) == 0 ? e->seq : 0;
+    const char *guid = str(q->t, e, S_GUID);
+    return e->host == q->host && guid && strcmp(guid, q->guid) == 0 ? e->seq : 0;
 }
 
 struct pid_q {
@@ -478,55 +542,54 @@ static uint64_t find_guid(const struct proctree *t, uint32_t host, const char *g
     return find_guid_t(t, host, guid, guid_tag(host, guid));
 }
 
+/* The previous process with e's pid on its host, while the table has it. */
+static const struct proc_entry *prev_of_pid(const struct proctree *t, const struct proc_entry *e)
+{
+    if (!e->prev_pid)
+        return NULL;
+    const struct proc_entry *p = &t->ring[e->prev_pid - 1];
+    return p->seq && p->seq < e->seq ? p : NULL;
+}
+
 /* Newest process with pid started at or before time_ns (unknown times match). */
 static const struct proc_entry *find_pid(const struct proctree *t, uint32_t host, int64_t pid, int64_t time_ns)
 {
     struct pid_q q = {t, host, pid};
-    uint64_t seq = map_find(&t->by_pid, pid_tag(host, pid), pid_match, &q);
-    for (int hops = 0; seq && hops < 64; hops++) {
-        const struct proc_entry *e = at(t, seq);
-        if (!e || e->host != host || e->pid != pid)
+    const struct proc_entry *e = at(t, map_find(&t->by_pid, pid_tag(host, pid), pid_match, &q));
+    for (int hops = 0; e && hops < 64; hops++) {
+        if (e->host != host || e->pid != pid)
             return NULL;
         if (time_ns == INT64_MIN || e->start_ns == INT64_MIN || e->start_ns <= time_ns)
             return e;
-        seq = e->prev_pid;
+        e = prev_of_pid(t, e);
     }
     return NULL;
 }
 
 /* Sets e's strings (guid, parent guid, image, command line, user, logon: any
  * may be NULL), replacing any it had; the sources may be e's old strings.
- * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out). */
-static void set_strings(struct proctree *t, struct proc_entry *e, const char *const src[6], const uint64_t guid_h[2])
+ * guid_h: the str_hash of the whole src[0] and src[1] (0: work it out).
+ * Gives entry_bytes of e after (the table's count is the caller's). */
+static size_t set_strings(struct proctree *t, struct proc_entry *e, const char *const src[S_COUNT],
+                          const uint64_t guid_h[2])
 {
-    size_t len[6], total = 0;
-    const char *s[6];
-    for (int k = 0; k < 6; k++) {
-        total += len[k] = opt_len(src[k]);
+    uint32_t s[S_COUNT];
+    size_t bytes = ENTRY_COUNTED;
+    for (int k = 0; k < S_COUNT; k++) {
         if (!src[k]) {
-            s[k] = NULL;
+            s[k] = 0;
             continue;
         }
-        size_t n = len[k] - 1;
-        uint64_t h = k < 2 && guid_h[k] && len[k] <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
+        size_t len = opt_len(src[k]), n = len - 1;
+        bytes += len;
+        uint64_t h = k < 2 && guid_h[k] && len <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
         s[k] = pool_get(&t->strings, src[k], n, h);
     }
     put_strings(t, e); /* after the gets: a source may be one of them */
-    e->guid = s[0];
-    e->parent_guid = s[1];
-    e->image = s[2];
-    e->command_line = s[3];
-    e->user = s[4];
-    e->logon_id = s[5];
+    memcpy(e->str, s, sizeof(s));
     /* the hash of the copy kept: a GUID cut short is looked up as cut */
-    e->parent_tag = e->parent_guid ? host_tag(e->host, pstr_of(e->parent_guid)->hash) : 0;
-    e->tree_top = e->image && pstr_of(e->image)->top;
-    /* counted as if the strings were the entry's own: the bound evicts
-     * whatever the sharing, and what it allows is an upper bound */
-    t->bytes -= e->bytes;
-    _Static_assert(sizeof(struct proc_entry) + 6 * (PROC_STRING_MAX + 1) < (1u << 31), "bytes fits its field");
-    e->bytes = (uint32_t)(sizeof(*e) + total);
-    t->bytes += e->bytes;
+    e->parent_tag = s[S_PARENT_GUID] ? host_tag(e->host, pstr_at(t, s[S_PARENT_GUID])->hash) : 0;
+    return bytes;
 }
 
 /* self_h, parent_h: str_hash of guid, parent_guid when set */
@@ -545,11 +608,11 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
     e->pid = pid;
     e->ppid = ppid;
     e->start_ns = start;
-    set_strings(t, e, (const char *const[6]){guid, parent_guid, image, cmd, user, logon},
-                (const uint64_t[2]){self_h, parent_h});
+    t->bytes += set_strings(t, e, (const char *const[S_COUNT]){guid, parent_guid, image, cmd, user, logon},
+                            (const uint64_t[2]){self_h, parent_h});
     t->live++;
-    e->guid_tag = e->guid ? host_tag(host, self_h) : 0;
-    if (e->guid)
+    e->guid_tag = e->str[S_GUID] ? host_tag(host, self_h) : 0;
+    if (e->str[S_GUID])
         map_put(&t->by_guid, e->guid_tag, idx_of(t, seq));
     if (pid >= 0) {
         struct pid_q q = {t, host, pid};
@@ -557,7 +620,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
         uint64_t prev = map_find(&t->by_pid, tag, pid_match, &q);
         if (prev)
             map_del(&t->by_pid, tag, idx_of(t, prev));
-        e->prev_pid = prev;
+        e->prev_pid = prev ? idx_of(t, prev) + 1 : 0;
         map_put(&t->by_pid, tag, idx_of(t, seq));
     }
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != seq)
@@ -586,14 +649,17 @@ static bool differs(const char *a, const char *b)
  * same start seen twice (two logs of one host) changes nothing. */
 static void became(struct proctree *t, struct proc_entry *e, const struct proc_start *p)
 {
-    if (!p->command_line || (!differs(p->image, e->image) && !differs(p->command_line, e->command_line)))
+    if (!p->command_line ||
+        (!differs(p->image, str(t, e, S_IMAGE)) && !differs(p->command_line, str(t, e, S_COMMAND_LINE))))
         return;
     const char *logon = proctree_real_logon(p->logon_id);
-    set_strings(t, e,
-                (const char *const[6]){e->guid, p->parent_guid ? p->parent_guid : e->parent_guid,
-                                       p->image ? p->image : e->image, p->command_line, p->user ? p->user : e->user,
-                                       logon ? logon : e->logon_id},
-                (const uint64_t[2]){0, 0});
+    t->bytes -= entry_bytes(t, e);
+    t->bytes += set_strings(
+        t, e,
+        (const char *const[S_COUNT]){str(t, e, S_GUID), p->parent_guid ? p->parent_guid : str(t, e, S_PARENT_GUID),
+                                     p->image ? p->image : str(t, e, S_IMAGE), p->command_line,
+                                     p->user ? p->user : str(t, e, S_USER), logon ? logon : str(t, e, S_LOGON)},
+        (const uint64_t[2]){0, 0});
     while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
@@ -636,7 +702,7 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
             map_del(&t->by_guid, e->guid_tag, idx_of(t, e->seq));
             if (e->pid >= 0)
                 map_del(&t->by_pid, pid_tag(host, e->pid), idx_of(t, e->seq));
-            t->bytes -= e->bytes;
+            t->bytes -= entry_bytes(t, e);
             t->live--;
             free_entry(t, e);
         } else if (e) {
@@ -648,11 +714,11 @@ void proctree_start(struct proctree *t, const struct proc_start *p)
     char *copied[4] = {NULL, NULL, NULL, NULL};
     const struct proc_entry *par =
         !p->command_line && p->parent_guid ? at(t, find_guid_t(t, host, p->parent_guid, parent_tag)) : NULL;
-    if (par && differs(p->image, par->image))
+    if (par && differs(p->image, str(t, par, S_IMAGE)))
         par = NULL; /* another program whose source does not say its command line */
     if (par) {
-        const char *src[4] = {p->image ? NULL : par->image, par->command_line, p->user ? NULL : par->user,
-                              p->logon_id ? NULL : par->logon_id};
+        const char *src[4] = {p->image ? NULL : str(t, par, S_IMAGE), str(t, par, S_COMMAND_LINE),
+                              p->user ? NULL : str(t, par, S_USER), p->logon_id ? NULL : str(t, par, S_LOGON)};
         for (int k = 0; k < 4; k++)
             copied[k] = src[k] ? xstrdup(src[k]) : NULL; /* the insert may evict the parent */
     }
@@ -694,8 +760,8 @@ const struct proc_entry *proctree_find(const struct proctree *t, const char *hos
 static const struct proc_entry *parent_of(const struct proctree *t, const struct proc_entry *e)
 {
     const struct proc_entry *p = NULL;
-    if (e->parent_guid)
-        p = at(t, find_guid_t(t, e->host, e->parent_guid, e->parent_tag));
+    if (e->str[S_PARENT_GUID])
+        p = at(t, find_guid_t(t, e->host, str(t, e, S_PARENT_GUID), e->parent_tag));
     if (!p && e->ppid >= 0)
         p = find_pid(t, e->host, e->ppid, e->start_ns);
     return p == e ? NULL : p;
@@ -710,10 +776,10 @@ size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, s
             if (seen[i] == e)
                 return n; /* a loop in bad data */
         seen[n] = e;
-        out[n++] = (struct stoat_process){.image = e->image,
-                                          .command_line = e->command_line,
-                                          .user = e->user,
-                                          .guid = e->guid,
+        out[n++] = (struct stoat_process){.image = str(t, e, S_IMAGE),
+                                          .command_line = str(t, e, S_COMMAND_LINE),
+                                          .user = str(t, e, S_USER),
+                                          .guid = str(t, e, S_GUID),
                                           .pid = e->pid,
                                           .start_ns = e->start_ns};
         e = parent_of(t, e);
@@ -727,7 +793,7 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
     for (int d = 0; e && d < PROCTREE_MAX_DEPTH; d++) {
         top = e;
         const struct proc_entry *p = parent_of(t, e);
-        if (!p || !p->image || p->tree_top)
+        if (!p || !p->str[S_IMAGE] || pstr_at(t, p->str[S_IMAGE])->top)
             break;
         e = p;
     }
@@ -745,9 +811,9 @@ uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *
     return e ? proctree_proc_key(parent_of(t, e)) : 0;
 }
 
-const char *proctree_logon(const struct proc_entry *e)
+const char *proctree_logon(const struct proctree *t, const struct proc_entry *e)
 {
-    return e ? e->logon_id : NULL;
+    return e ? str(t, e, S_LOGON) : NULL;
 }
 
 void proctree_get_stats(const struct proctree *t, struct proctree_stats *out)

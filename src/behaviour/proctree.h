@@ -66,7 +66,7 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
  * and its parent's (0: not known). */
 uint64_t proctree_proc_key(const struct proc_entry *e);
 uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *e);
-const char *proctree_logon(const struct proc_entry *e);
+const char *proctree_logon(const struct proctree *t, const struct proc_entry *e);
 /* logon, or NULL when it is a "no session" value (auid -1) */
 const char *proctree_real_logon(const char *logon);
 void proctree_get_stats(const struct proctree *t, struct proctree_stats *out);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "behaviour/chains.h"
+#include "behaviour/sorted.h"
 
 #define MIN_NS  (60 * 1000000000LL)
 #define HOUR_NS (60 * MIN_NS)
@@ -694,9 +695,87 @@ static void test_clock_per_host(void **state)
     rec_free(&got);
 }
 
+/* sort_unless_sorted (the records' sorts skip arrays already in order)
+ * leaves what qsort leaves: sorted, reversed, nearly sorted (one element
+ * out of place, at either end or inside), random and short arrays. */
+struct sort_item {
+    int64_t when;
+    uint64_t seq;
+};
+
+static int cmp_sort_item(const void *x, const void *y)
+{
+    const struct sort_item *a = x, *b = y;
+    if (a->when != b->when)
+        return a->when < b->when ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void test_sort_unless_sorted(void **state)
+{
+    (void)state;
+    enum {
+        N = 300
+    };
+    static struct sort_item a[N], b[N];
+    uint64_t r = 12345;
+    for (int kind = 0; kind < 7; kind++) {
+        for (size_t n = 0; n <= N; n += (n < 4 ? 1 : 37)) {
+            for (size_t i = 0; i < n; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                int64_t w = kind == 0 ? (int64_t)i / 3 : kind == 1 ? (int64_t)(n - i) : (int64_t)(r >> 40) % 50;
+                a[i] = (struct sort_item){kind >= 2 && kind <= 5 ? (int64_t)i : w, i};
+            }
+            if (n > 1 && kind == 2)
+                a[n - 1].when = -1; /* the last out of place */
+            if (n > 1 && kind == 3)
+                a[0].when = (int64_t)n; /* the first */
+            if (n > 2 && kind == 4)
+                a[n / 2].when = 0; /* one inside */
+            if (n > 1 && kind == 5)
+                a[n - 1].when = a[n - 2].when; /* in order, with a tie */
+            memcpy(b, a, n * sizeof(*a));
+            sort_unless_sorted(a, n, sizeof(*a), cmp_sort_item);
+            qsort(b, n, sizeof(*b), cmp_sort_item);
+            for (size_t i = 0; i < n; i++)
+                assert_true(a[i].when == b[i].when && a[i].seq == b[i].seq);
+        }
+    }
+}
+
+/* chains_rule's memo (by the meta's address) gives the ids the key gives:
+ * many rules through few slots, a meta whose id, title or level changes in
+ * place, a meta without title and one titled "?" (what a rule without title
+ * is kept as). */
+static void test_rule_memo_matches_key(void **state)
+{
+    (void)state;
+    struct chains_opts o = {.gap_ns = HOUR_NS, .max_alerts = 1000};
+    struct chains *memo = chains_create(&o, NULL), *key = chains_create(&o, NULL);
+    static struct stoat_rule_meta metas[300];
+    static char ids[300][16], titles[300][16];
+    uint64_t r = 99;
+    for (int step = 0; step < 5000; step++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t i = (size_t)(r >> 33) % 300;
+        struct stoat_rule_meta *m = &metas[i];
+        int v = (int)(r >> 20) % 4; /* what the meta at i names now */
+        snprintf(ids[i], sizeof ids[i], "r%d", (int)(i % 50) + (v == 1));
+        snprintf(titles[i], sizeof titles[i], "%s", v == 3 ? "?" : i % 7 ? "title" : "other");
+        m->id = i % 97 == 0 ? NULL : ids[i];
+        m->title = v == 2 && i % 3 == 0 ? NULL : titles[i];
+        m->level = (enum stoat_level)((r >> 10) % 3);
+        assert_int_equal(chains_rule(memo, m), chains_rule_by_key(key, m));
+    }
+    chains_destroy(memo);
+    chains_destroy(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sort_unless_sorted),
+        cmocka_unit_test(test_rule_memo_matches_key),
         cmocka_unit_test(test_gap_from_last_alert),
         cmocka_unit_test(test_silence_splits),
         cmocka_unit_test(test_old_alert_does_not_join),

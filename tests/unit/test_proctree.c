@@ -65,6 +65,29 @@ static void test_pid_reuse(void **state)
     proctree_destroy(t);
 }
 
+/* A pid's older processes are linked by ring slot: once one is evicted and
+ * its slot holds a later process (here of the same pid), the walk back
+ * stops there instead of taking the later process for an older one. */
+static void test_pid_chain_through_reused_slots(void **state)
+{
+    (void)state;
+    struct proctree *t = proctree_create(4, 1 << 20);
+    start_pid(t, "h", 100, 1, 10 * SEC, "a");
+    start_pid(t, "h", 100, 1, 20 * SEC, "b");
+    start_pid(t, "h", 7, 1, 30 * SEC, "c");
+    start_pid(t, "h", 8, 1, 40 * SEC, "d");
+    start_pid(t, "h", 100, 1, 50 * SEC, "e"); /* in a's slot: a is evicted */
+    assert_string_equal(chain(t, "h", NULL, 100, 55 * SEC), "e");
+    assert_string_equal(chain(t, "h", NULL, 100, 25 * SEC), "b");
+    assert_string_equal(chain(t, "h", NULL, 100, 15 * SEC), "(unknown)");
+    start_pid(t, "h", 100, 1, 60 * SEC, "f"); /* in b's slot */
+    assert_string_equal(chain(t, "h", NULL, 100, 55 * SEC), "e");
+    assert_string_equal(chain(t, "h", NULL, 100, 25 * SEC), "(unknown)");
+    assert_string_equal(chain(t, "h", NULL, 100, 65 * SEC), "f");
+    assert_string_equal(chain(t, "h", NULL, 7, 65 * SEC), "c");
+    proctree_destroy(t);
+}
+
 static void test_hosts_apart(void **state)
 {
     (void)state;
@@ -340,7 +363,7 @@ static void test_strings_pooled(void **state)
         assert_string_equal(anc[0].command_line, cmd);
         assert_string_equal(anc[0].user, "CORP\\alice");
         assert_string_equal(anc[0].guid, guid);
-        assert_string_equal(proctree_logon(e), "0x3e7");
+        assert_string_equal(proctree_logon(t, e), "0x3e7");
         if (i % 11 == 0)
             continue;
         if (!first_image[i % 5])
@@ -492,6 +515,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pid_reuse),
+        cmocka_unit_test(test_pid_chain_through_reused_slots),
         cmocka_unit_test(test_hosts_apart),
         cmocka_unit_test(test_guid_tree_and_stub_parent),
         cmocka_unit_test(test_fork_subshell_then_exec),

@@ -99,8 +99,13 @@ static bool valid_json_number(const char *s, size_t n)
 static void json_value(struct buf *b, const struct stoat_field *f)
 {
     switch (f->type) {
-    case STOAT_V_NULL: buf_puts(b, "null"); return;
-    case STOAT_V_BOOL: buf_puts(b, f->value_len == 4 ? "true" : "false"); return;
+    case STOAT_V_NULL: buf_put(b, "null", 4); return;
+    case STOAT_V_BOOL:
+        if (f->value_len == 4)
+            buf_put(b, "true", 4);
+        else
+            buf_put(b, "false", 5);
+        return;
     case STOAT_V_NUMBER:
         if (valid_json_number(f->value, f->value_len)) {
             buf_put(b, f->value, f->value_len);
@@ -112,14 +117,56 @@ static void json_value(struct buf *b, const struct stoat_field *f)
     buf_json_str(b, f->value, f->value_len);
 }
 
+/* The object when no two fields share a name: per field one making of
+ * room, and a name and a string value of up to 64 bytes with nothing to
+ * escape (most) written in place, no call; the rest as json_value writes
+ * them. */
+static void write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
+{
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fs[i];
+        size_t nl = f->name_len, vl = f->value_len;
+        /* ,"name":"value" */
+        if (b->cap - b->len < nl + vl + 8)
+            buf_reserve(b, nl + vl + 8);
+        char *o = b->p + b->len;
+        *o = ',';
+        o += i != 0;
+        if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
+            o[0] = '"';
+            o[nl + 1] = '"';
+            o[nl + 2] = ':';
+            o += nl + 3;
+            b->len = (size_t)(o - b->p);
+        } else {
+            b->len = (size_t)(o - b->p);
+            buf_json_str(b, f->name, nl);
+            buf_putc(b, ':');
+            o = b->p + b->len;
+        }
+        if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
+            buf_json_plain_copy(o + 1, f->value, vl)) {
+            o[0] = '"';
+            o[vl + 1] = '"';
+            b->len += vl + 2;
+        } else if (f->type == STOAT_V_STRING) {
+            buf_json_str_escaped(b, f->value, vl);
+        } else {
+            json_value(b, f);
+        }
+    }
+    buf_putc(b, '}');
+}
+
 static bool same_name(const struct stoat_field *a, const struct stoat_field *b)
 {
     return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
 }
 
-/* True when no two fields share a name, found with a small open-addressing
- * table (the pairwise check costs more than the rest of an alert). */
-static bool names_unique(const struct stoat_field *fs, size_t n)
+/* A small open-addressing table (the pairwise check costs more than the
+ * rest of an alert); a long list is left to the pairwise check. */
+bool event_names_unique(const struct stoat_field *fs, size_t n)
 {
     enum {
         SLOTS = 256
@@ -144,21 +191,19 @@ static bool names_unique(const struct stoat_field *fs, size_t n)
     return true;
 }
 
+void event_json_write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
+{
+    write_distinct(b, fs, n);
+}
+
 /* A repeated name becomes a list of its values. */
 void event_json_write(struct buf *b, const struct stoat_field *fs, size_t n)
 {
-    buf_putc(b, '{');
-    if (names_unique(fs, n)) {
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            buf_json_str(b, fs[i].name, fs[i].name_len);
-            buf_putc(b, ':');
-            json_value(b, &fs[i]);
-        }
-        buf_putc(b, '}');
+    if (event_names_unique(fs, n)) {
+        write_distinct(b, fs, n);
         return;
     }
+    buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const struct stoat_field *f = &fs[i];

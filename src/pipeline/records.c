@@ -184,6 +184,25 @@ static void view_fields(struct unit_worker *w, const struct ev_field *fs, size_t
     w->sf_set = true;
 }
 
+bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
+{
+    enum {
+        FEW = 16
+    };
+    struct stoat_field unknown[FEW];
+    size_t nu = 0;
+    for (size_t i = 0; i < nf; i++) {
+        if (fs[i].next >= 0)
+            return false; /* an id met again: maybe a name, maybe its other case */
+        if (fs[i].id < nids)
+            continue;
+        if (nu == FEW)
+            return false;
+        unknown[nu++] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len};
+    }
+    return nu < 2 || event_names_unique(unknown, nu);
+}
+
 /* The event's fields as the sinks write them (event/render.h), when an
  * alert will surely be written for it (or every event is): rendering is a
  * good part of writing an alert, and here it runs on every worker rather
@@ -202,7 +221,10 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
     view_fields(w, fs, nf);
     put_u32(b, 0); /* its length, once known */
     size_t at = b->len;
-    event_json_write(b, w->sf, nf);
+    if (records_names_distinct(fs, nf, (uint32_t)w->m.rs->fields.n))
+        event_json_write_distinct(b, w->sf, nf);
+    else
+        event_json_write(b, w->sf, nf);
     uint32_t n = (uint32_t)(b->len - at);
     memcpy(b->p + at - sizeof(n), &n, sizeof(n));
     buf_putc(b, 0);

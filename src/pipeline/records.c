@@ -125,13 +125,25 @@ static void put_fields(struct buf *b, const struct ev_field *fs, size_t nf)
     b->len = (size_t)(o - b->p);
 }
 
-/* A string that may be absent. */
-static void put_opt(struct buf *b, const struct ev_field *f)
+/* A string that may be absent: its room as written, and it written at o
+ * (room made). */
+static size_t opt_size(const struct ev_field *f)
 {
-    if (!f || f->type == STOAT_V_NULL)
-        put_u32(b, NO_STR);
-    else
-        put_str(b, f->val, f->val_len);
+    return !f || f->type == STOAT_V_NULL ? sizeof(uint32_t) : sizeof(uint32_t) + f->val_len + 1;
+}
+static char *place_opt(char *o, const struct ev_field *f)
+{
+    if (!f || f->type == STOAT_V_NULL) {
+        uint32_t none = NO_STR;
+        memcpy(o, &none, sizeof(none));
+        return o + sizeof(none);
+    }
+    return place_str(o, f->val, f->val_len);
+}
+static char *place_u64(char *o, uint64_t v)
+{
+    memcpy(o, &v, sizeof(v));
+    return o + sizeof(v);
 }
 
 static int32_t index_of(const struct ev_field *base, const struct ev_field *f)
@@ -274,6 +286,28 @@ static int64_t pid_of(const struct ev_field *f)
     return f && f->type != STOAT_V_NULL ? consume_pid(f->val, f->val_len) : -1;
 }
 
+/* A process start or end (the writer's write_proc), with one making of
+ * room: the details, the time and the pids read here rather than on the
+ * serial stage. */
+static void put_proc(struct unit_worker *w, struct buf *b, const struct match_head *h, int spec)
+{
+    size_t need = 2 + opt_size(h->host) + 3 * sizeof(uint64_t);
+    for (int f = 0; f < PF_COUNT; f++)
+        need += opt_size(h->proc[f]);
+    buf_reserve(b, need + 1);
+    char *o = b->p + b->len;
+    *o++ = REC_PROC;
+    *o++ = (char)w->m.rs->procs[spec].end;
+    o = place_opt(o, h->host);
+    o = place_u64(o, (uint64_t)time_of(h->time));
+    for (int f = 0; f < PF_COUNT; f++)
+        o = place_opt(o, h->proc[f]);
+    o = place_u64(o, (uint64_t)pid_of(h->proc[PF_PID]));
+    o = place_u64(o, (uint64_t)pid_of(h->proc[PF_PPID]));
+    *o = 0;
+    b->len = (size_t)(o - b->p);
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -282,17 +316,8 @@ static void ws_end(void *ctx)
     matcher_run(&w->m, w->all_events, &r);
     const struct match_head *h = &r.head;
     /* process starts and ends feed the writer's process table, matched or not */
-    if (r.spec >= 0) {
-        buf_putc(b, REC_PROC);
-        buf_putc(b, (char)w->m.rs->procs[r.spec].end);
-        put_opt(b, h->host);
-        put_u64(b, (uint64_t)time_of(h->time));
-        for (int f = 0; f < PF_COUNT; f++)
-            put_opt(b, h->proc[f]);
-        /* the numbers, read here rather than on the serial stage */
-        put_u64(b, (uint64_t)pid_of(h->proc[PF_PID]));
-        put_u64(b, (uint64_t)pid_of(h->proc[PF_PPID]));
-    }
+    if (r.spec >= 0)
+        put_proc(w, b, h, r.spec);
     /* rules to report, and rules whose matches feed correlations or behaviour */
     if (!r.passed)
         return;
@@ -312,9 +337,12 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
-    put_opt(b, h->guid);
-    put_u64(b, (uint64_t)pid_of(h->pid));
-    put_opt(b, h->logon_id);
+    buf_reserve(b, opt_size(h->guid) + sizeof(uint64_t) + opt_size(h->logon_id) + 1);
+    char *o = place_opt(b->p + b->len, h->guid);
+    o = place_u64(o, (uint64_t)pid_of(h->pid));
+    o = place_opt(o, h->logon_id);
+    *o = 0;
+    b->len = (size_t)(o - b->p);
     put_u32(b, (uint32_t)nf);
     put_fields(b, fs, nf);
     put_fields_json(w, b, &r, fs, nf);

@@ -8,49 +8,82 @@
 #include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
-static const char *const key_fields[] = {
-    "Image",
-    "NewProcessName",
-    "CommandLine",
-    "ParentImage",
-    "ParentProcessName",
-    "TargetFilename",
-    "ImageLoaded",
-    "TargetObject",
-    "Details",
-    "DestinationIp",
-    "DestinationPort",
-    "QueryName",
-    "ScriptBlockText",
-    "PipeName",
-    "ServiceName",
-    "TargetUserName",
-    "SubjectUserName",
-    "IpAddress",
-    "User",
-    "exe",
-    "cmd",
-    "proctitle",
-    NULL,
+#define KEY_MAXLEN 32
+/* (a longer name fails to compile: of_len below has no room for it) */
+#define KEY(s)                                                                    \
+    {                                                                             \
+        s, sizeof(s) - 1 + 0 * sizeof(char[sizeof(s) - 1 <= KEY_MAXLEN ? 1 : -1]) \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} key_fields[] = {
+    KEY("Image"),
+    KEY("NewProcessName"),
+    KEY("CommandLine"),
+    KEY("ParentImage"),
+    KEY("ParentProcessName"),
+    KEY("TargetFilename"),
+    KEY("ImageLoaded"),
+    KEY("TargetObject"),
+    KEY("Details"),
+    KEY("DestinationIp"),
+    KEY("DestinationPort"),
+    KEY("QueryName"),
+    KEY("ScriptBlockText"),
+    KEY("PipeName"),
+    KEY("ServiceName"),
+    KEY("TargetUserName"),
+    KEY("SubjectUserName"),
+    KEY("IpAddress"),
+    KEY("User"),
+    KEY("exe"),
+    KEY("cmd"),
+    KEY("proctitle"),
 };
+#undef KEY
+enum {
+    NKEYS = sizeof(key_fields) / sizeof(key_fields[0])
+};
+_Static_assert(NKEYS <= 32, "a key is a bit of a uint32_t");
 
 void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
 {
+    /* one pass over the fields: each key's first field with a value, the
+     * keys of a field's length told by a mask rather than tried in turn */
+    uint32_t of_len[KEY_MAXLEN + 1] = {0};
+    for (size_t k = 0; k < NKEYS; k++)
+        of_len[key_fields[k].len] |= 1u << k;
+    int32_t first[NKEYS];
+    for (size_t k = 0; k < NKEYS; k++)
+        first[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fields[i];
+        if (f->name_len > KEY_MAXLEN || f->value_len == 0)
+            continue;
+        for (uint32_t m = of_len[f->name_len]; m; m &= m - 1) {
+            int k = __builtin_ctz(m);
+            if (first[k] < 0 && memcmp(f->name, key_fields[k].name, f->name_len) == 0)
+                first[k] = (int32_t)i;
+        }
+    }
     size_t start = b->len;
-    for (const char *const *k = key_fields; *k; k++) {
-        size_t kl = strlen(*k);
-        for (size_t i = 0; i < n; i++) {
-            const struct stoat_field *f = &fields[i];
-            if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
-                continue;
+    for (size_t k = 0; k < NKEYS; k++) {
+        if (first[k] >= 0) {
+            const struct stoat_field *f = &fields[first[k]];
             buf_puts(b, b->len > start ? " | " : "");
             buf_put(b, f->name, f->name_len);
             buf_puts(b, ": ");
-            for (size_t j = 0; j < f->value_len; j++) {
-                char c = f->value[j];
-                buf_putc(b, (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
-            }
-            break;
+            /* no more than the cut below reads (a byte past maxlen) */
+            size_t used = b->len - start, vl = f->value_len, at = b->len;
+            if (used > maxlen)
+                vl = 0;
+            else if (vl > maxlen - used)
+                vl = maxlen - used + 1;
+            buf_put(b, f->value, vl);
+            for (char *c = b->p + at; c < b->p + b->len; c++)
+                if (*c == '\n' || *c == '\r' || *c == '\t')
+                    *c = ' ';
         }
         if (b->len - start > maxlen)
             break;

@@ -2,13 +2,15 @@
  * against a slow reference: buf_json_plain_copy against a byte predicate,
  * buf_json_str_escaped against buf_json_str, the object of distinct names
  * (written in place) against one written field by field with buf_json_str,
- * and records_names_distinct (the ids' verdict) against the names. */
+ * records_names_distinct (the ids' verdict) against the names, and
+ * event_glance (one pass) against the loop over its keys. */
 #include "testutil.h"
 
 #include "event/fields.h"
 #include "event/render.h"
 #include "pipeline/records.h"
 #include "util/buf.h"
+#include "util/text.h"
 
 /* Deterministic, so that a failure repeats. */
 static uint32_t rnd_state = 12345;
@@ -276,6 +278,97 @@ static void test_names_distinct_by_ids(void **state)
     }
 }
 
+/* event_glance as it was: each key tried against every field in turn. */
+static void glance_ref(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
+{
+    static const char *const keys[] = {"Image",
+                                       "NewProcessName",
+                                       "CommandLine",
+                                       "ParentImage",
+                                       "ParentProcessName",
+                                       "TargetFilename",
+                                       "ImageLoaded",
+                                       "TargetObject",
+                                       "Details",
+                                       "DestinationIp",
+                                       "DestinationPort",
+                                       "QueryName",
+                                       "ScriptBlockText",
+                                       "PipeName",
+                                       "ServiceName",
+                                       "TargetUserName",
+                                       "SubjectUserName",
+                                       "IpAddress",
+                                       "User",
+                                       "exe",
+                                       "cmd",
+                                       "proctitle",
+                                       NULL};
+    size_t start = b->len;
+    for (const char *const *k = keys; *k; k++) {
+        size_t kl = strlen(*k);
+        for (size_t i = 0; i < n; i++) {
+            const struct stoat_field *f = &fields[i];
+            if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
+                continue;
+            buf_puts(b, b->len > start ? " | " : "");
+            buf_put(b, f->name, f->name_len);
+            buf_puts(b, ": ");
+            for (size_t j = 0; j < f->value_len; j++) {
+                char c = f->value[j];
+                buf_putc(b, (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
+            }
+            break;
+        }
+        if (b->len - start > maxlen)
+            break;
+    }
+    if (b->len - start > maxlen) {
+        b->len = start + utf8_cut(b->p + start, maxlen);
+        buf_puts(b, "...");
+    }
+}
+
+/* Random events of key names (repeated, some empty), their other cases
+ * and others, glanced at with every kind of limit: as the loop over keys. */
+static void test_glance_matches_reference(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {
+        "Image",     "image",           "CommandLine",       "ParentImage",     "User", "exe",    "cmd",
+        "proctitle", "ScriptBlockText", "ParentProcessName", "DestinationPort", "Imag", "Images", "xmlns",
+        "",          "TargetObject",    "Details",           "QueryName"};
+    enum {
+        MAXF = 30
+    };
+    struct stoat_field fs[MAXF];
+    char values[MAXF][120];
+    struct buf got = {0}, want = {0};
+    for (int round = 0; round < 20000; round++) {
+        size_t n = rnd() % MAXF;
+        for (size_t i = 0; i < n; i++) {
+            const char *name = pool[rnd() % (sizeof(pool) / sizeof(pool[0]))];
+            size_t vl = rnd() % 4 ? random_value((unsigned char *)values[i], sizeof(values[i])) : 0;
+            fs[i] = (struct stoat_field){.name = name,
+                                         .name_len = (uint32_t)strlen(name),
+                                         .value = values[i],
+                                         .value_len = (uint32_t)vl,
+                                         .type = STOAT_V_STRING};
+        }
+        size_t maxlen = rnd() % 3 ? rnd() % 200 : rnd() % 2 ? 400 : SIZE_MAX;
+        buf_clear(&got);
+        buf_clear(&want);
+        buf_puts(&got, "x");
+        buf_puts(&want, "x");
+        event_glance(&got, fs, n, maxlen);
+        glance_ref(&want, fs, n, maxlen);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.p, want.p, got.len);
+    }
+    buf_free(&got);
+    buf_free(&want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_distinct_object_matches_reference),
         cmocka_unit_test(test_repeated_name_is_a_list),
         cmocka_unit_test(test_names_distinct_by_ids),
+        cmocka_unit_test(test_glance_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,26 @@ static void view_fields(struct unit_worker *w, const struct ev_field *fs, size_t
     w->sf_set = true;
 }
 
+/* Nine bits of a name, from its length and its first and last bytes: two
+ * names with different bits differ. */
+static uint32_t name_bits(const char *s, uint32_t n)
+{
+    uint64_t a = 0, z = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&z, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        z = y;
+    } else if (n) {
+        a = (unsigned char)s[0] | (uint32_t)(unsigned char)s[n >> 1] << 8 | (uint32_t)(unsigned char)s[n - 1] << 16;
+    }
+    return (uint32_t)(((a * 0x9e3779b97f4a7c15ull) ^ ((z + n) * 0xc2b2ae3d27d4eb4full)) >> 55);
+}
+
 bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
 {
     enum {
@@ -203,6 +223,8 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
     };
     struct stoat_field unknown[FEW];
     size_t nu = 0;
+    uint64_t seen[8] = {0}; /* the names' bits: none met twice, no name twice */
+    bool same_bits = false;
     for (size_t i = 0; i < nf; i++) {
         if (fs[i].next >= 0)
             return false; /* an id met again: maybe a name, maybe its other case */
@@ -211,8 +233,11 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
         if (nu == FEW)
             return false;
         unknown[nu++] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len};
+        uint32_t h = name_bits(fs[i].name, fs[i].name_len);
+        same_bits |= (seen[h >> 6] >> (h & 63)) & 1;
+        seen[h >> 6] |= 1ull << (h & 63);
     }
-    return nu < 2 || event_names_unique(unknown, nu);
+    return !same_bits || event_names_unique(unknown, nu);
 }
 
 /* The event's fields as the sinks write them (event/render.h), when an

@@ -245,6 +245,17 @@ static void test_names_distinct_by_ids(void **state)
         make_fields(fs, names, ids, 4);
         assert_false(records_names_distinct(fs, 4, 2));
     }
+    {
+        /* unknown names alike in length, start and end (the bits the check
+         * keeps of a name), different in the middle: told apart by comparing */
+        const char *names[] = {"abcdefgh_X_12345678", "Image", "abcdefgh_Y_12345678"};
+        const uint32_t ids[] = {FIELD_UNKNOWN, 0, FIELD_UNKNOWN};
+        make_fields(fs, names, ids, 3);
+        assert_true(records_names_distinct(fs, 3, 2));
+        const char *same[] = {"abcdefgh_X_12345678", "Image", "abcdefgh_X_12345678"};
+        make_fields(fs, same, ids, 3);
+        assert_false(records_names_distinct(fs, 3, 2));
+    }
     /* random names from a small pool, some of them known: never "distinct"
      * when they are not, and "distinct" whenever they are and the unknown
      * ones are few */

@@ -8,49 +8,82 @@
 #include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
-static const char *const key_fields[] = {
-    "Image",
-    "NewProcessName",
-    "CommandLine",
-    "ParentImage",
-    "ParentProcessName",
-    "TargetFilename",
-    "ImageLoaded",
-    "TargetObject",
-    "Details",
-    "DestinationIp",
-    "DestinationPort",
-    "QueryName",
-    "ScriptBlockText",
-    "PipeName",
-    "ServiceName",
-    "TargetUserName",
-    "SubjectUserName",
-    "IpAddress",
-    "User",
-    "exe",
-    "cmd",
-    "proctitle",
-    NULL,
+#define KEY_MAXLEN 32
+/* (a longer name fails to compile: of_len below has no room for it) */
+#define KEY(s)                                                                    \
+    {                                                                             \
+        s, sizeof(s) - 1 + 0 * sizeof(char[sizeof(s) - 1 <= KEY_MAXLEN ? 1 : -1]) \
+    }
+static const struct {
+    const char *name;
+    size_t len;
+} key_fields[] = {
+    KEY("Image"),
+    KEY("NewProcessName"),
+    KEY("CommandLine"),
+    KEY("ParentImage"),
+    KEY("ParentProcessName"),
+    KEY("TargetFilename"),
+    KEY("ImageLoaded"),
+    KEY("TargetObject"),
+    KEY("Details"),
+    KEY("DestinationIp"),
+    KEY("DestinationPort"),
+    KEY("QueryName"),
+    KEY("ScriptBlockText"),
+    KEY("PipeName"),
+    KEY("ServiceName"),
+    KEY("TargetUserName"),
+    KEY("SubjectUserName"),
+    KEY("IpAddress"),
+    KEY("User"),
+    KEY("exe"),
+    KEY("cmd"),
+    KEY("proctitle"),
 };
+#undef KEY
+enum {
+    NKEYS = sizeof(key_fields) / sizeof(key_fields[0])
+};
+_Static_assert(NKEYS <= 32, "a key is a bit of a uint32_t");
 
 void event_glance(struct buf *b, const struct stoat_field *fields, size_t n, size_t maxlen)
 {
+    /* one pass over the fields: each key's first field with a value, the
+     * keys of a field's length told by a mask rather than tried in turn */
+    uint32_t of_len[KEY_MAXLEN + 1] = {0};
+    for (size_t k = 0; k < NKEYS; k++)
+        of_len[key_fields[k].len] |= 1u << k;
+    int32_t first[NKEYS];
+    for (size_t k = 0; k < NKEYS; k++)
+        first[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fields[i];
+        if (f->name_len > KEY_MAXLEN || f->value_len == 0)
+            continue;
+        for (uint32_t m = of_len[f->name_len]; m; m &= m - 1) {
+            int k = __builtin_ctz(m);
+            if (first[k] < 0 && memcmp(f->name, key_fields[k].name, f->name_len) == 0)
+                first[k] = (int32_t)i;
+        }
+    }
     size_t start = b->len;
-    for (const char *const *k = key_fields; *k; k++) {
-        size_t kl = strlen(*k);
-        for (size_t i = 0; i < n; i++) {
-            const struct stoat_field *f = &fields[i];
-            if (f->name_len != kl || memcmp(f->name, *k, kl) != 0 || f->value_len == 0)
-                continue;
+    for (size_t k = 0; k < NKEYS; k++) {
+        if (first[k] >= 0) {
+            const struct stoat_field *f = &fields[first[k]];
             buf_puts(b, b->len > start ? " | " : "");
             buf_put(b, f->name, f->name_len);
             buf_puts(b, ": ");
-            for (size_t j = 0; j < f->value_len; j++) {
-                char c = f->value[j];
-                buf_putc(b, (c == '\n' || c == '\r' || c == '\t') ? ' ' : c);
-            }
-            break;
+            /* no more than the cut below reads (a byte past maxlen) */
+            size_t used = b->len - start, vl = f->value_len, at = b->len;
+            if (used > maxlen)
+                vl = 0;
+            else if (vl > maxlen - used)
+                vl = maxlen - used + 1;
+            buf_put(b, f->value, vl);
+            for (char *c = b->p + at; c < b->p + b->len; c++)
+                if (*c == '\n' || *c == '\r' || *c == '\t')
+                    *c = ' ';
         }
         if (b->len - start > maxlen)
             break;
@@ -99,8 +132,13 @@ static bool valid_json_number(const char *s, size_t n)
 static void json_value(struct buf *b, const struct stoat_field *f)
 {
     switch (f->type) {
-    case STOAT_V_NULL: buf_puts(b, "null"); return;
-    case STOAT_V_BOOL: buf_puts(b, f->value_len == 4 ? "true" : "false"); return;
+    case STOAT_V_NULL: buf_put(b, "null", 4); return;
+    case STOAT_V_BOOL:
+        if (f->value_len == 4)
+            buf_put(b, "true", 4);
+        else
+            buf_put(b, "false", 5);
+        return;
     case STOAT_V_NUMBER:
         if (valid_json_number(f->value, f->value_len)) {
             buf_put(b, f->value, f->value_len);
@@ -112,14 +150,56 @@ static void json_value(struct buf *b, const struct stoat_field *f)
     buf_json_str(b, f->value, f->value_len);
 }
 
+/* The object when no two fields share a name: per field one making of
+ * room, and a name and a string value of up to 64 bytes with nothing to
+ * escape (most) written in place, no call; the rest as json_value writes
+ * them. */
+static void write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
+{
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        const struct stoat_field *f = &fs[i];
+        size_t nl = f->name_len, vl = f->value_len;
+        /* ,"name":"value" */
+        if (b->cap - b->len < nl + vl + 8)
+            buf_reserve(b, nl + vl + 8);
+        char *o = b->p + b->len;
+        *o = ',';
+        o += i != 0;
+        if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
+            o[0] = '"';
+            o[nl + 1] = '"';
+            o[nl + 2] = ':';
+            o += nl + 3;
+            b->len = (size_t)(o - b->p);
+        } else {
+            b->len = (size_t)(o - b->p);
+            buf_json_str(b, f->name, nl);
+            buf_putc(b, ':');
+            o = b->p + b->len;
+        }
+        if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
+            buf_json_plain_copy(o + 1, f->value, vl)) {
+            o[0] = '"';
+            o[vl + 1] = '"';
+            b->len += vl + 2;
+        } else if (f->type == STOAT_V_STRING) {
+            buf_json_str_escaped(b, f->value, vl);
+        } else {
+            json_value(b, f);
+        }
+    }
+    buf_putc(b, '}');
+}
+
 static bool same_name(const struct stoat_field *a, const struct stoat_field *b)
 {
     return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
 }
 
-/* True when no two fields share a name, found with a small open-addressing
- * table (the pairwise check costs more than the rest of an alert). */
-static bool names_unique(const struct stoat_field *fs, size_t n)
+/* A small open-addressing table (the pairwise check costs more than the
+ * rest of an alert); a long list is left to the pairwise check. */
+bool event_names_unique(const struct stoat_field *fs, size_t n)
 {
     enum {
         SLOTS = 256
@@ -144,21 +224,19 @@ static bool names_unique(const struct stoat_field *fs, size_t n)
     return true;
 }
 
+void event_json_write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
+{
+    write_distinct(b, fs, n);
+}
+
 /* A repeated name becomes a list of its values. */
 void event_json_write(struct buf *b, const struct stoat_field *fs, size_t n)
 {
-    buf_putc(b, '{');
-    if (names_unique(fs, n)) {
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                buf_putc(b, ',');
-            buf_json_str(b, fs[i].name, fs[i].name_len);
-            buf_putc(b, ':');
-            json_value(b, &fs[i]);
-        }
-        buf_putc(b, '}');
+    if (event_names_unique(fs, n)) {
+        write_distinct(b, fs, n);
         return;
     }
+    buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const struct stoat_field *f = &fs[i];

@@ -10,6 +10,7 @@
 #ifndef STOAT_EVENT_RENDER_H
 #define STOAT_EVENT_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "stoat/event.h"
@@ -17,6 +18,12 @@
 
 /* Appends the object {"name":value,...}. */
 void event_json_write(struct buf *b, const struct stoat_field *fields, size_t n);
+/* The same when the caller knows that no two fields share a name (it
+ * spares the check). */
+void event_json_write_distinct(struct buf *b, const struct stoat_field *fields, size_t n);
+/* True when no two fields share a name (false also for more than 128
+ * fields: then event_json_write checks them pairwise). */
+bool event_names_unique(const struct stoat_field *fields, size_t n);
 
 /* Appends at most about maxlen bytes (cut with "..."); line breaks and tabs
  * become spaces. */

@@ -125,13 +125,25 @@ static void put_fields(struct buf *b, const struct ev_field *fs, size_t nf)
     b->len = (size_t)(o - b->p);
 }
 
-/* A string that may be absent. */
-static void put_opt(struct buf *b, const struct ev_field *f)
+/* A string that may be absent: its room as written, and it written at o
+ * (room made). */
+static size_t opt_size(const struct ev_field *f)
 {
-    if (!f || f->type == STOAT_V_NULL)
-        put_u32(b, NO_STR);
-    else
-        put_str(b, f->val, f->val_len);
+    return !f || f->type == STOAT_V_NULL ? sizeof(uint32_t) : sizeof(uint32_t) + f->val_len + 1;
+}
+static char *place_opt(char *o, const struct ev_field *f)
+{
+    if (!f || f->type == STOAT_V_NULL) {
+        uint32_t none = NO_STR;
+        memcpy(o, &none, sizeof(none));
+        return o + sizeof(none);
+    }
+    return place_str(o, f->val, f->val_len);
+}
+static char *place_u64(char *o, uint64_t v)
+{
+    memcpy(o, &v, sizeof(v));
+    return o + sizeof(v);
 }
 
 static int32_t index_of(const struct ev_field *base, const struct ev_field *f)
@@ -184,6 +196,50 @@ static void view_fields(struct unit_worker *w, const struct ev_field *fs, size_t
     w->sf_set = true;
 }
 
+/* Nine bits of a name, from its length and its first and last bytes: two
+ * names with different bits differ. */
+static uint32_t name_bits(const char *s, uint32_t n)
+{
+    uint64_t a = 0, z = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&z, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        z = y;
+    } else if (n) {
+        a = (unsigned char)s[0] | (uint32_t)(unsigned char)s[n >> 1] << 8 | (uint32_t)(unsigned char)s[n - 1] << 16;
+    }
+    return (uint32_t)(((a * 0x9e3779b97f4a7c15ull) ^ ((z + n) * 0xc2b2ae3d27d4eb4full)) >> 55);
+}
+
+bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
+{
+    enum {
+        FEW = 16
+    };
+    struct stoat_field unknown[FEW];
+    size_t nu = 0;
+    uint64_t seen[8] = {0}; /* the names' bits: none met twice, no name twice */
+    bool same_bits = false;
+    for (size_t i = 0; i < nf; i++) {
+        if (fs[i].next >= 0)
+            return false; /* an id met again: maybe a name, maybe its other case */
+        if (fs[i].id < nids)
+            continue;
+        if (nu == FEW)
+            return false;
+        unknown[nu++] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len};
+        uint32_t h = name_bits(fs[i].name, fs[i].name_len);
+        same_bits |= (seen[h >> 6] >> (h & 63)) & 1;
+        seen[h >> 6] |= 1ull << (h & 63);
+    }
+    return !same_bits || event_names_unique(unknown, nu);
+}
+
 /* The event's fields as the sinks write them (event/render.h), when an
  * alert will surely be written for it (or every event is): rendering is a
  * good part of writing an alert, and here it runs on every worker rather
@@ -202,7 +258,10 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
     view_fields(w, fs, nf);
     put_u32(b, 0); /* its length, once known */
     size_t at = b->len;
-    event_json_write(b, w->sf, nf);
+    if (records_names_distinct(fs, nf, (uint32_t)w->m.rs->fields.n))
+        event_json_write_distinct(b, w->sf, nf);
+    else
+        event_json_write(b, w->sf, nf);
     uint32_t n = (uint32_t)(b->len - at);
     memcpy(b->p + at - sizeof(n), &n, sizeof(n));
     buf_putc(b, 0);
@@ -252,6 +311,28 @@ static int64_t pid_of(const struct ev_field *f)
     return f && f->type != STOAT_V_NULL ? consume_pid(f->val, f->val_len) : -1;
 }
 
+/* A process start or end (the writer's write_proc), with one making of
+ * room: the details, the time and the pids read here rather than on the
+ * serial stage. */
+static void put_proc(struct unit_worker *w, struct buf *b, const struct match_head *h, int spec)
+{
+    size_t need = 2 + opt_size(h->host) + 3 * sizeof(uint64_t);
+    for (int f = 0; f < PF_COUNT; f++)
+        need += opt_size(h->proc[f]);
+    buf_reserve(b, need + 1);
+    char *o = b->p + b->len;
+    *o++ = REC_PROC;
+    *o++ = (char)w->m.rs->procs[spec].end;
+    o = place_opt(o, h->host);
+    o = place_u64(o, (uint64_t)time_of(h->time));
+    for (int f = 0; f < PF_COUNT; f++)
+        o = place_opt(o, h->proc[f]);
+    o = place_u64(o, (uint64_t)pid_of(h->proc[PF_PID]));
+    o = place_u64(o, (uint64_t)pid_of(h->proc[PF_PPID]));
+    *o = 0;
+    b->len = (size_t)(o - b->p);
+}
+
 static void ws_end(void *ctx)
 {
     struct unit_worker *w = ctx;
@@ -260,17 +341,8 @@ static void ws_end(void *ctx)
     matcher_run(&w->m, w->all_events, &r);
     const struct match_head *h = &r.head;
     /* process starts and ends feed the writer's process table, matched or not */
-    if (r.spec >= 0) {
-        buf_putc(b, REC_PROC);
-        buf_putc(b, (char)w->m.rs->procs[r.spec].end);
-        put_opt(b, h->host);
-        put_u64(b, (uint64_t)time_of(h->time));
-        for (int f = 0; f < PF_COUNT; f++)
-            put_opt(b, h->proc[f]);
-        /* the numbers, read here rather than on the serial stage */
-        put_u64(b, (uint64_t)pid_of(h->proc[PF_PID]));
-        put_u64(b, (uint64_t)pid_of(h->proc[PF_PPID]));
-    }
+    if (r.spec >= 0)
+        put_proc(w, b, h, r.spec);
     /* rules to report, and rules whose matches feed correlations or behaviour */
     if (!r.passed)
         return;
@@ -290,9 +362,12 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
-    put_opt(b, h->guid);
-    put_u64(b, (uint64_t)pid_of(h->pid));
-    put_opt(b, h->logon_id);
+    buf_reserve(b, opt_size(h->guid) + sizeof(uint64_t) + opt_size(h->logon_id) + 1);
+    char *o = place_opt(b->p + b->len, h->guid);
+    o = place_u64(o, (uint64_t)pid_of(h->pid));
+    o = place_opt(o, h->logon_id);
+    *o = 0;
+    b->len = (size_t)(o - b->p);
     put_u32(b, (uint32_t)nf);
     put_fields(b, fs, nf);
     put_fields_json(w, b, &r, fs, nf);

@@ -43,6 +43,13 @@ void unit_worker_fini(struct unit_worker *w, struct engine_counters *out);
 /* Parses u into events, matches them, writes the records into u->out. */
 void unit_parse(struct unit_worker *w, struct unit *u);
 
+/* True when no two of an event's fields share a name, known from the ids
+ * its reader gave them (event.h: the interned id of the name, else
+ * FIELD_UNKNOWN): the ids below nids, the ruleset's, are told apart by the
+ * engine's chains of a repeated id; only the few names no rule knows are
+ * compared. False also when it cannot tell cheaply. */
+bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids);
+
 /* The serial end: one, fed units in order. */
 struct unit_writer {
     struct consumer *con;

@@ -77,12 +77,28 @@ static stoat_err emit_with(struct jsonl *j, const char *host, const struct buf *
  * alert has several, and the serial stage writes every alert). */
 static void put_u64(struct buf *b, uint64_t v)
 {
-    char d[20];
-    size_t n = 0;
-    do
-        d[sizeof(d) - ++n] = (char)('0' + v % 10);
-    while ((v /= 10));
-    buf_put(b, d + sizeof(d) - n, n);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    /* its digits counted first, then written in place from the last, two
+     * a step: no copy of a variable length */
+    size_t n = 1;
+    for (uint64_t ten = 10; n < 20 && v >= ten; ten *= 10) /* (past 10^19 it wraps, as n stops) */
+        n++;
+    if (b->cap - b->len < n + 1)
+        buf_reserve(b, n + 1);
+    char *o = b->p + b->len + n;
+    b->len += n;
+    *o = 0;
+    while (v >= 100) {
+        o -= 2;
+        memcpy(o, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10)
+        memcpy(o - 2, pairs + 2 * v, 2);
+    else
+        o[-1] = (char)('0' + v);
 }
 
 /* Alert ids, comma-separated: an incident lists up to thousands, and a

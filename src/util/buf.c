@@ -8,10 +8,6 @@
 #include "util/mem.h"
 #include "util/text.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 void buf_reserve(struct buf *b, size_t extra)
 {
     size_t need = b->len + extra;
@@ -63,19 +59,6 @@ static bool plain_byte(unsigned char c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define WORD_SCAN 1
-/* The flags (0x80 of a byte) of the bytes of v to escape; of the tests'
- * flags the lowest is always a true one (a borrow only reaches the bytes
- * above it), so ctz finds the first. */
-static uint64_t escape_flags(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
-    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
-}
-#endif
-
 /* One byte that needs escaping (or a UTF-8 character) at *pp onto o; room
  * for six bytes is there. Returns the new end of the output. */
 static char *escape_one(char *o, const unsigned char **pp, const unsigned char *end)
@@ -111,17 +94,6 @@ static char *escape_one(char *o, const unsigned char **pp, const unsigned char *
     return o;
 }
 
-/* The bytes JSON needs escaped, as one bit each of a block of sixteen. */
-#if defined(__SSE2__)
-static unsigned block_flags(__m128i v)
-{
-    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    /* signed: bytes from 0x80 count as below the space too */
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
-    return (unsigned)_mm_movemask_epi8(m);
-}
-#endif
-
 /* Room an escape run needs past six bytes an input byte: a block stored
  * whole (sixteen) and an escape (six) beyond the last byte it was asked
  * for, and the NUL. */
@@ -137,8 +109,9 @@ static unsigned block_flags(__m128i v)
  * output moves on by its plain bytes only: the escape then overwrites what
  * followed. A quote or backslash (Windows paths are full of them) is
  * escaped right here, the rarer bytes by escape_one. */
-static char *escape_run(char *o, const unsigned char **pp, const unsigned char *stop, const unsigned char *start,
-                        const unsigned char *end)
+static inline __attribute__((always_inline)) char *escape_run(char *o, const unsigned char **pp,
+                                                              const unsigned char *stop, const unsigned char *start,
+                                                              const unsigned char *end)
 {
     const unsigned char *p = *pp;
     (void)start; /* (read by the word scan only) */
@@ -147,7 +120,7 @@ static char *escape_run(char *o, const unsigned char **pp, const unsigned char *
         if (end - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
             _mm_storeu_si128((__m128i *)(void *)o, v);
-            unsigned bits = block_flags(v);
+            unsigned bits = buf_json_block_flags(v);
             if (!bits) {
                 p += 16;
                 o += 16;
@@ -159,12 +132,12 @@ static char *escape_run(char *o, const unsigned char **pp, const unsigned char *
             goto escape;
         }
 #endif
-#ifdef WORD_SCAN
+#ifdef BUF_WORD_SCAN
         if (end - p >= 8) {
             uint64_t v, f;
             memcpy(&v, p, 8);
             memcpy(o, &v, 8);
-            if (!(f = escape_flags(v))) {
+            if (!(f = buf_json_word_flags(v))) {
                 p += 8;
                 o += 8;
                 continue;
@@ -182,7 +155,7 @@ static char *escape_run(char *o, const unsigned char **pp, const unsigned char *
             memcpy(&v, end - 8, 8);
             v = (v >> (8 * (8 - k))) | ((0x0101010101010101ull * 'a') << (8 * k));
             memcpy(o, &v, 8);
-            if (!(f = escape_flags(v))) {
+            if (!(f = buf_json_word_flags(v))) {
                 o += k;
                 p = end;
                 break;
@@ -197,7 +170,7 @@ static char *escape_run(char *o, const unsigned char **pp, const unsigned char *
             *o++ = (char)*p++;
             continue;
         }
-#if defined(__SSE2__) || defined(WORD_SCAN)
+#if defined(__SSE2__) || defined(BUF_WORD_SCAN)
     escape:
 #endif
         if (*p == '"' || *p == '\\') {
@@ -231,48 +204,16 @@ void buf_json_escape(struct buf *b, const char *s, size_t n)
     b->p[b->len] = 0;
 }
 
-/* Names and short values (up to 32 bytes) with nothing to escape: under
- * eight a byte at a time, else as two overlapping loads and stores of the
- * first and the last bytes; true when written (quotes included), false
- * when not (also when the buffer has no room: the other path makes it). */
+/* Names and short values (up to 64 bytes) with nothing to escape
+ * (buf_json_plain_copy); true when written (quotes included), false when
+ * not (also when the buffer has no room: the other path makes it). */
 static inline __attribute__((always_inline)) bool short_plain(struct buf *b, const char *s, size_t n)
 {
-    if (n > 32 || b->cap - b->len < n + 3) /* (no call here: no registers to save) */
+    if (n > 64 || b->cap - b->len < n + 3) /* (no call here: no registers to save) */
         return false;
     char *o = b->p + b->len;
-    if (n < 8) {
-        for (size_t i = 0; i < n; i++) {
-            if (!plain_byte((unsigned char)s[i]))
-                return false;
-            o[i + 1] = s[i];
-        }
-        goto done;
-    }
-#if defined(WORD_SCAN)
-#if defined(__SSE2__)
-    if (n >= 16) {
-        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)s),
-                v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
-        if (block_flags(v1) | block_flags(v2))
-            return false;
-        _mm_storeu_si128((__m128i *)(void *)(o + 1), v1);
-        _mm_storeu_si128((__m128i *)(void *)(o + 1 + n - 16), v2);
-        goto done;
-    }
-#endif
-    if (n > 16)
+    if (!buf_json_plain_copy(o + 1, s, n))
         return false;
-    uint64_t w1, w2; /* the first eight and the last eight: all of 8 to 16 */
-    memcpy(&w1, s, 8);
-    memcpy(&w2, s + n - 8, 8);
-    if (escape_flags(w1) | escape_flags(w2))
-        return false;
-    memcpy(o + 1, &w1, 8);
-    memcpy(o + 1 + n - 8, &w2, 8);
-#else
-    return false;
-#endif
-done:
     o[0] = '"';
     o[n + 1] = '"';
     o[n + 2] = 0;
@@ -282,7 +223,7 @@ done:
 
 /* buf_json_str past short_plain: a call of its own, so that the short
  * values' path saves no registers for it. */
-__attribute__((noinline)) static void json_str_escaped(struct buf *b, const char *s, size_t n)
+__attribute__((noinline)) void buf_json_str_escaped(struct buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     if (n > ESCAPE_CHUNK) {
@@ -305,7 +246,7 @@ __attribute__((noinline)) static void json_str_escaped(struct buf *b, const char
 void buf_json_str(struct buf *b, const char *s, size_t n)
 {
     if (!short_plain(b, s, n))
-        json_str_escaped(b, s, n);
+        buf_json_str_escaped(b, s, n);
 }
 
 void buf_csv_field(struct buf *b, const char *s, size_t n)

@@ -6,7 +6,12 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct buf {
     char *p;
@@ -42,11 +47,111 @@ static inline void buf_puts(struct buf *b, const char *s)
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* Bytes JSON needs escaped (below 0x20, from 0x80 (checked as UTF-8), the
+ * quote and the backslash) as the flags (0x80 of a byte) of a word of eight
+ * or a block of sixteen; a flag can be set in a byte above a flagged one
+ * (a borrow), never in one below the first. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BUF_WORD_SCAN 1
+static inline uint64_t buf_json_word_flags(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs;
+}
+#endif
+#if defined(__SSE2__)
+static inline unsigned buf_json_block_flags(__m128i v)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bsl = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    /* signed: bytes from 0x80 count as below the space too */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bsl)), _mm_cmplt_epi8(v, space));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* s[0..n) copied to o when no byte of it needs escaping in JSON (true), for
+ * n up to 64; else (and when longer) false, o's bytes then undefined. A
+ * few overlapping loads and stores, no call: for an event's names and short
+ * values, written with their quotes by the caller. */
+static inline __attribute__((always_inline)) bool buf_json_plain_copy(char *o, const char *s, size_t n)
+{
+#if defined(BUF_WORD_SCAN)
+    if (n < 4) {
+        if (!n)
+            return true;
+        /* the first, middle and last bytes are all of them; plain 'a' above */
+        unsigned char a = (unsigned char)s[0], m = (unsigned char)s[n >> 1], z = (unsigned char)s[n - 1];
+        uint64_t v = a | (uint32_t)m << 8 | (uint32_t)z << 16 | (0x0101010101010101ull * 'a') << 24;
+        if (buf_json_word_flags(v))
+            return false;
+        o[0] = (char)a;
+        o[n >> 1] = (char)m;
+        o[n - 1] = (char)z;
+        return true;
+    }
+    if (n < 8) {
+        uint32_t x, y; /* the first four and the last four: all of 4 to 8 */
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        if (buf_json_word_flags(x | (uint64_t)y << 32))
+            return false;
+        memcpy(o, &x, 4);
+        memcpy(o + n - 4, &y, 4);
+        return true;
+    }
+#if defined(__SSE2__)
+    if (n >= 16) {
+        if (n > 64)
+            return false;
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)s),
+                v2 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        if (n > 32) {
+            __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16)),
+                    v4 = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 32));
+            if (buf_json_block_flags(v1) | buf_json_block_flags(v2) | buf_json_block_flags(v3) |
+                buf_json_block_flags(v4))
+                return false;
+            _mm_storeu_si128((__m128i *)(void *)(o + 16), v3);
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 32), v4);
+        } else if (buf_json_block_flags(v1) | buf_json_block_flags(v2)) {
+            return false;
+        }
+        _mm_storeu_si128((__m128i *)(void *)o, v1);
+        _mm_storeu_si128((__m128i *)(void *)(o + n - 16), v2);
+        return true;
+    }
+#endif
+    if (n > 16)
+        return false;
+    uint64_t w1, w2; /* the first eight and the last eight: all of 8 to 16 */
+    memcpy(&w1, s, 8);
+    memcpy(&w2, s + n - 8, 8);
+    if (buf_json_word_flags(w1) | buf_json_word_flags(w2))
+        return false;
+    memcpy(o, &w1, 8);
+    memcpy(o + n - 8, &w2, 8);
+    return true;
+#else
+    if (n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+        o[i] = (char)c;
+    }
+    return true;
+#endif
+}
+
 /* JSON string body (no quotes): escapes controls, quotes and backslashes;
  * invalid UTF-8 becomes U+FFFD so the output is always valid JSON. */
 void buf_json_escape(struct buf *b, const char *s, size_t n);
 /* The same with the surrounding quotes. */
 void buf_json_str(struct buf *b, const char *s, size_t n);
+/* The same without trying the short plain path first (the caller has). */
+void buf_json_str_escaped(struct buf *b, const char *s, size_t n);
 /* A JSON array of strings. */
 void buf_json_strs(struct buf *b, const char *const *items, size_t n);
 /* CSV field: quoted when it holds a comma, quote, CR or LF. */

@@ -876,6 +876,35 @@ static void test_syslog_lines(void **state)
     buf_free(&b);
 }
 
+/* The alert id as printf writes it, at every count of digits and either
+ * side of each power of ten (put_u64 writes its digits in place). */
+static void test_jsonl_ids(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta bare = {0};
+    struct stoat_sink k;
+    struct buf lines = {0};
+    stoat_sink_lines(take_line, &lines, false, &k);
+    uint64_t ten = 1;
+    for (int d = 0; d <= 20; d++) {
+        uint64_t ids[] = {ten - 1, ten, ten + 1, ten * 9 / 10 * 10 + 9, d == 20 ? UINT64_MAX : ten * 5};
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+            struct stoat_alert a = {.id = ids[i], .rule = &bare, .time_ns = INT64_MIN};
+            buf_clear(&lines);
+            write_alert(&k, &a);
+            char want[64];
+            snprintf(want, sizeof(want), "{\"kind\":\"alert\",\"id\":%llu,", (unsigned long long)ids[i]);
+            assert_non_null(lines.p);
+            if (strncmp(lines.p, want, strlen(want)) != 0)
+                fail_msg("id %llu: %.60s", (unsigned long long)ids[i], lines.p);
+        }
+        if (d < 19)
+            ten *= 10;
+    }
+    k.destroy(k.ctx);
+    buf_free(&lines);
+}
+
 static void test_min_level(void **state)
 {
     (void)state;
@@ -899,11 +928,17 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
-        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),
+        cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values),
+        cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),
+        cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),
+        cmocka_unit_test(test_jsonl_ids),
+        cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),
+        cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

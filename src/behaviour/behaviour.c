@@ -23,6 +23,7 @@
 #include "behaviour/cross.h"
 #include "behaviour/evidence.h"
 #include "behaviour/facts.h"
+#include "behaviour/hosts.h"
 #include "behaviour/krbname.h"
 #include "behaviour/sources.h"
 #include "behaviour/spoof.h"
@@ -71,6 +72,7 @@ struct behaviour {
     uint64_t incidents;       /* reported: single-host and fleet incidents share the numbers */
     struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
     struct spoof *spoof;      /* creators, parents and tokens of Windows processes */
+    struct hosts hosts;       /* each host's ids in the parts above, looked up once */
     struct behaviour_stats st;
 };
 
@@ -163,6 +165,7 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
     b->tags =
         sysmon_tags_create(b->o.sysmon_tag_level > 0 ? (enum stoat_level)b->o.sysmon_tag_level : STOAT_LEVEL_NONE);
     b->spoof = spoof_create(0);
+    hosts_init(&b->hosts);
     return b;
 }
 
@@ -184,6 +187,7 @@ void behaviour_destroy(struct behaviour *b)
     evidence_destroy(b->ev);
     sysmon_tags_destroy(b->tags);
     spoof_destroy(b->spoof);
+    hosts_free(&b->hosts);
     for (size_t i = 0; i < MAX_TOUCHES; i++)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
@@ -193,7 +197,35 @@ void behaviour_destroy(struct behaviour *b)
 
 void behaviour_proc_start(struct behaviour *b, const struct proc_start *p)
 {
-    proctree_start(b->procs, p);
+    struct host_rec *h = hosts_get(&b->hosts, p->host);
+    if (!h->procs)
+        h->procs = proctree_host(b->procs, p->host) + 1;
+    proctree_start_on(b->procs, h->procs - 1, p);
+}
+
+/* The process table's entry of a process on a host, by the host's record. */
+static const struct proc_entry *find_proc(struct behaviour *b, const char *host, const struct actor *who,
+                                          int64_t time_ns)
+{
+    struct host_rec *h = hosts_get(&b->hosts, host);
+    uint32_t id;
+    if (!h->procs) {
+        if (!proctree_host_known(b->procs, host, &id))
+            return NULL; /* not yet: a later start may add it */
+        h->procs = id + 1;
+    }
+    return proctree_find_on(b->procs, h->procs - 1, who->guid, who->pid, time_ns);
+}
+
+static const char *host_name(const struct stoat_alert *a);
+
+/* The chains' id of the alert's host. */
+static uint32_t chains_id(struct behaviour *b, const struct stoat_alert *a)
+{
+    struct host_rec *h = hosts_get(&b->hosts, a->host);
+    if (!h->chains)
+        h->chains = chains_host(b->chains, host_name(a)) + 1;
+    return h->chains - 1;
 }
 
 void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns)
@@ -220,7 +252,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
         a->logon_id = proctree_real_logon(who->logon_id);
     if (!who || (!who->guid && who->pid < 0))
         return;
-    const struct proc_entry *e = proctree_find(b->procs, a->host, who->guid, who->pid, a->time_ns);
+    const struct proc_entry *e = find_proc(b, a->host, who, a->time_ns);
     if (!e) {
         b->cur.proc = loose_key(a->host ? a->host : "", who);
         return;
@@ -446,7 +478,8 @@ static void raise_as(struct behaviour *b, const struct stoat_alert *a, const str
 static void spoof_process(struct behaviour *b, struct stoat_alert *a, const struct actor *who, bool *enriched)
 {
     const struct spoof_facts *f = who ? who->spoof : NULL;
-    const struct stoat_rule_meta *m = f ? spoof_apply(b->spoof, a, f) : spoof_event(b->spoof, a);
+    const struct stoat_rule_meta *m =
+        f ? spoof_apply_host(b->spoof, a, hosts_get(&b->hosts, a->host)->spoof_hash, f) : spoof_event(b->spoof, a);
     if (!m)
         return;
     if (!*enriched) { /* the alert shows the ancestry */
@@ -478,17 +511,16 @@ void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct ac
      * lookup of the name */
     char buf[1024], img[512];
     switch (role) {
-    case ROLE_EVIDENCE_NET: net_event(b, a, chains_host(b->chains, host_name(a))); break;
+    case ROLE_EVIDENCE_NET: net_event(b, a, chains_id(b, a)); break;
     case ROLE_EVIDENCE_FILE:
-        evidence_file(b->ev, chains_host(b->chains, host_name(a)), facts_field(a, "TargetFilename", buf, sizeof(buf)),
-                      a->time_ns);
+        evidence_file(b->ev, chains_id(b, a), facts_field(a, "TargetFilename", buf, sizeof(buf)), a->time_ns);
         break;
     case ROLE_EVIDENCE_UPLOAD:
         if (upload_of(a, buf, sizeof(buf)))
-            evidence_upload(b->ev, chains_host(b->chains, host_name(a)), keys_of(b, a)->proc, pid_of(a),
-                            image_of(a, img, sizeof(img)), a->time_ns, buf);
+            evidence_upload(b->ev, chains_id(b, a), keys_of(b, a)->proc, pid_of(a), image_of(a, img, sizeof(img)),
+                            a->time_ns, buf);
         break;
-    case ROLE_JEWEL_TRANSFER: transfer_event(b, a, chains_host(b->chains, host_name(a))); break;
+    case ROLE_JEWEL_TRANSFER: transfer_event(b, a, chains_id(b, a)); break;
     case ROLE_FACT_LOGON: {
         struct cross_fact f = {.kind = CROSS_FACT_LOGON};
         struct facts_buf fb;
@@ -526,7 +558,7 @@ static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
-    uint32_t hid = chains_host(b->chains, host_name(a));
+    uint32_t hid = chains_id(b, a);
     const struct actor_keys *k = keys_of(b, a);
     if (m && is_touch(b, a)) {
         struct touch *t = &b->touches[b->ntouch++ % MAX_TOUCHES];
@@ -555,6 +587,8 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     char acct[256];
     facts_digest(a, &f.alert, acct);
     f.alert.proc = k->proc;
+    if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
+        f.alert.host_slot = &hosts_get(&b->hosts, a->host)->cross;
     fact_out(b, &f);
 }
 

@@ -106,22 +106,33 @@ struct rule_count {
     uint64_t n;
 };
 
+/* A chain's lists keep their first item in place (cap 0: that one only)
+ * and go to the heap with the second: most chains hold one alert of one
+ * rule and process, and three arrays of eight items were most of a chain's
+ * memory, touched fresh. No pointer into the chain itself: chains move. */
+union ids {
+    uint64_t *heap;
+    uint64_t one;
+};
+union rule_counts {
+    struct rule_count *heap;
+    struct rule_count one;
+};
+
 struct chain {
     uint32_t host;
+    bool mixed_logons;
     uint64_t key;
     char logon[CHAIN_LOGON_MAX];
-    bool mixed_logons;
     int64_t first_ns, last_ns;     /* of the alerts with a time; INT64_MIN: none */
     int64_t span_lo, span_hi;      /* of the records' times (stand-ins included), for joining */
     uint64_t first_tie, first_seq; /* of its first record: ties between chains starting together */
-    uint64_t *alerts;
-    size_t nalerts, acap;
-    uint64_t total; /* alerts joined, listed or not */
-    struct rule_count *rules;
-    size_t nrules, rcap;
+    uint64_t total;                /* alerts joined, listed or not */
+    union ids alerts, procs;
+    uint32_t nalerts, acap, nprocs, pcap;
+    union rule_counts rules;
+    uint32_t nrules, rcap;
     struct chain_tally tally; /* tactics reached, distinct rules per level */
-    uint64_t *procs;
-    size_t nprocs, pcap;
 };
 
 struct pend {
@@ -201,9 +212,12 @@ struct chains *chains_create(const struct chains_opts *o, const struct chains_ou
 
 static void chain_free(struct chain *ch)
 {
-    free(ch->alerts);
-    free(ch->rules);
-    free(ch->procs);
+    if (ch->acap)
+        free(ch->alerts.heap);
+    if (ch->rcap)
+        free(ch->rules.heap);
+    if (ch->pcap)
+        free(ch->procs.heap);
     memset(ch, 0, sizeof(*ch));
 }
 
@@ -434,15 +448,49 @@ double chain_tally_score(const struct chain_tally *t, const struct chain_claims 
 
 /* -------------------------------------------------------------- chains */
 
+static uint64_t *ids_of(union ids *u, uint32_t cap)
+{
+    return cap ? u->heap : &u->one;
+}
+
+static struct rule_count *rules_of(union rule_counts *u, uint32_t cap)
+{
+    return cap ? u->heap : &u->one;
+}
+
+/* Room for item n (cap as union ids says); returns where it goes. */
+static void *room_for_item(void **heap, void *one, size_t esz, uint32_t n, uint32_t *cap)
+{
+    if (n == 0 && *cap == 0)
+        return one;
+    if (*cap == 0) { /* the one in place moves out with the second */
+        void *p = xmalloc(4 * esz);
+        memcpy(p, one, esz);
+        *heap = p; /* over the one: copied first */
+        *cap = 4;
+    } else if (n == *cap) {
+        *cap *= 2;
+        *heap = xrealloc(*heap, (size_t)*cap * esz);
+    }
+    return (char *)*heap + (size_t)n * esz;
+}
+
+static void ids_push(union ids *u, uint32_t *n, uint32_t *cap, uint64_t v)
+{
+    uint64_t *at = room_for_item((void **)&u->heap, &u->one, sizeof(v), *n, cap);
+    *at = v;
+    ++*n;
+}
+
 static void chain_add_proc(struct chain *ch, uint64_t proc)
 {
     if (!proc || ch->nprocs >= CHAIN_MAX_PROCS)
         return;
+    const uint64_t *procs = ids_of(&ch->procs, ch->pcap);
     for (size_t i = 0; i < ch->nprocs; i++)
-        if (ch->procs[i] == proc)
+        if (procs[i] == proc)
             return;
-    GROW_BY_ONE(ch->procs, ch->nprocs, ch->pcap);
-    ch->procs[ch->nprocs++] = proc;
+    ids_push(&ch->procs, &ch->nprocs, &ch->pcap, proc);
 }
 
 static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
@@ -460,20 +508,21 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
     if (p->when > ch->span_hi)
         ch->span_hi = p->when;
     ch->total++;
-    if (ch->nalerts < c->o.max_alerts) {
-        GROW_BY_ONE(ch->alerts, ch->nalerts, ch->acap);
-        ch->alerts[ch->nalerts++] = a->id;
-    }
+    if (ch->nalerts < c->o.max_alerts && ch->nalerts < UINT32_MAX)
+        ids_push(&ch->alerts, &ch->nalerts, &ch->acap, a->id);
     const struct rule_info *ri = &c->rules[a->rule];
+    struct rule_count *rules = rules_of(&ch->rules, ch->rcap);
     size_t k = 0;
-    while (k < ch->nrules && ch->rules[k].rule != a->rule)
+    while (k < ch->nrules && rules[k].rule != a->rule)
         k++;
     bool new_rule = false;
     if (k < ch->nrules) {
-        ch->rules[k].n++;
+        rules[k].n++;
     } else if (ch->nrules < CHAIN_MAX_RULES) {
-        GROW_BY_ONE(ch->rules, ch->nrules, ch->rcap);
-        ch->rules[ch->nrules++] = (struct rule_count){.rule = a->rule, .n = 1};
+        struct rule_count *at =
+            room_for_item((void **)&ch->rules.heap, &ch->rules.one, sizeof(*at), ch->nrules, &ch->rcap);
+        *at = (struct rule_count){.rule = a->rule, .n = 1};
+        ch->nrules++;
         new_rule = true;
     }
     chain_tally_add(&ch->tally, ri->tactic_mask, ri->level, p->when, new_rule);
@@ -646,7 +695,7 @@ static void report(struct chains *c, struct chain *ch)
 {
     struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
     if (c->out.judge && ch->nprocs)
-        c->out.judge(c->out.ctx, ch->host, ch->procs, ch->nprocs, &cl);
+        c->out.judge(c->out.ctx, ch->host, ids_of(&ch->procs, ch->pcap), ch->nprocs, &cl);
     const char *names[T_COUNT];
     size_t nt = 0;
     uint32_t mask;
@@ -657,12 +706,12 @@ static void report(struct chains *c, struct chain *ch)
     struct buf title = {0};
     buf_printf(&title, "%s: ", host);
     chain_story(&title, mask, names, nt);
-    buf_printf(&title, " (%llu alerts, %zu rules)", (unsigned long long)ch->total, ch->nrules);
+    buf_printf(&title, " (%llu alerts, %u rules)", (unsigned long long)ch->total, (unsigned)ch->nrules);
     struct stoat_incident_rule *rules = xcalloc(ch->nrules ? ch->nrules : 1, sizeof(*rules));
     for (size_t i = 0; i < ch->nrules; i++) {
-        const struct rule_info *ri = &c->rules[ch->rules[i].rule];
-        rules[i] = (struct stoat_incident_rule){
-            .id = ri->id, .title = ri->title, .level = ri->level, .alerts = ch->rules[i].n};
+        const struct rule_count *rc = &rules_of(&ch->rules, ch->rcap)[i];
+        const struct rule_info *ri = &c->rules[rc->rule];
+        rules[i] = (struct stoat_incident_rule){.id = ri->id, .title = ri->title, .level = ri->level, .alerts = rc->n};
     }
     struct stoat_incident inc = {
         .id = ++c->next_incident,
@@ -677,7 +726,7 @@ static void report(struct chains *c, struct chain *ch)
         .last_ns = ch->last_ns,
         .tactics = names,
         .ntactics = nt,
-        .alert_ids = ch->alerts,
+        .alert_ids = ids_of(&ch->alerts, ch->acap),
         .nalerts = ch->nalerts,
         .evidence = cl.evidence,
         .nevidence = cl.nevidence,

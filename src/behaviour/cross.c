@@ -133,18 +133,17 @@ static void lower(const char *s, char *out, size_t n)
     out[i] = 0;
 }
 
-static void note_host(struct cross *c, const char *name)
+/* Returns the host's index + 1 (unchanged for no name). */
+static size_t note_host(struct cross *c, const char *name)
 {
-    if (!name || !*name)
-        return;
-    if (c->last_noted && strcmp(name, c->host_names[c->last_noted - 1]) == 0)
-        return;
+    if (!name || !*name || (c->last_noted && strcmp(name, c->host_names[c->last_noted - 1]) == 0))
+        return c->last_noted;
     char low[256], sh[256];
     lower(name, low, sizeof(low));
     uint32_t idx = strmap_put(&c->hosts, low, strlen(low), (uint32_t)c->nhosts);
     c->last_noted = idx + 1;
     if (idx != c->nhosts)
-        return;
+        return c->last_noted;
     XGROW(c->host_names, c->hcap, c->nhosts + 1);
     c->host_names[c->nhosts++] = xstrdup(name);
     size_t sl = strcspn(low, ".");
@@ -155,6 +154,7 @@ static void note_host(struct cross *c, const char *name)
         strmap_put(&c->shorts, sh, sl, idx + 1);
     else if (*v != idx + 1)
         *v = 0; /* two hosts share the short name: it names neither */
+    return c->last_noted;
 }
 
 /* The host a name stands for (exactly, or by its first label), or NULL. */
@@ -413,7 +413,9 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
                   slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
     if (!room_for(c, need, c->nalerts))
         return;
-    note_host(c, a->host);
+    c->last_noted = a->host_slot && *a->host_slot ? *a->host_slot : note_host(c, a->host);
+    if (a->host_slot && *a->host)
+        *a->host_slot = (uint32_t)c->last_noted;
     alerts_room(c);
     struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
     x.host_index = *a->host ? (uint32_t)c->last_noted : 0;

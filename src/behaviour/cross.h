@@ -62,6 +62,10 @@ struct cross_alert {
      * meta (NULL: unknown), whose alerts mostly name the same id and title */
     uint64_t event_serial;
     const void *rule_meta;
+    /* the caller's memo of host's index here + 1 (0: not noted yet), filled
+     * when first noted; only for facts given to this cross directly (NULL:
+     * none, the name is looked up) */
+    uint32_t *host_slot;
 };
 
 /* A match of a base rule that a correlation spanning hosts reads

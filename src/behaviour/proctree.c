@@ -664,9 +664,23 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
         evict_oldest(t);
 }
 
+uint32_t proctree_host(struct proctree *t, const char *host)
+{
+    return host_id(t, host);
+}
+
+bool proctree_host_known(const struct proctree *t, const char *host, uint32_t *id)
+{
+    return host_known(t, host, id);
+}
+
 void proctree_start(struct proctree *t, const struct proc_start *p)
 {
-    uint32_t host = host_id(t, p->host);
+    proctree_start_on(t, host_id(t, p->host), p);
+}
+
+void proctree_start_on(struct proctree *t, uint32_t host, const struct proc_start *p)
+{
     t->st.starts++;
     /* every key this start looks up, loaded at once (the tables are larger
      * than the caches), and the entry the insert will evict */
@@ -747,6 +761,12 @@ const struct proc_entry *proctree_find(const struct proctree *t, const char *hos
     uint32_t h;
     if (!host_known(t, host, &h))
         return NULL;
+    return proctree_find_on(t, h, guid, pid, time_ns);
+}
+
+const struct proc_entry *proctree_find_on(const struct proctree *t, uint32_t h, const char *guid, int64_t pid,
+                                          int64_t time_ns)
+{
     if (guid) {
         const struct proc_entry *e = at(t, find_guid(t, h, guid));
         if (e)

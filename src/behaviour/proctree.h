@@ -50,6 +50,13 @@ struct proctree *proctree_create(size_t max_entries, size_t max_bytes);
 void proctree_destroy(struct proctree *t); /* accepts NULL */
 
 void proctree_start(struct proctree *t, const struct proc_start *p);
+/* The table's id of a host name (NULL: none, as ""), given on first sight;
+ * the _on forms take it instead of looking the name up again. */
+uint32_t proctree_host(struct proctree *t, const char *host);
+bool proctree_host_known(const struct proctree *t, const char *host, uint32_t *id);
+void proctree_start_on(struct proctree *t, uint32_t host, const struct proc_start *p);
+const struct proc_entry *proctree_find_on(const struct proctree *t, uint32_t host, const char *guid, int64_t pid,
+                                          int64_t time_ns);
 void proctree_end(struct proctree *t, const char *host, const char *guid, int64_t pid, int64_t time_ns);
 
 /* The process an event was about: by GUID, else the newest process with this

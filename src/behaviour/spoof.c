@@ -264,10 +264,15 @@ static bool ordinary(uint64_t logon)
     return logon >= BUILTIN_LT;
 }
 
-static uint64_t key_of(const char *host, uint64_t pid)
+uint64_t spoof_host_hash(const char *host)
 {
-    uint64_t h = hash_bytes(host, strlen(host), 0x5b0f);
-    return hash_mix(h ^ (pid * 0x9E3779B97F4A7C15ULL)) | 1;
+    return hash_bytes(host, strlen(host), 0x5b0f);
+}
+
+/* host_h: spoof_host_hash of the event's host */
+static uint64_t key_of(uint64_t host_h, uint64_t pid)
+{
+    return hash_mix(host_h ^ (pid * 0x9E3779B97F4A7C15ULL)) | 1;
 }
 
 static struct rec *set_of(struct spoof *s, uint64_t key)
@@ -391,10 +396,10 @@ static uint64_t image_key(const char *path)
 
 /* The stated parent, when its start was seen not too long before, it had
  * not ended, and it ran the program the event names as the parent's. */
-static const struct rec *parent_of(struct spoof *s, const char *host, uint64_t ppid, int64_t t, uint64_t image,
+static const struct rec *parent_of(struct spoof *s, uint64_t host_h, uint64_t ppid, int64_t t, uint64_t image,
                                    uint64_t guid)
 {
-    const struct rec *p = find(s, key_of(host, ppid));
+    const struct rec *p = find(s, key_of(host_h, ppid));
     if (!p || (image && p->image && image != p->image))
         return NULL;
     if (guid && p->guid && guid != p->guid)
@@ -516,12 +521,11 @@ void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *o)
     facts_of(a, o, false);
 }
 
-static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_alert *a, const struct rec *r,
-                                           const struct spoof_facts *f)
+static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_alert *a, uint64_t host_h,
+                                           const struct rec *r, const struct spoof_facts *f)
 {
-    const char *host = a->host ? a->host : "";
     bool security = f->kind == SPOOF_START_SECURITY;
-    const struct rec *p = parent_of(s, host, f->ppid, a->time_ns, f->parent_image, security ? 0 : f->parent_guid);
+    const struct rec *p = parent_of(s, host_h, f->ppid, a->time_ns, f->parent_image, security ? 0 : f->parent_guid);
     uint64_t psess = p ? p->session : 0;
     if (!psess && security && f->parent_core)
         psess = SYSTEM_ID;
@@ -542,18 +546,23 @@ static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_a
 
 const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f)
 {
+    return spoof_apply_host(s, a, spoof_host_hash(a->host ? a->host : ""), f);
+}
+
+const struct stoat_rule_meta *spoof_apply_host(struct spoof *s, const struct stoat_alert *a, uint64_t host_h,
+                                               const struct spoof_facts *f)
+{
     if (f->kind == SPOOF_NONE)
         return NULL;
-    const char *host = a->host ? a->host : "";
     if (f->kind == SPOOF_END) {
-        struct rec *r = find(s, key_of(host, f->pid));
+        struct rec *r = find(s, key_of(host_h, f->pid));
         if (r && !(a->time_ns != INT64_MIN && r->start_ns != INT64_MIN && a->time_ns < r->start_ns)) {
             r->ended = true;
             r->end_ns = a->time_ns;
         }
         return NULL;
     }
-    struct rec *r = record(s, key_of(host, f->pid), a->time_ns);
+    struct rec *r = record(s, key_of(host_h, f->pid), a->time_ns);
     if (f->image)
         r->image = f->image;
     if (f->kind == SPOOF_START_SECURITY) {
@@ -572,7 +581,7 @@ const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_al
     r->system |= f->system;
     if (r->raised)
         return NULL;
-    const struct stoat_rule_meta *m = judge(s, a, r, f);
+    const struct stoat_rule_meta *m = judge(s, a, host_h, r, f);
     if (m)
         r->raised = true;
     return m;

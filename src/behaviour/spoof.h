@@ -84,6 +84,11 @@ void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *out);
 void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *out);
 /* The table's part, for the event a (its host and time) whose facts f are. */
 const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f);
+/* spoof_apply with the hash of a's host worked out before (spoof_host_hash
+ * of a->host, "" when NULL): the caller's record of the host keeps it. */
+const struct stoat_rule_meta *spoof_apply_host(struct spoof *s, const struct stoat_alert *a, uint64_t host_h,
+                                               const struct spoof_facts *f);
+uint64_t spoof_host_hash(const char *host);
 
 /* The generated rules as one multi-document YAML text (static). */
 const char *spoof_rules(void);

@@ -771,11 +771,76 @@ static void test_rule_memo_matches_key(void **state)
     chains_destroy(key);
 }
 
+/* A chain's lists (alerts, rules, processes) keep their first item in the
+ * chain and move to the heap with the second: every length lists its items
+ * as they came, once each, whether the chain closed or stayed open until
+ * the end. */
+static uint64_t judged_procs[64];
+static size_t njudged;
+static void judge_copy(void *ctx, uint32_t host, const uint64_t *procs, size_t nprocs, struct chain_claims *out)
+{
+    (void)ctx;
+    (void)host;
+    assert_true(nprocs <= 64);
+    memcpy(judged_procs, procs, nprocs * sizeof(*procs));
+    njudged = nprocs;
+    *out = (struct chain_claims){.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+}
+
+static void test_lists_in_place_then_heap(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {1, 2, 3, 4, 5, 8, 9, 17, 40};
+    for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
+        size_t n = lengths[li];
+        struct world w;
+        struct chains_out out = {.ctx = &w.got, .incident = on_incident, .judge = judge_copy};
+        world_init(&w, 2 * HOUR_NS, 0, &out);
+        uint32_t rules[4] = {w.disc, w.cred, w.coll, w.high};
+        for (size_t i = 0; i < n; i++) {
+            /* processes 2, 1, 2, 2, 3, 3, 4, ...: repeats listed once */
+            uint64_t proc = i % 2 ? i / 2 + 1 : i / 2 + 2 - (i > 0);
+            struct chain_alert a = {.id = 100 + i,
+                                    .time_ns = T0 + (int64_t)i * MIN_NS,
+                                    .key = 0,
+                                    .proc = proc,
+                                    .host = chains_host(w.c, "h"),
+                                    .rule = rules[i % 4]};
+            chains_add(w.c, &a);
+        }
+        njudged = 0;
+        chains_finish(w.c);
+        assert_int_equal(w.got.n, 1);
+        const struct got *g = &w.got.v[0];
+        assert_int_equal(g->nalerts, n);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(g->alerts[i], 100 + i);
+        assert_int_equal(g->nrules, n < 4 ? n : 4);
+        assert_int_equal(g->rule_alerts, n);
+        /* the distinct processes, in the order first met */
+        uint64_t want[64];
+        size_t nw = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t proc = i % 2 ? i / 2 + 1 : i / 2 + 2 - (i > 0);
+            size_t k = 0;
+            while (k < nw && want[k] != proc)
+                k++;
+            if (k == nw)
+                want[nw++] = proc;
+        }
+        assert_int_equal(njudged, nw);
+        for (size_t k = 0; k < nw; k++)
+            assert_int_equal(judged_procs[k], want[k]);
+        world_free(&w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_unless_sorted),
         cmocka_unit_test(test_rule_memo_matches_key),
+        cmocka_unit_test(test_lists_in_place_then_heap),
         cmocka_unit_test(test_gap_from_last_alert),
         cmocka_unit_test(test_silence_splits),
         cmocka_unit_test(test_old_alert_does_not_join),

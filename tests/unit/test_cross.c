@@ -90,6 +90,24 @@ static uint32_t tac(const char *name)
     return chain_tactics_of(&name, 1);
 }
 
+/* when set, alert() gives each exact host name a slot, as behaviour's host
+ * records do (cross_alert's host_slot) */
+static bool use_slots;
+static struct {
+    const char *host;
+    uint32_t slot;
+} slots[16];
+
+static uint32_t *slot_of(const char *host)
+{
+    size_t k = 0;
+    while (k < 16 && slots[k].host && strcmp(slots[k].host, host) != 0)
+        k++;
+    assert_true(k < 16);
+    slots[k].host = host;
+    return &slots[k].slot;
+}
+
 static void alert(struct cross *c, uint64_t id, const char *host, int64_t t, const char *user, const char *logon,
                   const char *tactic, enum stoat_level level)
 {
@@ -103,7 +121,8 @@ static void alert(struct cross *c, uint64_t id, const char *host, int64_t t, con
                                          .tactics = tac(tactic),
                                          .account = user,
                                          .logon_id = logon,
-                                         .image = "C:\\Windows\\System32\\cmd.exe"});
+                                         .image = "C:\\Windows\\System32\\cmd.exe",
+                                         .host_slot = use_slots && *host ? slot_of(host) : NULL});
 }
 
 static void net_logon(struct cross *c, const char *to, int64_t t, const char *user, const char *ws, const char *ip,
@@ -714,9 +733,38 @@ static void test_facts_json(void **state)
     free(st);
 }
 
+/* Hosts noted through the caller's slots (the first alert of a name fills
+ * its slot, the others skip the lookup) give the incidents the lookup by
+ * name gives, names differing by case included. */
+static void test_host_slots_as_names(void **state)
+{
+    (void)state;
+    for (int shuffled = 0; shuffled < 2; shuffled++) {
+        struct rec by_name, by_slot;
+        for (int pass = 0; pass < 2; pass++) {
+            use_slots = pass;
+            memset(slots, 0, sizeof(slots));
+            struct cross *c = make(pass ? &by_slot : &by_name, false, NULL);
+            intrusion(c, T0, shuffled);
+            alert(c, 7, "WS1.CORP.EXAMPLE", T0 + 7 * MIN_NS, "CORP\\m.keller", "0x5a3f1", "discovery",
+                  STOAT_LEVEL_HIGH);
+            alert(c, 8, "ws1.corp.example", T0 + 8 * MIN_NS, "CORP\\m.keller", "0x5a3f1", "collection",
+                  STOAT_LEVEL_HIGH);
+            cross_finish(c);
+            cross_destroy(c);
+        }
+        use_slots = false;
+        assert_int_equal(by_name.n, 1);
+        assert_int_equal(by_slot.n, by_name.n);
+        assert_memory_equal(by_slot.v, by_name.v, by_name.n * sizeof(by_name.v[0]));
+        assert_true(slots[0].slot != 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_host_slots_as_names),
         cmocka_unit_test(test_graph_edges),
         cmocka_unit_test(test_account_key),
         cmocka_unit_test(test_intrusion_one_incident),

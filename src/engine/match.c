@@ -19,6 +19,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "engine/scan_layout.h"
 #include "event/route.h"
 #include "util/text.h"
 
@@ -53,8 +54,14 @@ struct engine_ctx {
     hs_scratch_t *hs;
     uint64_t *hits;
     size_t *group_off;
-    struct buf scan;     /* one field's values, for its database */
-    struct buf scan_all; /* every value, for keyword databases */
+    struct buf scan;              /* one field's values, for its database */
+    struct buf scan_all;          /* every value, in its class's layout (scan_layout.h) */
+    struct scan_layout **layouts; /* per class, made on its first event */
+    uint32_t *span_at;            /* layout order entry -> offset of its values in scan_all */
+    size_t span_cap;
+    uint32_t *laid; /* field index -> laid_gen when scan_all holds its value */
+    size_t laid_cap;
+    uint32_t laid_gen;
     pcre2_match_data *md;
     pcre2_match_context *mctx; /* the regex limits */
     pcre2_jit_stack *jit_stack;
@@ -103,6 +110,7 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
             pcre2_jit_stack_assign(c->mctx, NULL, c->jit_stack);
     }
     c->atom_stamp = xcalloc(rs->natoms + 1, sizeof(*c->atom_stamp));
+    c->layouts = xcalloc(rs->nclasses + 1, sizeof(*c->layouts));
     return c;
 }
 
@@ -123,6 +131,11 @@ void engine_ctx_destroy(struct engine_ctx *c)
     free(c->group_off);
     buf_free(&c->scan);
     buf_free(&c->scan_all);
+    for (size_t i = 0; c->layouts && i < c->rs->nclasses; i++)
+        scan_layout_free(c->layouts[i]);
+    free(c->layouts);
+    free(c->span_at);
+    free(c->laid);
     pcre2_match_data_free(c->md);
     pcre2_match_context_free(c->mctx);
     pcre2_jit_stack_free(c->jit_stack);
@@ -259,34 +272,6 @@ void engine_regex_limited_add(const struct engine_ctx *c, uint64_t **sum)
 const uint64_t *engine_regex_limited(const struct engine_ctx *c)
 {
     return c ? c->re_limited_rules : NULL;
-}
-
-size_t engine_regex_limited_top(const struct stoat_ruleset *rs, const uint64_t *const *sums, size_t nsums,
-                                struct stoat_rule_limit *top, size_t max, uint64_t *total)
-{
-    size_t nrules = 0, ntop = 0;
-    uint64_t all = 0;
-    for (size_t r = 0; r < rs->nrules; r++) {
-        uint64_t n = 0;
-        for (size_t k = 0; k < nsums; k++)
-            n += sums[k] ? sums[k][r] : 0;
-        if (!n)
-            continue;
-        nrules++;
-        all += n;
-        /* into the few kept, most first (ties: rule order) */
-        size_t k = ntop < max ? ntop++ : max;
-        while (k > 0 && top[k - 1].evaluations < n) {
-            if (k < max)
-                top[k] = top[k - 1];
-            k--;
-        }
-        if (k < max)
-            top[k] = (struct stoat_rule_limit){&rs->rules[r].meta, n};
-    }
-    if (total)
-        *total = all;
-    return nrules;
 }
 
 /* ----------------------------------------------------------- value tests */
@@ -978,29 +963,42 @@ static void set_view(struct engine_ctx *c, uint16_t r)
     }
 }
 
-/* Appends a value and the NUL after it (a null value adds nothing). */
-static inline char *put_value(char *o, const struct ev_field *f)
-{
-    if (f->type == STOAT_V_NULL)
-        return o;
-    if (f->val_len)
-        memcpy(o, f->val, f->val_len);
-    o += f->val_len;
-    *o++ = 0;
-    return o;
-}
-
 /* Every value of the event, each between NULs (atoms of startswith,
- * endswith and equals carry them), for keyword databases. */
-static void build_scan_all(struct engine_ctx *c)
+ * endswith and equals carry them), for keyword databases: first the values
+ * of the layout's fields in its order (span_at says where each begins), so
+ * that a field database whose fields are adjacent there reads them in
+ * place, then the others. Which value goes where matters to no scan: an
+ * atom never spans a NUL it does not carry. */
+static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
 {
+    uint32_t norder = l ? l->norder : 0;
+    if (__builtin_expect(c->span_cap < norder + 1u, 0))
+        XGROW(c->span_at, c->span_cap, norder + 1u);
+    if (__builtin_expect(c->laid_cap < c->n, 0)) {
+        size_t old = c->laid_cap;
+        XGROW(c->laid, c->laid_cap, c->n);
+        memset(c->laid + old, 0, (c->laid_cap - old) * sizeof(*c->laid));
+    }
+    if (__builtin_expect(++c->laid_gen == 0, 0)) {
+        memset(c->laid, 0, c->laid_cap * sizeof(*c->laid));
+        c->laid_gen = 1;
+    }
     buf_clear(&c->scan_all);
     buf_reserve(&c->scan_all, c->vbytes + 2);
-    char *o = c->scan_all.p;
-    *o++ = 0;
+    char *p = c->scan_all.p, *o = p + 1;
+    *p = 0;
+    for (uint32_t k = 0; k < norder; k++) {
+        c->span_at[k] = (uint32_t)(o - p);
+        for (int32_t i = slot_get(c, l->order[k]); i >= 0; i = c->f[i].next) {
+            o = put_value(o, &c->f[i]);
+            c->laid[i] = c->laid_gen;
+        }
+    }
+    c->span_at[norder] = (uint32_t)(o - p);
     for (uint32_t i = 0; i < c->n; i++)
-        o = put_value(o, &c->f[i]);
-    c->scan_all.len = (size_t)(o - c->scan_all.p);
+        if (c->laid[i] != c->laid_gen)
+            o = put_value(o, &c->f[i]);
+    c->scan_all.len = (size_t)(o - p);
     *o = 0;
 }
 
@@ -1028,24 +1026,57 @@ static bool build_scan_fields(struct engine_ctx *c, const uint32_t *ids, uint32_
     return c->scan.len > 1;
 }
 
-/* One merged scan of the class over its fields' values (or every value). */
-static void scan_merged(struct engine_ctx *c, const struct class_merge *m, bool *all_built)
+/* The layout of class cls, made on its first event. */
+static const struct scan_layout *layout_of(struct engine_ctx *c, const struct route_class *cls)
 {
-    const struct buf *b;
+    size_t ci = (size_t)(cls - c->rs->classes);
+    if (__builtin_expect(!c->layouts[ci], 0))
+        c->layouts[ci] = scan_layout_build(c->rs, cls);
+    return c->layouts[ci];
+}
+
+/* What field database k of the class (scan_layout.h) scans: a span of
+ * scan_all when its fields lie together there (built on first need), else
+ * a copy of their values; false when the event has none of them. */
+static bool field_scan(struct engine_ctx *c, const struct scan_layout *l, uint32_t k, const uint32_t *ids,
+                       uint32_t nids, bool *all_built, const char **p, size_t *len)
+{
+    if (!l || l->first[k] == SPAN_COPY) {
+        if (!build_scan_fields(c, ids, nids))
+            return false;
+        *p = c->scan.p;
+        *len = c->scan.len;
+        return true;
+    }
+    if (!*all_built)
+        build_scan_all(c, l);
+    *all_built = true;
+    uint32_t from = c->span_at[l->first[k]], to = c->span_at[l->last[k]];
+    *p = c->scan_all.p + from - 1; /* the NUL before its first value */
+    *len = to - from + 1;
+    return to > from;
+}
+
+/* One merged scan of the class over its fields' values (or every value);
+ * k: its index among the class's field databases. */
+static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const struct scan_layout *l, uint32_t k,
+                        bool *all_built)
+{
+    const char *p;
+    size_t len;
     if (m->nfields == 1 && m->fields[0] == FIELD_ANY) {
         if (!*all_built)
-            build_scan_all(c);
+            build_scan_all(c, l);
         *all_built = true;
-        b = &c->scan_all;
-    } else if (build_scan_fields(c, m->fields, m->nfields)) {
-        b = &c->scan;
-    } else {
+        p = c->scan_all.p;
+        len = c->scan_all.len;
+    } else if (!field_scan(c, l, k, m->fields, m->nfields, all_built, &p, &len)) {
         return; /* the event has none of its fields */
     }
     const struct merged_db *md = &c->rs->mdbs[m->db];
     struct scan_ctx sc = {
         .stamp = c->atom_stamp, .gen = c->gen, .hits = c->hits, .rs = c->rs, .md = md, .group_off = c->group_off};
-    if (hs_scan(md->db, b->p, (unsigned)b->len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
+    if (hs_scan(md->db, p, (unsigned)len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
         c->atoms_valid = false;
 }
 
@@ -1063,6 +1094,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
      * atoms seen by every group's scan; scan all groups first. */
     c->atoms_valid = c->hs != NULL;
     bool all_built = false;
+    /* a class without keyword databases copies only its fields' values */
+    const struct scan_layout *l = c->hs && cls->scan_all ? layout_of(c, cls) : NULL;
     uint32_t dbi = 0; /* the class's database index, across its groups */
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];
@@ -1080,23 +1113,23 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             bool keywords = nids == 1 && ids[0] == FIELD_ANY;
             if (merged & (keywords ? MERGED_KEYWORDS : MERGED_FIELDS))
                 continue; /* in one of the class's merged scans, below */
-            const struct buf *b;
+            const char *p;
+            size_t len;
             if (keywords) {
                 if (!all_built)
-                    build_scan_all(c);
+                    build_scan_all(c, l);
                 all_built = true;
-                b = &c->scan_all;
-            } else if (build_scan_fields(c, ids, nids)) {
-                b = &c->scan;
-            } else {
+                p = c->scan_all.p;
+                len = c->scan_all.len;
+            } else if (!field_scan(c, l, first + d, ids, nids, &all_built, &p, &len)) {
                 continue; /* the event has none of its fields: nothing to find */
             }
-            if (hs_scan(g->dbs[d].db, b->p, (unsigned)b->len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
+            if (hs_scan(g->dbs[d].db, p, (unsigned)len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
                 c->atoms_valid = false;
         }
     }
     for (uint32_t k = 0; k < cls->nmerges && c->hs; k++)
-        scan_merged(c, &cls->merges[k], &all_built);
+        scan_merged(c, &cls->merges[k], l, dbi + k, &all_built);
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "engine/engine.h"
+#include "engine/scan_layout.h"
 #include "rules/regex_literal.h"
 #include "rules/ruleset.h"
 
@@ -897,6 +898,90 @@ static void test_merged_small_groups(void **state)
     free(dir);
 }
 
+/* order[first, last) holds exactly the n distinct ids of a field database. */
+static void assert_span(const struct scan_layout *l, uint32_t k, const uint32_t *ids, uint32_t n)
+{
+    assert_true(l->first[k] != SPAN_COPY);
+    assert_int_equal(l->last[k] - l->first[k], n);
+    for (uint32_t i = 0; i < n; i++) {
+        bool in = false;
+        for (uint32_t p = l->first[k]; p < l->last[k]; p++)
+            in |= l->order[p] == ids[i];
+        assert_true(in);
+    }
+}
+
+/* The scan layout: the two largest field sets overlap and both read a span
+ * of the one buffer, a single field too; a set whose fields cannot lie
+ * together is copied; keyword databases have no span. */
+static void test_scan_layout_spans(void **state)
+{
+    (void)state;
+    static const uint32_t single[] = {10}, a[] = {1, 2, 3, 4}, b[] = {3, 4, 5, 5}, split[] = {2, 5};
+    static const uint32_t fields[] = {10, 1, 2, 3, 4, FIELD_ANY, 3, 4, 5, 5};
+    static const uint32_t off[] = {0, 1, 5, 6, 10};
+    struct rule_group groups[2] = {{.ndbs = 3}, {.ndbs = 1}};
+    struct stoat_ruleset rs = {.groups = groups, .ngroups = 2};
+    static const uint32_t anyf[] = {FIELD_ANY};
+    struct class_merge merges[2] = {{.db = 0, .nfields = 2, .fields = split}, {.db = 1, .nfields = 1, .fields = anyf}};
+    static const uint32_t cgroups[] = {0, 1};
+    struct route_class cls = {
+        .ngroups = 2, .group = cgroups, .db_off = off, .db_fields = fields, .nmerges = 2, .merges = merges};
+    struct scan_layout *l = scan_layout_build(&rs, &cls);
+    assert_int_equal(l->norder, 6);
+    assert_span(l, 0, single, 1);
+    assert_span(l, 1, a, 4);
+    assert_int_equal(l->first[2], SPAN_COPY); /* keywords */
+    assert_span(l, 3, b, 3);                  /* 5 listed twice (two renames) */
+    assert_int_equal(l->first[4], SPAN_COPY); /* 2 and 5 are not adjacent */
+    assert_int_equal(l->first[5], SPAN_COPY);
+    scan_layout_free(l);
+}
+
+/* Events whose field databases read spans of the laid-out buffer: values
+ * null, repeated, in fields no rule names, in both sets, match as a copy
+ * of each database's fields would. */
+static void test_scan_layout_matches(void **state)
+{
+    (void)state;
+    const char *texts[4] = {
+        "title: img\nid: img\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\layoutbin.exe'\n  condition: s\n",
+        "title: cmd\nid: cmd\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    CommandLine|contains: 'layoutcmd'\n    ParentImage|endswith: '\\layoutparent.exe'\n"
+        "  condition: s\n",
+        "title: kw\nid: kw\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  k:\n    - 'layoutkeyword'\n  condition: k\n",
+        "title: par\nid: par\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    ParentImage|endswith: '\\layoutparent.exe'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 4};
+    static const struct {
+        const char *ev;
+        int want;
+    } cases[] = {
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":null,\"CommandLine\":\"a layoutcmd\","
+         "\"ParentImage\":\"C:\\\\layoutparent.exe\"}\n",
+         2},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Other\":\"layoutkeyword\",\"Image\":\"x\","
+         "\"CommandLine\":\"layoutcmd\"}\n",
+         1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"C:\\\\layoutbin.exe\",\"User\":\"u\"}\n", 1},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Other\":\"C:\\\\layoutbin.exe\",\"Image\":\"y\"}\n", 0},
+        {"{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"Image\":\"\",\"ParentImage\":\"layoutkeyword\","
+         "\"CommandLine\":\"\"}\n",
+         1},
+        {"{\"Channel\":\"Security\",\"EventID\":4688,\"NewProcessName\":\"C:\\\\layoutbin.exe\","
+         "\"ParentProcessName\":\"C:\\\\layoutparent.exe\",\"CommandLine\":\"layoutcmd\"}\n",
+         3},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int n = tu_count(&r, cases[i].ev, NULL);
+        if (n != cases[i].want)
+            fail_msg("case %zu: %d alerts, expected %d", i, n, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +1004,8 @@ int main(void)
         cmocka_unit_test(test_unseen_atom_branches),
         cmocka_unit_test(test_string_ops_by_words),
         cmocka_unit_test(test_merged_small_groups),
+        cmocka_unit_test(test_scan_layout_spans),
+        cmocka_unit_test(test_scan_layout_matches),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

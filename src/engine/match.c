@@ -36,8 +36,10 @@ struct re_memo {
 struct engine_ctx {
     const struct stoat_ruleset *rs;
     struct arena scratch;
-    struct ev_field *f;
-    uint32_t n, cap;
+    struct ev_field *f; /* the event's fields: own, or a producer's (engine_event_take) */
+    uint32_t n, cap;    /* cap: room at f before add must move to own */
+    struct ev_field *own;
+    uint32_t own_cap;
     size_t vbytes; /* the event's values, a NUL after each: what a scan buffer needs */
     /* field id -> first field index, valid when gen matches */
     uint32_t *slot_gen;
@@ -65,6 +67,7 @@ struct engine_ctx {
     size_t nmatched, matched_cap;
     char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
     size_t route_key_len;          /* 0: the event has none */
+    uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
     uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
@@ -111,7 +114,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     if (!c)
         return;
     arena_free(&c->scratch);
-    free(c->f);
+    free(c->own);
     free(c->slot_gen);
     free(c->slot_idx);
     free(c->saved_id);
@@ -136,6 +139,8 @@ void engine_ctx_destroy(struct engine_ctx *c)
 void engine_event_begin(struct engine_ctx *c)
 {
     c->n = 0;
+    c->f = c->own;
+    c->cap = c->own_cap;
     c->vbytes = 0;
     c->product = NULL;
     c->nmatched = 0;
@@ -166,9 +171,14 @@ static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
  * it almost never makes. */
 __attribute__((noinline, cold)) static void grow_fields(struct engine_ctx *c)
 {
-    size_t cap = c->cap;
-    XGROW(c->f, cap, (size_t)c->n + 1);
-    c->cap = (uint32_t)cap;
+    bool taken = c->f != c->own; /* from a producer: own a copy to add to */
+    size_t cap = c->own_cap;
+    XGROW(c->own, cap, (size_t)c->n + 1);
+    c->own_cap = (uint32_t)cap;
+    if (taken && c->n)
+        memcpy(c->own, c->f, c->n * sizeof(*c->f));
+    c->f = c->own;
+    c->cap = c->own_cap;
 }
 
 bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
@@ -205,6 +215,41 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     return true;
 }
 
+void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
+{
+    if (c->n) { /* fields added already: the slow way, after them */
+        for (uint32_t i = 0; i < n; i++)
+            engine_event_add(c, fs[i].name, fs[i].name_len, fs[i].id, fs[i].val, fs[i].val_len, fs[i].type);
+        return;
+    }
+    if (n > EVENT_MAX_FIELDS)
+        n = EVENT_MAX_FIELDS;
+    c->f = fs;
+    c->n = c->cap = n;
+    /* Backwards, so that each field links to the next of its name seen so
+     * far and the slot ends at the first: the chains engine_event_add makes,
+     * without walking them. */
+    size_t vbytes = 0;
+    const uint32_t gen = c->gen;
+    const size_t nslots = c->nslots;
+    uint32_t *slot_gen = c->slot_gen;
+    int32_t *slot_idx = c->slot_idx;
+    for (uint32_t i = n; i-- > 0;) {
+        struct ev_field *f = &fs[i];
+        uint32_t id = f->id;
+        vbytes += (size_t)f->val_len + 1;
+        int32_t next = -1;
+        if (id < nslots) {
+            if (slot_gen[id] == gen)
+                next = slot_idx[id];
+            slot_gen[id] = gen;
+            slot_idx[id] = (int32_t)i;
+        }
+        f->next = next;
+    }
+    c->vbytes = vbytes;
+}
+
 void engine_event_product(struct engine_ctx *c, const char *product)
 {
     c->product = product;
@@ -225,7 +270,8 @@ const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
 int engine_event_procspec(const struct engine_ctx *c)
 {
     uint32_t spec;
-    if (c->route_key_len && strmap_get(&c->rs->proc_routes, c->route_key, c->route_key_len, &spec))
+    if (c->route_key_len &&
+        strmap_get_hashed(&c->rs->proc_routes, c->route_key, c->route_key_len, c->route_key_hash, &spec))
         return (int)spec;
     return -1;
 }
@@ -869,7 +915,8 @@ static const struct route_class *route(struct engine_ctx *c)
         if (id && parse_int64(id->val, id->val_len, &eid)) {
             size_t kl = route_key(c->route_key, sizeof(c->route_key), ch->val, ch->val_len, true, eid);
             c->route_key_len = kl;
-            if (kl && strmap_get(&rs->routes, c->route_key, kl, &cls))
+            c->route_key_hash = strmap_hash(c->route_key, kl);
+            if (kl && strmap_get_hashed(&rs->routes, c->route_key, kl, c->route_key_hash, &cls))
                 return &rs->classes[cls];
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);

@@ -55,13 +55,15 @@ static void json_worker_destroy(void *ws)
 
 bool json_fields_grow(struct json_worker *w)
 {
-    if (w->fs_cap >= EVENT_MAX_FIELDS)
+    size_t n = (size_t)(w->fs_at - w->fs), cap = (size_t)(w->fs_end - w->fs);
+    if (cap >= EVENT_MAX_FIELDS)
         return false;
-    uint32_t cap = w->fs_cap ? 2 * w->fs_cap : 64;
+    cap = cap ? 2 * cap : 64;
     if (cap > EVENT_MAX_FIELDS)
         cap = EVENT_MAX_FIELDS;
     w->fs = xrealloc(w->fs, cap * sizeof(*w->fs));
-    w->fs_cap = cap;
+    w->fs_at = w->fs + n;
+    w->fs_end = w->fs + cap;
     return true;
 }
 

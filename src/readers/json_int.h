@@ -112,8 +112,9 @@ struct json_worker {
     char *dec;                 /* escaped strings are decoded here first */
     size_t dec_cap;
     const struct event_sink *sink;
-    struct ev_field *fs;  /* the record's fields, handed to the sink at its end */
-    uint32_t nfs, fs_cap; /* fs_cap <= EVENT_MAX_FIELDS */
+    struct ev_field *fs;     /* the record's fields, handed to the sink at its end */
+    struct ev_field *fs_at;  /* where the next goes */
+    struct ev_field *fs_end; /* fs + room, at most EVENT_MAX_FIELDS */
     struct unit *u;
     const char *err; /* first parse error of the record */
     const char *err_at;

@@ -222,30 +222,22 @@ void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
             engine_event_add(c, fs[i].name, fs[i].name_len, fs[i].id, fs[i].val, fs[i].val_len, fs[i].type);
         return;
     }
-    if (n > EVENT_MAX_FIELDS)
-        n = EVENT_MAX_FIELDS;
     c->f = fs;
-    c->n = c->cap = n;
-    /* Backwards, so that each field links to the next of its name seen so
-     * far and the slot ends at the first: the chains engine_event_add makes,
-     * without walking them. */
+    c->n = c->cap = n < EVENT_MAX_FIELDS ? n : EVENT_MAX_FIELDS;
+    /* Backwards: each field links to the next of its name, and the slot ends
+     * at the first: the chains engine_event_add makes, without walking them. */
     size_t vbytes = 0;
-    const uint32_t gen = c->gen;
-    const size_t nslots = c->nslots;
-    uint32_t *slot_gen = c->slot_gen;
-    int32_t *slot_idx = c->slot_idx;
-    for (uint32_t i = n; i-- > 0;) {
+    for (uint32_t i = c->n; i-- > 0;) {
         struct ev_field *f = &fs[i];
         uint32_t id = f->id;
         vbytes += (size_t)f->val_len + 1;
-        int32_t next = -1;
-        if (id < nslots) {
-            if (slot_gen[id] == gen)
-                next = slot_idx[id];
-            slot_gen[id] = gen;
-            slot_idx[id] = (int32_t)i;
+        f->next = -1;
+        if (id < c->nslots) {
+            if (c->slot_gen[id] == c->gen)
+                f->next = c->slot_idx[id];
+            c->slot_gen[id] = c->gen;
+            c->slot_idx[id] = (int32_t)i;
         }
-        f->next = next;
     }
     c->vbytes = vbytes;
 }

@@ -29,6 +29,10 @@ char *engine_scratch(struct engine_ctx *c, size_t n);
 /* Adds a field; false when the event already has EVENT_MAX_FIELDS. */
 bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
                       uint32_t val_len, uint8_t type);
+/* Adds all of a new event's fields at once (made by ev_field_set): the
+ * engine reads fs in place, and may write into it, until the next begin.
+ * Fields added before are kept, fs's after them. */
+void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n);
 /* The product of the event's source when its channel is not in the mapping. */
 void engine_event_product(struct engine_ctx *c, const char *product);
 /* Resolves a field name to its id (FIELD_UNKNOWN when no rule knows it). */

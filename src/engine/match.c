@@ -12,7 +12,6 @@
  * context (no atomics; the pipeline sums the contexts at the end). */
 #include "engine/engine.h"
 
-#include <arpa/inet.h>
 #include <math.h>
 #include <string.h>
 #ifdef __SSE2__
@@ -20,6 +19,7 @@
 #endif
 
 #include "engine/scan_layout.h"
+#include "engine/value_ops.h"
 #include "event/route.h"
 #include "util/text.h"
 
@@ -37,8 +37,10 @@ struct re_memo {
 struct engine_ctx {
     const struct stoat_ruleset *rs;
     struct arena scratch;
-    struct ev_field *f;
-    uint32_t n, cap;
+    struct ev_field *f; /* the event's fields: own, or a producer's (engine_event_take) */
+    uint32_t n, cap;    /* cap: room at f before add must move to own */
+    struct ev_field *own;
+    uint32_t own_cap;
     size_t vbytes; /* the event's values, a NUL after each: what a scan buffer needs */
     /* field id -> first field index, valid when gen matches */
     uint32_t *slot_gen;
@@ -72,6 +74,7 @@ struct engine_ctx {
     size_t nmatched, matched_cap;
     char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
     size_t route_key_len;          /* 0: the event has none */
+    uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
     uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
@@ -119,7 +122,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     if (!c)
         return;
     arena_free(&c->scratch);
-    free(c->f);
+    free(c->own);
     free(c->slot_gen);
     free(c->slot_idx);
     free(c->saved_id);
@@ -149,6 +152,8 @@ void engine_ctx_destroy(struct engine_ctx *c)
 void engine_event_begin(struct engine_ctx *c)
 {
     c->n = 0;
+    c->f = c->own;
+    c->cap = c->own_cap;
     c->vbytes = 0;
     c->product = NULL;
     c->nmatched = 0;
@@ -179,9 +184,14 @@ static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
  * it almost never makes. */
 __attribute__((noinline, cold)) static void grow_fields(struct engine_ctx *c)
 {
-    size_t cap = c->cap;
-    XGROW(c->f, cap, (size_t)c->n + 1);
-    c->cap = (uint32_t)cap;
+    bool taken = c->f != c->own; /* from a producer: own a copy to add to */
+    size_t cap = c->own_cap;
+    XGROW(c->own, cap, (size_t)c->n + 1);
+    c->own_cap = (uint32_t)cap;
+    if (taken && c->n)
+        memcpy(c->own, c->f, c->n * sizeof(*c->f));
+    c->f = c->own;
+    c->cap = c->own_cap;
 }
 
 bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
@@ -218,6 +228,33 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     return true;
 }
 
+void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
+{
+    if (c->n) { /* fields added already: the slow way, after them */
+        for (uint32_t i = 0; i < n; i++)
+            engine_event_add(c, fs[i].name, fs[i].name_len, fs[i].id, fs[i].val, fs[i].val_len, fs[i].type);
+        return;
+    }
+    c->f = fs;
+    c->n = c->cap = n < EVENT_MAX_FIELDS ? n : EVENT_MAX_FIELDS;
+    /* Backwards: each field links to the next of its name, and the slot ends
+     * at the first: the chains engine_event_add makes, without walking them. */
+    size_t vbytes = 0;
+    for (uint32_t i = c->n; i-- > 0;) {
+        struct ev_field *f = &fs[i];
+        uint32_t id = f->id;
+        vbytes += (size_t)f->val_len + 1;
+        f->next = -1;
+        if (id < c->nslots) {
+            if (c->slot_gen[id] == c->gen)
+                f->next = c->slot_idx[id];
+            c->slot_gen[id] = c->gen;
+            c->slot_idx[id] = (int32_t)i;
+        }
+    }
+    c->vbytes = vbytes;
+}
+
 void engine_event_product(struct engine_ctx *c, const char *product)
 {
     c->product = product;
@@ -238,7 +275,8 @@ const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
 int engine_event_procspec(const struct engine_ctx *c)
 {
     uint32_t spec;
-    if (c->route_key_len && strmap_get(&c->rs->proc_routes, c->route_key, c->route_key_len, &spec))
+    if (c->route_key_len &&
+        strmap_get_hashed(&c->rs->proc_routes, c->route_key, c->route_key_len, c->route_key_hash, &spec))
         return (int)spec;
     return -1;
 }
@@ -410,132 +448,6 @@ static bool re_match(struct engine_ctx *c, const struct pattern *p, const char *
     return ok;
 }
 
-static bool glob_match(const struct pattern *p, const char *s, size_t n)
-{
-    const struct glob_tok *t = p->toks;
-    uint32_t nt = p->ntoks, ti = 0;
-    size_t si = 0;
-    /* one backtrack point: the last '*' and where its match currently ends */
-    uint32_t star_t = UINT32_MAX;
-    size_t star_s = 0;
-    for (;;) {
-        if (ti < nt) {
-            const struct glob_tok *k = &t[ti];
-            switch (k->kind) {
-            case G_STAR:
-                if (ti + 1 == nt)
-                    return true; /* a trailing star takes the rest */
-                star_t = ti++;
-                star_s = si;
-                continue;
-            case G_LIT:
-                if (star_t == ti - 1 && ti > 0) {
-                    /* right after a star: jump to the next occurrence */
-                    const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
-                    if (!hit)
-                        return false;
-                    si = (size_t)(hit - s) + k->len;
-                    star_s = (size_t)(hit - s);
-                    ti++;
-                    continue;
-                }
-                if (n - si >= k->len && memcmp(s + si, p->lit + k->off, k->len) == 0) {
-                    si += k->len;
-                    ti++;
-                    continue;
-                }
-                break;
-            case G_ONE:
-                if (si < n) {
-                    si += utf8_char_len((const unsigned char *)s + si, n - si);
-                    ti++;
-                    continue;
-                }
-                break;
-            case G_DASH:
-                if (si < n && (s[si] == '-' || s[si] == '/')) {
-                    si++;
-                    ti++;
-                    continue;
-                }
-                if (n - si >= 3 && (unsigned char)s[si] == 0xE2 && (unsigned char)s[si + 1] == 0x80 &&
-                    (unsigned char)s[si + 2] >= 0x93 && (unsigned char)s[si + 2] <= 0x95) {
-                    si += 3;
-                    ti++;
-                    continue;
-                }
-                break;
-            }
-        } else if (si == n) {
-            return true;
-        }
-        /* mismatch: let the last star swallow one more character */
-        if (star_t == UINT32_MAX || star_s >= n)
-            return false;
-        star_s += utf8_char_len((const unsigned char *)s + star_s, n - star_s);
-        si = star_s;
-        ti = star_t + 1;
-        if (ti < nt && t[ti].kind == G_LIT) {
-            /* retry the literal search from the new start */
-            const struct glob_tok *k = &t[ti];
-            const char *hit = n - si >= k->len ? find_bytes(s + si, n - si, p->lit + k->off, k->len) : NULL;
-            if (!hit)
-                return false;
-            star_s = (size_t)(hit - s);
-            si = star_s + k->len;
-            ti++;
-        }
-    }
-}
-
-static bool parse_ip(const char *s, size_t n, struct cidr *out)
-{
-    char buf[64];
-    while (n && (*s == ' ' || *s == '['))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == ']'))
-        n--;
-    if (n == 0 || n >= sizeof(buf))
-        return false;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *pct = strchr(buf, '%'); /* fe80::1%eth0 */
-    if (pct)
-        *pct = 0;
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, buf, out->addr) == 1) {
-        out->family = 4;
-        return true;
-    }
-    if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-        out->family = 6;
-        /* an IPv4-mapped address is also the IPv4 address */
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(out->addr, mapped, 12) == 0) {
-            memmove(out->addr, out->addr + 12, 4);
-            memset(out->addr + 4, 0, 12);
-            out->family = 4;
-        }
-        return true;
-    }
-    return false;
-}
-
-static bool in_net(const struct cidr *ip, const struct cidr *net)
-{
-    if (ip->family != net->family)
-        return false;
-    uint8_t full = net->bits / 8, rest = net->bits % 8;
-    if (memcmp(ip->addr, net->addr, full) != 0)
-        return false;
-    if (rest) {
-        uint8_t mask = (uint8_t)(0xFF00u >> rest);
-        if ((ip->addr[full] & mask) != (net->addr[full] & mask))
-            return false;
-    }
-    return true;
-}
-
 static bool cmp_num(double v, uint8_t cmp, double ref)
 {
     switch (cmp) {
@@ -579,12 +491,12 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     case P_GLOB:
         if (!rare_bytes_present(c, p, f))
             return false;
-        return glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
+        return engine_glob_match(p, p->cased ? f->val : folded(c, f), f->val_len);
     case P_ANYVALUE: return true;
     case P_RE: return rare_bytes_present(c, p, f) && re_match(c, p, f->val, f->val_len);
     case P_CIDR: {
         struct cidr ip;
-        return parse_ip(f->val, f->val_len, &ip) && in_net(&ip, &p->net);
+        return engine_parse_ip(f->val, f->val_len, &ip) && engine_in_net(&ip, &p->net);
     }
     case P_NUM: {
         double v;
@@ -651,8 +563,8 @@ static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_fi
             break;
         case P_CIDR:
             if (!ip_state)
-                ip_state = parse_ip(f->val, f->val_len, &ip) ? 1 : -1;
-            if (ip_state > 0 && in_net(&ip, &pt->net))
+                ip_state = engine_parse_ip(f->val, f->val_len, &ip) ? 1 : -1;
+            if (ip_state > 0 && engine_in_net(&ip, &pt->net))
                 return true;
             break;
         default:
@@ -854,7 +766,8 @@ static const struct route_class *route(struct engine_ctx *c)
         if (id && parse_int64(id->val, id->val_len, &eid)) {
             size_t kl = route_key(c->route_key, sizeof(c->route_key), ch->val, ch->val_len, true, eid);
             c->route_key_len = kl;
-            if (kl && strmap_get(&rs->routes, c->route_key, kl, &cls))
+            c->route_key_hash = strmap_hash(c->route_key, kl);
+            if (kl && strmap_get_hashed(&rs->routes, c->route_key, kl, c->route_key_hash, &cls))
                 return &rs->classes[cls];
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);

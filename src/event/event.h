@@ -30,6 +30,22 @@ struct ev_field {
     uint8_t type; /* enum stoat_vtype */
 };
 
+/* Fills in a field as a producer makes it for event_sink.fields: what is
+ * made on first need not made yet; next is the consumer's to link. Member
+ * by member: a compound literal costs a copy through the stack. */
+static inline void ev_field_set(struct ev_field *f, const char *name, uint32_t name_len, uint32_t id, const char *val,
+                                uint32_t val_len, uint8_t type)
+{
+    f->name = name;
+    f->val = val;
+    f->folded = NULL;
+    f->bytes_folded = f->bytes_raw = NULL;
+    f->name_len = name_len;
+    f->val_len = val_len;
+    f->id = id;
+    f->type = type;
+}
+
 struct mapping;
 
 /* What a producer (a reader) feeds, one record at a time. */
@@ -41,6 +57,12 @@ struct event_sink {
     uint32_t (*field_id)(void *ctx, const char *name, size_t len);
     bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
                   uint8_t type);
+    /* All of an event's fields at once (at most EVENT_MAX_FIELDS, made by
+     * ev_field_set), in place of field() per value: one call per event
+     * rather than one per field. The array stays the producer's, unchanged
+     * until its next begin; the consumer may fill in what is made on first
+     * need, and links next. */
+    void (*fields)(void *ctx, struct ev_field *fs, uint32_t n);
     void (*end)(void *ctx);
     /* A record that could not be read (or, with warning, damage that cost
      * nothing): line or offset, and why. */

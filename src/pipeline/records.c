@@ -181,6 +181,11 @@ static bool ws_field(void *ctx, const char *name, uint32_t nlen, uint32_t id, co
     return engine_event_add(((struct unit_worker *)ctx)->m.eng, name, nlen, id, val, vlen, type);
 }
 
+static void ws_fields(void *ctx, struct ev_field *fs, uint32_t n)
+{
+    engine_event_take(((struct unit_worker *)ctx)->m.eng, fs, n);
+}
+
 /* w->sf: the event's fields as stoat_alert has them (views of fs). */
 static void view_fields(struct unit_worker *w, const struct ev_field *fs, size_t nf)
 {
@@ -409,6 +414,7 @@ void unit_parse(struct unit_worker *w, struct unit *u)
         .scratch = ws_scratch,
         .field_id = ws_field_id,
         .field = ws_field,
+        .fields = ws_fields,
         .end = ws_end,
         .bad = ws_bad,
         .map = w->m.rs->map,

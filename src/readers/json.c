@@ -48,8 +48,23 @@ static void json_worker_destroy(void *ws)
         return;
     free(w->table);
     free(w->dec);
+    free(w->fs);
     arena_free(&w->mem);
     free(w);
+}
+
+bool json_fields_grow(struct json_worker *w)
+{
+    size_t n = (size_t)(w->fs_at - w->fs), cap = (size_t)(w->fs_end - w->fs);
+    if (cap >= EVENT_MAX_FIELDS)
+        return false;
+    cap = cap ? 2 * cap : 64;
+    if (cap > EVENT_MAX_FIELDS)
+        cap = EVENT_MAX_FIELDS;
+    w->fs = xrealloc(w->fs, cap * sizeof(*w->fs));
+    w->fs_at = w->fs + n;
+    w->fs_end = w->fs + cap;
+    return true;
 }
 
 static uint64_t line_at(const struct unit *u, const char *from, uint64_t from_line, const char *at)
@@ -209,8 +224,6 @@ static void json_parse(void *ws, struct unit *u, const struct event_sink *sink)
 {
     struct json_worker *w = ws;
     w->sink = sink;
-    w->field = sink->field;
-    w->ctx = sink->ctx;
     w->u = u;
     if (u->mode == JM_RANGE) {
         parse_range(w, u);

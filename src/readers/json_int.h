@@ -112,14 +112,18 @@ struct json_worker {
     char *dec;                 /* escaped strings are decoded here first */
     size_t dec_cap;
     const struct event_sink *sink;
-    bool (*field)(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
-                  uint8_t type); /* the sink's, called per value */
-    void *ctx;
+    struct ev_field *fs;     /* the record's fields, handed to the sink at its end */
+    struct ev_field *fs_at;  /* where the next goes */
+    struct ev_field *fs_end; /* fs + room, at most EVENT_MAX_FIELDS */
     struct unit *u;
     const char *err; /* first parse error of the record */
     const char *err_at;
     bool too_many;
 };
+
+/* Room for one more field of the record: false when it has
+ * EVENT_MAX_FIELDS already. */
+bool json_fields_grow(struct json_worker *w);
 
 static inline uint64_t json_load64(const char *p)
 {

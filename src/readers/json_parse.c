@@ -274,8 +274,11 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
             return;
         json_resolve(w, n);
     }
-    if (!w->field(w->ctx, n->name, n->name_len, n->id, val, vlen, type))
+    if (__builtin_expect(w->fs_at == w->fs_end, 0) && !json_fields_grow(w)) {
         w->too_many = true;
+        return;
+    }
+    ev_field_set(w->fs_at++, n->name, n->name_len, n->id, val, vlen, type);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
@@ -603,6 +606,7 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
     const struct event_sink *s = w->sink;
     w->err = NULL;
     w->too_many = false;
+    w->fs_at = w->fs;
     s->begin(s->ctx, record, line, w->u->file_offset + (uint64_t)(p - w->u->data));
     const char *q;
     if (*p != '{') {
@@ -633,6 +637,7 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
     if (w->too_many) {
         s->bad(s->ctx, line, 0, false, true, "record has too many fields; the rest were not read");
     }
+    s->fields(s->ctx, w->fs, (uint32_t)(w->fs_at - w->fs));
     s->end(s->ctx);
     w->u->events++;
     return q;

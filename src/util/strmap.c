@@ -49,9 +49,19 @@ static void grow(struct strmap *m)
     free(old);
 }
 
+uint64_t strmap_hash(const char *key, size_t len)
+{
+    return hash_bytes(key, len, STRMAP_SEED);
+}
+
 bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *value)
 {
-    struct strmap_slot *s = find(m, key, len, hash_bytes(key, len, STRMAP_SEED));
+    return strmap_get_hashed(m, key, len, hash_bytes(key, len, STRMAP_SEED), value);
+}
+
+bool strmap_get_hashed(const struct strmap *m, const char *key, size_t len, uint64_t h, uint32_t *value)
+{
+    struct strmap_slot *s = find(m, key, len, h);
     if (!s || !s->key)
         return false;
     if (value)

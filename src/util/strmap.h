@@ -27,6 +27,11 @@ void strmap_init(struct strmap *m);
 void strmap_free(struct strmap *m);
 /* Returns true and sets *value when the key is present. */
 bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *value);
+/* The hash a key is looked up by: a key looked up in several maps is
+ * hashed once. */
+uint64_t strmap_hash(const char *key, size_t len);
+/* strmap_get with h = strmap_hash(key, len). */
+bool strmap_get_hashed(const struct strmap *m, const char *key, size_t len, uint64_t h, uint32_t *value);
 /* Inserts when absent; returns the value now stored (the old one if present). */
 uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value);
 /* The stored value of a key, writable in place; NULL when absent. */

@@ -374,6 +374,33 @@ static void test_more_names_than_the_cache(void **state)
     buf_free(&b);
 }
 
+/* A record of more than EVENT_MAX_FIELDS values: the first that many are
+ * the event (matched, written), the rest dropped with a warning, and the
+ * next record is read whole. */
+static void test_too_many_fields(void **state)
+{
+    (void)state;
+    struct buf b = {0};
+    buf_puts(&b, "{\"Channel\":\"" TU_SYSMON "\",\"EventID\":1,\"CommandLine\":\"marker many\"");
+    for (int i = 0; i < EVENT_MAX_FIELDS + 100; i++)
+        buf_printf(&b, ",\"j%d\":%d", i, i);
+    buf_puts(&b, ",\"Late\":\"marker\"}\n" EV("marker next") "\n");
+    struct tu_hunt h;
+    hunt(marker_rule, b.p, b.len, ".jsonl", &h);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(h.stats.events, 2);
+    assert_non_null(tu_diags_find(&h.diags, "too many fields"));
+    char last[32], first_dropped[32];
+    snprintf(last, sizeof(last), "\"j%d\":%d", EVENT_MAX_FIELDS - 4, EVENT_MAX_FIELDS - 4);
+    snprintf(first_dropped, sizeof(first_dropped), "\"j%d\":", EVENT_MAX_FIELDS - 3);
+    assert_non_null(strstr(h.jsonl, last));
+    assert_null(strstr(h.jsonl, first_dropped));
+    assert_null(strstr(h.jsonl, "\"Late\""));
+    assert_non_null(strstr(h.jsonl, "marker next"));
+    tu_hunt_free(&h);
+    buf_free(&b);
+}
+
 static void test_winlogbeat_shape(void **state)
 {
     (void)state;
@@ -990,15 +1017,15 @@ static uint32_t d_field_id(void *ctx, const char *name, size_t len)
     return 0;
 }
 
-static bool d_field(void *ctx, const char *name, uint32_t name_len, uint32_t id, const char *val, uint32_t val_len,
-                    uint8_t type)
+/* Keeps the record's last value. */
+static void d_fields(void *ctx, struct ev_field *fs, uint32_t n)
 {
     struct direct *d = ctx;
-    (void)name, (void)name_len, (void)id, (void)type;
-    assert_true(val_len < sizeof(d->val));
-    memcpy(d->val, val, val_len);
-    d->val_len = val_len;
-    return true;
+    if (!n)
+        return;
+    assert_true(fs[n - 1].val_len < sizeof(d->val));
+    memcpy(d->val, fs[n - 1].val, fs[n - 1].val_len);
+    d->val_len = fs[n - 1].val_len;
 }
 
 static void d_end(void *ctx)
@@ -1021,7 +1048,7 @@ static struct direct *direct_new(void)
                                   .begin = d_begin,
                                   .scratch = d_scratch,
                                   .field_id = d_field_id,
-                                  .field = d_field,
+                                  .fields = d_fields,
                                   .end = d_end,
                                   .bad = d_bad,
                                   .map = &d->map};
@@ -1033,8 +1060,6 @@ static struct direct *direct_new(void)
     d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
     d->w.serials = 2;
     d->w.sink = &d->sink;
-    d->w.field = d_field;
-    d->w.ctx = d;
     d->w.u = &d->u;
     d->u.mode = JM_LINES;
     return d;
@@ -1044,6 +1069,7 @@ static void direct_free(struct direct *d)
 {
     free(d->w.table);
     free(d->w.dec);
+    free(d->w.fs);
     arena_free(&d->w.mem);
     free(d);
 }
@@ -1223,6 +1249,7 @@ int main(void)
         cmocka_unit_test(test_xmltodict_data),
         cmocka_unit_test(test_xmltodict_data_before_system),
         cmocka_unit_test(test_more_names_than_the_cache),
+        cmocka_unit_test(test_too_many_fields),
         cmocka_unit_test(test_winlogbeat_shape),
         cmocka_unit_test(test_nxlog_shape),
         cmocka_unit_test(test_fluentbit_shape),

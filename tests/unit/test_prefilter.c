@@ -982,6 +982,71 @@ static void test_scan_layout_matches(void **state)
     }
 }
 
+/* engine_event_take (all fields at once, the JSON reader's way) leaves the
+ * event as engine_event_add field by field does: the same fields in order,
+ * the same chains of repeated names, the same first values and matches; and
+ * a field added after a take goes after its fields. */
+static void test_take_matches_add(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = tu_build1("title: T\nid: take-1\nlogsource: {product: windows, service: security}\n"
+                                         "detection:\n  sel: {EventID: 4688, CommandLine|contains: evil}\n"
+                                         "  condition: sel\nlevel: high\n",
+                                         NULL, NULL);
+    assert_non_null(rs);
+    struct engine_ctx *a = engine_ctx_create(rs), *b = engine_ctx_create(rs);
+    const char *kv[][2] = {{"Channel", "Security"}, {"CommandLine", "x"},        {"EventID", "4688"},
+                           {"NotARuleField", "1"},  {"CommandLine", "run evil"}, {"CommandLine", "z"},
+                           {"Other", ""},           {"NotARuleField", "2"}};
+    enum {
+        N = sizeof(kv) / sizeof(kv[0])
+    };
+    for (int round = 0; round < 3; round++) { /* later rounds reuse the slots of earlier events */
+        struct ev_field fs[N];
+        engine_event_begin(a);
+        engine_event_begin(b);
+        for (uint32_t i = 0; i < N; i++) {
+            uint32_t nl = (uint32_t)strlen(kv[i][0]), vl = (uint32_t)strlen(kv[i][1]);
+            uint32_t id = engine_field_id(a, kv[i][0], nl);
+            engine_event_add(a, kv[i][0], nl, id, kv[i][1], vl, STOAT_V_STRING);
+            ev_field_set(&fs[i], kv[i][0], nl, id, kv[i][1], vl, STOAT_V_STRING);
+        }
+        engine_event_take(b, fs, N);
+        const struct ev_field *fa, *fb;
+        assert_int_equal(engine_event_fields(a, &fa), N);
+        assert_int_equal(engine_event_fields(b, &fb), N);
+        assert_ptr_equal(fb, fs);
+        for (uint32_t i = 0; i < N; i++) {
+            assert_ptr_equal(fa[i].val, fb[i].val);
+            assert_int_equal(fa[i].id, fb[i].id);
+            assert_int_equal(fa[i].next, fb[i].next);
+            const struct ev_field *ga = engine_event_get(a, fa[i].id), *gb = engine_event_get(b, fb[i].id);
+            assert_int_equal(ga ? ga - fa : -1, gb ? gb - fb : -1);
+        }
+        const uint32_t *ra, *rb;
+        size_t na = engine_event_match(a, &ra), nb = engine_event_match(b, &rb);
+        assert_int_equal(na, 1);
+        assert_int_equal(nb, na);
+        assert_int_equal(ra[0], rb[0]);
+        assert_int_equal(engine_event_procspec(a), engine_event_procspec(b));
+    }
+    /* added after a take: b copies the taken fields to add to */
+    engine_event_begin(b);
+    struct ev_field one;
+    ev_field_set(&one, "CommandLine", 11, engine_field_id(b, "CommandLine", 11), "a", 1, STOAT_V_STRING);
+    engine_event_take(b, &one, 1);
+    assert_true(engine_event_add(b, "CommandLine", 11, one.id, "b", 1, STOAT_V_STRING));
+    const struct ev_field *fb;
+    assert_int_equal(engine_event_fields(b, &fb), 2);
+    assert_ptr_not_equal(fb, &one);
+    assert_string_equal(fb[0].val, "a");
+    assert_int_equal(fb[0].next, 1);
+    assert_string_equal(fb[1].val, "b");
+    engine_ctx_destroy(a);
+    engine_ctx_destroy(b);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1006,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_merged_small_groups),
         cmocka_unit_test(test_scan_layout_spans),
         cmocka_unit_test(test_scan_layout_matches),
+        cmocka_unit_test(test_take_matches_add),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

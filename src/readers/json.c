@@ -53,20 +53,6 @@ static void json_worker_destroy(void *ws)
     free(w);
 }
 
-bool json_fields_grow(struct json_worker *w)
-{
-    size_t n = (size_t)(w->fs_at - w->fs), cap = (size_t)(w->fs_end - w->fs);
-    if (cap >= EVENT_MAX_FIELDS)
-        return false;
-    cap = cap ? 2 * cap : 64;
-    if (cap > EVENT_MAX_FIELDS)
-        cap = EVENT_MAX_FIELDS;
-    w->fs = xrealloc(w->fs, cap * sizeof(*w->fs));
-    w->fs_at = w->fs + n;
-    w->fs_end = w->fs + cap;
-    return true;
-}
-
 static uint64_t line_at(const struct unit *u, const char *from, uint64_t from_line, const char *at)
 {
     (void)u;

@@ -121,10 +121,6 @@ struct json_worker {
     bool too_many;
 };
 
-/* Room for one more field of the record: false when it has
- * EVENT_MAX_FIELDS already. */
-bool json_fields_grow(struct json_worker *w);
-
 static inline uint64_t json_load64(const char *p)
 {
     uint64_t v;

@@ -267,6 +267,22 @@ static inline const char *parse_string(struct json_worker *w, const char *p, con
     return parse_escaped(w, p, q, end, val, vlen);
 }
 
+/* Room for one more field of the record: false when it has
+ * EVENT_MAX_FIELDS already. */
+static bool fields_grow(struct json_worker *w)
+{
+    size_t n = (size_t)(w->fs_at - w->fs), cap = (size_t)(w->fs_end - w->fs);
+    if (cap >= EVENT_MAX_FIELDS)
+        return false;
+    cap = cap ? 2 * cap : 64;
+    if (cap > EVENT_MAX_FIELDS)
+        cap = EVENT_MAX_FIELDS;
+    w->fs = xrealloc(w->fs, cap * sizeof(*w->fs));
+    w->fs_at = w->fs + n;
+    w->fs_end = w->fs + cap;
+    return true;
+}
+
 static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
 {
     if (n->state != NS_READY) {
@@ -274,7 +290,7 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
             return;
         json_resolve(w, n);
     }
-    if (__builtin_expect(w->fs_at == w->fs_end, 0) && !json_fields_grow(w)) {
+    if (__builtin_expect(w->fs_at == w->fs_end, 0) && !fields_grow(w)) {
         w->too_many = true;
         return;
     }

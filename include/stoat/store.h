@@ -56,6 +56,9 @@ struct stoat_store_opts {
      * remembers only its own rows, which is all one run needs and spares
      * every insert an index. */
     bool shared_processes;
+    /* How long a write waits for another writer's lock before it fails;
+     * 0 = 10 s. */
+    unsigned busy_ms;
     /* Why the store could not be opened, for a human: one diagnostic (its
      * file the store's path). May be NULL. */
     stoat_diag_fn diag;

@@ -20,6 +20,7 @@
  *   diagnostic callback (stoat_store_opts.diag), like every other create
  *   function of the library; later failures are read with
  *   stoat_store_errmsg or handed on with stoat_store_diag. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,7 +121,7 @@ static stoat_err open_file(struct stoat_store *s, const char *path, const struct
     if (rc != SQLITE_OK)
         return store_fail(s, rc, "opening");
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(s->db, opts->busy_ms && opts->busy_ms <= INT_MAX ? (int)opts->busy_ms : 10000);
     if ((rc = store_words_register(s->db)) != SQLITE_OK)
         return store_fail(s, rc, "opening");
     /* Tolerate damage in reads rather than assert: never trust the file. */

@@ -6,6 +6,7 @@
  * Each test makes its own file in a temporary folder. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -583,6 +584,47 @@ static void test_reader_not_blocked(void **state)
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
     stoat_store_close(r);
+}
+
+/* Another writer's lock: a handle waits for it as long as its busy_ms
+ * says (a fleet worker waits minutes for one whose facts are going out),
+ * then fails with SQLite's word for it. */
+static void *release_later(void *db)
+{
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    return NULL;
+}
+
+static void test_busy_wait(void **state)
+{
+    (void)state;
+    const char *file = path("busy.db");
+    stoat_store_close(fill(file, 2, false));
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    struct stoat_store *quick = NULL, *patient = NULL;
+    char err[512];
+    struct stoat_store_opts o = {.busy_ms = 50};
+    assert_int_equal(open_store(file, &o, &quick, err, sizeof(err)), STOAT_OK);
+    assert_int_not_equal(stoat_store_run_begin(quick, "t", NULL), STOAT_OK);
+    assert_non_null(strstr(stoat_store_errmsg(quick), "locked"));
+    o.busy_ms = 30000;
+    assert_int_equal(open_store(file, &o, &patient, err, sizeof(err)), STOAT_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_later, db), 0);
+    assert_int_equal(stoat_store_run_begin(patient, "t", NULL), STOAT_OK);
+    put_alerts(patient, 3, 2);
+    assert_int_equal(stoat_store_run_end(patient, NULL), STOAT_OK);
+    pthread_join(t, NULL);
+    struct stoat_filter f;
+    stoat_filter_init(&f);
+    assert_int_equal(total_of(patient, &f), 4);
+    stoat_store_close(patient);
+    stoat_store_close(quick);
+    sqlite3_close(db);
 }
 
 /* Damage in the middle of the file: every query returns, with data or an
@@ -1378,6 +1420,7 @@ int main(void)
         cmocka_unit_test(test_retention_during_a_run),
         cmocka_unit_test(test_crash),
         cmocka_unit_test(test_reader_not_blocked),
+        cmocka_unit_test(test_busy_wait),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_sink),
         cmocka_unit_test(test_correlation),

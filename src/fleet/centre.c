@@ -181,6 +181,13 @@ static void say(struct centre *c, enum stoat_severity sev, const char *fmt, ...)
     c->o->diag(c->o->diag_ctx, &d);
 }
 
+/* A stop's error, said: the exit status alone told nobody what was lost. */
+static void say_store_err(struct centre *c, const struct stoat_store *s, stoat_err e, const char *what)
+{
+    const char *m = s ? stoat_store_errmsg(s) : NULL;
+    say(c, STOAT_SEV_ERROR, "fleet %s: %s: %s", c->o->id, what, m && *m ? m : stoat_strerror(e));
+}
+
 static int64_t wall_ns(void)
 {
     struct timespec ts;
@@ -901,19 +908,22 @@ static stoat_err loose_facts_out(struct centre *c)
     return STOAT_ERR_IO;
 }
 
-/* Nothing came: like watch on a quiet sensor, time moves on, once a second.
- * Correlations feed what they kept and close the windows that the idle
- * time has carried the clock past (event time: the newest event plus the
- * wall time since the last batch came), so an alert does not wait for the
- * hosts' next events; what they raise is committed here. */
-static stoat_err idle_advance(struct centre *c, double *last_idle, double last_data)
+/* Once a second, busy or not, correlations feed the matches they kept (a
+ * worker that always has batches to read would otherwise feed them only at
+ * its stop) and the hosts' chains take what they hold back. When nothing
+ * came (idle), time also moves on, like watch on a quiet sensor: windows
+ * and chains close that the idle time has carried the clock past (event
+ * time: the newest event plus the wall time since the last batch came), so
+ * an alert does not wait for the hosts' next events. What they raise is
+ * committed here. */
+static stoat_err feed_kept(struct centre *c, double *last_feed, double last_data, bool idle)
 {
     double now = mono_s();
-    if (now - *last_idle < 1.0)
+    if (now - *last_feed < 1.0)
         return STOAT_OK;
-    *last_idle = now;
+    *last_feed = now;
     uint64_t before = c->stats->alerts + c->stats->incidents;
-    consumer_idle(&c->con, (int64_t)((now - last_data) * 1e9));
+    consumer_idle(&c->con, idle ? (int64_t)((now - last_data) * 1e9) : 0);
     stoat_err e = loose_facts_out(c);
     if (e != STOAT_OK || c->stats->alerts + c->stats->incidents == before)
         return e;
@@ -1006,6 +1016,8 @@ static stoat_err cross_stop(struct centre *c)
     for (size_t i = 0; i < o->ncross_sinks; i++)
         if (o->cross_sinks[i].end && own_cross_sink(o, i)) {
             stoat_err e = o->cross_sinks[i].end(o->cross_sinks[i].ctx, NULL);
+            if (e)
+                say_store_err(c, o->cross_store, e, "ending the cross-host role's run");
             if (e && !err)
                 err = e;
         }
@@ -1044,7 +1056,7 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
-    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_idle = mono_s();
+    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_feed = mono_s();
     double first_work = -1, first_cpu = 0;
     useconds_t idle_us = 10000;
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
@@ -1085,13 +1097,12 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
          * the cluster answers), so an idle worker backs off from 20 ms to
          * 100 ms between rounds; work brings it back to 20 */
         idle_us = any ? 20000 : (idle_us * 2 > 100000 ? 100000 : idle_us * 2);
-        if (any) {
+        if (any)
             last_data = mono_s();
-        } else {
-            if ((err = idle_advance(&c, &last_idle, last_data)) != STOAT_OK)
-                break;
+        if ((err = feed_kept(&c, &last_feed, last_data, !any)) != STOAT_OK)
+            break;
+        if (!any)
             usleep(idle_us);
-        }
     }
     fleet_leases_release(c.leases);
     units_finish(c.units);
@@ -1099,6 +1110,13 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     if (err == STOAT_OK)
         err = fe;
     fe = loose_facts_out(&c); /* what the stop closed */
+    if (err == STOAT_OK)
+        err = fe;
+    /* committed before the cross-host role ends: its handle writes the same
+     * file, and this handle's open transaction would hold it off until
+     * SQLite gives up, its run left unended */
+    if ((fe = stoat_store_commit(o->store)) != STOAT_OK)
+        say_store_err(&c, o->store, fe, "storing what the stop closed");
     if (err == STOAT_OK)
         err = fe;
     fe = cross_stop(&c);
@@ -1109,6 +1127,8 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     for (size_t s = 0; s < o->nsinks; s++)
         if (o->sinks[s].end) {
             stoat_err e = o->sinks[s].end(o->sinks[s].ctx, &fs->hunt);
+            if (e)
+                say_store_err(&c, o->store, e, "ending the worker's run");
             if (e && !err)
                 err = e;
         }

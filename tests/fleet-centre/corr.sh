@@ -23,7 +23,10 @@
 #     published, the worker drains it and runs idle (its correlations are
 #     fed and the host's clock moves on), then the start of the day: the
 #     host's windows are rebuilt and the alerts are hunt's over the whole
-#     day, the burst once, at hunt's time.
+#     day, the burst once, at hunt's time;
+#   - a worker that is never idle (another host's batches every few
+#     milliseconds) stores the burst's correlation while it runs;
+#   - a clean stop ends the worker's runs, its cross-host role's included.
 # One JetStream server on a random loopback port, killed by pid at exit.
 # Skipped, with a message, when nats-server is absent.
 set -u
@@ -43,7 +46,7 @@ PIDS=""
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -108,6 +111,13 @@ for _ in $(seq 1 30); do [ -n "$(incidents "$T/fleet.db")" ] && break; sleep 1; 
 kill -TERM $WA; wait $WA 2>/dev/null
 [ "$(count "$T/fleet.db")" = 1 ] && ok "after a clean stop: stored once" ||
     bad "after a clean stop: $(count "$T/fleet.db") firings stored"
+# its stop closed an incident: stored with the worker's run ended, and the
+# cross-host role's run too (the role's end used to wait on the worker's own
+# uncommitted stop and fail, unsaid, leaving its run "aborted")
+runs() { sqlite3 "$T/fleet.db" "SELECT group_concat(producer || '=' || status, ' ') FROM runs WHERE args LIKE '%--worker $1 %'"; }
+[ "$(runs wa)" = "fleet=done fleet-cross=done" ] && ! grep -qi "error" "$T/wa.log" &&
+    ok "a clean stop ends the worker's runs (its own and its cross-host role's)" ||
+    { bad "runs after a clean stop: $(runs wa)"; grep -i error "$T/wa.log"; }
 # every fact the worker derived went out, those of the idle rounds (the
 # correlation and the incident closed by its clock) included: they used to
 # wait for a next batch that never came
@@ -207,4 +217,35 @@ alerts "$T/fleet.db" | grep '|order01' >"$T/ogot"
     { bad "out of order: alerts differ from stoat hunt"; diff "$T/oexpect" "$T/ogot" | head; }
 grep -q "windows rebuilt [1-9]" "$T/we.log" && ok "out of order: the worker rebuilt the host's windows (summary)" ||
     { bad "out of order: no rebuild in the summary"; grep "rebuilt" "$T/we.log"; }
+
+# A busy worker: it never runs idle while a backlog of another host's
+# batches waits (every round fetches some). The day comes between two such
+# backlogs; the burst's correlation must be stored while the second is still
+# waiting, not once the worker has drained it: kept matches are fed at most
+# a second apart (they used to be fed only in idle rounds).
+PUB=${FLEET_PUB:-build/bench/fleet_pub}
+[ -x "$PUB" ] || make -s "$PUB" >/dev/null
+$STOAT dump demo/linux-design-srv01.jsonl.gz >"$T/noise.jsonl"
+sed 's/fab-ws07/busy01/g; s/FAB-WS07/BUSY01/g' "$T/day.jsonl" >"$T/busy.jsonl"
+$PUB $SRV --batch 20 --repeat 2 noise01="$T/noise.jsonl" >"$T/noise.out" 2>&1 || bad "publish the first backlog"
+pub "$T/busy.jsonl"
+$PUB $SRV --batch 20 --repeat ${BUSY_REPEAT:-150} noise01="$T/noise.jsonl" >"$T/noise.out" 2>&1 || bad "publish the backlog"
+bcount() { sqlite3 "$T/fleet.db" "SELECT count(*) FROM alerts a JOIN rules r ON r.id = a.rule_id
+                                  JOIN hosts h ON h.id = a.host_id WHERE r.uid = '$RULE' AND h.name LIKE 'busy01%'"; }
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wf -v >"$T/wf.log" 2>&1 &
+WF=$!; PIDS="$PIDS $WF"
+waiting=
+for _ in $(seq 1 600); do
+    if [ "$(bcount)" = 1 ]; then
+        $STOAT fleet status $SRV >"$T/status" 2>&1
+        waiting=$(sed -n 's/.*lag: \([0-9]*\) batches waiting.*/\1/p' "$T/status" | head -1)
+        break
+    fi
+    sleep 0.1
+done
+[ "${waiting:-0}" -gt 0 ] && ok "a busy worker (never idle) stores the burst's correlation while it works ($waiting batches still waiting)" ||
+    bad "busy worker: the burst stored $( [ -n "$waiting" ] && echo "only when the backlog was drained" || echo never)"
+drained || bad "wf did not drain the backlog"
+kill -TERM $WF; wait $WF 2>/dev/null
+[ "$(bcount)" = 1 ] && ok "busy worker stopped: the burst stored once" || bad "busy worker stopped: $(bcount) firings"
 finish

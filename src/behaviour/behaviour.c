@@ -603,9 +603,9 @@ void behaviour_advance(struct behaviour *b, int64_t now_ns)
     cross_advance(b->cross, now_ns);
 }
 
-void behaviour_idle(struct behaviour *b, int64_t idle_ns)
+void behaviour_quiet(struct behaviour *b, int64_t wall_ns)
 {
-    chains_idle(b->chains, idle_ns);
+    chains_quiet(b->chains, wall_ns);
 }
 
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path)

@@ -78,10 +78,10 @@ void behaviour_send_facts(struct behaviour *b, void (*fact)(void *ctx, const str
 /* Live: event time has reached now_ns; alerts older than the lateness are
  * chained and chains that can no longer grow become incidents. */
 void behaviour_advance(struct behaviour *b, int64_t now_ns);
-/* No input came for idle_ns (a fleet worker between rounds): the kept
- * alerts are chained and each host's chains that time has closed become
- * incidents (chains_idle). */
-void behaviour_idle(struct behaviour *b, int64_t idle_ns);
+/* A fleet worker's look, about once a second: the kept alerts are chained
+ * and each quiet host's chains that the wall's time has closed become
+ * incidents (chains_quiet). */
+void behaviour_quiet(struct behaviour *b, int64_t wall_ns);
 /* Learning a baseline: writes the profile. */
 stoat_err behaviour_write_baseline(const struct behaviour *b, const char *path);
 

@@ -111,11 +111,14 @@ void chains_add(struct chains *c, const struct chain_alert *a);
 /* Live: event time has reached now_ns; records older than the lateness are
  * chained, chains that can no longer grow become incidents. */
 void chains_advance(struct chains *c, int64_t now_ns);
-/* No input came for idle_ns (a fleet worker whose hosts went quiet):
- * offline, what is kept is chained now, in time order; each host's clock
- * (the newest time chained for it) moves idle_ns on, and its chains that
- * can no longer grow become incidents, without waiting for more input. */
-void chains_idle(struct chains *c, int64_t idle_ns);
+/* A fleet worker's look, about once a second, busy or idle (wall_ns: a
+ * monotonic wall clock): offline, what is kept is chained now, in time
+ * order; each host's clock (the newest time chained for it) moves on by
+ * the wall time the host has been quiet (nothing chained since an earlier
+ * look), from where it stood then, and its chains that can no longer grow
+ * become incidents: a quiet host's incidents close while the worker reads
+ * other hosts, and its time never runs faster than the wall's. */
+void chains_quiet(struct chains *c, int64_t wall_ns);
 /* End of input: chain everything, close every chain. */
 void chains_finish(struct chains *c);
 /* The part of chains_finish that reports nothing: chains everything kept

@@ -78,6 +78,14 @@ void corr_stream_advance(struct corr_stream *s, int64_t now_ns);
  * newest match, so windows that ended before it close (a fleet worker whose
  * hosts went quiet; the clock is event time, moved on by the wall's). */
 void corr_stream_idle(struct corr_stream *s, int64_t idle_ns);
+/* A fleet worker's look, about once a second, busy or idle (wall_ns: a
+ * monotonic wall clock): what is kept is fed, and each host's clock moves
+ * on by the wall time the host has been quiet (no match fed since an
+ * earlier look), from where its newest match left it; a host fed since the
+ * last look is quiet from this one on. So a host that went quiet has its
+ * windows closed while the worker reads other hosts, and time never moves
+ * faster than the wall's. */
+void corr_stream_quiet(struct corr_stream *s, int64_t wall_ns);
 /* The end of the input (or of a ruleset): feeds what is kept, closes every
  * window and adds the engine's counts to stats. */
 void corr_stream_finish(struct corr_stream *s);

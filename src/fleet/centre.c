@@ -29,9 +29,10 @@
  * - A correlation window rebuilt by a replay is judged again after it; so a
  *   correlation alert is known by its rule, group, host and window times,
  *   and one the store holds already is not stored again (whoever judged
- *   the window first). An idle worker feeds its correlations what they
- *   kept and moves their clock on, once a second, so an alert does not wait
- *   for the hosts' next events; a clean stop closes every window. */
+ *   the window first). Once a second, busy or idle, a worker feeds its
+ *   correlations what they kept and moves the clocks of the hosts that went
+ *   quiet on by the wall's time, so an alert does not wait for the hosts'
+ *   next events; a clean stop closes every window. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +144,7 @@ static stoat_err mute_alert(void *ctx, const struct stoat_alert *a)
 }
 
 /* Likewise an incident: its chain, rebuilt by a replay, closes again (at
- * an idle round, or the stop) after the worker before this one stored it;
+ * a quiet host's clock moving on, or the stop) after the worker before this one stored it;
  * known by its host and its first or last alert's time. */
 static stoat_err mute_incident(void *ctx, const struct stoat_incident *inc)
 {
@@ -908,22 +909,21 @@ static stoat_err loose_facts_out(struct centre *c)
     return STOAT_ERR_IO;
 }
 
-/* Once a second, busy or not, correlations feed the matches they kept (a
- * worker that always has batches to read would otherwise feed them only at
- * its stop) and the hosts' chains take what they hold back. When nothing
- * came (idle), time also moves on, like watch on a quiet sensor: windows
- * and chains close that the idle time has carried the clock past (event
- * time: the newest event plus the wall time since the last batch came), so
- * an alert does not wait for the hosts' next events. What they raise is
- * committed here. */
-static stoat_err feed_kept(struct centre *c, double *last_feed, double last_data, bool idle)
+/* Once a second, busy or idle: correlations feed the matches they kept and
+ * chains take the alerts they held back (a worker that always has batches
+ * to read fed them only at its stop), and time moves on for the hosts that
+ * went quiet, like watch on a quiet sensor: a host's windows and chains
+ * close that the wall time since its last alert has carried its clock past,
+ * so an alert does not wait for the host's next events, nor for the other
+ * hosts to go quiet too. What they raise is committed here. */
+static stoat_err feed_kept(struct centre *c, double *last_feed)
 {
     double now = mono_s();
     if (now - *last_feed < 1.0)
         return STOAT_OK;
     *last_feed = now;
     uint64_t before = c->stats->alerts + c->stats->incidents;
-    consumer_idle(&c->con, idle ? (int64_t)((now - last_data) * 1e9) : 0);
+    consumer_quiet(&c->con, (int64_t)(now * 1e9));
     stoat_err e = loose_facts_out(c);
     if (e != STOAT_OK || c->stats->alerts + c->stats->incidents == before)
         return e;
@@ -1056,7 +1056,7 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
     cross_start(&c);
     pipeline_start(&c);
     unsigned batch = o->batch ? o->batch : FLEET_BATCH;
-    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_data = mono_s(), last_feed = mono_s();
+    double t0 = mono_s(), last_tick = -1e9, last_silence = mono_s(), last_feed = mono_s();
     double first_work = -1, first_cpu = 0;
     useconds_t idle_us = 10000;
     int64_t silence_ns = (o->silence_ms ? o->silence_ms : 3 * FLEET_HEARTBEAT_MS) * 1000000LL;
@@ -1097,9 +1097,7 @@ stoat_err stoat_fleet_run(struct stoat_bus_conn *conn, const struct stoat_fleet_
          * the cluster answers), so an idle worker backs off from 20 ms to
          * 100 ms between rounds; work brings it back to 20 */
         idle_us = any ? 20000 : (idle_us * 2 > 100000 ? 100000 : idle_us * 2);
-        if (any)
-            last_data = mono_s();
-        if ((err = feed_kept(&c, &last_feed, last_data, !any)) != STOAT_OK)
+        if ((err = feed_kept(&c, &last_feed)) != STOAT_OK)
             break;
         if (!any)
             usleep(idle_us);

@@ -364,8 +364,8 @@ void consumer_advance(struct consumer *c, int64_t now_ns)
     behaviour_advance(c->beh, now_ns);
 }
 
-void consumer_idle(struct consumer *c, int64_t idle_ns)
+void consumer_quiet(struct consumer *c, int64_t wall_ns)
 {
-    corr_stream_idle(c->corr, idle_ns); /* its alerts join chains: first */
-    behaviour_idle(c->beh, idle_ns);
+    corr_stream_quiet(c->corr, wall_ns); /* its alerts join chains: first */
+    behaviour_quiet(c->beh, wall_ns);
 }

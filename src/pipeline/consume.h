@@ -72,11 +72,12 @@ void consumer_set_ruleset(struct consumer *c, const struct stoat_ruleset *rs);
 /* Wall-clock time for live use: closes chains that went quiet and
  * correlation windows that can no longer change. */
 void consumer_advance(struct consumer *c, int64_t now_ns);
-/* No events came for idle_ns (a fleet worker between rounds): correlations
- * feed what they keep and close the windows that time has passed, and the
- * chains that time has closed become incidents. Only while no input is in
- * flight. */
-void consumer_idle(struct consumer *c, int64_t idle_ns);
+/* A fleet worker's look, about once a second, busy or idle (wall_ns: a
+ * monotonic wall clock): correlations feed what they keep, and each host
+ * quiet since an earlier look has its clock moved on by the wall time it
+ * has been quiet, so its windows and chains that time has passed close
+ * (corr_stream_quiet, chains_quiet). Only while no input is in flight. */
+void consumer_quiet(struct consumer *c, int64_t wall_ns);
 
 /* Event values as the serial stage reads them: a pid (-1 when absent or
  * not a number) and a timestamp (INT64_MIN when absent or unreadable). */

@@ -637,11 +637,16 @@ static void test_live(void **state)
     rec_free(&got);
 }
 
-/* Offline (a fleet worker keeps alerts like a hunt): when no input comes,
- * chains_idle chains what was kept and moves each host's clock on by the
- * quiet time, so a chain the gap has closed becomes an incident now, not
- * at the end of an input that never ends. */
-static void test_idle_closes(void **state)
+/* Offline (a fleet worker keeps alerts like a hunt): each look
+ * (chains_quiet, about once a second) chains what was kept and moves a
+ * quiet host's clock on by the wall time it has been quiet, so a chain the
+ * gap has closed becomes an incident now, not at the end of an input that
+ * never ends. The clock moves by the time since the host went quiet, not by
+ * that again at every look: looks every 5 s for 55 s (whose sum is 330 s)
+ * leave a one-minute gap open (chains_idle added each look's quiet time to
+ * the clock the last one had moved, and closed it after 25 s). */
+#define WALL0 (1000 * 1000000000LL)
+static void test_quiet_closes(void **state)
 {
     (void)state;
     struct rec got = {0};
@@ -651,15 +656,47 @@ static void test_idle_closes(void **state)
     uint32_t r = chains_rule(c, &m), h = chains_host(c, "h");
     chains_add(c, &(struct chain_alert){.id = 2, .time_ns = T0 + 30 * 1000000000LL, .host = h, .rule = r});
     chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0, .host = h, .rule = r});
-    chains_idle(c, 10 * 1000000000LL);
-    assert_int_equal(got.n, 0); /* 10 s past its last alert: within the gap, it may still grow */
-    chains_idle(c, MIN_NS + 1);
+    chains_quiet(c, WALL0); /* chained now; quiet from here */
+    for (int64_t k = 1; k <= 11; k++) {
+        chains_quiet(c, WALL0 + k * 5 * 1000000000LL);
+        assert_int_equal(got.n, 0); /* within the gap of wall time: it may still grow */
+    }
+    chains_quiet(c, WALL0 + MIN_NS + 1);
     assert_int_equal(got.n, 1); /* a gap past: closed, without more input */
     assert_int_equal(got.v[0].nalerts, 2);
     assert_int_equal(got.v[0].alerts[0], 1); /* chained in time order */
     chains_add(c, &(struct chain_alert){.id = 3, .time_ns = T0 + 45 * 1000000000LL, .host = h, .rule = r});
     chains_finish(c);
     assert_int_equal(got.n, 2); /* the closed chain does not take it */
+    chains_destroy(c);
+    rec_free(&got);
+}
+
+/* A busy worker: one host alerts before every look, another went quiet.
+ * The quiet host's chain closes a gap of wall time after its last alert,
+ * although the worker never ran out of input; the busy host's stays open. */
+static void test_quiet_host_beside_busy(void **state)
+{
+    (void)state;
+    struct rec got = {0};
+    struct chains_opts o = {.gap_ns = MIN_NS, .min_score = 1, .max_alerts = 1000};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
+    uint32_t r = chains_rule(c, &m), busy = chains_host(c, "busy"), quiet = chains_host(c, "quiet");
+    chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0, .host = quiet, .rule = r});
+    uint64_t id = 2;
+    for (int64_t k = 0; k <= 70; k++) { /* a look a second, the busy host's alert before each */
+        chains_add(c, &(struct chain_alert){.id = id++, .time_ns = T0 + k * 1000000000LL, .host = busy, .rule = r});
+        chains_quiet(c, WALL0 + k * 1000000000LL);
+        if (k <= 60)
+            assert_int_equal(got.n, 0);
+    }
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0].host, "quiet");
+    chains_finish(c);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.v[1].host, "busy");
+    assert_int_equal(got.v[1].nalerts, 71);
     chains_destroy(c);
     rec_free(&got);
 }
@@ -677,9 +714,9 @@ static void test_clock_per_host(void **state)
     struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
     uint32_t r = chains_rule(c, &m), ahead = chains_host(c, "ahead"), behind = chains_host(c, "behind");
     chains_add(c, &(struct chain_alert){.id = 1, .time_ns = T0 + 10 * HOUR_NS, .host = ahead, .rule = r});
-    chains_idle(c, 1000000000LL);
+    chains_quiet(c, WALL0);
     chains_add(c, &(struct chain_alert){.id = 2, .time_ns = T0, .host = behind, .rule = r});
-    chains_idle(c, 1000000000LL);
+    chains_quiet(c, WALL0 + 1000000000LL);
     chains_add(c, &(struct chain_alert){.id = 3, .time_ns = T0 + HOUR_NS, .host = behind, .rule = r});
     chains_finish(c);
     struct chains_stats st;
@@ -854,7 +891,8 @@ int main(void)
         cmocka_unit_test(test_ties_by_name),
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_live),
-        cmocka_unit_test(test_idle_closes),
+        cmocka_unit_test(test_quiet_closes),
+        cmocka_unit_test(test_quiet_host_beside_busy),
         cmocka_unit_test(test_clock_per_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

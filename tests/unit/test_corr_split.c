@@ -131,6 +131,47 @@ static void test_worker_clock_per_host(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* A busy worker's looks (corr_stream_quiet, about once a second): one host
+ * has a match before every look, another went quiet after one. The quiet
+ * host's window, judged when it closes, closes once the wall time it has
+ * been quiet carries its clock past the window's end and the lateness,
+ * although the worker never ran out of input (an idle-only advance never
+ * closed it before the stop); the busy host's clock is its matches'. */
+static const char *lone_yaml = "title: A lone fail on a host\n"
+                               "correlation: {type: event_count, rules: [fail], group-by: [Computer],\n"
+                               "              timespan: 10m, condition: {lte: 1}}\n"
+                               "---\n"
+                               "title: Failed logon\nname: fail\nid: 5e0f3c1a-1111-4c4c-9d9d-000000000001\n"
+                               "logsource: {product: windows, service: security}\n"
+                               "detection: {selection: {EventID: 4625}, condition: selection}\n";
+
+static void test_worker_quiet_host(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = load(lone_yaml);
+    uint32_t fail = (uint32_t)stoat_ruleset_find(rs, "fail");
+    struct stoat_behaviour_opts bo = {.corr_offline_lateness_ns = SEC(60) - T0};
+    struct out o = {0};
+    struct stoat_hunt_stats st = {0};
+    struct corr_stream *s = corr_stream_create_part(rs, &bo, STOAT_LEVEL_NONE, &st, on_alert, &o, CORR_PART_HOSTS);
+    const int64_t wall0 = 5000 * 1000000000LL;
+    match(s, fail, "quiet", "bob", SEC(0));
+    for (int k = 0; k <= 700; k++) {
+        match(s, fail, "busy", "bob", SEC(k));
+        corr_stream_quiet(s, wall0 + (int64_t)k * 1000000000LL);
+        if (k < 660) /* the window ends at 600 s, the lateness is 60 s */
+            assert_int_equal(o.n, 0);
+    }
+    assert_int_equal(o.n, 1);
+    assert_string_equal(o.host[0], "quiet");
+    corr_stream_finish(s);
+    for (size_t i = 1; i < o.n; i++) /* the busy host's windows hold many */
+        assert_string_not_equal(o.host[i], "quiet");
+    corr_stream_destroy(s);
+    buf_free(&o.facts);
+    stoat_ruleset_destroy(rs);
+}
+
 /* The matches a worker sends, read back from their JSON by the cross-host
  * role's stream: one account's fails on two hosts held by different
  * workers fire the spanning correlation, without a host, and its firing
@@ -260,7 +301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spanning),         cmocka_unit_test(test_worker_clock_per_host),
         cmocka_unit_test(test_cross_role),       cmocka_unit_test(test_worker_memory_many_hosts),
-        cmocka_unit_test(test_match_fact_bytes),
+        cmocka_unit_test(test_match_fact_bytes), cmocka_unit_test(test_worker_quiet_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

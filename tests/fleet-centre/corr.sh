@@ -24,8 +24,9 @@
 #     fed and the host's clock moves on), then the start of the day: the
 #     host's windows are rebuilt and the alerts are hunt's over the whole
 #     day, the burst once, at hunt's time;
-#   - a worker that is never idle (another host's batches every few
-#     milliseconds) stores the burst's correlation while it runs;
+#   - a worker that is never idle (another host's backlog) stores the
+#     burst's correlation and closes a quiet host's last incident (by the
+#     wall time the host has been quiet) while it works;
 #   - a clean stop ends the worker's runs, its cross-host role's included.
 # One JetStream server on a random loopback port, killed by pid at exit.
 # Skipped, with a message, when nats-server is absent.
@@ -220,32 +221,48 @@ grep -q "windows rebuilt [1-9]" "$T/we.log" && ok "out of order: the worker rebu
 
 # A busy worker: it never runs idle while a backlog of another host's
 # batches waits (every round fetches some). The day comes between two such
-# backlogs; the burst's correlation must be stored while the second is still
-# waiting, not once the worker has drained it: kept matches are fed at most
-# a second apart (they used to be fed only in idle rounds).
+# backlogs. While the second still waits, the burst's correlation must be
+# stored (kept matches are fed at most a second apart; they were fed only
+# in idle rounds), and so must the day's last incident, which only the wall
+# time since the host went quiet closes (a 2 s gap: the host's own clock
+# moves on while the worker reads the other host; it moved only in idle
+# rounds).
 PUB=${FLEET_PUB:-build/bench/fleet_pub}
 [ -x "$PUB" ] || make -s "$PUB" >/dev/null
 $STOAT dump demo/linux-design-srv01.jsonl.gz >"$T/noise.jsonl"
-sed 's/fab-ws07/busy01/g; s/FAB-WS07/BUSY01/g' "$T/day.jsonl" >"$T/busy.jsonl"
+# the day up to its log clearing: its last alerts are the last incident's
+cut=$(grep -n -m1 'wevtutil' "$T/day.jsonl" | cut -d: -f1)
+head -n $((${cut:-1} - 1)) "$T/day.jsonl" | sed 's/fab-ws07/busy01/g; s/FAB-WS07/BUSY01/g' >"$T/busy.jsonl"
+$STOAT hunt -q --incident-gap 2s --db "$T/busy-hunt.db" -o /dev/null "$T/busy.jsonl"
+binc() { sqlite3 "$1" "SELECT count(*) FROM incidents i JOIN hosts h ON h.id = i.host_id
+                       WHERE i.hosts IS NULL AND h.name LIKE 'busy01%'"; }
+want_inc=$(binc "$T/busy-hunt.db")
 $PUB $SRV --batch 20 --repeat 2 noise01="$T/noise.jsonl" >"$T/noise.out" 2>&1 || bad "publish the first backlog"
 pub "$T/busy.jsonl"
-$PUB $SRV --batch 20 --repeat ${BUSY_REPEAT:-150} noise01="$T/noise.jsonl" >"$T/noise.out" 2>&1 || bad "publish the backlog"
+$PUB $SRV --batch 20 --repeat ${BUSY_REPEAT:-300} noise01="$T/noise.jsonl" >"$T/noise.out" 2>&1 || bad "publish the backlog"
 bcount() { sqlite3 "$T/fleet.db" "SELECT count(*) FROM alerts a JOIN rules r ON r.id = a.rule_id
                                   JOIN hosts h ON h.id = a.host_id WHERE r.uid = '$RULE' AND h.name LIKE 'busy01%'"; }
-$STOAT fleet $SRV --db "$T/fleet.db" --worker wf -v >"$T/wf.log" 2>&1 &
+$STOAT fleet $SRV --db "$T/fleet.db" --worker wf -v --incident-gap 2s >"$T/wf.log" 2>&1 &
 WF=$!; PIDS="$PIDS $WF"
-waiting=
-for _ in $(seq 1 600); do
-    if [ "$(bcount)" = 1 ]; then
-        $STOAT fleet status $SRV >"$T/status" 2>&1
-        waiting=$(sed -n 's/.*lag: \([0-9]*\) batches waiting.*/\1/p' "$T/status" | head -1)
-        break
-    fi
+waiting() {   # batches still waiting in the partition
+    $STOAT fleet status $SRV >"$T/status" 2>&1
+    sed -n 's/.*lag: \([0-9]*\) batches waiting.*/\1/p' "$T/status" | head -1
+}
+burst_waiting= inc_waiting=
+for _ in $(seq 1 900); do
+    [ -z "$burst_waiting" ] && [ "$(bcount)" = 1 ] && burst_waiting=$(waiting)
+    [ -z "$inc_waiting" ] && [ "$(binc "$T/fleet.db")" = "$want_inc" ] && inc_waiting=$(waiting)
+    [ -n "$burst_waiting" ] && [ -n "$inc_waiting" ] && break
     sleep 0.1
 done
-[ "${waiting:-0}" -gt 0 ] && ok "a busy worker (never idle) stores the burst's correlation while it works ($waiting batches still waiting)" ||
-    bad "busy worker: the burst stored $( [ -n "$waiting" ] && echo "only when the backlog was drained" || echo never)"
+[ "${burst_waiting:-0}" -gt 0 ] &&
+    ok "a busy worker (never idle) stores the burst's correlation while it works ($burst_waiting batches still waiting)" ||
+    bad "busy worker: the burst stored $([ -n "$burst_waiting" ] && echo "only once the backlog was drained" || echo never)"
+[ "$want_inc" -gt 0 ] && [ "${inc_waiting:-0}" -gt 0 ] &&
+    ok "a busy worker closes the quiet host's last incident while it works (hunt's $want_inc; $inc_waiting batches still waiting)" ||
+    bad "busy worker: hunt's $want_inc incidents stored $([ -n "$inc_waiting" ] && echo "only once the backlog was drained" || echo never)"
 drained || bad "wf did not drain the backlog"
 kill -TERM $WF; wait $WF 2>/dev/null
-[ "$(bcount)" = 1 ] && ok "busy worker stopped: the burst stored once" || bad "busy worker stopped: $(bcount) firings"
+[ "$(bcount)" = 1 ] && [ "$(binc "$T/fleet.db")" = "$want_inc" ] && ok "busy worker stopped: the burst stored once, hunt's incidents" ||
+    bad "busy worker stopped: $(bcount) firings, $(binc "$T/fleet.db") incidents"
 finish

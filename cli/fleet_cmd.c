@@ -324,9 +324,8 @@ static int do_run(struct fleet_args *fa, int argc, char **argv)
                                   .batch_alerts = 1u << 30,
                                   .batch_ms = 1u << 30,
                                   .shared_processes = true,
-                                  /* another worker holds the lock while its round's facts go out
-                                   * (facts before the commit), which a bus in trouble can make
-                                   * last a minute: wait for it rather than lose the round */
+                                  /* another worker holds the lock while its round's facts go out,
+                                   * up to a minute on a bus in trouble: wait, do not lose the round */
                                   .busy_ms = 120000,
                                   .diag = cli_diag,
                                   .diag_ctx = &dp};

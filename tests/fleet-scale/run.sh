@@ -183,6 +183,13 @@ kill -TERM $WA $WB; wait $WA $WB 2>/dev/null
 alerts "$T/fleet.db" >"$T/got"
 if cmp -s "$T/expect" "$T/got"; then ok "the same $(wc -l <"$T/got") alerts as stoat hunt over the same files"
 else bad "alerts differ from stoat hunt"; diff "$T/expect" "$T/got" | head -10; fi
+# both stopped together, each with windows and chains its stop closed: each
+# ended its runs (a worker's stop once waited on its own open transaction,
+# and the other's stop-time alerts were lost)
+unended() { sqlite3 "$T/fleet.db" "SELECT count(*) FROM runs WHERE status != 'done'"; }
+[ "$(unended)" = 0 ] && ! grep -q "error" "$T/wa.log" "$T/wb.log" &&
+    ok "a clean stop of both workers ends all their runs" ||
+    { bad "$(unended) runs not ended"; grep -h error "$T/wa.log" "$T/wb.log" | head -3; }
 $STOAT fleet $SRV --db "$T/fleet.db" --worker wa -v >>"$T/wa.log" 2>&1 &
 WA=$!; PIDS="$PIDS $WA"
 $STOAT fleet $SRV --db "$T/fleet.db" --worker wb -v >>"$T/wb.log" 2>&1 &
@@ -310,6 +317,7 @@ for w in $WA $WB; do kill -0 "$w" 2>/dev/null && alive=$((alive + 1)); done
     { bad "a worker died: $(grep -h "error" "$T/wa.log" "$T/wb.log" | head -3)"; }
 kill -TERM $WA $WB 2>/dev/null; wait $WA $WB 2>/dev/null
 alerts "$T/fleet.db" >"$T/got2"
+[ "$(unended)" = 0 ] && ok "after the outage the workers' clean stop ends all their runs" || bad "$(unended) runs not ended"
 cmp -s "$T/expect" "$T/got2" && ok "after the outage still exactly hunt's alerts for the $HOSTS hosts" ||
     { bad "alerts changed after the outage"; diff "$T/expect" "$T/got2" | head; }
 finish

@@ -94,6 +94,33 @@ static char *escape_one(char *o, const unsigned char **pp, const unsigned char *
     return o;
 }
 
+#if defined(__SSE2__)
+/* The quotes and backslashes of a block of sixteen as block flags. */
+static inline unsigned quote_flags(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+
+/* The block of sixteen at p, already stored whole at o, escaped when the
+ * bytes it flags (bits) are all quotes or backslashes (a Windows path): a
+ * backslash over each, and the sixteen bytes from it stored again one
+ * further on, with no new scan of the block. p has 31 readable bytes, o
+ * room for 48. Returns the end of the block's output. */
+static inline __attribute__((always_inline)) char *escape_quotes(char *o, const unsigned char *p, unsigned bits)
+{
+    unsigned k = 0;
+    do {
+        unsigned z = (unsigned)__builtin_ctz(bits);
+        o[z + k] = '\\';
+        k++;
+        _mm_storeu_si128((__m128i *)(void *)(o + z + k), _mm_loadu_si128((const __m128i *)(const void *)(p + z)));
+        bits &= bits - 1;
+    } while (bits);
+    return o + 16 + k;
+}
+#endif
+
 /* Room an escape run needs past six bytes an input byte: a block stored
  * whole (sixteen) and an escape (six) beyond the last byte it was asked
  * for, and the NUL. */
@@ -124,6 +151,11 @@ static inline __attribute__((always_inline)) char *escape_run(char *o, const uns
             if (!bits) {
                 p += 16;
                 o += 16;
+                continue;
+            }
+            if (bits == quote_flags(v) && end - p >= 32 && stop - p >= 16) {
+                o = escape_quotes(o, p, bits);
+                p += 16;
                 continue;
             }
             unsigned z = (unsigned)__builtin_ctz(bits);
@@ -185,6 +217,48 @@ static inline __attribute__((always_inline)) char *escape_run(char *o, const uns
     return o;
 }
 
+#if defined(__SSE2__)
+/* The values most often escaped (Windows paths, command lines) are short. */
+#define PADDED_MAX 256
+
+/* s[0..n) (n up to PADDED_MAX) escaped onto o, from a copy with plain bytes
+ * past its end: every block is loaded whole, so a path shorter than two
+ * blocks, and the last bytes of a longer one, take escape_quotes too, and
+ * the few bytes past the end written as themselves are taken back at the
+ * end. o has room for six bytes an input byte, plus ESCAPE_SLACK. */
+static char *escape_padded(char *o, const unsigned char *s, size_t n)
+{
+    unsigned char copy[PADDED_MAX + 32];
+    memcpy(copy, s, n);
+    memset(copy + n, 'a', 32);
+    const unsigned char *p = copy, *end = copy + n;
+    while (p < end) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        unsigned bits = buf_json_block_flags(v);
+        if (!bits) {
+            p += 16;
+            o += 16;
+        } else if (bits == quote_flags(v)) {
+            o = escape_quotes(o, p, bits);
+            p += 16;
+        } else {
+            unsigned z = (unsigned)__builtin_ctz(bits);
+            p += z;
+            o += z;
+            if (*p == '"' || *p == '\\') {
+                o[0] = '\\';
+                o[1] = (char)*p++;
+                o += 2;
+            } else {
+                o = escape_one(o, &p, end);
+            }
+        }
+    }
+    return o - (p - end);
+}
+#endif
+
 /* p..end escaped onto b, a chunk per check of the room. */
 static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
 {
@@ -237,7 +311,14 @@ __attribute__((noinline)) void buf_json_str_escaped(struct buf *b, const char *s
         buf_reserve(b, 6 * n + ESCAPE_SLACK + 2);
     char *o = b->p + b->len;
     *o++ = '"';
+#if defined(__SSE2__)
+    if (n <= PADDED_MAX)
+        o = escape_padded(o, p, n);
+    else
+        o = escape_run(o, &p, end, p, end);
+#else
     o = escape_run(o, &p, end, p, end);
+#endif
     *o++ = '"';
     *o = 0;
     b->len = (size_t)(o - b->p);

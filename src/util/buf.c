@@ -218,44 +218,82 @@ static inline __attribute__((always_inline)) char *escape_run(char *o, const uns
 }
 
 #if defined(__SSE2__)
-/* The values most often escaped (Windows paths, command lines) are short. */
-#define PADDED_MAX 256
+/* One block of sixteen at *pp escaped onto o (escape_run's step, without
+ * its checks): 31 bytes past *pp readable, o with room for 48. */
+static inline __attribute__((always_inline)) char *escape_step(char *o, const unsigned char **pp,
+                                                               const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    _mm_storeu_si128((__m128i *)(void *)o, v);
+    unsigned bits = buf_json_block_flags(v);
+    if (!bits) {
+        *pp = p + 16;
+        return o + 16;
+    }
+    if (bits == quote_flags(v)) {
+        *pp = p + 16;
+        return escape_quotes(o, p, bits);
+    }
+    unsigned z = (unsigned)__builtin_ctz(bits);
+    p += z;
+    o += z;
+    if (*p == '"' || *p == '\\') {
+        o[0] = '\\';
+        o[1] = (char)*p++;
+        *pp = p;
+        return o + 2;
+    }
+    o = escape_one(o, &p, end);
+    *pp = p;
+    return o;
+}
 
-/* s[0..n) (n up to PADDED_MAX) escaped onto o, from a copy with plain bytes
- * past its end: every block is loaded whole, so a path shorter than two
- * blocks, and the last bytes of a longer one, take escape_quotes too, and
- * the few bytes past the end written as themselves are taken back at the
- * end. o has room for six bytes an input byte, plus ESCAPE_SLACK. */
+/* s[0..n) escaped onto o, a block at a time while 32 bytes are left, then
+ * the rest (fewer) from a copy with plain bytes past its end: so every
+ * block is loaded whole, a path shorter than two blocks and a long one's
+ * last bytes take escape_quotes too, and the few bytes past the end,
+ * written as themselves, are taken back at the end. o has room for six
+ * bytes an input byte, plus ESCAPE_SLACK. */
 static char *escape_padded(char *o, const unsigned char *s, size_t n)
 {
-    unsigned char copy[PADDED_MAX + 32];
-    memcpy(copy, s, n);
-    memset(copy + n, 'a', 32);
-    const unsigned char *p = copy, *end = copy + n;
-    while (p < end) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        _mm_storeu_si128((__m128i *)(void *)o, v);
-        unsigned bits = buf_json_block_flags(v);
-        if (!bits) {
-            p += 16;
-            o += 16;
-        } else if (bits == quote_flags(v)) {
-            o = escape_quotes(o, p, bits);
-            p += 16;
-        } else {
-            unsigned z = (unsigned)__builtin_ctz(bits);
-            p += z;
-            o += z;
-            if (*p == '"' || *p == '\\') {
-                o[0] = '\\';
-                o[1] = (char)*p++;
-                o += 2;
-            } else {
-                o = escape_one(o, &p, end);
-            }
-        }
+    const unsigned char *p = s, *end = s + n;
+    while (end - p >= 32)
+        o = escape_step(o, &p, end);
+    /* the rest, at the start of copy[] or (after 32 bytes or more) at the
+     * end of the 32 it ends */
+    unsigned char copy[64];
+    size_t left = (size_t)(end - p);
+    const unsigned char *q = copy;
+    if (n >= 32) {
+        _mm_storeu_si128((__m128i *)(void *)copy, _mm_loadu_si128((const __m128i *)(const void *)(end - 32)));
+        _mm_storeu_si128((__m128i *)(void *)(copy + 16), _mm_loadu_si128((const __m128i *)(const void *)(end - 16)));
+        q = copy + 32 - left;
+    } else if (n >= 16) {
+        _mm_storeu_si128((__m128i *)(void *)copy, _mm_loadu_si128((const __m128i *)(const void *)s));
+        _mm_storeu_si128((__m128i *)(void *)(copy + n - 16),
+                         _mm_loadu_si128((const __m128i *)(const void *)(end - 16)));
+    } else if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, end - 8, 8);
+        memcpy(copy, &x, 8);
+        memcpy(copy + n - 8, &y, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, end - 4, 4);
+        memcpy(copy, &x, 4);
+        memcpy(copy + n - 4, &y, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            copy[i] = s[i];
     }
-    return o - (p - end);
+    const unsigned char *qend = q + left;
+    memset(copy + (qend - copy), 'a', 32);
+    while (q < qend)
+        o = escape_step(o, &q, qend);
+    return o - (q - qend);
 }
 #endif
 
@@ -312,10 +350,8 @@ __attribute__((noinline)) void buf_json_str_escaped(struct buf *b, const char *s
     char *o = b->p + b->len;
     *o++ = '"';
 #if defined(__SSE2__)
-    if (n <= PADDED_MAX)
-        o = escape_padded(o, p, n);
-    else
-        o = escape_run(o, &p, end, p, end);
+    (void)end;
+    o = escape_padded(o, p, n);
 #else
     o = escape_run(o, &p, end, p, end);
 #endif

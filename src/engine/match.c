@@ -835,6 +835,41 @@ static int on_merged_atom(unsigned int id, unsigned long long from, unsigned lon
     return 0;
 }
 
+/* Whether the scan would find "\0lit\0" in value v: v equals lit, or holds
+ * it between two NULs of its own. */
+static bool value_holds(const struct ev_field *v, const struct settled_atom *a)
+{
+    if (v->val_len == a->len)
+        return ascii_eq_nocase(v->val, a->lit, a->len);
+    if (v->val_len < a->len || !memchr(v->val, 0, v->val_len))
+        return false;
+    const char *end = v->val + v->val_len;
+    for (const char *p = v->val; p + a->len <= end; p++)
+        if ((p == v->val || p[-1] == 0) && (p + a->len == end || p[a->len] == 0) && ascii_eq_nocase(p, a->lit, a->len))
+            return true;
+    return false;
+}
+
+/* The class's settled atoms (ruleset.h), found by comparing its fields'
+ * values instead of scanning them. */
+static void settle(struct engine_ctx *c, const struct route_class *cls)
+{
+    const struct settled_atom *a = cls->settled, *end = a + cls->nsettled;
+    while (a < end) {
+        const struct settled_atom *fe = a + 1;
+        while (fe < end && fe->field == a->field)
+            fe++;
+        for (int32_t i = slot_get(c, a->field); i >= 0; i = c->f[i].next) {
+            if (c->f[i].type == STOAT_V_NULL)
+                continue;
+            for (const struct settled_atom *x = a; x < fe; x++)
+                if (value_holds(&c->f[i], x))
+                    wake(&c->rs->groups[x->group], c->hits + c->group_off[x->group], c->atom_stamp, c->gen, x->atom);
+        }
+        a = fe;
+    }
+}
+
 /* Switches the field index to renameset r (0: the event as it is). */
 static void set_view(struct engine_ctx *c, uint16_t r)
 {
@@ -1043,6 +1078,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
     }
     for (uint32_t k = 0; k < cls->nmerges && c->hs; k++)
         scan_merged(c, &cls->merges[k], l, dbi + k, &all_built);
+    if (cls->nsettled && c->hs)
+        settle(c, cls);
     uint16_t view = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &c->rs->groups[cls->group[gi]];

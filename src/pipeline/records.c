@@ -74,6 +74,16 @@ static const char *get_str(const char **p, uint32_t *n)
     return s;
 }
 
+/* A field's name or value as put_fields writes it: never absent (no
+ * NO_STR to check for). */
+static inline const char *get_field_str(const char **p, uint32_t *n)
+{
+    memcpy(n, *p, sizeof(*n));
+    const char *s = *p + sizeof(*n);
+    *p = s + *n + 1;
+    return s;
+}
+
 /* n bytes from s to o: the short names and values of an event's fields
  * without a call each. */
 static inline void copy_short(char *o, const char *s, uint32_t n)
@@ -127,11 +137,11 @@ static void put_fields(struct buf *b, const struct ev_field *fs, size_t nf)
 
 /* A string that may be absent: its room as written, and it written at o
  * (room made). */
-static size_t opt_size(const struct ev_field *f)
+static inline size_t opt_size(const struct ev_field *f)
 {
     return !f || f->type == STOAT_V_NULL ? sizeof(uint32_t) : sizeof(uint32_t) + f->val_len + 1;
 }
-static char *place_opt(char *o, const struct ev_field *f)
+static inline __attribute__((always_inline)) char *place_opt(char *o, const struct ev_field *f)
 {
     if (!f || f->type == STOAT_V_NULL) {
         uint32_t none = NO_STR;
@@ -516,8 +526,8 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     }
     for (uint32_t i = 0; i < nf; i++) {
         struct stoat_field *f = &w->fields[i];
-        f->name = get_str(&p, &f->name_len);
-        f->value = get_str(&p, &f->value_len);
+        f->name = get_field_str(&p, &f->name_len);
+        f->value = get_field_str(&p, &f->value_len);
         f->type = (uint8_t)*p++;
     }
     uint32_t jl;

@@ -92,6 +92,18 @@ struct class_merge {
     const uint32_t *fields;
 };
 
+/* A whole-value atom ("\0lit\0") of a small group's field database, of a
+ * field whose merged atoms are all such (EventID 4688, Channel Security):
+ * instead of scanning the field's values for it, the engine compares each
+ * value with lit (ASCII caseless, as the scan would), which costs less than
+ * the scan of the bytes, and takes the field out of the merged scan. */
+struct settled_atom {
+    uint32_t field;       /* the event's field (renames undone) */
+    uint32_t group, atom; /* the group atom it stands for */
+    uint32_t len;
+    const char *lit; /* the value, without the NULs */
+};
+
 /* What one kind of event is checked against: groups, each seen through a
  * renameset (0: the event as it is). */
 struct route_class {
@@ -111,6 +123,9 @@ struct route_class {
     uint32_t nmerges;
     const struct class_merge *merges;
     const uint8_t *merged;
+    /* Its small groups' settled atoms, those of one field together. */
+    uint32_t nsettled;
+    const struct settled_atom *settled;
 };
 
 /* A copy of a correlation rule that outlives the YAML it came from. */

@@ -618,10 +618,40 @@ static void read_groups(struct rd *r)
             bad(r, "rule in no group");
 }
 
+/* The class's settled atoms: each names a group atom of a group of the
+ * class whose field database is merged, a field, and a value without NUL;
+ * those of one field lie together (sorted by field). */
+static void read_settled(struct rd *r, struct route_class *c, uint32_t n, const uint8_t *merged)
+{
+    struct settled_atom *v = ralloc(r, ((size_t)n + 1) * sizeof(*v));
+    for (uint32_t k = 0; k < n && !r->bad; k++) {
+        struct settled_atom *a = &v[k];
+        a->field = r32(r);
+        a->group = r32(r);
+        a->atom = r32(r);
+        bool present;
+        a->lit = rbytes(r, &a->len, &present);
+        if (r->bad)
+            break;
+        uint32_t gi = 0;
+        while (gi < c->ngroups && c->group[gi] != a->group)
+            gi++;
+        if (!field_ok(r, a->field) || (k && a->field < v[k - 1].field))
+            bad(r, "settled atom of an unknown field, or out of order");
+        else if (gi == c->ngroups || !(merged[gi] & MERGED_FIELDS) || a->atom >= r->rs->groups[a->group].natoms)
+            bad(r, "settled atom of no merged group");
+        else if (!present || !a->len || memchr(a->lit, 0, a->len))
+            bad(r, "settled atom without a value");
+    }
+    c->settled = v;
+    c->nsettled = r->bad ? 0 : n;
+}
+
 static void read_merges(struct rd *r, struct route_class *c)
 {
     uint32_t nm = r32(r);
-    if (!nm || r->bad)
+    uint32_t ns = rcount(r, 16);
+    if ((!nm && !ns) || r->bad)
         return;
     if (nm > 2)
         bad(r, "more than two merged scans");
@@ -644,6 +674,8 @@ static void read_merges(struct rd *r, struct route_class *c)
     c->merged = merged;
     c->merges = m;
     c->nmerges = r->bad ? 0 : nm;
+    if (!r->bad)
+        read_settled(r, c, ns, merged);
 }
 
 /* The merged databases: each atom names an atom of a group. */

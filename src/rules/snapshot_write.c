@@ -351,13 +351,21 @@ static bool write_classes(struct wr *w, const struct stoat_ruleset *rs, char *wh
         w8(w, c->scan_all);
         w8(w, c->hidden_only);
         w32(w, c->nmerges);
-        if (!c->nmerges)
+        w32(w, c->nsettled);
+        if (!c->nmerges && !c->nsettled)
             continue;
         for (uint32_t g = 0; g < c->ngroups; g++)
             w8(w, c->merged[g]);
         for (uint32_t k = 0; k < c->nmerges; k++) {
             w32(w, c->merges[k].db);
             wu32v(w, c->merges[k].fields, c->merges[k].nfields);
+        }
+        for (uint32_t k = 0; k < c->nsettled; k++) {
+            const struct settled_atom *a = &c->settled[k];
+            w32(w, a->field);
+            w32(w, a->group);
+            w32(w, a->atom);
+            wbytes(w, a->lit, a->len);
         }
     }
     return true;

@@ -94,6 +94,33 @@ static char *escape_one(char *o, const unsigned char **pp, const unsigned char *
     return o;
 }
 
+#if defined(__SSE2__)
+/* The quotes and backslashes of a block of sixteen as block flags. */
+static inline unsigned quote_flags(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+
+/* The block of sixteen at p, already stored whole at o, escaped when the
+ * bytes it flags (bits) are all quotes or backslashes (a Windows path): a
+ * backslash over each, and the sixteen bytes from it stored again one
+ * further on, with no new scan of the block. p has 31 readable bytes, o
+ * room for 48. Returns the end of the block's output. */
+static inline __attribute__((always_inline)) char *escape_quotes(char *o, const unsigned char *p, unsigned bits)
+{
+    unsigned k = 0;
+    do {
+        unsigned z = (unsigned)__builtin_ctz(bits);
+        o[z + k] = '\\';
+        k++;
+        _mm_storeu_si128((__m128i *)(void *)(o + z + k), _mm_loadu_si128((const __m128i *)(const void *)(p + z)));
+        bits &= bits - 1;
+    } while (bits);
+    return o + 16 + k;
+}
+#endif
+
 /* Room an escape run needs past six bytes an input byte: a block stored
  * whole (sixteen) and an escape (six) beyond the last byte it was asked
  * for, and the NUL. */
@@ -124,6 +151,11 @@ static inline __attribute__((always_inline)) char *escape_run(char *o, const uns
             if (!bits) {
                 p += 16;
                 o += 16;
+                continue;
+            }
+            if (bits == quote_flags(v) && end - p >= 32 && stop - p >= 16) {
+                o = escape_quotes(o, p, bits);
+                p += 16;
                 continue;
             }
             unsigned z = (unsigned)__builtin_ctz(bits);
@@ -185,6 +217,86 @@ static inline __attribute__((always_inline)) char *escape_run(char *o, const uns
     return o;
 }
 
+#if defined(__SSE2__)
+/* One block of sixteen at *pp escaped onto o (escape_run's step, without
+ * its checks): 31 bytes past *pp readable, o with room for 48. */
+static inline __attribute__((always_inline)) char *escape_step(char *o, const unsigned char **pp,
+                                                               const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    _mm_storeu_si128((__m128i *)(void *)o, v);
+    unsigned bits = buf_json_block_flags(v);
+    if (!bits) {
+        *pp = p + 16;
+        return o + 16;
+    }
+    if (bits == quote_flags(v)) {
+        *pp = p + 16;
+        return escape_quotes(o, p, bits);
+    }
+    unsigned z = (unsigned)__builtin_ctz(bits);
+    p += z;
+    o += z;
+    if (*p == '"' || *p == '\\') {
+        o[0] = '\\';
+        o[1] = (char)*p++;
+        *pp = p;
+        return o + 2;
+    }
+    o = escape_one(o, &p, end);
+    *pp = p;
+    return o;
+}
+
+/* s[0..n) escaped onto o, a block at a time while 32 bytes are left, then
+ * the rest (fewer) from a copy with plain bytes past its end: so every
+ * block is loaded whole, a path shorter than two blocks and a long one's
+ * last bytes take escape_quotes too, and the few bytes past the end,
+ * written as themselves, are taken back at the end. o has room for six
+ * bytes an input byte, plus ESCAPE_SLACK. */
+static char *escape_padded(char *o, const unsigned char *s, size_t n)
+{
+    const unsigned char *p = s, *end = s + n;
+    while (end - p >= 32)
+        o = escape_step(o, &p, end);
+    /* the rest, at the start of copy[] or (after 32 bytes or more) at the
+     * end of the 32 it ends */
+    unsigned char copy[64];
+    size_t left = (size_t)(end - p);
+    const unsigned char *q = copy;
+    if (n >= 32) {
+        _mm_storeu_si128((__m128i *)(void *)copy, _mm_loadu_si128((const __m128i *)(const void *)(end - 32)));
+        _mm_storeu_si128((__m128i *)(void *)(copy + 16), _mm_loadu_si128((const __m128i *)(const void *)(end - 16)));
+        q = copy + 32 - left;
+    } else if (n >= 16) {
+        _mm_storeu_si128((__m128i *)(void *)copy, _mm_loadu_si128((const __m128i *)(const void *)s));
+        _mm_storeu_si128((__m128i *)(void *)(copy + n - 16),
+                         _mm_loadu_si128((const __m128i *)(const void *)(end - 16)));
+    } else if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, end - 8, 8);
+        memcpy(copy, &x, 8);
+        memcpy(copy + n - 8, &y, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, end - 4, 4);
+        memcpy(copy, &x, 4);
+        memcpy(copy + n - 4, &y, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            copy[i] = s[i];
+    }
+    const unsigned char *qend = q + left;
+    memset(copy + (qend - copy), 'a', 32);
+    while (q < qend)
+        o = escape_step(o, &q, qend);
+    return o - (q - qend);
+}
+#endif
+
 /* p..end escaped onto b, a chunk per check of the room. */
 static void escape_into(struct buf *b, const unsigned char *p, const unsigned char *end)
 {
@@ -237,7 +349,12 @@ __attribute__((noinline)) void buf_json_str_escaped(struct buf *b, const char *s
         buf_reserve(b, 6 * n + ESCAPE_SLACK + 2);
     char *o = b->p + b->len;
     *o++ = '"';
+#if defined(__SSE2__)
+    (void)end;
+    o = escape_padded(o, p, n);
+#else
     o = escape_run(o, &p, end, p, end);
+#endif
     *o++ = '"';
     *o = 0;
     b->len = (size_t)(o - b->p);

@@ -1047,6 +1047,128 @@ static void test_take_matches_add(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* The user's rules matched by one event given as name/value pairs (a
+ * value's length from vlen when non-zero: NULs inside), sorted. */
+static size_t match_pairs(const struct stoat_ruleset *rs, const char *const (*kv)[2], const uint32_t *vlen, size_t n,
+                          uint32_t *out)
+{
+    struct engine_ctx *c = engine_ctx_create(rs);
+    engine_event_begin(c);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t nl = (uint32_t)strlen(kv[i][0]);
+        uint32_t vl = vlen[i] ? vlen[i] : (uint32_t)strlen(kv[i][1]);
+        engine_event_add(c, kv[i][0], nl, engine_field_id(c, kv[i][0], nl), kv[i][1], vl,
+                         strcmp(kv[i][1], "null") ? STOAT_V_STRING : STOAT_V_NULL);
+    }
+    const uint32_t *r;
+    size_t nr = engine_event_match(c, &r), m = 0;
+    for (size_t i = 0; i < nr; i++) {
+        if ((r[i] & ~ENGINE_DEFERRED) >= rs->nrules - rs->nhidden)
+            continue; /* behaviour's own rules (4624 with logon type 10 is one's) */
+        size_t k = m++;
+        for (; k > 0 && out[k - 1] > r[i]; k--)
+            out[k] = out[k - 1];
+        out[k] = r[i];
+    }
+    engine_ctx_destroy(c);
+    return m;
+}
+
+/* Atoms of fields whose small-group atoms are all whole values (EventID,
+ * Channel) are settled by comparing values, not scanned: on events covering
+ * case, |cased, several gates, renames, a class without a fixed event id,
+ * repeated, null and NUL-holding values, a field with a contains atom too,
+ * the rules matched are those of the old scan (STOAT_SETTLE=0), compiled
+ * and read back from the cache. */
+static void test_settled_atoms_match_scan(void **state)
+{
+    (void)state;
+#define SEC(det) "logsource: {product: windows, service: security}\ndetection:\n" det "  condition: s\n"
+    const char *texts[] = {
+        "title: a\nid: st-a\n" SEC("  s:\n    EventID: 4688\n"),
+        "title: b\nid: st-b\n" SEC("  s:\n    Channel: 'SECURITY'\n    EventID: 4689\n"),
+        "title: c\nid: st-c\n" SEC("  s:\n    EventID: 4624\n    LogonType: 10\n"),
+        "title: d\nid: st-d\n" SEC("  s:\n    EventID: 4720\n    TargetUserName|cased: 'ExactName'\n"),
+        "title: e\nid: st-e\n" SEC("  s:\n    Workstation|contains: 'settlews'\n"),
+        "title: f\nid: st-f\n" SEC("  s:\n    Workstation: 'wsexact'\n"),
+        "title: g\nid: st-g\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image: 'C:\\settle\\bin.exe'\n  condition: s\n",
+        "title: h\nid: st-h\nlogsource: {product: windows, service: system}\ndetection:\n"
+        "  s:\n    Provider_Name: 'Service Control Manager'\n  condition: s\n",
+        "title: k\nid: st-k\nlogsource: {product: windows, service: security}\ndetection:\n"
+        "  k:\n    - 'settlekw'\n  condition: k\n",
+    };
+#undef SEC
+    enum {
+        NT = sizeof(texts) / sizeof(texts[0])
+    };
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load_cached(dir, texts, NT), *warm = load_cached(dir, texts, NT);
+    setenv("STOAT_SETTLE", "0", 1);
+    struct stoat_ruleset *old = load_cached(NULL, texts, NT);
+    unsetenv("STOAT_SETTLE");
+    assert_non_null(warm->region);
+    const struct stoat_ruleset *sets[3] = {rs, warm, old};
+    for (int k = 0; k < 3; k++) {
+        size_t n = 0;
+        for (size_t c = 0; c < sets[k]->nclasses; c++)
+            n += sets[k]->classes[c].nsettled;
+        if (k < 2)
+            assert_true(n >= 6); /* EventID, Channel, LogonType, TargetUserName, Image, Provider_Name */
+        else
+            assert_int_equal(n, 0);
+    }
+    static const char nul_id[] = "4688\0x";
+    static const struct {
+        const char *kv[6][2];
+        uint32_t vlen[6];
+        size_t want;
+    } cases[] = {
+        {{{"Channel", "Security"}, {"EventID", "4688"}, {"NewProcessName", "C:\\Settle\\Bin.exe"}}, {0}, 2},
+        {{{"Channel", "Security"}, {"EventID", "4689"}, {"Other", "security"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4690"}, {"Other", "security"}}, {0}, 0},
+        {{{"Channel", "Security"}, {"EventID", "4624"}, {"LogonType", "10"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4624"}, {"LogonType", "3"}, {"Other", "10"}}, {0}, 0},
+        {{{"Channel", "Security"}, {"EventID", "4624"}, {"LogonType", "3"}, {"LogonType", "10"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4720"}, {"TargetUserName", "exactname"}}, {0}, 0},
+        {{{"Channel", "Security"}, {"EventID", "4720"}, {"TargetUserName", "ExactName"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4625"}, {"Workstation", "a SettleWS b"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4625"}, {"Workstation", "WSEXACT"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", "4625"}, {"Workstation", "wsexact2"}, {"x", "settlekw"}}, {0}, 1},
+        {{{"Channel", TU_SYSMON}, {"EventID", "1"}, {"Image", "c:\\settle\\bin.exe"}}, {0}, 1},
+        {{{"Channel", TU_SYSMON}, {"EventID", "1"}, {"Image", "c:\\settle\\bin.exe.bak"}}, {0}, 0},
+        {{{"Channel", "System"}, {"EventID", "7045"}, {"Provider_Name", "service control manager"}}, {0}, 1},
+        {{{"Channel", "System"}, {"Provider_Name", "Service Control Manager"}}, {0}, 1},
+        {{{"Channel", "System"}, {"EventID", "7045"}, {"Provider_Name", "Service Control"}}, {0}, 0},
+        /* the first id routes (no class of its own); the second still matches */
+        {{{"Channel", "Security"}, {"EventID", "1"}, {"EventID", "4688"}}, {0}, 1},
+        {{{"Channel", "Security"}, {"EventID", nul_id}}, {0, sizeof(nul_id) - 1}, 0},
+        {{{"Channel", "Security"}, {"EventID", "null"}, {"Workstation", "wsexact"}}, {0}, 1},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = 0;
+        while (n < 6 && cases[i].kv[n][0])
+            n++;
+        uint32_t got[3][NT];
+        size_t m[3];
+        for (int k = 0; k < 3; k++)
+            m[k] = match_pairs(sets[k], cases[i].kv, cases[i].vlen, n, got[k]);
+        if (m[0] != cases[i].want || m[1] != m[0] || m[2] != m[0])
+            fail_msg("case %zu: %zu rules matched, %zu from the cache, %zu scanning every atom; expected %zu", i, m[0],
+                     m[1], m[2], cases[i].want);
+        for (int k = 1; k < 3; k++)
+            assert_memory_equal(got[0], got[k], m[0] * sizeof(uint32_t));
+        total += m[0];
+    }
+    assert_true(total >= 12);
+    stoat_ruleset_destroy(old);
+    stoat_ruleset_destroy(warm);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1072,6 +1194,7 @@ int main(void)
         cmocka_unit_test(test_scan_layout_spans),
         cmocka_unit_test(test_scan_layout_matches),
         cmocka_unit_test(test_take_matches_add),
+        cmocka_unit_test(test_settled_atoms_match_scan),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

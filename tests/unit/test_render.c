@@ -2,6 +2,7 @@
  * against a slow reference: buf_json_plain_copy against a byte predicate,
  * buf_json_str_escaped against buf_json_str, the object of distinct names
  * (written in place) against one written field by field with buf_json_str,
+ * its numbers (short digits in place) against JSON's grammar,
  * records_names_distinct (the ids' verdict) against the names, and
  * event_glance (one pass) against the loop over its keys. */
 #include "testutil.h"
@@ -177,6 +178,86 @@ static void test_distinct_object_matches_reference(void **state)
     buf_free(&got);
     buf_free(&want);
     buf_free(&gen);
+}
+
+/* JSON's number grammar, one rule at a time: the slow reference for what
+ * the object writes bare. */
+static bool ref_json_number(const char *s, size_t n)
+{
+    size_t i = 0, d;
+    if (i < n && s[i] == '-')
+        i++;
+    for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        ;
+    if (i == d || (s[d] == '0' && i - d > 1))
+        return false;
+    if (i < n && s[i] == '.') {
+        for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+        if (i == d)
+            return false;
+    }
+    return i == n;
+}
+
+/* Number values (the short digits' in-place path and json_value's walk):
+ * every string of up to three bytes over digits and the bytes a number may
+ * hold or that border the digits, then random ones to twelve bytes, each
+ * alone in exactly its own length and among other fields, written bare
+ * exactly when JSON's grammar takes them. */
+static void test_number_values_match_reference(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "0123456789-+.eE/:a ";
+    enum {
+        A = sizeof(alphabet) - 1
+    };
+    struct buf got = {0}, want = {0};
+    for (uint32_t k = 0; k < A * A * A + A * A + A + 1 + 20000; k++) {
+        char v[16];
+        size_t n = 0;
+        if (k < A * A * A + A * A + A + 1) {
+            /* k in a mixed base: its length, then its bytes */
+            uint32_t r = k, len = r == 0 ? 0 : r <= A ? 1 : r <= A + A * A ? 2 : 3;
+            r -= len == 0 ? 0 : len == 1 ? 1 : len == 2 ? 1 + A : 1 + A + A * A;
+            for (; n < len; n++, r /= A)
+                v[n] = alphabet[r % A];
+        } else {
+            n = rnd() % 13;
+            for (size_t i = 0; i < n; i++)
+                v[i] = rnd() % 4 ? (char)('0' + rnd() % 10) : alphabet[rnd() % A];
+        }
+        char *exact = malloc(n ? n : 1); /* exactly n: a read past it is the sanitizer's */
+        memcpy(exact, v, n);
+        bool ok = ref_json_number(exact, n);
+        struct stoat_field fs[3] = {
+            {.name = "a", .name_len = 1, .value = "x", .value_len = 1, .type = STOAT_V_STRING},
+            {.name = "n", .name_len = 1, .value = exact, .value_len = (uint32_t)n, .type = STOAT_V_NUMBER},
+            {.name = "z", .name_len = 1, .value = "0", .value_len = 1, .type = STOAT_V_NUMBER},
+        };
+        const bool number_ok[3] = {false, ok, true};
+        for (int alone = 0; alone < 2; alone++) {
+            size_t at = alone ? 1 : 0, nf = alone ? 1 : 3;
+            buf_clear(&want);
+            object_ref(&want, fs + at, nf, number_ok + at);
+            buf_free(&got);
+            event_json_write_distinct(&got, fs + at, nf);
+            if (got.len != want.len || memcmp(got.p, want.p, want.len) != 0)
+                fail_msg("number \"%.*s\": got %s want %s", (int)n, exact, got.p, want.p);
+        }
+        free(exact);
+    }
+    buf_free(&got);
+    buf_free(&want);
 }
 
 /* A repeated name still becomes a list (event_json_write's other path). */
@@ -383,11 +464,9 @@ static void test_glance_matches_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_copy_every_position),
-        cmocka_unit_test(test_str_escaped_matches_str),
-        cmocka_unit_test(test_distinct_object_matches_reference),
-        cmocka_unit_test(test_repeated_name_is_a_list),
-        cmocka_unit_test(test_names_distinct_by_ids),
+        cmocka_unit_test(test_plain_copy_every_position),         cmocka_unit_test(test_str_escaped_matches_str),
+        cmocka_unit_test(test_distinct_object_matches_reference), cmocka_unit_test(test_number_values_match_reference),
+        cmocka_unit_test(test_repeated_name_is_a_list),           cmocka_unit_test(test_names_distinct_by_ids),
         cmocka_unit_test(test_glance_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

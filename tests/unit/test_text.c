@@ -628,6 +628,55 @@ static void test_json_escape_dense(void **state)
     buf_free(&str);
 }
 
+/* Blocks whose only bytes to escape are quotes and backslashes (Windows
+ * paths, quoted command lines) take their own path, in buf_json_str's
+ * padded copy of a short value and in the long values' run: every length
+ * to 300 and around 4,096, from none to all of a block's bytes backslashes,
+ * a control or UTF-8 now and then, against the byte-by-byte escaper. */
+static void test_json_escape_paths(void **state)
+{
+    (void)state;
+    static const unsigned char alphabet[] = "\\\\\"abcdefgh:. ";
+    struct buf want = {0}, str = {0}, esc = {0};
+    uint32_t seed = 777;
+    for (int round = 0; round < 4000; round++) {
+        size_t n = round < 3600 ? (size_t)round % 301 : 4080 + (size_t)(round - 3600) % 40;
+        unsigned char *v = malloc(n ? n : 1); /* exactly n: a read past it is the sanitizer's */
+        int dense = round % 4;                /* 0: a backslash now and then .. 3: all backslashes */
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 16;
+            if (dense == 3)
+                v[i] = '\\';
+            else if (r % 97 == 0 && round % 5 == 0)
+                v[i] = (r >> 8) & 1 ? 0x01 : 0xc3; /* a control, a cut UTF-8 character */
+            else if (dense == 0)
+                v[i] = r % 9 ? (unsigned char)('a' + r % 26) : '\\';
+            else
+                v[i] = alphabet[(r >> 4) % (dense == 1 ? sizeof(alphabet) - 1 : 6)];
+        }
+        buf_clear(&want);
+        escape_bytewise(&want, v, n);
+        buf_clear(&str);
+        buf_puts(&str, round % 2 ? "xy" : "");
+        size_t at = str.len;
+        buf_json_str(&str, (const char *)v, n);
+        assert_int_equal(str.len, at + want.len + 2);
+        assert_int_equal(str.p[at], '"');
+        assert_memory_equal(str.p + at + 1, want.p ? want.p : "", want.len);
+        assert_int_equal(str.p[str.len - 1], '"');
+        assert_int_equal(str.p[str.len], 0);
+        buf_clear(&esc);
+        buf_json_escape(&esc, (const char *)v, n);
+        assert_int_equal(esc.len, want.len);
+        assert_memory_equal(esc.p, want.p ? want.p : "", want.len);
+        free(v);
+    }
+    buf_free(&want);
+    buf_free(&str);
+    buf_free(&esc);
+}
+
 /* buf_visible: what reaches a terminal or a syslog line holds no control
  * character, no bidi control and no invalid UTF-8, and shows each of them. */
 static void visible_expect(const char *in, size_t n, bool quoted, const char *want)
@@ -844,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
         cmocka_unit_test(test_json_escape_dense),
+        cmocka_unit_test(test_json_escape_paths),
         cmocka_unit_test(test_visible_escapes),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "behaviour/quiet.h"
 #include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
@@ -171,10 +172,7 @@ struct chains {
          * (so the same chain is chosen), without that scan per record */
         uint32_t *pos;
         size_t npos, pos_cap;
-        /* chains_quiet: chained since its last look; quiet from the wall
-         * time quiet_from on, when the clock stood at quiet_base */
-        bool active, quiet;
-        int64_t quiet_from, quiet_base;
+        struct quiet_clock q; /* chains_quiet's */
     } * hc;
     size_t hc_cap;
     struct chain *open;
@@ -662,7 +660,7 @@ static void feed(struct chains *c, const struct pend *p)
     if (p->when != INT64_MIN && p->when < c->hc[p->a.host].clock)
         c->st.late++;
     host_time(c, p->a.host, p->when);
-    c->hc[p->a.host].active = true;
+    c->hc[p->a.host].q.active = true;
     struct chain *ch = find_chain(c, &p->a, p->when);
     if (!ch)
         ch = chain_new(c, p);
@@ -839,17 +837,10 @@ void chains_quiet(struct chains *c, int64_t wall_ns)
         c->st.batches++;
         release(c, INT64_MAX); /* what is kept is all there is for now */
     }
-    for (uint32_t h = 0; h < c->nhosts; h++) {
-        struct host_clock *hc = &c->hc[h];
-        if (hc->active || !hc->quiet) { /* quiet from this look on */
-            hc->active = false;
-            hc->quiet = true;
-            hc->quiet_from = wall_ns;
-            hc->quiet_base = hc->clock;
-        } else if (hc->quiet_base != INT64_MIN && wall_ns > hc->quiet_from) {
-            host_time(c, h, add_sat(hc->quiet_base, wall_ns - hc->quiet_from));
-        }
-    }
+    int64_t to;
+    for (uint32_t h = 0; h < c->nhosts; h++)
+        if (quiet_look(&c->hc[h].q, wall_ns, c->hc[h].clock, &to))
+            host_time(c, h, to);
     report_done(c);
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "behaviour/quiet.h"
 #include "event/render.h"
 #include "event/route.h"
 #include "rules/ruleset.h"
@@ -72,10 +73,7 @@ struct corr_host {
     struct corr_keep fed;        /* rebuilding: the matches fed, within the lateness */
     int64_t kept_from;           /* fed holds every match fed from this key on (INT64_MIN: all) */
     uint8_t mark;                /* MARK_*: during one batch */
-    /* corr_stream_quiet: fed since its last look; quiet from the wall time
-     * quiet_from on, when the clock stood at quiet_base */
-    bool active, quiet;
-    int64_t quiet_from, quiet_base;
+    struct quiet_clock q;        /* corr_stream_quiet's */
 };
 
 #define NO_HOST UINT32_MAX
@@ -443,7 +441,7 @@ static void corr_feed_now(struct corr_stream *s, const struct corr_input *in)
     if (in->time_ns != INT64_MIN && in->time_ns > h->newest)
         h->newest = in->time_ns;
     corr_feed(h->e, in, on_corr_fire, s);
-    h->active = true;
+    h->q.active = true;
     uint32_t i = (uint32_t)(h - s->eng);
     fed_now(s, i);
     recount(s, h);
@@ -929,20 +927,13 @@ void corr_stream_quiet(struct corr_stream *s, int64_t wall_ns)
         return;
     if (!s->corr_live)
         corr_feed_kept(s);
+    int64_t to;
     for (size_t i = 0; i < s->neng; i++) {
         struct corr_host *h = &s->eng[i];
-        if (h->active || !h->quiet) { /* quiet from this look on */
-            h->active = false;
-            h->quiet = true;
-            h->quiet_from = wall_ns;
-            h->quiet_base = h->newest;
-            continue;
+        if (quiet_look(&h->q, wall_ns, h->newest, &to) && h->e) {
+            corr_advance(h->e, to, on_corr_fire, s);
+            recount(s, h);
         }
-        int64_t quiet = wall_ns - h->quiet_from;
-        if (h->quiet_base == INT64_MIN || !h->e || quiet <= 0)
-            continue;
-        corr_advance(h->e, h->quiet_base > INT64_MAX - quiet ? INT64_MAX - 1 : h->quiet_base + quiet, on_corr_fire, s);
-        recount(s, h);
     }
 }
 

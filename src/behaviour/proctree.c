@@ -334,21 +334,10 @@ static uint32_t pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
     return x->id;
 }
 
-/* Where s[0..n) would sit in pool.recent: its length, first and last
- * eight bytes (most strings are paths and command lines). */
+/* Where s[0..n) would sit in pool.recent. */
 static size_t recent_slot(const char *s, size_t n)
 {
-    uint64_t w = n;
-    if (n >= 8) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        w ^= a ^ (b << 29 | b >> 35);
-    } else if (n) {
-        w ^= (uint64_t)(unsigned char)s[0] << 8 | (uint64_t)(unsigned char)s[n >> 1] << 16 |
-             (uint64_t)(unsigned char)s[n - 1] << 24;
-    }
-    return (size_t)((w * 0x9E3779B97F4A7C15ULL) >> (64 - RECENT_BITS));
+    return recent_key(s, n, RECENT_BITS);
 }
 
 /* pool_get for a string that is often one the pool has. */

@@ -96,6 +96,25 @@ static inline uint64_t hash_mix(uint64_t h)
     return h;
 }
 
+/* One of 2^bits slots for s[0..n), by its length and its first and last
+ * eight bytes (most strings kept are paths, command lines and names): the
+ * key of the small caches of strings kept elsewhere, which compare the
+ * string whole on a hit. */
+static inline size_t recent_key(const char *s, size_t n, unsigned bits)
+{
+    uint64_t w = n;
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        w ^= a ^ (b << 29 | b >> 35);
+    } else if (n) {
+        w ^= (uint64_t)(unsigned char)s[0] << 8 | (uint64_t)(unsigned char)s[n >> 1] << 16 |
+             (uint64_t)(unsigned char)s[n - 1] << 24;
+    }
+    return (size_t)((w * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
 /* Decimal (optionally signed, fraction, exponent) or 0x-hex number. The
  * whole slice must be the number, surrounding blanks allowed. */
 bool parse_number(const char *s, size_t n, double *out);

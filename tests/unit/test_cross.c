@@ -510,6 +510,51 @@ static void test_kept_strings(void **state)
     buf_free(&each);
 }
 
+/* kept_strings_run with many strings of one length and the same first
+ * and last eight bytes (one slot of the recent kept strings, told apart
+ * only when compared whole), in an order that changes each alert's. */
+static void kept_strings_many_run(bool live, struct buf *out)
+{
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    char rid[16], image[64], user[32];
+    uint64_t id = 0, r = 0x853c49e6748fea9bULL;
+    for (int round = 0; round < 3; round++) {
+        int64_t t = T0 + round * 6 * HOUR_NS;
+        for (int h = 0; h < 3; h++) {
+            if (h)
+                net_logon(c, hosts[h], t + h * 10 * MIN_NS, "adm", hosts[h - 1], NULL, NULL);
+            for (int k = 0; k < 40; k++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                snprintf(rid, sizeof(rid), "r%d", (int)(r >> 33) % 7);
+                /* "C:\w\dir-NN\run.exe": one length, first and last eight bytes */
+                snprintf(image, sizeof(image), "C:\\w\\dir-%02d\\run.exe", (int)(r >> 40) % 40);
+                snprintf(user, sizeof(user), "CORP\\u%c%c-adm", 'a' + (int)(r >> 50) % 3, 'a' + (int)(r >> 55) % 3);
+                scratch_alert(c, ++id, hosts[h], t + h * 10 * MIN_NS + (k + 1) * (MIN_NS / 8), k % 2 ? user : "adm",
+                              image, rid, tactics[k % 3]);
+            }
+        }
+    }
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_kept_strings_many(void **state)
+{
+    (void)state;
+    struct buf once = {0}, each = {0};
+    kept_strings_many_run(false, &once);
+    kept_strings_many_run(true, &each);
+    assert_non_null(once.p);
+    assert_non_null(strstr(once.p, "\\run.exe"));
+    assert_null(strstr(once.p, "xxx"));
+    assert_string_equal(once.p, each.p);
+    buf_free(&once);
+    buf_free(&each);
+}
+
 /* Attribution remembers the last host and account it looked up by the
  * kept string's address (offline: alerts share them); live every alert
  * has its own copies and each is looked up afresh. Alerts whose host is
@@ -776,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_live_once),
         cmocka_unit_test(test_baseline_new_edges),
         cmocka_unit_test(test_kept_strings),
+        cmocka_unit_test(test_kept_strings_many),
         cmocka_unit_test(test_attr_memo),
         cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),

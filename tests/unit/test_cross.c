@@ -256,6 +256,77 @@ static void test_account_key(void **state)
     assert_string_equal(k, "");
 }
 
+/* cross_account_key as it was: the key, then every name of no person
+ * compared with strcmp. */
+static void account_key_reference(const char *account, char out[256])
+{
+    out[0] = 0;
+    if (!account)
+        return;
+    const char *p = account;
+    const char *bs = strrchr(p, '\\');
+    if (bs)
+        p = bs + 1;
+    size_t n = strcspn(p, "@");
+    if (n >= 256)
+        n = 255;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    out[n] = 0;
+    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
+                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
+    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
+        if (strcmp(out, anonymous[i]) == 0)
+            out[0] = 0;
+    if (n && out[n - 1] == '$')
+        out[0] = 0;
+}
+
+/* The names of no person are found by length, then bytes: the same keys
+ * as strcmp against each, for them in any case, with a domain or a realm,
+ * a byte more or less or another, and other names. */
+static void test_account_key_as_strcmp(void **state)
+{
+    (void)state;
+    static const char *const bases[] = {"system",
+                                        "local service",
+                                        "network service",
+                                        "anonymous logon",
+                                        "-",
+                                        "localsystem",
+                                        "dwm-1",
+                                        "umfd-0",
+                                        "umfd-1",
+                                        "umfd-2",
+                                        "systen",
+                                        "network servicf",
+                                        "anonymous logoN",
+                                        "",
+                                        "m.keller",
+                                        "ws1$",
+                                        "$",
+                                        "\xc9t\xe9"};
+    static const char *const forms[] = {
+        "%s", "NT AUTHORITY\\%s", "%s@corp.example", "A\\B\\%s@x@y", "%sx", "x%s", "%s\\", "@%s"};
+    char account[300], want[256], got[256];
+    for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+        for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++)
+            for (int upper = 0; upper < 2; upper++) {
+                snprintf(account, sizeof(account), forms[f], bases[b]);
+                for (char *c = account; upper && *c; c++)
+                    if (*c >= 'a' && *c <= 'z')
+                        *c = (char)(*c - 32);
+                account_key_reference(account, want);
+                cross_account_key(account, got);
+                assert_string_equal(got, want);
+            }
+    memset(account, 's', 299); /* longer than a key */
+    account[299] = 0;
+    account_key_reference(account, want);
+    cross_account_key(account, got);
+    assert_string_equal(got, want);
+}
+
 /* --------------------------------------------------------------- chaining */
 
 static void test_intrusion_one_incident(void **state)
@@ -812,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_host_slots_as_names),
         cmocka_unit_test(test_graph_edges),
         cmocka_unit_test(test_account_key),
+        cmocka_unit_test(test_account_key_as_strcmp),
         cmocka_unit_test(test_intrusion_one_incident),
         cmocka_unit_test(test_any_order),
         cmocka_unit_test(test_moves_without_alerts),

@@ -519,11 +519,9 @@ static size_t session_key(char *out, size_t n, const char *host, const char *log
     size_t hl = strlen(host), ll = strlen(logon);
     if (hl + 1 + ll >= n)
         return 0;
-    for (size_t i = 0; i < hl; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)host[i]];
+    ascii_lower_copy(out, host, hl);
     out[hl] = '\x1f';
-    for (size_t i = 0; i < ll; i++)
-        out[hl + 1 + i] = (char)ascii_lower_table[(unsigned char)logon[i]];
+    ascii_lower_copy(out + hl + 1, logon, ll);
     out[hl + 1 + ll] = 0;
     return hl + 1 + ll;
 }

@@ -375,33 +375,13 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     return r;
 }
 
-/* The eight bytes of x with 'A'-'Z' made 'a'-'z', every other byte as it
- * is: per byte, the low seven bits compared with 'A' and 'Z' by adding
- * (no carry crosses a byte), an ASCII byte only. */
-static uint64_t lower8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t b = x & ~high;
-    uint64_t from_a = b + ones * (0x80 - 'A'), past_z = b + ones * (0x80 - 'Z' - 1);
-    uint64_t upper = from_a & ~past_z & ~x & high;
-    return x | upper >> 2;
-}
-
 /* The n bytes at v, hashed in lower case (at most 256 of them), never 0. */
 static uint64_t lower_key(const char *v, size_t n, uint64_t seed)
 {
     char low[256];
     if (n > sizeof(low))
         n = sizeof(low);
-    size_t k = 0;
-    for (; k + 8 <= n; k += 8) { /* eight bytes at a time: GUIDs are 38 */
-        uint64_t x;
-        memcpy(&x, v + k, 8);
-        x = lower8(x);
-        memcpy(low + k, &x, 8);
-    }
-    for (; k < n; k++)
-        low[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
+    ascii_lower_copy(low, v, n); /* eight bytes at a time: GUIDs are 38 */
     return hash_bytes(low, n, seed) | 1;
 }
 

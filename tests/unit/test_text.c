@@ -592,6 +592,27 @@ static void test_time_rfc3339_one_pass(void **state)
     }
 }
 
+/* ascii_lower_copy is ascii_lower_table's, a byte at a time: every byte
+ * value at every place of a word and of the tail, every length to 40. */
+static void test_ascii_lower_copy(void **state)
+{
+    (void)state;
+    char in[48], out[48], want[48];
+    for (int v = 0; v < 256; v++)
+        for (size_t n = 1; n <= 40; n++)
+            for (size_t at = 0; at < n; at += (n > 20 ? 3 : 1)) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (char)("aZ@[`{AzQ\x80\xc1\xe0 9"[(i * 7 + (size_t)v) % 14]);
+                in[at] = (char)v;
+                for (size_t i = 0; i < n; i++)
+                    want[i] = (char)ascii_lower_table[(unsigned char)in[i]];
+                memset(out, 'x', sizeof(out));
+                ascii_lower_copy(out, in, n);
+                assert_memory_equal(out, want, n);
+                assert_int_equal(out[n], 'x'); /* nothing past n */
+            }
+}
+
 static void test_iso_week(void **state)
 {
     (void)state;
@@ -1013,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_iso_week),
         cmocka_unit_test(test_time_rfc3339),
         cmocka_unit_test(test_time_rfc3339_one_pass),
+        cmocka_unit_test(test_ascii_lower_copy),
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
         cmocka_unit_test(test_json_escape_dense),

@@ -100,10 +100,7 @@ struct cross {
     size_t nstrs, strs_cap;
     /* kept strings by recent_key (NULL: none): most of an alert's strings
      * were kept before, and are found here without a hash and a probe */
-    struct kept_str {
-        const char *s;
-        size_t n;
-    } recent[1u << RECENT_BITS];
+    const char *recent[1u << RECENT_BITS];
     uint64_t last_event_serial; /* of the alert kept last (0: none) */
     /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
     struct kept_rule {
@@ -321,16 +318,15 @@ void cross_logon(struct cross *c, const struct cross_logon *f)
 static const char *intern(struct cross *c, const char *s)
 {
     size_t n = strlen(s);
-    struct kept_str *r = &c->recent[recent_key(s, n, RECENT_BITS)];
-    if (r->s && r->n == n && memcmp(r->s, s, n) == 0)
-        return r->s;
+    const char **r = &c->recent[recent_key(s, n, RECENT_BITS)];
+    if (*r && strcmp(*r, s) == 0)
+        return *r;
     uint32_t id = strmap_put(&c->strs, s, n, (uint32_t)c->nstrs);
     if (id == c->nstrs) {
         XGROW(c->strs_at, c->strs_cap, c->nstrs + 1);
         c->strs_at[c->nstrs++] = strmap_key(&c->strs, s, n);
     }
-    *r = (struct kept_str){c->strs_at[id], n};
-    return r->s;
+    return *r = c->strs_at[id];
 }
 
 /* The same for a string that may be absent or empty (NULL then, as put_opt). */

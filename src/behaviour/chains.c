@@ -272,11 +272,27 @@ uint32_t chains_host(struct chains *c, const char *name)
     return id;
 }
 
+/* The tactics by their names' first letter, as 1 + enum tactic (0 after
+ * the last): a name is compared with the one to three of its letter, not
+ * looked for among all (asked for every alert). */
+static const uint8_t tactics_of_letter[26][4] = {
+    ['c' - 'a'] = {1 + T_CREDENTIAL, 1 + T_COLLECTION, 1 + T_C2},
+    ['d' - 'a'] = {1 + T_DISCOVERY, 1 + T_EVASION},
+    ['e' - 'a'] = {1 + T_EXECUTION, 1 + T_EXFIL},
+    ['i' - 'a'] = {1 + T_INITIAL, 1 + T_IMPACT},
+    ['l' - 'a'] = {1 + T_LATERAL},
+    ['p' - 'a'] = {1 + T_PERSISTENCE, 1 + T_PRIVESC},
+    ['r' - 'a'] = {1 + T_RECON},
+};
+
 static int tactic_of(const char *name)
 {
-    for (int t = 0; t < T_COUNT; t++) /* the first letter first: asked for every alert */
-        if (tactics[t].name[0] == name[0] && strcmp(tactics[t].name, name) == 0)
-            return t;
+    unsigned letter = (unsigned)(unsigned char)name[0] - 'a';
+    if (letter >= 26)
+        return -1;
+    for (const uint8_t *t = tactics_of_letter[letter]; *t; t++)
+        if (strcmp(tactics[*t - 1].name, name) == 0)
+            return *t - 1;
     return -1;
 }
 

@@ -52,9 +52,8 @@ struct xlogon {
     uint64_t seq;
 };
 
-#define CROSS_ALERT_STRS 7 /* host, account, logon, rule id and title, image, parent */
-
-#define KEPT_RULES 4096 /* entries of the table of rules' kept strings (a power of two) */
+#define KEPT_RULES  4096 /* entries of the table of rules' kept strings (a power of two) */
+#define RECENT_BITS 10   /* entries of the table of recent kept strings: 2^10 */
 
 struct xalert {
     uint64_t id, proc;
@@ -99,8 +98,10 @@ struct cross {
     struct strmap strs;
     const char **strs_at;
     size_t nstrs, strs_cap;
-    const char *last_kept[CROSS_ALERT_STRS]; /* each string of the alert before: most repeat it */
-    uint64_t last_event_serial;              /* of the alert kept last (0: none) */
+    /* kept strings by recent_key (NULL: none): most of an alert's strings
+     * were kept before, and are found here without a hash and a probe */
+    const char *recent[1u << RECENT_BITS];
+    uint64_t last_event_serial; /* of the alert kept last (0: none) */
     /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
     struct kept_rule {
         const void *meta;
@@ -313,25 +314,25 @@ void cross_logon(struct cross *c, const struct cross_logon *f)
     c->st.logons++;
 }
 
-/* The kept copy of s (offline); slot: which of the alert's strings. */
-static const char *intern(struct cross *c, int slot, const char *s)
+/* The kept copy of s (offline). */
+static const char *intern(struct cross *c, const char *s)
 {
-    const char *last = c->last_kept[slot];
-    if (last && strcmp(last, s) == 0)
-        return last;
     size_t n = strlen(s);
+    const char **r = &c->recent[recent_key(s, n, RECENT_BITS)];
+    if (*r && strcmp(*r, s) == 0)
+        return *r;
     uint32_t id = strmap_put(&c->strs, s, n, (uint32_t)c->nstrs);
     if (id == c->nstrs) {
         XGROW(c->strs_at, c->strs_cap, c->nstrs + 1);
         c->strs_at[c->nstrs++] = strmap_key(&c->strs, s, n);
     }
-    return c->last_kept[slot] = c->strs_at[id];
+    return *r = c->strs_at[id];
 }
 
 /* The same for a string that may be absent or empty (NULL then, as put_opt). */
-static const char *intern_opt(struct cross *c, int slot, const char *s)
+static const char *intern_opt(struct cross *c, const char *s)
 {
-    return s && *s ? intern(c, slot, s) : NULL;
+    return s && *s ? intern(c, s) : NULL;
 }
 
 /* Room for one more alert. Offline, the most room_for lets in, at once:
@@ -375,11 +376,11 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct
         x->parent = last->parent;
         return;
     }
-    x->host = intern(c, 0, a->host);
-    x->account = intern_opt(c, 1, a->account);
-    x->logon = intern_opt(c, 2, a->logon_id);
-    x->image = intern_opt(c, 5, a->image);
-    x->parent = intern_opt(c, 6, a->parent_image);
+    x->host = intern(c, a->host);
+    x->account = intern_opt(c, a->account);
+    x->logon = intern_opt(c, a->logon_id);
+    x->image = intern_opt(c, a->image);
+    x->parent = intern_opt(c, a->parent_image);
     c->last_event_serial = a->event_serial;
 }
 
@@ -399,8 +400,8 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
             return;
         }
     }
-    x->rule_id = intern_opt(c, 3, a->rule_id);
-    x->rule_title = intern(c, 4, title);
+    x->rule_id = intern_opt(c, a->rule_id);
+    x->rule_title = intern(c, title);
     if (kr)
         *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
 }
@@ -514,11 +515,9 @@ static size_t session_key(char *out, size_t n, const char *host, const char *log
     size_t hl = strlen(host), ll = strlen(logon);
     if (hl + 1 + ll >= n)
         return 0;
-    for (size_t i = 0; i < hl; i++)
-        out[i] = (char)ascii_lower_table[(unsigned char)host[i]];
+    ascii_lower_copy(out, host, hl);
     out[hl] = '\x1f';
-    for (size_t i = 0; i < ll; i++)
-        out[hl + 1 + i] = (char)ascii_lower_table[(unsigned char)logon[i]];
+    ascii_lower_copy(out + hl + 1, logon, ll);
     out[hl + 1 + ll] = 0;
     return hl + 1 + ll;
 }

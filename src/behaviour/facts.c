@@ -279,10 +279,22 @@ void cross_account_key(const char *account, char out[256])
     for (size_t i = 0; i < n; i++)
         out[i] = (char)ascii_lower_table[(unsigned char)p[i]];
     out[n] = 0;
-    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
-                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
+    /* by length first: most names are none of these (out has no NUL
+     * before n: strcspn stopped at the first) */
+    static const struct {
+        const char *name;
+        size_t len;
+    } anonymous[] = {{"system", 6},
+                     {"local service", 13},
+                     {"network service", 15},
+                     {"anonymous logon", 15},
+                     {"-", 1},
+                     {"localsystem", 11},
+                     {"dwm-1", 5},
+                     {"umfd-0", 6},
+                     {"umfd-1", 6}};
     for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
-        if (strcmp(out, anonymous[i]) == 0)
+        if (n == anonymous[i].len && memcmp(out, anonymous[i].name, n) == 0)
             out[0] = 0;
     if (n && out[n - 1] == '$')
         out[0] = 0; /* a machine account: the host itself, not a person */

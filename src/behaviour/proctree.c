@@ -70,6 +70,7 @@ struct pstr {
 
 /* The pool: open addressing by the strings' hashes, at most half full; and
  * the strings by id (ids of freed strings are given again). */
+#define RECENT_BITS 10
 struct pool {
     struct pstr **slot; /* NULL: empty */
     size_t cap, n;
@@ -77,6 +78,12 @@ struct pool {
     size_t ids, ids_cap;
     uint32_t *free_ids;
     size_t nfree, free_cap;
+    /* Pooled strings by a cheap key of their bytes (recent_slot), NULL:
+     * none. A start's image, command line, user and logon are mostly ones
+     * the pool has: found here they cost a comparison instead of a hash
+     * and a probe. Only a filter: a string is taken only when equal. */
+    struct pstr *recent[1u << RECENT_BITS];
+    bool no_recent; /* the reference the tests compare with */
 };
 
 /* A map slot: a 32-bit tag of the key's hash and the entry's ring index,
@@ -327,6 +334,27 @@ static uint32_t pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
     return x->id;
 }
 
+/* Where s[0..n) would sit in pool.recent. */
+static size_t recent_slot(const char *s, size_t n)
+{
+    return recent_key(s, n, RECENT_BITS);
+}
+
+/* pool_get for a string that is often one the pool has. */
+static uint32_t pool_get_recent(struct pool *p, const char *s, size_t len)
+{
+    if (p->no_recent)
+        return pool_get(p, s, len, str_hash(s, len));
+    struct pstr **r = &p->recent[recent_slot(s, len)], *x = *r;
+    if (x && x->len == len && memcmp(x->s, s, len) == 0) {
+        x->refs++;
+        return x->id;
+    }
+    uint32_t id = pool_get(p, s, len, str_hash(s, len));
+    *r = p->by_id[id];
+    return id;
+}
+
 /* Counts the string of id (0: none) once less: the last count frees it. */
 static void pool_put(struct pool *p, uint32_t id)
 {
@@ -351,6 +379,9 @@ static void pool_put(struct pool *p, uint32_t id)
     p->slot[hole] = NULL;
     p->n--;
     p->by_id[id] = NULL;
+    struct pstr **r = &p->recent[recent_slot(x->s, x->len)];
+    if (*r == x)
+        *r = NULL;
     XGROW(p->free_ids, p->free_cap, p->nfree + 1);
     p->free_ids[p->nfree++] = id;
     free(x);
@@ -582,7 +613,11 @@ static size_t set_strings(struct proctree *t, struct proc_entry *e, const char *
         }
         size_t len = opt_len(src[k]), n = len - 1;
         bytes += len;
-        uint64_t h = k < 2 && guid_h[k] && len <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
+        if (k >= S_IMAGE) { /* GUIDs come with their hashes, and are new */
+            s[k] = pool_get_recent(&t->strings, src[k], n);
+            continue;
+        }
+        uint64_t h = guid_h[k] && len <= PROC_STRING_MAX ? guid_h[k] : str_hash(src[k], n);
         s[k] = pool_get(&t->strings, src[k], n, h);
     }
     put_strings(t, e); /* after the gets: a source may be one of them */
@@ -834,6 +869,11 @@ uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *
 const char *proctree_logon(const struct proctree *t, const struct proc_entry *e)
 {
     return e ? str(t, e, S_LOGON) : NULL;
+}
+
+void proctree_recent_strings(struct proctree *t, bool on)
+{
+    t->strings.no_recent = !on;
 }
 
 void proctree_get_stats(const struct proctree *t, struct proctree_stats *out)

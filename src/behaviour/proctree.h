@@ -76,6 +76,9 @@ uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *
 const char *proctree_logon(const struct proctree *t, const struct proc_entry *e);
 /* logon, or NULL when it is a "no session" value (auid -1) */
 const char *proctree_real_logon(const char *logon);
+/* Off: every string a start names is looked up by its hash, none among
+ * the recent ones first: the reference the tests compare with. */
+void proctree_recent_strings(struct proctree *t, bool on);
 void proctree_get_stats(const struct proctree *t, struct proctree_stats *out);
 
 #endif

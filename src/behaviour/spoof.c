@@ -176,6 +176,11 @@ static const char *const field_names[F_COUNT] = {
     "ProcessId",         "ParentProcessId",   "Image",          "ParentImage",   "ProcessGuid",
     "ParentProcessGuid", "LogonId",           "User",           "ParentUser",    "NewProcessId",
     "NewProcessName",    "ParentProcessName", "SubjectLogonId", "TargetLogonId", "TargetUserSid"};
+/* field_names in lower case (is_name). */
+static const char *const lower_names[F_COUNT] = {
+    "processid",         "parentprocessid",   "image",          "parentimage",   "processguid",
+    "parentprocessguid", "logonid",           "user",           "parentuser",    "newprocessid",
+    "newprocessname",    "parentprocessname", "subjectlogonid", "targetlogonid", "targetusersid"};
 /* The names of each length (up to 17), as 1 + their enum spoof_field, 0
  * after the last: a field's length picks the one or two names it may be. */
 #define NAME_LEN_MAX 17
@@ -213,6 +218,32 @@ static const uint32_t first_letters[NAME_LEN_MAX + 1] = {
     [15] = LETTER('p'), [17] = LETTER('p'),
 };
 
+/* Whether the n bytes at s (n: 4 to 17) are the name lower (ASCII lower
+ * case letters only) in any case: a byte ORed with 0x20 is a given lower
+ * case letter only when it is that letter in either case, so words of
+ * eight (or four) bytes, overlapping at the end, compare at once what
+ * strncasecmp compares a byte at a time. */
+static bool is_name(const char *s, const char *lower, size_t n)
+{
+    if (n < 8) {
+        uint32_t a, b, x, y;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(&x, lower, 4);
+        memcpy(&y, lower + n - 4, 4);
+        return ((a | 0x20202020u) == x) & ((b | 0x20202020u) == y);
+    }
+    uint64_t a, b, c, x, y, z;
+    const uint64_t low = 0x2020202020202020ull;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(&c, s + (n > 16 ? 8 : 0), 8);
+    memcpy(&x, lower, 8);
+    memcpy(&y, lower + n - 8, 8);
+    memcpy(&z, lower + (n > 16 ? 8 : 0), 8);
+    return ((a | low) == x) & ((b | low) == y) & ((c | low) == z);
+}
+
 static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
 {
     memset(pk, 0, sizeof(*pk));
@@ -220,13 +251,11 @@ static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
     pk->one_pass = one_pass;
     for (size_t i = 0; one_pass && i < a->nfields; i++) {
         const struct stoat_field *f = &a->fields[i];
-        if (f->name_len > NAME_LEN_MAX || !f->value_len || !first_letters[f->name_len] ||
-            !(first_letters[f->name_len] >> ((((unsigned char)f->name[0] | 0x20) - 'a') & 31) & 1))
+        uint32_t letters = f->name_len <= NAME_LEN_MAX ? first_letters[f->name_len] : 0;
+        if (!letters || !(letters >> ((((unsigned char)f->name[0] | 0x20) - 'a') & 31) & 1) || !f->value_len)
             continue;
         for (const uint8_t *k = names_of_len[f->name_len]; *k; k++) {
-            const char *name = field_names[*k - 1];
-            if (!pk->f[*k - 1] && ((unsigned char)f->name[0] | 0x20) == ((unsigned char)name[0] | 0x20) &&
-                strncasecmp(f->name, name, f->name_len) == 0) {
+            if (!pk->f[*k - 1] && is_name(f->name, lower_names[*k - 1], f->name_len)) {
                 pk->f[*k - 1] = f;
                 break;
             }
@@ -346,33 +375,13 @@ static struct rec *record(struct spoof *s, uint64_t key, int64_t t)
     return r;
 }
 
-/* The eight bytes of x with 'A'-'Z' made 'a'-'z', every other byte as it
- * is: per byte, the low seven bits compared with 'A' and 'Z' by adding
- * (no carry crosses a byte), an ASCII byte only. */
-static uint64_t lower8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-    uint64_t b = x & ~high;
-    uint64_t from_a = b + ones * (0x80 - 'A'), past_z = b + ones * (0x80 - 'Z' - 1);
-    uint64_t upper = from_a & ~past_z & ~x & high;
-    return x | upper >> 2;
-}
-
 /* The n bytes at v, hashed in lower case (at most 256 of them), never 0. */
 static uint64_t lower_key(const char *v, size_t n, uint64_t seed)
 {
     char low[256];
     if (n > sizeof(low))
         n = sizeof(low);
-    size_t k = 0;
-    for (; k + 8 <= n; k += 8) { /* eight bytes at a time: GUIDs are 38 */
-        uint64_t x;
-        memcpy(&x, v + k, 8);
-        x = lower8(x);
-        memcpy(low + k, &x, 8);
-    }
-    for (; k < n; k++)
-        low[k] = (char)(v[k] >= 'A' && v[k] <= 'Z' ? v[k] + 32 : v[k]);
+    ascii_lower_copy(low, v, n); /* eight bytes at a time: GUIDs are 38 */
     return hash_bytes(low, n, seed) | 1;
 }
 

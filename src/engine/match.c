@@ -835,6 +835,29 @@ static int on_merged_atom(unsigned int id, unsigned long long from, unsigned lon
     return 0;
 }
 
+static void on_token(void *ctx, uint32_t id)
+{
+    struct scan_ctx *s = ctx;
+    wake(s->g, s->hits, s->stamp, s->gen, id);
+}
+
+/* The group's token atoms (rules/tokens.h) in the values of its token
+ * field as the class's view of the event names it. */
+static void find_tokens(struct engine_ctx *c, const struct route_class *cls, uint32_t gi, struct scan_ctx *sc)
+{
+    const struct token_table *t = sc->g->tokens;
+    const struct renameset *rn = cls->rset[gi] ? &c->rs->rsets[cls->rset[gi]] : NULL;
+    uint32_t f = t->field;
+    for (uint32_t i = 0; rn && i < rn->n; i++)
+        if (rn->to[i] == t->field) {
+            f = rn->from[i];
+            break;
+        }
+    for (int32_t i = slot_get(c, f); i >= 0; i = c->f[i].next)
+        if (c->f[i].type != STOAT_V_NULL)
+            token_find(t, c->f[i].val, c->f[i].val_len, on_token, sc);
+}
+
 /* Whether the scan would find "\0lit\0" in value v: v equals lit, or holds
  * it between two NULs of its own. */
 static bool value_holds(const struct ev_field *v, const struct settled_atom *a)
@@ -1075,6 +1098,8 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             if (hs_scan(g->dbs[d].db, p, (unsigned)len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
                 c->atoms_valid = false;
         }
+        if (g->tokens)
+            find_tokens(c, cls, gi, &sc);
     }
     for (uint32_t k = 0; k < cls->nmerges && c->hs; k++)
         scan_merged(c, &cls->merges[k], l, dbi + k, &all_built);

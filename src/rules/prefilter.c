@@ -148,6 +148,52 @@ static void *compile_jobs(void *arg)
  * cost less than smaller ones) */
 #define OWN_DB_MIN_ATOMS 64
 
+/* A group with at most this many atoms is small: its databases go into the
+ * ruleset's merged ones (struct merged_db), so an event's class scans them
+ * all at once, and no database is compiled per small group. Callgrind on
+ * 20,000 realistic / 10,000 attack events with every rule: 16: 751.0 /
+ * 914.3 M; 32: 731.7 / 898.2; 64: 725.9 / 893.9; 128: 736.4 / 905.5; 256:
+ * 740.3 / 911.0 (separate databases: 749.1 / 906.9). Larger merged
+ * databases leave Teddy for FDR, slower per byte. */
+#define SMALL_GROUP_ATOMS 64
+
+/* A field needs this many token atoms for a table (tokens.h) */
+#define TOKEN_MIN_ATOMS 16
+
+/* The table of the first field of a large group whose atoms are all
+ * ALGO=HEX tokens, and that field, which then leaves the databases (some
+ * other database must be left: a group without one has no atoms); none
+ * with STOAT_TOKENS=0 (the old way, for A/B and tests; use with
+ * --no-cache). Measured on 10,000 attack events: Hashes values were a
+ * third of the bytes process_creation's shared database scanned. */
+static uint32_t take_token_field(struct stoat_ruleset *rs, struct rule_group *g, size_t natoms, const uint32_t *field,
+                                 const char **text, const size_t *lens, const uint32_t *fields, const uint32_t *fcount,
+                                 size_t nf)
+{
+    const char *off = getenv("STOAT_TOKENS");
+    if ((off && off[0] == '0') || natoms <= SMALL_GROUP_ATOMS || nf < 2)
+        return UINT32_MAX;
+    for (size_t k = 0; k < nf; k++) {
+        if (fields[k] == FIELD_ANY || fcount[k] < TOKEN_MIN_ATOMS)
+            continue;
+        const char **t = xcalloc(fcount[k], sizeof(*t));
+        uint32_t *l = xcalloc(fcount[k], sizeof(*l)), *ids = xcalloc(fcount[k], sizeof(*ids)), n = 0;
+        for (size_t i = 0; i < natoms; i++)
+            if (field[i] == fields[k]) {
+                t[n] = text[i];
+                l[n] = (uint32_t)lens[i];
+                ids[n++] = (uint32_t)i;
+            }
+        g->tokens = token_table_make(&rs->arena, fields[k], n, t, l, ids);
+        free(t);
+        free(l);
+        free(ids);
+        if (g->tokens)
+            return fields[k];
+    }
+    return UINT32_MAX;
+}
+
 /* An atom's key in the maps: its text and its field, for the same text in
  * two fields is two atoms (each found in its own field's values). */
 static size_t atom_key(char **buf, size_t *cap, const struct atom *a)
@@ -283,9 +329,12 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     }
     XGROW(fdb, ndcap, nf + 1);
     uint32_t ndb = 0, shared = UINT32_MAX;
+    uint32_t tokens = take_token_field(rs, g, natoms, field, text, lens, fields, fcount, nf);
     for (size_t k = 0; k < nf; k++) {
         bool alone = fields[k] == FIELD_ANY || (fcount[k] >= OWN_DB_MIN_ATOMS && fcount[k] * 4 >= nfield_atoms);
-        if (alone) {
+        if (g->tokens && fields[k] == tokens) {
+            fdb[k] = UINT32_MAX; /* in no database: looked up in its table */
+        } else if (alone) {
             fdb[k] = ndb++;
         } else {
             if (shared == UINT32_MAX)
@@ -683,15 +732,6 @@ static void build_classes(struct route_build *b)
     free(tg);
     free(tr);
 }
-
-/* A group with at most this many atoms is small: its databases go into the
- * ruleset's merged ones (struct merged_db), so an event's class scans them
- * all at once, and no database is compiled per small group. Callgrind on
- * 20,000 realistic / 10,000 attack events with every rule: 16: 751.0 /
- * 914.3 M; 32: 731.7 / 898.2; 64: 725.9 / 893.9; 128: 736.4 / 905.5; 256:
- * 740.3 / 911.0 (separate databases: 749.1 / 906.9). Larger merged
- * databases leave Teddy for FDR, slower per byte. */
-#define SMALL_GROUP_ATOMS 64
 
 static bool is_keyword_db(const struct group_db *db)
 {

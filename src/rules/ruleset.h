@@ -15,6 +15,7 @@
 #include "rules/compile.h"
 #include "rules/program.h"
 #include "rules/sigma.h"
+#include "rules/tokens.h"
 #include "stoat/rules.h"
 
 struct rule {
@@ -68,6 +69,10 @@ struct rule_group {
     const uint32_t *atom_word;
     const uint64_t *atom_mask;
     const uint32_t *atom_gid; /* ruleset-wide id of group atom i */
+    /* A field whose atoms are all ALGO=HEX tokens (Hashes) is in no
+     * database: its values are looked up in this table (rules/tokens.h).
+     * NULL: none. */
+    const struct token_table *tokens;
 };
 
 #define MERGED_FIELDS   1u

@@ -538,6 +538,38 @@ static void read_group_dbs(struct rd *r, struct rule_group *g)
     }
 }
 
+/* The group's token table (tokens.h), made again from its entries: each a
+ * group atom, in no other entry, and a token atom. */
+static void read_tokens(struct rd *r, struct rule_group *g)
+{
+    uint32_t n = rcount(r, 8);
+    if (!n || r->bad)
+        return;
+    uint32_t field = r32(r);
+    if (!field_ok(r, field) || !g->ndbs)
+        bad(r, "token table of an unknown field, or of a group without a database");
+    const char **text = xcalloc(n, sizeof(*text));
+    uint32_t *lens = xcalloc(n, sizeof(*lens)), *atom = xcalloc(n, sizeof(*atom));
+    uint8_t *seen = xcalloc((size_t)g->natoms + 1, 1);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        atom[i] = r32(r);
+        bool present;
+        text[i] = rbytes(r, &lens[i], &present);
+        if (!r->bad && (atom[i] >= g->natoms || seen[atom[i]]))
+            bad(r, "token of no atom, or twice");
+        else if (!r->bad)
+            seen[atom[i]] = 1;
+    }
+    if (!r->bad && !(g->tokens = token_table_make(r->a, field, n, text, lens, atom)))
+        bad(r, "token table of atoms that are not tokens");
+    if (r->bad)
+        g->tokens = NULL;
+    free(text);
+    free(lens);
+    free(atom);
+    free(seen);
+}
+
 static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
 {
     struct stoat_ruleset *rs = r->rs;
@@ -603,6 +635,7 @@ static void read_group(struct rd *r, struct rule_group *g, uint32_t gi)
     g->atom_word = word;
     g->atom_mask = mask;
     g->atom_gid = gid;
+    read_tokens(r, g);
 }
 
 static void read_groups(struct rd *r)

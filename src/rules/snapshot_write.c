@@ -319,6 +319,16 @@ static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why
         }
         for (uint32_t i = 0; i < g->natoms; i++)
             w32(w, g->atom_gid[i]);
+        const struct token_table *t = g->tokens;
+        w32(w, t ? t->n : 0); /* the table is rebuilt from its entries */
+        if (!t)
+            continue;
+        w32(w, t->field);
+        for (uint32_t i = 0; i < t->n; i++) {
+            const struct token_shape *sh = &t->shapes[t->shape[i]];
+            w32(w, t->atom[i]);
+            wbytes(w, t->blob + t->off[i], (size_t)sh->al + 1 + sh->hl);
+        }
     }
     return true;
 }

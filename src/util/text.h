@@ -96,6 +96,51 @@ static inline uint64_t hash_mix(uint64_t h)
     return h;
 }
 
+/* The eight bytes of x with 'A'-'Z' made 'a'-'z', every other byte as it
+ * is (ascii_lower_table's): per byte, the low seven bits compared with 'A'
+ * and 'Z' by adding (no carry crosses a byte), an ASCII byte only. */
+static inline uint64_t ascii_lower8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t b = x & ~high;
+    uint64_t from_a = b + ones * (0x80 - 'A'), past_z = b + ones * (0x80 - 'Z' - 1);
+    uint64_t upper = from_a & ~past_z & ~x & high;
+    return x | upper >> 2;
+}
+
+/* out[0..n) = in[0..n) through ascii_lower_table, eight bytes at a time. */
+static inline void ascii_lower_copy(char *out, const char *in, size_t n)
+{
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        uint64_t x;
+        memcpy(&x, in + k, 8);
+        x = ascii_lower8(x);
+        memcpy(out + k, &x, 8);
+    }
+    for (; k < n; k++)
+        out[k] = (char)ascii_lower_table[(unsigned char)in[k]];
+}
+
+/* One of 2^bits slots for s[0..n), by its length and its first and last
+ * eight bytes (most strings kept are paths, command lines and names): the
+ * key of the small caches of strings kept elsewhere, which compare the
+ * string whole on a hit. */
+static inline size_t recent_key(const char *s, size_t n, unsigned bits)
+{
+    uint64_t w = n;
+    if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        w ^= a ^ (b << 29 | b >> 35);
+    } else if (n) {
+        w ^= (uint64_t)(unsigned char)s[0] << 8 | (uint64_t)(unsigned char)s[n >> 1] << 16 |
+             (uint64_t)(unsigned char)s[n - 1] << 24;
+    }
+    return (size_t)((w * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
 /* Decimal (optionally signed, fraction, exponent) or 0x-hex number. The
  * whole slice must be the number, surrounding blanks allowed. */
 bool parse_number(const char *s, size_t n, double *out);

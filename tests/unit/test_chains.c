@@ -872,6 +872,41 @@ static void test_lists_in_place_then_heap(void **state)
     }
 }
 
+/* A tactic is known by its name exactly (by the first letter, then the
+ * names of that letter): each of the thirteen is its own bit, and names
+ * near them (case, a byte more or less, other first letters) are none. */
+static void test_tactic_names(void **state)
+{
+    (void)state;
+    static const char *const names[CHAIN_TACTICS] = {
+        "reconnaissance",      "initial-access",    "execution", "persistence",      "privilege-escalation",
+        "defense-evasion",     "credential-access", "discovery", "lateral-movement", "collection",
+        "command-and-control", "exfiltration",      "impact"};
+    uint32_t all = 0;
+    for (int i = 0; i < CHAIN_TACTICS; i++) {
+        uint32_t m = chain_tactics_of(&names[i], 1);
+        assert_int_equal(__builtin_popcount(m), 1);
+        assert_int_equal(all & m, 0);
+        all |= m;
+        char near[64];
+        size_t n = strlen(names[i]);
+        snprintf(near, sizeof(near), "%s", names[i]);
+        near[n - 1] = 0; /* a byte less */
+        const char *in[1] = {near};
+        assert_int_equal(chain_tactics_of(in, 1), 0);
+        snprintf(near, sizeof(near), "%sx", names[i]); /* a byte more */
+        assert_int_equal(chain_tactics_of(in, 1), 0);
+        snprintf(near, sizeof(near), "%s", names[i]);
+        near[0] = (char)(near[0] - 32); /* case */
+        assert_int_equal(chain_tactics_of(in, 1), 0);
+        near[0] = (char)(near[0] + 33); /* the next letter */
+        assert_int_equal(chain_tactics_of(in, 1), 0);
+    }
+    assert_int_equal(all, (1u << CHAIN_TACTICS) - 1);
+    static const char *const none[] = {"", "-", "\xff", "{", "`", "z", "c", "impact\n", NULL};
+    assert_int_equal(chain_tactics_of(none, sizeof(none) / sizeof(none[0])), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -894,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_quiet_closes),
         cmocka_unit_test(test_quiet_host_beside_busy),
         cmocka_unit_test(test_clock_per_host),
+        cmocka_unit_test(test_tactic_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

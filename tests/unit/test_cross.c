@@ -256,6 +256,77 @@ static void test_account_key(void **state)
     assert_string_equal(k, "");
 }
 
+/* cross_account_key as it was: the key, then every name of no person
+ * compared with strcmp. */
+static void account_key_reference(const char *account, char out[256])
+{
+    out[0] = 0;
+    if (!account)
+        return;
+    const char *p = account;
+    const char *bs = strrchr(p, '\\');
+    if (bs)
+        p = bs + 1;
+    size_t n = strcspn(p, "@");
+    if (n >= 256)
+        n = 255;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    out[n] = 0;
+    static const char *const anonymous[] = {"system",      "local service", "network service", "anonymous logon", "-",
+                                            "localsystem", "dwm-1",         "umfd-0",          "umfd-1"};
+    for (size_t i = 0; i < sizeof(anonymous) / sizeof(anonymous[0]); i++)
+        if (strcmp(out, anonymous[i]) == 0)
+            out[0] = 0;
+    if (n && out[n - 1] == '$')
+        out[0] = 0;
+}
+
+/* The names of no person are found by length, then bytes: the same keys
+ * as strcmp against each, for them in any case, with a domain or a realm,
+ * a byte more or less or another, and other names. */
+static void test_account_key_as_strcmp(void **state)
+{
+    (void)state;
+    static const char *const bases[] = {"system",
+                                        "local service",
+                                        "network service",
+                                        "anonymous logon",
+                                        "-",
+                                        "localsystem",
+                                        "dwm-1",
+                                        "umfd-0",
+                                        "umfd-1",
+                                        "umfd-2",
+                                        "systen",
+                                        "network servicf",
+                                        "anonymous logoN",
+                                        "",
+                                        "m.keller",
+                                        "ws1$",
+                                        "$",
+                                        "\xc9t\xe9"};
+    static const char *const forms[] = {
+        "%s", "NT AUTHORITY\\%s", "%s@corp.example", "A\\B\\%s@x@y", "%sx", "x%s", "%s\\", "@%s"};
+    char account[300], want[256], got[256];
+    for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+        for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++)
+            for (int upper = 0; upper < 2; upper++) {
+                snprintf(account, sizeof(account), forms[f], bases[b]);
+                for (char *c = account; upper && *c; c++)
+                    if (*c >= 'a' && *c <= 'z')
+                        *c = (char)(*c - 32);
+                account_key_reference(account, want);
+                cross_account_key(account, got);
+                assert_string_equal(got, want);
+            }
+    memset(account, 's', 299); /* longer than a key */
+    account[299] = 0;
+    account_key_reference(account, want);
+    cross_account_key(account, got);
+    assert_string_equal(got, want);
+}
+
 /* --------------------------------------------------------------- chaining */
 
 static void test_intrusion_one_incident(void **state)
@@ -504,6 +575,51 @@ static void test_kept_strings(void **state)
     assert_non_null(strstr(once.p, "[ws1:"));
     assert_non_null(strstr(once.p, "C:\\w\\powershell.exe"));
     assert_non_null(strstr(once.p, "{r1 title of r1 "));
+    assert_null(strstr(once.p, "xxx"));
+    assert_string_equal(once.p, each.p);
+    buf_free(&once);
+    buf_free(&each);
+}
+
+/* kept_strings_run with many strings of one length and the same first
+ * and last eight bytes (one slot of the recent kept strings, told apart
+ * only when compared whole), in an order that changes each alert's. */
+static void kept_strings_many_run(bool live, struct buf *out)
+{
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    char rid[16], image[64], user[32];
+    uint64_t id = 0, r = 0x853c49e6748fea9bULL;
+    for (int round = 0; round < 3; round++) {
+        int64_t t = T0 + round * 6 * HOUR_NS;
+        for (int h = 0; h < 3; h++) {
+            if (h)
+                net_logon(c, hosts[h], t + h * 10 * MIN_NS, "adm", hosts[h - 1], NULL, NULL);
+            for (int k = 0; k < 40; k++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                snprintf(rid, sizeof(rid), "r%d", (int)(r >> 33) % 7);
+                /* "C:\w\dir-NN\run.exe": one length, first and last eight bytes */
+                snprintf(image, sizeof(image), "C:\\w\\dir-%02d\\run.exe", (int)(r >> 40) % 40);
+                snprintf(user, sizeof(user), "CORP\\u%c%c-adm", 'a' + (int)(r >> 50) % 3, 'a' + (int)(r >> 55) % 3);
+                scratch_alert(c, ++id, hosts[h], t + h * 10 * MIN_NS + (k + 1) * (MIN_NS / 8), k % 2 ? user : "adm",
+                              image, rid, tactics[k % 3]);
+            }
+        }
+    }
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_kept_strings_many(void **state)
+{
+    (void)state;
+    struct buf once = {0}, each = {0};
+    kept_strings_many_run(false, &once);
+    kept_strings_many_run(true, &each);
+    assert_non_null(once.p);
+    assert_non_null(strstr(once.p, "\\run.exe"));
     assert_null(strstr(once.p, "xxx"));
     assert_string_equal(once.p, each.p);
     buf_free(&once);
@@ -767,6 +883,7 @@ int main(void)
         cmocka_unit_test(test_host_slots_as_names),
         cmocka_unit_test(test_graph_edges),
         cmocka_unit_test(test_account_key),
+        cmocka_unit_test(test_account_key_as_strcmp),
         cmocka_unit_test(test_intrusion_one_incident),
         cmocka_unit_test(test_any_order),
         cmocka_unit_test(test_moves_without_alerts),
@@ -776,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_live_once),
         cmocka_unit_test(test_baseline_new_edges),
         cmocka_unit_test(test_kept_strings),
+        cmocka_unit_test(test_kept_strings_many),
         cmocka_unit_test(test_attr_memo),
         cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),

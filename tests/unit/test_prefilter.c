@@ -7,6 +7,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <ctype.h>
 #include <strings.h>
 
 #include "engine/engine.h"
@@ -1169,6 +1170,151 @@ static void test_settled_atoms_match_scan(void **state)
     free(dir);
 }
 
+/* Hex digits of hash j of rule i (upper case for odd i): the test's hashes. */
+static void tok_hex(char *o, size_t len, unsigned i, unsigned j)
+{
+    uint32_t x = i * 2654435761u + j * 40503u + 1;
+    for (size_t k = 0; k < len; k++) {
+        x = x * 1103515245u + 12345u;
+        o[k] = (i & 1 ? "0123456789ABCDEF" : "0123456789abcdef")[(x >> 16) & 15];
+    }
+    o[len] = 0;
+}
+
+static void tok_lower(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* Hashes atoms that are ALGO=HEX tokens are looked up in a table, not
+ * scanned: on crafted Hashes values (cases, order, spaces, a prefix of an
+ * atom, repeated algorithms, empty, no '=', a NUL, very long, a token
+ * inside a longer one) the rules matched are those of the old scan
+ * (STOAT_TOKENS=0), compiled and read back from the cache. */
+static void test_token_table_matches_scan(void **state)
+{
+    (void)state;
+    enum {
+        NR = 44,
+        NC = 24
+    };
+    static const char *const algo[4] = {"MD5", "SHA256", "IMPHASH", "SHA1"};
+    static const size_t hexlen[4] = {32, 64, 32, 40};
+    char *texts[NR];
+    char h[NR][2][80];
+    for (unsigned i = 0; i < NR; i++) {
+        unsigned a = i % 4, b = (i + 1) % 4;
+        tok_hex(h[i][0], hexlen[a], i, 0);
+        tok_hex(h[i][1], hexlen[b], i, 1);
+        texts[i] = xcalloc(1, 8192);
+        snprintf(texts[i], 8192,
+                 "title: t%u\nid: tok-%u\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+                 "  s:\n    Hashes|contains:\n      - '%s=%s'\n      - '%s=%s'\n%s  condition: s\n",
+                 i, i, algo[a], h[i][0], i % 3 ? algo[b] : "sha256", h[i][1],
+                 i % 5 == 0 ? "    Image|endswith: '\\tokbin.exe'\n" : "");
+    }
+    texts[NR - 1][0] = 0; /* the last: a rule of other fields */
+    snprintf(texts[NR - 1], 8192,
+             "title: c\nid: tok-c\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+             "  s:\n    CommandLine|contains: 'tokcmdline'\n  condition: s\n");
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load_cached(dir, (const char *const *)texts, NR);
+    struct stoat_ruleset *warm = load_cached(dir, (const char *const *)texts, NR);
+    setenv("STOAT_TOKENS", "0", 1);
+    struct stoat_ruleset *old = load_cached(NULL, (const char *const *)texts, NR);
+    unsetenv("STOAT_TOKENS");
+    assert_non_null(warm->region);
+    const struct stoat_ruleset *sets[3] = {rs, warm, old};
+    for (int k = 0; k < 3; k++) {
+        size_t n = 0;
+        for (size_t g = 0; g < sets[k]->ngroups; g++)
+            n += sets[k]->groups[g].tokens ? sets[k]->groups[g].tokens->n : 0;
+        if (k < 2)
+            assert_true(n >= 60);
+        else
+            assert_int_equal(n, 0);
+    }
+    char *v[NC];
+    uint32_t vlen[NC] = {0};
+    char lo[80], big[20000];
+    for (size_t c = 0; c < NC; c++)
+        v[c] = xcalloc(1, 24000);
+    /* 0-2: every rule 4's hashes, as written, lower case, other order */
+    snprintf(v[0], 600, "SHA1=%.40s,MD5=%s,SHA256=%s,IMPHASH=%s", h[2][1], h[4][0], h[4][1], h[3][0]);
+    strcpy(v[1], v[0]);
+    tok_lower(v[1]);
+    snprintf(v[2], 600, "SHA256=%s,md5=%s", h[4][1], h[4][0]);
+    /* 3-5: spaces, within a token or around it */
+    snprintf(v[3], 600, "MD5= %s,SHA256 =%s", h[4][0], h[4][1]);
+    snprintf(v[4], 600, " MD5=%s , SHA256=%s ", h[4][0], h[4][1]);
+    snprintf(v[5], 600, "MD5=%s", h[5][0]);
+    /* 6-8: a prefix of an atom, a longer hex, a token inside a longer name */
+    snprintf(v[6], 600, "MD5=%.20s,SHA256=%.63s", h[4][0], h[4][1]);
+    snprintf(v[7], 600, "SHA256=%s00,XMD5=%sZZ", h[4][1], h[4][0]);
+    snprintf(v[8], 600, "IMPHASH=%s", h[6][0]);
+    /* 9-10: an algorithm twice, the second or the first the rule's */
+    snprintf(v[9], 600, "MD5=%s,MD5=%s,SHA256=%s", h[8][1], h[8][0], h[8][1]);
+    snprintf(v[10], 600, "SHA256=%s,SHA256=%s", h[9][0], h[9][1]);
+    /* 11-14: empty, no '=', only '=', hex without a name */
+    v[11][0] = 0;
+    snprintf(v[12], 600, "%s%s", h[4][0], h[4][1]);
+    snprintf(v[13], 600, "=====");
+    snprintf(v[14], 600, "=%s", h[4][1]);
+    /* 15-16: a NUL inside, the token after it and before it */
+    int n15 = snprintf(v[15], 600, "x%cMD5=%s", 0, h[12][0]);
+    vlen[15] = (uint32_t)n15;
+    int n16 = snprintf(v[16], 600, "MD5=%s%cjunk", h[12][0], 0);
+    vlen[16] = (uint32_t)n16;
+    /* 17-18: very long values: many '=' then a token, a token then many */
+    memset(big, '=', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    snprintf(v[17], 24000, "%sSHA1=%s", big, h[3][0]);
+    snprintf(v[18], 24000, "md5=%s%s", h[12][0], big);
+    /* 19-21: the other case of an upper-case rule, mixed case, a name cut short */
+    snprintf(lo, sizeof(lo), "%s", h[13][0]);
+    tok_lower(lo);
+    snprintf(v[19], 600, "SHA256=%s", lo);
+    snprintf(v[20], 600, "sHa256=%s", h[13][0]);
+    snprintf(v[21], 600, "HA256=%s,D5=%s", h[13][0], h[16][0]);
+    /* 22-23: many tokens of many rules, and every rule's first hash */
+    size_t at = 0;
+    for (unsigned i = 0; i < NR - 1 && at < 20000; i += 2)
+        at += (size_t)snprintf(v[22] + at, 24000 - at, "%s=%s,", algo[i % 4], h[i][0]);
+    at = 0;
+    for (unsigned i = 0; i < NR - 1 && at < 20000; i++)
+        at += (size_t)snprintf(v[23] + at, 24000 - at, "%s=%s;", algo[i % 4], h[i][0]);
+    size_t total = 0;
+    for (size_t c = 0; c < NC; c++) {
+        const char *kv[3][2] = {{"Channel", TU_SYSMON}, {"EventID", "1"}, {"Hashes", v[c]}};
+        const char *kv2[4][2] = {
+            {"Channel", TU_SYSMON}, {"EventID", "1"}, {"Hashes", v[c]}, {"Image", "c:\\tokbin.exe"}};
+        uint32_t vl[4] = {0, 0, vlen[c] ? vlen[c] : (uint32_t)strlen(v[c]), 0};
+        for (int img = 0; img < 2; img++) {
+            uint32_t got[3][NR];
+            size_t m[3];
+            for (int k = 0; k < 3; k++)
+                m[k] = img ? match_pairs(sets[k], kv2, vl, 4, got[k]) : match_pairs(sets[k], kv, vl, 3, got[k]);
+            if (m[1] != m[0] || m[2] != m[0])
+                fail_msg("case %zu: %zu rules matched, %zu from the cache, %zu scanning every atom", c, m[0], m[1],
+                         m[2]);
+            for (int k = 1; k < 3; k++)
+                assert_memory_equal(got[0], got[k], m[0] * sizeof(uint32_t));
+            total += m[0];
+        }
+    }
+    assert_true(total >= 40);
+    for (size_t c = 0; c < NC; c++)
+        free(v[c]);
+    for (unsigned i = 0; i < NR; i++)
+        free(texts[i]);
+    stoat_ruleset_destroy(old);
+    stoat_ruleset_destroy(warm);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1195,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_scan_layout_matches),
         cmocka_unit_test(test_take_matches_add),
         cmocka_unit_test(test_settled_atoms_match_scan),
+        cmocka_unit_test(test_token_table_matches_scan),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

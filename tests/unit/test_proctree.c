@@ -499,6 +499,92 @@ static void test_maps_through_ring_turns(void **state)
     proctree_destroy(t);
 }
 
+/* The pool's recent strings only save lookups: random starts and execs
+ * (strings of few values, of one length and the same first and last
+ * bytes, empty, longer than an entry keeps; a ring small enough to evict
+ * and free them) leave a table that reads as one without them. */
+static void test_recent_strings_as_pool(void **state)
+{
+    (void)state;
+    static char longest[70000];
+    memset(longest, 'L', sizeof(longest) - 1);
+    static const char *const strs[] = {
+        "",
+        "a",
+        "ab",
+        "C:\\Windows\\System32\\cmd.exe",
+        "C:\\Windows\\System32\\CMD.exe",
+        "C:\\Windows\\System32\\xyz.exe", /* same length, first and last eight bytes as the next */
+        "C:\\Windows\\Syxtem32\\xyz.exe",
+        "CORP\\alice",
+        "CORP\\bob",
+        "0x3e7",
+        "0x3e8",
+        "NULL",
+        "cmd.exe /c whoami",
+        "cmd.exe /c whoamI",
+        longest};
+    enum {
+        NSTR = sizeof(strs) / sizeof(strs[0])
+    };
+    struct proctree *fast = proctree_create(64, 1 << 16), *slow = proctree_create(64, 1 << 16);
+    proctree_recent_strings(slow, false);
+    uint64_t r = 0x2545F4914F6CDD1DULL;
+#define PICK() (r = r * 6364136223846793005ULL + 1442695040888963407ULL, (r >> 33))
+#define STR()  (PICK() % (NSTR + 1) == NSTR ? NULL : strs[(r >> 40) % NSTR])
+    for (int i = 0; i < 20000; i++) {
+        char guid[32], parent[32];
+        int g = (int)(PICK() % 300);
+        snprintf(guid, sizeof guid, "{G%d}", g);
+        snprintf(parent, sizeof parent, "{G%d}", (int)(PICK() % 300));
+        struct proc_start p = {.host = PICK() % 2 ? "a" : "b",
+                               .guid = PICK() % 4 ? guid : NULL,
+                               .parent_guid = PICK() % 3 ? parent : NULL,
+                               .pid = (int64_t)(PICK() % 200),
+                               .ppid = (int64_t)(PICK() % 200),
+                               .time_ns = i,
+                               .image = STR(),
+                               .command_line = STR(),
+                               .user = STR(),
+                               .logon_id = STR(),
+                               .parent_image = STR(),
+                               .parent_command_line = STR(),
+                               .parent_user = STR()};
+        proctree_start(fast, &p);
+        proctree_start(slow, &p);
+        struct proctree_stats a, b;
+        proctree_get_stats(fast, &a);
+        proctree_get_stats(slow, &b);
+        assert_true(a.entries == b.entries && a.bytes == b.bytes && a.evicted == b.evicted);
+        const struct proc_entry *e = proctree_find(fast, p.host, p.guid, p.pid, INT64_MAX),
+                                *f = proctree_find(slow, p.host, p.guid, p.pid, INT64_MAX);
+        assert_true(!e == !f);
+        if (!e)
+            continue;
+        struct stoat_process x[PROCTREE_MAX_DEPTH], y[PROCTREE_MAX_DEPTH];
+        size_t n = proctree_ancestry(fast, e, x, PROCTREE_MAX_DEPTH);
+        assert_int_equal(n, proctree_ancestry(slow, f, y, PROCTREE_MAX_DEPTH));
+        for (size_t k = 0; k < n; k++) {
+            const char *xs[] = {x[k].image, x[k].command_line, x[k].user, x[k].guid};
+            const char *ys[] = {y[k].image, y[k].command_line, y[k].user, y[k].guid};
+            for (int m = 0; m < 4; m++) {
+                assert_true(!xs[m] == !ys[m]);
+                if (xs[m])
+                    assert_string_equal(xs[m], ys[m]);
+            }
+        }
+        const char *la = proctree_logon(fast, e), *lb = proctree_logon(slow, f);
+        assert_true(!la == !lb);
+        if (la)
+            assert_string_equal(la, lb);
+        assert_true(proctree_root_key(fast, e) == proctree_root_key(slow, f));
+    }
+#undef STR
+#undef PICK
+    proctree_destroy(fast);
+    proctree_destroy(slow);
+}
+
 static void test_no_session_logon(void **state)
 {
     (void)state;
@@ -527,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_maps_grow),
         cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),
+        cmocka_unit_test(test_recent_strings_as_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -785,6 +785,92 @@ static void test_snapshot_hostile_with_fitting_checksum(void **state)
     free(buf);
 }
 
+/* Rules whose Hashes atoms make a token table (rules/tokens.h): 40 rules
+ * of two ALGO=HEX atoms each, and one of another field. */
+static struct stoat_ruleset *token_rules(void)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping()};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    char text[600];
+    for (unsigned i = 0; i <= 40; i++) {
+        if (i < 40)
+            snprintf(text, sizeof(text),
+                     "title: t%u\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+                     "  s:\n    Hashes|contains:\n      - 'MD5=%08x%08x%08x%08x'\n      - 'SHA1=%08x%08x%08x%08x%08x'\n"
+                     "  condition: s\n",
+                     i, i, 7 * i, 11 * i, 13 * i, i, 3 * i, 5 * i, 17 * i, 19 * i);
+        else
+            snprintf(text, sizeof(text),
+                     "title: c\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+                     "  s:\n    CommandLine|contains: 'tokencmd'\n  condition: s\n");
+        assert_int_equal(stoat_loader_add_text(l, "t.yml", text, strlen(text)), STOAT_OK);
+    }
+    struct stoat_ruleset *rs = NULL;
+    stoat_loader_build(l, &rs);
+    stoat_loader_destroy(l);
+    assert_non_null(rs);
+    return rs;
+}
+
+/* A token table is read back from its entries, each checked: behind a
+ * fitting checksum, a changed count, field, atom, length or text is
+ * refused or read whole, never a crash or a read out of bounds (ASan in
+ * make test); a text that is not a token is refused. */
+static void test_snapshot_hostile_token_table(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = token_rules();
+    const struct token_table *t = NULL;
+    for (size_t g = 0; g < rs->ngroups && !t; g++)
+        t = rs->groups[g].tokens;
+    assert_non_null(t);
+    assert_int_equal(t->n, 80);
+    size_t first_len = (size_t)t->shapes[t->shape[0]].al + 1 + t->shapes[t->shape[0]].hl;
+    char first[300];
+    memcpy(first, t->blob, first_len);
+    struct snap_diags d;
+    snapshot_diags_init(&d);
+    snapshot_diags_add(&d, &(struct stoat_diag){.severity = STOAT_SEV_WARNING, .file = "f", .message = "m"});
+    char why[400];
+    size_t len;
+    uint8_t *buf = snapshot_encode(rs, &d, snap_key, &len, why, sizeof(why));
+    assert_non_null(buf);
+    snapshot_diags_free(&d);
+    stoat_ruleset_destroy(rs);
+    assert_true(snap_decode(buf, len));
+    const uint8_t *at = NULL; /* the last copy: the rule's own pattern comes first */
+    for (const uint8_t *p = buf; (p = memmem(p, len - (size_t)(p - buf), first, first_len)) != NULL; p++)
+        at = p;
+    assert_non_null(at);
+    assert_true(at[-4] == first_len + 1 && !at[-3] && !at[-2] && !at[-1]);
+    /* the table: count, field, then entries of atom, length + 1, text */
+    size_t from = (size_t)(at - buf) - 16, to = from + 16 + 3 * (8 + first_len);
+    size_t accepted = 0, tried = 0;
+    for (size_t i = from; i < to; i++)
+        for (int k = 0; k < 3; k++) {
+            uint8_t keep = buf[i];
+            buf[i] = k == 0 ? (uint8_t)(keep ^ 0x01) : k == 1 ? 0xff : 'z';
+            fix_snap_sum(buf, len);
+            accepted += snap_decode(buf, len);
+            tried++;
+            buf[i] = keep;
+        }
+    assert_true(accepted < tried);
+    /* a hex digit or the '=' of a text changed: not a token */
+    for (size_t i = 0; i < first_len; i++) {
+        uint8_t keep = buf[at - buf + i];
+        buf[at - buf + i] = 'z';
+        fix_snap_sum(buf, len);
+        if (snap_decode(buf, len) && (i >= 3 || keep == '='))
+            fail_msg("a token text with byte %zu made 'z' was accepted", i);
+        buf[at - buf + i] = keep;
+    }
+    fix_snap_sum(buf, len);
+    assert_true(snap_decode(buf, len));
+    free(buf);
+}
+
 /* A warm load compiles no regex: each is compiled on first use, by
  * whichever hunting thread comes first, once. */
 struct re_race {
@@ -1160,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_every_flipped_byte),
         cmocka_unit_test(test_snapshot_every_truncation),
         cmocka_unit_test(test_snapshot_hostile_with_fitting_checksum),
+        cmocka_unit_test(test_snapshot_hostile_token_table),
         cmocka_unit_test(test_snapshot_damaged_is_rebuilt),
         cmocka_unit_test(test_snapshot_by_stat),
         cmocka_unit_test(test_snapshot_regex_on_first_use),

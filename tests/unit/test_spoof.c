@@ -527,7 +527,13 @@ static void test_one_pass_as_by_name(void **state)
                                         "Useq",
                                         "{ser",
                                         "processid2",
-                                        "ProcessI"};
+                                        "ProcessI",
+                                        "Imag@", /* bytes that are letters ORed with 0x20 */
+                                        "USE[",
+                                        "Parent\x09mage",
+                                        "ParentProcessGui\x04",
+                                        "PARENTPROCESSNAM\xc5",
+                                        "NewProcessN\x01me"};
     static const char *const values[] = {"",
                                          "0x3e7",
                                          "0x00000000005a3c1f",

@@ -470,6 +470,149 @@ static void test_time_rfc3339(void **state)
     assert_string_equal(time_rfc3339(NULL, 0, out), "1970-01-01T00:00:00.000000Z");
 }
 
+/* time_rfc3339's check of the form as it was: the shape, then
+ * parse_timestamp for the ranges. The one-pass check must agree. */
+static bool rfc3339_utc_reference(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i = 0;
+    for (; shape[i]; i++)
+        if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != shape[i])
+            return false;
+    if (s[i] == '.') {
+        size_t d = ++i;
+        while (s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d || i - d > 9)
+            return false;
+    }
+    struct timestamp ts;
+    return s[i] == 'Z' && s[i + 1] == 0 && parse_timestamp(s, i + 1, &ts);
+}
+
+/* raw is kept exactly when the reference takes it; each string is also
+ * tried cut at every length, in a block of its own size (the sanitizers
+ * see a read past its NUL). */
+static void rfc3339_agrees(const char *raw)
+{
+    size_t n = strlen(raw);
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *s = malloc(cut + 1);
+        assert_non_null(s);
+        memcpy(s, raw, cut);
+        s[cut] = 0;
+        char out[32];
+        bool kept = time_rfc3339(s, 0, out) == s; /* else the time of 0 is written */
+        if (kept != rfc3339_utc_reference(s))
+            fprintf(stderr, "  -- time_rfc3339(\"%s\") kept=%d\n", s, kept);
+        assert_int_equal(kept, rfc3339_utc_reference(s));
+        free(s);
+    }
+}
+
+static void test_time_rfc3339_one_pass(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "2019-03-19T23:34:25Z",
+        "2019-03-19T23:34:25.1Z",
+        "2019-03-19T23:34:25.12Z",
+        "2019-03-19T23:34:25.123Z",
+        "2019-03-19T23:34:25.1234Z",
+        "2019-03-19T23:34:25.12345Z",
+        "2019-03-19T23:34:25.123456Z",
+        "2019-03-19T23:34:25.1234567Z",
+        "2019-03-19T23:34:25.12345678Z",
+        "2019-03-19T23:34:25.123456789Z",
+        "2019-03-19T23:34:25.1234567890Z",
+        "2019-03-19T23:34:25.Z",
+        "2019-03-19T23:34:25,5Z",
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:60.999999999Z",
+        "2016-12-31T23:59:61Z", /* leap seconds */
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999999Z",
+        "2021-02-29T00:00:00Z",
+        "2021-02-31T12:00:00Z",
+        "2021-00-10T00:00:00Z",
+        "2021-13-10T00:00:00Z",
+        "2021-01-00T00:00:00Z",
+        "2021-01-32T00:00:00Z",
+        "2021-01-01T24:00:00Z",
+        "2021-01-01T23:60:00Z",
+        "2021-01-01T99:99:99Z",
+        "2021-1-01T00:00:00Z",
+        "2021-01-01T00:00:00+00:00",
+        "2021-01-01T00:00:00-05:30",
+        "2021-01-01T00:00:00.5+01:00",
+        "2021-01-01T00:00:00z",
+        "2021-01-01t00:00:00Z",
+        "2021-01-01 00:00:00Z",
+        "2021-01-01T00:00:00Z ",
+        " 2021-01-01T00:00:00Z",
+        "2021-01-01T00:00:00ZZ",
+        "2021-01-01T00:00Z",
+        "2021-01-01",
+        "",
+        "2021-01-01T00:00:00.\xff"
+        "Z",
+        "\xff\xff\xff\xff-01-01T00:00:00Z",
+        "2021-01-01T00:00:00.-1Z",
+        "+2021-01-01T00:00:00Z",
+        "-2021-01-01T00:00:00Z",
+        "20210101T000000Z",
+        "2021-01-01T0:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        rfc3339_agrees(cases[i]);
+    /* every byte of a good time, each replaced by each of the bytes that
+     * mean something to either check */
+    static const char good[] = "2024-02-29T23:59:59.123456789Z";
+    static const char subst[] = "0123456789-T:.Zzt+ ,\x01\x7f\xff";
+    for (size_t at = 0; at < sizeof(good) - 1; at++)
+        for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+            char s[sizeof(good)];
+            memcpy(s, good, sizeof(good));
+            s[at] = subst[k];
+            rfc3339_agrees(s);
+        }
+    /* two-digit fields through their whole range */
+    for (int v = 0; v < 100; v++) {
+        char s[32];
+        snprintf(s, sizeof(s), "2024-%02d-10T10:10:10Z", v);
+        rfc3339_agrees(s);
+        snprintf(s, sizeof(s), "2024-10-%02dT10:10:10Z", v);
+        rfc3339_agrees(s);
+        snprintf(s, sizeof(s), "2024-10-10T%02d:10:10Z", v);
+        rfc3339_agrees(s);
+        snprintf(s, sizeof(s), "2024-10-10T10:%02d:10Z", v);
+        rfc3339_agrees(s);
+        snprintf(s, sizeof(s), "2024-10-10T10:10:%02dZ", v);
+        rfc3339_agrees(s);
+    }
+}
+
+/* ascii_lower_copy is ascii_lower_table's, a byte at a time: every byte
+ * value at every place of a word and of the tail, every length to 40. */
+static void test_ascii_lower_copy(void **state)
+{
+    (void)state;
+    char in[48], out[48], want[48];
+    for (int v = 0; v < 256; v++)
+        for (size_t n = 1; n <= 40; n++)
+            for (size_t at = 0; at < n; at += (n > 20 ? 3 : 1)) {
+                for (size_t i = 0; i < n; i++)
+                    in[i] = (char)("aZ@[`{AzQ\x80\xc1\xe0 9"[(i * 7 + (size_t)v) % 14]);
+                in[at] = (char)v;
+                for (size_t i = 0; i < n; i++)
+                    want[i] = (char)ascii_lower_table[(unsigned char)in[i]];
+                memset(out, 'x', sizeof(out));
+                ascii_lower_copy(out, in, n);
+                assert_memory_equal(out, want, n);
+                assert_int_equal(out[n], 'x'); /* nothing past n */
+            }
+}
+
 static void test_iso_week(void **state)
 {
     (void)state;
@@ -890,6 +1033,8 @@ int main(void)
         cmocka_unit_test(test_timestamp_to_ns_and_format),
         cmocka_unit_test(test_iso_week),
         cmocka_unit_test(test_time_rfc3339),
+        cmocka_unit_test(test_time_rfc3339_one_pass),
+        cmocka_unit_test(test_ascii_lower_copy),
         cmocka_unit_test(test_glob_simple),
         cmocka_unit_test(test_json_escape_every_position),
         cmocka_unit_test(test_json_escape_dense),

@@ -505,6 +505,15 @@ static void recording(struct stoat_loader *l, bool on)
     l->comp.diag_ctx = l->opts.diag_ctx;
 }
 
+/* The folders given so far listed (fs_lister_add), their files and errors
+ * queued and keyed: before anything else is queued or keyed, which must
+ * come after them. */
+static void list_given(struct stoat_loader *l)
+{
+    if (l->lister)
+        fs_lister_flush(l->lister);
+}
+
 /* Parses what was queued, in order, as if it had been parsed when given;
  * from now on the loader parses at once and the cache is not read. */
 static void flush(struct stoat_loader *l)
@@ -512,6 +521,7 @@ static void flush(struct stoat_loader *l)
     if (!l->defer)
         return;
     l->defer = false;
+    list_given(l);
     fs_lister_free(l->lister);
     l->lister = NULL;
     recording(l, true);
@@ -577,6 +587,7 @@ stoat_err loader_create(const struct stoat_load_opts *opts, struct stoat_loader 
 
 stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *src)
 {
+    list_given(l);
     for (size_t i = 0; i < src->nroles; i++) {
         strmap_put(&l->roles, src->roles[i].id, strlen(src->roles[i].id), src->roles[i].role);
         if (l->key) {
@@ -725,6 +736,7 @@ static bool rule_file_name(const char *name)
 
 stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const char *text, size_t len)
 {
+    list_given(l);
     if (l->defer) {
         defer_entry(l, name, xstrndup(text, len), len, NULL, false, false);
         return STOAT_OK; /* with a cache, errors are reported at the build */
@@ -803,6 +815,7 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
     if (!fs_is_dir(path)) {
         FILE *f = fopen(path, "r");
         if (!f) {
+            list_given(l);
             walk_err(l, path, "no such file or directory");
             return STOAT_ERR_IO;
         }
@@ -811,7 +824,7 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
     if (l->defer) { /* the cache's key wants every file's stat first: listed and stat'ed in threads */
         if (!l->lister)
             l->lister = fs_lister_new(stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD));
-        fs_lister_list(l->lister, path, rule_file_name, listed_file, l);
+        fs_lister_add(l->lister, path, rule_file_name, listed_file, l); /* listed with the next ones */
         return STOAT_OK;
     }
     fs_walk(path, rule_file_name, load_file, walk_err, l);
@@ -968,6 +981,7 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
 {
     uint8_t ikey[RC_KEY_LEN];
     char why[400];
+    list_given(l);
     fs_lister_free(l->lister); /* every path is given: its memory back before the ruleset's */
     l->lister = NULL;
     stat_files(l);

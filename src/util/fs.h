@@ -42,11 +42,17 @@ struct fs_found {
 typedef void (*fs_found_fn)(void *ctx, const struct fs_found *f);
 void fs_list(const char *path, bool (*accept)(const char *name), unsigned threads, fs_found_fn fn, void *ctx);
 
-/* The same for several paths in a row: the threads' memory (on huge
- * pages, fs.c says why) is kept from one to the next rather than mapped
- * and zeroed afresh for each path. */
+/* The same for several paths: the threads' memory (on huge pages, fs.c
+ * says why) is kept from one to the next rather than mapped and zeroed
+ * afresh for each path. fs_lister_add queues a path; fs_lister_flush lists
+ * every queued path at once and then calls each one's fn with its files,
+ * path after path in the order added, as fs_list would one by one.
+ * fs_lister_list is the two for one path. fs_lister_free drops what was
+ * added and not flushed. */
 struct fs_lister;
 struct fs_lister *fs_lister_new(unsigned threads);
+void fs_lister_add(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn, void *ctx);
+void fs_lister_flush(struct fs_lister *fl);
 void fs_lister_list(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn,
                     void *ctx);
 void fs_lister_free(struct fs_lister *fl);

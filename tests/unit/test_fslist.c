@@ -14,7 +14,7 @@
 
 #include "util/fs.h"
 
-#define SEEN_MAX 2048
+#define SEEN_MAX 4096
 struct seen {
     char *what[SEEN_MAX];
     size_t n;
@@ -148,6 +148,24 @@ static void check_same_lister(struct fs_lister *fl, const char *root)
         free(walked.what[i]);
 }
 
+/* Several paths added and listed at once (fs_lister_add, fs_lister_flush):
+ * each path's files and errors, path after path, as fs_walk gives them one
+ * by one. */
+static void check_same_many(struct fs_lister *fl, const char *const *roots, size_t n)
+{
+    struct seen walked = {0};
+    for (size_t i = 0; i < n; i++)
+        fs_walk(roots[i], yml, on_file, on_err, &walked);
+    struct listed l = {.walked = &walked};
+    for (size_t i = 0; i < n; i++)
+        fs_lister_add(fl, roots[i], yml, on_found, &l);
+    assert_int_equal(l.i, 0); /* nothing before the flush */
+    fs_lister_flush(fl);
+    assert_int_equal(l.i, walked.n);
+    for (size_t i = 0; i < walked.n; i++)
+        free(walked.what[i]);
+}
+
 static void test_same_as_walk(void **state)
 {
     (void)state;
@@ -176,6 +194,15 @@ static void test_same_as_walk(void **state)
     check_same(file, 2);
     snprintf(file, sizeof(file), "%s/missing", d);
     check_same(file, 2);
+    char given[4096], sub_a[4096];
+    snprintf(given, sizeof(given), "%s/a/2.txt", d);
+    snprintf(sub_a, sizeof(sub_a), "%s/a", d);
+    const char *roots[] = {d, given, file, sub_a, d};
+    for (unsigned t = 1; t <= 3; t++) {
+        struct fs_lister *fl = fs_lister_new(t);
+        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots));
+        fs_lister_free(fl);
+    }
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
     assert_int_equal(system(cmd), 0);
@@ -213,6 +240,9 @@ static void test_big_folder(void **state)
         const char *roots[] = {small, d, missing, small, d, d};
         for (size_t i = 0; i < sizeof(roots) / sizeof(*roots); i++)
             check_same_lister(fl, roots[i]);
+        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots));
+        check_same_lister(fl, small);              /* a flush leaves nothing behind */
+        fs_lister_add(fl, d, yml, on_found, NULL); /* dropped unlisted by the free */
         fs_lister_free(fl);
     }
     char cmd[4200];

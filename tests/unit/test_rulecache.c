@@ -1175,6 +1175,58 @@ static void write_rule(const char *dir, int i, const char *title)
     fclose(f);
 }
 
+/* Folders and a text given in turn keep their order with the cache as
+ * without it: the folders are listed together at the build, the text's
+ * rules still between theirs; a missing folder's error in its place. */
+static struct stoat_ruleset *mixed_load(const char *cache, const char *a, const char *b, struct tu_diags *ds)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    const char *text = "title: TEXT\nlogsource: {product: windows, category: process_creation}\n"
+                       "detection:\n  sel: {Image|endswith: '\\\\text.exe'}\n  condition: sel\n";
+    assert_int_equal(stoat_loader_add_path(l, a), STOAT_OK);
+    assert_int_equal(stoat_loader_add_text(l, "text.yml", text, strlen(text)), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, b), STOAT_OK);
+    assert_int_equal(stoat_loader_add_path(l, "/nonexistent/stoat-rules"), STOAT_ERR_IO);
+    assert_int_equal(stoat_loader_add_path(l, a), STOAT_OK); /* the same files again: loaded once */
+    assert_int_equal(stoat_loader_add_path(l, b), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    return rs;
+}
+
+static void test_paths_and_text_in_order(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *a = tu_temp_dir(), *b = tu_temp_dir();
+    for (int i = 0; i < 3; i++)
+        write_rule(a, i, i == 1 ? "A1" : "A");
+    write_rule(b, 7, "B");
+    const char *want[] = {"A", "A1", "A", "TEXT", "B"};
+    for (int round = 0; round < 3; round++) { /* no cache, cold, warm */
+        struct tu_diags ds = {0};
+        struct stoat_ruleset *rs = mixed_load(round ? cache : NULL, a, b, &ds);
+        struct stoat_load_stats st;
+        stoat_ruleset_stats(rs, &st);
+        assert_int_equal(st.prefilter_cached, round == 2);
+        assert_int_equal(stoat_ruleset_count(rs), 5);
+        for (size_t i = 0; i < 5; i++)
+            assert_string_equal(stoat_ruleset_rule(rs, i)->title, want[i]);
+        assert_int_equal(ds.n, 1);
+        assert_non_null(tu_diags_find(&ds, "/nonexistent/stoat-rules"));
+        stoat_ruleset_destroy(rs);
+        tu_diags_free(&ds);
+    }
+    tu_rm_rf(cache);
+    tu_rm_rf(a);
+    tu_rm_rf(b);
+    free(cache);
+    free(a);
+    free(b);
+}
+
 static void test_snapshot_by_stat_many(void **state)
 {
     (void)state;
@@ -1200,12 +1252,16 @@ static void test_snapshot_by_stat_many(void **state)
     assert_string_equal(stoat_ruleset_rule(rs, EDIT)->title, "BBBB");
     stoat_ruleset_destroy(rs);
     /* a file removed after the walk, before the build: reported, the load
-     * not indexed, the rest loaded */
+     * not indexed, the rest loaded (a text added after the folder has the
+     * folder listed first: the walk is over when it returns) */
     struct tu_diags ds = {0};
     struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
     struct stoat_loader *l = NULL;
     assert_int_equal(loader_create(&o, &l), STOAT_OK);
     assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
+    const char *extra = "title: EXTRA\nlogsource: {product: windows, category: process_creation}\n"
+                        "detection:\n  sel: {Image|endswith: '\\\\extra.exe'}\n  condition: sel\n";
+    assert_int_equal(stoat_loader_add_text(l, "extra.yml", extra, strlen(extra)), STOAT_OK);
     char gone[600];
     snprintf(gone, sizeof(gone), "%s/r%04d.yml", rules, 5);
     assert_int_equal(unlink(gone), 0);
@@ -1214,7 +1270,8 @@ static void test_snapshot_by_stat_many(void **state)
     assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
     stoat_loader_destroy(l);
     stoat_ruleset_stats(rs, &st);
-    assert_int_equal(stoat_ruleset_count(rs), N - 1);
+    assert_int_equal(stoat_ruleset_count(rs), N - 1 + 1);
+    assert_string_equal(stoat_ruleset_rule(rs, N - 1)->title, "EXTRA");
     assert_int_equal(st.rejected, 1);
     const struct tu_diag *d = tu_diags_find(&ds, "cannot read rule file");
     assert_non_null(d);
@@ -1254,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_region_fills_up),
         cmocka_unit_test(test_damage_sum),
         cmocka_unit_test(test_snapshot_by_stat_many),
+        cmocka_unit_test(test_paths_and_text_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,13 @@ struct jnode {
     bool attr;     /* children join with '_' (after #attributes) */
 };
 
+/* What the parser keeps of an object while it reads one nested in it: it
+ * loops into nested objects rather than calling itself, one level a depth */
+struct json_level {
+    struct jnode *obj, *child; /* the object, and its member whose value is the nested one */
+    struct jnode tmp;          /* a member that is not cached */
+};
+
 struct json_worker {
     const struct mapping *map;
     struct jnode root;    /* the record; its children are the top-level names */
@@ -119,6 +126,7 @@ struct json_worker {
     const char *err; /* first parse error of the record */
     const char *err_at;
     bool too_many;
+    struct json_level levels[JSON_MAX_DEPTH + 1]; /* by depth (the record is 1) */
 };
 
 static inline uint64_t json_load64(const char *p)

@@ -1,5 +1,6 @@
 /* The JSON reader's parser, on a worker: one record, a JSON object, into
- * fields. A small recursive-descent parser (depth capped at JSON_MAX_DEPTH)
+ * fields. A small recursive-descent parser (depth capped at JSON_MAX_DEPTH;
+ * an object's nested objects are read in its own loop, arrays by calls)
  * walks the tree of names (json_names.c) as it goes, trying each node's
  * guess of the next key against the input before it scans and hashes one.
  * String values without escapes are slices of the unit buffer; escaped ones
@@ -384,65 +385,100 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
     return q + 1;
 }
 
+/* The key at p, a quoted name and its ':' (the guess missed): returns where
+ * its value starts, or NULL. */
+static const char *read_key(struct json_worker *w, const char *p, const char *end, const char **key, uint32_t *klen)
+{
+    if (p >= end || *p != '"') {
+        jerr(w, p, "expected a quoted name");
+        return NULL;
+    }
+    p = parse_string(w, p + 1, end, key, klen);
+    if (!p)
+        return NULL;
+    if (!expect(&p, end, ':')) {
+        jerr(w, p, "expected ':'");
+        return NULL;
+    }
+    return p + 1;
+}
+
+/* Does the key at *p (after any blanks) hold g's guess? Then *p is past it
+ * and its ':'. The guess is tried before blanks are skipped, as compact
+ * records have none. */
+static inline bool take_guess(const struct jnode *g, const char **p, const char *end)
+{
+    if (g && json_guess_holds(g, *p, end)) {
+        *p += g->qlen;
+        return true;
+    }
+    if (*p < end && (unsigned char)**p <= ' ') {
+        *p = skip_ws(*p, end);
+        if (g && json_guess_holds(g, *p, end)) {
+            *p += g->qlen;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The member of obj named key, found or made; a cached one becomes the guess
+ * kept at *guess. NULL when its path would be too long. */
+static struct jnode *member(struct json_worker *w, struct jnode *obj, struct jnode **guess, const char *key,
+                            uint32_t klen, struct jnode *tmp)
+{
+    struct jnode *child = json_child_of(w, obj, key, klen, tmp);
+    if (!child) {
+        jerr(w, key, "field name path too long");
+        return NULL;
+    }
+    if (child->serial)
+        *guess = child;
+    return child;
+}
+
+/* An object, p after its '{', and the objects nested in it: they are read in
+ * the same loop (the worker's levels keep where each was), not by a call a
+ * level, which cost more than most of their members. */
 static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
 {
-    /* p is after '{' */
-    struct jnode **guess = &obj->first; /* where the guess for the next key is kept */
-    struct jnode tmp;                   /* a child that is not cached */
-    /* past the depth cap every value is refused (by parse_value) */
-    const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
-    bool first = true;
-    for (;;) {
-        /* the key: the guess is tried before blanks are skipped, as
-         * compact records have none */
-        struct jnode *child = *guess;
-        bool hit = child && json_guess_holds(child, p, end);
-        if (!hit && p < end && (unsigned char)*p <= ' ') {
-            p = skip_ws(p, end);
-            hit = child && json_guess_holds(child, p, end);
-        }
+    const int base = depth;
+    struct jnode **guess; /* where the guess for the next key is kept */
+    struct jnode *child;
+    const char *lim; /* past the depth cap every value is refused (by parse_value) */
+    const char *key;
+    uint32_t klen;
+open: /* p is after '{' */
+    guess = &obj->first;
+    lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    child = *guess;
+    /* the first key: the object may be empty, or xmltodict's named value */
+    {
         enum key_kind kind;
-        const char *key = NULL;
-        uint32_t klen = 0;
-        if (hit) {
-            p += child->qlen;
+        if (take_guess(child, &p, end)) {
             kind = (enum key_kind)child->kind;
         } else {
-            child = NULL;
-            if (first && p < end && *p == '}')
-                return p + 1;
-            if (p >= end || *p != '"') {
-                jerr(w, p, "expected a quoted name");
-                return NULL;
+            if (p < end && *p == '}') {
+                p++;
+                goto close;
             }
-            p = parse_string(w, p + 1, end, &key, &klen);
-            if (!p)
+            if (!(p = read_key(w, p, end, &key, &klen)))
                 return NULL;
-            if (!expect(&p, end, ':')) {
-                jerr(w, p, "expected ':'");
-                return NULL;
-            }
-            p++;
             kind = json_key_kind(key, klen);
+            child = NULL;
         }
-        if (first) {
-            first = false;
-            if (kind == KK_NAME || kind == KK_TEXT) {
-                bool named;
-                const char *after = try_named_value(w, kind, p, end, &named);
-                if (named)
-                    return after;
+        if (kind == KK_NAME || kind == KK_TEXT) {
+            bool named;
+            const char *after = try_named_value(w, kind, p, end, &named);
+            if (named) {
+                p = after;
+                goto close;
             }
         }
-        if (!child) {
-            child = json_child_of(w, obj, key, klen, &tmp);
-            if (!child) {
-                jerr(w, key, "field name path too long");
-                return NULL;
-            }
-            if (child->serial)
-                *guess = child;
-        }
+        if (!child && !(child = member(w, obj, guess, key, klen, &w->levels[depth].tmp)))
+            return NULL;
+    }
+    for (;;) {
         /* the value: strings, numbers and objects without going through
          * parse_value; blanks before it skipped only when there are some */
         for (;;) {
@@ -459,9 +495,13 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
                 p = scan_number(p, end);
                 emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
             } else if (c == '{') {
-                p = parse_object(w, child, p + 1, end, depth + 1);
-                if (!p)
-                    return NULL;
+                /* a level down: this object is taken up again at close */
+                w->levels[depth].obj = obj;
+                w->levels[depth].child = child;
+                obj = child;
+                depth++;
+                p++;
+                goto open;
             } else if (p < end && is_blank(*p)) {
                 p = skip_ws(p, end);
                 continue;
@@ -472,17 +512,35 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
             }
             break;
         }
+    next:
         /* a child that is not cached has NULL here, and what the next key
-         * writes there is never read: tmp is reused */
+         * writes there is never read: its level's tmp is reused */
         guess = &child->next;
         if (!expect(&p, end, ',')) {
-            if (p < end && *p == '}')
-                return p + 1;
+            if (p < end && *p == '}') {
+                p++;
+                goto close;
+            }
             jerr(w, p, "expected ',' or '}'");
             return NULL;
         }
         p++;
+        child = *guess;
+        if (!take_guess(child, &p, end)) {
+            if (!(p = read_key(w, p, end, &key, &klen)))
+                return NULL;
+            if (!(child = member(w, obj, guess, key, klen, &w->levels[depth].tmp)))
+                return NULL;
+        }
     }
+close: /* p is after the object's '}' */
+    if (depth == base)
+        return p;
+    depth--;
+    obj = w->levels[depth].obj;
+    child = w->levels[depth].child;
+    lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    goto next;
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)

@@ -87,16 +87,15 @@ struct jnode {
      * there; a node that is not cached starts with NULL in both and is
      * never guessed from (see parse_object). */
     struct jnode *first, *next;
-    const char *name; /* the Sigma name, once resolved */
+    struct ev_field_name field; /* the Sigma name and its id, once resolved */
     uint64_t hash;
     uint32_t klen, qlen, plen;
     uint32_t need;    /* bytes the guess test reads: max(qlen, 8) */
     uint32_t tail_at; /* where the tail word starts: max(qlen, 8) - 8 */
     uint32_t serial;  /* seeds the children's hashes; 0: not cached */
-    uint32_t name_len, id;
-    uint8_t kind;  /* enum key_kind */
-    uint8_t state; /* enum node_state */
-    bool attr;     /* children join with '_' (after #attributes) */
+    uint8_t kind;     /* enum key_kind */
+    uint8_t state;    /* enum node_state */
+    bool attr;        /* children join with '_' (after #attributes) */
 };
 
 /* What the parser keeps of an object while it reads one nested in it: it

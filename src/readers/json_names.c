@@ -205,8 +205,8 @@ void json_resolve(struct json_worker *w, struct jnode *n)
         copy[nlen] = 0;
         name = copy;
     }
-    n->name = name;
-    n->name_len = (uint32_t)nlen;
-    n->id = w->sink->field_id(w->sink->ctx, name, nlen);
+    n->field.name = name;
+    n->field.name_len = (uint32_t)nlen;
+    n->field.id = w->sink->field_id(w->sink->ctx, name, nlen);
     n->state = NS_READY;
 }

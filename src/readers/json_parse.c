@@ -295,7 +295,7 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
         w->too_many = true;
         return;
     }
-    ev_field_set(w->fs_at++, n->name, n->name_len, n->id, val, vlen, type);
+    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);

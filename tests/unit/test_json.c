@@ -1435,6 +1435,28 @@ static void test_nested_objects_fast_path(void **state)
     direct_free(d);
 }
 
+/* ev_field_set_named (the name in one copy) against ev_field_set. */
+static void test_field_set_named(void **state)
+{
+    (void)state;
+    struct ev_field a, b;
+    struct ev_field_name n = {.name = "Image", .name_len = 5, .id = 77};
+    memset(&a, 0xA5, sizeof(a));
+    memset(&b, 0x5A, sizeof(b));
+    ev_field_set(&a, "Image", 5, 77, "x.exe", 5, STOAT_V_STRING);
+    n.name = a.name; /* the same literal's address */
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING);
+    assert_ptr_equal(a.name, b.name);
+    assert_int_equal(a.name_len, b.name_len);
+    assert_int_equal(a.id, b.id);
+    assert_ptr_equal(a.val, b.val);
+    assert_int_equal(a.val_len, b.val_len);
+    assert_null(b.folded);
+    assert_null(b.bytes_folded);
+    assert_null(b.bytes_raw);
+    assert_int_equal(a.type, b.type);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1455,6 +1477,7 @@ int main(void)
         cmocka_unit_test(test_key_guess_fast_path),
         cmocka_unit_test(test_escaped_strings_fast_path),
         cmocka_unit_test(test_nested_objects_fast_path),
+        cmocka_unit_test(test_field_set_named),
         cmocka_unit_test(test_values_of_every_type),
         cmocka_unit_test(test_malformed_records),
         cmocka_unit_test(test_several_records_on_a_line),

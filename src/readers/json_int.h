@@ -19,6 +19,9 @@
 
 #include "readers/reader.h"
 #include "util/mem.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define JSON_MAX_DEPTH 64
 #define PATH_MAX_BYTES 2048
@@ -92,10 +95,16 @@ struct jnode {
     uint32_t klen, qlen, plen;
     uint32_t need;    /* bytes the guess test reads: max(qlen, 8) */
     uint32_t tail_at; /* where the tail word starts: max(qlen, 8) - 8 */
-    uint32_t serial;  /* seeds the children's hashes; 0: not cached */
-    uint8_t kind;     /* enum key_kind */
-    uint8_t state;    /* enum node_state */
-    bool attr;        /* children join with '_' (after #attributes) */
+    /* the guess test sixteen bytes at a time, when the record has them:
+     * max(qlen, 16), or UINT32_MAX for a key the words test refuses (and for
+     * a node that is never a guess: the roots, a node not cached) */
+    uint32_t need16;
+    uint32_t qv_ignore; /* the compare mask's bits past qlen: set */
+    uint8_t qv[16];     /* the first 16 bytes of qkey, zero-padded */
+    uint32_t serial;    /* seeds the children's hashes; 0: not cached */
+    uint8_t kind;       /* enum key_kind */
+    uint8_t state;      /* enum node_state */
+    bool attr;          /* children join with '_' (after #attributes) */
 };
 
 /* What the parser keeps of an object while it reads one nested in it: it
@@ -140,6 +149,29 @@ static inline uint64_t json_load64(const char *p)
  * 1, which never holds. */
 static inline bool json_guess_holds(const struct jnode *g, const char *p, const char *end)
 {
+#ifdef __SSE2__
+    /* most keys (qlen <= 16) in one compare of sixteen bytes; the words
+     * below when the record has fewer left */
+    if (__builtin_expect((size_t)(end - p) >= g->need16, 1)) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i k = _mm_loadu_si128((const __m128i *)(const void *)g->qv);
+        if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k)) | g->qv_ignore) != 0xFFFFu)
+            return false;
+        if (__builtin_expect(g->qlen <= 16, 1))
+            return true;
+        /* longer keys: the blocks after the first, up to the last, which
+         * ends where qkey does; both sides hold qlen bytes */
+        for (uint32_t i = 16;; i += 16) {
+            uint32_t at = i + 16 < g->qlen ? i : g->qlen - 16;
+            a = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+            k = _mm_loadu_si128((const __m128i *)(const void *)(g->qkey + at));
+            if (_mm_movemask_epi8(_mm_cmpeq_epi8(a, k)) != 0xFFFF)
+                return false;
+            if (at == g->qlen - 16)
+                return true;
+        }
+    }
+#endif
     if ((size_t)(end - p) < g->need)
         return false; /* the end of the record is near: the slow way */
     /* the first and last words cover keys of up to 13 bytes */

@@ -124,6 +124,7 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         }
     }
     *tmp = (struct jnode){
+        .need16 = UINT32_MAX,
         .key = key,
         .parent = parent,
         .head = 1,
@@ -156,6 +157,9 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         memset(ones, 0xFF, n->qlen < 8 ? n->qlen : 8);
         memcpy(&n->mask, ones, sizeof(n->mask));
         n->head = json_load64(q) & n->mask;
+        n->need16 = n->qlen < 16 ? 16 : n->qlen;
+        n->qv_ignore = n->qlen < 16 ? 0xFFFFu << n->qlen & 0xFFFFu : 0;
+        memcpy(n->qv, q, n->qlen < 16 ? n->qlen : 16);
     }
     n->need = n->qlen < 8 ? 8 : n->qlen;
     n->tail_at = n->need - 8;

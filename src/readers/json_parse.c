@@ -96,13 +96,17 @@ static int hexval(char c)
 static inline const char *find_special(const char *p, const char *end)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-        if (m)
-            return p + __builtin_ctz((unsigned)m);
-        p += 16;
+    if (end - p >= 16) {
+        /* the loop tests against the last block's start: one compare a block */
+        const char *last = end - 16;
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        do {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m)
+                return p + __builtin_ctz((unsigned)m);
+            p += 16;
+        } while (p <= last);
     }
 #endif
     while (p < end && *p != '"' && *p != '\\')
@@ -484,12 +488,19 @@ open: /* p is after '{' */
         for (;;) {
             char c = p < lim ? *p : 0;
             if (c == '"') {
-                const char *v;
-                uint32_t vl;
-                p = parse_string(w, p + 1, end, &v, &vl);
-                if (!p)
-                    return NULL;
-                emit(w, child, v, vl, STOAT_V_STRING);
+                /* parse_string by hand: the slice's bounds stay in registers */
+                const char *q = find_special(p + 1, end);
+                if (q < end && *q == '"') {
+                    emit(w, child, p + 1, (uint32_t)(q - p - 1), STOAT_V_STRING);
+                    p = q + 1;
+                } else {
+                    const char *v;
+                    uint32_t vl;
+                    p = parse_escaped(w, p + 1, q, end, &v, &vl);
+                    if (!p)
+                        return NULL;
+                    emit(w, child, v, vl, STOAT_V_STRING);
+                }
             } else if ((c >= '0' && c <= '9') || c == '-') {
                 const char *st = p;
                 p = scan_number(p, end);

@@ -1065,8 +1065,8 @@ static struct direct *direct_new(void)
     d->w.table_cap = 1024;
     d->w.table = calloc(d->w.table_cap, sizeof(*d->w.table));
     arena_init(&d->w.mem, 65536);
-    d->w.root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
-    d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
+    d->w.root = (struct jnode){.path = "", .serial = 1, .head = 1, .need16 = UINT32_MAX, .state = NS_SILENT};
+    d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .need16 = UINT32_MAX, .state = NS_SILENT};
     d->w.serials = 2;
     d->w.sink = &d->sink;
     d->w.u = &d->u;
@@ -1099,9 +1099,11 @@ static bool direct_parse(struct direct *d, const char *text, size_t n)
     return q != NULL;
 }
 
-/* The key guess (two masked words, then the words between) against a plain
- * comparison of the quoted key: every key length to 60, the input exact,
- * with any one byte changed, and cut short at every length. */
+/* The key guess (sixteen bytes at a time where the record has them, else
+ * two masked words and the words between) against a plain comparison of the
+ * quoted key: every key length to 60, the input exact, with any one byte
+ * changed, and cut short at every length; a key with a quote or backslash
+ * (its raw bytes are escaped) never holds. */
 static void test_key_guess_fast_path(void **state)
 {
     (void)state;
@@ -1136,6 +1138,18 @@ static void test_key_guess_fast_path(void **state)
             changed[at] ^= 0x20;
             assert_false(json_guess_holds(g, changed, changed + sizeof(changed)));
         }
+    }
+    for (uint32_t klen = 1; klen <= 40; klen++) {
+        char key[48], in[96];
+        memset(key, 'k', klen);
+        key[klen / 2] = klen % 2 ? '"' : '\\';
+        struct jnode tmp;
+        const struct jnode *g = json_child_of(&d->w, &d->w.root, key, klen, &tmp);
+        assert_non_null(g);
+        memset(in, 'x', sizeof(in));
+        memcpy(in, g->qkey, klen + 3);
+        for (size_t cut = 0; cut <= sizeof(in); cut += 7)
+            assert_false(json_guess_holds(g, in, in + cut));
     }
     direct_free(d);
 }

@@ -125,6 +125,7 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
     }
     *tmp = (struct jnode){
         .need16 = UINT32_MAX,
+        .cneed = UINT32_MAX,
         .key = key,
         .parent = parent,
         .head = 1,
@@ -160,6 +161,10 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         n->need16 = n->qlen < 16 ? 16 : n->qlen;
         n->qv_ignore = n->qlen < 16 ? 0xFFFFu << n->qlen & 0xFFFFu : 0;
         memcpy(n->qv, q, n->qlen < 16 ? n->qlen : 16);
+        n->cneed = n->qlen < 15 ? 16 : n->qlen + 1;
+        n->cv_ignore = n->qlen < 15 ? 0xFFFFu << (n->qlen + 1) & 0xFFFFu : 0;
+        n->cv[0] = ',';
+        memcpy(n->cv + 1, q, n->qlen < 15 ? n->qlen : 15);
     }
     n->need = n->qlen < 8 ? 8 : n->qlen;
     n->tail_at = n->need - 8;

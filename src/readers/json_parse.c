@@ -410,7 +410,7 @@ static const char *read_key(struct json_worker *w, const char *p, const char *en
 /* Does the key at *p (after any blanks) hold g's guess? Then *p is past it
  * and its ':'. The guess is tried before blanks are skipped, as compact
  * records have none. */
-static inline bool take_guess(const struct jnode *g, const char **p, const char *end)
+static inline __attribute__((always_inline)) bool take_guess(const struct jnode *g, const char **p, const char *end)
 {
     if (g && json_guess_holds(g, *p, end)) {
         *p += g->qlen;
@@ -444,7 +444,9 @@ static struct jnode *member(struct json_worker *w, struct jnode *obj, struct jno
 /* An object, p after its '{', and the objects nested in it: they are read in
  * the same loop (the worker's levels keep where each was), not by a call a
  * level, which cost more than most of their members. */
-static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
+static inline __attribute__((always_inline)) const char *parse_object_in(struct json_worker *w, struct jnode *obj,
+                                                                         const char *p, const char *end, int depth,
+                                                                         const bool compact)
 {
     const int base = depth;
     struct jnode **guess; /* where the guess for the next key is kept */
@@ -527,6 +529,12 @@ open: /* p is after '{' */
         /* a child that is not cached has NULL here, and what the next key
          * writes there is never read: its level's tmp is reused */
         guess = &child->next;
+        child = *guess;
+        /* the comma and the guessed key in one compare (compact records) */
+        if (compact && child && json_comma_guess_holds(child, p, end)) {
+            p += child->qlen + 1;
+            continue;
+        }
         if (!expect(&p, end, ',')) {
             if (p < end && *p == '}') {
                 p++;
@@ -536,7 +544,6 @@ open: /* p is after '{' */
             return NULL;
         }
         p++;
-        child = *guess;
         if (!take_guess(child, &p, end)) {
             if (!(p = read_key(w, p, end, &key, &klen)))
                 return NULL;
@@ -552,6 +559,37 @@ close: /* p is after the object's '}' */
     child = w->levels[depth].child;
     lim = depth < JSON_MAX_DEPTH ? end : NULL;
     goto next;
+}
+
+/* parse_object_in made twice: for records without blanks after their
+ * commas and colons, which try the comma and the next key in one compare,
+ * and for the others, which would only pay for that compare failing. */
+static __attribute__((noinline)) const char *parse_object_compact(struct json_worker *w, struct jnode *obj,
+                                                                  const char *p, const char *end, int depth)
+{
+    return parse_object_in(w, obj, p, end, depth, true);
+}
+
+static __attribute__((noinline)) const char *parse_object_blank(struct json_worker *w, struct jnode *obj, const char *p,
+                                                                const char *end, int depth)
+{
+    return parse_object_in(w, obj, p, end, depth, false);
+}
+
+static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
+{
+    return w->compact ? parse_object_compact(w, obj, p, end, depth) : parse_object_blank(w, obj, p, end, depth);
+}
+
+/* Is the record at p ('{') compact: its first key quoted right after the
+ * brace, its value right after the colon (json.dumps's ", " and ": " are
+ * not)? Records of a file are mostly all one or the other. */
+static bool record_compact(const char *p, const char *end)
+{
+    if (end - p < 2 || p[1] != '"')
+        return false;
+    const char *q = find_special(p + 2, end);
+    return end - q >= 3 && q[0] == '"' && q[1] == ':' && !is_blank(q[2]);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)
@@ -707,6 +745,7 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
         jerr(w, p, "a record must be a JSON object");
         q = NULL;
     } else {
+        w->compact = record_compact(p, end);
         q = parse_object(w, &w->root, p + 1, end, 1);
     }
     if (!q) {

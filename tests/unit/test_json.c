@@ -1065,8 +1065,10 @@ static struct direct *direct_new(void)
     d->w.table_cap = 1024;
     d->w.table = calloc(d->w.table_cap, sizeof(*d->w.table));
     arena_init(&d->w.mem, 65536);
-    d->w.root = (struct jnode){.path = "", .serial = 1, .head = 1, .need16 = UINT32_MAX, .state = NS_SILENT};
-    d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .need16 = UINT32_MAX, .state = NS_SILENT};
+    d->w.root = (struct jnode){
+        .path = "", .serial = 1, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
+    d->w.named = (struct jnode){
+        .path = "", .serial = 2, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
     d->w.serials = 2;
     d->w.sink = &d->sink;
     d->w.u = &d->u;
@@ -1100,10 +1102,11 @@ static bool direct_parse(struct direct *d, const char *text, size_t n)
 }
 
 /* The key guess (sixteen bytes at a time where the record has them, else
- * two masked words and the words between) against a plain comparison of the
- * quoted key: every key length to 60, the input exact, with any one byte
- * changed, and cut short at every length; a key with a quote or backslash
- * (its raw bytes are escaped) never holds. */
+ * two masked words and the words between), and the comma and key guess of
+ * compact records, against a plain comparison of the quoted key: every key
+ * length to 60, the input exact, with any one byte changed, and cut short at
+ * every length; a key with a quote or backslash (its raw bytes are escaped)
+ * never holds. */
 static void test_key_guess_fast_path(void **state)
 {
     (void)state;
@@ -1138,6 +1141,28 @@ static void test_key_guess_fast_path(void **state)
             changed[at] ^= 0x20;
             assert_false(json_guess_holds(g, changed, changed + sizeof(changed)));
         }
+        /* the comma and the key in one compare, against the comma and the
+         * plain comparison (never, without SSE2: the caller's slow way) */
+        char with_comma[97];
+        with_comma[0] = ',';
+        memcpy(with_comma + 1, in, sizeof(in));
+        for (size_t cut = 0; cut <= qlen + 17; cut++) {
+            char *exact = malloc(cut ? cut : 1);
+            assert_non_null(exact);
+            memcpy(exact, with_comma, cut);
+            bool slow = cut >= (qlen + 1 < 16 ? 16 : qlen + 1) && memcmp(exact + 1, g->qkey, qlen) == 0;
+#ifndef __SSE2__
+            slow = false;
+#endif
+            assert_true(json_comma_guess_holds(g, exact, exact + cut) == slow);
+            free(exact);
+        }
+        for (size_t at = 0; at <= qlen; at++) {
+            char changed[97];
+            memcpy(changed, with_comma, sizeof(changed));
+            changed[at] ^= at ? 0x20 : 0x01;
+            assert_false(json_comma_guess_holds(g, changed, changed + sizeof(changed)));
+        }
     }
     for (uint32_t klen = 1; klen <= 40; klen++) {
         char key[48], in[96];
@@ -1150,6 +1175,9 @@ static void test_key_guess_fast_path(void **state)
         memcpy(in, g->qkey, klen + 3);
         for (size_t cut = 0; cut <= sizeof(in); cut += 7)
             assert_false(json_guess_holds(g, in, in + cut));
+        char with_comma[97] = {','};
+        memcpy(with_comma + 1, in, sizeof(in));
+        assert_false(json_comma_guess_holds(g, with_comma, with_comma + sizeof(with_comma)));
     }
     direct_free(d);
 }

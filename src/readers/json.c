@@ -35,8 +35,10 @@ static void *json_worker_create(const struct mapping *map)
     arena_init(&w->mem, 65536);
     /* the two roots are cached (their children are) but never guessed:
      * a mask of 0 cannot give a head of 1 */
-    w->root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
-    w->named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
+    w->root = (struct jnode){
+        .path = "", .serial = 1, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
+    w->named = (struct jnode){
+        .path = "", .serial = 2, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
     w->serials = 2;
     return w;
 }

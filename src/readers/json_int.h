@@ -19,6 +19,9 @@
 
 #include "readers/reader.h"
 #include "util/mem.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define JSON_MAX_DEPTH 64
 #define PATH_MAX_BYTES 2048
@@ -87,16 +90,33 @@ struct jnode {
      * there; a node that is not cached starts with NULL in both and is
      * never guessed from (see parse_object). */
     struct jnode *first, *next;
-    const char *name; /* the Sigma name, once resolved */
+    struct ev_field_name field; /* the Sigma name and its id, once resolved */
     uint64_t hash;
     uint32_t klen, qlen, plen;
     uint32_t need;    /* bytes the guess test reads: max(qlen, 8) */
     uint32_t tail_at; /* where the tail word starts: max(qlen, 8) - 8 */
-    uint32_t serial;  /* seeds the children's hashes; 0: not cached */
-    uint32_t name_len, id;
-    uint8_t kind;  /* enum key_kind */
-    uint8_t state; /* enum node_state */
-    bool attr;     /* children join with '_' (after #attributes) */
+    /* the guess test sixteen bytes at a time, when the record has them:
+     * max(qlen, 16), or UINT32_MAX for a key the words test refuses (and for
+     * a node that is never a guess: the roots, a node not cached) */
+    uint32_t need16;
+    uint32_t qv_ignore; /* the compare mask's bits past qlen: set */
+    uint8_t qv[16];     /* the first 16 bytes of qkey, zero-padded */
+    /* the same for ',' and qkey (json_comma_guess_holds): max(qlen + 1, 16)
+     * or UINT32_MAX, and ',' and the first 15 bytes of qkey */
+    uint32_t cneed;
+    uint32_t cv_ignore;
+    uint8_t cv[16];
+    uint32_t serial; /* seeds the children's hashes; 0: not cached */
+    uint8_t kind;    /* enum key_kind */
+    uint8_t state;   /* enum node_state */
+    bool attr;       /* children join with '_' (after #attributes) */
+};
+
+/* What the parser keeps of an object while it reads one nested in it: it
+ * loops into nested objects rather than calling itself, one level a depth */
+struct json_level {
+    struct jnode *obj, *child; /* the object, and its member whose value is the nested one */
+    struct jnode tmp;          /* a member that is not cached */
 };
 
 struct json_worker {
@@ -119,6 +139,8 @@ struct json_worker {
     const char *err; /* first parse error of the record */
     const char *err_at;
     bool too_many;
+    bool compact;                                 /* the record has no blanks after its first key (json_parse.c) */
+    struct json_level levels[JSON_MAX_DEPTH + 1]; /* by depth (the record is 1) */
 };
 
 static inline uint64_t json_load64(const char *p)
@@ -128,11 +150,40 @@ static inline uint64_t json_load64(const char *p)
     return v;
 }
 
+#ifdef __SSE2__
+/* The rest of a key longer than a block, its first from bytes matched: the
+ * blocks from there up to the last, which ends where qkey does; both sides
+ * hold qlen bytes (g->qlen > 16, from <= 16). */
+static inline bool json_key_rest_holds(const struct jnode *g, const char *p, uint32_t from)
+{
+    for (uint32_t i = from;; i += 16) {
+        uint32_t at = i + 16 < g->qlen ? i : g->qlen - 16;
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
+        __m128i k = _mm_loadu_si128((const __m128i *)(const void *)(g->qkey + at));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(a, k)) != 0xFFFF)
+            return false;
+        if (at == g->qlen - 16)
+            return true;
+    }
+}
+#endif
+
 /* Does the input at p hold g's key, quoted, and a colon? Only keys without
  * '"' or '\' can be told from raw bytes; for the others mask is 0 and head
  * 1, which never holds. */
 static inline bool json_guess_holds(const struct jnode *g, const char *p, const char *end)
 {
+#ifdef __SSE2__
+    /* most keys (qlen <= 16) in one compare of sixteen bytes; the words
+     * below when the record has fewer left */
+    if (__builtin_expect((size_t)(end - p) >= g->need16, 1)) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i k = _mm_loadu_si128((const __m128i *)(const void *)g->qv);
+        if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k)) | g->qv_ignore) != 0xFFFFu)
+            return false;
+        return __builtin_expect(g->qlen <= 16, 1) || json_key_rest_holds(g, p, 16);
+    }
+#endif
     if ((size_t)(end - p) < g->need)
         return false; /* the end of the record is near: the slow way */
     /* the first and last words cover keys of up to 13 bytes */
@@ -145,6 +196,26 @@ static inline bool json_guess_holds(const struct jnode *g, const char *p, const 
         if (json_load64(p + i) != json_load64(g->qkey + i))
             return false;
     return true;
+}
+
+/* Does the input at p hold a comma, then g's key, quoted, and a colon? The
+ * comma and the next key of a compact record in one compare (a block, then
+ * the rest of a longer key); false where SSE2 is not there (the caller then
+ * tries the comma and json_guess_holds). */
+static inline bool json_comma_guess_holds(const struct jnode *g, const char *p, const char *end)
+{
+#ifdef __SSE2__
+    if ((size_t)(end - p) < g->cneed)
+        return false;
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i k = _mm_loadu_si128((const __m128i *)(const void *)g->cv);
+    if (((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, k)) | g->cv_ignore) != 0xFFFFu)
+        return false;
+    return __builtin_expect(g->qlen <= 15, 1) || json_key_rest_holds(g, p + 1, 15);
+#else
+    (void)g, (void)p, (void)end;
+    return false;
+#endif
 }
 
 /* What a key is to the flattening: a plain name, Name, #attributes, #text. */

@@ -124,6 +124,8 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         }
     }
     *tmp = (struct jnode){
+        .need16 = UINT32_MAX,
+        .cneed = UINT32_MAX,
         .key = key,
         .parent = parent,
         .head = 1,
@@ -156,6 +158,13 @@ struct jnode *json_child_of(struct json_worker *w, struct jnode *parent, const c
         memset(ones, 0xFF, n->qlen < 8 ? n->qlen : 8);
         memcpy(&n->mask, ones, sizeof(n->mask));
         n->head = json_load64(q) & n->mask;
+        n->need16 = n->qlen < 16 ? 16 : n->qlen;
+        n->qv_ignore = n->qlen < 16 ? 0xFFFFu << n->qlen & 0xFFFFu : 0;
+        memcpy(n->qv, q, n->qlen < 16 ? n->qlen : 16);
+        n->cneed = n->qlen < 15 ? 16 : n->qlen + 1;
+        n->cv_ignore = n->qlen < 15 ? 0xFFFFu << (n->qlen + 1) & 0xFFFFu : 0;
+        n->cv[0] = ',';
+        memcpy(n->cv + 1, q, n->qlen < 15 ? n->qlen : 15);
     }
     n->need = n->qlen < 8 ? 8 : n->qlen;
     n->tail_at = n->need - 8;
@@ -205,8 +214,8 @@ void json_resolve(struct json_worker *w, struct jnode *n)
         copy[nlen] = 0;
         name = copy;
     }
-    n->name = name;
-    n->name_len = (uint32_t)nlen;
-    n->id = w->sink->field_id(w->sink->ctx, name, nlen);
+    n->field.name = name;
+    n->field.name_len = (uint32_t)nlen;
+    n->field.id = w->sink->field_id(w->sink->ctx, name, nlen);
     n->state = NS_READY;
 }

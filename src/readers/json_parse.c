@@ -1,5 +1,6 @@
 /* The JSON reader's parser, on a worker: one record, a JSON object, into
- * fields. A small recursive-descent parser (depth capped at JSON_MAX_DEPTH)
+ * fields. A small recursive-descent parser (depth capped at JSON_MAX_DEPTH;
+ * an object's nested objects are read in its own loop, arrays by calls)
  * walks the tree of names (json_names.c) as it goes, trying each node's
  * guess of the next key against the input before it scans and hashes one.
  * String values without escapes are slices of the unit buffer; escaped ones
@@ -95,13 +96,17 @@ static int hexval(char c)
 static inline const char *find_special(const char *p, const char *end)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-        if (m)
-            return p + __builtin_ctz((unsigned)m);
-        p += 16;
+    if (end - p >= 16) {
+        /* the loop tests against the last block's start: one compare a block */
+        const char *last = end - 16;
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+        do {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+            if (m)
+                return p + __builtin_ctz((unsigned)m);
+            p += 16;
+        } while (p <= last);
     }
 #endif
     while (p < end && *p != '"' && *p != '\\')
@@ -294,7 +299,7 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
         w->too_many = true;
         return;
     }
-    ev_field_set(w->fs_at++, n->name, n->name_len, n->id, val, vlen, type);
+    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
@@ -384,84 +389,132 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
     return q + 1;
 }
 
-static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
+/* The key at p, a quoted name and its ':' (the guess missed): returns where
+ * its value starts, or NULL. */
+static const char *read_key(struct json_worker *w, const char *p, const char *end, const char **key, uint32_t *klen)
 {
-    /* p is after '{' */
-    struct jnode **guess = &obj->first; /* where the guess for the next key is kept */
-    struct jnode tmp;                   /* a child that is not cached */
-    /* past the depth cap every value is refused (by parse_value) */
-    const char *lim = depth < JSON_MAX_DEPTH ? end : NULL;
-    bool first = true;
-    for (;;) {
-        /* the key: the guess is tried before blanks are skipped, as
-         * compact records have none */
-        struct jnode *child = *guess;
-        bool hit = child && json_guess_holds(child, p, end);
-        if (!hit && p < end && (unsigned char)*p <= ' ') {
-            p = skip_ws(p, end);
-            hit = child && json_guess_holds(child, p, end);
+    if (p >= end || *p != '"') {
+        jerr(w, p, "expected a quoted name");
+        return NULL;
+    }
+    p = parse_string(w, p + 1, end, key, klen);
+    if (!p)
+        return NULL;
+    if (!expect(&p, end, ':')) {
+        jerr(w, p, "expected ':'");
+        return NULL;
+    }
+    return p + 1;
+}
+
+/* Does the key at *p (after any blanks) hold g's guess? Then *p is past it
+ * and its ':'. The guess is tried before blanks are skipped, as compact
+ * records have none. */
+static inline __attribute__((always_inline)) bool take_guess(const struct jnode *g, const char **p, const char *end)
+{
+    if (g && json_guess_holds(g, *p, end)) {
+        *p += g->qlen;
+        return true;
+    }
+    if (*p < end && (unsigned char)**p <= ' ') {
+        *p = skip_ws(*p, end);
+        if (g && json_guess_holds(g, *p, end)) {
+            *p += g->qlen;
+            return true;
         }
+    }
+    return false;
+}
+
+/* The member of obj named key, found or made; a cached one becomes the guess
+ * kept at *guess. NULL when its path would be too long. */
+static struct jnode *member(struct json_worker *w, struct jnode *obj, struct jnode **guess, const char *key,
+                            uint32_t klen, struct jnode *tmp)
+{
+    struct jnode *child = json_child_of(w, obj, key, klen, tmp);
+    if (!child) {
+        jerr(w, key, "field name path too long");
+        return NULL;
+    }
+    if (child->serial)
+        *guess = child;
+    return child;
+}
+
+/* An object, p after its '{', and the objects nested in it: they are read in
+ * the same loop (the worker's levels keep where each was), not by a call a
+ * level, which cost more than most of their members. */
+static inline __attribute__((always_inline)) const char *parse_object_in(struct json_worker *w, struct jnode *obj,
+                                                                         const char *p, const char *end, int depth,
+                                                                         const bool compact)
+{
+    const int base = depth;
+    struct jnode **guess; /* where the guess for the next key is kept */
+    struct jnode *child;
+    const char *lim; /* past the depth cap every value is refused (by parse_value) */
+    const char *key;
+    uint32_t klen;
+open: /* p is after '{' */
+    guess = &obj->first;
+    lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    child = *guess;
+    /* the first key: the object may be empty, or xmltodict's named value */
+    {
         enum key_kind kind;
-        const char *key = NULL;
-        uint32_t klen = 0;
-        if (hit) {
-            p += child->qlen;
+        if (take_guess(child, &p, end)) {
             kind = (enum key_kind)child->kind;
         } else {
-            child = NULL;
-            if (first && p < end && *p == '}')
-                return p + 1;
-            if (p >= end || *p != '"') {
-                jerr(w, p, "expected a quoted name");
-                return NULL;
+            if (p < end && *p == '}') {
+                p++;
+                goto close;
             }
-            p = parse_string(w, p + 1, end, &key, &klen);
-            if (!p)
+            if (!(p = read_key(w, p, end, &key, &klen)))
                 return NULL;
-            if (!expect(&p, end, ':')) {
-                jerr(w, p, "expected ':'");
-                return NULL;
-            }
-            p++;
             kind = json_key_kind(key, klen);
+            child = NULL;
         }
-        if (first) {
-            first = false;
-            if (kind == KK_NAME || kind == KK_TEXT) {
-                bool named;
-                const char *after = try_named_value(w, kind, p, end, &named);
-                if (named)
-                    return after;
+        if (kind == KK_NAME || kind == KK_TEXT) {
+            bool named;
+            const char *after = try_named_value(w, kind, p, end, &named);
+            if (named) {
+                p = after;
+                goto close;
             }
         }
-        if (!child) {
-            child = json_child_of(w, obj, key, klen, &tmp);
-            if (!child) {
-                jerr(w, key, "field name path too long");
-                return NULL;
-            }
-            if (child->serial)
-                *guess = child;
-        }
+        if (!child && !(child = member(w, obj, guess, key, klen, &w->levels[depth].tmp)))
+            return NULL;
+    }
+    for (;;) {
         /* the value: strings, numbers and objects without going through
          * parse_value; blanks before it skipped only when there are some */
         for (;;) {
             char c = p < lim ? *p : 0;
             if (c == '"') {
-                const char *v;
-                uint32_t vl;
-                p = parse_string(w, p + 1, end, &v, &vl);
-                if (!p)
-                    return NULL;
-                emit(w, child, v, vl, STOAT_V_STRING);
+                /* parse_string by hand: the slice's bounds stay in registers */
+                const char *q = find_special(p + 1, end);
+                if (q < end && *q == '"') {
+                    emit(w, child, p + 1, (uint32_t)(q - p - 1), STOAT_V_STRING);
+                    p = q + 1;
+                } else {
+                    const char *v;
+                    uint32_t vl;
+                    p = parse_escaped(w, p + 1, q, end, &v, &vl);
+                    if (!p)
+                        return NULL;
+                    emit(w, child, v, vl, STOAT_V_STRING);
+                }
             } else if ((c >= '0' && c <= '9') || c == '-') {
                 const char *st = p;
                 p = scan_number(p, end);
                 emit(w, child, st, (uint32_t)(p - st), STOAT_V_NUMBER);
             } else if (c == '{') {
-                p = parse_object(w, child, p + 1, end, depth + 1);
-                if (!p)
-                    return NULL;
+                /* a level down: this object is taken up again at close */
+                w->levels[depth].obj = obj;
+                w->levels[depth].child = child;
+                obj = child;
+                depth++;
+                p++;
+                goto open;
             } else if (p < end && is_blank(*p)) {
                 p = skip_ws(p, end);
                 continue;
@@ -472,17 +525,71 @@ static const char *parse_object(struct json_worker *w, struct jnode *obj, const 
             }
             break;
         }
+    next:
         /* a child that is not cached has NULL here, and what the next key
-         * writes there is never read: tmp is reused */
+         * writes there is never read: its level's tmp is reused */
         guess = &child->next;
+        child = *guess;
+        /* the comma and the guessed key in one compare (compact records) */
+        if (compact && child && json_comma_guess_holds(child, p, end)) {
+            p += child->qlen + 1;
+            continue;
+        }
         if (!expect(&p, end, ',')) {
-            if (p < end && *p == '}')
-                return p + 1;
+            if (p < end && *p == '}') {
+                p++;
+                goto close;
+            }
             jerr(w, p, "expected ',' or '}'");
             return NULL;
         }
         p++;
+        if (!take_guess(child, &p, end)) {
+            if (!(p = read_key(w, p, end, &key, &klen)))
+                return NULL;
+            if (!(child = member(w, obj, guess, key, klen, &w->levels[depth].tmp)))
+                return NULL;
+        }
     }
+close: /* p is after the object's '}' */
+    if (depth == base)
+        return p;
+    depth--;
+    obj = w->levels[depth].obj;
+    child = w->levels[depth].child;
+    lim = depth < JSON_MAX_DEPTH ? end : NULL;
+    goto next;
+}
+
+/* parse_object_in made twice: for records without blanks after their
+ * commas and colons, which try the comma and the next key in one compare,
+ * and for the others, which would only pay for that compare failing. */
+static __attribute__((noinline)) const char *parse_object_compact(struct json_worker *w, struct jnode *obj,
+                                                                  const char *p, const char *end, int depth)
+{
+    return parse_object_in(w, obj, p, end, depth, true);
+}
+
+static __attribute__((noinline)) const char *parse_object_blank(struct json_worker *w, struct jnode *obj, const char *p,
+                                                                const char *end, int depth)
+{
+    return parse_object_in(w, obj, p, end, depth, false);
+}
+
+static const char *parse_object(struct json_worker *w, struct jnode *obj, const char *p, const char *end, int depth)
+{
+    return w->compact ? parse_object_compact(w, obj, p, end, depth) : parse_object_blank(w, obj, p, end, depth);
+}
+
+/* Is the record at p ('{') compact: its first key quoted right after the
+ * brace, its value right after the colon (json.dumps's ", " and ": " are
+ * not)? Records of a file are mostly all one or the other. */
+static bool record_compact(const char *p, const char *end)
+{
+    if (end - p < 2 || p[1] != '"')
+        return false;
+    const char *q = find_special(p + 2, end);
+    return end - q >= 3 && q[0] == '"' && q[1] == ':' && !is_blank(q[2]);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth)
@@ -638,6 +745,7 @@ const char *json_parse_record(struct json_worker *w, const char *p, const char *
         jerr(w, p, "a record must be a JSON object");
         q = NULL;
     } else {
+        w->compact = record_compact(p, end);
         q = parse_object(w, &w->root, p + 1, end, 1);
     }
     if (!q) {

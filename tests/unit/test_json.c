@@ -991,6 +991,8 @@ struct direct {
     size_t used;
     char val[4096];
     size_t val_len;
+    char all[16384]; /* every field of the record, "name=value\n" */
+    size_t all_len;
     char why[160];
 };
 
@@ -1000,6 +1002,7 @@ static void d_begin(void *ctx, uint64_t record, uint64_t line, uint64_t offset)
     (void)record, (void)line, (void)offset;
     d->used = 0;
     d->val_len = SIZE_MAX;
+    d->all_len = 0;
     d->why[0] = 0;
 }
 
@@ -1021,6 +1024,12 @@ static uint32_t d_field_id(void *ctx, const char *name, size_t len)
 static void d_fields(void *ctx, struct ev_field *fs, uint32_t n)
 {
     struct direct *d = ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        int k = snprintf(d->all + d->all_len, sizeof(d->all) - d->all_len, "%.*s=%.*s\n", (int)fs[i].name_len,
+                         fs[i].name, (int)fs[i].val_len, fs[i].val);
+        assert_true(k > 0 && (size_t)k < sizeof(d->all) - d->all_len);
+        d->all_len += (size_t)k;
+    }
     if (!n)
         return;
     assert_true(fs[n - 1].val_len < sizeof(d->val));
@@ -1056,8 +1065,10 @@ static struct direct *direct_new(void)
     d->w.table_cap = 1024;
     d->w.table = calloc(d->w.table_cap, sizeof(*d->w.table));
     arena_init(&d->w.mem, 65536);
-    d->w.root = (struct jnode){.path = "", .serial = 1, .head = 1, .state = NS_SILENT};
-    d->w.named = (struct jnode){.path = "", .serial = 2, .head = 1, .state = NS_SILENT};
+    d->w.root = (struct jnode){
+        .path = "", .serial = 1, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
+    d->w.named = (struct jnode){
+        .path = "", .serial = 2, .head = 1, .need16 = UINT32_MAX, .cneed = UINT32_MAX, .state = NS_SILENT};
     d->w.serials = 2;
     d->w.sink = &d->sink;
     d->w.u = &d->u;
@@ -1090,9 +1101,12 @@ static bool direct_parse(struct direct *d, const char *text, size_t n)
     return q != NULL;
 }
 
-/* The key guess (two masked words, then the words between) against a plain
- * comparison of the quoted key: every key length to 60, the input exact,
- * with any one byte changed, and cut short at every length. */
+/* The key guess (sixteen bytes at a time where the record has them, else
+ * two masked words and the words between), and the comma and key guess of
+ * compact records, against a plain comparison of the quoted key: every key
+ * length to 60, the input exact, with any one byte changed, and cut short at
+ * every length; a key with a quote or backslash (its raw bytes are escaped)
+ * never holds. */
 static void test_key_guess_fast_path(void **state)
 {
     (void)state;
@@ -1127,6 +1141,43 @@ static void test_key_guess_fast_path(void **state)
             changed[at] ^= 0x20;
             assert_false(json_guess_holds(g, changed, changed + sizeof(changed)));
         }
+        /* the comma and the key in one compare, against the comma and the
+         * plain comparison (never, without SSE2: the caller's slow way) */
+        char with_comma[97];
+        with_comma[0] = ',';
+        memcpy(with_comma + 1, in, sizeof(in));
+        for (size_t cut = 0; cut <= qlen + 17; cut++) {
+            char *exact = malloc(cut ? cut : 1);
+            assert_non_null(exact);
+            memcpy(exact, with_comma, cut);
+            bool slow = cut >= (qlen + 1 < 16 ? 16 : qlen + 1) && memcmp(exact + 1, g->qkey, qlen) == 0;
+#ifndef __SSE2__
+            slow = false;
+#endif
+            assert_true(json_comma_guess_holds(g, exact, exact + cut) == slow);
+            free(exact);
+        }
+        for (size_t at = 0; at <= qlen; at++) {
+            char changed[97];
+            memcpy(changed, with_comma, sizeof(changed));
+            changed[at] ^= at ? 0x20 : 0x01;
+            assert_false(json_comma_guess_holds(g, changed, changed + sizeof(changed)));
+        }
+    }
+    for (uint32_t klen = 1; klen <= 40; klen++) {
+        char key[48], in[96];
+        memset(key, 'k', klen);
+        key[klen / 2] = klen % 2 ? '"' : '\\';
+        struct jnode tmp;
+        const struct jnode *g = json_child_of(&d->w, &d->w.root, key, klen, &tmp);
+        assert_non_null(g);
+        memset(in, 'x', sizeof(in));
+        memcpy(in, g->qkey, klen + 3);
+        for (size_t cut = 0; cut <= sizeof(in); cut += 7)
+            assert_false(json_guess_holds(g, in, in + cut));
+        char with_comma[97] = {','};
+        memcpy(with_comma + 1, in, sizeof(in));
+        assert_false(json_comma_guess_holds(g, with_comma, with_comma + sizeof(with_comma)));
     }
     direct_free(d);
 }
@@ -1237,6 +1288,217 @@ static void test_escaped_strings_fast_path(void **state)
     direct_free(d);
 }
 
+/* ------------------------------------------------ nested objects, read in one loop */
+
+/* A random record for test_nested_objects_fast_path, written twice: as it is
+ * (nested objects read by parse_object's loop, a level down and back up
+ * without a call) and with every nested object in [ ] (each read by a call
+ * of its own, through parse_value: the old way), and with the fields it must
+ * give, "path=value\n", as a plain recursive flattening sees them. */
+struct gen {
+    uint64_t r;
+    struct tu_str direct, wrapped, want;
+};
+
+static uint32_t gen_next(struct gen *g, uint32_t n)
+{
+    g->r ^= g->r << 13, g->r ^= g->r >> 7, g->r ^= g->r << 17;
+    return (uint32_t)(g->r >> 11) % n;
+}
+
+/* Blanks between tokens, sometimes (blanks_on-printed records). */
+static void gen_blank(struct gen *g, bool blanks_on)
+{
+    static const char *const blanks[] = {" ", "\n  ", "\t", "\r\n", "                  "};
+    if (blanks_on && gen_next(g, 3) == 0) {
+        const char *b = blanks[gen_next(g, 5)];
+        tu_str_puts(&g->direct, b);
+        tu_str_puts(&g->wrapped, b);
+    }
+}
+
+static void gen_both(struct gen *g, const char *text)
+{
+    tu_str_puts(&g->direct, text);
+    tu_str_puts(&g->wrapped, text);
+}
+
+static void gen_want(struct gen *g, const char *path, const char *val)
+{
+    tu_str_puts(&g->want, path);
+    tu_str_puts(&g->want, "=");
+    tu_str_puts(&g->want, val);
+    tu_str_puts(&g->want, "\n");
+}
+
+/* A string value, its escapes anywhere (so at any place in a 16-byte block),
+ * and what it decodes to. */
+static void gen_string(struct gen *g, char *text, char *decoded)
+{
+    static const struct {
+        const char *in, *out;
+    } esc[] = {
+        {"\\\\", "\\"}, {"\\\"", "\""}, {"\\n", "\n"}, {"\\u00e9", "\xc3\xa9"}, {"\\ud83d\\ude00", "\xf0\x9f\x98\x80"}};
+    size_t t = 0, o = 0;
+    uint32_t len = gen_next(g, 40);
+    text[t++] = '"';
+    for (uint32_t i = 0; i < len; i++) {
+        if (gen_next(g, 12) == 0) {
+            uint32_t e = gen_next(g, 5);
+            memcpy(text + t, esc[e].in, strlen(esc[e].in));
+            t += strlen(esc[e].in);
+            memcpy(decoded + o, esc[e].out, strlen(esc[e].out));
+            o += strlen(esc[e].out);
+        } else {
+            text[t++] = decoded[o++] = (char)('a' + gen_next(g, 26));
+        }
+    }
+    text[t++] = '"';
+    text[t] = decoded[o] = 0;
+}
+
+static void gen_object(struct gen *g, const char *path, int depth, bool blanks_on);
+
+/* A member's value under path. */
+static void gen_value(struct gen *g, const char *path, int depth, bool blanks_on)
+{
+    static const char *const scalars[][2] = {{"0", "0"},       {"-12.5e+3", "-12.5e+3"}, {"4294967296", "4294967296"},
+                                             {"true", "true"}, {"false", "false"},       {"null", ""},
+                                             {"7", "7"}};
+    /* objects (kinds 3 and 4) up to 10 levels down, in records of up to ~2 KB */
+    uint32_t kind = gen_next(g, depth < 10 && g->direct.len < 2000 ? 5 : 3);
+    if (kind == 0) {
+        char text[512], decoded[512];
+        gen_string(g, text, decoded);
+        gen_both(g, text);
+        gen_want(g, path, decoded);
+    } else if (kind == 1) {
+        uint32_t k = gen_next(g, 7);
+        gen_both(g, scalars[k][0]);
+        gen_want(g, path, scalars[k][1]);
+    } else if (kind == 2) { /* an array of scalars: a field each */
+        gen_both(g, "[");
+        uint32_t n = 1 + gen_next(g, 3);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t k = gen_next(g, 7);
+            gen_both(g, i ? "," : "");
+            gen_both(g, scalars[k][0]);
+            gen_want(g, path, scalars[k][1]);
+        }
+        gen_both(g, "]");
+    } else {
+        tu_str_puts(&g->wrapped, "[");
+        gen_object(g, path, depth + 1, blanks_on);
+        tu_str_puts(&g->wrapped, "]");
+    }
+}
+
+static void gen_object(struct gen *g, const char *path, int depth, bool blanks_on)
+{
+    /* a few names, some longer than a block, so guesses hit and miss */
+    static const char *const keys[] = {
+        "a", "Image", "EventData", "DestinationHostname", "k7", "AVeryLongKeyNameOfMoreThanThirtyTwoBytes"};
+    gen_both(g, "{");
+    uint32_t n = gen_next(g, 5);
+    for (uint32_t i = 0; i < n; i++) {
+        gen_blank(g, blanks_on);
+        if (i)
+            gen_both(g, ",");
+        gen_blank(g, blanks_on);
+        const char *key = keys[gen_next(g, 6)];
+        gen_both(g, "\"");
+        gen_both(g, key);
+        gen_both(g, "\"");
+        gen_blank(g, blanks_on);
+        gen_both(g, ":");
+        gen_blank(g, blanks_on);
+        char sub[1024];
+        snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
+        gen_value(g, sub, depth, blanks_on);
+    }
+    gen_blank(g, blanks_on);
+    gen_both(g, "}");
+}
+
+/* Nested objects read in parse_object's loop against one call a level: the
+ * same fields in the same order as the plain flattening, in compact and
+ * blanks_on records, small (shorter than a block) and large; every cut of a
+ * record is refused, reading nothing past its end (the bytes are a block of
+ * their own, for AddressSanitizer); the depth cap where it was. */
+static void test_nested_objects_fast_path(void **state)
+{
+    (void)state;
+    struct direct *d = direct_new();
+    struct gen g = {.r = 0x2545F4914F6CDD1DULL};
+    char *seen = malloc(sizeof(d->all));
+    assert_non_null(seen);
+    for (int round = 0; round < 3000; round++) {
+        g.direct.len = g.wrapped.len = g.want.len = 0;
+        gen_object(&g, "", 1, round % 3 == 0); /* a third with blanks */
+        const char *want = g.want.len ? g.want.p : "";
+        /* twice: the second time the names are guesses */
+        for (int pass = 0; pass < 2; pass++) {
+            assert_true(direct_parse(d, g.direct.p, g.direct.len));
+            memcpy(seen, d->all, d->all_len);
+            size_t seen_len = d->all_len;
+            if (seen_len != strlen(want) || memcmp(seen, want, seen_len) != 0)
+                fail_msg("record %s\ngave\n%.*swanted\n%s", g.direct.p, (int)seen_len, seen, want);
+            assert_true(direct_parse(d, g.wrapped.p, g.wrapped.len));
+            assert_int_equal(d->all_len, seen_len);
+            assert_memory_equal(d->all, seen, seen_len);
+        }
+        if (round % 10 == 0)
+            for (size_t cut = 0; cut < g.direct.len; cut++) {
+                assert_false(direct_parse(d, g.direct.p, cut));
+                assert_true(strncmp(d->why, "malformed JSON, record skipped: ", 32) == 0);
+            }
+    }
+    free(seen);
+    tu_str_free(&g.direct);
+    tu_str_free(&g.wrapped);
+    tu_str_free(&g.want);
+    /* the cap: a value 63 objects down is read, 64 down refused, as ever */
+    for (int k = 62; k <= 63; k++)
+        for (int empty = 0; empty <= 1; empty++) {
+            struct tu_str r = {0};
+            tu_str_puts(&r, "{\"n\":");
+            for (int i = 0; i < k; i++)
+                tu_str_puts(&r, "{\"a\":");
+            tu_str_puts(&r, empty ? "{}" : "1");
+            for (int i = 0; i < k; i++)
+                tu_str_puts(&r, "}");
+            tu_str_puts(&r, "}");
+            bool ok = direct_parse(d, r.p, r.len);
+            assert_int_equal(ok, k == 62);
+            if (!ok)
+                assert_string_equal(d->why, "malformed JSON, record skipped: nesting deeper than 64 levels");
+            tu_str_free(&r);
+        }
+    direct_free(d);
+}
+
+/* ev_field_set_named (the name in one copy) against ev_field_set. */
+static void test_field_set_named(void **state)
+{
+    (void)state;
+    struct ev_field a, b;
+    struct ev_field_name n = {.name = "Image", .name_len = 5, .id = 77};
+    memset(&a, 0xA5, sizeof(a));
+    memset(&b, 0x5A, sizeof(b));
+    ev_field_set(&a, "Image", 5, 77, "x.exe", 5, STOAT_V_STRING);
+    n.name = a.name; /* the same literal's address */
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING);
+    assert_ptr_equal(a.name, b.name);
+    assert_int_equal(a.name_len, b.name_len);
+    assert_int_equal(a.id, b.id);
+    assert_ptr_equal(a.val, b.val);
+    assert_int_equal(a.val_len, b.val_len);
+    assert_null(b.folded);
+    assert_null(b.bytes_folded);
+    assert_null(b.bytes_raw);
+    assert_int_equal(a.type, b.type);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1256,6 +1518,8 @@ int main(void)
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_key_guess_fast_path),
         cmocka_unit_test(test_escaped_strings_fast_path),
+        cmocka_unit_test(test_nested_objects_fast_path),
+        cmocka_unit_test(test_field_set_named),
         cmocka_unit_test(test_values_of_every_type),
         cmocka_unit_test(test_malformed_records),
         cmocka_unit_test(test_several_records_on_a_line),

@@ -74,6 +74,13 @@ struct behaviour {
     struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
     struct spoof *spoof;      /* creators, parents and tokens of Windows processes */
     struct hosts hosts;       /* each host's ids in the parts above, looked up once */
+    /* Per rule of the ruleset, by index: its chains id + 1 and its tactics + 1
+     * (0: no alert of it yet). The ruleset's metas stay as they are while it
+     * is loaded, so every further alert of a rule takes them from here. */
+    struct rule_memo {
+        uint32_t chains_rule, tactics;
+    } * rule_memo;
+    struct facts_memo facts; /* the account of the event last digested */
     struct behaviour_stats st;
 };
 
@@ -88,6 +95,8 @@ static void take_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
     b->exfil_rule = -1;
     for (int k = 0; k < 4; k++)
         b->novelty_rule[k] = -1;
+    free(b->rule_memo);
+    b->rule_memo = xcalloc(rs->nrules ? rs->nrules : 1, sizeof(*b->rule_memo));
     for (size_t r = 0; r < rs->nrules; r++) {
         uint8_t role = rs->rules[r].role;
         if (role == ROLE_JEWEL_EXFIL)
@@ -193,6 +202,7 @@ void behaviour_destroy(struct behaviour *b)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
     baseline_free(b->learn);
+    free(b->rule_memo);
     free(b);
 }
 
@@ -556,6 +566,30 @@ static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *
     return k->tree & ~1ull; /* even: never a session's */
 }
 
+/* The memo of m's rule, or NULL for a meta not of the ruleset (a test's,
+ * say: worked out every time). */
+static struct rule_memo *memo_of(const struct behaviour *b, const struct stoat_rule_meta *m)
+{
+    size_t i = rule_index(b->rs, m);
+    return i != SIZE_MAX && &b->rs->rules[i].meta == m ? &b->rule_memo[i] : NULL;
+}
+
+/* chains_rule and chain_tactics_of of m, once per rule of the ruleset. */
+static void rule_ids(struct behaviour *b, const struct stoat_rule_meta *m, uint32_t *chains_id_out,
+                     uint32_t *tactics_out)
+{
+    struct rule_memo *r = memo_of(b, m);
+    if (r && r->chains_rule) {
+        *chains_id_out = r->chains_rule - 1;
+        *tactics_out = r->tactics - 1;
+        return;
+    }
+    *chains_id_out = chains_rule(b->chains, m);
+    *tactics_out = chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n);
+    if (r && *chains_id_out != UINT32_MAX)
+        *r = (struct rule_memo){.chains_rule = *chains_id_out + 1, .tactics = *tactics_out + 1};
+}
+
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
@@ -572,12 +606,10 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     }
     if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    struct chain_alert r = {.id = a->id,
-                            .time_ns = a->time_ns,
-                            .key = chain_key(a, k),
-                            .proc = k->proc,
-                            .host = hid,
-                            .rule = chains_rule(b->chains, m)};
+    uint32_t rule, tactics;
+    rule_ids(b, m, &rule, &tactics);
+    struct chain_alert r = {
+        .id = a->id, .time_ns = a->time_ns, .key = chain_key(a, k), .proc = k->proc, .host = hid, .rule = rule};
     if (a->logon_id) { /* as much as fits, NUL-ended (no printf per alert) */
         size_t n = strnlen(a->logon_id, sizeof(r.logon) - 1);
         memcpy(r.logon, a->logon_id, n);
@@ -590,7 +622,7 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     memset(&f, 0, offsetof(struct cross_fact, match.names));
     f.kind = CROSS_FACT_ALERT;
     char acct[256];
-    facts_digest(a, &f.alert, acct);
+    facts_digest(a, tactics, &f.alert, acct, &b->facts);
     f.alert.proc = k->proc;
     if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
         f.alert.host_slot = &hosts_get(&b->hosts, a->host)->cross;

@@ -877,6 +877,67 @@ static void test_host_slots_as_names(void **state)
     }
 }
 
+/* facts_digest with a memo (kept between alerts) digests as it does without
+ * one: alerts of one event, events taking turns in the same field array,
+ * the account from User, SubjectUserName, the process or a correlation's
+ * group, and none. */
+static void digest_same(const struct stoat_alert *a, struct facts_memo *memo)
+{
+    struct cross_alert with, without;
+    char acct_with[256], acct_without[256];
+    facts_digest(a, 5, &with, acct_with, memo);
+    facts_digest(a, 5, &without, acct_without, NULL);
+    assert_int_equal(with.tactics, 5);
+    assert_int_equal(with.event_serial, without.event_serial);
+    assert_ptr_equal(with.image, without.image);
+    if (!without.account) {
+        assert_null(with.account);
+        return;
+    }
+    assert_non_null(with.account);
+    assert_string_equal(with.account, without.account);
+}
+
+static void test_digest_memo(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta m = {.id = "r", .title = "t", .level = STOAT_LEVEL_HIGH};
+    struct stoat_field fields[3];
+    struct stoat_process anc[1] = {{.image = "C:\\x.exe", .user = "CORP\\proc", .pid = 4}};
+    const char *gn[] = {"TargetUserName"}, *gv[] = {"grouped"};
+    struct stoat_corr_detail corr = {.group_names = gn, .group_values = gv, .ngroup = 1};
+    struct facts_memo memo = {0};
+    const char *names[] = {"User", "SubjectUserName", "Other", "user"};
+    const char *values[] = {"CORP\\alice", "bob", "", "CORP\\carol"};
+    uint64_t serial = 0;
+    /* each round: an event's fields, then three alerts of it, one of them a
+     * correlation's, the last two with the process known */
+    for (int round = 0; round < 24; round++) {
+        size_t nf = (size_t)(round % 3) + 1;
+        for (size_t i = 0; i < nf; i++) {
+            int k = (round / 3 + (int)i) % 4;
+            fields[i] = (struct stoat_field){.name = names[k],
+                                             .name_len = (uint32_t)strlen(names[k]),
+                                             .value = values[(round + (int)i) % 4],
+                                             .value_len = (uint32_t)strlen(values[(round + (int)i) % 4])};
+        }
+        struct stoat_alert a = {.rule = &m,
+                                .host = "h",
+                                .time_ns = T0,
+                                .fields = fields,
+                                .nfields = nf,
+                                .event_serial = round % 5 == 4 ? 0 : ++serial};
+        digest_same(&a, &memo);
+        a.corr = &corr;
+        digest_same(&a, &memo);
+        a.corr = NULL;
+        a.ancestry = anc;
+        a.nancestry = 1;
+        digest_same(&a, &memo);
+        digest_same(&a, &memo);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),
+        cmocka_unit_test(test_digest_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -907,6 +907,76 @@ static void test_tactic_names(void **state)
     assert_int_equal(chain_tactics_of(none, sizeof(none) / sizeof(none[0])), 0);
 }
 
+/* sort_unless_sorted, by its insertion steps or its way out to qsort, gives
+ * what a stable sort gives: arrays in order, nearly in order (neighbours
+ * swapped, one element far back), reversed (past the budget), random, with
+ * many ties (kept in input order), of small and of large elements. */
+struct sort_rec {
+    uint32_t key, seq;
+    char pad[80];
+};
+struct sort_big {
+    uint32_t key, seq;
+    char pad[300];
+};
+
+static int cmp_key(const void *x, const void *y)
+{
+    const struct sort_rec *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+static int cmp_key_seq(const void *x, const void *y)
+{
+    const struct sort_rec *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+static int cmp_big_key(const void *x, const void *y)
+{
+    const struct sort_big *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static void test_sort_nearly_sorted(void **state)
+{
+    (void)state;
+    enum {
+        N = 3000
+    };
+    static struct sort_rec got[N], want[N];
+    static struct sort_big big[N];
+    uint64_t r = 88172645463325252ULL;
+    for (int shape = 0; shape < 7; shape++)
+        for (size_t n = 0; n < N; n = n * 3 + 1) {
+            for (size_t i = 0; i < n; i++) {
+                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                uint32_t k = (uint32_t)i * 4;
+                switch (shape) {
+                case 0: break;                                            /* in order */
+                case 1: k = (uint32_t)(r % 7 ? i * 4 : i * 4 - 9); break; /* a few back */
+                case 2: k = (uint32_t)(n - i); break;                     /* reversed */
+                case 3: k = (uint32_t)r; break;                           /* random */
+                case 4: k = (uint32_t)(r % 5); break;                     /* ties */
+                case 5: k = (uint32_t)(i / 3 * 4 + r % 3); break;         /* small groups out of order */
+                case 6: k = i == n / 2 ? 0 : (uint32_t)i * 4; break;      /* one far back */
+                }
+                got[i] = (struct sort_rec){.key = k, .seq = (uint32_t)i};
+                big[i] = (struct sort_big){.key = k, .seq = (uint32_t)i};
+            }
+            memcpy(want, got, n * sizeof(*got));
+            qsort(want, n, sizeof(*want), cmp_key_seq);
+            sort_unless_sorted(got, n, sizeof(*got), cmp_key);
+            sort_unless_sorted(big, n, sizeof(*big), cmp_big_key);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(got[i].key, want[i].key);
+                assert_int_equal(got[i].seq, want[i].seq);
+                assert_int_equal(big[i].key, want[i].key);
+                assert_int_equal(big[i].seq, want[i].seq);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_quiet_host_beside_busy),
         cmocka_unit_test(test_clock_per_host),
         cmocka_unit_test(test_tactic_names),
+        cmocka_unit_test(test_sort_nearly_sorted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,8 +245,11 @@ static const char *field_account(const struct stoat_alert *a, char acct[256], st
     if (!account)
         account = facts_field(a, "SubjectUserName", acct, 256);
     if (memo && a->event_serial && !a->corr) {
-        *memo = (struct facts_memo){
-            .event_serial = a->event_serial, .fields = a->fields, .nfields = a->nfields, .found = account != NULL};
+        /* field by field: a compound literal would clear the account's 256 bytes */
+        memo->event_serial = a->event_serial;
+        memo->fields = a->fields;
+        memo->nfields = a->nfields;
+        memo->found = account != NULL;
         if (account)
             memcpy(memo->account, acct, strlen(acct) + 1);
     }

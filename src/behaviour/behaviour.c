@@ -81,6 +81,11 @@ struct behaviour {
         uint32_t chains_rule, tactics;
     } * rule_memo;
     struct facts_memo facts; /* the account of the event last digested */
+    struct {
+        uint64_t event_serial; /* 0: none */
+        const char *name;      /* the alert's pointer to it */
+        uint32_t rec;          /* its index in hosts */
+    } host_memo;               /* the host of the event whose alerts came last */
     struct behaviour_stats st;
 };
 
@@ -214,11 +219,28 @@ void behaviour_proc_start(struct behaviour *b, const struct proc_start *p)
     proctree_start_on(b->procs, h->procs - 1, p);
 }
 
-/* The process table's entry of a process on a host, by the host's record. */
-static const struct proc_entry *find_proc(struct behaviour *b, const char *host, const struct actor *who,
+/* The record of an alert's host, looked up once for an event's alerts (by
+ * index: records move as new hosts come). */
+static struct host_rec *host_of(struct behaviour *b, const struct stoat_alert *a)
+{
+    bool of_event = a->event_serial && !a->corr;
+    if (of_event && a->event_serial == b->host_memo.event_serial && a->host == b->host_memo.name)
+        return &b->hosts.recs[b->host_memo.rec];
+    struct host_rec *h = hosts_get(&b->hosts, a->host);
+    if (of_event) {
+        b->host_memo.event_serial = a->event_serial;
+        b->host_memo.name = a->host;
+        b->host_memo.rec = (uint32_t)(h - b->hosts.recs);
+    }
+    return h;
+}
+
+/* The process table's entry of the alert's process, by its host's record. */
+static const struct proc_entry *find_proc(struct behaviour *b, const struct stoat_alert *a, const struct actor *who,
                                           int64_t time_ns)
 {
-    struct host_rec *h = hosts_get(&b->hosts, host);
+    const char *host = a->host;
+    struct host_rec *h = host_of(b, a);
     uint32_t id;
     if (!h->procs) {
         if (!proctree_host_known(b->procs, host, &id))
@@ -233,7 +255,7 @@ static const char *host_name(const struct stoat_alert *a);
 /* The chains' id of the alert's host. */
 static uint32_t chains_id(struct behaviour *b, const struct stoat_alert *a)
 {
-    struct host_rec *h = hosts_get(&b->hosts, a->host);
+    struct host_rec *h = host_of(b, a);
     if (!h->chains)
         h->chains = chains_host(b->chains, host_name(a)) + 1;
     return h->chains - 1;
@@ -263,7 +285,7 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
         a->logon_id = proctree_real_logon(who->logon_id);
     if (!who || (!who->guid && who->pid < 0))
         return;
-    const struct proc_entry *e = find_proc(b, a->host, who, a->time_ns);
+    const struct proc_entry *e = find_proc(b, a, who, a->time_ns);
     if (!e) {
         b->cur.proc = loose_key(a->host ? a->host : "", who);
         return;
@@ -490,7 +512,7 @@ static void spoof_process(struct behaviour *b, struct stoat_alert *a, const stru
 {
     const struct spoof_facts *f = who ? who->spoof : NULL;
     const struct stoat_rule_meta *m =
-        f ? spoof_apply_host(b->spoof, a, hosts_get(&b->hosts, a->host)->spoof_hash, f) : spoof_event(b->spoof, a);
+        f ? spoof_apply_host(b->spoof, a, host_of(b, a)->spoof_hash, f) : spoof_event(b->spoof, a);
     if (!m)
         return;
     if (!*enriched) { /* the alert shows the ancestry */
@@ -625,7 +647,7 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     facts_digest(a, tactics, &f.alert, acct, &b->facts);
     f.alert.proc = k->proc;
     if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
-        f.alert.host_slot = &hosts_get(&b->hosts, a->host)->cross;
+        f.alert.host_slot = &host_of(b, a)->cross;
     fact_out(b, &f);
 }
 

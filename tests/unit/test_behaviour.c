@@ -1,12 +1,15 @@
 /* src/behaviour/behaviour.c: what it keeps per rule of the ruleset (the
  * chains' id of the rule and its tactics, worked out at the rule's first
  * alert) gives every alert the tactics the rule's tags say, whatever order
- * the rules' alerts come in; a meta not of the ruleset is worked out anew. */
+ * the rules' alerts come in; a meta not of the ruleset is worked out anew.
+ * The host it keeps for an event's alerts is that event's: the next event
+ * may name another host from the same buffer. */
 #include "testutil.h"
 
 #include "behaviour/behaviour.h"
 #include "behaviour/chains.h"
 #include "behaviour/cross.h"
+#include "behaviour/proctree.h"
 #include "rules/ruleset.h"
 
 #define T0 1790000000000000000LL
@@ -90,10 +93,56 @@ static void test_rule_memo_tactics(void **state)
     tu_diags_free(&ds);
 }
 
+/* Two hosts each with a process of the same GUID (different programs);
+ * events alternate between them, their host names written into one buffer
+ * in turn (the address alike, the serial new), each event's alerts
+ * enriched twice; an alert of a new serial but the same name at another
+ * address, and one of no serial. Each finds its own host's process. */
+static void test_host_per_event(void **state)
+{
+    (void)state;
+    struct stoat_ruleset *rs = tu_build1(rule_text(0), NULL, NULL);
+    assert_non_null(rs);
+    struct behaviour *b = behaviour_create(rs, NULL, &(struct behaviour_out){0});
+    const char *hosts[] = {"alpha.corp", "bravo.corp", "charlie.corp"};
+    const char *images[] = {"C:\\a.exe", "C:\\b.exe", "C:\\c.exe"};
+    for (int h = 0; h < 3; h++)
+        behaviour_proc_start(b, &(struct proc_start){.host = hosts[h],
+                                                     .guid = "{G-1}",
+                                                     .pid = 10,
+                                                     .ppid = -1,
+                                                     .time_ns = T0,
+                                                     .image = images[h],
+                                                     .command_line = images[h]});
+    char name[32], other[32];
+    uint64_t serial = 1000;
+    struct actor who = {.guid = "{G-1}", .pid = 10};
+    for (int ev = 0; ev < 30; ev++) {
+        int h = (ev * 7 + ev / 3) % 3;
+        snprintf(name, sizeof(name), "%s", hosts[h]);
+        struct stoat_alert a = {.host = name, .time_ns = T0 + 1, .event_serial = ev % 4 == 3 ? 0 : ++serial};
+        for (int twice = 0; twice < 2; twice++) {
+            behaviour_enrich(b, &a, &who);
+            assert_int_equal(a.nancestry, 1);
+            assert_string_equal(a.ancestry[0].image, images[h]);
+        }
+        /* the same serial, another address with another name */
+        int o = (h + 1) % 3;
+        snprintf(other, sizeof(other), "%s", hosts[o]);
+        a.host = other;
+        behaviour_enrich(b, &a, &who);
+        assert_int_equal(a.nancestry, 1);
+        assert_string_equal(a.ancestry[0].image, images[o]);
+    }
+    behaviour_destroy(b);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rule_memo_tactics),
+        cmocka_unit_test(test_host_per_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

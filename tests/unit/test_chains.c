@@ -977,6 +977,73 @@ static void test_sort_nearly_sorted(void **state)
         }
 }
 
+/* A chain's lists (alerts, rules, processes) past their first item live in
+ * blocks the chains keep and hand to the next chain once one is reported,
+ * malloc's past 4 KiB: live rounds of chains of 1 to 700 alerts, each of
+ * its own process and of up to 300 rules, report every alert id in order
+ * and every rule's count, round after round on the blocks freed before. */
+static void test_list_blocks(void **state)
+{
+    (void)state;
+    struct rec got = {0};
+    struct chains_opts o = {
+        .gap_ns = HOUR_NS, .min_score = 1, .max_alerts = 100000, .live = true, .lateness_ns = MIN_NS};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    static char ids[300][8];
+    static struct stoat_rule_meta metas[300];
+    uint32_t rules[300];
+    for (int i = 0; i < 300; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "r%d", i);
+        metas[i] = rule(ids[i], disc_tags, 1, STOAT_LEVEL_LOW);
+        rules[i] = chains_rule(c, &metas[i]);
+    }
+    static const size_t sizes[] = {1, 2, 5, 700, 3, 64, 513, 9, 300, 4};
+    enum {
+        HOSTS = 10
+    };
+    uint32_t hosts[HOSTS];
+    for (int h = 0; h < HOSTS; h++) {
+        char name[16];
+        snprintf(name, sizeof(name), "h%d", h);
+        hosts[h] = chains_host(c, name);
+    }
+    uint64_t id = 0;
+    static uint64_t want[HOSTS][700];
+    for (int round = 0; round < 4; round++) {
+        int64_t t0 = T0 + round * 10 * HOUR_NS;
+        size_t n[HOSTS], most = 0;
+        for (int h = 0; h < HOSTS; h++) {
+            n[h] = sizes[(h + round) % HOSTS];
+            most = n[h] > most ? n[h] : most;
+        }
+        /* the hosts' alerts interleaved: their lists grow side by side */
+        for (size_t k = 0; k < most; k++)
+            for (int h = 0; h < HOSTS; h++) {
+                if (k >= n[h])
+                    continue;
+                want[h][k] = ++id;
+                chains_add(c, &(struct chain_alert){.id = id,
+                                                    .time_ns = t0 + (int64_t)k * 1000000,
+                                                    .host = hosts[h],
+                                                    .proc = 1000 + k,
+                                                    .rule = rules[k % 300]});
+            }
+        chains_advance(c, t0 + 3 * HOUR_NS);
+        assert_int_equal(got.n, HOSTS);
+        for (size_t i = 0; i < got.n; i++) {
+            const struct got *g = &got.v[i];
+            int h = atoi(g->host + 1);
+            assert_int_equal(g->nalerts, n[h]);
+            for (size_t k = 0; k < n[h]; k++)
+                assert_int_equal(g->alerts[k], want[h][k]);
+            size_t nrules = n[h] < 300 ? n[h] : 300;
+            assert_int_equal(g->nrules, nrules > 256 ? 256 : nrules);
+        }
+        rec_free(&got);
+    }
+    chains_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1001,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_clock_per_host),
         cmocka_unit_test(test_tactic_names),
         cmocka_unit_test(test_sort_nearly_sorted),
+        cmocka_unit_test(test_list_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

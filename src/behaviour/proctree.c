@@ -667,10 +667,17 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
  * would otherwise join every daemon into one session. */
 const char *proctree_real_logon(const char *logon)
 {
-    if (!logon || !*logon || strcmp(logon, "4294967295") == 0 || strcmp(logon, "-1") == 0 ||
-        str_ieq(logon, "0xffffffff"))
+    if (!logon)
         return NULL;
-    return logon;
+    /* by the first byte: asked for every event, and most ids are none of these */
+    switch (logon[0]) {
+    case 0: return NULL;
+    case '4': return strcmp(logon, "4294967295") == 0 ? NULL : logon;
+    case '-': return strcmp(logon, "-1") == 0 ? NULL : logon;
+    case '0':
+        return (logon[1] | 0x20) == 'x' && (logon[2] | 0x20) == 'f' && str_ieq(logon, "0xffffffff") ? NULL : logon;
+    default: return logon;
+    }
 }
 
 static bool differs(const char *a, const char *b)

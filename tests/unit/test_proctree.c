@@ -4,6 +4,8 @@
  * within its caps. */
 #include "testutil.h"
 
+#include <strings.h>
+
 #include "behaviour/proctree.h"
 
 #define SEC 1000000000LL
@@ -597,6 +599,29 @@ static void test_no_session_logon(void **state)
     assert_string_equal(proctree_real_logon("1001"), "1001");
 }
 
+/* proctree_real_logon, by first bytes, drops what the whole comparisons
+ * dropped: the "no session" ids in any case, and keeps everything else
+ * (prefixes and extensions of them, other ids, empty and absent). */
+static const char *real_logon_by_compare(const char *logon)
+{
+    if (!logon || !*logon || strcmp(logon, "4294967295") == 0 || strcmp(logon, "-1") == 0 ||
+        strcasecmp(logon, "0xffffffff") == 0)
+        return NULL;
+    return logon;
+}
+
+static void test_real_logon(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"4294967295", "42949672950", "429496729",  "-1",          "-10",       "-",
+                                      "0xffffffff", "0XFFFFFFFF",  "0xFfFfFfFf", "0xffffffff0", "0xfffffff", "0x",
+                                      "0",          "0x1f153",     "0X3E7",      "0F",          "x",         "",
+                                      "1",          "0xfffffffe",  "4",          "-1 "};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        assert_ptr_equal(proctree_real_logon(ids[i]), real_logon_by_compare(ids[i]));
+    assert_null(proctree_real_logon(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),
         cmocka_unit_test(test_recent_strings_as_pool),
+        cmocka_unit_test(test_real_logon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,7 +294,7 @@ static void alerts_room(struct cross *c)
 
 /* Offline: the alert's host, account, session and images as kept; an alert
  * of the last one's event (by its serial) names the same, not looked up. */
-static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct xalert *x)
+static void keep_event_strs(struct cross *c, const struct cross_alert *a, size_t len, struct xalert *x)
 {
     if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts) {
         const struct xalert *last = &c->alerts[c->nalerts - 1];
@@ -311,6 +311,7 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct
     x->image = intern_opt(c, a->image);
     x->parent = intern_opt(c, a->parent_image);
     c->last_event_serial = a->event_serial;
+    c->last_event_len = len;
 }
 
 /* Offline: the rule's id and title as kept, looked up once per rule by its
@@ -335,12 +336,21 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
         *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
 }
 
+/* The room the alert's host, account, session and images take: an alert of
+ * the last kept one's event names the same (keep_event_strs). */
+static size_t event_strs_len(const struct cross *c, const struct cross_alert *a)
+{
+    if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts)
+        return c->last_event_len;
+    return slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->image) + slen(a->parent_image);
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->rule_id) +
-                  slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
+    size_t ev_len = event_strs_len(c, a);
+    size_t need = sizeof(struct xalert) + ev_len + slen(a->rule_id) + slen(a->rule_title);
     if (!room_for(c, need, c->nalerts))
         return;
     c->last_noted = a->host_slot && *a->host_slot ? *a->host_slot : note_host(c, a->host);
@@ -351,7 +361,7 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     x.host_index = *a->host ? (uint32_t)c->last_noted : 0;
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
-        keep_event_strs(c, a, &x);
+        keep_event_strs(c, a, ev_len, &x);
         keep_rule_strs(c, a, title, &x);
     } else {
         /* its strings in one block, the host first: one allocation rather
@@ -591,6 +601,10 @@ struct attr_memo {
     bool account_known;
     const char *account;
     char akey[256];
+    /* the last session looked up, by the strings' addresses likewise */
+    bool session_known;
+    const char *session_host, *session_logon;
+    const struct move *session;
 };
 
 /* The account an alert is attributed to (akey out; "" when none). */
@@ -600,7 +614,14 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
     akey[0] = 0;
     /* host_by_name(c, a->host), as found when the alert came */
     const char *host = a->host_index ? c->host_names[a->host_index - 1] : NULL;
-    const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
+    const char *on = host ? host : a->host;
+    if (a->logon && (!memo->session_known || memo->session_host != on || memo->session_logon != a->logon)) {
+        memo->session = session_move(p, on, a->logon);
+        memo->session_host = on;
+        memo->session_logon = a->logon;
+        memo->session_known = true;
+    }
+    const struct move *m = a->logon ? memo->session : NULL;
     if (m) {
         memcpy(akey, m->akey, 256);
         return;

@@ -62,6 +62,7 @@ struct cross {
      * were kept before, and are found here without a hash and a probe */
     const char *recent[1u << RECENT_BITS];
     uint64_t last_event_serial; /* of the alert kept last (0: none) */
+    size_t last_event_len;      /* its event_strs_len */
     /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
     struct kept_rule {
         const void *meta;

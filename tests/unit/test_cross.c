@@ -626,11 +626,12 @@ static void test_kept_strings_many(void **state)
     buf_free(&each);
 }
 
-/* Attribution remembers the last host and account it looked up by the
- * kept string's address (offline: alerts share them); live every alert
- * has its own copies and each is looked up afresh. Alerts whose host is
- * the same but account, logon session or none (a service's) changes from
- * one to the next, in time order: the same incidents either way. */
+/* Attribution remembers the last host and account it looked up, and the
+ * last host and session, by the kept strings' addresses (offline: alerts
+ * share them); live every alert has its own copies and each is looked up
+ * afresh. Alerts whose host is the same but account, logon session or none
+ * (a service's) changes from one to the next or every other one, in time
+ * order: the same incidents either way. */
 static void attr_memo_run(bool live, struct buf *out)
 {
     struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
@@ -641,7 +642,7 @@ static void attr_memo_run(bool live, struct buf *out)
     static const char *const hosts[3] = {"fs1.corp.example", "FS1", "dc1.corp.example"};
     uint64_t id = 100;
     for (int k = 0; k < 24; k++)
-        alert(c, ++id, hosts[(k / 4) % 3], T0 + 10 * MIN_NS + k * 30 * SEC, users[k % 4], logons[k % 3],
+        alert(c, ++id, hosts[(k / 4) % 3], T0 + 10 * MIN_NS + k * 30 * SEC, users[k % 4], logons[(k / 2) % 3],
               k % 2 ? "collection" : "discovery", STOAT_LEVEL_HIGH);
     cross_finish(c);
     cross_destroy(c);
@@ -666,9 +667,9 @@ static void test_attr_memo(void **state)
  * incidents as with neither (each string looked up). Two rules share a
  * meta here (one freed, another at its address): told apart by their
  * strings. Events' alerts come in runs. */
-static void serials_run(bool serials, struct buf *out)
+static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_t *dropped)
 {
-    struct cross_opts o = {.lateness_ns = MIN_NS};
+    struct cross_opts o = {.lateness_ns = MIN_NS, .max_bytes = max_bytes};
     struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
     static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
     static const char *const users[3] = {"adm", "CORP\\adm", "adm2"};
@@ -704,6 +705,9 @@ static void serials_run(bool serials, struct buf *out)
         }
     }
     cross_finish(c);
+    struct cross_stats st;
+    cross_get_stats(c, &st);
+    *dropped = st.dropped;
     cross_destroy(c);
 }
 
@@ -711,12 +715,26 @@ static void test_serials(void **state)
 {
     (void)state;
     struct buf fast = {0}, slow = {0};
-    serials_run(true, &fast);
-    serials_run(false, &slow);
+    uint64_t dropped_fast, dropped_slow;
+    serials_run(true, 0, &fast, &dropped_fast);
+    serials_run(false, 0, &slow, &dropped_slow);
     assert_non_null(slow.p);
     assert_non_null(strstr(slow.p, "{r3 title of r3 "));
     assert_non_null(strstr(slow.p, "{r1 title of r1 "));
     assert_string_equal(fast.p, slow.p);
+    assert_int_equal(dropped_slow, 0);
+    /* the kept bytes capped: the room an event's strings take, worked out
+     * once for its alerts, drops the same alerts */
+    for (size_t cap = 1000; cap <= 4000; cap += 700) {
+        buf_clear(&fast);
+        buf_clear(&slow);
+        serials_run(true, cap, &fast, &dropped_fast);
+        serials_run(false, cap, &slow, &dropped_slow);
+        if (!dropped_slow)
+            fail_msg("cap %zu: none dropped", cap);
+        assert_int_equal(dropped_fast, dropped_slow);
+        assert_string_equal(fast.p ? fast.p : "", slow.p ? slow.p : "");
+    }
     buf_free(&fast);
     buf_free(&slow);
 }

@@ -283,6 +283,8 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
     b->cur = (struct actor_keys){0};
     if (!a->logon_id && who)
         a->logon_id = proctree_real_logon(who->logon_id);
+    if (who)
+        facts_memo_take(&b->facts, a, who->account_field);
     if (!who || (!who->guid && who->pid < 0))
         return;
     const struct proc_entry *e = find_proc(b, a, who, a->time_ns);

@@ -256,6 +256,22 @@ static const char *field_account(const struct stoat_alert *a, char acct[256], st
     return account;
 }
 
+void facts_memo_take(struct facts_memo *memo, const struct stoat_alert *a, int32_t field)
+{
+    if (!field || !a->event_serial || a->corr || (field > 0 && (size_t)field > a->nfields))
+        return;
+    memo->event_serial = a->event_serial;
+    memo->fields = a->fields;
+    memo->nfields = a->nfields;
+    memo->found = field > 0;
+    if (field > 0) { /* as facts_field copies it */
+        const struct stoat_field *f = &a->fields[field - 1];
+        size_t n = f->value_len < sizeof(memo->account) - 1 ? f->value_len : sizeof(memo->account) - 1;
+        memcpy(memo->account, f->value, n);
+        memo->account[n] = 0;
+    }
+}
+
 void facts_digest(const struct stoat_alert *a, uint32_t tactics, struct cross_alert *o, char acct[256],
                   struct facts_memo *memo)
 {

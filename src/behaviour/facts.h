@@ -58,6 +58,11 @@ struct facts_memo {
     char account[256];
 };
 
+/* memo told the account of a's event: field is 1 + the index of a's field
+ * that names it, -1 none (as worked out with the event's fields, before
+ * its first alert); 0 tells nothing. */
+void facts_memo_take(struct facts_memo *memo, const struct stoat_alert *a, int32_t field);
+
 /* The digest of a reported alert (strings point into a and acct); tactics is
  * chain_tactics_of the alert's rule (kept per rule by the caller). memo may
  * be NULL (every field looked up again). */

@@ -13,6 +13,7 @@
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 enum {
     REC_MATCH = 'M',
@@ -185,6 +186,24 @@ static char *place_u64(char *o, uint64_t v)
 static int32_t index_of(const struct ev_field *base, const struct ev_field *f)
 {
     return f ? (int32_t)(f - base) : -1;
+}
+
+/* The first field named name (case aside, ASCII) with a value, or -1: what
+ * facts_field finds, looked for here rather than on the serial stage. */
+static int32_t named_field(const struct ev_field *fs, size_t nf, const char *name, uint32_t nl)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (fs[i].name_len == nl && fs[i].val_len && ascii_eq_nocase(fs[i].name, name, nl))
+            return (int32_t)i;
+    return -1;
+}
+
+int32_t records_account_field(const struct ev_field *fs, size_t nf)
+{
+    int32_t i = named_field(fs, nf, "User", 4);
+    if (i < 0)
+        i = named_field(fs, nf, "SubjectUserName", 15);
+    return i >= 0 ? i + 1 : -1;
 }
 
 /* ------------------------------------------------- the worker's end */
@@ -403,6 +422,7 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
+    put_i32(b, records_account_field(fs, nf));
     buf_reserve(b, opt_size(h->guid) + sizeof(uint64_t) + opt_size(h->logon_id) + 1);
     char *o = place_opt(b->p + b->len, h->guid);
     o = place_u64(o, (uint64_t)pid_of(h->pid));
@@ -542,7 +562,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
-    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
     uint32_t gl, ll;
     const char *guid = get_str(&p, &gl);
     int64_t pid = (int64_t)get_u64(&p);
@@ -575,7 +595,8 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
         .fields_json = json,
         .fields_json_len = jl,
     };
-    struct actor who = {.guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
+    struct actor who = {
+        .guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL, .account_field = account};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }

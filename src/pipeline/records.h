@@ -70,6 +70,12 @@ struct unit_writer {
     size_t rules_cap;
 };
 
+/* 1 + the index of the field that names the event's account as
+ * facts_digest reads it (the first User with a value, else the first
+ * SubjectUserName, names compared case aside), or -1 when none: worked out
+ * by the workers for behaviour (struct actor's account_field). */
+int32_t records_account_field(const struct ev_field *fs, size_t nf);
+
 /* Reads u's records back into the consumer; counts. */
 void unit_write(struct unit_writer *w, struct unit *u);
 void unit_writer_fini(struct unit_writer *w);

@@ -300,6 +300,15 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
     return !same_bits || event_names_unique(unknown, nu);
 }
 
+/* A rule of the event's is reported: its alerts will be digested. */
+static bool reported(const struct match_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->use[i] == USE_REPORT)
+            return true;
+    return false;
+}
+
 /* The event's fields as the sinks write them (event/render.h), when an
  * alert will surely be written for it (or every event is): rendering is a
  * good part of writing an alert, and here it runs on every worker rather
@@ -422,7 +431,7 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
-    put_i32(b, records_account_field(fs, nf));
+    put_i32(b, reported(&r) ? records_account_field(fs, nf) : 0); /* 0: not worked out */
     buf_reserve(b, opt_size(h->guid) + sizeof(uint64_t) + opt_size(h->logon_id) + 1);
     char *o = place_opt(b->p + b->len, h->guid);
     o = place_u64(o, (uint64_t)pid_of(h->pid));

@@ -292,11 +292,10 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
         b->cur.proc = loose_key(a->host ? a->host : "", who);
         return;
     }
-    a->nancestry = proctree_ancestry(b->procs, e, b->anc, PROCTREE_MAX_DEPTH);
+    uint64_t tree, parent;
+    a->nancestry = proctree_enrich(b->procs, e, b->anc, PROCTREE_MAX_DEPTH, &tree, &parent);
     a->ancestry = b->anc;
-    b->cur = (struct actor_keys){.tree = proctree_root_key(b->procs, e),
-                                 .proc = proctree_proc_key(e),
-                                 .parent = proctree_parent_key(b->procs, e)};
+    b->cur = (struct actor_keys){.tree = tree, .proc = proctree_proc_key(e), .parent = parent};
     if (!a->logon_id)
         a->logon_id = proctree_logon(b->procs, e);
 }

@@ -622,6 +622,69 @@ static void test_real_logon(void **state)
     assert_null(proctree_real_logon(NULL));
 }
 
+/* proctree_enrich gives what proctree_ancestry, proctree_root_key and
+ * proctree_parent_key give, walking once: random trees of GUIDs and pids
+ * (parents unknown, parents named later, loops in bad data, chains deeper
+ * than the ancestry keeps, tree tops among the programs), every process
+ * asked with every max. */
+static void test_enrich_as_three(void **state)
+{
+    (void)state;
+    static const char *const images[] = {"C:\\Windows\\System32\\cmd.exe",
+                                         "C:\\Windows\\explorer.exe",
+                                         "C:\\Windows\\System32\\services.exe",
+                                         "/usr/sbin/sshd",
+                                         "/bin/bash",
+                                         NULL};
+    uint64_t r = 0x853c49e6748fea9bULL;
+    for (int round = 0; round < 30; round++) {
+        struct proctree *t = proctree_create(round % 3 ? 1000 : 40, 1 << 20);
+        char guids[80][16];
+        int n = 20 + round * 2;
+        for (int i = 0; i < n; i++)
+            snprintf(guids[i], sizeof(guids[i]), "{G%d}", i);
+        for (int i = 0; i < n; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            /* a parent before it mostly, now and then after it (a loop) or none */
+            int pi = r % 9 == 0   ? -1
+                     : r % 7 == 0 ? (int)((r >> 8) % (uint64_t)n)
+                     : i          ? (int)((r >> 8) % (uint64_t)i)
+                                  : -1;
+            bool by_pid = (r >> 20) % 5 == 0;
+            proctree_start(t, &(struct proc_start){.host = "h",
+                                                   .guid = by_pid ? NULL : guids[i],
+                                                   .parent_guid = by_pid || pi < 0 ? NULL : guids[pi],
+                                                   .pid = 1000 + i,
+                                                   .ppid = pi < 0 ? -1 : 1000 + pi,
+                                                   .time_ns = 1 + i,
+                                                   .image = images[(r >> 30) % 6],
+                                                   .command_line = "x",
+                                                   .parent_image = images[(r >> 40) % 6]});
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 2; k++) {
+                const struct proc_entry *e = proctree_find(t, "h", k ? guids[i] : NULL, k ? -1 : 1000 + i, INT64_MAX);
+                if (!e)
+                    continue;
+                for (size_t max = 0; max <= PROCTREE_MAX_DEPTH; max += 1 + max / 4) {
+                    struct stoat_process a[PROCTREE_MAX_DEPTH], b[PROCTREE_MAX_DEPTH];
+                    uint64_t tree, parent;
+                    size_t na = proctree_ancestry(t, e, a, max);
+                    size_t nb = proctree_enrich(t, e, b, max, &tree, &parent);
+                    assert_int_equal(na, nb);
+                    for (size_t j = 0; j < na; j++) {
+                        assert_ptr_equal(a[j].image, b[j].image);
+                        assert_ptr_equal(a[j].guid, b[j].guid);
+                        assert_int_equal(a[j].pid, b[j].pid);
+                    }
+                    assert_true(tree == proctree_root_key(t, e));
+                    assert_true(parent == proctree_parent_key(t, e));
+                }
+            }
+        proctree_destroy(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_no_session_logon),
         cmocka_unit_test(test_recent_strings_as_pool),
         cmocka_unit_test(test_real_logon),
+        cmocka_unit_test(test_enrich_as_three),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,18 @@ struct behaviour {
     struct sysmon_tags *tags; /* the rules Sysmon technique tags are reported as */
     struct spoof *spoof;      /* creators, parents and tokens of Windows processes */
     struct hosts hosts;       /* each host's ids in the parts above, looked up once */
+    /* Per rule of the ruleset, by index: its chains id + 1 and its tactics + 1
+     * (0: no alert of it yet). The ruleset's metas stay as they are while it
+     * is loaded, so every further alert of a rule takes them from here. */
+    struct rule_memo {
+        uint32_t chains_rule, tactics;
+    } * rule_memo;
+    struct facts_memo facts; /* the account of the event last digested */
+    struct {
+        uint64_t event_serial; /* 0: none */
+        const char *name;      /* the alert's pointer to it */
+        uint32_t rec;          /* its index in hosts */
+    } host_memo;               /* the host of the event whose alerts came last */
     struct behaviour_stats st;
 };
 
@@ -88,6 +100,8 @@ static void take_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
     b->exfil_rule = -1;
     for (int k = 0; k < 4; k++)
         b->novelty_rule[k] = -1;
+    free(b->rule_memo);
+    b->rule_memo = xcalloc(rs->nrules ? rs->nrules : 1, sizeof(*b->rule_memo));
     for (size_t r = 0; r < rs->nrules; r++) {
         uint8_t role = rs->rules[r].role;
         if (role == ROLE_JEWEL_EXFIL)
@@ -193,6 +207,7 @@ void behaviour_destroy(struct behaviour *b)
         free(b->touches[i].logon);
     proctree_destroy(b->procs);
     baseline_free(b->learn);
+    free(b->rule_memo);
     free(b);
 }
 
@@ -204,11 +219,28 @@ void behaviour_proc_start(struct behaviour *b, const struct proc_start *p)
     proctree_start_on(b->procs, h->procs - 1, p);
 }
 
-/* The process table's entry of a process on a host, by the host's record. */
-static const struct proc_entry *find_proc(struct behaviour *b, const char *host, const struct actor *who,
+/* The record of an alert's host, looked up once for an event's alerts (by
+ * index: records move as new hosts come). */
+static struct host_rec *host_of(struct behaviour *b, const struct stoat_alert *a)
+{
+    bool of_event = a->event_serial && !a->corr;
+    if (of_event && a->event_serial == b->host_memo.event_serial && a->host == b->host_memo.name)
+        return &b->hosts.recs[b->host_memo.rec];
+    struct host_rec *h = hosts_get(&b->hosts, a->host);
+    if (of_event) {
+        b->host_memo.event_serial = a->event_serial;
+        b->host_memo.name = a->host;
+        b->host_memo.rec = (uint32_t)(h - b->hosts.recs);
+    }
+    return h;
+}
+
+/* The process table's entry of the alert's process, by its host's record. */
+static const struct proc_entry *find_proc(struct behaviour *b, const struct stoat_alert *a, const struct actor *who,
                                           int64_t time_ns)
 {
-    struct host_rec *h = hosts_get(&b->hosts, host);
+    const char *host = a->host;
+    struct host_rec *h = host_of(b, a);
     uint32_t id;
     if (!h->procs) {
         if (!proctree_host_known(b->procs, host, &id))
@@ -223,7 +255,7 @@ static const char *host_name(const struct stoat_alert *a);
 /* The chains' id of the alert's host. */
 static uint32_t chains_id(struct behaviour *b, const struct stoat_alert *a)
 {
-    struct host_rec *h = hosts_get(&b->hosts, a->host);
+    struct host_rec *h = host_of(b, a);
     if (!h->chains)
         h->chains = chains_host(b->chains, host_name(a)) + 1;
     return h->chains - 1;
@@ -251,18 +283,19 @@ void behaviour_enrich(struct behaviour *b, struct stoat_alert *a, const struct a
     b->cur = (struct actor_keys){0};
     if (!a->logon_id && who)
         a->logon_id = proctree_real_logon(who->logon_id);
+    if (who)
+        facts_memo_take(&b->facts, a, who->account_field);
     if (!who || (!who->guid && who->pid < 0))
         return;
-    const struct proc_entry *e = find_proc(b, a->host, who, a->time_ns);
+    const struct proc_entry *e = find_proc(b, a, who, a->time_ns);
     if (!e) {
         b->cur.proc = loose_key(a->host ? a->host : "", who);
         return;
     }
-    a->nancestry = proctree_ancestry(b->procs, e, b->anc, PROCTREE_MAX_DEPTH);
+    uint64_t tree, parent;
+    a->nancestry = proctree_enrich(b->procs, e, b->anc, PROCTREE_MAX_DEPTH, &tree, &parent);
     a->ancestry = b->anc;
-    b->cur = (struct actor_keys){.tree = proctree_root_key(b->procs, e),
-                                 .proc = proctree_proc_key(e),
-                                 .parent = proctree_parent_key(b->procs, e)};
+    b->cur = (struct actor_keys){.tree = tree, .proc = proctree_proc_key(e), .parent = parent};
     if (!a->logon_id)
         a->logon_id = proctree_logon(b->procs, e);
 }
@@ -480,7 +513,7 @@ static void spoof_process(struct behaviour *b, struct stoat_alert *a, const stru
 {
     const struct spoof_facts *f = who ? who->spoof : NULL;
     const struct stoat_rule_meta *m =
-        f ? spoof_apply_host(b->spoof, a, hosts_get(&b->hosts, a->host)->spoof_hash, f) : spoof_event(b->spoof, a);
+        f ? spoof_apply_host(b->spoof, a, host_of(b, a)->spoof_hash, f) : spoof_event(b->spoof, a);
     if (!m)
         return;
     if (!*enriched) { /* the alert shows the ancestry */
@@ -556,6 +589,30 @@ static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *
     return k->tree & ~1ull; /* even: never a session's */
 }
 
+/* The memo of m's rule, or NULL for a meta not of the ruleset (a test's,
+ * say: worked out every time). */
+static struct rule_memo *memo_of(const struct behaviour *b, const struct stoat_rule_meta *m)
+{
+    size_t i = rule_index(b->rs, m);
+    return i != SIZE_MAX && &b->rs->rules[i].meta == m ? &b->rule_memo[i] : NULL;
+}
+
+/* chains_rule and chain_tactics_of of m, once per rule of the ruleset. */
+static void rule_ids(struct behaviour *b, const struct stoat_rule_meta *m, uint32_t *chains_id_out,
+                     uint32_t *tactics_out)
+{
+    struct rule_memo *r = memo_of(b, m);
+    if (r && r->chains_rule) {
+        *chains_id_out = r->chains_rule - 1;
+        *tactics_out = r->tactics - 1;
+        return;
+    }
+    *chains_id_out = chains_rule(b->chains, m);
+    *tactics_out = chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n);
+    if (r && *chains_id_out != UINT32_MAX)
+        *r = (struct rule_memo){.chains_rule = *chains_id_out + 1, .tactics = *tactics_out + 1};
+}
+
 void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
 {
     const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
@@ -572,12 +629,10 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     }
     if (!m || m->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    struct chain_alert r = {.id = a->id,
-                            .time_ns = a->time_ns,
-                            .key = chain_key(a, k),
-                            .proc = k->proc,
-                            .host = hid,
-                            .rule = chains_rule(b->chains, m)};
+    uint32_t rule, tactics;
+    rule_ids(b, m, &rule, &tactics);
+    struct chain_alert r = {
+        .id = a->id, .time_ns = a->time_ns, .key = chain_key(a, k), .proc = k->proc, .host = hid, .rule = rule};
     if (a->logon_id) { /* as much as fits, NUL-ended (no printf per alert) */
         size_t n = strnlen(a->logon_id, sizeof(r.logon) - 1);
         memcpy(r.logon, a->logon_id, n);
@@ -590,10 +645,10 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     memset(&f, 0, offsetof(struct cross_fact, match.names));
     f.kind = CROSS_FACT_ALERT;
     char acct[256];
-    facts_digest(a, &f.alert, acct);
+    facts_digest(a, tactics, &f.alert, acct, &b->facts);
     f.alert.proc = k->proc;
     if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
-        f.alert.host_slot = &hosts_get(&b->hosts, a->host)->cross;
+        f.alert.host_slot = &host_of(b, a)->cross;
     fact_out(b, &f);
 }
 

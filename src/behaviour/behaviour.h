@@ -44,6 +44,9 @@ struct actor {
     /* what the parent-spoofing watch reads of the event, worked out by the
      * matching stage (spoof.h); NULL: behaviour_watch works it out */
     const struct spoof_facts *spoof;
+    /* 1 + the index of the event's field that names its account
+     * (facts_digest's), -1 when none, 0 when not worked out */
+    int32_t account_field;
 };
 
 struct behaviour;

@@ -136,6 +136,23 @@ struct chain {
     struct chain_tally tally; /* tactics reached, distinct rules per level */
 };
 
+/* The chains' lists past their first item, in blocks of LIST_MIN << k bytes
+ * kept for the next list when freed: lists are made and freed by the
+ * thousand (an attack's chains mostly hold two to eight alerts), and a
+ * malloc, realloc and free for each were a good part of chaining. Lists
+ * longer than the largest class go to malloc. */
+#define LIST_MIN     32
+#define LIST_CLASSES 8 /* up to 4 KiB */
+#define LIST_SLAB    (64 * 1024)
+
+struct list_pool {
+    void *free[LIST_CLASSES]; /* each block's first bytes: the next free one */
+    char *slab;               /* carved from its end */
+    size_t slab_left;
+    void **slabs;
+    size_t nslabs, slabs_cap;
+};
+
 struct pend {
     struct chain_alert a;
     int64_t when; /* the time, or the last one before it in input order */
@@ -181,8 +198,61 @@ struct chains {
     size_t ndone, done_cap;
     uint64_t next_incident;
     bool prepared; /* chains_finish_prepare ran, chains_finish not yet */
+    struct list_pool lists;
     struct chains_stats st;
 };
+
+/* The class of a list of n bytes (a power of two from LIST_MIN), or
+ * LIST_CLASSES past the largest. */
+static unsigned list_class(size_t n)
+{
+    unsigned k = 0;
+    while (k < LIST_CLASSES && (size_t)LIST_MIN << k < n)
+        k++;
+    return k;
+}
+
+static void *list_get(struct list_pool *p, size_t n)
+{
+    unsigned k = list_class(n);
+    if (k == LIST_CLASSES)
+        return xmalloc(n);
+    void *b = p->free[k];
+    if (b) {
+        memcpy(&p->free[k], b, sizeof(void *));
+        return b;
+    }
+    size_t size = (size_t)LIST_MIN << k;
+    if (p->slab_left < size) {
+        XGROW(p->slabs, p->slabs_cap, p->nslabs + 1);
+        p->slab = p->slabs[p->nslabs++] = xmalloc(LIST_SLAB);
+        p->slab_left = LIST_SLAB;
+    }
+    p->slab_left -= size;
+    return p->slab + p->slab_left;
+}
+
+static void list_put(struct list_pool *p, void *b, size_t n)
+{
+    unsigned k = list_class(n);
+    if (k == LIST_CLASSES) {
+        free(b);
+        return;
+    }
+    memcpy(b, &p->free[k], sizeof(void *));
+    p->free[k] = b;
+}
+
+/* A list of n bytes (its first used ones) made room for want. */
+static void *list_grow(struct list_pool *p, void *b, size_t used, size_t n, size_t want)
+{
+    if (list_class(n) == LIST_CLASSES)
+        return xrealloc(b, want);
+    void *nb = list_get(p, want);
+    memcpy(nb, b, used);
+    list_put(p, b, n);
+    return nb;
+}
 
 /* a + b, saturating: event times come from the logs and may be anywhere in int64 */
 static int64_t add_sat(int64_t a, int64_t b)
@@ -212,14 +282,14 @@ struct chains *chains_create(const struct chains_opts *o, const struct chains_ou
     return c;
 }
 
-static void chain_free(struct chain *ch)
+static void chain_free(struct chains *c, struct chain *ch)
 {
     if (ch->acap)
-        free(ch->alerts.heap);
+        list_put(&c->lists, ch->alerts.heap, ch->acap * sizeof(*ch->alerts.heap));
     if (ch->rcap)
-        free(ch->rules.heap);
+        list_put(&c->lists, ch->rules.heap, ch->rcap * sizeof(*ch->rules.heap));
     if (ch->pcap)
-        free(ch->procs.heap);
+        list_put(&c->lists, ch->procs.heap, ch->pcap * sizeof(*ch->procs.heap));
     memset(ch, 0, sizeof(*ch));
 }
 
@@ -228,9 +298,9 @@ void chains_destroy(struct chains *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->nopen; i++)
-        chain_free(&c->open[i]);
+        chain_free(c, &c->open[i]);
     for (size_t i = 0; i < c->ndone; i++)
-        chain_free(&c->done[i]);
+        chain_free(c, &c->done[i]);
     free(c->open);
     free(c->done);
     if (c->pending_mapped)
@@ -250,6 +320,9 @@ void chains_destroy(struct chains *c)
     free(c->rules);
     strmap_free(&c->host_ids);
     strmap_free(&c->rule_ids);
+    for (size_t i = 0; i < c->lists.nslabs; i++)
+        free(c->lists.slabs[i]);
+    free(c->lists.slabs);
     free(c);
 }
 
@@ -477,30 +550,30 @@ static struct rule_count *rules_of(union rule_counts *u, uint32_t cap)
 }
 
 /* Room for item n (cap as union ids says); returns where it goes. */
-static void *room_for_item(void **heap, void *one, size_t esz, uint32_t n, uint32_t *cap)
+static void *room_for_item(struct chains *c, void **heap, void *one, size_t esz, uint32_t n, uint32_t *cap)
 {
     if (n == 0 && *cap == 0)
         return one;
     if (*cap == 0) { /* the one in place moves out with the second */
-        void *p = xmalloc(4 * esz);
+        void *p = list_get(&c->lists, 4 * esz);
         memcpy(p, one, esz);
         *heap = p; /* over the one: copied first */
         *cap = 4;
     } else if (n == *cap) {
+        *heap = list_grow(&c->lists, *heap, (size_t)n * esz, (size_t)*cap * esz, (size_t)*cap * 2 * esz);
         *cap *= 2;
-        *heap = xrealloc(*heap, (size_t)*cap * esz);
     }
     return (char *)*heap + (size_t)n * esz;
 }
 
-static void ids_push(union ids *u, uint32_t *n, uint32_t *cap, uint64_t v)
+static void ids_push(struct chains *c, union ids *u, uint32_t *n, uint32_t *cap, uint64_t v)
 {
-    uint64_t *at = room_for_item((void **)&u->heap, &u->one, sizeof(v), *n, cap);
+    uint64_t *at = room_for_item(c, (void **)&u->heap, &u->one, sizeof(v), *n, cap);
     *at = v;
     ++*n;
 }
 
-static void chain_add_proc(struct chain *ch, uint64_t proc)
+static void chain_add_proc(struct chains *c, struct chain *ch, uint64_t proc)
 {
     if (!proc || ch->nprocs >= CHAIN_MAX_PROCS)
         return;
@@ -508,7 +581,7 @@ static void chain_add_proc(struct chain *ch, uint64_t proc)
     for (size_t i = 0; i < ch->nprocs; i++)
         if (procs[i] == proc)
             return;
-    ids_push(&ch->procs, &ch->nprocs, &ch->pcap, proc);
+    ids_push(c, &ch->procs, &ch->nprocs, &ch->pcap, proc);
 }
 
 static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
@@ -527,7 +600,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         ch->span_hi = p->when;
     ch->total++;
     if (ch->nalerts < c->o.max_alerts && ch->nalerts < UINT32_MAX)
-        ids_push(&ch->alerts, &ch->nalerts, &ch->acap, a->id);
+        ids_push(c, &ch->alerts, &ch->nalerts, &ch->acap, a->id);
     const struct rule_info *ri = &c->rules[a->rule];
     struct rule_count *rules = rules_of(&ch->rules, ch->rcap);
     size_t k = 0;
@@ -538,7 +611,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         rules[k].n++;
     } else if (ch->nrules < CHAIN_MAX_RULES) {
         struct rule_count *at =
-            room_for_item((void **)&ch->rules.heap, &ch->rules.one, sizeof(*at), ch->nrules, &ch->rcap);
+            room_for_item(c, (void **)&ch->rules.heap, &ch->rules.one, sizeof(*at), ch->nrules, &ch->rcap);
         *at = (struct rule_count){.rule = a->rule, .n = 1};
         ch->nrules++;
         new_rule = true;
@@ -550,7 +623,7 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         else if (strncmp(ch->logon, a->logon, sizeof(ch->logon)) != 0)
             ch->mixed_logons = true;
     }
-    chain_add_proc(ch, a->proc);
+    chain_add_proc(c, ch, a->proc);
     int64_t close_at = add_sat(ch->span_hi, c->o.gap_ns);
     if (close_at < c->hc[ch->host].soon)
         c->hc[ch->host].soon = close_at;
@@ -764,7 +837,7 @@ static void report_done(struct chains *c)
     sort_unless_sorted(c->done, c->ndone, sizeof(*c->done), cmp_done);
     for (size_t i = 0; i < c->ndone; i++) {
         report(c, &c->done[i]);
-        chain_free(&c->done[i]);
+        chain_free(c, &c->done[i]);
     }
     c->ndone = 0;
 }

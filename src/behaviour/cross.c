@@ -23,8 +23,9 @@
  *    finds; scoring at least the threshold it is a fleet incident.
  *
  * Routine administration moves all the time; it becomes an incident only
- * when the hosts it joins raised alerts that, together, tell the story. */
-#include "behaviour/cross.h"
+ * when the hosts it joins raised alerts that, together, tell the story.
+ * The incident itself is built in cross_report.c. */
+#include "behaviour/cross_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,83 +46,11 @@
 #define SERVICE_RUN_NS   (600 * NS) /* a service install to what it runs as SYSTEM */
 #define ARRIVAL_SLACK_NS (60 * NS)  /* clocks of two hosts: an alert a little before the logon it follows */
 
-struct xlogon {
-    char *reporter, *account, *src_host, *src_addr, *dst_host, *dst_logon;
-    int64_t t;
-    unsigned via;
-    uint64_t seq;
-};
-
-#define KEPT_RULES  4096 /* entries of the table of rules' kept strings (a power of two) */
-#define RECENT_BITS 10   /* entries of the table of recent kept strings: 2^10 */
-
-struct xalert {
-    uint64_t id, proc;
-    const char *host, *account, *logon, *rule_id, *rule_title, *image, *parent;
-    int64_t t;
-    /* packed: the kept alerts are many, and each byte is fresh memory */
-    uint32_t level : 8;    /* enum stoat_level */
-    uint32_t tactics : 24; /* chain_tactics_of's bits (CHAIN_TACTICS of them) */
-    uint32_t host_index;   /* host_names' index + 1 of host (0: none), as note_host found it */
-};
-_Static_assert(CHAIN_TACTICS <= 24, "xalert's tactics hold every tactic's bit");
-
-/* a logon resolved to an account and two places */
-struct move {
-    const struct xlogon *f;
-    char akey[256];
-    const char *from, *to; /* host names (the host table's) or the raw place */
-    bool from_host;        /* from is a host seen */
-    unsigned via;
-    int64_t t;
-};
-
 /* a service installed on a host by an account */
 struct service {
     const char *host;
     char akey[256];
     int64_t t;
-};
-
-struct cross {
-    struct cross_opts o;
-    struct cross_out out;
-    struct xlogon *logons;
-    size_t nlogons, lcap;
-    struct xalert *alerts;
-    size_t nalerts, acap;
-    bool alerts_mapped; /* alerts is xcalloc_big's, acap long, never grown */
-    /* Offline, the alerts' strings, each kept once (an attack's alerts
-     * repeat a few hosts, users, images and rules): the map's arena holds
-     * them, strs[value] is the copy. Live, each alert's are its own block,
-     * freed as time passes. */
-    struct strmap strs;
-    const char **strs_at;
-    size_t nstrs, strs_cap;
-    /* kept strings by recent_key (NULL: none): most of an alert's strings
-     * were kept before, and are found here without a hash and a probe */
-    const char *recent[1u << RECENT_BITS];
-    uint64_t last_event_serial; /* of the alert kept last (0: none) */
-    /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
-    struct kept_rule {
-        const void *meta;
-        const char *id, *title;
-    } * kept_rules;
-    uint64_t seq;
-    struct strmap hosts;  /* lower-case name -> index in host_names */
-    struct strmap shorts; /* lower-case first label -> index + 1 (0: ambiguous) */
-    char **host_names;
-    size_t nhosts, hcap;
-    size_t last_noted;   /* index + 1 of the host note_host met last (0: none): most alerts repeat it */
-    struct strmap addrs; /* address -> host index */
-    struct lateral *graph;
-    struct strmap emitted; /* live: chains already reported (account and start) */
-    uint64_t *covered;     /* alert ids named by fleet incidents, sorted at the end */
-    size_t ncovered, ccap;
-    int64_t done_upto; /* live: chained up to here */
-    size_t bytes;      /* kept facts, roughly (structs and strings) */
-    uint64_t next_id;
-    struct cross_stats st;
 };
 
 /* ----------------------------------------------------------------- names */
@@ -365,7 +294,7 @@ static void alerts_room(struct cross *c)
 
 /* Offline: the alert's host, account, session and images as kept; an alert
  * of the last one's event (by its serial) names the same, not looked up. */
-static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct xalert *x)
+static void keep_event_strs(struct cross *c, const struct cross_alert *a, size_t len, struct xalert *x)
 {
     if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts) {
         const struct xalert *last = &c->alerts[c->nalerts - 1];
@@ -382,6 +311,7 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, struct
     x->image = intern_opt(c, a->image);
     x->parent = intern_opt(c, a->parent_image);
     c->last_event_serial = a->event_serial;
+    c->last_event_len = len;
 }
 
 /* Offline: the rule's id and title as kept, looked up once per rule by its
@@ -406,12 +336,21 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
         *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
 }
 
+/* The room the alert's host, account, session and images take: an alert of
+ * the last kept one's event names the same (keep_event_strs). */
+static size_t event_strs_len(const struct cross *c, const struct cross_alert *a)
+{
+    if (a->event_serial && a->event_serial == c->last_event_serial && c->nalerts)
+        return c->last_event_len;
+    return slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->image) + slen(a->parent_image);
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
-    size_t need = sizeof(struct xalert) + slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->rule_id) +
-                  slen(a->rule_title) + slen(a->image) + slen(a->parent_image);
+    size_t ev_len = event_strs_len(c, a);
+    size_t need = sizeof(struct xalert) + ev_len + slen(a->rule_id) + slen(a->rule_title);
     if (!room_for(c, need, c->nalerts))
         return;
     c->last_noted = a->host_slot && *a->host_slot ? *a->host_slot : note_host(c, a->host);
@@ -422,7 +361,7 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     x.host_index = *a->host ? (uint32_t)c->last_noted : 0;
     const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
-        keep_event_strs(c, a, &x);
+        keep_event_strs(c, a, ev_len, &x);
         keep_rule_strs(c, a, title, &x);
     } else {
         /* its strings in one block, the host first: one allocation rather
@@ -662,6 +601,10 @@ struct attr_memo {
     bool account_known;
     const char *account;
     char akey[256];
+    /* the last session looked up, by the strings' addresses likewise */
+    bool session_known;
+    const char *session_host, *session_logon;
+    const struct move *session;
 };
 
 /* The account an alert is attributed to (akey out; "" when none). */
@@ -671,7 +614,14 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
     akey[0] = 0;
     /* host_by_name(c, a->host), as found when the alert came */
     const char *host = a->host_index ? c->host_names[a->host_index - 1] : NULL;
-    const struct move *m = a->logon ? session_move(p, host ? host : a->host, a->logon) : NULL;
+    const char *on = host ? host : a->host;
+    if (a->logon && (!memo->session_known || memo->session_host != on || memo->session_logon != a->logon)) {
+        memo->session = session_move(p, on, a->logon);
+        memo->session_host = on;
+        memo->session_logon = a->logon;
+        memo->session_known = true;
+    }
+    const struct move *m = a->logon ? memo->session : NULL;
     if (m) {
         memcpy(akey, m->akey, 256);
         return;
@@ -698,21 +648,6 @@ static void attribute(const struct cross *c, const struct plan *p, const struct 
 }
 
 /* ---------------------------------------------------------------- chains */
-
-struct xchain {
-    char akey[256];
-    const char **hosts; /* in the order reached */
-    size_t nhosts, hcap;
-    const struct move **moves;
-    size_t nmoves, mcap;
-    int64_t first, last;
-};
-
-/* the account's alerts, attributed (indexes into c->alerts, time order) */
-struct acct_alerts {
-    size_t *idx;
-    size_t n, cap;
-};
 
 static bool active(const struct cross *c, const struct acct_alerts *aa, const char *host, int64_t lo, int64_t hi)
 {
@@ -783,279 +718,10 @@ static size_t link_hosts(const struct cross *c, const struct plan *p, const char
     return n;
 }
 
-/* ------------------------------------------------------------- incidents */
-
-struct inc_build {
-    struct stoat_incident_host *parts;
-    struct stoat_incident_edge *edges;
-    size_t nedges;
-    char (*vias)[128];
-    struct stoat_incident_rule *rules;
-    size_t nrules;
-    struct stoat_incident_evidence *ev;
-    size_t nev, evcap;
-    uint64_t *ids;
-    size_t nids, idcap;
-    struct strmap rule_idx;
-    struct buf text; /* evidence texts, NUL-separated (offsets in ev_off) */
-    size_t *ev_off;
-    const char ***procs; /* per host */
-    size_t *nprocs;
-    uint64_t **host_ids;
-    int64_t **host_times; /* of host_ids */
-    size_t *nhost_ids;
-};
-
-static void push_evidence(struct inc_build *b, const char *tactic, int64_t t, const char *text)
-{
-    XGROW(b->ev, b->evcap, b->nev + 1);
-    size_t cap2 = b->evcap;
-    b->ev_off = xrealloc(b->ev_off, cap2 * sizeof(*b->ev_off));
-    b->ev_off[b->nev] = b->text.len;
-    buf_puts(&b->text, text);
-    buf_putc(&b->text, 0);
-    b->ev[b->nev++] = (struct stoat_incident_evidence){.tactic = tactic, .time_ns = t};
-}
-
-static void push_unique(const char ***arr, size_t *n, const char *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*arr)[i], s) == 0)
-            return;
-    if (*n >= 32)
-        return; /* enough to see the tree; the alerts carry every ancestry */
-    *arr = xrealloc(*arr, (*n + 1) * sizeof(**arr));
-    (*arr)[(*n)++] = s;
-}
-
-static void build_free(struct inc_build *b, size_t nhosts)
-{
-    for (size_t h = 0; h < nhosts; h++) {
-        free(b->procs[h]);
-        free(b->host_ids[h]);
-        free(b->host_times[h]);
-    }
-    free(b->procs);
-    free(b->nprocs);
-    free(b->host_ids);
-    free(b->host_times);
-    free(b->nhost_ids);
-    free(b->parts);
-    free(b->edges);
-    free(b->vias);
-    free(b->rules);
-    free(b->ev);
-    free(b->ev_off);
-    free(b->ids);
-    strmap_free(&b->rule_idx);
-    buf_free(&b->text);
-}
-
 static int cmp_u64(const void *x, const void *y)
 {
     uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return a < b ? -1 : a > b;
-}
-
-static void cover(struct cross *c, uint64_t id)
-{
-    XGROW(c->covered, c->ccap, c->ncovered + 1);
-    c->covered[c->ncovered++] = id;
-}
-
-/* The chain's edges in the order first used, with their own span. */
-static void chain_edges(struct cross *c, const struct xchain *ch, struct inc_build *b, struct chain_tally *t)
-{
-    b->edges = xcalloc(ch->nmoves, sizeof(*b->edges));
-    b->vias = xcalloc(ch->nmoves, sizeof(*b->vias));
-    unsigned *via = xcalloc(ch->nmoves, sizeof(*via));
-    for (size_t i = 0; i < ch->nmoves; i++) {
-        const struct move *m = ch->moves[i];
-        size_t k = 0;
-        while (k < b->nedges && !(strcmp(b->edges[k].from, m->from) == 0 && strcmp(b->edges[k].to, m->to) == 0))
-            k++;
-        if (k == b->nedges) {
-            const struct lateral_edge *ge = lateral_find(c->graph, m->akey, m->from, m->to);
-            b->edges[b->nedges++] = (struct stoat_incident_edge){.account = ge ? ge->account : m->f->account,
-                                                                 .from = m->from,
-                                                                 .to = m->to,
-                                                                 .first_ns = m->t,
-                                                                 .last_ns = m->t,
-                                                                 .is_new = ge && ge->is_new};
-        }
-        via[k] |= m->via;
-        if (m->t > b->edges[k].last_ns)
-            b->edges[k].last_ns = m->t;
-        chain_tally_lateral(t, m->t);
-    }
-    for (size_t k = 0; k < b->nedges; k++) {
-        lateral_via_text(via[k], b->vias[k], sizeof(b->vias[k]));
-        b->edges[k].via = b->vias[k];
-        char text[1024];
-        snprintf(text, sizeof(text), "%s logged on from %s to %s (%s)%s", b->edges[k].account, b->edges[k].from,
-                 b->edges[k].to, b->vias[k], b->edges[k].is_new ? ", never seen in the baseline" : "");
-        push_evidence(b, "lateral-movement", b->edges[k].first_ns, text);
-    }
-    free(via);
-}
-
-/* The chain's alerts: tallied, listed per host, their processes noted. */
-static void chain_alerts(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa, struct inc_build *b,
-                         struct chain_tally *t, int64_t *first, int64_t *last)
-{
-    int64_t lo = ch->first - c->o.gap_ns, hi = ch->last + c->o.gap_ns;
-    strmap_init(&b->rule_idx);
-    for (size_t k = 0; k < aa->n; k++) {
-        const struct xalert *a = &c->alerts[aa->idx[k]];
-        size_t h = 0;
-        while (h < ch->nhosts && strcasecmp(ch->hosts[h], a->host) != 0)
-            h++;
-        if (h == ch->nhosts || a->t < lo || a->t > hi)
-            continue;
-        struct buf key = {0};
-        buf_printf(&key, "%s\x1f%s\x1f%d", a->rule_id ? a->rule_id : "", a->rule_title, (int)a->level);
-        uint32_t r = strmap_put(&b->rule_idx, key.p, key.len, (uint32_t)b->nrules);
-        buf_free(&key);
-        bool new_rule = r == b->nrules;
-        if (new_rule) {
-            b->rules = xrealloc(b->rules, (b->nrules + 1) * sizeof(*b->rules));
-            b->rules[b->nrules++] =
-                (struct stoat_incident_rule){.id = a->rule_id, .title = a->rule_title, .level = a->level};
-        }
-        b->rules[r].alerts++;
-        chain_tally_add(t, a->tactics, a->level, a->t, new_rule);
-        XGROW(b->ids, b->idcap, b->nids + 1);
-        b->ids[b->nids++] = a->id;
-        b->host_ids[h] = xrealloc(b->host_ids[h], (b->nhost_ids[h] + 1) * sizeof(uint64_t));
-        b->host_times[h] = xrealloc(b->host_times[h], (b->nhost_ids[h] + 1) * sizeof(int64_t));
-        b->host_times[h][b->nhost_ids[h]] = a->t;
-        b->host_ids[h][b->nhost_ids[h]++] = a->id;
-        push_unique(&b->procs[h], &b->nprocs[h], a->parent);
-        push_unique(&b->procs[h], &b->nprocs[h], a->image);
-        if (*first == INT64_MIN || a->t < *first)
-            *first = a->t;
-        if (a->t > *last)
-            *last = a->t;
-    }
-}
-
-/* What each host's evidence shows about the chain's processes there. */
-static void chain_judge(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa, struct inc_build *b,
-                        struct chain_claims *all)
-{
-    *all = (struct chain_claims){.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
-    if (!c->out.judge)
-        return;
-    for (size_t h = 0; h < ch->nhosts; h++) {
-        uint64_t procs[512];
-        size_t np = 0;
-        for (size_t k = 0; k < aa->n && np < 512; k++) {
-            const struct xalert *a = &c->alerts[aa->idx[k]];
-            if (!a->proc || strcasecmp(a->host, ch->hosts[h]) != 0)
-                continue;
-            size_t q = 0;
-            while (q < np && procs[q] != a->proc)
-                q++;
-            if (q == np)
-                procs[np++] = a->proc;
-        }
-        if (!np)
-            continue;
-        struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
-        c->out.judge(c->out.ctx, ch->hosts[h], procs, np, &cl);
-        if (cl.exfil && (!all->exfil || cl.exfil_ns < all->exfil_ns)) {
-            all->exfil = true;
-            all->exfil_ns = cl.exfil_ns;
-        }
-        if (cl.c2 && (!all->c2 || cl.c2_ns < all->c2_ns)) {
-            all->c2 = true;
-            all->c2_ns = cl.c2_ns;
-        }
-        for (size_t e = 0; e < cl.nevidence; e++) {
-            char text[1200];
-            snprintf(text, sizeof(text), "%s: %s", ch->hosts[h], cl.evidence[e].text ? cl.evidence[e].text : "");
-            push_evidence(b, cl.evidence[e].tactic, cl.evidence[e].time_ns, text);
-        }
-    }
-}
-
-static int cmp_ev(const void *x, const void *y)
-{
-    const struct stoat_incident_evidence *a = x, *b = y;
-    return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns;
-}
-
-static void report_chain(struct cross *c, const struct xchain *ch, const struct acct_alerts *aa)
-{
-    struct inc_build b = {0};
-    size_t nh = ch->nhosts;
-    b.procs = xcalloc(nh, sizeof(*b.procs));
-    b.nprocs = xcalloc(nh, sizeof(*b.nprocs));
-    b.host_ids = xcalloc(nh, sizeof(*b.host_ids));
-    b.host_times = xcalloc(nh, sizeof(*b.host_times));
-    b.nhost_ids = xcalloc(nh, sizeof(*b.nhost_ids));
-    struct chain_tally t;
-    chain_tally_init(&t);
-    int64_t first = INT64_MIN, last = INT64_MIN;
-    chain_edges(c, ch, &b, &t);
-    chain_alerts(c, ch, aa, &b, &t, &first, &last);
-    struct chain_claims cl;
-    chain_judge(c, ch, aa, &b, &cl);
-    const char *names[CHAIN_TACTICS];
-    size_t nt;
-    uint32_t mask;
-    double score = chain_tally_score(&t, &cl, last, names, &nt, &mask);
-    size_t with_alerts = 0;
-    for (size_t h = 0; h < nh; h++)
-        with_alerts += b.nhost_ids[h] != 0;
-    if (score >= c->o.min_score && with_alerts >= 2 && c->out.incident) {
-        for (size_t e = 0; e < b.nev; e++)
-            b.ev[e].text = b.text.p + b.ev_off[e];
-        if (b.nev > 1)
-            qsort(b.ev, b.nev, sizeof(*b.ev), cmp_ev);
-        b.parts = xcalloc(nh, sizeof(*b.parts));
-        for (size_t h = 0; h < nh; h++)
-            b.parts[h] = (struct stoat_incident_host){.host = ch->hosts[h],
-                                                      .alert_ids = b.host_ids[h],
-                                                      .alert_times = b.host_times[h],
-                                                      .nalerts = b.nhost_ids[h],
-                                                      .processes = b.procs[h],
-                                                      .nprocesses = b.nprocs[h]};
-        struct buf title = {0};
-        buf_printf(&title, "fleet: %s across %zu hosts: ", b.edges[0].account, nh);
-        chain_story(&title, mask, names, nt);
-        buf_printf(&title, " (%zu alerts, %zu rules)", b.nids, b.nrules);
-        struct stoat_incident inc = {.id = c->next_id++,
-                                     .host = ch->hosts[0],
-                                     .title = title.p,
-                                     .score = score,
-                                     .level = score >= 80   ? STOAT_LEVEL_CRITICAL
-                                              : score >= 60 ? STOAT_LEVEL_HIGH
-                                                            : STOAT_LEVEL_MEDIUM,
-                                     .first_ns = first < ch->first ? first : ch->first,
-                                     .last_ns = last > ch->last ? last : ch->last,
-                                     .tactics = names,
-                                     .ntactics = nt,
-                                     .alert_ids = b.ids,
-                                     .nalerts = b.nids,
-                                     .evidence = b.ev,
-                                     .nevidence = b.nev,
-                                     .rules = b.rules,
-                                     .nrules = b.nrules,
-                                     .hosts = b.parts,
-                                     .nhosts = nh,
-                                     .account = b.edges[0].account,
-                                     .edges = b.edges,
-                                     .nedges = b.nedges};
-        for (size_t i = 0; i < b.nids; i++)
-            cover(c, b.ids[i]);
-        c->st.incidents++;
-        c->out.incident(c->out.ctx, &inc);
-        buf_free(&title);
-    }
-    build_free(&b, nh);
 }
 
 /* Chains everything kept up to upto; reports the chains that closed by
@@ -1108,7 +774,7 @@ static void run(struct cross *c, int64_t upto, bool all)
             int sl = snprintf(sig, sizeof(sig), "%s\x1f%lld", ch->akey, (long long)ch->first);
             if (closed && ch->nhosts >= 2 && !strmap_get(&c->emitted, sig, (size_t)sl, NULL)) {
                 strmap_put(&c->emitted, sig, (size_t)sl, 1);
-                report_chain(c, ch, &aas[k]);
+                cross_report_chain(c, ch, &aas[k]);
             }
             free(ch->hosts);
             free(ch->moves);

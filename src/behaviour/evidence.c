@@ -324,7 +324,7 @@ static const char *cloud_file(struct toks *t, const char *const *verbs, const ch
 /* the n-th (0-based) argument of a call NAME(a, b, ...) in s, copied */
 static char *ps_call_arg(const char *s, const char *name, int nth)
 {
-    const char *p = strcasestr(s, name);
+    const char *p = str_find_nocase(s, name);
     if (!p)
         return NULL;
     p += strlen(name);
@@ -347,7 +347,7 @@ static char *ps_call_arg(const char *s, const char *name, int nth)
 static const char *powershell_file(const char *cmd, char *buf, size_t buflen)
 {
     char *f = NULL;
-    const char *p = strcasestr(cmd, "-InFile");
+    const char *p = str_find_nocase(cmd, "-InFile");
     if (p && (p[7] == ' ' || p[7] == ':')) {
         p += 8;
         while (*p == ' ' || *p == '\'' || *p == '"')
@@ -357,8 +357,9 @@ static const char *powershell_file(const char *cmd, char *buf, size_t buflen)
     }
     if (!f)
         f = ps_call_arg(cmd, "UploadFile(", 1);
-    bool sends = strcasestr(cmd, "UploadData") ||
-                 (strcasestr(cmd, "-Body") && (strcasestr(cmd, "-Method Put") || strcasestr(cmd, "-Method Post")));
+    bool sends = str_find_nocase(cmd, "UploadData") ||
+                 (str_find_nocase(cmd, "-Body") &&
+                  (str_find_nocase(cmd, "-Method Put") || str_find_nocase(cmd, "-Method Post")));
     if (!f && sends)
         f = ps_call_arg(cmd, "ReadAllBytes(", 0);
     if (!f)

@@ -229,12 +229,54 @@ const char *facts_address(const struct stoat_alert *a, char *out, size_t outlen)
     return is_rule(a, FACTS_RULE_ADDRESS) ? fld(a, "SourceIp", out, outlen) : NULL;
 }
 
-void facts_digest(const struct stoat_alert *a, struct cross_alert *o, char acct[256])
+/* The account the event's fields name (User, else SubjectUserName), in acct;
+ * for an event's further alerts as memo kept it. */
+static const char *field_account(const struct stoat_alert *a, char acct[256], struct facts_memo *memo)
 {
-    const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
+    bool same = memo && a->event_serial && !a->corr && memo->event_serial == a->event_serial &&
+                memo->fields == a->fields && memo->nfields == a->nfields;
+    if (same) {
+        if (!memo->found)
+            return NULL;
+        memcpy(acct, memo->account, strlen(memo->account) + 1);
+        return acct;
+    }
     const char *account = facts_field(a, "User", acct, 256);
     if (!account)
         account = facts_field(a, "SubjectUserName", acct, 256);
+    if (memo && a->event_serial && !a->corr) {
+        /* field by field: a compound literal would clear the account's 256 bytes */
+        memo->event_serial = a->event_serial;
+        memo->fields = a->fields;
+        memo->nfields = a->nfields;
+        memo->found = account != NULL;
+        if (account)
+            memcpy(memo->account, acct, strlen(acct) + 1);
+    }
+    return account;
+}
+
+void facts_memo_take(struct facts_memo *memo, const struct stoat_alert *a, int32_t field)
+{
+    if (!field || !a->event_serial || a->corr || (field > 0 && (size_t)field > a->nfields))
+        return;
+    memo->event_serial = a->event_serial;
+    memo->fields = a->fields;
+    memo->nfields = a->nfields;
+    memo->found = field > 0;
+    if (field > 0) { /* as facts_field copies it */
+        const struct stoat_field *f = &a->fields[field - 1];
+        size_t n = f->value_len < sizeof(memo->account) - 1 ? f->value_len : sizeof(memo->account) - 1;
+        memcpy(memo->account, f->value, n);
+        memo->account[n] = 0;
+    }
+}
+
+void facts_digest(const struct stoat_alert *a, uint32_t tactics, struct cross_alert *o, char acct[256],
+                  struct facts_memo *memo)
+{
+    const struct stoat_rule_meta *m = a->rule ? a->rule : a->correlation;
+    const char *account = field_account(a, acct, memo);
     if (!account && a->nancestry)
         account = a->ancestry[0].user;
     /* a correlation's alert: the user it grouped by */
@@ -252,7 +294,7 @@ void facts_digest(const struct stoat_alert *a, struct cross_alert *o, char acct[
         .rule_id = m ? m->id : NULL,
         .rule_title = m ? m->title : NULL,
         .level = m ? m->level : STOAT_LEVEL_INFORMATIONAL,
-        .tactics = m ? chain_tactics_of((const char *const *)m->attack_tactics.items, m->attack_tactics.n) : 0,
+        .tactics = m ? tactics : 0,
         .account = account,
         .logon_id = a->logon_id,
         .image = a->nancestry ? a->ancestry[0].image : NULL,

@@ -48,8 +48,26 @@ bool facts_logon(const struct stoat_alert *a, struct cross_logon *out, struct fa
  * (FACTS_RULE_ADDRESS): the event's source address, or NULL. */
 const char *facts_address(const struct stoat_alert *a, char *out, size_t outlen);
 
-/* The digest of a reported alert (strings point into a and acct). */
-void facts_digest(const struct stoat_alert *a, struct cross_alert *out, char acct[256]);
+/* What facts_digest found in an event's fields, kept by its caller for the
+ * event's next alert (most events of an attack have several): zeroed first. */
+struct facts_memo {
+    uint64_t event_serial; /* the event (0: none yet) */
+    const struct stoat_field *fields;
+    size_t nfields;
+    bool found; /* User or SubjectUserName named the account below */
+    char account[256];
+};
+
+/* memo told the account of a's event: field is 1 + the index of a's field
+ * that names it, -1 none (as worked out with the event's fields, before
+ * its first alert); 0 tells nothing. */
+void facts_memo_take(struct facts_memo *memo, const struct stoat_alert *a, int32_t field);
+
+/* The digest of a reported alert (strings point into a and acct); tactics is
+ * chain_tactics_of the alert's rule (kept per rule by the caller). memo may
+ * be NULL (every field looked up again). */
+void facts_digest(const struct stoat_alert *a, uint32_t tactics, struct cross_alert *out, char acct[256],
+                  struct facts_memo *memo);
 
 /* ------------------------------------------------- on the bus (facts_json.c) */
 

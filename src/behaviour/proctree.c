@@ -667,10 +667,17 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
  * would otherwise join every daemon into one session. */
 const char *proctree_real_logon(const char *logon)
 {
-    if (!logon || !*logon || strcmp(logon, "4294967295") == 0 || strcmp(logon, "-1") == 0 ||
-        str_ieq(logon, "0xffffffff"))
+    if (!logon)
         return NULL;
-    return logon;
+    /* by the first byte: asked for every event, and most ids are none of these */
+    switch (logon[0]) {
+    case 0: return NULL;
+    case '4': return strcmp(logon, "4294967295") == 0 ? NULL : logon;
+    case '-': return strcmp(logon, "-1") == 0 ? NULL : logon;
+    case '0':
+        return (logon[1] | 0x20) == 'x' && (logon[2] | 0x20) == 'f' && str_ieq(logon, "0xffffffff") ? NULL : logon;
+    default: return logon;
+    }
 }
 
 static bool differs(const char *a, const char *b)
@@ -853,6 +860,45 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
         e = p;
     }
     return top ? hash_mix(top->seq * 0x9E3779B97F4A7C15ULL + top->host) : 0;
+}
+
+size_t proctree_enrich(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max,
+                       uint64_t *tree, uint64_t *parent)
+{
+    /* chain[i]: the i-th of the ancestry, chain[n]: the parent of the last */
+    const struct proc_entry *chain[PROCTREE_MAX_DEPTH + 1];
+    size_t n = 0;
+    const struct proc_entry *c = e;
+    while (c && n < max && n < PROCTREE_MAX_DEPTH) {
+        bool again = false;
+        for (size_t i = 0; i < n && !again; i++)
+            again = chain[i] == c;
+        if (again)
+            break; /* a loop in bad data */
+        chain[n] = c;
+        out[n++] = (struct stoat_process){.image = str(t, c, S_IMAGE),
+                                          .command_line = str(t, c, S_COMMAND_LINE),
+                                          .user = str(t, c, S_USER),
+                                          .guid = str(t, c, S_GUID),
+                                          .pid = c->pid,
+                                          .start_ns = c->start_ns};
+        c = parent_of(t, c);
+    }
+    chain[n] = c;
+    /* proctree_root_key's walk, its parents taken from the chain while it
+     * follows it */
+    const struct proc_entry *top = e;
+    c = e;
+    for (int d = 0; c && d < PROCTREE_MAX_DEPTH; d++) {
+        top = c;
+        const struct proc_entry *p = (size_t)d < n && chain[d] == c ? chain[d + 1] : parent_of(t, c);
+        if (!p || !p->str[S_IMAGE] || pstr_at(t, p->str[S_IMAGE])->top)
+            break;
+        c = p;
+    }
+    *tree = top ? hash_mix(top->seq * 0x9E3779B97F4A7C15ULL + top->host) : 0;
+    *parent = e ? proctree_proc_key(n ? chain[1] : parent_of(t, e)) : 0;
+    return n;
 }
 
 uint64_t proctree_proc_key(const struct proc_entry *e)

@@ -13,6 +13,7 @@
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/text.h"
 
 enum {
     REC_MATCH = 'M',
@@ -20,7 +21,8 @@ enum {
     REC_PROC = 'P'
 };
 
-#define NO_STR UINT32_MAX
+#define NO_STR       UINT32_MAX
+#define FIELDS_ALIGN 8 /* of a record's stoat_field array, from the buffer's start (malloc's) */
 
 static void put_u32(struct buf *b, uint32_t v)
 {
@@ -74,16 +76,6 @@ static const char *get_str(const char **p, uint32_t *n)
     return s;
 }
 
-/* A field's name or value as put_fields writes it: never absent (no
- * NO_STR to check for). */
-static inline const char *get_field_str(const char **p, uint32_t *n)
-{
-    memcpy(n, *p, sizeof(*n));
-    const char *s = *p + sizeof(*n);
-    *p = s + *n + 1;
-    return s;
-}
-
 /* n bytes from s to o: the short names and values of an event's fields
  * without a call each. */
 static inline void copy_short(char *o, const char *s, uint32_t n)
@@ -117,22 +109,57 @@ static inline char *place_str(char *o, const char *s, uint32_t n)
     return o + sizeof(n) + n + 1;
 }
 
-/* The event's fields, each its name, value and type, as put_str and
- * buf_putc would write them one by one, with one making of room. */
-static void put_fields(struct buf *b, const struct ev_field *fs, size_t nf)
+/* The event's fields as stoat_alert takes them: their count and their
+ * strings' size, then (at a multiple of 8 in the buffer) the array of
+ * stoat_field, then each name and value NUL-ended. The array's names and
+ * values are offsets in the buffer until the unit is parsed (fix_fields
+ * makes them pointers, on the worker): the serial stage then takes the
+ * array as it is rather than reading the fields one by one. */
+static void put_fields(struct unit_worker *w, struct buf *b, const struct ev_field *fs, size_t nf)
 {
-    size_t need = 0;
+    size_t strs = 0;
     for (size_t i = 0; i < nf; i++)
-        need += 2 * (sizeof(uint32_t) + 1) + 1 + (size_t)fs[i].name_len + fs[i].val_len;
-    buf_reserve(b, need + 1);
-    char *o = b->p + b->len;
+        strs += (size_t)fs[i].name_len + fs[i].val_len + 2;
+    size_t at = b->len + 2 * sizeof(uint32_t);
+    at = (at + FIELDS_ALIGN - 1) & ~(size_t)(FIELDS_ALIGN - 1);
+    size_t end = at + nf * sizeof(struct stoat_field) + strs;
+    buf_reserve(b, end - b->len + 1);
+    uint32_t head[2] = {(uint32_t)nf, (uint32_t)strs};
+    memcpy(b->p + b->len, head, sizeof(head));
+    struct stoat_field *arr = (struct stoat_field *)(b->p + at);
+    size_t o = at + nf * sizeof(struct stoat_field);
     for (size_t i = 0; i < nf; i++) {
-        o = place_str(o, fs[i].name, fs[i].name_len);
-        o = place_str(o, fs[i].val, fs[i].val_len);
-        *o++ = (char)fs[i].type;
+        arr[i] = (struct stoat_field){.name = (const char *)(uintptr_t)o,
+                                      .value = (const char *)(uintptr_t)(o + fs[i].name_len + 1),
+                                      .name_len = fs[i].name_len,
+                                      .value_len = fs[i].val_len,
+                                      .type = fs[i].type};
+        copy_short(b->p + o, fs[i].name, fs[i].name_len);
+        o += fs[i].name_len;
+        b->p[o++] = 0;
+        copy_short(b->p + o, fs[i].val, fs[i].val_len);
+        o += fs[i].val_len;
+        b->p[o++] = 0;
     }
-    *o = 0;
-    b->len = (size_t)(o - b->p);
+    b->p[o] = 0;
+    b->len = o;
+    if (w->nfix == w->fix_cap)
+        XGROW(w->fix, w->fix_cap, w->nfix + 1);
+    w->fix[w->nfix++] = (struct fields_at){.at = at, .n = nf};
+}
+
+/* The fields arrays of the unit's records, their offsets made pointers now
+ * that the buffer will not move again. */
+static void fix_fields(struct unit_worker *w, struct buf *b)
+{
+    for (size_t k = 0; k < w->nfix; k++) {
+        struct stoat_field *arr = (struct stoat_field *)(b->p + w->fix[k].at);
+        for (size_t i = 0; i < w->fix[k].n; i++) {
+            arr[i].name = b->p + (uintptr_t)arr[i].name;
+            arr[i].value = b->p + (uintptr_t)arr[i].value;
+        }
+    }
+    w->nfix = 0;
 }
 
 /* A string that may be absent: its room as written, and it written at o
@@ -159,6 +186,24 @@ static char *place_u64(char *o, uint64_t v)
 static int32_t index_of(const struct ev_field *base, const struct ev_field *f)
 {
     return f ? (int32_t)(f - base) : -1;
+}
+
+/* The first field named name (case aside, ASCII) with a value, or -1: what
+ * facts_field finds, looked for here rather than on the serial stage. */
+static int32_t named_field(const struct ev_field *fs, size_t nf, const char *name, uint32_t nl)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (fs[i].name_len == nl && fs[i].val_len && ascii_eq_nocase(fs[i].name, name, nl))
+            return (int32_t)i;
+    return -1;
+}
+
+int32_t records_account_field(const struct ev_field *fs, size_t nf)
+{
+    int32_t i = named_field(fs, nf, "User", 4);
+    if (i < 0)
+        i = named_field(fs, nf, "SubjectUserName", 15);
+    return i >= 0 ? i + 1 : -1;
 }
 
 /* ------------------------------------------------- the worker's end */
@@ -253,6 +298,15 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
         seen[h >> 6] |= 1ull << (h & 63);
     }
     return !same_bits || event_names_unique(unknown, nu);
+}
+
+/* A rule of the event's is reported: its alerts will be digested. */
+static bool reported(const struct match_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->use[i] == USE_REPORT)
+            return true;
+    return false;
 }
 
 /* The event's fields as the sinks write them (event/render.h), when an
@@ -377,14 +431,14 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
+    put_i32(b, reported(&r) ? records_account_field(fs, nf) : 0); /* 0: not worked out */
     buf_reserve(b, opt_size(h->guid) + sizeof(uint64_t) + opt_size(h->logon_id) + 1);
     char *o = place_opt(b->p + b->len, h->guid);
     o = place_u64(o, (uint64_t)pid_of(h->pid));
     o = place_opt(o, h->logon_id);
     *o = 0;
     b->len = (size_t)(o - b->p);
-    put_u32(b, (uint32_t)nf);
-    put_fields(b, fs, nf);
+    put_fields(w, b, fs, nf);
     put_fields_json(w, b, &r, fs, nf);
     put_spoof(w, b, &r, fs, nf);
 }
@@ -430,8 +484,10 @@ void unit_parse(struct unit_worker *w, struct unit *u)
         .map = w->m.rs->map,
     };
     void *st = reader_state(w, u->file->reader);
+    w->nfix = 0;
     if (st)
         u->file->reader->parse(st, u, &sink);
+    fix_fields(w, &u->out);
 }
 
 void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,
@@ -446,6 +502,7 @@ void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)
 {
     engine_counters(w->m.eng, out);
     free(w->sf);
+    free(w->fix);
     for (size_t i = 0; i < w->nws; i++)
         w->ws[i].ops->worker_destroy(w->ws[i].state);
     matcher_fini(&w->m);
@@ -514,22 +571,15 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
-    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p);
+    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
     uint32_t gl, ll;
     const char *guid = get_str(&p, &gl);
     int64_t pid = (int64_t)get_u64(&p);
     const char *logon = get_str(&p, &ll);
-    uint32_t nf = get_u32(&p);
-    if (nf > w->fields_cap) {
-        w->fields_cap = nf;
-        w->fields = xrealloc(w->fields, nf * sizeof(*w->fields));
-    }
-    for (uint32_t i = 0; i < nf; i++) {
-        struct stoat_field *f = &w->fields[i];
-        f->name = get_field_str(&p, &f->name_len);
-        f->value = get_field_str(&p, &f->value_len);
-        f->type = (uint8_t)*p++;
-    }
+    uint32_t nf = get_u32(&p), strs = get_u32(&p);
+    p = u->out.p + ((size_t)(p - u->out.p) + FIELDS_ALIGN - 1) / FIELDS_ALIGN * FIELDS_ALIGN;
+    const struct stoat_field *fields = (const struct stoat_field *)p;
+    p += nf * sizeof(*fields) + strs;
     uint32_t jl;
     const char *json = get_str(&p, &jl);
     struct spoof_facts spoof;
@@ -544,17 +594,18 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
                 .record = w->records + record,
                 .line = line,
                 .offset = offset},
-        .timestamp = ts >= 0 ? w->fields[ts].value : NULL,
+        .timestamp = ts >= 0 ? fields[ts].value : NULL,
         .time_ns = time_ns,
-        .host = host >= 0 ? w->fields[host].value : NULL,
-        .channel = chan >= 0 ? w->fields[chan].value : NULL,
-        .event_id = eid >= 0 ? w->fields[eid].value : NULL,
-        .fields = w->fields,
+        .host = host >= 0 ? fields[host].value : NULL,
+        .channel = chan >= 0 ? fields[chan].value : NULL,
+        .event_id = eid >= 0 ? fields[eid].value : NULL,
+        .fields = fields,
         .nfields = nf,
         .fields_json = json,
         .fields_json_len = jl,
     };
-    struct actor who = {.guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL};
+    struct actor who = {
+        .guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL, .account_field = account};
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }
@@ -605,7 +656,6 @@ void unit_write(struct unit_writer *w, struct unit *u)
 
 void unit_writer_fini(struct unit_writer *w)
 {
-    free(w->fields);
     free(w->rules);
     free(w->use);
 }

@@ -34,6 +34,11 @@ struct unit_worker {
     struct stoat_field *sf; /* the event's fields as the sinks take them, to render them */
     size_t sf_cap;
     bool sf_set; /* sf holds the current event's */
+    /* the fields arrays written into the unit, to be made pointers at its end */
+    struct fields_at {
+        size_t at, n;
+    } * fix;
+    size_t nfix, fix_cap;
 };
 
 void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enum stoat_level min_level,
@@ -60,12 +65,16 @@ struct unit_writer {
     uint64_t records;        /* records of that file before the unit */
     uint64_t line_base;      /* line number of the unit's first byte (units with relative lines) */
     bool file_failed;        /* its workers could not read some of it: counted once */
-    struct stoat_field *fields;
-    size_t fields_cap;
     uint32_t *rules;
     uint8_t *use;
     size_t rules_cap;
 };
+
+/* 1 + the index of the field that names the event's account as
+ * facts_digest reads it (the first User with a value, else the first
+ * SubjectUserName, names compared case aside), or -1 when none: worked out
+ * by the workers for behaviour (struct actor's account_field). */
+int32_t records_account_field(const struct ev_field *fs, size_t nf);
 
 /* Reads u's records back into the consumer; counts. */
 void unit_write(struct unit_writer *w, struct unit *u);

@@ -82,9 +82,29 @@ static void put_u64(struct buf *b, uint64_t v)
                                 "8081828384858687888990919293949596979899";
     /* its digits counted first, then written in place from the last, two
      * a step: no copy of a variable length */
-    size_t n = 1;
-    for (uint64_t ten = 10; n < 20 && v >= ten; ten *= 10) /* (past 10^19 it wraps, as n stops) */
-        n++;
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    /* from its bits (1233 / 4096 ~ log10 2), one look at the table decides */
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    size_t n = t + 1 - ((v | 1) < pow10[t]);
     if (b->cap - b->len < n + 1)
         buf_reserve(b, n + 1);
     char *o = b->p + b->len + n;

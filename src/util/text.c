@@ -126,6 +126,28 @@ bool str_ieq(const char *a, const char *b)
     return la == lb && ascii_eq_nocase(a, b, la);
 }
 
+const char *str_find_nocase(const char *hay, const char *needle)
+{
+    if (!needle[0])
+        return hay;
+    unsigned char c = (unsigned char)needle[0];
+    char first[3] = {(char)ascii_lower_table[c],
+                     (char)(c >= 'a' && c <= 'z'   ? c - 32
+                            : c >= 'A' && c <= 'Z' ? c
+                                                   : 0),
+                     0};
+    if (first[1] == first[0])
+        first[1] = 0;
+    for (const char *p = hay; (p = strpbrk(p, first)) != NULL; p++) {
+        size_t i = 1; /* hay's NUL differs from needle's every byte before its own */
+        while (needle[i] && ascii_lower_table[(unsigned char)p[i]] == ascii_lower_table[(unsigned char)needle[i]])
+            i++;
+        if (!needle[i])
+            return p;
+    }
+    return NULL;
+}
+
 size_t utf8_valid_prefix(const unsigned char *s, size_t n)
 {
     if (n == 0)

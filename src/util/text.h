@@ -30,6 +30,10 @@ static inline bool ascii_eq_nocase(const char *a, const char *b, size_t n)
     return true;
 }
 bool str_ieq(const char *a, const char *b); /* ASCII, NUL-terminated */
+/* strcasestr (ASCII, as in the C locale): the first place in hay, a NUL-ended
+ * string, that needle matches case aside, or NULL. Its first letter found
+ * in either case by strpbrk, not compared byte by byte. */
+const char *str_find_nocase(const char *hay, const char *needle);
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 size_t utf8_valid_prefix(const unsigned char *s, size_t n);

@@ -907,6 +907,143 @@ static void test_tactic_names(void **state)
     assert_int_equal(chain_tactics_of(none, sizeof(none) / sizeof(none[0])), 0);
 }
 
+/* sort_unless_sorted, by its insertion steps or its way out to qsort, gives
+ * what a stable sort gives: arrays in order, nearly in order (neighbours
+ * swapped, one element far back), reversed (past the budget), random, with
+ * many ties (kept in input order), of small and of large elements. */
+struct sort_rec {
+    uint32_t key, seq;
+    char pad[80];
+};
+struct sort_big {
+    uint32_t key, seq;
+    char pad[300];
+};
+
+static int cmp_key(const void *x, const void *y)
+{
+    const struct sort_rec *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+static int cmp_key_seq(const void *x, const void *y)
+{
+    const struct sort_rec *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+static int cmp_big_key(const void *x, const void *y)
+{
+    const struct sort_big *a = x, *b = y;
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static void test_sort_nearly_sorted(void **state)
+{
+    (void)state;
+    enum {
+        N = 3000
+    };
+    static struct sort_rec got[N], want[N];
+    static struct sort_big big[N];
+    uint64_t r = 88172645463325252ULL;
+    for (int shape = 0; shape < 7; shape++)
+        for (size_t n = 0; n < N; n = n * 3 + 1) {
+            for (size_t i = 0; i < n; i++) {
+                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                uint32_t k = (uint32_t)i * 4;
+                switch (shape) {
+                case 0: break;                                            /* in order */
+                case 1: k = (uint32_t)(r % 7 ? i * 4 : i * 4 - 9); break; /* a few back */
+                case 2: k = (uint32_t)(n - i); break;                     /* reversed */
+                case 3: k = (uint32_t)r; break;                           /* random */
+                case 4: k = (uint32_t)(r % 5); break;                     /* ties */
+                case 5: k = (uint32_t)(i / 3 * 4 + r % 3); break;         /* small groups out of order */
+                case 6: k = i == n / 2 ? 0 : (uint32_t)i * 4; break;      /* one far back */
+                }
+                got[i] = (struct sort_rec){.key = k, .seq = (uint32_t)i};
+                big[i] = (struct sort_big){.key = k, .seq = (uint32_t)i};
+            }
+            memcpy(want, got, n * sizeof(*got));
+            qsort(want, n, sizeof(*want), cmp_key_seq);
+            sort_unless_sorted(got, n, sizeof(*got), cmp_key);
+            sort_unless_sorted(big, n, sizeof(*big), cmp_big_key);
+            for (size_t i = 0; i < n; i++) {
+                assert_int_equal(got[i].key, want[i].key);
+                assert_int_equal(got[i].seq, want[i].seq);
+                assert_int_equal(big[i].key, want[i].key);
+                assert_int_equal(big[i].seq, want[i].seq);
+            }
+        }
+}
+
+/* A chain's lists (alerts, rules, processes) past their first item live in
+ * blocks the chains keep and hand to the next chain once one is reported,
+ * malloc's past 4 KiB: live rounds of chains of 1 to 700 alerts, each of
+ * its own process and of up to 300 rules, report every alert id in order
+ * and every rule's count, round after round on the blocks freed before. */
+static void test_list_blocks(void **state)
+{
+    (void)state;
+    struct rec got = {0};
+    struct chains_opts o = {
+        .gap_ns = HOUR_NS, .min_score = 1, .max_alerts = 100000, .live = true, .lateness_ns = MIN_NS};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+    static char ids[300][8];
+    static struct stoat_rule_meta metas[300];
+    uint32_t rules[300];
+    for (int i = 0; i < 300; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "r%d", i);
+        metas[i] = rule(ids[i], disc_tags, 1, STOAT_LEVEL_LOW);
+        rules[i] = chains_rule(c, &metas[i]);
+    }
+    static const size_t sizes[] = {1, 2, 5, 700, 3, 64, 513, 9, 300, 4};
+    enum {
+        HOSTS = 10
+    };
+    uint32_t hosts[HOSTS];
+    for (int h = 0; h < HOSTS; h++) {
+        char name[16];
+        snprintf(name, sizeof(name), "h%d", h);
+        hosts[h] = chains_host(c, name);
+    }
+    uint64_t id = 0;
+    static uint64_t want[HOSTS][700];
+    for (int round = 0; round < 4; round++) {
+        int64_t t0 = T0 + round * 10 * HOUR_NS;
+        size_t n[HOSTS], most = 0;
+        for (int h = 0; h < HOSTS; h++) {
+            n[h] = sizes[(h + round) % HOSTS];
+            most = n[h] > most ? n[h] : most;
+        }
+        /* the hosts' alerts interleaved: their lists grow side by side */
+        for (size_t k = 0; k < most; k++)
+            for (int h = 0; h < HOSTS; h++) {
+                if (k >= n[h])
+                    continue;
+                want[h][k] = ++id;
+                chains_add(c, &(struct chain_alert){.id = id,
+                                                    .time_ns = t0 + (int64_t)k * 1000000,
+                                                    .host = hosts[h],
+                                                    .proc = 1000 + k,
+                                                    .rule = rules[k % 300]});
+            }
+        chains_advance(c, t0 + 3 * HOUR_NS);
+        assert_int_equal(got.n, HOSTS);
+        for (size_t i = 0; i < got.n; i++) {
+            const struct got *g = &got.v[i];
+            int h = atoi(g->host + 1);
+            assert_int_equal(g->nalerts, n[h]);
+            for (size_t k = 0; k < n[h]; k++)
+                assert_int_equal(g->alerts[k], want[h][k]);
+            size_t nrules = n[h] < 300 ? n[h] : 300;
+            assert_int_equal(g->nrules, nrules > 256 ? 256 : nrules);
+        }
+        rec_free(&got);
+    }
+    chains_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +1067,8 @@ int main(void)
         cmocka_unit_test(test_quiet_host_beside_busy),
         cmocka_unit_test(test_clock_per_host),
         cmocka_unit_test(test_tactic_names),
+        cmocka_unit_test(test_sort_nearly_sorted),
+        cmocka_unit_test(test_list_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -626,11 +626,12 @@ static void test_kept_strings_many(void **state)
     buf_free(&each);
 }
 
-/* Attribution remembers the last host and account it looked up by the
- * kept string's address (offline: alerts share them); live every alert
- * has its own copies and each is looked up afresh. Alerts whose host is
- * the same but account, logon session or none (a service's) changes from
- * one to the next, in time order: the same incidents either way. */
+/* Attribution remembers the last host and account it looked up, and the
+ * last host and session, by the kept strings' addresses (offline: alerts
+ * share them); live every alert has its own copies and each is looked up
+ * afresh. Alerts whose host is the same but account, logon session or none
+ * (a service's) changes from one to the next or every other one, in time
+ * order: the same incidents either way. */
 static void attr_memo_run(bool live, struct buf *out)
 {
     struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
@@ -641,7 +642,7 @@ static void attr_memo_run(bool live, struct buf *out)
     static const char *const hosts[3] = {"fs1.corp.example", "FS1", "dc1.corp.example"};
     uint64_t id = 100;
     for (int k = 0; k < 24; k++)
-        alert(c, ++id, hosts[(k / 4) % 3], T0 + 10 * MIN_NS + k * 30 * SEC, users[k % 4], logons[k % 3],
+        alert(c, ++id, hosts[(k / 4) % 3], T0 + 10 * MIN_NS + k * 30 * SEC, users[k % 4], logons[(k / 2) % 3],
               k % 2 ? "collection" : "discovery", STOAT_LEVEL_HIGH);
     cross_finish(c);
     cross_destroy(c);
@@ -666,9 +667,9 @@ static void test_attr_memo(void **state)
  * incidents as with neither (each string looked up). Two rules share a
  * meta here (one freed, another at its address): told apart by their
  * strings. Events' alerts come in runs. */
-static void serials_run(bool serials, struct buf *out)
+static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_t *dropped)
 {
-    struct cross_opts o = {.lateness_ns = MIN_NS};
+    struct cross_opts o = {.lateness_ns = MIN_NS, .max_bytes = max_bytes};
     struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
     static const char *const hosts[3] = {"ws1", "fs1", "dc1"};
     static const char *const users[3] = {"adm", "CORP\\adm", "adm2"};
@@ -704,6 +705,9 @@ static void serials_run(bool serials, struct buf *out)
         }
     }
     cross_finish(c);
+    struct cross_stats st;
+    cross_get_stats(c, &st);
+    *dropped = st.dropped;
     cross_destroy(c);
 }
 
@@ -711,12 +715,26 @@ static void test_serials(void **state)
 {
     (void)state;
     struct buf fast = {0}, slow = {0};
-    serials_run(true, &fast);
-    serials_run(false, &slow);
+    uint64_t dropped_fast, dropped_slow;
+    serials_run(true, 0, &fast, &dropped_fast);
+    serials_run(false, 0, &slow, &dropped_slow);
     assert_non_null(slow.p);
     assert_non_null(strstr(slow.p, "{r3 title of r3 "));
     assert_non_null(strstr(slow.p, "{r1 title of r1 "));
     assert_string_equal(fast.p, slow.p);
+    assert_int_equal(dropped_slow, 0);
+    /* the kept bytes capped: the room an event's strings take, worked out
+     * once for its alerts, drops the same alerts */
+    for (size_t cap = 1000; cap <= 4000; cap += 700) {
+        buf_clear(&fast);
+        buf_clear(&slow);
+        serials_run(true, cap, &fast, &dropped_fast);
+        serials_run(false, cap, &slow, &dropped_slow);
+        if (!dropped_slow)
+            fail_msg("cap %zu: none dropped", cap);
+        assert_int_equal(dropped_fast, dropped_slow);
+        assert_string_equal(fast.p ? fast.p : "", slow.p ? slow.p : "");
+    }
     buf_free(&fast);
     buf_free(&slow);
 }
@@ -877,6 +895,67 @@ static void test_host_slots_as_names(void **state)
     }
 }
 
+/* facts_digest with a memo (kept between alerts) digests as it does without
+ * one: alerts of one event, events taking turns in the same field array,
+ * the account from User, SubjectUserName, the process or a correlation's
+ * group, and none. */
+static void digest_same(const struct stoat_alert *a, struct facts_memo *memo)
+{
+    struct cross_alert with, without;
+    char acct_with[256], acct_without[256];
+    facts_digest(a, 5, &with, acct_with, memo);
+    facts_digest(a, 5, &without, acct_without, NULL);
+    assert_int_equal(with.tactics, 5);
+    assert_int_equal(with.event_serial, without.event_serial);
+    assert_ptr_equal(with.image, without.image);
+    if (!without.account) {
+        assert_null(with.account);
+        return;
+    }
+    assert_non_null(with.account);
+    assert_string_equal(with.account, without.account);
+}
+
+static void test_digest_memo(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta m = {.id = "r", .title = "t", .level = STOAT_LEVEL_HIGH};
+    struct stoat_field fields[3];
+    struct stoat_process anc[1] = {{.image = "C:\\x.exe", .user = "CORP\\proc", .pid = 4}};
+    const char *gn[] = {"TargetUserName"}, *gv[] = {"grouped"};
+    struct stoat_corr_detail corr = {.group_names = gn, .group_values = gv, .ngroup = 1};
+    struct facts_memo memo = {0};
+    const char *names[] = {"User", "SubjectUserName", "Other", "user"};
+    const char *values[] = {"CORP\\alice", "bob", "", "CORP\\carol"};
+    uint64_t serial = 0;
+    /* each round: an event's fields, then three alerts of it, one of them a
+     * correlation's, the last two with the process known */
+    for (int round = 0; round < 24; round++) {
+        size_t nf = (size_t)(round % 3) + 1;
+        for (size_t i = 0; i < nf; i++) {
+            int k = (round / 3 + (int)i) % 4;
+            fields[i] = (struct stoat_field){.name = names[k],
+                                             .name_len = (uint32_t)strlen(names[k]),
+                                             .value = values[(round + (int)i) % 4],
+                                             .value_len = (uint32_t)strlen(values[(round + (int)i) % 4])};
+        }
+        struct stoat_alert a = {.rule = &m,
+                                .host = "h",
+                                .time_ns = T0,
+                                .fields = fields,
+                                .nfields = nf,
+                                .event_serial = round % 5 == 4 ? 0 : ++serial};
+        digest_same(&a, &memo);
+        a.corr = &corr;
+        digest_same(&a, &memo);
+        a.corr = NULL;
+        a.ancestry = anc;
+        a.nancestry = 1;
+        digest_same(&a, &memo);
+        digest_same(&a, &memo);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -898,6 +977,7 @@ int main(void)
         cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),
+        cmocka_unit_test(test_digest_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

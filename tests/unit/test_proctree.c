@@ -4,6 +4,8 @@
  * within its caps. */
 #include "testutil.h"
 
+#include <strings.h>
+
 #include "behaviour/proctree.h"
 
 #define SEC 1000000000LL
@@ -597,6 +599,92 @@ static void test_no_session_logon(void **state)
     assert_string_equal(proctree_real_logon("1001"), "1001");
 }
 
+/* proctree_real_logon, by first bytes, drops what the whole comparisons
+ * dropped: the "no session" ids in any case, and keeps everything else
+ * (prefixes and extensions of them, other ids, empty and absent). */
+static const char *real_logon_by_compare(const char *logon)
+{
+    if (!logon || !*logon || strcmp(logon, "4294967295") == 0 || strcmp(logon, "-1") == 0 ||
+        strcasecmp(logon, "0xffffffff") == 0)
+        return NULL;
+    return logon;
+}
+
+static void test_real_logon(void **state)
+{
+    (void)state;
+    static const char *const ids[] = {"4294967295", "42949672950", "429496729",  "-1",          "-10",       "-",
+                                      "0xffffffff", "0XFFFFFFFF",  "0xFfFfFfFf", "0xffffffff0", "0xfffffff", "0x",
+                                      "0",          "0x1f153",     "0X3E7",      "0F",          "x",         "",
+                                      "1",          "0xfffffffe",  "4",          "-1 "};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        assert_ptr_equal(proctree_real_logon(ids[i]), real_logon_by_compare(ids[i]));
+    assert_null(proctree_real_logon(NULL));
+}
+
+/* proctree_enrich gives what proctree_ancestry, proctree_root_key and
+ * proctree_parent_key give, walking once: random trees of GUIDs and pids
+ * (parents unknown, parents named later, loops in bad data, chains deeper
+ * than the ancestry keeps, tree tops among the programs), every process
+ * asked with every max. */
+static void test_enrich_as_three(void **state)
+{
+    (void)state;
+    static const char *const images[] = {"C:\\Windows\\System32\\cmd.exe",
+                                         "C:\\Windows\\explorer.exe",
+                                         "C:\\Windows\\System32\\services.exe",
+                                         "/usr/sbin/sshd",
+                                         "/bin/bash",
+                                         NULL};
+    uint64_t r = 0x853c49e6748fea9bULL;
+    for (int round = 0; round < 30; round++) {
+        struct proctree *t = proctree_create(round % 3 ? 1000 : 40, 1 << 20);
+        char guids[80][16];
+        int n = 20 + round * 2;
+        for (int i = 0; i < n; i++)
+            snprintf(guids[i], sizeof(guids[i]), "{G%d}", i);
+        for (int i = 0; i < n; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            /* a parent before it mostly, now and then after it (a loop) or none */
+            int pi = r % 9 == 0   ? -1
+                     : r % 7 == 0 ? (int)((r >> 8) % (uint64_t)n)
+                     : i          ? (int)((r >> 8) % (uint64_t)i)
+                                  : -1;
+            bool by_pid = (r >> 20) % 5 == 0;
+            proctree_start(t, &(struct proc_start){.host = "h",
+                                                   .guid = by_pid ? NULL : guids[i],
+                                                   .parent_guid = by_pid || pi < 0 ? NULL : guids[pi],
+                                                   .pid = 1000 + i,
+                                                   .ppid = pi < 0 ? -1 : 1000 + pi,
+                                                   .time_ns = 1 + i,
+                                                   .image = images[(r >> 30) % 6],
+                                                   .command_line = "x",
+                                                   .parent_image = images[(r >> 40) % 6]});
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < 2; k++) {
+                const struct proc_entry *e = proctree_find(t, "h", k ? guids[i] : NULL, k ? -1 : 1000 + i, INT64_MAX);
+                if (!e)
+                    continue;
+                for (size_t max = 0; max <= PROCTREE_MAX_DEPTH; max += 1 + max / 4) {
+                    struct stoat_process a[PROCTREE_MAX_DEPTH], b[PROCTREE_MAX_DEPTH];
+                    uint64_t tree, parent;
+                    size_t na = proctree_ancestry(t, e, a, max);
+                    size_t nb = proctree_enrich(t, e, b, max, &tree, &parent);
+                    assert_int_equal(na, nb);
+                    for (size_t j = 0; j < na; j++) {
+                        assert_ptr_equal(a[j].image, b[j].image);
+                        assert_ptr_equal(a[j].guid, b[j].guid);
+                        assert_int_equal(a[j].pid, b[j].pid);
+                    }
+                    assert_true(tree == proctree_root_key(t, e));
+                    assert_true(parent == proctree_parent_key(t, e));
+                }
+            }
+        proctree_destroy(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +702,8 @@ int main(void)
         cmocka_unit_test(test_maps_through_ring_turns),
         cmocka_unit_test(test_no_session_logon),
         cmocka_unit_test(test_recent_strings_as_pool),
+        cmocka_unit_test(test_real_logon),
+        cmocka_unit_test(test_enrich_as_three),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

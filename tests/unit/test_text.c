@@ -1014,6 +1014,53 @@ static void test_bytes_equal(void **state)
     }
 }
 
+/* str_find_nocase finds what strcasestr finds (the C locale: ASCII): random
+ * haystacks over letters of both cases, signs, bytes past 0x7f and partial
+ * matches, needles that start with a letter or not, empty, longer than the
+ * haystack, at its very end. */
+static void test_find_nocase(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "aAbBxX-_ \\/\x80\xc3\xa9\x0d";
+    static const char *const needles[] = {"-InFile",
+                                          "UploadData",
+                                          "-Method Put",
+                                          "ab",
+                                          "A",
+                                          "-",
+                                          "x",
+                                          "\xc3\xa9",
+                                          "aB-",
+                                          "",
+                                          "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                                          "\\x",
+                                          "\x80"
+                                          "a"};
+    uint64_t r = 0x9E3779B97F4A7C15ULL;
+    char hay[64];
+    for (int round = 0; round < 20000; round++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        size_t n = r % sizeof(hay);
+        for (size_t i = 0; i < n; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            hay[i] = alphabet[r % (sizeof(alphabet) - 1)];
+        }
+        hay[n] = 0;
+        const char *needle = needles[round % (sizeof(needles) / sizeof(needles[0]))];
+        /* now and then the needle itself, its case changed, somewhere in hay */
+        size_t nl = strlen(needle);
+        if (round % 3 == 0 && nl < sizeof(hay) - 1 && nl <= n) {
+            size_t at = (r >> 20) % (n - nl + 1);
+            for (size_t i = 0; i < nl; i++)
+                hay[at + i] = (char)((r >> i) & 1 && needle[i] >= 'a' && needle[i] <= 'z' ? needle[i] - 32 : needle[i]);
+        }
+        assert_ptr_equal(str_find_nocase(hay, needle), strcasestr(hay, needle));
+    }
+    assert_ptr_equal(str_find_nocase("", "a"), NULL);
+    const char *h = "x -INFILE";
+    assert_ptr_equal(str_find_nocase(h, "-infile"), h + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1040,6 +1087,7 @@ int main(void)
         cmocka_unit_test(test_json_escape_dense),
         cmocka_unit_test(test_json_escape_paths),
         cmocka_unit_test(test_visible_escapes),
+        cmocka_unit_test(test_find_nocase),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

@@ -989,7 +989,7 @@ static void test_list_blocks(void **state)
     struct chains_opts o = {
         .gap_ns = HOUR_NS, .min_score = 1, .max_alerts = 100000, .live = true, .lateness_ns = MIN_NS};
     struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
-    static char ids[300][8];
+    static char ids[300][16];
     static struct stoat_rule_meta metas[300];
     uint32_t rules[300];
     for (int i = 0; i < 300; i++) {

@@ -776,7 +776,9 @@ void chain_story(struct buf *b, uint32_t mask, const char *const *names, size_t 
     bool any = false;
     for (size_t k = 0; k < 5; k++)
         if (mask & (1u << story[k])) {
-            buf_printf(b, "%s%s", any ? " -> " : "", label[k]);
+            if (any)
+                buf_put(b, " -> ", 4);
+            buf_puts(b, label[k]);
             any = true;
         }
     if (!any)
@@ -796,9 +798,15 @@ static void report(struct chains *c, struct chain *ch)
         return;
     const char *host = c->hosts[ch->host];
     struct buf title = {0};
-    buf_printf(&title, "%s: ", host);
+    /* pieces put, not printf'd: a hunt's every incident has a title */
+    buf_puts(&title, host);
+    buf_put(&title, ": ", 2);
     chain_story(&title, mask, names, nt);
-    buf_printf(&title, " (%llu alerts, %u rules)", (unsigned long long)ch->total, (unsigned)ch->nrules);
+    buf_put(&title, " (", 2);
+    buf_put_u64(&title, ch->total);
+    buf_puts(&title, " alerts, ");
+    buf_put_u64(&title, ch->nrules);
+    buf_puts(&title, " rules)");
     struct stoat_incident_rule *rules = xcalloc(ch->nrules ? ch->nrules : 1, sizeof(*rules));
     for (size_t i = 0; i < ch->nrules; i++) {
         const struct rule_count *rc = &rules_of(&ch->rules, ch->rcap)[i];

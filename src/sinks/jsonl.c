@@ -73,54 +73,6 @@ static stoat_err emit_with(struct jsonl *j, const char *host, const struct buf *
     return ok ? STOAT_OK : STOAT_ERR_IO;
 }
 
-/* A number in decimal: what printf would write, without its cost (an
- * alert has several, and the serial stage writes every alert). */
-static void put_u64(struct buf *b, uint64_t v)
-{
-    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                "8081828384858687888990919293949596979899";
-    /* its digits counted first, then written in place from the last, two
-     * a step: no copy of a variable length */
-    static const uint64_t pow10[20] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull,
-                                       10000000000000000000ull};
-    /* from its bits (1233 / 4096 ~ log10 2), one look at the table decides */
-    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
-    size_t n = t + 1 - ((v | 1) < pow10[t]);
-    if (b->cap - b->len < n + 1)
-        buf_reserve(b, n + 1);
-    char *o = b->p + b->len + n;
-    b->len += n;
-    *o = 0;
-    while (v >= 100) {
-        o -= 2;
-        memcpy(o, pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10)
-        memcpy(o - 2, pairs + 2 * v, 2);
-    else
-        o[-1] = (char)('0' + v);
-}
-
 /* Alert ids, comma-separated: an incident lists up to thousands, and a
  * printf each was most of writing it. */
 static void put_ids(struct buf *b, const uint64_t *ids, size_t n)
@@ -128,7 +80,7 @@ static void put_ids(struct buf *b, const uint64_t *ids, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             buf_putc(b, ',');
-        put_u64(b, ids[i]);
+        buf_put_u64(b, ids[i]);
     }
 }
 
@@ -202,7 +154,7 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
     struct buf *b = &j->b;
     buf_clear(b);
     buf_puts(b, "{\"kind\":\"alert\",\"id\":");
-    put_u64(b, a->id);
+    buf_put_u64(b, a->id);
     /* the event's time, host and all after the rule as written for its
      * last alert, when the serial says it is the same event */
     bool keep = a->event_serial && !a->corr, known = keep && a->event_serial == j->event_serial;
@@ -318,7 +270,7 @@ static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_
             json_opt_str(b, "guid", pr->guid);
             if (pr->pid >= 0) {
                 buf_puts(b, ",\"pid\":");
-                put_u64(b, (uint64_t)pr->pid);
+                buf_put_u64(b, (uint64_t)pr->pid);
             }
             buf_putc(b, '}');
         }
@@ -385,11 +337,12 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
     struct buf *b = &j->b;
     buf_clear(b);
     buf_puts(b, "{\"kind\":\"incident\",\"id\":");
-    put_u64(b, inc->id);
+    buf_put_u64(b, inc->id);
     json_opt_str(b, "host", inc->host);
     json_opt_str(b, "logon_id", inc->logon_id);
     json_opt_str(b, "title", inc->title);
-    buf_printf(b, ",\"score\":%.0f", inc->score);
+    buf_puts(b, ",\"score\":");
+    buf_put_f0(b, inc->score);
     json_opt_str(b, "level", stoat_level_name(inc->level));
     json_time(b, "first", inc->first_ns);
     json_time(b, "last", inc->last_ns);
@@ -424,7 +377,7 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
         json_opt_str(b, "title", r->title);
         json_opt_str(b, "level", stoat_level_name(r->level));
         buf_puts(b, ",\"alerts\":");
-        put_u64(b, r->alerts);
+        buf_put_u64(b, r->alerts);
         buf_putc(b, '}');
     }
     buf_putc(b, ']');
@@ -486,9 +439,9 @@ static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert
         buf_put(&j->source, b->p + at, b->len - at);
     }
     buf_puts(b, ",\"record\":");
-    put_u64(b, a->pos.record);
+    buf_put_u64(b, a->pos.record);
     buf_puts(b, a->pos.line ? ",\"line\":" : ",\"offset\":");
-    put_u64(b, a->pos.line ? a->pos.line : a->pos.offset);
+    buf_put_u64(b, a->pos.line ? a->pos.line : a->pos.offset);
     json_opt_str(b, "channel", a->channel);
     json_opt_str(b, "event_id", a->event_id);
     buf_putc(b, '}');

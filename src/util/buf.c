@@ -1,6 +1,7 @@
 /* See buf.h. */
 #include "util/buf.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,21 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     buf_vprintf(b, fmt, ap);
     va_end(ap);
+}
+
+void buf_put_f0(struct buf *b, double d)
+{
+    /* below 2^52 a double's whole part and fraction split exactly; others
+     * (negative, -0, huge, NaN) are printf's */
+    if (!(d >= 0 && d < 4503599627370496.0) || signbit(d)) {
+        buf_printf(b, "%.0f", d);
+        return;
+    }
+    uint64_t whole = (uint64_t)d;
+    double frac = d - (double)whole;
+    if (frac > 0.5 || (frac == 0.5 && (whole & 1)))
+        whole++;
+    buf_put_u64(b, whole);
 }
 
 /* Bytes JSON needs escaped: below 0x20, from 0x80 (checked as UTF-8),

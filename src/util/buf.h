@@ -44,6 +44,57 @@ static inline void buf_puts(struct buf *b, const char *s)
 {
     buf_put(b, s, strlen(s));
 }
+/* A number in decimal: what printf would write, without its cost (an
+ * alert has several, and the serial stage writes every alert). */
+static inline void buf_put_u64(struct buf *b, uint64_t v)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    /* its digits counted first, then written in place from the last, two
+     * a step: no copy of a variable length */
+    static const uint64_t pow10[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    /* from its bits (1233 / 4096 ~ log10 2), one look at the table decides */
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    size_t n = t + 1 - ((v | 1) < pow10[t]);
+    if (b->cap - b->len < n + 1)
+        buf_reserve(b, n + 1);
+    char *o = b->p + b->len + n;
+    b->len += n;
+    *o = 0;
+    while (v >= 100) {
+        o -= 2;
+        memcpy(o, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10)
+        memcpy(o - 2, pairs + 2 * v, 2);
+    else
+        o[-1] = (char)('0' + v);
+}
+
+/* What printf's "%.0f" writes for d (rounded to nearest, ties to even),
+ * without its float formatting: an incident's score. */
+void buf_put_f0(struct buf *b, double d);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 

@@ -1044,10 +1044,97 @@ static void test_list_blocks(void **state)
     chains_destroy(c);
 }
 
+/* ---------------------------------------------------------------- title */
+
+/* The title as it was printf'd: "host: story (N alerts, M rules)", the
+ * story the told tactics in its order joined by " -> ", else the first
+ * tactic named, else "suspicious activity". */
+static void title_by_printf(const struct got *g, uint64_t total, char *out, size_t cap)
+{
+    static const char *const tags[] = {"discovery", "credential-access", "collection", "exfiltration",
+                                       "command-and-control"};
+    static const char *const label[] = {"discovery", "credential access", "collection", "exfiltration",
+                                        "command and control"};
+    char story[256] = "";
+    bool any = false;
+    for (size_t k = 0; k < 5; k++) {
+        char tag[64];
+        snprintf(tag, sizeof(tag), "%s ", tags[k]);
+        bool told = strncmp(g->tactics, tag, strlen(tag)) == 0;
+        char spaced[72];
+        snprintf(spaced, sizeof(spaced), " %s", tag);
+        told = told || strstr(g->tactics, spaced);
+        if (told) {
+            size_t n = strlen(story);
+            snprintf(story + n, sizeof(story) - n, "%s%s", any ? " -> " : "", label[k]);
+            any = true;
+        }
+    }
+    if (!any) {
+        if (g->tactics[0])
+            snprintf(story, sizeof(story), "%.*s", (int)strcspn(g->tactics, " "), g->tactics);
+        else
+            snprintf(story, sizeof(story), "suspicious activity");
+    }
+    snprintf(out, cap, "%s: %s (%llu alerts, %u rules)", g->host, story, (unsigned long long)total,
+             (unsigned)g->nrules);
+}
+
+/* Titles are put piece by piece: each as the printf'd one, over random
+ * chains of every tactic (none, one, the story's in any mix), with counts
+ * of one to several digits. */
+static void test_title_as_printf(void **state)
+{
+    (void)state;
+    static const char *const all[] = {
+        "reconnaissance",      "initial-access",    "execution", "persistence",      "privilege-escalation",
+        "defense-evasion",     "credential-access", "discovery", "lateral-movement", "collection",
+        "command-and-control", "exfiltration",      "impact"};
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+    for (int round = 0; round < 60; round++) {
+        struct rec got = {0};
+        struct chains_opts o = {.gap_ns = HOUR_NS, .min_score = 0, .max_alerts = 1000};
+        struct chains_out out = {.ctx = &got, .incident = on_incident};
+        struct chains *c = chains_create(&o, &out);
+        uint32_t rules[14];
+        char ids[14][16];
+        for (int k = 0; k < 14; k++) {
+            snprintf(ids[k], sizeof(ids[k]), "r%d", k);
+            /* rule 13 has no tactic; others one */
+            struct stoat_rule_meta m = rule(ids[k], k < 13 ? &all[k] : NULL, k < 13, STOAT_LEVEL_LOW);
+            rules[k] = chains_rule(c, &m);
+        }
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        size_t nrules = 1 + (r >> 33) % 5, nalerts = 1 + (r >> 40) % (round < 30 ? 12 : 1500);
+        uint32_t pick[5];
+        for (size_t k = 0; k < nrules; k++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            pick[k] = rules[(r >> 35) % 14];
+        }
+        const char *host = round % 2 ? "ws1.corp.example" : "h";
+        for (size_t i = 0; i < nalerts; i++) {
+            struct chain_alert a = {.id = i + 1,
+                                    .time_ns = T0 + (int64_t)i * 1000,
+                                    .proc = i + 1,
+                                    .host = chains_host(c, host),
+                                    .rule = pick[i % nrules]};
+            chains_add(c, &a);
+        }
+        chains_finish(c);
+        assert_int_equal(got.n, 1);
+        char want[512];
+        title_by_printf(&got.v[0], nalerts, want, sizeof(want));
+        assert_string_equal(got.v[0].title, want);
+        chains_destroy(c);
+        rec_free(&got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_unless_sorted),
+        cmocka_unit_test(test_title_as_printf),
         cmocka_unit_test(test_rule_memo_matches_key),
         cmocka_unit_test(test_lists_in_place_then_heap),
         cmocka_unit_test(test_gap_from_last_alert),

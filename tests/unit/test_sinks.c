@@ -3,6 +3,8 @@
  * timeline (quoting, sorting by event time), the table and the summary. */
 #include "testutil.h"
 
+#include <math.h>
+
 #include "sinks/syslog_line.h"
 #include "util/buf.h"
 #include "util/text.h"
@@ -905,6 +907,52 @@ static void test_jsonl_ids(void **state)
     buf_free(&lines);
 }
 
+/* An incident's score put as printf's "%.0f" writes it: whole numbers,
+ * halves (ties to even), just either side of them, the edge of exact
+ * halves (2^52), and what printf keeps (negative, -0, huge, NaN, inf). */
+static void test_score_as_printf(void **state)
+{
+    (void)state;
+    struct buf got = {0};
+    uint64_t r = 12345;
+    for (int i = 0; i < 20000; i++) {
+        double d;
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        switch (i % 6) {
+        case 0: d = (double)(i / 6) / 4; break;                            /* quarters, halves */
+        case 1: d = nextafter((double)(i / 6) + 0.5, 0); break;            /* just below a half */
+        case 2: d = nextafter((double)(i / 6) + 0.5, 1e300); break;        /* just above */
+        case 3: d = (double)(r >> 11) / (double)(1ull << (r % 53)); break; /* any size */
+        case 4: d = 4503599627370496.0 + (double)(i / 6) - 3000; break;    /* about 2^52 */
+        default: d = (double)(r >> 11) * 1e-3 * ((r & 1) ? -1 : 1); break; /* signed */
+        }
+        double specials[] = {-0.0,
+                             0.0,
+                             0.5,
+                             1.5,
+                             2.5,
+                             1e300,
+                             -1e300,
+                             1.0 / 0.0,
+                             -1.0 / 0.0,
+                             0.0 / 0.0,
+                             4503599627370495.5,
+                             9007199254740993.0,
+                             100,
+                             99.5,
+                             100.5};
+        if (i < (int)(sizeof(specials) / sizeof(specials[0])))
+            d = specials[i];
+        char want[512];
+        snprintf(want, sizeof(want), "%.0f", d);
+        buf_clear(&got);
+        buf_put_f0(&got, d);
+        if (!got.p || strcmp(got.p, want) != 0)
+            fail_msg("%.17g: got %s, printf %s", d, got.p ? got.p : "(nothing)", want);
+    }
+    buf_free(&got);
+}
+
 static void test_min_level(void **state)
 {
     (void)state;
@@ -928,17 +976,12 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),
-        cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values),
-        cmocka_unit_test(test_field_lengths),
-        cmocka_unit_test(test_jsonl_caches),
-        cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),
-        cmocka_unit_test(test_jsonl_ids),
-        cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),
-        cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_jsonl_ids),
+        cmocka_unit_test(test_score_as_printf),      cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

@@ -488,13 +488,14 @@ static uint32_t claimed_mask(const struct chain_tally *ta, const struct chain_cl
 static double chain_score(const struct chain_tally *ta, uint32_t mask, const int64_t first[T_COUNT])
 {
     double s = 0, between = 0;
-    for (int t = 0; t < T_COUNT; t++)
-        if (mask & (1u << t)) {
-            if (t <= T_C2)
-                s += tactics[t].points;
-            else
-                between += tactics[t].points;
-        }
+    /* the set bits only (whole points: their order adds up the same) */
+    for (uint32_t m = mask & ((1u << T_COUNT) - 1); m; m &= m - 1) {
+        int t = __builtin_ctz(m);
+        if (t <= T_C2)
+            s += tactics[t].points;
+        else
+            between += tactics[t].points;
+    }
     s += between > 15 ? 15 : between;
     /* the story in order: discovery before credentials before collection
      * before the data leaves */
@@ -527,10 +528,14 @@ double chain_tally_score(const struct chain_tally *t, const struct chain_claims 
 {
     int64_t first[T_COUNT];
     uint32_t mask = claimed_mask(t, cl, last_ns, first);
+    /* the tactics as kill-chain positions, then those in order: set bits
+     * only, where a look at every position was most of a chain's score */
+    uint32_t at = 0;
+    for (uint32_t m = mask & ((1u << T_COUNT) - 1); m; m &= m - 1)
+        at |= 1u << tactics[__builtin_ctz(m)].order;
     size_t nt = 0;
-    for (int ord = 0; ord < T_COUNT; ord++)
-        if (mask & (1u << by_order[ord]))
-            names[nt++] = tactics[by_order[ord]].name;
+    for (; at; at &= at - 1)
+        names[nt++] = tactics[by_order[__builtin_ctz(at)]].name;
     *nnames = nt;
     if (mask_out)
         *mask_out = mask;
@@ -549,8 +554,10 @@ static struct rule_count *rules_of(union rule_counts *u, uint32_t cap)
     return cap ? u->heap : &u->one;
 }
 
-/* Room for item n (cap as union ids says); returns where it goes. */
-static void *room_for_item(struct chains *c, void **heap, void *one, size_t esz, uint32_t n, uint32_t *cap)
+/* Room for item n (cap as union ids says); returns where it goes. Inlined:
+ * called for most alerts at the end, with the item's size known there. */
+static inline __attribute__((always_inline)) void *room_for_item(struct chains *c, void **heap, void *one, size_t esz,
+                                                                 uint32_t n, uint32_t *cap)
 {
     if (n == 0 && *cap == 0)
         return one;

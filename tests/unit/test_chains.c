@@ -1044,6 +1044,99 @@ static void test_list_blocks(void **state)
     chains_destroy(c);
 }
 
+/* The score as worked out tactic by tactic over the whole table: the
+ * story's five (claimed ones only for exfiltration and c2) in full, the
+ * rest up to 15, 10 for three story steps in order, the levels, at most
+ * 100. */
+static double score_by_table(const bool *in, const int64_t *first, const struct chain_claims *cl, int64_t last,
+                             const unsigned *by_level)
+{
+    static const char *const story[] = {"discovery", "credential-access", "collection", "exfiltration",
+                                        "command-and-control"};
+    static const int story_points[] = {10, 20, 20, 25, 15};
+    static const int other_points[] = {3, 5, 4, 5, 5, 4, 8, 10}; /* recon .. evasion, lateral, impact */
+    (void)story;
+    bool reached[5] = {in[0], in[1], in[2], cl->exfil, cl->c2};
+    int64_t when[5] = {first[0], first[1], first[2], cl->exfil_ns != INT64_MIN ? cl->exfil_ns : last,
+                       cl->c2_ns != INT64_MIN ? cl->c2_ns : last};
+    double s = 0, between = 0;
+    for (int k = 0; k < 5; k++)
+        if (reached[k])
+            s += story_points[k];
+    for (int k = 0; k < 8; k++)
+        if (in[5 + k])
+            between += other_points[k];
+    s += between > 15 ? 15 : between;
+    int in_order = 0;
+    int64_t prev = INT64_MIN;
+    for (int k = 0; k < 4; k++)
+        if (reached[k] && when[k] >= prev) {
+            in_order++;
+            prev = when[k];
+        }
+    if (in_order >= 3)
+        s += 10;
+    double lv = by_level[STOAT_LEVEL_CRITICAL] ? 15 : 0;
+    lv += by_level[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : by_level[STOAT_LEVEL_HIGH] * 4.0;
+    lv += by_level[STOAT_LEVEL_MEDIUM] > 5 ? 5 : by_level[STOAT_LEVEL_MEDIUM];
+    s += lv;
+    return s > 100 ? 100 : s;
+}
+
+/* Scores add up the reached tactics' bits only: each the table's, over
+ * every mix of the thirteen, random times, levels and claims. */
+static void test_score_every_mix(void **state)
+{
+    (void)state;
+    /* the story's five first, then the others as score_by_table counts them */
+    static const char *const tactic[CHAIN_TACTICS] = {
+        "discovery",       "credential-access", "collection", "exfiltration", "command-and-control",
+        "reconnaissance",  "initial-access",    "execution",  "persistence",  "privilege-escalation",
+        "defense-evasion", "lateral-movement",  "impact"};
+    uint64_t r = 77;
+    for (unsigned sub = 0; sub < (1u << CHAIN_TACTICS); sub++) {
+        struct chain_tally t;
+        chain_tally_init(&t);
+        bool in[CHAIN_TACTICS] = {0};
+        int64_t first[CHAIN_TACTICS];
+        unsigned by_level[STOAT_LEVEL_COUNT] = {0};
+        for (int k = 0; k < CHAIN_TACTICS; k++) {
+            first[k] = INT64_MAX;
+            if (!(sub & (1u << k)))
+                continue;
+            for (int rep = 0; rep < 2; rep++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                int64_t when = T0 + (int64_t)((r >> 33) % 1000) * MIN_NS;
+                enum stoat_level lv = (enum stoat_level)((r >> 20) % STOAT_LEVEL_COUNT);
+                bool new_rule = (r >> 50) & 1;
+                chain_tally_add(&t, chain_tactics_of(&tactic[k], 1), lv, when, new_rule);
+                if (new_rule)
+                    by_level[lv]++;
+                in[k] = true;
+                if (when < first[k])
+                    first[k] = when;
+            }
+        }
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        struct chain_claims cl = {.exfil = r & 1,
+                                  .c2 = (r >> 1) & 1,
+                                  .exfil_ns = (r >> 2) & 1 ? INT64_MIN : T0 + (int64_t)((r >> 33) % 1000) * MIN_NS,
+                                  .c2_ns = (r >> 3) & 1 ? INT64_MIN : T0 + (int64_t)((r >> 43) % 1000) * MIN_NS};
+        int64_t last = T0 + 500 * MIN_NS;
+        const char *names[CHAIN_TACTICS];
+        size_t nn = 0;
+        uint32_t mask = 0;
+        double got = chain_tally_score(&t, &cl, last, names, &nn, &mask);
+        double want = score_by_table(in, first, &cl, last, by_level);
+        if (got != want)
+            fail_msg("tactics %#x, claims %d %d: score %g, by the table %g", sub, cl.exfil, cl.c2, got, want);
+        size_t reached = 0;
+        for (int k = 0; k < CHAIN_TACTICS; k++)
+            reached += k == 3 ? cl.exfil : k == 4 ? cl.c2 : in[k];
+        assert_int_equal(nn, reached);
+    }
+}
+
 /* ---------------------------------------------------------------- title */
 
 /* The title as it was printf'd: "host: story (N alerts, M rules)", the
@@ -1135,6 +1228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_unless_sorted),
         cmocka_unit_test(test_title_as_printf),
+        cmocka_unit_test(test_score_every_mix),
         cmocka_unit_test(test_rule_memo_matches_key),
         cmocka_unit_test(test_lists_in_place_then_heap),
         cmocka_unit_test(test_gap_from_last_alert),

@@ -595,56 +595,66 @@ static void graph_moves(struct cross *c, struct plan *p, int64_t upto)
 
 /* ----------------------------------------------------------- attribution */
 
-/* attribute's last account, by the kept string's address (offline alerts
- * share their strings; live, never a hit): nothing kept changes in a run. */
+/* The accounts' keys and the sessions' moves looked up so far in a run, by
+ * the kept strings' addresses (offline alerts share them; a run keeps
+ * them all): a few accounts and sessions come back across interleaved
+ * hosts, where remembering the last one only missed at most alerts. */
+#define ATTR_MEMO_SLOTS 64
 struct attr_memo {
-    bool account_known;
-    const char *account;
-    char akey[256];
-    /* the last session looked up, by the strings' addresses likewise */
-    bool session_known;
-    const char *session_host, *session_logon;
-    const struct move *session;
+    struct {
+        bool known;
+        const char *account;
+        char akey[256];
+    } acct[ATTR_MEMO_SLOTS];
+    struct {
+        bool known;
+        const char *host, *logon;
+        const struct move *move;
+    } sess[ATTR_MEMO_SLOTS];
 };
 
-/* The account an alert is attributed to (akey out; "" when none). */
-static void attribute(const struct cross *c, const struct plan *p, const struct xalert *a, char akey[256],
-                      struct attr_memo *memo)
+static size_t memo_slot(const void *a, const void *b)
 {
-    akey[0] = 0;
+    return hash_mix((uint64_t)(uintptr_t)a * 31 + (uint64_t)(uintptr_t)b) % ATTR_MEMO_SLOTS;
+}
+
+/* The account an alert is attributed to ("" when none): a key of 256
+ * bytes, valid until the next call. */
+static const char *attribute(const struct cross *c, const struct plan *p, const struct xalert *a,
+                             struct attr_memo *memo)
+{
     /* host_by_name(c, a->host), as found when the alert came */
     const char *host = a->host_index ? c->host_names[a->host_index - 1] : NULL;
     const char *on = host ? host : a->host;
-    if (a->logon && (!memo->session_known || memo->session_host != on || memo->session_logon != a->logon)) {
-        memo->session = session_move(p, on, a->logon);
-        memo->session_host = on;
-        memo->session_logon = a->logon;
-        memo->session_known = true;
+    if (a->logon) {
+        size_t k = memo_slot(on, a->logon);
+        if (!memo->sess[k].known || memo->sess[k].host != on || memo->sess[k].logon != a->logon) {
+            memo->sess[k].move = session_move(p, on, a->logon);
+            memo->sess[k].host = on;
+            memo->sess[k].logon = a->logon;
+            memo->sess[k].known = true;
+        }
+        if (memo->sess[k].move)
+            return memo->sess[k].move->akey;
     }
-    const struct move *m = a->logon ? memo->session : NULL;
-    if (m) {
-        memcpy(akey, m->akey, 256);
-        return;
+    size_t k = memo_slot(a->account, NULL);
+    if (!memo->acct[k].known || memo->acct[k].account != a->account) {
+        cross_account_key(a->account, memo->acct[k].akey);
+        memo->acct[k].account = a->account;
+        memo->acct[k].known = true;
     }
-    if (!memo->account_known || memo->account != a->account) {
-        cross_account_key(a->account, memo->akey);
-        memo->account = a->account;
-        memo->account_known = true;
-    }
-    memcpy(akey, memo->akey, strlen(memo->akey) + 1);
-    if (akey[0])
-        return;
-    for (size_t k = p->nsvcs; k-- > 0;) {
-        const struct service *s = &p->svcs[k];
+    if (memo->acct[k].akey[0])
+        return memo->acct[k].akey;
+    for (size_t i = p->nsvcs; i-- > 0;) {
+        const struct service *s = &p->svcs[i];
         if (s->t > a->t)
             continue;
         if (a->t - s->t > SERVICE_RUN_NS)
             break; /* services are in time order */
-        if (strcasecmp(s->host, a->host) == 0) {
-            memcpy(akey, s->akey, 256);
-            return;
-        }
+        if (strcasecmp(s->host, a->host) == 0)
+            return s->akey;
     }
+    return memo->acct[k].akey; /* "" */
 }
 
 /* ---------------------------------------------------------------- chains */
@@ -741,11 +751,10 @@ static void run(struct cross *c, int64_t upto, bool all)
     size_t naas = 0, aacap = 0;
     char(*keys)[256] = NULL;
     size_t kcap = 0;
-    struct attr_memo memo = {0};
+    struct attr_memo *memo = xcalloc(1, sizeof(*memo));
     uint32_t last_k = UINT32_MAX; /* the account of the alert before: most alerts repeat it */
     for (size_t i = 0; i < c->nalerts; i++) {
-        char akey[256];
-        attribute(c, &p, &c->alerts[i], akey, &memo);
+        const char *akey = attribute(c, &p, &c->alerts[i], memo);
         if (!akey[0])
             continue;
         size_t kl = strlen(akey);
@@ -780,6 +789,7 @@ static void run(struct cross *c, int64_t upto, bool all)
             free(ch->moves);
         }
     }
+    free(memo);
     free(chs);
     for (size_t k = 0; k < naas; k++)
         free(aas[k].idx);

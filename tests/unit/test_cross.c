@@ -661,6 +661,61 @@ static void test_attr_memo(void **state)
     buf_free(&fresh);
 }
 
+/* attribute's memo of many accounts and sessions (more than its slots, so
+ * they share slots and push each other out), their alerts interleaved in
+ * time: offline they are found by the kept strings' addresses, live each
+ * alert's are its own and looked up afresh; the same incidents either way.
+ * Each account moves from a workstation to a server (a session there named
+ * by its logon id) and raises alerts on both; some alerts name a session
+ * never opened, some the machine account. */
+static void attr_memo_many_run(bool live, struct buf *out)
+{
+    struct cross_opts o = {.live = live, .lateness_ns = MIN_NS};
+    struct cross *c = cross_create(&o, &(struct cross_out){.ctx = out, .incident = on_incident_text});
+    enum {
+        USERS = 150
+    };
+    static const char *const tactics[3] = {"discovery", "credential-access", "collection"};
+    char user[32], ws[16], srv[16], logon[16];
+    for (int u = 0; u < USERS; u++) {
+        snprintf(user, sizeof(user), "CORP\\user%03d", u);
+        snprintf(ws, sizeof(ws), "ws%02d", u % 40);
+        snprintf(srv, sizeof(srv), "fs%d", u % 10);
+        snprintf(logon, sizeof(logon), "0x%x", 0x1000 + u);
+        net_logon(c, srv, T0 - MIN_NS, user, ws, NULL, logon);
+    }
+    uint64_t id = 0;
+    for (int k = 0; k < 6; k++)
+        for (int u = 0; u < USERS; u++) {
+            int64_t t = T0 + k * MIN_NS + u * (SEC / 4);
+            snprintf(user, sizeof(user), "CORP\\user%03d", u);
+            snprintf(ws, sizeof(ws), "ws%02d", u % 40);
+            snprintf(srv, sizeof(srv), "fs%d", u % 10);
+            snprintf(logon, sizeof(logon), "0x%x", 0x1000 + (k == 5 ? 0x9000 : 0) + u);
+            alert(c, ++id, k % 2 ? srv : ws, t, k == 4 && u % 7 == 0 ? "NT AUTHORITY\\SYSTEM" : user,
+                  k % 2 ? logon : NULL, tactics[k % 3], STOAT_LEVEL_HIGH);
+        }
+    cross_finish(c);
+    cross_destroy(c);
+}
+
+static void test_attr_memo_many(void **state)
+{
+    (void)state;
+    struct buf memo = {0}, fresh = {0};
+    attr_memo_many_run(false, &memo);
+    attr_memo_many_run(true, &fresh);
+    assert_non_null(memo.p);
+    size_t incidents = 0;
+    for (const char *q = memo.p; (q = strchr(q, '\n')); q++)
+        incidents++;
+    assert_true(incidents >= 100);
+    assert_non_null(strstr(memo.p, "user149"));
+    assert_string_equal(memo.p, fresh.p);
+    buf_free(&memo);
+    buf_free(&fresh);
+}
+
 /* Offline, an alert of the event the last alert came from takes that
  * one's kept strings (by its event serial), and a rule's id and title are
  * kept once per rule (by its meta, the strings compared): the same
@@ -974,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_kept_strings),
         cmocka_unit_test(test_kept_strings_many),
         cmocka_unit_test(test_attr_memo),
+        cmocka_unit_test(test_attr_memo_many),
         cmocka_unit_test(test_serials),
         cmocka_unit_test(test_facts_from_events),
         cmocka_unit_test(test_facts_json),

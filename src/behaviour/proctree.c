@@ -829,6 +829,17 @@ static const struct proc_entry *parent_of(const struct proctree *t, const struct
     return p == e ? NULL : p;
 }
 
+/* An entry as the ancestry of an alert shows it. */
+static inline struct stoat_process as_process(const struct proctree *t, const struct proc_entry *e)
+{
+    return (struct stoat_process){.image = str(t, e, S_IMAGE),
+                                  .command_line = str(t, e, S_COMMAND_LINE),
+                                  .user = str(t, e, S_USER),
+                                  .guid = str(t, e, S_GUID),
+                                  .pid = e->pid,
+                                  .start_ns = e->start_ns};
+}
+
 size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max)
 {
     size_t n = 0;
@@ -838,12 +849,7 @@ size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, s
             if (seen[i] == e)
                 return n; /* a loop in bad data */
         seen[n] = e;
-        out[n++] = (struct stoat_process){.image = str(t, e, S_IMAGE),
-                                          .command_line = str(t, e, S_COMMAND_LINE),
-                                          .user = str(t, e, S_USER),
-                                          .guid = str(t, e, S_GUID),
-                                          .pid = e->pid,
-                                          .start_ns = e->start_ns};
+        out[n++] = as_process(t, e);
         e = parent_of(t, e);
     }
     return n;
@@ -876,12 +882,7 @@ size_t proctree_enrich(const struct proctree *t, const struct proc_entry *e, str
         if (again)
             break; /* a loop in bad data */
         chain[n] = c;
-        out[n++] = (struct stoat_process){.image = str(t, c, S_IMAGE),
-                                          .command_line = str(t, c, S_COMMAND_LINE),
-                                          .user = str(t, c, S_USER),
-                                          .guid = str(t, c, S_GUID),
-                                          .pid = c->pid,
-                                          .start_ns = c->start_ns};
+        out[n++] = as_process(t, c);
         c = parent_of(t, c);
     }
     chain[n] = c;

@@ -229,8 +229,27 @@ const char *facts_address(const struct stoat_alert *a, char *out, size_t outlen)
     return is_rule(a, FACTS_RULE_ADDRESS) ? fld(a, "SourceIp", out, outlen) : NULL;
 }
 
-/* The account the event's fields name (User, else SubjectUserName), in acct;
- * for an event's further alerts as memo kept it. */
+const char *const facts_account_fields[FACTS_ACCOUNT_FIELDS] = {"User", "SubjectUserName"};
+
+/* memo holds a's event's account: value (n bytes, cut as facts_field cuts
+ * it), or NULL for none. Field by field: a compound literal would clear
+ * the account's 256 bytes. */
+static void memo_keep(struct facts_memo *memo, const struct stoat_alert *a, const char *value, size_t n)
+{
+    memo->event_serial = a->event_serial;
+    memo->fields = a->fields;
+    memo->nfields = a->nfields;
+    memo->found = value != NULL;
+    if (value) {
+        if (n > sizeof(memo->account) - 1)
+            n = sizeof(memo->account) - 1;
+        memcpy(memo->account, value, n);
+        memo->account[n] = 0;
+    }
+}
+
+/* The account the event's fields name (facts_account_fields), in acct; for
+ * an event's further alerts as memo kept it. */
 static const char *field_account(const struct stoat_alert *a, char acct[256], struct facts_memo *memo)
 {
     bool same = memo && a->event_serial && !a->corr && memo->event_serial == a->event_serial &&
@@ -241,18 +260,11 @@ static const char *field_account(const struct stoat_alert *a, char acct[256], st
         memcpy(acct, memo->account, strlen(memo->account) + 1);
         return acct;
     }
-    const char *account = facts_field(a, "User", acct, 256);
-    if (!account)
-        account = facts_field(a, "SubjectUserName", acct, 256);
-    if (memo && a->event_serial && !a->corr) {
-        /* field by field: a compound literal would clear the account's 256 bytes */
-        memo->event_serial = a->event_serial;
-        memo->fields = a->fields;
-        memo->nfields = a->nfields;
-        memo->found = account != NULL;
-        if (account)
-            memcpy(memo->account, acct, strlen(acct) + 1);
-    }
+    const char *account = NULL;
+    for (size_t i = 0; i < FACTS_ACCOUNT_FIELDS && !account; i++)
+        account = facts_field(a, facts_account_fields[i], acct, 256);
+    if (memo && a->event_serial && !a->corr)
+        memo_keep(memo, a, account, account ? strlen(account) : 0);
     return account;
 }
 
@@ -260,16 +272,8 @@ void facts_memo_take(struct facts_memo *memo, const struct stoat_alert *a, int32
 {
     if (!field || !a->event_serial || a->corr || (field > 0 && (size_t)field > a->nfields))
         return;
-    memo->event_serial = a->event_serial;
-    memo->fields = a->fields;
-    memo->nfields = a->nfields;
-    memo->found = field > 0;
-    if (field > 0) { /* as facts_field copies it */
-        const struct stoat_field *f = &a->fields[field - 1];
-        size_t n = f->value_len < sizeof(memo->account) - 1 ? f->value_len : sizeof(memo->account) - 1;
-        memcpy(memo->account, f->value, n);
-        memo->account[n] = 0;
-    }
+    const struct stoat_field *f = field > 0 ? &a->fields[field - 1] : NULL;
+    memo_keep(memo, a, f ? f->value : NULL, f ? f->value_len : 0);
 }
 
 void facts_digest(const struct stoat_alert *a, uint32_t tactics, struct cross_alert *o, char acct[256],

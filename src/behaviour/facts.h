@@ -35,6 +35,12 @@ const char *facts_rules(void);
  * NULL when absent or empty. */
 const char *facts_field(const struct stoat_alert *a, const char *name, char *out, size_t outlen);
 
+/* The fields that name an event's account, in the order they are looked
+ * for (the first with a value): facts_digest's, and the workers' who find
+ * it before the serial stage (records_account_field). */
+#define FACTS_ACCOUNT_FIELDS 2
+extern const char *const facts_account_fields[FACTS_ACCOUNT_FIELDS];
+
 /* Room for the strings of one fact. */
 struct facts_buf {
     char account[256], src_host[256], src_addr[64], dst_host[256], logon[64];

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "behaviour/facts.h"
 #include "behaviour/sources.h"
 #include "behaviour/spoof.h"
 #include "event/render.h"
@@ -200,9 +201,9 @@ static int32_t named_field(const struct ev_field *fs, size_t nf, const char *nam
 
 int32_t records_account_field(const struct ev_field *fs, size_t nf)
 {
-    int32_t i = named_field(fs, nf, "User", 4);
-    if (i < 0)
-        i = named_field(fs, nf, "SubjectUserName", 15);
+    int32_t i = -1;
+    for (size_t k = 0; k < FACTS_ACCOUNT_FIELDS && i < 0; k++)
+        i = named_field(fs, nf, facts_account_fields[k], (uint32_t)strlen(facts_account_fields[k]));
     return i >= 0 ? i + 1 : -1;
 }
 

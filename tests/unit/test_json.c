@@ -664,6 +664,43 @@ static void test_ranges(void **state)
     tu_str_free(&s);
 }
 
+/* Every unit is written once and in order whatever the thread count, with
+ * units of unequal cost (some nearly all matches, some nearly all filler),
+ * so that any worker, the writer's home or not, finishes first or last. */
+static void test_units_in_order(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    uint64_t line = 0, want_lines[4096];
+    size_t nwant = 0;
+    uint64_t r = 0x9E3779B97F4A7C15ULL;
+    while (s.len < 14 * (size_t)UNIT_BYTES) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        if (r % 3 == 0) {
+            filler(&s, 20000 + (size_t)(r >> 20) % 200000);
+            line++;
+            continue;
+        }
+        for (int k = 0; k < 50 && nwant < 4096; k++) {
+            tu_str_printf(&s, EV("marker %zu") "\n", nwant);
+            want_lines[nwant++] = ++line;
+        }
+    }
+    for (unsigned threads = 1; threads <= 8; threads += threads < 3 ? 1 : 5 - threads / 2) {
+        struct stoat_ruleset *rs = load(marker_rule);
+        struct tu_hunt_opts o = {.threads = threads};
+        struct tu_hunt h;
+        tu_hunt_data(rs, s.p, s.len, ".jsonl", &o, &h);
+        stoat_ruleset_destroy(rs);
+        assert_int_equal(h.n, nwant);
+        for (size_t i = 0; i < nwant; i++)
+            assert_int_equal(h.v[i].line, want_lines[i]);
+        assert_int_equal(h.diags.n, 0);
+        tu_hunt_free(&h);
+    }
+    tu_str_free(&s);
+}
+
 static void test_huge_record(void **state)
 {
     (void)state;
@@ -1529,6 +1566,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_huge_record),
         cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_units_in_order),
         cmocka_unit_test(test_invalid_utf8_output_valid),
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_threads_keep_order),

@@ -1,6 +1,6 @@
 /* Times whole stoat runs and reads their peak memory, for `make bench`.
  *
- *   bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] -- COMMAND ARGS...
+ *   bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] -- COMMAND ARGS...
  *
  * Runs COMMAND RUNS times (default 3) as a child process, with its standard
  * output and error discarded, and prints the minimum and median wall time,
@@ -8,7 +8,12 @@
  * given, events/s and MB/s of the fastest run. Timing the whole process is
  * deliberate: it is what a user waits for, loading the rules included. With
  * --less-load S (the time loading the rules takes alone), the rates are also
- * printed without it: the hunting speed on an input too small to hide it. */
+ * printed without it: the hunting speed on an input too small to hide it.
+ * With --copies K, each run is K copies of COMMAND started together and
+ * timed until the last ends, the rates counting K times the work: what the
+ * machine's cores give to runs that share nothing, the ceiling against which
+ * one run's scaling over threads is judged (on a virtual machine, cores that
+ * share a host's caches and memory bus give less than K times one). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +31,7 @@ static int cmp_d(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    int runs = 3, i = 1;
+    int runs = 3, copies = 1, i = 1;
     double events = 0, bytes = 0, load = 0;
     const char *label = NULL;
     for (; i < argc && strcmp(argv[i], "--"); i++) {
@@ -38,13 +43,14 @@ int main(int argc, char **argv)
             bytes = atof(argv[++i]);
         else if (!strcmp(argv[i], "--less-load") && i + 1 < argc)
             load = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--copies") && i + 1 < argc)
+            copies = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--label") && i + 1 < argc)
             label = argv[++i];
     }
-    if (i >= argc - 1 || runs < 1 || runs > 100) {
-        fprintf(
-            stderr,
-            "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--label L] -- COMMAND ARGS...\n");
+    if (i >= argc - 1 || runs < 1 || runs > 100 || copies < 1 || copies > 256) {
+        fprintf(stderr, "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] [--label L] "
+                        "-- COMMAND ARGS...\n");
         return 2;
     }
     char **cmd = argv + i + 1;
@@ -53,29 +59,39 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        pid_t pid = fork();
-        if (pid == 0) {
-            int fd = open("/dev/null", O_WRONLY);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            execvp(cmd[0], cmd);
-            _exit(127);
+        for (int k = 0; k < copies; k++) {
+            pid_t pid = fork();
+            if (pid < 0) {
+                perror("fork");
+                return 1;
+            }
+            if (pid == 0) {
+                int fd = open("/dev/null", O_WRONLY);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                execvp(cmd[0], cmd);
+                _exit(127);
+            }
         }
-        int status;
-        struct rusage ru;
-        if (wait4(pid, &status, 0, &ru) < 0) {
-            perror("wait4");
-            return 1;
+        for (int k = 0; k < copies; k++) {
+            int status;
+            struct rusage ru;
+            if (wait4(-1, &status, 0, &ru) < 0) {
+                perror("wait4");
+                return 1;
+            }
+            if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)) {
+                fprintf(stderr, "bench_hunt: %s failed (status %d)\n", cmd[0], status);
+                return 1;
+            }
+            if (ru.ru_maxrss > max_rss_kb)
+                max_rss_kb = ru.ru_maxrss;
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
-        if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)) {
-            fprintf(stderr, "bench_hunt: %s failed (status %d)\n", cmd[0], status);
-            return 1;
-        }
         t[r] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-        if (ru.ru_maxrss > max_rss_kb)
-            max_rss_kb = ru.ru_maxrss;
     }
+    events *= copies;
+    bytes *= copies;
     qsort(t, (size_t)runs, sizeof(*t), cmp_d);
     printf("%-44s min %.3f s  median %.3f s  peak RSS %.1f MB", label ? label : cmd[0], t[0], t[runs / 2],
            (double)max_rss_kb / 1024.0);

@@ -71,6 +71,12 @@ $B -n "$RUNS" --events "$(count "$MAIN")" --bytes "$(size "$MAIN")" --less-load 
     $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$MAIN"
 $B -n "$RUNS" --events "$(count "$MAIN")" --bytes "$(size "$MAIN")" --less-load "$LOAD" --label "realistic, $nproc threads" -- \
     $STOAT hunt -q -j "$nproc" $PH $SIGMA --format jsonl -o /dev/null "$MAIN"
+if [ "$nproc" -gt 1 ]; then
+    # what the cores give runs that share nothing: the ceiling for the line above
+    $B -n "$RUNS" --copies "$nproc" --events "$(count "$MAIN")" --bytes "$(size "$MAIN")" --less-load "$LOAD" \
+        --label "realistic, $nproc one-thread runs at once" -- \
+        $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$MAIN"
+fi
 $B -n "$RUNS" --events "$(count "$WORST")" --bytes "$(size "$WORST")" --less-load "$LOAD" --label "attack-only, 1 thread" -- \
     $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$WORST"
 if [ "${BENCH_LARGE:-0}" = 1 ]; then

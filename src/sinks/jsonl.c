@@ -97,6 +97,19 @@ static void json_opt_strn(struct buf *b, const char *key, size_t keylen, const c
 }
 #define json_opt_str(b, key, v) json_opt_strn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v)
 
+/* json_opt_strn for a string that may come as JSON already (j: its form
+ * there, p NULL when not). */
+static void json_opt_textn(struct buf *b, const char *key, size_t keylen, const char *v, struct stoat_json_text j)
+{
+    if (!j.p) {
+        json_opt_strn(b, key, keylen, v);
+        return;
+    }
+    buf_put(b, key, keylen);
+    buf_put(b, j.p, j.len);
+}
+#define json_opt_text(b, key, v, j) json_opt_textn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v, j)
+
 static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
 static void json_time(struct buf *b, const char *key, int64_t ns);
@@ -259,15 +272,11 @@ static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_
         buf_puts(b, ",\"ancestry\":[");
         for (size_t i = 0; i < a->nancestry; i++) {
             const struct stoat_process *pr = &a->ancestry[i];
-            buf_puts(b, i ? ",{" : "{");
-            buf_puts(b, "\"image\":");
-            if (pr->image)
-                buf_json_str(b, pr->image, strlen(pr->image));
-            else
-                buf_puts(b, "null");
-            json_opt_str(b, "command_line", pr->command_line);
-            json_opt_str(b, "user", pr->user);
-            json_opt_str(b, "guid", pr->guid);
+            /* the image's key joined to the brace, the comma that json_opt_text puts skipped */
+            json_opt_textn(b, i ? ",{\"image\":" : "{\"image\":", i ? 10 : 9, pr->image, pr->image_json);
+            json_opt_text(b, "command_line", pr->command_line, pr->command_line_json);
+            json_opt_text(b, "user", pr->user, pr->user_json);
+            json_opt_text(b, "guid", pr->guid, pr->guid_json);
             if (pr->pid >= 0) {
                 buf_puts(b, ",\"pid\":");
                 buf_put_u64(b, (uint64_t)pr->pid);

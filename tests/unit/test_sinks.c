@@ -323,6 +323,18 @@ static void test_jsonl_caches(void **state)
          .start_ns = 0},
         {.image = NULL, .command_line = NULL, .user = NULL, .guid = NULL, .pid = -1, .start_ns = INT64_MIN},
     };
+    /* the same processes with their strings' JSON forms given (as the
+     * process table gives them): the cached sinks take those, the fresh
+     * ones render the strings, and the lines must agree */
+    struct stoat_process anc_json[2] = {anc[0], anc[1]};
+    struct buf forms[4] = {{0}};
+    const char *ss[4] = {anc[0].image, anc[0].command_line, anc[0].user, anc[0].guid};
+    struct stoat_json_text *js[4] = {&anc_json[0].image_json, &anc_json[0].command_line_json, &anc_json[0].user_json,
+                                     &anc_json[0].guid_json};
+    for (int k = 0; k < 4; k++) {
+        buf_json_str(&forms[k], ss[k], strlen(ss[k]));
+        *js[k] = (struct stoat_json_text){forms[k].p, forms[k].len};
+    }
     struct stoat_corr_detail corr = {.type = STOAT_CORR_EVENT_COUNT, .value = 3, .first_ns = 0, .last_ns = 5};
     char file[64];
     const char *files[] = {"/logs/a.jsonl", "/logs/a.jsonl", "/logs/b \"q\" \\ \x01 \xc3\xa9.jsonl", "/logs/a.jsonl",
@@ -366,8 +378,10 @@ static void test_jsonl_caches(void **state)
                 a.correlation = a.rule;
                 a.corr = &corr;
             }
+            a.ancestry = anc_json;
             write_alert(&one, &a);
             write_alert(&lines, &a);
+            a.ancestry = anc;
             stoat_sink_jsonl(wf, &fresh);
             write_alert(&fresh, &a);
             fresh.end(fresh.ctx, NULL);
@@ -385,6 +399,8 @@ static void test_jsonl_caches(void **state)
     assert_int_equal(taken.len, want_len);
     assert_memory_equal(taken.p, want, want_len);
     buf_free(&taken);
+    for (int k = 0; k < 4; k++)
+        buf_free(&forms[k]);
     free(got);
     free(want);
 }

@@ -84,16 +84,40 @@ static void put_ids(struct buf *b, const uint64_t *ids, size_t n)
     }
 }
 
+/* ,"key": and v[0..n) as a JSON string. A short value with nothing to
+ * escape (most of an alert's: its time, host, channel, event id) goes in
+ * with the key after one check of the room, the key's bytes constants once
+ * inlined; any other the way buf_json_str writes it. */
+static inline __attribute__((always_inline)) void json_keyed_str(struct buf *b, const char *key, size_t keylen,
+                                                                 const char *v, size_t n)
+{
+    if (n <= 64 && b->cap - b->len >= keylen + n + 3) {
+        char *o = b->p + b->len;
+        if (buf_json_plain_copy(o + keylen + 1, v, n)) {
+            memcpy(o, key, keylen);
+            o[keylen] = '"';
+            o[keylen + n + 1] = '"';
+            o[keylen + n + 2] = 0;
+            b->len += keylen + n + 2;
+            return;
+        }
+    }
+    buf_put(b, key, keylen);
+    buf_json_str(b, v, n);
+}
+
 /* ,"key": and the string or null. The key is a literal (ours: nothing to
  * escape), its quotes and colon joined to it when compiled: one copy of a
  * known length, not three measured ones. */
-static void json_opt_strn(struct buf *b, const char *key, size_t keylen, const char *v)
+static inline __attribute__((always_inline)) void json_opt_strn(struct buf *b, const char *key, size_t keylen,
+                                                                const char *v)
 {
-    buf_put(b, key, keylen);
-    if (v)
-        buf_json_str(b, v, strlen(v));
-    else
+    if (v) {
+        json_keyed_str(b, key, keylen, v, strlen(v));
+    } else {
+        buf_put(b, key, keylen);
         buf_put(b, "null", 4);
+    }
 }
 #define json_opt_str(b, key, v) json_opt_strn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v)
 

@@ -405,6 +405,63 @@ static void test_jsonl_caches(void **state)
     free(want);
 }
 
+/* The short plain values' path (the key and value put after one check of
+ * the room) against buf_json_str: values of every length around the path's
+ * bounds, plain or with a byte to escape at either end, written as an
+ * alert's host, channel and event id into a line as long as it grows. */
+static void test_jsonl_short_values(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta rule = {.title = "t", .level = STOAT_LEVEL_HIGH};
+    static const char odd[] = {'"', '\\', '\x01', '\n', (char)0xc3, (char)0xff};
+    char v[80];
+    uint64_t id = 0;
+    for (size_t n = 0; n <= 72; n++)
+        for (int kind = 0; kind < 13; kind++) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = (char)('a' + (i * 7 + n) % 26);
+            if (kind && n) {
+                size_t at = kind % 2 ? 0 : n - 1;
+                v[at] = odd[(kind - 1) / 2];
+            }
+            v[n] = 0;
+            char *got = NULL;
+            size_t got_len = 0;
+            FILE *f = open_memstream(&got, &got_len);
+            struct stoat_sink k;
+            stoat_sink_jsonl(f, &k);
+            /* a line's fields in a buffer of any fill: the room check's both ways */
+            struct stoat_alert a = {.id = ++id,
+                                    .rule = &rule,
+                                    .time_ns = INT64_MIN,
+                                    .host = v,
+                                    .channel = v,
+                                    .event_id = v,
+                                    .logon_id = n % 3 ? v : NULL,
+                                    .pos = {.file = "/logs/x.jsonl", .record = n + 1, .line = n + 1}};
+            write_alert(&k, &a);
+            k.end(k.ctx, NULL);
+            k.destroy(k.ctx);
+            fclose(f);
+            struct buf want = {0};
+            buf_json_str(&want, v, n);
+            const char *keys[] = {",\"host\":", ",\"channel\":", ",\"event_id\":", ",\"logon_id\":"};
+            for (int q = 0; q < 4; q++) {
+                const char *at = strstr(got, keys[q]);
+                assert_non_null(at);
+                at += strlen(keys[q]);
+                if (q == 3 && !(n % 3)) {
+                    assert_memory_equal(at, "null", 4);
+                    continue;
+                }
+                assert_true((size_t)(got + got_len - at) >= want.len);
+                assert_memory_equal(at, want.p, want.len);
+            }
+            buf_free(&want);
+            free(got);
+        }
+}
+
 /* ------------------------------------------------------------------- csv */
 
 /* RFC 4180 rows: fields[row][col], CRLF line ends required. */
@@ -992,12 +1049,19 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
-        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_jsonl_ids),
-        cmocka_unit_test(test_score_as_printf),      cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),
+        cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values),
+        cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),
+        cmocka_unit_test(test_jsonl_short_values),
+        cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),
+        cmocka_unit_test(test_jsonl_ids),
+        cmocka_unit_test(test_score_as_printf),
+        cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),
+        cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

@@ -466,15 +466,13 @@ static uint32_t host_id(struct proctree *t, const char *host)
         host = "";
     if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0)
         return t->last_host;
-    size_t n = strlen(host);
-    uint32_t id;
-    if (strmap_get(&t->hosts, host, n, &id))
-        return t->last_host = id;
-    id = t->last_host = (uint32_t)t->nhosts;
-    strmap_put(&t->hosts, host, n, id);
-    XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
-    t->host_names[t->nhosts++] = strmap_key(&t->hosts, host, n);
-    return id;
+    bool added;
+    const struct strmap_slot *s = strmap_upsert(&t->hosts, host, strlen(host), (uint32_t)t->nhosts, &added);
+    if (added) {
+        XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
+        t->host_names[t->nhosts++] = s->key;
+    }
+    return t->last_host = s->value;
 }
 
 static bool host_known(const struct proctree *t, const char *host, uint32_t *id)

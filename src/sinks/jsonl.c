@@ -122,15 +122,22 @@ static inline __attribute__((always_inline)) void json_opt_strn(struct buf *b, c
 #define json_opt_str(b, key, v) json_opt_strn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v)
 
 /* json_opt_strn for a string that may come as JSON already (j: its form
- * there, p NULL when not). */
-static void json_opt_textn(struct buf *b, const char *key, size_t keylen, const char *v, struct stoat_json_text j)
+ * there, p NULL when not): the key and the form after one check of the
+ * room, the key's bytes constants once inlined. */
+static inline __attribute__((always_inline)) void json_opt_textn(struct buf *b, const char *key, size_t keylen,
+                                                                 const char *v, struct stoat_json_text j)
 {
     if (!j.p) {
         json_opt_strn(b, key, keylen, v);
         return;
     }
-    buf_put(b, key, keylen);
-    buf_put(b, j.p, j.len);
+    if (b->cap - b->len < keylen + j.len + 1)
+        buf_reserve(b, keylen + j.len + 1);
+    char *o = b->p + b->len;
+    memcpy(o, key, keylen);
+    memcpy(o + keylen, j.p, j.len);
+    b->len += keylen + j.len;
+    b->p[b->len] = 0;
 }
 #define json_opt_text(b, key, v, j) json_opt_textn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v, j)
 
@@ -296,8 +303,11 @@ static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_
         buf_puts(b, ",\"ancestry\":[");
         for (size_t i = 0; i < a->nancestry; i++) {
             const struct stoat_process *pr = &a->ancestry[i];
-            /* the image's key joined to the brace, the comma that json_opt_text puts skipped */
-            json_opt_textn(b, i ? ",{\"image\":" : "{\"image\":", i ? 10 : 9, pr->image, pr->image_json);
+            /* the image's key joined to the brace (the first without the comma) */
+            if (i)
+                json_opt_textn(b, ",{\"image\":", 10, pr->image, pr->image_json);
+            else
+                json_opt_textn(b, "{\"image\":", 9, pr->image, pr->image_json);
             json_opt_text(b, "command_line", pr->command_line, pr->command_line_json);
             json_opt_text(b, "user", pr->user, pr->user_json);
             json_opt_text(b, "guid", pr->guid, pr->guid_json);

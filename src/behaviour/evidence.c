@@ -596,9 +596,10 @@ static uint64_t file_key(uint32_t host, const char *path)
     /* Windows paths are compared without case */
     bool win = strchr(path, '\\') || (isalpha((unsigned char)path[0]) && path[1] == ':');
     uint64_t h = hash_mix(0x9E3779B97F4A7C15ULL * (host + 1));
+    /* lower case by the table: tolower's bytes in the C locale, without a call each */
     for (const char *p = path; *p; p++) {
         unsigned char ch = (unsigned char)*p;
-        h = (h ^ (win ? (unsigned char)tolower(ch) : ch)) * 0x100000001B3ULL;
+        h = (h ^ (win ? ascii_lower_table[ch] : ch)) * 0x100000001B3ULL;
     }
     h = hash_mix(h);
     return h ? h : 1;

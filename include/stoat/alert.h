@@ -28,6 +28,13 @@ struct stoat_record_pos {
     uint64_t offset;
 };
 
+/* A string as a JSON value: quoted and escaped, the bytes a sink writes
+ * for it. p NULL: not given (the sink renders the string itself). */
+struct stoat_json_text {
+    const char *p;
+    size_t len;
+};
+
 /* One process of an alert's ancestry (the process itself first, then its
  * parent, grandparent, ...). Strings may be NULL when the logs did not say. */
 struct stoat_process {
@@ -37,6 +44,10 @@ struct stoat_process {
     const char *guid; /* Sysmon ProcessGuid, or pid@start for other sources */
     int64_t pid;      /* -1 when unknown */
     int64_t start_ns; /* INT64_MIN when unknown */
+    /* The strings above as JSON, when the producer keeps them so (the
+     * process table renders each of its strings once, not for every alert
+     * that shows it); as long-lived as the strings. */
+    struct stoat_json_text image_json, command_line_json, user_json, guid_json;
 };
 
 /* A match a correlation counted that was not reported on its own (its rule

@@ -579,11 +579,12 @@ void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct ac
 static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *k)
 {
     if (a->logon_id && *a->logon_id) {
-        /* Sysmon and Security may spell the same hex id in different cases */
+        /* Sysmon and Security may spell the same hex id in different cases
+         * (the table: tolower's bytes in the C locale, without its call) */
         char id[64];
         size_t n = 0;
         for (; a->logon_id[n] && n < sizeof(id); n++)
-            id[n] = (char)tolower((unsigned char)a->logon_id[n]);
+            id[n] = (char)ascii_lower_table[(unsigned char)a->logon_id[n]];
         return hash_bytes(id, n, 0x5e55) | 1;
     }
     return k->tree & ~1ull; /* even: never a session's */

@@ -79,11 +79,10 @@ static size_t note_host(struct cross *c, const char *name)
     size_t sl = strcspn(low, ".");
     memcpy(sh, low, sl);
     sh[sl] = 0;
-    uint32_t *v = strmap_value(&c->shorts, sh, sl);
-    if (!v)
-        strmap_put(&c->shorts, sh, sl, idx + 1);
-    else if (*v != idx + 1)
-        *v = 0; /* two hosts share the short name: it names neither */
+    bool added;
+    struct strmap_slot *v = strmap_upsert(&c->shorts, sh, sl, idx + 1, &added);
+    if (!added && v->value != idx + 1)
+        v->value = 0; /* two hosts share the short name: it names neither */
     return c->last_noted;
 }
 
@@ -170,7 +169,6 @@ void cross_destroy(struct cross *c)
         xfree_big(c->alerts, c->acap, sizeof(*c->alerts));
     else
         free(c->alerts);
-    free(c->strs_at);
     free(c->kept_rules);
     strmap_free(&c->strs);
     for (size_t i = 0; i < c->nhosts; i++)
@@ -250,12 +248,8 @@ static const char *intern(struct cross *c, const char *s)
     const char **r = &c->recent[recent_key(s, n, RECENT_BITS)];
     if (*r && strcmp(*r, s) == 0)
         return *r;
-    uint32_t id = strmap_put(&c->strs, s, n, (uint32_t)c->nstrs);
-    if (id == c->nstrs) {
-        XGROW(c->strs_at, c->strs_cap, c->nstrs + 1);
-        c->strs_at[c->nstrs++] = strmap_key(&c->strs, s, n);
-    }
-    return *r = c->strs_at[id];
+    bool added;
+    return *r = strmap_upsert(&c->strs, s, n, 0, &added)->key;
 }
 
 /* The same for a string that may be absent or empty (NULL then, as put_opt). */

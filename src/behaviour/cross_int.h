@@ -53,11 +53,9 @@ struct cross {
     bool alerts_mapped; /* alerts is xcalloc_big's, acap long, never grown */
     /* Offline, the alerts' strings, each kept once (an attack's alerts
      * repeat a few hosts, users, images and rules): the map's arena holds
-     * them, strs[value] is the copy. Live, each alert's are its own block,
-     * freed as time passes. */
+     * them, each entry's key is the copy. Live, each alert's are its own
+     * block, freed as time passes. */
     struct strmap strs;
-    const char **strs_at;
-    size_t nstrs, strs_cap;
     /* kept strings by recent_key (NULL: none): most of an alert's strings
      * were kept before, and are found here without a hash and a probe */
     const char *recent[1u << RECENT_BITS];

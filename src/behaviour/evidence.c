@@ -384,15 +384,10 @@ static void tool_name(const char *image, char *out, size_t outlen)
         out[n - 4] = 0;
 }
 
-const char *evidence_upload_file(const char *image, const char *cmd, const char *cwd, char *out, size_t outlen)
+/* The file a tool named by its arguments uploads (NULL: none, or not a
+ * tool that says so in its arguments). */
+static const char *upload_arg(const char *tool, struct toks *t)
 {
-    if (!image || !cmd || outlen < 2)
-        return NULL;
-    char tool[32], psbuf[1024];
-    tool_name(image, tool, sizeof(tool));
-    struct toks t;
-    tokenize(cmd, &t);
-    const char *f = NULL;
     static const char *const ssh_longs[] = {NULL};
     static const char *const pscp_longs[] = {"-pw", "-hostkey", "-sshlog", "-sshrawlog", NULL};
     static const char *const rsync_longs[] = {"--rsh",          "--filter",       "--exclude",
@@ -403,31 +398,60 @@ const char *evidence_upload_file(const char *image, const char *cmd, const char 
     static const char *const gs_verbs[] = {"cp", "mv", "rsync", NULL};
     static const char *const az_verbs[] = {"copy", "cp", "sync", NULL};
     if (strcmp(tool, "curl") == 0)
-        f = curl_file(&t);
-    else if (strcmp(tool, "wget") == 0 || strcmp(tool, "wget2") == 0)
-        f = wget_file(&t);
-    else if (strcmp(tool, "scp") == 0)
-        f = copy_file(&t, "cFiJloPSD", ssh_longs);
-    else if (strcmp(tool, "pscp") == 0)
-        f = copy_file(&t, "Pli", pscp_longs);
-    else if (strcmp(tool, "rsync") == 0)
-        f = copy_file(&t, "efBT", rsync_longs);
-    else if (strcmp(tool, "rclone") == 0)
-        f = cloud_file(&t, rclone_verbs, NULL);
-    else if (strcmp(tool, "aws") == 0)
-        f = cloud_file(&t, aws_verbs, "s3://");
-    else if (strcmp(tool, "gsutil") == 0)
-        f = cloud_file(&t, gs_verbs, "gs://");
-    else if (strcmp(tool, "azcopy") == 0)
-        f = cloud_file(&t, az_verbs, "http");
-    else if (strcmp(tool, "bitsadmin") == 0) {
+        return curl_file(t);
+    if (strcmp(tool, "wget") == 0 || strcmp(tool, "wget2") == 0)
+        return wget_file(t);
+    if (strcmp(tool, "scp") == 0)
+        return copy_file(t, "cFiJloPSD", ssh_longs);
+    if (strcmp(tool, "pscp") == 0)
+        return copy_file(t, "Pli", pscp_longs);
+    if (strcmp(tool, "rsync") == 0)
+        return copy_file(t, "efBT", rsync_longs);
+    if (strcmp(tool, "rclone") == 0)
+        return cloud_file(t, rclone_verbs, NULL);
+    if (strcmp(tool, "aws") == 0)
+        return cloud_file(t, aws_verbs, "s3://");
+    if (strcmp(tool, "gsutil") == 0)
+        return cloud_file(t, gs_verbs, "gs://");
+    if (strcmp(tool, "azcopy") == 0)
+        return cloud_file(t, az_verbs, "http");
+    if (strcmp(tool, "bitsadmin") == 0) {
         bool up = false;
-        for (size_t i = 1; i < t.n; i++)
-            up |= strcasecmp(t.v[i], "/upload") == 0;
-        if (up && t.n > 2)
-            f = file_arg(t.v[t.n - 1]);
-    } else if (strcmp(tool, "powershell") == 0 || strcmp(tool, "pwsh") == 0) {
+        for (size_t i = 1; i < t->n; i++)
+            up |= strcasecmp(t->v[i], "/upload") == 0;
+        if (up && t->n > 2)
+            return file_arg(t->v[t->n - 1]);
+    }
+    return NULL;
+}
+
+/* Whether upload_arg knows the tool: only then are its arguments split
+ * (a copy of the command line and a pass over it, for every process start
+ * whatever it runs). */
+static bool uploads_by_arg(const char *tool)
+{
+    static const char *const tools[] = {"curl",   "wget", "wget2",  "scp",    "pscp",      "rsync",
+                                        "rclone", "aws",  "gsutil", "azcopy", "bitsadmin", NULL};
+    for (const char *const *k = tools; *k; k++)
+        if (strcmp(tool, *k) == 0)
+            return true;
+    return false;
+}
+
+const char *evidence_upload_file(const char *image, const char *cmd, const char *cwd, char *out, size_t outlen)
+{
+    if (!image || !cmd || outlen < 2)
+        return NULL;
+    char tool[32], psbuf[1024];
+    tool_name(image, tool, sizeof(tool));
+    const char *f = NULL;
+    struct toks t;
+    t.s = NULL;
+    if (strcmp(tool, "powershell") == 0 || strcmp(tool, "pwsh") == 0) {
         f = powershell_file(cmd, psbuf, sizeof(psbuf));
+    } else if (uploads_by_arg(tool)) {
+        tokenize(cmd, &t);
+        f = upload_arg(tool, &t);
     }
     const char *ret = NULL;
     if (f) {
@@ -572,9 +596,10 @@ static uint64_t file_key(uint32_t host, const char *path)
     /* Windows paths are compared without case */
     bool win = strchr(path, '\\') || (isalpha((unsigned char)path[0]) && path[1] == ':');
     uint64_t h = hash_mix(0x9E3779B97F4A7C15ULL * (host + 1));
+    /* lower case by the table: tolower's bytes in the C locale, without a call each */
     for (const char *p = path; *p; p++) {
         unsigned char ch = (unsigned char)*p;
-        h = (h ^ (win ? (unsigned char)tolower(ch) : ch)) * 0x100000001B3ULL;
+        h = (h ^ (win ? ascii_lower_table[ch] : ch)) * 0x100000001B3ULL;
     }
     h = hash_mix(h);
     return h ? h : 1;

@@ -26,14 +26,13 @@ static uint32_t intern(struct hosts *h, const char *name)
 {
     if (!name)
         return 0;
-    size_t len = strlen(name);
-    uint32_t id = strmap_put(&h->ids, name, len, (uint32_t)h->n);
-    if (id == h->n) {
+    bool added;
+    const struct strmap_slot *s = strmap_upsert(&h->ids, name, strlen(name), (uint32_t)h->n, &added);
+    if (added) {
         XGROW(h->recs, h->cap, h->n + 1);
-        h->recs[id] = (struct host_rec){.name = strmap_key(&h->ids, name, len), .spoof_hash = spoof_host_hash(name)};
-        h->n++;
+        h->recs[h->n++] = (struct host_rec){.name = s->key, .spoof_hash = spoof_host_hash(name)};
     }
-    return id;
+    return s->value;
 }
 
 struct host_rec *hosts_get(struct hosts *h, const char *name)

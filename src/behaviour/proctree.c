@@ -20,6 +20,7 @@
 
 #include <string.h>
 
+#include "util/buf.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 #include "util/text.h"
@@ -65,6 +66,12 @@ struct pstr {
     uint32_t len : 31;
     uint32_t top : 1; /* tree_top(s), worked out once for all the entries naming s */
     uint32_t id;      /* its index in by_id */
+    /* s as JSON (pstr_json), rendered when an alert first shows it: the
+     * processes of an attack's alerts repeat a few hundred strings, each
+     * escaped once rather than for every alert. NULL: not yet, or not kept
+     * (json_len JSON_NOT_KEPT). */
+    uint32_t json_len;
+    char *json;
     char s[];
 };
 
@@ -328,6 +335,8 @@ static uint32_t pool_get(struct pool *p, const char *s, size_t len, uint64_t h)
     memcpy(x->s, s, len);
     x->s[len] = 0;
     x->top = tree_top(x->s);
+    x->json_len = 0;
+    x->json = NULL;
     x->id = new_id(p, x);
     p->slot[i] = x;
     p->n++;
@@ -384,13 +393,17 @@ static void pool_put(struct pool *p, uint32_t id)
         *r = NULL;
     XGROW(p->free_ids, p->free_cap, p->nfree + 1);
     p->free_ids[p->nfree++] = id;
+    free(x->json);
     free(x);
 }
 
 static void pool_free(struct pool *p)
 {
     for (size_t i = 0; i < p->cap; i++)
-        free(p->slot[i]);
+        if (p->slot[i]) {
+            free(p->slot[i]->json);
+            free(p->slot[i]);
+        }
     free(p->slot);
     free(p->by_id);
     free(p->free_ids);
@@ -453,15 +466,13 @@ static uint32_t host_id(struct proctree *t, const char *host)
         host = "";
     if (t->nhosts && strcmp(host, t->host_names[t->last_host]) == 0)
         return t->last_host;
-    size_t n = strlen(host);
-    uint32_t id;
-    if (strmap_get(&t->hosts, host, n, &id))
-        return t->last_host = id;
-    id = t->last_host = (uint32_t)t->nhosts;
-    strmap_put(&t->hosts, host, n, id);
-    XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
-    t->host_names[t->nhosts++] = strmap_key(&t->hosts, host, n);
-    return id;
+    bool added;
+    const struct strmap_slot *s = strmap_upsert(&t->hosts, host, strlen(host), (uint32_t)t->nhosts, &added);
+    if (added) {
+        XGROW(t->host_names, t->hosts_cap, t->nhosts + 1);
+        t->host_names[t->nhosts++] = s->key;
+    }
+    return t->last_host = s->value;
 }
 
 static bool host_known(const struct proctree *t, const char *host, uint32_t *id)
@@ -840,6 +851,44 @@ static inline struct stoat_process as_process(const struct proctree *t, const st
                                   .start_ns = e->start_ns};
 }
 
+/* A JSON form longer than this many times its string (controls escaped
+ * as \u00XX) is not kept: the pool's memory stays near its strings'. */
+#define JSON_KEEP_FACTOR 2
+#define JSON_NOT_KEPT    UINT32_MAX
+
+/* The pooled string of id (0: none) as JSON, rendered and kept on first
+ * use; p NULL when none or not kept. The pool's strings are the table's
+ * own heap blocks, so a const table may fill their cache. */
+static struct stoat_json_text pstr_json(const struct proctree *t, uint32_t id)
+{
+    struct pstr *x = id ? t->strings.by_id[id] : NULL;
+    if (!x || x->json_len == JSON_NOT_KEPT)
+        return (struct stoat_json_text){0};
+    if (!x->json) {
+        struct buf b = {0};
+        buf_json_str(&b, x->s, x->len);
+        if (b.len > (size_t)x->len * JSON_KEEP_FACTOR + 2) {
+            buf_free(&b);
+            x->json_len = JSON_NOT_KEPT;
+            return (struct stoat_json_text){0};
+        }
+        x->json = xrealloc(b.p, b.len + 1);
+        x->json_len = (uint32_t)b.len;
+    }
+    return (struct stoat_json_text){x->json, x->json_len};
+}
+
+/* as_process with the strings' JSON forms, for an alert's sinks. */
+static inline struct stoat_process as_shown(const struct proctree *t, const struct proc_entry *e)
+{
+    struct stoat_process p = as_process(t, e);
+    p.image_json = pstr_json(t, e->str[S_IMAGE]);
+    p.command_line_json = pstr_json(t, e->str[S_COMMAND_LINE]);
+    p.user_json = pstr_json(t, e->str[S_USER]);
+    p.guid_json = pstr_json(t, e->str[S_GUID]);
+    return p;
+}
+
 size_t proctree_ancestry(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max)
 {
     size_t n = 0;
@@ -882,7 +931,7 @@ size_t proctree_enrich(const struct proctree *t, const struct proc_entry *e, str
         if (again)
             break; /* a loop in bad data */
         chain[n] = c;
-        out[n++] = as_process(t, c);
+        out[n++] = as_shown(t, c);
         c = parent_of(t, c);
     }
     chain[n] = c;

@@ -84,18 +84,62 @@ static void put_ids(struct buf *b, const uint64_t *ids, size_t n)
     }
 }
 
+/* ,"key": and v[0..n) as a JSON string. A short value with nothing to
+ * escape (most of an alert's: its time, host, channel, event id) goes in
+ * with the key after one check of the room, the key's bytes constants once
+ * inlined; any other the way buf_json_str writes it. */
+static inline __attribute__((always_inline)) void json_keyed_str(struct buf *b, const char *key, size_t keylen,
+                                                                 const char *v, size_t n)
+{
+    if (n <= 64 && b->cap - b->len >= keylen + n + 3) {
+        char *o = b->p + b->len;
+        if (buf_json_plain_copy(o + keylen + 1, v, n)) {
+            memcpy(o, key, keylen);
+            o[keylen] = '"';
+            o[keylen + n + 1] = '"';
+            o[keylen + n + 2] = 0;
+            b->len += keylen + n + 2;
+            return;
+        }
+    }
+    buf_put(b, key, keylen);
+    buf_json_str(b, v, n);
+}
+
 /* ,"key": and the string or null. The key is a literal (ours: nothing to
  * escape), its quotes and colon joined to it when compiled: one copy of a
  * known length, not three measured ones. */
-static void json_opt_strn(struct buf *b, const char *key, size_t keylen, const char *v)
+static inline __attribute__((always_inline)) void json_opt_strn(struct buf *b, const char *key, size_t keylen,
+                                                                const char *v)
 {
-    buf_put(b, key, keylen);
-    if (v)
-        buf_json_str(b, v, strlen(v));
-    else
+    if (v) {
+        json_keyed_str(b, key, keylen, v, strlen(v));
+    } else {
+        buf_put(b, key, keylen);
         buf_put(b, "null", 4);
+    }
 }
 #define json_opt_str(b, key, v) json_opt_strn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v)
+
+/* json_opt_strn for a string that may come as JSON already (j: its form
+ * there, p NULL when not): the key and the form after one check of the
+ * room, the key's bytes constants once inlined. */
+static inline __attribute__((always_inline)) void json_opt_textn(struct buf *b, const char *key, size_t keylen,
+                                                                 const char *v, struct stoat_json_text j)
+{
+    if (!j.p) {
+        json_opt_strn(b, key, keylen, v);
+        return;
+    }
+    if (b->cap - b->len < keylen + j.len + 1)
+        buf_reserve(b, keylen + j.len + 1);
+    char *o = b->p + b->len;
+    memcpy(o, key, keylen);
+    memcpy(o + keylen, j.p, j.len);
+    b->len += keylen + j.len;
+    b->p[b->len] = 0;
+}
+#define json_opt_text(b, key, v, j) json_opt_textn(b, ",\"" key "\":", sizeof(",\"" key "\":") - 1, v, j)
 
 static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
@@ -259,15 +303,14 @@ static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_
         buf_puts(b, ",\"ancestry\":[");
         for (size_t i = 0; i < a->nancestry; i++) {
             const struct stoat_process *pr = &a->ancestry[i];
-            buf_puts(b, i ? ",{" : "{");
-            buf_puts(b, "\"image\":");
-            if (pr->image)
-                buf_json_str(b, pr->image, strlen(pr->image));
+            /* the image's key joined to the brace (the first without the comma) */
+            if (i)
+                json_opt_textn(b, ",{\"image\":", 10, pr->image, pr->image_json);
             else
-                buf_puts(b, "null");
-            json_opt_str(b, "command_line", pr->command_line);
-            json_opt_str(b, "user", pr->user);
-            json_opt_str(b, "guid", pr->guid);
+                json_opt_textn(b, "{\"image\":", 9, pr->image, pr->image_json);
+            json_opt_text(b, "command_line", pr->command_line, pr->command_line_json);
+            json_opt_text(b, "user", pr->user, pr->user_json);
+            json_opt_text(b, "guid", pr->guid, pr->guid_json);
             if (pr->pid >= 0) {
                 buf_puts(b, ",\"pid\":");
                 buf_put_u64(b, (uint64_t)pr->pid);

@@ -81,18 +81,25 @@ const char *strmap_key(const struct strmap *m, const char *key, size_t len)
     return s && s->key ? s->key : NULL;
 }
 
-uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value)
+struct strmap_slot *strmap_upsert(struct strmap *m, const char *key, size_t len, uint32_t value, bool *added)
 {
     if ((m->count + 1) * 2 > m->cap)
         grow(m);
     uint64_t h = hash_bytes(key, len, STRMAP_SEED);
     struct strmap_slot *s = find(m, key, len, h);
+    *added = !s->key;
     if (s->key)
-        return s->value;
+        return s;
     s->hash = h;
     s->key = arena_strndup(&m->keys, key, len);
     s->len = (uint32_t)len;
     s->value = value;
     m->count++;
-    return value;
+    return s;
+}
+
+uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value)
+{
+    bool added;
+    return strmap_upsert(m, key, len, value, &added)->value;
 }

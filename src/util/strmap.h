@@ -34,6 +34,11 @@ uint64_t strmap_hash(const char *key, size_t len);
 bool strmap_get_hashed(const struct strmap *m, const char *key, size_t len, uint64_t h, uint32_t *value);
 /* Inserts when absent; returns the value now stored (the old one if present). */
 uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value);
+/* strmap_put giving the key's entry (its stored copy of the key and its
+ * value, writable) and whether the put added it: what a put followed by
+ * strmap_key or strmap_value would find, with one hash and probe. Valid
+ * until the next put. */
+struct strmap_slot *strmap_upsert(struct strmap *m, const char *key, size_t len, uint32_t value, bool *added);
 /* The stored value of a key, writable in place; NULL when absent. */
 uint32_t *strmap_value(struct strmap *m, const char *key, size_t len);
 /* The stored copy of a key (NUL-terminated), or NULL. */

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "behaviour/proctree.h"
+#include "util/buf.h"
 
 #define SEC 1000000000LL
 
@@ -685,6 +686,82 @@ static void test_enrich_as_three(void **state)
     }
 }
 
+/* One string's JSON form as enrich gives it: what buf_json_str writes (the
+ * sinks' own rendering), or none when the string is absent or its form
+ * too long to keep. */
+static void expect_json(const char *s, struct stoat_json_text j)
+{
+    if (!s) {
+        assert_null(j.p);
+        return;
+    }
+    struct buf b = {0};
+    buf_json_str(&b, s, strlen(s));
+    if (j.p) {
+        assert_int_equal(j.len, b.len);
+        assert_memory_equal(j.p, b.p, b.len);
+    } else {
+        assert_true(b.len > 2 * strlen(s) + 2); /* only a form past the keeping bound is left out */
+    }
+    buf_free(&b);
+}
+
+/* The JSON forms the table keeps for its strings against buf_json_str, over
+ * hostile strings and a ring that turns over (freed strings' ids given to
+ * others, whose forms must be their own). */
+static void test_json_forms(void **state)
+{
+    (void)state;
+    static const char *const strs[] = {"C:\\Windows\\System32\\cmd.exe",
+                                       "cmd /c \"a b\" \\\\srv\\share",
+                                       "",
+                                       "\x01\x02\x03\x1f", /* \u00XX each: past the bound */
+                                       "bad \xff\xfe utf-8 \xc3",
+                                       "caf\xc3\xa9 \xe2\x82\xac",
+                                       "tab\there\nnewline",
+                                       "plain-user",
+                                       "a somewhat longer command line of more than sixty-four bytes, all plain ASCII",
+                                       "NT AUTHORITY\\SYSTEM"};
+    size_t ns = sizeof(strs) / sizeof(strs[0]);
+    for (int round = 0; round < 2; round++) {
+        struct proctree *t = proctree_create(round ? 6 : 1000, 1 << 20);
+        uint64_t r = 0x9e3779b97f4a7c15ULL;
+        char guid[40], parent[40];
+        for (int i = 0; i < 200; i++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            snprintf(guid, sizeof(guid), "{G-%d-%s}", i, i % 5 ? "x" : "\"q\"");
+            snprintf(parent, sizeof(parent), "{G-%d-%s}", i / 2, i / 2 % 5 ? "x" : "\"q\"");
+            struct proc_start p = {.host = "h",
+                                   .guid = guid,
+                                   .parent_guid = i ? parent : NULL,
+                                   .pid = 100 + i,
+                                   .ppid = -1,
+                                   .time_ns = 1 + i,
+                                   .image = strs[r % ns],
+                                   .command_line = (r >> 8) % 4 ? strs[(r >> 12) % ns] : NULL,
+                                   .user = (r >> 16) % 3 ? strs[(r >> 20) % ns] : NULL,
+                                   .parent_image = strs[(r >> 24) % ns]};
+            proctree_start(t, &p);
+            const struct proc_entry *e = proctree_find(t, "h", guid, -1, INT64_MAX);
+            assert_non_null(e);
+            /* twice: rendered, then as kept */
+            for (int k = 0; k < 2; k++) {
+                struct stoat_process anc[PROCTREE_MAX_DEPTH];
+                uint64_t tree, par;
+                size_t n = proctree_enrich(t, e, anc, PROCTREE_MAX_DEPTH, &tree, &par);
+                assert_true(n >= 1);
+                for (size_t j = 0; j < n; j++) {
+                    expect_json(anc[j].image, anc[j].image_json);
+                    expect_json(anc[j].command_line, anc[j].command_line_json);
+                    expect_json(anc[j].user, anc[j].user_json);
+                    expect_json(anc[j].guid, anc[j].guid_json);
+                }
+            }
+        }
+        proctree_destroy(t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +781,7 @@ int main(void)
         cmocka_unit_test(test_recent_strings_as_pool),
         cmocka_unit_test(test_real_logon),
         cmocka_unit_test(test_enrich_as_three),
+        cmocka_unit_test(test_json_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

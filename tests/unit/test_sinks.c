@@ -323,6 +323,18 @@ static void test_jsonl_caches(void **state)
          .start_ns = 0},
         {.image = NULL, .command_line = NULL, .user = NULL, .guid = NULL, .pid = -1, .start_ns = INT64_MIN},
     };
+    /* the same processes with their strings' JSON forms given (as the
+     * process table gives them): the cached sinks take those, the fresh
+     * ones render the strings, and the lines must agree */
+    struct stoat_process anc_json[2] = {anc[0], anc[1]};
+    struct buf forms[4] = {{0}};
+    const char *ss[4] = {anc[0].image, anc[0].command_line, anc[0].user, anc[0].guid};
+    struct stoat_json_text *js[4] = {&anc_json[0].image_json, &anc_json[0].command_line_json, &anc_json[0].user_json,
+                                     &anc_json[0].guid_json};
+    for (int k = 0; k < 4; k++) {
+        buf_json_str(&forms[k], ss[k], strlen(ss[k]));
+        *js[k] = (struct stoat_json_text){forms[k].p, forms[k].len};
+    }
     struct stoat_corr_detail corr = {.type = STOAT_CORR_EVENT_COUNT, .value = 3, .first_ns = 0, .last_ns = 5};
     char file[64];
     const char *files[] = {"/logs/a.jsonl", "/logs/a.jsonl", "/logs/b \"q\" \\ \x01 \xc3\xa9.jsonl", "/logs/a.jsonl",
@@ -366,8 +378,10 @@ static void test_jsonl_caches(void **state)
                 a.correlation = a.rule;
                 a.corr = &corr;
             }
+            a.ancestry = anc_json;
             write_alert(&one, &a);
             write_alert(&lines, &a);
+            a.ancestry = anc;
             stoat_sink_jsonl(wf, &fresh);
             write_alert(&fresh, &a);
             fresh.end(fresh.ctx, NULL);
@@ -385,8 +399,67 @@ static void test_jsonl_caches(void **state)
     assert_int_equal(taken.len, want_len);
     assert_memory_equal(taken.p, want, want_len);
     buf_free(&taken);
+    for (int k = 0; k < 4; k++)
+        buf_free(&forms[k]);
     free(got);
     free(want);
+}
+
+/* The short plain values' path (the key and value put after one check of
+ * the room) against buf_json_str: values of every length around the path's
+ * bounds, plain or with a byte to escape at either end, written as an
+ * alert's host, channel and event id into a line as long as it grows. */
+static void test_jsonl_short_values(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta rule = {.title = "t", .level = STOAT_LEVEL_HIGH};
+    static const char odd[] = {'"', '\\', '\x01', '\n', (char)0xc3, (char)0xff};
+    char v[80];
+    uint64_t id = 0;
+    for (size_t n = 0; n <= 72; n++)
+        for (int kind = 0; kind < 13; kind++) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = (char)('a' + (i * 7 + n) % 26);
+            if (kind && n) {
+                size_t at = kind % 2 ? 0 : n - 1;
+                v[at] = odd[(kind - 1) / 2];
+            }
+            v[n] = 0;
+            char *got = NULL;
+            size_t got_len = 0;
+            FILE *f = open_memstream(&got, &got_len);
+            struct stoat_sink k;
+            stoat_sink_jsonl(f, &k);
+            /* a line's fields in a buffer of any fill: the room check's both ways */
+            struct stoat_alert a = {.id = ++id,
+                                    .rule = &rule,
+                                    .time_ns = INT64_MIN,
+                                    .host = v,
+                                    .channel = v,
+                                    .event_id = v,
+                                    .logon_id = n % 3 ? v : NULL,
+                                    .pos = {.file = "/logs/x.jsonl", .record = n + 1, .line = n + 1}};
+            write_alert(&k, &a);
+            k.end(k.ctx, NULL);
+            k.destroy(k.ctx);
+            fclose(f);
+            struct buf want = {0};
+            buf_json_str(&want, v, n);
+            const char *keys[] = {",\"host\":", ",\"channel\":", ",\"event_id\":", ",\"logon_id\":"};
+            for (int q = 0; q < 4; q++) {
+                const char *at = strstr(got, keys[q]);
+                assert_non_null(at);
+                at += strlen(keys[q]);
+                if (q == 3 && !(n % 3)) {
+                    assert_memory_equal(at, "null", 4);
+                    continue;
+                }
+                assert_true((size_t)(got + got_len - at) >= want.len);
+                assert_memory_equal(at, want.p, want.len);
+            }
+            buf_free(&want);
+            free(got);
+        }
 }
 
 /* ------------------------------------------------------------------- csv */
@@ -976,12 +1049,19 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
-        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_jsonl_ids),
-        cmocka_unit_test(test_score_as_printf),      cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),
+        cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values),
+        cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),
+        cmocka_unit_test(test_jsonl_short_values),
+        cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),
+        cmocka_unit_test(test_jsonl_ids),
+        cmocka_unit_test(test_score_as_printf),
+        cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),
+        cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

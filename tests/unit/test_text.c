@@ -3,9 +3,11 @@
  * against an independent computation from the C library's gmtime. */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/strmap.h"
 #include "util/text.h"
 
 static void fold_expect(const char *in, const char *want)
@@ -1061,6 +1063,54 @@ static void test_find_nocase(void **state)
     assert_ptr_equal(str_find_nocase(h, "-infile"), h + 2);
 }
 
+/* strmap_upsert against a put followed by strmap_key and strmap_value (the
+ * two look-ups it saves): the same values, the same stored key, added just
+ * for new keys, across the map's growth; keys with NUL bytes and empty. */
+static void test_strmap_upsert(void **state)
+{
+    (void)state;
+    struct strmap fast, slow;
+    strmap_init(&fast);
+    strmap_init(&slow);
+    uint64_t r = 88172645463325252ULL;
+    char key[24];
+    for (uint32_t i = 0; i < 5000; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        size_t len = (size_t)(r % 12);
+        for (size_t k = 0; k < len; k++)
+            key[k] = (char)((r >> (8 + k * 3)) % 5); /* few distinct keys: most puts find one */
+        bool added;
+        uint32_t had = 0;
+        bool known = strmap_get(&slow, key, len, &had);
+        struct strmap_slot *s = strmap_upsert(&fast, key, len, i, &added);
+        uint32_t want = strmap_put(&slow, key, len, i);
+        assert_int_equal(added, !known);
+        assert_int_equal(s->value, want);
+        assert_int_equal(s->len, len);
+        assert_memory_equal(s->key, key, len);
+        assert_int_equal(s->key[len], 0);
+        assert_ptr_equal(s->key, strmap_key(&fast, key, len));
+        assert_ptr_equal(&s->value, strmap_value(&fast, key, len));
+        if (i % 7 == 0) { /* written in place, as note_host does */
+            s->value = i;
+            *strmap_value(&slow, key, len) = i;
+        }
+    }
+    assert_int_equal(fast.count, slow.count);
+    strmap_free(&fast);
+    strmap_free(&slow);
+}
+
+/* ascii_lower_table is tolower in the C locale (stoat sets no other),
+ * byte for byte: the keys that moved from tolower to the table (session
+ * ids, Windows paths) hash as before. */
+static void test_lower_table_as_tolower(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++)
+        assert_int_equal(ascii_lower_table[c], (unsigned char)tolower(c));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1088,6 +1138,8 @@ int main(void)
         cmocka_unit_test(test_json_escape_paths),
         cmocka_unit_test(test_visible_escapes),
         cmocka_unit_test(test_find_nocase),
+        cmocka_unit_test(test_strmap_upsert),
+        cmocka_unit_test(test_lower_table_as_tolower),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }

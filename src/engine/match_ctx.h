@@ -1,0 +1,77 @@
+/* The match context of one thread (engine.h's struct engine_ctx), shared by
+ * the files of the engine that read it: match.c (scans and evaluation) and
+ * event_ctx.c (its life and the event's field intake). Internal: nothing
+ * outside src/engine includes it. */
+#ifndef STOAT_ENGINE_MATCH_CTX_H
+#define STOAT_ENGINE_MATCH_CTX_H
+
+#include "engine/engine.h"
+
+#include "engine/scan_layout.h"
+#include "event/route.h"
+
+/* The regex memo (re_match): slots, and the longest value it keeps. */
+#define RE_MEMO_SLOTS   2048
+#define RE_MEMO_MAX_LEN 240
+
+struct re_memo {
+    const struct pattern *p;
+    uint16_t len;
+    bool match;
+    char val[RE_MEMO_MAX_LEN];
+};
+
+struct engine_ctx {
+    const struct stoat_ruleset *rs;
+    struct arena scratch;
+    struct ev_field *f; /* the event's fields: own, or a producer's (engine_event_take) */
+    uint32_t n, cap;    /* cap: room at f before add must move to own */
+    struct ev_field *own;
+    uint32_t own_cap;
+    size_t vbytes; /* the event's values, a NUL after each: what a scan buffer needs */
+    /* field id -> first field index, valid when gen matches */
+    uint32_t *slot_gen;
+    int32_t *slot_idx;
+    uint32_t gen;
+    size_t nslots;
+    /* renamed view: saved slots to restore */
+    uint32_t *saved_id;
+    uint32_t *saved_gen;
+    int32_t *saved_idx;
+    size_t nsaved, saved_cap;
+    const char *product;
+    hs_scratch_t *hs;
+    uint64_t *hits;
+    size_t *group_off;
+    struct buf scan;              /* one field's values, for its database */
+    struct buf scan_all;          /* every value, in its class's layout (scan_layout.h) */
+    struct scan_layout **layouts; /* per class, made on its first event */
+    uint32_t *span_at;            /* layout order entry -> offset of its values in scan_all */
+    size_t span_cap;
+    uint32_t *laid; /* field index -> laid_gen when scan_all holds its value */
+    size_t laid_cap;
+    uint32_t laid_gen;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx; /* the regex limits */
+    pcre2_jit_stack *jit_stack;
+    bool re_limited;            /* a regex of the rule being evaluated hit a limit */
+    struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
+    uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
+    uint32_t *matched;
+    size_t nmatched, matched_cap;
+    char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
+    size_t route_key_len;          /* 0: the event has none */
+    uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
+    uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
+    bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
+    struct engine_counters counters;
+};
+
+/* The first field of id in the event (or the view), -1: none. Inline: the
+ * evaluation looks fields up all the time. */
+static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
+{
+    return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;
+}
+
+#endif

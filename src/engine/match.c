@@ -356,29 +356,31 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
     return t->all;
 }
 
-/* A test of one pattern whose atom the event's scan did not see matches
- * nothing (as any_pattern would find after the field look-up and a call):
+/* A node whose required atom (program.h) the event's scan did not see is
+ * false, as its evaluation would find after reading its test and pattern:
  * most branches of a long OR of gated ANDs ('Binary Running Under Another
- * Name': an original file name and not its image, for 30 programs) end
- * here. A negated test is true then, so it never takes this way. */
-static inline bool atom_unseen(const struct engine_ctx *c, const struct test *t)
+ * Name': an original file name and not its image, for 26 programs) end
+ * here. Only the first child of an AND lends its atom, so that no child
+ * runs (or skips a regex limit) that did not before. */
+static inline bool node_unseen(const struct engine_ctx *c, const struct pnode *n)
 {
-    return t->npat == 1 && !t->negate && t->pat[0].atom != NO_ATOM && c->atoms_valid &&
-           c->atom_stamp[t->pat[0].atom] != c->gen;
+    return n->req_atom && c->atoms_valid && c->atom_stamp[n->req_atom - 1] != c->gen;
 }
 
 static bool eval(struct engine_ctx *c, const struct pnode *n)
 {
     switch (n->op) {
-    case N_TEST: return !atom_unseen(c, n->u.test) && eval_test(c, n->u.test);
+    case N_TEST: return !node_unseen(c, n) && eval_test(c, n->u.test);
     case N_AND:
+        if (node_unseen(c, n))
+            return false;
         for (uint32_t i = 0; i < n->n; i++)
             if (!eval(c, n->u.kids[i]))
                 return false;
         return true;
     case N_OR:
         for (uint32_t i = 0; i < n->n; i++)
-            if (eval(c, n->u.kids[i]))
+            if (!node_unseen(c, n->u.kids[i]) && eval(c, n->u.kids[i]))
                 return true;
         return false;
     case N_NOT: return !eval(c, n->u.kids[0]);

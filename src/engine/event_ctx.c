@@ -71,6 +71,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     free(c->matched);
     free(c->atom_stamp);
     free(c->re_memo);
+    free(c->route_memo);
     free(c);
 }
 

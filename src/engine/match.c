@@ -477,6 +477,40 @@ static const struct ev_field *first_of(const struct engine_ctx *c, const uint32_
     return NULL;
 }
 
+/* The memo slot of a channel and event id value (route_memo): from the
+ * channel's length and last bytes and the id's bytes, which tell most kinds
+ * apart. NULL: too long to keep. */
+static struct route_memo *memo_slot(struct engine_ctx *c, const struct ev_field *ch, const struct ev_field *id)
+{
+    if (ch->val_len == 0 || ch->val_len > ROUTE_MEMO_CHANNEL || id->val_len > sizeof(c->route_memo->eid))
+        return NULL;
+    if (__builtin_expect(!c->route_memo, 0))
+        c->route_memo = xcalloc(ROUTE_MEMO_SLOTS, sizeof(*c->route_memo));
+    uint64_t x = (uint64_t)ch->val_len << 56 ^ (uint64_t)(unsigned char)ch->val[ch->val_len - 1] << 48 ^
+                 (uint64_t)(unsigned char)ch->val[ch->val_len / 2] << 40;
+    for (uint32_t i = 0; i < id->val_len; i++)
+        x = x * 131 + (unsigned char)id->val[i];
+    return &c->route_memo[(x * 0x9E3779B97F4A7C15ull) >> (64 - 4)];
+}
+
+/* Keeps the event's kind, key and class in memo slot m (if any); returns
+ * the class. */
+static const struct route_class *memo_keep(struct engine_ctx *c, struct route_memo *m, const struct ev_field *ch,
+                                           const struct ev_field *id, uint32_t cls)
+{
+    if (m && c->route_key_len <= sizeof(m->key)) {
+        m->channel_len = (uint16_t)ch->val_len;
+        m->eid_len = (uint16_t)id->val_len;
+        m->key_len = (uint16_t)c->route_key_len;
+        m->cls = cls;
+        m->key_hash = c->route_key_hash;
+        memcpy(m->channel, ch->val, ch->val_len);
+        memcpy(m->eid, id->val, id->val_len);
+        memcpy(m->key, c->route_key, c->route_key_len);
+    }
+    return &c->rs->classes[cls];
+}
+
 static const struct route_class *route(struct engine_ctx *c)
 {
     const struct stoat_ruleset *rs = c->rs;
@@ -484,6 +518,14 @@ static const struct route_class *route(struct engine_ctx *c)
     const struct ev_field *id = first_of(c, rs->eid_ids, rs->neid_ids);
     char key[ROUTE_KEY_MAX];
     uint32_t cls;
+    struct route_memo *m = ch && id ? memo_slot(c, ch, id) : NULL;
+    if (m && m->channel_len == ch->val_len && m->eid_len == id->val_len &&
+        memcmp(m->channel, ch->val, ch->val_len) == 0 && memcmp(m->eid, id->val, id->val_len) == 0) {
+        memcpy(c->route_key, m->key, m->key_len);
+        c->route_key_len = m->key_len;
+        c->route_key_hash = m->key_hash;
+        return &rs->classes[m->cls];
+    }
     c->route_key_len = 0;
     if (ch && ch->val_len + 32 < sizeof(key)) {
         int64_t eid;
@@ -492,11 +534,11 @@ static const struct route_class *route(struct engine_ctx *c)
             c->route_key_len = kl;
             c->route_key_hash = strmap_hash(c->route_key, kl);
             if (kl && strmap_get_hashed(&rs->routes, c->route_key, kl, c->route_key_hash, &cls))
-                return &rs->classes[cls];
+                return memo_keep(c, m, ch, id, cls);
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);
-        if (kl && strmap_get(&rs->routes, key, kl, &cls))
-            return &rs->classes[cls];
+        if (kl && strmap_get(&rs->routes, key, kl, &cls)) /* the channel's class: the product plays no part */
+            return c->route_key_len ? memo_keep(c, m, ch, id, cls) : &rs->classes[cls];
         const char *prod = mapping_channel_product(rs->map, ch->val, ch->val_len);
         if (prod && !c->product)
             c->product = prod;

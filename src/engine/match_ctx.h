@@ -14,6 +14,22 @@
 #define RE_MEMO_SLOTS   2048
 #define RE_MEMO_MAX_LEN 240
 
+/* A kind of event (channel and event id values as given) whose route key
+ * found its class: the next events of that kind take key and class from
+ * here instead of making the key and looking it up. A channel longer than
+ * the slot's room is not kept. */
+#define ROUTE_MEMO_SLOTS   16
+#define ROUTE_MEMO_CHANNEL 96
+
+struct route_memo {
+    uint16_t channel_len, eid_len, key_len; /* channel_len 0: empty */
+    uint32_t cls;
+    uint64_t key_hash;
+    char channel[ROUTE_MEMO_CHANNEL];
+    char eid[24];
+    char key[ROUTE_MEMO_CHANNEL + 32];
+};
+
 struct re_memo {
     const struct pattern *p;
     uint16_t len;
@@ -62,6 +78,7 @@ struct engine_ctx {
     char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
     size_t route_key_len;          /* 0: the event has none */
     uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
+    struct route_memo *route_memo; /* ROUTE_MEMO_SLOTS, made on the first event */
     uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;

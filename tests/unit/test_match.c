@@ -125,10 +125,113 @@ static void test_req_atoms_match_slow_path(void **state)
     free(dir);
 }
 
+/* Kinds of events, among them more than the route memo's slots, ids
+ * written two ways, ids that are no number, channels cased otherwise and
+ * unknown ones, and none. */
+static const struct {
+    const char *channel, *eid, *product;
+} kinds[] = {
+    {TU_SYSMON, "1", NULL},
+    {TU_SYSMON, "01", NULL},
+    {TU_SYSMON, "3", NULL},
+    {TU_SYSMON, "5", NULL},
+    {TU_SYSMON, "7", NULL},
+    {TU_SYSMON, "11", NULL},
+    {TU_SYSMON, "13", NULL},
+    {TU_SYSMON, "22", NULL},
+    {TU_SYSMON, "255", NULL},
+    {TU_SYSMON, "x1", NULL},
+    {"microsoft-windows-sysmon/operational", "1", NULL},
+    {"Security", "4688", NULL},
+    {"Security", "4624", NULL},
+    {"Security", "4625", NULL},
+    {"Security", "1", NULL},
+    {"security", "4688", NULL},
+    {"System", "7045", NULL},
+    {"System", "1", NULL},
+    {"Microsoft-Windows-PowerShell/Operational", "4104", NULL},
+    {"Windows PowerShell", "400", NULL},
+    {"Foo/Bar", "1", NULL},
+    {"Foo/Bar", "1", "windows"},
+    {"Foo/Bar", NULL, "windows"},
+    {NULL, "1", "windows"},
+    {NULL, NULL, NULL},
+};
+
+/* The rules an event matches (ENGINE_DEFERRED kept) and its process
+ * specification, with ctx c. */
+static size_t kind_match(struct engine_ctx *c, size_t k, uint32_t *out, int *spec)
+{
+    const char *kv[8];
+    size_t n = 0;
+    if (kinds[k].channel) {
+        kv[n++] = "Channel";
+        kv[n++] = kinds[k].channel;
+    }
+    if (kinds[k].eid) {
+        kv[n++] = "EventID";
+        kv[n++] = kinds[k].eid;
+    }
+    kv[n++] = "Image";
+    kv[n++] = "C:\\x\\routememo.exe";
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    if (kinds[k].product)
+        engine_event_product(c, kinds[k].product);
+    const uint32_t *rules;
+    size_t got = engine_event_match(c, &rules);
+    assert_true(got <= 8);
+    memcpy(out, rules, got * sizeof(*rules));
+    *spec = engine_event_procspec(c);
+    return got;
+}
+
+/* The route memo (a context's last kinds of events: key and class) against
+ * a fresh context per event: the same rules and process specification for
+ * every event of a long mixed sequence. */
+static void test_route_memo_matches_fresh(void **state)
+{
+    (void)state;
+    const char *texts[3] = {
+        "title: proc\nid: p\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\routememo.exe'\n  condition: s\n",
+        "title: any\nid: a\nlogsource: {product: windows}\ndetection:\n"
+        "  s:\n    Image|contains: 'routememo'\n  condition: s\n",
+        "title: img\nid: i\nlogsource: {product: windows, category: image_load}\ndetection:\n"
+        "  s:\n    Image|endswith: '.exe'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
+    struct stoat_ruleset *rs = tu_build(&r, NULL, NULL);
+    assert_non_null(rs);
+    size_t nk = sizeof(kinds) / sizeof(kinds[0]);
+    struct engine_ctx *kept = engine_ctx_create(rs);
+    uint32_t seed = 7, a[8], b[8];
+    unsigned matched = 0;
+    for (int i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t k = i < (int)nk ? (size_t)i : (seed >> 8) % nk;
+        int sa, sb;
+        size_t na = kind_match(kept, k, a, &sa);
+        struct engine_ctx *fresh = engine_ctx_create(rs);
+        size_t nb = kind_match(fresh, k, b, &sb);
+        engine_ctx_destroy(fresh);
+        if (na != nb || memcmp(a, b, na * sizeof(*a)) != 0 || sa != sb)
+            fail_msg("event %d (%s, %s): %zu rules, spec %d after others; %zu, spec %d fresh", i,
+                     kinds[k].channel ? kinds[k].channel : "-", kinds[k].eid ? kinds[k].eid : "-", na, sa, nb, sb);
+        matched += na > 0;
+    }
+    assert_true(matched > 500);
+    engine_ctx_destroy(kept);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_req_atoms_match_slow_path),
+        cmocka_unit_test(test_route_memo_matches_fresh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -261,7 +261,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
  * match_value on each would): the plain string tests (most of a long list)
  * run here without a call each, and a list of networks reads the value as
  * an address once, not once per network. */
-static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_field *f)
+static inline __attribute__((always_inline)) bool any_pattern(struct engine_ctx *c, const struct test *t,
+                                                              struct ev_field *f)
 {
     if (f->type == STOAT_V_NULL)
         return false;
@@ -297,7 +298,9 @@ static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_fi
     return false;
 }
 
-static bool eval_test(struct engine_ctx *c, const struct test *t)
+/* Inlined into eval, as any_pattern into it: most tests decide after a few
+ * loads, and the calls with their saved registers cost more than that. */
+static inline __attribute__((always_inline)) bool eval_test(struct engine_ctx *c, const struct test *t)
 {
     if (t->field == FIELD_ANY) {
         /* keywords: any value of the event */

@@ -227,11 +227,63 @@ static void test_route_memo_matches_fresh(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* Whether the rule with id matches an event whose only value is CommandLine
+ * cmd, by engine_event_match. */
+static bool cmd_matches(const struct stoat_ruleset *rs, uint32_t rule, const char *cmd)
+{
+    const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1", "CommandLine", cmd};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < sizeof(kv) / sizeof(kv[0]); i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool hit = false;
+    for (size_t i = 0; i < n; i++)
+        hit |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    engine_ctx_destroy(c);
+    return hit;
+}
+
+/* A value's byte set (which rare bytes it holds: no search when one is
+ * missing) is marked eight bytes a turn and the rest one by one: a pattern
+ * with rare bytes, at every place of values of every length around the
+ * turns, matches exactly where a plain search finds it, upper-cased too. */
+static void test_byte_set_every_place(void **state)
+{
+    (void)state;
+    const char *text = "title: rare\nid: rb\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+                       "  s:\n    CommandLine|contains: ['~q', 'x^w']\n  condition: s\n";
+    struct stoat_ruleset *rs = tu_build1(text, NULL, NULL);
+    assert_non_null(rs);
+    uint32_t rule = rule_by_id(rs, "rb");
+    char v[80];
+    unsigned yes = 0;
+    for (size_t len = 20; len < 60; len++)
+        for (size_t at = 0; at + 1 < len; at++)
+            for (int k = 0; k < 4; k++) {
+                memset(v, 'a', len);
+                v[len] = 0;
+                static const char *const put[4] = {"~q", "~Q", "x^", "^w"};
+                memcpy(v + at, put[k], 2);
+                if (k == 2 && at + 2 < len)
+                    v[at + 2] = 'w'; /* x^w whole */
+                bool want = strstr(v, "~q") || strstr(v, "~Q") || strstr(v, "x^w");
+                if (cmd_matches(rs, rule, v) != want)
+                    fail_msg("'%s': %s", v, want ? "no match" : "a match");
+                yes += want;
+            }
+    assert_true(yes > 1000);
+    stoat_ruleset_destroy(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_req_atoms_match_slow_path),
         cmocka_unit_test(test_route_memo_matches_fresh),
+        cmocka_unit_test(test_byte_set_every_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@ struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
     c->slot_gen = xcalloc(c->nslots, sizeof(*c->slot_gen));
     c->slot_idx = xcalloc(c->nslots, sizeof(*c->slot_idx));
     c->gen = 1;
+    c->route_spec = ROUTE_SPEC_UNKNOWN;
     /* one hit bitmap per group, side by side: a class scans all its groups
      * before evaluating any */
     c->group_off = xcalloc(rs->ngroups + 1, sizeof(*c->group_off));
@@ -195,11 +196,7 @@ const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
 
 int engine_event_procspec(const struct engine_ctx *c)
 {
-    uint32_t spec;
-    if (c->route_key_len &&
-        strmap_get_hashed(&c->rs->proc_routes, c->route_key, c->route_key_len, c->route_key_hash, &spec))
-        return (int)spec;
-    return -1;
+    return c->route_spec != ROUTE_SPEC_UNKNOWN ? c->route_spec : route_key_spec(c);
 }
 
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out)

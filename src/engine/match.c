@@ -517,6 +517,7 @@ static const struct route_class *memo_keep(struct engine_ctx *c, struct route_me
         m->eid_len = (uint16_t)id->val_len;
         m->key_len = (uint16_t)c->route_key_len;
         m->cls = cls;
+        m->spec = c->route_spec = route_key_spec(c);
         m->key_hash = c->route_key_hash;
         memcpy(m->channel, ch->val, ch->val_len);
         memcpy(m->eid, id->val, id->val_len);
@@ -538,9 +539,11 @@ static const struct route_class *route(struct engine_ctx *c)
         memcpy(c->route_key, m->key, m->key_len);
         c->route_key_len = m->key_len;
         c->route_key_hash = m->key_hash;
+        c->route_spec = m->spec;
         return &rs->classes[m->cls];
     }
     c->route_key_len = 0;
+    c->route_spec = ROUTE_SPEC_UNKNOWN;
     if (ch && ch->val_len + 32 < sizeof(key)) {
         int64_t eid;
         if (id && parse_int64(id->val, id->val_len, &eid)) {

@@ -20,10 +20,12 @@
  * the slot's room is not kept. */
 #define ROUTE_MEMO_SLOTS   16
 #define ROUTE_MEMO_CHANNEL 96
+#define ROUTE_SPEC_UNKNOWN (-2)
 
 struct route_memo {
     uint16_t channel_len, eid_len, key_len; /* channel_len 0: empty */
     uint32_t cls;
+    int32_t spec; /* engine_event_procspec's answer for the key */
     uint64_t key_hash;
     char channel[ROUTE_MEMO_CHANNEL];
     char eid[24];
@@ -79,6 +81,7 @@ struct engine_ctx {
     size_t route_key_len;          /* 0: the event has none */
     uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
     struct route_memo *route_memo; /* ROUTE_MEMO_SLOTS, made on the first event */
+    int32_t route_spec;            /* the key's process spec when known, else ROUTE_SPEC_UNKNOWN */
     uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
     struct engine_counters counters;
@@ -86,6 +89,16 @@ struct engine_ctx {
 
 /* The first field of id in the event (or the view), -1: none. Inline: the
  * evaluation looks fields up all the time. */
+/* The process spec of the event's route key (engine_event_procspec). */
+static inline int32_t route_key_spec(const struct engine_ctx *c)
+{
+    uint32_t spec;
+    if (c->route_key_len &&
+        strmap_get_hashed(&c->rs->proc_routes, c->route_key, c->route_key_len, c->route_key_hash, &spec))
+        return (int32_t)spec;
+    return -1;
+}
+
 static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
 {
     return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;

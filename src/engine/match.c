@@ -10,7 +10,7 @@
  * but never silently: a flag set by the regex is looked at once per rule
  * evaluation, and the evaluations it marks are counted per rule in this
  * context (no atomics; the pipeline sums the contexts at the end). */
-#include "engine/engine.h"
+#include "engine/match_ctx.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,269 +23,6 @@
 #include "event/route.h"
 #include "util/text.h"
 
-/* The regex memo (re_match): slots, and the longest value it keeps. */
-#define RE_MEMO_SLOTS   2048
-#define RE_MEMO_MAX_LEN 240
-
-struct re_memo {
-    const struct pattern *p;
-    uint16_t len;
-    bool match;
-    char val[RE_MEMO_MAX_LEN];
-};
-
-struct engine_ctx {
-    const struct stoat_ruleset *rs;
-    struct arena scratch;
-    struct ev_field *f; /* the event's fields: own, or a producer's (engine_event_take) */
-    uint32_t n, cap;    /* cap: room at f before add must move to own */
-    struct ev_field *own;
-    uint32_t own_cap;
-    size_t vbytes; /* the event's values, a NUL after each: what a scan buffer needs */
-    /* field id -> first field index, valid when gen matches */
-    uint32_t *slot_gen;
-    int32_t *slot_idx;
-    uint32_t gen;
-    size_t nslots;
-    /* renamed view: saved slots to restore */
-    uint32_t *saved_id;
-    uint32_t *saved_gen;
-    int32_t *saved_idx;
-    size_t nsaved, saved_cap;
-    const char *product;
-    hs_scratch_t *hs;
-    uint64_t *hits;
-    size_t *group_off;
-    struct buf scan;              /* one field's values, for its database */
-    struct buf scan_all;          /* every value, in its class's layout (scan_layout.h) */
-    struct scan_layout **layouts; /* per class, made on its first event */
-    uint32_t *span_at;            /* layout order entry -> offset of its values in scan_all */
-    size_t span_cap;
-    uint32_t *laid; /* field index -> laid_gen when scan_all holds its value */
-    size_t laid_cap;
-    uint32_t laid_gen;
-    pcre2_match_data *md;
-    pcre2_match_context *mctx; /* the regex limits */
-    pcre2_jit_stack *jit_stack;
-    bool re_limited;            /* a regex of the rule being evaluated hit a limit */
-    struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
-    uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
-    uint32_t *matched;
-    size_t nmatched, matched_cap;
-    char route_key[ROUTE_KEY_MAX]; /* channel + event id of the event, for other lookups */
-    size_t route_key_len;          /* 0: the event has none */
-    uint64_t route_key_hash;       /* of route_key, for both maps it is looked up in */
-    uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
-    bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
-    struct engine_counters counters;
-};
-
-struct engine_ctx *engine_ctx_create(const struct stoat_ruleset *rs)
-{
-    struct engine_ctx *c = xcalloc(1, sizeof(*c));
-    c->rs = rs;
-    arena_init(&c->scratch, 1 << 16);
-    c->nslots = rs->fields.n + 1;
-    c->slot_gen = xcalloc(c->nslots, sizeof(*c->slot_gen));
-    c->slot_idx = xcalloc(c->nslots, sizeof(*c->slot_idx));
-    c->gen = 1;
-    /* one hit bitmap per group, side by side: a class scans all its groups
-     * before evaluating any */
-    c->group_off = xcalloc(rs->ngroups + 1, sizeof(*c->group_off));
-    size_t words = 0;
-    for (size_t i = 0; i < rs->ngroups; i++) {
-        c->group_off[i] = words;
-        words += 2 * (size_t)rs->groups[i].nwords; /* set A's bitmap, then set B's */
-    }
-    c->hits = xcalloc(words + 1, sizeof(*c->hits));
-    if (rs->scratch_proto && hs_clone_scratch(rs->scratch_proto, &c->hs) != HS_SUCCESS)
-        c->hs = NULL;
-    c->md = pcre2_match_data_create(1, NULL);
-    c->mctx = pcre2_match_context_create(NULL);
-    if (c->mctx) {
-        pcre2_set_match_limit(c->mctx, ENGINE_RE_MATCH_LIMIT);
-        pcre2_set_depth_limit(c->mctx, ENGINE_RE_DEPTH_LIMIT);
-        pcre2_set_heap_limit(c->mctx, ENGINE_RE_HEAP_KIB);
-        /* JIT code backtracks on a stack of its own, 32 KiB unless given
-         * one: a long value could exhaust that long before the step limit */
-        c->jit_stack = pcre2_jit_stack_create(32 * 1024, ENGINE_RE_JIT_STACK, NULL);
-        if (c->jit_stack)
-            pcre2_jit_stack_assign(c->mctx, NULL, c->jit_stack);
-    }
-    c->atom_stamp = xcalloc(rs->natoms + 1, sizeof(*c->atom_stamp));
-    c->layouts = xcalloc(rs->nclasses + 1, sizeof(*c->layouts));
-    return c;
-}
-
-void engine_ctx_destroy(struct engine_ctx *c)
-{
-    if (!c)
-        return;
-    arena_free(&c->scratch);
-    free(c->own);
-    free(c->slot_gen);
-    free(c->slot_idx);
-    free(c->saved_id);
-    free(c->saved_gen);
-    free(c->saved_idx);
-    if (c->hs)
-        hs_free_scratch(c->hs);
-    free(c->hits);
-    free(c->group_off);
-    buf_free(&c->scan);
-    buf_free(&c->scan_all);
-    for (size_t i = 0; c->layouts && i < c->rs->nclasses; i++)
-        scan_layout_free(c->layouts[i]);
-    free(c->layouts);
-    free(c->span_at);
-    free(c->laid);
-    pcre2_match_data_free(c->md);
-    pcre2_match_context_free(c->mctx);
-    pcre2_jit_stack_free(c->jit_stack);
-    free(c->re_limited_rules);
-    free(c->matched);
-    free(c->atom_stamp);
-    free(c->re_memo);
-    free(c);
-}
-
-void engine_event_begin(struct engine_ctx *c)
-{
-    c->n = 0;
-    c->f = c->own;
-    c->cap = c->own_cap;
-    c->vbytes = 0;
-    c->product = NULL;
-    c->nmatched = 0;
-    if (++c->gen == 0) {
-        memset(c->slot_gen, 0, c->nslots * sizeof(*c->slot_gen));
-        memset(c->atom_stamp, 0, (c->rs->natoms + 1) * sizeof(*c->atom_stamp));
-        c->gen = 1;
-    }
-    arena_reset(&c->scratch);
-}
-
-char *engine_scratch(struct engine_ctx *c, size_t n)
-{
-    return arena_alloc(&c->scratch, n);
-}
-
-uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t len)
-{
-    return fieldtab_lookup(&c->rs->fields, name, len);
-}
-
-static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
-{
-    return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;
-}
-
-/* Out of line, so that the per-field path saves no registers for a call
- * it almost never makes. */
-__attribute__((noinline, cold)) static void grow_fields(struct engine_ctx *c)
-{
-    bool taken = c->f != c->own; /* from a producer: own a copy to add to */
-    size_t cap = c->own_cap;
-    XGROW(c->own, cap, (size_t)c->n + 1);
-    c->own_cap = (uint32_t)cap;
-    if (taken && c->n)
-        memcpy(c->own, c->f, c->n * sizeof(*c->f));
-    c->f = c->own;
-    c->cap = c->own_cap;
-}
-
-bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len, uint32_t id, const char *val,
-                      uint32_t val_len, uint8_t type)
-{
-    if (c->n >= EVENT_MAX_FIELDS)
-        return false;
-    if (__builtin_expect(c->n == c->cap, 0))
-        grow_fields(c);
-    struct ev_field *f = &c->f[c->n];
-    f->name = name;
-    f->name_len = name_len;
-    f->val = val;
-    f->val_len = val_len;
-    f->type = type;
-    f->id = id;
-    f->folded = NULL;
-    f->bytes_folded = f->bytes_raw = NULL;
-    f->next = -1;
-    c->vbytes += (size_t)val_len + 1;
-    if (id < c->nslots) {
-        if (c->slot_gen[id] == c->gen) {
-            /* append to the chain of this name, keeping event order */
-            int32_t i = c->slot_idx[id];
-            while (c->f[i].next >= 0)
-                i = c->f[i].next;
-            c->f[i].next = (int32_t)c->n;
-        } else {
-            c->slot_gen[id] = c->gen;
-            c->slot_idx[id] = (int32_t)c->n;
-        }
-    }
-    c->n++;
-    return true;
-}
-
-void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
-{
-    if (c->n) { /* fields added already: the slow way, after them */
-        for (uint32_t i = 0; i < n; i++)
-            engine_event_add(c, fs[i].name, fs[i].name_len, fs[i].id, fs[i].val, fs[i].val_len, fs[i].type);
-        return;
-    }
-    c->f = fs;
-    c->n = c->cap = n < EVENT_MAX_FIELDS ? n : EVENT_MAX_FIELDS;
-    /* Backwards: each field links to the next of its name, and the slot ends
-     * at the first: the chains engine_event_add makes, without walking them. */
-    size_t vbytes = 0;
-    for (uint32_t i = c->n; i-- > 0;) {
-        struct ev_field *f = &fs[i];
-        uint32_t id = f->id;
-        vbytes += (size_t)f->val_len + 1;
-        f->next = -1;
-        if (id < c->nslots) {
-            if (c->slot_gen[id] == c->gen)
-                f->next = c->slot_idx[id];
-            c->slot_gen[id] = c->gen;
-            c->slot_idx[id] = (int32_t)i;
-        }
-    }
-    c->vbytes = vbytes;
-}
-
-void engine_event_product(struct engine_ctx *c, const char *product)
-{
-    c->product = product;
-}
-
-size_t engine_event_fields(const struct engine_ctx *c, const struct ev_field **fields)
-{
-    *fields = c->f;
-    return c->n;
-}
-
-const struct ev_field *engine_event_get(const struct engine_ctx *c, uint32_t id)
-{
-    int32_t i = slot_get(c, id);
-    return i >= 0 ? &c->f[i] : NULL;
-}
-
-int engine_event_procspec(const struct engine_ctx *c)
-{
-    uint32_t spec;
-    if (c->route_key_len &&
-        strmap_get_hashed(&c->rs->proc_routes, c->route_key, c->route_key_len, c->route_key_hash, &spec))
-        return (int)spec;
-    return -1;
-}
-
-void engine_counters(const struct engine_ctx *c, struct engine_counters *out)
-{
-    *out = c->counters;
-}
-
 /* The evaluation of rule r just ended with a regex stopped by a limit. */
 static void note_re_limited(struct engine_ctx *c, uint32_t r)
 {
@@ -295,21 +32,6 @@ static void note_re_limited(struct engine_ctx *c, uint32_t r)
     if (r < c->rs->nrules)
         c->re_limited_rules[r]++;
     c->counters.regex_limited++;
-}
-
-void engine_regex_limited_add(const struct engine_ctx *c, uint64_t **sum)
-{
-    if (!c || !c->re_limited_rules)
-        return;
-    if (!*sum)
-        *sum = xcalloc(c->rs->nrules + 1, sizeof(**sum));
-    for (size_t r = 0; r < c->rs->nrules; r++)
-        (*sum)[r] += c->re_limited_rules[r];
-}
-
-const uint64_t *engine_regex_limited(const struct engine_ctx *c)
-{
-    return c ? c->re_limited_rules : NULL;
 }
 
 /* ----------------------------------------------------------- value tests */
@@ -344,7 +66,18 @@ static const uint64_t *byte_set(struct engine_ctx *c, const char *s, size_t n)
 #ifdef __SSE2__
     _Alignas(16) unsigned char seen[256];
     memset(seen, 0, sizeof(seen));
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* eight a turn: the loop's own count and test cost as much as a mark */
+        seen[u[i]] = 0x80;
+        seen[u[i + 1]] = 0x80;
+        seen[u[i + 2]] = 0x80;
+        seen[u[i + 3]] = 0x80;
+        seen[u[i + 4]] = 0x80;
+        seen[u[i + 5]] = 0x80;
+        seen[u[i + 6]] = 0x80;
+        seen[u[i + 7]] = 0x80;
+    }
+    for (; i < n; i++)
         seen[u[i]] = 0x80;
     for (int w = 0; w < 4; w++) {
         uint64_t v = 0;
@@ -539,7 +272,8 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
  * match_value on each would): the plain string tests (most of a long list)
  * run here without a call each, and a list of networks reads the value as
  * an address once, not once per network. */
-static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_field *f)
+static inline __attribute__((always_inline)) bool any_pattern(struct engine_ctx *c, const struct test *t,
+                                                              struct ev_field *f)
 {
     if (f->type == STOAT_V_NULL)
         return false;
@@ -575,7 +309,9 @@ static bool any_pattern(struct engine_ctx *c, const struct test *t, struct ev_fi
     return false;
 }
 
-static bool eval_test(struct engine_ctx *c, const struct test *t)
+/* Inlined into eval, as any_pattern into it: most tests decide after a few
+ * loads, and the calls with their saved registers cost more than that. */
+static inline __attribute__((always_inline)) bool eval_test(struct engine_ctx *c, const struct test *t)
 {
     if (t->field == FIELD_ANY) {
         /* keywords: any value of the event */
@@ -634,29 +370,31 @@ static bool eval_test(struct engine_ctx *c, const struct test *t)
     return t->all;
 }
 
-/* A test of one pattern whose atom the event's scan did not see matches
- * nothing (as any_pattern would find after the field look-up and a call):
+/* A node whose required atom (program.h) the event's scan did not see is
+ * false, as its evaluation would find after reading its test and pattern:
  * most branches of a long OR of gated ANDs ('Binary Running Under Another
- * Name': an original file name and not its image, for 30 programs) end
- * here. A negated test is true then, so it never takes this way. */
-static inline bool atom_unseen(const struct engine_ctx *c, const struct test *t)
+ * Name': an original file name and not its image, for 26 programs) end
+ * here. Only the first child of an AND lends its atom, so that no child
+ * runs (or skips a regex limit) that did not before. */
+static inline bool node_unseen(const struct engine_ctx *c, const struct pnode *n)
 {
-    return t->npat == 1 && !t->negate && t->pat[0].atom != NO_ATOM && c->atoms_valid &&
-           c->atom_stamp[t->pat[0].atom] != c->gen;
+    return n->req_atom && c->atoms_valid && c->atom_stamp[n->req_atom - 1] != c->gen;
 }
 
 static bool eval(struct engine_ctx *c, const struct pnode *n)
 {
     switch (n->op) {
-    case N_TEST: return !atom_unseen(c, n->u.test) && eval_test(c, n->u.test);
+    case N_TEST: return !node_unseen(c, n) && eval_test(c, n->u.test);
     case N_AND:
+        if (node_unseen(c, n))
+            return false;
         for (uint32_t i = 0; i < n->n; i++)
             if (!eval(c, n->u.kids[i]))
                 return false;
         return true;
     case N_OR:
         for (uint32_t i = 0; i < n->n; i++)
-            if (eval(c, n->u.kids[i]))
+            if (!node_unseen(c, n->u.kids[i]) && eval(c, n->u.kids[i]))
                 return true;
         return false;
     case N_NOT: return !eval(c, n->u.kids[0]);
@@ -753,6 +491,41 @@ static const struct ev_field *first_of(const struct engine_ctx *c, const uint32_
     return NULL;
 }
 
+/* The memo slot of a channel and event id value (route_memo): from the
+ * channel's length and last bytes and the id's bytes, which tell most kinds
+ * apart. NULL: too long to keep. */
+static struct route_memo *memo_slot(struct engine_ctx *c, const struct ev_field *ch, const struct ev_field *id)
+{
+    if (ch->val_len == 0 || ch->val_len > ROUTE_MEMO_CHANNEL || id->val_len > sizeof(c->route_memo->eid))
+        return NULL;
+    if (__builtin_expect(!c->route_memo, 0))
+        c->route_memo = xcalloc(ROUTE_MEMO_SLOTS, sizeof(*c->route_memo));
+    uint64_t x = (uint64_t)ch->val_len << 56 ^ (uint64_t)(unsigned char)ch->val[ch->val_len - 1] << 48 ^
+                 (uint64_t)(unsigned char)ch->val[ch->val_len / 2] << 40;
+    for (uint32_t i = 0; i < id->val_len; i++)
+        x = x * 131 + (unsigned char)id->val[i];
+    return &c->route_memo[(x * 0x9E3779B97F4A7C15ull) >> (64 - 4)];
+}
+
+/* Keeps the event's kind, key and class in memo slot m (if any); returns
+ * the class. */
+static const struct route_class *memo_keep(struct engine_ctx *c, struct route_memo *m, const struct ev_field *ch,
+                                           const struct ev_field *id, uint32_t cls)
+{
+    if (m && c->route_key_len <= sizeof(m->key)) {
+        m->channel_len = (uint16_t)ch->val_len;
+        m->eid_len = (uint16_t)id->val_len;
+        m->key_len = (uint16_t)c->route_key_len;
+        m->cls = cls;
+        m->spec = c->route_spec = route_key_spec(c);
+        m->key_hash = c->route_key_hash;
+        memcpy(m->channel, ch->val, ch->val_len);
+        memcpy(m->eid, id->val, id->val_len);
+        memcpy(m->key, c->route_key, c->route_key_len);
+    }
+    return &c->rs->classes[cls];
+}
+
 static const struct route_class *route(struct engine_ctx *c)
 {
     const struct stoat_ruleset *rs = c->rs;
@@ -760,7 +533,17 @@ static const struct route_class *route(struct engine_ctx *c)
     const struct ev_field *id = first_of(c, rs->eid_ids, rs->neid_ids);
     char key[ROUTE_KEY_MAX];
     uint32_t cls;
+    struct route_memo *m = ch && id ? memo_slot(c, ch, id) : NULL;
+    if (m && m->channel_len == ch->val_len && m->eid_len == id->val_len &&
+        memcmp(m->channel, ch->val, ch->val_len) == 0 && memcmp(m->eid, id->val, id->val_len) == 0) {
+        memcpy(c->route_key, m->key, m->key_len);
+        c->route_key_len = m->key_len;
+        c->route_key_hash = m->key_hash;
+        c->route_spec = m->spec;
+        return &rs->classes[m->cls];
+    }
     c->route_key_len = 0;
+    c->route_spec = ROUTE_SPEC_UNKNOWN;
     if (ch && ch->val_len + 32 < sizeof(key)) {
         int64_t eid;
         if (id && parse_int64(id->val, id->val_len, &eid)) {
@@ -768,11 +551,11 @@ static const struct route_class *route(struct engine_ctx *c)
             c->route_key_len = kl;
             c->route_key_hash = strmap_hash(c->route_key, kl);
             if (kl && strmap_get_hashed(&rs->routes, c->route_key, kl, c->route_key_hash, &cls))
-                return &rs->classes[cls];
+                return memo_keep(c, m, ch, id, cls);
         }
         size_t kl = route_key(key, sizeof(key), ch->val, ch->val_len, false, 0);
-        if (kl && strmap_get(&rs->routes, key, kl, &cls))
-            return &rs->classes[cls];
+        if (kl && strmap_get(&rs->routes, key, kl, &cls)) /* the channel's class: the product plays no part */
+            return c->route_key_len ? memo_keep(c, m, ch, id, cls) : &rs->classes[cls];
         const char *prod = mapping_channel_product(rs->map, ch->val, ch->val_len);
         if (prod && !c->product)
             c->product = prod;

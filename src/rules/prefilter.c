@@ -565,6 +565,10 @@ static void number_atoms(struct stoat_ruleset *rs)
         free(ids);
     }
     free(akb);
+    /* after every rule's: a pattern of a shared filter gets its id from one */
+    for (size_t r = 0; r < rs->nrules; r++)
+        if (rs->rules[r].prog.root)
+            program_set_req_atoms((struct pnode *)rs->rules[r].prog.root, (uint32_t)rs->natoms, 0);
 }
 
 /* 1. groups: the rules of each logsource, their roots and atom tables, and

@@ -138,10 +138,30 @@ struct pnode {
     uint32_t need; /* N_ATLEAST */
     uint32_t gate; /* N_AND: the child whose atoms gate the rule; it runs first */
     uint32_t n;
+    /* 1 + the atom (ruleset-wide id) without which the node is false when
+     * the event's scan did not see it: a test's only pattern's, an AND's
+     * first child's (its gate, which runs first anyway); 0: none. The
+     * engine drops such a branch without reading its test and pattern. */
+    uint32_t req_atom;
     union {
         const struct pnode *const *kids;
         const struct test *test;
     } u;
 };
+
+/* Node n's req_atom, from its test or its children's (set before it);
+ * natoms: the ruleset's, above any id a pattern may hold. */
+static inline uint32_t pnode_req_atom(const struct pnode *n, uint32_t natoms)
+{
+    if (n->op == N_TEST) {
+        const struct test *t = n->u.test;
+        return t->npat == 1 && !t->negate && t->pat[0].atom < natoms ? t->pat[0].atom + 1 : 0;
+    }
+    return n->op == N_AND && n->n ? n->u.kids[0]->req_atom : 0;
+}
+
+/* Sets req_atom in every node of the tree at n, children first (once its
+ * patterns have their atoms). */
+void program_set_req_atoms(struct pnode *n, uint32_t natoms, int depth);
 
 #endif

@@ -377,6 +377,8 @@ static void read_nodes(struct rd *r)
         } else {
             x->u.kids = kids;
         }
+        if (!r->bad) /* its children are read, their atoms checked */
+            x->req_atom = pnode_req_atom(x, (uint32_t)r->rs->natoms);
     }
 }
 

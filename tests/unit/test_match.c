@@ -1,0 +1,289 @@
+/* The engine's fast paths against its slow path: what engine_event_match
+ * decides with the event's scan (atoms seen or not, nodes dropped by their
+ * required atom) must be what engine_eval_rule decides without any scan, on
+ * rules compiled now and read back from the ruleset file alike. */
+#include "testutil.h"
+
+#include "engine/engine.h"
+#include "rules/ruleset.h"
+
+/* The rules loaded through a cache folder: the second load of the same
+ * rules reads the ruleset file (snapshot.c) the first wrote. */
+static struct stoat_ruleset *load_cached(const char *dir, const char *const *texts, size_t n)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .cache_dir = dir};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(stoat_loader_create(&o, &l), STOAT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(stoat_loader_add_text(l, "m.yml", texts[i], strlen(texts[i])), STOAT_OK);
+    struct stoat_ruleset *rs = NULL;
+    stoat_loader_build(l, &rs);
+    stoat_loader_destroy(l);
+    assert_non_null(rs);
+    return rs;
+}
+
+static uint32_t rule_by_id(const struct stoat_ruleset *rs, const char *id)
+{
+    for (uint32_t r = 0; r < rs->nrules; r++)
+        if (rs->rules[r].meta.id && strcmp(rs->rules[r].meta.id, id) == 0)
+            return r;
+    fail_msg("no rule %s", id);
+    return UINT32_MAX;
+}
+
+/* Nodes of the tree at n with a required atom; the two trees (compiled and
+ * read back) must agree node by node. */
+static unsigned count_req_atoms(const struct pnode *n, const struct pnode *m)
+{
+    assert_int_equal(n->op, m->op);
+    assert_int_equal(n->req_atom, m->req_atom);
+    unsigned k = n->req_atom != 0;
+    if (n->op != N_TEST)
+        for (uint32_t i = 0; i < n->n; i++)
+            k += count_req_atoms(n->u.kids[i], m->u.kids[i]);
+    return k;
+}
+
+static const char *const names[] = {"Cmd.Exe", "wmic.exe", "net.exe", "reg.exe", "sc.exe", "other.exe"};
+static const char *const images[] = {"C:\\x\\cmd.exe", "C:\\x\\WMIC.EXE", "C:\\x\\net.exe", "C:\\x\\reg.exe",
+                                     "C:\\x\\sc.exe",  "C:\\x\\a.exe",    "C:\\w\\netx.exe"};
+static const char *const cmds[] = {"x", "x benignlit y", "whoami /all", "reg query hklm", "a kwalpha b", ""};
+
+/* Whether engine_event_match reports rule for the event, checked against
+ * engine_eval_rule (no scan, no atom skips) on the same event. */
+static bool match_both_ways(const struct stoat_ruleset *rs, uint32_t rule, const char *ofn, const char *image,
+                            const char *cmd)
+{
+    const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1",           "OriginalFileName",
+                        ofn,       "Image",   image,     "CommandLine", cmd};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < sizeof(kv) / sizeof(kv[0]); i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool fast = false;
+    for (size_t i = 0; i < n; i++)
+        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    bool slow = engine_eval_rule(c, rule);
+    engine_ctx_destroy(c);
+    if (fast != slow)
+        fail_msg("rule %s on (%s, %s, %s): %s with the scan, %s without", rs->rules[rule].meta.id, ofn, image, cmd,
+                 fast ? "matches" : "no match", slow ? "matches" : "no match");
+    return fast;
+}
+
+/* Long ORs of gated ANDs, nested, under NOT and 1 of: every mix of names,
+ * images and command lines gives the same answer with the nodes' required
+ * atoms as without, and some answers are yes. */
+static void test_req_atoms_match_slow_path(void **state)
+{
+    (void)state;
+    const char *texts[3] = {
+        "title: renamed\nid: rn\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  n0:\n    OriginalFileName: 'Cmd.Exe'\n  a0:\n    Image|endswith: '\\cmd.exe'\n"
+        "  n1:\n    OriginalFileName: 'wmic.exe'\n  a1:\n    Image|endswith: '\\wmic.exe'\n"
+        "  n2:\n    OriginalFileName: 'net.exe'\n  a2:\n    Image|endswith: '\\net.exe'\n"
+        "  n3:\n    OriginalFileName: 'reg.exe'\n    CommandLine|contains: 'query'\n"
+        "  a3:\n    Image|endswith: '\\reg.exe'\n"
+        "  f:\n    CommandLine|contains: 'benignlit'\n"
+        "  condition: ((n0 and not a0) or (n1 and not a1) or (n2 and not a2) or (n3 and not a3)) and not f\n",
+        "title: nested\nid: ns\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s1:\n    Image|endswith: '\\net.exe'\n  s2:\n    CommandLine|contains: 'whoami'\n"
+        "  s3:\n    OriginalFileName: 'sc.exe'\n  s4:\n    CommandLine|contains: 'kwalpha'\n"
+        "  condition: (s1 and (s2 or not s3)) or (s3 and not (s4 or s1)) or 1 of s*\n",
+        "title: keywords\nid: kw\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  k:\n    - 'kwalpha'\n  s:\n    Image|endswith: '\\sc.exe'\n"
+        "  condition: (k and not s) or (s and not k)\n",
+    };
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load_cached(dir, texts, 3);
+    struct stoat_ruleset *warm = load_cached(dir, texts, 3);
+    assert_non_null(warm->region); /* read from the ruleset file */
+    static const char *const ids[] = {"rn", "ns", "kw"};
+    unsigned with_atom = 0;
+    for (size_t i = 0; i < 3; i++)
+        with_atom += count_req_atoms(rs->rules[rule_by_id(rs, ids[i])].prog.root,
+                                     warm->rules[rule_by_id(warm, ids[i])].prog.root);
+    assert_true(with_atom >= 10); /* the fast path is there to be checked */
+    const struct stoat_ruleset *both[2] = {rs, warm};
+    unsigned yes = 0;
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < 3; i++) {
+            uint32_t rule = rule_by_id(both[k], ids[i]);
+            for (size_t a = 0; a < sizeof(names) / sizeof(names[0]); a++)
+                for (size_t b = 0; b < sizeof(images) / sizeof(images[0]); b++)
+                    for (size_t d = 0; d < sizeof(cmds) / sizeof(cmds[0]); d++)
+                        yes += match_both_ways(both[k], rule, names[a], images[b], cmds[d]);
+        }
+    assert_true(yes >= 50);
+    stoat_ruleset_destroy(warm);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* Kinds of events, among them more than the route memo's slots, ids
+ * written two ways, ids that are no number, channels cased otherwise and
+ * unknown ones, and none. */
+static const struct {
+    const char *channel, *eid, *product;
+} kinds[] = {
+    {TU_SYSMON, "1", NULL},
+    {TU_SYSMON, "01", NULL},
+    {TU_SYSMON, "3", NULL},
+    {TU_SYSMON, "5", NULL},
+    {TU_SYSMON, "7", NULL},
+    {TU_SYSMON, "11", NULL},
+    {TU_SYSMON, "13", NULL},
+    {TU_SYSMON, "22", NULL},
+    {TU_SYSMON, "255", NULL},
+    {TU_SYSMON, "x1", NULL},
+    {"microsoft-windows-sysmon/operational", "1", NULL},
+    {"Security", "4688", NULL},
+    {"Security", "4624", NULL},
+    {"Security", "4625", NULL},
+    {"Security", "1", NULL},
+    {"security", "4688", NULL},
+    {"System", "7045", NULL},
+    {"System", "1", NULL},
+    {"Microsoft-Windows-PowerShell/Operational", "4104", NULL},
+    {"Windows PowerShell", "400", NULL},
+    {"Foo/Bar", "1", NULL},
+    {"Foo/Bar", "1", "windows"},
+    {"Foo/Bar", NULL, "windows"},
+    {NULL, "1", "windows"},
+    {NULL, NULL, NULL},
+};
+
+/* The rules an event matches (ENGINE_DEFERRED kept) and its process
+ * specification, with ctx c. */
+static size_t kind_match(struct engine_ctx *c, size_t k, uint32_t *out, int *spec)
+{
+    const char *kv[8];
+    size_t n = 0;
+    if (kinds[k].channel) {
+        kv[n++] = "Channel";
+        kv[n++] = kinds[k].channel;
+    }
+    if (kinds[k].eid) {
+        kv[n++] = "EventID";
+        kv[n++] = kinds[k].eid;
+    }
+    kv[n++] = "Image";
+    kv[n++] = "C:\\x\\routememo.exe";
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    if (kinds[k].product)
+        engine_event_product(c, kinds[k].product);
+    const uint32_t *rules;
+    size_t got = engine_event_match(c, &rules);
+    assert_true(got <= 8);
+    memcpy(out, rules, got * sizeof(*rules));
+    *spec = engine_event_procspec(c);
+    return got;
+}
+
+/* The route memo (a context's last kinds of events: key and class) against
+ * a fresh context per event: the same rules and process specification for
+ * every event of a long mixed sequence. */
+static void test_route_memo_matches_fresh(void **state)
+{
+    (void)state;
+    const char *texts[3] = {
+        "title: proc\nid: p\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    Image|endswith: '\\routememo.exe'\n  condition: s\n",
+        "title: any\nid: a\nlogsource: {product: windows}\ndetection:\n"
+        "  s:\n    Image|contains: 'routememo'\n  condition: s\n",
+        "title: img\nid: i\nlogsource: {product: windows, category: image_load}\ndetection:\n"
+        "  s:\n    Image|endswith: '.exe'\n  condition: s\n",
+    };
+    struct tu_rules r = {.texts = texts, .ntexts = 3};
+    struct stoat_ruleset *rs = tu_build(&r, NULL, NULL);
+    assert_non_null(rs);
+    size_t nk = sizeof(kinds) / sizeof(kinds[0]);
+    struct engine_ctx *kept = engine_ctx_create(rs);
+    uint32_t seed = 7, a[8], b[8];
+    unsigned matched = 0;
+    for (int i = 0; i < 2000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t k = i < (int)nk ? (size_t)i : (seed >> 8) % nk;
+        int sa, sb;
+        size_t na = kind_match(kept, k, a, &sa);
+        struct engine_ctx *fresh = engine_ctx_create(rs);
+        size_t nb = kind_match(fresh, k, b, &sb);
+        engine_ctx_destroy(fresh);
+        if (na != nb || memcmp(a, b, na * sizeof(*a)) != 0 || sa != sb)
+            fail_msg("event %d (%s, %s): %zu rules, spec %d after others; %zu, spec %d fresh", i,
+                     kinds[k].channel ? kinds[k].channel : "-", kinds[k].eid ? kinds[k].eid : "-", na, sa, nb, sb);
+        matched += na > 0;
+    }
+    assert_true(matched > 500);
+    engine_ctx_destroy(kept);
+    stoat_ruleset_destroy(rs);
+}
+
+/* Whether the rule with id matches an event whose only value is CommandLine
+ * cmd, by engine_event_match. */
+static bool cmd_matches(const struct stoat_ruleset *rs, uint32_t rule, const char *cmd)
+{
+    const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1", "CommandLine", cmd};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < sizeof(kv) / sizeof(kv[0]); i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool hit = false;
+    for (size_t i = 0; i < n; i++)
+        hit |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    engine_ctx_destroy(c);
+    return hit;
+}
+
+/* A value's byte set (which rare bytes it holds: no search when one is
+ * missing) is marked eight bytes a turn and the rest one by one: a pattern
+ * with rare bytes, at every place of values of every length around the
+ * turns, matches exactly where a plain search finds it, upper-cased too. */
+static void test_byte_set_every_place(void **state)
+{
+    (void)state;
+    const char *text = "title: rare\nid: rb\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+                       "  s:\n    CommandLine|contains: ['~q', 'x^w']\n  condition: s\n";
+    struct stoat_ruleset *rs = tu_build1(text, NULL, NULL);
+    assert_non_null(rs);
+    uint32_t rule = rule_by_id(rs, "rb");
+    char v[80];
+    unsigned yes = 0;
+    for (size_t len = 20; len < 60; len++)
+        for (size_t at = 0; at + 1 < len; at++)
+            for (int k = 0; k < 4; k++) {
+                memset(v, 'a', len);
+                v[len] = 0;
+                static const char *const put[4] = {"~q", "~Q", "x^", "^w"};
+                memcpy(v + at, put[k], 2);
+                if (k == 2 && at + 2 < len)
+                    v[at + 2] = 'w'; /* x^w whole */
+                bool want = strstr(v, "~q") || strstr(v, "~Q") || strstr(v, "x^w");
+                if (cmd_matches(rs, rule, v) != want)
+                    fail_msg("'%s': %s", v, want ? "no match" : "a match");
+                yes += want;
+            }
+    assert_true(yes > 1000);
+    stoat_ruleset_destroy(rs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_req_atoms_match_slow_path),
+        cmocka_unit_test(test_route_memo_matches_fresh),
+        cmocka_unit_test(test_byte_set_every_place),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -183,7 +183,8 @@ static size_t kind_match(struct engine_ctx *c, size_t k, uint32_t *out, int *spe
     const uint32_t *rules;
     size_t got = engine_event_match(c, &rules);
     assert_true(got <= 8);
-    memcpy(out, rules, got * sizeof(*rules));
+    if (got)
+        memcpy(out, rules, got * sizeof(*rules)); /* rules may be NULL when none */
     *spec = engine_event_procspec(c);
     return got;
 }

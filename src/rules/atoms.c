@@ -540,13 +540,3 @@ void atoms_set(struct cctx *x, struct compiled *out)
     free(g.atoms);
     req_free(&s);
 }
-
-void program_set_req_atoms(struct pnode *n, uint32_t natoms, int depth)
-{
-    if (depth > 1000) /* deeper than the compiler nests: no skip, never a wrong one */
-        return;
-    if (n->op != N_TEST)
-        for (uint32_t i = 0; i < n->n; i++)
-            program_set_req_atoms((struct pnode *)n->u.kids[i], natoms, depth + 1);
-    n->req_atom = pnode_req_atom(n, natoms);
-}

@@ -98,8 +98,8 @@ struct pattern {
 
 #define NO_ATOM UINT32_MAX
 
-/* The regex of a P_RE pattern, compiled now if it was not yet (rules/
- * snapshot.c: a warm load compiles no regex it may never run). NULL when
+/* The regex of a P_RE pattern, compiled now if it was not yet (a warm
+ * load, rules/snapshot.c, compiles no regex it may never run). NULL when
  * it does not compile (a damaged cache file whose checksum fits): such a
  * pattern matches nothing. */
 pcre2_code *program_regex_compile(const struct pattern *p);

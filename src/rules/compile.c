@@ -300,7 +300,10 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
     struct item_state st = {.field = it->field, .loc = &it->loc};
     if (!modifiers_setup(x, it, &st))
         return NULL;
+    /* the node, then its test: side by side, as eval reads them */
+    struct pnode *node = new_node(x, N_TEST, 0);
     struct test *t = arena_zalloc(x->c->out, sizeof(*t));
+    node->u.test = t;
     t->field = it->field ? fieldtab_intern(x->c->fields, it->field, strlen(it->field)) : FIELD_ANY;
     if (it->field && t->field == FIELD_UNKNOWN) {
         compile_fail(x, &it->loc, it->field, STOAT_ERR_LIMIT, "field name too long");
@@ -308,8 +311,6 @@ static struct pnode *compile_item(struct cctx *x, const struct sigma_item *it)
     }
     t->all = st.all;
     t->negate = st.neq;
-    struct pnode *node = new_node(x, N_TEST, 0);
-    node->u.test = t;
     if (st.type == T_EXISTS)
         return item_exists(x, it, t) ? node : NULL;
 

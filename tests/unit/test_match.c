@@ -279,12 +279,154 @@ static void test_byte_set_every_place(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* Detections of every kind of pattern and node, a rule each. */
+static const char *const layout_dets[] = {
+    "  s:\n    Image: 'C:\\x\\cmd.exe'\n  condition: s\n",
+    "  s:\n    CommandLine|startswith: 'whoami'\n  condition: s\n",
+    "  s:\n    Image|endswith: ['\\net.exe', '\\reg.exe', '\\sc.exe']\n  condition: s\n",
+    "  s:\n    CommandLine|contains|all: ['reg', 'query']\n  condition: s\n",
+    "  s:\n    CommandLine: '*kw?lpha*'\n  condition: s\n",
+    "  s:\n    CommandLine|re: 'who[a-z]+ /all'\n  condition: s\n",
+    "  s:\n    DestinationIp|cidr: ['10.0.0.0/8', 'fe80::/10']\n  condition: s\n",
+    "  s:\n    DestinationPort|gt: 1000\n  condition: s\n",
+    "  s:\n    User: null\n  condition: s\n",
+    "  s:\n    ParentImage|exists: false\n  condition: s\n",
+    "  s:\n    OriginalFileName|fieldref|contains: 'CommandLine'\n  condition: s\n",
+    "  s:\n    Image|neq: 'C:\\x\\cmd.exe'\n  condition: s\n",
+    "  k:\n    - 'kwalpha'\n    - 'hklm'\n  condition: k\n",
+    "  a:\n    Image|endswith: '\\reg.exe'\n  b:\n    CommandLine|contains: 'query'\n"
+    "  f:\n    User: null\n  condition: a and b and not f\n",
+    "  a:\n    Image|endswith: '\\net.exe'\n  b:\n    CommandLine|contains: 'x'\n"
+    "  c:\n    DestinationPort|lt: 100\n  condition: 2 of them\n",
+    "  a:\n    OriginalFileName: 'net.exe'\n  b:\n    Image|endswith: '\\net.exe'\n"
+    "  c:\n    OriginalFileName: 'Cmd.Exe'\n  d:\n    Image|endswith: '\\cmd.exe'\n"
+    "  condition: (a and not b) or (c and not d)\n",
+};
+
+/* A node and what eval reads after it, in a ruleset read from its file:
+ * the node on a line of its own making, its test or its children's
+ * addresses right after it, a test's patterns after that (program.h: their
+ * hot fields in one line). */
+static void check_layout(const struct pnode *n)
+{
+    assert_int_equal((uintptr_t)n % 64, 0);
+    if (n->op == N_TEST) {
+        assert_ptr_equal(n->u.test, (const void *)(n + 1));
+        assert_int_equal((uintptr_t)n->u.test->pat % 16, 0);
+        return;
+    }
+    if (n->n)
+        assert_ptr_equal(n->u.kids, (const void *)(n + 1));
+    for (uint32_t i = 0; i < n->n; i++)
+        check_layout(n->u.kids[i]);
+}
+
+/* What one event (a mix from the grid below) gets from rule: the same by
+ * engine_event_match as by engine_eval_rule, whose answer it returns. */
+static bool grid_eval(const struct stoat_ruleset *rs, uint32_t rule, unsigned mix)
+{
+    static const char *const img[] = {"C:\\x\\cmd.exe", "C:\\x\\NET.exe", "C:\\x\\reg.exe", "C:\\y\\a.exe"};
+    static const char *const cmd[] = {"whoami /all", "reg query hklm", "x kwalpha y", "netcmd.exe", "", "q"};
+    static const char *const ip[] = {"10.1.2.3", "fe80::1", "8.8.8.8"};
+    static const char *const port[] = {"80", "4444", "x"};
+    const char *kv[16] = {"Channel",
+                          TU_SYSMON,
+                          "EventID",
+                          "1",
+                          "Image",
+                          img[mix % 4],
+                          "CommandLine",
+                          cmd[mix / 4 % 6],
+                          "DestinationIp",
+                          ip[mix / 24 % 3],
+                          "DestinationPort",
+                          port[mix / 72 % 3],
+                          "OriginalFileName",
+                          mix / 216 % 2 ? "net.exe" : "Cmd.Exe"};
+    size_t n = 14;
+    if (mix / 432 % 2) {
+        kv[n++] = "ParentImage";
+        kv[n++] = "C:\\x\\explorer.exe";
+    }
+    struct engine_ctx *c = engine_ctx_create(rs);
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    bool null_user = mix / 864 % 2;
+    engine_event_add(c, "User", 4, engine_field_id(c, "User", 4), null_user ? "" : "bob", null_user ? 0 : 3,
+                     null_user ? STOAT_V_NULL : STOAT_V_STRING);
+    const uint32_t *rules;
+    size_t got = engine_event_match(c, &rules);
+    bool fast = false;
+    for (size_t i = 0; i < got; i++)
+        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    bool slow = engine_eval_rule(c, rule);
+    engine_ctx_destroy(c);
+    if (fast != slow)
+        fail_msg("rule %s, event %u: %d with the scan, %d without", rs->rules[rule].meta.id, mix, fast, slow);
+    return slow;
+}
+
+/* A ruleset read from its file lays each rule's nodes, tests and patterns
+ * out afresh (snapshot.c: side by side, as eval reads them): every rule
+ * decides every event of a grid as the rules compiled now do, with and
+ * without the scan. */
+static void test_read_layout_evaluates_as_compiled(void **state)
+{
+    (void)state;
+    enum {
+        NDET = sizeof(layout_dets) / sizeof(layout_dets[0]),
+        NMIX = 1728
+    };
+    char *texts[NDET];
+    for (size_t i = 0; i < NDET; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof(buf),
+                 "title: layout %zu\nid: l%zu\nlogsource: {product: windows, category: process_creation}\n"
+                 "detection:\n%s",
+                 i, i, layout_dets[i]);
+        texts[i] = strdup(buf);
+    }
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *cold = load_cached(dir, (const char *const *)texts, NDET);
+    struct stoat_ruleset *warm = load_cached(dir, (const char *const *)texts, NDET);
+    assert_null(cold->region);
+    assert_non_null(warm->region); /* read from the ruleset file */
+    unsigned yes = 0, no = 0;
+    for (size_t i = 0; i < NDET; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "l%zu", i);
+        uint32_t rc = rule_by_id(cold, id), rw = rule_by_id(warm, id);
+        check_layout(warm->rules[rw].prog.root);
+        unsigned rule_yes = 0;
+        for (unsigned mix = 0; mix < NMIX; mix++) {
+            bool a = grid_eval(cold, rc, mix), b = grid_eval(warm, rw, mix);
+            if (a != b)
+                fail_msg("rule %s, event %u: %d compiled, %d read back", id, mix, a, b);
+            rule_yes += a;
+        }
+        if (!rule_yes || rule_yes == NMIX)
+            fail_msg("rule %s decides every event alike (%u of %u)", id, rule_yes, NMIX);
+        yes += rule_yes;
+        no += NMIX - rule_yes;
+    }
+    assert_true(yes > 1000 && no > 1000);
+    stoat_ruleset_destroy(warm);
+    stoat_ruleset_destroy(cold);
+    for (size_t i = 0; i < NDET; i++)
+        free(texts[i]);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_req_atoms_match_slow_path),
         cmocka_unit_test(test_route_memo_matches_fresh),
         cmocka_unit_test(test_byte_set_every_place),
+        cmocka_unit_test(test_read_layout_evaluates_as_compiled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

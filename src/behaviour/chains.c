@@ -153,12 +153,32 @@ struct list_pool {
     size_t nslabs, slabs_cap;
 };
 
+/* A kept record: a chain_alert in 64 bytes (88 as one). Its time is when,
+ * unless !timed. Its session is a kept logon, one of the pending records'
+ * (kept once for all the records naming it, found again by the record's
+ * key, so at most one a record): the cap counts each record with one
+ * (PEND_BYTES, the 88 a record took), so it keeps as many as before. */
 struct pend {
-    struct chain_alert a;
+    uint64_t id;
     int64_t when; /* the time, or the last one before it in input order */
+    uint64_t key, proc;
     uint64_t tie; /* equal times: by what the record says, not where it came in */
     uint64_t seq; /* input order */
+    uint32_t host, rule;
+    uint32_t logon; /* 1 + its index in the kept logons, 0: none */
+    bool timed;     /* when is the alert's own time (its time_ns was known) */
 };
+typedef char kept_logon[CHAIN_LOGON_MAX];
+#define PEND_BYTES (sizeof(struct pend) + sizeof(kept_logon))
+_Static_assert(sizeof(struct pend) == 64 && PEND_BYTES == 88, "the cap keeps as many records as before");
+#define RECENT_LOGONS 1024
+
+/* strncmp(x, y, CHAIN_LOGON_MAX) == 0, without its call when the bytes
+ * are the same (a kept copy of the other: the usual case) */
+static bool same_logon(const char *x, const char *y)
+{
+    return memcmp(x, y, sizeof(kept_logon)) == 0 || strncmp(x, y, sizeof(kept_logon)) == 0;
+}
 
 struct chains {
     struct chains_opts o;
@@ -174,6 +194,13 @@ struct chains {
     uint32_t rule_memo[RULE_MEMO];
     struct pend *pending;
     size_t npending, pending_cap, max_pending;
+    kept_logon *logons; /* the pending records' sessions (pend.logon) */
+    size_t nlogons, logons_cap;
+    uint32_t *logon_remap; /* logons_keep_pending's: 1 + new index by old, 0: gone */
+    size_t remap_cap;
+    /* 1 + the index of a kept logon by its record's key (a session's hash
+     * when it names one), 0: none; a hint, checked before use */
+    uint32_t recent_logon[RECENT_LOGONS];
     bool pending_mapped; /* pending is xcalloc_big's, max_pending long */
     uint64_t seq;
     int64_t last_time; /* the last known time in input order */
@@ -273,7 +300,7 @@ struct chains *chains_create(const struct chains_opts *o, const struct chains_ou
     if (out)
         c->out = *out;
     size_t bytes = c->o.max_bytes ? c->o.max_bytes : (size_t)64 << 20;
-    c->max_pending = bytes / sizeof(struct pend);
+    c->max_pending = bytes / PEND_BYTES;
     if (c->max_pending < 16)
         c->max_pending = 16;
     strmap_init(&c->host_ids);
@@ -307,6 +334,8 @@ void chains_destroy(struct chains *c)
         xfree_big(c->pending, c->pending_cap, sizeof(*c->pending));
     else
         free(c->pending);
+    free(c->logons);
+    free(c->logon_remap);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
@@ -591,10 +620,10 @@ static void chain_add_proc(struct chains *c, struct chain *ch, uint64_t proc)
     ids_push(c, &ch->procs, &ch->nprocs, &ch->pcap, proc);
 }
 
-static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
+/* logon: the record's session (CHAIN_LOGON_MAX bytes), NULL: none */
+static void chain_join(struct chains *c, struct chain *ch, const struct pend *p, const char *logon)
 {
-    const struct chain_alert *a = &p->a;
-    int64_t t = a->time_ns;
+    int64_t t = p->timed ? p->when : INT64_MIN;
     if (t != INT64_MIN) {
         if (ch->first_ns == INT64_MIN || t < ch->first_ns)
             ch->first_ns = t;
@@ -607,11 +636,11 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
         ch->span_hi = p->when;
     ch->total++;
     if (ch->nalerts < c->o.max_alerts && ch->nalerts < UINT32_MAX)
-        ids_push(c, &ch->alerts, &ch->nalerts, &ch->acap, a->id);
-    const struct rule_info *ri = &c->rules[a->rule];
+        ids_push(c, &ch->alerts, &ch->nalerts, &ch->acap, p->id);
+    const struct rule_info *ri = &c->rules[p->rule];
     struct rule_count *rules = rules_of(&ch->rules, ch->rcap);
     size_t k = 0;
-    while (k < ch->nrules && rules[k].rule != a->rule)
+    while (k < ch->nrules && rules[k].rule != p->rule)
         k++;
     bool new_rule = false;
     if (k < ch->nrules) {
@@ -619,18 +648,18 @@ static void chain_join(struct chains *c, struct chain *ch, const struct pend *p)
     } else if (ch->nrules < CHAIN_MAX_RULES) {
         struct rule_count *at =
             room_for_item(c, (void **)&ch->rules.heap, &ch->rules.one, sizeof(*at), ch->nrules, &ch->rcap);
-        *at = (struct rule_count){.rule = a->rule, .n = 1};
+        *at = (struct rule_count){.rule = p->rule, .n = 1};
         ch->nrules++;
         new_rule = true;
     }
     chain_tally_add(&ch->tally, ri->tactic_mask, ri->level, p->when, new_rule);
-    if (a->logon[0] && !ch->mixed_logons) {
+    if (logon && logon[0] && !ch->mixed_logons) {
         if (!ch->logon[0])
-            memcpy(ch->logon, a->logon, sizeof(ch->logon));
-        else if (strncmp(ch->logon, a->logon, sizeof(ch->logon)) != 0)
+            memcpy(ch->logon, logon, sizeof(ch->logon));
+        else if (!same_logon(ch->logon, logon))
             ch->mixed_logons = true;
     }
-    chain_add_proc(c, ch, a->proc);
+    chain_add_proc(c, ch, p->proc);
     int64_t close_at = add_sat(ch->span_hi, c->o.gap_ns);
     if (close_at < c->hc[ch->host].soon)
         c->hc[ch->host].soon = close_at;
@@ -659,12 +688,12 @@ static void pos_del(struct host_clock *h, uint32_t p)
 
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
-    pos_add(&c->hc[p->a.host], (uint32_t)c->nopen);
+    pos_add(&c->hc[p->host], (uint32_t)c->nopen);
     GROW_BY_ONE(c->open, c->nopen, c->open_cap);
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
-    ch->host = p->a.host;
-    ch->key = p->a.key;
+    ch->host = p->host;
+    ch->key = p->key;
     ch->first_ns = ch->last_ns = INT64_MIN;
     ch->span_lo = ch->span_hi = p->when;
     ch->first_tie = p->tie;
@@ -728,7 +757,7 @@ static void host_time(struct chains *c, uint32_t h, int64_t t)
     sweep(c, h, c->hc[h].clock);
 }
 
-static struct chain *find_chain(struct chains *c, const struct chain_alert *a, int64_t t)
+static struct chain *find_chain(struct chains *c, const struct pend *a, int64_t t)
 {
     struct chain *keyless = NULL, *latest = NULL;
     const struct host_clock *hc = &c->hc[a->host];
@@ -751,16 +780,16 @@ static struct chain *find_chain(struct chains *c, const struct chain_alert *a, i
     return latest;
 }
 
-static void feed(struct chains *c, const struct pend *p)
+static void feed(struct chains *c, const struct pend *p, const char *logon)
 {
-    if (p->when != INT64_MIN && p->when < c->hc[p->a.host].clock)
+    if (p->when != INT64_MIN && p->when < c->hc[p->host].clock)
         c->st.late++;
-    host_time(c, p->a.host, p->when);
-    c->hc[p->a.host].q.active = true;
-    struct chain *ch = find_chain(c, &p->a, p->when);
+    host_time(c, p->host, p->when);
+    c->hc[p->host].q.active = true;
+    struct chain *ch = find_chain(c, p, p->when);
     if (!ch)
         ch = chain_new(c, p);
-    chain_join(c, ch, p);
+    chain_join(c, ch, p, logon);
 }
 
 /* ------------------------------------------------------------ incidents */
@@ -869,6 +898,36 @@ static int cmp_pend(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Keeps only the logons the pending records name (so still at most one a
+ * record): all go when none is pending (offline, after every batch), and
+ * live they do not pile up behind the records chained. In place, in index
+ * order (an entry moves only down); pending's order is time's, not theirs. */
+static void logons_keep_pending(struct chains *c)
+{
+    memset(c->recent_logon, 0, sizeof(c->recent_logon));
+    if (!c->npending) {
+        c->nlogons = 0;
+        return;
+    }
+    XGROW(c->logon_remap, c->remap_cap, c->nlogons);
+    memset(c->logon_remap, 0, c->nlogons * sizeof(*c->logon_remap));
+    for (size_t i = 0; i < c->npending; i++)
+        if (c->pending[i].logon)
+            c->logon_remap[c->pending[i].logon - 1] = 1;
+    size_t kept = 0;
+    for (size_t k = 0; k < c->nlogons; k++) {
+        if (!c->logon_remap[k])
+            continue;
+        if (kept != k)
+            memcpy(c->logons[kept], c->logons[k], sizeof(kept_logon));
+        c->logon_remap[k] = (uint32_t)++kept;
+    }
+    for (size_t i = 0; i < c->npending; i++)
+        if (c->pending[i].logon)
+            c->pending[i].logon = c->logon_remap[c->pending[i].logon - 1];
+    c->nlogons = kept;
+}
+
 /* Chains the kept records up to time upto, in time order. */
 static void release(struct chains *c, int64_t upto)
 {
@@ -876,10 +935,14 @@ static void release(struct chains *c, int64_t upto)
         return;
     sort_unless_sorted(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
     size_t n = 0;
-    while (n < c->npending && c->pending[n].when <= upto)
-        feed(c, &c->pending[n++]);
+    for (; n < c->npending && c->pending[n].when <= upto; n++) {
+        const struct pend *p = &c->pending[n];
+        feed(c, p, p->logon ? c->logons[p->logon - 1] : NULL);
+    }
     memmove(c->pending, c->pending + n, (c->npending - n) * sizeof(*c->pending));
     c->npending -= n;
+    if (n)
+        logons_keep_pending(c);
 }
 
 /* Room for one more kept record: offline, the most the cap keeps, at once
@@ -898,9 +961,29 @@ static void pending_room(struct chains *c)
         GROW_BY_ONE(c->pending, c->npending, c->pending_cap);
 }
 
+/* The record's session as kept: an earlier one when the same (an attack's
+ * alerts name a few sessions again and again), else a new one. */
+static uint32_t keep_logon(struct chains *c, const struct chain_alert *a)
+{
+    if (!a->logon[0])
+        return 0;
+    uint32_t *recent = &c->recent_logon[(a->key ^ a->key >> 32) % RECENT_LOGONS];
+    if (*recent && same_logon(c->logons[*recent - 1], a->logon))
+        return *recent;
+    XGROW(c->logons, c->logons_cap, c->nlogons + 1);
+    memcpy(c->logons[c->nlogons++], a->logon, sizeof(kept_logon));
+    return *recent = (uint32_t)c->nlogons;
+}
+
 void chains_add(struct chains *c, const struct chain_alert *a)
 {
-    struct pend p = {.a = *a, .seq = ++c->seq};
+    struct pend p = {.id = a->id,
+                     .key = a->key,
+                     .proc = a->proc,
+                     .seq = ++c->seq,
+                     .host = a->host,
+                     .rule = a->rule,
+                     .timed = a->time_ns != INT64_MIN};
     /* ids of hosts and rules follow input order: their names decide ties */
     p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ c->hc[a->host].tie_hash ^ c->rules[a->rule].tie_hash;
     if (a->time_ns != INT64_MIN)
@@ -908,7 +991,7 @@ void chains_add(struct chains *c, const struct chain_alert *a)
     p.when = a->time_ns != INT64_MIN ? a->time_ns : c->last_time;
     if (c->o.live && c->fed_upto != INT64_MIN && p.when <= c->fed_upto) {
         /* later than the lateness allowed: chained now, out of order */
-        feed(c, &p);
+        feed(c, &p, a->logon);
         report_done(c);
         return;
     }
@@ -919,6 +1002,7 @@ void chains_add(struct chains *c, const struct chain_alert *a)
         report_done(c);
     }
     pending_room(c);
+    p.logon = keep_logon(c, a);
     c->pending[c->npending++] = p;
 }
 

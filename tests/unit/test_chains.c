@@ -608,6 +608,71 @@ static void test_batches(void **state)
     rec_free(&got);
 }
 
+/* The kept records' sessions are kept once for a run of records naming
+ * the same (and, live, only while records name them): a chain's session is
+ * still the one its alerts name, cut to CHAIN_LOGON_MAX - 1 bytes, or none
+ * when they name two, as when each record held its own copy. Hosts' records
+ * interleaved in a shuffled time order; offline, in batches of 16 (the cap)
+ * and live, advancing as they come (some late). */
+static void test_logons_as_kept(void **state)
+{
+    (void)state;
+    static const char *const hosts[] = {"same", "cased", "one", "long", "two"};
+    static const char *const logons[][6] = {
+        {"0x3e7", "0x3e7", "0x3e7", "0x3e7", "0x3e7", "0x3e7"},
+        {"0x5a3c1f", "0x5a3c1f", "0x5A3C1F", "0x5a3c1f", "0x5a3c1f", "0x5a3c1f"},
+        {"", "", "0x1", "", "", ""},
+        {"0x00000000005a3c1f-and-more", "0x00000000005a3c1f-and-more-still", "0x00000000005a3c1f-and-more", "", "",
+         "0x00000000005a3c1f-and-mo"},
+        {"0x2", "0x3", "0x2", "0x3", "0x2", "0x3"},
+    };
+    static const char *const want[] = {"0x3e7", NULL, "0x1", "0x00000000005a3c1f-and-", NULL};
+    for (int mode = 0; mode < 3; mode++) {
+        struct rec got = {0};
+        struct chains_opts o = {.gap_ns = 2 * HOUR_NS, .min_score = 0, .max_alerts = 1000};
+        if (mode == 1)
+            o.max_bytes = 1;
+        if (mode == 2) {
+            o.live = true;
+            o.lateness_ns = 3 * MIN_NS;
+        }
+        struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = on_incident});
+        struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
+        uint32_t r = chains_rule(c, &m);
+        int64_t newest = INT64_MIN;
+        for (int i = 0; i < 30; i++) {
+            int k = (i * 7) % 30; /* a shuffle: times 0..29 minutes */
+            int h = k % 5, j = k / 5;
+            struct chain_alert a = {.id = (uint64_t)k + 1,
+                                    .time_ns = T0 + (int64_t)k * MIN_NS,
+                                    .proc = (uint64_t)h + 1,
+                                    .host = chains_host(c, hosts[h]),
+                                    .rule = r};
+            snprintf(a.logon, sizeof(a.logon), "%s", logons[h][j]);
+            chains_add(c, &a);
+            if (a.time_ns > newest)
+                newest = a.time_ns;
+            if (mode == 2 && i % 3 == 2)
+                chains_advance(c, newest);
+        }
+        chains_finish(c);
+        assert_int_equal(got.n, 5);
+        for (size_t g = 0; g < got.n; g++) {
+            size_t h = 0;
+            while (h < 5 && strcmp(got.v[g].host, hosts[h]) != 0)
+                h++;
+            assert_true(h < 5);
+            assert_int_equal(got.v[g].nalerts, 6);
+            if (want[h])
+                assert_string_equal(got.v[g].logon, want[h]);
+            else
+                assert_null(got.v[g].logon);
+        }
+        chains_destroy(c);
+        rec_free(&got);
+    }
+}
+
 /* Live: records wait the lateness; a chain closes when event time is a gap
  * and the lateness past its last alert; a record later than the lateness is
  * chained out of order and counted. */
@@ -1243,6 +1308,7 @@ int main(void)
         cmocka_unit_test(test_finish_in_two_steps),
         cmocka_unit_test(test_ties_by_name),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_logons_as_kept),
         cmocka_unit_test(test_live),
         cmocka_unit_test(test_quiet_closes),
         cmocka_unit_test(test_quiet_host_beside_busy),

@@ -443,6 +443,28 @@ static void test_full_table(void **state)
     both_destroy(s);
 }
 
+/* A record's flags share the word of its insertion order: a process that
+ * runs as SYSTEM and was raised on is still the oldest and goes first when
+ * the table is full, as when the flags were fields of their own (with no
+ * starts after it, it is known: its spoofed child is seen). */
+static void test_flagged_oldest_goes(void **state)
+{
+    (void)state;
+    for (int fill = 0; fill <= 1; fill++) {
+        struct spoof *s = both_create(8);
+        expect(sec_start(s, T0, "0x2c8", CMD, USER_A, "0x2c4", WINLOGON, SYSTEM), SPOOF_ID_PARENT,
+               "cmd under winlogon: runs as SYSTEM, raised");
+        char pid[32];
+        for (int i = 0; fill && i < 1000; i++) {
+            snprintf(pid, sizeof(pid), "0x%x", 0x1000 + 4 * i);
+            expect(sec_start(s, T0 + 1 + i, pid, CMD, USER_A, "0x9f4", EXPLORER, "0x0"), NULL, "a start");
+        }
+        expect(sec_start(s, T0 + 2000, "0x8000", CMD, USER_B, "0x2c8", CMD, "0x0"), fill ? NULL : SPOOF_ID_PARENT,
+               fill ? "its parent forgotten, the oldest" : "under the SYSTEM cmd, from another session");
+        both_destroy(s);
+    }
+}
+
 static void test_table_grows(void **state)
 {
     (void)state;
@@ -644,21 +666,14 @@ static void test_image_key_case(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parent_core_system),
-        cmocka_unit_test(test_brokers_are_not_spoofing),
-        cmocka_unit_test(test_ordinary_children),
-        cmocka_unit_test(test_parent_other_session),
-        cmocka_unit_test(test_token_from_elsewhere),
-        cmocka_unit_test(test_system_under_user),
-        cmocka_unit_test(test_stale_parents),
-        cmocka_unit_test(test_hostile_fields),
-        cmocka_unit_test(test_full_table),
-        cmocka_unit_test(test_table_grows),
-        cmocka_unit_test(test_table_grows_in_place),
-        cmocka_unit_test(test_rules_text),
-        cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
-        cmocka_unit_test(test_one_pass_as_by_name),
-        cmocka_unit_test(test_image_key_case),
+        cmocka_unit_test(test_parent_core_system),   cmocka_unit_test(test_brokers_are_not_spoofing),
+        cmocka_unit_test(test_ordinary_children),    cmocka_unit_test(test_parent_other_session),
+        cmocka_unit_test(test_token_from_elsewhere), cmocka_unit_test(test_system_under_user),
+        cmocka_unit_test(test_stale_parents),        cmocka_unit_test(test_hostile_fields),
+        cmocka_unit_test(test_full_table),           cmocka_unit_test(test_flagged_oldest_goes),
+        cmocka_unit_test(test_table_grows),          cmocka_unit_test(test_table_grows_in_place),
+        cmocka_unit_test(test_rules_text),           cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
+        cmocka_unit_test(test_one_pass_as_by_name),  cmocka_unit_test(test_image_key_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

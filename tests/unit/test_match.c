@@ -50,6 +50,15 @@ static const char *const images[] = {"C:\\x\\cmd.exe", "C:\\x\\WMIC.EXE", "C:\\x
                                      "C:\\x\\sc.exe",  "C:\\x\\a.exe",    "C:\\w\\netx.exe"};
 static const char *const cmds[] = {"x", "x benignlit y", "whoami /all", "reg query hklm", "a kwalpha b", ""};
 
+/* Begins c's event with the string values of kv's name/value pairs. */
+static void begin_event(struct engine_ctx *c, const char *const *kv, size_t nkv)
+{
+    engine_event_begin(c);
+    for (size_t i = 0; i + 1 < nkv; i += 2)
+        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
+                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+}
+
 /* Whether engine_event_match reports rule for the event, checked against
  * engine_eval_rule (no scan, no atom skips) on the same event. */
 static bool match_both_ways(const struct stoat_ruleset *rs, uint32_t rule, const char *ofn, const char *image,
@@ -58,10 +67,7 @@ static bool match_both_ways(const struct stoat_ruleset *rs, uint32_t rule, const
     const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1",           "OriginalFileName",
                         ofn,       "Image",   image,     "CommandLine", cmd};
     struct engine_ctx *c = engine_ctx_create(rs);
-    engine_event_begin(c);
-    for (size_t i = 0; i + 1 < sizeof(kv) / sizeof(kv[0]); i += 2)
-        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
-                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
     const uint32_t *rules;
     size_t n = engine_event_match(c, &rules);
     bool fast = false;
@@ -174,10 +180,7 @@ static size_t kind_match(struct engine_ctx *c, size_t k, uint32_t *out, int *spe
     }
     kv[n++] = "Image";
     kv[n++] = "C:\\x\\routememo.exe";
-    engine_event_begin(c);
-    for (size_t i = 0; i + 1 < n; i += 2)
-        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
-                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    begin_event(c, kv, n);
     if (kinds[k].product)
         engine_event_product(c, kinds[k].product);
     const uint32_t *rules;
@@ -234,10 +237,7 @@ static bool cmd_matches(const struct stoat_ruleset *rs, uint32_t rule, const cha
 {
     const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1", "CommandLine", cmd};
     struct engine_ctx *c = engine_ctx_create(rs);
-    engine_event_begin(c);
-    for (size_t i = 0; i + 1 < sizeof(kv) / sizeof(kv[0]); i += 2)
-        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
-                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
     const uint32_t *rules;
     size_t n = engine_event_match(c, &rules);
     bool hit = false;
@@ -349,10 +349,7 @@ static bool grid_eval(const struct stoat_ruleset *rs, uint32_t rule, unsigned mi
         kv[n++] = "C:\\x\\explorer.exe";
     }
     struct engine_ctx *c = engine_ctx_create(rs);
-    engine_event_begin(c);
-    for (size_t i = 0; i + 1 < n; i += 2)
-        engine_event_add(c, kv[i], (uint32_t)strlen(kv[i]), engine_field_id(c, kv[i], strlen(kv[i])), kv[i + 1],
-                         (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
+    begin_event(c, kv, n);
     bool null_user = mix / 864 % 2;
     engine_event_add(c, "User", 4, engine_field_id(c, "User", 4), null_user ? "" : "bob", null_user ? 0 : 3,
                      null_user ? STOAT_V_NULL : STOAT_V_STRING);

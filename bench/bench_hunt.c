@@ -1,6 +1,7 @@
 /* Times whole stoat runs and reads their peak memory, for `make bench`.
  *
  *   bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] -- COMMAND ARGS...
+ *   bench_hunt --ratio [-n ROUNDS] -- COMMAND_A ARGS... -- COMMAND_B ARGS...
  *
  * Runs COMMAND RUNS times (default 3) as a child process, with its standard
  * output and error discarded, and prints the minimum and median wall time,
@@ -13,8 +14,11 @@
  * timed until the last ends, the rates counting K times the work: what the
  * machine's cores give to runs that share nothing, the ceiling against which
  * one run's scaling over threads is judged (on a virtual machine, cores that
- * share a host's caches and memory bus give less than K times one). */
+ * share a host's caches and memory bus give less than K times one).
+ * With --ratio, two commands run by turns and each round's ratio of their
+ * times is printed (see ratio_rounds). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +33,82 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Seconds for one run: copies of cmd started together, timed until the
+ * last ends; the largest peak RSS goes to *max_rss_kb. Negative: failed. */
+static double time_run(char **cmd, int copies, long *max_rss_kb)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int k = 0; k < copies; k++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("fork");
+            return -1;
+        }
+        if (pid == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execvp(cmd[0], cmd);
+            _exit(127);
+        }
+    }
+    for (int k = 0; k < copies; k++) {
+        int status;
+        struct rusage ru;
+        if (wait4(-1, &status, 0, &ru) < 0) {
+            perror("wait4");
+            return -1;
+        }
+        if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)) {
+            fprintf(stderr, "bench_hunt: %s failed (status %d)\n", cmd[0], status);
+            return -1;
+        }
+        if (ru.ru_maxrss > *max_rss_kb)
+            *max_rss_kb = ru.ru_maxrss;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/* --ratio: A and B run by turns (A B, then B A, ...: a drift of the
+ * machine's speed falls on both alike), and what is printed is each round's
+ * time of A over its time of B. On a virtual machine whose speed moves from
+ * minute to minute, a ratio of two figures taken minutes apart says more
+ * about the minutes than about the program; one of adjacent runs does not. */
+static int ratio_rounds(char **a, char **b, int runs, const char *label)
+{
+    double *q = calloc((size_t)runs, sizeof(*q)), ta_min = 0, tb_min = 0;
+    long rss = 0;
+    for (int r = 0; r < runs; r++) {
+        double ta, tb;
+        if (r % 2 == 0) {
+            ta = time_run(a, 1, &rss);
+            tb = ta < 0 ? -1 : time_run(b, 1, &rss);
+        } else {
+            tb = time_run(b, 1, &rss);
+            ta = tb < 0 ? -1 : time_run(a, 1, &rss);
+        }
+        if (ta <= 0 || tb <= 0) {
+            free(q);
+            return 1;
+        }
+        q[r] = ta / tb;
+        ta_min = r && ta_min < ta ? ta_min : ta;
+        tb_min = r && tb_min < tb ? tb_min : tb;
+    }
+    qsort(q, (size_t)runs, sizeof(*q), cmp_d);
+    printf("%-44s ratio min %.2f  median %.2f  max %.2f  (%d rounds; min %.3f s over %.3f s)\n", label ? label : a[0],
+           q[0], q[runs / 2], q[runs - 1], runs, ta_min, tb_min);
+    free(q);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int runs = 3, copies = 1, i = 1;
     double events = 0, bytes = 0, load = 0;
+    bool ratio = false;
     const char *label = NULL;
     for (; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
@@ -47,48 +123,36 @@ int main(int argc, char **argv)
             copies = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--label") && i + 1 < argc)
             label = argv[++i];
+        else if (!strcmp(argv[i], "--ratio"))
+            ratio = true;
     }
-    if (i >= argc - 1 || runs < 1 || runs > 100 || copies < 1 || copies > 256) {
-        fprintf(stderr, "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] [--label L] "
-                        "-- COMMAND ARGS...\n");
+    char **cmd = argv + i + 1, **cmd_b = NULL;
+    if (ratio && i < argc) { /* a second "--" ends A and starts B */
+        for (int k = i + 1; k < argc; k++)
+            if (!strcmp(argv[k], "--")) {
+                argv[k] = NULL;
+                cmd_b = argv + k + 1;
+                break;
+            }
+    }
+    if (i >= argc - 1 || runs < 1 || runs > 100 || copies < 1 || copies > 256 ||
+        (ratio && (!cmd_b || !cmd_b[0] || !cmd[0]))) {
+        fprintf(stderr,
+                "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] [--label L] "
+                "-- COMMAND ARGS...\n"
+                "       bench_hunt --ratio [-n ROUNDS] [--label L] -- COMMAND_A ARGS... -- COMMAND_B ARGS...\n");
         return 2;
     }
-    char **cmd = argv + i + 1;
+    if (ratio)
+        return ratio_rounds(cmd, cmd_b, runs, label);
     double *t = calloc((size_t)runs, sizeof(*t));
     long max_rss_kb = 0;
     for (int r = 0; r < runs; r++) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        for (int k = 0; k < copies; k++) {
-            pid_t pid = fork();
-            if (pid < 0) {
-                perror("fork");
-                return 1;
-            }
-            if (pid == 0) {
-                int fd = open("/dev/null", O_WRONLY);
-                dup2(fd, 1);
-                dup2(fd, 2);
-                execvp(cmd[0], cmd);
-                _exit(127);
-            }
+        t[r] = time_run(cmd, copies, &max_rss_kb);
+        if (t[r] < 0) {
+            free(t);
+            return 1;
         }
-        for (int k = 0; k < copies; k++) {
-            int status;
-            struct rusage ru;
-            if (wait4(-1, &status, 0, &ru) < 0) {
-                perror("wait4");
-                return 1;
-            }
-            if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)) {
-                fprintf(stderr, "bench_hunt: %s failed (status %d)\n", cmd[0], status);
-                return 1;
-            }
-            if (ru.ru_maxrss > max_rss_kb)
-                max_rss_kb = ru.ru_maxrss;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        t[r] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     }
     events *= copies;
     bytes *= copies;

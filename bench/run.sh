@@ -6,6 +6,7 @@
 #   BENCH_GB=1         size of the main corpus in GB (the issue asks for >= 1)
 #   BENCH_LARGE=1      also a 4 GB corpus, to show memory does not grow
 #   BENCH_RUNS=3       runs per figure (minimum and median are printed)
+#   BENCH_RATIO_RUNS=5 rounds of the scaling ratio (1 thread over all, by turns)
 #   BENCH_PARTS="load hunt web sensor"   which parts run (load: the rule load,
 #                      cold and warm; hunt includes it)
 #   Sensor part (root; skipped with a message otherwise): the user-space side
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 STOAT=build/stoat
 B=build/bench/bench_hunt
 RUNS=${BENCH_RUNS:-3}
+RATIO_RUNS=${BENCH_RATIO_RUNS:-5}
 GB=${BENCH_GB:-1}
 C=bench/corpus
 mkdir -p "$C"
@@ -76,6 +78,11 @@ if [ "$nproc" -gt 1 ]; then
     $B -n "$RUNS" --copies "$nproc" --events "$(count "$MAIN")" --bytes "$(size "$MAIN")" --less-load "$LOAD" \
         --label "realistic, $nproc one-thread runs at once" -- \
         $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$MAIN"
+    # the scaling itself: each round's 1-thread time over its $nproc-thread time,
+    # the two run by turns (figures taken minutes apart move with the machine)
+    $B --ratio -n "$RATIO_RUNS" --label "realistic, 1 thread over $nproc threads" -- \
+        $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$MAIN" -- \
+        $STOAT hunt -q -j "$nproc" $PH $SIGMA --format jsonl -o /dev/null "$MAIN"
 fi
 $B -n "$RUNS" --events "$(count "$WORST")" --bytes "$(size "$WORST")" --less-load "$LOAD" --label "attack-only, 1 thread" -- \
     $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$WORST"

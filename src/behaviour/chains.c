@@ -27,9 +27,9 @@
 #include <string.h>
 
 #include "behaviour/quiet.h"
-#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sorted.h"
 #include "util/strmap.h"
 #include "util/text.h"
 

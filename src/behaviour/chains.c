@@ -27,9 +27,9 @@
 #include <string.h>
 
 #include "behaviour/quiet.h"
-#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sorted.h"
 #include "util/strmap.h"
 #include "util/text.h"
 
@@ -170,6 +170,8 @@ struct pend {
 };
 typedef char kept_logon[CHAIN_LOGON_MAX];
 #define PEND_BYTES (sizeof(struct pend) + sizeof(kept_logon))
+/* logons_keep_pending's mark: a kept logon's last byte, else always 0 */
+#define LOGON_MARK (CHAIN_LOGON_MAX - 1)
 _Static_assert(sizeof(struct pend) == 64 && PEND_BYTES == 88, "the cap keeps as many records as before");
 #define RECENT_LOGONS 1024
 
@@ -196,8 +198,6 @@ struct chains {
     size_t npending, pending_cap, max_pending;
     kept_logon *logons; /* the pending records' sessions (pend.logon) */
     size_t nlogons, logons_cap;
-    uint32_t *logon_remap; /* logons_keep_pending's: 1 + new index by old, 0: gone */
-    size_t remap_cap;
     /* 1 + the index of a kept logon by its record's key (a session's hash
      * when it names one), 0: none; a hint, checked before use */
     uint32_t recent_logon[RECENT_LOGONS];
@@ -335,7 +335,6 @@ void chains_destroy(struct chains *c)
     else
         free(c->pending);
     free(c->logons);
-    free(c->logon_remap);
     for (size_t i = 0; i < c->nhosts; i++)
         free(c->hosts[i]);
     free(c->hosts);
@@ -900,8 +899,12 @@ static int cmp_pend(const void *x, const void *y)
 
 /* Keeps only the logons the pending records name (so still at most one a
  * record): all go when none is pending (offline, after every batch), and
- * live they do not pile up behind the records chained. In place, in index
- * order (an entry moves only down); pending's order is time's, not theirs. */
+ * live they do not pile up behind the records chained. In place and with
+ * no memory beside them, which the cap would not count: a kept logon's last
+ * byte is 0 (keep_logon), so it marks the named ones; then the named ones
+ * at the top move down into the slots of the others, each leaving its new
+ * index where it was for the records naming it. Their order changes, which
+ * nothing depends on (the hints by key go). */
 static void logons_keep_pending(struct chains *c)
 {
     memset(c->recent_logon, 0, sizeof(c->recent_logon));
@@ -909,23 +912,27 @@ static void logons_keep_pending(struct chains *c)
         c->nlogons = 0;
         return;
     }
-    XGROW(c->logon_remap, c->remap_cap, c->nlogons);
-    memset(c->logon_remap, 0, c->nlogons * sizeof(*c->logon_remap));
     for (size_t i = 0; i < c->npending; i++)
         if (c->pending[i].logon)
-            c->logon_remap[c->pending[i].logon - 1] = 1;
-    size_t kept = 0;
-    for (size_t k = 0; k < c->nlogons; k++) {
-        if (!c->logon_remap[k])
-            continue;
-        if (kept != k)
-            memcpy(c->logons[kept], c->logons[k], sizeof(kept_logon));
-        c->logon_remap[k] = (uint32_t)++kept;
+            c->logons[c->pending[i].logon - 1][LOGON_MARK] = 1;
+    size_t lo = 0, hi = c->nlogons; /* [0, lo) kept, [hi, nlogons) gone or moved */
+    for (;;) {
+        while (lo < hi && c->logons[lo][LOGON_MARK])
+            c->logons[lo++][LOGON_MARK] = 0;
+        while (lo < hi && !c->logons[hi - 1][LOGON_MARK])
+            hi--;
+        if (lo == hi)
+            break;
+        hi--;
+        memcpy(c->logons[lo], c->logons[hi], sizeof(kept_logon));
+        c->logons[lo][LOGON_MARK] = 0;
+        uint32_t to = (uint32_t)++lo;
+        memcpy(c->logons[hi], &to, sizeof(to));
     }
     for (size_t i = 0; i < c->npending; i++)
-        if (c->pending[i].logon)
-            c->pending[i].logon = c->logon_remap[c->pending[i].logon - 1];
-    c->nlogons = kept;
+        if (c->pending[i].logon > lo)
+            memcpy(&c->pending[i].logon, c->logons[c->pending[i].logon - 1], sizeof(c->pending[i].logon));
+    c->nlogons = lo;
 }
 
 /* Chains the kept records up to time upto, in time order. */
@@ -971,7 +978,8 @@ static uint32_t keep_logon(struct chains *c, const struct chain_alert *a)
     if (*recent && same_logon(c->logons[*recent - 1], a->logon))
         return *recent;
     XGROW(c->logons, c->logons_cap, c->nlogons + 1);
-    memcpy(c->logons[c->nlogons++], a->logon, sizeof(kept_logon));
+    memcpy(c->logons[c->nlogons], a->logon, sizeof(kept_logon));
+    c->logons[c->nlogons++][LOGON_MARK] = 0; /* the string's end, or past it */
     return *recent = (uint32_t)c->nlogons;
 }
 

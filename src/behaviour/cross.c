@@ -34,9 +34,9 @@
 
 #include "behaviour/baseline.h"
 #include "behaviour/lateral.h"
-#include "behaviour/sorted.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/sorted.h"
 #include "util/strmap.h"
 #include "util/text.h"
 

@@ -51,7 +51,7 @@ struct units {
     uint64_t next_seq;  /* to dispatch */
     bool producing_done;
     struct worker *workers;
-    size_t started; /* threads running */
+    size_t started; /* threads running: workers[0..started) */
     bool writing;   /* a worker holds the writer's role */
     bool home_idle; /* the role's home waits for work or has ended */
     uint64_t next_write;
@@ -183,21 +183,25 @@ struct units *units_start(const struct stoat_ruleset *rs, const struct units_opt
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_free, NULL);
 
+    /* workers[0..started) are the threads running and the only workers set
+     * up: one whose thread cannot be created is undone, its slot reused, so
+     * units_finish joins and counts exactly those */
     p->workers = xcalloc(p->nthreads, sizeof(*p->workers));
-    if (threaded) {
-        for (unsigned i = 0; i < p->nthreads; i++) {
-            p->workers[i].p = p;
-            p->workers[i].home = p->started == 0; /* the first that runs */
-            unit_worker_init(&p->workers[i].w, rs, o->min_level, o->all_events);
-            if (pthread_create(&p->workers[i].th, NULL, worker_main, &p->workers[i]) == 0)
-                p->started++;
-            else
-                p->workers[i].home = false;
+    for (unsigned i = 0; threaded && i < p->nthreads; i++) {
+        struct worker *wk = &p->workers[p->started];
+        wk->p = p;
+        wk->home = p->started == 0; /* the first that runs */
+        unit_worker_init(&wk->w, rs, o->min_level, o->all_events);
+        if (pthread_create(&wk->th, NULL, worker_main, wk) == 0) {
+            p->started++;
+        } else {
+            struct engine_counters none;
+            unit_worker_fini(&wk->w, &none);
         }
-        if (p->started == 0)
-            threaded = false; /* cannot happen in practice; keep going inline */
     }
-    if (!threaded && !p->started) {
+    if (threaded && p->started == 0)
+        threaded = false; /* no thread at all: the caller parses inline */
+    if (!threaded) {
         p->workers[0].p = p;
         unit_worker_init(&p->workers[0].w, rs, o->min_level, o->all_events);
     }
@@ -259,15 +263,12 @@ void units_finish(struct units *p)
             pthread_join(p->workers[i].th, NULL);
         trace_add(TRACE_JOIN, &ts);
     }
-    size_t nw = p->threaded ? p->started : 1;
-    for (size_t i = 0; i < (p->threaded ? p->nthreads : 1); i++) {
+    for (size_t i = 0; i < (p->threaded ? p->started : 1); i++) {
         engine_regex_limited_add(p->workers[i].w.m.eng, &p->wr.con->regex_limited);
         unit_worker_fini(&p->workers[i].w, &p->workers[i].counters);
-        if (i < nw) {
-            p->stats->unrouted += p->workers[i].counters.unrouted;
-            p->stats->evaluated += p->workers[i].counters.evaluated;
-            p->stats->candidates += p->workers[i].counters.candidates;
-        }
+        p->stats->unrouted += p->workers[i].counters.unrouted;
+        p->stats->evaluated += p->workers[i].counters.evaluated;
+        p->stats->candidates += p->workers[i].counters.candidates;
     }
     free(p->workers);
     for (size_t i = 0; i < p->nunits; i++) {

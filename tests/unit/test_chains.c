@@ -12,7 +12,7 @@
 #include <pthread.h>
 
 #include "behaviour/chains.h"
-#include "behaviour/sorted.h"
+#include "util/sorted.h"
 
 #define MIN_NS  (60 * 1000000000LL)
 #define HOUR_NS (60 * MIN_NS)

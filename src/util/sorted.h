@@ -11,8 +11,8 @@
  * order far from sorted from costing n * n: past it, qsort sorts what is
  * left (the array a permutation of the input all along, ties still in input
  * order, so the result is the same). */
-#ifndef STOAT_BEHAVIOUR_SORTED_H
-#define STOAT_BEHAVIOUR_SORTED_H
+#ifndef STOAT_UTIL_SORTED_H
+#define STOAT_UTIL_SORTED_H
 
 #include <stdlib.h>
 #include <string.h>

@@ -121,11 +121,19 @@ static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern
 }
 
 /* False when the value holds none of the bytes one of which each of the
- * test's patterns needs. */
+ * test's patterns needs. A short value is looked at byte by byte rather
+ * than through a set: cheaper than the set, and far cheaper than searching
+ * it for each of a long list (48 lookalike letters, 17 obfuscations) that
+ * an ungated rule runs on every process start. */
 static inline bool need_present(struct engine_ctx *c, const struct test *t, struct ev_field *f)
 {
-    if (f->val_len < 16)
-        return true;
+    if (f->val_len < 16) {
+        const unsigned char *s = (const unsigned char *)folded(c, f);
+        for (uint32_t i = 0; i < f->val_len; i++)
+            if (t->need_any[s[i] >> 6] >> (s[i] & 63) & 1)
+                return true;
+        return false;
+    }
     if (!f->bytes_folded)
         f->bytes_folded = byte_set(c, folded(c, f), f->val_len);
     const uint64_t *s = f->bytes_folded;

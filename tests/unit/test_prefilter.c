@@ -628,6 +628,65 @@ static void test_all_gives_two_sets(void **state)
     stoat_ruleset_destroy(rs0);
 }
 
+/* Whether a reference search finds one of the needles in v, ASCII letters
+ * compared caselessly (as the rule's contains does). */
+static bool any_contains_nocase(const char *v, const char *const *needles, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcasestr(v, needles[k]))
+            return true;
+    return false;
+}
+
+/* A list of short literals (no atom: the rule runs on every process start)
+ * rejects a value that holds none of their needed bytes: a value shorter
+ * than the byte set pays for is looked at byte by byte. Many values of
+ * every length around that bound, from bytes that the literals need and
+ * bytes they do not (upper case among them, and a non-ASCII character),
+ * matched through the engine with and without its prefilter, against a
+ * plain search. */
+static void test_short_values_need_bytes(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"^^", ",;,", "qx", "\xe2\x82\xac", "%c"};
+    const char *rule = PROC_RULE("  sel:\n    CommandLine|contains:\n      - '^^'\n      - ',;,'\n      - 'Qx'\n"
+                                 "      - '\xe2\x82\xac'\n      - '%c'\n  condition: sel\n");
+    struct stoat_ruleset *rs = tu_build1(rule, NULL, NULL);
+    assert_non_null(rs);
+    assert_true(rs->nrules > rs->nhidden);
+    uint32_t r = 0;                                /* the hidden rules come last */
+    assert_int_equal(rs->rules[r].prog.natoms, 0); /* ungated: the byte check is what rejects */
+    static const char *const pieces[] = {"^", ",", ";", "%", "c", "C", "q", "Q", "x", "X", "a", " ", "\xe2\x82\xac",
+                                         "\\"};
+    const size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
+    uint64_t seed = 12345;
+    size_t matched = 0, tried = 0;
+    for (size_t len = 1; len <= 24; len++)
+        for (int round = 0; round < 400; round++) {
+            char v[128];
+            size_t n = 0;
+            while (n < len) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                const char *p = pieces[(seed >> 33) % npieces];
+                size_t pl = strlen(p);
+                if (n + pl >= sizeof(v))
+                    break;
+                memcpy(v + n, p, pl);
+                n += pl;
+            }
+            v[n] = 0;
+            bool want = any_contains_nocase(v, needles, sizeof(needles) / sizeof(needles[0]));
+            bool got;
+            evaluations(rs, PROC("CommandLine", v), &got, r); /* fails when the two paths differ */
+            if (got != want)
+                fail_msg("'%s': %s", v, want ? "missed" : "matched");
+            matched += got;
+            tried++;
+        }
+    assert_true(matched > tried / 10 && matched < tried - tried / 10); /* both kinds were tried */
+    stoat_ruleset_destroy(rs);
+}
+
 /* Atoms nearly every event of a logsource holds (a boolean value, a short
  * value start as startswith '0x', a small number) are chosen last: the rule
  * is gated on its port instead of Initiated 'true', and a rule with nothing
@@ -1342,6 +1401,7 @@ int main(void)
         cmocka_unit_test(test_take_matches_add),
         cmocka_unit_test(test_settled_atoms_match_scan),
         cmocka_unit_test(test_token_table_matches_scan),
+        cmocka_unit_test(test_short_values_need_bytes),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

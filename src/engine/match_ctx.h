@@ -39,6 +39,13 @@ struct re_memo {
     char val[RE_MEMO_MAX_LEN];
 };
 
+/* An ungated rule's byte gate (match.c, rule_gate): the rule cannot match
+ * unless some value of field holds (case-folded) a byte of mask. */
+struct byte_gate {
+    uint32_t field;
+    uint64_t mask[4];
+};
+
 struct engine_ctx {
     const struct stoat_ruleset *rs;
     struct arena scratch;
@@ -84,6 +91,11 @@ struct engine_ctx {
     int32_t route_spec;            /* the key's process spec when known, else ROUTE_SPEC_UNKNOWN */
     uint32_t *atom_stamp;          /* atom id -> gen of the last event whose scan saw it */
     bool atoms_valid;              /* this event was scanned: stamps can rule patterns out */
+    /* per rule index: 0 not looked at yet, 1 no byte gate, else gates[k - 2]
+     * (made on the rule's first evaluation after a scan) */
+    uint16_t *gate_of;
+    struct byte_gate *gates;
+    size_t ngates, gates_cap;
     struct engine_counters counters;
 };
 

@@ -628,6 +628,162 @@ static void test_all_gives_two_sets(void **state)
     stoat_ruleset_destroy(rs0);
 }
 
+/* Whether a reference search finds one of the needles in v, ASCII letters
+ * compared caselessly (as the rule's contains does). */
+static bool any_contains_nocase(const char *v, const char *const *needles, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcasestr(v, needles[k]))
+            return true;
+    return false;
+}
+
+/* A list of short literals (no atom: the rule runs on every process start)
+ * rejects a value that holds none of their needed bytes: a value shorter
+ * than the byte set pays for is looked at byte by byte. Many values of
+ * every length around that bound, from bytes that the literals need and
+ * bytes they do not (upper case among them, and a non-ASCII character),
+ * matched through the engine with and without its prefilter, against a
+ * plain search. */
+static void test_short_values_need_bytes(void **state)
+{
+    (void)state;
+    static const char *const needles[] = {"^^", ",;,", "qx", "\xe2\x82\xac", "%c"};
+    const char *rule = PROC_RULE("  sel:\n    CommandLine|contains:\n      - '^^'\n      - ',;,'\n      - 'Qx'\n"
+                                 "      - '\xe2\x82\xac'\n      - '%c'\n  condition: sel\n");
+    struct stoat_ruleset *rs = tu_build1(rule, NULL, NULL);
+    assert_non_null(rs);
+    assert_true(rs->nrules > rs->nhidden);
+    uint32_t r = 0;                                /* the hidden rules come last */
+    assert_int_equal(rs->rules[r].prog.natoms, 0); /* ungated: the byte check is what rejects */
+    static const char *const pieces[] = {"^", ",", ";", "%", "c", "C", "q", "Q", "x", "X", "a", " ", "\xe2\x82\xac",
+                                         "\\"};
+    const size_t npieces = sizeof(pieces) / sizeof(pieces[0]);
+    uint64_t seed = 12345;
+    size_t matched = 0, tried = 0;
+    for (size_t len = 1; len <= 24; len++)
+        for (int round = 0; round < 400; round++) {
+            char v[128];
+            size_t n = 0;
+            while (n < len) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                const char *p = pieces[(seed >> 33) % npieces];
+                size_t pl = strlen(p);
+                if (n + pl >= sizeof(v))
+                    break;
+                memcpy(v + n, p, pl);
+                n += pl;
+            }
+            v[n] = 0;
+            bool want = any_contains_nocase(v, needles, sizeof(needles) / sizeof(needles[0]));
+            bool got;
+            evaluations(rs, PROC("CommandLine", v), &got, r); /* fails when the two paths differ */
+            if (got != want)
+                fail_msg("'%s': %s", v, want ? "missed" : "matched");
+            matched += got;
+            tried++;
+        }
+    assert_true(matched > tried / 10 && matched < tried - tried / 10); /* both kinds were tried */
+    stoat_ruleset_destroy(rs);
+}
+
+/* A value made of random pieces, at most len bytes long (*seed advances). */
+static void random_value(uint64_t *seed, const char *const *pieces, size_t npieces, size_t len, char *v, size_t cap)
+{
+    size_t n = 0;
+    while (n < len) {
+        *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+        const char *p = pieces[(*seed >> 33) % npieces];
+        size_t pl = strlen(p);
+        if (n + pl >= cap)
+            break;
+        memcpy(v + n, p, pl);
+        n += pl;
+    }
+    v[n] = 0;
+}
+
+/* Rules without atoms (as SigmaHQ's obfuscation, lookalike-letter and bare
+ * regex rules of process starts) are ended by their byte gate on events
+ * lacking every byte one of their tests needs: over many events, some
+ * matching, the engine with its gates (engine_event_match, one context for
+ * all, as a hunting thread) must agree with engine_eval_rule, which reads
+ * each rule's whole tree; and the gates must have ended some evaluations. */
+static void test_byte_gates(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        /* short literals (no atom) of rare bytes */
+        "title: dosf\nid: g1\nlogsource: " TU_PROC "\ndetection:\n  sel:\n    CommandLine|contains:\n"
+        "      - '^^'\n      - ',;,'\n      - ' c^m'\n  condition: sel\n",
+        /* bare regexes (one byte literals) and a filter */
+        "title: token\nid: g2\nlogsource: " TU_PROC "\ndetection:\n  sel:\n"
+        "    - CommandLine|re: '\\w+`(?:\\w+|-|.)`'\n    - CommandLine|re: '\"(?:\\{\\d\\})+\"\\s*-f'\n"
+        "  filter:\n    CommandLine|contains: '${env:path}'\n  condition: sel and not filter\n",
+        /* letters that fold (Cyrillic), in two selections of one field */
+        "title: glyph\nid: g3\nlogsource: " TU_PROC "\ndetection:\n  upper:\n    CommandLine|contains:\n"
+        "      - \"\\u0410\"\n      - \"\\u0421\"\n  lower:\n    CommandLine|contains:\n      - \"\\u0430\"\n"
+        "      - \"\\u03bf\"\n  condition: 1 of upper or 1 of lower\n",
+        /* an image's letters and odd characters, neither with an atom: the rarer gate */
+        "title: uni\nid: g4\nlogsource: " TU_PROC "\ndetection:\n  img:\n    Image|contains: 'md'\n"
+        "  chars:\n    CommandLine|contains:\n      - \"\\u02e3\"\n      - \"\\u00a0\"\n      - '^'\n  condition: img and chars\n",
+        /* a cased list: a letter that folds (Cyrillic Io, to other bytes) gates nothing */
+        "title: cased\nid: g5\nlogsource: " TU_PROC "\ndetection:\n  sel:\n    CommandLine|contains|cased:\n"
+        "      - '%X'\n      - '~$'\n      - \"\\u0401\"\n  condition: sel\n",
+    };
+    const size_t nt = sizeof(texts) / sizeof(texts[0]);
+    struct tu_rules tr = {.texts = texts, .ntexts = nt};
+    struct stoat_load_stats ls;
+    struct stoat_ruleset *rs = tu_build(&tr, NULL, &ls);
+    assert_int_equal(ls.loaded, nt);
+    static const char *const pieces[] = {
+        "a",           "b",        "Q",         "x ",       "-f",       "`",        "w`x`y",    "\"{0}{1}\" -f",
+        "${env:path}", "^",        "^^",        ",",        ";",        ",;,",      " c^m",     "\xd0\x90",
+        "\xd0\xb0",    "\xd0\xa1", "\xd1\x81",  "\xce\x9f", "\xcf\x8f", "\xce\xbf", "\xcb\xa3", "\xc2\xa0",
+        "%x",          "%X",       "~$",        "\xd0\x81", "\xd1\x91", "~",        "$",        "\\",
+        ".",           "0",        "          "};
+    static const char *const images[] = {"C:\\Windows\\System32\\cmd.exe", "C:\\x\\CMD.EXE", "C:\\x\\pwsh.exe", ""};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    uint32_t cl = engine_field_id(c, "CommandLine", 11), img = engine_field_id(c, "Image", 5),
+             ch = engine_field_id(c, "Channel", 7), eid = engine_field_id(c, "EventID", 7);
+    uint64_t seed = 777;
+    size_t matches[8] = {0};
+    for (int round = 0; round < 6000; round++) {
+        char v[160];
+        random_value(&seed, pieces, sizeof(pieces) / sizeof(pieces[0]), 1 + (size_t)(round % 40), v, sizeof(v));
+        const char *im = images[(seed >> 40) % 4];
+        engine_event_begin(c);
+        engine_event_add(c, "Channel", 7, ch, TU_SYSMON, (uint32_t)strlen(TU_SYSMON), STOAT_V_STRING);
+        engine_event_add(c, "EventID", 7, eid, "1", 1, STOAT_V_STRING);
+        engine_event_add(c, "CommandLine", 11, cl, v, (uint32_t)strlen(v), STOAT_V_STRING);
+        if (round % 7) /* and now and then an event without the image */
+            engine_event_add(c, "Image", 5, img, im, (uint32_t)strlen(im), STOAT_V_STRING);
+        const uint32_t *hit;
+        size_t n = engine_event_match(c, &hit);
+        for (uint32_t r = 0; r < rs->nrules - rs->nhidden; r++) {
+            bool gated = false;
+            for (size_t i = 0; i < n; i++)
+                gated |= (hit[i] & ~ENGINE_DEFERRED) == r;
+            if (engine_eval_rule(c, r) != gated)
+                fail_msg("rule %s on '%s': %s the byte gates", rs->rules[r].meta.title, v,
+                         gated ? "matches only with" : "matches only without");
+            matches[r < 8 ? r : 7] += gated;
+        }
+    }
+    struct engine_counters k;
+    engine_counters(c, &k);
+    for (uint32_t r = 0; r < nt; r++)
+        if (matches[r] < 20 || matches[r] > 5000)
+            fail_msg("rule %s matched %zu of 6000 events: too few or too many to tell", rs->rules[r].meta.title,
+                     matches[r]);
+    if (getenv("TU_VERBOSE"))
+        fprintf(stderr, "byte gates: %zu %zu %zu %zu %zu matches, %llu ended\n", matches[0], matches[1], matches[2],
+                matches[3], matches[4], (unsigned long long)k.byte_gated);
+    assert_true(k.byte_gated > 6000); /* the gates did end evaluations */
+    engine_ctx_destroy(c);
+    stoat_ruleset_destroy(rs);
+}
+
 /* Atoms nearly every event of a logsource holds (a boolean value, a short
  * value start as startswith '0x', a small number) are chosen last: the rule
  * is gated on its port instead of Initiated 'true', and a rule with nothing
@@ -1342,6 +1498,8 @@ int main(void)
         cmocka_unit_test(test_take_matches_add),
         cmocka_unit_test(test_settled_atoms_match_scan),
         cmocka_unit_test(test_token_table_matches_scan),
+        cmocka_unit_test(test_short_values_need_bytes),
+        cmocka_unit_test(test_byte_gates),
     };
     return cmocka_run_group_tests_name("prefilter", tests, NULL, NULL);
 }

@@ -211,6 +211,11 @@ void behaviour_destroy(struct behaviour *b)
     free(b);
 }
 
+void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash)
+{
+    hosts_prefetch(&b->hosts, host_hash);
+}
+
 void behaviour_proc_start(struct behaviour *b, const struct proc_start *p)
 {
     struct host_rec *h = hosts_get(&b->hosts, p->host);

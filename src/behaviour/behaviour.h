@@ -57,6 +57,9 @@ struct behaviour *behaviour_create(const struct stoat_ruleset *rs, const struct 
 void behaviour_destroy(struct behaviour *b); /* accepts NULL */
 
 void behaviour_proc_start(struct behaviour *b, const struct proc_start *p);
+/* An event of a host whose name has this strmap_hash comes soon: the
+ * lookup of its record is started. */
+void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash);
 void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns);
 
 /* Fills a->ancestry (into storage owned by b, valid until the next call) and

@@ -90,7 +90,8 @@ struct pool {
      * the pool has: found here they cost a comparison instead of a hash
      * and a probe. Only a filter: a string is taken only when equal. */
     struct pstr *recent[1u << RECENT_BITS];
-    bool no_recent; /* the reference the tests compare with */
+    bool no_recent;    /* the reference the tests compare with */
+    size_t json_bytes; /* the kept JSON forms' (json_len + 1 each): the byte bound counts them */
 };
 
 /* A map slot: a 32-bit tag of the key's hash and the entry's ring index,
@@ -393,6 +394,8 @@ static void pool_put(struct pool *p, uint32_t id)
         *r = NULL;
     XGROW(p->free_ids, p->free_cap, p->nfree + 1);
     p->free_ids[p->nfree++] = id;
+    if (x->json)
+        p->json_bytes -= (size_t)x->json_len + 1;
     free(x->json);
     free(x);
 }
@@ -410,6 +413,13 @@ static void pool_free(struct pool *p)
 }
 
 /* ---------------------------------------------------------------- table */
+
+/* What the byte bound holds the table to: its entries as if their strings
+ * were copies, and the JSON forms kept (once a pooled string). */
+static size_t table_bytes(const struct proctree *t)
+{
+    return t->bytes + t->strings.json_bytes;
+}
 
 static const struct pstr *pstr_at(const struct proctree *t, uint32_t id)
 {
@@ -669,7 +679,7 @@ static struct proc_entry *insert(struct proctree *t, uint32_t host, const char *
         e->prev_pid = prev ? idx_of(t, prev) + 1 : 0;
         map_put(&t->by_pid, tag, idx_of(t, seq));
     }
-    while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != seq)
+    while (table_bytes(t) > t->max_bytes && t->live > 1 && t->oldest != seq)
         evict_oldest(t);
     return e;
 }
@@ -713,7 +723,7 @@ static void became(struct proctree *t, struct proc_entry *e, const struct proc_s
                                      p->image ? p->image : str(t, e, S_IMAGE), p->command_line,
                                      p->user ? p->user : str(t, e, S_USER), logon ? logon : str(t, e, S_LOGON)},
         (const uint64_t[2]){0, 0});
-    while (t->bytes > t->max_bytes && t->live > 1 && t->oldest != e->seq)
+    while (table_bytes(t) > t->max_bytes && t->live > 1 && t->oldest != e->seq)
         evict_oldest(t);
 }
 
@@ -749,7 +759,7 @@ void proctree_start_on(struct proctree *t, uint32_t host, const struct proc_star
         map_prefetch(&t->by_guid, self_tag);
     if (p->pid >= 0)
         map_prefetch(&t->by_pid, pid_tag(host, p->pid));
-    if (t->live == t->cap || t->bytes > t->max_bytes)
+    if (t->live == t->cap || table_bytes(t) > t->max_bytes)
         __builtin_prefetch(&t->ring[t->oldest % t->cap]);
     /* the parent, when the child's event describes it and we have not seen
      * it start: a stub, so that the tree has its top */
@@ -857,9 +867,10 @@ static inline struct stoat_process as_process(const struct proctree *t, const st
 #define JSON_NOT_KEPT    UINT32_MAX
 
 /* The pooled string of id (0: none) as JSON, rendered and kept on first
- * use; p NULL when none or not kept. The pool's strings are the table's
- * own heap blocks, so a const table may fill their cache. */
-static struct stoat_json_text pstr_json(const struct proctree *t, uint32_t id)
+ * use; p NULL when none or not kept. A form that would take the table past
+ * its byte bound is not kept now (the sinks render the string themselves):
+ * evicting here would free the strings of the ancestry being filled. */
+static struct stoat_json_text pstr_json(struct proctree *t, uint32_t id)
 {
     struct pstr *x = id ? t->strings.by_id[id] : NULL;
     if (!x || x->json_len == JSON_NOT_KEPT)
@@ -872,14 +883,19 @@ static struct stoat_json_text pstr_json(const struct proctree *t, uint32_t id)
             x->json_len = JSON_NOT_KEPT;
             return (struct stoat_json_text){0};
         }
+        if (table_bytes(t) + b.len + 1 > t->max_bytes) {
+            buf_free(&b);
+            return (struct stoat_json_text){0};
+        }
         x->json = xrealloc(b.p, b.len + 1);
         x->json_len = (uint32_t)b.len;
+        t->strings.json_bytes += b.len + 1;
     }
     return (struct stoat_json_text){x->json, x->json_len};
 }
 
 /* as_process with the strings' JSON forms, for an alert's sinks. */
-static inline struct stoat_process as_shown(const struct proctree *t, const struct proc_entry *e)
+static inline struct stoat_process as_shown(struct proctree *t, const struct proc_entry *e)
 {
     struct stoat_process p = as_process(t, e);
     p.image_json = pstr_json(t, e->str[S_IMAGE]);
@@ -917,7 +933,7 @@ uint64_t proctree_root_key(const struct proctree *t, const struct proc_entry *e)
     return top ? hash_mix(top->seq * 0x9E3779B97F4A7C15ULL + top->host) : 0;
 }
 
-size_t proctree_enrich(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max,
+size_t proctree_enrich(struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max,
                        uint64_t *tree, uint64_t *parent)
 {
     /* chain[i]: the i-th of the ancestry, chain[n]: the parent of the last */
@@ -976,5 +992,5 @@ void proctree_get_stats(const struct proctree *t, struct proctree_stats *out)
 {
     *out = t->st;
     out->entries = t->live;
-    out->bytes = t->bytes;
+    out->bytes = table_bytes(t);
 }

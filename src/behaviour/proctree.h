@@ -76,8 +76,9 @@ uint64_t proctree_parent_key(const struct proctree *t, const struct proc_entry *
 /* proctree_ancestry, proctree_root_key (*tree) and proctree_parent_key
  * (*parent) at once: the ancestors are walked to once, not three times.
  * The processes come with their strings' JSON forms too (kept by the table
- * once rendered: an alert's sinks write them as they are). */
-size_t proctree_enrich(const struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max,
+ * once rendered, within its byte bound: an alert's sinks write them as they
+ * are). */
+size_t proctree_enrich(struct proctree *t, const struct proc_entry *e, struct stoat_process *out, size_t max,
                        uint64_t *tree, uint64_t *parent);
 const char *proctree_logon(const struct proctree *t, const struct proc_entry *e);
 /* logon, or NULL when it is a "no session" value (auid -1) */

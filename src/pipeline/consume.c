@@ -260,6 +260,11 @@ void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t t
     behaviour_proc_start(c->beh, &ps);
 }
 
+void consumer_prefetch_host(const struct consumer *c, uint64_t host_hash)
+{
+    behaviour_prefetch_host(c->beh, host_hash);
+}
+
 /* The event again, in this stage's own engine context, with the extension
  * fields from its ancestry (ancestry[0] is the process itself). */
 static void rebuild_event(struct consumer *c, const struct stoat_alert *a)

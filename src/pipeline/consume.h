@@ -63,6 +63,10 @@ void consumer_proc(struct consumer *c, bool end, const char *host, int64_t time_
  * the matching threads, in parallel. */
 void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t time_ns,
                        const char *const fields[PF_COUNT], int64_t pid, int64_t ppid);
+/* An event of a host whose name has this strmap_hash is about to come (the
+ * writer reads a unit's records ahead): what its lookups will touch starts
+ * loading. */
+void consumer_prefetch_host(const struct consumer *c, uint64_t host_hash);
 /* An event with matches: a has the event (fields, host, time, position);
  * rules/use as the matcher passed them on (matcher.h). */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,

@@ -14,6 +14,7 @@
 #include "rules/ruleset.h"
 #include "util/buf.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 #include "util/text.h"
 
 enum {
@@ -381,12 +382,19 @@ static int64_t pid_of(const struct ev_field *f)
     return f && f->type != STOAT_V_NULL ? consume_pid(f->val, f->val_len) : -1;
 }
 
+/* The hash the writer's host table looks the host's name up by, worked out
+ * here in parallel (the writer prefetches by it: read_ahead). */
+static uint64_t host_hash(const struct ev_field *host)
+{
+    return host && host->type != STOAT_V_NULL ? strmap_hash(host->val, host->val_len) : 0;
+}
+
 /* A process start or end (the writer's write_proc), with one making of
  * room: the details, the time and the pids read here rather than on the
  * serial stage. */
 static void put_proc(struct unit_worker *w, struct buf *b, const struct match_head *h, int spec)
 {
-    size_t need = 2 + opt_size(h->host) + 3 * sizeof(uint64_t);
+    size_t need = 2 + opt_size(h->host) + 4 * sizeof(uint64_t);
     for (int f = 0; f < PF_COUNT; f++)
         need += opt_size(h->proc[f]);
     buf_reserve(b, need + 1);
@@ -394,6 +402,7 @@ static void put_proc(struct unit_worker *w, struct buf *b, const struct match_he
     *o++ = REC_PROC;
     *o++ = (char)w->m.rs->procs[spec].end;
     o = place_opt(o, h->host);
+    o = place_u64(o, host_hash(h->host));
     o = place_u64(o, (uint64_t)time_of(h->time));
     for (int f = 0; f < PF_COUNT; f++)
         o = place_opt(o, h->proc[f]);
@@ -430,6 +439,7 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->time));
     put_u64(b, (uint64_t)time_of(h->time));
     put_i32(b, index_of(fs, h->host));
+    put_u64(b, host_hash(h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
     put_i32(b, reported(&r) ? records_account_field(fs, nf) : 0); /* 0: not worked out */
@@ -544,15 +554,40 @@ static const char *write_diag(struct unit_writer *w, const struct unit *u, const
     return p;
 }
 
-static const char *write_proc(struct unit_writer *w, const char *p)
+/* The host's name hash (strmap_hash) of the record at p (one of u's, or
+ * its end) starts loading while this one is written: the host's lookup is
+ * the first thing the next record's event does, and the hosts of a day's
+ * events interleave. The workers hashed the name. */
+static void read_ahead(struct unit_writer *w, const struct unit *u, const char *p)
+{
+    if (p >= u->out.p + u->out.len || *p == REC_DIAG)
+        return;
+    if (*p == REC_PROC) {
+        p += 2;
+        uint32_t hl;
+        get_str(&p, &hl);
+    } else {
+        p++;
+        p += get_u32(&p) * (sizeof(uint32_t) + 1) + 3 * sizeof(uint64_t) + sizeof(int32_t) + sizeof(uint64_t) +
+             sizeof(int32_t);
+    }
+    uint64_t h = get_u64(&p);
+    if (h != w->ahead) /* a start and its match are of one host */
+        consumer_prefetch_host(w->con, h);
+    w->ahead = h;
+}
+
+static const char *write_proc(struct unit_writer *w, const struct unit *u, const char *p)
 {
     bool is_end = *p++;
     uint32_t hl, fl[PF_COUNT];
     const char *hs = get_str(&p, &hl), *fv[PF_COUNT];
+    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
     int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
     int64_t pid = (int64_t)get_u64(&p), ppid = (int64_t)get_u64(&p);
+    read_ahead(w, u, p);
     consumer_proc_ids(w->con, is_end, hs, t, fv, pid, ppid);
     return p;
 }
@@ -572,7 +607,9 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
-    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
+    int32_t host = get_i32(&p);
+    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
+    int32_t chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
     uint32_t gl, ll;
     const char *guid = get_str(&p, &gl);
     int64_t pid = (int64_t)get_u64(&p);
@@ -607,6 +644,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     };
     struct actor who = {
         .guid = guid, .pid = pid, .logon_id = logon, .spoof = has_spoof ? &spoof : NULL, .account_field = account};
+    read_ahead(w, u, p);
     consumer_event(w->con, &a, w->rules, w->use, nr, &who);
     return p;
 }
@@ -635,7 +673,7 @@ void unit_write(struct unit_writer *w, struct unit *u)
         if (kind == REC_DIAG)
             p = write_diag(w, u, p);
         else if (kind == REC_PROC)
-            p = write_proc(w, p);
+            p = write_proc(w, u, p);
         else
             p = write_match(w, u, p);
     }

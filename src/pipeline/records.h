@@ -68,6 +68,7 @@ struct unit_writer {
     uint32_t *rules;
     uint8_t *use;
     size_t rules_cap;
+    uint64_t ahead; /* the host hash read_ahead prefetched last */
 };
 
 /* 1 + the index of the field that names the event's account as

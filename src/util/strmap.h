@@ -32,6 +32,13 @@ bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *v
 uint64_t strmap_hash(const char *key, size_t len);
 /* strmap_get with h = strmap_hash(key, len). */
 bool strmap_get_hashed(const struct strmap *m, const char *key, size_t len, uint64_t h, uint32_t *value);
+/* Starts loading the slot a key with hash h (strmap_hash) is looked up
+ * from, for a lookup soon after: its cache miss then overlaps other work. */
+static inline void strmap_prefetch(const struct strmap *m, uint64_t h)
+{
+    if (m->cap)
+        __builtin_prefetch(&m->slots[h & (m->cap - 1)]);
+}
 /* Inserts when absent; returns the value now stored (the old one if present). */
 uint32_t strmap_put(struct strmap *m, const char *key, size_t len, uint32_t value);
 /* strmap_put giving the key's entry (its stored copy of the key and its

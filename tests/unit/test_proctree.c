@@ -762,6 +762,68 @@ static void test_json_forms(void **state)
     }
 }
 
+/* The JSON forms the table keeps for a process's strings (rendered once)
+ * count in its byte bound, added when made and taken off when freed: the
+ * bound is what the table's memory stays under. After a pass of enrich over
+ * every live process, the table's bytes are its entries' (as if their
+ * strings were copies) and the forms it gave; under a small bound, whose
+ * forms would not fit beside the strings, it stays within it. */
+static void enrich_counted(struct proctree *t, size_t per_entry, size_t cap, int from, int to)
+{
+    size_t want = 0;
+    for (int i = from; i < to; i++) {
+        const struct proc_entry *e = proctree_find(t, "h", NULL, i, INT64_MAX);
+        if (!e)
+            continue;
+        struct stoat_process anc[PROCTREE_MAX_DEPTH];
+        uint64_t tree, par;
+        assert_int_equal(proctree_enrich(t, e, anc, 1, &tree, &par), 1);
+        const struct stoat_process *a = &anc[0];
+        want += per_entry + strlen(a->image) + 1 + strlen(a->command_line) + 1 + strlen(a->user) + 1;
+        /* every string here is the entry's own: each form kept is one */
+        const struct stoat_json_text forms[] = {a->image_json, a->command_line_json, a->user_json};
+        for (size_t k = 0; k < 3; k++)
+            want += forms[k].p ? forms[k].len + 1 : 0;
+    }
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    assert_int_equal(st.bytes, want);
+    assert_true(st.bytes <= cap);
+}
+
+static void test_json_forms_counted(void **state)
+{
+    (void)state;
+    /* what the bound counts for an entry besides its strings */
+    struct proctree *t = proctree_create(100, 1 << 20);
+    start_pid(t, "h", 1, -1, 1, "x"); /* "x" as image and command line */
+    struct proctree_stats st;
+    proctree_get_stats(t, &st);
+    size_t per_entry = st.bytes - 4;
+    proctree_destroy(t);
+
+    for (int round = 0; round < 2; round++) {
+        size_t cap = round ? 4096 : 1 << 20;
+        t = proctree_create(100, cap);
+        char img[64], cmd[400], user[64];
+        for (int i = 0; i < 60; i++) {
+            snprintf(img, sizeof img, "C:\\Program Files\\p%d\\a.exe", i);
+            int n = snprintf(cmd, sizeof cmd, "\"%s\" /q ", img);
+            memset(cmd + n, '\\', 300); /* doubled in JSON: kept (at most 2x + 2) */
+            cmd[n + 300] = 0;
+            snprintf(user, sizeof user, "DOM\\u%d", i);
+            proctree_start(
+                t,
+                &(struct proc_start){
+                    .host = "h", .pid = i, .ppid = -1, .time_ns = i, .image = img, .command_line = cmd, .user = user});
+            enrich_counted(t, per_entry, cap, 0, i + 1);
+        }
+        proctree_get_stats(t, &st);
+        assert_true(round ? st.evicted > 40 : st.evicted == 0);
+        proctree_destroy(t); /* the forms go with their strings (the sanitizer build checks) */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_real_logon),
         cmocka_unit_test(test_enrich_as_three),
         cmocka_unit_test(test_json_forms),
+        cmocka_unit_test(test_json_forms_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -522,27 +522,10 @@ static int gate_score(const uint64_t m[4])
 /* One byte every match of p holds, as folded, into m; false: none known. */
 static bool pattern_gate(const struct pattern *p, uint64_t m[4])
 {
-    switch (p->op) {
-    case P_EQ:
-    case P_PREFIX:
-    case P_SUFFIX:
-    case P_CONTAINS:
-    case P_GLOB:
-    case P_RE: break;
-    default: return false;
-    }
-    int best = -1;
-    for (uint8_t k = 0; k < p->nrare; k++) {
-        unsigned b = p->rare[k];
-        bool same_folded = b < 0x80 && !((b | 0x20) >= 'a' && (b | 0x20) <= 'z');
-        if ((p->cased || p->op == P_RE) && !same_folded)
-            continue;
-        if (best < 0 || gate_commonness(b) < gate_commonness((unsigned)best))
-            best = (int)b;
-    }
-    if (best < 0)
+    int b = pattern_need_byte(p);
+    if (b < 0)
         return false;
-    m[best >> 6] |= 1ull << (best & 63);
+    m[b >> 6] |= 1ull << (b & 63);
     return true;
 }
 

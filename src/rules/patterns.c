@@ -197,9 +197,8 @@ bool patterns_parse_cidr(const char *s, size_t n, struct cidr *out)
     return true;
 }
 
-/* The byte of a pattern that is rarest and the same in a folded value, or
- * -1: a cased pattern's or a regex's letters and non-ASCII bytes may fold. */
-static int need_byte(const struct pattern *p)
+/* See program.h. */
+int pattern_need_byte(const struct pattern *p)
 {
     switch (p->op) {
     case P_EQ:
@@ -242,7 +241,7 @@ static void set_needs(const struct pnode *n, int depth)
     uint64_t m[4] = {0};
     bool ungated = false;
     for (uint32_t i = 0; i < t->npat; i++) {
-        int b = need_byte(&t->pat[i]);
+        int b = pattern_need_byte(&t->pat[i]);
         if (b < 0)
             return;
         m[b >> 6] |= 1ull << (b & 63);

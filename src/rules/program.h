@@ -168,4 +168,9 @@ static inline uint32_t pnode_req_atom(const struct pnode *n, uint32_t natoms)
  * patterns have their atoms). */
 void program_set_req_atoms(struct pnode *n, uint32_t natoms, int depth);
 
+/* The rarest byte every match of p holds that is the same in a folded
+ * value, or -1 (a cased pattern's or a regex's letters and non-ASCII bytes
+ * may fold): what a test's need_any and the engine's byte gates are made of. */
+int pattern_need_byte(const struct pattern *p);
+
 #endif

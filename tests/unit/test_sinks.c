@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio_ext.h>
 
 #include "sinks/syslog_line.h"
 #include "util/buf.h"
@@ -340,13 +341,19 @@ static void test_jsonl_caches(void **state)
     const char *files[] = {"/logs/a.jsonl", "/logs/a.jsonl", "/logs/b \"q\" \\ \x01 \xc3\xa9.jsonl", "/logs/a.jsonl",
                            "/logs/a.jsonl"};
     const char *formats[] = {"json", NULL, "json", "json", "evtx"};
-    struct stoat_sink one, fresh, lines;
+    struct stoat_sink one, fresh, lines, caller;
     struct buf taken = {0}; /* the same alerts as lines handed over (the fleet's publisher) */
     stoat_sink_lines(take_line, &taken, false, &lines);
     char *got = NULL, *want = NULL;
     size_t got_len = 0, want_len = 0;
     FILE *gf = open_memstream(&got, &got_len), *wf = open_memstream(&want, &want_len);
     stoat_sink_jsonl(gf, &one);
+    /* a stream whose owner does the locking (stoat hunt's output) gets no lock per line */
+    char *unlocked = NULL;
+    size_t unlocked_len = 0;
+    FILE *cf = open_memstream(&unlocked, &unlocked_len);
+    __fsetlocking(cf, FSETLOCKING_BYCALLER);
+    stoat_sink_jsonl(cf, &caller);
     uint64_t id = 0;
     for (int e = 0; e < 30; e++) {
         snprintf(file, sizeof(file), "%s", files[e / 3 % 5]); /* the same buffer, other bytes */
@@ -381,6 +388,7 @@ static void test_jsonl_caches(void **state)
             a.ancestry = anc_json;
             write_alert(&one, &a);
             write_alert(&lines, &a);
+            write_alert(&caller, &a);
             a.ancestry = anc;
             stoat_sink_jsonl(wf, &fresh);
             write_alert(&fresh, &a);
@@ -392,10 +400,16 @@ static void test_jsonl_caches(void **state)
     one.destroy(one.ctx);
     lines.end(lines.ctx, NULL);
     lines.destroy(lines.ctx);
+    caller.end(caller.ctx, NULL);
+    caller.destroy(caller.ctx);
     fclose(gf);
     fclose(wf);
+    fclose(cf);
     assert_int_equal(got_len, want_len);
     assert_memory_equal(got, want, got_len);
+    assert_int_equal(unlocked_len, want_len);
+    assert_memory_equal(unlocked, want, want_len);
+    free(unlocked);
     assert_int_equal(taken.len, want_len);
     assert_memory_equal(taken.p, want, want_len);
     buf_free(&taken);

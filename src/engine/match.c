@@ -120,24 +120,24 @@ static inline bool rare_bytes_present(struct engine_ctx *c, const struct pattern
     return true;
 }
 
-/* False when the value holds none of the bytes one of which each of the
- * test's patterns needs. A short value is looked at byte by byte rather
+/* False when the value holds none of the bytes in need (one of which each
+ * of a test's patterns, or every match of a gated rule, needs). A short value is looked at byte by byte rather
  * than through a set: cheaper than the set, and far cheaper than searching
  * it for each of a long list (48 lookalike letters, 17 obfuscations) that
  * an ungated rule runs on every process start. */
-static inline bool need_present(struct engine_ctx *c, const struct test *t, struct ev_field *f)
+static inline bool need_present(struct engine_ctx *c, const uint64_t need[4], struct ev_field *f)
 {
     if (f->val_len < 16) {
         const unsigned char *s = (const unsigned char *)folded(c, f);
         for (uint32_t i = 0; i < f->val_len; i++)
-            if (t->need_any[s[i] >> 6] >> (s[i] & 63) & 1)
+            if (need[s[i] >> 6] >> (s[i] & 63) & 1)
                 return true;
         return false;
     }
     if (!f->bytes_folded)
         f->bytes_folded = byte_set(c, folded(c, f), f->val_len);
     const uint64_t *s = f->bytes_folded;
-    return ((s[0] & t->need_any[0]) | (s[1] & t->need_any[1]) | (s[2] & t->need_any[2]) | (s[3] & t->need_any[3])) != 0;
+    return ((s[0] & need[0]) | (s[1] & need[1]) | (s[2] & need[2]) | (s[3] & need[3])) != 0;
 }
 
 static bool re_run(struct engine_ctx *c, const struct pattern *p, const char *s, size_t n)
@@ -362,7 +362,7 @@ static inline __attribute__((always_inline)) bool eval_test(struct engine_ctx *c
         struct ev_field *f = &c->f[first];
         if (f->type == STOAT_V_NULL)
             return false;
-        if (t->has_need && !need_present(c, t, f))
+        if (t->has_need && !need_present(c, t->need_any, f))
             return false;
         return any_pattern(c, t, f);
     }
@@ -606,23 +606,9 @@ static const struct byte_gate *rule_gate(struct engine_ctx *c, uint32_t r, const
 /* Whether some value of the gate's field holds one of its bytes. */
 static bool gate_open(struct engine_ctx *c, const struct byte_gate *g)
 {
-    for (int32_t i = slot_get(c, g->field); i >= 0; i = c->f[i].next) {
-        struct ev_field *f = &c->f[i];
-        if (f->type == STOAT_V_NULL)
-            continue;
-        if (f->val_len < 16) {
-            const unsigned char *s = (const unsigned char *)folded(c, f);
-            for (uint32_t k = 0; k < f->val_len; k++)
-                if (g->mask[s[k] >> 6] >> (s[k] & 63) & 1)
-                    return true;
-            continue;
-        }
-        if (!f->bytes_folded)
-            f->bytes_folded = byte_set(c, folded(c, f), f->val_len);
-        const uint64_t *b = f->bytes_folded;
-        if ((b[0] & g->mask[0]) | (b[1] & g->mask[1]) | (b[2] & g->mask[2]) | (b[3] & g->mask[3]))
+    for (int32_t i = slot_get(c, g->field); i >= 0; i = c->f[i].next)
+        if (c->f[i].type != STOAT_V_NULL && need_present(c, g->mask, &c->f[i]))
             return true;
-    }
     return false;
 }
 

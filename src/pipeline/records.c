@@ -400,9 +400,9 @@ static void put_proc(struct unit_worker *w, struct buf *b, const struct match_he
     buf_reserve(b, need + 1);
     char *o = b->p + b->len;
     *o++ = REC_PROC;
+    o = place_u64(o, host_hash(h->host)); /* first in each record, for read_ahead */
     *o++ = (char)w->m.rs->procs[spec].end;
     o = place_opt(o, h->host);
-    o = place_u64(o, host_hash(h->host));
     o = place_u64(o, (uint64_t)time_of(h->time));
     for (int f = 0; f < PF_COUNT; f++)
         o = place_opt(o, h->proc[f]);
@@ -426,6 +426,7 @@ static void ws_end(void *ctx)
     if (!r.passed)
         return;
     buf_putc(b, REC_MATCH);
+    put_u64(b, host_hash(h->host)); /* first in each record, for read_ahead */
     put_u32(b, (uint32_t)r.n);
     for (size_t i = 0; i < r.n; i++) {
         put_u32(b, r.rules[i]);
@@ -439,7 +440,6 @@ static void ws_end(void *ctx)
     put_i32(b, index_of(fs, h->time));
     put_u64(b, (uint64_t)time_of(h->time));
     put_i32(b, index_of(fs, h->host));
-    put_u64(b, host_hash(h->host));
     put_i32(b, index_of(fs, h->channel));
     put_i32(b, index_of(fs, h->event_id));
     put_i32(b, reported(&r) ? records_account_field(fs, nf) : 0); /* 0: not worked out */
@@ -562,15 +562,7 @@ static void read_ahead(struct unit_writer *w, const struct unit *u, const char *
 {
     if (p >= u->out.p + u->out.len || *p == REC_DIAG)
         return;
-    if (*p == REC_PROC) {
-        p += 2;
-        uint32_t hl;
-        get_str(&p, &hl);
-    } else {
-        p++;
-        p += get_u32(&p) * (sizeof(uint32_t) + 1) + 3 * sizeof(uint64_t) + sizeof(int32_t) + sizeof(uint64_t) +
-             sizeof(int32_t);
-    }
+    p++;
     uint64_t h = get_u64(&p);
     if (h != w->ahead) /* a start and its match are of one host */
         consumer_prefetch_host(w->con, h);
@@ -579,10 +571,10 @@ static void read_ahead(struct unit_writer *w, const struct unit *u, const char *
 
 static const char *write_proc(struct unit_writer *w, const struct unit *u, const char *p)
 {
+    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
     bool is_end = *p++;
     uint32_t hl, fl[PF_COUNT];
     const char *hs = get_str(&p, &hl), *fv[PF_COUNT];
-    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
     int64_t t = (int64_t)get_u64(&p);
     for (int f = 0; f < PF_COUNT; f++)
         fv[f] = get_str(&p, &fl[f]);
@@ -594,6 +586,7 @@ static const char *write_proc(struct unit_writer *w, const struct unit *u, const
 
 static const char *write_match(struct unit_writer *w, const struct unit *u, const char *p)
 {
+    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
     uint32_t nr = get_u32(&p);
     if (nr > w->rules_cap) {
         w->rules_cap = nr;
@@ -607,9 +600,7 @@ static const char *write_match(struct unit_writer *w, const struct unit *u, cons
     uint64_t record = get_u64(&p), line = line_of(w, u, get_u64(&p)), offset = get_u64(&p);
     int32_t ts = get_i32(&p);
     int64_t time_ns = (int64_t)get_u64(&p);
-    int32_t host = get_i32(&p);
-    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
-    int32_t chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
+    int32_t host = get_i32(&p), chan = get_i32(&p), eid = get_i32(&p), account = get_i32(&p);
     uint32_t gl, ll;
     const char *guid = get_str(&p, &gl);
     int64_t pid = (int64_t)get_u64(&p);

@@ -529,33 +529,6 @@ void cli_behaviour_options_help(FILE *f, bool live)
         fputs("  Correlations read their matches in time order whatever the order of the files.\n", f);
 }
 
-/* A rule folder given twice (`-r rules` beside stoat's own rules folder, two
- * spellings of one path) is listed once. The loader would load each of its
- * files once anyway (by device and inode), under the name first given, but
- * only after listing the folder again and stat'ing and keying every file in
- * it: 225 files and a twentieth of a warm load's listing for stoat's own
- * folder. The same folder only: one inside another is the loader's business. */
-struct folders_given {
-    struct folder_id {
-        dev_t dev;
-        ino_t ino;
-    } * v;
-    size_t n, cap;
-};
-
-static bool folder_given_before(struct folders_given *g, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return false; /* a file, or what the loader will name as missing */
-    for (size_t i = 0; i < g->n; i++)
-        if (g->v[i].dev == st.st_dev && g->v[i].ino == st.st_ino)
-            return true;
-    XGROW(g->v, g->cap, g->n + 1);
-    g->v[g->n++] = (struct folder_id){st.st_dev, st.st_ino};
-    return false;
-}
-
 struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_printer *dp,
                                      struct stoat_load_stats *stats, bool default_rules)
 {
@@ -587,17 +560,14 @@ struct stoat_ruleset *cli_load_rules(const struct rule_args *ra, struct diag_pri
         free(cache_dir);
         return NULL;
     }
-    struct folders_given given = {0};
     if (default_rules && !ra->no_default_rules) {
         char *own = cli_home_path("rules");
-        if (own && !folder_given_before(&given, own))
+        if (own)
             stoat_loader_add_path(l, own);
         free(own);
     }
     for (size_t i = 0; i < ra->nrule_paths; i++)
-        if (!folder_given_before(&given, ra->rule_paths[i]))
-            stoat_loader_add_path(l, ra->rule_paths[i]);
-    free(given.v);
+        stoat_loader_add_path(l, ra->rule_paths[i]); /* one given before is read once (the loader) */
     stoat_err e = stoat_loader_build(l, &rs);
     if (stats)
         stoat_loader_stats(l, stats);

@@ -105,6 +105,25 @@ static const struct cli_command test_command = {
 };
 #undef RA
 
+/* Rules named more than once: the loader read each once, and said so in
+ * a note per folder or file, which -v prints. */
+static void print_again(const struct stoat_load_stats *ls, bool verbose)
+{
+    if (!ls->folders_again && !ls->files_again)
+        return;
+    char folders[64] = "", files[64] = "";
+    if (ls->folders_again)
+        snprintf(folders, sizeof(folders), "%zu folder%s given again", ls->folders_again,
+                 ls->folders_again == 1 ? "" : "s");
+    if (ls->files_again)
+        snprintf(files, sizeof(files), "%zu rule file%s reached again", ls->files_again,
+                 ls->files_again == 1 ? "" : "s");
+    bool one = ls->folders_again + ls->files_again == 1;
+    const char *hint = verbose ? "" : one ? " (-v names it)" : " (-v names them)";
+    printf("note: %s%s%s, %s once%s\n", folders, *folders && *files ? " and " : "", files, one ? "read" : "each read",
+           hint);
+}
+
 static int check(int argc, char **argv)
 {
     struct rules_args a = {0};
@@ -135,6 +154,7 @@ static int check(int argc, char **argv)
     if (ls.correlations || ls.filters)
         printf("note: %zu correlation rule%s kept, %zu filter%s applied\n", ls.correlations,
                ls.correlations == 1 ? "" : "s", ls.filters, ls.filters == 1 ? "" : "s");
+    print_again(&ls, a.verbose);
     printf("rules: %zu loaded, %zu rejected\n", ls.loaded + ls.correlations + ls.filters, ls.rejected);
     stoat_ruleset_destroy(rs);
     if (!rs)

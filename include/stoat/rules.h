@@ -144,6 +144,9 @@ struct stoat_load_stats {
     size_t rejected;     /* documents refused, each with a diagnostic */
     size_t deselected;   /* valid but left out by the selection */
     size_t unrouted;     /* loaded rules whose logsource maps to no event source */
+    /* Rule files reached again (given twice, by a link, in two folders
+     * given) and folders given again (by any path): each read once. */
+    size_t files_again, folders_again;
     double load_seconds;
     bool prefilter_cached; /* the prefilter was read (cache or compiled file), not compiled */
 };
@@ -152,7 +155,10 @@ struct stoat_loader;
 struct stoat_ruleset;
 
 stoat_err stoat_loader_create(const struct stoat_load_opts *opts, struct stoat_loader **out);
-/* A rule file or a directory (searched recursively for *.yml and *.yaml). */
+/* A rule file or a directory (searched recursively for *.yml and *.yaml). A
+ * file reached again, by any path (the same device and inode), is loaded
+ * once, in its first place; a folder given again is not read again. Each
+ * is a note in the diagnostics and a count in the stats. */
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path);
 stoat_err stoat_loader_add_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
 /* Compiles everything accepted so far. The loader may be destroyed after. */

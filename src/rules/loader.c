@@ -17,6 +17,7 @@
  * for when stat can be trusted), so a warm load need not read them. */
 #include "rules/loader.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,8 +54,17 @@ struct stoat_loader {
     struct pending_filter *filters;
     size_t nfilters, fcap;
     struct strmap ids;        /* id or name -> rule index + 1 */
-    struct strmap files_seen; /* rule files by device and inode (file_seen) */
-    uint32_t nfiles_seen;
+    struct strmap files_seen; /* rule files by device and inode -> first name (file_seen) */
+    char **seen;              /* names files_seen points to, once there is no queue */
+    size_t nseen, seen_cap;
+    bool queue_names_seen; /* the queue's names are seen's (seen_take_queue) */
+    struct folder_given {  /* folders given to add_path (folder_given_before) */
+        dev_t dev;
+        ino_t ino;
+        char *name;
+    } * folders;
+    size_t nfolders, folders_cap;
+    size_t files_again, folders_again; /* the stats', kept apart: a cached ruleset's do not know them */
     struct stoat_load_stats stats;
     struct timespec t0;
     bool started;
@@ -79,7 +89,7 @@ struct stoat_loader {
         bool file;               /* a rule file given by path */
         bool st_ok;              /* st is a regular file's, not too large (stat_files) */
         bool stated;             /* st_ok and st set as the folder was listed */
-        bool dup;                /* the same file as one given before it: not loaded again */
+        bool dup;                /* the same file as one given before it (first_name): not loaded again */
         bool dup_checked;        /* file_seen was asked */
         struct stat st;          /* a file's, at the build */
     } * pending;
@@ -200,23 +210,78 @@ static stoat_err parse_text(struct stoat_loader *l, const char *name, const char
 static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
                       const char *rule_id, const char *msg);
 
+/* A file reached twice (`-r rules` beside stoat's own rules folder, a folder
+ * and a file in it, overlapping folders, a link, two spellings of one path)
+ * is one file: loaded once, in its first place and under the name it was
+ * first given, or each of its rules would fire twice. files_seen keeps
+ * each file's first name as an index + 1 (v) into the names of the queue
+ * while there is one (a warm load copies no name), else of seen, which
+ * takes the queue's over when it goes (flush). Gives 0 when st is new,
+ * else the first's v. */
+static inline uint32_t file_seen(struct stoat_loader *l, const struct stat *st, uint32_t v)
+{
+    const uint64_t k[2] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+    uint32_t had = strmap_put(&l->files_seen, (const char *)k, sizeof(k), v);
+    if (had == v)
+        return 0;
+    l->files_again++;
+    return had;
+}
+
+static const char *seen_name(const struct stoat_loader *l, uint32_t v)
+{
+    return l->defer ? l->pending[v - 1].name : l->seen[v - 1];
+}
+
+/* The first name of a file file_seen has seen. */
+static const char *first_name(const struct stoat_loader *l, const struct stat *st)
+{
+    const uint64_t k[2] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+    uint32_t v = 0;
+    strmap_get(&l->files_seen, (const char *)k, sizeof(k), &v);
+    return v ? seen_name(l, v) : "?";
+}
+
+/* When the queue is parsed and goes: its names, seen's now, by the same
+ * index (seen is empty until then: it takes the files given after the
+ * queue). A ruleset from the cache drops the queue unparsed, and
+ * files_seen with it. */
+static void seen_take_queue(struct stoat_loader *l)
+{
+    XGROW(l->seen, l->seen_cap, l->npending);
+    for (size_t i = 0; i < l->npending; i++)
+        l->seen[i] = l->pending[i].name;
+    l->nseen = l->npending;
+    l->queue_names_seen = true;
+}
+
+/* A file or folder named again, said where it is met (a note: nothing is
+ * wrong, but a count of rules lower than the files named would suggest
+ * asks for a reason). */
+static void note_again(struct stoat_loader *l, const char *name, const char *first, bool folder)
+{
+    char msg[PATH_MAX + 100];
+    if (!strcmp(name, first))
+        snprintf(msg, sizeof(msg), "given before: %s once", folder ? "read" : "loaded");
+    else
+        snprintf(msg, sizeof(msg), "the same %s as %s, given before: %s", folder ? "folder" : "file", first,
+                 folder ? "read once" : "loaded once, under that name");
+    diag_note(l, STOAT_SEV_NOTE, STOAT_OK, name, 0, NULL, msg);
+}
+
+/* A file reached again, in a key: its place, and which file it is (the
+ * note the cached ruleset replays names it). */
+static void key_again(void *h, const char *first)
+{
+    rulecache_hash_u64(h, 6);
+    rulecache_hash_u64(h, strlen(first));
+    rulecache_hash_bytes(h, first, strlen(first));
+}
+
 /* A rule file, not read yet: in both keys by name (its place among the
  * rest). What stat says of it joins the stat key at the build, every
  * file's at once (stat_files), and its bytes the content key, only when the
  * stat key does not already name a ruleset file (cache_lookup). */
-/* A file reached twice (`-r rules` beside stoat's own rules folder, a folder
- * and a file in it, two spellings of one path) is one file: loaded once,
- * under the name it was first given, or each of its rules would fire twice. */
-static bool file_seen(struct stoat_loader *l, const struct stat *st)
-{
-    const uint64_t k[2] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
-    uint32_t next = l->nfiles_seen + 1;
-    if (strmap_put(&l->files_seen, (const char *)k, sizeof(k), next) != next)
-        return true;
-    l->nfiles_seen = next;
-    return false;
-}
-
 static void defer_file(struct stoat_loader *l, const char *path)
 {
     key_u64(l, 4);
@@ -295,8 +360,10 @@ static void stat_files(struct stoat_loader *l)
             continue;
         }
         p->dup_checked = true;
-        if (file_seen(l, &p->st)) {
+        uint32_t first = file_seen(l, &p->st, (uint32_t)i + 1);
+        if (first) {
             p->dup = true;
+            key_again(l->skey, seen_name(l, first));
             continue;
         }
         const struct stat *st = &p->st;
@@ -341,8 +408,12 @@ static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *t
     *trusted = true;
     for (size_t i = 0; i < l->npending; i++) {
         struct pending *p = &l->pending[i];
-        if (!p->file || p->dup)
+        if (!p->file)
             continue;
+        if (p->dup) {
+            key_again(l->key, first_name(l, &p->st));
+            continue;
+        }
         char why[256], msg[400];
         struct stat now;
         if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &p->text, &p->len, why, sizeof(why))) {
@@ -368,14 +439,17 @@ static void content_key(struct stoat_loader *l, uint8_t key[RC_KEY_LEN], bool *t
 
 static void drop_pending(struct stoat_loader *l)
 {
+    const bool names_too = !l->queue_names_seen;
     for (size_t i = 0; i < l->npending; i++) {
-        free(l->pending[i].name);
+        if (names_too)
+            free(l->pending[i].name);
         free(l->pending[i].text);
         free(l->pending[i].msg);
     }
     free(l->pending);
     l->pending = NULL;
     l->npending = l->pcap = 0;
+    l->queue_names_seen = false;
 }
 
 /* Diagnostics while parsing: kept for the cache file, and passed on. */
@@ -415,13 +489,15 @@ static void flush(struct stoat_loader *l)
     fs_lister_free(l->lister);
     l->lister = NULL;
     recording(l, true);
+    seen_take_queue(l);
     for (size_t i = 0; i < l->npending; i++) {
         struct pending *p = &l->pending[i];
-        struct stat st;
-        if (p->file && !p->dup_checked && !p->text && stat(p->name, &st) == 0)
-            p->dup = file_seen(l, &st); /* flushed before the build's stats */
-        if (p->dup)
+        if (p->file && !p->dup_checked && !p->text && stat(p->name, &p->st) == 0) /* flushed before the build's stat */
+            p->dup = file_seen(l, &p->st, (uint32_t)i + 1) != 0;
+        if (p->dup) {
+            note_again(l, p->name, first_name(l, &p->st), false);
             continue;
+        }
         if (p->text) {
             parse_text(l, p->name, p->text, p->len);
             if (p->not_file)
@@ -661,8 +737,15 @@ static int load_file(void *ctx, const char *path)
         return 0;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && file_seen(l, &st))
-        return 0;
+    if (stat(path, &st) == 0) {
+        uint32_t first = file_seen(l, &st, (uint32_t)l->nseen + 1);
+        if (first) {
+            note_again(l, path, seen_name(l, first), false);
+            return 0;
+        }
+        XGROW(l->seen, l->seen_cap, l->nseen + 1);
+        l->seen[l->nseen++] = xstrdup(path);
+    }
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
@@ -700,9 +783,33 @@ static void listed_file(void *ctx, const struct fs_found *f)
     p->st_ok = f->st_errno == 0 && stat_usable(&p->st);
 }
 
+/* A folder given again (`-r rules` beside stoat's own rules folder, a link
+ * to it) is not listed again: its files would each be found loaded already
+ * (file_seen), but only after listing the folder, stat'ing and keying each
+ * one (225 files and a twentieth of a warm load's listing for stoat's own).
+ * Nothing of it is keyed: the rules are the same as with the folder given
+ * once, and so is their cache file. The same folder only: one inside
+ * another is file_seen's. */
+static bool folder_given_before(struct stoat_loader *l, const struct stat *st, const char *path)
+{
+    for (size_t i = 0; i < l->nfolders; i++)
+        if (l->folders[i].dev == st->st_dev && l->folders[i].ino == st->st_ino) {
+            l->folders_again++;
+            note_again(l, path, l->folders[i].name, true);
+            return true;
+        }
+    XGROW(l->folders, l->folders_cap, l->nfolders + 1);
+    l->folders[l->nfolders++] = (struct folder_given){st->st_dev, st->st_ino, xstrdup(path)};
+    return false;
+}
+
 stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
 {
-    if (!fs_is_dir(path)) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (folder_given_before(l, &st, path))
+            return STOAT_OK;
+    } else {
         FILE *f = fopen(path, "r");
         if (!f) {
             list_given(l);
@@ -924,6 +1031,8 @@ static void finish_stats(struct stoat_loader *l, struct stoat_ruleset *rs)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     l->stats.load_seconds = (double)(t1.tv_sec - l->t0.tv_sec) + (double)(t1.tv_nsec - l->t0.tv_nsec) / 1e9;
     l->stats.prefilter_cached = rs->stats.prefilter_cached;
+    l->stats.files_again = l->files_again;
+    l->stats.folders_again = l->folders_again;
     rs->stats = l->stats;
 }
 
@@ -938,6 +1047,8 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
             struct stoat_ruleset *rs = l->rs;
             l->defer = false; /* nothing to parse, ever */
             drop_pending(l);
+            strmap_free(&l->files_seen); /* its values named the queue's names */
+            strmap_init(&l->files_seen);
             l->stats = rs->stats;
             rs->stats.prefilter_cached = true;
             finish_stats(l, rs);
@@ -1026,6 +1137,8 @@ void stoat_loader_stats(const struct stoat_loader *l, struct stoat_load_stats *o
     flush((struct stoat_loader *)l);
     recording((struct stoat_loader *)l, false);
     *out = l->stats;
+    out->files_again = l->files_again;
+    out->folders_again = l->folders_again;
 }
 
 void stoat_loader_destroy(struct stoat_loader *l)
@@ -1041,6 +1154,12 @@ void stoat_loader_destroy(struct stoat_loader *l)
     free(l->filters);
     strmap_free(&l->ids);
     strmap_free(&l->files_seen);
+    for (size_t i = 0; i < l->nseen; i++)
+        free(l->seen[i]);
+    free(l->seen);
+    for (size_t i = 0; i < l->nfolders; i++)
+        free(l->folders[i].name);
+    free(l->folders);
     strmap_free(&l->roles);
     placeholders_free(l->ph);
     for (size_t i = 0; i < l->ndeferred; i++) {

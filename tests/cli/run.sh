@@ -97,6 +97,30 @@ for nc in "" --no-cache; do
     check "-r rules beside the default rules: every alert once $nc" sh -c "[ -s '$tmp/own.jsonl' ] && [ \$(grep -c '\"kind\":\"alert\"' '$tmp/own.jsonl') -eq \$(grep -c '\"kind\":\"alert\"' '$tmp/own2.jsonl') ]"
 done
 
+# a folder given again, by a link, overlapping folders, a file in a folder
+# given: each rule loaded once, in its first place, and `rules check` says
+# what it read once (counts; -v a note per path); two different files with
+# one rule id stay two rules, with the warning (README)
+mkdir -p "$tmp/dupr/sub"
+cp "$RULE" "$tmp/dupr/whoami.yml"
+sed -e 's/^title: .*/title: Hostname Run/' -e 's/^id: .*/id: 5d0c3a43-3f2e-4a55-9a0e-6b1d2f8e9c01/' \
+    -e "s/whoami.exe/hostname.exe/" "$RULE" >"$tmp/dupr/sub/hostname.yml"
+ln -s "$tmp/dupr" "$tmp/dupr-link"
+$STOAT rules check "$tmp/dupr" >"$tmp/dup0.out" 2>&1
+$STOAT rules check "$tmp/dupr/sub" "$tmp/dupr" "$tmp/dupr-link" "$tmp/dupr/" "$tmp/dupr/whoami.yml" >"$tmp/dup1.out" 2>&1
+$STOAT rules check -v "$tmp/dupr/sub" "$tmp/dupr" "$tmp/dupr-link" "$tmp/dupr/" "$tmp/dupr/whoami.yml" >"$tmp/dup2.out" 2>&1
+check "rules check: a folder given again, by a link, overlapping, a file in it: each rule once" sh -c "tail -1 '$tmp/dup0.out' | grep -qx 'rules: 2 loaded, 0 rejected' && tail -1 '$tmp/dup1.out' | grep -qx 'rules: 2 loaded, 0 rejected' && ! grep -q 'duplicate rule id' '$tmp/dup1.out'"
+check "rules check counts what it read once" grep -qx 'note: 2 folders given again and 2 rule files reached again, each read once (-v names them)' "$tmp/dup1.out"
+check "rules check -v names each path read once, and the first" sh -c "grep -qx '$tmp/dupr-link: note: the same folder as $tmp/dupr, given before: read once' '$tmp/dup2.out' && grep -qx '$tmp/dupr/sub/hostname.yml: note: given before: loaded once' '$tmp/dup2.out' && grep -qx '$tmp/dupr/whoami.yml: note: given before: loaded once' '$tmp/dup2.out' && grep -q '^loaded .* Hostname Run ($tmp/dupr/sub/hostname.yml)' '$tmp/dup2.out'"
+for nc in "" --no-cache; do
+    $STOAT hunt -q $nc --no-default-rules -r "$tmp/dupr" --format jsonl "$tmp/mixed.jsonl" >"$tmp/dupa.jsonl" 2>/dev/null
+    $STOAT hunt -q $nc --no-default-rules -r "$tmp/dupr/whoami.yml" -r "$tmp/dupr-link" -r "$tmp/dupr" -r "$tmp/dupr/sub" --format jsonl "$tmp/mixed.jsonl" >"$tmp/dupb.jsonl" 2>/dev/null
+    check "hunt: a rule folder given again, by a link, and a file in it: alerts not doubled $nc" sh -c "[ \$(grep -c '\"kind\":\"alert\"' '$tmp/dupa.jsonl') -eq 2 ] && cmp '$tmp/dupa.jsonl' '$tmp/dupb.jsonl'"
+done
+mkdir -p "$tmp/dupc" && cp "$RULE" "$tmp/dupc/whoami-copy.yml"
+$STOAT rules check "$tmp/dupr/whoami.yml" "$tmp/dupc" >"$tmp/dup3.out" 2>&1
+check "two different files with one rule id: both kept, with the warning" sh -c "tail -1 '$tmp/dup3.out' | grep -qx 'rules: 2 loaded, 0 rejected' && grep -q 'whoami-copy.yml:[0-9]*: warning: duplicate rule id, first loaded from $tmp/dupr/whoami.yml; both are kept' '$tmp/dup3.out' && ! grep -q 'read once' '$tmp/dup3.out'"
+
 # stdin and gzip
 check "standard input" sh -c "cat '$tmp/mixed.jsonl' | $STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl - | grep -c '\"kind\":\"alert\"' | grep -qx 2"
 gzip -c "$tmp/mixed.jsonl" >"$tmp/mixed.jsonl.gz"

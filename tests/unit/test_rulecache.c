@@ -19,6 +19,7 @@
 #include "rules/loader.h"
 #include "rules/ruleset.h"
 #include "rules/snapshot.h"
+#include "util/fs.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -1214,8 +1215,14 @@ static void test_paths_and_text_in_order(void **state)
         assert_int_equal(stoat_ruleset_count(rs), 5);
         for (size_t i = 0; i < 5; i++)
             assert_string_equal(stoat_ruleset_rule(rs, i)->title, want[i]);
-        assert_int_equal(ds.n, 1);
+        assert_int_equal(st.folders_again, 2); /* a and b given again: read once, and said */
+        assert_int_equal(st.files_again, 0);
+        assert_int_equal(ds.n, 3);
         assert_non_null(tu_diags_find(&ds, "/nonexistent/stoat-rules"));
+        assert_int_equal(tu_diags_count(&ds, STOAT_SEV_NOTE), 2);
+        char note[700];
+        snprintf(note, sizeof(note), "%s: note: given before: read once", b);
+        assert_non_null(tu_diags_find(&ds, note));
         stoat_ruleset_destroy(rs);
         tu_diags_free(&ds);
     }
@@ -1225,6 +1232,192 @@ static void test_paths_and_text_in_order(void **state)
     free(cache);
     free(a);
     free(b);
+}
+
+/* A rule file reached again (by a link, a second name, a folder and a file
+ * in it, a link to the folder) is loaded once, in its first place, as if
+ * named once: the same rules in the same order, with the cache (cold and
+ * warm), without, and with the figures asked halfway (the queue parsed,
+ * the rest loaded as given), each file reached again said in a note and
+ * counted. */
+static void put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void put_link(const char *target, const char *path)
+{
+    unlink(path);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+static struct stoat_ruleset *paths_load(const char *cache, const char *const *paths, size_t n, size_t stats_at,
+                                        struct tu_diags *ds, struct stoat_load_stats *st)
+{
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = ds, .cache_dir = cache};
+    struct stoat_loader *l = NULL;
+    assert_int_equal(loader_create(&o, &l), STOAT_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (i == stats_at)
+            stoat_loader_stats(l, st);
+        assert_int_equal(stoat_loader_add_path(l, paths[i]), STOAT_OK);
+    }
+    struct stoat_ruleset *rs = NULL;
+    assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    stoat_loader_destroy(l);
+    stoat_ruleset_stats(rs, st);
+    return rs;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The diagnostics' texts, sorted, one a line. */
+static char *sorted_texts(const struct tu_diags *ds)
+{
+    const char **v = malloc((ds->n + 1) * sizeof(*v));
+    assert_non_null(v);
+    for (size_t i = 0; i < ds->n; i++)
+        v[i] = ds->v[i].text;
+    qsort(v, ds->n, sizeof(*v), cmp_str);
+    struct tu_str s = {0};
+    for (size_t i = 0; i < ds->n; i++)
+        tu_str_printf(&s, "%s\n", v[i]);
+    free(v);
+    tu_str_puts(&s, "");
+    return s.p;
+}
+
+static void test_file_reached_again_loaded_once(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *dir = tu_temp_dir(), sub[600], link[700], file[700], alias[700], top[600];
+    snprintf(sub, sizeof(sub), "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    for (int i = 0; i < 3; i++)
+        write_rule(sub, i, i == 0 ? "S0" : i == 1 ? "S1" : "S2");
+    write_rule(dir, 9, "TOP");
+    snprintf(top, sizeof(top), "%s/r0009.yml", dir);
+    snprintf(file, sizeof(file), "%s/r0001.yml", sub);
+    snprintf(link, sizeof(link), "%s/sub-link", dir);
+    put_link(sub, link);
+    snprintf(alias, sizeof(alias), "%s/alias.yml", sub); /* a link to a file, in the folder itself */
+    put_link(top, alias);
+    /* named once: sub (its alias.yml is TOP, r0000-r0002 after it), then TOP's own file again */
+    const char *once[] = {sub, top};
+    const char *want[] = {"TOP", "S0", "S1", "S2"};
+    const char *twice[] = {file, sub, link, top, dir, sub};
+    char *notes0 = NULL;
+    for (int round = 0; round < 4; round++) { /* no cache, cold, warm, the figures asked halfway */
+        struct tu_diags ds = {0};
+        struct stoat_load_stats st;
+        size_t at = round == 3 ? 1 : SIZE_MAX;
+        struct stoat_ruleset *rs = paths_load(round ? cache : NULL, once, 2, at, &ds, &st);
+        assert_int_equal(stoat_ruleset_count(rs), 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_string_equal(stoat_ruleset_rule(rs, i)->title, want[i]);
+        if (round < 3)
+            assert_int_equal(st.prefilter_cached, round == 2);
+        assert_int_equal(st.files_again, 1); /* top, after alias.yml */
+        assert_int_equal(st.folders_again, 0);
+        stoat_ruleset_destroy(rs);
+        tu_diags_free(&ds);
+        /* r0001 first, then the rest of sub in its order, sub again by a
+         * link and by name, top again, the parent of all */
+        const char *want2[] = {"S1", "TOP", "S0", "S2"};
+        rs = paths_load(round ? cache : NULL, twice, 6, round == 3 ? 3 : SIZE_MAX, &ds, &st);
+        if (round == 0 || round == 2) /* cold, the rules' databases may be those of the load named once */
+            assert_int_equal(st.prefilter_cached, round == 2);
+        assert_int_equal(stoat_ruleset_count(rs), 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_string_equal(stoat_ruleset_rule(rs, i)->title, want2[i]);
+        assert_string_equal(stoat_ruleset_rule(rs, 0)->file, file);
+        assert_string_equal(stoat_ruleset_rule(rs, 1)->file, alias);
+        assert_int_equal(st.files, 4);
+        assert_int_equal(st.folders_again, 2);           /* the link to sub, sub */
+        assert_int_equal(st.files_again, 1 + 1 + 1 + 4); /* r0001 in sub; top; in dir: r0009, sub's four */
+        assert_int_equal(ds.n, 2 + 7);
+        assert_int_equal(tu_diags_count(&ds, STOAT_SEV_NOTE), ds.n);
+        char note[1400];
+        snprintf(note, sizeof(note), "%s: note: the same folder as %s, given before: read once", link, sub);
+        assert_non_null(tu_diags_find(&ds, note));
+        snprintf(note, sizeof(note), "%s: note: the same file as %s, given before: loaded once, under that name", top,
+                 alias);
+        assert_non_null(tu_diags_find(&ds, note));
+        assert_null(tu_diags_find(&ds, "duplicate rule id"));
+        /* the same notes every way; a folder's comes as it is given, a
+         * file's in its place among the files' (with the cache, at the build) */
+        char *notes = sorted_texts(&ds);
+        if (!notes0)
+            notes0 = notes;
+        else {
+            assert_string_equal(notes, notes0);
+            free(notes);
+        }
+        stoat_ruleset_destroy(rs);
+        tu_diags_free(&ds);
+    }
+    free(notes0);
+    tu_rm_rf(cache);
+    tu_rm_rf(dir);
+    free(cache);
+    free(dir);
+}
+
+/* The cache's keys say which file was reached again: names a, b, c with b
+ * a link to a and c another file, then b that other file and c the link,
+ * are the same names and the same bytes in the same order; the second
+ * load's rules come from b. The key had nothing for a file reached again,
+ * so the second load was served the first's ruleset, its rule naming c. */
+static void test_file_reached_again_in_the_key(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *dir = tu_temp_dir(), a[600], b[600], c[600], x[600];
+    snprintf(b, sizeof(b), "%s/b.yml", dir);
+    snprintf(c, sizeof(c), "%s/c.yml", dir);
+    snprintf(x, sizeof(x), "%s/r0002.yml", dir);
+    write_rule(dir, 1, "A");
+    write_rule(dir, 2, "X");
+    char *text, why[200];
+    size_t len;
+    snprintf(a, sizeof(a), "%s/r0001.yml", dir);
+    assert_int_equal(fs_read_file(x, 1 << 20, &text, &len, why, sizeof(why)), 0);
+    const char *paths[] = {a, b, c};
+    for (int round = 0; round < 3; round++) { /* the first layout cold; the second cold, warm */
+        if (round == 0) {
+            put_link(a, b);
+            put_text(c, text);
+        } else if (round == 1) {
+            unlink(b);
+            put_text(b, text);
+            put_link(a, c);
+        }
+        struct tu_diags ds = {0};
+        struct stoat_load_stats st;
+        struct stoat_ruleset *rs = paths_load(cache, paths, 3, SIZE_MAX, &ds, &st);
+        if (round != 1) /* cold, the databases are those of the first layout */
+            assert_int_equal(st.prefilter_cached, round == 2);
+        assert_int_equal(stoat_ruleset_count(rs), 2);
+        assert_string_equal(stoat_ruleset_rule(rs, 0)->file, a);
+        assert_string_equal(stoat_ruleset_rule(rs, 1)->title, "X");
+        assert_string_equal(stoat_ruleset_rule(rs, 1)->file, round ? b : c);
+        assert_int_equal(st.files_again, 1);
+        char note[1400];
+        snprintf(note, sizeof(note), "%s: note: the same file as %s", round ? c : b, a);
+        assert_non_null(tu_diags_find(&ds, note)); /* the warm load's replayed from the cache */
+        stoat_ruleset_destroy(rs);
+        tu_diags_free(&ds);
+    }
+    free(text);
+    tu_rm_rf(cache);
+    tu_rm_rf(dir);
+    free(cache);
+    free(dir);
 }
 
 static void test_snapshot_by_stat_many(void **state)
@@ -1312,6 +1505,8 @@ int main(void)
         cmocka_unit_test(test_damage_sum),
         cmocka_unit_test(test_snapshot_by_stat_many),
         cmocka_unit_test(test_paths_and_text_in_order),
+        cmocka_unit_test(test_file_reached_again_loaded_once),
+        cmocka_unit_test(test_file_reached_again_in_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

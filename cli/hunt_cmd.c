@@ -196,6 +196,13 @@ static struct stoat_ruleset *load_rules(struct hunt_args *ha, const struct diag_
         stoat_ruleset_destroy(rs);
         return NULL;
     }
+    /* said even with -q: every such rule's alerts come out twice */
+    size_t twice = stoat_ruleset_duplicate_ids(rs);
+    if (twice)
+        fprintf(stderr,
+                "stoat: %zu rule%s the id of a rule loaded before from another file: both are kept and both alert "
+                "(two copies of a rule folder? stoat rules check names them)\n",
+                twice, twice == 1 ? " has" : "s have");
     if (ls->rejected && !ha->quiet)
         fprintf(stderr, "stoat: %zu rule document%s rejected%s\n", ls->rejected, ls->rejected == 1 ? "" : "s",
                 rule_dp.rejected_unnamed ? " (stoat rules check PATH lists the others)" : " (named above)");

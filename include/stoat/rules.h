@@ -171,6 +171,9 @@ const struct stoat_rule_meta *stoat_ruleset_rule(const struct stoat_ruleset *rs,
 /* Index of the rule with this id or name, or -1. */
 long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name);
 void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats *out);
+/* Rules whose id an earlier rule of the set has: two different files with
+ * one id (two copies of a rule folder) are both kept, and both alert. */
+size_t stoat_ruleset_duplicate_ids(const struct stoat_ruleset *rs);
 void stoat_ruleset_destroy(struct stoat_ruleset *rs);
 
 /* The folder for the compiled-rule cache: $XDG_CACHE_HOME/stoat, else

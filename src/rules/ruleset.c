@@ -2,9 +2,12 @@
  * apart from the loader, for a ruleset is made either by building the rules
  * (loader.c) or by reading a ruleset cache file (snapshot.c), and both free
  * it the same way. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules/ruleset.h"
+#include "util/mem.h"
+#include "util/strmap.h"
 
 /* the user's rules: hidden ones are behaviour's machinery */
 size_t stoat_ruleset_count(const struct stoat_ruleset *rs)
@@ -29,6 +32,30 @@ long stoat_ruleset_find(const struct stoat_ruleset *rs, const char *id_or_name)
 void stoat_ruleset_stats(const struct stoat_ruleset *rs, struct stoat_load_stats *out)
 {
     *out = rs->stats;
+}
+
+/* A table of rule indexes + 1 by id, the ids not copied: asked at every
+ * hunt's start, beside a warm load of some 28 ms. */
+size_t stoat_ruleset_duplicate_ids(const struct stoat_ruleset *rs)
+{
+    size_t n = stoat_ruleset_count(rs), cap = 16, again = 0;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = xcalloc(cap, sizeof(*slot));
+    for (size_t i = 0; i < n; i++) {
+        const char *id = rs->rules[i].meta.id;
+        if (!id)
+            continue;
+        size_t len = strlen(id), k = strmap_hash(id, len) & (cap - 1);
+        while (slot[k] && strcmp(rs->rules[slot[k] - 1].meta.id, id) != 0)
+            k = (k + 1) & (cap - 1);
+        if (slot[k])
+            again++;
+        else
+            slot[k] = (uint32_t)i + 1;
+    }
+    free(slot);
+    return again;
 }
 
 bool ruleset_owns(const struct stoat_ruleset *rs, const void *p)

@@ -121,6 +121,12 @@ mkdir -p "$tmp/dupc" && cp "$RULE" "$tmp/dupc/whoami-copy.yml"
 $STOAT rules check "$tmp/dupr/whoami.yml" "$tmp/dupc" >"$tmp/dup3.out" 2>&1
 check "two different files with one rule id: both kept, with the warning" sh -c "tail -1 '$tmp/dup3.out' | grep -qx 'rules: 2 loaded, 0 rejected' && grep -q 'whoami-copy.yml:[0-9]*: warning: duplicate rule id, first loaded from $tmp/dupr/whoami.yml; both are kept' '$tmp/dup3.out' && ! grep -q 'read once' '$tmp/dup3.out'"
 
+for nc in "" --no-cache; do
+    $STOAT hunt -q $nc --no-default-rules -r "$tmp/dupr/whoami.yml" -r "$tmp/dupc" --format jsonl "$tmp/mixed.jsonl" >/dev/null 2>"$tmp/dup4.err"
+    check "hunt -q warns of a rule id loaded twice from two files (its alerts doubled) $nc" grep -qx 'stoat: 1 rule has the id of a rule loaded before from another file: both are kept and both alert (two copies of a rule folder? stoat rules check names them)' "$tmp/dup4.err"
+    $STOAT hunt -q $nc --no-default-rules -r "$tmp/dupr" -r "$tmp/dupr-link" --format jsonl "$tmp/mixed.jsonl" >/dev/null 2>"$tmp/dup5.err"
+    check "hunt: one file reached twice is no duplicate id $nc" sh -c "! grep -q 'id of a rule' '$tmp/dup5.err'"
+done
 # stdin and gzip
 check "standard input" sh -c "cat '$tmp/mixed.jsonl' | $STOAT hunt -q --no-default-rules -r '$RULE' --format jsonl - | grep -c '\"kind\":\"alert\"' | grep -qx 2"
 gzip -c "$tmp/mixed.jsonl" >"$tmp/mixed.jsonl.gz"

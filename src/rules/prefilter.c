@@ -143,10 +143,20 @@ static void *compile_jobs(void *arg)
     return NULL;
 }
 
-/* A field with at least this many atoms, and a quarter of its group's, has a
- * database of its own (measured with make bench: fewer databases per event
- * cost less than smaller ones) */
-#define OWN_DB_MIN_ATOMS 64
+/* A field with at least this many atoms has a database of its own, the
+ * group's other fields share one. FDR's cost per byte grows with its
+ * literals (about one instruction per 170 of them: 7 a byte with 64, 15
+ * with 1,600), and a shared database makes every field's bytes pay for all
+ * of them; an atom of one field also fires on a sibling's values (Image's
+ * '\cmd.exe' in ParentImage: over half the shared process_creation
+ * database's matches, each a callback and rules woken for nothing). A
+ * database of its own costs a scan (a few hundred instructions): it pays
+ * for a field of some hundreds of atoms. Callgrind, every rule, 10,000
+ * attack / 20,000 realistic events: 64 and a quarter of the group's (the
+ * old rule: Image's 994 atoms shared with 13 process_creation fields)
+ * 709.5 / 638.8 M; 128: 686.4 / 626.8; 256: 686.1 / 625.7; 300 - 400:
+ * 687.0 / 622.5; 500: 686.8 / 627.5. */
+#define OWN_DB_MIN_ATOMS 320
 
 /* A group with at most this many atoms is small: its databases go into the
  * ruleset's merged ones (struct merged_db), so an event's class scans them
@@ -310,10 +320,11 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
     }
     atom_words(rs, g, off, ent);
     g->atom_gid = gid;
-    /* databases: keywords alone, each field with a large share of the atoms
-     * alone, the other fields together; atoms keep their group-wide ids */
+    /* databases: keywords alone, each field with many atoms
+     * (OWN_DB_MIN_ATOMS) alone, the other fields together; atoms keep their
+     * group-wide ids */
     uint32_t *fields = NULL, *fcount = NULL, *fdb = NULL;
-    size_t nf = 0, nfcap = 0, nccap = 0, ndcap = 0, nfield_atoms = 0;
+    size_t nf = 0, nfcap = 0, nccap = 0, ndcap = 0;
     for (size_t i = 0; i < natoms; i++) {
         size_t k;
         for (k = 0; k < nf && fields[k] != field[i]; k++)
@@ -325,13 +336,12 @@ static size_t build_group_atoms(struct stoat_ruleset *rs, struct rule_group *g, 
             fcount[nf++] = 0;
         }
         fcount[k]++;
-        nfield_atoms += field[i] != FIELD_ANY;
     }
     XGROW(fdb, ndcap, nf + 1);
     uint32_t ndb = 0, shared = UINT32_MAX;
     uint32_t tokens = take_token_field(rs, g, natoms, field, text, lens, fields, fcount, nf);
     for (size_t k = 0; k < nf; k++) {
-        bool alone = fields[k] == FIELD_ANY || (fcount[k] >= OWN_DB_MIN_ATOMS && fcount[k] * 4 >= nfield_atoms);
+        bool alone = fields[k] == FIELD_ANY || fcount[k] >= OWN_DB_MIN_ATOMS;
         if (g->tokens && fields[k] == tokens) {
             fdb[k] = UINT32_MAX; /* in no database: looked up in its table */
         } else if (alone) {

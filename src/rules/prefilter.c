@@ -145,21 +145,17 @@ static void *compile_jobs(void *arg)
 
 /* A field with at least this many atoms has a database of its own, the
  * group's other fields share one. FDR's cost per byte grows with its
- * literals (about one instruction per 170 of them: 7 a byte with 64, 15
- * with 1,600), and a shared database makes every field's bytes pay for all
- * of them; an atom of one field also fires on a sibling's values (Image's
- * '\cmd.exe' in ParentImage: over half the shared process_creation
- * database's matches, each a callback and rules woken for nothing). A
- * database of its own costs a scan (a few hundred instructions): it pays
- * for a field of some hundreds of atoms. Callgrind, every rule, 10,000
- * attack / 20,000 realistic events: 64 and a quarter of the group's (the
- * old rule: Image's 994 atoms shared with 13 process_creation fields)
- * 709.5 / 638.8 M; 128: 686.4 / 626.8; 256: 686.1 / 625.7; 300 - 400:
- * 687.0 / 622.5; 500: 686.8 / 627.5. */
+ * literals (7 instructions a byte with 64, 15 with 1,600), which a shared
+ * database makes every field's bytes pay, and an atom of one field fires
+ * on a sibling's values too (Image's '\cmd.exe' in ParentImage: half the
+ * matches of process_creation's). A scan costs a few hundred instructions.
+ * Callgrind, every rule, 10,000 attack / 20,000 realistic events: 64 and a
+ * quarter of the group's (the old rule) 709.5 / 638.8 M; 128: 686.4 /
+ * 626.8; 256: 686.1 / 625.7; 300 - 400: 687.0 / 622.5; 500: 686.8 / 627.5. */
 #define OWN_DB_MIN_ATOMS 320
 
-/* A group with at most this many atoms is small: its databases go into the
- * ruleset's merged ones (struct merged_db), so an event's class scans them
+/* A group with at most this many atoms is small: its databases go into its
+ * classes' merged ones (struct merged_db), so an event's class scans them
  * all at once, and no database is compiled per small group. Callgrind on
  * 20,000 realistic / 10,000 attack events with every rule: 16: 751.0 /
  * 914.3 M; 32: 731.7 / 898.2; 64: 725.9 / 893.9; 128: 736.4 / 905.5; 256:
@@ -552,7 +548,14 @@ struct route_build {
     size_t nsettled;
     uint32_t *settled_fields; /* fields whose merged atoms are all settled */
     size_t nsettled_fields;
-    size_t rcap; /* of rs->rsets */
+    size_t rcap;               /* of rs->rsets */
+    struct strmap merged_keys; /* a merged database's kind and groups -> its index */
+    struct merged_key {
+        uint8_t kind;
+        uint32_t ngroups;
+        const uint32_t *group;
+    } * merged; /* the merged databases to make, by index */
+    size_t nmerged, mcap;
 };
 
 /* 0. ruleset-wide atom ids, given to the patterns that can skip on them */
@@ -853,27 +856,50 @@ static bool is_settled(const struct route_build *b, const struct hs_job *j, size
     return j->afield && has_field(b->settled_fields, b->nsettled_fields, j->afield[p]);
 }
 
-/* The job of the merged database of a kind: every small group's atoms of
- * that kind but the settled ones, their group databases left uncompiled. */
-static void merged_job(struct route_build *b, uint8_t kind)
+/* The index of the merged database of a kind over some small groups
+ * (ascending; none: every small group), one for all the classes that scan
+ * it. Keyword databases read every value: one of the ruleset's 76 keyword
+ * atoms made Windows events pay for Linux's too, so each class has its
+ * own. Field ones per class (40 to 100 atoms, between Teddy and FDR) were
+ * each as slow to compile as the ruleset's and no faster to scan.
+ * Callgrind, 10,000 attack / 20,000 realistic events / cold compile: both
+ * for the ruleset 687.1 / 622.5 / 4,510 M; keywords per class 679.1 /
+ * 616.6 / 4,490 M; both per class 679.0 / 618.0 / 6,228 M. */
+static uint32_t merged_index(struct route_build *b, uint8_t kind, const uint32_t *group, size_t ngroups)
+{
+    size_t kl = 1 + ngroups * sizeof(*group);
+    uint8_t *key = xcalloc(kl, 1);
+    key[0] = kind;
+    memcpy(key + 1, group, ngroups * sizeof(*group));
+    uint32_t i = strmap_put(&b->merged_keys, (const char *)key, kl, (uint32_t)b->nmerged);
+    free(key);
+    if (i == b->nmerged) {
+        XGROW(b->merged, b->mcap, b->nmerged + 1);
+        b->merged[b->nmerged++] =
+            (struct merged_key){.kind = kind,
+                                .ngroups = (uint32_t)ngroups,
+                                .group = arena_memdup(&b->rs->arena, group, ngroups * sizeof(*group))};
+    }
+    return i;
+}
+
+/* The job of merged database md: every atom of its groups' databases of
+ * its kind but the settled ones (as they come: ascending groups). */
+static void merged_job(struct route_build *b, const struct merged_key *k, struct merged_db *md)
 {
     struct stoat_ruleset *rs = b->rs;
-    struct merged_db *md = &rs->mdbs[kind - 1];
-    size_t npats = 0;
-    for (size_t g = 0; g < rs->ngroups; g++)
+    size_t npats = 0, ng = k->ngroups ? k->ngroups : rs->ngroups;
+    for (size_t x = 0; x < ng; x++) {
+        uint32_t g = k->ngroups ? k->group[x] : (uint32_t)x;
         for (uint32_t d = 0; d < rs->groups[g].ndbs; d++)
-            if (merge_kind(&rs->groups[g], d) == kind) {
+            if (merge_kind(&rs->groups[g], d) == k->kind) {
                 const struct hs_job *j = &b->jobs[b->group_jobs[g] + d];
                 for (size_t p = 0; p < j->npats; p++)
-                    npats += kind != MERGED_FIELDS || !is_settled(b, j, p);
+                    npats += k->kind != MERGED_FIELDS || !is_settled(b, j, p);
             }
-    if (!npats) {
-        for (size_t g = 0; g < rs->ngroups; g++)
-            for (uint32_t d = 0; d < rs->groups[g].ndbs; d++)
-                if (merge_kind(&rs->groups[g], d) == kind)
-                    b->jobs[b->group_jobs[g] + d].npats = 0;
-        return;
     }
+    if (!npats)
+        return;
     XGROW(b->jobs, b->jcap, b->njobs + 1);
     struct hs_job *job = &b->jobs[b->njobs++];
     memset(job, 0, sizeof(*job));
@@ -881,24 +907,25 @@ static void merged_job(struct route_build *b, uint8_t kind)
     job_alloc(job, npats);
     uint32_t *group = arena_alloc(&rs->arena, npats * sizeof(*group));
     uint32_t *atom = arena_alloc(&rs->arena, npats * sizeof(*atom));
-    for (size_t g = 0; g < rs->ngroups; g++)
+    for (size_t x = 0; x < ng; x++) {
+        uint32_t g = k->ngroups ? k->group[x] : (uint32_t)x;
         for (uint32_t d = 0; d < rs->groups[g].ndbs; d++) {
-            if (merge_kind(&rs->groups[g], d) != kind)
+            if (merge_kind(&rs->groups[g], d) != k->kind)
                 continue;
-            struct hs_job *from = &b->jobs[b->group_jobs[g] + d];
+            const struct hs_job *from = &b->jobs[b->group_jobs[g] + d];
             for (size_t p = 0; p < from->npats; p++) {
-                if (kind == MERGED_FIELDS && is_settled(b, from, p))
+                if (k->kind == MERGED_FIELDS && is_settled(b, from, p))
                     continue;
                 size_t i = job->npats++;
                 job->pats[i] = from->pats[p];
                 job->lens[i] = from->lens[p];
                 job->flags[i] = from->flags[p];
                 job->ids[i] = (unsigned)i;
-                group[i] = (uint32_t)g;
+                group[i] = g;
                 atom[i] = from->ids[p];
             }
-            from->npats = 0; /* scanned only as part of the merged database */
         }
+    }
     md->natoms = (uint32_t)npats;
     md->group = group;
     md->atom = atom;
@@ -944,12 +971,12 @@ static void settle_class(const struct route_build *b, struct route_class *cls)
 
 /* The class's merged scans: each kind its small groups have, over the
  * union of their databases' fields but those whose atoms are settled. */
-static void merge_class(const struct route_build *b, struct route_class *cls)
+static void merge_class(struct route_build *b, struct route_class *cls)
 {
     struct stoat_ruleset *rs = b->rs;
     struct class_merge m[2] = {{0}};
-    uint32_t *fields[2] = {NULL, NULL};
-    size_t nf[2] = {0, 0}, fcap[2] = {0, 0};
+    uint32_t *fields[2] = {NULL, NULL}, *groups[2] = {NULL, NULL};
+    size_t nf[2] = {0, 0}, fcap[2] = {0, 0}, ng[2] = {0, 0}, gcap[2] = {0, 0};
     uint8_t *merged = arena_zalloc(&rs->arena, (size_t)cls->ngroups + 1);
     uint32_t dbi = 0;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
@@ -958,6 +985,8 @@ static void merge_class(const struct route_build *b, struct route_class *cls)
             uint8_t kind = merge_kind(g, d);
             if (!kind)
                 continue;
+            if (!(merged[gi] & kind))
+                add_field(&groups[kind - 1], &ng[kind - 1], &gcap[kind - 1], cls->group[gi]);
             merged[gi] |= kind;
             for (uint32_t k = cls->db_off[dbi]; k < cls->db_off[dbi + 1]; k++)
                 if (kind != MERGED_FIELDS ||
@@ -967,13 +996,15 @@ static void merge_class(const struct route_build *b, struct route_class *cls)
     }
     uint32_t nm = 0;
     for (uint32_t k = 0; k < 2; k++) {
-        if (!nf[k])
-            continue;
-        m[nm].db = k;
-        m[nm].nfields = (uint32_t)nf[k];
-        m[nm].fields = arena_memdup(&rs->arena, fields[k], nf[k] * sizeof(*fields[k]));
-        nm++;
+        if (nf[k]) {
+            bool own = k + 1 == MERGED_KEYWORDS;
+            m[nm].db = merged_index(b, (uint8_t)(k + 1), groups[k], own ? ng[k] : 0);
+            m[nm].nfields = (uint32_t)nf[k];
+            m[nm].fields = arena_memdup(&rs->arena, fields[k], nf[k] * sizeof(*fields[k]));
+            nm++;
+        }
         free(fields[k]);
+        free(groups[k]);
     }
     if (nm) {
         cls->nmerges = nm;
@@ -983,17 +1014,31 @@ static void merge_class(const struct route_build *b, struct route_class *cls)
     settle_class(b, cls);
 }
 
-/* 3b. the small groups' databases merged, and each class's scans of them */
+/* 3b. the small groups' databases merged per class, and each class's
+ * scans of them; the groups' own are left uncompiled */
 static void merge_small_databases(struct route_build *b)
 {
+    struct stoat_ruleset *rs = b->rs;
     settle_atoms(b);
-    merged_job(b, MERGED_FIELDS);
-    merged_job(b, MERGED_KEYWORDS);
-    for (size_t ci = 0; ci < b->rs->nclasses; ci++)
-        merge_class(b, &b->rs->classes[ci]);
+    strmap_init(&b->merged_keys);
+    for (size_t ci = 0; ci < rs->nclasses; ci++)
+        merge_class(b, &rs->classes[ci]);
+    rs->nmdbs = b->nmerged;
+    rs->mdbs = arena_zalloc(&rs->arena, (b->nmerged ? b->nmerged : 1) * sizeof(*rs->mdbs));
+    size_t natoms[2] = {0, 0};
+    for (size_t i = 0; i < b->nmerged; i++) {
+        merged_job(b, &b->merged[i], &rs->mdbs[i]);
+        natoms[b->merged[i].kind - 1] += rs->mdbs[i].natoms;
+    }
+    for (size_t g = 0; g < rs->ngroups; g++)
+        for (uint32_t d = 0; d < rs->groups[g].ndbs; d++)
+            if (merge_kind(&rs->groups[g], d))
+                b->jobs[b->group_jobs[g] + d].npats = 0; /* scanned only as part of merged databases */
+    free(b->merged);
+    strmap_free(&b->merged_keys);
     if (getenv("STOAT_STATS"))
-        fprintf(stderr, "merged databases of the small groups: %u field atoms, %u keyword atoms; %zu settled\n",
-                b->rs->mdbs[0].natoms, b->rs->mdbs[1].natoms, b->nsettled);
+        fprintf(stderr, "merged databases of the small groups: %zu, %zu field atoms, %zu keyword atoms; %zu settled\n",
+                rs->nmdbs, natoms[0], natoms[1], b->nsettled);
 }
 
 /* STOAT_STATS=1: each group's size, ungated rules and databases on standard

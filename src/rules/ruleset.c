@@ -78,7 +78,7 @@ void stoat_ruleset_destroy(struct stoat_ruleset *rs)
         for (uint32_t k = 0; k < rs->groups[i].ndbs; k++)
             if (!ruleset_owns(rs, rs->groups[i].dbs[k].db))
                 hs_free_database(rs->groups[i].dbs[k].db);
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < rs->nmdbs; i++)
         if (!ruleset_owns(rs, rs->mdbs[i].db))
             hs_free_database(rs->mdbs[i].db);
     hs_free_scratch(rs->scratch_proto);

@@ -78,9 +78,10 @@ struct rule_group {
 #define MERGED_FIELDS   1u
 #define MERGED_KEYWORDS 2u
 
-/* The databases of every small group of a kind (MERGED_FIELDS, _KEYWORDS)
- * merged into one for the whole ruleset, compiled once: atom i is group
- * atom atom[i] of group group[i]. NULL when no group has such atoms. */
+/* Small groups' databases of a kind (MERGED_FIELDS, _KEYWORDS) merged into
+ * one, compiled once however many classes scan it (keyword ones per class,
+ * field ones for the whole ruleset: prefilter.c, merged_index says why):
+ * atom i is group atom atom[i] of group group[i]. */
 struct merged_db {
     hs_database_t *db;
     uint32_t natoms;
@@ -159,8 +160,9 @@ struct stoat_ruleset {
     pcre2_code **regexes; /* owned, freed with the ruleset */
     size_t nregexes;
     hs_scratch_t *scratch_proto; /* big enough for every class database */
-    struct merged_db mdbs[2];    /* fields, keywords (class_merge) */
-    struct strmap atoms;         /* atom text -> ruleset-wide id */
+    struct merged_db *mdbs;      /* the classes' merged databases (class_merge) */
+    size_t nmdbs;
+    struct strmap atoms; /* atom text -> ruleset-wide id */
     size_t natoms;
     struct proc_spec *procs;
     size_t nprocs;

@@ -698,7 +698,7 @@ static void read_merges(struct rd *r, struct route_class *c)
     struct class_merge *m = ralloc(r, 2 * sizeof(*m));
     for (uint32_t k = 0; k < nm && !r->bad; k++) {
         m[k].db = r32(r);
-        if (m[k].db > 1 || !r->rs->mdbs[m[k].db].db)
+        if (m[k].db >= r->rs->nmdbs || !r->rs->mdbs[m[k].db].db)
             bad(r, "merged scan of no database");
         m[k].nfields = rcount(r, 4);
         m[k].fields = rfields(r, m[k].nfields, FIELD_ANY);
@@ -716,7 +716,10 @@ static void read_merges(struct rd *r, struct route_class *c)
 static void read_mdbs(struct rd *r)
 {
     struct stoat_ruleset *rs = r->rs;
-    for (size_t i = 0; i < 2 && !r->bad; i++) {
+    size_t nm = rcount(r, 8);
+    rs->mdbs = ralloc(r, (nm ? nm : 1) * sizeof(*rs->mdbs));
+    rs->nmdbs = r->bad ? 0 : nm;
+    for (size_t i = 0; i < rs->nmdbs && !r->bad; i++) {
         struct merged_db *md = &rs->mdbs[i];
         uint32_t n = rcount(r, 8);
         uint32_t *group = ralloc(r, ((size_t)n + 1) * sizeof(*group));

@@ -335,7 +335,8 @@ static bool write_groups(struct wr *w, const struct stoat_ruleset *rs, char *why
 
 static bool write_classes(struct wr *w, const struct stoat_ruleset *rs, char *why, size_t whylen)
 {
-    for (size_t i = 0; i < 2; i++) {
+    w32(w, (uint32_t)rs->nmdbs);
+    for (size_t i = 0; i < rs->nmdbs; i++) {
         const struct merged_db *md = &rs->mdbs[i];
         wu32v(w, md->group, md->natoms);
         for (uint32_t k = 0; k < md->natoms; k++)

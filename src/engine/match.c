@@ -854,8 +854,10 @@ static void set_view(struct engine_ctx *c, uint16_t r)
  * endswith and equals carry them), for keyword databases: first the values
  * of the layout's fields in its order (span_at says where each begins), so
  * that a field database whose fields are adjacent there reads them in
- * place, then the others. Which value goes where matters to no scan: an
- * atom never spans a NUL it does not carry. */
+ * place, then the others but those shorter than every keyword atom (only
+ * keyword databases read them: a third of the values, process ids, levels,
+ * flags). Which value goes where matters to no scan: an atom never spans a
+ * NUL it does not carry. */
 static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
 {
     uint32_t norder = l ? l->norder : 0;
@@ -882,8 +884,9 @@ static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
         }
     }
     c->span_at[norder] = (uint32_t)(o - p);
+    uint32_t need = l ? l->keyword_min : 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->laid[i] != c->laid_gen)
+        if (c->laid[i] != c->laid_gen && c->f[i].val_len >= need)
             o = put_value(o, &c->f[i]);
     c->scan_all.len = (size_t)(o - p);
     *o = 0;

@@ -98,6 +98,7 @@ struct scan_layout *scan_layout_build(const struct stoat_ruleset *rs, const stru
     for (uint32_t k = 0; k < nk; k++)
         total += s[k].n;
     struct scan_layout *l = xcalloc(1, sizeof(*l));
+    l->keyword_min = cls->keyword_min;
     l->order = xcalloc(total + 1, sizeof(*l->order));
     l->first = xcalloc(nk + 1, sizeof(*l->first));
     l->last = xcalloc(nk + 1, sizeof(*l->last));

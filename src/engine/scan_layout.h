@@ -15,11 +15,13 @@
 #define SPAN_COPY UINT32_MAX /* the database's fields are not adjacent: copy them */
 
 /* order[0..norder) are field ids whose values go first, in that order (the
- * event's other values follow). Field database k of the class (its groups'
+ * event's other values follow, those keyword databases can find nothing in
+ * left out). Field database k of the class (its groups'
  * databases in order, then its merged scans) reads the values of order
  * entries first[k] .. last[k] - 1, or first[k] == SPAN_COPY. Keyword
  * databases read the whole buffer and have no span. */
 struct scan_layout {
+    uint32_t keyword_min; /* the class's (route_class): shorter other values are left out */
     uint32_t norder;
     uint32_t *order;
     uint32_t *first, *last;

@@ -144,14 +144,13 @@ static void *compile_jobs(void *arg)
 }
 
 /* A field with at least this many atoms has a database of its own, the
- * group's other fields share one. FDR's cost per byte grows with its
- * literals (7 instructions a byte with 64, 15 with 1,600), which a shared
- * database makes every field's bytes pay, and an atom of one field fires
- * on a sibling's values too (Image's '\cmd.exe' in ParentImage: half the
- * matches of process_creation's). A scan costs a few hundred instructions.
- * Callgrind, every rule, 10,000 attack / 20,000 realistic events: 64 and a
- * quarter of the group's (the old rule) 709.5 / 638.8 M; 128: 686.4 /
- * 626.8; 256: 686.1 / 625.7; 300 - 400: 687.0 / 622.5; 500: 686.8 / 627.5. */
+ * group's other fields share one: FDR's cost per byte grows with its
+ * literals (7 instructions with 64, 15 with 1,600), and one field's atoms
+ * fire on a sibling's values too (Image's '\cmd.exe' in ParentImage); a
+ * scan costs a few hundred. Callgrind, 10,000 attack / 20,000 realistic
+ * events: 64 and a quarter of the group's (the old rule) 709.5 / 638.8 M;
+ * 128: 686.4 / 626.8; 256: 686.1 / 625.7; 300 - 400: 687.0 / 622.5; 500:
+ * 686.8 / 627.5. */
 #define OWN_DB_MIN_ATOMS 320
 
 /* A group with at most this many atoms is small: its databases go into its
@@ -857,11 +856,10 @@ static bool is_settled(const struct route_build *b, const struct hs_job *j, size
 }
 
 /* The index of the merged database of a kind over some small groups
- * (ascending; none: every small group), one for all the classes that scan
- * it. Keyword databases read every value: one of the ruleset's 76 keyword
- * atoms made Windows events pay for Linux's too, so each class has its
- * own. Field ones per class (40 to 100 atoms, between Teddy and FDR) were
- * each as slow to compile as the ruleset's and no faster to scan.
+ * (ascending; none: every small group), one for all classes that scan it.
+ * Keyword ones read every value: each class has its own (one of the
+ * ruleset's 76 made Windows events pay for Linux's). Field ones per class
+ * (40 to 100 atoms) were as slow to compile as the ruleset's, no faster.
  * Callgrind, 10,000 attack / 20,000 realistic events / cold compile: both
  * for the ruleset 687.1 / 622.5 / 4,510 M; keywords per class 679.1 /
  * 616.6 / 4,490 M; both per class 679.0 / 618.0 / 6,228 M. */
@@ -969,8 +967,22 @@ static void settle_class(const struct route_build *b, struct route_class *cls)
     free(v);
 }
 
-/* The class's merged scans: each kind its small groups have, over the
- * union of their databases' fields but those whose atoms are settled. */
+/* The fewest bytes a value needs to hold an atom of job j, if below min:
+ * its bytes within its edge NULs, 0 with a NUL inside (it spans values). */
+static uint32_t keyword_need(const struct hs_job *j, uint32_t min)
+{
+    for (size_t p = 0; p < j->npats; p++) {
+        const char *s = j->pats[p], *e = s + j->lens[p];
+        s += s < e && !*s;
+        e -= e > s && !e[-1];
+        uint32_t n = memchr(s, 0, (size_t)(e - s)) ? 0 : (uint32_t)(e - s);
+        min = n < min ? n : min;
+    }
+    return min;
+}
+
+/* The class's merged scans, each kind its small groups have, over the union
+ * of their databases' fields but settled ones; its shortest keyword atom. */
 static void merge_class(struct route_build *b, struct route_class *cls)
 {
     struct stoat_ruleset *rs = b->rs;
@@ -978,10 +990,12 @@ static void merge_class(struct route_build *b, struct route_class *cls)
     uint32_t *fields[2] = {NULL, NULL}, *groups[2] = {NULL, NULL};
     size_t nf[2] = {0, 0}, fcap[2] = {0, 0}, ng[2] = {0, 0}, gcap[2] = {0, 0};
     uint8_t *merged = arena_zalloc(&rs->arena, (size_t)cls->ngroups + 1);
-    uint32_t dbi = 0;
+    uint32_t dbi = 0, need = UINT32_MAX;
     for (uint32_t gi = 0; gi < cls->ngroups; gi++) {
         const struct rule_group *g = &rs->groups[cls->group[gi]];
         for (uint32_t d = 0; d < g->ndbs; d++, dbi++) {
+            if (is_keyword_db(&g->dbs[d]))
+                need = keyword_need(&b->jobs[b->group_jobs[cls->group[gi]] + d], need);
             uint8_t kind = merge_kind(g, d);
             if (!kind)
                 continue;
@@ -1011,6 +1025,7 @@ static void merge_class(struct route_build *b, struct route_class *cls)
         cls->merges = arena_memdup(&rs->arena, m, nm * sizeof(*m));
     }
     cls->merged = merged; /* even with no merged scan left: its groups' atoms are all settled */
+    cls->keyword_min = need == UINT32_MAX ? 0 : need;
     settle_class(b, cls);
 }
 

@@ -122,6 +122,11 @@ struct route_class {
     const uint32_t *db_off, *db_fields;
     bool scan_all;
     bool hidden_only; /* only hidden rules read these events: counted as unrouted */
+    /* The fewest bytes a value needs to hold one of its keyword atoms (an
+     * atom's bytes between NULs; 0: some atom spans a NUL): the values only
+     * keyword databases read, of fields no field database scans, are left
+     * out of the scan when shorter (engine/match.c, build_scan_all). */
+    uint32_t keyword_min;
     /* The databases of its small groups, scanned as one or two merged
      * databases (fields, keywords) instead of one scan each: a scan costs
      * about as much to start as to search a short value. merged[gi] says

@@ -797,6 +797,7 @@ static void read_classes(struct rd *r)
         c->rset = rset;
         c->scan_all = r8(r) != 0;
         c->hidden_only = r8(r) != 0;
+        c->keyword_min = r32(r);
         read_merges(r, c);
     }
 }

@@ -361,6 +361,7 @@ static bool write_classes(struct wr *w, const struct stoat_ruleset *rs, char *wh
             w32(w, c->db_fields[k]);
         w8(w, c->scan_all);
         w8(w, c->hidden_only);
+        w32(w, c->keyword_min);
         w32(w, c->nmerges);
         w32(w, c->nsettled);
         if (!c->nmerges && !c->nsettled)

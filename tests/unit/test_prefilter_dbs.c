@@ -240,11 +240,52 @@ static void test_keyword_databases_per_class(void **state)
     free(dir);
 }
 
+/* The values only keyword databases read (of fields no field database
+ * scans) are left out of the scan when shorter than every keyword atom of
+ * the class: a value of just the shortest keyword, in such a field, must
+ * still match, and so must keywords at a value's start or end (atoms
+ * carrying a NUL). */
+static void test_short_values_left_out(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "title: short\nid: kl-1\nlogsource: {product: windows}\ndetection:\n  k:\n    - 'zq1'\n  condition: k\n",
+        "title: long\nid: kl-2\nlogsource: {product: windows, service: security}\ndetection:\n  k:\n"
+        "    - 'klongword'\n    - 'kend*'\n  condition: k\n",
+        "title: field\nid: kl-3\nlogsource: {product: windows, service: security}\ndetection:\n  s:\n"
+        "    TargetUserName: 'ab'\n  condition: s\n",
+    };
+    const size_t nt = sizeof(texts) / sizeof(texts[0]);
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *sets[2] = {load(dir, texts, nt), load(dir, texts, nt)};
+    assert_non_null(sets[1]->region);
+    static const char *const pieces[] = {"zq1", "zq", "q1", "klongword", "klongwor", "kend", "ken", "ab", "x", "a"};
+    static const char *const names[] = {"Other", "TargetUserName", "Workstation", "Image"};
+    for (int k = 0; k < 2; k++) {
+        const struct stoat_ruleset *rs = sets[k];
+        for (size_t ci = 0; ci < rs->nclasses; ci++)
+            if (rs->classes[ci].scan_all)
+                assert_int_equal(rs->classes[ci].keyword_min, 3); /* 'zq1' reaches every Windows class */
+        struct engine_ctx *c = engine_ctx_create(rs);
+        uint64_t seed = 7, seen = 0;
+        for (int round = 0; round < 3000; round++)
+            seen |= round % 2 ? agree(c, rs, 0x7, "Security", "4625", names, 4, &seed, pieces, 10)
+                              : agree(c, rs, 0x1, TU_SYSMON, "1", names, 4, &seed, pieces, 10);
+        assert_int_equal(seen, 0x7);
+        engine_ctx_destroy(c);
+    }
+    stoat_ruleset_destroy(sets[1]);
+    stoat_ruleset_destroy(sets[0]);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_atoms_own_database),
         cmocka_unit_test(test_keyword_databases_per_class),
+        cmocka_unit_test(test_short_values_left_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,9 @@ enum tactic {
     T_COUNT
 };
 _Static_assert(T_COUNT == CHAIN_TACTICS, "chains.h names the tactic count");
+_Static_assert(T_DISCOVERY < CHAIN_TIMED_TACTICS && T_CREDENTIAL < CHAIN_TIMED_TACTICS &&
+                   T_COLLECTION < CHAIN_TIMED_TACTICS && T_EXFIL >= CHAIN_TIMED_TACTICS,
+               "a tally times the story's tactics the rules claim, and only those");
 
 static const struct {
     const char *name; /* as in attack.<name> tags, hyphenated */
@@ -120,21 +123,24 @@ union rule_counts {
     struct rule_count one;
 };
 
+/* Three cache lines, no padding (an attack's records open tens of
+ * thousands, each fresh memory); what finding a chain for a record reads
+ * (key and span) in the first. */
 struct chain {
-    uint32_t host;
-    bool mixed_logons;
     uint64_t key;
-    char logon[CHAIN_LOGON_MAX];
-    int64_t first_ns, last_ns;     /* of the alerts with a time; INT64_MIN: none */
     int64_t span_lo, span_hi;      /* of the records' times (stand-ins included), for joining */
+    int64_t first_ns, last_ns;     /* of the alerts with a time; INT64_MIN: none */
     uint64_t first_tie, first_seq; /* of its first record: ties between chains starting together */
     uint64_t total;                /* alerts joined, listed or not */
     union ids alerts, procs;
-    uint32_t nalerts, acap, nprocs, pcap;
     union rule_counts rules;
-    uint32_t nrules, rcap;
+    uint32_t host;
+    uint32_t nalerts, acap, nprocs, pcap, nrules, rcap;
+    bool mixed_logons;
+    char logon[CHAIN_LOGON_MAX];
     struct chain_tally tally; /* tactics reached, distinct rules per level */
 };
+_Static_assert(sizeof(struct chain) == 192, "a chain is three cache lines");
 
 /* The chains' lists past their first item, in blocks of LIST_MIN << k bytes
  * kept for the next list when freed: lists are made and freed by the
@@ -219,10 +225,11 @@ struct chains {
         struct quiet_clock q; /* chains_quiet's */
     } * hc;
     size_t hc_cap;
+    /* *_mapped: the array is xmap_huge's, that many bytes (0: malloc's) */
     struct chain *open;
-    size_t nopen, open_cap;
+    size_t nopen, open_cap, open_mapped;
     struct chain *done; /* closed, waiting to be reported oldest first */
-    size_t ndone, done_cap;
+    size_t ndone, done_cap, done_mapped;
     uint64_t next_incident;
     bool prepared; /* chains_finish_prepare ran, chains_finish not yet */
     struct list_pool lists;
@@ -309,6 +316,34 @@ struct chains *chains_create(const struct chains_opts *o, const struct chains_ou
     return c;
 }
 
+static void chains_array_free(struct chain *arr, size_t mapped)
+{
+    if (mapped)
+        xunmap_huge(arr, mapped);
+    else
+        free(arr);
+}
+
+/* Room for need chains in *arr (n in use), grown by doubling. */
+static void chains_room(struct chain **arr, size_t *cap, size_t *mapped, size_t n, size_t need)
+{
+    if (need <= *cap)
+        return;
+    if (!*mapped) {
+        XGROW(*arr, *cap, need);
+        return;
+    }
+    /* a mapping is not realloc's: onto the heap, as one that grew there */
+    size_t ncap = *cap * 2 < need ? need : *cap * 2;
+    struct chain *p = xmalloc(ncap * sizeof(*p));
+    if (n)
+        memcpy(p, *arr, n * sizeof(*p));
+    xunmap_huge(*arr, *mapped);
+    *arr = p;
+    *cap = ncap;
+    *mapped = 0;
+}
+
 static void chain_free(struct chains *c, struct chain *ch)
 {
     if (ch->acap)
@@ -328,8 +363,8 @@ void chains_destroy(struct chains *c)
         chain_free(c, &c->open[i]);
     for (size_t i = 0; i < c->ndone; i++)
         chain_free(c, &c->done[i]);
-    free(c->open);
-    free(c->done);
+    chains_array_free(c->open, c->open_mapped);
+    chains_array_free(c->done, c->done_mapped);
     if (c->pending_mapped)
         xfree_big(c->pending, c->pending_cap, sizeof(*c->pending));
     else
@@ -462,7 +497,7 @@ uint32_t chains_rule_by_key(struct chains *c, const struct stoat_rule_meta *m)
 void chain_tally_init(struct chain_tally *t)
 {
     memset(t, 0, sizeof(*t));
-    for (int k = 0; k < T_COUNT; k++)
+    for (int k = 0; k < CHAIN_TIMED_TACTICS; k++)
         t->first[k] = INT64_MAX;
 }
 
@@ -479,12 +514,12 @@ uint32_t chain_tactics_of(const char *const *names, size_t n)
 
 void chain_tally_add(struct chain_tally *t, uint32_t tmask, enum stoat_level level, int64_t when, bool new_rule)
 {
-    if (new_rule && level < STOAT_LEVEL_COUNT)
+    if (new_rule && level < STOAT_LEVEL_COUNT && t->by_level[level] < UINT16_MAX)
         t->by_level[level]++;
-    /* the set bits only: most alerts name one or two tactics */
-    for (uint32_t m = tmask & ((1u << T_COUNT) - 1); m; m &= m - 1) {
+    t->mask |= tmask & ((1u << T_COUNT) - 1);
+    /* the timed ones only: most alerts name one or two tactics */
+    for (uint32_t m = tmask & ((1u << CHAIN_TIMED_TACTICS) - 1); m; m &= m - 1) {
         int tac = __builtin_ctz(m);
-        t->mask |= 1u << tac;
         if (when < t->first[tac])
             t->first[tac] = when;
     }
@@ -501,7 +536,8 @@ static uint32_t claimed_mask(const struct chain_tally *ta, const struct chain_cl
                              int64_t first[T_COUNT])
 {
     uint32_t mask = ta->mask & ~CLAIMED_BY_EVIDENCE;
-    memcpy(first, ta->first, sizeof(ta->first));
+    for (int k = 0; k < T_COUNT; k++)
+        first[k] = k < CHAIN_TIMED_TACTICS ? ta->first[k] : INT64_MAX; /* the score reads the story's alone */
     if (cl->exfil) {
         mask |= 1u << T_EXFIL;
         first[T_EXFIL] = cl->exfil_ns != INT64_MIN ? cl->exfil_ns : last_ns;
@@ -542,7 +578,7 @@ static double chain_score(const struct chain_tally *ta, uint32_t mask, const int
     if (in_order >= 3)
         s += IN_ORDER_BONUS;
     double lv = 0;
-    const unsigned *by = ta->by_level;
+    const uint16_t *by = ta->by_level;
     if (by[STOAT_LEVEL_CRITICAL])
         lv += 15;
     lv += by[STOAT_LEVEL_HIGH] * 4.0 > 16 ? 16 : by[STOAT_LEVEL_HIGH] * 4.0;
@@ -688,7 +724,8 @@ static void pos_del(struct host_clock *h, uint32_t p)
 static struct chain *chain_new(struct chains *c, const struct pend *p)
 {
     pos_add(&c->hc[p->host], (uint32_t)c->nopen);
-    GROW_BY_ONE(c->open, c->nopen, c->open_cap);
+    if (c->nopen + 1 > c->open_cap)
+        chains_room(&c->open, &c->open_cap, &c->open_mapped, c->nopen, c->nopen + 1);
     struct chain *ch = &c->open[c->nopen++];
     memset(ch, 0, sizeof(*ch));
     ch->host = p->host;
@@ -717,7 +754,7 @@ static void chain_close(struct chains *c, size_t i)
         pos_del(moved, (uint32_t)last);
         pos_add(moved, (uint32_t)i);
     }
-    XGROW(c->done, c->done_cap, c->ndone + 1);
+    chains_room(&c->done, &c->done_cap, &c->done_mapped, c->ndone, c->ndone + 1);
     c->done[c->ndone++] = c->open[i];
     c->open[i] = c->open[last];
     c->nopen--;
@@ -1040,22 +1077,27 @@ void chains_quiet(struct chains *c, int64_t wall_ns)
     report_done(c);
 }
 
-/* Room for want chains in *arr (n in use): calloc's fresh mapping, whose
- * untouched room costs nothing. Not xcalloc_big: the arrays go on growing
- * with realloc and are freed with free. */
-/* Unzeroed: chain_new clears each chain it takes and done[] holds copies,
- * so only the pages the chains fill are ever touched (the room is for the
- * most chains the records could open, some three times what they do). */
-static void reserve(struct chain **arr, size_t *cap, size_t n, size_t want)
+/* Room for want chains in *arr (n in use), once: a mapping of its own,
+ * whose untouched room costs nothing (the room is for the most chains the
+ * records could open, some five times what an attack's do), on huge pages:
+ * the chains filled it a 4 KiB fault at a time, most of a hunt's faults.
+ * Small ones stay on the heap. */
+static void reserve(struct chain **arr, size_t *cap, size_t *mapped, size_t n, size_t want)
 {
     if (want <= *cap)
         return;
-    struct chain *p = xmalloc(want * sizeof(*p));
+    size_t bytes = want <= SIZE_MAX / sizeof(**arr) ? want * sizeof(**arr) : 0;
+    if (bytes < ((size_t)2 << 20)) {
+        chains_room(arr, cap, mapped, n, want);
+        return;
+    }
+    struct chain *p = xmap_huge(&bytes);
     if (n)
         memcpy(p, *arr, n * sizeof(*p));
-    free(*arr);
+    chains_array_free(*arr, *mapped);
     *arr = p;
     *cap = want;
+    *mapped = bytes;
 }
 
 void chains_finish_prepare(struct chains *c)
@@ -1069,21 +1111,23 @@ void chains_finish_prepare(struct chains *c)
      * doubling, the chains were copied to fresh pages time and again, and
      * the first touch of a page (a fault) was most of this step's time. */
     size_t most = c->nopen + c->npending;
-    reserve(&c->open, &c->open_cap, c->nopen, most);
-    reserve(&c->done, &c->done_cap, c->ndone, c->ndone + most);
+    reserve(&c->open, &c->open_cap, &c->open_mapped, c->nopen, most);
+    reserve(&c->done, &c->done_cap, &c->done_mapped, c->ndone, c->ndone + most);
     release(c, INT64_MAX);
     /* every chain closes: all at once rather than one by one (report_done
      * sorts them by a total order, so the order they go in is no matter) */
     if (!c->ndone) {
         /* none closed before: the open ones are the closed ones, uncopied */
         struct chain *t = c->done;
-        size_t tcap = c->done_cap;
+        size_t tcap = c->done_cap, tmapped = c->done_mapped;
         c->done = c->open;
         c->done_cap = c->open_cap;
+        c->done_mapped = c->open_mapped;
         c->open = t;
         c->open_cap = tcap;
+        c->open_mapped = tmapped;
     } else {
-        XGROW(c->done, c->done_cap, c->ndone + c->nopen);
+        chains_room(&c->done, &c->done_cap, &c->done_mapped, c->ndone, c->ndone + c->nopen);
         if (c->nopen)
             memcpy(c->done + c->ndone, c->open, c->nopen * sizeof(*c->open));
     }

@@ -66,10 +66,17 @@ struct chains_stats {
 /* How far a set of alerts got along the attack, as chains score it: shared
  * with the cross-host chains (cross.h), which join alerts of several hosts. */
 #define CHAIN_TACTICS 13
+/* The tactics whose first times the score orders (the story's discovery,
+ * credential access and collection: the first of chains.c's enum; the
+ * fourth, exfiltration, is timed by the evidence alone). A chain holds a
+ * tally, and the open chains are many: their size is fresh memory. */
+#define CHAIN_TIMED_TACTICS 3
 struct chain_tally {
-    uint32_t mask;                        /* tactics reached (bit per chains.c's enum) */
-    int64_t first[CHAIN_TACTICS];         /* when each was first seen (INT64_MAX: not) */
-    unsigned by_level[STOAT_LEVEL_COUNT]; /* distinct rules per level */
+    uint32_t mask; /* tactics reached (bit per chains.c's enum) */
+    /* distinct rules per level, saturating: the score reads each only up
+     * to a handful */
+    uint16_t by_level[STOAT_LEVEL_COUNT];
+    int64_t first[CHAIN_TIMED_TACTICS]; /* when each was first seen (INT64_MAX: not) */
 };
 void chain_tally_init(struct chain_tally *t);
 /* The tactics bits of ATT&CK tactic names ("credential-access", ...). */

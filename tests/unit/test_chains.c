@@ -1288,6 +1288,89 @@ static void test_title_as_printf(void **state)
     }
 }
 
+/* A tally counts distinct rules per level in 16 bits, saturating: 65,536
+ * high rules score as many as four (wrapped, they scored as none). */
+static void test_tally_levels_saturate(void **state)
+{
+    (void)state;
+    struct chain_tally many, four;
+    chain_tally_init(&many);
+    chain_tally_init(&four);
+    for (unsigned i = 0; i < 65536; i++)
+        chain_tally_add(&many, 0, STOAT_LEVEL_HIGH, T0, true);
+    for (unsigned i = 0; i < 4; i++)
+        chain_tally_add(&four, 0, STOAT_LEVEL_HIGH, T0, true);
+    struct chain_claims cl = {.exfil_ns = INT64_MIN, .c2_ns = INT64_MIN};
+    const char *names[CHAIN_TACTICS];
+    size_t nn;
+    double want = chain_tally_score(&four, &cl, T0, names, &nn, NULL);
+    assert_true(want > 0);
+    assert_true(chain_tally_score(&many, &cl, T0, names, &nn, NULL) == want);
+}
+
+/* Chains open by the ten thousand (an attack's records on many hosts)
+ * are kept in a mapping of their own at the end, which a live round after
+ * it outgrows, open and closed both: every chain is still told once. */
+struct tally_ctx {
+    size_t n;
+    uint64_t ids; /* the sum of the incidents' alert ids */
+};
+
+static void count_incident(void *ctx, const struct stoat_incident *inc)
+{
+    struct tally_ctx *t = ctx;
+    t->n++;
+    for (size_t i = 0; i < inc->nalerts; i++)
+        t->ids += inc->alert_ids[i];
+}
+
+#define MANY_CHAINS 12000
+static void test_many_open_chains(void **state)
+{
+    (void)state;
+    struct tally_ctx got = {0};
+    struct chains_opts o = {
+        .gap_ns = 2 * HOUR_NS, .min_score = 1, .max_alerts = 1000, .live = true, .lateness_ns = 100 * HOUR_NS};
+    struct chains *c = chains_create(&o, &(struct chains_out){.ctx = &got, .incident = count_incident});
+    struct stoat_rule_meta m = rule("disc", disc_tags, 1, STOAT_LEVEL_LOW);
+    uint32_t r = chains_rule(c, &m);
+    uint32_t *h = malloc(2 * MANY_CHAINS * sizeof(*h));
+    for (size_t i = 0; i < 2 * MANY_CHAINS; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "host%zu", i);
+        h[i] = chains_host(c, name);
+    }
+    /* round one: all kept, chained at the finish (into the mapping) */
+    uint64_t want = 0;
+    for (uint64_t i = 1; i <= MANY_CHAINS; i++) {
+        chains_add(c, &(struct chain_alert){.id = i, .time_ns = T0 + (int64_t)i, .host = h[i - 1], .rule = r});
+        want += i;
+    }
+    chains_finish(c);
+    assert_int_equal(got.n, MANY_CHAINS);
+    assert_true(got.ids == want);
+    /* round two: more chains open at once than the mapping holds, then
+     * all closed as time passes, then told */
+    got = (struct tally_ctx){0};
+    want = 0;
+    int64_t t1 = T0 + 10 * HOUR_NS;
+    for (uint64_t i = 1; i <= 2 * MANY_CHAINS; i++) {
+        uint64_t id = MANY_CHAINS + i;
+        chains_add(c, &(struct chain_alert){.id = id, .time_ns = t1 + (int64_t)i, .host = h[i - 1], .rule = r});
+        want += id;
+    }
+    chains_advance(c, t1 + 100 * HOUR_NS + 3 * MANY_CHAINS); /* chained, still open */
+    assert_int_equal(got.n, 0);
+    chains_advance(c, t1 + 103 * HOUR_NS + 3 * MANY_CHAINS); /* the gap has closed them all */
+    assert_int_equal(got.n, 2 * MANY_CHAINS);
+    assert_true(got.ids == want);
+    struct chains_stats st;
+    chains_get_stats(c, &st);
+    assert_int_equal(st.chains, 3 * MANY_CHAINS);
+    chains_destroy(c);
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1316,6 +1399,8 @@ int main(void)
         cmocka_unit_test(test_tactic_names),
         cmocka_unit_test(test_sort_nearly_sorted),
         cmocka_unit_test(test_list_blocks),
+        cmocka_unit_test(test_tally_levels_saturate),
+        cmocka_unit_test(test_many_open_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,7 +168,7 @@ struct pend {
     uint64_t id;
     int64_t when; /* the time, or the last one before it in input order */
     uint64_t key, proc;
-    uint64_t tie; /* equal times: by what the record says, not where it came in */
+    uint64_t tie; /* equal times: by what the record says, not where it came in (see tie_pending) */
     uint64_t seq; /* input order */
     uint32_t host, rule;
     uint32_t logon; /* 1 + its index in the kept logons, 0: none */
@@ -202,6 +202,7 @@ struct chains {
     uint32_t rule_memo[RULE_MEMO];
     struct pend *pending;
     size_t npending, pending_cap, max_pending;
+    size_t ntied;       /* the first pending records whose tie is set */
     kept_logon *logons; /* the pending records' sessions (pend.logon) */
     size_t nlogons, logons_cap;
     /* 1 + the index of a kept logon by its record's key (a session's hash
@@ -972,11 +973,30 @@ static void logons_keep_pending(struct chains *c)
     c->nlogons = lo;
 }
 
+/* The record's tie: ids of hosts and rules follow input order, so their
+ * names decide. */
+static uint64_t tie_of(const struct chains *c, const struct pend *p)
+{
+    return hash_mix(p->key ^ hash_mix(p->proc)) ^ c->hc[p->host].tie_hash ^ c->rules[p->rule].tie_hash;
+}
+
+/* The ties of the records kept since the last: set just before they are
+ * sorted, not as each comes in, when the host's clock (one of thousands,
+ * read at random) had mostly left the cache; here in a pass that finds
+ * them warm. */
+static void tie_pending(struct chains *c)
+{
+    for (size_t i = c->ntied; i < c->npending; i++)
+        c->pending[i].tie = tie_of(c, &c->pending[i]);
+    c->ntied = c->npending;
+}
+
 /* Chains the kept records up to time upto, in time order. */
 static void release(struct chains *c, int64_t upto)
 {
     if (!c->npending)
         return;
+    tie_pending(c);
     sort_unless_sorted(c->pending, c->npending, sizeof(*c->pending), cmp_pend);
     size_t n = 0;
     for (; n < c->npending && c->pending[n].when <= upto; n++) {
@@ -985,6 +1005,7 @@ static void release(struct chains *c, int64_t upto)
     }
     memmove(c->pending, c->pending + n, (c->npending - n) * sizeof(*c->pending));
     c->npending -= n;
+    c->ntied = c->npending;
     if (n)
         logons_keep_pending(c);
 }
@@ -1029,13 +1050,12 @@ void chains_add(struct chains *c, const struct chain_alert *a)
                      .host = a->host,
                      .rule = a->rule,
                      .timed = a->time_ns != INT64_MIN};
-    /* ids of hosts and rules follow input order: their names decide ties */
-    p.tie = hash_mix(a->key ^ hash_mix(a->proc)) ^ c->hc[a->host].tie_hash ^ c->rules[a->rule].tie_hash;
     if (a->time_ns != INT64_MIN)
         c->last_time = a->time_ns;
     p.when = a->time_ns != INT64_MIN ? a->time_ns : c->last_time;
     if (c->o.live && c->fed_upto != INT64_MIN && p.when <= c->fed_upto) {
         /* later than the lateness allowed: chained now, out of order */
+        p.tie = tie_of(c, &p);
         feed(c, &p, a->logon);
         report_done(c);
         return;

@@ -216,6 +216,13 @@ void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash)
     hosts_prefetch(&b->hosts, host_hash);
 }
 
+void behaviour_prefetch_spoof(const struct behaviour *b, uint64_t self, uint64_t parent)
+{
+    spoof_prefetch(b->spoof, self);
+    if (parent)
+        spoof_prefetch(b->spoof, parent);
+}
+
 void behaviour_proc_start(struct behaviour *b, const struct proc_start *p)
 {
     struct host_rec *h = hosts_get(&b->hosts, p->host);

@@ -60,6 +60,8 @@ void behaviour_proc_start(struct behaviour *b, const struct proc_start *p);
 /* An event of a host whose name has this strmap_hash comes soon: the
  * lookup of its record is started. */
 void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash);
+/* An event whose spoofing facts have these keys (spoof_keys_of) comes soon. */
+void behaviour_prefetch_spoof(const struct behaviour *b, uint64_t self, uint64_t parent);
 void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns);
 
 /* Fills a->ancestry (into storage owned by b, valid until the next call) and

@@ -310,6 +310,11 @@ uint64_t spoof_host_hash(const char *host)
     return hash_bytes(host, strlen(host), 0x5b0f);
 }
 
+uint64_t spoof_host_hash_n(const char *host, size_t n)
+{
+    return hash_bytes(host, strnlen(host, n), 0x5b0f);
+}
+
 /* host_h: spoof_host_hash of the event's host */
 static uint64_t key_of(uint64_t host_h, uint64_t pid)
 {
@@ -337,6 +342,21 @@ static inline struct rec *find(struct spoof *s, uint64_t key)
         if (s->tags[at + w] == tag && s->recs[at + w].key == key)
             return &s->recs[at + w];
     return NULL;
+}
+
+void spoof_keys_of(uint64_t host_h, const struct spoof_facts *f, uint64_t *self, uint64_t *parent)
+{
+    *self = f->kind == SPOOF_NONE ? 0 : key_of(host_h, f->pid);
+    *parent = f->kind == SPOOF_NONE || f->kind == SPOOF_END ? 0 : key_of(host_h, f->ppid);
+}
+
+void spoof_prefetch(const struct spoof *s, uint64_t key)
+{
+    size_t at = set_at(s, key_tag(key));
+    __builtin_prefetch(&s->tags[at]);
+    /* the set's records: four lines, any of which may be the key's */
+    for (int w = 0; w < WAYS; w++)
+        __builtin_prefetch(&s->recs[at + w]);
 }
 
 /* Both times known and further apart than span. */

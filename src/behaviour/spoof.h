@@ -89,6 +89,17 @@ const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_al
 const struct stoat_rule_meta *spoof_apply_host(struct spoof *s, const struct stoat_alert *a, uint64_t host_h,
                                                const struct spoof_facts *f);
 uint64_t spoof_host_hash(const char *host);
+/* spoof_host_hash of the n bytes at host (up to a NUL among them). */
+uint64_t spoof_host_hash_n(const char *host, size_t n);
+
+/* The table's keys spoof_apply_host will look up for facts f of a host
+ * whose spoof_host_hash is host_h: the process's and its parent's (0: none).
+ * Worked out where the facts are (a worker), so that the serial stage can
+ * start loading their sets an event ahead (spoof_prefetch): a table of 4
+ * MiB probed at random misses the cache at every event. */
+void spoof_keys_of(uint64_t host_h, const struct spoof_facts *f, uint64_t *self, uint64_t *parent);
+/* Starts loading what looking key up (a key of spoof_keys_of) will read. */
+void spoof_prefetch(const struct spoof *s, uint64_t key);
 
 /* The generated rules as one multi-document YAML text (static). */
 const char *spoof_rules(void);

@@ -265,6 +265,11 @@ void consumer_prefetch_host(const struct consumer *c, uint64_t host_hash)
     behaviour_prefetch_host(c->beh, host_hash);
 }
 
+void consumer_prefetch_spoof(const struct consumer *c, uint64_t self, uint64_t parent)
+{
+    behaviour_prefetch_spoof(c->beh, self, parent);
+}
+
 /* The event again, in this stage's own engine context, with the extension
  * fields from its ancestry (ancestry[0] is the process itself). */
 static void rebuild_event(struct consumer *c, const struct stoat_alert *a)

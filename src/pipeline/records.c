@@ -342,8 +342,10 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
  * of its hands the event to it: worked out here, from the event alone, so
  * that the serial stage only looks its table up. The event id as the
  * serial stage reads it (a NUL-ended copy: up to a NUL inside). */
+/* keys_at: where the record's spoof keys go (read_ahead's), left 0 when
+ * the watch takes no part. */
 static void put_spoof(struct unit_worker *w, struct buf *b, const struct match_result *r, const struct ev_field *fs,
-                      size_t nf)
+                      size_t nf, size_t keys_at)
 {
     bool spoof = false;
     for (size_t i = 0; i < r->n && !spoof; i++)
@@ -367,6 +369,12 @@ static void put_spoof(struct unit_worker *w, struct buf *b, const struct match_r
     struct spoof_facts f;
     spoof_facts_of(&a, &f);
     buf_put(b, &f, sizeof(f));
+    /* the host as the serial stage hashes it (the field's value; "" when none) */
+    const struct ev_field *host = r->head.host;
+    bool named = host && host->type != STOAT_V_NULL;
+    uint64_t keys[2];
+    spoof_keys_of(spoof_host_hash_n(named ? host->val : "", named ? host->val_len : 0), &f, &keys[0], &keys[1]);
+    memcpy(b->p + keys_at, keys, sizeof(keys));
 }
 
 /* The event's time (consume_time), worked out here rather than on the
@@ -427,6 +435,9 @@ static void ws_end(void *ctx)
         return;
     buf_putc(b, REC_MATCH);
     put_u64(b, host_hash(h->host)); /* first in each record, for read_ahead */
+    size_t spoof_keys_at = b->len;
+    put_u64(b, 0); /* then the spoof keys (put_spoof's), for read_ahead too */
+    put_u64(b, 0);
     put_u32(b, (uint32_t)r.n);
     for (size_t i = 0; i < r.n; i++) {
         put_u32(b, r.rules[i]);
@@ -451,7 +462,7 @@ static void ws_end(void *ctx)
     b->len = (size_t)(o - b->p);
     put_fields(w, b, fs, nf);
     put_fields_json(w, b, &r, fs, nf);
-    put_spoof(w, b, &r, fs, nf);
+    put_spoof(w, b, &r, fs, nf, spoof_keys_at);
 }
 
 static void ws_bad(void *ctx, uint64_t line, uint64_t offset, bool has_offset, bool warning, const char *why)
@@ -562,11 +573,16 @@ static void read_ahead(struct unit_writer *w, const struct unit *u, const char *
 {
     if (p >= u->out.p + u->out.len || *p == REC_DIAG)
         return;
-    p++;
+    char kind = *p++;
     uint64_t h = get_u64(&p);
     if (h != w->ahead) /* a start and its match are of one host */
         consumer_prefetch_host(w->con, h);
     w->ahead = h;
+    if (kind == REC_MATCH) {
+        uint64_t self = get_u64(&p), parent = get_u64(&p);
+        if (self)
+            consumer_prefetch_spoof(w->con, self, parent);
+    }
 }
 
 static const char *write_proc(struct unit_writer *w, const struct unit *u, const char *p)
@@ -586,7 +602,7 @@ static const char *write_proc(struct unit_writer *w, const struct unit *u, const
 
 static const char *write_match(struct unit_writer *w, const struct unit *u, const char *p)
 {
-    p += sizeof(uint64_t); /* the host's hash, for read_ahead */
+    p += 3 * sizeof(uint64_t); /* the host's hash and the spoof keys, for read_ahead */
     uint32_t nr = get_u32(&p);
     if (nr > w->rules_cap) {
         w->rules_cap = nr;

@@ -92,6 +92,13 @@ static const struct stoat_rule_meta *judged(struct spoof *s, const struct stoat_
     const struct stoat_rule_meta *m = spoof_event(s, a);
     struct spoof_facts f;
     facts_apart(a, &f);
+    /* as the serial stage gets it: its sets loaded an event ahead */
+    uint64_t self, parent;
+    spoof_keys_of(spoof_host_hash_n(a->host ? a->host : "", a->host ? strlen(a->host) : 0), &f, &self, &parent);
+    if (self)
+        spoof_prefetch(twin(s), self);
+    if (parent)
+        spoof_prefetch(twin(s), parent);
     const struct stoat_rule_meta *apart = spoof_apply(twin(s), a, &f);
     if (m != apart)
         fail_msg("judged apart: %s, in one go: %s", apart ? apart->id : "nothing", m ? m->id : "nothing");
@@ -663,6 +670,33 @@ static void test_image_key_case(void **state)
     }
 }
 
+/* The keys a worker hands the serial stage to load ahead: the host hashed
+ * as the stage hashes its name (up to a NUL), a start's own key its
+ * child's parent key, none for an event the watch does not take, no
+ * parent for an end. */
+static void test_keys_ahead(void **state)
+{
+    (void)state;
+    assert_true(spoof_host_hash_n(HOST, strlen(HOST)) == spoof_host_hash(HOST));
+    assert_true(spoof_host_hash_n(HOST "\0tail", strlen(HOST) + 5) == spoof_host_hash(HOST));
+    assert_true(spoof_host_hash_n("", 0) == spoof_host_hash(""));
+    uint64_t h = spoof_host_hash(HOST), self, parent, child_self, child_parent;
+    struct spoof_facts start = {.kind = SPOOF_START_SECURITY, .pid = 0x2c8, .ppid = 0x2c4};
+    struct spoof_facts child = {.kind = SPOOF_START_SYSMON, .pid = 0x1f9c, .ppid = 0x2c8};
+    spoof_keys_of(h, &start, &self, &parent);
+    spoof_keys_of(h, &child, &child_self, &child_parent);
+    assert_true(self && parent && self != parent && child_self != self);
+    assert_true(child_parent == self);
+    spoof_keys_of(spoof_host_hash("other"), &child, &child_self, &child_parent);
+    assert_true(child_parent != self);
+    struct spoof_facts end = {.kind = SPOOF_END, .pid = 0x2c8};
+    spoof_keys_of(h, &end, &child_self, &child_parent);
+    assert_true(child_self == self && child_parent == 0);
+    struct spoof_facts none = {.kind = SPOOF_NONE, .pid = 0x2c8, .ppid = 0x2c4};
+    spoof_keys_of(h, &none, &child_self, &child_parent);
+    assert_true(child_self == 0 && child_parent == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_table_grows),          cmocka_unit_test(test_table_grows_in_place),
         cmocka_unit_test(test_rules_text),           cmocka_unit_test(test_system_not_by_user_name_or_reused_pid),
         cmocka_unit_test(test_one_pass_as_by_name),  cmocka_unit_test(test_image_key_case),
+        cmocka_unit_test(test_keys_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,6 +216,14 @@ void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash)
     hosts_prefetch(&b->hosts, host_hash);
 }
 
+void behaviour_prefetch_rule(const struct behaviour *b, uint32_t r)
+{
+    if (r >= b->rs->nrules)
+        return;
+    __builtin_prefetch(&b->rule_memo[r]);
+    cross_prefetch_rule(b->cross, &b->rs->rules[r].meta);
+}
+
 void behaviour_prefetch_spoof(const struct behaviour *b, uint64_t self, uint64_t parent)
 {
     spoof_prefetch(b->spoof, self);

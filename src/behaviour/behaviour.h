@@ -62,6 +62,8 @@ void behaviour_proc_start(struct behaviour *b, const struct proc_start *p);
 void behaviour_prefetch_host(const struct behaviour *b, uint64_t host_hash);
 /* An event whose spoofing facts have these keys (spoof_keys_of) comes soon. */
 void behaviour_prefetch_spoof(const struct behaviour *b, uint64_t self, uint64_t parent);
+/* An alert of the ruleset's rule r comes soon. */
+void behaviour_prefetch_rule(const struct behaviour *b, uint32_t r);
 void behaviour_proc_end(struct behaviour *b, const char *host, const char *guid, int64_t pid, int64_t time_ns);
 
 /* Fills a->ancestry (into storage owned by b, valid until the next call) and

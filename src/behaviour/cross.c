@@ -339,6 +339,12 @@ static size_t event_strs_len(const struct cross *c, const struct cross_alert *a)
     return slen(a->host) + slen(a->account) + slen(a->logon_id) + slen(a->image) + slen(a->parent_image);
 }
 
+void cross_prefetch_rule(const struct cross *c, const void *rule_meta)
+{
+    if (c->kept_rules)
+        __builtin_prefetch(&c->kept_rules[((uintptr_t)rule_meta >> 4) % KEPT_RULES]);
+}
+
 void cross_alert(struct cross *c, const struct cross_alert *a)
 {
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)

@@ -137,6 +137,9 @@ void cross_destroy(struct cross *c); /* accepts NULL */
 
 void cross_logon(struct cross *c, const struct cross_logon *f);
 void cross_alert(struct cross *c, const struct cross_alert *a);
+/* An alert of the rule whose meta is at rule_meta comes soon (offline:
+ * its id and title as kept start loading). */
+void cross_prefetch_rule(const struct cross *c, const void *rule_meta);
 /* host uses address addr (seen as the source of its own connections) */
 void cross_address(struct cross *c, const char *host, const char *addr);
 /* One of the three above, by kind (a match is not cross.c's: ignored). */

@@ -265,6 +265,18 @@ void consumer_prefetch_host(const struct consumer *c, uint64_t host_hash)
     behaviour_prefetch_host(c->beh, host_hash);
 }
 
+void consumer_prefetch_rule(const struct consumer *c, uint32_t r)
+{
+    if (r >= c->rs->nrules)
+        return;
+    /* its record is large and read in two places: the meta's level and
+     * title, and the flags after the program */
+    const struct rule *ru = &c->rs->rules[r];
+    __builtin_prefetch(&ru->meta.level);
+    __builtin_prefetch(&ru->role);
+    behaviour_prefetch_rule(c->beh, r);
+}
+
 void consumer_prefetch_spoof(const struct consumer *c, uint64_t self, uint64_t parent)
 {
     behaviour_prefetch_spoof(c->beh, self, parent);

@@ -69,6 +69,8 @@ void consumer_proc_ids(struct consumer *c, bool end, const char *host, int64_t t
 void consumer_prefetch_host(const struct consumer *c, uint64_t host_hash);
 /* The same for an event whose spoofing facts have these keys (spoof_keys_of). */
 void consumer_prefetch_spoof(const struct consumer *c, uint64_t self, uint64_t parent);
+/* The same for an event that matched the ruleset's rule r. */
+void consumer_prefetch_rule(const struct consumer *c, uint32_t r);
 /* An event with matches: a has the event (fields, host, time, position);
  * rules/use as the matcher passed them on (matcher.h). */
 void consumer_event(struct consumer *c, struct stoat_alert *a, const uint32_t *rules, const uint8_t *use, size_t n,

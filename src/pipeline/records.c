@@ -582,6 +582,10 @@ static void read_ahead(struct unit_writer *w, const struct unit *u, const char *
         uint64_t self = get_u64(&p), parent = get_u64(&p);
         if (self)
             consumer_prefetch_spoof(w->con, self, parent);
+        /* the first rules': most events match one or two */
+        uint32_t nr = get_u32(&p);
+        for (uint32_t i = 0; i < nr && i < 2; i++, p++)
+            consumer_prefetch_rule(w->con, get_u32(&p));
     }
 }
 

@@ -37,7 +37,19 @@ struct ev_field {
     const char *folded;                       /* case-folded value, made on first need */
     const uint64_t *bytes_folded, *bytes_raw; /* which byte values occur, made on first need */
     uint8_t type;                             /* enum stoat_vtype */
+    /* A string decoded from JSON escapes, all of them \\ \" \n \r or \t
+     * (the ones the event's rendering writes): the length of its escaped
+     * bytes as the input had them (between the quotes), whose address is
+     * kept in the 8 bytes before val (ev_field_raw). When no other byte of
+     * them is below the space or from 0x80, the rendering copies them
+     * rather than escape the value again (event_json_write_fields_distinct).
+     * 0: none. */
+    uint32_t raw_len;
 };
+_Static_assert(sizeof(struct ev_field) <= 64 &&
+                   offsetof(struct ev_field, raw_len) == offsetof(struct ev_field, type) + 4 &&
+                   sizeof(struct ev_field) == offsetof(struct ev_field, type) + 8,
+               "raw_len fits in ev_field's padding, after type (ev_field_set_named)");
 _Static_assert(offsetof(struct ev_field, name) == offsetof(struct ev_field_name, name) &&
                    offsetof(struct ev_field, name_len) == offsetof(struct ev_field_name, name_len) &&
                    offsetof(struct ev_field, id) == offsetof(struct ev_field_name, id) &&
@@ -58,6 +70,7 @@ static inline void ev_field_set(struct ev_field *f, const char *name, uint32_t n
     f->val_len = val_len;
     f->id = id;
     f->type = type;
+    f->raw_len = 0;
 }
 
 /* The same with the name as a producer keeps it: one 16-byte copy, where
@@ -71,7 +84,22 @@ static inline void ev_field_set_named(struct ev_field *f, const struct ev_field_
     f->val_len = val_len;
     f->folded = NULL;
     f->bytes_folded = f->bytes_raw = NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* type and raw_len 0 (and the padding between) in one store */
+    uint64_t tail = type;
+    memcpy((char *)f + offsetof(struct ev_field, type), &tail, sizeof(tail));
+#else
     f->type = type;
+    f->raw_len = 0;
+#endif
+}
+
+/* The escaped bytes of a field with raw_len (see there). */
+static inline const char *ev_field_raw(const struct ev_field *f)
+{
+    const char *raw;
+    memcpy(&raw, f->val - sizeof(raw), sizeof(raw));
+    return raw;
 }
 
 struct mapping;

@@ -1,9 +1,12 @@
 /* See render.h. Both forms read the fields as the alert carries them
- * (stoat_field: name, value, type), so any producer's events come out alike. */
+ * (stoat_field: name, value, type), so any producer's events come out alike;
+ * a producer's own fields (ev_field) only add the escaped form a string may
+ * already have, which is the bytes the escaping would write. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "event/event.h"
 #include "event/render.h"
 #include "util/text.h"
 
@@ -185,47 +188,104 @@ static inline __attribute__((always_inline)) bool digits_copy(char *o, const cha
     return true;
 }
 
-/* The object when no two fields share a name: per field one making of
+/* A string value's escaped bytes as its JSON input had them (raw, rl:
+ * their only escapes \\ \" \n \r \t, which buf_json_str writes as they
+ * are), copied with their quotes when no other byte is below the space or
+ * from 0x80 (true): then they are what buf_json_str would write. A block of
+ * sixteen at a time, the last one overlapping the one before (no byte past
+ * the input's read); out of line, as buf_json_str_escaped is. */
+static __attribute__((noinline)) bool put_raw(struct buf *b, const char *raw, size_t rl)
+{
+    if (b->cap - b->len < rl + 3)
+        buf_reserve(b, rl + 3);
+    char *o = b->p + b->len + 1;
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(0x20); /* (signed: from 0x80 is below it too) */
+    if (rl >= 16) {
+        __m128i bad = _mm_setzero_si128();
+        for (size_t i = 0;; i += 16) {
+            size_t at = i + 16 < rl ? i : rl - 16;
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(raw + at));
+            bad = _mm_or_si128(bad, _mm_cmplt_epi8(v, space));
+            _mm_storeu_si128((__m128i *)(void *)(o + at), v);
+            if (at == rl - 16)
+                break;
+        }
+        if (_mm_movemask_epi8(bad))
+            return false;
+    } else if (rl >= 8) {
+        uint64_t x, y; /* the first eight and the last eight: all of 8 to 15 */
+        memcpy(&x, raw, 8);
+        memcpy(&y, raw + rl - 8, 8);
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(_mm_set_epi64x((long long)y, (long long)x), space)))
+            return false;
+        memcpy(o, &x, 8);
+        memcpy(o + rl - 8, &y, 8);
+    } else
+#endif
+    {
+        for (size_t i = 0; i < rl; i++) {
+            unsigned char c = (unsigned char)raw[i];
+            if (c < 0x20 || c >= 0x80)
+                return false;
+            o[i] = (char)c;
+        }
+    }
+    o[-1] = '"';
+    o[rl] = '"';
+    o[rl + 1] = 0;
+    b->len += rl + 2;
+    return true;
+}
+
+/* One member of the object when no two fields share a name: one making of
  * room, and a name and a string value of up to 64 bytes with nothing to
- * escape (most) written in place, no call; the rest as json_value writes
+ * escape (most) written in place, no call; a string with its escaped bytes
+ * (raw, rl; rl 0: none) as put_raw writes it; the rest as json_value writes
  * them. */
+static inline __attribute__((always_inline)) void write_member(struct buf *b, bool first, const struct stoat_field *f,
+                                                               const char *raw, size_t rl)
+{
+    size_t nl = f->name_len, vl = f->value_len;
+    /* ,"name":"value" */
+    if (b->cap - b->len < nl + vl + 8)
+        buf_reserve(b, nl + vl + 8);
+    char *o = b->p + b->len;
+    *o = ',';
+    o += !first;
+    if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
+        o[0] = '"';
+        o[nl + 1] = '"';
+        o[nl + 2] = ':';
+        o += nl + 3;
+        b->len = (size_t)(o - b->p);
+    } else {
+        b->len = (size_t)(o - b->p);
+        buf_json_str(b, f->name, nl);
+        buf_putc(b, ':');
+        o = b->p + b->len;
+    }
+    if (f->type == STOAT_V_STRING && rl && put_raw(b, raw, rl)) {
+        /* (escaped in the input: mostly as the escaping would write it) */
+    } else if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
+               buf_json_plain_copy(o + 1, f->value, vl)) {
+        o[0] = '"';
+        o[vl + 1] = '"';
+        b->len += vl + 2;
+    } else if (f->type == STOAT_V_NUMBER && b->cap - b->len >= vl + 1 && digits_copy(o, f->value, vl)) {
+        b->len += vl;
+    } else if (f->type == STOAT_V_STRING) {
+        buf_json_str_escaped(b, f->value, vl);
+    } else {
+        json_value(b, f);
+    }
+}
+
 static void write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
 {
     buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        const struct stoat_field *f = &fs[i];
-        size_t nl = f->name_len, vl = f->value_len;
-        /* ,"name":"value" */
-        if (b->cap - b->len < nl + vl + 8)
-            buf_reserve(b, nl + vl + 8);
-        char *o = b->p + b->len;
-        *o = ',';
-        o += i != 0;
-        if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
-            o[0] = '"';
-            o[nl + 1] = '"';
-            o[nl + 2] = ':';
-            o += nl + 3;
-            b->len = (size_t)(o - b->p);
-        } else {
-            b->len = (size_t)(o - b->p);
-            buf_json_str(b, f->name, nl);
-            buf_putc(b, ':');
-            o = b->p + b->len;
-        }
-        if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
-            buf_json_plain_copy(o + 1, f->value, vl)) {
-            o[0] = '"';
-            o[vl + 1] = '"';
-            b->len += vl + 2;
-        } else if (f->type == STOAT_V_NUMBER && b->cap - b->len >= vl + 1 && digits_copy(o, f->value, vl)) {
-            b->len += vl;
-        } else if (f->type == STOAT_V_STRING) {
-            buf_json_str_escaped(b, f->value, vl);
-        } else {
-            json_value(b, f);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        write_member(b, i == 0, &fs[i], NULL, 0);
     buf_putc(b, '}');
 }
 
@@ -264,6 +324,18 @@ bool event_names_unique(const struct stoat_field *fs, size_t n)
 void event_json_write_distinct(struct buf *b, const struct stoat_field *fs, size_t n)
 {
     write_distinct(b, fs, n);
+}
+
+void event_json_write_fields_distinct(struct buf *b, const struct ev_field *fs, size_t n)
+{
+    buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        const struct ev_field *e = &fs[i];
+        struct stoat_field f = {
+            .name = e->name, .value = e->val, .name_len = e->name_len, .value_len = e->val_len, .type = e->type};
+        write_member(b, i == 0, &f, e->raw_len ? ev_field_raw(e) : NULL, e->raw_len);
+    }
+    buf_putc(b, '}');
 }
 
 /* A repeated name becomes a list of its values. */

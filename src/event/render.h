@@ -21,6 +21,11 @@ void event_json_write(struct buf *b, const struct stoat_field *fields, size_t n)
 /* The same when the caller knows that no two fields share a name (it
  * spares the check). */
 void event_json_write_distinct(struct buf *b, const struct stoat_field *fields, size_t n);
+/* The same from a producer's fields (event/event.h), where a string may
+ * carry its escaped form as the input had it (ev_field.raw_len): copied
+ * rather than escaped again, the same bytes. */
+struct ev_field;
+void event_json_write_fields_distinct(struct buf *b, const struct ev_field *fields, size_t n);
 /* True when no two fields share a name (false also for more than 128
  * fields: then event_json_write checks them pairwise). */
 bool event_names_unique(const struct stoat_field *fields, size_t n);

@@ -326,13 +326,14 @@ static void put_fields_json(struct unit_worker *w, struct buf *b, const struct m
         put_u32(b, NO_STR);
         return;
     }
-    view_fields(w, fs, nf);
     put_u32(b, 0); /* its length, once known */
     size_t at = b->len;
-    if (records_names_distinct(fs, nf, (uint32_t)w->m.rs->fields.n))
-        event_json_write_distinct(b, w->sf, nf);
-    else
+    if (records_names_distinct(fs, nf, (uint32_t)w->m.rs->fields.n)) {
+        event_json_write_fields_distinct(b, fs, nf);
+    } else {
+        view_fields(w, fs, nf);
         event_json_write(b, w->sf, nf);
+    }
     uint32_t n = (uint32_t)(b->len - at);
     memcpy(b->p + at - sizeof(n), &n, sizeof(n));
     buf_putc(b, 0);

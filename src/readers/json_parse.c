@@ -4,8 +4,10 @@
  * walks the tree of names (json_names.c) as it goes, trying each node's
  * guess of the next key against the input before it scans and hashes one.
  * String values without escapes are slices of the unit buffer; escaped ones
- * are decoded into the event scratch. {"Name": "X", "#text": "v"}, the way
- * xmltodict writes <Data Name="X">v</Data>, becomes the field X.
+ * are decoded into the event scratch, and keep where their escaped bytes are
+ * (ev_field.raw_len), which the rendering may copy as they are.
+ * {"Name": "X", "#text": "v"}, the way xmltodict writes <Data Name="X">v</Data>,
+ * becomes the field X.
  *
  * Why the scanner (blanks, strings, numbers) and the parser share a file:
  * scanning strings is most of what a record costs, so parse_object inlines
@@ -120,6 +122,11 @@ static const char single_escape[256] = {
     ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
 };
 
+/* The single-byte escapes the rendering does not write as they are (it
+ * writes the bytes they stand for, or \u00XX); with \u, the ones after
+ * which a string's escaped bytes are not kept (ev_field.raw_len). */
+static const bool unkept_escape[256] = {['/'] = 1, ['b'] = 1, ['f'] = 1};
+
 /* The closing quote of the string that starts at start, as the escapes
  * leave it (a backslash and the byte after it are skipped), or NULL. */
 static const char *string_end(const char *start, const char *end)
@@ -140,7 +147,8 @@ static const char *string_end(const char *start, const char *end)
  * "unterminated" wins over a bad escape. Out of line: most strings have no
  * escapes. */
 static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w, const char *start, const char *p,
-                                                           const char *end, const char **val, uint32_t *vlen)
+                                                           const char *end, const char **val, uint32_t *vlen,
+                                                           uint32_t *raw_len)
 {
     /* the decoded text is never longer than the input it comes from; 16
      * more for the stores below */
@@ -161,6 +169,7 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
 #endif
         memcpy(out, start, n);
     const char *bad = NULL, *why = NULL;
+    bool unkept = false; /* an escape the rendering writes otherwise */
     for (;;) {
         if (p >= end)
             break; /* no closing quote (string_end decides below) */
@@ -175,7 +184,9 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         char single = single_escape[(unsigned char)c];
         if (single) {
             out[n++] = single;
+            unkept |= unkept_escape[(unsigned char)c];
         } else if (c == 'u') {
+            unkept = true;
             /* a quote among the four makes one of them no hex digit */
             int h0 = -1, h1 = -1, h2 = -1, h3 = -1;
             if (end - p >= 4) {
@@ -250,7 +261,19 @@ static __attribute__((noinline)) const char *parse_escaped(struct json_worker *w
         jerr(w, bad, why);
     return NULL;
 done:;
-    char *copy = w->sink->scratch(w->sink->ctx, n + 1);
+    char *copy;
+    if (!unkept) {
+        /* the input's escaped bytes (their address before the value): the
+         * rendering copies them when no byte between the escapes needs
+         * escaping or checking */
+        copy = w->sink->scratch(w->sink->ctx, sizeof(start) + n + 1);
+        memcpy(copy, &start, sizeof(start));
+        copy += sizeof(start);
+        *raw_len = (uint32_t)(p - start);
+    } else {
+        copy = w->sink->scratch(w->sink->ctx, n + 1);
+        *raw_len = 0;
+    }
     memcpy(copy, out, n);
     copy[n] = 0;
     *val = copy;
@@ -261,15 +284,16 @@ done:;
 /* Parses a string starting after the opening quote. Returns the position
  * after the closing quote, and the decoded value (a slice when unescaped). */
 static inline const char *parse_string(struct json_worker *w, const char *p, const char *end, const char **val,
-                                       uint32_t *vlen)
+                                       uint32_t *vlen, uint32_t *raw_len)
 {
     const char *q = find_special(p, end);
     if (q < end && *q == '"') {
         *val = p;
         *vlen = (uint32_t)(q - p);
+        *raw_len = 0;
         return q + 1;
     }
-    return parse_escaped(w, p, q, end, val, vlen);
+    return parse_escaped(w, p, q, end, val, vlen, raw_len);
 }
 
 /* Room for one more field of the record: false when it has
@@ -302,6 +326,17 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
     ev_field_set_named(w->fs_at++, &n->field, val, vlen, type);
 }
 
+/* emit for a string value that had escapes, with where its escaped bytes
+ * are (raw_len, 0 when not kept): the rare case, kept out of emit's way. */
+static inline void emit_escaped(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen,
+                                uint32_t raw_len)
+{
+    size_t at = (size_t)(w->fs_at - w->fs); /* (an index: emit may move the fields) */
+    emit(w, n, val, vlen, STOAT_V_STRING);
+    if ((size_t)(w->fs_at - w->fs) != at)
+        w->fs[at].raw_len = raw_len;
+}
+
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
 
 /* The bytes a number may go on with: digits . e E + - */
@@ -327,7 +362,7 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
 {
     *done = false;
     const char *name = NULL, *val = NULL;
-    uint32_t nlen = 0, vlen = 0;
+    uint32_t nlen = 0, vlen = 0, vraw = 0;
     uint8_t vtype = STOAT_V_STRING;
     for (int k = 0;; k++) {
         q = skip_ws(q, end);
@@ -336,8 +371,8 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
             return NULL;
         if (q < end && *q == '"') {
             const char *v;
-            uint32_t vl;
-            q = parse_string(w, q + 1, end, &v, &vl);
+            uint32_t vl, raw;
+            q = parse_string(w, q + 1, end, &v, &vl, &raw);
             if (!q)
                 return NULL;
             if (is_name) {
@@ -346,6 +381,7 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
             } else {
                 val = v;
                 vlen = vl;
+                vraw = raw;
             }
         } else if (is_text && q < end && (*q == '-' || (*q >= '0' && *q <= '9'))) {
             const char *st = q;
@@ -354,6 +390,7 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
                 q++;
             val = st;
             vlen = (uint32_t)(q - st);
+            vraw = 0;
             vtype = STOAT_V_NUMBER;
         } else {
             return NULL;
@@ -368,8 +405,8 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
         if (q >= end || *q != '"')
             return NULL;
         const char *key;
-        uint32_t klen;
-        q = parse_string(w, q + 1, end, &key, &klen);
+        uint32_t klen, kraw;
+        q = parse_string(w, q + 1, end, &key, &klen, &kraw);
         if (!q)
             return NULL;
         q = skip_ws(q, end);
@@ -384,7 +421,11 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
         return NULL;
     /* emit under the name alone, as <Data Name="X"> would be */
     struct jnode tmp;
-    emit(w, json_child_of(w, &w->named, name, nlen, &tmp), val, vlen, vtype);
+    struct jnode *n = json_child_of(w, &w->named, name, nlen, &tmp);
+    if (vraw)
+        emit_escaped(w, n, val, vlen, vraw);
+    else
+        emit(w, n, val, vlen, vtype);
     *done = true;
     return q + 1;
 }
@@ -397,7 +438,8 @@ static const char *read_key(struct json_worker *w, const char *p, const char *en
         jerr(w, p, "expected a quoted name");
         return NULL;
     }
-    p = parse_string(w, p + 1, end, key, klen);
+    uint32_t raw;
+    p = parse_string(w, p + 1, end, key, klen, &raw);
     if (!p)
         return NULL;
     if (!expect(&p, end, ':')) {
@@ -497,11 +539,11 @@ open: /* p is after '{' */
                     p = q + 1;
                 } else {
                     const char *v;
-                    uint32_t vl;
-                    p = parse_escaped(w, p + 1, q, end, &v, &vl);
+                    uint32_t vl, raw;
+                    p = parse_escaped(w, p + 1, q, end, &v, &vl, &raw);
                     if (!p)
                         return NULL;
-                    emit(w, child, v, vl, STOAT_V_STRING);
+                    emit_escaped(w, child, v, vl, raw);
                 }
             } else if ((c >= '0' && c <= '9') || c == '-') {
                 const char *st = p;
@@ -605,10 +647,10 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
     switch (*p) {
     case '"': {
         const char *v;
-        uint32_t vl;
-        p = parse_string(w, p + 1, end, &v, &vl);
+        uint32_t vl, raw;
+        p = parse_string(w, p + 1, end, &v, &vl, &raw);
         if (p)
-            emit(w, n, v, vl, STOAT_V_STRING);
+            emit_escaped(w, n, v, vl, raw);
         return p;
     }
     case '{': return parse_object(w, n, p + 1, end, depth);

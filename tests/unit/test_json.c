@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "event/mapping.h"
+#include "event/render.h"
 #include "readers/json_int.h"
 #include "readers/reader.h"
 #include "util/buf.h"
@@ -1024,13 +1025,15 @@ struct direct {
     struct mapping map;
     struct unit u;
     struct event_sink sink;
-    char scratch[8192];
+    char scratch[16384];
     size_t used;
-    char val[4096];
+    char val[8192];
     size_t val_len;
     char all[16384]; /* every field of the record, "name=value\n" */
     size_t all_len;
     char why[160];
+    struct buf raw_json, json; /* each field rendered (d_fields) */
+    size_t with_raw;           /* fields that kept their escaped bytes (ev_field.raw_len) */
 };
 
 static void d_begin(void *ctx, uint64_t record, uint64_t line, uint64_t offset)
@@ -1057,10 +1060,26 @@ static uint32_t d_field_id(void *ctx, const char *name, size_t len)
     return 0;
 }
 
-/* Keeps the record's last value. */
+/* Keeps the record's last value. Each field is rendered from the fields as
+ * they are (a string's escaped bytes copied where they are kept) and as the
+ * alert's views of them (escaped again): the same bytes. */
 static void d_fields(void *ctx, struct ev_field *fs, uint32_t n)
 {
     struct direct *d = ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        struct stoat_field sf = {.name = fs[i].name,
+                                 .value = fs[i].val,
+                                 .name_len = fs[i].name_len,
+                                 .value_len = fs[i].val_len,
+                                 .type = fs[i].type};
+        buf_clear(&d->raw_json);
+        buf_clear(&d->json);
+        event_json_write_fields_distinct(&d->raw_json, &fs[i], 1);
+        event_json_write(&d->json, &sf, 1);
+        assert_int_equal(d->raw_json.len, d->json.len);
+        assert_memory_equal(d->raw_json.p, d->json.p, d->json.len);
+        d->with_raw += fs[i].raw_len != 0;
+    }
     for (uint32_t i = 0; i < n; i++) {
         int k = snprintf(d->all + d->all_len, sizeof(d->all) - d->all_len, "%.*s=%.*s\n", (int)fs[i].name_len,
                          fs[i].name, (int)fs[i].val_len, fs[i].val);
@@ -1115,6 +1134,8 @@ static struct direct *direct_new(void)
 
 static void direct_free(struct direct *d)
 {
+    buf_free(&d->raw_json);
+    buf_free(&d->json);
     free(d->w.table);
     free(d->w.dec);
     free(d->w.fs);
@@ -1322,6 +1343,81 @@ static void test_escaped_strings_fast_path(void **state)
         assert_false(direct_parse(d, bad[i].rec, strlen(bad[i].rec)));
         assert_string_equal(d->why, bad[i].why);
     }
+    direct_free(d);
+}
+
+/* A string's escaped bytes copied into the event's rendering where the
+ * reader kept them (only \\ \" \n \r \t escapes) give what escaping the
+ * decoded value again gives (d_fields compares the two for every field):
+ * random values of plain bytes, quotes, backslashes, slashes, control bytes
+ * and NULs, UTF-8 valid and not, each written raw or escaped in one of the
+ * ways JSON allows, of lengths around a block, the short copy's 64 bytes
+ * and the escaping's chunk. */
+static void test_kept_escapes_render_alike(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"a",    "Z",    "~",        " ",           "\\",           "\"",
+                                         "/",    "\n",   "\r",       "\t",          "\b",           "\f",
+                                         "\x01", "\x1f", "\x7f",     "\xc3\xa9",    "\xe2\x80\xa8", "\xf0\x9f\x98\x80",
+                                         "\xff", "\xc3", "\xc0\x80", "\xed\xa0\x80"};
+    struct direct *d = direct_new();
+    struct tu_str body = {0}, rec = {0};
+    uint64_t r = 0x853C49E6748FEA9BULL;
+    size_t kept = 0;
+    for (int round = 0; round < 6000; round++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        static const size_t lens[] = {1, 7, 15, 16, 17, 31, 33, 63, 64, 65, 200, 4100};
+        size_t len = lens[r % (sizeof(lens) / sizeof(lens[0]))];
+        /* mostly plain with a backslash now and then, as paths are; or anything */
+        bool paths = (r >> 8) % 2;
+        if (!paths && len > 200)
+            len = 200; /* (up to four bytes a piece: the direct sink's room) */
+        body.len = 0;
+        for (size_t k = 0; k < len; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            const char *pc = paths ? ((r >> 3) % 6   ? "p"
+                                      : (r >> 9) % 4 ? "\\"
+                                                     : "\"")
+                                   : pieces[(r >> 3) % (sizeof(pieces) / sizeof(pieces[0]))];
+            unsigned char c = (unsigned char)pc[0];
+            uint32_t how = (uint32_t)(r >> 20) % 4;
+            if (c == '\\' || c == '"') {
+                tu_str_puts(&body, how == 3 ? (c == '\\' ? "\\u005c" : "\\u0022") : (c == '\\' ? "\\\\" : "\\\""));
+            } else if (c < 0x20 && how) {
+                const char *esc = c == '\n'   ? "\\n"
+                                  : c == '\r' ? "\\r"
+                                  : c == '\t' ? "\\t"
+                                  : c == '\b' ? "\\b"
+                                  : c == '\f' ? "\\f"
+                                              : NULL;
+                if (esc && how != 3)
+                    tu_str_puts(&body, esc);
+                else
+                    tu_str_printf(&body, "\\u%04X", c);
+            } else if (c == '/' && how == 1) {
+                tu_str_puts(&body, "\\/");
+            } else if (c < 0x80 && how == 3) {
+                tu_str_printf(&body, "\\u%04x", c);
+            } else if (c == 0x7f && how == 2) {
+                tu_str_puts(&body, "\\u0000"); /* a NUL */
+            } else {
+                tu_str_puts(&body, pc); /* as it is: control bytes, invalid UTF-8 too */
+            }
+        }
+        rec.len = 0;
+        tu_str_puts(&rec, round % 2 ? "{\"k\":\"" : "{\"Other\":1,\"k\":\"");
+        tu_str_put(&rec, body.p, body.len);
+        tu_str_puts(&rec, round % 3 ? "\"}" : "\",\"n\":\"x\\\\y\"}");
+        size_t before = d->with_raw;
+        bool ok = direct_parse(d, rec.p, rec.len);
+        if (!ok)
+            fprintf(stderr, "  -- %s: %s\n", rec.p, d->why);
+        assert_true(ok);
+        kept += d->with_raw > before;
+    }
+    assert_true(kept > 1000); /* the copy was taken, and often */
+    free(body.p);
+    free(rec.p);
     direct_free(d);
 }
 
@@ -1555,6 +1651,7 @@ int main(void)
         cmocka_unit_test(test_escapes),
         cmocka_unit_test(test_key_guess_fast_path),
         cmocka_unit_test(test_escaped_strings_fast_path),
+        cmocka_unit_test(test_kept_escapes_render_alike),
         cmocka_unit_test(test_nested_objects_fast_path),
         cmocka_unit_test(test_field_set_named),
         cmocka_unit_test(test_values_of_every_type),

@@ -131,6 +131,7 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     f->val = val;
     f->val_len = val_len;
     f->type = type;
+    f->name_plain = 0;
     f->raw_len = 0;
     f->id = id;
     f->folded = NULL;

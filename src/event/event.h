@@ -37,6 +37,9 @@ struct ev_field {
     const char *folded;                       /* case-folded value, made on first need */
     const uint64_t *bytes_folded, *bytes_raw; /* which byte values occur, made on first need */
     uint8_t type;                             /* enum stoat_vtype */
+    /* The name is at most 64 bytes, none of which JSON escapes: the
+     * event's rendering copies it as it is, unchecked. 0: not known. */
+    uint8_t name_plain;
     /* A string decoded from JSON escapes, all of them \\ \" \n \r or \t
      * (the ones the event's rendering writes): the length of its escaped
      * bytes as the input had them (between the quotes), whose address is
@@ -47,9 +50,10 @@ struct ev_field {
     uint32_t raw_len;
 };
 _Static_assert(sizeof(struct ev_field) <= 64 &&
+                   offsetof(struct ev_field, name_plain) == offsetof(struct ev_field, type) + 1 &&
                    offsetof(struct ev_field, raw_len) == offsetof(struct ev_field, type) + 4 &&
                    sizeof(struct ev_field) == offsetof(struct ev_field, type) + 8,
-               "raw_len fits in ev_field's padding, after type (ev_field_set_named)");
+               "name_plain and raw_len fit in ev_field's padding, after type (ev_field_set_named)");
 _Static_assert(offsetof(struct ev_field, name) == offsetof(struct ev_field_name, name) &&
                    offsetof(struct ev_field, name_len) == offsetof(struct ev_field_name, name_len) &&
                    offsetof(struct ev_field, id) == offsetof(struct ev_field_name, id) &&
@@ -70,14 +74,15 @@ static inline void ev_field_set(struct ev_field *f, const char *name, uint32_t n
     f->val_len = val_len;
     f->id = id;
     f->type = type;
+    f->name_plain = 0;
     f->raw_len = 0;
 }
 
 /* The same with the name as a producer keeps it: one 16-byte copy, where
  * three members cost a load and a store each (the JSON reader sets ~40 a
- * record). */
+ * record); and whether it is plain (ev_field.name_plain). */
 static inline void ev_field_set_named(struct ev_field *f, const struct ev_field_name *n, const char *val,
-                                      uint32_t val_len, uint8_t type)
+                                      uint32_t val_len, uint8_t type, bool name_plain)
 {
     memcpy(f, n, sizeof(*n));
     f->val = val;
@@ -85,11 +90,12 @@ static inline void ev_field_set_named(struct ev_field *f, const struct ev_field_
     f->folded = NULL;
     f->bytes_folded = f->bytes_raw = NULL;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* type and raw_len 0 (and the padding between) in one store */
-    uint64_t tail = type;
+    /* type, name_plain and raw_len 0 (and the padding between) in one store */
+    uint64_t tail = type | (uint64_t)name_plain << 8;
     memcpy((char *)f + offsetof(struct ev_field, type), &tail, sizeof(tail));
 #else
     f->type = type;
+    f->name_plain = name_plain;
     f->raw_len = 0;
 #endif
 }

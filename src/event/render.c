@@ -153,6 +153,44 @@ static void json_value(struct buf *b, const struct stoat_field *f)
     buf_json_str(b, f->value, f->value_len);
 }
 
+/* s[0..n) copied to o, n up to 64: a few overlapping loads and stores
+ * (none past either end), no call, for names known plain. */
+static inline __attribute__((always_inline)) void copy_upto64(char *o, const char *s, size_t n)
+{
+    if (n >= 16) {
+#if defined(__SSE2__)
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)s),
+                z = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        if (n > 32) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + 16)),
+                    y = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 32));
+            _mm_storeu_si128((__m128i *)(void *)(o + 16), b);
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 32), y);
+        }
+        _mm_storeu_si128((__m128i *)(void *)o, a);
+        _mm_storeu_si128((__m128i *)(void *)(o + n - 16), z);
+#else
+        memcpy(o, s, n);
+#endif
+    } else if (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, s + n - 8, 8);
+        memcpy(o, &x, 8);
+        memcpy(o + n - 8, &y, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        memcpy(o, &x, 4);
+        memcpy(o + n - 4, &y, 4);
+    } else if (n) {
+        o[0] = s[0];
+        o[n >> 1] = s[n >> 1];
+        o[n - 1] = s[n - 1];
+    }
+}
+
 /* s[0..n) copied to o when it is one to eight digits without a leading
  * zero (true): valid JSON as it is. Counts, ids and pids are most of an
  * event's numbers, and valid_json_number's walk a byte at a time cost more
@@ -244,7 +282,7 @@ static __attribute__((noinline)) bool put_raw(struct buf *b, const char *raw, si
  * (raw, rl; rl 0: none) as put_raw writes it; the rest as json_value writes
  * them. */
 static inline __attribute__((always_inline)) void write_member(struct buf *b, bool first, const struct stoat_field *f,
-                                                               const char *raw, size_t rl)
+                                                               bool name_plain, const char *raw, size_t rl)
 {
     size_t nl = f->name_len, vl = f->value_len;
     /* ,"name":"value" */
@@ -253,7 +291,14 @@ static inline __attribute__((always_inline)) void write_member(struct buf *b, bo
     char *o = b->p + b->len;
     *o = ',';
     o += !first;
-    if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
+    if (name_plain) {
+        o[0] = '"';
+        copy_upto64(o + 1, f->name, nl);
+        o[nl + 1] = '"';
+        o[nl + 2] = ':';
+        o += nl + 3;
+        b->len = (size_t)(o - b->p);
+    } else if (nl <= 64 && buf_json_plain_copy(o + 1, f->name, nl)) {
         o[0] = '"';
         o[nl + 1] = '"';
         o[nl + 2] = ':';
@@ -285,7 +330,7 @@ static void write_distinct(struct buf *b, const struct stoat_field *fs, size_t n
 {
     buf_putc(b, '{');
     for (size_t i = 0; i < n; i++)
-        write_member(b, i == 0, &fs[i], NULL, 0);
+        write_member(b, i == 0, &fs[i], false, NULL, 0);
     buf_putc(b, '}');
 }
 
@@ -333,7 +378,7 @@ void event_json_write_fields_distinct(struct buf *b, const struct ev_field *fs, 
         const struct ev_field *e = &fs[i];
         struct stoat_field f = {
             .name = e->name, .value = e->val, .name_len = e->name_len, .value_len = e->val_len, .type = e->type};
-        write_member(b, i == 0, &f, e->raw_len ? ev_field_raw(e) : NULL, e->raw_len);
+        write_member(b, i == 0, &f, e->name_plain, e->raw_len ? ev_field_raw(e) : NULL, e->raw_len);
     }
     buf_putc(b, '}');
 }

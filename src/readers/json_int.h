@@ -110,6 +110,7 @@ struct jnode {
     uint8_t kind;    /* enum key_kind */
     uint8_t state;   /* enum node_state */
     bool attr;       /* children join with '_' (after #attributes) */
+    bool name_plain; /* field.name, once resolved, as ev_field.name_plain */
 };
 
 /* What the parser keeps of an object while it reads one nested in it: it

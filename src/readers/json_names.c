@@ -217,5 +217,10 @@ void json_resolve(struct json_worker *w, struct jnode *n)
     n->field.name = name;
     n->field.name_len = (uint32_t)nlen;
     n->field.id = w->sink->field_id(w->sink->ctx, name, nlen);
+    n->name_plain = nlen <= 64;
+    for (size_t i = 0; i < nlen && n->name_plain; i++) {
+        unsigned char c = (unsigned char)name[i];
+        n->name_plain = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+    }
     n->state = NS_READY;
 }

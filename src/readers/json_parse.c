@@ -323,7 +323,7 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
         w->too_many = true;
         return;
     }
-    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type);
+    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type, n->name_plain);
 }
 
 /* emit for a string value that had escapes, with where its escaped bytes

@@ -1352,7 +1352,8 @@ static void test_escaped_strings_fast_path(void **state)
  * random values of plain bytes, quotes, backslashes, slashes, control bytes
  * and NULs, UTF-8 valid and not, each written raw or escaped in one of the
  * ways JSON allows, of lengths around a block, the short copy's 64 bytes
- * and the escaping's chunk. */
+ * and the escaping's chunk; under names plain and not, up to 64 bytes and
+ * longer (ev_field.name_plain). */
 static void test_kept_escapes_render_alike(void **state)
 {
     (void)state;
@@ -1404,8 +1405,17 @@ static void test_kept_escapes_render_alike(void **state)
                 tu_str_puts(&body, pc); /* as it is: control bytes, invalid UTF-8 too */
             }
         }
+        /* names plain or not (ev_field.name_plain), to 64 bytes and past */
+        static const char *const keys[] = {"k",
+                                           "k\\\"q",
+                                           "\\u00e9t\\u00e9",
+                                           "a\\tb",
+                                           "back\\\\slash",
+                                           "ThisNameIsSixtyFourBytesLongExactlyXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+                                           "ThisNameIsSixtyFiveBytesLongExactlyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"};
+        const char *key = keys[(r >> 40) % (sizeof(keys) / sizeof(keys[0]))];
         rec.len = 0;
-        tu_str_puts(&rec, round % 2 ? "{\"k\":\"" : "{\"Other\":1,\"k\":\"");
+        tu_str_printf(&rec, round % 2 ? "{\"%s\":\"" : "{\"Other\":1,\"%s\":\"", key);
         tu_str_put(&rec, body.p, body.len);
         tu_str_puts(&rec, round % 3 ? "\"}" : "\",\"n\":\"x\\\\y\"}");
         size_t before = d->with_raw;
@@ -1620,7 +1630,7 @@ static void test_field_set_named(void **state)
     memset(&b, 0x5A, sizeof(b));
     ev_field_set(&a, "Image", 5, 77, "x.exe", 5, STOAT_V_STRING);
     n.name = a.name; /* the same literal's address */
-    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING);
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING, false);
     assert_ptr_equal(a.name, b.name);
     assert_int_equal(a.name_len, b.name_len);
     assert_int_equal(a.id, b.id);
@@ -1630,6 +1640,12 @@ static void test_field_set_named(void **state)
     assert_null(b.bytes_folded);
     assert_null(b.bytes_raw);
     assert_int_equal(a.type, b.type);
+    assert_int_equal(a.name_plain, b.name_plain);
+    assert_int_equal(a.raw_len, b.raw_len);
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_NUMBER, true);
+    assert_int_equal(b.type, STOAT_V_NUMBER);
+    assert_true(b.name_plain);
+    assert_int_equal(b.raw_len, 0);
 }
 
 int main(void)

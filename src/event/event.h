@@ -80,9 +80,9 @@ static inline void ev_field_set(struct ev_field *f, const char *name, uint32_t n
 
 /* The same with the name as a producer keeps it: one 16-byte copy, where
  * three members cost a load and a store each (the JSON reader sets ~40 a
- * record); and whether it is plain (ev_field.name_plain). */
+ * record); and name_plain and raw_len (see there). */
 static inline void ev_field_set_named(struct ev_field *f, const struct ev_field_name *n, const char *val,
-                                      uint32_t val_len, uint8_t type, bool name_plain)
+                                      uint32_t val_len, uint8_t type, bool name_plain, uint32_t raw_len)
 {
     memcpy(f, n, sizeof(*n));
     f->val = val;
@@ -90,13 +90,13 @@ static inline void ev_field_set_named(struct ev_field *f, const struct ev_field_
     f->folded = NULL;
     f->bytes_folded = f->bytes_raw = NULL;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* type, name_plain and raw_len 0 (and the padding between) in one store */
-    uint64_t tail = type | (uint64_t)name_plain << 8;
+    /* type, name_plain and raw_len (and the padding between) in one store */
+    uint64_t tail = type | (uint64_t)name_plain << 8 | (uint64_t)raw_len << 32;
     memcpy((char *)f + offsetof(struct ev_field, type), &tail, sizeof(tail));
 #else
     f->type = type;
     f->name_plain = name_plain;
-    f->raw_len = 0;
+    f->raw_len = raw_len;
 #endif
 }
 

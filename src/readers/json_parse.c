@@ -312,7 +312,8 @@ static bool fields_grow(struct json_worker *w)
     return true;
 }
 
-static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
+static inline void emit_raw(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type,
+                            uint32_t raw_len)
 {
     if (n->state != NS_READY) {
         if (n->state == NS_SILENT)
@@ -323,18 +324,13 @@ static inline void emit(struct json_worker *w, struct jnode *n, const char *val,
         w->too_many = true;
         return;
     }
-    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type, n->name_plain);
+    ev_field_set_named(w->fs_at++, &n->field, val, vlen, type, n->name_plain, raw_len);
 }
 
-/* emit for a string value that had escapes, with where its escaped bytes
- * are (raw_len, 0 when not kept): the rare case, kept out of emit's way. */
-static inline void emit_escaped(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen,
-                                uint32_t raw_len)
+/* A value without escaped bytes kept (ev_field.raw_len): most. */
+static inline void emit(struct json_worker *w, struct jnode *n, const char *val, uint32_t vlen, uint8_t type)
 {
-    size_t at = (size_t)(w->fs_at - w->fs); /* (an index: emit may move the fields) */
-    emit(w, n, val, vlen, STOAT_V_STRING);
-    if ((size_t)(w->fs_at - w->fs) != at)
-        w->fs[at].raw_len = raw_len;
+    emit_raw(w, n, val, vlen, type, 0);
 }
 
 static const char *parse_value(struct json_worker *w, struct jnode *n, const char *p, const char *end, int depth);
@@ -422,10 +418,7 @@ static const char *try_named_value(struct json_worker *w, enum key_kind kind, co
     /* emit under the name alone, as <Data Name="X"> would be */
     struct jnode tmp;
     struct jnode *n = json_child_of(w, &w->named, name, nlen, &tmp);
-    if (vraw)
-        emit_escaped(w, n, val, vlen, vraw);
-    else
-        emit(w, n, val, vlen, vtype);
+    emit_raw(w, n, val, vlen, vtype, vraw);
     *done = true;
     return q + 1;
 }
@@ -543,7 +536,7 @@ open: /* p is after '{' */
                     p = parse_escaped(w, p + 1, q, end, &v, &vl, &raw);
                     if (!p)
                         return NULL;
-                    emit_escaped(w, child, v, vl, raw);
+                    emit_raw(w, child, v, vl, STOAT_V_STRING, raw);
                 }
             } else if ((c >= '0' && c <= '9') || c == '-') {
                 const char *st = p;
@@ -650,7 +643,7 @@ static const char *parse_value(struct json_worker *w, struct jnode *n, const cha
         uint32_t vl, raw;
         p = parse_string(w, p + 1, end, &v, &vl, &raw);
         if (p)
-            emit_escaped(w, n, v, vl, raw);
+            emit_raw(w, n, v, vl, STOAT_V_STRING, raw);
         return p;
     }
     case '{': return parse_object(w, n, p + 1, end, depth);

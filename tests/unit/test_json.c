@@ -1630,7 +1630,7 @@ static void test_field_set_named(void **state)
     memset(&b, 0x5A, sizeof(b));
     ev_field_set(&a, "Image", 5, 77, "x.exe", 5, STOAT_V_STRING);
     n.name = a.name; /* the same literal's address */
-    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING, false);
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING, false, 0);
     assert_ptr_equal(a.name, b.name);
     assert_int_equal(a.name_len, b.name_len);
     assert_int_equal(a.id, b.id);
@@ -1642,10 +1642,14 @@ static void test_field_set_named(void **state)
     assert_int_equal(a.type, b.type);
     assert_int_equal(a.name_plain, b.name_plain);
     assert_int_equal(a.raw_len, b.raw_len);
-    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_NUMBER, true);
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_NUMBER, true, 0);
     assert_int_equal(b.type, STOAT_V_NUMBER);
     assert_true(b.name_plain);
     assert_int_equal(b.raw_len, 0);
+    ev_field_set_named(&b, &n, a.val, 5, STOAT_V_STRING, false, 0xFFFFFFFFu);
+    assert_int_equal(b.type, STOAT_V_STRING);
+    assert_false(b.name_plain);
+    assert_int_equal(b.raw_len, 0xFFFFFFFFu);
 }
 
 int main(void)

@@ -283,7 +283,7 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
     enum {
         FEW = 16
     };
-    struct stoat_field unknown[FEW];
+    uint16_t unknown[FEW]; /* their indexes: the names are looked at only when bits meet */
     size_t nu = 0;
     uint64_t seen[8] = {0}; /* the names' bits: none met twice, no name twice */
     bool same_bits = false;
@@ -294,12 +294,17 @@ bool records_names_distinct(const struct ev_field *fs, size_t nf, uint32_t nids)
             continue;
         if (nu == FEW)
             return false;
-        unknown[nu++] = (struct stoat_field){.name = fs[i].name, .name_len = fs[i].name_len};
+        unknown[nu++] = (uint16_t)i;
         uint32_t h = name_bits(fs[i].name, fs[i].name_len);
         same_bits |= (seen[h >> 6] >> (h & 63)) & 1;
         seen[h >> 6] |= 1ull << (h & 63);
     }
-    return !same_bits || event_names_unique(unknown, nu);
+    if (!same_bits)
+        return true;
+    struct stoat_field names[FEW];
+    for (size_t k = 0; k < nu; k++)
+        names[k] = (struct stoat_field){.name = fs[unknown[k]].name, .name_len = fs[unknown[k]].name_len};
+    return event_names_unique(names, nu);
 }
 
 /* A rule of the event's is reported: its alerts will be digested. */

@@ -6,6 +6,39 @@
 
 #include "util/text.h"
 
+/* Where a dash of the windash class (G_DASH: '-', '/', or an en dash, em
+ * dash or horizontal bar) that the glob's tokens from ti on (a dash, then
+ * maybe a literal) can match first begins, at from or later; n: nowhere.
+ * The positions a star's backtracking tries are every byte but those inside
+ * a valid UTF-8 character, so every dash begins at one of them: jumping to
+ * the next candidate gives what trying them one after another would, and a
+ * literal after the dash is found by a search instead of a walk over a
+ * command line's every character (windash rules are made of these). */
+static size_t next_dash(const struct pattern *p, uint32_t ti, const unsigned char *s, size_t n, size_t from)
+{
+    const struct glob_tok *t = p->toks;
+    if (ti + 1 < p->ntoks && t[ti + 1].kind == G_LIT && t[ti + 1].len) {
+        const char *lit = p->lit + t[ti + 1].off;
+        size_t len = t[ti + 1].len;
+        for (size_t at = from + 1; at + len <= n;) {
+            const char *hit = find_bytes((const char *)s + at, n - at, lit, len);
+            if (!hit)
+                return n;
+            size_t h = (size_t)((const unsigned char *)hit - s);
+            if (s[h - 1] == '-' || s[h - 1] == '/')
+                return h - 1;
+            if (h >= from + 3 && s[h - 3] == 0xE2 && s[h - 2] == 0x80 && s[h - 1] >= 0x93 && s[h - 1] <= 0x95)
+                return h - 3;
+            at = h + 1;
+        }
+        return n;
+    }
+    for (size_t i = from; i < n; i++)
+        if (s[i] == '-' || s[i] == '/' || s[i] == 0xE2)
+            return i;
+    return n;
+}
+
 bool engine_glob_match(const struct pattern *p, const char *s, size_t n)
 {
     const struct glob_tok *t = p->toks;
@@ -80,6 +113,11 @@ bool engine_glob_match(const struct pattern *p, const char *s, size_t n)
             star_s = (size_t)(hit - s);
             si = star_s + k->len;
             ti++;
+        } else if (ti < nt && t[ti].kind == G_DASH) {
+            star_s = next_dash(p, ti, (const unsigned char *)s, n, star_s);
+            if (star_s >= n)
+                return false;
+            si = star_s;
         }
     }
 }

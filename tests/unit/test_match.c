@@ -5,7 +5,9 @@
 #include "testutil.h"
 
 #include "engine/engine.h"
+#include "engine/value_ops.h"
 #include "rules/ruleset.h"
+#include "util/text.h"
 
 /* The rules loaded through a cache folder: the second load of the same
  * rules reads the ruleset file (snapshot.c) the first wrote. */
@@ -417,6 +419,96 @@ static void test_read_layout_evaluates_as_compiled(void **state)
     free(dir);
 }
 
+/* ------------------------------------------------- globs with a dash class */
+
+/* Whether tokens ti.. of p match s[si..n), trying every split a star may
+ * make (at character starts, as the matcher steps): the definition the
+ * matcher's one-backtrack walk and its jumps must agree with. */
+static bool glob_ref(const struct pattern *p, uint32_t ti, const unsigned char *s, size_t si, size_t n)
+{
+    if (ti == p->ntoks)
+        return si == n;
+    const struct glob_tok *k = &p->toks[ti];
+    switch (k->kind) {
+    case G_STAR:
+        for (size_t at = si;; at += utf8_char_len(s + at, n - at)) {
+            if (glob_ref(p, ti + 1, s, at, n))
+                return true;
+            if (at >= n)
+                return false;
+        }
+    case G_LIT:
+        return n - si >= k->len && memcmp(s + si, p->lit + k->off, k->len) == 0 &&
+               glob_ref(p, ti + 1, s, si + k->len, n);
+    case G_ONE: return si < n && glob_ref(p, ti + 1, s, si + utf8_char_len(s + si, n - si), n);
+    default:
+        if (si < n && (s[si] == '-' || s[si] == '/'))
+            return glob_ref(p, ti + 1, s, si + 1, n);
+        return n - si >= 3 && s[si] == 0xE2 && s[si + 1] == 0x80 && s[si + 2] >= 0x93 && s[si + 2] <= 0x95 &&
+               glob_ref(p, ti + 1, s, si + 3, n);
+    }
+}
+
+static uint32_t glob_rand(uint64_t *seed)
+{
+    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*seed >> 33);
+}
+
+/* Windash globs ('*' then a dash class then a literal, as |windash|contains
+ * makes, and other orders) on values of dashes, slashes, the three long
+ * dashes and their lookalikes, broken characters and letters: the jumps to
+ * a dash's next possible place (engine_glob_match) decide as trying every
+ * place does. */
+static void test_glob_dash_jumps_match_every_place(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "-",    "/",        "a",    "fo",       "x",   "\xe2\x80\x93", "\xe2\x80\x95", "\xe2\x80\x92",
+        "\xe2", "\xe2\x80", "\x80", "\xc3\xa9", "-fo", "/fo"};
+    static const char *const lits[] = {"fo", "a", "-", "o", "fox"};
+    const size_t npieces = sizeof(pieces) / sizeof(pieces[0]), nlits = sizeof(lits) / sizeof(lits[0]);
+    uint64_t seed = 7;
+    unsigned yes = 0, no = 0;
+    for (int round = 0; round < 20000; round++) {
+        struct glob_tok toks[6];
+        char lit[32];
+        uint32_t nt = 0, off = 0;
+        /* mostly the windash shape, else tokens at random */
+        bool shaped = glob_rand(&seed) % 2;
+        uint32_t want = shaped ? 4 : 1 + glob_rand(&seed) % 6;
+        for (uint32_t i = 0; i < want; i++) {
+            uint8_t kind = shaped ? (uint8_t[]){G_STAR, G_DASH, G_LIT, G_STAR}[i] : (uint8_t)(glob_rand(&seed) % 4);
+            if (shaped && i == 3 && glob_rand(&seed) % 3 == 0)
+                break; /* no trailing star: the literal must end the value */
+            toks[nt] = (struct glob_tok){.kind = kind};
+            if (kind == G_LIT) {
+                const char *l = lits[glob_rand(&seed) % nlits];
+                size_t len = strlen(l);
+                memcpy(lit + off, l, len);
+                toks[nt].off = off;
+                toks[nt].len = (uint32_t)len;
+                off += (uint32_t)len;
+            }
+            nt++;
+        }
+        struct pattern p = {.op = P_GLOB, .lit = lit, .len = off, .toks = toks, .ntoks = nt, .atom = NO_ATOM};
+        char val[128];
+        size_t n = 0;
+        for (uint32_t k = glob_rand(&seed) % 12; k > 0; k--) {
+            const char *pc = pieces[glob_rand(&seed) % npieces];
+            memcpy(val + n, pc, strlen(pc));
+            n += strlen(pc);
+        }
+        bool want_match = glob_ref(&p, 0, (const unsigned char *)val, 0, n);
+        if (engine_glob_match(&p, val, n) != want_match)
+            fail_msg("round %d: glob of %u tokens on a value of %zu bytes: %d, not %d", round, nt, n, !want_match,
+                     want_match);
+        want_match ? yes++ : no++;
+    }
+    assert_true(yes > 2000 && no > 2000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_route_memo_matches_fresh),
         cmocka_unit_test(test_byte_set_every_place),
         cmocka_unit_test(test_read_layout_evaluates_as_compiled),
+        cmocka_unit_test(test_glob_dash_jumps_match_every_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -392,14 +392,13 @@ static void req_of(const struct compiler *c, struct arena *a, const struct pnode
                 gate = i;
             offer(&best, &second, &k.b);
         }
-        /* The gating child is the most selective: evaluate it first. */
-        if (gate != UINT32_MAX && gate != 0) {
-            const struct pnode **kids = (const struct pnode **)n->u.kids;
-            const struct pnode *g = kids[gate];
-            memmove(kids + 1, kids, gate * sizeof(*kids));
-            kids[0] = g;
-        }
-        ((struct pnode *)n)->gate = gate == UINT32_MAX ? UINT32_MAX : 0;
+        /* The children keep their order of cost (compile.c), the gating
+         * one among them: a rule runs because its scan saw the gate's
+         * atoms, so the gate mostly holds, and what decides "false" is a
+         * cheaper child, a filter most of all, better read first
+         * (measured: moving the gate first cost 3 M instructions in 10,000
+         * attack events, 1 M in 20,000 of a day's). */
+        ((struct pnode *)n)->gate = gate;
         out->a = best;
         out->b = second;
         return;

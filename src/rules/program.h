@@ -140,11 +140,11 @@ enum pnode_op {
 struct pnode {
     uint8_t op;
     uint32_t need; /* N_ATLEAST */
-    uint32_t gate; /* N_AND: the child whose atoms gate the rule; it runs first */
+    uint32_t gate; /* N_AND: the child whose atoms gate the rule, or UINT32_MAX */
     uint32_t n;
     /* 1 + the atom (ruleset-wide id) without which the node is false when
      * the event's scan did not see it: a test's only pattern's, an AND's
-     * first child's (its gate, which runs first anyway); 0: none. The
+     * first child's (which runs first anyway); 0: none. The
      * engine drops such a branch without reading its test and pattern. */
     uint32_t req_atom;
     union {

@@ -389,6 +389,10 @@ static inline bool node_unseen(const struct engine_ctx *c, const struct pnode *n
     return n->req_atom && c->atoms_valid && c->atom_stamp[n->req_atom - 1] != c->gen;
 }
 
+/* A child that is a test is read in its parent's loop rather than through
+ * a call: most tests decide in a few loads, less than the call's saved
+ * registers cost (half the nodes evaluated are ANDs, ORs and NOTs, their
+ * children mostly tests). */
 static bool eval(struct engine_ctx *c, const struct pnode *n)
 {
     switch (n->op) {
@@ -396,16 +400,23 @@ static bool eval(struct engine_ctx *c, const struct pnode *n)
     case N_AND:
         if (node_unseen(c, n))
             return false;
-        for (uint32_t i = 0; i < n->n; i++)
-            if (!eval(c, n->u.kids[i]))
+        for (uint32_t i = 0; i < n->n; i++) {
+            const struct pnode *k = n->u.kids[i];
+            if (k->op == N_TEST ? node_unseen(c, k) || !eval_test(c, k->u.test) : !eval(c, k))
                 return false;
+        }
         return true;
     case N_OR:
-        for (uint32_t i = 0; i < n->n; i++)
-            if (!node_unseen(c, n->u.kids[i]) && eval(c, n->u.kids[i]))
+        for (uint32_t i = 0; i < n->n; i++) {
+            const struct pnode *k = n->u.kids[i];
+            if (!node_unseen(c, k) && (k->op == N_TEST ? eval_test(c, k->u.test) : eval(c, k)))
                 return true;
+        }
         return false;
-    case N_NOT: return !eval(c, n->u.kids[0]);
+    case N_NOT: {
+        const struct pnode *k = n->u.kids[0];
+        return !(k->op == N_TEST ? !node_unseen(c, k) && eval_test(c, k->u.test) : eval(c, k));
+    }
     case N_ATLEAST: {
         uint32_t got = 0;
         for (uint32_t i = 0; i < n->n; i++) {

@@ -887,18 +887,23 @@ static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
     buf_reserve(&c->scan_all, c->vbytes + 2);
     char *p = c->scan_all.p, *o = p + 1;
     *p = 0;
+    /* in locals: the copies' stores through a char pointer would make the
+     * compiler read them again for every value */
+    const struct ev_field *f = c->f;
+    uint32_t *laid = c->laid, *span_at = c->span_at;
+    const uint32_t laid_gen = c->laid_gen, nf = c->n;
     for (uint32_t k = 0; k < norder; k++) {
-        c->span_at[k] = (uint32_t)(o - p);
-        for (int32_t i = slot_get(c, l->order[k]); i >= 0; i = c->f[i].next) {
-            o = put_value(o, &c->f[i]);
-            c->laid[i] = c->laid_gen;
+        span_at[k] = (uint32_t)(o - p);
+        for (int32_t i = slot_get(c, l->order[k]); i >= 0; i = f[i].next) {
+            o = put_value(o, &f[i]);
+            laid[i] = laid_gen;
         }
     }
-    c->span_at[norder] = (uint32_t)(o - p);
+    span_at[norder] = (uint32_t)(o - p);
     uint32_t need = l ? l->keyword_min : 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        if (c->laid[i] != c->laid_gen && c->f[i].val_len >= need)
-            o = put_value(o, &c->f[i]);
+    for (uint32_t i = 0; i < nf; i++)
+        if (laid[i] != laid_gen && f[i].val_len >= need)
+            o = put_value(o, &f[i]);
     c->scan_all.len = (size_t)(o - p);
     *o = 0;
 }

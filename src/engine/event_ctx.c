@@ -166,16 +166,22 @@ void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
     /* Backwards: each field links to the next of its name, and the slot ends
      * at the first: the chains engine_event_add makes, without walking them. */
     size_t vbytes = 0;
+    /* in locals: the stores to the int32_t links might otherwise be the
+     * generation, which the compiler would read again for every field */
+    uint32_t *slot_gen = c->slot_gen;
+    int32_t *slot_idx = c->slot_idx;
+    const uint32_t gen = c->gen;
+    const size_t nslots = c->nslots;
     for (uint32_t i = c->n; i-- > 0;) {
         struct ev_field *f = &fs[i];
         uint32_t id = f->id;
         vbytes += (size_t)f->val_len + 1;
         f->next = -1;
-        if (id < c->nslots) {
-            if (c->slot_gen[id] == c->gen)
-                f->next = c->slot_idx[id];
-            c->slot_gen[id] = c->gen;
-            c->slot_idx[id] = (int32_t)i;
+        if (id < nslots) {
+            if (slot_gen[id] == gen)
+                f->next = slot_idx[id];
+            slot_gen[id] = gen;
+            slot_idx[id] = (int32_t)i;
         }
     }
     c->vbytes = vbytes;

@@ -106,6 +106,21 @@ bool is_folded(const char *in, size_t n)
             return false;
     }
 #endif
+    /* the rest, or all of a short value (an event id, a level, a logon id),
+     * eight bytes at a time while they are ASCII: a byte b of a word has
+     * its top bit set by b + 0x3F when b >= 'A', and by b + 0x25 when
+     * b > 'Z'; the last word may overlap bytes already known to be plain */
+    const uint64_t top = 0x8080808080808080ull;
+    for (uint64_t x; start < n && n >= 8; start += 8) {
+        size_t at = start + 8 <= n ? start : n - 8;
+        memcpy(&x, s + at, 8);
+        if (x & top)
+            break; /* not ASCII: the byte loop tells what folds */
+        if ((x + 0x3F3F3F3F3F3F3F3Full) & ~(x + 0x2525252525252525ull) & top)
+            return false;
+        if (at != start)
+            return true;
+    }
     for (size_t i = start; i < n; i++) {
         unsigned char c = s[i];
         if (c >= 'A' && c <= 'Z')

@@ -71,6 +71,20 @@ void fold_case(const char *in, size_t n, char *out)
 #ifdef __SSE2__
     i = fold_ascii16(s, n, o);
 #endif
+    /* what is left, or a short value, eight bytes at a time while ASCII
+     * (is_folded tells capitals the same way; the last word may fold
+     * bytes again that are folded already, to the same) */
+    const uint64_t top = 0x8080808080808080ull;
+    for (uint64_t x; i < n && n >= 8; i += 8) {
+        size_t at = i + 8 <= n ? i : n - 8;
+        memcpy(&x, s + at, 8);
+        if (x & top)
+            break; /* not ASCII: the byte loop folds from here */
+        x |= ((x + 0x3F3F3F3F3F3F3F3Full) & ~(x + 0x2525252525252525ull) & top) >> 2;
+        memcpy(o + at, &x, 8);
+        if (at != i)
+            return;
+    }
     while (i < n) {
         unsigned char c = s[i];
         if (c < 0x80) {

@@ -8,6 +8,7 @@
 
 #include "event/event.h"
 #include "event/render.h"
+#include "util/copy.h"
 #include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
@@ -153,44 +154,6 @@ static void json_value(struct buf *b, const struct stoat_field *f)
     buf_json_str(b, f->value, f->value_len);
 }
 
-/* s[0..n) copied to o, n up to 64: a few overlapping loads and stores
- * (none past either end), no call, for names known plain. */
-static inline __attribute__((always_inline)) void copy_upto64(char *o, const char *s, size_t n)
-{
-    if (n >= 16) {
-#if defined(__SSE2__)
-        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)s),
-                z = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
-        if (n > 32) {
-            __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + 16)),
-                    y = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 32));
-            _mm_storeu_si128((__m128i *)(void *)(o + 16), b);
-            _mm_storeu_si128((__m128i *)(void *)(o + n - 32), y);
-        }
-        _mm_storeu_si128((__m128i *)(void *)o, a);
-        _mm_storeu_si128((__m128i *)(void *)(o + n - 16), z);
-#else
-        memcpy(o, s, n);
-#endif
-    } else if (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, s, 8);
-        memcpy(&y, s + n - 8, 8);
-        memcpy(o, &x, 8);
-        memcpy(o + n - 8, &y, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, s, 4);
-        memcpy(&y, s + n - 4, 4);
-        memcpy(o, &x, 4);
-        memcpy(o + n - 4, &y, 4);
-    } else if (n) {
-        o[0] = s[0];
-        o[n >> 1] = s[n >> 1];
-        o[n - 1] = s[n - 1];
-    }
-}
-
 /* s[0..n) copied to o when it is one to eight digits without a leading
  * zero (true): valid JSON as it is. Counts, ids and pids are most of an
  * event's numbers, and valid_json_number's walk a byte at a time cost more
@@ -293,7 +256,7 @@ static inline __attribute__((always_inline)) void write_member(struct buf *b, bo
     o += !first;
     if (name_plain) {
         o[0] = '"';
-        copy_upto64(o + 1, f->name, nl);
+        copy_short(o + 1, f->name, nl);
         o[nl + 1] = '"';
         o[nl + 2] = ':';
         o += nl + 3;

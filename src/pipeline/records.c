@@ -13,6 +13,7 @@
 #include "event/render.h"
 #include "rules/ruleset.h"
 #include "util/buf.h"
+#include "util/copy.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 #include "util/text.h"
@@ -76,30 +77,6 @@ static const char *get_str(const char **p, uint32_t *n)
     const char *s = *p;
     *p += *n + 1;
     return s;
-}
-
-/* n bytes from s to o: the short names and values of an event's fields
- * without a call each. */
-static inline void copy_short(char *o, const char *s, uint32_t n)
-{
-    if (n >= 16) {
-        memcpy(o, s, n);
-    } else if (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, s, 8);
-        memcpy(&y, s + n - 8, 8);
-        memcpy(o, &x, 8);
-        memcpy(o + n - 8, &y, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, s, 4);
-        memcpy(&y, s + n - 4, 4);
-        memcpy(o, &x, 4);
-        memcpy(o + n - 4, &y, 4);
-    } else {
-        for (uint32_t i = 0; i < n; i++)
-            o[i] = s[i];
-    }
 }
 
 /* A string as put_str writes it, at o (room made). */

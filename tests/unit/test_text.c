@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/copy.h"
 #include "util/strmap.h"
 #include "util/text.h"
 
@@ -1119,10 +1120,30 @@ static void test_lower_table_as_tolower(void **state)
         assert_int_equal(ascii_lower_table[c], (unsigned char)tolower(c));
 }
 
+/* copy_short writes exactly n bytes at every length and offset: its
+ * overlapping loads and stores change at 4, 8, 16, 32 and 64 bytes. */
+static void test_copy_short_exact(void **state)
+{
+    (void)state;
+    char src[160], dst[176];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (char)(i * 7 + 1);
+    for (size_t n = 0; n <= 130; n++)
+        for (size_t at = 0; at < 3; at++) {
+            memset(dst, 0x5A, sizeof(dst));
+            copy_short(dst + 8 + at, src + at, n);
+            for (size_t i = 0; i < sizeof(dst); i++) {
+                bool inside = i >= 8 + at && i < 8 + at + n;
+                assert_int_equal((unsigned char)dst[i], inside ? (unsigned char)src[i - 8] : 0x5A);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_ascii),
+        cmocka_unit_test(test_copy_short_exact),
         cmocka_unit_test(test_fold_latin1),
         cmocka_unit_test(test_fold_latin_ext_a),
         cmocka_unit_test(test_fold_greek_cyrillic),

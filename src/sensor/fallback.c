@@ -339,7 +339,8 @@ static void on_exit_ev(struct sensor *s, uint32_t pid, uint32_t tgid, uint32_t c
     sensor_deliver_proc(s, &ev); /* start time, uid and the rest from the table */
 }
 
-static void nl_drain(struct sensor *s)
+/* Reads up to 256 of the connector's messages; true when none is left. */
+static bool nl_drain(struct sensor *s)
 {
     char buf[16384] __attribute__((aligned(8)));
     for (int rounds = 0; rounds < 256 && !s->cbret; rounds++) {
@@ -351,7 +352,7 @@ static void nl_drain(struct sensor *s)
                 s->st.lost[SENSOR_LOST_NETLINK]++;
                 continue;
             }
-            return; /* EAGAIN or a real error: nothing more now */
+            return true; /* EAGAIN or a real error: nothing more now */
         }
         if (fl < sizeof(from) || from.nl_pid != 0)
             continue; /* only the kernel speaks here */
@@ -390,6 +391,7 @@ static void nl_drain(struct sensor *s)
             s->st.lost[SENSOR_LOST_BAD_RECORD]++;
         }
     }
+    return false;
 }
 
 static bool under_watch(struct sensor *s, const char *path, int *idx)
@@ -408,6 +410,13 @@ static void fan_drain(struct sensor *s)
 {
     char buf[8192] __attribute__((aligned(8)));
     for (int rounds = 0; rounds < 64 && !s->cbret; rounds++) {
+        /* The process events queued before these opens first: an open is
+         * named by the process table, and under load (more than one drain's
+         * worth of starts waiting) it named the program a new process ran
+         * before its exec, its parent's. The exec of an opener happened
+         * before its open, so it is in the connector's queue by now. */
+        for (int k = 0; k < 64 && !nl_drain(s); k++)
+            ;
         ssize_t n = read(s->fan_fd, buf, sizeof(buf));
         if (n <= 0)
             return;

@@ -365,7 +365,7 @@ L=$(find_ev "$FB" open "TargetFilename=$T/jewels/sub/design.txt")
 if [ -n "$L" ] && { ! printf '%s\n' "$L" | grep -q 'Image=' || printf '%s\n' "$L" | grep -Eq 'Image=[^	]*/tar(	|$)'; }; then
 	ok "fallback: tar opened jewels/sub/design.txt"
 else
-	bad "fallback: tar opened jewels/sub/design.txt"
+	bad "fallback: tar opened jewels/sub/design.txt: ${L:-no open event}"
 fi
 # base64 may exit before /proc is read (its Image can be missing): count the opens instead
 if [ "$(find_ev "$FB" open "TargetFilename=$T/jewels/spec.bin" | wc -l)" -ge 3 ]; then ok "fallback: spec.bin opened by curl, tar and base64"; else bad "fallback: spec.bin opens"; fi

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "behaviour/facts.h"
+#include "event/event.h"
 #include "util/mem.h"
 #include "util/text.h"
 
@@ -209,15 +210,24 @@ static const uint8_t names_of_len[NAME_LEN_MAX + 1][3] = {
     [15] = {1 + F_PARENT_PROCESS_ID},
     [17] = {1 + F_PARENT_PROCESS_GUID, 1 + F_PARENT_PROCESS_NAME},
 };
+static const uint8_t name_lens[F_COUNT] = {9, 15, 5, 11, 11, 17, 7, 4, 10, 12, 14, 17, 14, 13, 13};
+_Static_assert(F_COUNT == SPOOF_NFIELDS, "spoof.h's count of the names");
+
+const char *spoof_field_name(size_t k)
+{
+    return k < F_COUNT ? field_names[k] : NULL;
+}
 
 /* An event's fields of those names, each the first of its name (case aside)
- * with a value, as facts_field finds it: one pass over the fields instead
- * of one a name (spoof_facts_of reads up to ten). Without one_pass, each
- * is looked up by facts_field: the reference the tests compare with. */
+ * with a value, as facts_field finds it: found by one pass over the fields
+ * (spoof_facts_of), or by the ids the rule set gave the names
+ * (spoof_facts_of_fields), instead of a pass a name (spoof_facts_of reads up
+ * to ten). With a, each is looked up by facts_field: the reference the
+ * tests compare with. */
 struct picked {
-    const struct stoat_alert *a;
-    bool one_pass;
-    const struct stoat_field *f[F_COUNT];
+    const struct stoat_alert *a; /* by name; NULL: v and n */
+    const char *v[F_COUNT];      /* NULL: the event has none */
+    uint32_t n[F_COUNT];
 };
 
 /* The first letters (a bit each, case aside) of the names of each length:
@@ -256,36 +266,69 @@ static bool is_name(const char *s, const char *lower, size_t n)
     return ((a | low) == x) & ((b | low) == y) & ((c | low) == z);
 }
 
+/* One field of the pass: taken as the first of the names in want (a bit
+ * each) it is, when it has a value and none was taken before. */
+static void pick_one(struct picked *pk, uint32_t want, const char *name, uint32_t name_len, const char *value,
+                     uint32_t value_len)
+{
+    uint32_t letters = name_len <= NAME_LEN_MAX ? first_letters[name_len] : 0;
+    if (!letters || !(letters >> ((((unsigned char)name[0] | 0x20) - 'a') & 31) & 1) || !value_len)
+        return;
+    for (const uint8_t *k = names_of_len[name_len]; *k; k++) {
+        if ((want >> (*k - 1) & 1) && !pk->v[*k - 1] && is_name(name, lower_names[*k - 1], name_len)) {
+            pk->v[*k - 1] = value;
+            pk->n[*k - 1] = value_len;
+            return;
+        }
+    }
+}
+
 static void pick(struct picked *pk, const struct stoat_alert *a, bool one_pass)
 {
     memset(pk, 0, sizeof(*pk));
-    pk->a = a;
-    pk->one_pass = one_pass;
-    for (size_t i = 0; one_pass && i < a->nfields; i++) {
-        const struct stoat_field *f = &a->fields[i];
-        uint32_t letters = f->name_len <= NAME_LEN_MAX ? first_letters[f->name_len] : 0;
-        if (!letters || !(letters >> ((((unsigned char)f->name[0] | 0x20) - 'a') & 31) & 1) || !f->value_len)
+    if (!one_pass) {
+        pk->a = a;
+        return;
+    }
+    for (size_t i = 0; i < a->nfields; i++)
+        pick_one(pk, (1u << F_COUNT) - 1, a->fields[i].name, a->fields[i].name_len, a->fields[i].value,
+                 a->fields[i].value_len);
+}
+
+/* By the ids: first[k] starts the chain of the fields whose names fold as
+ * name k's (event.h's next links, in event order), which may also hold
+ * names that differ by spaces, so each is still compared; the names in
+ * no_id have no id and are found by a pass over the fields. */
+static void pick_by_id(struct picked *pk, const struct ev_field *fs, size_t nf,
+                       const struct ev_field *const first[SPOOF_NFIELDS], uint32_t no_id)
+{
+    memset(pk, 0, sizeof(*pk));
+    for (int k = 0; k < F_COUNT; k++) {
+        if (no_id >> k & 1)
             continue;
-        for (const uint8_t *k = names_of_len[f->name_len]; *k; k++) {
-            if (!pk->f[*k - 1] && is_name(f->name, lower_names[*k - 1], f->name_len)) {
-                pk->f[*k - 1] = f;
+        uint32_t len = name_lens[k];
+        for (const struct ev_field *f = first[k]; f; f = f->next >= 0 ? &fs[f->next] : NULL) {
+            if (f->name_len == len && f->val_len && is_name(f->name, lower_names[k], len)) {
+                pk->v[k] = f->val;
+                pk->n[k] = f->val_len;
                 break;
             }
         }
     }
+    for (size_t i = 0; no_id && i < nf; i++)
+        pick_one(pk, no_id, fs[i].name, fs[i].name_len, fs[i].val, fs[i].val_len);
 }
 
 /* The field's value copied (cut to outlen - 1 bytes) as facts_field does;
  * NULL when the event has none. */
 static const char *field(const struct picked *pk, enum spoof_field id, char *out, size_t outlen)
 {
-    if (!pk->one_pass)
+    if (pk->a)
         return facts_field(pk->a, field_names[id], out, outlen);
-    const struct stoat_field *f = pk->f[id];
-    if (!f)
+    if (!pk->v[id])
         return NULL;
-    size_t n = f->value_len < outlen - 1 ? f->value_len : outlen - 1;
-    memcpy(out, f->value, n);
+    size_t n = pk->n[id] < outlen - 1 ? pk->n[id] : outlen - 1;
+    memcpy(out, pk->v[id], n);
     out[n] = 0;
     return out;
 }
@@ -517,62 +560,87 @@ static uint64_t security_session(const struct picked *pk, uint64_t creator)
     return ordinary(creator) ? creator : 0;
 }
 
-/* What spoof_event reads of one event (spoof.h): the fields, the numbers
- * they parse to and the hashes of the names, nothing of the table. */
-static void facts_of(const struct stoat_alert *a, struct spoof_facts *o, bool one_pass)
+/* Which of the events spoof_facts_of reads eid is: false when none. */
+static bool kind_of(const char *eid, bool *security, bool *end)
 {
-    memset(o, 0, sizeof(*o));
-    if (!a->event_id)
-        return;
-    bool security = strcmp(a->event_id, "4688") == 0 || strcmp(a->event_id, "4689") == 0;
-    bool end = strcmp(a->event_id, "4689") == 0;
-    if (!security && strcmp(a->event_id, "1") != 0 && !end)
-        return;
-    struct picked pk;
-    pick(&pk, a, one_pass);
+    if (!eid)
+        return false;
+    *security = strcmp(eid, "4688") == 0 || strcmp(eid, "4689") == 0;
+    *end = strcmp(eid, "4689") == 0;
+    return *security || strcmp(eid, "1") == 0;
+}
+
+/* What spoof_event reads of one event (spoof.h), from its fields as pk has
+ * them: the numbers they parse to and the hashes of the names, nothing of
+ * the table. o was zeroed. */
+static void facts_of(const struct picked *pk, bool security, bool end, struct spoof_facts *o)
+{
     bool ok;
-    o->pid = num_field(&pk, security && !end ? F_NEW_PROCESS_ID : F_PROCESS_ID, &ok);
+    o->pid = num_field(pk, security && !end ? F_NEW_PROCESS_ID : F_PROCESS_ID, &ok);
     if (!ok)
         return;
     if (end) {
         o->kind = SPOOF_END;
         return;
     }
-    o->ppid = num_field(&pk, security ? F_PROCESS_ID : F_PARENT_PROCESS_ID, &ok);
+    o->ppid = num_field(pk, security ? F_PROCESS_ID : F_PARENT_PROCESS_ID, &ok);
     if (!ok)
         return;
     o->kind = security ? SPOOF_START_SECURITY : SPOOF_START_SYSMON;
     char img[512], buf[512], ubuf[256], pbuf[256], gbuf[80];
-    o->image = image_key(field(&pk, security ? F_NEW_PROCESS_NAME : F_IMAGE, img, sizeof(img)));
-    const char *pname = field(&pk, security ? F_PARENT_PROCESS_NAME : F_PARENT_IMAGE, buf, sizeof(buf));
+    o->image = image_key(field(pk, security ? F_NEW_PROCESS_NAME : F_IMAGE, img, sizeof(img)));
+    const char *pname = field(pk, security ? F_PARENT_PROCESS_NAME : F_PARENT_IMAGE, buf, sizeof(buf));
     o->parent_image = image_key(pname);
     if (security) {
-        o->creator = num_field(&pk, F_SUBJECT_LOGON_ID, NULL);
-        o->session = security_session(&pk, o->creator);
+        o->creator = num_field(pk, F_SUBJECT_LOGON_ID, NULL);
+        o->session = security_session(pk, o->creator);
         char sid[64];
-        const char *target = field(&pk, F_TARGET_USER_SID, sid, sizeof(sid));
+        const char *target = field(pk, F_TARGET_USER_SID, sid, sizeof(sid));
         o->system = o->session == SYSTEM_ID || (target && strcmp(target, "S-1-5-18") == 0);
         o->parent_core = core_system(pname);
         return;
     }
-    o->guid = text_key(field(&pk, F_PROCESS_GUID, gbuf, sizeof(gbuf)));
-    o->parent_guid = text_key(field(&pk, F_PARENT_PROCESS_GUID, gbuf, sizeof(gbuf)));
-    o->session = num_field(&pk, F_LOGON_ID, NULL);
-    const char *user = field(&pk, F_USER, ubuf, sizeof(ubuf));
+    o->guid = text_key(field(pk, F_PROCESS_GUID, gbuf, sizeof(gbuf)));
+    o->parent_guid = text_key(field(pk, F_PARENT_PROCESS_GUID, gbuf, sizeof(gbuf)));
+    o->session = num_field(pk, F_LOGON_ID, NULL);
+    const char *user = field(pk, F_USER, ubuf, sizeof(ubuf));
     o->system = o->session == SYSTEM_ID || system_account(user);
     /* the child is SYSTEM's account and its parent's user is of another
      * domain (a token of 0x3e7 under another name says nothing) */
-    o->system_by_name = system_account(user) && other_domain(user, field(&pk, F_PARENT_USER, pbuf, sizeof(pbuf)));
+    o->system_by_name = system_account(user) && other_domain(user, field(pk, F_PARENT_USER, pbuf, sizeof(pbuf)));
+}
+
+static void facts_of_alert(const struct stoat_alert *a, struct spoof_facts *o, bool one_pass)
+{
+    memset(o, 0, sizeof(*o));
+    bool security, end;
+    if (!kind_of(a->event_id, &security, &end))
+        return;
+    struct picked pk;
+    pick(&pk, a, one_pass);
+    facts_of(&pk, security, end, o);
 }
 
 void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *o)
 {
-    facts_of(a, o, true);
+    facts_of_alert(a, o, true);
 }
 
 void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *o)
 {
-    facts_of(a, o, false);
+    facts_of_alert(a, o, false);
+}
+
+void spoof_facts_of_fields(const char *event_id, const struct ev_field *fs, size_t nf,
+                           const struct ev_field *const first[SPOOF_NFIELDS], uint32_t no_id, struct spoof_facts *o)
+{
+    memset(o, 0, sizeof(*o));
+    bool security, end;
+    if (!kind_of(event_id, &security, &end))
+        return;
+    struct picked pk;
+    pick_by_id(&pk, fs, nf, first, no_id);
+    facts_of(&pk, security, end, o);
 }
 
 static const struct stoat_rule_meta *judge(struct spoof *s, const struct stoat_alert *a, uint64_t host_h,

@@ -82,6 +82,20 @@ void spoof_facts_of(const struct stoat_alert *a, struct spoof_facts *out);
 /* The same, each field looked up by name (facts_field): slower, the
  * reference spoof_facts_of's one pass over the fields is tested against. */
 void spoof_facts_of_by_name(const struct stoat_alert *a, struct spoof_facts *out);
+/* The names of the fields spoof_facts_of reads (k below SPOOF_NFIELDS;
+ * NULL past them): a caller that has an event's fields by id (event.h)
+ * looks their ids up once. */
+#define SPOOF_NFIELDS 15
+const char *spoof_field_name(size_t k);
+/* spoof_facts_of for an event's fields as the engine holds them (fs, nf,
+ * linked by their next), its event id as stoat_alert's: first[k] is the
+ * first field of name k's id (engine_event_get; NULL: none), bit k of
+ * no_id set when the name has no id (then first[k] is not read and the
+ * name is looked for by a pass over the fields). The same facts, without
+ * comparing every field's name. */
+struct ev_field;
+void spoof_facts_of_fields(const char *event_id, const struct ev_field *fs, size_t nf,
+                           const struct ev_field *const first[SPOOF_NFIELDS], uint32_t no_id, struct spoof_facts *out);
 /* The table's part, for the event a (its host and time) whose facts f are. */
 const struct stoat_rule_meta *spoof_apply(struct spoof *s, const struct stoat_alert *a, const struct spoof_facts *f);
 /* spoof_apply with the hash of a's host worked out before (spoof_host_hash

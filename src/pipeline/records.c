@@ -336,7 +336,6 @@ static void put_spoof(struct unit_worker *w, struct buf *b, const struct match_r
     buf_putc(b, (char)spoof);
     if (!spoof)
         return;
-    view_fields(w, fs, nf);
     char eid[8] = "";
     const struct ev_field *e = r->head.event_id;
     if (e) {
@@ -348,9 +347,13 @@ static void put_spoof(struct unit_worker *w, struct buf *b, const struct match_r
             strcpy(eid, "-"); /* longer than any id it takes */
         }
     }
-    struct stoat_alert a = {.event_id = e ? eid : NULL, .fields = w->sf, .nfields = nf};
+    /* the fields by the ids the engine has them by: no name of the event
+     * compared but the few of those ids */
+    const struct ev_field *first[SPOOF_NFIELDS];
+    for (int k = 0; k < SPOOF_NFIELDS; k++)
+        first[k] = w->spoof_no_id >> k & 1 ? NULL : engine_event_get(w->m.eng, w->spoof_ids[k]);
     struct spoof_facts f;
-    spoof_facts_of(&a, &f);
+    spoof_facts_of_fields(e ? eid : NULL, fs, nf, first, w->spoof_no_id, &f);
     buf_put(b, &f, sizeof(f));
     /* the host as the serial stage hashes it (the field's value; "" when none) */
     const struct ev_field *host = r->head.host;
@@ -501,6 +504,12 @@ void unit_worker_init(struct unit_worker *w, const struct stoat_ruleset *rs, enu
     memset(w, 0, sizeof(*w));
     matcher_init(&w->m, rs, min_level);
     w->all_events = all_events;
+    for (int k = 0; k < SPOOF_NFIELDS; k++) {
+        const char *name = spoof_field_name((size_t)k);
+        w->spoof_ids[k] = fieldtab_lookup(&rs->fields, name, strlen(name));
+        if (w->spoof_ids[k] == FIELD_UNKNOWN)
+            w->spoof_no_id |= 1u << k;
+    }
 }
 
 void unit_worker_fini(struct unit_worker *w, struct engine_counters *out)

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "behaviour/spoof.h"
 #include "pipeline/consume.h"
 #include "pipeline/matcher.h"
 #include "readers/reader.h"
@@ -34,6 +35,10 @@ struct unit_worker {
     struct stoat_field *sf; /* the event's fields as the sinks take them, to render them */
     size_t sf_cap;
     bool sf_set; /* sf holds the current event's */
+    /* the ids of spoof_field_name's names (spoof_facts_of_fields), a bit
+     * each in spoof_no_id of those no rule knows */
+    uint32_t spoof_ids[SPOOF_NFIELDS];
+    uint32_t spoof_no_id;
     /* the fields arrays written into the unit, to be made pointers at its end */
     struct fields_at {
         size_t at, n;

@@ -141,28 +141,30 @@ static int hex_value(char c)
     return -1;
 }
 
-/* "0x3e7" (hex) or "4688" (decimal); false when it is neither or too long. */
-static bool parse_num(const char *v, uint64_t *out)
+/* "0x3e7" (hex) or "4688" (decimal), the n bytes at v up to a NUL among
+ * them; false when it is neither or too long. */
+static bool parse_num(const char *v, size_t n, uint64_t *out)
 {
     if (!v)
         return false;
-    uint64_t n = 0;
+    const char *end = v + n;
+    uint64_t x = 0;
     size_t digits = 0;
-    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-        for (v += 2; *v; v++, digits++) {
+    if (n >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+        for (v += 2; v < end && *v; v++, digits++) {
             int d = hex_value(*v);
             if (d < 0 || digits >= 16)
                 return false;
-            n = n << 4 | (uint64_t)d;
+            x = x << 4 | (uint64_t)d;
         }
     } else {
-        for (; *v; v++, digits++) {
+        for (; v < end && *v; v++, digits++) {
             if (*v < '0' || *v > '9' || digits >= 19)
                 return false;
-            n = n * 10 + (uint64_t)(*v - '0');
+            x = x * 10 + (uint64_t)(*v - '0');
         }
     }
-    *out = n;
+    *out = x;
     return digits > 0;
 }
 
@@ -335,9 +337,18 @@ static const char *field(const struct picked *pk, enum spoof_field id, char *out
 
 static uint64_t num_field(const struct picked *pk, enum spoof_field id, bool *found)
 {
-    char v[64];
+    char buf[64];
+    const char *v;
+    size_t len;
+    if (pk->a) {
+        v = field(pk, id, buf, sizeof(buf));
+        len = v ? strlen(v) : 0;
+    } else { /* parsed where it is, as far as field would copy it */
+        v = pk->v[id];
+        len = pk->n[id] < sizeof(buf) - 1 ? pk->n[id] : sizeof(buf) - 1;
+    }
     uint64_t n = 0;
-    bool ok = parse_num(field(pk, id, v, sizeof(v)), &n);
+    bool ok = parse_num(v, len, &n);
     if (found)
         *found = ok;
     return ok ? n : 0;

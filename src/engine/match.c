@@ -215,6 +215,39 @@ static inline bool str_op(uint8_t op, const char *s, size_t n, const char *lit, 
     }
 }
 
+/* Whether s[0..len) folds to lit, told from its bytes up to the first
+ * non-ASCII one: 1 yes, 0 no, -1 only fold_case can tell. An ASCII byte
+ * folds alone (no UTF-8 sequence takes one in), so a byte that differs
+ * before any non-ASCII one decides. */
+static inline int ascii_folds_to(const char *s, const char *lit, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b >= 0x80)
+            return -1;
+        if (ascii_lower_table[b] != (unsigned char)lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* An equals, prefix or suffix test of p on f. A value not folded yet is
+ * not folded for it when its bytes tell (folding keeps lengths): the short
+ * values such tests read (logon ids, levels, hashes) are seldom folded for
+ * anything else, and most tests fail at their first byte. */
+static inline bool affix_op(struct engine_ctx *c, const struct pattern *p, struct ev_field *f)
+{
+    if (!p->cased && !f->folded) {
+        size_t n = f->val_len;
+        if (p->op == P_EQ ? n != p->len : n < p->len)
+            return false;
+        int r = ascii_folds_to(p->op == P_SUFFIX ? f->val + n - p->len : f->val, p->lit, p->len);
+        if (r >= 0)
+            return r;
+    }
+    return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
+}
+
 static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev_field *f)
 {
     if (f->type == STOAT_V_NULL)
@@ -224,7 +257,7 @@ static bool match_value(struct engine_ctx *c, const struct pattern *p, struct ev
     switch (p->op) {
     case P_EQ:
     case P_PREFIX:
-    case P_SUFFIX: return str_op(p->op, p->cased ? f->val : folded(c, f), f->val_len, p->lit, p->len);
+    case P_SUFFIX: return affix_op(c, p, f);
     case P_CONTAINS:
         if (!rare_bytes_present(c, p, f))
             return false;
@@ -295,7 +328,7 @@ static inline __attribute__((always_inline)) bool any_pattern(struct engine_ctx 
         case P_EQ:
         case P_PREFIX:
         case P_SUFFIX:
-            if (str_op(pt->op, pt->cased ? f->val : folded(c, f), f->val_len, pt->lit, pt->len))
+            if (affix_op(c, pt, f))
                 return true;
             break;
         case P_CONTAINS:

@@ -281,6 +281,85 @@ static void test_byte_set_every_place(void **state)
     stoat_ruleset_destroy(rs);
 }
 
+/* Whether rule matches an event whose only value is LogonId v, by
+ * engine_eval_rule first (no scan: the value is not folded yet when the
+ * rule reads it) and by engine_event_match, which must agree. */
+static bool logon_matches(const struct stoat_ruleset *rs, uint32_t rule, const char *v)
+{
+    const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1", "LogonId", v};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
+    bool slow = engine_eval_rule(c, rule);
+    begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool fast = false;
+    for (size_t i = 0; i < n; i++)
+        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    engine_ctx_destroy(c);
+    if (fast != slow)
+        fail_msg("rule %s on '%s': %s with the scan, %s without", rs->rules[rule].meta.id, v,
+                 fast ? "matches" : "no match", slow ? "matches" : "no match");
+    return slow;
+}
+
+/* An equals, prefix or suffix test on a value not folded yet decides from
+ * its ASCII bytes and leaves the rest to fold_case: on random values of
+ * ASCII capitals, two-byte letters that fold (É to é), and stray lead and
+ * continuation bytes, each answers as folding the whole value and
+ * comparing would. */
+static void test_affix_unfolded_as_folded(void **state)
+{
+    (void)state;
+    static const char *const lits[] = {"aB\xc3\x89", "x\xc3\xa9Y", "0X", "\xc3\x89z"};
+    static const char *const ops[] = {"", "|startswith", "|endswith"};
+    static const char *const parts[] = {"a", "B", "x", "Y", "z", "0", "\xc3\x89", "\xc3\xa9", "\xc3", "\xa9", "X"};
+    char rules[12][4096];
+    const char *texts[12];
+    for (size_t o = 0; o < 3; o++)
+        for (size_t l = 0; l < 4; l++) {
+            snprintf(rules[o * 4 + l], sizeof(rules[0]),
+                     "title: affix\nid: af%zu%zu\nlogsource: {product: windows, category: process_creation}\n"
+                     "detection:\n  s:\n    LogonId%s: '%s'\n  condition: s\n",
+                     o, l, ops[o], lits[l]);
+            texts[o * 4 + l] = rules[o * 4 + l];
+        }
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load_cached(dir, texts, 12);
+    uint64_t seed = 0x5eed;
+    unsigned yes = 0;
+    for (int round = 0; round < 6000; round++) {
+        char v[64] = "";
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        size_t nparts = (seed >> 33) % 6;
+        for (size_t k = 0; k < nparts; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            strcat(v, parts[(seed >> 33) % (sizeof(parts) / sizeof(parts[0]))]);
+        }
+        size_t n = strlen(v);
+        char fv[64];
+        fold_case(v, n, fv);
+        for (size_t o = 0; o < 3; o++)
+            for (size_t l = 0; l < 4; l++) {
+                size_t len = strlen(lits[l]);
+                char fl[16];
+                fold_case(lits[l], len, fl);
+                bool want = o == 0   ? n == len && memcmp(fv, fl, len) == 0
+                            : o == 1 ? n >= len && memcmp(fv, fl, len) == 0
+                                     : n >= len && memcmp(fv + n - len, fl, len) == 0;
+                char id[8];
+                snprintf(id, sizeof(id), "af%zu%zu", o, l);
+                if (logon_matches(rs, rule_by_id(rs, id), v) != want)
+                    fail_msg("%s on '%s': %s", id, v, want ? "no match" : "a match");
+                yes += want;
+            }
+    }
+    assert_true(yes > 300);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 /* Detections of every kind of pattern and node, a rule each. */
 static const char *const layout_dets[] = {
     "  s:\n    Image: 'C:\\x\\cmd.exe'\n  condition: s\n",
@@ -517,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_byte_set_every_place),
         cmocka_unit_test(test_read_layout_evaluates_as_compiled),
         cmocka_unit_test(test_glob_dash_jumps_match_every_place),
+        cmocka_unit_test(test_affix_unfolded_as_folded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -273,10 +273,16 @@ static inline __attribute__((always_inline)) void write_member(struct buf *b, bo
         buf_putc(b, ':');
         o = b->p + b->len;
     }
-    if (f->type == STOAT_V_STRING && rl && put_raw(b, raw, rl)) {
-        /* (escaped in the input: mostly as the escaping would write it) */
-    } else if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
-               buf_json_plain_copy(o + 1, f->value, vl)) {
+    if (f->type == STOAT_V_STRING && rl) {
+        /* escaped in the input: mostly as the escaping would write it */
+        if (put_raw(b, raw, rl))
+            return;
+        /* else written below, at the buffer's place now: put_raw's reserve
+         * may have moved it (rl can exceed the room reserved for vl) */
+        o = b->p + b->len;
+    }
+    if (f->type == STOAT_V_STRING && vl <= 64 && b->cap - b->len >= vl + 3 &&
+        buf_json_plain_copy(o + 1, f->value, vl)) {
         o[0] = '"';
         o[vl + 1] = '"';
         b->len += vl + 2;

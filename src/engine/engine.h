@@ -65,6 +65,8 @@ struct engine_counters {
     uint64_t candidates;    /* rules of the events' logsources (before the prefilter) */
     uint64_t regex_limited; /* evaluations where a regex hit a limit (counted as no match) */
     uint64_t byte_gated;    /* of the evaluations, those an ungated rule's byte gate ended */
+    uint64_t field_scans;   /* scans of field databases (not keyword ones) */
+    uint64_t scans_memo;    /* of those, answered from the scan memo */
 };
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out);
 

@@ -996,6 +996,18 @@ static bool field_scan(struct engine_ctx *c, const struct scan_layout *l, uint32
     return to > from;
 }
 
+/* A field database's scan of p[0..len), or its report replayed from the
+ * scan memo when it saw the same bytes before. */
+static void scan_field_db(struct engine_ctx *c, const hs_database_t *db, const char *p, size_t len,
+                          match_event_handler on, void *ctx)
+{
+    bool remembered;
+    c->counters.field_scans++;
+    if (!scan_memo_scan(&c->scan_memo, db, c->hs, p, len, on, ctx, &remembered))
+        c->atoms_valid = false;
+    c->counters.scans_memo += remembered;
+}
+
 /* One merged scan of the class over its fields' values (or every value);
  * k: its index among the class's field databases. */
 static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const struct scan_layout *l, uint32_t k,
@@ -1003,7 +1015,8 @@ static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const
 {
     const char *p;
     size_t len;
-    if (m->nfields == 1 && m->fields[0] == FIELD_ANY) {
+    bool keywords = m->nfields == 1 && m->fields[0] == FIELD_ANY;
+    if (keywords) {
         if (!*all_built)
             build_scan_all(c, l);
         *all_built = true;
@@ -1015,7 +1028,9 @@ static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const
     const struct merged_db *md = &c->rs->mdbs[m->db];
     struct scan_ctx sc = {
         .stamp = c->atom_stamp, .gen = c->gen, .hits = c->hits, .rs = c->rs, .md = md, .group_off = c->group_off};
-    if (hs_scan(md->db, p, (unsigned)len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
+    if (!keywords) /* every value of the event: the same bytes hardly come back */
+        scan_field_db(c, md->db, p, len, on_merged_atom, &sc);
+    else if (hs_scan(md->db, p, (unsigned)len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
         c->atoms_valid = false;
 }
 
@@ -1063,7 +1078,9 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             } else if (!field_scan(c, l, first + d, ids, nids, &all_built, &p, &len)) {
                 continue; /* the event has none of its fields: nothing to find */
             }
-            if (hs_scan(g->dbs[d].db, p, (unsigned)len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
+            if (!keywords)
+                scan_field_db(c, g->dbs[d].db, p, len, on_atom, &sc);
+            else if (hs_scan(g->dbs[d].db, p, (unsigned)len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
                 c->atoms_valid = false;
         }
         if (g->tokens)

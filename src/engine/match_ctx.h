@@ -8,6 +8,7 @@
 #include "engine/engine.h"
 
 #include "engine/scan_layout.h"
+#include "engine/scan_memo.h"
 #include "event/route.h"
 
 /* The regex memo (re_match): slots, and the longest value it keeps. */
@@ -81,6 +82,7 @@ struct engine_ctx {
     pcre2_jit_stack *jit_stack;
     bool re_limited;            /* a regex of the rule being evaluated hit a limit */
     struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
+    struct scan_memo scan_memo; /* field databases' reports (scan_memo.h) */
     uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
     uint32_t *matched;
     size_t nmatched, matched_cap;

@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "engine/engine.h"
+#include "engine/scan_memo.h"
 #include "rules/ruleset.h"
 
 /* The rules loaded through a cache folder (NULL: none): the second load of
@@ -280,12 +281,160 @@ static void test_short_values_left_out(void **state)
     free(dir);
 }
 
+/* The event's matched rules (at most cap) on c: a process start (Image,
+ * ParentImage, CommandLine) or a registry write (TargetObject). */
+static size_t memo_event(struct engine_ctx *c, bool process, const char *const *values, uint32_t *out, size_t cap)
+{
+    static const char *const proc_names[] = {"Image", "ParentImage", "CommandLine"};
+    static const char *const reg_names[] = {"TargetObject"};
+    const char *eid = process ? "1" : "13";
+    engine_event_begin(c);
+    engine_event_add(c, "Channel", 7, engine_field_id(c, "Channel", 7), TU_SYSMON, (uint32_t)strlen(TU_SYSMON),
+                     STOAT_V_STRING);
+    engine_event_add(c, "EventID", 7, engine_field_id(c, "EventID", 7), eid, 1 + !process, STOAT_V_STRING);
+    for (size_t i = 0; i < (process ? 3u : 1u); i++) {
+        const char *name = process ? proc_names[i] : reg_names[i];
+        uint32_t nl = (uint32_t)strlen(name);
+        engine_event_add(c, name, nl, engine_field_id(c, name, nl), values[i], (uint32_t)strlen(values[i]),
+                         STOAT_V_STRING);
+    }
+    const uint32_t *hit;
+    size_t n = engine_event_match(c, &hit);
+    assert_true(n <= cap);
+    memcpy(out, hit, n * sizeof(*out));
+    return n;
+}
+
+/* The scan memo (engine/scan_memo.h) against a fresh context per event,
+ * whose memo is empty: the same rules for every event of a long sequence
+ * of values that mostly come back. Among them, a command line with 60
+ * atoms (more than a slot keeps: each of the 60 rules needs its own), one
+ * longer than a slot keeps, the same bytes in two fields of one database
+ * and in two databases, and a registry key in a small group's merged
+ * database. */
+static void test_scan_memo_matches_fresh(void **state)
+{
+    (void)state;
+    struct tu_str img = {0}, all = {0}, lng = {0};
+    tu_str_puts(&img, "title: images\nid: memo-img\nlogsource: " TU_PROC "\ndetection:\n  s:\n    Image|endswith:\n");
+    for (int i = 0; i < 400; i++)
+        tu_str_printf(&img, "      - '\\memotool%03d.exe'\n", i);
+    tu_str_puts(&img, "  condition: s\n");
+    enum {
+        WORDS = 60
+    };
+    char *texts[WORDS + 4];
+    texts[0] = img.p;
+    for (int i = 0; i < WORDS; i++) {
+        struct tu_str t = {0};
+        tu_str_printf(&t,
+                      "title: word %d\nid: memo-w%02d\nlogsource: " TU_PROC
+                      "\ndetection:\n  s:\n    CommandLine|contains: 'memoword%02dz'\n  condition: s\n",
+                      i, i, i);
+        texts[1 + i] = t.p;
+        tu_str_printf(&all, "memoword%02dz ", i);
+    }
+    texts[WORDS + 1] = xstrdup("title: parent\nid: memo-p\nlogsource: " TU_PROC
+                               "\ndetection:\n  s:\n    ParentImage|endswith: '\\memotool007.exe'\n  condition: s\n");
+    texts[WORDS + 2] = xstrdup("title: key\nid: memo-k\nlogsource: {product: windows, category: registry_set}\n"
+                               "detection:\n  s:\n    TargetObject|contains: '\\memokey'\n  condition: s\n");
+    texts[WORDS + 3] = xstrdup("title: long\nid: memo-l\nlogsource: " TU_PROC
+                               "\ndetection:\n  s:\n    CommandLine|endswith: 'memolongend'\n  condition: s\n");
+    for (int i = 0; i < 120; i++)
+        tu_str_puts(&lng, "memoword07z ");
+    tu_str_puts(&lng, "memolongend");
+    assert_true(lng.len > SCAN_MEMO_MAX_LEN);
+    const char *const images[] = {"C:\\x\\memotool007.exe", "C:\\x\\memotool123.exe", "C:\\memotool399.exe",
+                                  "C:\\Windows\\cmd.exe",   "memotool007.exe",        "\\memotool007.exe"};
+    const char *const lines[] = {
+        all.p,         lng.p,       "memoword03z", "x memoword59z y memoword00z", "C:\\x\\memotool007.exe", "",
+        "MEMOWORD12Z", "memoword1", "\\memokey"};
+    const char *const keys[] = {"HKLM\\memokey\\x", "HKLM\\memokeys", "HKLM\\other", "\\MEMOKEY", all.p};
+    char *dir = tu_temp_dir();
+    struct stoat_ruleset *rs = load(dir, (const char *const *)texts, WORDS + 4);
+    struct engine_ctx *kept = engine_ctx_create(rs);
+    uint64_t seed = 77;
+    uint32_t a[WORDS + 8], b[WORDS + 8];
+    size_t matched = 0, most = 0;
+    for (int round = 0; round < 3000; round++) {
+        bool process = next(&seed) % 4 != 0;
+        const char *v[3];
+        if (process) {
+            v[0] = images[next(&seed) % 6];
+            v[1] = next(&seed) % 2 ? images[next(&seed) % 6] : lines[next(&seed) % 9];
+            v[2] = next(&seed) % 3 ? lines[next(&seed) % 9] : images[next(&seed) % 6];
+        } else {
+            v[0] = keys[next(&seed) % 5];
+        }
+        size_t na = memo_event(kept, process, v, a, WORDS + 8);
+        struct engine_ctx *fresh = engine_ctx_create(rs);
+        size_t nb = memo_event(fresh, process, v, b, WORDS + 8);
+        engine_ctx_destroy(fresh);
+        if (na != nb || memcmp(a, b, na * sizeof(*a)) != 0)
+            fail_msg("event %d (%s '%.40s' '%.40s' '%.40s'): %zu rules after others, %zu fresh", round,
+                     process ? "process" : "registry", v[0], process ? v[1] : "", process ? v[2] : "", na, nb);
+        matched += na > 0;
+        most = na > most ? na : most;
+    }
+    struct engine_counters k;
+    engine_counters(kept, &k);
+    assert_true(matched > 1000);
+    assert_true(most >= WORDS);                    /* the command line of 60 atoms matched all 60 rules */
+    assert_true(k.scans_memo > k.field_scans / 2); /* most scans were answered by the memo */
+    engine_ctx_destroy(kept);
+    stoat_ruleset_destroy(rs);
+    tu_rm_rf(dir);
+    free(dir);
+    for (int i = 0; i < WORDS + 4; i++)
+        free(texts[i]);
+    free(all.p);
+    free(lng.p);
+}
+
+/* A slot is held only for the same database and the same bytes, even when
+ * the hash agrees (values are outside input: a collision can be made). */
+static void test_scan_memo_compares_bytes(void **state)
+{
+    (void)state;
+    struct scan_memo m = {0};
+    int db1 = 1, db2 = 2;
+    uint64_t h, h2;
+    bool held;
+    const uint32_t ids[2] = {7, 9};
+    struct scan_memo_slot *s = scan_memo_find(&m, &db1, "abcd", 4, &h, &held);
+    assert_non_null(s);
+    assert_false(held);
+    scan_memo_keep(s, &db1, h, "abcd", 4, ids, 2);
+    assert_ptr_equal(scan_memo_find(&m, &db1, "abcd", 4, &h2, &held), s);
+    assert_true(held);
+    assert_int_equal(s->nids, 2);
+    assert_int_equal(scan_memo_ids(s)[1], 9);
+    /* other bytes, or another database, filed under the kept hash */
+    struct scan_memo_slot *t = scan_memo_find(&m, &db1, "abce", 4, &h2, &held);
+    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    assert_ptr_equal(scan_memo_find(&m, &db1, "abce", 4, &h2, &held), t);
+    assert_false(held);
+    t = scan_memo_find(&m, &db1, "abc", 3, &h2, &held);
+    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    assert_ptr_equal(scan_memo_find(&m, &db1, "abc", 3, &h2, &held), t);
+    assert_false(held);
+    t = scan_memo_find(&m, &db2, "abcd", 4, &h2, &held);
+    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    assert_ptr_equal(scan_memo_find(&m, &db2, "abcd", 4, &h2, &held), t);
+    assert_false(held);
+    char big[SCAN_MEMO_MAX_LEN + 1];
+    memset(big, 'a', sizeof(big));
+    assert_null(scan_memo_find(&m, &db1, big, sizeof(big), &h, &held));
+    assert_false(held);
+    scan_memo_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_many_atoms_own_database),
-        cmocka_unit_test(test_keyword_databases_per_class),
-        cmocka_unit_test(test_short_values_left_out),
+        cmocka_unit_test(test_many_atoms_own_database),  cmocka_unit_test(test_keyword_databases_per_class),
+        cmocka_unit_test(test_short_values_left_out),    cmocka_unit_test(test_scan_memo_matches_fresh),
+        cmocka_unit_test(test_scan_memo_compares_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,95 @@
+/* The scan memo (scan_memo.h). */
+#include "engine/scan_memo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/mem.h"
+#include "util/text.h"
+
+struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
+                                      bool *held)
+{
+    *held = false;
+    if (len > SCAN_MEMO_MAX_LEN)
+        return NULL;
+    if (!m->slots)
+        m->slots = xcalloc(SCAN_MEMO_SLOTS, sizeof(*m->slots));
+    uint64_t h = hash_bytes(p, len, (uint64_t)(uintptr_t)db);
+    struct scan_memo_slot *s = &m->slots[h & (SCAN_MEMO_SLOTS - 1)];
+    *hash = h;
+    *held = s->db == db && s->hash == h && s->len == len && memcmp((const char *)(s->data + s->nids), p, len) == 0;
+    return s;
+}
+
+void scan_memo_keep(struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p, size_t len,
+                    const uint32_t *ids, uint32_t nids)
+{
+    size_t need = nids * sizeof(*ids) + len;
+    if (need > s->cap) {
+        free(s->data);
+        s->cap = (uint32_t)(need < 128 ? 128 : need);
+        s->data = xmalloc(s->cap);
+    }
+    memcpy(s->data, ids, nids * sizeof(*ids));
+    memcpy((char *)(s->data + nids), p, len);
+    s->db = db;
+    s->hash = hash;
+    s->len = (uint32_t)len;
+    s->nids = nids;
+}
+
+/* Records what a scan reports, and passes each report on. */
+struct scan_record {
+    match_event_handler on;
+    void *ctx;
+    uint32_t n;
+    bool over;
+    uint32_t ids[SCAN_MEMO_MAX_IDS];
+};
+
+static int on_recorded(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ctx)
+{
+    struct scan_record *r = ctx;
+    uint32_t i = 0;
+    while (i < r->n && r->ids[i] != id)
+        i++;
+    if (i == r->n) {
+        if (r->n < SCAN_MEMO_MAX_IDS)
+            r->ids[r->n++] = id;
+        else
+            r->over = true;
+    }
+    return r->on(id, from, to, flags, r->ctx);
+}
+
+bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
+                    match_event_handler on, void *ctx, bool *remembered)
+{
+    uint64_t h;
+    bool held;
+    struct scan_memo_slot *slot = scan_memo_find(m, db, p, len, &h, &held);
+    *remembered = held;
+    if (held) {
+        const uint32_t *ids = scan_memo_ids(slot);
+        for (uint32_t i = 0; i < slot->nids; i++)
+            on(ids[i], 0, 0, 0, ctx);
+        return true;
+    }
+    if (!slot)
+        return hs_scan(db, p, (unsigned)len, 0, hs, on, ctx) == HS_SUCCESS;
+    struct scan_record r = {.on = on, .ctx = ctx};
+    if (hs_scan(db, p, (unsigned)len, 0, hs, on_recorded, &r) != HS_SUCCESS)
+        return false;
+    if (!r.over)
+        scan_memo_keep(slot, db, h, p, len, r.ids, r.n);
+    return true;
+}
+
+void scan_memo_free(struct scan_memo *m)
+{
+    for (size_t i = 0; m->slots && i < SCAN_MEMO_SLOTS; i++)
+        free(m->slots[i].data);
+    free(m->slots);
+    m->slots = NULL;
+}

@@ -1,0 +1,61 @@
+/* The scan memo: what a field database's scan reported for some bytes,
+ * remembered per thread. The same values come back event after event (a
+ * service's command line, the images of a host's programs, the same
+ * registry keys), and the big field databases are the dearest part of an
+ * event's prefilter: Hyperscan reads hundreds of KB of tables for
+ * CommandLine's 7,486 literals, 15-30 cycles a byte. A slot keeps the
+ * database and the whole bytes, so a report is only replayed for the same
+ * bytes scanned by the same database; a scan that failed, bytes longer than
+ * SCAN_MEMO_MAX_LEN and reports of more than SCAN_MEMO_MAX_IDS atoms are
+ * not kept. Internal to src/engine. */
+#ifndef STOAT_ENGINE_SCAN_MEMO_H
+#define STOAT_ENGINE_SCAN_MEMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hs/hs.h>
+
+#define SCAN_MEMO_SLOTS   4096 /* direct-mapped; 128 KB of slots */
+#define SCAN_MEMO_MAX_LEN 1024
+#define SCAN_MEMO_MAX_IDS 48
+
+struct scan_memo_slot {
+    const void *db; /* NULL: empty */
+    uint64_t hash;
+    uint32_t len;
+    uint32_t nids;
+    uint32_t cap;   /* bytes at data */
+    uint32_t *data; /* the ids, then the bytes */
+};
+
+struct scan_memo {
+    struct scan_memo_slot *slots; /* made on first use */
+};
+
+/* The slot for db's scan of p[0..len): *held when it holds that scan's ids
+ * (scan_memo_ids); NULL when such bytes are not kept. *hash is for
+ * scan_memo_keep. */
+struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
+                                      bool *held);
+
+static inline const uint32_t *scan_memo_ids(const struct scan_memo_slot *s)
+{
+    return s->data;
+}
+
+/* Slot s now holds db's scan of p[0..len): nids ids (at most
+ * SCAN_MEMO_MAX_IDS), in the order they were reported. */
+void scan_memo_keep(struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p, size_t len,
+                    const uint32_t *ids, uint32_t nids);
+
+/* db's scan of p[0..len) with scratch hs, each report passed to on(ctx),
+ * or the report replayed from the memo (*remembered) when it scanned the
+ * same bytes before. False when Hyperscan failed. */
+bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
+                    match_event_handler on, void *ctx, bool *remembered);
+
+void scan_memo_free(struct scan_memo *m);
+
+#endif

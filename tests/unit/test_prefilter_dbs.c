@@ -301,7 +301,8 @@ static size_t memo_event(struct engine_ctx *c, bool process, const char *const *
     const uint32_t *hit;
     size_t n = engine_event_match(c, &hit);
     assert_true(n <= cap);
-    memcpy(out, hit, n * sizeof(*out));
+    if (n)
+        memcpy(out, hit, n * sizeof(*out));
     return n;
 }
 

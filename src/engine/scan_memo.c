@@ -7,6 +7,42 @@
 #include "util/mem.h"
 #include "util/text.h"
 
+/* The bytes' hash for the memo alone (never stored, so free to differ from
+ * hash_bytes): four words a step in four lanes, whose multiplies do not wait
+ * on each other. A slot compares the whole bytes, so a made collision only
+ * costs a scan. */
+static uint64_t memo_hash(const char *p, size_t n, uint64_t seed)
+{
+    const uint64_t m = 0x9E3779B97F4A7C15ull;
+    uint64_t lane[4] = {seed ^ n, seed + m, seed ^ 0xC2B2AE3D27D4EB4Full, seed - m};
+    size_t left = n;
+    for (; left >= 32; p += 32, left -= 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, p + 8 * k, 8);
+            lane[k] = (lane[k] ^ w) * m;
+            lane[k] ^= lane[k] >> 31;
+        }
+    for (int k = 0; left >= 8; p += 8, left -= 8, k++) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        lane[k] = (lane[k] ^ w) * m;
+    }
+    if (left) {
+        uint64_t w = 0;
+        if (n >= 8) {
+            memcpy(&w, p + left - 8, 8); /* the word that ends with the tail */
+        } else {
+            for (size_t i = 0; i < left; i++)
+                w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+        }
+        lane[3] = (lane[3] ^ w ^ left) * m;
+    }
+    uint64_t h =
+        lane[0] ^ (lane[1] << 17 | lane[1] >> 47) ^ (lane[2] << 31 | lane[2] >> 33) ^ (lane[3] << 47 | lane[3] >> 17);
+    return hash_mix(h);
+}
+
 struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
                                       bool *held)
 {
@@ -15,7 +51,7 @@ struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const
         return NULL;
     if (!m->slots)
         m->slots = xcalloc(SCAN_MEMO_SLOTS, sizeof(*m->slots));
-    uint64_t h = hash_bytes(p, len, (uint64_t)(uintptr_t)db);
+    uint64_t h = memo_hash(p, len, (uint64_t)(uintptr_t)db);
     struct scan_memo_slot *s = &m->slots[h & (SCAN_MEMO_SLOTS - 1)];
     *hash = h;
     *held = s->db == db && s->hash == h && s->len == len && memcmp((const char *)(s->data + s->nids), p, len) == 0;

@@ -58,13 +58,17 @@ struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const
     return s;
 }
 
-void scan_memo_keep(struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p, size_t len,
-                    const uint32_t *ids, uint32_t nids)
+void scan_memo_keep(struct scan_memo *m, struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p,
+                    size_t len, const uint32_t *ids, uint32_t nids)
 {
     size_t need = nids * sizeof(*ids) + len;
     if (need > s->cap) {
+        size_t room = need < 128 ? 128 : need;
+        if (m->bytes - s->cap + room > SCAN_MEMO_MAX_BYTES)
+            return;
+        m->bytes = m->bytes - s->cap + room;
         free(s->data);
-        s->cap = (uint32_t)(need < 128 ? 128 : need);
+        s->cap = (uint32_t)room;
         s->data = xmalloc(s->cap);
     }
     memcpy(s->data, ids, nids * sizeof(*ids));
@@ -118,7 +122,7 @@ bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *
     if (hs_scan(db, p, (unsigned)len, 0, hs, on_recorded, &r) != HS_SUCCESS)
         return false;
     if (!r.over)
-        scan_memo_keep(slot, db, h, p, len, r.ids, r.n);
+        scan_memo_keep(m, slot, db, h, p, len, r.ids, r.n);
     return true;
 }
 
@@ -128,4 +132,5 @@ void scan_memo_free(struct scan_memo *m)
         free(m->slots[i].data);
     free(m->slots);
     m->slots = NULL;
+    m->bytes = 0;
 }

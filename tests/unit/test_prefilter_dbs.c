@@ -405,22 +405,22 @@ static void test_scan_memo_compares_bytes(void **state)
     struct scan_memo_slot *s = scan_memo_find(&m, &db1, "abcd", 4, &h, &held);
     assert_non_null(s);
     assert_false(held);
-    scan_memo_keep(s, &db1, h, "abcd", 4, ids, 2);
+    scan_memo_keep(&m, s, &db1, h, "abcd", 4, ids, 2);
     assert_ptr_equal(scan_memo_find(&m, &db1, "abcd", 4, &h2, &held), s);
     assert_true(held);
     assert_int_equal(s->nids, 2);
     assert_int_equal(scan_memo_ids(s)[1], 9);
     /* other bytes, or another database, filed under the kept hash */
     struct scan_memo_slot *t = scan_memo_find(&m, &db1, "abce", 4, &h2, &held);
-    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    scan_memo_keep(&m, t, &db1, h2, "abcd", 4, ids, 2);
     assert_ptr_equal(scan_memo_find(&m, &db1, "abce", 4, &h2, &held), t);
     assert_false(held);
     t = scan_memo_find(&m, &db1, "abc", 3, &h2, &held);
-    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    scan_memo_keep(&m, t, &db1, h2, "abcd", 4, ids, 2);
     assert_ptr_equal(scan_memo_find(&m, &db1, "abc", 3, &h2, &held), t);
     assert_false(held);
     t = scan_memo_find(&m, &db2, "abcd", 4, &h2, &held);
-    scan_memo_keep(t, &db1, h2, "abcd", 4, ids, 2);
+    scan_memo_keep(&m, t, &db1, h2, "abcd", 4, ids, 2);
     assert_ptr_equal(scan_memo_find(&m, &db2, "abcd", 4, &h2, &held), t);
     assert_false(held);
     char big[SCAN_MEMO_MAX_LEN + 1];
@@ -430,12 +430,45 @@ static void test_scan_memo_compares_bytes(void **state)
     scan_memo_free(&m);
 }
 
+/* The slots' rooms stay within SCAN_MEMO_MAX_BYTES however many long
+ * values come; a slot that cannot grow keeps what it held, still right. */
+static void test_scan_memo_bytes_held(void **state)
+{
+    (void)state;
+    struct scan_memo m = {0};
+    int db = 1;
+    const uint32_t ids[1] = {3};
+    char v[SCAN_MEMO_MAX_LEN];
+    size_t refused = 0;
+    for (uint32_t i = 0; i < 3 * SCAN_MEMO_SLOTS; i++) {
+        memset(v, 'a' + i % 26, sizeof(v));
+        memcpy(v, &i, sizeof(i));
+        size_t len = i % 2 ? sizeof(v) : 16;
+        uint64_t h;
+        bool held;
+        struct scan_memo_slot *s = scan_memo_find(&m, &db, v, len, &h, &held);
+        assert_false(held);
+        struct scan_memo_slot before = *s;
+        scan_memo_keep(&m, s, &db, h, v, len, ids, 1);
+        assert_true(m.bytes <= SCAN_MEMO_MAX_BYTES);
+        bool now;
+        assert_ptr_equal(scan_memo_find(&m, &db, v, len, &h, &now), s);
+        if (!now) { /* refused: the slot holds what it held */
+            refused++;
+            assert_true(s->db == before.db && s->hash == before.hash && s->len == before.len &&
+                        s->data == before.data && s->cap == before.cap);
+        }
+    }
+    assert_true(refused > 0);
+    scan_memo_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_atoms_own_database),  cmocka_unit_test(test_keyword_databases_per_class),
         cmocka_unit_test(test_short_values_left_out),    cmocka_unit_test(test_scan_memo_matches_fresh),
-        cmocka_unit_test(test_scan_memo_compares_bytes),
+        cmocka_unit_test(test_scan_memo_compares_bytes), cmocka_unit_test(test_scan_memo_bytes_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,8 +157,10 @@ static void add_sinks(struct stoat_hunt *h, const struct hunt_args *ha, FILE *ou
         stoat_sink_csv(out, &sink);
     else if (!strcmp(ha->format, "table"))
         stoat_sink_table(out, out == stdout && cli_color(stdout), &sink);
+    else if (!cli_isatty(out))
+        stoat_sink_jsonl_blocks(out, 0, &sink); /* the lines once in memory, not copied into out's buffer too */
     else
-        stoat_sink_jsonl(out, &sink);
+        stoat_sink_jsonl(out, &sink); /* a terminal sees each line as it comes */
     stoat_hunt_add_sink(h, &sink);
     if (store) {
         /* the command line, for the store's record of runs */

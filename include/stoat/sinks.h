@@ -19,6 +19,13 @@ extern "C" {
 #endif
 
 void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink);
+/* The same lines written straight to out's descriptor in blocks of
+ * block_bytes (0: 1 MiB), not through its buffer: each written once, not
+ * copied there first. What out holds when a block is written goes before
+ * it; the caller writes nothing to out between the sink's lines and its
+ * end, which writes the last block. A stream without a descriptor is
+ * written as stoat_sink_jsonl writes it. */
+void stoat_sink_jsonl_blocks(FILE *out, size_t block_bytes, struct stoat_sink *sink);
 void stoat_sink_csv(FILE *out, struct stoat_sink *sink);
 void stoat_sink_table(FILE *out, bool color, struct stoat_sink *sink);
 /* Every event as one JSON object (its source and flattened fields), for

@@ -443,21 +443,6 @@ bool rulecache_read(const char *path, const struct rc_db *dbs, size_t n, bool *m
     return ok;
 }
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        b += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 /* The whole file in memory: header and payload. */
 static uint8_t *encode(const struct rc_db *dbs, size_t n, size_t *outlen, char *why, size_t whylen)
 {
@@ -524,7 +509,7 @@ bool rulecache_file_write(const char *path, const uint8_t *buf, size_t len, char
         snprintf(why, whylen, "cannot create a file beside %s: %s", path, strerror(errno));
         goto out;
     }
-    if (fchmod(fd, 0600) != 0 || !write_all(fd, buf, len) || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || !fs_write_all(fd, buf, len) || fsync(fd) != 0) {
         snprintf(why, whylen, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);

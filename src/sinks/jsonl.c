@@ -11,6 +11,7 @@
 #include "event/render.h"
 #include "stoat/sinks.h"
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/mem.h"
 #include "util/text.h"
 
@@ -40,7 +41,37 @@ struct jsonl {
      * the last alert: a file's events all begin it alike. */
     char *source_file, *source_format; /* copies: the alert's may be freed after it */
     struct buf source;
+    /* Blocks (stoat_sink_jsonl_blocks): b gathers the lines, written to fd
+     * once block bytes wait, not copied into out's buffer first. An event's
+     * part is then kept where it was written in b, at event_at (before
+     * written_to when carried over a block's write), not in event. */
+    int fd; /* -1: lines go through out */
+    size_t block, written_to, event_at;
 };
+
+/* Where a line begins: b emptied, unless it gathers a block. */
+static void line_start(struct jsonl *j)
+{
+    if (j->fd < 0)
+        buf_clear(&j->b);
+}
+
+/* The lines gathered to fd, after what out holds (written before them); the
+ * last event's part stays at b's start for its next alerts. */
+static stoat_err write_block(struct jsonl *j)
+{
+    struct buf *b = &j->b;
+    bool ok = fflush(j->out) == 0;
+    ok = fs_write_all(j->fd, b->p + j->written_to, b->len - j->written_to) && ok;
+    size_t keep = j->event_serial ? j->event.len : 0;
+    if (keep)
+        memmove(b->p, b->p + j->event_at, keep);
+    j->event_at = 0;
+    b->len = j->written_to = keep;
+    if (b->p)
+        b->p[b->len] = 0;
+    return ok ? STOAT_OK : STOAT_ERR_IO;
+}
 
 static void forget_rules(struct jsonl *j)
 {
@@ -56,6 +87,8 @@ static stoat_err emit(struct jsonl *j, const char *host)
 {
     if (j->line)
         return j->line(j->line_ctx, host, j->b.p, j->b.len);
+    if (j->fd >= 0)
+        return j->b.len - j->written_to >= j->block ? write_block(j) : STOAT_OK;
     return fwrite(j->b.p, 1, j->b.len, j->out) == j->b.len ? STOAT_OK : STOAT_ERR_IO;
 }
 
@@ -196,11 +229,32 @@ static void fields_json(struct buf *b, const struct stoat_alert *a)
 static void json_rule(struct jsonl *j, const struct stoat_alert *a);
 static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_alert *a);
 
+/* The event's part of an alert's line, gathering a block: written in place
+ * the first time, copied from there for its next alerts (event.len its
+ * length). */
+static stoat_err block_event(struct jsonl *j, const struct stoat_alert *a, bool known)
+{
+    struct buf *b = &j->b;
+    if (known) {
+        size_t n = j->event.len;
+        buf_reserve(b, n + 1); /* first: the copy's source is b's own */
+        memcpy(b->p + b->len, b->p + j->event_at, n);
+        b->len += n;
+        b->p[b->len] = 0;
+    } else {
+        j->event_at = b->len;
+        json_alert_event(j, b, a);
+        j->event.len = b->len - j->event_at;
+        j->event_serial = a->event_serial;
+    }
+    return emit(j, a->host);
+}
+
 static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
-    buf_clear(b);
+    line_start(j);
     buf_puts(b, "{\"kind\":\"alert\",\"id\":");
     buf_put_u64(b, a->id);
     /* the event's time, host and all after the rule as written for its
@@ -223,6 +277,8 @@ static stoat_err jsonl_alert(void *ctx, const struct stoat_alert *a)
         json_alert_event(j, b, a);
         return emit(j, a->host);
     }
+    if (j->fd >= 0)
+        return block_event(j, a, known);
     /* the event's part, the line's end included, kept for its next alerts */
     if (!known) {
         buf_clear(&j->event);
@@ -382,7 +438,7 @@ static stoat_err jsonl_incident(void *ctx, const struct stoat_incident *inc)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
-    buf_clear(b);
+    line_start(j);
     buf_puts(b, "{\"kind\":\"incident\",\"id\":");
     buf_put_u64(b, inc->id);
     json_opt_str(b, "host", inc->host);
@@ -440,7 +496,8 @@ static stoat_err jsonl_end(void *ctx, const struct stoat_hunt_stats *s)
     struct jsonl *j = ctx;
     if (!j->out)
         return STOAT_OK;
-    return fflush(j->out) == 0 ? STOAT_OK : STOAT_ERR_IO;
+    stoat_err e = j->fd >= 0 ? write_block(j) : STOAT_OK;
+    return fflush(j->out) == 0 ? e : STOAT_ERR_IO;
 }
 
 static void jsonl_destroy(void *ctx)
@@ -460,9 +517,21 @@ void stoat_sink_jsonl(FILE *out, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
+    j->fd = -1;
     j->caller_locks = __fsetlocking(out, FSETLOCKING_QUERY) == FSETLOCKING_BYCALLER;
     *sink = (struct stoat_sink){
         .ctx = j, .alert = jsonl_alert, .incident = jsonl_incident, .end = jsonl_end, .destroy = jsonl_destroy};
+}
+
+void stoat_sink_jsonl_blocks(FILE *out, size_t block_bytes, struct stoat_sink *sink)
+{
+    stoat_sink_jsonl(out, sink);
+    struct jsonl *j = sink->ctx;
+    j->fd = fileno(out);
+    if (j->fd < 0)
+        return; /* no descriptor (a stream in memory): through out */
+    j->block = block_bytes ? block_bytes : (size_t)1 << 20;
+    buf_reserve(&j->b, j->block + 4096); /* a block and a line: seldom grown */
 }
 
 static bool same_str(const char *x, const char *y)
@@ -517,7 +586,7 @@ static stoat_err dump_event(void *ctx, const struct stoat_alert *a)
 {
     struct jsonl *j = ctx;
     struct buf *b = &j->b;
-    buf_clear(b);
+    line_start(j);
     char t[32];
     buf_puts(b, "{\"kind\":\"event\"");
     if (j->line)
@@ -537,12 +606,14 @@ void stoat_sink_dump(FILE *out, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
     j->out = out;
+    j->fd = -1;
     *sink = (struct stoat_sink){.ctx = j, .event = dump_event, .end = jsonl_end, .destroy = jsonl_destroy};
 }
 
 void stoat_sink_lines(stoat_line_fn fn, void *ctx, bool events, struct stoat_sink *sink)
 {
     struct jsonl *j = xcalloc(1, sizeof(*j));
+    j->fd = -1;
     j->line = fn;
     j->line_ctx = ctx;
     *sink = (struct stoat_sink){.ctx = j, .end = jsonl_end, .destroy = jsonl_destroy};

@@ -63,6 +63,21 @@ out:
     return rc;
 }
 
+bool fs_write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
 bool fs_read_exact(int fd, void *buf, size_t len, char *why, size_t whylen)
 {
     size_t got = 0;

@@ -19,6 +19,10 @@ int fs_read_file(const char *path, size_t cap, char **out, size_t *len, char *wh
  * "read: <reason>" in why, on an error or an early end. */
 bool fs_read_exact(int fd, void *buf, size_t len, char *why, size_t whylen);
 
+/* Writes all n bytes of p to fd, through partial writes and EINTR; false
+ * on an error (errno says which). */
+bool fs_write_all(int fd, const void *p, size_t n);
+
 /* Calls fn for every regular file under path (path itself when it is a file),
  * in sorted order, following no symlinked directories. accept filters names
  * (NULL: all). An unreadable entry is reported through err and skipped. */

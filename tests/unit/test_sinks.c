@@ -3,8 +3,14 @@
  * timeline (quoting, sorting by event time), the table and the summary. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio_ext.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include "sinks/syslog_line.h"
 #include "util/buf.h"
@@ -354,6 +360,21 @@ static void test_jsonl_caches(void **state)
     FILE *cf = open_memstream(&unlocked, &unlocked_len);
     __fsetlocking(cf, FSETLOCKING_BYCALLER);
     stoat_sink_jsonl(cf, &caller);
+    /* written in blocks to a file, past its buffer (stoat hunt's output):
+     * a block of every line, of a few lines, and of all; what the stream
+     * held before goes first */
+    static const size_t block_sizes[] = {1, 3000, 0};
+    enum {
+        NBLOCKS = sizeof(block_sizes) / sizeof(block_sizes[0])
+    };
+    FILE *bf[NBLOCKS];
+    struct stoat_sink blocks[NBLOCKS];
+    for (int k = 0; k < NBLOCKS; k++) {
+        bf[k] = tmpfile();
+        assert_non_null(bf[k]);
+        fputs("before\n", bf[k]);
+        stoat_sink_jsonl_blocks(bf[k], block_sizes[k], &blocks[k]);
+    }
     uint64_t id = 0;
     for (int e = 0; e < 30; e++) {
         snprintf(file, sizeof(file), "%s", files[e / 3 % 5]); /* the same buffer, other bytes */
@@ -389,6 +410,8 @@ static void test_jsonl_caches(void **state)
             write_alert(&one, &a);
             write_alert(&lines, &a);
             write_alert(&caller, &a);
+            for (int k = 0; k < NBLOCKS; k++)
+                write_alert(&blocks[k], &a);
             a.ancestry = anc;
             stoat_sink_jsonl(wf, &fresh);
             write_alert(&fresh, &a);
@@ -413,9 +436,136 @@ static void test_jsonl_caches(void **state)
     assert_int_equal(taken.len, want_len);
     assert_memory_equal(taken.p, want, want_len);
     buf_free(&taken);
+    for (int k = 0; k < NBLOCKS; k++) {
+        assert_int_equal(blocks[k].end(blocks[k].ctx, NULL), STOAT_OK);
+        blocks[k].destroy(blocks[k].ctx);
+        off_t size = lseek(fileno(bf[k]), 0, SEEK_END);
+        assert_int_equal((size_t)size, 7 + want_len);
+        char *b = malloc((size_t)size);
+        assert_true(pread(fileno(bf[k]), b, (size_t)size, 0) == size);
+        assert_memory_equal(b, "before\n", 7);
+        assert_memory_equal(b + 7, want, want_len);
+        free(b);
+        fclose(bf[k]);
+    }
     for (int k = 0; k < 4; k++)
         buf_free(&forms[k]);
     free(got);
+    free(want);
+}
+
+/* Blocks written to a pipe that takes a little at a time while a timer
+ * interrupts the writer: every write(2) partial or failed with EINTR now
+ * and then, and every byte arrives in order, after what the stream held. */
+struct pipe_reader {
+    int fd;
+    struct buf got;
+};
+
+static void *read_pipe(void *ctx)
+{
+    struct pipe_reader *r = ctx;
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, NULL); /* the writer takes the interruptions */
+    char chunk[1500];
+    for (;;) {
+        ssize_t n = read(r->fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        buf_put(&r->got, chunk, (size_t)n);
+        nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
+    }
+    return NULL;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+static void test_jsonl_blocks_pipe(void **state)
+{
+    (void)state;
+    struct stoat_rule_meta rules[3] = {{.id = "r-a", .title = "a", .level = STOAT_LEVEL_HIGH},
+                                       {.id = "r-b", .title = "b \"q\"", .level = STOAT_LEVEL_MEDIUM},
+                                       {.title = "c", .level = STOAT_LEVEL_LOW}};
+    char big[3000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 23);
+    struct stoat_field fields[2] = {
+        {.name = "CommandLine", .value = big, .name_len = 11, .type = STOAT_V_STRING},
+        {.name = "Pid", .value = "7", .name_len = 3, .value_len = 1, .type = STOAT_V_NUMBER},
+    };
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fcntl(p[1], F_SETPIPE_SZ, 4096); /* the least: a block is taken in many pieces */
+    struct pipe_reader r = {.fd = p[0]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, read_pipe, &r), 0);
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old); /* no SA_RESTART: write(2) returns early */
+    struct itimerval every = {.it_interval = {.tv_usec = 300}, .it_value = {.tv_usec = 300}};
+    setitimer(ITIMER_REAL, &every, NULL);
+
+    FILE *pf = fdopen(p[1], "w");
+    assert_non_null(pf);
+    fputs("held\n", pf);
+    char *want = NULL;
+    size_t want_len = 0;
+    FILE *wf = open_memstream(&want, &want_len);
+    fputs("held\n", wf);
+    struct stoat_sink got, ref;
+    stoat_sink_jsonl_blocks(pf, 50000, &got);
+    stoat_sink_jsonl(wf, &ref);
+    uint64_t id = 0;
+    for (int e = 0; e < 400; e++) {
+        fields[0].value_len = (size_t)(e * 37 % (int)sizeof(big));
+        for (int k = 0; k <= e % 3; k++) {
+            struct stoat_alert a = {.id = ++id,
+                                    .rule = &rules[k],
+                                    .time_ns = INT64_MIN,
+                                    .host = e % 2 ? "h1" : "h2",
+                                    .pos = {.file = "/x.jsonl", .record = (uint64_t)e + 1, .line = (uint64_t)e + 1},
+                                    .fields = fields,
+                                    .nfields = 2,
+                                    .event_serial = e % 5 == 4 ? 0 : (uint64_t)e + 1,
+                                    .rule_serial = 1ull << 32 | (uint64_t)(k + 1)};
+            write_alert(&got, &a);
+            write_alert(&ref, &a);
+        }
+        if (e % 50 == 49) {
+            const uint64_t ids[] = {id - 1, id};
+            struct stoat_incident inc = {.id = (uint64_t)e,
+                                         .host = "h1",
+                                         .title = "inc",
+                                         .level = STOAT_LEVEL_HIGH,
+                                         .first_ns = INT64_MIN,
+                                         .last_ns = INT64_MIN,
+                                         .alert_ids = ids,
+                                         .nalerts = 2};
+            assert_int_equal(got.incident(got.ctx, &inc), STOAT_OK);
+            assert_int_equal(ref.incident(ref.ctx, &inc), STOAT_OK);
+        }
+    }
+    assert_int_equal(got.end(got.ctx, NULL), STOAT_OK);
+    got.destroy(got.ctx);
+    ref.end(ref.ctx, NULL);
+    ref.destroy(ref.ctx);
+    fclose(wf);
+    setitimer(ITIMER_REAL, &(struct itimerval){0}, NULL);
+    sigaction(SIGALRM, &old, NULL);
+    fclose(pf); /* the reader's end of input */
+    pthread_join(t, NULL);
+    close(p[0]);
+    assert_true(want_len > 1000000); /* many blocks, each many pieces */
+    assert_int_equal(r.got.len, want_len);
+    assert_memory_equal(r.got.p, want, want_len);
+    buf_free(&r.got);
     free(want);
 }
 
@@ -1063,19 +1213,13 @@ static void test_min_level(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_jsonl_document),
-        cmocka_unit_test(test_jsonl_nulls),
-        cmocka_unit_test(test_jsonl_hostile_values),
-        cmocka_unit_test(test_field_lengths),
-        cmocka_unit_test(test_jsonl_caches),
-        cmocka_unit_test(test_jsonl_short_values),
-        cmocka_unit_test(test_csv_timeline),
-        cmocka_unit_test(test_table_and_summary),
-        cmocka_unit_test(test_jsonl_ids),
-        cmocka_unit_test(test_score_as_printf),
-        cmocka_unit_test(test_min_level),
-        cmocka_unit_test(test_table_hostile_text),
-        cmocka_unit_test(test_syslog_lines),
+        cmocka_unit_test(test_jsonl_document),       cmocka_unit_test(test_jsonl_nulls),
+        cmocka_unit_test(test_jsonl_hostile_values), cmocka_unit_test(test_field_lengths),
+        cmocka_unit_test(test_jsonl_caches),         cmocka_unit_test(test_jsonl_blocks_pipe),
+        cmocka_unit_test(test_jsonl_short_values),   cmocka_unit_test(test_csv_timeline),
+        cmocka_unit_test(test_table_and_summary),    cmocka_unit_test(test_jsonl_ids),
+        cmocka_unit_test(test_score_as_printf),      cmocka_unit_test(test_min_level),
+        cmocka_unit_test(test_table_hostile_text),   cmocka_unit_test(test_syslog_lines),
     };
     return cmocka_run_group_tests_name("sinks", tests, NULL, NULL);
 }

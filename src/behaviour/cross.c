@@ -309,25 +309,40 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, size_t
 }
 
 /* Offline: the rule's id and title as kept, looked up once per rule by its
- * meta, the strings compared (another rule may take a freed meta's address). */
-static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, struct xalert *x)
+ * meta, the strings compared (another rule may take a freed meta's address).
+ * Its entry when they were kept, else NULL. */
+static const struct kept_rule *kept_rule_of(const struct cross *c, const struct cross_alert *a, const char *title)
 {
-    struct kept_rule *kr = NULL;
-    if (a->rule_meta) {
-        if (!c->kept_rules)
-            c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
-        kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
-        bool same_id = kr->id ? a->rule_id && strcmp(kr->id, a->rule_id) == 0 : !a->rule_id || !*a->rule_id;
-        if (kr->meta == a->rule_meta && same_id && strcmp(kr->title, title) == 0) {
-            x->rule_id = kr->id;
-            x->rule_title = kr->title;
-            return;
-        }
+    if (!a->rule_meta || !c->kept_rules)
+        return NULL;
+    const struct kept_rule *kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
+    if (kr->meta != a->rule_meta || kr->id_given != !!a->rule_id || kr->title_given != !!a->rule_title)
+        return NULL;
+    bool same_id = kr->id ? a->rule_id && strcmp(kr->id, a->rule_id) == 0 : !a->rule_id || !*a->rule_id;
+    return same_id && strcmp(kr->title, title) == 0 ? kr : NULL;
+}
+
+/* The same kept for the next alerts of the rule (kr: kept_rule_of's). */
+static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const char *title, size_t len,
+                           const struct kept_rule *kr, struct xalert *x)
+{
+    if (kr) {
+        x->rule_id = kr->id;
+        x->rule_title = kr->title;
+        return;
     }
     x->rule_id = intern_opt(c, a->rule_id);
     x->rule_title = intern(c, title);
-    if (kr)
-        *kr = (struct kept_rule){.meta = a->rule_meta, .id = x->rule_id, .title = x->rule_title};
+    if (!a->rule_meta)
+        return;
+    if (!c->kept_rules)
+        c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
+    c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES] = (struct kept_rule){.meta = a->rule_meta,
+                                                                                    .id = x->rule_id,
+                                                                                    .title = x->rule_title,
+                                                                                    .id_given = a->rule_id,
+                                                                                    .title_given = a->rule_title,
+                                                                                    .len = len};
 }
 
 /* The room the alert's host, account, session and images take: an alert of
@@ -350,7 +365,11 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     if (a->time_ns == INT64_MIN || !a->host || a->level <= STOAT_LEVEL_INFORMATIONAL)
         return;
     size_t ev_len = event_strs_len(c, a);
-    size_t need = sizeof(struct xalert) + ev_len + slen(a->rule_id) + slen(a->rule_title);
+    const char *title = a->rule_title ? a->rule_title : "?";
+    /* a rule kept before: the room its strings take known, not measured again */
+    const struct kept_rule *kr = c->o.live ? NULL : kept_rule_of(c, a, title);
+    size_t rule_len = kr ? kr->len : slen(a->rule_id) + slen(a->rule_title);
+    size_t need = sizeof(struct xalert) + ev_len + rule_len;
     if (!room_for(c, need, c->nalerts))
         return;
     c->last_noted = a->host_slot && *a->host_slot ? *a->host_slot : note_host(c, a->host);
@@ -359,10 +378,9 @@ void cross_alert(struct cross *c, const struct cross_alert *a)
     alerts_room(c);
     struct xalert x = {.id = a->id, .proc = a->proc, .t = a->time_ns, .level = a->level, .tactics = a->tactics};
     x.host_index = *a->host ? (uint32_t)c->last_noted : 0;
-    const char *title = a->rule_title ? a->rule_title : "?";
     if (!c->o.live) {
         keep_event_strs(c, a, ev_len, &x);
-        keep_rule_strs(c, a, title, &x);
+        keep_rule_strs(c, a, title, rule_len, kr, &x);
     } else {
         /* its strings in one block, the host first: one allocation rather
          * than seven, freed as one (alert_free) */

@@ -61,10 +61,14 @@ struct cross {
     const char *recent[1u << RECENT_BITS];
     uint64_t last_event_serial; /* of the alert kept last (0: none) */
     size_t last_event_len;      /* its event_strs_len */
-    /* by the rule's meta (KEPT_RULES of them): its id and title as kept */
+    /* by the rule's meta (KEPT_RULES of them): its id and title as kept,
+     * whether the alert gave them (NULL or not), and the room they take
+     * (slen of both as the alert gave them) */
     struct kept_rule {
         const void *meta;
         const char *id, *title;
+        bool id_given, title_given;
+        size_t len;
     } * kept_rules;
     uint64_t seq;
     struct strmap hosts;  /* lower-case name -> index in host_names */

@@ -719,9 +719,10 @@ static void test_attr_memo_many(void **state)
 /* Offline, an alert of the event the last alert came from takes that
  * one's kept strings (by its event serial), and a rule's id and title are
  * kept once per rule (by its meta, the strings compared): the same
- * incidents as with neither (each string looked up). Two rules share a
- * meta here (one freed, another at its address): told apart by their
- * strings. Events' alerts come in runs. */
+ * incidents as with neither (each string looked up), the same dropped
+ * when the kept bytes are capped. Two rules share a meta here (one freed,
+ * another at its address): told apart by their strings, each taking the
+ * room of its own. Events' alerts come in runs. */
 static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_t *dropped)
 {
     struct cross_opts o = {.lateness_ns = MIN_NS, .max_bytes = max_bytes};
@@ -742,7 +743,8 @@ static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_
                 char rid[16], title[32];
                 int r = (e + k) % 4;
                 snprintf(rid, sizeof(rid), "r%d", r);
-                snprintf(title, sizeof(title), "title of r%d", r);
+                /* r3 (r1's meta) with a longer title: the room it takes is its own */
+                snprintf(title, sizeof(title), r == 3 ? "title of r%d, a longer one" : "title of r%d", r);
                 cross_alert(c, &(struct cross_alert){.id = ++id,
                                                      .host = hosts[h],
                                                      .time_ns = t + (e + 1) * MIN_NS,
@@ -774,7 +776,7 @@ static void test_serials(void **state)
     serials_run(true, 0, &fast, &dropped_fast);
     serials_run(false, 0, &slow, &dropped_slow);
     assert_non_null(slow.p);
-    assert_non_null(strstr(slow.p, "{r3 title of r3 "));
+    assert_non_null(strstr(slow.p, "{r3 title of r3, a longer one "));
     assert_non_null(strstr(slow.p, "{r1 title of r1 "));
     assert_string_equal(fast.p, slow.p);
     assert_int_equal(dropped_slow, 0);

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,9 @@ struct behaviour {
     struct rule_memo {
         uint32_t chains_rule, tactics;
     } * rule_memo;
+    /* of the ruleset as taken, unique in the process: the upper half of
+     * cross_alert's rule_serial */
+    uint64_t rs_serial;
     struct facts_memo facts; /* the account of the event last digested */
     struct {
         uint64_t event_serial; /* 0: none */
@@ -93,8 +97,10 @@ struct behaviour {
  * as by their roles (the last such rule, should several carry one). */
 static void take_ruleset(struct behaviour *b, const struct stoat_ruleset *rs)
 {
+    static _Atomic uint64_t rs_serials;
     const struct behaviour_data *d = behaviour_data_of(rs);
     b->rs = rs;
+    b->rs_serial = atomic_fetch_add_explicit(&rs_serials, 1, memory_order_relaxed) + 1;
     b->profile = d ? d->baseline : NULL;
     b->jewel_window_ns = d ? d->jewel_window_ns : 0;
     b->exfil_rule = -1;
@@ -668,6 +674,8 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     char acct[256];
     facts_digest(a, tactics, &f.alert, acct, &b->facts);
     f.alert.proc = k->proc;
+    if (memo_of(b, m)) /* a rule of the ruleset: its strings stay while it is loaded */
+        f.alert.rule_serial = b->rs_serial << 32 | (rule_index(b->rs, m) + 1);
     if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
         f.alert.host_slot = &host_of(b, a)->cross;
     fact_out(b, &f);

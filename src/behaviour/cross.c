@@ -309,14 +309,19 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, size_t
 }
 
 /* Offline: the rule's id and title as kept, looked up once per rule by its
- * meta, the strings compared (another rule may take a freed meta's address).
- * Its entry when they were kept, else NULL. */
+ * meta, the strings compared (another rule may take a freed meta's address)
+ * unless the rule's serial says they are the ones kept. Its entry when they
+ * were kept, else NULL. */
 static const struct kept_rule *kept_rule_of(const struct cross *c, const struct cross_alert *a, const char *title)
 {
     if (!a->rule_meta || !c->kept_rules)
         return NULL;
     const struct kept_rule *kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
-    if (kr->meta != a->rule_meta || kr->id_given != !!a->rule_id || kr->title_given != !!a->rule_title)
+    if (kr->meta != a->rule_meta)
+        return NULL;
+    if (a->rule_serial && kr->rule_serial == a->rule_serial)
+        return kr;
+    if (kr->id_given != !!a->rule_id || kr->title_given != !!a->rule_title)
         return NULL;
     bool same_id = kr->id ? a->rule_id && strcmp(kr->id, a->rule_id) == 0 : !a->rule_id || !*a->rule_id;
     return same_id && strcmp(kr->title, title) == 0 ? kr : NULL;
@@ -338,6 +343,7 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
     if (!c->kept_rules)
         c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
     c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES] = (struct kept_rule){.meta = a->rule_meta,
+                                                                                    .rule_serial = a->rule_serial,
                                                                                     .id = x->rule_id,
                                                                                     .title = x->rule_title,
                                                                                     .id_given = a->rule_id,

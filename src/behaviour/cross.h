@@ -62,6 +62,9 @@ struct cross_alert {
      * meta (NULL: unknown), whose alerts mostly name the same id and title */
     uint64_t event_serial;
     const void *rule_meta;
+    /* unique in the process (0: unknown): alerts with one are of one rule,
+     * with the same meta, id and title */
+    uint64_t rule_serial;
     /* the caller's memo of host's index here + 1 (0: not noted yet), filled
      * when first noted; only for facts given to this cross directly (NULL:
      * none, the name is looked up) */

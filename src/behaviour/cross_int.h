@@ -66,6 +66,7 @@ struct cross {
      * (slen of both as the alert gave them) */
     struct kept_rule {
         const void *meta;
+        uint64_t rule_serial; /* the alert's that kept them (0: none) */
         const char *id, *title;
         bool id_given, title_given;
         size_t len;

@@ -722,7 +722,8 @@ static void test_attr_memo_many(void **state)
  * incidents as with neither (each string looked up), the same dropped
  * when the kept bytes are capped. Two rules share a meta here (one freed,
  * another at its address): told apart by their strings, each taking the
- * room of its own. Events' alerts come in runs. */
+ * room of its own; rules' serials (r2 has none) tell them apart too.
+ * Events' alerts come in runs. */
 static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_t *dropped)
 {
     struct cross_opts o = {.lateness_ns = MIN_NS, .max_bytes = max_bytes};
@@ -757,7 +758,8 @@ static void serials_run(bool serials, size_t max_bytes, struct buf *out, uint64_
                                                      .image = images[e % 3],
                                                      .parent_image = images[(e + 1) % 3],
                                                      .event_serial = serials ? event : 0,
-                                                     .rule_meta = serials ? metas[r == 3 ? 1 : r] : NULL});
+                                                     .rule_meta = serials ? metas[r == 3 ? 1 : r] : NULL,
+                                                     .rule_serial = serials && r != 2 ? 100 + (uint64_t)r : 0});
             }
         }
     }

@@ -90,6 +90,11 @@ struct behaviour {
         const char *name;      /* the alert's pointer to it */
         uint32_t rec;          /* its index in hosts */
     } host_memo;               /* the host of the event whose alerts came last */
+    struct {
+        uint64_t event_serial; /* 0: none */
+        const char *logon;     /* the alert's pointer to its logon id */
+        uint64_t tree, key;
+    } chain_memo; /* the chain key of the event whose alerts came last */
     struct behaviour_stats st;
 };
 
@@ -602,7 +607,7 @@ void behaviour_watch(struct behaviour *b, struct stoat_alert *a, const struct ac
 
 /* The chain key: the logon session when the event or its process names
  * one, else the process tree, else none. */
-static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *k)
+static uint64_t session_or_tree(const struct stoat_alert *a, const struct actor_keys *k)
 {
     if (a->logon_id && *a->logon_id) {
         /* Sysmon and Security may spell the same hex id in different cases
@@ -614,6 +619,24 @@ static uint64_t chain_key(const struct stoat_alert *a, const struct actor_keys *
         return hash_bytes(id, n, 0x5e55) | 1;
     }
     return k->tree & ~1ull; /* even: never a session's */
+}
+
+/* session_or_tree, worked out once for an event's alerts (its logon id the
+ * same string, its tree the same). */
+static uint64_t chain_key(struct behaviour *b, const struct stoat_alert *a, const struct actor_keys *k)
+{
+    bool of_event = a->event_serial && !a->corr;
+    if (of_event && a->event_serial == b->chain_memo.event_serial && a->logon_id == b->chain_memo.logon &&
+        k->tree == b->chain_memo.tree)
+        return b->chain_memo.key;
+    uint64_t key = session_or_tree(a, k);
+    if (of_event) {
+        b->chain_memo.event_serial = a->event_serial;
+        b->chain_memo.logon = a->logon_id;
+        b->chain_memo.tree = k->tree;
+        b->chain_memo.key = key;
+    }
+    return key;
 }
 
 /* The memo of m's rule, or NULL for a meta not of the ruleset (a test's,
@@ -659,7 +682,7 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     uint32_t rule, tactics;
     rule_ids(b, m, &rule, &tactics);
     struct chain_alert r = {
-        .id = a->id, .time_ns = a->time_ns, .key = chain_key(a, k), .proc = k->proc, .host = hid, .rule = rule};
+        .id = a->id, .time_ns = a->time_ns, .key = chain_key(b, a, k), .proc = k->proc, .host = hid, .rule = rule};
     if (a->logon_id) { /* as much as fits, NUL-ended (no printf per alert) */
         size_t n = strnlen(a->logon_id, sizeof(r.logon) - 1);
         memcpy(r.logon, a->logon_id, n);

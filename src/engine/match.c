@@ -996,14 +996,20 @@ static bool field_scan(struct engine_ctx *c, const struct scan_layout *l, uint32
     return to > from;
 }
 
-/* A field database's scan of p[0..len), or its report replayed from the
- * scan memo when it saw the same bytes before. */
-static void scan_field_db(struct engine_ctx *c, const hs_database_t *db, const char *p, size_t len,
-                          match_event_handler on, void *ctx)
+/* A database's scan of p[0..len). A field database's report is replayed
+ * from the scan memo when it saw the same bytes before; a keyword one reads
+ * every value of the event, whose bytes hardly come back, so it is scanned. */
+static void scan_db(struct engine_ctx *c, const hs_database_t *db, bool keywords, const char *p, size_t len,
+                    match_event_handler on, void *ctx)
 {
-    bool remembered;
-    c->counters.field_scans++;
-    if (!scan_memo_scan(&c->scan_memo, db, c->hs, p, len, on, ctx, &remembered))
+    bool ok, remembered = false;
+    if (keywords) {
+        ok = hs_scan(db, p, (unsigned)len, 0, c->hs, on, ctx) == HS_SUCCESS;
+    } else {
+        c->counters.field_scans++;
+        ok = scan_memo_scan(&c->scan_memo, db, c->hs, p, len, on, ctx, &remembered);
+    }
+    if (!ok)
         c->atoms_valid = false;
     c->counters.scans_memo += remembered;
 }
@@ -1028,10 +1034,7 @@ static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const
     const struct merged_db *md = &c->rs->mdbs[m->db];
     struct scan_ctx sc = {
         .stamp = c->atom_stamp, .gen = c->gen, .hits = c->hits, .rs = c->rs, .md = md, .group_off = c->group_off};
-    if (!keywords) /* every value of the event: the same bytes hardly come back */
-        scan_field_db(c, md->db, p, len, on_merged_atom, &sc);
-    else if (hs_scan(md->db, p, (unsigned)len, 0, c->hs, on_merged_atom, &sc) != HS_SUCCESS)
-        c->atoms_valid = false;
+    scan_db(c, md->db, keywords, p, len, on_merged_atom, &sc);
 }
 
 size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
@@ -1078,10 +1081,7 @@ size_t engine_event_match(struct engine_ctx *c, const uint32_t **rules)
             } else if (!field_scan(c, l, first + d, ids, nids, &all_built, &p, &len)) {
                 continue; /* the event has none of its fields: nothing to find */
             }
-            if (!keywords)
-                scan_field_db(c, g->dbs[d].db, p, len, on_atom, &sc);
-            else if (hs_scan(g->dbs[d].db, p, (unsigned)len, 0, c->hs, on_atom, &sc) != HS_SUCCESS)
-                c->atoms_valid = false;
+            scan_db(c, g->dbs[d].db, keywords, p, len, on_atom, &sc);
         }
         if (g->tokens)
             find_tokens(c, cls, gi, &sc);

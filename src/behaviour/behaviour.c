@@ -697,8 +697,9 @@ void behaviour_alert(struct behaviour *b, const struct stoat_alert *a)
     char acct[256];
     facts_digest(a, tactics, &f.alert, acct, &b->facts);
     f.alert.proc = k->proc;
-    if (memo_of(b, m)) /* a rule of the ruleset: its strings stay while it is loaded */
-        f.alert.rule_serial = b->rs_serial << 32 | (rule_index(b->rs, m) + 1);
+    const struct rule_memo *rm = memo_of(b, m);
+    if (rm) /* a rule of the ruleset: its strings stay while it is loaded */
+        f.alert.rule_serial = b->rs_serial << 32 | (uint64_t)(rm - b->rule_memo + 1);
     if (!b->out.fact) /* the record of the host again: the chains may have told of incidents since */
         f.alert.host_slot = &host_of(b, a)->cross;
     fact_out(b, &f);

@@ -308,6 +308,12 @@ static void keep_event_strs(struct cross *c, const struct cross_alert *a, size_t
     c->last_event_len = len;
 }
 
+/* The kept_rules entry of a rule's meta (kept_rules made). */
+static struct kept_rule *kept_slot(const struct cross *c, const void *meta)
+{
+    return &c->kept_rules[((uintptr_t)meta >> 4) % KEPT_RULES];
+}
+
 /* Offline: the rule's id and title as kept, looked up once per rule by its
  * meta, the strings compared (another rule may take a freed meta's address)
  * unless the rule's serial says they are the ones kept. Its entry when they
@@ -316,7 +322,7 @@ static const struct kept_rule *kept_rule_of(const struct cross *c, const struct 
 {
     if (!a->rule_meta || !c->kept_rules)
         return NULL;
-    const struct kept_rule *kr = &c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES];
+    const struct kept_rule *kr = kept_slot(c, a->rule_meta);
     if (kr->meta != a->rule_meta)
         return NULL;
     if (a->rule_serial && kr->rule_serial == a->rule_serial)
@@ -342,13 +348,13 @@ static void keep_rule_strs(struct cross *c, const struct cross_alert *a, const c
         return;
     if (!c->kept_rules)
         c->kept_rules = xcalloc(KEPT_RULES, sizeof(*c->kept_rules));
-    c->kept_rules[((uintptr_t)a->rule_meta >> 4) % KEPT_RULES] = (struct kept_rule){.meta = a->rule_meta,
-                                                                                    .rule_serial = a->rule_serial,
-                                                                                    .id = x->rule_id,
-                                                                                    .title = x->rule_title,
-                                                                                    .id_given = a->rule_id,
-                                                                                    .title_given = a->rule_title,
-                                                                                    .len = len};
+    *kept_slot(c, a->rule_meta) = (struct kept_rule){.meta = a->rule_meta,
+                                                     .rule_serial = a->rule_serial,
+                                                     .id = x->rule_id,
+                                                     .title = x->rule_title,
+                                                     .id_given = a->rule_id,
+                                                     .title_given = a->rule_title,
+                                                     .len = len};
 }
 
 /* The room the alert's host, account, session and images take: an alert of
@@ -363,7 +369,7 @@ static size_t event_strs_len(const struct cross *c, const struct cross_alert *a)
 void cross_prefetch_rule(const struct cross *c, const void *rule_meta)
 {
     if (c->kept_rules)
-        __builtin_prefetch(&c->kept_rules[((uintptr_t)rule_meta >> 4) % KEPT_RULES]);
+        __builtin_prefetch(kept_slot(c, rule_meta));
 }
 
 void cross_alert(struct cross *c, const struct cross_alert *a)

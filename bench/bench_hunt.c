@@ -2,6 +2,7 @@
  *
  *   bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] -- COMMAND ARGS...
  *   bench_hunt --ratio [-n ROUNDS] -- COMMAND_A ARGS... -- COMMAND_B ARGS...
+ *   bench_hunt --scaling K [-n ROUNDS] -- ONE_THREAD ARGS... -- K_THREADS ARGS...
  *
  * Runs COMMAND RUNS times (default 3) as a child process, with its standard
  * output and error discarded, and prints the minimum and median wall time,
@@ -16,7 +17,9 @@
  * one run's scaling over threads is judged (on a virtual machine, cores that
  * share a host's caches and memory bus give less than K times one).
  * With --ratio, two commands run by turns and each round's ratio of their
- * times is printed (see ratio_rounds). */
+ * times is printed (see ratio_rounds). With --scaling K, a one-thread and a
+ * K-thread run are judged against the ceiling of the same minutes (see
+ * scaling_rounds). */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -104,9 +107,57 @@ static int ratio_rounds(char **a, char **b, int runs, const char *label)
     return 0;
 }
 
+static void print_spread(const char *what, double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_d);
+    printf("  %s min %.2f median %.2f max %.2f", what, v[0], v[n / 2], v[n - 1]);
+}
+
+/* --scaling K: each round runs the one-thread command alone, the K-thread
+ * command alone and K copies of the one-thread command at once, in an order
+ * that turns with the rounds. The speed-up is the one-thread time over the
+ * K-thread time; the ceiling is what the cores gave K runs that share
+ * nothing in the same minute (K times the one-thread time over the copies'
+ * time). On a virtual machine the ceiling moves from minute to minute (its
+ * cores share a host's caches and memory bus with other guests), so a
+ * speed-up read without the ceiling of its own minute says little; their
+ * quotient, the efficiency, is what the program's threading gives of what
+ * the machine had to give. */
+static int scaling_rounds(char **one, char **many, int k, int runs, const char *label)
+{
+    double *up = calloc((size_t)runs, sizeof(*up)), *ceil = calloc((size_t)runs, sizeof(*ceil));
+    double *eff = calloc((size_t)runs, sizeof(*eff));
+    long rss = 0;
+    int ok = 1;
+    for (int r = 0; r < runs && ok; r++) {
+        double t[3] = {0, 0, 0}; /* one thread, K threads, K copies */
+        for (int s = 0; s < 3 && ok; s++) {
+            int which = (r + s) % 3;
+            t[which] = time_run(which == 1 ? many : one, which == 2 ? k : 1, &rss);
+            ok = t[which] > 0;
+        }
+        if (ok) {
+            up[r] = t[0] / t[1];
+            ceil[r] = k * t[0] / t[2];
+            eff[r] = up[r] / ceil[r];
+        }
+    }
+    if (ok) {
+        printf("%-44s", label ? label : one[0]);
+        print_spread("speed-up", up, runs);
+        print_spread("ceiling", ceil, runs);
+        print_spread("efficiency", eff, runs);
+        printf("  (%d rounds)\n", runs);
+    }
+    free(up);
+    free(ceil);
+    free(eff);
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
-    int runs = 3, copies = 1, i = 1;
+    int runs = 3, copies = 1, scaling = 0, i = 1;
     double events = 0, bytes = 0, load = 0;
     bool ratio = false;
     const char *label = NULL;
@@ -125,6 +176,11 @@ int main(int argc, char **argv)
             label = argv[++i];
         else if (!strcmp(argv[i], "--ratio"))
             ratio = true;
+        else if (!strcmp(argv[i], "--scaling") && i + 1 < argc) {
+            scaling = atoi(argv[++i]);
+            scaling = scaling < 1 ? -1 : scaling; /* -1: refused below */
+            ratio = true;                         /* two commands, as --ratio */
+        }
     }
     char **cmd = argv + i + 1, **cmd_b = NULL;
     if (ratio && i < argc) { /* a second "--" ends A and starts B */
@@ -135,14 +191,17 @@ int main(int argc, char **argv)
                 break;
             }
     }
-    if (i >= argc - 1 || runs < 1 || runs > 100 || copies < 1 || copies > 256 ||
+    if (i >= argc - 1 || runs < 1 || runs > 100 || copies < 1 || copies > 256 || scaling < 0 || scaling > 256 ||
         (ratio && (!cmd_b || !cmd_b[0] || !cmd[0]))) {
         fprintf(stderr,
                 "usage: bench_hunt [-n RUNS] [--events N] [--bytes N] [--less-load S] [--copies K] [--label L] "
                 "-- COMMAND ARGS...\n"
-                "       bench_hunt --ratio [-n ROUNDS] [--label L] -- COMMAND_A ARGS... -- COMMAND_B ARGS...\n");
+                "       bench_hunt --ratio [-n ROUNDS] [--label L] -- COMMAND_A ARGS... -- COMMAND_B ARGS...\n"
+                "       bench_hunt --scaling K [-n ROUNDS] [--label L] -- ONE_THREAD ARGS... -- K_THREADS ARGS...\n");
         return 2;
     }
+    if (scaling)
+        return scaling_rounds(cmd, cmd_b, scaling, runs, label);
     if (ratio)
         return ratio_rounds(cmd, cmd_b, runs, label);
     double *t = calloc((size_t)runs, sizeof(*t));

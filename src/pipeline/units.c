@@ -131,6 +131,7 @@ static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
     struct units *p = wk->p;
+    mem_thread_heap_on_huge_pages(); /* where the writer's tables grow, when it writes here */
     for (;;) {
         struct trace_span ts;
         trace_start(&ts);

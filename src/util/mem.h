@@ -35,6 +35,9 @@ void xunmap_huge(void *p, size_t len);
  * why and how); a no-op where the kernel or the C library does not allow
  * it. Called once, at the start of main. */
 void mem_heap_on_huge_pages(size_t bytes);
+/* The same for the calling thread's own malloc arena (mem.c says how):
+ * called first thing by a thread that grows big tables. */
+void mem_thread_heap_on_huge_pages(void);
 
 struct arena_block;
 struct arena {

@@ -6,10 +6,13 @@
  * advised marked so in /proc/self/smaps where the kernel has huge pages;
  * and the big tables' allocation (xcalloc_big): zeroed and writable at every
  * size either side of the 2 MiB where it becomes a mapping of its own,
- * aligned to 2 MiB there, given back by xfree_big with the same sizes. */
+ * aligned to 2 MiB there, given back by xfree_big with the same sizes;
+ * and a thread's own arena after mem_thread_heap_on_huge_pages: the mapping
+ * that holds its blocks advised, with the reserve it grows into. */
 #include "testutil.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "util/mem.h"
@@ -138,6 +141,69 @@ static void test_heap_advised(void **state)
     assert_true(advised >= (16u << 20) - 2 * HUGE);
 }
 
+/* The smaps VmFlags of the mapping holding at: whether it is advised
+ * ("hg"), and its end (*hi); false when no mapping holds at. */
+static bool advised_at(uintptr_t at, bool *hg, unsigned long *hi)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    unsigned long lo = 0, end = 0;
+    bool found = false, here = false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+            lo = a;
+            end = b;
+            here = lo <= at && at < end;
+        } else if (here && !strncmp(line, "VmFlags:", 8)) {
+            *hg = strstr(line, " hg") != NULL;
+            *hi = end;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+struct thread_check {
+    bool before, after, reserve; /* advised: the block's mapping, then; the reserve after */
+    bool found;
+};
+
+static void *thread_heap(void *arg)
+{
+    struct thread_check *c = arg;
+    void *block = malloc(1000); /* the thread's arena is made by its first malloc */
+    unsigned long hi = 0, hi2 = 0;
+    c->found = block && advised_at((uintptr_t)block, &c->before, &hi);
+    mem_thread_heap_on_huge_pages();
+    c->found = c->found && advised_at((uintptr_t)block, &c->after, &hi);
+    /* the reserve the arena opens as it grows, right after the open part */
+    bool reserve = false;
+    if (c->found && advised_at(hi, &reserve, &hi2))
+        c->reserve = reserve;
+    free(block);
+    return NULL;
+}
+
+static void test_thread_heap_advised(void **state)
+{
+    (void)state;
+    if (!thp_offered() || !MALLOC_IS_GLIBC) {
+        skip();
+        return;
+    }
+    struct thread_check c = {0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, thread_heap, &c), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_true(c.found);
+    assert_false(c.before); /* what the test shows is the call's, not the kernel's default */
+    assert_true(c.after);
+    assert_true(c.reserve);
+}
+
 static void check_big(size_t n, size_t size)
 {
     unsigned char *p = xcalloc_big(n, size);
@@ -191,6 +257,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_huge),     cmocka_unit_test(test_arena_huge), cmocka_unit_test(test_heap_after),
         cmocka_unit_test(test_heap_advised), cmocka_unit_test(test_big_sizes),  cmocka_unit_test(test_big_again_zeroed),
+        cmocka_unit_test(test_thread_heap_advised),
     };
     return cmocka_run_group_tests_name("mem", tests, NULL, NULL);
 }

@@ -63,6 +63,7 @@ struct units {
      * less kernel time). The half still out keeps the workers busy meanwhile;
      * a source slower than the workers never waits, so is never kept. */
     size_t free_wake;
+    bool source_waits, wake_source;
     struct unit_writer wr;
 };
 
@@ -115,8 +116,10 @@ static void write_ready(struct units *p)
         pthread_mutex_lock(&p->mu);
         p->next_write++;
         p->freel[p->nfree++] = u;
-        if (p->nfree >= p->free_wake)
-            pthread_cond_signal(&p->cv_free);
+        if (p->source_waits && p->nfree >= p->free_wake) {
+            p->source_waits = false; /* one wake, not one per unit freed after */
+            p->wake_source = true;   /* by unlock_and_wake */
+        }
     }
 }
 
@@ -124,6 +127,18 @@ static bool next_is_done(const struct units *p)
 {
     const struct unit *u = p->done[p->next_write % p->nunits];
     return u && u->seq == p->next_write;
+}
+
+/* Lets p->mu go, then wakes the source if the writer freed enough units:
+ * woken while the mutex was still held, it found it taken and slept again
+ * on the mutex, two more system calls and a wake. */
+static void unlock_and_wake(struct units *p)
+{
+    bool wake = p->wake_source;
+    p->wake_source = false;
+    pthread_mutex_unlock(&p->mu);
+    if (wake)
+        pthread_cond_signal(&p->cv_free);
 }
 
 /* Takes the writer's role, if free, and writes what is ready; p->mu held. */
@@ -145,8 +160,13 @@ static void *worker_main(void *arg)
         struct trace_span ts;
         trace_start(&ts);
         pthread_mutex_lock(&p->mu);
-        if (wk->home && next_is_done(p))
+        if (wk->home && next_is_done(p)) {
             write_if_free(p); /* put down while the home was not waiting */
+            if (p->wake_source) {
+                p->wake_source = false;
+                pthread_cond_signal(&p->cv_free); /* the wait below lets the mutex go */
+            }
+        }
         p->home_idle |= wk->home;
         while (p->work_n == 0 && !p->producing_done)
             pthread_cond_wait(&p->cv_work, &p->mu);
@@ -168,7 +188,7 @@ static void *worker_main(void *arg)
         p->done[u->seq % p->nunits] = u;
         if (wk->home || p->home_idle)
             write_if_free(p);
-        pthread_mutex_unlock(&p->mu);
+        unlock_and_wake(p);
     }
     return NULL;
 }
@@ -229,8 +249,10 @@ struct unit *units_take(struct units *p)
         struct trace_span ts;
         trace_start(&ts);
         pthread_mutex_lock(&p->mu);
-        while (p->nfree == 0)
+        while (p->nfree == 0) {
+            p->source_waits = true;
             pthread_cond_wait(&p->cv_free, &p->mu);
+        }
         trace_add(TRACE_WAIT_FREE, &ts);
         u = p->freel[--p->nfree];
         pthread_mutex_unlock(&p->mu);
@@ -257,8 +279,8 @@ void units_send(struct units *p, struct unit *u)
     u->seq = p->next_seq++;
     p->work[(p->work_head + p->work_n) % p->nunits] = u;
     p->work_n++;
-    pthread_cond_signal(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
+    pthread_cond_signal(&p->cv_work); /* after the unlock: see unlock_and_wake */
 }
 
 void units_finish(struct units *p)

@@ -255,8 +255,12 @@ int main(void)
 {
     mem_heap_on_huge_pages(16u << 20);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_map_huge),     cmocka_unit_test(test_arena_huge), cmocka_unit_test(test_heap_after),
-        cmocka_unit_test(test_heap_advised), cmocka_unit_test(test_big_sizes),  cmocka_unit_test(test_big_again_zeroed),
+        cmocka_unit_test(test_map_huge),
+        cmocka_unit_test(test_arena_huge),
+        cmocka_unit_test(test_heap_after),
+        cmocka_unit_test(test_heap_advised),
+        cmocka_unit_test(test_big_sizes),
+        cmocka_unit_test(test_big_again_zeroed),
         cmocka_unit_test(test_thread_heap_advised),
     };
     return cmocka_run_group_tests_name("mem", tests, NULL, NULL);

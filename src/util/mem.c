@@ -302,15 +302,30 @@ void arena_free(struct arena *a)
     a->used = 0;
 }
 
-/* A thread's allocations come from a malloc arena of its own: a mapping
- * glibc reserves (64 MiB, inaccessible) and opens as it grows, which the
- * heap's advice (mem_heap_on_huge_pages) does not cover. So the tables a
+/* Under AddressSanitizer malloc is the sanitizer's: its regions are not
+ * glibc's arenas, and advising them would only grow the memory it holds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MALLOC_IS_GLIBC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MALLOC_IS_GLIBC 0
+#endif
+#endif
+#ifndef MALLOC_IS_GLIBC
+#define MALLOC_IS_GLIBC 1
+#endif
+
+/* A thread other than main mostly allocates from another of glibc's arenas
+ * (main.c allows one per core): a mapping glibc reserves (64 MiB,
+ * inaccessible) and opens as it grows, which the heap's advice
+ * (mem_heap_on_huge_pages) does not cover. So the tables a
  * hunt's writer grows on a worker (process tables, chains, correlations)
  * faulted in 4 KiB at a time: at -j 2 a realistic day took 3,000 faults
  * where one thread, on the advised heap, took 1,000. The arena is found
  * as the mapping that holds a fresh block, with the reserve that follows
  * it (/proc/self/maps), and advised whole. Advice only: where anything is
  * not as expected, nothing is advised. */
+#if defined(MADV_HUGEPAGE) && MALLOC_IS_GLIBC
 static bool mapping_of(uintptr_t at, uintptr_t *lo, uintptr_t *hi)
 {
     FILE *f = fopen("/proc/self/maps", "re");
@@ -340,10 +355,11 @@ static bool mapping_of(uintptr_t at, uintptr_t *lo, uintptr_t *hi)
     fclose(f);
     return found;
 }
+#endif
 
 void mem_thread_heap_on_huge_pages(void)
 {
-#ifdef MADV_HUGEPAGE
+#if defined(MADV_HUGEPAGE) && MALLOC_IS_GLIBC
     void *probe = malloc(64);
     if (!probe)
         return;

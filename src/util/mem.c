@@ -302,19 +302,6 @@ void arena_free(struct arena *a)
     a->used = 0;
 }
 
-/* Under AddressSanitizer malloc is the sanitizer's: its regions are not
- * glibc's arenas, and advising them would only grow the memory it holds. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MALLOC_IS_GLIBC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MALLOC_IS_GLIBC 0
-#endif
-#endif
-#ifndef MALLOC_IS_GLIBC
-#define MALLOC_IS_GLIBC 1
-#endif
-
 /* A thread other than main mostly allocates from another of glibc's arenas
  * (main.c allows one per core): a mapping glibc reserves (64 MiB,
  * inaccessible) and opens as it grows, which the heap's advice
@@ -325,7 +312,7 @@ void arena_free(struct arena *a)
  * as the mapping that holds a fresh block, with the reserve that follows
  * it (/proc/self/maps), and advised whole. Advice only: where anything is
  * not as expected, nothing is advised. */
-#if defined(MADV_HUGEPAGE) && MALLOC_IS_GLIBC
+#if defined(MADV_HUGEPAGE) && MEM_MALLOC_IS_GLIBC
 static bool mapping_of(uintptr_t at, uintptr_t *lo, uintptr_t *hi)
 {
     FILE *f = fopen("/proc/self/maps", "re");
@@ -359,7 +346,7 @@ static bool mapping_of(uintptr_t at, uintptr_t *lo, uintptr_t *hi)
 
 void mem_thread_heap_on_huge_pages(void)
 {
-#if defined(MADV_HUGEPAGE) && MALLOC_IS_GLIBC
+#if defined(MADV_HUGEPAGE) && MEM_MALLOC_IS_GLIBC
     void *probe = malloc(64);
     if (!probe)
         return;

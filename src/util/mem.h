@@ -31,6 +31,20 @@ void xgrow(void **p, size_t *cap, size_t need, size_t esz);
 void *xmap_huge(size_t *len);
 void xunmap_huge(void *p, size_t len);
 
+/* 1 where malloc is glibc's, whose heap and arenas the advice below works
+ * on; 0 under AddressSanitizer, whose malloc is its own (its regions are not
+ * glibc's arenas, and advising them would only grow what it holds). */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEM_MALLOC_IS_GLIBC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEM_MALLOC_IS_GLIBC 0
+#endif
+#endif
+#ifndef MEM_MALLOC_IS_GLIBC
+#define MEM_MALLOC_IS_GLIBC 1
+#endif
+
 /* The process heap's next `bytes` on transparent huge pages (mem.c says
  * why and how); a no-op where the kernel or the C library does not allow
  * it. Called once, at the start of main. */

@@ -100,25 +100,12 @@ static bool thp_offered(void)
     return ok;
 }
 
-/* Under AddressSanitizer malloc is the sanitizer's, not a heap grown by
- * brk: nothing to advise. */
-#if defined(__SANITIZE_ADDRESS__)
-#define MALLOC_IS_GLIBC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MALLOC_IS_GLIBC 0
-#endif
-#endif
-#ifndef MALLOC_IS_GLIBC
-#define MALLOC_IS_GLIBC 1
-#endif
-
 /* The heap has a span advised for huge pages (VmFlags "hg"), of at least
  * what was asked but the unaligned ends. */
 static void test_heap_advised(void **state)
 {
     (void)state;
-    if (!thp_offered() || !MALLOC_IS_GLIBC) {
+    if (!thp_offered() || !MEM_MALLOC_IS_GLIBC) {
         skip();
         return;
     }
@@ -190,7 +177,7 @@ static void *thread_heap(void *arg)
 static void test_thread_heap_advised(void **state)
 {
     (void)state;
-    if (!thp_offered() || !MALLOC_IS_GLIBC) {
+    if (!thp_offered() || !MEM_MALLOC_IS_GLIBC) {
         skip();
         return;
     }

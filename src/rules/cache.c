@@ -651,9 +651,10 @@ void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_
         size_t nl = strlen(e->d_name);
         bool ours = nl > 10 && !strncmp(e->d_name, "stoat-", 6);
         const char *ext = nl > 4 ? e->d_name + nl - 4 : "";
-        bool entry = ours && (!strcmp(ext, ".hsc") || !strcmp(ext, ".rsc") || !strcmp(ext, ".rsi"));
+        bool entry =
+            ours && (!strcmp(ext, ".hsc") || !strcmp(ext, ".rsc") || !strcmp(ext, ".rsi") || !strcmp(ext, ".rsg"));
         bool temp = ours && (strstr(e->d_name, ".hsc.tmp-") || strstr(e->d_name, ".rsc.tmp-") ||
-                             strstr(e->d_name, ".rsi.tmp-"));
+                             strstr(e->d_name, ".rsi.tmp-") || strstr(e->d_name, ".rsg.tmp-"));
         if (!entry && !temp)
             continue;
         char *p = xmalloc(strlen(dir) + nl + 2);

@@ -16,7 +16,7 @@
 
 /* Cache files kept: a few rule sets in use side by side (a prefilter file
  * and a whole-ruleset file each), each a few MB */
-#define RC_MAX_FILES 24 /* a prefilter, a ruleset and an index file each */
+#define RC_MAX_FILES 32 /* a prefilter, a ruleset, an index and a guess file each */
 #define RC_MAX_BYTES (256ull << 20)
 
 /* One database: the key of what it compiles, and where it goes. */

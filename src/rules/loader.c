@@ -14,7 +14,10 @@
  * everything queued is parsed in order as it would have been, its
  * diagnostics recorded, and the result written for the next load. Rule
  * files are first looked up by their stat (an index file, see content_key
- * for when stat can be trusted), so a warm load need not read them. */
+ * for when stat can be trusted), so a warm load need not read them.
+ * While the folders are listed, the ruleset file the same paths led to
+ * last time is decoded, and taken only if it is the one named then
+ * (rules/cache_guess.h). */
 #include "rules/loader.h"
 
 #include <limits.h>
@@ -27,6 +30,7 @@
 
 #include "event/route.h"
 #include "rules/compile.h"
+#include "rules/loader_int.h"
 #include "rules/meta.h"
 #include "rules/ruleset.h"
 #include "rules/snapshot.h"
@@ -34,82 +38,7 @@
 #include "util/text.h"
 #include "util/yaml.h"
 
-struct pending_filter {
-    struct stoat_rule_meta meta;
-    const char **rules;
-    size_t nrules;
-    const struct pnode *root;
-};
-
-struct stoat_loader {
-    struct stoat_load_opts opts;
-    struct stoat_ruleset *rs;
-    struct compiler comp;
-    struct placeholders *ph;
-    struct strmap roles; /* rule id -> role, from generated sources */
-    struct rule *rules;
-    size_t nrules, rcap;
-    struct correlation *corrs;
-    size_t ncorrs, ccap;
-    struct pending_filter *filters;
-    size_t nfilters, fcap;
-    struct strmap ids;        /* id or name -> rule index + 1 */
-    struct strmap files_seen; /* rule files by device and inode -> first name (file_seen) */
-    char **seen;              /* names files_seen points to, once there is no queue */
-    size_t nseen, seen_cap;
-    bool queue_names_seen; /* the queue's names are seen's (seen_take_queue) */
-    struct folder_given {  /* folders given to add_path (folder_given_before) */
-        dev_t dev;
-        ino_t ino;
-        char *name;
-    } * folders;
-    size_t nfolders, folders_cap;
-    size_t files_again, folders_again; /* the stats', kept apart: a cached ruleset's do not know them */
-    struct stoat_load_stats stats;
-    struct timespec t0;
-    bool started;
-    bool hidden;           /* adding a hidden source (loader.h) */
-    struct hidden_source { /* added when the ruleset is built, after every other rule */
-        char *name, *text;
-        size_t len;
-    } * deferred;
-    size_t ndeferred;
-    stoat_err fatal;
-    /* The ruleset cache (see the top): on while nothing has been parsed. */
-    bool defer;
-    void *key;                   /* SHA-256 of everything given so far, files by name (their bytes at the build) */
-    void *skey;                  /* the same with files by name and stat (see defer_file) */
-    struct timespec began;       /* real time: files changed since are not trusted by stat */
-    bool stat_failed;            /* some rule file's stat: the stat key stands for nothing */
-    struct fs_lister *lister;    /* the folders given, listed while deferring (one for all: fs.h) */
-    struct pending {             /* given, not parsed yet, in order */
-        char *name, *text, *msg; /* file: read at the build when needed; msg: an error about */
-        size_t len;              /* name, to report then */
-        bool not_file, rejects;  /* a generated source; an error that rejects a file */
-        bool file;               /* a rule file given by path */
-        bool st_ok;              /* st is a regular file's, not too large (stat_files) */
-        bool stated;             /* st_ok and st set as the folder was listed */
-        bool dup;                /* the same file as one given before it (first_name): not loaded again */
-        bool dup_checked;        /* file_seen was asked */
-        struct stat st;          /* a file's, at the build */
-    } * pending;
-    size_t npending, pcap;
-    struct snap_diags rec; /* the diagnostics of the parse, for the cache file */
-    stoat_diag_fn user_diag;
-    void *user_ctx;
-};
-
 /* ------------------------------------------------------------------ load */
-
-static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
-                      const char *rule_id, const char *msg)
-{
-    if (!l->opts.diag)
-        return;
-    struct stoat_diag d = {
-        .code = code, .severity = sev, .file = file, .line = line, .rule_id = rule_id, .message = msg};
-    l->opts.diag(l->opts.diag_ctx, &d);
-}
 
 /* --------------------------------------------------------- the cache key */
 
@@ -118,12 +47,16 @@ static void key_u64(struct stoat_loader *l, uint64_t v)
 {
     rulecache_hash_u64(l->key, v);
     rulecache_hash_u64(l->skey, v);
+    if (l->gkey)
+        rulecache_hash_u64(l->gkey, v);
 }
 
 static void key_bytes(struct stoat_loader *l, const void *p, size_t n)
 {
     rulecache_hash_bytes(l->key, p, n);
     rulecache_hash_bytes(l->skey, p, n);
+    if (l->gkey)
+        rulecache_hash_bytes(l->gkey, p, n);
 }
 
 static void key_str(struct stoat_loader *l, const char *s)
@@ -163,11 +96,13 @@ static void start_key(struct stoat_loader *l)
     const struct stoat_rule_select *s = &o->select;
     l->key = rulecache_hash_begin();
     l->skey = rulecache_hash_begin();
+    l->gkey = rulecache_hash_begin();
     l->defer = true;
     clock_gettime(CLOCK_REALTIME, &l->began);
     key_str(l, "stoat ruleset cache 1");
     rulecache_hash_build(l->key);
     rulecache_hash_build(l->skey);
+    rulecache_hash_build(l->gkey);
     char pcre[64] = ""; /* regexes are compiled again from source, on first use (snapshot.c) */
     pcre2_config(PCRE2_CONFIG_VERSION, pcre);
     key_str(l, pcre);
@@ -207,8 +142,6 @@ static void defer_entry(struct stoat_loader *l, const char *name, char *text, si
 }
 
 static stoat_err parse_text(struct stoat_loader *l, const char *name, const char *text, size_t len);
-static void diag_note(struct stoat_loader *l, enum stoat_severity sev, stoat_err code, const char *file, unsigned line,
-                      const char *rule_id, const char *msg);
 
 /* A file reached twice (`-r rules` beside stoat's own rules folder, a folder
  * and a file in it, overlapping folders, a link, two spellings of one path)
@@ -266,7 +199,7 @@ static void note_again(struct stoat_loader *l, const char *name, const char *fir
     else
         snprintf(msg, sizeof(msg), "the same %s as %s, given before: %s", folder ? "folder" : "file", first,
                  folder ? "read once" : "loaded once, under that name");
-    diag_note(l, STOAT_SEV_NOTE, STOAT_OK, name, 0, NULL, msg);
+    loader_diag_note(l, STOAT_SEV_NOTE, STOAT_OK, name, 0, NULL, msg);
 }
 
 /* A file reached again, in a key: its place, and which file it is (the
@@ -383,7 +316,7 @@ static void load_pending_file(struct stoat_loader *l, const struct pending *p)
     if (fs_read_file(p->name, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
-        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, msg);
+        loader_diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, msg);
         l->stats.rejected++;
         return;
     }
@@ -505,7 +438,7 @@ static void flush(struct stoat_loader *l)
         } else if (p->file && !p->msg) {
             load_pending_file(l, p);
         } else {
-            diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
+            loader_diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, p->name, 0, NULL, p->msg);
             l->stats.rejected += p->rejects;
         }
     }
@@ -582,6 +515,11 @@ stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *sr
     return e;
 }
 
+bool loader_guess_taken(const struct stoat_loader *l)
+{
+    return l->guess_taken;
+}
+
 void loader_attach(struct stoat_loader *l, void *data, void (*free_fn)(void *data))
 {
     l->rs->attached = data;
@@ -625,7 +563,7 @@ static void add_detection(struct file_ctx *f, struct sigma_rule *r)
             char msg[300];
             snprintf(msg, sizeof(msg), "duplicate rule id, first loaded from %s; both are kept",
                      prev && prev <= l->nrules ? l->rules[prev - 1].meta.file : "?");
-            diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_RULE, f->file, r->meta.line, r->meta.id, msg);
+            loader_diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_RULE, f->file, r->meta.line, r->meta.id, msg);
         }
     }
     XGROW(l->rules, l->rcap, l->nrules + 1);
@@ -749,7 +687,7 @@ static int load_file(void *ctx, const char *path)
     if (fs_read_file(path, YAML_MAX_FILE_BYTES, &text, &len, why, sizeof(why))) {
         char msg[400];
         snprintf(msg, sizeof(msg), "cannot read rule file: %s", why);
-        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+        loader_diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
         l->stats.rejected++;
         return 0;
     }
@@ -766,7 +704,7 @@ static void walk_err(void *ctx, const char *path, const char *why)
     if (l->defer)
         defer_entry(l, path, NULL, 0, msg, false, false);
     else
-        diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
+        loader_diag_note(l, STOAT_SEV_ERROR, STOAT_ERR_IO, path, 0, NULL, msg);
 }
 
 static void listed_file(void *ctx, const struct fs_found *f)
@@ -819,6 +757,10 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
         fclose(f);
     }
     if (l->defer) { /* the cache's key wants every file's stat first: listed and stat'ed in threads */
+        if (l->gkey) {
+            rulecache_hash_u64(l->gkey, 6);
+            rulecache_hash_bytes(l->gkey, path, strlen(path));
+        }
         if (!l->lister)
             l->lister = fs_lister_new(stat_threads(STAT_THREADS_MAX * STAT_PER_THREAD));
         fs_lister_add(l->lister, path, rule_file_name, listed_file, l); /* listed with the next ones */
@@ -829,81 +771,6 @@ stoat_err stoat_loader_add_path(struct stoat_loader *l, const char *path)
 }
 
 /* ----------------------------------------------------------------- build */
-
-static long find_rule(struct stoat_loader *l, const char *ref)
-{
-    uint32_t v;
-    if (strmap_get(&l->ids, ref, strlen(ref), &v) && v)
-        return (long)v - 1;
-    return -1;
-}
-
-static long find_corr(struct stoat_loader *l, const char *ref)
-{
-    for (size_t i = 0; i < l->ncorrs; i++)
-        if ((l->corrs[i].meta.id && strcmp(l->corrs[i].meta.id, ref) == 0) ||
-            (l->corrs[i].meta.name && strcmp(l->corrs[i].meta.name, ref) == 0))
-            return (long)i;
-    return -1;
-}
-
-static void link_filters(struct stoat_loader *l)
-{
-    /* per rule: the filters naming it */
-    const struct pnode ***per = xcalloc(l->nrules + 1, sizeof(*per));
-    size_t *count = xcalloc(l->nrules + 1, sizeof(*count)), *cap = xcalloc(l->nrules + 1, sizeof(*cap));
-    for (size_t f = 0; f < l->nfilters; f++) {
-        const struct pending_filter *pf = &l->filters[f];
-        bool any = false;
-        for (size_t i = 0; i < pf->nrules; i++) {
-            long r = find_rule(l, pf->rules[i]);
-            if (r < 0)
-                continue;
-            any = true;
-            XGROW(per[r], cap[r], count[r] + 1);
-            per[r][count[r]++] = pf->root;
-        }
-        if (any)
-            l->stats.filters++;
-        else
-            diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_NOTFOUND, pf->meta.file, pf->meta.line, pf->meta.id,
-                      "filter names no loaded rule; it changes nothing");
-    }
-    for (size_t r = 0; r < l->nrules; r++) {
-        if (count[r])
-            compile_attach_filters(&l->comp, &l->rules[r].prog, per[r], count[r]);
-        free(per[r]);
-    }
-    free(per);
-    free(count);
-    free(cap);
-}
-
-static void link_correlations(struct stoat_loader *l)
-{
-    for (size_t c = 0; c < l->ncorrs; c++) {
-        struct correlation *k = &l->corrs[c];
-        long *idx = arena_alloc(&l->rs->arena, (k->corr.nrules ? k->corr.nrules : 1) * sizeof(*idx));
-        for (size_t i = 0; i < k->corr.nrules; i++) {
-            long r = find_rule(l, k->corr.rules[i]);
-            if (r >= 0) {
-                idx[i] = r;
-                l->rules[r].feeds_correlation = true;
-                if (!k->corr.generate)
-                    l->rules[r].correlation_only = true;
-                continue;
-            }
-            long cc = find_corr(l, k->corr.rules[i]);
-            idx[i] = cc >= 0 ? -2 - cc : -1;
-            if (cc < 0) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "correlation refers to '%s', which is not loaded", k->corr.rules[i]);
-                diag_note(l, STOAT_SEV_WARNING, STOAT_ERR_NOTFOUND, k->meta.file, k->meta.line, k->meta.id, msg);
-            }
-        }
-        k->rule_index = idx;
-    }
-}
 
 static const uint32_t *intern_list(struct stoat_ruleset *rs, const char *const *names, size_t n)
 {
@@ -926,34 +793,11 @@ static void add_hidden(struct stoat_loader *l)
     l->rs->nhidden = l->nrules - first;
 }
 
-/* The ruleset from the cache file under key (the loader's rs replaced, its
- * mapping and attachment kept), its diagnostics replayed; false when there
- * is none that fits. *path: the file to write after a build. */
-static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], char **path)
+/* n (from path) becomes the loader's ruleset (the loader's mapping and
+ * attachment kept), d's diagnostics replayed, both taken. */
+static void take_snapshot(struct stoat_loader *l, const char *path, struct stoat_ruleset *n, struct snap_diags *d)
 {
-    char why[400], msg[480];
-    *path = rulecache_path_ext(l->opts.cache_dir, key, ".rsc", why, sizeof(why));
-    if (!*path)
-        return false; /* the prefilter's cache says why */
-    const uint8_t *buf;
-    size_t len;
-    bool missing;
-    struct snap_diags d;
-    snapshot_diags_init(&d);
-    struct stoat_ruleset *n = NULL;
-    if (rulecache_file_map(*path, &buf, &len, &missing, why, sizeof(why))) {
-        n = snapshot_decode(buf, len, key, &d, why, sizeof(why));
-        rulecache_file_unmap(buf, len);
-    }
-    if (!n) {
-        snapshot_diags_free(&d);
-        if (!missing) {
-            snprintf(msg, sizeof(msg), "rule cache ignored and rebuilt: %s", why);
-            diag_note(l, STOAT_SEV_NOTE, STOAT_OK, *path, 0, NULL, msg);
-        }
-        return false;
-    }
-    rulecache_touch(*path);
+    rulecache_touch(path);
     struct stoat_ruleset *old = l->rs;
     n->map = old->map;
     n->attached = old->attached;
@@ -963,9 +807,44 @@ static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN],
     old->attached_free = NULL;
     stoat_ruleset_destroy(old);
     l->rs = n;
-    for (size_t i = 0; i < d.n && l->user_diag; i++)
-        l->user_diag(l->user_ctx, &d.v[i]);
-    snapshot_diags_free(&d);
+    for (size_t i = 0; i < d->n && l->user_diag; i++)
+        l->user_diag(l->user_ctx, &d->v[i]);
+    snapshot_diags_free(d);
+}
+
+/* The ruleset from the cache file under key, taken; false when there is
+ * none that fits. *path: the file to write after a build. */
+static bool read_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], char **path)
+{
+    char why[400], msg[480];
+    *path = rulecache_path_ext(l->opts.cache_dir, key, ".rsc", why, sizeof(why));
+    if (!*path)
+        return false; /* the prefilter's cache says why */
+    struct snap_diags d;
+    bool missing;
+    struct stoat_ruleset *n = snapshot_read_file(*path, key, &d, &missing, why, sizeof(why));
+    if (!n) {
+        snapshot_diags_free(&d);
+        if (!missing) {
+            snprintf(msg, sizeof(msg), "rule cache ignored and rebuilt: %s", why);
+            loader_diag_note(l, STOAT_SEV_NOTE, STOAT_OK, *path, 0, NULL, msg);
+        }
+        return false;
+    }
+    take_snapshot(l, *path, n, &d);
+    return true;
+}
+
+/* The guessed ruleset taken, when key (what the index or the files'
+ * bytes named) is its key. *path: its file. */
+static bool guess_take(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN], char **path)
+{
+    struct stoat_ruleset *n;
+    struct snap_diags d;
+    if (!cache_guess_take(&l->guess, key, &n, &d, path))
+        return false;
+    take_snapshot(l, *path, n, &d);
+    l->guess_taken = true;
     return true;
 }
 
@@ -978,6 +857,14 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
 {
     uint8_t ikey[RC_KEY_LEN];
     char why[400];
+    if (l->lister)
+        fs_lister_start(l->lister);
+    if (l->gkey) { /* while the lister lists */
+        uint8_t gkey[RC_KEY_LEN];
+        rulecache_hash_end(l->gkey, gkey);
+        l->gkey = NULL;
+        cache_guess_start(&l->guess, l->opts.cache_dir, gkey);
+    }
     list_given(l);
     fs_lister_free(l->lister); /* every path is given: its memory back before the ruleset's */
     l->lister = NULL;
@@ -987,7 +874,8 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
     *path = NULL;
     *index = l->stat_failed ? NULL : rulecache_path_ext(l->opts.cache_dir, skey, ".rsi", why, sizeof(why));
     bool indexed = *index && rulecache_index_read(*index, skey, ikey);
-    if (indexed && read_snapshot(l, ikey, path)) {
+    if (indexed && (guess_take(l, ikey, path) || read_snapshot(l, ikey, path))) {
+        memcpy(ckey, ikey, RC_KEY_LEN);
         rulecache_touch(*index);
         free(*index);
         *index = NULL;
@@ -997,7 +885,8 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
     *path = NULL;
     bool trusted;
     content_key(l, ckey, &trusted);
-    bool hit = !(indexed && !memcmp(ikey, ckey, RC_KEY_LEN)) && read_snapshot(l, ckey, path);
+    bool hit =
+        !(indexed && !memcmp(ikey, ckey, RC_KEY_LEN)) && (guess_take(l, ckey, path) || read_snapshot(l, ckey, path));
     if (!*path) /* tried by the index, or not at all */
         *path = rulecache_path_ext(l->opts.cache_dir, ckey, ".rsc", why, sizeof(why));
     if (!trusted || !*path) {
@@ -1018,7 +907,7 @@ static bool write_snapshot(struct stoat_loader *l, const uint8_t key[RC_KEY_LEN]
     bool ok = buf && rulecache_file_write(path, buf, len, why, sizeof(why));
     if (!ok) {
         snprintf(msg, sizeof(msg), "rule cache not written: %s", why);
-        diag_note(l, STOAT_SEV_NOTE, STOAT_OK, path, 0, NULL, msg);
+        loader_diag_note(l, STOAT_SEV_NOTE, STOAT_OK, path, 0, NULL, msg);
     }
     free(buf);
     rulecache_trim(l->opts.cache_dir, path, RC_MAX_FILES, RC_MAX_BYTES);
@@ -1054,6 +943,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
             finish_stats(l, rs);
             l->rs = NULL;
             *out = rs;
+            cache_guess_end(&l->guess, ckey);
             free(path);
             free(index);
             return STOAT_OK;
@@ -1062,8 +952,7 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     }
     struct stoat_ruleset *rs = l->rs;
     add_hidden(l);
-    link_filters(l);
-    link_correlations(l);
+    loader_link(l);
     recording(l, false);
     rs->regexes = l->comp.regexes;
     rs->nregexes = l->comp.nregexes;
@@ -1121,8 +1010,11 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
         return e;
     }
     finish_stats(l, rs);
-    if (cache && path && write_snapshot(l, ckey, path) && index)
-        rulecache_index_write(index, skey, ckey);
+    if (cache && path && write_snapshot(l, ckey, path)) {
+        if (index)
+            rulecache_index_write(index, skey, ckey);
+        cache_guess_end(&l->guess, ckey);
+    }
     free(path);
     free(index);
     l->rs = NULL;
@@ -1175,5 +1067,8 @@ void stoat_loader_destroy(struct stoat_loader *l)
         rulecache_hash_end(l->key, unused);
     if (l->skey)
         rulecache_hash_end(l->skey, unused);
+    if (l->gkey)
+        rulecache_hash_end(l->gkey, unused);
+    cache_guess_end(&l->guess, NULL);
     free(l);
 }

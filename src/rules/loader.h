@@ -45,5 +45,8 @@ stoat_err loader_add_source(struct stoat_loader *l, const struct rule_source *sr
 /* Hands the ruleset data to keep, and the function that frees it (with the
  * ruleset, or with the loader when no ruleset is built). */
 void loader_attach(struct stoat_loader *l, void *data, void (*free_fn)(void *data));
+/* The build took the ruleset file it decoded while the rule folders were
+ * listed (the guess, loader.c), for the tests. */
+bool loader_guess_taken(const struct stoat_loader *l);
 
 #endif

@@ -998,3 +998,18 @@ struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint
     }
     return rs;
 }
+
+struct stoat_ruleset *snapshot_read_file(const char *path, const uint8_t key[RC_KEY_LEN], struct snap_diags *d,
+                                         bool *missing, char *why, size_t whylen)
+{
+    const uint8_t *buf;
+    size_t len;
+    struct stoat_ruleset *rs = NULL;
+    snapshot_diags_init(d);
+    why[0] = 0;
+    if (rulecache_file_map(path, &buf, &len, missing, why, whylen)) {
+        rs = snapshot_decode(buf, len, key, d, why, whylen);
+        rulecache_file_unmap(buf, len);
+    }
+    return rs;
+}

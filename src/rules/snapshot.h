@@ -42,6 +42,12 @@ uint8_t *snapshot_encode(const struct stoat_ruleset *rs, const struct snap_diags
 struct stoat_ruleset *snapshot_decode(const uint8_t *buf, size_t len, const uint8_t key[RC_KEY_LEN],
                                       struct snap_diags *d, char *why, size_t whylen);
 
+/* snapshot_decode of the ruleset file at path (mapped and unmapped here),
+ * d initialised either way; *missing: there is no such file (nothing to
+ * say, why empty). */
+struct stoat_ruleset *snapshot_read_file(const char *path, const uint8_t key[RC_KEY_LEN], struct snap_diags *d,
+                                         bool *missing, char *why, size_t whylen);
+
 /* Tests only: the size of a decoded ruleset's region (0: from the file's). */
 extern size_t snapshot_region_cap;
 

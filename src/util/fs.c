@@ -461,6 +461,13 @@ struct fs_lister {
     struct arena mem[LIST_THREADS_MAX]; /* each thread's, kept from one listing to the next */
     struct lroot *roots;                /* added, not listed yet */
     size_t nroots, roots_cap;
+    /* the listing under way (begin_listing to fs_lister_flush) */
+    bool listing;
+    bool caller_lists; /* the caller takes the first worker's part in flush */
+    struct lister ls;
+    struct lworker w[LIST_THREADS_MAX];
+    pthread_t th[LIST_THREADS_MAX];
+    unsigned started;
 };
 
 struct fs_lister *fs_lister_new(unsigned threads)
@@ -479,10 +486,14 @@ static void drop_roots(struct fs_lister *fl)
     fl->nroots = 0;
 }
 
+static void end_listing(struct fs_lister *fl, bool deliver);
+
 void fs_lister_free(struct fs_lister *fl)
 {
     if (!fl)
         return;
+    if (fl->listing)
+        end_listing(fl, false); /* its threads use what is freed here */
     drop_roots(fl);
     free(fl->roots);
     for (unsigned i = 0; i < fl->threads; i++)
@@ -492,6 +503,8 @@ void fs_lister_free(struct fs_lister *fl)
 
 void fs_lister_add(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn, void *ctx)
 {
+    if (fl->listing)
+        fs_lister_flush(fl); /* what was started first, in order */
     XGROW(fl->roots, fl->roots_cap, fl->nroots + 1);
     fl->roots[fl->nroots++] = (struct lroot){.path = xstrdup(path), .accept = accept, .fn = fn, .ctx = ctx};
 }
@@ -520,28 +533,39 @@ static size_t stat_roots(struct fs_lister *fl, struct lister *ls)
     return folders;
 }
 
-/* Why every path given at once: listed one after another, each listing
- * ended with a thread alone on its last folder while the others waited,
- * and started and joined its threads again. */
-void fs_lister_flush(struct fs_lister *fl)
+/* The roots' stats, then their folders listed by the threads: all of
+ * them, or (caller_works) all but the first worker, whose part the caller
+ * takes in flush. With no thread at all the caller lists alone. */
+static void begin_listing(struct fs_lister *fl, bool caller_works)
 {
-    struct lister ls = {0};
-    pthread_mutex_init(&ls.mu, NULL);
-    pthread_cond_init(&ls.cv, NULL);
-    if (stat_roots(fl, &ls)) {
-        struct lworker w[LIST_THREADS_MAX];
-        for (unsigned i = 0; i < fl->threads; i++)
-            w[i] = (struct lworker){.ls = &ls, .a = &fl->mem[i]};
-        pthread_t th[LIST_THREADS_MAX];
-        unsigned started = 0;
-        for (unsigned i = 1; i < fl->threads; i++)
-            if (pthread_create(&th[started], NULL, lister_run, &w[i]) == 0)
-                started++; /* one fewer helper is only slower */
-        lister_run(&w[0]);
-        for (unsigned i = 0; i < started; i++)
-            pthread_join(th[i], NULL);
-    }
-    for (size_t i = 0; i < fl->nroots; i++) {
+    fl->listing = true;
+    fl->started = 0;
+    fl->ls = (struct lister){0};
+    pthread_mutex_init(&fl->ls.mu, NULL);
+    pthread_cond_init(&fl->ls.cv, NULL);
+    bool folders = stat_roots(fl, &fl->ls) > 0;
+    for (unsigned i = 0; i < fl->threads; i++)
+        fl->w[i] = (struct lworker){.ls = &fl->ls, .a = &fl->mem[i]};
+    for (unsigned i = caller_works ? 1 : 0; folders && i < fl->threads; i++)
+        if (pthread_create(&fl->th[fl->started], NULL, lister_run, &fl->w[i]) == 0)
+            fl->started++; /* one fewer helper is only slower */
+    fl->caller_lists = folders && (caller_works || fl->started == 0);
+}
+
+void fs_lister_start(struct fs_lister *fl)
+{
+    if (!fl->listing && fl->nroots)
+        begin_listing(fl, false);
+}
+
+/* The listing's threads done, and (deliver) each root's files to its fn. */
+static void end_listing(struct fs_lister *fl, bool deliver)
+{
+    if (fl->caller_lists)
+        lister_run(&fl->w[0]);
+    for (unsigned i = 0; i < fl->started; i++)
+        pthread_join(fl->th[i], NULL);
+    for (size_t i = 0; deliver && i < fl->nroots; i++) {
         const struct lroot *r = &fl->roots[i];
         if (r->found.path)
             r->fn(r->ctx, &r->found);
@@ -551,9 +575,20 @@ void fs_lister_flush(struct fs_lister *fl)
     drop_roots(fl);
     for (unsigned i = 0; i < fl->threads; i++)
         arena_reset(&fl->mem[i]);
-    free(ls.q);
-    pthread_cond_destroy(&ls.cv);
-    pthread_mutex_destroy(&ls.mu);
+    free(fl->ls.q);
+    pthread_cond_destroy(&fl->ls.cv);
+    pthread_mutex_destroy(&fl->ls.mu);
+    fl->listing = false;
+}
+
+/* Why every path given at once: listed one after another, each listing
+ * ended with a thread alone on its last folder while the others waited,
+ * and started and joined its threads again. */
+void fs_lister_flush(struct fs_lister *fl)
+{
+    if (!fl->listing)
+        begin_listing(fl, true);
+    end_listing(fl, true);
 }
 
 void fs_lister_list(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn, void *ctx)

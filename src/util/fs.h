@@ -51,11 +51,14 @@ void fs_list(const char *path, bool (*accept)(const char *name), unsigned thread
  * afresh for each path. fs_lister_add queues a path; fs_lister_flush lists
  * every queued path at once and then calls each one's fn with its files,
  * path after path in the order added, as fs_list would one by one.
- * fs_lister_list is the two for one path. fs_lister_free drops what was
- * added and not flushed. */
+ * fs_lister_start begins that listing on threads of its own and returns,
+ * for the caller to do something else meanwhile; flush then waits for it.
+ * fs_lister_list is add and flush for one path. fs_lister_free drops what
+ * was added and not flushed (a listing started is finished first). */
 struct fs_lister;
 struct fs_lister *fs_lister_new(unsigned threads);
 void fs_lister_add(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn, void *ctx);
+void fs_lister_start(struct fs_lister *fl);
 void fs_lister_flush(struct fs_lister *fl);
 void fs_lister_list(struct fs_lister *fl, const char *path, bool (*accept)(const char *name), fs_found_fn fn,
                     void *ctx);

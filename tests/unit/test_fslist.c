@@ -150,8 +150,9 @@ static void check_same_lister(struct fs_lister *fl, const char *root)
 
 /* Several paths added and listed at once (fs_lister_add, fs_lister_flush):
  * each path's files and errors, path after path, as fs_walk gives them one
- * by one. */
-static void check_same_many(struct fs_lister *fl, const char *const *roots, size_t n)
+ * by one; the same when the listing was started on its own threads first
+ * (fs_lister_start), and nothing comes before the flush. */
+static void check_same_many(struct fs_lister *fl, const char *const *roots, size_t n, bool start)
 {
     struct seen walked = {0};
     for (size_t i = 0; i < n; i++)
@@ -159,6 +160,10 @@ static void check_same_many(struct fs_lister *fl, const char *const *roots, size
     struct listed l = {.walked = &walked};
     for (size_t i = 0; i < n; i++)
         fs_lister_add(fl, roots[i], yml, on_found, &l);
+    if (start) {
+        fs_lister_start(fl);
+        fs_lister_start(fl); /* once is enough */
+    }
     assert_int_equal(l.i, 0); /* nothing before the flush */
     fs_lister_flush(fl);
     assert_int_equal(l.i, walked.n);
@@ -200,7 +205,8 @@ static void test_same_as_walk(void **state)
     const char *roots[] = {d, given, file, sub_a, d};
     for (unsigned t = 1; t <= 3; t++) {
         struct fs_lister *fl = fs_lister_new(t);
-        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots));
+        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots), false);
+        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots), true);
         fs_lister_free(fl);
     }
     char cmd[4200];
@@ -240,10 +246,31 @@ static void test_big_folder(void **state)
         const char *roots[] = {small, d, missing, small, d, d};
         for (size_t i = 0; i < sizeof(roots) / sizeof(*roots); i++)
             check_same_lister(fl, roots[i]);
-        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots));
+        check_same_many(fl, roots, sizeof(roots) / sizeof(*roots), t == 1);
         check_same_lister(fl, small);              /* a flush leaves nothing behind */
         fs_lister_add(fl, d, yml, on_found, NULL); /* dropped unlisted by the free */
         fs_lister_free(fl);
+        /* started and never flushed: the free waits for its threads, and
+         * nothing is delivered */
+        fl = fs_lister_new(t);
+        fs_lister_add(fl, d, yml, on_found, NULL);
+        fs_lister_start(fl);
+        fs_lister_free(fl);
+        /* a path added while a listing runs: the first delivered, in order */
+        struct seen during = {0};
+        fs_walk(small, yml, on_file, on_err, &during);
+        fs_walk(d, yml, on_file, on_err, &during);
+        struct listed l = {.walked = &during};
+        fl = fs_lister_new(t);
+        fs_lister_add(fl, small, yml, on_found, &l);
+        fs_lister_start(fl);
+        fs_lister_add(fl, d, yml, on_found, &l);
+        assert_int_equal(l.i, 1);
+        fs_lister_flush(fl);
+        assert_int_equal(l.i, during.n);
+        fs_lister_free(fl);
+        for (size_t i = 0; i < during.n; i++)
+            free(during.what[i]);
     }
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);

@@ -438,11 +438,11 @@ static struct stoat_ruleset *load(const char *cache_dir, const char *in, const c
     return rs;
 }
 
-/* The one cache file in dir (its path into out). */
-static void only_file(const char *dir, char *out, size_t outlen)
+/* The one cache file of this ending in dir (its path into out). */
+static void only_file_ext(const char *dir, const char *ext, char *out, size_t outlen)
 {
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*.hsc", dir);
+    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*%s", dir, ext);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     assert_non_null(fgets(out, (int)outlen, p));
@@ -472,7 +472,7 @@ static void test_loader_reads_and_rebuilds(void **state)
     stoat_ruleset_destroy(load(dir, NULL, NULL, &ds, &cached));
     assert_true(cached);
     char path[600];
-    only_file(dir, path, sizeof(path));
+    only_file_ext(dir, ".hsc", path, sizeof(path));
     /* the prefilter's file alone (the whole ruleset's removed): damaged in
      * the middle, it is noted, compiled, written anew */
     remove_rsc(dir);
@@ -1055,13 +1055,8 @@ static void test_snapshot_damaged_is_rebuilt(void **state)
     struct tu_diags ds = {0};
     struct stoat_load_stats st;
     stoat_ruleset_destroy(snap_load(dir, &ds, &st));
-    char cmd[700], path[600];
-    snprintf(cmd, sizeof(cmd), "ls %s/stoat-*.rsc", dir);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    assert_non_null(fgets(path, sizeof(path), p));
-    pclose(p);
-    path[strcspn(path, "\n")] = 0;
+    char path[600];
+    only_file_ext(dir, ".rsc", path, sizeof(path));
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
     fseek(f, 300, SEEK_SET);
@@ -1090,16 +1085,24 @@ static void test_snapshot_damaged_is_rebuilt(void **state)
  * alone once they are older than the load (an index file); a file edited
  * in place, even to the same size, is seen at once and never served the
  * old ruleset. */
-static struct stoat_ruleset *path_load(const char *cache, const char *rules, struct stoat_load_stats *st)
+static struct stoat_ruleset *load_path(const char *cache, const char *rules, bool *guess_taken, struct tu_diags *ds)
 {
-    struct tu_diags ds = {0};
-    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = &ds, .cache_dir = cache};
+    struct stoat_load_opts o = {.mapping_path = tu_mapping(), .diag = tu_diag_cb, .diag_ctx = ds, .cache_dir = cache};
     struct stoat_loader *l = NULL;
     assert_int_equal(loader_create(&o, &l), STOAT_OK);
     assert_int_equal(stoat_loader_add_path(l, rules), STOAT_OK);
     struct stoat_ruleset *rs = NULL;
     assert_int_equal(stoat_loader_build(l, &rs), STOAT_OK);
+    *guess_taken = loader_guess_taken(l);
     stoat_loader_destroy(l);
+    return rs;
+}
+
+static struct stoat_ruleset *path_load(const char *cache, const char *rules, struct stoat_load_stats *st)
+{
+    struct tu_diags ds = {0};
+    bool taken;
+    struct stoat_ruleset *rs = load_path(cache, rules, &taken, &ds);
     stoat_ruleset_stats(rs, st);
     tu_diags_free(&ds);
     return rs;
@@ -1154,6 +1157,68 @@ static void test_snapshot_by_stat(void **state)
     assert_true(st.prefilter_cached); /* by its bytes */
     assert_string_equal(stoat_ruleset_rule(rs, 0)->title, "BBBB");
     stoat_ruleset_destroy(rs);
+    tu_rm_rf(cache);
+    tu_rm_rf(rules);
+    free(cache);
+    free(rules);
+}
+
+/* The guess (loader.c): the ruleset file the same paths led to last time
+ * is decoded while the folders are listed, and taken only when the index
+ * or the files' bytes then name it. An edit, the edit undone, a damaged
+ * guess file: each load still has the rules as they are. */
+static void expect_guess(const char *cache, const char *rules, const char *title, bool taken_expected)
+{
+    struct tu_diags ds = {0};
+    bool taken;
+    struct stoat_ruleset *rs = load_path(cache, rules, &taken, &ds);
+    assert_string_equal(stoat_ruleset_rule(rs, 0)->title, title);
+    assert_int_equal(taken, taken_expected);
+    assert_null(tu_diags_find(&ds, "rule cache"));
+    stoat_ruleset_destroy(rs);
+    tu_diags_free(&ds);
+}
+
+static void put_title(const char *file, const char *title, const char *mode)
+{
+    FILE *f = fopen(file, mode);
+    assert_non_null(f);
+    if (mode[0] == 'w')
+        fputs("title: ", f);
+    fputs(title, f);
+    if (mode[0] == 'w')
+        fputs("\nlogsource: {product: windows, category: process_creation}\n"
+              "detection:\n  sel: {Image|endswith: '\\\\whoami.exe'}\n  condition: sel\n",
+              f);
+    fclose(f);
+}
+
+static void test_guess_is_only_a_guess(void **state)
+{
+    (void)state;
+    char *cache = tu_temp_dir(), *rules = tu_temp_dir(), file[600], guess[700];
+    snprintf(file, sizeof(file), "%s/r.yml", rules);
+    put_title(file, "AAAA", "w");
+    expect_guess(cache, rules, "AAAA", false); /* cold: built, and the guess written */
+    assert_int_equal(count_files(cache, ".rsg"), 1);
+    sleep(3);                                  /* old enough to be indexed by stat */
+    expect_guess(cache, rules, "AAAA", true);  /* by the files' bytes */
+    expect_guess(cache, rules, "AAAA", true);  /* by the index */
+    put_title(file, "title: BBBB", "r+");      /* in place, the same size */
+    expect_guess(cache, rules, "BBBB", false); /* the guess named AAAA's */
+    expect_guess(cache, rules, "BBBB", true);  /* now it names BBBB's */
+    put_title(file, "title: AAAA", "r+");      /* undone: AAAA's file is still there */
+    expect_guess(cache, rules, "AAAA", false);
+    expect_guess(cache, rules, "AAAA", true);
+    /* a damaged guess file is no guess, and is written again */
+    only_file_ext(cache, ".rsg", guess, sizeof(guess));
+    FILE *g = fopen(guess, "r+");
+    assert_non_null(g);
+    fputs("damaged", g);
+    fclose(g);
+    expect_guess(cache, rules, "AAAA", false);
+    expect_guess(cache, rules, "AAAA", true);
+    assert_int_equal(count_files(cache, ".rsg"), 1);
     tu_rm_rf(cache);
     tu_rm_rf(rules);
     free(cache);
@@ -1499,6 +1564,7 @@ int main(void)
         cmocka_unit_test(test_snapshot_hostile_token_table),
         cmocka_unit_test(test_snapshot_damaged_is_rebuilt),
         cmocka_unit_test(test_snapshot_by_stat),
+        cmocka_unit_test(test_guess_is_only_a_guess),
         cmocka_unit_test(test_snapshot_regex_on_first_use),
         cmocka_unit_test(test_snapshot_regex_hunts),
         cmocka_unit_test(test_snapshot_region_fills_up),

@@ -33,12 +33,18 @@ bool cache_guess_take(struct cache_guess *g, const uint8_t ckey[RC_KEY_LEN], str
     return true;
 }
 
+void cache_guess_drop(struct cache_guess *g)
+{
+    stoat_ruleset_destroy(g->rs);
+    g->rs = NULL;
+    snapshot_diags_free(&g->diags);
+}
+
 void cache_guess_end(struct cache_guess *g, const uint8_t *ckey)
 {
     if (g->index && ckey && !(g->named && !memcmp(g->ckey, ckey, RC_KEY_LEN)))
         rulecache_index_write(g->index, g->key, ckey);
-    stoat_ruleset_destroy(g->rs);
-    snapshot_diags_free(&g->diags);
+    cache_guess_drop(g);
     free(g->index);
     free(g->path);
     memset(g, 0, sizeof(*g));

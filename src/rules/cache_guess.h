@@ -32,6 +32,8 @@ void cache_guess_start(struct cache_guess *g, const char *dir, const uint8_t key
  * when ckey (what the index or the files named) is its key; else false. */
 bool cache_guess_take(struct cache_guess *g, const uint8_t ckey[RC_KEY_LEN], struct stoat_ruleset **rs,
                       struct snap_diags *diags, char **path);
+/* The guessed ruleset let go, not taken (a cold build need not hold it). */
+void cache_guess_drop(struct cache_guess *g);
 /* Done: the guess file names ckey (the ruleset file the load used or
  * wrote; NULL: none) for the next load, written only when that changed. */
 void cache_guess_end(struct cache_guess *g, const uint8_t *ckey);

@@ -895,6 +895,7 @@ static bool cache_lookup(struct stoat_loader *l, uint8_t ckey[RC_KEY_LEN], uint8
     }
     if (hit && *index)
         rulecache_index_write(*index, skey, ckey);
+    cache_guess_drop(&l->guess);
     return hit;
 }
 

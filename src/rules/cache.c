@@ -638,6 +638,28 @@ static int by_use(const void *a, const void *b)
     return strcmp(x->path, y->path);
 }
 
+/* The endings of the cache's files: a prefilter, a whole ruleset, an
+ * index by stat and a guess (rules/cache_guess.h). A name is one of them,
+ * or (temp) one of them with a writer's ".tmp-XXXXXX" after it. */
+static const char *const cache_endings[] = {".hsc", ".rsc", ".rsi", ".rsg"};
+
+static bool cache_file_name(const char *name, size_t nl, bool *temp)
+{
+    *temp = false;
+    if (nl <= 10 || strncmp(name, "stoat-", 6) != 0)
+        return false;
+    const size_t n = sizeof(cache_endings) / sizeof(*cache_endings);
+    for (size_t i = 0; i < n && !*temp; i++) {
+        char tmp[16];
+        snprintf(tmp, sizeof(tmp), "%s.tmp-", cache_endings[i]);
+        *temp = strstr(name, tmp) != NULL;
+    }
+    for (size_t i = 0; i < n && !*temp; i++)
+        if (!strcmp(name + nl - 4, cache_endings[i]))
+            return true;
+    return *temp;
+}
+
 void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_t max_bytes)
 {
     DIR *d = opendir(dir);
@@ -649,13 +671,8 @@ void rulecache_trim(const char *dir, const char *keep, size_t max_files, uint64_
     time_t now = time(NULL);
     for (struct dirent *e; (e = readdir(d));) {
         size_t nl = strlen(e->d_name);
-        bool ours = nl > 10 && !strncmp(e->d_name, "stoat-", 6);
-        const char *ext = nl > 4 ? e->d_name + nl - 4 : "";
-        bool entry =
-            ours && (!strcmp(ext, ".hsc") || !strcmp(ext, ".rsc") || !strcmp(ext, ".rsi") || !strcmp(ext, ".rsg"));
-        bool temp = ours && (strstr(e->d_name, ".hsc.tmp-") || strstr(e->d_name, ".rsc.tmp-") ||
-                             strstr(e->d_name, ".rsi.tmp-") || strstr(e->d_name, ".rsg.tmp-"));
-        if (!entry && !temp)
+        bool temp;
+        if (!cache_file_name(e->d_name, nl, &temp))
             continue;
         char *p = xmalloc(strlen(dir) + nl + 2);
         sprintf(p, "%s/%s", dir, e->d_name);

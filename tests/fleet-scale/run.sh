@@ -163,7 +163,7 @@ sort "$T/published" >"$T/published.s"
     { bad "stream: $(head -1 <<<"$c")"; diff "$T/published.s" "$T/stream-hosts" | head -5; }
 drained && ok "both workers drained every partition" || { bad "lag"; cat "$T/status"; }
 if grep -q "reads part-" "$T/wa.log" && grep -q "reads part-" "$T/wb.log"; then ok "both workers held partitions"
-else bad "work not shared"; tail -3 "$T/wa.log" "$T/wb.log"; fi
+else bad "work not shared"; tail -n 3 "$T/wa.log" "$T/wb.log"; fi
 # every batch of every host marked once in the store: the marks per host are
 # the sequence numbers the stream's messages per host (the Stoat-Host header)
 # stand for (one each, or Stoat-Span: a large batch sent whole marks the

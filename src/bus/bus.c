@@ -319,7 +319,6 @@ static void on_closed(natsConnection *nc, void *closure)
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
-    (void)sub;
     struct stoat_bus_conn *c = closure;
     const char *text = NULL;
     natsConnection_GetLastError(nc, &text);
@@ -336,7 +335,14 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
             text);
         return;
     }
-    say(c, STOAT_SEV_WARNING, "bus: %s", text);
+    /* A subscription's trouble (a missed heartbeat of a watcher, a slow
+     * consumer) is its own status: the connection's last error may be an
+     * older, unrelated one and read as nonsense ("Insufficient Buffer"). */
+    const char *subject = sub ? natsSubscription_GetSubject(sub) : NULL;
+    if (subject)
+        say(c, STOAT_SEV_WARNING, "bus: subscription to %s: %s", subject, natsStatus_GetText(err));
+    else
+        say(c, STOAT_SEV_WARNING, "bus: %s", text);
 }
 
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)

@@ -201,6 +201,7 @@
     F(natsStatus, natsSubscription_NextMsg, \
         (natsMsg **nextMsg, natsSubscription *sub, int64_t timeout), \
         (nextMsg, sub, timeout)) \
+    F(const char *, natsSubscription_GetSubject, (natsSubscription *sub), (sub)) \
     F(natsStatus, natsSubscription_Unsubscribe, (natsSubscription *sub), (sub)) \
     F(natsStatus, nats_CloseAndWait, (int64_t timeout), (timeout)) \
     F(const char *, nats_GetLastError, (natsStatus *status), (status)) \

@@ -60,14 +60,60 @@ static const char *payload(natsMsg *m, struct buf *out, int *len)
     return v.data;
 }
 
+/* After a node's or the whole cluster's restart a stream answers nothing
+ * until it has a leader, and a busy one may time out: such a request is
+ * tried again, up to TRY_MS in all, so that a count is never short by what
+ * a slow minute hid. Only "no such message" (deleted) is an answer. */
+#define TRY_MS 60000
+
+static bool transient(natsStatus s, jsErrCode je)
+{
+    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+           (s != NATS_OK && je == 0) || je == JSClusterNotAvailErr || je == JSStreamOfflineErr ||
+           je == JSClusterNoPeersErr;
+}
+
+static natsStatus stream_info(struct stoat_bus_conn *c, const char *stream, jsStreamInfo **si, jsErrCode *je)
+{
+    natsStatus s;
+    for (int waited = 0;; waited += 250) {
+        *je = 0;
+        s = js_GetStreamInfo(si, stoat_bus_js(c), stream, NULL, je);
+        if (s == NATS_OK || !transient(s, *je) || waited >= TRY_MS)
+            return s;
+        nats_Sleep(250);
+    }
+}
+
+/* NATS_OK, NATS_NOT_FOUND for a deleted message, else what persisted */
+static natsStatus get_msg(struct stoat_bus_conn *c, const char *stream, uint64_t seq, natsMsg **m, int *budget_ms)
+{
+    for (;;) {
+        jsErrCode je = 0;
+        natsStatus s = js_GetMsg(m, stoat_bus_js(c), stream, seq, NULL, &je);
+        if (s == NATS_OK)
+            return s;
+        if (je == JSNoMessageFoundErr)
+            return NATS_NOT_FOUND;
+        if (!transient(s, je) || *budget_ms <= 0) {
+            fprintf(stderr, "fleetcheck: %s message %llu: %s (%d)\n", stream, (unsigned long long)seq,
+                    natsStatus_GetText(s), (int)je);
+            return s;
+        }
+        nats_Sleep(250);
+        *budget_ms -= 250;
+    }
+}
+
 static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, bool print)
 {
     struct buf zb = {0};
     int plen = 0;
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
-    if (js_GetStreamInfo(&si, stoat_bus_js(c), stream, NULL, &je) != NATS_OK) {
-        fprintf(stderr, "fleetcheck: no stream %s (%d)\n", stream, (int)je);
+    natsStatus st = stream_info(c, stream, &si, &je);
+    if (st != NATS_OK) {
+        fprintf(stderr, "fleetcheck: no stream %s: %s (%d)\n", stream, natsStatus_GetText(st), (int)je);
         return 2;
     }
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
@@ -75,7 +121,8 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
     if (last_only) {
         natsMsg *m = NULL;
         const char *d = NULL;
-        if (msgs && js_GetMsg(&m, stoat_bus_js(c), stream, last, NULL, &je) == NATS_OK && (d = payload(m, &zb, &plen)))
+        int budget = TRY_MS;
+        if (msgs && get_msg(c, stream, last, &m, &budget) == NATS_OK && (d = payload(m, &zb, &plen)))
             printf("%.*s\n", plen, d);
         natsMsg_Destroy(m);
         buf_free(&zb);
@@ -89,10 +136,16 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
     uint64_t *sendermsgs = calloc(1, sizeof *sendermsgs * 100000);
     uint64_t *sendernums = calloc(1, sizeof *sendernums * 100000);
     uint64_t n = 0, events = 0, bad = 0, nohost = 0, undecodable = 0, zstd = 0, zlib = 0, plain = 0;
+    int budget = TRY_MS, rc = 0;
     for (uint64_t seq = first; msgs && seq <= last; seq++) {
         natsMsg *m = NULL;
-        if (js_GetMsg(&m, stoat_bus_js(c), stream, seq, NULL, &je) != NATS_OK)
+        natsStatus gs = get_msg(c, stream, seq, &m, &budget);
+        if (gs == NATS_NOT_FOUND)
             continue; /* deleted */
+        if (gs != NATS_OK) {
+            rc = 2; /* a count short by what could not be read would be a lie */
+            break;
+        }
         n++;
         const char *d = payload(m, &zb, &plen);
         undecodable += !d;
@@ -142,7 +195,7 @@ static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, b
             bad++;
         natsMsg_Destroy(m);
     }
-    if (print)
+    if (print || rc)
         goto out;
     printf("messages %" PRIu64 " ids %zu events %" PRIu64 " badcount %" PRIu64 " hosts %zu nohost %" PRIu64
            " undecodable %" PRIu64 " zstd %" PRIu64 " zlib %" PRIu64 " plain %" PRIu64 "\n",
@@ -162,7 +215,7 @@ out:
     strmap_free(&senders);
     strmap_free(&ids);
     strmap_free(&hosts);
-    return 0;
+    return rc;
 }
 
 static int push(struct stoat_bus_conn *c, char **files, int n)

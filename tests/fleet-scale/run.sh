@@ -315,8 +315,7 @@ if [ -n "$WPID" ]; then
     # (what a stop leaves there waits for its next run, so counting the
     # stream before that would count a test's haste, not a loss)
     spooled() { ls "$T/wsp"/seg-*.spool >/dev/null 2>&1; }
-    waited=0
-    while spooled && [ $waited -lt 90 ]; do sleep 1; waited=$((waited + 1)); done
+    for _ in $(seq 1 90); do spooled || break; sleep 1; done
     spooled && bad "the watch's spool still holds batches 90 s after the cluster came back: $(ls "$T/wsp" | wc -l) segments"
     kill -TERM "$WPID"; wait "$WPID"; WPID=
     W=$(sed -n 's/^stoat watch: \([0-9]*\) events, .*/\1/p' "$T/watch.err")

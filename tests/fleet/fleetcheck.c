@@ -66,43 +66,43 @@ static const char *payload(natsMsg *m, struct buf *out, int *len)
  * a slow minute hid. Only "no such message" (deleted) is an answer. */
 #define TRY_MS 60000
 
-static bool transient(natsStatus s, jsErrCode je)
+/* true, after a pause, while s is worth another try and *budget_ms lasts */
+static bool try_again(natsStatus s, jsErrCode je, int *budget_ms)
 {
-    return s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
-           (s != NATS_OK && je == 0) || je == JSClusterNotAvailErr || je == JSStreamOfflineErr ||
-           je == JSClusterNoPeersErr;
+    bool transient = je == 0 || je == JSClusterNotAvailErr || je == JSStreamOfflineErr || je == JSClusterNoPeersErr;
+    if (s == NATS_OK || !transient || *budget_ms <= 0)
+        return false;
+    nats_Sleep(250);
+    *budget_ms -= 250;
+    return true;
 }
 
 static natsStatus stream_info(struct stoat_bus_conn *c, const char *stream, jsStreamInfo **si, jsErrCode *je)
 {
     natsStatus s;
-    for (int waited = 0;; waited += 250) {
+    int budget = TRY_MS;
+    do {
         *je = 0;
         s = js_GetStreamInfo(si, stoat_bus_js(c), stream, NULL, je);
-        if (s == NATS_OK || !transient(s, *je) || waited >= TRY_MS)
-            return s;
-        nats_Sleep(250);
-    }
+    } while (try_again(s, *je, &budget));
+    return s;
 }
 
 /* NATS_OK, NATS_NOT_FOUND for a deleted message, else what persisted */
 static natsStatus get_msg(struct stoat_bus_conn *c, const char *stream, uint64_t seq, natsMsg **m, int *budget_ms)
 {
-    for (;;) {
-        jsErrCode je = 0;
-        natsStatus s = js_GetMsg(m, stoat_bus_js(c), stream, seq, NULL, &je);
-        if (s == NATS_OK)
-            return s;
-        if (je == JSNoMessageFoundErr)
-            return NATS_NOT_FOUND;
-        if (!transient(s, je) || *budget_ms <= 0) {
-            fprintf(stderr, "fleetcheck: %s message %llu: %s (%d)\n", stream, (unsigned long long)seq,
-                    natsStatus_GetText(s), (int)je);
-            return s;
-        }
-        nats_Sleep(250);
-        *budget_ms -= 250;
-    }
+    natsStatus s;
+    jsErrCode je;
+    do {
+        je = 0;
+        s = js_GetMsg(m, stoat_bus_js(c), stream, seq, NULL, &je);
+    } while (je != JSNoMessageFoundErr && try_again(s, je, budget_ms));
+    if (je == JSNoMessageFoundErr)
+        return NATS_NOT_FOUND;
+    if (s != NATS_OK)
+        fprintf(stderr, "fleetcheck: %s message %llu: %s (%d)\n", stream, (unsigned long long)seq,
+                natsStatus_GetText(s), (int)je);
+    return s;
 }
 
 static int count(struct stoat_bus_conn *c, const char *stream, bool last_only, bool print)

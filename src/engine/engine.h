@@ -67,6 +67,7 @@ struct engine_counters {
     uint64_t byte_gated;    /* of the evaluations, those an ungated rule's byte gate ended */
     uint64_t field_scans;   /* scans of field databases (not keyword ones) */
     uint64_t scans_memo;    /* of those, answered from the scan memo */
+    uint64_t scans_ahead;   /* of those, with the memo's lookup asked for ahead */
 };
 void engine_counters(const struct engine_ctx *c, struct engine_counters *out);
 

@@ -73,6 +73,7 @@ void engine_ctx_destroy(struct engine_ctx *c)
     free(c->atom_stamp);
     free(c->re_memo);
     scan_memo_free(&c->scan_memo);
+    free(c->ahead);
     free(c->gate_of);
     free(c->gates);
     free(c->route_memo);

@@ -83,6 +83,14 @@ struct engine_ctx {
     bool re_limited;            /* a regex of the rule being evaluated hit a limit */
     struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
     struct scan_memo scan_memo; /* field databases' reports (scan_memo.h) */
+    /* the event's field scans' memo hashes by the class's database index,
+     * worked out before the first scan (match.c, memo_ahead); db NULL: none */
+    struct memo_ahead {
+        const void *db;
+        uint64_t hash;
+    } * ahead;
+    size_t ahead_cap;
+    bool ahead_on;              /* for this event */
     uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */
     uint32_t *matched;
     size_t nmatched, matched_cap;
@@ -101,8 +109,6 @@ struct engine_ctx {
     struct engine_counters counters;
 };
 
-/* The first field of id in the event (or the view), -1: none. Inline: the
- * evaluation looks fields up all the time. */
 /* The process spec of the event's route key (engine_event_procspec). */
 static inline int32_t route_key_spec(const struct engine_ctx *c)
 {
@@ -113,9 +119,16 @@ static inline int32_t route_key_spec(const struct engine_ctx *c)
     return -1;
 }
 
+/* The first field of id in the event (or the view), -1: none. Inline: the
+ * evaluation looks fields up all the time. */
 static inline int32_t slot_get(const struct engine_ctx *c, uint32_t id)
 {
     return (id < c->nslots && c->slot_gen[id] == c->gen) ? c->slot_idx[id] : -1;
 }
+
+/* The event's prefilter scan for its class (scan.c): the hits of the
+ * class's groups (c->hits) and the atoms' stamps set by what it found;
+ * c->atoms_valid false when there was no scan or a scan failed. */
+void engine_scan(struct engine_ctx *c, const struct route_class *cls);
 
 #endif

@@ -7,6 +7,9 @@
 #include "util/mem.h"
 #include "util/text.h"
 
+_Static_assert(sizeof(struct scan_memo_slot) == 32, "a slot is half a cache line");
+_Static_assert(SCAN_MEMO_MAX_IDS * sizeof(uint32_t) + SCAN_MEMO_MAX_LEN <= UINT16_MAX, "a slot's room fits its cap");
+
 /* The bytes' hash for the memo alone (never stored, so free to differ from
  * hash_bytes): four words a step in four lanes, whose multiplies do not wait
  * on each other. A slot compares the whole bytes, so a made collision only
@@ -43,19 +46,48 @@ static uint64_t memo_hash(const char *p, size_t n, uint64_t seed)
     return hash_mix(h);
 }
 
-struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
-                                      bool *held)
+uint64_t scan_memo_hash(const void *db, const char *p, size_t len)
+{
+    return memo_hash(p, len, (uint64_t)(uintptr_t)db);
+}
+
+void scan_memo_ask(const struct scan_memo *m, uint64_t hash)
+{
+    if (m->slots)
+        __builtin_prefetch(&m->slots[hash & (SCAN_MEMO_SLOTS - 1)]);
+}
+
+void scan_memo_ask_data(const struct scan_memo *m, const void *db, uint64_t hash)
+{
+    if (!m->slots)
+        return;
+    const struct scan_memo_slot *s = &m->slots[hash & (SCAN_MEMO_SLOTS - 1)];
+    if (s->db == db && s->check == (uint32_t)(hash >> 32)) {
+        __builtin_prefetch(s->data);
+        if (s->nids * sizeof(uint32_t) + s->len > 64) /* a longer value's second line */
+            __builtin_prefetch((const char *)s->data + 64);
+    }
+}
+
+static struct scan_memo_slot *find_hashed(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t h,
+                                          bool *held)
 {
     *held = false;
     if (len > SCAN_MEMO_MAX_LEN)
         return NULL;
     if (!m->slots)
-        m->slots = xcalloc(SCAN_MEMO_SLOTS, sizeof(*m->slots));
-    uint64_t h = memo_hash(p, len, (uint64_t)(uintptr_t)db);
+        m->slots = xcalloc_aligned(64, SCAN_MEMO_SLOTS, sizeof(*m->slots));
     struct scan_memo_slot *s = &m->slots[h & (SCAN_MEMO_SLOTS - 1)];
-    *hash = h;
-    *held = s->db == db && s->hash == h && s->len == len && memcmp((const char *)(s->data + s->nids), p, len) == 0;
+    *held = s->db == db && s->check == (uint32_t)(h >> 32) && s->len == len &&
+            memcmp((const char *)(s->data + s->nids), p, len) == 0;
     return s;
+}
+
+struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
+                                      bool *held)
+{
+    *hash = len > SCAN_MEMO_MAX_LEN ? 0 : memo_hash(p, len, (uint64_t)(uintptr_t)db);
+    return find_hashed(m, db, p, len, *hash, held);
 }
 
 void scan_memo_keep(struct scan_memo *m, struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p,
@@ -68,15 +100,15 @@ void scan_memo_keep(struct scan_memo *m, struct scan_memo_slot *s, const void *d
             return;
         m->bytes = m->bytes - s->cap + room;
         free(s->data);
-        s->cap = (uint32_t)room;
+        s->cap = (uint16_t)room;
         s->data = xmalloc(s->cap);
     }
     memcpy(s->data, ids, nids * sizeof(*ids));
     memcpy((char *)(s->data + nids), p, len);
     s->db = db;
-    s->hash = hash;
+    s->check = (uint32_t)(hash >> 32);
     s->len = (uint32_t)len;
-    s->nids = nids;
+    s->nids = (uint16_t)nids;
 }
 
 /* Records what a scan reports, and passes each report on. */
@@ -103,12 +135,11 @@ static int on_recorded(unsigned int id, unsigned long long from, unsigned long l
     return r->on(id, from, to, flags, r->ctx);
 }
 
-bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
-                    match_event_handler on, void *ctx, bool *remembered)
+bool scan_memo_scan_hashed(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
+                           uint64_t hash, match_event_handler on, void *ctx, bool *remembered)
 {
-    uint64_t h;
     bool held;
-    struct scan_memo_slot *slot = scan_memo_find(m, db, p, len, &h, &held);
+    struct scan_memo_slot *slot = find_hashed(m, db, p, len, hash, &held);
     *remembered = held;
     if (held) {
         const uint32_t *ids = scan_memo_ids(slot);
@@ -122,8 +153,15 @@ bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *
     if (hs_scan(db, p, (unsigned)len, 0, hs, on_recorded, &r) != HS_SUCCESS)
         return false;
     if (!r.over)
-        scan_memo_keep(m, slot, db, h, p, len, r.ids, r.n);
+        scan_memo_keep(m, slot, db, hash, p, len, r.ids, r.n);
     return true;
+}
+
+bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
+                    match_event_handler on, void *ctx, bool *remembered)
+{
+    uint64_t hash = len > SCAN_MEMO_MAX_LEN ? 0 : memo_hash(p, len, (uint64_t)(uintptr_t)db);
+    return scan_memo_scan_hashed(m, db, hs, p, len, hash, on, ctx, remembered);
 }
 
 void scan_memo_free(struct scan_memo *m)

@@ -26,13 +26,15 @@
 #define SCAN_MEMO_MAX_IDS   48
 #define SCAN_MEMO_MAX_BYTES (4u << 20)
 
+/* Half a cache line, the slots on 32-byte boundaries: a lookup reads one
+ * line (at 40 bytes, half the slots spanned two). */
 struct scan_memo_slot {
     const void *db; /* NULL: empty */
-    uint64_t hash;
-    uint32_t len;
-    uint32_t nids;
-    uint32_t cap;   /* bytes at data */
     uint32_t *data; /* the ids, then the bytes */
+    uint32_t check; /* the hash's high half (its low bits chose the slot) */
+    uint32_t len;
+    uint16_t nids;
+    uint16_t cap; /* bytes at data */
 };
 
 struct scan_memo {
@@ -57,11 +59,24 @@ static inline const uint32_t *scan_memo_ids(const struct scan_memo_slot *s)
 void scan_memo_keep(struct scan_memo *m, struct scan_memo_slot *s, const void *db, uint64_t hash, const char *p,
                     size_t len, const uint32_t *ids, uint32_t nids);
 
+/* Looking up ahead: an event's field scans come one after another, and each
+ * lookup waits on memory twice (its slot, then the slot's data), so the
+ * engine hashes every value it will scan first and asks for the slots
+ * (scan_memo_ask), then for the data of the slots that may hold them
+ * (scan_memo_ask_data), and then scans with the hashes it has. */
+uint64_t scan_memo_hash(const void *db, const char *p, size_t len);
+void scan_memo_ask(const struct scan_memo *m, uint64_t hash);
+void scan_memo_ask_data(const struct scan_memo *m, const void *db, uint64_t hash);
+
 /* db's scan of p[0..len) with scratch hs, each report passed to on(ctx),
  * or the report replayed from the memo (*remembered) when it scanned the
  * same bytes before. False when Hyperscan failed. */
 bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
                     match_event_handler on, void *ctx, bool *remembered);
+/* The same with the bytes' hash known (scan_memo_hash's, or any: a wrong
+ * one costs a scan, never a wrong report, as the slot compares the bytes). */
+bool scan_memo_scan_hashed(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
+                           uint64_t hash, match_event_handler on, void *ctx, bool *remembered);
 
 void scan_memo_free(struct scan_memo *m);
 

@@ -40,6 +40,17 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *xcalloc_aligned(size_t align, size_t n, size_t size)
+{
+    if (size && n > (SIZE_MAX - align) / size)
+        oom(SIZE_MAX);
+    size_t bytes = (n * size + align - 1) & ~(align - 1); /* aligned_alloc's size is a multiple of align */
+    void *p = aligned_alloc(align, bytes ? bytes : align);
+    if (!p)
+        oom(bytes);
+    return memset(p, 0, bytes ? bytes : align);
+}
+
 /* Big tables whose every page gets touched (hash maps probed at random,
  * rings filled in turn): on a virtual machine each 4 KiB page's first touch
  * costs a fault of some microseconds, and a table of tens of MiB pays

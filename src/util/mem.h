@@ -13,6 +13,9 @@
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* xcalloc starting at a multiple of align (a power of two: a cache line's
+ * 64, say); freed with free. */
+void *xcalloc_aligned(size_t align, size_t n, size_t size);
 /* xcalloc for tables of many MiB: backed by huge pages where the kernel
  * gives them on advice; freed with xfree_big and the same n and size. */
 void *xcalloc_big(size_t n, size_t size);

@@ -312,10 +312,10 @@ static size_t memo_event(struct engine_ctx *c, bool process, const char *const *
  * atoms (more than a slot keeps: each of the 60 rules needs its own), one
  * longer than a slot keeps, the same bytes in two fields of one database
  * and in two databases, and a registry key in a small group's merged
- * database. */
-static void test_scan_memo_matches_fresh(void **state)
+ * database. With a keyword rule, each class reads every value of its
+ * events, in its layout, and the field scans' lookups are made ahead. */
+static void memo_matches_fresh(bool keywords)
 {
-    (void)state;
     struct tu_str img = {0}, all = {0}, lng = {0};
     tu_str_puts(&img, "title: images\nid: memo-img\nlogsource: " TU_PROC "\ndetection:\n  s:\n    Image|endswith:\n");
     for (int i = 0; i < 400; i++)
@@ -324,7 +324,7 @@ static void test_scan_memo_matches_fresh(void **state)
     enum {
         WORDS = 60
     };
-    char *texts[WORDS + 4];
+    char *texts[WORDS + 5];
     texts[0] = img.p;
     for (int i = 0; i < WORDS; i++) {
         struct tu_str t = {0};
@@ -351,8 +351,11 @@ static void test_scan_memo_matches_fresh(void **state)
         all.p,         lng.p,       "memoword03z", "x memoword59z y memoword00z", "C:\\x\\memotool007.exe", "",
         "MEMOWORD12Z", "memoword1", "\\memokey"};
     const char *const keys[] = {"HKLM\\memokey\\x", "HKLM\\memokeys", "HKLM\\other", "\\MEMOKEY", all.p};
+    texts[WORDS + 4] = xstrdup("title: keyword\nid: memo-kw\nlogsource: {product: windows}\n"
+                               "detection:\n  k:\n    - 'memonowhere'\n  condition: k\n");
+    int ntexts = WORDS + 4 + keywords;
     char *dir = tu_temp_dir();
-    struct stoat_ruleset *rs = load(dir, (const char *const *)texts, WORDS + 4);
+    struct stoat_ruleset *rs = load(dir, (const char *const *)texts, (size_t)ntexts);
     struct engine_ctx *kept = engine_ctx_create(rs);
     uint64_t seed = 77;
     uint32_t a[WORDS + 8], b[WORDS + 8];
@@ -382,14 +385,30 @@ static void test_scan_memo_matches_fresh(void **state)
     assert_true(matched > 1000);
     assert_true(most >= WORDS);                    /* the command line of 60 atoms matched all 60 rules */
     assert_true(k.scans_memo > k.field_scans / 2); /* most scans were answered by the memo */
+    if (keywords)
+        assert_true(k.scans_ahead > k.field_scans / 2);
+    else
+        assert_int_equal(k.scans_ahead, 0);
     engine_ctx_destroy(kept);
     stoat_ruleset_destroy(rs);
     tu_rm_rf(dir);
     free(dir);
-    for (int i = 0; i < WORDS + 4; i++)
+    for (int i = 0; i < WORDS + 5; i++)
         free(texts[i]);
     free(all.p);
     free(lng.p);
+}
+
+static void test_scan_memo_matches_fresh(void **state)
+{
+    (void)state;
+    memo_matches_fresh(false);
+}
+
+static void test_scan_memo_ahead_matches_fresh(void **state)
+{
+    (void)state;
+    memo_matches_fresh(true);
 }
 
 /* A slot is held only for the same database and the same bytes, even when
@@ -455,20 +474,25 @@ static void test_scan_memo_bytes_held(void **state)
         assert_ptr_equal(scan_memo_find(&m, &db, v, len, &h, &now), s);
         if (!now) { /* refused: the slot holds what it held */
             refused++;
-            assert_true(s->db == before.db && s->hash == before.hash && s->len == before.len &&
+            assert_true(s->db == before.db && s->check == before.check && s->len == before.len &&
                         s->data == before.data && s->cap == before.cap);
         }
     }
     assert_true(refused > 0);
+    size_t rooms = 0; /* what is counted is what the slots hold */
+    for (size_t i = 0; i < SCAN_MEMO_SLOTS; i++)
+        rooms += m.slots[i].cap;
+    assert_int_equal(rooms, m.bytes);
     scan_memo_free(&m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_many_atoms_own_database),  cmocka_unit_test(test_keyword_databases_per_class),
-        cmocka_unit_test(test_short_values_left_out),    cmocka_unit_test(test_scan_memo_matches_fresh),
-        cmocka_unit_test(test_scan_memo_compares_bytes), cmocka_unit_test(test_scan_memo_bytes_held),
+        cmocka_unit_test(test_many_atoms_own_database),       cmocka_unit_test(test_keyword_databases_per_class),
+        cmocka_unit_test(test_short_values_left_out),         cmocka_unit_test(test_scan_memo_matches_fresh),
+        cmocka_unit_test(test_scan_memo_ahead_matches_fresh), cmocka_unit_test(test_scan_memo_compares_bytes),
+        cmocka_unit_test(test_scan_memo_bytes_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,13 @@ struct byte_gate {
     uint64_t mask[4];
 };
 
+/* A field scan's memo hash, worked out before the event's first scan; db
+ * NULL: none was. */
+struct memo_ahead {
+    const void *db;
+    uint64_t hash;
+};
+
 struct engine_ctx {
     const struct stoat_ruleset *rs;
     struct arena scratch;
@@ -83,12 +90,7 @@ struct engine_ctx {
     bool re_limited;            /* a regex of the rule being evaluated hit a limit */
     struct re_memo *re_memo;    /* RE_MEMO_SLOTS, made on first use */
     struct scan_memo scan_memo; /* field databases' reports (scan_memo.h) */
-    /* the event's field scans' memo hashes by the class's database index,
-     * worked out before the first scan (match.c, memo_ahead); db NULL: none */
-    struct memo_ahead {
-        const void *db;
-        uint64_t hash;
-    } * ahead;
+    struct memo_ahead *ahead;   /* by the class's database index (scan.c, memo_ahead) */
     size_t ahead_cap;
     bool ahead_on;              /* for this event */
     uint64_t *re_limited_rules; /* per rule index, evaluations that did; NULL until one does */

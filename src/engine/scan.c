@@ -200,10 +200,11 @@ static const struct scan_layout *layout_of(struct engine_ctx *c, const struct ro
 }
 
 /* What field database k of the class (scan_layout.h) scans: a span of
- * scan_all when its fields lie together there (built on first need), else
- * a copy of their values; false when the event has none of them. */
+ * scan_all when its fields lie together there (built whenever the class
+ * has a layout, engine_scan), else a copy of their values; false when the
+ * event has none of them. */
 static bool field_scan(struct engine_ctx *c, const struct scan_layout *l, uint32_t k, const uint32_t *ids,
-                       uint32_t nids, bool *all_built, const char **p, size_t *len)
+                       uint32_t nids, const char **p, size_t *len)
 {
     if (!l || l->first[k] == SPAN_COPY) {
         if (!build_scan_fields(c, ids, nids))
@@ -212,9 +213,6 @@ static bool field_scan(struct engine_ctx *c, const struct scan_layout *l, uint32
         *len = c->scan.len;
         return true;
     }
-    if (!*all_built)
-        build_scan_all(c, l);
-    *all_built = true;
     uint32_t from = c->span_at[l->first[k]], to = c->span_at[l->last[k]];
     *p = c->scan_all.p + from - 1; /* the NUL before its first value */
     *len = to - from + 1;
@@ -301,19 +299,15 @@ static void scan_db(struct engine_ctx *c, const hs_database_t *db, uint32_t k, b
 
 /* One merged scan of the class over its fields' values (or every value);
  * k: its index among the class's field databases. */
-static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const struct scan_layout *l, uint32_t k,
-                        bool *all_built)
+static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const struct scan_layout *l, uint32_t k)
 {
     const char *p;
     size_t len;
     bool keywords = m->nfields == 1 && m->fields[0] == FIELD_ANY;
     if (keywords) {
-        if (!*all_built)
-            build_scan_all(c, l);
-        *all_built = true;
         p = c->scan_all.p;
         len = c->scan_all.len;
-    } else if (!field_scan(c, l, k, m->fields, m->nfields, all_built, &p, &len)) {
+    } else if (!field_scan(c, l, k, m->fields, m->nfields, &p, &len)) {
         return; /* the event has none of its fields */
     }
     const struct merged_db *md = &c->rs->mdbs[m->db];
@@ -325,13 +319,12 @@ static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const
 void engine_scan(struct engine_ctx *c, const struct route_class *cls)
 {
     c->atoms_valid = c->hs != NULL;
-    bool all_built = false;
-    /* a class without keyword databases copies only its fields' values */
+    /* a class without keyword databases copies only its fields' values; one
+     * with them has a layout, and every value in scan_all before any scan */
     const struct scan_layout *l = c->hs && cls->scan_all ? layout_of(c, cls) : NULL;
     c->ahead_on = false;
-    if (l) { /* a keyword database reads scan_all anyway */
+    if (l) {
         build_scan_all(c, l);
-        all_built = true;
         memo_ahead(c, cls, l);
     }
     uint32_t dbi = 0; /* the class's database index, across its groups */
@@ -354,12 +347,9 @@ void engine_scan(struct engine_ctx *c, const struct route_class *cls)
             const char *p;
             size_t len;
             if (keywords) {
-                if (!all_built)
-                    build_scan_all(c, l);
-                all_built = true;
                 p = c->scan_all.p;
                 len = c->scan_all.len;
-            } else if (!field_scan(c, l, first + d, ids, nids, &all_built, &p, &len)) {
+            } else if (!field_scan(c, l, first + d, ids, nids, &p, &len)) {
                 continue; /* the event has none of its fields: nothing to find */
             }
             scan_db(c, g->dbs[d].db, first + d, keywords, p, len, on_atom, &sc);
@@ -368,7 +358,7 @@ void engine_scan(struct engine_ctx *c, const struct route_class *cls)
             find_tokens(c, cls, gi, &sc);
     }
     for (uint32_t k = 0; k < cls->nmerges && c->hs; k++)
-        scan_merged(c, &cls->merges[k], l, dbi + k, &all_built);
+        scan_merged(c, &cls->merges[k], l, dbi + k);
     if (cls->nsettled && c->hs)
         settle(c, cls);
 }

@@ -86,7 +86,7 @@ static struct scan_memo_slot *find_hashed(struct scan_memo *m, const void *db, c
 struct scan_memo_slot *scan_memo_find(struct scan_memo *m, const void *db, const char *p, size_t len, uint64_t *hash,
                                       bool *held)
 {
-    *hash = len > SCAN_MEMO_MAX_LEN ? 0 : memo_hash(p, len, (uint64_t)(uintptr_t)db);
+    *hash = len > SCAN_MEMO_MAX_LEN ? 0 : scan_memo_hash(db, p, len);
     return find_hashed(m, db, p, len, *hash, held);
 }
 
@@ -160,7 +160,7 @@ bool scan_memo_scan_hashed(struct scan_memo *m, const hs_database_t *db, hs_scra
 bool scan_memo_scan(struct scan_memo *m, const hs_database_t *db, hs_scratch_t *hs, const char *p, size_t len,
                     match_event_handler on, void *ctx, bool *remembered)
 {
-    uint64_t hash = len > SCAN_MEMO_MAX_LEN ? 0 : memo_hash(p, len, (uint64_t)(uintptr_t)db);
+    uint64_t hash = len > SCAN_MEMO_MAX_LEN ? 0 : scan_memo_hash(db, p, len); /* not kept: no hash needed */
     return scan_memo_scan_hashed(m, db, hs, p, len, hash, on, ctx, remembered);
 }
 

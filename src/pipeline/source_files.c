@@ -135,21 +135,22 @@ static int read_file(void *ctx, const char *path)
     for (;;) {
         struct unit *u = units_take(s->units);
         u->file = f;
-        int rc = ops->fill(f, in, u, why, sizeof(why));
+        enum fill_result rc = ops->fill(f, in, u, why, sizeof(why));
         progress(s, in, total);
-        if (rc <= 0) {
-            if (rc < 0) {
-                snprintf(u->note, sizeof(u->note), "read error, the rest of the file is skipped: %s", why);
-                s->stats->files_failed++;
-            }
-            /* Done reading: close before the last unit goes out, because
-             * whoever writes that unit frees f. */
-            ops->close(f);
-            u->last = true; /* what the failed read left in the unit is still parsed */
+        if (rc == FILL_MORE) {
             units_send(s->units, u);
-            break;
+            continue;
         }
+        if (rc == FILL_ERROR) {
+            snprintf(u->note, sizeof(u->note), "read error, the rest of the file is skipped: %s", why);
+            s->stats->files_failed++;
+        }
+        /* Done reading: close before the last unit goes out, because
+         * whoever writes that unit frees f. */
+        ops->close(f);
+        u->last = true; /* what the failed read left in the unit is still parsed */
         units_send(s->units, u);
+        break;
     }
     s->bytes_before += input_raw_pos(in);
     s->stats->bytes += input_raw_pos(in);

@@ -165,7 +165,7 @@ bool au_rtype_aux(int num);
 
 bool au_probe(const unsigned char *h, size_t n);
 int au_open(struct input_file *f, struct input *in, char *why, size_t whylen);
-int au_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
+enum fill_result au_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
 void au_close(struct input_file *f);
 
 /* ------------------------------------------------------------- worker */

@@ -399,24 +399,28 @@ static bool next_line(struct au_state *s, struct input *in, struct unit *u, cons
     }
 }
 
-int au_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
+enum fill_result au_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct au_state *s = f->reader_state;
     u->len = 0;
     u->mode = 1;
     u->first_line = s->line;
     int err = 0;
+    bool end = false;
     while (u->len < UNIT_BYTES) {
         const char *lp;
         size_t ln;
         uint64_t line = s->line;
         if (!next_line(s, in, u, &lp, &ln, why, whylen, &err)) {
-            flush_ready(s, u, true);
+            flush_ready(s, u, true); /* every event still open: nothing is left after */
+            end = true;
             break;
         }
         take_line(s, u, lp, ln, line);
     }
     if (err)
-        return -1;
-    return u->len ? 1 : 0;
+        return FILL_ERROR;
+    if (!u->len)
+        return FILL_END;
+    return end ? FILL_LAST : FILL_MORE;
 }

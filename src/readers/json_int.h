@@ -43,7 +43,7 @@ enum json_mode {
 
 bool json_probe(const unsigned char *h, size_t n);
 int json_open(struct input_file *f, struct input *in, char *why, size_t whylen);
-int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
+enum fill_result json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
 void json_close(struct input_file *f);
 void json_release(struct input_file *f);
 

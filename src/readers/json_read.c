@@ -324,25 +324,25 @@ fail:
     return false;
 }
 
-int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
+enum fill_result json_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct json_state *s = f->reader_state;
     if (s->ranged) {
         if (s->offset >= s->size)
-            return 0;
+            return FILL_END;
         u->mode = JM_RANGE;
         u->lines_relative = true;
         u->range_begin = s->offset;
         u->range_len = s->size - s->offset < JSON_RANGE_BYTES ? s->size - s->offset : JSON_RANGE_BYTES;
         s->offset += u->range_len;
         input_handed_out(in, s->offset);
-        return 1;
+        return s->offset >= s->size ? FILL_LAST : FILL_MORE;
     }
     if (s->eof && s->ncarry == 0) {
         if (!s->read_error)
-            return 0;
+            return FILL_END;
         snprintf(why, whylen, "%s", s->read_error);
-        return -1;
+        return FILL_ERROR;
     }
     u->len = 0;
     u->mode = s->mode;
@@ -367,7 +367,7 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
             if (r < 0 && u->len == 0)
-                return -1;
+                return FILL_ERROR;
             if (r < 0) {
                 /* The records read before the error (a truncated .gz, say)
                  * are still good: hand them over, report on the next call. */
@@ -422,12 +422,12 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
                     break;
                 }
                 if (r < 0)
-                    return -1;
+                    return FILL_ERROR;
                 if (r == 0)
                     s->eof = true;
                 u->first_line = s->line;
                 u->file_offset = s->offset;
-                return 1; /* a unit with the note only */
+                return FILL_MORE; /* a unit with the note only */
             }
             want = want * 2 < RECORD_MAX_BYTES ? want * 2 : RECORD_MAX_BYTES;
             continue;
@@ -447,5 +447,6 @@ int json_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
     u->file_offset = s->offset;
     s->line += json_count_lines(u->data, u->len, s->mode == JM_LINES);
     s->offset += u->len;
-    return 1;
+    /* a read error is said by the next call */
+    return s->eof && !s->ncarry && !s->read_error ? FILL_LAST : FILL_MORE;
 }

@@ -60,14 +60,26 @@ struct unit {
 #define UNIT_BYTES       (1u << 20) /* text read per unit */
 #define RECORD_MAX_BYTES (16u << 20)
 
+/* What a reader's fill made of the unit it was given. FILL_LAST when it
+ * knows the unit holds the file's end: no call follows, and the unit goes
+ * out as the file's last, rather than an empty one after it (on a folder
+ * of small files, that empty unit was every second hand-over between the
+ * threads). */
+enum fill_result {
+    FILL_ERROR = -1, /* why says; what the unit holds is still parsed */
+    FILL_END = 0,    /* nothing more: the unit holds nothing */
+    FILL_MORE = 1,   /* a unit, and more may follow */
+    FILL_LAST = 2,   /* a unit, and nothing follows */
+};
+
 struct reader_ops {
     const char *name;
     /* Does this head of an input look like the format? */
     bool (*probe)(const unsigned char *head, size_t n);
-    /* Reading thread: open state for a file, then fill units until 0 (end)
-     * or <0 (error, reported through why). */
+    /* Reading thread: open state for a file, then fill units until
+     * anything but FILL_MORE. */
     int (*open)(struct input_file *f, struct input *in, char *why, size_t whylen);
-    int (*fill)(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
+    enum fill_result (*fill)(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen);
     void (*close)(struct input_file *f);
     /* Writer thread, after the file's last unit: frees what workers needed
      * (a mapped file). May be NULL. */

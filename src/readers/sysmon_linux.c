@@ -100,11 +100,11 @@ static uint64_t count_lines(const char *p, size_t n)
     return c;
 }
 
-static int sl_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
+static enum fill_result sl_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
 {
     struct sl_state *s = f->reader_state;
     if (s->eof && s->ncarry == 0)
-        return 0;
+        return FILL_END;
     u->len = 0;
     size_t want = UNIT_BYTES;
     if (s->ncarry > want)
@@ -123,7 +123,7 @@ static int sl_fill(struct input_file *f, struct input *in, struct unit *u, char 
         while (!s->eof && u->len < want) {
             long r = input_read(in, u->data + u->len, want - u->len, why, whylen);
             if (r < 0)
-                return -1;
+                return FILL_ERROR;
             if (r == 0)
                 s->eof = true;
             u->len += (size_t)r;
@@ -152,13 +152,13 @@ static int sl_fill(struct input_file *f, struct input *in, struct unit *u, char 
                     break;
             }
             if (r < 0)
-                return -1;
+                return FILL_ERROR;
             if (r == 0)
                 s->eof = true;
             s->line++;
             u->first_line = s->line;
             u->file_offset = s->offset;
-            return 1;
+            return FILL_MORE; /* a unit with the note only */
         }
         want *= 2;
         u->data = xrealloc(u->data, want + 1);
@@ -176,7 +176,7 @@ static int sl_fill(struct input_file *f, struct input *in, struct unit *u, char 
     u->file_offset = s->offset;
     s->line += count_lines(u->data, u->len);
     s->offset += u->len;
-    return 1;
+    return s->eof && !s->ncarry ? FILL_LAST : FILL_MORE;
 }
 
 /* ------------------------------------------------------------- worker */

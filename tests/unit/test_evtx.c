@@ -1052,8 +1052,10 @@ static void write_evtx(const struct file *f, char *path, bool sparse)
     close(fd);
 }
 
-/* The chunk slots the reader hands out for the file at path, as a bit set. */
-static unsigned handed_out(const char *path, uint64_t *bytes)
+/* The chunk slots the reader hands out for the file at path, as a bit set,
+ * filling units as the reading thread does (until a result other than
+ * FILL_MORE, *end). */
+static unsigned handed_out(const char *path, uint64_t *bytes, enum fill_result *end)
 {
     char why[256];
     struct input *in = input_open(path, why, sizeof why);
@@ -1062,12 +1064,12 @@ static unsigned handed_out(const char *path, uint64_t *bytes)
     assert_int_equal(reader_evtx.open(&inf, in, why, sizeof why), 0);
     unsigned got = 0;
     struct unit u;
-    memset(&u, 0, sizeof u);
-    while (reader_evtx.fill(&inf, in, &u, why, sizeof why) > 0) {
-        for (uint32_t c = u.part_begin; c < u.part_end; c++)
-            got |= 1u << c;
+    do {
         memset(&u, 0, sizeof u);
-    }
+        *end = reader_evtx.fill(&inf, in, &u, why, sizeof why);
+        for (uint32_t c = u.part_begin; *end > 0 && c < u.part_end; c++)
+            got |= 1u << c;
+    } while (*end == FILL_MORE);
     reader_evtx.close(&inf);
     reader_evtx.release(&inf);
     *bytes = input_raw_pos(in);
@@ -1099,13 +1101,16 @@ static void test_sparse_holes_skipped(void **state)
     write_evtx(&f, dense, false);
     write_evtx(&f, sparse, true);
     uint64_t bytes;
-    assert_int_equal(handed_out(dense, &bytes), 0x1f);
+    enum fill_result end;
+    assert_int_equal(handed_out(dense, &bytes, &end), 0x1f);
     assert_int_equal(bytes, f.len);
+    assert_int_equal(end, FILL_LAST); /* the last chunk's unit says so: no empty unit after it */
     int fd = open(sparse, O_RDONLY);
     bool holes = lseek(fd, 4096 + 65536, SEEK_DATA) == 4096 + 2 * 65536;
     close(fd);
-    assert_int_equal(handed_out(sparse, &bytes), holes ? 0x05 : 0x1f);
+    assert_int_equal(handed_out(sparse, &bytes, &end), holes ? 0x05 : 0x1f);
     assert_int_equal(bytes, f.len);
+    assert_int_equal(end, holes ? FILL_END : FILL_LAST); /* holes at the end: found by the call after */
     struct stoat_ruleset *rs = cap_rules(NULL);
     assert_non_null(rs);
     for (unsigned threads = 1; threads <= 2; threads++) {

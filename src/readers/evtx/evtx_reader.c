@@ -192,7 +192,8 @@ static bool in_hole(struct evtx_state *s, uint32_t c)
     return from >= s->hole_begin && to <= s->hole_end;
 }
 
-static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why, size_t whylen)
+static enum fill_result evtx_reader_fill(struct input_file *f, struct input *in, struct unit *u, char *why,
+                                         size_t whylen)
 {
     (void)why;
     (void)whylen;
@@ -200,7 +201,7 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
     /* chunk 0 is always handed out, even when the file has none, so that
      * header damage gets reported */
     if (s->next >= s->nchunks && !(s->next == 0 && s->nchunks == 0))
-        return 0;
+        return FILL_END;
     if (s->nchunks == 0) {
         s->next = 1;
         u->map = s->data;
@@ -209,13 +210,13 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
         u->part_begin = u->part_end = 0;
         if (s->fd >= 0)
             input_handed_out(in, s->len);
-        return 1;
+        return FILL_LAST;
     }
     while (s->next < s->nchunks && in_hole(s, s->next))
         s->next++;
     if (s->next >= s->nchunks) { /* the rest was holes */
         input_handed_out(in, s->len);
-        return 0;
+        return FILL_END;
     }
     u->map = s->data;
     u->map_len = s->len;
@@ -228,7 +229,8 @@ static int evtx_reader_fill(struct input_file *f, struct input *in, struct unit 
     u->range_len = to - u->file_offset;
     if (s->mapped || s->fd >= 0) /* the progress follows the chunks handed out */
         input_handed_out(in, to);
-    return 1;
+    /* (holes at the end still make a call, which ends with no unit) */
+    return s->next >= s->nchunks ? FILL_LAST : FILL_MORE;
 }
 
 /* The producer is done; the mapping stays for the workers (see release). */

@@ -1,0 +1,177 @@
+/* The text readers' fill says which unit holds a file's end (FILL_LAST):
+ * a file that fits one unit goes out as one, not as its bytes and then an
+ * empty unit, which doubled the hand-overs between threads on a folder of
+ * small files; a larger one goes out as units whose last says so, with no
+ * empty unit after it. (The EVTX reader's part is in test_evtx.c.) */
+#include "testutil.h"
+
+#include "readers/reader.h"
+
+#define MAX_FILLS 64
+
+struct fills {
+    enum fill_result r[MAX_FILLS];
+    size_t n;
+    uint64_t bytes; /* what the units hold: their lengths, or their ranges */
+    bool noted;     /* a unit had a note (a complaint) */
+    uint64_t skipped;
+};
+
+/* Fills units from the file at path with reader ops, as the reading thread
+ * does: until a result other than FILL_MORE. */
+static void fill_all(const struct reader_ops *ops, const char *path, struct fills *out)
+{
+    char why[256];
+    memset(out, 0, sizeof(*out));
+    struct input *in = input_open(path, why, sizeof why);
+    assert_non_null(in);
+    struct input_file f = {.name = path, .reader = ops};
+    assert_int_equal(ops->open(&f, in, why, sizeof why), 0);
+    struct unit u;
+    memset(&u, 0, sizeof u);
+    enum fill_result r;
+    do {
+        assert_true(out->n < MAX_FILLS);
+        u.len = 0;
+        u.range_len = 0;
+        r = ops->fill(&f, in, &u, why, sizeof why);
+        out->r[out->n++] = r;
+        out->bytes += u.range_len ? u.range_len : u.len;
+        out->noted |= u.note[0] != 0;
+        out->skipped += u.skipped;
+        u.note[0] = 0;
+        u.skipped = 0;
+    } while (r == FILL_MORE);
+    ops->close(&f);
+    if (ops->release)
+        ops->release(&f);
+    input_close(in);
+    free(u.data);
+}
+
+static void assert_ends_last(const struct fills *f, size_t units)
+{
+    assert_false(f->noted);
+    assert_int_equal(f->skipped, 0);
+    assert_int_equal(f->n, units);
+    for (size_t i = 0; i + 1 < f->n; i++)
+        assert_int_equal(f->r[i], FILL_MORE);
+    assert_int_equal(f->r[f->n - 1], FILL_LAST);
+}
+
+static char *temp_file(const struct tu_str *s, const char *suffix)
+{
+    static char path[256];
+    tu_write_temp(s->p, s->len, suffix, path, sizeof path);
+    return tu_strdup(path);
+}
+
+/* JSON lines in a plain file: byte ranges the workers read. */
+static void test_json_lines_ranges(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    for (int i = 0; i < 3; i++)
+        tu_str_printf(&s, "{\"EventID\":1,\"n\":%d}\n", i);
+    char *small = temp_file(&s, ".jsonl");
+    struct fills f;
+    fill_all(&reader_json, small, &f);
+    assert_ends_last(&f, 1);
+    assert_int_equal(f.bytes, s.len);
+
+    /* more than two ranges' worth (a range is 256 KiB) */
+    while (s.len < (600u << 10))
+        tu_str_printf(&s, "{\"EventID\":1,\"CommandLine\":\"a line of some length, %zu\"}\n", s.len);
+    char *big = temp_file(&s, ".jsonl");
+    fill_all(&reader_json, big, &f);
+    assert_ends_last(&f, 3);
+    assert_int_equal(f.bytes, s.len);
+    unlink(small);
+    unlink(big);
+    free(small);
+    free(big);
+    tu_str_free(&s);
+}
+
+/* A JSON array is read in order by the reading thread, a unit of 1 MiB at
+ * a time, records whole. */
+static void test_json_streamed(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    tu_str_puts(&s, "[\n  {\"EventID\": 1, \"n\": 0},\n  {\"EventID\": 1, \"n\": 1}\n]\n");
+    char *small = temp_file(&s, ".json");
+    struct fills f;
+    fill_all(&reader_json, small, &f);
+    assert_ends_last(&f, 1);
+    assert_int_equal(f.bytes, s.len);
+
+    tu_str_free(&s);
+    tu_str_puts(&s, "[\n");
+    for (int i = 0; s.len < (5u << 19); i++)
+        tu_str_printf(&s, "%s  {\"EventID\": 1, \"CommandLine\": \"a record of the array, %d\"}\n", i ? "," : "", i);
+    tu_str_puts(&s, "]\n");
+    char *big = temp_file(&s, ".json");
+    fill_all(&reader_json, big, &f);
+    assert_ends_last(&f, 3);
+    assert_int_equal(f.bytes, s.len);
+    unlink(small);
+    unlink(big);
+    free(small);
+    free(big);
+    tu_str_free(&s);
+}
+
+/* auditd joins an event's records across lines: its last unit has every
+ * event still open, and nothing follows it. */
+static void test_auditd(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    for (int i = 0; i < 3; i++)
+        tu_str_printf(&s,
+                      "type=SYSCALL msg=audit(1700000000.%03d:%d): arch=c000003e syscall=59 success=yes exit=0 "
+                      "pid=%d comm=\"id\" exe=\"/usr/bin/id\"\n"
+                      "type=EXECVE msg=audit(1700000000.%03d:%d): argc=1 a0=\"id\"\n",
+                      i, 100 + i, 4000 + i, i, 100 + i);
+    char *path = temp_file(&s, ".log");
+    struct fills f;
+    fill_all(&reader_auditd, path, &f);
+    assert_ends_last(&f, 1);
+    assert_true(f.bytes > 0);
+    unlink(path);
+    free(path);
+    tu_str_free(&s);
+}
+
+/* Sysmon for Linux: lines of XML events, cut at a line's end. */
+static void test_sysmon_linux(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    for (int i = 0; i < 3; i++)
+        tu_str_printf(&s,
+                      "<Event><System><Provider Name=\"Linux-Sysmon\"/><EventID>1</EventID>"
+                      "<Channel>Linux-Sysmon/Operational</Channel><Computer>h%d</Computer></System>"
+                      "<EventData><Data Name=\"Image\">/usr/bin/id</Data></EventData></Event>\n",
+                      i);
+    char *path = temp_file(&s, ".log");
+    struct fills f;
+    fill_all(&reader_sysmon_linux, path, &f);
+    assert_ends_last(&f, 1);
+    assert_int_equal(f.bytes, s.len);
+    unlink(path);
+    free(path);
+    tu_str_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_lines_ranges),
+        cmocka_unit_test(test_json_streamed),
+        cmocka_unit_test(test_auditd),
+        cmocka_unit_test(test_sysmon_linux),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -379,6 +379,11 @@ enum fill_result json_fill(struct input_file *f, struct input *in, struct unit *
                 s->eof = true;
             u->len += (size_t)r;
         }
+        /* The last unit ended where the stream does (a stream of whole
+         * MiBs, the last line ending the last): nothing is left, and no
+         * record was cut (the growing below would call it one too long). */
+        if (s->eof && u->len == 0)
+            return FILL_END;
         size_t cut;
         if (s->eof) {
             cut = u->len;

@@ -7,6 +7,8 @@
 
 #include "readers/reader.h"
 
+#include <zlib.h>
+
 #define MAX_FILLS 64
 
 struct fills {
@@ -122,6 +124,68 @@ static void test_json_streamed(void **state)
     tu_str_free(&s);
 }
 
+/* A file of no bytes is the end at once (it was read as a record longer
+ * than the cap, and a 16 MiB block grown for it); one of a blank line is
+ * one unit, its last. */
+static void test_empty_files(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    char *empty = temp_file(&s, ".jsonl");
+    struct fills f;
+    fill_all(&reader_json, empty, &f);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.r[0], FILL_END);
+    assert_false(f.noted);
+    assert_int_equal(f.skipped, 0);
+    tu_str_puts(&s, "\n");
+    char *blank = temp_file(&s, ".jsonl");
+    fill_all(&reader_json, blank, &f);
+    assert_ends_last(&f, 1);
+    assert_int_equal(f.bytes, 1);
+    unlink(empty);
+    unlink(blank);
+    free(empty);
+    free(blank);
+    tu_str_free(&s);
+}
+
+/* A compressed stream of JSON lines of exactly a unit's bytes (1 MiB), the
+ * last line ending it: the unit is full before the stream's end is seen,
+ * so the call after finds nothing left. It reported a record longer than
+ * 16 MiB there, and counted it skipped. */
+static void test_stream_ends_on_a_cut(void **state)
+{
+    (void)state;
+    struct tu_str s = {0};
+    const size_t whole = UNIT_BYTES;
+    while (s.len < whole - 200)
+        tu_str_printf(&s, "{\"EventID\":1,\"n\":%zu}\n", s.len);
+    size_t pad = whole - s.len - sizeof("{\"EventID\":1,\"pad\":\"\"}\n") + 1;
+    tu_str_puts(&s, "{\"EventID\":1,\"pad\":\"");
+    for (size_t i = 0; i < pad; i++)
+        tu_str_puts(&s, "x");
+    tu_str_puts(&s, "\"}\n");
+    assert_int_equal(s.len, whole);
+    char path[] = "/tmp/stoat-test-XXXXXX.jsonl.gz";
+    int fd = mkstemps(path, 9);
+    assert_true(fd >= 0);
+    gzFile gz = gzdopen(fd, "wb");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, s.p, (unsigned)s.len), (int)s.len);
+    assert_int_equal(gzclose(gz), Z_OK);
+    struct fills f;
+    fill_all(&reader_json, path, &f);
+    assert_false(f.noted);
+    assert_int_equal(f.skipped, 0);
+    assert_int_equal(f.bytes, whole);
+    assert_int_equal(f.n, 2); /* the MiB, then the end (a stream's end is known only once read) */
+    assert_int_equal(f.r[0], FILL_MORE);
+    assert_int_equal(f.r[1], FILL_END);
+    unlink(path);
+    tu_str_free(&s);
+}
+
 /* auditd joins an event's records across lines: its last unit has every
  * event still open, and nothing follows it. */
 static void test_auditd(void **state)
@@ -170,6 +234,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_lines_ranges),
         cmocka_unit_test(test_json_streamed),
+        cmocka_unit_test(test_empty_files),
+        cmocka_unit_test(test_stream_ends_on_a_cut),
         cmocka_unit_test(test_auditd),
         cmocka_unit_test(test_sysmon_linux),
     };

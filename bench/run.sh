@@ -88,6 +88,22 @@ if [ "$nproc" -gt 1 ]; then
 fi
 $B -n "$RUNS" --events "$(count "$WORST")" --bytes "$(size "$WORST")" --less-load "$LOAD" --label "attack-only, 1 thread" -- \
     $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$WORST"
+# an evidence folder of small files: a 300 MB day cut into files of 100 events
+# (each file a unit of its own, so this shows the hand-overs per file)
+DAY=$(corpus realistic-300m 300 0.02)
+DIR=$C/realistic-300m-files
+if [ ! -d "$DIR" ]; then
+    rm -rf "$DIR.tmp" && mkdir "$DIR.tmp"
+    split -l 100 -d -a 5 --additional-suffix=.jsonl "$DAY" "$DIR.tmp/part"
+    mv "$DIR.tmp" "$DIR"
+fi
+nfiles=$(find "$DIR" -name '*.jsonl' | wc -l | tr -d ' ')
+for j in 1 "$nproc"; do
+    [ "$j" = 1 ] || [ "$nproc" -gt 1 ] || continue
+    $B -n "$RUNS" --events "$(count "$DAY")" --bytes "$(size "$DAY")" --less-load "$LOAD" \
+        --label "realistic as $nfiles files, $j thread(s)" -- \
+        $STOAT hunt -q -j "$j" $PH $SIGMA --format jsonl -o /dev/null "$DIR"
+done
 if [ "${BENCH_LARGE:-0}" = 1 ]; then
     BIG=$(corpus realistic-4g 4000 0.02)
     $B -n 1 --events "$(count "$BIG")" --bytes "$(size "$BIG")" --less-load "$LOAD" --label "realistic 4 GB, 1 thread" -- \

@@ -129,7 +129,7 @@ static void settle(struct engine_ctx *c, const struct route_class *cls)
  * NUL it does not carry. */
 static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
 {
-    uint32_t norder = l ? l->norder : 0;
+    uint32_t norder = l->norder;
     if (__builtin_expect(c->span_cap < norder + 1u, 0))
         XGROW(c->span_at, c->span_cap, norder + 1u);
     if (__builtin_expect(c->laid_cap < c->n, 0)) {
@@ -158,7 +158,7 @@ static void build_scan_all(struct engine_ctx *c, const struct scan_layout *l)
         }
     }
     span_at[norder] = (uint32_t)(o - p);
-    uint32_t need = l ? l->keyword_min : 0;
+    uint32_t need = l->keyword_min;
     for (uint32_t i = 0; i < nf; i++)
         if (laid[i] != laid_gen && f[i].val_len >= need)
             o = put_value(o, &f[i]);
@@ -242,9 +242,7 @@ static void ahead_one(struct engine_ctx *c, const struct scan_layout *l, uint32_
  * do (merged ones after the groups'). */
 static void memo_ahead(struct engine_ctx *c, const struct route_class *cls, const struct scan_layout *l)
 {
-    uint32_t n = cls->nmerges;
-    for (uint32_t gi = 0; gi < cls->ngroups; gi++)
-        n += c->rs->groups[cls->group[gi]].ndbs;
+    uint32_t n = l->ndbs;
     if (__builtin_expect(c->ahead_cap < n, 0))
         XGROW(c->ahead, c->ahead_cap, n);
     uint32_t dbi = 0;
@@ -254,7 +252,7 @@ static void memo_ahead(struct engine_ctx *c, const struct route_class *cls, cons
         for (uint32_t d = 0; d < g->ndbs; d++) {
             const uint32_t *ids = cls->db_fields + cls->db_off[dbi + d];
             uint32_t nids = cls->db_off[dbi + d + 1] - cls->db_off[dbi + d];
-            if (merged || (nids == 1 && ids[0] == FIELD_ANY))
+            if (merged || scan_every_value(ids, nids))
                 c->ahead[dbi + d].db = NULL; /* scanned merged, or a keyword database */
             else
                 ahead_one(c, l, dbi + d, g->dbs[d].db);
@@ -263,7 +261,7 @@ static void memo_ahead(struct engine_ctx *c, const struct route_class *cls, cons
     }
     for (uint32_t k = 0; k < cls->nmerges; k++) {
         const struct class_merge *m = &cls->merges[k];
-        if (m->nfields == 1 && m->fields[0] == FIELD_ANY)
+        if (scan_every_value(m->fields, m->nfields))
             c->ahead[dbi + k].db = NULL;
         else
             ahead_one(c, l, dbi + k, c->rs->mdbs[m->db].db);
@@ -303,7 +301,7 @@ static void scan_merged(struct engine_ctx *c, const struct class_merge *m, const
 {
     const char *p;
     size_t len;
-    bool keywords = m->nfields == 1 && m->fields[0] == FIELD_ANY;
+    bool keywords = scan_every_value(m->fields, m->nfields);
     if (keywords) {
         p = c->scan_all.p;
         len = c->scan_all.len;
@@ -341,7 +339,7 @@ void engine_scan(struct engine_ctx *c, const struct route_class *cls)
         for (uint32_t d = 0; d < g->ndbs; d++) {
             const uint32_t *ids = cls->db_fields + cls->db_off[first + d];
             uint32_t nids = cls->db_off[first + d + 1] - cls->db_off[first + d];
-            bool keywords = nids == 1 && ids[0] == FIELD_ANY;
+            bool keywords = scan_every_value(ids, nids);
             if (merged & (keywords ? MERGED_KEYWORDS : MERGED_FIELDS))
                 continue; /* in one of the class's merged scans, below */
             const char *p;

@@ -78,12 +78,12 @@ static uint32_t collect_sets(const struct stoat_ruleset *rs, const struct route_
     for (uint32_t k = 0; k < ndb; k++) {
         const uint32_t *ids = cls->db_fields + cls->db_off[k];
         uint32_t n = cls->db_off[k + 1] - cls->db_off[k];
-        bool keywords = n == 1 && ids[0] == FIELD_ANY;
+        bool keywords = scan_every_value(ids, n);
         set_of(&s[k], k, ids, keywords ? 0 : n);
     }
     for (uint32_t m = 0; m < cls->nmerges; m++) {
         const struct class_merge *cm = &cls->merges[m];
-        bool keywords = cm->nfields == 1 && cm->fields[0] == FIELD_ANY;
+        bool keywords = scan_every_value(cm->fields, cm->nfields);
         set_of(&s[ndb + m], ndb + m, cm->fields, keywords ? 0 : cm->nfields);
     }
     *out = s;
@@ -99,6 +99,7 @@ struct scan_layout *scan_layout_build(const struct stoat_ruleset *rs, const stru
         total += s[k].n;
     struct scan_layout *l = xcalloc(1, sizeof(*l));
     l->keyword_min = cls->keyword_min;
+    l->ndbs = nk;
     l->order = xcalloc(total + 1, sizeof(*l->order));
     l->first = xcalloc(nk + 1, sizeof(*l->first));
     l->last = xcalloc(nk + 1, sizeof(*l->last));

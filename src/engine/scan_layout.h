@@ -18,10 +18,17 @@
  * databases read the whole buffer and have no span. */
 struct scan_layout {
     uint32_t keyword_min; /* the class's (route_class): shorter other values are left out */
+    uint32_t ndbs;        /* the class's databases, its groups' and merged ones: first's length */
     uint32_t norder;
     uint32_t *order;
     uint32_t *first, *last;
 };
+
+/* A keyword database's fields: its one "field" is every value of the event. */
+static inline bool scan_every_value(const uint32_t *ids, uint32_t nids)
+{
+    return nids == 1 && ids[0] == FIELD_ANY;
+}
 
 /* Builds the layout of class cls (heap memory; scan_layout_free). */
 struct scan_layout *scan_layout_build(const struct stoat_ruleset *rs, const struct route_class *cls);

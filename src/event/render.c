@@ -9,6 +9,8 @@
 #include "event/event.h"
 #include "event/render.h"
 #include "util/copy.h"
+#include "util/mem.h"
+#include "util/strmap.h"
 #include "util/text.h"
 
 /* Fields worth a glance, in the order an analyst reads them. */
@@ -352,45 +354,64 @@ void event_json_write_fields_distinct(struct buf *b, const struct ev_field *fs, 
     buf_putc(b, '}');
 }
 
-/* A repeated name becomes a list of its values. */
+/* A repeated name becomes a list of its values, in its first one's place.
+ * The fields of a name are chained through a hash table of the names:
+ * compared pairwise, an auditd event's hundred fields (its records repeat
+ * "type", "name" and more) cost thousands of comparisons, a sixth of
+ * hunting such a log. */
+#define CHAIN_FIRST ((size_t)1 << (sizeof(size_t) * 8 - 1)) /* in next[i]: field i is its name's first */
+
 void event_json_write(struct buf *b, const struct stoat_field *fs, size_t n)
 {
     if (event_names_unique(fs, n)) {
         write_distinct(b, fs, n);
         return;
     }
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    size_t local[512];
+    size_t *mem = n + slots <= sizeof(local) / sizeof(local[0]) ? local : xcalloc(n + slots, sizeof(*mem));
+    /* next[i]: 1 + the next field of i's name, 0 for none; head[k]: 1 +
+     * the first field of slot k's name (as far as the pass has come) */
+    size_t *next = mem, *head = mem + n;
+    memset(head, 0, slots * sizeof(*head));
+    for (size_t i = n; i-- > 0;) {
+        const struct stoat_field *f = &fs[i];
+        size_t k = (size_t)strmap_hash(f->name, f->name_len) & (slots - 1);
+        while (head[k] && !same_name(&fs[head[k] - 1], f))
+            k = (k + 1) & (slots - 1);
+        next[i] = head[k];
+        head[k] = i + 1;
+    }
+    for (size_t k = 0; k < slots; k++)
+        if (head[k])
+            next[head[k] - 1] |= CHAIN_FIRST;
     buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        const struct stoat_field *f = &fs[i];
-        /* already written as part of an earlier list? */
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = same_name(&fs[j], f);
-        if (seen)
+        if (!(next[i] & CHAIN_FIRST))
             continue;
-        size_t count = 1;
-        for (size_t j = i + 1; j < n; j++)
-            count += same_name(&fs[j], f);
+        const struct stoat_field *f = &fs[i];
         if (!first)
             buf_putc(b, ',');
         first = false;
         buf_json_str(b, f->name, f->name_len);
         buf_putc(b, ':');
-        if (count == 1) {
+        size_t j = next[i] & ~CHAIN_FIRST;
+        if (!j) {
             json_value(b, f);
             continue;
         }
         buf_putc(b, '[');
-        bool fv = true;
-        for (size_t j = i; j < n; j++)
-            if (same_name(&fs[j], f)) {
-                if (!fv)
-                    buf_putc(b, ',');
-                fv = false;
-                json_value(b, &fs[j]);
-            }
+        json_value(b, f);
+        for (; j; j = next[j - 1] & ~CHAIN_FIRST) {
+            buf_putc(b, ',');
+            json_value(b, &fs[j - 1]);
+        }
         buf_putc(b, ']');
     }
     buf_putc(b, '}');
+    if (mem != local)
+        free(mem);
 }

@@ -277,6 +277,76 @@ static void test_repeated_name_is_a_list(void **state)
     buf_free(&b);
 }
 
+/* Names repeated in any pattern, up to past the unique check's table (128
+ * fields), are grouped as the plain pairwise reading says: each name once,
+ * where it first comes, a list when it repeats, its values in order. */
+static void test_repeated_names_grouped(void **state)
+{
+    (void)state;
+    enum {
+        MAXN = 400
+    };
+    static struct stoat_field fs[MAXN];
+    static char names[MAXN][16], values[MAXN][24];
+    uint32_t seed = 12345;
+    struct buf got = {0}, want = {0}, one = {0};
+    for (int round = 0; round < 300; round++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t n = 2 + (seed >> 8) % (MAXN - 1);
+        size_t pool = 1 + (seed >> 20) % 60;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            snprintf(names[i], sizeof(names[i]), "n%u", (unsigned)((seed >> 8) % pool));
+            bool num = (seed >> 4) & 1;
+            snprintf(values[i], sizeof(values[i]), num ? "%u" : "v\"%u", (unsigned)(seed >> 12));
+            fs[i] = (struct stoat_field){.name = names[i],
+                                         .name_len = strlen(names[i]),
+                                         .value = values[i],
+                                         .value_len = strlen(values[i]),
+                                         .type = num ? STOAT_V_NUMBER : STOAT_V_STRING};
+        }
+        /* the reference: pairwise, each value rendered alone */
+        buf_clear(&want);
+        buf_putc(&want, '{');
+        for (size_t i = 0; i < n; i++) {
+            bool seen = false;
+            for (size_t j = 0; j < i && !seen; j++)
+                seen = !strcmp(names[j], names[i]);
+            if (seen)
+                continue;
+            size_t count = 0;
+            for (size_t j = i; j < n; j++)
+                count += !strcmp(names[j], names[i]);
+            if (want.len > 1)
+                buf_putc(&want, ',');
+            buf_printf(&want, "\"%s\":", names[i]);
+            if (count > 1)
+                buf_putc(&want, '[');
+            bool firstv = true;
+            for (size_t j = i; j < n; j++) {
+                if (strcmp(names[j], names[i]))
+                    continue;
+                buf_clear(&one);
+                event_json_write(&one, &fs[j], 1); /* {"name":value} */
+                size_t skip = strlen(names[j]) + 4;
+                if (!firstv)
+                    buf_putc(&want, ',');
+                firstv = false;
+                buf_put(&want, one.p + skip, one.len - skip - 1);
+            }
+            if (count > 1)
+                buf_putc(&want, ']');
+        }
+        buf_putc(&want, '}');
+        buf_clear(&got);
+        event_json_write(&got, fs, n);
+        assert_string_equal(got.p, want.p);
+    }
+    buf_free(&got);
+    buf_free(&want);
+    buf_free(&one);
+}
+
 /* Fields as a reader and the engine leave them: the id of the name (the
  * same for its other case), FIELD_UNKNOWN when no rule knows it, and the
  * chain of a repeated id. */
@@ -464,9 +534,13 @@ static void test_glance_matches_reference(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_copy_every_position),         cmocka_unit_test(test_str_escaped_matches_str),
-        cmocka_unit_test(test_distinct_object_matches_reference), cmocka_unit_test(test_number_values_match_reference),
-        cmocka_unit_test(test_repeated_name_is_a_list),           cmocka_unit_test(test_names_distinct_by_ids),
+        cmocka_unit_test(test_plain_copy_every_position),
+        cmocka_unit_test(test_str_escaped_matches_str),
+        cmocka_unit_test(test_distinct_object_matches_reference),
+        cmocka_unit_test(test_number_values_match_reference),
+        cmocka_unit_test(test_repeated_name_is_a_list),
+        cmocka_unit_test(test_repeated_names_grouped),
+        cmocka_unit_test(test_names_distinct_by_ids),
         cmocka_unit_test(test_glance_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,6 +104,26 @@ for j in 1 "$nproc"; do
         --label "realistic as $nfiles files, $j thread(s)" -- \
         $STOAT hunt -q -j "$j" $PH $SIGMA --format jsonl -o /dev/null "$DIR"
 done
+# an auditd log: tests/readers/sigmahq-auditd.log (an event for each SigmaHQ
+# auditd rule, raw enriched format) 2,000 times, each copy's times and
+# serials moved on; its events are many records each, with repeated names
+AU=$C/auditd-100m.log
+if [ ! -s "$AU" ]; then
+    python3 - tests/readers/sigmahq-auditd.log "$AU.tmp" <<'PY'
+import re, sys
+lines = open(sys.argv[1], newline="").read().split("\n")  # not splitlines: records hold a GS (0x1d)
+lines = [l for l in lines if l]
+serial = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
+with open(sys.argv[2], "w", newline="") as out:
+    for rep in range(2000):
+        for l in lines:
+            out.write(serial.sub(lambda m: "audit(%d.%s:%d)" % (int(m.group(1)) + 10 * rep, m.group(2),
+                                                                 int(m.group(3)) + 1000000 * rep), l) + "\n")
+PY
+    mv "$AU.tmp" "$AU"
+fi
+$B -n "$RUNS" --bytes "$(size "$AU")" --less-load "$LOAD" --label "auditd log, 1 thread" -- \
+    $STOAT hunt -q -j 1 $PH $SIGMA --format jsonl -o /dev/null "$AU"
 if [ "${BENCH_LARGE:-0}" = 1 ]; then
     BIG=$(corpus realistic-4g 4000 0.02)
     $B -n 1 --events "$(count "$BIG")" --bytes "$(size "$BIG")" --less-load "$LOAD" --label "realistic 4 GB, 1 thread" -- \

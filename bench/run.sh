@@ -98,8 +98,9 @@ if [ ! -d "$DIR" ]; then
     mv "$DIR.tmp" "$DIR"
 fi
 nfiles=$(find "$DIR" -name '*.jsonl' | wc -l | tr -d ' ')
-for j in 1 "$nproc"; do
-    [ "$j" = 1 ] || [ "$nproc" -gt 1 ] || continue
+threads=1
+if [ "$nproc" -gt 1 ]; then threads="1 $nproc"; fi
+for j in $threads; do
     $B -n "$RUNS" --events "$(count "$DAY")" --bytes "$(size "$DAY")" --less-load "$LOAD" \
         --label "realistic as $nfiles files, $j thread(s)" -- \
         $STOAT hunt -q -j "$j" $PH $SIGMA --format jsonl -o /dev/null "$DIR"

@@ -371,7 +371,7 @@ void event_json_write(struct buf *b, const struct stoat_field *fs, size_t n)
     while (slots < 2 * n)
         slots *= 2;
     size_t local[512];
-    size_t *mem = n + slots <= sizeof(local) / sizeof(local[0]) ? local : xcalloc(n + slots, sizeof(*mem));
+    size_t *mem = n + slots <= sizeof(local) / sizeof(local[0]) ? local : xmalloc((n + slots) * sizeof(*mem));
     /* next[i]: 1 + the next field of i's name, 0 for none; head[k]: 1 +
      * the first field of slot k's name (as far as the pass has come) */
     size_t *next = mem, *head = mem + n;

@@ -61,11 +61,13 @@ static void assert_ends_last(const struct fills *f, size_t units)
     assert_int_equal(f->r[f->n - 1], FILL_LAST);
 }
 
-static char *temp_file(const struct tu_str *s, const char *suffix)
+/* fill_all of text s written to a temporary file ending in suffix. */
+static void fill_text(const struct reader_ops *ops, const struct tu_str *s, const char *suffix, struct fills *out)
 {
-    static char path[256];
+    char path[256];
     tu_write_temp(s->p, s->len, suffix, path, sizeof path);
-    return tu_strdup(path);
+    fill_all(ops, path, out);
+    unlink(path);
 }
 
 /* JSON lines in a plain file: byte ranges the workers read. */
@@ -75,23 +77,17 @@ static void test_json_lines_ranges(void **state)
     struct tu_str s = {0};
     for (int i = 0; i < 3; i++)
         tu_str_printf(&s, "{\"EventID\":1,\"n\":%d}\n", i);
-    char *small = temp_file(&s, ".jsonl");
     struct fills f;
-    fill_all(&reader_json, small, &f);
+    fill_text(&reader_json, &s, ".jsonl", &f);
     assert_ends_last(&f, 1);
     assert_int_equal(f.bytes, s.len);
 
     /* more than two ranges' worth (a range is 256 KiB) */
     while (s.len < (600u << 10))
         tu_str_printf(&s, "{\"EventID\":1,\"CommandLine\":\"a line of some length, %zu\"}\n", s.len);
-    char *big = temp_file(&s, ".jsonl");
-    fill_all(&reader_json, big, &f);
+    fill_text(&reader_json, &s, ".jsonl", &f);
     assert_ends_last(&f, 3);
     assert_int_equal(f.bytes, s.len);
-    unlink(small);
-    unlink(big);
-    free(small);
-    free(big);
     tu_str_free(&s);
 }
 
@@ -102,9 +98,8 @@ static void test_json_streamed(void **state)
     (void)state;
     struct tu_str s = {0};
     tu_str_puts(&s, "[\n  {\"EventID\": 1, \"n\": 0},\n  {\"EventID\": 1, \"n\": 1}\n]\n");
-    char *small = temp_file(&s, ".json");
     struct fills f;
-    fill_all(&reader_json, small, &f);
+    fill_text(&reader_json, &s, ".json", &f);
     assert_ends_last(&f, 1);
     assert_int_equal(f.bytes, s.len);
 
@@ -113,14 +108,9 @@ static void test_json_streamed(void **state)
     for (int i = 0; s.len < (5u << 19); i++)
         tu_str_printf(&s, "%s  {\"EventID\": 1, \"CommandLine\": \"a record of the array, %d\"}\n", i ? "," : "", i);
     tu_str_puts(&s, "]\n");
-    char *big = temp_file(&s, ".json");
-    fill_all(&reader_json, big, &f);
+    fill_text(&reader_json, &s, ".json", &f);
     assert_ends_last(&f, 3);
     assert_int_equal(f.bytes, s.len);
-    unlink(small);
-    unlink(big);
-    free(small);
-    free(big);
     tu_str_free(&s);
 }
 
@@ -131,22 +121,16 @@ static void test_empty_files(void **state)
 {
     (void)state;
     struct tu_str s = {0};
-    char *empty = temp_file(&s, ".jsonl");
     struct fills f;
-    fill_all(&reader_json, empty, &f);
+    fill_text(&reader_json, &s, ".jsonl", &f);
     assert_int_equal(f.n, 1);
     assert_int_equal(f.r[0], FILL_END);
     assert_false(f.noted);
     assert_int_equal(f.skipped, 0);
     tu_str_puts(&s, "\n");
-    char *blank = temp_file(&s, ".jsonl");
-    fill_all(&reader_json, blank, &f);
+    fill_text(&reader_json, &s, ".jsonl", &f);
     assert_ends_last(&f, 1);
     assert_int_equal(f.bytes, 1);
-    unlink(empty);
-    unlink(blank);
-    free(empty);
-    free(blank);
     tu_str_free(&s);
 }
 
@@ -198,13 +182,10 @@ static void test_auditd(void **state)
                       "pid=%d comm=\"id\" exe=\"/usr/bin/id\"\n"
                       "type=EXECVE msg=audit(1700000000.%03d:%d): argc=1 a0=\"id\"\n",
                       i, 100 + i, 4000 + i, i, 100 + i);
-    char *path = temp_file(&s, ".log");
     struct fills f;
-    fill_all(&reader_auditd, path, &f);
+    fill_text(&reader_auditd, &s, ".log", &f);
     assert_ends_last(&f, 1);
     assert_true(f.bytes > 0);
-    unlink(path);
-    free(path);
     tu_str_free(&s);
 }
 
@@ -219,13 +200,10 @@ static void test_sysmon_linux(void **state)
                       "<Channel>Linux-Sysmon/Operational</Channel><Computer>h%d</Computer></System>"
                       "<EventData><Data Name=\"Image\">/usr/bin/id</Data></EventData></Event>\n",
                       i);
-    char *path = temp_file(&s, ".log");
     struct fills f;
-    fill_all(&reader_sysmon_linux, path, &f);
+    fill_text(&reader_sysmon_linux, &s, ".log", &f);
     assert_ends_last(&f, 1);
     assert_int_equal(f.bytes, s.len);
-    unlink(path);
-    free(path);
     tu_str_free(&s);
 }
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,6 +546,20 @@ struct totals {
     unsigned long unchecked;
 };
 
+/* The same hex number: evtxexport pads to the type's width
+   ("0x00000000000003e7"), stoat writes it as Windows does ("0x3e7"). */
+static bool same_hex(const char *a, const char *b)
+{
+    if (strncmp(a, "0x", 2) != 0 || strncmp(b, "0x", 2) != 0 || !a[2] || !b[2])
+        return false;
+    if (strspn(a + 2, "0123456789abcdefABCDEF") != strlen(a + 2) ||
+        strspn(b + 2, "0123456789abcdefABCDEF") != strlen(b + 2))
+        return false;
+    a += 2 + strspn(a + 2, "0");
+    b += 2 + strspn(b + 2, "0");
+    return strcasecmp(a, b) == 0;
+}
+
 /* Compares one event; prints differences. Returns number of unexplained. */
 static int compare_event(const char *file, size_t idx, const struct event *a, const struct event *b, struct totals *t)
 {
@@ -556,7 +571,7 @@ static int compare_event(const char *file, size_t idx, const struct event *a, co
         const struct fld *fb = k < b->n ? &b->f[k] : NULL;
         if (fa && fb && strcmp(fa->name, fb->name) == 0) {
             t->fields++;
-            if (strcmp(fa->value, fb->value) != 0) {
+            if (strcmp(fa->value, fb->value) != 0 && !same_hex(fa->value, fb->value)) {
                 const struct known_diff *kd = is_known(file, rid, fa->name);
                 if (kd) {
                     t->explained++;

@@ -581,8 +581,8 @@ static void test_value_types(void **state)
          16,
          "{54849625-5478-4994-A5BA-3E3B0328C30D}",
          EVTX_V_GUID},
-        {"Sz4", 0x10, {0x10, 0, 0, 0}, 4, "0x00000010", EVTX_V_HEX},
-        {"Sz8", 0x10, {0x10, 0, 0, 0, 0, 0, 0, 0}, 8, "0x0000000000000010", EVTX_V_HEX},
+        {"Sz4", 0x10, {0x10, 0, 0, 0}, 4, "0x10", EVTX_V_HEX},
+        {"Sz8", 0x10, {0x10, 0, 0, 0, 0, 0, 0, 0}, 8, "0x10", EVTX_V_HEX},
         {"FT",
          0x11,
          {0x00, 0x80, 0x3e, 0xd5, 0xde, 0xb1, 0x9d, 0x01},
@@ -597,7 +597,12 @@ static void test_value_types(void **state)
          EVTX_V_TIME},
         {"Sid", 0x13, {1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0}, 16, "S-1-5-32-544", EVTX_V_SID},
         {"H32", 0x14, {0xef, 0xbe, 0xad, 0xde}, 4, "0xdeadbeef", EVTX_V_HEX},
-        {"H64", 0x15, {0x5f, 0xc6, 0xf4, 0x01, 0, 0, 0, 0}, 8, "0x0000000001f4c65f", EVTX_V_HEX},
+        {"H64", 0x15, {0x5f, 0xc6, 0xf4, 0x01, 0, 0, 0, 0}, 8, "0x1f4c65f", EVTX_V_HEX},
+        /* as Windows writes them: no leading zeros, and zero is 0x0 */
+        {"H32z", 0x14, {0, 0, 0, 0}, 4, "0x0", EVTX_V_HEX},
+        {"H32s", 0x14, {0x17, 0, 0, 0}, 4, "0x17", EVTX_V_HEX},
+        {"H64z", 0x15, {0, 0, 0, 0, 0, 0, 0, 0}, 8, "0x0", EVTX_V_HEX},
+        {"H64max", 0x15, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 8, "0xffffffffffffffff", EVTX_V_HEX},
     };
     enum {
         N = sizeof cases / sizeof cases[0]
@@ -669,14 +674,8 @@ static void test_arrays(void **state)
     assert_int_equal(parse(&f, &g), 1);
     const struct reccopy *rc = &g.r[0];
     const char *want[][2] = {
-        {"Strs", "a"},
-        {"Strs", "bc"},
-        {"Nums", "1"},
-        {"Nums", "2"},
-        {"Nums", "3"},
-        {"Hex", "0x0000000000000010"},
-        {"Hex", "0x0000000000000020"},
-        {"Empty", ""},
+        {"Strs", "a"}, {"Strs", "bc"},  {"Nums", "1"},   {"Nums", "2"},
+        {"Nums", "3"}, {"Hex", "0x10"}, {"Hex", "0x20"}, {"Empty", ""},
     };
     assert_int_equal(rc->n, 8);
     for (size_t i = 0; i < 8; i++) {
@@ -2271,9 +2270,9 @@ static void test_numbers_as_printf(void **state)
         expect_render(&a, EVTX_T_U8, b, 1, want);
         snprintf(want, sizeof want, "%d", (int)(int8_t)v);
         expect_render(&a, EVTX_T_I8, b, 1, want);
-        snprintf(want, sizeof want, "0x%016llx", (unsigned long long)v);
+        snprintf(want, sizeof want, "0x%llx", (unsigned long long)v);
         expect_render(&a, EVTX_T_HEX64, b, 8, want);
-        snprintf(want, sizeof want, "0x%08x", (unsigned)(uint32_t)v);
+        snprintf(want, sizeof want, "0x%x", (unsigned)(uint32_t)v);
         expect_render(&a, EVTX_T_HEX32, b, 4, want);
         snprintf(want, sizeof want, "{%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X}", (unsigned)(uint32_t)v,
                  (unsigned)(uint16_t)(v >> 32), (unsigned)(uint16_t)(v >> 48), b[8], b[9], b[10], b[11], b[12], b[13],

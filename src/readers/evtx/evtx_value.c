@@ -210,28 +210,37 @@ static int r_u64(char *o, const uint8_t *d, size_t n)
 static const char hexlo[] = "0123456789abcdef";
 static const char hexup[] = "0123456789ABCDEF";
 
+/* Hex numbers as Windows writes them in an event's XML (and as other
+   readers and the Sigma rules written against them have them): "0x" and
+   the digits without leading zeros, "0x3e7" rather than evtxexport's
+   "0x00000000000003e7". A rule's `Status: '0xc000006d'` or
+   `AccessMask: '0x100'` then matches an EVTX file as it matches the
+   same event forwarded as JSON, and logon ids agree across the two. */
+static int put_hex(char *o, uint64_t v)
+{
+    char digits[16];
+    int n = 0;
+    do {
+        digits[n++] = hexlo[v & 15];
+        v >>= 4;
+    } while (v);
+    o[0] = '0';
+    o[1] = 'x';
+    for (int i = 0; i < n; i++)
+        o[2 + i] = digits[n - 1 - i];
+    return 2 + n;
+}
+
 static int r_hex32(char *o, const uint8_t *d, size_t n)
 {
     (void)n;
-    o[0] = '0';
-    o[1] = 'x';
-    for (int i = 0; i < 4; i++) { /* most significant byte first */
-        o[2 + 2 * i] = hexlo[d[3 - i] >> 4];
-        o[3 + 2 * i] = hexlo[d[3 - i] & 15];
-    }
-    return 10;
+    return put_hex(o, evtx_le32(d));
 }
 
 static int r_hex64(char *o, const uint8_t *d, size_t n)
 {
     (void)n;
-    o[0] = '0';
-    o[1] = 'x';
-    for (int i = 0; i < 8; i++) {
-        o[2 + 2 * i] = hexlo[d[7 - i] >> 4];
-        o[3 + 2 * i] = hexlo[d[7 - i] & 15];
-    }
-    return 18;
+    return put_hex(o, evtx_le64(d));
 }
 
 /* size_t carries no width of its own: the value size decides. */

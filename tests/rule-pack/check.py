@@ -366,7 +366,7 @@ class Rule:
 
 
 def eval_correlation(corr, docs_by_ref, events):
-    """Tiny reference for event_count / value_count / temporal over a list of events."""
+    """Tiny reference for event_count / value_count / temporal (ordered or not) over a list of events."""
     rules = [docs_by_ref[r] for r in corr["rules"]]
     hits = []
     for ev in events:
@@ -397,6 +397,15 @@ def eval_correlation(corr, docs_by_ref, events):
                 n = len(window)
             elif typ == "value_count":
                 n = len({str(x[2].get(cond["field"])) for x in window})
+            elif typ == "temporal_ordered":
+                # the rules in their order within the window: the longest run of them
+                # found as a subsequence, from the first rule on
+                n = 0
+                for x in window:
+                    if n < len(rules) and x[1] == n:
+                        n += 1
+                if "gte" not in cond:
+                    cond = {"gte": len(rules)}
             else:
                 n = len({x[1] for x in window})
                 if "gte" not in cond:

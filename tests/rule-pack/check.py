@@ -184,6 +184,8 @@ class Pred:
         m = self.mods
         if "exists" in m:
             return ("exists", bool(v))
+        if "fieldref" in m:
+            return ("ref", str(v))
         if v is None:
             return ("null", None)
         if "cidr" in m:
@@ -215,10 +217,13 @@ class Pred:
         flags = re.S | (0 if "cased" in m else re.I)
         return ("str", re.compile("^(?:" + "|".join(pats) + ")$", flags))
 
-    def _one(self, t, present, val):
+    def _one(self, t, present, val, f):
         kind, x = t
         if kind == "exists":
             return present == x
+        if kind == "ref":  # equal to the named field's value, ignoring case
+            r = present and val is not None and x in f and str(val).lower() == str(f[x]).lower()
+            return (not r) if "neq" in self.mods else r
         if kind == "null":
             return (not present) or val in ("", None)
         if not present or val is None:
@@ -248,7 +253,7 @@ class Pred:
     def eval(self, f):
         present = self.field in f
         val = f.get(self.field)
-        res = [self._one(t, present, val) for t in self.tests]
+        res = [self._one(t, present, val, f) for t in self.tests]
         return all(res) if self.all else any(res)
 
 

@@ -54,8 +54,9 @@ struct stoat_process {
  * only feeds correlations): what it was, for the analyst. */
 struct stoat_corr_evidence {
     int64_t time_ns;
-    const char *rule;    /* the rule's title */
-    const char *summary; /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
+    const char *rule;            /* the rule's title */
+    const char *summary;         /* the event's fields worth a glance, "Image: ... | CommandLine: ..." */
+    struct stoat_record_pos pos; /* where the event was read (file NULL: not known, e.g. another host's) */
 };
 
 /* What a correlation rule saw when it fired. */

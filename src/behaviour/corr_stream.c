@@ -58,7 +58,13 @@ struct corr_evidence {
     uint64_t id; /* 0: empty */
     int64_t time_ns;
     char *rule, *summary;
+    struct stoat_record_pos pos; /* file and format the stream's copies (file NULL: not known) */
 };
+
+/* Files' and formats' names as evidence keeps them, each once: a hunt's
+ * files are few beside its matches. Past the cap a match's place is not
+ * kept (a fleet worker runs for months). */
+#define EVIDENCE_FILES_MAX 65536
 
 /* An engine and its clock's newest event: one per host (CORR_PART_HOSTS),
  * else one. The stream's memory cap holds for all its engines together: a
@@ -108,9 +114,35 @@ struct corr_stream {
     int64_t corr_last_time;         /* for matches without a time */
     struct corr_evidence *evidence; /* a ring of the unreported matches fed lately */
     uint64_t nevidence;
+    struct strmap files; /* the names evidence's places point to (EVIDENCE_FILES_MAX) */
 };
 
-static uint64_t note_evidence(struct corr_stream *s, uint32_t rule, int64_t t, const char *summary, size_t n)
+/* The stream's copy of a file's or format's name (NULL: none, or the cap reached). */
+static const char *kept_name(struct corr_stream *s, const char *name)
+{
+    if (!name)
+        return NULL;
+    size_t n = strlen(name);
+    const char *k = strmap_key(&s->files, name, n);
+    if (k || s->files.count >= EVIDENCE_FILES_MAX)
+        return k;
+    bool added;
+    return strmap_upsert(&s->files, name, n, 0, &added)->key;
+}
+
+/* A match's place in its file, as evidence keeps it. */
+static struct stoat_record_pos kept_pos(struct corr_stream *s, const struct stoat_record_pos *pos)
+{
+    if (!pos || !pos->file)
+        return (struct stoat_record_pos){0};
+    struct stoat_record_pos k = *pos;
+    k.file = kept_name(s, pos->file);
+    k.format = k.file ? kept_name(s, pos->format) : NULL;
+    return k.file ? k : (struct stoat_record_pos){0};
+}
+
+static uint64_t note_evidence(struct corr_stream *s, uint32_t rule, int64_t t, const char *summary, size_t n,
+                              struct stoat_record_pos pos)
 {
     if (!s->evidence)
         s->evidence = xcalloc(EVIDENCE_RING, sizeof(*s->evidence));
@@ -120,7 +152,7 @@ static uint64_t note_evidence(struct corr_stream *s, uint32_t rule, int64_t t, c
     free(e->summary);
     const char *title = s->rs->rules[rule].meta.title;
     *e = (struct corr_evidence){
-        .id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"), .summary = xstrndup(summary, n)};
+        .id = id, .time_ns = t, .rule = xstrdup(title ? title : "?"), .summary = xstrndup(summary, n), .pos = pos};
     return id | EVIDENCE_BIT;
 }
 
@@ -242,7 +274,8 @@ static void on_corr_fire(void *ctx, const struct corr_fire *f)
         }
         const struct corr_evidence *e = s->evidence ? &s->evidence[(id & ~EVIDENCE_BIT) % EVIDENCE_RING] : NULL;
         if (e && e->id == (id & ~EVIDENCE_BIT) && nev < 64)
-            ev[nev++] = (struct stoat_corr_evidence){.time_ns = e->time_ns, .rule = e->rule, .summary = e->summary};
+            ev[nev++] = (struct stoat_corr_evidence){
+                .time_ns = e->time_ns, .rule = e->rule, .summary = e->summary, .pos = e->pos};
     }
     struct stoat_corr_detail d = {
         .type = s->rs->corrs[f->corr].corr.type,
@@ -472,6 +505,26 @@ static uint64_t get64(const char **p)
     return v;
 }
 
+/* An evidence match's place in a kept record: its names as the stream's
+ * copies (kept_name: they live as long as the stream), and three numbers. */
+#define POS_BYTES 40
+static void put_pos(struct buf *b, struct stoat_record_pos pos)
+{
+    put64(b, (uint64_t)(uintptr_t)pos.file);
+    put64(b, (uint64_t)(uintptr_t)pos.format);
+    put64(b, pos.record);
+    put64(b, pos.line);
+    put64(b, pos.offset);
+}
+static void get_pos(const char **p, struct stoat_record_pos *pos)
+{
+    pos->file = (const char *)(uintptr_t)get64(p);
+    pos->format = (const char *)(uintptr_t)get64(p);
+    pos->record = get64(p);
+    pos->line = get64(p);
+    pos->offset = get64(p);
+}
+
 static int kept_cmp(const void *x, const void *y)
 {
     const struct corr_kept *a = x, *b = y;
@@ -491,8 +544,7 @@ static void feed_one(struct corr_stream *s, const struct corr_keep *k, size_t i)
     uint32_t hl = get32(&p), nf = get32(&p), gl = get32(&p);
     in.host = hl ? p : NULL;
     p += hl ? hl + 1 : 0;
-    if (!in.alert_id)
-        in.alert_id = note_evidence(s, in.rule, in.time_ns, p, gl);
+    const char *glance = p;
     p += gl;
     for (uint32_t f = 0; f < nf; f++) {
         view[f].name_len = get32(&p);
@@ -502,6 +554,11 @@ static void feed_one(struct corr_stream *s, const struct corr_keep *k, size_t i)
         p += view[f].name_len;
         view[f].value = p;
         p += view[f].value_len;
+    }
+    if (!in.alert_id) {
+        struct stoat_record_pos pos;
+        get_pos(&p, &pos);
+        in.alert_id = note_evidence(s, in.rule, in.time_ns, glance, gl, pos);
     }
     in.fields = view;
     in.nfields = nf;
@@ -664,11 +721,12 @@ static void corr_feed_kept(struct corr_stream *s)
 /* One match into the engines: fed now (live) or kept to be fed in time
  * order. glance: the event's summary when it was not reported. */
 static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_t time_ns, const char *host,
-                 const struct stoat_field *view, size_t nf, const char *glance, size_t glen)
+                 const struct stoat_field *view, size_t nf, const char *glance, size_t glen,
+                 const struct stoat_record_pos *pos)
 {
     if (s->corr_live) {
         if (!alert_id)
-            alert_id = note_evidence(s, rule, time_ns, glance ? glance : "", glen);
+            alert_id = note_evidence(s, rule, time_ns, glance ? glance : "", glen, kept_pos(s, pos));
         struct corr_input in = {
             .rule = rule, .alert_id = alert_id, .time_ns = time_ns, .fields = view, .nfields = nf, .host = host};
         corr_feed_now(s, &in);
@@ -679,7 +737,7 @@ static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_
     size_t need = 32;
     for (size_t i = 0; i < nf; i++)
         need += 9 + view[i].name_len + view[i].value_len;
-    need += (host ? strlen(host) + 1 : 0) + glen;
+    need += (host ? strlen(host) + 1 : 0) + glen + (alert_id ? 0 : POS_BYTES);
     if (s->pend.b.len && s->pend.b.len + need > s->corr_opts.max_bytes)
         corr_feed_kept(s);
     XGROW(s->pend.ix, s->pend.cap, s->pend.n + 1);
@@ -705,6 +763,8 @@ static void take(struct corr_stream *s, uint32_t rule, uint64_t alert_id, int64_
         buf_put(b, view[i].name, view[i].name_len);
         buf_put(b, view[i].value, view[i].value_len);
     }
+    if (!alert_id) /* evidence: where the match was read, after the fields */
+        put_pos(b, kept_pos(s, pos));
     k->len = (uint32_t)(b->len - k->off);
 }
 
@@ -759,7 +819,7 @@ void corr_stream_match(struct corr_stream *s, const struct stoat_alert *a, uint3
     struct buf glance = {0};
     if (!alert_id)
         event_glance(&glance, a->fields, a->nfields, EVIDENCE_GLANCE);
-    take(s, rule, alert_id, a->time_ns, a->host, view, nf, glance.p, glance.len);
+    take(s, rule, alert_id, a->time_ns, a->host, view, nf, glance.p, glance.len, &a->pos);
     buf_free(&glance);
 }
 
@@ -781,7 +841,7 @@ void corr_stream_remote(struct corr_stream *s, const struct cross_match *m)
                                        .value_len = (uint32_t)strlen(m->values[i]),
                                        .type = m->types[i]};
     const char *g = m->summary ? m->summary : "";
-    take(s, rule, 0, m->time_ns, m->host, view, nf, g, strlen(g));
+    take(s, rule, 0, m->time_ns, m->host, view, nf, g, strlen(g), NULL);
 }
 
 void corr_stream_forward(struct corr_stream *s, corr_match_fn fwd, void *ctx)
@@ -848,6 +908,7 @@ struct corr_stream *corr_stream_create_part(const struct stoat_ruleset *rs, cons
     fieldtab_init(&s->corr_names);
     strmap_init(&s->eng_of);
     strmap_init(&s->rule_of);
+    strmap_init(&s->files);
     if (part != CORR_PART_ALL) {
         s->skip = xcalloc(rs->ncorrs, sizeof(bool));
         size_t spanning = corr_spanning_hosts(rs, s->skip);
@@ -968,6 +1029,7 @@ void corr_stream_destroy(struct corr_stream *s)
     free(s->eng);
     strmap_free(&s->eng_of);
     strmap_free(&s->rule_of);
+    strmap_free(&s->files);
     free(s->skip);
     free(s->reads);
     fieldtab_free(&s->corr_names);

@@ -182,6 +182,38 @@ static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert
 
 static void json_time(struct buf *b, const char *key, int64_t ns);
 
+/* Where an event was read, as a "source" object's members after its file
+ * (json_source writes an alert's with the channel and event id too). */
+static void json_place(struct buf *b, const struct stoat_record_pos *pos)
+{
+    buf_puts(b, ",\"record\":");
+    buf_put_u64(b, pos->record);
+    buf_puts(b, pos->line ? ",\"line\":" : ",\"offset\":");
+    buf_put_u64(b, pos->line ? pos->line : pos->offset);
+}
+
+/* A correlation's evidence event's source: {"file", "format", "record", "line" or "offset"}. */
+static void json_evidence_source(struct buf *b, const struct stoat_record_pos *pos)
+{
+    buf_puts(b, "\"source\":{\"file\":");
+    buf_json_str(b, pos->file, strlen(pos->file));
+    json_opt_str(b, "format", pos->format);
+    json_place(b, pos);
+    buf_putc(b, '}');
+}
+
+/* The evidence event that completed a correlation (the newest at its
+ * window's last time, its place known), which the alert names as its
+ * source; NULL when a reported alert completed it (in "alerts", with its
+ * own source) or the place is not known. */
+static const struct stoat_record_pos *corr_source(const struct stoat_corr_detail *d)
+{
+    for (size_t i = d ? d->nevidence : 0; i-- > 0;)
+        if (d->evidence[i].time_ns == d->last_ns)
+            return d->evidence[i].pos.file ? &d->evidence[i].pos : NULL;
+    return NULL;
+}
+
 /* What a correlation saw: its type and value, window, groups and the
  * reported alerts inside the window. */
 static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
@@ -211,6 +243,10 @@ static void json_correlation(struct buf *b, const struct stoat_corr_detail *d)
         buf_json_str(b, d->evidence[i].rule, strlen(d->evidence[i].rule));
         json_time(b, "time", d->evidence[i].time_ns);
         json_opt_str(b, "event", d->evidence[i].summary);
+        if (d->evidence[i].pos.file) {
+            buf_putc(b, ',');
+            json_evidence_source(b, &d->evidence[i].pos);
+        }
         buf_putc(b, '}');
     }
     buf_puts(b, "]}");
@@ -352,8 +388,11 @@ static void json_rule(struct jsonl *j, const struct stoat_alert *a)
  * and the line's end. */
 static void json_alert_event(struct jsonl *j, struct buf *b, const struct stoat_alert *a)
 {
+    const struct stoat_record_pos *cs = a->pos.file ? NULL : corr_source(a->corr);
     if (a->pos.file)
         json_source(j, b, a);
+    else if (cs)
+        json_evidence_source(b, cs);
     else
         buf_puts(b, "\"source\":null");
     if (a->corr)
@@ -555,10 +594,7 @@ static void json_source(struct jsonl *j, struct buf *b, const struct stoat_alert
         buf_clear(&j->source);
         buf_put(&j->source, b->p + at, b->len - at);
     }
-    buf_puts(b, ",\"record\":");
-    buf_put_u64(b, a->pos.record);
-    buf_puts(b, a->pos.line ? ",\"line\":" : ",\"offset\":");
-    buf_put_u64(b, a->pos.line ? a->pos.line : a->pos.offset);
+    json_place(b, &a->pos);
     json_opt_str(b, "channel", a->channel);
     json_opt_str(b, "event_id", a->event_id);
     buf_putc(b, '}');

@@ -826,7 +826,8 @@
     var ev = h('ul', { id: 'corr-evidence' });
     (c.evidence || []).forEach(function (x) {
       ev.appendChild(h('li', null, h('span', { class: 't', text: fmtTime(x.time) }), ' ', x.rule || '',
-        x.summary ? h('div', { class: 'mono muted', text: x.summary }) : null));
+        x.summary ? h('div', { class: 'mono muted', text: x.summary }) : null,
+        x.file ? h('div', { class: 'muted src', text: x.file + ', record ' + x.record + (x.line ? ', line ' + x.line : '') }) : null));
     });
     return section('Correlation', kv,
       (c.alerts || []).length ? [h('h3', { text: 'Alerts it joins' }), list] : null,

@@ -393,7 +393,8 @@ static void pre_text(const struct stoat_alert *a, struct pre *p, struct buf *tex
     p->textn = text->len;
     if (a->corr && a->corr->nevidence) {
         /* what the correlation counted that was not reported: [{time, rule,
-         * summary}], oldest first; after the text in its buffer */
+         * summary, and file, record, line or offset where known}], oldest
+         * first; after the text in its buffer */
         size_t at = text->len;
         buf_putc(text, '[');
         for (size_t i = 0; i < a->corr->nevidence && i < 1000; i++) {
@@ -403,6 +404,13 @@ static void pre_text(const struct stoat_alert *a, struct pre *p, struct buf *tex
             json_str_or_null(text, v->rule);
             buf_puts(text, ",\"summary\":");
             json_str_or_null(text, v->summary);
+            if (v->pos.file) { /* where it was read, for the analyst to open */
+                buf_puts(text, ",\"file\":");
+                json_str_or_null(text, v->pos.file);
+                buf_printf(text, ",\"record\":%llu,\"%s\":%llu", (unsigned long long)v->pos.record,
+                           v->pos.line ? "line" : "offset",
+                           (unsigned long long)(v->pos.line ? v->pos.line : v->pos.offset));
+            }
             buf_putc(text, '}');
         }
         buf_putc(text, ']');

@@ -301,6 +301,12 @@ check "a killed hunt's run is still running until someone looks" sh -c "[ \"\$(s
 $STOAT hunt -q --no-default-rules -r "$RULE" --db "$tmp/k.db" "$tmp/mixed.jsonl" >/dev/null 2>&1
 check "the next hunt marks the killed hunt's run aborted" sh -c "[ \"\$(sqlite3 '$tmp/k.db' 'SELECT group_concat(status) FROM (SELECT status FROM runs ORDER BY id)')\" = aborted,done ]"
 
+# a correlation's evidence keeps where each match was read, in the store as in JSON lines
+G=tests/golden/correlations
+$STOAT hunt -q --no-default-rules -r $G/rules --db "$tmp/c.db" --format jsonl -o "$tmp/c.jsonl" $G/input.jsonl >/dev/null 2>&1
+check "a correlation's stored evidence names its file and record" sh -c "sqlite3 '$tmp/c.db' 'SELECT evidence FROM correlations' | grep -q '\"file\":\"$G/input.jsonl\",\"record\":1,\"line\":1'"
+check "a correlation completed by an unreported match names it as its source" sh -c "grep '\"correlation\":{\"type\":\"event_count\"' '$tmp/c.jsonl' | grep -q '\"source\":{\"file\":\"$G/input.jsonl\"'"
+
 # dump
 check "dump prints every record" sh -c "[ \$($STOAT dump demo/windows-fab-ws07.jsonl.gz | wc -l) -eq \$(zcat demo/windows-fab-ws07.jsonl.gz | grep -c .) ]"
 

@@ -51,8 +51,9 @@ EOF
 
 "$STOAT" watch --publish "$URL" --spool "$T/spool" --format jsonl -o "$T/alerts.jsonl" >"$T/watch.out" 2>"$T/watch.err" &
 WPID=$!
-# running once its first heartbeat is in
-for _ in $(seq 1 100); do
+# running once its first heartbeat is in (after the kernel programs' verifying:
+# 10 s and more in a slow minute of a virtual machine, so up to 60 s)
+for _ in $(seq 1 600); do
     "$CHECK" last "$URL" STOAT_HEALTH 2>/dev/null | grep -q '"role":"watch"' && break
     sleep 0.1
 done
@@ -98,7 +99,7 @@ kill "$SPID"; wait "$SPID" 2>/dev/null; SPID=
 "$STOAT" watch --publish "$URL" --spool "$T/spool2" -r "$T/mark.yml" --no-default-rules --format jsonl \
     -o "$T/alerts2.jsonl" 2>"$T/watch2.err" &
 WPID=$!
-for _ in $(seq 1 100); do grep -q "mode:" "$T/watch2.err" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q "mode:" "$T/watch2.err" && break; sleep 0.1; done
 sleep 1
 /bin/echo "$MARK-down" >/dev/null
 for _ in $(seq 1 100); do grep -q "$MARK-down" "$T/alerts2.jsonl" 2>/dev/null && break; sleep 0.1; done

@@ -101,8 +101,9 @@ run_scenario() {   # run_scenario OUTDIR [watch options...]
     WPID=$!
     local caps=0000000000000004
     case " $* " in *" --fallback "*) caps=0000000000080004 ;; esac
-    # ready when it has said its mode
-    for _ in $(seq 1 100); do
+    # ready when it has said its mode; verifying the kernel programs takes
+    # 10 s and more in a slow minute of a virtual machine: wait up to 60 s
+    for _ in $(seq 1 600); do
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
@@ -322,7 +323,7 @@ replay_check() {
     "$STOAT" watch --jewels "$T/jewels.yml" --watch-path "$T/home" --format jsonl -o "$out/live.jsonl" \
         --record "$out/live-record.jsonl" --capture "$out/capture" 2>"$out/stderr" &
     WPID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done

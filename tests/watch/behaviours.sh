@@ -148,7 +148,11 @@ emulate() {
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
-    grep -q "mode: ebpf" "$out/stderr" || { bad "$name: stoat watch did not start in eBPF mode: $(cat "$out/stderr")"; return 1; }
+    grep -q "mode: ebpf" "$out/stderr" || {
+        bad "$name: stoat watch did not start in eBPF mode: $(cat "$out/stderr")"
+        kill -9 "$WPID" 2>/dev/null # never left running into the next scenario
+        return 1
+    }
     printf '%s\n' "$*" >"$T/emu-$name.sh"
     N bash "$T/emu-$name.sh" >/dev/null 2>&1
     [ -n "${LPID:-}" ] && wait "$LPID" 2>/dev/null

@@ -107,7 +107,11 @@ run_scenario() {   # run_scenario OUTDIR [watch options...]
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
-    grep -q "mode:" "$out/stderr" || { bad "stoat watch $* did not start: $(cat "$out/stderr")"; return 1; }
+    grep -q "mode:" "$out/stderr" || {
+        bad "stoat watch $* did not start: $(cat "$out/stderr") ($(ps -o stat=,wchan= -p "$WPID" 2>/dev/null))"
+        kill -9 "$WPID" 2>/dev/null # never left running into the next part (one sat 9 minutes in the kernel)
+        return 1
+    }
     check_caps "stoat watch $* after loading" $caps
 
     # a listener that takes uploads and counts the bytes
@@ -327,7 +331,11 @@ replay_check() {
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
-    grep -q "mode: ebpf" "$out/stderr" || { bad "stoat watch --capture did not start in eBPF mode: $(cat "$out/stderr")"; return; }
+    grep -q "mode: ebpf" "$out/stderr" || {
+        bad "stoat watch --capture did not start in eBPF mode: $(cat "$out/stderr")"
+        kill -9 "$WPID" 2>/dev/null
+        return
+    }
     N python3 -c '
 import socket
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("203.0.113.7",9001)); s.listen(2)
@@ -383,7 +391,11 @@ persist_check() {
         grep -q "mode:" "$out/stderr" 2>/dev/null && break
         sleep 0.1
     done
-    grep -q "mode: ebpf" "$out/stderr" || { bad "persist: stoat watch did not start in eBPF mode: $(cat "$out/stderr")"; return; }
+    grep -q "mode: ebpf" "$out/stderr" || {
+        bad "persist: stoat watch did not start in eBPF mode: $(cat "$out/stderr")"
+        kill -9 "$WPID" 2>/dev/null
+        return
+    }
     N bash tests/sensor/persist.sh "$P" 18092 18093
     sleep 1
     kill -TERM "$WPID"

@@ -106,6 +106,27 @@ uint32_t engine_field_id(const struct engine_ctx *c, const char *name, size_t le
     return fieldtab_lookup(&c->rs->fields, name, len);
 }
 
+/* Windows pads some values with spaces to a width (the logon process name:
+ * "NtLmSsp ", "Advapi  "), which the JSON its shippers forward already
+ * lacks and the rules leave out (LogonProcessName: 'NtLmSsp'): the
+ * mapping's padded fields are compared, and shown, without them. */
+static void unpad(struct ev_field *f)
+{
+    if (f->type != STOAT_V_STRING || !f->val_len || f->val[f->val_len - 1] != ' ')
+        return;
+    while (f->val_len && f->val[f->val_len - 1] == ' ')
+        f->val_len--;
+    f->raw_len = 0; /* the escaped bytes as read still hold the spaces */
+}
+
+static bool is_padded(const struct stoat_ruleset *rs, uint32_t id)
+{
+    for (size_t k = 0; k < rs->npadded_ids; k++)
+        if (rs->padded_ids[k] == id)
+            return true;
+    return false;
+}
+
 /* Out of line, so that the per-field path saves no registers for a call
  * it almost never makes. */
 __attribute__((noinline, cold)) static void grow_fields(struct engine_ctx *c)
@@ -140,6 +161,8 @@ bool engine_event_add(struct engine_ctx *c, const char *name, uint32_t name_len,
     f->bytes_folded = f->bytes_raw = NULL;
     f->next = -1;
     c->vbytes += (size_t)val_len + 1;
+    if (c->rs->npadded_ids && is_padded(c->rs, id))
+        unpad(f);
     if (id < c->nslots) {
         if (c->slot_gen[id] == c->gen) {
             /* append to the chain of this name, keeping event order */
@@ -187,6 +210,12 @@ void engine_event_take(struct engine_ctx *c, struct ev_field *fs, uint32_t n)
         }
     }
     c->vbytes = vbytes;
+    for (size_t k = 0; k < c->rs->npadded_ids; k++) {
+        uint32_t id = c->rs->padded_ids[k];
+        if (id < nslots && slot_gen[id] == gen)
+            for (int32_t i = slot_idx[id]; i >= 0; i = fs[i].next)
+                unpad(&fs[i]);
+    }
 }
 
 void engine_event_product(struct engine_ctx *c, const char *product)

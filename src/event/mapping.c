@@ -249,6 +249,7 @@ static int on_doc(void *ctx, struct ynode *root, unsigned idx)
         load_strlist(l, ynode_get(ev, "channel"), &m->channel_fields, &m->nchannel);
         load_strlist(l, ynode_get(ev, "event_id"), &m->eid_fields, &m->neid);
         load_strlist(l, ynode_get(ev, "provider"), &m->provider_fields, &m->nprovider);
+        load_strlist(l, ynode_get(ev, "padded"), &m->padded_fields, &m->npadded);
     }
     return l->r.err != 0;
 }

@@ -95,6 +95,9 @@ struct mapping {
     size_t nstrip;
     const char **ts_fields, **host_fields, **channel_fields, **eid_fields, **provider_fields;
     size_t nts, nhost, nchannel, neid, nprovider;
+    /* fields whose values Windows pads with spaces to a width: compared without them */
+    const char **padded_fields;
+    size_t npadded;
 };
 
 stoat_err mapping_load(const char *path, struct mapping **out, stoat_diag_fn diag, void *diag_ctx);

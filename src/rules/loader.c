@@ -973,6 +973,8 @@ stoat_err stoat_loader_build(struct stoat_loader *l, struct stoat_ruleset **out)
     rs->nchannel_ids = m->nchannel;
     rs->eid_ids = intern_list(rs, (const char *const *)m->eid_fields, m->neid);
     rs->neid_ids = m->neid;
+    rs->padded_ids = intern_list(rs, (const char *const *)m->padded_fields, m->npadded);
+    rs->npadded_ids = m->npadded;
     /* the roles generated sources gave, by rule id */
     for (size_t r = 0; r < rs->nrules && l->roles.count; r++) {
         const char *id = rs->rules[r].meta.id;

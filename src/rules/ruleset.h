@@ -182,6 +182,8 @@ struct stoat_ruleset {
     void (*attached_free)(void *attached);
     const uint32_t *ts_ids, *host_ids, *channel_ids, *eid_ids; /* from the mapping, in priority order */
     size_t nts_ids, nhost_ids, nchannel_ids, neid_ids;
+    const uint32_t *padded_ids; /* the mapping's padded fields: their trailing spaces are dropped */
+    size_t npadded_ids;
     struct stoat_load_stats stats;
     /* A ruleset read from a cache file (snapshot.c) lives mostly in one
      * mapping of its own, unmapped last: what lies in it (tables, databases)

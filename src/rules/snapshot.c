@@ -844,6 +844,7 @@ static void read_tail(struct rd *r, struct snap_diags *d)
     rs->host_ids = rids(r, &rs->nhost_ids);
     rs->channel_ids = rids(r, &rs->nchannel_ids);
     rs->eid_ids = rids(r, &rs->neid_ids);
+    rs->padded_ids = rids(r, &rs->npadded_ids);
     rs->field_ancestors = r32(r);
     rs->field_ancestor_cmds = r32(r);
     if (!field_ok(r, rs->field_ancestors) || !field_ok(r, rs->field_ancestor_cmds))

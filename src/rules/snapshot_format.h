@@ -12,9 +12,9 @@
 
 #define SN_MAGIC "STOATRSC"
 #define SN_FORMAT \
-    10u /* 3: databases without HS_FLAG_SINGLEMATCH; 4: atom tables as words; 5: merged class databases; 6: settled
+    11u /* 3: databases without HS_FLAG_SINGLEMATCH; 4: atom tables as words; 5: merged class databases; 6: settled
           atoms; 7: token tables; 8: merged databases per class; 9: a class's shortest keyword atom; 10: an AND's
-          gating child keeps its place by cost */
+          gating child keeps its place by cost; 11: padded fields */
 #define SN_HEADER    (8 + 4 + 4 + 8 + RC_KEY_LEN + RC_KEY_LEN)
 #define SN_MAX_DEPTH 1024 /* node nesting: far above the compiler's, well within the evaluator's stack */
 

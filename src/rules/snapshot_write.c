@@ -463,6 +463,7 @@ static bool write_body(struct wr *w, const struct stoat_ruleset *rs, const struc
     wu32v(w, rs->host_ids, rs->nhost_ids);
     wu32v(w, rs->channel_ids, rs->nchannel_ids);
     wu32v(w, rs->eid_ids, rs->neid_ids);
+    wu32v(w, rs->padded_ids, rs->npadded_ids);
     w32(w, rs->field_ancestors);
     w32(w, rs->field_ancestor_cmds);
     write_stats(w, &rs->stats);

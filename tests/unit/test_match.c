@@ -355,6 +355,80 @@ static void test_affix_unfolded_as_folded(void **state)
     free(dir);
 }
 
+/* Whether rule matches a process start whose field is value, the event
+ * handed over whole (engine_event_take, as the readers do) or field by
+ * field (engine_event_add); with the scan and without it, which must agree.
+ * *shown gets the value's length as the event then holds it. */
+static bool padded_matches(const struct stoat_ruleset *rs, uint32_t rule, const char *field, const char *value,
+                           bool whole, uint32_t *shown)
+{
+    const char *kv[] = {"Channel", TU_SYSMON, "EventID", "1", field, value};
+    struct engine_ctx *c = engine_ctx_create(rs);
+    struct ev_field fs[3];
+    if (whole) {
+        engine_event_begin(c);
+        for (int i = 0; i < 3; i++)
+            ev_field_set(&fs[i], kv[2 * i], (uint32_t)strlen(kv[2 * i]),
+                         engine_field_id(c, kv[2 * i], strlen(kv[2 * i])), kv[2 * i + 1],
+                         (uint32_t)strlen(kv[2 * i + 1]), STOAT_V_STRING);
+        engine_event_take(c, fs, 3);
+    } else {
+        begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
+    }
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool fast = false;
+    for (size_t i = 0; i < n; i++)
+        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    bool slow = engine_eval_rule(c, rule);
+    const struct ev_field *f = engine_event_get(c, engine_field_id(c, field, strlen(field)));
+    *shown = f ? f->val_len : UINT32_MAX;
+    engine_ctx_destroy(c);
+    if (fast != slow)
+        fail_msg("rule %s on '%s': %s with the scan, %s without", rs->rules[rule].meta.id, value,
+                 fast ? "matches" : "no match", slow ? "matches" : "no match");
+    return slow;
+}
+
+/* The mapping's padded fields (LogonProcessName, which Windows pads to a
+ * width: "NtLmSsp ") are compared and held without their trailing spaces,
+ * whether the event comes whole or field by field and whether the rules
+ * were compiled now or read back from the ruleset file; other fields keep
+ * theirs. This failed before: SigmaHQ's LogonProcessName: 'NtLmSsp' never
+ * matched an EVTX file's 4624. */
+static void test_padded_fields_without_trailing_spaces(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "title: p\nid: pad-eq\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    LogonProcessName: 'NtLmSsp'\n  condition: s\n",
+        "title: p\nid: pad-end\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    LogonProcessName|endswith: 'lmssp'\n  condition: s\n",
+        "title: p\nid: unpadded\nlogsource: {product: windows, category: process_creation}\ndetection:\n"
+        "  s:\n    CommandLine: 'whoami'\n  condition: s\n",
+    };
+    char *dir = tu_temp_dir();
+    for (int load = 0; load < 2; load++) { /* compiled, then read back */
+        struct stoat_ruleset *rs = load_cached(dir, texts, 3);
+        uint32_t eq = rule_by_id(rs, "pad-eq"), end = rule_by_id(rs, "pad-end"), cmd = rule_by_id(rs, "unpadded");
+        for (int whole = 0; whole < 2; whole++) {
+            uint32_t shown;
+            assert_true(padded_matches(rs, eq, "LogonProcessName", "NtLmSsp ", whole, &shown));
+            assert_int_equal(shown, 7);
+            assert_true(padded_matches(rs, eq, "LogonProcessName", "NtLmSsp", whole, &shown));
+            assert_true(padded_matches(rs, end, "LogonProcessName", "NtLmSsp   ", whole, &shown));
+            assert_false(padded_matches(rs, eq, "LogonProcessName", " NtLmSsp", whole, &shown));
+            assert_false(padded_matches(rs, eq, "LogonProcessName", "NtLmSsp x ", whole, &shown));
+            assert_true(padded_matches(rs, eq, "LogonProcessName", "   ", whole, &shown) == false && shown == 0);
+            assert_false(padded_matches(rs, cmd, "CommandLine", "whoami ", whole, &shown));
+            assert_int_equal(shown, 7);
+        }
+        stoat_ruleset_destroy(rs);
+    }
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 /* Detections of every kind of pattern and node, a rule each. */
 static const char *const layout_dets[] = {
     "  s:\n    Image: 'C:\\x\\cmd.exe'\n  condition: s\n",
@@ -592,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_read_layout_evaluates_as_compiled),
         cmocka_unit_test(test_glob_dash_jumps_match_every_place),
         cmocka_unit_test(test_affix_unfolded_as_folded),
+        cmocka_unit_test(test_padded_fields_without_trailing_spaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,8 +61,25 @@ static void begin_event(struct engine_ctx *c, const char *const *kv, size_t nkv)
                          (uint32_t)strlen(kv[i + 1]), STOAT_V_STRING);
 }
 
+/* Whether rule matches c's event, by engine_event_match (with the scan)
+ * and by engine_eval_rule (no scan, no atom skips), which must agree;
+ * what names the event in the failure. */
+static bool agreed_match(struct engine_ctx *c, const struct stoat_ruleset *rs, uint32_t rule, const char *what)
+{
+    const uint32_t *rules;
+    size_t n = engine_event_match(c, &rules);
+    bool fast = false;
+    for (size_t i = 0; i < n; i++)
+        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
+    bool slow = engine_eval_rule(c, rule);
+    if (fast != slow)
+        fail_msg("rule %s on %s: %s with the scan, %s without", rs->rules[rule].meta.id, what,
+                 fast ? "matches" : "no match", slow ? "matches" : "no match");
+    return fast;
+}
+
 /* Whether engine_event_match reports rule for the event, checked against
- * engine_eval_rule (no scan, no atom skips) on the same event. */
+ * engine_eval_rule on the same event. */
 static bool match_both_ways(const struct stoat_ruleset *rs, uint32_t rule, const char *ofn, const char *image,
                             const char *cmd)
 {
@@ -70,17 +87,11 @@ static bool match_both_ways(const struct stoat_ruleset *rs, uint32_t rule, const
                         ofn,       "Image",   image,     "CommandLine", cmd};
     struct engine_ctx *c = engine_ctx_create(rs);
     begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
-    const uint32_t *rules;
-    size_t n = engine_event_match(c, &rules);
-    bool fast = false;
-    for (size_t i = 0; i < n; i++)
-        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
-    bool slow = engine_eval_rule(c, rule);
+    char what[512];
+    snprintf(what, sizeof(what), "(%s, %s, %s)", ofn, image, cmd);
+    bool hit = agreed_match(c, rs, rule, what);
     engine_ctx_destroy(c);
-    if (fast != slow)
-        fail_msg("rule %s on (%s, %s, %s): %s with the scan, %s without", rs->rules[rule].meta.id, ofn, image, cmd,
-                 fast ? "matches" : "no match", slow ? "matches" : "no match");
-    return fast;
+    return hit;
 }
 
 /* Long ORs of gated ANDs, nested, under NOT and 1 of: every mix of names,
@@ -375,19 +386,11 @@ static bool padded_matches(const struct stoat_ruleset *rs, uint32_t rule, const 
     } else {
         begin_event(c, kv, sizeof(kv) / sizeof(kv[0]));
     }
-    const uint32_t *rules;
-    size_t n = engine_event_match(c, &rules);
-    bool fast = false;
-    for (size_t i = 0; i < n; i++)
-        fast |= (rules[i] & ~ENGINE_DEFERRED) == rule;
-    bool slow = engine_eval_rule(c, rule);
+    bool hit = agreed_match(c, rs, rule, value);
     const struct ev_field *f = engine_event_get(c, engine_field_id(c, field, strlen(field)));
     *shown = f ? f->val_len : UINT32_MAX;
     engine_ctx_destroy(c);
-    if (fast != slow)
-        fail_msg("rule %s on '%s': %s with the scan, %s without", rs->rules[rule].meta.id, value,
-                 fast ? "matches" : "no match", slow ? "matches" : "no match");
-    return slow;
+    return hit;
 }
 
 /* The mapping's padded fields (LogonProcessName, which Windows pads to a
